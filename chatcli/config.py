@@ -1,0 +1,158 @@
+"""Settings: defaults < config file < .env < environment < flags, resolved in one pure function."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from chatcli.errors import ConfigError
+
+DEFAULT_MODEL = "gpt-5-mini"
+DEFAULT_SYSTEM = "You are a helpful assistant."
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything chatcli needs to know to run, after all layers are applied."""
+
+    model: str = DEFAULT_MODEL
+    api_key: str | None = None
+    base_url: str | None = None
+    db: str | None = None
+    system: str = DEFAULT_SYSTEM
+    context_tokens: int = 6000
+    timeout: float = 60.0
+    max_retries: int = 2
+    temperature: float | None = None
+    history_file: str | None = None
+
+    def __repr__(self) -> str:  # never show the key, even in a traceback
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["api_key"]:
+            shown["api_key"] = "***"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+# Environment variables (and .env keys) and the setting each one fills.
+ENV_VARS: dict[str, str] = {
+    "OPENAI_API_KEY": "api_key",
+    "OPENAI_BASE_URL": "base_url",
+    "CHATCLI_MODEL": "model",
+    "CHATCLI_DB": "db",
+    "CHATCLI_SYSTEM": "system",
+    "CHATCLI_CONTEXT_TOKENS": "context_tokens",
+    "CHATCLI_TIMEOUT": "timeout",
+    "CHATCLI_MAX_RETRIES": "max_retries",
+    "CHATCLI_TEMPERATURE": "temperature",
+    "CHATCLI_HISTORY_FILE": "history_file",
+}
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Convert a raw value to the setting's type, or fail with a message naming the source."""
+    kind = _FIELD_TYPES[name]
+    if value is None:
+        return None
+    try:
+        if "int" in kind and not isinstance(value, bool):
+            number = int(value)
+            if number < 0:
+                raise ValueError
+            return number
+        if "float" in kind and not isinstance(value, bool):
+            number = float(value)
+            if number < 0:
+                raise ValueError
+            return number
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
+    return value
+
+
+def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
+    """Apply named layers of setting values, lowest precedence first; None and "" mean unset."""
+    settings = Settings()
+    for source, values in layers:
+        for name, value in values.items():
+            if name not in _FIELD_TYPES:
+                known = ", ".join(sorted(_FIELD_TYPES))
+                raise ConfigError(f"{source}: unknown setting {name!r}", hint=f"known: {known}")
+            if value is None or value == "":
+                continue
+            settings = replace(settings, **{name: _coerce(name, value, source)})
+    if settings.context_tokens < 100:
+        raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
+    return settings
+
+
+def env_layer(environ: Mapping[str, str | None]) -> dict[str, Any]:
+    """Pick chatcli's variables out of an environment (or a parsed .env file)."""
+    return {name: environ[var] for var, name in ENV_VARS.items() if environ.get(var)}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is an empty layer."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return {key.replace("-", "_"): value for key, value in data.items()}
+
+
+def read_dotenv(path: Path) -> dict[str, Any]:
+    """Read chatcli's variables from a .env file without touching os.environ."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return env_layer(dotenv_values(path))
+
+
+def config_path(environ: Mapping[str, str]) -> Path:
+    """Where the config file lives: $CHATCLI_CONFIG or $XDG_CONFIG_HOME/chatcli/config.toml."""
+    if environ.get("CHATCLI_CONFIG"):
+        return Path(environ["CHATCLI_CONFIG"]).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("chatcli")) / "config.toml"
+
+
+def data_dir() -> Path:
+    """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("chatcli"))
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings from every layer; flags left as None do not override anything."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    path = config_path(environ)
+    settings = resolve_settings(
+        (str(path), read_config_file(path)),
+        (str(cwd / ".env"), read_dotenv(cwd / ".env")),
+        ("environment", env_layer(environ)),
+        ("command line", {k: v for k, v in flags.items() if v is not None}),
+    )
+    if settings.db is None:
+        settings = replace(settings, db=str(data_dir() / "chat.db"))
+    if settings.history_file is None:
+        settings = replace(settings, history_file=str(data_dir() / "history"))
+    return settings

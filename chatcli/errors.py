@@ -1,0 +1,55 @@
+"""Errors a user can see, each with the exit code the command ends with."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes of the ``chat`` command (documented in the README)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    MODEL = 4
+    STORE = 5
+    INTERRUPTED = 130
+
+
+class ChatError(Exception):
+    """An error with a one-line message meant for the user."""
+
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(ChatError):
+    """The command line or the input is wrong."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(ChatError):
+    """A setting is missing or invalid."""
+
+    exit_status = ExitStatus.CONFIG
+
+
+class ModelError(ChatError):
+    """The model endpoint failed or refused the request."""
+
+    exit_status = ExitStatus.MODEL
+
+
+class StoreError(ChatError):
+    """The conversation database cannot be opened or written."""
+
+    exit_status = ExitStatus.STORE

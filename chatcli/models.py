@@ -1,0 +1,105 @@
+"""The chat model (langchain-openai) and what its errors mean to a user; the only module that reads keys."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from chatcli.config import Settings
+from chatcli.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+OPENAI_URL = "https://api.openai.com/v1"
+# OpenAI-compatible local servers accept any key, but the client insists on one.
+PLACEHOLDER_KEY = "not-needed"
+
+
+def check_credentials(settings: Settings) -> None:
+    """Fail early when there is neither a key nor a local endpoint to talk to."""
+    if not settings.api_key and not settings.base_url:
+        raise ConfigError(
+            "no API key: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server",
+            hint="see .env.example",
+        )
+
+
+def build_chat_model(settings: Settings) -> "BaseChatModel":
+    """Build the ChatOpenAI client with a timeout, bounded retries and usage while streaming."""
+    check_credentials(settings)
+    from langchain_openai import ChatOpenAI
+
+    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    return ChatOpenAI(
+        model=settings.model,
+        api_key=settings.api_key or PLACEHOLDER_KEY,
+        base_url=settings.base_url or None,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        stream_usage=True,
+        streaming=True,
+        **extra,
+    )
+
+
+def endpoint_name(settings: Settings) -> str:
+    """A short name for the endpoint, for messages: host and port only."""
+    parts = urlsplit(settings.base_url or OPENAI_URL)
+    return parts.netloc or settings.base_url or OPENAI_URL
+
+
+def redact(text: str, settings: Settings) -> str:
+    """Remove the API key, and anything shaped like a key, from text shown to the user."""
+    if settings.api_key and len(settings.api_key) >= 4:
+        text = text.replace(settings.api_key, "***")
+    return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
+
+
+def _server_detail(exc: Exception) -> str:
+    """The server's own one-line explanation, if it sent one."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        detail = body.get("message") or (body.get("error") or {}).get("message")
+        if isinstance(detail, str):
+            return detail.splitlines()[0][:200] if detail else ""
+    return ""
+
+
+def describe_error(exc: BaseException, settings: Settings) -> ModelError | None:
+    """Turn an error from the model client into a one-line ModelError, or None if it is not one."""
+    import openai
+
+    where = endpoint_name(settings)
+    status = getattr(exc, "status_code", None)
+    detail = _server_detail(exc)  # type: ignore[arg-type]
+    tail = f": {detail}" if detail else ""
+    if isinstance(exc, openai.AuthenticationError):
+        message, hint = f"authentication refused by {where} (401){tail}", "check OPENAI_API_KEY"
+    elif isinstance(exc, openai.PermissionDeniedError):
+        message, hint = f"access denied by {where} (403){tail}", "check the key's permissions"
+    elif isinstance(exc, openai.NotFoundError):
+        message = f"model {settings.model!r} not found at {where} (404){tail}"
+        hint = "choose another with --model or CHATCLI_MODEL"
+    elif isinstance(exc, openai.RateLimitError):
+        message = f"rate limited by {where} (429) after {settings.max_retries} retries{tail}"
+        hint = "wait a moment and try again"
+    elif isinstance(exc, openai.APITimeoutError):
+        message = f"no answer from {where} within {settings.timeout:g} s"
+        hint = "is the server overloaded? raise CHATCLI_TIMEOUT if it is slow"
+    elif isinstance(exc, openai.APIConnectionError):
+        message = f"lost or could not open the connection to {where}"
+        hint = "is the server running? check OPENAI_BASE_URL"
+    elif isinstance(exc, openai.APIStatusError) and status and status >= 500:
+        message = f"server error from {where} ({status}){tail}"
+        hint = "the server failed; try again later"
+    elif isinstance(exc, openai.APIStatusError):
+        message, hint = f"request refused by {where} ({status}){tail}", "run with --debug for details"
+    elif isinstance(exc, openai.OpenAIError):
+        message, hint = f"bad response from {where}: {exc}", "run with --debug for details"
+    else:
+        return None
+    error = ModelError(redact(message, settings), hint=hint)
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,108 @@
+"""Output: a reply rendered as Markdown in a terminal, plain text anywhere else; notes and errors on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+from chatcli.turns import TurnResult
+
+_NOTES = {
+    "cancelled": "stopped: the partial answer is kept in the thread",
+    "error": "the answer broke off: the part shown is kept in the thread",
+}
+
+
+def usage_line(result: TurnResult) -> str | None:
+    """A short line of token counts, when the server reported them."""
+    if not result.usage:
+        return None
+    return f"{result.usage.get('input_tokens', '?')} tokens in · {result.usage.get('output_tokens', '?')} out"
+
+
+class PlainOutput:
+    """Replies as raw text, token by token; for pipes, files and NO_COLOR-less scripts."""
+
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self._last = "\n"
+
+    def start_reply(self) -> None:
+        self._last = "\n"
+
+    def token(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+        self._last = text[-1:] or self._last
+
+    def end_reply(self, result: TurnResult) -> None:
+        self._close_line()
+
+    def abort(self, reason: str | None) -> None:
+        self._close_line()
+        if reason:
+            self.note(_NOTES[reason])
+
+    def _close_line(self) -> None:
+        if self._last != "\n":
+            self.out.write("\n")
+            self.out.flush()
+        self._last = "\n"
+
+    def note(self, text: str) -> None:
+        self.err.write(f"{text}\n")
+        self.err.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(f"error: {text}\n")
+        self.err.flush()
+
+
+class RichOutput:
+    """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
+
+    def __init__(self, console: Any, err_console: Any):
+        self.console = console
+        self.err_console = err_console
+        self._stream: Any = None
+
+    def start_reply(self) -> None:
+        from chatcli.mdstream import MarkdownStream
+
+        self._stream = MarkdownStream(self.console)
+
+    def token(self, text: str) -> None:
+        self._stream.feed(text)
+
+    def end_reply(self, result: TurnResult) -> None:
+        self._stream.finish()
+        self._stream = None
+        line = usage_line(result)
+        if line:
+            self.note(line)
+
+    def abort(self, reason: str | None) -> None:
+        if self._stream is not None:
+            self._stream.abort(None)
+            self._stream = None
+        if reason:
+            self.note(_NOTES[reason], style="yellow")
+
+    def note(self, text: str, style: str = "dim") -> None:
+        self.err_console.print(text, style=style, markup=False, highlight=False)
+
+    def error(self, text: str) -> None:
+        self.err_console.print(f"error: {text}", style="bold red", markup=False, highlight=False)
+
+
+def make_output(out: IO[str] | None = None, err: IO[str] | None = None) -> PlainOutput | RichOutput:
+    """Rich rendering when stdout is a terminal, plain text otherwise."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if not out.isatty() or os.environ.get("TERM") == "dumb":
+        return PlainOutput(out, err)
+    from rich.console import Console
+
+    return RichOutput(Console(file=out), Console(file=err, stderr=True))

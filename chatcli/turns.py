@@ -1,0 +1,152 @@
+"""One turn of a conversation: stream a reply for (thread, text), keep what arrived on stop or failure."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+
+THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def new_thread_id() -> str:
+    """A short random thread id that is easy to type."""
+    return secrets.token_hex(4)
+
+
+def check_thread_id(thread_id: str) -> str:
+    """Accept ids of letters, digits, '.', '_' and '-' (at most 64), or fail clearly."""
+    if not THREAD_ID.fullmatch(thread_id):
+        raise UsageError(
+            f"invalid thread id {thread_id[:70]!r}",
+            hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return thread_id
+
+
+def check_question(text: str) -> str:
+    """Refuse input that has nothing to ask; return it unchanged otherwise."""
+    if not text.strip():
+        raise UsageError("nothing to send: the message is empty")
+    return text
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced: the reply text and what is known about how it ended."""
+
+    text: str
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    # Why the reply stopped early: "cancelled", "error" or "truncated"; None when complete.
+    interrupted: str | None = None
+
+
+@dataclass
+class Conversation:
+    """A thread of the compiled chat graph; every call is one step of that thread."""
+
+    app: Any
+    thread_id: str
+    pending: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"configurable": {"thread_id": self.thread_id}}
+
+    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
+        """Change the thread's system prompt and/or variables from the next turn on."""
+        if system is not None:
+            self.pending["system"] = system
+        if variables:
+            state = await self.app.aget_state(self.config)
+            merged = {**(state.values.get("vars") or {}), **self.pending.get("vars", {}), **variables}
+            self.pending["vars"] = merged
+
+    async def messages(self) -> list[Any]:
+        """The thread's whole stored history."""
+        state = await self.app.aget_state(self.config)
+        return list(state.values.get("messages", []))
+
+    async def send(self, text: str, on_token: Callable[[str], None]) -> TurnResult:
+        """Send one user message and stream the reply through ``on_token``.
+
+        On cancellation or failure, whatever part of the reply arrived is saved to the
+        thread, marked as interrupted, before the exception goes on.
+        """
+        from langchain_core.messages import AIMessageChunk, HumanMessage
+
+        from chatcli.graph import MODEL_NODE
+
+        check_question(text)
+        payload = {"messages": [HumanMessage(text)], **self.pending}
+        self.pending = {}
+        result = TurnResult(text="")
+        parts: list[str] = []
+        try:
+            async for chunk, meta in self.app.astream(payload, self.config, stream_mode="messages"):
+                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
+                    continue
+                piece = chunk.text
+                if piece:
+                    parts.append(piece)
+                    on_token(piece)
+                result.usage = chunk.usage_metadata or result.usage
+                result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+        except asyncio.CancelledError:
+            await asyncio.shield(self._keep_partial("".join(parts), "cancelled"))
+            raise
+        except Exception:
+            await asyncio.shield(self._keep_partial("".join(parts), "error"))
+            raise
+        result.text = "".join(parts)
+        if result.finish_reason is None:
+            result.interrupted = "truncated"
+            await self._mark_last_reply("truncated")
+        return result
+
+    async def _keep_partial(self, text: str, reason: str) -> None:
+        """Save a reply that stopped early, as the answer of the pending turn."""
+        from langchain_core.messages import AIMessage
+
+        from chatcli.graph import MODEL_NODE
+
+        if not text:
+            return
+        state = await self.app.aget_state(self.config)
+        if MODEL_NODE not in state.next:
+            return  # the model node already finished: the reply is saved as it arrived
+        message = AIMessage(text, response_metadata={"interrupted": reason})
+        await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
+
+    async def _mark_last_reply(self, reason: str) -> None:
+        """Flag the saved last reply as incomplete, keeping its text and id."""
+        from langchain_core.messages import AIMessage
+
+        from chatcli.graph import MODEL_NODE
+
+        history = await self.messages()
+        if not history or not isinstance(history[-1], AIMessage):
+            return
+        last = history[-1]
+        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
+        await self.app.aupdate_state(self.config, {"messages": [marked]}, as_node=MODEL_NODE)
+
+
+@asynccontextmanager
+async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator[Conversation]:
+    """Open the store, build the model and the graph, and hand back the thread's conversation."""
+    from chatcli.graph import build_graph
+    from chatcli.models import build_chat_model
+    from chatcli.store import open_checkpointer
+
+    model = build_chat_model(settings)
+    async with open_checkpointer(settings.db) as saver:
+        app = build_graph(model, saver, default_system=settings.system, context_tokens=settings.context_tokens)
+        yield Conversation(app=app, thread_id=check_thread_id(thread_id))

@@ -1,0 +1,678 @@
+"""A fake OpenAI-compatible HTTP server for tests and benchmarks (stdlib only).
+
+Usage::
+
+    from tests.fakeserver import FakeOpenAIServer, Reply, Fault, closed_port_url
+
+    with FakeOpenAIServer() as server:           # 127.0.0.1, free port, daemon thread
+        server.base_url                           # "http://127.0.0.1:PORT/v1"
+        server.queue(Reply("Hello there"), Fault(status=429, headers={"retry-after": "0"}))
+        ...                                       # point ChatOpenAI(base_url=server.base_url) at it
+        server.requests                           # JSON bodies of chat requests received, in order
+        server.last_messages()                    # "messages" of the last chat request
+
+Endpoints
+---------
+``POST /v1/chat/completions``
+    Each request consumes ONE scripted item from the FIFO queue (``server.queue``); when the queue
+    is empty the *default reply* is used: ``"You said: <last user message>"`` followed, when there
+    are earlier user messages, by ``" (earlier: <m1> | <m2> ...)"``.  Tests use it to prove that the
+    client sent the history.  ``"stream": true`` gets real SSE over chunked transfer encoding (one
+    HTTP chunk per event, flushed), in the OpenAI ``chat.completion.chunk`` format::
+
+        delta {"role": "assistant", "content": ""}      first chunk
+        delta {"content": tok}                           one per token
+        delta {}, finish_reason                          ("stop" by default)
+        choices [], usage {...}                          only if stream_options.include_usage
+        data: [DONE]
+
+    Non-streaming requests get a ``chat.completion`` JSON object.  ``model`` is echoed.
+    Every response carries ``Connection: close``.
+``GET /v1/models``
+    ``{"object": "list", "data": [{"id": name, "object": "model", ...}]}`` for ``server.models``.
+
+Scripted items
+--------------
+``Reply(text, *, delay=0.0, usage=None, finish_reason="stop", tokens=None)``
+    ``delay``: seconds between streamed tokens.  ``tokens``: explicit token list (overrides the
+    split of ``text``; text becomes their concatenation).  Text is split with
+    ``re.findall(r"\\s*\\S+|\\s+", text)``, so joined tokens == text.
+    ``usage``: ``None`` = send usage when the request asks (``stream_options.include_usage``;
+    always in non-streaming bodies); ``True`` = always send a usage chunk; ``False`` = never (a
+    server ignoring ``include_usage``); a dict overrides the counts.  prompt_tokens = number of
+    whitespace-separated words in the request messages, completion_tokens = number of tokens.
+    ``finish_reason=None`` behaves like ``Fault(no_finish=True)`` for this text.
+
+``Fault(...)``: exactly one of these kinds per instance:
+    ``Fault(status=N, headers={...}, message=None, body=None)``
+        HTTP error N with an OpenAI-style body ``{"error": {"message", "type", "param", "code"}}``
+        (type/code chosen from N: 401 invalid_api_key, 403, 404 model_not_found, 429
+        rate_limit_exceeded, 500/502/503 server_error).  ``body`` replaces the whole JSON body.
+        Headers e.g. ``{"retry-after": "0"}``, ``{"retry-after-ms": "10"}``, ``{"x-should-retry": "false"}``.
+    ``Fault(cut_after=N)``      stream N content tokens then close the socket (no finish, no [DONE],
+                                no terminating zero-length HTTP chunk -> incomplete body).
+    ``Fault(stall_after=N, stall=S)``  stream N tokens then go silent for S seconds (default 30;
+                                wakes early on server shutdown), then close like ``cut_after``.
+    ``Fault(malformed=True)``   a ``data: {not json`` event after the first ``malformed_after``
+                                (default 2) tokens, then the rest of the stream as normal.
+    ``Fault(empty=True)``       zero content tokens, then a normal finish and [DONE].
+    ``Fault(no_finish=True)``   the tokens, then a clean end of the HTTP body: no finish_reason
+                                chunk and no [DONE] ("truncated answer looks complete").
+    Stream faults use ``text`` (default ``FAULT_TEXT``, 14 tokens) and ``delay``.  On a
+    non-streaming request: cut/stall -> the connection is closed without a (complete) response,
+    malformed -> invalid JSON body, empty -> content "", no_finish -> finish_reason null.
+
+A refused connection needs no server: ``closed_port_url()`` returns a base_url to a port with
+nothing listening.
+
+Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
+``server.pending()``, ``server.requests`` / ``server.request_headers`` (lists, appended under a
+lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``, ``server.start()`` /
+``server.stop()`` (the context manager calls them).
+
+Standalone (benchmarks, manual tries)::
+
+    python -m tests.fakeserver --port 8765 [--reply-tokens N] [--delay SECONDS] [--verbose]
+
+prints the base_url on stdout and serves default replies forever (``--reply-tokens N``: the
+default reply becomes N tokens of lorem-ipsum markdown instead of the "You said" echo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from dataclasses import KW_ONLY, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from typing import Any, Callable
+
+__all__ = [
+    "FakeOpenAIServer",
+    "Reply",
+    "Fault",
+    "closed_port_url",
+    "tokenize",
+    "lorem_markdown",
+    "FAULT_TEXT",
+    "DEFAULT_MODELS",
+]
+
+FAULT_TEXT = "The quick brown fox jumps over the lazy dog and then runs far away again"
+DEFAULT_MODELS = ("gpt-fake", "gpt-4o-mini", "gpt-4o")
+
+_TOKEN_RE = re.compile(r"\s*\S+|\s+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into small tokens keeping whitespace: ``"".join(tokenize(t)) == t``."""
+    return _TOKEN_RE.findall(text)
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    _: KW_ONLY
+    delay: float = 0.0
+    usage: bool | dict | None = None
+    finish_reason: str | None = "stop"
+    tokens: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.tokens is not None:
+            self.tokens = list(self.tokens)
+            self.text = "".join(self.tokens)
+
+    def token_list(self) -> list[str]:
+        return list(self.tokens) if self.tokens is not None else tokenize(self.text)
+
+
+@dataclass
+class Fault:
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    body: dict | None = None
+    cut_after: int | None = None
+    stall_after: int | None = None
+    stall: float = 30.0
+    malformed: bool = False
+    malformed_after: int = 2
+    empty: bool = False
+    no_finish: bool = False
+    text: str = FAULT_TEXT
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        kinds = [
+            self.status is not None,
+            self.cut_after is not None,
+            self.stall_after is not None,
+            self.malformed,
+            self.empty,
+            self.no_finish,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(
+                "Fault needs exactly one of status=, cut_after=, stall_after=, malformed=, empty=, no_finish="
+            )
+
+
+_ERROR_KINDS = {
+    400: ("invalid_request_error", None, "Bad request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-test."),
+    403: ("permission_denied", "unsupported_country_region_territory", "You are not allowed to use this model."),
+    404: ("invalid_request_error", "model_not_found", "The model `{model}` does not exist or you do not have access to it."),
+    408: ("timeout", None, "Request timed out."),
+    409: ("conflict", None, "Conflict."),
+    422: ("invalid_request_error", None, "Unprocessable entity."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for {model}. Please try again later."),
+    500: ("server_error", None, "The server had an error while processing your request."),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def _error_body(status: int, model: str, message: str | None) -> dict:
+    etype, code, default_msg = _ERROR_KINDS.get(status, ("server_error", None, f"HTTP {status}."))
+    return {
+        "error": {
+            "message": message if message is not None else default_msg.format(model=model),
+            "type": etype,
+            "param": None,
+            "code": code,
+        }
+    }
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "".join(parts)
+    return str(content)
+
+
+def echo_reply(messages: list[dict]) -> str:
+    """The default reply: proves which user messages the client sent."""
+    users = [_text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        return "You said: "
+    text = "You said: " + users[-1]
+    if len(users) > 1:
+        text += " (earlier: " + " | ".join(users[:-1]) + ")"
+    return text
+
+
+def _prompt_words(messages: list[dict]) -> int:
+    return sum(len(_text_of(m.get("content")).split()) for m in messages if isinstance(m, dict))
+
+
+_LOREM = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
+    "et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco laboris nisi ut "
+    "aliquip ex ea commodo consequat duis aute irure dolor in reprehenderit in voluptate velit esse "
+    "cillum dolore eu fugiat nulla pariatur excepteur sint occaecat cupidatat non proident sunt in "
+    "culpa qui officia deserunt mollit anim id est laborum"
+).split()
+
+
+def lorem_markdown(n_tokens: int) -> str:
+    """Deterministic lorem-ipsum markdown that tokenizes into exactly ``n_tokens`` tokens."""
+    if n_tokens <= 0:
+        return ""
+    pieces: list[str] = []
+    w = 0
+    section = 0
+
+    def word() -> str:
+        nonlocal w
+        out = _LOREM[w % len(_LOREM)]
+        w += 1
+        return out
+
+    n_words = 0  # every token but a trailing whitespace one holds exactly one word
+    while n_words < n_tokens:
+        section += 1
+        pieces.append(f"{chr(10) * 2 if section > 1 else ''}## Section {section}: {word().capitalize()} {word()}\n\n")
+        sentence = [word() for _ in range(14)]
+        sentence[0] = sentence[0].capitalize()
+        sentence[3] = f"**{sentence[3]}**"
+        sentence[8] = f"`{sentence[8]}()`"
+        pieces.append(" ".join(sentence) + ".\n\n")
+        for _ in range(3):
+            pieces.append("- " + " ".join(word() for _ in range(6)) + "\n")
+        pieces.append(f"\n```python\nprint(\"{word()} {word()}\")\n```\n")
+        n_words = len("".join(pieces).split())
+    return "".join(tokenize("".join(pieces))[:n_tokens])
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP plumbing
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeOpenAI/1.0"
+    sys_version = ""
+    fake: "FakeOpenAIServer"  # set on the subclass made per server
+
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if self.fake.verbose:
+            sys.stderr.write("fakeserver: " + (format % args) + "\n")
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, payload: bytes) -> None:
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            raise _ClientGone from exc
+
+    def _event(self, obj: Any) -> None:
+        self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+    def _end_body(self) -> None:
+        self._chunk(b"")  # zero-length chunk: b"0\r\n\r\n"
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0 and self.fake._stopping.wait(seconds):
+            raise _ClientGone  # server shutting down: abort this response
+
+    def _abort(self) -> None:
+        """Close the connection without finishing the response body."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ---- routes -------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path in ("/v1/models", "/models"):
+            created = int(time.time())
+            data = [{"id": m, "object": "model", "created": created, "owned_by": "fakeserver"} for m in self.fake.models]
+            self._send_json(200, {"object": "list", "data": data})
+        else:
+            self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if path not in ("/v1/chat/completions", "/chat/completions"):
+            self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("body is not an object")
+        except ValueError as exc:
+            self._send_json(400, _error_body(400, "", f"Invalid JSON body: {exc}"))
+            return
+        item = self.fake._record_and_pop(body, dict(self.headers.items()))
+        try:
+            self._serve_chat(body, item)
+        except _ClientGone:
+            self._abort()
+
+    def _serve_chat(self, body: dict, item: Reply | Fault | None) -> None:
+        fake = self.fake
+        model = str(body.get("model") or fake.models[0])
+        messages = body.get("messages") or []
+        stream = bool(body.get("stream"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        if item is None:
+            item = Reply(fake._default_text(messages), delay=fake.delay)
+
+        if isinstance(item, Fault) and item.status is not None:
+            err = item.body if item.body is not None else _error_body(item.status, model, item.message)
+            self._send_json(item.status, err, item.headers)
+            return
+
+        # Normalise to: tokens, delay, finish, usage policy, and a fault mode.
+        if isinstance(item, Fault):
+            tokens = [] if item.empty else tokenize(item.text)
+            delay, finish, usage_policy = item.delay, "stop", None
+        else:
+            tokens, delay, finish, usage_policy = item.token_list(), item.delay, item.finish_reason, item.usage
+        fault = item if isinstance(item, Fault) else None
+        if fault is not None and fault.no_finish:
+            finish = None
+
+        cid = f"chatcmpl-fake{next(fake._ids):06d}"
+        created = int(time.time())
+
+        def usage_obj(n_out: int) -> dict:
+            u = {
+                "prompt_tokens": _prompt_words(messages),
+                "completion_tokens": n_out,
+                "total_tokens": 0,
+            }
+            if isinstance(usage_policy, dict):
+                u.update(usage_policy)
+            if not (isinstance(usage_policy, dict) and "total_tokens" in usage_policy):
+                u["total_tokens"] = u["prompt_tokens"] + u["completion_tokens"]
+            return u
+
+        if not stream:
+            self._serve_plain(cid, created, model, tokens, finish, usage_policy, usage_obj, fault)
+            return
+
+        send_usage = include_usage if usage_policy is None else usage_policy is not False
+
+        def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+            c = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            }
+            if send_usage:
+                c["usage"] = None
+            return c
+
+        self._start_stream()
+        self._event(chunk({"role": "assistant", "content": ""}))
+        sent = 0
+        for i, tok in enumerate(tokens):
+            if fault is not None:
+                if fault.cut_after is not None and i >= fault.cut_after:
+                    self._abort()
+                    return
+                if fault.stall_after is not None and i >= fault.stall_after:
+                    self._stall(fault.stall)
+                    return
+                if fault.malformed and i == fault.malformed_after:
+                    self._chunk(b"data: {not json\n\n")
+            if i and delay:
+                self._wait(delay)
+            self._event(chunk({"content": tok}))
+            sent += 1
+        if fault is not None:
+            if fault.cut_after is not None:
+                self._abort()
+                return
+            if fault.stall_after is not None:
+                self._stall(fault.stall)
+                return
+            if fault.malformed and len(tokens) <= fault.malformed_after:
+                self._chunk(b"data: {not json\n\n")
+        if finish is None:  # no_finish: clean end of body, no finish chunk, no [DONE]
+            self._end_body()
+            return
+        self._event(chunk({}, finish))
+        if send_usage:
+            self._event(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "system_fingerprint": "fp_fake",
+                    "choices": [],
+                    "usage": usage_obj(sent),
+                }
+            )
+        self._chunk(b"data: [DONE]\n\n")
+        self._end_body()
+
+    def _stall(self, seconds: float) -> None:
+        self.fake._stopping.wait(seconds)
+        self._abort()
+
+    def _serve_plain(self, cid, created, model, tokens, finish, usage_policy, usage_obj, fault) -> None:
+        if fault is not None and (fault.cut_after is not None or fault.stall_after is not None):
+            if fault.stall_after is not None:
+                self.fake._stopping.wait(fault.stall)
+            else:  # headers promising more body than we send
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(b'{"id": "' + cid.encode() + b'", "object": "chat.co')
+                except OSError:
+                    pass
+            self._abort()
+            return
+        if fault is not None and fault.malformed:
+            data = b"{not json"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        obj = {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(tokens), "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            ],
+        }
+        if usage_policy is not False:
+            obj["usage"] = usage_obj(len(tokens))
+        self._send_json(200, obj)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, _ClientGone)):
+            return
+        super().handle_error(request, client_address)
+
+
+class FakeOpenAIServer:
+    """A scripted OpenAI-compatible server on 127.0.0.1; see the module docstring."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
+        default_reply: str | Callable[[list[dict]], str] | None = None,
+        delay: float = 0.0,
+        verbose: bool = False,
+    ) -> None:
+        self.host = host
+        self.models = list(models)
+        self.default_reply = default_reply
+        self.delay = delay
+        self.verbose = verbose
+        self.requests: list[dict] = []
+        self.request_headers: list[dict[str, str]] = []
+        self._items: list[Reply | Fault] = []
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._ids = count(1)
+        handler = type("FakeOpenAIHandler", (_Handler,), {"fake": self})
+        self._httpd = _HTTPServer((host, port), handler)
+        self.port: int = self._httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> "FakeOpenAIServer":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakeserver", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes stalls and delays
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (used by the command line)."""
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._stopping.set()
+            self._httpd.server_close()
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- script -------------------------------------------------------------------------
+
+    def queue(self, *items: Reply | Fault) -> "FakeOpenAIServer":
+        for it in items:
+            if not isinstance(it, (Reply, Fault)):
+                raise TypeError(f"queue() takes Reply or Fault items, not {type(it).__name__}")
+        with self._lock:
+            self._items.extend(items)
+        return self
+
+    def clear(self) -> None:
+        """Drop pending scripted items and the recorded requests."""
+        with self._lock:
+            self._items.clear()
+            self.requests.clear()
+            self.request_headers.clear()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def last_messages(self) -> list[dict]:
+        with self._lock:
+            return list(self.requests[-1].get("messages") or []) if self.requests else []
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
+        """Block until at least n chat requests were received; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.requests) >= n, timeout)
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _record_and_pop(self, body: dict, headers: dict[str, str]) -> Reply | Fault | None:
+        with self._cond:
+            self.requests.append(body)
+            self.request_headers.append(headers)
+            item = self._items.pop(0) if self._items else None
+            self._cond.notify_all()
+            return item
+
+    def _default_text(self, messages: list[dict]) -> str:
+        if self.default_reply is None:
+            return echo_reply(messages)
+        if callable(self.default_reply):
+            return self.default_reply(messages)
+        return self.default_reply
+
+
+_held_sockets: list[socket.socket] = []
+
+
+def closed_port_url(host: str = "127.0.0.1") -> str:
+    """base_url to a port where nothing listens (connections are refused).
+
+    The port stays bound (not listening) by this process so nothing else can take it.
+    """
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    _held_sockets.append(s)
+    return f"http://{host}:{s.getsockname()[1]}/v1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.fakeserver", description="Fake OpenAI-compatible server.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 = any free port (default 8765)")
+    p.add_argument("--reply-tokens", type=int, default=None, help="default reply = N tokens of lorem markdown")
+    p.add_argument("--delay", type=float, default=0.0, help="seconds between streamed tokens")
+    p.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    args = p.parse_args(argv)
+    default = lorem_markdown(args.reply_tokens) if args.reply_tokens is not None else None
+    server = FakeOpenAIServer(args.host, args.port, default_reply=default, delay=args.delay, verbose=args.verbose)
+    print(server.base_url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
