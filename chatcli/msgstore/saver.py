@@ -1,46 +1,13 @@
-"""Store chat messages once; let checkpoints refer to them.
-
-LangGraph writes ~3 checkpoints per turn and every checkpoint holds the whole
-``messages`` list, so a thread's storage grows quadratically.  ``MessageStoreSaver``
-wraps any async ``BaseCheckpointSaver`` (here ``AsyncSqliteSaver``) and keeps
-messages in a separate table of immutable *nodes*: one row per message, each
-pointing at its parent, so a message list is a chain ``root -> ... -> tail`` and a
-thread is a tree (retry and undo create branches).  Before a checkpoint reaches the
-inner saver, each message list in ``channel_values`` is replaced by a small ref::
-
-    {"__chatcli_msgref__": <tail node id or None>, "n": <list length>}
-
-and only the messages not already stored are inserted.  Reading (``aget_tuple`` /
-``alist``) turns refs back into lists.  Checkpoints without refs (written before
-this wrapper, list stored inline) pass through unchanged and are converted on the
-next write.
-
-Prefix matching costs O(1) per message and serializes nothing: a per-thread cache
-keeps the recent chains (node ids + the very message objects that were stored or
-handed out), and a new list is compared by object identity (plus same ``id`` and the
-same ``content`` object, which catches a reassigned ``content``).  With no cache
-(a fresh process that did not read through this wrapper) the chain of the parent
-checkpoint is loaded and compared by id and equality.  In-place mutation of a
-message's nested structures after it was saved is not detected (LangGraph does not
-do that; ``add_messages`` builds new lists and only fills in missing ids).
-
-The message table sits behind ``MessageTable`` so a PostgreSQL version can be added
-next to ``SqliteMessageTable``.
-"""
+"""MessageStoreSaver: a checkpointer wrapper whose checkpoints refer to stored message nodes."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import operator
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -50,32 +17,16 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     DeltaChannelHistory,
-    SerializerProtocol,
 )
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-__all__ = [
-    "REF_KEY",
-    "MessageStoreSaver",
-    "MessageTable",
-    "SqliteMessageTable",
-    "open_sqlite_saver",
-    "sqlite_saver",
-]
+from chatcli.msgstore.cache import _Chain, _ThreadCache
+from chatcli.msgstore.table import MessageTable, SqliteMessageTable
 
 REF_KEY = "__chatcli_msgref__"
 """Key of the dict that replaces a message list inside a stored checkpoint."""
 
-MESSAGES_TABLE = "chatcli_messages"
-
-_MAX_CHAINS_PER_THREAD = 16
 _MAX_CACHED_THREADS = 32
-
-_get_id = operator.attrgetter("id")
-_get_content = operator.attrgetter("content")
-
-
-# --------------------------------------------------------------------------- refs
 
 
 def make_ref(tail: int | None, n: int) -> dict[str, Any]:
@@ -98,225 +49,6 @@ def _message_text(msg: BaseMessage) -> str:
     if isinstance(text, str):  # 1.x: a str subclass that is also callable (deprecated)
         return str(text)
     return str(text()) if callable(text) else ""  # langchain-core < 1.0: a method
-
-
-# -------------------------------------------------------------------- the table
-
-
-class MessageTable:
-    """Storage of message nodes. One row per message; rows are never updated.
-
-    Implementations must serialize their access with whatever the inner saver uses
-    for the same connection, so node inserts are committed before the checkpoint
-    that refers to them.
-    """
-
-    async def setup(self) -> None:
-        raise NotImplementedError
-
-    async def insert_chain(
-        self,
-        thread_id: str,
-        parent: int | None,
-        start_pos: int,
-        rows: Sequence[tuple[str, bytes, str, str]],
-    ) -> list[int]:
-        """Insert ``rows`` (type, blob, role, text) as a chain below ``parent``.
-
-        The first row gets position ``start_pos``. Returns the new node ids in order.
-        """
-        raise NotImplementedError
-
-    async def load_chain(
-        self, thread_id: str, tail: int
-    ) -> list[tuple[int, int, str, bytes]]:
-        """Return the chain ending at ``tail`` as (node, pos, type, blob), root first."""
-        raise NotImplementedError
-
-    async def delete_thread(self, thread_id: str) -> None:
-        raise NotImplementedError
-
-
-class SqliteMessageTable(MessageTable):
-    """Message nodes in the SQLite file of an ``AsyncSqliteSaver``.
-
-    Uses the saver's connection and its ``asyncio.Lock``.
-    """
-
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
-        self.conn = conn
-        self.lock = lock
-
-    async def setup(self) -> None:
-        async with self.lock:
-            await self.conn.executescript(
-                f"""
-                CREATE TABLE IF NOT EXISTS {MESSAGES_TABLE} (
-                    node INTEGER PRIMARY KEY,
-                    thread_id TEXT NOT NULL,
-                    parent INTEGER NULL,
-                    pos INTEGER NOT NULL,
-                    type TEXT,
-                    blob BLOB,
-                    role TEXT,
-                    text TEXT,
-                    created_at REAL
-                );
-                CREATE INDEX IF NOT EXISTS {MESSAGES_TABLE}_thread
-                    ON {MESSAGES_TABLE}(thread_id);
-                """
-            )
-            await self.conn.commit()
-
-    async def insert_chain(
-        self,
-        thread_id: str,
-        parent: int | None,
-        start_pos: int,
-        rows: Sequence[tuple[str, bytes, str, str]],
-    ) -> list[int]:
-        if not rows:
-            return []
-        now = time.time()
-        cols = "thread_id, parent, pos, type, blob, role, text, created_at"
-        async with self.lock:
-            try:
-                if not self.conn.in_transaction:
-                    # Take the write lock now: the ids after the first are assigned
-                    # explicitly, which is only safe while no one else can insert.
-                    await self.conn.execute("BEGIN IMMEDIATE")
-                cur = await self.conn.execute(
-                    f"INSERT INTO {MESSAGES_TABLE} ({cols}) VALUES (?,?,?,?,?,?,?,?)",
-                    (thread_id, parent, start_pos, *rows[0], now),
-                )
-                first = cur.lastrowid
-                await cur.close()
-                assert first is not None
-                if len(rows) > 1:
-                    await self.conn.executemany(
-                        f"INSERT INTO {MESSAGES_TABLE} (node, {cols}) "
-                        "VALUES (?,?,?,?,?,?,?,?,?)",
-                        [
-                            (first + i, thread_id, first + i - 1, start_pos + i, *row, now)
-                            for i, row in enumerate(rows)
-                            if i
-                        ],
-                    )
-                await self.conn.commit()
-            except BaseException:
-                await self.conn.rollback()
-                raise
-        return list(range(first, first + len(rows)))
-
-    async def load_chain(
-        self, thread_id: str, tail: int
-    ) -> list[tuple[int, int, str, bytes]]:
-        query = f"""
-            WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
-                SELECT node, parent, pos, type, blob FROM {MESSAGES_TABLE}
-                 WHERE node = ? AND thread_id = ?
-                UNION ALL
-                SELECT m.node, m.parent, m.pos, m.type, m.blob
-                  FROM {MESSAGES_TABLE} AS m JOIN chain AS c ON m.node = c.parent
-            )
-            SELECT node, pos, type, blob FROM chain ORDER BY pos
-        """
-        async with self.lock:
-            async with self.conn.execute(query, (tail, thread_id)) as cur:
-                return list(await cur.fetchall())
-
-    async def delete_thread(self, thread_id: str) -> None:
-        async with self.lock:
-            await self.conn.execute(
-                f"DELETE FROM {MESSAGES_TABLE} WHERE thread_id = ?", (thread_id,)
-            )
-            await self.conn.commit()
-
-
-# -------------------------------------------------------------------- the cache
-
-
-class _Chain:
-    """A stored message list: node ids and the message objects, position-aligned."""
-
-    __slots__ = ("nodes", "msgs", "ids", "contents")
-
-    def __init__(self, nodes: list[int], msgs: list[BaseMessage]) -> None:
-        self.nodes = nodes
-        self.msgs = msgs
-        self.ids = list(map(_get_id, msgs))
-        self.contents = list(map(_get_content, msgs))
-
-    def extend(self, nodes: list[int], msgs: list[BaseMessage]) -> None:
-        """Append in place: refs into the old prefix stay valid (nodes are immutable)."""
-        self.nodes.extend(nodes)
-        self.msgs.extend(msgs)
-        self.ids.extend(map(_get_id, msgs))
-        self.contents.extend(map(_get_content, msgs))
-
-    def has(self, tail: int, n: int) -> bool:
-        # A node's path to the root is unique, so a match at n-1 means the whole
-        # prefix [:n] is that node's chain.
-        return len(self.nodes) >= n and self.nodes[n - 1] == tail
-
-    def prefix_len(self, new: list[BaseMessage]) -> tuple[int, bool]:
-        """Common prefix length by identity (O(1) per message, C loops).
-
-        The flag is True when the first difference is a message object that was
-        changed in place since it was stored (its id or content object differs).
-        """
-        n = min(len(new), len(self.msgs))
-        if (
-            all(map(operator.is_, new, self.msgs))
-            and all(map(operator.eq, map(_get_id, new), self.ids))
-            and all(map(operator.is_, map(_get_content, new), self.contents))
-        ):
-            return n, False
-        for i in range(n):
-            m = new[i]
-            if m is not self.msgs[i]:
-                return i, False
-            if m.id != self.ids[i] or m.content is not self.contents[i]:
-                return i, True
-        return n, False
-
-
-class _ThreadCache:
-    __slots__ = ("chains", "by_node")
-
-    def __init__(self) -> None:
-        self.chains: list[_Chain] = []  # most recently used first
-        self.by_node: dict[int, BaseMessage] = {}
-
-    def find(self, tail: int, n: int) -> _Chain | None:
-        for i, chain in enumerate(self.chains):
-            if chain.has(tail, n):
-                if i:
-                    self.chains.insert(0, self.chains.pop(i))
-                return chain
-        return None
-
-    def touch(self, chain: _Chain) -> None:
-        for i, c in enumerate(self.chains):
-            if c is chain:
-                if i:
-                    self.chains.insert(0, self.chains.pop(i))
-                return
-
-    def add(self, chain: _Chain) -> None:
-        """Add ``chain`` as most recent, dropping chains that are prefixes of it."""
-        m = len(chain.nodes)
-        self.chains = [
-            c
-            for c in self.chains
-            if not (c.nodes and len(c.nodes) <= m and chain.nodes[len(c.nodes) - 1] == c.nodes[-1])
-        ]
-        self.chains.insert(0, chain)
-        del self.chains[_MAX_CHAINS_PER_THREAD:]
-        self.by_node.update(zip(chain.nodes, chain.msgs))
-
-
-# -------------------------------------------------------------------- the saver
 
 
 class MessageStoreSaver(BaseCheckpointSaver):
@@ -667,33 +399,3 @@ class MessageStoreSaver(BaseCheckpointSaver):
         return self._run_sync(self.adelete_thread(thread_id))
 
 
-# ----------------------------------------------------------------- factories
-
-
-async def open_sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None
-) -> MessageStoreSaver:
-    """Open ``path`` and return a ready ``MessageStoreSaver``; close with ``aclose()``."""
-    conn = await aiosqlite.connect(str(path))
-    try:
-        await conn.execute("PRAGMA busy_timeout=5000")
-        inner = AsyncSqliteSaver(conn, serde=serde)
-        saver = MessageStoreSaver(inner)
-        await saver.setup()
-    except BaseException:
-        await conn.close()
-        raise
-    saver._conn_to_close = conn
-    return saver
-
-
-@asynccontextmanager
-async def sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None
-) -> AsyncIterator[MessageStoreSaver]:
-    """``async with sqlite_saver(path) as saver:`` -- opens, sets up, closes."""
-    saver = await open_sqlite_saver(path, serde=serde)
-    try:
-        yield saver
-    finally:
-        await saver.aclose()

@@ -1,0 +1,81 @@
+"""Store chat messages once; let checkpoints refer to them.
+
+LangGraph writes ~3 checkpoints per turn and every checkpoint holds the whole
+``messages`` list, so a thread's storage grows quadratically.  ``MessageStoreSaver``
+wraps any async ``BaseCheckpointSaver`` (here ``AsyncSqliteSaver``) and keeps
+messages in a separate table of immutable *nodes*: one row per message, each
+pointing at its parent, so a message list is a chain ``root -> ... -> tail`` and a
+thread is a tree (retry and undo create branches).  Before a checkpoint reaches the
+inner saver, each message list in ``channel_values`` is replaced by a small ref::
+
+    {"__chatcli_msgref__": <tail node id or None>, "n": <list length>}
+
+and only the messages not already stored are inserted.  Reading (``aget_tuple`` /
+``alist``) turns refs back into lists.  Checkpoints without refs (written before
+this wrapper, list stored inline) pass through unchanged and are converted on the
+next write.
+
+Prefix matching costs O(1) per message and serializes nothing: a per-thread cache
+keeps the recent chains (node ids + the very message objects that were stored or
+handed out), and a new list is compared by object identity (plus same ``id`` and the
+same ``content`` object, which catches a reassigned ``content``).  With no cache
+(a fresh process that did not read through this wrapper) the chain of the parent
+checkpoint is loaded and compared by id and equality.  In-place mutation of a
+message's nested structures after it was saved is not detected (LangGraph does not
+do that; ``add_messages`` builds new lists and only fills in missing ids).
+
+The message table sits behind ``MessageTable`` so a PostgreSQL version can be added
+next to ``SqliteMessageTable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+from langgraph.checkpoint.base import SerializerProtocol
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from chatcli.msgstore.saver import REF_KEY, MessageStoreSaver
+from chatcli.msgstore.table import MessageTable, SqliteMessageTable
+
+__all__ = [
+    "REF_KEY",
+    "MessageStoreSaver",
+    "MessageTable",
+    "SqliteMessageTable",
+    "open_sqlite_saver",
+    "sqlite_saver",
+]
+
+
+async def open_sqlite_saver(
+    path: str | Path, *, serde: SerializerProtocol | None = None
+) -> MessageStoreSaver:
+    """Open ``path`` and return a ready ``MessageStoreSaver``; close with ``aclose()``."""
+    conn = await aiosqlite.connect(str(path))
+    try:
+        await conn.execute("PRAGMA busy_timeout=5000")
+        inner = AsyncSqliteSaver(conn, serde=serde)
+        saver = MessageStoreSaver(inner)
+        await saver.setup()
+    except BaseException:
+        await conn.close()
+        raise
+    saver._conn_to_close = conn
+    return saver
+
+
+@asynccontextmanager
+async def sqlite_saver(
+    path: str | Path, *, serde: SerializerProtocol | None = None
+) -> AsyncIterator[MessageStoreSaver]:
+    """``async with sqlite_saver(path) as saver:`` -- opens, sets up, closes."""
+    saver = await open_sqlite_saver(path, serde=serde)
+    try:
+        yield saver
+    finally:
+        await saver.aclose()
+
