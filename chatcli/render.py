@@ -14,6 +14,18 @@ _NOTES = {
 }
 
 
+# Control characters other than newline and tab, shown as visible symbols instead of being
+# obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
+_CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"} | {0x7F: 0x2421}
+_CONTROLS.update({c: 0xFFFD for c in range(0x80, 0xA0)})
+_CONTROLS[ord("\r")] = None  # CRLF line ends: the newline is enough
+
+
+def neutralise(text: str) -> str:
+    """Make terminal control characters in model text visible instead of active."""
+    return text.translate(_CONTROLS)
+
+
 def usage_line(result: TurnResult) -> str | None:
     """A short line of token counts, when the server reported them."""
     if not result.usage:
@@ -28,11 +40,15 @@ class PlainOutput:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._last = "\n"
+        # A pipe gets the model's exact text; a (dumb) terminal gets it defused.
+        self._clean = self.out.isatty()
 
     def start_reply(self) -> None:
         self._last = "\n"
 
     def token(self, text: str) -> None:
+        if self._clean:
+            text = neutralise(text)
         self.out.write(text)
         self.out.flush()
         self._last = text[-1:] or self._last
@@ -74,7 +90,7 @@ class RichOutput:
         self._stream = MarkdownStream(self.console)
 
     def token(self, text: str) -> None:
-        self._stream.feed(text)
+        self._stream.feed(neutralise(text))
 
     def end_reply(self, result: TurnResult) -> None:
         self._stream.finish()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
 import sqlite3
+import zlib
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from chatcli.errors import StoreError
+
+# Bumped when the file layout changes; a newer file is refused rather than damaged.
+SCHEMA_VERSION = 1
+# Threads map to byte ranges of one lock file; two threads rarely share a slot.
+_LOCK_SLOTS = 1 << 20
 
 
 def prepare_db_path(db: str) -> Path:
@@ -32,12 +40,58 @@ def prepare_db_path(db: str) -> Path:
 
 
 def check_database(path: Path) -> None:
-    """Fail with a clear message if the file is not a SQLite database we can read."""
+    """Fail with a clear message if the file is not a SQLite database this version can use."""
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        finally:
+            conn.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a chatcli database ({exc})", hint="choose another --db") from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer chatcli (schema {version}, this one knows {SCHEMA_VERSION})",
+            hint="upgrade chatcli",
+        )
+
+
+@asynccontextmanager
+async def thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+    """Hold the thread for one turn, across processes, so concurrent turns queue up instead of forking.
+
+    Polls a byte-range lock on ``<db>.lock`` so that waiting can be cancelled (Ctrl-C).
+    """
+    lock_path = db.with_name(db.name + ".lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
+    try:
+        waited = 0
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+                break
+            except OSError:
+                waited += 1
+                if waited == 20 and on_wait is not None:
+                    on_wait()
+                await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
+    finally:
+        os.close(fd)
+
+
+async def _stamp_version(conn: "object") -> None:
+    """Record the schema version in a new database file."""
+    async with conn.execute("PRAGMA user_version") as cursor:  # type: ignore[attr-defined]
+        (version,) = await cursor.fetchone()
+    if version < SCHEMA_VERSION:
+        await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # type: ignore[attr-defined]
+        await conn.commit()  # type: ignore[attr-defined]
 
 
 @asynccontextmanager
@@ -49,6 +103,7 @@ async def open_checkpointer(db: str) -> AsyncIterator["object"]:
 
     try:
         async with sqlite_saver(str(path)) as saver:
+            await _stamp_version(saver.inner.conn)
             yield saver
     except sqlite3.OperationalError as exc:
         raise StoreError(f"database error in {path}: {exc}") from None

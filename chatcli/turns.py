@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
@@ -30,10 +30,16 @@ def check_thread_id(thread_id: str) -> str:
     return thread_id
 
 
-def check_question(text: str) -> str:
-    """Refuse input that has nothing to ask; return it unchanged otherwise."""
+def check_question(text: str, max_tokens: int | None = None) -> str:
+    """Refuse input that has nothing to ask or cannot fit the context budget; return it unchanged."""
     if not text.strip():
         raise UsageError("nothing to send: the message is empty")
+    estimate = len(text) // 4
+    if max_tokens and estimate > max_tokens:
+        raise UsageError(
+            f"the message is too long: about {estimate:,} tokens, the context budget is {max_tokens:,}",
+            hint="send a shorter message or raise CHATCLI_CONTEXT_TOKENS",
+        )
     return text
 
 
@@ -54,6 +60,9 @@ class Conversation:
 
     app: Any
     thread_id: str
+    context_tokens: int | None = None
+    # Holds the thread for the length of a turn, so turns from other processes queue up.
+    lock: Callable[[], AbstractAsyncContextManager[Any]] = nullcontext
     pending: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,12 +89,19 @@ class Conversation:
         On cancellation or failure, whatever part of the reply arrived is saved to the
         thread, marked as interrupted, before the exception goes on.
         """
-        from langchain_core.messages import AIMessageChunk, HumanMessage
+        from langchain_core.messages import HumanMessage
+
+        check_question(text, self.context_tokens)
+        async with self.lock():
+            return await self._send(HumanMessage(text), on_token)
+
+    async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
+        """Stream one turn while holding the thread."""
+        from langchain_core.messages import AIMessageChunk
 
         from chatcli.graph import MODEL_NODE
 
-        check_question(text)
-        payload = {"messages": [HumanMessage(text)], **self.pending}
+        payload = {"messages": [message], **self.pending}
         self.pending = {}
         result = TurnResult(text="")
         parts: list[str] = []
@@ -93,7 +109,7 @@ class Conversation:
             async for chunk, meta in self.app.astream(payload, self.config, stream_mode="messages"):
                 if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
                     continue
-                piece = chunk.text
+                piece = str(chunk.text)
                 if piece:
                     parts.append(piece)
                     on_token(piece)
@@ -144,9 +160,16 @@ async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator
     """Open the store, build the model and the graph, and hand back the thread's conversation."""
     from chatcli.graph import build_graph
     from chatcli.models import build_chat_model
-    from chatcli.store import open_checkpointer
+    from chatcli.store import open_checkpointer, prepare_db_path, thread_lock
 
+    check_thread_id(thread_id)
     model = build_chat_model(settings)
-    async with open_checkpointer(settings.db) as saver:
+    path = prepare_db_path(settings.db or "")
+    async with open_checkpointer(str(path)) as saver:
         app = build_graph(model, saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        yield Conversation(app=app, thread_id=check_thread_id(thread_id))
+        yield Conversation(
+            app=app,
+            thread_id=thread_id,
+            context_tokens=settings.context_tokens,
+            lock=lambda: thread_lock(path, thread_id),
+        )
