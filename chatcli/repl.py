@@ -8,7 +8,7 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory
@@ -50,6 +50,7 @@ def make_session(settings: Settings, **io: Any) -> PromptSession:
         history=private_history(settings.history_file or ""),
         key_bindings=key_bindings(),
         multiline=False,
+        prompt_continuation="… ",
         enable_history_search=False,
         **io,
     )
@@ -73,22 +74,46 @@ async def _open(stack: AsyncExitStack, settings: Settings, thread_id: str, setup
     return conversation
 
 
-async def _turn(conversation: Conversation, text: str, output: Any, settings: Settings) -> None:
-    """Run one turn in a task that Ctrl-C cancels; report failures and carry on."""
+@contextlib.contextmanager
+def _ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) cancels ``task`` instead of raising KeyboardInterrupt."""
     loop = asyncio.get_running_loop()
-    task = asyncio.create_task(ask(conversation, text, output, settings))
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, task.cancel)
     try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise
-    except ChatError as exc:
-        output.error(str(exc))
+        yield
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _turn(loading: asyncio.Future, text: str, output: Any, settings: Settings) -> None:
+    """Run one turn in a task that Ctrl-C cancels; report failures and carry on.
+
+    The wait for the engine (still loading during the first seconds) is part of that task,
+    so Ctrl-C then stops the turn instead of killing the REPL; a failed load still ends it.
+    """
+    sent = False
+
+    async def answer() -> None:
+        nonlocal sent
+        conversation = await asyncio.shield(loading)
+        sent = True
+        await ask(conversation, text, output, settings)
+
+    task = asyncio.create_task(answer())
+    with _ctrl_c_cancels(task):
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            if not sent:
+                output.note("stopped: nothing was sent")
+        except ChatError as exc:
+            if not sent:
+                raise  # the store or the model could not be opened: nothing else will work
+            output.error(str(exc))
 
 
 async def run_repl(
@@ -117,8 +142,7 @@ async def run_repl(
                     break
                 if not text.strip():
                     continue
-                conversation = await loading
-                await _turn(conversation, text, output, settings)
+                await _turn(loading, text, output, settings)
         finally:
             if not loading.done():
                 loading.cancel()
