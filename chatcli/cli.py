@@ -80,11 +80,10 @@ def preflight(settings: Settings) -> None:
     check_database(prepare_db_path(settings.db or ""))
 
 
-def run(question: str | None, thread: str | None, flags: dict[str, Any], setup: dict[str, Any]) -> None:
+def run(question: str | None, thread: str | None, settings: Settings, setup: dict[str, Any]) -> None:
     """Choose between one answer and the interactive prompt, and run it."""
     from chatcli.turns import check_thread_id, new_thread_id
 
-    settings = load_settings(flags)
     thread_id = check_thread_id(thread) if thread else new_thread_id()
     piped = None if sys.stdin.isatty() else read_stdin(sys.stdin)
     preflight(settings)
@@ -97,17 +96,21 @@ def run(question: str | None, thread: str | None, flags: dict[str, Any], setup: 
     asyncio.run(run_repl(settings, thread_id, make_output(), setup=setup))
 
 
-def report(exc: BaseException, debug: bool) -> int:
+def report(exc: BaseException, debug: bool, settings: Settings | None = None) -> int:
     """Print one line for an error (and the traceback with --debug); return the exit code."""
+    from chatcli.models import redact
+
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
+        sys.stderr.write(redact("".join(traceback.format_exception(exc)), settings or Settings()))
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
         return ExitStatus.INTERRUPTED
     if isinstance(exc, ChatError):
         sys.stderr.write(f"chat: error: {exc}\n")
         return exc.exit_status
-    sys.stderr.write(f"chat: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+    detail = redact(f"{type(exc).__name__}: {exc}", settings or Settings())
+    sys.stderr.write(f"chat: unexpected error: {detail} (run with --debug for details)\n")
     return ExitStatus.ERROR
 
 
@@ -128,11 +131,13 @@ def chat(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
+    settings: Settings | None = None
     try:
         setup = {"system": system, "vars": parse_vars(var)}
-        run(question, thread, {"model": model, "db": db}, setup)
+        settings = load_settings({"model": model, "db": db})
+        run(question, thread, settings, setup)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
-        raise typer.Exit(report(exc, debug)) from None
+        raise typer.Exit(report(exc, debug, settings)) from None
 
 
 def main() -> None:

@@ -60,6 +60,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return None
     try:
         if "int" in kind and not isinstance(value, bool):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError  # int(1.5) would silently drop the fraction
             number = int(value)
             if number < 0:
                 raise ValueError
