@@ -11,13 +11,13 @@ from chatcli.errors import ModelError, StoreError
 from chatcli.turns import Conversation, TurnResult
 
 
-def translate_error(exc: Exception, settings: Settings) -> Exception:
+def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = False) -> Exception:
     """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
     from chatcli.models import describe_error
 
     if isinstance(exc, sqlite3.Error):
         return StoreError(f"database error: {exc}", hint="run with --debug for details")
-    described = describe_error(exc, settings)
+    described = describe_error(exc, settings, mid_answer=mid_answer)
     return described if described is not None else exc
 
 
@@ -27,19 +27,29 @@ async def ask(conversation: Conversation, text: str, output: Any, settings: Sett
     Raises CancelledError if the turn was stopped, a ChatError for a model or store
     failure; in both cases the partial answer is already saved and shown.
     """
+    received = False
+
+    def on_token(piece: str) -> None:
+        nonlocal received
+        received = True
+        output.token(piece)
+
     output.start_reply()
     try:
-        result = await conversation.send(text, output.token)
+        result = await conversation.send(text, on_token)
     except asyncio.CancelledError:
         output.abort("cancelled")
         raise
     except Exception as exc:
-        output.abort(None)
-        error = translate_error(exc, settings)
+        output.abort(None)  # the error line says what was kept
+        error = translate_error(exc, settings, mid_answer=received)
         if error is exc:
             raise
         raise error from exc
     output.end_reply(result)
     if result.interrupted == "truncated":
-        raise ModelError("the answer ended early (no finish reason from the server)", hint="it is kept, marked as incomplete")
+        raise ModelError(
+            "the answer ended early: the server sent no finish reason",
+            hint="the part shown is kept in the thread, marked as incomplete",
+        )
     return result

@@ -68,7 +68,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return number
         if "float" in kind and not isinstance(value, bool):
             number = float(value)
-            if number < 0:
+            if number < 0 or number != number or number == float("inf"):
                 raise ValueError
             return number
     except (TypeError, ValueError):

@@ -67,8 +67,23 @@ def _server_detail(exc: Exception) -> str:
     return ""
 
 
-def describe_error(exc: BaseException, settings: Settings) -> ModelError | None:
-    """Turn an error from the model client into a one-line ModelError, or None if it is not one."""
+def _from_stream_parser(exc: BaseException) -> bool:
+    """True when the error was raised while decoding the server's event stream."""
+    import json
+
+    tb = exc.__traceback__
+    while tb is not None:
+        if "openai" in tb.tb_frame.f_code.co_filename:
+            return isinstance(exc, json.JSONDecodeError)
+        tb = tb.tb_next
+    return False
+
+
+def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool = False) -> ModelError | None:
+    """Turn an error from the model client into a one-line ModelError, or None if it is not one.
+
+    ``mid_answer`` says part of the answer had already arrived when it failed.
+    """
     import openai
 
     where = endpoint_name(settings)
@@ -85,9 +100,15 @@ def describe_error(exc: BaseException, settings: Settings) -> ModelError | None:
     elif isinstance(exc, openai.RateLimitError):
         message = f"rate limited by {where} (429) after {settings.max_retries} retries{tail}"
         hint = "wait a moment and try again"
+    elif isinstance(exc, openai.APITimeoutError) and mid_answer:
+        message = f"the answer from {where} stalled for more than {settings.timeout:g} s"
+        hint = "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
     elif isinstance(exc, openai.APITimeoutError):
         message = f"no answer from {where} within {settings.timeout:g} s"
         hint = "is the server overloaded? raise CHATCLI_TIMEOUT if it is slow"
+    elif isinstance(exc, openai.APIConnectionError) and mid_answer:
+        message = f"the connection to {where} broke in the middle of the answer"
+        hint = "the part shown is kept; ask again to continue"
     elif isinstance(exc, openai.APIConnectionError):
         message = f"lost or could not open the connection to {where}"
         hint = "is the server running? check OPENAI_BASE_URL"
@@ -98,6 +119,8 @@ def describe_error(exc: BaseException, settings: Settings) -> ModelError | None:
         message, hint = f"request refused by {where} ({status}){tail}", "run with --debug for details"
     elif isinstance(exc, openai.OpenAIError):
         message, hint = f"bad response from {where}: {exc}", "run with --debug for details"
+    elif isinstance(exc, ValueError) and _from_stream_parser(exc):
+        message, hint = f"{where} sent a malformed stream", "is it really an OpenAI-compatible server? --debug shows more"
     else:
         return None
     error = ModelError(redact(message, settings), hint=hint)

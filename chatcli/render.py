@@ -10,7 +10,6 @@ from chatcli.turns import TurnResult
 
 _NOTES = {
     "cancelled": "stopped: the partial answer is kept in the thread",
-    "error": "the answer broke off: the part shown is kept in the thread",
 }
 
 
