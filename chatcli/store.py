@@ -8,13 +8,12 @@ import os
 import sqlite3
 import zlib
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from chatcli.errors import StoreError
-
-# Bumped when the file layout changes; a newer file is refused rather than damaged.
-SCHEMA_VERSION = 1
+from chatcli.index import SCHEMA_VERSION, ThreadIndex, migrate
 # Threads map to byte ranges of one lock file; two threads rarely share a slot.
 _LOCK_SLOTS = 1 << 20
 
@@ -85,25 +84,38 @@ async def thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | No
         os.close(fd)
 
 
-async def _stamp_version(conn: "object") -> None:
-    """Record the schema version in a new database file."""
-    async with conn.execute("PRAGMA user_version") as cursor:  # type: ignore[attr-defined]
-        (version,) = await cursor.fetchone()
-    if version < SCHEMA_VERSION:
-        await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # type: ignore[attr-defined]
-        await conn.commit()  # type: ignore[attr-defined]
+@dataclass
+class Store:
+    """An open conversation database: the checkpointer, the thread index, and the file."""
+
+    saver: Any
+    index: ThreadIndex
+    path: Path
+
+    def thread_lock(self, thread_id: str) -> Any:
+        """Hold ``thread_id`` for one turn (see ``thread_lock``)."""
+        return thread_lock(self.path, thread_id)
 
 
 @asynccontextmanager
-async def open_checkpointer(db: str) -> AsyncIterator["object"]:
-    """Open the conversation store at ``db`` for the length of the block."""
+async def open_store(db: str) -> AsyncIterator[Store]:
+    """Open (creating and migrating as needed) the conversation database at ``db``."""
     path = prepare_db_path(db)
     check_database(path)
     from chatcli.msgstore import sqlite_saver
 
     try:
         async with sqlite_saver(str(path)) as saver:
-            await _stamp_version(saver.inner.conn)
-            yield saver
+            conn, lock = saver.inner.conn, saver.inner.lock
+            async with lock:
+                await migrate(conn)
+            yield Store(saver=saver, index=ThreadIndex(conn, lock), path=path)
     except sqlite3.OperationalError as exc:
         raise StoreError(f"database error in {path}: {exc}") from None
+
+
+@asynccontextmanager
+async def open_checkpointer(db: str) -> AsyncIterator[Any]:
+    """Open the conversation database and hand back just its checkpointer."""
+    async with open_store(db) as store:
+        yield store.saver

@@ -61,9 +61,14 @@ class Conversation:
     app: Any
     thread_id: str
     context_tokens: int | None = None
-    # Holds the thread for the length of a turn, so turns from other processes queue up.
-    lock: Callable[[], AbstractAsyncContextManager[Any]] = nullcontext
+    # The open database (chatcli.store.Store): thread index and cross-process turn lock.
+    store: Any = None
+    model_name: str | None = None
     pending: dict[str, Any] = field(default_factory=dict)
+
+    def lock(self) -> AbstractAsyncContextManager[Any]:
+        """Hold the thread for the length of a turn, so turns from other processes queue up."""
+        return self.store.thread_lock(self.thread_id) if self.store is not None else nullcontext()
 
     @property
     def config(self) -> dict[str, Any]:
@@ -93,7 +98,16 @@ class Conversation:
 
         check_question(text, self.context_tokens)
         async with self.lock():
-            return await self._send(HumanMessage(text), on_token)
+            try:
+                return await self._send(HumanMessage(text), on_token)
+            finally:
+                await asyncio.shield(self._record(text))
+
+    async def _record(self, question: str) -> None:
+        """Update the thread index after a turn, whatever its outcome."""
+        if self.store is not None:
+            count = len(await self.messages())
+            await self.store.index.touch(self.thread_id, question, count, self.model_name)
 
     async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
         """Stream one turn while holding the thread."""
@@ -160,16 +174,16 @@ async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator
     """Open the store, build the model and the graph, and hand back the thread's conversation."""
     from chatcli.graph import build_graph
     from chatcli.models import build_chat_model
-    from chatcli.store import open_checkpointer, prepare_db_path, thread_lock
+    from chatcli.store import open_store
 
     check_thread_id(thread_id)
     model = build_chat_model(settings)
-    path = prepare_db_path(settings.db or "")
-    async with open_checkpointer(str(path)) as saver:
-        app = build_graph(model, saver, default_system=settings.system, context_tokens=settings.context_tokens)
+    async with open_store(settings.db or "") as store:
+        app = build_graph(model, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
         yield Conversation(
             app=app,
             thread_id=thread_id,
             context_tokens=settings.context_tokens,
-            lock=lambda: thread_lock(path, thread_id),
+            store=store,
+            model_name=settings.model,
         )
