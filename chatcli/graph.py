@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Annotated, Any, Mapping
 
 from langchain_core.language_models import BaseChatModel
@@ -15,6 +16,11 @@ from langgraph.graph.message import add_messages
 from typing_extensions import NotRequired, TypedDict
 
 MODEL_NODE = "model"
+
+
+def now_iso() -> str:
+    """The current time as an ISO 8601 UTC timestamp, as stored on messages."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 # The approximate counter charges every message at least this many tokens.
 _MIN_TOKENS_PER_MESSAGE = 3
 
@@ -73,6 +79,7 @@ def build_graph(
         system = SystemMessage(render_system(template, state.get("vars") or {}))
         history = select_history(system, state["messages"], context_tokens)
         reply = await model.ainvoke(history, config)
+        reply.response_metadata.setdefault("created_at", now_iso())
         return {"messages": [reply]}
 
     builder = StateGraph(ChatState)

@@ -121,3 +121,52 @@ def make_output(out: IO[str] | None = None, err: IO[str] | None = None) -> Plain
     from rich.console import Console
 
     return RichOutput(Console(file=out), Console(file=err, stderr=True))
+
+
+def _when(timestamp: float) -> str:
+    """A local date and time, minutes precision."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
+    """The thread list: a table in a terminal, tab-separated lines in a pipe."""
+    out = out or sys.stdout
+    if not out.isatty():
+        for t in threads:
+            title = " ".join((t.title or "").split())
+            out.write(f"{t.thread_id}\t{_when(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("thread", "updated", "msgs", "model", "title"):
+        table.add_column(column, justify="right" if column == "msgs" else "left", no_wrap=column != "title")
+    for t in threads:
+        title = neutralise(" ".join((t.title or "").split()))
+        table.add_row(t.thread_id, _when(t.updated_at), str(t.message_count), t.model or "", title)
+    Console(file=out).print(table)
+
+
+def print_markdown(text: str, out: IO[str] | None = None) -> None:
+    """A Markdown document: rendered in a terminal, as written in a pipe."""
+    out = out or sys.stdout
+    if not out.isatty():
+        out.write(text)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console(file=out).print(Markdown(neutralise(text)))
+
+
+def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
+    """Search results: thread, turn and a snippet, one per line."""
+    out = out or sys.stdout
+    tty = out.isatty()
+    for hit in hits:
+        snippet = " ".join(hit.snippet.split())
+        line = f"{hit.thread_id}\tturn {hit.turn}\t{hit.role}\t{snippet}"
+        out.write((neutralise(line) if tty else line) + "\n")

@@ -96,10 +96,12 @@ class Conversation:
         """
         from langchain_core.messages import HumanMessage
 
+        from chatcli.graph import now_iso
+
         check_question(text, self.context_tokens)
         async with self.lock():
             try:
-                return await self._send(HumanMessage(text), on_token)
+                return await self._send(HumanMessage(text, response_metadata={"created_at": now_iso()}), on_token)
             finally:
                 await asyncio.shield(self._record(text))
 
@@ -145,14 +147,14 @@ class Conversation:
         """Save a reply that stopped early, as the answer of the pending turn."""
         from langchain_core.messages import AIMessage
 
-        from chatcli.graph import MODEL_NODE
+        from chatcli.graph import MODEL_NODE, now_iso
 
         if not text:
             return
         state = await self.app.aget_state(self.config)
         if MODEL_NODE not in state.next:
             return  # the model node already finished: the reply is saved as it arrived
-        message = AIMessage(text, response_metadata={"interrupted": reason})
+        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
         await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
 
     async def _mark_last_reply(self, reason: str) -> None:
