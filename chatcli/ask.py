@@ -11,6 +11,28 @@ from chatcli.errors import ModelError, StoreError
 from chatcli.turns import Conversation, TurnResult
 
 
+# A reply that streamed to its end but is not a whole answer (see turns.incomplete_reason):
+# the one line shown for it, and the hint.
+INCOMPLETE = {
+    "truncated": (
+        "the answer ended early: the server sent no finish reason",
+        "the part shown is kept in the thread, marked as incomplete",
+    ),
+    "length": (
+        "the answer was cut off at the model's output limit",
+        "the part shown is kept in the thread, marked as incomplete; ask it to continue",
+    ),
+    "content_filter": (
+        "the server's content filter stopped the answer",
+        "the part shown is kept in the thread, marked as incomplete",
+    ),
+    "empty": (
+        "the model sent an empty answer",
+        "your message is kept in the thread; ask again, or try another --model",
+    ),
+}
+
+
 def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = False) -> Exception:
     """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
     from chatcli.models import describe_error
@@ -47,9 +69,7 @@ async def ask(conversation: Conversation, text: str, output: Any, settings: Sett
             raise
         raise error from exc
     output.end_reply(result)
-    if result.interrupted == "truncated":
-        raise ModelError(
-            "the answer ended early: the server sent no finish reason",
-            hint="the part shown is kept in the thread, marked as incomplete",
-        )
+    if result.interrupted in INCOMPLETE:
+        message, hint = INCOMPLETE[result.interrupted]
+        raise ModelError(message, hint=hint)
     return result

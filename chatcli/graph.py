@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
@@ -66,19 +66,30 @@ def select_history(
 
 
 def build_graph(
-    model: BaseChatModel,
+    model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
     checkpointer: BaseCheckpointSaver | None,
     *,
     default_system: str,
     context_tokens: int,
 ) -> Any:
-    """Compile the chat graph: START -> model -> END, persisted by the checkpointer."""
+    """Compile the chat graph: START -> model -> END, persisted by the checkpointer.
+
+    ``model`` is a chat model, or a function from a model name to one: the name comes
+    from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
+    """
+
+    def model_for(config: RunnableConfig) -> BaseChatModel:
+        if isinstance(model, BaseChatModel):
+            return model
+        if model is None:
+            raise RuntimeError("this graph was built without a model")
+        return model((config.get("configurable") or {}).get("model"))
 
     async def call_model(state: ChatState, config: RunnableConfig) -> dict[str, list[BaseMessage]]:
         template = state.get("system") or default_system
         system = SystemMessage(render_system(template, state.get("vars") or {}))
         history = select_history(system, state["messages"], context_tokens)
-        reply = await model.ainvoke(history, config)
+        reply = await model_for(config).ainvoke(history, config)
         reply.response_metadata.setdefault("created_at", now_iso())
         return {"messages": [reply]}
 

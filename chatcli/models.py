@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -42,6 +43,21 @@ def build_chat_model(settings: Settings) -> "BaseChatModel":
         streaming=True,
         **extra,
     )
+
+
+class ModelPool:
+    """Chat models by name, built once each, all sharing the endpoint settings."""
+
+    def __init__(self, settings: Settings):
+        check_credentials(settings)
+        self.settings = settings
+        self._models: dict[str, "BaseChatModel"] = {}
+
+    def __call__(self, name: str | None = None) -> "BaseChatModel":
+        name = name or self.settings.model
+        if name not in self._models:
+            self._models[name] = build_chat_model(replace(self.settings, model=name))
+        return self._models[name]
 
 
 def endpoint_name(settings: Settings) -> str:
@@ -123,6 +139,10 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         message, hint = f"{where} sent a malformed stream", "is it really an OpenAI-compatible server? --debug shows more"
     else:
         return None
-    error = ModelError(redact(message, settings), hint=hint)
+    from chatcli.render import neutralise
+
+    # The server's words reach the terminal: no escape sequences, no key.
+    one_line = neutralise(message).replace("\n", " ").replace("\t", " ")
+    error = ModelError(redact(one_line, settings), hint=hint)
     error.__cause__ = exc
     return error

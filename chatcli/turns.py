@@ -43,6 +43,17 @@ def check_question(text: str, max_tokens: int | None = None) -> str:
     return text
 
 
+def incomplete_reason(result: "TurnResult") -> str | None:
+    """Why a reply that streamed to its end is still not a whole answer, or None."""
+    if result.finish_reason is None:
+        return "truncated"  # the stream ended without saying why: a cut the server hid
+    if result.finish_reason in ("length", "content_filter"):
+        return result.finish_reason
+    if not result.text.strip():
+        return "empty"
+    return None
+
+
 @dataclass
 class TurnResult:
     """What one turn produced: the reply text and what is known about how it ended."""
@@ -50,7 +61,9 @@ class TurnResult:
     text: str
     usage: dict[str, Any] | None = None
     finish_reason: str | None = None
-    # Why the reply stopped early: "cancelled", "error" or "truncated"; None when complete.
+    # Why the reply is not a whole answer: "cancelled", "error", "truncated" (no finish reason),
+    # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
+    # None when complete.
     interrupted: str | None = None
 
 
@@ -72,7 +85,10 @@ class Conversation:
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"configurable": {"thread_id": self.thread_id}}
+        configurable = {"thread_id": self.thread_id}
+        if self.model_name:
+            configurable["model"] = self.model_name
+        return {"configurable": configurable}
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""
@@ -138,9 +154,9 @@ class Conversation:
             await asyncio.shield(self._keep_partial("".join(parts), "error"))
             raise
         result.text = "".join(parts)
-        if result.finish_reason is None:
-            result.interrupted = "truncated"
-            await self._mark_last_reply("truncated")
+        result.interrupted = incomplete_reason(result)
+        if result.interrupted:
+            await self._mark_last_reply(result.interrupted)
         return result
 
     async def _keep_partial(self, text: str, reason: str) -> None:
@@ -175,13 +191,14 @@ class Conversation:
 async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation."""
     from chatcli.graph import build_graph
-    from chatcli.models import build_chat_model
+    from chatcli.models import ModelPool
     from chatcli.store import open_store
 
     check_thread_id(thread_id)
-    model = build_chat_model(settings)
+    models = ModelPool(settings)
+    models()  # build the default model now: a bad setting fails before the first question
     async with open_store(settings.db or "") as store:
-        app = build_graph(model, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
+        app = build_graph(models, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
         yield Conversation(
             app=app,
             thread_id=thread_id,
