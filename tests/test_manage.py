@@ -1,0 +1,155 @@
+"""Conversation commands (threads, show, export, import, rm, search, title, fork) on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import FakeOpenAIServer
+from tests.test_cli import base_env, chat, roles
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory) -> Path:
+    """A database with thread "alpha" (two turns) and "beta" (one), made once through the real `chat`."""
+    home = tmp_path_factory.mktemp("seed")
+    with FakeOpenAIServer() as fake:
+        env = base_env(home, fake.base_url)
+        assert chat(env, "-t", "alpha", "how do penguins keep warm?").code == 0
+        assert chat(env, "-t", "alpha", "and what do they eat in winter?").code == 0
+        assert chat(env, "-t", "beta", "explain quaternions briefly").code == 0
+    path = db_file(env)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def two_threads(seeded_db, chat_env):
+    """A private copy of the seeded database, used by this test's `chat` runs."""
+    target = db_file(chat_env)
+    target.parent.mkdir(mode=0o700, parents=True)
+    shutil.copyfile(seeded_db, target)
+    return chat_env
+
+
+def db_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db"
+
+
+def test_threads_lists_newest_first_with_titles(two_threads):
+    run = chat(two_threads, "threads")
+    assert run.code == 0, run
+    lines = run.out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["beta", "alpha"]
+    assert lines[1].split("\t")[-1] == "how do penguins keep warm?"
+    assert lines[1].split("\t")[2] == "4"  # two questions, two answers
+
+    listed = json.loads(chat(two_threads, "threads", "--json").out)
+    assert [t["thread_id"] for t in listed] == ["beta", "alpha"]
+    assert listed[1]["message_count"] == 4 and listed[1]["model"] == "gpt-fake"
+    assert listed[1]["created_at"] <= listed[1]["updated_at"]
+    assert len(json.loads(chat(two_threads, "threads", "--json", "--limit", "1").out)) == 1
+
+
+def test_show_prints_the_transcript_plainly_in_a_pipe(two_threads):
+    run = chat(two_threads, "show", "alpha")
+    assert run.code == 0, run
+    assert "\x1b" not in run.out
+    assert run.out.count("## You") == 2 and run.out.count("## Assistant") == 2
+    assert run.out.index("how do penguins keep warm?") < run.out.index("You said: how do penguins keep warm?")
+    assert run.out.index("You said: how do penguins") < run.out.index("and what do they eat in winter?")
+
+
+def test_unknown_thread_is_a_usage_error(two_threads):
+    for args in (["show", "nope"], ["export", "nope"], ["rm", "--yes", "nope"], ["fork", "nope", "--at", "1"]):
+        run = chat(two_threads, *args)
+        assert run.code == 2 and "no thread 'nope'" in run.err, run
+
+
+def test_export_json_round_trips_through_import(two_threads, tmp_path):
+    exported = chat(two_threads, "export", "alpha", "--format", "json")
+    assert exported.code == 0, exported
+    data = json.loads(exported.out)
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert all("created_at" in m for m in data["messages"])
+    assert data["messages"][1]["model"] == "gpt-fake"
+    assert data["title"] == "how do penguins keep warm?"
+
+    path = tmp_path / "alpha.json"
+    path.write_text(exported.out)
+    imported = chat(two_threads, "import", str(path))
+    assert imported.code == 0, imported
+    new_id = imported.out.strip()
+    assert new_id and new_id != "alpha"
+    again = json.loads(chat(two_threads, "export", new_id, "--format", "json").out)
+    assert again["messages"] == data["messages"]
+    assert again["title"] == data["title"]
+
+
+def test_import_rejects_what_is_not_an_export(two_threads, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    run = chat(two_threads, "import", str(bad))
+    assert run.code == 2 and "not a chatcli thread export" in run.err, run
+    bad.write_text("{not json")
+    assert chat(two_threads, "import", str(bad)).code == 2
+
+
+def test_export_markdown_has_each_turn(two_threads):
+    run = chat(two_threads, "export", "beta")
+    assert run.code == 0, run
+    assert run.out.startswith("# explain quaternions briefly\n")
+    assert "## You" in run.out and "You said: explain quaternions briefly" in run.out
+
+
+def test_rm_asks_first_and_removes_only_that_thread(two_threads):
+    refused = chat(two_threads, "rm", "alpha")
+    assert refused.code == 2 and "--yes" in refused.err, refused
+    assert "alpha" in chat(two_threads, "threads").out
+
+    removed = chat(two_threads, "rm", "alpha", "--yes")
+    assert removed.code == 0, removed
+    listed = chat(two_threads, "threads").out
+    assert "alpha" not in listed and "beta" in listed
+    with sqlite3.connect(db_file(two_threads)) as conn:
+        for table in ("checkpoints", "writes", "chatcli_messages"):
+            count = conn.execute(f"SELECT count(*) FROM {table} WHERE thread_id = 'alpha'").fetchone()[0]
+            assert count == 0, table
+        assert conn.execute("SELECT count(*) FROM chatcli_messages WHERE thread_id = 'beta'").fetchone()[0] == 2
+    assert chat(two_threads, "search", "penguins").code != 0  # gone from the search index too
+
+
+def test_search_finds_thread_turn_and_snippet(two_threads):
+    run = chat(two_threads, "search", "winter")
+    assert run.code == 0, run
+    first = run.out.splitlines()[0].split("\t")
+    assert first[0] == "alpha" and first[1] == "turn 2" and "[winter]" in first[3]
+    assert chat(two_threads, "search", "zebras").code == 2
+
+
+def test_title_renames(two_threads):
+    assert chat(two_threads, "title", "beta", "Rotations in 3D").code == 0
+    line = [l for l in chat(two_threads, "threads").out.splitlines() if l.startswith("beta\t")][0]
+    assert line.endswith("\tRotations in 3D")
+
+
+def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads):
+    run = chat(two_threads, "fork", "alpha", "--at", "1", "--as", "alpha2")
+    assert run.code == 0 and run.out.strip() == "alpha2", run
+
+    assert chat(two_threads, "-t", "alpha2", "what about emperors?").code == 0
+    sent = roles(server.requests[-1])
+    assert [r for r, _ in sent] == ["system", "user", "assistant", "user"]
+    assert sent[1][1] == "how do penguins keep warm?" and sent[3][1] == "what about emperors?"
+
+    assert chat(two_threads, "-t", "alpha", "one more").code == 0
+    original = [c for r, c in roles(server.requests[-1]) if r == "user"]
+    assert original == ["how do penguins keep warm?", "and what do they eat in winter?", "one more"]
+
+    out_of_range = chat(two_threads, "fork", "alpha", "--at", "9")
+    assert out_of_range.code == 2 and "--at must be 1 to" in out_of_range.err
