@@ -33,9 +33,16 @@ def build_chat_model(settings: Settings) -> "BaseChatModel":
     from langchain_openai import ChatOpenAI
 
     extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    secret = settings.api_key or PLACEHOLDER_KEY
+
+    async def api_key() -> str:
+        # An async key makes ChatOpenAI build only its async HTTP client (chatcli never
+        # calls the model synchronously), which saves start-up time.
+        return secret
+
     return ChatOpenAI(
         model=settings.model,
-        api_key=settings.api_key or PLACEHOLDER_KEY,
+        api_key=api_key,
         base_url=settings.base_url or None,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
@@ -95,6 +102,12 @@ def _from_stream_parser(exc: BaseException) -> bool:
     return False
 
 
+def _retried(settings: Settings) -> str:
+    """How often a retryable error was retried before giving up, for the message."""
+    n = settings.max_retries
+    return f" after {n} {'retry' if n == 1 else 'retries'}" if n else ""
+
+
 def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool = False) -> ModelError | None:
     """Turn an error from the model client into a one-line ModelError, or None if it is not one.
 
@@ -114,7 +127,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         message = f"model {settings.model!r} not found at {where} (404){tail}"
         hint = "choose another with --model or CHATCLI_MODEL"
     elif isinstance(exc, openai.RateLimitError):
-        message = f"rate limited by {where} (429) after {settings.max_retries} retries{tail}"
+        message = f"rate limited by {where} (429){_retried(settings)}{tail}"
         hint = "wait a moment and try again"
     elif isinstance(exc, openai.APITimeoutError) and mid_answer:
         message = f"the answer from {where} stalled for more than {settings.timeout:g} s"
@@ -129,7 +142,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         message = f"lost or could not open the connection to {where}"
         hint = "is the server running? check OPENAI_BASE_URL"
     elif isinstance(exc, openai.APIStatusError) and status and status >= 500:
-        message = f"server error from {where} ({status}){tail}"
+        message = f"server error from {where} ({status}){_retried(settings)}{tail}"
         hint = "the server failed; try again later"
     elif isinstance(exc, openai.APIStatusError):
         message, hint = f"request refused by {where} ({status}){tail}", "run with --debug for details"
