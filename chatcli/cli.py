@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
+from enum import Enum
 from typing import Any, Optional
 
 import typer
@@ -28,7 +29,8 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
 
 With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
 with text piped on stdin, prints one answer to stdout and exits (both given: the question
-comes first, then the piped text).
+comes first, then the piped text). --json prints that answer as one JSON object, --jsonl
+as JSON lines while it streams (for scripts).
 
 The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
 OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live in
@@ -43,7 +45,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 # Management commands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory"}
 
 
 def route(args: list[str]) -> list[str]:
@@ -87,14 +89,15 @@ def compose_question(question: str | None, piped: str | None) -> str:
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any]) -> None:
-    """Print one streamed answer to stdout; the thread id goes to stderr."""
+async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Any = None) -> None:
+    """Print one streamed answer to stdout; the thread id goes to stderr (with JSON output, in the object)."""
     from chatcli.ask import ask
     from chatcli.render import make_output
     from chatcli.turns import open_conversation
 
-    output = make_output()
-    output.note(f"thread: {thread_id}")
+    if output is None:
+        output = make_output()
+        output.note(f"thread: {thread_id}")
     async with open_conversation(settings, thread_id) as conversation:
         await conversation.set_system(setup.get("system"), setup.get("vars"))
         await ask(conversation, text, output, settings)
@@ -109,15 +112,26 @@ def preflight(settings: Settings) -> None:
     check_database(prepare_db_path(settings.db or ""))
 
 
-def run(question: str | None, thread: str | None, settings: Settings, setup: dict[str, Any]) -> None:
-    """Choose between one answer and the interactive prompt, and run it."""
+def run(
+    question: str | None, thread: str | None, settings: Settings, setup: dict[str, Any], json_output: Any = None
+) -> None:
+    """Choose between one answer and the interactive prompt, and run it.
+
+    ``json_output`` (a chatcli.jsonout.JsonOutput, for --json / --jsonl) renders the one answer.
+    """
     from chatcli.turns import check_thread_id, new_thread_id
 
+    if json_output is not None:
+        json_output.model = settings.model
     thread_id = check_thread_id(thread) if thread else new_thread_id()
+    if json_output is not None:
+        json_output.thread_id = thread_id
     piped = None if sys.stdin.isatty() else read_stdin(sys.stdin)
+    if json_output is not None and question is None and piped is None:
+        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     preflight(settings)
     if question is not None or piped is not None:
-        asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup))
+        asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, json_output))
         return
     from chatcli.render import make_output
     from chatcli.repl import run_repl
@@ -149,13 +163,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None) -> None:
-    """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code."""
+def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:
+    """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code.
+
+    ``on_error(exc)``, if given, also reports the failure (--json puts an error object on stdout).
+    """
     settings: Settings | None = None
     try:
         settings = load_settings(flags or {})
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
+        if on_error is not None:
+            on_error(exc)
         raise typer.Exit(report(exc, debug, settings)) from None
 
 
@@ -174,6 +193,13 @@ def with_threads(action: Any) -> Any:
     return run_it
 
 
+class Memory(str, Enum):
+    """Values of --memory (see Settings.memory)."""
+
+    trim = "trim"
+    summary = "summary"
+
+
 DB = typer.Option(None, "--db", metavar="PATH", help="Conversation database file [env: CHATCLI_DB].")
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
 
@@ -185,14 +211,32 @@ def ask_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
     var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."),
+    memory: Optional[Memory] = typer.Option(
+        None,
+        "--memory",
+        metavar="trim|summary",
+        help="History beyond the context budget: left out (trim), or sent as a running summary [env: CHATCLI_MEMORY].",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
-    def action(settings: Settings) -> None:
-        run(question, thread, settings, {"system": system, "vars": parse_vars(var)})
+    json_output = None
+    if as_json or as_jsonl:
+        from chatcli.jsonout import JsonOutput
 
-    guarded(debug, action, {"model": model, "db": db})
+        json_output = JsonOutput(lines=as_jsonl)
+
+    def action(settings: Settings) -> None:
+        if as_json and as_jsonl:
+            raise UsageError("--json and --jsonl cannot be used together")
+        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output)
+
+    on_error = json_output.fail if json_output is not None else None
+    flags = {"model": model, "db": db, "memory": memory.value if memory else None}
+    guarded(debug, action, flags, on_error)
 
 
 @app.command("threads")

@@ -28,6 +28,8 @@ class Settings:
     max_retries: int = 2
     temperature: float | None = None
     history_file: str | None = None
+    # History beyond context_tokens: "trim" leaves it out, "summary" sends a running summary of it.
+    memory: str = "trim"
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -48,7 +50,10 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MAX_RETRIES": "max_retries",
     "CHATCLI_TEMPERATURE": "temperature",
     "CHATCLI_HISTORY_FILE": "history_file",
+    "CHATCLI_MEMORY": "memory",
 }
+
+MEMORY_MODES = ("trim", "summary")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -91,6 +96,8 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
             settings = replace(settings, **{name: _coerce(name, value, source)})
     if settings.context_tokens < 100:
         raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
+    if settings.memory not in MEMORY_MODES:
+        raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
     return settings
 
 

@@ -1,4 +1,4 @@
-"""The LangGraph app: a thread's state, its prompt (system message + variables), trimming, the model node."""
+"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (trim or summary), the model node."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -15,7 +15,29 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from typing_extensions import NotRequired, TypedDict
 
+# How history beyond the context budget is handled: left out ("trim"), or folded into a
+# running summary that is sent in its place ("summary").
+from chatcli.config import MEMORY_MODES
+
 MODEL_NODE = "model"
+# Tag of the summariser's model calls: LangGraph does not stream calls tagged "nostream",
+# and turns.py skips any chunk carrying SUMMARY_TAG, so a summary never shows as the reply.
+SUMMARY_TAG = "chatcli:summary"
+# The estimated size (tokens) of what was sent to the model: in the stream metadata of the
+# reply's chunks and in the stored reply's response_metadata.
+PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
+# Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
+SUMMARY_USAGE = "chatcli_summary_usage"
+SUMMARY_PREFIX = "Summary of the earlier conversation (older turns are not shown):\n"
+_SUMMARISER = (
+    "You keep a running summary of a conversation between a user and an assistant. "
+    "Fold the new part of the conversation into the current summary. Keep every fact, name, "
+    "number, decision, preference and open question the user may refer back to; drop "
+    "pleasantries. Write terse plain text, at most {words} words. Reply with the updated "
+    "summary only."
+)
+# Summariser calls per turn at most (a summary that grows can push more turns out of the budget).
+_MAX_FOLDS = 2
 
 
 def now_iso() -> str:
@@ -31,6 +53,10 @@ class ChatState(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
     system: NotRequired[str | None]
     vars: NotRequired[dict[str, str]]
+    # Memory "summary": the running summary of the messages up to and including the one
+    # with id ``summary_through``; the messages after it are sent as they are.
+    summary: NotRequired[str | None]
+    summary_through: NotRequired[str | None]
 
 
 _VARIABLE = re.compile(r"\{(\w+)\}")
@@ -65,18 +91,61 @@ def select_history(
     return kept
 
 
+def summary_message(summary: str) -> SystemMessage:
+    """The message sent in place of the turns folded into the summary."""
+    return SystemMessage(SUMMARY_PREFIX + summary)
+
+
+def _folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
+    """How many leading messages the summary covers; None if its last message is gone."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].id == through:
+            return index + 1
+    return None
+
+
+def transcript(messages: list[BaseMessage], max_chars: int) -> str:
+    """Messages as "User: ..." / "Assistant: ..." lines, the most recent ``max_chars`` of them."""
+    lines: list[str] = []
+    room = max_chars
+    for message in reversed(messages):
+        role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
+        line = f"{role}: {message.text}"
+        if len(line) > room:
+            if room > 40:
+                lines.append(f"{role}: [...]{line[len(line) - room + 20 :]}")
+            break
+        lines.append(line)
+        room -= len(line) + 1
+    return "\n".join(reversed(lines))
+
+
+def _add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
+    if not usage:
+        return total
+    total = dict(total or {})
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+    return total
+
+
 def build_graph(
     model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
     checkpointer: BaseCheckpointSaver | None,
     *,
     default_system: str,
     context_tokens: int,
+    memory: str = "trim",
 ) -> Any:
     """Compile the chat graph: START -> model -> END, persisted by the checkpointer.
 
     ``model`` is a chat model, or a function from a model name to one: the name comes
     from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
+    ``memory`` is "trim" (history beyond ``context_tokens`` is left out of the request) or
+    "summary" (it is folded into a running summary kept in the thread, sent in its place).
     """
+    if memory not in MEMORY_MODES:
+        raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
 
     def model_for(config: RunnableConfig) -> BaseChatModel:
         if isinstance(model, BaseChatModel):
@@ -85,13 +154,74 @@ def build_graph(
             raise RuntimeError("this graph was built without a model")
         return model((config.get("configurable") or {}).get("model"))
 
-    async def call_model(state: ChatState, config: RunnableConfig) -> dict[str, list[BaseMessage]]:
+    async def summarise(chat_model: BaseChatModel, summary: str, new: list[BaseMessage], config: RunnableConfig) -> tuple[str, Any]:
+        """Fold ``new`` messages into ``summary`` with one non-streamed call; the summary and its usage."""
+        prompt = [
+            SystemMessage(_SUMMARISER.format(words=max(30, context_tokens // 5))),
+            HumanMessage(
+                f"Current summary:\n{summary or '(none yet)'}\n\n"
+                f"New part of the conversation:\n{transcript(new, 3 * context_tokens)}"
+            ),
+        ]
+        tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
+        result = await chat_model.ainvoke(prompt, {**config, "tags": tags})
+        text = str(result.text).strip() or summary
+        # A summary that ignores its word limit must not crowd out the conversation: keep
+        # at most about half the budget (approximate counter: 4 characters a token).
+        limit = 2 * context_tokens
+        if len(text) > limit:
+            text = "[...]" + text[len(text) - limit :]
+        return text, getattr(result, "usage_metadata", None)
+
+    async def summarised_history(
+        chat_model: BaseChatModel, system: SystemMessage, state: ChatState, config: RunnableConfig
+    ) -> tuple[list[BaseMessage], dict[str, Any], dict[str, int] | None]:
+        """What to send in summary mode, the state update for the summary, and the summariser's usage.
+
+        The messages that trimming would leave out and that the summary does not cover yet
+        are folded into it (incrementally: each message is summarised once).
+        """
+        messages = state["messages"]
+        summary = state.get("summary") or ""
+        start = _folded_count(messages, state.get("summary_through")) if summary else 0
+        if start is None:  # the history was rewritten before the summarised point: start over
+            summary, start = "", 0
+        update: dict[str, Any] = {}
+        usage: dict[str, int] | None = None
+        folds = 0
+        while True:
+            head = [summary_message(summary)] if summary else []
+            budget = max(1, context_tokens - (count_tokens_approximately(head) if head else 0))
+            kept = select_history(system, messages[start:], budget)[1:]
+            first = len(messages) - len(kept)  # index of the first message sent as it is
+            if first <= start or folds == _MAX_FOLDS:
+                break
+            summary, used = await summarise(chat_model, summary, messages[start:first], config)
+            usage = _add_usage(usage, used)
+            start = first
+            folds += 1
+            update = {"summary": summary, "summary_through": messages[first - 1].id}
+        return [system, *head, *kept], update, usage
+
+    async def call_model(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         template = state.get("system") or default_system
         system = SystemMessage(render_system(template, state.get("vars") or {}))
-        history = select_history(system, state["messages"], context_tokens)
-        reply = await model_for(config).ainvoke(history, config)
+        chat_model = model_for(config)
+        update: dict[str, Any] = {}
+        summary_usage = None
+        if memory == "summary":
+            history, update, summary_usage = await summarised_history(chat_model, system, state, config)
+        else:
+            history = select_history(system, state["messages"], context_tokens)
+        estimate = count_tokens_approximately(history)
+        # The estimate rides on the call's metadata, so the streamed chunks carry it.
+        call_config: RunnableConfig = {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate}}
+        reply = await chat_model.ainvoke(history, call_config)
         reply.response_metadata.setdefault("created_at", now_iso())
-        return {"messages": [reply]}
+        reply.response_metadata[PROMPT_ESTIMATE] = estimate
+        if summary_usage:
+            reply.response_metadata[SUMMARY_USAGE] = summary_usage
+        return {"messages": [reply], **update}
 
     builder = StateGraph(ChatState)
     builder.add_node(MODEL_NODE, call_model)

@@ -26,10 +26,25 @@ def neutralise(text: str) -> str:
 
 
 def usage_line(result: TurnResult) -> str | None:
-    """A short line of token counts, when the server reported them."""
-    if not result.usage:
+    """Token counts and how full the context budget was: "812 in · 64 out · context 14% of 6,000".
+
+    The server's counts when it sent them; otherwise the estimated size of what was sent,
+    marked with "~". None when nothing is known.
+    """
+    usage = result.usage or {}
+    prompt = usage.get("input_tokens")
+    approx = prompt is None
+    if approx:
+        prompt = result.prompt_tokens_est
+    if prompt is None:
         return None
-    return f"{result.usage.get('input_tokens', '?')} tokens in · {result.usage.get('output_tokens', '?')} out"
+    parts = [f"{'~' if approx else ''}{prompt:,} in"]
+    if usage.get("output_tokens") is not None:
+        parts.append(f"{usage['output_tokens']:,} out")
+    if result.context_tokens:
+        share = round(100 * prompt / result.context_tokens)
+        parts.append(f"context {'~' if approx else ''}{share}% of {result.context_tokens:,}")
+    return " · ".join(parts)
 
 
 class PlainOutput:

@@ -30,10 +30,27 @@ def check_thread_id(thread_id: str) -> str:
     return thread_id
 
 
+# Undecodable bytes reach Python as lone surrogates (a Latin-1 terminal, a bad argument):
+# they cannot be stored or sent, so such text is refused with the place of the first one.
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+
+
+def check_utf8(text: str, what: str) -> str:
+    """Refuse text holding undecodable bytes; return it unchanged."""
+    bad = _NOT_UTF8.search(text)
+    if bad:
+        raise UsageError(
+            f"{what} is not valid UTF-8 (character {bad.start() + 1})",
+            hint="set your terminal or file encoding to UTF-8",
+        )
+    return text
+
+
 def check_question(text: str, max_tokens: int | None = None) -> str:
     """Refuse input that has nothing to ask or cannot fit the context budget; return it unchanged."""
     if not text.strip():
         raise UsageError("nothing to send: the message is empty")
+    check_utf8(text, "the message")
     estimate = len(text) // 4
     if max_tokens and estimate > max_tokens:
         raise UsageError(
@@ -65,6 +82,11 @@ class TurnResult:
     # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
     # None when complete.
     interrupted: str | None = None
+    # The model that answered, as the server named it (None if it did not say).
+    model: str | None = None
+    # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
+    prompt_tokens_est: int | None = None
+    context_tokens: int | None = None
 
 
 @dataclass
@@ -93,7 +115,9 @@ class Conversation:
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""
         if system is not None:
-            self.pending["system"] = system
+            self.pending["system"] = check_utf8(system, "the system prompt")
+        for name, value in (variables or {}).items():
+            check_utf8(value, f"--var {name}")
         if variables:
             state = await self.app.aget_state(self.config)
             merged = {**(state.values.get("vars") or {}), **self.pending.get("vars", {}), **variables}
@@ -103,6 +127,80 @@ class Conversation:
         """The thread's whole stored history."""
         state = await self.app.aget_state(self.config)
         return list(state.values.get("messages", []))
+
+    # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
+
+    # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
+    RETRY_LOOKBACK = 50
+
+    def switch(self, thread_id: str) -> None:
+        """Continue ``thread_id`` from the next call on; settings pending for this thread are dropped."""
+        self.thread_id = check_thread_id(thread_id)
+        self.pending = {}
+
+    async def undo(self) -> list[Any]:
+        """Take back the last exchange (the last user message and all after it); return what was removed."""
+        from langchain_core.messages import RemoveMessage
+
+        from chatcli.graph import MODEL_NODE
+
+        async with self.lock():
+            history = await self.messages()
+            asked = [i for i, m in enumerate(history) if m.type == "human"]
+            if not asked:
+                return []
+            removed = history[asked[-1] :]
+            removals = [RemoveMessage(id=m.id) for m in removed]
+            await self.app.aupdate_state(self.config, {"messages": removals}, as_node=MODEL_NODE)
+            if self.store is not None:
+                await self.store.index.set_count(self.thread_id, asked[-1])
+        return removed
+
+    async def retry(self, on_token: Callable[[str], None]) -> TurnResult:
+        """Answer the last user message again, in place of the answer it has; stream like ``send``.
+
+        Resumes the model from the checkpoint where that message awaited its answer, so the
+        old answer leaves the thread (it stays in the checkpoint history). Stopped or failed,
+        the part that arrived is kept, as in a turn.
+        """
+        async with self.lock():
+            head = await self.app.aget_state(self.config)
+            asked = [m for m in head.values.get("messages", []) if m.type == "human"]
+            if not asked:
+                raise UsageError("nothing to retry: this thread has no message yet")
+            start = await self._retry_point(head, asked[-1])
+            try:
+                return await self._stream(None, start, on_token)
+            finally:
+                await asyncio.shield(self._record(asked[-1].text))
+
+    async def _retry_point(self, head: Any, question: Any) -> dict[str, Any]:
+        """The config to resume from: the checkpoint after ``question`` was added, before its answer."""
+        from langchain_core.messages import RemoveMessage
+        from langgraph.graph import START
+
+        from chatcli.graph import MODEL_NODE
+
+        found = None
+        async for snapshot in self.app.aget_state_history(self.config, limit=self.RETRY_LOOKBACK):
+            messages = snapshot.values.get("messages") or []
+            if snapshot.next == (MODEL_NODE,) and messages and messages[-1].id == question.id:
+                found = snapshot
+                break
+        # The retry uses the thread's system prompt and variables as they are now.
+        current = {k: head.values[k] for k in ("system", "vars") if k in head.values}
+        current.update(self.pending)
+        self.pending = {}
+        if found is None:  # a forked or imported thread has no such checkpoint: rewind the head
+            messages = head.values["messages"]
+            after = messages[next(i for i, m in enumerate(messages) if m.id == question.id) + 1 :]
+            update = {**current, "messages": [RemoveMessage(id=m.id) for m in after]}
+            config = await self.app.aupdate_state(head.config, update, as_node=START)
+        elif any(found.values.get(k) != v for k, v in current.items()):
+            config = await self.app.aupdate_state(found.config, current, as_node=START)
+        else:
+            config = found.config
+        return {"configurable": {**self.config["configurable"], **config["configurable"]}}
 
     async def send(self, text: str, on_token: Callable[[str], None]) -> TurnResult:
         """Send one user message and stream the reply through ``on_token``.
@@ -129,24 +227,35 @@ class Conversation:
 
     async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
         """Stream one turn while holding the thread."""
-        from langchain_core.messages import AIMessageChunk
-
-        from chatcli.graph import MODEL_NODE
-
         payload = {"messages": [message], **self.pending}
         self.pending = {}
-        result = TurnResult(text="")
+        return await self._stream(payload, self.config, on_token)
+
+    async def _stream(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None]) -> TurnResult:
+        """Run the graph from ``config`` (a new message, or None to resume) and stream the reply.
+
+        Shared by a turn and a retry; the thread's head is where a stopped reply is kept.
+        """
+        from langchain_core.messages import AIMessageChunk
+
+        from chatcli.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG
+
+        result = TurnResult(text="", context_tokens=self.context_tokens)
         parts: list[str] = []
         try:
-            async for chunk, meta in self.app.astream(payload, self.config, stream_mode="messages"):
+            async for chunk, meta in self.app.astream(payload, config, stream_mode="messages"):
                 if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
                     continue
+                if SUMMARY_TAG in (meta.get("tags") or ()):
+                    continue  # the summariser's own call (memory "summary"), not the reply
                 piece = str(chunk.text)
                 if piece:
                     parts.append(piece)
                     on_token(piece)
                 result.usage = chunk.usage_metadata or result.usage
                 result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+                result.model = chunk.response_metadata.get("model_name") or result.model
+                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
         except asyncio.CancelledError:
             await asyncio.shield(self._keep_partial("".join(parts), "cancelled"))
             raise
@@ -198,7 +307,13 @@ async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     async with open_store(settings.db or "") as store:
-        app = build_graph(models, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
+        app = build_graph(
+            models,
+            store.saver,
+            default_system=settings.system,
+            context_tokens=settings.context_tokens,
+            memory=settings.memory,
+        )
         yield Conversation(
             app=app,
             thread_id=thread_id,

@@ -30,6 +30,7 @@ next to ``SqliteMessageTable``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +52,27 @@ __all__ = [
 ]
 
 
+async def _probe(conn: aiosqlite.Connection) -> None:
+    """Read the first row of every table before writing anything (setup turns on WAL).
+
+    A file whose pages are garbage fails here and is left exactly as it was. Corruption
+    is reported as ``sqlite3.OperationalError`` so callers that map operational errors
+    to "cannot use this database" report it the same way (the plain DatabaseError that
+    SQLite raises would otherwise look like a programming error).
+    """
+    try:
+        async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
+            names = [row[0] for row in await cursor.fetchall()]
+        for name in names:
+            quoted = name.replace('"', '""')
+            async with conn.execute(f'SELECT 1 FROM "{quoted}" LIMIT 1') as cursor:
+                await cursor.fetchall()
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise sqlite3.OperationalError(f"{exc} (the file is damaged: restore a backup or choose another --db)") from exc
+
+
 async def open_sqlite_saver(
     path: str | Path, *, serde: SerializerProtocol | None = None
 ) -> MessageStoreSaver:
@@ -58,6 +80,7 @@ async def open_sqlite_saver(
     conn = await aiosqlite.connect(str(path))
     try:
         await conn.execute("PRAGMA busy_timeout=5000")
+        await _probe(conn)
         inner = AsyncSqliteSaver(conn, serde=serde)
         saver = MessageStoreSaver(inner)
         await saver.setup()

@@ -28,6 +28,22 @@ REF_KEY = "__chatcli_msgref__"
 
 _MAX_CACHED_THREADS = 32
 
+ERROR_CHANNEL = "__error__"
+"""Where LangGraph records a failed task's exception (it stores the exception's repr)."""
+
+
+def scrub_error(value: Any) -> str:
+    """What is stored of a failed task's error: its type and HTTP status, never its message.
+
+    Error messages can carry secrets: OpenAI's 401 echoes the API key back
+    ("Incorrect API key provided: sk-..."). LangGraph only reads this value back to
+    report the error, so a short description loses nothing the thread needs.
+    """
+    if not isinstance(value, BaseException):
+        return "error"
+    status = getattr(value, "status_code", None)
+    return type(value).__name__ + (f" (HTTP {status})" if isinstance(status, int) else "")
+
 
 def make_ref(tail: int | None, n: int) -> dict[str, Any]:
     return {REF_KEY: tail, "n": n}
@@ -301,6 +317,8 @@ class MessageStoreSaver(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         await self.setup()
+        if any(channel == ERROR_CHANNEL for channel, _ in writes):
+            writes = [(ch, scrub_error(v) if ch == ERROR_CHANNEL else v) for ch, v in writes]
         await self.inner.aput_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:

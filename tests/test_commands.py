@@ -1,0 +1,381 @@
+"""Slash commands at the prompt: the registry, /help, each handler, Tab completion.
+
+Handlers run directly against a real database file and the fake OpenAI server (what the
+model is sent is read from ``server.requests``); a few scenarios drive the real ``chat``
+in a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from chatcli.ask import ask
+from chatcli.commands import Context, commands, help_text, is_command, literal, resolve, run_command
+from chatcli.config import load_settings
+from chatcli.errors import UsageError
+from chatcli.render import PlainOutput
+from chatcli.repl import CommandCompleter, ThreadCache
+from chatcli.turns import open_conversation
+from tests.fakeserver import Reply
+from tests.test_repl import start, user_messages  # noqa: F401  (start is a fixture)
+
+
+@pytest.fixture
+def settings(server, tmp_path, monkeypatch):
+    """Settings for a conversation with the fake server, stored in a fresh database."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
+    monkeypatch.setenv("CHATCLI_DB", str(tmp_path / "chat.db"))
+    monkeypatch.setenv("CHATCLI_MAX_RETRIES", "0")
+    monkeypatch.setenv("CHATCLI_TIMEOUT", "5")
+    return load_settings({})
+
+
+class Chat:
+    """A conversation driven the way the REPL drives it, keeping what was printed."""
+
+    def __init__(self, conversation: Any, settings: Any):
+        self.conversation = conversation
+        self.settings = settings
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+        self.output = PlainOutput(self.out, self.err)
+        self.ctx = Context(conversation, self.output, settings, out=self.out)
+
+    def _printed(self) -> str:
+        text = self.out.getvalue() + self.err.getvalue()
+        self.out.seek(0), self.out.truncate(), self.err.seek(0), self.err.truncate()
+        return text
+
+    async def run(self, line: str) -> str:
+        """Run a command line; return everything it printed (stdout, then notes)."""
+        self._printed()
+        await run_command(self.ctx, line)
+        return self._printed()
+
+    async def ask(self, text: str) -> str:
+        """One turn; return the answer as shown."""
+        self._printed()
+        await ask(self.conversation, text, self.output, self.settings)
+        return self._printed().strip()
+
+    @property
+    def thread_id(self) -> str:
+        return self.conversation.thread_id
+
+
+@asynccontextmanager
+async def chat(settings: Any, thread_id: str = "t1") -> AsyncIterator[Chat]:
+    async with open_conversation(settings, thread_id) as conversation:
+        yield Chat(conversation, settings)
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+def test_help_lists_every_command_with_its_help_and_needs_no_thread():
+    out = io.StringIO()
+    ctx = Context(None, PlainOutput(out, io.StringIO()), load_settings({}), out=out)
+    assert run(run_command(ctx, "/help")) is True
+    shown = out.getvalue()
+    assert shown == help_text() + "\n"
+    names = [c.name for c in commands()]
+    assert len(names) == len(set(names)) >= 14
+    for entry in commands():
+        line = next(line for line in shown.splitlines() if line.split()[:1] == [entry.name])
+        assert entry.help in line and entry.args in line
+    assert "//" in shown  # how to send a message that starts with "/"
+
+
+def test_exit_and_its_alias_leave():
+    ctx = Context(None, PlainOutput(io.StringIO(), io.StringIO()), load_settings({}))
+    assert run(run_command(ctx, "/exit")) is False
+    assert run(run_command(ctx, "/quit")) is False
+
+
+def test_unknown_command_suggests_the_closest_and_sends_nothing(server):
+    with pytest.raises(UsageError) as caught:
+        resolve("/hepl")
+    assert "did you mean /help?" in str(caught.value)
+    with pytest.raises(UsageError) as caught:
+        resolve("/usr/bin is a directory")
+    assert "unknown command /usr/bin" in str(caught.value) and "//" in str(caught.value)
+    assert not server.requests
+
+
+def test_what_counts_as_a_command():
+    assert is_command("/help") and is_command("  /undo") and is_command("/usr/bin is where?")
+    assert not is_command("what is /usr/bin?") and not is_command("//etc/hosts is a file")
+    assert literal("//etc/hosts is a file") == "/etc/hosts is a file"
+    assert literal("plain text") == "plain text"
+    found, arg = resolve("/system You are terse.\nReally terse.")
+    assert found.name == "/system" and arg == "You are terse.\nReally terse."
+
+
+# ------------------------------------------------------------------------------ the handlers
+
+
+def test_new_starts_a_thread_and_says_how_to_resume(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            await c.ask("first thread question")
+            shown = await c.run("/new")
+            assert c.thread_id != "t1"
+            assert f"chat --thread {c.thread_id}" in shown
+            await c.ask("second thread question")
+        assert user_messages(server.requests[-1]) == ["second thread question"]
+
+    run(go())
+
+
+def test_switch_continues_a_thread_or_starts_one_under_a_new_id(settings, server):
+    async def go():
+        async with chat(settings, "work") as c:
+            await c.ask("remember 42")
+            shown = await c.run("/switch fresh-id")
+            assert c.thread_id == "fresh-id" and "new thread" in shown
+            await c.ask("a question elsewhere")
+            assert user_messages(server.requests[-1]) == ["a question elsewhere"]
+            shown = await c.run("/switch work")
+            assert "remember 42" in shown and "2 messages" in shown
+            await c.ask("what was the number?")
+            assert user_messages(server.requests[-1]) == ["remember 42", "what was the number?"]
+            with pytest.raises(UsageError, match="invalid thread id"):
+                await c.run("/switch ../../etc")
+            with pytest.raises(UsageError, match="needs a thread id"):
+                await c.run("/switch")
+            assert c.thread_id == "work"
+
+    run(go())
+
+
+def test_threads_lists_recent_threads(settings, server):
+    async def go():
+        async with chat(settings, "alpha") as c:
+            await c.ask("about alpha")
+            await c.run("/switch beta")
+            await c.ask("about beta")
+            shown = await c.run("/threads")
+            lines = [line for line in shown.splitlines() if "\t" in line]
+            assert [line.split("\t")[0] for line in lines] == ["beta", "alpha"]
+            assert "you are on thread beta" in shown
+            assert len([line for line in (await c.run("/threads 1")).splitlines() if "\t" in line]) == 1
+            with pytest.raises(UsageError):
+                await c.run("/threads many")
+
+    run(go())
+
+
+def test_history_shows_the_transcript(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            assert "empty" in await c.run("/history")
+            await c.ask("my name is Zed")
+            shown = await c.run("/history")
+            assert "## You" in shown and "my name is Zed" in shown
+            assert "You said: my name is Zed" in shown
+
+    run(go())
+
+
+def test_system_shows_the_default_then_sets_the_thread_prompt_at_once(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            shown = await c.run("/system")
+            assert settings.system in shown and "default" in shown
+            await c.run("/system You are new here.")  # no thread yet: it starts with this
+            await c.ask("hello")
+            assert server.requests[-1]["messages"][0] == {"role": "system", "content": "You are new here."}
+            await c.run("/system Talk like a pirate.")  # an existing thread: stored now
+            assert "Talk like a pirate." in await c.run("/system")
+        async with chat(settings) as c:  # kept with the thread
+            await c.ask("and now?")
+        assert server.requests[-1]["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
+
+    run(go())
+
+
+def test_model_shows_and_switches_the_model(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            assert (await c.run("/model")).strip() == "gpt-fake"
+            await c.run("/model gpt-4o")
+            await c.ask("which model?")
+            assert server.requests[-1]["model"] == "gpt-4o"
+            assert (await c.run("/model")).strip() == "gpt-4o"
+            with pytest.raises(UsageError):
+                await c.run("/model two words")
+
+    run(go())
+
+
+def test_title_shows_and_sets_the_title(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            with pytest.raises(UsageError, match="empty"):
+                await c.run("/title Too soon")
+            await c.ask("how do tides work?")
+            assert (await c.run("/title")).strip() == "how do tides work?"
+            await c.run("/title Tides")
+            assert (await c.run("/title")).strip() == "Tides"
+            assert (await c.conversation.store.index.get("t1")).title == "Tides"
+
+    run(go())
+
+
+def test_export_prints_or_writes_a_new_private_file(settings, server, tmp_path):
+    async def go():
+        async with chat(settings) as c:
+            with pytest.raises(UsageError, match="empty"):
+                await c.run("/export")
+            await c.ask("export me")
+            assert "## You" in await c.run("/export") and "export me" in await c.run("/export md")
+            target = tmp_path / "thread.json"
+            assert str(target) in await c.run(f"/export json {target}")
+            data = json.loads(target.read_text())
+            assert [m["content"] for m in data["messages"]] == ["export me", "You said: export me"]
+            assert target.stat().st_mode & 0o077 == 0
+            with pytest.raises(UsageError, match="already exists"):
+                await c.run(f"/export md {target}")
+            assert json.loads(target.read_text()) == data  # not overwritten
+            await c.run(f"/export {tmp_path / 'notes.md'}")
+            assert (tmp_path / "notes.md").read_text().startswith("# export me")
+
+    run(go())
+
+
+def test_usage_adds_up_the_answers_token_counts(settings, server):
+    server.queue(
+        Reply("one", usage={"prompt_tokens": 10, "completion_tokens": 1}),
+        Reply("two", usage={"prompt_tokens": 20, "completion_tokens": 2}),
+        Reply("three", usage=False),
+    )
+
+    async def go():
+        async with chat(settings) as c:
+            for question in ("a", "b", "c"):
+                await c.ask(question)
+            shown = await c.run("/usage")
+        assert "3 turns · 30 tokens in · 3 out" in shown
+        assert "1 of 3 answers came without token counts" in shown
+
+    run(go())
+
+
+def test_a_failing_command_leaves_the_thread_as_it_was(settings, server):
+    async def go():
+        async with chat(settings) as c:
+            await c.ask("keep me")
+            with pytest.raises(UsageError):
+                await c.run("/undo now")  # takes no argument
+            await c.ask("still there?")
+        assert user_messages(server.requests[-1]) == ["keep me", "still there?"]
+
+    run(go())
+
+
+# ------------------------------------------------------------------------------ completion
+
+
+def completions(completer: CommandCompleter, text: str) -> list[str]:
+    return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+
+def test_tab_completes_command_names_and_thread_ids(settings, server):
+    async def go():
+        async with chat(settings, "project-a") as c:
+            await c.ask("hi")
+            await c.run("/switch project-b")
+            await c.ask("hi")
+            await c.run("/switch other")
+            await c.ask("hi")
+            cache = ThreadCache()
+            await cache.refresh(c.conversation.store)
+            return cache
+
+    completer = CommandCompleter(run(go()))
+    assert completions(completer, "/sw") == ["/switch "]
+    assert completions(completer, "/u") == ["/undo", "/usage"]
+    assert len(completions(completer, "/")) == len(commands())
+    assert completions(completer, "/switch proj") == ["project-b", "project-a"]  # most recent first
+    assert completions(completer, "/switch ") == ["other", "project-b", "project-a"]
+    assert completions(completer, "/export ") == ["md", "json"]
+    assert completions(completer, "/export md ") == []
+    assert completions(completer, "hello /sw") == []
+    assert completions(completer, "//sw") == []
+
+
+# ------------------------------------------------------------------------------ in a terminal
+
+
+def test_help_and_an_unknown_command_in_the_terminal(start, server):
+    repl = start()
+    at = repl.say("/help")
+    repl.wait_for("/exit", after=at)
+    repl.wait_prompt()
+    for entry in commands():
+        assert entry.name in repl.text[at:], entry.name
+    at = repl.say("/hepl")
+    repl.wait_for("did you mean /help?", after=at)
+    repl.wait_prompt()
+    assert not server.requests
+    at = repl.say("//etc/hosts is a file")
+    repl.wait_for("You said: /etc/hosts is a file", after=at)
+    repl.wait_prompt()
+
+
+def test_undo_in_the_terminal_takes_the_exchange_out_of_the_history(start, server):
+    repl = start("--thread", "undo")
+    for question in ("keep this", "regret this"):
+        at = repl.say(question)
+        repl.wait_for(f"You said: {question}", after=at)
+        repl.wait_prompt()
+    at = repl.say("/undo")
+    repl.wait_for("undone: regret this", after=at)
+    repl.wait_prompt()
+    at = repl.say("next")
+    repl.wait_for("You said: next", after=at)
+    repl.wait_prompt()
+    assert user_messages(server.requests[-1]) == ["keep this", "next"]
+    assert "regret" not in json.dumps(server.requests[-1])
+
+
+def test_tab_completes_a_command_and_a_thread_id_in_the_terminal(start, server):
+    repl = start("--thread", "first-thread")
+    at = repl.say("hello")
+    repl.wait_for("You said: hello", after=at)
+    repl.wait_prompt()
+    at = repl.say("/new")
+    repl.wait_for("new thread", after=at)
+    repl.wait_prompt()
+    repl.type("/sw")
+    repl.child.send("\t")
+    repl.wait_for("itch", after=at)
+    repl.type("fir")
+    repl.child.send("\t")
+    repl.wait_for("st-thread", after=at)
+    at = repl.mark()
+    repl.child.send("\r")
+    repl.wait_for("switched · thread first-thread", after=at)
+    repl.wait_prompt()
+    at = repl.say("again")
+    repl.wait_for("You said: again", after=at)
+    repl.wait_prompt()
+    assert user_messages(server.requests[-1]) == ["hello", "again"]
+    at = repl.say("/exit")
+    assert repl.exit_code() == 0
+    assert "chat --thread first-thread" in repl.text[at:]  # the bye names the thread you are on
