@@ -17,8 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Awaitable, Callable
 
+from chatcli.ask import INCOMPLETE, translate_error
 from chatcli.config import Settings
-from chatcli.errors import ChatError, StoreError, UsageError
+from chatcli.errors import ChatError, ModelError, StoreError, UsageError
+from chatcli.index import make_title
+from chatcli.manage import Threads, transcript_markdown, turns_of
+from chatcli.render import neutralise, print_markdown, print_threads
+from chatcli.turns import check_thread_id, check_utf8, new_thread_id
 
 Handler = Callable[["Context", str], Awaitable[Any]]
 # What a handler returns to end the session (/exit).
@@ -72,14 +77,10 @@ class Context:
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""
-        from chatcli.render import neutralise
-
         self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
         self.out.flush()
 
     def threads(self) -> Any:
-        from chatcli.manage import Threads
-
         return Threads(self.conversation.app, self.conversation.store)
 
 
@@ -97,8 +98,6 @@ def literal(text: str) -> str:
 
 def resolve(line: str) -> tuple[Command, str]:
     """The command a line names and the text after it, or a UsageError with a suggestion."""
-    from chatcli.turns import check_utf8
-
     name, *rest = check_utf8(line, "the command").strip().split(None, 1)
     found = REGISTRY.get(name.lower())
     if found is None:
@@ -149,15 +148,11 @@ async def _help(ctx: Context, arg: str) -> None:
 
 @command("/new", help="start a new thread")
 async def _new(ctx: Context, arg: str) -> None:
-    from chatcli.turns import new_thread_id
-
     _switched(ctx, new_thread_id(), "new thread")
 
 
 @command("/threads", args="[N]", help="list the N most recent threads (default 20)")
 async def _threads(ctx: Context, arg: str) -> None:
-    from chatcli.render import print_threads
-
     if arg and (not arg.isdigit() or int(arg) < 1):
         raise UsageError(f"/threads takes a number, got {arg[:40]!r}")
     rows = await ctx.conversation.store.index.list(int(arg or 20))
@@ -170,8 +165,6 @@ async def _threads(ctx: Context, arg: str) -> None:
 
 @command("/switch", args="ID", help="continue another thread (a new id starts a thread)", complete="threads")
 async def _switch(ctx: Context, arg: str) -> None:
-    from chatcli.turns import check_thread_id
-
     if not arg:
         raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
     thread_id = check_thread_id(arg)
@@ -186,9 +179,6 @@ async def _switch(ctx: Context, arg: str) -> None:
 
 @command("/history", help="show this thread's messages")
 async def _history(ctx: Context, arg: str) -> None:
-    from chatcli.manage import transcript_markdown
-    from chatcli.render import print_markdown
-
     if not await ctx.conversation.messages():
         ctx.output.note("this thread is empty")
         return
@@ -200,19 +190,20 @@ async def _system(ctx: Context, arg: str) -> None:
     from chatcli.graph import MODEL_NODE
 
     conversation = ctx.conversation
-    state = await conversation.app.aget_state(conversation.config)
     if not arg:
+        state = await conversation.app.aget_state(conversation.config)
         current = conversation.pending.get("system") or state.values.get("system")
         ctx.print(current or ctx.settings.system)
         if not current:
             ctx.output.note("(the default system prompt)")
         return
-    conversation.pending.pop("system", None)
-    if not state.values.get("messages"):
-        await conversation.set_system(arg)  # no thread yet: it starts with this prompt
-    else:
-        async with conversation.lock():
+    conversation.pending.pop("system", None)  # e.g. from --system: this one replaces it
+    async with conversation.lock():
+        state = await conversation.app.aget_state(conversation.config)
+        if state.values.get("messages"):  # stored now, so /retry and other processes see it
             await conversation.app.aupdate_state(conversation.config, {"system": arg}, as_node=MODEL_NODE)
+        else:
+            await conversation.set_system(arg)  # no thread yet: it starts with this prompt
     ctx.output.note("system prompt set for this thread")
 
 
@@ -229,8 +220,6 @@ async def _model(ctx: Context, arg: str) -> None:
 
 @command("/retry", help="answer the last message again, replacing the answer")
 async def _retry(ctx: Context, arg: str) -> None:
-    from chatcli.index import make_title
-
     asked = [m for m in await ctx.conversation.messages() if m.type == "human"]
     if not asked:
         raise UsageError("nothing to retry: this thread has no message yet")
@@ -240,9 +229,6 @@ async def _retry(ctx: Context, arg: str) -> None:
 
 async def _render_reply(ctx: Context, stream: Callable[[Callable[[str], None]], Awaitable[Any]]) -> Any:
     """Render a streamed reply and report how it ended, as ``chatcli.ask.ask`` does for a turn."""
-    from chatcli.ask import INCOMPLETE, translate_error
-    from chatcli.errors import ModelError
-
     received = False
 
     def on_token(piece: str) -> None:
@@ -271,8 +257,6 @@ async def _render_reply(ctx: Context, stream: Callable[[Callable[[str], None]], 
 
 @command("/undo", help="take back the last exchange (your message and its answer)")
 async def _undo(ctx: Context, arg: str) -> None:
-    from chatcli.index import make_title
-
     removed = await ctx.conversation.undo()
     if not removed:
         ctx.output.note("nothing to undo")
@@ -282,8 +266,6 @@ async def _undo(ctx: Context, arg: str) -> None:
 
 @command("/fork", help="continue in a new thread that starts as a copy of this one")
 async def _fork(ctx: Context, arg: str) -> None:
-    from chatcli.manage import turns_of
-
     turns = turns_of(await ctx.conversation.messages())
     if not turns:
         raise UsageError("nothing to fork: this thread is empty")
@@ -308,8 +290,6 @@ async def _title(ctx: Context, arg: str) -> None:
 
 @command("/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json"))
 async def _export(ctx: Context, arg: str) -> None:
-    from chatcli.manage import transcript_markdown
-
     words = arg.split(maxsplit=1)
     fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
     file = words[0] if words else ""

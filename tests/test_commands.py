@@ -11,7 +11,6 @@ import asyncio
 import io
 import json
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
@@ -124,6 +123,11 @@ def test_what_counts_as_a_command():
     assert literal("plain text") == "plain text"
     found, arg = resolve("/system You are terse.\nReally terse.")
     assert found.name == "/system" and arg == "You are terse.\nReally terse."
+    assert resolve("/HELP")[0].name == "/help"
+    with pytest.raises(UsageError, match="takes no argument"):
+        resolve("/undo 3")  # a command declared without arguments refuses them
+    with pytest.raises(UsageError, match="not valid UTF-8"):
+        resolve("/title caf\udce9")  # bytes from a Latin-1 terminal are refused, not stored
 
 
 # ------------------------------------------------------------------------------ the handlers
