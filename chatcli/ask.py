@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from chatcli.config import Settings
 from chatcli.errors import ModelError, StoreError
@@ -43,11 +43,13 @@ def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = Fa
     return described if described is not None else exc
 
 
-async def ask(conversation: Conversation, text: str, output: Any, settings: Settings) -> TurnResult:
-    """Send ``text``, render the reply as it streams, and report how it ended.
+async def render_reply(
+    output: Any, settings: Settings, stream: Callable[[Callable[[str], None]], Awaitable[TurnResult]]
+) -> TurnResult:
+    """Render a reply while ``stream(on_token)`` produces it, and report how it ended.
 
-    Raises CancelledError if the turn was stopped, a ChatError for a model or store
-    failure; in both cases the partial answer is already saved and shown.
+    Raises CancelledError if it was stopped, a ChatError for a model or store failure;
+    in both cases the partial answer is already saved and shown.
     """
     received = False
 
@@ -58,7 +60,7 @@ async def ask(conversation: Conversation, text: str, output: Any, settings: Sett
 
     output.start_reply()
     try:
-        result = await conversation.send(text, on_token)
+        result = await stream(on_token)
     except asyncio.CancelledError:
         output.abort("cancelled")
         raise
@@ -73,3 +75,8 @@ async def ask(conversation: Conversation, text: str, output: Any, settings: Sett
         message, hint = INCOMPLETE[result.interrupted]
         raise ModelError(message, hint=hint)
     return result
+
+
+async def ask(conversation: Conversation, text: str, output: Any, settings: Settings) -> TurnResult:
+    """Send ``text`` and render the reply as it streams (see ``render_reply``)."""
+    return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token))

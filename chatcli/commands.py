@@ -7,7 +7,6 @@ fix. The REPL decides what is a command (``is_command``) and runs it with ``run_
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import os
@@ -17,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Awaitable, Callable
 
-from chatcli.ask import INCOMPLETE, translate_error
+from chatcli.ask import render_reply
 from chatcli.config import Settings
-from chatcli.errors import ChatError, ModelError, StoreError, UsageError
+from chatcli.errors import StoreError, UsageError
 from chatcli.index import make_title
 from chatcli.manage import Threads, transcript_markdown, turns_of
 from chatcli.render import neutralise, print_markdown, print_threads
@@ -224,35 +223,7 @@ async def _retry(ctx: Context, arg: str) -> None:
     if not asked:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(asked[-1].text)}")
-    await _render_reply(ctx, ctx.conversation.retry)
-
-
-async def _render_reply(ctx: Context, stream: Callable[[Callable[[str], None]], Awaitable[Any]]) -> Any:
-    """Render a streamed reply and report how it ended, as ``chatcli.ask.ask`` does for a turn."""
-    received = False
-
-    def on_token(piece: str) -> None:
-        nonlocal received
-        received = True
-        ctx.output.token(piece)
-
-    ctx.output.start_reply()
-    try:
-        result = await stream(on_token)
-    except asyncio.CancelledError:
-        ctx.output.abort("cancelled")
-        raise
-    except Exception as exc:
-        ctx.output.abort(None)
-        error = exc if isinstance(exc, ChatError) else translate_error(exc, ctx.settings, mid_answer=received)
-        if error is exc:
-            raise
-        raise error from exc
-    ctx.output.end_reply(result)
-    if result.interrupted in INCOMPLETE:
-        message, hint = INCOMPLETE[result.interrupted]
-        raise ModelError(message, hint=hint)
-    return result
+    await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
 
 
 @command("/undo", help="take back the last exchange (your message and its answer)")
