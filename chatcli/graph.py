@@ -67,6 +67,18 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
+def _window_start(messages: list[BaseMessage], budget: int) -> int:
+    """Index of the oldest message that could fit: walk back from the end until the budget is spent.
+
+    Counting only the tail keeps trimming O(what is sent), not O(thread length).
+    """
+    start = len(messages)
+    while start > 0 and budget >= 0:
+        start -= 1
+        budget -= count_tokens_approximately([messages[start]])
+    return start
+
+
 def select_history(
     system: SystemMessage, messages: list[BaseMessage], max_tokens: int
 ) -> list[BaseMessage]:
@@ -75,8 +87,7 @@ def select_history(
     The history starts on a human message; the latest message is always sent, even alone
     over the budget, so the model (not us) says when a single question is too long.
     """
-    # Only the tail can fit, so trimming costs O(budget), not O(thread length).
-    window = messages[-(max_tokens // _MIN_TOKENS_PER_MESSAGE + 2) :]
+    window = messages[_window_start(messages, max_tokens - count_tokens_approximately([system])) :]
     kept = trim_messages(
         [system, *window],
         max_tokens=max_tokens,

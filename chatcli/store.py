@@ -27,15 +27,22 @@ def prepare_db_path(db: str) -> Path:
             directory.mkdir(mode=0o700, parents=True)
         except OSError as exc:
             raise StoreError(f"cannot create {directory}: {exc.strerror}", hint="choose another --db") from None
+    if not directory.is_dir():
+        raise StoreError(f"{directory} is not a directory", hint="choose another --db")
     if path.is_dir():
         raise StoreError(f"{path} is a directory, not a database file", hint="choose another --db")
     if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise StoreError(f"{path} is not writable", hint="choose another --db or fix its permissions")
     if not path.exists():
-        # Created 0600: conversations are private.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
+        try:  # created 0600: conversations are private
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
     return path
+
+
+# Tables that only a chatcli (or LangGraph) database has; another program's file has none.
+_OUR_TABLES = {"checkpoints", "chatcli_messages", "chatcli_threads"}
 
 
 def check_database(path: Path) -> None:
@@ -43,7 +50,7 @@ def check_database(path: Path) -> None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
         finally:
             conn.close()
@@ -54,6 +61,8 @@ def check_database(path: Path) -> None:
             f"{path} was written by a newer chatcli (schema {version}, this one knows {SCHEMA_VERSION})",
             hint="upgrade chatcli",
         )
+    if tables and not tables & _OUR_TABLES:
+        raise StoreError(f"{path} is another program's SQLite database", hint="choose another --db")
 
 
 @asynccontextmanager
@@ -110,8 +119,8 @@ async def open_store(db: str) -> AsyncIterator[Store]:
             async with lock:
                 await migrate(conn)
             yield Store(saver=saver, index=ThreadIndex(conn, lock), path=path)
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"database error in {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
 
 
 @asynccontextmanager

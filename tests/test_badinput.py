@@ -130,11 +130,6 @@ def test_db_under_a_regular_file_deeper_down_is_a_store_error(server, chat_env, 
     assert not server.requests
 
 
-@pytest.mark.xfail(
-    reason="store.prepare_db_path: parent is a regular file -> NotADirectoryError from os.open, "
-    "reported as 'unexpected error' exit 1 (fix belongs in chatcli/store.py, see docs/RELIABILITY.md)",
-    strict=False,
-)
 def test_db_whose_directory_is_a_regular_file_is_a_store_error(server, chat_env, tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a directory\n")
@@ -153,6 +148,29 @@ def test_db_in_a_read_only_directory_is_a_store_error(server, chat_env, tmp_path
     finally:
         locked.chmod(0o700)
     assert "not writable" in line
+    assert not server.requests
+
+
+def test_read_only_directory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The same check as above, reachable as root: the directory is reported not writable."""
+    from chatcli.errors import StoreError
+    from chatcli.store import prepare_db_path
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(StoreError, match="not writable"):
+        prepare_db_path(str(tmp_path / "chat.db"))
+    assert not (tmp_path / "chat.db").exists()
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_alone(server, chat_env, tmp_path):
+    foreign = tmp_path / "notes.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    before = foreign.read_bytes()
+    line = assert_one_error_line(chat(chat_env, "--db", str(foreign), "hi"), 5)
+    assert "another program" in line
+    assert foreign.read_bytes() == before
     assert not server.requests
 
 

@@ -1,0 +1,667 @@
+"""chatcli performance benchmark: one command, one table.
+
+Run (from anywhere; uses the ``chat`` installed next to this Python)::
+
+    /work/venv/bin/python benchmarks/bench.py            # full run, ~4-6 min on 2 cores
+    /work/venv/bin/python benchmarks/bench.py --quick    # smoke run, ~1.5 min
+    /work/venv/bin/python benchmarks/bench.py --turns 1000 --runs 7
+
+Prints a Markdown table (metric | value | target | met?) and writes it, with the run's
+details, to ``benchmarks/results.md`` (overwritten each run).  Every figure is a median
+of several runs; every ratio compares figures measured in the same run (paired runs are
+interleaved and the ratio is the median of the per-pair ratios).  No network is used: a
+fake OpenAI-compatible server (``tests/fakeserver.py``) runs in this process on 127.0.0.1
+and answers every request at once with the same ~400-character Markdown reply.
+
+Rows (see docs/PERFORMANCE.md for the reading):
+
+1. startup -- ``chat`` spawned in a pseudo-terminal: time to the first prompt, and time to
+   the answer of a question typed the moment the prompt shows (the prompt appears before
+   LangGraph and the OpenAI client finish importing in the background); ``chat --help``;
+   ``python -c pass`` (the interpreter floor).
+2. one-shot -- ``echo hi | chat`` beside ``python -c "import langchain_openai, langgraph"``
+   (the import floor) and beside everything the one-shot path must import
+   (``langgraph.graph``, the SQLite saver), runs rotated; wall and CPU (user + system) ratios.
+3. per-turn overhead -- in-process, the product's own ``open_conversation`` on a temp
+   database; each turn sends a ~200-character question and gets a ~400-character reply;
+   overhead = client wall time minus the CPU time the fake server's handler thread spent on
+   that request (the server shares this process); "CPU" = this process's CPU time minus the
+   server's, which is far less disturbed by other load on the machine.  Threads filled to
+   N-5, 95 and 5 turns then get one turn each per round for 10 rounds: medians of turns
+   around 10, 100 and N, and ratios as medians of the per-round pairs.  Also the number of
+   messages each request carried.
+4. storage -- database bytes (after ``PRAGMA wal_checkpoint(TRUNCATE)``, main file + -wal)
+   after 100 and N turns of that thread, and the same for LangGraph's bare
+   ``AsyncSqliteSaver`` (the tutorial design) after 100 and ``--bare-turns`` turns.
+5. render -- CPU time to stream a 20,000-token Markdown answer through chatcli's
+   MarkdownStream into a pseudo-terminal vs writing the same tokens raw, and one rich render
+   of the whole answer as the floor for any rich renderer (``benchmarks/render_bench.py``).
+6. memory -- VmHWM (peak RSS) of an idle REPL (prompt + 2.5 s for the background import),
+   and of a REPL that resumed the N-turn thread and answered one question; plus that
+   answer's latency (Enter -> last word), which includes loading the thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import fcntl
+import os
+import platform
+import re
+import resource
+import select
+import shutil
+import sqlite3
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any, Callable, Collection
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import render_bench  # noqa: E402  (benchmarks/render_bench.py)
+
+from tests.fakeserver import FakeOpenAIServer  # noqa: E402
+
+PY = sys.executable
+CHAT = str(Path(sys.executable).with_name("chat"))
+
+# Targets: None = no target set (the row is informational).
+TARGETS: dict[str, tuple[str, Callable[[float], bool]] | None] = {
+    "oneshot_ratio": ("<= 1.1x", lambda v: v <= 1.1),
+    "turn_ratio": ("<= 1.5", lambda v: v <= 1.5),
+    "db_ratio": ("<= 11", lambda v: v <= 11),
+}
+
+END_MARK = "zebraquux"  # last word of every reply: its arrival means the answer is complete
+_WORDS = (
+    "the store keeps each message once and every checkpoint refers to it so a long thread "
+    "grows by the size of what was said and a turn costs the same at the thousandth as at the tenth"
+).split()
+
+
+def _words(n_chars: int, seed: int) -> str:
+    out: list[str] = []
+    i = seed
+    while sum(len(w) + 1 for w in out) < n_chars:
+        out.append(_WORDS[i % len(_WORDS)])
+        i += 7
+    return " ".join(out)
+
+
+REPLY = "Here is **the answer**, with `code()` in it: " + _words(330, 3) + ".\n\n- one\n- two\n\nDone " + END_MARK
+
+
+def question(i: int) -> str:
+    """A ~200-character question, different for every turn."""
+    return f"Question {i}: " + _words(185, i)
+
+
+# ----------------------------------------------------------------------------------- utils
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def chat_env(base_url: str, home: Path) -> dict[str, str]:
+    """A clean environment for the installed ``chat``: private HOME, the fake server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_", "NO_COLOR"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        OPENAI_BASE_URL=base_url,
+        OPENAI_API_KEY="sk-bench-0123456789",
+        CHATCLI_MODEL="gpt-fake",
+        CHATCLI_TIMEOUT="30",
+        CHATCLI_MAX_RETRIES="0",
+        TERM="xterm-256color",
+    )
+    return env
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(
+    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bytes | None = None
+) -> tuple[float, subprocess.CompletedProcess, float]:
+    """Run to completion; return (wall seconds, the process, its CPU seconds: user + system)."""
+    cpu0 = _children_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+    return time.perf_counter() - start, proc, _children_cpu() - cpu0
+
+
+_CSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\x08\r]")
+
+
+class PtyChat:
+    """``chat`` in a pseudo-terminal that answers cursor-position requests like a real terminal."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        self.start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [CHAT, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
+        os.close(slave)
+        self.raw = b""
+
+    def text(self) -> str:
+        return _CSI.sub(b"", self.raw).decode("utf-8", "replace")
+
+    def wait_for(self, pred: Callable[[str], bool], timeout: float = 60.0) -> float:
+        """Read until pred(visible text) holds; return seconds since spawn when it first did."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            if pred(self.text()):
+                return time.perf_counter() - self.start
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"chat in pty: timed out; screen tail: {self.text()[-400:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise EOFError(f"chat exited early: {self.text()[-400:]!r}")
+                if b"\x1b[6n" in data:  # cursor position request: answer like a terminal
+                    os.write(self.master, b"\x1b[1;1R")
+                self.raw += data
+
+    def drain(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError, EOFError):
+            self.wait_for(lambda _: False, seconds)
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def vm_hwm_kb(self) -> int:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.send(b"\x04")  # Ctrl-D: leave
+        end = time.perf_counter() + 5
+        while self.proc.poll() is None and time.perf_counter() < end:
+            self.drain(0.1)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def prompt_shown(text: str) -> bool:
+    """prompt-toolkit draws '>' after the two notes; nothing else prints '>' before it."""
+    return ">" in text.split("quits", 1)[-1]
+
+
+def answered(text: str) -> bool:
+    return END_MARK in text
+
+
+# ------------------------------------------------------------------------------- sections
+
+
+def bench_startup(server: FakeOpenAIServer, work: Path, runs: int) -> dict[str, Any]:
+    """Row 1: prompt, first answer, --help, python floor (interleaved)."""
+    home = work / "home-startup"
+    env = chat_env(server.base_url, home)
+    res: dict[str, list[float]] = {"py": [], "help": [], "prompt": [], "answer": []}
+    for _ in range(runs):
+        res["py"].append(timed_run([PY, "-c", "pass"])[0])
+        wall, proc, _ = timed_run([CHAT, "--help"], env=env, cwd=work)
+        assert proc.returncode == 0, proc.stderr
+        res["help"].append(wall)
+        chat = PtyChat([], env, work)
+        try:
+            res["prompt"].append(chat.wait_for(prompt_shown))
+            chat.send(b"hi\r")
+            res["answer"].append(chat.wait_for(answered))
+        finally:
+            chat.close()
+    return res
+
+
+FLOOR = "import langchain_openai, langgraph"
+# Everything the one-shot path cannot avoid importing (langgraph alone is a near-empty package).
+FULL_FLOOR = "import langchain_openai, langgraph.graph, langgraph.checkpoint.sqlite.aio"
+
+
+def bench_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict[str, Any]:
+    """Row 2: echo hi | chat beside the import floor, interleaved; ratio per pair."""
+    home = work / "home-oneshot"
+    env = chat_env(server.base_url, home)
+    commands = {
+        "chat": ([CHAT], b"hi\n"),
+        "floor": ([PY, "-c", FLOOR], None),
+        "full": ([PY, "-c", FULL_FLOOR], None),
+    }
+    out: dict[str, list[float]] = {}
+    timed_run([CHAT], env=env, cwd=work, stdin=b"warm up\n")  # first run creates the db and dirs
+    names = list(commands)
+    for i in range(runs):
+        for which in names[i % 3 :] + names[: i % 3]:  # rotate the order to cancel drift
+            argv, stdin = commands[which]
+            wall, proc, cpu = timed_run(argv, env=env, cwd=work, stdin=stdin)
+            assert proc.returncode == 0, proc.stderr.decode()
+            if which == "chat":
+                assert END_MARK in proc.stdout.decode(), proc.stdout.decode()
+            out.setdefault(which, []).append(wall)
+            out.setdefault(which + "_cpu", []).append(cpu)
+        for base in ("floor", "full"):
+            out.setdefault(f"ratio_{base}", []).append(out["chat"][-1] / out[base][-1])
+            out.setdefault(f"cpu_ratio_{base}", []).append(out["chat_cpu"][-1] / out[base + "_cpu"][-1])
+    return out
+
+
+def bench_render(runs: int, tokens: int) -> dict[str, Any]:
+    """Row 5: MarkdownStream vs raw writes into a pty, CPU seconds, interleaved."""
+    text = render_bench.make_answer(tokens)
+    toks = render_bench.tokenize(text)
+    out: dict[str, list[float]] = {"raw": [], "stream": [], "oneshot": [], "ratio": [], "oneshot_ratio": []}
+    for _ in range(runs):
+        raw = render_bench.run_in_pty(render_bench.raw(toks))
+        stream = render_bench.run_in_pty(render_bench.streamed(toks, simulated=True))
+        whole = render_bench.run_in_pty(render_bench.one_shot(text))
+        out["raw"].append(raw)
+        out["stream"].append(stream)
+        out["oneshot"].append(whole)
+        out["ratio"].append(stream / raw)
+        out["oneshot_ratio"].append(whole / raw)
+    out["tokens"] = len(toks)
+    return out
+
+
+def _install_server_timer(server: FakeOpenAIServer) -> list[float]:
+    """Record the CPU time of each chat request's handler thread (fakeserver has no such hook)."""
+    cpu: list[float] = []
+    base = server._httpd.RequestHandlerClass  # noqa: SLF001 - benchmark instrumentation
+
+    class Timed(base):  # type: ignore[misc, valid-type]
+        def do_POST(self) -> None:  # noqa: N802
+            start = time.thread_time()
+            try:
+                super().do_POST()
+            finally:
+                cpu.append(time.thread_time() - start)
+
+    server._httpd.RequestHandlerClass = Timed  # noqa: SLF001
+    return cpu
+
+
+def db_bytes(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log(f"warning: wal_checkpoint on {path.name} was busy")
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+@contextlib.asynccontextmanager
+async def bare_conversation(settings: Any, thread_id: str):
+    """The product's graph and Conversation on LangGraph's bare AsyncSqliteSaver (the tutorial design).
+
+    No message table, thread index or cross-process lock: only the saver differs in what is stored.
+    """
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from chatcli.graph import build_graph
+    from chatcli.models import build_chat_model
+    from chatcli.turns import Conversation
+
+    async with AsyncSqliteSaver.from_conn_string(settings.db) as saver:
+        app = build_graph(
+            build_chat_model(settings), saver, default_system=settings.system, context_tokens=settings.context_tokens
+        )
+        yield Conversation(app=app, thread_id=thread_id)
+
+
+class Turns:
+    """Runs turns and measures each: wall, CPU, the server's CPU, messages sent."""
+
+    def __init__(self, server: FakeOpenAIServer, server_cpu: list[float]) -> None:
+        self.server = server
+        self.server_cpu = server_cpu
+
+    async def turn(self, conversation: Any, i: int) -> dict[str, float]:
+        """Send question i; overhead = wall - server CPU; cpu = this process's CPU - server CPU."""
+        expected = len(self.server_cpu) + 1
+        received: list[str] = []
+        c = time.process_time()
+        t = time.perf_counter()
+        result = await conversation.send(question(i), received.append)
+        wall = time.perf_counter() - t
+        cpu = time.process_time() - c
+        for _ in range(1000):  # the handler thread records its time just after the last byte
+            if len(self.server_cpu) >= expected:
+                break
+            await asyncio.sleep(0.001)
+        server = self.server_cpu[expected - 1]
+        sent = len(self.server.last_messages())
+        self.server.clear()  # keep the recorded request bodies from piling up
+        if END_MARK not in result.text:
+            raise RuntimeError(f"turn {i}: unexpected reply {result.text[:80]!r}")
+        return {"wall": wall, "server": server, "overhead": wall - server, "cpu": cpu - server, "sent": sent}
+
+    async def run(
+        self,
+        conversation: Any,
+        first: int,
+        last: int,
+        label: str,
+        db: Path | None = None,
+        size_at: Collection[int] = (),
+    ) -> tuple[list[dict[str, float]], dict[int, int]]:
+        """Turns first..last in a row; database size at the turns in size_at."""
+        out: list[dict[str, float]] = []
+        sizes: dict[int, int] = {}
+        for i in range(first, last + 1):
+            out.append(await self.turn(conversation, i))
+            if db is not None and i in size_at:
+                sizes[i] = db_bytes(db)
+            if i % 100 == 0:
+                log(f"  {label}: turn {i}, {out[-1]['wall'] * 1000:.0f} ms")
+        return out, sizes
+
+
+def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
+    return {key: med([x[key] for x in samples]) for key in ("wall", "server", "overhead", "cpu", "sent")}
+
+
+async def _ours(turns: Turns, settings: Callable[[Path], Any], work: Path, n: int, size_at: Collection[int]) -> dict[str, Any]:
+    """chatcli's store.  Fill a thread to n-5 turns, a second to 95 and a third to 5; then
+    10 rounds of one turn on each (order rotated), so turns 6-15, 96-105 and n-4..n+5 are
+    measured side by side and their ratios are per-round pairs that cancel the machine's drift.
+    The second and third threads live in another database so the first's size is its own."""
+    from chatcli.turns import open_conversation
+
+    db, side = work / "long.db", work / "side.db"
+    mid = n > 110
+    start = time.perf_counter()
+    async with open_conversation(settings(db), "long") as long_thread:
+        _, sizes = await turns.run(long_thread, 1, n - 5, "long thread", db, size_at)
+        log(f"  long thread at turn {n - 5} after {time.perf_counter() - start:.0f} s; filling the short threads")
+        async with contextlib.AsyncExitStack() as stack:
+            short_thread = await stack.enter_async_context(open_conversation(settings(side), "short"))
+            await turns.run(short_thread, 1, 5, "short thread")
+            lanes: dict[int, tuple[Any, int]] = {10: (short_thread, 5), n: (long_thread, n - 5)}
+            if mid:
+                mid_thread = await stack.enter_async_context(open_conversation(settings(side), "mid"))
+                await turns.run(mid_thread, 1, 95, "mid thread")
+                lanes[100] = (mid_thread, 95)
+            samples: dict[int, list[dict[str, float]]] = {m: [] for m in lanes}
+            marks = sorted(lanes)
+            for k in range(1, 11):
+                for m in marks[k % len(marks) :] + marks[: k % len(marks)]:
+                    conversation, base = lanes[m]
+                    samples[m].append(await turns.turn(conversation, base + k))
+                    if conversation is long_thread and base + k in size_at:
+                        sizes[base + k] = db_bytes(db)
+    pairs = {}
+    for m in marks:
+        if m != 10:
+            pairs[m] = {
+                key: med([a[key] / b[key] for a, b in zip(samples[m], samples[10])]) for key in ("overhead", "cpu")
+            }
+    if mid and n != 100:
+        pairs[(n, 100)] = {
+            key: med([a[key] / b[key] for a, b in zip(samples[n], samples[100])]) for key in ("overhead", "cpu")
+        }
+    return {"marks": {m: _summary(samples[m]) for m in marks}, "pairs": pairs, "sizes": sizes, "db": db}
+
+
+async def _bare(turns: Turns, settings: Any, n_list: list[int]) -> dict[str, Any]:
+    """The bare saver, turns in a row; the 10 turns around 10 and each of n_list."""
+    n = max(n_list)
+    async with bare_conversation(settings, "bare") as conversation:
+        samples, sizes = await turns.run(conversation, 1, n, "bare saver", Path(settings.db), n_list)
+    marks = {}
+    for m in sorted({10, *n_list}):
+        lo = min(max(0, m - 5), max(0, n - 10))  # turns m-4 .. m+5, kept inside the run
+        marks[m] = _summary(samples[lo : lo + 10])
+    return {"marks": marks, "sizes": sizes}
+
+
+def bench_turns(server: FakeOpenAIServer, work: Path, n: int, bare_n: list[int]) -> dict[str, Any]:
+    """Rows 3 and 4: per-turn overhead and storage, chatcli's store vs the bare saver."""
+    from chatcli.config import Settings
+
+    turns = Turns(server, _install_server_timer(server))
+
+    def settings(db: Path) -> Settings:
+        return Settings(
+            model="gpt-fake",
+            api_key="sk-bench-0123456789",
+            base_url=server.base_url,
+            db=str(db),
+            history_file=str(work / "history"),
+            max_retries=0,
+            timeout=30.0,
+        )
+
+    log(f"per-turn: {n} turns on chatcli's store (+ 105 and 15 on two other threads)")
+    ours = asyncio.run(_ours(turns, settings, work, n, {100, n, *bare_n}))
+    bare_db = work / "bare.db"
+    log(f"per-turn: {max(bare_n)} turns on the bare AsyncSqliteSaver")
+    bare = asyncio.run(_bare(turns, settings(bare_db), bare_n))
+    with contextlib.closing(sqlite3.connect(bare_db)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if any(name.startswith("chatcli") for name in tables):
+        raise RuntimeError(f"the bare-saver database has chatcli tables: {sorted(tables)}")
+    return {"ours": ours, "bare": bare, "db": ours["db"], "n": n, "bare_n": bare_n}
+
+
+def bench_memory(server: FakeOpenAIServer, work: Path, runs: int, long_db: Path) -> dict[str, Any]:
+    """Row 6: VmHWM of an idle REPL, and after one question on the long thread."""
+    env = chat_env(server.base_url, work / "home-memory")
+    idle: list[float] = []
+    long: list[float] = []
+    long_answer: list[float] = []
+    for _ in range(runs):
+        chat = PtyChat([], env, work)
+        try:
+            chat.wait_for(prompt_shown)
+            chat.drain(2.5)  # the engine imports in the background after the prompt shows
+            idle.append(chat.vm_hwm_kb() / 1024)
+        finally:
+            chat.close()
+        chat = PtyChat(["--thread", "long", "--db", str(long_db)], env, work)
+        try:
+            chat.wait_for(prompt_shown)
+            chat.drain(2.5)  # let the background import finish: measure the turn, not the import
+            t_sent = time.perf_counter() - chat.start
+            chat.send(b"and one more question\r")
+            long_answer.append(chat.wait_for(answered) - t_sent)
+            chat.drain(0.3)
+            long.append(chat.vm_hwm_kb() / 1024)
+        finally:
+            chat.close()
+    return {"idle": idle, "long": long, "long_answer": long_answer}
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(metric: str, value: str, key: str | None = None, x: float | None = None) -> None:
+        target = TARGETS.get(key) if key else None
+        if target is None:
+            rows.append((metric, value, "—", "—"))
+        else:
+            rows.append((metric, value, target[0], "yes" if target[1](x) else "**no**"))
+
+    s = r["startup"]
+    add("1. python -c pass (interpreter floor)", f"{med(s['py']) * 1000:.0f} ms")
+    add("1. chat --help", f"{med(s['help']) * 1000:.0f} ms")
+    add("1. REPL: spawn -> prompt drawn", f"{med(s['prompt']) * 1000:.0f} ms")
+    add("1. REPL: spawn -> first answer (typed at the prompt)", f"{med(s['answer']) * 1000:.0f} ms")
+
+    o = r["oneshot"]
+    add("2. `echo hi \\| chat` (one-shot, fake server)", f"{med(o['chat']) * 1000:.0f} ms (CPU {med(o['chat_cpu']) * 1000:.0f} ms)")
+    add(f"2. import floor `{FLOOR}`", f"{med(o['floor']) * 1000:.0f} ms (CPU {med(o['floor_cpu']) * 1000:.0f} ms)")
+    add("2. one-shot / import floor, wall", f"{med(o['ratio_floor']):.2f}x", "oneshot_ratio", med(o["ratio_floor"]))
+    add("2. one-shot / import floor, CPU", f"{med(o['cpu_ratio_floor']):.2f}x", "oneshot_ratio", med(o["cpu_ratio_floor"]))
+    add(f"2. full import floor `{FULL_FLOOR}`", f"{med(o['full']) * 1000:.0f} ms (CPU {med(o['full_cpu']) * 1000:.0f} ms)")
+    add("2. one-shot / full import floor, wall · CPU", f"{med(o['ratio_full']):.2f}x · {med(o['cpu_ratio_full']):.2f}x")
+
+    t = r["turns"]
+    ours, bare, n = t["ours"], t["bare"], t["n"]
+    for m, v in ours["marks"].items():
+        add(
+            f"3. per-turn overhead at turn {m} ({v['sent']:.0f} messages sent)",
+            f"{v['overhead'] * 1000:.1f} ms wall (CPU {v['cpu'] * 1000:.1f} ms; server CPU {v['server'] * 1000:.1f} ms)",
+        )
+    for key, (m, base) in {k: (k, 10) if isinstance(k, int) else k for k in ours["pairs"]}.items():
+        for kind, label in (("overhead", "wall"), ("cpu", "CPU")):
+            ratio = ours["pairs"][key][kind]
+            if base == 10 and m == n:
+                add(f"3. overhead turn {m} / turn {base}, {label} (paired)", f"{ratio:.2f}", "turn_ratio", ratio)
+            elif base == 100:
+                add(f"3. overhead turn {m} / turn {base} (same request size), {label} (paired)", f"{ratio:.2f}")
+    for m, v in bare["marks"].items():
+        add(
+            f"3. bare AsyncSqliteSaver: per-turn overhead at turn {m}",
+            f"{v['overhead'] * 1000:.1f} ms wall (CPU {v['cpu'] * 1000:.1f} ms)",
+        )
+
+    sizes = ours["sizes"]
+    for m in sorted(sizes):
+        add(f"4. db size after {m} turns", f"{sizes[m] / 1e6:.2f} MB ({sizes[m] / m / 1000:.1f} kB/turn)")
+    if 100 in sizes and n in sizes and n != 100:
+        dr = sizes[n] / sizes[100]
+        add(f"4. size({n}) / size(100)", f"{dr:.2f} (linear: {n / 100:g})", "db_ratio", dr)
+    bs = bare["sizes"]
+    for m in sorted(bs):
+        add(f"4. bare AsyncSqliteSaver: db size after {m} turns", f"{bs[m] / 1e6:.2f} MB ({bs[m] / m / 1000:.1f} kB/turn)")
+    if len(bs) >= 2:
+        lo, hi = min(bs), max(bs)
+        add(f"4. bare: size({hi}) / size({lo})", f"{bs[hi] / bs[lo]:.1f} (linear: {hi / lo:g})")
+    for m in sorted(set(bs) & set(sizes)):
+        add(f"4. bare / chatcli db size at {m} turns", f"{bs[m] / sizes[m]:.1f}x")
+
+    rd = r["render"]
+    add(
+        f"5. render {rd['tokens']:,}-token Markdown: MarkdownStream CPU / raw CPU",
+        f"{med(rd['ratio']):.1f}x ({med(rd['stream']):.2f} s vs {med(rd['raw']):.2f} s)",
+    )
+    add("5. floor: one rich render of the whole answer / raw", f"{med(rd['oneshot_ratio']):.1f}x ({med(rd['oneshot']):.2f} s)")
+
+    mm = r["memory"]
+    add("6. peak RSS, idle REPL (prompt + 2.5 s)", f"{med(mm['idle']):.0f} MB")
+    add(f"6. peak RSS, REPL resumed on the {n}-turn thread, one answer", f"{med(mm['long']):.0f} MB")
+    add(f"6. REPL resumed on the {n}-turn thread: Enter -> answer (first turn of the process)", f"{med(mm['long_answer']) * 1000:.0f} ms")
+    return rows
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (
+        f"{platform.node()} · {platform.machine()} · nproc {os.cpu_count()} · "
+        f"Python {platform.python_version()} · {platform.system()} {platform.release()}"
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smoke run: 3 runs, 200 turns, small render")
+    p.add_argument("--turns", type=int, default=None, help="length of the long thread (default 1000; 200 with --quick)")
+    p.add_argument("--bare-turns", type=int, default=None, help="longest bare-saver thread (default 300; 100 with --quick)")
+    p.add_argument("--runs", type=int, default=None, help="runs per subprocess measurement (default 7; 3 with --quick)")
+    p.add_argument("--out", type=Path, default=HERE / "results.md", help="where to write the results (default benchmarks/results.md)")
+    args = p.parse_args()
+    runs = args.runs or (3 if args.quick else 7)
+    n = args.turns or (200 if args.quick else 1000)
+    bare_top = args.bare_turns or (100 if args.quick else 300)
+    bare_n = sorted({m for m in (100, bare_top) if m <= bare_top})
+    render_tokens = 5000 if args.quick else 20_000
+    if not Path(CHAT).exists():
+        print(f"no chat next to {sys.executable}", file=sys.stderr)
+        return 2
+
+    t0 = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="chatcli-bench-"))
+    results: dict[str, Any] = {}
+    try:
+        with FakeOpenAIServer(default_reply=REPLY) as server:
+            log(f"startup: {runs} runs")
+            results["startup"] = bench_startup(server, work, runs)
+            log(f"one-shot: {runs} rotated runs of chat and the two import floors")
+            results["oneshot"] = bench_oneshot(server, work, runs)
+            log("render")
+            results["render"] = bench_render(3, render_tokens)
+            results["turns"] = bench_turns(server, work, n, bare_n)
+            log("memory")
+            results["memory"] = bench_memory(server, work, max(3, runs // 2), results["turns"]["db"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - t0
+
+    rows = build_rows(results)
+    md = table(rows)
+    when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    mode = "quick" if args.quick else "full"
+    header = (
+        f"chatcli benchmark ({mode}) · {when} · {machine()}\n"
+        f"medians of {runs} runs (render: 3, memory: {max(3, runs // 2)}); long thread {n} turns, "
+        f"bare saver {bare_top} turns; bench took {elapsed:.0f} s\n"
+    )
+    print()
+    print(header)
+    print(md)
+    args.out.write_text(
+        "# chatcli benchmark results\n\n"
+        "Generated by `python benchmarks/bench.py"
+        + (" --quick" if args.quick else "")
+        + "`; overwritten each run.\n\n"
+        + header.replace("\n", "  \n")
+        + "\n"
+        + md
+        + "\n"
+    )
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
