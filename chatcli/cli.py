@@ -170,10 +170,9 @@ def show_command(thread_id: str = typer.Argument(..., metavar="ID"), db: Optiona
     """Print a thread's transcript (rendered in a terminal, Markdown text in a pipe)."""
 
     async def action(threads: Any) -> None:
-        from chatcli.manage import transcript_markdown
-        from chatcli.render import print_markdown
+        from chatcli.render import print_transcript
 
-        print_markdown(transcript_markdown(await threads.transcript(thread_id)))
+        print_transcript(await threads.transcript(thread_id))
 
     guarded(debug, with_threads(action), {"db": db})
 

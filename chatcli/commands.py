@@ -21,7 +21,7 @@ from chatcli.config import Settings
 from chatcli.errors import StoreError, UsageError
 from chatcli.index import make_title
 from chatcli.manage import Threads, transcript_markdown, turns_of
-from chatcli.render import neutralise, print_markdown, print_threads
+from chatcli.render import neutralise, print_threads, print_transcript
 from chatcli.turns import check_thread_id, check_utf8, new_thread_id
 
 Handler = Callable[["Context", str], Awaitable[Any]]
@@ -181,7 +181,7 @@ async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.conversation.messages():
         ctx.output.note("this thread is empty")
         return
-    print_markdown(transcript_markdown(await ctx.threads().transcript(ctx.conversation.thread_id)), ctx.out)
+    print_transcript(await ctx.threads().transcript(ctx.conversation.thread_id), ctx.out)
 
 
 @command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")

@@ -51,7 +51,7 @@ def turns_of(messages: list[Any]) -> list[list[Any]]:
     return turns
 
 
-def _readable_time(stamp: str | None) -> str | None:
+def readable_time(stamp: str | None) -> str | None:
     """'2026-11-22T21:23:33+00:00' as '2026-11-22 21:23 UTC'."""
     if not stamp or not stamp.endswith("+00:00"):
         return stamp
@@ -67,7 +67,7 @@ def transcript_markdown(t: Transcript) -> str:
     for message in t.messages:
         record = message_record(message)
         who = "You" if record["role"] == "user" else "Assistant"
-        stamp = " · ".join(x for x in (_readable_time(record.get("created_at")), record.get("model")) if x)
+        stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
         lines += ["", f"## {who}" + (f" ({stamp})" if stamp else ""), "", record["content"]]
         if record.get("interrupted"):
             lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]

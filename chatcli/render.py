@@ -165,16 +165,33 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     Console(file=out).print(table)
 
 
-def print_markdown(text: str, out: IO[str] | None = None) -> None:
-    """A Markdown document: rendered in a terminal, as written in a pipe."""
+def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
+    """A thread's messages: each under a ruled speaker line in a terminal, Markdown text in a pipe."""
+    from chatcli.manage import message_record, readable_time, transcript_markdown
+
     out = out or sys.stdout
     if not out.isatty():
-        out.write(text)
+        out.write(transcript_markdown(transcript))
         return
     from rich.console import Console
     from rich.markdown import Markdown
+    from rich.rule import Rule
 
-    Console(file=out).print(Markdown(neutralise(text)))
+    console = Console(file=out)
+    info = transcript.info
+    console.print(neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False)
+    console.print(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else ""), style="dim", markup=False)
+    if transcript.system:
+        console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False)
+    for message in transcript.messages:
+        record = message_record(message)
+        who = "You" if record["role"] == "user" else "Assistant"
+        stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
+        console.print()
+        console.print(Rule(stamp, align="left", style="dim"))
+        console.print(Markdown(neutralise(record["content"])))
+        if record.get("interrupted"):
+            console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
 
 
 def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
