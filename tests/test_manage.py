@@ -153,3 +153,23 @@ def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads)
 
     out_of_range = chat(two_threads, "fork", "alpha", "--at", "9")
     assert out_of_range.code == 2 and "--at must be 1 to" in out_of_range.err
+
+
+def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env):
+    import pexpect
+
+    from tests.fakeserver import Reply
+    from tests.test_cli import CHAT
+
+    evil = "Look: \x1b]0;PWNED\x07 title and \x1b[2J clear, done."
+    server.queue(Reply(evil))
+    assert chat(chat_env, "-t", "evil", "say something odd").code == 0
+    for args in (["show", "evil"], ["export", "evil"]):
+        child = pexpect.spawn(str(CHAT), args, env=chat_env, encoding="utf-8", timeout=30, dimensions=(40, 100))
+        raw = child.read()
+        child.close()
+        assert child.exitstatus == 0, raw
+        assert "\x1b]0;PWNED" not in raw and "\x1b[2J" not in raw and "\x07" not in raw, args
+        assert "␛]0;PWNED␇" in raw, args
+    piped = chat(chat_env, "export", "evil", "--format", "json")
+    assert json.loads(piped.out)["messages"][1]["content"] == evil  # the export itself stays faithful
