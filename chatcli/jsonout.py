@@ -13,6 +13,7 @@ import time
 from typing import IO, Any
 
 from chatcli.errors import ChatError, ExitStatus
+from chatcli.render import StderrNotes
 from chatcli.turns import TurnResult
 
 
@@ -51,7 +52,7 @@ def usage_object(result: TurnResult | None) -> dict[str, int] | None:
     }
 
 
-class JsonOutput:
+class JsonOutput(StderrNotes):
     """``--json`` (``lines=False``): one object at the end; ``--jsonl``: a line per chunk, then the end.
 
     ``thread_id`` and ``model`` (the configured model) are filled in by the caller once known.
@@ -105,13 +106,6 @@ class JsonOutput:
         if reason == "cancelled":
             self.note("stopped: the partial answer is kept in the thread")
 
-    def note(self, text: str) -> None:
-        self.err.write(f"{text}\n")
-        self.err.flush()
-
-    def error(self, text: str) -> None:
-        self.err.write(f"error: {text}\n")
-        self.err.flush()
 
     # ---- failures -----------------------------------------------------------------------------
 

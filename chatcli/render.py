@@ -47,8 +47,22 @@ def usage_line(result: TurnResult) -> str | None:
     return " · ".join(parts)
 
 
-class PlainOutput:
-    """Replies as raw text, token by token; for pipes, files and NO_COLOR-less scripts."""
+class StderrNotes:
+    """Notes and errors as plain lines on stderr (``self.err``)."""
+
+    err: IO[str]
+
+    def note(self, text: str) -> None:
+        self.err.write(f"{text}\n")
+        self.err.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(f"error: {text}\n")
+        self.err.flush()
+
+
+class PlainOutput(StderrNotes):
+    """Replies as raw text, token by token; for pipes, files and dumb terminals."""
 
     def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None):
         self.out = out or sys.stdout
@@ -81,13 +95,6 @@ class PlainOutput:
             self.out.flush()
         self._last = "\n"
 
-    def note(self, text: str) -> None:
-        self.err.write(f"{text}\n")
-        self.err.flush()
-
-    def error(self, text: str) -> None:
-        self.err.write(f"error: {text}\n")
-        self.err.flush()
 
 
 class RichOutput:
