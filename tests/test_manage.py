@@ -173,3 +173,22 @@ def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env)
         assert "␛]0;PWNED␇" in raw, args
     piped = chat(chat_env, "export", "evil", "--format", "json")
     assert json.loads(piped.out)["messages"][1]["content"] == evil  # the export itself stays faithful
+
+
+def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
+    """A file written before the thread index and search existed (schema 1) opens with both filled."""
+    with sqlite3.connect(db_file(two_threads)) as conn:
+        for name in ("chatcli_search_insert", "chatcli_search_delete"):
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DROP TABLE chatcli_search")
+        conn.execute("DROP TABLE chatcli_threads")
+        conn.execute("PRAGMA user_version = 1")
+    run = chat(two_threads, "threads")
+    assert run.code == 0, run
+    titles = {line.split("\t")[0]: line.split("\t")[-1] for line in run.out.splitlines()}
+    assert titles == {"alpha": "how do penguins keep warm?", "beta": "explain quaternions briefly"}
+    assert "[quaternions]" in chat(two_threads, "search", "quaternions").out
+    with sqlite3.connect(db_file(two_threads)) as conn:
+        from chatcli.index import SCHEMA_VERSION
+
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
