@@ -98,6 +98,9 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
     )
 
 
+_PROMPT_FIRST = 0.05  # seconds
+
+
 def _import_engine() -> None:
     """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
     import chatcli.graph  # noqa: F401
@@ -112,6 +115,8 @@ async def _open(
     """Load the engine off the event loop, then open the thread."""
     from chatcli.turns import open_conversation
 
+    # Let the prompt draw first: the import thread would otherwise share the GIL with it.
+    await asyncio.sleep(_PROMPT_FIRST)
     await asyncio.to_thread(_import_engine)
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id))
     await conversation.set_system(setup.get("system"), setup.get("vars"))
