@@ -159,6 +159,7 @@ class Threads:
         await self.transcript(thread_id)  # unknown ids are an error, not a silent no-op
         await self.store.saver.adelete_thread(thread_id)
         await self.store.index.delete(thread_id)
+        await self.store.reclaim()
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         if not text.strip():

@@ -38,7 +38,18 @@ def prepare_db_path(db: str) -> Path:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
+        _start_incremental(path)
     return path
+
+
+def _start_incremental(path: Path) -> None:
+    """Make a new, empty database one whose free pages can be given back (see ``reclaim``)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")  # writes the header, so the setting sticks
+    finally:
+        conn.close()
 
 
 # Tables that only a chatcli (or LangGraph) database has; another program's file has none.
@@ -93,6 +104,15 @@ async def thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | No
         os.close(fd)
 
 
+_WAL_LIMIT = 8 * 1024 * 1024
+
+
+async def _pragma(conn: Any, name: str) -> int:
+    async with conn.execute(f"PRAGMA {name}") as cursor:
+        (value,) = await cursor.fetchone()
+    return int(value)
+
+
 @dataclass
 class Store:
     """An open conversation database: the checkpointer, the thread index, and the file."""
@@ -100,6 +120,27 @@ class Store:
     saver: Any
     index: ThreadIndex
     path: Path
+
+    async def reclaim(self) -> None:
+        """Give free pages back to the file system once a good share of the file is free.
+
+        Deleting threads frees pages inside the file; databases made by this version free
+        them in place (incremental vacuum), older ones are rewritten once (VACUUM), which
+        also switches them to incremental mode.
+        """
+        conn = self.saver.inner.conn
+        async with self.saver.inner.lock:
+            pages, free, mode = [await _pragma(conn, name) for name in ("page_count", "freelist_count", "auto_vacuum")]
+            if not free or free * 4 < pages:
+                return
+            if mode == 2:  # incremental
+                # It frees one page per step; executescript steps it to the end.
+                await conn.executescript("PRAGMA incremental_vacuum;")
+            else:
+                await conn.commit()
+                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                await conn.execute("VACUUM")
+            await conn.commit()
 
     def thread_lock(self, thread_id: str) -> Any:
         """Hold ``thread_id`` for one turn (see ``thread_lock``)."""
@@ -118,6 +159,8 @@ async def open_store(db: str) -> AsyncIterator[Store]:
             conn, lock = saver.inner.conn, saver.inner.lock
             async with lock:
                 await migrate(conn)
+            # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
+            await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
             yield Store(saver=saver, index=ThreadIndex(conn, lock), path=path)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None

@@ -192,3 +192,47 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
         from chatcli.index import SCHEMA_VERSION
 
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("made_by", ["this version", "an older version"])
+def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
+    """Deleting a large thread shrinks the file: in place (incremental), or by one rewrite for older files."""
+    import asyncio
+
+    from chatcli.config import load_settings
+    from chatcli.manage import EXPORT_FORMAT, open_threads
+
+    db = tmp_path / "chat.db"
+    settings = load_settings({"db": str(db)})
+    big = {"format": EXPORT_FORMAT, "title": "big", "messages": [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"{i} " + "lorem ipsum " * 200} for i in range(300)
+    ]}
+    small = {"format": EXPORT_FORMAT, "title": "small", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def fill() -> str:
+        async with open_threads(settings) as threads:
+            await threads.import_json(small)
+            return await threads.import_json(big)
+
+    big_id = asyncio.run(fill())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if made_by == "an older version":
+            conn.execute("PRAGMA auto_vacuum = NONE")
+            conn.execute("VACUUM")
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == (2 if made_by == "this version" else 0)
+    before = db.stat().st_size
+
+    async def remove() -> list:
+        async with open_threads(settings) as threads:
+            await threads.delete(big_id)
+            return await threads.list()
+
+    left = asyncio.run(remove())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # older files are switched over
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = db.stat().st_size
+    assert [t.title for t in left] == ["small"]
+    assert after < before / 3, (before, after)
