@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from chatcli.msgstore.bridge import SyncBridge
 from chatcli.msgstore.cache import _Chain, _ThreadCache
 from chatcli.msgstore.table import MessageTable, SqliteMessageTable
 
@@ -67,7 +68,7 @@ def _message_text(msg: BaseMessage) -> str:
     return str(text()) if callable(text) else ""  # langchain-core < 1.0: a method
 
 
-class MessageStoreSaver(BaseCheckpointSaver):
+class MessageStoreSaver(SyncBridge, BaseCheckpointSaver):
     """Wraps an async checkpoint saver; message lists are stored once as node chains.
 
     Args:
@@ -358,62 +359,3 @@ class MessageStoreSaver(BaseCheckpointSaver):
                 entry["seed"] = await self._resolve(thread_id, entry["seed"])
                 result[ch] = entry
         return result
-
-    # -------------------------------------------------------------- sync API
-    # The app is async. From another thread these bridge to the saver's loop, like
-    # AsyncSqliteSaver does; on the loop's own thread they refuse.
-
-    def _run_sync(self, coro: Any) -> Any:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if self._loop is None or running is self._loop:
-            coro.close()
-            raise NotImplementedError(
-                "MessageStoreSaver is async: use aget_state / ainvoke / astream "
-                "(sync calls work only from a thread other than the saver's loop)"
-            )
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run_sync(self.aget_tuple(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        async def collect() -> list[CheckpointTuple]:
-            return [
-                t
-                async for t in self.alist(config, filter=filter, before=before, limit=limit)
-            ]
-
-        yield from self._run_sync(collect())
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return self._run_sync(self.aput(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        return self._run_sync(self.aput_writes(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        return self._run_sync(self.adelete_thread(thread_id))
-
-
