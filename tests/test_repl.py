@@ -289,6 +289,18 @@ def test_alt_enter_inserts_a_newline(start, server):
     assert user_messages(server.requests[-1])[-1] == "line one\nline two"
 
 
+def test_pasting_several_lines_sends_them_as_one_message(start, server):
+    repl = start()
+    # What a terminal sends for a paste when bracketed paste is on (prompt-toolkit turns it on).
+    repl.child.send("\x1b[200~first line\r\nsecond line\r\nthird line\x1b[201~")
+    time.sleep(0.3)
+    assert not server.requests  # the newlines in the paste did not send it
+    repl.child.send("\r")
+    assert server.wait_for_requests(1, timeout=10)
+    repl.wait_prompt()
+    assert user_messages(server.requests[-1])[-1] == "first line\nsecond line\nthird line"
+
+
 def test_input_history_is_kept_across_sessions(start, server, isolated_env):
     first = start()
     at = first.say("a line worth repeating")
