@@ -104,6 +104,7 @@ class SearchHit:
     turn: int
     role: str
     snippet: str
+    node: int = 0
 
 
 _COLUMNS = "thread_id, title, created_at, updated_at, message_count, model"
@@ -178,7 +179,7 @@ class ThreadIndex:
             return []
         rows = await self._rows(
             """SELECT m.thread_id, t.title, m.pos, m.role,
-                      snippet(chatcli_search, 0, '[', ']', '…', 12)
+                      snippet(chatcli_search, 0, '[', ']', '…', 12), m.node
                  FROM chatcli_search s
                  JOIN chatcli_messages m ON m.node = s.rowid
                  LEFT JOIN chatcli_threads t ON t.thread_id = m.thread_id
@@ -186,4 +187,4 @@ class ThreadIndex:
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [SearchHit(tid, title, pos // 2 + 1, role, snip) for tid, title, pos, role, snip in rows]
+        return [SearchHit(tid, title, pos // 2 + 1, role, snip, node) for tid, title, pos, role, snip, node in rows]

@@ -164,7 +164,13 @@ class Threads:
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         if not text.strip():
             raise UsageError("nothing to search for")
-        return await self.store.index.search(text, limit)
+        # Undone and replaced messages stay stored (nodes are immutable): keep only live ones.
+        hits = await self.store.index.search(text, limit * 4)
+        live: dict[str, set[int] | None] = {}
+        for hit in hits:
+            if hit.thread_id not in live:
+                live[hit.thread_id] = await self.store.saver.live_nodes(hit.thread_id)
+        return [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():

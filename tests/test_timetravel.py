@@ -264,3 +264,23 @@ def test_fork_of_an_empty_thread_is_refused(settings, server):
             assert c.thread_id == "t1"
 
     run(go())
+
+
+def test_search_finds_only_what_is_still_in_the_thread(settings, server):
+    """An undone exchange and a replaced answer are kept as nodes, but search does not show them."""
+    from chatcli.manage import Threads
+
+    async def go():
+        async with chat(settings) as c:
+            await c.ask("tell me about giraffes")
+            await c.ask("now about okapis")
+            await c.run("/undo")
+            server.queue(Reply("zebras have stripes"))
+            await c.ask("what about zebras?")
+            server.queue(Reply("horses gallop"))
+            await c.run("/retry")
+            threads = Threads(c.conversation.app, c.conversation.store)
+            found = {w: [(h.turn, h.role) for h in await threads.search(w)] for w in ("giraffes", "okapis", "stripes", "gallop")}
+        assert found == {"giraffes": [(1, "human"), (1, "ai")], "okapis": [], "stripes": [], "gallop": [(2, "ai")]}
+
+    run(go())

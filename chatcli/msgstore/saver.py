@@ -267,6 +267,20 @@ class MessageStoreSaver(SyncBridge, BaseCheckpointSaver):
 
     # ------------------------------------------------------------- async API
 
+    async def live_nodes(self, thread_id: str, channel: str = "messages") -> set[int] | None:
+        """Node ids of the messages in the thread's current history (not undone or replaced ones).
+
+        None when the thread's head is stored in the old inline format (nothing to filter by).
+        """
+        await self.setup()
+        head = await self.inner.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+        ref = (head.checkpoint.get("channel_values") or {}).get(channel) if head else None
+        if not is_ref(ref):
+            return None if head and ref else set()
+        if ref[REF_KEY] is None:
+            return set()
+        return {row[0] for row in await self.table.load_chain(thread_id, ref[REF_KEY])}
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         await self.setup()
         return await self._inflate(await self.inner.aget_tuple(config))
