@@ -22,7 +22,7 @@ from chatcli.errors import StoreError, UsageError
 from chatcli.index import make_title
 from chatcli.manage import Threads, transcript_markdown, turns_of
 from chatcli.render import neutralise, print_threads, print_transcript
-from chatcli.turns import check_thread_id, check_utf8, new_thread_id
+from chatcli.inputs import check_thread_id, check_utf8, new_thread_id
 
 Handler = Callable[["Context", str], Awaitable[Any]]
 # What a handler returns to end the session (/exit).

@@ -69,7 +69,7 @@ def run(
 
     ``json_output`` (a chatcli.jsonout.JsonOutput, for --json / --jsonl) renders the one answer.
     """
-    from chatcli.turns import check_thread_id, new_thread_id
+    from chatcli.inputs import check_thread_id, new_thread_id
 
     if json_output is not None:
         json_output.model = settings.model

@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.index import SearchHit, ThreadInfo, make_title
-from chatcli.turns import check_thread_id, new_thread_id
+from chatcli.inputs import check_thread_id, new_thread_id
 
 EXPORT_FORMAT = "chatcli-thread"
 EXPORT_VERSION = 1
