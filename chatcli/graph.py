@@ -43,8 +43,6 @@ _MAX_FOLDS = 2
 def now_iso() -> str:
     """The current time as an ISO 8601 UTC timestamp, as stored on messages."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-# The approximate counter charges every message at least this many tokens.
-_MIN_TOKENS_PER_MESSAGE = 3
 
 
 class ChatState(TypedDict):
