@@ -48,6 +48,10 @@ def build_chat_model(settings: Settings) -> "BaseChatModel":
         max_retries=settings.max_retries,
         stream_usage=True,
         streaming=True,
+        # Its per-chunk timeout wraps every chunk in asyncio.wait_for, which on Python
+        # 3.11 can swallow a cancellation: Ctrl-C would wait for the whole reply. A
+        # stalled server is still caught by the HTTP read timeout above.
+        stream_chunk_timeout=None,
         **extra,
     )
 
