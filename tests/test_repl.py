@@ -375,3 +375,21 @@ def test_long_markdown_answer_arrives_whole(start, server):
     positions = [tail.rindex(f"Paragraph {n:02d} says hello.") for n in (48, 49, 50)]
     assert positions == sorted(positions)
     assert tail.rindex("The very last line.") > positions[-1]
+
+
+def test_ctrl_c_stops_a_fast_markdown_stream_every_time(start, server):
+    # A fast server and a terminal renderer that is slower than it: tokens queue up behind
+    # the screen. Wherever in the stream Ctrl-C lands, the stop is immediate (a client
+    # that loses the cancellation keeps reading until the whole answer has arrived).
+    tokens = [f" **w{i}**" if i % 7 == 0 else f" w{i}" for i in range(3000)]
+    repl = start("--thread", "fast")
+    for trial in range(6):
+        server.queue(Reply(tokens=tokens, delay=0.002))
+        at = repl.say(f"stream {trial}")
+        repl.wait_for("w30", after=at)
+        time.sleep(0.05 * trial)
+        stop_at = repl.mark()
+        repl.child.sendintr()
+        took = repl.wait_for("stopped", after=stop_at, timeout=10)
+        assert took < 1, f"stop {trial + 1} took {took:.1f} s"
+        repl.wait_prompt(timeout=5)
