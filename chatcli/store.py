@@ -23,8 +23,8 @@ def prepare_db_path(db: str) -> Path:
     path = Path(db).expanduser()
     directory = path.parent
     if not directory.exists():
-        try:
-            directory.mkdir(mode=0o700, parents=True)
+        try:  # exist_ok: another process starting at the same moment may have just made it
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create {directory}: {exc.strerror}", hint="choose another --db") from None
     if not directory.is_dir():
@@ -35,9 +35,12 @@ def prepare_db_path(db: str) -> Path:
         raise StoreError(f"{path} is not writable", hint="choose another --db or fix its permissions")
     if not path.exists():
         try:  # created 0600: conversations are private
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return path  # another process starting at the same moment created it
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
+        os.close(fd)
         _start_incremental(path)
     return path
 
@@ -147,9 +150,24 @@ class Store:
         return thread_lock(self.path, thread_id)
 
 
+def is_postgres_url(db: str) -> bool:
+    """True when ``db`` names a PostgreSQL database (``postgresql://...`` or ``postgres://...``)."""
+    return db[:13].lower().startswith(("postgresql://", "postgres://"))
+
+
 @asynccontextmanager
-async def open_store(db: str) -> AsyncIterator[Store]:
-    """Open (creating and migrating as needed) the conversation database at ``db``."""
+async def open_store(db: str) -> AsyncIterator[Any]:
+    """Open (creating and migrating as needed) the conversation database at ``db``.
+
+    A SQLite file by default; a ``postgresql://`` URL opens ``chatcli.pgstore.PostgresStore``
+    instead, which offers the same attributes and methods.
+    """
+    if is_postgres_url(db):
+        from chatcli.pgstore import open_pg_store
+
+        async with open_pg_store(db) as store:
+            yield store
+        return
     path = prepare_db_path(db)
     check_database(path)
     from chatcli.msgstore import sqlite_saver

@@ -1,13 +1,19 @@
-"""Shared fixtures: every test runs with its own HOME, XDG dirs and a clean environment."""
+"""Shared fixtures: every test runs with its own HOME, XDG dirs and a clean environment.
+
+Conversation tests also run on PostgreSQL: see tests/stores.py (the ``stores`` mark and the
+``storage`` fixture).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer
+from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
 _OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_")
 
@@ -28,6 +34,47 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "stores(*kinds): run the test once per store (\"sqlite\", \"postgres\"); see tests/stores.py"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run tests marked ``stores(...)`` once per store (the closest mark wins)."""
+    mark = metafunc.definition.get_closest_marker("stores")
+    if mark is not None and tuple(mark.args) != ("sqlite",) and "storage" in metafunc.fixturenames:
+        metafunc.parametrize("storage", mark.args, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer | None]:
+    """The PostgreSQL server named by CHATCLI_TEST_PG, or None."""
+    if not PG_DSN:
+        yield None
+        return
+    server = PgServer(PG_DSN)
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def storage(request: pytest.FixtureRequest, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage]:
+    """The store this test runs against: SQLite (the default file) unless parametrized to PostgreSQL,
+    which gets a fresh database of the test's own as CHATCLI_DB."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield Storage("sqlite")
+        return
+    server = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip(SKIP_REASON)
+    store = Storage.postgres(server)
+    monkeypatch.setenv("CHATCLI_DB", store.url)
+    yield store
+    store.close()
+
+
 @pytest.fixture
 def server():
     """A fake OpenAI-compatible server on 127.0.0.1 for the length of the test."""
@@ -36,8 +83,8 @@ def server():
 
 
 @pytest.fixture
-def chat_env(server: FakeOpenAIServer, isolated_env: Path) -> dict[str, str]:
-    """Environment for running the installed ``chat`` against the fake server."""
+def chat_env(server: FakeOpenAIServer, isolated_env: Path, storage: Storage) -> dict[str, str]:
+    """Environment for running the installed ``chat`` against the fake server (and the test's store)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_VARS)}
     env.update(
         HOME=str(isolated_env),
@@ -49,4 +96,6 @@ def chat_env(server: FakeOpenAIServer, isolated_env: Path) -> dict[str, str]:
         CHATCLI_TIMEOUT="5",
         CHATCLI_MAX_RETRIES="0",
     )
+    if storage.url:
+        env["CHATCLI_DB"] = storage.url
     return env

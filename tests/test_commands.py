@@ -29,12 +29,12 @@ from tests.test_repl import start, user_messages  # noqa: F401  (start is a fixt
 
 
 @pytest.fixture
-def settings(server, tmp_path, monkeypatch):
+def settings(server, tmp_path, monkeypatch, storage):
     """Settings for a conversation with the fake server, stored in a fresh database."""
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
     monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
-    monkeypatch.setenv("CHATCLI_DB", str(tmp_path / "chat.db"))
+    monkeypatch.setenv("CHATCLI_DB", storage.db(tmp_path / "chat.db"))
     monkeypatch.setenv("CHATCLI_MAX_RETRIES", "0")
     monkeypatch.setenv("CHATCLI_TIMEOUT", "5")
     return load_settings({})

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from tests.fakeserver import Reply
 from tests.test_cli import CHAT
 from tests.test_reliability import db_of, integrity, stored, summary, user_turns
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
 
 
 def echo(question: str, earlier: list[str]) -> str:

@@ -91,9 +91,9 @@ def run(coro: Any) -> Any:
 
 
 class Harness:
-    """A compiled graph on a real SQLite store, one thread of it, and the fake model behind it."""
+    """A compiled graph on a real store, one thread of it, and the fake model behind it."""
 
-    def __init__(self, db: Path, model: RecordingFakeModel, *, context_tokens: int = 6000, thread: str = "t1"):
+    def __init__(self, db: Path | str, model: RecordingFakeModel, *, context_tokens: int = 6000, thread: str = "t1"):
         self.db = db
         self.model = model
         self.context_tokens = context_tokens
@@ -221,8 +221,9 @@ def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
     assert [m.content for m in sent[1:]] == ["hi", "Hello there, how are you today?", "and again"]
 
 
-def test_history_survives_reopening_the_store(tmp_path):
-    db = tmp_path / "c.db"
+@pytest.mark.stores("sqlite", "postgres")
+def test_history_survives_reopening_the_store(tmp_path, storage):
+    db = storage.db(tmp_path / "c.db")
 
     async def first():
         async with Harness(db, fake_model("I will remember.")) as conv:

@@ -1,4 +1,4 @@
-"""Conversation commands (threads, show, export, import, rm, search, title, fork) on a real SQLite file."""
+"""Conversation commands (threads, show, export, import, rm, search, title, fork) on a real store."""
 
 from __future__ import annotations
 
@@ -10,30 +10,50 @@ from pathlib import Path
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer
+from tests.stores import message_rows
 from tests.test_cli import base_env, chat, roles
+from tests.test_reliability import db_of
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
+
+
+def seed(home: Path, db: str | None = None) -> dict[str, str]:
+    """Thread "alpha" (two turns) and "beta" (one), made through the real `chat`."""
+    with FakeOpenAIServer() as fake:
+        env = base_env(home, fake.base_url)
+        if db:
+            env["CHATCLI_DB"] = db
+        assert chat(env, "-t", "alpha", "how do penguins keep warm?").code == 0
+        assert chat(env, "-t", "alpha", "and what do they eat in winter?").code == 0
+        assert chat(env, "-t", "beta", "explain quaternions briefly").code == 0
+    return env
 
 
 @pytest.fixture(scope="module")
 def seeded_db(tmp_path_factory) -> Path:
-    """A database with thread "alpha" (two turns) and "beta" (one), made once through the real `chat`."""
-    home = tmp_path_factory.mktemp("seed")
-    with FakeOpenAIServer() as fake:
-        env = base_env(home, fake.base_url)
-        assert chat(env, "-t", "alpha", "how do penguins keep warm?").code == 0
-        assert chat(env, "-t", "alpha", "and what do they eat in winter?").code == 0
-        assert chat(env, "-t", "beta", "explain quaternions briefly").code == 0
-    path = db_file(env)
+    """A SQLite file with the seeded threads, made once."""
+    path = db_file(seed(tmp_path_factory.mktemp("seed")))
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 
+@pytest.fixture(scope="module")
+def seeded_pg(tmp_path_factory, pg_server) -> str:
+    """A PostgreSQL template database with the seeded threads, made once."""
+    home = tmp_path_factory.mktemp("seed-pg")
+    return pg_server.template(lambda url: seed(home, url))
+
+
 @pytest.fixture
-def two_threads(seeded_db, chat_env):
+def two_threads(request, storage, chat_env):
     """A private copy of the seeded database, used by this test's `chat` runs."""
+    if storage.kind == "postgres":
+        storage.reset(request.getfixturevalue("seeded_pg"))
+        return chat_env
     target = db_file(chat_env)
     target.parent.mkdir(mode=0o700, parents=True)
-    shutil.copyfile(seeded_db, target)
+    shutil.copyfile(request.getfixturevalue("seeded_db"), target)
     return chat_env
 
 
@@ -116,11 +136,8 @@ def test_rm_asks_first_and_removes_only_that_thread(two_threads):
     assert removed.code == 0, removed
     listed = chat(two_threads, "threads").out
     assert "alpha" not in listed and "beta" in listed
-    with sqlite3.connect(db_file(two_threads)) as conn:
-        for table in ("checkpoints", "writes", "chatcli_messages"):
-            count = conn.execute(f"SELECT count(*) FROM {table} WHERE thread_id = 'alpha'").fetchone()[0]
-            assert count == 0, table
-        assert conn.execute("SELECT count(*) FROM chatcli_messages WHERE thread_id = 'beta'").fetchone()[0] == 2
+    assert message_rows(db_of(two_threads), "alpha") == {"checkpoints": 0, "writes": 0, "messages": 0}
+    assert message_rows(db_of(two_threads), "beta")["messages"] == 2
     assert chat(two_threads, "search", "penguins").code != 0  # gone from the search index too
 
 
@@ -175,6 +192,7 @@ def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env)
     assert json.loads(piped.out)["messages"][1]["content"] == evil  # the export itself stays faithful
 
 
+@pytest.mark.stores("sqlite")
 def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
     """A file written before the thread index and search existed (schema 1) opens with both filled."""
     with sqlite3.connect(db_file(two_threads)) as conn:
@@ -194,6 +212,7 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+@pytest.mark.stores("sqlite")
 @pytest.mark.parametrize("made_by", ["this version", "an older version"])
 def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     """Deleting a large thread shrinks the file: in place (incremental), or by one rewrite for older files."""

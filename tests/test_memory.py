@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
@@ -21,6 +22,8 @@ from chatcli.turns import Conversation, TurnResult
 from tests.fakeserver import Reply, echo_reply
 from tests.test_cli import chat
 from tests.test_graph import RecordingFakeModel, fake_model
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
 
 SYSTEM = "You are a test assistant."
 FACT = re.compile(r"fact\d+")
@@ -68,9 +71,9 @@ def summarising_model(*replies: str) -> SummarisingFakeModel:
 
 
 class Thread:
-    """A graph in the given memory mode on a real SQLite store, and one thread of it."""
+    """A graph in the given memory mode on a real store (SQLite file or PostgreSQL URL), and one thread of it."""
 
-    def __init__(self, db: Path, model: Any, *, memory: str, context_tokens: int = 100, thread: str = "t1"):
+    def __init__(self, db: Path | str, model: Any, *, memory: str, context_tokens: int = 100, thread: str = "t1"):
         self.db, self.model, self.memory, self.context_tokens, self.thread = db, model, memory, context_tokens, thread
 
     async def __aenter__(self) -> Conversation:
@@ -113,13 +116,13 @@ def sent_parts(call: list[BaseMessage]) -> tuple[list[SystemMessage], list[BaseM
 # --------------------------------------------------------------------------- summary mode
 
 
-def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp_path):
+def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp_path, storage):
     turns = 10
     model = summarising_model(*(reply(i) for i in range(turns)))
     streamed: list[str] = []
 
     async def go():
-        async with Thread(tmp_path / "c.db", model, memory="summary") as conv:
+        async with Thread(storage.db(tmp_path / "c.db"), model, memory="summary") as conv:
             results = await converse(conv, range(turns), streamed)
             state = await conv.app.aget_state(conv.config)
             return results, state
@@ -173,8 +176,8 @@ def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp
     assert history[index + 1].content == tail[0].content, "the summary covers exactly what is not sent"
 
 
-def test_summary_persists_and_a_thread_continues_from_it(tmp_path):
-    db = tmp_path / "c.db"
+def test_summary_persists_and_a_thread_continues_from_it(tmp_path, storage):
+    db = storage.db(tmp_path / "c.db")
     first = summarising_model(*(reply(i) for i in range(6)))
     second = summarising_model(*(reply(i) for i in range(6, 9)))
 
@@ -195,11 +198,11 @@ def test_summary_persists_and_a_thread_continues_from_it(tmp_path):
     assert len(after["messages"]) == 18
 
 
-def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path):
+def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, storage):
     model = summarising_model("short")
 
     async def go():
-        async with Thread(tmp_path / "c.db", model, memory="summary", context_tokens=6000) as conv:
+        async with Thread(storage.db(tmp_path / "c.db"), model, memory="summary", context_tokens=6000) as conv:
             await converse(conv, range(4), [])
             return (await conv.app.aget_state(conv.config)).values
 
@@ -211,12 +214,12 @@ def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path):
     assert len(tail) == 7
 
 
-def test_summariser_usage_is_kept_on_the_reply(tmp_path):
+def test_summariser_usage_is_kept_on_the_reply(tmp_path, storage):
     model = summarising_model(*(reply(i) for i in range(8)))
     model.summary_usage = {"input_tokens": 50, "output_tokens": 5, "total_tokens": 55}
 
     async def go():
-        async with Thread(tmp_path / "c.db", model, memory="summary") as conv:
+        async with Thread(storage.db(tmp_path / "c.db"), model, memory="summary") as conv:
             await converse(conv, range(8), [])
             return await conv.messages()
 
@@ -228,12 +231,12 @@ def test_summariser_usage_is_kept_on_the_reply(tmp_path):
 # --------------------------------------------------------------------------- trim mode
 
 
-def test_trim_mode_is_unchanged(tmp_path):
+def test_trim_mode_is_unchanged(tmp_path, storage):
     turns = 10
     model = summarising_model(*(reply(i) for i in range(turns)))
 
     async def go():
-        async with Thread(tmp_path / "c.db", model, memory="trim") as conv:
+        async with Thread(storage.db(tmp_path / "c.db"), model, memory="trim") as conv:
             await converse(conv, range(turns), [])
             return (await conv.app.aget_state(conv.config)).values
 
@@ -250,8 +253,8 @@ def test_trim_mode_is_unchanged(tmp_path):
     assert len(systems) == 1
 
 
-def test_trim_mode_ignores_a_summary_left_by_summary_mode(tmp_path):
-    db = tmp_path / "c.db"
+def test_trim_mode_ignores_a_summary_left_by_summary_mode(tmp_path, storage):
+    db = storage.db(tmp_path / "c.db")
     summarising = summarising_model(*(reply(i) for i in range(8)))
     trimming = summarising_model("ok")
 
@@ -268,11 +271,11 @@ def test_trim_mode_ignores_a_summary_left_by_summary_mode(tmp_path):
 # --------------------------------------------------------------------------- usage
 
 
-def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path):
+def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path, storage):
     model = fake_model("an answer")
 
     async def go():
-        async with Thread(tmp_path / "c.db", model, memory="trim", context_tokens=6000) as conv:
+        async with Thread(storage.db(tmp_path / "c.db"), model, memory="trim", context_tokens=6000) as conv:
             result = await conv.send("how big is this request?", lambda _t: None)
             return result, await conv.messages()
 
@@ -283,6 +286,7 @@ def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path):
     assert history[-1].response_metadata[PROMPT_ESTIMATE] == expected
 
 
+@pytest.mark.stores("sqlite")
 def test_usage_line_shows_counts_and_the_share_of_the_budget():
     served = TurnResult("x", usage={"input_tokens": 812, "output_tokens": 64}, context_tokens=6000, prompt_tokens_est=700)
     assert usage_line(served) == "812 in · 64 out · context 14% of 6,000"
@@ -330,11 +334,11 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
 
 
-def test_stored_reply_keeps_the_servers_usage(server, tmp_path):
+def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
     from chatcli.config import Settings
     from chatcli.turns import open_conversation
 
-    settings = Settings(model="gpt-fake", base_url=server.base_url, db=str(tmp_path / "u.db"), timeout=5, max_retries=0)
+    settings = Settings(model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0)
     server.queue(Reply("one two three"))
 
     async def go():

@@ -26,18 +26,21 @@ from typing import Any, Callable
 import pytest
 
 from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
+from tests.stores import dangling_nodes, is_url
 from tests.test_cli import CHAT, KEY, Run, Session, assert_one_error_line, chat
 
 # --------------------------------------------------------------------------- helpers (also used by
 # tests/test_concurrency.py and tests/test_badinput.py)
 
 
-def db_of(env: dict[str, str]) -> Path:
-    """The default database of a ``chat`` environment."""
+def db_of(env: dict[str, str]) -> Path | str:
+    """The database of a ``chat`` environment: its CHATCLI_DB URL (PostgreSQL), else the default file."""
+    if is_url(env.get("CHATCLI_DB", "")):
+        return env["CHATCLI_DB"]
     return Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db"
 
 
-def stored(db: Path, thread: str) -> list[Any]:
+def stored(db: Path | str, thread: str) -> list[Any]:
     """The thread's messages as the database holds them, read in this process."""
     from chatcli.store import open_checkpointer
 
@@ -54,7 +57,10 @@ def summary(messages: list[Any]) -> list[tuple[str, str, str | None]]:
     return [(m.type, str(m.content), (m.response_metadata or {}).get("interrupted")) for m in messages]
 
 
-def integrity(db: Path) -> str:
+def integrity(db: Path | str) -> str:
+    """SQLite's integrity check; on PostgreSQL, "ok" when every message node's parent exists."""
+    if is_url(db):
+        return "ok" if dangling_nodes(str(db)) == 0 else "dangling message nodes"
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from chatcli.errors import ModelError, UsageError
 from tests.fakeserver import Fault, Reply
 from tests.test_commands import Chat, chat, run, settings  # noqa: F401  (settings is a fixture)
 from tests.test_repl import assistant_messages, start, user_messages  # noqa: F401  (start is a fixture)
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
 
 
 async def two_turns(c: Chat) -> None:

@@ -24,8 +24,9 @@ checkpoint is loaded and compared by id and equality.  In-place mutation of a
 message's nested structures after it was saved is not detected (LangGraph does not
 do that; ``add_messages`` builds new lists and only fills in missing ids).
 
-The message table sits behind ``MessageTable`` so a PostgreSQL version can be added
-next to ``SqliteMessageTable``.
+The message table sits behind ``MessageTable``: ``SqliteMessageTable`` here, and
+``chatcli.msgstore.pgtable.PostgresMessageTable`` for ``AsyncPostgresSaver`` (imported
+from there only, so that SQLite users never load psycopg).
 """
 
 from __future__ import annotations

@@ -116,6 +116,10 @@ class MessageStoreSaver(SyncBridge, BaseCheckpointSaver):
             await self.table.setup()
             self._setup_done = True
 
+    def assume_set_up(self) -> None:
+        """Skip ``setup()``: the caller has checked that every table exists and is current."""
+        self._setup_done = True
+
     async def aclose(self) -> None:
         """Close the connection if this saver was opened by ``open_sqlite_saver``."""
         self._cache.clear()
