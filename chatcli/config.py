@@ -30,6 +30,15 @@ class Settings:
     history_file: str | None = None
     # History beyond context_tokens: "trim" leaves it out, "summary" sends a running summary of it.
     memory: str = "trim"
+    # Most tokens in one reply; None leaves it to the server (the local model gets a share of its window).
+    max_tokens: int | None = None
+    # The local model (chatcli.local): True or False to force it on or off; None uses it only
+    # when no key and no endpoint are set and it is installed.
+    local: bool | None = None
+    # A GGUF file for the local model instead of the bundled one (implies local).
+    local_model: str | None = None
+    # The local server's context window (tokens): history and reply must fit in it.
+    local_n_ctx: int = 2048
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -51,6 +60,10 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_TEMPERATURE": "temperature",
     "CHATCLI_HISTORY_FILE": "history_file",
     "CHATCLI_MEMORY": "memory",
+    "CHATCLI_MAX_TOKENS": "max_tokens",
+    "CHATCLI_LOCAL": "local",
+    "CHATCLI_LOCAL_MODEL": "local_model",
+    "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
 }
 
 MEMORY_MODES = ("trim", "summary")
@@ -58,11 +71,27 @@ MEMORY_MODES = ("trim", "summary")
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _coerce_bool(name: str, value: Any, source: str) -> bool:
+    """A yes/no setting: a TOML boolean, or 1/0, true/false, yes/no, on/off as text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert a raw value to the setting's type, or fail with a message naming the source."""
     kind = _FIELD_TYPES[name]
     if value is None:
         return None
+    if "bool" in kind:
+        return _coerce_bool(name, value, source)
     try:
         if "int" in kind and not isinstance(value, bool):
             if isinstance(value, float) and not value.is_integer():
@@ -96,6 +125,10 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
             settings = replace(settings, **{name: _coerce(name, value, source)})
     if settings.context_tokens < 100:
         raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
+    if settings.max_tokens is not None and settings.max_tokens < 1:
+        raise ConfigError(f"max_tokens must be at least 1, got {settings.max_tokens}")
+    if settings.local_n_ctx < 512:
+        raise ConfigError(f"local_n_ctx must be at least 512, got {settings.local_n_ctx}")
     if settings.memory not in MEMORY_MODES:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
     return settings

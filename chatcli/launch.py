@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
+from contextlib import ExitStack
 from typing import Any
 
 from chatcli.config import Settings
@@ -54,12 +55,20 @@ async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict
 
 
 def preflight(settings: Settings) -> None:
-    """Cheap checks that fail before the prompt opens: credentials and the database file."""
+    """Cheap checks that fail before the prompt opens: credentials and the database file.
+
+    A PostgreSQL database is checked when it is opened; here only its driver is.
+    """
     from chatcli.models import check_credentials
-    from chatcli.store import check_database, prepare_db_path
+    from chatcli.store import check_database, is_postgres_url, prepare_db_path
 
     check_credentials(settings)
-    check_database(prepare_db_path(settings.db or ""))
+    if is_postgres_url(settings.db or ""):
+        from chatcli.pgstore import check_driver
+
+        check_driver()
+    else:
+        check_database(prepare_db_path(settings.db or ""))
 
 
 def run(
@@ -79,14 +88,39 @@ def run(
     piped = None if sys.stdin.isatty() else read_stdin(sys.stdin)
     if json_output is not None and question is None and piped is None:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    preflight(settings)
-    if question is not None or piped is not None:
-        asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, json_output))
-        return
-    from chatcli.render import make_output
-    from chatcli.repl import run_repl
+    with ExitStack() as stack:
+        settings = use_local_model(stack, settings, quiet=json_output is not None)
+        if json_output is not None:
+            json_output.model = settings.model
+        preflight(settings)
+        if question is not None or piped is not None:
+            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, json_output))
+            return
+        from chatcli.render import make_output
+        from chatcli.repl import run_repl
 
-    asyncio.run(run_repl(settings, thread_id, make_output(), setup=setup))
+        asyncio.run(run_repl(settings, thread_id, make_output(), setup=setup))
+
+
+def use_local_model(stack: ExitStack, settings: Settings, *, quiet: bool = False) -> Settings:
+    """Start the local model if the settings ask for it (or nothing else is set up); it runs until ``stack`` closes.
+
+    Returns the settings to chat with: pointing at the local server when it runs. Falling back
+    on the local model for want of a key says so on stderr, unless ``quiet``.
+    """
+    from chatcli import local
+
+    if not local.wants_local(settings):
+        return settings
+    fallback = local.is_fallback(settings)
+    settings = stack.enter_context(local.serving(settings))
+    if fallback and not quiet:
+        from chatcli.render import make_output
+
+        make_output().note(
+            f"no API key set: using the local model {settings.model} (chat --help tells how to use another)"
+        )
+    return settings
 
 
 def report(exc: BaseException, debug: bool, settings: Settings | None = None) -> int:

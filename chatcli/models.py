@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
@@ -21,9 +21,11 @@ PLACEHOLDER_KEY = "not-needed"
 def check_credentials(settings: Settings) -> None:
     """Fail early when there is neither a key nor a local endpoint to talk to."""
     if not settings.api_key and not settings.base_url:
+        from chatcli.local import fallback_hint
+
         raise ConfigError(
             "no API key: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server",
-            hint="see .env.example",
+            hint=fallback_hint(),
         )
 
 
@@ -32,7 +34,11 @@ def build_chat_model(settings: Settings) -> "BaseChatModel":
     check_credentials(settings)
     from langchain_openai import ChatOpenAI
 
-    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
+    if settings.max_tokens:
+        extra["max_tokens"] = settings.max_tokens  # sent as max_completion_tokens, which OpenAI reads
+        if settings.base_url:  # other OpenAI-compatible servers (llama-cpp-python's among them) read max_tokens
+            extra["extra_body"] = {"max_tokens": settings.max_tokens}
     secret = settings.api_key or PLACEHOLDER_KEY
 
     async def api_key() -> str:
@@ -78,9 +84,11 @@ def endpoint_name(settings: Settings) -> str:
 
 
 def redact(text: str, settings: Settings) -> str:
-    """Remove the API key, and anything shaped like a key, from text shown to the user."""
+    """Remove the API key, anything shaped like a key, and passwords in URLs from text shown to the user."""
     if settings.api_key and len(settings.api_key) >= 4:
         text = text.replace(settings.api_key, "***")
+    text = re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", r"\1***@", text, flags=re.I)
+    text = re.sub(r"([?&]password=)[^&\s]+", r"\1***", text, flags=re.I)
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
 
 

@@ -252,6 +252,7 @@ class Conversation:
 async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation."""
     from chatcli.graph import build_graph
+    from chatcli.local import ready
     from chatcli.models import ModelPool
     from chatcli.store import open_store
 
@@ -259,6 +260,7 @@ async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     async with open_store(settings.db or "") as store:
+        await ready(settings)  # a local model server started by `chat --local` has loaded its model
         app = build_graph(
             models,
             store.saver,

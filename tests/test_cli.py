@@ -346,6 +346,7 @@ def test_api_key_never_shown(name, played):
 
 def test_no_key_and_no_base_url_is_a_config_error(chat_env):
     env = {k: v for k, v in chat_env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env["CHATCLI_LOCAL"] = "0"  # no fallback on the local model, installed or not
     run = chat(env, "hello")
     line = assert_one_error_line(run, 3)
     assert "OPENAI_API_KEY" in line

