@@ -69,7 +69,7 @@ def fake_script(tmp_path: Path) -> Path:
 def fake_server(script: Path, mode: str, log: Path | None = None, timeout: float = 20) -> local.LocalServer:
     """A LocalServer running the stand-in under the same parent watch as the real one."""
     port = local.free_port()
-    command = [sys.executable, "-m", "chatcli.local", str(script), mode, str(port)]
+    command = [sys.executable, "-m", "chatcli.localserver", str(script), mode, str(port)]
     return local.LocalServer(command, port, log, timeout)
 
 
@@ -184,7 +184,7 @@ def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
                 import asyncio, sys, time
                 from chatcli import local
                 port = local.free_port()
-                command = [sys.executable, "-m", "chatcli.local", {str(fake_script)!r}, "ok", str(port)]
+                command = [sys.executable, "-m", "chatcli.localserver", {str(fake_script)!r}, "ok", str(port)]
                 server = local.LocalServer(command, port)
                 server.start()
                 asyncio.run(server.wait_ready())
@@ -221,7 +221,7 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + bytes(16))
     monkeypatch.setattr(local, "server_installed", lambda: True)
-    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.local", str(fake_script), "ok", str(port)])
+    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.localserver", str(fake_script), "ok", str(port)])
     settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
     with pytest.raises(RuntimeError, match="boom"):
         with local.serving(settings, log=tmp_path / "server.log") as served:

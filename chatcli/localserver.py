@@ -1,0 +1,247 @@
+"""The local model server process: started on a loopback port, watched, stopped.
+
+``LocalServer`` runs a command that serves HTTP on 127.0.0.1 and waits until it answers;
+``python -m chatcli.localserver PROGRAM ARGS...`` runs PROGRAM under a watch on its stdin, a
+pipe from chat, so the server exits as soon as chat is gone, however chat ended (see
+``watch_parent``). ``chatcli.local`` decides when to use it and with which settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from chatcli.config import data_dir
+from chatcli.errors import ModelError
+
+SERVER_MODULE = "llama_cpp.server"
+HOST = "127.0.0.1"
+# Seconds the server may take to load its model and answer GET /v1/models.
+START_TIMEOUT = 120.0
+LOG_NAME = "local-server.log"
+
+
+def model_name(path: Path) -> str:
+    """The name the model goes by (in the usage line, --json, the thread index): its file name."""
+    return path.name.removesuffix(".gguf").removesuffix(".GGUF")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _threads() -> int:
+    """Threads for generating: every core on a small machine, about one per physical core on a big one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return cores if cores <= 4 else cores // 2
+
+
+def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
+    """The command line that serves ``path`` on ``port``, under the parent watch (see ``watch_parent``)."""
+    return [
+        sys.executable,
+        "-P",  # not the current directory first on sys.path: a stray module there is not imported
+        "-m",
+        __name__,
+        SERVER_MODULE,
+        "--model", str(path),
+        "--model_alias", model_name(path),
+        "--host", HOST,
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(_threads()),
+        "--verbose", "False",
+    ]  # fmt: skip
+
+
+def log_path() -> Path:
+    """Where the server's output goes: $XDG_DATA_HOME/chatcli/local-server.log."""
+    return data_dir() / LOG_NAME
+
+
+def _open_log(path: Path | None) -> IO[bytes] | int:
+    """The server's log file, readable by the user only and emptied at each start; DEVNULL if none."""
+    if path is None:
+        return subprocess.DEVNULL
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    except OSError:
+        return subprocess.DEVNULL
+
+
+class LocalServer:
+    """One server process on a loopback port: ``start()``, ``await wait_ready()``, ``stop()``.
+
+    ``command`` serves HTTP on ``port`` of 127.0.0.1; it counts as ready once ``GET /v1/models``
+    answers 200. Its stdin is a pipe that stays open while this process lives.
+    """
+
+    def __init__(self, command: list[str], port: int, log: Path | None = None, timeout: float = START_TIMEOUT):
+        self.command = command
+        self.port = port
+        self.log = log
+        self.timeout = timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.grace = 5.0  # seconds between SIGTERM and SIGKILL when stopping
+        self._started = 0.0
+        self._ready = False
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible endpoint of the server."""
+        return f"http://{HOST}:{self.port}/v1"
+
+    def start(self) -> None:
+        """Start the process (without waiting for it); ``stop()`` runs at exit at the latest."""
+        log = _open_log(self.log)
+        if isinstance(log, int):
+            self.log = None  # could not be opened: the output is dropped
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal is for chat, not the server
+            )
+        except OSError as exc:
+            raise ModelError(f"cannot start the local model server: {exc}") from None
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        self._started = time.monotonic()
+        atexit.register(self.stop)
+
+    def _where(self) -> str:
+        return f"see {self.log}" if self.log else "run the server by hand to see why"
+
+    def _last_words(self) -> str:
+        """The last line the server wrote (its error, when it failed), as ": line", or ""."""
+        try:
+            lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines()] if self.log else []
+        except OSError:
+            return ""
+        lines = [line for line in lines if line]
+        return f": {lines[-1][:200]}" if lines else ""
+
+    async def wait_ready(self) -> None:
+        """Return once the server answers; fail with one line if it exits or takes too long."""
+        if self._ready:
+            return
+        if self.process is None:
+            raise RuntimeError("the local model server was not started")
+        deadline = self._started + self.timeout
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise ModelError(
+                    f"the local model server stopped while starting (exit code {code}){self._last_words()}",
+                    hint=self._where(),
+                )
+            if await self._answers():
+                if self.process.poll() is None:  # ours, not something else that took the port
+                    self._ready = True
+                    return
+                continue
+            if time.monotonic() > deadline:
+                raise ModelError(f"the local model server was not ready within {self.timeout:g} s", hint=self._where())
+            await asyncio.sleep(0.05)
+
+    async def _answers(self) -> bool:
+        """True if GET /v1/models answers 200 now."""
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, self.port), 2)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        try:
+            writer.write(f"GET /v1/models HTTP/1.0\r\nHost: {HOST}:{self.port}\r\n\r\n".encode())
+            status = await asyncio.wait_for(reader.readline(), 5)
+            return status.split()[1:2] == [b"200"]
+        except (OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            writer.close()
+
+    def stop(self) -> None:
+        """End the server: close its stdin (it exits on that), then SIGTERM, then SIGKILL. Idempotent."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        atexit.unregister(self.stop)
+        with contextlib.suppress(OSError):
+            if process.stdin:
+                process.stdin.close()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def watch_parent(argv: list[str]) -> None:
+    """Run PROGRAM (a module name, or a .py file) as ``__main__`` with ARGS, exiting when stdin closes.
+
+    ``python -m chatcli.localserver PROGRAM ARGS...``: chat holds the other end of stdin, so the
+    server exits as soon as chat is gone, however it ended.
+    """
+    import runpy
+    import threading
+
+    def watch() -> None:
+        # The raw descriptor, not sys.stdin: a thread blocked inside a buffered reader would
+        # abort the interpreter when the program exits on its own.
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    program, *args = argv
+    if program == SERVER_MODULE:
+        # llama.cpp's worker threads sleep rather than spin while they wait for each other:
+        # as fast on an idle machine, twice as fast when other work shares the cores.
+        # (Read when the library loads, so before anything imports it.)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        _scrub_server_environment()
+    sys.argv = [program, *args]
+    if program.endswith(".py"):
+        runpy.run_path(program, run_name="__main__")
+    else:
+        runpy.run_module(program, run_name="__main__", alter_sys=True)
+
+
+def _scrub_server_environment() -> None:
+    """Drop environment variables that llama-cpp-python's server would read as its settings.
+
+    Its settings come from the environment too (``API_KEY`` would make it ask for a key chat
+    does not send, ``CONFIG_FILE`` would replace the command line): chat's server is
+    configured by chat's command line alone.
+    """
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    names = {name.lower() for name in (*ModelSettings.model_fields, *ServerSettings.model_fields)}
+    names.add("config_file")
+    for variable in list(os.environ):
+        if variable.lower() in names:
+            del os.environ[variable]
+
+
+if __name__ == "__main__":
+    watch_parent(sys.argv[1:])
