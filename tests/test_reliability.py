@@ -319,6 +319,8 @@ def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server
     proc = subprocess.Popen(
         [str(CHAT), "--thread", "intr", "count slowly"],
         env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # As in a terminal: a test run started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     noted: list[float] = []  # when stderr said "stopped"
     err_lines: list[bytes] = []
