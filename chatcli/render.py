@@ -181,8 +181,9 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
         out.write(transcript_markdown(transcript))
         return
     from rich.console import Console
-    from rich.markdown import Markdown
     from rich.rule import Rule
+
+    from chatcli.mdstream import render_markdown
 
     console = Console(file=out)
     info = transcript.info
@@ -196,7 +197,7 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
         stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
         console.print()
         console.print(Rule(stamp, align="left", style="dim"))
-        console.print(Markdown(neutralise(record["content"])))
+        console.file.write(render_markdown(neutralise(record["content"]), console))
         if record.get("interrupted"):
             console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
 

@@ -1,0 +1,212 @@
+"""Colour code blocks line by line: a fast scanner for the common languages, Pygments for the rest.
+
+Pygments' lexers cost about 60 microseconds for a typical line of Python (most of the
+CPU of a code-heavy streamed answer, more than printing the answer raw), so the
+languages models write most (Python, JavaScript/TypeScript, shell, JSON and the C
+family) are scanned here with one regular expression per language. The scanner yields
+the same Pygments token types, so the colours are the theme's, and it carries state from
+line to line (an open triple-quoted string, a ``/* ... */`` comment, a JS template string),
+which lexing each line with Pygments alone gets wrong. Any other language goes to Pygments,
+one line at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator, NamedTuple
+
+from pygments.token import Comment, Keyword, Name, Number, Operator, String, Text, _TokenType
+
+Tokens = Iterator[tuple[_TokenType, str]]
+
+_WORDS = {
+    "python": (
+        "def class return if elif else for while try except finally with as pass break continue raise yield "
+        "lambda global nonlocal del assert async await match case",
+        "import from",
+        "True False None",
+        "and or not in is",
+        "print len range str int float list dict set tuple open super isinstance self cls",
+    ),
+    "js": (
+        "break case catch class const continue debugger default delete do else export extends finally for "
+        "function if in instanceof let new of return super switch this throw try typeof var void while with "
+        "yield async await static get set interface type enum implements private public protected readonly "
+        "declare namespace abstract as",
+        "import from require",
+        "true false null undefined NaN Infinity",
+        "",
+        "console window document Math JSON Promise Object Array String Number",
+    ),
+    "c": (
+        "auto break case catch class const constexpr continue default delete do else enum explicit extern "
+        "final for fn func go goto if impl implements import in interface let loop match mod move mut new "
+        "override package private protected pub public return select static struct super switch template "
+        "this throw throws trait try type typedef typename union unsafe use using var virtual void volatile "
+        "where while defer chan map range namespace async await dyn ref crate",
+        "#include #define #ifdef #ifndef #endif #pragma",
+        "true false null nullptr nil None NULL self Self",
+        "",
+        "int char bool float double long short unsigned signed string String size_t u8 u16 u32 u64 usize "
+        "i8 i16 i32 i64 isize f32 f64 str byte rune error Vec Option Result Box",
+    ),
+    "json": ("", "", "true false null", "", ""),
+    "shell": (
+        "if then else elif fi for in do done case esac while until function return select time",
+        "local declare readonly source alias unset",
+        "true false",
+        "",
+        "echo cd printf read set exit pwd test exec eval trap shift export",
+    ),
+}
+_KINDS = (Keyword, Keyword.Namespace, Keyword.Constant, Operator.Word, Name.Builtin)
+_ALIASES = {
+    "python": "python", "py": "python", "python3": "python", "py3": "python",
+    "javascript": "js", "js": "js", "jsx": "js", "typescript": "js", "ts": "js", "tsx": "js",
+    "node": "js", "mjs": "js",
+    "c": "c", "h": "c", "cpp": "c", "c++": "c", "cc": "c", "hpp": "c", "java": "c", "go": "c",
+    "golang": "c", "rust": "c", "rs": "c", "cs": "c", "csharp": "c", "c#": "c", "kotlin": "c",
+    "kt": "c", "swift": "c", "scala": "c", "dart": "c",
+    "bash": "shell", "sh": "shell", "shell": "shell", "zsh": "shell", "console": "shell",
+    "shell-session": "shell",
+    "json": "json", "jsonc": "json", "json5": "json",
+}
+# Multi-line constructs: opener -> (closer, token type).
+_SPANS = {'"""': ('"""', String.Doc), "'''": ("'''", String.Doc), "/*": ("*/", Comment.Multiline),
+          "`": ("`", String.Backtick)}
+
+
+class Scanner(NamedTuple):
+    """One language's scanner: its pattern and the token type of each named group."""
+
+    pattern: re.Pattern[str]
+    words: dict[str, _TokenType]
+
+
+def _scanner(language: str) -> Scanner:
+    words: dict[str, _TokenType] = {}
+    for kind, names in zip(_KINDS, _WORDS.get(language, ())):
+        words.update(dict.fromkeys(names.split(), kind))
+    comment = {"python": r"\#.*", "shell": r"(?<!\S)\#.*", "json": r"//.*"}.get(language, r"//.*")
+    opens = {"python": r'"""|' + r"'''", "js": r"/\*|`", "c": r"/\*", "json": r"/\*"}.get(language, r"(?!)")
+    closed = {"python": r'""".*?"""|' + r"'''.*?'''", "js": r"/\*.*?\*/|`(?:\\.|[^`\\])*`",
+              "c": r"/\*.*?\*/", "json": r"/\*.*?\*/"}.get(language, r"(?!)")
+    word = r"\#?[A-Za-z_$][\w$]*" if language == "c" else r"[A-Za-z_$][\w$]*"
+    pattern = (
+        rf"(?P<closed>{closed})|(?P<open>{opens})|(?P<comment>{comment})"
+        r"|(?P<string>[rbfuRBFU]{0,2}\"(?:\\.|[^\"\\])*\"|[rbfuRBFU]{0,2}'(?:\\.|[^'\\])*')"
+        r"|(?P<number>\b(?:0[xX][\da-fA-F_]+|\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?)[a-zA-Z]*\b)"
+        r"|(?P<decorator>(?<![\w)\]])@[\w.]+)"
+        r"|(?P<variable>\$\{[^}]*\}|\$[\w@#?*!$-]+)"
+        rf"|(?P<word>{word})"
+        r"|(?P<operator>[-+*/%=<>!&|^~?]+)"
+    )
+    return Scanner(re.compile(pattern), words)
+
+
+_SCANNERS: dict[str, Scanner] = {}
+_EXCEPTION = re.compile(r"[a-z](?:Error|Exception|Warning)$")
+_DEFINES = {"def": Name.Function, "class": Name.Class, "function": Name.Function, "fn": Name.Function,
+            "func": Name.Function, "struct": Name.Class, "interface": Name.Class, "enum": Name.Class,
+            "trait": Name.Class, "type": Name.Class}
+
+
+def scanner_for(language: str) -> tuple[str, Scanner] | None:
+    """The fast scanner for a fence's language, or None if Pygments should colour it."""
+    family = _ALIASES.get(language)
+    if family is None:
+        return None
+    if family not in _SCANNERS:
+        _SCANNERS[family] = _scanner(family)
+    return family, _SCANNERS[family]
+
+
+class LineScanner:
+    """Colours the lines of one code block in order, remembering an open multi-line string or comment."""
+
+    def __init__(self, family: str, scanner: Scanner) -> None:
+        self.family = family
+        self.scanner = scanner
+        self.open: str | None = None  # the closer we are inside of
+
+    def tokens(self, line: str, commit: bool = True) -> Tokens:
+        """Token types and text for one line; ``commit=False`` leaves the state as it was."""
+        state, out = self.open, []
+        pos = 0
+        if state is not None:
+            closer, kind = _SPANS[state]
+            end = line.find(closer)
+            if end < 0:
+                return iter([(kind, line)])
+            out.append((kind, line[: end + len(closer)]))
+            pos, state = end + len(closer), None
+        words, after_define = self.scanner.words, False
+        for match in self.scanner.pattern.finditer(line, pos):
+            if match.start() > pos:
+                out.append((Text, line[pos : match.start()]))
+            pos = match.end()
+            group, text = match.lastgroup, match.group()
+            if group == "word":
+                kind = words.get(text)
+                if kind is None:
+                    kind = _DEFINES.get(after_define) or (Name.Exception if _EXCEPTION.search(text) else Name)
+                out.append((kind, text))
+                after_define = text if kind is Keyword and text in _DEFINES else False
+                continue
+            after_define = False
+            if group == "open":
+                state = text
+                out.append((_SPANS[text][1], line[match.start() :]))
+                pos = len(line)
+                break
+            if group == "string" and self.family == "json":
+                rest = line[pos:].lstrip()
+                out.append((Name.Tag if rest.startswith(":") else String.Double, text))
+                continue
+            if group == "closed" and text.startswith("/*"):
+                out.append((Comment.Multiline, text))
+                continue
+            out.append((_GROUPS[group], text))
+        if pos < len(line):
+            out.append((Text, line[pos:]))
+        if commit:
+            self.open = state
+        return iter(out)
+
+
+def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
+    """A function colouring one code block line by line (``commit=False``: a preview), or None."""
+    found = scanner_for(language)
+    if found is not None:
+        return LineScanner(*found).tokens
+    lexer = _pygments_lexer(language)
+    if lexer is None:
+        return None
+
+    def tokens(line: str, commit: bool = True) -> Tokens:
+        return ((kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line))
+
+    return tokens
+
+
+_LEXERS: dict[str, Any] = {}
+
+
+def _pygments_lexer(language: str) -> Any:
+    """The Pygments lexer for a language name, or None."""
+    if language not in _LEXERS:
+        lexer = None
+        if language:
+            from pygments.lexers import get_lexer_by_name
+            from pygments.util import ClassNotFound
+
+            try:
+                lexer = get_lexer_by_name(language)
+            except ClassNotFound:
+                pass
+        _LEXERS[language] = lexer
+    return _LEXERS[language]
+
+
+_GROUPS = {"closed": String, "comment": Comment.Single, "string": String, "number": Number,
+           "decorator": Name.Decorator, "variable": Name.Variable, "operator": Operator}

@@ -1,0 +1,178 @@
+"""Terminal styles for rendered Markdown: rich styles turned into escape codes once, and word wrap.
+
+A rendered row is a plain ``str`` holding SGR colour codes (and OSC 8 links) that takes
+at most the given number of cells on screen; building rows directly, instead of laying
+out rich renderables, is what lets a streamed answer cost about as much CPU as printing
+it raw. Colours come from rich: each style is a rich ``Style`` rendered for the
+console's colour system, and code is coloured with rich's Pygments themes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, NamedTuple
+
+from rich.cells import cell_len
+from rich.color import ColorSystem
+from rich.console import Console
+from rich.style import Style
+
+# After rich's Markdown theme (rich/default_styles.py), with a colour on every heading level.
+STYLES: dict[str, str] = {
+    "h1": "bold underline magenta",
+    "h2": "bold magenta",
+    "h3": "bold cyan",
+    "h4": "bold",
+    "h5": "italic",
+    "h6": "dim",
+    "strong": "bold",
+    "em": "italic",
+    "strike": "strike",
+    "code": "bold cyan on black",
+    "link": "bright_blue underline",
+    "quote": "magenta",
+    "bullet": "bold yellow",
+    "number": "yellow",
+    "hr": "dim",
+    "pending": "dim",  # rows not yet final: a table still arriving
+    "table.border": "cyan",
+    "table.header": "bold cyan",
+}
+
+RESET = "\x1b[0m"
+_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.STANDARD,
+}
+_PIECES = re.compile(r"\S+|\s+")
+
+
+class Span(NamedTuple):
+    """A run of text in one style; ``link`` is the target of a hyperlink, or empty."""
+
+    text: str
+    style: tuple[str, ...] = ()
+    link: str = ""
+
+
+def width_of(text: str) -> int:
+    """Cells the text takes on screen."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
+class Palette:
+    """Escape codes for named styles and for code tokens, for one console's colour system."""
+
+    def __init__(self, console: Console, code_theme: str = "monokai") -> None:
+        self.system = _SYSTEMS.get(console.color_system or "")
+        self.system_name = None if self.system is None else {"windows": "standard"}.get(console.color_system, console.color_system)
+        self.links = self.system is not None and not console.legacy_windows
+        self.no_color = console.no_color
+        self.code_theme = code_theme
+        self._sgr: dict[tuple[str, ...], str] = {}
+        self._tokens: dict[object, str] = {}
+        self._theme = None
+
+    def style(self, names: tuple[str, ...]) -> Style:
+        """The rich Style for a tuple of style names, later names on top."""
+        style = Style()
+        for name in names:
+            style += Style.parse(STYLES[name])
+        return style
+
+    def sgr(self, names: tuple[str, ...]) -> str:
+        """The escape sequence that switches to these styles ("" without colour)."""
+        codes = self._sgr.get(names)
+        if codes is None:
+            codes = self._sgr[names] = self._render(self.style(names)) if names else ""
+        return codes
+
+    def _render(self, style: Style) -> str:
+        if self.system is None:
+            return ""
+        if self.no_color:
+            style = style.without_color
+        return style.render("\0", color_system=self.system).partition("\0")[0]
+
+    @property
+    def code_background(self) -> str:
+        """The escape sequence for a code block's background."""
+        return self.token(None)
+
+    def token(self, token_type: object) -> str:
+        """The escape sequence for a Pygments token type in the code theme (None: background)."""
+        codes = self._tokens.get(token_type)
+        if codes is None:
+            if self._theme is None:
+                from rich.syntax import Syntax
+
+                self._theme = Syntax.get_theme(self.code_theme)
+            style = self._theme.get_background_style()
+            if token_type is not None:
+                style += self._theme.get_style_for_token(token_type)
+            codes = self._tokens[token_type] = self._render(style)
+        return codes
+
+    def paint(self, spans: Iterable[Span]) -> str:
+        """Spans as one string of text and escape codes."""
+        out = []
+        for span in spans:
+            codes = self.sgr(span.style)
+            text = f"{codes}{span.text}{RESET}" if codes else span.text
+            if span.link and self.links:
+                text = f"\x1b]8;;{span.link}\x1b\\{text}\x1b]8;;\x1b\\"
+            out.append(text)
+        return "".join(out)
+
+
+def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> list[list[Span]]:
+    """Word-wrap spans into rows of at most ``width`` cells, each row behind a prefix.
+
+    ``first`` leads the first row and ``rest`` every other one (a bullet, then the hanging
+    indent under it). Spaces at a break are dropped; a word wider than a row is split.
+    """
+    lead_first = sum(width_of(s.text) for s in first)
+    lead_rest = sum(width_of(s.text) for s in rest)
+    total = sum(width_of(s.text) for s in spans)
+    if total + lead_first <= width:
+        return [first + spans]
+    rows: list[list[Span]] = []
+    row, used, room = list(first), 0, max(1, width - lead_first)
+    for span in spans:
+        for piece in _PIECES.findall(span.text):
+            size = width_of(piece)
+            if used + size <= room:
+                row.append(Span(piece, span.style, span.link))
+                used += size
+                continue
+            if piece.isspace():  # a break here: the spaces go
+                rows.append(row)
+                row, used, room = list(rest), 0, max(1, width - lead_rest)
+                continue
+            if used:
+                rows.append(row)
+                row, used, room = list(rest), 0, max(1, width - lead_rest)
+            while size > room:  # a word longer than a whole row
+                head = _fit(piece, room)
+                rows.append(row + [Span(head, span.style, span.link)])
+                piece = piece[len(head) :]
+                size = width_of(piece)
+                row, used, room = list(rest), 0, max(1, width - lead_rest)
+            if piece:
+                row.append(Span(piece, span.style, span.link))
+                used += size
+    if used or len(row) > len(rest) or not rows:
+        rows.append(row)
+    return rows
+
+
+def _fit(text: str, cells: int) -> str:
+    """The longest start of text that fits in ``cells`` (at least one character)."""
+    if text.isascii():
+        return text[: max(1, cells)]
+    end = 0
+    while end < len(text) and cell_len(text[: end + 1]) <= cells:
+        end += 1
+    return text[: max(1, end)]
