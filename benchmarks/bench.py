@@ -34,8 +34,10 @@ Rows (see docs/PERFORMANCE.md for the reading):
    after 100 and N turns of that thread, and the same for LangGraph's bare
    ``AsyncSqliteSaver`` (the tutorial design) after 100 and ``--bare-turns`` turns.
 5. render -- CPU time to stream a 20,000-token Markdown answer through chatcli's
-   MarkdownStream into a pseudo-terminal vs writing the same tokens raw, and one rich render
-   of the whole answer as the floor for any rich renderer (``benchmarks/render_bench.py``).
+   MarkdownStream into a pseudo-terminal vs writing the same tokens raw, and one
+   ``rich.markdown.Markdown`` render of the whole answer for comparison
+   (``benchmarks/render_bench.py``); and ``chat "question"`` in a pseudo-terminal while the
+   server streams that answer at 2,000 tokens/s: how far the screen lags behind the stream.
 6. memory -- VmHWM (peak RSS) of an idle REPL (prompt + 2.5 s for the background import),
    and of a REPL that resumed the N-turn thread and answered one question; plus that
    answer's latency (Enter -> last word), which includes loading the thread.
@@ -72,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 
 import render_bench  # noqa: E402  (benchmarks/render_bench.py)
 
-from tests.fakeserver import FakeOpenAIServer  # noqa: E402
+from tests.fakeserver import FakeOpenAIServer, Reply  # noqa: E402
 
 PY = sys.executable
 CHAT = str(Path(sys.executable).with_name("chat"))
@@ -82,6 +84,8 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]] | None] = {
     "oneshot_ratio": ("<= 1.1x", lambda v: v <= 1.1),
     "turn_ratio": ("<= 1.5", lambda v: v <= 1.5),
     "db_ratio": ("<= 11", lambda v: v <= 11),
+    "render_ratio": ("<= 2x", lambda v: v <= 2),
+    "render_lag": ("<= 0.25 s", lambda v: v <= 0.25),
 }
 
 END_MARK = "zebraquux"  # last word of every reply: its arrival means the answer is complete
@@ -302,6 +306,55 @@ def bench_render(runs: int, tokens: int) -> dict[str, Any]:
         out["ratio"].append(stream / raw)
         out["oneshot_ratio"].append(whole / raw)
     out["tokens"] = len(toks)
+    return out
+
+
+def bench_keeps_up(server: FakeOpenAIServer, work: Path, runs: int, tokens: int) -> dict[str, Any]:
+    """Row 5: ``chat "question"`` in a pty while the server streams the render answer at 2,000 tokens/s.
+
+    Lag = from the server writing the end of the stream to the answer's last word reaching
+    the terminal. Tokens go 4 to an SSE event, as fast servers batch them; the pause between
+    events is set a tenth short of 2 ms to make up for the server's own time per event, and
+    the rate reached is reported.
+    """
+    text = render_bench.make_answer(tokens) + f"\nDone {END_MARK}\n"
+    toks = render_bench.tokenize(text)
+    group = 4
+    events = ["".join(toks[i : i + group]) for i in range(0, len(toks), group)]
+    marks: dict[str, float] = {}
+    base = server._httpd.RequestHandlerClass  # noqa: SLF001 - benchmark instrumentation
+
+    class Marked(base):  # type: ignore[misc, valid-type]
+        def do_POST(self) -> None:  # noqa: N802
+            marks["start"] = time.perf_counter()
+            super().do_POST()
+
+        def _end_body(self) -> None:
+            marks["end"] = time.perf_counter()
+            super()._end_body()
+
+    server._httpd.RequestHandlerClass = Marked  # noqa: SLF001
+    out: dict[str, Any] = {"lag": [], "rate": [], "tokens": len(toks)}
+    try:
+        for i in range(runs):
+            home = work / f"keepup{i}"
+            home.mkdir()
+            server.queue(Reply(tokens=events, delay=group / render_bench.TOKENS_PER_SECOND / 1.1))
+            chat = PtyChat(["--db", str(home / "k.db"), "Write the long answer."], chat_env(server.base_url, home), home)
+            tail = b""
+            while END_MARK.encode() not in tail:
+                ready, _, _ = select.select([chat.master], [], [], 60)
+                data = os.read(chat.master, 65536) if ready else b""
+                if not data:
+                    raise RuntimeError(f"keep-up run: no answer; last output {tail[-300:]!r}")
+                tail = tail[-64:] + data
+            seen = time.perf_counter()
+            chat.proc.wait(timeout=30)
+            os.close(chat.master)
+            out["lag"].append(seen - marks["end"])
+            out["rate"].append(len(toks) / (marks["end"] - marks["start"]))
+    finally:
+        server._httpd.RequestHandlerClass = base  # noqa: SLF001
     return out
 
 
@@ -578,9 +631,19 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rd = r["render"]
     add(
         f"5. render {rd['tokens']:,}-token Markdown: MarkdownStream CPU / raw CPU",
-        f"{med(rd['ratio']):.1f}x ({med(rd['stream']):.2f} s vs {med(rd['raw']):.2f} s)",
+        f"{med(rd['ratio']):.2f}x ({med(rd['stream']):.3f} s vs {med(rd['raw']):.3f} s)",
+        "render_ratio",
+        med(rd["ratio"]),
     )
-    add("5. floor: one rich render of the whole answer / raw", f"{med(rd['oneshot_ratio']):.1f}x ({med(rd['oneshot']):.2f} s)")
+    add("5. for comparison: one rich.Markdown render of the whole answer / raw", f"{med(rd['oneshot_ratio']):.1f}x ({med(rd['oneshot']):.2f} s)")
+    ku = r["keepup"]
+    add(
+        f"5. `chat` in a pty, server streaming {ku['tokens']:,} tokens at {med(ku['rate']):,.0f} tokens/s: "
+        "end of stream -> last word on screen",
+        f"{med(ku['lag']):.3f} s (max {max(ku['lag']):.3f} s)",
+        "render_lag",
+        med(ku["lag"]),
+    )
 
     mm = r["memory"]
     add("6. peak RSS, idle REPL (prompt + 2.5 s)", f"{med(mm['idle']):.0f} MB")
@@ -630,6 +693,8 @@ def main() -> int:
             results["oneshot"] = bench_oneshot(server, work, runs)
             log("render")
             results["render"] = bench_render(3, render_tokens)
+            log("render: keeping up with 2,000 tokens/s")
+            results["keepup"] = bench_keeps_up(server, work, 3, render_tokens)
             results["turns"] = bench_turns(server, work, n, bare_n)
             log("memory")
             results["memory"] = bench_memory(server, work, max(3, runs // 2), results["turns"]["db"])
