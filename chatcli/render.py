@@ -106,7 +106,7 @@ class RichOutput:
         self._stream: Any = None
 
     def start_reply(self) -> None:
-        from chatcli.mdstream import MarkdownStream
+        from chatcli.md.stream import MarkdownStream
 
         self._stream = MarkdownStream(self.console)
 
@@ -183,7 +183,7 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
     from rich.console import Console
     from rich.rule import Rule
 
-    from chatcli.mdstream import render_markdown
+    from chatcli.md.stream import render_markdown
 
     console = Console(file=out)
     info = transcript.info

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from chatcli.mdstyle import Span
+from chatcli.md.style import Span
 
 _INLINE = re.compile(
     r"(?P<code>(?P<ticks>`+)(?P<code_text>.+?)(?<!`)(?P=ticks)(?!`))"

@@ -4,7 +4,7 @@ Design:
 - Text is only looked at on a refresh, at most every ``min_interval`` seconds (15 a
   second by default; less often if a refresh is slow). ``feed`` just appends, so a server
   sending thousands of tokens a second costs a list append per token.
-- A refresh hands each newly completed source line to ``mdlines.Blocks`` exactly once;
+- A refresh hands each newly completed source line to ``blocks.Blocks`` exactly once;
   the rows it returns are printed for good and never rendered again. Only the unfinished
   last line (and a table still arriving) is drawn in a live area, which the next refresh
   erases and redraws. So the cost of the whole answer is one pass over it, and the
@@ -21,8 +21,8 @@ from typing import Callable
 
 from rich.console import Console
 
-from chatcli.mdlines import Blocks
-from chatcli.mdstyle import Palette
+from chatcli.md.blocks import Blocks
+from chatcli.md.style import Palette
 
 _MARGIN = 2  # rows of the screen never used by the live area
 _MIN_LIVE = 3

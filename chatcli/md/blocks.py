@@ -16,9 +16,9 @@ import io
 import re
 from typing import Any, Callable, Iterable, NamedTuple
 
-from chatcli.mdcode import highlighter
-from chatcli.mdinline import inline, plain_links
-from chatcli.mdstyle import RESET, Palette, Span, _fit, width_of, wrap
+from chatcli.md.code import highlighter
+from chatcli.md.inline import inline, plain_links
+from chatcli.md.style import RESET, Palette, Span, _fit, width_of, wrap
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
