@@ -32,7 +32,7 @@ def check_credentials(settings: Settings) -> None:
 def build_chat_model(settings: Settings) -> "BaseChatModel":
     """Build the ChatOpenAI client with a timeout, bounded retries and usage while streaming."""
     check_credentials(settings)
-    from langchain_openai import ChatOpenAI
+    from langchain_openai.chat_models.base import ChatOpenAI  # not the package: it loads Azure too
 
     extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
     if settings.max_tokens:

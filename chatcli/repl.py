@@ -105,7 +105,7 @@ def _import_engine() -> None:
     """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
     import chatcli.graph  # noqa: F401
     import chatcli.models  # noqa: F401
-    import langchain_openai  # noqa: F401
+    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
     import langgraph.checkpoint.sqlite.aio  # noqa: F401
 
 

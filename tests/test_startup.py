@@ -1,0 +1,153 @@
+"""The libraries chatcli defers (chatcli.deferred) stay unloaded on a one-shot, and are whole when used.
+
+A one-shot question must not run the ``__init__`` of the packages in ``UNUSED_INITS`` nor
+import what only they import; anything that does use them (LangSmith tracing, Azure,
+embeddings, the Responses API, the platform client) gets the real, complete package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from chatcli.deferred import UNUSED_INITS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Imported by `import langchain_openai, langgraph` (and so before chatcli deferred them), not needed to chat.
+NOT_ON_THE_ONE_SHOT_PATH = (
+    "langchain_openai.chat_models.azure",
+    "langchain_openai.llms",
+    "langchain_openai.embeddings",
+    "openai.types.batch",
+    "openai.types.graders",
+    "openai.types.responses.response",
+    "langgraph_sdk.client",
+    "websockets",
+)
+
+# Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.
+ONE_SHOT = """
+import atexit, json, sys
+from chatcli.deferred import UNUSED_INITS, is_deferred
+def report():
+    sys.stderr.write("\\nREPORT " + json.dumps({
+        "deferred": [n for n in UNUSED_INITS if is_deferred(n)],
+        "loaded": sorted(sys.modules),
+    }) + "\\n")
+atexit.register(report)
+sys.argv = ["chat"]
+from chatcli.cli import main
+main()
+"""
+
+
+def run_python(code: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=stdin, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_one_shot_answers_without_loading_the_deferred_packages(chat_env):
+    done = run_python(ONE_SHOT, env=chat_env, stdin="hi\n")
+    assert done.stdout == "You said: hi\n"
+    report = json.loads(done.stderr.rsplit("REPORT ", 1)[1])
+    assert report["deferred"] == list(UNUSED_INITS)
+    assert [m for m in NOT_ON_THE_ONE_SHOT_PATH if m in report["loaded"]] == []
+
+
+# Every public name of each deferred package, once something has used it.
+PUBLIC_NAMES = """
+import importlib, json, sys, types
+names = {}
+for name in %r:
+    module = importlib.import_module(name)
+    getattr(module, "__all__", None)  # a use: runs a deferred __init__
+    names[name] = sorted(k for k, v in vars(module).items()
+                         if not k.startswith("_") and not isinstance(v, types.ModuleType))
+print(json.dumps(names))
+"""
+
+
+def test_a_used_package_has_every_name_it_has_without_chatcli():
+    plain = json.loads(run_python(PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
+    # chatcli first, with its engine and model client imported: the packages are deferred.
+    warm = "import chatcli.graph, chatcli.models, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
+    warm += "from chatcli.deferred import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
+    deferred = json.loads(run_python(warm + PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
+    assert deferred == plain
+
+
+def test_the_classes_users_import_are_the_ones_chatcli_uses():
+    out = run_python(
+        "import chatcli, langchain_openai.chat_models.base as base, openai;"
+        "from langchain_openai import ChatOpenAI, AzureChatOpenAI, OpenAIEmbeddings;"
+        "from langchain_openai.chat_models import ChatOpenAI as Chat2;"
+        "print(ChatOpenAI is base.ChatOpenAI is Chat2, openai.types.chat.ChatCompletion.__name__);"
+        "AzureChatOpenAI(azure_endpoint='http://127.0.0.1:9', api_version='2024-06-01', api_key='x', azure_deployment='d');"
+        "OpenAIEmbeddings(api_key='x', base_url='http://127.0.0.1:9/v1');"
+        "from langchain_core.messages import HumanMessage;"
+        "llm = ChatOpenAI(model='gpt-fake', api_key='x', base_url='http://127.0.0.1:9/v1', use_responses_api=True);"
+        "print(sorted(k for k in llm._get_request_payload([HumanMessage('hi')]) if k in ('input', 'messages')));"
+        "from langgraph.pregel.remote import RemoteGraph; from langgraph_sdk import get_client;"
+        "print(RemoteGraph.__name__, callable(get_client))"
+    ).stdout.split()
+    assert out == ["True", "ChatCompletion", "['input']", "RemoteGraph", "True"]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A stand-in LangSmith API: accepts everything, keeps the bodies of the POSTs."""
+
+    bodies: list[bytes] = []
+
+    def _reply(self) -> None:
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        self._reply()
+
+    do_PATCH = do_POST
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def langsmith_url():
+    _Recorder.bodies = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_langsmith_tracing_still_records_the_turn(chat_env, langsmith_url):
+    env = {**chat_env, "LANGSMITH_TRACING": "true", "LANGSMITH_ENDPOINT": langsmith_url, "LANGSMITH_API_KEY": "lsv2-test"}
+    env.pop("LANGCHAIN_TRACING_V2", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("chat")), "trace me"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "You said: trace me\n"
+    sent = b"".join(_Recorder.bodies)
+    assert b"trace me" in sent and b"You said: trace me" in sent
