@@ -8,16 +8,18 @@ from typing import Annotated, Any, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from typing_extensions import NotRequired, TypedDict
 
 # How history beyond the context budget is handled: left out ("trim"), or folded into a
 # running summary that is sent in its place ("summary").
 from chatcli.config import MEMORY_MODES
+
+# LangGraph's add_messages, at O(new messages) for the appends of a turn.
+from chatcli.msgstore.reducer import add_messages
 
 MODEL_NODE = "model"
 # Tag of the summariser's model calls: LangGraph does not stream calls tagged "nostream",
@@ -65,18 +67,6 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
-def _window_start(messages: list[BaseMessage], budget: int) -> int:
-    """Index of the oldest message that could fit: walk back from the end until the budget is spent.
-
-    Counting only the tail keeps trimming O(what is sent), not O(thread length).
-    """
-    start = len(messages)
-    while start > 0 and budget >= 0:
-        start -= 1
-        budget -= count_tokens_approximately([messages[start]])
-    return start
-
-
 def select_history(
     system: SystemMessage, messages: list[BaseMessage], max_tokens: int
 ) -> list[BaseMessage]:
@@ -84,20 +74,25 @@ def select_history(
 
     The history starts on a human message; the latest message is always sent, even alone
     over the budget, so the model (not us) says when a single question is too long.
+
+    The same choice as langchain's ``trim_messages(strategy="last", start_on="human",
+    include_system=True, allow_partial=False)`` with ``count_tokens_approximately``, whose
+    count of a list is the sum of its messages' counts: walking back from the newest message
+    and counting each once keeps this O(what is sent), not O(thread length).
     """
-    window = messages[_window_start(messages, max_tokens - count_tokens_approximately([system])) :]
-    kept = trim_messages(
-        [system, *window],
-        max_tokens=max_tokens,
-        token_counter=count_tokens_approximately,
-        strategy="last",
-        start_on="human",
-        include_system=True,
-        allow_partial=False,
-    )
-    if len(kept) <= 1 and messages:
-        return [system, messages[-1]]
-    return kept
+    room = max(0, max_tokens - count_tokens_approximately([system]))
+    start = len(messages)
+    while start > 0:
+        tokens = count_tokens_approximately([messages[start - 1]])
+        if tokens > room:
+            break
+        room -= tokens
+        start -= 1
+    while start < len(messages) and messages[start].type != "human":
+        start += 1
+    if start == len(messages):
+        return [system, messages[-1]] if messages else [system]
+    return [system, *messages[start:]]
 
 
 def summary_message(summary: str) -> SystemMessage:

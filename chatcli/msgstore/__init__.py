@@ -15,14 +15,19 @@ and only the messages not already stored are inserted.  Reading (``aget_tuple`` 
 this wrapper, list stored inline) pass through unchanged and are converted on the
 next write.
 
-Prefix matching costs O(1) per message and serializes nothing: a per-thread cache
-keeps the recent chains (node ids + the very message objects that were stored or
-handed out), and a new list is compared by object identity (plus same ``id`` and the
-same ``content`` object, which catches a reassigned ``content``).  With no cache
-(a fresh process that did not read through this wrapper) the chain of the parent
-checkpoint is loaded and compared by id and equality.  In-place mutation of a
-message's nested structures after it was saved is not detected (LangGraph does not
-do that; ``add_messages`` builds new lists and only fills in missing ids).
+Prefix matching serializes nothing: a per-thread cache keeps the recent chains (node
+ids + the very message objects that were stored or handed out), and a new list is
+compared by object identity, a C loop over pointers.  Messages that may have been
+changed are also checked for the same ``id`` and the same ``content`` object (which
+catches a reassigned ``content``); messages carried over unchanged are not: those of
+a list this saver handed out, and those an append-only update kept (the chat graph's
+reducer, ``chatcli.msgstore.reducer.add_messages``, says which).  So a usual turn
+reads the attributes of its new messages only.  With no cache (a fresh process that
+did not read through this wrapper) the chain of the parent checkpoint is loaded and
+compared by id and equality.  A message changed in place without being handed back in
+an update, and in-place mutation of a message's nested structures, are not detected
+(LangGraph does not do that; ``add_messages`` builds new lists and only fills in
+missing ids).
 
 The message table sits behind ``MessageTable``: ``SqliteMessageTable`` here, and
 ``chatcli.msgstore.pgtable.PostgresMessageTable`` for ``AsyncPostgresSaver`` (imported

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import operator
+from collections import deque
 
 from langchain_core.messages import BaseMessage
 
 _MAX_CHAINS_PER_THREAD = 16
+_MAX_HANDED = 4
 
 _get_id = operator.attrgetter("id")
 _get_content = operator.attrgetter("content")
@@ -35,34 +37,56 @@ class _Chain:
         # prefix [:n] is that node's chain.
         return len(self.nodes) >= n and self.nodes[n - 1] == tail
 
-    def prefix_len(self, new: list[BaseMessage]) -> tuple[int, bool]:
+    def prefix_len(self, new: list[BaseMessage], trusted: int = 0) -> tuple[int, bool]:
         """Common prefix length by identity (O(1) per message, C loops).
 
         The flag is True when the first difference is a message object that was
         changed in place since it was stored (its id or content object differs).
+        Only messages from index ``trusted`` on are checked for that: the caller
+        knows the ones before were carried over unchanged (see ``reducer``), so
+        a usual turn reads the attributes of its new messages only.
         """
         n = min(len(new), len(self.msgs))
-        if (
-            all(map(operator.is_, new, self.msgs))
-            and all(map(operator.eq, map(_get_id, new), self.ids))
-            and all(map(operator.is_, map(_get_content, new), self.contents))
+        t = min(max(trusted, 0), n)
+        if all(map(operator.is_, new, self.msgs)) and (  # map stops at the shorter list
+            t == n
+            or (
+                all(map(operator.eq, map(_get_id, new[t:n]), self.ids[t:n]))
+                and all(map(operator.is_, map(_get_content, new[t:n]), self.contents[t:n]))
+            )
         ):
             return n, False
         for i in range(n):
             m = new[i]
             if m is not self.msgs[i]:
                 return i, False
-            if m.id != self.ids[i] or m.content is not self.contents[i]:
+            if i >= t and (m.id != self.ids[i] or m.content is not self.contents[i]):
                 return i, True
         return n, False
 
 
 class _ThreadCache:
-    __slots__ = ("chains", "by_node")
+    __slots__ = ("chains", "by_node", "handed")
 
     def __init__(self) -> None:
         self.chains: list[_Chain] = []  # most recently used first
         self.by_node: dict[int, BaseMessage] = {}
+        # Lists handed to LangGraph when reading a checkpoint, with their length then: a
+        # checkpoint that puts one back carried those messages over unchanged.
+        self.handed: deque[tuple[list[BaseMessage], int]] = deque(maxlen=_MAX_HANDED)
+
+    def forget(self) -> None:
+        """Drop everything (a cached object was found changed in place)."""
+        self.chains.clear()
+        self.by_node.clear()
+        self.handed.clear()
+
+    def carried(self, msgs: list[BaseMessage]) -> int:
+        """How many leading messages of ``msgs`` were handed out unchanged (0 if not a handed list)."""
+        for lst, n in self.handed:
+            if lst is msgs:
+                return n
+        return 0
 
     def find(self, tail: int, n: int) -> _Chain | None:
         for i, chain in enumerate(self.chains):
