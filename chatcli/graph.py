@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Mapping
+from typing import Annotated, Any, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
@@ -140,6 +140,7 @@ def build_graph(
     default_system: str,
     context_tokens: int,
     memory: str = "trim",
+    before_model: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
     """Compile the chat graph: START -> model -> END, persisted by the checkpointer.
 
@@ -147,6 +148,8 @@ def build_graph(
     from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
     ``memory`` is "trim" (history beyond ``context_tokens`` is left out of the request) or
     "summary" (it is folded into a running summary kept in the thread, sent in its place).
+    ``before_model`` runs at the start of each model step, after the question is checkpointed
+    (chat --local starts its server again there if it stopped).
     """
     if memory not in MEMORY_MODES:
         raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
@@ -208,6 +211,8 @@ def build_graph(
         return [system, *head, *kept], update, usage
 
     async def call_model(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+        if before_model is not None:
+            await before_model()
         template = state.get("system") or default_system
         system = SystemMessage(render_system(template, state.get("vars") or {}))
         chat_model = model_for(config)

@@ -49,7 +49,7 @@ async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict
     if output is None:
         output = make_output()
         output.note(f"thread: {thread_id}")
-    async with open_conversation(settings, thread_id) as conversation:
+    async with open_conversation(settings, thread_id, output.note) as conversation:
         await conversation.set_system(setup.get("system"), setup.get("vars"))
         await ask(conversation, text, output, settings)
 

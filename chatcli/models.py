@@ -92,6 +92,13 @@ def redact(text: str, settings: Settings) -> str:
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """True for a connection that could not be opened or broke (not for a timeout)."""
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError)
+
+
 def _server_detail(exc: Exception) -> str:
     """The server's own one-line explanation, if it sent one."""
     body = getattr(exc, "body", None)

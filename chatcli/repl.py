@@ -110,7 +110,7 @@ def _import_engine() -> None:
 
 
 async def _open(
-    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache
+    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Any
 ) -> Conversation:
     """Load the engine off the event loop, then open the thread."""
     from chatcli.turns import open_conversation
@@ -118,7 +118,7 @@ async def _open(
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     await asyncio.to_thread(_import_engine)
-    conversation = await stack.enter_async_context(open_conversation(settings, thread_id))
+    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note))
     await conversation.set_system(setup.get("system"), setup.get("vars"))
     await threads.refresh(conversation.store)
     return conversation
@@ -207,7 +207,7 @@ async def run_repl(
     output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
     async with AsyncExitStack() as stack:
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads))
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output))
         try:
             while True:
                 try:

