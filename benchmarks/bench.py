@@ -393,9 +393,9 @@ async def bare_conversation(settings: Any, thread_id: str):
     """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from chatcli.graph import build_graph
-    from chatcli.models import build_chat_model
-    from chatcli.turns import Conversation
+    from chatcli.chat.graph import build_graph
+    from chatcli.chat.model import build_chat_model
+    from chatcli.chat.conversation import Conversation
 
     async with AsyncSqliteSaver.from_conn_string(settings.db) as saver:
         app = build_graph(
@@ -461,7 +461,7 @@ async def _ours(turns: Turns, settings: Callable[[Path], Any], work: Path, n: in
     10 rounds of one turn on each (order rotated), so turns 6-15, 96-105 and n-4..n+5 are
     measured side by side and their ratios are per-round pairs that cancel the machine's drift.
     The second and third threads live in another database so the first's size is its own."""
-    from chatcli.turns import open_conversation
+    from chatcli.chat.session import open_conversation
 
     db, side = work / "long.db", work / "side.db"
     mid = n > 110

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
-from chatcli.md.stream import MarkdownStream  # noqa: E402
+from chatcli.ui.markdown.stream import MarkdownStream  # noqa: E402
 
 TOKENS_PER_SECOND = 2000
 WIDTH, HEIGHT = 100, 40

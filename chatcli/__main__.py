@@ -1,6 +1,6 @@
 """Run chatcli as ``python -m chatcli``."""
 
-from chatcli.cli import main
+from chatcli.app.cli import main
 
 if __name__ == "__main__":
     main()

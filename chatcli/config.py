@@ -32,7 +32,7 @@ class Settings:
     memory: str = "trim"
     # Most tokens in one reply; None leaves it to the server (the local model gets a share of its window).
     max_tokens: int | None = None
-    # The local model (chatcli.local): True or False to force it on or off; None uses it only
+    # The local model (chatcli.local.policy): True or False to force it on or off; None uses it only
     # when no key and no endpoint are set and it is installed.
     local: bool | None = None
     # A GGUF file for the local model instead of the bundled one (implies local).

@@ -68,7 +68,7 @@ def test_undecodable_bytes_in_an_argument_are_refused(server, chat_env):
 )
 def test_undecodable_system_prompt_or_variable_is_refused(system, variables, what):
     from chatcli.errors import UsageError
-    from chatcli.turns import Conversation
+    from chatcli.chat.conversation import Conversation
 
     conversation = Conversation(app=None, thread_id="latin1")
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):
@@ -155,7 +155,7 @@ def test_db_in_a_read_only_directory_is_a_store_error(server, chat_env, tmp_path
 def test_read_only_directory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     """The same check as above, reachable as root: the directory is reported not writable."""
     from chatcli.errors import StoreError
-    from chatcli.store import prepare_db_path
+    from chatcli.store.sqlite import prepare_db_path
 
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     with pytest.raises(StoreError, match="not writable"):

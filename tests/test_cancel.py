@@ -15,7 +15,7 @@ import random
 import time
 
 from chatcli.config import load_settings
-from chatcli.turns import open_conversation
+from chatcli.chat.session import open_conversation
 from tests.fakeserver import FakeOpenAIServer, Reply
 
 STREAM_SECONDS = 4.0  # how long each reply would stream if nobody stopped it

@@ -17,13 +17,13 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatcli.ask import ask
-from chatcli.commands import Context, commands, help_text, is_command, literal, resolve, run_command
+from chatcli.ui.reply import ask
+from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
-from chatcli.render import PlainOutput
-from chatcli.repl import CommandCompleter, ThreadCache
-from chatcli.turns import open_conversation
+from chatcli.ui.output import PlainOutput
+from chatcli.ui.prompt import CommandCompleter, ThreadCache
+from chatcli.chat.session import open_conversation
 from tests.fakeserver import Reply
 from tests.test_repl import start, user_messages  # noqa: F401  (start is a fixture)
 
@@ -308,7 +308,7 @@ def test_tab_completes_command_names_and_thread_ids(settings, server):
             await c.run("/switch other")
             await c.ask("hi")
             cache = ThreadCache()
-            await cache.refresh(c.conversation.store)
+            await cache.refresh(c.conversation.threads())
             return cache
 
     completer = CommandCompleter(run(go()))

@@ -1,4 +1,4 @@
-"""chatcli.deferred: a deferred package behaves like the real one as soon as anything uses it.
+"""chatcli.app.lazy_imports: a deferred package behaves like the real one as soon as anything uses it.
 
 Each test runs in a fresh interpreter (the deferral is process-wide) on small packages
 written to a temp dir; tests/test_startup.py checks the packages chatcli really defers.
@@ -46,7 +46,7 @@ PACKAGES = {
 
 PRELUDE = """
 import builtins, importlib, sys
-from chatcli.deferred import defer_package_init, is_deferred
+from chatcli.app.lazy_imports import defer_package_init, is_deferred
 for name in ("lazypkg", "dynpkg", "slowpkg", "badpkg"):
     assert defer_package_init(name)
 def runs():

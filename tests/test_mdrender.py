@@ -10,9 +10,9 @@ from rich.syntax import Syntax
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Keyword, String
 
-from chatcli.md.code import highlighter
-from chatcli.md.stream import MarkdownStream, render_markdown
-from chatcli.md.style import Palette
+from chatcli.ui.markdown.code import highlighter
+from chatcli.ui.markdown.stream import MarkdownStream, render_markdown
+from chatcli.ui.markdown.style import Palette
 from tests.test_mdstream import emulate, tokens, trim
 
 SGR = re.compile(r"\x1b\[[\d;]*m")

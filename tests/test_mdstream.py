@@ -20,8 +20,8 @@ import re
 import pytest
 from rich.console import Console
 
-from chatcli.md import stream as mdstream
-from chatcli.md.stream import MarkdownStream
+from chatcli.ui.markdown import stream as mdstream
+from chatcli.ui.markdown.stream import MarkdownStream
 
 WIDTH, HEIGHT = 80, 24
 _ESCAPE = re.compile(r"\x1b\[\?25([lh])|\x1b\[([\d;]*)([A-Za-z])|\x1b\]8;[^\x1b]*\x1b\\|\r|\n|[^\x1b\r\n]+")

@@ -19,7 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from chatcli.msgstore import REF_KEY, MessageStoreSaver, open_sqlite_saver, sqlite_saver
+from chatcli.store.messages import REF_KEY, MessageStoreSaver, open_sqlite_saver, sqlite_saver
 
 
 class State(TypedDict, total=False):

@@ -51,19 +51,19 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def test_schema_is_set_up_on_first_use_and_reused_by_the_next_process(server, chat_env, empty_db):
-    from chatcli.pgindex import MIGRATIONS
+    from chatcli.store.postgres_schema import MIGRATIONS
 
     chat_env["CHATCLI_DB"] = empty_db
     first = chat(chat_env, "-t", "zed", "my name is Zed")
     assert first.code == 0, first
-    applied = query(empty_db, "SELECT version, name, applied_at FROM chatcli_schema ORDER BY version")
-    assert [(v, n) for v, n, _ in applied] == [(i + 1, name) for i, (name, _) in enumerate(MIGRATIONS)]
+    applied = query(empty_db, "SELECT name, applied_at FROM chatcli_migrations ORDER BY applied_at, name")
+    assert [n for n, _ in applied] == [m.name for m in MIGRATIONS]
     assert query(empty_db, "SELECT count(*) FROM checkpoint_migrations")[0][0] > 0
 
     second = chat(chat_env, "-t", "zed", "what is my name?")
     assert second.code == 0, second
     assert second.out == "You said: what is my name? (earlier: my name is Zed)\n"
-    assert query(empty_db, "SELECT version, name, applied_at FROM chatcli_schema ORDER BY version") == applied
+    assert query(empty_db, "SELECT name, applied_at FROM chatcli_migrations ORDER BY applied_at, name") == applied
 
 
 def test_processes_starting_together_set_up_the_schema_once(server, chat_env, empty_db):
@@ -78,9 +78,10 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
     results = [(p.wait(timeout=90), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
     for code, out, err in results:
         assert code == 0 and "Traceback" not in err, (code, out, err)
-    from chatcli.pgindex import SCHEMA_VERSION
+    from chatcli.store.postgres_schema import MIGRATIONS
 
-    assert query(empty_db, "SELECT count(*), max(version) FROM chatcli_schema")[0] == (SCHEMA_VERSION, SCHEMA_VERSION)
+    names = [m.name for m in MIGRATIONS]
+    assert query(empty_db, "SELECT name FROM chatcli_migrations ORDER BY applied_at, name") == [(n,) for n in names]
     for i in range(6):
         assert summary(stored(empty_db, f"t{i}")) == [("human", f"question {i}", None), ("ai", f"You said: question {i}", None)]
 
@@ -88,9 +89,9 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
 def test_a_database_set_up_by_a_newer_chatcli_is_refused(server, chat_env, empty_db):
     chat_env["CHATCLI_DB"] = empty_db
     assert chat(chat_env, "hello").code == 0
-    query(empty_db, "INSERT INTO chatcli_schema (version, name) VALUES (99, 'm099_future')")
+    query(empty_db, "INSERT INTO chatcli_migrations (name) VALUES ('m099_future')")
     line = assert_one_error_line(chat(chat_env, "hello again"), 5)
-    assert "newer chatcli" in line and "schema 99" in line
+    assert "newer chatcli" in line and "m099_future" in line and "upgrade chatcli" in line
 
 
 # --------------------------------------------------------------------------- failures
@@ -147,7 +148,7 @@ def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
     code = (
         "import asyncio, sys\n"
         "from chatcli.store import open_store\n"
-        "import chatcli.cli, chatcli.launch, chatcli.manage, chatcli.turns\n"
+        "import chatcli.app.cli, chatcli.app.run, chatcli.chat.threads, chatcli.chat.conversation\n"
         "async def main():\n"
         f"    async with open_store({str(tmp_path / 'c.db')!r}) as store:\n"
         "        await store.index.list()\n"
@@ -160,7 +161,7 @@ def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
 
 
 def test_passwords_in_urls_are_redacted():
-    from chatcli.pgstore import redact_url
+    from chatcli.store.postgres import redact_url
 
     assert redact_url(f"postgresql://bob:{SECRET}@db.example:5432/chat") == "postgresql://bob:***@db.example:5432/chat"
     assert redact_url(f"postgres://bob@db/chat?sslmode=require&password={SECRET}") == (
@@ -228,7 +229,8 @@ SEARCH_QUERIES = [
 
 def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
     from chatcli.config import load_settings
-    from chatcli.manage import EXPORT_FORMAT, open_threads
+    from chatcli.chat.session import open_threads
+    from chatcli.chat.threads import EXPORT_FORMAT
 
     url = pg.url(pg.create(pg.schema_template))
 
@@ -284,3 +286,77 @@ def test_the_turn_lock_holds_across_connections_and_a_cancelled_wait_leaves_no_l
         ]
     finally:
         pg.drop(url.rsplit("/", 1)[1])
+
+
+# --------------------------------------------------------------------------- a connection that drops
+
+
+def _drop_connections(pg: PgServer, name: str) -> int:
+    """What a server restart does to chatcli: every session on the database ends."""
+    rows = pg.admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+    ).fetchall()
+    return len(rows)
+
+
+def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server, chat_env, pg):
+    """The server restarts under an open prompt: the next message reconnects and is kept; while the
+    database refuses connections a message is one line and the prompt stays."""
+    from tests.test_repl import Repl
+
+    name = pg.create(pg.schema_template)
+    url = pg.url(name)
+    repl = Repl(["--thread", "pg"], {**chat_env, "CHATCLI_DB": url})
+    try:
+        repl.wait_prompt()
+        at = repl.say("first message")
+        repl.wait_for("You said: first message", after=at)
+        repl.wait_prompt()
+        assert _drop_connections(pg, name) >= 1
+        at = repl.say("after the restart")
+        repl.wait_for("You said: after the restart (earlier: first message)", after=at)
+        repl.wait_prompt()
+        assert "error" not in repl.text[at:]
+        # The database refuses connections for a while: one line, the prompt stays.
+        pg.admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        _drop_connections(pg, name)
+        at = repl.say("while it is down")
+        repl.wait_for("error: ", after=at)
+        repl.wait_prompt()
+        line = " ".join(repl.text[at:].split())
+        assert "cannot connect to" in line and "Traceback" not in repl.text
+        pg.admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        at = repl.say("back again")
+        repl.wait_for("You said: back again", after=at)
+        repl.wait_prompt()
+        repl.child.sendcontrol("d")
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()
+        pg.admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    kept = [text for kind, text, _ in summary(stored(url, "pg")) if kind == "human"]
+    assert kept[:2] == ["first message", "after the restart"] and kept[-1] == "back again"
+    pg.drop(name)
+
+
+def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
+    """In-process: the store's connection dies between two turns; the second turn reconnects."""
+    from chatcli.chat.session import open_conversation
+    from chatcli.config import load_settings
+
+    name = pg.create(pg.schema_template)
+    url = pg.url(name)
+    settings = load_settings({"db": url, "base_url": server.base_url, "api_key": "sk-x", "model": "gpt-fake"}, environ={})
+
+    async def go() -> list[str]:
+        async with open_conversation(settings, "t") as conversation:
+            await conversation.send("one", lambda piece: None)
+            _drop_connections(pg, name)
+            await conversation.send("two", lambda piece: None)
+            assert [t.thread_id for t in await conversation.threads().list()] == ["t"]
+            return [m.text for m in await conversation.messages()]
+
+    try:
+        assert asyncio.run(go()) == ["one", "You said: one", "two", "You said: two (earlier: one)"]
+    finally:
+        pg.drop(name)

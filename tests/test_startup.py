@@ -1,4 +1,4 @@
-"""The libraries chatcli defers (chatcli.deferred) stay unloaded on a one-shot, and are whole when used.
+"""The libraries chatcli defers (chatcli.app.lazy_imports) stay unloaded on a one-shot, and are whole when used.
 
 A one-shot question must not run the ``__init__`` of the packages in ``UNUSED_INITS`` nor
 import what only they import; anything that does use them (LangSmith tracing, Azure,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.deferred import UNUSED_INITS
+from chatcli.app.lazy_imports import UNUSED_INITS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ NOT_ON_THE_ONE_SHOT_PATH = (
 # Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.
 ONE_SHOT = """
 import atexit, json, sys
-from chatcli.deferred import UNUSED_INITS, is_deferred
+from chatcli.app.lazy_imports import UNUSED_INITS, is_deferred
 def report():
     sys.stderr.write("\\nREPORT " + json.dumps({
         "deferred": [n for n in UNUSED_INITS if is_deferred(n)],
@@ -44,7 +44,7 @@ def report():
     }) + "\\n")
 atexit.register(report)
 sys.argv = ["chat"]
-from chatcli.cli import main
+from chatcli.app.cli import main
 main()
 """
 
@@ -81,15 +81,17 @@ print(json.dumps(names))
 def test_a_used_package_has_every_name_it_has_without_chatcli():
     plain = json.loads(run_python(PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     # chatcli first, with its engine and model client imported: the packages are deferred.
-    warm = "import chatcli.graph, chatcli.models, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
-    warm += "from chatcli.deferred import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
+    warm = "from chatcli.app.lazy_imports import install\nassert install()\n"
+    warm += "import chatcli.chat.graph, chatcli.chat.model, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
+    warm += "from chatcli.app.lazy_imports import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
     deferred = json.loads(run_python(warm + PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     assert deferred == plain
 
 
 def test_the_classes_users_import_are_the_ones_chatcli_uses():
     out = run_python(
-        "import chatcli, langchain_openai.chat_models.base as base, openai;"
+        "from chatcli.app.lazy_imports import install; install();"
+        "import langchain_openai.chat_models.base as base, openai;"
         "from langchain_openai import ChatOpenAI, AzureChatOpenAI, OpenAIEmbeddings;"
         "from langchain_openai.chat_models import ChatOpenAI as Chat2;"
         "print(ChatOpenAI is base.ChatOpenAI is Chat2, openai.types.chat.ChatCompletion.__name__);"
@@ -151,3 +153,18 @@ def test_langsmith_tracing_still_records_the_turn(chat_env, langsmith_url):
     assert done.stdout == "You said: trace me\n"
     sent = b"".join(_Recorder.bodies)
     assert b"trace me" in sent and b"You said: trace me" in sent
+
+
+def test_the_import_hook_is_the_entry_points_and_can_be_turned_off(chat_env):
+    """`import chatcli` defers nothing; `chat` does, unless CHATCLI_LAZY_IMPORTS=0."""
+    from_library = run_python(
+        "import sys, chatcli.chat.graph, chatcli.chat.model, langchain_openai.chat_models.base;"
+        "from chatcli.app.lazy_imports import is_deferred;"
+        "print([n for n in %r if is_deferred(n)])" % (UNUSED_INITS,)
+    )
+    assert from_library.stdout.strip() == "[]", "importing chatcli as a library changes no other package"
+    done = run_python(ONE_SHOT, env={**chat_env, "CHATCLI_LAZY_IMPORTS": "0"}, stdin="hi\n")
+    assert done.stdout == "You said: hi\n"
+    report = json.loads(done.stderr.rsplit("REPORT ", 1)[1])
+    assert report["deferred"] == [], "CHATCLI_LAZY_IMPORTS=0 turns the hook off"
+    assert "langchain_openai.chat_models.azure" in report["loaded"]

@@ -272,7 +272,7 @@ def test_fork_of_an_empty_thread_is_refused(settings, server):
 
 def test_search_finds_only_what_is_still_in_the_thread(settings, server):
     """An undone exchange and a replaced answer are kept as nodes, but search does not show them."""
-    from chatcli.manage import Threads
+    from chatcli.chat.threads import Threads
 
     async def go():
         async with chat(settings) as c:

@@ -1,0 +1,137 @@
+"""The ``chat`` command line (Typer): the question and its flags, routing, and the entry point."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from chatcli import __version__
+from chatcli.app import thread_commands  # noqa: F401  (registers threads, show, export...)
+from chatcli.app.common import DB, DEBUG, app, guarded
+from chatcli.app.run import parse_vars, run
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+
+HELP = """Chat with a language model in your terminal; conversations are kept and can be resumed.
+
+\b
+  chat [OPTIONS] [QUESTION]    ask, or open the prompt
+  chat threads [--json]        list conversations, newest first
+  chat show ID                 print a transcript
+  chat export ID -f md|json    export; `chat import FILE` reads JSON back
+  chat rm ID... [--yes]        delete
+  chat search TEXT             full-text search over all threads
+  chat title ID TEXT           rename
+  chat fork ID --at N          new thread from the first N turns
+  (each has --help; `chat ask TEXT` asks a question that is a command name)
+
+With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
+with text piped on stdin, prints one answer to stdout and exits (both given: the question
+comes first, then the piped text). --json prints that answer as one JSON object, --jsonl
+as JSON lines while it streams (for scripts).
+
+The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
+OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live in
+$XDG_CONFIG_HOME/chatcli/config.toml or a .env file (see .env.example).
+
+No key? --local runs a small model on this machine, no network needed (install it with
+CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "chatcli[local]";
+the README says why); with no key and no endpoint set, chat uses it by itself.
+--local-model PATH runs another GGUF model file instead.
+
+Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
+5 database error, 130 interrupted.
+"""
+
+# Management commands; anything else on the command line is a question (the hidden `ask`).
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "ask")
+# Options that take a value, so that their value is not mistaken for a command name.
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model"}
+
+
+def route(args: list[str]) -> list[str]:
+    """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            if arg in COMMANDS:
+                return [arg, *args[:i], *args[i + 1 :]]
+            break
+        i += 2 if arg in _VALUED else 1
+    return ["ask", *args]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"chatcli {__version__}")
+        raise typer.Exit()
+
+
+class Memory(str, Enum):
+    """Values of --memory (see Settings.memory)."""
+
+    trim = "trim"
+    summary = "summary"
+
+
+@app.command("ask", help=HELP, hidden=True)
+def ask_command(
+    question: Optional[str] = typer.Argument(None, metavar="QUESTION", help="Ask this and exit (otherwise open the prompt)."),
+    thread: Optional[str] = typer.Option(None, "--thread", "-t", metavar="ID", help="Resume (or start) the thread with this id."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."),
+    memory: Optional[Memory] = typer.Option(
+        None,
+        "--memory",
+        metavar="trim|summary",
+        help="History beyond the context budget: left out (trim), or sent as a running summary [env: CHATCLI_MEMORY].",
+    ),
+    local: bool = typer.Option(
+        False,
+        "--local",
+        help='Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs the local extra: see above].',
+    ),
+    local_model: Optional[str] = typer.Option(
+        None,
+        "--local-model",
+        metavar="PATH",
+        help="Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    json_output = None
+    if as_json or as_jsonl:
+        from chatcli.ui.jsonout import JsonOutput
+
+        json_output = JsonOutput(lines=as_jsonl)
+
+    def action(settings: Settings) -> None:
+        if as_json and as_jsonl:
+            raise UsageError("--json and --jsonl cannot be used together")
+        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output)
+
+    on_error = json_output.fail if json_output is not None else None
+    flags = {"model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None, "local_model": local_model}
+    guarded(debug, action, flags, on_error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from chatcli.app.lazy_imports import install
+
+    install()  # before anything imports LangGraph, LangChain or OpenAI
+    args = route(sys.argv[1:] if argv is None else argv)
+    if args[0] == "ask":  # the default command presents itself as `chat` itself
+        command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+        command.main(args=args[1:], prog_name="chat")
+    else:
+        app(args=args, prog_name="chat")

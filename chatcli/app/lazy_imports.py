@@ -1,0 +1,225 @@
+"""Defer the ``__init__`` of library packages whose eager imports chatcli never uses.
+
+Several packages on chatcli's path import far more in their ``__init__`` than a chat turn
+needs: ``openai.types`` imports every type of the whole API (graders, evals, batches...),
+``openai.types.responses`` all of the Responses API, ``langsmith.types`` every LangSmith
+REST schema, ``langchain_openai`` Azure, the completion LLMs and embeddings,
+``langgraph_sdk`` the LangGraph Platform HTTP client and ``websockets``. Together they are
+about half the start-up time of a one-shot question, yet chatcli's path needs only a few
+of their submodules.
+
+``defer_package_init(name)`` makes the coming import of package ``name`` register it with
+its ``__path__`` but without running its ``__init__``:
+
+* submodules import as usual (``import pkg.sub``, ``from pkg import sub``, ``pkg.sub``);
+* the first lookup of any other name on the package (a class its ``__init__`` re-exports,
+  ``__all__``, ``__version__``...) runs the real ``__init__``, under the import system's
+  lock for the package, and answers from it: code that does use the package sees it whole.
+
+A name that the ``__init__`` binds itself (``from .foo import foo``) is never answered by
+the submodule: looking it up runs the real ``__init__``, and so does any lookup on a
+package whose ``__init__`` binds names dynamically (its own ``__getattr__``, ``globals()``,
+a star import). Anything else unexpected (a package imported already, a loader without
+``exec_module``, a source that cannot be read) falls back to the normal, full import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from contextlib import AbstractContextManager
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any, Mapping
+
+# Packages chatcli's path imports but uses only submodules of (see ``defer_unused_packages``).
+UNUSED_INITS = (
+    "langgraph_sdk",  # the platform client: langgraph.runtime needs one typing class from it
+    "openai.types",  # every API type; a chat stream needs openai.types.chat and a few more
+    "openai.types.responses",  # the Responses API types; openai.lib needs a few of them
+    "langsmith.types",  # every LangSmith REST schema; the run tree needs one field list
+    "langchain_openai",  # Azure, completion LLMs, embeddings: chatcli uses ChatOpenAI only
+    "langchain_openai.chat_models",  # AzureChatOpenAI beside ChatOpenAI
+)
+
+# Dunder names that import machinery and tools probe for; looking them up does not load.
+_PROBES = frozenset({"__wrapped__", "__getattr__", "__dir__", "__test__", "__origin__", "__mro_entries__"})
+# Names in an ``__init__`` that may bind attributes the source does not show.
+_DYNAMIC = frozenset({"__getattr__", "globals", "setattr", "vars", "exec", "eval", "__dict__"})
+_fallback_lock = threading.RLock()
+
+
+def _package_lock(name: str) -> AbstractContextManager[Any]:
+    """The import system's own lock for module ``name``, so concurrent imports wait for the load."""
+    manager = getattr(getattr(importlib, "_bootstrap", None), "_ModuleLockManager", None)
+    return _fallback_lock if manager is None else manager(name)
+
+
+class _DeferredLoader:
+    """Wraps a package's loader: creates the module as usual, runs its ``__init__`` on demand."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, is_package...
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        if _is_deferred(module):  # importlib.reload() of a package still deferred
+            _load(module)
+            return
+        loader, bound = self.loader, []
+
+        def __getattr__(attr: str) -> Any:
+            if attr in _PROBES:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {attr!r}")
+            if not bound:
+                bound.append(_names_bound_by_init(loader, module.__name__))
+            if bound[0] is not None and attr not in bound[0]:
+                sub = _import_submodule(module.__name__, attr)
+                if sub is not None:
+                    return sub
+            _load(module)
+            if _is_deferred(module):  # only if its lock could not be taken (a deadlock avoided)
+                raise AttributeError(f"module {module.__name__!r} has no attribute {attr!r}")
+            return getattr(module, attr)
+
+        __getattr__.deferred_loader = loader  # type: ignore[attr-defined]
+        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+
+
+def _is_deferred(module: ModuleType) -> bool:
+    return hasattr(vars(module).get("__getattr__"), "deferred_loader")
+
+
+def _load(module: ModuleType) -> None:
+    """Run the package's real ``__init__`` once, as an import would, with its own loader back."""
+    try:
+        lock = _package_lock(module.__name__)
+        lock.__enter__()
+    except RuntimeError:  # the import system saw a deadlock: another thread is loading it
+        return
+    try:
+        if not _is_deferred(module):
+            return  # loaded meanwhile by another thread
+        loader = module.__getattr__.deferred_loader  # type: ignore[attr-defined]
+        del module.__getattr__
+        module.__loader__ = loader
+        spec = module.__spec__
+        if spec is not None:
+            spec.loader = loader
+            spec._initializing = True  # type: ignore[attr-defined]  # other threads' imports wait
+        try:
+            loader.exec_module(module)
+        finally:
+            if spec is not None:
+                spec._initializing = False  # type: ignore[attr-defined]
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _names_bound_by_init(loader: Any, name: str) -> frozenset[str] | None:
+    """Every name the package's ``__init__`` binds; None when that cannot be known from its source."""
+    import ast
+
+    try:
+        tree = ast.parse(loader.get_source(name) or "")
+    except Exception:  # noqa: BLE001 - any surprise means: load the real thing
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)  # stored or read: a harmless over-estimate
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return None if names & _DYNAMIC else frozenset(names)
+
+
+def _import_submodule(package: str, attr: str) -> ModuleType | None:
+    """``package.attr`` imported, or None when there is no such submodule."""
+    if not attr.isidentifier():
+        return None
+    full = f"{package}.{attr}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            return None
+        raise
+
+
+class _DeferringFinder:
+    """A meta path finder that hands out deferring specs for the registered package names."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        reloading = isinstance(target, ModuleType) and _is_deferred(target)  # importlib.reload()
+        if fullname not in self.names and not reloading:
+            return None
+        self.names.discard(fullname)  # once: an import after a failed one is a normal one
+        spec = None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is not self and find is not None:
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    break
+        if spec is None or spec.submodule_search_locations is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _DeferredLoader(spec.loader)
+        return spec
+
+
+_finder = _DeferringFinder()
+
+
+def defer_package_init(name: str) -> bool:
+    """Have the coming import of package ``name`` skip its ``__init__``; False if imported already."""
+    if name in sys.modules:
+        return False
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+    _finder.names.add(name)
+    return True
+
+
+def is_deferred(name: str) -> bool:
+    """True while package ``name`` is imported but its ``__init__`` has not run."""
+    module = sys.modules.get(name)
+    return module is not None and _is_deferred(module)
+
+
+def defer_unused_packages() -> None:
+    """Call before the first import of LangGraph, LangChain or OpenAI."""
+    for name in UNUSED_INITS:
+        defer_package_init(name)
+
+
+# Set to 0 to import every library package whole (to rule this hook out when something misbehaves).
+SWITCH = "CHATCLI_LAZY_IMPORTS"
+
+
+def install(environ: Mapping[str, str] = os.environ) -> bool:
+    """Defer the unused packages unless ``CHATCLI_LAZY_IMPORTS`` is 0 (or off, false, no); True if installed."""
+    if environ.get(SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
+        return False
+    defer_unused_packages()
+    return True

@@ -1,0 +1,1 @@
+"""Conversations: the LangGraph app, the chat model, one turn, thread management, and the wiring of a session."""

@@ -1,0 +1,273 @@
+"""One turn of a conversation: stream a reply for (thread, text), keep what arrived on stop or failure."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chatcli.errors import UsageError
+from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
+from chatcli.chat.threads import Threads
+from chatcli.store import Store
+
+
+def incomplete_reason(result: "TurnResult") -> str | None:
+    """Why a reply that streamed to its end is still not a whole answer, or None."""
+    if result.finish_reason is None:
+        return "truncated"  # the stream ended without saying why: a cut the server hid
+    if result.finish_reason in ("length", "content_filter"):
+        return result.finish_reason
+    if not result.text.strip():
+        return "empty"
+    return None
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced: the reply text and what is known about how it ended."""
+
+    text: str
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    # Why the reply is not a whole answer: "cancelled", "error", "truncated" (no finish reason),
+    # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
+    # None when complete.
+    interrupted: str | None = None
+    # The model that answered, as the server named it (None if it did not say).
+    model: str | None = None
+    # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
+    prompt_tokens_est: int | None = None
+    context_tokens: int | None = None
+
+
+@dataclass
+class Conversation:
+    """A thread of the compiled chat graph; every call is one step of that thread."""
+
+    app: Any
+    thread_id: str
+    context_tokens: int | None = None
+    # The open database: thread index and cross-process turn lock.
+    store: Store | None = None
+    model_name: str | None = None
+    pending: dict[str, Any] = field(default_factory=dict)
+
+    def lock(self) -> AbstractAsyncContextManager[Any]:
+        """Hold the thread for the length of a turn, so turns from other processes queue up."""
+        return self.store.thread_lock(self.thread_id) if self.store is not None else nullcontext()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        configurable = {"thread_id": self.thread_id}
+        if self.model_name:
+            configurable["model"] = self.model_name
+        return {"configurable": configurable}
+
+    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
+        """Change the thread's system prompt and/or variables from the next turn on."""
+        if system is not None:
+            self.pending["system"] = check_utf8(system, "the system prompt")
+        for name, value in (variables or {}).items():
+            check_utf8(value, f"--var {name}")
+        if variables:
+            state = await self.app.aget_state(self.config)
+            merged = {**(state.values.get("vars") or {}), **self.pending.get("vars", {}), **variables}
+            self.pending["vars"] = merged
+
+    async def system_prompt(self) -> str | None:
+        """The thread's own system prompt (set for the next turn, or stored); None for the default."""
+        state = await self.app.aget_state(self.config)
+        return self.pending.get("system") or state.values.get("system")
+
+    async def replace_system(self, text: str) -> None:
+        """Set the thread's system prompt now: stored at once in a thread that has messages,
+        so that /retry and other processes see it; kept for the first turn of an empty one."""
+        from chatcli.chat.graph import MODEL_NODE
+
+        self.pending.pop("system", None)  # e.g. from --system: this one replaces it
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            if state.values.get("messages"):
+                await self.app.aupdate_state(self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE)
+            else:
+                await self.set_system(text)
+
+    def threads(self) -> Threads:
+        """The thread manager on this conversation's database."""
+        if self.store is None:
+            raise RuntimeError("this conversation has no store")
+        return Threads(self.app, self.store)
+
+    async def messages(self) -> list[Any]:
+        """The thread's whole stored history."""
+        state = await self.app.aget_state(self.config)
+        return list(state.values.get("messages", []))
+
+    # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
+
+    # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
+    RETRY_LOOKBACK = 50
+
+    def switch(self, thread_id: str) -> None:
+        """Continue ``thread_id`` from the next call on; settings pending for this thread are dropped."""
+        self.thread_id = check_thread_id(thread_id)
+        self.pending = {}
+
+    async def undo(self) -> list[Any]:
+        """Take back the last exchange (the last user message and all after it); return what was removed."""
+        from langchain_core.messages import RemoveMessage
+
+        from chatcli.chat.graph import MODEL_NODE
+
+        async with self.lock():
+            history = await self.messages()
+            asked = [i for i, m in enumerate(history) if m.type == "human"]
+            if not asked:
+                return []
+            removed = history[asked[-1] :]
+            removals = [RemoveMessage(id=m.id) for m in removed]
+            await self.app.aupdate_state(self.config, {"messages": removals}, as_node=MODEL_NODE)
+            if self.store is not None:
+                await self.store.index.set_count(self.thread_id, asked[-1])
+        return removed
+
+    async def retry(self, on_token: Callable[[str], None]) -> TurnResult:
+        """Answer the last user message again, in place of the answer it has; stream like ``send``.
+
+        Resumes the model from the checkpoint where that message awaited its answer, so the
+        old answer leaves the thread (it stays in the checkpoint history). Stopped or failed,
+        the part that arrived is kept, as in a turn.
+        """
+        async with self.lock():
+            head = await self.app.aget_state(self.config)
+            asked = [m for m in head.values.get("messages", []) if m.type == "human"]
+            if not asked:
+                raise UsageError("nothing to retry: this thread has no message yet")
+            start = await self._retry_point(head, asked[-1])
+            try:
+                return await self._stream(None, start, on_token)
+            finally:
+                await asyncio.shield(self._record(asked[-1].text))
+
+    async def _retry_point(self, head: Any, question: Any) -> dict[str, Any]:
+        """The config to resume from: the checkpoint after ``question`` was added, before its answer."""
+        from langchain_core.messages import RemoveMessage
+        from langgraph.graph import START
+
+        from chatcli.chat.graph import MODEL_NODE
+
+        found = None
+        async for snapshot in self.app.aget_state_history(self.config, limit=self.RETRY_LOOKBACK):
+            messages = snapshot.values.get("messages") or []
+            if snapshot.next == (MODEL_NODE,) and messages and messages[-1].id == question.id:
+                found = snapshot
+                break
+        # The retry uses the thread's system prompt and variables as they are now.
+        current = {k: head.values[k] for k in ("system", "vars") if k in head.values}
+        current.update(self.pending)
+        self.pending = {}
+        if found is None:  # a forked or imported thread has no such checkpoint: rewind the head
+            messages = head.values["messages"]
+            after = messages[next(i for i, m in enumerate(messages) if m.id == question.id) + 1 :]
+            update = {**current, "messages": [RemoveMessage(id=m.id) for m in after]}
+            config = await self.app.aupdate_state(head.config, update, as_node=START)
+        elif any(found.values.get(k) != v for k, v in current.items()):
+            config = await self.app.aupdate_state(found.config, current, as_node=START)
+        else:
+            config = found.config
+        return {"configurable": {**self.config["configurable"], **config["configurable"]}}
+
+    async def send(self, text: str, on_token: Callable[[str], None]) -> TurnResult:
+        """Send one user message and stream the reply through ``on_token``.
+
+        On cancellation or failure, whatever part of the reply arrived is saved to the
+        thread, marked as interrupted, before the exception goes on.
+        """
+        from langchain_core.messages import HumanMessage
+
+        from chatcli.chat.graph import now_iso
+
+        check_question(text, self.context_tokens)
+        async with self.lock():
+            try:
+                return await self._send(HumanMessage(text, response_metadata={"created_at": now_iso()}), on_token)
+            finally:
+                await asyncio.shield(self._record(text))
+
+    async def _record(self, question: str) -> None:
+        """Update the thread index after a turn, whatever its outcome."""
+        if self.store is not None:
+            count = len(await self.messages())
+            await self.store.index.touch(self.thread_id, question, count, self.model_name)
+
+    async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
+        """Stream one turn while holding the thread."""
+        payload = {"messages": [message], **self.pending}
+        self.pending = {}
+        return await self._stream(payload, self.config, on_token)
+
+    async def _stream(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None]) -> TurnResult:
+        """Run the graph from ``config`` (a new message, or None to resume) and stream the reply.
+
+        Shared by a turn and a retry; the thread's head is where a stopped reply is kept.
+        """
+        from langchain_core.messages import AIMessageChunk
+
+        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG
+
+        result = TurnResult(text="", context_tokens=self.context_tokens)
+        parts: list[str] = []
+        try:
+            async for chunk, meta in self.app.astream(payload, config, stream_mode="messages"):
+                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
+                    continue
+                if SUMMARY_TAG in (meta.get("tags") or ()):
+                    continue  # the summariser's own call (memory "summary"), not the reply
+                piece = str(chunk.text)
+                if piece:
+                    parts.append(piece)
+                    on_token(piece)
+                result.usage = chunk.usage_metadata or result.usage
+                result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+                result.model = chunk.response_metadata.get("model_name") or result.model
+                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
+        except asyncio.CancelledError:
+            await asyncio.shield(self._keep_partial("".join(parts), "cancelled"))
+            raise
+        except Exception:
+            await asyncio.shield(self._keep_partial("".join(parts), "error"))
+            raise
+        result.text = "".join(parts)
+        result.interrupted = incomplete_reason(result)
+        if result.interrupted:
+            await self._mark_last_reply(result.interrupted)
+        return result
+
+    async def _keep_partial(self, text: str, reason: str) -> None:
+        """Save a reply that stopped early, as the answer of the pending turn."""
+        from langchain_core.messages import AIMessage
+
+        from chatcli.chat.graph import MODEL_NODE, now_iso
+
+        if not text:
+            return
+        state = await self.app.aget_state(self.config)
+        if MODEL_NODE not in state.next:
+            return  # the model node already finished: the reply is saved as it arrived
+        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
+        await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
+
+    async def _mark_last_reply(self, reason: str) -> None:
+        """Flag the saved last reply as incomplete, keeping its text and id."""
+        from langchain_core.messages import AIMessage
+
+        from chatcli.chat.graph import MODEL_NODE
+
+        history = await self.messages()
+        if not history or not isinstance(history[-1], AIMessage):
+            return
+        last = history[-1]
+        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
+        await self.app.aupdate_state(self.config, {"messages": [marked]}, as_node=MODEL_NODE)

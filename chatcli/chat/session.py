@@ -1,0 +1,58 @@
+"""Wiring: open the store, build the model and the graph, and hand back a conversation or the thread manager."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable
+
+from chatcli.chat.conversation import Conversation
+from chatcli.chat.inputs import check_thread_id
+from chatcli.chat.threads import Threads
+from chatcli.config import Settings
+
+
+@asynccontextmanager
+async def open_conversation(
+    settings: Settings, thread_id: str, note: Callable[[str], None] | None = None
+) -> AsyncIterator[Conversation]:
+    """Open the store, build the model and the graph, and hand back the thread's conversation.
+
+    ``note`` shows a line to the user while a turn runs (the local server being started again).
+    """
+    from chatcli.chat.graph import build_graph
+    from chatcli.local.policy import keeper
+    from chatcli.chat.model import ModelPool
+    from chatcli.store import open_store
+
+    check_thread_id(thread_id)
+    models = ModelPool(settings)
+    models()  # build the default model now: a bad setting fails before the first question
+    async with open_store(settings.db or "") as store:
+        # A local model server started by `chat --local` is waited for (and started again if it
+        # stopped) at each model call, after the question is stored: see local.keeper.
+        app = build_graph(
+            models,
+            store.saver,
+            default_system=settings.system,
+            context_tokens=settings.context_tokens,
+            memory=settings.memory,
+            before_model=keeper(settings, note),
+        )
+        yield Conversation(
+            app=app,
+            thread_id=thread_id,
+            context_tokens=settings.context_tokens,
+            store=store,
+            model_name=settings.model,
+        )
+
+
+@asynccontextmanager
+async def open_threads(settings: Settings) -> AsyncIterator[Threads]:
+    """Open the database for thread management; no model or key is needed."""
+    from chatcli.chat.graph import build_graph
+    from chatcli.store import open_store
+
+    async with open_store(settings.db or "") as store:
+        app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
+        yield Threads(app, store)

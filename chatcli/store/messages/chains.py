@@ -1,0 +1,194 @@
+"""Message lists to refs and back: the half of ``MessageStoreSaver`` that stores and resolves chains."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from chatcli.store.messages.cache import _Chain, _ThreadCache
+from chatcli.store.messages.reducer import carried_over
+from chatcli.store.messages.table import MessageTable
+
+REF_KEY = "__chatcli_msgref__"
+"""Key of the dict that replaces a message list inside a stored checkpoint."""
+
+_MAX_CACHED_THREADS = 32
+
+
+def make_ref(tail: int | None, n: int) -> dict[str, Any]:
+    return {REF_KEY: tail, "n": n}
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and REF_KEY in value
+
+
+def _is_message_list(value: Any) -> bool:
+    if not isinstance(value, list):
+        return False
+    # One check per distinct type, not per item.
+    return all(issubclass(t, BaseMessage) for t in set(map(type, value)))
+
+
+def _message_text(msg: BaseMessage) -> str:
+    text = getattr(msg, "text", "")
+    if isinstance(text, str):  # 1.x: a str subclass that is also callable (deprecated)
+        return str(text)
+    return str(text()) if callable(text) else ""  # langchain-core < 1.0: a method
+
+
+class ChainStore:
+    """Turns message lists into refs to node chains and back, through a per-thread cache.
+
+    A mixin for ``MessageStoreSaver``, which provides ``inner`` (the wrapped saver: its
+    serde, and the parent checkpoint when the cache cannot tell), ``table`` and ``_cache``.
+    """
+
+    inner: BaseCheckpointSaver
+    table: MessageTable
+    _cache: OrderedDict[str, _ThreadCache]
+
+    def _thread_cache(self, thread_id: str) -> _ThreadCache:
+        tc = self._cache.get(thread_id)
+        if tc is None:
+            tc = self._cache[thread_id] = _ThreadCache()
+            while len(self._cache) > _MAX_CACHED_THREADS:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(thread_id)
+        return tc
+
+    async def _resolve(self, thread_id: str, ref: Mapping[str, Any]) -> list[BaseMessage]:
+        """Message list for a ref (a fresh list; the message objects are shared)."""
+        tail, n = ref[REF_KEY], ref["n"]
+        if tail is None or n == 0:
+            return []
+        tc = self._thread_cache(thread_id)
+        chain = tc.find(tail, n)
+        if chain is None:
+            rows = await self.table.load_chain(thread_id, tail)
+            if len(rows) != n or any(pos != i for i, (_, pos, _, _) in enumerate(rows)):
+                raise RuntimeError(
+                    f"message chain of thread {thread_id!r} ending at node {tail} is "
+                    f"broken: expected {n} messages, found {len(rows)}"
+                )
+            loads = self.inner.serde.loads_typed
+            by_node = tc.by_node
+            msgs = [
+                m if (m := by_node.get(node)) is not None else loads((type_, blob))
+                for node, _, type_, blob in rows
+            ]
+            chain = _Chain([r[0] for r in rows], msgs)
+            tc.add(chain)
+        handed = chain.msgs[:n]
+        tc.handed.append((handed, n))
+        return handed
+
+    async def _inflate(self, tup: CheckpointTuple | None) -> CheckpointTuple | None:
+        if tup is None:
+            return None
+        values = tup.checkpoint.get("channel_values")
+        if not values:
+            return tup
+        refs = {k: v for k, v in values.items() if is_ref(v)}
+        if not refs:
+            return tup  # old format (inline lists) or no messages: pass through
+        thread_id = str(tup.config["configurable"]["thread_id"])
+        new_values = dict(values)
+        for k, ref in refs.items():
+            new_values[k] = await self._resolve(thread_id, ref)
+        checkpoint = dict(tup.checkpoint)
+        checkpoint["channel_values"] = new_values
+        return tup._replace(checkpoint=checkpoint)  # type: ignore[arg-type]
+
+    async def _ref_for(
+        self, thread_id: str, config: RunnableConfig, channel: str, value: Any
+    ) -> dict[str, Any] | None:
+        """The ref that replaces ``value`` in a checkpoint, or None if it is not a message list.
+
+        Messages carried over unchanged (from a list this saver handed out, or by an
+        append-only update) are only compared by identity with the cached chain; the
+        others are checked for in-place changes too.
+        """
+        if not isinstance(value, list):
+            return None
+        tc = self._cache.get(thread_id)
+        trusted = max(carried_over(value), tc.carried(value) if tc is not None else 0)
+        # The carried-over messages came from a message list: check the types of the rest.
+        if not _is_message_list(value[trusted:] if trusted else value):
+            return None
+        return await self._store(thread_id, config, channel, value, trusted)
+
+    async def _store(
+        self,
+        thread_id: str,
+        config: RunnableConfig,
+        channel: str,
+        msgs: list[BaseMessage],
+        trusted: int = 0,
+    ) -> dict[str, Any]:
+        """Insert what is new in ``msgs``; return the ref that replaces it."""
+        has_parent = bool(config["configurable"].get("checkpoint_id"))
+        if not has_parent:
+            # First checkpoint of a thread (or of a re-created one): cached nodes may
+            # belong to a deleted incarnation, so start from nothing.
+            self._cache.pop(thread_id, None)
+        tc = self._thread_cache(thread_id)
+
+        best: _Chain | None = None
+        k = 0
+        for chain in tc.chains:
+            j, mutated = chain.prefix_len(msgs, trusted)
+            if mutated:
+                # A stored message was edited in place: cached objects no longer match
+                # the database. Forget them and compare with the stored parent below.
+                tc.forget()
+                best, k = None, 0
+                break
+            if j > k:
+                best, k = chain, j
+            if j and (j == len(msgs) or j == len(chain.nodes)):
+                break
+
+        if k == 0 and msgs and has_parent:
+            # Fresh process, or objects that did not come through this saver: compare
+            # with what the parent checkpoint holds, by id and equality.
+            parent = await self.inner.aget_tuple(config)
+            pref = parent.checkpoint["channel_values"].get(channel) if parent else None
+            if is_ref(pref) and pref["n"]:
+                await self._resolve(thread_id, pref)
+                chain = tc.find(pref[REF_KEY], pref["n"])
+                assert chain is not None
+                for j, (a, b) in enumerate(zip(msgs, chain.msgs[: pref["n"]])):
+                    if not (a is b or (a.id == b.id and a == b)):
+                        break
+                else:
+                    j = min(len(msgs), pref["n"])
+                best, k = chain, j
+
+        if best is not None and k:
+            tc.touch(best)
+        if k == len(msgs):
+            return make_ref(best.nodes[k - 1] if (best is not None and k) else None, k)
+
+        tail_msgs = msgs[k:]
+        dumps = self.inner.serde.dumps_typed
+        rows = []
+        for m in tail_msgs:
+            type_, blob = dumps(m)
+            rows.append((type_, blob, m.type, _message_text(m)))
+        parent_node = best.nodes[k - 1] if (best is not None and k) else None
+        new_nodes = await self.table.insert_chain(thread_id, parent_node, k, rows)
+        # (re-checked after the await: a concurrent put may have extended `best`)
+        if best is not None and k and k == len(best.nodes):
+            best.extend(new_nodes, tail_msgs)  # the usual turn: O(new messages)
+            tc.by_node.update(zip(new_nodes, tail_msgs))
+        else:  # a branch (retry, edit) or a new thread
+            prefix_nodes = best.nodes[:k] if (best is not None and k) else []
+            tc.add(_Chain(prefix_nodes + new_nodes, list(msgs)))
+        return make_ref(new_nodes[-1], len(msgs))

@@ -1,0 +1,257 @@
+"""MessageStoreSaver: a checkpointer wrapper whose checkpoints refer to stored message nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any, Awaitable, Callable, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from chatcli.store.messages.bridge import SyncBridge
+from chatcli.store.messages.cache import _ThreadCache
+from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
+from chatcli.store.messages.table import MessageTable, SqliteMessageTable
+
+__all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
+
+T = TypeVar("T")
+# Runs one operation on the database: ``await guard(lambda: coroutine)`` (see chatcli.store.base.Guard).
+Guard = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+
+
+async def _unguarded(operation: Callable[[], Awaitable[T]]) -> T:
+    return await operation()
+
+
+def _guarded(method: Any) -> Any:
+    """Run the method under ``self.guard``: the driver's errors become the store's."""
+
+    async def run(self: "MessageStoreSaver", *args: Any, **kwargs: Any) -> Any:
+        return await self.guard(lambda: method(self, *args, **kwargs))
+
+    run.__name__, run.__doc__ = method.__name__, method.__doc__
+    return run
+
+
+ERROR_CHANNEL = "__error__"
+"""Where LangGraph records a failed task's exception (it stores the exception's repr)."""
+
+
+def scrub_error(value: Any) -> str:
+    """What is stored of a failed task's error: its type and HTTP status, never its message.
+
+    Error messages can carry secrets: OpenAI's 401 echoes the API key back
+    ("Incorrect API key provided: sk-..."). LangGraph only reads this value back to
+    report the error, so a short description loses nothing the thread needs.
+    """
+    if not isinstance(value, BaseException):
+        return "error"
+    status = getattr(value, "status_code", None)
+    return type(value).__name__ + (f" (HTTP {status})" if isinstance(status, int) else "")
+
+
+class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
+    """Wraps an async checkpoint saver; message lists are stored once as node chains.
+
+    Args:
+        inner: the saver that stores checkpoints and writes (e.g. ``AsyncSqliteSaver``).
+        table: where message nodes live. Defaults to ``SqliteMessageTable`` on the
+            inner saver's connection and lock when ``inner`` is an ``AsyncSqliteSaver``.
+        channels: channels whose message lists are stored as nodes.
+        guard: runs each database operation (translating the driver's errors).
+    """
+
+    def __init__(
+        self,
+        inner: BaseCheckpointSaver,
+        table: MessageTable | None = None,
+        *,
+        channels: Collection[str] = ("messages",),
+        guard: Guard = _unguarded,
+    ) -> None:
+        super().__init__(serde=inner.serde)
+        if table is None:
+            if not isinstance(inner, AsyncSqliteSaver):
+                raise TypeError("pass a MessageTable for a non-SQLite inner saver")
+            table = SqliteMessageTable(inner.conn, inner.lock)
+        self.inner = inner
+        self.table = table
+        self.channels = tuple(channels)
+        self.guard = guard
+        self._cache: OrderedDict[str, _ThreadCache] = OrderedDict()
+        self._setup_done = False
+        self._setup_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = getattr(inner, "loop", None)
+        self._conn_to_close: aiosqlite.Connection | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def setup(self) -> None:
+        """Create the inner saver's tables and the message table (idempotent)."""
+        if self._setup_done:
+            return
+        async with self._setup_lock:
+            if self._setup_done:
+                return
+            inner_setup = getattr(self.inner, "setup", None)
+            if inner_setup is not None:
+                res = inner_setup()
+                if asyncio.iscoroutine(res):
+                    await res
+            await self.table.setup()
+            self._setup_done = True
+
+    def assume_set_up(self) -> None:
+        """Skip ``setup()``: the caller has checked that every table exists and is current."""
+        self._setup_done = True
+
+    async def aclose(self) -> None:
+        """Close the connection if this saver was opened by ``open_sqlite_saver``."""
+        self._cache.clear()
+        if self._conn_to_close is not None:
+            conn, self._conn_to_close = self._conn_to_close, None
+            await conn.close()
+
+    @property
+    def config_specs(self) -> list:
+        return self.inner.config_specs
+
+    def get_next_version(self, current: Any, channel: None) -> Any:
+        return self.inner.get_next_version(current, channel)
+
+    def with_allowlist(
+        self, extra_allowlist: Collection[tuple[str, ...]]
+    ) -> MessageStoreSaver:
+        # LangGraph's compile() calls this when strict msgpack is on; the node blobs
+        # are (de)serialized with the inner saver's serde, so derive both together.
+        inner = self.inner.with_allowlist(extra_allowlist)
+        if inner is self.inner:
+            return self
+        clone = copy.copy(self)  # shares the cache and the table
+        clone.inner = inner
+        clone.serde = inner.serde
+        return clone
+
+    # ------------------------------------------------------------- async API
+
+    @_guarded
+    async def live_nodes(self, thread_id: str, channel: str = "messages") -> set[int] | None:
+        """Node ids of the messages in the thread's current history (not undone or replaced ones).
+
+        None when the thread's head is stored in the old inline format (nothing to filter by).
+        """
+        await self.setup()
+        head = await self.inner.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+        ref = (head.checkpoint.get("channel_values") or {}).get(channel) if head else None
+        if not is_ref(ref):
+            return None if head and ref else set()
+        if ref[REF_KEY] is None:
+            return set()
+        return {row[0] for row in await self.table.load_chain(thread_id, ref[REF_KEY])}
+
+    @_guarded
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        await self.setup()
+        return await self._inflate(await self.inner.aget_tuple(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        # The inner SQLite saver holds its lock while its generator is suspended,
+        # and loading nodes needs that lock: read the page first, then inflate.
+        async def page() -> list[CheckpointTuple]:
+            await self.setup()
+            return [t async for t in self.inner.alist(config, filter=filter, before=before, limit=limit)]
+
+        for tup in await self.guard(page):
+            yield await self.guard(lambda: self._inflate(tup))  # type: ignore[misc]
+
+    @_guarded
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        await self.setup()
+        values = checkpoint.get("channel_values") or {}
+        refs: dict[str, Any] = {}
+        thread_id = str(config["configurable"]["thread_id"])
+        for ch in self.channels:
+            ref = await self._ref_for(thread_id, config, ch, values.get(ch))
+            if ref is not None:
+                refs[ch] = ref
+        if refs:
+            checkpoint = {**checkpoint, "channel_values": {**values, **refs}}  # type: ignore[typeddict-item]
+        return await self.inner.aput(config, checkpoint, metadata, new_versions)
+
+    @_guarded
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self.setup()
+        if any(channel == ERROR_CHANNEL for channel, _ in writes):
+            writes = [(ch, scrub_error(v) if ch == ERROR_CHANNEL else v) for ch, v in writes]
+        await self.inner.aput_writes(config, writes, task_id, task_path)
+
+    @_guarded
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self.setup()
+        # Checkpoints first: a crash in between leaves orphan nodes, never dangling refs.
+        await self.inner.adelete_thread(thread_id)
+        await self.table.delete_thread(str(thread_id))
+        self._cache.pop(str(thread_id), None)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self.inner.adelete_for_runs(run_ids)
+
+    async def aprune(
+        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+    ) -> None:
+        # Nodes of pruned branches stay (they are shared with kept ones).
+        await self.inner.aprune(thread_ids, strategy=strategy)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        raise NotImplementedError(
+            "MessageStoreSaver cannot copy threads (nodes are per thread); fork with "
+            "aupdate_state({'configurable': {'thread_id': new}}, {'messages': msgs}, "
+            "as_node=...) instead"
+        )
+
+    @_guarded
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        await self.setup()
+        result = dict(
+            await self.inner.aget_delta_channel_history(config=config, channels=channels)
+        )
+        thread_id = str(config["configurable"]["thread_id"])
+        for ch, entry in result.items():
+            if is_ref(entry.get("seed")):
+                entry = dict(entry)  # type: ignore[assignment]
+                entry["seed"] = await self._resolve(thread_id, entry["seed"])
+                result[ch] = entry
+        return result

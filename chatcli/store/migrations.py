@@ -1,0 +1,65 @@
+"""Schema migrations: an ordered list of named migrations per backend, applied names recorded in the database.
+
+Each backend keeps the same shape of list (``Migration(name, statements)``, the same names in
+the same order, its own SQL) and a ``MigrationLog`` that reads which names a database has
+seen and applies one migration with its record in one transaction. ``migrate`` runs the
+ones not seen yet, and refuses a database that records a name this version does not know
+(it was set up by a newer chatcli). Databases from before the names were recorded (SQLite's
+``PRAGMA user_version``, PostgreSQL's ``chatcli_schema`` table) are adopted: the first N
+names count as applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from chatcli.errors import StoreError
+
+# Where applied migrations are recorded, on both backends.
+LOG_TABLE = "chatcli_migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A named step of the schema: statements run once, in order, in one transaction."""
+
+    name: str
+    statements: tuple[str, ...] = ()
+
+
+class MigrationLog(Protocol):
+    """A database's record of applied migrations."""
+
+    async def applied(self) -> list[str]:
+        """The names applied so far (adopting an older record of them if that is what it has)."""
+
+    async def apply(self, migration: Migration, count: int) -> bool:
+        """Run ``migration`` and record it (it is the ``count``-th); False if another process just did."""
+
+
+def newer_error(name: str, unknown: Sequence[str], known: int) -> StoreError:
+    """The refusal of a database set up by a newer chatcli."""
+    return StoreError(
+        f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {known})",
+        hint="upgrade chatcli",
+    )
+
+
+def check_known(name: str, applied: Sequence[str], migrations: Sequence[Migration]) -> None:
+    """Refuse a database whose record names a migration this version does not have."""
+    known = {m.name for m in migrations}
+    unknown = [n for n in applied if n not in known]
+    if unknown:
+        raise newer_error(name, unknown, len(migrations))
+
+
+async def migrate(log: MigrationLog, migrations: Sequence[Migration], name: str) -> list[str]:
+    """Apply the migrations ``log`` has not seen, in order; return the names applied now."""
+    applied = await log.applied()
+    check_known(name, applied, migrations)
+    done = []
+    for number, migration in enumerate(migrations, start=1):
+        if migration.name not in applied and await log.apply(migration, number):
+            done.append(migration.name)
+    return done

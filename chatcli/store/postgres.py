@@ -1,0 +1,285 @@
+"""Conversations kept in PostgreSQL (``--db postgresql://user@host/db``).
+
+LangGraph's ``AsyncPostgresSaver`` holds the checkpoints; the message nodes, the thread
+index and search live in the same database. The schema is set up by the first process that
+needs it: LangGraph's tables, then chatcli's migrations (recorded in ``chatcli_migrations``),
+all under one advisory lock so processes starting together wait for each other. LangGraph's own
+setup builds indexes CONCURRENTLY, which cannot run inside a transaction, so the lock is the
+session-level one, taken by polling (a blocked ``pg_advisory_lock`` would hold a snapshot
+that such an index build waits for).
+
+A turn holds the thread with a session-level advisory lock on a connection of its own,
+polled so that waiting stays cancellable, like the SQLite store's file lock.
+
+The store's connection is opened again when it drops (the server restarted, say): the
+operation that found it gone runs once more on the new one, so the user's message is kept.
+
+Only imported for a PostgreSQL URL: psycopg stays out of the SQLite path.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from chatcli.errors import StoreError
+from chatcli.store.base import Guard, poll_lock
+
+INSTALL_HINT = 'pip install "chatcli[postgres]"'
+
+# Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
+# (a separate key space) with this first key and a hash of the thread id.
+_SCHEMA_LOCK = 0x63686174636C69  # "chatcli"
+_TURN_LOCKS = 0x6368_6174  # "chat"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password (in the user part or the query) shown as ``***``."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            user, colon, _ = userinfo.partition(":")
+            netloc = f"{user}{':***' if colon else ''}@{hostport}"
+        query = parts.query
+        if "password" in query.lower():
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _secrets(url: str) -> list[str]:
+    """The password(s) in ``url``, to strip from any message that might echo them."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
+    except ValueError:
+        return []
+    return [s for s in found if len(s) >= 3]
+
+
+def reason(exc: BaseException, url: str) -> str:
+    """The useful line of a driver error, without libpq's prefixes or the password."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    text = re.sub(r'^(connection failed|connection is bad):\s*', "", text)
+    text = re.sub(r'^connection to server (at|on) .*? failed:\s*', "", text)
+    text = re.sub(r"^(FATAL|ERROR):\s*", "", text)
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _import_driver() -> tuple[Any, Any]:
+    """psycopg and LangGraph's PostgreSQL saver, or a one-line error naming the extra."""
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError:
+        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT) from None
+    return psycopg, AsyncPostgresSaver
+
+
+def check_driver() -> None:
+    """Fail early (before the prompt opens) when the PostgreSQL extra is missing."""
+    from importlib.util import find_spec
+
+    if find_spec("psycopg") is None or find_spec("langgraph.checkpoint.postgres") is None:
+        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT)
+
+
+async def connect(url: str, **options: Any) -> Any:
+    """An autocommit connection to ``url``, or a one-line StoreError (never the password)."""
+    psycopg, _ = _import_driver()
+    from psycopg.conninfo import conninfo_to_dict
+
+    shown = redact_url(url)
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise StoreError(f"invalid PostgreSQL URL {shown}: {reason(exc, url)}", hint="check --db or CHATCLI_DB") from None
+    defaults = {"connect_timeout": 10, "application_name": "chatcli"}
+    extra = {k: v for k, v in defaults.items() if k not in given}
+    try:
+        return await psycopg.AsyncConnection.connect(url, autocommit=True, **extra, **options)
+    except psycopg.Error as exc:
+        why = reason(exc, url)
+        if re.search(r'database ".*" does not exist', why):
+            hint = "create it with createdb, or choose another --db"
+        elif "password" in why or "authentication" in why or "role" in why:
+            hint = "check the user and password in --db, CHATCLI_DB or ~/.pgpass"
+        else:
+            hint = "check --db or CHATCLI_DB, and that the server is running"
+        raise StoreError(f"cannot connect to {shown}: {why}", hint=hint) from None
+
+
+async def _fetchone(conn: Any, sql: str, params: tuple = ()) -> tuple:
+    """The first row of a query, as a tuple (whatever the connection's row factory)."""
+    from psycopg.rows import tuple_row
+
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchone()
+
+
+@asynccontextmanager
+async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+    """Hold a session-level advisory lock on ``conn``, polling so that waiting can be cancelled."""
+    args = ", ".join(["%s"] * len(key))
+
+    async def try_lock() -> bool:
+        return bool((await _fetchone(conn, f"SELECT pg_try_advisory_lock({args})", key))[0])
+
+    await poll_lock(try_lock, on_wait)
+    try:
+        yield
+    finally:
+        psycopg, _ = _import_driver()
+        try:
+            await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
+        except psycopg.OperationalError:
+            pass  # the session is gone, and the server dropped its locks with it
+
+
+def _turn_key(thread_id: str) -> int:
+    """A thread's turn-lock key: a 32-bit signed hash of its id."""
+    return zlib.crc32(thread_id.encode()) - (1 << 31)
+
+
+class PostgresStore:
+    """An open PostgreSQL conversation database (see chatcli.store.base.Store)."""
+
+    def __init__(self, conn: Any, url: str):
+        psycopg, AsyncPostgresSaver = _import_driver()
+        from chatcli.store.fts import search_fields
+        from chatcli.store.messages import MessageStoreSaver
+        from chatcli.store.messages.pgtable import PostgresMessageTable
+        from chatcli.store.postgres_index import PostgresThreadIndex
+
+        self.conn = conn
+        self.dsn = url
+        self.name = redact_url(url)
+        self.guard = Guard(
+            self.name,
+            (psycopg.Error,),
+            reason=lambda exc: reason(exc, url),
+            hint="check the server and --db",
+            reopen=self.reopen,
+            dropped=self._dropped,
+        )
+        self.inner = AsyncPostgresSaver(conn)
+        self.table = PostgresMessageTable(conn, self.inner.lock, search_fields=search_fields)
+        self.saver = MessageStoreSaver(self.inner, self.table, guard=self.guard)
+        self.index = PostgresThreadIndex(conn, self.inner.lock, self.guard)
+
+    def _dropped(self, exc: BaseException) -> bool:
+        """True when ``exc`` means the connection is gone (so opening it again may help)."""
+        psycopg, _ = _import_driver()
+        return isinstance(exc, psycopg.OperationalError) and bool(self.conn.closed or self.conn.broken)
+
+    async def reopen(self) -> None:
+        """Open the connection again and hand it to the saver, the message table and the index."""
+        from psycopg.rows import dict_row
+
+        conn = await connect(self.dsn, prepare_threshold=0, row_factory=dict_row)
+        old, self.conn = self.conn, conn
+        self.inner.conn = self.table.conn = self.index.conn = conn
+        try:
+            await old.close()
+        except Exception:  # noqa: BLE001 - it is broken already; closing is a courtesy
+            pass
+
+    @asynccontextmanager
+    async def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Hold ``thread_id`` for one turn, across processes and hosts, so concurrent turns queue up.
+
+        The lock lives on a connection of its own, closed afterwards: neither a cancelled wait
+        nor a killed process can leave the thread locked (the server drops a closed session's locks).
+        """
+        conn = await connect(self.dsn)
+        try:
+            async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
+                yield
+        finally:
+            await conn.close()
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        return await self.saver.live_nodes(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Remove the thread; PostgreSQL's autovacuum makes the space of its rows reusable."""
+        await self.saver.adelete_thread(thread_id)
+        await self.index.delete(thread_id)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
+    """True when LangGraph's tables and chatcli's migrations are all in place (one query)."""
+    from chatcli.store.migrations import LOG_TABLE, check_known
+    from chatcli.store.postgres_schema import MIGRATIONS
+
+    psycopg, _ = _import_driver()
+    try:  # autocommit: a failed statement leaves the session usable
+        ours, theirs = await _fetchone(
+            conn,
+            f"SELECT (SELECT array_agg(name) FROM {LOG_TABLE}), (SELECT coalesce(max(v), -1) FROM checkpoint_migrations)",
+        )
+    except psycopg.errors.UndefinedTable:
+        return False
+    ours = ours or []
+    check_known("the database", ours, MIGRATIONS)
+    return len(set(ours)) == len(MIGRATIONS) and theirs >= len(saver_class.MIGRATIONS) - 1
+
+
+async def _check_legacy(conn: Any) -> None:
+    """Refuse a database that a newer release set up before migrations were recorded by name."""
+    from chatcli.store.postgres_schema import MIGRATIONS
+
+    psycopg, _ = _import_driver()
+    try:
+        (version,) = await _fetchone(conn, "SELECT coalesce(max(version), 0) FROM chatcli_schema")
+    except psycopg.errors.UndefinedTable:
+        return
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the database was set up by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})",
+            hint="upgrade chatcli",
+        )
+
+
+@asynccontextmanager
+async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
+    """Open the PostgreSQL database at ``url``, setting up its schema on first use."""
+    psycopg, AsyncPostgresSaver = _import_driver()
+    from psycopg.rows import dict_row
+
+    from chatcli.store.migrations import migrate
+    from chatcli.store.postgres_schema import MIGRATIONS, PostgresMigrationLog
+
+    shown = redact_url(url)
+    # The options LangGraph's saver needs: autocommit, prepared statements, rows as dicts.
+    conn = await connect(url, prepare_threshold=0, row_factory=dict_row)
+    store = PostgresStore(conn, url)
+    try:
+        if await _schema_is_current(conn, AsyncPostgresSaver):
+            store.saver.assume_set_up()
+        else:
+            async with advisory_lock(conn, _SCHEMA_LOCK):
+                await _check_legacy(conn)
+                await store.saver.setup()
+                await migrate(PostgresMigrationLog(conn), MIGRATIONS, "the database")
+        yield store
+    except psycopg.Error as exc:
+        raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
+    finally:
+        await store.close()

@@ -1,0 +1,175 @@
+"""The SQLite store (the default): one file, private to the user, opened and migrated on first use."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import zlib
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from chatcli.errors import StoreError
+from chatcli.store.base import Guard, poll_lock
+from chatcli.store.migrations import migrate
+from chatcli.store.sqlite_index import SqliteThreadIndex
+from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
+
+# Threads map to byte ranges of one lock file; two threads rarely share a slot.
+_LOCK_SLOTS = 1 << 20
+_WAL_LIMIT = 8 * 1024 * 1024
+# Tables that only a chatcli (or LangGraph) database has; another program's file has none.
+_OUR_TABLES = {"checkpoints", "chatcli_messages", "chatcli_threads"}
+
+
+def prepare_db_path(db: str) -> Path:
+    """Make sure the database's directory exists (0700 when we create it) and is writable."""
+    path = Path(db).expanduser()
+    directory = path.parent
+    if not directory.exists():
+        try:  # exist_ok: another process starting at the same moment may have just made it
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {directory}: {exc.strerror}", hint="choose another --db") from None
+    if not directory.is_dir():
+        raise StoreError(f"{directory} is not a directory", hint="choose another --db")
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database file", hint="choose another --db")
+    if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise StoreError(f"{path} is not writable", hint="choose another --db or fix its permissions")
+    if not path.exists():
+        try:  # created 0600: conversations are private
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return path  # another process starting at the same moment created it
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
+        os.close(fd)
+        _start_incremental(path)
+    return path
+
+
+def _start_incremental(path: Path) -> None:
+    """Make a new, empty database one whose free pages can be given back (see ``reclaim``)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")  # writes the header, so the setting sticks
+    finally:
+        conn.close()
+
+
+def check_database(path: Path) -> None:
+    """Fail with a clear message if the file is not a SQLite database this version can use."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a chatcli database ({exc})", hint="choose another --db") from None
+    if version > len(MIGRATIONS):  # the count of applied migrations, kept for every release to read
+        raise StoreError(
+            f"{path} was written by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})",
+            hint="upgrade chatcli",
+        )
+    if tables and not tables & _OUR_TABLES:
+        raise StoreError(f"{path} is another program's SQLite database", hint="choose another --db")
+
+
+def check(db: str) -> None:
+    """The checks that can fail before the prompt opens: the directory, the file, its schema."""
+    check_database(prepare_db_path(db))
+
+
+@asynccontextmanager
+async def file_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+    """Hold the thread's byte of ``<db>.lock`` (a POSIX lock: released if the process dies)."""
+    fd = os.open(db.with_name(db.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
+
+    async def try_lock() -> bool:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+            return True
+        except OSError:
+            return False
+
+    try:
+        await poll_lock(try_lock, on_wait)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
+    finally:
+        os.close(fd)
+
+
+class SqliteStore:
+    """An open SQLite conversation database (see chatcli.store.base.Store)."""
+
+    def __init__(self, saver: Any, path: Path, guard: Guard):
+        self.saver = saver
+        self.path = path
+        self.name = str(path)
+        self.guard = guard
+        self.index = SqliteThreadIndex(saver.inner.conn, saver.inner.lock, guard)
+
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
+        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
+        return file_lock(self.path, thread_id, on_wait)
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        return await self.saver.live_nodes(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        await self.saver.adelete_thread(thread_id)
+        await self.index.delete(thread_id)
+        await self.guard.run(self.reclaim)
+
+    async def _pragma(self, name: str) -> int:
+        async with self.saver.inner.conn.execute(f"PRAGMA {name}") as cursor:
+            (value,) = await cursor.fetchone()
+        return int(value)
+
+    async def reclaim(self) -> None:
+        """Give free pages back to the file system once a good share of the file is free.
+
+        Databases made by this version free them in place (incremental vacuum); older ones
+        are rewritten once (VACUUM), which also switches them to incremental mode.
+        """
+        conn = self.saver.inner.conn
+        async with self.saver.inner.lock:
+            pages, free, mode = [await self._pragma(name) for name in ("page_count", "freelist_count", "auto_vacuum")]
+            if not free or free * 4 < pages:
+                return
+            if mode == 2:  # incremental: one page per step; executescript steps it to the end
+                await conn.executescript("PRAGMA incremental_vacuum;")
+            else:
+                await conn.commit()
+                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                await conn.execute("VACUUM")
+            await conn.commit()
+
+
+@asynccontextmanager
+async def open_sqlite_store(db: str) -> AsyncIterator[SqliteStore]:
+    """Open (creating and migrating as needed) the SQLite database at ``db``."""
+    path = prepare_db_path(db)
+    check_database(path)
+    from chatcli.store.messages import sqlite_saver
+
+    guard = Guard(str(path), (sqlite3.Error,), hint="run with --debug for details")
+    try:
+        async with sqlite_saver(str(path), guard=guard) as saver:
+            conn, lock = saver.inner.conn, saver.inner.lock
+            async with lock:
+                await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
+            # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
+            await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+            yield SqliteStore(saver, path, guard)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None

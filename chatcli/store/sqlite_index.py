@@ -1,0 +1,52 @@
+"""The thread index and full-text search (FTS5) in the SQLite file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcli.store.base import SearchHit
+from chatcli.store.index import COLUMNS, SqlThreadIndex
+
+
+class SqliteThreadIndex(SqlThreadIndex):
+    """The index of threads on the saver's aiosqlite connection, under the saver's lock."""
+
+    NO_LIMIT = -1
+    SQL = {
+        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
+                message_count = excluded.message_count, model = excluded.model,
+                title = coalesce(chatcli_threads.title, excluded.title)""",
+        "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = ?",
+        "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
+        "ids": "SELECT thread_id FROM chatcli_threads WHERE thread_id LIKE ? ESCAPE '\\' ORDER BY updated_at DESC",
+        "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
+        "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
+        "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?",
+    }
+
+    async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _execute(self, sql: str, params: tuple) -> int:
+        cursor = await self.conn.execute(sql, params)
+        await self.conn.commit()
+        return cursor.rowcount
+
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Messages matching ``text`` (words, all required), best first."""
+        query = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+        if not query:
+            return []
+        rows: list[Any] = await self._rows(
+            """SELECT m.thread_id, t.title, m.pos, m.role,
+                      snippet(chatcli_search, 0, '[', ']', '…', 12), m.node
+                 FROM chatcli_search s
+                 JOIN chatcli_messages m ON m.node = s.rowid
+                 LEFT JOIN chatcli_threads t ON t.thread_id = m.thread_id
+                WHERE chatcli_search MATCH ?
+                ORDER BY rank LIMIT ?""",
+            (query, limit),
+        )
+        return [SearchHit(tid, title, pos // 2 + 1, role, snip, node) for tid, title, pos, role, snip, node in rows]

@@ -1,0 +1,113 @@
+"""chatcli's tables in the SQLite file: the migrations, and where the file records them."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from chatcli.store.migrations import LOG_TABLE, Migration
+
+# The same names, in the same order, as chatcli.store.postgres_schema.MIGRATIONS.
+MIGRATIONS: list[Migration] = [
+    # Checkpoint and message tables: created by LangGraph's saver and chatcli.store.messages.
+    Migration("m001_base"),
+    Migration(
+        "m002_threads",
+        (
+            """CREATE TABLE IF NOT EXISTS chatcli_threads (
+                thread_id TEXT PRIMARY KEY,
+                title TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                message_count INTEGER NOT NULL DEFAULT 0,
+                model TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS chatcli_threads_updated ON chatcli_threads(updated_at)",
+            # Threads written before the index existed: title from the first question.
+            """INSERT OR IGNORE INTO chatcli_threads (thread_id, title, created_at, updated_at, message_count)
+               SELECT thread_id,
+                      (SELECT substr(text, 1, 80) FROM chatcli_messages f
+                        WHERE f.thread_id = m.thread_id AND f.pos = 0 ORDER BY node LIMIT 1),
+                      min(created_at), max(created_at), max(pos) + 1
+                 FROM chatcli_messages m GROUP BY thread_id""",
+        ),
+    ),
+    Migration(
+        "m003_search",
+        (
+            """CREATE VIRTUAL TABLE IF NOT EXISTS chatcli_search USING fts5(
+                text, content='chatcli_messages', content_rowid='node')""",
+            """CREATE TRIGGER IF NOT EXISTS chatcli_search_insert AFTER INSERT ON chatcli_messages BEGIN
+                INSERT INTO chatcli_search(rowid, text) VALUES (new.node, new.text);
+            END""",
+            """CREATE TRIGGER IF NOT EXISTS chatcli_search_delete AFTER DELETE ON chatcli_messages BEGIN
+                INSERT INTO chatcli_search(chatcli_search, rowid, text) VALUES ('delete', old.node, old.text);
+            END""",
+            "INSERT INTO chatcli_search(chatcli_search) VALUES ('rebuild')",
+        ),
+    ),
+]
+
+_LOG = f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+
+
+class SqliteMigrationLog:
+    """Applied migrations in the ``chatcli_migrations`` table of the file.
+
+    ``PRAGMA user_version`` is kept at the number applied: releases from before the names
+    were recorded counted with it, and refuse a file whose count is higher than theirs.
+    """
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    async def _names(self) -> list[str] | None:
+        try:
+            async with self.conn.execute(f"SELECT name FROM {LOG_TABLE} ORDER BY rowid") as cursor:
+                return [row[0] for row in await cursor.fetchall()]
+        except sqlite3.OperationalError as exc:  # a file from before the log
+            if "no such table" not in str(exc):
+                raise
+            return None
+
+    async def applied(self) -> list[str]:
+        names = await self._names()
+        if names is not None:
+            return names
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            (counted,) = await cursor.fetchone()
+        if not counted:
+            return []
+        await self.conn.execute("BEGIN IMMEDIATE")  # adopt the count: its first names were applied
+        try:
+            names = await self._names()
+            if names is None:
+                await self.conn.execute(_LOG)
+                names = [m.name for m in MIGRATIONS[:counted]]
+                await self.conn.executemany(
+                    f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", [(n, time.time()) for n in names]
+                )
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        return names
+
+    async def apply(self, migration: Migration, count: int) -> bool:
+        await self.conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+        try:
+            await self.conn.execute(_LOG)
+            async with self.conn.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE name = ?", (migration.name,)) as cursor:
+                if await cursor.fetchone():
+                    await self.conn.rollback()
+                    return False
+            for statement in migration.statements:
+                await self.conn.execute(statement)
+            await self.conn.execute(f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, time.time()))
+            await self.conn.execute(f"PRAGMA user_version = {count}")
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        return True

@@ -1,0 +1,23 @@
+"""Pure text helpers shared by every layer: making model text safe for a terminal, titles."""
+
+from __future__ import annotations
+
+# Control characters other than newline and tab, shown as visible symbols instead of being
+# obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
+_CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"} | {0x7F: 0x2421}
+_CONTROLS.update({c: 0xFFFD for c in range(0x80, 0xA0)})
+_CONTROLS[ord("\r")] = None  # CRLF line ends: the newline is enough
+
+
+def neutralise(text: str) -> str:
+    """Make terminal control characters in model text visible instead of active."""
+    return text.translate(_CONTROLS)
+
+
+def make_title(text: str, width: int = 60) -> str:
+    """A one-line title from a question: its first line, cut at a word near ``width``."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    cut = line[:width].rsplit(" ", 1)[0] or line[:width]
+    return cut.rstrip(",.;:") + "…"

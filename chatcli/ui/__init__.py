@@ -1,0 +1,1 @@
+"""What the user sees and types: the prompt, slash commands, the outputs (rich, plain, JSON), Markdown."""

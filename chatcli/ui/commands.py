@@ -1,0 +1,304 @@
+"""Slash commands at the prompt: one registry (``@command``), /help generated from it.
+
+Handlers take a ``Context`` (the conversation, the output, the settings, where listings go)
+and the text after the command name; they raise ``UsageError`` for anything the user should
+fix. The REPL decides what is a command (``is_command``) and runs it with ``run_command``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Awaitable, Callable
+
+from chatcli.ui.reply import render_reply
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+from chatcli.text import make_title
+from chatcli.chat.threads import Threads, transcript_markdown, turns_of
+from chatcli.text import neutralise
+from chatcli.ui.output import Output, print_threads, print_transcript
+from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
+
+Handler = Callable[["Context", str], Awaitable[Any]]
+# What a handler returns to end the session (/exit).
+LEAVE = "leave"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command: its name, one-line help, argument synopsis and handler."""
+
+    name: str
+    help: str
+    args: str
+    handler: Handler
+    # False: runs at once, without waiting for the engine and the thread (/help, /exit).
+    needs_thread: bool = True
+    # Completions for the first argument: "threads" (thread ids) or fixed words.
+    complete: str | tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+REGISTRY: dict[str, Command] = {}  # every name and alias -> its command
+
+
+def command(name: str, *, help: str, args: str = "", needs_thread: bool = True,
+            complete: str | tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as the slash command ``name``."""
+
+    def register(handler: Handler) -> Handler:
+        entry = Command(name, help, args, handler, needs_thread, complete, aliases)
+        for key in (name, *aliases):
+            REGISTRY[key] = entry
+        return handler
+
+    return register
+
+
+def commands() -> list[Command]:
+    """Every command once, in the order they were registered."""
+    return list({id(c): c for c in REGISTRY.values()}.values())
+
+
+@dataclass
+class Context:
+    """What a command works on: the conversation (None before the engine is loaded), output, settings."""
+
+    conversation: Any
+    output: Output
+    settings: Settings
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+
+    def print(self, text: str) -> None:
+        """A line of data on stdout (control characters made visible in a terminal)."""
+        self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
+        self.out.flush()
+
+    def threads(self) -> Threads:
+        return self.conversation.threads()
+
+
+def is_command(text: str) -> bool:
+    """A line is a command when it starts with "/"; "//" escapes a message that starts with "/"."""
+    stripped = text.lstrip()
+    return stripped.startswith("/") and not stripped.startswith("//")
+
+
+def literal(text: str) -> str:
+    """The message to send for a line that is not a command: "//text" sends "/text"."""
+    stripped = text.lstrip()
+    return stripped[1:] if stripped.startswith("//") else text
+
+
+def resolve(line: str) -> tuple[Command, str]:
+    """The command a line names and the text after it, or a UsageError with a suggestion."""
+    name, *rest = check_utf8(line, "the command").strip().split(None, 1)
+    found = REGISTRY.get(name.lower())
+    if found is None:
+        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.6)
+        hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
+        raise UsageError(f"unknown command {name[:40]}", hint=hint)
+    arg = rest[0].strip() if rest else ""
+    if arg and not found.args:
+        raise UsageError(f"{found.name} takes no argument")
+    return found, arg
+
+
+async def execute(found: Command, ctx: Context, arg: str) -> bool:
+    """Run a resolved command; False when it asks to leave."""
+    return await found.handler(ctx, arg) != LEAVE
+
+
+async def run_command(ctx: Context, line: str) -> bool:
+    """Run one command line; False when it asks to leave."""
+    found, arg = resolve(line)
+    return await execute(found, ctx, arg)
+
+
+def help_text() -> str:
+    """The /help listing, from the registry."""
+    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
+    width = max(len(usage) for usage, _ in rows)
+    lines = [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
+    lines.append("Tab completes commands and thread ids; a line starting with // is sent with one / removed.")
+    return "\n".join(lines)
+
+
+def _switched(ctx: Context, thread_id: str, what: str) -> None:
+    ctx.conversation.switch(thread_id)
+    ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+@command("/help", help="list the commands", needs_thread=False)
+async def _help(ctx: Context, arg: str) -> None:
+    ctx.print(help_text())
+
+
+@command("/new", help="start a new thread")
+async def _new(ctx: Context, arg: str) -> None:
+    _switched(ctx, new_thread_id(), "new thread")
+
+
+@command("/threads", args="[N]", help="list the N most recent threads (default 20)")
+async def _threads(ctx: Context, arg: str) -> None:
+    if arg and (not arg.isdigit() or int(arg) < 1):
+        raise UsageError(f"/threads takes a number, got {arg[:40]!r}")
+    rows = await ctx.threads().list(int(arg or 20))
+    if not rows:
+        ctx.output.note("no threads yet")
+        return
+    print_threads(rows, ctx.out)
+    ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
+
+
+@command("/switch", args="ID", help="continue another thread (a new id starts a thread)", complete="threads")
+async def _switch(ctx: Context, arg: str) -> None:
+    if not arg:
+        raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
+    thread_id = check_thread_id(arg)
+    if thread_id == ctx.conversation.thread_id:
+        ctx.output.note(f"already on thread {thread_id}")
+        return
+    info = await ctx.threads().info(thread_id)
+    _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
+    if info is not None:
+        ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
+
+
+@command("/history", help="show this thread's messages")
+async def _history(ctx: Context, arg: str) -> None:
+    if not await ctx.conversation.messages():
+        ctx.output.note("this thread is empty")
+        return
+    print_transcript(await ctx.threads().transcript(ctx.conversation.thread_id), ctx.out)
+
+
+@command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")
+async def _system(ctx: Context, arg: str) -> None:
+    if not arg:
+        current = await ctx.conversation.system_prompt()
+        ctx.print(current or ctx.settings.system)
+        if not current:
+            ctx.output.note("(the default system prompt)")
+        return
+    await ctx.conversation.replace_system(arg)
+    ctx.output.note("system prompt set for this thread")
+
+
+@command("/model", args="[NAME]", help="show or switch the model")
+async def _model(ctx: Context, arg: str) -> None:
+    if not arg:
+        ctx.print(ctx.conversation.model_name or ctx.settings.model)
+        return
+    if len(arg.split()) != 1:
+        raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
+    ctx.conversation.model_name = arg
+    ctx.output.note(f"model {arg} from the next message")
+
+
+@command("/retry", help="answer the last message again, replacing the answer")
+async def _retry(ctx: Context, arg: str) -> None:
+    asked = [m for m in await ctx.conversation.messages() if m.type == "human"]
+    if not asked:
+        raise UsageError("nothing to retry: this thread has no message yet")
+    ctx.output.note(f"retrying: {make_title(asked[-1].text)}")
+    await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
+
+
+@command("/undo", help="take back the last exchange (your message and its answer)")
+async def _undo(ctx: Context, arg: str) -> None:
+    removed = await ctx.conversation.undo()
+    if not removed:
+        ctx.output.note("nothing to undo")
+        return
+    ctx.output.note(f"undone: {make_title(removed[0].text)}" + (" (and its answer)" if len(removed) > 1 else ""))
+
+
+@command("/fork", help="continue in a new thread that starts as a copy of this one")
+async def _fork(ctx: Context, arg: str) -> None:
+    turns = turns_of(await ctx.conversation.messages())
+    if not turns:
+        raise UsageError("nothing to fork: this thread is empty")
+    original = ctx.conversation.thread_id
+    new_id = await ctx.threads().fork(original, len(turns))
+    _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
+    ctx.output.note(f"{original} stays as it was: /switch {original}")
+
+
+@command("/title", args="[TEXT]", help="show or set this thread's title")
+async def _title(ctx: Context, arg: str) -> None:
+    thread_id = ctx.conversation.thread_id
+    if not arg:
+        info = await ctx.threads().info(thread_id)
+        ctx.print(info.title if info and info.title else "(no title yet: the first message names the thread)")
+        return
+    if not await ctx.conversation.messages():
+        raise UsageError("nothing to title yet: this thread is empty")
+    await ctx.threads().rename(thread_id, arg)
+    ctx.output.note("title set")
+
+
+@command("/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json"))
+async def _export(ctx: Context, arg: str) -> None:
+    words = arg.split(maxsplit=1)
+    fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
+    file = words[0] if words else ""
+    if not await ctx.conversation.messages():
+        raise UsageError("nothing to export: this thread is empty")
+    thread_id = ctx.conversation.thread_id
+    if fmt == "json":
+        text = json.dumps(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = transcript_markdown(await ctx.threads().transcript(thread_id))
+    if not file:
+        ctx.print(text.rstrip("\n"))
+        return
+    path = write_private(file, text)
+    ctx.output.note(f"wrote {path}")
+
+
+def write_private(file: str, text: str) -> Path:
+    """Write ``text`` to a new file readable by the user only; never overwrite."""
+    path = Path(file).expanduser()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists", hint="choose another file name") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+@command("/usage", help="tokens used by this thread's answers")
+async def _usage(ctx: Context, arg: str) -> None:
+    from chatcli.chat.graph import SUMMARY_USAGE
+
+    messages = await ctx.conversation.messages()
+    answers = [m for m in messages if m.type == "ai"]
+    totals = {"input_tokens": 0, "output_tokens": 0}
+    counted = 0
+    for answer in answers:
+        usages = [getattr(answer, "usage_metadata", None), answer.response_metadata.get(SUMMARY_USAGE)]
+        counted += bool(usages[0])
+        for usage in filter(None, usages):
+            for key in totals:
+                totals[key] += int(usage.get(key) or 0)
+    turns = sum(m.type == "human" for m in messages)
+    ctx.print(f"{turns} turns · {totals['input_tokens']:,} tokens in · {totals['output_tokens']:,} out")
+    if counted < len(answers):
+        ctx.output.note(f"{len(answers) - counted} of {len(answers)} answers came without token counts")
+
+
+@command("/exit", help="leave (same as Ctrl-D)", needs_thread=False, aliases=("/quit",))
+async def _exit(ctx: Context, arg: str) -> str:
+    return LEAVE

@@ -1,0 +1,143 @@
+"""Output for scripts: one JSON object per answer (--json), or JSON lines as it streams (--jsonl).
+
+These plug into the same ``ask()`` path as the terminal and pipe outputs. stdout carries only
+JSON: the final object (``done``) or, when the command fails, an error object; notes and the
+usual one-line error go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any
+
+from chatcli.errors import ChatError, ExitStatus
+from chatcli.ui.output import StderrNotes
+from chatcli.chat.conversation import TurnResult
+
+
+def exit_status_of(exc: BaseException) -> int:
+    """The exit code ``chat`` ends with for this failure (as cli.report decides it)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, ChatError):
+        return exc.exit_status
+    return ExitStatus.ERROR
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message for a failure, as on stderr (without the "chat: error: " prefix)."""
+    from chatcli.chat.model import redact
+    from chatcli.config import Settings
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, ChatError):
+        return str(exc)
+    return redact(f"unexpected error: {type(exc).__name__}: {exc}", Settings())
+
+
+def usage_object(result: TurnResult | None) -> dict[str, int] | None:
+    """The server's token counts in OpenAI's names, or None when it sent none."""
+    usage = result.usage if result else None
+    if not usage:
+        return None
+    prompt = int(usage.get("input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+
+
+class JsonOutput(StderrNotes):
+    """``--json`` (``lines=False``): one object at the end; ``--jsonl``: a line per chunk, then the end.
+
+    ``thread_id`` and ``model`` (the configured model) are filled in by the caller once known.
+    """
+
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, *, lines: bool = False):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.lines = lines
+        self.thread_id: str | None = None
+        self.model: str | None = None
+        self._parts: list[str] = []
+        self._result: TurnResult | None = None
+        self._started: float | None = None
+        self._first: float | None = None
+        self._ended: float | None = None
+        self._finished = False  # the final object (done or error) is out
+
+    # ---- the output protocol of ask() ---------------------------------------------------------
+
+    def start_reply(self) -> None:
+        self._parts = []
+        self._result = None
+        self._started = time.monotonic()
+        self._first = self._ended = None
+
+    def token(self, text: str) -> None:
+        if self._first is None:
+            self._first = time.monotonic()
+        self._parts.append(text)
+        if self.lines:
+            self._write({"type": "token", "text": text})
+
+    def end_reply(self, result: TurnResult) -> None:
+        self._ended = time.monotonic()
+        self._result = result
+        if result.interrupted:
+            return  # ask() raises the matching error next, and fail() reports it with the partial reply
+        done = {
+            "thread_id": self.thread_id,
+            "reply": result.text,
+            "model": result.model or self.model,
+            "usage": usage_object(result),
+            "timing": self._timing(),
+            "finish_reason": result.finish_reason,
+        }
+        self._final({"type": "done", **done} if self.lines else done)
+
+    def abort(self, reason: str | None) -> None:
+        self._ended = time.monotonic()
+        if reason == "cancelled":
+            self.warn("stopped: the partial answer is kept in the thread")
+
+
+    # ---- failures -----------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        """Report a failure of the command as the final object (the stderr line is printed apart)."""
+        result = self._result
+        obj = {
+            "thread_id": self.thread_id,
+            "reply": result.text if result else "".join(self._parts),
+            "model": (result.model if result else None) or self.model,
+            "finish_reason": result.finish_reason if result else None,
+            "error": {"message": error_message(exc), "exit_code": int(exit_status_of(exc))},
+        }
+        self._final({"type": "error", **obj} if self.lines else obj)
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    def _timing(self) -> dict[str, float | None]:
+        start = self._started
+        if start is None:
+            return {"total_s": None, "first_token_s": None}
+        end = self._ended if self._ended is not None else time.monotonic()
+        first = None if self._first is None else round(self._first - start, 3)
+        return {"total_s": round(end - start, 3), "first_token_s": first}
+
+    def _final(self, obj: dict[str, Any]) -> None:
+        if self._finished:
+            return  # one final object per run
+        self._finished = True
+        self._write(obj)
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        # In a terminal, escape everything non-ASCII too: no control character reaches it raw.
+        self.out.write(json.dumps(obj, ensure_ascii=self.out.isatty()) + "\n")
+        self.out.flush()

@@ -1,0 +1,11 @@
+"""Markdown in the terminal: a reply streamed as it arrives, or a whole text at once.
+
+``stream.py`` drives the screen (each finished line printed once, only the last one
+redrawn); ``blocks.py`` turns source lines into rows; ``inline.py`` handles emphasis,
+code and links; ``style.py`` turns rich styles into escape codes and wraps words;
+``code.py`` colours code blocks.
+"""
+
+from chatcli.ui.markdown.stream import MarkdownStream, render_markdown
+
+__all__ = ["MarkdownStream", "render_markdown"]

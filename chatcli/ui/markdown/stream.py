@@ -1,0 +1,152 @@
+"""Stream a Markdown reply to a terminal: each finished line printed once, the last one live.
+
+Design:
+- Text is only looked at on a refresh, at most every ``min_interval`` seconds (15 a
+  second by default; less often if a refresh is slow). ``feed`` just appends, so a server
+  sending thousands of tokens a second costs a list append per token.
+- A refresh hands each newly completed source line to ``blocks.Blocks`` exactly once;
+  the rows it returns are printed for good and never rendered again. Only the unfinished
+  last line (and a table still arriving) is drawn in a live area, which the next refresh
+  erases and redraws. So the cost of the whole answer is one pass over it, and the
+  result on screen is exactly what rendering the whole text at once gives.
+- The live area is drawn by hand with CR, erase line and cursor up one line, is never
+  taller than the screen (a long unfinished line shows its last rows), and everything
+  is written with one write per refresh: no flicker, and scrollback stays intact.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.console import Console
+
+from chatcli.ui.markdown.blocks import Blocks
+from chatcli.ui.markdown.style import Palette
+
+_MARGIN = 2  # rows of the screen never used by the live area
+_MIN_LIVE = 3
+_SLOW_FACTOR = 5  # wait at least this many refresh-times between refreshes
+_MAX_INTERVAL = 1.0  # but never longer than this
+_HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+
+
+def render_markdown(text: str, console: Console, code_theme: str = "monokai") -> str:
+    """The whole text rendered at once, as terminal rows joined by newlines (with a final one)."""
+    blocks = Blocks(Palette(console, code_theme), console.width)
+    rows: list[str] = []
+    for line in text.split("\n"):
+        rows += blocks.line(line)
+    rows += blocks.close()
+    return "".join(f"{row}\n" for row in rows)
+
+
+class MarkdownStream:
+    """Render a Markdown reply to a terminal while it streams in."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        min_interval: float = 1 / 15,
+        live_lines: int | None = None,
+        code_theme: str = "monokai",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.min_interval = min_interval
+        self.live_lines = live_lines
+        self.code_theme = code_theme
+        self._clock = clock
+        self._live = console.is_terminal and not console.is_dumb_terminal
+        self._parts: list[str] = []  # everything received
+        self._seen = 0  # parts already handed to the renderer
+        self._partial = ""  # the unfinished last line
+        self._blocks: Blocks | None = None
+        self._live_height = 0  # rows the live area occupies on screen now
+        self._interval = min_interval
+        self._last = float("-inf")
+        self._started = False
+        self._closed = False
+
+    @property
+    def text(self) -> str:
+        """The whole reply received so far."""
+        return "".join(self._parts)
+
+    def feed(self, delta: str) -> None:
+        """Append text and redraw if the last refresh is old enough."""
+        if self._closed or not delta:
+            return
+        self._parts.append(delta)
+        if not self._live:
+            return
+        now = self._clock()
+        if now - self._last < self._interval:
+            return
+        self._last = now
+        self._refresh(final=False)
+        if self.min_interval > 0:
+            cost = self._clock() - now
+            self._interval = min(_MAX_INTERVAL, max(self.min_interval, _SLOW_FACTOR * cost))
+
+    def finish(self) -> None:
+        """Print everything not yet printed as final output and remove the live area."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._live:
+            if self._parts:
+                self.console.file.write(render_markdown(self.text, self.console, self.code_theme))
+                self.console.file.flush()
+            return
+        if self._parts or self._started:
+            self._refresh(final=True)
+
+    def abort(self, note: str | None = None) -> None:
+        """Stop streaming, keep what arrived as final output, then print an optional dim note."""
+        self.finish()
+        if note:
+            self.console.print(note, style="dim", markup=False, highlight=False)
+
+    def _refresh(self, final: bool) -> None:
+        """Print the lines completed since the last refresh, then redraw the live area."""
+        if self._blocks is None:
+            self._blocks = Blocks(Palette(self.console, self.code_theme), self.console.width)
+        blocks = self._blocks
+        blocks.width = self.console.width
+        new = "".join(self._parts[self._seen :])
+        self._seen = len(self._parts)
+        lines = (self._partial + new).split("\n")
+        self._partial = "" if final else lines.pop()
+        rows: list[str] = []
+        for line in lines:
+            rows += blocks.line(line)
+        if final:
+            rows += blocks.close()
+            live: list[str] = []
+        else:
+            live = blocks.live(self._partial)[-self._max_live() :]
+        self._write(rows, live, final)
+
+    def _max_live(self) -> int:
+        """How many rows the live area may use."""
+        rows = self.live_lines or self.console.size.height - _MARGIN
+        return max(_MIN_LIVE, rows)
+
+    def _write(self, rows: list[str], live: list[str], final: bool) -> None:
+        """Replace the live area with finished rows (kept) followed by the new live rows."""
+        out = []
+        if not self._started:
+            self._started = True
+            out.append(_HIDE_CURSOR)
+        if self._live_height:
+            out.append("\r\x1b[2K" + "\x1b[1A\x1b[2K" * (self._live_height - 1))
+        out += [f"{row}\n" for row in rows]
+        out.append("\n".join(live))
+        if final:
+            out.append(_SHOW_CURSOR)
+        self._live_height = len(live)
+        file = self.console.file
+        file.write("".join(out))
+        file.flush()

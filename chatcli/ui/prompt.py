@@ -1,0 +1,235 @@
+"""The interactive prompt: read a line, run it as a slash command or send it as a turn; Ctrl-C stops a reply."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, Iterator
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings
+
+from chatcli.ui.output import Output
+from chatcli.ui.reply import ask
+from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
+from chatcli.config import Settings
+from chatcli.chat.threads import Threads
+from chatcli.errors import ChatError, StoreError
+from chatcli.chat.conversation import Conversation
+
+
+def key_bindings() -> KeyBindings:
+    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline."""
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    @bindings.add("c-j")
+    def _newline(event: Any) -> None:
+        """Insert a newline instead of sending."""
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+def private_history(path: str) -> FileHistory:
+    """Input history kept across sessions in a file only the user can read."""
+    history = Path(path).expanduser()
+    history.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not history.exists():
+        os.close(os.open(history, os.O_CREAT | os.O_WRONLY, 0o600))
+    return FileHistory(str(history))
+
+
+class ThreadCache:
+    """Thread ids and titles for Tab completion, refreshed between prompts so Tab never waits."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    async def refresh(self, threads: Threads) -> None:
+        rows = await threads.list(500)
+        self.items = [(t.thread_id, " ".join((t.title or "").split())[:40]) for t in rows]
+
+
+class CommandCompleter(Completer):
+    """Tab completes command names, and the first argument (thread ids after /switch) from a cache."""
+
+    def __init__(self, threads: ThreadCache):
+        self.threads = threads
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor.lstrip()
+        if not is_command(text) or "\n" in text:
+            return
+        name, space, word = text.partition(" ")
+        if not space:
+            for entry in commands():
+                if entry.name.startswith(name.lower()):
+                    suffix = " " if entry.args else ""
+                    yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
+            return
+        found = REGISTRY.get(name.lower())
+        word = word.lstrip()
+        if found is None or " " in word:
+            return  # only the first argument completes
+        choices = self.threads.items if found.complete == "threads" else [(w, "") for w in found.complete]
+        for value, meta in choices:
+            if value.startswith(word):
+                yield Completion(value, -len(word), display_meta=meta)
+
+
+def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
+    """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion."""
+    return PromptSession(
+        history=private_history(settings.history_file or ""),
+        key_bindings=key_bindings(),
+        multiline=False,
+        prompt_continuation="… ",
+        enable_history_search=False,
+        completer=completer,
+        complete_while_typing=False,  # Tab completes; typing never opens a menu over Up/Down
+        **io,
+    )
+
+
+_PROMPT_FIRST = 0.05  # seconds
+
+
+def _import_engine() -> None:
+    """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
+    import chatcli.chat.graph  # noqa: F401
+    import chatcli.chat.model  # noqa: F401
+    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
+    import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
+
+
+async def _open(
+    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Output
+) -> Conversation:
+    """Load the engine off the event loop, then open the thread."""
+    from chatcli.chat.session import open_conversation
+
+    # Let the prompt draw first: the import thread would otherwise share the GIL with it.
+    await asyncio.sleep(_PROMPT_FIRST)
+    await asyncio.to_thread(_import_engine)
+    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note))
+    await conversation.set_system(setup.get("system"), setup.get("vars"))
+    await threads.refresh(conversation.threads())
+    return conversation
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) cancels ``task`` instead of raising KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _cancellable(
+    loading: asyncio.Future, output: Output, work: Callable[[Conversation], Awaitable[Any]], stopped_early: str
+) -> Any:
+    """Run ``work(conversation)`` in a task that Ctrl-C cancels; report failures and carry on.
+
+    The wait for the engine (still loading during the first seconds) is part of that task,
+    so Ctrl-C then stops the work instead of killing the REPL; a failed load still ends it.
+    """
+    started = False
+
+    async def run() -> Any:
+        nonlocal started
+        conversation = await asyncio.shield(loading)
+        started = True
+        return await work(conversation)
+
+    task = asyncio.create_task(run())
+    with _ctrl_c_cancels(task):
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            if not started:
+                output.note(stopped_early)
+        except ChatError as exc:
+            if not started:
+                raise  # the store or the model could not be opened: nothing else will work
+            output.error(str(exc))
+    return None
+
+
+async def dispatch(loading: asyncio.Future, text: str, output: Output, settings: Settings) -> bool:
+    """Run one line: a slash command, or else a turn; False when the line asks to leave."""
+    if not is_command(text):
+        message = literal(text)
+        await _cancellable(loading, output, lambda c: ask(c, message, output, settings), "stopped: nothing was sent")
+        return True
+    try:
+        found, arg = resolve(text)
+    except ChatError as exc:
+        output.error(str(exc))  # an unknown command: never sent to the model
+        return True
+    if not found.needs_thread:
+        return await execute(found, Context(None, output, settings), arg)
+    keep_going = await _cancellable(loading, output, lambda c: execute(found, Context(c, output, settings), arg), "stopped")
+    return keep_going is not False  # None: it failed or was stopped
+
+
+def _opened(loading: asyncio.Future) -> Conversation | None:
+    """The conversation, once it is open (None while loading or if it failed)."""
+    if loading.done() and not loading.cancelled() and loading.exception() is None:
+        return loading.result()
+    return None
+
+
+async def run_repl(
+    settings: Settings,
+    thread_id: str,
+    output: Output,
+    *,
+    setup: dict[str, Any] | None = None,
+    session: PromptSession | None = None,
+) -> None:
+    """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands."""
+    threads = ThreadCache()
+    session = session or make_session(settings, CommandCompleter(threads))
+    output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
+    output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
+    async with AsyncExitStack() as stack:
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output))
+        try:
+            while True:
+                try:
+                    text = await session.prompt_async("> ")
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C at the prompt clears the line
+                except EOFError:
+                    break
+                if not text.strip():
+                    continue
+                if not await dispatch(loading, text, output, settings):
+                    break
+                conversation = _opened(loading)
+                if conversation is not None:  # new threads and titles for Tab, read now, not at Tab time
+                    with contextlib.suppress(StoreError):  # a stale list is better than a dead prompt
+                        await threads.refresh(conversation.threads())
+        finally:
+            if not loading.done():
+                loading.cancel()
+            with contextlib.suppress(BaseException):
+                await loading
+    conversation = _opened(loading)
+    thread_id = conversation.thread_id if conversation is not None else thread_id
+    output.note(f"bye · resume with: chat --thread {thread_id}")

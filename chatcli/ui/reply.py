@@ -1,0 +1,89 @@
+"""One question, one streamed answer: the code path shared by the REPL and one-shot mode."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from chatcli.config import Settings
+from chatcli.errors import ChatError, ModelError
+from chatcli.ui.output import Output
+from chatcli.chat.conversation import Conversation, TurnResult
+
+
+# A reply that streamed to its end but is not a whole answer (see turns.incomplete_reason):
+# the one line shown for it, and the hint.
+INCOMPLETE = {
+    "truncated": (
+        "the answer ended early: the server sent no finish reason",
+        "the part shown is kept in the thread, marked as incomplete",
+    ),
+    "length": (
+        "the answer was cut off at the model's output limit",
+        "the part shown is kept in the thread, marked as incomplete; ask it to continue",
+    ),
+    "content_filter": (
+        "the server's content filter stopped the answer",
+        "the part shown is kept in the thread, marked as incomplete",
+    ),
+    "empty": (
+        "the model sent an empty answer",
+        "your message is kept in the thread; ask again, or try another --model",
+    ),
+}
+
+
+def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = False) -> Exception:
+    """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
+    from chatcli.local.policy import stopped
+    from chatcli.chat.model import describe_error, is_connection_error
+
+    if isinstance(exc, ChatError):
+        return exc  # already said in the user's terms (the local server failing to start again, say)
+    # A local model server that died shows up as a dropped or refused connection: say what happened.
+    wait = 1.0 if is_connection_error(exc) else 0.0
+    gone = stopped(settings, "during the answer" if mid_answer else "before answering", wait=wait)
+    if gone is not None:
+        gone.__cause__ = exc
+        return gone
+    described = describe_error(exc, settings, mid_answer=mid_answer)
+    return described if described is not None else exc
+
+
+async def render_reply(
+    output: Output, settings: Settings, stream: Callable[[Callable[[str], None]], Awaitable[TurnResult]]
+) -> TurnResult:
+    """Render a reply while ``stream(on_token)`` produces it, and report how it ended.
+
+    Raises CancelledError if it was stopped, a ChatError for a model or store failure;
+    in both cases the partial answer is already saved and shown.
+    """
+    received = False
+
+    def on_token(piece: str) -> None:
+        nonlocal received
+        received = True
+        output.token(piece)
+
+    output.start_reply()
+    try:
+        result = await stream(on_token)
+    except asyncio.CancelledError:
+        output.abort("cancelled")
+        raise
+    except Exception as exc:
+        output.abort(None)  # the error line says what was kept
+        error = translate_error(exc, settings, mid_answer=received)
+        if error is exc:
+            raise
+        raise error from exc
+    output.end_reply(result)
+    if result.interrupted in INCOMPLETE:
+        message, hint = INCOMPLETE[result.interrupted]
+        raise ModelError(message, hint=hint)
+    return result
+
+
+async def ask(conversation: Conversation, text: str, output: Output, settings: Settings) -> TurnResult:
+    """Send ``text`` and render the reply as it streams (see ``render_reply``)."""
+    return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token))

@@ -1,0 +1,123 @@
+"""The package's shape: layers that import downward only, no import circle, libraries kept in their layer.
+
+Read from the source (every import, those inside functions too), so a change that breaks the
+shape fails here before it tangles anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
+# Highest first: a module may import from its own layer and those below it.
+LAYERS = ["app", "ui", "chat", "local", "store", ""]
+# Libraries that belong to one or two layers only.
+CONFINED = {
+    "prompt_toolkit": {"app", "ui"},
+    "rich": {"app", "ui"},
+    "typer": {"app"},
+    "click": {"app"},
+    "sqlite3": {"store"},
+    "aiosqlite": {"store"},
+    "psycopg": {"store"},
+    "psycopg_pool": {"store"},
+    "langgraph.checkpoint.sqlite": {"store"},
+    "langgraph.checkpoint.postgres": {"store"},
+}
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(name: str, path: Path) -> set[str]:
+    """Dotted names this module imports, anywhere in it (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_of(name: str) -> str:
+    if name == "chatcli.__main__":
+        return "app"  # ``python -m chatcli``: the entry point
+    parts = name.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports."""
+    known = modules()
+    edges = {}
+    for name, path in known.items():
+        targets = set()
+        for imported in imports(name, path):
+            while imported and imported not in known:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and imported != "chatcli":
+                targets.add(imported)
+        edges[name] = targets
+    return edges
+
+
+def test_imports_run_downward_only():
+    wrong = []
+    for name, targets in graph().items():
+        for target in targets:
+            if LAYERS.index(layer_of(target)) < LAYERS.index(layer_of(name)):
+                wrong.append(f"{name} -> {target}")
+    assert wrong == [], "imports that run up a layer"
+
+
+def test_no_import_circle():
+    edges = graph()
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(edges[node]):
+            if state.get(target) == 1:
+                circles.append(" -> ".join(trail[trail.index(target):] + [target]))
+            elif target not in state:
+                visit(target, trail + [target])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert circles == []
+
+
+def test_libraries_stay_in_their_layers():
+    wrong = []
+    for name, path in modules().items():
+        for imported in imports(name, path):
+            for library, allowed in CONFINED.items():
+                if (imported == library or imported.startswith(library + ".")) and layer_of(name) not in allowed:
+                    wrong.append(f"{name} imports {imported}")
+    assert wrong == []
+
+
+def test_the_house_is_easy_to_walk():
+    top = [p.name for p in PACKAGE.glob("*.py")]
+    assert len(top) <= 8, top
+    too_long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 310}
+    assert too_long == {}
