@@ -162,17 +162,21 @@ def read_dotenv(path: Path) -> dict[str, Any]:
     return env_layer(dotenv_values(path))
 
 
-def config_path(environ: Mapping[str, str]) -> Path:
+def config_path(environ: Mapping[str, str] = os.environ) -> Path:
     """Where the config file lives: $CHATCLI_CONFIG or $XDG_CONFIG_HOME/chatcli/config.toml."""
     if environ.get("CHATCLI_CONFIG"):
         return Path(environ["CHATCLI_CONFIG"]).expanduser()
+    if environ.get("XDG_CONFIG_HOME"):
+        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml"
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("chatcli")) / "config.toml"
 
 
-def data_dir() -> Path:
+def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
+    if environ.get("XDG_DATA_HOME"):
+        return Path(environ["XDG_DATA_HOME"]) / "chatcli"
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("chatcli"))
@@ -194,7 +198,7 @@ def load_settings(
         ("command line", {k: v for k, v in flags.items() if v is not None}),
     )
     if settings.db is None:
-        settings = replace(settings, db=str(data_dir() / "chat.db"))
+        settings = replace(settings, db=str(data_dir(environ) / "chat.db"))
     if settings.history_file is None:
-        settings = replace(settings, history_file=str(data_dir() / "history"))
+        settings = replace(settings, history_file=str(data_dir(environ) / "history"))
     return settings

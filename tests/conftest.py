@@ -6,9 +6,11 @@ Conversation tests also run on PostgreSQL: see tests/stores.py (the ``stores`` m
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -32,6 +34,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.chdir(tmp_path)
     return home
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests to completion in an event loop of their own."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**arguments))
+    return True
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,3 +111,35 @@ def chat_env(server: FakeOpenAIServer, isolated_env: Path, storage: Storage) -> 
     if storage.url:
         env["CHATCLI_DB"] = storage.url
     return env
+
+
+@pytest.fixture
+def start(chat_env: dict[str, str]) -> Iterator[Any]:
+    """Start ``chat`` in a pseudo-terminal with arguments, once its prompt is up; killed at the end."""
+    from tests.helpers import Repl
+
+    started: list[Repl] = []
+
+    def _start(*args: str) -> Repl:
+        repl = Repl(list(args), chat_env)
+        started.append(repl)
+        repl.wait_prompt()
+        return repl
+
+    yield _start
+    for repl in started:
+        repl.kill()
+
+
+@pytest.fixture
+def settings(server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: Storage) -> Any:
+    """Settings for a conversation with the fake server, stored in a fresh database."""
+    from chatcli.config import load_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
+    monkeypatch.setenv("CHATCLI_DB", storage.db(tmp_path / "chat.db"))
+    monkeypatch.setenv("CHATCLI_MAX_RETRIES", "0")
+    monkeypatch.setenv("CHATCLI_TIMEOUT", "5")
+    return load_settings({})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import assert_one_error_line, chat
+from tests.helpers import assert_one_error_line, chat
 from tests.test_reliability import db_of, integrity, stored, summary, user_turns
 
 
@@ -76,8 +76,9 @@ def test_undecodable_system_prompt_or_variable_is_refused(system, variables, wha
     assert conversation.pending == {}
 
 
+@pytest.mark.e2e
 def test_repl_refuses_undecodable_bytes_and_a_huge_paste_and_goes_on(server, chat_env):
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     repl = Repl(["--thread", "odd"], chat_env)
     try:

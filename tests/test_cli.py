@@ -8,7 +8,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,47 +16,12 @@ import pytest
 
 from chatcli.config import DEFAULT_SYSTEM
 from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
+from tests.helpers import CHAT, KEY, THREAD_NOTE, Run, assert_one_error_line, chat, roles
 
-CHAT = Path(sys.executable).with_name("chat")
-KEY = "sk-test-SECRET-0123456789"
 ANSI = "\x1b"
-THREAD_NOTE = re.compile(r"^thread: (\S+)$", re.M)
 
 
-@dataclass
-class Run:
-    args: list[str]
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        """stderr without the "thread: ID" note."""
-        return [line for line in self.err.splitlines() if not THREAD_NOTE.match(line)]
-
-    def __str__(self) -> str:  # shown by pytest when an assert fails
-        return f"chat {self.args} -> {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def chat(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd: Path | None = None) -> Run:
-    """Run the installed ``chat`` with ``stdin`` piped in (never a terminal, so never the REPL)."""
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    proc = subprocess.run([str(CHAT), *args], env=env, input=data, capture_output=True, timeout=60, cwd=cwd)
-    return Run(list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
-
-
-def roles(body: dict) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"]) for m in body["messages"]]
-
-
-def assert_one_error_line(run: Run, code: int) -> str:
-    assert run.code == code, run
-    assert "Traceback" not in run.err, run
-    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("chat: error: "), run
-    return run.err_lines[0]
-
-
+@pytest.mark.e2e
 def test_console_script_is_next_to_the_interpreter():
     assert CHAT.exists(), f"{CHAT} missing: is chatcli installed in this venv?"
 
@@ -95,6 +59,7 @@ def test_question_argument_prints_only_the_reply(server, chat_env):
     assert roles(server.requests[-1])[-1] == ("user", "tell me two lines")
 
 
+@pytest.mark.e2e
 def test_python_m_chatcli_version():
     proc = subprocess.run([sys.executable, "-m", "chatcli", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -103,9 +68,8 @@ def test_python_m_chatcli_version():
 
 # --------------------------------------------------------------------------- conversations over several runs
 #
-# A turn costs a fresh Python process (about 1.5 s of imports), so the scenarios that need several
-# runs play side by side, once per module, each with its own fake server and HOME (scripted
-# replies are a FIFO per server); the tests below only check what each scenario recorded.
+# The scenarios that need several runs play once per module, each with its own fake server and
+# HOME (scripted replies are a FIFO per server); the tests below only check what each recorded.
 
 
 class Session:
@@ -242,11 +206,9 @@ def _play(name: str, home: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory) -> Callable[[str], Any]:
-    """Play every scenario (side by side) and hand back a getter for one scenario's result."""
+    """Play every scenario and hand back a getter for one scenario's result."""
     root = tmp_path_factory.mktemp("scenarios")
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) + 1)) as pool:
-        futures = {name: pool.submit(_play, name, root / re.sub(r"\W", "_", name)) for name in SCENARIOS}
-        results = {name: future.result() for name, future in futures.items()}
+    results = {name: _play(name, root / re.sub(r"\W", "_", name)) for name in SCENARIOS}
 
     def get(name: str) -> Any:
         result = results[name]

@@ -25,19 +25,7 @@ from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import CommandCompleter, ThreadCache
 from chatcli.chat.session import open_conversation
 from tests.fakeserver import Reply
-from tests.test_repl import start, user_messages  # noqa: F401  (start is a fixture)
-
-
-@pytest.fixture
-def settings(server, tmp_path, monkeypatch, storage):
-    """Settings for a conversation with the fake server, stored in a fresh database."""
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
-    monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
-    monkeypatch.setenv("CHATCLI_DB", storage.db(tmp_path / "chat.db"))
-    monkeypatch.setenv("CHATCLI_MAX_RETRIES", "0")
-    monkeypatch.setenv("CHATCLI_TIMEOUT", "5")
-    return load_settings({})
+from tests.test_repl import user_messages
 
 
 class Chat:
@@ -133,163 +121,133 @@ def test_what_counts_as_a_command():
 # ------------------------------------------------------------------------------ the handlers
 
 
-def test_new_starts_a_thread_and_says_how_to_resume(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            await c.ask("first thread question")
-            shown = await c.run("/new")
-            assert c.thread_id != "t1"
-            assert f"chat --thread {c.thread_id}" in shown
-            await c.ask("second thread question")
-        assert user_messages(server.requests[-1]) == ["second thread question"]
-
-    run(go())
+async def test_new_starts_a_thread_and_says_how_to_resume(settings, server):
+    async with chat(settings) as c:
+        await c.ask("first thread question")
+        shown = await c.run("/new")
+        assert c.thread_id != "t1"
+        assert f"chat --thread {c.thread_id}" in shown
+        await c.ask("second thread question")
+    assert user_messages(server.requests[-1]) == ["second thread question"]
 
 
-def test_switch_continues_a_thread_or_starts_one_under_a_new_id(settings, server):
-    async def go():
-        async with chat(settings, "work") as c:
-            await c.ask("remember 42")
-            shown = await c.run("/switch fresh-id")
-            assert c.thread_id == "fresh-id" and "new thread" in shown
-            await c.ask("a question elsewhere")
-            assert user_messages(server.requests[-1]) == ["a question elsewhere"]
-            shown = await c.run("/switch work")
-            assert "remember 42" in shown and "2 messages" in shown
-            await c.ask("what was the number?")
-            assert user_messages(server.requests[-1]) == ["remember 42", "what was the number?"]
-            with pytest.raises(UsageError, match="invalid thread id"):
-                await c.run("/switch ../../etc")
-            with pytest.raises(UsageError, match="needs a thread id"):
-                await c.run("/switch")
-            assert c.thread_id == "work"
-
-    run(go())
+async def test_switch_continues_a_thread_or_starts_one_under_a_new_id(settings, server):
+    async with chat(settings, "work") as c:
+        await c.ask("remember 42")
+        shown = await c.run("/switch fresh-id")
+        assert c.thread_id == "fresh-id" and "new thread" in shown
+        await c.ask("a question elsewhere")
+        assert user_messages(server.requests[-1]) == ["a question elsewhere"]
+        shown = await c.run("/switch work")
+        assert "remember 42" in shown and "2 messages" in shown
+        await c.ask("what was the number?")
+        assert user_messages(server.requests[-1]) == ["remember 42", "what was the number?"]
+        with pytest.raises(UsageError, match="invalid thread id"):
+            await c.run("/switch ../../etc")
+        with pytest.raises(UsageError, match="needs a thread id"):
+            await c.run("/switch")
+        assert c.thread_id == "work"
 
 
-def test_threads_lists_recent_threads(settings, server):
-    async def go():
-        async with chat(settings, "alpha") as c:
-            await c.ask("about alpha")
-            await c.run("/switch beta")
-            await c.ask("about beta")
-            shown = await c.run("/threads")
-            lines = [line for line in shown.splitlines() if "\t" in line]
-            assert [line.split("\t")[0] for line in lines] == ["beta", "alpha"]
-            assert "you are on thread beta" in shown
-            assert len([line for line in (await c.run("/threads 1")).splitlines() if "\t" in line]) == 1
-            with pytest.raises(UsageError):
-                await c.run("/threads many")
-
-    run(go())
+async def test_threads_lists_recent_threads(settings, server):
+    async with chat(settings, "alpha") as c:
+        await c.ask("about alpha")
+        await c.run("/switch beta")
+        await c.ask("about beta")
+        shown = await c.run("/threads")
+        lines = [line for line in shown.splitlines() if "\t" in line]
+        assert [line.split("\t")[0] for line in lines] == ["beta", "alpha"]
+        assert "you are on thread beta" in shown
+        assert len([line for line in (await c.run("/threads 1")).splitlines() if "\t" in line]) == 1
+        with pytest.raises(UsageError):
+            await c.run("/threads many")
 
 
-def test_history_shows_the_transcript(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            assert "empty" in await c.run("/history")
-            await c.ask("my name is Zed")
-            shown = await c.run("/history")
-            assert "## You" in shown and "my name is Zed" in shown
-            assert "You said: my name is Zed" in shown
-
-    run(go())
+async def test_history_shows_the_transcript(settings, server):
+    async with chat(settings) as c:
+        assert "empty" in await c.run("/history")
+        await c.ask("my name is Zed")
+        shown = await c.run("/history")
+        assert "## You" in shown and "my name is Zed" in shown
+        assert "You said: my name is Zed" in shown
 
 
-def test_system_shows_the_default_then_sets_the_thread_prompt_at_once(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            shown = await c.run("/system")
-            assert settings.system in shown and "default" in shown
-            await c.run("/system You are new here.")  # no thread yet: it starts with this
-            await c.ask("hello")
-            assert server.requests[-1]["messages"][0] == {"role": "system", "content": "You are new here."}
-            await c.run("/system Talk like a pirate.")  # an existing thread: stored now
-            assert "Talk like a pirate." in await c.run("/system")
-        async with chat(settings) as c:  # kept with the thread
-            await c.ask("and now?")
-        assert server.requests[-1]["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
-
-    run(go())
+async def test_system_shows_the_default_then_sets_the_thread_prompt_at_once(settings, server):
+    async with chat(settings) as c:
+        shown = await c.run("/system")
+        assert settings.system in shown and "default" in shown
+        await c.run("/system You are new here.")  # no thread yet: it starts with this
+        await c.ask("hello")
+        assert server.requests[-1]["messages"][0] == {"role": "system", "content": "You are new here."}
+        await c.run("/system Talk like a pirate.")  # an existing thread: stored now
+        assert "Talk like a pirate." in await c.run("/system")
+    async with chat(settings) as c:  # kept with the thread
+        await c.ask("and now?")
+    assert server.requests[-1]["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
 
 
-def test_model_shows_and_switches_the_model(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            assert (await c.run("/model")).strip() == "gpt-fake"
-            await c.run("/model gpt-4o")
-            await c.ask("which model?")
-            assert server.requests[-1]["model"] == "gpt-4o"
-            assert (await c.run("/model")).strip() == "gpt-4o"
-            with pytest.raises(UsageError):
-                await c.run("/model two words")
-
-    run(go())
+async def test_model_shows_and_switches_the_model(settings, server):
+    async with chat(settings) as c:
+        assert (await c.run("/model")).strip() == "gpt-fake"
+        await c.run("/model gpt-4o")
+        await c.ask("which model?")
+        assert server.requests[-1]["model"] == "gpt-4o"
+        assert (await c.run("/model")).strip() == "gpt-4o"
+        with pytest.raises(UsageError):
+            await c.run("/model two words")
 
 
-def test_title_shows_and_sets_the_title(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            with pytest.raises(UsageError, match="empty"):
-                await c.run("/title Too soon")
-            await c.ask("how do tides work?")
-            assert (await c.run("/title")).strip() == "how do tides work?"
-            await c.run("/title Tides")
-            assert (await c.run("/title")).strip() == "Tides"
-            assert (await c.conversation.store.index.get("t1")).title == "Tides"
-
-    run(go())
+async def test_title_shows_and_sets_the_title(settings, server):
+    async with chat(settings) as c:
+        with pytest.raises(UsageError, match="empty"):
+            await c.run("/title Too soon")
+        await c.ask("how do tides work?")
+        assert (await c.run("/title")).strip() == "how do tides work?"
+        await c.run("/title Tides")
+        assert (await c.run("/title")).strip() == "Tides"
+        assert (await c.conversation.store.index.get("t1")).title == "Tides"
 
 
-def test_export_prints_or_writes_a_new_private_file(settings, server, tmp_path):
-    async def go():
-        async with chat(settings) as c:
-            with pytest.raises(UsageError, match="empty"):
-                await c.run("/export")
-            await c.ask("export me")
-            assert "## You" in await c.run("/export") and "export me" in await c.run("/export md")
-            target = tmp_path / "thread.json"
-            assert str(target) in await c.run(f"/export json {target}")
-            data = json.loads(target.read_text())
-            assert [m["content"] for m in data["messages"]] == ["export me", "You said: export me"]
-            assert target.stat().st_mode & 0o077 == 0
-            with pytest.raises(UsageError, match="already exists"):
-                await c.run(f"/export md {target}")
-            assert json.loads(target.read_text()) == data  # not overwritten
-            await c.run(f"/export {tmp_path / 'notes.md'}")
-            assert (tmp_path / "notes.md").read_text().startswith("# export me")
-
-    run(go())
+async def test_export_prints_or_writes_a_new_private_file(settings, server, tmp_path):
+    async with chat(settings) as c:
+        with pytest.raises(UsageError, match="empty"):
+            await c.run("/export")
+        await c.ask("export me")
+        assert "## You" in await c.run("/export") and "export me" in await c.run("/export md")
+        target = tmp_path / "thread.json"
+        assert str(target) in await c.run(f"/export json {target}")
+        data = json.loads(target.read_text())
+        assert [m["content"] for m in data["messages"]] == ["export me", "You said: export me"]
+        assert target.stat().st_mode & 0o077 == 0
+        with pytest.raises(UsageError, match="already exists"):
+            await c.run(f"/export md {target}")
+        assert json.loads(target.read_text()) == data  # not overwritten
+        await c.run(f"/export {tmp_path / 'notes.md'}")
+        assert (tmp_path / "notes.md").read_text().startswith("# export me")
 
 
-def test_usage_adds_up_the_answers_token_counts(settings, server):
+async def test_usage_adds_up_the_answers_token_counts(settings, server):
     server.queue(
         Reply("one", usage={"prompt_tokens": 10, "completion_tokens": 1}),
         Reply("two", usage={"prompt_tokens": 20, "completion_tokens": 2}),
         Reply("three", usage=False),
     )
 
-    async def go():
-        async with chat(settings) as c:
-            for question in ("a", "b", "c"):
-                await c.ask(question)
-            shown = await c.run("/usage")
-        assert "3 turns · 30 tokens in · 3 out" in shown
-        assert "1 of 3 answers came without token counts" in shown
-
-    run(go())
+    async with chat(settings) as c:
+        for question in ("a", "b", "c"):
+            await c.ask(question)
+        shown = await c.run("/usage")
+    assert "3 turns · 30 tokens in · 3 out" in shown
+    assert "1 of 3 answers came without token counts" in shown
 
 
-def test_a_failing_command_leaves_the_thread_as_it_was(settings, server):
-    async def go():
-        async with chat(settings) as c:
-            await c.ask("keep me")
-            with pytest.raises(UsageError):
-                await c.run("/undo now")  # takes no argument
-            await c.ask("still there?")
-        assert user_messages(server.requests[-1]) == ["keep me", "still there?"]
-
-    run(go())
+async def test_a_failing_command_leaves_the_thread_as_it_was(settings, server):
+    async with chat(settings) as c:
+        await c.ask("keep me")
+        with pytest.raises(UsageError):
+            await c.run("/undo now")  # takes no argument
+        await c.ask("still there?")
+    assert user_messages(server.requests[-1]) == ["keep me", "still there?"]
 
 
 # ------------------------------------------------------------------------------ completion
@@ -299,7 +257,7 @@ def completions(completer: CommandCompleter, text: str) -> list[str]:
     return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
 
 
-def test_tab_completes_command_names_and_thread_ids(settings, server):
+async def test_tab_completes_command_names_and_thread_ids(settings, server):
     async def go():
         async with chat(settings, "project-a") as c:
             await c.ask("hi")
@@ -311,7 +269,7 @@ def test_tab_completes_command_names_and_thread_ids(settings, server):
             await cache.refresh(c.conversation.threads())
             return cache
 
-    completer = CommandCompleter(run(go()))
+    completer = CommandCompleter(await go())
     assert completions(completer, "/sw") == ["/switch "]
     assert completions(completer, "/u") == ["/undo", "/usage"]
     assert len(completions(completer, "/")) == len(commands())
@@ -326,6 +284,7 @@ def test_tab_completes_command_names_and_thread_ids(settings, server):
 # ------------------------------------------------------------------------------ in a terminal
 
 
+@pytest.mark.e2e
 def test_help_and_an_unknown_command_in_the_terminal(start, server):
     repl = start()
     at = repl.say("/help")
@@ -342,6 +301,7 @@ def test_help_and_an_unknown_command_in_the_terminal(start, server):
     repl.wait_prompt()
 
 
+@pytest.mark.e2e
 def test_undo_in_the_terminal_takes_the_exchange_out_of_the_history(start, server):
     repl = start("--thread", "undo")
     for question in ("keep this", "regret this"):
@@ -358,6 +318,7 @@ def test_undo_in_the_terminal_takes_the_exchange_out_of_the_history(start, serve
     assert "regret" not in json.dumps(server.requests[-1])
 
 
+@pytest.mark.e2e
 def test_tab_completes_a_command_and_a_thread_id_in_the_terminal(start, server):
     repl = start("--thread", "first-thread")
     at = repl.say("hello")

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from tests.fakeserver import Reply
-from tests.test_cli import CHAT
+from tests.helpers import CHAT
 from tests.test_reliability import db_of, integrity, stored, summary, user_turns
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
+pytestmark = [pytest.mark.e2e, pytest.mark.stores("sqlite", "postgres")]
 
 
 def echo(question: str, earlier: list[str]) -> str:
@@ -57,7 +57,7 @@ def test_eight_one_shot_processes_on_one_thread_lose_no_turn(server, chat_env):
 
 
 def test_two_repls_on_one_thread_take_turns(server, chat_env):
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     a = Repl(["--thread", "shared"], chat_env)
     b = Repl(["--thread", "shared"], chat_env)

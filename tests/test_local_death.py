@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import CHAT
+from tests.helpers import CHAT
+
+pytestmark = pytest.mark.e2e  # every test here starts a process
 
 REPO = Path(__file__).resolve().parent.parent
 PID_LINE = re.compile(r"stand-in server pid (\d+)")
@@ -49,7 +51,7 @@ local.server_command = lambda path, port, n_ctx: [
     "--port", str(port), "--reply-tokens", "300", "--delay", os.environ.get("STAND_IN_DELAY", "0.03"),
 ]
 from chatcli.app.cli import main
-main()
+sys.exit(main())
 """
 
 
@@ -121,7 +123,7 @@ def test_server_dying_mid_answer_is_one_line_exit_4_and_keeps_question_and_parti
 
 def test_server_dying_between_questions_is_started_again_for_the_next(stand_in):
     """The server dies while chat waits for a question: the question starts it again, and it answers."""
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     env, log = {**stand_in["env"], "STAND_IN_DELAY": "0"}, stand_in["log"]
     repl = Repl([*stand_in["args"], "-t", "again"], env, program=sys.executable)
@@ -144,7 +146,7 @@ def test_server_dying_between_questions_is_started_again_for_the_next(stand_in):
 
 
 def test_repl_reports_a_dead_server_keeps_the_question_and_starts_it_again(stand_in):
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     env, log, broken = stand_in["env"], stand_in["log"], stand_in["broken"]
     repl = Repl([*stand_in["args"], "-t", "repl"], env, program=sys.executable)

@@ -11,7 +11,8 @@ import pytest
 
 from tests.fakeserver import FakeOpenAIServer
 from tests.stores import message_rows
-from tests.test_cli import base_env, chat, roles
+from tests.helpers import chat, roles
+from tests.test_cli import base_env
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")
@@ -172,11 +173,12 @@ def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads)
     assert out_of_range.code == 2 and "--at must be 1 to" in out_of_range.err
 
 
+@pytest.mark.e2e
 def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env):
     import pexpect
 
     from tests.fakeserver import Reply
-    from tests.test_cli import CHAT
+    from tests.helpers import CHAT
 
     evil = "Look: \x1b]0;PWNED\x07 title and \x1b[2J clear, done."
     server.queue(Reply(evil))

@@ -20,7 +20,7 @@ from chatcli.ui.output import usage_line
 from chatcli.store import open_checkpointer
 from chatcli.chat.conversation import Conversation, TurnResult
 from tests.fakeserver import Reply, echo_reply
-from tests.test_cli import chat
+from tests.helpers import chat
 from tests.test_graph import RecordingFakeModel, fake_model
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")
@@ -116,7 +116,7 @@ def sent_parts(call: list[BaseMessage]) -> tuple[list[SystemMessage], list[BaseM
 # --------------------------------------------------------------------------- summary mode
 
 
-def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp_path, storage):
+async def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp_path, storage):
     turns = 10
     model = summarising_model(*(reply(i) for i in range(turns)))
     streamed: list[str] = []
@@ -127,7 +127,7 @@ def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_place(tmp
             state = await conv.app.aget_state(conv.config)
             return results, state
 
-    results, state = asyncio.run(go())
+    results, state = await go()
 
     # The summariser's text never reaches the reply stream: each turn streamed its reply only.
     assert streamed == [reply(i) for i in range(turns)]
@@ -198,7 +198,7 @@ def test_summary_persists_and_a_thread_continues_from_it(tmp_path, storage):
     assert len(after["messages"]) == 18
 
 
-def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, storage):
+async def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, storage):
     model = summarising_model("short")
 
     async def go():
@@ -206,7 +206,7 @@ def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, storage):
             await converse(conv, range(4), [])
             return (await conv.app.aget_state(conv.config)).values
 
-    values = asyncio.run(go())
+    values = await go()
     assert model.summary_calls == []
     assert not values.get("summary")
     systems, tail = sent_parts(model.calls[-1])
@@ -214,7 +214,7 @@ def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, storage):
     assert len(tail) == 7
 
 
-def test_summariser_usage_is_kept_on_the_reply(tmp_path, storage):
+async def test_summariser_usage_is_kept_on_the_reply(tmp_path, storage):
     model = summarising_model(*(reply(i) for i in range(8)))
     model.summary_usage = {"input_tokens": 50, "output_tokens": 5, "total_tokens": 55}
 
@@ -223,7 +223,7 @@ def test_summariser_usage_is_kept_on_the_reply(tmp_path, storage):
             await converse(conv, range(8), [])
             return await conv.messages()
 
-    history = asyncio.run(go())
+    history = await go()
     kept = [m.response_metadata[SUMMARY_USAGE] for m in history if SUMMARY_USAGE in m.response_metadata]
     assert kept and sum(u["input_tokens"] for u in kept) == 50 * len(model.summary_calls)
 
@@ -231,7 +231,7 @@ def test_summariser_usage_is_kept_on_the_reply(tmp_path, storage):
 # --------------------------------------------------------------------------- trim mode
 
 
-def test_trim_mode_is_unchanged(tmp_path, storage):
+async def test_trim_mode_is_unchanged(tmp_path, storage):
     turns = 10
     model = summarising_model(*(reply(i) for i in range(turns)))
 
@@ -240,7 +240,7 @@ def test_trim_mode_is_unchanged(tmp_path, storage):
             await converse(conv, range(turns), [])
             return (await conv.app.aget_state(conv.config)).values
 
-    values = asyncio.run(go())
+    values = await go()
     assert model.summary_calls == []
     assert not values.get("summary")
     history = values["messages"]
@@ -271,7 +271,7 @@ def test_trim_mode_ignores_a_summary_left_by_summary_mode(tmp_path, storage):
 # --------------------------------------------------------------------------- usage
 
 
-def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path, storage):
+async def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path, storage):
     model = fake_model("an answer")
 
     async def go():
@@ -279,7 +279,7 @@ def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path, stora
             result = await conv.send("how big is this request?", lambda _t: None)
             return result, await conv.messages()
 
-    result, history = asyncio.run(go())
+    result, history = await go()
     expected = count_tokens_approximately(model.calls[-1])
     assert result.prompt_tokens_est == expected
     assert result.context_tokens == 6000
@@ -334,7 +334,7 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
 
 
-def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
+async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
     from chatcli.config import Settings
     from chatcli.chat.session import open_conversation
 
@@ -346,7 +346,7 @@ def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
             result = await conv.send("count for me please", lambda _t: None)
             return result, await conv.messages()
 
-    result, history = asyncio.run(go())
+    result, history = await go()
     words = sum(len(m["content"].split()) for m in server.requests[-1]["messages"])
     assert result.usage["input_tokens"] == words and result.usage["output_tokens"] == 3
     assert result.model == "gpt-fake"

@@ -15,7 +15,7 @@ import pytest
 from chatcli.errors import StoreError
 from chatcli.store.migrations import Migration, migrate
 from chatcli.store.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS, SqliteMigrationLog
-from tests.test_cli import assert_one_error_line, chat
+from tests.helpers import assert_one_error_line, chat
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

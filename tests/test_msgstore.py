@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-import statistics
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from chatcli.store.messages import REF_KEY, MessageStoreSaver, open_sqlite_saver, sqlite_saver
+from chatcli.store.messages import REF_KEY, open_sqlite_saver, sqlite_saver
 
 
 class State(TypedDict, total=False):
@@ -347,34 +345,3 @@ def test_sync_api_refuses_on_the_loop(tmp_path):
             assert got is None
 
     asyncio.run(main())
-
-
-def measure_turn_times(db: Path, turns: int = 300, marks=(10, 100, 300)) -> dict[int, float]:
-    """Median wall time (ms) of the 10 turns up to each mark, in one process."""
-
-    async def main():
-        out = {}
-        async with sqlite_saver(db) as saver:
-            app = build_app(saver)
-            times = []
-            for i in range(turns):
-                t = time.perf_counter()
-                await turn(app, f"question number {i}")
-                times.append(time.perf_counter() - t)
-        for m in marks:
-            out[m] = 1000 * statistics.median(times[max(0, m - 10) : m])
-        return out
-
-    return asyncio.run(main())
-
-
-def test_per_turn_time_is_flat(tmp_path):
-    res = measure_turn_times(tmp_path / "t.db")
-    print("\nper-turn ms:", {k: round(v, 2) for k, v in res.items()})
-
-
-if __name__ == "__main__":
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        print(measure_turn_times(Path(d) / "t.db", 1000, (10, 100, 300, 1000)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ import pytest
 
 from tests.fakeserver import closed_port_url
 from tests.stores import SKIP_REASON, PgServer, message_rows
-from tests.test_cli import CHAT, assert_one_error_line, chat
+from tests.helpers import CHAT, assert_one_error_line, chat, chat_process
 from tests.test_reliability import stored, summary
 
 SECRET = "s3cret-Pa55"
@@ -66,6 +65,7 @@ def test_schema_is_set_up_on_first_use_and_reused_by_the_next_process(server, ch
     assert query(empty_db, "SELECT name, applied_at FROM chatcli_migrations ORDER BY applied_at, name") == applied
 
 
+@pytest.mark.e2e
 def test_processes_starting_together_set_up_the_schema_once(server, chat_env, empty_db):
     chat_env["CHATCLI_DB"] = empty_db
     procs = [
@@ -123,8 +123,7 @@ def test_connection_failures_are_one_line_and_never_show_the_password(chat_env, 
 
     # What the user sees: one line, exit 5; with --debug, a traceback without the password either.
     runs = [(cases["refused"], ["hi"]), (cases["no database"], ["threads"]), (cases["password in the query"], ["--debug", "hi"])]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda r: (r, chat(chat_env, "--db", r[0][0], *r[1])), runs))
+    results = [(r, chat(chat_env, "--db", r[0][0], *r[1])) for r in runs]
     for ((url, expected), args), run in results:
         assert SECRET not in run.out + run.err, (args, run)
         if "--debug" in args:
@@ -133,6 +132,7 @@ def test_connection_failures_are_one_line_and_never_show_the_password(chat_env, 
             assert expected in assert_one_error_line(run, 5)
 
 
+@pytest.mark.e2e
 def test_a_missing_postgres_extra_is_one_line_naming_it(tmp_path, chat_env):
     # A psycopg that cannot be imported, as when chatcli was installed without the extra.
     fake = tmp_path / "shadow" / "psycopg"
@@ -140,10 +140,11 @@ def test_a_missing_postgres_extra_is_one_line_naming_it(tmp_path, chat_env):
     (fake / "__init__.py").write_text('raise ImportError("No module named \'psycopg\'")\n')
     chat_env["PYTHONPATH"] = str(fake.parent)
     for args in (["hi"], ["threads"]):
-        line = assert_one_error_line(chat(chat_env, "--db", "postgresql://u@127.0.0.1/chat", *args), 5)
+        line = assert_one_error_line(chat_process(chat_env, "--db", "postgresql://u@127.0.0.1/chat", *args), 5)
         assert 'pip install "chatcli[postgres]"' in line
 
 
+@pytest.mark.e2e
 def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
     code = (
         "import asyncio, sys\n"
@@ -299,10 +300,11 @@ def _drop_connections(pg: PgServer, name: str) -> int:
     return len(rows)
 
 
+@pytest.mark.e2e
 def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server, chat_env, pg):
     """The server restarts under an open prompt: the next message reconnects and is kept; while the
     database refuses connections a message is one line and the prompt stays."""
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     name = pg.create(pg.schema_template)
     url = pg.url(name)
@@ -339,7 +341,7 @@ def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server
     pg.drop(name)
 
 
-def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
+async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
     """In-process: the store's connection dies between two turns; the second turn reconnects."""
     from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
@@ -357,6 +359,6 @@ def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_e
             return [m.text for m in await conversation.messages()]
 
     try:
-        assert asyncio.run(go()) == ["one", "You said: one", "two", "You said: two (earlier: one)"]
+        assert await go() == ["one", "You said: one", "two", "You said: two (earlier: one)"]
     finally:
         pg.drop(name)

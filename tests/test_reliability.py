@@ -9,7 +9,6 @@ here; docs/RELIABILITY.md lists which test proves each row.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import sqlite3
@@ -17,7 +16,6 @@ import stat
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,8 @@ import pytest
 
 from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
 from tests.stores import dangling_nodes, is_url
-from tests.test_cli import CHAT, KEY, Run, Session, assert_one_error_line, chat
+from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat
+from tests.test_cli import Session
 
 # --------------------------------------------------------------------------- helpers (also used by
 # tests/test_concurrency.py and tests/test_badinput.py)
@@ -173,16 +172,14 @@ def _play_row(name: str, row: Row, home: Path) -> Outcome:
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory) -> Callable[[str], Outcome]:
-    """Play every row side by side (each with its own server and HOME); get one row's outcome."""
+    """Play every row (each with its own server and HOME); get one row's outcome."""
     root = tmp_path_factory.mktemp("faults")
-    with ThreadPoolExecutor(max_workers=min(6, (os.cpu_count() or 2) + 1)) as pool:
-        futures = {name: pool.submit(_play_row, name, row, root / name) for name, row in ROWS.items()}
-        results: dict[str, Any] = {}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result()
-            except BaseException as exc:  # noqa: BLE001 - reported by the row's own test
-                results[name] = exc
+    results: dict[str, Any] = {}
+    for name, row in ROWS.items():  # chat runs in this process: one row at a time
+        try:
+            results[name] = _play_row(name, row, root / name)
+        except BaseException as exc:  # noqa: BLE001 - reported by the row's own test
+            results[name] = exc
 
     def get(name: str) -> Outcome:
         if isinstance(results[name], BaseException):
@@ -249,8 +246,9 @@ def _one_error_line(shown: str) -> str:
     return " ".join(shown[shown.index("error: ") :].split())  # rich may wrap a long line
 
 
+@pytest.mark.e2e
 def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env):
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     repl = Repl(["--thread", "faults"], {**chat_env, "CHATCLI_TIMEOUT": "2"})
     try:
@@ -286,8 +284,9 @@ def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env
     assert marks[""] == "empty" and marks[FAULT_TEXT] == "truncated" and marks["Half an answer"] == "length"
 
 
+@pytest.mark.e2e
 def test_repl_with_the_server_down_keeps_the_question_and_stays_up(server, chat_env):
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     repl = Repl(["--thread", "down"], {**chat_env, "OPENAI_BASE_URL": closed_port_url()})
     try:
@@ -313,6 +312,7 @@ def slow_words(prefix: str, n: int = 40) -> str:
     return " ".join(f"{prefix}{i:02d}" for i in range(1, n + 1))
 
 
+@pytest.mark.e2e
 def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server, chat_env):
     full = slow_words("w")
     server.queue(Reply(full, delay=0.2))
@@ -362,6 +362,7 @@ def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server
     assert user_turns(server.requests[-1]) == [("user", "count slowly"), ("assistant", partial), ("user", "go on")]
 
 
+@pytest.mark.e2e
 def test_kill_9_mid_reply_loses_nothing_committed_and_the_database_is_sound(server, chat_env):
     assert chat(chat_env, "--thread", "crash", "first question").code == 0
     server.queue(Reply(slow_words("k"), delay=0.1))
@@ -416,9 +417,10 @@ def test_api_key_is_nowhere_after_failing_runs_with_debug(server, chat_env, isol
     assert private_tree(db_of(chat_env).parent) == []
 
 
+@pytest.mark.e2e
 def test_escape_sequences_from_the_model_are_defused_in_the_terminal(server, chat_env):
     # (Piped, the exact text goes through: tests/test_badinput.py::test_control_characters_...)
-    from tests.test_repl import Repl
+    from tests.helpers import Repl
 
     text = "Look: \x1b]0;PWNED\x07 title and \x1b[2J clear, done."
     server.queue(Reply(text), Fault(status=500, message=EVIL))

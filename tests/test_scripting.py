@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.fakeserver import FAULT_TEXT, Fault, Reply, tokenize
-from tests.test_cli import CHAT, KEY, Run, chat
+from tests.helpers import CHAT, KEY, Run, chat
 
 DONE_KEYS = {"thread_id", "reply", "model", "usage", "timing", "finish_reason"}
 ERROR_KEYS = {"thread_id", "reply", "model", "finish_reason", "error"}
@@ -112,6 +114,7 @@ def test_jsonl_streams_token_events_then_done(server, chat_env):
     assert run.err == ""
 
 
+@pytest.mark.e2e
 def test_jsonl_lines_arrive_as_the_answer_streams(server, chat_env):
     """Each line is flushed when its chunk arrives, not at the end."""
     server.queue(Reply("alpha beta gamma delta", delay=0.4))
@@ -203,6 +206,7 @@ def test_json_and_jsonl_together_is_a_usage_error(server, chat_env):
     assert server.requests == []
 
 
+@pytest.mark.e2e
 def test_json_without_a_question_at_a_terminal_is_a_usage_error(server, chat_env):
     """--json is one-shot only: with a terminal on stdin and no question it does not open the prompt."""
     master, slave = os.openpty()

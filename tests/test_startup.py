@@ -19,6 +19,8 @@ import pytest
 
 from chatcli.app.lazy_imports import UNUSED_INITS
 
+pytestmark = pytest.mark.e2e  # every test here starts a process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Imported by `import langchain_openai, langgraph` (and so before chatcli deferred them), not needed to chat.
@@ -45,7 +47,7 @@ def report():
 atexit.register(report)
 sys.argv = ["chat"]
 from chatcli.app.cli import main
-main()
+sys.exit(main())
 """
 
 

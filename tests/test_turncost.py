@@ -31,7 +31,7 @@ from langgraph.graph.message import add_messages as langgraph_add_messages
 import chatcli.chat.graph as graph
 from chatcli.store.messages import cache, chains, reducer, sqlite_saver
 from chatcli.store.messages.reducer import add_messages
-from tests.test_graph import Harness, fake_model, run
+from tests.test_graph import Harness, fake_model
 
 
 class Counting:
@@ -49,7 +49,7 @@ class Counting:
 # ------------------------------------------------------------------ per-turn work stays flat
 
 
-def test_per_turn_work_is_the_same_at_turn_40_as_at_turn_15(tmp_path, monkeypatch):
+async def test_per_turn_work_is_the_same_at_turn_40_as_at_turn_15(tmp_path, monkeypatch):
     """The budget is full from about turn 9: the request is the same size, only the thread grows."""
     counters = {
         "store: id reads": Counting(cache._get_id),
@@ -87,7 +87,7 @@ def test_per_turn_work_is_the_same_at_turn_40_as_at_turn_15(tmp_path, monkeypatc
                     per_turn[i]["store: messages type-checked"] = sum(typed_items)
             return len(await conv.messages()), len(model.calls[-1])
 
-    stored, sent = run(go())
+    stored, sent = await go()
     assert stored == 80 and 8 < sent < 20, "the budget is full: the request stopped growing"
     assert per_turn[40] == per_turn[15], per_turn
     assert per_turn[40]["reducer: LangGraph merges"] == 0, "a turn only appends"

@@ -10,7 +10,8 @@ import typer
 
 from chatcli import __version__
 from chatcli.app import thread_commands  # noqa: F401  (registers threads, show, export...)
-from chatcli.app.common import DB, DEBUG, app, guarded
+from chatcli.app.common import DB, DEBUG, app, done_with, environment, guarded, using
+from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -108,30 +109,43 @@ def ask_command(
     debug: bool = DEBUG,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
+    env = environment()
     json_output = None
     if as_json or as_jsonl:
         from chatcli.ui.jsonout import JsonOutput
 
-        json_output = JsonOutput(lines=as_jsonl)
+        json_output = JsonOutput(env.stdout, env.stderr, lines=as_jsonl)
 
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output)
+        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output, env)
 
     on_error = json_output.fail if json_output is not None else None
     flags = {"model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None, "local_model": local_model}
     guarded(debug, action, flags, on_error)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    from chatcli.app.lazy_imports import install
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run ``chat`` with ``argv`` (the command line by default) and return its exit code.
 
-    install()  # before anything imports LangGraph, LangChain or OpenAI
-    args = route(sys.argv[1:] if argv is None else argv)
-    if args[0] == "ask":  # the default command presents itself as `chat` itself
-        command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
-        command.main(args=args[1:], prog_name="chat")
-    else:
-        app(args=args, prog_name="chat")
+    ``env`` replaces the process's streams, variables and directory (the tests run ``chat``
+    in-process this way); the start-up import hook is installed only for a real run.
+    """
+    if env is None:
+        from chatcli.app.lazy_imports import install
+
+        install()  # before anything imports LangGraph, LangChain or OpenAI
+    token = using(env or Environment())
+    try:
+        args = route(sys.argv[1:] if argv is None else argv)
+        if args[0] == "ask":  # the default command presents itself as `chat` itself
+            command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+            command.main(args=args[1:], prog_name="chat")
+        else:
+            app(args=args, prog_name="chat")
+    except SystemExit as exc:  # how click ends every run
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        done_with(token)
+    return 0

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from typing import Any
 
 import typer
 
+from chatcli.app.environment import Environment
 from chatcli.app.run import report
 from chatcli.config import Settings, load_settings
 from chatcli.errors import ChatError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+# The environment of the running command (see chatcli.app.cli.main).
+_current: ContextVar[Environment] = ContextVar("chatcli_environment")
+
+
+def environment() -> Environment:
+    """Where the running command reads and writes: set by ``main``, the process's own otherwise."""
+    env = _current.get(None)
+    return env if env is not None else Environment()
+
+
+def using(env: Environment) -> Any:
+    """Make ``env`` the running command's environment; returns the token to reset it with."""
+    return _current.set(env)
+
+
+def done_with(token: Any) -> None:
+    _current.reset(token)
+
 
 DB = typer.Option(None, "--db", metavar="PATH|URL", help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].")
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
@@ -23,14 +44,15 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
 
     ``on_error(exc)``, if given, also reports the failure (--json puts an error object on stdout).
     """
+    env = environment()
     settings: Settings | None = None
     try:
-        settings = load_settings(flags or {})
+        settings = load_settings(flags or {}, environ=env.environ, cwd=env.cwd)
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
             on_error(exc)
-        raise typer.Exit(report(exc, debug, settings)) from None
+        raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
 
 
 def with_threads(action: Any) -> Any:

@@ -6,10 +6,14 @@ import asyncio
 import sys
 import traceback
 from contextlib import ExitStack
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
+from chatcli.app.environment import Environment
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from chatcli.ui.output import Output
 
 
 def parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -40,15 +44,11 @@ def compose_question(question: str | None, piped: str | None) -> str:
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Any = None) -> None:
-    """Print one streamed answer to stdout; the thread id goes to stderr (with JSON output, in the object)."""
-    from chatcli.ui.reply import ask
-    from chatcli.ui.output import make_output
+async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output) -> None:
+    """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object)."""
     from chatcli.chat.session import open_conversation
+    from chatcli.ui.reply import ask
 
-    if output is None:
-        output = make_output()
-        output.note(f"thread: {thread_id}")
     async with open_conversation(settings, thread_id, output.note) as conversation:
         await conversation.set_system(setup.get("system"), setup.get("vars"))
         await ask(conversation, text, output, settings)
@@ -67,37 +67,54 @@ def preflight(settings: Settings) -> None:
 
 
 def run(
-    question: str | None, thread: str | None, settings: Settings, setup: dict[str, Any], json_output: Any = None
+    question: str | None,
+    thread: str | None,
+    settings: Settings,
+    setup: dict[str, Any],
+    json_output: Any = None,
+    env: Environment | None = None,
 ) -> None:
     """Choose between one answer and the interactive prompt, and run it.
 
-    ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer.
+    ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer;
+    ``env`` is where to read and write (the process's own by default).
     """
     from chatcli.chat.inputs import check_thread_id, new_thread_id
 
+    env = env or Environment()
     if json_output is not None:
         json_output.model = settings.model
     thread_id = check_thread_id(thread) if thread else new_thread_id()
     if json_output is not None:
         json_output.thread_id = thread_id
-    piped = None if sys.stdin.isatty() else read_stdin(sys.stdin)
+    piped = None if env.stdin_isatty else read_stdin(env.stdin)
     if json_output is not None and question is None and piped is None:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     with ExitStack() as stack:
-        settings = use_local_model(stack, settings, quiet=json_output is not None)
+        settings = use_local_model(stack, settings, env, quiet=json_output is not None)
         if json_output is not None:
             json_output.model = settings.model
         preflight(settings)
         if question is not None or piped is not None:
-            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, json_output))
+            output = json_output
+            if output is None:
+                output = make_env_output(env)
+                output.note(f"thread: {thread_id}")
+            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, output))
             return
-        from chatcli.ui.output import make_output
         from chatcli.ui.prompt import run_repl
 
-        asyncio.run(run_repl(settings, thread_id, make_output(), setup=setup))
+        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup))
 
 
-def use_local_model(stack: ExitStack, settings: Settings, *, quiet: bool = False) -> Settings:
+def make_env_output(env: Environment) -> Output:
+    """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal."""
+    from chatcli.ui.output import make_output
+
+    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal)
+
+
+def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:
     """Start the local model if the settings ask for it (or nothing else is set up); it runs until ``stack`` closes.
 
     Returns the settings to chat with: pointing at the local server when it runs. Falling back
@@ -110,27 +127,26 @@ def use_local_model(stack: ExitStack, settings: Settings, *, quiet: bool = False
     fallback = local.is_fallback(settings)
     settings = stack.enter_context(local.serving(settings))
     if fallback and not quiet:
-        from chatcli.ui.output import make_output
-
-        make_output().note(
+        make_env_output(env).note(
             f"no API key set: using the local model {settings.model} (chat --help tells how to use another)"
         )
     return settings
 
 
-def report(exc: BaseException, debug: bool, settings: Settings | None = None) -> int:
-    """Print one line for an error (and the traceback with --debug); return the exit code."""
+def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
+    """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code."""
     from chatcli.chat.model import redact
 
+    err = err or sys.stderr
     if debug:
         # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
-        sys.stderr.write(redact("".join(traceback.format_exception(exc)), settings or Settings()))
+        err.write(redact("".join(traceback.format_exception(exc)), settings or Settings()))
     if isinstance(exc, KeyboardInterrupt):
-        sys.stderr.write("interrupted\n")
+        err.write("interrupted\n")
         return ExitStatus.INTERRUPTED
     if isinstance(exc, ChatError):
-        sys.stderr.write(f"chat: error: {exc}\n")
+        err.write(f"chat: error: {exc}\n")
         return exc.exit_status
     detail = redact(f"{type(exc).__name__}: {exc}", settings or Settings())
-    sys.stderr.write(f"chat: unexpected error: {detail} (run with --debug for details)\n")
+    err.write(f"chat: unexpected error: {detail} (run with --debug for details)\n")
     return ExitStatus.ERROR

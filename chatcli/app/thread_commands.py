@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import typer
 
-from chatcli.app.common import DB, DEBUG, app, guarded, with_threads
+from chatcli.app.common import DB, DEBUG, app, environment, guarded, with_threads
 from chatcli.app.run import read_stdin
 from chatcli.errors import UsageError
 
@@ -27,9 +26,9 @@ def threads_command(
 
         rows = await threads.list(limit)
         if as_json:
-            sys.stdout.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
+            environment().stdout.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
         else:
-            print_threads(rows)
+            print_threads(rows, environment().stdout)
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -41,7 +40,7 @@ def show_command(thread_id: str = typer.Argument(..., metavar="ID"), db: Optiona
     async def action(threads: Any) -> None:
         from chatcli.ui.output import print_transcript
 
-        print_transcript(await threads.transcript(thread_id))
+        print_transcript(await threads.transcript(thread_id), environment().stdout)
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -60,12 +59,12 @@ def export_command(
         from chatcli.chat.threads import transcript_markdown
 
         if fmt == "json":
-            sys.stdout.write(json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n")
+            environment().stdout.write(json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n")
         elif fmt == "md":
             from chatcli.text import neutralise
 
             text = transcript_markdown(await threads.transcript(thread_id))
-            sys.stdout.write(neutralise(text) if sys.stdout.isatty() else text)
+            environment().stdout.write(neutralise(text) if environment().stdout.isatty() else text)
         else:
             raise UsageError(f"unknown format {fmt!r}: use md or json")
 
@@ -83,7 +82,7 @@ def import_command(
 
     async def action(threads: Any) -> None:
         try:
-            text = read_stdin(sys.stdin) if file == "-" else open(file, encoding="utf-8").read()
+            text = read_stdin(environment().stdin) if file == "-" else open(file, encoding="utf-8").read()
             data = json.loads(text)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UsageError(f"cannot read {file}: {exc}") from None
@@ -105,13 +104,13 @@ def rm_command(
         for thread_id in thread_ids:
             await threads.transcript(thread_id)  # every id must exist before anything is deleted
         if not yes:
-            if not sys.stdin.isatty():
+            if not environment().stdin_isatty:
                 raise UsageError("not deleting without confirmation", hint="add --yes")
             if not typer.confirm(f"Delete {len(thread_ids)} thread(s): {', '.join(thread_ids)}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in thread_ids:
             await threads.delete(thread_id)
-            sys.stderr.write(f"deleted {thread_id}\n")
+            environment().stderr.write(f"deleted {thread_id}\n")
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -131,7 +130,7 @@ def search_command(
         hits = await threads.search(text, limit)
         if not hits:
             raise UsageError(f"no match for {text!r}")
-        print_hits(hits)
+        print_hits(hits, environment().stdout)
 
     guarded(debug, with_threads(action), {"db": db})
 

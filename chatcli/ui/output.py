@@ -159,11 +159,13 @@ class RichOutput:
         self.err_console.print(f"error: {text}", style="bold red", markup=False, highlight=False)
 
 
-def make_output(out: IO[str] | None = None, err: IO[str] | None = None) -> Output:
-    """Rich rendering when stdout is a terminal, plain text otherwise."""
+def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None) -> Output:
+    """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if not out.isatty() or os.environ.get("TERM") == "dumb":
+    if dumb is None:
+        dumb = os.environ.get("TERM") == "dumb"
+    if not out.isatty() or dumb:
         return PlainOutput(out, err)
     from rich.console import Console
 

@@ -1,0 +1,48 @@
+"""Where ``chat`` reads and writes, and what it knows of its surroundings: one object, swapped by tests.
+
+The entry point builds the real one (the process's streams, variables and directory); the
+test suite builds its own (text in, captured text out, a terminal or not, chosen variables),
+and runs ``main(args, env)`` in-process, as httpie's tests do.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping
+
+
+@dataclass
+class Environment:
+    """The streams, variables and working directory of one run of ``chat``."""
+
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    cwd: Path = field(default_factory=Path.cwd)
+
+    @property
+    def stdin_isatty(self) -> bool:
+        """True when a person types at stdin (so no question is piped in)."""
+        return _isatty(self.stdin)
+
+    @property
+    def stdout_isatty(self) -> bool:
+        """True when stdout is a terminal (rendered output) rather than a pipe or a file."""
+        return _isatty(self.stdout)
+
+    @property
+    def dumb_terminal(self) -> bool:
+        """True when TERM says the terminal understands no escape sequences."""
+        return self.environ.get("TERM") == "dumb"
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return False

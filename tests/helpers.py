@@ -1,0 +1,241 @@
+"""What many test modules share: running ``chat`` (in-process or as a process), reading a thread back.
+
+``chat(env, *args, stdin=...)`` runs the command in this process with an injected environment
+(``chatcli.app.environment.Environment``): stdin piped, stdout and stderr captured, the given
+variables. That is how most CLI behaviour is tested: the same code path as the installed
+command, without the second of imports a new process costs. ``chat_process`` runs the
+installed ``chat`` for what only a real process shows (signals, exit under a terminal, the
+import hook, several processes at once); tests that use it are marked ``e2e``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import subprocess
+import sys
+import time
+from contextlib import closing, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pexpect
+import pytest
+
+CHAT = Path(sys.executable).with_name("chat")
+KEY = "sk-test-SECRET-0123456789"
+THREAD_NOTE = re.compile(r"^thread: (\S+)$", re.M)
+
+
+@dataclass
+class Run:
+    """One run of ``chat``: its arguments, exit code, stdout and stderr."""
+
+    args: list[str]
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        """stderr without the "thread: ID" note."""
+        return [line for line in self.err.splitlines() if not THREAD_NOTE.match(line)]
+
+    def __str__(self) -> str:  # shown by pytest when an assert fails
+        return f"chat {self.args} -> {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+class Captured(io.StringIO):
+    """A text stream that is (or is not) a terminal, keeping what was written."""
+
+    def __init__(self, tty: bool = False):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def piped_stdin(data: bytes) -> io.TextIOWrapper:
+    """A non-terminal stdin holding ``data`` (with a ``buffer``, as a real one has)."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+
+
+def chat(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd: Path | None = None, tty: bool = False) -> Run:
+    """Run ``chat`` in this process with ``stdin`` piped in (never the REPL); ``tty``: stdout is a terminal."""
+    from chatcli.app.cli import main
+    from chatcli.app.environment import Environment
+
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    out, err = Captured(tty), Captured()
+    environment = Environment(stdin=piped_stdin(data), stdout=out, stderr=err, environ=dict(env), cwd=cwd or Path.cwd())
+    with redirect_stdout(out), redirect_stderr(err):  # what click itself prints (usage errors, --help)
+        code = main(list(args), environment)
+    return Run(list(args), code, out.getvalue(), err.getvalue())
+
+
+def chat_process(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd: Path | None = None) -> Run:
+    """Run the installed ``chat`` as a process with ``stdin`` piped in (never a terminal, so never the REPL)."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    proc = subprocess.run([str(CHAT), *args], env=env, input=data, capture_output=True, timeout=60, cwd=cwd)
+    return Run(list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
+def roles(body: dict) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in body["messages"]]
+
+
+def assert_one_error_line(run: Run, code: int) -> str:
+    """The run failed with ``code`` and said so in exactly one line on stderr; that line."""
+    assert run.code == code, run
+    assert "Traceback" not in run.err, run
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("chat: error: "), run
+    return run.err_lines[0]
+
+
+def stored(db: Path | str, thread: str) -> list[Any]:
+    """The thread's messages as the database holds them, read in this process."""
+    from chatcli.store import open_checkpointer
+
+    async def read() -> list[Any]:
+        async with open_checkpointer(str(db)) as saver:
+            tup = await saver.aget_tuple({"configurable": {"thread_id": thread}})
+            return list(tup.checkpoint["channel_values"].get("messages", [])) if tup else []
+
+    return asyncio.run(read())
+
+
+def summary(messages: list[Any]) -> list[tuple[str, str, str | None]]:
+    """(type, text, interrupted mark) of each stored message."""
+    return [(m.type, str(m.content), (m.response_metadata or {}).get("interrupted")) for m in messages]
+
+
+def sqlite_integrity(db: Path) -> str:
+    import sqlite3
+
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+# --------------------------------------------------------------------------- chat in a pseudo-terminal
+
+ROWS, COLS = 40, 100
+# CSI (colours, cursor moves, modes), OSC (titles), charset and keypad selections.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+_CPR_REQUEST = "\x1b[6n"
+# prompt-toolkit turns bracketed paste on each time a prompt starts waiting for input, and off
+# when it hands the line over (the terminal is back in cooked mode: Ctrl-C is a signal again).
+_PROMPT_READY = "\x1b[?2004h"
+_PROMPT_DONE = "\x1b[?2004l"
+
+UP = "\x1b[A"
+ALT_ENTER = "\x1b\r"  # what a terminal sends for Alt-Enter (or Esc then Enter)
+
+
+def visible(raw: str) -> str:
+    """The text of a terminal byte stream without escape sequences, backspaces or CRs."""
+    return _ESCAPES.sub("", raw).replace("\x08", "").replace("\r", "")
+
+
+class Repl:
+    """A ``chat`` process in a pseudo-terminal, with everything it wrote kept in ``raw``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT)):
+        env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
+        env["TERM"] = "xterm-256color"
+        self.child = pexpect.spawn(
+            program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS)
+        )
+        self.raw = ""
+        self.cpr_requests = 0
+        self.prompts_seen = 0  # prompts already waited for
+        self._sent_at = 0  # position in raw when Enter was last pressed
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def _pump(self, wait: float) -> bool:
+        """Read what is there (waiting up to ``wait``); False once the process closed the terminal."""
+        try:
+            data = self.child.read_nonblocking(65536, timeout=wait)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            return False
+        self.raw += data
+        # Answer every cursor-position request, as a terminal would (cursor on the last row).
+        new_requests = self.raw.count(_CPR_REQUEST) - self.cpr_requests
+        for _ in range(new_requests):
+            self.child.send(f"\x1b[{ROWS};1R")
+        self.cpr_requests += new_requests
+        return True
+
+    @property
+    def text(self) -> str:
+        return visible(self.raw)
+
+    def mark(self) -> int:
+        """A position in ``text``: later waits can look only at what came after it."""
+        self._pump(0.05)
+        return len(self.text)
+
+    def wait_until(self, done: Callable[[], bool], what: str, timeout: float = 15) -> float:
+        """Read until ``done()`` holds; return the seconds it took, or fail showing the screen tail."""
+        start = time.monotonic()
+        alive = True
+        while not done():
+            if time.monotonic() - start > timeout or not alive:
+                state = "timed out" if alive else "process ended"
+                pytest.fail(f"{state} waiting for {what}; output ends with:\n{self.text[-1500:]}")
+            alive = self._pump(0.05)
+        return time.monotonic() - start
+
+    def wait_for(self, needle: str, after: int = 0, timeout: float = 15) -> float:
+        """Wait until ``needle`` is visible in the output after position ``after``."""
+        return self.wait_until(lambda: needle in self.text[after:], repr(needle), timeout)
+
+    def wait_prompt(self, timeout: float = 15) -> None:
+        """Wait for the next prompt to be ready for input (one not waited for before)."""
+        target = self.prompts_seen + 1
+        self.wait_until(lambda: self.raw.count(_PROMPT_READY) >= target, "the prompt", timeout)
+        self.prompts_seen = target
+        start = -1
+        for _ in range(target):
+            start = self.raw.index(_PROMPT_READY, start + 1)
+        self.wait_until(lambda: ">" in visible(self.raw[start:]), "the '>' prompt to be drawn")
+
+    # ---- typing -------------------------------------------------------------------------
+
+    def type(self, text: str) -> None:
+        """Type text without sending it, and wait until the prompt echoes it."""
+        at = self.mark()
+        self.child.send(text)
+        self.wait_for(text.splitlines()[-1], after=at)
+
+    def say(self, text: str) -> int:
+        """Type a line and press Enter; return the output position before the reply."""
+        self.type(text)
+        at = self.mark()
+        self._sent_at = len(self.raw)
+        self.child.send("\r")
+        return at
+
+    def wait_line_taken(self) -> None:
+        """Wait until the prompt has handed over the line sent last (the turn has begun)."""
+        self.wait_until(lambda: _PROMPT_DONE in self.raw[self._sent_at :], "the prompt to close")
+
+    def exit_code(self, timeout: float = 15) -> int:
+        """Read to the end of the output, wait for the process to end and return its exit status."""
+        deadline = time.monotonic() + timeout
+        while self._pump(0.05):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for the process to exit; output ends with:\n{self.text[-1500:]}")
+        self.child.wait()
+        return self.child.exitstatus if self.child.exitstatus is not None else -(self.child.signalstatus or 0)
+
+    def kill(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
