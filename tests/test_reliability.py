@@ -445,3 +445,38 @@ def test_escape_sequences_from_the_model_are_defused_in_the_terminal(server, cha
     # Everything the REPL created (database, lock, history) is private.
     assert private_tree(db_of(chat_env).parent) == []
     assert (db_of(chat_env).parent / "history").is_file()
+
+
+@pytest.mark.e2e
+@pytest.mark.stores("sqlite")
+def test_repl_on_a_locked_sqlite_database_says_so_in_one_line_and_goes_on(server, chat_env):
+    """A database error during a turn on SQLite, as on PostgreSQL: one line, the prompt stays."""
+    import sqlite3
+    from contextlib import closing
+
+    from tests.helpers import Repl
+
+    db = db_of(chat_env)
+    repl = Repl(["--thread", "lk"], chat_env)
+    try:
+        repl.wait_prompt()
+        at = repl.say("before the lock")
+        repl.wait_for("You said: before the lock", after=at)
+        repl.wait_prompt()
+        with closing(sqlite3.connect(db, timeout=0)) as holder:
+            holder.execute("BEGIN EXCLUSIVE")  # another program holds the whole file for longer than chat waits
+            at = repl.say("while it is locked")
+            repl.wait_for("error: ", after=at, timeout=30)
+            repl.wait_prompt()
+            holder.rollback()
+        line = " ".join(repl.text[at:].split())
+        assert f"database error in {db}" in line and "locked" in line and "Traceback" not in repl.text
+        at = repl.say("after the lock")
+        repl.wait_for("You said: after the lock", after=at)
+        repl.wait_prompt()
+        repl.child.sendcontrol("d")
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()
+    asked = [text for kind, text, _ in summary(stored(db, "lk")) if kind == "human"]
+    assert asked[0] == "before the lock" and asked[-1] == "after the lock"
