@@ -100,6 +100,10 @@ __all__ = [
     "tokenize",
     "lorem_markdown",
     "FAULT_TEXT",
+    "Raw",
+    "sse",
+    "delta_chunk",
+    "protocol_error",
     "DEFAULT_MODELS",
 ]
 
@@ -161,6 +165,50 @@ class Fault:
             raise ValueError(
                 "Fault needs exactly one of status=, cut_after=, stall_after=, malformed=, empty=, no_finish="
             )
+
+
+@dataclass
+class Raw:
+    """A 200 response written exactly as given: ``parts`` are bytes to send (one HTTP chunk each)
+    or floats (seconds to wait between them), under ``content_type``. For answers that are not
+    what an OpenAI-compatible server sends: an HTML page, a plain JSON body, only ``[DONE]``,
+    SSE comments that keep the connection alive without content."""
+
+    parts: list[bytes | float] = field(default_factory=list)
+    content_type: str = "text/event-stream; charset=utf-8"
+
+
+def sse(obj: Any) -> bytes:
+    """One SSE event carrying ``obj`` as JSON (written as is: lone surrogates stay escaped)."""
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def delta_chunk(delta: dict, *, finish_reason: str | None = None, usage: Any = None, model: Any = "gpt-fake") -> dict:
+    """A ``chat.completion.chunk`` with one choice holding ``delta``."""
+    chunk: dict[str, Any] = {
+        "id": "chatcmpl-raw", "object": "chat.completion.chunk", "created": 0, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }  # fmt: skip
+    if usage is not None:
+        chunk["usage"] = usage
+    return chunk
+
+
+def protocol_error(messages: list[dict]) -> str | None:
+    """What OpenAI says (400) of a message list that breaks the tool-call protocol, or None."""
+    for i, message in enumerate(messages):
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        if message.get("role") == "assistant" and calls:
+            answered = {m.get("tool_call_id") for m in messages[i + 1 :] if m.get("role") == "tool"}
+            missing = [c.get("id") for c in calls if c.get("id") not in answered]
+            if missing:
+                return (
+                    "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                    f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}"
+                )
+        if message.get("role") == "tool" and not any(m.get("tool_calls") for m in messages[:i] if m.get("role") == "assistant"):
+            return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
+    return None
 
 
 _ERROR_KINDS = {
@@ -359,10 +407,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "", f"Invalid JSON body: {exc}"))
             return
         item = self.fake._record_and_pop(body, dict(self.headers.items()))
+        refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)])
+        if refused:
+            self._send_json(400, _error_body(400, "", refused))
+            return
         try:
+            if isinstance(item, Raw):
+                self._serve_raw(item)
+                return
             self._serve_chat(body, item)
         except _ClientGone:
             self._abort()
+
+    def _serve_raw(self, item: Raw) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", item.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        for part in item.parts:
+            if isinstance(part, (int, float)):
+                self._wait(part)
+            else:
+                self._chunk(part)
+        self._end_body()
 
     def _serve_chat(self, body: dict, item: Reply | Fault | None) -> None:
         fake = self.fake
@@ -596,10 +665,10 @@ class FakeOpenAIServer:
 
     # ---- script -------------------------------------------------------------------------
 
-    def queue(self, *items: Reply | Fault) -> "FakeOpenAIServer":
+    def queue(self, *items: Reply | Fault | Raw) -> "FakeOpenAIServer":
         for it in items:
-            if not isinstance(it, (Reply, Fault)):
-                raise TypeError(f"queue() takes Reply or Fault items, not {type(it).__name__}")
+            if not isinstance(it, (Reply, Fault, Raw)):
+                raise TypeError(f"queue() takes Reply, Fault or Raw items, not {type(it).__name__}")
         with self._lock:
             self._items.extend(items)
         return self

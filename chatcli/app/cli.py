@@ -119,7 +119,7 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output, env)
+        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
     flags = {"model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None, "local_model": local_model}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import traceback
 from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING, Any
 
@@ -73,6 +72,7 @@ def run(
     setup: dict[str, Any],
     json_output: Any = None,
     env: Environment | None = None,
+    debug: bool = False,
 ) -> None:
     """Choose between one answer and the interactive prompt, and run it.
 
@@ -104,7 +104,7 @@ def run(
             return
         from chatcli.ui.prompt import run_repl
 
-        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup))
+        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup, debug=debug))
 
 
 def make_env_output(env: Environment) -> Output:
@@ -135,18 +135,17 @@ def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, q
 
 def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
     """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code."""
-    from chatcli.chat.model import redact
+    from chatcli.ui.reply import traceback_text, unexpected
 
     err = err or sys.stderr
     if debug:
         # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
-        err.write(redact("".join(traceback.format_exception(exc)), settings or Settings()))
+        err.write(traceback_text(exc, settings or Settings()))
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return ExitStatus.INTERRUPTED
     if isinstance(exc, ChatError):
         err.write(f"chat: error: {exc}\n")
         return exc.exit_status
-    detail = redact(f"{type(exc).__name__}: {exc}", settings or Settings())
-    err.write(f"chat: unexpected error: {detail} (run with --debug for details)\n")
+    err.write(f"chat: {unexpected(exc, settings or Settings())}\n")
     return ExitStatus.ERROR

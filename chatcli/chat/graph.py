@@ -95,6 +95,22 @@ def select_history(
     return [system, *messages[start:]]
 
 
+def without_tools(message: BaseMessage) -> BaseMessage | None:
+    """The message as it can be stored and sent while chat offers the model no tools.
+
+    A reply with tool calls would be refused (400) in every later request, which would need a
+    tool result for each call: the calls are dropped, and so are stray tool results.
+    """
+    if message.type == "tool":
+        return None
+    if isinstance(message, AIMessage) and (
+        message.tool_calls or message.invalid_tool_calls or message.additional_kwargs.get("tool_calls")
+    ):
+        kwargs = {k: v for k, v in message.additional_kwargs.items() if k != "tool_calls"}
+        return message.model_copy(update={"tool_calls": [], "invalid_tool_calls": [], "additional_kwargs": kwargs})
+    return message
+
+
 def summary_message(summary: str) -> SystemMessage:
     """The message sent in place of the turns folded into the summary."""
     return SystemMessage(SUMMARY_PREFIX + summary)
@@ -222,10 +238,11 @@ def build_graph(
             history, update, summary_usage = await summarised_history(chat_model, system, state, config)
         else:
             history = select_history(system, state["messages"], context_tokens)
+        history = [kept for kept in map(without_tools, history) if kept is not None]
         estimate = count_tokens_approximately(history)
         # The estimate rides on the call's metadata, so the streamed chunks carry it.
         call_config: RunnableConfig = {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate}}
-        reply = await chat_model.ainvoke(history, call_config)
+        reply = without_tools(await chat_model.ainvoke(history, call_config))
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if summary_usage:

@@ -32,7 +32,7 @@ def check_credentials(settings: Settings) -> None:
 def build_chat_model(settings: Settings) -> "BaseChatModel":
     """Build the ChatOpenAI client with a timeout, bounded retries and usage while streaming."""
     check_credentials(settings)
-    from langchain_openai.chat_models.base import ChatOpenAI  # not the package: it loads Azure too
+    from chatcli.chat.client import client_class
 
     extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
     if settings.max_tokens:
@@ -46,7 +46,7 @@ def build_chat_model(settings: Settings) -> "BaseChatModel":
         # calls the model synchronously), which saves start-up time.
         return secret
 
-    return ChatOpenAI(
+    return client_class()(
         model=settings.model,
         api_key=api_key,
         base_url=settings.base_url or None,
@@ -79,8 +79,13 @@ class ModelPool:
 
 def endpoint_name(settings: Settings) -> str:
     """A short name for the endpoint, for messages: host and port only."""
-    parts = urlsplit(settings.base_url or OPENAI_URL)
-    return parts.netloc or settings.base_url or OPENAI_URL
+    url = settings.base_url or OPENAI_URL
+    try:
+        parts = urlsplit(url)
+        hostport = parts.netloc.rpartition("@")[2]  # never the user and password before it
+    except ValueError:
+        return "the server at OPENAI_BASE_URL"
+    return hostport or "the server at OPENAI_BASE_URL"
 
 
 def redact(text: str, settings: Settings) -> str:
@@ -167,6 +172,13 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         message, hint = f"request refused by {where} ({status}){tail}", "run with --debug for details"
     elif isinstance(exc, openai.OpenAIError):
         message, hint = f"bad response from {where}: {exc}", "run with --debug for details"
+    elif isinstance(exc, ValueError) and "No generations found in stream" in str(exc):
+        message = f"{where} answered, but not with an OpenAI-compatible stream: there was no answer in it"
+        hint = (
+            "the local server does this when the question and history are over its context window"
+            if settings.local
+            else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
+        )
     elif isinstance(exc, ValueError) and _from_stream_parser(exc):
         message, hint = f"{where} sent a malformed stream", "is it really an OpenAI-compatible server? --debug shows more"
     else:

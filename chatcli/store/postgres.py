@@ -63,7 +63,9 @@ def _secrets(url: str) -> list[str]:
         found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
     except ValueError:
         return []
-    return [s for s in found if len(s) >= 3]
+    # A password holding "@" is split there by libpq, which then names the rest as the host.
+    found += [piece for secret in found for piece in secret.split("@")]
+    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
 
 
 def reason(exc: BaseException, url: str) -> str:

@@ -25,6 +25,8 @@ from chatcli.ui.output import Output, print_threads, print_transcript
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
 
 Handler = Callable[["Context", str], Awaitable[Any]]
+# The most threads /threads lists at once.
+MAX_LISTED = 100_000
 # What a handler returns to end the session (/exit).
 LEAVE = "leave"
 
@@ -149,8 +151,8 @@ async def _new(ctx: Context, arg: str) -> None:
 
 @command("/threads", args="[N]", help="list the N most recent threads (default 20)")
 async def _threads(ctx: Context, arg: str) -> None:
-    if arg and (not arg.isdigit() or int(arg) < 1):
-        raise UsageError(f"/threads takes a number, got {arg[:40]!r}")
+    if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LISTED):
+        raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
     rows = await ctx.threads().list(int(arg or 20))
     if not rows:
         ctx.output.note("no threads yet")

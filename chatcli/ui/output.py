@@ -189,13 +189,16 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("thread", "updated", "msgs", "model", "title"):
         table.add_column(column, justify="right" if column == "msgs" else "left", no_wrap=column != "title")
     for t in threads:
-        title = neutralise(" ".join((t.title or "").split()))
-        table.add_row(t.thread_id, _when(t.updated_at), str(t.message_count), t.model or "", title)
+        title = " ".join((t.title or "").split())
+        # Text, not str: stored data is never read as rich markup ("[/bold]" in a model name).
+        cells = (t.thread_id, _when(t.updated_at), str(t.message_count), t.model or "", title)
+        table.add_row(*(Text(neutralise(cell)) for cell in cells))
     Console(file=out).print(table)
 
 
@@ -209,21 +212,22 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
         return
     from rich.console import Console
     from rich.rule import Rule
+    from rich.text import Text
 
     from chatcli.ui.markdown.stream import render_markdown
 
     console = Console(file=out)
     info = transcript.info
-    console.print(neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False)
-    console.print(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else ""), style="dim", markup=False)
+    console.print(neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False)
+    console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
     if transcript.system:
-        console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False)
+        console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
     for message in transcript.messages:
         record = message_record(message)
         who = "You" if record["role"] == "user" else "Assistant"
         stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
         console.print()
-        console.print(Rule(stamp, align="left", style="dim"))
+        console.print(Rule(Text(neutralise(stamp)), align="left", style="dim"))
         console.file.write(render_markdown(neutralise(record["content"]), console))
         if record.get("interrupted"):
             console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)

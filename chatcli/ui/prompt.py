@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Iterator
 
@@ -17,7 +18,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 
 from chatcli.ui.output import Output
-from chatcli.ui.reply import ask
+from chatcli.ui.reply import ask, traceback_text, unexpected
 from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
 from chatcli.config import Settings
 from chatcli.chat.threads import Threads
@@ -138,14 +139,25 @@ def _ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
             loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _cancellable(
-    loading: asyncio.Future, output: Output, work: Callable[[Conversation], Awaitable[Any]], stopped_early: str
-) -> Any:
+@dataclass
+class Repl:
+    """What every line of one prompt session shares: the conversation loading, the output, the settings."""
+
+    loading: asyncio.Future
+    output: Output
+    settings: Settings
+    debug: bool = False
+
+
+async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]], stopped_early: str) -> Any:
     """Run ``work(conversation)`` in a task that Ctrl-C cancels; report failures and carry on.
 
     The wait for the engine (still loading during the first seconds) is part of that task,
     so Ctrl-C then stops the work instead of killing the REPL; a failed load still ends it.
+    Whatever else goes wrong inside one line is one line (its traceback with --debug), and
+    the prompt comes back.
     """
+    loading, output = repl.loading, repl.output
     started = False
 
     async def run() -> Any:
@@ -167,14 +179,21 @@ async def _cancellable(
             if not started:
                 raise  # the store or the model could not be opened: nothing else will work
             output.error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - nothing raised by one line may end the prompt
+            if not started:
+                raise
+            if repl.debug:
+                output.note(traceback_text(exc, repl.settings).rstrip())
+            output.error(unexpected(exc, repl.settings))
     return None
 
 
-async def dispatch(loading: asyncio.Future, text: str, output: Output, settings: Settings) -> bool:
+async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
+    output, settings = repl.output, repl.settings
     if not is_command(text):
         message = literal(text)
-        await _cancellable(loading, output, lambda c: ask(c, message, output, settings), "stopped: nothing was sent")
+        await _cancellable(repl, lambda c: ask(c, message, output, settings), "stopped: nothing was sent")
         return True
     try:
         found, arg = resolve(text)
@@ -183,7 +202,7 @@ async def dispatch(loading: asyncio.Future, text: str, output: Output, settings:
         return True
     if not found.needs_thread:
         return await execute(found, Context(None, output, settings), arg)
-    keep_going = await _cancellable(loading, output, lambda c: execute(found, Context(c, output, settings), arg), "stopped")
+    keep_going = await _cancellable(repl, lambda c: execute(found, Context(c, output, settings), arg), "stopped")
     return keep_going is not False  # None: it failed or was stopped
 
 
@@ -201,6 +220,7 @@ async def run_repl(
     *,
     setup: dict[str, Any] | None = None,
     session: PromptSession | None = None,
+    debug: bool = False,
 ) -> None:
     """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands."""
     threads = ThreadCache()
@@ -219,7 +239,7 @@ async def run_repl(
                     break
                 if not text.strip():
                     continue
-                if not await dispatch(loading, text, output, settings):
+                if not await dispatch(Repl(loading, output, settings, debug), text):
                     break
                 conversation = _opened(loading)
                 if conversation is not None:  # new threads and titles for Tab, read now, not at Tab time

@@ -50,6 +50,23 @@ def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = Fa
     return described if described is not None else exc
 
 
+def unexpected(exc: BaseException, settings: Settings) -> str:
+    """The one line for a failure nobody foresaw (never a key or a password)."""
+    from chatcli.chat.model import redact
+
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return redact(f"unexpected error: {detail} (run with --debug for details)", settings)
+
+
+def traceback_text(exc: BaseException, settings: Settings) -> str:
+    """The whole traceback, for --debug (never a key or a password)."""
+    import traceback
+
+    from chatcli.chat.model import redact
+
+    return redact("".join(traceback.format_exception(exc)), settings)
+
+
 async def render_reply(
     output: Output, settings: Settings, stream: Callable[[Callable[[str], None]], Awaitable[TurnResult]]
 ) -> TurnResult:

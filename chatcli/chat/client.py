@@ -1,0 +1,85 @@
+"""ChatOpenAI, made to survive what odd OpenAI-compatible servers send.
+
+A stream chunk is cleaned before langchain-openai reads it: text with lone surrogates
+(``"\\ud800"`` in the JSON) gets U+FFFD in their place, since such text can be neither shown,
+stored nor sent back; token counts that are not counts (``"lots"``, ``1.5``, negative) are
+dropped rather than failing the answer; a model name that is not a string is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def _clean_usage(usage: Any) -> dict | None:
+    """The usage object if its counts are counts, else None (an answer is worth more than its tally)."""
+    if not isinstance(usage, dict) or not all(_is_count(usage.get(key)) for key in _COUNTS):
+        return None
+    cleaned = dict(usage)
+    for key in ("prompt_tokens_details", "completion_tokens_details"):
+        details = cleaned.get(key)
+        if details is not None and not (isinstance(details, dict) and all(_is_count(v) for v in details.values())):
+            cleaned.pop(key)
+    return cleaned
+
+
+def _clean_delta(delta: Any) -> Any:
+    if not isinstance(delta, dict):
+        return delta
+    cleaned = dict(delta)
+    for key in ("content", "reasoning_content", "reasoning"):
+        if isinstance(cleaned.get(key), str):
+            cleaned[key] = clean_text(cleaned[key])
+    return cleaned
+
+
+def clean_chunk(chunk: dict) -> dict:
+    """A stream chunk as langchain-openai can read it, whatever the server put in it."""
+    cleaned = dict(chunk)
+    if "usage" in cleaned and cleaned["usage"] is not None:
+        cleaned["usage"] = _clean_usage(cleaned["usage"])
+    if "model" in cleaned and not isinstance(cleaned["model"], str):
+        cleaned.pop("model")
+    choices = cleaned.get("choices")
+    if isinstance(choices, list):
+        cleaned["choices"] = [
+            {**choice, "delta": _clean_delta(choice.get("delta"))} if isinstance(choice, dict) else choice
+            for choice in choices
+        ]
+    return cleaned
+
+
+@lru_cache(maxsize=1)
+def client_class() -> type:
+    """The ChatOpenAI subclass chatcli talks through (built once: it is a pydantic model)."""
+    import warnings
+
+    from langchain_openai.chat_models.base import ChatOpenAI  # not the package: it loads Azure too
+
+    # The SDK's model_dump of a chunk whose fields have the wrong types (usage "lots") warns on
+    # stderr; clean_chunk deals with those fields, and the user needs no Python warning.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+
+    class ChatClient(ChatOpenAI):
+        """ChatOpenAI that cleans each stream chunk first (see chatcli.chat.client)."""
+
+        def _convert_chunk_to_generation_chunk(
+            self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
+        ) -> Any:
+            return super()._convert_chunk_to_generation_chunk(clean_chunk(chunk), default_chunk_class, base_generation_info)
+
+    return ChatClient
