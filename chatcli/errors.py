@@ -14,7 +14,9 @@ class ExitStatus(IntEnum):
     CONFIG = 3
     MODEL = 4
     STORE = 5
-    INTERRUPTED = 130
+    HANGUP = 129  # 128 + SIGHUP: the terminal closed
+    INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM: kill
 
 
 class ChatError(Exception):
@@ -53,3 +55,14 @@ class StoreError(ChatError):
     """The conversation database cannot be opened or written."""
 
     exit_status = ExitStatus.STORE
+
+
+class Interrupted(ChatError):
+    """A signal stopped the command (Ctrl-C, kill, a closed terminal); what arrived is kept."""
+
+    _WORDS = {1: "hung up (the terminal closed)", 2: "interrupted", 15: "terminated"}
+
+    def __init__(self, signum: int):
+        super().__init__(self._WORDS.get(signum, f"stopped by signal {signum}"))
+        self.signum = signum
+        self.exit_status = 128 + signum  # type: ignore[assignment]

@@ -227,3 +227,28 @@ def test_config_file_with_a_syntax_error_is_a_config_error(server, chat_env):
     line = assert_one_error_line(chat(chat_env, "hi"), 3)
     assert str(config) in line and "not valid TOML" in line and "line 1" in line
     assert not server.requests
+
+
+@pytest.mark.e2e
+def test_endless_stdin_is_refused_at_the_limit_without_filling_the_memory(server, chat_env):
+    """`yes | chat`: stdin is read up to the limit, then refused, in bounded time and memory."""
+    import subprocess
+
+    from chatcli.app.run import MAX_STDIN
+    from tests.helpers import CHAT
+
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", str(CHAT)] if Path("/usr/bin/time").exists() else [str(CHAT)],
+            stdin=yes.stdout, env=chat_env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        yes.kill()
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("chat:")]
+    assert proc.returncode == 2, proc.stderr
+    assert lines == [f"chat: error: stdin holds more than {MAX_STDIN >> 20} MB (chat reads at most {MAX_STDIN >> 20} MB from stdin)"]
+    if Path("/usr/bin/time").exists():
+        peak_kb = int(proc.stderr.strip().splitlines()[-1])
+        assert peak_kb < 400_000, f"{peak_kb} kB at peak"
+    assert not server.requests

@@ -134,7 +134,7 @@ ROWS: dict[str, Row] = {
     "503-exhausted": Row([Fault(status=503, headers=FAST_RETRY)] * 3, 4, r"server error from .*\(503\) after 2 retries", RETRY, requests=3),
     # Broken streams: the part shown is kept, marked.
     "stall": Row(
-        [Fault(stall_after=3, stall=10)], 4, r"stalled for more than 1 s.*kept.*CHATCLI_TIMEOUT",
+        [Fault(stall_after=3, stall=10)], 4, r"stalled: no text for more than 1 s.*kept.*CHATCLI_TIMEOUT",
         {"CHATCLI_TIMEOUT": "1"}, out="The quick brown", kept=("The quick brown", "error"),
     ),
     "malformed": Row([Fault(malformed=True)], 4, r"sent a malformed stream", out="The quick", kept=("The quick", "error")),
@@ -231,7 +231,7 @@ REPL_ROWS: dict[str, tuple[Fault | Reply, str, str | None]] = {
     "502": (Fault(status=502), r"server error .*\(502\)", None),
     "503": (Fault(status=503), r"server error .*\(503\)", None),
     "cut": (Fault(cut_after=3), r"connection .* broke in the middle", "The quick brown"),
-    "stall": (Fault(stall_after=3, stall=10), r"stalled for more than 2 s", "The quick brown"),
+    "stall": (Fault(stall_after=3, stall=10), r"stalled: no text for more than 2 s", "The quick brown"),
     "malformed": (Fault(malformed=True), r"malformed stream", "The quick"),
     "empty": (Fault(empty=True), r"empty answer", ""),
     "no-finish": (Fault(no_finish=True), r"ended early", FAULT_TEXT),
@@ -449,8 +449,8 @@ def test_escape_sequences_from_the_model_are_defused_in_the_terminal(server, cha
 
 @pytest.mark.e2e
 @pytest.mark.stores("sqlite")
-def test_repl_on_a_locked_sqlite_database_says_so_in_one_line_and_goes_on(server, chat_env):
-    """A database error during a turn on SQLite, as on PostgreSQL: one line, the prompt stays."""
+def test_repl_on_a_locked_sqlite_database_waits_saying_so_and_goes_on(server, chat_env):
+    """Another program holds the file under an open prompt: chat says it waits, then answers."""
     import sqlite3
     from contextlib import closing
 
@@ -464,19 +464,75 @@ def test_repl_on_a_locked_sqlite_database_says_so_in_one_line_and_goes_on(server
         repl.wait_for("You said: before the lock", after=at)
         repl.wait_prompt()
         with closing(sqlite3.connect(db, timeout=0)) as holder:
-            holder.execute("BEGIN EXCLUSIVE")  # another program holds the whole file for longer than chat waits
+            holder.execute("BEGIN EXCLUSIVE")  # another program holds the whole file
             at = repl.say("while it is locked")
-            repl.wait_for("error: ", after=at, timeout=30)
-            repl.wait_prompt()
+            repl.wait_for("waiting for it", after=at, timeout=30)
             holder.rollback()
-        line = " ".join(repl.text[at:].split())
-        assert f"database error in {db}" in line and "locked" in line and "Traceback" not in repl.text
-        at = repl.say("after the lock")
-        repl.wait_for("You said: after the lock", after=at)
+        repl.wait_for("You said: while it is locked", after=at, timeout=30)
         repl.wait_prompt()
+        line = " ".join(repl.text[at:].split())
+        assert f"{db} is locked by another program" in line and "error" not in line and "Traceback" not in repl.text
         repl.child.sendcontrol("d")
         assert repl.exit_code() == 0
     finally:
         repl.kill()
     asked = [text for kind, text, _ in summary(stored(db, "lk")) if kind == "human"]
-    assert asked[0] == "before the lock" and asked[-1] == "after the lock"
+    assert asked == ["before the lock", "while it is locked"]
+
+
+def _hold_exclusive(db, seconds: float, started) -> None:
+    import sqlite3
+    import time as clock
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db, timeout=0)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        started.set()
+        clock.sleep(seconds)
+        holder.rollback()
+
+
+@pytest.mark.stores("sqlite")
+def test_a_lock_held_for_seconds_is_waited_for_with_a_note_and_the_question_goes_first(server, chat_env, monkeypatch):
+    """Another program holds the file for a while: chat says it waits, stores the question, then answers."""
+    import threading
+
+    from chatcli.store import messages
+
+    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)  # SQLite's own wait, before chat's
+    assert chat(chat_env, "-t", "L", "first").code == 0
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 2, started))
+    holder.start()
+    started.wait(5)
+    run = chat(chat_env, "-t", "L", "while locked")
+    holder.join()
+    assert run.code == 0, run
+    assert any("is locked by another program: waiting for it" in line for line in run.err_lines), run
+    assert run.out.startswith("You said: while locked")
+    assert [t for k, t, _ in summary(stored(db_of(chat_env), "L")) if k == "human"] == ["first", "while locked"]
+
+
+@pytest.mark.stores("sqlite")
+def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypatch):
+    """The lock outlasts the wait: one line, exit 5, and the model was never asked."""
+    import threading
+
+    from chatcli.store import base, messages
+
+    monkeypatch.setattr(base, "BUSY_WAIT", 1.0)
+    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)
+    assert chat(chat_env, "-t", "N", "first").code == 0
+    asked = len(server.requests)
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 3, started))
+    holder.start()
+    started.wait(5)
+    try:
+        run = chat(chat_env, "-t", "N", "never sent")
+    finally:
+        holder.join()
+    assert run.code == 5 and "Traceback" not in run.err, run
+    errors = [line for line in run.err_lines if line.startswith("chat: error: ")]
+    assert len(errors) == 1 and "database is locked" in errors[0], run
+    assert len(server.requests) == asked, "nothing reached the model"

@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.app.environment import Environment
 from chatcli.config import Settings
-from chatcli.errors import ChatError, ExitStatus, UsageError
+from chatcli.errors import ChatError, ExitStatus, Interrupted, UsageError
 
 if TYPE_CHECKING:
     from chatcli.ui.output import Output
@@ -26,9 +26,16 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
     return result
 
 
-def read_stdin(stdin: Any) -> str:
-    """Read piped input as UTF-8 text, or fail clearly."""
-    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+# The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).
+MAX_STDIN = 16 * 1024 * 1024
+
+
+def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> str:
+    """Read piped input as UTF-8 text, at most ``limit`` bytes, or fail clearly."""
+    source = getattr(stdin, "buffer", None)
+    data = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
+    if len(data) > limit:
+        raise UsageError(f"stdin holds more than {limit // (1024 * 1024)} MB", hint=f"chat reads at most {limit // (1024 * 1024)} MB from stdin")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -44,7 +51,25 @@ def compose_question(question: str | None, piped: str | None) -> str:
 
 
 async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output) -> None:
-    """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object)."""
+    """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
+
+    Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
+    and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
+    """
+    from chatcli.ui.signals import StopOnSignal, on_stop_signals
+
+    task = asyncio.ensure_future(_answer(settings, thread_id, text, setup, output))
+    stop = StopOnSignal(task)
+    with on_stop_signals(stop):
+        try:
+            await task
+        except asyncio.CancelledError:
+            if stop.received is None:
+                raise
+            raise Interrupted(stop.received) from None
+
+
+async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output) -> None:
     from chatcli.chat.session import open_conversation
     from chatcli.ui.reply import ask
 
@@ -144,6 +169,9 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return ExitStatus.INTERRUPTED
+    if isinstance(exc, Interrupted):
+        err.write(f"{exc}\n")
+        return exc.exit_status
     if isinstance(exc, ChatError):
         err.write(f"chat: error: {exc}\n")
         return exc.exit_status

@@ -53,6 +53,8 @@ class Conversation:
     store: Store | None = None
     model_name: str | None = None
     pending: dict[str, Any] = field(default_factory=dict)
+    # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
+    stall_timeout: float | None = None
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -203,10 +205,17 @@ class Conversation:
             await self.store.index.touch(self.thread_id, question, count, self.model_name)
 
     async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
-        """Stream one turn while holding the thread."""
+        """Stream one turn while holding the thread.
+
+        The question is committed first: if it cannot be stored (a locked or full database),
+        nothing is sent to the model; then the model step resumes from it.
+        """
+        from langgraph.graph import START
+
         payload = {"messages": [message], **self.pending}
         self.pending = {}
-        return await self._stream(payload, self.config, on_token)
+        await self.app.aupdate_state(self.config, payload, as_node=START)
+        return await self._stream(None, self.config, on_token)
 
     async def _stream(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None]) -> TurnResult:
         """Run the graph from ``config`` (a new message, or None to resume) and stream the reply.
@@ -219,20 +228,26 @@ class Conversation:
 
         result = TurnResult(text="", context_tokens=self.context_tokens)
         parts: list[str] = []
+        loop = asyncio.get_running_loop()
         try:
-            async for chunk, meta in self.app.astream(payload, config, stream_mode="messages"):
-                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
-                    continue
-                if SUMMARY_TAG in (meta.get("tags") or ()):
-                    continue  # the summariser's own call (memory "summary"), not the reply
-                piece = str(chunk.text)
-                if piece:
-                    parts.append(piece)
-                    on_token(piece)
-                result.usage = chunk.usage_metadata or result.usage
-                result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
-                result.model = chunk.response_metadata.get("model_name") or result.model
-                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
+            # A stall: once the reply has begun, no text for longer than stall_timeout (a server
+            # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
+            async with asyncio.timeout(None) as stall:
+                async for chunk, meta in self.app.astream(payload, config, stream_mode="messages"):
+                    if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
+                        continue
+                    if SUMMARY_TAG in (meta.get("tags") or ()):
+                        continue  # the summariser's own call (memory "summary"), not the reply
+                    piece = str(chunk.text)
+                    if piece:
+                        parts.append(piece)
+                        on_token(piece)
+                    if self.stall_timeout and (piece or stall.when() is None):
+                        stall.reschedule(loop.time() + self.stall_timeout)
+                    result.usage = chunk.usage_metadata or result.usage
+                    result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+                    result.model = chunk.response_metadata.get("model_name") or result.model
+                    result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
         except asyncio.CancelledError:
             await asyncio.shield(self._keep_partial("".join(parts), "cancelled"))
             raise

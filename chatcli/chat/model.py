@@ -153,8 +153,11 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     elif isinstance(exc, openai.RateLimitError):
         message = f"rate limited by {where} (429){_retried(settings)}{tail}"
         hint = "wait a moment and try again"
+    elif isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
+        message = f"the answer from {where} stalled: no text for more than {settings.timeout:g} s"
+        hint = "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
     elif isinstance(exc, openai.APITimeoutError) and mid_answer:
-        message = f"the answer from {where} stalled for more than {settings.timeout:g} s"
+        message = f"the answer from {where} stalled: no text for more than {settings.timeout:g} s"
         hint = "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
     elif isinstance(exc, openai.APITimeoutError):
         message = f"no answer from {where} within {settings.timeout:g} s"

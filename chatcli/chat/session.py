@@ -28,6 +28,8 @@ async def open_conversation(
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     async with open_store(settings.db or "") as store:
+        if note is not None:
+            store.tell_waits(note)  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
         # stopped) at each model call, after the question is stored: see local.keeper.
         app = build_graph(
@@ -44,6 +46,7 @@ async def open_conversation(
             context_tokens=settings.context_tokens,
             store=store,
             model_name=settings.model,
+            stall_timeout=settings.timeout or None,
         )
 
 

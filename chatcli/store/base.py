@@ -20,6 +20,8 @@ T = TypeVar("T")
 # Seconds between two tries of a lock another process holds, and the tries before saying so.
 LOCK_POLL = 0.05
 LOCK_NOTE_AFTER = 20
+# How long an operation waits, in all, for a database another program holds busy.
+BUSY_WAIT = 30.0
 
 
 @dataclass
@@ -89,6 +91,9 @@ class Store(Protocol):
     async def delete_thread(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and index row, and give the space back."""
 
+    def tell_waits(self, note: Callable[[str], None]) -> None:
+        """Say through ``note`` when an operation waits for a database another program holds."""
+
 
 async def poll_lock(try_acquire: Callable[[], Awaitable[bool]], on_wait: Callable[[], None] | None = None) -> None:
     """Take a lock by trying until it is free, so that waiting stays cancellable (Ctrl-C).
@@ -119,6 +124,7 @@ class Guard:
         hint: str = "run with --debug for details",
         reopen: Callable[[], Awaitable[None]] | None = None,
         dropped: Callable[[BaseException], bool] = lambda exc: False,
+        busy: Callable[[BaseException], bool] = lambda exc: False,
     ):
         self.name = name
         self.errors = errors
@@ -126,19 +132,37 @@ class Guard:
         self.hint = hint
         self.reopen = reopen
         self.dropped = dropped
+        self.busy = busy  # the database is held by another program: worth waiting for
+        self.on_wait: Callable[[str], None] | None = None  # says, once, that chat waits for it
+        self.busy_wait = BUSY_WAIT
 
     def error(self, exc: BaseException) -> StoreError:
         """The StoreError a driver exception means to the user."""
         return StoreError(f"database error in {self.name}: {self.reason(exc)}", hint=self.hint)
 
     async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """``await operation()``, with the driver's errors translated (and one retry after a reconnect)."""
-        try:
-            return await operation()
-        except self.errors as exc:
-            if self.reopen is None or not self.dropped(exc):
-                raise self.error(exc) from exc
-            failure = exc
+        """``await operation()``, with the driver's errors translated (and one retry after a reconnect).
+
+        While another program holds the database busy, the operation is tried again for up to
+        ``busy_wait`` seconds (``on_wait`` says so once) before it fails.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_wait
+        told = False
+        while True:
+            try:
+                return await operation()
+            except self.errors as exc:
+                if self.busy(exc) and loop.time() < deadline:
+                    if not told and self.on_wait is not None:
+                        self.on_wait(f"{self.name} is locked by another program: waiting for it (Ctrl-C gives up)")
+                    told = True
+                    await asyncio.sleep(0.2)
+                    continue
+                if self.reopen is None or not self.dropped(exc):
+                    raise self.error(exc) from exc
+                failure = exc
+                break
         try:
             await self.reopen()
         except StoreError as exc:

@@ -213,6 +213,9 @@ class PostgresStore:
         finally:
             await conn.close()
 
+    def tell_waits(self, note: Callable[[str], None]) -> None:
+        self.guard.on_wait = note
+
     async def live_nodes(self, thread_id: str) -> set[int] | None:
         return await self.saver.live_nodes(thread_id)
 

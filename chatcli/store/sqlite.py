@@ -122,6 +122,9 @@ class SqliteStore:
         """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
         return file_lock(self.path, thread_id, on_wait)
 
+    def tell_waits(self, note: Callable[[str], None]) -> None:
+        self.guard.on_wait = note
+
     async def live_nodes(self, thread_id: str) -> set[int] | None:
         return await self.saver.live_nodes(thread_id)
 
@@ -162,7 +165,12 @@ async def open_sqlite_store(db: str) -> AsyncIterator[SqliteStore]:
     check_database(path)
     from chatcli.store.messages import sqlite_saver
 
-    guard = Guard(str(path), (sqlite3.Error,), hint="run with --debug for details")
+    guard = Guard(
+        str(path),
+        (sqlite3.Error,),
+        hint="run with --debug for details",
+        busy=lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc),
+    )
     try:
         async with sqlite_saver(str(path), guard=guard) as saver:
             conn, lock = saver.inner.conn, saver.inner.lock

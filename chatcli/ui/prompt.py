@@ -19,10 +19,11 @@ from prompt_toolkit.key_binding import KeyBindings
 
 from chatcli.ui.output import Output
 from chatcli.ui.reply import ask, traceback_text, unexpected
+from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
 from chatcli.config import Settings
 from chatcli.chat.threads import Threads
-from chatcli.errors import ChatError, StoreError
+from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
 
 
@@ -147,6 +148,18 @@ class Repl:
     output: Output
     settings: Settings
     debug: bool = False
+    # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
+    current: asyncio.Task | None = None
+    received: int | None = None
+
+    def on_signal(self, signum: int, session: PromptSession) -> None:
+        """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave."""
+        if self.received is None:
+            self.received = signum
+            if self.current is not None:
+                self.current.cancel()
+            elif session.app.is_running:
+                session.app.exit(exception=EOFError())
 
 
 async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]], stopped_early: str) -> Any:
@@ -167,6 +180,7 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
         return await work(conversation)
 
     task = asyncio.create_task(run())
+    repl.current = task
     with _ctrl_c_cancels(task):
         try:
             return await task
@@ -185,6 +199,8 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
             if repl.debug:
                 output.note(traceback_text(exc, repl.settings).rstrip())
             output.error(unexpected(exc, repl.settings))
+        finally:
+            repl.current = None
     return None
 
 
@@ -229,8 +245,10 @@ async def run_repl(
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
     async with AsyncExitStack() as stack:
         loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output))
+        repl = Repl(loading, output, settings, debug)
+        stack.enter_context(on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP)))
         try:
-            while True:
+            while repl.received is None:
                 try:
                     text = await session.prompt_async("> ")
                 except KeyboardInterrupt:
@@ -239,7 +257,7 @@ async def run_repl(
                     break
                 if not text.strip():
                     continue
-                if not await dispatch(Repl(loading, output, settings, debug), text):
+                if not await dispatch(repl, text) or repl.received is not None:
                     break
                 conversation = _opened(loading)
                 if conversation is not None:  # new threads and titles for Tab, read now, not at Tab time
@@ -253,3 +271,5 @@ async def run_repl(
     conversation = _opened(loading)
     thread_id = conversation.thread_id if conversation is not None else thread_id
     output.note(f"bye · resume with: chat --thread {thread_id}")
+    if repl.received is not None:
+        raise Interrupted(repl.received)

@@ -58,6 +58,11 @@ __all__ = [
 ]
 
 
+# How long SQLite itself waits for a lock before an operation fails (the store's Guard then
+# waits longer, saying so).
+BUSY_TIMEOUT_MS = 5000
+
+
 async def _probe(conn: aiosqlite.Connection) -> None:
     """Read the first row of every table before writing anything (setup turns on WAL).
 
@@ -88,7 +93,7 @@ async def open_sqlite_saver(
     """
     conn = await aiosqlite.connect(str(path))
     try:
-        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await _probe(conn)
         inner = AsyncSqliteSaver(conn, serde=serde)
         saver = MessageStoreSaver(inner, guard=guard) if guard else MessageStoreSaver(inner)

@@ -1,0 +1,101 @@
+"""Signals during an answer: kill (SIGTERM) and a closed terminal (SIGHUP) are handled as Ctrl-C is,
+and a second Ctrl-C while the partial answer is saved never loses it nor hangs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import CHAT, Repl, stored, summary
+from tests.test_reliability import db_of
+
+pytestmark = pytest.mark.e2e  # every test here starts a process
+
+WORDS = " ".join(f"w{i:02d}" for i in range(1, 81))
+
+
+def start_one_shot(chat_env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(CHAT), *args],
+        env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )  # fmt: skip
+
+
+def wait_for_output(proc: subprocess.Popen, n: int = 10) -> bytes:
+    """Block until the answer has started streaming: ``n`` bytes on stdout."""
+    got = b""
+    while len(got) < n:
+        piece = os.read(proc.stdout.fileno(), 4096)
+        assert piece, "chat ended before answering"
+        got += piece
+    return got
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up (the terminal closed)")])
+def test_kill_and_hangup_keep_the_partial_answer_and_exit_as_signals_do(server, chat_env, sig, code, said):
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_one_shot(chat_env, "-t", f"s{code}", "count")
+    shown = wait_for_output(proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    lines = [line for line in err.decode().splitlines() if not line.startswith("thread: ")]
+    assert lines == ["stopped: the partial answer is kept in the thread", said], lines
+    kept = summary(stored(db_of(chat_env), f"s{code}"))
+    assert kept[0] == ("human", "count", None)
+    assert kept[1][0] == "ai" and kept[1][2] == "cancelled" and kept[1][1].strip() == (shown + out).decode().strip()
+
+
+def test_kill_with_json_still_writes_the_object(server, chat_env):
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_one_shot(chat_env, "--jsonl", "-t", "sj", "count")
+    first = wait_for_output(proc, 40)  # a few token events
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143, err
+    last = json.loads((first + out).decode().strip().splitlines()[-1])
+    assert last["type"] == "error" and last["error"]["exit_code"] == 143 and last["reply"].startswith("w01")
+    assert summary(stored(db_of(chat_env), "sj"))[1][1] == last["reply"]
+
+
+def test_a_quick_double_ctrl_c_never_skips_the_save_nor_hangs(server, chat_env):
+    for run in range(5):
+        server.queue(Reply(WORDS, delay=0.05))
+        thread = f"dbl{run}"
+        proc = start_one_shot(chat_env, "-t", thread, "count")
+        wait_for_output(proc)
+        time.sleep(0.1 * run)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.002)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"run {run}: chat hung after two Ctrl-C")
+        assert proc.returncode == 130, (run, err)
+        kept = summary(stored(db_of(chat_env), thread))
+        assert len(kept) == 2 and kept[1][0] == "ai" and kept[1][2] == "cancelled", (run, kept)
+
+
+def test_kill_at_the_prompt_in_the_middle_of_an_answer_keeps_it_and_exits_143(server, chat_env):
+    server.queue(Reply(WORDS, delay=0.05))
+    repl = Repl(["--thread", "rt"], chat_env)
+    try:
+        repl.wait_prompt()
+        at = repl.say("count")
+        repl.wait_for("w03", after=at)
+        repl.child.kill(signal.SIGTERM)
+        assert repl.exit_code() == 143
+    finally:
+        repl.kill()
+    assert "stopped: the partial answer is kept in the thread" in repl.text
+    kept = summary(stored(db_of(chat_env), "rt"))
+    assert kept[0] == ("human", "count", None) and kept[1][2] == "cancelled" and kept[1][1].startswith("w01")
