@@ -92,6 +92,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return None
     if "bool" in kind:
         return _coerce_bool(name, value, source)
+    if isinstance(value, bool) and ("int" in kind or "float" in kind):
+        raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}")
     try:
         if "int" in kind and not isinstance(value, bool):
             if isinstance(value, float) and not value.is_integer():
@@ -129,9 +131,24 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         raise ConfigError(f"max_tokens must be at least 1, got {settings.max_tokens}")
     if settings.local_n_ctx < 512:
         raise ConfigError(f"local_n_ctx must be at least 512, got {settings.local_n_ctx}")
+    if settings.base_url:
+        check_url(settings.base_url, "OPENAI_BASE_URL (base_url)")
     if settings.memory not in MEMORY_MODES:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
     return settings
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse an endpoint that is not an http(s) URL with a host and a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not a valid URL: {exc}", hint="e.g. http://localhost:11434/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} is not an http(s) URL with a host", hint="e.g. http://localhost:11434/v1")
 
 
 def env_layer(environ: Mapping[str, str | None]) -> dict[str, Any]:
@@ -148,6 +165,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return {key.replace("-", "_"): value for key, value in data.items()}
@@ -159,7 +178,12 @@ def read_dotenv(path: Path) -> dict[str, Any]:
         return {}
     from dotenv import dotenv_values
 
-    return env_layer(dotenv_values(path))
+    try:
+        return env_layer(dotenv_values(path, encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -180,6 +204,25 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("chatcli"))
+
+
+def dotenv_notice(settings: Settings, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
+    """The line to show when ./.env sends a key it did not set to an endpoint it did set.
+
+    Running chat in a directory with a .env (a cloned repository, say) must not silently send
+    the key from the environment or the config file, and the questions, somewhere else.
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    path = cwd / ".env"
+    layer = read_dotenv(path)
+    if "base_url" not in layer or settings.base_url != layer["base_url"] or not settings.api_key:
+        return None
+    if layer.get("api_key") == settings.api_key:
+        return None  # the file brings its own key for its own endpoint
+    from urllib.parse import urlsplit
+
+    host = urlsplit(settings.base_url).netloc.rpartition("@")[2]
+    return f"{path} sets OPENAI_BASE_URL: your API key and questions go to {host} (remove the line to use your own endpoint)"
 
 
 def load_settings(

@@ -15,6 +15,7 @@ class ExitStatus(IntEnum):
     MODEL = 4
     STORE = 5
     HANGUP = 129  # 128 + SIGHUP: the terminal closed
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read the output left
     INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
     TERMINATED = 143  # 128 + SIGTERM: kill
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 _CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"} | {0x7F: 0x2421}
 _CONTROLS.update({c: 0xFFFD for c in range(0x80, 0xA0)})
 _CONTROLS[ord("\r")] = None  # CRLF line ends: the newline is enough
+# Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) can make text read
+# backwards on screen ("Trojan Source"): shown as U+FFFD instead.
+_CONTROLS.update({c: 0xFFFD for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
 def neutralise(text: str) -> str:

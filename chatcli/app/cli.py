@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
+from typing import MutableMapping
 from typing import Optional
 
 import typer
@@ -126,6 +128,19 @@ def ask_command(
     guarded(debug, action, flags, on_error)
 
 
+# LangChain's tracing switches: set for some other program, they would upload every
+# conversation to LangSmith (and warn on stderr). chat traces only when CHATCLI_TRACING=1.
+TRACING_VARIABLES = ("LANGSMITH_TRACING", "LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING")
+
+
+def untraced(environ: MutableMapping[str, str]) -> None:
+    """Turn LangSmith tracing off unless CHATCLI_TRACING asks for it."""
+    if environ.get("CHATCLI_TRACING", "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    for name in TRACING_VARIABLES:
+        environ.pop(name, None)
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run ``chat`` with ``argv`` (the command line by default) and return its exit code.
 
@@ -136,6 +151,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         from chatcli.app.lazy_imports import install
 
         install()  # before anything imports LangGraph, LangChain or OpenAI
+        untraced(os.environ)
     token = using(env or Environment())
     try:
         args = route(sys.argv[1:] if argv is None else argv)

@@ -10,7 +10,7 @@ import typer
 
 from chatcli.app.environment import Environment
 from chatcli.app.run import report
-from chatcli.config import Settings, load_settings
+from chatcli.config import Settings, dotenv_notice, load_settings
 from chatcli.errors import ChatError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -48,6 +48,9 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     settings: Settings | None = None
     try:
         settings = load_settings(flags or {}, environ=env.environ, cwd=env.cwd)
+        notice = dotenv_notice(settings, env.environ, env.cwd)
+        if notice:
+            env.stderr.write(f"chat: note: {notice}\n")
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:

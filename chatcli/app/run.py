@@ -158,6 +158,17 @@ def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, q
     return settings
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second broken pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
     """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code."""
     from chatcli.ui.reply import traceback_text, unexpected
@@ -166,6 +177,12 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     if debug:
         # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
         err.write(traceback_text(exc, settings or Settings()))
+    if isinstance(exc, BrokenPipeError):
+        _silence_stdout()
+        return ExitStatus.BROKEN_PIPE  # the reader left (`chat q | head -1`): nothing to say
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        err.write(f"chat: error: cannot write the output: {exc.strerror}\n")
+        return ExitStatus.ERROR
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return ExitStatus.INTERRUPTED

@@ -86,7 +86,9 @@ def import_command(
             data = json.loads(text)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UsageError(f"cannot read {file}: {exc}") from None
-        print(await threads.import_json(data))
+        except RecursionError:
+            raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
+        environment().stdout.write(await threads.import_json(data) + "\n")
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -157,6 +159,6 @@ def fork_command(
     """Start a new thread holding the first N turns of ID; the original is untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
-        print(await threads.fork(thread_id, at, new_id))
+        environment().stdout.write(await threads.fork(thread_id, at, new_id) + "\n")
 
     guarded(debug, with_threads(action), {"db": db})

@@ -19,7 +19,10 @@ PLACEHOLDER_KEY = "not-needed"
 
 
 def check_credentials(settings: Settings) -> None:
-    """Fail early when there is neither a key nor a local endpoint to talk to."""
+    """Fail early when there is neither a key nor a local endpoint to talk to, or the model name is unusable."""
+    from chatcli.chat.inputs import check_utf8
+
+    check_utf8(settings.model, "the model name")
     if not settings.api_key and not settings.base_url:
         from chatcli.local.policy import fallback_hint
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.text import make_title
-from chatcli.chat.inputs import check_thread_id, new_thread_id
+from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
 
-EXPORT_FORMAT = "chatcli-thread"
-EXPORT_VERSION = 1
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
@@ -120,19 +118,14 @@ class Threads:
         """Store an exported thread as a new thread; return its id."""
         from langchain_core.messages import AIMessage, HumanMessage
 
-        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-            raise UsageError("not a chatcli thread export (expected \"format\": \"chatcli-thread\")")
+        data = check_export(data)  # the whole file, before anything is written
         messages = []
-        for record in data.get("messages") or []:
-            kind = {"user": HumanMessage, "assistant": AIMessage}.get(record.get("role"))
-            if kind is None or not isinstance(record.get("content"), str):
-                raise UsageError(f"bad message in export: {json.dumps(record)[:80]}")
-            meta = {k: record[k] for k in ("created_at", "interrupted") if k in record}
-            if "model" in record:
+        for record in data["messages"]:
+            kind = HumanMessage if record["role"] == "user" else AIMessage
+            meta = {k: record[k] for k in ("created_at", "interrupted") if record.get(k) is not None}
+            if record.get("model") is not None:
                 meta["model_name"] = record["model"]
             messages.append(kind(record["content"], response_metadata=meta))
-        if not messages:
-            raise UsageError("the export holds no messages")
         new_id = new_thread_id()
         values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
         await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))
@@ -166,6 +159,7 @@ class Threads:
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         if not text.strip():
             raise UsageError("nothing to search for")
+        check_utf8(text, "the search")
         # Undone and replaced messages stay stored (nodes are immutable): keep only live ones.
         hits = await self.store.index.search(text, limit * 4)
         live: dict[str, set[int] | None] = {}
@@ -177,6 +171,7 @@ class Threads:
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():
             raise UsageError("the title is empty")
+        check_utf8(title, "the title")
         await self.transcript(thread_id)
         if not await self.store.index.set_title(thread_id, title):
             await self.store.index.touch(thread_id, make_title(title, 200), 0, None)

@@ -36,6 +36,8 @@ def prepare_db_path(db: str) -> Path:
         raise StoreError(f"{directory} is not a directory", hint="choose another --db")
     if path.is_dir():
         raise StoreError(f"{path} is a directory, not a database file", hint="choose another --db")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"{path} is not a regular file (a device or a pipe)", hint="choose another --db")
     if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise StoreError(f"{path} is not writable", hint="choose another --db or fix its permissions")
     if not path.exists():

@@ -23,7 +23,7 @@ from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
 from chatcli.config import Settings
 from chatcli.chat.threads import Threads
-from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.errors import ChatError, ConfigError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
 
 
@@ -43,7 +43,12 @@ def key_bindings() -> KeyBindings:
 def private_history(path: str) -> FileHistory:
     """Input history kept across sessions in a file only the user can read."""
     history = Path(path).expanduser()
-    history.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if history.is_dir():
+        raise ConfigError(f"the input history file {history} is a directory", hint="set CHATCLI_HISTORY_FILE to a file")
+    try:
+        history.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {history.parent}: {exc.strerror}", hint="set CHATCLI_HISTORY_FILE") from None
     if not history.exists():
         os.close(os.open(history, os.O_CREAT | os.O_WRONLY, 0o600))
     return FileHistory(str(history))

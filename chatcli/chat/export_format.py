@@ -1,0 +1,80 @@
+"""The format of a thread export (``chat export -f json``), checked whole before ``chat import`` writes anything.
+
+A file that does not match is refused with the JSON path of its first problem
+(``messages[3].content: expected a string, got 5``), so nothing half-imported or
+unreadable ever reaches the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcli.errors import UsageError
+
+EXPORT_FORMAT = "chatcli-thread"
+EXPORT_VERSION = 1
+ROLES = ("user", "assistant")
+# Optional top-level fields: the types each may have (None is always allowed).
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "version": (int,),
+    "thread_id": (str,),
+    "title": (str,),
+    "model": (str,),
+    "system": (str,),
+    "created_at": (int, float),
+    "updated_at": (int, float),
+    "message_count": (int,),
+}
+_MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {"created_at": (str,), "model": (str,), "interrupted": (str,)}
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _expected(path: str, what: str, value: Any) -> UsageError:
+    shown = repr(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else _kind(value)
+    return UsageError(f"not a valid thread export: {path}: expected {what}, got {shown[:60]}")
+
+
+def _check_type(path: str, value: Any, types: tuple[type, ...]) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, types):
+        what = " or ".join(sorted({_kind(t()) for t in types}))
+        raise _expected(path, what, value)
+
+
+def check_export(data: Any) -> dict[str, Any]:
+    """``data`` if it is a thread export chat can import; else a UsageError naming the first problem."""
+    if not isinstance(data, dict):
+        raise _expected("(top level)", "an object", data)
+    if data.get("format") != EXPORT_FORMAT:
+        raise UsageError(f'not a chatcli thread export (expected "format": "{EXPORT_FORMAT}")')
+    for name, types in _FIELDS.items():
+        _check_type(name, data.get(name), types)
+    variables = data.get("vars")
+    if variables is not None:
+        if not isinstance(variables, dict):
+            raise _expected("vars", "an object", variables)
+        for name, value in variables.items():
+            _check_type(f"vars.{name}", value, (str,))
+            if value is None:
+                raise _expected(f"vars.{name}", "a string", value)
+    messages = data.get("messages")
+    if not isinstance(messages, list):
+        raise _expected("messages", "a list", messages)
+    if not messages:
+        raise UsageError("the export holds no messages")
+    for i, record in enumerate(messages):
+        path = f"messages[{i}]"
+        if not isinstance(record, dict):
+            raise _expected(path, "an object", record)
+        if record.get("role") not in ROLES:
+            raise _expected(f"{path}.role", '"user" or "assistant"', record.get("role"))
+        if not isinstance(record.get("content"), str):
+            raise _expected(f"{path}.content", "a string", record.get("content"))
+        for name, types in _MESSAGE_FIELDS.items():
+            _check_type(f"{path}.{name}", record.get(name), types)
+    return data
