@@ -406,6 +406,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send_json(400, _error_body(400, "", f"Invalid JSON body: {exc}"))
             return
+        words = _prompt_words([m for m in body.get("messages") or [] if isinstance(m, dict)])
+        if self.fake.window is not None and words > self.fake.window:
+            with self.fake._cond:
+                self.fake.requests.append(body)
+                self.fake.request_headers.append(dict(self.headers.items()))
+                self.fake._cond.notify_all()
+            self._over_window(words)
+            return
         item = self.fake._record_and_pop(body, dict(self.headers.items()))
         refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)])
         if refused:
@@ -418,6 +426,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve_chat(body, item)
         except _ClientGone:
             self._abort()
+
+    def _over_window(self, words: int) -> None:
+        """Refuse a request over ``fake.window`` (counted in words) as the server kind would."""
+        window, style = self.fake.window, self.fake.window_style
+        if style == "openai":
+            message = (
+                f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+                f"{words} tokens. Please reduce the length of the messages."
+            )
+            body = {"error": {"message": message, "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+            self._send_json(400, body)
+        elif style == "llama":
+            body = {"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it",
+                              "type": "exceed_context_size_error", "n_prompt_tokens": words, "n_ctx": window}}  # fmt: skip
+            self._send_json(400, body)
+        else:  # llama-cpp-python: a 200 whose stream ends before any answer
+            self._serve_raw(Raw([b"data: [DONE]\n\n"]))
 
     def _serve_raw(self, item: Raw) -> None:
         self.send_response(200)
@@ -617,6 +642,11 @@ class FakeOpenAIServer:
         self.verbose = verbose
         self.requests: list[dict] = []
         self.request_headers: list[dict[str, str]] = []
+        # A context window (in words of the request's messages): longer requests are refused
+        # the way window_style says ("openai": 400 context_length_exceeded, "llama": llama.cpp's
+        # 400 exceed_context_size_error, "empty": llama-cpp-python's empty 200 stream).
+        self.window: int | None = None
+        self.window_style = "openai"
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)

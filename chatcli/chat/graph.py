@@ -149,6 +149,18 @@ def _add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | Non
     return total
 
 
+class _Budget:
+    """The history budget of one graph (estimated tokens): it shrinks when a server's window says so."""
+
+    def __init__(self, tokens: int):
+        self.tokens = tokens
+
+
+def _with_estimate(config: RunnableConfig, estimate: int) -> RunnableConfig:
+    """The call's config with the estimate of what is sent in its metadata (the streamed chunks carry it)."""
+    return {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate}}
+
+
 def build_graph(
     model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
     checkpointer: BaseCheckpointSaver | None,
@@ -157,6 +169,7 @@ def build_graph(
     context_tokens: int,
     memory: str = "trim",
     before_model: Callable[[], Awaitable[None]] | None = None,
+    fit_window: Any = None,
 ) -> Any:
     """Compile the chat graph: START -> model -> END, persisted by the checkpointer.
 
@@ -165,8 +178,11 @@ def build_graph(
     ``memory`` is "trim" (history beyond ``context_tokens`` is left out of the request) or
     "summary" (it is folded into a running summary kept in the thread, sent in its place).
     ``before_model`` runs at the start of each model step, after the question is checkpointed
-    (chat --local starts its server again there if it stopped).
+    (chat --local starts its server again there if it stopped). ``fit_window`` (a
+    chatcli.chat.windows.WindowFitter), when a request is refused for its size, proposes a
+    smaller history budget: if that makes the history shorter, the model is asked again, once.
     """
+    budget = _Budget(context_tokens)
     if memory not in MEMORY_MODES:
         raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
 
@@ -180,10 +196,10 @@ def build_graph(
     async def summarise(chat_model: BaseChatModel, summary: str, new: list[BaseMessage], config: RunnableConfig) -> tuple[str, Any]:
         """Fold ``new`` messages into ``summary`` with one non-streamed call; the summary and its usage."""
         prompt = [
-            SystemMessage(_SUMMARISER.format(words=max(30, context_tokens // 5))),
+            SystemMessage(_SUMMARISER.format(words=max(30, budget.tokens // 5))),
             HumanMessage(
                 f"Current summary:\n{summary or '(none yet)'}\n\n"
-                f"New part of the conversation:\n{transcript(new, 3 * context_tokens)}"
+                f"New part of the conversation:\n{transcript(new, 3 * budget.tokens)}"
             ),
         ]
         tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
@@ -191,7 +207,7 @@ def build_graph(
         text = str(result.text).strip() or summary
         # A summary that ignores its word limit must not crowd out the conversation: keep
         # at most about half the budget (approximate counter: 4 characters a token).
-        limit = 2 * context_tokens
+        limit = 2 * budget.tokens
         if len(text) > limit:
             text = "[...]" + text[len(text) - limit :]
         return text, getattr(result, "usage_metadata", None)
@@ -214,8 +230,8 @@ def build_graph(
         folds = 0
         while True:
             head = [summary_message(summary)] if summary else []
-            budget = max(1, context_tokens - (count_tokens_approximately(head) if head else 0))
-            kept = select_history(system, messages[start:], budget)[1:]
+            room = max(1, budget.tokens - (count_tokens_approximately(head) if head else 0))
+            kept = select_history(system, messages[start:], room)[1:]
             first = len(messages) - len(kept)  # index of the first message sent as it is
             if first <= start or folds == _MAX_FOLDS:
                 break
@@ -234,15 +250,31 @@ def build_graph(
         chat_model = model_for(config)
         update: dict[str, Any] = {}
         summary_usage = None
-        if memory == "summary":
-            history, update, summary_usage = await summarised_history(chat_model, system, state, config)
-        else:
-            history = select_history(system, state["messages"], context_tokens)
-        history = [kept for kept in map(without_tools, history) if kept is not None]
-        estimate = count_tokens_approximately(history)
-        # The estimate rides on the call's metadata, so the streamed chunks carry it.
-        call_config: RunnableConfig = {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate}}
-        reply = without_tools(await chat_model.ainvoke(history, call_config))
+        async def prepare() -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
+            usage = None
+            if memory == "summary":
+                history, update, usage = await summarised_history(chat_model, system, state, config)
+            else:
+                history, update = select_history(system, state["messages"], budget.tokens), {}
+            history = [kept for kept in map(without_tools, history) if kept is not None]
+            return history, update, usage, count_tokens_approximately(history)
+
+        history, update, summary_usage, estimate = await prepare()
+        try:
+            reply = await chat_model.ainvoke(history, _with_estimate(config, estimate))
+        except Exception as exc:
+            smaller = fit_window.propose(exc, budget.tokens, estimate) if fit_window is not None else None
+            if smaller is None:
+                raise
+            first, budget.tokens = budget.tokens, smaller
+            sent = len(history)
+            history, update, summary_usage, estimate = await prepare()
+            if len(history) >= sent:  # nothing left to cut: the message alone is too long
+                budget.tokens = first
+                raise
+            fit_window.adopt(smaller)  # this process keeps it too, and later ones read it
+            reply = await chat_model.ainvoke(history, _with_estimate(config, estimate))
+        reply = without_tools(reply)
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if summary_usage:

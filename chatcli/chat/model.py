@@ -142,6 +142,8 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     """
     import openai
 
+    from chatcli.chat.windows import window_of
+
     where = endpoint_name(settings)
     status = getattr(exc, "status_code", None)
     detail = _server_detail(exc)  # type: ignore[arg-type]
@@ -171,6 +173,9 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     elif isinstance(exc, openai.APIConnectionError):
         message = f"lost or could not open the connection to {where}"
         hint = "is the server running? check OPENAI_BASE_URL"
+    elif isinstance(exc, openai.BadRequestError) and window_of(exc):
+        message = f"the message is too long for the model's context window ({window_of(exc):,} tokens) at {where}"
+        hint = "send a shorter message (older turns are already left out)"
     elif isinstance(exc, openai.APIStatusError) and status and status >= 500:
         message = f"server error from {where} ({status}){_retried(settings)}{tail}"
         hint = "the server failed; try again later"

@@ -20,13 +20,17 @@ async def open_conversation(
     ``note`` shows a line to the user while a turn runs (the local server being started again).
     """
     from chatcli.chat.graph import build_graph
+    from chatcli.chat.model import OPENAI_URL, ModelPool
+    from chatcli.chat.windows import WindowFitter, remembered
     from chatcli.local.policy import keeper
-    from chatcli.chat.model import ModelPool
     from chatcli.store import open_store
 
     check_thread_id(thread_id)
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
+    endpoint = settings.base_url or OPENAI_URL
+    learned = remembered(endpoint, settings.model)  # a window a refusal taught an earlier run
+    budget = min(settings.context_tokens, learned) if learned else settings.context_tokens
     async with open_store(settings.db or "") as store:
         if note is not None:
             store.tell_waits(note)  # a database another program holds: say that chat waits for it
@@ -36,14 +40,15 @@ async def open_conversation(
             models,
             store.saver,
             default_system=settings.system,
-            context_tokens=settings.context_tokens,
+            context_tokens=budget,
             memory=settings.memory,
             before_model=keeper(settings, note),
+            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, note),
         )
         yield Conversation(
             app=app,
             thread_id=thread_id,
-            context_tokens=settings.context_tokens,
+            context_tokens=budget,
             store=store,
             model_name=settings.model,
             stall_timeout=settings.timeout or None,

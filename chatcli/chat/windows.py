@@ -1,0 +1,128 @@
+"""Context windows: learned from a server's refusal, fitted to, and remembered per endpoint and model.
+
+A server that cannot take a request because it is over the model's window says so in one of
+a few ways: OpenAI and vLLM answer 400 ``context_length_exceeded`` ("This model's maximum
+context length is N tokens..."), llama.cpp's ``llama-server`` 400 ``exceed_context_size_error``
+with ``n_ctx``, and llama-cpp-python's server a 200 whose stream is empty. chat then sends less
+history (``fit``), asks again once, and keeps the budget it learned in
+``$XDG_DATA_HOME/chatcli/windows.json`` so that later runs start with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from chatcli.config import data_dir
+
+_MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
+_N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)
+# Of the window, the share the reply may take unless max_tokens says otherwise, and the share
+# of the rest the history estimate may fill (the estimate can be short of the real count).
+REPLY_SHARE = 0.25
+HISTORY_SHARE = 0.6
+FILE_NAME = "windows.json"
+
+
+def window_of(exc: BaseException) -> int | None:
+    """The window (tokens) a refusal says the model has, or None if it is not such a refusal."""
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        n_ctx = error.get("n_ctx")
+        if error.get("type") == "exceed_context_size_error" and isinstance(n_ctx, int) and n_ctx > 0:
+            return n_ctx
+    text = str(getattr(exc, "message", "") or exc)
+    for pattern in (_MAXIMUM, _N_CTX):
+        found = pattern.search(text)
+        if found and (getattr(exc, "status_code", 400) == 400 or "context" in text):
+            return int(found.group(1).replace(",", ""))
+    return None
+
+
+def is_empty_stream(exc: BaseException) -> bool:
+    """True for the empty 200 a llama-cpp-python server sends when a request is over its window."""
+    return isinstance(exc, ValueError) and "No generations found in stream" in str(exc)
+
+
+def fit(window: int, max_tokens: int | None) -> int:
+    """The history budget (estimated tokens) that leaves room for the reply in ``window``."""
+    reply = min(max_tokens or int(window * REPLY_SHARE), window // 2)
+    return max(1, int((window - reply) * HISTORY_SHARE))
+
+
+def _key(endpoint: str, model: str) -> str:
+    return f"{endpoint} {model}"
+
+
+def _path() -> Path:
+    return data_dir() / FILE_NAME
+
+
+def remembered(endpoint: str, model: str) -> int | None:
+    """The history budget learned earlier for this endpoint and model, if any."""
+    try:
+        data = json.loads(_path().read_text())
+        value = data.get(_key(endpoint, model), {}).get("budget")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def remember(endpoint: str, model: str, budget: int, window: int | None) -> None:
+    """Keep the learned budget for later runs (a file readable by the user only); best effort."""
+    path = _path()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        if not isinstance(data, dict):
+            data = {}
+        data[_key(endpoint, model)] = {"budget": budget, "window": window}
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(temporary, path)
+    except (OSError, ValueError):
+        pass
+
+
+class WindowFitter:
+    """What the model step asks when a request was refused: a smaller budget to ask again with.
+
+    ``propose`` answers; ``adopt`` keeps it (for later runs) and says so once, through ``note``,
+    when the step does ask again, which it does only if the history got shorter (a single
+    message over the window is refused once: no loop).
+    """
+
+    def __init__(self, endpoint: str, model: str, max_tokens: int | None, note: Any = None):
+        self.endpoint = endpoint
+        self.model = model
+        self.max_tokens = max_tokens
+        self.note = note
+
+        self._window: int | None = None
+        self._said = ""
+
+    def propose(self, exc: BaseException, budget: int, sent: int) -> int | None:
+        """A smaller history budget if ``exc`` is a refusal for size, else None (nothing is kept yet)."""
+        window = window_of(exc)
+        if window is not None:
+            smaller = min(fit(window, self.max_tokens), budget - 1)
+            self._said = f"the model's context window is {window:,} tokens"
+        elif is_empty_stream(exc) and sent > 100:
+            smaller = min(sent // 2, budget - 1)
+            self._said = "the server sent an empty answer, as servers over their context window do"
+        else:
+            return None
+        self._window = window
+        return smaller if 0 < smaller < sent else None
+
+    def adopt(self, budget: int) -> None:
+        """The step asks again with ``budget``: keep it for later runs and say so once."""
+        remember(self.endpoint, self.model, budget, self._window)
+        if self.note is not None:
+            self.note(f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})")
