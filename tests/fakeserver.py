@@ -388,7 +388,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/v1/models", "/models"):
             created = int(time.time())
             data = [{"id": m, "object": "model", "created": created, "owned_by": "fakeserver"} for m in self.fake.models]
+            if self.fake.tells_window == "vllm":
+                data = [{**entry, "max_model_len": self.fake.window} for entry in data]
             self._send_json(200, {"object": "list", "data": data})
+        elif path == "/props" and self.fake.tells_window == "llama":
+            self._send_json(200, {"default_generation_settings": {"n_ctx": self.fake.window}, "total_slots": 1})
         else:
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
 
@@ -396,6 +400,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if path == "/api/show" and self.fake.tells_window == "ollama":
+            self._send_json(200, {"parameters": f"num_ctx {self.fake.window}\nstop <|end|>", "model_info": {"llama.context_length": 131072}})
+            return
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
             return
@@ -647,6 +654,9 @@ class FakeOpenAIServer:
         # 400 exceed_context_size_error, "empty": llama-cpp-python's empty 200 stream).
         self.window: int | None = None
         self.window_style = "openai"
+        # Whether the server tells its window up front: "llama" (GET /props), "vllm"
+        # (max_model_len in /v1/models), "ollama" (POST /api/show), or None.
+        self.tells_window: str | None = None
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)

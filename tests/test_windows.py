@@ -53,3 +53,16 @@ def test_a_single_message_over_the_window_is_one_line_and_no_loop(server, chat_e
     line = assert_one_error_line(chat(chat_env, "-t", "big", LONG), 4)
     assert "too long for the model's context window (100 tokens)" in line, line
     assert len(server.requests) - before == 1, "nothing left to cut: not asked again"
+
+
+@pytest.mark.parametrize("kind", ["llama", "vllm", "ollama"])
+def test_a_window_the_server_tells_is_used_from_the_first_turn(server, chat_env, kind):
+    fill(chat_env, "t", 4)  # under no window yet: nothing asked the server (it told nothing)
+    saved = json.loads(windows_file(chat_env).read_text())
+    assert list(saved.values())[0]["window"] is None, "asked once, and remembered it told nothing"
+    windows_file(chat_env).unlink()  # a new machine, say: the server is asked again
+    server.window, server.tells_window = 900, kind
+    before = len(server.requests)
+    run = chat(chat_env, "-t", "t", "what was the first note about?")
+    assert run.code == 0 and len(server.requests) == before + 1, "fitted from the first request: no refusal"
+    assert list(json.loads(windows_file(chat_env).read_text()).values())[0]["window"] == 900

@@ -21,7 +21,7 @@ async def open_conversation(
     """
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
-    from chatcli.chat.windows import WindowFitter, remembered
+    from chatcli.chat.windows import WindowFitter, starting_budget
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
@@ -29,8 +29,11 @@ async def open_conversation(
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     endpoint = settings.base_url or OPENAI_URL
-    learned = remembered(endpoint, settings.model)  # a window a refusal taught an earlier run
-    budget = min(settings.context_tokens, learned) if learned else settings.context_tokens
+    # A window learned earlier, or told by the server (llama.cpp, vLLM, LM Studio, Ollama):
+    # the local model's own server is sized by chat already.
+    budget = settings.context_tokens
+    if not settings.local:
+        budget = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
     async with open_store(settings.db or "") as store:
         if note is not None:
             store.tell_waits(note)  # a database another program holds: say that chat waits for it

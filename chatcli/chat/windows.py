@@ -126,3 +126,80 @@ class WindowFitter:
         remember(self.endpoint, self.model, budget, self._window)
         if self.note is not None:
             self.note(f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})")
+
+
+def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:
+    """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure."""
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=timeout) as response:
+            return json.loads(response.read(1_000_000))
+    except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
+        return None
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def told_window(base_url: str, model: str, key: str | None = None, timeout: float = 1.5) -> int | None:
+    """The model's window as the server tells it up front, where it does: llama.cpp's ``/props``,
+    vLLM's ``max_model_len`` and LM Studio's ``max_context_length`` in the model list, Ollama's
+    ``/api/show``. None when it does not (OpenAI does not)."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    props = _get_json(f"{root}/props", timeout, key=key)
+    if isinstance(props, dict):
+        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(props.get("n_ctx"))
+        if found:
+            return found
+    listing = _get_json(f"{base_url.rstrip('/')}/models", timeout, key=key)
+    for entry in (listing or {}).get("data") or [] if isinstance(listing, dict) else []:
+        if isinstance(entry, dict) and entry.get("id") == model:
+            found = _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length"))
+            if found:
+                return found
+    shown = _get_json(f"{root}/api/show", timeout, body={"model": model}, key=key)
+    if isinstance(shown, dict):
+        # The window Ollama runs the model with (num_ctx), else the one it was trained for.
+        for line in str(shown.get("parameters") or "").splitlines():
+            name, _, value = line.partition(" ")
+            if name == "num_ctx" and value.strip().isdigit():
+                return int(value.strip())
+        info = shown.get("model_info") or {}
+        lengths = [_positive(v) for k, v in info.items() if isinstance(k, str) and k.endswith(".context_length")]
+        return next((n for n in lengths if n), None)
+    return None
+
+
+async def starting_budget(
+    endpoint: str, base_url: str | None, model: str, context_tokens: int, max_tokens: int | None, key: str | None
+) -> int:
+    """The history budget to start with: a budget learned earlier, else one that fits the window the
+    server tells (asked once per endpoint and model, then remembered), else ``context_tokens``."""
+    import asyncio
+
+    learned = remembered(endpoint, model)
+    if learned is not None:
+        return min(context_tokens, learned)
+    if not base_url or _asked(endpoint, model):
+        return context_tokens
+    window = await asyncio.to_thread(told_window, base_url, model, key)
+    budget = fit(window, max_tokens) if window else None
+    remember(endpoint, model, budget or 0, window)
+    return min(context_tokens, budget) if budget else context_tokens
+
+
+def _asked(endpoint: str, model: str) -> bool:
+    """True once the server at ``endpoint`` was asked for this model's window (told or not)."""
+    try:
+        return _key(endpoint, model) in json.loads(_path().read_text())
+    except (OSError, ValueError, TypeError):
+        return False
