@@ -108,6 +108,8 @@ def test_repl_refuses_undecodable_bytes_and_a_huge_paste_and_goes_on(server, cha
     finally:
         repl.kill()
     assert user_turns(server.requests[-1]) == [("user", "still here?")]
+    history = (Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "history").read_text()
+    assert "still here?" in history and "y" * 1000 not in history, "a refused paste is not kept for Up"
 
 
 @pytest.mark.parametrize(

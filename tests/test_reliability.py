@@ -536,3 +536,21 @@ def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypa
     errors = [line for line in run.err_lines if line.startswith("chat: error: ")]
     assert len(errors) == 1 and "database is locked" in errors[0], run
     assert len(server.requests) == asked, "nothing reached the model"
+
+
+@pytest.mark.stores("sqlite")
+async def test_a_database_deleted_while_chat_runs_is_noticed_and_said(settings, server, tmp_path):
+    """The file is deleted under an open conversation: the next turn says so instead of writing
+    into a file that is gone when chat ends."""
+    import os
+
+    from chatcli.chat.session import open_conversation
+    from chatcli.errors import StoreError
+
+    async with open_conversation(settings, "gone") as conversation:
+        await conversation.send("first", lambda piece: None)
+        os.unlink(settings.db)
+        with pytest.raises(StoreError, match="was deleted or replaced while chat was running"):
+            await conversation.send("second", lambda piece: None)
+    asked = len(server.requests)
+    assert asked == 1, "the second question was not sent"

@@ -119,10 +119,26 @@ class SqliteStore:
         self.name = str(path)
         self.guard = guard
         self.index = SqliteThreadIndex(saver.inner.conn, saver.inner.lock, guard)
+        opened = os.stat(path)
+        self._identity = (opened.st_dev, opened.st_ino)
 
     def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
         """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
+        self.check_file()
         return file_lock(self.path, thread_id, on_wait)
+
+    def check_file(self) -> None:
+        """Refuse to go on writing a database file that was deleted or replaced since it was opened:
+        what this session wrote would be gone when it ends."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != self._identity:
+            raise StoreError(
+                f"{self.path} was deleted or replaced while chat was running: nothing more is written to it",
+                hint="start chat again to open the file that is there now",
+            )
 
     def tell_waits(self, note: Callable[[str], None]) -> None:
         self.guard.on_wait = note

@@ -22,6 +22,7 @@ from chatcli.ui.reply import ask, traceback_text, unexpected
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
 from chatcli.config import Settings
+from chatcli.chat.inputs import check_question
 from chatcli.chat.threads import Threads
 from chatcli.errors import ChatError, ConfigError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
@@ -40,8 +41,20 @@ def key_bindings() -> KeyBindings:
     return bindings
 
 
-def private_history(path: str) -> FileHistory:
-    """Input history kept across sessions in a file only the user can read."""
+class KeptHistory(FileHistory):
+    """The input history file, keeping only lines that ``keep`` accepts (not a refused 10 MB paste)."""
+
+    def __init__(self, filename: str, keep: Callable[[str], bool]):
+        super().__init__(filename)
+        self.keep = keep
+
+    def store_string(self, string: str) -> None:
+        if self.keep(string):
+            super().store_string(string)
+
+
+def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) -> FileHistory:
+    """Input history kept across sessions in a file only the user can read; ``keep`` picks the lines."""
     history = Path(path).expanduser()
     if history.is_dir():
         raise ConfigError(f"the input history file {history} is a directory", hint="set CHATCLI_HISTORY_FILE to a file")
@@ -51,7 +64,7 @@ def private_history(path: str) -> FileHistory:
         raise ConfigError(f"cannot create {history.parent}: {exc.strerror}", hint="set CHATCLI_HISTORY_FILE") from None
     if not history.exists():
         os.close(os.open(history, os.O_CREAT | os.O_WRONLY, 0o600))
-    return FileHistory(str(history))
+    return KeptHistory(str(history), keep)
 
 
 class ThreadCache:
@@ -95,7 +108,7 @@ class CommandCompleter(Completer):
 def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
     """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion."""
     return PromptSession(
-        history=private_history(settings.history_file or ""),
+        history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
         key_bindings=key_bindings(),
         multiline=False,
         prompt_continuation="… ",
@@ -104,6 +117,15 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
         complete_while_typing=False,  # Tab completes; typing never opens a menu over Up/Down
         **io,
     )
+
+
+def _sendable(line: str, settings: Settings) -> bool:
+    """True for a line chat would accept: worth recalling with Up (a refused huge paste is not)."""
+    try:
+        check_question(line, settings.context_tokens)
+    except ChatError:
+        return False
+    return True
 
 
 _PROMPT_FIRST = 0.05  # seconds
