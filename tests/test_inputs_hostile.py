@@ -138,3 +138,38 @@ def test_bidirectional_overrides_from_the_model_are_defused_in_a_terminal(server
     server.queue(Reply("abc \u202e evil \u2066 x"))
     run = chat(chat_env, "hi", tty=True)
     assert run.code == 0 and "\u202e" not in run.out and "\u2066" not in run.out, run
+
+
+@pytest.fixture
+def read_only_db(server, chat_env):
+    """The default database with two threads, made read-only (immutable for root, 0400 otherwise)."""
+    import os
+    import subprocess
+
+    assert chat(chat_env, "-t", "ro1", "about the lighthouse").code == 0
+    assert chat(chat_env, "-t", "ro2", "about the bees").code == 0
+    db = Path(db_of(chat_env))
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+            pytest.skip("cannot make the file immutable here (chattr +i)")
+    else:
+        db.chmod(0o400)
+    before = db.read_bytes()
+    yield db, before
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+
+
+def test_a_read_only_database_can_still_be_read(chat_env, read_only_db):
+    db, before = read_only_db
+    listed = chat(chat_env, "threads")
+    assert listed.code == 0 and {line.split("\t")[0] for line in listed.out.splitlines()} == {"ro1", "ro2"}, listed
+    shown = chat(chat_env, "show", "ro1")
+    assert shown.code == 0 and "about the lighthouse" in shown.out, shown
+    exported = chat(chat_env, "export", "ro2", "-f", "json")
+    assert exported.code == 0 and json.loads(exported.out)["messages"][0]["content"] == "about the bees"
+    found = chat(chat_env, "search", "lighthouse")
+    assert found.code == 0 and "ro1" in found.out, found
+    # Writing is still refused, in one line.
+    assert_one_error_line(chat(chat_env, "-t", "ro1", "one more"), 5)
+    assert db.read_bytes() == before

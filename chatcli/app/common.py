@@ -58,14 +58,14 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
 
 
-def with_threads(action: Any) -> Any:
+def with_threads(action: Any, read_only: bool = False) -> Any:
     """Run an async ``action(threads)`` against the database in settings; returns a settings -> None."""
 
     def run_it(settings: Settings) -> None:
         from chatcli.chat.session import open_threads
 
         async def main() -> None:
-            async with open_threads(settings) as threads:
+            async with open_threads(settings, read_only) as threads:
                 await action(threads)
 
         asyncio.run(main())

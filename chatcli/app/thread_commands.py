@@ -30,7 +30,7 @@ def threads_command(
         else:
             print_threads(rows, environment().stdout)
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("show")
@@ -42,7 +42,7 @@ def show_command(thread_id: str = typer.Argument(..., metavar="ID"), db: Optiona
 
         print_transcript(await threads.transcript(thread_id), environment().stdout)
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("export")
@@ -68,7 +68,7 @@ def export_command(
         else:
             raise UsageError(f"unknown format {fmt!r}: use md or json")
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("import")
@@ -134,7 +134,7 @@ def search_command(
             raise UsageError(f"no match for {text!r}")
         print_hits(hits, environment().stdout)
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("title")

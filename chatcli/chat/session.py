@@ -59,11 +59,15 @@ async def open_conversation(
 
 
 @asynccontextmanager
-async def open_threads(settings: Settings) -> AsyncIterator[Threads]:
-    """Open the database for thread management; no model or key is needed."""
+async def open_threads(settings: Settings, read_only: bool = False) -> AsyncIterator[Threads]:
+    """Open the database for thread management; no model or key is needed.
+
+    ``read_only``: only reading follows (list, show, export, search): a database chat may not
+    write is opened for reading.
+    """
     from chatcli.chat.graph import build_graph
     from chatcli.store import open_store
 
-    async with open_store(settings.db or "") as store:
+    async with open_store(settings.db or "", read_only) as store:
         app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
         yield Threads(app, store)

@@ -37,8 +37,12 @@ def check_store(db: str) -> None:
 
 
 @asynccontextmanager
-async def open_store(db: str) -> AsyncIterator[Store]:
-    """Open (creating and migrating as needed) the conversation database ``db``."""
+async def open_store(db: str, read_only: bool = False) -> AsyncIterator[Store]:
+    """Open (creating and migrating as needed) the conversation database ``db``.
+
+    ``read_only``: the caller only reads, so a SQLite file chat may not write is opened for
+    reading instead of refused.
+    """
     if is_postgres_url(db):
         from chatcli.store.postgres import open_postgres_store
 
@@ -47,7 +51,7 @@ async def open_store(db: str) -> AsyncIterator[Store]:
     else:
         from chatcli.store.sqlite import open_sqlite_store
 
-        async with open_sqlite_store(db) as sqlite_store:
+        async with open_sqlite_store(db, read_only) as sqlite_store:
             yield sqlite_store
 
 

@@ -176,19 +176,53 @@ class SqliteStore:
             await conn.commit()
 
 
+def _read_only(db: str) -> Path | None:
+    """The file, when it exists and chat may read but not write it (a read-only file or mount)."""
+    path = Path(db).expanduser()
+    if path.is_file() and os.access(path, os.R_OK) and not os.access(path, os.W_OK):
+        return path
+    return None
+
+
 @asynccontextmanager
-async def open_sqlite_store(db: str) -> AsyncIterator[SqliteStore]:
-    """Open (creating and migrating as needed) the SQLite database at ``db``."""
-    path = prepare_db_path(db)
+async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore]:
+    """A database chat may only read: listed, shown, exported and searched, never changed."""
+    from chatcli.store.messages import sqlite_saver
+
     check_database(path)
+    async with sqlite_saver(str(path), guard=guard, read_only=True) as saver:
+        applied = await SqliteMigrationLog(saver.inner.conn).names()
+        if applied is None or len(applied) < len(MIGRATIONS):
+            raise StoreError(f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable")
+        yield SqliteStore(saver, path, guard)
+
+
+@asynccontextmanager
+async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[SqliteStore]:
+    """Open (creating and migrating as needed) the SQLite database at ``db``.
+
+    ``read_only``: the caller only reads (threads, show, export, search), so a file chat may
+    not write is opened for reading instead of refused.
+    """
     from chatcli.store.messages import sqlite_saver
 
     guard = Guard(
-        str(path),
+        str(Path(db).expanduser()),
         (sqlite3.Error,),
         hint="run with --debug for details",
         busy=lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc),
     )
+    unwritable = _read_only(db) if read_only else None
+    if unwritable is not None:
+        try:
+            async with _open_read_only(unwritable, guard) as store:
+                yield store
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database error in {unwritable}: {exc}", hint="choose another --db") from None
+        return
+    path = prepare_db_path(db)
+    check_database(path)
+
     try:
         async with sqlite_saver(str(path), guard=guard) as saver:
             conn, lock = saver.inner.conn, saver.inner.lock

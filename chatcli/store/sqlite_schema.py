@@ -62,6 +62,10 @@ class SqliteMigrationLog:
     def __init__(self, conn: Any):
         self.conn = conn
 
+    async def names(self) -> list[str] | None:
+        """The names recorded, or None for a file from before the log (read only: adopts nothing)."""
+        return await self._names()
+
     async def _names(self) -> list[str] | None:
         try:
             async with self.conn.execute(f"SELECT name FROM {LOG_TABLE} ORDER BY rowid") as cursor:

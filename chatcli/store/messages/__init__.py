@@ -85,19 +85,26 @@ async def _probe(conn: aiosqlite.Connection) -> None:
 
 
 async def open_sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None
+    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None, read_only: bool = False
 ) -> MessageStoreSaver:
     """Open ``path`` and return a ready ``MessageStoreSaver``; close with ``aclose()``.
 
-    ``guard`` runs each of its database operations (see ``MessageStoreSaver``).
+    ``guard`` runs each of its database operations (see ``MessageStoreSaver``). ``read_only``
+    opens a file chat may not write (its tables must already be set up) for reading only.
     """
-    conn = await aiosqlite.connect(str(path))
+    if read_only:  # immutable: SQLite takes no lock and writes no -wal/-shm beside the file
+        conn = await aiosqlite.connect(f"file:{Path(path).absolute()}?immutable=1", uri=True)
+    else:
+        conn = await aiosqlite.connect(str(path))
     try:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await _probe(conn)
         inner = AsyncSqliteSaver(conn, serde=serde)
         saver = MessageStoreSaver(inner, guard=guard) if guard else MessageStoreSaver(inner)
-        await saver.setup()
+        if read_only:
+            saver.assume_set_up()
+        else:
+            await saver.setup()
     except BaseException:
         await conn.close()
         raise
@@ -107,10 +114,10 @@ async def open_sqlite_saver(
 
 @asynccontextmanager
 async def sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None
+    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None, read_only: bool = False
 ) -> AsyncIterator[MessageStoreSaver]:
     """``async with sqlite_saver(path) as saver:`` -- opens, sets up, closes."""
-    saver = await open_sqlite_saver(path, serde=serde, guard=guard)
+    saver = await open_sqlite_saver(path, serde=serde, guard=guard, read_only=read_only)
     try:
         yield saver
     finally:
