@@ -644,3 +644,30 @@ def test_a_start_failure_is_reported_before_any_restart(fake_script, tmp_path):
         assert server.restart() == "exit code 3", "once reported, the next question may try again"
     finally:
         server.stop()
+
+
+@pytest.mark.local_model
+@needs_model
+def test_a_real_llama_cpp_server_smaller_than_the_budget_is_fitted(local_env, tmp_path):
+    """llama-cpp-python's own server with n_ctx 1024, chat pointed at it with the default 6,000-token
+    budget: the turn over the window (an empty stream) is asked again with less history and answered,
+    and the thread goes on."""
+    path = local.bundled_model()
+    port = local.free_port()
+    server = local.LocalServer(local.server_command(path, port, 1024), port, tmp_path / "server.log")
+    server.start()
+    try:
+        asyncio.run(server.wait_ready())
+        env = {**local_env, "OPENAI_BASE_URL": server.base_url, "CHATCLI_MODEL": "SmolLM2", "CHATCLI_MAX_TOKENS": "300", "CHATCLI_SYSTEM": "Reply with one short sentence."}
+        note = "Note about the harbour: " + "the boats come in at dawn and leave again at dusk; " * 40  # ~500 tokens
+        for turn in range(3):
+            proc = subprocess.run(
+                [str(CHAT), "-t", "small", f"{note} Question {turn}: in one short sentence, what is this about?"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert proc.returncode == 0, (turn, proc.stderr)
+            assert proc.stdout.strip(), (turn, proc.stderr)
+        windows = json.loads((Path(env["XDG_DATA_HOME"]) / "chatcli" / "windows.json").read_text())
+        assert any(v.get("budget") for v in windows.values()), windows
+    finally:
+        server.stop()
