@@ -3,6 +3,7 @@ and a second Ctrl-C while the partial answer is saved never loses it nor hangs."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,4 +99,30 @@ def test_kill_at_the_prompt_in_the_middle_of_an_answer_keeps_it_and_exits_143(se
         repl.kill()
     assert "stopped: the partial answer is kept in the thread" in repl.text
     kept = summary(stored(db_of(chat_env), "rt"))
+    assert kept[0] == ("human", "count", None) and kept[1][2] == "cancelled" and kept[1][1].startswith("w01")
+
+
+def test_closing_the_terminal_in_the_middle_of_an_answer_keeps_it(server, chat_env):
+    server.queue(Reply(WORDS, delay=0.05))
+    repl = Repl(["--thread", "hup"], chat_env)
+    try:
+        repl.wait_prompt()
+        at = repl.say("count")
+        repl.wait_for("w03", after=at)
+        pid = repl.child.pid
+        os.close(repl.child.child_fd)  # the terminal goes away: the kernel hangs chat up
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("chat did not end after its terminal closed")
+        status = os.waitstatus_to_exitcode(wait_status)
+    finally:
+        with contextlib.suppress(Exception):
+            repl.kill()
+    assert status == 129, status
+    kept = summary(stored(db_of(chat_env), "hup"))
     assert kept[0] == ("human", "count", None) and kept[1][2] == "cancelled" and kept[1][1].startswith("w01")

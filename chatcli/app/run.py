@@ -170,10 +170,19 @@ def _silence_stdout() -> None:
 
 
 def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
-    """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code."""
+    """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code.
+
+    A stderr that cannot be written (a closed terminal) changes nothing but the line.
+    """
+    try:
+        return _report(exc, debug, settings, err or sys.stderr)
+    except OSError:
+        return getattr(exc, "exit_status", None) or ExitStatus.ERROR
+
+
+def _report(exc: BaseException, debug: bool, settings: Settings | None, err: IO[str]) -> int:
     from chatcli.ui.reply import traceback_text, unexpected
 
-    err = err or sys.stderr
     if debug:
         # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
         err.write(traceback_text(exc, settings or Settings()))

@@ -223,6 +223,8 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
         except Exception as exc:  # noqa: BLE001 - nothing raised by one line may end the prompt
             if not started:
                 raise
+            if repl.received is not None:
+                return None  # leaving on a signal: a closed terminal cannot be written to anyway
             if repl.debug:
                 output.note(traceback_text(exc, repl.settings).rstrip())
             output.error(unexpected(exc, repl.settings))
@@ -297,6 +299,7 @@ async def run_repl(
                 await loading
     conversation = _opened(loading)
     thread_id = conversation.thread_id if conversation is not None else thread_id
-    output.note(f"bye · resume with: chat --thread {thread_id}")
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        output.note(f"bye · resume with: chat --thread {thread_id}")
     if repl.received is not None:
         raise Interrupted(repl.received)
