@@ -390,6 +390,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = [{"id": m, "object": "model", "created": created, "owned_by": "fakeserver"} for m in self.fake.models]
             if self.fake.tells_window == "vllm":
                 data = [{**entry, "max_model_len": self.fake.window} for entry in data]
+            elif self.fake.tells_window == "lmstudio":
+                data = [{**entry, "max_context_length": self.fake.window} for entry in data]
             self._send_json(200, {"object": "list", "data": data})
         elif path == "/props" and self.fake.tells_window == "llama":
             self._send_json(200, {"default_generation_settings": {"n_ctx": self.fake.window}, "total_slots": 1})
@@ -655,7 +657,8 @@ class FakeOpenAIServer:
         self.window: int | None = None
         self.window_style = "openai"
         # Whether the server tells its window up front: "llama" (GET /props), "vllm"
-        # (max_model_len in /v1/models), "ollama" (POST /api/show), or None.
+        # (max_model_len in /v1/models), "lmstudio" (max_context_length there), "ollama"
+        # (POST /api/show), or None.
         self.tells_window: str | None = None
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()

@@ -55,7 +55,7 @@ def test_a_single_message_over_the_window_is_one_line_and_no_loop(server, chat_e
     assert len(server.requests) - before == 1, "nothing left to cut: not asked again"
 
 
-@pytest.mark.parametrize("kind", ["llama", "vllm", "ollama"])
+@pytest.mark.parametrize("kind", ["llama", "vllm", "lmstudio", "ollama"])
 def test_a_window_the_server_tells_is_used_from_the_first_turn(server, chat_env, kind):
     fill(chat_env, "t", 4)  # under no window yet: nothing asked the server (it told nothing)
     saved = json.loads(windows_file(chat_env).read_text())
