@@ -46,7 +46,8 @@ the README says why); with no key and no endpoint set, chat uses it by itself.
 --local-model PATH runs another GGUF model file instead.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
-5 database error, 130 interrupted.
+5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
+(an answer stopped by a signal is kept in the thread).
 """
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
