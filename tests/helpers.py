@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import time
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -110,13 +110,6 @@ def stored(db: Path | str, thread: str) -> list[Any]:
 def summary(messages: list[Any]) -> list[tuple[str, str, str | None]]:
     """(type, text, interrupted mark) of each stored message."""
     return [(m.type, str(m.content), (m.response_metadata or {}).get("interrupted")) for m in messages]
-
-
-def sqlite_integrity(db: Path) -> str:
-    import sqlite3
-
-    with closing(sqlite3.connect(db)) as conn:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 # --------------------------------------------------------------------------- chat in a pseudo-terminal

@@ -8,7 +8,6 @@ here; docs/RELIABILITY.md lists which test proves each row.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 import sqlite3
@@ -25,7 +24,7 @@ import pytest
 
 from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
 from tests.stores import dangling_nodes, is_url
-from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat
+from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat, stored, summary
 from tests.test_cli import Session
 
 # --------------------------------------------------------------------------- helpers (also used by
@@ -37,23 +36,6 @@ def db_of(env: dict[str, str]) -> Path | str:
     if is_url(env.get("CHATCLI_DB", "")):
         return env["CHATCLI_DB"]
     return Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db"
-
-
-def stored(db: Path | str, thread: str) -> list[Any]:
-    """The thread's messages as the database holds them, read in this process."""
-    from chatcli.store import open_checkpointer
-
-    async def read() -> list[Any]:
-        async with open_checkpointer(str(db)) as saver:
-            tup = await saver.aget_tuple({"configurable": {"thread_id": thread}})
-            return list(tup.checkpoint["channel_values"].get("messages", [])) if tup else []
-
-    return asyncio.run(read())
-
-
-def summary(messages: list[Any]) -> list[tuple[str, str, str | None]]:
-    """(type, text, interrupted mark) of each stored message."""
-    return [(m.type, str(m.content), (m.response_metadata or {}).get("interrupted")) for m in messages]
 
 
 def integrity(db: Path | str) -> str:
