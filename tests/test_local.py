@@ -233,7 +233,7 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
     with pytest.raises(RuntimeError, match="boom"):
         with local.serving(settings, log=tmp_path / "server.log") as served:
-            asyncio.run(local.ready(served))
+            asyncio.run(local.keeper(served)())  # waits until it answers
             pid = local._servers[served.base_url].process.pid
             assert alive(pid)
             raise RuntimeError("boom")
@@ -244,8 +244,8 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     assert served.model == "tiny" and served.local is True
 
 
-def test_ready_is_a_no_op_for_other_endpoints():
-    asyncio.run(local.ready(Settings(base_url="http://127.0.0.1:9/v1")))
+def test_other_endpoints_have_no_server_to_keep():
+    assert local.keeper(Settings(base_url="http://127.0.0.1:9/v1")) is None
 
 
 # --------------------------------------------------------------------------- when the local model is used

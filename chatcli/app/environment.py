@@ -31,11 +31,6 @@ class Environment:
         return _isatty(self.stdin)
 
     @property
-    def stdout_isatty(self) -> bool:
-        """True when stdout is a terminal (rendered output) rather than a pipe or a file."""
-        return _isatty(self.stdout)
-
-    @property
     def dumb_terminal(self) -> bool:
         """True when TERM says the terminal understands no escape sequences."""
         return self.environ.get("TERM") == "dumb"

@@ -142,7 +142,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     """
     import openai
 
-    from chatcli.chat.windows import window_of
+    from chatcli.chat.windows import is_empty_stream, window_of
 
     where = endpoint_name(settings)
     status = getattr(exc, "status_code", None)
@@ -158,10 +158,8 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     elif isinstance(exc, openai.RateLimitError):
         message = f"rate limited by {where} (429){_retried(settings)}{tail}"
         hint = "wait a moment and try again"
-    elif isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
-        message = f"the answer from {where} stalled: no text for more than {settings.timeout:g} s"
-        hint = "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
-    elif isinstance(exc, openai.APITimeoutError) and mid_answer:
+    elif isinstance(exc, TimeoutError) or (isinstance(exc, openai.APITimeoutError) and mid_answer):
+        # TimeoutError: the stream went on without text (Conversation.stall_timeout)
         message = f"the answer from {where} stalled: no text for more than {settings.timeout:g} s"
         hint = "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
     elif isinstance(exc, openai.APITimeoutError):
@@ -183,7 +181,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         message, hint = f"request refused by {where} ({status}){tail}", "run with --debug for details"
     elif isinstance(exc, openai.OpenAIError):
         message, hint = f"bad response from {where}: {exc}", "run with --debug for details"
-    elif isinstance(exc, ValueError) and "No generations found in stream" in str(exc):
+    elif is_empty_stream(exc):
         message = f"{where} answered, but not with an OpenAI-compatible stream: there was no answer in it"
         hint = (
             "the local server does this when the question and history are over its context window"

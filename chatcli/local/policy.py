@@ -156,13 +156,6 @@ def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:
 _servers: dict[str, LocalServer] = {}
 
 
-async def ready(settings: Settings) -> None:
-    """Wait until the local server behind ``settings.base_url`` answers; nothing to do for other endpoints."""
-    server = _servers.get(settings.base_url or "")
-    if server is not None:
-        await server.wait_ready()
-
-
 def keeper(settings: Settings, note: Callable[[str], None] | None = None) -> Callable[[], Awaitable[None]] | None:
     """What to run before each model call on ``settings``' endpoint: start the local server again
     if it stopped since the last call (saying so through ``note``), and wait until it answers.
@@ -198,8 +191,7 @@ def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError |
 def serving(settings: Settings, log: Path | None = None) -> Iterator[Settings]:
     """Start the local model server and yield settings that talk to it; stop it on the way out.
 
-    The server loads in the background: ``await ready(settings)`` waits for it (opening a
-    conversation does). ``log`` is where its output goes (default ``log_path()``).
+    The server loads in the background: the model step waits for it (see ``keeper``). ``log`` is where its output goes (default ``log_path()``).
     """
     path = model_file(settings)
     port = free_port()

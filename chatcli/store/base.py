@@ -95,6 +95,31 @@ class Store(Protocol):
         """Say through ``note`` when an operation waits for a database another program holds."""
 
 
+class SaverStore:
+    """What both backends do the same way on top of their saver, index and guard."""
+
+    saver: Any
+    index: Any
+    guard: "Guard"
+
+    def tell_waits(self, note: Callable[[str], None]) -> None:
+        """Say through ``note`` when an operation waits for a database another program holds."""
+        self.guard.on_wait = note
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
+        return await self.saver.live_nodes(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Remove the thread's checkpoints, messages and index row, and give the space back."""
+        await self.saver.adelete_thread(thread_id)
+        await self.index.delete(thread_id)
+        await self.guard.run(self.reclaim)
+
+    async def reclaim(self) -> None:
+        """Give the space of deleted rows back, where the database does not do it by itself."""
+
+
 async def poll_lock(try_acquire: Callable[[], Awaitable[bool]], on_wait: Callable[[], None] | None = None) -> None:
     """Take a lock by trying until it is free, so that waiting stays cancellable (Ctrl-C).
 

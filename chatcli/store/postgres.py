@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, poll_lock
+from chatcli.store.base import Guard, SaverStore, poll_lock
 
 INSTALL_HINT = 'pip install "chatcli[postgres]"'
 
@@ -156,8 +156,11 @@ def _turn_key(thread_id: str) -> int:
     return zlib.crc32(thread_id.encode()) - (1 << 31)
 
 
-class PostgresStore:
-    """An open PostgreSQL conversation database (see chatcli.store.base.Store)."""
+class PostgresStore(SaverStore):
+    """An open PostgreSQL conversation database (see chatcli.store.base.Store).
+
+    No reclaim: PostgreSQL's autovacuum makes the space of deleted rows reusable.
+    """
 
     def __init__(self, conn: Any, url: str):
         psycopg, AsyncPostgresSaver = _import_driver()
@@ -212,17 +215,6 @@ class PostgresStore:
                 yield
         finally:
             await conn.close()
-
-    def tell_waits(self, note: Callable[[str], None]) -> None:
-        self.guard.on_wait = note
-
-    async def live_nodes(self, thread_id: str) -> set[int] | None:
-        return await self.saver.live_nodes(thread_id)
-
-    async def delete_thread(self, thread_id: str) -> None:
-        """Remove the thread; PostgreSQL's autovacuum makes the space of its rows reusable."""
-        await self.saver.adelete_thread(thread_id)
-        await self.index.delete(thread_id)
 
     async def close(self) -> None:
         await self.conn.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, poll_lock
+from chatcli.store.base import Guard, SaverStore, poll_lock
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
@@ -110,7 +110,7 @@ async def file_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None
         os.close(fd)
 
 
-class SqliteStore:
+class SqliteStore(SaverStore):
     """An open SQLite conversation database (see chatcli.store.base.Store)."""
 
     def __init__(self, saver: Any, path: Path, guard: Guard):
@@ -139,17 +139,6 @@ class SqliteStore:
                 f"{self.path} was deleted or replaced while chat was running: nothing more is written to it",
                 hint="start chat again to open the file that is there now",
             )
-
-    def tell_waits(self, note: Callable[[str], None]) -> None:
-        self.guard.on_wait = note
-
-    async def live_nodes(self, thread_id: str) -> set[int] | None:
-        return await self.saver.live_nodes(thread_id)
-
-    async def delete_thread(self, thread_id: str) -> None:
-        await self.saver.adelete_thread(thread_id)
-        await self.index.delete(thread_id)
-        await self.guard.run(self.reclaim)
 
     async def _pragma(self, name: str) -> int:
         async with self.saver.inner.conn.execute(f"PRAGMA {name}") as cursor:

@@ -45,7 +45,7 @@ import aiosqlite
 from langgraph.checkpoint.base import SerializerProtocol
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from chatcli.store.messages.saver import REF_KEY, Guard, MessageStoreSaver
+from chatcli.store.messages.saver import REF_KEY, MessageStoreSaver, Runner
 from chatcli.store.messages.table import MessageTable, SqliteMessageTable
 
 __all__ = [
@@ -85,7 +85,7 @@ async def _probe(conn: aiosqlite.Connection) -> None:
 
 
 async def open_sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None, read_only: bool = False
+    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Runner | None = None, read_only: bool = False
 ) -> MessageStoreSaver:
     """Open ``path`` and return a ready ``MessageStoreSaver``; close with ``aclose()``.
 
@@ -114,7 +114,7 @@ async def open_sqlite_saver(
 
 @asynccontextmanager
 async def sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Guard | None = None, read_only: bool = False
+    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Runner | None = None, read_only: bool = False
 ) -> AsyncIterator[MessageStoreSaver]:
     """``async with sqlite_saver(path) as saver:`` -- opens, sets up, closes."""
     saver = await open_sqlite_saver(path, serde=serde, guard=guard, read_only=read_only)

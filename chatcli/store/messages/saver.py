@@ -28,7 +28,7 @@ __all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
 
 T = TypeVar("T")
 # Runs one operation on the database: ``await guard(lambda: coroutine)`` (see chatcli.store.base.Guard).
-Guard = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+Runner = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
 
 async def _unguarded(operation: Callable[[], Awaitable[T]]) -> T:
@@ -79,7 +79,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
         table: MessageTable | None = None,
         *,
         channels: Collection[str] = ("messages",),
-        guard: Guard = _unguarded,
+        guard: Runner = _unguarded,
     ) -> None:
         super().__init__(serde=inner.serde)
         if table is None:
