@@ -39,6 +39,20 @@ class Settings:
     local_model: str | None = None
     # The local server's context window (tokens): history and reply must fit in it.
     local_n_ctx: int = 2048
+    # Tools (chatcli.tools): the built-in groups turned on ("shell", "files"); False turns every
+    # tool off, MCP servers included (--no-tools).
+    tools: tuple[str, ...] = ()
+    use_tools: bool = True
+    # Tools that run without asking: "server:tool", "server:*", or a built-in ("files"); and
+    # approve_all (--yes) for every call of a run.
+    approve: tuple[str, ...] = ()
+    approve_all: bool = False
+    # Model calls with tools per question, seconds a call may take, characters of a result sent back.
+    tool_rounds: int = 10
+    tool_timeout: float = 120.0
+    tool_result_chars: int = 20_000
+    # The MCP servers file (default: mcp.json beside config.toml in $XDG_CONFIG_HOME/chatcli).
+    mcp_config: str | None = None
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -64,6 +78,8 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_LOCAL": "local",
     "CHATCLI_LOCAL_MODEL": "local_model",
     "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
+    "CHATCLI_TOOLS": "tools",
+    "CHATCLI_MCP_CONFIG": "mcp_config",
 }
 
 MEMORY_MODES = ("trim", "summary")
@@ -90,6 +106,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     kind = _FIELD_TYPES[name]
     if value is None:
         return None
+    if "tuple" in kind:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{source}: {name} must be a list of names, got {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if "bool" in kind:
         return _coerce_bool(name, value, source)
     if isinstance(value, bool) and ("int" in kind or "float" in kind):
@@ -129,6 +150,8 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
     if settings.max_tokens is not None and settings.max_tokens < 1:
         raise ConfigError(f"max_tokens must be at least 1, got {settings.max_tokens}")
+    if settings.tool_rounds < 1:
+        raise ConfigError(f"tool_rounds must be at least 1, got {settings.tool_rounds}")
     if settings.local_n_ctx < 512:
         raise ConfigError(f"local_n_ctx must be at least 512, got {settings.local_n_ctx}")
     if settings.base_url:
@@ -197,6 +220,17 @@ def config_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(user_config_dir("chatcli")) / "config.toml"
 
 
+def mcp_config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where mcp.json lives: $CHATCLI_MCP_CONFIG, or beside config.toml in $XDG_CONFIG_HOME/chatcli."""
+    if environ.get("CHATCLI_MCP_CONFIG"):
+        return Path(environ["CHATCLI_MCP_CONFIG"]).expanduser()
+    if environ.get("XDG_CONFIG_HOME"):
+        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json"
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("chatcli")) / "mcp.json"
+
+
 def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
     if environ.get("XDG_DATA_HOME"):
@@ -244,4 +278,6 @@ def load_settings(
         settings = replace(settings, db=str(data_dir(environ) / "chat.db"))
     if settings.history_file is None:
         settings = replace(settings, history_file=str(data_dir(environ) / "history"))
+    if settings.mcp_config is None:
+        settings = replace(settings, mcp_config=str(mcp_config_path(environ)))
     return settings

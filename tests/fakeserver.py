@@ -104,6 +104,8 @@ __all__ = [
     "sse",
     "delta_chunk",
     "protocol_error",
+    "tool_calls",
+    "tool_request_error",
     "DEFAULT_MODELS",
 ]
 
@@ -192,6 +194,45 @@ def delta_chunk(delta: dict, *, finish_reason: str | None = None, usage: Any = N
     if usage is not None:
         chunk["usage"] = usage
     return chunk
+
+
+def tool_calls(*calls: tuple, text: str = "", split: int = 3, usage: Any = None, model: str = "gpt-fake") -> Raw:
+    """A streamed reply asking for tool ``calls`` ((name, arguments) or (name, arguments, id)),
+    as OpenAI streams it: optional text first, then each call's id and name in one chunk and its
+    arguments (a dict, sent as JSON, or a raw string) split across ``split`` more chunks."""
+    parts: list[bytes | float] = []
+    if text:
+        parts.append(sse(delta_chunk({"role": "assistant", "content": text}, model=model)))
+    for index, call in enumerate(calls):
+        name, arguments = call[0], call[1]
+        call_id = call[2] if len(call) > 2 else f"call_{index}_{name}"
+        raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        parts.append(sse(delta_chunk({"role": "assistant", "content": None, "tool_calls": [head]}, model=model)))
+        size = max(1, -(-len(raw) // split))
+        for start in range(0, len(raw), size):
+            piece = {"index": index, "function": {"arguments": raw[start : start + size]}}
+            parts.append(sse(delta_chunk({"tool_calls": [piece]}, model=model)))
+    parts.append(sse(delta_chunk({}, finish_reason="tool_calls", model=model)))
+    if usage is not None:
+        parts.append(sse({**delta_chunk({}, model=model), "choices": [], "usage": usage}))
+    parts.append(b"data: [DONE]\n\n")
+    return Raw(parts)
+
+
+def tool_request_error(body: dict) -> str | None:
+    """What OpenAI says (400) of a ``tools`` parameter it cannot take, or None."""
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not tools:
+        return "Invalid 'tools': empty array. Expected an array with minimum length 1."
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if tool.get("type") != "function" or not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            return f"Invalid 'tools[{i}].function.name': string does not match pattern '^[a-zA-Z0-9_-]+$'."
+    return None
 
 
 def protocol_error(messages: list[dict]) -> str | None:
@@ -424,7 +465,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._over_window(words)
             return
         item = self.fake._record_and_pop(body, dict(self.headers.items()))
-        refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)])
+        refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(body)
+        if body.get("tools") is not None and not self.fake.tool_support:
+            refused = f"registry.ollama.ai/library/{body.get('model')} does not support tools"
         if refused:
             self._send_json(400, _error_body(400, "", refused))
             return
@@ -660,6 +703,8 @@ class FakeOpenAIServer:
         # (max_model_len in /v1/models), "lmstudio" (max_context_length there), "ollama"
         # (POST /api/show), or None.
         self.tells_window: str | None = None
+        # False: refuse any request with a ``tools`` parameter, as Ollama does for a model without tool support.
+        self.tool_support = True
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)

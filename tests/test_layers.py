@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
 # Highest first: a module may import from its own layer and those below it.
-LAYERS = ["app", "ui", "chat", "local", "store", ""]
+LAYERS = ["app", "ui", "chat", "tools", "local", "store", ""]
 # Libraries that belong to one or two layers only.
 CONFINED = {
     "prompt_toolkit": {"app", "ui"},
@@ -24,6 +24,8 @@ CONFINED = {
     "psycopg_pool": {"store"},
     "langgraph.checkpoint.sqlite": {"store"},
     "langgraph.checkpoint.postgres": {"store"},
+    "mcp": {"tools"},
+    "langchain_mcp_adapters": {"tools"},
 }
 
 

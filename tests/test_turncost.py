@@ -195,7 +195,9 @@ def reference_select(system: SystemMessage, messages: list[BaseMessage], max_tok
         allow_partial=False,
     )
     if len(kept) <= 1 and messages:
-        return [system, messages[-1]]
+        # nothing fits: the latest exchange goes whole (the last question and the calls after it)
+        asked = [i for i, m in enumerate(messages) if m.type == "human"]
+        return [system, *messages[asked[-1] if asked else -1 :]]
     return kept
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from chatcli import __version__
-from chatcli.app import thread_commands  # noqa: F401  (registers threads, show, export...)
+from chatcli.app import thread_commands, tool_commands  # noqa: F401  (registers threads, show, export..., tools)
 from chatcli.app.common import DB, DEBUG, app, done_with, environment, guarded, using
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
@@ -29,6 +29,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat search TEXT             full-text search over all threads
   chat title ID TEXT           rename
   chat fork ID --at N          new thread from the first N turns
+  chat tools                   MCP servers, built-in tools, and their state
   (each has --help; `chat ask TEXT` asks a question that is a command name)
 
 With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
@@ -45,15 +46,20 @@ CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "cha
 the README says why); with no key and no endpoint set, chat uses it by itself.
 --local-model PATH runs another GGUF model file instead.
 
+Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatcli/mcp.json,
+and chat's own shell and files tools when turned on with --tools. Every call is shown and
+asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
+with no terminal to ask (a pipe, --json), such a call is refused and the answer goes on.
+
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
 5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
 (an answer stopped by a signal is kept in the thread).
 """
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "ask")
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools"}
 
 
 def route(args: list[str]) -> list[str]:
@@ -106,6 +112,14 @@ def ask_command(
         metavar="PATH",
         help="Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
     ),
+    tools: Optional[str] = typer.Option(
+        None,
+        "--tools",
+        metavar="shell,files",
+        help="Turn on chat's built-in tools: shell (run a command here), files (read a file, list a directory). Every call is shown and asked about first [config: tools].",
+    ),
+    no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve every tool call of this run without asking (for scripts that trust their tools)."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
     db: Optional[str] = DB,
@@ -125,7 +139,10 @@ def ask_command(
         run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
-    flags = {"model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None, "local_model": local_model}
+    flags = {
+        "model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None,
+        "local_model": local_model, "tools": tools, "use_tools": False if no_tools else None, "approve_all": True if yes else None,
+    }  # fmt: skip
     guarded(debug, action, flags, on_error)
 
 

@@ -50,7 +50,7 @@ def compose_question(question: str | None, piped: str | None) -> str:
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output) -> None:
+async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output, ask: bool = False) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
@@ -58,7 +58,7 @@ async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict
     """
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, thread_id, text, setup, output))
+    task = asyncio.ensure_future(_answer(settings, thread_id, text, setup, output, ask))
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
@@ -69,11 +69,13 @@ async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict
             raise Interrupted(stop.received) from None
 
 
-async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output) -> None:
+async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output, ask_tools: bool) -> None:
     from chatcli.chat.session import open_conversation
     from chatcli.ui.reply import ask
+    from chatcli.ui.toolview import connect
 
     async with open_conversation(settings, thread_id, output.note) as conversation:
+        connect(conversation, output, ask_tools)
         await conversation.set_system(setup.get("system"), setup.get("vars"))
         await ask(conversation, text, output, settings)
 
@@ -125,11 +127,13 @@ def run(
             if output is None:
                 output = make_env_output(env)
                 output.note(f"thread: {thread_id}")
-            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, output))
+            # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
+            ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
+            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, output, ask))
             return
         from chatcli.ui.prompt import run_repl
 
-        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup, debug=debug))
+        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup, debug=debug, resumed=thread is not None))
 
 
 def make_env_output(env: Environment) -> Output:

@@ -5,45 +5,17 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from chatcli.errors import UsageError
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.threads import Threads
 from chatcli.store import Store
-
-
-def incomplete_reason(result: "TurnResult") -> str | None:
-    """Why a reply that streamed to its end is still not a whole answer, or None."""
-    if result.finish_reason is None:
-        return "truncated"  # the stream ended without saying why: a cut the server hid
-    if result.finish_reason in ("length", "content_filter"):
-        return result.finish_reason
-    if not result.text.strip():
-        return "empty"
-    return None
+from chatcli.chat.turn import TurnResult, Turns  # noqa: F401  (TurnResult: part of this interface)
 
 
 @dataclass
-class TurnResult:
-    """What one turn produced: the reply text and what is known about how it ended."""
-
-    text: str
-    usage: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    # Why the reply is not a whole answer: "cancelled", "error", "truncated" (no finish reason),
-    # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
-    # None when complete.
-    interrupted: str | None = None
-    # The model that answered, as the server named it (None if it did not say).
-    model: str | None = None
-    # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
-    prompt_tokens_est: int | None = None
-    context_tokens: int | None = None
-
-
-@dataclass
-class Conversation:
+class Conversation(Turns):
     """A thread of the compiled chat graph; every call is one step of that thread."""
 
     app: Any
@@ -55,6 +27,13 @@ class Conversation:
     pending: dict[str, Any] = field(default_factory=dict)
     # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
     stall_timeout: float | None = None
+    # The session's tools (a chatcli.tools.toolbox.Toolbox), or None when tools are off.
+    toolbox: Any = None
+    # Asks the user about tool calls that need approval: a list of calls -> {call id: decision}
+    # (see chatcli.chat.toolcalls.make_tools_node). None: nobody to ask, every such call is refused.
+    approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None = None
+    # Hears of each tool call and result as it happens ({"type": "tool_call" | "tool_result", ...}).
+    on_event: Callable[[dict[str, Any]], None] | None = None
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -212,77 +191,23 @@ class Conversation:
         """
         from langgraph.graph import START
 
-        payload = {"messages": [message], **self.pending}
+        from chatcli.chat.toolcalls import INTERRUPTED, closing_results, open_calls
+
+        # Calls left without results (chat was killed mid-call, or a question for approval
+        # was never answered) are closed first: no request may carry a call without its result.
+        closing = closing_results(open_calls(await self.messages()), INTERRUPTED, "interrupted")
+        payload = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         await self.app.aupdate_state(self.config, payload, as_node=START)
         return await self._stream(None, self.config, on_token)
 
-    async def _stream(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None]) -> TurnResult:
-        """Run the graph from ``config`` (a new message, or None to resume) and stream the reply.
+    async def resume(self, on_token: Callable[[str], None]) -> TurnResult:
+        """Ask again about the calls the thread is waiting on, then run the turn on to its answer."""
+        async with self.lock():
+            asked = [m for m in await self.messages() if m.type == "human"]
+            try:
+                return await self._stream(None, self.config, on_token)
+            finally:
+                if asked:
+                    await asyncio.shield(self._record(asked[-1].text))
 
-        Shared by a turn and a retry; the thread's head is where a stopped reply is kept.
-        """
-        from langchain_core.messages import AIMessageChunk
-
-        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG
-
-        result = TurnResult(text="", context_tokens=self.context_tokens)
-        parts: list[str] = []
-        loop = asyncio.get_running_loop()
-        try:
-            # A stall: once the reply has begun, no text for longer than stall_timeout (a server
-            # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
-            async with asyncio.timeout(None) as stall:
-                async for chunk, meta in self.app.astream(payload, config, stream_mode="messages"):
-                    if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
-                        continue
-                    if SUMMARY_TAG in (meta.get("tags") or ()):
-                        continue  # the summariser's own call (memory "summary"), not the reply
-                    piece = str(chunk.text)
-                    if piece:
-                        parts.append(piece)
-                        on_token(piece)
-                    if self.stall_timeout and (piece or stall.when() is None):
-                        stall.reschedule(loop.time() + self.stall_timeout)
-                    result.usage = chunk.usage_metadata or result.usage
-                    result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
-                    result.model = chunk.response_metadata.get("model_name") or result.model
-                    result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
-        except asyncio.CancelledError:
-            await asyncio.shield(self._keep_partial("".join(parts), "cancelled"))
-            raise
-        except Exception:
-            await asyncio.shield(self._keep_partial("".join(parts), "error"))
-            raise
-        result.text = "".join(parts)
-        result.interrupted = incomplete_reason(result)
-        if result.interrupted:
-            await self._mark_last_reply(result.interrupted)
-        return result
-
-    async def _keep_partial(self, text: str, reason: str) -> None:
-        """Save a reply that stopped early, as the answer of the pending turn."""
-        from langchain_core.messages import AIMessage
-
-        from chatcli.chat.graph import MODEL_NODE, now_iso
-
-        if not text:
-            return
-        state = await self.app.aget_state(self.config)
-        if MODEL_NODE not in state.next:
-            return  # the model node already finished: the reply is saved as it arrived
-        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
-        await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
-
-    async def _mark_last_reply(self, reason: str) -> None:
-        """Flag the saved last reply as incomplete, keeping its text and id."""
-        from langchain_core.messages import AIMessage
-
-        from chatcli.chat.graph import MODEL_NODE
-
-        history = await self.messages()
-        if not history or not isinstance(history[-1], AIMessage):
-            return
-        last = history[-1]
-        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
-        await self.app.aupdate_state(self.config, {"messages": [marked]}, as_node=MODEL_NODE)

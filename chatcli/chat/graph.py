@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Annotated, Any, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -20,6 +19,20 @@ from chatcli.config import MEMORY_MODES
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages
+from chatcli.chat.history import (  # noqa: F401  (SUMMARY_PREFIX, select_history: part of this module's interface)
+    SUMMARY_PREFIX,
+    _add_usage,
+    now_iso,
+    _folded_count,
+    select_history,
+    summary_message,
+    transcript,
+    without_tools,
+)
+from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, tools_refused
+
+# How long a model step waits for MCP servers still starting (each also has its own limit).
+SERVER_WAIT = 30.0
 
 MODEL_NODE = "model"
 # Tag of the summariser's model calls: LangGraph does not stream calls tagged "nostream",
@@ -30,7 +43,6 @@ SUMMARY_TAG = "chatcli:summary"
 PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
 # Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
 SUMMARY_USAGE = "chatcli_summary_usage"
-SUMMARY_PREFIX = "Summary of the earlier conversation (older turns are not shown):\n"
 _SUMMARISER = (
     "You keep a running summary of a conversation between a user and an assistant. "
     "Fold the new part of the conversation into the current summary. Keep every fact, name, "
@@ -40,11 +52,6 @@ _SUMMARISER = (
 )
 # Summariser calls per turn at most (a summary that grows can push more turns out of the budget).
 _MAX_FOLDS = 2
-
-
-def now_iso() -> str:
-    """The current time as an ISO 8601 UTC timestamp, as stored on messages."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class ChatState(TypedDict):
@@ -65,88 +72,6 @@ _VARIABLE = re.compile(r"\{(\w+)\}")
 def render_system(template: str, variables: Mapping[str, str]) -> str:
     """Fill ``{name}`` placeholders from the thread's variables; other braces stay as written."""
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
-
-
-def select_history(
-    system: SystemMessage, messages: list[BaseMessage], max_tokens: int
-) -> list[BaseMessage]:
-    """The system message plus the most recent whole messages that fit the token budget.
-
-    The history starts on a human message; the latest message is always sent, even alone
-    over the budget, so the model (not us) says when a single question is too long.
-
-    The same choice as langchain's ``trim_messages(strategy="last", start_on="human",
-    include_system=True, allow_partial=False)`` with ``count_tokens_approximately``, whose
-    count of a list is the sum of its messages' counts: walking back from the newest message
-    and counting each once keeps this O(what is sent), not O(thread length).
-    """
-    room = max(0, max_tokens - count_tokens_approximately([system]))
-    start = len(messages)
-    while start > 0:
-        tokens = count_tokens_approximately([messages[start - 1]])
-        if tokens > room:
-            break
-        room -= tokens
-        start -= 1
-    while start < len(messages) and messages[start].type != "human":
-        start += 1
-    if start == len(messages):
-        return [system, messages[-1]] if messages else [system]
-    return [system, *messages[start:]]
-
-
-def without_tools(message: BaseMessage) -> BaseMessage | None:
-    """The message as it can be stored and sent while chat offers the model no tools.
-
-    A reply with tool calls would be refused (400) in every later request, which would need a
-    tool result for each call: the calls are dropped, and so are stray tool results.
-    """
-    if message.type == "tool":
-        return None
-    if isinstance(message, AIMessage) and (
-        message.tool_calls or message.invalid_tool_calls or message.additional_kwargs.get("tool_calls")
-    ):
-        kwargs = {k: v for k, v in message.additional_kwargs.items() if k != "tool_calls"}
-        return message.model_copy(update={"tool_calls": [], "invalid_tool_calls": [], "additional_kwargs": kwargs})
-    return message
-
-
-def summary_message(summary: str) -> SystemMessage:
-    """The message sent in place of the turns folded into the summary."""
-    return SystemMessage(SUMMARY_PREFIX + summary)
-
-
-def _folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
-    """How many leading messages the summary covers; None if its last message is gone."""
-    for index in range(len(messages) - 1, -1, -1):
-        if messages[index].id == through:
-            return index + 1
-    return None
-
-
-def transcript(messages: list[BaseMessage], max_chars: int) -> str:
-    """Messages as "User: ..." / "Assistant: ..." lines, the most recent ``max_chars`` of them."""
-    lines: list[str] = []
-    room = max_chars
-    for message in reversed(messages):
-        role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
-        line = f"{role}: {message.text}"
-        if len(line) > room:
-            if room > 40:
-                lines.append(f"{role}: [...]{line[len(line) - room + 20 :]}")
-            break
-        lines.append(line)
-        room -= len(line) + 1
-    return "\n".join(reversed(lines))
-
-
-def _add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
-    if not usage:
-        return total
-    total = dict(total or {})
-    for key in ("input_tokens", "output_tokens", "total_tokens"):
-        total[key] = total.get(key, 0) + int(usage.get(key) or 0)
-    return total
 
 
 class _Budget:
@@ -170,8 +95,11 @@ def build_graph(
     memory: str = "trim",
     before_model: Callable[[], Awaitable[None]] | None = None,
     fit_window: Any = None,
+    toolbox: Any = None,
+    tool_rounds: int = 10,
+    tool_result_chars: int = 20_000,
 ) -> Any:
-    """Compile the chat graph: START -> model -> END, persisted by the checkpointer.
+    """Compile the chat graph: START -> model (-> tools -> model ...) -> END, persisted by the checkpointer.
 
     ``model`` is a chat model, or a function from a model name to one: the name comes
     from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
@@ -181,8 +109,14 @@ def build_graph(
     (chat --local starts its server again there if it stopped). ``fit_window`` (a
     chatcli.chat.windows.WindowFitter), when a request is refused for its size, proposes a
     smaller history budget: if that makes the history shorter, the model is asked again, once.
+
+    ``toolbox`` (a chatcli.tools.toolbox.Toolbox) offers the model its tools: a reply that
+    calls them goes to the tools node (chatcli.chat.toolcalls), which asks for approval and
+    runs them, then back to the model, at most ``tool_rounds`` times per question; a result
+    longer than ``tool_result_chars`` is cut in what the model is sent (kept whole).
     """
     budget = _Budget(context_tokens)
+    no_tools: set[str] = set()  # models whose server refused the tools parameter
     if memory not in MEMORY_MODES:
         raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
 
@@ -242,26 +176,52 @@ def build_graph(
             update = {"summary": summary, "summary_through": messages[first - 1].id}
         return [system, *head, *kept], update, usage
 
+    def offered(state: ChatState, name: str) -> list[dict[str, Any]]:
+        """The tools to offer for this step: none past the round limit or for a model that refused them."""
+        if toolbox is None or not toolbox.configured or name in no_tools:
+            return []
+        messages = state["messages"]
+        asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
+        rounds = sum(1 for m in messages[asked:] if calls_of(m))
+        return toolbox.schemas() if rounds < tool_rounds else []
+
     async def call_model(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         if before_model is not None:
             await before_model()
+        if toolbox is not None and toolbox.configured:
+            await toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
         template = state.get("system") or default_system
         system = SystemMessage(render_system(template, state.get("vars") or {}))
         chat_model = model_for(config)
-        update: dict[str, Any] = {}
-        summary_usage = None
+        name = (config.get("configurable") or {}).get("model") or ""
+        tools = offered(state, name)
+
         async def prepare() -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
             usage = None
             if memory == "summary":
                 history, update, usage = await summarised_history(chat_model, system, state, config)
             else:
                 history, update = select_history(system, state["messages"], budget.tokens), {}
-            history = [kept for kept in map(without_tools, history) if kept is not None]
+            history = repair(history, tool_result_chars)
             return history, update, usage, count_tokens_approximately(history)
+
+        async def ask(history: list[BaseMessage], estimate: int) -> BaseMessage:
+            nonlocal tools
+            bound = chat_model.bind_tools(tools) if tools else chat_model
+            try:
+                return await bound.ainvoke(history, _with_estimate(config, estimate))
+            except Exception as exc:
+                if not tools or not tools_refused(exc):
+                    raise
+                no_tools.add(name)
+                if toolbox.note is not None:
+                    toolbox.note(f"the model {name or ''} does not take tools here: asking without them".replace("  ", " "))
+                tools = []
+                return await chat_model.ainvoke(history, _with_estimate(config, estimate))
 
         history, update, summary_usage, estimate = await prepare()
         try:
-            reply = await chat_model.ainvoke(history, _with_estimate(config, estimate))
+            reply = await ask(history, estimate)
         except Exception as exc:
             smaller = fit_window.propose(exc, budget.tokens, estimate) if fit_window is not None else None
             if smaller is None:
@@ -273,16 +233,25 @@ def build_graph(
                 budget.tokens = first
                 raise
             fit_window.adopt(smaller)  # this process keeps it too, and later ones read it
-            reply = await chat_model.ainvoke(history, _with_estimate(config, estimate))
-        reply = without_tools(reply)
+            reply = await ask(history, estimate)
+        if not tools:
+            reply = without_tools(reply)  # calls of tools never offered could never be answered
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if summary_usage:
             reply.response_metadata[SUMMARY_USAGE] = summary_usage
         return {"messages": [reply], **update}
 
+    def after_model(state: ChatState) -> str:
+        return TOOLS_NODE if toolbox is not None and calls_of(state["messages"][-1]) else END
+
     builder = StateGraph(ChatState)
     builder.add_node(MODEL_NODE, call_model)
     builder.add_edge(START, MODEL_NODE)
-    builder.add_edge(MODEL_NODE, END)
+    if toolbox is None:
+        builder.add_edge(MODEL_NODE, END)
+    else:
+        builder.add_node(TOOLS_NODE, make_tools_node(toolbox))
+        builder.add_conditional_edges(MODEL_NODE, after_model, [TOOLS_NODE, END])
+        builder.add_edge(TOOLS_NODE, MODEL_NODE)
     return builder.compile(checkpointer=checkpointer)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.inputs import check_thread_id
@@ -34,7 +34,7 @@ async def open_conversation(
     budget = settings.context_tokens
     if not settings.local:
         budget = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
-    async with open_store(settings.db or "") as store:
+    async with open_store(settings.db or "") as store, open_toolbox(settings, note) as toolbox:
         if note is not None:
             store.tell_waits(note)  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
@@ -47,6 +47,9 @@ async def open_conversation(
             memory=settings.memory,
             before_model=keeper(settings, note),
             fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, note),
+            toolbox=toolbox,
+            tool_rounds=settings.tool_rounds,
+            tool_result_chars=settings.tool_result_chars,
         )
         yield Conversation(
             app=app,
@@ -55,7 +58,41 @@ async def open_conversation(
             store=store,
             model_name=settings.model,
             stall_timeout=settings.timeout or None,
+            toolbox=toolbox,
         )
+
+
+@asynccontextmanager
+async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = None) -> AsyncIterator[Any]:
+    """The session's tools, MCP servers starting in the background; None when no tool is set up or --no-tools.
+
+    The servers stop when the block ends.
+    """
+    from pathlib import Path
+
+    from chatcli.config import data_dir
+    from chatcli.tools.servers import read_servers
+
+    servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
+    if not settings.use_tools or not (servers or settings.tools):
+        yield None
+        return
+    from chatcli.tools.toolbox import Toolbox
+
+    toolbox = Toolbox(
+        builtin_groups=settings.tools,
+        servers=servers,
+        approve=settings.approve,
+        approve_all=settings.approve_all,
+        timeout=settings.tool_timeout,
+        log_dir=data_dir() / "mcp",
+        note=note,
+    )
+    toolbox.start()
+    try:
+        yield toolbox
+    finally:
+        await toolbox.aclose()
 
 
 @asynccontextmanager

@@ -1,134 +1,37 @@
-"""Slash commands at the prompt: one registry (``@command``), /help generated from it.
+"""Slash commands at the prompt: the handlers, registered with ``@command`` (chatcli.ui.registry).
 
 Handlers take a ``Context`` (the conversation, the output, the settings, where listings go)
 and the text after the command name; they raise ``UsageError`` for anything the user should
-fix. The REPL decides what is a command (``is_command``) and runs it with ``run_command``.
+fix.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Awaitable, Callable
 
-from chatcli.ui.reply import render_reply
-from chatcli.config import Settings
+from chatcli.ui.reply import render_reply, resume_pending
+from chatcli.ui.registry import (  # noqa: F401  (the registry's names, as this module has always offered them)
+    LEAVE,
+    MAX_LISTED,
+    REGISTRY,
+    Command,
+    Context,
+    command,
+    commands,
+    execute,
+    help_text,
+    is_command,
+    literal,
+    resolve,
+    run_command,
+)
 from chatcli.errors import UsageError
 from chatcli.text import make_title
-from chatcli.chat.threads import Threads, transcript_markdown, turns_of
-from chatcli.text import neutralise
-from chatcli.ui.output import Output, print_threads, print_transcript
-from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
-
-Handler = Callable[["Context", str], Awaitable[Any]]
-# The most threads /threads lists at once.
-MAX_LISTED = 100_000
-# What a handler returns to end the session (/exit).
-LEAVE = "leave"
-
-
-@dataclass(frozen=True)
-class Command:
-    """One slash command: its name, one-line help, argument synopsis and handler."""
-
-    name: str
-    help: str
-    args: str
-    handler: Handler
-    # False: runs at once, without waiting for the engine and the thread (/help, /exit).
-    needs_thread: bool = True
-    # Completions for the first argument: "threads" (thread ids) or fixed words.
-    complete: str | tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-
-REGISTRY: dict[str, Command] = {}  # every name and alias -> its command
-
-
-def command(name: str, *, help: str, args: str = "", needs_thread: bool = True,
-            complete: str | tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
-    """Register the decorated handler as the slash command ``name``."""
-
-    def register(handler: Handler) -> Handler:
-        entry = Command(name, help, args, handler, needs_thread, complete, aliases)
-        for key in (name, *aliases):
-            REGISTRY[key] = entry
-        return handler
-
-    return register
-
-
-def commands() -> list[Command]:
-    """Every command once, in the order they were registered."""
-    return list({id(c): c for c in REGISTRY.values()}.values())
-
-
-@dataclass
-class Context:
-    """What a command works on: the conversation (None before the engine is loaded), output, settings."""
-
-    conversation: Any
-    output: Output
-    settings: Settings
-    out: IO[str] = field(default_factory=lambda: sys.stdout)
-
-    def print(self, text: str) -> None:
-        """A line of data on stdout (control characters made visible in a terminal)."""
-        self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
-        self.out.flush()
-
-    def threads(self) -> Threads:
-        return self.conversation.threads()
-
-
-def is_command(text: str) -> bool:
-    """A line is a command when it starts with "/"; "//" escapes a message that starts with "/"."""
-    stripped = text.lstrip()
-    return stripped.startswith("/") and not stripped.startswith("//")
-
-
-def literal(text: str) -> str:
-    """The message to send for a line that is not a command: "//text" sends "/text"."""
-    stripped = text.lstrip()
-    return stripped[1:] if stripped.startswith("//") else text
-
-
-def resolve(line: str) -> tuple[Command, str]:
-    """The command a line names and the text after it, or a UsageError with a suggestion."""
-    name, *rest = check_utf8(line, "the command").strip().split(None, 1)
-    found = REGISTRY.get(name.lower())
-    if found is None:
-        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.6)
-        hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
-        raise UsageError(f"unknown command {name[:40]}", hint=hint)
-    arg = rest[0].strip() if rest else ""
-    if arg and not found.args:
-        raise UsageError(f"{found.name} takes no argument")
-    return found, arg
-
-
-async def execute(found: Command, ctx: Context, arg: str) -> bool:
-    """Run a resolved command; False when it asks to leave."""
-    return await found.handler(ctx, arg) != LEAVE
-
-
-async def run_command(ctx: Context, line: str) -> bool:
-    """Run one command line; False when it asks to leave."""
-    found, arg = resolve(line)
-    return await execute(found, ctx, arg)
-
-
-def help_text() -> str:
-    """The /help listing, from the registry."""
-    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
-    width = max(len(usage) for usage, _ in rows)
-    lines = [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
-    lines.append("Tab completes commands and thread ids; a line starting with // is sent with one / removed.")
-    return "\n".join(lines)
+from chatcli.chat.threads import transcript_markdown, turns_of
+from chatcli.ui.output import print_threads, print_transcript
+from chatcli.chat.inputs import check_thread_id, new_thread_id
 
 
 def _switched(ctx: Context, thread_id: str, what: str) -> None:
@@ -173,6 +76,18 @@ async def _switch(ctx: Context, arg: str) -> None:
     _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
     if info is not None:
         ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
+        await resume_pending(ctx.conversation, ctx.output, ctx.settings)
+
+
+@command("/tools", help="the MCP servers and built-in tools of this session, their state and tools")
+async def _tools(ctx: Context, arg: str) -> None:
+    from chatcli.ui.toolview import print_tools
+
+    toolbox = ctx.conversation.toolbox
+    if toolbox is None and not ctx.settings.use_tools:
+        ctx.output.note("tools are off for this session (--no-tools)")
+        return
+    print_tools(toolbox.status() if toolbox is not None else [], ctx.settings.mcp_config or "", ctx.out)
 
 
 @command("/history", help="show this thread's messages")
@@ -215,7 +130,7 @@ async def _retry(ctx: Context, arg: str) -> None:
     await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
 
 
-@command("/undo", help="take back the last exchange (your message and its answer)")
+@command("/undo", help="take back the last exchange (your message, its tool calls and its answer)")
 async def _undo(ctx: Context, arg: str) -> None:
     removed = await ctx.conversation.undo()
     if not removed:

@@ -70,10 +70,12 @@ class JsonOutput(StderrNotes):
         self._first: float | None = None
         self._ended: float | None = None
         self._finished = False  # the final object (done or error) is out
+        self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
 
     # ---- the output protocol of ask() ---------------------------------------------------------
 
     def start_reply(self) -> None:
+        self._calls = []
         self._parts = []
         self._result = None
         self._started = time.monotonic()
@@ -85,6 +87,19 @@ class JsonOutput(StderrNotes):
         self._parts.append(text)
         if self.lines:
             self._write({"type": "token", "text": text})
+
+    def tool_event(self, event: dict[str, Any]) -> None:
+        """--jsonl: a tool_call or tool_result line; --json: kept for the object's ``tool_calls``.
+
+        A call that was refused also gets its stderr line.
+        """
+        if event.get("type") == "tool_result":
+            if event.get("status") == "refused":
+                StderrNotes.tool_event(self, event)
+            record = {k: event.get(k) for k in ("id", "name", "label", "server", "arguments")}
+            self._calls.append({**record, "status": event.get("status"), "result": event.get("content"), "seconds": event.get("seconds")})
+        if self.lines:
+            self._write({k: v for k, v in event.items()})
 
     def end_reply(self, result: TurnResult) -> None:
         self._ended = time.monotonic()
@@ -99,6 +114,7 @@ class JsonOutput(StderrNotes):
             "timing": self._timing(),
             "finish_reason": result.finish_reason,
         }
+        done["tool_calls"] = self._calls
         self._final({"type": "done", **done} if self.lines else done)
 
     def abort(self, reason: str | None) -> None:
@@ -117,6 +133,7 @@ class JsonOutput(StderrNotes):
             "reply": result.text if result else "".join(self._parts),
             "model": (result.model if result else None) or self.model,
             "finish_reason": result.finish_reason if result else None,
+            "tool_calls": self._calls,
             "error": {"message": error_message(exc), "exit_code": int(exit_status_of(exc))},
         }
         self._final({"type": "error", **obj} if self.lines else obj)

@@ -43,6 +43,9 @@ class Output(Protocol):
     def abort(self, reason: str | None) -> None:
         """The reply stopped early: "cancelled" (Ctrl-C), or None (a failure, reported apart)."""
 
+    def tool_event(self, event: dict[str, Any]) -> None:
+        """A tool call starts ({"type": "tool_call", ...}) or ends ({"type": "tool_result", ...})."""
+
 
 def usage_line(result: TurnResult) -> str | None:
     """Token counts and how full the context budget was: "812 in · 64 out · context 14% of 6,000".
@@ -81,6 +84,14 @@ class StderrNotes:
     def error(self, text: str) -> None:
         self.err.write(f"error: {text}\n")
         self.err.flush()
+
+    def tool_event(self, event: dict[str, Any]) -> None:
+        """Off the answer: one line on stderr per call, run or refused."""
+        from chatcli.ui.toolview import ran_line, refused_line
+
+        if event.get("type") != "tool_result":
+            return
+        self.warn(refused_line(event) if event.get("status") == "refused" else ran_line(event))
 
 
 class PlainOutput(StderrNotes):
@@ -133,10 +144,13 @@ class RichOutput:
         self._stream = MarkdownStream(self.console)
 
     def token(self, text: str) -> None:
+        if self._stream is None:  # the answer goes on after a tool call
+            self.start_reply()
         self._stream.feed(neutralise(text))
 
     def end_reply(self, result: TurnResult) -> None:
-        self._stream.finish()
+        if self._stream is not None:
+            self._stream.finish()
         self._stream = None
         line = usage_line(result)
         if line:
@@ -148,6 +162,20 @@ class RichOutput:
             self._stream = None
         if reason:
             self.warn(_NOTES[reason])
+
+    def tool_event(self, event: dict[str, Any]) -> None:
+        """A compact dim block per call, between the parts of the answer."""
+        from chatcli.ui.toolview import call_block, result_block
+
+        if self._stream is not None:
+            self._stream.finish()
+            self._stream = None
+        if event.get("type") == "tool_call":
+            self.note(call_block(event))
+        elif event.get("status") == "refused":
+            self.warn(result_block(event))
+        else:
+            self.note(result_block(event))
 
     def note(self, text: str) -> None:
         self.err_console.print(text, style="dim", markup=False, highlight=False)

@@ -9,21 +9,22 @@ import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
-from prompt_toolkit.document import Document
+from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 
 from chatcli.ui.output import Output
 from chatcli.ui.reply import ask, traceback_text, unexpected
+from chatcli.ui.completion import CommandCompleter, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
 from chatcli.ui.signals import on_stop_signals
-from chatcli.ui.commands import REGISTRY, Context, commands, execute, is_command, literal, resolve
+from chatcli.ui.toolview import connect
+from chatcli.ui.commands import Context, execute, is_command, literal, resolve
+from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
 from chatcli.chat.inputs import check_question
-from chatcli.chat.threads import Threads
 from chatcli.errors import ChatError, ConfigError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
 
@@ -65,44 +66,6 @@ def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) 
     if not history.exists():
         os.close(os.open(history, os.O_CREAT | os.O_WRONLY, 0o600))
     return KeptHistory(str(history), keep)
-
-
-class ThreadCache:
-    """Thread ids and titles for Tab completion, refreshed between prompts so Tab never waits."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    async def refresh(self, threads: Threads) -> None:
-        rows = await threads.list(500)
-        self.items = [(t.thread_id, " ".join((t.title or "").split())[:40]) for t in rows]
-
-
-class CommandCompleter(Completer):
-    """Tab completes command names, and the first argument (thread ids after /switch) from a cache."""
-
-    def __init__(self, threads: ThreadCache):
-        self.threads = threads
-
-    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
-        text = document.text_before_cursor.lstrip()
-        if not is_command(text) or "\n" in text:
-            return
-        name, space, word = text.partition(" ")
-        if not space:
-            for entry in commands():
-                if entry.name.startswith(name.lower()):
-                    suffix = " " if entry.args else ""
-                    yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
-            return
-        found = REGISTRY.get(name.lower())
-        word = word.lstrip()
-        if found is None or " " in word:
-            return  # only the first argument completes
-        choices = self.threads.items if found.complete == "threads" else [(w, "") for w in found.complete]
-        for value, meta in choices:
-            if value.startswith(word):
-                yield Completion(value, -len(word), display_meta=meta)
 
 
 def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
@@ -149,6 +112,7 @@ async def _open(
     await asyncio.sleep(_PROMPT_FIRST)
     await asyncio.to_thread(_import_engine)
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note))
+    connect(conversation, output, ask=True)
     await conversation.set_system(setup.get("system"), setup.get("vars"))
     await threads.refresh(conversation.threads())
     return conversation
@@ -266,8 +230,13 @@ async def run_repl(
     setup: dict[str, Any] | None = None,
     session: PromptSession | None = None,
     debug: bool = False,
+    resumed: bool = False,
 ) -> None:
-    """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands."""
+    """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands.
+
+    ``resumed``: the thread was asked for by id; if it was waiting for tool-call approval when
+    chat stopped, that is asked again before the first prompt.
+    """
     threads = ThreadCache()
     session = session or make_session(settings, CommandCompleter(threads))
     output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
@@ -277,6 +246,8 @@ async def run_repl(
         repl = Repl(loading, output, settings, debug)
         stack.enter_context(on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP)))
         try:
+            if resumed:
+                await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             while repl.received is None:
                 try:
                     text = await session.prompt_async("> ")

@@ -104,3 +104,13 @@ async def render_reply(
 async def ask(conversation: Conversation, text: str, output: Output, settings: Settings) -> TurnResult:
     """Send ``text`` and render the reply as it streams (see ``render_reply``)."""
     return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token))
+
+
+async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
+    """Ask again about the tool calls the thread was waiting on when chat stopped, then let it answer."""
+    calls = await conversation.pending_calls()
+    if not calls:
+        return
+    many = f"{len(calls)} tool calls" if len(calls) > 1 else "a tool call"
+    output.note(f"this thread was waiting for your approval of {many}")
+    await render_reply(output, settings, conversation.resume)

@@ -1,0 +1,100 @@
+"""What of a thread is sent: the recent history that fits a budget, and the running summary of the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately
+
+def now_iso() -> str:
+    """The current time as an ISO 8601 UTC timestamp, as stored on messages."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+SUMMARY_PREFIX = "Summary of the earlier conversation (older turns are not shown):\n"
+
+
+def select_history(
+    system: SystemMessage, messages: list[BaseMessage], max_tokens: int
+) -> list[BaseMessage]:
+    """The system message plus the most recent whole messages that fit the token budget.
+
+    The history starts on a human message; the latest exchange (the last question, with the
+    tool calls and results since) is always sent, even over the budget, so the model (not us)
+    says when a single question is too long, and a call never goes without its results.
+
+    The same choice as langchain's ``trim_messages(strategy="last", start_on="human",
+    include_system=True, allow_partial=False)`` with ``count_tokens_approximately``, whose
+    count of a list is the sum of its messages' counts: walking back from the newest message
+    and counting each once keeps this O(what is sent), not O(thread length).
+    """
+    room = max(0, max_tokens - count_tokens_approximately([system]))
+    start = len(messages)
+    while start > 0:
+        tokens = count_tokens_approximately([messages[start - 1]])
+        if tokens > room:
+            break
+        room -= tokens
+        start -= 1
+    while start < len(messages) and messages[start].type != "human":
+        start += 1
+    if start == len(messages):
+        last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), len(messages) - 1)
+        return [system, *messages[max(0, last) :]]
+    return [system, *messages[start:]]
+
+
+def without_tools(message: BaseMessage) -> BaseMessage | None:
+    """The message as it can be stored and sent while chat offers the model no tools.
+
+    A reply with tool calls would be refused (400) in every later request, which would need a
+    tool result for each call: the calls are dropped, and so are stray tool results.
+    """
+    if message.type == "tool":
+        return None
+    if isinstance(message, AIMessage) and (
+        message.tool_calls or message.invalid_tool_calls or message.additional_kwargs.get("tool_calls")
+    ):
+        kwargs = {k: v for k, v in message.additional_kwargs.items() if k != "tool_calls"}
+        return message.model_copy(update={"tool_calls": [], "invalid_tool_calls": [], "additional_kwargs": kwargs})
+    return message
+
+
+def summary_message(summary: str) -> SystemMessage:
+    """The message sent in place of the turns folded into the summary."""
+    return SystemMessage(SUMMARY_PREFIX + summary)
+
+
+def _folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
+    """How many leading messages the summary covers; None if its last message is gone."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].id == through:
+            return index + 1
+    return None
+
+
+def transcript(messages: list[BaseMessage], max_chars: int) -> str:
+    """Messages as "User: ..." / "Assistant: ..." lines, the most recent ``max_chars`` of them."""
+    lines: list[str] = []
+    room = max_chars
+    for message in reversed(messages):
+        role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
+        line = f"{role}: {message.text}"
+        if len(line) > room:
+            if room > 40:
+                lines.append(f"{role}: [...]{line[len(line) - room + 20 :]}")
+            break
+        lines.append(line)
+        room -= len(line) + 1
+    return "\n".join(reversed(lines))
+
+
+def _add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
+    if not usage:
+        return total
+    total = dict(total or {})
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+    return total

@@ -1,0 +1,180 @@
+"""The tool step of the graph: approval (a LangGraph interrupt), the calls, their results; and the call protocol.
+
+An assistant message that asks for tool calls must be followed by one result per call in
+every request that carries it (OpenAI refuses it otherwise, and the thread would be broken for
+good). Everything here keeps that true: a call that is refused, fails, times out, is stopped
+or was cut short by a crash still gets a result, and ``repair`` mends any history before it
+is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+TOOLS_NODE = "tools"
+# Results of calls that never finished, recorded before the thread goes on.
+INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
+CANCELLED = "cancelled: the user stopped this call"
+NO_TERMINAL = "not run: it needs the user's approval and there was no terminal to ask"
+
+
+def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
+    """The tool calls an assistant message asks for (those with unreadable arguments too)."""
+    if not isinstance(message, AIMessage):
+        return []
+    calls = [{"id": c.get("id"), "name": c["name"], "args": c.get("args") or {}} for c in message.tool_calls]
+    for bad in message.invalid_tool_calls:
+        calls.append({"id": bad.get("id"), "name": bad.get("name") or "", "args": None, "error": bad.get("error") or "arguments are not valid JSON", "raw": bad.get("args")})
+    return [c for c in calls if c["id"]]
+
+
+def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """The calls of the last assistant message that have no result yet (a crash or a stop mid-call)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.type == "tool":
+            continue
+        if isinstance(message, AIMessage):
+            answered = {m.tool_call_id for m in messages[index + 1 :] if isinstance(m, ToolMessage)}
+            return [c for c in calls_of(message) if c["id"] not in answered]
+        return []
+    return []
+
+
+def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> ToolMessage:
+    """The stored result of ``call``: the whole text, how it ended, and what else is known."""
+    from chatcli.chat.history import now_iso
+
+    return ToolMessage(
+        text,
+        tool_call_id=call["id"],
+        name=call.get("name") or "",
+        status="success" if outcome == "ok" else "error",
+        response_metadata={"created_at": now_iso(), "outcome": outcome, **{k: v for k, v in meta.items() if v is not None}},
+    )
+
+
+def closing_results(calls: list[dict[str, Any]], text: str, outcome: str, done: dict[str, ToolMessage] | None = None) -> list[ToolMessage]:
+    """Results for ``calls``: those already ``done`` as they are, the others closed with ``text``."""
+    done = done or {}
+    return [done.get(call["id"]) or result_message(call, text, outcome) for call in calls]
+
+
+def _cut(message: ToolMessage, limit: int) -> ToolMessage:
+    text = str(message.content) if isinstance(message.content, str) else str(message.text)
+    if not limit or len(text) <= limit:
+        return message
+    rest = len(text) - limit
+    shown = f"{text[:limit]}\n[... {rest:,} more characters cut here; the user has the whole result]"
+    return message.model_copy(update={"content": shown})
+
+
+def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
+    """The history as it may be sent: every call answered, no stray result, long results cut to ``limit``."""
+    mended: list[BaseMessage] = []
+    index = 0
+    while index < len(history):
+        message = history[index]
+        index += 1
+        if isinstance(message, ToolMessage):
+            continue  # a result whose call is not just before it (trimmed away): never sent alone
+        mended.append(message)
+        calls = calls_of(message)
+        if not calls:
+            continue
+        results: dict[str, ToolMessage] = {}
+        while index < len(history) and isinstance(history[index], ToolMessage):
+            results.setdefault(history[index].tool_call_id, history[index])  # type: ignore[union-attr]
+            index += 1
+        for call in calls:
+            found = results.get(call["id"])
+            mended.append(_cut(found, limit) if found is not None else result_message(call, INTERRUPTED, "interrupted"))
+    return mended
+
+
+def _view(call: dict[str, Any], entry: Any) -> dict[str, Any]:
+    """A call as the approval question and the display show it."""
+    return {
+        "id": call["id"],
+        "name": call["name"],
+        "label": entry.label if entry is not None else call["name"],
+        "server": entry.server if entry is not None else None,
+        "arguments": call["args"] if call["args"] is not None else call.get("raw"),
+    }
+
+
+def make_tools_node(toolbox: Any) -> Any:
+    """The graph node that runs the calls of the last reply, after asking for those that need it.
+
+    The approval question is one ``interrupt()`` for all the calls that need it, asked before
+    any call runs; it is persisted with the thread, so it survives a crash and is asked again.
+    Its answer maps each call id to {"action": "yes"|"no", "args": edited arguments,
+    "reason": why not, "by": who refused}.
+    """
+    from langgraph.config import get_stream_writer
+    from langgraph.types import interrupt
+
+    async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
+        calls = open_calls(state["messages"])
+        entries = {call["id"]: toolbox.find(call["name"]) for call in calls}
+        asking = [
+            _view(call, entries[call["id"]])
+            for call in calls
+            if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]])
+        ]
+        decisions: dict[str, Any] = interrupt({"calls": asking}) if asking else {}
+        try:
+            write = get_stream_writer()
+        except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
+            write = lambda _event: None  # noqa: E731
+        results = []
+        for call in calls:
+            entry = entries[call["id"]]
+            view = _view(call, entry)
+            decision = decisions.get(call["id"]) or {}
+            if entry is None or call["args"] is None:
+                known = ", ".join(e.name for e in toolbox.entries()) or "none"
+                text = (
+                    f"error: there is no tool named {call['name']!r} (tools: {known})"
+                    if entry is None
+                    else f"error: the arguments are not valid JSON ({call.get('error')})"
+                )
+                outcome, seconds = "error", 0.0
+            elif asking and call["id"] in {a["id"] for a in asking} and decision.get("action") != "yes":
+                reason = decision.get("reason")
+                text = decision.get("by") or "not run: the user refused this call"
+                if reason:
+                    text += f". The user says: {reason}"
+                outcome, seconds = "refused", 0.0
+            else:
+                arguments = decision.get("args") if isinstance(decision.get("args"), dict) else call["args"]
+                view["arguments"] = arguments
+                write({"type": "tool_call", **view})
+                done = await toolbox.call(entry, arguments, call["id"])
+                text, outcome, seconds = done.text, done.status, done.seconds
+            meta = {"server": view["server"], "seconds": round(seconds, 3), "label": view["label"], "arguments": view["arguments"]}
+            message = result_message(call, text, outcome, **meta)
+            results.append(message)
+            write({"type": "tool_result", **view, "status": outcome, "content": text, "seconds": round(seconds, 3)})
+        return {"messages": results}
+
+    return run_tools
+
+
+def tools_refused(exc: BaseException) -> bool:
+    """True if the server refused the request for its ``tools`` (a model without tool support)."""
+    status = getattr(exc, "status_code", None)
+    text = str(exc).lower()
+    if status not in (400, 404, 422, 500, 501) or "tool" not in text:
+        return False
+    return any(word in text for word in ("not support", "unsupported", "does not support", "not enabled", "no tool", "tool_choice", "tools param", "unknown field", "unrecognized"))
+
+
+def arguments_text(arguments: Any) -> str:
+    """Arguments as the user reads them: compact JSON."""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False)

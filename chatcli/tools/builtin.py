@@ -1,0 +1,136 @@
+"""chat's own tools, off unless the user turns them on (``--tools shell,files``).
+
+``shell`` runs one command in the current directory and returns its output and exit code;
+``files`` reads a file or lists a directory. Nothing here runs unless the call was approved
+(chatcli.chat.graph asks first); a stopped call takes the shell command's whole process
+group down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+# Built-in groups and the tools each one turns on.
+GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory")}
+SERVER = "builtin"
+# The most output a command or a file read keeps (the model gets less: see tool_result_chars).
+MAX_OUTPUT = 1024 * 1024
+
+
+def check_groups(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The built-in groups named, or a ConfigError for an unknown one."""
+    from chatcli.errors import ConfigError
+
+    for name in names:
+        if name not in GROUPS:
+            raise ConfigError(f"unknown built-in tool {name!r}", hint=f"built-in tools: {', '.join(GROUPS)}")
+    return names
+
+
+def _cut(data: bytes, total: int) -> str:
+    text = data.decode("utf-8", errors="replace")
+    if total > len(data):
+        text += f"\n[... {total - len(data):,} more bytes not read]"
+    return text
+
+
+async def _stop_group(process: asyncio.subprocess.Process) -> None:
+    """End the command's process group: TERM, then KILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            await asyncio.wait_for(process.wait(), wait)
+            return
+        except asyncio.TimeoutError:
+            continue
+
+
+async def run_shell(command: str) -> str:
+    """Run ``command`` with /bin/sh in the current directory; its output (stdout and stderr) and exit code."""
+    process = await asyncio.create_subprocess_shell(
+        command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a stop ends all of it
+    )
+    kept = bytearray()
+    total = 0
+    try:
+        assert process.stdout is not None
+        while chunk := await process.stdout.read(65536):
+            total += len(chunk)
+            if len(kept) < MAX_OUTPUT:
+                kept += chunk[: MAX_OUTPUT - len(kept)]
+        code = await process.wait()
+    except BaseException:
+        await asyncio.shield(_stop_group(process))
+        raise
+    output = _cut(bytes(kept), total).rstrip("\n")
+    return f"{output}\n[exit code {code}]" if output else f"[exit code {code}]"
+
+
+def resolve(path: str) -> Path:
+    """A path argument as an absolute path (relative ones from the current directory)."""
+    return Path(os.path.expanduser(path)).resolve()
+
+
+async def read_file(path: str) -> str:
+    """The text of the file at ``path`` (at most 1 MB of it)."""
+    target = resolve(path)
+
+    def read() -> str:
+        with target.open("rb") as handle:
+            data = handle.read(MAX_OUTPUT)
+            size = os.fstat(handle.fileno()).st_size
+        return _cut(data, max(size, len(data)))
+
+    return await asyncio.to_thread(read)
+
+
+async def list_directory(path: str = ".") -> str:
+    """The entries of the directory at ``path``: a trailing / marks directories."""
+    target = resolve(path)
+
+    def listing() -> str:
+        names = sorted(target.iterdir(), key=lambda p: p.name)
+        lines = [p.name + ("/" if p.is_dir() else "") for p in names[:2000]]
+        if len(names) > 2000:
+            lines.append(f"[... {len(names) - 2000} more entries]")
+        return "\n".join(lines) or "(empty directory)"
+
+    return await asyncio.to_thread(listing)
+
+
+def make_tools(groups: tuple[str, ...]) -> list[Any]:
+    """The LangChain tools of the built-in ``groups``."""
+    from langchain_core.tools import StructuredTool
+
+    made = {
+        "shell": StructuredTool.from_function(
+            coroutine=run_shell,
+            name="shell",
+            description=(
+                "Run a shell command (/bin/sh) in the user's current directory and return its output "
+                "(stdout and stderr together) and exit code. The user approves each command."
+            ),
+        ),
+        "read_file": StructuredTool.from_function(
+            coroutine=read_file,
+            name="read_file",
+            description="Read a text file on the user's machine. A relative path is from the current directory.",
+        ),
+        "list_directory": StructuredTool.from_function(
+            coroutine=list_directory,
+            name="list_directory",
+            description="List the entries of a directory on the user's machine (default: the current directory).",
+        ),
+    }
+    return [made[name] for group in groups for name in GROUPS[group]]

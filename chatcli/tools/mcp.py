@@ -1,0 +1,161 @@
+"""One MCP server for the length of a session: started in the background, its tools loaded once.
+
+Each server runs in a task of its own that opens the session (a process over stdio, or
+streamable HTTP), loads the tools through langchain-mcp-adapters and keeps the session open
+until chat stops it. A server that cannot start, or stops answering, is marked failed with
+one line saying why; chat goes on without its tools. A stdio server's stderr goes to a log
+file, never to the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import IO, Any, AsyncIterator, Callable
+
+from chatcli.tools.servers import ServerSpec
+
+STARTING, READY, FAILED, STOPPED = "starting", "ready", "failed", "stopped"
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside exception groups (anyio wraps what its tasks raise)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
+    """Why a server failed, in a few words (never a header value)."""
+    exc = _leaf(exc)
+    name = type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and spec.command:
+        return f"command not found: {spec.command}"
+    if isinstance(exc, PermissionError) and spec.command:
+        return f"cannot run {spec.command}: permission denied"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if name in ("ConnectError", "ConnectTimeout"):
+        return f"cannot connect to {spec.url}"
+    if name == "HTTPStatusError":
+        response = getattr(exc, "response", None)
+        return f"{spec.url} answered HTTP {getattr(response, 'status_code', '?')}"
+    text = " ".join(str(exc).split())[:200]
+    if name == "McpError" and "closed" in text.lower():
+        return "the server closed the connection" + (" (it exited)" if spec.command else "")
+    return f"{name}: {text}" if text else name
+
+
+class McpServer:
+    """A configured server, its state ("starting", "ready", "failed", "stopped") and its tools."""
+
+    def __init__(self, spec: ServerSpec, log_dir: Path | None, start_timeout: float = 30.0):
+        self.spec = spec
+        self.log_dir = log_dir
+        self.start_timeout = start_timeout
+        self.state = STARTING
+        self.detail = ""
+        self.tools: list[Any] = []
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._on_fail: Callable[["McpServer"], None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
+
+    def start(self, on_fail: Callable[["McpServer"], None] | None = None) -> None:
+        """Start the server in the background; ``on_fail`` hears of a failure (once)."""
+        self._on_fail = on_fail
+        self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
+
+    async def stop(self) -> None:
+        """Close the session (a stdio server's process ends with it)."""
+        self._stop.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+        except (asyncio.TimeoutError, Exception):
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        if self.state == READY:
+            self.state = STOPPED
+
+    def fail(self, detail: str) -> None:
+        """Mark the server failed (it could not start, or stopped answering) and tell, once."""
+        if self.state in (FAILED, STOPPED):
+            return
+        self.state, self.detail, self.tools = FAILED, detail, []
+        self.ready.set()
+        self._stop.set()
+        if self._on_fail is not None:
+            self._on_fail(self)
+
+    async def _run(self) -> None:
+        from langchain_mcp_adapters.tools import load_mcp_tools
+
+        try:
+            async with self._session() as session:
+                await asyncio.wait_for(session.initialize(), self.start_timeout)
+                tools = await asyncio.wait_for(load_mcp_tools(session, server_name=self.name), self.start_timeout)
+                if self.state == STARTING:
+                    self.tools, self.state = tools, READY
+                    self.ready.set()
+                await self._stop.wait()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - anyio raises groups; every failure is one line
+            self.fail(describe(exc, self.spec, self.start_timeout))
+        finally:
+            self.ready.set()
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[Any]:
+        from mcp import ClientSession
+
+        async with self._streams() as (read, write), ClientSession(read, write) as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def _streams(self) -> AsyncIterator[tuple[Any, Any]]:
+        spec = self.spec
+        if spec.command:
+            from mcp.client.stdio import StdioServerParameters, stdio_client
+
+            params = StdioServerParameters(
+                command=spec.command, args=list(spec.args), env=dict(spec.env) or None, cwd=spec.cwd
+            )
+            with self._errlog() as errlog:
+                async with stdio_client(params, errlog=errlog) as (read, write):
+                    yield read, write
+        else:
+            from mcp.client.streamable_http import streamablehttp_client
+
+            async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
+                yield read, write
+
+    @contextlib.contextmanager
+    def _errlog(self) -> AsyncIterator[IO[str]]:
+        """Where a stdio server's stderr goes: its log file (or nowhere if none can be opened)."""
+        import os
+
+        path = self.log_path
+        try:
+            if path is None:
+                raise OSError
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            handle = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            yield handle
+        finally:
+            handle.close()

@@ -1,0 +1,109 @@
+"""The MCP servers a user configured: ``mcp.json``, in the shape other MCP clients read.
+
+    {"mcpServers": {
+        "notes": {"command": "python", "args": ["notes.py"], "env": {"TOKEN": "..."}},
+        "search": {"url": "http://localhost:8000/mcp", "headers": {"Authorization": "Bearer ..."}}
+    }}
+
+A ``command`` is a server chat starts and talks to over stdio; a ``url`` one it reaches over
+streamable HTTP. The whole file is checked before any server starts; a problem is one line
+naming the server and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from chatcli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One configured MCP server."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def transport(self) -> str:
+        return "stdio" if self.command else "http"
+
+    @property
+    def where(self) -> str:
+        """What it runs or reaches, for listings (never a header value)."""
+        if self.command:
+            return " ".join([self.command, *self.args])
+        return self.url or ""
+
+
+def _strings(value: Any, where: str, kind: type) -> Any:
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{where} must be an object of strings")
+    return dict(value)
+
+
+def parse_servers(data: Any, source: str) -> list[ServerSpec]:
+    """The servers of a parsed mcp.json, or a ConfigError naming the first problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected an object with \"mcpServers\"")
+    servers = data.get("mcpServers", data.get("servers", {}))
+    if not isinstance(servers, dict):
+        raise ConfigError(f"{source}: mcpServers must be an object of servers")
+    specs = []
+    for name, entry in servers.items():
+        where = f"{source}: mcpServers.{name}"
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigError(f"{where}: a server name may hold letters, digits, - _ and . only")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be an object")
+        if entry.get("disabled") is True:
+            continue
+        command, url = entry.get("command"), entry.get("url")
+        if bool(command) == bool(url):
+            raise ConfigError(f"{where}: give either \"command\" (stdio) or \"url\" (streamable HTTP)")
+        if command is not None and not isinstance(command, str):
+            raise ConfigError(f"{where}.command must be a string")
+        if url is not None:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ConfigError(f"{where}.url must be an http(s) URL")
+        specs.append(
+            ServerSpec(
+                name=name,
+                command=command,
+                args=_strings(entry.get("args", []), f"{where}.args", list),
+                env=_strings(entry.get("env", {}), f"{where}.env", dict),
+                cwd=entry.get("cwd") if isinstance(entry.get("cwd"), str) else None,
+                url=url,
+                headers=_strings(entry.get("headers", {}), f"{where}.headers", dict),
+            )
+        )
+    return specs
+
+
+def read_servers(path: Path) -> list[ServerSpec]:
+    """The servers configured in ``path``; none if the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    return parse_servers(data, str(path))

@@ -1,0 +1,128 @@
+"""The slash-command registry (``@command``), how a line is resolved to a command, and /help generated from it.
+
+Handlers take a ``Context`` (the conversation, the output, the settings, where listings go)
+and the text after the command name; they raise ``UsageError`` for anything the user should
+fix. The REPL decides what is a command (``is_command``) and runs it with ``run_command``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any, Awaitable, Callable
+
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+from chatcli.chat.threads import Threads
+from chatcli.text import neutralise
+from chatcli.ui.output import Output
+from chatcli.chat.inputs import check_utf8
+
+Handler = Callable[["Context", str], Awaitable[Any]]
+# The most threads /threads lists at once.
+MAX_LISTED = 100_000
+# What a handler returns to end the session (/exit).
+LEAVE = "leave"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command: its name, one-line help, argument synopsis and handler."""
+
+    name: str
+    help: str
+    args: str
+    handler: Handler
+    # False: runs at once, without waiting for the engine and the thread (/help, /exit).
+    needs_thread: bool = True
+    # Completions for the first argument: "threads" (thread ids) or fixed words.
+    complete: str | tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+REGISTRY: dict[str, Command] = {}  # every name and alias -> its command
+
+
+def command(name: str, *, help: str, args: str = "", needs_thread: bool = True,
+            complete: str | tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as the slash command ``name``."""
+
+    def register(handler: Handler) -> Handler:
+        entry = Command(name, help, args, handler, needs_thread, complete, aliases)
+        for key in (name, *aliases):
+            REGISTRY[key] = entry
+        return handler
+
+    return register
+
+
+def commands() -> list[Command]:
+    """Every command once, in the order they were registered."""
+    return list({id(c): c for c in REGISTRY.values()}.values())
+
+
+@dataclass
+class Context:
+    """What a command works on: the conversation (None before the engine is loaded), output, settings."""
+
+    conversation: Any
+    output: Output
+    settings: Settings
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+
+    def print(self, text: str) -> None:
+        """A line of data on stdout (control characters made visible in a terminal)."""
+        self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
+        self.out.flush()
+
+    def threads(self) -> Threads:
+        return self.conversation.threads()
+
+
+def is_command(text: str) -> bool:
+    """A line is a command when it starts with "/"; "//" escapes a message that starts with "/"."""
+    stripped = text.lstrip()
+    return stripped.startswith("/") and not stripped.startswith("//")
+
+
+def literal(text: str) -> str:
+    """The message to send for a line that is not a command: "//text" sends "/text"."""
+    stripped = text.lstrip()
+    return stripped[1:] if stripped.startswith("//") else text
+
+
+def resolve(line: str) -> tuple[Command, str]:
+    """The command a line names and the text after it, or a UsageError with a suggestion."""
+    name, *rest = check_utf8(line, "the command").strip().split(None, 1)
+    found = REGISTRY.get(name.lower())
+    if found is None:
+        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.6)
+        hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
+        raise UsageError(f"unknown command {name[:40]}", hint=hint)
+    arg = rest[0].strip() if rest else ""
+    if arg and not found.args:
+        raise UsageError(f"{found.name} takes no argument")
+    return found, arg
+
+
+async def execute(found: Command, ctx: Context, arg: str) -> bool:
+    """Run a resolved command; False when it asks to leave."""
+    return await found.handler(ctx, arg) != LEAVE
+
+
+async def run_command(ctx: Context, line: str) -> bool:
+    """Run one command line; False when it asks to leave."""
+    found, arg = resolve(line)
+    return await execute(found, ctx, arg)
+
+
+def help_text() -> str:
+    """The /help listing, from the registry."""
+    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
+    width = max(len(usage) for usage, _ in rows)
+    lines = [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
+    lines.append("Tab completes commands and thread ids; a line starting with // is sent with one / removed.")
+    return "\n".join(lines)
+
+

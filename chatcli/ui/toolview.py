@@ -1,0 +1,204 @@
+"""Tool calls as the user sees them: a compact block per call, and the approval question.
+
+The question is asked before any call runs. Enter means No; y runs it, a runs it and every
+later call of that tool this session, e edits the arguments (JSON) first, r refuses with a
+reason for the model, v shows the whole arguments. Keys typed before the question appears are
+dropped, and Ctrl-C (or Ctrl-D) at the question means No: the session goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from chatcli.text import neutralise
+
+# How much of the arguments and of a result a block shows.
+SHOWN_LINES = 4
+SHOWN_WIDTH = 200
+
+QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all: "
+
+
+def arguments_text(arguments: Any, indent: int | None = None) -> str:
+    """Arguments as the user reads them: JSON (indented on request), or the raw text the model sent."""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False, indent=indent)
+
+
+def shortened(text: str, lines: int = SHOWN_LINES, width: int = SHOWN_WIDTH) -> str:
+    """The first ``lines`` lines of ``text`` (each at most ``width`` wide), saying how much is left out."""
+    rows = text.splitlines() or [""]
+    shown = [row if len(row) <= width else row[: width - 1] + "…" for row in rows[:lines]]
+    if len(rows) > lines:
+        shown.append(f"… {len(rows) - lines} more lines")
+    return "\n".join(shown)
+
+
+def call_block(event: dict[str, Any]) -> str:
+    """The lines shown when a call starts (or is asked about): the tool, then its arguments, cut."""
+    arguments = event.get("arguments")
+    if isinstance(arguments, dict) and len(arguments) == 1:
+        (name, value), = arguments.items()  # one argument (a command, a path): shown as it is
+        body = f"{name}: {value}" if isinstance(value, str) else arguments_text(arguments)
+    else:
+        body = arguments_text(arguments, indent=2 if isinstance(arguments, dict) and len(json.dumps(arguments)) > 80 else None)
+    if event.get("server") == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
+        from chatcli.tools.builtin import resolve
+
+        body += f"\n(path: {resolve(arguments['path'])})"
+    return neutralise(f"⚙ {event.get('label') or event.get('name')}\n" + _indent(shortened(body)))
+
+
+def result_block(event: dict[str, Any]) -> str:
+    """The lines shown when a call ends: its first lines, how it ended and how long it took."""
+    status = event.get("status", "ok")
+    seconds = event.get("seconds") or 0.0
+    head = {"ok": "→", "error": "→ error", "timeout": "→ timed out", "refused": "→ refused", "cancelled": "→ cancelled"}.get(status, f"→ {status}")
+    text = shortened(str(event.get("content") or "").strip() or "(no output)")
+    timing = f" · {seconds:.1f} s" if status in ("ok", "error", "timeout") else ""
+    return neutralise(_indent(f"{head}{timing}\n{_indent(text)}" if "\n" in text or len(text) > 60 else f"{head} {text}{timing}"))
+
+
+def refused_line(event: dict[str, Any]) -> str:
+    """The one stderr line for a call that was not run."""
+    arguments = " ".join(arguments_text(event.get("arguments")).split())
+    if len(arguments) > 120:
+        arguments = arguments[:119] + "…"
+    reason = str(event.get("content") or "").removeprefix("not run: ")
+    return neutralise(f"tool call refused: {event.get('label') or event.get('name')} {arguments} ({reason}; --yes approves every call)")
+
+
+def ran_line(event: dict[str, Any]) -> str:
+    """The one stderr line for a call that ran, in a pipe."""
+    arguments = " ".join(arguments_text(event.get("arguments")).split())
+    if len(arguments) > 120:
+        arguments = arguments[:119] + "…"
+    return neutralise(f"tool: {event.get('label') or event.get('name')} {arguments} → {event.get('status')} · {event.get('seconds') or 0:.1f} s")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + row for row in text.split("\n"))
+
+
+class TerminalApprover:
+    """Asks the user about each call that needs approval (see the module docstring).
+
+    ``show`` prints a block (dim); ``warn`` a line that matters; ``toolbox`` keeps the tools
+    allowed "always".
+    """
+
+    def __init__(self, toolbox: Any, show: Callable[[str], None], warn: Callable[[str], None], stdin_fd: int = 0):
+        self.toolbox = toolbox
+        self.show = show
+        self.warn = warn
+        self.stdin_fd = stdin_fd
+
+    async def __call__(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        decisions: dict[str, Any] = {}
+        for call in calls:
+            entry = self.toolbox.find(call["name"]) if self.toolbox is not None else None
+            if entry is not None and self.toolbox.preapproved(entry):
+                decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
+                continue
+            self.show(call_block(call))
+            decisions[call["id"]] = await self._ask(call, entry)
+        return decisions
+
+    async def _ask(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
+        while True:
+            answer = (await self._line(QUESTION)).strip().lower()
+            if answer in ("y", "yes"):
+                return {"action": "yes"}
+            if answer in ("a", "always"):
+                if entry is not None:
+                    self.toolbox.allow(entry)
+                return {"action": "yes"}
+            if answer in ("", "n", "no", "\x03"):
+                return {"action": "no"}
+            if answer in ("v", "view", "?"):
+                self.show(neutralise(arguments_text(call.get("arguments"), indent=2)))
+            elif answer in ("r", "reason"):
+                reason = (await self._line("Reason (for the model): ")).strip()
+                return {"action": "no", "reason": reason or None}
+            elif answer in ("e", "edit"):
+                edited = await self._edit(call)
+                if edited is not None:
+                    return {"action": "yes", "args": edited}
+            else:
+                self.warn("answer y, n (or Enter), a, e, r or v")
+
+    async def _edit(self, call: dict[str, Any]) -> dict[str, Any] | None:
+        """The arguments as the user edited them (JSON object), or None to ask again."""
+        text = await self._line("Arguments (JSON, Enter to run): ", default=arguments_text(call.get("arguments")))
+        if text == "\x03":
+            return None
+        try:
+            edited = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.warn(f"not valid JSON ({exc.msg}): the call was not run")
+            return None
+        if not isinstance(edited, dict):
+            self.warn("the arguments must be a JSON object: the call was not run")
+            return None
+        call["arguments"] = edited
+        return edited
+
+    async def _line(self, question: str, default: str = "") -> str:
+        """One answer from the terminal; Ctrl-C or Ctrl-D give "\\x03" (No)."""
+        from prompt_toolkit import PromptSession
+
+        self._drop_typeahead()
+        try:
+            return await PromptSession().prompt_async(question, default=default)
+        except (KeyboardInterrupt, EOFError):
+            return "\x03"
+
+    def _drop_typeahead(self) -> None:
+        """Forget keys typed before the question (a stray Enter or y must not answer it)."""
+        try:
+            import termios
+
+            termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
+        except (ImportError, OSError, ValueError):
+            pass
+
+
+def connect(conversation: Any, output: Any, ask: bool) -> None:
+    """Show ``conversation``'s tool calls through ``output``; ask about them in a terminal (``ask``).
+
+    Without a terminal to ask, a call that needs approval is refused (and said so on stderr).
+    """
+    conversation.on_event = output.tool_event
+    if ask:
+        conversation.approve = TerminalApprover(conversation.toolbox, output.note, output.warn)
+
+
+def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = False) -> None:
+    """`chat tools` and `/tools`: each server (and the built-ins), its state, and its tools."""
+    if as_json:
+        listing = [
+            {
+                "server": row.name, "transport": row.transport, "state": row.state, "detail": row.detail or None,
+                "where": row.where, "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+            }
+            for row in rows
+        ]  # fmt: skip
+        out.write(json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
+        return
+    if not rows:
+        out.write(f"no tools: add MCP servers to {config_path}, or turn on the built-ins with --tools shell,files\n")
+        return
+    lines = []
+    for row in rows:
+        state = row.state + (f": {row.detail}" if row.detail else "")
+        lines.append(f"{row.name} ({row.transport}) {state}" + (f" · {row.where}" if row.where and row.transport != "built-in" else ""))
+        if row.log is not None and row.state == "failed":
+            lines.append(f"  log: {row.log}")
+        width = max((len(e.name) for e in row.tools), default=0)
+        for entry in row.tools:
+            description = entry.description if len(entry.description) <= 90 else entry.description[:89] + "…"
+            lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
+    text = "\n".join(lines) + "\n"
+    out.write(neutralise(text) if out.isatty() else text)
