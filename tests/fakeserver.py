@@ -464,10 +464,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.fake._cond.notify_all()
             self._over_window(words)
             return
-        item = self.fake._record_and_pop(body, dict(self.headers.items()))
         refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(body)
         if body.get("tools") is not None and not self.fake.tool_support:
             refused = f"registry.ollama.ai/library/{body.get('model')} does not support tools"
+        # A refused request is recorded but leaves the queued replies for the next one.
+        item = self.fake._record_and_pop(body, dict(self.headers.items()), pop=not refused)
         if refused:
             self._send_json(400, _error_body(400, "", refused))
             return
@@ -783,11 +784,11 @@ class FakeOpenAIServer:
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _record_and_pop(self, body: dict, headers: dict[str, str]) -> Reply | Fault | None:
+    def _record_and_pop(self, body: dict, headers: dict[str, str], pop: bool = True) -> Reply | Fault | None:
         with self._cond:
             self.requests.append(body)
             self.request_headers.append(headers)
-            item = self._items.pop(0) if self._items else None
+            item = self._items.pop(0) if self._items and pop else None
             self._cond.notify_all()
             return item
 

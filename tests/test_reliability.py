@@ -51,9 +51,9 @@ def record_times(server: FakeOpenAIServer) -> list[float]:
     times: list[float] = []
     original = server._record_and_pop
 
-    def record(body: dict, headers: dict) -> Any:
+    def record(body: dict, headers: dict, pop: bool = True) -> Any:
         times.append(time.monotonic())
-        return original(body, headers)
+        return original(body, headers, pop)
 
     server._record_and_pop = record  # type: ignore[method-assign]
     return times

@@ -13,7 +13,7 @@ from chatcli.errors import UsageError
 
 EXPORT_FORMAT = "chatcli-thread"
 EXPORT_VERSION = 1
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "tool")
 # Optional top-level fields: the types each may have (None is always allowed).
 _FIELDS: dict[str, tuple[type, ...]] = {
     "version": (int,),
@@ -25,7 +25,9 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "updated_at": (int, float),
     "message_count": (int,),
 }
-_MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {"created_at": (str,), "model": (str,), "interrupted": (str,)}
+_MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {
+    "created_at": (str,), "model": (str,), "interrupted": (str,), "name": (str,), "status": (str,), "label": (str,), "seconds": (int, float),
+}  # fmt: skip
 
 
 def _kind(value: Any) -> str:
@@ -72,9 +74,30 @@ def check_export(data: Any) -> dict[str, Any]:
         if not isinstance(record, dict):
             raise _expected(path, "an object", record)
         if record.get("role") not in ROLES:
-            raise _expected(f"{path}.role", '"user" or "assistant"', record.get("role"))
+            raise _expected(f"{path}.role", '"user", "assistant" or "tool"', record.get("role"))
         if not isinstance(record.get("content"), str):
             raise _expected(f"{path}.content", "a string", record.get("content"))
         for name, types in _MESSAGE_FIELDS.items():
             _check_type(f"{path}.{name}", record.get(name), types)
+        _check_calls(path, record, messages[:i])
     return data
+
+
+def _check_calls(path: str, record: dict[str, Any], before: list[Any]) -> None:
+    """A message's tool calls are well formed; a tool result answers a call made before it."""
+    calls = record.get("tool_calls")
+    if calls is not None:
+        if record["role"] != "assistant" or not isinstance(calls, list):
+            raise _expected(f"{path}.tool_calls", "a list on an assistant message", calls)
+        for j, call in enumerate(calls):
+            if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not isinstance(call.get("name"), str):
+                raise _expected(f"{path}.tool_calls[{j}]", "an object with a string id and name", call)
+            if not isinstance(call.get("arguments", {}), dict):
+                raise _expected(f"{path}.tool_calls[{j}].arguments", "an object", call.get("arguments"))
+    if record["role"] == "tool":
+        call_id = record.get("tool_call_id")
+        if not isinstance(call_id, str):
+            raise _expected(f"{path}.tool_call_id", "a string", call_id)
+        made = {c.get("id") for m in before if isinstance(m, dict) for c in (m.get("tool_calls") or []) if isinstance(c, dict)}
+        if call_id not in made:
+            raise UsageError(f"not a valid thread export: {path}.tool_call_id: no earlier tool call has the id {call_id[:40]!r}")

@@ -243,7 +243,8 @@ def build_graph(
         return {"messages": [reply], **update}
 
     def after_model(state: ChatState) -> str:
-        return TOOLS_NODE if toolbox is not None and calls_of(state["messages"][-1]) else END
+        messages = state["messages"]
+        return TOOLS_NODE if toolbox is not None and messages and calls_of(messages[-1]) else END
 
     builder = StateGraph(ChatState)
     builder.add_node(MODEL_NODE, call_model)

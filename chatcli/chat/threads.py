@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,7 @@ from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.text import make_title
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
 @dataclass
@@ -35,6 +37,16 @@ def message_record(message: Any) -> dict[str, Any]:
         record["model"] = meta["model_name"]
     if meta.get("interrupted"):
         record["interrupted"] = meta["interrupted"]
+    calls = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in getattr(message, "tool_calls", None) or []]
+    if calls:
+        record["tool_calls"] = calls
+    if message.type == "tool":
+        record["tool_call_id"] = message.tool_call_id
+        record["name"] = message.name or ""
+        record["status"] = meta.get("outcome") or ("error" if message.status == "error" else "ok")
+        for key in ("label", "seconds"):
+            if meta.get(key) is not None:
+                record[key] = meta[key]
     return record
 
 
@@ -63,12 +75,27 @@ def transcript_markdown(t: Transcript) -> str:
         lines += ["", f"> system: {t.system}"]
     for message in t.messages:
         record = message_record(message)
+        if record["role"] == "tool":
+            what = f"{record.get('label') or record['name']}: {record['status']}"
+            lines += ["", f"### Tool result ({what})", "", fenced(record["content"])]
+            continue
         who = "You" if record["role"] == "user" else "Assistant"
         stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
-        lines += ["", f"## {who}" + (f" ({stamp})" if stamp else ""), "", record["content"]]
+        lines += ["", f"## {who}" + (f" ({stamp})" if stamp else "")]
+        if record["content"]:
+            lines += ["", record["content"]]
+        for call in record.get("tool_calls", []):
+            lines += ["", f"### Tool call: {call['name']}", "", fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json")]
         if record.get("interrupted"):
             lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
     return "\n".join(lines) + "\n"
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a Markdown code fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 class Threads:
@@ -116,16 +143,23 @@ class Threads:
 
     async def import_json(self, data: Any) -> str:
         """Store an exported thread as a new thread; return its id."""
-        from langchain_core.messages import AIMessage, HumanMessage
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
         data = check_export(data)  # the whole file, before anything is written
         messages = []
         for record in data["messages"]:
-            kind = HumanMessage if record["role"] == "user" else AIMessage
-            meta = {k: record[k] for k in ("created_at", "interrupted") if record.get(k) is not None}
+            meta = {k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None}
             if record.get("model") is not None:
                 meta["model_name"] = record["model"]
-            messages.append(kind(record["content"], response_metadata=meta))
+            if record["role"] == "tool":
+                outcome = record.get("status") or "ok"
+                status = "success" if outcome == "ok" else "error"
+                messages.append(ToolMessage(record["content"], tool_call_id=record["tool_call_id"], name=record.get("name") or "", status=status, response_metadata={**meta, "outcome": outcome}))
+            elif record["role"] == "user":
+                messages.append(HumanMessage(record["content"], response_metadata=meta))
+            else:
+                calls = [{"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}} for c in record.get("tool_calls") or []]
+                messages.append(AIMessage(record["content"], tool_calls=calls, response_metadata=meta))
         new_id = new_thread_id()
         values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
         await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))

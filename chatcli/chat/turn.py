@@ -136,6 +136,7 @@ class Turns:
                 if piece:
                     if progress.round and progress.round == len(progress.parts):
                         progress.parts.append("\n\n")  # the answer goes on after tool calls
+                        on_token("\n\n")
                     progress.parts.append(piece)
                     on_token(piece)
                 if self.stall_timeout and (piece or stall.when() is None):

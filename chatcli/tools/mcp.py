@@ -47,6 +47,13 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     return f"{name}: {text}" if text else name
 
 
+def preload() -> None:
+    """Import the MCP client and the adapters (about half a second): call off the event loop."""
+    import langchain_mcp_adapters.tools  # noqa: F401
+    import mcp.client.stdio  # noqa: F401
+    import mcp.client.streamable_http  # noqa: F401
+
+
 class McpServer:
     """A configured server, its state ("starting", "ready", "failed", "stopped") and its tools."""
 

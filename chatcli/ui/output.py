@@ -145,6 +145,8 @@ class RichOutput:
 
     def token(self, text: str) -> None:
         if self._stream is None:  # the answer goes on after a tool call
+            if not text.strip():
+                return
             self.start_reply()
         self._stream.feed(neutralise(text))
 
@@ -250,13 +252,26 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
     console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
+    from chatcli.ui.toolview import call_block, result_block
+
+    after_tools = False  # an answer that goes on after tool results gets no second speaker line
     for message in transcript.messages:
         record = message_record(message)
-        who = "You" if record["role"] == "user" else "Assistant"
-        stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
-        console.print()
-        console.print(Rule(Text(neutralise(stamp)), align="left", style="dim"))
-        console.file.write(render_markdown(neutralise(record["content"]), console))
+        if record["role"] == "tool":
+            event = {"status": record["status"], "content": record["content"], "seconds": record.get("seconds")}
+            console.print(result_block(event), style="dim", markup=False, highlight=False)
+            after_tools = True
+            continue
+        if not (record["role"] == "assistant" and after_tools):
+            who = "You" if record["role"] == "user" else "Assistant"
+            stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
+            console.print()
+            console.print(Rule(Text(neutralise(stamp)), align="left", style="dim"))
+        after_tools = False
+        if record["content"]:
+            console.file.write(render_markdown(neutralise(record["content"]), console))
+        for call in record.get("tool_calls", []):
+            console.print(call_block({"label": call["name"], "arguments": call["arguments"]}), style="dim", markup=False, highlight=False)
         if record.get("interrupted"):
             console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
 

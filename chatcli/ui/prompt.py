@@ -94,12 +94,17 @@ def _sendable(line: str, settings: Settings) -> bool:
 _PROMPT_FIRST = 0.05  # seconds
 
 
-def _import_engine() -> None:
-    """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
+def _import_engine(settings: Settings) -> None:
+    """Import the heavy modules (LangGraph, the OpenAI client; the MCP client if servers are set up) so the first turn is quick."""
     import chatcli.chat.graph  # noqa: F401
     import chatcli.chat.model  # noqa: F401
     import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
     import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
+
+    if settings.use_tools and settings.mcp_config and os.path.isfile(settings.mcp_config):
+        from chatcli.tools.mcp import preload
+
+        preload()  # not on the event loop, where it would freeze the prompt
 
 
 async def _open(
@@ -110,7 +115,7 @@ async def _open(
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
-    await asyncio.to_thread(_import_engine)
+    await asyncio.to_thread(_import_engine, settings)
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note))
     connect(conversation, output, ask=True)
     await conversation.set_system(setup.get("system"), setup.get("vars"))

@@ -1,0 +1,337 @@
+"""Tools: the model calls chat's built-in tools through the real OpenAI client path, with approval.
+
+The fake server streams tool calls as OpenAI does (each call's arguments split across chunks,
+two calls in one reply) and refuses, with OpenAI's 400, any request where a call lacks its
+result. These run ``chat`` in-process (no terminal: approval cannot be asked, so ``--yes``
+or the config's ``approve`` list decide) and drive the conversation directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat, stored
+from tests.test_reliability import db_of
+
+
+def write_config(chat_env: dict[str, str], text: str) -> None:
+    path = Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def tool_messages(body: dict) -> list[dict]:
+    return [m for m in body["messages"] if m["role"] == "tool"]
+
+
+def refused_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("tool call refused:")]
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def test_two_calls_streamed_in_pieces_run_with_yes_and_the_answer_goes_on(server, chat_env, tmp_path):
+    server.queue(
+        tool_calls(("shell", {"command": "echo tool-ran-42"}), ("shell", {"command": "echo second-call"}), text="Let me check."),
+        Reply("Both commands printed their words."),
+    )
+    run = chat(chat_env, "--tools", "shell", "--yes", "-t", "loop", "run them")
+    assert run.code == 0, run
+    assert run.out == "Let me check.\n\nBoth commands printed their words.\n"
+    assert len([line for line in run.err.splitlines() if line.startswith("tool: shell (built-in)")]) == 2, run
+    first, second = server.requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["shell"]
+    results = tool_messages(second)
+    assert [r["tool_call_id"] for r in results] == ["call_0_shell", "call_1_shell"]
+    assert results[0]["content"] == "tool-ran-42\n[exit code 0]"
+    assert results[1]["content"] == "second-call\n[exit code 0]"
+    kinds = [m.type for m in stored(db_of(chat_env), "loop")]
+    assert kinds == ["human", "ai", "tool", "tool", "ai"]
+
+
+def test_without_a_terminal_an_unapproved_call_is_refused_and_the_answer_goes_on(server, chat_env, tmp_path):
+    server.queue(
+        tool_calls(("shell", {"command": "touch ran-1"}), ("shell", {"command": "touch ran-2"})),
+        Reply("I could not run them."),
+    )
+    run = chat(chat_env, "--tools", "shell", "make two files", cwd=tmp_path)
+    assert run.code == 0, run
+    assert run.out == "I could not run them.\n"
+    assert not (tmp_path / "ran-1").exists() and not (tmp_path / "ran-2").exists()
+    lines = refused_lines(run.err)
+    assert len(lines) == 2 and "touch ran-1" in lines[0] and "--yes" in lines[0], run
+    results = tool_messages(server.requests[1])
+    assert all("not run" in r["content"] and "no terminal" in r["content"] for r in results)
+
+
+def test_the_config_approve_list_runs_its_tools_without_asking(server, chat_env, tmp_path):
+    write_config(chat_env, 'approve = ["shell"]\n')
+    server.queue(tool_calls(("shell", {"command": "touch approved"})), Reply("Done."))
+    run = chat(chat_env, "--tools", "shell", "go", cwd=tmp_path)
+    assert run.code == 0, run
+    assert (tmp_path / "approved").exists()
+    assert not refused_lines(run.err)
+
+
+def test_tools_are_off_unless_asked_for(server, chat_env):
+    server.queue(Reply("plain"), Reply("plain again"))
+    assert chat(chat_env, "hello").code == 0
+    assert "tools" not in server.requests[0]
+    assert chat(chat_env, "--tools", "shell", "--no-tools", "hello").code == 0
+    assert "tools" not in server.requests[1]
+
+
+def test_an_unknown_built_in_tool_is_one_line(chat_env):
+    run = chat(chat_env, "--tools", "shel", "hi")
+    assert run.code == 3, run
+    assert "unknown built-in tool 'shel'" in run.err and "shell, files" in run.err
+
+
+def test_files_tools_read_and_list(server, chat_env, tmp_path):
+    (tmp_path / "notes.txt").write_text("the notes say 7\n")
+    server.queue(tool_calls(("read_file", {"path": "notes.txt"}), ("list_directory", {"path": "."})), Reply("ok"))
+    run = chat(chat_env, "--tools", "files", "--yes", "read", cwd=tmp_path)
+    assert run.code == 0, run
+    read, listing = tool_messages(server.requests[1])
+    assert read["content"] == "the notes say 7\n"
+    assert "notes.txt" in listing["content"].splitlines()
+
+
+def test_a_call_of_an_unknown_tool_or_with_broken_arguments_gets_an_error_result(server, chat_env):
+    server.queue(tool_calls(("launch_rockets", {}), ("shell", "command=echo hi"), text=""), Reply("Sorry."))
+    run = chat(chat_env, "--tools", "shell", "--yes", "go")
+    assert run.code == 0, run
+    unknown, broken = tool_messages(server.requests[1])
+    assert "no tool named 'launch_rockets'" in unknown["content"] and "shell" in unknown["content"]
+    assert "not valid JSON" in broken["content"]
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_tool_rounds_are_limited_per_question(server, chat_env):
+    write_config(chat_env, "tool_rounds = 2\n")
+    server.queue(
+        tool_calls(("shell", {"command": "echo 1"})),
+        tool_calls(("shell", {"command": "echo 2"})),
+        Reply("Enough tools: here is the answer."),
+    )
+    run = chat(chat_env, "--tools", "shell", "--yes", "loop forever")
+    assert run.code == 0, run
+    assert ["tools" in body for body in server.requests] == [True, True, False]
+    assert run.out == "Enough tools: here is the answer.\n"
+
+
+def test_a_long_result_is_cut_for_the_model_and_kept_whole(server, chat_env):
+    write_config(chat_env, "tool_result_chars = 100\n")
+    server.queue(tool_calls(("shell", {"command": "printf 'x%.0s' $(seq 5000)"})), Reply("long"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "-t", "long", "print a lot")
+    assert run.code == 0, run
+    sent = tool_messages(server.requests[1])[0]["content"]
+    assert sent.startswith("x" * 100) and "more characters cut" in sent and len(sent) < 300
+    kept = [m for m in stored(db_of(chat_env), "long") if m.type == "tool"][0]
+    assert kept.content == "x" * 5000 + "\n[exit code 0]"
+
+
+def test_a_call_over_its_time_limit_is_stopped(server, chat_env):
+    write_config(chat_env, "tool_timeout = 1\n")
+    server.queue(tool_calls(("shell", {"command": "sleep 20"})), Reply("it was slow"))
+    started = time.monotonic()
+    run = chat(chat_env, "--tools", "shell", "--yes", "wait")
+    assert run.code == 0, run
+    assert time.monotonic() - started < 10
+    assert "took longer than 1 s" in tool_messages(server.requests[1])[0]["content"]
+
+
+def test_a_model_without_tool_support_gets_one_note_and_the_question_again(server, chat_env):
+    server.tool_support = False
+    server.queue(Reply("Answered without tools."))
+    run = chat(chat_env, "--tools", "shell", "hello")
+    assert run.code == 0, run
+    assert run.out == "Answered without tools.\n"
+    assert [("tools" in body) for body in server.requests] == [True, False]
+    notes = [line for line in run.err.splitlines() if "does not take tools" in line]
+    assert len(notes) == 1, run
+
+
+# --------------------------------------------------------------------------- scripts
+
+
+def test_json_carries_the_calls_with_their_results(server, chat_env):
+    server.queue(tool_calls(("shell", {"command": "echo in-json"})), Reply("done"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "--json", "go")
+    assert run.code == 0, run
+    obj = json.loads(run.out)
+    (call,) = obj["tool_calls"]
+    assert call["name"] == "shell" and call["arguments"] == {"command": "echo in-json"}
+    assert call["status"] == "ok" and call["result"] == "in-json\n[exit code 0]"
+    assert obj["reply"] == "done"
+
+
+def test_jsonl_emits_call_and_result_events_in_order(server, chat_env):
+    server.queue(tool_calls(("shell", {"command": "echo ev"})), Reply("fine"))
+    run = chat(chat_env, "--tools", "shell", "--jsonl", "go")  # no --yes: refused
+    assert run.code == 0, run
+    events = [json.loads(line) for line in run.out.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "tool_result" and kinds[-1] == "done", kinds
+    assert events[0]["status"] == "refused" and events[0]["arguments"] == {"command": "echo ev"}
+    assert len(refused_lines(run.err)) == 1
+    server.queue(tool_calls(("shell", {"command": "echo ev"})), Reply("fine"))
+    run = chat(chat_env, "--tools", "shell", "--jsonl", "--yes", "go")
+    kinds = [json.loads(line)["type"] for line in run.out.splitlines()]
+    assert kinds[:2] == ["tool_call", "tool_result"] and kinds[-1] == "done", kinds
+
+
+# --------------------------------------------------------------------------- the thread stays valid
+
+
+def test_a_call_left_without_result_is_closed_before_the_next_question(server, chat_env, settings):
+    """As after a kill -9 in the middle of a call: the thread holds a call and no result."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from chatcli.chat.graph import MODEL_NODE
+    from chatcli.chat.session import open_conversation
+
+    async def crash() -> None:
+        async with open_conversation(settings, "dangling") as conv:
+            from langgraph.graph import START
+
+            await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run it")]}, as_node=START)
+            call = {"name": "shell", "args": {"command": "sleep 100"}, "id": "call_dead"}
+            await conv.app.aupdate_state(conv.config, {"messages": [AIMessage("", tool_calls=[call])]}, as_node=MODEL_NODE)
+
+    asyncio.run(crash())
+    server.queue(Reply("Back again."))
+    run = chat(chat_env, "--db", settings.db, "-t", "dangling", "--tools", "shell", "what happened?")
+    assert run.code == 0, run  # the fake server refuses (400) a call without its result
+    sent = server.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
+    assert "interrupted" in sent[3]["content"]
+    kinds = [m.type for m in stored(settings.db, "dangling")]
+    assert kinds == ["human", "ai", "tool", "human", "ai"]
+
+
+def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
+    server.queue(tool_calls(("shell", {"command": "echo a"})), Reply("first"), Reply("second"))
+    assert chat(chat_env, "--tools", "shell", "--yes", "-t", "h", "one").code == 0
+    run = chat(chat_env, "--no-tools", "-t", "h", "two")
+    assert run.code == 0, run
+    assert [m["role"] for m in server.requests[-1]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "user"]
+
+
+async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(server, settings):
+    from dataclasses import replace
+
+    from chatcli.chat.session import open_conversation
+
+    settings = replace(settings, tools=("shell",), approve_all=True)
+    server.queue(tool_calls(("shell", {"command": "echo x"})), Reply("answer one"))
+    async with open_conversation(settings, "ex") as conv:
+        await conv.send("question", lambda _t: None)
+        assert [m.type for m in await conv.messages()] == ["human", "ai", "tool", "ai"]
+        server.queue(Reply("answer two"))
+        result = await conv.retry(lambda _t: None)
+        assert result.text == "answer two"
+        assert [m.type for m in await conv.messages()] == ["human", "ai"]
+        removed = await conv.undo()
+        assert [m.type for m in removed] == ["human", "ai"] and await conv.messages() == []
+
+
+async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, tmp_path):
+    from dataclasses import replace
+
+    from chatcli.chat.session import open_conversation
+
+    settings = replace(settings, tools=("shell",))
+    server.queue(tool_calls(("shell", {"command": "echo original"})), Reply("ok"))
+    asked = []
+
+    async def approve(calls):
+        asked.extend(calls)
+        return {c["id"]: {"action": "yes", "args": {"command": "echo edited"}} for c in calls}
+
+    async with open_conversation(settings, "ed") as conv:
+        conv.approve = approve
+        await conv.send("go", lambda _t: None)
+    assert [c["arguments"] for c in asked] == [{"command": "echo original"}]
+    assert tool_messages(server.requests[1])[0]["content"] == "edited\n[exit code 0]"
+
+
+async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, settings):
+    """The question for approval is part of the thread: chat stopping (a crash) does not lose it."""
+    from dataclasses import replace
+
+    from chatcli.chat.session import open_conversation
+
+    settings = replace(settings, tools=("shell",))
+    server.queue(tool_calls(("shell", {"command": "echo later"})), Reply("ran it"))
+    async with open_conversation(settings, "later") as conv:
+        from langchain_core.messages import HumanMessage
+
+        async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
+            pass  # the run stops at the question; nobody answers it (chat was killed)
+    async with open_conversation(settings, "later") as conv:
+        pending = await conv.pending_calls()
+        assert [c["arguments"] for c in pending] == [{"command": "echo later"}]
+
+        async def approve(calls):
+            return {c["id"]: {"action": "yes"} for c in calls}
+
+        conv.approve = approve
+        result = await conv.resume(lambda _t: None)
+        assert result.text == "ran it"
+        assert await conv.pending_calls() == []
+    assert tool_messages(server.requests[1])[0]["content"] == "later\n[exit code 0]"
+
+
+# --------------------------------------------------------------------------- show, export, search
+
+
+def test_show_export_and_search_include_calls_and_results(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo zanzibar-result"}), text="Checking."), Reply("It said zanzibar."))
+    assert chat(chat_env, "--tools", "shell", "--yes", "-t", "shown", "go").code == 0
+    show = chat(chat_env, "show", "shown")
+    assert "### Tool call: shell" in show.out and '"command": "echo zanzibar-result"' in show.out
+    assert "### Tool result (shell (built-in): ok)" in show.out and "zanzibar-result\n[exit code 0]" in show.out
+    exported = json.loads(chat(chat_env, "export", "shown", "-f", "json").out)
+    roles = [m["role"] for m in exported["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert exported["messages"][1]["tool_calls"][0]["arguments"] == {"command": "echo zanzibar-result"}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(exported))
+    imported = chat(chat_env, "import", str(path))
+    assert imported.code == 0, imported
+    hits = chat(chat_env, "search", "zanzibar-result")
+    assert "shown" in hits.out and "tool" in hits.out, hits
+
+
+def test_an_import_whose_result_answers_no_call_is_refused(chat_env, tmp_path):
+    data = {"format": "chatcli-thread", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "tool", "content": "stray", "tool_call_id": "call_x"},
+    ]}  # fmt: skip
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    run = chat(chat_env, "import", str(path))
+    assert run.code == 2, run
+    assert "messages[1].tool_call_id" in run.err
+
+
+@pytest.mark.parametrize("pattern, runs", [("bars:*", True), ("bars:secret_word", True), ("bars:add", False), ("files", False)])
+def test_approve_patterns(pattern, runs):
+    from chatcli.tools.toolbox import ToolEntry, Toolbox
+
+    class Named:
+        name = "secret_word"
+
+    box = Toolbox(approve=(pattern,))
+    assert box.preapproved(ToolEntry("secret_word", "bars", Named())) is runs
