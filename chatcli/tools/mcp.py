@@ -144,10 +144,18 @@ class McpServer:
                 async with stdio_client(params, errlog=errlog) as (read, write):
                     yield read, write
         else:
-            from mcp.client.streamable_http import streamablehttp_client
+            try:
+                from mcp.client.streamable_http import streamable_http_client
+                from mcp.shared._httpx_utils import create_mcp_http_client
+            except ImportError:  # an older mcp release
+                from mcp.client.streamable_http import streamablehttp_client
 
-            async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
-                yield read, write
+                async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
+                    yield read, write
+                return
+            async with create_mcp_http_client(headers=dict(spec.headers) or None) as client:
+                async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
+                    yield read, write
 
     @contextlib.contextmanager
     def _errlog(self) -> AsyncIterator[IO[str]]:

@@ -1,0 +1,146 @@
+"""MCP servers from mcp.json: real servers written with FastMCP (tests/mcp/bars.py), over stdio and HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat
+
+pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+BARS = Path(__file__).resolve().parent / "mcp" / "bars.py"
+
+
+def stdio(**extra: object) -> dict:
+    return {"command": sys.executable, "args": [str(BARS)], **extra}
+
+
+def write_servers(chat_env: dict[str, str], servers: dict) -> Path:
+    path = Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mcpServers": servers}))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def http_bars():
+    """bars.py serving streamable HTTP on 127.0.0.1; its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(BARS), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/mcp"
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, chat_env):
+    write_servers(chat_env, {"bars": stdio(env={"BARS_WORD": "quokka"})})
+    server.queue(tool_calls(("secret_word", {}), ("add", {"a": 2, "b": 40})), Reply("The word is quokka and the sum 42."))
+    run = chat(chat_env, "--yes", "what is the secret word?")
+    assert run.code == 0, run
+    assert run.out == "The word is quokka and the sum 42.\n"
+    offered = sorted(t["function"]["name"] for t in server.requests[0]["tools"])
+    assert offered == ["add", "die", "secret_word", "shout", "slow"]
+    word, total = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert word == "The secret word is quokka."  # the env of mcp.json reached the server
+    assert total == "42"
+
+
+def test_an_http_server_works_the_same(server, chat_env, http_bars):
+    write_servers(chat_env, {"web": {"url": http_bars}})
+    server.queue(tool_calls(("shout", {"text": "hello"})), Reply("done"))
+    run = chat(chat_env, "--yes", "shout hello")
+    assert run.code == 0, run
+    assert [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"] == ["HELLO"]
+
+
+def test_approve_patterns_pick_which_tools_run_unasked(server, chat_env):
+    write_servers(chat_env, {"bars": stdio()})
+    Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text('approve = ["bars:secret_word"]\n')
+    server.queue(tool_calls(("secret_word", {}), ("add", {"a": 1, "b": 1})), Reply("ok"))
+    run = chat(chat_env, "go")
+    assert run.code == 0, run
+    word, total = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert word.startswith("The secret word is")
+    assert total.startswith("not run")
+    refused = [line for line in run.err.splitlines() if line.startswith("tool call refused:")]
+    assert len(refused) == 1 and "bars:add" in refused[0], run
+
+
+def test_a_server_that_cannot_start_is_one_line_and_the_chat_goes_on(server, chat_env):
+    write_servers(chat_env, {"ghost": {"command": "no-such-mcp-server-here"}, "bars": stdio()})
+    server.queue(Reply("Still here."))
+    run = chat(chat_env, "hello")
+    assert run.code == 0, run
+    assert run.out == "Still here.\n"
+    lines = [line for line in run.err.splitlines() if "ghost" in line]
+    assert len(lines) == 1 and "command not found: no-such-mcp-server-here" in lines[0], run
+    assert "Traceback" not in run.err
+    assert "secret_word" in {t["function"]["name"] for t in server.requests[0]["tools"]}
+
+
+def test_a_server_that_dies_is_one_line_and_its_tools_are_no_longer_offered(server, chat_env):
+    write_servers(chat_env, {"bars": stdio()})
+    server.queue(tool_calls(("die", {})), Reply("It died."))
+    run = chat(chat_env, "--yes", "-t", "dies", "stop the server")
+    assert run.code == 0, run
+    result = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"][0]
+    assert result.startswith("error:")
+    lines = [line for line in run.err.splitlines() if line.startswith("MCP server bars")]
+    assert len(lines) == 1 and "stopped answering" in lines[0], run
+    assert "tools" not in server.requests[1]  # its tools went with it
+
+
+def test_chat_tools_lists_servers_states_and_tools(chat_env):
+    write_servers(chat_env, {"bars": stdio(), "ghost": {"command": "no-such-mcp-server-here"}})
+    run = chat(chat_env, "tools", "--tools", "files")
+    assert run.code == 0, run
+    assert "builtin (built-in) ready" in run.out and "read_file" in run.out
+    assert "bars (stdio) ready" in run.out and "secret_word  The secret word of the day." in run.out
+    assert "ghost (stdio) failed: command not found: no-such-mcp-server-here" in run.out
+    listing = json.loads(chat(chat_env, "tools", "--json").out)
+    assert [(s["server"], s["state"]) for s in listing] == [("bars", "ready"), ("ghost", "failed")]
+
+
+def test_chat_tools_with_nothing_set_up_says_how(chat_env):
+    run = chat(chat_env, "tools")
+    assert run.code == 0, run
+    assert "no tools" in run.out and "mcp.json" in run.out and "--tools shell,files" in run.out
+
+
+def test_a_broken_mcp_json_is_one_line(chat_env):
+    path = write_servers(chat_env, {})
+    path.write_text('{"mcpServers": {"bars": {"args": ["x"]}}}')
+    run = chat(chat_env, "hello")
+    assert run.code == 3, run
+    assert run.err.strip().endswith('mcpServers.bars: give either "command" (stdio) or "url" (streamable HTTP)'), run
+
+
+def test_no_tools_starts_no_server(server, chat_env, tmp_path):
+    marker = tmp_path / "started"
+    write_servers(chat_env, {"probe": {"command": "sh", "args": ["-c", f"touch {marker}; sleep 5"]}})
+    server.queue(Reply("plain"))
+    run = chat(chat_env, "--no-tools", "hello")
+    assert run.code == 0, run
+    assert "tools" not in server.requests[0]
+    assert not marker.exists()

@@ -1,0 +1,375 @@
+"""Tool calls in a real terminal, as a user meets them: the block, the approval question and each
+answer to it (y, Enter, r, a, e, Ctrl-C), keys typed too early, Ctrl-C while a command runs, and
+chat killed mid-call or at the question. Each test checks the screen, what the model was sent
+next, and what the thread keeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import Reply, protocol_error, tool_calls
+from tests.helpers import Repl, chat, stored, summary
+from tests.test_reliability import db_of
+
+pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
+
+QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all:"
+REASON = "Reason (for the model):"
+ARGUMENTS = "Arguments (JSON, Enter to run):"
+BLOCK = "⚙ shell (built-in)"
+REFUSED = "not run: the user refused this call"
+# prompt-toolkit turns bracketed paste on as each prompt (the "> " one or a question) starts waiting.
+READY = "\x1b[?2004h"
+DONE = "\x1b[?2004l"
+CTRL_C = "\x03"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wait_asked(repl: Repl, question: str, after: int, timeout: float = 10) -> None:
+    """Wait until ``question`` (a prompt of the approval UI) is up and reading keys.
+
+    It is a prompt-toolkit prompt too: counted as seen, so that ``wait_prompt`` goes on waiting
+    for the next "> " prompt."""
+    target = repl.prompts_seen + 1
+    repl.wait_until(lambda: question in repl.text[after:] and repl.raw.count(READY) >= target, repr(question), timeout)
+    repl.prompts_seen = target
+
+
+def answer(repl: Repl, keys: str) -> int:
+    """Type ``keys`` at the question up now; the output position before them."""
+    at = repl.mark()
+    repl.child.send(keys)
+    return at
+
+
+def prompts_since(repl: Repl, raw_at: int) -> int:
+    """How many prompts (the "> " one and questions) were put up after position ``raw_at`` of ``raw``."""
+    return repl.raw[raw_at:].count(READY)
+
+
+def tool_messages(body: dict) -> list[dict]:
+    return [m for m in body["messages"] if m.get("role") == "tool"]
+
+
+def assert_valid(server: Any) -> None:
+    """Every request chat sent keeps the tool-call protocol (the fake server would have said 400)."""
+    for number, body in enumerate(server.requests):
+        assert protocol_error(body["messages"]) is None, (number, body["messages"])
+
+
+def tool_results(thread_messages: list[Any]) -> list[tuple[str, str, str | None]]:
+    """(call id, text, outcome) of each stored tool result."""
+    return [
+        (m.tool_call_id, str(m.content), (m.response_metadata or {}).get("outcome"))
+        for m in thread_messages
+        if m.type == "tool"
+    ]
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has ended (a zombie nobody reaped yet counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def wait_file(path: Path, timeout: float = 10) -> str:
+    """The contents of ``path`` once a command has written a line to it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("\n"):
+            return path.read_text().strip()
+        time.sleep(0.02)
+    pytest.fail(f"{path} was never written: the command did not start")
+
+
+def kill_group(pid: int) -> None:
+    """Clean up a command's process group that chat could not stop (it was killed itself)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.fixture
+def pty(chat_env):
+    """Start ``chat`` in a pseudo-terminal without waiting for the "> " prompt; killed at the end."""
+    started: list[Repl] = []
+
+    def _start(*args: str) -> Repl:
+        repl = Repl(list(args), chat_env)
+        started.append(repl)
+        return repl
+
+    yield _start
+    for repl in started:
+        repl.kill()
+
+
+# --------------------------------------------------------------------------- y, Enter, r, a, e
+
+
+def test_yes_runs_the_command_shows_its_output_and_the_model_gets_it(server, chat_env, start):
+    server.queue(tool_calls(("shell", {"command": "echo pty-ok-123"}), text="Let me check."), Reply("final answer here"))
+    repl = start("--tools", "shell", "--thread", "yes")
+    at = repl.say("run the check")
+    wait_asked(repl, QUESTION, at)
+    assert BLOCK in repl.text[at:] and "command: echo pty-ok-123" in repl.text[at:]
+    after = answer(repl, "y\r")
+    repl.wait_for("final answer here", after=after)
+    repl.wait_prompt()
+    shown = repl.text[after:]
+    assert "→ · " in shown and "pty-ok-123" in shown and "[exit code 0]" in shown, shown
+
+    assert len(server.requests) == 2
+    assert_valid(server)
+    (result,) = tool_messages(server.requests[1])
+    assert result["tool_call_id"] == "call_0_shell" and result["content"] == "pty-ok-123\n[exit code 0]"
+
+    kept = stored(db_of(chat_env), "yes")
+    assert [m.type for m in kept] == ["human", "ai", "tool", "ai"]
+    assert tool_results(kept) == [("call_0_shell", "pty-ok-123\n[exit code 0]", "ok")]
+    assert kept[-1].content == "final answer here"
+
+
+def test_the_text_before_a_call_is_shown_once_and_on_its_own_line(server, chat_env, start):
+    """The model's words before a call end their line before the block, and are not printed again."""
+    server.queue(tool_calls(("shell", {"command": "echo shown-once"}), text="Let me check."), Reply("final answer here"))
+    repl = start("--tools", "shell", "--thread", "once")
+    at = repl.say("run the check")
+    wait_asked(repl, QUESTION, at)
+    before = repl.text[at:]
+    assert "Let me check.\n" in before and "Let me check." + BLOCK not in before, before
+    after = answer(repl, "y\r")
+    repl.wait_for("final answer here", after=after)
+    repl.wait_prompt()
+    assert repl.text[at:].count("Let me check.") == 1, repl.text[at:]
+
+
+def test_enter_alone_refuses_and_the_session_goes_on(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("fine, I will not"))
+    repl = start("--tools", "shell", "--thread", "no")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "\r")
+    repl.wait_for("fine, I will not", after=after)
+    repl.wait_prompt()
+    assert not (tmp_path / "marker").exists(), "a refused command ran"
+    assert "→ refused" in repl.text[after:] and REFUSED in repl.text[after:]
+
+    assert_valid(server)
+    (result,) = tool_messages(server.requests[1])
+    assert result["content"] == REFUSED
+    assert tool_results(stored(db_of(chat_env), "no")) == [("call_0_shell", REFUSED, "refused")]
+
+    at = repl.say("still there?")  # the session goes on
+    repl.wait_for("You said: still there?", after=at)
+    repl.wait_prompt()
+
+
+def test_a_reason_reaches_the_model(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("ok, ls then"))
+    repl = start("--tools", "shell", "--thread", "why")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "r\r")
+    wait_asked(repl, REASON, after)
+    answer(repl, "use ls instead\r")
+    repl.wait_for("ok, ls then", after=after)
+    repl.wait_prompt()
+    assert not (tmp_path / "marker").exists()
+
+    assert_valid(server)
+    (result,) = tool_messages(server.requests[1])
+    assert result["content"] == f"{REFUSED}. The user says: use ls instead"
+    assert tool_results(stored(db_of(chat_env), "why"))[0][1:] == (f"{REFUSED}. The user says: use ls instead", "refused")
+
+
+def test_always_asks_once_for_two_calls_of_the_tool(server, chat_env, start):
+    server.queue(
+        tool_calls(("shell", {"command": "echo first-1"}), ("shell", {"command": "echo second-2"})),
+        Reply("both done"),
+    )
+    repl = start("--tools", "shell", "--thread", "always")
+    at = repl.say("run both")
+    raw_at = len(repl.raw)
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "a\r")
+    repl.wait_for("both done", after=after)
+    repl.wait_prompt()
+    assert prompts_since(repl, raw_at) == 2, "asked more than once (or the prompt did not come back)"
+    shown = repl.text[after:]
+    assert "first-1" in shown and "second-2" in shown, shown
+
+    assert_valid(server)
+    assert [m["content"] for m in tool_messages(server.requests[1])] == ["first-1\n[exit code 0]", "second-2\n[exit code 0]"]
+    outcomes = tool_results(stored(db_of(chat_env), "always"))
+    assert [(call, outcome) for call, _, outcome in outcomes] == [("call_0_shell", "ok"), ("call_1_shell", "ok")]
+
+
+def test_edit_runs_the_edited_arguments(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("edited run seen"))
+    repl = start("--tools", "shell", "--thread", "edit")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "e\r")
+    wait_asked(repl, ARGUMENTS, after)
+    repl.wait_for('{"command": "touch marker"}', after=after)  # prefilled with what the model asked
+    answer(repl, "\x01\x0b")  # Ctrl-A, Ctrl-K: the line is empty
+    answer(repl, '{"command": "echo edited-777"}\r')
+    repl.wait_for("edited run seen", after=after)
+    repl.wait_prompt()
+    assert not (tmp_path / "marker").exists(), "the command as the model asked it ran"
+    assert "edited-777" in repl.text[after:]
+
+    assert_valid(server)
+    (result,) = tool_messages(server.requests[1])
+    assert result["content"] == "edited-777\n[exit code 0]"
+    (kept,) = [m for m in stored(db_of(chat_env), "edit") if m.type == "tool"]
+    assert kept.content == "edited-777\n[exit code 0]" and kept.response_metadata["arguments"] == {"command": "echo edited-777"}
+
+
+# --------------------------------------------------------------------------- keys at the wrong moment
+
+
+def test_keys_typed_while_the_model_streams_do_not_answer_the_question(server, chat_env, start, tmp_path):
+    reply = tool_calls(("shell", {"command": "touch marker"}), text="Thinking")
+    reply.parts.insert(1, 1.0)  # the call comes a second after the text
+    server.queue(reply, Reply("not run then"))
+    repl = start("--tools", "shell", "--thread", "ahead")
+    at = repl.say("make a marker")
+    repl.wait_for("Thinking", after=at)
+    repl.child.send("y\r")  # typed ahead, before anything was asked
+    wait_asked(repl, QUESTION, at)
+    time.sleep(0.3)
+    repl._pump(0.05)
+    asked = repl.text[at:].split(QUESTION, 1)[1]
+    assert "→" not in asked and not (tmp_path / "marker").exists(), "keys typed ahead approved the call"
+    after = answer(repl, "n\r")
+    repl.wait_for("not run then", after=after)
+    repl.wait_prompt()
+    assert not (tmp_path / "marker").exists()
+    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
+
+
+def test_ctrl_c_at_the_question_is_no_and_chat_goes_on(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("understood"))
+    repl = start("--tools", "shell", "--thread", "cc")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, CTRL_C)
+    repl.wait_for("understood", after=after)
+    repl.wait_prompt()
+    assert repl.child.isalive()
+    assert not (tmp_path / "marker").exists()
+    assert "→ refused" in repl.text[after:]
+
+    assert_valid(server)
+    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
+    at = repl.say("next one")
+    repl.wait_for("You said: next one", after=at)
+    repl.wait_prompt()
+
+
+# --------------------------------------------------------------------------- stops and crashes
+
+
+def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(server, chat_env, start, tmp_path):
+    command = "echo $$ > group; sleep 30 & echo $! > child; wait"
+    server.queue(tool_calls(("shell", {"command": command})))
+    repl = start("--tools", "shell", "--thread", "stop")
+    at = repl.say("sleep a while")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "y\r")
+    group, child = int(wait_file(tmp_path / "group")), int(wait_file(tmp_path / "child"))
+    repl.wait_until(lambda: DONE in repl.raw[repl.raw.rindex(READY):], "the question to close")
+    started = time.monotonic()
+    repl.child.send(CTRL_C)
+    repl.wait_prompt(timeout=10)
+    took = time.monotonic() - started
+    assert took < 3, f"the stop took {took:.1f} s"
+    assert "stopped" in repl.text[after:]
+    deadline = time.monotonic() + 3
+    while not (gone(group) and gone(child)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(group) and gone(child), "the command's processes outlived the stop"
+
+    kept = stored(db_of(chat_env), "stop")
+    results = tool_results(kept)
+    assert len(results) == 1 and results[0][0] == "call_0_shell" and results[0][1].startswith("cancelled"), summary(kept)
+
+    at = repl.say("are we fine?")
+    repl.wait_for("You said: are we fine?", after=at)
+    repl.wait_prompt()
+    assert "error" not in repl.text[at:], repl.text[at:]
+    assert len(server.requests) == 2
+    assert_valid(server)
+    assert tool_messages(server.requests[1])[0]["content"].startswith("cancelled")
+
+
+def test_after_kill_9_mid_call_the_thread_goes_on(server, chat_env, pty, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo $$ > group; sleep 30"})))
+    repl = pty("--tools", "shell", "--thread", "k9")
+    repl.wait_prompt()
+    at = repl.say("sleep a while")
+    wait_asked(repl, QUESTION, at)
+    answer(repl, "y\r")
+    group = int(wait_file(tmp_path / "group"))
+    try:
+        repl.child.kill(signal.SIGKILL)
+        repl.exit_code()
+        run = chat(chat_env, "--thread", "k9", "next question")
+    finally:
+        kill_group(group)  # chat was killed: nobody else stops it
+    assert run.code == 0, run
+    assert "You said: next question" in run.out
+
+    assert len(server.requests) == 2
+    assert_valid(server)
+    (result,) = tool_messages(server.requests[1])
+    assert result["tool_call_id"] == "call_0_shell" and result["content"].startswith("interrupted")
+    kept = stored(db_of(chat_env), "k9")
+    assert [m.type for m in kept] == ["human", "ai", "tool", "human", "ai"], summary(kept)
+    assert tool_results(kept)[0][2] == "interrupted"
+
+
+def test_after_kill_9_at_the_question_it_is_asked_again(server, chat_env, pty, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo resumed-42"})))
+    first = pty("--tools", "shell", "--thread", "ask9")
+    first.wait_prompt()
+    at = first.say("say it")
+    wait_asked(first, QUESTION, at)
+    first.child.kill(signal.SIGKILL)
+    first.exit_code()
+    assert len(server.requests) == 1
+
+    server.queue(Reply("resumed answer"))
+    repl = pty("--thread", "ask9", "--tools", "shell")
+    wait_asked(repl, QUESTION, 0)
+    shown = repl.text
+    assert "this thread was waiting for your approval" in shown and "command: echo resumed-42" in shown, shown
+    after = answer(repl, "y\r")
+    repl.wait_for("resumed answer", after=after)
+    repl.wait_prompt()
+    assert "resumed-42" in repl.text[after:]
+
+    assert len(server.requests) == 2
+    assert_valid(server)
+    assert tool_messages(server.requests[1])[0]["content"] == "resumed-42\n[exit code 0]"
+    kept = stored(db_of(chat_env), "ask9")
+    assert [m.type for m in kept] == ["human", "ai", "tool", "ai"], summary(kept)
+    assert kept[-1].content == "resumed answer"
