@@ -89,6 +89,10 @@ class StderrNotes:
         """Off the answer: one line on stderr per call, run or refused."""
         from chatcli.ui.toolview import ran_line, refused_line
 
+        if event.get("type") == "ask":  # a dumb terminal: asked all the same
+            from chatcli.ui.toolview import call_block
+
+            self.note(call_block(event))
         if event.get("type") != "tool_result":
             return
         self.warn(refused_line(event) if event.get("status") == "refused" else ran_line(event))
@@ -137,6 +141,7 @@ class RichOutput:
         self.console = console
         self.err_console = err_console
         self._stream: Any = None
+        self._asked: set[Any] = set()  # calls whose block was shown with the approval question
 
     def start_reply(self) -> None:
         from chatcli.ui.markdown.stream import MarkdownStream
@@ -172,8 +177,12 @@ class RichOutput:
         if self._stream is not None:
             self._stream.finish()
             self._stream = None
-        if event.get("type") == "tool_call":
+        if event.get("type") == "ask":  # about to be asked: the block shows once, before the question
+            self._asked.add(event.get("id"))
             self.note(call_block(event))
+        elif event.get("type") == "tool_call":
+            if event.get("id") not in self._asked:
+                self.note(call_block(event))
         elif event.get("status") == "refused":
             self.warn(result_block(event))
         else:

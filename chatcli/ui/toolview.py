@@ -27,8 +27,12 @@ def arguments_text(arguments: Any, indent: int | None = None) -> str:
     return json.dumps(arguments, ensure_ascii=False, indent=indent)
 
 
-def shortened(text: str, lines: int = SHOWN_LINES, width: int = SHOWN_WIDTH) -> str:
-    """The first ``lines`` lines of ``text`` (each at most ``width`` wide), saying how much is left out."""
+def shortened(text: str, lines: int = SHOWN_LINES, width: int | None = None) -> str:
+    """The first ``lines`` lines of ``text`` (each cut to the terminal's ``width``), saying how much is left out."""
+    if width is None:
+        import shutil
+
+        width = max(40, shutil.get_terminal_size((100, 24)).columns - 6)
     rows = text.splitlines() or [""]
     shown = [row if len(row) <= width else row[: width - 1] + "…" for row in rows[:lines]]
     if len(rows) > lines:
@@ -42,6 +46,8 @@ def call_block(event: dict[str, Any]) -> str:
     if isinstance(arguments, dict) and len(arguments) == 1:
         (name, value), = arguments.items()  # one argument (a command, a path): shown as it is
         body = f"{name}: {value}" if isinstance(value, str) else arguments_text(arguments)
+    elif not arguments:
+        body = "(no arguments)"
     else:
         body = arguments_text(arguments, indent=2 if isinstance(arguments, dict) and len(json.dumps(arguments)) > 80 else None)
     if event.get("server") == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
@@ -51,14 +57,19 @@ def call_block(event: dict[str, Any]) -> str:
     return neutralise(f"⚙ {event.get('label') or event.get('name')}\n" + _indent(shortened(body)))
 
 
+_HEADS = {"ok": "→", "error": "→ error from", "timeout": "→ timed out:", "cancelled": "→ cancelled:"}
+
+
 def result_block(event: dict[str, Any]) -> str:
-    """The lines shown when a call ends: its first lines, how it ended and how long it took."""
+    """The lines shown when a call ends: the tool, how it ended, its time, then its first lines."""
+    label = event.get("label") or event.get("name") or "tool"
     status = event.get("status", "ok")
-    seconds = event.get("seconds") or 0.0
-    head = {"ok": "→", "error": "→ error", "timeout": "→ timed out", "refused": "→ refused", "cancelled": "→ cancelled"}.get(status, f"→ {status}")
-    text = shortened(str(event.get("content") or "").strip() or "(no output)")
-    timing = f" · {seconds:.1f} s" if status in ("ok", "error", "timeout") else ""
-    return neutralise(_indent(f"{head}{timing}\n{_indent(text)}" if "\n" in text or len(text) > 60 else f"{head} {text}{timing}"))
+    content = str(event.get("content") or "").strip()
+    if status == "refused":
+        reason = content.partition("The user says: ")[2]
+        return neutralise(f"  ✗ {label}: not run" + (f" ({reason})" if reason else ""))
+    head = f"  {_HEADS.get(status, '→ ' + status)} {label} · {event.get('seconds') or 0.0:.1f} s"
+    return neutralise(head + "\n" + _indent(_indent(shortened(content or "(no output)"))))
 
 
 def refused_line(event: dict[str, Any]) -> str:
@@ -85,14 +96,15 @@ def _indent(text: str) -> str:
 class TerminalApprover:
     """Asks the user about each call that needs approval (see the module docstring).
 
-    ``show`` prints a block (dim); ``warn`` a line that matters; ``toolbox`` keeps the tools
-    allowed "always".
+    ``output`` shows the call (an "ask" tool event), notes and warnings; ``toolbox`` keeps the
+    tools allowed "always".
     """
 
-    def __init__(self, toolbox: Any, show: Callable[[str], None], warn: Callable[[str], None], stdin_fd: int = 0):
+    def __init__(self, toolbox: Any, output: Any, stdin_fd: int = 0):
         self.toolbox = toolbox
-        self.show = show
-        self.warn = warn
+        self.output = output
+        self.show: Callable[[str], None] = output.note
+        self.warn: Callable[[str], None] = output.warn
         self.stdin_fd = stdin_fd
 
     async def __call__(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -102,7 +114,7 @@ class TerminalApprover:
             if entry is not None and self.toolbox.preapproved(entry):
                 decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
                 continue
-            self.show(call_block(call))
+            self.output.tool_event({"type": "ask", **call})
             decisions[call["id"]] = await self._ask(call, entry)
         return decisions
 
@@ -172,7 +184,7 @@ def connect(conversation: Any, output: Any, ask: bool) -> None:
     """
     conversation.on_event = output.tool_event
     if ask:
-        conversation.approve = TerminalApprover(conversation.toolbox, output.note, output.warn)
+        conversation.approve = TerminalApprover(conversation.toolbox, output)
 
 
 def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = False) -> None:
