@@ -2,12 +2,14 @@
 
 Run (from anywhere; uses the ``chat`` installed next to this Python)::
 
-    /work/venv/bin/python benchmarks/bench.py            # full run, ~4-6 min on 2 cores
-    /work/venv/bin/python benchmarks/bench.py --quick    # smoke run, ~1.5 min
-    /work/venv/bin/python benchmarks/bench.py --turns 1000 --runs 7
+    .venv/bin/python benchmarks/bench.py                # full run, ~4 min on 2 cores
+    .venv/bin/python benchmarks/bench.py --quick        # smoke run, ~1.5 min
+    .venv/bin/python benchmarks/bench.py --tools-only   # row 7 alone, ~1 min
+    .venv/bin/python benchmarks/bench.py --turns 1000 --runs 7
 
 Prints a Markdown table (metric | value | target | met?) and writes it, with the run's
-details, to ``benchmarks/results.md`` (overwritten each run).  Every figure is a median
+details, to ``benchmarks/results.md`` (``results-tools.md`` with ``--tools-only``; overwritten
+each run).  Every figure is a median
 of several runs; every ratio compares figures measured in the same run (paired runs are
 interleaved and the ratio is the median of the per-pair ratios).  No network is used: a
 fake OpenAI-compatible server (``tests/fakeserver.py``) runs in this process on 127.0.0.1
@@ -41,6 +43,15 @@ Rows (see docs/PERFORMANCE.md for the reading):
 6. memory -- VmHWM (peak RSS) of an idle REPL (prompt + 2.5 s for the background import),
    and of a REPL that resumed the N-turn thread and answered one question; plus that
    answer's latency (Enter -> last word), which includes loading the thread.
+7. tools -- three MCP servers in mcp.json (``tests/mcp/bars.py`` over stdio, 5 tools each,
+   run by this Python) vs no tools set up: the REPL in a pseudo-terminal (spawn -> prompt,
+   interleaved; then ``hi`` typed at once: spawn -> the first chat request, which must offer
+   the 15 MCP tools, i.e. when the tools are usable, and -> the answer); and the one-shot
+   ``chat "question"`` with stdout a pipe, with no tools, with ``--tools shell,files`` and
+   with the three servers, rotated with the servers' own start (three ``bars.py`` spoken to in
+   raw JSON-RPC until all answered initialize and tools/list): ratios to no tools, and the
+   seconds the servers add over that floor.  ``benchmarks/tools_timeline.py`` shows where
+   those seconds go.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ import asyncio
 import contextlib
 import datetime
 import fcntl
+import json
 import os
 import platform
 import re
@@ -87,6 +99,9 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]] | None] = {
     "db_ratio": ("<= 11", lambda v: v <= 11),
     "render_ratio": ("<= 2x", lambda v: v <= 2),
     "render_lag": ("<= 0.25 s", lambda v: v <= 0.25),
+    "tools_prompt": ("<= 0.3 s", lambda v: v <= 0.3),
+    "builtin_ratio": ("<= 1.1x", lambda v: v <= 1.1),
+    "mcp_over_floor": ("<= 1.0x", lambda v: v <= 1.0),
 }
 
 END_MARK = "zebraquux"  # last word of every reply: its arrival means the answer is complete
@@ -171,12 +186,13 @@ _CSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\
 class PtyChat:
     """``chat`` in a pseudo-terminal that answers cursor-position requests like a real terminal."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, command: list[str] | None = None) -> None:
+        """``command``: what to run instead of the installed ``chat`` (benchmarks/tools_timeline.py)."""
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
         self.start = time.perf_counter()
         self.proc = subprocess.Popen(
-            [CHAT, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+            [*(command or [CHAT]), *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
         )
         os.close(slave)
         self.raw = b""
@@ -217,11 +233,16 @@ class PtyChat:
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.send(b"\x04")  # Ctrl-D: leave
+        # Ctrl-D: leave. One that arrives between the answer's last word and the next prompt
+        # finds the terminal in cooked mode, where the line discipline eats it as end-of-file
+        # for nobody: send it again every half second until chat leaves (or 5 s, then kill).
         end = time.perf_counter() + 5
         while self.proc.poll() is None and time.perf_counter() < end:
-            self.drain(0.1)
+            with contextlib.suppress(OSError):
+                self.send(b"\x04")
+            resend = min(end, time.perf_counter() + 0.5)
+            while self.proc.poll() is None and time.perf_counter() < resend:
+                self.drain(0.1)
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -567,6 +588,161 @@ def bench_memory(server: FakeOpenAIServer, work: Path, runs: int, long_db: Path)
     return {"idle": idle, "long": long, "long_answer": long_answer}
 
 
+# ----------------------------------------------------------------------------------- tools
+
+BARS = ROOT / "tests" / "mcp" / "bars.py"  # the FastMCP test server: 5 tools
+N_SERVERS = 3
+BUILTIN_TOOLS = "shell,files"
+ONESHOT_QUESTION = "What is the capital of France?"
+
+
+def tools_homes(work: Path) -> dict[str, Path]:
+    """Two private homes: one with no mcp.json, one whose mcp.json starts three bars.py over stdio."""
+    homes = {"none": work / "home-tools-none", "mcp": work / "home-tools-mcp"}
+    for home in homes.values():
+        (home / ".config" / "chatcli").mkdir(parents=True, exist_ok=True)
+    servers = {f"bars{i + 1}": {"command": PY, "args": [str(BARS)]} for i in range(N_SERVERS)}
+    (homes["mcp"] / ".config" / "chatcli" / "mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=1))
+    return homes
+
+
+@contextlib.contextmanager
+def chat_requests(server: FakeOpenAIServer):
+    """Record when each chat-completions request arrives (perf_counter), beside server.requests."""
+    arrivals: list[float] = []
+    base = server._httpd.RequestHandlerClass  # noqa: SLF001 - benchmark instrumentation
+
+    class Arrival(base):  # type: ignore[misc, valid-type]
+        def do_POST(self) -> None:  # noqa: N802
+            if self.path.rstrip("/").endswith("/chat/completions"):
+                arrivals.append(time.perf_counter())
+            super().do_POST()
+
+    server._httpd.RequestHandlerClass = Arrival  # noqa: SLF001
+    try:
+        yield arrivals
+    finally:
+        server._httpd.RequestHandlerClass = base  # noqa: SLF001
+
+
+def tools_sent(server: FakeOpenAIServer) -> int:
+    """How many tools the last chat request offered the model."""
+    return len(server.requests[-1].get("tools") or []) if server.requests else -1
+
+
+_MCP_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+
+def mcp_servers_floor(n: int) -> tuple[float, int]:
+    """n bars.py started at once, spoken to in raw JSON-RPC over stdio (no client library):
+    seconds until every one answered initialize and tools/list (their exit is not counted),
+    and the number of tools they listed."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen([PY, str(BARS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for _ in range(n)
+    ]
+    try:
+        for proc in procs:
+            proc.stdin.write((json.dumps(_MCP_INIT) + "\n").encode())
+            proc.stdin.flush()
+        for proc in procs:
+            json.loads(proc.stdout.readline())  # the initialize result
+            proc.stdin.write((json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n").encode())
+            proc.stdin.write((json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n").encode())
+            proc.stdin.flush()
+        listed = sum(len(json.loads(proc.stdout.readline())["result"]["tools"]) for proc in procs)
+        ready = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return ready, listed
+
+
+def bench_tools_prompt(server: FakeOpenAIServer, work: Path, runs: int) -> dict[str, Any]:
+    """Row 7: the REPL in a pty with no tools set up vs three MCP servers in mcp.json (interleaved).
+
+    Prompt = spawn -> '>' drawn. Then 'hi' is typed at once: the first chat request's arrival
+    at the fake server (spawn -> request) is when the session's tools are usable -- the graph
+    waits for starting servers before it calls the model -- and the request must offer all
+    of the servers' tools; the answer's last word on screen ends the run.
+    """
+    homes = tools_homes(work)
+    envs = {which: chat_env(server.base_url, home) for which, home in homes.items()}
+    expected = {"none": 0, "mcp": 5 * N_SERVERS}
+    out: dict[str, list[float]] = {}
+    names = list(envs)
+    with chat_requests(server) as arrivals:
+        for i in range(runs):
+            for which in names[i % 2 :] + names[: i % 2]:
+                server.clear()
+                arrivals.clear()
+                chat = PtyChat([], envs[which], work)
+                try:
+                    out.setdefault(f"prompt_{which}", []).append(chat.wait_for(prompt_shown))
+                    chat.send(b"hi\r")
+                    out.setdefault(f"answer_{which}", []).append(chat.wait_for(answered))
+                    out.setdefault(f"request_{which}", []).append(arrivals[0] - chat.start)
+                    if tools_sent(server) != expected[which]:
+                        raise RuntimeError(f"REPL ({which}): the first request offered {tools_sent(server)} tools, not {expected[which]}")
+                finally:
+                    chat.close()
+            for key in ("prompt", "answer", "request"):
+                out.setdefault(f"{key}_ratio", []).append(out[f"{key}_mcp"][-1] / out[f"{key}_none"][-1])
+    return out
+
+
+def bench_tools_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict[str, Any]:
+    """Row 7: ``chat "question"`` (stdout a pipe) with no tools, with --tools shell,files, and with
+    three MCP servers; beside three bars.py started at once (the servers' own start); rotated."""
+    homes = tools_homes(work)
+    env_none, env_mcp = chat_env(server.base_url, homes["none"]), chat_env(server.base_url, homes["mcp"])
+    commands = {
+        "none": ([CHAT, ONESHOT_QUESTION], env_none, 0),
+        "builtin": ([CHAT, "--tools", BUILTIN_TOOLS, ONESHOT_QUESTION], env_none, 3),
+        "mcp": ([CHAT, ONESHOT_QUESTION], env_mcp, 5 * N_SERVERS),
+    }
+    for argv, env, _ in commands.values():  # the first run creates each home's database and dirs
+        timed_run(argv, env=env, cwd=work)
+    names = [*commands, "floor"]
+    out: dict[str, list[float]] = {}
+    for i in range(runs):
+        for which in names[i % len(names) :] + names[: i % len(names)]:
+            if which == "floor":
+                cpu0 = _children_cpu()
+                wall, listed = mcp_servers_floor(N_SERVERS)
+                cpu = _children_cpu() - cpu0
+                if listed != 5 * N_SERVERS:
+                    raise RuntimeError(f"the {N_SERVERS} bars.py listed {listed} tools")
+            else:
+                argv, env, expected = commands[which]
+                server.clear()
+                wall, proc, cpu = timed_run(argv, env=env, cwd=work)
+                if proc.returncode != 0 or END_MARK not in proc.stdout.decode():
+                    raise RuntimeError(f"one-shot ({which}): exit {proc.returncode}; {proc.stderr.decode()[-400:]!r}")
+                if tools_sent(server) != expected:
+                    raise RuntimeError(f"one-shot ({which}): the request offered {tools_sent(server)} tools, not {expected}")
+            out.setdefault(which, []).append(wall)
+            out.setdefault(which + "_cpu", []).append(cpu)
+        for which in ("builtin", "mcp"):
+            out.setdefault(f"ratio_{which}", []).append(out[which][-1] / out["none"][-1])
+            out.setdefault(f"cpu_ratio_{which}", []).append(out[which + "_cpu"][-1] / out["none_cpu"][-1])
+        out.setdefault("added_mcp", []).append(out["mcp"][-1] - out["none"][-1])
+        out.setdefault("added_over_floor", []).append(out["added_mcp"][-1] / out["floor"][-1])
+    return out
+
+
 # ---------------------------------------------------------------------------------- report
 
 
@@ -580,12 +756,30 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         else:
             rows.append((metric, value, target[0], "yes" if target[1](x) else "**no**"))
 
+    if "startup" in r:
+        startup_rows(r, add)
+    if "oneshot" in r:
+        oneshot_rows(r, add)
+    if "turns" in r:
+        turns_rows(r, add)
+    if "render" in r:
+        render_rows(r, add)
+    if "memory" in r:
+        memory_rows(r, add)
+    if "tools_prompt" in r:
+        tools_rows(r, add)
+    return rows
+
+
+def startup_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     s = r["startup"]
     add("1. python -c pass (interpreter floor)", f"{med(s['py']) * 1000:.0f} ms")
     add("1. chat --help", f"{med(s['help']) * 1000:.0f} ms")
     add("1. REPL: spawn -> prompt drawn", f"{med(s['prompt']) * 1000:.0f} ms", "prompt", med(s["prompt"]))
     add("1. REPL: spawn -> first answer (typed at the prompt)", f"{med(s['answer']) * 1000:.0f} ms")
 
+
+def oneshot_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     o = r["oneshot"]
     add("2. `echo hi \\| chat` (one-shot, fake server)", f"{med(o['chat']) * 1000:.0f} ms (CPU {med(o['chat_cpu']) * 1000:.0f} ms)")
     add(f"2. import floor `{FLOOR}`", f"{med(o['floor']) * 1000:.0f} ms (CPU {med(o['floor_cpu']) * 1000:.0f} ms)")
@@ -594,6 +788,8 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add(f"2. full import floor `{FULL_FLOOR}`", f"{med(o['full']) * 1000:.0f} ms (CPU {med(o['full_cpu']) * 1000:.0f} ms)")
     add("2. one-shot / full import floor, wall · CPU", f"{med(o['ratio_full']):.2f}x · {med(o['cpu_ratio_full']):.2f}x")
 
+
+def turns_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     t = r["turns"]
     ours, bare, n = t["ours"], t["bare"], t["n"]
     for m, v in ours["marks"].items():
@@ -629,6 +825,8 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for m in sorted(set(bs) & set(sizes)):
         add(f"4. bare / chatcli db size at {m} turns", f"{bs[m] / sizes[m]:.1f}x")
 
+
+def render_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     rd = r["render"]
     add(
         f"5. render {rd['tokens']:,}-token Markdown: MarkdownStream CPU / raw CPU",
@@ -646,11 +844,55 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         med(ku["lag"]),
     )
 
+
+def memory_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
+    n = r["turns"]["n"]
     mm = r["memory"]
     add("6. peak RSS, idle REPL (prompt + 2.5 s)", f"{med(mm['idle']):.0f} MB")
     add(f"6. peak RSS, REPL resumed on the {n}-turn thread, one answer", f"{med(mm['long']):.0f} MB")
     add(f"6. REPL resumed on the {n}-turn thread: Enter -> answer (first turn of the process)", f"{med(mm['long_answer']) * 1000:.0f} ms")
-    return rows
+
+
+def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
+    tp, to = r["tools_prompt"], r["tools_oneshot"]
+    ms = lambda xs: f"{med(xs) * 1000:.0f} ms"  # noqa: E731
+    servers = f"{N_SERVERS} MCP servers (bars.py, stdio)"
+    add("7. REPL: spawn -> prompt drawn, no tools set up", ms(tp["prompt_none"]))
+    add(f"7. REPL: spawn -> prompt drawn, {servers} in mcp.json", ms(tp["prompt_mcp"]), "tools_prompt", med(tp["prompt_mcp"]))
+    add(f"7. REPL prompt: {N_SERVERS} MCP servers / none (paired)", f"{med(tp['prompt_ratio']):.2f}x")
+    add(
+        f"7. REPL, `hi` typed at the prompt: spawn -> first request offering the {5 * N_SERVERS} MCP tools (tools usable)",
+        f"{ms(tp['request_mcp'])} (no tools: {ms(tp['request_none'])}; {med(tp['request_ratio']):.2f}x paired)",
+    )
+    add(
+        f"7. REPL, `hi` typed at the prompt: spawn -> answer, {servers} vs none",
+        f"{ms(tp['answer_mcp'])} vs {ms(tp['answer_none'])} ({med(tp['answer_ratio']):.2f}x paired)",
+    )
+    add(
+        "7. one-shot `chat \"question\" \| cat`, no tools",
+        f"{ms(to['none'])} (CPU {ms(to['none_cpu'])})",
+    )
+    add(
+        f"7. one-shot with `--tools {BUILTIN_TOOLS}`",
+        f"{ms(to['builtin'])} (CPU {ms(to['builtin_cpu'])})",
+    )
+    add(f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, wall (paired)", f"{med(to['ratio_builtin']):.2f}x", "builtin_ratio", med(to["ratio_builtin"]))
+    add(f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, CPU (paired)", f"{med(to['cpu_ratio_builtin']):.2f}x", "builtin_ratio", med(to["cpu_ratio_builtin"]))
+    add(
+        f"7. one-shot with {servers} (CPU includes the servers')",
+        f"{ms(to['mcp'])} (CPU {ms(to['mcp_cpu'])}); {med(to['ratio_mcp']):.2f}x no tools (paired)",
+    )
+    add(f"7. one-shot: added by {N_SERVERS} MCP servers (paired difference)", f"+{med(to['added_mcp']):.2f} s")
+    add(
+        f"7. floor: {N_SERVERS} bars.py started at once, raw JSON-RPC -> all answered initialize + tools/list",
+        f"{ms(to['floor'])} (CPU {ms(to['floor_cpu'])})",
+    )
+    add(
+        f"7. one-shot: added by {N_SERVERS} MCP servers / that floor (paired)",
+        f"{med(to['added_over_floor']):.2f}x",
+        "mcp_over_floor",
+        med(to["added_over_floor"]),
+    )
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:
@@ -672,8 +914,20 @@ def main() -> int:
     p.add_argument("--turns", type=int, default=None, help="length of the long thread (default 1000; 200 with --quick)")
     p.add_argument("--bare-turns", type=int, default=None, help="longest bare-saver thread (default 300; 100 with --quick)")
     p.add_argument("--runs", type=int, default=None, help="runs per subprocess measurement (default 7; 3 with --quick)")
-    p.add_argument("--out", type=Path, default=HERE / "results.md", help="where to write the results (default benchmarks/results.md)")
+    p.add_argument(
+        "--tools-only",
+        action="store_true",
+        help="only row 7 (tools: REPL prompt and one-shot with MCP servers / built-in tools), about a minute",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the results (default benchmarks/results.md; benchmarks/results-tools.md with --tools-only)",
+    )
     args = p.parse_args()
+    if args.out is None:
+        args.out = HERE / ("results-tools.md" if args.tools_only else "results.md")
     runs = args.runs or (3 if args.quick else 7)
     n = args.turns or (200 if args.quick else 1000)
     bare_top = args.bare_turns or (100 if args.quick else 300)
@@ -688,37 +942,56 @@ def main() -> int:
     results: dict[str, Any] = {}
     try:
         with FakeOpenAIServer(default_reply=REPLY) as server:
-            log(f"startup: {runs} runs")
-            results["startup"] = bench_startup(server, work, runs)
-            log(f"one-shot: {runs} rotated runs of chat and the two import floors")
-            results["oneshot"] = bench_oneshot(server, work, runs)
-            log("render")
-            results["render"] = bench_render(3, render_tokens)
-            log("render: keeping up with 2,000 tokens/s")
-            results["keepup"] = bench_keeps_up(server, work, 3, render_tokens)
-            results["turns"] = bench_turns(server, work, n, bare_n)
-            log("memory")
-            results["memory"] = bench_memory(server, work, max(3, runs // 2), results["turns"]["db"])
+            if args.tools_only:
+                run_tools(results, server, work, runs)
+            else:
+                log(f"startup: {runs} runs")
+                results["startup"] = bench_startup(server, work, runs)
+                log(f"one-shot: {runs} rotated runs of chat and the two import floors")
+                results["oneshot"] = bench_oneshot(server, work, runs)
+                run_tools(results, server, work, runs)
+                log("render")
+                results["render"] = bench_render(3, render_tokens)
+                log("render: keeping up with 2,000 tokens/s")
+                results["keepup"] = bench_keeps_up(server, work, 3, render_tokens)
+                results["turns"] = bench_turns(server, work, n, bare_n)
+                log("memory")
+                results["memory"] = bench_memory(server, work, max(3, runs // 2), results["turns"]["db"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    elapsed = time.perf_counter() - t0
+    return finish(args, results, runs, n, bare_top, time.perf_counter() - t0)
 
+
+def run_tools(results: dict[str, Any], server: FakeOpenAIServer, work: Path, runs: int) -> None:
+    """Row 7, both parts."""
+    log(f"tools: {runs} interleaved REPL runs, no tools vs {N_SERVERS} MCP servers")
+    results["tools_prompt"] = bench_tools_prompt(server, work, runs)
+    log(f"tools: {runs} rotated one-shot runs: no tools, --tools {BUILTIN_TOOLS}, {N_SERVERS} MCP servers, the servers alone")
+    results["tools_oneshot"] = bench_tools_oneshot(server, work, runs)
+
+
+def finish(args: argparse.Namespace, results: dict[str, Any], runs: int, n: int, bare_top: int, elapsed: float) -> int:
+    """Print the table and write it, with the run's details, to args.out."""
     rows = build_rows(results)
     md = table(rows)
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    mode = "quick" if args.quick else "full"
-    header = (
-        f"chatcli benchmark ({mode}) · {when} · {machine()}\n"
-        f"medians of {runs} runs (render: 3, memory: {max(3, runs // 2)}); long thread {n} turns, "
-        f"bare saver {bare_top} turns; bench took {elapsed:.0f} s\n"
-    )
+    if args.tools_only:
+        mode, flags = "tools only", " --tools-only"
+        details = f"medians of {runs} runs; bench took {elapsed:.0f} s\n"
+    else:
+        mode, flags = ("quick", " --quick") if args.quick else ("full", "")
+        details = (
+            f"medians of {runs} runs (render: 3, memory: {max(3, runs // 2)}); long thread {n} turns, "
+            f"bare saver {bare_top} turns; bench took {elapsed:.0f} s\n"
+        )
+    header = f"chatcli benchmark ({mode}) · {when} · {machine()}\n" + details
     print()
     print(header)
     print(md)
     args.out.write_text(
         "# chatcli benchmark results\n\n"
         "Generated by `python benchmarks/bench.py"
-        + (" --quick" if args.quick else "")
+        + flags
         + "`; overwritten each run.\n\n"
         + header.replace("\n", "  \n")
         + "\n"

@@ -167,7 +167,7 @@ def test_429_retry_after_ms_then_success(server):
     server.queue(Fault(status=429, headers={"retry-after-ms": "10"}), Reply("finally"))
     arrivals: list[float] = []
     record = server._record_and_pop
-    server._record_and_pop = lambda body, headers: (arrivals.append(time.monotonic()), record(body, headers))[1]
+    server._record_and_pop = lambda body, headers, pop=True: (arrivals.append(time.monotonic()), record(body, headers, pop))[1]
     _, agg, exc = collect(make_model(server.base_url, max_retries=1), [HumanMessage("hi")])
     assert exc is None and agg.content == "finally"
     assert len(server.requests) == 2

@@ -263,7 +263,7 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
         conv.approve = approve
         await conv.send("go", lambda _t: None)
     assert [c["arguments"] for c in asked] == [{"command": "echo original"}]
-    assert tool_messages(server.requests[1])[0]["content"] == "edited\n[exit code 0]"
+    assert tool_messages(server.requests[1])[0]["content"] == '(the user edited the arguments before it ran: {"command": "echo edited"})\nedited\n[exit code 0]'
 
 
 async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -81,7 +82,10 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
     room = max_chars
     for message in reversed(messages):
         role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
-        line = f"{role}: {message.text}"
+        if message.type == "tool":
+            role = f"Result of {getattr(message, 'name', '') or 'a tool'}"
+        calls = "".join(f" [called {c['name']}({json.dumps(c.get('args') or {}, ensure_ascii=False)[:200]})]" for c in getattr(message, "tool_calls", None) or [])
+        line = f"{role}: {message.text}{calls}"
         if len(line) > room:
             if room > 40:
                 lines.append(f"{role}: [...]{line[len(line) - room + 20 :]}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
@@ -11,21 +12,47 @@ from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 
 
+# open_conversation's ``toolbox`` when the caller gives none: it opens its own.
+OWN = object()
+
+
+def load_engine() -> None:
+    """Import the heavy modules of a turn (LangGraph, the OpenAI client, the SQLite checkpointer)."""
+    import chatcli.chat.graph  # noqa: F401
+    import chatcli.chat.model  # noqa: F401
+    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
+    import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
+
+
 @asynccontextmanager
 async def open_conversation(
-    settings: Settings, thread_id: str, note: Callable[[str], None] | None = None
+    settings: Settings, thread_id: str, note: Callable[[str], None] | None = None, toolbox: Any = OWN
 ) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
     ``note`` shows a line to the user while a turn runs (the local server being started again).
+    ``toolbox`` is the session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by
+    default the conversation opens its own: MCP servers start first, and the engine loads in a
+    thread meanwhile, so their start-up overlaps.
     """
+    check_thread_id(thread_id)
+    async with AsyncExitStack() as stack:
+        if toolbox is OWN:
+            toolbox = await stack.enter_async_context(open_toolbox(settings, note))
+            if toolbox is not None and toolbox.servers:
+                await asyncio.to_thread(load_engine)
+        conversation = await stack.enter_async_context(_open_conversation(settings, thread_id, note, toolbox))
+        yield conversation
+
+
+@asynccontextmanager
+async def _open_conversation(settings: Settings, thread_id: str, note: Callable[[str], None] | None, toolbox: Any) -> AsyncIterator[Conversation]:
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
     from chatcli.chat.windows import WindowFitter, starting_budget
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
-    check_thread_id(thread_id)
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
     endpoint = settings.base_url or OPENAI_URL
@@ -34,7 +61,7 @@ async def open_conversation(
     budget = settings.context_tokens
     if not settings.local:
         budget = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
-    async with open_store(settings.db or "") as store, open_toolbox(settings, note) as toolbox:
+    async with open_store(settings.db or "") as store:
         if note is not None:
             store.tell_waits(note)  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it

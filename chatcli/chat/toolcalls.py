@@ -155,6 +155,8 @@ def make_tools_node(toolbox: Any) -> Any:
                 write({"type": "tool_call", **view})
                 done = await toolbox.call(entry, arguments, call["id"])
                 text, outcome, seconds = done.text, done.status, done.seconds
+                if arguments is not call["args"]:  # the model must know what ran, not what it asked for
+                    text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
             meta = {"server": view["server"], "seconds": round(seconds, 3), "label": view["label"], "arguments": view["arguments"]}
             message = result_message(call, text, outcome, **meta)
             results.append(message)

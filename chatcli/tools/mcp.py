@@ -107,9 +107,10 @@ class McpServer:
             self._on_fail(self)
 
     async def _run(self) -> None:
-        from langchain_mcp_adapters.tools import load_mcp_tools
-
         try:
+            await asyncio.to_thread(preload)  # off the event loop: the prompt stays responsive
+            from langchain_mcp_adapters.tools import load_mcp_tools
+
             async with self._session() as session:
                 await asyncio.wait_for(session.initialize(), self.start_timeout)
                 tools = await asyncio.wait_for(load_mcp_tools(session, server_name=self.name), self.start_timeout)

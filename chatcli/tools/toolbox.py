@@ -99,11 +99,7 @@ class Toolbox:
         start_timeout: float = 30.0,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
-        self._builtin = [
-            ToolEntry(tool.name, builtin.SERVER, tool, group)
-            for group in self.builtin_groups
-            for tool in builtin.make_tools((group,))
-        ]
+        self._made: list[ToolEntry] | None = None
         self.servers = [McpServer(spec, log_dir, start_timeout) for spec in servers or []]
         self.approve = tuple(approve)
         self.approve_all = approve_all
@@ -111,6 +107,17 @@ class Toolbox:
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self._started = False
+
+    @property
+    def _builtin(self) -> list[ToolEntry]:
+        """The built-in tools, made when first needed (LangChain's tool classes load then)."""
+        if self._made is None:
+            self._made = [
+                ToolEntry(tool.name, builtin.SERVER, tool, group)
+                for group in self.builtin_groups
+                for tool in builtin.make_tools((group,))
+            ]
+        return self._made
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -123,11 +130,13 @@ class Toolbox:
             server.start(self._failed)
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait until no server is still starting (each has its own start limit too)."""
+        """Wait until no server is still starting, or ``timeout`` seconds (each server has its own start limit too)."""
         self.start()
-        waiting = [s.ready.wait() for s in self.servers if s.state == STARTING]
+        waiting = [asyncio.ensure_future(s.ready.wait()) for s in self.servers if s.state == STARTING]
         if waiting:
-            await asyncio.wait_for(asyncio.gather(*waiting), timeout)
+            _, late = await asyncio.wait(waiting, timeout=timeout)
+            for task in late:
+                task.cancel()
 
     async def aclose(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.servers), return_exceptions=True)
@@ -142,7 +151,7 @@ class Toolbox:
     @property
     def configured(self) -> bool:
         """True if any tool could be offered (built-ins on, or MCP servers configured)."""
-        return bool(self._builtin or self.servers)
+        return bool(self.builtin_groups or self.servers)
 
     def entries(self) -> list[ToolEntry]:
         """The tools the model can call now, each under a unique name fit for the API."""
@@ -176,7 +185,7 @@ class Toolbox:
     def status(self) -> list[ServerStatus]:
         """The built-ins and each server: state, and tools when ready."""
         rows = []
-        if self._builtin:
+        if self.builtin_groups:
             rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(self.builtin_groups), tools=list(self._builtin)))
         entries = self.entries()
         for server in self.servers:

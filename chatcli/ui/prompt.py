@@ -94,29 +94,25 @@ def _sendable(line: str, settings: Settings) -> bool:
 _PROMPT_FIRST = 0.05  # seconds
 
 
-def _import_engine(settings: Settings) -> None:
-    """Import the heavy modules (LangGraph, the OpenAI client; the MCP client if servers are set up) so the first turn is quick."""
-    import chatcli.chat.graph  # noqa: F401
-    import chatcli.chat.model  # noqa: F401
-    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
-    import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
+def _import_engine() -> None:
+    """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
+    from chatcli.chat.session import load_engine
 
-    if settings.use_tools and settings.mcp_config and os.path.isfile(settings.mcp_config):
-        from chatcli.tools.mcp import preload
-
-        preload()  # not on the event loop, where it would freeze the prompt
+    load_engine()
 
 
 async def _open(
     stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Output
 ) -> Conversation:
     """Load the engine off the event loop, then open the thread."""
-    from chatcli.chat.session import open_conversation
+    from chatcli.chat.session import open_conversation, open_toolbox
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
-    await asyncio.to_thread(_import_engine, settings)
-    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note))
+    # MCP servers start now, in the background, while the engine loads.
+    toolbox = await stack.enter_async_context(open_toolbox(settings, output.note))
+    await asyncio.to_thread(_import_engine)
+    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
     await conversation.set_system(setup.get("system"), setup.get("vars"))
     await threads.refresh(conversation.threads())

@@ -163,7 +163,9 @@ class TerminalApprover:
 
         self._drop_typeahead()
         try:
-            return await PromptSession().prompt_async(question, default=default)
+            # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
+            # the call that follows; here the terminal is raw and Ctrl-C arrives as a key (No).
+            return await PromptSession().prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
             return "\x03"
 
