@@ -40,6 +40,7 @@ async def open_conversation(
         if toolbox is OWN:
             toolbox = await stack.enter_async_context(open_toolbox(settings, note))
             if toolbox is not None and toolbox.servers:
+                await toolbox.warm()
                 await asyncio.to_thread(load_engine)
         conversation = await stack.enter_async_context(_open_conversation(settings, thread_id, note, toolbox))
         yield conversation

@@ -77,10 +77,13 @@ class McpServer:
     def log_path(self) -> Path | None:
         return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
 
-    def start(self, on_fail: Callable[["McpServer"], None] | None = None) -> None:
-        """Start the server in the background; ``on_fail`` hears of a failure (once)."""
+    def start(self, on_fail: Callable[["McpServer"], None] | None = None, loaded: Any = None) -> None:
+        """Start the server in the background; ``on_fail`` hears of a failure (once).
+
+        ``loaded`` (awaitable) is the MCP client's import, shared by the servers of a session.
+        """
         self._on_fail = on_fail
-        self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
+        self._task = asyncio.create_task(self._run(loaded), name=f"mcp:{self.name}")
 
     async def stop(self) -> None:
         """Close the session (a stdio server's process ends with it)."""
@@ -106,9 +109,9 @@ class McpServer:
         if self._on_fail is not None:
             self._on_fail(self)
 
-    async def _run(self) -> None:
+    async def _run(self, loaded: Any = None) -> None:
         try:
-            await asyncio.to_thread(preload)  # off the event loop: the prompt stays responsive
+            await (loaded if loaded is not None else asyncio.to_thread(preload))  # off the event loop
             from langchain_mcp_adapters.tools import load_mcp_tools
 
             async with self._session() as session:

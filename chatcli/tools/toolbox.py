@@ -107,6 +107,7 @@ class Toolbox:
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self._started = False
+        self.loaded: Any = None  # the MCP client's import (a future), once started
 
     @property
     def _builtin(self) -> list[ToolEntry]:
@@ -126,8 +127,23 @@ class Toolbox:
         if self._started:
             return
         self._started = True
+        if self.servers:
+            from chatcli.tools.mcp import preload
+
+            # The MCP client is imported once, in a thread: the prompt stays responsive.
+            self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
         for server in self.servers:
-            server.start(self._failed)
+            server.start(self._failed, asyncio.shield(self.loaded))
+
+    async def warm(self) -> None:
+        """Wait until the MCP client is imported and the servers are being spawned.
+
+        Loading the rest of chat after this, not during it, gets the servers going sooner:
+        both imports would share one interpreter lock.
+        """
+        if self.loaded is not None:
+            await asyncio.shield(self.loaded)
+            await asyncio.sleep(0)  # let the server tasks spawn their processes
 
     async def settle(self, timeout: float | None = None) -> None:
         """Wait until no server is still starting, or ``timeout`` seconds (each server has its own start limit too)."""

@@ -111,6 +111,8 @@ async def _open(
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads.
     toolbox = await stack.enter_async_context(open_toolbox(settings, output.note))
+    if toolbox is not None:
+        await toolbox.warm()
     await asyncio.to_thread(_import_engine)
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
