@@ -36,6 +36,7 @@ def refused_lines(err: str) -> list[str]:
 # --------------------------------------------------------------------------- the loop
 
 
+@pytest.mark.stores("sqlite", "postgres")
 def test_two_calls_streamed_in_pieces_run_with_yes_and_the_answer_goes_on(server, chat_env, tmp_path):
     server.queue(
         tool_calls(("shell", {"command": "echo tool-ran-42"}), ("shell", {"command": "echo second-call"}), text="Let me check."),
@@ -192,6 +193,7 @@ def test_jsonl_emits_call_and_result_events_in_order(server, chat_env):
 # --------------------------------------------------------------------------- the thread stays valid
 
 
+@pytest.mark.stores("sqlite", "postgres")
 def test_a_call_left_without_result_is_closed_before_the_next_question(server, chat_env, settings):
     """As after a kill -9 in the middle of a call: the thread holds a call and no result."""
     import asyncio
@@ -228,6 +230,7 @@ def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
     assert [m["role"] for m in server.requests[-1]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "user"]
 
 
+@pytest.mark.stores("sqlite", "postgres")
 async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(server, settings):
     from dataclasses import replace
 
@@ -266,6 +269,7 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
     assert tool_messages(server.requests[1])[0]["content"] == '(the user edited the arguments before it ran: {"command": "echo edited"})\nedited\n[exit code 0]'
 
 
+@pytest.mark.stores("sqlite", "postgres")
 async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, settings):
     """The question for approval is part of the thread: chat stopping (a crash) does not lose it."""
     from dataclasses import replace
@@ -296,6 +300,7 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
 # --------------------------------------------------------------------------- show, export, search
 
 
+@pytest.mark.stores("sqlite", "postgres")
 def test_show_export_and_search_include_calls_and_results(server, chat_env, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo zanzibar-result"}), text="Checking."), Reply("It said zanzibar."))
     assert chat(chat_env, "--tools", "shell", "--yes", "-t", "shown", "go").code == 0
