@@ -344,3 +344,24 @@ def test_tab_completes_a_command_and_a_thread_id_in_the_terminal(start, server):
     at = repl.say("/exit")
     assert repl.exit_code() == 0
     assert "chat --thread first-thread" in repl.text[at:]  # the bye names the thread you are on
+
+
+# ------------------------------------------------------------------------------ /tools
+
+
+def test_tools_lists_the_sessions_tools_or_says_they_are_off(settings):
+    from dataclasses import replace
+
+    async def main() -> tuple[str, str, str]:
+        async with chat(replace(settings, tools=("files",))) as c:
+            listed = await c.run("/tools")
+        async with chat(settings) as c:
+            nothing = await c.run("/tools")
+        async with chat(replace(settings, tools=("shell",), use_tools=False)) as c:
+            off = await c.run("/tools")
+        return listed, nothing, off
+
+    listed, nothing, off = run(main())
+    assert "builtin (built-in) ready" in listed and "read_file" in listed and "list_directory" in listed
+    assert "no tools" in nothing and "mcp.json" in nothing
+    assert "tools are off for this session (--no-tools)" in off
