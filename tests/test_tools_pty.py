@@ -5,6 +5,7 @@ next, and what the thread keeps."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -455,3 +456,19 @@ def test_after_kill_9_at_the_question_it_is_asked_again(server, chat_env, pty, t
     kept = stored(db_of(chat_env), "ask9")
     assert [m.type for m in kept] == ["human", "ai", "tool", "ai"], summary(kept)
     assert kept[-1].content == "resumed answer"
+
+
+def test_a_server_failing_while_the_user_types_is_told_above_the_prompt(server, chat_env, start):
+    """A background failure never lands across the line being typed: it goes above the prompt."""
+    config = Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    # It fails a little after the prompt is up, while the user types.
+    config.write_text(json.dumps({"mcpServers": {"late": {"command": "sh", "args": ["-c", "sleep 1; exit 7"]}}}))
+    repl = start()
+    repl.type("half a ques")
+    repl.wait_for("MCP server late:")
+    repl.wait_until(lambda: screen(repl.raw)[-1].startswith("> half a ques"), "the prompt redrawn under the note")
+    lines = screen(repl.raw)
+    note = [line for line in lines if line.startswith("MCP server late:")]
+    assert len(note) == 1 and "going on without its tools" in note[0], lines
+    assert not any("half a ques" in line and "MCP server" in line for line in lines), lines

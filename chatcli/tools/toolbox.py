@@ -159,7 +159,8 @@ class Toolbox:
 
     def _failed(self, server: McpServer) -> None:
         if self.note is not None:
-            log = f" (its log: {server.log_path})" if server.log_path and server.log_path.exists() else ""
+            path = server.log_path
+            log = f" (its log: {path})" if path is not None and path.exists() and path.stat().st_size else ""
             self.note(f"MCP server {server.name}: {server.detail}{log}; going on without its tools")
 
     # ---- what is offered ---------------------------------------------------------------------

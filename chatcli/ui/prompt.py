@@ -101,16 +101,34 @@ def _import_engine() -> None:
     load_engine()
 
 
+def note_above(session: PromptSession, output: Output) -> Callable[[str], None]:
+    """``output.note``, printed above the prompt while it waits for input (not across the line being typed)."""
+
+    def note(text: str) -> None:
+        if session.app.is_running:
+            from prompt_toolkit.application import run_in_terminal
+
+            run_in_terminal(lambda: output.note(text))
+        else:
+            output.note(text)
+
+    return note
+
+
 async def _open(
-    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Output
+    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Output,
+    note: Callable[[str], None] | None = None,
 ) -> Conversation:
-    """Load the engine off the event loop, then open the thread."""
+    """Load the engine off the event loop, then open the thread.
+
+    ``note`` tells of what happens in the background (an MCP server that failed) at any time.
+    """
     from chatcli.chat.session import open_conversation, open_toolbox
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads.
-    toolbox = await stack.enter_async_context(open_toolbox(settings, output.note))
+    toolbox = await stack.enter_async_context(open_toolbox(settings, note or output.note))
     if toolbox is not None:
         await toolbox.warm()
     await asyncio.to_thread(_import_engine)
@@ -245,7 +263,7 @@ async def run_repl(
     output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
     async with AsyncExitStack() as stack:
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output))
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output, note_above(session, output)))
         repl = Repl(loading, output, settings, debug)
         stack.enter_context(on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP)))
         try:
