@@ -267,7 +267,7 @@ def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
     for message in transcript.messages:
         record = message_record(message)
         if record["role"] == "tool":
-            event = {"status": record["status"], "content": record["content"], "seconds": record.get("seconds")}
+            event = {"label": record.get("label") or record["name"], "status": record["status"], "content": record["content"], "seconds": record.get("seconds")}
             console.print(result_block(event), style="dim", markup=False, highlight=False)
             after_tools = True
             continue
