@@ -340,3 +340,35 @@ def test_approve_patterns(pattern, runs):
 
     box = Toolbox(approve=(pattern,))
     assert box.preapproved(ToolEntry("secret_word", "bars", Named())) is runs
+
+
+def test_summary_memory_never_separates_a_call_from_its_results(server, chat_env):
+    """Older turns folded into the summary, the recent ones sent whole: calls with their results."""
+    write_config(chat_env, 'memory = "summary"\ncontext_tokens = 150\n')
+    words = "lots of words to fill the budget " * 6
+    record = server._record_and_pop
+
+    def summariser_gets_the_default(body, headers, pop=True):  # the queue is for the answers
+        summarising = "running summary" in str(body["messages"][0].get("content"))
+        return record(body, headers, pop and not summarising)
+
+    server._record_and_pop = summariser_gets_the_default
+    for i in range(3):
+        server.queue(tool_calls(("shell", {"command": f"echo turn-{i} {words}"})), Reply(f"answer {i} {words}"))
+        run = chat(chat_env, "--tools", "shell", "--yes", "-t", "mem", f"question {i} {words}")
+        assert run.code == 0, run  # the fake server answers 400 to a call sent without its result
+    last = server.requests[-1]["messages"]
+    assert "Summary of the earlier conversation" in str(last[1]["content"])
+    roles = [m["role"] for m in last]
+    assert "tool" in roles and roles[roles.index("tool") - 1] == "assistant"
+
+
+def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_path, monkeypatch):
+    from chatcli.ui.toolview import call_block
+
+    monkeypatch.chdir(tmp_path)
+    long = {"command": "\n".join(f"echo line {i}" for i in range(30))}
+    block = call_block({"label": "shell (built-in)", "arguments": long}).splitlines()
+    assert block[0] == "⚙ shell (built-in)" and "… 26 more lines" in block[-1] and len(block) == 6
+    shown = call_block({"label": "read_file (built-in)", "server": "builtin", "arguments": {"path": "notes.txt"}})
+    assert f"(path: {tmp_path / 'notes.txt'})" in shown
