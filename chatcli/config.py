@@ -53,6 +53,9 @@ class Settings:
     tool_result_chars: int = 20_000
     # The MCP servers file (default: mcp.json beside config.toml in $XDG_CONFIG_HOME/chatcli).
     mcp_config: str | None = None
+    # A reasoning model's thinking in a terminal: in full as it comes, instead of a few live
+    # rows folded to "thought for N s" when the answer starts.
+    show_thinking: bool = False
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -80,6 +83,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
     "CHATCLI_TOOLS": "tools",
     "CHATCLI_MCP_CONFIG": "mcp_config",
+    "CHATCLI_SHOW_THINKING": "show_thinking",
 }
 
 MEMORY_MODES = ("trim", "summary")

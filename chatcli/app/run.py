@@ -125,7 +125,7 @@ def run(
         if question is not None or piped is not None:
             output = json_output
             if output is None:
-                output = make_env_output(env)
+                output = make_env_output(env, settings)
                 output.note(f"thread: {thread_id}")
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
@@ -133,14 +133,15 @@ def run(
             return
         from chatcli.ui.prompt import run_repl
 
-        asyncio.run(run_repl(settings, thread_id, make_env_output(env), setup=setup, debug=debug, resumed=thread is not None))
+        asyncio.run(run_repl(settings, thread_id, make_env_output(env, settings), setup=setup, debug=debug, resumed=thread is not None))
 
 
-def make_env_output(env: Environment) -> Output:
+def make_env_output(env: Environment, settings: Settings | None = None) -> Output:
     """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal."""
     from chatcli.ui.output import make_output
 
-    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal)
+    show = settings.show_thinking if settings is not None else False
+    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show)
 
 
 def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:

@@ -22,7 +22,7 @@ def threads_command(
     import json
 
     async def action(threads: Any) -> None:
-        from chatcli.ui.output import print_threads
+        from chatcli.ui.listing import print_threads
 
         rows = await threads.list(limit)
         if as_json:
@@ -34,13 +34,18 @@ def threads_command(
 
 
 @app.command("show")
-def show_command(thread_id: str = typer.Argument(..., metavar="ID"), db: Optional[str] = DB, debug: bool = DEBUG) -> None:
-    """Print a thread's transcript (rendered in a terminal, Markdown text in a pipe)."""
+def show_command(
+    thread_id: str = typer.Argument(..., metavar="ID"),
+    thinking: bool = typer.Option(False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """Print a thread's transcript (rendered in a terminal, Markdown text in a pipe), tool calls and thinking included."""
 
     async def action(threads: Any) -> None:
-        from chatcli.ui.output import print_transcript
+        from chatcli.ui.listing import print_transcript
 
-        print_transcript(await threads.transcript(thread_id), environment().stdout)
+        print_transcript(await threads.transcript(thread_id), environment().stdout, thinking)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -127,7 +132,7 @@ def search_command(
     """Full-text search over every thread: thread, turn and a snippet per match."""
 
     async def action(threads: Any) -> None:
-        from chatcli.ui.output import print_hits
+        from chatcli.ui.listing import print_hits
 
         hits = await threads.search(text, limit)
         if not hits:

@@ -1,5 +1,9 @@
 """ChatOpenAI, made to survive what odd OpenAI-compatible servers send.
 
+Thinking is kept: ``delta.reasoning_content`` and ``delta.reasoning`` (which ChatOpenAI drops)
+and a ``<think>...</think>`` opening of the content go to the message's
+``additional_kwargs["reasoning_content"]`` (chatcli.chat.thinking), the answer stays the content.
+
 A stream chunk is cleaned before langchain-openai reads it: text with lone surrogates
 (``"\\ud800"`` in the JSON) gets U+FFFD in their place, since such text can be neither shown,
 stored nor sent back; token counts that are not counts (``"lots"``, ``1.5``, negative) are
@@ -63,6 +67,48 @@ def clean_chunk(chunk: dict) -> dict:
     return cleaned
 
 
+def _reasoning_of(chunk: dict) -> tuple[str, bool]:
+    """The thinking a chunk's delta carries (either field), and whether the reply ends with it."""
+    choices = chunk.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "", False
+    delta = choices[0].get("delta")
+    text = ""
+    if isinstance(delta, dict):
+        for key in ("reasoning_content", "reasoning"):
+            if isinstance(delta.get(key), str):
+                text = delta[key]
+                break
+    return text, bool(choices[0].get("finish_reason"))
+
+
+def with_thinking(generation: Any, chunk: dict, splitter: Any) -> Any:
+    """``generation`` with its thinking moved out of the content into additional_kwargs."""
+    from chatcli.chat.thinking import REASONING_KEY
+
+    if generation is None:
+        return None
+    message = generation.message
+    reasoning, finished = _reasoning_of(chunk)
+    content = message.content if isinstance(message.content, str) else None
+    answer = content
+    if splitter is not None and content is not None:
+        think, answer = splitter.feed(content)
+        reasoning += think
+        if finished:
+            more_think, more_answer = splitter.flush()
+            reasoning, answer = reasoning + more_think, answer + more_answer
+    if not reasoning and answer == content:
+        return generation
+    from langchain_core.outputs import ChatGenerationChunk
+
+    kwargs = dict(message.additional_kwargs)
+    if reasoning:
+        kwargs[REASONING_KEY] = reasoning
+    update = {"additional_kwargs": kwargs, **({"content": answer} if content is not None else {})}
+    return ChatGenerationChunk(message=message.model_copy(update=update), generation_info=generation.generation_info)
+
+
 @lru_cache(maxsize=1)
 def client_class() -> type:
     """The ChatOpenAI subclass chatcli talks through (built once: it is a pydantic model)."""
@@ -74,12 +120,25 @@ def client_class() -> type:
     # stderr; clean_chunk deals with those fields, and the user needs no Python warning.
     warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
 
+    from pydantic import PrivateAttr
+
+    from chatcli.chat.thinking import ThinkSplitter
+
     class ChatClient(ChatOpenAI):
-        """ChatOpenAI that cleans each stream chunk first (see chatcli.chat.client)."""
+        """ChatOpenAI that cleans each stream chunk first and keeps the thinking (see chatcli.chat.client)."""
+
+        _think: Any = PrivateAttr(default=None)
+
+        async def _astream(self, *args: Any, **kwargs: Any) -> Any:
+            self._think = ThinkSplitter()  # one per reply: chat streams one reply at a time
+            async for generation in super()._astream(*args, **kwargs):
+                yield generation
 
         def _convert_chunk_to_generation_chunk(
             self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
         ) -> Any:
-            return super()._convert_chunk_to_generation_chunk(clean_chunk(chunk), default_chunk_class, base_generation_info)
+            chunk = clean_chunk(chunk)
+            generation = super()._convert_chunk_to_generation_chunk(chunk, default_chunk_class, base_generation_info)
+            return with_thinking(generation, chunk, self._think)
 
     return ChatClient

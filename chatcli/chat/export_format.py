@@ -26,7 +26,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "message_count": (int,),
 }
 _MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {
-    "created_at": (str,), "model": (str,), "interrupted": (str,), "name": (str,), "status": (str,), "label": (str,), "seconds": (int, float),
+    "created_at": (str,), "model": (str,), "interrupted": (str,), "name": (str,), "status": (str,), "label": (str,), "seconds": (int, float), "reasoning": (str,),
 }  # fmt: skip
 
 

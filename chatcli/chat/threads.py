@@ -37,6 +37,9 @@ def message_record(message: Any) -> dict[str, Any]:
         record["model"] = meta["model_name"]
     if meta.get("interrupted"):
         record["interrupted"] = meta["interrupted"]
+    reasoning = message.additional_kwargs.get("reasoning_content") if message.type == "ai" else None
+    if isinstance(reasoning, str) and reasoning.strip():
+        record["reasoning"] = reasoning
     calls = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in getattr(message, "tool_calls", None) or []]
     if calls:
         record["tool_calls"] = calls
@@ -82,6 +85,8 @@ def transcript_markdown(t: Transcript) -> str:
         who = "You" if record["role"] == "user" else "Assistant"
         stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
         lines += ["", f"## {who}" + (f" ({stamp})" if stamp else "")]
+        if record.get("reasoning"):  # folded: a Markdown viewer shows a "Thinking" line to open
+            lines += ["", "<details><summary>Thinking</summary>", "", record["reasoning"].strip(), "", "</details>"]
         if record["content"]:
             lines += ["", record["content"]]
         for call in record.get("tool_calls", []):
@@ -159,7 +164,8 @@ class Threads:
                 messages.append(HumanMessage(record["content"], response_metadata=meta))
             else:
                 calls = [{"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}} for c in record.get("tool_calls") or []]
-                messages.append(AIMessage(record["content"], tool_calls=calls, response_metadata=meta))
+                thought = {"reasoning_content": record["reasoning"]} if record.get("reasoning") else {}
+                messages.append(AIMessage(record["content"], tool_calls=calls, additional_kwargs=thought, response_metadata=meta))
         new_id = new_thread_id()
         values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
         await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))

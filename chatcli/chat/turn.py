@@ -34,6 +34,8 @@ class TurnResult:
     # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
     prompt_tokens_est: int | None = None
     context_tokens: int | None = None
+    # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
+    reasoning: str = ""
 
 
 class Turns:
@@ -85,12 +87,13 @@ class Turns:
                 decisions = await self._decide(calls)
                 payload, config = Command(resume=decisions), self.config
         except asyncio.CancelledError:
-            await asyncio.shield(self._keep_partial(progress.current(), "cancelled", progress.done))
+            await asyncio.shield(self._keep_partial(progress.current(), "cancelled", progress.done, progress.thought()))
             raise
         except Exception:
-            await asyncio.shield(self._keep_partial(progress.current(), "error", progress.done))
+            await asyncio.shield(self._keep_partial(progress.current(), "error", progress.done, progress.thought()))
             raise
         result.text = "".join(progress.parts)
+        result.reasoning = "".join(progress.reasoning)
         result.interrupted = incomplete_reason(result)
         if result.interrupted:
             await self._mark_last_reply(result.interrupted)
@@ -109,6 +112,7 @@ class Turns:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG
+        from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import result_message
 
         loop = asyncio.get_running_loop()
@@ -121,6 +125,7 @@ class Turns:
                         continue
                     stall.reschedule(None)  # a tool may take its time (it has its own limit)
                     progress.round = len(progress.parts)
+                    progress.reasoning_round = len(progress.reasoning)
                     if data.get("type") == "tool_result":
                         meta = {k: data.get(k) for k in ("server", "seconds", "label", "arguments")}
                         progress.done[data["id"]] = result_message(data, data["content"], data["status"], **meta)
@@ -132,6 +137,13 @@ class Turns:
                     continue
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
+                thought = chunk.additional_kwargs.get(REASONING_KEY)
+                if isinstance(thought, str) and thought:
+                    progress.reasoning.append(thought)
+                    if self.on_event is not None:
+                        self.on_event({"type": "reasoning", "text": thought})
+                    if self.stall_timeout:  # thinking is progress: a long think is no stall
+                        stall.reschedule(loop.time() + self.stall_timeout)
                 piece = str(chunk.text)
                 if piece:
                     if progress.round and progress.round == len(progress.parts):
@@ -146,7 +158,7 @@ class Turns:
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
 
-    async def _keep_partial(self, text: str, reason: str, done: dict[str, Any] | None = None) -> None:
+    async def _keep_partial(self, text: str, reason: str, done: dict[str, Any] | None = None, thought: str = "") -> None:
         """Save a reply that stopped early, as the answer of the pending turn.
 
         Stopped during tool calls, the calls that finished keep their results and the others
@@ -155,6 +167,7 @@ class Turns:
         from langchain_core.messages import AIMessage
 
         from chatcli.chat.graph import MODEL_NODE, now_iso
+        from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
 
         state = await self.app.aget_state(self.config)
@@ -164,11 +177,12 @@ class Turns:
             if closed:
                 await self.app.aupdate_state(self.config, {"messages": closed}, as_node=TOOLS_NODE)
             return
-        if not text:
+        if not text and not thought:
             return
         if MODEL_NODE not in state.next:
             return  # the model node already finished: the reply is saved as it arrived
-        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
+        kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
+        message = AIMessage(text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()})
         await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
 
     async def _mark_last_reply(self, reason: str) -> None:
@@ -193,9 +207,15 @@ class _Progress:
     # parts[round:] is the text of the model call streaming now (earlier ones are stored).
     round: int = 0
     done: dict[str, Any] = field(default_factory=dict)  # results of finished calls, by call id
+    reasoning: list[str] = field(default_factory=list)  # the thinking, as it arrived
+    reasoning_round: int = 0
 
     def current(self) -> str:
         return "".join(self.parts[self.round :]).strip("\n") if self.round else "".join(self.parts)
+
+    def thought(self) -> str:
+        """The thinking of the model call streaming now."""
+        return "".join(self.reasoning[self.reasoning_round :])
 
 
 def _sum_usage(total: dict[str, Any] | None, usage: dict[str, Any] | None) -> dict[str, Any] | None:

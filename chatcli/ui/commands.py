@@ -30,7 +30,7 @@ from chatcli.ui.registry import (  # noqa: F401  (the registry's names, as this 
 from chatcli.errors import UsageError
 from chatcli.text import make_title
 from chatcli.chat.threads import transcript_markdown, turns_of
-from chatcli.ui.output import print_threads, print_transcript
+from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.chat.inputs import check_thread_id, new_thread_id
 
 
@@ -77,6 +77,24 @@ async def _switch(ctx: Context, arg: str) -> None:
     if info is not None:
         ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
+
+
+@command("/think", args="[on|off]", help="show the last answer's thinking in full; on/off: show thinking in full as it comes", complete=("on", "off"))
+async def _think(ctx: Context, arg: str) -> None:
+    from chatcli.chat.thinking import REASONING_KEY
+
+    if arg:
+        if arg not in ("on", "off"):
+            raise UsageError("/think takes on, off, or nothing")
+        if hasattr(ctx.output, "show_thinking"):
+            ctx.output.show_thinking = arg == "on"
+        ctx.output.note("thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts")
+        return
+    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)]
+    if not answers:
+        ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
+        return
+    ctx.print(answers[-1].additional_kwargs[REASONING_KEY].strip())
 
 
 @command("/tools", help="the MCP servers and built-in tools of this session, their state and tools")

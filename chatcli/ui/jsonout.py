@@ -71,11 +71,13 @@ class JsonOutput(StderrNotes):
         self._ended: float | None = None
         self._finished = False  # the final object (done or error) is out
         self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
+        self._reasoning: list[str] = []  # a reasoning model's thinking
 
     # ---- the output protocol of ask() ---------------------------------------------------------
 
     def start_reply(self) -> None:
         self._calls = []
+        self._reasoning = []
         self._parts = []
         self._result = None
         self._started = time.monotonic()
@@ -88,14 +90,16 @@ class JsonOutput(StderrNotes):
         if self.lines:
             self._write({"type": "token", "text": text})
 
-    def tool_event(self, event: dict[str, Any]) -> None:
-        """--jsonl: a tool_call or tool_result line; --json: kept for the object's ``tool_calls``.
+    def event(self, event: dict[str, Any]) -> None:
+        """--jsonl: a reasoning, tool_call or tool_result line; --json: kept for the object's ``reasoning`` and ``tool_calls``.
 
         A call that was refused also gets its stderr line.
         """
+        if event.get("type") == "reasoning":
+            self._reasoning.append(event.get("text") or "")
         if event.get("type") == "tool_result":
             if event.get("status") == "refused":
-                StderrNotes.tool_event(self, event)
+                StderrNotes.event(self, event)
             record = {k: event.get(k) for k in ("id", "name", "label", "server", "arguments")}
             self._calls.append({**record, "status": event.get("status"), "result": event.get("content"), "seconds": event.get("seconds")})
         if self.lines:
@@ -115,6 +119,7 @@ class JsonOutput(StderrNotes):
             "finish_reason": result.finish_reason,
         }
         done["tool_calls"] = self._calls
+        done["reasoning"] = "".join(self._reasoning) or None
         self._final({"type": "done", **done} if self.lines else done)
 
     def abort(self, reason: str | None) -> None:
@@ -134,6 +139,7 @@ class JsonOutput(StderrNotes):
             "model": (result.model if result else None) or self.model,
             "finish_reason": result.finish_reason if result else None,
             "tool_calls": self._calls,
+            "reasoning": "".join(self._reasoning) or None,
             "error": {"message": error_message(exc), "exit_code": int(exit_status_of(exc))},
         }
         self._final({"type": "error", **obj} if self.lines else obj)

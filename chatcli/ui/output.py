@@ -43,7 +43,7 @@ class Output(Protocol):
     def abort(self, reason: str | None) -> None:
         """The reply stopped early: "cancelled" (Ctrl-C), or None (a failure, reported apart)."""
 
-    def tool_event(self, event: dict[str, Any]) -> None:
+    def event(self, event: dict[str, Any]) -> None:
         """A tool call starts ({"type": "tool_call", ...}) or ends ({"type": "tool_result", ...})."""
 
 
@@ -85,7 +85,7 @@ class StderrNotes:
         self.err.write(f"error: {text}\n")
         self.err.flush()
 
-    def tool_event(self, event: dict[str, Any]) -> None:
+    def event(self, event: dict[str, Any]) -> None:
         """Off the answer: one line on stderr per call, run or refused."""
         from chatcli.ui.toolview import ran_line, refused_line
 
@@ -137,10 +137,12 @@ class PlainOutput(StderrNotes):
 class RichOutput:
     """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
 
-    def __init__(self, console: Any, err_console: Any):
+    def __init__(self, console: Any, err_console: Any, show_thinking: bool = False):
         self.console = console
         self.err_console = err_console
+        self.show_thinking = show_thinking  # a reasoning model's thinking in full, not folded
         self._stream: Any = None
+        self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
 
     def start_reply(self) -> None:
@@ -149,34 +151,46 @@ class RichOutput:
         self._stream = MarkdownStream(self.console)
 
     def token(self, text: str) -> None:
-        if self._stream is None:  # the answer goes on after a tool call
+        if self._stream is None:  # the answer goes on after a tool call, or after thinking
             if not text.strip():
                 return
+            self._settle()
             self.start_reply()
         self._stream.feed(neutralise(text))
 
     def end_reply(self, result: TurnResult) -> None:
-        if self._stream is not None:
-            self._stream.finish()
-        self._stream = None
+        self._settle()
         line = usage_line(result)
         if line:
             self.note(line)
 
     def abort(self, reason: str | None) -> None:
-        if self._stream is not None:
-            self._stream.abort(None)
-            self._stream = None
+        self._settle()
         if reason:
             self.warn(_NOTES[reason])
 
-    def tool_event(self, event: dict[str, Any]) -> None:
-        """A compact dim block per call, between the parts of the answer."""
-        from chatcli.ui.toolview import call_block, result_block
-
+    def _settle(self) -> None:
+        """End what is drawn live (the answer's last lines, the thinking) before anything else shows."""
         if self._stream is not None:
             self._stream.finish()
             self._stream = None
+        if self._thinking is not None:
+            self._thinking.fold()
+            self._thinking = None
+
+    def event(self, event: dict[str, Any]) -> None:
+        """The thinking, live and then folded; a compact dim block per tool call, between the parts of the answer."""
+        from chatcli.ui.toolview import call_block, result_block
+
+        if event.get("type") == "reasoning":
+            if self._thinking is None:
+                from chatcli.ui.thinking import ThinkingView
+
+                self._settle()
+                self._thinking = ThinkingView(self.console, full=self.show_thinking)
+            self._thinking.feed(event.get("text") or "")
+            return
+        self._settle()
         if event.get("type") == "ask":  # about to be asked: the block shows once, before the question
             self._asked.add(event.get("id"))
             self.note(call_block(event))
@@ -198,8 +212,11 @@ class RichOutput:
         self.err_console.print(f"error: {text}", style="bold red", markup=False, highlight=False)
 
 
-def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None) -> Output:
-    """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal)."""
+def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None, show_thinking: bool = False) -> Output:
+    """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal).
+
+    A reasoning model's thinking shows in a terminal only (folded unless ``show_thinking``), never in a pipe.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     if dumb is None:
@@ -208,88 +225,4 @@ def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb:
         return PlainOutput(out, err)
     from rich.console import Console
 
-    return RichOutput(Console(file=out), Console(file=err, stderr=True))
-
-
-def _when(timestamp: float) -> str:
-    """A local date and time, minutes precision."""
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
-def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
-    """The thread list: a table in a terminal, tab-separated lines in a pipe."""
-    out = out or sys.stdout
-    if not out.isatty():
-        for t in threads:
-            title = " ".join((t.title or "").split())
-            out.write(f"{t.thread_id}\t{_when(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("thread", "updated", "msgs", "model", "title"):
-        table.add_column(column, justify="right" if column == "msgs" else "left", no_wrap=column != "title")
-    for t in threads:
-        title = " ".join((t.title or "").split())
-        # Text, not str: stored data is never read as rich markup ("[/bold]" in a model name).
-        cells = (t.thread_id, _when(t.updated_at), str(t.message_count), t.model or "", title)
-        table.add_row(*(Text(neutralise(cell)) for cell in cells))
-    Console(file=out).print(table)
-
-
-def print_transcript(transcript: Any, out: IO[str] | None = None) -> None:
-    """A thread's messages: each under a ruled speaker line in a terminal, Markdown text in a pipe."""
-    from chatcli.chat.threads import message_record, readable_time, transcript_markdown
-
-    out = out or sys.stdout
-    if not out.isatty():
-        out.write(transcript_markdown(transcript))
-        return
-    from rich.console import Console
-    from rich.rule import Rule
-    from rich.text import Text
-
-    from chatcli.ui.markdown.stream import render_markdown
-
-    console = Console(file=out)
-    info = transcript.info
-    console.print(neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False)
-    console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
-    if transcript.system:
-        console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
-    from chatcli.ui.toolview import call_block, result_block
-
-    after_tools = False  # an answer that goes on after tool results gets no second speaker line
-    for message in transcript.messages:
-        record = message_record(message)
-        if record["role"] == "tool":
-            event = {"label": record.get("label") or record["name"], "status": record["status"], "content": record["content"], "seconds": record.get("seconds")}
-            console.print(result_block(event), style="dim", markup=False, highlight=False)
-            after_tools = True
-            continue
-        if not (record["role"] == "assistant" and after_tools):
-            who = "You" if record["role"] == "user" else "Assistant"
-            stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
-            console.print()
-            console.print(Rule(Text(neutralise(stamp)), align="left", style="dim"))
-        after_tools = False
-        if record["content"]:
-            console.file.write(render_markdown(neutralise(record["content"]), console))
-        for call in record.get("tool_calls", []):
-            console.print(call_block({"label": call["name"], "arguments": call["arguments"]}), style="dim", markup=False, highlight=False)
-        if record.get("interrupted"):
-            console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
-
-
-def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
-    """Search results: thread, turn and a snippet, one per line."""
-    out = out or sys.stdout
-    tty = out.isatty()
-    for hit in hits:
-        snippet = " ".join(hit.snippet.split())
-        line = f"{hit.thread_id}\tturn {hit.turn}\t{hit.role}\t{snippet}"
-        out.write((neutralise(line) if tty else line) + "\n")
+    return RichOutput(Console(file=out), Console(file=err, stderr=True), show_thinking)

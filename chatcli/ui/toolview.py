@@ -114,7 +114,7 @@ class TerminalApprover:
             if entry is not None and self.toolbox.preapproved(entry):
                 decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
                 continue
-            self.output.tool_event({"type": "ask", **call})
+            self.output.event({"type": "ask", **call})
             decisions[call["id"]] = await self._ask(call, entry)
         return decisions
 
@@ -184,7 +184,7 @@ def connect(conversation: Any, output: Any, ask: bool) -> None:
 
     Without a terminal to ask, a call that needs approval is refused (and said so on stderr).
     """
-    conversation.on_event = output.tool_event
+    conversation.on_event = output.event
     if ask:
         conversation.approve = TerminalApprover(conversation.toolbox, output)
 

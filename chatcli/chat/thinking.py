@@ -1,0 +1,72 @@
+"""A reasoning model's thinking, told apart from its answer as it streams.
+
+Servers send the thinking in one of three ways: ``delta.reasoning_content`` (llama.cpp, vLLM,
+DeepSeek), ``delta.reasoning`` (Ollama, OpenRouter, newer vLLM), or as ``<think>...</think>``
+at the start of the content (older servers, some chat templates). ``ThinkSplitter`` takes the
+content as it arrives, in pieces cut anywhere (a tag may be split across chunks), and hands
+back the part that is thinking and the part that is answer.
+"""
+
+from __future__ import annotations
+
+OPEN, CLOSE = "<think>", "</think>"
+# Where chatcli keeps a reply's thinking: in the message's additional_kwargs, apart from its
+# text (langchain-openai never sends that key back to the model).
+REASONING_KEY = "reasoning_content"
+
+
+class ThinkSplitter:
+    """Splits streamed content into (thinking, answer), for ``<think>`` at the start of a reply."""
+
+    def __init__(self) -> None:
+        self._state = "start"  # "start": not decided yet; "think": inside the tag; "answer"
+        self._held = ""  # text kept back: it may be the start of a tag
+
+    def feed(self, text: str) -> tuple[str, str]:
+        """The thinking and the answer in ``text`` (with what was held back before it)."""
+        if self._state == "answer":
+            return "", text
+        held = self._held + text
+        self._held = ""
+        if self._state == "start":
+            stripped = held.lstrip()
+            if stripped.startswith(OPEN):
+                self._state = "think"
+                held = stripped[len(OPEN) :]
+            elif OPEN.startswith(stripped):  # "", "<", "<thi": cannot tell yet
+                self._held = held
+                return "", ""
+            else:
+                self._state = "answer"
+                return "", held
+        # inside the thinking: look for its end, holding back what may be the start of it
+        end = held.find(CLOSE)
+        if end >= 0:
+            self._state = "answer"
+            return held[:end], held[end + len(CLOSE) :].lstrip("\n")
+        keep = _partial_suffix(held, CLOSE)
+        self._held = held[len(held) - keep :] if keep else ""
+        return held[: len(held) - keep], ""
+
+    def flush(self) -> tuple[str, str]:
+        """At the end of the stream: what was held back (a tag that never completed is text)."""
+        held, self._held = self._held, ""
+        if self._state == "think":
+            return held, ""
+        return "", held
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """The length of the longest end of ``text`` that is a beginning of ``tag``."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def split_think(text: str) -> tuple[str, str]:
+    """A whole reply's (thinking, answer), for replies that were not streamed."""
+    splitter = ThinkSplitter()
+    thinking, answer = splitter.feed(text)
+    more_thinking, more_answer = splitter.flush()
+    return thinking + more_thinking, answer + more_answer

@@ -1,0 +1,86 @@
+"""A reasoning model's thinking in a terminal: live, dim, in a few rows, folded to one line when the answer starts.
+
+The live area holds the last rows of the thinking, redrawn in place (at most ten times a
+second) with the same carriage-return, erase-line and cursor-up moves as the Markdown stream,
+so the scrollback keeps nothing of it. ``full`` (the ``show_thinking`` setting, ``/think on``)
+prints all of it, dim, as it comes, instead.
+"""
+
+from __future__ import annotations
+
+import time
+import textwrap
+from typing import Any, Callable
+
+from chatcli.text import neutralise
+
+ROWS = 5  # rows of the live area
+_INTERVAL = 0.1
+_DIM, _UNDIM = "\x1b[2m", "\x1b[22m"
+_TAIL = 4000  # characters of the thinking looked at for the live rows
+
+
+def took(seconds: float) -> str:
+    """"thought for 12 s" / "thought for 2 min 5 s"."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"thought for {whole} s"
+    return f"thought for {whole // 60} min {whole % 60} s"
+
+
+class ThinkingView:
+    """The thinking of one reply, shown as it streams (see the module docstring)."""
+
+    def __init__(self, console: Any, *, full: bool = False, rows: int = ROWS, clock: Callable[[], float] = time.monotonic):
+        self.console = console
+        self.full = full
+        self.rows = rows
+        self._clock = clock
+        self.started = clock()
+        self._parts: list[str] = []
+        self._height = 0  # rows the live area takes on screen now
+        self._last = float("-inf")
+        self._ended_line = True  # full mode: the last thing written ended a line
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def feed(self, text: str) -> None:
+        self._parts.append(text)
+        if self.full:
+            shown = neutralise(text)
+            self._write(f"{_DIM}{shown}{_UNDIM}")
+            self._ended_line = shown.endswith("\n")
+            return
+        now = self._clock()
+        if now - self._last >= _INTERVAL:
+            self._last = now
+            self._draw(self._live_rows())
+
+    def fold(self) -> None:
+        """Replace the live rows with one line saying how long the model thought."""
+        line = took(self._clock() - self.started)
+        if self.full:
+            self._write(("" if self._ended_line else "\n") + f"{_DIM}({line}){_UNDIM}\n")
+            return
+        self._draw([])
+        self._write(f"{_DIM}{line} · /think shows it{_UNDIM}\n")
+
+    def _live_rows(self) -> list[str]:
+        width = max(20, self.console.width - 2)
+        tail = " ".join(self.text[-_TAIL:].split())
+        rows = textwrap.wrap(neutralise(tail), width) or [""]
+        return rows[-self.rows :]
+
+    def _draw(self, rows: list[str]) -> None:
+        out = []
+        if self._height:
+            out.append("\r\x1b[2K" + "\x1b[1A\x1b[2K" * (self._height - 1))
+        out.append("\n".join(f"{_DIM}{row}{_UNDIM}" for row in rows))
+        self._height = len(rows)
+        self._write("".join(out))
+
+    def _write(self, text: str) -> None:
+        self.console.file.write(text)
+        self.console.file.flush()
