@@ -19,12 +19,18 @@ class ThinkSplitter:
     """Splits streamed content into (thinking, answer), for ``<think>`` at the start of a reply."""
 
     def __init__(self) -> None:
-        self._state = "start"  # "start": not decided yet; "think": inside the tag; "answer"
+        # "start": not decided yet; "think": inside the tag; "after": the blank lines after it; "answer"
+        self._state = "start"
         self._held = ""  # text kept back: it may be the start of a tag
 
     def feed(self, text: str) -> tuple[str, str]:
         """The thinking and the answer in ``text`` (with what was held back before it)."""
         if self._state == "answer":
+            return "", text
+        if self._state == "after":  # the answer starts at its first non-blank character
+            text = text.lstrip()
+            if text:
+                self._state = "answer"
             return "", text
         held = self._held + text
         self._held = ""
@@ -42,8 +48,9 @@ class ThinkSplitter:
         # inside the thinking: look for its end, holding back what may be the start of it
         end = held.find(CLOSE)
         if end >= 0:
-            self._state = "answer"
-            return held[:end], held[end + len(CLOSE) :].lstrip("\n")
+            self._state = "after"
+            thought, rest = held[:end], held[end + len(CLOSE) :]
+            return thought, self.feed(rest)[1] if rest else ""
         keep = _partial_suffix(held, CLOSE)
         self._held = held[len(held) - keep :] if keep else ""
         return held[: len(held) - keep], ""
