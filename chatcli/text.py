@@ -1,6 +1,8 @@
-"""Pure text helpers shared by every layer: making model text safe for a terminal, titles."""
+"""Pure text helpers shared by every layer: making model text safe for a terminal, titles, code fences."""
 
 from __future__ import annotations
+
+import re
 
 # Control characters other than newline and tab, shown as visible symbols instead of being
 # obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
@@ -24,3 +26,10 @@ def make_title(text: str, width: int = 60) -> str:
         return line
     cut = line[:width].rsplit(" ", 1)[0] or line[:width]
     return cut.rstrip(",.;:") + "…"
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a Markdown code fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"

@@ -465,6 +465,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._over_window(words)
             return
         refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(body)
+        if not self.fake.vision and any(
+            isinstance(part, dict) and part.get("type") == "image_url"
+            for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), list)
+            for part in m["content"]
+        ):
+            refused = "Invalid content type. image_url is only supported by certain models."
         if body.get("tools") is not None and not self.fake.tool_support:
             refused = f"registry.ollama.ai/library/{body.get('model')} does not support tools"
         # A refused request is recorded but leaves the queued replies for the next one.
@@ -706,6 +712,8 @@ class FakeOpenAIServer:
         self.tells_window: str | None = None
         # False: refuse any request with a ``tools`` parameter, as Ollama does for a model without tool support.
         self.tool_support = True
+        # False: refuse any request with an image part, as OpenAI does for a model without vision.
+        self.vision = True
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)

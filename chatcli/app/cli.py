@@ -59,7 +59,7 @@ Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API e
 # Management commands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach"}
 
 
 def route(args: list[str]) -> list[str]:
@@ -95,6 +95,13 @@ def ask_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
     var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."),
+    attach: list[str] = typer.Option(
+        [],
+        "--attach",
+        "-a",
+        metavar="FILE",
+        help="Send FILE with the question: an image (PNG, JPEG, GIF, WebP) for vision models, or a text file (repeatable; up to 20 MB each).",
+    ),
     memory: Optional[Memory] = typer.Option(
         None,
         "--memory",
@@ -136,7 +143,7 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        run(question, thread, settings, {"system": system, "vars": parse_vars(var)}, json_output, env, debug)
+        run(question, thread, settings, {"system": system, "vars": parse_vars(var), "attach": attach}, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
     flags = {

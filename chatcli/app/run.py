@@ -30,8 +30,8 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 MAX_STDIN = 16 * 1024 * 1024
 
 
-def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> str:
-    """Read piped input as UTF-8 text, at most ``limit`` bytes, or fail clearly."""
+def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
+    """Read piped input, at most ``limit`` bytes: UTF-8 text (a str), or an image (an Attachment); else fail clearly."""
     source = getattr(stdin, "buffer", None)
     data = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
     if len(data) > limit:
@@ -39,13 +39,21 @@ def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"stdin is not valid UTF-8 (byte {exc.start})") from None
+        from chatcli.chat.attachments import IMAGES, from_bytes, image_type
+
+        mime = image_type(data)
+        if mime is not None:  # `cat shot.png | chat "what is this?"`
+            return from_bytes("stdin." + mime.partition("/")[2].replace("jpeg", "jpg"), data)
+        raise UsageError(f"stdin is neither valid UTF-8 (byte {exc.start}) nor a {IMAGES} image") from None
 
 
-def compose_question(question: str | None, piped: str | None) -> str:
-    """The question to send: the argument, the piped text, or the argument then the piped text."""
+def compose_question(question: str | None, piped: str | None, attached: bool = False) -> str:
+    """The question to send: the argument, the piped text, or the argument then the piped text.
+
+    With ``attached`` files it may be empty (the files are the question).
+    """
     parts = [part for part in (question, piped) if part and part.strip()]
-    if not parts:
+    if not parts and not attached:
         raise UsageError("nothing to send: the question is empty")
     return "\n\n".join(parts)
 
@@ -53,6 +61,7 @@ def compose_question(question: str | None, piped: str | None) -> str:
 async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output, ask: bool = False) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
+    ``setup`` holds the thread's system prompt and variables, and the files to attach.
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
     and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
     """
@@ -77,7 +86,7 @@ async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str
     async with open_conversation(settings, thread_id, output.note) as conversation:
         connect(conversation, output, ask_tools)
         await conversation.set_system(setup.get("system"), setup.get("vars"))
-        await ask(conversation, text, output, settings)
+        await ask(conversation, text, output, settings, setup.get("attachments") or [])
 
 
 def preflight(settings: Settings) -> None:
@@ -114,22 +123,30 @@ def run(
     thread_id = check_thread_id(thread) if thread else new_thread_id()
     if json_output is not None:
         json_output.thread_id = thread_id
+    from chatcli.chat.attachments import Attachment, read_attachment
+
     piped = None if env.stdin_isatty else read_stdin(env.stdin)
-    if json_output is not None and question is None and piped is None:
+    # Every file is read and checked before anything is sent (a 60 MB one is refused here).
+    files = [read_attachment(path) for path in setup.get("attach") or []]
+    if isinstance(piped, Attachment):
+        files.append(piped)
+        piped = None
+    setup = {**setup, "attachments": files}
+    if json_output is not None and question is None and piped is None and not files:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     with ExitStack() as stack:
         settings = use_local_model(stack, settings, env, quiet=json_output is not None)
         if json_output is not None:
             json_output.model = settings.model
         preflight(settings)
-        if question is not None or piped is not None:
+        if question is not None or piped is not None or (files and not env.stdin_isatty):
             output = json_output
             if output is None:
                 output = make_env_output(env, settings)
                 output.note(f"thread: {thread_id}")
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
-            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped), setup, output, ask))
+            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped, bool(files)), setup, output, ask))
             return
         from chatcli.ui.prompt import run_repl
 

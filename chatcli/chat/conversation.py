@@ -32,8 +32,10 @@ class Conversation(Turns):
     # Asks the user about tool calls that need approval: a list of calls -> {call id: decision}
     # (see chatcli.chat.toolcalls.make_tools_node). None: nobody to ask, every such call is refused.
     approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None = None
-    # Hears of each tool call and result as it happens ({"type": "tool_call" | "tool_result", ...}).
+    # Hears of the thinking, each tool call and result as it happens ({"type": "reasoning" | "tool_call" | ...}).
     on_event: Callable[[dict[str, Any]], None] | None = None
+    # Files queued for the next message (/attach), sent and cleared with it.
+    attached: list[Any] = field(default_factory=list)
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -160,22 +162,28 @@ class Conversation(Turns):
             config = found.config
         return {"configurable": {**self.config["configurable"], **config["configurable"]}}
 
-    async def send(self, text: str, on_token: Callable[[str], None]) -> TurnResult:
+    async def send(self, text: str, on_token: Callable[[str], None], attachments: list[Any] | None = None) -> TurnResult:
         """Send one user message and stream the reply through ``on_token``.
 
-        On cancellation or failure, whatever part of the reply arrived is saved to the
-        thread, marked as interrupted, before the exception goes on.
+        ``attachments`` (chatcli.chat.attachments.Attachment) go with it; by default, those
+        queued with ``attach`` (the queue empties once the message is stored). On cancellation
+        or failure, whatever part of the reply arrived is saved to the thread, marked as
+        interrupted, before the exception goes on.
         """
-        from langchain_core.messages import HumanMessage
-
+        from chatcli.chat.attachments import question_message
         from chatcli.chat.graph import now_iso
 
-        check_question(text, self.context_tokens)
+        files = list(self.attached if attachments is None else attachments)
+        if text.strip() or not files:
+            check_question(text, self.context_tokens)
+        message = question_message(text, files, response_metadata={"created_at": now_iso()})
+        if files:
+            check_question(str(message.text) or "(images)", self.context_tokens)  # text files count too
         async with self.lock():
             try:
-                return await self._send(HumanMessage(text, response_metadata={"created_at": now_iso()}), on_token)
+                return await self._send(message, on_token, clear=attachments is None)
             finally:
-                await asyncio.shield(self._record(text))
+                await asyncio.shield(self._record(text or files[0].name))
 
     async def _record(self, question: str) -> None:
         """Update the thread index after a turn, whatever its outcome."""
@@ -183,7 +191,7 @@ class Conversation(Turns):
             count = len(await self.messages())
             await self.store.index.touch(self.thread_id, question, count, self.model_name)
 
-    async def _send(self, message: Any, on_token: Callable[[str], None]) -> TurnResult:
+    async def _send(self, message: Any, on_token: Callable[[str], None], clear: bool = False) -> TurnResult:
         """Stream one turn while holding the thread.
 
         The question is committed first: if it cannot be stored (a locked or full database),
@@ -199,6 +207,8 @@ class Conversation(Turns):
         payload = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         await self.app.aupdate_state(self.config, payload, as_node=START)
+        if clear:
+            self.attached = []  # sent with this message, which is stored now
         return await self._stream(None, self.config, on_token)
 
     async def resume(self, on_token: Callable[[str], None]) -> TurnResult:

@@ -80,7 +80,28 @@ def check_export(data: Any) -> dict[str, Any]:
         for name, types in _MESSAGE_FIELDS.items():
             _check_type(f"{path}.{name}", record.get(name), types)
         _check_calls(path, record, messages[:i])
+        _check_attachments(path, record)
     return data
+
+
+def _check_attachments(path: str, record: dict[str, Any]) -> None:
+    """Attachments are on user messages, each with a name, a type and base64 data."""
+    import base64
+    import binascii
+
+    items = record.get("attachments")
+    if items is None:
+        return
+    if record["role"] != "user" or not isinstance(items, list):
+        raise _expected(f"{path}.attachments", "a list on a user message", items)
+    for j, item in enumerate(items):
+        where = f"{path}.attachments[{j}]"
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("name", "type", "data")):
+            raise _expected(where, "an object with string name, type and data", item)
+        try:
+            base64.b64decode(item["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise UsageError(f"not a valid thread export: {where}.data: not base64") from None
 
 
 def _check_calls(path: str, record: dict[str, Any], before: list[Any]) -> None:

@@ -174,6 +174,9 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     elif isinstance(exc, openai.BadRequestError) and window_of(exc):
         message = f"the message is too long for the model's context window ({window_of(exc):,} tokens) at {where}"
         hint = "send a shorter message (older turns are already left out)"
+    elif isinstance(exc, openai.BadRequestError) and "image" in detail.lower():
+        message = f"the model {settings.model!r} at {where} does not take images ({status}){tail}"
+        hint = "your message is kept in the thread (/undo takes it back); choose a vision model with --model"
     elif isinstance(exc, openai.APIStatusError) and status and status >= 500:
         message = f"server error from {where} ({status}){_retried(settings)}{tail}"
         hint = "the server failed; try again later"

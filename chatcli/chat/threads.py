@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
-from chatcli.text import make_title
+from chatcli.text import fenced, make_title
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -29,8 +28,14 @@ class Transcript:
 
 def message_record(message: Any) -> dict[str, Any]:
     """One message as plain data: role, text, and the time and model when known."""
+    from chatcli.chat.attachments import ATTACHMENTS_KEY, TYPED_KEY
+
     meta = message.response_metadata or {}
     record: dict[str, Any] = {"role": _ROLES.get(message.type, message.type), "content": str(message.text)}
+    extra = getattr(message, "additional_kwargs", None) or {}
+    if extra.get(ATTACHMENTS_KEY):  # what the user typed; the files as lines, not their content
+        record["content"] = str(extra.get(TYPED_KEY) or "")
+        record["attachments"] = [dict(item) for item in extra[ATTACHMENTS_KEY]]
     if meta.get("created_at"):
         record["created_at"] = meta["created_at"]
     if meta.get("model_name"):
@@ -50,6 +55,25 @@ def message_record(message: Any) -> dict[str, Any]:
         for key in ("label", "seconds"):
             if meta.get(key) is not None:
                 record[key] = meta[key]
+    return record
+
+
+def attachment_line(item: dict[str, Any]) -> str:
+    """"shot.png (image/png, 120 KB)" for an attachment's record."""
+    from chatcli.chat.attachments import readable_size
+
+    return f"{item.get('name')} ({item.get('type')}, {readable_size(int(item.get('size') or 0))})"
+
+
+def export_record(message: Any) -> dict[str, Any]:
+    """``message_record`` with the attachments' bytes (base64), so that an import gets them back."""
+    import base64
+
+    from chatcli.chat.attachments import attachments_of
+
+    record = message_record(message)
+    if record.get("attachments"):
+        record["attachments"] = [{**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(message)]
     return record
 
 
@@ -89,18 +113,13 @@ def transcript_markdown(t: Transcript) -> str:
             lines += ["", "<details><summary>Thinking</summary>", "", record["reasoning"].strip(), "", "</details>"]
         if record["content"]:
             lines += ["", record["content"]]
+        for item in record.get("attachments", []):
+            lines += ["", f"*attached: {attachment_line(item)}*"]
         for call in record.get("tool_calls", []):
             lines += ["", f"### Tool call: {call['name']}", "", fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json")]
         if record.get("interrupted"):
             lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
     return "\n".join(lines) + "\n"
-
-
-def fenced(text: str, language: str = "") -> str:
-    """``text`` in a Markdown code fence longer than any run of backticks inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
 
 
 class Threads:
@@ -135,7 +154,7 @@ class Threads:
         return Transcript(info, messages, state.values.get("system"), dict(state.values.get("vars") or {}))
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:
-        """A faithful, re-importable export of the thread."""
+        """A faithful, re-importable export of the thread (attachments included, base64)."""
         t = await self.transcript(thread_id)
         return {
             "format": EXPORT_FORMAT,
@@ -143,12 +162,16 @@ class Threads:
             **t.info.as_dict(),
             "system": t.system,
             "vars": t.variables,
-            "messages": [message_record(m) for m in t.messages],
+            "messages": [export_record(m) for m in t.messages],
         }
 
     async def import_json(self, data: Any) -> str:
         """Store an exported thread as a new thread; return its id."""
-        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+        import base64
+
+        from langchain_core.messages import AIMessage, ToolMessage
+
+        from chatcli.chat.attachments import Attachment, question_message
 
         data = check_export(data)  # the whole file, before anything is written
         messages = []
@@ -161,7 +184,8 @@ class Threads:
                 status = "success" if outcome == "ok" else "error"
                 messages.append(ToolMessage(record["content"], tool_call_id=record["tool_call_id"], name=record.get("name") or "", status=status, response_metadata={**meta, "outcome": outcome}))
             elif record["role"] == "user":
-                messages.append(HumanMessage(record["content"], response_metadata=meta))
+                files = [Attachment(a["name"], a["type"], base64.b64decode(a["data"])) for a in record.get("attachments") or []]
+                messages.append(question_message(record["content"], files, response_metadata=meta))
             else:
                 calls = [{"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}} for c in record.get("tool_calls") or []]
                 thought = {"reasoning_content": record["reasoning"]} if record.get("reasoning") else {}

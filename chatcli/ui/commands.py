@@ -79,6 +79,25 @@ async def _switch(ctx: Context, arg: str) -> None:
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
 
 
+@command("/attach", args="[FILE]", help="send FILE (an image or a text file) with your next message; alone: list and clear the queue")
+async def _attach(ctx: Context, arg: str) -> None:
+    from chatcli.chat.attachments import read_attachment
+
+    conversation = ctx.conversation
+    if arg:
+        item = read_attachment(arg)
+        conversation.attached.append(item)
+        ctx.output.note(f"attached: {item.line} · sent with your next message")
+        return
+    if not conversation.attached:
+        ctx.output.note("nothing attached (/attach FILE queues a file for your next message)")
+        return
+    for item in conversation.attached:
+        ctx.print(item.line)
+    conversation.attached = []
+    ctx.output.note("the queue is cleared: nothing will be sent with your next message")
+
+
 @command("/think", args="[on|off]", help="show the last answer's thinking in full; on/off: show thinking in full as it comes", complete=("on", "off"))
 async def _think(ctx: Context, arg: str) -> None:
     from chatcli.chat.thinking import REASONING_KEY

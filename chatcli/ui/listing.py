@@ -43,7 +43,7 @@ def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool
 
     A reasoning model's thinking is one dim line per answer, or in full with ``thinking``.
     """
-    from chatcli.chat.threads import message_record, readable_time, transcript_markdown
+    from chatcli.chat.threads import attachment_line, message_record, readable_time, transcript_markdown
 
     out = out or sys.stdout
     if not out.isatty():
@@ -84,6 +84,8 @@ def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool
             console.print(neutralise(f"thought: {thought}"), style="dim", markup=False, highlight=False)
         if record["content"]:
             console.file.write(render_markdown(neutralise(record["content"]), console))
+        for item in record.get("attachments", []):
+            console.print(neutralise(f"attached: {attachment_line(item)}"), style="dim", markup=False, highlight=False)
         for call in record.get("tool_calls", []):
             console.print(call_block({"label": call["name"], "arguments": call["arguments"]}), style="dim", markup=False, highlight=False)
         if record.get("interrupted"):

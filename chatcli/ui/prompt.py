@@ -135,6 +135,9 @@ async def _open(
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
     await conversation.set_system(setup.get("system"), setup.get("vars"))
+    for item in setup.get("attachments") or []:  # chat -a FILE with no question: queued for the first message
+        conversation.attached.append(item)
+        output.note(f"attached: {item.line} · sent with your next message")
     await threads.refresh(conversation.threads())
     return conversation
 
@@ -236,6 +239,15 @@ async def dispatch(repl: Repl, text: str) -> bool:
     return keep_going is not False  # None: it failed or was stopped
 
 
+def _prompt_text(loading: asyncio.Future) -> str:
+    """"> ", or "[2 files] > " while files wait to go with the next message."""
+    conversation = _opened(loading)
+    queued = len(conversation.attached) if conversation is not None else 0
+    if not queued:
+        return "> "
+    return f"[{queued} file{'s' if queued > 1 else ''}] > "
+
+
 def _opened(loading: asyncio.Future) -> Conversation | None:
     """The conversation, once it is open (None while loading or if it failed)."""
     if loading.done() and not loading.cancelled() and loading.exception() is None:
@@ -271,7 +283,7 @@ async def run_repl(
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             while repl.received is None:
                 try:
-                    text = await session.prompt_async("> ")
+                    text = await session.prompt_async(lambda: _prompt_text(loading))
                 except KeyboardInterrupt:
                     continue  # Ctrl-C at the prompt clears the line
                 except EOFError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ModelError
@@ -101,9 +101,9 @@ async def render_reply(
     return result
 
 
-async def ask(conversation: Conversation, text: str, output: Output, settings: Settings) -> TurnResult:
-    """Send ``text`` and render the reply as it streams (see ``render_reply``)."""
-    return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token))
+async def ask(conversation: Conversation, text: str, output: Output, settings: Settings, attachments: list[Any] | None = None) -> TurnResult:
+    """Send ``text`` (with ``attachments``, or those queued) and render the reply as it streams (see ``render_reply``)."""
+    return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token, attachments))
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:

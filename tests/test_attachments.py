@@ -1,0 +1,155 @@
+"""Files and images with a question: checked before anything is sent, sent as the model reads them, stored once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import chat, stored
+from tests.test_reliability import db_of
+
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
+JPEG = b"\xff\xd8\xff\xe0" + os.urandom(1000)
+GIF = b"GIF89a" + os.urandom(500)
+WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + os.urandom(500)
+
+
+def user_content(body: dict) -> object:
+    return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+
+
+def image_urls(content: object) -> list[str]:
+    return [p["image_url"]["url"] for p in content if isinstance(p, dict) and p.get("type") == "image_url"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("data, mime", [(PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"), (WEBP, "image/webp")])
+def test_an_image_goes_as_an_image_part(server, chat_env, tmp_path, data, mime):
+    (tmp_path / "shot.img").write_bytes(data)
+    server.queue(Reply("A picture of noise."))
+    run = chat(chat_env, "-a", str(tmp_path / "shot.img"), "what is this?")
+    assert run.code == 0, run
+    content = user_content(server.requests[0])
+    assert content[0] == {"type": "text", "text": "what is this?"}
+    assert image_urls(content) == [f"data:{mime};base64," + base64.b64encode(data).decode()]
+
+
+def test_a_text_file_goes_as_a_named_fenced_block(server, chat_env, tmp_path):
+    (tmp_path / "app.py").write_text("def main():\n    return 42\n")
+    (tmp_path / "notes.md").write_text("```\nfenced inside\n```\n")
+    server.queue(Reply("ok"))
+    run = chat(chat_env, "-a", str(tmp_path / "app.py"), "--attach", str(tmp_path / "notes.md"), "review")
+    assert run.code == 0, run
+    (part,) = user_content(server.requests[0])
+    text = part["text"]
+    assert text.startswith("review\n\nFile `app.py`:\n```\ndef main():\n    return 42\n\n```")
+    assert "File `notes.md`:\n````\n```\nfenced inside\n```\n\n````" in text  # a longer fence around fences
+
+
+def test_an_image_on_stdin_is_an_attachment(server, chat_env):
+    server.queue(Reply("noise"))
+    run = chat(chat_env, "what is this?", stdin=PNG)
+    assert run.code == 0, run
+    assert image_urls(user_content(server.requests[0])) == ["data:image/png;base64," + base64.b64encode(PNG).decode()]
+
+
+def test_binary_stdin_that_is_no_image_is_refused(server, chat_env):
+    run = chat(chat_env, "what?", stdin=b"\x00\xff\xfe binary")
+    assert run.code == 2, run
+    assert "neither valid UTF-8" in run.err and "PNG, JPEG, GIF or WebP" in run.err
+    assert server.requests == []
+
+
+def test_a_60_mb_file_is_refused_before_anything_is_sent(server, chat_env, tmp_path):
+    big = tmp_path / "huge.png"
+    with big.open("wb") as handle:
+        handle.write(PNG[:8])
+        handle.truncate(60 * 1024 * 1024)
+    run = chat(chat_env, "-a", str(big), "-t", "big", "look")
+    assert run.code == 2, run
+    assert "huge.png is 60.0 MB: an attachment may be at most 20.0 MB" in run.err
+    assert server.requests == [] and not stored(db_of(chat_env), "big")
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p / "missing.png", "no such file"),
+    (lambda p: p, "is a directory"),
+    (lambda p: (p / "blob.bin").write_bytes(b"\x00\x01\xff" * 10) and p / "blob.bin", "neither text (UTF-8) nor a PNG, JPEG, GIF or WebP image"),
+])
+def test_an_attachment_that_cannot_go_is_one_line(server, chat_env, tmp_path, make, says):
+    run = chat(chat_env, "-a", str(make(tmp_path)), "look")
+    assert run.code == 2, run
+    assert says in run.err and len(run.err.strip().splitlines()) == 1, run
+    assert server.requests == []
+
+
+def test_stored_once_shown_as_a_line_and_later_turns_work(server, chat_env, tmp_path):
+    (tmp_path / "shot.png").write_bytes(PNG)
+    server.queue(Reply("noise"), Reply("still noise"), Reply("yes"))
+    assert chat(chat_env, "-a", str(tmp_path / "shot.png"), "-t", "pic", "what is this?").code == 0
+    assert chat(chat_env, "-t", "pic", "are you sure?").code == 0
+    # the image is in the history the next request carries (85 tokens of the budget, not its bytes)
+    assert len(image_urls(user_content({"messages": server.requests[1]["messages"][:2]}))) == 1
+    show = chat(chat_env, "show", "pic").out
+    assert "what is this?" in show and "*attached: shot.png (image/png, 3 KB)*" in show
+    assert "base64" not in show
+    question = stored(db_of(chat_env), "pic")[0]
+    assert question.additional_kwargs["chatcli_attachments"] == [{"name": "shot.png", "type": "image/png", "size": len(PNG)}]
+
+
+def test_export_and_import_keep_the_attachments(server, chat_env, tmp_path):
+    (tmp_path / "shot.png").write_bytes(PNG)
+    (tmp_path / "a.txt").write_text("text file body")
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", str(tmp_path / "shot.png"), "-a", str(tmp_path / "a.txt"), "-t", "ex", "both").code == 0
+    exported = json.loads(chat(chat_env, "export", "ex", "-f", "json").out)
+    first = exported["messages"][0]
+    assert first["content"] == "both"
+    assert [(a["name"], a["type"]) for a in first["attachments"]] == [("shot.png", "image/png"), ("a.txt", "text/plain")]
+    assert base64.b64decode(first["attachments"][0]["data"]) == PNG
+    assert base64.b64decode(first["attachments"][1]["data"]) == b"text file body"
+    path = tmp_path / "ex.json"
+    path.write_text(json.dumps(exported))
+    new_id = chat(chat_env, "import", str(path)).out.strip()
+    server.queue(Reply("again"))
+    assert chat(chat_env, "-t", new_id, "and now?").code == 0
+    sent = server.requests[-1]["messages"][1]["content"]
+    assert image_urls(sent) == ["data:image/png;base64," + base64.b64encode(PNG).decode()]
+    assert "File `a.txt`:\n```\ntext file body\n```" in sent[0]["text"]
+
+
+def test_a_model_that_refuses_images_is_one_line_and_keeps_the_thread(server, chat_env, tmp_path):
+    server.vision = False
+    (tmp_path / "shot.png").write_bytes(PNG)
+    run = chat(chat_env, "-a", str(tmp_path / "shot.png"), "-t", "blind", "what is this?")
+    assert run.code == 4, run
+    line = run.err_lines[-1]
+    assert "does not take images" in line and "/undo" in line, run
+    (question,) = stored(db_of(chat_env), "blind")
+    assert question.additional_kwargs["chatcli_attachments"][0]["name"] == "shot.png"
+
+
+def test_storage_grows_by_what_is_said_not_by_the_image_per_turn(server, chat_env, tmp_path):
+    """The image is stored once: ten more turns add about what they say, not ten more images."""
+    big = b"\x89PNG\r\n\x1a\n" + os.urandom(400_000)
+    (tmp_path / "big.png").write_bytes(big)
+    db = Path(db_of(chat_env))
+    server.queue(Reply("noise"))
+    assert chat(chat_env, "-a", str(tmp_path / "big.png"), "-t", "grow", "what?").code == 0
+
+    def size() -> int:
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size if db.with_name(db.name + "-wal").exists() else 0)
+
+    after_image = size()
+    for i in range(10):
+        server.queue(Reply(f"answer {i}"))
+        assert chat(chat_env, "-t", "grow", f"question {i}").code == 0
+    assert size() - after_image < len(big) / 4, (after_image, size())
