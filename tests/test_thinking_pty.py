@@ -171,7 +171,7 @@ def assert_valid(server: Any) -> None:
 def test_thinking_shows_live_in_five_rows_then_folds_to_one_line(server, chat_env, start):
     thought = words("ka", 120)  # about eight rows of a 100-column terminal
     answer = "The answer is forty-two."
-    server.queue(thinking_reply(chunks_of(thought, 6), answer, pause=0.12, before_answer=0.6))
+    server.queue(thinking_reply(chunks_of(thought, 8), answer, pause=0.12, before_answer=0.6))
     repl = start("--thread", "live")
     repl.say("what is the answer?")
     watch = Watch(repl, "ka")

@@ -46,6 +46,10 @@ CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "cha
 the README says why); with no key and no endpoint set, chat uses it by itself.
 --local-model PATH runs another GGUF model file instead.
 
+-a FILE sends a file with the question: an image for vision models, or a text file.
+A reasoning model's thinking shows folded to one line in a terminal (/think shows it),
+never in a pipe.
+
 Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatcli/mcp.json,
 and chat's own shell and files tools when turned on with --tools. Every call is shown and
 asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
