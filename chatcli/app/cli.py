@@ -30,6 +30,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat title ID TEXT           rename
   chat fork ID --at N          new thread from the first N turns
   chat tools                   MCP servers, built-in tools, and their state
+  chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
   (each has --help; `chat ask TEXT` asks a question that is a command name)
 
 With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
@@ -170,6 +171,31 @@ def untraced(environ: MutableMapping[str, str]) -> None:
         environ.pop(name, None)
 
 
+def _completion(args: list[str], env: Environment) -> int | None:
+    """Shell completion: the shell asking (``_CHAT_COMPLETE``), or --show-completion / --install-completion."""
+    from chatcli.app.completion import COMPLETE_VAR
+
+    instruction = env.environ.get(COMPLETE_VAR)
+    if not instruction and not (args and args[0] in ("--show-completion", "--install-completion")):
+        return None
+    from chatcli.app.completion import answer, detect_shell, install, script
+    from chatcli.app.run import report
+
+    try:
+        if instruction:
+            env.stdout.write(answer(instruction, env.environ) + "\n")
+        elif args[0] == "--show-completion":
+            shell = args[1] if len(args) > 1 else detect_shell(env.environ)
+            if shell is None:
+                raise UsageError("cannot tell your shell from $SHELL", hint="name it: chat --show-completion bash|zsh|fish")
+            env.stdout.write(script(shell))
+        else:
+            env.stderr.write(install(args[1] if len(args) > 1 else None, env.environ) + "\n")
+    except Exception as exc:  # noqa: BLE001 - one line, as everywhere
+        return report(exc, False, None, env.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run ``chat`` with ``argv`` (the command line by default) and return its exit code.
 
@@ -183,7 +209,11 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         untraced(os.environ)
     token = using(env or Environment())
     try:
-        args = route(sys.argv[1:] if argv is None else argv)
+        raw = sys.argv[1:] if argv is None else argv
+        handled = _completion(raw, env or Environment())
+        if handled is not None:
+            return handled
+        args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
             command.main(args=args[1:], prog_name="chat")

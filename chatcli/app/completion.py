@@ -1,0 +1,172 @@
+"""Shell completion for bash, zsh and fish: subcommands, options, and thread ids where one is expected.
+
+``chat --show-completion SHELL`` prints the script; ``chat --install-completion [SHELL]``
+writes it where the shell loads completions from. The scripts are click's: on Tab, the shell
+runs ``chat`` with ``_CHAT_COMPLETE=SHELL_complete`` and the words typed so far, and
+``complete()`` answers. Thread ids come from the database's index, read directly (a Tab must
+be quick): after ``--thread``/``-t``, and as the argument of ``show``, ``export``, ``rm``,
+``title`` and ``fork``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+COMPLETE_VAR = "_CHAT_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+THREAD_OPTIONS = ("-t", "--thread")
+THREAD_COMMANDS = ("show", "export", "rm", "title", "fork")
+FILE_OPTIONS = ("-a", "--attach", "--local-model")
+# Where --install-completion puts each shell's script: places the shells load by themselves.
+INSTALL = {
+    "bash": "~/.local/share/bash-completion/completions/chat",
+    "zsh": "~/.zfunc/_chat",
+    "fish": "~/.config/fish/completions/chat.fish",
+}
+
+
+def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str, str]]:
+    """What may follow ``args`` (the words before the cursor): (value, help, "plain" or "file")."""
+    import typer
+
+    from chatcli.app.cli import COMMANDS, app, route
+
+    group: Any = typer.main.get_command(app)
+    name, *rest = route(list(args))
+    command = group.commands[name]
+    previous = args[-1] if args else ""
+    if previous in THREAD_OPTIONS:
+        return _matching(threads(), incomplete)
+    if previous in FILE_OPTIONS:
+        return [(incomplete, "", "file")]
+    taking = _option(command, previous)
+    if taking is not None:
+        choices = getattr(taking.type, "choices", None) or (taking.metavar.split("|") if "|" in (taking.metavar or "") else ())
+        return [(str(c), "", "plain") for c in choices if str(c).startswith(incomplete)]
+    if incomplete.startswith("-"):
+        found = []
+        for param in command.params:
+            for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
+                if opt.startswith(incomplete) and not getattr(param, "hidden", False):
+                    found.append((opt, (getattr(param, "help", None) or "").split(". ")[0], "plain"))
+        return found + ([("--help", "show the options", "plain")] if "--help".startswith(incomplete) else [])
+    words = _positionals(command, rest)
+    if name in THREAD_COMMANDS and (name == "rm" or not words):
+        return [item for item in _matching(threads(), incomplete) if item[0] not in words]
+    if name == "ask" and not words:
+        subcommands = [(c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in COMMANDS if c != "ask"]
+        return [item for item in subcommands if item[0].startswith(incomplete)]
+    return []
+
+
+def _matching(threads: list[tuple[str, str]], incomplete: str) -> list[tuple[str, str, str]]:
+    return [(tid, title, "plain") for tid, title in threads if tid.startswith(incomplete)]
+
+
+def _option(command: Any, word: str) -> Any:
+    """The option of ``command`` that ``word`` names and that takes a value, or None."""
+    for param in command.params:
+        if word in getattr(param, "opts", []) and not getattr(param, "is_flag", False) and getattr(param, "param_type_name", "") == "option":
+            return param
+    return None
+
+
+def _positionals(command: Any, words: list[str]) -> list[str]:
+    """The words that are arguments, not options or option values."""
+    found, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = _option(command, word) is not None
+        else:
+            found.append(word)
+    return found
+
+
+def _shell_class(shell: str) -> type:
+    """click's completion class for ``shell``, answering with ``candidates``."""
+    from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete
+
+    base = {"bash": BashComplete, "zsh": ZshComplete, "fish": FishComplete}[shell]
+
+    class Complete(base):  # type: ignore[valid-type, misc]
+        threads: Callable[[], list[tuple[str, str]]] = staticmethod(lambda: [])  # type: ignore[assignment]
+
+        def get_completions(self, args: list[str], incomplete: str) -> list[Any]:
+            return [CompletionItem(value, type=kind, help=text or None) for value, text, kind in candidates(args, incomplete, self.threads)]
+
+    return Complete
+
+
+def script(shell: str) -> str:
+    """The completion script for ``shell``."""
+    from chatcli.errors import UsageError
+
+    if shell not in SHELLS:
+        raise UsageError(f"no completion for {shell!r}", hint="bash, zsh or fish")
+    return _shell_class(shell)(None, {}, "chat", COMPLETE_VAR).source()
+
+
+def answer(instruction: str, environ: Mapping[str, str]) -> str:
+    """What the shell asked for with ``_CHAT_COMPLETE``: the script ("bash_source"), or the completions ("bash_complete")."""
+    shell, _, action = instruction.partition("_")
+    if shell not in SHELLS:
+        return ""
+    if action == "source":
+        return script(shell)
+    complete = _shell_class(shell)(None, {}, "chat", COMPLETE_VAR)
+    complete.threads = lambda: _threads(environ)
+    # click reads the words from os.environ: give it the ones of this run's environment.
+    words = {k: v for k, v in environ.items() if k in ("COMP_WORDS", "COMP_CWORD")}
+    saved = {k: os.environ.get(k) for k in words}
+    os.environ.update(words)
+    try:
+        return complete.complete()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The recent thread ids of the user's database (none if the settings cannot be read)."""
+    from chatcli.config import load_settings
+    from chatcli.errors import ChatError
+    from chatcli.store.recent import recent_threads
+
+    try:
+        settings = load_settings({}, environ=environ)
+    except ChatError:
+        return []
+    return recent_threads(settings.db or "")
+
+
+def detect_shell(environ: Mapping[str, str]) -> str | None:
+    """The user's shell, from $SHELL."""
+    name = Path(environ.get("SHELL", "")).name
+    return name if name in SHELLS else None
+
+
+def install(shell: str | None, environ: Mapping[str, str]) -> str:
+    """Write the script where ``shell`` loads completions from; the line telling what was done."""
+    from chatcli.errors import UsageError
+
+    shell = shell or detect_shell(environ)
+    if shell is None:
+        raise UsageError("cannot tell your shell from $SHELL", hint="name it: chat --install-completion bash|zsh|fish")
+    text = script(shell)
+    home = environ.get("HOME") or os.path.expanduser("~")
+    path = Path(INSTALL[shell].replace("~", home, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    after = {
+        "bash": "new bash sessions load it (with the bash-completion package); or add to ~/.bashrc: source " + str(path),
+        "zsh": "add to ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath); then start a new zsh",
+        "fish": "new fish sessions load it",
+    }[shell]
+    return f"wrote the {shell} completion script to {path}: {after}"
