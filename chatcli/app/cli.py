@@ -12,7 +12,7 @@ import typer
 
 from chatcli import __version__
 from chatcli.app import thread_commands, tool_commands  # noqa: F401  (registers threads, show, export..., tools)
-from chatcli.app.common import DB, DEBUG, app, done_with, environment, guarded, using
+from chatcli.app.common import COMMANDS, DB, DEBUG, app, done_with, environment, guarded, route, using  # noqa: F401  (COMMANDS: part of this interface)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
 from chatcli.config import Settings
@@ -60,25 +60,6 @@ Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API e
 5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
 (an answer stopped by a signal is kept in the thread).
 """
-
-# Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "ask")
-# Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach"}
-
-
-def route(args: list[str]) -> list[str]:
-    """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--" or not arg.startswith("-"):
-            if arg in COMMANDS:
-                return [arg, *args[:i], *args[i + 1 :]]
-            break
-        i += 2 if arg in _VALUED else 1
-    return ["ask", *args]
-
 
 def _version(value: bool) -> None:
     if value:

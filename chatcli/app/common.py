@@ -71,3 +71,22 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
         asyncio.run(main())
 
     return run_it
+
+
+# Management commands; anything else on the command line is a question (the hidden `ask`).
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "ask")
+# Options that take a value, so that their value is not mistaken for a command name.
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach"}
+
+
+def route(args: list[str]) -> list[str]:
+    """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            if arg in COMMANDS:
+                return [arg, *args[:i], *args[i + 1 :]]
+            break
+        i += 2 if arg in _VALUED else 1
+    return ["ask", *args]
