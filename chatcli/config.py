@@ -56,6 +56,8 @@ class Settings:
     # A reasoning model's thinking in a terminal: in full as it comes, instead of a few live
     # rows folded to "thought for N s" when the answer starts.
     show_thinking: bool = False
+    # Where roles live (default: $XDG_CONFIG_HOME/chatcli/roles).
+    roles_dir: str | None = None
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -84,6 +86,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_TOOLS": "tools",
     "CHATCLI_MCP_CONFIG": "mcp_config",
     "CHATCLI_SHOW_THINKING": "show_thinking",
+    "CHATCLI_ROLES_DIR": "roles_dir",
 }
 
 MEMORY_MODES = ("trim", "summary")
@@ -284,4 +287,6 @@ def load_settings(
         settings = replace(settings, history_file=str(data_dir(environ) / "history"))
     if settings.mcp_config is None:
         settings = replace(settings, mcp_config=str(mcp_config_path(environ)))
+    if settings.roles_dir is None:
+        settings = replace(settings, roles_dir=str(mcp_config_path({**environ, "CHATCLI_MCP_CONFIG": ""}).parent / "roles"))
     return settings

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import MutableMapping
+from typing import Any, MutableMapping
 from typing import Optional
 
 import typer
 
 from chatcli import __version__
-from chatcli.app import thread_commands, tool_commands  # noqa: F401  (registers threads, show, export..., tools)
+from chatcli.app import role_commands, thread_commands, tool_commands  # noqa: F401  (registers threads, show, export..., tools, roles)
 from chatcli.app.common import COMMANDS, DB, DEBUG, app, done_with, environment, guarded, route, using  # noqa: F401  (COMMANDS: part of this interface)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
@@ -30,6 +30,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat title ID TEXT           rename
   chat fork ID --at N          new thread from the first N turns
   chat tools                   MCP servers, built-in tools, and their state
+  chat roles                   the roles (named system prompts) chat --role NAME can use
   chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
   (each has --help; `chat ask TEXT` asks a question that is a command name)
 
@@ -80,6 +81,13 @@ def ask_command(
     thread: Optional[str] = typer.Option(None, "--thread", "-t", metavar="ID", help="Resume (or start) the thread with this id."),
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
+    role: Optional[str] = typer.Option(
+        None,
+        "--role",
+        "-r",
+        metavar="NAME",
+        help="Start (or set) the thread with the role NAME: $XDG_CONFIG_HOME/chatcli/roles/NAME.toml or NAME.md (its prompt is kept with the thread; `chat roles` lists them).",
+    ),
     var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."),
     attach: list[str] = typer.Option(
         [],
@@ -129,7 +137,10 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        run(question, thread, settings, {"system": system, "vars": parse_vars(var), "attach": attach}, json_output, env, debug)
+        setup = {"system": system, "vars": parse_vars(var), "attach": attach}
+        if role is not None:
+            settings, setup = with_role(settings, setup, role, model_given=model is not None)
+        run(question, thread, settings, setup, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
     flags = {
@@ -150,6 +161,22 @@ def untraced(environ: MutableMapping[str, str]) -> None:
         return
     for name in TRACING_VARIABLES:
         environ.pop(name, None)
+
+
+def with_role(settings: Settings, setup: dict[str, Any], name: str, model_given: bool) -> tuple[Settings, dict[str, Any]]:
+    """The settings and thread set-up of ``--role NAME``: the flags given beside it win."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from chatcli.chat.roles import load_role
+
+    role = load_role(Path(settings.roles_dir or ""), name)
+    if role.model and not model_given:
+        settings = replace(settings, model=role.model)
+    if role.temperature is not None:
+        settings = replace(settings, temperature=role.temperature)
+    setup = {**setup, "system": setup.get("system") or role.system, "vars": {**role.vars, **(setup.get("vars") or {})}, "role": role.name}
+    return settings, setup
 
 
 def _completion(args: list[str], env: Environment) -> int | None:

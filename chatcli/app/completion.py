@@ -41,6 +41,8 @@ def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tupl
         return _matching(threads(), incomplete)
     if previous in FILE_OPTIONS:
         return [(incomplete, "", "file")]
+    if previous in ("-r", "--role"):
+        return [(name, "", "plain") for name in _role_names() if name.startswith(incomplete)]
     taking = _option(command, previous)
     if taking is not None:
         choices = getattr(taking.type, "choices", None) or (taking.metavar.split("|") if "|" in (taking.metavar or "") else ())
@@ -59,6 +61,18 @@ def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tupl
         subcommands = [(c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in COMMANDS if c != "ask"]
         return [item for item in subcommands if item[0].startswith(incomplete)]
     return []
+
+
+def _role_names() -> list[str]:
+    """The roles a --role can name (none if the settings cannot be read)."""
+    from chatcli.chat.roles import list_roles
+    from chatcli.config import load_settings
+    from chatcli.errors import ChatError
+
+    try:
+        return [role.name for role in list_roles(Path(load_settings({}).roles_dir or ""))]
+    except ChatError:
+        return []
 
 
 def _matching(threads: list[tuple[str, str]], incomplete: str) -> list[tuple[str, str, str]]:

@@ -86,6 +86,8 @@ async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str
     async with open_conversation(settings, thread_id, output.note) as conversation:
         connect(conversation, output, ask_tools)
         await conversation.set_system(setup.get("system"), setup.get("vars"))
+        if setup.get("role"):
+            conversation.pending["role"] = setup["role"]
         await ask(conversation, text, output, settings, setup.get("attachments") or [])
 
 

@@ -36,6 +36,8 @@ class Conversation(Turns):
     on_event: Callable[[dict[str, Any]], None] | None = None
     # Files queued for the next message (/attach), sent and cleared with it.
     attached: list[Any] = field(default_factory=list)
+    # A temperature for this session's answers (a role's, from /role), over the settings'.
+    temperature: float | None = None
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -43,10 +45,29 @@ class Conversation(Turns):
 
     @property
     def config(self) -> dict[str, Any]:
-        configurable = {"thread_id": self.thread_id}
+        configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if self.model_name:
             configurable["model"] = self.model_name
+        if self.temperature is not None:
+            configurable["temperature"] = self.temperature
         return {"configurable": configurable}
+
+    async def set_role(self, role: Any) -> None:
+        """Set the thread up with ``role`` (chatcli.chat.roles.Role) from the next turn on: its
+        system prompt and variables are kept with the thread; its model and temperature apply to
+        this session."""
+        await self.replace_system(role.system)
+        await self.set_system(None, role.vars)
+        self.pending["role"] = role.name
+        if role.model:
+            self.model_name = role.model
+        if role.temperature is not None:
+            self.temperature = role.temperature
+
+    async def role(self) -> str | None:
+        """The name of the role the thread was set up with, if any."""
+        state = await self.app.aget_state(self.config)
+        return self.pending.get("role") or state.values.get("role")
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""

@@ -64,6 +64,8 @@ class ChatState(TypedDict):
     # with id ``summary_through``; the messages after it are sent as they are.
     summary: NotRequired[str | None]
     summary_through: NotRequired[str | None]
+    # The role the thread was set up with (chatcli.chat.roles), by name.
+    role: NotRequired[str | None]
 
 
 _VARIABLE = re.compile(r"\{(\w+)\}")
@@ -121,11 +123,15 @@ def build_graph(
         raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
 
     def model_for(config: RunnableConfig) -> BaseChatModel:
+        configurable = config.get("configurable") or {}
         if isinstance(model, BaseChatModel):
-            return model
-        if model is None:
+            chosen = model
+        elif model is None:
             raise RuntimeError("this graph was built without a model")
-        return model((config.get("configurable") or {}).get("model"))
+        else:
+            chosen = model(configurable.get("model"))
+        temperature = configurable.get("temperature")  # a role's, switched to at the prompt
+        return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
 
     async def summarise(chat_model: BaseChatModel, summary: str, new: list[BaseMessage], config: RunnableConfig) -> tuple[str, Any]:
         """Fold ``new`` messages into ``summary`` with one non-streamed call; the summary and its usage."""

@@ -79,6 +79,24 @@ async def _switch(ctx: Context, arg: str) -> None:
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
 
 
+@command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role")
+async def _role(ctx: Context, arg: str) -> None:
+    from pathlib import Path
+
+    from chatcli.chat.roles import list_roles, load_role
+
+    if not arg:
+        current = await ctx.conversation.role()
+        ctx.print(current or "(no role)")
+        known = ", ".join(r.name for r in list_roles(Path(ctx.settings.roles_dir or ""))) or "none yet"
+        ctx.output.note(f"roles: {known} · /role NAME sets one")
+        return
+    role = load_role(Path(ctx.settings.roles_dir or ""), arg)
+    await ctx.conversation.set_role(role)
+    extra = "".join(f" · {k} {v}" for k, v in (("model", role.model), ("temperature", role.temperature)) if v is not None)
+    ctx.output.note(f"role {role.name} from the next message{extra}")
+
+
 @command("/attach", args="[FILE]", help="send FILE (an image or a text file) with your next message; alone: list and clear the queue")
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.chat.attachments import read_attachment

@@ -135,6 +135,8 @@ async def _open(
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
     await conversation.set_system(setup.get("system"), setup.get("vars"))
+    if setup.get("role"):
+        conversation.pending["role"] = setup["role"]
     for item in setup.get("attachments") or []:  # chat -a FILE with no question: queued for the first message
         conversation.attached.append(item)
         output.note(f"attached: {item.line} · sent with your next message")

@@ -1,0 +1,41 @@
+"""``chat roles``: the roles in $XDG_CONFIG_HOME/chatcli/roles, with their model and prompt."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from chatcli.app.common import DEBUG, app, environment, guarded
+from chatcli.config import Settings
+
+
+@app.command("roles")
+def roles_command(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
+    debug: bool = DEBUG,
+) -> None:
+    """List the roles `chat --role NAME` and `/role NAME` can use: NAME.toml or NAME.md files."""
+
+    def action(settings: Settings) -> None:
+        from pathlib import Path
+
+        from chatcli.chat.roles import list_roles
+        from chatcli.text import neutralise
+
+        directory = Path(settings.roles_dir or "")
+        roles = list_roles(directory)
+        out = environment().stdout
+        if as_json:
+            listing = [{"name": r.name, "model": r.model, "temperature": r.temperature, "system": r.system, "path": str(r.path)} for r in roles]
+            out.write(json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
+            return
+        if not roles:
+            out.write(f"no roles yet: write NAME.toml (system = \"...\", model, temperature, vars) or NAME.md (the prompt) in {directory}\n")
+            return
+        width = max(len(r.name) for r in roles)
+        for r in roles:
+            line = f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}"
+            out.write((neutralise(line) if out.isatty() else line).rstrip() + "\n")
+
+    guarded(debug, action)
