@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
-from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 
 from chatcli.ui.output import Output
 from chatcli.ui.reply import ask, traceback_text, unexpected
 from chatcli.ui.completion import CommandCompleter, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
+from chatcli.ui.history import private_history
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
 from chatcli.ui.commands import Context, execute, is_command, literal, resolve
 from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
 from chatcli.chat.inputs import check_question
-from chatcli.errors import ChatError, ConfigError, Interrupted, StoreError
+from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
 
 
@@ -40,32 +38,6 @@ def key_bindings() -> KeyBindings:
         event.current_buffer.insert_text("\n")
 
     return bindings
-
-
-class KeptHistory(FileHistory):
-    """The input history file, keeping only lines that ``keep`` accepts (not a refused 10 MB paste)."""
-
-    def __init__(self, filename: str, keep: Callable[[str], bool]):
-        super().__init__(filename)
-        self.keep = keep
-
-    def store_string(self, string: str) -> None:
-        if self.keep(string):
-            super().store_string(string)
-
-
-def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) -> FileHistory:
-    """Input history kept across sessions in a file only the user can read; ``keep`` picks the lines."""
-    history = Path(path).expanduser()
-    if history.is_dir():
-        raise ConfigError(f"the input history file {history} is a directory", hint="set CHATCLI_HISTORY_FILE to a file")
-    try:
-        history.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {history.parent}: {exc.strerror}", hint="set CHATCLI_HISTORY_FILE") from None
-    if not history.exists():
-        os.close(os.open(history, os.O_CREAT | os.O_WRONLY, 0o600))
-    return KeptHistory(str(history), keep)
 
 
 def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
