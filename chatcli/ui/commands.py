@@ -79,6 +79,40 @@ async def _switch(ctx: Context, arg: str) -> None:
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
 
 
+@command("/edit", args="[TEXT]", help="write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)", needs_thread=False)
+async def _edit(ctx: Context, arg: str) -> None:
+    import asyncio
+
+    from chatcli.ui.editor import edit_text
+
+    text = await asyncio.to_thread(edit_text, arg)
+    if not text.strip():
+        ctx.output.note("the editor saved nothing: no message")
+        return
+    ctx.next_input = text
+    ctx.output.note("your message is at the prompt: Enter sends it")
+
+
+@command("/copy", args="[N]", help="copy the last answer, or its N-th code block, to the clipboard")
+async def _copy(ctx: Context, arg: str) -> None:
+    from chatcli.ui.clipboard import code_blocks, copy
+
+    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and str(m.text).strip()]
+    if not answers:
+        raise UsageError("nothing to copy: no answer yet in this thread")
+    text, what = str(answers[-1].text), "the last answer"
+    if arg:
+        blocks = code_blocks(text)
+        if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
+            raise UsageError(f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}")
+        text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
+    ways = copy(text, ctx.out if ctx.out.isatty() else None)
+    if not ways:
+        raise UsageError("no clipboard to copy to here: not a terminal, and no wl-copy, xclip, xsel or pbcopy")
+    size = f"{len(text.splitlines())} lines" if "\n" in text else f"{len(text)} characters"
+    ctx.output.note(f"copied {what} ({size}) with {' and '.join(ways)}")
+
+
 @command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role")
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path

@@ -28,7 +28,7 @@ from chatcli.chat.conversation import Conversation
 
 
 def key_bindings() -> KeyBindings:
-    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline."""
+    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline; Ctrl-X Ctrl-E opens the editor."""
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
@@ -36,6 +36,11 @@ def key_bindings() -> KeyBindings:
     def _newline(event: Any) -> None:
         """Insert a newline instead of sending."""
         event.current_buffer.insert_text("\n")
+
+    @bindings.add("c-x", "c-e")
+    def _edit(event: Any) -> None:
+        """Open $VISUAL or $EDITOR on the input; what it saves becomes the input (Enter sends it)."""
+        event.current_buffer.open_in_editor(validate_and_handle=False)
 
     return bindings
 
@@ -140,6 +145,8 @@ class Repl:
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
     current: asyncio.Task | None = None
     received: int | None = None
+    # What the next prompt starts with (/edit).
+    next_input: str = ""
 
     def on_signal(self, signum: int, session: PromptSession) -> None:
         """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave."""
@@ -207,9 +214,22 @@ async def dispatch(repl: Repl, text: str) -> bool:
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
+    contexts: list[Context] = []
+
+    def context(conversation: Any) -> Context:
+        contexts.append(Context(conversation, output, settings))
+        return contexts[-1]
+
     if not found.needs_thread:
-        return await execute(found, Context(None, output, settings), arg)
-    keep_going = await _cancellable(repl, lambda c: execute(found, Context(c, output, settings), arg), "stopped")
+        try:
+            return await execute(found, context(None), arg)
+        except ChatError as exc:
+            output.error(str(exc))
+            return True
+        finally:
+            repl.next_input = contexts[-1].next_input if contexts else ""
+    keep_going = await _cancellable(repl, lambda c: execute(found, context(c), arg), "stopped")
+    repl.next_input = contexts[-1].next_input if contexts else ""
     return keep_going is not False  # None: it failed or was stopped
 
 
@@ -257,7 +277,8 @@ async def run_repl(
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             while repl.received is None:
                 try:
-                    text = await session.prompt_async(lambda: _prompt_text(loading))
+                    text = await session.prompt_async(lambda: _prompt_text(loading), default=repl.next_input)
+                    repl.next_input = ""
                 except KeyboardInterrupt:
                     continue  # Ctrl-C at the prompt clears the line
                 except EOFError:

@@ -1,0 +1,70 @@
+"""/copy: an answer or one of its code blocks to the clipboard, through the terminal and the system's tool.
+
+OSC 52 asks the terminal itself to set its clipboard: it works over SSH and inside tmux (with
+``set -g set-clipboard on``). Where a clipboard tool is installed (wl-copy, xclip, xsel,
+pbcopy, clip.exe) it is used too, so a terminal without OSC 52 still gets it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+from typing import IO, Mapping
+
+# Clipboard tools, and when each one can work.
+TOOLS = (
+    ("wl-copy", ("wl-copy",), "WAYLAND_DISPLAY"),
+    ("xclip", ("xclip", "-selection", "clipboard"), "DISPLAY"),
+    ("xsel", ("xsel", "--clipboard", "--input"), "DISPLAY"),
+    ("pbcopy", ("pbcopy",), None),
+    ("clip.exe", ("clip.exe",), None),
+)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of a Markdown text, in order, without their fences."""
+    blocks: list[str] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None:
+            if match:
+                fence, lines = match.group(1), []
+        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not line.strip()[len(match.group(1)):].strip():
+            blocks.append("\n".join(lines))
+            fence = None
+        else:
+            lines.append(line)
+    if fence is not None:  # an answer cut off inside a block: what there is of it
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def osc52(text: str) -> str:
+    """The escape sequence that asks the terminal to put ``text`` on the clipboard."""
+    return "\x1b]52;c;" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "\x07"
+
+
+def copy(text: str, terminal: IO[str] | None, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Put ``text`` on the clipboard every way there is; the ways that worked."""
+    environ = os.environ if environ is None else environ
+    ways = []
+    if terminal is not None and terminal.isatty():
+        terminal.write(osc52(text))
+        terminal.flush()
+        ways.append("OSC 52")
+    for name, command, needs in TOOLS:
+        if (needs and not environ.get(needs)) or shutil.which(command[0]) is None:
+            continue
+        try:
+            subprocess.run(command, input=text.encode("utf-8"), timeout=3, check=True, capture_output=True)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        ways.append(name)
+        break
+    return ways
