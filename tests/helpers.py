@@ -232,3 +232,55 @@ class Repl:
             self.child.terminate(force=True)
 
 
+_CONTROL = re.compile(
+    r"\x1b\[([0-?]*)[ -/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\r\n\x08]|[^\x1b\r\n\x08]+"
+)
+
+
+def screen(raw: str) -> list[str]:
+    """The lines a terminal shows for ``raw`` (what was redrawn in place counts once): enough of
+    a terminal for line-based output, which moves the cursor back on its line, clears to the end
+    of a line or of the screen, and goes up a few lines."""
+    lines: list[list[str]] = [[]]
+    row = col = 0
+    for match in _CONTROL.finditer(raw):
+        token = match.group(0)
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            row += 1
+        elif token == "\x08":
+            col = max(0, col - 1)
+        elif match.group(2):
+            params, final = match.group(1), match.group(2)
+            n = int(params) if params.isdigit() else None
+            if final == "A":
+                row = max(0, row - (n or 1))
+            elif final == "B":
+                row += n or 1
+            elif final == "C":
+                col += n or 1
+            elif final == "D":
+                col = max(0, col - (n or 1))
+            elif final == "G":
+                col = max(0, (n or 1) - 1)
+            elif final == "K":
+                line = lines[row]
+                if not n:
+                    del line[col:]
+                elif n == 1:
+                    line[: col + 1] = [" "] * min(len(line), col + 1)
+                else:
+                    line.clear()
+            elif final == "J" and not n:
+                del lines[row][col:]
+                del lines[row + 1 :]
+        elif not token.startswith("\x1b"):
+            for char in token:
+                line = lines[row]
+                line.extend(" " * (col - len(line)))
+                line[col : col + 1] = [char]
+                col += 1
+        while len(lines) <= row:
+            lines.append([])
+    return ["".join(line).rstrip() for line in lines]
