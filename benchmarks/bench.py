@@ -2,18 +2,20 @@
 
 Run (from anywhere; uses the ``chat`` installed next to this Python)::
 
-    .venv/bin/python benchmarks/bench.py                # full run, ~4 min on 2 cores
-    .venv/bin/python benchmarks/bench.py --quick        # smoke run, ~1.5 min
+    .venv/bin/python benchmarks/bench.py                # full run, ~6 min on 2 cores
+    .venv/bin/python benchmarks/bench.py --quick        # smoke run, ~2 min
     .venv/bin/python benchmarks/bench.py --tools-only   # row 7 alone, ~1 min
+    .venv/bin/python benchmarks/bench.py --attachments-only   # row 8 alone, ~2 min
     .venv/bin/python benchmarks/bench.py --turns 1000 --runs 7
 
 Prints a Markdown table (metric | value | target | met?) and writes it, with the run's
-details, to ``benchmarks/results.md`` (``results-tools.md`` with ``--tools-only``; overwritten
-each run).  Every figure is a median
-of several runs; every ratio compares figures measured in the same run (paired runs are
-interleaved and the ratio is the median of the per-pair ratios).  No network is used: a
-fake OpenAI-compatible server (``tests/fakeserver.py``) runs in this process on 127.0.0.1
-and answers every request at once with the same ~400-character Markdown reply.
+details, to ``benchmarks/results.md`` (``results-tools.md`` with ``--tools-only``,
+``results-attachments.md`` with ``--attachments-only``; overwritten each run).  Every
+figure is a median of several runs; every ratio compares figures measured in the same run
+(paired runs are interleaved and the ratio is the median of the per-pair ratios).  No
+network is used: a fake OpenAI-compatible server (``tests/fakeserver.py``) runs in this
+process on 127.0.0.1 and answers every request at once with the same ~400-character
+Markdown reply.
 
 Rows (see docs/PERFORMANCE.md for the reading):
 
@@ -52,12 +54,20 @@ Rows (see docs/PERFORMANCE.md for the reading):
    raw JSON-RPC until all answered initialize and tools/list): ratios to no tools, and the
    seconds the servers add over that floor.  ``benchmarks/tools_timeline.py`` shows where
    those seconds go.
+8. attachments -- in-process, the product's own ``open_conversation`` on two temp databases:
+   a thread whose first question carries a ~500 KB PNG (``Conversation.send(text, on_token,
+   attachments=[from_bytes(...)])``), then N text turns, and a thread with the same
+   questions but no image, one turn of each per round.  Database bytes (as in row 4) after
+   the first turn, after 100 more and after N more; the growth per turn after the first
+   turn, with the image and without, and their ratio (the image must be stored once, not
+   once per turn); what the image turn itself added over the same turn without it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime
 import fcntl
@@ -102,6 +112,7 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]] | None] = {
     "tools_prompt": ("<= 0.3 s", lambda v: v <= 0.3),
     "builtin_ratio": ("<= 1.1x", lambda v: v <= 1.1),
     "mcp_over_floor": ("<= 2.0x", lambda v: v <= 2.0),
+    "attach_growth_ratio": ("<= 1.1x", lambda v: v <= 1.1),
 }
 
 END_MARK = "zebraquux"  # last word of every reply: its arrival means the answer is complete
@@ -531,6 +542,21 @@ async def _bare(turns: Turns, settings: Any, n_list: list[int]) -> dict[str, Any
     return {"marks": marks, "sizes": sizes}
 
 
+def store_settings(server: FakeOpenAIServer, work: Path, db: Path) -> Any:
+    """Settings for an in-process conversation with the fake server, stored in ``db``."""
+    from chatcli.config import Settings
+
+    return Settings(
+        model="gpt-fake",
+        api_key="sk-bench-0123456789",
+        base_url=server.base_url,
+        db=str(db),
+        history_file=str(work / "history"),
+        max_retries=0,
+        timeout=30.0,
+    )
+
+
 def bench_turns(server: FakeOpenAIServer, work: Path, n: int, bare_n: list[int]) -> dict[str, Any]:
     """Rows 3 and 4: per-turn overhead and storage, chatcli's store vs the bare saver."""
     from chatcli.config import Settings
@@ -538,15 +564,7 @@ def bench_turns(server: FakeOpenAIServer, work: Path, n: int, bare_n: list[int])
     turns = Turns(server, _install_server_timer(server))
 
     def settings(db: Path) -> Settings:
-        return Settings(
-            model="gpt-fake",
-            api_key="sk-bench-0123456789",
-            base_url=server.base_url,
-            db=str(db),
-            history_file=str(work / "history"),
-            max_retries=0,
-            timeout=30.0,
-        )
+        return store_settings(server, work, db)
 
     log(f"per-turn: {n} turns on chatcli's store (+ 105 and 15 on two other threads)")
     ours = asyncio.run(_ours(turns, settings, work, n, {100, n, *bare_n}))
@@ -586,6 +604,86 @@ def bench_memory(server: FakeOpenAIServer, work: Path, runs: int, long_db: Path)
         finally:
             chat.close()
     return {"idle": idle, "long": long, "long_answer": long_answer}
+
+
+# ----------------------------------------------------------------------------- attachments
+
+IMAGE_BYTES = 500 * 1024  # the attached PNG: its signature, then random (incompressible) bytes
+
+
+def bench_png(size: int = IMAGE_BYTES) -> bytes:
+    import random
+
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + random.Random(8).randbytes(size - len(signature))
+
+
+def _carries_image(messages: list[dict]) -> bool:
+    """True when a request's messages hold an image part."""
+    return any(
+        isinstance(m.get("content"), list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+        for m in messages
+    )
+
+
+async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Collection[int]) -> dict[str, Any]:
+    """Two threads in two databases, one turn of each per round (order alternated): turn 1 of
+    "image" carries the PNG, turn 1 of "plain" the same question alone; then turns 2..n+1 are
+    text on both.  Sizes after turn 1 and after each of ``size_at`` more turns."""
+    from chatcli.chat.attachments import from_bytes
+    from chatcli.chat.session import open_conversation
+
+    png = bench_png()
+    image = from_bytes("shot.png", png)
+    dbs = {"image": work / "attach-image.db", "plain": work / "attach-plain.db"}
+    sizes: dict[str, dict[int, int]] = {"image": {}, "plain": {}}
+    wall: dict[str, list[float]] = {"image": [], "plain": []}
+    sent_through = 0  # the last turn whose request carried the image
+    async with contextlib.AsyncExitStack() as stack:
+        threads = {
+            name: await stack.enter_async_context(open_conversation(store_settings(server, work, db), name))
+            for name, db in dbs.items()
+        }
+        for i in range(1, n + 2):
+            order = ("image", "plain") if i % 2 else ("plain", "image")
+            for name in order:
+                received: list[str] = []
+                files = [image] if (i == 1 and name == "image") else []
+                t = time.perf_counter()
+                result = await threads[name].send(question(i), received.append, attachments=files)
+                wall[name].append(time.perf_counter() - t)
+                if END_MARK not in result.text:
+                    raise RuntimeError(f"{name} turn {i}: unexpected reply {result.text[:80]!r}")
+                if name == "image" and _carries_image(server.last_messages()):
+                    sent_through = i
+                server.clear()  # the image thread's requests are ~700 KB each: keep none
+                if i == 1 or i - 1 in size_at:
+                    sizes[name][i - 1] = db_bytes(dbs[name])
+            if i % 100 == 0:
+                log(f"  attachments: turn {i}, {wall['image'][-1] * 1000:.0f} ms with the image, {wall['plain'][-1] * 1000:.0f} ms without")
+        first = (await threads["image"].messages())[0]
+    records = first.additional_kwargs.get("chatcli_attachments")
+    if records != [image.record()]:
+        raise RuntimeError(f"the image thread's first question does not hold the attachment: {records!r}")
+    if sent_through < 2:
+        raise RuntimeError(f"the image went with turns 1..{sent_through} only: it should stay in the history sent")
+    return {
+        "n": n,
+        "image_bytes": len(png),
+        "base64_bytes": len(base64.b64encode(png)),
+        "sizes": sizes,
+        "sent_through": sent_through,
+        # per-turn wall, turns 2-11 (the image in every request) and the last 10, paired by round
+        "wall_early": [a / b for a, b in zip(wall["image"][1:11], wall["plain"][1:11])],
+        "wall_late": [a / b for a, b in zip(wall["image"][-10:], wall["plain"][-10:])],
+    }
+
+
+def bench_attachments(server: FakeOpenAIServer, work: Path, n: int) -> dict[str, Any]:
+    """Row 8: storage of a thread whose first question carries a ~500 KB image."""
+    log(f"attachments: a {IMAGE_BYTES // 1024} KB image, then {n} text turns, beside the same thread without it")
+    marks = sorted({m for m in (100, n) if m <= n})
+    return asyncio.run(_attachments(server, work, n, marks))
 
 
 # ----------------------------------------------------------------------------------- tools
@@ -768,6 +866,8 @@ def build_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         memory_rows(r, add)
     if "tools_prompt" in r:
         tools_rows(r, add)
+    if "attachments" in r:
+        attachments_rows(r, add)
     return rows
 
 
@@ -895,6 +995,34 @@ def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     )
 
 
+def attachments_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
+    a = r["attachments"]
+    img, plain = a["sizes"]["image"], a["sizes"]["plain"]
+    kb = lambda b: f"{b / 1024:.0f} KB"  # noqa: E731
+    add(
+        f"8. db size after the image turn ({kb(a['image_bytes'])} PNG; {kb(a['base64_bytes'])} as base64)",
+        f"{img[0] / 1e6:.2f} MB; the same turn without the image: {plain[0] / 1e6:.2f} MB "
+        f"(+{kb(img[0] - plain[0])}, {(img[0] - plain[0]) / a['base64_bytes']:.2f}x the base64)",
+    )
+    for m in sorted(k for k in img if k):
+        grow_img, grow_plain = (img[m] - img[0]) / m, (plain[m] - plain[0]) / m
+        add(
+            f"8. db size after the image turn + {m} text turns",
+            f"{img[m] / 1e6:.2f} MB (without the image: {plain[m] / 1e6:.2f} MB)",
+        )
+        add(
+            f"8. growth per turn over those {m} turns, with the image / without",
+            f"{grow_img / 1000:.2f} / {grow_plain / 1000:.2f} kB/turn = {grow_img / grow_plain:.3f}x",
+            "attach_growth_ratio",
+            grow_img / grow_plain,
+        )
+    add(
+        "8. per-turn wall with the image in the thread / without (paired), turns 2-11 · last 10",
+        f"{med(a['wall_early']):.2f}x · {med(a['wall_late']):.2f}x "
+        f"(requests carried the image through turn {a['sent_through']} of {a['n'] + 1})",
+    )
+
+
 def table(rows: list[tuple[str, str, str, str]]) -> str:
     lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -920,14 +1048,24 @@ def main() -> int:
         help="only row 7 (tools: REPL prompt and one-shot with MCP servers / built-in tools), about a minute",
     )
     p.add_argument(
+        "--attachments-only",
+        action="store_true",
+        help="only row 8 (storage of a thread whose first question carries a ~500 KB image)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="where to write the results (default benchmarks/results.md; benchmarks/results-tools.md with --tools-only)",
+        help="where to write the results (default benchmarks/results.md; benchmarks/results-tools.md with --tools-only, "
+        "benchmarks/results-attachments.md with --attachments-only)",
     )
     args = p.parse_args()
+    if args.tools_only and args.attachments_only:
+        p.error("--tools-only and --attachments-only: choose one")
     if args.out is None:
-        args.out = HERE / ("results-tools.md" if args.tools_only else "results.md")
+        args.out = HERE / (
+            "results-tools.md" if args.tools_only else "results-attachments.md" if args.attachments_only else "results.md"
+        )
     runs = args.runs or (3 if args.quick else 7)
     n = args.turns or (200 if args.quick else 1000)
     bare_top = args.bare_turns or (100 if args.quick else 300)
@@ -944,6 +1082,8 @@ def main() -> int:
         with FakeOpenAIServer(default_reply=REPLY) as server:
             if args.tools_only:
                 run_tools(results, server, work, runs)
+            elif args.attachments_only:
+                results["attachments"] = bench_attachments(server, work, n)
             else:
                 log(f"startup: {runs} runs")
                 results["startup"] = bench_startup(server, work, runs)
@@ -957,6 +1097,7 @@ def main() -> int:
                 results["turns"] = bench_turns(server, work, n, bare_n)
                 log("memory")
                 results["memory"] = bench_memory(server, work, max(3, runs // 2), results["turns"]["db"])
+                results["attachments"] = bench_attachments(server, work, n)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return finish(args, results, runs, n, bare_top, time.perf_counter() - t0)
@@ -978,6 +1119,9 @@ def finish(args: argparse.Namespace, results: dict[str, Any], runs: int, n: int,
     if args.tools_only:
         mode, flags = "tools only", " --tools-only"
         details = f"medians of {runs} runs; bench took {elapsed:.0f} s\n"
+    elif args.attachments_only:
+        mode, flags = "attachments only", " --attachments-only"
+        details = f"{n} text turns after the image turn; bench took {elapsed:.0f} s\n"
     else:
         mode, flags = ("quick", " --quick") if args.quick else ("full", "")
         details = (

@@ -114,9 +114,7 @@ async def _open(
     await conversation.set_system(setup.get("system"), setup.get("vars"))
     if setup.get("role"):
         conversation.pending["role"] = setup["role"]
-    for item in setup.get("attachments") or []:  # chat -a FILE with no question: queued for the first message
-        conversation.attached.append(item)
-        output.note(f"attached: {item.line} · sent with your next message")
+    conversation.attached.extend(setup.get("attachments") or [])  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
 
@@ -233,10 +231,11 @@ async def dispatch(repl: Repl, text: str) -> bool:
     return keep_going is not False  # None: it failed or was stopped
 
 
-def _prompt_text(loading: asyncio.Future) -> str:
-    """"> ", or "[2 files] > " while files wait to go with the next message."""
+def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
+    """"> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
+    while the thread loads: those of ``chat -a FILE``)."""
     conversation = _opened(loading)
-    queued = len(conversation.attached) if conversation is not None else 0
+    queued = len(conversation.attached) if conversation is not None else waiting
     if not queued:
         return "> "
     return f"[{queued} file{'s' if queued > 1 else ''}] > "
@@ -268,6 +267,9 @@ async def run_repl(
     session = session or make_session(settings, CommandCompleter(threads))
     output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
+    waiting = len((setup or {}).get("attachments") or [])
+    for item in (setup or {}).get("attachments") or []:  # read and checked already: said before the prompt
+        output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
         loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output, note_above(session, output)))
         repl = Repl(loading, output, settings, debug)
@@ -277,7 +279,7 @@ async def run_repl(
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             while repl.received is None:
                 try:
-                    text = await session.prompt_async(lambda: _prompt_text(loading), default=repl.next_input)
+                    text = await session.prompt_async(lambda: _prompt_text(loading, waiting), default=repl.next_input)
                     repl.next_input = ""
                 except KeyboardInterrupt:
                     continue  # Ctrl-C at the prompt clears the line
