@@ -372,3 +372,12 @@ def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_pa
     assert block[0] == "⚙ shell (built-in)" and "… 26 more lines" in block[-1] and len(block) == 6
     shown = call_block({"label": "read_file (built-in)", "server": "builtin", "arguments": {"path": "notes.txt"}})
     assert f"(path: {tmp_path / 'notes.txt'})" in shown
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_env):
+    server.queue(tool_calls(("shell", {"command": "echo a"})), Reply("first answer"), Reply("the quokka answer"))
+    assert chat(chat_env, "--tools", "shell", "--yes", "-t", "turns", "one").code == 0
+    assert chat(chat_env, "-t", "turns", "two").code == 0
+    hits = chat(chat_env, "search", "quokka").out.splitlines()
+    assert [line.split("\t")[:2] for line in hits] == [["turns", "turn 2"]]

@@ -52,6 +52,17 @@ class SqlThreadIndex:
         now = time.time()
         await self._write(self.SQL["touch"], (thread_id, make_title(question), now, now, message_count, model))
 
+    async def counted(self, hits: list[SearchHit]) -> list[SearchHit]:
+        """``hits`` numbered by the user's questions up to each one (a turn with tool calls holds
+        more than two messages), counted along the message's own branch of the thread."""
+        from dataclasses import replace
+
+        numbered = []
+        for hit in hits:
+            rows = await self._rows(self.SQL["turn"], (hit.node,)) if hit.node else []
+            numbered.append(replace(hit, turn=max(1, int(rows[0][0]))) if rows else hit)
+        return numbered
+
     async def get(self, thread_id: str) -> ThreadInfo | None:
         rows = await self._rows(self.SQL["get"], (thread_id,))
         return ThreadInfo(*rows[0]) if rows else None

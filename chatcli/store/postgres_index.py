@@ -29,6 +29,10 @@ class PostgresThreadIndex(SqlThreadIndex):
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s",
+        "turn": """WITH RECURSIVE up(node, parent, role) AS (
+                SELECT node, parent, role FROM chatcli_messages WHERE node = %s
+                UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
+            SELECT count(*) FROM up WHERE role = 'human'""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
@@ -72,7 +76,7 @@ class PostgresThreadIndex(SqlThreadIndex):
                  LIMIT %s""",
             (*weights, *phrases, tsquery_literal(phrases), limit),
         )
-        return [
+        return await self.counted([
             SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases), node)
             for tid, title, pos, role, body, node, _ in rows
-        ]
+        ])

@@ -23,6 +23,10 @@ class SqliteThreadIndex(SqlThreadIndex):
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?",
+        "turn": """WITH RECURSIVE up(node, parent, role) AS (
+                SELECT node, parent, role FROM chatcli_messages WHERE node = ?
+                UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
+            SELECT count(*) FROM up WHERE role = 'human'""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
@@ -49,4 +53,4 @@ class SqliteThreadIndex(SqlThreadIndex):
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [SearchHit(tid, title, pos // 2 + 1, role, snip, node) for tid, title, pos, role, snip, node in rows]
+        return await self.counted([SearchHit(tid, title, pos // 2 + 1, role, snip, node) for tid, title, pos, role, snip, node in rows])
