@@ -381,3 +381,19 @@ def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_
     assert chat(chat_env, "-t", "turns", "two").code == 0
     hits = chat(chat_env, "search", "quokka").out.splitlines()
     assert [line.split("\t")[:2] for line in hits] == [["turns", "turn 2"]]
+
+
+@pytest.mark.parametrize("status, message, refused", [
+    (400, "registry.ollama.ai/library/smollm2 does not support tools", True),  # Ollama
+    (500, "tools param requires --jinja flag", True),  # llama.cpp's llama-server
+    (400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', True),  # vLLM
+    (400, "This model's maximum context length is 100 tokens", False),  # not about tools
+    (401, "Incorrect API key provided; tools", False),
+])
+def test_servers_that_refuse_tools_are_told_apart(status, message, refused):
+    from chatcli.chat.toolcalls import tools_refused
+
+    class Refusal(Exception):
+        status_code = status
+
+    assert tools_refused(Refusal(message)) is refused

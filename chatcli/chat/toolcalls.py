@@ -172,7 +172,10 @@ def tools_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     if status not in (400, 404, 422, 500, 501) or "tool" not in text:
         return False
-    return any(word in text for word in ("not support", "unsupported", "does not support", "not enabled", "no tool", "tool_choice", "tools param", "unknown field", "unrecognized"))
+    # Ollama: "... does not support tools"; llama.cpp: "tools param requires --jinja flag";
+    # vLLM: '"auto" tool choice requires --enable-auto-tool-choice ...'; others: unknown field.
+    words = ("not support", "unsupported", "not enabled", "no tool", "tool_choice", "tool choice", "tools param", "requires", "unknown field", "unrecognized", "extra inputs")
+    return any(word in text for word in words)
 
 
 def arguments_text(arguments: Any) -> str:
