@@ -216,26 +216,20 @@ def read_dotenv(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The user's config directory for chatcli ($XDG_CONFIG_HOME/chatcli): config.toml, mcp.json, roles/."""
+    if environ.get("XDG_CONFIG_HOME"):
+        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli"
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("chatcli"))
+
+
 def config_path(environ: Mapping[str, str] = os.environ) -> Path:
     """Where the config file lives: $CHATCLI_CONFIG or $XDG_CONFIG_HOME/chatcli/config.toml."""
     if environ.get("CHATCLI_CONFIG"):
         return Path(environ["CHATCLI_CONFIG"]).expanduser()
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("chatcli")) / "config.toml"
-
-
-def mcp_config_path(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where mcp.json lives: $CHATCLI_MCP_CONFIG, or beside config.toml in $XDG_CONFIG_HOME/chatcli."""
-    if environ.get("CHATCLI_MCP_CONFIG"):
-        return Path(environ["CHATCLI_MCP_CONFIG"]).expanduser()
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("chatcli")) / "mcp.json"
+    return config_dir(environ) / "config.toml"
 
 
 def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -286,7 +280,7 @@ def load_settings(
     if settings.history_file is None:
         settings = replace(settings, history_file=str(data_dir(environ) / "history"))
     if settings.mcp_config is None:
-        settings = replace(settings, mcp_config=str(mcp_config_path(environ)))
+        settings = replace(settings, mcp_config=str(config_dir(environ) / "mcp.json"))
     if settings.roles_dir is None:
-        settings = replace(settings, roles_dir=str(mcp_config_path({**environ, "CHATCLI_MCP_CONFIG": ""}).parent / "roles"))
+        settings = replace(settings, roles_dir=str(config_dir(environ) / "roles"))
     return settings

@@ -9,7 +9,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from chatcli.chat.session import open_conversation
-from chatcli.ui import commands as registry
+from chatcli.ui import registry
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch
 

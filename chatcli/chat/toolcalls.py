@@ -176,10 +176,3 @@ def tools_refused(exc: BaseException) -> bool:
     # vLLM: '"auto" tool choice requires --enable-auto-tool-choice ...'; others: unknown field.
     words = ("not support", "unsupported", "not enabled", "no tool", "tool_choice", "tool choice", "tools param", "requires", "unknown field", "unrecognized", "extra inputs")
     return any(word in text for word in words)
-
-
-def arguments_text(arguments: Any) -> str:
-    """Arguments as the user reads them: compact JSON."""
-    if isinstance(arguments, str):
-        return arguments
-    return json.dumps(arguments, ensure_ascii=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Callable
+from typing import IO, Any, AsyncIterator, Awaitable, Callable
 
 from chatcli.tools.servers import ServerSpec
 
@@ -77,7 +77,7 @@ class McpServer:
     def log_path(self) -> Path | None:
         return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
 
-    def start(self, on_fail: Callable[["McpServer"], None] | None = None, loaded: Any = None) -> None:
+    def start(self, loaded: Awaitable[Any], on_fail: Callable[["McpServer"], None] | None = None) -> None:
         """Start the server in the background; ``on_fail`` hears of a failure (once).
 
         ``loaded`` (awaitable) is the MCP client's import, shared by the servers of a session.
@@ -109,9 +109,9 @@ class McpServer:
         if self._on_fail is not None:
             self._on_fail(self)
 
-    async def _run(self, loaded: Any = None) -> None:
+    async def _run(self, loaded: Awaitable[Any]) -> None:
         try:
-            await (loaded if loaded is not None else asyncio.to_thread(preload))  # off the event loop
+            await loaded  # the MCP client, imported off the event loop
             from langchain_mcp_adapters.tools import load_mcp_tools
 
             async with self._session() as session:

@@ -133,7 +133,7 @@ class Toolbox:
             # The MCP client is imported once, in a thread: the prompt stays responsive.
             self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
         for server in self.servers:
-            server.start(self._failed, asyncio.shield(self.loaded))
+            server.start(asyncio.shield(self.loaded), self._failed)
 
     async def warm(self) -> None:
         """Wait until the MCP client is imported and the servers are being spawned.

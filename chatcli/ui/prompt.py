@@ -146,6 +146,9 @@ class Repl:
     # What the next prompt starts with (/edit).
     next_input: str = ""
 
+    def set_next_input(self, text: str) -> None:
+        self.next_input = text
+
     def on_signal(self, signum: int, session: PromptSession) -> None:
         """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave."""
         if self.received is None:
@@ -212,22 +215,16 @@ async def dispatch(repl: Repl, text: str) -> bool:
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
-    contexts: list[Context] = []
-
     def context(conversation: Any) -> Context:
-        contexts.append(Context(conversation, output, settings))
-        return contexts[-1]
+        return Context(conversation, output, settings, prefill=repl.set_next_input)
 
     if not found.needs_thread:
         try:
             return await execute(found, context(None), arg)
-        except ChatError as exc:
+        except ChatError as exc:  # /edit with no editor: one line, the prompt goes on
             output.error(str(exc))
             return True
-        finally:
-            repl.next_input = contexts[-1].next_input if contexts else ""
     keep_going = await _cancellable(repl, lambda c: execute(found, context(c), arg), "stopped")
-    repl.next_input = contexts[-1].next_input if contexts else ""
     return keep_going is not False  # None: it failed or was stopped
 
 

@@ -70,8 +70,8 @@ class Context:
     output: Output
     settings: Settings
     out: IO[str] = field(default_factory=lambda: sys.stdout)
-    # Text the next prompt starts with (/edit puts what the editor saved there).
-    next_input: str = ""
+    # Puts text in the next prompt's input (/edit: what the editor saved); None outside the prompt.
+    prefill: Callable[[str], None] | None = None
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""

@@ -72,20 +72,22 @@ def result_block(event: dict[str, Any]) -> str:
     return neutralise(head + "\n" + _indent(_indent(shortened(content or "(no output)"))))
 
 
+def _one_line(arguments: Any, width: int = 120) -> str:
+    """Arguments on one line, cut at ``width``."""
+    text = " ".join(arguments_text(arguments).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def refused_line(event: dict[str, Any]) -> str:
     """The one stderr line for a call that was not run."""
-    arguments = " ".join(arguments_text(event.get("arguments")).split())
-    if len(arguments) > 120:
-        arguments = arguments[:119] + "…"
+    arguments = _one_line(event.get("arguments"))
     reason = str(event.get("content") or "").removeprefix("not run: ")
     return neutralise(f"tool call refused: {event.get('label') or event.get('name')} {arguments} ({reason}; --yes approves every call)")
 
 
 def ran_line(event: dict[str, Any]) -> str:
     """The one stderr line for a call that ran, in a pipe."""
-    arguments = " ".join(arguments_text(event.get("arguments")).split())
-    if len(arguments) > 120:
-        arguments = arguments[:119] + "…"
+    arguments = _one_line(event.get("arguments"))
     return neutralise(f"tool: {event.get('label') or event.get('name')} {arguments} → {event.get('status')} · {event.get('seconds') or 0:.1f} s")
 
 
