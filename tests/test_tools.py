@@ -397,3 +397,27 @@ def test_servers_that_refuse_tools_are_told_apart(status, message, refused):
         status_code = status
 
     assert tools_refused(Refusal(message)) is refused
+
+
+async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_by_the_next_message(server, settings):
+    import io
+    from dataclasses import replace
+
+    from langchain_core.messages import HumanMessage
+
+    from chatcli.chat.session import open_conversation
+    from chatcli.ui.output import PlainOutput
+    from chatcli.ui.reply import resume_pending
+
+    server.queue(tool_calls(("shell", {"command": "echo never"})), Reply("moved on"))
+    async with open_conversation(replace(settings, tools=("shell",)), "off") as conv:
+        async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
+            pass  # stopped at the question, never answered
+    err = io.StringIO()
+    async with open_conversation(replace(settings, use_tools=False), "off") as conv:
+        await resume_pending(conv, PlainOutput(io.StringIO(), err), settings)
+        assert "with tools off" in err.getvalue()
+        await conv.send("something else", lambda _t: None)
+    sent = server.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
+    assert "interrupted" in sent[3]["content"] and "tools" not in server.requests[-1]

@@ -42,7 +42,7 @@ class Turns:
     """What a conversation does while a turn runs (mixed into chatcli.chat.conversation.Conversation).
 
     Uses the conversation's ``app``, ``config``, ``context_tokens``, ``stall_timeout``,
-    ``approve`` and ``on_event``.
+    ``toolbox``, ``approve`` and ``on_event``.
     """
 
     app: Any
@@ -50,6 +50,7 @@ class Turns:
     stall_timeout: float | None
     approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None
     on_event: Callable[[dict[str, Any]], None] | None
+    toolbox: Any  # None: the graph has no tools step, so no run ever waits for approval
 
     @property
     def config(self) -> dict[str, Any]:
@@ -81,7 +82,7 @@ class Turns:
         try:
             while True:
                 await self._run(payload, config, on_token, result, progress)
-                calls = await self.pending_calls()
+                calls = await self.pending_calls() if self.toolbox is not None else []
                 if not calls:
                     break
                 decisions = await self._decide(calls)

@@ -108,9 +108,19 @@ async def ask(conversation: Conversation, text: str, output: Output, settings: S
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
     """Ask again about the tool calls the thread was waiting on when chat stopped, then let it answer."""
+    if conversation.toolbox is None:  # tools off (--no-tools, none set up): nothing could run them
+        from chatcli.chat.toolcalls import open_calls
+
+        calls = open_calls(await conversation.messages())
+        if calls:
+            output.note(f"this thread was waiting for {_calls(calls)}; with tools off, your next message closes them as not run")
+        return
     calls = await conversation.pending_calls()
     if not calls:
         return
-    many = f"{len(calls)} tool calls" if len(calls) > 1 else "a tool call"
-    output.note(f"this thread was waiting for your approval of {many}")
+    output.note(f"this thread was waiting for your approval of {_calls(calls)}")
     await render_reply(output, settings, conversation.resume)
+
+
+def _calls(calls: list[Any]) -> str:
+    return f"{len(calls)} tool calls" if len(calls) > 1 else "a tool call"
