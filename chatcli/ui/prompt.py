@@ -19,6 +19,7 @@ from chatcli.ui.completion import CommandCompleter, ThreadCache  # noqa: F401  (
 from chatcli.ui.history import private_history
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
+from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
 from chatcli.ui.commands import Context, execute, is_command, literal, resolve
 from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
@@ -276,6 +277,7 @@ async def run_repl(
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             while repl.received is None:
                 try:
+                    take_typed_lines(session.input)  # typed before this prompt: Enter still sends
                     text = await session.prompt_async(lambda: _prompt_text(loading, waiting), default=repl.next_input)
                     repl.next_input = ""
                 except KeyboardInterrupt:
@@ -284,7 +286,9 @@ async def run_repl(
                     break
                 if not text.strip():
                     continue
-                if not await dispatch(repl, text) or repl.received is not None:
+                with typing_unechoed(session.input):
+                    keep_going = await dispatch(repl, text)
+                if not keep_going or repl.received is not None:
                     break
                 conversation = _opened(loading)
                 if conversation is not None:  # new threads and titles for Tab, read now, not at Tab time

@@ -1,0 +1,114 @@
+"""A question typed at any moment after ``chat`` starts is answered without another key.
+
+Between prompts the terminal is in line mode and turns Enter into a newline: before the fix,
+a question typed before the prompt was ready sat at the prompt as a line break ("… ") until
+Enter was pressed again. The pseudo-terminal tests type as people do: at once, while the
+prompt is being drawn, while the engine loads, and during a reply. One test drives the prompt
+loop in-process with prompt-toolkit's pipe input while the engine is still loading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import ROWS, Repl, screen
+
+ANSWER_WAIT = 20  # seconds: the engine's import takes a second or two on a busy machine
+
+
+def _spawn(chat_env: dict[str, str]) -> Repl:
+    return Repl([], chat_env)
+
+
+@pytest.mark.e2e
+def test_a_question_typed_at_once_is_answered(chat_env, server):
+    repl = _spawn(chat_env)
+    try:
+        repl.child.send("typed at once\r")  # before chat has even started Python
+        repl.wait_for("You said: typed at once", timeout=ANSWER_WAIT)
+        repl.wait_prompt()
+        repl.wait_prompt()  # the second prompt: the one after the answer
+        assert "…" not in screen(repl.raw)[-3], repl.text[-500:]
+        repl.child.sendeof()
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()
+
+
+@pytest.mark.e2e
+def test_a_question_typed_while_the_prompt_is_drawn_is_answered(chat_env, server):
+    repl = _spawn(chat_env)
+    try:
+        repl.wait_for("chatcli · thread")  # the banner is out, the prompt not yet ready
+        repl.child.send("typed while drawing\r")
+        repl.wait_for("You said: typed while drawing", timeout=ANSWER_WAIT)
+    finally:
+        repl.kill()
+
+
+@pytest.mark.e2e
+def test_two_questions_typed_while_the_engine_loads_are_both_answered_in_order(chat_env, server):
+    repl = _spawn(chat_env)
+    try:
+        repl.wait_prompt()  # the prompt reads keys; the engine is still importing in a thread
+        repl.child.send("first while loading\r")
+        repl.child.send("second while loading\r")
+        repl.wait_for("You said: second while loading (earlier: first while loading)", timeout=ANSWER_WAIT)
+        assert [m["content"] for m in server.requests[0]["messages"] if m["role"] == "user"] == ["first while loading"]
+    finally:
+        repl.kill()
+
+
+@pytest.mark.e2e
+def test_a_question_typed_during_a_reply_is_sent_next_and_not_echoed_into_it(chat_env, server):
+    server.queue(Reply("one two three four five six seven eight nine ten eleven twelve", delay=0.1))
+    repl = _spawn(chat_env)
+    try:
+        repl.wait_prompt()
+        repl.say("a slow one")
+        repl.wait_for("two")
+        repl.child.send("typed during the reply\r")
+        repl.wait_for("You said: typed during the reply", timeout=ANSWER_WAIT)
+        shown = [line for line in screen(repl.raw)[:ROWS] if line.strip()]
+        assert "one two three four five six seven eight nine ten eleven twelve" in shown, shown
+        # The line typed ahead appears once, at its own prompt, never inside the reply.
+        assert [line for line in shown if "typed during the reply" in line and not line.startswith("You said")] == [
+            "> typed during the reply"
+        ], shown
+    finally:
+        repl.kill()
+
+
+async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loaded(settings, server, monkeypatch):
+    """In-process: Enter arrives while the engine still loads in a thread; the answer needs no other key."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    import chatcli.ui.prompt as prompt
+    from chatcli.ui.output import PlainOutput
+    from tests.helpers import Captured
+
+    real_import = prompt._import_engine
+
+    def slow_import() -> None:
+        time.sleep(1.0)  # a slow disk or a busy machine: the import outlasts the typing
+        real_import()
+
+    monkeypatch.setattr(prompt, "_import_engine", slow_import)
+    out, err = Captured(), Captured()
+    with create_pipe_input() as keys:
+        session = prompt.make_session(settings, input=keys, output=DummyOutput())
+        keys.send_text("entered while loading\r")
+        repl = asyncio.create_task(prompt.run_repl(settings, "feedbeef", PlainOutput(out, err), session=session))
+        deadline = time.monotonic() + ANSWER_WAIT
+        while "You said: entered while loading" not in out.getvalue():
+            assert time.monotonic() < deadline, (out.getvalue(), err.getvalue())
+            assert not repl.done(), repl
+            await asyncio.sleep(0.05)
+        keys.send_text("\x04")  # Ctrl-D leaves
+        await asyncio.wait_for(repl, 10)
+    assert "bye · resume with: chat --thread feedbeef" in err.getvalue()
