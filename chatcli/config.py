@@ -1,4 +1,7 @@
-"""Settings: defaults < config file < .env < environment < flags, resolved in one pure function."""
+"""Settings: defaults < config file < .env < environment < flags, resolved in one function.
+
+The .env of the working directory is someone else's input until trusted: see chatcli.trust.
+"""
 
 from __future__ import annotations
 
@@ -202,20 +205,6 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in data.items()}
 
 
-def read_dotenv(path: Path) -> dict[str, Any]:
-    """Read chatcli's variables from a .env file without touching os.environ."""
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values
-
-    try:
-        return env_layer(dotenv_values(path, encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's config directory for chatcli ($XDG_CONFIG_HOME/chatcli): config.toml, mcp.json, roles/."""
     if environ.get("XDG_CONFIG_HOME"):
@@ -241,23 +230,11 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(user_data_dir("chatcli"))
 
 
-def dotenv_notice(settings: Settings, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
-    """The line to show when ./.env sends a key it did not set to an endpoint it did set.
+def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
+    """The file that lists the .env files the user trusts (``chat trust``)."""
+    from chatcli.trust import STORE_NAME
 
-    Running chat in a directory with a .env (a cloned repository, say) must not silently send
-    the key from the environment or the config file, and the questions, somewhere else.
-    """
-    cwd = Path.cwd() if cwd is None else cwd
-    path = cwd / ".env"
-    layer = read_dotenv(path)
-    if "base_url" not in layer or settings.base_url != layer["base_url"] or not settings.api_key:
-        return None
-    if layer.get("api_key") == settings.api_key:
-        return None  # the file brings its own key for its own endpoint
-    from urllib.parse import urlsplit
-
-    host = urlsplit(settings.base_url).netloc.rpartition("@")[2]
-    return f"{path} sets OPENAI_BASE_URL: your API key and questions go to {host} (remove the line to use your own endpoint)"
+    return data_dir(environ) / STORE_NAME
 
 
 def load_settings(
@@ -266,15 +243,56 @@ def load_settings(
     cwd: Path | None = None,
 ) -> Settings:
     """Build the settings from every layer; flags left as None do not override anything."""
+    return configure(flags, environ, cwd)[0]
+
+
+def configure(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[Settings, list[str]]:
+    """The settings from every layer, and the lines to show about the working directory's .env.
+
+    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows; an endpoint it sets
+    gets only the key it sets too, never the user's own.
+    """
+    from chatcli.trust import read_env_file
+
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     path = config_path(environ)
-    settings = resolve_settings(
+    dotenv = read_env_file(cwd / ".env", trust_store(environ))
+    layers = [
         (str(path), read_config_file(path)),
-        (str(cwd / ".env"), read_dotenv(cwd / ".env")),
+        (str(cwd / ".env"), env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}),
         ("environment", env_layer(environ)),
         ("command line", {k: v for k, v in flags.items() if v is not None}),
-    )
+    ]
+    settings = resolve_settings(*layers)
+    notes: list[str] = []
+    if dotenv is not None:
+        if dotenv.notice(ENV_VARS):
+            notes.append(dotenv.notice(ENV_VARS) or "")
+        endpoint = resolve_settings(layers[0], *layers[2:]).base_url
+        own_key = layers[1][1].get("api_key")
+        if not dotenv.trusted and settings.base_url != endpoint and settings.api_key and settings.api_key != own_key:
+            # The .env moved the endpoint: the user's key stays home (CVE-2025-61260's class).
+            settings = replace(settings, api_key=own_key)
+            notes.append(
+                f"{dotenv.path} sets OPENAI_BASE_URL: your API key is not sent to {_host(settings.base_url)} "
+                "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
+            )
+    return _with_default_paths(settings, environ), notes
+
+
+def _host(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url or "").netloc.rpartition("@")[2]
+
+
+def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """The settings with every path the layers left unset filled in (nothing is created)."""
     if settings.db is None:
         settings = replace(settings, db=str(data_dir(environ) / "chat.db"))
     if settings.history_file is None:

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from chatcli import __version__
-from chatcli.app import role_commands, thread_commands, tool_commands  # noqa: F401  (registers threads, show, export..., tools, roles)
+from chatcli.app import role_commands, thread_commands, tool_commands, trust_commands  # noqa: F401  (registers threads, show, export..., tools, roles, trust)
 from chatcli.app.common import COMMANDS, DB, DEBUG, app, done_with, environment, guarded, route, using  # noqa: F401  (COMMANDS: part of this interface)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
@@ -31,6 +31,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat fork ID --at N          new thread from the first N turns
   chat tools                   MCP servers, built-in tools, and their state
   chat roles                   the roles (named system prompts) chat --role NAME can use
+  chat trust [--revoke]        let this directory's .env set every setting (see below)
   chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
   (each has --help; `chat ask TEXT` asks a question that is a command name)
 
@@ -41,7 +42,10 @@ as JSON lines while it streams (for scripts).
 
 The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
 OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live in
-$XDG_CONFIG_HOME/chatcli/config.toml or a .env file (see .env.example).
+$XDG_CONFIG_HOME/chatcli/config.toml or a .env file in the working directory (see
+.env.example). A .env may set only the endpoint with its own key, the model and plain
+numbers until you trust it with `chat trust`; your own key is never sent to an endpoint
+that an untrusted .env sets.
 
 No key? --local runs a small model on this machine, no network needed (install it with
 CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "chatcli[local]";

@@ -10,7 +10,7 @@ import typer
 
 from chatcli.app.environment import Environment
 from chatcli.app.run import report
-from chatcli.config import Settings, dotenv_notice, load_settings
+from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -47,10 +47,9 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     env = environment()
     settings: Settings | None = None
     try:
-        settings = load_settings(flags or {}, environ=env.environ, cwd=env.cwd)
-        notice = dotenv_notice(settings, env.environ, env.cwd)
-        if notice:
-            env.stderr.write(f"chat: note: {notice}\n")
+        settings, notes = configure(flags or {}, environ=env.environ, cwd=env.cwd)
+        for note in notes:
+            env.stderr.write(f"chat: note: {note}\n")
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
@@ -74,7 +73,7 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "ask")
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "trust", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
 _VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role"}
 

@@ -1,0 +1,129 @@
+"""The working directory's .env: what any .env may set, and the files the user trusts (``chat trust``).
+
+A .env comes with whatever directory chat runs in, a cloned repository included, so it is
+read as someone else's input: it may set the endpoint and its own key, the model and plain
+numbers and modes, nothing that starts a program, moves the user's data or sends the user's
+key somewhere new. ``chat trust`` lets one file, as it is now, set everything (like
+``direnv allow``): its path and a hash of its content are kept in the user's data directory,
+and any change to it makes it untrusted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatcli.errors import ConfigError, UsageError
+
+# What any .env may set: nothing here runs a program, moves data or points the user's key
+# elsewhere (OPENAI_BASE_URL from a .env gets only that .env's own key: see ``withheld_key``).
+SAFE_KEYS = frozenset(
+    {
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CHATCLI_MODEL",
+        "CHATCLI_CONTEXT_TOKENS",
+        "CHATCLI_TIMEOUT",
+        "CHATCLI_MAX_RETRIES",
+        "CHATCLI_TEMPERATURE",
+        "CHATCLI_MAX_TOKENS",
+        "CHATCLI_MEMORY",
+        "CHATCLI_SHOW_THINKING",
+    }
+)
+STORE_NAME = "trusted-env.json"
+
+
+@dataclass(frozen=True)
+class DotEnv:
+    """A .env file as read once: its variables, and whether the user trusts this very content."""
+
+    path: Path
+    variables: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+    trusted: bool = False
+    # Trusted once, but its content has changed since: untrusted again.
+    changed: bool = False
+
+    def usable(self, known: Any) -> dict[str, str]:
+        """The variables among ``known`` names that chat takes from this file."""
+        return {k: v for k, v in self.variables.items() if k in known and v and (self.trusted or k in SAFE_KEYS)}
+
+    def ignored(self, known: Any) -> list[str]:
+        """The chatcli variables this file sets but may not, untrusted."""
+        return sorted(k for k, v in self.variables.items() if k in known and v and not self.trusted and k not in SAFE_KEYS)
+
+    def notice(self, known: Any) -> str | None:
+        """One line on what was ignored and why, or None when nothing was."""
+        ignored = self.ignored(known)
+        if self.changed:
+            what = f": {', '.join(ignored)} ignored" if ignored else ""
+            return f"{self.path} changed since you trusted it{what} (chat trust trusts it as it is now)"
+        if ignored:
+            return f"{self.path}: {', '.join(ignored)} ignored: a .env may set these only once you trust it (chat trust)"
+        return None
+
+
+def read_env_file(path: Path, store: Path) -> DotEnv | None:
+    """The .env at ``path`` (None if there is none), checked against the trusted files in ``store``."""
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    from dotenv import dotenv_values
+
+    # Parsed from the bytes that were hashed: the file cannot change between the two.
+    variables = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    digest = hashlib.sha256(data).hexdigest()
+    kept = _trusted(store).get(str(path.absolute()))
+    return DotEnv(path, variables, digest, trusted=kept == digest, changed=kept is not None and kept != digest)
+
+
+def trust(path: Path, store: Path) -> DotEnv:
+    """Trust the .env at ``path`` as it is now; a ConfigError if there is none."""
+    dotenv = read_env_file(path, store)
+    if dotenv is None:
+        raise UsageError(f"no .env here ({path})", hint="chat trust trusts the .env of the directory it runs in")
+    files = _trusted(store)
+    files[str(path.absolute())] = dotenv.digest
+    _save(store, files)
+    return DotEnv(dotenv.path, dotenv.variables, dotenv.digest, trusted=True)
+
+
+def revoke(path: Path, store: Path) -> bool:
+    """Stop trusting the .env at ``path``; False if it was not trusted."""
+    files = _trusted(store)
+    if files.pop(str(path.absolute()), None) is None:
+        return False
+    _save(store, files)
+    return True
+
+
+def _trusted(store: Path) -> dict[str, str]:
+    """Path -> SHA-256 of each trusted .env; an unreadable store trusts nothing."""
+    try:
+        files = json.loads(store.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
+
+
+def _save(store: Path, files: dict[str, str]) -> None:
+    """Write the store whole (0600 in a 0700 directory), replacing the old one at once."""
+    store.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = store.with_name(store.name + ".tmp")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"version": 1, "files": files}, handle, indent=1, sort_keys=True)
+    os.replace(fresh, store)
