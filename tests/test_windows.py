@@ -44,7 +44,10 @@ def test_a_window_smaller_than_the_budget_is_learned_fitted_and_remembered(serve
     if style == "empty":
         assert len(server.requests) <= before + 4
     else:
-        assert len(server.requests) == before + 3 and not [line for line in again.err_lines if "window" in line], again
+        assert len(server.requests) == before + 3, again
+        # Nothing refused this time, but history was left out under the learned window: said once.
+        [said] = [line for line in again.err_lines if "window" in line]
+        assert said.startswith("4 earlier turns not sent: the model's 900-token context window") and "after a day" in said, said
 
 
 def test_a_single_message_over_the_window_is_one_line_and_no_loop(server, chat_env):
@@ -66,3 +69,66 @@ def test_a_window_the_server_tells_is_used_from_the_first_turn(server, chat_env,
     run = chat(chat_env, "-t", "t", "what was the first note about?")
     assert run.code == 0 and len(server.requests) == before + 1, "fitted from the first request: no refusal"
     assert list(json.loads(windows_file(chat_env).read_text()).values())[0]["window"] == 900
+
+
+# --------------------------------------------------------------------------- a learned window is a ceiling to probe
+
+
+def _learn(env: dict[str, str], server, window: int = 900) -> None:
+    """Fill a thread, then have the server refuse it for size: chat learns ``window``."""
+    fill(env, "p", 4)
+    server.window = window
+    assert chat(env, "-t", "p", "learn it").code == 0
+    assert list(json.loads(windows_file(env).read_text()).values())[0]["window"] == window
+    server.window = None  # the server started again with a big window
+
+
+def _whole_history_sent(server) -> bool:
+    users = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    return any(u.startswith("note 0:") for u in users)
+
+
+def test_a_bigger_budget_asked_for_is_tried_again(server, chat_env):
+    _learn(chat_env, server)
+    held = chat(chat_env, "-t", "p", "still held?")
+    assert held.code == 0 and not _whole_history_sent(server), "a fresh learned window still applies"
+    run = chat({**chat_env, "CHATCLI_CONTEXT_TOKENS": "50000"}, "-t", "p", "now with room?")
+    assert run.code == 0 and _whole_history_sent(server), run
+    assert not [line for line in run.err_lines if "not sent" in line], run
+
+
+def test_a_bigger_window_the_server_states_wins_over_a_learned_one(server, chat_env):
+    _learn(chat_env, server)
+    server.window, server.tells_window = 100_000, "llama"
+    run = chat(chat_env, "-t", "p", "after the restart?")
+    assert run.code == 0 and _whole_history_sent(server), run
+    assert list(json.loads(windows_file(chat_env).read_text()).values())[0]["window"] == 100_000
+
+
+def test_after_a_day_chat_tries_more_and_a_refusal_teaches_it_again(server, chat_env):
+    _learn(chat_env, server)
+    saved = json.loads(windows_file(chat_env).read_text())
+    for entry in saved.values():
+        entry["learned_at"] -= 2 * 24 * 3600
+    windows_file(chat_env).write_text(json.dumps(saved))
+    run = chat(chat_env, "-t", "p", "a day later")
+    assert run.code == 0 and _whole_history_sent(server), run
+    # Still small after all: refused, learned again, said once.
+    server.window = 900
+    again = chat(chat_env, "-t", "p", "and again")
+    assert again.code == 0, again
+    assert len([line for line in again.err_lines if "remembered" in line]) == 1, again
+    assert list(json.loads(windows_file(chat_env).read_text()).values())[0]["window"] == 900
+
+
+def test_no_password_in_an_endpoint_url_is_kept_at_rest(server, chat_env):
+    secret_url = server.base_url.replace("http://", "http://bob:s3cretPW@")
+    windows_file(chat_env).parent.mkdir(parents=True, exist_ok=True)
+    # A file written by an earlier version, with the password (and a key in the query) in its key.
+    old = {f"{secret_url}?api-key=QUERYSECRET old-model": {"budget": 500, "window": 1000}}
+    windows_file(chat_env).write_text(json.dumps(old))
+    run = chat({**chat_env, "OPENAI_BASE_URL": secret_url}, "hi")
+    assert run.code == 0, run
+    text = windows_file(chat_env).read_text()
+    assert "s3cretPW" not in text and "QUERYSECRET" not in text and "bob" not in text, text
+    assert f"{server.base_url} gpt-fake" in json.loads(text)

@@ -208,6 +208,8 @@ def build_graph(
                 history, update, usage = await summarised_history(chat_model, system, state, config)
             else:
                 history, update = select_history(system, state["messages"], budget.tokens), {}
+                if fit_window is not None:
+                    fit_window.left_out(state["messages"], history)
             history = repair(history, tool_result_chars)
             return history, update, usage, count_tokens_approximately(history)
 

@@ -59,9 +59,9 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
     endpoint = settings.base_url or OPENAI_URL
     # A window learned earlier, or told by the server (llama.cpp, vLLM, LM Studio, Ollama):
     # the local model's own server is sized by chat already.
-    budget = settings.context_tokens
+    budget, limit = settings.context_tokens, None
     if not settings.local:
-        budget = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
+        budget, limit = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
     async with open_store(settings.db or "") as store:
         if note is not None:
             store.tell_waits(note)  # a database another program holds: say that chat waits for it
@@ -74,7 +74,7 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
             context_tokens=budget,
             memory=settings.memory,
             before_model=keeper(settings, note),
-            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, note),
+            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, note, asked_for=settings.context_tokens, limit=limit),
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,

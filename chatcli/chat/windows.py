@@ -54,7 +54,19 @@ def fit(window: int, max_tokens: int | None) -> int:
     return max(1, int((window - reply) * HISTORY_SHARE))
 
 
+# A learned budget is a ceiling to probe, not a law: after this long chat tries more again.
+PROBE_AFTER = 24 * 3600  # seconds
+
+
 def _key(endpoint: str, model: str) -> str:
+    """The file's key for an endpoint and model: the URL without credentials, query or fragment."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(endpoint)
+        endpoint = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    except ValueError:
+        endpoint = endpoint.rpartition("@")[2]
     return f"{endpoint} {model}"
 
 
@@ -62,24 +74,27 @@ def _path() -> Path:
     return data_dir() / FILE_NAME
 
 
-def remembered(endpoint: str, model: str) -> int | None:
-    """The history budget learned earlier for this endpoint and model, if any."""
+def _load() -> dict[str, Any]:
+    """What the file holds, with every key stripped of credentials (a file written before that is rewritten)."""
     try:
         data = json.loads(_path().read_text())
-        value = data.get(_key(endpoint, model), {}).get("budget")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) and value > 0 else None
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    clean: dict[str, Any] = {}
+    for key, entry in data.items():
+        endpoint, _, model = str(key).rpartition(" ")
+        clean[_key(endpoint, model)] = entry
+    if list(clean) != list(data):
+        _save(clean)  # a password in a URL is not kept at rest
+    return clean
 
 
-def remember(endpoint: str, model: str, budget: int, window: int | None) -> None:
-    """Keep the learned budget for later runs (a file readable by the user only); best effort."""
+def _save(data: dict[str, Any]) -> None:
+    """Write the file whole (readable by the user only); best effort."""
     path = _path()
     try:
-        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        if not isinstance(data, dict):
-            data = {}
-        data[_key(endpoint, model)] = {"budget": budget, "window": window}
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -90,19 +105,50 @@ def remember(endpoint: str, model: str, budget: int, window: int | None) -> None
         pass
 
 
+def _entry(endpoint: str, model: str) -> dict[str, Any] | None:
+    entry = _load().get(_key(endpoint, model))
+    return entry if isinstance(entry, dict) else None
+
+
+def remembered(endpoint: str, model: str) -> int | None:
+    """The history budget learned earlier for this endpoint and model, if any."""
+    value = (_entry(endpoint, model) or {}).get("budget")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def remember(endpoint: str, model: str, budget: int, window: int | None, asked_for: int | None = None) -> None:
+    """Keep the learned budget for later runs, with when it was learned and the budget the user asked for then."""
+    import time
+
+    data = _load()
+    data[_key(endpoint, model)] = {"budget": budget, "window": window, "learned_at": int(time.time()), "asked_for": asked_for}
+    _save(data)
+
+
+def forget(endpoint: str, model: str) -> None:
+    """Drop what was learned for this endpoint and model (the next refusal teaches it again)."""
+    data = _load()
+    if data.pop(_key(endpoint, model), None) is not None:
+        _save(data)
+
+
 class WindowFitter:
     """What the model step asks when a request was refused: a smaller budget to ask again with.
 
     ``propose`` answers; ``adopt`` keeps it (for later runs) and says so once, through ``note``,
     when the step does ask again, which it does only if the history got shorter (a single
-    message over the window is refused once: no loop).
+    message over the window is refused once: no loop). ``limit`` is the learned window the
+    budget starts under, if one does: ``left_out`` then says, once, that history was left out
+    because of it.
     """
 
-    def __init__(self, endpoint: str, model: str, max_tokens: int | None, note: Any = None):
+    def __init__(self, endpoint: str, model: str, max_tokens: int | None, note: Any = None, *, asked_for: int | None = None, limit: Any = None):
         self.endpoint = endpoint
         self.model = model
         self.max_tokens = max_tokens
         self.note = note
+        self.asked_for = asked_for
+        self.limit = limit
 
         self._window: int | None = None
         self._said = ""
@@ -123,9 +169,22 @@ class WindowFitter:
 
     def adopt(self, budget: int) -> None:
         """The step asks again with ``budget``: keep it for later runs and say so once."""
-        remember(self.endpoint, self.model, budget, self._window)
+        remember(self.endpoint, self.model, budget, self._window, self.asked_for)
+        self.limit = None  # just said, in other words
         if self.note is not None:
             self.note(f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})")
+
+    def left_out(self, messages: list[Any], sent: list[Any]) -> None:
+        """History was chosen under a learned window: say once how many earlier turns were not sent."""
+        if self.limit is None or self.note is None:
+            return
+        turns = sum(1 for m in messages[: max(0, len(messages) - (len(sent) - 1))] if getattr(m, "type", "") == "human")
+        if turns:
+            self.note(
+                f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {self.limit.reason}; chat tries a bigger "
+                "budget again after a day, when you raise CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
+            )
+            self.limit = None
 
 
 def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:
@@ -179,27 +238,47 @@ def told_window(base_url: str, model: str, key: str | None = None, timeout: floa
     return None
 
 
+class Limit:
+    """A budget lower than the user's, learned from this endpoint: why (for the note)."""
+
+    def __init__(self, budget: int, window: int | None):
+        self.budget = budget
+        shown = f"{window:,}-token context window" if window else "context window"
+        self.reason = f"the model's {shown}, learned from the server, leaves room for ~{budget:,} tokens of history"
+
+
 async def starting_budget(
     endpoint: str, base_url: str | None, model: str, context_tokens: int, max_tokens: int | None, key: str | None
-) -> int:
-    """The history budget to start with: a budget learned earlier, else one that fits the window the
-    server tells (asked once per endpoint and model, then remembered), else ``context_tokens``."""
+) -> tuple[int, Limit | None]:
+    """The history budget to start with, and the learned limit behind it if there is one.
+
+    A window the server tells is asked once per endpoint and model, then remembered. A budget
+    learned earlier applies while it is fresh: the server is asked again each time (a bigger
+    window it now states wins), and after a day, or once the user asks for a bigger budget
+    than when it was learned, chat starts from the user's budget again (a refusal teaches it
+    again).
+    """
     import asyncio
+    import time
 
+    entry = _entry(endpoint, model)
+    if entry is None:
+        if not base_url:
+            return context_tokens, None
+        window = await asyncio.to_thread(told_window, base_url, model, key)
+        budget = fit(window, max_tokens) if window else 0
+        remember(endpoint, model, budget, window, context_tokens)
+        return (min(context_tokens, budget), None) if budget else (context_tokens, None)
     learned = remembered(endpoint, model)
-    if learned is not None:
-        return min(context_tokens, learned)
-    if not base_url or _asked(endpoint, model):
-        return context_tokens
-    window = await asyncio.to_thread(told_window, base_url, model, key)
-    budget = fit(window, max_tokens) if window else None
-    remember(endpoint, model, budget or 0, window)
-    return min(context_tokens, budget) if budget else context_tokens
-
-
-def _asked(endpoint: str, model: str) -> bool:
-    """True once the server at ``endpoint`` was asked for this model's window (told or not)."""
-    try:
-        return _key(endpoint, model) in json.loads(_path().read_text())
-    except (OSError, ValueError, TypeError):
-        return False
+    if learned is None or learned >= context_tokens:
+        return context_tokens, None
+    told = await asyncio.to_thread(told_window, base_url, model, key) if base_url else None
+    if told and fit(told, max_tokens) > learned:  # the server was started again with a bigger window
+        remember(endpoint, model, fit(told, max_tokens), told, context_tokens)
+        return min(context_tokens, fit(told, max_tokens)), None
+    stale = time.time() - (entry.get("learned_at") or 0) > PROBE_AFTER
+    asked_for = entry.get("asked_for")
+    if stale or (isinstance(asked_for, int) and context_tokens > asked_for):
+        forget(endpoint, model)
+        return context_tokens, None
+    return learned, Limit(learned, entry.get("window") if isinstance(entry.get("window"), int) else None)
