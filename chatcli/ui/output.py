@@ -70,20 +70,19 @@ def usage_line(result: TurnResult) -> str | None:
 
 
 class StderrNotes:
-    """Notes and errors as plain lines on stderr (``self.err``)."""
+    """Notes and errors as plain lines on stderr (``self.err``), control characters made visible."""
 
     err: IO[str]
 
     def note(self, text: str) -> None:
-        self.err.write(f"{text}\n")
+        self.err.write(f"{neutralise(text)}\n")
         self.err.flush()
 
     def warn(self, text: str) -> None:
         self.note(text)
 
     def error(self, text: str) -> None:
-        self.err.write(f"error: {text}\n")
-        self.err.flush()
+        self.note(f"error: {text}")
 
     def event(self, event: dict[str, Any]) -> None:
         """Off the answer: one line on stderr per call, run or refused."""
@@ -202,14 +201,19 @@ class RichOutput:
         else:
             self.note(result_block(event))
 
+    # Every line below the answer passes here: a server's error, a title or a question shown by
+    # a command may hold escape sequences (a clipboard write, a retitle), shown, never obeyed.
     def note(self, text: str) -> None:
-        self.err_console.print(text, style="dim", markup=False, highlight=False)
+        self._line(text, "dim")
 
     def warn(self, text: str) -> None:
-        self.err_console.print(text, style="yellow", markup=False, highlight=False)
+        self._line(text, "yellow")
 
     def error(self, text: str) -> None:
-        self.err_console.print(f"error: {text}", style="bold red", markup=False, highlight=False)
+        self._line(f"error: {text}", "bold red")
+
+    def _line(self, text: str, style: str) -> None:
+        self.err_console.print(neutralise(text), style=style, markup=False, highlight=False)
 
 
 def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None, show_thinking: bool = False) -> Output:
