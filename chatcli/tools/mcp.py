@@ -4,7 +4,8 @@ Each server runs in a task of its own that opens the session (a process over std
 streamable HTTP), loads the tools through langchain-mcp-adapters and keeps the session open
 until chat stops it. A server that cannot start, or stops answering, is marked failed with
 one line saying why; chat goes on without its tools. A stdio server's stderr goes to a log
-file, never to the terminal.
+file, never to the terminal, and so do lines it writes to stdout that are not JSON-RPC (one
+note says so); a result over 10 MB is dropped with a note (see chatcli.tools.stdio).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
     name = type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
+        return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
     if isinstance(exc, FileNotFoundError) and spec.command:
         return f"command not found: {spec.command}"
     if isinstance(exc, PermissionError) and spec.command:
@@ -57,8 +60,9 @@ def preload() -> None:
 class McpServer:
     """A configured server, its state ("starting", "ready", "failed", "stopped") and its tools."""
 
-    def __init__(self, spec: ServerSpec, log_dir: Path | None, start_timeout: float = 30.0):
+    def __init__(self, spec: ServerSpec, log_dir: Path | None, start_timeout: float = 30.0, note: Callable[[str], None] | None = None):
         self.spec = spec
+        self.note = note  # tells the user of what the server did wrong, short of failing
         self.log_dir = log_dir
         self.start_timeout = start_timeout
         self.state = STARTING
@@ -68,6 +72,8 @@ class McpServer:
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._on_fail: Callable[["McpServer"], None] | None = None
+        self._log: IO[str] | None = None  # the open log of a stdio server
+        self._strays = 0  # stdout lines that were not JSON-RPC
 
     @property
     def name(self) -> str:
@@ -139,13 +145,12 @@ class McpServer:
     async def _streams(self) -> AsyncIterator[tuple[Any, Any]]:
         spec = self.spec
         if spec.command:
-            from mcp.client.stdio import StdioServerParameters, stdio_client
+            from chatcli.tools.stdio import stdio_streams
 
-            params = StdioServerParameters(
-                command=spec.command, args=list(spec.args), env=dict(spec.env) or None, cwd=spec.cwd
-            )
             with self._errlog() as errlog:
-                async with stdio_client(params, errlog=errlog) as (read, write):
+                self._log = errlog
+                streams = stdio_streams(spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped)
+                async with streams as (read, write):
                     yield read, write
         else:
             try:
@@ -163,18 +168,42 @@ class McpServer:
 
     @contextlib.contextmanager
     def _errlog(self) -> AsyncIterator[IO[str]]:
-        """Where a stdio server's stderr goes: its log file (or nowhere if none can be opened)."""
+        """Where a stdio server's stderr goes: its log file, the user's only (or nowhere if none can be opened)."""
         import os
 
         path = self.log_path
         try:
             if path is None:
                 raise OSError
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
         except OSError:
+            self.log_dir = None  # no log to point to
             handle = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
         try:
             yield handle
         finally:
             handle.close()
+
+    def _logged(self, text: str) -> str:
+        """Add a line to the server's log; where to read it, for a note."""
+        if self._log is not None:
+            self._log.write(f"[chat] {text}\n")
+            self._log.flush()
+        return f"(see {self.log_path})" if self.log_path is not None else "(not kept: no log file)"
+
+    def _stray(self, line: bytes) -> None:
+        """A line on stdout that is not JSON-RPC (a banner, a print): logged, told once."""
+        shown = line.decode("utf-8", "replace")
+        where = self._logged(f"a line on stdout that is not JSON-RPC (ignored): {shown[:2000]}")
+        self._strays += 1
+        if self._strays == 1 and self.note is not None:
+            self.note(f"MCP server {self.name} wrote a line that is not JSON-RPC to stdout {where}; it is ignored")
+
+    def _dropped(self, size: int) -> None:
+        """A message over the size limit: dropped (the call it answered gets an error), told each time."""
+        from chatcli.tools.stdio import MAX_LINE, size_text
+
+        where = self._logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
+        if self.note is not None:
+            self.note(f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}")

@@ -100,7 +100,7 @@ class Toolbox:
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self._made: list[ToolEntry] | None = None
-        self.servers = [McpServer(spec, log_dir, start_timeout) for spec in servers or []]
+        self.servers = [McpServer(spec, log_dir, start_timeout, note) for spec in servers or []]
         self.approve = tuple(approve)
         self.approve_all = approve_all
         self.timeout = timeout
