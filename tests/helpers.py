@@ -237,10 +237,16 @@ _CONTROL = re.compile(
 )
 
 
-def screen(raw: str) -> list[str]:
+def screen(raw: str, cols: int | None = None) -> list[str]:
     """The lines a terminal shows for ``raw`` (what was redrawn in place counts once): enough of
     a terminal for line-based output, which moves the cursor back on its line, clears to the end
-    of a line or of the screen, and goes up a few lines."""
+    of a line or of the screen, and goes up a few lines.
+
+    With ``cols``, a line longer than the screen wraps onto the next row, as in a real terminal,
+    counted in cells: CJK characters and most emoji take two.
+    """
+    from rich.cells import cell_len
+
     lines: list[list[str]] = [[]]
     row = col = 0
     for match in _CONTROL.finditer(raw):
@@ -277,10 +283,15 @@ def screen(raw: str) -> list[str]:
                 del lines[row + 1 :]
         elif not token.startswith("\x1b"):
             for char in token:
+                size = cell_len(char) if cols else 1
+                if cols and col + size > cols:  # the character goes to the start of the next row
+                    row, col = row + 1, 0
+                    while len(lines) <= row:
+                        lines.append([])
                 line = lines[row]
                 line.extend(" " * (col - len(line)))
-                line[col : col + 1] = [char]
-                col += 1
+                line[col : col + size] = [char] + [""] * (size - 1)  # a wide character fills two cells
+                col += size
         while len(lines) <= row:
             lines.append([])
     return ["".join(line).rstrip() for line in lines]

@@ -9,11 +9,11 @@ prints all of it, dim, as it comes, instead.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import time
 from typing import Any, Callable
 
 from chatcli.text import neutralise
+from chatcli.ui.markdown.style import Span, wrap
 
 ROWS = 5  # rows of the live area
 _INTERVAL = 0.1
@@ -86,9 +86,10 @@ class ThinkingView:
         self._write(f"{_DIM}{line} · /think shows it{_UNDIM}\n")
 
     def _live_rows(self) -> list[str]:
+        """The last rows of the thinking, each narrower than the screen in cells (CJK and emoji take two)."""
         width = max(20, self.console.width - 2)
-        tail = " ".join(self.text[-_TAIL:].split())
-        rows = textwrap.wrap(neutralise(tail), width) or [""]
+        tail = neutralise(" ".join(self.text[-_TAIL:].split()))
+        rows = ["".join(span.text for span in row) for row in wrap([Span(tail)], width, [], [])]
         return rows[-self.rows :]
 
     def _draw(self, rows: list[str]) -> None:
