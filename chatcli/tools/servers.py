@@ -78,13 +78,16 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
         if url is not None:
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise ConfigError(f"{where}.url must be an http(s) URL")
+        cwd = entry.get("cwd")
+        if cwd is not None and (not isinstance(cwd, str) or not cwd):
+            raise ConfigError(f"{where}.cwd must be a directory (a string)")
         specs.append(
             ServerSpec(
                 name=name,
                 command=command,
                 args=_strings(entry.get("args", []), f"{where}.args", list),
                 env=_strings(entry.get("env", {}), f"{where}.env", dict),
-                cwd=entry.get("cwd") if isinstance(entry.get("cwd"), str) else None,
+                cwd=cwd,
                 url=url,
                 headers=_strings(entry.get("headers", {}), f"{where}.headers", dict),
             )

@@ -1,0 +1,35 @@
+"""Small edges that used to mislead: a missing or mistyped MCP ``cwd``, one broken role file, a stop
+during a tool call, an attachment just over the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat
+from tests.test_commands import chat as conversation
+from tests.test_mcp import BARS, write_servers
+
+
+@pytest.mark.e2e
+def test_an_mcp_server_whose_directory_is_missing_says_so(server, chat_env, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    write_servers(chat_env, {"bars": {"command": sys.executable, "args": [str(BARS)], "cwd": str(missing)}})
+    server.queue(Reply("Still here."))
+    run = chat(chat_env, "hello")
+    assert run.code == 0, run
+    lines = [line for line in run.err.splitlines() if "bars" in line]
+    assert len(lines) == 1 and f"its directory does not exist: {missing}" in lines[0], run
+    assert "command not found" not in run.err
+
+
+def test_an_mcp_cwd_that_is_not_a_string_is_a_config_error(chat_env):
+    write_servers(chat_env, {"bars": {"command": "python", "cwd": 5}})
+    run = chat(chat_env, "hello")
+    assert run.code == 3, run
+    assert run.err.strip().endswith("mcpServers.bars.cwd must be a directory (a string)"), run
