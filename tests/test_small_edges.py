@@ -33,3 +33,29 @@ def test_an_mcp_cwd_that_is_not_a_string_is_a_config_error(chat_env):
     run = chat(chat_env, "hello")
     assert run.code == 3, run
     assert run.err.strip().endswith("mcpServers.bars.cwd must be a directory (a string)"), run
+
+
+@pytest.fixture
+def roles(chat_env: dict[str, str]) -> Path:
+    directory = Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "roles"
+    directory.mkdir(parents=True)
+    (directory / "pirate.md").write_text("You talk like a pirate.\n")
+    (directory / "broken.toml").write_text("system = \n")
+    return directory
+
+
+def test_one_broken_role_file_is_a_warning_in_the_listing_and_breaks_no_other_role(server, chat_env, roles):
+    run = chat(chat_env, "roles")
+    assert run.code == 0, run
+    assert run.out.startswith("pirate") and "broken" not in run.out, run
+    (warning,) = run.err.splitlines()
+    assert warning.startswith(f"skipped {roles / 'broken.toml'}: not valid TOML"), run
+
+    run = chat(chat_env, "--role", "poet", "hello")  # an unknown role: named as such, not the broken file's error
+    assert run.code == 2, run
+    assert "no role 'poet'" in run.err and "(known: broken, pirate)" in run.err and "TOML" not in run.err, run
+
+    server.queue(Reply("Arr."))
+    assert chat(chat_env, "--role", "pirate", "hello").code == 0
+    assert server.requests[0]["messages"][0]["content"] == "You talk like a pirate."
+    assert chat(chat_env, "--role", "broken", "hello").code == 3  # the role asked for is the one that fails

@@ -20,11 +20,15 @@ def roles_command(
     def action(settings: Settings) -> None:
         from pathlib import Path
 
+        from chatcli.app.run import make_env_output
         from chatcli.chat.roles import list_roles
         from chatcli.text import neutralise
 
         directory = Path(settings.roles_dir or "")
-        roles = list_roles(directory)
+        problems: list[str] = []
+        roles = list_roles(directory, problems)
+        for problem in problems:
+            make_env_output(environment()).warn(f"skipped {problem}")
         out = environment().stdout
         if as_json:
             listing = [{"name": r.name, "model": r.model, "temperature": r.temperature, "system": r.system, "path": str(r.path)} for r in roles]

@@ -68,16 +68,33 @@ def _parse(path: Path) -> Role:
     return Role(name, system.strip(), path, model, float(temperature) if temperature is not None else None, dict(variables))
 
 
-def list_roles(directory: Path) -> list[Role]:
-    """Every role in ``directory``, by name (a .toml and a .md of the same name: the .toml)."""
+def _files(directory: Path) -> dict[str, Path]:
+    """Each role's file by name (a .toml and a .md of the same name: the .toml)."""
     if not directory.is_dir():
-        return []
+        return {}
     found: dict[str, Path] = {}
     for path in sorted(directory.iterdir()):
         if path.suffix in (".toml", ".md") and path.is_file() and _NAME.fullmatch(path.stem):
             if path.stem not in found or path.suffix == ".toml":
                 found[path.stem] = path
-    return [_parse(path) for _, path in sorted(found.items())]
+    return dict(sorted(found.items()))
+
+
+def role_names(directory: Path) -> list[str]:
+    """The names of the roles in ``directory``, without reading them."""
+    return list(_files(directory))
+
+
+def list_roles(directory: Path, problems: list[str] | None = None) -> list[Role]:
+    """Every role in ``directory`` that reads well, by name; each one that does not adds its error line to ``problems``."""
+    roles = []
+    for path in _files(directory).values():
+        try:
+            roles.append(_parse(path))
+        except ConfigError as exc:  # one broken file must not hide the others
+            if problems is not None:
+                problems.append(str(exc))
+    return roles
 
 
 def load_role(directory: Path, name: str) -> Role:
@@ -88,5 +105,5 @@ def load_role(directory: Path, name: str) -> Role:
         path = directory / f"{name}{suffix}"
         if path.is_file():
             return _parse(path)
-    known = ", ".join(role.name for role in list_roles(directory)) or "none yet"
+    known = ", ".join(role_names(directory)) or "none yet"
     raise UsageError(f"no role {name!r} in {directory} (known: {known})", hint="a role is NAME.toml or NAME.md there; chat roles lists them")

@@ -106,12 +106,12 @@ async def _copy(ctx: Context, arg: str) -> None:
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
-    from chatcli.chat.roles import list_roles, load_role
+    from chatcli.chat.roles import load_role, role_names
 
     if not arg:
         current = await ctx.conversation.role()
         ctx.print(current or "(no role)")
-        known = ", ".join(r.name for r in list_roles(Path(ctx.settings.roles_dir or ""))) or "none yet"
+        known = ", ".join(role_names(Path(ctx.settings.roles_dir or ""))) or "none yet"
         ctx.output.note(f"roles: {known} · /role NAME sets one")
         return
     role = load_role(Path(ctx.settings.roles_dir or ""), arg)
