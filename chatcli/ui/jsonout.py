@@ -95,6 +95,7 @@ class JsonOutput(StderrNotes):
 
         A call that was refused also gets its stderr line.
         """
+        self._track(event)
         if event.get("type") == "reasoning":
             self._reasoning.append(event.get("text") or "")
         if event.get("type") == "tool_result":
@@ -125,7 +126,7 @@ class JsonOutput(StderrNotes):
     def abort(self, reason: str | None) -> None:
         self._ended = time.monotonic()
         if reason == "cancelled":
-            self.warn("stopped: the partial answer is kept in the thread")
+            self.warn(self._stopped())
 
 
     # ---- failures -----------------------------------------------------------------------------

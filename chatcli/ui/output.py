@@ -14,9 +14,6 @@ from typing import IO, Any, Protocol
 from chatcli.chat.conversation import TurnResult
 from chatcli.text import neutralise
 
-_NOTES = {
-    "cancelled": "stopped: the partial answer is kept in the thread",
-}
 
 
 class Output(Protocol):
@@ -69,7 +66,26 @@ def usage_line(result: TurnResult) -> str | None:
     return " · ".join(parts)
 
 
-class StderrNotes:
+class Stops:
+    """Knows which tool call runs now, to say what a stop cut short."""
+
+    _running: str | None = None
+
+    def _track(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "tool_call":
+            self._running = event.get("label") or event.get("name")
+        elif event.get("type") == "tool_result":
+            self._running = None
+
+    def _stopped(self) -> str:
+        """The line for a reply stopped by Ctrl-C (or a signal): what was stopped, what the thread keeps."""
+        running, self._running = self._running, None
+        if running:
+            return f"stopped: the tool call {running} was cancelled (the thread keeps it as cancelled, with everything before it)"
+        return "stopped: the partial answer is kept in the thread"
+
+
+class StderrNotes(Stops):
     """Notes and errors as plain lines on stderr (``self.err``), control characters made visible."""
 
     err: IO[str]
@@ -88,6 +104,7 @@ class StderrNotes:
         """Off the answer: one line on stderr per call, run or refused."""
         from chatcli.ui.toolview import ran_line, refused_line
 
+        self._track(event)
         if event.get("type") == "ask":  # a dumb terminal: asked all the same
             from chatcli.ui.toolview import call_block
 
@@ -122,8 +139,8 @@ class PlainOutput(StderrNotes):
 
     def abort(self, reason: str | None) -> None:
         self._close_line()
-        if reason:
-            self.warn(_NOTES[reason])
+        if reason == "cancelled":
+            self.warn(self._stopped())
 
     def _close_line(self) -> None:
         if self._last != "\n":
@@ -133,7 +150,7 @@ class PlainOutput(StderrNotes):
 
 
 
-class RichOutput:
+class RichOutput(Stops):
     """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
 
     def __init__(self, console: Any, err_console: Any, show_thinking: bool = False):
@@ -165,8 +182,8 @@ class RichOutput:
 
     def abort(self, reason: str | None) -> None:
         self._settle()
-        if reason:
-            self.warn(_NOTES[reason])
+        if reason == "cancelled":
+            self.warn(self._stopped())
 
     def _settle(self) -> None:
         """End what is drawn live (the answer's last lines, the thinking) before anything else shows."""
@@ -181,6 +198,7 @@ class RichOutput:
         """The thinking, live and then folded; a compact dim block per tool call, between the parts of the answer."""
         from chatcli.ui.toolview import call_block, result_block
 
+        self._track(event)
         if event.get("type") == "reasoning":
             if self._thinking is None:
                 from chatcli.ui.thinking import ThinkingView
