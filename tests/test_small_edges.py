@@ -78,3 +78,21 @@ async def test_a_stop_during_a_tool_call_says_the_call_was_cancelled(settings, s
         said = c.err.getvalue().splitlines()
     assert said[-1] == "stopped: the tool call shell (built-in) was cancelled (the thread keeps it as cancelled, with everything before it)", said
     assert "partial answer" not in "\n".join(said)
+
+
+@pytest.mark.parametrize(
+    "size, said",
+    [
+        (20 * 1024 * 1024 + 1, "is 20,971,521 bytes; an attachment may be at most 20 MB (20,971,520 bytes)"),
+        (int(25.3 * 1024 * 1024), "is 25.3 MB; an attachment may be at most 20 MB"),
+    ],
+    ids=["just-over", "well-over"],
+)
+def test_an_attachment_over_the_limit_says_its_size_and_the_limit_plainly(server, chat_env, tmp_path, size, said):
+    big = tmp_path / "big.txt"
+    with big.open("wb") as handle:
+        handle.truncate(size)
+    run = chat(chat_env, "-a", str(big), "look")
+    assert run.code == 2, run
+    assert f"big.txt {said}" in run.err, run
+    assert server.requests == []

@@ -67,7 +67,11 @@ class Attachment:
 
 
 def _too_big(name: str, size: int) -> UsageError:
-    return UsageError(f"{name} is {readable_size(size)}: an attachment may be at most {readable_size(MAX_BYTES)}", hint="nothing was sent")
+    limit = f"{MAX_BYTES // (1024 * 1024)} MB"
+    shown = readable_size(size)
+    if shown == readable_size(MAX_BYTES):  # just over the limit: "20.0 MB" would read as within it
+        shown, limit = f"{size:,} bytes", f"{limit} ({MAX_BYTES:,} bytes)"
+    return UsageError(f"{name} is {shown}; an attachment may be at most {limit}", hint="nothing was sent")
 
 
 def from_bytes(name: str, data: bytes) -> Attachment:
