@@ -187,7 +187,7 @@ class McpServer:
 
     def _logged(self, text: str) -> str:
         """Add a line to the server's log; where to read it, for a note."""
-        if self._log is not None:
+        if self._log is not None and not self._log.closed:
             self._log.write(f"[chat] {text}\n")
             self._log.flush()
         return f"(see {self.log_path})" if self.log_path is not None else "(not kept: no log file)"

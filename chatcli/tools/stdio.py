@@ -94,12 +94,12 @@ async def stdio_streams(
     from mcp.client.stdio import get_default_environment
     from mcp.os.posix.utilities import terminate_posix_process_tree
 
-    read_send, read_stream = anyio.create_memory_object_stream(0)
-    write_stream, write_receive = anyio.create_memory_object_stream(0)
-    pending: list[Any] = []  # ids of requests sent and not answered yet, oldest first
     process = await anyio.open_process(
         [command, *args], env={**get_default_environment(), **(env or {})}, stderr=errlog, cwd=cwd, start_new_session=True
     )
+    read_send, read_stream = anyio.create_memory_object_stream(0)
+    write_stream, write_receive = anyio.create_memory_object_stream(0)
+    pending: list[Any] = []  # ids of requests sent and not answered yet, oldest first
 
     async def read_stdout() -> None:
         lines = Lines()
