@@ -90,14 +90,21 @@ def from_bytes(name: str, data: bytes) -> Attachment:
 
 def read_attachment(path: str) -> Attachment:
     """The file at ``path`` as an attachment, or a UsageError (exit 2) saying why not; nothing is sent."""
+    from chatcli.tools.builtin import NotRegularFile, open_regular
+
     file = Path(path).expanduser()
     try:
-        size = file.stat().st_size
         if file.is_dir():
             raise UsageError(f"{path} is a directory: attach files one by one")
-        if size > MAX_BYTES:  # refused before it is read
+        if file.stat().st_size > MAX_BYTES:  # refused before it is read
+            raise _too_big(file.name, file.stat().st_size)
+        # A FIFO or a device is refused before it is read (one would block, /dev/zero never ends);
+        # one byte over the limit tells a file that grew since its size was checked.
+        data, size = open_regular(file, MAX_BYTES + 1)
+        if size > MAX_BYTES:
             raise _too_big(file.name, size)
-        data = file.read_bytes()
+    except NotRegularFile as exc:
+        raise UsageError(f"cannot attach {path}: it is {exc.kind}, not a regular file", hint="nothing was sent") from None
     except FileNotFoundError:
         raise UsageError(f"cannot attach {path}: no such file") from None
     except PermissionError:

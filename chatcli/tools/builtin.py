@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,54 @@ def resolve(path: str) -> Path:
     return Path(os.path.expanduser(path)).resolve()
 
 
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is not a regular file ("a FIFO (named pipe)"), or None."""
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+class NotRegularFile(ValueError):
+    """A path that names a directory, a FIFO, a device or a socket: ``kind`` says which."""
+
+    def __init__(self, path: Path, kind: str):
+        super().__init__(f"{path} is {kind}, not a regular file: not read")
+        self.kind = kind
+
+
+def open_regular(path: Path, limit: int) -> tuple[bytes, int]:
+    """Up to ``limit`` bytes of the regular file at ``path`` and its size; NotRegularFile for anything else.
+
+    Checked before opening (a FIFO would block the open, /dev/zero never ends) and again on
+    the open file, non-blocking, in case the path was swapped in between.
+    """
+    kind = not_regular(os.stat(path).st_mode)
+    if kind is None:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(fd)
+            kind = not_regular(info.st_mode)
+            if kind is None:
+                os.set_blocking(fd, True)
+                data = handle.read(limit)
+                return data, max(info.st_size, len(data))
+    raise NotRegularFile(path, kind)
+
+
 async def read_file(path: str) -> str:
-    """The text of the file at ``path`` (at most 1 MB of it)."""
+    """The text of the file at ``path`` (at most 1 MB of it); anything but a regular file is refused."""
     target = resolve(path)
 
     def read() -> str:
-        with target.open("rb") as handle:
-            data = handle.read(MAX_OUTPUT)
-            size = os.fstat(handle.fileno()).st_size
-        return _cut(data, max(size, len(data)))
+        try:
+            data, size = open_regular(target, MAX_OUTPUT)
+        except NotRegularFile as exc:
+            from langchain_core.tools import ToolException
+
+            raise ToolException(f"error: {exc}") from None
+        return _cut(data, size)
 
     return await asyncio.to_thread(read)
 
@@ -125,6 +165,7 @@ def make_tools(groups: tuple[str, ...]) -> list[Any]:
         "read_file": StructuredTool.from_function(
             coroutine=read_file,
             name="read_file",
+            handle_tool_error=True,  # a refusal (not a regular file) is a result the model reads
             description="Read a text file on the user's machine. A relative path is from the current directory.",
         ),
         "list_directory": StructuredTool.from_function(
