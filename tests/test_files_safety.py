@@ -1,14 +1,34 @@
-"""Files that are not files: ``-a`` and the files tool refuse a FIFO or a device at once."""
+"""Files that are not files, and files that are not the project's: ``-a`` and the files tool refuse a
+FIFO or a device at once, and pre-approving ``files`` covers the working directory only."""
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
+
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import assert_one_error_line, chat, chat_process
-from tests.test_tools import tool_messages
+from tests.test_tools import refused_lines, tool_messages, write_config
+
+SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- not-for-the-model"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a notes file, and a link in it to ~/.ssh (which holds a key)."""
+    ssh = Path(os.environ["HOME"]) / ".ssh"
+    ssh.mkdir()
+    (ssh / "id_ed25519").write_text(SECRET)
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / "notes.txt").write_text("the notes say 7\n")
+    (work / "keys").symlink_to(ssh)
+    monkeypatch.chdir(work)
+    return work
+
 
 # --------------------------------------------------------------------------- not a regular file
 
@@ -37,3 +57,41 @@ def test_read_file_on_a_fifo_is_an_error_result_and_chat_exits(server, chat_env,
     fifo, device = (m["content"] for m in tool_messages(server.requests[1]))
     assert fifo == f"error: {tmp_path / 'pipe'} is a FIFO (named pipe), not a regular file: not read"
     assert device == "error: /dev/zero is a character device, not a regular file: not read"
+
+
+# --------------------------------------------------------------------------- pre-approval stops at the working directory
+
+
+def test_approved_files_cover_paths_inside_the_working_directory_only(project):
+    from chatcli.tools.toolbox import Toolbox
+
+    box = Toolbox(builtin_groups=("files",), approve=("files",))
+    read, listing = box.find("read_file"), box.find("list_directory")
+    assert box.preapproved(read, {"path": "notes.txt"}) and box.preapproved(read, {"path": str(project / "notes.txt")})
+    assert box.preapproved(listing, {}) and box.preapproved(listing, {"path": "."})
+    outside = [str(Path(os.environ["HOME"]) / ".ssh" / "id_ed25519"), "keys/id_ed25519", "../project/keys", "..", "~"]
+    for path in outside:
+        assert not box.preapproved(read, {"path": path}) and not box.preapproved(listing, {"path": path}), path
+    assert not box.preapproved(read, None)  # arguments unknown: asked
+    box.allow(read)  # "always" at the question
+    assert box.preapproved(read, {"path": "notes.txt"}) and not box.preapproved(read, {"path": "keys/id_ed25519"})
+    everything = Toolbox(builtin_groups=("files",), approve_all=True)  # --yes: the user asked for every call
+    assert everything.preapproved(everything.find("read_file"), {"path": "keys/id_ed25519"})
+
+
+def test_an_approved_files_tool_does_not_read_through_a_link_out_of_the_working_directory(server, chat_env, project):
+    write_config(chat_env, 'approve = ["files"]\n')
+    server.queue(tool_calls(("read_file", {"path": "keys/id_ed25519"}), ("list_directory", {"path": "~/.ssh"})), Reply("I could not."))
+    run = chat(chat_env, "--tools", "files", "read the key")
+    assert run.code == 0 and run.out == "I could not.\n", run
+    assert SECRET not in str(server.requests[1]) and "id_ed25519" not in tool_messages(server.requests[1])[1]["content"]
+    assert len(refused_lines(run.err)) == 2, run
+
+
+@pytest.mark.xfail(strict=True, reason="chatcli/chat/toolcalls.py does not pass a call's arguments to Toolbox.preapproved yet")
+def test_an_approved_files_tool_reads_in_the_working_directory_without_asking(server, chat_env, project):
+    write_config(chat_env, 'approve = ["files"]\n')
+    server.queue(tool_calls(("read_file", {"path": "notes.txt"})), Reply("seven"))
+    run = chat(chat_env, "--tools", "files", "read the notes")
+    assert run.code == 0 and not refused_lines(run.err), run
+    assert tool_messages(server.requests[1])[0]["content"] == "the notes say 7\n"

@@ -60,6 +60,7 @@ Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatc
 and chat's own shell and files tools when turned on with --tools. Every call is shown and
 asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
 with no terminal to ask (a pipe, --json), such a call is refused and the answer goes on.
+approve = ["files"] covers files in this directory only.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
 5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
@@ -124,7 +125,12 @@ def ask_command(
         help="Turn on chat's built-in tools: shell (run a command here), files (read a file, list a directory). Every call is shown and asked about first [config: tools].",
     ),
     no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Approve every tool call of this run without asking (for scripts that trust their tools)."),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Approve every tool call of this run without asking, files outside this directory included (for scripts that trust their tools).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
     db: Optional[str] = DB,

@@ -83,6 +83,16 @@ def resolve(path: str) -> Path:
     return Path(os.path.expanduser(path)).resolve()
 
 
+def inside_workdir(arguments: Any) -> bool:
+    """True if a files call's path lies in the current directory once resolved (links followed); False if unknown."""
+    path = arguments.get("path", ".") if isinstance(arguments, dict) else None
+    if not isinstance(path, str):
+        return False
+    here = Path.cwd().resolve()
+    target = resolve(path)
+    return target == here or here in target.parents
+
+
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
 

@@ -212,9 +212,17 @@ class Toolbox:
 
     # ---- approval ----------------------------------------------------------------------------
 
-    def preapproved(self, entry: ToolEntry) -> bool:
-        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session."""
-        if self.approve_all or entry.label in self.allowed:
+    def preapproved(self, entry: ToolEntry, arguments: Any = None) -> bool:
+        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session.
+
+        A files call is let through by a pattern or "always" only for a path inside the working
+        directory (resolved, links followed); one outside, or with ``arguments`` unknown, is asked.
+        """
+        if self.approve_all:
+            return True
+        if entry.server == builtin.SERVER and entry.group == "files" and not builtin.inside_workdir(arguments):
+            return False
+        if entry.label in self.allowed:
             return True
         key = f"{entry.server}:{entry.tool.name}"
         for pattern in self.approve:
