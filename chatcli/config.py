@@ -61,6 +61,10 @@ class Settings:
     show_thinking: bool = False
     # Where roles live (default: $XDG_CONFIG_HOME/chatcli/roles).
     roles_dir: str | None = None
+    # Where the shell tool runs (chatcli.tools.sandbox): "workspace", "read-only" or "off"; and
+    # whether its sandbox may reach the network.
+    sandbox: str = "workspace"
+    network: bool = False
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -90,9 +94,12 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MCP_CONFIG": "mcp_config",
     "CHATCLI_SHOW_THINKING": "show_thinking",
     "CHATCLI_ROLES_DIR": "roles_dir",
+    "CHATCLI_SANDBOX": "sandbox",
+    "CHATCLI_NETWORK": "network",
 }
 
 MEMORY_MODES = ("trim", "summary")
+SANDBOX_MODES = ("workspace", "read-only", "off")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -168,6 +175,8 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         check_url(settings.base_url, "OPENAI_BASE_URL (base_url)")
     if settings.memory not in MEMORY_MODES:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
+    if settings.sandbox not in SANDBOX_MODES:
+        raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
     return settings
 
 

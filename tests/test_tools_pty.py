@@ -299,7 +299,9 @@ def test_ctrl_c_at_the_question_is_no_and_chat_goes_on(server, chat_env, start, 
 def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(server, chat_env, start, tmp_path):
     command = "echo $$ > group; sleep 30 & echo $! > child; wait"
     server.queue(tool_calls(("shell", {"command": command})))
-    repl = start("--tools", "shell", "--thread", "stop")
+    # Outside the sandbox: the PIDs the command writes are this machine's (a sandbox's end with it:
+    # tests/test_sandbox.py).
+    repl = start("--tools", "shell", "--sandbox", "off", "--thread", "stop")
     at = repl.say("sleep a while")
     wait_asked(repl, QUESTION, at)
     after = answer(repl, "y\r")
@@ -352,7 +354,7 @@ def test_ctrl_c_stops_the_answer_that_follows_an_approved_call(server, chat_env,
 
 def test_after_kill_9_mid_call_the_thread_goes_on(server, chat_env, pty, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo $$ > group; sleep 30"})))
-    repl = pty("--tools", "shell", "--thread", "k9")
+    repl = pty("--tools", "shell", "--sandbox", "off", "--thread", "k9")  # host PIDs, as above
     repl.wait_prompt()
     at = repl.say("sleep a while")
     wait_asked(repl, QUESTION, at)

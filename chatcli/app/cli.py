@@ -60,7 +60,8 @@ Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatc
 and chat's own shell and files tools when turned on with --tools. Every call is shown and
 asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
 with no terminal to ask (a pipe, --json), such a call is refused and the answer goes on.
-approve = ["files"] covers files in this directory only.
+On Linux the shell tool runs in a sandbox (bubblewrap): writes only in this directory, no
+network (--sandbox, --network); approve = ["files"] covers files in this directory only.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
 5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
@@ -78,6 +79,14 @@ class Memory(str, Enum):
 
     trim = "trim"
     summary = "summary"
+
+
+class Sandbox(str, Enum):
+    """Values of --sandbox (see Settings.sandbox)."""
+
+    workspace = "workspace"
+    read_only = "read-only"
+    off = "off"
 
 
 @app.command("ask", help=HELP, hidden=True)
@@ -131,6 +140,13 @@ def ask_command(
         "-y",
         help="Approve every tool call of this run without asking, files outside this directory included (for scripts that trust their tools).",
     ),
+    sandbox: Optional[Sandbox] = typer.Option(
+        None,
+        "--sandbox",
+        metavar="workspace|read-only|off",
+        help="Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; .git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap [env: CHATCLI_SANDBOX].",
+    ),
+    network: bool = typer.Option(False, "--network", help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1]."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
     db: Optional[str] = DB,
@@ -156,6 +172,7 @@ def ask_command(
     flags = {
         "model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None,
         "local_model": local_model, "tools": tools, "use_tools": False if no_tools else None, "approve_all": True if yes else None,
+        "sandbox": sandbox.value if sandbox else None, "network": True if network else None,
     }  # fmt: skip
     guarded(debug, action, flags, on_error)
 

@@ -105,8 +105,10 @@ async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = 
     if not settings.use_tools or not (servers or settings.tools):
         yield None
         return
+    from chatcli.tools import sandbox
     from chatcli.tools.toolbox import Toolbox
 
+    sandbox.use(sandbox.policy_for(settings))  # what the shell tool runs in, and the approval block says
     toolbox = Toolbox(
         builtin_groups=settings.tools,
         servers=servers,

@@ -15,11 +15,15 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from chatcli.tools import sandbox
+
 # Built-in groups and the tools each one turns on.
 GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory")}
 SERVER = "builtin"
 # The most output a command or a file read keeps (the model gets less: see tool_result_chars).
 MAX_OUTPUT = 1024 * 1024
+# Seconds to wait, once the shell has exited, for output still in the pipe.
+LEFTOVER_GRACE = 0.5
 
 
 def check_groups(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -53,29 +57,73 @@ async def _stop_group(process: asyncio.subprocess.Process) -> None:
             continue
 
 
+class _Output:
+    """What a command printed: the first MAX_OUTPUT bytes, and how many there were."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.total = 0
+
+    async def collect(self, reader: asyncio.StreamReader) -> None:
+        while chunk := await reader.read(65536):
+            self.total += len(chunk)
+            if len(self.kept) < MAX_OUTPUT:
+                self.kept += chunk[: MAX_OUTPUT - len(self.kept)]
+
+
+async def _open_pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
+    """A pipe whose write end the command gets and whose read end chat owns (and closes, whatever holds the other)."""
+    read_fd, write_fd = os.pipe()
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    return write_fd, reader, transport
+
+
+async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) -> str:
+    """After the shell exited: the rest of its output, and a note if something it left behind held the pipe."""
+    for stop in (False, True):
+        done, _ = await asyncio.wait({reading}, timeout=LEFTOVER_GRACE)
+        if done:
+            return "[what the command left running in the background was stopped]" if stop else ""
+        try:  # its background jobs share its process group (a sandbox's end with the shell anyway)
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return "[a process the command started in a session of its own is still running: its later output is not read]"
+
+
 async def run_shell(command: str) -> str:
-    """Run ``command`` with /bin/sh in the current directory; its output (stdout and stderr) and exit code."""
-    process = await asyncio.create_subprocess_shell(
-        command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,  # its own process group: a stop ends all of it
-    )
-    kept = bytearray()
-    total = 0
+    """Run ``command`` with /bin/sh in the current directory; its output (stdout and stderr) and exit code.
+
+    The result comes when the shell exits, even if something it started keeps the output open.
+    """
+    write_fd, reader, transport = await _open_pipe()
+    output = _Output()
     try:
-        assert process.stdout is not None
-        while chunk := await process.stdout.read(65536):
-            total += len(chunk)
-            if len(kept) < MAX_OUTPUT:
-                kept += chunk[: MAX_OUTPUT - len(kept)]
-        code = await process.wait()
-    except BaseException:
-        await asyncio.shield(_stop_group(process))
-        raise
-    output = _cut(bytes(kept), total).rstrip("\n")
-    return f"{output}\n[exit code {code}]" if output else f"[exit code {code}]"
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *sandbox.command_argv(command),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,  # its own process group: a stop ends all of it
+            )
+        finally:
+            os.close(write_fd)
+        reading = asyncio.ensure_future(output.collect(reader))
+        try:
+            code = await process.wait()
+            note = await _finish(process, reading)
+        except BaseException:
+            await asyncio.shield(_stop_group(process))
+            raise
+        finally:
+            reading.cancel()
+    finally:
+        transport.close()
+    text = "\n".join(part for part in (_cut(bytes(output.kept), output.total).rstrip("\n"), note) if part)
+    return f"{text}\n[exit code {code}]" if text else f"[exit code {code}]"
 
 
 def resolve(path: str) -> Path:
@@ -163,13 +211,15 @@ def make_tools(groups: tuple[str, ...]) -> list[Any]:
     """The LangChain tools of the built-in ``groups``."""
     from langchain_core.tools import StructuredTool
 
+    where = sandbox.describe() if "shell" in groups else ""
     made = {
         "shell": StructuredTool.from_function(
             coroutine=run_shell,
             name="shell",
             description=(
                 "Run a shell command (/bin/sh) in the user's current directory and return its output "
-                "(stdout and stderr together) and exit code. The user approves each command."
+                "(stdout and stderr together) and exit code. The user approves each command. "
+                f"{where[:1].upper()}{where[1:]}."
             ),
         ),
         "read_file": StructuredTool.from_function(

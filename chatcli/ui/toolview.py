@@ -54,6 +54,10 @@ def call_block(event: dict[str, Any]) -> str:
         from chatcli.tools.builtin import resolve
 
         body += f"\n(path: {resolve(arguments['path'])})"
+    if event.get("server") == "builtin" and event.get("name") == "shell":  # first, so that no cut hides it
+        from chatcli.tools.sandbox import describe
+
+        body = f"{describe()}\n{body}"
     return neutralise(f"⚙ {event.get('label') or event.get('name')}\n" + _indent(shortened(body)))
 
 

@@ -1,0 +1,156 @@
+"""Where the ``shell`` tool's commands run: a bubblewrap sandbox on Linux, and the words that say so.
+
+``workspace`` (the default): the whole filesystem read-only but the working directory and a
+private /tmp; ``.git`` and chat's own config and data directories stay read-only even inside
+the working directory. ``read-only``: no writes but the private /tmp. Both get their own
+network namespace (no network unless ``network`` is on) and PID namespace (whatever the
+command leaves running ends with it), die with chat, and run with no-new-privs. ``off``: the
+command runs as the user, as any shell would. Where bubblewrap cannot run, the approval
+block says "not sandboxed" and why: never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from chatcli.config import config_dir, config_path, data_dir
+
+SHELL = "/bin/sh"
+INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubblewrap"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A sandbox mode, whether the network is open, and chat's own files kept read-only even in the working directory.
+
+    ``protected`` are directories (chat's config and data, the roles); ``files`` are files (the
+    config file, the database with its WAL and lock, the input history, mcp.json) whose
+    directory is protected too, unless that directory is the working directory itself: then
+    the files alone are.
+    """
+
+    mode: str = "workspace"
+    network: bool = False
+    protected: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy:
+    """The policy of ``settings``, with chat's config and data directories and its database protected."""
+    places = [str(config_dir(environ)), str(data_dir(environ)), *([settings.roles_dir] if settings.roles_dir else [])]
+    files = [str(config_path(environ)), *(p for p in (settings.history_file, settings.mcp_config) if p)]
+    if settings.db and "://" not in settings.db:
+        files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
+    return Policy(settings.sandbox, settings.network, _real(places), _real(files))
+
+
+def _real(paths: Sequence[str]) -> tuple[str, ...]:
+    """Each path absolute with links resolved, as bubblewrap mounts it; once each."""
+    return tuple(dict.fromkeys(os.path.realpath(os.path.expanduser(p)) for p in paths))
+
+
+_active = Policy()
+
+
+def use(policy: Policy) -> None:
+    """Make ``policy`` the one the shell tool runs with and the approval block describes."""
+    global _active
+    _active = policy
+
+
+def active() -> Policy:
+    """The policy the session set (the defaults until one is set)."""
+    return _active
+
+
+def find_bwrap() -> str | None:
+    """The bubblewrap program on PATH, or None."""
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=4)
+def _probe(bwrap: str) -> str | None:
+    """Why ``bwrap`` cannot start a sandbox here (its first line of complaint), or None if it can."""
+    try:
+        done = subprocess.run(
+            [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent", "--", SHELL, "-c", ":"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    return (done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit code {done.returncode}"])[0]
+
+
+def unavailable() -> str | None:
+    """Why commands cannot be sandboxed on this machine, or None when they can."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux and bubblewrap; this is {sys.platform}"
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return f"bubblewrap (bwrap) is not installed ({INSTALL})"
+    problem = _probe(bwrap)
+    return None if problem is None else f"bubblewrap cannot start a sandbox here ({problem})"
+
+
+def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
+    """The paths to re-mount read-only over a writable ``workdir``: its .git, and chat's own files within it."""
+    places = [workdir / ".git", *map(Path, policy.protected)]
+    # A file's directory, if it lies in the working directory; the file alone if it is the working directory.
+    places += [file if file.parent == workdir else file.parent for file in map(Path, policy.files) if workdir in file.parents]
+    inside = []
+    for place in places:
+        if place == workdir or place in workdir.parents:
+            inside.append(str(workdir))  # the workspace itself lies in chat's own directories
+        elif workdir in place.parents and os.path.lexists(place):
+            inside.append(str(place))
+    return list(dict.fromkeys(inside))
+
+
+def bwrap_argv(bwrap: str, mode: str, network: bool, workdir: str, read_only: Sequence[str], command: str) -> list[str]:
+    """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``mode``."""
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # After the private /tmp, so that a working directory under /tmp is still there.
+    argv += ["--bind" if mode == "workspace" else "--ro-bind", workdir, workdir]
+    if mode == "workspace":
+        for path in read_only:
+            argv += ["--ro-bind", path, path]
+    if not network:
+        argv.append("--unshare-net")
+    # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell.
+    argv += ["--unshare-pid", "--die-with-parent", "--chdir", workdir, "--", SHELL, "-c", command]
+    return argv
+
+
+def command_argv(command: str, policy: Policy | None = None, workdir: Path | None = None) -> list[str]:
+    """How to run ``command`` under ``policy``: inside bubblewrap, or plain /bin/sh when off or not possible."""
+    policy = active() if policy is None else policy
+    bwrap = find_bwrap()
+    if policy.mode == "off" or bwrap is None or unavailable() is not None:
+        return [SHELL, "-c", command]  # the approval block said so
+    workdir = Path.cwd() if workdir is None else workdir
+    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only_inside(workdir, policy), command)
+
+
+def describe(policy: Policy | None = None, workdir: Path | None = None) -> str:
+    """One line saying where a command will run: "sandbox: workspace, no network (writes only in /path ...)"."""
+    policy = active() if policy is None else policy
+    if policy.mode == "off":
+        return 'not sandboxed (sandbox = "off"): the command runs with all your rights'
+    problem = unavailable()
+    if problem is not None:
+        return f"not sandboxed: {problem}"
+    net = "network open" if policy.network else "no network"
+    if policy.mode == "read-only":
+        return f"sandbox: read-only, {net} (no writes but a private /tmp)"
+    workdir = Path.cwd() if workdir is None else workdir
+    return f"sandbox: workspace, {net} (writes only in {workdir} and a private /tmp)"
+

@@ -1,0 +1,333 @@
+"""The shell tool's sandbox, with the real bubblewrap: where a command may write, whether it reaches
+the network, what the approval block says about it, and a command that leaves a process behind.
+
+The sandbox tests are skipped, saying why, only where bubblewrap cannot run (.ci/run installs it).
+Working directories live under /tmp (pytest's tmp_path): the case the mount order must get right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chatcli.config import load_settings
+from chatcli.tools import sandbox
+from chatcli.tools.builtin import run_shell
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat, chat_process
+from tests.test_tools import tool_messages, write_config
+
+WHY_NOT = sandbox.unavailable()
+needs_bwrap = pytest.mark.skipif(WHY_NOT is not None, reason=f"no sandbox on this machine: {WHY_NOT}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sets the policy it runs with; none leaks into the next. Blocks are not cut to a terminal's width."""
+    monkeypatch.setattr(sandbox, "_active", sandbox.Policy())
+    monkeypatch.setenv("COLUMNS", "300")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory beside HOME (not holding it), made current."""
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A directory outside /tmp (so not hidden by the sandbox's private /tmp) the user can write."""
+    path = Path(tempfile.mkdtemp(prefix="chatcli-sandbox-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def shell(command: str, mode: str = "workspace", network: bool = False, **flags: object) -> str:
+    """Run ``command`` as the shell tool does, under the policy a session with these settings gets."""
+    sandbox.use(sandbox.policy_for(load_settings({"sandbox": mode, "network": network, **flags})))
+    return asyncio.run(run_shell(command))
+
+
+class Listener:
+    """A TCP server on the host's 127.0.0.1 that records what each connection sends."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.received.append(conn.recv(100))
+
+    def connect_command(self) -> str:
+        code = f"import socket; s = socket.create_connection(('127.0.0.1', {self.port}), 3); s.sendall(b'hello'); print('connected')"
+        return f'{sys.executable} -c "{code}"'
+
+
+def running(marker: str) -> list[int]:
+    """PIDs on this machine whose command line is ``marker`` (e.g. "sleep 30.251")."""
+    wanted = marker.replace(" ", "\0").encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+# --------------------------------------------------------------------------- where a command may write
+
+
+@needs_bwrap
+def test_a_sandboxed_command_writes_in_the_working_directory_and_nowhere_else(project, outside):
+    scratch = f"/tmp/chatcli-scratch-{os.getpid()}"
+    result = shell(
+        f"echo in > made.txt; echo out > {outside}/escaped.txt; echo home > $HOME/escaped.txt; "
+        f"echo tmp > {scratch} && cat {scratch}"
+    )
+    assert (project / "made.txt").read_text() == "in\n"
+    assert not (outside / "escaped.txt").exists() and f"{outside}/escaped.txt: Read-only file system" in result, result
+    assert not (Path(os.environ["HOME"]) / "escaped.txt").exists()
+    assert "tmp" in result.splitlines() and not Path(scratch).exists()  # a private /tmp, gone with the command
+    assert result.endswith("[exit code 0]")
+
+
+@needs_bwrap
+def test_git_and_chats_own_directories_stay_read_only_inside_the_working_directory(tmp_path):
+    # The working directory is tmp_path: HOME, so chat's config and data, lie inside it.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    config = tmp_path / "home" / ".config" / "chatcli"
+    data = tmp_path / "home" / ".local" / "share" / "chatcli"
+    config.mkdir(parents=True)
+    data.mkdir(parents=True)
+    (config / "config.toml").write_text('model = "mine"\n')
+    result = shell(
+        "echo x > .git/HEAD; echo x > .git/new; echo x > home/.config/chatcli/config.toml; "
+        "echo x > home/.local/share/chatcli/chat.db; echo ok > fine.txt"
+    )
+    assert (tmp_path / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n" and not (tmp_path / ".git" / "new").exists()
+    assert (config / "config.toml").read_text() == 'model = "mine"\n'
+    assert not (data / "chat.db").exists()
+    assert result.count("Read-only file system") == 4, result
+    assert (tmp_path / "fine.txt").read_text() == "ok\n"
+
+
+@needs_bwrap
+@pytest.mark.parametrize("where", ["in the working directory", "above it"])
+def test_a_database_near_the_work_is_protected_and_the_work_stays_writable(project, where):
+    db = project / "chat.db" if where == "in the working directory" else project.parent / "chat.db"
+    db.write_bytes(b"SQLite format 3\0")
+    result = shell(f"echo x > {db}; echo ok > fine.txt", db=str(db))
+    assert db.read_bytes() == b"SQLite format 3\0", result
+    assert (project / "fine.txt").read_text() == "ok\n", result
+
+
+@needs_bwrap
+def test_read_only_writes_nowhere(project):
+    result = shell("echo x > made.txt", mode="read-only")
+    assert not (project / "made.txt").exists()
+    assert "made.txt: Read-only file system" in result and not result.endswith("[exit code 0]"), result
+
+
+def test_off_runs_the_command_with_the_users_rights(project, outside):
+    result = shell(f"echo out > {outside}/written.txt", mode="off")
+    assert (outside / "written.txt").read_text() == "out\n" and result == "[exit code 0]"
+
+
+@needs_bwrap
+def test_the_sandbox_has_its_own_processes_and_no_new_privileges(project):
+    result = shell("grep NoNewPrivs /proc/self/status; ls /proc | grep -c '^[0-9]'")
+    privs, count, _ = result.splitlines()
+    assert privs.split() == ["NoNewPrivs:", "1"]
+    assert int(count) < 10, result  # the host runs hundreds
+
+
+# --------------------------------------------------------------------------- the network
+
+
+@pytest.mark.parametrize("mode, network, connects", [
+    pytest.param("workspace", False, False, marks=needs_bwrap),
+    pytest.param("read-only", False, False, marks=needs_bwrap),
+    pytest.param("workspace", True, True, marks=needs_bwrap),
+    ("off", False, True),
+])  # fmt: skip
+def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode, network, connects):
+    listener = Listener()
+    result = shell(listener.connect_command(), mode=mode, network=network)
+    if connects:
+        assert result == "connected\n[exit code 0]"
+        deadline = time.monotonic() + 3
+        while not listener.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert listener.received == [b"hello"]
+    else:
+        assert "ConnectionRefusedError" in result or "Network is unreachable" in result, result
+        assert listener.received == []
+
+
+# --------------------------------------------------------------------------- what the user is told
+
+
+@needs_bwrap
+def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
+    from chatcli.ui.toolview import call_block
+
+    command = "\n".join(f"echo line {i}" for i in range(30))
+    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": command}}
+    lines = call_block(event).splitlines()
+    assert lines[:2] == ["⚙ shell (built-in)", f"  sandbox: workspace, no network (writes only in {project} and a private /tmp)"]
+    assert lines[-1].strip() == "… 27 more lines"  # a long command is cut, the sandbox line never
+    sandbox.use(sandbox.Policy("read-only", network=True))
+    assert call_block(event).splitlines()[1] == "  sandbox: read-only, network open (no writes but a private /tmp)"
+    sandbox.use(sandbox.Policy("off"))
+    assert call_block(event).splitlines()[1].startswith('  not sandboxed (sandbox = "off")')
+
+
+def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(project, monkeypatch, outside):
+    from chatcli.ui.toolview import call_block
+
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
+    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": "ls"}}
+    line = call_block(event).splitlines()[1]
+    assert line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
+    # Approved knowing that, the command runs as it always did.
+    assert asyncio.run(run_shell(f"echo x > {outside}/plain.txt")) == "[exit code 0]"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert call_block(event).splitlines()[1] == "  not sandboxed: the sandbox needs Linux and bubblewrap; this is darwin"
+
+
+def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, monkeypatch, tmp_path):
+    from chatcli.ui.toolview import call_block
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: str(fake))
+    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": "ls"}}
+    line = call_block(event).splitlines()[1]
+    assert line == "  not sandboxed: bubblewrap cannot start a sandbox here (bwrap: No permissions to create new namespace)"
+
+
+@needs_bwrap
+@pytest.mark.e2e
+def test_the_terminal_shows_the_sandbox_before_asking(server, start):
+    server.queue(tool_calls(("shell", {"command": "echo hi"})), Reply("done"))
+    repl = start("--tools", "shell", "--network")
+    at = repl.say("run it")
+    repl.wait_for("Run it?", after=at)
+    assert "sandbox: workspace, network open (writes only in " in repl.text[at:], repl.text[at:]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("config, environ, flags, expected", [
+    ("", {}, {}, ("workspace", False)),
+    ('sandbox = "off"\n', {}, {}, ("off", False)),
+    ('sandbox = "off"\nnetwork = true\n', {"CHATCLI_SANDBOX": "read-only"}, {}, ("read-only", True)),
+    ("", {"CHATCLI_SANDBOX": "off", "CHATCLI_NETWORK": "1"}, {"sandbox": "workspace"}, ("workspace", True)),
+])  # fmt: skip
+def test_sandbox_and_network_come_from_the_config_the_environment_and_the_flags(chat_env, config, environ, flags, expected):
+    write_config(chat_env, config)
+    settings = load_settings(flags, environ={**chat_env, **environ})
+    assert (settings.sandbox, settings.network) == expected
+
+
+def test_an_unknown_sandbox_mode_is_one_line(chat_env):
+    run = chat({**chat_env, "CHATCLI_SANDBOX": "strict"}, "hi")
+    assert run.code == 3 and "sandbox must be workspace, read-only or off, got 'strict'" in run.err, run
+    run = chat(chat_env, "--sandbox", "strict", "hi")
+    assert run.code == 2 and "'strict' is not one of" in run.err, run
+
+
+@needs_bwrap
+def test_the_flags_reach_the_shell_tool(server, chat_env, tmp_path):
+    listener = Listener()
+    server.queue(tool_calls(("shell", {"command": f"touch made; {listener.connect_command()}"})), Reply("ok"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "--sandbox", "read-only", "--network", "go", cwd=tmp_path)
+    assert run.code == 0, run
+    result = tool_messages(server.requests[1])[0]["content"]
+    assert "touch: cannot touch 'made': Read-only file system" in result and "connected" in result, result
+    assert not (tmp_path / "made").exists() and listener.received == [b"hello"]
+
+
+# --------------------------------------------------------------------------- what a command leaves behind
+
+
+@pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
+def test_a_daemon_holding_the_output_does_not_hold_the_result(project, mode):
+    started = time.monotonic()
+    result = shell("setsid sleep 30.251 & echo started $!", mode=mode)
+    took = time.monotonic() - started
+    left = running("sleep 30.251")
+    for pid in left:
+        os.kill(pid, 9)
+    assert took < 3, f"the result took {took:.1f} s"
+    assert result.startswith("started ") and result.endswith("[exit code 0]"), result
+    if mode == "off":  # in a session of its own: out of reach, and said so
+        assert "still running: its later output is not read" in result and len(left) == 1
+    else:
+        assert left == []  # it ended with the sandbox
+
+
+@pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
+def test_background_jobs_end_with_the_command_and_their_output_so_far_is_kept(project, mode):
+    result = shell("(echo early; sleep 30.252) & sleep 0.2; echo main", mode=mode)
+    left = running("sleep 30.252")
+    assert left == [], "a background job outlived the command"
+    assert result.splitlines()[:2] == ["early", "main"] and result.endswith("[exit code 0]"), result
+
+
+@needs_bwrap
+def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(project):
+    sandbox.use(sandbox.policy_for(load_settings({})))
+
+    async def stopped() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1):
+                await run_shell("sleep 30.253 & sleep 30.253")
+
+    asyncio.run(stopped())
+    deadline = time.monotonic() + 3
+    while running("sleep 30.253") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running("sleep 30.253") == []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
+def test_chat_returns_a_daemons_output_and_exits_cleanly(server, chat_env, tmp_path, mode):
+    write_config(chat_env, "tool_timeout = 10\n")
+    server.queue(tool_calls(("shell", {"command": "setsid sleep 30.254 & echo started"})), Reply("it started"))
+    try:
+        run = chat_process(chat_env, "--tools", "shell", "--yes", "--sandbox", mode, "start it", cwd=tmp_path)
+    finally:
+        for pid in running("sleep 30.254"):
+            os.kill(pid, 9)
+    assert run.code == 0 and run.out == "it started\n", run
+    result = tool_messages(server.requests[1])[0]["content"]
+    assert result.startswith("started\n") and result.endswith("[exit code 0]"), result
+    assert "Traceback" not in run.err and "Exception ignored" not in run.err and "Event loop is closed" not in run.err, run
