@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chatcli.errors import ConfigError
+from chatcli.paths import config_dir, config_path, data_dir, trust_store
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -212,38 +213,6 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return {key.replace("-", "_"): value for key, value in data.items()}
-
-
-def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """The user's config directory for chatcli ($XDG_CONFIG_HOME/chatcli): config.toml, mcp.json, roles/."""
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("chatcli"))
-
-
-def config_path(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where the config file lives: $CHATCLI_CONFIG or $XDG_CONFIG_HOME/chatcli/config.toml."""
-    if environ.get("CHATCLI_CONFIG"):
-        return Path(environ["CHATCLI_CONFIG"]).expanduser()
-    return config_dir(environ) / "config.toml"
-
-
-def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
-    if environ.get("XDG_DATA_HOME"):
-        return Path(environ["XDG_DATA_HOME"]) / "chatcli"
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("chatcli"))
-
-
-def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
-    """The file that lists the .env files the user trusts (``chat trust``)."""
-    from chatcli.trust import STORE_NAME
-
-    return data_dir(environ) / STORE_NAME
 
 
 def load_settings(

@@ -36,7 +36,6 @@ SAFE_KEYS = frozenset(
         "CHATCLI_SHOW_THINKING",
     }
 )
-STORE_NAME = "trusted-env.json"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import typer
 
 from chatcli.app.common import DEBUG, app, environment
 from chatcli.app.run import report
-from chatcli.config import ENV_VARS, trust_store
+from chatcli.config import ENV_VARS
+from chatcli.paths import trust_store
 
 
 @app.command("trust")

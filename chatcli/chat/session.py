@@ -98,7 +98,7 @@ async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = 
     """
     from pathlib import Path
 
-    from chatcli.config import data_dir
+    from chatcli.paths import data_dir
     from chatcli.tools.servers import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from chatcli.config import data_dir
+from chatcli.paths import data_dir
 from chatcli.errors import ModelError
 from chatcli.local.watch import SERVER_MODULE
 

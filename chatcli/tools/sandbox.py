@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from chatcli.config import config_dir, config_path, data_dir
+from chatcli.paths import config_dir, config_path, data_dir
 
 SHELL = "/bin/sh"
 INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubblewrap"
