@@ -331,3 +331,13 @@ def test_chat_returns_a_daemons_output_and_exits_cleanly(server, chat_env, tmp_p
     result = tool_messages(server.requests[1])[0]["content"]
     assert result.startswith("started\n") and result.endswith("[exit code 0]"), result
     assert "Traceback" not in run.err and "Exception ignored" not in run.err and "Event loop is closed" not in run.err, run
+
+
+@pytest.mark.parametrize("mode", ["workspace", "off"])
+def test_the_users_api_key_is_not_in_a_commands_environment(project, monkeypatch, mode):
+    if mode == "workspace" and WHY_NOT is not None:
+        pytest.skip(f"no sandbox on this machine: {WHY_NOT}")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-user-SECRET-42")
+    monkeypatch.setenv("SOME_TOOL_SETTING", "kept")
+    result = shell('echo "key=[$OPENAI_API_KEY] other=[$SOME_TOOL_SETTING]"', mode=mode)
+    assert result == "key=[] other=[kept]\n[exit code 0]", result

@@ -93,6 +93,15 @@ async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) ->
     return "[a process the command started in a session of its own is still running: its later output is not read]"
 
 
+# chat's own credentials: a command the model wrote has no use for them, and its output goes back to the model.
+WITHHELD = ("OPENAI_API_KEY",)
+
+
+def command_environment() -> dict[str, str]:
+    """The environment a shell command runs with: the user's, without chat's own credentials."""
+    return {k: v for k, v in os.environ.items() if k not in WITHHELD}
+
+
 async def run_shell(command: str) -> str:
     """Run ``command`` with /bin/sh in the current directory; its output (stdout and stderr) and exit code.
 
@@ -108,6 +117,7 @@ async def run_shell(command: str) -> str:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,  # its own process group: a stop ends all of it
+                env=command_environment(),
             )
         finally:
             os.close(write_fd)
