@@ -7,11 +7,17 @@ and a ``<think>...</think>`` opening of the content go to the message's
 A stream chunk is cleaned before langchain-openai reads it: text with lone surrogates
 (``"\\ud800"`` in the JSON) gets U+FFFD in their place, since such text can be neither shown,
 stored nor sent back; token counts that are not counts (``"lots"``, ``1.5``, negative) are
-dropped rather than failing the answer; a model name that is not a string is dropped.
+dropped rather than failing the answer; a model name that is not a string is dropped. Tool-call
+arguments sent as a JSON object (some servers do) are taken as its text; a tool call that is
+not readable at all (an ``index`` that is no whole number) is a ``MalformedStream``.
+
+The tool calls of a reply are also handed on exactly as they were streamed (``RAW_CALLS``), so
+that chatcli.chat.toolcalls reads their arguments strictly.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from typing import Any
@@ -41,6 +47,38 @@ def _clean_usage(usage: Any) -> dict | None:
     return cleaned
 
 
+class MalformedStream(ValueError):
+    """A stream chunk that no reading makes sense of; its message says what is wrong."""
+
+
+def _text_or_none(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return None if value is None else clean_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and what == "id":
+        return str(value)
+    raise MalformedStream(f"a tool call's {what} ({json.dumps(value)[:30]}) is not text")
+
+
+def _clean_tool_call(call: Any) -> dict:
+    """One tool-call delta as langchain-openai reads it; arguments sent as an object become JSON text."""
+    if not isinstance(call, dict):
+        raise MalformedStream("a tool call is not an object")
+    index = call.get("index")
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise MalformedStream(f"a tool call's index ({json.dumps(index)[:30]}) is not a whole number")
+    function = call.get("function") or {}
+    if not isinstance(function, dict):
+        raise MalformedStream("a tool call's function is not an object")
+    arguments = function.get("arguments")
+    if isinstance(arguments, dict):
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    return {
+        **call,
+        "id": _text_or_none(call.get("id"), "id"),
+        "function": {**function, "name": _text_or_none(function.get("name"), "name"), "arguments": _text_or_none(arguments, "arguments")},
+    }
+
+
 def _clean_delta(delta: Any) -> Any:
     if not isinstance(delta, dict):
         return delta
@@ -48,6 +86,11 @@ def _clean_delta(delta: Any) -> Any:
     for key in ("content", "reasoning_content", "reasoning"):
         if isinstance(cleaned.get(key), str):
             cleaned[key] = clean_text(cleaned[key])
+    calls = cleaned.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise MalformedStream("a delta's tool calls are not a list")
+        cleaned["tool_calls"] = [_clean_tool_call(call) for call in calls]
     return cleaned
 
 
@@ -109,6 +152,19 @@ def with_thinking(generation: Any, chunk: dict, splitter: Any) -> Any:
     return ChatGenerationChunk(message=message.model_copy(update=update), generation_info=generation.generation_info)
 
 
+def raw_calls(pieces: list[list[Any]]) -> Any:
+    """A last, empty chunk that carries the reply's tool calls as streamed (merged as LangChain merges them)."""
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from chatcli.chat.toolcalls import RAW_CALLS
+
+    first, *rest = [AIMessageChunk(content="", tool_call_chunks=piece) for piece in pieces]
+    merged = first + rest if rest else first
+    calls = [{"name": c.get("name"), "args": c.get("args"), "id": c.get("id")} for c in merged.tool_call_chunks]
+    return ChatGenerationChunk(message=AIMessageChunk(content="", additional_kwargs={RAW_CALLS: calls}))
+
+
 @lru_cache(maxsize=1)
 def client_class() -> type:
     """The ChatOpenAI subclass chatcli talks through (built once: it is a pydantic model)."""
@@ -131,8 +187,13 @@ def client_class() -> type:
 
         async def _astream(self, *args: Any, **kwargs: Any) -> Any:
             self._think = ThinkSplitter()  # one per reply: chat streams one reply at a time
+            pieces = []
             async for generation in super()._astream(*args, **kwargs):
+                if getattr(generation.message, "tool_call_chunks", None):
+                    pieces.append(generation.message.tool_call_chunks)
                 yield generation
+            if pieces:
+                yield raw_calls(pieces)
 
         def _convert_chunk_to_generation_chunk(
             self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None

@@ -29,7 +29,7 @@ from chatcli.chat.history import (  # noqa: F401  (SUMMARY_PREFIX, select_histor
     transcript,
     without_tools,
 )
-from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, tools_refused
+from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
 
 # How long a model step waits for MCP servers still starting (each also has its own limit).
 SERVER_WAIT = 30.0
@@ -242,6 +242,7 @@ def build_graph(
                 raise
             fit_window.adopt(smaller)  # this process keeps it too, and later ones read it
             reply = await ask(history, estimate)
+        reply = settled(reply)  # calls read strictly, each under an id of its own, before anything runs or is stored
         if not tools:
             reply = without_tools(reply)  # calls of tools never offered could never be answered
         reply.response_metadata.setdefault("created_at", now_iso())

@@ -142,6 +142,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     """
     import openai
 
+    from chatcli.chat.client import MalformedStream
     from chatcli.chat.windows import is_empty_stream, window_of
 
     where = endpoint_name(settings)
@@ -191,8 +192,9 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
             if settings.local
             else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
         )
-    elif isinstance(exc, ValueError) and _from_stream_parser(exc):
-        message, hint = f"{where} sent a malformed stream", "is it really an OpenAI-compatible server? --debug shows more"
+    elif isinstance(exc, MalformedStream) or (isinstance(exc, ValueError) and _from_stream_parser(exc)):
+        what = f": {exc}" if isinstance(exc, MalformedStream) else ""
+        message, hint = f"{where} sent a malformed stream{what}", "is it really an OpenAI-compatible server? --debug shows more"
     else:
         return None
     from chatcli.text import neutralise

@@ -19,16 +19,95 @@ TOOLS_NODE = "tools"
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
 NO_TERMINAL = "not run: it needs the user's approval and there was no terminal to ask"
+REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
+# The tool calls exactly as the server streamed them (raw argument text, ids as sent), which
+# chatcli.chat.client adds to a reply; ``settled`` reads them strictly, then drops the key.
+RAW_CALLS = "chatcli_raw_tool_calls"
+
+
+def unique_ids(ids: list[Any]) -> list[str]:
+    """``ids`` with every empty, missing or repeated one replaced by one of its own (the same each time)."""
+    taken: set[str] = set()
+    kept = []
+    for old in ids:
+        kept.append(isinstance(old, str) and bool(old.strip()) and old not in taken)
+        if kept[-1]:
+            taken.add(old)
+    fresh = []
+    for n, (old, keep) in enumerate(zip(ids, kept)):
+        if keep:
+            fresh.append(old)
+            continue
+        new = f"{old.strip() if isinstance(old, str) and old.strip() else 'call'}-{n}"
+        while new in taken:
+            new += "x"
+        taken.add(new)
+        fresh.append(new)
+    return fresh
+
+
+def with_unique_ids(message: BaseMessage) -> BaseMessage:
+    """``message`` with each tool call under an id of its own: what is stored, answered and sent agrees."""
+    if not isinstance(message, AIMessage) or not (message.tool_calls or message.invalid_tool_calls):
+        return message
+    good, bad = message.tool_calls, message.invalid_tool_calls
+    ids = unique_ids([c.get("id") for c in [*good, *bad]])
+    if ids == [c.get("id") for c in [*good, *bad]]:
+        return message
+    good = [{**c, "id": i} for c, i in zip(good, ids)]
+    bad = [{**c, "id": i} for c, i in zip(bad, ids[len(good) :])]
+    return message.model_copy(update={"tool_calls": good, "invalid_tool_calls": bad})
+
+
+def _strict(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Arguments read as one JSON object and nothing else: (arguments, None) or (None, what is wrong)."""
+    if isinstance(raw, dict):
+        return raw, None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, "arguments were not valid JSON: there were none"
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        return None, f"arguments were not valid JSON: {exc.msg} at character {exc.pos}"
+    if not isinstance(value, dict):
+        return None, f"arguments were not valid JSON: {json.dumps(value)[:40]} is not an object"
+    return value, None
+
+
+def settled(reply: BaseMessage) -> BaseMessage:
+    """The reply as it is stored: its calls read strictly from what the server sent, each under an id of its own.
+
+    LangChain reads streamed arguments leniently (a cut ``{"command": "ls`` becomes ``{"command":
+    "ls"}``): a call runs only with the arguments the model wrote whole, others get an error result.
+    """
+    if not isinstance(reply, AIMessage):
+        return reply
+    kwargs = {k: v for k, v in reply.additional_kwargs.items() if k not in (RAW_CALLS, "tool_calls")}
+    raw = reply.additional_kwargs.get(RAW_CALLS)
+    update: dict[str, Any] = {"additional_kwargs": kwargs}
+    if isinstance(raw, list):
+        good, bad = [], []
+        for call in raw:
+            arguments, error = _strict(call.get("args"))
+            name, call_id = call.get("name") or "", call.get("id")
+            if error is None:
+                good.append({"name": name, "args": arguments, "id": call_id, "type": "tool_call"})
+            else:
+                bad.append({"name": name, "args": call.get("args") or "", "id": call_id, "error": error, "type": "invalid_tool_call"})
+        update.update(tool_calls=good, invalid_tool_calls=bad)
+    return with_unique_ids(reply.model_copy(update=update))
 
 
 def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
-    """The tool calls an assistant message asks for (those with unreadable arguments too)."""
+    """The tool calls an assistant message asks for (those with unreadable arguments too), each under its own id."""
     if not isinstance(message, AIMessage):
         return []
     calls = [{"id": c.get("id"), "name": c["name"], "args": c.get("args") or {}} for c in message.tool_calls]
     for bad in message.invalid_tool_calls:
-        calls.append({"id": bad.get("id"), "name": bad.get("name") or "", "args": None, "error": bad.get("error") or "arguments are not valid JSON", "raw": bad.get("args")})
-    return [c for c in calls if c["id"]]
+        calls.append({"id": bad.get("id"), "name": bad.get("name") or "", "args": None, "error": bad.get("error") or "arguments were not valid JSON", "raw": bad.get("args")})
+    for call, call_id in zip(calls, unique_ids([c["id"] for c in calls])):
+        call["id"] = call_id
+    return calls
 
 
 def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -81,6 +160,7 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
         index += 1
         if isinstance(message, ToolMessage):
             continue  # a result whose call is not just before it (trimmed away): never sent alone
+        message = with_unique_ids(message)  # a thread stored before ids were made unique
         mended.append(message)
         calls = calls_of(message)
         if not calls:
@@ -126,6 +206,7 @@ def make_tools_node(toolbox: Any) -> Any:
             if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]])
         ]
         decisions: dict[str, Any] = interrupt({"calls": asking}) if asking else {}
+        asked = {view["id"] for view in asking}
         try:
             write = get_stream_writer()
         except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
@@ -140,10 +221,10 @@ def make_tools_node(toolbox: Any) -> Any:
                 text = (
                     f"error: there is no tool named {call['name']!r} (tools: {known})"
                     if entry is None
-                    else f"error: the arguments are not valid JSON ({call.get('error')})"
+                    else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
                 )
                 outcome, seconds = "error", 0.0
-            elif asking and call["id"] in {a["id"] for a in asking} and decision.get("action") != "yes":
+            elif call["id"] in asked and decision.get("action") != "yes":
                 reason = decision.get("reason")
                 text = decision.get("by") or "not run: the user refused this call"
                 if reason:

@@ -1,0 +1,178 @@
+"""Tool calls the server or the model got wrong.
+
+Repeated, empty and missing call ids; arguments that are not JSON, or sent as an object; tool-call
+deltas no reading makes sense of. Through the real OpenAI client path (the fake server) and the
+real approval code, its terminal replaced by a list of answers. After every case the thread stays
+valid: each later request keeps OpenAI's rule (every call answered, ids present and distinct).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import Raw, Reply, delta_chunk, protocol_error, sse, tool_calls
+from tests.helpers import assert_one_error_line, chat, stored
+from tests.test_reliability import db_of
+
+REFUSED = "not run: the user refused this call"
+
+
+def tool_messages(body: dict) -> list[dict]:
+    return [m for m in body["messages"] if m["role"] == "tool"]
+
+
+def assert_valid(server: Any) -> None:
+    """Every request kept OpenAI's rules: each call answered, and every call id there and distinct."""
+    for number, body in enumerate(server.requests):
+        assert protocol_error(body["messages"]) is None, (number, body["messages"])
+        for message in body["messages"]:
+            ids = [call.get("id") for call in message.get("tool_calls") or []]
+            assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == len(ids), (number, message)
+
+
+def assert_stored_agrees(messages: list[Any]) -> None:
+    """The stored calls and their stored results carry the same ids, each once."""
+    calls = [c["id"] for m in messages if m.type == "ai" for c in [*m.tool_calls, *m.invalid_tool_calls]]
+    results = [m.tool_call_id for m in messages if m.type == "tool"]
+    assert calls == results and len(set(calls)) == len(calls), (calls, results)
+
+
+def streamed(*heads: dict, text: str = "") -> Raw:
+    """A reply whose tool-call deltas are written exactly as given, one chunk each."""
+    parts: list[bytes | float] = [sse(delta_chunk({"role": "assistant", "content": text}))] if text else []
+    parts += [sse(delta_chunk({"role": "assistant", "content": None, "tool_calls": [head]})) for head in heads]
+    parts += [sse(delta_chunk({}, finish_reason="tool_calls")), b"data: [DONE]\n\n"]
+    return Raw(parts)
+
+
+def approver(conv: Any, answers: list[str]) -> tuple[Any, list[str], Any]:
+    """The real approval question on ``conv``, answered from ``answers``; it, the questions asked, None."""
+    from chatcli.ui.output import PlainOutput
+    from chatcli.ui.toolview import TerminalApprover
+
+    terminal = None
+    asked: list[str] = []
+    approve = TerminalApprover(conv.toolbox, PlainOutput(io.StringIO(), io.StringIO()))
+
+    async def line(question: str, default: str = "") -> str:
+        asked.append(question)
+        return answers.pop(0)
+
+    approve._line = line  # type: ignore[method-assign]
+    conv.approve = approve
+    return approve, asked, terminal
+
+
+# --------------------------------------------------------------------------- ids
+
+
+async def test_two_calls_with_one_id_are_each_decided_and_a_refused_one_never_runs(server, settings, tmp_path):
+    from chatcli.chat.session import open_conversation
+
+    server.queue(tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")), Reply("done"))
+    async with open_conversation(replace(settings, tools=("shell",)), "dup") as conv:
+        _, asked, _ = approver(conv, ["n", "y"])
+        await conv.send("go", lambda _t: None)
+        kept = await conv.messages()
+    assert len(asked) == 2
+    assert not (tmp_path / "A").exists(), "the refused call ran"
+    results = tool_messages(server.requests[1])
+    assert [r["content"] for r in results] == [REFUSED, "benign\n[exit code 0]"]
+    assert_valid(server)
+    assert_stored_agrees(kept)
+
+
+@pytest.mark.parametrize("head", [
+    {"index": 0, "id": "", "type": "function", "function": {"name": "shell", "arguments": '{"command": "echo no-id"}'}},
+    {"index": 0, "type": "function", "function": {"name": "shell", "arguments": '{"command": "echo no-id"}'}},
+], ids=["empty", "missing"])  # fmt: skip
+def test_a_call_without_an_id_gets_one_and_the_thread_stays_valid(server, chat_env, head):
+    server.queue(streamed(head), Reply("ran it"), Reply("later, no tools"), Reply("later, tools"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "-t", "noid", "go")
+    assert run.code == 0 and run.out == "ran it\n", run
+    assert tool_messages(server.requests[1])[0]["content"] == "no-id\n[exit code 0]"
+    assert chat(chat_env, "--no-tools", "-t", "noid", "again").code == 0  # was a 400 on every later request
+    assert chat(chat_env, "--tools", "shell", "-t", "noid", "and again").code == 0
+    assert len(server.requests) == 4
+    assert_valid(server)
+    assert_stored_agrees(stored(db_of(chat_env), "noid"))
+
+
+def test_a_thread_stored_with_calls_without_ids_is_mended_when_sent(server, chat_env, settings):
+    """A thread kept before ids were given: its calls are sent with ids, each closed as interrupted."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from chatcli.chat.graph import MODEL_NODE
+    from chatcli.chat.session import open_conversation
+
+    async def old_thread() -> None:
+        async with open_conversation(settings, "old") as conv:
+            from langgraph.graph import START
+
+            await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run")]}, as_node=START)
+            calls = [{"name": "shell", "args": {"command": "echo a"}, "id": ""}, {"name": "shell", "args": {"command": "echo b"}, "id": ""}]
+            await conv.app.aupdate_state(conv.config, {"messages": [AIMessage("", tool_calls=calls)]}, as_node=MODEL_NODE)
+
+    asyncio.run(old_thread())
+    server.queue(Reply("fine"))
+    run = chat(chat_env, "--db", settings.db, "--no-tools", "-t", "old", "what now?")
+    assert run.code == 0, run
+    assert_valid(server)
+    assert [r["content"].split(":")[0] for r in tool_messages(server.requests[0])] == ["interrupted", "interrupted"]
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("arguments", [
+    '{"command": "touch PWNED',  # cut short: LangChain would read {"command": "touch PWNED"}
+    '{"command": "touch PWNED"} trailing words',
+    '{"command": "touch PWNED"}{"command": "rm -rf x"}',
+    "",
+    "command=touch PWNED",
+    '["touch PWNED"]',
+], ids=["cut", "trailing", "two-objects", "empty", "not-json", "a-list"])  # fmt: skip
+def test_arguments_that_are_not_one_json_object_never_run(server, chat_env, tmp_path, arguments):
+    server.queue(tool_calls(("shell", arguments)), Reply("sorry"), Reply("next"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "-t", "args", "go")
+    assert run.code == 0, run
+    assert not (tmp_path / "PWNED").exists(), "a call ran with arguments the model did not write"
+    (result,) = tool_messages(server.requests[1])
+    assert result["content"].startswith("error: arguments were not valid JSON: "), result
+    assert chat(chat_env, "-t", "args", "next").code == 0
+    assert_valid(server)
+    assert_stored_agrees(stored(db_of(chat_env), "args"))
+
+
+def test_arguments_sent_as_an_object_are_the_arguments(server, chat_env):
+    head = {"index": 0, "id": "c1", "type": "function", "function": {"name": "shell", "arguments": {"command": "echo from-an-object"}}}
+    server.queue(streamed(head), Reply("done"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "go")
+    assert run.code == 0 and run.out == "done\n", run
+    assert tool_messages(server.requests[1])[0]["content"] == "from-an-object\n[exit code 0]"
+    assert_valid(server)
+
+
+@pytest.mark.parametrize("call", [
+    {"index": "zero", "id": "c1", "function": {"name": "shell", "arguments": "{}"}},
+    {"index": 0.5, "id": "c1", "function": {"name": "shell", "arguments": "{}"}},
+    {"id": "c1", "function": {"name": "shell", "arguments": "{}"}},
+    {"index": 0, "id": "c1", "function": {"name": "shell", "arguments": ["echo"]}},
+    {"index": 0, "id": "c1", "function": "shell"},
+    {"index": 0, "id": ["c1"], "function": {"name": "shell", "arguments": "{}"}},
+    "shell",
+], ids=["index-text", "index-fraction", "no-index", "arguments-list", "function-text", "id-list", "call-text"])  # fmt: skip
+def test_a_malformed_tool_call_delta_is_one_line_and_exit_4(server, chat_env, call):
+    server.queue(streamed(call, text="Let me see."), Reply("next answer"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "-t", "bad", "go")
+    line = assert_one_error_line(run, 4)
+    assert "sent a malformed stream: a tool call" in line, line
+    after = chat(chat_env, "--tools", "shell", "-t", "bad", "again")
+    assert after.code == 0 and after.out == "next answer\n", after
+    assert_valid(server)
