@@ -1,21 +1,24 @@
-"""Tool calls the server or the model got wrong.
+"""Tool calls the server or the model got wrong, and approvals that must not be fooled.
 
 Repeated, empty and missing call ids; arguments that are not JSON, or sent as an object; tool-call
-deltas no reading makes sense of. Through the real OpenAI client path (the fake server) and the
-real approval code, its terminal replaced by a list of answers. After every case the thread stays
-valid: each later request keeps OpenAI's rule (every call answered, ids present and distinct).
+deltas no reading makes sense of; an approval block that could hide the end of a command or sit
+in a file while the question is on the screen. Through the
+real OpenAI client path (the fake server) and the real approval code, its terminal replaced by a
+list of answers. After every case the thread stays valid: each later request keeps OpenAI's rule
+(every call answered, ids present and distinct).
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakeserver import Raw, Reply, delta_chunk, protocol_error, sse, tool_calls
-from tests.helpers import assert_one_error_line, chat, stored
+from tests.helpers import Captured, assert_one_error_line, chat, stored
 from tests.test_reliability import db_of
 
 REFUSED = "not run: the user refused this call"
@@ -49,14 +52,14 @@ def streamed(*heads: dict, text: str = "") -> Raw:
     return Raw(parts)
 
 
-def approver(conv: Any, answers: list[str]) -> tuple[Any, list[str], Any]:
-    """The real approval question on ``conv``, answered from ``answers``; it, the questions asked, None."""
+def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = None) -> tuple[Any, list[str], Any]:
+    """The real approval question on ``conv``, answered from ``answers``; it, the questions asked, the terminal."""
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.toolview import TerminalApprover
 
-    terminal = None
+    terminal = terminal if terminal is not None else Captured(tty=True)
     asked: list[str] = []
-    approve = TerminalApprover(conv.toolbox, PlainOutput(io.StringIO(), io.StringIO()))
+    approve = TerminalApprover(conv.toolbox, PlainOutput(io.StringIO(), err if err is not None else io.StringIO()), terminal=terminal)
 
     async def line(question: str, default: str = "") -> str:
         asked.append(question)
@@ -175,4 +178,90 @@ def test_a_malformed_tool_call_delta_is_one_line_and_exit_4(server, chat_env, ca
     assert "sent a malformed stream: a tool call" in line, line
     after = chat(chat_env, "--tools", "shell", "-t", "bad", "again")
     assert after.code == 0 and after.out == "next answer\n", after
+    assert_valid(server)
+
+
+# --------------------------------------------------------------------------- the block shows what runs
+
+
+HIDING = {
+    "blanks": "ls" + " " * 300 + "; touch PWNED",
+    "blank-lines": "echo hello\n\n\n\n\n\ntouch PWNED",
+    "long-line": "echo " + "a" * 500 + "; touch PWNED",
+    "many-lines": "\n".join(f"echo {i}" for i in range(50)) + "\ntouch PWNED",
+    "tabs": "ls" + "\t" * 60 + "; touch PWNED",
+    "wide-blanks": "ls" + "\u3000" * 60 + "; touch PWNED",
+    **{f"break-{ord(c):x}": f"echo hello{c * 6}touch PWNED" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\r"},
+}
+
+
+@pytest.mark.parametrize("command", HIDING.values(), ids=HIDING.keys())
+def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatch):
+    from rich.cells import cell_len
+
+    from chatcli.ui.toolview import call_block
+
+    monkeypatch.setenv("COLUMNS", "80")
+    block = call_block({"label": "shell (built-in)", "arguments": {"command": command, "timeout": 5}})
+    rows = block.split("\n")
+    assert block.splitlines() == rows, "a line break the block does not count"
+    assert all(cell_len(row) <= 80 for row in rows), rows
+    assert rows[-2].endswith("touch PWNED") and rows[-1] == "  timeout: 5", rows
+    assert len(rows) <= 7, rows
+
+
+def test_blank_runs_are_counted_in_the_block(monkeypatch):
+    from chatcli.ui.toolview import call_block
+
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = call_block({"label": "shell", "arguments": {"command": HIDING["blanks"]}}).split("\n")
+    assert rows[1] == "  command: ls ⟨300 blanks⟩ ; touch PWNED"
+    rows = call_block({"label": "shell", "arguments": {"command": HIDING["blank-lines"]}}).split("\n")
+    assert rows[1:] == ["  command: echo hello", "  ⟨5 blank lines⟩", "  touch PWNED"]
+    code = "def f():\n    if x:\n        return 1"  # indentation is not a run to count
+    assert call_block({"label": "files", "arguments": {"content": code}}).split("\n")[1:] == ["  content: def f():", "      if x:", "          return 1"]
+
+
+@pytest.mark.parametrize("text", ["漢字" * 100, "🙂" * 100, "ab漢" * 70])
+def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
+    from rich.cells import cell_len
+
+    from chatcli.ui.toolview import call_block, ran_line, result_block
+
+    monkeypatch.setenv("COLUMNS", "60")
+    call = call_block({"label": "shell", "arguments": {"command": f"echo {text} END"}}).split("\n")
+    result = result_block({"label": "shell", "status": "ok", "content": text, "seconds": 0.1}).split("\n")
+    assert all(cell_len(row) <= 60 for row in call + result), (call, result)
+    assert call[1].endswith("END") and cell_len(call[1]) >= 50, call  # cut to fit, not far short of it
+    assert cell_len(result[1]) >= 50 and result[1].endswith("…"), result
+    assert cell_len(ran_line({"label": "shell", "arguments": {"command": text}, "status": "ok"})) <= 160
+
+
+# --------------------------------------------------------------------------- where the block is shown
+
+
+async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(server, settings, tmp_path):
+    from chatcli.chat.session import open_conversation
+
+    command = "echo hello\n\n\n\n\n\ntouch PWNED"
+    server.queue(tool_calls(("shell", {"command": command})), Reply("ok"))
+    log = Captured()  # stderr sent to a file: not the terminal
+    async with open_conversation(replace(settings, tools=("shell",)), "redir") as conv:
+        _, asked, terminal = approver(conv, ["v", "n"], err=log)
+        await conv.send("go", lambda _t: None)
+    shown = terminal.getvalue()
+    assert len(asked) == 2 and "⚙ shell (built-in)" in shown and "touch PWNED" in shown, shown
+    assert '"command": "echo hello\\n\\n\\n\\n\\n\\ntouch PWNED"' in shown, shown  # v: the whole arguments, there too
+    assert not (tmp_path / "PWNED").exists()
+
+
+async def test_with_no_terminal_for_the_question_the_calls_are_refused_unasked(server, settings, tmp_path):
+    from chatcli.chat.session import open_conversation
+
+    server.queue(tool_calls(("shell", {"command": "touch PWNED"}), ("shell", {"command": "touch PWNED2"})), Reply("ok"))
+    async with open_conversation(replace(settings, tools=("shell",)), "none") as conv:
+        _, asked, _ = approver(conv, [], terminal=Captured(tty=False))
+        await conv.send("go", lambda _t: None)
+    assert asked == [] and not list(Path(tmp_path).glob("PWNED*"))
+    assert all("no terminal" in r["content"] for r in tool_messages(server.requests[1]))
     assert_valid(server)

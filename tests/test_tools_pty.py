@@ -293,6 +293,29 @@ def test_ctrl_c_at_the_question_is_no_and_chat_goes_on(server, chat_env, start, 
     repl.wait_prompt()
 
 
+def test_the_block_is_shown_where_the_question_is_when_stderr_goes_to_a_file(server, chat_env, tmp_path):
+    """`chat 2>log`: the question is on the terminal, and so is what it asks about, whole to its end."""
+    from tests.helpers import CHAT
+
+    log = tmp_path / "err.log"
+    server.queue(tool_calls(("shell", {"command": "echo hello\n\n\n\n\n\ntouch PWNED"})), Reply("fine, not run"))
+    repl = Repl(["-c", f'exec "{CHAT}" --tools shell --thread redir 2>"{log}"'], chat_env, program="/bin/sh")
+    try:
+        repl.wait_prompt()
+        at = repl.say("greet")
+        wait_asked(repl, QUESTION, at)
+        asked = repl.text[at:]
+        assert BLOCK in asked and "touch PWNED" in asked, asked
+        assert asked.index("touch PWNED") < asked.index(QUESTION), asked
+        after = answer(repl, "n\r")
+        repl.wait_for("fine, not run", after=after)
+        repl.wait_prompt()
+    finally:
+        repl.kill()
+    assert not (tmp_path / "PWNED").exists()
+    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
+
+
 # --------------------------------------------------------------------------- stops and crashes
 
 

@@ -1,0 +1,155 @@
+"""The approval question, asked in the terminal before any tool call runs.
+
+Enter means No; y runs the call, a runs it and every later call of that tool this session, e
+edits the arguments (JSON) first, r refuses with a reason for the model, v shows the whole
+arguments. Ctrl-C or Ctrl-D at the question means No: the session goes on. Keys typed before the
+question appears are dropped. The call's block, and all the question says, is shown
+on the terminal the question is asked on, even when stderr goes elsewhere; with no terminal to
+ask on, nothing is asked and the calls are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import IO, Any
+
+from chatcli.text import neutralise
+from chatcli.ui.toolblocks import arguments_text, call_block
+
+QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all: "
+KEYS = "answer y, n (or Enter), a, e, r or v"
+# What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
+_STOPPED = "\x03"
+
+
+def _stream_of(output: Any) -> IO[str] | None:
+    """Where ``output`` writes its notes (and so the block of an "ask" event), if it says."""
+    err = getattr(output, "err", None) or getattr(getattr(output, "err_console", None), "file", None)
+    return err if hasattr(err, "write") else None
+
+
+def _same_terminal(one: IO[str] | None, other: IO[str]) -> bool:
+    """True if both streams are the same terminal device."""
+    try:
+        return bool(one is not None and one.isatty() and other.isatty() and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno())))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class TerminalApprover:
+    """Asks the user about each call that needs approval (see the module docstring).
+
+    ``output`` shows the call (an "ask" tool event), notes and warnings; ``toolbox`` keeps the
+    tools allowed "always"; ``terminal`` is where the question (and so the block) is shown.
+    """
+
+    def __init__(self, toolbox: Any, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None):
+        self.toolbox = toolbox
+        self.output = output
+        self.stdin_fd = stdin_fd
+        self.terminal = terminal if terminal is not None else sys.stdout
+        self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
+
+    async def __call__(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        from chatcli.chat.toolcalls import NO_TERMINAL
+
+        if not self._is_terminal():
+            return {call["id"]: {"action": "no", "by": NO_TERMINAL} for call in calls}
+        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
+        decisions: dict[str, Any] = {}
+        for call in calls:
+            entry = self.toolbox.find(call["name"]) if self.toolbox is not None else None
+            if entry is not None and self.toolbox.preapproved(entry, call.get("arguments")):
+                decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
+                continue
+            self._show_block(call)
+            decisions[call["id"]] = await self._ask(call, entry)
+        return decisions
+
+    def _is_terminal(self) -> bool:
+        try:
+            return self.terminal.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _show_block(self, call: dict[str, Any]) -> None:
+        """The call's block through the output, and on the question's terminal if the output's notes go elsewhere."""
+        self.output.event({"type": "ask", **call})
+        self._on_terminal(call_block(call))
+
+    def _say(self, text: str, warn: bool = False) -> None:
+        """A line of the question's (the whole arguments, a warning) where the question is."""
+        (self.output.warn if warn else self.output.note)(text)
+        self._on_terminal(text)
+
+    def _on_terminal(self, text: str) -> None:
+        if not self._notes_here:
+            self.terminal.write(text + "\n")
+            self.terminal.flush()
+
+    async def _ask(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
+        while True:
+            typed = await self._line(QUESTION)
+            answer = typed.strip().lower()
+            if answer in ("y", "yes"):
+                return {"action": "yes"}
+            if answer in ("a", "always"):
+                if entry is not None:
+                    self.toolbox.allow(entry)
+                return {"action": "yes"}
+            if typed == _STOPPED or answer in ("", "n", "no"):
+                return {"action": "no"}
+            if answer in ("v", "view", "?"):
+                self._say(neutralise(arguments_text(call.get("arguments"), indent=2)))
+            elif answer in ("r", "reason"):
+                reason = await self._line("Reason (for the model): ")
+                if reason == _STOPPED:
+                    return {"action": "no"}
+                return {"action": "no", "reason": reason.strip() or None}
+            elif answer in ("e", "edit"):
+                edited = await self._edit(call)
+                if isinstance(edited, dict):
+                    return {"action": "yes", "args": edited}
+            else:
+                self._say(KEYS, warn=True)
+
+    async def _edit(self, call: dict[str, Any]) -> dict[str, Any] | str | None:
+        """The arguments as the user edited them (JSON object), None to ask again, or "\\x03" if stopped."""
+        text = await self._line("Arguments (JSON, Enter to run): ", default=arguments_text(call.get("arguments")))
+        if text == _STOPPED:
+            return text
+        try:
+            edited = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self._say(f"not valid JSON ({exc.msg}): the call was not run", warn=True)
+            return None
+        if not isinstance(edited, dict):
+            self._say("the arguments must be a JSON object: the call was not run", warn=True)
+            return None
+        call["arguments"] = edited
+        return edited
+
+    async def _line(self, question: str, default: str = "") -> str:
+        """One answer from the terminal; Ctrl-C or Ctrl-D give "\\x03"."""
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.output import create_output
+
+        self._drop_typeahead()
+        try:
+            # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
+            # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
+            session: PromptSession[str] = PromptSession(output=create_output(stdout=self.terminal))
+            return await session.prompt_async(question, default=default, handle_sigint=False)
+        except (KeyboardInterrupt, EOFError):
+            return _STOPPED
+
+    def _drop_typeahead(self) -> None:
+        """Forget keys typed before the question (a stray Enter or y must not answer it)."""
+        try:
+            import termios
+
+            termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
+        except (ImportError, OSError, ValueError):
+            pass

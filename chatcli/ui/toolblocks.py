@@ -1,0 +1,158 @@
+"""Tool calls as blocks of text: a compact block per call and per result, and the stderr line of each.
+
+What runs is what is shown: in a call's block each argument keeps its end in view (a long
+line or a long value is cut in the middle, never at the end), runs of blanks and of blank lines
+are shown as a count, and every Unicode line break counts as one. Widths are terminal cells
+(a CJK character or an emoji takes two). The approval question is chatcli.ui.approval.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from chatcli.text import neutralise
+
+# How much of the arguments and of a result a block shows.
+SHOWN_LINES = 4
+# Runs of blanks longer than this (cells; at the start of a line, indentation) are shown as a count.
+BLANKS_INSIDE, BLANKS_LEADING = 8, 32
+_BLANK_RUN = re.compile(r"\s{2,}")
+
+
+def arguments_text(arguments: Any, indent: int | None = None) -> str:
+    """Arguments as the user reads them: JSON (indented on request), or the raw text the model sent."""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False, indent=indent)
+
+
+def _cells(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _fitting(text: str, width: int, from_end: bool = False) -> str:
+    """The longest start (or end) of ``text`` that takes at most ``width`` terminal cells."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _cells(text[len(text) - middle :] if from_end else text[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[len(text) - low :] if from_end else text[:low]
+
+
+def fit_cells(row: str, width: int, keep_end: bool = False) -> str:
+    """``row`` cut to ``width`` cells: at its end, or in its middle when its end must stay in view."""
+    if _cells(row) <= width:
+        return row
+    if not keep_end:
+        return _fitting(row, width - 1) + "…"
+    tail = _fitting(row, max(1, width // 3), from_end=True)
+    return _fitting(row, width - 1 - _cells(tail)) + "…" + tail
+
+
+def _blanks(match: re.Match[str]) -> str:
+    run = match.group(0)
+    limit = BLANKS_LEADING if match.start() == 0 else BLANKS_INSIDE
+    if not run.strip(" \t") and len(run) + 7 * run.count("\t") <= limit:
+        return run  # spaces and tabs as code indents and aligns them
+    return f" ⟨{len(run)} blanks⟩ "
+
+
+def _blank_lines(count: int) -> list[str]:
+    return [""] * count if count < 2 else [f"⟨{count} blank lines⟩"]
+
+
+def _rows(text: str) -> list[str]:
+    """The lines of ``text`` as shown: split at every line break, runs of blanks and of blank lines counted."""
+    rows: list[str] = []
+    empty = 0
+    for row in text.splitlines():
+        if not row.strip():
+            empty += 1
+            continue
+        rows += _blank_lines(empty)
+        empty = 0
+        rows.append(_BLANK_RUN.sub(_blanks, row))
+    return rows + _blank_lines(empty) or [""]
+
+
+def shortened(text: str, lines: int = SHOWN_LINES, width: int | None = None, keep_end: bool = False) -> str:
+    """``text`` in at most ``lines`` lines of ``width`` cells (the terminal's), saying how much is left out.
+
+    With ``keep_end`` the last line stays and the cut is in the middle, and blanks are counted (arguments);
+    otherwise the first lines are shown (results).
+    """
+    if width is None:
+        import shutil
+
+        width = max(40, shutil.get_terminal_size((100, 24)).columns - 6)
+    rows = _rows(text) if keep_end else text.splitlines() or [""]
+    if len(rows) > lines and keep_end:
+        rows = [*rows[: lines - 1], f"… {len(rows) - lines} more lines …", rows[-1]]
+    elif len(rows) > lines:
+        rows = [*rows[:lines], f"… {len(rows) - lines} more lines"]
+    return "\n".join(fit_cells(row, width, keep_end) for row in rows)
+
+
+def call_block(event: dict[str, Any]) -> str:
+    """The lines shown when a call starts (or is asked about): the tool, then each argument, cut in the middle."""
+    arguments = event.get("arguments")
+    if isinstance(arguments, dict) and arguments:
+        shown = [f"{name}: {value if isinstance(value, str) else arguments_text(value)}" for name, value in arguments.items()]
+        body = "\n".join(shortened(text, keep_end=True) for text in shown)
+    elif not arguments:
+        body = "(no arguments)"
+    else:
+        body = shortened(arguments_text(arguments), keep_end=True)
+    if event.get("server") == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
+        from chatcli.tools.builtin import resolve
+
+        body += f"\n(path: {resolve(arguments['path'])})"
+    if event.get("server") == "builtin" and event.get("name") == "shell":  # first, so that no cut hides it
+        from chatcli.tools.sandbox import describe
+
+        body = f"{describe()}\n{body}"
+    return neutralise(f"⚙ {event.get('label') or event.get('name')}\n" + _indent(body))
+
+
+_HEADS = {"ok": "→", "error": "→ error from", "timeout": "→ timed out:", "cancelled": "→ cancelled:"}
+
+
+def result_block(event: dict[str, Any]) -> str:
+    """The lines shown when a call ends: the tool, how it ended, its time, then its first lines."""
+    label = event.get("label") or event.get("name") or "tool"
+    status = event.get("status", "ok")
+    content = str(event.get("content") or "").strip()
+    if status == "refused":
+        reason = content.partition("The user says: ")[2]
+        return neutralise(f"  ✗ {label}: not run" + (f" ({reason})" if reason else ""))
+    head = f"  {_HEADS.get(status, '→ ' + status)} {label} · {event.get('seconds') or 0.0:.1f} s"
+    return neutralise(head + "\n" + _indent(_indent(shortened(content or "(no output)"))))
+
+
+def _one_line(arguments: Any, width: int = 120) -> str:
+    """Arguments on one line, cut in the middle to ``width`` cells."""
+    return fit_cells(" ".join(arguments_text(arguments).split()), width, keep_end=True)
+
+
+def refused_line(event: dict[str, Any]) -> str:
+    """The one stderr line for a call that was not run."""
+    arguments = _one_line(event.get("arguments"))
+    reason = str(event.get("content") or "").removeprefix("not run: ")
+    return neutralise(f"tool call refused: {event.get('label') or event.get('name')} {arguments} ({reason}; --yes approves every call)")
+
+
+def ran_line(event: dict[str, Any]) -> str:
+    """The one stderr line for a call that ran, in a pipe."""
+    arguments = _one_line(event.get("arguments"))
+    return neutralise(f"tool: {event.get('label') or event.get('name')} {arguments} → {event.get('status')} · {event.get('seconds') or 0:.1f} s")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + row for row in text.split("\n"))
