@@ -2,7 +2,7 @@
 
 Repeated, empty and missing call ids; arguments that are not JSON, or sent as an object; tool-call
 deltas no reading makes sense of; an approval block that could hide the end of a command or sit
-in a file while the question is on the screen. Through the
+in a file while the question is on the screen; a batch of calls refused with one key. Through the
 real OpenAI client path (the fake server) and the real approval code, its terminal replaced by a
 list of answers. After every case the thread stays valid: each later request keeps OpenAI's rule
 (every call answered, ids present and distinct).
@@ -22,6 +22,7 @@ from tests.helpers import Captured, assert_one_error_line, chat, stored
 from tests.test_reliability import db_of
 
 REFUSED = "not run: the user refused this call"
+REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
 
 
 def tool_messages(body: dict) -> list[dict]:
@@ -178,6 +179,38 @@ def test_a_malformed_tool_call_delta_is_one_line_and_exit_4(server, chat_env, ca
     assert "sent a malformed stream: a tool call" in line, line
     after = chat(chat_env, "--tools", "shell", "-t", "bad", "again")
     assert after.code == 0 and after.out == "next answer\n", after
+    assert_valid(server)
+
+
+# --------------------------------------------------------------------------- a batch refused at once
+
+
+@pytest.mark.parametrize("stop", ["q", "\x03"], ids=["q", "ctrl-c"])
+async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path, stop):
+    from chatcli.chat.session import open_conversation
+
+    calls = [("shell", {"command": f"touch f{i}"}) for i in range(5)]
+    server.queue(tool_calls(*calls), Reply("stopped"))
+    async with open_conversation(replace(settings, tools=("shell",)), "batch") as conv:
+        _, asked, _ = approver(conv, ["y", stop])
+        result = await conv.send("make five files", lambda _t: None)
+        assert_stored_agrees(await conv.messages())
+    assert result.text == "stopped"
+    assert len(asked) == 2, "asked about calls after the batch was refused"
+    assert sorted(p.name for p in tmp_path.glob("f*")) == ["f0"]
+    assert [r["content"] for r in tool_messages(server.requests[1])] == ["[exit code 0]"] + [REFUSED_REST] * 4
+    assert_valid(server)
+
+
+async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tmp_path):
+    from chatcli.chat.session import open_conversation
+
+    server.queue(tool_calls(*[("shell", {"command": f"touch f{i}"}) for i in range(1000)], split=1), Reply("ok"))
+    async with open_conversation(replace(settings, tools=("shell",)), "many") as conv:
+        _, asked, _ = approver(conv, ["q"])
+        await conv.send("go", lambda _t: None)
+    assert len(asked) == 1 and not list(tmp_path.glob("f*"))
+    assert len(tool_messages(server.requests[1])) == 1000
     assert_valid(server)
 
 

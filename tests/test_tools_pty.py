@@ -21,11 +21,12 @@ from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
 
-QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all:"
+QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all:"
 REASON = "Reason (for the model):"
 ARGUMENTS = "Arguments (JSON, Enter to run):"
 BLOCK = "⚙ shell (built-in)"
 REFUSED = "not run: the user refused this call"
+REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
 # prompt-toolkit turns bracketed paste on as each prompt (the "> " one or a question) starts waiting.
 READY = "\x1b[?2004h"
 DONE = "\x1b[?2004l"
@@ -274,20 +275,23 @@ def test_keys_typed_while_the_model_streams_do_not_answer_the_question(server, c
     assert tool_messages(server.requests[1])[0]["content"] == REFUSED
 
 
-def test_ctrl_c_at_the_question_is_no_and_chat_goes_on(server, chat_env, start, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("understood"))
+def test_ctrl_c_at_the_question_refuses_the_whole_batch_and_chat_goes_on(server, chat_env, start, tmp_path):
+    calls = [("shell", {"command": f"touch marker{i}"}) for i in range(3)]
+    server.queue(tool_calls(*calls), Reply("understood"))
     repl = start("--tools", "shell", "--thread", "cc")
-    at = repl.say("make a marker")
+    at = repl.say("make three markers")
+    raw_at = len(repl.raw)
     wait_asked(repl, QUESTION, at)
     after = answer(repl, CTRL_C)
     repl.wait_for("understood", after=after)
     repl.wait_prompt()
     assert repl.child.isalive()
-    assert not (tmp_path / "marker").exists()
-    assert "not run" in repl.text[after:]
+    assert prompts_since(repl, raw_at) == 2, "asked again after Ctrl-C (or the prompt did not come back)"
+    assert not list(tmp_path.glob("marker*"))
+    assert repl.text[after:].count("not run") == 3
 
     assert_valid(server)
-    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
+    assert [m["content"] for m in tool_messages(server.requests[1])] == [REFUSED_REST] * 3
     at = repl.say("next one")
     repl.wait_for("You said: next one", after=at)
     repl.wait_prompt()

@@ -2,8 +2,9 @@
 
 Enter means No; y runs the call, a runs it and every later call of that tool this session, e
 edits the arguments (JSON) first, r refuses with a reason for the model, v shows the whole
-arguments. Ctrl-C or Ctrl-D at the question means No: the session goes on. Keys typed before the
-question appears are dropped. The call's block, and all the question says, is shown
+arguments, q refuses this call and every later one of the same reply. Ctrl-C or Ctrl-D at the
+question (or at its edit and reason prompts) does what q does: the session goes on. Keys typed
+before the question appears are dropped. The call's block, and all the question says, is shown
 on the terminal the question is asked on, even when stderr goes elsewhere; with no terminal to
 ask on, nothing is asked and the calls are refused.
 """
@@ -18,8 +19,8 @@ from typing import IO, Any
 from chatcli.text import neutralise
 from chatcli.ui.toolblocks import arguments_text, call_block
 
-QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all: "
-KEYS = "answer y, n (or Enter), a, e, r or v"
+QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
+KEYS = "answer y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
 
@@ -53,19 +54,24 @@ class TerminalApprover:
         self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
 
     async def __call__(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
-        from chatcli.chat.toolcalls import NO_TERMINAL
+        from chatcli.chat.toolcalls import NO_TERMINAL, REFUSED_REST
 
         if not self._is_terminal():
             return {call["id"]: {"action": "no", "by": NO_TERMINAL} for call in calls}
         self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         decisions: dict[str, Any] = {}
-        for call in calls:
+        for number, call in enumerate(calls):
             entry = self.toolbox.find(call["name"]) if self.toolbox is not None else None
             if entry is not None and self.toolbox.preapproved(entry, call.get("arguments")):
                 decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
                 continue
             self._show_block(call)
-            decisions[call["id"]] = await self._ask(call, entry)
+            decision = await self._ask(call, entry)
+            if decision.pop("rest", False):  # q, Ctrl-C, Ctrl-D: this one and the rest are refused
+                for later in calls[number:]:
+                    decisions[later["id"]] = {"action": "no", "by": REFUSED_REST}
+                break
+            decisions[call["id"]] = decision
         return decisions
 
     def _is_terminal(self) -> bool:
@@ -93,24 +99,28 @@ class TerminalApprover:
         while True:
             typed = await self._line(QUESTION)
             answer = typed.strip().lower()
+            if typed == _STOPPED or answer in ("q", "quit"):
+                return {"action": "no", "rest": True}
             if answer in ("y", "yes"):
                 return {"action": "yes"}
             if answer in ("a", "always"):
                 if entry is not None:
                     self.toolbox.allow(entry)
                 return {"action": "yes"}
-            if typed == _STOPPED or answer in ("", "n", "no"):
+            if answer in ("", "n", "no"):
                 return {"action": "no"}
             if answer in ("v", "view", "?"):
                 self._say(neutralise(arguments_text(call.get("arguments"), indent=2)))
             elif answer in ("r", "reason"):
                 reason = await self._line("Reason (for the model): ")
                 if reason == _STOPPED:
-                    return {"action": "no"}
+                    return {"action": "no", "rest": True}
                 return {"action": "no", "reason": reason.strip() or None}
             elif answer in ("e", "edit"):
                 edited = await self._edit(call)
-                if isinstance(edited, dict):
+                if edited == _STOPPED:
+                    return {"action": "no", "rest": True}
+                if edited is not None:
                     return {"action": "yes", "args": edited}
             else:
                 self._say(KEYS, warn=True)
