@@ -88,7 +88,6 @@ def test_an_approved_files_tool_does_not_read_through_a_link_out_of_the_working_
     assert len(refused_lines(run.err)) == 2, run
 
 
-@pytest.mark.xfail(strict=True, reason="chatcli/chat/toolcalls.py does not pass a call's arguments to Toolbox.preapproved yet")
 def test_an_approved_files_tool_reads_in_the_working_directory_without_asking(server, chat_env, project):
     write_config(chat_env, 'approve = ["files"]\n')
     server.queue(tool_calls(("read_file", {"path": "notes.txt"})), Reply("seven"))

@@ -138,10 +138,9 @@ def test_a_thread_stored_with_calls_without_ids_is_mended_when_sent(server, chat
     '{"command": "touch PWNED',  # cut short: LangChain would read {"command": "touch PWNED"}
     '{"command": "touch PWNED"} trailing words',
     '{"command": "touch PWNED"}{"command": "rm -rf x"}',
-    "",
     "command=touch PWNED",
     '["touch PWNED"]',
-], ids=["cut", "trailing", "two-objects", "empty", "not-json", "a-list"])  # fmt: skip
+], ids=["cut", "trailing", "two-objects", "not-json", "a-list"])  # fmt: skip
 def test_arguments_that_are_not_one_json_object_never_run(server, chat_env, tmp_path, arguments):
     server.queue(tool_calls(("shell", arguments)), Reply("sorry"), Reply("next"))
     run = chat(chat_env, "--tools", "shell", "--yes", "-t", "args", "go")
@@ -152,6 +151,15 @@ def test_arguments_that_are_not_one_json_object_never_run(server, chat_env, tmp_
     assert chat(chat_env, "-t", "args", "next").code == 0
     assert_valid(server)
     assert_stored_agrees(stored(db_of(chat_env), "args"))
+
+
+def test_empty_arguments_are_no_arguments(server, chat_env, tmp_path):
+    (tmp_path / "listed-here.txt").write_text("x")
+    server.queue(tool_calls(("list_directory", "")), Reply("done"))
+    run = chat(chat_env, "--tools", "files", "--yes", "go", cwd=tmp_path)
+    assert run.code == 0 and run.out == "done\n", run
+    assert "listed-here.txt" in tool_messages(server.requests[1])[0]["content"]
+    assert_valid(server)
 
 
 def test_arguments_sent_as_an_object_are_the_arguments(server, chat_env):

@@ -63,8 +63,10 @@ def _strict(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Arguments read as one JSON object and nothing else: (arguments, None) or (None, what is wrong)."""
     if isinstance(raw, dict):
         return raw, None
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if raw is None:
         return None, "arguments were not valid JSON: there were none"
+    if isinstance(raw, str) and not raw.strip():
+        return {}, None  # no arguments (some servers send "" for a tool without parameters): nothing to hide
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
@@ -203,7 +205,7 @@ def make_tools_node(toolbox: Any) -> Any:
         asking = [
             _view(call, entries[call["id"]])
             for call in calls
-            if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]])
+            if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]], call["args"])
         ]
         decisions: dict[str, Any] = interrupt({"calls": asking}) if asking else {}
         asked = {view["id"] for view in asking}
