@@ -90,6 +90,7 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     from prompt_toolkit.output import DummyOutput
 
     import chatcli.ui.prompt as prompt
+    from chatcli.ui.prompt_session import make_session
     from chatcli.ui.output import PlainOutput
     from tests.helpers import Captured
 
@@ -102,7 +103,7 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     monkeypatch.setattr(prompt, "_import_engine", slow_import)
     out, err = Captured(), Captured()
     with create_pipe_input() as keys:
-        session = prompt.make_session(settings, input=keys, output=DummyOutput())
+        session = make_session(settings, input=keys, output=DummyOutput())
         keys.send_text("entered while loading\r")
         repl = asyncio.create_task(prompt.run_repl(settings, "feedbeef", PlainOutput(out, err), session=session))
         deadline = time.monotonic() + ANSWER_WAIT

@@ -10,63 +10,19 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterator
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import Completer
-from prompt_toolkit.key_binding import KeyBindings
 
 from chatcli.ui.output import Output
 from chatcli.ui.reply import ask, traceback_text, unexpected
 from chatcli.ui.completion import CommandCompleter, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
-from chatcli.ui.history import private_history
+from chatcli.ui.prompt_session import make_session, note_above
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
 from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
 from chatcli.ui.commands import Context, execute, is_command, literal, resolve
 from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
-from chatcli.chat.inputs import check_question
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
-
-
-def key_bindings() -> KeyBindings:
-    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline; Ctrl-X Ctrl-E opens the editor."""
-    bindings = KeyBindings()
-
-    @bindings.add("escape", "enter")
-    @bindings.add("c-j")
-    def _newline(event: Any) -> None:
-        """Insert a newline instead of sending."""
-        event.current_buffer.insert_text("\n")
-
-    @bindings.add("c-x", "c-e")
-    def _edit(event: Any) -> None:
-        """Open $VISUAL or $EDITOR on the input; what it saves becomes the input (Enter sends it)."""
-        event.current_buffer.open_in_editor(validate_and_handle=False)
-
-    return bindings
-
-
-def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
-    """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion."""
-    return PromptSession(
-        history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
-        key_bindings=key_bindings(),
-        multiline=False,
-        prompt_continuation="… ",
-        enable_history_search=False,
-        completer=completer,
-        complete_while_typing=False,  # Tab completes; typing never opens a menu over Up/Down
-        **io,
-    )
-
-
-def _sendable(line: str, settings: Settings) -> bool:
-    """True for a line chat would accept: worth recalling with Up (a refused huge paste is not)."""
-    try:
-        check_question(line, settings.context_tokens)
-    except ChatError:
-        return False
-    return True
 
 
 _PROMPT_FIRST = 0.05  # seconds
@@ -77,20 +33,6 @@ def _import_engine() -> None:
     from chatcli.chat.session import load_engine
 
     load_engine()
-
-
-def note_above(session: PromptSession, output: Output) -> Callable[[str], None]:
-    """``output.note``, printed above the prompt while it waits for input (not across the line being typed)."""
-
-    def note(text: str) -> None:
-        if session.app.is_running:
-            from prompt_toolkit.application import run_in_terminal
-
-            run_in_terminal(lambda: output.note(text))
-        else:
-            output.note(text)
-
-    return note
 
 
 async def _open(

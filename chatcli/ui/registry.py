@@ -58,8 +58,8 @@ def command(name: str, *, help: str, args: str = "", needs_thread: bool = True,
 
 
 def commands() -> list[Command]:
-    """Every command once, in the order they were registered."""
-    return list({id(c): c for c in REGISTRY.values()}.values())
+    """Every command once, by name (/help lists them so)."""
+    return sorted({id(c): c for c in REGISTRY.values()}.values(), key=lambda c: c.name)
 
 
 @dataclass

@@ -1,0 +1,145 @@
+"""Slash commands about this thread's answers and how the next one is asked: retry, undo, copy, thinking, usage,
+system prompt, model, role and attachments."""
+
+from __future__ import annotations
+
+from chatcli.errors import UsageError
+from chatcli.text import make_title
+from chatcli.ui.registry import Context, command
+from chatcli.ui.reply import render_reply
+
+
+@command("/retry", help="answer the last message again, replacing the answer")
+async def _retry(ctx: Context, arg: str) -> None:
+    asked = [m for m in await ctx.conversation.messages() if m.type == "human"]
+    if not asked:
+        raise UsageError("nothing to retry: this thread has no message yet")
+    ctx.output.note(f"retrying: {make_title(asked[-1].text)}")
+    await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
+
+
+@command("/undo", help="take back the last exchange (your message, its tool calls and its answer)")
+async def _undo(ctx: Context, arg: str) -> None:
+    removed = await ctx.conversation.undo()
+    if not removed:
+        ctx.output.note("nothing to undo")
+        return
+    ctx.output.note(f"undone: {make_title(removed[0].text)}" + (" (and its answer)" if len(removed) > 1 else ""))
+
+
+@command("/copy", args="[N]", help="copy the last answer, or its N-th code block, to the clipboard")
+async def _copy(ctx: Context, arg: str) -> None:
+    from chatcli.ui.clipboard import code_blocks, copy
+
+    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and str(m.text).strip()]
+    if not answers:
+        raise UsageError("nothing to copy: no answer yet in this thread")
+    text, what = str(answers[-1].text), "the last answer"
+    if arg:
+        blocks = code_blocks(text)
+        if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
+            raise UsageError(f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}")
+        text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
+    ways = copy(text, ctx.out if ctx.out.isatty() else None)
+    if not ways:
+        raise UsageError("no clipboard to copy to here: not a terminal, and no wl-copy, xclip, xsel or pbcopy")
+    size = f"{len(text.splitlines())} lines" if "\n" in text else f"{len(text)} characters"
+    ctx.output.note(f"copied {what} ({size}) with {' and '.join(ways)}")
+
+
+@command("/think", args="[on|off]", help="show the last answer's thinking in full; on/off: show thinking in full as it comes", complete=("on", "off"))
+async def _think(ctx: Context, arg: str) -> None:
+    from chatcli.chat.thinking import REASONING_KEY
+
+    if arg:
+        if arg not in ("on", "off"):
+            raise UsageError("/think takes on, off, or nothing")
+        if hasattr(ctx.output, "show_thinking"):
+            ctx.output.show_thinking = arg == "on"
+        ctx.output.note("thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts")
+        return
+    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)]
+    if not answers:
+        ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
+        return
+    ctx.print(answers[-1].additional_kwargs[REASONING_KEY].strip())
+
+
+@command("/usage", help="tokens used by this thread's answers")
+async def _usage(ctx: Context, arg: str) -> None:
+    from chatcli.chat.graph import SUMMARY_USAGE
+
+    messages = await ctx.conversation.messages()
+    answers = [m for m in messages if m.type == "ai"]
+    totals = {"input_tokens": 0, "output_tokens": 0}
+    counted = 0
+    for answer in answers:
+        usages = [getattr(answer, "usage_metadata", None), answer.response_metadata.get(SUMMARY_USAGE)]
+        counted += bool(usages[0])
+        for usage in filter(None, usages):
+            for key in totals:
+                totals[key] += int(usage.get(key) or 0)
+    turns = sum(m.type == "human" for m in messages)
+    ctx.print(f"{turns} turns · {totals['input_tokens']:,} tokens in · {totals['output_tokens']:,} out")
+    if counted < len(answers):
+        ctx.output.note(f"{len(answers) - counted} of {len(answers)} answers came without token counts")
+
+
+@command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")
+async def _system(ctx: Context, arg: str) -> None:
+    if not arg:
+        current = await ctx.conversation.system_prompt()
+        ctx.print(current or ctx.settings.system)
+        if not current:
+            ctx.output.note("(the default system prompt)")
+        return
+    await ctx.conversation.replace_system(arg)
+    ctx.output.note("system prompt set for this thread")
+
+
+@command("/model", args="[NAME]", help="show or switch the model")
+async def _model(ctx: Context, arg: str) -> None:
+    if not arg:
+        ctx.print(ctx.conversation.model_name or ctx.settings.model)
+        return
+    if len(arg.split()) != 1:
+        raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
+    ctx.conversation.model_name = arg
+    ctx.output.note(f"model {arg} from the next message")
+
+
+@command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role")
+async def _role(ctx: Context, arg: str) -> None:
+    from pathlib import Path
+
+    from chatcli.chat.roles import load_role, role_names
+
+    if not arg:
+        current = await ctx.conversation.role()
+        ctx.print(current or "(no role)")
+        known = ", ".join(role_names(Path(ctx.settings.roles_dir or ""))) or "none yet"
+        ctx.output.note(f"roles: {known} · /role NAME sets one")
+        return
+    role = load_role(Path(ctx.settings.roles_dir or ""), arg)
+    await ctx.conversation.set_role(role)
+    extra = "".join(f" · {k} {v}" for k, v in (("model", role.model), ("temperature", role.temperature)) if v is not None)
+    ctx.output.note(f"role {role.name} from the next message{extra}")
+
+
+@command("/attach", args="[FILE]", help="send FILE (an image or a text file) with your next message; alone: list and clear the queue")
+async def _attach(ctx: Context, arg: str) -> None:
+    from chatcli.chat.attachments import read_attachment
+
+    conversation = ctx.conversation
+    if arg:
+        item = read_attachment(arg)
+        conversation.attached.append(item)
+        ctx.output.note(f"attached: {item.line} · sent with your next message")
+        return
+    if not conversation.attached:
+        ctx.output.note("nothing attached (/attach FILE queues a file for your next message)")
+        return
+    for item in conversation.attached:
+        ctx.print(item.line)
+    conversation.attached = []
+    ctx.output.note("the queue is cleared: nothing will be sent with your next message")

@@ -1,0 +1,41 @@
+"""Slash commands about the session itself: help, tools, the editor, leaving."""
+
+from __future__ import annotations
+
+from chatcli.ui.registry import LEAVE, Context, command, help_text
+
+
+@command("/help", help="list the commands", needs_thread=False)
+async def _help(ctx: Context, arg: str) -> None:
+    ctx.print(help_text())
+
+
+@command("/tools", help="the MCP servers and built-in tools of this session, their state and tools")
+async def _tools(ctx: Context, arg: str) -> None:
+    from chatcli.ui.toolview import print_tools
+
+    toolbox = ctx.conversation.toolbox
+    if toolbox is None and not ctx.settings.use_tools:
+        ctx.output.note("tools are off for this session (--no-tools)")
+        return
+    print_tools(toolbox.status() if toolbox is not None else [], ctx.settings.mcp_config or "", ctx.out)
+
+
+@command("/edit", args="[TEXT]", help="write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)", needs_thread=False)
+async def _edit(ctx: Context, arg: str) -> None:
+    import asyncio
+
+    from chatcli.ui.editor import edit_text
+
+    text = await asyncio.to_thread(edit_text, arg)
+    if not text.strip():
+        ctx.output.note("the editor saved nothing: no message")
+        return
+    if ctx.prefill is not None:
+        ctx.prefill(text)
+    ctx.output.note("your message is at the prompt: Enter sends it")
+
+
+@command("/exit", help="leave (same as Ctrl-D)", needs_thread=False, aliases=("/quit",))
+async def _exit(ctx: Context, arg: str) -> str:
+    return LEAVE

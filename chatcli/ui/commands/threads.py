@@ -1,0 +1,116 @@
+"""Slash commands about threads: start, list, switch, fork, title, show and export them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from chatcli.chat.inputs import check_thread_id, new_thread_id
+from chatcli.chat.threads import transcript_markdown, turns_of
+from chatcli.errors import UsageError
+from chatcli.ui.listing import print_threads, print_transcript
+from chatcli.ui.registry import MAX_LISTED, Context, command
+from chatcli.ui.reply import resume_pending
+
+
+def _switched(ctx: Context, thread_id: str, what: str) -> None:
+    ctx.conversation.switch(thread_id)
+    ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
+
+
+@command("/new", help="start a new thread")
+async def _new(ctx: Context, arg: str) -> None:
+    _switched(ctx, new_thread_id(), "new thread")
+
+
+@command("/threads", args="[N]", help="list the N most recent threads (default 20)")
+async def _threads(ctx: Context, arg: str) -> None:
+    if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LISTED):
+        raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
+    rows = await ctx.threads().list(int(arg or 20))
+    if not rows:
+        ctx.output.note("no threads yet")
+        return
+    print_threads(rows, ctx.out)
+    ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
+
+
+@command("/switch", args="ID", help="continue another thread (a new id starts a thread)", complete="threads")
+async def _switch(ctx: Context, arg: str) -> None:
+    if not arg:
+        raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
+    thread_id = check_thread_id(arg)
+    if thread_id == ctx.conversation.thread_id:
+        ctx.output.note(f"already on thread {thread_id}")
+        return
+    info = await ctx.threads().info(thread_id)
+    _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
+    if info is not None:
+        ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
+        await resume_pending(ctx.conversation, ctx.output, ctx.settings)
+
+
+@command("/fork", help="continue in a new thread that starts as a copy of this one")
+async def _fork(ctx: Context, arg: str) -> None:
+    turns = turns_of(await ctx.conversation.messages())
+    if not turns:
+        raise UsageError("nothing to fork: this thread is empty")
+    original = ctx.conversation.thread_id
+    new_id = await ctx.threads().fork(original, len(turns))
+    _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
+    ctx.output.note(f"{original} stays as it was: /switch {original}")
+
+
+@command("/title", args="[TEXT]", help="show or set this thread's title")
+async def _title(ctx: Context, arg: str) -> None:
+    thread_id = ctx.conversation.thread_id
+    if not arg:
+        info = await ctx.threads().info(thread_id)
+        ctx.print(info.title if info and info.title else "(no title yet: the first message names the thread)")
+        return
+    if not await ctx.conversation.messages():
+        raise UsageError("nothing to title yet: this thread is empty")
+    await ctx.threads().rename(thread_id, arg)
+    ctx.output.note("title set")
+
+
+@command("/history", help="show this thread's messages")
+async def _history(ctx: Context, arg: str) -> None:
+    if not await ctx.conversation.messages():
+        ctx.output.note("this thread is empty")
+        return
+    print_transcript(await ctx.threads().transcript(ctx.conversation.thread_id), ctx.out)
+
+
+@command("/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json"))
+async def _export(ctx: Context, arg: str) -> None:
+    words = arg.split(maxsplit=1)
+    fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
+    file = words[0] if words else ""
+    if not await ctx.conversation.messages():
+        raise UsageError("nothing to export: this thread is empty")
+    thread_id = ctx.conversation.thread_id
+    if fmt == "json":
+        text = json.dumps(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = transcript_markdown(await ctx.threads().transcript(thread_id))
+    if not file:
+        ctx.print(text.rstrip("\n"))
+        return
+    path = write_private(file, text)
+    ctx.output.note(f"wrote {path}")
+
+
+def write_private(file: str, text: str) -> Path:
+    """Write ``text`` to a new file readable by the user only; never overwrite."""
+    path = Path(file).expanduser()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists", hint="choose another file name") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path

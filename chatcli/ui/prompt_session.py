@@ -1,0 +1,70 @@
+"""The prompt-toolkit session of the prompt: its keys, its input history, and notes shown above it."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer
+from prompt_toolkit.key_binding import KeyBindings
+
+from chatcli.chat.inputs import check_question
+from chatcli.config import Settings
+from chatcli.errors import ChatError
+from chatcli.ui.history import private_history
+from chatcli.ui.output import Output
+
+
+def key_bindings() -> KeyBindings:
+    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline; Ctrl-X Ctrl-E opens the editor."""
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    @bindings.add("c-j")
+    def _newline(event: Any) -> None:
+        """Insert a newline instead of sending."""
+        event.current_buffer.insert_text("\n")
+
+    @bindings.add("c-x", "c-e")
+    def _edit(event: Any) -> None:
+        """Open $VISUAL or $EDITOR on the input; what it saves becomes the input (Enter sends it)."""
+        event.current_buffer.open_in_editor(validate_and_handle=False)
+
+    return bindings
+
+
+def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
+    """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion."""
+    return PromptSession(
+        history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
+        key_bindings=key_bindings(),
+        multiline=False,
+        prompt_continuation="… ",
+        enable_history_search=False,
+        completer=completer,
+        complete_while_typing=False,  # Tab completes; typing never opens a menu over Up/Down
+        **io,
+    )
+
+
+def _sendable(line: str, settings: Settings) -> bool:
+    """True for a line chat would accept: worth recalling with Up (a refused huge paste is not)."""
+    try:
+        check_question(line, settings.context_tokens)
+    except ChatError:
+        return False
+    return True
+
+
+def note_above(session: PromptSession, output: Output) -> Callable[[str], None]:
+    """``output.note``, printed above the prompt while it waits for input (not across the line being typed)."""
+
+    def note(text: str) -> None:
+        if session.app.is_running:
+            from prompt_toolkit.application import run_in_terminal
+
+            run_in_terminal(lambda: output.note(text))
+        else:
+            output.note(text)
+
+    return note
