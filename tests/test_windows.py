@@ -132,3 +132,23 @@ def test_no_password_in_an_endpoint_url_is_kept_at_rest(server, chat_env):
     text = windows_file(chat_env).read_text()
     assert "s3cretPW" not in text and "QUERYSECRET" not in text and "bob" not in text, text
     assert f"{server.base_url} gpt-fake" in json.loads(text)
+
+
+# --------------------------------------------------------------------------- turns left out are said
+
+
+def test_turns_left_out_by_the_budget_are_said_in_the_usage_line_and_in_json(server, chat_env):
+    small = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "600"}
+    fill(small, "b", 3)  # each note ~220 tokens: the budget holds about two of them
+    shown = chat(small, "-t", "b", "what was the first note about?", tty=True)
+    assert shown.code == 0, shown
+    lines = shown.err.splitlines()
+    usage = next(i for i, line in enumerate(lines) if " in · " in line)
+    assert lines[usage + 1] == "2 earlier turns not sent · --memory summary keeps them", lines
+    as_json = json.loads(chat(small, "--json", "-t", "b", "and the second?").out)
+    assert as_json["turns_left_out"] == 3, as_json
+    lines = [json.loads(line) for line in chat(small, "--jsonl", "-t", "b", "and now?").out.splitlines()]
+    assert lines[-1]["type"] == "done" and lines[-1]["turns_left_out"] >= 3
+    # With room for everything, nothing is said.
+    roomy = chat(chat_env, "-t", "b", "all of it?", tty=True)
+    assert roomy.code == 0 and "not sent" not in roomy.err and json.loads(chat(chat_env, "--json", "-t", "b", "still?").out)["turns_left_out"] == 0

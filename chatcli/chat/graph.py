@@ -27,6 +27,7 @@ from chatcli.chat.history import (  # noqa: F401  (SUMMARY_PREFIX, select_histor
     select_history,
     summary_message,
     transcript,
+    turns_left_out,
     without_tools,
 )
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
@@ -41,6 +42,8 @@ SUMMARY_TAG = "chatcli:summary"
 # The estimated size (tokens) of what was sent to the model: in the stream metadata of the
 # reply's chunks and in the stored reply's response_metadata.
 PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
+# Questions of the thread (with their answers) not sent with this request: the budget left them out.
+TURNS_LEFT_OUT = "chatcli_turns_left_out"
 # Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
 SUMMARY_USAGE = "chatcli_summary_usage"
 _SUMMARISER = (
@@ -83,9 +86,9 @@ class _Budget:
         self.tokens = tokens
 
 
-def _with_estimate(config: RunnableConfig, estimate: int) -> RunnableConfig:
-    """The call's config with the estimate of what is sent in its metadata (the streamed chunks carry it)."""
-    return {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate}}
+def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0) -> RunnableConfig:
+    """The call's config with the estimate of what is sent, and the turns left out, in its metadata (the streamed chunks carry them)."""
+    return {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out}}
 
 
 def build_graph(
@@ -201,6 +204,7 @@ def build_graph(
         chat_model = model_for(config)
         name = (config.get("configurable") or {}).get("model") or ""
         tools = offered(state, name)
+        left_out = [0]  # questions the budget leaves out of this request (trim memory)
 
         async def prepare() -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
             usage = None
@@ -208,8 +212,9 @@ def build_graph(
                 history, update, usage = await summarised_history(chat_model, system, state, config)
             else:
                 history, update = select_history(system, state["messages"], budget.tokens), {}
+                left_out[0] = turns_left_out(state["messages"], history)
                 if fit_window is not None:
-                    fit_window.left_out(state["messages"], history)
+                    fit_window.left_out(left_out[0])
             history = repair(history, tool_result_chars)
             return history, update, usage, count_tokens_approximately(history)
 
@@ -217,7 +222,7 @@ def build_graph(
             nonlocal tools
             bound = chat_model.bind_tools(tools) if tools else chat_model
             try:
-                return await bound.ainvoke(history, _with_estimate(config, estimate))
+                return await bound.ainvoke(history, _with_estimate(config, estimate, left_out[0]))
             except Exception as exc:
                 if not tools or not tools_refused(exc):
                     raise
@@ -225,7 +230,7 @@ def build_graph(
                 if toolbox.note is not None:
                     toolbox.note(f"the model {name or ''} does not take tools here: asking without them".replace("  ", " "))
                 tools = []
-                return await chat_model.ainvoke(history, _with_estimate(config, estimate))
+                return await chat_model.ainvoke(history, _with_estimate(config, estimate, left_out[0]))
 
         history, update, summary_usage, estimate = await prepare()
         try:

@@ -47,6 +47,12 @@ def select_history(
     return [system, *messages[start:]]
 
 
+def turns_left_out(messages: list[BaseMessage], sent: list[BaseMessage]) -> int:
+    """How many of the thread's questions are not in ``sent`` (the system message, then the most recent messages)."""
+    kept = len(sent) - 1
+    return sum(1 for m in messages[: max(0, len(messages) - kept)] if m.type == "human")
+
+
 def without_tools(message: BaseMessage) -> BaseMessage | None:
     """The message as it can be stored and sent while chat offers the model no tools.
 

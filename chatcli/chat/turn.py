@@ -34,6 +34,8 @@ class TurnResult:
     # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
     prompt_tokens_est: int | None = None
     context_tokens: int | None = None
+    # Earlier questions (with their answers) the budget left out of the request.
+    turns_left_out: int = 0
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
 
@@ -112,7 +114,7 @@ class Turns:
         """One run of the graph until it ends or waits for approval: text to ``on_token``, tool events on."""
         from langchain_core.messages import AIMessageChunk
 
-        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG
+        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG, TURNS_LEFT_OUT
         from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import result_message
 
@@ -158,6 +160,7 @@ class Turns:
                 result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
+                result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
 
     async def _keep_partial(self, text: str, reason: str, done: dict[str, Any] | None = None, thought: str = "") -> None:
         """Save a reply that stopped early, as the answer of the pending turn.

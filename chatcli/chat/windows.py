@@ -174,17 +174,15 @@ class WindowFitter:
         if self.note is not None:
             self.note(f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})")
 
-    def left_out(self, messages: list[Any], sent: list[Any]) -> None:
-        """History was chosen under a learned window: say once how many earlier turns were not sent."""
-        if self.limit is None or self.note is None:
+    def left_out(self, turns: int) -> None:
+        """History was chosen under a learned window and left ``turns`` out: say once why."""
+        if self.limit is None or self.note is None or not turns:
             return
-        turns = sum(1 for m in messages[: max(0, len(messages) - (len(sent) - 1))] if getattr(m, "type", "") == "human")
-        if turns:
-            self.note(
-                f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {self.limit.reason}; chat tries a bigger "
-                "budget again after a day, when you raise CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
-            )
-            self.limit = None
+        self.note(
+            f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {self.limit.reason}; chat tries a bigger "
+            "budget again after a day, when you raise CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
+        )
+        self.limit = None
 
 
 def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:

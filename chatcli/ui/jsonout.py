@@ -120,6 +120,7 @@ class JsonOutput(StderrNotes):
             "finish_reason": result.finish_reason,
         }
         done["tool_calls"] = self._calls
+        done["turns_left_out"] = result.turns_left_out
         done["reasoning"] = "".join(self._reasoning) or None
         self._final({"type": "done", **done} if self.lines else done)
 
@@ -141,6 +142,7 @@ class JsonOutput(StderrNotes):
             "finish_reason": result.finish_reason if result else None,
             "tool_calls": self._calls,
             "reasoning": "".join(self._reasoning) or None,
+            "turns_left_out": result.turns_left_out if result else 0,
             "error": {"message": error_message(exc), "exit_code": int(exit_status_of(exc))},
         }
         self._final({"type": "error", **obj} if self.lines else obj)

@@ -66,6 +66,12 @@ def usage_line(result: TurnResult) -> str | None:
     return " · ".join(parts)
 
 
+def left_out_line(result: TurnResult) -> str | None:
+    """The line that says the budget left earlier turns out of the request, or None when it sent them all."""
+    n = result.turns_left_out
+    return f"{n} earlier turn{'s' if n > 1 else ''} not sent · --memory summary keeps them" if n else None
+
+
 class Stops:
     """Knows which tool call runs now, to say what a stop cut short."""
 
@@ -176,8 +182,7 @@ class RichOutput(Stops):
 
     def end_reply(self, result: TurnResult) -> None:
         self._settle()
-        line = usage_line(result)
-        if line:
+        for line in filter(None, (usage_line(result), left_out_line(result))):
             self.note(line)
 
     def abort(self, reason: str | None) -> None:
