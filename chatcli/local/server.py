@@ -35,7 +35,14 @@ CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.
 # llama.cpp compiled for a portable CPU baseline, without the vision library chat does not use:
 # its default native build crashes in VMs that advertise AVX-512/AMX (see the README).
 BUILD_FLAGS = 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"'
-INSTALL_LINE = f'{BUILD_FLAGS} pip install --no-cache-dir "chatcli[local]"'
+
+
+def install_line() -> str:
+    """The command that adds the local model to this installation (built portably, never from pip's cache)."""
+    from chatcli.install import install_line as pip_line
+
+    return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
+
 REBUILD_HINT = (
     "llama.cpp built for another CPU crashes like this; rebuild it portably: "
     f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"

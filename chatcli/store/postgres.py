@@ -29,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, poll_lock
 
-INSTALL_HINT = 'pip install "chatcli[postgres]"'
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
@@ -86,7 +85,7 @@ def _import_driver() -> tuple[Any, Any]:
         import psycopg
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     except ImportError:
-        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT) from None
+        raise StoreError("PostgreSQL support is not installed", hint=_install_hint()) from None
     return psycopg, AsyncPostgresSaver
 
 
@@ -95,7 +94,7 @@ def check_driver() -> None:
     from importlib.util import find_spec
 
     if find_spec("psycopg") is None or find_spec("langgraph.checkpoint.postgres") is None:
-        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT)
+        raise StoreError("PostgreSQL support is not installed", hint=_install_hint())
 
 
 async def connect(url: str, **options: Any) -> Any:
@@ -280,3 +279,9 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
     finally:
         await store.close()
+
+
+def _install_hint() -> str:
+    from chatcli.install import install_line
+
+    return install_line("postgres")
