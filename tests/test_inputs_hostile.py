@@ -71,25 +71,6 @@ def test_a_good_export_still_imports_and_shows(chat_env, tmp_path):
     assert listed.code == 0 and "\x1b]0;" not in listed.out, "control characters in stored names are defused"
 
 
-# --------------------------------------------------------------------------- .env from elsewhere
-
-
-def test_a_dotenv_that_sends_your_key_elsewhere_says_so(server, chat_env, tmp_path):
-    project = tmp_path / "cloned"
-    project.mkdir()
-    (project / ".env").write_text(f"OPENAI_BASE_URL={server.base_url}\n")  # "elsewhere" is the fake server here
-    env = {k: v for k, v in chat_env.items() if k != "OPENAI_BASE_URL"}
-    run = chat(env, "hi", cwd=project)
-    assert run.code == 0, run
-    notes = [line for line in run.err_lines if line.startswith("chat: note: ")]
-    assert len(notes) == 1 and str(project / ".env") in notes[0] and "127.0.0.1" in notes[0], run
-    # The same file with its own key for its own endpoint: nothing to say.
-    (project / ".env").write_text(f"OPENAI_BASE_URL={server.base_url}\nOPENAI_API_KEY=sk-its-own-key-123\n")
-    env_without_key = {k: v for k, v in env.items() if k != "OPENAI_API_KEY"}
-    quiet = chat(env_without_key, "hi", cwd=project)
-    assert quiet.code == 0 and not [line for line in quiet.err_lines if "note" in line], quiet
-
-
 # --------------------------------------------------------------------------- the smaller ones
 
 
