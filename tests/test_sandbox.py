@@ -80,8 +80,8 @@ class Listener:
                 self.received.append(conn.recv(100))
 
     def connect_command(self) -> str:
-        code = f"import socket; s = socket.create_connection(('127.0.0.1', {self.port}), 3); s.sendall(b'hello'); print('connected')"
-        return f'{sys.executable} -c "{code}"'
+        # bash's /dev/tcp, not this Python: a virtual environment under /tmp is hidden by the sandbox's own /tmp.
+        return f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{self.port} && printf hello >&3 && echo connected'"
 
 
 def running(marker: str) -> list[int]:
@@ -184,7 +184,7 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
             time.sleep(0.02)
         assert listener.received == [b"hello"]
     else:
-        assert "ConnectionRefusedError" in result or "Network is unreachable" in result, result
+        assert "Connection refused" in result or "Network is unreachable" in result, result
         assert listener.received == []
 
 
