@@ -18,7 +18,7 @@ from chatcli.ui.prompt_session import make_session, note_above
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
 from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
-from chatcli.ui.commands import Context, execute, is_command, literal, resolve
+from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
@@ -26,6 +26,8 @@ from chatcli.chat.conversation import Conversation
 
 
 _PROMPT_FIRST = 0.05  # seconds
+# Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.
+_CTRL_C_HINT = 3
 
 
 def _import_engine() -> None:
@@ -217,17 +219,25 @@ async def run_repl(
         try:
             if resumed:
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
+            idle_ctrl_c = 0
             while repl.received is None:
                 try:
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
                     text = await session.prompt_async(lambda: _prompt_text(loading, waiting), default=repl.next_input)
                     repl.next_input = ""
-                except KeyboardInterrupt:
-                    continue  # Ctrl-C at the prompt clears the line
+                except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
+                    idle_ctrl_c = 0 if session.default_buffer.text.strip() else idle_ctrl_c + 1
+                    if idle_ctrl_c == _CTRL_C_HINT:
+                        output.note("Ctrl-D or /exit leaves")
+                        idle_ctrl_c = 0
+                    continue
                 except EOFError:
                     break
+                idle_ctrl_c = 0
                 if not text.strip():
                     continue
+                if leaves(text):
+                    break
                 with typing_unechoed(session.input):
                     keep_going = await dispatch(repl, text)
                 if not keep_going or repl.received is not None:

@@ -88,6 +88,15 @@ def is_command(text: str) -> bool:
     return stripped.startswith("/") and not stripped.startswith("//")
 
 
+# Typed alone, these leave as /exit does (Python's REPL and aichat do the same); "//exit" sends "/exit".
+LEAVE_WORDS = ("exit", "quit")
+
+
+def leaves(text: str) -> bool:
+    """True for a line that is only "exit" or "quit" (any case, blanks around): it leaves."""
+    return text.strip().lower() in LEAVE_WORDS
+
+
 def literal(text: str) -> str:
     """The message to send for a line that is not a command: "//text" sends "/text"."""
     stripped = text.lstrip()

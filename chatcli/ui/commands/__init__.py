@@ -6,7 +6,7 @@ fix. The registry, the resolution of a line to a command and /help live in chatc
 """
 
 from chatcli.ui.commands import answers, session, threads
-from chatcli.ui.registry import Context, commands, execute, help_text, is_command, literal, resolve, run_command
+from chatcli.ui.registry import Context, commands, execute, help_text, is_command, leaves, literal, resolve, run_command
 
-__all__ = ["Context", "commands", "execute", "help_text", "is_command", "literal", "resolve", "run_command"]
+__all__ = ["Context", "commands", "execute", "help_text", "is_command", "leaves", "literal", "resolve", "run_command"]
 MODULES = (answers, session, threads)  # each registers its commands as it is imported
