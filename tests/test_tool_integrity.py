@@ -66,7 +66,7 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
         asked.append(question)
         return answers.pop(0)
 
-    approve._line = line  # type: ignore[method-assign]
+    approve._line = approve._key = line  # type: ignore[method-assign]
     conv.approve = approve
     return approve, asked, terminal
 

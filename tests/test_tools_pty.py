@@ -133,7 +133,7 @@ def test_yes_runs_the_command_shows_its_output_and_the_model_gets_it(server, cha
     at = repl.say("run the check")
     wait_asked(repl, QUESTION, at)
     assert BLOCK in repl.text[at:] and "command: echo pty-ok-123" in repl.text[at:]
-    after = answer(repl, "y\r")
+    after = answer(repl, "y")
     repl.wait_for("final answer here", after=after)
     repl.wait_prompt()
     shown = repl.text[after:]
@@ -159,7 +159,7 @@ def test_the_text_before_a_call_is_shown_once_and_on_its_own_line(server, chat_e
     wait_asked(repl, QUESTION, at)
     before = screen(repl.raw[raw_at:])
     assert "Let me check." in before and BLOCK in before, before  # a line of its own, then the block
-    after = answer(repl, "y\r")
+    after = answer(repl, "y")
     repl.wait_for("final answer here", after=after)
     repl.wait_prompt()
     lines = screen(repl.raw[raw_at:])
@@ -194,7 +194,7 @@ def test_a_reason_reaches_the_model(server, chat_env, start, tmp_path):
     repl = start("--tools", "shell", "--thread", "why")
     at = repl.say("make a marker")
     wait_asked(repl, QUESTION, at)
-    after = answer(repl, "r\r")
+    after = answer(repl, "r")
     wait_asked(repl, REASON, after)
     answer(repl, "use ls instead\r")
     repl.wait_for("ok, ls then", after=after)
@@ -216,7 +216,7 @@ def test_always_asks_once_for_two_calls_of_the_tool(server, chat_env, start):
     at = repl.say("run both")
     raw_at = len(repl.raw)
     wait_asked(repl, QUESTION, at)
-    after = answer(repl, "a\r")
+    after = answer(repl, "a")
     repl.wait_for("both done", after=after)
     repl.wait_prompt()
     assert prompts_since(repl, raw_at) == 2, "asked more than once (or the prompt did not come back)"
@@ -234,7 +234,7 @@ def test_edit_runs_the_edited_arguments(server, chat_env, start, tmp_path):
     repl = start("--tools", "shell", "--thread", "edit")
     at = repl.say("make a marker")
     wait_asked(repl, QUESTION, at)
-    after = answer(repl, "e\r")
+    after = answer(repl, "e")
     wait_asked(repl, ARGUMENTS, after)
     repl.wait_for('{"command": "touch marker"}', after=after)  # prefilled with what the model asked
     answer(repl, "\x01\x0b")  # Ctrl-A, Ctrl-K: the line is empty
@@ -268,7 +268,7 @@ def test_keys_typed_while_the_model_streams_do_not_answer_the_question(server, c
     repl.mark()
     asked = repl.text[at:].split(QUESTION, 1)[1]
     assert "→" not in asked and not (tmp_path / "marker").exists(), "keys typed ahead approved the call"
-    after = answer(repl, "n\r")
+    after = answer(repl, "n")
     repl.wait_for("not run then", after=after)
     repl.wait_prompt()
     assert not (tmp_path / "marker").exists()
@@ -311,7 +311,7 @@ def test_the_block_is_shown_where_the_question_is_when_stderr_goes_to_a_file(ser
         asked = repl.text[at:]
         assert BLOCK in asked and "touch PWNED" in asked, asked
         assert asked.index("touch PWNED") < asked.index(QUESTION), asked
-        after = answer(repl, "n\r")
+        after = answer(repl, "n")
         repl.wait_for("fine, not run", after=after)
         repl.wait_prompt()
     finally:
@@ -331,7 +331,7 @@ def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(
     repl = start("--tools", "shell", "--sandbox", "off", "--thread", "stop")
     at = repl.say("sleep a while")
     wait_asked(repl, QUESTION, at)
-    after = answer(repl, "y\r")
+    after = answer(repl, "y")
     group, child = int(wait_file(tmp_path / "group")), int(wait_file(tmp_path / "child"))
     try:
         repl.wait_until(lambda: DONE in repl.raw[repl.raw.rindex(READY) :], "the question to close")
@@ -368,7 +368,7 @@ def test_ctrl_c_stops_the_answer_that_follows_an_approved_call(server, chat_env,
     repl = start("--tools", "shell", "--thread", "stop-answer")
     at = repl.say("run it")
     wait_asked(repl, QUESTION, at)
-    after = answer(repl, "y\r")
+    after = answer(repl, "y")
     repl.wait_for("w03", after=after)
     started = time.monotonic()
     repl.child.send(CTRL_C)
@@ -385,7 +385,7 @@ def test_after_kill_9_mid_call_the_thread_goes_on(server, chat_env, pty, tmp_pat
     repl.wait_prompt()
     at = repl.say("sleep a while")
     wait_asked(repl, QUESTION, at)
-    answer(repl, "y\r")
+    answer(repl, "y")
     group = int(wait_file(tmp_path / "group"))
     try:
         repl.child.kill(signal.SIGKILL)
@@ -420,7 +420,7 @@ def test_after_kill_9_at_the_question_it_is_asked_again(server, chat_env, pty, t
     wait_asked(repl, QUESTION, 0)
     shown = repl.text
     assert "this thread was waiting for your approval" in shown and "command: echo resumed-42" in shown, shown
-    after = answer(repl, "y\r")
+    after = answer(repl, "y")
     repl.wait_for("resumed answer", after=after)
     repl.wait_prompt()
     assert "resumed-42" in repl.text[after:]

@@ -1,26 +1,32 @@
 """The approval question, asked in the terminal before any tool call runs.
 
-Enter means No; y runs the call, a runs it and every later call of that tool this session, e
-edits the arguments (JSON) first, r refuses with a reason for the model, v shows the whole
-arguments, q refuses this call and every later one of the same reply. Ctrl-C or Ctrl-D at the
-question (or at its edit and reason prompts) does what q does: the session goes on. Keys typed
-before the question appears are dropped. The call's block, and all the question says, is shown
-on the terminal the question is asked on, even when stderr goes elsewhere; with no terminal to
-ask on, nothing is asked and the calls are refused.
+One key answers, without Enter: Enter alone means No; y runs the call, a runs it and every
+later call of that tool this session, e edits the arguments (JSON) first, r refuses with a
+reason for the model, v shows the whole arguments, q refuses this call and every later one of
+the same reply. Ctrl-C or Ctrl-D at the question (or at its edit and reason prompts) does what
+q does: the session goes on. Keys typed before the question appears are dropped (those the
+terminal holds and those prompt-toolkit read ahead), and pasted text answers nothing. The
+call's block, and all the question says, is shown on the terminal the question is asked on,
+even when stderr goes elsewhere; with no terminal to ask on, nothing is asked and the calls
+are refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
+import termios
 from typing import IO, Any
 
 from chatcli.text import neutralise
 from chatcli.ui.toolblocks import arguments_text, call_block
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
-KEYS = "answer y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
+KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
+# What each key answers, as shown after the question once it is pressed.
+_SHOWN = {"y": "yes", "n": "no", "": "no", "a": "always", "e": "edit", "r": "reason", "v": "view all", "q": "no to all"}
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
 
@@ -96,27 +102,27 @@ class TerminalApprover:
             self.terminal.flush()
 
     async def _ask(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
+        self._drop_typeahead()  # only before the first asking: later keys were typed at the question
         while True:
-            typed = await self._line(QUESTION)
-            answer = typed.strip().lower()
-            if typed == _STOPPED or answer in ("q", "quit"):
+            answer = await self._key(QUESTION)
+            if answer in (_STOPPED, "q"):
                 return {"action": "no", "rest": True}
-            if answer in ("y", "yes"):
+            if answer == "y":
                 return {"action": "yes"}
-            if answer in ("a", "always"):
+            if answer == "a":
                 if entry is not None:
                     self.toolbox.allow(entry)
                 return {"action": "yes"}
-            if answer in ("", "n", "no"):
+            if answer in ("", "n"):
                 return {"action": "no"}
-            if answer in ("v", "view", "?"):
+            if answer in ("v", "?"):
                 self._say(neutralise(arguments_text(call.get("arguments"), indent=2)))
-            elif answer in ("r", "reason"):
+            elif answer == "r":
                 reason = await self._line("Reason (for the model): ")
                 if reason == _STOPPED:
                     return {"action": "no", "rest": True}
                 return {"action": "no", "reason": reason.strip() or None}
-            elif answer in ("e", "edit"):
+            elif answer == "e":
                 edited = await self._edit(call)
                 if edited == _STOPPED:
                     return {"action": "no", "rest": True}
@@ -141,25 +147,73 @@ class TerminalApprover:
         call["arguments"] = edited
         return edited
 
-    async def _line(self, question: str, default: str = "") -> str:
+    async def _key(self, question: str) -> str:
+        """The key pressed at ``question``, lower-cased ("" for Enter); Ctrl-C or Ctrl-D give "\\x03"."""
+        from prompt_toolkit.key_binding import KeyBindings
+        from prompt_toolkit.keys import Keys
+
+        keys = KeyBindings()
+
+        def answer(event: Any, key: str) -> None:
+            event.current_buffer.text = _SHOWN.get(key, key)  # what the key meant stays on screen
+            event.app.exit(result=key)
+
+        @keys.add(Keys.Any)
+        def _pressed(event: Any) -> None:
+            if len(event.data) == 1 and event.data.isprintable():  # arrows and function keys answer nothing
+                answer(event, event.data.lower())
+
+        @keys.add("enter")
+        def _enter(event: Any) -> None:
+            answer(event, "")
+
+        @keys.add("c-c")
+        @keys.add("c-d")
+        def _stop(event: Any) -> None:
+            answer(event, _STOPPED)
+
+        @keys.add(Keys.BracketedPaste)
+        def _pasted(event: Any) -> None:
+            """Pasted text is no answer (it may hold a y)."""
+
+        return await self._line(question, key_bindings=keys)
+
+    async def _line(self, question: str, default: str = "", **options: Any) -> str:
         """One answer from the terminal; Ctrl-C or Ctrl-D give "\\x03"."""
         from prompt_toolkit import PromptSession
         from prompt_toolkit.output import create_output
 
-        self._drop_typeahead()
         try:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
-            session: PromptSession[str] = PromptSession(output=create_output(stdout=self.terminal))
+            session: PromptSession[str] = PromptSession(output=create_output(stdout=self.terminal), **options)
             return await session.prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
             return _STOPPED
 
     def _drop_typeahead(self) -> None:
-        """Forget keys typed before the question (a stray Enter or y must not answer it)."""
-        try:
-            import termios
+        """Forget keys typed before the question (a stray Enter or y must not answer it), and say so.
 
-            termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
-        except (ImportError, OSError, ValueError):
+        They wait in two places: the terminal (typed while the reply streamed) and prompt-toolkit's
+        type-ahead store (read with the line that asked, e.g. "question⏎y" typed at once).
+        """
+        from prompt_toolkit.input import create_input
+        from prompt_toolkit.input.typeahead import get_typeahead
+        from prompt_toolkit.keys import Keys
+
+        from chatcli.ui.typeahead import keys_of
+
+        dropped = []
+        try:
+            dropped = get_typeahead(create_input())
+        except Exception:  # noqa: BLE001 - no terminal input to have read ahead on
             pass
+        try:
+            waiting = int.from_bytes(fcntl.ioctl(self.stdin_fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+            if waiting > 0:
+                dropped += keys_of(os.read(self.stdin_fd, waiting))
+            termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
+        except (OSError, ValueError, termios.error):
+            pass  # not a terminal: nothing was typed ahead there
+        if any(key.key != Keys.CPRResponse for key in dropped):  # the terminal's answer to a cursor query is no typing
+            self._say("(keys typed before the question are not taken as an answer)")

@@ -1,0 +1,80 @@
+"""The approval question takes one key, in a real terminal, typed as people type: fast.
+
+Before, the question was a line: ``y`` waited for Enter, and what came next was glued onto
+the answer ("yhello" answered nothing and "hello" was lost), and keys prompt-toolkit had read
+ahead with the question's line answered the question. Each test checks the screen, what the
+model was sent and whether the command ran.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.test_tools_pty import QUESTION, REFUSED, answer, assert_valid, tool_messages, wait_asked
+
+pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
+
+DROPPED = "(keys typed before the question are not taken as an answer)"
+
+
+def test_y_alone_runs_the_call(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
+    repl = start("--tools", "shell", "--thread", "onekey")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    after = answer(repl, "y")  # no Enter
+    repl.wait_for("made it", after=after, timeout=10)
+    repl.wait_prompt()
+    assert (tmp_path / "marker").exists()
+    assert f"{QUESTION} yes" in repl.text[at:], repl.text[at:]
+    assert_valid(server)
+
+
+def test_text_typed_right_after_the_key_is_the_next_message(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
+    repl = start("--tools", "shell", "--thread", "glued")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    answer(repl, "yand now?\r")  # the answer, then at once the next question
+    repl.wait_for("You said: and now?", after=at, timeout=15)
+    assert (tmp_path / "marker").exists()
+    assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"][-1] == "and now?"
+
+
+def test_keys_read_ahead_with_the_question_line_do_not_answer(server, chat_env, start, tmp_path):
+    """"make a marker⏎y⏎" typed at once: prompt-toolkit reads the y with the line and keeps it for the next prompt."""
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("not run then"))
+    repl = start("--tools", "shell", "--thread", "readahead")
+    at = repl.mark()
+    repl.child.send("make a marker\ry\r")
+    wait_asked(repl, QUESTION, at)
+    time.sleep(0.5)  # long enough for a call approved by those keys to have run
+    repl.mark()
+    assert not (tmp_path / "marker").exists(), "keys typed with the question's line approved the call"
+    assert DROPPED in repl.text[at:], repl.text[at:]
+    after = answer(repl, "n")
+    repl.wait_for("not run then", after=after)
+    repl.wait_prompt()
+    assert not (tmp_path / "marker").exists()
+    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
+
+
+def test_a_line_typed_during_the_reply_is_not_the_answer(server, chat_env, start, tmp_path):
+    reply = tool_calls(("shell", {"command": "touch marker"}), text="Thinking")
+    reply.parts.insert(1, 1.0)  # the call comes a second after the text
+    server.queue(reply, Reply("not run then"))
+    repl = start("--tools", "shell", "--thread", "during")
+    at = repl.say("make a marker")
+    repl.wait_for("Thinking", after=at)
+    repl.child.send("yes please\r")  # typed during the reply, before anything was asked
+    wait_asked(repl, QUESTION, at)
+    time.sleep(0.5)
+    repl.mark()
+    assert not (tmp_path / "marker").exists(), "a line typed during the reply approved the call"
+    assert DROPPED in repl.text[at:], repl.text[at:]
+    after = answer(repl, "\r")  # Enter alone: No
+    repl.wait_for("not run then", after=after)
+    assert tool_messages(server.requests[1])[0]["content"] == REFUSED
