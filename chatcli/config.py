@@ -159,8 +159,12 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
     for source, values in layers:
         for name, value in values.items():
             if name not in _FIELD_TYPES:
+                import difflib
+
+                close = difflib.get_close_matches(name.lower(), list(_FIELD_TYPES), n=1, cutoff=0.6)
                 known = ", ".join(sorted(_FIELD_TYPES))
-                raise ConfigError(f"{source}: unknown setting {name!r}", hint=f"known: {known}")
+                hint = (f"did you mean {close[0]}? " if close else "") + f"known: {known}"
+                raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
             if value is None or value == "":
                 continue
             settings = replace(settings, **{name: _coerce(name, value, source)})

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from chatcli import __version__
-from chatcli.app import role_commands, thread_commands, tool_commands, trust_commands  # noqa: F401  (registers threads, show, export..., tools, roles, trust)
+from chatcli.app import model_commands, role_commands, thread_commands, tool_commands, trust_commands  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust)
 from chatcli.app.common import COMMANDS, DB, DEBUG, app, done_with, environment, guarded, route, using  # noqa: F401  (COMMANDS: part of this interface)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
@@ -31,9 +31,10 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat fork ID --at N          new thread from the first N turns
   chat tools                   MCP servers, built-in tools, and their state
   chat roles                   the roles (named system prompts) chat --role NAME can use
+  chat models [--json]         the models the server offers (/model NAME switches at the prompt)
   chat trust [--revoke]        let this directory's .env set every setting (see below)
   chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
-  (each has --help; `chat ask TEXT` asks a question that is a command name)
+  (each has -h/--help; `chat ask TEXT` asks a question that is a command name)
 
 With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
 with text piped on stdin, prints one answer to stdout and exits (both given: the question
@@ -41,11 +42,14 @@ comes first, then the piped text). --json prints that answer as one JSON object,
 as JSON lines while it streams (for scripts).
 
 The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
-OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. Settings can also live in
-$XDG_CONFIG_HOME/chatcli/config.toml or a .env file in the working directory (see
-.env.example). A .env may set only the endpoint with its own key, the model and plain
-numbers until you trust it with `chat trust`; your own key is never sent to an endpoint
-that an untrusted .env sets.
+OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. The main variables:
+CHATCLI_MODEL, CHATCLI_TEMPERATURE, CHATCLI_SYSTEM, CHATCLI_DB, CHATCLI_CONTEXT_TOKENS,
+CHATCLI_MAX_TOKENS, CHATCLI_TIMEOUT, CHATCLI_TOOLS (the README's Configuration table has
+them all). They can also live in $XDG_CONFIG_HOME/chatcli/config.toml, in lower case without
+CHATCLI_ (model = "...", temperature = 0.2), or in a .env file in the working directory.
+A .env may set only the endpoint with its own key, the model and plain numbers until you
+trust it with `chat trust`; your own key is never sent to an endpoint that an untrusted
+.env sets.
 
 No key? --local runs a small model on this machine, no network needed (install it from
 your chatcli checkout with CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
@@ -96,6 +100,7 @@ def ask_command(
     thread: Optional[str] = typer.Option(None, "--thread", "-t", metavar="ID", help="Resume (or start) the thread with this id."),
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
+    temperature: Optional[str] = typer.Option(None, "--temperature", metavar="T", help="Sampling temperature, e.g. 0 or 0.7 (beats a role's) [env: CHATCLI_TEMPERATURE]."),
     role: Optional[str] = typer.Option(
         None,
         "--role",
@@ -166,12 +171,14 @@ def ask_command(
             raise UsageError("--json and --jsonl cannot be used together")
         setup = {"system": system, "vars": parse_vars(var), "attach": attach}
         if role is not None:
-            settings, setup = with_role(settings, setup, role, model_given=model is not None)
+            settings, setup = with_role(settings, setup, role, model_given=model is not None, temperature_given=temperature is not None)
+        for line in ignored(parse_vars(var), setup.get("system") or (None if thread else settings.system), bool(tools and no_tools)):
+            env.stderr.write(f"chat: warning: {line}\n")
         run(question, thread, settings, setup, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
     flags = {
-        "model": model, "db": db, "memory": memory.value if memory else None, "local": True if local else None,
+        "model": model, "temperature": temperature, "db": db, "memory": memory.value if memory else None, "local": True if local else None,
         "local_model": local_model, "tools": tools, "use_tools": False if no_tools else None, "approve_all": True if yes else None,
         "sandbox": sandbox.value if sandbox else None, "network": True if network else None,
     }  # fmt: skip
@@ -191,7 +198,21 @@ def untraced(environ: MutableMapping[str, str]) -> None:
         environ.pop(name, None)
 
 
-def with_role(settings: Settings, setup: dict[str, Any], name: str, model_given: bool) -> tuple[Settings, dict[str, Any]]:
+def ignored(variables: dict[str, str], prompt: str | None, tools_and_no_tools: bool) -> list[str]:
+    """What the command line asks for that would change nothing: said, not silently dropped.
+
+    ``prompt`` is the system prompt the variables fill, None when unknown here (a resumed thread keeps its own).
+    """
+    lines = ["--tools is ignored: --no-tools turns every tool off"] if tools_and_no_tools else []
+    for name in variables:
+        if prompt is not None and f"{{{name}}}" not in prompt:
+            lines.append(f"--var {name} is unused: the system prompt has no {{{name}}}")
+    return lines
+
+
+def with_role(
+    settings: Settings, setup: dict[str, Any], name: str, model_given: bool, temperature_given: bool = False
+) -> tuple[Settings, dict[str, Any]]:
     """The settings and thread set-up of ``--role NAME``: the flags given beside it win."""
     from dataclasses import replace
     from pathlib import Path
@@ -201,7 +222,7 @@ def with_role(settings: Settings, setup: dict[str, Any], name: str, model_given:
     role = load_role(Path(settings.roles_dir or ""), name)
     if role.model and not model_given:
         settings = replace(settings, model=role.model)
-    if role.temperature is not None:
+    if role.temperature is not None and not temperature_given:
         settings = replace(settings, temperature=role.temperature)
     setup = {**setup, "system": setup.get("system") or role.system, "vars": {**role.vars, **(setup.get("vars") or {})}, "role": role.name}
     return settings, setup

@@ -13,7 +13,27 @@ from chatcli.app.run import report
 from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+# -h is --help on every command, as everywhere else.
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+class _Command(typer.core.TyperCommand):
+    """A subcommand whose usage line names its arguments as its help does: ``ID``, not typer's ``{ID}``."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+
+class _App(typer.Typer):
+    """The Typer app, whose commands all take -h and show plain usage lines."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        kwargs["context_settings"] = {**HELP_OPTIONS, **(kwargs.get("context_settings") or {})}
+        return super().command(*args, **kwargs)
+
+
+app = _App(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, context_settings=HELP_OPTIONS)
 
 # The environment of the running command (see chatcli.app.cli.main).
 _current: ContextVar[Environment] = ContextVar("chatcli_environment")
@@ -73,9 +93,9 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "trust", "ask")
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "ask")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature"}
 
 
 def route(args: list[str]) -> list[str]:

@@ -54,24 +54,32 @@ def show_command(
 def export_command(
     thread_id: str = typer.Argument(..., metavar="ID"),
     fmt: str = typer.Option("md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to a new FILE (never overwritten; readable by you only), as /export does."),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Write a thread to stdout as Markdown or JSON (roles, text, times, model)."""
+    """Write a thread as Markdown or JSON (roles, text, times, model) to stdout, or to a new file with -o."""
     import json
 
     async def action(threads: Any) -> None:
         from chatcli.chat.threads import transcript_markdown
 
         if fmt == "json":
-            environment().stdout.write(json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n")
+            text = json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
-            from chatcli.text import neutralise
-
             text = transcript_markdown(await threads.transcript(thread_id))
-            environment().stdout.write(neutralise(text) if environment().stdout.isatty() else text)
         else:
             raise UsageError(f"unknown format {fmt!r}: use md or json")
+        if output is not None:
+            from chatcli.ui.commands.threads import write_private
+
+            environment().stderr.write(f"wrote {write_private(output, text)}\n")
+        elif fmt == "md" and environment().stdout.isatty():
+            from chatcli.text import neutralise
+
+            environment().stdout.write(neutralise(text))
+        else:
+            environment().stdout.write(text)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 

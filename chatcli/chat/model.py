@@ -204,3 +204,26 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     error = ModelError(redact(one_line, settings), hint=hint)
     error.__cause__ = exc
     return error
+
+
+async def list_models(settings: Settings, timeout: float = 10.0) -> list[str]:
+    """The model ids the endpoint lists (``GET /models``), sorted; a ModelError says why there are none to read."""
+    check_credentials(settings)
+    import openai
+
+    client = openai.AsyncOpenAI(
+        api_key=settings.api_key or PLACEHOLDER_KEY, base_url=settings.base_url or None,
+        timeout=min(settings.timeout, timeout), max_retries=0,
+    )  # fmt: skip
+    try:
+        page = await client.models.list()
+        return sorted({entry.id for entry in page.data if isinstance(getattr(entry, "id", None), str) and entry.id})
+    except openai.NotFoundError:
+        raise ModelError(f"{endpoint_name(settings)} has no model list (404 on /models)", hint="is OPENAI_BASE_URL the API's /v1 address?") from None
+    except Exception as exc:  # noqa: BLE001 - described below, or raised as it is
+        error = describe_error(exc, settings)
+        if error is None:
+            raise
+        raise error from exc
+    finally:
+        await client.close()
