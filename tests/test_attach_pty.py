@@ -125,7 +125,7 @@ def test_attach_queues_an_image_the_prompt_counts_it_and_the_question_carries_it
     assert prompt_shown(repl) == ">"
 
 
-def test_attach_alone_lists_the_queue_and_clears_it(server, chat_env, start, files):
+def test_attach_alone_lists_the_queue_and_attach_clear_empties_it(server, chat_env, start, files):
     repl = start("--thread", "cleared")
     assert run_line(repl, "/attach shot.png") == [f"attached: shot.png (image/png, 3 KB) {QUEUED_NOTE}"]
     wait_prompt_reads(repl, "[1 file] >")
@@ -134,7 +134,11 @@ def test_attach_alone_lists_the_queue_and_clears_it(server, chat_env, start, fil
 
     said = run_line(repl, "/attach")
     assert said[:2] == ["shot.png (image/png, 3 KB)", "notes.txt (text/plain, 32 B)"], said
-    assert len(said) == 3 and "cleared" in said[2], said
+    assert len(said) == 3 and "--clear" in said[2], said
+    wait_prompt_reads(repl, "[2 files] >")  # listing keeps the queue
+
+    said = run_line(repl, "/attach --clear")
+    assert said == ["the queue is cleared: 2 files will not be sent"], said
     wait_prompt_reads(repl, ">")
 
     said = run_line(repl, "/attach")  # nothing left to list

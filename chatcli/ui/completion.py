@@ -1,14 +1,25 @@
-"""Tab completion at the prompt: command names, and thread ids from a cache filled between prompts."""
+"""Tab completion at the prompt: command names, then the first argument from what is at hand.
+
+Thread ids come from a cache filled between prompts, model ids from one filled in the
+background, role names from the roles directory, file names from the disk: Tab never waits
+on the network or the database.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import asyncio
+import time
+from pathlib import Path
+from typing import Awaitable, Callable, Iterable
 
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from chatcli.chat.threads import Threads
 from chatcli.ui.registry import REGISTRY, commands, is_command
+
+# Seconds a model list is used before Tab fetches it again (in the background).
+MODELS_FRESH = 300.0
 
 
 class ThreadCache:
@@ -22,11 +33,43 @@ class ThreadCache:
         self.items = [(t.thread_id, " ".join((t.title or "").split())[:40]) for t in rows]
 
 
-class CommandCompleter(Completer):
-    """Tab completes command names, and the first argument (thread ids after /switch) from a cache."""
+class ModelCache:
+    """The server's model ids for Tab after /model: fetched in the background, kept a few minutes."""
 
-    def __init__(self, threads: ThreadCache):
+    def __init__(self, fetch: Callable[[], Awaitable[list[str]]] | None = None, fresh: float = MODELS_FRESH):
+        self.fetch = fetch
+        self.fresh = fresh
+        self.items: list[str] = []
+        self._fetched_at: float | None = None
+        self._task: asyncio.Task | None = None
+
+    def refresh_soon(self) -> None:
+        """Start fetching the list unless it is fresh or on its way; returns at once."""
+        if self.fetch is None or (self._task is not None and not self._task.done()):
+            return
+        if self._fetched_at is not None and time.monotonic() - self._fetched_at < self.fresh:
+            return
+        try:
+            self._task = asyncio.get_running_loop().create_task(self._fetch())
+        except RuntimeError:
+            pass  # no event loop: nothing to fetch with
+
+    async def _fetch(self) -> None:
+        try:
+            self.items = list(await self.fetch())  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - Tab offers what it had; `chat models` says what went wrong
+            pass
+        self._fetched_at = time.monotonic()  # a failure too: not asked again at every Tab
+
+
+class CommandCompleter(Completer):
+    """Tab completes command names, and the first argument: thread ids, model ids, role names, files."""
+
+    def __init__(self, threads: ThreadCache, models: ModelCache | None = None, roles_dir: str | None = None):
         self.threads = threads
+        self.models = models or ModelCache()
+        self.roles_dir = roles_dir
+        self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor.lstrip()
@@ -43,7 +86,24 @@ class CommandCompleter(Completer):
         word = word.lstrip()
         if found is None or " " in word:
             return  # only the first argument completes
-        choices = self.threads.items if found.complete == "threads" else [(w, "") for w in found.complete]
-        for value, meta in choices:
+        if found.complete == "files":
+            yield from self._paths.get_completions(Document(word, len(word)), complete_event)
+            return
+        for value, meta in self._choices(found.complete):
             if value.startswith(word):
                 yield Completion(value, -len(word), display_meta=meta)
+
+    def _choices(self, kind: str | tuple[str, ...]) -> list[tuple[str, str]]:
+        if kind == "threads":
+            return self.threads.items
+        if kind == "models":
+            self.models.refresh_soon()
+            return [(m, "") for m in self.models.items]
+        if kind == "roles":
+            from chatcli.chat.roles import role_names
+
+            try:
+                return [(r, "role") for r in role_names(Path(self.roles_dir))] if self.roles_dir else []
+            except OSError:
+                return []  # an unreadable roles directory: /role NAME says why
+        return [(w, "") for w in kind]

@@ -13,7 +13,7 @@ from prompt_toolkit import PromptSession
 
 from chatcli.ui.output import Output
 from chatcli.ui.reply import ask, traceback_text, unexpected
-from chatcli.ui.completion import CommandCompleter, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
+from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
 from chatcli.ui.prompt_session import make_session, note_above
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
@@ -173,6 +173,12 @@ async def dispatch(repl: Repl, text: str) -> bool:
     return keep_going is not False  # None: it failed or was stopped
 
 
+async def _models(settings: Settings) -> list[str]:
+    from chatcli.chat.model import list_models
+
+    return await list_models(settings)
+
+
 def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
     """"> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
     while the thread loads: those of ``chat -a FILE``)."""
@@ -206,7 +212,8 @@ async def run_repl(
     chat stopped, that is asked again before the first prompt.
     """
     threads = ThreadCache()
-    session = session or make_session(settings, CommandCompleter(threads))
+    models = ModelCache(lambda: _models(settings))
+    session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir))
     output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
     waiting = len((setup or {}).get("attachments") or [])
@@ -215,6 +222,8 @@ async def run_repl(
     async with AsyncExitStack() as stack:
         loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output, note_above(session, output)))
         repl = Repl(loading, output, settings, debug)
+        # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
+        loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
         stack.enter_context(on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP)))
         try:
             if resumed:

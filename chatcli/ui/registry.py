@@ -133,7 +133,8 @@ def help_text() -> str:
     rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
     width = max(len(usage) for usage, _ in rows)
     lines = [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
-    lines.append("Tab completes commands and thread ids; a line starting with // is sent with one / removed.")
+    lines.append("Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves;")
+    lines.append("a line starting with // is sent with one / removed.")
     return "\n".join(lines)
 
 

@@ -80,7 +80,7 @@ async def _usage(ctx: Context, arg: str) -> None:
             for key in totals:
                 totals[key] += int(usage.get(key) or 0)
     turns = sum(m.type == "human" for m in messages)
-    ctx.print(f"{turns} turns · {totals['input_tokens']:,} tokens in · {totals['output_tokens']:,} out")
+    ctx.print(f"{turns} turn{'' if turns == 1 else 's'} · {totals['input_tokens']:,} tokens in · {totals['output_tokens']:,} out")
     if counted < len(answers):
         ctx.output.note(f"{len(answers) - counted} of {len(answers)} answers came without token counts")
 
@@ -97,7 +97,7 @@ async def _system(ctx: Context, arg: str) -> None:
     ctx.output.note("system prompt set for this thread")
 
 
-@command("/model", args="[NAME]", help="show or switch the model")
+@command("/model", args="[NAME]", help="show or switch the model (Tab offers the server's models)", complete="models")
 async def _model(ctx: Context, arg: str) -> None:
     if not arg:
         ctx.print(ctx.conversation.model_name or ctx.settings.model)
@@ -108,7 +108,7 @@ async def _model(ctx: Context, arg: str) -> None:
     ctx.output.note(f"model {arg} from the next message")
 
 
-@command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role")
+@command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role", complete="roles")
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
@@ -126,11 +126,19 @@ async def _role(ctx: Context, arg: str) -> None:
     ctx.output.note(f"role {role.name} from the next message{extra}")
 
 
-@command("/attach", args="[FILE]", help="send FILE (an image or a text file) with your next message; alone: list and clear the queue")
+@command(
+    "/attach", args="[FILE|--clear]", complete="files",
+    help="send FILE (an image or a text file) with your next message; alone: list the queue; --clear: empty it",
+)  # fmt: skip
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.chat.attachments import read_attachment
 
     conversation = ctx.conversation
+    if arg == "--clear":
+        count = len(conversation.attached)
+        conversation.attached = []
+        ctx.output.note(f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent" if count else "nothing was attached")
+        return
     if arg:
         item = read_attachment(arg)
         conversation.attached.append(item)
@@ -141,5 +149,4 @@ async def _attach(ctx: Context, arg: str) -> None:
         return
     for item in conversation.attached:
         ctx.print(item.line)
-    conversation.attached = []
-    ctx.output.note("the queue is cleared: nothing will be sent with your next message")
+    ctx.output.note("sent with your next message · /attach --clear empties the queue")

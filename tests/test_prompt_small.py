@@ -1,0 +1,79 @@
+"""Small things at the prompt a newcomer trips on: /attach that lists without clearing (--clear
+clears), Tab after /attach (file names), /role (role names) and /model (the server's models,
+never waiting on the network), and /usage in good English.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from tests.test_commands import chat as conversation
+
+
+async def test_attach_alone_lists_without_clearing_and_clear_clears(settings, server, tmp_path):
+    (tmp_path / "notes.txt").write_text("some notes\n")
+    async with conversation(settings) as c:
+        await c.run(f"/attach {tmp_path / 'notes.txt'}")
+        listed = await c.run("/attach")
+        assert "notes.txt" in listed and "--clear" in listed
+        assert len(c.conversation.attached) == 1, "listing the queue emptied it"
+        assert "cleared: 1 file will not be sent" in await c.run("/attach --clear")
+        assert c.conversation.attached == []
+
+
+async def test_usage_says_1_turn(settings, server):
+    async with conversation(settings) as c:
+        await c.ask("a")
+        shown = await c.run("/usage")
+    assert shown.startswith("1 turn · "), shown
+
+
+def _completions(completer, text: str) -> list[str]:
+    return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+
+def test_tab_completes_file_names_after_attach_and_roles_after_role(tmp_path, monkeypatch):
+    from chatcli.ui.completion import CommandCompleter, ThreadCache
+
+    (tmp_path / "apple.png").write_bytes(b"")
+    (tmp_path / "apricot.txt").write_text("x")
+    roles = tmp_path / "roles"
+    roles.mkdir()
+    (roles / "pirate.md").write_text("Arr.")
+    (roles / "reviewer.toml").write_text('system = "Review."')
+    monkeypatch.chdir(tmp_path)
+    completer = CommandCompleter(ThreadCache(), roles_dir=str(roles))
+    assert sorted(_completions(completer, "/attach ap")) == ["ple.png", "ricot.txt"]
+    assert _completions(completer, "/role pir") == ["pirate"]
+    assert _completions(completer, "/role ") == ["pirate", "reviewer"]
+
+
+async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settings, server):
+    from chatcli.chat.model import list_models
+    from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
+
+    server.models = ["llama-3", "gpt-fake", "qwen"]
+    slow = asyncio.Event()
+
+    async def fetch() -> list[str]:
+        await slow.wait()  # a slow server: Tab must not wait for it
+        return await list_models(settings)
+
+    completer = CommandCompleter(ThreadCache(), ModelCache(fetch))
+    started = time.monotonic()
+    assert _completions(completer, "/model ") == []  # nothing yet, at once
+    assert time.monotonic() - started < 0.5
+    slow.set()
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if _completions(completer, "/model "):
+            break
+    assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]
+    assert _completions(completer, "/model ll") == ["llama-3"]
+    server.models = ["other"]
+    await asyncio.sleep(0.2)
+    assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]  # kept a while, not asked at every Tab
