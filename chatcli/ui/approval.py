@@ -26,7 +26,7 @@ from chatcli.ui.toolblocks import arguments_text, call_block
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
 # What each key answers, as shown after the question once it is pressed.
-_SHOWN = {"y": "yes", "n": "no", "": "no", "a": "always", "e": "edit", "r": "reason", "v": "view all", "q": "no to all"}
+_SHOWN = {"y": "yes", "n": "no", "": "no", "a": "always", "e": "edit", "r": "reason", "v": "view all", "q": "no to all", "\x03": "no to all"}
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
 
