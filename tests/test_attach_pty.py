@@ -28,7 +28,7 @@ NOTES = "first line of notes\nsecond line\n"  # 32 bytes
 READY = "\x1b[?2004h"
 DONE = "\x1b[?2004l"
 QUEUED_NOTE = "· sent with your next message"
-THREAD = re.compile(r"chatcli · thread (\S+) ·")
+THREAD = re.compile(r"thread (\S+) · resume with")  # the banner names a named thread, the first message a new one
 
 
 # --------------------------------------------------------------------------- helpers

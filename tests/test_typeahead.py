@@ -44,7 +44,7 @@ def test_a_question_typed_at_once_is_answered(chat_env, server, storage):
 def test_a_question_typed_while_the_prompt_is_drawn_is_answered(chat_env, server):
     repl = _spawn(chat_env)
     try:
-        repl.wait_for("chatcli · thread")  # the banner is out, the prompt not yet ready
+        repl.wait_for("chatcli · new thread")  # the banner is out, the prompt not yet ready
         repl.child.send("typed while drawing\r")
         repl.wait_for("You said: typed while drawing", timeout=ANSWER_WAIT)
     finally:

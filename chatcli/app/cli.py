@@ -97,7 +97,11 @@ class Sandbox(str, Enum):
 @app.command("ask", help=HELP, hidden=True)
 def ask_command(
     question: Optional[str] = typer.Argument(None, metavar="QUESTION", help="Ask this and exit (otherwise open the prompt)."),
-    thread: Optional[str] = typer.Option(None, "--thread", "-t", metavar="ID", help="Resume (or start) the thread with this id."),
+    thread: Optional[str] = typer.Option(
+        None, "--thread", "-t", metavar="ID", help="Resume the thread with this id (an id like an existing one's is refused, naming it; a new id starts a thread)."
+    ),
+    latest: bool = typer.Option(False, "--continue", "-c", help="Continue the most recently used thread."),
+    new_thread: Optional[str] = typer.Option(None, "--new-thread", metavar="ID", help="Start a new thread under this id, even one close to an existing id."),
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
     temperature: Optional[str] = typer.Option(None, "--temperature", metavar="T", help="Sampling temperature, e.g. 0 or 0.7 (beats a role's) [env: CHATCLI_TEMPERATURE]."),
@@ -169,10 +173,12 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        setup = {"system": system, "vars": parse_vars(var), "attach": attach}
+        setup = {"system": system, "vars": parse_vars(var), "attach": attach, "model": model, "latest": latest, "new_thread": new_thread}
         if role is not None:
-            settings, setup = with_role(settings, setup, role, model_given=model is not None, temperature_given=temperature is not None)
-        for line in ignored(parse_vars(var), setup.get("system") or (None if thread else settings.system), bool(tools and no_tools)):
+            setup = with_role(settings, setup, role)
+        role_prompt = setup["role"].system if setup.get("role") is not None else None
+        resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here
+        for line in ignored(parse_vars(var), setup.get("system") or role_prompt or (None if resumed else settings.system), bool(tools and no_tools)):
             env.stderr.write(f"chat: warning: {line}\n")
         run(question, thread, settings, setup, json_output, env, debug)
 
@@ -210,22 +216,13 @@ def ignored(variables: dict[str, str], prompt: str | None, tools_and_no_tools: b
     return lines
 
 
-def with_role(
-    settings: Settings, setup: dict[str, Any], name: str, model_given: bool, temperature_given: bool = False
-) -> tuple[Settings, dict[str, Any]]:
-    """The settings and thread set-up of ``--role NAME``: the flags given beside it win."""
-    from dataclasses import replace
+def with_role(settings: Settings, setup: dict[str, Any], name: str) -> dict[str, Any]:
+    """The thread set-up of ``--role NAME``: the role, read now (an unknown one fails before anything runs)."""
     from pathlib import Path
 
     from chatcli.chat.roles import load_role
 
-    role = load_role(Path(settings.roles_dir or ""), name)
-    if role.model and not model_given:
-        settings = replace(settings, model=role.model)
-    if role.temperature is not None and not temperature_given:
-        settings = replace(settings, temperature=role.temperature)
-    setup = {**setup, "system": setup.get("system") or role.system, "vars": {**role.vars, **(setup.get("vars") or {})}, "role": role.name}
-    return settings, setup
+    return {**setup, "role": load_role(Path(settings.roles_dir or ""), name)}
 
 
 def _completion(args: list[str], env: Environment) -> int | None:

@@ -12,6 +12,7 @@ from chatcli.config import Settings
 from chatcli.errors import ChatError, ExitStatus, Interrupted, UsageError
 
 if TYPE_CHECKING:
+    from chatcli.chat.session import Opening
     from chatcli.ui.output import Output
 
 
@@ -58,16 +59,16 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output, ask: bool = False) -> None:
+async def answer_once(settings: Settings, opening: Opening, text: str, setup: dict[str, Any], output: Output, ask: bool = False) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
-    ``setup`` holds the thread's system prompt and variables, and the files to attach.
+    ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
     and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
     """
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, thread_id, text, setup, output, ask))
+    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output, ask))
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
@@ -78,16 +79,32 @@ async def answer_once(settings: Settings, thread_id: str, text: str, setup: dict
             raise Interrupted(stop.received) from None
 
 
-async def _answer(settings: Settings, thread_id: str, text: str, setup: dict[str, Any], output: Output, ask_tools: bool) -> None:
-    from chatcli.chat.session import open_conversation
+def _show_thread(output: Output, thread_id: str) -> None:
+    """Name the thread: in the JSON object, or as the "thread: ID" line on stderr."""
+    from chatcli.ui.jsonout import JsonOutput
+
+    if isinstance(output, JsonOutput):
+        output.thread_id = thread_id
+    else:
+        output.note(f"thread: {thread_id}")
+
+
+async def _answer(settings: Settings, opening: Opening, text: str, setup: dict[str, Any], output: Output, ask_tools: bool) -> None:
+    from chatcli.chat.session import open_conversation, set_up
     from chatcli.ui.reply import ask
     from chatcli.ui.toolview import connect
 
-    async with open_conversation(settings, thread_id, output.note) as conversation:
+    async with open_conversation(settings, opening.thread_id, output.note) as conversation:
         connect(conversation, output, ask_tools)
-        await conversation.set_system(setup.get("system"), setup.get("vars"))
-        if setup.get("role"):
-            conversation.pending["role"] = setup["role"]
+        await set_up(conversation, setup, settings)
+        from chatcli.ui.jsonout import JsonOutput
+
+        if isinstance(output, JsonOutput):
+            output.model = conversation.model_name  # a role's, kept with the thread
+        if opening.info is not None:
+            _show_thread(output, opening.thread_id)
+        else:  # a new thread is named once it exists: when its question is stored
+            conversation.on_created = lambda thread_id: _show_thread(output, thread_id)
         await ask(conversation, text, output, settings, setup.get("attachments") or [])
 
 
@@ -117,14 +134,14 @@ def run(
     ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer;
     ``env`` is where to read and write (the process's own by default).
     """
-    from chatcli.chat.inputs import check_thread_id, new_thread_id
+    from chatcli.chat.inputs import check_thread_id
+    from chatcli.chat.session import choose_thread
 
     env = env or Environment()
     if json_output is not None:
         json_output.model = settings.model
-    thread_id = check_thread_id(thread) if thread else new_thread_id()
-    if json_output is not None:
-        json_output.thread_id = thread_id
+    if thread:
+        check_thread_id(thread)
     from chatcli.chat.attachments import Attachment, read_attachment
 
     piped = None if env.stdin_isatty else read_stdin(env.stdin)
@@ -136,23 +153,25 @@ def run(
     setup = {**setup, "attachments": files}
     if json_output is not None and question is None and piped is None and not files:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
+    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty)
+    text = compose_question(question, piped, bool(files)) if one_shot else ""
+    opening = asyncio.run(choose_thread(settings.db or "", thread, new=setup.get("new_thread"), latest=bool(setup.get("latest"))))
     with ExitStack() as stack:
         settings = use_local_model(stack, settings, env, quiet=json_output is not None)
         if json_output is not None:
             json_output.model = settings.model
         preflight(settings)
-        if question is not None or piped is not None or (files and not env.stdin_isatty):
-            output = json_output
-            if output is None:
-                output = make_env_output(env, settings)
-                output.note(f"thread: {thread_id}")
+        if one_shot:
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
-            asyncio.run(answer_once(settings, thread_id, compose_question(question, piped, bool(files)), setup, output, ask))
+            output = json_output if json_output is not None else make_env_output(env, settings)
+            asyncio.run(answer_once(settings, opening, text, setup, output, ask))
             return
         from chatcli.ui.prompt import run_repl
 
-        asyncio.run(run_repl(settings, thread_id, make_env_output(env, settings), setup=setup, debug=debug, resumed=thread is not None))
+        repl_output = make_env_output(env, settings)
+        named = bool(thread or setup.get("new_thread"))
+        asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=opening.info is not None, info=opening.info, named=named))
 
 
 def make_env_output(env: Environment, settings: Settings | None = None) -> Output:

@@ -34,10 +34,22 @@ class Conversation(Turns):
     approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None = None
     # Hears of the thinking, each tool call and result as it happens ({"type": "reasoning" | "tool_call" | ...}).
     on_event: Callable[[dict[str, Any]], None] | None = None
+    # Told the thread's id when its first message is stored: the thread exists from then on.
+    on_created: Callable[[str], None] | None = None
     # Files queued for the next message (/attach), sent and cleared with it.
     attached: list[Any] = field(default_factory=list)
-    # A temperature for this session's answers (a role's, from /role), over the settings'.
+    # The thread's temperature (its role's), over the settings'; None: the settings'.
     temperature: float | None = None
+    # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
+    default_model: str | None = None
+    # -m or /model chose the model: the thread's role does not replace it.
+    model_pinned: bool = False
+    # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
+    _auto_model: str | None = None
+
+    def __post_init__(self) -> None:
+        self.default_model = self.default_model or self.model_name
+        self._auto_model = self.model_name
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -52,22 +64,58 @@ class Conversation(Turns):
             configurable["temperature"] = self.temperature
         return {"configurable": configurable}
 
+    async def set_up(self, role: Any = None, system: str | None = None, variables: dict[str, str] | None = None, *, model_given: bool = False) -> None:
+        """Open the thread as the command line asks: its own role's model and temperature (unless
+        ``model_given``: -m wins), then ``role`` if one was named, then --system and --var over it."""
+        await self.follow_thread()
+        if role is not None:
+            await self.set_role(role)
+        if model_given:
+            self.model_name = self._auto_model = self.default_model
+            self.model_pinned = True
+        await self.set_system(system, variables)
+
     async def set_role(self, role: Any) -> None:
-        """Set the thread up with ``role`` (chatcli.chat.roles.Role) from the next turn on: its
-        system prompt and variables are kept with the thread; its model and temperature apply to
-        this session."""
-        await self.replace_system(role.system)
-        await self.set_system(None, role.vars)
-        self.pending["role"] = role.name
-        if role.model:
-            self.model_name = role.model
-        if role.temperature is not None:
-            self.temperature = role.temperature
+        """Set the thread up with ``role`` (chatcli.chat.roles.Role): its system prompt, variables,
+        model and temperature are kept with the thread, as the system prompt is; a role without a
+        model or temperature puts the defaults back. Stored now in a thread that has messages."""
+        from chatcli.chat.graph import MODEL_NODE
+
+        check_utf8(role.system, "the role's system prompt")
+        self.pending.pop("system", None)  # e.g. from --system: the role's replaces it
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            values = state.values
+            merged = {**(values.get("vars") or {}), **self.pending.get("vars", {}), **role.vars}
+            update = {"system": role.system, "vars": merged, "role": role.name, "model": role.model, "temperature": role.temperature}
+            if values.get("messages"):
+                await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
+                for key in update:
+                    self.pending.pop(key, None)
+            else:
+                self.pending.update(update)
+        self.model_pinned = False  # chosen after -m or /model: the role's model (or the default) it is
+        self._use(role.model, role.temperature)
+
+    async def follow_thread(self) -> None:
+        """Take up the model and temperature the thread keeps (from its role), or the defaults."""
+        state = await self.app.aget_state(self.config)
+        if self.model_name != self._auto_model:
+            self.model_pinned = True  # changed by /model: it stays, as -m does
+        self._use(state.values.get("model"), state.values.get("temperature"))
+
+    def _use(self, model: str | None, temperature: float | None) -> None:
+        if not self.model_pinned:
+            self.model_name = model or self.default_model
+        self._auto_model = self.model_name
+        self.temperature = temperature
 
     async def role(self) -> str | None:
         """The name of the role the thread was set up with, if any."""
+        if "role" in self.pending:
+            return self.pending["role"]
         state = await self.app.aget_state(self.config)
-        return self.pending.get("role") or state.values.get("role")
+        return state.values.get("role")
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""
@@ -114,10 +162,11 @@ class Conversation(Turns):
     # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
     RETRY_LOOKBACK = 50
 
-    def switch(self, thread_id: str) -> None:
-        """Continue ``thread_id`` from the next call on; settings pending for this thread are dropped."""
+    async def switch(self, thread_id: str) -> None:
+        """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this thread are dropped."""
         self.thread_id = check_thread_id(thread_id)
         self.pending = {}
+        await self.follow_thread()
 
     async def undo(self) -> list[Any]:
         """Take back the last exchange (the last user message and all after it); return what was removed."""
@@ -169,7 +218,7 @@ class Conversation(Turns):
                 found = snapshot
                 break
         # The retry uses the thread's system prompt and variables as they are now.
-        current = {k: head.values[k] for k in ("system", "vars") if k in head.values}
+        current = {k: head.values[k] for k in ("system", "vars", "role", "model", "temperature") if k in head.values}
         current.update(self.pending)
         self.pending = {}
         if found is None:  # a forked or imported thread has no such checkpoint: rewind the head
@@ -224,10 +273,13 @@ class Conversation(Turns):
 
         # Calls left without results (chat was killed mid-call, or a question for approval
         # was never answered) are closed first: no request may carry a call without its result.
-        closing = closing_results(open_calls(await self.messages()), INTERRUPTED, "interrupted")
+        history = await self.messages()
+        closing = closing_results(open_calls(history), INTERRUPTED, "interrupted")
         payload = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         await self.app.aupdate_state(self.config, payload, as_node=START)
+        if not history and self.on_created is not None:
+            self.on_created(self.thread_id)
         if clear:
             self.attached = []  # sent with this message, which is stored now
         return await self._stream(None, self.config, on_token)

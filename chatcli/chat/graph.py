@@ -67,8 +67,11 @@ class ChatState(TypedDict):
     # with id ``summary_through``; the messages after it are sent as they are.
     summary: NotRequired[str | None]
     summary_through: NotRequired[str | None]
-    # The role the thread was set up with (chatcli.chat.roles), by name.
+    # The role the thread was set up with (chatcli.chat.roles), by name, and its model and
+    # temperature (None: the settings'), which the thread keeps as it keeps its system prompt.
     role: NotRequired[str | None]
+    model: NotRequired[str | None]
+    temperature: NotRequired[float | None]
 
 
 _VARIABLE = re.compile(r"\{(\w+)\}")

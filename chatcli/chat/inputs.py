@@ -53,3 +53,45 @@ def check_question(text: str, max_tokens: int | None = None) -> str:
             hint="send a shorter message or raise CHATCLI_CONTEXT_TOKENS",
         )
     return text
+
+
+# Shorter ids are too alike to tell a typo from another name ("t1" and "t2").
+_SIMILAR_FROM = 4
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with one character inserted, deleted, replaced, or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    if len(a) < len(b):
+        return a[start:] == b[start + 1 :]
+    swapped = start + 1 < len(a) and a[start] == b[start + 1] and a[start + 1] == b[start]
+    return a[start + 1 :] == b[start + 1 :] or (swapped and a[start + 2 :] == b[start + 2 :])
+
+
+_LAST_PART = re.compile(r"(.*[-_.])([^-_.]*)")
+
+
+def _siblings(a: str, b: str) -> bool:
+    """Names alike only in their numbering (review-1, review-12; project-a, project-b): two threads, not a typo."""
+    ma, mb = _LAST_PART.fullmatch(a), _LAST_PART.fullmatch(b)
+    if not ma or not mb or ma.group(1) != mb.group(1):
+        return False
+    tails = (ma.group(2), mb.group(2))
+    return all(t.isdigit() for t in tails) or all(len(t) <= 2 for t in tails)
+
+
+def similar_ids(wanted: str, known: list[str], limit: int = 3) -> list[str]:
+    """The ids of ``known`` (in their order) that ``wanted`` may have meant: the same in another case,
+    or (from 4 characters) a prefix of one or one edit away, except a sibling's name (review-2 for review-1)."""
+    def alike(k: str) -> bool:
+        if k.lower() == wanted.lower():
+            return True
+        if len(wanted) < _SIMILAR_FROM or _siblings(wanted, k):
+            return False
+        return k.startswith(wanted) or _one_edit(wanted, k)
+
+    return [k for k in known if k != wanted and alike(k)][:limit]

@@ -4,16 +4,80 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
-from chatcli.chat.inputs import check_thread_id
+from chatcli.chat.inputs import check_thread_id, new_thread_id, similar_ids
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
+from chatcli.errors import UsageError
+from chatcli.store import ThreadInfo
 
 
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
 OWN = object()
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The thread a run opens: ``info`` is its index row when it is resumed, None when it is new."""
+
+    thread_id: str
+    info: ThreadInfo | None = None
+
+
+# Words a newcomer types for "the last conversation" (llm -c, sgpt --chat): they point at -c.
+_LATEST_WORDS = ("last", "latest", "recent", "previous", "prev", "continue")
+
+
+async def choose_thread(db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False) -> Opening:
+    """Which thread to open: ``thread`` resumed, ``new`` started under that name, the most recent one
+    (``latest``), or a new one; an id that exists nowhere but looks like one that does is refused, naming it.
+
+    Reads only the thread index (no checkpoint), so it runs before anything is sent or the prompt opens.
+    """
+    from chatcli.store import read_threads
+
+    if sum(map(bool, (thread, new, latest))) > 1:
+        raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
+    wanted = check_thread_id(thread or new) if thread or new else None
+    rows = await read_threads(db)
+    if latest:
+        if not rows:
+            raise UsageError("no conversation to continue yet", hint="ask a question to start one")
+        return Opening(rows[0].thread_id, rows[0])
+    if new is not None:
+        if any(row.thread_id == new for row in rows):
+            raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")
+        return Opening(new)
+    if wanted is None:
+        known = {row.thread_id for row in rows}
+        fresh = next(t for t in iter(new_thread_id, None) if t not in known)
+        return Opening(fresh)
+    return Opening(wanted, existing(wanted, rows, f"chat --new-thread {wanted}"))
+
+
+def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo | None:
+    """The row of thread ``wanted`` among ``rows``, or None for a new name; an id like those of
+    existing threads (a prefix, one edit away) is refused, naming them, with ``start_new`` as the
+    way to start a thread under that name anyway."""
+    found = next((row for row in rows if row.thread_id == wanted), None)
+    if found is not None:
+        return found
+    near = similar_ids(wanted, [row.thread_id for row in rows])
+    if near:
+        raise UsageError(f"no thread {wanted}; did you mean {' or '.join(near)}?", hint=f"{start_new} starts a new thread under that name")
+    if wanted.lower() in _LATEST_WORDS:
+        raise UsageError(f"no thread {wanted}", hint=f"chat -c continues the most recent thread; {start_new} starts one under that name")
+    return None
+
+
+async def set_up(conversation: Conversation, setup: dict[str, Any], settings: Settings) -> None:
+    """Open the thread with the command line's role (a chatcli.chat.roles.Role), --system and --var;
+    -m (or the local model, which serves one model) wins over the model of the thread's role."""
+    pinned = setup.get("model") is not None or bool(settings.local)
+    await conversation.set_up(setup.get("role"), setup.get("system"), setup.get("vars"), model_given=pinned)
 
 
 def load_engine() -> None:
@@ -79,7 +143,7 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
         )
-        yield Conversation(
+        conversation = Conversation(
             app=app,
             thread_id=thread_id,
             context_tokens=budget,
@@ -88,6 +152,8 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
             stall_timeout=settings.timeout or None,
             toolbox=toolbox,
         )
+        await conversation.follow_thread()  # the model and temperature of the thread's role
+        yield conversation
 
 
 @asynccontextmanager

@@ -13,7 +13,7 @@ from typing import AsyncIterator
 
 from chatcli.store.base import SearchHit, Store, ThreadIndex, ThreadInfo
 
-__all__ = ["SearchHit", "Store", "ThreadIndex", "ThreadInfo", "check_store", "is_postgres_url", "open_checkpointer", "open_store"]
+__all__ = ["SearchHit", "Store", "ThreadIndex", "ThreadInfo", "check_store", "is_postgres_url", "open_checkpointer", "open_store", "read_threads"]
 
 
 def is_postgres_url(db: str) -> bool:
@@ -60,3 +60,15 @@ async def open_checkpointer(db: str) -> AsyncIterator[object]:
     """Open the conversation database and hand back just LangGraph's checkpointer."""
     async with open_store(db) as store:
         yield store.saver
+
+
+async def read_threads(db: str) -> list[ThreadInfo]:
+    """Every thread of ``db``'s index, most recently used first, read without LangGraph's checkpointer:
+    cheap enough to check a thread id before the prompt opens. A database not set up yet has none."""
+    if is_postgres_url(db):
+        from chatcli.store.postgres import read_threads as read_postgres
+
+        return await read_postgres(db)
+    from chatcli.store.sqlite import read_threads as read_sqlite
+
+    return read_sqlite(db)

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, SaverStore, poll_lock
+from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
 
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
@@ -148,6 +148,24 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
             await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
         except psycopg.OperationalError:
             pass  # the session is gone, and the server dropped its locks with it
+
+
+async def read_threads(url: str) -> list[ThreadInfo]:
+    """The thread index's rows, most recently used first, on a short connection of its own."""
+    psycopg, _ = _import_driver()
+    from chatcli.store.index import COLUMNS
+
+    conn = await connect(url)
+    try:
+        cursor = await conn.execute(f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
+        rows = await cursor.fetchall()
+    except psycopg.errors.UndefinedTable:  # a database chat has not set up yet: no thread to name
+        return []
+    except psycopg.Error as exc:
+        raise StoreError(f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db") from None
+    finally:
+        await conn.close()
+    return [ThreadInfo(*row) for row in rows]
 
 
 def _turn_key(thread_id: str) -> int:

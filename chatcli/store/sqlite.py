@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, SaverStore, poll_lock
+from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
+from chatcli.store.index import COLUMNS
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
@@ -85,6 +86,29 @@ def check_database(path: Path) -> None:
 def check(db: str) -> None:
     """The checks that can fail before the prompt opens: the directory, the file, its schema."""
     check_database(prepare_db_path(db))
+
+
+def read_threads(db: str) -> list[ThreadInfo]:
+    """The thread index's rows, most recently used first, read-only with plain sqlite3 (nothing created)."""
+    from urllib.parse import quote
+
+    path = Path(db).expanduser()
+    if not path.is_file():
+        return []
+    check_database(path)  # another program's file, or a newer chatcli's: said as when it is opened
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # a new file, or one from before the index: no thread to name
+            return []
+        raise StoreError(f"database error in {path}: {exc}", hint="run with --debug for details") from None
+    except sqlite3.Error as exc:  # as when it is opened: a damaged file
+        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+    return [ThreadInfo(*row) for row in rows]
 
 
 @asynccontextmanager

@@ -45,7 +45,7 @@ async def _open(
 
     ``note`` tells of what happens in the background (an MCP server that failed) at any time.
     """
-    from chatcli.chat.session import open_conversation, open_toolbox
+    from chatcli.chat.session import open_conversation, open_toolbox, set_up
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
@@ -56,12 +56,17 @@ async def _open(
     await asyncio.to_thread(_import_engine)
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
-    await conversation.set_system(setup.get("system"), setup.get("vars"))
-    if setup.get("role"):
-        conversation.pending["role"] = setup["role"]
+    await set_up(conversation, setup, settings)
+    if setup.get("announce"):  # a new thread the banner could not name: named once it exists
+        conversation.on_created = lambda thread_id: _created(conversation, output, thread_id)
     conversation.attached.extend(setup.get("attachments") or [])  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
+
+
+def _created(conversation: Conversation, output: Output, thread_id: str) -> None:
+    conversation.on_created = None
+    output.note(f"thread {thread_id} · resume with: chat --thread {thread_id}")
 
 
 @contextlib.contextmanager
@@ -196,6 +201,28 @@ def _opened(loading: asyncio.Future) -> Conversation | None:
     return None
 
 
+def _banner(thread_id: str, info: Any, named: bool) -> list[str]:
+    """The first lines: the thread resumed (its title and size), or a new one, said to be new."""
+    if info is None and named:  # a name the user chose: resuming by it works, stored or not
+        return [f"chatcli · new thread {thread_id} · resume with: chat --thread {thread_id}"]
+    if info is None:  # its id is said once it exists, with the first message
+        return ["chatcli · new thread · its id follows your first message"]
+    return [
+        f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
+        f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them",
+    ]
+
+
+async def _kept(conversation: Conversation | None) -> str | None:
+    """The id of the thread the session ends on, if it was stored (an empty new thread was not)."""
+    if conversation is None:
+        return None
+    with contextlib.suppress(Exception):  # leaving must not fail for want of an answer
+        if await conversation.threads().info(conversation.thread_id) is not None:
+            return conversation.thread_id
+    return None
+
+
 async def run_repl(
     settings: Settings,
     thread_id: str,
@@ -205,22 +232,27 @@ async def run_repl(
     session: PromptSession | None = None,
     debug: bool = False,
     resumed: bool = False,
+    info: Any = None,
+    named: bool = False,
 ) -> None:
     """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands.
 
     ``resumed``: the thread was asked for by id; if it was waiting for tool-call approval when
-    chat stopped, that is asked again before the first prompt.
+    chat stopped, that is asked again before the first prompt. ``info`` (a chatcli.store.ThreadInfo)
+    is the thread's row when it exists, for the banner; ``named``: the user chose the new thread's id.
     """
     threads = ThreadCache()
     models = ModelCache(lambda: _models(settings))
     session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir))
-    output.note(f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}")
+    for line in _banner(thread_id, info, named):
+        output.note(line)
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
     waiting = len((setup or {}).get("attachments") or [])
     for item in (setup or {}).get("attachments") or []:  # read and checked already: said before the prompt
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup or {}, threads, output, note_above(session, output)))
+        setup = {**(setup or {}), "announce": info is None and not named}
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, output, note_above(session, output)))
         repl = Repl(loading, output, settings, debug)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
@@ -260,9 +292,8 @@ async def run_repl(
                 loading.cancel()
             with contextlib.suppress(BaseException):
                 await loading
-    conversation = _opened(loading)
-    thread_id = conversation.thread_id if conversation is not None else thread_id
+        kept = await _kept(_opened(loading))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        output.note(f"bye · resume with: chat --thread {thread_id}")
+        output.note(f"bye · resume with: chat --thread {kept}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)

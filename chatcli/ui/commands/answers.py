@@ -121,9 +121,10 @@ async def _role(ctx: Context, arg: str) -> None:
         ctx.output.note(f"roles: {known} · /role NAME sets one")
         return
     role = load_role(Path(ctx.settings.roles_dir or ""), arg)
-    await ctx.conversation.set_role(role)
-    extra = "".join(f" · {k} {v}" for k, v in (("model", role.model), ("temperature", role.temperature)) if v is not None)
-    ctx.output.note(f"role {role.name} from the next message{extra}")
+    await ctx.conversation.set_role(role)  # the same as chat --role: kept with the thread
+    model = f"model {role.model}" if role.model else f"model {ctx.conversation.model_name} (the default)"
+    temperature = f" · temperature {role.temperature}" if role.temperature is not None else ""
+    ctx.output.note(f"role {role.name} from the next message · {model}{temperature}")
 
 
 @command(

@@ -14,14 +14,16 @@ from chatcli.ui.registry import MAX_LISTED, Context, command
 from chatcli.ui.reply import resume_pending
 
 
-def _switched(ctx: Context, thread_id: str, what: str) -> None:
-    ctx.conversation.switch(thread_id)
+async def _switched(ctx: Context, thread_id: str, what: str) -> None:
+    await ctx.conversation.switch(thread_id)
     ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
 
 
-@command("/new", help="start a new thread")
+@command("/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)")
 async def _new(ctx: Context, arg: str) -> None:
-    _switched(ctx, new_thread_id(), "new thread")
+    if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
+        raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
+    await _switched(ctx, arg or new_thread_id(), "new thread")
 
 
 @command("/threads", args="[N]", help="list the N most recent threads (default 20)")
@@ -36,7 +38,7 @@ async def _threads(ctx: Context, arg: str) -> None:
     ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
 
 
-@command("/switch", args="ID", help="continue another thread (a new id starts a thread)", complete="threads")
+@command("/switch", args="ID", help="continue another thread (a new id starts a thread; one like an existing id is refused, naming it)", complete="threads")
 async def _switch(ctx: Context, arg: str) -> None:
     if not arg:
         raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
@@ -44,8 +46,11 @@ async def _switch(ctx: Context, arg: str) -> None:
     if thread_id == ctx.conversation.thread_id:
         ctx.output.note(f"already on thread {thread_id}")
         return
-    info = await ctx.threads().info(thread_id)
-    _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
+    from chatcli.chat.session import existing
+
+    # An id like an existing one (a prefix, one edit away) is refused, naming it; /new NAME starts it.
+    info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
+    await _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
     if info is not None:
         ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
@@ -58,7 +63,7 @@ async def _fork(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to fork: this thread is empty")
     original = ctx.conversation.thread_id
     new_id = await ctx.threads().fork(original, len(turns))
-    _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
+    await _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 

@@ -1,0 +1,183 @@
+"""Which thread a run is on: a mistyped id is caught, -c continues the last one, ids are shown only
+for threads that exist, and a thread keeps its role's model and temperature."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatcli.errors import UsageError
+from tests.fakeserver import Fault, Reply
+from tests.helpers import THREAD_NOTE, Repl, assert_one_error_line, chat
+from tests.test_commands import chat as conversation
+from tests.test_roles import roles, system_of  # noqa: F401  (roles: the fixture)
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
+
+
+def thread_ids(env: dict[str, str]) -> list[str]:
+    listed = chat(env, "threads", "--json")
+    assert listed.code == 0, listed
+    return [row["thread_id"] for row in json.loads(listed.out)]
+
+
+def first_thread(env: dict[str, str], question: str = "remember 42") -> str:
+    run = chat(env, question)
+    assert run.code == 0, run
+    return THREAD_NOTE.search(run.err).group(1)
+
+
+# --------------------------------------------------------------------------- a mistyped id
+
+
+def swapped(t: str) -> str:
+    """``t`` with its first two unlike neighbours swapped (a random id may start "aa")."""
+    i = next(i for i in range(len(t) - 1) if t[i] != t[i + 1])
+    return t[:i] + t[i + 1] + t[i] + t[i + 2 :]
+
+
+@pytest.mark.parametrize("typo", [lambda t: t[:-1], lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped], ids=["prefix", "replaced", "swapped"])
+def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(server, chat_env, typo):
+    real = first_thread(chat_env)
+    wrong = typo(real)
+    run = chat(chat_env, "--thread", wrong, "what was the number?")
+    line = assert_one_error_line(run, 2)
+    assert f"no thread {wrong}; did you mean {real}?" in line and f"chat --new-thread {wrong}" in line, run
+    assert len(server.requests) == 1 and thread_ids(chat_env) == [real]  # nothing sent, nothing stored
+
+
+def test_new_thread_starts_a_thread_whose_name_is_close_to_an_existing_one(server, chat_env):
+    assert chat(chat_env, "-t", "review", "first").code == 0
+    assert chat(chat_env, "-t", "reviews", "second").code == 2
+    run = chat(chat_env, "--new-thread", "reviews", "second")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == "reviews", run
+    assert [m["content"] for m in server.requests[-1]["messages"][1:]] == ["second"]  # a thread of its own
+    taken = chat(chat_env, "--new-thread", "review", "third")
+    assert "thread review already exists" in assert_one_error_line(taken, 2)
+    # Names alike only in their numbering are two threads, not a typo.
+    assert chat(chat_env, "-t", "review-1", "a").code == 0 and chat(chat_env, "-t", "review-2", "b").code == 0
+    assert sorted(thread_ids(chat_env)) == ["review", "review-1", "review-2", "reviews"]
+
+
+def test_last_as_a_thread_id_points_at_continue(server, chat_env):
+    first_thread(chat_env)
+    line = assert_one_error_line(chat(chat_env, "-t", "last", "and then?"), 2)
+    assert "no thread last" in line and "chat -c" in line
+    assert len(server.requests) == 1
+
+
+async def test_switch_to_a_mistyped_id_names_the_thread_and_stays(settings, server):
+    async with conversation(settings, "0ad131a5") as c:
+        await c.ask("remember 42")
+        await c.run("/new")
+        with pytest.raises(UsageError, match="no thread 0ad131a; did you mean 0ad131a5\\?.*/new 0ad131a"):
+            await c.run("/switch 0ad131a")
+        shown = await c.run("/new 0ad131a")  # deliberately
+        assert c.thread_id == "0ad131a" and "new thread" in shown
+        with pytest.raises(UsageError, match="already exists"):
+            await c.run("/new 0ad131a5")
+
+
+# --------------------------------------------------------------------------- -c / --continue
+
+
+def test_continue_resumes_the_most_recently_used_thread(server, chat_env):
+    assert chat(chat_env, "-t", "older", "my name is Zed").code == 0
+    assert chat(chat_env, "-t", "newer", "unrelated").code == 0
+    assert chat(chat_env, "-t", "older", "I live in Oslo").code == 0  # used last
+    run = chat(chat_env, "-c", "what is my name?")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == "older", run
+    sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    assert sent == ["my name is Zed", "I live in Oslo", "what is my name?"]
+    obj = json.loads(chat(chat_env, "--continue", "--json", "and where?").out)
+    assert obj["thread_id"] == "older"
+
+
+def test_continue_with_thread_or_without_any_thread_is_one_line(server, chat_env):
+    none_yet = assert_one_error_line(chat(chat_env, "-c", "hello"), 2)
+    assert "no conversation to continue yet" in none_yet
+    first_thread(chat_env)
+    both = assert_one_error_line(chat(chat_env, "-c", "-t", "x", "hello"), 2)
+    assert "--continue" in both
+    assert len(server.requests) == 1
+
+
+# --------------------------------------------------------------------------- ids only for threads that exist
+
+
+def test_a_thread_id_is_shown_only_for_a_thread_that_exists(server, chat_env):
+    empty = chat(chat_env, "")
+    assert empty.code == 2 and not THREAD_NOTE.search(empty.err), empty
+    (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli").mkdir(parents=True)
+    (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json").write_text("{not json")
+    config = chat(chat_env, "hello")
+    assert config.code == 3 and not THREAD_NOTE.search(config.err), config
+    obj = json.loads(chat(chat_env, "--json", "").out)
+    assert obj["error"]["exit_code"] == 2 and obj["thread_id"] is None
+    assert thread_ids(chat_env) == [] and server.requests == []
+    # Once the question is stored the thread exists: a failed answer names it.
+    (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json").unlink()
+    server.queue(Fault(status=401))
+    failed = json.loads(chat(chat_env, "--json", "hello").out)
+    assert failed["error"]["exit_code"] == 4 and failed["thread_id"] in thread_ids(chat_env)
+
+
+# --------------------------------------------------------------------------- a thread keeps its role
+
+
+def test_a_thread_keeps_its_roles_model_and_temperature(server, chat_env, roles):  # noqa: F811
+    server.queue(Reply("a"), Reply("b"), Reply("c"))
+    assert chat(chat_env, "--role", "reviewer", "-t", "rv", "look at this").code == 0
+    assert chat(chat_env, "-t", "rv", "and this?").code == 0
+    kept = server.requests[1]
+    assert (kept["model"], kept.get("temperature"), system_of(kept)) == ("gpt-4o", 0.2, "You review Rust code, tersely.")
+    assert chat(chat_env, "-t", "rv", "-m", "gpt-other", "once more").code == 0  # a flag wins, for that run
+    assert (server.requests[2]["model"], server.requests[2].get("temperature")) == ("gpt-other", 0.2)
+
+
+async def test_a_role_without_a_model_puts_the_default_back_for_good(settings, server, roles, chat_env):  # noqa: F811
+    from dataclasses import replace
+
+    settings = replace(settings, roles_dir=str(roles))
+    async with conversation(settings, "sw") as c:
+        await c.ask("first")
+        await c.run("/role reviewer")
+        await c.ask("second")
+        shown = await c.run("/role pirate")
+        await c.ask("third")
+    assert "model gpt-fake (the default)" in shown
+    second, third = server.requests[1:]
+    assert (second["model"], second.get("temperature")) == ("gpt-4o", 0.2)
+    assert (third["model"], "temperature" in third, system_of(third)) == ("gpt-fake", False, "You talk like a pirate.")
+    async with conversation(settings, "sw") as again:  # a later session on the thread: the same
+        await again.ask("fourth")
+        assert await again.conversation.role() == "pirate"
+    assert (server.requests[-1]["model"], "temperature" in server.requests[-1]) == ("gpt-fake", False)
+
+
+# --------------------------------------------------------------------------- the prompt's banner
+
+
+@pytest.mark.e2e
+@pytest.mark.stores("sqlite")
+def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server, chat_env, start):
+    real = first_thread(chat_env, "remember the number 42")
+    resumed = start("--thread", real)
+    assert f"chatcli · thread {real}" in resumed.text and "remember the number 42 · 2 messages" in resumed.text
+    resumed.child.sendcontrol("d")
+    assert resumed.exit_code() == 0
+    latest = start("-c")
+    assert f"chatcli · thread {real}" in latest.text and "2 messages" in latest.text
+    latest.child.sendcontrol("d")
+    assert latest.exit_code() == 0
+    fresh = start()
+    assert "chatcli · new thread ·" in fresh.text and real not in fresh.text
+    at = fresh.mark()
+    fresh.child.sendcontrol("d")
+    assert fresh.exit_code() == 0 and "bye" in fresh.text[at:] and "resume with" not in fresh.text[at:]  # nothing was kept
+    mistyped = Repl(["--thread", real[:-1]], chat_env)
+    assert mistyped.exit_code() == 2
+    assert f"no thread {real[:-1]}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text
+    assert len(server.requests) == 1
