@@ -171,7 +171,7 @@ def run(
 
         repl_output = make_env_output(env, settings)
         named = bool(thread or setup.get("new_thread"))
-        asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=opening.info is not None, info=opening.info, named=named))
+        asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=named or opening.info is not None, info=opening.info, named=named))
 
 
 def make_env_output(env: Environment, settings: Settings | None = None) -> Output:

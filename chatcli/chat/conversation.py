@@ -251,7 +251,7 @@ class Conversation(Turns):
             check_question(str(message.text) or "(images)", self.context_tokens)  # text files count too
         async with self.lock():
             try:
-                return await self._send(message, on_token, clear=attachments is None)
+                return await self._send(message, on_token, clear=attachments is None, title=text or files[0].name)
             finally:
                 await asyncio.shield(self._record(text or files[0].name))
 
@@ -261,7 +261,7 @@ class Conversation(Turns):
             count = len(await self.messages())
             await self.store.index.touch(self.thread_id, question, count, self.model_name)
 
-    async def _send(self, message: Any, on_token: Callable[[str], None], clear: bool = False) -> TurnResult:
+    async def _send(self, message: Any, on_token: Callable[[str], None], clear: bool = False, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
 
         The question is committed first: if it cannot be stored (a locked or full database),
@@ -278,6 +278,8 @@ class Conversation(Turns):
         payload = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         await self.app.aupdate_state(self.config, payload, as_node=START)
+        if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
+            await self.store.index.touch(self.thread_id, title, len(payload["messages"]), self.model_name)
         if not history and self.on_created is not None:
             self.on_created(self.thread_id)
         if clear:
