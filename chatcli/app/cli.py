@@ -173,7 +173,7 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        setup = {"system": system, "vars": parse_vars(var), "attach": attach, "model": model, "latest": latest, "new_thread": new_thread}
+        setup = {"system": system, "vars": parse_vars(var), "attach": attach, "model": model, "temperature": temperature, "latest": latest, "new_thread": new_thread}
         if role is not None:
             setup = with_role(settings, setup, role)
         role_prompt = setup["role"].system if setup.get("role") is not None else None

@@ -44,6 +44,7 @@ class Conversation(Turns):
     default_model: str | None = None
     # -m or /model chose the model: the thread's role does not replace it.
     model_pinned: bool = False
+    temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
 
@@ -64,15 +65,21 @@ class Conversation(Turns):
             configurable["temperature"] = self.temperature
         return {"configurable": configurable}
 
-    async def set_up(self, role: Any = None, system: str | None = None, variables: dict[str, str] | None = None, *, model_given: bool = False) -> None:
+    async def set_up(
+        self, role: Any = None, system: str | None = None, variables: dict[str, str] | None = None, *, model_given: bool = False, temperature_given: bool = False
+    ) -> None:
         """Open the thread as the command line asks: its own role's model and temperature (unless
-        ``model_given``: -m wins), then ``role`` if one was named, then --system and --var over it."""
+        ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
+        ``role`` if one was named, then --system and --var over it."""
         await self.follow_thread()
         if role is not None:
             await self.set_role(role)
         if model_given:
             self.model_name = self._auto_model = self.default_model
             self.model_pinned = True
+        if temperature_given:
+            self.temperature_pinned = True
+            self.temperature = None  # the settings' (the flag's)
         await self.set_system(system, variables)
 
     async def set_role(self, role: Any) -> None:
@@ -108,7 +115,8 @@ class Conversation(Turns):
         if not self.model_pinned:
             self.model_name = model or self.default_model
         self._auto_model = self.model_name
-        self.temperature = temperature
+        if not self.temperature_pinned:
+            self.temperature = temperature
 
     async def role(self) -> str | None:
         """The name of the role the thread was set up with, if any."""

@@ -75,9 +75,11 @@ def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo 
 
 async def set_up(conversation: Conversation, setup: dict[str, Any], settings: Settings) -> None:
     """Open the thread with the command line's role (a chatcli.chat.roles.Role), --system and --var;
-    -m (or the local model, which serves one model) wins over the model of the thread's role."""
+    -m (or the local model, which serves one model) and --temperature win over the thread's role's."""
     pinned = setup.get("model") is not None or bool(settings.local)
-    await conversation.set_up(setup.get("role"), setup.get("system"), setup.get("vars"), model_given=pinned)
+    await conversation.set_up(
+        setup.get("role"), setup.get("system"), setup.get("vars"), model_given=pinned, temperature_given=setup.get("temperature") is not None
+    )
 
 
 def load_engine() -> None:
