@@ -223,7 +223,7 @@ def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     import asyncio
 
     from chatcli.config import load_settings
-    from chatcli.chat.session import open_threads
+    from chatcli.chat.manage import open_threads
     from chatcli.chat.threads import EXPORT_FORMAT
 
     db = tmp_path / "chat.db"

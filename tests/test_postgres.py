@@ -230,7 +230,7 @@ SEARCH_QUERIES = [
 
 def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
     from chatcli.config import load_settings
-    from chatcli.chat.session import open_threads
+    from chatcli.chat.manage import open_threads
     from chatcli.chat.threads import EXPORT_FORMAT
 
     url = pg.url(pg.create(pg.schema_template))

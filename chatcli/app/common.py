@@ -81,7 +81,7 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
     """Run an async ``action(threads)`` against the database in settings; returns a settings -> None."""
 
     def run_it(settings: Settings) -> None:
-        from chatcli.chat.session import open_threads
+        from chatcli.chat.manage import open_threads
 
         async def main() -> None:
             async with open_threads(settings, read_only) as threads:

@@ -9,7 +9,6 @@ from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.inputs import check_thread_id, new_thread_id, similar_ids
-from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
@@ -191,18 +190,3 @@ async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = 
         yield toolbox
     finally:
         await toolbox.aclose()
-
-
-@asynccontextmanager
-async def open_threads(settings: Settings, read_only: bool = False) -> AsyncIterator[Threads]:
-    """Open the database for thread management; no model or key is needed.
-
-    ``read_only``: only reading follows (list, show, export, search): a database chat may not
-    write is opened for reading.
-    """
-    from chatcli.chat.graph import build_graph
-    from chatcli.store import open_store
-
-    async with open_store(settings.db or "", read_only) as store:
-        app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        yield Threads(app, store)

@@ -10,15 +10,15 @@ from typing import Any
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
-from chatcli.text import fenced, make_title
+from chatcli.text import fenced, local_time, make_title
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
+from chatcli.chat.records import export_record, message_record
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
 @dataclass
 class Transcript:
-    """A thread's messages with what the index knows about it."""
+    """A thread's messages (as stored: plain dicts, see chatcli.chat.records) with what the index knows about it."""
 
     info: ThreadInfo
     messages: list[Any]
@@ -26,55 +26,11 @@ class Transcript:
     variables: dict[str, str] = field(default_factory=dict)
 
 
-def message_record(message: Any) -> dict[str, Any]:
-    """One message as plain data: role, text, and the time and model when known."""
-    from chatcli.chat.attachments import ATTACHMENTS_KEY, TYPED_KEY
-
-    meta = message.response_metadata or {}
-    record: dict[str, Any] = {"role": _ROLES.get(message.type, message.type), "content": str(message.text)}
-    extra = getattr(message, "additional_kwargs", None) or {}
-    if extra.get(ATTACHMENTS_KEY):  # what the user typed; the files as lines, not their content
-        record["content"] = str(extra.get(TYPED_KEY) or "")
-        record["attachments"] = [dict(item) for item in extra[ATTACHMENTS_KEY]]
-    if meta.get("created_at"):
-        record["created_at"] = meta["created_at"]
-    if meta.get("model_name"):
-        record["model"] = meta["model_name"]
-    if meta.get("interrupted"):
-        record["interrupted"] = meta["interrupted"]
-    reasoning = message.additional_kwargs.get("reasoning_content") if message.type == "ai" else None
-    if isinstance(reasoning, str) and reasoning.strip():
-        record["reasoning"] = reasoning
-    calls = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in getattr(message, "tool_calls", None) or []]
-    if calls:
-        record["tool_calls"] = calls
-    if message.type == "tool":
-        record["tool_call_id"] = message.tool_call_id
-        record["name"] = message.name or ""
-        record["status"] = meta.get("outcome") or ("error" if message.status == "error" else "ok")
-        for key in ("label", "seconds"):
-            if meta.get(key) is not None:
-                record[key] = meta[key]
-    return record
-
-
 def attachment_line(item: dict[str, Any]) -> str:
     """"shot.png (image/png, 120 KB)" for an attachment's record."""
     from chatcli.chat.attachments import readable_size
 
     return f"{item.get('name')} ({item.get('type')}, {readable_size(int(item.get('size') or 0))})"
-
-
-def export_record(message: Any) -> dict[str, Any]:
-    """``message_record`` with the attachments' bytes (base64), so that an import gets them back."""
-    import base64
-
-    from chatcli.chat.attachments import attachments_of
-
-    record = message_record(message)
-    if record.get("attachments"):
-        record["attachments"] = [{**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(message)]
-    return record
 
 
 def turns_of(messages: list[Any]) -> list[list[Any]]:
@@ -88,10 +44,8 @@ def turns_of(messages: list[Any]) -> list[list[Any]]:
 
 
 def readable_time(stamp: str | None) -> str | None:
-    """'2026-11-22T21:23:33+00:00' as '2026-11-22 21:23 UTC'."""
-    if not stamp or not stamp.endswith("+00:00"):
-        return stamp
-    return stamp[:16].replace("T", " ") + " UTC"
+    """'2026-11-22T21:23:33+00:00' as a local time with its offset, '2026-11-22 22:23 +01:00'."""
+    return local_time(stamp) or None
 
 
 def transcript_markdown(t: Transcript) -> str:
@@ -126,7 +80,7 @@ class Threads:
     """Operations on the threads of one database."""
 
     def __init__(self, app: Any, store: Store):
-        self.app = app
+        self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
 
     def _config(self, thread_id: str) -> dict[str, Any]:
@@ -143,15 +97,15 @@ class Threads:
     async def transcript(self, thread_id: str) -> Transcript:
         """The whole thread, or a UsageError naming the unknown id."""
         check_thread_id(thread_id)
-        state = await self.app.aget_state(self._config(thread_id))
-        messages = list(state.values.get("messages", []))
+        values = await self.store.index.head(thread_id) or {}
+        messages = list(values.get("messages") or [])
         info = await self.store.index.get(thread_id)
         if info is None and not messages:
             raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
         if info is None:
             now = time.time()
             info = ThreadInfo(thread_id, None, now, now, len(messages), None)
-        return Transcript(info, messages, state.values.get("system"), dict(state.values.get("vars") or {}))
+        return Transcript(info, messages, values.get("system"), dict(values.get("vars") or {}))
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:
         """A faithful, re-importable export of the thread (attachments included, base64)."""
@@ -198,7 +152,8 @@ class Threads:
     async def fork(self, thread_id: str, at: int, new_id: str | None = None) -> str:
         """Start a new thread holding the first ``at`` turns of ``thread_id``; the original is untouched."""
         t = await self.transcript(thread_id)
-        turns = turns_of(t.messages)
+        state = await self.app.aget_state(self._config(thread_id))  # LangChain messages, to copy
+        turns = turns_of(list(state.values.get("messages", [])))
         if not 1 <= at <= len(turns):
             raise UsageError(f"thread {thread_id!r} has {len(turns)} turns; --at must be 1 to {len(turns)}")
         new_id = check_thread_id(new_id) if new_id else new_thread_id()
@@ -229,7 +184,7 @@ class Threads:
         live: dict[str, set[int] | None] = {}
         for hit in hits:
             if hit.thread_id not in live:
-                live[hit.thread_id] = await self.store.live_nodes(hit.thread_id)
+                live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
         return [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
 
     async def rename(self, thread_id: str, title: str) -> None:

@@ -36,12 +36,15 @@ class ThreadInfo:
     model: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row for JSON: times in ISO 8601, UTC ("2026-11-23T10:40:12+00:00"), as messages keep theirs."""
+        from chatcli.text import iso_time
+
+        return {**asdict(self), "created_at": iso_time(self.created_at), "updated_at": iso_time(self.updated_at)}
 
 
 @dataclass
 class SearchHit:
-    """A message that matches a search: where it is and a snippet around the match."""
+    """A message that matches a search: where it is, when it was said, and a snippet around the match."""
 
     thread_id: str
     title: str | None
@@ -49,6 +52,8 @@ class SearchHit:
     role: str
     snippet: str
     node: int = 0
+    created_at: float | None = None  # when the message was stored (epoch seconds)
+    marks: tuple[tuple[int, int], ...] = ()  # where the snippet matches: (start, end) offsets
 
 
 class ThreadIndex(Protocol):

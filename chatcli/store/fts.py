@@ -80,10 +80,33 @@ def tokens(text: str) -> list[Token]:
 def query_phrases(text: str) -> list[list[str]]:
     """The phrases of a search: one per whitespace-separated word, each a list of tokens.
 
-    Words without any token ("?", "--") are left out, as FTS5 leaves out empty phrases.
+    Words without any token ("?", "--") are left out, as FTS5 leaves out empty phrases. A word
+    ending in ``*`` matches as a prefix: its last token is given with the ``*`` (tokens never
+    hold one), as FTS5 reads ``"alic"*``.
     """
-    phrases = [[tok for _, _, tok in tokens(word)] for word in text.split()]
-    return [phrase for phrase in phrases if phrase]
+    phrases = []
+    for word in text.split():
+        phrase = [tok for _, _, tok in tokens(word.rstrip("*"))]
+        if phrase and word.endswith("*"):
+            phrase[-1] += "*"
+        if phrase:
+            phrases.append(phrase)
+    return phrases
+
+
+def fts5_query(text: str) -> str:
+    """An FTS5 query needing every word of ``text``: each a quoted string (no operator, column
+    filter or NEAR is read from it), a trailing ``*`` a prefix match."""
+    parts = []
+    for word in text.split():
+        core = word.rstrip("*")
+        if tokens(core):
+            parts.append('"' + core.replace('"', '""') + '"' + ("*" if word.endswith("*") else ""))
+    return " ".join(parts)
+
+
+def _matches(token: str, wanted: str) -> bool:
+    return token.startswith(wanted[:-1]) if wanted.endswith("*") else token == wanted
 
 
 def _quote(lexeme: str) -> str:
@@ -117,9 +140,13 @@ def search_fields(text: str) -> tuple[str, int]:
     return " ".join(parts), len(toks)
 
 
+def _lexeme(tok: str) -> str:
+    return _quote(tok[:-1]) + ":*" if tok.endswith("*") else _quote(tok)
+
+
 def tsquery_literal(phrases: Sequence[Sequence[str]]) -> str:
-    """A PostgreSQL ``tsquery`` literal that needs every phrase, each as consecutive tokens."""
-    return " & ".join("(" + " <-> ".join(_quote(tok) for tok in phrase) + ")" for phrase in phrases)
+    """A PostgreSQL ``tsquery`` literal that needs every phrase, each as consecutive tokens (``:*`` a prefix)."""
+    return " & ".join("(" + " <-> ".join(_lexeme(tok) for tok in phrase) + ")" for phrase in phrases)
 
 
 def idf(rows: int, hits: int) -> float:
@@ -139,7 +166,7 @@ def _instances(toks: Sequence[str], phrases: Sequence[Sequence[str]]) -> list[tu
     for number, phrase in enumerate(phrases):
         width = len(phrase)
         for offset in range(len(toks) - width + 1):
-            if toks[offset] == phrase[0] and list(toks[offset : offset + width]) == list(phrase):
+            if all(_matches(toks[offset + i], wanted) for i, wanted in enumerate(phrase)):
                 found.append((offset, number))
     found.sort()
     return found

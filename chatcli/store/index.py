@@ -6,9 +6,38 @@ import time
 from typing import Any, ClassVar
 
 from chatcli.store.base import Guard, SearchHit, ThreadInfo
+from chatcli.store.decode import loads
 from chatcli.text import make_title
 
 COLUMNS = "thread_id, title, created_at, updated_at, message_count, model"
+# The key of the small dict that stands for a message list in a stored checkpoint
+# (chatcli.store.messages.chains.REF_KEY, not imported: that module needs LangChain).
+REF_KEY = "__chatcli_msgref__"
+# A message chain, root first: the rows from the tail up through the parent pointers.
+CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
+        SELECT node, parent, pos, type, blob FROM chatcli_messages WHERE node = {p} AND thread_id = {p}
+        UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c ON m.node = c.parent)
+    SELECT node, pos, type, blob FROM chain ORDER BY pos"""
+# What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
+# they are not in what people type, and a stored one only moves a highlight).
+OPEN, CLOSE = "\x02", "\x03"
+
+
+def marked(hit: SearchHit) -> SearchHit:
+    """``hit`` with its snippet's match marks taken out and kept as (start, end) spans."""
+    from dataclasses import replace
+
+    text, spans, start = [], [], None
+    for char in hit.snippet:
+        if char == OPEN:
+            start = len(text)
+        elif char == CLOSE:
+            if start is not None:
+                spans.append((start, len(text)))
+            start = None
+        else:
+            text.append(char)
+    return replace(hit, snippet="".join(text), marks=tuple(spans))
 
 
 class SqlThreadIndex:
@@ -87,3 +116,42 @@ class SqlThreadIndex:
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         raise NotImplementedError
+
+    async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
+        """The channel values of the thread's latest checkpoint, decoded; None if it has none."""
+        raise NotImplementedError
+
+    async def _chain(self, thread_id: str, values: dict[str, Any]) -> list[tuple[int, dict[str, Any]]] | None:
+        """(node, message) of the messages a checkpoint's ref names; None when the list is stored inline."""
+        ref = values.get("messages")
+        if not (isinstance(ref, dict) and REF_KEY in ref):
+            return None
+        if ref[REF_KEY] is None or not ref.get("n"):
+            return []
+        rows = await self._rows(self.SQL["chain"], (ref[REF_KEY], thread_id))
+        return [(node, loads(type_, blob)) for node, _, type_, blob in rows]
+
+    async def head(self, thread_id: str) -> dict[str, Any] | None:
+        """The thread's current state as plain data (messages as dicts, system, vars); None if it has none."""
+        values = await self._channel_values(thread_id)
+        if values is None:
+            return None
+        chain = await self._chain(thread_id, values)
+        if chain is not None:
+            values["messages"] = [message for _, message in chain]
+        elif not isinstance(values.get("messages"), list):
+            values["messages"] = []
+        return values
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
+        values = await self._channel_values(thread_id)
+        if values is None:
+            return set()
+        chain = await self._chain(thread_id, values)
+        return None if chain is None and values.get("messages") else {node for node, _ in chain or []}
+
+    async def purge(self, thread_id: str) -> None:
+        """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its messages and row."""
+        for statement in self.SQL["purge"].split(";"):
+            await self._write(statement, (thread_id,))

@@ -79,6 +79,15 @@ def reason(exc: BaseException, url: str) -> str:
     return text
 
 
+def import_psycopg() -> Any:
+    """psycopg alone (what reading threads needs), or a one-line error naming the extra."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT) from None
+    return psycopg
+
+
 def _import_driver() -> tuple[Any, Any]:
     """psycopg and LangGraph's PostgreSQL saver, or a one-line error naming the extra."""
     try:
@@ -99,7 +108,7 @@ def check_driver() -> None:
 
 async def connect(url: str, **options: Any) -> Any:
     """An autocommit connection to ``url``, or a one-line StoreError (never the password)."""
-    psycopg, _ = _import_driver()
+    psycopg = import_psycopg()
     from psycopg.conninfo import conninfo_to_dict
 
     shown = redact_url(url)

@@ -7,11 +7,14 @@ required, ranked as FTS5 ranks (bm25), and the snippet is cut as FTS5 cuts it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg.rows import tuple_row
 
 from chatcli.store.base import SearchHit
+from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, snippet, tsquery_literal
-from chatcli.store.index import COLUMNS, SqlThreadIndex
+from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
 
 
 class PostgresThreadIndex(SqlThreadIndex):
@@ -33,6 +36,17 @@ class PostgresThreadIndex(SqlThreadIndex):
                 SELECT node, parent, role FROM chatcli_messages WHERE node = %s
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
             SELECT count(*) FROM up WHERE role = 'human'""",
+        "head": "SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+        # Values other than strings, numbers and None live in checkpoint_blobs, one row per version.
+        "blobs": """SELECT bl.channel, bl.type, bl.blob
+              FROM checkpoints c CROSS JOIN jsonb_each_text(c.checkpoint -> 'channel_versions') AS v
+              JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id AND bl.checkpoint_ns = c.checkpoint_ns
+                   AND bl.channel = v.key AND bl.version = v.value
+             WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = %s""",
+        "chain": CHAIN.format(p="%s"),
+        "purge": """DELETE FROM checkpoints WHERE thread_id = %s; DELETE FROM checkpoint_blobs WHERE thread_id = %s;
+            DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
+            DELETE FROM chatcli_threads WHERE thread_id = %s""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
@@ -46,6 +60,17 @@ class PostgresThreadIndex(SqlThreadIndex):
         async with self.conn.cursor() as cur:
             await cur.execute(sql, params)
             return cur.rowcount
+
+    async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
+        rows = await self._rows(self.SQL["head"], (thread_id,))
+        if not rows:
+            return None
+        checkpoint_id, checkpoint = rows[0]
+        values = dict(checkpoint.get("channel_values") or {})
+        for channel, type_, blob in await self._rows(self.SQL["blobs"], (thread_id, checkpoint_id)):
+            if type_ != "empty":
+                values[channel] = loads(type_, blob)
+        return values
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required), best first (FTS5's bm25 ranking)."""
@@ -64,19 +89,40 @@ class PostgresThreadIndex(SqlThreadIndex):
             f"%s::float8 * ((f.f{i} * 2.2) / (f.f{i} + 1.2 * (1 - 0.75 + 0.75 * m.ntokens / %s::float8)))"
             for i in range(len(phrases))
         )
-        frequencies = ", ".join(f"chatcli_phrase_count(m.search, %s::text[]) AS f{i}" for i in range(len(phrases)))
+        counted = [_frequency(phrase) for phrase in phrases]
+        frequencies = ", ".join(f"{sql} AS f{i}" for i, (sql, _) in enumerate(counted))
         weights = [value for hits in holding for value in (idf(messages, hits), average)]
         rows = await self._rows(
-            f"""SELECT m.thread_id, t.title, m.pos, m.role, m.text, m.node, {score} AS score
+            f"""SELECT m.thread_id, t.title, m.pos, m.role, m.text, m.node, m.created_at, {score} AS score
                   FROM chatcli_messages m
                   CROSS JOIN LATERAL (SELECT {frequencies}) AS f
                   LEFT JOIN chatcli_threads t ON t.thread_id = m.thread_id
                  WHERE m.search @@ %s::tsquery
                  ORDER BY score DESC, m.node
                  LIMIT %s""",
-            (*weights, *phrases, tsquery_literal(phrases), limit),
+            (*weights, *(value for _, params in counted for value in params), tsquery_literal(phrases), limit),
         )
         return await self.counted([
-            SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases), node)
-            for tid, title, pos, role, body, node, _ in rows
+            marked(SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE), node, when))
+            for tid, title, pos, role, body, node, when, _ in rows
         ])
+
+
+def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
+    """SQL for how often ``phrase`` occurs in a message's tokens, and its parameters.
+
+    A phrase ending in a prefix ("alic*") is counted inline: ``chatcli_phrase_count`` (a
+    migration) compares whole tokens only.
+    """
+    if not phrase[-1].endswith("*"):
+        return "chatcli_phrase_count(m.search, %s::text[])", [list(phrase)]
+    params: list[Any] = []
+
+    def match(alias: str, tok: str) -> str:
+        params.append(tok[:-1] if tok.endswith("*") else tok)
+        return f"starts_with({alias}.lexeme, %s)" if tok.endswith("*") else f"{alias}.lexeme = %s"
+
+    conditions = [match("h", phrase[0])]
+    for i, tok in enumerate(phrase[1:], start=1):
+        conditions.append(f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY (l{i}.positions))")
+    return "(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE " + " AND ".join(conditions) + ")", params

@@ -164,29 +164,44 @@ class SqliteStore(SaverStore):
                 hint="start chat again to open the file that is there now",
             )
 
-    async def _pragma(self, name: str) -> int:
-        async with self.saver.inner.conn.execute(f"PRAGMA {name}") as cursor:
-            (value,) = await cursor.fetchone()
-        return int(value)
-
     async def reclaim(self) -> None:
-        """Give free pages back to the file system once a good share of the file is free.
+        """Give free pages back to the file system once a good share of the file is free."""
+        await reclaim_space(self.saver.inner.conn, self.saver.inner.lock)
 
-        Databases made by this version free them in place (incremental vacuum); older ones
-        are rewritten once (VACUUM), which also switches them to incremental mode.
-        """
-        conn = self.saver.inner.conn
-        async with self.saver.inner.lock:
-            pages, free, mode = [await self._pragma(name) for name in ("page_count", "freelist_count", "auto_vacuum")]
-            if not free or free * 4 < pages:
-                return
-            if mode == 2:  # incremental: one page per step; executescript steps it to the end
-                await conn.executescript("PRAGMA incremental_vacuum;")
-            else:
-                await conn.commit()
-                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                await conn.execute("VACUUM")
+
+async def _pragma(conn: Any, name: str) -> int:
+    async with conn.execute(f"PRAGMA {name}") as cursor:
+        (value,) = await cursor.fetchone()
+    return int(value)
+
+
+async def reclaim_space(conn: Any, lock: Any) -> None:
+    """Give free pages back to the file system once a good share of the file is free.
+
+    Databases made by this version free them in place (incremental vacuum); older ones
+    are rewritten once (VACUUM), which also switches them to incremental mode.
+    """
+    async with lock:
+        pages, free, mode = [await _pragma(conn, name) for name in ("page_count", "freelist_count", "auto_vacuum")]
+        if not free or free * 4 < pages:
+            return
+        if mode == 2:  # incremental: one page per step; executescript steps it to the end
+            await conn.executescript("PRAGMA incremental_vacuum;")
+        else:
             await conn.commit()
+            await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            await conn.execute("VACUUM")
+        await conn.commit()
+
+
+def sqlite_guard(db: str) -> Guard:
+    """The Guard of a SQLite file: its errors as StoreErrors, waiting while another program holds it."""
+    return Guard(
+        str(Path(db).expanduser()),
+        (sqlite3.Error,),
+        hint="run with --debug for details",
+        busy=lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc),
+    )
 
 
 def _read_only(db: str) -> Path | None:
@@ -219,12 +234,7 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
     """
     from chatcli.store.messages import sqlite_saver
 
-    guard = Guard(
-        str(Path(db).expanduser()),
-        (sqlite3.Error,),
-        hint="run with --debug for details",
-        busy=lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc),
-    )
+    guard = sqlite_guard(db)
     unwritable = _read_only(db) if read_only else None
     if unwritable is not None:
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatcli.store.base import SearchHit
-from chatcli.store.index import COLUMNS, SqlThreadIndex
+from chatcli.store.decode import loads
+from chatcli.store.fts import fts5_query
+from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
 
 
 class SqliteThreadIndex(SqlThreadIndex):
@@ -27,6 +29,10 @@ class SqliteThreadIndex(SqlThreadIndex):
                 SELECT node, parent, role FROM chatcli_messages WHERE node = ?
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
             SELECT count(*) FROM up WHERE role = 'human'""",
+        "head": "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+        "chain": CHAIN.format(p="?"),
+        "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
+            DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
@@ -38,14 +44,18 @@ class SqliteThreadIndex(SqlThreadIndex):
         await self.conn.commit()
         return cursor.rowcount
 
+    async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
+        rows = await self._rows(self.SQL["head"], (thread_id,))
+        return dict(loads(*rows[0]).get("channel_values") or {}) if rows else None
+
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
-        """Messages matching ``text`` (words, all required), best first."""
-        query = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+        """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first."""
+        query = fts5_query(text)
         if not query:
             return []
         rows: list[Any] = await self._rows(
-            """SELECT m.thread_id, t.title, m.pos, m.role,
-                      snippet(chatcli_search, 0, '[', ']', '…', 12), m.node
+            f"""SELECT m.thread_id, t.title, m.pos, m.role,
+                      snippet(chatcli_search, 0, char({ord(OPEN)}), char({ord(CLOSE)}), '…', 12), m.node, m.created_at
                  FROM chatcli_search s
                  JOIN chatcli_messages m ON m.node = s.rowid
                  LEFT JOIN chatcli_threads t ON t.thread_id = m.thread_id
@@ -53,4 +63,4 @@ class SqliteThreadIndex(SqlThreadIndex):
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return await self.counted([SearchHit(tid, title, pos // 2 + 1, role, snip, node) for tid, title, pos, role, snip, node in rows])
+        return await self.counted([marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when)) for tid, title, pos, role, snip, node, when in rows])
