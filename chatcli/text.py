@@ -1,8 +1,12 @@
-"""Pure text helpers shared by every layer: making model text safe for a terminal, titles, code fences."""
+"""Pure text helpers shared by every layer: making model text safe for a terminal, titles, code fences, times."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Control characters other than newline and tab, shown as visible symbols instead of being
 # obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
@@ -33,3 +37,36 @@ def fenced(text: str, language: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _moment(when: float | str | None) -> "datetime | None":
+    """An aware datetime for epoch seconds or an ISO 8601 string (no offset means UTC); None if neither."""
+    from datetime import datetime, timezone
+
+    if isinstance(when, (int, float)) and not isinstance(when, bool):
+        return datetime.fromtimestamp(when, timezone.utc)
+    if isinstance(when, str):
+        try:
+            moment = datetime.fromisoformat(when)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return None
+
+
+def local_time(when: float | str | None) -> str:
+    """A time for people: local, to the minute, with its offset from UTC ("2026-11-23 11:40 +01:00")."""
+    moment = _moment(when)
+    if moment is None:
+        return when if isinstance(when, str) else ""
+    local = moment.astimezone()
+    offset = local.strftime("%z")  # "+0100": written "+01:00", as ISO 8601 and `date -R` readers expect
+    return local.strftime("%Y-%m-%d %H:%M ") + offset[:3] + ":" + offset[3:5]
+
+
+def iso_time(when: float | str | None) -> str | None:
+    """A time for programs: ISO 8601 in UTC, to the second ("2026-11-23T10:40:12+00:00")."""
+    from datetime import timezone
+
+    moment = _moment(when)
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat(timespec="seconds")

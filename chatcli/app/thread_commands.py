@@ -6,9 +6,37 @@ from typing import Any, Optional
 
 import typer
 
-from chatcli.app.common import DB, DEBUG, app, environment, guarded, with_threads
+from chatcli.app.common import DB, DEBUG, app, environment, guarded
 from chatcli.app.run import read_stdin
-from chatcli.errors import UsageError
+from chatcli.config import Settings
+from chatcli.errors import ChatError, UsageError
+
+EMPTY = 'no threads yet: chat "a question" starts one'
+
+
+class NoMatch(ChatError):
+    """A search found nothing: exit 1, as grep says it (2 stays for usage errors)."""
+
+
+def with_threads(action: Any, read_only: bool = False, light: bool = True) -> Any:
+    """Run an async ``action(threads)`` against the database in settings; returns a settings -> None.
+
+    ``light`` (all but import and fork): the database is opened without LangGraph, so the
+    command starts as fast as ``chat --version``.
+    """
+
+    def run_it(settings: Settings) -> None:
+        import asyncio
+
+        from chatcli.chat.manage import open_threads
+
+        async def main() -> None:
+            async with open_threads(settings, read_only, light=light) as threads:
+                await action(threads)
+
+        asyncio.run(main())
+
+    return run_it
 
 
 @app.command("threads")
@@ -18,17 +46,20 @@ def threads_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """List threads, most recently used first."""
+    """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in UTC)."""
     import json
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_threads
 
         rows = await threads.list(limit)
+        out = environment().stdout
         if as_json:
-            environment().stdout.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
+            out.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
+        elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
+            (out if out.isatty() else environment().stderr).write(EMPTY + "\n")
         else:
-            print_threads(rows, environment().stdout)
+            print_threads(rows, out)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -40,12 +71,12 @@ def show_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Print a thread's transcript (rendered in a terminal, Markdown text in a pipe), tool calls and thinking included."""
+    """Print a thread's transcript (rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        print_transcript(await threads.transcript(thread_id), environment().stdout, thinking)
+        print_transcript(await threads.transcript(thread_id), environment().stdout, thinking, environment().environ)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -58,7 +89,7 @@ def export_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Write a thread as Markdown or JSON (roles, text, times, model) to stdout, or to a new file with -o."""
+    """Write a thread as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
     import json
 
     async def action(threads: Any) -> None:
@@ -94,16 +125,22 @@ def import_command(
     import json
 
     async def action(threads: Any) -> None:
+        name = "stdin" if file == "-" else file
         try:
             text = read_stdin(environment().stdin) if file == "-" else open(file, encoding="utf-8").read()
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one") from None
+        try:
             data = json.loads(text)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"cannot read {file}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})", hint="`chat export ID -f json` writes one") from None
         except RecursionError:
             raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
         environment().stdout.write(await threads.import_json(data) + "\n")
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, light=False), {"db": db})
 
 
 @app.command("rm")
@@ -113,15 +150,20 @@ def rm_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Delete threads (their messages, checkpoints and index entry)."""
+    """Delete threads (their messages, checkpoints and index entry); lists each one's title and size, then asks."""
 
     async def action(threads: Any) -> None:
-        for thread_id in thread_ids:
-            await threads.transcript(thread_id)  # every id must exist before anything is deleted
+        from chatcli.text import neutralise
+
+        found = [await threads.transcript(thread_id) for thread_id in thread_ids]  # every id must exist first
         if not yes:
             if not environment().stdin_isatty:
                 raise UsageError("not deleting without confirmation", hint="add --yes")
-            if not typer.confirm(f"Delete {len(thread_ids)} thread(s): {', '.join(thread_ids)}?", err=True):
+            for t in found:  # what would go: each thread's title and size, so no id is deleted blind
+                title = " ".join((t.info.title or "(untitled)").split())
+                count = len(t.messages)
+                environment().stderr.write(neutralise(f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})") + "\n")
+            if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in thread_ids:
             await threads.delete(thread_id)
@@ -132,20 +174,30 @@ def rm_command(
 
 @app.command("search")
 def search_command(
-    text: str = typer.Argument(..., metavar="TEXT"),
+    text: str = typer.Argument(..., metavar="TEXT", help="Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else is special."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="Show at most N matches."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Full-text search over every thread: thread, turn and a snippet per match."""
+    """Full-text search over every thread: thread, turn, speaker, time and a snippet per match.
+
+    In a terminal, a table with the matches highlighted; in a pipe, one tab-separated line per
+    match: thread, turn, speaker, time, snippet. Exit 0 when something matches, 1 when nothing does.
+    """
+    import json
 
     async def action(threads: Any) -> None:
-        from chatcli.ui.listing import print_hits
+        from chatcli.ui.listing import hits_json, print_hits
 
         hits = await threads.search(text, limit)
+        out = environment().stdout
+        if as_json:
+            out.write(json.dumps(hits_json(hits), ensure_ascii=False, indent=1) + "\n")
+        elif hits:
+            print_hits(hits, out)
         if not hits:
-            raise UsageError(f"no match for {text!r}")
-        print_hits(hits, environment().stdout)
+            raise NoMatch(f"no match for {text!r}")
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -174,4 +226,4 @@ def fork_command(
     async def action(threads: Any) -> None:
         environment().stdout.write(await threads.fork(thread_id, at, new_id) + "\n")
 
-    guarded(debug, with_threads(action), {"db": db})
+    guarded(debug, with_threads(action, light=False), {"db": db})

@@ -12,7 +12,7 @@ from typing import Any
 from chatcli.errors import UsageError
 
 EXPORT_FORMAT = "chatcli-thread"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: the thread's times are ISO 8601 strings, as the messages' are
 ROLES = ("user", "assistant", "tool")
 # Optional top-level fields: the types each may have (None is always allowed).
 _FIELDS: dict[str, tuple[type, ...]] = {
@@ -21,8 +21,8 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "title": (str,),
     "model": (str,),
     "system": (str,),
-    "created_at": (int, float),
-    "updated_at": (int, float),
+    "created_at": (str, int, float),  # ISO 8601; exports before version 2 wrote epoch seconds
+    "updated_at": (str, int, float),
     "message_count": (int,),
 }
 _MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {

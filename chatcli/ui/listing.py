@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, Any, Mapping
 
-from chatcli.text import neutralise
+from chatcli.text import iso_time, local_time, neutralise
 
-
-def _when(timestamp: float) -> str:
-    """A local date and time, minutes precision."""
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+_SPEAKERS = {"human": ("You", "user"), "ai": ("Assistant", "assistant"), "tool": ("Tool", "tool"), "system": ("System", "system")}
+HIGHLIGHT = "bold reverse"  # a search's matches in a terminal
 
 
 def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
@@ -21,7 +17,7 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     if not out.isatty():
         for t in threads:
             title = " ".join((t.title or "").split())
-            out.write(f"{t.thread_id}\t{_when(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n")
+            out.write(f"{t.thread_id}\t{local_time(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -33,22 +29,30 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     for t in threads:
         title = " ".join((t.title or "").split())
         # Text, not str: stored data is never read as rich markup ("[/bold]" in a model name).
-        cells = (t.thread_id, _when(t.updated_at), str(t.message_count), t.model or "", title)
+        cells = (t.thread_id, local_time(t.updated_at), str(t.message_count), t.model or "", title)
         table.add_row(*(Text(neutralise(cell)) for cell in cells))
     Console(file=out).print(table)
 
 
-def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool = False) -> None:
-    """A thread's messages: each under a ruled speaker line in a terminal, Markdown text in a pipe.
+def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool = False, environ: Mapping[str, str] | None = None) -> None:
+    """A thread's messages: each under a ruled speaker line in a terminal (paged when taller than it), Markdown text in a pipe.
 
     A reasoning model's thinking is one dim line per answer, or in full with ``thinking``.
     """
-    from chatcli.chat.threads import attachment_line, message_record, readable_time, transcript_markdown
+    from chatcli.chat.threads import transcript_markdown
+    from chatcli.ui.pager import ScreenBuffer, page
 
     out = out or sys.stdout
     if not out.isatty():
         out.write(transcript_markdown(transcript))
         return
+    screen = ScreenBuffer()
+    _render_transcript(transcript, screen, thinking)
+    page(screen.getvalue(), out, environ)
+
+
+def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
+    from chatcli.chat.threads import attachment_line, message_record, readable_time
     from rich.console import Console
     from rich.rule import Rule
     from rich.text import Text
@@ -92,11 +96,51 @@ def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool
             console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
 
 
+def _flat(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[tuple[int, int]]]:
+    """The snippet on one line (each run of white space one space), its marks moved along."""
+    text: list[str] = []
+    where: list[int] = []  # for each offset of the snippet, its offset in ``text``
+    for char in snippet:
+        where.append(len(text))
+        if not char.isspace():
+            text.append(char)
+        elif text and text[-1] != " ":
+            text.append(" ")
+    where.append(len(text))
+    return "".join(text).strip(), [(where[a], where[b]) for a, b in marks if a < b <= len(snippet)]
+
+
 def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
-    """Search results: thread, turn and a snippet, one per line."""
+    """Search results: a table with the matches highlighted in a terminal; in a pipe one hit per line,
+    tab-separated: thread, turn, speaker, time, snippet (no marks, no escape codes)."""
     out = out or sys.stdout
-    tty = out.isatty()
+    if not out.isatty():
+        for hit in hits:
+            text, _ = _flat(hit.snippet, hit.marks)
+            fields = (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at), text)
+            out.write("\t".join(fields) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("thread", "turn", "who", "when", "match"):
+        table.add_column(column, justify="right" if column == "turn" else "left", no_wrap=column != "match")
     for hit in hits:
-        snippet = " ".join(hit.snippet.split())
-        line = f"{hit.thread_id}\tturn {hit.turn}\t{hit.role}\t{snippet}"
-        out.write((neutralise(line) if tty else line) + "\n")
+        text, spans = _flat(hit.snippet, hit.marks)
+        match = Text(neutralise(text))  # neutralise keeps offsets: one character for one
+        for start, end in spans:
+            match.stylize(HIGHLIGHT, start, end)
+        cells = (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at))
+        table.add_row(*(Text(neutralise(cell)) for cell in cells), match)
+    Console(file=out).print(table)
+
+
+def hits_json(hits: list[Any]) -> list[dict[str, Any]]:
+    """Search results for scripts: where each match is, who said it and when (ISO 8601, UTC)."""
+    return [
+        {"thread_id": h.thread_id, "title": h.title, "turn": h.turn, "speaker": _SPEAKERS.get(h.role, (h.role, h.role))[1],
+         "snippet": _flat(h.snippet, h.marks)[0], "time": iso_time(h.created_at)}
+        for h in hits
+    ]

@@ -32,7 +32,7 @@ async def _threads(ctx: Context, arg: str) -> None:
         raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
     rows = await ctx.threads().list(int(arg or 20))
     if not rows:
-        ctx.output.note("no threads yet")
+        ctx.output.note("no threads yet: your first message starts one")
         return
     print_threads(rows, ctx.out)
     ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
@@ -80,7 +80,7 @@ async def _title(ctx: Context, arg: str) -> None:
     ctx.output.note("title set")
 
 
-@command("/history", help="show this thread's messages")
+@command("/history", help="show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)")
 async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.conversation.messages():
         ctx.output.note("this thread is empty")
