@@ -185,7 +185,8 @@ class Threads:
         for hit in hits:
             if hit.thread_id not in live:
                 live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
-        return [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
+        kept = [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
+        return await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():

@@ -77,7 +77,19 @@ class ThreadIndex(Protocol):
     async def delete(self, thread_id: str) -> None: ...
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
-        """Messages matching ``text`` (words, all required), best first."""
+        """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first, turns not numbered yet."""
+
+    async def counted(self, hits: list[SearchHit]) -> list[SearchHit]:
+        """``hits`` with their turn numbers."""
+
+    async def head(self, thread_id: str) -> dict[str, Any] | None:
+        """The thread's current state as plain data (messages as dicts, system, vars); None if it has none."""
+
+    async def live_nodes(self, thread_id: str) -> set[int] | None:
+        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
+
+    async def purge(self, thread_id: str) -> None:
+        """Remove the thread's checkpoints, messages and row (without a checkpointer)."""
 
 
 class Store(Protocol):

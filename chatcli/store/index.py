@@ -62,6 +62,10 @@ class SqlThreadIndex:
     async def _execute(self, sql: str, params: tuple) -> int:
         raise NotImplementedError
 
+    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+        """Run ``statements``, each with ``params``, in one transaction."""
+        raise NotImplementedError
+
     async def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         async def read() -> list[tuple]:
             async with self.lock:
@@ -115,21 +119,22 @@ class SqlThreadIndex:
         await self._write(self.SQL["delete"], (thread_id,))
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Messages matching ``text``, best first, their turns not numbered yet (see ``counted``)."""
         raise NotImplementedError
 
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         """The channel values of the thread's latest checkpoint, decoded; None if it has none."""
         raise NotImplementedError
 
-    async def _chain(self, thread_id: str, values: dict[str, Any]) -> list[tuple[int, dict[str, Any]]] | None:
-        """(node, message) of the messages a checkpoint's ref names; None when the list is stored inline."""
+    async def _chain(self, thread_id: str, values: dict[str, Any], decode: bool = True) -> list[tuple[int, Any]] | None:
+        """(node, message) of the messages a checkpoint's ref names (message None unless ``decode``); None when the list is stored inline."""
         ref = values.get("messages")
         if not (isinstance(ref, dict) and REF_KEY in ref):
             return None
         if ref[REF_KEY] is None or not ref.get("n"):
             return []
         rows = await self._rows(self.SQL["chain"], (ref[REF_KEY], thread_id))
-        return [(node, loads(type_, blob)) for node, _, type_, blob in rows]
+        return [(node, loads(type_, blob) if decode else None) for node, _, type_, blob in rows]
 
     async def head(self, thread_id: str) -> dict[str, Any] | None:
         """The thread's current state as plain data (messages as dicts, system, vars); None if it has none."""
@@ -148,10 +153,15 @@ class SqlThreadIndex:
         values = await self._channel_values(thread_id)
         if values is None:
             return set()
-        chain = await self._chain(thread_id, values)
+        chain = await self._chain(thread_id, values, decode=False)
         return None if chain is None and values.get("messages") else {node for node, _ in chain or []}
 
     async def purge(self, thread_id: str) -> None:
         """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its messages and row."""
-        for statement in self.SQL["purge"].split(";"):
-            await self._write(statement, (thread_id,))
+        statements = [statement for statement in self.SQL["purge"].split(";") if statement.strip()]
+
+        async def write() -> None:
+            async with self.lock:
+                await self._execute_all(statements, (thread_id,))
+
+        await self.guard.run(write)

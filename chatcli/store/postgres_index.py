@@ -61,6 +61,11 @@ class PostgresThreadIndex(SqlThreadIndex):
             await cur.execute(sql, params)
             return cur.rowcount
 
+    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+        async with self.conn.transaction(), self.conn.cursor() as cur:
+            for statement in statements:
+                await cur.execute(statement, params)
+
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         rows = await self._rows(self.SQL["head"], (thread_id,))
         if not rows:
@@ -102,10 +107,10 @@ class PostgresThreadIndex(SqlThreadIndex):
                  LIMIT %s""",
             (*weights, *(value for _, params in counted for value in params), tsquery_literal(phrases), limit),
         )
-        return await self.counted([
+        return [
             marked(SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE), node, when))
             for tid, title, pos, role, body, node, when, _ in rows
-        ])
+        ]
 
 
 def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:

@@ -44,6 +44,15 @@ class SqliteThreadIndex(SqlThreadIndex):
         await self.conn.commit()
         return cursor.rowcount
 
+    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+        try:  # one transaction: one commit (and one sync to disk) for the lot
+            for statement in statements:
+                await self.conn.execute(statement, params)
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         rows = await self._rows(self.SQL["head"], (thread_id,))
         return dict(loads(*rows[0]).get("channel_values") or {}) if rows else None
@@ -63,4 +72,4 @@ class SqliteThreadIndex(SqlThreadIndex):
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return await self.counted([marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when)) for tid, title, pos, role, snip, node, when in rows])
+        return [marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when)) for tid, title, pos, role, snip, node, when in rows]
