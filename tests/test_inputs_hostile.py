@@ -24,7 +24,7 @@ BAD_EXPORTS = {
     "vars a string": ({**GOOD, "vars": "abc"}, "vars: expected an object, got 'abc'"),
     "vars a list": ({**GOOD, "vars": [1, 2]}, "vars: expected an object, got a list"),
     "var not a string": ({**GOOD, "vars": {"a": 1}}, "vars.a: expected a string, got 1"),
-    "created_at a string": ({**GOOD, "created_at": "[/red]"}, "created_at: expected a number, got '[/red]'"),
+    "created_at a string": ({**GOOD, "created_at": "[/red]"}, "created_at: expected an ISO 8601 time, got '[/red]'"),
     "model a list": ({**GOOD, "model": ["a"]}, "model: expected a string, got a list"),
     "title a number": ({**GOOD, "title": 12345}, "title: expected a string, got 12345"),
     "messages an object": ({**GOOD, "messages": {"a": 1}}, "messages: expected a list, got an object"),

@@ -48,6 +48,17 @@ def _check_type(path: str, value: Any, types: tuple[type, ...]) -> None:
         raise _expected(path, what, value)
 
 
+def _check_time(path: str, value: Any) -> None:
+    """A thread's time is an ISO 8601 string (or, in exports before version 2, epoch seconds)."""
+    from datetime import datetime
+
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise _expected(path, "an ISO 8601 time", value) from None
+
+
 def check_export(data: Any) -> dict[str, Any]:
     """``data`` if it is a thread export chat can import; else a UsageError naming the first problem."""
     if not isinstance(data, dict):
@@ -56,6 +67,8 @@ def check_export(data: Any) -> dict[str, Any]:
         raise UsageError(f'not a chatcli thread export (expected "format": "{EXPORT_FORMAT}")')
     for name, types in _FIELDS.items():
         _check_type(name, data.get(name), types)
+    for name in ("created_at", "updated_at"):
+        _check_time(name, data.get(name))
     variables = data.get("vars")
     if variables is not None:
         if not isinstance(variables, dict):
