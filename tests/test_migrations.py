@@ -35,7 +35,7 @@ def upgraded_thread_checks(env: dict[str, str], server) -> None:
     titles = {line.split("\t")[0]: line.split("\t")[-1] for line in listed.out.splitlines()}
     assert titles == {"alpha": "hello there", "beta": "Bees"}
     found = chat(env, "search", "lighthouses")
-    assert found.code == 0 and "alpha\tturn 2" in found.out, found
+    assert found.code == 0 and found.out.startswith("alpha\t2\tYou\t"), found
     export = json.loads(chat(env, "export", "alpha", "-f", "json").out)
     assert export["system"] == "You are terse, {who}." and export["vars"] == {"who": "Ann"}
     assert [m["content"] for m in export["messages"] if m["role"] == "user"] == ["hello there", "second question about lighthouses"]
