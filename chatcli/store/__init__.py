@@ -27,7 +27,7 @@ def check_store(db: str) -> None:
     A PostgreSQL database itself is checked when it is opened.
     """
     if is_postgres_url(db):
-        from chatcli.store.postgres import check_driver
+        from chatcli.store.postgres_driver import check_driver
 
         check_driver()
     else:

@@ -116,7 +116,7 @@ async def _postgres_ready(conn: Any) -> bool:
 
 @asynccontextmanager
 async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
-    from chatcli.store.postgres import connect, import_psycopg, reason, redact_url
+    from chatcli.store.postgres_driver import connect, import_psycopg, reason, redact_url
     from chatcli.store.postgres_index import PostgresThreadIndex
 
     psycopg = import_psycopg()

@@ -19,116 +19,20 @@ Only imported for a PostgreSQL URL: psycopg stays out of the SQLite path.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
+from chatcli.store.postgres_driver import import_driver, connect, reason, redact_url
 
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
 _SCHEMA_LOCK = 0x63686174636C69  # "chatcli"
 _TURN_LOCKS = 0x6368_6174  # "chat"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) shown as ``***``."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, hostport = netloc.rpartition("@")
-            user, colon, _ = userinfo.partition(":")
-            netloc = f"{user}{':***' if colon else ''}@{hostport}"
-        query = parts.query
-        if "password" in query.lower():
-            pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-def _secrets(url: str) -> list[str]:
-    """The password(s) in ``url``, to strip from any message that might echo them."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password] if parts.password else []
-        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
-    except ValueError:
-        return []
-    # A password holding "@" is split there by libpq, which then names the rest as the host.
-    found += [piece for secret in found for piece in secret.split("@")]
-    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
-
-
-def reason(exc: BaseException, url: str) -> str:
-    """The useful line of a driver error, without libpq's prefixes or the password."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    text = re.sub(r'^(connection failed|connection is bad):\s*', "", text)
-    text = re.sub(r'^connection to server (at|on) .*? failed:\s*', "", text)
-    text = re.sub(r"^(FATAL|ERROR):\s*", "", text)
-    for secret in _secrets(url):
-        text = text.replace(secret, "***")
-    return text
-
-
-def import_psycopg() -> Any:
-    """psycopg alone (what reading threads needs), or a one-line error naming the extra."""
-    try:
-        import psycopg
-    except ImportError:
-        raise StoreError("PostgreSQL support is not installed", hint=INSTALL_HINT) from None
-    return psycopg
-
-
-def _import_driver() -> tuple[Any, Any]:
-    """psycopg and LangGraph's PostgreSQL saver, or a one-line error naming the extra."""
-    try:
-        import psycopg
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    except ImportError:
-        raise StoreError("PostgreSQL support is not installed", hint=_install_hint()) from None
-    return psycopg, AsyncPostgresSaver
-
-
-def check_driver() -> None:
-    """Fail early (before the prompt opens) when the PostgreSQL extra is missing."""
-    from importlib.util import find_spec
-
-    if find_spec("psycopg") is None or find_spec("langgraph.checkpoint.postgres") is None:
-        raise StoreError("PostgreSQL support is not installed", hint=_install_hint())
-
-
-async def connect(url: str, **options: Any) -> Any:
-    """An autocommit connection to ``url``, or a one-line StoreError (never the password)."""
-    psycopg = import_psycopg()
-    from psycopg.conninfo import conninfo_to_dict
-
-    shown = redact_url(url)
-    try:
-        given = conninfo_to_dict(url)
-    except psycopg.Error as exc:
-        raise StoreError(f"invalid PostgreSQL URL {shown}: {reason(exc, url)}", hint="check --db or CHATCLI_DB") from None
-    defaults = {"connect_timeout": 10, "application_name": "chatcli"}
-    extra = {k: v for k, v in defaults.items() if k not in given}
-    try:
-        return await psycopg.AsyncConnection.connect(url, autocommit=True, **extra, **options)
-    except psycopg.Error as exc:
-        why = reason(exc, url)
-        if re.search(r'database ".*" does not exist', why):
-            hint = "create it with createdb, or choose another --db"
-        elif "password" in why or "authentication" in why or "role" in why:
-            hint = "check the user and password in --db, CHATCLI_DB or ~/.pgpass"
-        else:
-            hint = "check --db or CHATCLI_DB, and that the server is running"
-        raise StoreError(f"cannot connect to {shown}: {why}", hint=hint) from None
 
 
 async def _fetchone(conn: Any, sql: str, params: tuple = ()) -> tuple:
@@ -152,7 +56,7 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
     try:
         yield
     finally:
-        psycopg, _ = _import_driver()
+        psycopg, _ = import_driver()
         try:
             await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
         except psycopg.OperationalError:
@@ -161,7 +65,7 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
 
 async def read_threads(url: str) -> list[ThreadInfo]:
     """The thread index's rows, most recently used first, on a short connection of its own."""
-    psycopg, _ = _import_driver()
+    psycopg, _ = import_driver()
     from chatcli.store.index import COLUMNS
 
     conn = await connect(url)
@@ -189,7 +93,7 @@ class PostgresStore(SaverStore):
     """
 
     def __init__(self, conn: Any, url: str):
-        psycopg, AsyncPostgresSaver = _import_driver()
+        psycopg, AsyncPostgresSaver = import_driver()
         from chatcli.store.fts import search_fields
         from chatcli.store.messages import MessageStoreSaver
         from chatcli.store.messages.pgtable import PostgresMessageTable
@@ -213,7 +117,7 @@ class PostgresStore(SaverStore):
 
     def _dropped(self, exc: BaseException) -> bool:
         """True when ``exc`` means the connection is gone (so opening it again may help)."""
-        psycopg, _ = _import_driver()
+        psycopg, _ = import_driver()
         return isinstance(exc, psycopg.OperationalError) and bool(self.conn.closed or self.conn.broken)
 
     async def reopen(self) -> None:
@@ -251,7 +155,7 @@ async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
     from chatcli.store.migrations import LOG_TABLE, check_known
     from chatcli.store.postgres_schema import MIGRATIONS
 
-    psycopg, _ = _import_driver()
+    psycopg, _ = import_driver()
     try:  # autocommit: a failed statement leaves the session usable
         ours, theirs = await _fetchone(
             conn,
@@ -268,7 +172,7 @@ async def _check_legacy(conn: Any) -> None:
     """Refuse a database that a newer release set up before migrations were recorded by name."""
     from chatcli.store.postgres_schema import MIGRATIONS
 
-    psycopg, _ = _import_driver()
+    psycopg, _ = import_driver()
     try:
         (version,) = await _fetchone(conn, "SELECT coalesce(max(version), 0) FROM chatcli_schema")
     except psycopg.errors.UndefinedTable:
@@ -283,7 +187,7 @@ async def _check_legacy(conn: Any) -> None:
 @asynccontextmanager
 async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
     """Open the PostgreSQL database at ``url``, setting up its schema on first use."""
-    psycopg, AsyncPostgresSaver = _import_driver()
+    psycopg, AsyncPostgresSaver = import_driver()
     from psycopg.rows import dict_row
 
     from chatcli.store.migrations import migrate
@@ -306,9 +210,3 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
     finally:
         await store.close()
-
-
-def _install_hint() -> str:
-    from chatcli.install import install_line
-
-    return install_line("postgres")
