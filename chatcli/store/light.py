@@ -117,9 +117,10 @@ async def _postgres_ready(conn: Any) -> bool:
 @asynccontextmanager
 async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
     from chatcli.store.postgres_driver import connect, import_psycopg, reason, redact_url
+
+    psycopg = import_psycopg()  # first: a missing extra is one line, before anything imports psycopg
     from chatcli.store.postgres_index import PostgresThreadIndex
 
-    psycopg = import_psycopg()
     conn = await connect(url)
     name = redact_url(url)
     guard = Guard(name, (psycopg.Error,), reason=lambda exc: reason(exc, url), hint="check the server and --db")
