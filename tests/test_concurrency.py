@@ -98,3 +98,18 @@ def test_two_repls_on_one_thread_take_turns(server, chat_env):
         ("user", "bravo two"),
     ]
     assert len(stored(db_of(chat_env), "shared")) == 8
+
+
+@pytest.mark.stores("sqlite")
+def test_processes_creating_a_new_database_together_all_answer(server, chat_env, tmp_path):
+    """Three one-shots on a database that does not exist yet, three times: each sets it up in turn."""
+    for round_ in range(3):
+        env = {**chat_env, "CHATCLI_DB": str(tmp_path / f"new-{round_}" / "chat.db")}
+        procs = [
+            subprocess.Popen([str(CHAT), "-t", "shared", f"q{round_}-{i}"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for i in range(3)
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=90)
+            assert proc.returncode == 0 and "locked" not in err.decode(), err.decode()
+        assert [kind for kind, _, _ in summary(stored(env["CHATCLI_DB"], "shared"))] == ["human", "ai"] * 3

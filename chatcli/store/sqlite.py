@@ -6,7 +6,7 @@ import fcntl
 import os
 import sqlite3
 import zlib
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -19,6 +19,8 @@ from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
 
 # Threads map to byte ranges of one lock file; two threads rarely share a slot.
 _LOCK_SLOTS = 1 << 20
+# The byte after the turns' slots: held while a process sets the file up (two at once would collide).
+_SETUP_SLOT = _LOCK_SLOTS
 _WAL_LIMIT = 8 * 1024 * 1024
 # Tables that only a chatcli (or LangGraph) database has; another program's file has none.
 _OUR_TABLES = {"checkpoints", "chatcli_messages", "chatcli_threads"}
@@ -111,11 +113,15 @@ def read_threads(db: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
-@asynccontextmanager
-async def file_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+def file_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
     """Hold the thread's byte of ``<db>.lock`` (a POSIX lock: released if the process dies)."""
+    return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)
+
+
+@asynccontextmanager
+async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+    """Hold byte ``slot`` of ``<db>.lock``, polling (so waiting stays cancellable)."""
     fd = os.open(db.with_name(db.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-    slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
 
     async def try_lock() -> bool:
         try:
@@ -247,12 +253,14 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
     check_database(path)
 
     try:
-        async with sqlite_saver(str(path), guard=guard) as saver:
-            conn, lock = saver.inner.conn, saver.inner.lock
-            async with lock:
-                await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
-            # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
-            await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+        async with AsyncExitStack() as stack:
+            async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
+                saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
+                conn, lock = saver.inner.conn, saver.inner.lock
+                async with lock:
+                    await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
+                # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
+                await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
             yield SqliteStore(saver, path, guard)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
