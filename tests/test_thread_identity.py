@@ -181,3 +181,17 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
     assert mistyped.exit_code() == 2
     assert f"no thread {real[:-1]}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("wanted, known, meant", [
+    ("0ad131a", ["0ad131a5"], ["0ad131a5"]),  # a generated id one character short
+    ("0ad131a6", ["0ad131a5"], ["0ad131a5"]),  # a generated id one digit off
+    ("notez", ["notes"], ["notes"]),
+    ("dbl1", ["dbl0"], []),  # numbered names: a script's run 1 beside its run 0
+    ("notes12", ["notes11"], []),
+    ("review-2", ["review-1"], []),
+])  # fmt: skip
+def test_numbered_names_are_siblings_and_a_generated_id_a_digit_off_is_a_typo(wanted, known, meant):
+    from chatcli.chat.inputs import similar_ids
+
+    assert similar_ids(wanted, known) == meant

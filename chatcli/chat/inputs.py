@@ -75,8 +75,15 @@ def _one_edit(a: str, b: str) -> bool:
 _LAST_PART = re.compile(r"(.*[-_.])([^-_.]*)")
 
 
+_NUMBERED = re.compile(r"(.*\D)(\d+)")
+_GENERATED = re.compile(r"[0-9a-f]{8}")  # new_thread_id's: a digit off is a typo there
+
+
 def _siblings(a: str, b: str) -> bool:
-    """Names alike only in their numbering (review-1, review-12; project-a, project-b): two threads, not a typo."""
+    """Names alike only in their numbering (review-1, review-12, notes2; project-a, project-b): two threads, not a typo."""
+    na, nb = _NUMBERED.fullmatch(a), _NUMBERED.fullmatch(b)
+    if na and nb and na.group(1) == nb.group(1) and not (_GENERATED.fullmatch(a) or _GENERATED.fullmatch(b)):
+        return True
     ma, mb = _LAST_PART.fullmatch(a), _LAST_PART.fullmatch(b)
     if not ma or not mb or ma.group(1) != mb.group(1):
         return False
