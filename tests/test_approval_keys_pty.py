@@ -33,12 +33,28 @@ def test_y_alone_runs_the_call(server, chat_env, start, tmp_path):
     assert_valid(server)
 
 
-def test_text_typed_right_after_the_key_is_the_next_message(server, chat_env, start, tmp_path):
+def test_yes_enter_out_of_habit_answers_yes_and_sends_nothing_more(server, chat_env, start, tmp_path):
+    """"yes⏎" typed as for a line-based question: y answers, and "es⏎" is not sent as a message."""
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
-    repl = start("--tools", "shell", "--thread", "glued")
+    repl = start("--tools", "shell", "--thread", "habit")
     at = repl.say("make a marker")
     wait_asked(repl, QUESTION, at)
-    answer(repl, "yand now?\r")  # the answer, then at once the next question
+    answer(repl, "yes\r")
+    repl.wait_for("made it", after=at, timeout=15)
+    repl.wait_prompt()
+    time.sleep(0.5)  # long enough for a stray "es" to have been sent
+    assert (tmp_path / "marker").exists()
+    assert len(server.requests) == 2, [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+
+
+def test_a_message_typed_after_the_answer_goes_to_the_next_prompt(server, chat_env, start, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "sleep 1; touch marker"})), Reply("made it"))
+    repl = start("--tools", "shell", "--thread", "after")
+    at = repl.say("make a marker")
+    wait_asked(repl, QUESTION, at)
+    answer(repl, "y")
+    time.sleep(0.6)  # the command runs: typing ahead a moment after the answer
+    repl.child.send("and now?\r")
     repl.wait_for("You said: and now?", after=at, timeout=15)
     assert (tmp_path / "marker").exists()
     assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"][-1] == "and now?"

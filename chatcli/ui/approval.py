@@ -5,7 +5,8 @@ later call of that tool this session, e edits the arguments (JSON) first, r refu
 reason for the model, v shows the whole arguments, q refuses this call and every later one of
 the same reply. Ctrl-C or Ctrl-D at the question (or at its edit and reason prompts) does what
 q does: the session goes on. Keys typed before the question appears are dropped (those the
-terminal holds and those prompt-toolkit read ahead), and pasted text answers nothing. The
+terminal holds and those prompt-toolkit read ahead), and pasted text answers nothing; so are
+keys typed in the moment after the answer (the "es⏎" of an old "yes⏎" habit is no message). The
 call's block, and all the question says, is shown on the terminal the question is asked on,
 even when stderr goes elsewhere; with no terminal to ask on, nothing is asked and the calls
 are refused.
@@ -29,6 +30,9 @@ KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later
 _SHOWN = {"y": "yes", "n": "no", "": "no", "a": "always", "e": "edit", "r": "reason", "v": "view all", "q": "no to all", "\x03": "no to all"}
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
+# Seconds after a one-key answer in which what is typed is the rest of that answer ("es⏎" of
+# "yes⏎", an Enter out of habit), dropped rather than sent as the next message.
+AFTER_ANSWER = 0.4
 
 
 def _stream_of(output: Any) -> IO[str] | None:
@@ -103,6 +107,18 @@ class TerminalApprover:
 
     async def _ask(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
         self._drop_typeahead()  # only before the first asking: later keys were typed at the question
+        decision = await self._decide(call, entry)
+        await self._drop_the_rest()
+        return decision
+
+    async def _drop_the_rest(self) -> None:
+        """Forget what is typed in the moment after the answer: the rest of a "yes⏎" is no message."""
+        import asyncio
+
+        await asyncio.sleep(AFTER_ANSWER)
+        self._take_typed()
+
+    async def _decide(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
         while True:
             answer = await self._key(QUESTION)
             if answer in (_STOPPED, "q"):
@@ -192,14 +208,17 @@ class TerminalApprover:
             return _STOPPED
 
     def _drop_typeahead(self) -> None:
-        """Forget keys typed before the question (a stray Enter or y must not answer it), and say so.
+        """Forget keys typed before the question (a stray Enter or y must not answer it), and say so."""
+        from prompt_toolkit.keys import Keys
 
-        They wait in two places: the terminal (typed while the reply streamed) and prompt-toolkit's
-        type-ahead store (read with the line that asked, e.g. "question⏎y" typed at once).
-        """
+        if any(key.key != Keys.CPRResponse for key in self._take_typed()):  # a cursor report is no typing
+            self._say("(keys typed before the question are not taken as an answer)")
+
+    def _take_typed(self) -> list[Any]:
+        """Take and return the keys typed but not yet read: prompt-toolkit's type-ahead store (read with
+        the last line, e.g. "question⏎y" typed at once) and what the terminal holds."""
         from prompt_toolkit.input import create_input
         from prompt_toolkit.input.typeahead import get_typeahead
-        from prompt_toolkit.keys import Keys
 
         from chatcli.ui.typeahead import keys_of
 
@@ -215,5 +234,4 @@ class TerminalApprover:
             termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
         except (OSError, ValueError, termios.error):
             pass  # not a terminal: nothing was typed ahead there
-        if any(key.key != Keys.CPRResponse for key in dropped):  # the terminal's answer to a cursor query is no typing
-            self._say("(keys typed before the question are not taken as an answer)")
+        return dropped
