@@ -246,7 +246,7 @@ async def run_repl(
     session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir))
     for line in _banner(thread_id, info, named):
         output.note(line)
-    output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or /exit quits")
+    output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
     waiting = len((setup or {}).get("attachments") or [])
     for item in (setup or {}).get("attachments") or []:  # read and checked already: said before the prompt
         output.note(f"attached: {item.line} · sent with your next message")
