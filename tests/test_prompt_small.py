@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
@@ -77,3 +78,42 @@ async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settin
     server.models = ["other"]
     await asyncio.sleep(0.2)
     assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]  # kept a while, not asked at every Tab
+
+
+async def test_an_input_history_that_cannot_be_written_never_ends_the_session(settings, server, tmp_path):
+    """Its directory removed while chat runs: made again; a file that cannot be written: one line, the prompt goes on."""
+    import shutil
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from chatcli.ui.output import PlainOutput
+    from chatcli.ui.prompt import run_repl
+    from chatcli.ui.prompt_session import make_session
+    from tests.helpers import Captured
+
+    history = Path(settings.history_file)
+    out, err = Captured(), Captured()
+    with create_pipe_input() as keys:
+        session = make_session(settings, input=keys, output=DummyOutput())
+        repl = asyncio.create_task(run_repl(settings, "feedbee1", PlainOutput(out, err), session=session))
+        shutil.rmtree(history.parent)  # the data directory removed under a running chat
+        keys.send_text("first line\r")
+        await _until(lambda: "You said: first line" in out.getvalue(), repl)
+        assert "first line" in history.read_text()
+        history.unlink()
+        history.mkdir()  # now a directory: the file cannot be written at all
+        keys.send_text("second line\r")
+        await _until(lambda: "You said: second line" in out.getvalue(), repl)
+        keys.send_text("third line\r")
+        await _until(lambda: "You said: third line" in out.getvalue(), repl)
+        keys.send_text("\x04")
+        await asyncio.wait_for(repl, 10)
+    assert err.getvalue().count("the input history cannot be written") == 1, err.getvalue()
+
+
+async def _until(done, task, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline and not task.done(), task
+        await asyncio.sleep(0.05)

@@ -244,6 +244,8 @@ async def run_repl(
     threads = ThreadCache()
     models = ModelCache(lambda: _models(settings))
     session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir))
+    if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
+        session.history.warn = output.warn
     for line in _banner(thread_id, info, named):
         output.note(line)
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
