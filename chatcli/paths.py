@@ -1,10 +1,19 @@
-"""Where chatcli keeps things: the user's config and data directories and the files in them (nothing is created here)."""
+"""Where chatcli keeps things (the user's config and data directories and the files in them; nothing is
+created here), and where this installation came from, for hints that add an optional part (an extra).
+
+chat is installed from its source (the README: ``pip install -e .`` in a checkout). The
+registry name ``chatcli`` belongs to an unrelated project, so a hint never names a registry
+package: it names the place this installation came from, as pip recorded it (PEP 610).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import unquote, urlsplit
 
 
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -35,3 +44,48 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
 def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
     """The file that lists the .env files the user trusts (``chat trust``)."""
     return data_dir(environ) / "trusted-env.json"
+
+
+# The distribution's name (pyproject.toml); the import package and the `chat` command are "chatcli" and "chat".
+DISTRIBUTION = "chatcli-langgraph"
+
+
+@lru_cache(maxsize=1)
+def _origin() -> tuple[str, bool] | None:
+    """Where this installation came from (a directory or a URL) and whether it is editable; None if unknown."""
+    from importlib import metadata
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    names = [*(metadata.packages_distributions().get("chatcli") or []), DISTRIBUTION, "chatcli"]
+    found = (dist for name in dict.fromkeys(names) for dist in metadata.distributions(name=name))
+    for dist in found:  # a checkout's own egg-info comes first on sys.path there: it has no record
+        try:
+            record = json.loads(dist.read_text("direct_url.json") or "")
+        except (OSError, ValueError):
+            continue
+        url = record.get("url") if isinstance(record, dict) else None
+        if not isinstance(url, str) or not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            where = Path(unquote(parts.path))
+            editable = bool((record.get("dir_info") or {}).get("editable"))
+            if editable and not here.is_relative_to(where.resolve()):
+                continue  # another project's distribution of that name
+            return str(where), editable
+        if any(str(f).replace("\\", "/") == "chatcli/__init__.py" for f in dist.files or []):
+            return url, False
+    return None
+
+
+def install_line(extra: str, pip_options: str = "") -> str:
+    """The pip command that adds ``extra`` to this installation, from where it was installed."""
+    options = f"{pip_options} " if pip_options else ""
+    origin = _origin()
+    if origin is None:
+        return f'pip install {options}-e ".[{extra}]" (in your chatcli checkout)'
+    where, editable = origin
+    if where.startswith("/"):
+        return f'pip install {options}{"-e " if editable else ""}"{where}[{extra}]"'
+    return f'pip install {options}"{DISTRIBUTION}[{extra}] @ {where}"'

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import datetime
 
+# A lone UTF-16 surrogate: what undecodable bytes (or a "\ud800" in JSON) become in a str; such
+# text can be neither shown, stored nor sent.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # Control characters other than newline and tab, shown as visible symbols instead of being
 # obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
 _CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"} | {0x7F: 0x2421}

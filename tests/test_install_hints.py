@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatcli.install import install_line
+from chatcli.paths import install_line
 from tests.helpers import chat
 
 ROOT = Path(__file__).resolve().parent.parent

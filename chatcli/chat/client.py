@@ -18,17 +18,17 @@ that chatcli.chat.toolcalls reads their arguments strictly.
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Any
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from chatcli.text import LONE_SURROGATE
+
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 def clean_text(text: str) -> str:
     """``text`` with any lone surrogate replaced by U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+    return LONE_SURROGATE.sub("\ufffd", text) if LONE_SURROGATE.search(text) else text
 
 
 def _is_count(value: Any) -> bool:

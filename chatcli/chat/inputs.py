@@ -6,6 +6,7 @@ import re
 import secrets
 
 from chatcli.errors import UsageError
+from chatcli.text import LONE_SURROGATE
 
 THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -25,14 +26,9 @@ def check_thread_id(thread_id: str) -> str:
     return thread_id
 
 
-# Undecodable bytes reach Python as lone surrogates (a Latin-1 terminal, a bad argument):
-# they cannot be stored or sent, so such text is refused with the place of the first one.
-_NOT_UTF8 = re.compile("[\ud800-\udfff]")
-
-
 def check_utf8(text: str, what: str) -> str:
-    """Refuse text holding undecodable bytes; return it unchanged."""
-    bad = _NOT_UTF8.search(text)
+    """Refuse text holding undecodable bytes (a Latin-1 terminal, a bad argument), naming where; return it unchanged."""
+    bad = LONE_SURROGATE.search(text)
     if bad:
         raise UsageError(
             f"{what} is not valid UTF-8 (character {bad.start() + 1})",

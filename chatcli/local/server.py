@@ -39,7 +39,7 @@ BUILD_FLAGS = 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"'
 
 def install_line() -> str:
     """The command that adds the local model to this installation (built portably, never from pip's cache)."""
-    from chatcli.install import install_line as pip_line
+    from chatcli.paths import install_line as pip_line
 
     return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
 

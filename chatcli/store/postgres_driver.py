@@ -106,6 +106,6 @@ async def connect(url: str, **options: Any) -> Any:
 
 
 def _install_hint() -> str:
-    from chatcli.install import install_line
+    from chatcli.paths import install_line
 
     return install_line("postgres")
