@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.paths import data_dir
-from chatcli.window import split_window
+from chatcli.budget import split_window
 
 _MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
 _N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, Iterator
 
 from chatcli.config import Settings
-from chatcli.window import split_window
+from chatcli.budget import split_window
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
     install_line,
@@ -121,7 +121,7 @@ def model_file(settings: Settings) -> Path:
 def budget(settings: Settings) -> tuple[int, int]:
     """History budget (estimated tokens) and reply cap (tokens) that fit the local window together.
 
-    The window is shared as any endpoint's is (chatcli.window); the history gets less if
+    The window is shared as any endpoint's is (chatcli.budget); the history gets less if
     context_tokens asks for less.
     """
     history, reply = split_window(settings.local_n_ctx, settings.max_tokens)
