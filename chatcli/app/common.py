@@ -62,7 +62,8 @@ DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:
     """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code.
 
-    ``on_error(exc)``, if given, also reports the failure (--json puts an error object on stdout).
+    ``on_error(exc, settings)``, if given, also reports the failure (--json puts an error object on stdout);
+    both say it as chatcli.chat.failures.describe does.
     """
     env = environment()
     settings: Settings | None = None
@@ -73,7 +74,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
-            on_error(exc)
+            on_error(exc, settings)
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
 
 

@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.app.environment import Environment
 from chatcli.config import Settings
-from chatcli.errors import ChatError, ExitStatus, Interrupted, UsageError
+from chatcli.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
     from chatcli.chat.session import Opening
@@ -217,32 +217,22 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
 
     A stderr that cannot be written (a closed terminal) changes nothing but the line.
     """
+    from chatcli.chat.failures import describe, traceback_text
+
+    failure = describe(exc, settings)
+    err = err or sys.stderr
     try:
-        return _report(exc, debug, settings, err or sys.stderr)
+        if debug:
+            # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
+            err.write(traceback_text(exc, settings))
+        if failure.kind == "broken_pipe":
+            _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
+        elif failure.kind == "interrupted":
+            err.write(f"{failure.line}\n")
+        elif failure.kind == "unexpected":
+            err.write(f"chat: {failure.line}\n")
+        else:
+            err.write(f"chat: error: {failure.line}\n")
     except OSError:
-        return getattr(exc, "exit_status", None) or ExitStatus.ERROR
-
-
-def _report(exc: BaseException, debug: bool, settings: Settings | None, err: IO[str]) -> int:
-    from chatcli.ui.reply import traceback_text, unexpected
-
-    if debug:
-        # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
-        err.write(traceback_text(exc, settings or Settings()))
-    if isinstance(exc, BrokenPipeError):
-        _silence_stdout()
-        return ExitStatus.BROKEN_PIPE  # the reader left (`chat q | head -1`): nothing to say
-    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
-        err.write(f"chat: error: cannot write the output: {exc.strerror}\n")
-        return ExitStatus.ERROR
-    if isinstance(exc, KeyboardInterrupt):
-        err.write("interrupted\n")
-        return ExitStatus.INTERRUPTED
-    if isinstance(exc, Interrupted):
-        err.write(f"{exc}\n")
-        return exc.exit_status
-    if isinstance(exc, ChatError):
-        err.write(f"chat: error: {exc}\n")
-        return exc.exit_status
-    err.write(f"chat: {unexpected(exc, settings or Settings())}\n")
-    return ExitStatus.ERROR
+        pass
+    return failure.exit_status

@@ -12,30 +12,10 @@ import sys
 import time
 from typing import IO, Any
 
-from chatcli.errors import ChatError, ExitStatus
+from chatcli.config import Settings
 from chatcli.ui.output import StderrNotes
 from chatcli.chat.conversation import TurnResult
-
-
-def exit_status_of(exc: BaseException) -> int:
-    """The exit code ``chat`` ends with for this failure (as cli.report decides it)."""
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitStatus.INTERRUPTED
-    if isinstance(exc, ChatError):
-        return exc.exit_status
-    return ExitStatus.ERROR
-
-
-def error_message(exc: BaseException) -> str:
-    """The one-line message for a failure, as on stderr (without the "chat: error: " prefix)."""
-    from chatcli.chat.model import redact
-    from chatcli.config import Settings
-
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, ChatError):
-        return str(exc)
-    return redact(f"unexpected error: {type(exc).__name__}: {exc}", Settings())
+from chatcli.chat.failures import describe
 
 
 def usage_object(result: TurnResult | None) -> dict[str, int] | None:
@@ -132,8 +112,9 @@ class JsonOutput(StderrNotes):
 
     # ---- failures -----------------------------------------------------------------------------
 
-    def fail(self, exc: BaseException) -> None:
-        """Report a failure of the command as the final object (the stderr line is printed apart)."""
+    def fail(self, exc: BaseException, settings: Settings | None = None) -> None:
+        """Report a failure of the command as the final object, its message and exit code as on stderr (printed apart)."""
+        failure = describe(exc, settings)
         result = self._result
         obj = {
             "thread_id": self.thread_id,
@@ -143,7 +124,7 @@ class JsonOutput(StderrNotes):
             "tool_calls": self._calls,
             "reasoning": "".join(self._reasoning) or None,
             "turns_left_out": result.turns_left_out if result else 0,
-            "error": {"message": error_message(exc), "exit_code": int(exit_status_of(exc))},
+            "error": {"message": failure.line, "exit_code": int(failure.exit_status)},
         }
         self._final({"type": "error", **obj} if self.lines else obj)
 

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Iterator
 from prompt_toolkit import PromptSession
 
 from chatcli.ui.output import Output
-from chatcli.ui.reply import ask, traceback_text, unexpected
+from chatcli.ui.reply import ask
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
 from chatcli.ui.prompt_session import make_session, note_above
 from chatcli.ui.signals import on_stop_signals
@@ -23,6 +23,7 @@ from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
+from chatcli.chat.failures import describe, traceback_text
 
 
 _PROMPT_FIRST = 0.05  # seconds
@@ -136,18 +137,15 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
                 raise
             if not started:
                 output.note(stopped_early)
-        except ChatError as exc:
-            if not started:
-                raise  # the store or the model could not be opened: nothing else will work
-            output.error(str(exc))
         except Exception as exc:  # noqa: BLE001 - nothing raised by one line may end the prompt
             if not started:
-                raise
-            if repl.received is not None:
-                return None  # leaving on a signal: a closed terminal cannot be written to anyway
-            if repl.debug:
-                output.note(traceback_text(exc, repl.settings).rstrip())
-            output.error(unexpected(exc, repl.settings))
+                raise  # the store or the model could not be opened: nothing else will work
+            if not isinstance(exc, ChatError):
+                if repl.received is not None:
+                    return None  # leaving on a signal: a closed terminal cannot be written to anyway
+                if repl.debug:
+                    output.note(traceback_text(exc, repl.settings).rstrip())
+            output.error(describe(exc, repl.settings).line)
         finally:
             repl.current = None
     return None

@@ -6,9 +6,10 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 from chatcli.config import Settings
-from chatcli.errors import ChatError, ModelError
+from chatcli.errors import ModelError
 from chatcli.ui.output import Output
 from chatcli.chat.conversation import Conversation, TurnResult
+from chatcli.chat.failures import translate
 
 
 # A reply that streamed to its end but is not a whole answer (see turns.incomplete_reason):
@@ -31,40 +32,6 @@ INCOMPLETE = {
         "your message is kept in the thread; ask again, or try another --model",
     ),
 }
-
-
-def translate_error(exc: Exception, settings: Settings, *, mid_answer: bool = False) -> Exception:
-    """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
-    from chatcli.local.policy import stopped
-    from chatcli.chat.model import describe_error, is_connection_error
-
-    if isinstance(exc, ChatError):
-        return exc  # already said in the user's terms (the local server failing to start again, say)
-    # A local model server that died shows up as a dropped or refused connection: say what happened.
-    wait = 1.0 if is_connection_error(exc) else 0.0
-    gone = stopped(settings, "during the answer" if mid_answer else "before answering", wait=wait)
-    if gone is not None:
-        gone.__cause__ = exc
-        return gone
-    described = describe_error(exc, settings, mid_answer=mid_answer)
-    return described if described is not None else exc
-
-
-def unexpected(exc: BaseException, settings: Settings) -> str:
-    """The one line for a failure nobody foresaw (never a key or a password)."""
-    from chatcli.chat.model import redact
-
-    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-    return redact(f"unexpected error: {detail} (run with --debug for details)", settings)
-
-
-def traceback_text(exc: BaseException, settings: Settings) -> str:
-    """The whole traceback, for --debug (never a key or a password)."""
-    import traceback
-
-    from chatcli.chat.model import redact
-
-    return redact("".join(traceback.format_exception(exc)), settings)
 
 
 async def render_reply(
@@ -90,7 +57,7 @@ async def render_reply(
         raise
     except Exception as exc:
         output.abort(None)  # the error line says what was kept
-        error = translate_error(exc, settings, mid_answer=received)
+        error = translate(exc, settings, mid_answer=received)
         if error is exc:
             raise
         raise error from exc
