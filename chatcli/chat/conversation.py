@@ -9,14 +9,15 @@ from typing import Any, Awaitable, Callable
 
 from chatcli.errors import UsageError
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
+from chatcli.chat.recall import Recall, UsageTotals  # noqa: F401  (UsageTotals: part of this interface)
 from chatcli.chat.threads import Threads
 from chatcli.store import Store
 from chatcli.chat.turn import TurnResult, Turns  # noqa: F401  (TurnResult: part of this interface)
 
 
 @dataclass
-class Conversation(Turns):
-    """A thread of the compiled chat graph; every call is one step of that thread."""
+class Conversation(Turns, Recall):
+    """A thread of the compiled chat graph; every call is one step of that thread (Recall reads its history for the screen)."""
 
     app: Any
     thread_id: str

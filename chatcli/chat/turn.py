@@ -115,6 +115,7 @@ class Turns:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG, TURNS_LEFT_OUT
+        from chatcli.chat.history import _add_usage
         from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import result_message
 
@@ -156,7 +157,7 @@ class Turns:
                     on_token(piece)
                 if self.stall_timeout and (piece or stall.when() is None):
                     stall.reschedule(loop.time() + self.stall_timeout)
-                result.usage = _sum_usage(result.usage, chunk.usage_metadata)
+                result.usage = _add_usage(result.usage, chunk.usage_metadata)  # each model call (tool round) adds its own
                 result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
@@ -220,12 +221,3 @@ class _Progress:
     def thought(self) -> str:
         """The thinking of the model call streaming now."""
         return "".join(self.reasoning[self.reasoning_round :])
-
-
-def _sum_usage(total: dict[str, Any] | None, usage: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Token counts of a turn: each model call of it (one per tool round) adds its own."""
-    if not usage:
-        return total
-    if not total:
-        return dict(usage)
-    return {k: (total.get(k) or 0) + (usage.get(k) or 0) for k in ("input_tokens", "output_tokens", "total_tokens")}

@@ -11,10 +11,10 @@ from chatcli.ui.reply import render_reply
 
 @command("/retry", help="answer the last message again, replacing the answer")
 async def _retry(ctx: Context, arg: str) -> None:
-    asked = [m for m in await ctx.conversation.messages() if m.type == "human"]
-    if not asked:
+    question = await ctx.conversation.last_question()
+    if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
-    ctx.output.note(f"retrying: {make_title(asked[-1].text)}")
+    ctx.output.note(f"retrying: {make_title(question)}")
     await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
 
 
@@ -31,10 +31,10 @@ async def _undo(ctx: Context, arg: str) -> None:
 async def _copy(ctx: Context, arg: str) -> None:
     from chatcli.ui.clipboard import code_blocks, copy
 
-    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and str(m.text).strip()]
-    if not answers:
+    answer = await ctx.conversation.last_answer()
+    if answer is None:
         raise UsageError("nothing to copy: no answer yet in this thread")
-    text, what = str(answers[-1].text), "the last answer"
+    text, what = answer, "the last answer"
     if arg:
         blocks = code_blocks(text)
         if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
@@ -49,8 +49,6 @@ async def _copy(ctx: Context, arg: str) -> None:
 
 @command("/think", args="[on|off]", help="show the last answer's thinking in full; on/off: show thinking in full as it comes", complete=("on", "off"))
 async def _think(ctx: Context, arg: str) -> None:
-    from chatcli.chat.thinking import REASONING_KEY
-
     if arg:
         if arg not in ("on", "off"):
             raise UsageError("/think takes on, off, or nothing")
@@ -58,31 +56,19 @@ async def _think(ctx: Context, arg: str) -> None:
             ctx.output.show_thinking = arg == "on"
         ctx.output.note("thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts")
         return
-    answers = [m for m in await ctx.conversation.messages() if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)]
-    if not answers:
+    thinking = await ctx.conversation.last_thinking()
+    if thinking is None:
         ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
         return
-    ctx.print(answers[-1].additional_kwargs[REASONING_KEY].strip())
+    ctx.print(thinking)
 
 
 @command("/usage", help="tokens used by this thread's answers")
 async def _usage(ctx: Context, arg: str) -> None:
-    from chatcli.chat.graph import SUMMARY_USAGE
-
-    messages = await ctx.conversation.messages()
-    answers = [m for m in messages if m.type == "ai"]
-    totals = {"input_tokens": 0, "output_tokens": 0}
-    counted = 0
-    for answer in answers:
-        usages = [getattr(answer, "usage_metadata", None), answer.response_metadata.get(SUMMARY_USAGE)]
-        counted += bool(usages[0])
-        for usage in filter(None, usages):
-            for key in totals:
-                totals[key] += int(usage.get(key) or 0)
-    turns = sum(m.type == "human" for m in messages)
-    ctx.print(f"{turns} turn{'' if turns == 1 else 's'} · {totals['input_tokens']:,} tokens in · {totals['output_tokens']:,} out")
-    if counted < len(answers):
-        ctx.output.note(f"{len(answers) - counted} of {len(answers)} answers came without token counts")
+    used = await ctx.conversation.usage_totals()
+    ctx.print(f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out")
+    if used.uncounted:
+        ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
 
 
 @command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")

@@ -1,0 +1,58 @@
+"""What a thread's stored messages say, for the screen: the last question, answer and thinking, and token totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Tokens a thread's answers used, as the server counted them; ``uncounted`` answers came without counts."""
+
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    answers: int
+    uncounted: int
+
+
+class Recall:
+    """Reads of the thread's history (mixed into chatcli.chat.conversation.Conversation), so the UI never reads LangChain messages."""
+
+    async def messages(self) -> list[Any]:
+        raise NotImplementedError
+
+    async def last_question(self) -> str | None:
+        """The text of the last user message (maybe "" for files alone), or None when there is none."""
+        asked = [m for m in await self.messages() if m.type == "human"]
+        return str(asked[-1].text) if asked else None
+
+    async def last_answer(self) -> str | None:
+        """The text of the last answer that has any, or None."""
+        answers = [str(m.text) for m in await self.messages() if m.type == "ai" and str(m.text).strip()]
+        return answers[-1] if answers else None
+
+    async def last_thinking(self) -> str | None:
+        """What the last answer that came with thinking thought (stripped), or None."""
+        from chatcli.chat.thinking import REASONING_KEY
+
+        thoughts = [m.additional_kwargs[REASONING_KEY] for m in await self.messages() if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)]
+        return thoughts[-1].strip() if thoughts else None
+
+    async def usage_totals(self) -> UsageTotals:
+        """The thread's turns and the tokens its answers (and the summaries made for them) used."""
+        from chatcli.chat.graph import SUMMARY_USAGE
+        from chatcli.chat.history import _add_usage
+
+        messages = await self.messages()
+        answers = [m for m in messages if m.type == "ai"]
+        totals: dict[str, int] | None = None
+        counted = 0
+        for answer in answers:
+            used = getattr(answer, "usage_metadata", None)
+            counted += bool(used)
+            totals = _add_usage(_add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
+        totals = totals or {}
+        turns = sum(m.type == "human" for m in messages)
+        return UsageTotals(turns, totals.get("input_tokens", 0), totals.get("output_tokens", 0), len(answers), len(answers) - counted)
