@@ -173,12 +173,15 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        setup = {"system": system, "vars": parse_vars(var), "attach": attach, "model": model, "temperature": temperature, "latest": latest, "new_thread": new_thread}
-        if role is not None:
-            setup = with_role(settings, setup, role)
-        role_prompt = setup["role"].system if setup.get("role") is not None else None
+        from chatcli.chat.session import ThreadSetup
+
+        setup = ThreadSetup(
+            system=system, variables=parse_vars(var), role=read_role(settings, role), model=model, temperature=temperature,
+            attach=tuple(attach), latest=latest, new_thread=new_thread,
+        )  # fmt: skip
+        role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here
-        for line in ignored(parse_vars(var), setup.get("system") or role_prompt or (None if resumed else settings.system), bool(tools and no_tools)):
+        for line in ignored(setup.variables, setup.system or role_prompt or (None if resumed else settings.system), bool(tools and no_tools)):
             env.stderr.write(f"chat: warning: {line}\n")
         run(question, thread, settings, setup, json_output, env, debug)
 
@@ -216,13 +219,15 @@ def ignored(variables: dict[str, str], prompt: str | None, tools_and_no_tools: b
     return lines
 
 
-def with_role(settings: Settings, setup: dict[str, Any], name: str) -> dict[str, Any]:
-    """The thread set-up of ``--role NAME``: the role, read now (an unknown one fails before anything runs)."""
+def read_role(settings: Settings, name: str | None) -> Any:
+    """The role of ``--role NAME``, read now (an unknown one fails before anything runs); None without the flag."""
+    if name is None:
+        return None
     from pathlib import Path
 
     from chatcli.chat.roles import load_role
 
-    return {**setup, "role": load_role(Path(settings.roles_dir or ""), name)}
+    return load_role(Path(settings.roles_dir or ""), name)
 
 
 def _completion(args: list[str], env: Environment) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.app.environment import Environment
@@ -12,7 +13,7 @@ from chatcli.config import Settings
 from chatcli.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
-    from chatcli.chat.session import Opening
+    from chatcli.chat.session import Opening, ThreadSetup
     from chatcli.ui.output import Output
 
 
@@ -59,7 +60,7 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, opening: Opening, text: str, setup: dict[str, Any], output: Output, ask: bool = False) -> None:
+async def answer_once(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, ask: bool = False) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
     ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
@@ -89,7 +90,7 @@ def _show_thread(output: Output, thread_id: str) -> None:
         output.note(f"thread: {thread_id}")
 
 
-async def _answer(settings: Settings, opening: Opening, text: str, setup: dict[str, Any], output: Output, ask_tools: bool) -> None:
+async def _answer(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, ask_tools: bool) -> None:
     from chatcli.chat.session import open_conversation, set_up
     from chatcli.ui.reply import ask
     from chatcli.ui.toolview import connect
@@ -105,7 +106,7 @@ async def _answer(settings: Settings, opening: Opening, text: str, setup: dict[s
             _show_thread(output, opening.thread_id)
         else:  # a new thread is named once it exists: when its question is stored
             conversation.on_created = lambda thread_id: _show_thread(output, thread_id)
-        await ask(conversation, text, output, settings, setup.get("attachments") or [])
+        await ask(conversation, text, output, settings, list(setup.attachments))
 
 
 def preflight(settings: Settings) -> None:
@@ -124,7 +125,7 @@ def run(
     question: str | None,
     thread: str | None,
     settings: Settings,
-    setup: dict[str, Any],
+    setup: ThreadSetup,
     json_output: Any = None,
     env: Environment | None = None,
     debug: bool = False,
@@ -146,16 +147,16 @@ def run(
 
     piped = None if env.stdin_isatty else read_stdin(env.stdin)
     # Every file is read and checked before anything is sent (a 60 MB one is refused here).
-    files = [read_attachment(path) for path in setup.get("attach") or []]
+    files = [read_attachment(path) for path in setup.attach]
     if isinstance(piped, Attachment):
         files.append(piped)
         piped = None
-    setup = {**setup, "attachments": files}
+    setup = replace(setup, attachments=tuple(files))
     if json_output is not None and question is None and piped is None and not files:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     one_shot = question is not None or piped is not None or (files and not env.stdin_isatty)
     text = compose_question(question, piped, bool(files)) if one_shot else ""
-    opening = asyncio.run(choose_thread(settings.db or "", thread, new=setup.get("new_thread"), latest=bool(setup.get("latest"))))
+    opening = asyncio.run(choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest))
     with ExitStack() as stack:
         settings = use_local_model(stack, settings, env, quiet=json_output is not None)
         if json_output is not None:
@@ -170,7 +171,7 @@ def run(
         from chatcli.ui.prompt import run_repl
 
         repl_output = make_env_output(env, settings)
-        named = bool(thread or setup.get("new_thread"))
+        named = bool(thread or setup.new_thread)
         asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=named or opening.info is not None, info=opening.info, named=named))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
@@ -24,6 +24,22 @@ class Opening:
 
     thread_id: str
     info: ThreadInfo | None = None
+
+
+@dataclass(frozen=True)
+class ThreadSetup:
+    """How the command line sets the thread up, built once from its flags and applied by ``set_up``."""
+
+    system: str | None = None  # --system
+    variables: dict[str, str] = field(default_factory=dict)  # --var NAME=VALUE
+    role: Any = None  # --role, read already (a chatcli.chat.roles.Role)
+    model: str | None = None  # -m: it wins over the thread's role's model
+    temperature: str | None = None  # --temperature: it wins over the role's
+    attach: tuple[str, ...] = ()  # -a FILE, as given
+    attachments: tuple[Any, ...] = ()  # those files (and an image on stdin), read and checked
+    latest: bool = False  # --continue
+    new_thread: str | None = None  # --new-thread ID
+    announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
 
 
 # Words a newcomer types for "the last conversation" (llm -c, sgpt --chat): they point at -c.
@@ -72,12 +88,12 @@ def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo 
     return None
 
 
-async def set_up(conversation: Conversation, setup: dict[str, Any], settings: Settings) -> None:
-    """Open the thread with the command line's role (a chatcli.chat.roles.Role), --system and --var;
+async def set_up(conversation: Conversation, setup: ThreadSetup, settings: Settings) -> None:
+    """Open the thread with the command line's role, --system and --var;
     -m (or the local model, which serves one model) and --temperature win over the thread's role's."""
-    pinned = setup.get("model") is not None or bool(settings.local)
+    pinned = setup.model is not None or bool(settings.local)
     await conversation.set_up(
-        setup.get("role"), setup.get("system"), setup.get("vars"), model_given=pinned, temperature_given=setup.get("temperature") is not None
+        setup.role, setup.system, setup.variables, model_given=pinned, temperature_given=setup.temperature is not None
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Iterator
 
 from prompt_toolkit import PromptSession
@@ -23,6 +23,7 @@ from chatcli.ui.reply import resume_pending
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.chat.conversation import Conversation
+from chatcli.chat.session import ThreadSetup
 from chatcli.chat.failures import describe, traceback_text
 
 
@@ -39,7 +40,7 @@ def _import_engine() -> None:
 
 
 async def _open(
-    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: dict[str, Any], threads: ThreadCache, output: Output,
+    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: ThreadSetup, threads: ThreadCache, output: Output,
     note: Callable[[str], None] | None = None,
 ) -> Conversation:
     """Load the engine off the event loop, then open the thread.
@@ -58,9 +59,9 @@ async def _open(
     conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
     connect(conversation, output, ask=True)
     await set_up(conversation, setup, settings)
-    if setup.get("announce"):  # a new thread the banner could not name: named once it exists
+    if setup.announce:  # a new thread the banner could not name: named once it exists
         conversation.on_created = lambda thread_id: _created(conversation, output, thread_id)
-    conversation.attached.extend(setup.get("attachments") or [])  # chat -a FILE with no question: for the first message
+    conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
 
@@ -226,7 +227,7 @@ async def run_repl(
     thread_id: str,
     output: Output,
     *,
-    setup: dict[str, Any] | None = None,
+    setup: ThreadSetup | None = None,
     session: PromptSession | None = None,
     debug: bool = False,
     resumed: bool = False,
@@ -247,11 +248,12 @@ async def run_repl(
     for line in _banner(thread_id, info, named):
         output.note(line)
     output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
-    waiting = len((setup or {}).get("attachments") or [])
-    for item in (setup or {}).get("attachments") or []:  # read and checked already: said before the prompt
+    setup = setup or ThreadSetup()
+    waiting = len(setup.attachments)
+    for item in setup.attachments:  # read and checked already: said before the prompt
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
-        setup = {**(setup or {}), "announce": info is None and not named}
+        setup = replace(setup, announce=info is None and not named)
         loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, output, note_above(session, output)))
         repl = Repl(loading, output, settings, debug)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
