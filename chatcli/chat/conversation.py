@@ -9,15 +9,15 @@ from typing import Any, Awaitable, Callable
 
 from chatcli.errors import UsageError
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
-from chatcli.chat.recall import Recall, UsageTotals  # noqa: F401  (UsageTotals: part of this interface)
+from chatcli.chat.recall import Recall
 from chatcli.chat.threads import Threads
 from chatcli.store import Store
 from chatcli.chat.turn import TurnResult, Turns  # noqa: F401  (TurnResult: part of this interface)
 
 
 @dataclass
-class Conversation(Turns, Recall):
-    """A thread of the compiled chat graph; every call is one step of that thread (Recall reads its history for the screen)."""
+class Conversation(Turns):
+    """A thread of the compiled chat graph; every call is one step of that thread (``recall`` reads its history for the screen)."""
 
     app: Any
     thread_id: str
@@ -37,14 +37,11 @@ class Conversation(Turns, Recall):
     on_event: Callable[[dict[str, Any]], None] | None = None
     # Told the thread's id when its first message is stored: the thread exists from then on.
     on_created: Callable[[str], None] | None = None
-    # Files queued for the next message (/attach), sent and cleared with it.
-    attached: list[Any] = field(default_factory=list)
-    # The thread's temperature (its role's), over the settings'; None: the settings'.
-    temperature: float | None = None
+    attached: list[Any] = field(default_factory=list)  # files queued for the next message (/attach)
+    temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
     # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
     default_model: str | None = None
-    # -m or /model chose the model: the thread's role does not replace it.
-    model_pinned: bool = False
+    model_pinned: bool = False  # -m or /model chose the model: the thread's role does not replace it
     temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
@@ -154,6 +151,11 @@ class Conversation(Turns, Recall):
                 await self.app.aupdate_state(self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE)
             else:
                 await self.set_system(text)
+
+    @property
+    def recall(self) -> Recall:
+        """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
+        return Recall(self.messages)
 
     def threads(self) -> Threads:
         """The thread manager on this conversation's database."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,10 @@ class UsageTotals:
 
 
 class Recall:
-    """Reads of the thread's history (mixed into chatcli.chat.conversation.Conversation), so the UI never reads LangChain messages."""
+    """Reads of a thread's history for the screen (``conversation.recall``), so the UI never reads LangChain messages."""
 
-    async def messages(self) -> list[Any]:
-        raise NotImplementedError
+    def __init__(self, messages: Callable[[], Awaitable[list[Any]]]):
+        self.messages = messages
 
     async def last_question(self) -> str | None:
         """The text of the last user message (maybe "" for files alone), or None when there is none."""

@@ -11,7 +11,7 @@ from chatcli.ui.reply import render_reply
 
 @command("/retry", help="answer the last message again, replacing the answer")
 async def _retry(ctx: Context, arg: str) -> None:
-    question = await ctx.conversation.last_question()
+    question = await ctx.conversation.recall.last_question()
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(question)}")
@@ -31,7 +31,7 @@ async def _undo(ctx: Context, arg: str) -> None:
 async def _copy(ctx: Context, arg: str) -> None:
     from chatcli.ui.clipboard import code_blocks, copy
 
-    answer = await ctx.conversation.last_answer()
+    answer = await ctx.conversation.recall.last_answer()
     if answer is None:
         raise UsageError("nothing to copy: no answer yet in this thread")
     text, what = answer, "the last answer"
@@ -56,7 +56,7 @@ async def _think(ctx: Context, arg: str) -> None:
             ctx.output.show_thinking = arg == "on"
         ctx.output.note("thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts")
         return
-    thinking = await ctx.conversation.last_thinking()
+    thinking = await ctx.conversation.recall.last_thinking()
     if thinking is None:
         ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
         return
@@ -65,7 +65,7 @@ async def _think(ctx: Context, arg: str) -> None:
 
 @command("/usage", help="tokens used by this thread's answers")
 async def _usage(ctx: Context, arg: str) -> None:
-    used = await ctx.conversation.usage_totals()
+    used = await ctx.conversation.recall.usage_totals()
     ctx.print(f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out")
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
