@@ -25,7 +25,7 @@ from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import CommandCompleter, ThreadCache
 from chatcli.chat.session import open_conversation
 from tests.fakeserver import Reply
-from tests.test_repl import user_messages
+from tests.test_prompt_pty import user_messages
 
 
 class Chat:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Captured, assert_one_error_line, chat
-from tests.test_manage import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
+from tests.test_thread_commands import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")
 

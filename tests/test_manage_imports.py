@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_manage import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
+from tests.test_thread_commands import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stores("sqlite", "postgres")]
 

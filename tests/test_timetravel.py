@@ -14,7 +14,7 @@ import pytest
 from chatcli.errors import ModelError, UsageError
 from tests.fakeserver import Fault, Reply
 from tests.test_commands import Chat, chat
-from tests.test_repl import assistant_messages, user_messages
+from tests.test_prompt_pty import assistant_messages, user_messages
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")
 
