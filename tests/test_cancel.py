@@ -14,6 +14,8 @@ import asyncio
 import random
 import time
 
+import pytest
+
 from chatcli.config import load_settings
 from chatcli.chat.session import open_conversation
 from tests.fakeserver import FakeOpenAIServer, Reply
@@ -54,6 +56,7 @@ async def _stop_times(server: FakeOpenAIServer, db: str) -> list[float]:
     return times
 
 
+@pytest.mark.slow  # TRIALS timed stops, each a moment into a stream: seconds by design
 def test_a_stop_never_waits_for_the_rest_of_a_fast_stream(server, tmp_path):
     times = asyncio.run(_stop_times(server, str(tmp_path / "chat.db")))
     slow = [round(t, 2) for t in times if t > 0.5]

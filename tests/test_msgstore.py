@@ -129,6 +129,7 @@ async def _grow(saver, db, checkpoints_at, turns, app=None):
     return sizes
 
 
+@pytest.mark.slow  # 400 turns on two stores: seconds by design
 def test_storage_grows_linearly_and_bare_saver_would_not(tmp_path):
     async def main():
         db = tmp_path / "wrapped.db"
