@@ -462,15 +462,16 @@ def test_repl_on_a_locked_sqlite_database_waits_saying_so_and_goes_on(server, ch
     assert asked == ["before the lock", "while it is locked"]
 
 
-def _hold_exclusive(db, seconds: float, started) -> None:
+def _hold_exclusive(db, seconds: float, started, release=None) -> None:
+    """Hold ``db`` locked for ``seconds``, or until ``release`` (an Event) is set if sooner."""
     import sqlite3
-    import time as clock
+    import threading
     from contextlib import closing
 
     with closing(sqlite3.connect(db, timeout=0)) as holder:
         holder.execute("BEGIN EXCLUSIVE")
         started.set()
-        clock.sleep(seconds)
+        (release or threading.Event()).wait(seconds)
         holder.rollback()
 
 
@@ -497,7 +498,10 @@ def test_a_lock_held_for_seconds_is_waited_for_with_a_note_and_the_question_goes
 
 @pytest.mark.stores("sqlite")
 def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypatch):
-    """The lock outlasts the wait: one line, exit 5, and the model was never asked."""
+    """The lock outlasts the wait: one line, exit 5, and the model was never asked.
+
+    The lock is held until chat has given up (at most 30 s), so it outlasts the wait however
+    slow the machine, and the test does not sit out a fixed hold after chat is done."""
     import threading
 
     from chatcli.store import base, messages
@@ -506,13 +510,14 @@ def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypa
     monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)
     assert chat(chat_env, "-t", "N", "first").code == 0
     asked = len(server.requests)
-    started = threading.Event()
-    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 3, started))
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 30, started, release))
     holder.start()
     started.wait(5)
     try:
         run = chat(chat_env, "-t", "N", "never sent")
     finally:
+        release.set()
         holder.join()
     assert run.code == 5 and "Traceback" not in run.err, run
     errors = [line for line in run.err_lines if line.startswith("chat: error: ")]
