@@ -58,28 +58,32 @@ class PgServer:
         self.schema_template = self.template(_set_up)
         self._background = psycopg.connect(dsn, autocommit=True)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-databases")
-        self._spare: Future[str] | None = None
+        self._spares: dict[str, Future[str]] = {}  # template -> a copy being made of it
         self._later: list[Future[Any]] = []  # drops, checked at the end
 
     def _run_later(self, sql: str) -> None:
         self._later.append(self._worker.submit(self._background.execute, sql))
 
-    def fresh(self) -> str:
-        """A new database copied from the schema template (made in the background); its name."""
-        if self._spare is None:
-            self._spare = self._make_spare()
-        name = self._spare.result()
-        self._spare = self._make_spare()
+    def fresh(self, template: str | None = None) -> str:
+        """A new database copied from ``template`` (the schema template by default), made in
+        the background while the previous test ran; its name. The next copy is started."""
+        template = template or self.schema_template
+        spare = self._spares.get(template) or self._copy_later(template)
+        name = spare.result()
+        self._spares[template] = self._copy_later(template)
         return name
 
-    def _make_spare(self) -> Future[str]:
+    def _copy_later(self, template: str) -> Future[str]:
         name = self._name("test")
 
         def make() -> str:
-            self._background.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.schema_template}"')
+            self._background.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             return name
 
         return self._worker.submit(make)
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{new_name}"')
 
     def drop_later(self, name: str) -> None:
         self._run_later(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -109,8 +113,8 @@ class PgServer:
         return name
 
     def close(self) -> None:
-        if self._spare is not None:
-            self.drop_later(self._spare.result())
+        for spare in self._spares.values():
+            self.drop_later(spare.result())
         self._worker.shutdown(wait=True)
         self._background.close()
         for done in self._later:
@@ -150,7 +154,7 @@ class Storage:
         """Make the test's database (same URL) a fresh copy of ``template``."""
         assert self.server is not None
         self.server.drop(self._names[0])
-        self.server.create(template, name=self._names[0])
+        self.server.rename(self.server.fresh(template), self._names[0])
 
     def db(self, path: Path | str) -> str:
         """The database to use where a test would use the SQLite file ``path``: that file, or a
