@@ -40,7 +40,7 @@ def _set_up(url: str) -> None:
 
 
 class PgServer:
-    """The test server: creates and drops the tests' databases over one admin connection.
+    """The test server: creates and drops the tests' databases over an admin connection.
 
     Copying a database and dropping one is the server's work, a few tenths of a second each: a
     second connection does it in the background while the tests run (``fresh`` hands over a
