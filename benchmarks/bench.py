@@ -425,9 +425,9 @@ async def bare_conversation(settings: Any, thread_id: str):
     """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+    from chatcli.chat.conversation import Conversation
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import build_chat_model
-    from chatcli.chat.conversation import Conversation
 
     async with AsyncSqliteSaver.from_conn_string(settings.db) as saver:
         app = build_graph(

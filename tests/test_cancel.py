@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from chatcli.config import load_settings
 from chatcli.chat.session import open_conversation
+from chatcli.config import load_settings
 from tests.fakeserver import FakeOpenAIServer, Reply
 
 STREAM_SECONDS = 4.0  # how long each reply would stream if nobody stopped it

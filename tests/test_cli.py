@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from chatcli.config import DEFAULT_SYSTEM
-from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
+from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url
 from tests.helpers import CHAT, KEY, THREAD_NOTE, Run, assert_one_error_line, chat, roles
 
 ANSI = "\x1b"

@@ -17,13 +17,13 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatcli.ui.reply import ask
-from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
+from chatcli.chat.session import open_conversation
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
+from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import CommandCompleter, ThreadCache
-from chatcli.chat.session import open_conversation
+from chatcli.ui.reply import ask
 from tests.fakeserver import Reply
 from tests.test_prompt_pty import user_messages
 

@@ -15,9 +15,9 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
+from chatcli.chat.conversation import Conversation
 from chatcli.chat.graph import build_graph, render_system, select_history
 from chatcli.store import open_checkpointer
-from chatcli.chat.conversation import Conversation
 
 SYSTEM = SystemMessage("You are a test assistant.")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.local import policy as local
 from chatcli.config import Settings, load_settings
 from chatcli.errors import ConfigError, ModelError
+from chatcli.local import policy as local
 from tests.helpers import CHAT, assert_one_error_line, chat
 
 # --------------------------------------------------------------------------- a stand-in server
@@ -484,9 +484,9 @@ TURNS = 15
 def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     """15 turns of ~300 characters on one thread against n_ctx 2048 (the history outgrows the
     budget about halfway): trimming keeps every one inside."""
-    from chatcli.ui.reply import ask
-    from chatcli.ui.output import PlainOutput
     from chatcli.chat.session import open_conversation
+    from chatcli.ui.output import PlainOutput
+    from chatcli.ui.reply import ask
 
     settings = replace(
         load_settings({"local": True, "db": str(tmp_path / "chat.db")}, environ={}),

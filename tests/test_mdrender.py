@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import re
 
-from rich.console import Console
-from rich.syntax import Syntax
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Keyword, String
+from rich.console import Console
+from rich.syntax import Syntax
 
 from chatcli.ui.markdown.code import highlighter
 from chatcli.ui.markdown.stream import MarkdownStream, render_markdown

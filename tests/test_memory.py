@@ -14,11 +14,11 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from chatcli.config import DEFAULT_SYSTEM
-from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_PREFIX, SUMMARY_USAGE, build_graph, select_history
-from chatcli.ui.output import usage_line
-from chatcli.store import open_checkpointer
 from chatcli.chat.conversation import Conversation, TurnResult
+from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_PREFIX, SUMMARY_USAGE, build_graph, select_history
+from chatcli.config import DEFAULT_SYSTEM
+from chatcli.store import open_checkpointer
+from chatcli.ui.output import usage_line
 from tests.fakeserver import Reply, echo_reply
 from tests.helpers import chat
 from tests.test_graph import RecordingFakeModel, fake_model
@@ -335,8 +335,8 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
 
 async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
-    from chatcli.config import Settings
     from chatcli.chat.session import open_conversation
+    from chatcli.config import Settings
 
     settings = Settings(model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0)
     server.queue(Reply("one two three"))

@@ -14,7 +14,8 @@ import pytest
 
 from chatcli.errors import StoreError
 from chatcli.store.migrations import Migration, migrate
-from chatcli.store.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS, SqliteMigrationLog
+from chatcli.store.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
+from chatcli.store.sqlite_schema import SqliteMigrationLog
 from tests.helpers import assert_one_error_line, chat
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

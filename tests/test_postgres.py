@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fakeserver import closed_port_url
-from tests.stores import SKIP_REASON, PgServer, message_rows
 from tests.helpers import CHAT, assert_one_error_line, chat, chat_process
+from tests.stores import SKIP_REASON, PgServer, message_rows
 from tests.test_reliability import stored, summary
 
 SECRET = "s3cret-Pa55"
@@ -229,9 +229,9 @@ SEARCH_QUERIES = [
 
 
 def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
-    from chatcli.config import load_settings
     from chatcli.chat.manage import open_threads
     from chatcli.chat.threads import EXPORT_FORMAT
+    from chatcli.config import load_settings
 
     url = pg.url(pg.create(pg.schema_template))
 

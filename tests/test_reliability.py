@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.fakeserver import FAULT_TEXT, Fault, FakeOpenAIServer, Reply, closed_port_url
-from tests.stores import dangling_nodes, is_url
+from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url
 from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat, stored, summary
+from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
 
 # --------------------------------------------------------------------------- helpers (also used by

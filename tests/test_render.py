@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from chatcli.ui.output import PlainOutput, RichOutput, make_output
 from chatcli.chat.conversation import TurnResult
+from chatcli.ui.output import PlainOutput, RichOutput, make_output
 
 REPLY = "# Title\n\nSome **bold** text.\n\n```python\nprint('hi')\n```\n"
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])(;[0-9;]*)?m")  # any foreground/background colour

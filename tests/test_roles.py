@@ -8,7 +8,6 @@ import pytest
 
 from tests.fakeserver import Reply
 from tests.helpers import chat, stored
-from tests.test_reliability import db_of
 
 
 @pytest.fixture

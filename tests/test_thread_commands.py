@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer
-from tests.stores import message_rows
 from tests.helpers import chat, roles
+from tests.stores import message_rows
 from tests.test_cli import base_env
 from tests.test_reliability import db_of
 
@@ -222,9 +222,9 @@ def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     """Deleting a large thread shrinks the file: in place (incremental), or by one rewrite for older files."""
     import asyncio
 
-    from chatcli.config import load_settings
     from chatcli.chat.manage import open_threads
     from chatcli.chat.threads import EXPORT_FORMAT
+    from chatcli.config import load_settings
 
     db = tmp_path / "chat.db"
     settings = load_settings({"db": str(db)})

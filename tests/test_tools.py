@@ -333,7 +333,7 @@ def test_an_import_whose_result_answers_no_call_is_refused(chat_env, tmp_path):
 
 @pytest.mark.parametrize("pattern, runs", [("bars:*", True), ("bars:secret_word", True), ("bars:add", False), ("files", False)])
 def test_approve_patterns(pattern, runs):
-    from chatcli.tools.toolbox import ToolEntry, Toolbox
+    from chatcli.tools.toolbox import Toolbox, ToolEntry
 
     class Named:
         name = "secret_word"

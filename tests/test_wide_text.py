@@ -8,11 +8,11 @@ import itertools
 import pytest
 from rich.console import Console
 
+from chatcli.ui.markdown.stream import MarkdownStream
+from chatcli.ui.thinking import ROWS, ThinkingView
 from tests.fakeserver import Raw, delta_chunk, sse
 from tests.helpers import Captured, screen
 from tests.test_thinking_pty import FOLDED, end_of_stream
-from chatcli.ui.markdown.stream import MarkdownStream
-from chatcli.ui.thinking import ROWS, ThinkingView
 
 # Chinese thinking (no spaces, as it comes) with emoji: every character takes two cells.
 THOUGHT = "我们需要考虑这个问题的每一个方面🤔然后仔细推理得出结论✅" * 12

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Any, MutableMapping
-from typing import Optional
+from typing import Any, MutableMapping, Optional
 
 import typer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import typer
 
 from chatcli.app.common import DEBUG, app, environment, guarded

@@ -7,12 +7,12 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from chatcli.errors import UsageError
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.recall import Recall
 from chatcli.chat.threads import Threads
-from chatcli.store import Store
 from chatcli.chat.turn import TurnResult, Turns  # noqa: F401  (TurnResult: part of this interface)
+from chatcli.errors import UsageError
+from chatcli.store import Store
 
 
 @dataclass

@@ -13,17 +13,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
-# How history beyond the context budget is handled: left out ("trim"), or folded into a
-# running summary that is sent in its place ("summary").
-from chatcli.config import MEMORY_MODES
-
-# LangGraph's add_messages, at O(new messages) for the appends of a turn.
-from chatcli.store.messages.reducer import add_messages
 from chatcli.chat.history import (  # noqa: F401  (SUMMARY_PREFIX, select_history: part of this module's interface)
     SUMMARY_PREFIX,
     _add_usage,
-    now_iso,
     _folded_count,
+    now_iso,
     select_history,
     summary_message,
     transcript,
@@ -31,6 +25,13 @@ from chatcli.chat.history import (  # noqa: F401  (SUMMARY_PREFIX, select_histor
     without_tools,
 )
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
+
+# How history beyond the context budget is handled: left out ("trim"), or folded into a
+# running summary that is sent in its place ("summary").
+from chatcli.config import MEMORY_MODES
+
+# LangGraph's add_messages, at O(new messages) for the appends of a turn.
+from chatcli.store.messages.reducer import add_messages
 
 # How long a model step waits for MCP servers still starting (each also has its own limit).
 SERVER_WAIT = 30.0

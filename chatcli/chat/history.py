@@ -9,6 +9,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
+
 def now_iso() -> str:
     """The current time as an ISO 8601 UTC timestamp, as stored on messages."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

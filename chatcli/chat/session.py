@@ -13,7 +13,6 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
 
-
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
 OWN = object()
 
@@ -99,9 +98,10 @@ async def set_up(conversation: Conversation, setup: ThreadSetup, settings: Setti
 
 def load_engine() -> None:
     """Import the heavy modules of a turn (LangGraph, the OpenAI client, the SQLite checkpointer)."""
+    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
+
     import chatcli.chat.graph  # noqa: F401
     import chatcli.chat.model  # noqa: F401
-    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
     import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
 
 

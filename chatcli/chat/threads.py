@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
+from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
+from chatcli.chat.records import export_record, message_record
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.text import fenced, local_time, make_title
-from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
-from chatcli.chat.records import export_record, message_record
-
 
 
 @dataclass

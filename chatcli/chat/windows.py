@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatcli.paths import data_dir
 from chatcli.budget import split_window
+from chatcli.paths import data_dir
 
 _MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
 _N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)

@@ -22,15 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Awaitable, Callable, Iterator
 
-from chatcli.config import Settings
 from chatcli.budget import split_window
+from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
-    install_line,
     LOG_NAME,
     LocalServer,
     free_port,
     how_it_ended,
+    install_line,
     log_path,
     model_name,
     server_command,

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-from chatcli.paths import data_dir
 from chatcli.errors import ModelError
 from chatcli.local.watch import SERVER_MODULE
+from chatcli.paths import data_dir
 
 # Runs the server under a watch on chat (see chatcli.local.watch).
 WATCH_MODULE = "chatcli.local.watch"

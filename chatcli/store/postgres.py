@@ -26,8 +26,7 @@ from typing import Any
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
-from chatcli.store.postgres_driver import import_driver, connect, reason, redact_url
-
+from chatcli.store.postgres_driver import connect, import_driver, reason, redact_url
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.

@@ -12,10 +12,10 @@ import sys
 import time
 from typing import IO, Any
 
-from chatcli.config import Settings
-from chatcli.ui.output import StderrNotes
 from chatcli.chat.conversation import TurnResult
 from chatcli.chat.failures import describe
+from chatcli.config import Settings
+from chatcli.ui.output import StderrNotes
 
 
 def usage_object(result: TurnResult | None) -> dict[str, int] | None:

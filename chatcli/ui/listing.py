@@ -52,11 +52,11 @@ def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool
 
 
 def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
-    from chatcli.chat.threads import attachment_line, message_record, readable_time
     from rich.console import Console
     from rich.rule import Rule
     from rich.text import Text
 
+    from chatcli.chat.threads import attachment_line, message_record, readable_time
     from chatcli.ui.markdown.stream import render_markdown
 
     console = Console(file=out)

@@ -15,7 +15,6 @@ from chatcli.chat.conversation import TurnResult
 from chatcli.text import neutralise
 
 
-
 class Output(Protocol):
     """How a reply, notes and errors reach the user."""
 

@@ -11,21 +11,19 @@ from typing import Any, Awaitable, Callable, Iterator
 
 from prompt_toolkit import PromptSession
 
-from chatcli.ui.output import Output
-from chatcli.ui.reply import ask
+from chatcli.chat.conversation import Conversation
+from chatcli.chat.failures import describe, traceback_text
+from chatcli.chat.session import ThreadSetup
+from chatcli.config import Settings
+from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
+from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import make_session, note_above
+from chatcli.ui.reply import ask, resume_pending
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.toolview import connect
 from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
-from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
-from chatcli.ui.reply import resume_pending
-from chatcli.config import Settings
-from chatcli.errors import ChatError, Interrupted, StoreError
-from chatcli.chat.conversation import Conversation
-from chatcli.chat.session import ThreadSetup
-from chatcli.chat.failures import describe, traceback_text
-
 
 _PROMPT_FIRST = 0.05  # seconds
 # Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.

@@ -12,12 +12,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Awaitable, Callable
 
+from chatcli.chat.inputs import check_utf8
+from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.chat.threads import Threads
 from chatcli.text import neutralise
 from chatcli.ui.output import Output
-from chatcli.chat.inputs import check_utf8
 
 Handler = Callable[["Context", str], Awaitable[Any]]
 # The most threads /threads lists at once.

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
+from chatcli.chat.conversation import Conversation, TurnResult
+from chatcli.chat.failures import translate
 from chatcli.config import Settings
 from chatcli.errors import ModelError
 from chatcli.ui.output import Output
-from chatcli.chat.conversation import Conversation, TurnResult
-from chatcli.chat.failures import translate
-
 
 # A reply that streamed to its end but is not a whole answer (see turns.incomplete_reason):
 # the one line shown for it, and the hint.

@@ -6,7 +6,7 @@ import asyncio
 import copy
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -20,6 +20,9 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from chatcli.store.messages.bridge import SyncBridge
+
+if TYPE_CHECKING:
+    import aiosqlite
 from chatcli.store.messages.cache import _ThreadCache
 from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
 from chatcli.store.messages.table import MessageTable, SqliteMessageTable
