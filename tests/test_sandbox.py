@@ -193,7 +193,7 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
 
 @needs_bwrap
 def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     command = "\n".join(f"echo line {i}" for i in range(30))
     event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": command}}
@@ -207,7 +207,7 @@ def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
 
 
 def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(project, monkeypatch, outside):
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
     event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": "ls"}}
@@ -220,7 +220,7 @@ def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(p
 
 
 def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, monkeypatch, tmp_path):
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")

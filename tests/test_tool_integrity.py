@@ -55,8 +55,8 @@ def streamed(*heads: dict, text: str = "") -> Raw:
 
 def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = None) -> tuple[Any, list[str], Any]:
     """The real approval question on ``conv``, answered from ``answers``; it, the questions asked, the terminal."""
+    from chatcli.ui.approval import TerminalApprover
     from chatcli.ui.output import PlainOutput
-    from chatcli.ui.toolview import TerminalApprover
 
     terminal = terminal if terminal is not None else Captured(tty=True)
     asked: list[str] = []
@@ -240,7 +240,7 @@ HIDING = {
 def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
     block = call_block({"label": "shell (built-in)", "arguments": {"command": command, "timeout": 5}})
@@ -252,7 +252,7 @@ def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatc
 
 
 def test_blank_runs_are_counted_in_the_block(monkeypatch):
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
     rows = call_block({"label": "shell", "arguments": {"command": HIDING["blanks"]}}).split("\n")
@@ -267,7 +267,7 @@ def test_blank_runs_are_counted_in_the_block(monkeypatch):
 def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.ui.toolview import call_block, ran_line, result_block
+    from chatcli.ui.toolblocks import call_block, ran_line, result_block
 
     monkeypatch.setenv("COLUMNS", "60")
     call = call_block({"label": "shell", "arguments": {"command": f"echo {text} END"}}).split("\n")

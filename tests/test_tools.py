@@ -364,7 +364,7 @@ def test_summary_memory_never_separates_a_call_from_its_results(server, chat_env
 
 
 def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_path, monkeypatch):
-    from chatcli.ui.toolview import call_block
+    from chatcli.ui.toolblocks import call_block
 
     monkeypatch.chdir(tmp_path)
     long = {"command": "\n".join(f"echo line {i}" for i in range(30))}

@@ -108,7 +108,11 @@ def _entry(endpoint: str, model: str) -> dict[str, Any] | None:
 
 def remembered(endpoint: str, model: str) -> int | None:
     """The history budget learned earlier for this endpoint and model, if any."""
-    value = (_entry(endpoint, model) or {}).get("budget")
+    return _budget_of(_entry(endpoint, model))
+
+
+def _budget_of(entry: dict[str, Any] | None) -> int | None:
+    value = (entry or {}).get("budget")
     return value if isinstance(value, int) and value > 0 else None
 
 
@@ -263,7 +267,7 @@ async def starting_budget(
         budget = fit(window, max_tokens) if window else 0
         remember(endpoint, model, budget, window, context_tokens)
         return (min(context_tokens, budget), None) if budget else (context_tokens, None)
-    learned = remembered(endpoint, model)
+    learned = _budget_of(entry)  # the entry read above: the file is read once
     if learned is None or learned >= context_tokens:
         return context_tokens, None
     told = await asyncio.to_thread(told_window, base_url, model, key) if base_url else None

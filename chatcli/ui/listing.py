@@ -65,7 +65,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
-    from chatcli.ui.toolview import call_block, result_block
+    from chatcli.ui.toolblocks import call_block, result_block
 
     after_tools = False  # an answer that goes on after tool results gets no second speaker line
     for message in transcript.messages:

@@ -107,11 +107,11 @@ class StderrNotes(Stops):
 
     def event(self, event: dict[str, Any]) -> None:
         """Off the answer: one line on stderr per call, run or refused."""
-        from chatcli.ui.toolview import ran_line, refused_line
+        from chatcli.ui.toolblocks import ran_line, refused_line
 
         self._track(event)
         if event.get("type") == "ask":  # a dumb terminal: asked all the same
-            from chatcli.ui.toolview import call_block
+            from chatcli.ui.toolblocks import call_block
 
             self.note(call_block(event))
         if event.get("type") != "tool_result":
@@ -200,7 +200,7 @@ class RichOutput(Stops):
 
     def event(self, event: dict[str, Any]) -> None:
         """The thinking, live and then folded; a compact dim block per tool call, between the parts of the answer."""
-        from chatcli.ui.toolview import call_block, result_block
+        from chatcli.ui.toolblocks import call_block, result_block
 
         self._track(event)
         if event.get("type") == "reasoning":

@@ -9,16 +9,7 @@ from typing import Any
 
 from chatcli.text import neutralise
 from chatcli.ui.approval import TerminalApprover
-from chatcli.ui.toolblocks import (  # noqa: F401  (output and listing draw blocks through this module)
-    SHOWN_LINES,
-    arguments_text,
-    call_block,
-    fit_cells,
-    ran_line,
-    refused_line,
-    result_block,
-    shortened,
-)
+from chatcli.ui.toolblocks import fit_cells
 
 
 def connect(conversation: Any, output: Any, ask: bool) -> None:
