@@ -55,7 +55,7 @@ Rows (see docs/PERFORMANCE.md for the reading):
    seconds the servers add over that floor.  ``benchmarks/tools_timeline.py`` shows where
    those seconds go.
 8. attachments -- in-process, the product's own ``open_conversation`` on two temp databases:
-   a thread whose first question carries a ~500 KB PNG (``Conversation.send(text, on_token,
+   a thread whose first question carries a ~500 KB PNG (``Conversation.send(text,
    attachments=[from_bytes(...)])``), then N text turns, and a thread with the same
    questions but no image, one turn of each per round.  Database bytes (as in row 4) after
    the first turn, after 100 more and after N more; the growth per turn after the first
@@ -120,6 +120,24 @@ _WORDS = (
     "the store keeps each message once and every checkpoint refers to it so a long thread "
     "grows by the size of what was said and a turn costs the same at the thousandth as at the tenth"
 ).split()
+
+
+class _Tokens:
+    """A turn listener (chatcli.chat.events) that hands each piece of the answer to ``on_token``."""
+
+    def __init__(self, on_token: Callable[[str], None]):
+        self.on_token = on_token
+
+    def hear(self, event: Any) -> None:
+        from chatcli.chat.events import Token
+
+        if isinstance(event, Token):
+            self.on_token(event.text)
+
+    async def approve(self, call: Any) -> Any:
+        from chatcli.chat.events import refuse
+
+        return refuse(call)
 
 
 def _words(n_chars: int, seed: int) -> str:
@@ -449,7 +467,8 @@ class Turns:
         received: list[str] = []
         c = time.process_time()
         t = time.perf_counter()
-        result = await conversation.send(question(i), received.append)
+        conversation.listener = _Tokens(received.append)
+        result = await conversation.send(question(i))
         wall = time.perf_counter() - t
         cpu = time.process_time() - c
         for _ in range(1000):  # the handler thread records its time just after the last byte
@@ -650,7 +669,8 @@ async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Co
                 received: list[str] = []
                 files = [image] if (i == 1 and name == "image") else []
                 t = time.perf_counter()
-                result = await threads[name].send(question(i), received.append, attachments=files)
+                threads[name].listener = _Tokens(received.append)
+                result = await threads[name].send(question(i), attachments=files)
                 wall[name].append(time.perf_counter() - t)
                 if END_MARK not in result.text:
                     raise RuntimeError(f"{name} turn {i}: unexpected reply {result.text[:80]!r}")

@@ -295,3 +295,25 @@ def screen(raw: str, cols: int | None = None) -> list[str]:
         while len(lines) <= row:
             lines.append([])
     return ["".join(line).rstrip() for line in lines]
+
+
+class Tokens:
+    """A turn listener (chatcli.chat.events) that hands each piece of the answer to ``on_token``
+    and keeps every event; tool calls that need approval go to ``approve`` (refused without one)."""
+
+    def __init__(self, on_token: Any = None, approve: Any = None):
+        self.on_token = on_token
+        self._approve = approve
+        self.events: list[Any] = []
+
+    def hear(self, event: Any) -> None:
+        from chatcli.chat.events import Token
+
+        self.events.append(event)
+        if isinstance(event, Token) and self.on_token is not None:
+            self.on_token(event.text)
+
+    async def approve(self, call: Any) -> Any:
+        from chatcli.chat.events import refuse
+
+        return await self._approve(call) if self._approve is not None else refuse(call)

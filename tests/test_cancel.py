@@ -19,6 +19,7 @@ import pytest
 from chatcli.chat.session import open_conversation
 from chatcli.config import load_settings
 from tests.fakeserver import FakeOpenAIServer, Reply
+from tests.helpers import Tokens
 
 STREAM_SECONDS = 4.0  # how long each reply would stream if nobody stopped it
 TOKEN_GAP = 0.005  # the server's pause between tokens
@@ -43,7 +44,8 @@ async def _stop_times(server: FakeOpenAIServer, db: str) -> list[float]:
                 seen.set()
                 time.sleep(RENDER_TIME)
 
-            task = asyncio.create_task(conversation.send(f"question {trial}", render))
+            conversation.listener = Tokens(render)
+            task = asyncio.create_task(conversation.send(f"question {trial}"))
             await asyncio.wait_for(seen.wait(), 10)
             await asyncio.sleep(rng.uniform(0.0, 0.1))
             start = time.perf_counter()

@@ -21,8 +21,8 @@ from chatcli.chat.session import open_conversation
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
 from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
+from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
-from chatcli.ui.prompt import CommandCompleter, ThreadCache
 from chatcli.ui.reply import ask
 from tests.fakeserver import Reply
 from tests.test_prompt_pty import user_messages
@@ -37,6 +37,7 @@ class Chat:
         self.out = io.StringIO()
         self.err = io.StringIO()
         self.output = PlainOutput(self.out, self.err)
+        conversation.listener = self.output
         self.ctx = Context(conversation, self.output, settings, out=self.out)
 
     def _printed(self) -> str:
@@ -53,7 +54,7 @@ class Chat:
     async def ask(self, text: str) -> str:
         """One turn; return the answer as shown."""
         self._printed()
-        await ask(self.conversation, text, self.output, self.settings)
+        await ask(self.conversation, text, self.settings)
         return self._printed().strip()
 
     @property

@@ -16,8 +16,10 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from chatcli.chat.conversation import Conversation
-from chatcli.chat.graph import build_graph, render_system, select_history
+from chatcli.chat.graph import build_graph, render_system
+from chatcli.chat.history import select_history
 from chatcli.store import open_checkpointer
+from tests.helpers import Tokens
 
 SYSTEM = SystemMessage("You are a test assistant.")
 
@@ -202,8 +204,10 @@ async def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
 
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
-            result = await conv.send("hi", pieces.append)
-            second = await conv.send("and again", lambda _t: None)
+            conv.listener = Tokens(pieces.append)
+            result = await conv.send("hi")
+            conv.listener = Tokens()
+            second = await conv.send("and again")
             return result, second, await conv.messages()
 
     result, second, history = await go()
@@ -227,13 +231,13 @@ def test_history_survives_reopening_the_store(tmp_path, storage):
 
     async def first():
         async with Harness(db, fake_model("I will remember.")) as conv:
-            await conv.send("my name is Zed", lambda _t: None)
+            await conv.send("my name is Zed")
 
     model = fake_model("You are Zed.")
 
     async def second():
         async with Harness(db, model) as conv:
-            await conv.send("what is my name?", lambda _t: None)
+            await conv.send("what is my name?")
             return await conv.messages()
 
     run(first())
@@ -248,12 +252,12 @@ async def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
             await conv.set_system("Answer in {language}, {name}.", {"language": "Spanish"})
-            await conv.send("one", lambda _t: None)
-            await conv.send("two", lambda _t: None)
+            await conv.send("one")
+            await conv.send("two")
             await conv.set_system(None, {"name": "Zed"})
-            await conv.send("three", lambda _t: None)
+            await conv.send("three")
         async with Harness(tmp_path / "c.db", model, thread="other") as conv:
-            await conv.send("four", lambda _t: None)
+            await conv.send("four")
 
     await go()
     systems = [call[0].content for call in model.calls]
@@ -272,7 +276,7 @@ async def test_long_thread_sends_only_the_tail_but_keeps_everything(tmp_path):
     async def go():
         async with Harness(tmp_path / "c.db", model, context_tokens=400) as conv:
             await conv.app.aupdate_state(conv.config, {"messages": old}, as_node="model")
-            await conv.send("the newest question", lambda _t: None)
+            await conv.send("the newest question")
             return await conv.messages()
 
     history = await go()
@@ -301,7 +305,8 @@ async def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
                 if len(pieces) >= 3:  # "one", " ", "two"
                     got_two.set()
 
-            task = asyncio.create_task(conv.send("count to ten", on_token))
+            conv.listener = Tokens(on_token)
+            task = asyncio.create_task(conv.send("count to ten"))
             await asyncio.wait_for(got_two.wait(), 10)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -309,7 +314,7 @@ async def test_cancel_mid_stream_keeps_the_partial_answer(tmp_path):
             partial = "".join(pieces)
             after_cancel = await conv.messages()
             model.delay = 0
-            result = await conv.send("go on", lambda _t: None)
+            result = await conv.send("go on")
             return partial, after_cancel, result, await conv.messages()
 
     partial, after_cancel, result, history = await go()
@@ -331,10 +336,12 @@ async def test_model_error_mid_stream_keeps_the_partial_marked_error(tmp_path):
         async with Harness(tmp_path / "c.db", model) as conv:
             pieces: list[str] = []
             with pytest.raises(RuntimeError, match="exploded"):
-                await conv.send("greek letters please", pieces.append)
+                conv.listener = Tokens(pieces.append)
+                await conv.send("greek letters please")
+            conv.listener = Tokens()
             after = await conv.messages()
             model.fail_after = None
-            result = await conv.send("try again", lambda _t: None)
+            result = await conv.send("try again")
             return "".join(pieces), after, result, await conv.messages()
 
     partial, after, result, history = await go()
@@ -351,9 +358,9 @@ async def test_model_error_before_any_text_keeps_the_question(tmp_path):
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
             with pytest.raises(RuntimeError):
-                await conv.send("lost question?", lambda _t: None)
+                await conv.send("lost question?")
             model.fail_after = None
-            await conv.send("second try", lambda _t: None)
+            await conv.send("second try")
 
     await go()
     assert [m.content for m in model.calls[-1][1:]][:1] == ["lost question?"]
@@ -365,7 +372,7 @@ async def test_reply_without_finish_reason_is_marked_truncated(tmp_path):
 
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
-            result = await conv.send("hi", lambda _t: None)
+            result = await conv.send("hi")
             return result, await conv.messages()
 
     result, history = await go()

@@ -233,7 +233,7 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
     with pytest.raises(RuntimeError, match="boom"):
         with local.serving(settings, log=tmp_path / "server.log") as served:
-            asyncio.run(local.keeper(served)())  # waits until it answers
+            asyncio.run(local.keeper(served)(lambda _line: None))  # waits until it answers
             pid = local._servers[served.base_url].process.pid
             assert alive(pid)
             raise RuntimeError("boom")
@@ -505,8 +505,8 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
                         "it is calm in the morning, busy at noon and quiet again by night; " * 5
                     )
                     question = note[:280] + " What is this note about?"
-                    output = PlainOutput(io.StringIO(), io.StringIO())
-                    result = await ask(conversation, question, output, served)  # raises on any failure
+                    conversation.listener = PlainOutput(io.StringIO(), io.StringIO())
+                    result = await ask(conversation, question, served)  # raises on any failure
                     results.append(result)
                 messages = await conversation.messages()
         assert len(messages) == 2 * TURNS

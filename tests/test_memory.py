@@ -15,12 +15,13 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from chatcli.chat.conversation import Conversation, TurnResult
-from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_PREFIX, SUMMARY_USAGE, build_graph, select_history
+from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
+from chatcli.chat.history import SUMMARY_PREFIX, select_history
 from chatcli.config import DEFAULT_SYSTEM
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line
 from tests.fakeserver import Reply, echo_reply
-from tests.helpers import chat
+from tests.helpers import Tokens, chat
 from tests.test_graph import RecordingFakeModel, fake_model
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")
@@ -100,7 +101,8 @@ async def converse(conv: Conversation, turns: range, streamed: list[str]) -> lis
     results = []
     for i in turns:
         pieces: list[str] = []
-        results.append(await conv.send(question(i), pieces.append))
+        conv.listener = Tokens(pieces.append)
+        results.append(await conv.send(question(i)))
         streamed.append("".join(pieces))
     return results
 
@@ -276,7 +278,7 @@ async def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path,
 
     async def go():
         async with Thread(storage.db(tmp_path / "c.db"), model, memory="trim", context_tokens=6000) as conv:
-            result = await conv.send("how big is this request?", lambda _t: None)
+            result = await conv.send("how big is this request?")
             return result, await conv.messages()
 
     result, history = await go()
@@ -343,7 +345,7 @@ async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
 
     async def go():
         async with open_conversation(settings, "u") as conv:
-            result = await conv.send("count for me please", lambda _t: None)
+            result = await conv.send("count for me please")
             return result, await conv.messages()
 
     result, history = await go()

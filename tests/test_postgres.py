@@ -185,7 +185,7 @@ def test_storage_is_one_row_per_message_and_grows_linearly(pg, tmp_path):
     async def turns(n: int) -> None:
         async with Harness(url, fake_model("An answer of a fair length, " * 8)) as conv:
             for i in range(n):
-                await conv.send(f"question {i}: " + "some words of context " * 8, lambda _t: None)
+                await conv.send(f"question {i}: " + "some words of context " * 8)
 
     try:
         asyncio.run(turns(10))
@@ -352,9 +352,9 @@ async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, 
 
     async def go() -> list[str]:
         async with open_conversation(settings, "t") as conversation:
-            await conversation.send("one", lambda piece: None)
+            await conversation.send("one")
             _drop_connections(pg, name)
-            await conversation.send("two", lambda piece: None)
+            await conversation.send("two")
             assert [t.thread_id for t in await conversation.threads().list()] == ["t"]
             return [m.text for m in await conversation.messages()]
 

@@ -535,9 +535,9 @@ async def test_a_database_deleted_while_chat_runs_is_noticed_and_said(settings, 
     from chatcli.errors import StoreError
 
     async with open_conversation(settings, "gone") as conversation:
-        await conversation.send("first", lambda piece: None)
+        await conversation.send("first")
         os.unlink(settings.db)
         with pytest.raises(StoreError, match="was deleted or replaced while chat was running"):
-            await conversation.send("second", lambda piece: None)
+            await conversation.send("second")
     asked = len(server.requests)
     assert asked == 1, "the second question was not sent"

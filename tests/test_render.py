@@ -8,8 +8,16 @@ import threading
 
 import pytest
 
-from chatcli.chat.conversation import TurnResult
+from chatcli.chat.events import End, Start, Token, TurnResult
 from chatcli.ui.output import PlainOutput, RichOutput, make_output
+
+
+def play(output: object, reply: str) -> None:
+    """A turn as the engine emits it: the reply in pieces, then its end."""
+    output.hear(Start("t1"))
+    for token in re.findall(r"\s*\S+|\s+", reply):
+        output.hear(Token(token))
+    output.hear(End(TurnResult(text=reply, finish_reason="stop")))
 
 REPLY = "# Title\n\nSome **bold** text.\n\n```python\nprint('hi')\n```\n"
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])(;[0-9;]*)?m")  # any foreground/background colour
@@ -38,10 +46,7 @@ def render_in_a_pty(monkeypatch: pytest.MonkeyPatch, no_color: bool) -> str:
     with os.fdopen(slave, "w", encoding="utf-8", closefd=True) as out:
         output = make_output(out, out)
         assert isinstance(output, RichOutput)
-        output.start_reply()
-        for token in re.findall(r"\s*\S+|\s+", REPLY):
-            output.token(token)
-        output.end_reply(TurnResult(text=REPLY))
+        play(output, REPLY)
         out.flush()
     reader.join(timeout=5)
     os.close(master)
@@ -65,8 +70,5 @@ def test_a_pipe_gets_the_exact_text(tmp_path):
     with open(path, "w", encoding="utf-8") as out:
         output = make_output(out, out)
         assert isinstance(output, PlainOutput)
-        output.start_reply()
-        for token in re.findall(r"\s*\S+|\s+", REPLY):
-            output.token(token)
-        output.end_reply(TurnResult(text=REPLY))
+        play(output, REPLY)
     assert path.read_text() == REPLY

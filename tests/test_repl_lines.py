@@ -18,7 +18,7 @@ async def dispatch_lines(settings, lines: list[str], debug: bool = False) -> tup
     """Run lines as the prompt runs them; what each returned, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     output = PlainOutput(out, err)
-    async with open_conversation(settings, "t1") as conversation:
+    async with open_conversation(settings, "t1", output) as conversation:
         loading = asyncio.get_running_loop().create_future()
         loading.set_result(conversation)
         repl = Repl(loading, output, settings, debug)

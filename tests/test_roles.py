@@ -90,11 +90,11 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
     async def main() -> str:
         out, err = io.StringIO(), io.StringIO()
         output = PlainOutput(out, err)
-        async with open_conversation(settings, "sw") as conversation:
+        async with open_conversation(settings, "sw", output) as conversation:
             server.queue(Reply("plain"), Reply("reviewed"))
-            await ask(conversation, "first", output, settings)
+            await ask(conversation, "first", settings)
             await run_command(Context(conversation, output, settings, out=out), "/role reviewer")
-            await ask(conversation, "second", output, settings)
+            await ask(conversation, "second", settings)
             await run_command(Context(conversation, output, settings, out=out), "/role")
         return out.getvalue() + err.getvalue()
 

@@ -193,10 +193,11 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
 
 @needs_bwrap
 def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     command = "\n".join(f"echo line {i}" for i in range(30))
-    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": command}}
+    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": command})
     lines = call_block(event).splitlines()
     assert lines[:2] == ["⚙ shell (built-in)", f"  sandbox: workspace, no network (writes only in {project} and a private /tmp)"]
     assert "  … 26 more lines …" in lines[2:] and lines[-1].strip() == "echo line 29"  # the command is cut in the middle, the sandbox line never
@@ -207,10 +208,11 @@ def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
 
 
 def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(project, monkeypatch, outside):
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
-    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": "ls"}}
+    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
     line = call_block(event).splitlines()[1]
     assert line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
     # Approved knowing that, the command runs as it always did.
@@ -220,13 +222,14 @@ def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(p
 
 
 def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, monkeypatch, tmp_path):
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: str(fake))
-    event = {"label": "shell (built-in)", "server": "builtin", "name": "shell", "arguments": {"command": "ls"}}
+    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
     line = call_block(event).splitlines()[1]
     assert line == "  not sandboxed: bubblewrap cannot start a sandbox here (bwrap: No permissions to create new namespace)"
 

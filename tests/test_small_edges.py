@@ -62,13 +62,10 @@ def test_one_broken_role_file_is_a_warning_in_the_listing_and_breaks_no_other_ro
 
 
 async def test_a_stop_during_a_tool_call_says_the_call_was_cancelled(settings, server, tmp_path):
-    from chatcli.ui.toolview import connect
-
     started = tmp_path / "started"
     server.queue(tool_calls(("shell", {"command": f"touch {started}; sleep 30"})))
     settings = dataclasses.replace(settings, tools=("shell",), approve_all=True)
     async with conversation(settings, "stop") as c:
-        connect(c.conversation, c.output, ask=False)
         turn = asyncio.create_task(c.ask("wait a while"))
         while not started.exists():
             await asyncio.sleep(0.02)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from chatcli.chat.events import ToolCall, ToolResult
 from chatcli.ui.jsonout import JsonOutput
 from chatcli.ui.output import PlainOutput, RichOutput
 from tests.fakeserver import Reply
@@ -61,8 +62,7 @@ def outputs() -> dict[str, tuple[object, io.StringIO]]:
 def test_every_line_an_output_writes_shows_escapes_instead_of_obeying_them(kind, line):
     output, err = outputs()[kind]
     if line == "tool block":
-        event = {"type": "tool_result", "id": "1", "name": "t", "label": "srv:t", "arguments": {"q": EVIL}, "status": "ok", "content": EVIL, "seconds": 0.1}
-        output.event(event)
+        output.hear(ToolResult(ToolCall("1", "t", "srv:t", None, {"q": EVIL}), "ok", EVIL, 0.1))
     else:
         getattr(output, line)(EVIL)
     shown = err.getvalue()

@@ -60,14 +60,15 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
 
     terminal = terminal if terminal is not None else Captured(tty=True)
     asked: list[str] = []
-    approve = TerminalApprover(conv.toolbox, PlainOutput(io.StringIO(), err if err is not None else io.StringIO()), terminal=terminal)
+    output = PlainOutput(io.StringIO(), err if err is not None else io.StringIO())
+    approve = output.approver = TerminalApprover(output, terminal=terminal)
 
     async def line(question: str, default: str = "") -> str:
         asked.append(question)
         return answers.pop(0)
 
     approve._line = approve._key = line  # type: ignore[method-assign]
-    conv.approve = approve
+    conv.listener = output
     return approve, asked, terminal
 
 
@@ -80,7 +81,7 @@ async def test_two_calls_with_one_id_are_each_decided_and_a_refused_one_never_ru
     server.queue(tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")), Reply("done"))
     async with open_conversation(replace(settings, tools=("shell",)), "dup") as conv:
         _, asked, _ = approver(conv, ["n", "y"])
-        await conv.send("go", lambda _t: None)
+        await conv.send("go")
         kept = await conv.messages()
     assert len(asked) == 2
     assert not (tmp_path / "A").exists(), "the refused call ran"
@@ -201,7 +202,7 @@ async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path,
     server.queue(tool_calls(*calls), Reply("stopped"))
     async with open_conversation(replace(settings, tools=("shell",)), "batch") as conv:
         _, asked, _ = approver(conv, ["y", stop])
-        result = await conv.send("make five files", lambda _t: None)
+        result = await conv.send("make five files")
         assert_stored_agrees(await conv.messages())
     assert result.text == "stopped"
     assert len(asked) == 2, "asked about calls after the batch was refused"
@@ -216,7 +217,7 @@ async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tm
     server.queue(tool_calls(*[("shell", {"command": f"touch f{i}"}) for i in range(1000)], split=1), Reply("ok"))
     async with open_conversation(replace(settings, tools=("shell",)), "many") as conv:
         _, asked, _ = approver(conv, ["q"])
-        await conv.send("go", lambda _t: None)
+        await conv.send("go")
     assert len(asked) == 1 and not list(tmp_path.glob("f*"))
     assert len(tool_messages(server.requests[1])) == 1000
     assert_valid(server)
@@ -240,10 +241,11 @@ HIDING = {
 def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatch):
     from rich.cells import cell_len
 
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
-    block = call_block({"label": "shell (built-in)", "arguments": {"command": command, "timeout": 5}})
+    block = call_block(ToolCall("c1", "shell", "shell (built-in)", None, {"command": command, "timeout": 5}))
     rows = block.split("\n")
     assert block.splitlines() == rows, "a line break the block does not count"
     assert all(cell_len(row) <= 80 for row in rows), rows
@@ -252,30 +254,32 @@ def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatc
 
 
 def test_blank_runs_are_counted_in_the_block(monkeypatch):
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
-    rows = call_block({"label": "shell", "arguments": {"command": HIDING["blanks"]}}).split("\n")
+    rows = call_block(ToolCall("c1", "shell", "shell", None, {"command": HIDING["blanks"]})).split("\n")
     assert rows[1] == "  command: ls ⟨300 blanks⟩ ; touch PWNED"
-    rows = call_block({"label": "shell", "arguments": {"command": HIDING["blank-lines"]}}).split("\n")
+    rows = call_block(ToolCall("c1", "shell", "shell", None, {"command": HIDING["blank-lines"]})).split("\n")
     assert rows[1:] == ["  command: echo hello", "  ⟨5 blank lines⟩", "  touch PWNED"]
     code = "def f():\n    if x:\n        return 1"  # indentation is not a run to count
-    assert call_block({"label": "files", "arguments": {"content": code}}).split("\n")[1:] == ["  content: def f():", "      if x:", "          return 1"]
+    assert call_block(ToolCall("c1", "files", "files", None, {"content": code})).split("\n")[1:] == ["  content: def f():", "      if x:", "          return 1"]
 
 
 @pytest.mark.parametrize("text", ["漢字" * 100, "🙂" * 100, "ab漢" * 70])
 def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     from rich.cells import cell_len
 
+    from chatcli.chat.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, ran_line, result_block
 
     monkeypatch.setenv("COLUMNS", "60")
-    call = call_block({"label": "shell", "arguments": {"command": f"echo {text} END"}}).split("\n")
-    result = result_block({"label": "shell", "status": "ok", "content": text, "seconds": 0.1}).split("\n")
+    call = call_block(ToolCall("c1", "shell", "shell", None, {"command": f"echo {text} END"})).split("\n")
+    result = result_block(ToolResult(ToolCall("c1", "shell", "shell", None, {}), "ok", text, 0.1)).split("\n")
     assert all(cell_len(row) <= 60 for row in call + result), (call, result)
     assert call[1].endswith("END") and cell_len(call[1]) >= 50, call  # cut to fit, not far short of it
     assert cell_len(result[1]) >= 50 and result[1].endswith("…"), result
-    assert cell_len(ran_line({"label": "shell", "arguments": {"command": text}, "status": "ok"})) <= 160
+    assert cell_len(ran_line(ToolResult(ToolCall("c1", "shell", "shell", None, {"command": text}), "ok", ""))) <= 160
 
 
 # --------------------------------------------------------------------------- where the block is shown
@@ -289,7 +293,7 @@ async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(ser
     log = Captured()  # stderr sent to a file: not the terminal
     async with open_conversation(replace(settings, tools=("shell",)), "redir") as conv:
         _, asked, terminal = approver(conv, ["v", "n"], err=log)
-        await conv.send("go", lambda _t: None)
+        await conv.send("go")
     shown = terminal.getvalue()
     assert len(asked) == 2 and "⚙ shell (built-in)" in shown and "touch PWNED" in shown, shown
     assert '"command": "echo hello\\n\\n\\n\\n\\n\\ntouch PWNED"' in shown, shown  # v: the whole arguments, there too
@@ -302,7 +306,7 @@ async def test_with_no_terminal_for_the_question_the_calls_are_refused_unasked(s
     server.queue(tool_calls(("shell", {"command": "touch PWNED"}), ("shell", {"command": "touch PWNED2"})), Reply("ok"))
     async with open_conversation(replace(settings, tools=("shell",)), "none") as conv:
         _, asked, _ = approver(conv, [], terminal=Captured(tty=False))
-        await conv.send("go", lambda _t: None)
+        await conv.send("go")
     assert asked == [] and not list(Path(tmp_path).glob("PWNED*"))
     assert all("no terminal" in r["content"] for r in tool_messages(server.requests[1]))
     assert_valid(server)

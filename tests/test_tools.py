@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.chat.events import Decision
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat, stored
+from tests.helpers import Tokens, chat, stored
 from tests.test_reliability import db_of
 
 
@@ -239,10 +240,10 @@ async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(ser
     settings = replace(settings, tools=("shell",), approve_all=True)
     server.queue(tool_calls(("shell", {"command": "echo x"})), Reply("answer one"))
     async with open_conversation(settings, "ex") as conv:
-        await conv.send("question", lambda _t: None)
+        await conv.send("question")
         assert [m.type for m in await conv.messages()] == ["human", "ai", "tool", "ai"]
         server.queue(Reply("answer two"))
-        result = await conv.retry(lambda _t: None)
+        result = await conv.retry()
         assert result.text == "answer two"
         assert [m.type for m in await conv.messages()] == ["human", "ai"]
         removed = await conv.undo()
@@ -258,14 +259,13 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
     server.queue(tool_calls(("shell", {"command": "echo original"})), Reply("ok"))
     asked = []
 
-    async def approve(calls):
-        asked.extend(calls)
-        return {c["id"]: {"action": "yes", "args": {"command": "echo edited"}} for c in calls}
+    async def approve(call):
+        asked.append(call)
+        return Decision("yes", args={"command": "echo edited"})
 
-    async with open_conversation(settings, "ed") as conv:
-        conv.approve = approve
-        await conv.send("go", lambda _t: None)
-    assert [c["arguments"] for c in asked] == [{"command": "echo original"}]
+    async with open_conversation(settings, "ed", Tokens(approve=approve)) as conv:
+        await conv.send("go")
+    assert [c.arguments for c in asked] == [{"command": "echo original"}]
     assert tool_messages(server.requests[1])[0]["content"] == '(the user edited the arguments before it ran: {"command": "echo edited"})\nedited\n[exit code 0]'
 
 
@@ -285,13 +285,13 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
             pass  # the run stops at the question; nobody answers it (chat was killed)
     async with open_conversation(settings, "later") as conv:
         pending = await conv.pending_calls()
-        assert [c["arguments"] for c in pending] == [{"command": "echo later"}]
+        assert [c.arguments for c in pending] == [{"command": "echo later"}]
 
-        async def approve(calls):
-            return {c["id"]: {"action": "yes"} for c in calls}
+        async def approve(call):
+            return Decision("yes")
 
-        conv.approve = approve
-        result = await conv.resume(lambda _t: None)
+        conv.listener = Tokens(approve=approve)
+        result = await conv.resume()
         assert result.text == "ran it"
         assert await conv.pending_calls() == []
     assert tool_messages(server.requests[1])[0]["content"] == "later\n[exit code 0]"
@@ -364,13 +364,14 @@ def test_summary_memory_never_separates_a_call_from_its_results(server, chat_env
 
 
 def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_path, monkeypatch):
+    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.chdir(tmp_path)
     long = {"command": "\n".join(f"echo line {i}" for i in range(30))}
-    block = call_block({"label": "shell (built-in)", "arguments": long}).splitlines()
+    block = call_block(ToolCall("c1", "shell", "shell (built-in)", None, long)).splitlines()
     assert block == ["⚙ shell (built-in)", "  command: echo line 0", "  echo line 1", "  echo line 2", "  … 26 more lines …", "  echo line 29"]
-    shown = call_block({"label": "read_file (built-in)", "server": "builtin", "arguments": {"path": "notes.txt"}})
+    shown = call_block(ToolCall("c1", "read_file", "read_file (built-in)", "builtin", {"path": "notes.txt"}))
     assert f"(path: {tmp_path / 'notes.txt'})" in shown
 
 
@@ -417,7 +418,7 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
     async with open_conversation(replace(settings, use_tools=False), "off") as conv:
         await resume_pending(conv, PlainOutput(io.StringIO(), err), settings)
         assert "with tools off" in err.getvalue()
-        await conv.send("something else", lambda _t: None)
+        await conv.send("something else")
     sent = server.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
     assert "interrupted" in sent[3]["content"] and "tools" not in server.requests[-1]

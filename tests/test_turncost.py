@@ -81,7 +81,7 @@ async def test_per_turn_work_is_the_same_at_turn_40_as_at_turn_15(tmp_path, monk
                 for c in counters.values():
                     c.calls = 0
                 typed_items.clear()
-                await conv.send(f"question {i:04d}", lambda _t: None)
+                await conv.send(f"question {i:04d}")
                 if i in (15, 40):
                     per_turn[i] = {name: c.calls for name, c in counters.items()}
                     per_turn[i]["store: messages type-checked"] = sum(typed_items)
@@ -241,7 +241,7 @@ def test_a_handed_out_list_changed_in_place_is_stored_as_changed(tmp_path):
     async def main():
         async with Harness(tmp_path / "c.db", fake_model("an answer")) as conv:
             for i in range(3):
-                await conv.send(f"q{i}", lambda _t: None)
+                await conv.send(f"q{i}")
             saver = conv.app.checkpointer
             head = await saver.aget_tuple(_config("t1"))
             handed = head.checkpoint["channel_values"]["messages"]
@@ -264,11 +264,11 @@ def test_an_edit_sent_back_through_the_chat_graph_is_saved(tmp_path):
     async def main():
         async with Harness(tmp_path / "c.db", fake_model("an answer")) as conv:
             for i in range(3):
-                await conv.send(f"q{i}", lambda _t: None)
+                await conv.send(f"q{i}")
             msgs = await conv.messages()
             msgs[2].content = "q1 edited"  # same object, same id
             await conv.app.aupdate_state(conv.config, {"messages": [msgs[2]]}, as_node=graph.MODEL_NODE)
-            await conv.send("q3", lambda _t: None)
+            await conv.send("q3")
         async with Harness(tmp_path / "c.db", fake_model("x")) as conv:
             return [m.content for m in await conv.messages()]
 

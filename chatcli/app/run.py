@@ -60,7 +60,7 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, ask: bool = False) -> None:
+async def answer_once(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
     ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
@@ -69,7 +69,7 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
     """
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output, ask))
+    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output))
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
@@ -80,33 +80,21 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
             raise Interrupted(stop.received) from None
 
 
-def _show_thread(output: Output, thread_id: str) -> None:
-    """Name the thread: in the JSON object, or as the "thread: ID" line on stderr."""
-    from chatcli.ui.jsonout import JsonOutput
-
-    if isinstance(output, JsonOutput):
-        output.thread_id = thread_id
-    else:
-        output.note(f"thread: {thread_id}")
-
-
-async def _answer(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, ask_tools: bool) -> None:
+async def _answer(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
     from chatcli.chat.session import open_conversation, set_up
+    from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
-    from chatcli.ui.toolview import connect
 
-    async with open_conversation(settings, opening.thread_id, output.note) as conversation:
-        connect(conversation, output, ask_tools)
+    async with open_conversation(settings, opening.thread_id, output) as conversation:
         await set_up(conversation, setup, settings)
-        from chatcli.ui.jsonout import JsonOutput
-
-        if isinstance(output, JsonOutput):
+        if isinstance(output, JsonOutput):  # the thread and model are named in the object
             output.model = conversation.model_name  # a role's, kept with the thread
-        if opening.info is not None:
-            _show_thread(output, opening.thread_id)
+            output.thread_id = opening.thread_id if opening.info is not None else None
+        elif opening.info is not None:
+            output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
-            conversation.on_created = lambda thread_id: _show_thread(output, thread_id)
-        await ask(conversation, text, output, settings, list(setup.attachments))
+            output.thread_note = "thread: {id}"
+        await ask(conversation, text, settings, list(setup.attachments))
 
 
 def preflight(settings: Settings) -> None:
@@ -165,22 +153,23 @@ def run(
         if one_shot:
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
-            output = json_output if json_output is not None else make_env_output(env, settings)
-            asyncio.run(answer_once(settings, opening, text, setup, output, ask))
+            output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
+            asyncio.run(answer_once(settings, opening, text, setup, output))
             return
         from chatcli.ui.prompt import run_repl
 
-        repl_output = make_env_output(env, settings)
+        repl_output = make_env_output(env, settings, ask=True)
         named = bool(thread or setup.new_thread)
         asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=named or opening.info is not None, info=opening.info, named=named))
 
 
-def make_env_output(env: Environment, settings: Settings | None = None) -> Output:
-    """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal."""
+def make_env_output(env: Environment, settings: Settings | None = None, ask: bool = False) -> Output:
+    """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal;
+    ``ask``: tool calls that need approval are asked about in the terminal."""
     from chatcli.ui.output import make_output
 
     show = settings.show_thinking if settings is not None else False
-    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show)
+    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, ask=ask)
 
 
 def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:

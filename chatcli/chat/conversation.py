@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
+from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.recall import Recall
+from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
 from chatcli.chat.threads import Threads
-from chatcli.chat.turn import TurnResult, Turns  # noqa: F401  (TurnResult: part of this interface)
+from chatcli.chat.turn import TurnRunner
 from chatcli.errors import UsageError
 from chatcli.store import Store
 
 
 @dataclass
-class Conversation(Turns):
-    """A thread of the compiled chat graph; every call is one step of that thread (``recall`` reads its history for the screen)."""
+class Conversation:
+    """A thread of the compiled chat graph; every call is one step of that thread, told to ``listener``
+    (chatcli.chat.events); ``recall`` reads its history for the screen."""
 
     app: Any
     thread_id: str
@@ -30,13 +33,9 @@ class Conversation(Turns):
     stall_timeout: float | None = None
     # The session's tools (a chatcli.tools.toolbox.Toolbox), or None when tools are off.
     toolbox: Any = None
-    # Asks the user about tool calls that need approval: a list of calls -> {call id: decision}
-    # (see chatcli.chat.toolcalls.make_tools_node). None: nobody to ask, every such call is refused.
-    approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None = None
-    # Hears of the thinking, each tool call and result as it happens ({"type": "reasoning" | "tool_call" | ...}).
-    on_event: Callable[[dict[str, Any]], None] | None = None
-    # Told the thread's id when its first message is stored: the thread exists from then on.
-    on_created: Callable[[str], None] | None = None
+    # Hears every turn's events and is asked about tool calls that need approval (the default
+    # hears nothing and refuses them: nobody to ask).
+    listener: Listener = field(default_factory=Silent)
     attached: list[Any] = field(default_factory=list)  # files queued for the next message (/attach)
     temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
     # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
@@ -49,6 +48,14 @@ class Conversation(Turns):
     def __post_init__(self) -> None:
         self.default_model = self.default_model or self.model_name
         self._auto_model = self.model_name
+        self.turns = TurnRunner(self.app, self.toolbox, self.stall_timeout, self.context_tokens)
+
+    async def pending_calls(self) -> list[ToolCall]:
+        """The tool calls this thread is waiting to have approved (asked before chat stopped), if any."""
+        return await self.turns.pending_calls(self.config)
+
+    async def _stream(self, start: dict[str, Any], created: bool = False) -> TurnResult:
+        return await self.turns.run(start, self.config, self.listener, Start(self.thread_id, created))
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -170,9 +177,6 @@ class Conversation(Turns):
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
-    # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
-    RETRY_LOOKBACK = 50
-
     async def switch(self, thread_id: str) -> None:
         """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this thread are dropped."""
         self.thread_id = check_thread_id(thread_id)
@@ -197,7 +201,7 @@ class Conversation(Turns):
                 await self.store.index.set_count(self.thread_id, asked[-1])
         return removed
 
-    async def retry(self, on_token: Callable[[str], None]) -> TurnResult:
+    async def retry(self) -> TurnResult:
         """Answer the last user message again, in place of the answer it has; stream like ``send``.
 
         Resumes the model from the checkpoint where that message awaited its answer, so the
@@ -209,42 +213,16 @@ class Conversation(Turns):
             asked = [m for m in head.values.get("messages", []) if m.type == "human"]
             if not asked:
                 raise UsageError("nothing to retry: this thread has no message yet")
-            start = await self._retry_point(head, asked[-1])
+            current = {**{k: head.values[k] for k in THREAD_SETTINGS if k in head.values}, **self.pending}
+            self.pending = {}  # the retry uses the thread's system prompt and variables as they are now
+            start = await retry_point(self.app, self.config, head, asked[-1], current)
             try:
-                return await self._stream(None, start, on_token)
+                return await self._stream(start)
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
-    async def _retry_point(self, head: Any, question: Any) -> dict[str, Any]:
-        """The config to resume from: the checkpoint after ``question`` was added, before its answer."""
-        from langchain_core.messages import RemoveMessage
-        from langgraph.graph import START
-
-        from chatcli.chat.graph import MODEL_NODE
-
-        found = None
-        async for snapshot in self.app.aget_state_history(self.config, limit=self.RETRY_LOOKBACK):
-            messages = snapshot.values.get("messages") or []
-            if snapshot.next == (MODEL_NODE,) and messages and messages[-1].id == question.id:
-                found = snapshot
-                break
-        # The retry uses the thread's system prompt and variables as they are now.
-        current = {k: head.values[k] for k in ("system", "vars", "role", "model", "temperature") if k in head.values}
-        current.update(self.pending)
-        self.pending = {}
-        if found is None:  # a forked or imported thread has no such checkpoint: rewind the head
-            messages = head.values["messages"]
-            after = messages[next(i for i, m in enumerate(messages) if m.id == question.id) + 1 :]
-            update = {**current, "messages": [RemoveMessage(id=m.id) for m in after]}
-            config = await self.app.aupdate_state(head.config, update, as_node=START)
-        elif any(found.values.get(k) != v for k, v in current.items()):
-            config = await self.app.aupdate_state(found.config, current, as_node=START)
-        else:
-            config = found.config
-        return {"configurable": {**self.config["configurable"], **config["configurable"]}}
-
-    async def send(self, text: str, on_token: Callable[[str], None], attachments: list[Any] | None = None) -> TurnResult:
-        """Send one user message and stream the reply through ``on_token``.
+    async def send(self, text: str, attachments: list[Any] | None = None) -> TurnResult:
+        """Send one user message and stream the reply to the listener.
 
         ``attachments`` (chatcli.chat.attachments.Attachment) go with it; by default, those
         queued with ``attach`` (the queue empties once the message is stored). On cancellation
@@ -252,7 +230,7 @@ class Conversation(Turns):
         interrupted, before the exception goes on.
         """
         from chatcli.chat.attachments import question_message
-        from chatcli.chat.graph import now_iso
+        from chatcli.chat.history import now_iso
 
         files = list(self.attached if attachments is None else attachments)
         if text.strip() or not files:
@@ -262,7 +240,7 @@ class Conversation(Turns):
             check_question(str(message.text) or "(images)", self.context_tokens)  # text files count too
         async with self.lock():
             try:
-                return await self._send(message, on_token, clear=attachments is None, title=text or files[0].name)
+                return await self._send(message, clear=attachments is None, title=text or files[0].name)
             finally:
                 await asyncio.shield(self._record(text or files[0].name))
 
@@ -272,7 +250,7 @@ class Conversation(Turns):
             count = len(await self.messages())
             await self.store.index.touch(self.thread_id, question, count, self.model_name)
 
-    async def _send(self, message: Any, on_token: Callable[[str], None], clear: bool = False, title: str = "") -> TurnResult:
+    async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
 
         The question is committed first: if it cannot be stored (a locked or full database),
@@ -291,18 +269,16 @@ class Conversation(Turns):
         await self.app.aupdate_state(self.config, payload, as_node=START)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
             await self.store.index.touch(self.thread_id, title, len(payload["messages"]), self.model_name)
-        if not history and self.on_created is not None:
-            self.on_created(self.thread_id)
         if clear:
             self.attached = []  # sent with this message, which is stored now
-        return await self._stream(None, self.config, on_token)
+        return await self._stream(self.config, created=not history)
 
-    async def resume(self, on_token: Callable[[str], None]) -> TurnResult:
+    async def resume(self) -> TurnResult:
         """Ask again about the calls the thread is waiting on, then run the turn on to its answer."""
         async with self.lock():
             asked = [m for m in await self.messages() if m.type == "human"]
             try:
-                return await self._stream(None, self.config, on_token)
+                return await self._stream(self.config)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))

@@ -102,7 +102,8 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
     return "\n".join(reversed(lines))
 
 
-def _add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
+def add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
+    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum."""
     if not usage:
         return total
     total = dict(total or {})

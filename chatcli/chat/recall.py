@@ -43,7 +43,7 @@ class Recall:
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.chat.graph import SUMMARY_USAGE
-        from chatcli.chat.history import _add_usage
+        from chatcli.chat.history import add_usage
 
         messages = await self.messages()
         answers = [m for m in messages if m.type == "ai"]
@@ -52,7 +52,7 @@ class Recall:
         for answer in answers:
             used = getattr(answer, "usage_metadata", None)
             counted += bool(used)
-            totals = _add_usage(_add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
+            totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
         totals = totals or {}
         turns = sum(m.type == "human" for m in messages)
         return UsageTotals(turns, totals.get("input_tokens", 0), totals.get("output_tokens", 0), len(answers), len(answers) - counted)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
+from chatcli.chat.events import Listener, Notice, Silent
 from chatcli.chat.inputs import check_thread_id, new_thread_id, similar_ids
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -105,30 +106,36 @@ def load_engine() -> None:
     import chatcli.store.messages  # noqa: F401  (the SQLite checkpointer)
 
 
+def notices(listener: Listener) -> Callable[[str], None]:
+    """How the layers below (the store, the tools) say a line: as a ``Notice`` to ``listener``."""
+    return lambda text: listener.hear(Notice(text))
+
+
 @asynccontextmanager
 async def open_conversation(
-    settings: Settings, thread_id: str, note: Callable[[str], None] | None = None, toolbox: Any = OWN
+    settings: Settings, thread_id: str, listener: Listener | None = None, toolbox: Any = OWN
 ) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
-    ``note`` shows a line to the user while a turn runs (the local server being started again).
-    ``toolbox`` is the session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by
+    ``listener`` hears every turn (chatcli.chat.events) and what happens between turns, and is
+    asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by
     default the conversation opens its own: MCP servers start first, and the engine loads in a
     thread meanwhile, so their start-up overlaps.
     """
     check_thread_id(thread_id)
+    listener = listener if listener is not None else Silent()
     async with AsyncExitStack() as stack:
         if toolbox is OWN:
-            toolbox = await stack.enter_async_context(open_toolbox(settings, note))
+            toolbox = await stack.enter_async_context(open_toolbox(settings, listener))
             if toolbox is not None and toolbox.servers:
                 await toolbox.warm()
                 await asyncio.to_thread(load_engine)
-        conversation = await stack.enter_async_context(_open_conversation(settings, thread_id, note, toolbox))
+        conversation = await stack.enter_async_context(_open_conversation(settings, thread_id, listener, toolbox))
         yield conversation
 
 
 @asynccontextmanager
-async def _open_conversation(settings: Settings, thread_id: str, note: Callable[[str], None] | None, toolbox: Any) -> AsyncIterator[Conversation]:
+async def _open_conversation(settings: Settings, thread_id: str, listener: Listener, toolbox: Any) -> AsyncIterator[Conversation]:
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
     from chatcli.chat.windows import WindowFitter, starting_budget
@@ -144,8 +151,7 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
     if not settings.local:
         budget, limit = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
     async with open_store(settings.db or "") as store:
-        if note is not None:
-            store.tell_waits(note)  # a database another program holds: say that chat waits for it
+        store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
         # stopped) at each model call, after the question is stored: see local.keeper.
         app = build_graph(
@@ -154,8 +160,8 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
             default_system=settings.system,
             context_tokens=budget,
             memory=settings.memory,
-            before_model=keeper(settings, note),
-            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, note, asked_for=settings.context_tokens, limit=limit),
+            before_model=keeper(settings),
+            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, asked_for=settings.context_tokens, limit=limit),
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
@@ -168,16 +174,17 @@ async def _open_conversation(settings: Settings, thread_id: str, note: Callable[
             model_name=settings.model,
             stall_timeout=settings.timeout or None,
             toolbox=toolbox,
+            listener=listener,
         )
         await conversation.follow_thread()  # the model and temperature of the thread's role
         yield conversation
 
 
 @asynccontextmanager
-async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = None) -> AsyncIterator[Any]:
+async def open_toolbox(settings: Settings, listener: Listener | None = None) -> AsyncIterator[Any]:
     """The session's tools, MCP servers starting in the background; None when no tool is set up or --no-tools.
 
-    The servers stop when the block ends.
+    What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop when the block ends.
     """
     from pathlib import Path
 
@@ -199,7 +206,7 @@ async def open_toolbox(settings: Settings, note: Callable[[str], None] | None = 
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
         log_dir=data_dir() / "mcp",
-        note=note,
+        note=notices(listener) if listener is not None else None,
     )
     toolbox.start()
     try:

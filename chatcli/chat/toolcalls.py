@@ -14,11 +14,12 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from chatcli.chat.events import ToolCall, ToolResult
+
 TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
-NO_TERMINAL = "not run: it needs the user's approval and there was no terminal to ask"
 REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
 # The tool calls exactly as the server streamed them (raw argument text, ids as sent), which
 # chatcli.chat.client adds to a reply; ``settled`` reads them strictly, then drops the key.
@@ -177,15 +178,15 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return mended
 
 
-def _view(call: dict[str, Any], entry: Any) -> dict[str, Any]:
+def _shown(call: dict[str, Any], entry: Any) -> ToolCall:
     """A call as the approval question and the display show it."""
-    return {
-        "id": call["id"],
-        "name": call["name"],
-        "label": entry.label if entry is not None else call["name"],
-        "server": entry.server if entry is not None else None,
-        "arguments": call["args"] if call["args"] is not None else call.get("raw"),
-    }
+    return ToolCall(
+        id=call["id"],
+        name=call["name"],
+        label=entry.label if entry is not None else call["name"],
+        server=entry.server if entry is not None else None,
+        arguments=call["args"] if call["args"] is not None else call.get("raw"),
+    )
 
 
 def make_tools_node(toolbox: Any) -> Any:
@@ -193,9 +194,12 @@ def make_tools_node(toolbox: Any) -> Any:
 
     The approval question is one ``interrupt()`` for all the calls that need it, asked before
     any call runs; it is persisted with the thread, so it survives a crash and is asked again.
-    Its answer maps each call id to {"action": "yes"|"no", "args": edited arguments,
-    "reason": why not, "by": who refused}.
+    Its answer maps each call id to a ``Decision.stored()`` ({"action": "yes"|"no", "args":
+    edited arguments, "reason": why not, "by": who refused}). Each call that runs is emitted as a
+    ``ToolCall``, and each result as a ``ToolResult`` carrying the message the thread stores.
     """
+    from dataclasses import asdict, replace
+
     from langgraph.config import get_stream_writer
     from langgraph.types import interrupt
 
@@ -203,20 +207,20 @@ def make_tools_node(toolbox: Any) -> Any:
         calls = open_calls(state["messages"])
         entries = {call["id"]: toolbox.find(call["name"]) for call in calls}
         asking = [
-            _view(call, entries[call["id"]])
+            _shown(call, entries[call["id"]])
             for call in calls
             if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]], call["args"])
         ]
-        decisions: dict[str, Any] = interrupt({"calls": asking}) if asking else {}
-        asked = {view["id"] for view in asking}
+        decisions: dict[str, Any] = interrupt({"calls": [asdict(shown) for shown in asking]}) if asking else {}
+        asked = {shown.id for shown in asking}
         try:
-            write = get_stream_writer()
+            emit = get_stream_writer()
         except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
-            write = lambda _event: None  # noqa: E731
+            emit = lambda _event: None  # noqa: E731
         results = []
         for call in calls:
             entry = entries[call["id"]]
-            view = _view(call, entry)
+            shown = _shown(call, entry)
             decision = decisions.get(call["id"]) or {}
             if entry is None or call["args"] is None:
                 known = ", ".join(e.name for e in toolbox.entries()) or "none"
@@ -234,16 +238,17 @@ def make_tools_node(toolbox: Any) -> Any:
                 outcome, seconds = "refused", 0.0
             else:
                 arguments = decision.get("args") if isinstance(decision.get("args"), dict) else call["args"]
-                view["arguments"] = arguments
-                write({"type": "tool_call", **view})
+                shown = replace(shown, arguments=arguments)
+                emit(shown)
                 done = await toolbox.call(entry, arguments, call["id"])
                 text, outcome, seconds = done.text, done.status, done.seconds
                 if arguments is not call["args"]:  # the model must know what ran, not what it asked for
                     text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
-            meta = {"server": view["server"], "seconds": round(seconds, 3), "label": view["label"], "arguments": view["arguments"]}
+            seconds = round(seconds, 3)
+            meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
             message = result_message(call, text, outcome, **meta)
             results.append(message)
-            write({"type": "tool_result", **view, "status": outcome, "content": text, "seconds": round(seconds, 3)})
+            emit(ToolResult(shown, outcome, text, seconds, message))
         return {"messages": results}
 
     return run_tools

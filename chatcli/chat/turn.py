@@ -1,13 +1,15 @@
-"""Streaming one run of the graph: the reply's text, tool events, approvals, and what is kept when it stops."""
+"""One run of the graph for a turn: the events it emits, the approvals it asks, what is kept when it stops."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
+
+from chatcli.chat.events import Decision, End, Listener, Start, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
 
 
-def incomplete_reason(result: "TurnResult") -> str | None:
+def incomplete_reason(result: TurnResult) -> str | None:
     """Why a reply that streamed to its end is still not a whole answer, or None."""
     if result.finish_reason is None:
         return "truncated"  # the stream ended without saying why: a cut the server hid
@@ -18,123 +20,107 @@ def incomplete_reason(result: "TurnResult") -> str | None:
     return None
 
 
-@dataclass
-class TurnResult:
-    """What one turn produced: the reply text and what is known about how it ended."""
+class TurnRunner:
+    """Runs a thread's turns on the compiled graph and tells a listener what happens (chatcli.chat.events).
 
-    text: str
-    usage: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    # Why the reply is not a whole answer: "cancelled", "error", "truncated" (no finish reason),
-    # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
-    # None when complete.
-    interrupted: str | None = None
-    # The model that answered, as the server named it (None if it did not say).
-    model: str | None = None
-    # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
-    prompt_tokens_est: int | None = None
-    context_tokens: int | None = None
-    # Earlier questions (with their answers) the budget left out of the request.
-    turns_left_out: int = 0
-    # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
-    reasoning: str = ""
-
-
-class Turns:
-    """What a conversation does while a turn runs (mixed into chatcli.chat.conversation.Conversation).
-
-    Uses the conversation's ``app``, ``config``, ``context_tokens``, ``stall_timeout``,
-    ``toolbox``, ``approve`` and ``on_event``.
+    ``toolbox`` is None when the graph has no tools step (no run then waits for approval);
+    ``stall_timeout`` is how long a reply that has begun may go without text; ``last`` is the
+    result of the latest turn, partial when it stopped or failed.
     """
 
-    app: Any
-    context_tokens: int | None
-    stall_timeout: float | None
-    approve: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]] | None
-    on_event: Callable[[dict[str, Any]], None] | None
-    toolbox: Any  # None: the graph has no tools step, so no run ever waits for approval
+    def __init__(self, app: Any, toolbox: Any = None, stall_timeout: float | None = None, context_tokens: int | None = None):
+        self.app = app
+        self.toolbox = toolbox
+        self.stall_timeout = stall_timeout
+        self.context_tokens = context_tokens
+        self.last: TurnResult | None = None
 
-    @property
-    def config(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def messages(self) -> list[Any]:
-        raise NotImplementedError
-
-    async def pending_calls(self) -> list[dict[str, Any]]:
-        """The tool calls this thread is waiting to have approved (asked before chat stopped), if any."""
-        state = await self.app.aget_state(self.config)
+    async def pending_calls(self, head: dict[str, Any]) -> list[ToolCall]:
+        """The tool calls the thread at ``head`` waits to have approved (asked before chat stopped), if any."""
+        state = await self.app.aget_state(head)
         for pending in state.interrupts:
             value = pending.value
             if isinstance(value, dict) and value.get("calls"):
-                return list(value["calls"])
+                return [ToolCall(**call) for call in value["calls"]]
         return []
 
-    async def _stream(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None]) -> TurnResult:
-        """Run the graph from ``config`` (a new message, or None to resume) and stream the reply.
+    async def run(self, start: dict[str, Any], head: dict[str, Any], listener: Listener, opening: Start) -> TurnResult:
+        """Run the graph from ``start`` (a checkpoint's config) on to the answer, and stream it to ``listener``.
 
-        Shared by a turn and a retry; the thread's head is where a stopped reply is kept. Tool
-        calls that need approval stop the run (a LangGraph interrupt): ``approve`` is asked and
-        the run resumed with its answer, as often as the model calls tools.
+        ``head`` is the thread's own config, where a stopped reply is kept. Tool calls that need
+        approval stop the run (a LangGraph interrupt): the listener is asked, and the run resumed
+        with its answers, as often as the model calls tools. ``End`` is emitted however it ends.
         """
         from langgraph.types import Command
 
         result = TurnResult(text="", context_tokens=self.context_tokens)
         progress = _Progress()
+        self.last = result
+        payload: Any = None
+        listener.hear(opening)
         try:
             while True:
-                await self._run(payload, config, on_token, result, progress)
-                calls = await self.pending_calls() if self.toolbox is not None else []
+                await self._run(payload, start, listener, result, progress)
+                calls = await self.pending_calls(head) if self.toolbox is not None else []
                 if not calls:
                     break
-                decisions = await self._decide(calls)
-                payload, config = Command(resume=decisions), self.config
-        except asyncio.CancelledError:
-            await asyncio.shield(self._keep_partial(progress.current(), "cancelled", progress.done, progress.thought()))
-            raise
-        except Exception:
-            await asyncio.shield(self._keep_partial(progress.current(), "error", progress.done, progress.thought()))
+                payload, start = Command(resume=await self._decide(calls, listener)), head
+        except BaseException as exc:
+            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+            result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
+            if isinstance(exc, Exception | asyncio.CancelledError):
+                await asyncio.shield(self._keep_partial(head, progress, reason))
+                listener.hear(End(result))
             raise
         result.text = "".join(progress.parts)
         result.reasoning = "".join(progress.reasoning)
         result.interrupted = incomplete_reason(result)
         if result.interrupted:
-            await self._mark_last_reply(result.interrupted)
+            await self._mark_last_reply(head, result.interrupted)
+        listener.hear(End(result))
         return result
 
-    async def _decide(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
-        """The user's answer about ``calls``; with nobody to ask, each is refused."""
-        from chatcli.chat.toolcalls import NO_TERMINAL
+    async def _decide(self, calls: list[ToolCall], listener: Listener) -> dict[str, Any]:
+        """The answers about ``calls``, asked one by one: "always" holds for the rest of the batch, "q" refuses it."""
+        from chatcli.chat.toolcalls import REFUSED_REST
 
-        if self.approve is None:
-            return {call["id"]: {"action": "no", "by": NO_TERMINAL} for call in calls}
-        return await self.approve(calls)
+        answers: dict[str, Any] = {}
+        for number, call in enumerate(calls):
+            entry = self.toolbox.find(call.name)
+            if entry is not None and self.toolbox.preapproved(entry, call.arguments):
+                answers[call.id] = Decision("yes").stored()  # "always" was chosen for an earlier call
+                continue
+            decision = await listener.approve(call)
+            if decision.rest:
+                for later in calls[number:]:
+                    answers[later.id] = Decision("no", by=REFUSED_REST).stored()
+                break
+            if decision.always and decision.action == "yes" and entry is not None:
+                self.toolbox.allow(entry)
+            answers[call.id] = decision.stored()
+        return answers
 
-    async def _run(self, payload: Any, config: dict[str, Any], on_token: Callable[[str], None], result: TurnResult, progress: "_Progress") -> None:
-        """One run of the graph until it ends or waits for approval: text to ``on_token``, tool events on."""
+    async def _run(self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress) -> None:
+        """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
 
-        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, SUMMARY_TAG, TURNS_LEFT_OUT
-        from chatcli.chat.history import _add_usage
+        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
+        from chatcli.chat.history import add_usage
+        from chatcli.chat.summary import SUMMARY_TAG
         from chatcli.chat.thinking import REASONING_KEY
-        from chatcli.chat.toolcalls import result_message
 
         loop = asyncio.get_running_loop()
         # A stall: once the reply has begun, no text for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with asyncio.timeout(None) as stall:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
-                if mode == "custom":
-                    if not isinstance(data, dict):
-                        continue
-                    stall.reschedule(None)  # a tool may take its time (it has its own limit)
-                    progress.round = len(progress.parts)
-                    progress.reasoning_round = len(progress.reasoning)
-                    if data.get("type") == "tool_result":
-                        meta = {k: data.get(k) for k in ("server", "seconds", "label", "arguments")}
-                        progress.done[data["id"]] = result_message(data, data["content"], data["status"], **meta)
-                    if self.on_event is not None:
-                        self.on_event(data)
+                if mode == "custom":  # what the model and tools steps emit (chatcli.chat.events)
+                    if isinstance(data, (ToolCall, ToolResult)):
+                        stall.reschedule(None)  # a tool may take its time (it has its own limit)
+                        progress.next_round()
+                        if isinstance(data, ToolResult):
+                            progress.done[data.call.id] = data.message
+                    listener.hear(data)
                     continue
                 chunk, meta = data
                 if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
@@ -144,26 +130,29 @@ class Turns:
                 thought = chunk.additional_kwargs.get(REASONING_KEY)
                 if isinstance(thought, str) and thought:
                     progress.reasoning.append(thought)
-                    if self.on_event is not None:
-                        self.on_event({"type": "reasoning", "text": thought})
+                    listener.hear(Thinking(thought))
                     if self.stall_timeout:  # thinking is progress: a long think is no stall
                         stall.reschedule(loop.time() + self.stall_timeout)
                 piece = str(chunk.text)
                 if piece:
                     if progress.round and progress.round == len(progress.parts):
                         progress.parts.append("\n\n")  # the answer goes on after tool calls
-                        on_token("\n\n")
+                        listener.hear(Token("\n\n"))
                     progress.parts.append(piece)
-                    on_token(piece)
+                    listener.hear(Token(piece))
                 if self.stall_timeout and (piece or stall.when() is None):
                     stall.reschedule(loop.time() + self.stall_timeout)
-                result.usage = _add_usage(result.usage, chunk.usage_metadata)  # each model call (tool round) adds its own
+                used = chunk.usage_metadata
+                if used:  # each model call (tool round) counts its own
+                    result.usage = add_usage(result.usage, used)
+                    name = chunk.response_metadata.get("model_name")
+                    listener.hear(Usage(int(used.get("input_tokens") or 0), int(used.get("output_tokens") or 0), int(used.get("total_tokens") or 0), name))
                 result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
 
-    async def _keep_partial(self, text: str, reason: str, done: dict[str, Any] | None = None, thought: str = "") -> None:
+    async def _keep_partial(self, head: dict[str, Any], progress: _Progress, reason: str) -> None:
         """Save a reply that stopped early, as the answer of the pending turn.
 
         Stopped during tool calls, the calls that finished keep their results and the others
@@ -171,37 +160,40 @@ class Turns:
         """
         from langchain_core.messages import AIMessage
 
-        from chatcli.chat.graph import MODEL_NODE, now_iso
+        from chatcli.chat.graph import MODEL_NODE
+        from chatcli.chat.history import now_iso
         from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
 
-        state = await self.app.aget_state(self.config)
+        state = await self.app.aget_state(head)
         if TOOLS_NODE in state.next:
             calls = open_calls(state.values.get("messages") or [])
-            closed = closing_results(calls, CANCELLED if reason == "cancelled" else INTERRUPTED, reason, done)
+            closed = closing_results(calls, CANCELLED if reason == "cancelled" else INTERRUPTED, reason, progress.done)
             if closed:
-                await self.app.aupdate_state(self.config, {"messages": closed}, as_node=TOOLS_NODE)
+                await self.app.aupdate_state(head, {"messages": closed}, as_node=TOOLS_NODE)
             return
+        text, thought = progress.current(), progress.thought()
         if not text and not thought:
             return
         if MODEL_NODE not in state.next:
             return  # the model node already finished: the reply is saved as it arrived
         kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
         message = AIMessage(text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()})
-        await self.app.aupdate_state(self.config, {"messages": [message]}, as_node=MODEL_NODE)
+        await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
 
-    async def _mark_last_reply(self, reason: str) -> None:
+    async def _mark_last_reply(self, head: dict[str, Any], reason: str) -> None:
         """Flag the saved last reply as incomplete, keeping its text and id."""
         from langchain_core.messages import AIMessage
 
         from chatcli.chat.graph import MODEL_NODE
 
-        history = await self.messages()
+        state = await self.app.aget_state(head)
+        history = state.values.get("messages") or []
         if not history or not isinstance(history[-1], AIMessage):
             return
         last = history[-1]
         marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
-        await self.app.aupdate_state(self.config, {"messages": [marked]}, as_node=MODEL_NODE)
+        await self.app.aupdate_state(head, {"messages": [marked]}, as_node=MODEL_NODE)
 
 
 @dataclass
@@ -211,9 +203,14 @@ class _Progress:
     parts: list[str] = field(default_factory=list)
     # parts[round:] is the text of the model call streaming now (earlier ones are stored).
     round: int = 0
-    done: dict[str, Any] = field(default_factory=dict)  # results of finished calls, by call id
+    done: dict[str, Any] = field(default_factory=dict)  # results of finished calls (ToolMessages), by call id
     reasoning: list[str] = field(default_factory=list)  # the thinking, as it arrived
     reasoning_round: int = 0
+
+    def next_round(self) -> None:
+        """A tool step ran: what streams next belongs to the next model call."""
+        self.round = len(self.parts)
+        self.reasoning_round = len(self.reasoning)
 
     def current(self) -> str:
         return "".join(self.parts[self.round :]).strip("\n") if self.round else "".join(self.parts)

@@ -135,18 +135,17 @@ def forget(endpoint: str, model: str) -> None:
 class WindowFitter:
     """What the model step asks when a request was refused: a smaller budget to ask again with.
 
-    ``propose`` answers; ``adopt`` keeps it (for later runs) and says so once, through ``note``,
+    ``propose`` answers; ``adopt`` keeps it (for later runs) and returns the line that says so,
     when the step does ask again, which it does only if the history got shorter (a single
     message over the window is refused once: no loop). ``limit`` is the learned window the
-    budget starts under, if one does: ``left_out`` then says, once, that history was left out
-    because of it.
+    budget starts under, if one does: ``left_out`` then returns, once, the line that says history
+    was left out because of it.
     """
 
-    def __init__(self, endpoint: str, model: str, max_tokens: int | None, note: Any = None, *, asked_for: int | None = None, limit: Any = None):
+    def __init__(self, endpoint: str, model: str, max_tokens: int | None, *, asked_for: int | None = None, limit: Any = None):
         self.endpoint = endpoint
         self.model = model
         self.max_tokens = max_tokens
-        self.note = note
         self.asked_for = asked_for
         self.limit = limit
 
@@ -167,22 +166,21 @@ class WindowFitter:
         self._window = window
         return smaller if 0 < smaller < sent else None
 
-    def adopt(self, budget: int) -> None:
-        """The step asks again with ``budget``: keep it for later runs and say so once."""
+    def adopt(self, budget: int) -> str:
+        """The step asks again with ``budget``: keep it for later runs; the line that says so."""
         remember(self.endpoint, self.model, budget, self._window, self.asked_for)
         self.limit = None  # just said, in other words
-        if self.note is not None:
-            self.note(f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})")
+        return f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})"
 
-    def left_out(self, turns: int) -> None:
-        """History was chosen under a learned window and left ``turns`` out: say once why."""
-        if self.limit is None or self.note is None or not turns:
-            return
-        self.note(
-            f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {self.limit.reason}; chat tries a bigger "
+    def left_out(self, turns: int) -> str | None:
+        """History was chosen under a learned window and left ``turns`` out: the line that says why, once."""
+        if self.limit is None or not turns:
+            return None
+        limit, self.limit = self.limit, None
+        return (
+            f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {limit.reason}; chat tries a bigger "
             "budget again after a day, when you raise CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
         )
-        self.limit = None
 
 
 def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:

@@ -146,9 +146,9 @@ def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:
 _servers: dict[str, LocalServer] = {}
 
 
-def keeper(settings: Settings, note: Callable[[str], None] | None = None) -> Callable[[], Awaitable[None]] | None:
+def keeper(settings: Settings) -> Callable[[Callable[[str], None]], Awaitable[None]] | None:
     """What to run before each model call on ``settings``' endpoint: start the local server again
-    if it stopped since the last call (saying so through ``note``), and wait until it answers.
+    if it stopped since the last call (saying so with the ``say`` it is given), and wait until it answers.
 
     None for endpoints that are not a local server started by ``serving``.
     """
@@ -156,10 +156,10 @@ def keeper(settings: Settings, note: Callable[[str], None] | None = None) -> Cal
     if server is None:
         return None
 
-    async def keep_running() -> None:
+    async def keep_running(say: Callable[[str], None]) -> None:
         ended = server.restart()
-        if ended and note is not None:
-            note(f"the local model server had stopped ({ended}): starting it again")
+        if ended:
+            say(f"the local model server had stopped ({ended}): starting it again")
         await server.wait_ready()
 
     return keep_running

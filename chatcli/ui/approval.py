@@ -21,6 +21,7 @@ import sys
 import termios
 from typing import IO, Any
 
+from chatcli.chat.events import Decision, ToolCall
 from chatcli.text import neutralise
 from chatcli.ui.toolblocks import arguments_text, call_block
 
@@ -50,50 +51,30 @@ def _same_terminal(one: IO[str] | None, other: IO[str]) -> bool:
 
 
 class TerminalApprover:
-    """Asks the user about each call that needs approval (see the module docstring).
+    """Asks the user about a call that needs approval (see the module docstring).
 
-    ``output`` shows the call (an "ask" tool event), notes and warnings; ``toolbox`` keeps the
-    tools allowed "always"; ``terminal`` is where the question (and so the block) is shown.
+    ``output`` has shown the call (``asking``) and shows notes and warnings; ``terminal`` is
+    where the question is asked (and the block shown again, if the output's notes go elsewhere).
+    The engine keeps what "always" allowed, and refuses the rest of a reply on "q".
     """
 
-    def __init__(self, toolbox: Any, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None):
-        self.toolbox = toolbox
+    def __init__(self, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None):
         self.output = output
         self.stdin_fd = stdin_fd
         self.terminal = terminal if terminal is not None else sys.stdout
         self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
 
-    async def __call__(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
-        from chatcli.chat.toolcalls import NO_TERMINAL, REFUSED_REST
-
-        if not self._is_terminal():
-            return {call["id"]: {"action": "no", "by": NO_TERMINAL} for call in calls}
-        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
-        decisions: dict[str, Any] = {}
-        for number, call in enumerate(calls):
-            entry = self.toolbox.find(call["name"]) if self.toolbox is not None else None
-            if entry is not None and self.toolbox.preapproved(entry, call.get("arguments")):
-                decisions[call["id"]] = {"action": "yes"}  # "always" was chosen for an earlier call
-                continue
-            self._show_block(call)
-            decision = await self._ask(call, entry)
-            if decision.pop("rest", False):  # q, Ctrl-C, Ctrl-D: this one and the rest are refused
-                for later in calls[number:]:
-                    decisions[later["id"]] = {"action": "no", "by": REFUSED_REST}
-                break
-            decisions[call["id"]] = decision
-        return decisions
-
-    def _is_terminal(self) -> bool:
+    def can_ask(self) -> bool:
+        """True if there is a terminal to ask in."""
         try:
             return self.terminal.isatty()
         except (AttributeError, ValueError):
             return False
 
-    def _show_block(self, call: dict[str, Any]) -> None:
-        """The call's block through the output, and on the question's terminal if the output's notes go elsewhere."""
-        self.output.event({"type": "ask", **call})
+    async def __call__(self, call: ToolCall) -> Decision:
+        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(call_block(call))
+        return await self._ask(call)
 
     def _say(self, text: str, warn: bool = False) -> None:
         """A line of the question's (the whole arguments, a warning) where the question is."""
@@ -105,9 +86,9 @@ class TerminalApprover:
             self.terminal.write(text + "\n")
             self.terminal.flush()
 
-    async def _ask(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
+    async def _ask(self, call: ToolCall) -> Decision:
         self._drop_typeahead()  # only before the first asking: later keys were typed at the question
-        decision = await self._decide(call, entry)
+        decision = await self._decide(call)
         await self._drop_the_rest()
         return decision
 
@@ -118,38 +99,35 @@ class TerminalApprover:
         await asyncio.sleep(AFTER_ANSWER)
         self._take_typed()
 
-    async def _decide(self, call: dict[str, Any], entry: Any) -> dict[str, Any]:
+    async def _decide(self, call: ToolCall) -> Decision:
+        arguments = call.arguments
         while True:
             answer = await self._key(QUESTION)
             if answer in (_STOPPED, "q"):
-                return {"action": "no", "rest": True}
-            if answer == "y":
-                return {"action": "yes"}
-            if answer == "a":
-                if entry is not None:
-                    self.toolbox.allow(entry)
-                return {"action": "yes"}
+                return Decision("no", rest=True)
+            if answer in ("y", "a"):
+                return Decision("yes", always=answer == "a")
             if answer in ("", "n"):
-                return {"action": "no"}
+                return Decision("no")
             if answer in ("v", "?"):
-                self._say(neutralise(arguments_text(call.get("arguments"), indent=2)))
+                self._say(neutralise(arguments_text(arguments, indent=2)))
             elif answer == "r":
                 reason = await self._line("Reason (for the model): ")
                 if reason == _STOPPED:
-                    return {"action": "no", "rest": True}
-                return {"action": "no", "reason": reason.strip() or None}
+                    return Decision("no", rest=True)
+                return Decision("no", reason=reason.strip() or None)
             elif answer == "e":
-                edited = await self._edit(call)
+                edited = await self._edit(arguments)
                 if edited == _STOPPED:
-                    return {"action": "no", "rest": True}
-                if edited is not None:
-                    return {"action": "yes", "args": edited}
+                    return Decision("no", rest=True)
+                if isinstance(edited, dict):
+                    return Decision("yes", args=edited)
             else:
                 self._say(KEYS, warn=True)
 
-    async def _edit(self, call: dict[str, Any]) -> dict[str, Any] | str | None:
+    async def _edit(self, arguments: Any) -> dict[str, Any] | str | None:
         """The arguments as the user edited them (JSON object), None to ask again, or "\\x03" if stopped."""
-        text = await self._line("Arguments (JSON, Enter to run): ", default=arguments_text(call.get("arguments")))
+        text = await self._line("Arguments (JSON, Enter to run): ", default=arguments_text(arguments))
         if text == _STOPPED:
             return text
         try:
@@ -160,7 +138,6 @@ class TerminalApprover:
         if not isinstance(edited, dict):
             self._say("the arguments must be a JSON object: the call was not run", warn=True)
             return None
-        call["arguments"] = edited
         return edited
 
     async def _key(self, question: str) -> str:

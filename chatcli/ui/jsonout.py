@@ -12,7 +12,7 @@ import sys
 import time
 from typing import IO, Any
 
-from chatcli.chat.conversation import TurnResult
+from chatcli.chat.events import Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.config import Settings
 from chatcli.ui.output import StderrNotes
@@ -53,9 +53,10 @@ class JsonOutput(StderrNotes):
         self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
         self._reasoning: list[str] = []  # a reasoning model's thinking
 
-    # ---- the output protocol of ask() ---------------------------------------------------------
+    # ---- a turn's events ---------------------------------------------------------------------
 
-    def start_reply(self) -> None:
+    def start_reply(self, start: Start) -> None:
+        self.thread_id = start.thread_id
         self._calls = []
         self._reasoning = []
         self._parts = []
@@ -70,21 +71,24 @@ class JsonOutput(StderrNotes):
         if self.lines:
             self._write({"type": "token", "text": text})
 
-    def event(self, event: dict[str, Any]) -> None:
-        """--jsonl: a reasoning, tool_call or tool_result line; --json: kept for the object's ``reasoning`` and ``tool_calls``.
-
-        A call that was refused also gets its stderr line.
-        """
-        self._track(event)
-        if event.get("type") == "reasoning":
-            self._reasoning.append(event.get("text") or "")
-        if event.get("type") == "tool_result":
-            if event.get("status") == "refused":
-                StderrNotes.event(self, event)
-            record = {k: event.get(k) for k in ("id", "name", "label", "server", "arguments")}
-            self._calls.append({**record, "status": event.get("status"), "result": event.get("content"), "seconds": event.get("seconds")})
+    # --jsonl: a reasoning, tool_call or tool_result line each; --json: kept for the object's
+    # ``reasoning`` and ``tool_calls``. A call that was refused also gets its stderr line.
+    def thinking(self, text: str) -> None:
+        self._reasoning.append(text)
         if self.lines:
-            self._write({k: v for k, v in event.items()})
+            self._write({"type": "reasoning", "text": text})
+
+    def tool_call(self, call: ToolCall) -> None:
+        if self.lines:
+            self._write(call.record())
+
+    def tool_result(self, result: ToolResult) -> None:
+        if result.status == "refused":
+            StderrNotes.tool_result(self, result)
+        record = {k: v for k, v in result.call.record().items() if k != "type"}
+        self._calls.append({**record, "status": result.status, "result": result.content, "seconds": result.seconds})
+        if self.lines:
+            self._write(result.record())
 
     def end_reply(self, result: TurnResult) -> None:
         self._ended = time.monotonic()

@@ -65,14 +65,16 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
+    from chatcli.chat.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, result_block
 
     after_tools = False  # an answer that goes on after tool results gets no second speaker line
     for message in transcript.messages:
         record = message_record(message)
         if record["role"] == "tool":
-            event = {"label": record.get("label") or record["name"], "status": record["status"], "content": record["content"], "seconds": record.get("seconds")}
-            console.print(result_block(event), style="dim", markup=False, highlight=False)
+            call = ToolCall(record["tool_call_id"], record["name"], record.get("label") or record["name"], None, None)
+            result = ToolResult(call, record["status"], record["content"], record.get("seconds") or 0.0)
+            console.print(result_block(result), style="dim", markup=False, highlight=False)
             after_tools = True
             continue
         if not (record["role"] == "assistant" and after_tools):
@@ -91,7 +93,8 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
         for item in record.get("attachments", []):
             console.print(neutralise(f"attached: {attachment_line(item)}"), style="dim", markup=False, highlight=False)
         for call in record.get("tool_calls", []):
-            console.print(call_block({"label": call["name"], "arguments": call["arguments"]}), style="dim", markup=False, highlight=False)
+            shown = ToolCall(call["id"], call["name"], call["name"], None, call["arguments"])
+            console.print(call_block(shown), style="dim", markup=False, highlight=False)
         if record.get("interrupted"):
             console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
 

@@ -2,7 +2,8 @@
 
 ``Output`` is the protocol every output implements: ``PlainOutput`` (pipes, files, dumb
 terminals), ``RichOutput`` (terminals) and ``chatcli.ui.jsonout.JsonOutput`` (--json, --jsonl).
-The prompt, one-shot mode and the slash commands talk to the user through it only.
+Each is a listener of the engine's turn events (chatcli.chat.events); the prompt, one-shot mode
+and the slash commands talk to the user through it only.
 """
 
 from __future__ import annotations
@@ -11,12 +12,19 @@ import os
 import sys
 from typing import IO, Any, Protocol
 
-from chatcli.chat.conversation import TurnResult
+from chatcli.chat.events import Decision, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import neutralise
+from chatcli.ui.listening import Listening
 
 
 class Output(Protocol):
-    """How a reply, notes and errors reach the user."""
+    """How a reply, notes and errors reach the user: a listener of turns (``hear``, ``approve``), and lines."""
+
+    def hear(self, event: TurnEvent) -> None:
+        """One event of a turn (chatcli.chat.events)."""
+
+    async def approve(self, call: ToolCall) -> Decision:
+        """Whether ``call`` may run: asked in the terminal when there is one to ask in, else refused."""
 
     def note(self, text: str) -> None:
         """A line about what is going on (dim in a terminal, on stderr)."""
@@ -26,21 +34,6 @@ class Output(Protocol):
 
     def error(self, text: str) -> None:
         """A failure that does not end the session, in one line."""
-
-    def start_reply(self) -> None:
-        """A reply begins."""
-
-    def token(self, text: str) -> None:
-        """The next piece of the reply."""
-
-    def end_reply(self, result: TurnResult) -> None:
-        """The reply streamed to its end (``result.interrupted`` says if it is incomplete)."""
-
-    def abort(self, reason: str | None) -> None:
-        """The reply stopped early: "cancelled" (Ctrl-C), or None (a failure, reported apart)."""
-
-    def event(self, event: dict[str, Any]) -> None:
-        """A tool call starts ({"type": "tool_call", ...}) or ends ({"type": "tool_result", ...})."""
 
 
 def usage_line(result: TurnResult) -> str | None:
@@ -71,26 +64,7 @@ def left_out_line(result: TurnResult) -> str | None:
     return f"{n} earlier turn{'s' if n > 1 else ''} not sent · --memory summary keeps them" if n else None
 
 
-class Stops:
-    """Knows which tool call runs now, to say what a stop cut short."""
-
-    _running: str | None = None
-
-    def _track(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "tool_call":
-            self._running = event.get("label") or event.get("name")
-        elif event.get("type") == "tool_result":
-            self._running = None
-
-    def _stopped(self) -> str:
-        """The line for a reply stopped by Ctrl-C (or a signal): what was stopped, what the thread keeps."""
-        running, self._running = self._running, None
-        if running:
-            return f"stopped: the tool call {running} was cancelled (the thread keeps it as cancelled, with everything before it)"
-        return "stopped: the partial answer is kept in the thread"
-
-
-class StderrNotes(Stops):
+class StderrNotes(Listening):
     """Notes and errors as plain lines on stderr (``self.err``), control characters made visible."""
 
     err: IO[str]
@@ -105,18 +79,11 @@ class StderrNotes(Stops):
     def error(self, text: str) -> None:
         self.note(f"error: {text}")
 
-    def event(self, event: dict[str, Any]) -> None:
+    def tool_result(self, result: ToolResult) -> None:
         """Off the answer: one line on stderr per call, run or refused."""
         from chatcli.ui.toolblocks import ran_line, refused_line
 
-        self._track(event)
-        if event.get("type") == "ask":  # a dumb terminal: asked all the same
-            from chatcli.ui.toolblocks import call_block
-
-            self.note(call_block(event))
-        if event.get("type") != "tool_result":
-            return
-        self.warn(refused_line(event) if event.get("status") == "refused" else ran_line(event))
+        self.warn(refused_line(result) if result.status == "refused" else ran_line(result))
 
 
 class PlainOutput(StderrNotes):
@@ -129,7 +96,7 @@ class PlainOutput(StderrNotes):
         # A pipe gets the model's exact text; a (dumb) terminal gets it defused.
         self._clean = self.out.isatty()
 
-    def start_reply(self) -> None:
+    def start_reply(self, start: Start) -> None:
         self._last = "\n"
 
     def token(self, text: str) -> None:
@@ -155,7 +122,7 @@ class PlainOutput(StderrNotes):
 
 
 
-class RichOutput(Stops):
+class RichOutput(Listening):
     """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
 
     def __init__(self, console: Any, err_console: Any, show_thinking: bool = False):
@@ -166,7 +133,7 @@ class RichOutput(Stops):
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
 
-    def start_reply(self) -> None:
+    def start_reply(self, start: Start | None = None) -> None:
         from chatcli.ui.markdown.stream import MarkdownStream
 
         self._stream = MarkdownStream(self.console)
@@ -198,30 +165,36 @@ class RichOutput(Stops):
             self._thinking.fold()
             self._thinking = None
 
-    def event(self, event: dict[str, Any]) -> None:
-        """The thinking, live and then folded; a compact dim block per tool call, between the parts of the answer."""
-        from chatcli.ui.toolblocks import call_block, result_block
+    def thinking(self, text: str) -> None:
+        """The thinking, live and then folded once the answer starts."""
+        if self._thinking is None:
+            from chatcli.ui.thinking import ThinkingView
 
-        self._track(event)
-        if event.get("type") == "reasoning":
-            if self._thinking is None:
-                from chatcli.ui.thinking import ThinkingView
+            self._settle()
+            self._thinking = ThinkingView(self.console, full=self.show_thinking)
+        self._thinking.feed(text)
 
-                self._settle()
-                self._thinking = ThinkingView(self.console, full=self.show_thinking)
-            self._thinking.feed(event.get("text") or "")
-            return
+    # A compact dim block per tool call, between the parts of the answer.
+    def asking(self, call: ToolCall) -> None:
+        """About to be asked: the block shows once, before the question."""
+        from chatcli.ui.toolblocks import call_block
+
         self._settle()
-        if event.get("type") == "ask":  # about to be asked: the block shows once, before the question
-            self._asked.add(event.get("id"))
-            self.note(call_block(event))
-        elif event.get("type") == "tool_call":
-            if event.get("id") not in self._asked:
-                self.note(call_block(event))
-        elif event.get("status") == "refused":
-            self.warn(result_block(event))
-        else:
-            self.note(result_block(event))
+        self._asked.add(call.id)
+        self.note(call_block(call))
+
+    def tool_call(self, call: ToolCall) -> None:
+        from chatcli.ui.toolblocks import call_block
+
+        self._settle()
+        if call.id not in self._asked:
+            self.note(call_block(call))
+
+    def tool_result(self, result: ToolResult) -> None:
+        from chatcli.ui.toolblocks import result_block
+
+        self._settle()
+        (self.warn if result.status == "refused" else self.note)(result_block(result))
 
     # Every line below the answer passes here: a server's error, a title or a question shown by
     # a command may hold escape sequences (a clipboard write, a retitle), shown, never obeyed.
@@ -238,17 +211,27 @@ class RichOutput(Stops):
         self.err_console.print(neutralise(text), style=style, markup=False, highlight=False)
 
 
-def make_output(out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None, show_thinking: bool = False) -> Output:
+def make_output(
+    out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None, show_thinking: bool = False, ask: bool = False
+) -> Output:
     """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal).
 
     A reasoning model's thinking shows in a terminal only (folded unless ``show_thinking``), never in a pipe.
+    ``ask``: tool calls that need approval are asked about in the terminal (else refused).
     """
     out = out or sys.stdout
     err = err or sys.stderr
     if dumb is None:
         dumb = os.environ.get("TERM") == "dumb"
+    output: Listening
     if not out.isatty() or dumb:
-        return PlainOutput(out, err)
-    from rich.console import Console
+        output = PlainOutput(out, err)
+    else:
+        from rich.console import Console
 
-    return RichOutput(Console(file=out), Console(file=err, stderr=True), show_thinking)
+        output = RichOutput(Console(file=out), Console(file=err, stderr=True), show_thinking)
+    if ask:
+        from chatcli.ui.approval import TerminalApprover
+
+        output.approver = TerminalApprover(output)
+    return output

@@ -17,12 +17,11 @@ from chatcli.chat.session import ThreadSetup
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
-from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache  # noqa: F401  (ThreadCache: part of this interface)
+from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
-from chatcli.ui.prompt_session import make_session, note_above
+from chatcli.ui.prompt_session import AbovePrompt, make_session
 from chatcli.ui.reply import ask, resume_pending
 from chatcli.ui.signals import on_stop_signals
-from chatcli.ui.toolview import connect
 from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
 
 _PROMPT_FIRST = 0.05  # seconds
@@ -38,35 +37,25 @@ def _import_engine() -> None:
 
 
 async def _open(
-    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: ThreadSetup, threads: ThreadCache, output: Output,
-    note: Callable[[str], None] | None = None,
+    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: ThreadSetup, threads: ThreadCache, listener: AbovePrompt
 ) -> Conversation:
-    """Load the engine off the event loop, then open the thread.
-
-    ``note`` tells of what happens in the background (an MCP server that failed) at any time.
-    """
+    """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
     from chatcli.chat.session import open_conversation, open_toolbox, set_up
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads.
-    toolbox = await stack.enter_async_context(open_toolbox(settings, note or output.note))
+    toolbox = await stack.enter_async_context(open_toolbox(settings, listener))
     if toolbox is not None:
         await toolbox.warm()
     await asyncio.to_thread(_import_engine)
-    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, output.note, toolbox))
-    connect(conversation, output, ask=True)
+    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, listener, toolbox))
     await set_up(conversation, setup, settings)
     if setup.announce:  # a new thread the banner could not name: named once it exists
-        conversation.on_created = lambda thread_id: _created(conversation, output, thread_id)
+        listener.output.thread_note = "thread {id} · resume with: chat --thread {id}"
     conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
-
-
-def _created(conversation: Conversation, output: Output, thread_id: str) -> None:
-    conversation.on_created = None
-    output.note(f"thread {thread_id} · resume with: chat --thread {thread_id}")
 
 
 @contextlib.contextmanager
@@ -155,7 +144,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
     output, settings = repl.output, repl.settings
     if not is_command(text):
         message = literal(text)
-        await _cancellable(repl, lambda c: ask(c, message, output, settings), "stopped: nothing was sent")
+        await _cancellable(repl, lambda c: ask(c, message, settings), "stopped: nothing was sent")
         return True
     try:
         found, arg = resolve(text)
@@ -252,7 +241,7 @@ async def run_repl(
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
         setup = replace(setup, announce=info is None and not named)
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, output, note_above(session, output)))
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, AbovePrompt(session, output)))
         repl = Repl(loading, output, settings, debug)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)

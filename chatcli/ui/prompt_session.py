@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
 from prompt_toolkit.key_binding import KeyBindings
 
+from chatcli.chat.events import Decision, Notice, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
 from chatcli.config import Settings
 from chatcli.errors import ChatError
@@ -56,15 +57,21 @@ def _sendable(line: str, settings: Settings) -> bool:
     return True
 
 
-def note_above(session: PromptSession, output: Output) -> Callable[[str], None]:
-    """``output.note``, printed above the prompt while it waits for input (not across the line being typed)."""
+class AbovePrompt:
+    """The prompt's listener (chatcli.chat.events): the output, with the notices that come while the
+    prompt waits for input (an MCP server that failed) printed above it, not across the line being typed."""
 
-    def note(text: str) -> None:
-        if session.app.is_running:
+    def __init__(self, session: PromptSession, output: Output):
+        self.session = session
+        self.output = output
+
+    def hear(self, event: TurnEvent) -> None:
+        if isinstance(event, Notice) and self.session.app.is_running:
             from prompt_toolkit.application import run_in_terminal
 
-            run_in_terminal(lambda: output.note(text))
+            run_in_terminal(lambda: self.output.hear(event))
         else:
-            output.note(text)
+            self.output.hear(event)
 
-    return note
+    async def approve(self, call: ToolCall) -> Decision:
+        return await self.output.approve(call)

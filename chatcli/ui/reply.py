@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable
 
-from chatcli.chat.conversation import Conversation, TurnResult
+from chatcli.chat.conversation import Conversation
+from chatcli.chat.events import TurnResult
 from chatcli.chat.failures import translate
 from chatcli.config import Settings
 from chatcli.errors import ModelError
@@ -33,43 +34,32 @@ INCOMPLETE = {
 }
 
 
-async def render_reply(
-    output: Output, settings: Settings, stream: Callable[[Callable[[str], None]], Awaitable[TurnResult]]
-) -> TurnResult:
-    """Render a reply while ``stream(on_token)`` produces it, and report how it ended.
+async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], settings: Settings) -> TurnResult:
+    """Run ``turn`` (its events reach the conversation's listener, the output) and report how it ended.
 
     Raises CancelledError if it was stopped, a ChatError for a model or store failure;
     in both cases the partial answer is already saved and shown.
     """
-    received = False
-
-    def on_token(piece: str) -> None:
-        nonlocal received
-        received = True
-        output.token(piece)
-
-    output.start_reply()
+    before = conversation.turns.last
     try:
-        result = await stream(on_token)
+        result = await turn
     except asyncio.CancelledError:
-        output.abort("cancelled")
         raise
     except Exception as exc:
-        output.abort(None)  # the error line says what was kept
-        error = translate(exc, settings, mid_answer=received)
+        last = conversation.turns.last  # this turn's, partial, if it got as far as the model
+        error = translate(exc, settings, mid_answer=last is not before and last is not None and bool(last.text))
         if error is exc:
             raise
         raise error from exc
-    output.end_reply(result)
     if result.interrupted in INCOMPLETE:
         message, hint = INCOMPLETE[result.interrupted]
         raise ModelError(message, hint=hint)
     return result
 
 
-async def ask(conversation: Conversation, text: str, output: Output, settings: Settings, attachments: list[Any] | None = None) -> TurnResult:
-    """Send ``text`` (with ``attachments``, or those queued) and render the reply as it streams (see ``render_reply``)."""
-    return await render_reply(output, settings, lambda on_token: conversation.send(text, on_token, attachments))
+async def ask(conversation: Conversation, text: str, settings: Settings, attachments: list[Any] | None = None) -> TurnResult:
+    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``)."""
+    return await render_reply(conversation, conversation.send(text, attachments), settings)
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
@@ -85,7 +75,7 @@ async def resume_pending(conversation: Conversation, output: Output, settings: S
     if not calls:
         return
     output.note(f"this thread was waiting for your approval of {_calls(calls)}")
-    await render_reply(output, settings, conversation.resume)
+    await render_reply(conversation, conversation.resume(), settings)
 
 
 def _calls(calls: list[Any]) -> str:

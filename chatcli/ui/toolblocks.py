@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from chatcli.chat.events import ToolCall, ToolResult
 from chatcli.text import neutralise
 
 # How much of the arguments and of a result a block shows.
@@ -100,9 +101,9 @@ def shortened(text: str, lines: int = SHOWN_LINES, width: int | None = None, kee
     return "\n".join(fit_cells(row, width, keep_end) for row in rows)
 
 
-def call_block(event: dict[str, Any]) -> str:
+def call_block(call: ToolCall) -> str:
     """The lines shown when a call starts (or is asked about): the tool, then each argument, cut in the middle."""
-    arguments = event.get("arguments")
+    arguments = call.arguments
     if isinstance(arguments, dict) and arguments:
         shown = [f"{name}: {value if isinstance(value, str) else arguments_text(value)}" for name, value in arguments.items()]
         body = "\n".join(shortened(text, keep_end=True) for text in shown)
@@ -110,29 +111,29 @@ def call_block(event: dict[str, Any]) -> str:
         body = "(no arguments)"
     else:
         body = shortened(arguments_text(arguments), keep_end=True)
-    if event.get("server") == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
+    if call.server == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
         from chatcli.tools.builtin import resolve
 
         body += f"\n(path: {resolve(arguments['path'])})"
-    if event.get("server") == "builtin" and event.get("name") == "shell":  # first, so that no cut hides it
+    if call.server == "builtin" and call.name == "shell":  # first, so that no cut hides it
         from chatcli.tools.sandbox import describe
 
         body = f"{describe()}\n{body}"
-    return neutralise(f"⚙ {event.get('label') or event.get('name')}\n" + _indent(body))
+    return neutralise(f"⚙ {call.label or call.name}\n" + _indent(body))
 
 
 _HEADS = {"ok": "→", "error": "→ error from", "timeout": "→ timed out:", "cancelled": "→ cancelled:"}
 
 
-def result_block(event: dict[str, Any]) -> str:
+def result_block(result: ToolResult) -> str:
     """The lines shown when a call ends: the tool, how it ended, its time, then its first lines."""
-    label = event.get("label") or event.get("name") or "tool"
-    status = event.get("status", "ok")
-    content = str(event.get("content") or "").strip()
+    label = result.call.label or result.call.name or "tool"
+    status = result.status
+    content = str(result.content or "").strip()
     if status == "refused":
         reason = content.partition("The user says: ")[2]
         return neutralise(f"  ✗ {label}: not run" + (f" ({reason})" if reason else ""))
-    head = f"  {_HEADS.get(status, '→ ' + status)} {label} · {event.get('seconds') or 0.0:.1f} s"
+    head = f"  {_HEADS.get(status, '→ ' + status)} {label} · {result.seconds or 0.0:.1f} s"
     return neutralise(head + "\n" + _indent(_indent(shortened(content or "(no output)"))))
 
 
@@ -141,17 +142,17 @@ def _one_line(arguments: Any, width: int = 120) -> str:
     return fit_cells(" ".join(arguments_text(arguments).split()), width, keep_end=True)
 
 
-def refused_line(event: dict[str, Any]) -> str:
+def refused_line(result: ToolResult) -> str:
     """The one stderr line for a call that was not run."""
-    arguments = _one_line(event.get("arguments"))
-    reason = str(event.get("content") or "").removeprefix("not run: ")
-    return neutralise(f"tool call refused: {event.get('label') or event.get('name')} {arguments} ({reason}; --yes approves every call)")
+    arguments = _one_line(result.call.arguments)
+    reason = str(result.content or "").removeprefix("not run: ")
+    return neutralise(f"tool call refused: {result.call.label or result.call.name} {arguments} ({reason}; --yes approves every call)")
 
 
-def ran_line(event: dict[str, Any]) -> str:
+def ran_line(result: ToolResult) -> str:
     """The one stderr line for a call that ran, in a pipe."""
-    arguments = _one_line(event.get("arguments"))
-    return neutralise(f"tool: {event.get('label') or event.get('name')} {arguments} → {event.get('status')} · {event.get('seconds') or 0:.1f} s")
+    arguments = _one_line(result.call.arguments)
+    return neutralise(f"tool: {result.call.label or result.call.name} {arguments} → {result.status} · {result.seconds or 0:.1f} s")
 
 
 def _indent(text: str) -> str:

@@ -1,6 +1,5 @@
-"""Tool calls as the user sees them: the blocks (chatcli.ui.toolblocks), the approval question
-(chatcli.ui.approval), and the list of tools.
-"""
+"""The list of tools as `chat tools` and `/tools` show it (a call's blocks are in chatcli.ui.toolblocks,
+the approval question in chatcli.ui.approval)."""
 
 from __future__ import annotations
 
@@ -8,18 +7,7 @@ import json
 from typing import Any
 
 from chatcli.text import neutralise
-from chatcli.ui.approval import TerminalApprover
 from chatcli.ui.toolblocks import fit_cells
-
-
-def connect(conversation: Any, output: Any, ask: bool) -> None:
-    """Show ``conversation``'s tool calls through ``output``; ask about them in a terminal (``ask``).
-
-    Without a terminal to ask, a call that needs approval is refused (and said so on stderr).
-    """
-    conversation.on_event = output.event
-    if ask:
-        conversation.approve = TerminalApprover(conversation.toolbox, output)
 
 
 def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = False) -> None:

@@ -15,7 +15,7 @@ async def _retry(ctx: Context, arg: str) -> None:
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(question)}")
-    await render_reply(ctx.output, ctx.settings, ctx.conversation.retry)
+    await render_reply(ctx.conversation, ctx.conversation.retry(), ctx.settings)
 
 
 @command("/undo", help="take back the last exchange (your message, its tool calls and its answer)")

@@ -1,0 +1,172 @@
+"""What a turn tells whoever listens, as typed events, and the one protocol every listener implements.
+
+The engine emits; the terminal output, the JSON outputs (and any other client) listen. A turn is
+``Start``, then ``Thinking``, ``Token``, ``ToolCall``, ``ToolResult``, ``Notice`` and ``Usage`` as they
+happen, then always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come
+between turns (an MCP server that failed, a database another program holds). Approval is asked of
+the listener, one call at a time. ``record()`` is each event's JSON form (the ``--jsonl`` lines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, Union
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced: the reply text and what is known about how it ended."""
+
+    text: str
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    # Why the reply is not a whole answer: "cancelled", "error", "truncated" (no finish reason),
+    # "length" (the model's output limit), "content_filter", or "empty" (no text at all);
+    # None when complete.
+    interrupted: str | None = None
+    # The model that answered, as the server named it (None if it did not say).
+    model: str | None = None
+    # Estimated tokens of what was sent (system prompt, summary, history, question), and the budget.
+    prompt_tokens_est: int | None = None
+    context_tokens: int | None = None
+    # Earlier questions (with their answers) the budget left out of the request.
+    turns_left_out: int = 0
+    # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class Start:
+    """A turn begins on ``thread_id``; ``created``: its question made the thread (it exists from now on)."""
+
+    thread_id: str
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Token:
+    """The next piece of the answer."""
+
+    text: str
+
+    def record(self) -> dict[str, Any]:
+        return {"type": "token", "text": self.text}
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """The next piece of what a reasoning model thinks."""
+
+    text: str
+
+    def record(self) -> dict[str, Any]:
+        return {"type": "reasoning", "text": self.text}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call of a tool as the user is shown it (and asked about): ``label`` is the name the user knows."""
+
+    id: str
+    name: str
+    label: str
+    server: str | None
+    arguments: Any  # a dict; the raw text when the model's arguments could not be read
+
+    def record(self) -> dict[str, Any]:
+        return {"type": "tool_call", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """How a call ended: ``status`` "ok", "error", "timeout", "refused", "cancelled" or "interrupted".
+
+    ``message`` is the result as the thread stores it (a LangChain ToolMessage), built once.
+    """
+
+    call: ToolCall
+    status: str
+    content: str
+    seconds: float = 0.0
+    message: Any = field(default=None, compare=False, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        return {**self.call.record(), "type": "tool_result", "status": self.status, "content": self.content, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line about what is going on, off the answer: ``warn`` for one the user should notice."""
+
+    text: str
+    warn: bool = False
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens one model call used, as the server counted them (a tool round makes several calls)."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class End:
+    """The turn is over: ``result.interrupted`` says "cancelled", "error", another incompleteness, or None."""
+
+    result: TurnResult
+
+
+TurnEvent = Union[Start, Token, Thinking, ToolCall, ToolResult, Notice, Usage, End]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer about one call: run it ("yes", maybe with edited ``args``) or not ("no").
+
+    ``reason`` is the user's word to the model; ``by`` says who refused when it was not the user's
+    choice; ``always`` lets the tool run without asking for the rest of the session; ``rest``
+    refuses every later call of the same reply too.
+    """
+
+    action: Literal["yes", "no"]
+    args: dict[str, Any] | None = None
+    reason: str | None = None
+    by: str | None = None
+    always: bool = False
+    rest: bool = False
+
+    def stored(self) -> dict[str, Any]:
+        """The form the thread keeps (the answer to its approval interrupt)."""
+        return {k: v for k, v in (("action", self.action), ("args", self.args), ("reason", self.reason), ("by", self.by)) if v is not None}
+
+
+class Listener(Protocol):
+    """Whoever hears a turn: the terminal, the JSON outputs, an HTTP stream."""
+
+    def hear(self, event: TurnEvent) -> None:
+        """One event, as it happens (never raises for the engine to handle)."""
+
+    async def approve(self, call: ToolCall) -> Decision:
+        """Whether ``call`` may run; a listener with nobody to ask refuses (``refuse``)."""
+
+
+# Why a call that needs approval was not run when nobody could be asked.
+NO_TERMINAL = "not run: it needs the user's approval and there was no terminal to ask"
+
+
+def refuse(call: ToolCall) -> Decision:
+    """The answer when nobody can be asked: not run, and said why."""
+    return Decision("no", by=NO_TERMINAL)
+
+
+class Silent:
+    """A listener that hears nothing and can ask nobody (tests, background work)."""
+
+    def hear(self, event: TurnEvent) -> None:
+        pass
+
+    async def approve(self, call: ToolCall) -> Decision:
+        return refuse(call)
