@@ -17,7 +17,7 @@ from pydantic import Field
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.graph import build_graph, render_system
-from chatcli.chat.history import select_history
+from chatcli.chat.request_history import select_history
 from chatcli.store import open_checkpointer
 from tests.helpers import Tokens
 

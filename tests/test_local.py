@@ -26,6 +26,7 @@ import pytest
 from chatcli.config import Settings, load_settings
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local import policy as local
+from chatcli.local import server as server_module
 from tests.helpers import CHAT, assert_one_error_line, chat
 
 # --------------------------------------------------------------------------- a stand-in server
@@ -69,9 +70,9 @@ def fake_script(tmp_path: Path) -> Path:
 
 def fake_server(script: Path, mode: str, log: Path | None = None, timeout: float = 20) -> local.LocalServer:
     """A LocalServer running the stand-in under the same parent watch as the real one."""
-    port = local.free_port()
+    port = server_module.free_port()
     command = [sys.executable, "-m", "chatcli.local.watch", str(script), mode, str(port)]
-    return local.LocalServer(command, port, log, timeout)
+    return server_module.LocalServer(command, port, log, timeout)
 
 
 def alive(pid: int) -> bool:
@@ -104,7 +105,7 @@ def answers(port: int) -> bool:
 
 
 def test_free_port_is_on_loopback_and_free():
-    port = local.free_port()
+    port = server_module.free_port()
     assert 1024 <= port <= 65535
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # nothing holds it
@@ -167,7 +168,7 @@ def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     script = tmp_path / "stubborn.py"
     script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)\n")
     # Run directly (no parent watch), so that only SIGKILL can end it.
-    server = local.LocalServer([sys.executable, str(script)], local.free_port())
+    server = server_module.LocalServer([sys.executable, str(script)], server_module.free_port())
     server.grace = 0.5
     server.start()
     pid = server.process.pid
@@ -189,9 +190,9 @@ def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
                 f"""
                 import asyncio, sys, time
                 from chatcli.local import policy as local
-                port = local.free_port()
+                port = server_module.free_port()
                 command = [sys.executable, "-m", "chatcli.local.watch", {str(fake_script)!r}, "ok", str(port)]
-                server = local.LocalServer(command, port)
+                server = server_module.LocalServer(command, port)
                 server.start()
                 asyncio.run(server.wait_ready())
                 print(server.process.pid, port, flush=True)
@@ -401,7 +402,7 @@ def local_env(isolated_env: Path) -> dict[str, str]:
 
 
 def server_log(env: dict[str, str]) -> Path:
-    return Path(env["XDG_DATA_HOME"]) / "chatcli" / local.LOG_NAME
+    return Path(env["XDG_DATA_HOME"]) / "chatcli" / server_module.LOG_NAME
 
 
 def server_pid(env: dict[str, str]) -> int:
@@ -603,12 +604,12 @@ def test_real_server_killed_mid_answer_is_one_line_and_keeps_the_question(local_
 
 
 def test_how_a_server_ended_in_words():
-    assert local.how_it_ended(0) == "exit code 0"
-    assert local.how_it_ended(3) == "exit code 3"
-    assert local.how_it_ended(-9) == "killed (SIGKILL)"
-    assert local.how_it_ended(-15) == "killed (SIGTERM)"
-    assert local.how_it_ended(-11) == "crashed (SIGSEGV)"
-    assert local.how_it_ended(-4) == "crashed (SIGILL)"
+    assert server_module.how_it_ended(0) == "exit code 0"
+    assert server_module.how_it_ended(3) == "exit code 3"
+    assert server_module.how_it_ended(-9) == "killed (SIGKILL)"
+    assert server_module.how_it_ended(-15) == "killed (SIGTERM)"
+    assert server_module.how_it_ended(-11) == "crashed (SIGSEGV)"
+    assert server_module.how_it_ended(-4) == "crashed (SIGILL)"
 
 
 @pytest.mark.e2e
@@ -657,8 +658,8 @@ def test_a_real_llama_cpp_server_smaller_than_the_budget_is_fitted(local_env, tm
     budget: the turn over the window (an empty stream) is asked again with less history and answered,
     and the thread goes on."""
     path = local.bundled_model()
-    port = local.free_port()
-    server = local.LocalServer(local.server_command(path, port, 1024), port, tmp_path / "server.log")
+    port = server_module.free_port()
+    server = server_module.LocalServer(local.server_command(path, port, 1024), port, tmp_path / "server.log")
     server.start()
     try:
         asyncio.run(server.wait_ready())

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from chatcli.chat.conversation import Conversation, TurnResult
 from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
-from chatcli.chat.history import SUMMARY_PREFIX, select_history
+from chatcli.chat.request_history import SUMMARY_PREFIX, select_history
 from chatcli.config import DEFAULT_SYSTEM
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line

@@ -11,9 +11,9 @@ import typer
 
 from chatcli import __version__
 from chatcli.app import model_commands, role_commands, thread_commands, tool_commands, trust_commands  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust)
-from chatcli.app.common import COMMANDS, DB, DEBUG, app, done_with, environment, guarded, route, using  # noqa: F401  (COMMANDS: part of this interface)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
+from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 

@@ -31,7 +31,7 @@ def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tupl
     """What may follow ``args`` (the words before the cursor): (value, help, "plain" or "file")."""
     import typer
 
-    from chatcli.app.common import COMMANDS, app, route
+    from chatcli.app.shared import COMMANDS, app, route
 
     group: Any = typer.main.get_command(app)
     name, *rest = route(list(args))

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from chatcli.app.common import DEBUG, app, environment, guarded
+from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.config import Settings
 
 

@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 import typer
 
-from chatcli.app.common import DB, DEBUG, app, environment, guarded
 from chatcli.app.run import read_stdin
+from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 

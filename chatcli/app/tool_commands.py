@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from chatcli.app.common import DEBUG, app, environment, guarded
+from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.config import Settings
 
 

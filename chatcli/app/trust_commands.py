@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from chatcli.app.common import DEBUG, app, environment
 from chatcli.app.run import report
+from chatcli.app.shared import DEBUG, app, environment
 from chatcli.config import ENV_VARS
 from chatcli.paths import trust_store
 

@@ -230,7 +230,7 @@ class Conversation:
         interrupted, before the exception goes on.
         """
         from chatcli.chat.attachments import question_message
-        from chatcli.chat.history import now_iso
+        from chatcli.chat.request_history import now_iso
 
         files = list(self.attached if attachments is None else attachments)
         if text.strip() or not files:

@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
 from chatcli.chat.events import Notice
-from chatcli.chat.history import now_iso, select_history, turns_left_out, without_tools
+from chatcli.chat.request_history import now_iso, select_history, turns_left_out, without_tools
 from chatcli.chat.summary import summarised_history
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
 
@@ -90,7 +90,7 @@ class ChatGraph:
     "summary" (it is folded into a running summary kept in the thread, sent in its place).
     ``before_model`` runs at the start of each model step, after the question is checkpointed
     (chat --local starts its server again there if it stopped; it is given a function to say so).
-    ``fit_window`` (a chatcli.chat.windows.WindowFitter), when a request is refused for its
+    ``fit_window`` (a chatcli.chat.context_windows.WindowFitter), when a request is refused for its
     size, proposes a smaller history budget: if that makes the history shorter, the model is
     asked again, once.
 

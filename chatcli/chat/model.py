@@ -143,7 +143,7 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
     import openai
 
     from chatcli.chat.client import MalformedStream
-    from chatcli.chat.windows import is_empty_stream, window_of
+    from chatcli.chat.context_windows import is_empty_stream, window_of
 
     where = endpoint_name(settings)
     status = getattr(exc, "status_code", None)

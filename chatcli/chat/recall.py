@@ -43,7 +43,7 @@ class Recall:
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.chat.graph import SUMMARY_USAGE
-        from chatcli.chat.history import add_usage
+        from chatcli.chat.request_history import add_usage
 
         messages = await self.messages()
         answers = [m for m in messages if m.type == "ai"]

@@ -136,9 +136,9 @@ async def open_conversation(
 
 @asynccontextmanager
 async def _open_conversation(settings: Settings, thread_id: str, listener: Listener, toolbox: Any) -> AsyncIterator[Conversation]:
+    from chatcli.chat.context_windows import WindowFitter, starting_budget
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
-    from chatcli.chat.windows import WindowFitter, starting_budget
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
@@ -189,7 +189,7 @@ async def open_toolbox(settings: Settings, listener: Listener | None = None) -> 
     from pathlib import Path
 
     from chatcli.paths import data_dir
-    from chatcli.tools.servers import read_servers
+    from chatcli.tools.mcp_config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
     if not settings.use_tools or not (servers or settings.tools):

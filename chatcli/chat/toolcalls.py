@@ -128,7 +128,7 @@ def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
 
 def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> ToolMessage:
     """The stored result of ``call``: the whole text, how it ended, and what else is known."""
-    from chatcli.chat.history import now_iso
+    from chatcli.chat.request_history import now_iso
 
     return ToolMessage(
         text,

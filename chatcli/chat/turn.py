@@ -105,7 +105,7 @@ class TurnRunner:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
-        from chatcli.chat.history import add_usage
+        from chatcli.chat.request_history import add_usage
         from chatcli.chat.summary import SUMMARY_TAG
         from chatcli.chat.thinking import REASONING_KEY
 
@@ -161,7 +161,7 @@ class TurnRunner:
         from langchain_core.messages import AIMessage
 
         from chatcli.chat.graph import MODEL_NODE
-        from chatcli.chat.history import now_iso
+        from chatcli.chat.request_history import now_iso
         from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
 

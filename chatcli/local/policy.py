@@ -25,11 +25,9 @@ from typing import Awaitable, Callable, Iterator
 from chatcli.budget import split_window
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
-from chatcli.local.server import (  # noqa: F401  (LOG_NAME, free_port, how_it_ended: part of this module's interface)
-    LOG_NAME,
+from chatcli.local.server import (
     LocalServer,
     free_port,
-    how_it_ended,
     install_line,
     log_path,
     model_name,

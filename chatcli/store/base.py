@@ -67,8 +67,6 @@ class ThreadIndex(Protocol):
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         """Threads, most recently updated first."""
 
-    async def ids(self, prefix: str = "") -> list[str]: ...
-
     async def set_title(self, thread_id: str, title: str) -> bool:
         """Rename a thread; False if the index has no row for it."""
 

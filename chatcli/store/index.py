@@ -105,10 +105,6 @@ class SqlThreadIndex:
         rows = await self._rows(self.SQL["list"], (self.NO_LIMIT if limit is None else limit,))
         return [ThreadInfo(*row) for row in rows]
 
-    async def ids(self, prefix: str = "") -> list[str]:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return [row[0] for row in await self._rows(self.SQL["ids"], (pattern,))]
-
     async def set_title(self, thread_id: str, title: str) -> bool:
         return await self._write(self.SQL["set_title"], (make_title(title, 200), thread_id)) > 0
 

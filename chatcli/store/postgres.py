@@ -95,7 +95,7 @@ class PostgresStore(SaverStore):
         psycopg, AsyncPostgresSaver = import_driver()
         from chatcli.store.fts import search_fields
         from chatcli.store.messages import MessageStoreSaver
-        from chatcli.store.messages.pgtable import PostgresMessageTable
+        from chatcli.store.messages.postgres_table import PostgresMessageTable
         from chatcli.store.postgres_index import PostgresThreadIndex
 
         self.conn = conn

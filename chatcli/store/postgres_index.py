@@ -28,7 +28,6 @@ class PostgresThreadIndex(SqlThreadIndex):
                 title = coalesce(chatcli_threads.title, excluded.title)""",
         "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = %s",
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT %s",
-        "ids": "SELECT thread_id FROM chatcli_threads WHERE thread_id LIKE %s ESCAPE '\\' ORDER BY updated_at DESC",
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s",

@@ -21,7 +21,6 @@ class SqliteThreadIndex(SqlThreadIndex):
                 title = coalesce(chatcli_threads.title, excluded.title)""",
         "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = ?",
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
-        "ids": "SELECT thread_id FROM chatcli_threads WHERE thread_id LIKE ? ESCAPE '\\' ORDER BY updated_at DESC",
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?",

@@ -15,7 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Awaitable, Callable
 
-from chatcli.tools.servers import ServerSpec
+from chatcli.tools.mcp_config import ServerSpec
 
 STARTING, READY, FAILED, STOPPED = "starting", "ready", "failed", "stopped"
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.mcp import FAILED, READY, STARTING, McpServer
-from chatcli.tools.servers import ServerSpec
+from chatcli.tools.mcp_config import ServerSpec
 
 
 @dataclass(frozen=True)

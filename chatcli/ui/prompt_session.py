@@ -12,7 +12,7 @@ from chatcli.chat.events import Decision, Notice, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
 from chatcli.config import Settings
 from chatcli.errors import ChatError
-from chatcli.ui.history import private_history
+from chatcli.ui.input_history import private_history
 from chatcli.ui.output import Output
 
 

@@ -12,7 +12,7 @@ from chatcli.config import Settings
 from chatcli.errors import ModelError
 from chatcli.ui.output import Output
 
-# A reply that streamed to its end but is not a whole answer (see turns.incomplete_reason):
+# A reply that streamed to its end but is not a whole answer (see chatcli.chat.turn.incomplete_reason):
 # the one line shown for it, and the hint.
 INCOMPLETE = {
     "truncated": (

@@ -8,11 +8,11 @@ prints all of it, dim, as it comes, instead.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Callable
 
 from chatcli.text import neutralise
+from chatcli.ui.live import Throttle
 from chatcli.ui.markdown.style import Span, wrap
 
 ROWS = 5  # rows of the live area
@@ -40,10 +40,8 @@ class ThinkingView:
         self.started = clock()
         self._parts: list[str] = []
         self._height = 0  # rows the live area takes on screen now
-        self._last = float("-inf")
         self._ended_line = True  # full mode: the last thing written ended a line
-        self._pending: Any = None  # a redraw scheduled for thinking that came right after the last one
-        self._folded = False
+        self._throttle = Throttle(lambda: self._draw(self._live_rows()), _INTERVAL, clock=clock)
 
     @property
     def text(self) -> str:
@@ -56,28 +54,11 @@ class ThinkingView:
             self._write(f"{_DIM}{shown}{_UNDIM}")
             self._ended_line = shown.endswith("\n")
             return
-        now = self._clock()
-        if now - self._last >= _INTERVAL:
-            self._redraw()
-        elif self._pending is None:  # draw it soon even if nothing more comes (the model may pause)
-            try:
-                self._pending = asyncio.get_running_loop().call_later(_INTERVAL - (now - self._last), self._redraw)
-            except RuntimeError:
-                pass
-
-    def _redraw(self) -> None:
-        self._pending = None
-        if self._folded:
-            return
-        self._last = self._clock()
-        self._draw(self._live_rows())
+        self._throttle.poke()
 
     def fold(self) -> None:
         """Replace the live rows with one line saying how long the model thought."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-        self._folded = True
+        self._throttle.stop()
         line = took(self._clock() - self.started)
         if self.full:
             self._write(("" if self._ended_line else "\n") + f"{_DIM}({line}){_UNDIM}\n")

@@ -30,7 +30,7 @@ an update, and in-place mutation of a message's nested structures, are not detec
 missing ids).
 
 The message table sits behind ``MessageTable``: ``SqliteMessageTable`` here, and
-``chatcli.store.messages.pgtable.PostgresMessageTable`` for ``AsyncPostgresSaver`` (imported
+``chatcli.store.messages.postgres_table.PostgresMessageTable`` for ``AsyncPostgresSaver`` (imported
 from there only, so that SQLite users never load psycopg).
 """
 
@@ -46,7 +46,7 @@ from langgraph.checkpoint.base import SerializerProtocol
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from chatcli.store.messages.saver import REF_KEY, MessageStoreSaver, Runner
-from chatcli.store.messages.table import MessageTable, SqliteMessageTable
+from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
 __all__ = [
     "REF_KEY",

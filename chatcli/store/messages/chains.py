@@ -12,7 +12,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from chatcli.store.messages.cache import _Chain, _ThreadCache
 from chatcli.store.messages.reducer import carried_over
-from chatcli.store.messages.table import MessageTable
+from chatcli.store.messages.sqlite_table import MessageTable
 
 REF_KEY = "__chatcli_msgref__"
 """Key of the dict that replaces a message list inside a stored checkpoint."""

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import aiosqlite
 from chatcli.store.messages.cache import _ThreadCache
 from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
-from chatcli.store.messages.table import MessageTable, SqliteMessageTable
+from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
 __all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 from rich.console import Console
 
+from chatcli.ui.live import Throttle
 from chatcli.ui.markdown.blocks import Blocks
 from chatcli.ui.markdown.style import Palette
 
@@ -64,11 +65,10 @@ class MarkdownStream:
         self._partial = ""  # the unfinished last line
         self._blocks: Blocks | None = None
         self._live_height = 0  # rows the live area occupies on screen now
-        self._interval = min_interval
-        self._last = float("-inf")
         self._started = False
         self._closed = False
-        self._pending = None  # a refresh scheduled for text that arrived right after the last one
+        redraw = lambda: self._refresh(final=False)  # noqa: E731
+        self._throttle = Throttle(redraw, min_interval, adapt=True, slow_factor=_SLOW_FACTOR, max_interval=_MAX_INTERVAL, clock=clock)
 
     @property
     def text(self) -> str:
@@ -80,46 +80,15 @@ class MarkdownStream:
         if self._closed or not delta:
             return
         self._parts.append(delta)
-        if not self._live:
-            return
-        now = self._clock()
-        if now - self._last < self._interval:
-            self._later(self._interval - (now - self._last))
-            return
-        self._redraw()
-
-    def _redraw(self) -> None:
-        """Refresh the live area now (and learn how long a refresh takes)."""
-        self._pending = None
-        if self._closed:
-            return
-        now = self._clock()
-        self._last = now
-        self._refresh(final=False)
-        if self.min_interval > 0:
-            cost = self._clock() - now
-            self._interval = min(_MAX_INTERVAL, max(self.min_interval, _SLOW_FACTOR * cost))
-
-    def _later(self, delay: float) -> None:
-        """Refresh once more after ``delay``: text that came just after a refresh must not wait for
-        the next piece (the server may pause there for a long time)."""
-        if self._pending is not None:
-            return
-        import asyncio
-
-        try:
-            self._pending = asyncio.get_running_loop().call_later(max(0.0, delay), self._redraw)
-        except RuntimeError:
-            pass  # no event loop (a caller feeding by hand): the next piece or finish() draws it
+        if self._live:
+            self._throttle.poke()
 
     def finish(self) -> None:
         """Print everything not yet printed as final output and remove the live area."""
         if self._closed:
             return
         self._closed = True
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        self._throttle.stop()
         if not self._live:
             if self._parts:
                 self.console.file.write(render_markdown(self.text, self.console, self.code_theme))

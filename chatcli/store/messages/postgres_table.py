@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg.rows import tuple_row
 
-from chatcli.store.messages.table import MESSAGES_TABLE, MessageTable
+from chatcli.store.messages.sqlite_table import MESSAGES_TABLE, MessageTable
 
 
 class PostgresMessageTable(MessageTable):

@@ -1,0 +1,63 @@
+"""The one redraw throttle of the live areas (the streaming Markdown, the thinking): at most one
+redraw every ``interval`` seconds, and always one soon after the last piece, even if no more comes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+
+class Throttle:
+    """Calls ``draw`` when ``poke``d, at most every ``interval`` seconds; a poke inside that time
+    schedules one redraw for when it ends (the server may pause right after it).
+
+    With ``adapt``, a slow ``draw`` widens the interval to ``slow_factor`` times its cost, up to
+    ``max_interval``, so a long answer on a slow terminal is not redrawn more than it can take.
+    """
+
+    def __init__(
+        self, draw: Callable[[], None], interval: float, *, adapt: bool = False, slow_factor: float = 5, max_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._draw = draw
+        self.min_interval = interval
+        self.interval = interval
+        self._adapt = adapt
+        self._slow_factor = slow_factor
+        self._max_interval = max_interval
+        self._clock = clock
+        self._last = float("-inf")
+        self._pending: Any = None
+        self._stopped = False
+
+    def poke(self) -> None:
+        """Something new to show: draw now, or once the interval since the last draw is over."""
+        if self._stopped:
+            return
+        waited = self._clock() - self._last
+        if waited >= self.interval:
+            self.now()
+        elif self._pending is None:
+            try:
+                self._pending = asyncio.get_running_loop().call_later(max(0.0, self.interval - waited), self.now)
+            except RuntimeError:
+                pass  # no event loop (a caller feeding by hand): the next poke or the end draws it
+
+    def now(self) -> None:
+        """Draw at once (and learn how long a draw takes)."""
+        self._pending = None
+        if self._stopped:
+            return
+        start = self._last = self._clock()
+        self._draw()
+        if self._adapt and self.min_interval > 0:
+            cost = self._clock() - start
+            self.interval = min(self._max_interval, max(self.min_interval, self._slow_factor * cost))
+
+    def stop(self) -> None:
+        """No more draws: the area is being closed."""
+        self._stopped = True
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
