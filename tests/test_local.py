@@ -189,7 +189,7 @@ def test_server_exits_when_chat_is_killed(fake_script, tmp_path):
             textwrap.dedent(
                 f"""
                 import asyncio, sys, time
-                from chatcli.local import policy as local
+                from chatcli.local import server as server_module
                 port = server_module.free_port()
                 command = [sys.executable, "-m", "chatcli.local.watch", {str(fake_script)!r}, "ok", str(port)]
                 server = server_module.LocalServer(command, port)
