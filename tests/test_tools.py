@@ -246,8 +246,8 @@ async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(ser
         result = await conv.retry()
         assert result.text == "answer two"
         assert [m.type for m in await conv.messages()] == ["human", "ai"]
-        removed = await conv.undo()
-        assert [m.type for m in removed] == ["human", "ai"] and await conv.messages() == []
+        undone = await conv.undo()
+        assert (undone.question, undone.messages) == ("question", 2) and await conv.messages() == []
 
 
 async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, tmp_path):

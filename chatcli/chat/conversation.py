@@ -9,7 +9,7 @@ from typing import Any
 
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
-from chatcli.chat.recall import Recall
+from chatcli.chat.recall import Recall, Undone
 from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
 from chatcli.chat.threads import Threads
 from chatcli.chat.turn import TurnRunner
@@ -183,8 +183,8 @@ class Conversation:
         self.pending = {}
         await self.follow_thread()
 
-    async def undo(self) -> list[Any]:
-        """Take back the last exchange (the last user message and all after it); return what was removed."""
+    async def undo(self) -> Undone | None:
+        """Take back the last exchange (the last user message and all after it); None when there is none."""
         from langchain_core.messages import RemoveMessage
 
         from chatcli.chat.graph import MODEL_NODE
@@ -193,13 +193,13 @@ class Conversation:
             history = await self.messages()
             asked = [i for i, m in enumerate(history) if m.type == "human"]
             if not asked:
-                return []
+                return None
             removed = history[asked[-1] :]
             removals = [RemoveMessage(id=m.id) for m in removed]
             await self.app.aupdate_state(self.config, {"messages": removals}, as_node=MODEL_NODE)
             if self.store is not None:
                 await self.store.index.set_count(self.thread_id, asked[-1])
-        return removed
+        return Undone(str(removed[0].text), len(removed))
 
     async def retry(self) -> TurnResult:
         """Answer the last user message again, in place of the answer it has; stream like ``send``.

@@ -17,6 +17,14 @@ class UsageTotals:
     uncounted: int
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What /undo took back: the question's text and how many messages went with it (its answer, tool calls, results)."""
+
+    question: str
+    messages: int
+
+
 class Recall:
     """Reads of a thread's history for the screen (``conversation.recall``), so the UI never reads LangChain messages."""
 

@@ -20,11 +20,11 @@ async def _retry(ctx: Context, arg: str) -> None:
 
 @command("/undo", help="take back the last exchange (your message, its tool calls and its answer)")
 async def _undo(ctx: Context, arg: str) -> None:
-    removed = await ctx.conversation.undo()
-    if not removed:
+    undone = await ctx.conversation.undo()
+    if undone is None:
         ctx.output.note("nothing to undo")
         return
-    ctx.output.note(f"undone: {make_title(removed[0].text)}" + (" (and its answer)" if len(removed) > 1 else ""))
+    ctx.output.note(f"undone: {make_title(undone.question)}" + (" (and its answer)" if undone.messages > 1 else ""))
 
 
 @command("/copy", args="[N]", help="copy the last answer, or its N-th code block, to the clipboard")
