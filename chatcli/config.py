@@ -66,6 +66,8 @@ class Settings:
     # whether its sandbox may reach the network.
     sandbox: str = "workspace"
     network: bool = False
+    # The prompt's keys: "emacs" (the default, as in bash) or "vi" (the mode shown in the prompt).
+    editing_mode: str = "emacs"
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -97,10 +99,12 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_ROLES_DIR": "roles_dir",
     "CHATCLI_SANDBOX": "sandbox",
     "CHATCLI_NETWORK": "network",
+    "CHATCLI_EDITING_MODE": "editing_mode",
 }
 
 MEMORY_MODES = ("trim", "summary")
 SANDBOX_MODES = ("workspace", "read-only", "off")
+EDITING_MODES = ("emacs", "vi")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -182,6 +186,8 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
+    if settings.editing_mode not in EDITING_MODES:
+        raise ConfigError(f"editing_mode must be emacs or vi, got {settings.editing_mode!r}")
     return settings
 
 

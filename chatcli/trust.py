@@ -34,6 +34,7 @@ SAFE_KEYS = frozenset(
         "CHATCLI_MAX_TOKENS",
         "CHATCLI_MEMORY",
         "CHATCLI_SHOW_THINKING",
+        "CHATCLI_EDITING_MODE",
     }
 )
 

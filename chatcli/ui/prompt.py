@@ -19,7 +19,7 @@ from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
-from chatcli.ui.prompt_session import AbovePrompt, make_session
+from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
 from chatcli.ui.reply import ask, resume_pending
 from chatcli.ui.signals import on_stop_signals
 from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
@@ -253,7 +253,7 @@ async def run_repl(
             while repl.received is None:
                 try:
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
-                    text = await session.prompt_async(lambda: _prompt_text(loading, waiting), default=repl.next_input)
+                    text = await session.prompt_async(lambda: mode_mark(session) + _prompt_text(loading, waiting), default=repl.next_input)
                     repl.next_input = ""
                 except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
                     idle_ctrl_c = 0 if session.default_buffer.text.strip() else idle_ctrl_c + 1

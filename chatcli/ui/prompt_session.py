@@ -35,8 +35,15 @@ def key_bindings() -> KeyBindings:
 
 
 def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
-    """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion."""
+    """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion;
+    vi keys when ``editing_mode`` is "vi" (the cursor a bar while inserting, a block otherwise)."""
+    vi = settings.editing_mode == "vi"
+    if vi:
+        from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
+
+        io.setdefault("cursor", ModalCursorShapeConfig())
     return PromptSession(
+        vi_mode=vi,
         history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
         key_bindings=key_bindings(),
         multiline=False,
@@ -55,6 +62,19 @@ def _sendable(line: str, settings: Settings) -> bool:
     except ChatError:
         return False
     return True
+
+
+# How vi's input mode shows in front of the prompt.
+_VI_MODES = {"vi-insert": "[I] ", "vi-navigation": "[N] ", "vi-replace": "[R] ", "vi-replace-single": "[R] ", "vi-insert-multiple": "[I] "}
+
+
+def mode_mark(session: PromptSession) -> str:
+    """"[I] " or "[N] " (insert, normal) in front of the prompt with vi keys; "" with emacs keys."""
+    from prompt_toolkit.enums import EditingMode
+
+    if session.app.editing_mode != EditingMode.VI:
+        return ""
+    return _VI_MODES.get(str(session.app.vi_state.input_mode.value), "")
 
 
 class AbovePrompt:
