@@ -56,12 +56,15 @@ class TerminalApprover:
     ``output`` has shown the call (``asking``) and shows notes and warnings; ``terminal`` is
     where the question is asked (and the block shown again, if the output's notes go elsewhere).
     The engine keeps what "always" allowed, and refuses the rest of a reply on "q".
+    ``prompt_input`` is the prompt-toolkit input the question reads, whose read-ahead keys are
+    dropped (None: prompt-toolkit's own, on the terminal's stdin).
     """
 
-    def __init__(self, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None):
+    def __init__(self, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Any = None):
         self.output = output
         self.stdin_fd = stdin_fd
         self.terminal = terminal if terminal is not None else sys.stdout
+        self.prompt_input = prompt_input
         self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
 
     def can_ask(self) -> bool:
@@ -179,7 +182,9 @@ class TerminalApprover:
         try:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
-            session: PromptSession[str] = PromptSession(output=create_output(stdout=self.terminal), **options)
+            session: PromptSession[str] = PromptSession(
+                input=self.prompt_input, output=create_output(stdout=self.terminal), **options
+            )
             return await session.prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
             return _STOPPED
@@ -201,7 +206,7 @@ class TerminalApprover:
 
         dropped = []
         try:
-            dropped = get_typeahead(create_input())
+            dropped = get_typeahead(self.prompt_input if self.prompt_input is not None else create_input())
         except Exception:  # noqa: BLE001 - no terminal input to have read ahead on
             pass
         try:
