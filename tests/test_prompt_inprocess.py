@@ -1,0 +1,338 @@
+"""The prompt loop (chatcli.ui.prompt.run_repl) driven in this process, as a user types at it.
+
+Keys go in through a prompt-toolkit pipe input and the prompt draws on a dummy output; the
+answers, the notes and what the slash commands print are kept, and the model is the fake
+server. Each test checks what the user sees and what the thread keeps (read back from the
+store once the session has ended), or what the model was sent.
+
+The same behaviour in a real terminal, through the installed ``chat``: tests/test_prompt_pty.py,
+tests/test_keys_pty.py and tests/test_typeahead.py (marked e2e).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from contextlib import asynccontextmanager, redirect_stdout
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chatcli.ui.output import PlainOutput
+from chatcli.ui.prompt import run_repl
+from chatcli.ui.prompt_session import make_session
+from tests.fakeserver import Reply
+from tests.helpers import ALT_ENTER, Captured, summary
+
+ENTER, CTRL_C, CTRL_D = "\r", "\x03", "\x04"
+PASTED = "\x1b[200~{}\x1b[201~"  # how a terminal sends pasted text (bracketed paste)
+THREAD = "inproc1"
+WAIT = 10.0  # seconds a test waits for something to be shown before it fails
+STOPPED = "stopped: the partial answer is kept in the thread"
+
+
+def user_messages(body: dict) -> list[str]:
+    return [m["content"] for m in body["messages"] if m["role"] == "user"]
+
+
+# --------------------------------------------------------------------------- the seam
+# All these tests know of the prompt's insides: ``run_repl`` takes the settings, the thread, an
+# output and a prompt-toolkit session (made with ``make_session`` on the pipe); commands print on
+# ``Context.out``, which defaults to ``sys.stdout``; "the prompt is up" is the session's
+# application running; the thread is read back from the store. Only this section uses them.
+
+
+class Session:
+    """chat's prompt loop in this process: what is typed goes in, what is printed is kept.
+
+    ``out`` is stdout (the answers, and what commands print), ``err`` the notes and errors.
+    """
+
+    def __init__(self, keys: Any, prompt: Any, out: Captured, err: Captured, task: asyncio.Task):
+        self.keys, self.prompt, self.out, self.err, self.task = keys, prompt, out, err, task
+
+    def type(self, text: str) -> None:
+        self.keys.send_text(text)
+
+    async def until(self, shown: str | Callable[[], bool], timeout: float = WAIT, what: str = "") -> None:
+        """Wait until ``shown`` is printed (on stdout or stderr), or a condition (``what``) holds."""
+        done = shown if callable(shown) else lambda: shown in self.out.getvalue() + self.err.getvalue()
+        what = what or repr(shown)
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self.task.done() or time.monotonic() > deadline:
+                how = "the session ended" if self.task.done() else "timed out"
+                pytest.fail(f"{how} waiting for {what}\n{self}")
+            await asyncio.sleep(0.01)
+
+    async def ready(self) -> None:
+        """Wait until the prompt is up, reading keys, with nothing typed ahead waiting for it."""
+        await self.until(lambda: self.prompt.app.is_running and not self.prompt.default_buffer.text, what="the prompt")
+
+    async def say(self, line: str, then: str) -> str:
+        """At the prompt, type ``line`` and Enter; wait until ``then`` is shown and the prompt is back.
+
+        What the line printed (stdout, then stderr)."""
+        await self.ready()
+        at = len(self.out.getvalue()), len(self.err.getvalue())
+        self.type(line + ENTER)
+        printed = lambda: self.out.getvalue()[at[0]:] + self.err.getvalue()[at[1]:]  # noqa: E731
+        await self.until(lambda: then in printed(), what=repr(then))
+        await self.ready()
+        return printed()
+
+    async def ended(self, timeout: float = WAIT) -> None:
+        """Wait for the session to end by itself (it was told to leave)."""
+        await asyncio.wait_for(asyncio.shield(self.task), timeout)
+
+    def __str__(self) -> str:  # shown when a test fails
+        return f"--- stdout\n{self.out.getvalue()}\n--- stderr\n{self.err.getvalue()}"
+
+
+@asynccontextmanager
+async def prompt_loop(settings: Any, thread_id: str = THREAD) -> AsyncIterator[Session]:
+    """Run the prompt loop on ``thread_id`` for the block; left with Ctrl-D at the end if still running.
+
+    Commands print on ``Context.out``, which the prompt makes for each command line from
+    ``sys.stdout``: stdout is redirected for the session's length, into the same stream as the
+    answers, as on a terminal.
+    """
+    out, err = Captured(), Captured()
+    with create_pipe_input() as keys, redirect_stdout(out):
+        session = make_session(settings, input=keys, output=DummyOutput())
+        repl = run_repl(settings, thread_id, PlainOutput(out, err), session=session, named=True)
+        task = asyncio.create_task(_guarded(repl))
+        try:
+            yield Session(keys, session, out, err, task)
+        finally:
+            if not task.done():
+                keys.send_text(CTRL_D)
+                try:
+                    await asyncio.wait_for(task, WAIT)
+                except TimeoutError:
+                    task.cancel()
+                    raise
+    task.result()  # a session that failed fails the test
+
+
+async def _guarded(session: Any) -> None:
+    """The session, a KeyboardInterrupt escaping it made a failure of this test (not the end of the test run)."""
+    try:
+        await session
+    except KeyboardInterrupt as exc:
+        raise AssertionError("a Ctrl-C ended the session") from exc
+
+
+async def stored(settings: Any, thread_id: str = THREAD) -> list[tuple[str, str, str | None]]:
+    """(type, text, interrupted mark) of each message the thread keeps, read from the store."""
+    from chatcli.store import open_checkpointer
+
+    async with open_checkpointer(settings.db) as saver:
+        found = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
+    return summary(list(found.checkpoint["channel_values"].get("messages", [])) if found else [])
+
+
+def press_ctrl_c() -> None:
+    """Ctrl-C while a reply streams: the terminal sends chat SIGINT (the prompt is not reading keys then).
+
+    Only while the event loop handles SIGINT (chat's handler, set with ``loop.add_signal_handler``):
+    otherwise the signal would stop asyncio.run, and the test run with it.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    assert getattr(handler, "__module__", None) == "asyncio.unix_events", f"no Ctrl-C handler in the loop: {handler!r}"
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+# --------------------------------------------------------------------------- a question, Ctrl-D, exit
+
+
+async def test_a_question_is_answered_shown_and_stored(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("hello there", then="You said: hello there")
+        chat.type(CTRL_D)
+        await chat.ended()
+    assert f"bye · resume with: chat --thread {THREAD}" in chat.err.getvalue()
+    assert await stored(settings) == [("human", "hello there", None), ("ai", "You said: hello there", None)]
+
+
+async def test_the_second_question_is_sent_with_the_first(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("my name is Zed", then="You said: my name is Zed")
+        await chat.say("what is my name?", then="You said: what is my name? (earlier: my name is Zed)")
+    assert user_messages(server.requests[-1]) == ["my name is Zed", "what is my name?"]
+
+
+@pytest.mark.parametrize("leave", ["exit", "quit", " EXIT ", "/exit", "/quit"])
+async def test_exit_alone_leaves_and_is_not_sent(settings, server, leave):
+    async with prompt_loop(settings) as chat:
+        await chat.say("hello", then="You said: hello")
+        chat.type(leave + ENTER + "typed after leaving" + ENTER)
+        await chat.ended()
+    assert [user_messages(body) for body in server.requests] == [["hello"]]
+    assert "bye" in chat.err.getvalue()
+
+
+async def test_ctrl_d_on_an_empty_new_thread_leaves_and_keeps_nothing(settings, server):
+    async with prompt_loop(settings) as chat:
+        chat.type(CTRL_D)
+        await chat.ended()
+    assert chat.err.getvalue().splitlines()[-1] == "bye", "an empty thread was said to be kept"
+    assert server.requests == [] and await stored(settings) == []
+
+
+async def test_double_slash_sends_a_line_that_starts_with_a_slash(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("//exit is a command", then="You said: /exit is a command")
+    assert await stored(settings) == [
+        ("human", "/exit is a command", None), ("ai", "You said: /exit is a command", None),
+    ]
+
+
+# --------------------------------------------------------------------------- typing fast
+
+
+async def test_lines_typed_at_once_are_each_sent_as_their_own_message_in_order(settings, server):
+    async with prompt_loop(settings) as chat:
+        chat.type("one" + ENTER + "two" + ENTER + "three" + ENTER)
+        await chat.until("You said: three")
+    assert [user_messages(body)[-1] for body in server.requests] == ["one", "two", "three"]
+    assert [text for kind, text, _ in await stored(settings) if kind == "human"] == ["one", "two", "three"]
+
+
+async def test_a_line_typed_during_a_reply_is_sent_after_it(settings, server):
+    server.queue(Reply("a slow answer in many words", delay=0.05))
+    async with prompt_loop(settings) as chat:
+        chat.type("first" + ENTER)
+        await chat.until("a slow")
+        chat.type("second" + ENTER)
+        await chat.until("You said: second")
+    assert "a slow answer in many words\n" in chat.out.getvalue(), "the line typed went into the answer"
+    assert [text for kind, text, _ in await stored(settings) if kind == "human"] == ["first", "second"]
+
+
+async def test_a_line_and_ctrl_d_typed_at_once_answer_the_line_then_leave(settings, server):
+    async with prompt_loop(settings) as chat:
+        chat.type("last words" + ENTER + CTRL_D)
+        await chat.ended()
+    assert "You said: last words" in chat.out.getvalue()
+    assert len(await stored(settings)) == 2
+
+
+async def test_alt_enter_makes_one_message_of_two_lines(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("line one" + ALT_ENTER + "line two", then="You said: line one\nline two")
+    assert [user_messages(body) for body in server.requests] == [["line one\nline two"]]
+
+
+async def test_pasted_lines_are_one_message(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say(PASTED.format("first line\r\nsecond line"), then="You said: first line\nsecond line")
+    assert [user_messages(body) for body in server.requests] == [["first line\nsecond line"]]
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+async def test_ctrl_c_at_the_prompt_clears_the_line(settings, server):
+    async with prompt_loop(settings) as chat:
+        chat.type("forget this" + CTRL_C)
+        await chat.say("hello", then="You said: hello")
+    assert [user_messages(body) for body in server.requests] == [["hello"]]
+
+
+async def test_ctrl_c_three_times_on_an_empty_prompt_says_how_to_leave(settings, server):
+    async with prompt_loop(settings) as chat:
+        chat.type(CTRL_C * 3)
+        await chat.until("Ctrl-D or /exit leaves")
+        await chat.say("still here", then="You said: still here")
+
+
+async def test_ctrl_c_during_a_reply_keeps_the_part_shown_and_the_prompt_goes_on(settings, server):
+    words = [f"w{i:02d}" for i in range(1, 41)]
+    server.queue(Reply(" ".join(words), delay=0.02))
+    async with prompt_loop(settings) as chat:
+        chat.type("count slowly" + ENTER)
+        await chat.until("w03")
+        press_ctrl_c()
+        await chat.until(STOPPED)
+        await chat.say("next question", then="You said: next question (earlier: count slowly)")
+    shown = chat.out.getvalue()
+    assert "w40" not in shown
+    messages = await stored(settings)
+    assert [kind for kind, _, _ in messages] == ["human", "ai", "human", "ai"]
+    partial, mark = messages[1][1], messages[1][2]
+    assert partial.startswith("w01 w02 w03") and "w40" not in partial and mark == "cancelled", messages[1]
+    assert partial in shown, "the thread keeps more (or other) than was shown"
+
+
+# --------------------------------------------------------------------------- slash commands
+
+
+async def test_help_lists_the_commands_and_sends_nothing(settings, server):
+    async with prompt_loop(settings) as chat:
+        shown = await chat.say("/help", then="a line starting with // is sent with one / removed.")
+    for usage in ("/threads [N]", "/usage", "/undo", "/retry", "/system [TEXT]", "/exit", "/help"):
+        assert f"  {usage} " in shown, usage
+    assert server.requests == []
+
+
+async def test_threads_lists_this_thread_with_its_title(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("a question about otters", then="You said: a question about otters")
+        shown = await chat.say("/threads", then=f"you are on thread {THREAD}")
+    row = next(line for line in shown.splitlines() if THREAD in line and "you are on" not in line)
+    assert "otters" in row, shown
+
+
+async def test_usage_counts_the_turns(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("a", then="You said: a")
+        await chat.say("b", then="You said: b")
+        shown = await chat.say("/usage", then=" out")
+    assert shown.startswith("2 turns · ") and "tokens in · " in shown, shown
+
+
+async def test_undo_takes_back_the_last_exchange(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("keep me", then="You said: keep me")
+        await chat.say("drop me", then="You said: drop me")
+        await chat.say("/undo", then="undone: drop me (and its answer)")
+        await chat.say("and now?", then="You said: and now? (earlier: keep me)")
+    assert [text for kind, text, _ in await stored(settings) if kind == "human"] == ["keep me", "and now?"]
+
+
+async def test_undo_on_an_empty_thread_says_so(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("/undo", then="nothing to undo")
+    assert server.requests == []
+
+
+async def test_retry_replaces_the_answer(settings, server):
+    server.queue(Reply("first answer"), Reply("second answer"))
+    async with prompt_loop(settings) as chat:
+        await chat.say("pick a number", then="first answer")
+        shown = await chat.say("/retry", then="second answer")
+    assert "retrying: pick a number" in shown
+    assert await stored(settings) == [("human", "pick a number", None), ("ai", "second answer", None)]
+    assert user_messages(server.requests[1]) == ["pick a number"], "the retry sent the old answer too"
+
+
+async def test_system_sets_the_prompt_the_model_gets_from_now_on(settings, server):
+    async with prompt_loop(settings) as chat:
+        await chat.say("/system You are a pirate.", then="system prompt set for this thread")
+        shown = await chat.say("/system", then="You are a pirate.")
+        await chat.say("ahoy", then="You said: ahoy")
+    assert "(the default system prompt)" not in shown
+    assert server.requests[-1]["messages"][0] == {"role": "system", "content": "You are a pirate."}
+
+
+async def test_an_unknown_command_is_one_error_line_and_never_sent(settings, server):
+    async with prompt_loop(settings) as chat:
+        shown = await chat.say("/hepl", then="/help lists commands")
+        await chat.say("hello", then="You said: hello")
+    assert shown.startswith("error: unknown command /hepl") and "did you mean /help?" in shown, shown
+    assert [user_messages(body) for body in server.requests] == [["hello"]]
