@@ -279,9 +279,8 @@ async def test_ctrl_c_or_ctrl_d_at_the_edit_or_reason_line_refuse_the_rest(user,
     assert await user.ask(*NOTES, typed=[first, key]) == REST
 
 
-@pytest.mark.xfail(strict=True, reason="Ctrl-D on the edit line (it holds the arguments) deletes a character")
 async def test_ctrl_d_at_the_edit_line_refuses_the_rest_as_the_module_says(user):
-    """The module says Ctrl-D at the edit line does what q does; there it is prompt-toolkit's delete-character."""
+    """Ctrl-D at the edit line (which holds the arguments) does what q does, not prompt-toolkit's delete-character."""
     assert await user.ask(*NOTES, typed=["e", CTRL_D], timeout=0.5) == REST
 
 

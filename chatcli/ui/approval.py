@@ -177,8 +177,17 @@ class TerminalApprover:
     async def _line(self, question: str, default: str = "", **options: Any) -> str:
         """One answer from the terminal; Ctrl-C or Ctrl-D give "\\x03"."""
         from prompt_toolkit import PromptSession
+        from prompt_toolkit.key_binding import KeyBindings
         from prompt_toolkit.output import create_output
 
+        if "key_bindings" not in options:  # the edit and reason lines: Ctrl-D stops, even with text on the line
+            stop = KeyBindings()
+
+            @stop.add("c-d")
+            def _stop(event: Any) -> None:
+                event.app.exit(exception=EOFError())
+
+            options["key_bindings"] = stop
         try:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
