@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
 # Highest first: a module may import from its own layer and those below it.
-LAYERS = ["app", "ui", "chat", "tools", "local", "store", ""]
+LAYERS = ["app", "api", "ui", "chat", "tools", "local", "store", ""]
 # Libraries that belong to one or two layers only.
 CONFINED = {
     "prompt_toolkit": {"app", "ui"},
@@ -26,6 +26,8 @@ CONFINED = {
     "langgraph.checkpoint.postgres": {"store"},
     "mcp": {"tools"},
     "langchain_mcp_adapters": {"tools"},
+    "fastapi": {"api"},
+    "uvicorn": {"app", "api"},
 }
 
 

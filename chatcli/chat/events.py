@@ -33,6 +33,8 @@ class TurnResult:
     turns_left_out: int = 0
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
+    # Calls the thread waits to have approved, when the listener answers later ("approval").
+    waiting: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,14 +126,15 @@ TurnEvent = Union[Start, Token, Thinking, ToolCall, ToolResult, Notice, Usage, E
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer about one call: run it ("yes", maybe with edited ``args``) or not ("no").
+    """The answer about one call: run it ("yes", maybe with edited ``args``) or not ("no"); or "later":
+    the turn ends there and the thread waits at the question (an HTTP client answers with a request).
 
     ``reason`` is the user's word to the model; ``by`` says who refused when it was not the user's
     choice; ``always`` lets the tool run without asking for the rest of the session; ``rest``
     refuses every later call of the same reply too.
     """
 
-    action: Literal["yes", "no"]
+    action: Literal["yes", "no", "later"]
     args: dict[str, Any] | None = None
     reason: str | None = None
     by: str | None = None

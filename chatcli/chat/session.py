@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Callable
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
 from chatcli.chat.inputs import check_thread_id, new_thread_id, similar_ids
+from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
@@ -130,12 +131,46 @@ async def open_conversation(
             if toolbox is not None and toolbox.servers:
                 await toolbox.warm()
                 await asyncio.to_thread(load_engine)
-        conversation = await stack.enter_async_context(_open_conversation(settings, thread_id, listener, toolbox))
-        yield conversation
+        engine = await stack.enter_async_context(open_engine(settings, listener, toolbox))
+        yield await engine.conversation(thread_id)
+
+
+@dataclass
+class Engine:
+    """The open store and the compiled graph of one settings: conversations on any of its threads."""
+
+    app: Any
+    store: Any
+    settings: Settings
+    context_tokens: int
+    toolbox: Any
+    listener: Listener
+
+    async def conversation(self, thread_id: str, listener: Listener | None = None, model: str | None = None) -> Conversation:
+        """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
+        ``model`` (the settings' by default)."""
+        conversation = Conversation(
+            app=self.app,
+            thread_id=check_thread_id(thread_id),
+            context_tokens=self.context_tokens,
+            store=self.store,
+            model_name=model or self.settings.model,
+            stall_timeout=self.settings.timeout or None,
+            toolbox=self.toolbox,
+            listener=listener if listener is not None else self.listener,
+        )
+        await conversation.follow_thread()  # the model and temperature of the thread's role
+        return conversation
+
+    def threads(self) -> Threads:
+        """The thread manager on the engine's database."""
+        return Threads(self.app, self.store)
 
 
 @asynccontextmanager
-async def _open_conversation(settings: Settings, thread_id: str, listener: Listener, toolbox: Any) -> AsyncIterator[Conversation]:
+async def open_engine(settings: Settings, listener: Listener, toolbox: Any = None) -> AsyncIterator[Engine]:
+    """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
+    what happens between turns (a database another program holds)."""
     from chatcli.chat.context_windows import WindowFitter, starting_budget
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
@@ -166,18 +201,7 @@ async def _open_conversation(settings: Settings, thread_id: str, listener: Liste
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
         )
-        conversation = Conversation(
-            app=app,
-            thread_id=thread_id,
-            context_tokens=budget,
-            store=store,
-            model_name=settings.model,
-            stall_timeout=settings.timeout or None,
-            toolbox=toolbox,
-            listener=listener,
-        )
-        await conversation.follow_thread()  # the model and temperature of the thread's role
-        yield conversation
+        yield Engine(app, store, settings, budget, toolbox, listener)
 
 
 @asynccontextmanager

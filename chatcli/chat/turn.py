@@ -64,7 +64,11 @@ class TurnRunner:
                 calls = await self.pending_calls(head) if self.toolbox is not None else []
                 if not calls:
                     break
-                payload, start = Command(resume=await self._decide(calls, listener)), head
+                answers = await self._decide(calls, listener)
+                if answers is None:  # answered later: the thread waits at the question
+                    result.waiting = calls
+                    break
+                payload, start = Command(resume=answers), head
         except BaseException as exc:
             reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
             result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
@@ -74,14 +78,15 @@ class TurnRunner:
             raise
         result.text = "".join(progress.parts)
         result.reasoning = "".join(progress.reasoning)
-        result.interrupted = incomplete_reason(result)
-        if result.interrupted:
+        result.interrupted = "approval" if result.waiting else incomplete_reason(result)
+        if result.interrupted and not result.waiting:
             await self._mark_last_reply(head, result.interrupted)
         listener.hear(End(result))
         return result
 
-    async def _decide(self, calls: list[ToolCall], listener: Listener) -> dict[str, Any]:
-        """The answers about ``calls``, asked one by one: "always" holds for the rest of the batch, "q" refuses it."""
+    async def _decide(self, calls: list[ToolCall], listener: Listener) -> dict[str, Any] | None:
+        """The answers about ``calls``, asked one by one: "always" holds for the rest of the batch, "q"
+        refuses it; None when the listener answers later."""
         from chatcli.chat.toolcalls import REFUSED_REST
 
         answers: dict[str, Any] = {}
@@ -91,6 +96,8 @@ class TurnRunner:
                 answers[call.id] = Decision("yes").stored()  # "always" was chosen for an earlier call
                 continue
             decision = await listener.approve(call)
+            if decision.action == "later":
+                return None
             if decision.rest:
                 for later in calls[number:]:
                     answers[later.id] = Decision("no", by=REFUSED_REST).stored()

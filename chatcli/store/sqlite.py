@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -113,14 +114,9 @@ def read_threads(db: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
-def file_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
-    """Hold the thread's byte of ``<db>.lock`` (a POSIX lock: released if the process dies)."""
-    return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)
-
-
 @asynccontextmanager
 async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
-    """Hold byte ``slot`` of ``<db>.lock``, polling (so waiting stays cancellable)."""
+    """Hold byte ``slot`` of ``<db>.lock`` (a POSIX lock: released if the process dies), polling (so waiting stays cancellable)."""
     fd = os.open(db.with_name(db.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
 
     async def try_lock() -> bool:
@@ -151,11 +147,20 @@ class SqliteStore(SaverStore):
         self.index = SqliteThreadIndex(saver.inner.conn, saver.inner.lock, guard)
         opened = os.stat(path)
         self._identity = (opened.st_dev, opened.st_ino)
+        self._slots: dict[int, asyncio.Lock] = {}  # this process's turns, by byte of the lock file
 
-    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
-        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
+    @asynccontextmanager
+    async def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Hold ``thread_id`` for one turn, across processes and within this one, so concurrent turns queue up.
+
+        POSIX locks belong to the process (and closing any descriptor of the file drops them all):
+        turns of this process queue on a lock of its own first, one per byte of the lock file.
+        """
         self.check_file()
-        return file_lock(self.path, thread_id, on_wait)
+        slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
+        async with self._slots.setdefault(slot, asyncio.Lock()):
+            async with _byte_lock(self.path, slot, on_wait):
+                yield
 
     def check_file(self) -> None:
         """Refuse to go on writing a database file that was deleted or replaced since it was opened:

@@ -93,7 +93,7 @@ class JsonOutput(StderrNotes):
     def end_reply(self, result: TurnResult) -> None:
         self._ended = time.monotonic()
         self._result = result
-        if result.interrupted:
+        if result.interrupted and not result.waiting:
             return  # ask() raises the matching error next, and fail() reports it with the partial reply
         done = {
             "thread_id": self.thread_id,
@@ -106,6 +106,8 @@ class JsonOutput(StderrNotes):
         done["tool_calls"] = self._calls
         done["turns_left_out"] = result.turns_left_out
         done["reasoning"] = "".join(self._reasoning) or None
+        if result.waiting:  # `chat serve`: the calls that wait for an approval request
+            done["approval_required"] = [{k: v for k, v in call.record().items() if k != "type"} for call in result.waiting]
         self._final({"type": "done", **done} if self.lines else done)
 
     def abort(self, reason: str | None) -> None:

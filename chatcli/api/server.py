@@ -1,0 +1,203 @@
+"""The HTTP API of `chat serve`: threads, their export, and turns as ``--json`` objects or ``--jsonl`` events.
+
+FastAPI on uvicorn (a kept ASGI stack with the OpenAPI document at /openapi.json). One engine (the
+store, the model, the graph) serves every request; turns on one thread queue up on the thread's
+lock, across processes too (several servers may share one PostgreSQL database).
+"""
+
+from __future__ import annotations
+
+import hmac
+import sys
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from chatcli.api.turns import Turn, run_to_end, stream_events
+from chatcli.chat.events import Notice, TurnEvent
+from chatcli.config import Settings
+from chatcli.errors import ChatError, UsageError
+
+EVENT_STREAM = "text/event-stream"
+
+
+class Attached(BaseModel):
+    """A file sent with the question: an image (vision models) or a text file, as base64."""
+
+    name: str
+    data_base64: str
+
+
+class Message(BaseModel):
+    """A question, as `chat` takes it: the text and, optionally, the flags of one run."""
+
+    content: str = Field(description="The question.")
+    model: str | None = Field(None, description="As -m: wins over the thread's role's model for this turn.")
+    system: str | None = Field(None, description="As --system: the thread's system prompt from this turn on.")
+    role: str | None = Field(None, description="As --role: a role from the server's roles directory.")
+    attachments: list[Attached] = Field(default_factory=list, description="As -a FILE.")
+
+
+class Approval(BaseModel):
+    """The answers about the calls a thread waits on (``approval_required``), by call id."""
+
+    decisions: dict[str, dict[str, Any]] = Field(
+        description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}; '
+        "a call left out is not run."
+    )
+
+
+class _Log:
+    """The server's listener between turns: notices go to its stderr."""
+
+    def hear(self, event: TurnEvent) -> None:
+        if isinstance(event, Notice):
+            sys.stderr.write(f"chat serve: {event.text}\n")
+
+    async def approve(self, call: Any) -> Any:
+        from chatcli.chat.events import refuse
+
+        return refuse(call)
+
+
+def create_app(settings: Settings, token: str | None = None) -> FastAPI:
+    """The API on ``settings``' store and endpoint; with ``token``, every request needs ``Authorization: Bearer TOKEN``."""
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from chatcli.chat.session import open_engine, open_toolbox
+
+        async with AsyncExitStack() as stack:
+            toolbox = await stack.enter_async_context(open_toolbox(settings, _Log()))
+            state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
+            yield
+
+    app = FastAPI(title="chatcli", summary="The threads of chat, over HTTP", version=_version(), lifespan=lifespan)
+
+    @app.middleware("http")
+    async def authorize(request: Request, call_next: Any) -> Any:
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return JSONResponse({"error": {"message": "a bearer token is needed (Authorization: Bearer TOKEN)"}}, 401)
+        return await call_next(request)
+
+    @app.exception_handler(ChatError)
+    async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
+        from chatcli.api.turns import STATUS
+        from chatcli.chat.failures import describe
+
+        failure = describe(exc, settings)
+        status = 404 if isinstance(exc, _NotFound) else STATUS.get(failure.exit_status, 500)
+        return JSONResponse({"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}, status)
+
+    def threads() -> Any:
+        return state["engine"].threads()
+
+    @app.get("/v1/threads", summary="The threads, most recently used first: the records of `chat threads --json`")
+    async def list_threads() -> list[dict[str, Any]]:
+        return [row.as_dict() for row in await threads().list()]
+
+    @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
+    async def export_thread(thread_id: str) -> dict[str, Any]:
+        return await threads().export_json(_known(await threads().info(_checked(thread_id)), thread_id))
+
+    @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
+    async def delete_thread(thread_id: str) -> None:
+        await threads().delete(_known(await threads().info(_checked(thread_id)), thread_id))
+
+    @app.post(
+        "/v1/threads/{thread_id}/messages",
+        summary="Ask in a thread (a new id starts one): the `--json` object, or `--jsonl` events with Accept: text/event-stream",
+    )
+    async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
+        from chatcli.chat.attachments import from_bytes
+        from chatcli.chat.session import ThreadSetup, set_up
+
+        files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
+        setup = ThreadSetup(system=message.system, role=_role(settings, message.role), model=message.model, attachments=files)
+        engine = state["engine"]
+
+        @asynccontextmanager
+        async def opened(listener: Any) -> AsyncIterator[Any]:
+            conversation = await engine.conversation(_checked(thread_id), listener, model=message.model)
+            await set_up(conversation, setup, settings)
+            yield conversation
+
+        return await _answer(request, Turn(opened, lambda c: c.send(message.content, list(files)), settings, _streams(request)))
+
+    @app.post(
+        "/v1/threads/{thread_id}/approvals",
+        summary="Answer the calls a thread waits on (its last answer's `approval_required`), and go on with the turn",
+    )
+    async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
+        engine = state["engine"]
+
+        @asynccontextmanager
+        async def opened(listener: Any) -> AsyncIterator[Any]:
+            conversation = await engine.conversation(_checked(thread_id), listener)
+            if engine.toolbox is None or not await conversation.pending_calls():
+                raise UsageError(f"thread {thread_id} waits for no approval")
+            yield conversation
+
+        turn = Turn(opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions)
+        return await _answer(request, turn)
+
+    return app
+
+
+async def _answer(request: Request, turn: Turn) -> Any:
+    if turn.stream:
+        return StreamingResponse(stream_events(turn), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+    status, final = await run_to_end(turn, request.is_disconnected)
+    return JSONResponse(final, status)
+
+
+def _streams(request: Request) -> bool:
+    return EVENT_STREAM in request.headers.get("accept", "")
+
+
+def _checked(thread_id: str) -> str:
+    from chatcli.chat.inputs import check_thread_id
+
+    return check_thread_id(thread_id)
+
+
+def _known(info: Any, thread_id: str) -> str:
+    if info is None:
+        raise _NotFound(f"no thread {thread_id}")
+    return thread_id
+
+
+class _NotFound(UsageError):
+    """A thread that does not exist: 404."""
+
+
+def _role(settings: Settings, name: str | None) -> Any:
+    if name is None:
+        return None
+    from pathlib import Path
+
+    from chatcli.chat.roles import load_role
+
+    return load_role(Path(settings.roles_dir or ""), name)
+
+
+def _base64(item: Attached) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(item.data_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise UsageError(f"attachment {item.name!r}: data_base64 is not base64") from None
+
+
+def _version() -> str:
+    from chatcli import __version__
+
+    return __version__

@@ -1,0 +1,130 @@
+"""One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
+
+The listener is the command line's own JSON output (chatcli.ui.jsonout.JsonOutput), writing its
+lines into a queue instead of stdout: the objects are the same by construction. A call that needs
+approval ends the turn with the calls in ``approval_required``; the thread waits at the question
+until a request answers it (any server of the same database may take that request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from chatcli.chat.conversation import Conversation
+from chatcli.chat.events import Decision, ToolCall
+from chatcli.chat.failures import describe
+from chatcli.config import Settings
+from chatcli.errors import ExitStatus
+from chatcli.ui.jsonout import JsonOutput
+
+# The HTTP status of a failed turn, by the exit code the command line would give.
+STATUS = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
+NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
+
+
+class Lines:
+    """A text stream whose lines go into a queue (``None`` ends it)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            self.queue.put_nowait(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class HttpListener(JsonOutput):
+    """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
+    (the approval request's), or later (the turn ends and says which calls wait)."""
+
+    def __init__(self, out: Lines, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
+        super().__init__(out, err, lines=lines)
+        self.decisions = decisions
+
+    async def approve(self, call: ToolCall) -> Decision:
+        if self.decisions is None:
+            return Decision("later")
+        answer = self.decisions.get(call.id)
+        if not isinstance(answer, dict):
+            return Decision("no", by=NO_DECISION)
+        action = "yes" if answer.get("action") == "yes" else "no"
+        args = answer.get("args") if isinstance(answer.get("args"), dict) else None
+        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
+        return Decision(action, args=args if action == "yes" else None, reason=reason if action == "no" else None)
+
+
+@dataclass
+class Turn:
+    """A turn to run for a request: how to open its conversation and what to do in it."""
+
+    open: Callable[[HttpListener], Any]  # an async context manager giving the Conversation
+    work: Callable[[Conversation], Awaitable[Any]]
+    settings: Settings
+    stream: bool
+    decisions: dict[str, Any] | None = None
+    err: Any = None
+    status: int = 200
+    _lines: Lines = field(default_factory=Lines)
+
+    async def run(self) -> None:
+        """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
+        from chatcli.ui.reply import render_reply
+
+        output = HttpListener(self._lines, self.err, lines=self.stream, decisions=self.decisions)
+        try:
+            async with self.open(output) as conversation:
+                output.model = conversation.model_name
+                output.thread_id = conversation.thread_id
+                await render_reply(conversation, self.work(conversation), self.settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
+            self.status = STATUS.get(describe(exc, self.settings).exit_status, 500)
+            output.fail(exc, self.settings)
+        finally:
+            self._lines.queue.put_nowait(None)
+
+    async def lines(self) -> AsyncIterator[str]:
+        while (line := await self._lines.queue.get()) is not None:
+            yield line
+
+
+async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) -> tuple[int, dict[str, Any]]:
+    """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
+    task = asyncio.create_task(turn.run())
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=0.25)
+        if not done and await disconnected():
+            task.cancel()
+            await asyncio.wait({task})
+            break
+    final: dict[str, Any] = {}
+    async for line in turn.lines():
+        final = json.loads(line)
+    return turn.status, final
+
+
+async def stream_events(turn: Turn) -> AsyncIterator[str]:
+    """Run ``turn`` for an event-stream request: one SSE event per ``--jsonl`` line. A client that
+    leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
+    import anyio
+
+    task = asyncio.create_task(turn.run())
+    try:
+        async for line in turn.lines():
+            yield f"data: {line}\n\n"
+    finally:
+        if not task.done():
+            task.cancel()
+        with anyio.CancelScope(shield=True):  # the partial is saved before the request ends
+            await asyncio.wait({task})

@@ -1,0 +1,280 @@
+"""`chat serve`: the threads over HTTP, as a script or a team would use them.
+
+Each test starts the installed ``chat serve`` against the fake OpenAI server and talks to it with
+the standard library's HTTP client: the answers are the command line's ``--json`` and ``--jsonl``
+objects, a token guards it, an open address needs one, a client that leaves stops its answer (kept,
+marked), tool calls wait for an approval request, and two servers share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import stat
+import subprocess
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import CHAT, chat
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """A running ``chat serve``."""
+
+    def __init__(self, env: dict[str, str], *args: str, port: int | None = None, unix: str | None = None):
+        self.port = port or free_port()
+        self.unix = unix
+        where = ["--socket", unix] if unix else ["--port", str(self.port)]
+        self.process = subprocess.Popen([str(CHAT), "serve", *where, *args], env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"chat serve ended: {self.process.stderr.read()}")
+            try:
+                if self.request("GET", "/v1/threads", headers={"Authorization": "Bearer " + env.get("CHATCLI_SERVE_TOKEN", "")})[0] in (200, 401):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("chat serve did not start")
+
+    def connection(self) -> http.client.HTTPConnection:
+        if self.unix is None:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection("localhost", timeout=30)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.unix)
+        connection.sock = sock
+        return connection
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        connection = self.connection()
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            connection.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+            response = connection.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+        finally:
+            connection.close()
+
+    def ask(self, thread: str, content: str, **extra: Any) -> tuple[int, Any]:
+        return self.request("POST", f"/v1/threads/{thread}/messages", {"content": content, **extra})
+
+    def events(self, path: str, body: Any) -> Iterator[dict[str, Any]]:
+        """The server-sent events of a request, each its ``data:`` object."""
+        connection = self.connection()
+        try:
+            connection.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+            response = connection.getresponse()
+            assert response.status == 200 and response.getheader("Content-Type", "").startswith("text/event-stream")
+            for line in response:
+                if line.startswith(b"data: "):
+                    yield json.loads(line[6:])
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def serving(chat_env: dict[str, str]) -> Iterator[Any]:
+    started: list[Served] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **options: Any) -> Served:
+        started.append(Served(env or chat_env, *args, **options))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.stop()
+
+
+def without_timing(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "timing"}
+
+
+# --------------------------------------------------------------------------- one schema
+
+
+def test_an_answer_is_the_json_object_of_the_command_line(server, chat_env, serving):
+    server.queue(Reply("Hello over HTTP."))
+    status, answer = serving().ask("web1", "hi")
+    server.queue(Reply("Hello over HTTP."))
+    run = chat(chat_env, "--json", "-t", "cli1", "hi")
+    assert status == 200 and run.code == 0, (answer, run)
+    cli = json.loads(run.out)
+    assert answer["thread_id"] == "web1" and answer["reply"] == "Hello over HTTP."
+    assert without_timing(answer) == {**without_timing(cli), "thread_id": "web1"}
+    assert set(answer["timing"]) == set(cli["timing"])
+
+
+def test_events_are_the_jsonl_lines_of_the_command_line(server, chat_env, serving):
+    served = serving()
+    server.queue(Reply(tokens=["Streamed", " over", " HTTP."]))
+    events = list(served.events("/v1/threads/web2/messages", {"content": "stream it"}))
+    server.queue(Reply(tokens=["Streamed", " over", " HTTP."]))
+    run = chat(chat_env, "--jsonl", "-t", "cli2", "stream it")
+    cli = [json.loads(line) for line in run.out.splitlines()]
+    assert [e["type"] for e in events] == [e["type"] for e in cli] == ["token", "token", "token", "done"]
+    assert events[:-1] == cli[:-1]
+    assert without_timing(events[-1]) == {**without_timing(cli[-1]), "thread_id": "web2"}
+
+
+def test_threads_are_listed_exported_and_deleted_as_the_command_line_does(server, chat_env, serving):
+    served = serving()
+    server.queue(Reply("kept"))
+    assert served.ask("keep", "remember this")[0] == 200
+    status, listed = served.request("GET", "/v1/threads")
+    assert status == 200 and listed == json.loads(chat(chat_env, "threads", "--json").out)
+    status, exported = served.request("GET", "/v1/threads/keep")
+    assert status == 200 and exported == json.loads(chat(chat_env, "export", "keep", "--format", "json").out)
+    assert [m["content"] for m in exported["messages"]] == ["remember this", "kept"]
+    assert served.request("DELETE", "/v1/threads/keep")[0] == 204
+    assert served.request("GET", "/v1/threads/keep")[0] == 404
+    assert served.request("DELETE", "/v1/threads/keep")[0] == 404
+    status, error = served.request("GET", "/v1/threads/bad%20id")
+    assert status == 400 and "thread id" in error["error"]["message"]
+    status, schema = served.request("GET", "/openapi.json")
+    assert status == 200 and "/v1/threads/{thread_id}/messages" in schema["paths"]
+
+
+def test_a_model_failure_is_the_json_error_object(server, chat_env, serving):
+    from tests.fakeserver import Fault
+
+    key = chat_env["OPENAI_API_KEY"]
+    server.queue(Fault(status=401, message=f"Incorrect API key provided: {key}"))
+    status, answer = serving().ask("fails", "hi")
+    assert status == 502 and answer["error"]["exit_code"] == 4, answer
+    assert key not in json.dumps(answer) and "Incorrect API key" in answer["error"]["message"]
+
+
+# --------------------------------------------------------------------------- who may ask
+
+
+def test_with_a_token_every_request_needs_it(server, chat_env, serving):
+    served = serving("--token", "s3cret")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+        assert served.request("GET", "/v1/threads", headers=headers)[0] == 401
+        assert served.request("GET", "/openapi.json", headers=headers)[0] == 401
+    assert served.request("GET", "/v1/threads", headers={"Authorization": "Bearer s3cret"})[0] == 200
+    server.queue(Reply("ok"))
+    status, _ = served.request("POST", "/v1/threads/t/messages", {"content": "hi"}, headers={"Authorization": "Bearer s3cret"})
+    assert status == 200
+    from_env = serving(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
+    assert from_env.request("GET", "/v1/threads")[0] == 401
+    assert from_env.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-env"})[0] == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
+def test_an_open_address_without_a_token_is_refused(chat_env, host):
+    run = subprocess.run([str(CHAT), "serve", "--host", host, "--port", str(free_port())], env=chat_env, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and run.stderr.startswith(f"chat: error: chat serve on {host} would answer anyone"), run
+    assert len(run.stderr.strip().splitlines()) <= 2
+
+
+def test_a_unix_socket_is_only_for_this_user(server, chat_env, serving, tmp_path):
+    path = str(tmp_path / "chat.sock")
+    served = serving(unix=path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    server.queue(Reply("over a socket"))
+    assert served.ask("sock", "hi")[1]["reply"] == "over a socket"
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, chat_env, serving):
+    served = serving()
+    server.queue(Reply(tokens=[f" word{i}" for i in range(200)], delay=0.05))
+    connection = served.connection()
+    connection.request("POST", "/v1/threads/gone/messages", body=json.dumps({"content": "talk slowly"}), headers={"Accept": "text/event-stream", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    seen = 0
+    for line in response:
+        seen += line.startswith(b"data: ")
+        if seen == 5:
+            break
+    connection.sock.shutdown(socket.SHUT_RDWR)
+    connection.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        got = served.request("GET", "/v1/threads/gone")
+        assert got[0] == 200, got
+        messages = got[1]["messages"]
+        if len(messages) == 2 and messages[1].get("interrupted"):
+            break
+        time.sleep(0.2)
+    assert messages[1]["interrupted"] == "cancelled", messages
+    assert messages[1]["content"].startswith(" word0 word1 word2 word3 word4") and "word199" not in messages[1]["content"]
+    server.queue(Reply("still works"))
+    assert served.ask("gone", "go on")[1]["reply"] == "still works"
+
+
+def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tmp_path):
+    served = serving(env={**chat_env, "CHATCLI_TOOLS": "shell"})
+    marker = tmp_path / "ran"
+    server.queue(tool_calls(("shell", {"command": f"touch {marker}; echo made it"}, "call_a")))
+    status, answer = served.ask("tools", "make a file")
+    assert status == 200 and not marker.exists()
+    assert [(c["id"], c["name"], c["arguments"]["command"]) for c in answer["approval_required"]] == [("call_a", "shell", f"touch {marker}; echo made it")]
+    server.queue(Reply("Made it."))
+    events = list(served.events("/v1/threads/tools/approvals", {"decisions": {"call_a": {"action": "yes"}}}))
+    assert marker.exists()
+    assert [e["type"] for e in events][-1] == "done" and events[-1]["reply"] == "Made it."
+    assert [(c["id"], c["status"]) for c in events[-1]["tool_calls"]] == [("call_a", "ok")]
+    assert "made it" in [e for e in events if e["type"] == "tool_result"][0]["content"]
+    # Nothing waits now; a call without a decision is not run.
+    status, error = served.request("POST", "/v1/threads/tools/approvals", {"decisions": {}})
+    assert status == 400 and "waits for no approval" in error["error"]["message"]
+    server.queue(tool_calls(("shell", {"command": f"rm {marker}"}, "call_b")))
+    assert served.ask("tools", "now remove it")[1]["approval_required"][0]["id"] == "call_b"
+    server.queue(Reply("Not removed."))
+    status, answer = served.request("POST", "/v1/threads/tools/approvals", {"decisions": {"call_b": {"action": "no", "reason": "keep it"}}})
+    assert status == 200 and marker.exists() and answer["reply"] == "Not removed."
+    assert "keep it" in server.requests[-1]["messages"][-1]["content"]
+
+
+# --------------------------------------------------------------------------- more than one machine
+
+
+@pytest.mark.stores("postgres")
+def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, chat_env, serving):
+    first, second = serving(), serving()
+    questions = [f"question {i}" for i in range(8)]
+    for _ in questions:
+        server.queue(Reply(tokens=["an", " answer"], delay=0.05))
+    results: list[Any] = []
+
+    def ask(served: Served, text: str) -> None:
+        results.append(served.ask("shared", text))
+
+    workers = [threading.Thread(target=ask, args=(first if i % 2 else second, q)) for i, q in enumerate(questions)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [status for status, _ in results] == [200] * len(questions), results
+    messages = first.request("GET", "/v1/threads/shared")[1]["messages"]
+    asked = [m["content"] for m in messages if m["role"] == "user"]
+    assert sorted(asked) == sorted(questions) and len(messages) == 2 * len(questions)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * len(questions), "turns interleaved"
+    assert second.request("GET", "/v1/threads")[1][0]["message_count"] == 2 * len(questions)
