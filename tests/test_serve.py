@@ -256,7 +256,7 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tm
 # --------------------------------------------------------------------------- more than one machine
 
 
-@pytest.mark.stores("postgres")
+@pytest.mark.stores("sqlite", "postgres")
 def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, chat_env, serving):
     first, second = serving(), serving()
     questions = [f"question {i}" for i in range(8)]
@@ -278,3 +278,16 @@ def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, ch
     assert sorted(asked) == sorted(questions) and len(messages) == 2 * len(questions)
     assert [m["role"] for m in messages] == ["user", "assistant"] * len(questions), "turns interleaved"
     assert second.request("GET", "/v1/threads")[1][0]["message_count"] == 2 * len(questions)
+
+
+@pytest.mark.stores("postgres")
+def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(server, chat_env, serving, tmp_path):
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    first, second = serving(env=env), serving(env=env)
+    marker = tmp_path / "ran"
+    server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_x")))
+    assert first.ask("balanced", "make it")[1]["approval_required"][0]["id"] == "call_x"
+    first.stop()  # the server that asked is gone: the question is in the database
+    server.queue(Reply("Done on the other server."))
+    status, answer = second.request("POST", "/v1/threads/balanced/approvals", {"decisions": {"call_x": {"action": "yes"}}})
+    assert status == 200 and answer["reply"] == "Done on the other server." and marker.exists(), answer
