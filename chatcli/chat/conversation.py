@@ -230,9 +230,10 @@ class Conversation:
         interrupted, before the exception goes on.
         """
         from chatcli.chat.attachments import question_message
+        from chatcli.chat.mentions import mentioned
         from chatcli.chat.request_history import now_iso
 
-        files = list(self.attached if attachments is None else attachments)
+        files = list(self.attached if attachments is None else attachments) + await mentioned(text, self.toolbox)
         if text.strip() or not files:
             check_question(text, self.context_tokens)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})

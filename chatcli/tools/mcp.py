@@ -68,6 +68,9 @@ class McpServer:
         self.state = STARTING
         self.detail = ""
         self.tools: list[Any] = []
+        self.prompts: list[Any] = []  # mcp.types.Prompt, when the server offers prompts
+        self.resources: list[Any] = []  # mcp.types.Resource, when it offers resources
+        self.session: Any = None  # the open ClientSession, once ready
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -109,7 +112,7 @@ class McpServer:
         """Mark the server failed (it could not start, or stopped answering) and tell, once."""
         if self.state in (FAILED, STOPPED):
             return
-        self.state, self.detail, self.tools = FAILED, detail, []
+        self.state, self.detail, self.tools, self.prompts, self.resources, self.session = FAILED, detail, [], [], [], None
         self.ready.set()
         self._stop.set()
         if self._on_fail is not None:
@@ -121,10 +124,13 @@ class McpServer:
             from langchain_mcp_adapters.tools import load_mcp_tools
 
             async with self._session() as session:
-                await asyncio.wait_for(session.initialize(), self.start_timeout)
+                started = await asyncio.wait_for(session.initialize(), self.start_timeout)
                 tools = await asyncio.wait_for(load_mcp_tools(session, server_name=self.name), self.start_timeout)
+                offered = started.capabilities
+                prompts = await self._listed(session.list_prompts, "prompts") if offered.prompts else []
+                resources = await self._listed(session.list_resources, "resources") if offered.resources else []
                 if self.state == STARTING:
-                    self.tools, self.state = tools, READY
+                    self.tools, self.prompts, self.resources, self.session, self.state = tools, prompts, resources, session, READY
                     self.ready.set()
                 await self._stop.wait()
         except asyncio.CancelledError:
@@ -133,6 +139,14 @@ class McpServer:
             self.fail(describe(exc, self.spec, self.start_timeout))
         finally:
             self.ready.set()
+
+    async def _listed(self, listing: Callable[[], Awaitable[Any]], what: str) -> list[Any]:
+        """The server's prompts or resources; none (and a line in its log) if it cannot list them."""
+        try:
+            return list(getattr(await asyncio.wait_for(listing(), self.start_timeout), what))
+        except Exception as exc:  # noqa: BLE001 - its tools still work without them
+            self._logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
+            return []
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:

@@ -61,6 +61,8 @@ class ServerStatus:
     where: str = ""
     tools: list[ToolEntry] = field(default_factory=list)
     log: Path | None = None
+    prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
+    resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -204,10 +206,15 @@ class Toolbox:
         rows = []
         if self.builtin_groups:
             rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(self.builtin_groups), tools=list(self._builtin)))
-        entries = self.entries()
+        from chatcli.tools.context import prompts, resources
+
+        entries, offered, readable = self.entries(), prompts(self), resources(self)
         for server in self.servers:
             tools = [e for e in entries if e.server == server.name]
-            rows.append(ServerStatus(server.name, server.spec.transport, server.state, server.detail, server.spec.where, tools, server.log_path))
+            row = ServerStatus(server.name, server.spec.transport, server.state, server.detail, server.spec.where, tools, server.log_path)
+            row.prompts = [p for p in offered if p.server == server.name]
+            row.resources = [r for r in readable if r.server == server.name]
+            rows.append(row)
         return rows
 
     # ---- approval ----------------------------------------------------------------------------

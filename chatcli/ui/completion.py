@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
@@ -63,17 +63,27 @@ class ModelCache:
 
 
 class CommandCompleter(Completer):
-    """Tab completes command names, and the first argument: thread ids, model ids, role names, files."""
+    """Tab completes command names (MCP prompts too), the first argument: thread ids, model ids,
+    role names, files; and in a question, the MCP resources after ``@`` (``@notes:notes://today``).
 
-    def __init__(self, threads: ThreadCache, models: ModelCache | None = None, roles_dir: str | None = None):
+    ``toolbox`` gives the session's tools once they are loaded (None before).
+    """
+
+    def __init__(
+        self, threads: ThreadCache, models: ModelCache | None = None, roles_dir: str | None = None, toolbox: Callable[[], Any] | None = None
+    ):
         self.threads = threads
         self.models = models or ModelCache()
         self.roles_dir = roles_dir
+        self.toolbox = toolbox or (lambda: None)
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor.lstrip()
-        if not is_command(text) or "\n" in text:
+        if not is_command(text):
+            yield from self._mentions(document.get_word_before_cursor(WORD=True))
+            return
+        if "\n" in text:
             return
         name, space, word = text.partition(" ")
         if not space:
@@ -81,6 +91,10 @@ class CommandCompleter(Completer):
                 if entry.name.startswith(name.lower()):
                     suffix = " " if entry.args else ""
                     yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
+            for prompt in self._prompts():
+                if prompt.command.startswith(name):
+                    suffix = " " if prompt.arguments else ""
+                    yield Completion(prompt.command + suffix, -len(name), display=prompt.command, display_meta=prompt.description)
             return
         found = REGISTRY.get(name.lower())
         word = word.lstrip()
@@ -92,6 +106,20 @@ class CommandCompleter(Completer):
         for value, meta in self._choices(found.complete):
             if value.startswith(word):
                 yield Completion(value, -len(word), display_meta=meta)
+
+    def _prompts(self) -> list[Any]:
+        from chatcli.ui.commands.mcp import prompt_entries
+
+        return prompt_entries(self.toolbox())
+
+    def _mentions(self, word: str) -> Iterable[Completion]:
+        if not word.startswith("@") or self.toolbox() is None:
+            return
+        from chatcli.tools.context import resources
+
+        for resource in resources(self.toolbox()):
+            if resource.mention.startswith(word):
+                yield Completion(resource.mention, -len(word), display_meta=resource.description or resource.name)
 
     def _choices(self, kind: str | tuple[str, ...]) -> list[tuple[str, str]]:
         if kind == "threads":

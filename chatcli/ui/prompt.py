@@ -17,6 +17,7 @@ from chatcli.chat.session import ThreadSetup
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
+from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
@@ -146,6 +147,9 @@ async def dispatch(repl: Repl, text: str) -> bool:
         message = literal(text)
         await _cancellable(repl, lambda c: ask(c, message, settings), "stopped: nothing was sent")
         return True
+    if is_prompt_command(text):  # /mcp__SERVER__PROMPT: what the prompt gives is sent
+        await _cancellable(repl, lambda c: ask_prompt(c, text, settings), "stopped: nothing was sent")
+        return True
     try:
         found, arg = resolve(text)
     except ChatError as exc:
@@ -156,7 +160,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
 
     if not found.needs_thread:
         try:
-            return await execute(found, context(None), arg)
+            return await execute(found, context(_opened(repl.loading)), arg)
         except ChatError as exc:  # /edit with no editor: one line, the prompt goes on
             output.error(str(exc))
             return True
@@ -178,6 +182,12 @@ def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
     if not queued:
         return "> "
     return f"[{queued} file{'s' if queued > 1 else ''}] > "
+
+
+def _toolbox(loading: asyncio.Future) -> Any:
+    """The session's tools once the thread is open (for Tab), else None."""
+    conversation = _opened(loading)
+    return conversation.toolbox if conversation is not None else None
 
 
 def _opened(loading: asyncio.Future) -> Conversation | None:
@@ -229,7 +239,7 @@ async def run_repl(
     """
     threads = ThreadCache()
     models = ModelCache(lambda: _models(settings))
-    session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir))
+    session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading)))
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
     for line in _banner(thread_id, info, named):

@@ -17,6 +17,15 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             {
                 "server": row.name, "transport": row.transport, "state": row.state, "detail": row.detail or None,
                 "where": row.where, "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "prompts": [
+                    {"name": p.name, "command": p.command, "description": p.description,
+                     "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments]}
+                    for p in row.prompts
+                ],
+                "resources": [
+                    {"uri": r.uri, "mention": r.mention, "name": r.name, "mime_type": r.mime, "description": r.description}
+                    for r in row.resources
+                ],
             }
             for row in rows
         ]  # fmt: skip
@@ -35,5 +44,9 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         for entry in row.tools:
             description = fit_cells(entry.description, 90)
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
+        for prompt in row.prompts:
+            lines.append(f"  {prompt.command} {prompt.synopsis}".rstrip() + (f"  {fit_cells(prompt.description, 80)}" if prompt.description else ""))
+        for resource in row.resources:
+            lines.append(f"  {resource.mention}" + (f"  {fit_cells(resource.description or resource.name, 80)}"))
     text = "\n".join(lines) + "\n"
     out.write(neutralise(text) if out.isatty() else text)

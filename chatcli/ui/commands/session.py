@@ -7,7 +7,10 @@ from chatcli.ui.registry import LEAVE, Context, command, help_text
 
 @command("/help", help="list the commands", needs_thread=False)
 async def _help(ctx: Context, arg: str) -> None:
-    ctx.print(help_text())
+    from chatcli.ui.commands.mcp import prompt_help
+
+    toolbox = ctx.conversation.toolbox if ctx.conversation is not None else None
+    ctx.print("\n".join([help_text(), *prompt_help(toolbox)]))
 
 
 @command("/tools", help="the MCP servers and built-in tools of this session, their state and tools")

@@ -1,0 +1,154 @@
+"""What MCP servers offer besides tools: prompts (slash commands ``/mcp__SERVER__PROMPT``) and
+resources (mentioned in a question as ``@SERVER:URI``), in the conventions of Claude Code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chatcli.tools.mcp import READY
+
+PREFIX = "/mcp__"
+# A resource mention: @SERVER:URI, the URI running to the next white space (a final . , ; ) ! ? is not part of it).
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_-]+):(\S+?)(?=[.,;:!?)\]]*(?:\s|$))")
+# Seconds a prompt or a resource may take to arrive.
+TIMEOUT = 30.0
+
+
+class ContextError(Exception):
+    """A prompt or a resource that cannot be had, in one line (the caller says it as a usage error)."""
+
+
+@dataclass(frozen=True)
+class PromptEntry:
+    """A server's prompt: ``/mcp__SERVER__NAME`` with its arguments (name, required, description)."""
+
+    server: str
+    name: str
+    description: str
+    arguments: tuple[tuple[str, bool, str], ...]
+
+    @property
+    def command(self) -> str:
+        return f"{PREFIX}{self.server}__{self.name}"
+
+    @property
+    def synopsis(self) -> str:
+        return " ".join(name if required else f"[{name}]" for name, required, _ in self.arguments)
+
+
+@dataclass(frozen=True)
+class ResourceEntry:
+    """A server's resource, mentioned as ``@SERVER:URI``."""
+
+    server: str
+    uri: str
+    name: str
+    mime: str | None
+    description: str
+
+    @property
+    def mention(self) -> str:
+        return f"@{self.server}:{self.uri}"
+
+
+def _ready(toolbox: Any) -> list[Any]:
+    return [server for server in (toolbox.servers if toolbox is not None else []) if server.state == READY]
+
+
+def prompts(toolbox: Any) -> list[PromptEntry]:
+    """Every prompt of the servers that are ready."""
+    return [
+        PromptEntry(server.name, p.name, " ".join(str(p.description or "").split()),
+                    tuple((a.name, bool(a.required), " ".join(str(a.description or "").split())) for a in p.arguments or ()))
+        for server in _ready(toolbox)
+        for p in server.prompts
+    ]  # fmt: skip
+
+
+def resources(toolbox: Any) -> list[ResourceEntry]:
+    """Every resource of the servers that are ready."""
+    return [
+        ResourceEntry(server.name, str(r.uri), str(r.name or r.uri), r.mimeType, " ".join(str(r.description or "").split()))
+        for server in _ready(toolbox)
+        for r in server.resources
+    ]
+
+
+def find_prompt(toolbox: Any, command: str) -> PromptEntry | None:
+    return next((p for p in prompts(toolbox) if p.command == command), None)
+
+
+def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
+    """The prompt's arguments from ``words``: in order, or ``name=value``; a missing required one is refused."""
+    names = [name for name, _, _ in entry.arguments]
+    given: dict[str, str] = {}
+    rest = iter(names)
+    for word in words:
+        name, sep, value = word.partition("=")
+        if sep and name in names:
+            given[name] = value
+            continue
+        slot = next((n for n in rest if n not in given), None)
+        if slot is None:
+            raise ContextError(f"{entry.command} takes {len(names)} argument{'s' if len(names) != 1 else ''}: {entry.synopsis or '(none)'}")
+        given[slot] = word
+    missing = [name for name, required, _ in entry.arguments if required and name not in given]
+    if missing:
+        raise ContextError(f"{entry.command} needs {', '.join(missing)}: {entry.command} {entry.synopsis}")
+    return given
+
+
+async def prompt_text(toolbox: Any, entry: PromptEntry, arguments: dict[str, str]) -> str:
+    """The prompt's messages as one question: a single user message as it is, several each under its role."""
+    session = _session(toolbox, entry.server)
+    try:
+        result = await asyncio.wait_for(session.get_prompt(entry.name, arguments), TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a server's failure is one line
+        raise ContextError(f"MCP server {entry.server} could not give the prompt {entry.name}: {_why(exc)}") from None
+    parts = [(m.role, getattr(m.content, "text", None)) for m in result.messages]
+    texts = [(role, text) for role, text in parts if isinstance(text, str)]
+    if not texts:
+        raise ContextError(f"the prompt {entry.command} has no text to send")
+    if len(texts) == 1:
+        return texts[0][1]
+    return "\n\n".join(f"{role}: {text}" for role, text in texts)
+
+
+async def read_resource(toolbox: Any, server_name: str, uri: str) -> list[tuple[str, bytes]]:
+    """The contents of ``uri`` on ``server_name``: (name, bytes) for each part, text as UTF-8."""
+    session = _session(toolbox, server_name)
+    try:
+        result = await asyncio.wait_for(session.read_resource(uri), TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a server's failure is one line
+        raise ContextError(f"MCP server {server_name} could not give @{server_name}:{uri}: {_why(exc)}") from None
+    found = []
+    for part in result.contents:
+        name = f"{server_name}:{part.uri}"
+        if getattr(part, "text", None) is not None:
+            found.append((name, part.text.encode("utf-8")))
+        elif getattr(part, "blob", None) is not None:
+            found.append((name, base64.b64decode(part.blob)))
+    if not found:
+        raise ContextError(f"@{server_name}:{uri} is empty")
+    return found
+
+
+def known_servers(toolbox: Any) -> set[str]:
+    return {server.name for server in (toolbox.servers if toolbox is not None else [])}
+
+
+def _session(toolbox: Any, name: str) -> Any:
+    server = next((s for s in (toolbox.servers if toolbox is not None else []) if s.name == name), None)
+    if server is None:
+        raise ContextError(f"no MCP server named {name}")
+    if server.state != READY or server.session is None:
+        raise ContextError(f"MCP server {name} is {server.state}" + (f": {server.detail}" if server.detail else ""))
+    return server.session
+
+
+def _why(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__

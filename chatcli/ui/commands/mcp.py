@@ -1,0 +1,62 @@
+"""MCP prompts as slash commands: ``/mcp__SERVER__PROMPT arg…`` (in order, or ``name=value``); the
+prompt's messages are sent as the question. Resources are mentioned in a question (``@SERVER:URI``)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+
+# How long a prompt command waits for MCP servers still starting.
+SERVER_WAIT = 30.0
+
+
+def is_prompt_command(text: str) -> bool:
+    from chatcli.tools.context import PREFIX
+
+    return text.lstrip().startswith(PREFIX)
+
+
+async def ask_prompt(conversation: Any, line: str, settings: Settings) -> Any:
+    """Fill the prompt ``line`` names with its arguments and send what it gives, as a question."""
+    from chatcli.tools.context import ContextError, find_prompt, prompt_arguments, prompt_text
+    from chatcli.ui.reply import ask
+
+    name, _, rest = line.strip().partition(" ")
+    toolbox = conversation.toolbox
+    if toolbox is None:
+        raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
+    await toolbox.settle(SERVER_WAIT)
+    entry = find_prompt(toolbox, name)
+    if entry is None:
+        known = ", ".join(p.command for p in prompt_entries(toolbox)) or "none"
+        raise UsageError(f"unknown command {name[:60]}", hint=f"the MCP prompts: {known}")
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise UsageError(f"{entry.command}: {exc}") from None
+    try:
+        question = await prompt_text(toolbox, entry, prompt_arguments(entry, words))
+    except ContextError as exc:
+        raise UsageError(str(exc), hint="nothing was sent") from None
+    return await ask(conversation, question, settings)
+
+
+def prompt_entries(toolbox: Any) -> list[Any]:
+    from chatcli.tools.context import prompts
+
+    return prompts(toolbox) if toolbox is not None else []
+
+
+def prompt_help(toolbox: Any) -> list[str]:
+    """The /help lines of the MCP prompts (none before the servers are ready)."""
+    entries = prompt_entries(toolbox)
+    if not entries:
+        return []
+    rows = [(f"{p.command} {p.synopsis}".strip(), p.description or "an MCP prompt") for p in entries]
+    width = max(len(usage) for usage, _ in rows)
+    return ["MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):"] + [
+        f"  {usage.ljust(width)}  {text}" for usage, text in rows
+    ]
