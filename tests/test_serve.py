@@ -245,6 +245,11 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tm
     # Nothing waits now; a call without a decision is not run.
     status, error = served.request("POST", "/v1/threads/tools/approvals", {"decisions": {}})
     assert status == 400 and "waits for no approval" in error["error"]["message"]
+    # Streamed, the question is an event of its own before the end.
+    server.queue(tool_calls(("shell", {"command": "echo again"}, "call_s")))
+    streamed = list(served.events("/v1/threads/tools-sse/messages", {"content": "and once more"}))
+    assert [e["type"] for e in streamed][-2:] == ["approval", "done"] and streamed[-2]["id"] == "call_s"
+    assert streamed[-1]["approval_required"][0]["arguments"] == {"command": "echo again"}
     server.queue(tool_calls(("shell", {"command": f"rm {marker}"}, "call_b")))
     assert served.ask("tools", "now remove it")[1]["approval_required"][0]["id"] == "call_b"
     server.queue(Reply("Not removed."))

@@ -52,7 +52,9 @@ class HttpListener(JsonOutput):
         self.decisions = decisions
 
     async def approve(self, call: ToolCall) -> Decision:
-        if self.decisions is None:
+        if self.decisions is None:  # the client answers with an approvals request: the turn ends here
+            if self.lines:
+                self._write({**call.record(), "type": "approval"})
             return Decision("later")
         answer = self.decisions.get(call.id)
         if not isinstance(answer, dict):
