@@ -68,9 +68,10 @@ async def test_a_prompt_used_wrongly_is_one_line_and_nothing_is_sent(server, wit
 
 
 async def test_help_tools_and_tab_know_the_prompts_and_resources(server, with_notes):
-    from chatcli.ui.completion import CommandCompleter, ThreadCache
     from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.document import Document
+
+    from chatcli.ui.completion import CommandCompleter, ThreadCache
 
     async with conversation(with_notes) as c:
         toolbox = c.conversation.toolbox
