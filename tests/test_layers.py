@@ -28,6 +28,8 @@ CONFINED = {
     "langchain_mcp_adapters": {"tools"},
     "fastapi": {"api"},
     "uvicorn": {"app", "api"},
+    "bs4": {"chat"},  # web pages as text (chatcli.chat.html_text)
+    "markdownify": {"chat"},
 }
 
 

@@ -33,6 +33,8 @@ NOT_ON_THE_ONE_SHOT_PATH = (
     "openai.types.responses.response",
     "langgraph_sdk.client",
     "websockets",
+    "bs4",  # the HTML-to-text library: only when a page was fetched (-a URL)
+    "markdownify",
 )
 
 # Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.

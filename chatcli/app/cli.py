@@ -117,8 +117,8 @@ def ask_command(
         [],
         "--attach",
         "-a",
-        metavar="FILE",
-        help="Send FILE with the question: an image (PNG, JPEG, GIF, WebP) for vision models, or a text file (repeatable; up to 20 MB each).",
+        metavar="FILE|URL",
+        help="Send FILE with the question: an image (PNG, JPEG, GIF, WebP) for vision models, or a text file; a http(s) URL is fetched: a page goes as its readable text (repeatable; up to 20 MB each).",
     ),
     memory: Optional[Memory] = typer.Option(
         None,

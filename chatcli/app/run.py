@@ -131,11 +131,12 @@ def run(
         json_output.model = settings.model
     if thread:
         check_thread_id(thread)
-    from chatcli.chat.attachments import Attachment, read_attachment
+    from chatcli.chat.attachments import Attachment
+    from chatcli.chat.webpage import read_attachments
 
     piped = None if env.stdin_isatty else read_stdin(env.stdin)
-    # Every file is read and checked before anything is sent (a 60 MB one is refused here).
-    files = [read_attachment(path) for path in setup.attach]
+    # Every file is read (every URL fetched) and checked before anything is sent (a 60 MB one is refused here).
+    files = read_attachments(setup.attach)
     if isinstance(piped, Attachment):
         files.append(piped)
         piped = None

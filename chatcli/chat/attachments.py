@@ -2,6 +2,8 @@
 
 An image (PNG, JPEG, GIF, WebP, told by its first bytes) goes to the model as an image part
 (a data URL) for vision models; a text file as a block naming the file, its content fenced.
+A URL (http or https) is fetched first (chatcli.chat.webpage): a page goes as its readable text, in a
+block naming its title and URL, an image as an image.
 The question keeps what the user typed, and a list of what was attached (name, type, size),
 apart from what is sent: transcripts show one line per attachment.
 """
@@ -52,6 +54,7 @@ class Attachment:
     name: str
     mime: str
     data: bytes
+    url: str = ""  # where a web page or an image came from (after redirects); its name is the page's title
 
     @property
     def is_image(self) -> bool:
@@ -59,11 +62,19 @@ class Attachment:
 
     @property
     def line(self) -> str:
-        """"shot.png (image/png, 120 KB)"."""
-        return f"{self.name} ({self.mime}, {readable_size(len(self.data))})"
+        """"shot.png (image/png, 120 KB)"; a page: "Its title · https://… (text/markdown, 12 KB)"."""
+        named = f"{self.name} · {self.url}" if self.url and self.name != self.url else self.name
+        return f"{named} ({self.mime}, {readable_size(len(self.data))})"
+
+    @property
+    def header(self) -> str:
+        """The line before a text attachment's fenced content in the question."""
+        if not self.url:
+            return f"File `{self.name}`:"
+        return f"Web page `{self.name}` ({self.url}):" if self.name != self.url else f"Web page {self.url}:"
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.mime, "size": len(self.data)}
+        return {"name": self.name, "type": self.mime, "size": len(self.data)} | ({"url": self.url} if self.url else {})
 
 
 def _too_big(name: str, size: int) -> UsageError:
@@ -114,6 +125,11 @@ def read_attachment(path: str) -> Attachment:
     return from_bytes(file.name, data)
 
 
+def is_url(text: str) -> bool:
+    """Whether ``-a``/``/attach`` was given a web address (fetched) rather than a file."""
+    return text[:8].lower().startswith(("http://", "https://"))
+
+
 def question_message(text: str, attachments: list[Attachment] | tuple[Attachment, ...] = (), **kwargs: Any) -> Any:
     """The HumanMessage for ``text`` with ``attachments``: text files in the text, images as parts."""
     from langchain_core.messages import HumanMessage
@@ -123,7 +139,7 @@ def question_message(text: str, attachments: list[Attachment] | tuple[Attachment
     blocks = [text] if text.strip() else []
     for item in attachments:
         if not item.is_image:
-            blocks.append(f"File `{item.name}`:\n{fenced(item.data.decode('utf-8'))}")
+            blocks.append(f"{item.header}\n{fenced(item.data.decode('utf-8'))}")
     parts: list[Any] = [{"type": "text", "text": "\n\n".join(blocks)}] if blocks else []
     for item in attachments:
         if item.is_image:
@@ -143,15 +159,15 @@ def attachments_of(message: Any) -> list[Attachment]:
         if record.get("type", "").startswith("image/") and images:
             data = base64.b64decode(images.pop(0).partition(",")[2])
         else:
-            data = _text_file(message, record.get("name", ""))
-        found.append(Attachment(record.get("name", ""), record.get("type", "text/plain"), data))
+            data = _text_file(message, Attachment(record.get("name", ""), "text/plain", b"", record.get("url", "")))
+        found.append(Attachment(record.get("name", ""), record.get("type", "text/plain"), data, record.get("url", "")))
     return found
 
 
-def _text_file(message: Any, name: str) -> bytes:
-    """A text file's content, as its fenced block in the question holds it."""
+def _text_file(message: Any, item: Attachment) -> bytes:
+    """A text file's (or page's) content, as its fenced block in the question holds it."""
     import re
 
     text = str(message.text)
-    match = re.search(rf"File `{re.escape(name)}`:\n(`{{3,}})\n(.*?)\n\1(?:\n|$)", text, re.S)
+    match = re.search(rf"{re.escape(item.header)}\n(`{{3,}})\n(.*?)\n\1(?:\n|$)", text, re.S)
     return match.group(2).encode("utf-8") if match else b""

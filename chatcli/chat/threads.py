@@ -137,7 +137,7 @@ class Threads:
                 status = "success" if outcome == "ok" else "error"
                 messages.append(ToolMessage(record["content"], tool_call_id=record["tool_call_id"], name=record.get("name") or "", status=status, response_metadata={**meta, "outcome": outcome}))
             elif record["role"] == "user":
-                files = [Attachment(a["name"], a["type"], base64.b64decode(a["data"])) for a in record.get("attachments") or []]
+                files = [Attachment(a["name"], a["type"], base64.b64decode(a["data"]), str(a.get("url") or "")) for a in record.get("attachments") or []]
                 messages.append(question_message(record["content"], files, response_metadata=meta))
             else:
                 calls = [{"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}} for c in record.get("tool_calls") or []]

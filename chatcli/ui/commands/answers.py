@@ -3,6 +3,8 @@ system prompt, model, role and attachments."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatcli.errors import UsageError
 from chatcli.text import make_title
 from chatcli.ui.registry import Context, command
@@ -114,11 +116,11 @@ async def _role(ctx: Context, arg: str) -> None:
 
 
 @command(
-    "/attach", args="[FILE|--clear]", complete="files",
-    help="send FILE (an image or a text file) with your next message; alone: list the queue; --clear: empty it",
+    "/attach", args="[FILE|URL|--clear]", complete="files",
+    help="send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; --clear: empty it",
 )  # fmt: skip
 async def _attach(ctx: Context, arg: str) -> None:
-    from chatcli.chat.attachments import read_attachment
+    from chatcli.chat.attachments import is_url, read_attachment
 
     conversation = ctx.conversation
     if arg == "--clear":
@@ -127,7 +129,7 @@ async def _attach(ctx: Context, arg: str) -> None:
         ctx.output.note(f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent" if count else "nothing was attached")
         return
     if arg:
-        item = read_attachment(arg)
+        item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)
         conversation.attached.append(item)
         ctx.output.note(f"attached: {item.line} · sent with your next message")
         return
@@ -137,3 +139,25 @@ async def _attach(ctx: Context, arg: str) -> None:
     for item in conversation.attached:
         ctx.print(item.line)
     ctx.output.note("sent with your next message · /attach --clear empties the queue")
+
+
+async def _fetch(ctx: Context, url: str) -> Any:
+    """The page at ``url``, fetched while the prompt waits: Ctrl-C stops it (nothing is attached).
+
+    Not in the background: a page that cannot be fetched must be said before the next message is sent.
+    A fetch that takes more than half a second says so.
+    """
+    import asyncio
+
+    from chatcli.chat.webpage import fetch_attachment, one_line
+
+    task = asyncio.ensure_future(fetch_attachment(url))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        if not done:
+            ctx.output.note(f"fetching {one_line(url)} · Ctrl-C stops")
+        return await task
+    except asyncio.CancelledError:
+        task.cancel()
+        ctx.output.note("stopped: nothing was attached")
+        raise
