@@ -142,8 +142,8 @@ def test_files_and_pages_go_together_in_the_order_given(server, chat_env, site, 
 
 
 @pytest.mark.parametrize("path, said, code", [
-    ("/missing", "cannot fetch {url}: HTTP 404 Not Found (nothing was sent)", 1),
-    ("/loop", "cannot fetch {url}: more than 5 redirects (nothing was sent)", 1),
+    ("/missing", "cannot fetch {url}: HTTP 404 Not Found (nothing was sent)", 2),
+    ("/loop", "cannot fetch {url}: more than 5 redirects (nothing was sent)", 2),
     ("/to-file", "cannot attach {url}: it redirects to a file: URL, and chat follows http and https only (nothing was sent)", 2),
     ("/doc.pdf", "cannot attach {url}: it is application/pdf: chat attaches web pages, text and PNG, JPEG, GIF or WebP images (nothing was sent)", 2),
     ("/logo.svg", "cannot attach {url}: it is image/svg+xml: chat sends PNG, JPEG, GIF or WebP images (nothing was sent)", 2),
@@ -162,7 +162,7 @@ def test_a_page_that_cannot_be_attached_is_one_line_and_nothing_is_sent(server, 
 def test_nothing_listens_is_one_line(server, chat_env, site):
     url = site.url.rsplit(":", 1)[0] + ":9/page"  # the discard port: nothing there
     run = chat(chat_env, "-a", url, "summarise")
-    assert run.code == 1 and len(run.err_lines) == 1, run
+    assert run.code == 2 and len(run.err_lines) == 1, run
     assert run.err_lines[0].startswith(f"chat: error: cannot fetch {url}: cannot connect (")
     assert server.requests == []
 
@@ -173,7 +173,7 @@ def test_a_stalled_server_times_out(server, chat_env, site, monkeypatch):
     run = chat(chat_env, "-a", f"{site.url}/stall", "summarise")
     assert time.monotonic() - started < 5
     assert run.err_lines == [f"chat: error: cannot fetch {site.url}/stall: the server sent nothing for 0.5 s (nothing was sent)"]
-    assert run.code == 1 and server.requests == []
+    assert run.code == 2 and server.requests == []
 
 
 def test_a_page_that_trickles_in_stops_at_the_whole_fetchs_limit(server, chat_env, site, monkeypatch):
@@ -206,7 +206,7 @@ def test_an_endless_body_stops_at_the_cap(server, chat_env, site):
 
 def test_a_reason_phrase_with_escapes_is_shown_inert(server, chat_env, site):
     run = chat(chat_env, "-a", f"{site.url}/evil-reason", "summarise")
-    assert run.code == 1 and "\x1b" not in run.err and "\x07" not in run.err, run
+    assert run.code == 2 and "\x1b" not in run.err and "\x07" not in run.err, run
     assert "HTTP 404 Gone␛]0;pwned␇" in run.err
 
 
@@ -231,3 +231,17 @@ def test_the_users_proxy_is_used_and_no_proxy_honoured(server, chat_env, site, p
     assert f"Web page `Via the proxy` (http://localhost:{port}/page):" in sent_text(server)
     assert chat(chat_env, "-a", f"{site.url}/page", "direct").code == 0  # NO_PROXY: straight to the site
     assert len(proxy.asked) == 1 and [p for p, _ in site.requests] == ["/page"]
+
+
+def test_a_conversion_given_up_stops_at_the_next_element():
+    """Ctrl-C during a big page's conversion (which runs in a thread) ends that thread too."""
+    import threading
+
+    from chatcli.chat.html_text import Stopped, page_text
+    from tests.website import PAGE
+
+    stop = threading.Event()
+    assert page_text(PAGE.decode(), stop)[0] == "Release notes for Widget 2.0"
+    stop.set()
+    with pytest.raises(Stopped):
+        page_text(PAGE.decode(), stop)

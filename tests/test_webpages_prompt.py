@@ -62,6 +62,7 @@ async def test_ctrl_c_stops_a_slow_fetch_and_nothing_is_attached(settings, serve
         started = asyncio.get_running_loop().time()
         press_ctrl_c()
         await chat.until("stopped: nothing was attached")
+        await chat.until(lambda: site.left == ["/stall"], what="the connection closed")  # not left to time out
         assert asyncio.get_running_loop().time() - started < 2
         await chat.say("/attach", then="nothing attached")
         await chat.say("after", then="You said: after")

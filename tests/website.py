@@ -9,6 +9,8 @@ recording the URLs it was asked for: a request it records went through the proxy
 from __future__ import annotations
 
 import os
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +68,7 @@ class Site(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.sent: dict[str, int] = {}  # bytes of body written, by path
+        self.left: list[str] = []  # stalled paths whose client closed the connection
         self.release = threading.Event()  # ends the stalls
         self.length_over_cap = 0  # set by tests: what /huge-length says its Content-Length is
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -97,8 +100,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self._write(body)
-        elif path == "/stall":  # headers never come
-            site.release.wait(30)
+        elif path == "/stall":  # headers never come; the client leaving is noted
+            deadline = time.monotonic() + 30
+            while not site.release.is_set() and time.monotonic() < deadline:
+                if select.select([self.connection], [], [], 0.05)[0] and not self.connection.recv(1, socket.MSG_PEEK):
+                    site.left.append(path)
+                    return
         elif path == "/trickle":  # a byte every 0.1 s: each read is quick, the whole never ends
             self._head({"Content-Type": "text/plain", "Content-Length": "100000"})
             while not site.release.is_set() and self._write(b"x"):

@@ -8,7 +8,7 @@ but holds NUL bytes is refused; the title is shown on one line with terminal con
 HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are honoured (httpx, which the OpenAI client loads anyway).
 
 An HTML page goes as readable Markdown (chatcli.chat.html_text), named by its title and URL; other text as
-it is, named by its URL; a PNG, JPEG, GIF or WebP image as an image. Whatever fails is one ChatError line.
+it is, named by its URL; a PNG, JPEG, GIF or WebP image as an image. Whatever fails is one UsageError line.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from chatcli.chat import attachments
 from chatcli.chat.attachments import IMAGES, Attachment, image_type, is_url, read_attachment
-from chatcli.errors import ChatError, UsageError
+from chatcli.errors import UsageError
 from chatcli.text import neutralise
 
 MAX_REDIRECTS = 5
@@ -39,8 +39,9 @@ class Refused(UsageError):
     """What the server sent is not something chat attaches (too big, a video, a binary file)."""
 
 
-def _failed(url: str, why: str) -> ChatError:
-    return ChatError(f"cannot fetch {url}: {one_line(why)}", hint="nothing was sent")
+def _failed(url: str, why: str) -> UsageError:
+    """Not fetched: exit 2, as for a file that cannot be read."""
+    return UsageError(f"cannot fetch {url}: {one_line(why)}", hint="nothing was sent")
 
 
 def _refused(url: str, why: str) -> Refused:
@@ -63,7 +64,7 @@ def read_attachments(paths: list[str] | tuple[str, ...]) -> list[Attachment]:
 
 
 async def fetch_attachment(url: str) -> Attachment:
-    """The page (or image, or text) at ``url`` as an Attachment; a ChatError saying why not, and nothing sent."""
+    """The page (or image, or text) at ``url`` as an Attachment; a UsageError saying why not, and nothing sent."""
     import httpx
 
     shown = one_line(url)
