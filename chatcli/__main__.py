@@ -1,8 +1,6 @@
 """Run chatcli as ``python -m chatcli``."""
 
-import sys
-
-from chatcli.app.cli import main
+from chatcli.app.launch import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

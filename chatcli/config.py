@@ -68,6 +68,10 @@ class Settings:
     network: bool = False
     # The prompt's keys: "emacs" (the default, as in bash) or "vi" (the mode shown in the prompt).
     editing_mode: str = "emacs"
+    # The warm worker for one-shots (chatcli.app.launch): on, and the seconds it waits idle before it
+    # exits. Read by the launcher from config.toml and CHATCLI_WORKER(_IDLE), never from a .env.
+    worker: bool = False
+    worker_idle: float = 600.0
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -10,7 +10,7 @@ from typing import Any, MutableMapping, Optional
 import typer
 
 from chatcli import __version__
-from chatcli.app import model_commands, role_commands, serve_commands, thread_commands, tool_commands, trust_commands  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve)
+from chatcli.app import model_commands, role_commands, serve_commands, thread_commands, tool_commands, trust_commands, worker_commands  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
 from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
@@ -33,6 +33,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat models [--json]         the models the server offers (/model NAME switches at the prompt)
   chat trust [--revoke]        let this directory's .env set every setting (see below)
   chat serve [--port N]        the same threads over HTTP (--json objects, --jsonl as SSE)
+  chat worker status|stop      the warm worker for one-shots (worker = true in config.toml)
   chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
   (each has -h/--help; `chat ask TEXT` asks a question that is a command name)
 

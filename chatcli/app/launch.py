@@ -1,0 +1,75 @@
+"""The ``chat`` command's entry point: a one-shot goes to the warm worker when one is wanted, all else runs here.
+
+Standard library only until the worker has taken the run: deciding costs a look at the command
+line, two variables and (only when ``CHATCLI_WORKER`` is unset) config.toml. Anything this
+module is unsure of runs the normal way (``chatcli.app.cli.main``), which is also what happens
+when the worker cannot be reached. The worker's settings are read from the environment and
+config.toml only, never from a .env: a directory's .env must not choose where chat sends its
+streams and variables (see chatcli.trust).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Mapping
+
+from chatcli.app.worker_settings import flag, worker_config
+
+# chatcli.app.shared.COMMANDS and _VALUED, repeated here so that deciding imports nothing else
+# (tests/test_worker_unit.py keeps them equal).
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "ask", "worker")
+VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token"}  # fmt: skip
+# Flags the worker leaves to the normal path: they print and exit, or start the local model.
+NOT_FOR_THE_WORKER = {"-h", "--help", "--version", "--install-completion", "--show-completion", "--local", "--local-model"}
+
+
+def is_one_shot(argv: list[str], stdin_is_terminal: bool) -> bool:
+    """True when ``chat ARGV`` asks one question (no subcommand, no prompt) and nothing the worker leaves alone."""
+    i, question = 0, False
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.partition("=")[0]
+        if name in NOT_FOR_THE_WORKER:
+            return False
+        if arg == "--":
+            question = question or i + 1 < len(argv)
+            break
+        if not arg.startswith("-") or arg == "-":
+            if not question and arg in COMMANDS:
+                return False  # a subcommand (or `chat ask`: left to the normal path too)
+            question = True
+        elif arg in VALUED:
+            i += 1
+        i += 1
+    return question or not stdin_is_terminal
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
+    """True when this run should go to the warm worker (it may still fall back)."""
+    if not sys.platform.startswith("linux") or environ.get("_CHAT_COMPLETE"):
+        return False
+    if flag(environ.get("CHATCLI_LOCAL")) or environ.get("CHATCLI_LOCAL_MODEL") or flag(environ.get("CHATCLI_TRACING")):
+        return False
+    return is_one_shot(argv, _isatty(0)) and worker_config(environ)[0]
+
+
+def main() -> None:
+    """Run ``chat``: through the warm worker when it is wanted and can answer, the normal way otherwise."""
+    argv = sys.argv[1:]
+    if wants_worker(argv, os.environ):
+        from chatcli.app import worker_client
+
+        code = worker_client.hand_over(argv, os.environ, worker_config(os.environ)[1])
+        if code is not None:
+            sys.exit(code)
+    from chatcli.app.cli import main as run
+
+    sys.exit(run())

@@ -1,0 +1,254 @@
+"""The warm worker: a fork server that has imported chat once and answers each one-shot in a fresh child.
+
+``boot()`` (started by chatcli.app.worker_client) detaches, imports what a one-shot needs, and
+listens on a unix socket in the user's private runtime directory. Each connection from a
+process of the same user (the kernel's word: SO_PEERCRED) brings ``chat``'s arguments,
+environment, umask and the caller's stdin, stdout, stderr and working directory as file
+descriptors. The worker forks; the child takes those descriptors as its own 0, 1 and 2, moves
+to that directory, takes that environment whole and runs ``chatcli.app.cli.main`` as a fresh
+process would, so terminals, pipes, --json, signals and exit codes are the real ones, and
+nothing of one call is left for the next (each child starts again from the worker's state).
+The worker tells the caller the child's pid (to forward signals to) and how it ended.
+
+It stays single-threaded (a fork with another thread alive could copy a held lock), exits
+after ``idle`` seconds without a call, and retires when a caller's build differs from its own.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from chatcli.app.worker_child import run_child
+from chatcli.app.worker_client import SOCKET, build_id, peer_uid, receive, send
+
+MAX_CHILDREN = 32  # more callers at once than this go the normal way
+# What a one-shot imports, loaded once here (chatcli.chat.session.load_engine adds the model stack).
+WARM = (
+    "chatcli.app.cli", "chatcli.app.run", "chatcli.chat.session", "chatcli.chat.failures", "chatcli.chat.attachments",
+    "chatcli.chat.context_windows", "chatcli.local.policy", "chatcli.local.server", "chatcli.tools.mcp_config",
+    "chatcli.store.sqlite", "chatcli.ui.output", "chatcli.ui.jsonout", "chatcli.ui.reply", "chatcli.ui.signals",
+    "chatcli.app.completion", "chatcli.trust", "dotenv", "platformdirs", "pwd", "anyio._backends._asyncio",
+    "anyio.streams.stapled", "langchain_core.messages.block_translators.langchain_v0", "langchain_core.tracers.stdout",
+    "langchain_core.tracers.run_collector",
+)  # fmt: skip
+
+
+def same_loading(environ: dict[str, str]) -> bool:
+    """True when a call's environment loads Python and chat as this worker's did (else: the normal way)."""
+    def keyed(env: Any) -> dict[str, str]:
+        names = ("LANG", "LANGUAGE", "TZ", "CHATCLI_LAZY_IMPORTS")
+        return {k: v for k, v in env.items() if k in names or k.startswith(("LC_", "PYTHON"))}
+
+    return keyed(environ) == keyed(os.environ)
+
+
+class Worker:
+    """The listening socket, the children running, and the idle clock."""
+
+    def __init__(self, path: str, idle: float) -> None:
+        self.path, self.idle = path, idle
+        self.build = build_id()
+        self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection
+        self.last = time.monotonic()
+        self.served = 0  # runs answered: `chat worker status` says it
+        self.stopping = False
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        fresh = f"{path}.{os.getpid()}"
+        self.listener.bind(fresh)
+        os.chmod(fresh, 0o600)
+        self.listener.listen(64)
+        os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
+        self.inode = os.lstat(path).st_ino
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def serve(self) -> None:
+        """Answer calls until stopped, idle too long, or retired by a newer build."""
+        poller = select.poll()
+        listening = self.listener.fileno()
+        poller.register(listening, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        try:
+            while not (self.stopping and not self.children):
+                if self.stopping and listening >= 0:
+                    poller.unregister(listening)
+                    listening = -1
+                    self.retire()  # no new calls; the answers running go on to their end
+                left = None if self.children else self.last + self.idle - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                for fd, _event in poller.poll(None if left is None else max(1, int(left * 1000) + 1)):
+                    if fd == listening:
+                        self._accept(poller)
+                    elif fd == self.wake_r:
+                        try:
+                            while len(os.read(self.wake_r, 512)) == 512:
+                                pass
+                        except BlockingIOError:
+                            pass
+                    else:
+                        self._caller_left(poller, fd)
+                self._reap(poller)
+        finally:
+            self.retire()
+
+    def retire(self) -> None:
+        """Stop listening: the socket file goes only if it is still this worker's."""
+        if self.listener.fileno() < 0:
+            return
+        try:
+            if os.lstat(self.path).st_ino == self.inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
+        self.listener.close()
+
+    def _accept(self, poller: Any) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        fds: list[int] = []
+        try:
+            if peer_uid(conn) != os.getuid():
+                conn.close()  # another user: not a word
+                return
+            conn.settimeout(10)
+            header, fds = receive(conn, max_fds=4)
+            if header is not None and "control" in header:
+                send(conn, self._control(str(header["control"])))
+                conn.close()
+                return
+            refused = self._refusal(header, fds)
+            if refused:
+                send(conn, {"refused": refused})
+                conn.close()
+                if refused == "stale":
+                    self.stopping = True
+                    self.retire()  # before the caller looks for a worker again
+                return
+            assert header is not None
+            self.idle = float(header.get("idle", self.idle))
+            pid = os.fork()
+            if pid == 0:
+                others = [c.fileno() for c in self.children.values()]
+                run_child(conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others))  # never returns
+            send(conn, {"pid": pid})
+            self.served += 1
+            self.children[pid] = conn
+            poller.register(conn, select.POLLIN | select.POLLHUP)
+        except (OSError, ValueError):
+            conn.close()
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _control(self, command: str) -> dict[str, Any]:
+        """``chat worker status`` and ``chat worker stop``."""
+        from chatcli import __version__
+
+        if command == "stop":
+            self.stopping = True
+        left = None if self.children else max(0.0, self.last + self.idle - time.monotonic())
+        return {
+            "pid": os.getpid(), "version": __version__, "build": self.build, "idle": self.idle, "idle_left": left,
+            "running": len(self.children), "served": self.served, "stopping": self.stopping,
+        }  # fmt: skip
+
+    def _refusal(self, header: dict[str, Any] | None, fds: list[int]) -> str | None:
+        if header is None or len(fds) != 4:
+            return "bad request"
+        if header.get("build") != self.build:
+            return "stale"
+        if not same_loading(header.get("environ") or {}):
+            return "environment"
+        if len(self.children) >= MAX_CHILDREN:
+            return "busy"
+        if threading.active_count() != 1:  # a fork now could copy a lock held by that thread
+            return "threads"
+        return None
+
+    def _caller_left(self, poller: Any, fd: int) -> None:
+        """The caller's connection closed before the answer ended: as a closed terminal, SIGHUP."""
+        for pid, conn in self.children.items():
+            if conn.fileno() == fd:
+                poller.unregister(fd)
+                try:
+                    os.killpg(pid, signal.SIGHUP)
+                except OSError:
+                    pass
+                return
+
+    def _reap(self, poller: Any) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            try:
+                send(conn, {"signal": -code} if code < 0 else {"exit": code})
+            except OSError:
+                pass
+            try:
+                poller.unregister(conn)
+            except KeyError:
+                pass
+            conn.close()
+            self.last = time.monotonic()
+
+
+def warm_up() -> None:
+    """Import what a one-shot imports (with chat's import hook), then keep it out of the collector's way."""
+    import importlib
+
+    from chatcli.app.lazy_imports import install
+
+    install()
+    for name in WARM:
+        importlib.import_module(name)
+    from chatcli.chat.session import load_engine
+
+    load_engine()
+    from chatcli.chat.model import build_chat_model
+    from chatcli.config import Settings
+
+    # A model built once loads what building one and its first request import (httpcore, the chat resource).
+    model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1"))
+    getattr(getattr(model, "root_async_client", None), "chat", None)
+    gc.collect()
+    gc.freeze()  # the children's collections then leave these pages shared
+
+
+def boot() -> None:
+    """The worker's process: ``python -c ... boot()`` PATH IDLE (see chatcli.app.worker_client.start)."""
+    path, idle = sys.argv[1], float(sys.argv[2])
+    if os.path.basename(path) != SOCKET:
+        raise SystemExit(f"chat worker: unexpected socket path {path}")
+    warm_up()
+    worker = Worker(path, idle)  # listening from here on: the starter's connection waits in the backlog
+    if os.fork():
+        os._exit(0)  # the starter learns that the worker is up (or, by another exit, that it failed)
+    worker.serve()
+    sys.stderr.flush()
+    os._exit(0)  # nothing to tear down: a heavy interpreter's shutdown would only keep the pid around

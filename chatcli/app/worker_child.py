@@ -1,0 +1,100 @@
+"""The warm worker's child: one run of ``chat`` in a process forked from the worker, as the caller's own.
+
+It takes the caller's stdin, stdout and stderr as its 0, 1 and 2, the caller's working directory,
+umask and environment (whole: nothing of the worker's or of an earlier call is left), resets the
+signals the worker handles, and runs ``chatcli.app.cli.main`` as a fresh process would, its
+atexit work included. It never returns into the worker's loop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+
+def run_child(conn: socket.socket, header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
+    """In the forked child: become the caller's ``chat`` process, run it, and exit with its code."""
+    code = 1
+    try:
+        _become_caller(header, fds, worker_fds)
+        code = _run(list(header["argv"]))
+    except BaseException:  # noqa: BLE001 - a child must never return into the worker's loop
+        pass
+    finally:
+        os._exit(code)
+
+
+def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
+    import atexit
+
+    signal.set_wakeup_fd(-1)
+    for fd in worker_fds:
+        os.close(fd)
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.setpgid(0, 0)  # the caller's Ctrl-C goes to this process and its tools' processes
+    atexit._clear()
+    for target, fd in enumerate(fds[:3]):
+        os.dup2(fd, target)
+    os.fchdir(fds[3])
+    for fd in fds:
+        os.close(fd)
+    os.umask(int(header["umask"]))
+    os.environ.clear()
+    os.environ.update(header["environ"])
+    time.tzset()
+    _KEPT.extend((sys.stdin, sys.stdout, sys.stderr))  # the worker's: never closed by the collector here
+    sys.stdin = sys.__stdin__ = _text_stream(0, "r", line_buffering=False)
+    sys.stdout = sys.__stdout__ = _text_stream(1, "w", line_buffering=os.isatty(1))
+    sys.stderr = sys.__stderr__ = _text_stream(2, "w", line_buffering=True, errors="backslashreplace")
+    sys.argv = ["chat", *header["argv"]]
+
+
+_KEPT: list[Any] = []
+
+
+def _text_stream(fd: int, mode: str, line_buffering: bool, errors: str | None = None) -> Any:
+    """A standard stream on ``fd`` as Python's start-up makes it (its encoding, the buffering for a terminal or not)."""
+    import io
+
+    template = _KEPT[fd]
+    binary = io.open(fd, mode + "b", closefd=False)
+    return io.TextIOWrapper(binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=line_buffering)
+
+
+def _run(argv: list[str]) -> int:
+    """``chat ARGV`` as a fresh process runs it, its atexit work and its flushes included."""
+    import atexit
+    import traceback
+
+    from chatcli.app.cli import main
+
+    try:
+        code = main(argv)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        _flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - what the interpreter does with an uncaught error
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    _flush()
+    return code
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass

@@ -1,0 +1,280 @@
+"""The caller's side of the warm worker: find (or start) the user's worker, hand it this run, end as it ends.
+
+Standard library only. The run's own stdin, stdout and stderr (and working directory) are
+passed to the worker as file descriptors, so what the answer does with them is what a fresh
+``chat`` would do. ``hand_over`` returns None whenever the worker cannot take the run before it
+has started it: the caller then runs the normal way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import struct
+import sys
+from typing import Any, Mapping
+
+SOCKET = "worker.sock"
+START_LOCK = "start.lock"
+LOG = "worker.log"
+START_TIMEOUT = 30.0  # the worker imports the whole stack before it listens
+# Signals the caller receives and the answer should: a terminal's Ctrl-C goes to the answer's
+# process group (its tools' processes too), as it would to a fresh chat's.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
+# Variables the worker keeps from the environment it starts in: nothing secret, only what decides
+# how Python and the libraries load (a call whose values differ is answered the normal way).
+WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "CHATCLI_LAZY_IMPORTS")
+_FRAME = struct.Struct("!I")
+
+
+def _warn(text: str) -> None:
+    try:
+        sys.stderr.write(f"chat: warning: {text}\n")
+    except (OSError, ValueError):
+        pass
+
+
+def runtime_dir(environ: Mapping[str, str]) -> str | None:
+    """The worker's private directory (0700, the user's own, not a link), created if absent; None if unsafe."""
+    uid = os.getuid()
+    base = environ.get("XDG_RUNTIME_DIR") or ""
+    try:
+        info = os.lstat(base) if os.path.isabs(base) else None
+    except OSError:
+        info = None
+    private = info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+    path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
+        _warn(f"not using the worker: {path} is not a private directory of yours (mode 0700)")
+        return None
+    return path
+
+
+def build_id() -> str:
+    """What must match between caller and worker: chat's version, its code and files, this Python and its packages."""
+    from chatcli import __version__
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    newest, todo = 0, [package]
+    while todo:  # ~0.5 ms: the code changes (a checkout edited, a reinstall) replace the worker
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    todo.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    sites = []
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                sites.append(f"{entry}@{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                pass
+    return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
+
+
+def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    """One message: its length, then JSON; ``fds`` ride with its first bytes."""
+    data = json.dumps(message).encode()
+    frame = _FRAME.pack(len(data)) + data
+    sent = socket.send_fds(sock, [frame], fds) if fds else sock.send(frame)
+    if sent < len(frame):  # (an empty sendall could meet a peer that has answered and closed: EPIPE)
+        sock.sendall(frame[sent:])
+
+
+def receive(sock: socket.socket, max_fds: int = 0, limit: int = 64 << 20) -> tuple[dict[str, Any] | None, list[int]]:
+    """The next message and the descriptors that came with it; (None, []) at the end of the connection."""
+    if max_fds:
+        head, fds, _flags, _addr = socket.recv_fds(sock, _FRAME.size, max_fds)
+    else:
+        head, fds = sock.recv(_FRAME.size), []
+    head += _exactly(sock, _FRAME.size - len(head)) if head else b""
+    if len(head) < _FRAME.size:
+        return None, fds
+    (size,) = _FRAME.unpack(head)
+    if size > limit:
+        return None, fds
+    body = _exactly(sock, size)
+    return (json.loads(body) if len(body) == size else None), fds
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The user id of the process at the other end (the kernel's word, not the peer's)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def connect(path: str) -> socket.socket | None:
+    """A connection to the worker listening at ``path``, run by this user; None if there is none."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        if peer_uid(sock) != os.getuid():
+            _warn(f"not using the worker: {path} belongs to another user")
+            sock.close()
+            return None
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def start(directory: str, idle: float) -> socket.socket | None:
+    """Start the worker (one caller at a time) and connect to it once it listens; None if it did not come up."""
+    import fcntl
+    import subprocess
+
+    path = os.path.join(directory, SOCKET)
+    lock = os.open(os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sock = connect(path)  # another caller may have started it meanwhile
+        if sock is not None:
+            return sock
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.app.worker import boot; boot()"
+        environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
+        log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            boot = subprocess.Popen(
+                [sys.executable, "-c", code, path, str(idle)], env=environ, cwd="/", stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(log)
+        try:
+            if boot.wait(START_TIMEOUT) != 0:  # it exits once its worker listens
+                return None
+        except subprocess.TimeoutExpired:
+            boot.kill()
+            boot.wait()
+            return None
+        return connect(path)
+    finally:
+        os.close(lock)
+
+
+class Forwarder:
+    """Passes the signals the caller gets to the answer's process; those that come before it exists wait."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.saved = {signum: signal.signal(signum, self) for signum in FORWARDED}
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        if self.pid is None:
+            self.pending.append(signum)
+            return
+        try:
+            if signum == signal.SIGINT:
+                os.killpg(self.pid, signum)
+            else:
+                os.kill(self.pid, signum)
+        except OSError:
+            pass
+
+    def started(self, pid: int) -> None:
+        self.pid = pid
+        for signum in self.pending:
+            self(signum, None)
+
+    def restore(self) -> None:
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+
+def offer(sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float) -> dict[str, Any] | None:
+    """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        header = {"build": build, "argv": argv, "environ": dict(environ), "umask": mask, "idle": idle}
+        send(sock, header, [0, 1, 2, cwd])
+        return receive(sock)[0]
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(cwd)
+
+
+def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int | None:
+    """Run ``chat ARGV`` in the worker and return its exit code; None if this run should go the normal way."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+        directory = runtime_dir(environ)
+    except OSError:
+        return None
+    if directory is None:
+        return None
+    path, build = os.path.join(directory, SOCKET), build_id()
+    if len(path.encode()) >= 108:  # what a unix socket's address can hold
+        _warn(f"not using the worker: its socket path is too long ({path})")
+        return None
+    forwarder = Forwarder()
+    try:
+        for attempt in range(2):  # a stale or retiring worker is replaced once
+            sock = connect(path) or start(directory, idle)
+            if sock is None:
+                break
+            answer = offer(sock, argv, environ, build, idle)
+            if answer is not None and "pid" in answer:
+                forwarder.started(int(answer["pid"]))
+                return finish(sock)
+            sock.close()
+            if answer is not None and answer.get("refused") != "stale":
+                break  # the worker cannot do this one: the normal way, the worker kept
+    finally:
+        forwarder.restore()
+    if forwarder.pending:  # stopped before anything started
+        return 128 + forwarder.pending[0]
+    return None
+
+
+def finish(sock: socket.socket) -> int:
+    """Wait for the answer's end and return its exit status; a death by signal is repeated on this process."""
+    try:
+        status, _ = receive(sock)
+    except (OSError, ValueError):
+        status = None
+    finally:
+        sock.close()
+    if status is None:
+        _warn("the worker stopped before telling how the answer ended")
+        return 1
+    if "signal" in status:
+        signum = int(status["signal"])
+        try:
+            signal.signal(signum, signal.SIG_DFL)  # (SIGKILL and SIGSTOP take no handler: they need none)
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), signum)
+        return 128 + signum
+    return int(status.get("exit", 1))
+

@@ -1,0 +1,106 @@
+"""``chat worker status|stop``: the warm worker that answers one-shots (see chatcli.app.worker)."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from typing import Any
+
+import typer
+
+from chatcli.app.shared import app, environment
+
+
+class Action(str, Enum):
+    """What ``chat worker`` does."""
+
+    status = "status"
+    stop = "stop"
+
+
+@app.command("worker")
+def worker_command(
+    action: Action = typer.Argument(..., metavar="status|stop", help="status: is it running, and how long it stays idle; stop: stop it now."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object."),
+) -> None:
+    """The warm worker: with worker = true in config.toml (or CHATCLI_WORKER=1), one-shot questions are
+    answered by a process that has chat loaded already, started on first use and gone after worker_idle
+    seconds without a question (default 600). A new version of chat replaces it by itself."""
+    from chatcli.app.worker_client import build_id
+    from chatcli.app.worker_settings import worker_config
+
+    env = environment()
+    wanted, idle = worker_config(env.environ)
+    directory, state = control(action.value, env.environ)
+    if action is Action.stop:
+        if state is not None:
+            _wait_gone(action.value, env.environ)
+        env.stderr.write(f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
+        return
+    record = {
+        "enabled": wanted, "idle": idle, "directory": directory, "running": state is not None,
+        "pid": state and state["pid"], "version": state and state["version"],
+        "current": bool(state and state["build"] == build_id()), "idle_left": state and state["idle_left"],
+        "answering": state and state["running"], "served": state and state["served"],
+    }  # fmt: skip
+    if as_json:
+        env.stdout.write(json.dumps(record) + "\n")
+        return
+    lines = [f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time {idle:g} s"]
+    if state is None:
+        lines.append("not running" + (f" (it would listen in {directory})" if directory else " (no private directory for it)"))
+    else:
+        left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
+        stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
+        lines.append(f"running: pid {state['pid']}, chatcli {state['version']}{stale}; {left}")
+    env.stdout.write("\n".join(lines) + "\n")
+
+
+def _wait_gone(command: str, environ: object, timeout: float = 5.0) -> None:
+    """Wait until the stopped worker's socket is gone (it finishes the answers it is running first)."""
+    from chatcli.app.worker_client import connect, runtime_dir
+
+    directory = runtime_dir(environ)  # type: ignore[arg-type]
+    deadline = time.monotonic() + timeout
+    while directory and time.monotonic() < deadline:
+        sock = connect(f"{directory}/worker.sock")
+        if sock is None:
+            return
+        sock.close()
+        time.sleep(0.02)
+
+
+def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """Send ``status`` or ``stop`` to the user's worker: its directory and its answer (None: none runs).
+
+    A socket file that no process listens on is removed on the way.
+    """
+    import fcntl
+    import os
+
+    from chatcli.app.worker_client import SOCKET, START_LOCK, connect, receive, runtime_dir, send
+
+    directory = runtime_dir(environ)
+    if directory is None:
+        return None, None
+    path = os.path.join(directory, SOCKET)
+    sock = connect(path)
+    if sock is None:
+        lock = os.open(os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # not while a caller starts one
+            if os.path.lexists(path) and connect(path) is None:
+                os.unlink(path)
+        except OSError:
+            pass
+        finally:
+            os.close(lock)
+        return directory, None
+    try:
+        send(sock, {"control": command})
+        return directory, receive(sock)[0]
+    except (OSError, ValueError):
+        return directory, None
+    finally:
+        sock.close()

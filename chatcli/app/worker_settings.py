@@ -1,0 +1,69 @@
+"""The warm worker's settings, read as cheaply as the launcher needs: the environment, else config.toml.
+
+Standard library only. Never a .env: a directory's .env must not decide where chat sends its
+streams and variables (see chatcli.trust); config.toml's keys are also known to chatcli.config.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Mapping
+
+DEFAULT_IDLE = 600.0
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def config_file(environ: Mapping[str, str]) -> str | None:
+    """config.toml's path as chatcli.paths.config_path finds it on Linux (None when unknown without platformdirs)."""
+    if environ.get("CHATCLI_CONFIG"):
+        return os.path.expanduser(environ["CHATCLI_CONFIG"])
+    base = environ.get("XDG_CONFIG_HOME") or (os.path.join(environ["HOME"], ".config") if environ.get("HOME") else "")
+    return os.path.join(base, "chatcli", "config.toml") if base and sys.platform.startswith("linux") else None
+
+
+def worker_config(environ: Mapping[str, str]) -> tuple[bool, float]:
+    """Whether the worker is wanted, and its idle time in seconds: the environment, else config.toml."""
+    wanted = flag(environ.get("CHATCLI_WORKER"))
+    idle = _seconds(environ.get("CHATCLI_WORKER_IDLE"))
+    if wanted is False or (wanted is not None and idle is not None):
+        return wanted, idle if idle is not None else DEFAULT_IDLE
+    table = _read_config(config_file(environ))
+    if wanted is None:
+        wanted = flag(table.get("worker")) or False
+    if idle is None:
+        idle = _seconds(table.get("worker_idle"))
+    return wanted, idle if idle is not None else DEFAULT_IDLE
+
+
+def flag(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        number = float(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and 0 <= number < float("inf") else None
+
+
+def _read_config(path: str | None) -> dict:
+    """config.toml's table; empty when absent, unreadable or invalid (the normal path reports those)."""
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if b"worker" not in data:
+            return {}  # the common case costs no TOML parser
+        import tomllib
+
+        table = tomllib.loads(data.decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key.replace("-", "_"): value for key, value in table.items()}

@@ -1,0 +1,323 @@
+"""The warm worker answers a one-shot exactly as the command line does, and gets out of the way when it cannot.
+
+Every run here starts this checkout's ``chat`` through its launcher (``python -m chatcli``, what
+the ``chat`` script runs), with the worker's socket in a private directory of the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import FakeOpenAIServer, Fault, Reply
+from tests.helpers import Run, stored, summary
+from tests.test_reliability import db_of
+
+pytestmark = pytest.mark.e2e  # every test here starts processes
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_HERE = [sys.executable, "-m", "chatcli"]
+WORDS = " ".join(f"w{i:02d}" for i in range(1, 81))
+_IDS = re.compile(r"\b[0-9a-f]{8}\b")
+_TIMES = re.compile(r'"(total_s|first_token_s)": [0-9.]+')
+
+
+@pytest.fixture
+def worker_env(chat_env):
+    """chat_env with the worker on, its socket in a short private directory; the worker is stopped at the end."""
+    run_dir = tempfile.mkdtemp(prefix="cw", dir="/tmp")
+    env = dict(chat_env, CHATCLI_WORKER="1", XDG_RUNTIME_DIR=run_dir, PYTHONPATH=str(ROOT))
+    yield env
+    state = status(env)
+    if state is not None:
+        control("stop", env)
+        gone(state["pid"])
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def control(command, env):
+    from chatcli.app.worker_commands import control
+
+    return control(command, env)[1]
+
+
+def status(env):
+    return control("status", env)
+
+
+def served(env) -> int:
+    state = status(env)
+    return state["served"] if state else 0
+
+
+def log(env) -> str:
+    """The worker's log (its stderr), for a failure's message."""
+    path = Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "worker.log"
+    return path.read_text() if path.exists() else "(no worker log)"
+
+
+def gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def chat(env, *args: str, stdin: bytes = b"", cwd: Path | None = None) -> Run:
+    proc = subprocess.run([*CHAT_HERE, *args], env=env, input=stdin, capture_output=True, timeout=90, cwd=cwd)
+    return Run(list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
+def same(run: Run) -> tuple[int, str, str]:
+    """What a user sees, thread ids and timings aside (each run starts its own thread)."""
+    out = _TIMES.sub(r'"\1": S', _IDS.sub("ID", run.out))
+    return run.code, out, _IDS.sub("ID", run.err)
+
+
+PARITY = [
+    pytest.param(("what is up",), b"", None, id="question"),
+    pytest.param((), b"a piped question\n", None, id="stdin"),
+    pytest.param(("sum this",), b"1 2 3\n", None, id="question-and-stdin"),
+    pytest.param(("--json", "explain"), b"", None, id="json"),
+    pytest.param(("--jsonl", "stream it"), b"", None, id="jsonl"),
+    pytest.param(("--json", "--jsonl", "q"), b"", None, id="usage-error"),
+    pytest.param(("-t", "bad id!", "q"), b"", None, id="bad-thread-id"),
+    pytest.param(("q",), b"\xff\xfe not text", None, id="bad-stdin"),
+    pytest.param(("q",), b"", Fault(status=500), id="server-500"),
+    pytest.param(("--json", "q"), b"", Fault(cut_after=3), id="json-cut-mid-answer"),
+]
+
+
+@pytest.mark.parametrize("args, stdin, fault", PARITY)
+def test_the_worker_answers_as_the_command_line_does(server, worker_env, args, stdin, fault):
+    normal = dict(worker_env, CHATCLI_WORKER="0")
+    if fault:
+        server.queue(fault)
+    expected = chat(normal, *args, stdin=stdin)
+    assert served(worker_env) == 0  # that one ran the normal way
+    if fault:
+        server.queue(fault)
+    got = chat(worker_env, *args, stdin=stdin)
+    assert served(worker_env) == 1, (got, log(worker_env))  # this one through the worker
+    assert same(got) == same(expected), f"{got}\n=== without the worker:\n{expected}"
+
+
+def test_each_call_takes_its_own_environment_directory_and_dotenv(server, worker_env, tmp_path):
+    chat(worker_env, "start it")
+    with FakeOpenAIServer() as other:
+        moved = chat(dict(worker_env, OPENAI_BASE_URL=other.base_url, CHATCLI_MODEL="gpt-other", CHATCLI_SYSTEM="Be brief."), "two")
+        assert moved.code == 0 and other.requests[-1]["model"] == "gpt-other", moved
+        assert other.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
+    again = chat(worker_env, "three")  # nothing of the call before is left
+    assert again.code == 0 and server.requests[-1]["model"] == "gpt-fake"
+    assert server.requests[-1]["messages"][0]["content"] != "Be brief."
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("CHATCLI_MODEL=gpt-dotenv\n")
+    env = {k: v for k, v in worker_env.items() if k != "CHATCLI_MODEL"}
+    here = chat(env, "four", cwd=project)
+    assert here.code == 0 and server.requests[-1]["model"] == "gpt-dotenv", here
+    assert served(worker_env) == 4
+
+
+def start_answer(env, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*CHAT_HERE, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )  # fmt: skip
+
+
+def first_words(proc: subprocess.Popen, n: int = 10) -> bytes:
+    got = b""
+    while len(got) < n:
+        piece = os.read(proc.stdout.fileno(), 4096)
+        assert piece, "chat ended before answering"
+        got += piece
+    return got
+
+
+def interrupted(server, env, sig: int, thread: str) -> tuple[int, list[str], list]:
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_answer(env, "-t", thread, "count")
+    shown = first_words(proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    kept = summary(stored(db_of(env), thread))
+    assert kept[1][1].strip() == (shown + out).decode().strip()  # what was shown is what is kept
+    lines = [line for line in err.decode().splitlines() if not line.startswith("thread: ")]
+    return proc.returncode, lines, [(kind, mark) for kind, _text, mark in kept]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "term", "hup"])
+def test_a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(server, worker_env, sig):
+    expected = interrupted(server, dict(worker_env, CHATCLI_WORKER="0"), sig, "plain")
+    chat(worker_env, "start it")
+    got = interrupted(server, worker_env, sig, "warm")
+    assert served(worker_env) == 2
+    assert got == expected and got[0] == 128 + sig and got[2][1] == ("ai", "cancelled")
+
+
+def answering_child(worker_pid: int) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.02)
+    raise AssertionError("no answer running in the worker")
+
+
+def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server, worker_env):
+    chat(worker_env, "start it")
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_answer(worker_env, "count")
+    first_words(proc)
+    os.kill(answering_child(status(worker_env)["pid"]), signal.SIGKILL)
+    proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGKILL  # as the shell shows a fresh chat killed so
+
+
+def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, worker_env):
+    chat(worker_env, "start it")
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_answer(worker_env, "-t", "orphan", "count")
+    first_words(proc)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and status(worker_env)["running"]:
+        time.sleep(0.05)
+    kept = summary(stored(db_of(worker_env), "orphan"))
+    assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", "cancelled")]
+
+
+def test_the_worker_exits_after_its_idle_time(server, worker_env):
+    env = dict(worker_env, CHATCLI_WORKER_IDLE="1")
+    assert chat(env, "q").code == 0
+    pid = status(env)["pid"]
+    assert gone(pid, timeout=15)
+    assert not os.path.exists(Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "worker.sock")
+
+
+STALE = """
+import sys
+sys.path.insert(0, {root!r})
+import chatcli.app.worker_client as client
+client.build_id = lambda: "chatcli 0.0.1 an older install"
+from chatcli.app.worker import boot
+boot()
+"""
+
+
+def test_a_worker_of_another_build_is_replaced(server, worker_env):
+    from chatcli.app.worker_client import runtime_dir
+
+    path = os.path.join(runtime_dir(worker_env), "worker.sock")
+    subprocess.run([sys.executable, "-c", STALE.format(root=str(ROOT)), path, "600"], env=worker_env, check=True, timeout=60)
+    old = status(worker_env)
+    assert old["build"] == "chatcli 0.0.1 an older install"
+    run = chat(worker_env, "q")
+    assert run.code == 0 and run.out == "You said: q\n", run
+    new = status(worker_env)
+    assert new["pid"] != old["pid"] and new["served"] == 1 and gone(old["pid"])
+
+
+def test_a_stale_socket_file_is_replaced(server, worker_env):
+    from chatcli.app.worker_client import runtime_dir
+
+    path = os.path.join(runtime_dir(worker_env), "worker.sock")
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(path)
+    dead.close()  # the file stays, nobody listens: a worker that crashed
+    run = chat(worker_env, "q")
+    assert run.code == 0 and run.out == "You said: q\n" and served(worker_env) == 1, run
+
+
+def test_what_the_worker_cannot_do_runs_the_normal_way(server, worker_env):
+    listing = chat(worker_env, "threads", "--json")
+    assert listing.code == 0 and status(worker_env) is None  # a subcommand starts no worker
+    assert chat(worker_env, "q").code == 0 and served(worker_env) == 1
+    other = chat(dict(worker_env, PYTHONWARNINGS="ignore"), "q2")  # Python would load differently
+    assert other.code == 0 and other.out == "You said: q2\n" and served(worker_env) == 1, other
+
+
+def test_a_runtime_directory_that_is_a_symlink_is_not_used(server, worker_env, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    os.symlink(elsewhere, Path(worker_env["XDG_RUNTIME_DIR"]) / "chatcli")
+    run = chat(worker_env, "q")
+    assert run.code == 0 and run.out == "You said: q\n", run
+    assert "not using the worker" in run.err and os.listdir(elsewhere) == []
+
+
+def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(server, worker_env):
+    chat(worker_env, "start it")
+    code = (
+        "import atexit, sys\n"
+        "before = set(sys.modules)  # the interpreter's own start (site hooks included)\n"
+        "atexit.register(lambda: sys.stderr.write('\\nMODULES ' + ' '.join(sorted(m for m in set(sys.modules) - before"
+        " if m.split('.')[0] not in sys.stdlib_module_names)) + '\\n'))\n"
+        "sys.argv = ['chat', 'q']\n"
+        "from chatcli.app.launch import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=worker_env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "You said: q\n" and served(worker_env) == 2, proc.stderr
+    modules = proc.stderr.rsplit("MODULES ", 1)[1].split()
+    assert set(modules) <= {"chatcli", "chatcli.app", "chatcli.app.launch", "chatcli.app.worker_settings", "chatcli.app.worker_client"}, modules
+
+
+def test_worker_status_and_stop(server, worker_env):
+    run = chat(worker_env, "worker", "status", "--json")
+    assert run.code == 0 and json.loads(run.out)["running"] is False, run
+    chat(worker_env, "q")
+    run = chat(worker_env, "worker", "status")
+    assert run.code == 0 and "running: pid" in run.out and "exits in" in run.out, run
+    pid = status(worker_env)["pid"]
+    run = chat(worker_env, "worker", "stop")
+    assert run.code == 0 and f"stopped the worker (pid {pid})" in run.err, run
+    assert gone(pid) and status(worker_env) is None
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_another_user_gets_nothing_from_the_worker(server, worker_env):
+    from chatcli.app.worker_client import runtime_dir
+
+    chat(worker_env, "start it")
+    directory = runtime_dir(worker_env)
+    os.chmod(directory, 0o755)  # as if the file modes let them in: the kernel's peer uid still counts
+    os.chmod(os.path.join(directory, "worker.sock"), 0o666)
+    probe = (
+        "import os, socket, sys\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "from chatcli.app.worker_client import receive, send\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "try:\n"
+        "    send(s, {'control': 'status'})\n"
+        "    print(receive(s)[0])\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, os.path.join(directory, "worker.sock")], env=worker_env, capture_output=True,
+        text=True, timeout=30,
+    )  # fmt: skip
+    os.chmod(directory, 0o700)
+    assert proc.stdout.strip() in ("None", "") or proc.stdout.startswith("refused"), proc
+    assert "pid" not in proc.stdout and served(worker_env) == 1

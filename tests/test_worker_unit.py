@@ -1,0 +1,98 @@
+"""The warm worker's launcher decides in-process and cheaply: which runs go to the worker, and its settings."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from chatcli.app import launch, shared
+from chatcli.app.worker_client import runtime_dir
+from chatcli.app.worker_settings import DEFAULT_IDLE, worker_config
+from chatcli.config import load_settings
+
+
+def test_the_launcher_knows_the_commands_and_valued_options_the_command_line_knows():
+    assert set(launch.COMMANDS) == set(shared.COMMANDS)
+    assert launch.VALUED == shared._VALUED
+
+
+@pytest.mark.parametrize(
+    "argv, terminal, expected",
+    [
+        (["what is 2+2"], True, True),  # a question
+        ([], False, True),  # piped stdin
+        (["--json", "-t", "abc", "q"], True, True),
+        (["-m", "threads", "q"], True, True),  # a valued option's value is not a command
+        (["--", "threads"], True, True),  # after --, a question even if it is a command name
+        ([], True, False),  # the prompt
+        (["-t", "abc"], True, False),  # the prompt on a thread
+        (["-m", "gpt"], True, False),
+        (["threads"], False, False),  # subcommands
+        (["-t", "x", "show", "x"], True, False),
+        (["worker", "status"], True, False),
+        (["--help"], False, False),
+        (["--version"], False, False),
+        (["--local", "q"], True, False),
+        (["--local-model=x.gguf", "q"], True, False),
+        (["--install-completion"], True, False),
+    ],
+)
+def test_only_one_shots_go_to_the_worker(argv, terminal, expected):
+    assert launch.is_one_shot(argv, terminal) is expected
+
+
+def write_config(home, text: str) -> None:
+    path = home / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_the_worker_is_off_unless_asked_for_and_the_environment_beats_config_toml(isolated_env):
+    environ = {"HOME": str(isolated_env), "XDG_CONFIG_HOME": str(isolated_env / ".config")}
+    assert worker_config(environ) == (False, DEFAULT_IDLE)
+    write_config(isolated_env, 'model = "m"\nworker = true\nworker_idle = 30\n')
+    assert worker_config(environ) == (True, 30.0)
+    assert worker_config({**environ, "CHATCLI_WORKER": "0"})[0] is False
+    assert worker_config({**environ, "CHATCLI_WORKER_IDLE": "5"}) == (True, 5.0)
+    write_config(isolated_env, "worker = [broken")  # the normal path reports a broken file
+    assert worker_config(environ)[0] is False
+    assert worker_config({**environ, "CHATCLI_WORKER": "yes"})[0] is True
+
+
+def test_config_toml_may_hold_the_worker_settings(isolated_env):
+    write_config(isolated_env, "worker = true\nworker_idle = 12.5\n")
+    settings = load_settings({})
+    assert settings.worker is True and settings.worker_idle == 12.5
+
+
+def test_an_untrusted_dotenv_cannot_turn_the_worker_on(isolated_env, tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("CHATCLI_WORKER=1\nCHATCLI_WORKER_IDLE=99999\n")
+    assert launch.wants_worker(["q"], dict(os.environ)) is False  # the launcher never reads a .env
+    assert load_settings({}).worker is False
+
+
+def test_the_runtime_directory_is_private_and_a_symlink_or_an_open_one_is_refused(tmp_path, capsys):
+    base = tmp_path / "run"
+    base.mkdir(mode=0o700)
+    path = runtime_dir({"XDG_RUNTIME_DIR": str(base)})
+    assert path == str(base / "chatcli") and stat.S_IMODE(os.lstat(path).st_mode) == 0o700
+    os.rmdir(path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    os.symlink(elsewhere, base / "chatcli")
+    assert runtime_dir({"XDG_RUNTIME_DIR": str(base)}) is None
+    assert "not a private directory" in capsys.readouterr().err
+    os.unlink(base / "chatcli")
+    (base / "chatcli").mkdir(mode=0o755)
+    os.chmod(base / "chatcli", 0o755)
+    assert runtime_dir({"XDG_RUNTIME_DIR": str(base)}) is None
+
+
+def test_a_runtime_dir_that_is_not_private_is_not_used(tmp_path):
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    os.chmod(shared_dir, 0o777)
+    path = runtime_dir({"XDG_RUNTIME_DIR": str(shared_dir), "TMPDIR": str(tmp_path)})
+    assert path == str(tmp_path / f"chatcli-{os.getuid()}")  # the private fallback, not the open directory
