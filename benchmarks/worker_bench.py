@@ -1,0 +1,118 @@
+"""Row 10: a one-shot through the warm worker, beside ``python -c pass``, chat without the worker, and llm.
+
+Run (from anywhere; uses the ``chat`` installed next to this Python unless ``--chat`` names another)::
+
+    .venv/bin/python benchmarks/worker_bench.py                       # ~1 min on 2 cores
+    .venv/bin/python benchmarks/worker_bench.py --llm /path/to/llm    # with simonw/llm as the yardstick
+
+Every round runs, in rotated order: ``python -c pass`` (the interpreter's start), ``chat QUESTION``
+with the worker on (``CHATCLI_WORKER=1``; the worker was started before the first round) and
+off, and, with ``--llm``, ``llm -m fake QUESTION`` (an OpenAI-compatible model in
+``extra-openai-models.yaml`` pointing at the same fake server). Stdout and stderr go to pipes
+that are read whole; stdin is empty. Whole-process wall time from the spawn to the exit; medians;
+ratios are medians of the per-round ratios. The fake server (tests/fakeserver.py) runs in this
+process on 127.0.0.1 and answers at once. The run fails if a worker run was not answered by
+the worker (``chat worker status`` counts the runs it served). Results go to
+``benchmarks/results-worker.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.fakeserver import FakeOpenAIServer  # noqa: E402
+
+QUESTION = "What is the capital of France?"
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return wall
+
+
+def served(chat: list[str], env: dict[str, str]) -> int:
+    out = subprocess.run([*chat, "worker", "status", "--json"], env=env, capture_output=True, timeout=60).stdout
+    return json.loads(out).get("served") or 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--chat", default=str(Path(sys.executable).with_name("chat")), help="the chat command (split as a shell does)")
+    parser.add_argument("--llm", default=None, help="the llm command, to compare with")
+    parser.add_argument("--out", default=str(HERE / "results-worker.md"))
+    args = parser.parse_args()
+    chat = shlex.split(args.chat)
+    work = Path(tempfile.mkdtemp(prefix="wb", dir="/tmp"))
+    (work / "home").mkdir()
+    (work / "run").mkdir(mode=0o700)
+    with FakeOpenAIServer() as server:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_", "LLM_"))}
+        env = dict(
+            base, HOME=str(work / "home"), XDG_CONFIG_HOME=str(work / "home/.config"), XDG_DATA_HOME=str(work / "home/.data"),
+            XDG_RUNTIME_DIR=str(work / "run"), OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bench", CHATCLI_MODEL="gpt-fake",
+        )  # fmt: skip
+        commands = {
+            "python -c pass": ([sys.executable, "-c", "pass"], env),
+            "chat, worker": ([*chat, QUESTION], dict(env, CHATCLI_WORKER="1")),
+            "chat, no worker": ([*chat, QUESTION], dict(env, CHATCLI_WORKER="0")),
+        }
+        if args.llm:
+            llm_home = work / "llm"
+            llm_home.mkdir()
+            (llm_home / "extra-openai-models.yaml").write_text(
+                f'- model_id: fake\n  model_name: gpt-fake\n  api_base: "{server.base_url}"\n  api_key_name: fake\n'
+            )
+            (llm_home / "keys.json").write_text('{"fake": "sk-bench"}')
+            commands["llm"] = ([*shlex.split(args.llm), "-m", "fake", QUESTION], dict(env, LLM_USER_PATH=str(llm_home)))
+        for command, run_env in commands.values():  # warm-up: bytecode, page cache, the worker started
+            timed(command, run_env)
+        before = served(chat, commands["chat, worker"][1])
+        names = list(commands)
+        walls: dict[str, list[float]] = {name: [] for name in names}
+        for i in range(args.runs):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                walls[name].append(timed(*commands[name]))
+        through = served(chat, commands["chat, worker"][1]) - before
+        subprocess.run([*chat, "worker", "stop"], env=commands["chat, worker"][1], capture_output=True, timeout=60)
+    if through != args.runs:
+        raise SystemExit(f"the worker answered {through} of {args.runs} worker runs: is --chat this checkout's launcher?")
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(walls[a], walls[b]))
+
+    rows = [(f"10. {name}", f"{statistics.median(walls[name]) * 1000:.0f} ms", "—", "—") for name in names]
+    rows.append(("10. worker / no worker, wall", f"{ratio('chat, worker', 'chat, no worker'):.2f}x", "—", "—"))
+    rows.append(("10. worker / python -c pass, wall", f"{ratio('chat, worker', 'python -c pass'):.2f}x", "—", "—"))
+    if args.llm:
+        value = ratio("chat, worker", "llm")
+        rows.append(("10. worker / llm one-shot, wall", f"{value:.2f}x", "<= 0.3x", "yes" if value <= 0.3 else "NO"))
+        rows.append(("10. no worker / llm one-shot, wall", f"{ratio('chat, no worker', 'llm'):.2f}x", "—", "—"))
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; medians of {args.runs} rounds\n"
+    table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
+    text = head + "\n" + "\n".join(table) + "\n"
+    print(text)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
