@@ -301,23 +301,25 @@ def test_another_user_gets_nothing_from_the_worker(server, worker_env):
 
     chat(worker_env, "start it")
     directory = runtime_dir(worker_env)
-    os.chmod(directory, 0o755)  # as if the file modes let them in: the kernel's peer uid still counts
-    os.chmod(os.path.join(directory, "worker.sock"), 0o666)
+    # As if the file modes let them in: the kernel's word on the peer's uid still keeps them out.
+    for path, mode in ((worker_env["XDG_RUNTIME_DIR"], 0o711), (directory, 0o711), (f"{directory}/worker.sock", 0o666)):
+        os.chmod(path, mode)
     probe = (
         "import os, socket, sys\n"
-        "os.setgid(65534); os.setuid(65534)\n"
         "from chatcli.app.worker_client import receive, send\n"
+        "os.setgid(65534); os.setuid(65534)\n"
         "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "print('connected as', os.getuid(), flush=True)\n"
         "try:\n"
         "    send(s, {'control': 'status'})\n"
-        "    print(receive(s)[0])\n"
+        "    print('reply', receive(s)[0])\n"
         "except OSError as exc:\n"
-        "    print('refused', exc)\n"
+        "    print('reply None', exc)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", probe, os.path.join(directory, "worker.sock")], env=worker_env, capture_output=True,
-        text=True, timeout=30,
-    )  # fmt: skip
-    os.chmod(directory, 0o700)
-    assert proc.stdout.strip() in ("None", "") or proc.stdout.startswith("refused"), proc
-    assert "pid" not in proc.stdout and served(worker_env) == 1
+        [sys.executable, "-c", probe, f"{directory}/worker.sock"], env=worker_env, capture_output=True, text=True, timeout=30
+    )
+    for path in (worker_env["XDG_RUNTIME_DIR"], directory):
+        os.chmod(path, 0o700)
+    assert proc.stdout.startswith("connected as 65534\nreply None"), proc
+    assert served(worker_env) == 1
