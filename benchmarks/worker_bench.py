@@ -1,4 +1,4 @@
-"""Row 10: a one-shot through the warm worker, beside ``python -c pass``, chat without the worker, and llm.
+"""Row 11: a one-shot through the warm worker, beside ``python -c pass``, chat without the worker, and llm.
 
 Run (from anywhere; uses the ``chat`` installed next to this Python unless ``--chat`` names another)::
 
@@ -99,13 +99,13 @@ def main() -> None:
     def ratio(a: str, b: str) -> float:
         return statistics.median(x / y for x, y in zip(walls[a], walls[b]))
 
-    rows = [(f"10. {name}", f"{statistics.median(walls[name]) * 1000:.0f} ms", "—", "—") for name in names]
-    rows.append(("10. worker / no worker, wall", f"{ratio('chat, worker', 'chat, no worker'):.2f}x", "—", "—"))
-    rows.append(("10. worker / python -c pass, wall", f"{ratio('chat, worker', 'python -c pass'):.2f}x", "—", "—"))
+    rows = [(f"11. {name}", f"{statistics.median(walls[name]) * 1000:.0f} ms", "—", "—") for name in names]
+    rows.append(("11. worker / no worker, wall", f"{ratio('chat, worker', 'chat, no worker'):.2f}x", "—", "—"))
+    rows.append(("11. worker / python -c pass, wall", f"{ratio('chat, worker', 'python -c pass'):.2f}x", "—", "—"))
     if args.llm:
         value = ratio("chat, worker", "llm")
-        rows.append(("10. worker / llm one-shot, wall", f"{value:.2f}x", "<= 0.3x", "yes" if value <= 0.3 else "NO"))
-        rows.append(("10. no worker / llm one-shot, wall", f"{ratio('chat, no worker', 'llm'):.2f}x", "—", "—"))
+        rows.append(("11. worker / llm one-shot, wall", f"{value:.2f}x", "<= 0.3x", "yes" if value <= 0.3 else "NO"))
+        rows.append(("11. no worker / llm one-shot, wall", f"{ratio('chat, no worker', 'llm'):.2f}x", "—", "—"))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; medians of {args.runs} rounds\n"
     table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
