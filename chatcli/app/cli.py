@@ -10,7 +10,15 @@ from typing import Any, MutableMapping, Optional
 import typer
 
 from chatcli import __version__
-from chatcli.app import model_commands, role_commands, serve_commands, thread_commands, tool_commands, trust_commands, worker_commands  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
+from chatcli.app import (  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
+    model_commands,
+    role_commands,
+    serve_commands,
+    thread_commands,
+    tool_commands,
+    trust_commands,
+    worker_commands,
+)
 from chatcli.app.environment import Environment
 from chatcli.app.run import parse_vars, run
 from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
