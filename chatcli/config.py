@@ -72,6 +72,8 @@ class Settings:
     # exits. Read by the launcher from config.toml and CHATCLI_WORKER(_IDLE), never from a .env.
     worker: bool = False
     worker_idle: float = 600.0
+    # $ per million tokens over genai-prices': (model, input, output, cached input); config.toml only, never a .env.
+    prices: tuple[tuple[str, float, float, float], ...] = ()
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -132,6 +134,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     kind = _FIELD_TYPES[name]
     if value is None:
         return None
+    if name == "prices":
+        return _prices(value, source)
     if "tuple" in kind:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
@@ -159,6 +163,16 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
     return value
+
+
+def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], ...]:
+    """``[prices."model"] input = 2.5, output = 10, cached_input = 1.25`` (dollars per million tokens) as tuples."""
+    names = ("input", "output", "cached_input")
+    for model, price in table.items() if isinstance(table, dict) else [("", None)]:
+        values = [price.get(k, 0) for k in names] if isinstance(price, dict) and {"input", "output"} <= set(price) <= set(names) else []
+        if not model or not values or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values):
+            raise ConfigError(f'{source}: [prices."{model}"] takes input, output and cached_input: dollars per million tokens')
+    return tuple((str(m), float(p["input"]), float(p["output"]), float(p.get("cached_input", p["input"]))) for m, p in table.items())
 
 
 def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:

@@ -11,7 +11,7 @@ import pytest
 from tests.fakeserver import FAULT_TEXT, Fault, Reply, tokenize
 from tests.helpers import CHAT, KEY, Run, chat
 
-DONE_KEYS = {"thread_id", "reply", "model", "usage", "timing", "finish_reason", "tool_calls", "reasoning", "turns_left_out"}
+DONE_KEYS = {"thread_id", "reply", "model", "usage", "cost_usd", "timing", "finish_reason", "tool_calls", "reasoning", "turns_left_out"}
 ERROR_KEYS = {"thread_id", "reply", "model", "finish_reason", "tool_calls", "reasoning", "turns_left_out", "error"}
 
 

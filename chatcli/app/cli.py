@@ -9,6 +9,7 @@ from typing import Any, MutableMapping, Optional
 
 import typer
 
+import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli import __version__
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
     model_commands,
@@ -36,6 +37,7 @@ HELP = """Chat with a language model in your terminal; conversations are kept an
   chat search TEXT             full-text search over all threads
   chat title ID TEXT           rename
   chat fork ID --at N          new thread from the first N turns
+  chat stats [--since 7d]      tokens and dollars by day, model and thread (--json)
   chat tools                   MCP servers, built-in tools, and their state
   chat roles                   the roles (named system prompts) chat --role NAME can use
   chat models [--json]         the models the server offers (/model NAME switches at the prompt)

@@ -94,9 +94,9 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "ask", "worker")
+COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "stats", "ask", "worker")
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token"}
+_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--since"}
 
 
 def route(args: list[str]) -> list[str]:

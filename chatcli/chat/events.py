@@ -35,6 +35,22 @@ class TurnResult:
     reasoning: str = ""
     # Calls the thread waits to have approved, when the listener answers later ("approval").
     waiting: list[ToolCall] = field(default_factory=list)
+    # What the answer's model calls cost in US dollars (None: not priced), and the models of the
+    # calls whose price is unknown (then the cost is unknown too: never a guess).
+    cost_usd: float | None = None
+    unpriced: list[str] = field(default_factory=list)
+
+    def add_cost(self, usd: float | None, model: str | None) -> None:
+        """One model call's cost (chatcli.chat.pricing.Priced)."""
+        if usd is None:
+            self.unpriced.append(model or "the model")
+        else:
+            self.cost_usd = round((self.cost_usd or 0.0) + usd, 10)
+
+    @property
+    def known_cost(self) -> float | None:
+        """The answer's cost when every call of it has a price, else None."""
+        return None if self.unpriced else self.cost_usd
 
 
 @dataclass(frozen=True)

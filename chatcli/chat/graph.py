@@ -113,6 +113,7 @@ class ChatGraph:
         toolbox: Any = None,
         tool_rounds: int = 10,
         tool_result_chars: int = 20_000,
+        pricer: Any = None,
     ):
         if memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
@@ -125,6 +126,7 @@ class ChatGraph:
         self.toolbox = toolbox
         self.tool_rounds = tool_rounds
         self.tool_result_chars = tool_result_chars
+        self.pricer = pricer  # a chatcli.chat.pricing.Pricer: each reply's cost is stored with it and emitted
         self.no_tools: set[str] = set()  # models whose server refused the tools parameter
 
     def compile(self, checkpointer: BaseCheckpointSaver | None) -> Any:
@@ -167,6 +169,8 @@ class ChatGraph:
             await self.before_model(lambda text: _say(emit, text))
         if self.toolbox is not None and self.toolbox.configured:
             await self.toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
+        if self.pricer is not None:
+            self.pricer.warm()  # the price table loads while the request is out
         step = _Step(self, state, config, emit)
         history, update, summary_usage, estimate = await step.prepare()
         try:
@@ -190,7 +194,18 @@ class ChatGraph:
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if summary_usage:
             reply.response_metadata[SUMMARY_USAGE] = summary_usage
+        if self.pricer is not None:
+            self._price(reply, step.name, summary_usage, emit)
         return {"messages": [reply], **update}
+
+    def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
+        """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
+        from chatcli.chat.pricing import COST_KEY, Priced
+
+        usage, name = getattr(reply, "usage_metadata", None), reply.response_metadata.get("model_name")
+        if usage:  # an answer the server sent no counts for has no cost either
+            emit(Priced(self.pricer.cost(usage, name, asked), name or asked))
+            reply.response_metadata[COST_KEY] = self.pricer.cost_of((usage, summary_usage), name, asked)
 
     def after_model(self, state: ChatState) -> str:
         messages = state["messages"]

@@ -15,6 +15,9 @@ class UsageTotals:
     output_tokens: int
     answers: int
     uncounted: int
+    # Dollars of the answers with a known price (None: none has one), and the counted answers without one.
+    cost_usd: float | None = None
+    unpriced: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Recall:
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.chat.graph import SUMMARY_USAGE
+        from chatcli.chat.pricing import COST_KEY
         from chatcli.chat.request_history import add_usage
 
         messages = await self.messages()
@@ -63,4 +67,7 @@ class Recall:
             totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
         totals = totals or {}
         turns = sum(m.type == "human" for m in messages)
-        return UsageTotals(turns, totals.get("input_tokens", 0), totals.get("output_tokens", 0), len(answers), len(answers) - counted)
+        costs = [answer.response_metadata.get(COST_KEY) for answer in answers if getattr(answer, "usage_metadata", None)]
+        known = [usd for usd in costs if isinstance(usd, (int, float))]
+        cost = round(sum(known), 10) if known else None
+        return UsageTotals(turns, totals.get("input_tokens", 0), totals.get("output_tokens", 0), len(answers), len(answers) - counted, cost, len(costs) - len(known))

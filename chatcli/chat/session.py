@@ -174,6 +174,7 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
     from chatcli.chat.context_windows import WindowFitter, starting_budget
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import OPENAI_URL, ModelPool
+    from chatcli.chat.pricing import Pricer
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
@@ -200,6 +201,7 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
+            pricer=Pricer(settings.prices),
         )
         yield Engine(app, store, settings, budget, toolbox, listener)
 

@@ -112,6 +112,7 @@ class TurnRunner:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
+        from chatcli.chat.pricing import Priced
         from chatcli.chat.request_history import add_usage
         from chatcli.chat.summary import SUMMARY_TAG
         from chatcli.chat.thinking import REASONING_KEY
@@ -121,6 +122,9 @@ class TurnRunner:
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with asyncio.timeout(None) as stall:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
+                if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
+                    result.add_cost(data.usd, data.model)
+                    continue
                 if mode == "custom":  # what the model and tools steps emit (chatcli.chat.events)
                     if isinstance(data, (ToolCall, ToolResult)):
                         stall.reschedule(None)  # a tool may take its time (it has its own limit)

@@ -100,6 +100,7 @@ class JsonOutput(StderrNotes):
             "reply": result.text,
             "model": result.model or self.model,
             "usage": usage_object(result),
+            "cost_usd": result.known_cost,  # null: not priced, or the model's price is unknown
             "timing": self._timing(),
             "finish_reason": result.finish_reason,
         }

@@ -37,7 +37,7 @@ class Output(Protocol):
 
 
 def usage_line(result: TurnResult) -> str | None:
-    """Token counts and how full the context budget was: "812 in · 64 out · context 14% of 6,000".
+    """Token counts, cost and how full the context budget was: "812 in · 64 out · $0.0012 · context 14% of 6,000".
 
     The server's counts when it sent them; otherwise the estimated size of what was sent,
     marked with "~". None when nothing is known.
@@ -52,10 +52,22 @@ def usage_line(result: TurnResult) -> str | None:
     parts = [f"{'~' if approx else ''}{prompt:,} in"]
     if usage.get("output_tokens") is not None:
         parts.append(f"{usage['output_tokens']:,} out")
+    price = cost_part(result)
+    if price:
+        parts.append(price)
     if result.context_tokens:
         share = round(100 * prompt / result.context_tokens)
         parts.append(f"context {'~' if approx else ''}{share}% of {result.context_tokens:,}")
     return " · ".join(parts)
+
+
+def cost_part(result: TurnResult) -> str | None:
+    """"$0.0012", or "price unknown (MODEL)" when a call's model has no price; None when nothing was priced."""
+    from chatcli.chat.pricing import dollars
+
+    if result.unpriced:
+        return f"price unknown ({', '.join(dict.fromkeys(result.unpriced))})"
+    return dollars(result.cost_usd) if result.cost_usd is not None else None
 
 
 def left_out_line(result: TurnResult) -> str | None:

@@ -65,12 +65,17 @@ async def _think(ctx: Context, arg: str) -> None:
     ctx.print(thinking)
 
 
-@command("/usage", help="tokens used by this thread's answers")
+@command("/usage", help="tokens used by this thread's answers, and what they cost")
 async def _usage(ctx: Context, arg: str) -> None:
+    from chatcli.chat.pricing import dollars
+
     used = await ctx.conversation.recall.usage_totals()
-    ctx.print(f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out")
+    cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
+    ctx.print(f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out{cost}")
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
+    if used.unpriced:  # said, never guessed: the sum above leaves them out
+        ctx.output.note(f"{used.unpriced} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)")
 
 
 @command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")

@@ -1,0 +1,78 @@
+"""``chat stats``: the tokens and dollars of the threads' answers, by day, model and thread."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any, Optional
+
+import typer
+
+from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.thread_commands import with_threads
+
+# Threads shown in the table (--json lists them all).
+THREADS_SHOWN = 10
+UNPRICED = "no known price"
+
+
+@app.command("stats")
+def stats_command(
+    since: Optional[str] = typer.Option(None, "--since", metavar="WHEN", help="Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (for scripts)."),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """Total the tokens and dollars of the threads' answers by day (local dates), model and thread; unknown prices are counted apart, never guessed."""
+
+    async def action(threads: Any) -> None:
+        from chatcli.chat.spending import parse_since, spending
+
+        report = await spending(threads, parse_since(since) if since else None)
+        out = environment().stdout
+        if as_json:
+            out.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+        else:
+            print_stats(report, out)
+
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
+
+
+def _money(tally: Any) -> str:
+    from chatcli.chat.pricing import dollars
+
+    if tally.cost_usd is None:
+        return UNPRICED if tally.unpriced else "-"
+    return dollars(tally.cost_usd) + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
+
+
+def print_stats(report: Any, out: IO[str]) -> None:
+    """The report as aligned text: a section per grouping, then the total and what has no price."""
+    from chatcli.chat.spending import ranked
+    from chatcli.text import neutralise
+
+    if not report.total.answers:
+        when = f" since {report.since:%Y-%m-%d %H:%M}" if report.since else ""
+        out.write(f"no answers{when}\n")
+        return
+    threads = ranked(report.by_thread)
+    rows: list[tuple[str, ...]] = [("", "answers", "tokens in", "tokens out", "dollars")]
+    for heading, group in (("by day", sorted(report.by_day.items())), ("by model", ranked(report.by_model)), ("by thread", threads[:THREADS_SHOWN])):
+        rows.append((heading,))
+        for key, tally in group:
+            title = report.titles.get(key) if heading == "by thread" else None
+            label = f"{key} {' '.join(title.split())[:40]}" if title else key
+            rows.append(("  " + neutralise(label), f"{tally.answers:,}", f"{tally.input_tokens:,}", f"{tally.output_tokens:,}", _money(tally)))
+    total = report.total
+    rows.append(("total", f"{total.answers:,}", f"{total.input_tokens:,}", f"{total.output_tokens:,}", _money(total)))
+    width = max(len(row[0]) for row in rows if len(row) > 1)
+    for row in rows:
+        if len(row) == 1:
+            out.write(row[0] + "\n")
+            continue
+        out.write(row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n")
+    if len(threads) > THREADS_SHOWN:
+        out.write(f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n")
+    if report.unpriced_models:
+        models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
+        out.write(f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
+                  'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n')

@@ -1,0 +1,115 @@
+"""What an answer cost in US dollars: the prices in config.toml first, then genai-prices' kept table.
+
+genai-prices (pydantic's package: the providers' prices, updated with each release) is imported at
+the first price, never at start-up: its table takes about 0.1 s to load, so the model step starts
+loading it in the background while the request is out. It is used offline, as installed: its
+``UpdatePrices`` (which would fetch newer prices over the network) is never started.
+
+A model is matched by the name the server reported, then by the name chat asked for: exactly in
+config.toml's ``[prices."NAME"]`` (letter case aside, or without a ``provider/`` prefix), and by
+genai-prices' own rules in its table (``gpt-4o-2024-08-06`` is gpt-4o; ``openai/gpt-4o`` is
+tried as gpt-4o at the provider openai). A model neither knows has no price: None, never a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+# On a stored answer's response_metadata: what its model call (and the summaries made for it) cost
+# in dollars, or None when the price is unknown.
+COST_KEY = "chatcli_cost_usd"
+PER = 1_000_000  # config.toml's prices are per million tokens
+
+_loading = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What one model call cost, from the model step to the turn: ``usd`` None when its price is unknown."""
+
+    usd: float | None
+    model: str | None
+
+
+def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Input tokens (cached ones included, as OpenAI counts them), the cached ones, and output tokens."""
+    details = usage.get("input_token_details") or {}
+    cached = details.get("cache_read") if isinstance(details, Mapping) else None
+    return int(usage.get("input_tokens") or 0), int(cached or 0), int(usage.get("output_tokens") or 0)
+
+
+def _table() -> Any:
+    """genai-prices' ``calc_price`` and ``Usage``, its bundled table loaded (once, whoever asks first)."""
+    with _loading:
+        from genai_prices import Usage, calc_price
+        from genai_prices.data_snapshot import get_snapshot
+
+        get_snapshot()  # the bundled table (importing genai_prices.data): the slow part
+    return calc_price, Usage
+
+
+def dollars(usd: float) -> str:
+    """An amount as the usage line shows it: "$0.0012", "$1.25", "$0.000035"."""
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd >= 0.0001 or usd == 0:
+        return f"${usd:.4f}"
+    return f"${usd:.8f}".rstrip("0")
+
+
+class Pricer:
+    """Prices model calls: ``prices`` are config.toml's (Settings.prices), tried before the kept table."""
+
+    def __init__(self, prices: Iterable[tuple[str, float, float, float]] = ()):
+        self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
+        self._warming: threading.Thread | None = None
+
+    def warm(self) -> None:
+        """Start loading the kept table in the background (once), so the first price does not wait for it."""
+        if self._warming is None:
+            self._warming = threading.Thread(target=_table, name="chatcli-prices", daemon=True)
+            self._warming.start()
+
+    def cost(self, usage: Mapping[str, Any] | None, *names: str | None) -> float | None:
+        """Dollars for ``usage`` (a model call's usage_metadata) by the first of ``names`` with a price; None if none has one."""
+        if not usage:
+            return None
+        counts = token_counts(usage)
+        tried = [name for name in names if name]
+        for name in tried:
+            own = self.own.get(name.lower()) or self.own.get(name.rpartition("/")[2].lower())
+            if own is not None:
+                (inp, cached, out), (p_in, p_out, p_cached) = counts, own
+                return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
+        for name in tried:
+            found = self._kept(name, counts)
+            if found is not None:
+                return found
+        return None
+
+    def _kept(self, name: str, counts: tuple[int, int, int]) -> float | None:
+        calc_price, Usage = _table()
+        inp, cached, out = counts
+        usage = Usage(input_tokens=inp, cache_read_tokens=cached, output_tokens=out)
+        provider, _, model = name.rpartition("/")
+        tries: list[tuple[str, dict[str, str]]] = [(name, {})]
+        if provider and model:  # "openai/gpt-4o", as OpenRouter and LiteLLM name models
+            tries.append((model, {"provider_id": provider}))
+        for ref, options in tries:
+            try:
+                return round(float(calc_price(usage, ref, **options).total_price), 10)
+            except (LookupError, ValueError):
+                continue
+        return None
+
+    def cost_of(self, usages: Iterable[Mapping[str, Any] | None], *names: str | None) -> float | None:
+        """The sum over several calls' usage (None ones skipped); None if any counted call has no price."""
+        total = 0.0
+        for usage in filter(None, usages):
+            usd = self.cost(usage, *names)
+            if usd is None:
+                return None
+            total += usd
+        return round(total, 10)
