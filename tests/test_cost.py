@@ -206,7 +206,8 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 
 @pytest.mark.stores("sqlite")
 def test_the_price_table_is_loaded_by_an_answer_only(server, chat_env):
-    # The engine the prompt opens, and the thread commands (chat stats too), never load it.
+    # The engine the prompt opens never loads it (the answer does); then the thread commands (chat stats
+    # too) load neither it nor the model stack.
     probe = """
 import asyncio, sys
 from chatcli.chat.events import Silent
@@ -222,10 +223,11 @@ async def main():
 asyncio.run(main())
 """
     env = {**chat_env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    for args in (["threads"], ["stats"], ["stats", "--json"]):
-        code = f"import sys; sys.argv = ['chat', *{args!r}]\nfrom chatcli.app.cli import main\nmain()\nprint('genai_prices' in sys.modules)"
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-        assert done.stdout.splitlines()[-1] == "False", (args, done.stderr)
     server.queue(Reply("answer", usage=COUNTS))
     done = subprocess.run([sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "True", str(GPT_4O)], done.stderr
+    for args in (["threads"], ["stats"], ["stats", "--json"]):
+        code = f"import sys; sys.argv = ['chat', *{args!r}]\nfrom chatcli.app.cli import main\nmain()\n"
+        code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'genai_prices', 'langchain_core', 'langgraph', 'openai'}))"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.stdout.splitlines()[-1] == "[]", (args, done.stderr)
