@@ -19,7 +19,7 @@ import pytest
 from chatcli.chat.pricing import COST_KEY, Pricer, dollars
 from chatcli.chat.spending import parse_since
 from chatcli.errors import UsageError
-from tests.fakeserver import Reply
+from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, stored
 from tests.test_reliability import db_of
 
@@ -143,7 +143,29 @@ def test_a_bad_price_table_is_a_config_error(server, chat_env, isolated_env):
 # --------------------------------------------------------------------------- kept and totalled
 
 
-def test_the_cost_is_stored_with_the_answer_and_tool_rounds_add_up(server, chat_env):
+def test_the_calls_of_a_tool_round_add_up(server, chat_env):
+    server.queue(tool_calls(("shell", {"command": "echo hi"}), usage=COUNTS, model=PRICED), Reply("done", usage=COUNTS))
+    run = chat(chat_env, "--tools", "shell", "--yes", "--json", "-m", PRICED, "-t", "tools", "go")
+    assert json.loads(run.out)["cost_usd"] == pytest.approx(2 * GPT_4O), run
+    answers = [m for m in stored(db_of(chat_env), "tools") if m.type == "ai"]
+    assert [m.response_metadata[COST_KEY] for m in answers] == [pytest.approx(GPT_4O)] * 2
+
+
+@pytest.mark.stores("sqlite")
+def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_fail(server, chat_env, monkeypatch):
+    import chatcli.chat.pricing
+
+    def broken():
+        raise ImportError("genai_prices is broken")
+
+    monkeypatch.setattr(chatcli.chat.pricing, "_table", broken)
+    server.queue(Reply("still answered", usage=COUNTS))
+    run = chat(chat_env, "--json", "-m", PRICED, "hi")
+    assert run.code == 0 and json.loads(run.out)["reply"] == "still answered", run
+    assert json.loads(run.out)["cost_usd"] is None
+
+
+def test_the_cost_is_stored_with_the_answer(server, chat_env):
     server.queue(Reply("priced", usage=COUNTS), Reply("unknown", usage=COUNTS), Reply("no counts", usage=False))
     chat(chat_env, "-m", PRICED, "-t", "kept", "hi")
     chat(chat_env, "-t", "unknown", "hi")

@@ -34,10 +34,11 @@ class Priced:
 
 
 def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int]:
-    """Input tokens (cached ones included, as OpenAI counts them), the cached ones, and output tokens."""
+    """Input tokens (cached ones included, as OpenAI counts them), the cached ones (no more than those), and output tokens."""
     details = usage.get("input_token_details") or {}
     cached = details.get("cache_read") if isinstance(details, Mapping) else None
-    return int(usage.get("input_tokens") or 0), int(cached or 0), int(usage.get("output_tokens") or 0)
+    tokens_in = max(0, int(usage.get("input_tokens") or 0))
+    return tokens_in, min(tokens_in, max(0, int(cached or 0))), max(0, int(usage.get("output_tokens") or 0))
 
 
 def _table() -> Any:
@@ -48,6 +49,14 @@ def _table() -> Any:
 
         get_snapshot()  # the bundled table (importing genai_prices.data): the slow part
     return calc_price, Usage
+
+
+def _table_or_none() -> Any:
+    """``_table()``, or None when genai-prices cannot be loaded (every kept price is then unknown)."""
+    try:
+        return _table()
+    except Exception:  # noqa: BLE001 - a broken install costs the dollars, never the answer
+        return None
 
 
 def dollars(usd: float) -> str:
@@ -69,7 +78,7 @@ class Pricer:
     def warm(self) -> None:
         """Start loading the kept table in the background (once), so the first price does not wait for it."""
         if self._warming is None:
-            self._warming = threading.Thread(target=_table, name="chatcli-prices", daemon=True)
+            self._warming = threading.Thread(target=_table_or_none, name="chatcli-prices", daemon=True)
             self._warming.start()
 
     def cost(self, usage: Mapping[str, Any] | None, *names: str | None) -> float | None:
@@ -90,7 +99,10 @@ class Pricer:
         return None
 
     def _kept(self, name: str, counts: tuple[int, int, int]) -> float | None:
-        calc_price, Usage = _table()
+        table = _table_or_none()
+        if table is None:
+            return None
+        calc_price, Usage = table
         inp, cached, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, output_tokens=out)
         provider, _, model = name.rpartition("/")
@@ -100,8 +112,10 @@ class Pricer:
         for ref, options in tries:
             try:
                 return round(float(calc_price(usage, ref, **options).total_price), 10)
-            except (LookupError, ValueError):
+            except LookupError:
                 continue
+            except Exception:  # noqa: BLE001 - a price is never worth an answer: unknown, not a failed turn
+                return None
         return None
 
     def cost_of(self, usages: Iterable[Mapping[str, Any] | None], *names: str | None) -> float | None:
