@@ -227,9 +227,9 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 
 
 @pytest.mark.stores("sqlite")
-def test_the_price_table_is_loaded_by_an_answer_only(server, chat_env):
-    # The engine the prompt opens never loads it (the answer does); then the thread commands (chat stats
-    # too) load neither it nor the model stack.
+def test_the_price_table_is_loaded_by_an_answer_only(server, chat_env, isolated_env):
+    # The engine the prompt opens never loads it (an answer does, unless config.toml prices the
+    # model); the thread commands (chat stats too) load neither it nor the model stack.
     probe = """
 import asyncio, sys
 from chatcli.chat.events import Silent
@@ -248,6 +248,11 @@ asyncio.run(main())
     server.queue(Reply("answer", usage=COUNTS))
     done = subprocess.run([sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "True", str(GPT_4O)], done.stderr
+    # A model config.toml prices needs no table: it is not loaded at all.
+    config(isolated_env, '[prices."gpt-fake"]\ninput = 2.5\noutput = 10\ncached_input = 1.25\n')
+    server.queue(Reply("answer", usage=COUNTS))
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False", str(GPT_4O)], done.stderr
     for args in (["threads"], ["stats"], ["stats", "--json"]):
         code = f"import sys; sys.argv = ['chat', *{args!r}]\nfrom chatcli.app.cli import main\nmain()\n"
         code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'genai_prices', 'langchain_core', 'langgraph', 'openai'}))"

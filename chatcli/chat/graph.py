@@ -169,9 +169,9 @@ class ChatGraph:
             await self.before_model(lambda text: _say(emit, text))
         if self.toolbox is not None and self.toolbox.configured:
             await self.toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
-        if self.pricer is not None:
-            self.pricer.warm()  # the price table loads while the request is out
         step = _Step(self, state, config, emit)
+        if self.pricer is not None:
+            self.pricer.warm(step.name)  # the price table loads while the request is out
         history, update, summary_usage, estimate = await step.prepare()
         try:
             reply = await step.ask(history, estimate)

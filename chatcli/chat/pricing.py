@@ -75,9 +75,14 @@ class Pricer:
         self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
         self._warming: threading.Thread | None = None
 
-    def warm(self) -> None:
-        """Start loading the kept table in the background (once), so the first price does not wait for it."""
-        if self._warming is None:
+    def own_price(self, name: str) -> tuple[float, float, float] | None:
+        """config.toml's price for ``name`` (letter case, and a ``provider/`` prefix, aside), or None."""
+        return self.own.get(name.lower()) or self.own.get(name.rpartition("/")[2].lower())
+
+    def warm(self, asked: str | None = None) -> None:
+        """Start loading the kept table in the background (once), so the first price does not wait for it;
+        not for a model config.toml prices (should the server name it otherwise, the table loads then)."""
+        if self._warming is None and not (asked and self.own_price(asked)):
             self._warming = threading.Thread(target=_table_or_none, name="chatcli-prices", daemon=True)
             self._warming.start()
 
@@ -88,7 +93,7 @@ class Pricer:
         counts = token_counts(usage)
         tried = [name for name in names if name]
         for name in tried:
-            own = self.own.get(name.lower()) or self.own.get(name.rpartition("/")[2].lower())
+            own = self.own_price(name)
             if own is not None:
                 (inp, cached, out), (p_in, p_out, p_cached) = counts, own
                 return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
