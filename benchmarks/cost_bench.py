@@ -4,7 +4,8 @@ The same checkout answers the same question two ways, rotated round by round: wi
 priced by genai-prices' kept table (gpt-4o: the table is imported and loaded during the turn,
 in the background while the request is out), and with a model priced by config.toml's
 ``[prices."gpt-fake"]`` (the table is never imported). Measured: the one-shot ``chat -m M hi``
-(stdout a pipe), wall and CPU; the prompt in a pseudo-terminal (spawn -> prompt drawn, and
+(stdout a pipe), wall and CPU, against the fake server answering at once and against one that
+streams its 4-token answer over 0.3 s as a remote endpoint would; the prompt in a pseudo-terminal (spawn -> prompt drawn, and
 spawn -> the answer of ``hi`` typed the moment the prompt shows); and, in a process of its own,
 what importing and loading the table takes once the engine is imported. Prints a Markdown table
 and writes it to benchmarks/results-cost.md.
@@ -72,8 +73,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="rounds (default 9)")
     parser.add_argument("--out", default=str(HERE / "results-cost.md"))
     options = parser.parse_args()
-    samples: dict[str, dict[str, list[float]]] = {kind: {"wall": [], "cpu": [], "prompt": [], "answer": []} for kind in MODELS}
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(default_reply=f"a short answer {END_MARK}") as fake:
+    samples: dict[str, dict[str, list[float]]] = {kind: {"wall": [], "cpu": [], "slow": [], "prompt": [], "answer": []} for kind in MODELS}
+    reply = f"a short answer {END_MARK}"
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(default_reply=reply) as fake, FakeOpenAIServer(default_reply=reply, delay=0.1) as slow:
         work = Path(tmp)
         env = {**chat_env(fake.base_url, work / "home"), "PYTHONPATH": str(ROOT)}
         config = work / "home" / ".config" / "chatcli" / "config.toml"
@@ -84,8 +86,9 @@ def main() -> int:
             kinds = list(MODELS) if round_ % 2 == 0 else list(reversed(MODELS))
             for kind in kinds:
                 wall, cpu = oneshot(env, work, MODELS[kind])
+                remote, _ = oneshot({**env, "OPENAI_BASE_URL": slow.base_url}, work, MODELS[kind])
                 shown, answer = prompt(env, work, MODELS[kind])
-                for name, value in (("wall", wall), ("cpu", cpu), ("prompt", shown), ("answer", answer)):
+                for name, value in (("wall", wall), ("cpu", cpu), ("slow", remote), ("prompt", shown), ("answer", answer)):
                     samples[kind][name].append(value)
 
     def row(metric: str, what: str) -> str:
@@ -101,6 +104,7 @@ def main() -> int:
         "|---|---|---|---|",
         row("wall", "one-shot `chat -m M hi`, wall"),
         row("cpu", "one-shot, CPU (user + system)"),
+        row("slow", "one-shot, wall, the answer streamed over 0.3 s"),
         row("prompt", "prompt: spawn -> prompt drawn"),
         row("answer", "prompt: spawn -> answer of `hi` typed at once"),
         "",
