@@ -236,6 +236,9 @@ def warm_up() -> None:
     # A model built once loads what building one and its first request import (httpcore, the chat resource).
     model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1"))
     getattr(getattr(model, "root_async_client", None), "chat", None)
+    from chatcli.chat.pricing import preload
+
+    preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
 

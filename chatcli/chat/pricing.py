@@ -51,6 +51,11 @@ def _table() -> Any:
     return calc_price, Usage
 
 
+def preload() -> None:
+    """Load the kept table now (the warm worker, before it forks: its one-shots then find it loaded)."""
+    _table_or_none()
+
+
 def _table_or_none() -> Any:
     """``_table()``, or None when genai-prices cannot be loaded (every kept price is then unknown)."""
     try:
