@@ -221,7 +221,13 @@ class PtyChat:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
         self.start = time.perf_counter()
         self.proc = subprocess.Popen(
-            [*(command or [CHAT]), *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+            [*(command or [CHAT]), *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         os.close(slave)
         self.raw = b""
@@ -391,7 +397,9 @@ def bench_keeps_up(server: FakeOpenAIServer, work: Path, runs: int, tokens: int)
             home = work / f"keepup{i}"
             home.mkdir()
             server.queue(Reply(tokens=events, delay=group / render_bench.TOKENS_PER_SECOND / 1.1))
-            chat = PtyChat(["--db", str(home / "k.db"), "Write the long answer."], chat_env(server.base_url, home), home)
+            chat = PtyChat(
+                ["--db", str(home / "k.db"), "Write the long answer."], chat_env(server.base_url, home), home
+            )
             tail = b""
             while END_MARK.encode() not in tail:
                 ready, _, _ = select.select([chat.master], [], [], 60)
@@ -507,7 +515,9 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
     return {key: med([x[key] for x in samples]) for key in ("wall", "server", "overhead", "cpu", "sent")}
 
 
-async def _ours(turns: Turns, settings: Callable[[Path], Any], work: Path, n: int, size_at: Collection[int]) -> dict[str, Any]:
+async def _ours(
+    turns: Turns, settings: Callable[[Path], Any], work: Path, n: int, size_at: Collection[int]
+) -> dict[str, Any]:
     """chatcli's store.  Fill a thread to n-5 turns, a second to 95 and a third to 5; then
     10 rounds of one turn on each (order rotated), so turns 6-15, 96-105 and n-4..n+5 are
     measured side by side and their ratios are per-round pairs that cancel the machine's drift.
@@ -640,7 +650,8 @@ def bench_png(size: int = IMAGE_BYTES) -> bytes:
 def _carries_image(messages: list[dict]) -> bool:
     """True when a request's messages hold an image part."""
     return any(
-        isinstance(m.get("content"), list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+        isinstance(m.get("content"), list)
+        and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
         for m in messages
     )
 
@@ -680,7 +691,9 @@ async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Co
                 if i == 1 or i - 1 in size_at:
                     sizes[name][i - 1] = db_bytes(dbs[name])
             if i % 100 == 0:
-                log(f"  attachments: turn {i}, {wall['image'][-1] * 1000:.0f} ms with the image, {wall['plain'][-1] * 1000:.0f} ms without")
+                log(
+                    f"  attachments: turn {i}, {wall['image'][-1] * 1000:.0f} ms with the image, {wall['plain'][-1] * 1000:.0f} ms without"
+                )
         first = (await threads["image"].messages())[0]
     records = first.additional_kwargs.get("chatcli_attachments")
     if records != [image.record()]:
@@ -813,7 +826,9 @@ def bench_tools_prompt(server: FakeOpenAIServer, work: Path, runs: int) -> dict[
                     out.setdefault(f"answer_{which}", []).append(chat.wait_for(answered))
                     out.setdefault(f"request_{which}", []).append(arrivals[0] - chat.start)
                     if tools_sent(server) != expected[which]:
-                        raise RuntimeError(f"REPL ({which}): the first request offered {tools_sent(server)} tools, not {expected[which]}")
+                        raise RuntimeError(
+                            f"REPL ({which}): the first request offered {tools_sent(server)} tools, not {expected[which]}"
+                        )
                 finally:
                     chat.close()
             for key in ("prompt", "answer", "request"):
@@ -850,7 +865,9 @@ def bench_tools_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict
                 if proc.returncode != 0 or END_MARK not in proc.stdout.decode():
                     raise RuntimeError(f"one-shot ({which}): exit {proc.returncode}; {proc.stderr.decode()[-400:]!r}")
                 if tools_sent(server) != expected:
-                    raise RuntimeError(f"one-shot ({which}): the request offered {tools_sent(server)} tools, not {expected}")
+                    raise RuntimeError(
+                        f"one-shot ({which}): the request offered {tools_sent(server)} tools, not {expected}"
+                    )
             out.setdefault(which, []).append(wall)
             out.setdefault(which + "_cpu", []).append(cpu)
         for which in ("builtin", "mcp"):
@@ -901,11 +918,22 @@ def startup_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
 
 def oneshot_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     o = r["oneshot"]
-    add("2. `echo hi \\| chat` (one-shot, fake server)", f"{med(o['chat']) * 1000:.0f} ms (CPU {med(o['chat_cpu']) * 1000:.0f} ms)")
+    add(
+        "2. `echo hi \\| chat` (one-shot, fake server)",
+        f"{med(o['chat']) * 1000:.0f} ms (CPU {med(o['chat_cpu']) * 1000:.0f} ms)",
+    )
     add(f"2. import floor `{FLOOR}`", f"{med(o['floor']) * 1000:.0f} ms (CPU {med(o['floor_cpu']) * 1000:.0f} ms)")
     add("2. one-shot / import floor, wall", f"{med(o['ratio_floor']):.2f}x", "oneshot_ratio", med(o["ratio_floor"]))
-    add("2. one-shot / import floor, CPU", f"{med(o['cpu_ratio_floor']):.2f}x", "oneshot_ratio", med(o["cpu_ratio_floor"]))
-    add(f"2. full import floor `{FULL_FLOOR}`", f"{med(o['full']) * 1000:.0f} ms (CPU {med(o['full_cpu']) * 1000:.0f} ms)")
+    add(
+        "2. one-shot / import floor, CPU",
+        f"{med(o['cpu_ratio_floor']):.2f}x",
+        "oneshot_ratio",
+        med(o["cpu_ratio_floor"]),
+    )
+    add(
+        f"2. full import floor `{FULL_FLOOR}`",
+        f"{med(o['full']) * 1000:.0f} ms (CPU {med(o['full_cpu']) * 1000:.0f} ms)",
+    )
     add("2. one-shot / full import floor, wall · CPU", f"{med(o['ratio_full']):.2f}x · {med(o['cpu_ratio_full']):.2f}x")
 
 
@@ -938,7 +966,10 @@ def turns_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
         add(f"4. size({n}) / size(100)", f"{dr:.2f} (linear: {n / 100:g})", "db_ratio", dr)
     bs = bare["sizes"]
     for m in sorted(bs):
-        add(f"4. bare AsyncSqliteSaver: db size after {m} turns", f"{bs[m] / 1e6:.2f} MB ({bs[m] / m / 1000:.1f} kB/turn)")
+        add(
+            f"4. bare AsyncSqliteSaver: db size after {m} turns",
+            f"{bs[m] / 1e6:.2f} MB ({bs[m] / m / 1000:.1f} kB/turn)",
+        )
     if len(bs) >= 2:
         lo, hi = min(bs), max(bs)
         add(f"4. bare: size({hi}) / size({lo})", f"{bs[hi] / bs[lo]:.1f} (linear: {hi / lo:g})")
@@ -954,7 +985,10 @@ def render_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
         "render_ratio",
         med(rd["ratio"]),
     )
-    add("5. for comparison: one rich.Markdown render of the whole answer / raw", f"{med(rd['oneshot_ratio']):.1f}x ({med(rd['oneshot']):.2f} s)")
+    add(
+        "5. for comparison: one rich.Markdown render of the whole answer / raw",
+        f"{med(rd['oneshot_ratio']):.1f}x ({med(rd['oneshot']):.2f} s)",
+    )
     ku = r["keepup"]
     add(
         f"5. `chat` in a pty, server streaming {ku['tokens']:,} tokens at {med(ku['rate']):,.0f} tokens/s: "
@@ -970,7 +1004,10 @@ def memory_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     mm = r["memory"]
     add("6. peak RSS, idle REPL (prompt + 2.5 s)", f"{med(mm['idle']):.0f} MB")
     add(f"6. peak RSS, REPL resumed on the {n}-turn thread, one answer", f"{med(mm['long']):.0f} MB")
-    add(f"6. REPL resumed on the {n}-turn thread: Enter -> answer (first turn of the process)", f"{med(mm['long_answer']) * 1000:.0f} ms")
+    add(
+        f"6. REPL resumed on the {n}-turn thread: Enter -> answer (first turn of the process)",
+        f"{med(mm['long_answer']) * 1000:.0f} ms",
+    )
 
 
 def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
@@ -978,7 +1015,12 @@ def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     ms = lambda xs: f"{med(xs) * 1000:.0f} ms"  # noqa: E731
     servers = f"{N_SERVERS} MCP servers (bars.py, stdio)"
     add("7. REPL: spawn -> prompt drawn, no tools set up", ms(tp["prompt_none"]))
-    add(f"7. REPL: spawn -> prompt drawn, {servers} in mcp.json", ms(tp["prompt_mcp"]), "tools_prompt", med(tp["prompt_mcp"]))
+    add(
+        f"7. REPL: spawn -> prompt drawn, {servers} in mcp.json",
+        ms(tp["prompt_mcp"]),
+        "tools_prompt",
+        med(tp["prompt_mcp"]),
+    )
     add(f"7. REPL prompt: {N_SERVERS} MCP servers / none (paired)", f"{med(tp['prompt_ratio']):.2f}x")
     add(
         f"7. REPL, `hi` typed at the prompt: spawn -> first request offering the {5 * N_SERVERS} MCP tools (tools usable)",
@@ -989,15 +1031,25 @@ def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
         f"{ms(tp['answer_mcp'])} vs {ms(tp['answer_none'])} ({med(tp['answer_ratio']):.2f}x paired)",
     )
     add(
-        "7. one-shot `chat \"question\" \| cat`, no tools",
+        '7. one-shot `chat "question" \| cat`, no tools',
         f"{ms(to['none'])} (CPU {ms(to['none_cpu'])})",
     )
     add(
         f"7. one-shot with `--tools {BUILTIN_TOOLS}`",
         f"{ms(to['builtin'])} (CPU {ms(to['builtin_cpu'])})",
     )
-    add(f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, wall (paired)", f"{med(to['ratio_builtin']):.2f}x", "builtin_ratio", med(to["ratio_builtin"]))
-    add(f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, CPU (paired)", f"{med(to['cpu_ratio_builtin']):.2f}x", "builtin_ratio", med(to["cpu_ratio_builtin"]))
+    add(
+        f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, wall (paired)",
+        f"{med(to['ratio_builtin']):.2f}x",
+        "builtin_ratio",
+        med(to["ratio_builtin"]),
+    )
+    add(
+        f"7. one-shot `--tools {BUILTIN_TOOLS}` / no tools, CPU (paired)",
+        f"{med(to['cpu_ratio_builtin']):.2f}x",
+        "builtin_ratio",
+        med(to["cpu_ratio_builtin"]),
+    )
     add(
         f"7. one-shot with {servers} (CPU includes the servers')",
         f"{ms(to['mcp'])} (CPU {ms(to['mcp_cpu'])}); {med(to['ratio_mcp']):.2f}x no tools (paired)",
@@ -1060,7 +1112,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 3 runs, 200 turns, small render")
     p.add_argument("--turns", type=int, default=None, help="length of the long thread (default 1000; 200 with --quick)")
-    p.add_argument("--bare-turns", type=int, default=None, help="longest bare-saver thread (default 300; 100 with --quick)")
+    p.add_argument(
+        "--bare-turns", type=int, default=None, help="longest bare-saver thread (default 300; 100 with --quick)"
+    )
     p.add_argument("--runs", type=int, default=None, help="runs per subprocess measurement (default 7; 3 with --quick)")
     p.add_argument(
         "--tools-only",
@@ -1084,7 +1138,11 @@ def main() -> int:
         p.error("--tools-only and --attachments-only: choose one")
     if args.out is None:
         args.out = HERE / (
-            "results-tools.md" if args.tools_only else "results-attachments.md" if args.attachments_only else "results.md"
+            "results-tools.md"
+            if args.tools_only
+            else "results-attachments.md"
+            if args.attachments_only
+            else "results.md"
         )
     runs = args.runs or (3 if args.quick else 7)
     n = args.turns or (200 if args.quick else 1000)
@@ -1127,7 +1185,9 @@ def run_tools(results: dict[str, Any], server: FakeOpenAIServer, work: Path, run
     """Row 7, both parts."""
     log(f"tools: {runs} interleaved REPL runs, no tools vs {N_SERVERS} MCP servers")
     results["tools_prompt"] = bench_tools_prompt(server, work, runs)
-    log(f"tools: {runs} rotated one-shot runs: no tools, --tools {BUILTIN_TOOLS}, {N_SERVERS} MCP servers, the servers alone")
+    log(
+        f"tools: {runs} rotated one-shot runs: no tools, --tools {BUILTIN_TOOLS}, {N_SERVERS} MCP servers, the servers alone"
+    )
     results["tools_oneshot"] = bench_tools_oneshot(server, work, runs)
 
 

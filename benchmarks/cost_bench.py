@@ -73,22 +73,37 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="rounds (default 9)")
     parser.add_argument("--out", default=str(HERE / "results-cost.md"))
     options = parser.parse_args()
-    samples: dict[str, dict[str, list[float]]] = {kind: {"wall": [], "cpu": [], "slow": [], "prompt": [], "answer": []} for kind in MODELS}
+    samples: dict[str, dict[str, list[float]]] = {
+        kind: {"wall": [], "cpu": [], "slow": [], "prompt": [], "answer": []} for kind in MODELS
+    }
     reply = f"a short answer {END_MARK}"
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(default_reply=reply) as fake, FakeOpenAIServer(default_reply=reply, delay=0.1) as slow:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeOpenAIServer(default_reply=reply) as fake,
+        FakeOpenAIServer(default_reply=reply, delay=0.1) as slow,
+    ):
         work = Path(tmp)
         env = {**chat_env(fake.base_url, work / "home"), "PYTHONPATH": str(ROOT)}
         config = work / "home" / ".config" / "chatcli" / "config.toml"
         config.parent.mkdir(parents=True)
         config.write_text('[prices."gpt-fake"]\ninput = 2.5\noutput = 10\n')
-        loads = [float(subprocess.run([PY, "-c", LOAD], env=env, capture_output=True, text=True, check=True).stdout) for _ in range(5)]
+        loads = [
+            float(subprocess.run([PY, "-c", LOAD], env=env, capture_output=True, text=True, check=True).stdout)
+            for _ in range(5)
+        ]
         for round_ in range(options.runs):
             kinds = list(MODELS) if round_ % 2 == 0 else list(reversed(MODELS))
             for kind in kinds:
                 wall, cpu = oneshot(env, work, MODELS[kind])
                 remote, _ = oneshot({**env, "OPENAI_BASE_URL": slow.base_url}, work, MODELS[kind])
                 shown, answer = prompt(env, work, MODELS[kind])
-                for name, value in (("wall", wall), ("cpu", cpu), ("slow", remote), ("prompt", shown), ("answer", answer)):
+                for name, value in (
+                    ("wall", wall),
+                    ("cpu", cpu),
+                    ("slow", remote),
+                    ("prompt", shown),
+                    ("answer", answer),
+                ):
                     samples[kind][name].append(value)
 
     def row(metric: str, what: str) -> str:

@@ -40,8 +40,13 @@ def seed(home: Path) -> list[str]:
         ids = []
         async with open_threads(settings) as threads:
             for t in range(20):
-                messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"{t} {i} " + " ".join(words * 4)} for i in range(20)]
-                ids.append(await threads.import_json({"format": EXPORT_FORMAT, "title": f"thread {t}", "messages": messages}))
+                messages = [
+                    {"role": "user" if i % 2 == 0 else "assistant", "content": f"{t} {i} " + " ".join(words * 4)}
+                    for i in range(20)
+                ]
+                ids.append(
+                    await threads.import_json({"format": EXPORT_FORMAT, "title": f"thread {t}", "messages": messages})
+                )
         return ids
 
     return asyncio.run(fill())
@@ -86,7 +91,9 @@ def main() -> int:
     rows = [f"| chat --version | {floor * 1000:.0f} ms | — | — |"]
     for name in commands:
         ratio = statistics.median(ratios[name])
-        rows.append(f"| {name} | {statistics.median(times[name]) * 1000:.0f} ms | {ratio:.2f}x | {'yes' if ratio <= TARGET else 'NO'} |")
+        rows.append(
+            f"| {name} | {statistics.median(times[name]) * 1000:.0f} ms | {ratio:.2f}x | {'yes' if ratio <= TARGET else 'NO'} |"
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     table = "\n".join(["| command | median wall | / chat --version (paired) | <= 1.3x? |", "|---|---|---|---|", *rows])
     text = f"Run of {stamp} · nproc {os.cpu_count()} · Python {sys.version.split()[0]} · {options.runs} rounds\n\n{table}\n"

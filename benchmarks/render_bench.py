@@ -45,12 +45,23 @@ def make_answer(target_tokens: int = 20_000) -> str:
     while len(tokenize("\n\n".join(blocks))) < target_tokens:
         # No line of prose or code repeats, so no renderer can get away with caching lines.
         items = "\n".join(f"- step {section}.{i}: check the `state_{section}_{i}` value and *log* it" for i in range(5))
-        code = "```python\n" + "\n".join(
-            f"def handler_{section}_{i}(event: dict) -> str:\n    return f\"{{event['id']}}:{i}\"  # route {section}.{i}"
-            for i in range(10)
-        ) + "\n```"
+        code = (
+            "```python\n"
+            + "\n".join(
+                f"def handler_{section}_{i}(event: dict) -> str:\n    return f\"{{event['id']}}:{i}\"  # route {section}.{i}"
+                for i in range(10)
+            )
+            + "\n```"
+        )
         prose = paragraph.replace("The renderer", f"In part {section} the renderer")
-        blocks += [f"## Section {section}", prose, items, prose.replace("part", "step"), code, f"> Note {section}: keep it short."]
+        blocks += [
+            f"## Section {section}",
+            prose,
+            items,
+            prose.replace("part", "step"),
+            code,
+            f"> Note {section}: keep it short.",
+        ]
         section += 1
     return "\n\n".join(blocks) + "\n"
 

@@ -38,7 +38,12 @@ def free_port() -> int:
 def post(port: int, thread: str, content: str) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("POST", f"/v1/threads/{thread}/messages", json.dumps({"content": content}), {"Content-Type": "application/json"})
+        connection.request(
+            "POST",
+            f"/v1/threads/{thread}/messages",
+            json.dumps({"content": content}),
+            {"Content-Type": "application/json"},
+        )
         return json.loads(connection.getresponse().read())
     finally:
         connection.close()
@@ -73,7 +78,9 @@ def main() -> None:
                 answer = post(port, "served", f"question {i}")
                 served_s = time.perf_counter() - t
                 t = time.perf_counter()
-                run = subprocess.run([CHAT, "--json", "-t", "oneshot", f"question {i}"], env=env, capture_output=True, text=True)
+                run = subprocess.run(
+                    [CHAT, "--json", "-t", "oneshot", f"question {i}"], env=env, capture_output=True, text=True
+                )
                 oneshot_s = time.perf_counter() - t
                 if run.returncode != 0 or "reply" not in answer:
                     raise SystemExit(f"a question failed: {run.stderr or answer}")

@@ -156,7 +156,11 @@ def _measure(bench: Any, work: Path, runs: int) -> int:
                 if kind == "one-shot":
                     t0 = time.perf_counter()
                     proc = subprocess.run(
-                        [*command, bench.ONESHOT_QUESTION], env=run_env, cwd=work, capture_output=True, stdin=subprocess.DEVNULL
+                        [*command, bench.ONESHOT_QUESTION],
+                        env=run_env,
+                        cwd=work,
+                        capture_output=True,
+                        stdin=subprocess.DEVNULL,
                     )
                     steps = {"process exited": time.perf_counter() - t0}
                     if proc.returncode != 0 or bench.END_MARK not in proc.stdout.decode():
@@ -187,7 +191,9 @@ def _measure(bench: Any, work: Path, runs: int) -> int:
                     else:
                         steps[what] = at[0]
                 cpu = {what: at[1] for what, at in lasts.items()}
-                steps["child CPU until the last server answered initialize"] = cpu.get("server answered initialize", float("nan"))
+                steps["child CPU until the last server answered initialize"] = cpu.get(
+                    "server answered initialize", float("nan")
+                )
                 steps["child CPU when the MCP servers were spawned (last)"] = lasts.get(
                     "stdio streams (spawns the server): entered", (0, float("nan"))
                 )[1]
@@ -211,11 +217,15 @@ def _measure(bench: Any, work: Path, runs: int) -> int:
             overlap["side by side"].append(time.perf_counter() - t0)
     for kind, runs_steps in timelines.items():
         print(f"\n{kind} with {bench.N_SERVERS} MCP servers: median seconds since spawn over {len(runs_steps)} runs")
-        order = sorted(runs_steps[0], key=lambda w: (w.startswith("child CPU"), statistics.median(r.get(w, 0) for r in runs_steps)))
+        order = sorted(
+            runs_steps[0], key=lambda w: (w.startswith("child CPU"), statistics.median(r.get(w, 0) for r in runs_steps))
+        )
         for what in order:
             values = [r[what] for r in runs_steps if what in r]
             print(f"  {statistics.median(values):6.3f}  {what}")
-    print(f"\nno-tools one-shot and the {bench.N_SERVERS} servers' start (raw JSON-RPC), median seconds over {runs} runs")
+    print(
+        f"\nno-tools one-shot and the {bench.N_SERVERS} servers' start (raw JSON-RPC), median seconds over {runs} runs"
+    )
     for what, values in overlap.items():
         print(f"  {statistics.median(values):6.3f}  {what}")
     return 0

@@ -54,17 +54,31 @@ def page(sections: int = 120) -> bytes:
     head += "<script>" + "".join(f"function f{i}(x) {{ return x * {i}; }}\n" for i in range(400)) + "</script>"
     body = []
     for i in range(sections):
-        body.append(f"<h2 id='s{i}'>Section {i}</h2><p>" + " ".join(f"word{j} <a href='/p{j}'>link {j}</a>" for j in range(25)) + "</p>")
+        body.append(
+            f"<h2 id='s{i}'>Section {i}</h2><p>"
+            + " ".join(f"word{j} <a href='/p{j}'>link {j}</a>" for j in range(25))
+            + "</p>"
+        )
         body.append("<ul>" + "".join(f"<li>item {j} of section {i}</li>" for j in range(8)) + "</ul>")
         body.append(f"<pre><code>def f{i}(x):\n    return x * {i}\n</code></pre>")
-        body.append("<table><tr><th>a</th><th>b</th></tr>" + "".join(f"<tr><td>{j}</td><td>{j * i}</td></tr>" for j in range(4)) + "</table>")
-    return f"<!doctype html><html><head><title>Bench page</title>{head}</head><body>{''.join(body)}</body></html>".encode()
+        body.append(
+            "<table><tr><th>a</th><th>b</th></tr>"
+            + "".join(f"<tr><td>{j}</td><td>{j * i}</td></tr>" for j in range(4))
+            + "</table>"
+        )
+    return (
+        f"<!doctype html><html><head><title>Bench page</title>{head}</head><body>{''.join(body)}</body></html>".encode()
+    )
 
 
 def base_tree(work: Path) -> Path:
     """The code this checkout branched from, unpacked (chatcli/ only)."""
-    commit = subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True).stdout.strip()
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "chatcli"], capture_output=True, check=True).stdout
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    data = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "chatcli"], capture_output=True, check=True
+    ).stdout
     target = work / "base"
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(target, filter="data")
@@ -87,10 +101,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         trees = {"branch": ROOT, "base": base_tree(work)}
-        envs = {name: {**chat_env(server.base_url, work / f"home-{name}"), "PYTHONPATH": str(tree)} for name, tree in trees.items()}
+        envs = {
+            name: {**chat_env(server.base_url, work / f"home-{name}"), "PYTHONPATH": str(tree)}
+            for name, tree in trees.items()
+        }
         r: dict[str, list[float]] = {}
         for i in range(args.runs):  # row 1: the prompt
-            for name in (("branch", "base") if i % 2 == 0 else ("base", "branch")):
+            for name in ("branch", "base") if i % 2 == 0 else ("base", "branch"):
                 chat = PtyChat([], envs[name], work, command=[PY, "-m", "chatcli"])
                 try:
                     r.setdefault(f"prompt_{name}", []).append(chat.wait_for(prompt_shown))
@@ -99,7 +116,7 @@ def main() -> int:
             r.setdefault("prompt_ratio", []).append(r["prompt_branch"][-1] / r["prompt_base"][-1])
         html_loaded = set()
         for i in range(args.runs):  # row 2: a one-shot, and what importing the library costs
-            for name in (("branch", "base") if i % 2 == 0 else ("base", "branch")):
+            for name in ("branch", "base") if i % 2 == 0 else ("base", "branch"):
                 wall, proc, _ = timed_run([PY, "-c", LOADED + MAIN], env=envs[name], cwd=work, stdin=b"hi\n")
                 assert proc.returncode == 0 and b"Read it." in proc.stdout, proc.stderr.decode()
                 r.setdefault(f"oneshot_{name}", []).append(wall)
@@ -115,9 +132,16 @@ def main() -> int:
         convert = time.perf_counter() - t
         (work / "page.md").write_text(text)
         url = f"{site.url}/bench"
-        big = {**envs["branch"], "CHATCLI_CONTEXT_TOKENS": "200000"}  # the page is ~25,000 tokens: over the default budget
+        big = {
+            **envs["branch"],
+            "CHATCLI_CONTEXT_TOKENS": "200000",
+        }  # the page is ~25,000 tokens: over the default budget
         for i in range(args.runs):  # row 3: a page against the same text as a file
-            for which, path in ((("url", url), ("file", str(work / "page.md"))) if i % 2 == 0 else (("file", str(work / "page.md")), ("url", url))):
+            for which, path in (
+                (("url", url), ("file", str(work / "page.md")))
+                if i % 2 == 0
+                else (("file", str(work / "page.md")), ("url", url))
+            ):
                 wall, proc, _ = timed_run([PY, "-m", "chatcli", "-a", path, "q"], env=big, cwd=work)
                 assert proc.returncode == 0, proc.stderr.decode()
                 r.setdefault(f"attach_{which}", []).append(wall)

@@ -56,7 +56,9 @@ def served(chat: list[str], env: dict[str, str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--chat", default=str(Path(sys.executable).with_name("chat")), help="the chat command (split as a shell does)")
+    parser.add_argument(
+        "--chat", default=str(Path(sys.executable).with_name("chat")), help="the chat command (split as a shell does)"
+    )
     parser.add_argument("--llm", default=None, help="the llm command, to compare with")
     parser.add_argument("--out", default=str(HERE / "results-worker.md"))
     args = parser.parse_args()
@@ -94,7 +96,9 @@ def main() -> None:
         through = served(chat, commands["chat, worker"][1]) - before
         subprocess.run([*chat, "worker", "stop"], env=commands["chat, worker"][1], capture_output=True, timeout=60)
     if through != args.runs:
-        raise SystemExit(f"the worker answered {through} of {args.runs} worker runs: is --chat this checkout's launcher?")
+        raise SystemExit(
+            f"the worker answered {through} of {args.runs} worker runs: is --chat this checkout's launcher?"
+        )
 
     def ratio(a: str, b: str) -> float:
         return statistics.median(x / y for x, y in zip(walls[a], walls[b]))

@@ -108,15 +108,12 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_EDITING_MODE": "editing_mode",
 }
 
-MEMORY_MODES = ("trim", "summary")
-SANDBOX_MODES = ("workspace", "read-only", "off")
-EDITING_MODES = ("emacs", "vi")
+MEMORY_MODES, SANDBOX_MODES, EDITING_MODES = ("trim", "summary"), ("workspace", "read-only", "off"), ("emacs", "vi")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _coerce_bool(name: str, value: Any, source: str) -> bool:
@@ -167,12 +164,14 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 
 def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], ...]:
     """``[prices."model"] input = 2.5, output = 10, cached_input = 1.25`` (dollars per million tokens) as tuples."""
-    names = ("input", "output", "cached_input")
-    for model, price in table.items() if isinstance(table, dict) else [("", None)]:
-        values = [price.get(k, 0) for k in names] if isinstance(price, dict) and {"input", "output"} <= set(price) <= set(names) else []
+    names, found = ("input", "output", "cached_input"), []
+    for model, p in table.items() if isinstance(table, dict) else [("", None)]:
+        shaped = isinstance(p, dict) and {"input", "output"} <= set(p) <= set(names)
+        values = [p.get(k, 0) for k in names] if shaped else []
         if not model or not values or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values):
-            raise ConfigError(f'{source}: [prices."{model}"] takes input, output and cached_input: dollars per million tokens')
-    return tuple((str(m), float(p["input"]), float(p["output"]), float(p.get("cached_input", p["input"]))) for m, p in table.items())
+            raise ConfigError(f'{source}: [prices."{model}"] takes input, output and cached_input: $ a million tokens')
+        found.append((str(model), float(p["input"]), float(p["output"]), float(p.get("cached_input", p["input"]))))
+    return tuple(found)
 
 
 def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:

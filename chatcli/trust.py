@@ -56,7 +56,9 @@ class DotEnv:
 
     def ignored(self, known: Any) -> list[str]:
         """The chatcli variables this file sets but may not, untrusted."""
-        return sorted(k for k, v in self.variables.items() if k in known and v and not self.trusted and k not in SAFE_KEYS)
+        return sorted(
+            k for k, v in self.variables.items() if k in known and v and not self.trusted and k not in SAFE_KEYS
+        )
 
     def notice(self, known: Any) -> str | None:
         """One line on what was ignored and why, or None when nothing was."""
@@ -65,7 +67,9 @@ class DotEnv:
             what = f": {', '.join(ignored)} ignored" if ignored else ""
             return f"{self.path} changed since you trusted it{what} (chat trust trusts it as it is now)"
         if ignored:
-            return f"{self.path}: {', '.join(ignored)} ignored: a .env may set these only once you trust it (chat trust)"
+            return (
+                f"{self.path}: {', '.join(ignored)} ignored: a .env may set these only once you trust it (chat trust)"
+            )
         return None
 
 
@@ -116,7 +120,9 @@ def _trusted(store: Path) -> dict[str, str]:
         files = json.loads(store.read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError):
         return {}
-    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
+    return (
+        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
+    )
 
 
 def _save(store: Path, files: dict[str, str]) -> None:

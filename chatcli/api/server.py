@@ -70,15 +70,21 @@ class Answer(BaseModel):
     turns_left_out: int = Field(0, description="Earlier questions the context budget left out of the request.")
     reasoning: str | None = Field(None, description="What a reasoning model thought first.")
     approval_required: list[dict[str, Any]] | None = Field(
-        None, description="Calls the thread waits on (id, name, label, server, arguments): answer with POST .../approvals."
+        None,
+        description="Calls the thread waits on (id, name, label, server, arguments): answer with POST .../approvals.",
     )
-    error: dict[str, Any] | None = Field(None, description="On a failure: message (one line) and exit_code (as the command line's).")
+    error: dict[str, Any] | None = Field(
+        None, description="On a failure: message (one line) and exit_code (as the command line's)."
+    )
 
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": Answer, "content": {"text/event-stream": {}}, "description": "The answer (or its events)."},
     400: {"model": Answer, "description": "A usage error (the error object)."},
-    502: {"model": Answer, "description": "The model's endpoint failed (the error object, with the part that arrived)."},
+    502: {
+        "model": Answer,
+        "description": "The model's endpoint failed (the error object, with the part that arrived).",
+    },
 }
 
 
@@ -115,7 +121,9 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
         if token is not None:
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return JSONResponse({"error": {"message": "a bearer token is needed (Authorization: Bearer TOKEN)"}}, 401)
+                return JSONResponse(
+                    {"error": {"message": "a bearer token is needed (Authorization: Bearer TOKEN)"}}, 401
+                )
         return await call_next(request)
 
     @app.exception_handler(ChatError)
@@ -152,7 +160,9 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
         from chatcli.chat.session import ThreadSetup, set_up
 
         files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
-        setup = ThreadSetup(system=message.system, role=_role(settings, message.role), model=message.model, attachments=files)
+        setup = ThreadSetup(
+            system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
+        )
         engine = state["engine"]
 
         @asynccontextmanager
@@ -161,7 +171,9 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
             await set_up(conversation, setup, settings)
             yield conversation
 
-        return await _answer(request, Turn(opened, lambda c: c.send(message.content, list(files)), settings, _streams(request)))
+        return await _answer(
+            request, Turn(opened, lambda c: c.send(message.content, list(files)), settings, _streams(request))
+        )
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",

@@ -21,68 +21,12 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
     worker_commands,
 )
 from chatcli.app.environment import Environment
+from chatcli.app.help_text import HELP
 from chatcli.app.run import parse_vars, run
 from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 
-HELP = """Chat with a language model in your terminal; conversations are kept and can be resumed.
-
-\b
-  chat [OPTIONS] [QUESTION]    ask, or open the prompt
-  chat threads [--json]        list conversations, newest first
-  chat show ID                 print a transcript
-  chat export ID -f md|json    export; `chat import FILE` reads JSON back
-  chat rm ID... [--yes]        delete
-  chat search TEXT             full-text search over all threads
-  chat title ID TEXT           rename
-  chat fork ID --at N          new thread from the first N turns
-  chat stats [--since 7d]      tokens and dollars by day, model and thread (--json)
-  chat tools                   MCP servers, built-in tools, and their state
-  chat roles                   the roles (named system prompts) chat --role NAME can use
-  chat models [--json]         the models the server offers (/model NAME switches at the prompt)
-  chat trust [--revoke]        let this directory's .env set every setting (see below)
-  chat serve [--port N]        the same threads over HTTP (--json objects, --jsonl as SSE)
-  chat worker status|stop      the warm worker for one-shots (worker = true in config.toml)
-  chat --install-completion    Tab completion for bash, zsh or fish (--show-completion SHELL prints it)
-  (each has -h/--help; `chat ask TEXT` asks a question that is a command name)
-
-With no QUESTION and a terminal on stdin, opens an interactive prompt. With a QUESTION, or
-with text piped on stdin, prints one answer to stdout and exits (both given: the question
-comes first, then the piped text). --json prints that answer as one JSON object, --jsonl
-as JSON lines while it streams (for scripts).
-
-The endpoint is any OpenAI-compatible server: set OPENAI_API_KEY for OpenAI, or
-OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or LM Studio. The main variables:
-CHATCLI_MODEL, CHATCLI_TEMPERATURE, CHATCLI_SYSTEM, CHATCLI_DB, CHATCLI_CONTEXT_TOKENS,
-CHATCLI_MAX_TOKENS, CHATCLI_TIMEOUT, CHATCLI_TOOLS (the README's Configuration table has
-them all). They can also live in $XDG_CONFIG_HOME/chatcli/config.toml, in lower case without
-CHATCLI_ (model = "...", temperature = 0.2), or in a .env file in the working directory.
-A .env may set only the endpoint with its own key, the model and plain numbers until you
-trust it with `chat trust`; your own key is never sent to an endpoint that an untrusted
-.env sets.
-
-No key? --local runs a small model on this machine, no network needed (install it from
-your chatcli checkout with CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
-pip install --no-cache-dir -e ".[local]"; the README says why); with no key and no endpoint
-set, chat uses it by itself.
---local-model PATH runs another GGUF model file instead.
-
--a FILE sends a file with the question: an image for vision models, or a text file.
-A reasoning model's thinking shows folded to one line in a terminal (/think shows it),
-never in a pipe.
-
-Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatcli/mcp.json,
-and chat's own shell and files tools when turned on with --tools. Every call is shown and
-asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
-with no terminal to ask (a pipe, --json), such a call is refused and the answer goes on.
-On Linux the shell tool runs in a sandbox (bubblewrap): writes only in this directory, no
-network (--sandbox, --network); approve = ["files"] covers files in this directory only.
-
-Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 configuration, 4 model or API error,
-5 database error, 129 terminal closed, 130 Ctrl-C, 141 reader left, 143 terminated
-(an answer stopped by a signal is kept in the thread).
-"""
 
 def _version(value: bool) -> None:
     if value:
@@ -107,15 +51,30 @@ class Sandbox(str, Enum):
 
 @app.command("ask", help=HELP, hidden=True)
 def ask_command(
-    question: Optional[str] = typer.Argument(None, metavar="QUESTION", help="Ask this and exit (otherwise open the prompt)."),
+    question: Optional[str] = typer.Argument(
+        None, metavar="QUESTION", help="Ask this and exit (otherwise open the prompt)."
+    ),
     thread: Optional[str] = typer.Option(
-        None, "--thread", "-t", metavar="ID", help="Resume the thread with this id (an id like an existing one's is refused, naming it; a new id starts a thread)."
+        None,
+        "--thread",
+        "-t",
+        metavar="ID",
+        help="Resume the thread with this id (an id like an existing one's is refused, naming it; a new id starts a thread).",
     ),
     latest: bool = typer.Option(False, "--continue", "-c", help="Continue the most recently used thread."),
-    new_thread: Optional[str] = typer.Option(None, "--new-thread", metavar="ID", help="Start a new thread under this id, even one close to an existing id."),
+    new_thread: Optional[str] = typer.Option(
+        None, "--new-thread", metavar="ID", help="Start a new thread under this id, even one close to an existing id."
+    ),
     model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."),
-    temperature: Optional[str] = typer.Option(None, "--temperature", metavar="T", help="Sampling temperature, e.g. 0 or 0.7 (beats a role's) [env: CHATCLI_TEMPERATURE]."),
+    system: Optional[str] = typer.Option(
+        None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."
+    ),
+    temperature: Optional[str] = typer.Option(
+        None,
+        "--temperature",
+        metavar="T",
+        help="Sampling temperature, e.g. 0 or 0.7 (beats a role's) [env: CHATCLI_TEMPERATURE].",
+    ),
     role: Optional[str] = typer.Option(
         None,
         "--role",
@@ -123,7 +82,9 @@ def ask_command(
         metavar="NAME",
         help="Start (or set) the thread with the role NAME: $XDG_CONFIG_HOME/chatcli/roles/NAME.toml or NAME.md (its prompt is kept with the thread; `chat roles` lists them).",
     ),
-    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."),
+    var: list[str] = typer.Option(
+        [], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."
+    ),
     attach: list[str] = typer.Option(
         [],
         "--attach",
@@ -140,7 +101,7 @@ def ask_command(
     local: bool = typer.Option(
         False,
         "--local",
-        help='Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs the local extra: see above].',
+        help="Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs the local extra: see above].",
     ),
     local_model: Optional[str] = typer.Option(
         None,
@@ -154,7 +115,9 @@ def ask_command(
         metavar="shell,files",
         help="Turn on chat's built-in tools: shell (run a command here), files (read a file, list a directory). Every call is shown and asked about first [config: tools].",
     ),
-    no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."),
+    no_tools: bool = typer.Option(
+        False, "--no-tools", help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."
+    ),
     yes: bool = typer.Option(
         False,
         "--yes",
@@ -167,12 +130,22 @@ def ask_command(
         metavar="workspace|read-only|off",
         help="Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; .git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap [env: CHATCLI_SANDBOX].",
     ),
-    network: bool = typer.Option(False, "--network", help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1]."),
-    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."),
-    as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."),
+    network: bool = typer.Option(
+        False,
+        "--network",
+        help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."
+    ),
+    as_jsonl: bool = typer.Option(
+        False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     env = environment()
     json_output = None
@@ -192,7 +165,11 @@ def ask_command(
         )  # fmt: skip
         role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here
-        for line in ignored(setup.variables, setup.system or role_prompt or (None if resumed else settings.system), bool(tools and no_tools)):
+        for line in ignored(
+            setup.variables,
+            setup.system or role_prompt or (None if resumed else settings.system),
+            bool(tools and no_tools),
+        ):
             env.stderr.write(f"chat: warning: {line}\n")
         run(question, thread, settings, setup, json_output, env, debug)
 
@@ -257,7 +234,9 @@ def _completion(args: list[str], env: Environment) -> int | None:
         elif args[0] == "--show-completion":
             shell = args[1] if len(args) > 1 else detect_shell(env.environ)
             if shell is None:
-                raise UsageError("cannot tell your shell from $SHELL", hint="name it: chat --show-completion bash|zsh|fish")
+                raise UsageError(
+                    "cannot tell your shell from $SHELL", hint="name it: chat --show-completion bash|zsh|fish"
+                )
             env.stdout.write(script(shell))
         else:
             env.stderr.write(install(args[1] if len(args) > 1 else None, env.environ) + "\n")

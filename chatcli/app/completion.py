@@ -27,7 +27,9 @@ INSTALL = {
 }
 
 
-def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str, str]]:
+def candidates(
+    args: list[str], incomplete: str, threads: Callable[[], list[tuple[str, str]]]
+) -> list[tuple[str, str, str]]:
     """What may follow ``args`` (the words before the cursor): (value, help, "plain" or "file")."""
     import typer
 
@@ -45,7 +47,9 @@ def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tupl
         return [(name, "", "plain") for name in _role_names() if name.startswith(incomplete)]
     taking = _option(command, previous)
     if taking is not None:
-        choices = getattr(taking.type, "choices", None) or (taking.metavar.split("|") if "|" in (taking.metavar or "") else ())
+        choices = getattr(taking.type, "choices", None) or (
+            taking.metavar.split("|") if "|" in (taking.metavar or "") else ()
+        )
         return [(str(c), "", "plain") for c in choices if str(c).startswith(incomplete)]
     if incomplete.startswith("-"):
         found = []
@@ -58,7 +62,9 @@ def candidates(args: list[str], incomplete: str, threads: Callable[[], list[tupl
     if name in THREAD_COMMANDS and (name == "rm" or not words):
         return [item for item in _matching(threads(), incomplete) if item[0] not in words]
     if name == "ask" and not words:
-        subcommands = [(c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in COMMANDS if c != "ask"]
+        subcommands = [
+            (c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in COMMANDS if c != "ask"
+        ]
         return [item for item in subcommands if item[0].startswith(incomplete)]
     return []
 
@@ -82,7 +88,11 @@ def _matching(threads: list[tuple[str, str]], incomplete: str) -> list[tuple[str
 def _option(command: Any, word: str) -> Any:
     """The option of ``command`` that ``word`` names and that takes a value, or None."""
     for param in command.params:
-        if word in getattr(param, "opts", []) and not getattr(param, "is_flag", False) and getattr(param, "param_type_name", "") == "option":
+        if (
+            word in getattr(param, "opts", [])
+            and not getattr(param, "is_flag", False)
+            and getattr(param, "param_type_name", "") == "option"
+        ):
             return param
     return None
 
@@ -110,7 +120,10 @@ def _shell_class(shell: str) -> type:
         threads: Callable[[], list[tuple[str, str]]] = staticmethod(lambda: [])  # type: ignore[assignment]
 
         def get_completions(self, args: list[str], incomplete: str) -> list[Any]:
-            return [CompletionItem(value, type=kind, help=text or None) for value, text, kind in candidates(args, incomplete, self.threads)]
+            return [
+                CompletionItem(value, type=kind, help=text or None)
+                for value, text, kind in candidates(args, incomplete, self.threads)
+            ]
 
     return Complete
 
@@ -179,7 +192,8 @@ def install(shell: str | None, environ: Mapping[str, str]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     after = {
-        "bash": "new bash sessions load it (with the bash-completion package); or add to ~/.bashrc: source " + str(path),
+        "bash": "new bash sessions load it (with the bash-completion package); or add to ~/.bashrc: source "
+        + str(path),
         "zsh": "add to ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath); then start a new zsh",
         "fish": "new fish sessions load it",
     }[shell]

@@ -13,7 +13,9 @@ from chatcli.config import Settings
 @app.command("models")
 def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the ids (for scripts)."),
-    local: bool = typer.Option(False, "--local", help="List the local model's (started for this) [env: CHATCLI_LOCAL=1]."),
+    local: bool = typer.Option(
+        False, "--local", help="List the local model's (started for this) [env: CHATCLI_LOCAL=1]."
+    ),
     debug: bool = DEBUG,
 ) -> None:
     """List the models the server offers (its /v1/models); the one in use is marked * in a terminal."""
@@ -34,11 +36,12 @@ def models_command(
         if as_json:
             out.write(json.dumps(ids, ensure_ascii=False) + "\n")
         elif not ids:
-            make_env_output(env).note(f"{endpoint_name(settings)} lists no models (set one with --model or CHATCLI_MODEL)")
+            make_env_output(env).note(
+                f"{endpoint_name(settings)} lists no models (set one with --model or CHATCLI_MODEL)"
+            )
         elif out.isatty():
             out.write("".join(neutralise(f"{'*' if i == settings.model else ' '} {i}") + "\n" for i in ids))
         else:
             out.write("".join(i + "\n" for i in ids))
 
     guarded(debug, action, {"local": True if local else None})
-

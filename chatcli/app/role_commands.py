@@ -31,11 +31,22 @@ def roles_command(
             make_env_output(environment()).warn(f"skipped {problem}")
         out = environment().stdout
         if as_json:
-            listing = [{"name": r.name, "model": r.model, "temperature": r.temperature, "system": r.system, "path": str(r.path)} for r in roles]
+            listing = [
+                {
+                    "name": r.name,
+                    "model": r.model,
+                    "temperature": r.temperature,
+                    "system": r.system,
+                    "path": str(r.path),
+                }
+                for r in roles
+            ]
             out.write(json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
             return
         if not roles:
-            out.write(f"no roles yet: write NAME.toml (system = \"...\", model, temperature, vars) or NAME.md (the prompt) in {directory}\n")
+            out.write(
+                f'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) in {directory}\n'
+            )
             return
         width = max(len(r.name) for r in roles)
         for r in roles:

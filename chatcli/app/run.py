@@ -37,7 +37,10 @@ def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
     source = getattr(stdin, "buffer", None)
     data = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
     if len(data) > limit:
-        raise UsageError(f"stdin holds more than {limit // (1024 * 1024)} MB", hint=f"chat reads at most {limit // (1024 * 1024)} MB from stdin")
+        raise UsageError(
+            f"stdin holds more than {limit // (1024 * 1024)} MB",
+            hint=f"chat reads at most {limit // (1024 * 1024)} MB from stdin",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -161,7 +164,18 @@ def run(
 
         repl_output = make_env_output(env, settings, ask=True)
         named = bool(thread or setup.new_thread)
-        asyncio.run(run_repl(settings, opening.thread_id, repl_output, setup=setup, debug=debug, resumed=named or opening.info is not None, info=opening.info, named=named))
+        asyncio.run(
+            run_repl(
+                settings,
+                opening.thread_id,
+                repl_output,
+                setup=setup,
+                debug=debug,
+                resumed=named or opening.info is not None,
+                info=opening.info,
+                named=named,
+            )
+        )
 
 
 def make_env_output(env: Environment, settings: Settings | None = None, ask: bool = False) -> Output:

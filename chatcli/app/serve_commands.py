@@ -30,11 +30,18 @@ def loopback(host: str) -> bool:
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs --token."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
-    unix: Optional[str] = typer.Option(None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."),
-    token: Optional[str] = typer.Option(
-        None, "--token", envvar="CHATCLI_SERVE_TOKEN", help="Every request needs `Authorization: Bearer TOKEN` (also CHATCLI_SERVE_TOKEN)."
+    unix: Optional[str] = typer.Option(
+        None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."),
+    token: Optional[str] = typer.Option(
+        None,
+        "--token",
+        envvar="CHATCLI_SERVE_TOKEN",
+        help="Every request needs `Authorization: Bearer TOKEN` (also CHATCLI_SERVE_TOKEN).",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -43,7 +50,10 @@ def serve_command(
 
     def action(settings: Settings) -> None:
         if unix is None and not loopback(host) and not token:
-            raise UsageError(f"chat serve on {host} would answer anyone who reaches it", hint="give --token (or CHATCLI_SERVE_TOKEN), or listen on 127.0.0.1")
+            raise UsageError(
+                f"chat serve on {host} would answer anyone who reaches it",
+                hint="give --token (or CHATCLI_SERVE_TOKEN), or listen on 127.0.0.1",
+            )
         if not 0 < port < 65536:
             raise UsageError(f"--port must be from 1 to 65535, got {port}")
         from chatcli.app.run import preflight

@@ -54,9 +54,13 @@ def done_with(token: Any) -> None:
     _current.reset(token)
 
 
-DB = typer.Option(None, "--db", metavar="PATH|URL", help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].")
+DB = typer.Option(
+    None,
+    "--db",
+    metavar="PATH|URL",
+    help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].",
+)
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
-
 
 
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:
@@ -94,9 +98,53 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 
 
 # Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "stats", "ask", "worker")
+COMMANDS = (
+    "threads",
+    "show",
+    "export",
+    "import",
+    "rm",
+    "search",
+    "title",
+    "fork",
+    "tools",
+    "roles",
+    "models",
+    "trust",
+    "serve",
+    "stats",
+    "ask",
+    "worker",
+)
 # Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--since"}
+_VALUED = {
+    "-t",
+    "--thread",
+    "-m",
+    "--model",
+    "-s",
+    "--system",
+    "--var",
+    "--db",
+    "--format",
+    "--limit",
+    "--at",
+    "--as",
+    "--memory",
+    "--local-model",
+    "--tools",
+    "-a",
+    "--attach",
+    "-r",
+    "--role",
+    "--temperature",
+    "--new-thread",
+    "--host",
+    "--port",
+    "--socket",
+    "--token",
+    "--since",
+}
 
 
 def route(args: list[str]) -> list[str]:

@@ -17,7 +17,12 @@ UNPRICED = "no known price"
 
 @app.command("stats")
 def stats_command(
-    since: Optional[str] = typer.Option(None, "--since", metavar="WHEN", help="Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w)."),
+    since: Optional[str] = typer.Option(
+        None,
+        "--since",
+        metavar="WHEN",
+        help="Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (for scripts)."),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
@@ -56,12 +61,24 @@ def print_stats(report: Any, out: IO[str]) -> None:
         return
     threads = ranked(report.by_thread)
     rows: list[tuple[str, ...]] = [("", "answers", "tokens in", "tokens out", "dollars")]
-    for heading, group in (("by day", sorted(report.by_day.items())), ("by model", ranked(report.by_model)), ("by thread", threads[:THREADS_SHOWN])):
+    for heading, group in (
+        ("by day", sorted(report.by_day.items())),
+        ("by model", ranked(report.by_model)),
+        ("by thread", threads[:THREADS_SHOWN]),
+    ):
         rows.append((heading,))
         for key, tally in group:
             title = report.titles.get(key) if heading == "by thread" else None
             label = f"{key} {' '.join(title.split())[:40]}" if title else key
-            rows.append(("  " + neutralise(label), f"{tally.answers:,}", f"{tally.input_tokens:,}", f"{tally.output_tokens:,}", _money(tally)))
+            rows.append(
+                (
+                    "  " + neutralise(label),
+                    f"{tally.answers:,}",
+                    f"{tally.input_tokens:,}",
+                    f"{tally.output_tokens:,}",
+                    _money(tally),
+                )
+            )
     total = report.total
     rows.append(("total", f"{total.answers:,}", f"{total.input_tokens:,}", f"{total.output_tokens:,}", _money(total)))
     width = max(len(row[0]) for row in rows if len(row) > 1)
@@ -74,5 +91,7 @@ def print_stats(report: Any, out: IO[str]) -> None:
         out.write(f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n")
     if report.unpriced_models:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
-        out.write(f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
-                  'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n')
+        out.write(
+            f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
+            'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n'
+        )

@@ -67,7 +67,9 @@ def threads_command(
 @app.command("show")
 def show_command(
     thread_id: str = typer.Argument(..., metavar="ID"),
-    thinking: bool = typer.Option(False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."),
+    thinking: bool = typer.Option(
+        False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -84,8 +86,16 @@ def show_command(
 @app.command("export")
 def export_command(
     thread_id: str = typer.Argument(..., metavar="ID"),
-    fmt: str = typer.Option("md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to a new FILE (never overwritten; readable by you only), as /export does."),
+    fmt: str = typer.Option(
+        "md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."
+    ),
+    output: Optional[str] = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to a new FILE (never overwritten; readable by you only), as /export does.",
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -117,7 +127,9 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    file: str = typer.Argument(..., metavar="FILE", help="A JSON export (`chat export ID --format json`), or - for stdin."),
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="A JSON export (`chat export ID --format json`), or - for stdin."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -131,11 +143,16 @@ def import_command(
         except OSError as exc:
             raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
-            raise UsageError(f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one") from None
+            raise UsageError(
+                f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one"
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})", hint="`chat export ID -f json` writes one") from None
+            raise UsageError(
+                f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})",
+                hint="`chat export ID -f json` writes one",
+            ) from None
         except RecursionError:
             raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
         environment().stdout.write(await threads.import_json(data) + "\n")
@@ -162,7 +179,9 @@ def rm_command(
             for t in found:  # what would go: each thread's title and size, so no id is deleted blind
                 title = " ".join((t.info.title or "(untitled)").split())
                 count = len(t.messages)
-                environment().stderr.write(neutralise(f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})") + "\n")
+                environment().stderr.write(
+                    neutralise(f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})") + "\n"
+                )
             if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in thread_ids:
@@ -174,9 +193,15 @@ def rm_command(
 
 @app.command("search")
 def search_command(
-    text: str = typer.Argument(..., metavar="TEXT", help="Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else is special."),
+    text: str = typer.Argument(
+        ...,
+        metavar="TEXT",
+        help="Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else is special.",
+    ),
     limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="Show at most N matches."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -217,7 +242,9 @@ def title_command(
 def fork_command(
     thread_id: str = typer.Argument(..., metavar="ID"),
     at: int = typer.Option(..., "--at", min=1, metavar="N", help="Keep the first N turns."),
-    new_id: Optional[str] = typer.Option(None, "--as", metavar="NEW_ID", help="Id of the new thread (default: random)."),
+    new_id: Optional[str] = typer.Option(
+        None, "--as", metavar="NEW_ID", help="Id of the new thread (default: random)."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:

@@ -13,7 +13,12 @@ from chatcli.config import Settings
 
 @app.command("tools")
 def tools_command(
-    tools: Optional[str] = typer.Option(None, "--tools", metavar="shell,files", help="Also list these built-in tools, as `chat --tools` would turn them on."),
+    tools: Optional[str] = typer.Option(
+        None,
+        "--tools",
+        metavar="shell,files",
+        help="Also list these built-in tools, as `chat --tools` would turn them on.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of servers and their tools (for scripts)."),
     debug: bool = DEBUG,
 ) -> None:
@@ -28,7 +33,9 @@ def tools_command(
             async with open_toolbox(settings) as toolbox:
                 if toolbox is not None:
                     await toolbox.settle()
-                print_tools(toolbox.status() if toolbox is not None else [], settings.mcp_config or "", env.stdout, as_json)
+                print_tools(
+                    toolbox.status() if toolbox is not None else [], settings.mcp_config or "", env.stdout, as_json
+                )
 
         asyncio.run(main())
 

@@ -43,6 +43,7 @@ WARM = (
 
 def same_loading(environ: dict[str, str]) -> bool:
     """True when a call's environment loads Python and chat as this worker's did (else: the normal way)."""
+
     def keyed(env: Any) -> dict[str, str]:
         names = ("LANG", "LANGUAGE", "TZ", "CHATCLI_LAZY_IMPORTS")
         return {k: v for k, v in env.items() if k in names or k.startswith(("LC_", "PYTHON"))}
@@ -147,7 +148,9 @@ class Worker:
             pid = os.fork()
             if pid == 0:
                 others = [c.fileno() for c in self.children.values()]
-                run_child(conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others))  # never returns
+                run_child(
+                    conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others)
+                )  # never returns
             send(conn, {"pid": pid})
             self.served += 1
             self.children[pid] = conn

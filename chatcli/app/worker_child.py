@@ -64,7 +64,9 @@ def _text_stream(fd: int, mode: str, line_buffering: bool, errors: str | None = 
 
     template = _KEPT[fd]
     binary = io.open(fd, mode + "b", closefd=False)
-    return io.TextIOWrapper(binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=line_buffering)
+    return io.TextIOWrapper(
+        binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=line_buffering
+    )
 
 
 def _run(argv: list[str]) -> int:

@@ -208,7 +208,9 @@ class Forwarder:
             signal.signal(signum, handler)
 
 
-def offer(sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float) -> dict[str, Any] | None:
+def offer(
+    sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float
+) -> dict[str, Any] | None:
     """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left."""
     mask = os.umask(0o077)
     os.umask(mask)
@@ -277,4 +279,3 @@ def finish(sock: socket.socket) -> int:
         os.kill(os.getpid(), signum)
         return 128 + signum
     return int(status.get("exit", 1))
-

@@ -21,7 +21,9 @@ class Action(str, Enum):
 
 @app.command("worker")
 def worker_command(
-    action: Action = typer.Argument(..., metavar="status|stop", help="status: is it running, and how long it stays idle; stop: stop it now."),
+    action: Action = typer.Argument(
+        ..., metavar="status|stop", help="status: is it running, and how long it stays idle; stop: stop it now."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object."),
 ) -> None:
     """The warm worker: with worker = true in config.toml (or CHATCLI_WORKER=1), one-shot questions are
@@ -47,9 +49,13 @@ def worker_command(
     if as_json:
         env.stdout.write(json.dumps(record) + "\n")
         return
-    lines = [f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time {idle:g} s"]
+    lines = [
+        f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time {idle:g} s"
+    ]
     if state is None:
-        lines.append("not running" + (f" (it would listen in {directory})" if directory else " (no private directory for it)"))
+        lines.append(
+            "not running" + (f" (it would listen in {directory})" if directory else " (no private directory for it)")
+        )
     else:
         left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
         stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
@@ -87,7 +93,9 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
     path = os.path.join(directory, SOCKET)
     sock = connect(path)
     if sock is None:
-        lock = os.open(os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        lock = os.open(
+            os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # not while a caller starts one
             if os.path.lexists(path) and connect(path) is None:

@@ -62,7 +62,7 @@ class Attachment:
 
     @property
     def line(self) -> str:
-        """"shot.png (image/png, 120 KB)"; a page: "Its title · https://… (text/markdown, 12 KB)"."""
+        """ "shot.png (image/png, 120 KB)"; a page: "Its title · https://… (text/markdown, 12 KB)"."""
         named = f"{self.name} · {self.url}" if self.url and self.name != self.url else self.name
         return f"{named} ({self.mime}, {readable_size(len(self.data))})"
 
@@ -115,7 +115,9 @@ def read_attachment(path: str) -> Attachment:
         if size > MAX_BYTES:
             raise _too_big(file.name, size)
     except NotRegularFile as exc:
-        raise UsageError(f"cannot attach {path}: it is {exc.kind}, not a regular file", hint="nothing was sent") from None
+        raise UsageError(
+            f"cannot attach {path}: it is {exc.kind}, not a regular file", hint="nothing was sent"
+        ) from None
     except FileNotFoundError:
         raise UsageError(f"cannot attach {path}: no such file") from None
     except PermissionError:

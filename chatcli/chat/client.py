@@ -75,7 +75,11 @@ def _clean_tool_call(call: Any) -> dict:
     return {
         **call,
         "id": _text_or_none(call.get("id"), "id"),
-        "function": {**function, "name": _text_or_none(function.get("name"), "name"), "arguments": _text_or_none(arguments, "arguments")},
+        "function": {
+            **function,
+            "name": _text_or_none(function.get("name"), "name"),
+            "arguments": _text_or_none(arguments, "arguments"),
+        },
     }
 
 

@@ -121,7 +121,12 @@ def remember(endpoint: str, model: str, budget: int, window: int | None, asked_f
     import time
 
     data = _load()
-    data[_key(endpoint, model)] = {"budget": budget, "window": window, "learned_at": int(time.time()), "asked_for": asked_for}
+    data[_key(endpoint, model)] = {
+        "budget": budget,
+        "window": window,
+        "learned_at": int(time.time()),
+        "asked_for": asked_for,
+    }
     _save(data)
 
 
@@ -142,7 +147,9 @@ class WindowFitter:
     was left out because of it.
     """
 
-    def __init__(self, endpoint: str, model: str, max_tokens: int | None, *, asked_for: int | None = None, limit: Any = None):
+    def __init__(
+        self, endpoint: str, model: str, max_tokens: int | None, *, asked_for: int | None = None, limit: Any = None
+    ):
         self.endpoint = endpoint
         self.model = model
         self.max_tokens = max_tokens
@@ -170,7 +177,9 @@ class WindowFitter:
         """The step asks again with ``budget``: keep it for later runs; the line that says so."""
         remember(self.endpoint, self.model, budget, self._window, self.asked_for)
         self.limit = None  # just said, in other words
-        return f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})"
+        return (
+            f"{self._said}: chat sends at most ~{budget:,} tokens of history from now on (remembered for {self.model})"
+        )
 
     def left_out(self, turns: int) -> str | None:
         """History was chosen under a learned window and left ``turns`` out: the line that says why, once."""
@@ -195,7 +204,9 @@ def _get_json(url: str, timeout: float, body: dict | None = None, key: str | Non
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
+        ) as response:
             return json.loads(response.read(1_000_000))
     except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
         return None
@@ -212,7 +223,9 @@ def told_window(base_url: str, model: str, key: str | None = None, timeout: floa
     root = base_url.rstrip("/").removesuffix("/v1")
     props = _get_json(f"{root}/props", timeout, key=key)
     if isinstance(props, dict):
-        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(props.get("n_ctx"))
+        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(
+            props.get("n_ctx")
+        )
         if found:
             return found
     listing = _get_json(f"{base_url.rstrip('/')}/models", timeout, key=key)

@@ -71,7 +71,13 @@ class Conversation:
         return {"configurable": configurable}
 
     async def set_up(
-        self, role: Any = None, system: str | None = None, variables: dict[str, str] | None = None, *, model_given: bool = False, temperature_given: bool = False
+        self,
+        role: Any = None,
+        system: str | None = None,
+        variables: dict[str, str] | None = None,
+        *,
+        model_given: bool = False,
+        temperature_given: bool = False,
     ) -> None:
         """Open the thread as the command line asks: its own role's model and temperature (unless
         ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
@@ -99,7 +105,13 @@ class Conversation:
             state = await self.app.aget_state(self.config)
             values = state.values
             merged = {**(values.get("vars") or {}), **self.pending.get("vars", {}), **role.vars}
-            update = {"system": role.system, "vars": merged, "role": role.name, "model": role.model, "temperature": role.temperature}
+            update = {
+                "system": role.system,
+                "vars": merged,
+                "role": role.name,
+                "model": role.model,
+                "temperature": role.temperature,
+            }
             if values.get("messages"):
                 await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
                 for key in update:
@@ -155,7 +167,9 @@ class Conversation:
         async with self.lock():
             state = await self.app.aget_state(self.config)
             if state.values.get("messages"):
-                await self.app.aupdate_state(self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE)
+                await self.app.aupdate_state(
+                    self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE
+                )
             else:
                 await self.set_system(text)
 
@@ -283,4 +297,3 @@ class Conversation:
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
-

@@ -109,7 +109,13 @@ class ToolResult:
     message: Any = field(default=None, compare=False, repr=False)
 
     def record(self) -> dict[str, Any]:
-        return {**self.call.record(), "type": "tool_result", "status": self.status, "content": self.content, "seconds": self.seconds}
+        return {
+            **self.call.record(),
+            "type": "tool_result",
+            "status": self.status,
+            "content": self.content,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -159,7 +165,11 @@ class Decision:
 
     def stored(self) -> dict[str, Any]:
         """The form the thread keeps (the answer to its approval interrupt)."""
-        return {k: v for k, v in (("action", self.action), ("args", self.args), ("reason", self.reason), ("by", self.by)) if v is not None}
+        return {
+            k: v
+            for k, v in (("action", self.action), ("args", self.args), ("reason", self.reason), ("by", self.by))
+            if v is not None
+        }
 
 
 class Listener(Protocol):

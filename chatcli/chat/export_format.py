@@ -124,7 +124,11 @@ def _check_calls(path: str, record: dict[str, Any], before: list[Any]) -> None:
         if record["role"] != "assistant" or not isinstance(calls, list):
             raise _expected(f"{path}.tool_calls", "a list on an assistant message", calls)
         for j, call in enumerate(calls):
-            if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not isinstance(call.get("name"), str):
+            if (
+                not isinstance(call, dict)
+                or not isinstance(call.get("id"), str)
+                or not isinstance(call.get("name"), str)
+            ):
                 raise _expected(f"{path}.tool_calls[{j}]", "an object with a string id and name", call)
             if not isinstance(call.get("arguments", {}), dict):
                 raise _expected(f"{path}.tool_calls[{j}].arguments", "an object", call.get("arguments"))
@@ -132,6 +136,14 @@ def _check_calls(path: str, record: dict[str, Any], before: list[Any]) -> None:
         call_id = record.get("tool_call_id")
         if not isinstance(call_id, str):
             raise _expected(f"{path}.tool_call_id", "a string", call_id)
-        made = {c.get("id") for m in before if isinstance(m, dict) for c in (m.get("tool_calls") or []) if isinstance(c, dict)}
+        made = {
+            c.get("id")
+            for m in before
+            if isinstance(m, dict)
+            for c in (m.get("tool_calls") or [])
+            if isinstance(c, dict)
+        }
         if call_id not in made:
-            raise UsageError(f"not a valid thread export: {path}.tool_call_id: no earlier tool call has the id {call_id[:40]!r}")
+            raise UsageError(
+                f"not a valid thread export: {path}.tool_call_id: no earlier tool call has the id {call_id[:40]!r}"
+            )

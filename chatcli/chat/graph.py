@@ -36,6 +36,8 @@ PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
 TURNS_LEFT_OUT = "chatcli_turns_left_out"
 # Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
 SUMMARY_USAGE = "chatcli_summary_usage"
+
+
 class ChatState(TypedDict):
     """What a thread keeps: its messages and the settings that belong to it."""
 
@@ -63,7 +65,10 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
 
 def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0) -> RunnableConfig:
     """The call's config with the estimate of what is sent, and the turns left out, in its metadata (the streamed chunks carry them)."""
-    return {**config, "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out}}
+    return {
+        **config,
+        "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out},
+    }
 
 
 def _emitter() -> Callable[[Any], None]:
@@ -227,7 +232,9 @@ class _Step:
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph, usage = self.graph, None
         if graph.memory == "summary":
-            history, update, usage = await summarised_history(self.chat_model, self.system, self.state, self.config, graph.budget)
+            history, update, usage = await summarised_history(
+                self.chat_model, self.system, self.state, self.config, graph.budget
+            )
         else:
             history, update = select_history(self.system, self.state["messages"], graph.budget), {}
             self.left_out = turns_left_out(self.state["messages"], history)
@@ -244,7 +251,10 @@ class _Step:
             if not self.tools or not tools_refused(exc):
                 raise
             self.graph.no_tools.add(self.name)
-            _say(self.emit, f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "))
+            _say(
+                self.emit,
+                f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),
+            )
             self.tools = []
             return await self.chat_model.ainvoke(history, _with_estimate(self.config, estimate, self.left_out))
 

@@ -90,6 +90,7 @@ def _siblings(a: str, b: str) -> bool:
 def similar_ids(wanted: str, known: list[str], limit: int = 3) -> list[str]:
     """The ids of ``known`` (in their order) that ``wanted`` may have meant: the same in another case,
     or (from 4 characters) a prefix of one or one edit away, except a sibling's name (review-2 for review-1)."""
+
     def alike(k: str) -> bool:
         if k.lower() == wanted.lower():
             return True

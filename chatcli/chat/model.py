@@ -194,7 +194,10 @@ def describe_error(exc: BaseException, settings: Settings, *, mid_answer: bool =
         )
     elif isinstance(exc, MalformedStream) or (isinstance(exc, ValueError) and _from_stream_parser(exc)):
         what = f": {exc}" if isinstance(exc, MalformedStream) else ""
-        message, hint = f"{where} sent a malformed stream{what}", "is it really an OpenAI-compatible server? --debug shows more"
+        message, hint = (
+            f"{where} sent a malformed stream{what}",
+            "is it really an OpenAI-compatible server? --debug shows more",
+        )
     else:
         return None
     from chatcli.text import neutralise
@@ -219,7 +222,10 @@ async def list_models(settings: Settings, timeout: float = 10.0) -> list[str]:
         page = await client.models.list()
         return sorted({entry.id for entry in page.data if isinstance(getattr(entry, "id", None), str) and entry.id})
     except openai.NotFoundError:
-        raise ModelError(f"{endpoint_name(settings)} has no model list (404 on /models)", hint="is OPENAI_BASE_URL the API's /v1 address?") from None
+        raise ModelError(
+            f"{endpoint_name(settings)} has no model list (404 on /models)",
+            hint="is OPENAI_BASE_URL the API's /v1 address?",
+        ) from None
     except Exception as exc:  # noqa: BLE001 - described below, or raised as it is
         error = describe_error(exc, settings)
         if error is None:

@@ -48,7 +48,11 @@ class Recall:
         """What the last answer that came with thinking thought (stripped), or None."""
         from chatcli.chat.thinking import REASONING_KEY
 
-        thoughts = [m.additional_kwargs[REASONING_KEY] for m in await self.messages() if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)]
+        thoughts = [
+            m.additional_kwargs[REASONING_KEY]
+            for m in await self.messages()
+            if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)
+        ]
         return thoughts[-1].strip() if thoughts else None
 
     async def usage_totals(self) -> UsageTotals:
@@ -67,7 +71,17 @@ class Recall:
             totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
         totals = totals or {}
         turns = sum(m.type == "human" for m in messages)
-        costs = [answer.response_metadata.get(COST_KEY) for answer in answers if getattr(answer, "usage_metadata", None)]
+        costs = [
+            answer.response_metadata.get(COST_KEY) for answer in answers if getattr(answer, "usage_metadata", None)
+        ]
         known = [usd for usd in costs if isinstance(usd, (int, float))]
         cost = round(sum(known), 10) if known else None
-        return UsageTotals(turns, totals.get("input_tokens", 0), totals.get("output_tokens", 0), len(answers), len(answers) - counted, cost, len(costs) - len(known))
+        return UsageTotals(
+            turns,
+            totals.get("input_tokens", 0),
+            totals.get("output_tokens", 0),
+            len(answers),
+            len(answers) - counted,
+            cost,
+            len(costs) - len(known),
+        )

@@ -24,7 +24,8 @@ def text_of(content: Any) -> str:
     parts = [
         block if isinstance(block, str) else block["text"]
         for block in content or []
-        if isinstance(block, str) or (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str))
+        if isinstance(block, str)
+        or (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str))
     ]
     return "".join(parts)
 
@@ -47,7 +48,9 @@ def message_record(message: Any) -> dict[str, Any]:
     reasoning = extra.get("reasoning_content") if kind == "ai" else None
     if isinstance(reasoning, str) and reasoning.strip():
         record["reasoning"] = reasoning
-    calls = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in m.get("tool_calls") or []]
+    calls = [
+        {"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in m.get("tool_calls") or []
+    ]
     if calls:
         record["tool_calls"] = calls
     if kind == "tool":
@@ -69,6 +72,10 @@ def export_record(message: Any) -> dict[str, Any]:
     record = message_record(message)
     if record.get("attachments"):
         m = fields_of(message)
-        shape = SimpleNamespace(additional_kwargs=m.get("additional_kwargs") or {}, content=m.get("content"), text=text_of(m.get("content")))
-        record["attachments"] = [{**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(shape)]
+        shape = SimpleNamespace(
+            additional_kwargs=m.get("additional_kwargs") or {}, content=m.get("content"), text=text_of(m.get("content"))
+        )
+        record["attachments"] = [
+            {**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(shape)
+        ]
     return record

@@ -18,9 +18,7 @@ def now_iso() -> str:
 SUMMARY_PREFIX = "Summary of the earlier conversation (older turns are not shown):\n"
 
 
-def select_history(
-    system: SystemMessage, messages: list[BaseMessage], max_tokens: int
-) -> list[BaseMessage]:
+def select_history(system: SystemMessage, messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
     """The system message plus the most recent whole messages that fit the token budget.
 
     The history starts on a human message; the latest exchange (the last question, with the
@@ -88,10 +86,15 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
     lines: list[str] = []
     room = max_chars
     for message in reversed(messages):
-        role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
+        role = (
+            "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
+        )
         if message.type == "tool":
             role = f"Result of {getattr(message, 'name', '') or 'a tool'}"
-        calls = "".join(f" [called {c['name']}({json.dumps(c.get('args') or {}, ensure_ascii=False)[:200]})]" for c in getattr(message, "tool_calls", None) or [])
+        calls = "".join(
+            f" [called {c['name']}({json.dumps(c.get('args') or {}, ensure_ascii=False)[:200]})]"
+            for c in getattr(message, "tool_calls", None) or []
+        )
         line = f"{role}: {message.text}{calls}"
         if len(line) > room:
             if room > 40:

@@ -10,7 +10,9 @@ THREAD_SETTINGS = ("system", "vars", "role", "model", "temperature")
 RETRY_LOOKBACK = 50
 
 
-async def retry_point(app: Any, config: dict[str, Any], head: Any, question: Any, current: dict[str, Any]) -> dict[str, Any]:
+async def retry_point(
+    app: Any, config: dict[str, Any], head: Any, question: Any, current: dict[str, Any]
+) -> dict[str, Any]:
     """The config to resume ``config``'s thread from (``head`` is its state): the checkpoint after ``question`` was added, before its answer,
     with the thread's ``current`` settings.
 

@@ -54,18 +54,24 @@ def _parse(path: Path) -> Role:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     system = data.get("system")
     if not isinstance(system, str) or not system.strip():
-        raise ConfigError(f"{path}: a role needs system = \"...\" (its system prompt)")
+        raise ConfigError(f'{path}: a role needs system = "..." (its system prompt)')
     unknown = set(data) - {"system", "model", "temperature", "vars"}
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}", hint="a role has system, model, temperature and vars")
+        raise ConfigError(
+            f"{path}: unknown key {sorted(unknown)[0]!r}", hint="a role has system, model, temperature and vars"
+        )
     model, temperature, variables = data.get("model"), data.get("temperature"), data.get("vars", {})
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise ConfigError(f"{path}: model must be a model name")
-    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2):
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
+    ):
         raise ConfigError(f"{path}: temperature must be a number from 0 to 2")
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ConfigError(f"{path}: vars must be a table of strings")
-    return Role(name, system.strip(), path, model, float(temperature) if temperature is not None else None, dict(variables))
+    return Role(
+        name, system.strip(), path, model, float(temperature) if temperature is not None else None, dict(variables)
+    )
 
 
 def _files(directory: Path) -> dict[str, Path]:
@@ -106,4 +112,7 @@ def load_role(directory: Path, name: str) -> Role:
         if path.is_file():
             return _parse(path)
     known = ", ".join(role_names(directory)) or "none yet"
-    raise UsageError(f"no role {name!r} in {directory} (known: {known})", hint="a role is NAME.toml or NAME.md there; chat roles lists them")
+    raise UsageError(
+        f"no role {name!r} in {directory} (known: {known})",
+        hint="a role is NAME.toml or NAME.md there; chat roles lists them",
+    )

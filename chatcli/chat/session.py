@@ -83,9 +83,15 @@ def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo 
         return found
     near = similar_ids(wanted, [row.thread_id for row in rows])
     if near:
-        raise UsageError(f"no thread {wanted}; did you mean {' or '.join(near)}?", hint=f"{start_new} starts a new thread under that name")
+        raise UsageError(
+            f"no thread {wanted}; did you mean {' or '.join(near)}?",
+            hint=f"{start_new} starts a new thread under that name",
+        )
     if wanted.lower() in _LATEST_WORDS:
-        raise UsageError(f"no thread {wanted}", hint=f"chat -c continues the most recent thread; {start_new} starts one under that name")
+        raise UsageError(
+            f"no thread {wanted}",
+            hint=f"chat -c continues the most recent thread; {start_new} starts one under that name",
+        )
     return None
 
 
@@ -146,7 +152,9 @@ class Engine:
     toolbox: Any
     listener: Listener
 
-    async def conversation(self, thread_id: str, listener: Listener | None = None, model: str | None = None) -> Conversation:
+    async def conversation(
+        self, thread_id: str, listener: Listener | None = None, model: str | None = None
+    ) -> Conversation:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
         ``model`` (the settings' by default)."""
         conversation = Conversation(
@@ -185,7 +193,9 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
     # the local model's own server is sized by chat already.
     budget, limit = settings.context_tokens, None
     if not settings.local:
-        budget, limit = await starting_budget(endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key)
+        budget, limit = await starting_budget(
+            endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key
+        )
     async with open_store(settings.db or "") as store:
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
@@ -197,7 +207,9 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
             context_tokens=budget,
             memory=settings.memory,
             before_model=keeper(settings),
-            fit_window=WindowFitter(endpoint, settings.model, settings.max_tokens, asked_for=settings.context_tokens, limit=limit),
+            fit_window=WindowFitter(
+                endpoint, settings.model, settings.max_tokens, asked_for=settings.context_tokens, limit=limit
+            ),
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,

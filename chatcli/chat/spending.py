@@ -92,7 +92,10 @@ class Spending:
             "total": self.total.as_dict(),
             "by_day": [{"day": day, **self.by_day[day].as_dict()} for day in sorted(self.by_day)],
             "by_model": [{"model": name, **tally.as_dict()} for name, tally in ranked(self.by_model)],
-            "by_thread": [{"thread_id": tid, "title": self.titles.get(tid), **tally.as_dict()} for tid, tally in ranked(self.by_thread)],
+            "by_thread": [
+                {"thread_id": tid, "title": self.titles.get(tid), **tally.as_dict()}
+                for tid, tally in ranked(self.by_thread)
+            ],
         }
 
 
@@ -102,7 +105,10 @@ def _row(rows: dict[str, Tally], key: str) -> Tally:
 
 def ranked(rows: dict[str, Tally]) -> list[tuple[str, Tally]]:
     """Rows with the most dollars first, then the most tokens."""
-    return sorted(rows.items(), key=lambda item: (-(item[1].cost_usd or 0), -(item[1].input_tokens + item[1].output_tokens), item[0]))
+    return sorted(
+        rows.items(),
+        key=lambda item: (-(item[1].cost_usd or 0), -(item[1].input_tokens + item[1].output_tokens), item[0]),
+    )
 
 
 def _when(stamp: Any) -> datetime | None:
@@ -134,7 +140,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"--since takes a date (2026-11-20), a time (2026-11-20T14:00), today, or an age (7d, 12h, 2w): {text!r}") from None
+        raise UsageError(
+            f"--since takes a date (2026-11-20), a time (2026-11-20T14:00), today, or an age (7d, 12h, 2w): {text!r}"
+        ) from None
     return when.astimezone() if when.tzinfo is None else when
 
 

@@ -25,11 +25,15 @@ _SUMMARISER = (
 _MAX_FOLDS = 2
 
 
-async def summarise(chat_model: BaseChatModel, summary: str, new: list[BaseMessage], config: RunnableConfig, budget: int) -> tuple[str, Any]:
+async def summarise(
+    chat_model: BaseChatModel, summary: str, new: list[BaseMessage], config: RunnableConfig, budget: int
+) -> tuple[str, Any]:
     """Fold ``new`` messages into ``summary`` with one non-streamed call; the summary and its usage."""
     prompt = [
         SystemMessage(_SUMMARISER.format(words=max(30, budget // 5))),
-        HumanMessage(f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{transcript(new, 3 * budget)}"),
+        HumanMessage(
+            f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{transcript(new, 3 * budget)}"
+        ),
     ]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
     result = await chat_model.ainvoke(prompt, {**config, "tags": tags})

@@ -26,7 +26,7 @@ class Transcript:
 
 
 def attachment_line(item: dict[str, Any]) -> str:
-    """"shot.png (image/png, 120 KB)" for an attachment's record."""
+    """ "shot.png (image/png, 120 KB)" for an attachment's record."""
     from chatcli.chat.attachments import readable_size
 
     return f"{item.get('name')} ({item.get('type')}, {readable_size(int(item.get('size') or 0))})"
@@ -69,7 +69,12 @@ def transcript_markdown(t: Transcript) -> str:
         for item in record.get("attachments", []):
             lines += ["", f"*attached: {attachment_line(item)}*"]
         for call in record.get("tool_calls", []):
-            lines += ["", f"### Tool call: {call['name']}", "", fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json")]
+            lines += [
+                "",
+                f"### Tool call: {call['name']}",
+                "",
+                fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json"),
+            ]
         if record.get("interrupted"):
             lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
     return "\n".join(lines) + "\n"
@@ -129,20 +134,38 @@ class Threads:
         data = check_export(data)  # the whole file, before anything is written
         messages = []
         for record in data["messages"]:
-            meta = {k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None}
+            meta = {
+                k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None
+            }
             if record.get("model") is not None:
                 meta["model_name"] = record["model"]
             if record["role"] == "tool":
                 outcome = record.get("status") or "ok"
                 status = "success" if outcome == "ok" else "error"
-                messages.append(ToolMessage(record["content"], tool_call_id=record["tool_call_id"], name=record.get("name") or "", status=status, response_metadata={**meta, "outcome": outcome}))
+                messages.append(
+                    ToolMessage(
+                        record["content"],
+                        tool_call_id=record["tool_call_id"],
+                        name=record.get("name") or "",
+                        status=status,
+                        response_metadata={**meta, "outcome": outcome},
+                    )
+                )
             elif record["role"] == "user":
-                files = [Attachment(a["name"], a["type"], base64.b64decode(a["data"]), str(a.get("url") or "")) for a in record.get("attachments") or []]
+                files = [
+                    Attachment(a["name"], a["type"], base64.b64decode(a["data"]), str(a.get("url") or ""))
+                    for a in record.get("attachments") or []
+                ]
                 messages.append(question_message(record["content"], files, response_metadata=meta))
             else:
-                calls = [{"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}} for c in record.get("tool_calls") or []]
+                calls = [
+                    {"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}}
+                    for c in record.get("tool_calls") or []
+                ]
                 thought = {"reasoning_content": record["reasoning"]} if record.get("reasoning") else {}
-                messages.append(AIMessage(record["content"], tool_calls=calls, additional_kwargs=thought, response_metadata=meta))
+                messages.append(
+                    AIMessage(record["content"], tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
+                )
         new_id = new_thread_id()
         values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
         await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))

@@ -96,7 +96,15 @@ def settled(reply: BaseMessage) -> BaseMessage:
             if error is None:
                 good.append({"name": name, "args": arguments, "id": call_id, "type": "tool_call"})
             else:
-                bad.append({"name": name, "args": call.get("args") or "", "id": call_id, "error": error, "type": "invalid_tool_call"})
+                bad.append(
+                    {
+                        "name": name,
+                        "args": call.get("args") or "",
+                        "id": call_id,
+                        "error": error,
+                        "type": "invalid_tool_call",
+                    }
+                )
         update.update(tool_calls=good, invalid_tool_calls=bad)
     return with_unique_ids(reply.model_copy(update=update))
 
@@ -107,7 +115,15 @@ def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
         return []
     calls = [{"id": c.get("id"), "name": c["name"], "args": c.get("args") or {}} for c in message.tool_calls]
     for bad in message.invalid_tool_calls:
-        calls.append({"id": bad.get("id"), "name": bad.get("name") or "", "args": None, "error": bad.get("error") or "arguments were not valid JSON", "raw": bad.get("args")})
+        calls.append(
+            {
+                "id": bad.get("id"),
+                "name": bad.get("name") or "",
+                "args": None,
+                "error": bad.get("error") or "arguments were not valid JSON",
+                "raw": bad.get("args"),
+            }
+        )
     for call, call_id in zip(calls, unique_ids([c["id"] for c in calls])):
         call["id"] = call_id
     return calls
@@ -135,11 +151,17 @@ def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -
         tool_call_id=call["id"],
         name=call.get("name") or "",
         status="success" if outcome == "ok" else "error",
-        response_metadata={"created_at": now_iso(), "outcome": outcome, **{k: v for k, v in meta.items() if v is not None}},
+        response_metadata={
+            "created_at": now_iso(),
+            "outcome": outcome,
+            **{k: v for k, v in meta.items() if v is not None},
+        },
     )
 
 
-def closing_results(calls: list[dict[str, Any]], text: str, outcome: str, done: dict[str, ToolMessage] | None = None) -> list[ToolMessage]:
+def closing_results(
+    calls: list[dict[str, Any]], text: str, outcome: str, done: dict[str, ToolMessage] | None = None
+) -> list[ToolMessage]:
     """Results for ``calls``: those already ``done`` as they are, the others closed with ``text``."""
     done = done or {}
     return [done.get(call["id"]) or result_message(call, text, outcome) for call in calls]
@@ -209,7 +231,9 @@ def make_tools_node(toolbox: Any) -> Any:
         asking = [
             _shown(call, entries[call["id"]])
             for call in calls
-            if entries[call["id"]] is not None and call["args"] is not None and not toolbox.preapproved(entries[call["id"]], call["args"])
+            if entries[call["id"]] is not None
+            and call["args"] is not None
+            and not toolbox.preapproved(entries[call["id"]], call["args"])
         ]
         decisions: dict[str, Any] = interrupt({"calls": [asdict(shown) for shown in asking]}) if asking else {}
         asked = {shown.id for shown in asking}
@@ -262,5 +286,17 @@ def tools_refused(exc: BaseException) -> bool:
         return False
     # Ollama: "... does not support tools"; llama.cpp: "tools param requires --jinja flag";
     # vLLM: '"auto" tool choice requires --enable-auto-tool-choice ...'; others: unknown field.
-    words = ("not support", "unsupported", "not enabled", "no tool", "tool_choice", "tool choice", "tools param", "requires", "unknown field", "unrecognized", "extra inputs")
+    words = (
+        "not support",
+        "unsupported",
+        "not enabled",
+        "no tool",
+        "tool_choice",
+        "tool choice",
+        "tools param",
+        "requires",
+        "unknown field",
+        "unrecognized",
+        "extra inputs",
+    )
     return any(word in text for word in words)

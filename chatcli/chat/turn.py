@@ -28,7 +28,9 @@ class TurnRunner:
     result of the latest turn, partial when it stopped or failed.
     """
 
-    def __init__(self, app: Any, toolbox: Any = None, stall_timeout: float | None = None, context_tokens: int | None = None):
+    def __init__(
+        self, app: Any, toolbox: Any = None, stall_timeout: float | None = None, context_tokens: int | None = None
+    ):
         self.app = app
         self.toolbox = toolbox
         self.stall_timeout = stall_timeout
@@ -71,7 +73,11 @@ class TurnRunner:
                 payload, start = Command(resume=answers), head
         except BaseException as exc:
             reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
+            result.text, result.reasoning, result.interrupted = (
+                "".join(progress.parts),
+                "".join(progress.reasoning),
+                reason,
+            )
             if isinstance(exc, Exception | asyncio.CancelledError):
                 await asyncio.shield(self._keep_partial(head, progress, reason))
                 listener.hear(End(result))
@@ -107,7 +113,9 @@ class TurnRunner:
             answers[call.id] = decision.stored()
         return answers
 
-    async def _run(self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress) -> None:
+    async def _run(
+        self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
+    ) -> None:
         """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
 
@@ -157,7 +165,14 @@ class TurnRunner:
                 if used:  # each model call (tool round) counts its own
                     result.usage = add_usage(result.usage, used)
                     name = chunk.response_metadata.get("model_name")
-                    listener.hear(Usage(int(used.get("input_tokens") or 0), int(used.get("output_tokens") or 0), int(used.get("total_tokens") or 0), name))
+                    listener.hear(
+                        Usage(
+                            int(used.get("input_tokens") or 0),
+                            int(used.get("output_tokens") or 0),
+                            int(used.get("total_tokens") or 0),
+                            name,
+                        )
+                    )
                 result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
@@ -189,7 +204,9 @@ class TurnRunner:
         if MODEL_NODE not in state.next:
             return  # the model node already finished: the reply is saved as it arrived
         kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
-        message = AIMessage(text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()})
+        message = AIMessage(
+            text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()}
+        )
         await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
 
     async def _mark_last_reply(self, head: dict[str, Any], reason: str) -> None:

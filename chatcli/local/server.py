@@ -43,6 +43,7 @@ def install_line() -> str:
 
     return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
 
+
 REBUILD_HINT = (
     "llama.cpp built for another CPU crashes like this; rebuild it portably: "
     f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"
@@ -206,7 +207,9 @@ class LocalServer:
             hint += f"; {REBUILD_HINT}"
         elif code == -signal.SIGKILL:
             hint += "; SIGKILL is often the system running out of memory"
-        return ModelError(f"the local model server stopped {when}: {ended}", hint=f"{hint}; asking again starts it again")
+        return ModelError(
+            f"the local model server stopped {when}: {ended}", hint=f"{hint}; asking again starts it again"
+        )
 
     def _where(self) -> str:
         return f"see {self.log}" if self.log else "run the server by hand to see why"

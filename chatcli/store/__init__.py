@@ -13,7 +13,17 @@ from typing import AsyncIterator
 
 from chatcli.store.base import SearchHit, Store, ThreadIndex, ThreadInfo
 
-__all__ = ["SearchHit", "Store", "ThreadIndex", "ThreadInfo", "check_store", "is_postgres_url", "open_checkpointer", "open_store", "read_threads"]
+__all__ = [
+    "SearchHit",
+    "Store",
+    "ThreadIndex",
+    "ThreadInfo",
+    "check_store",
+    "is_postgres_url",
+    "open_checkpointer",
+    "open_store",
+    "read_threads",
+]
 
 
 def is_postgres_url(db: str) -> bool:

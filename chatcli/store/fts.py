@@ -187,7 +187,9 @@ def _sentence_starts(text: str, toks: Sequence[Token]) -> list[int]:
     return starts
 
 
-def _score(insts: Sequence[tuple[int, int]], sizes: Sequence[int], n_doc: int, begin: int, size: int) -> tuple[int, int]:
+def _score(
+    insts: Sequence[tuple[int, int]], sizes: Sequence[int], n_doc: int, begin: int, size: int
+) -> tuple[int, int]:
     """Score of the window at ``begin`` (1000 per distinct phrase, 1 per repeat) and where to
     start it so that its matches sit in the middle."""
     seen: set[int] = set()

@@ -104,7 +104,9 @@ async def _postgres_ready(conn: Any) -> bool:
     from chatcli.store.postgres_schema import MIGRATIONS
 
     async with conn.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(f"SELECT to_regclass('{LOG_TABLE}') IS NOT NULL AND to_regclass('checkpoint_blobs') IS NOT NULL")
+        await cur.execute(
+            f"SELECT to_regclass('{LOG_TABLE}') IS NOT NULL AND to_regclass('checkpoint_blobs') IS NOT NULL"
+        )
         (present,) = await cur.fetchone()
         if not present:
             return False

@@ -74,7 +74,9 @@ async def read_threads(url: str) -> list[ThreadInfo]:
     except psycopg.errors.UndefinedTable:  # a database chat has not set up yet: no thread to name
         return []
     except psycopg.Error as exc:
-        raise StoreError(f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db") from None
+        raise StoreError(
+            f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db"
+        ) from None
     finally:
         await conn.close()
     return [ThreadInfo(*row) for row in rows]

@@ -45,8 +45,8 @@ def reason(exc: BaseException, url: str) -> str:
     """The useful line of a driver error, without libpq's prefixes or the password."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
-    text = re.sub(r'^(connection failed|connection is bad):\s*', "", text)
-    text = re.sub(r'^connection to server (at|on) .*? failed:\s*', "", text)
+    text = re.sub(r"^(connection failed|connection is bad):\s*", "", text)
+    text = re.sub(r"^connection to server (at|on) .*? failed:\s*", "", text)
     text = re.sub(r"^(FATAL|ERROR):\s*", "", text)
     for secret in _secrets(url):
         text = text.replace(secret, "***")
@@ -89,7 +89,9 @@ async def connect(url: str, **options: Any) -> Any:
     try:
         given = conninfo_to_dict(url)
     except psycopg.Error as exc:
-        raise StoreError(f"invalid PostgreSQL URL {shown}: {reason(exc, url)}", hint="check --db or CHATCLI_DB") from None
+        raise StoreError(
+            f"invalid PostgreSQL URL {shown}: {reason(exc, url)}", hint="check --db or CHATCLI_DB"
+        ) from None
     defaults = {"connect_timeout": 10, "application_name": "chatcli"}
     extra = {k: v for k, v in defaults.items() if k not in given}
     try:

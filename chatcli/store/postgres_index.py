@@ -83,7 +83,7 @@ class PostgresThreadIndex(SqlThreadIndex):
             return []
         # The corpus figures bm25 needs: messages, tokens, and the messages holding each phrase.
         found_in = ", ".join(["(SELECT count(*) FROM chatcli_messages WHERE search @@ %s::tsquery)"] * len(phrases))
-        (messages, tokens, *holding), = await self._rows(
+        ((messages, tokens, *holding),) = await self._rows(
             f"SELECT messages, tokens, {found_in} FROM chatcli_search_stats",
             tuple(tsquery_literal([phrase]) for phrase in phrases),
         )
@@ -107,7 +107,17 @@ class PostgresThreadIndex(SqlThreadIndex):
             (*weights, *(value for _, params in counted for value in params), tsquery_literal(phrases), limit),
         )
         return [
-            marked(SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE), node, when))
+            marked(
+                SearchHit(
+                    tid,
+                    title,
+                    pos // 2 + 1,
+                    role,
+                    snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE),
+                    node,
+                    when,
+                )
+            )
             for tid, title, pos, role, body, node, when, _ in rows
         ]
 
@@ -128,5 +138,9 @@ def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
 
     conditions = [match("h", phrase[0])]
     for i, tok in enumerate(phrase[1:], start=1):
-        conditions.append(f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY (l{i}.positions))")
-    return "(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE " + " AND ".join(conditions) + ")", params
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY (l{i}.positions))"
+        )
+    return "(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE " + " AND ".join(
+        conditions
+    ) + ")", params

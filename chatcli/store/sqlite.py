@@ -232,7 +232,9 @@ async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore
     async with sqlite_saver(str(path), guard=guard, read_only=True) as saver:
         applied = await SqliteMigrationLog(saver.inner.conn).names()
         if applied is None or len(applied) < len(MIGRATIONS):
-            raise StoreError(f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable")
+            raise StoreError(
+                f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
+            )
         yield SqliteStore(saver, path, guard)
 
 

@@ -71,4 +71,7 @@ class SqliteThreadIndex(SqlThreadIndex):
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when)) for tid, title, pos, role, snip, node, when in rows]
+        return [
+            marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when))
+            for tid, title, pos, role, snip, node, when in rows
+        ]

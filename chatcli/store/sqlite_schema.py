@@ -108,7 +108,9 @@ class SqliteMigrationLog:
                     return False
             for statement in migration.statements:
                 await self.conn.execute(statement)
-            await self.conn.execute(f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, time.time()))
+            await self.conn.execute(
+                f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, time.time())
+            )
             await self.conn.execute(f"PRAGMA user_version = {count}")
             await self.conn.commit()
         except BaseException:

@@ -76,7 +76,9 @@ async def _open_pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport
     read_fd, write_fd = os.pipe()
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0)
+    )
     return write_fd, reader, transport
 
 

@@ -72,7 +72,9 @@ def prompts(toolbox: Any) -> list[PromptEntry]:
 def resources(toolbox: Any) -> list[ResourceEntry]:
     """Every resource of the servers that are ready."""
     return [
-        ResourceEntry(server.name, str(r.uri), str(r.name or r.uri), r.mimeType, " ".join(str(r.description or "").split()))
+        ResourceEntry(
+            server.name, str(r.uri), str(r.name or r.uri), r.mimeType, " ".join(str(r.description or "").split())
+        )
         for server in _ready(toolbox)
         for r in server.resources
     ]
@@ -94,7 +96,9 @@ def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
             continue
         slot = next((n for n in rest if n not in given), None)
         if slot is None:
-            raise ContextError(f"{entry.command} takes {len(names)} argument{'s' if len(names) != 1 else ''}: {entry.synopsis or '(none)'}")
+            raise ContextError(
+                f"{entry.command} takes {len(names)} argument{'s' if len(names) != 1 else ''}: {entry.synopsis or '(none)'}"
+            )
         given[slot] = word
     missing = [name for name, required, _ in entry.arguments if required and name not in given]
     if missing:

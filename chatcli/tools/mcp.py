@@ -60,7 +60,13 @@ def preload() -> None:
 class McpServer:
     """A configured server, its state ("starting", "ready", "failed", "stopped") and its tools."""
 
-    def __init__(self, spec: ServerSpec, log_dir: Path | None, start_timeout: float = 30.0, note: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        spec: ServerSpec,
+        log_dir: Path | None,
+        start_timeout: float = 30.0,
+        note: Callable[[str], None] | None = None,
+    ):
         self.spec = spec
         self.note = note  # tells the user of what the server did wrong, short of failing
         self.log_dir = log_dir
@@ -112,7 +118,14 @@ class McpServer:
         """Mark the server failed (it could not start, or stopped answering) and tell, once."""
         if self.state in (FAILED, STOPPED):
             return
-        self.state, self.detail, self.tools, self.prompts, self.resources, self.session = FAILED, detail, [], [], [], None
+        self.state, self.detail, self.tools, self.prompts, self.resources, self.session = (
+            FAILED,
+            detail,
+            [],
+            [],
+            [],
+            None,
+        )
         self.ready.set()
         self._stop.set()
         if self._on_fail is not None:
@@ -130,7 +143,13 @@ class McpServer:
                 prompts = await self._listed(session.list_prompts, "prompts") if offered.prompts else []
                 resources = await self._listed(session.list_resources, "resources") if offered.resources else []
                 if self.state == STARTING:
-                    self.tools, self.prompts, self.resources, self.session, self.state = tools, prompts, resources, session, READY
+                    self.tools, self.prompts, self.resources, self.session, self.state = (
+                        tools,
+                        prompts,
+                        resources,
+                        session,
+                        READY,
+                    )
                     self.ready.set()
                 await self._stop.wait()
         except asyncio.CancelledError:
@@ -163,7 +182,9 @@ class McpServer:
 
             with self._errlog() as errlog:
                 self._log = errlog
-                streams = stdio_streams(spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped)
+                streams = stdio_streams(
+                    spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped
+                )
                 async with streams as (read, write):
                     yield read, write
         else:
@@ -173,7 +194,11 @@ class McpServer:
             except ImportError:  # an older mcp release
                 from mcp.client.streamable_http import streamablehttp_client
 
-                async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
+                async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (
+                    read,
+                    write,
+                    _,
+                ):
                     yield read, write
                 return
             async with create_mcp_http_client(headers=dict(spec.headers) or None) as client:
@@ -220,4 +245,6 @@ class McpServer:
 
         where = self._logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
         if self.note is not None:
-            self.note(f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}")
+            self.note(
+                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}"
+            )

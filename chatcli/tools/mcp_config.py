@@ -57,7 +57,7 @@ def _strings(value: Any, where: str, kind: type) -> Any:
 def parse_servers(data: Any, source: str) -> list[ServerSpec]:
     """The servers of a parsed mcp.json, or a ConfigError naming the first problem."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected an object with \"mcpServers\"")
+        raise ConfigError(f'{source}: expected an object with "mcpServers"')
     servers = data.get("mcpServers", data.get("servers", {}))
     if not isinstance(servers, dict):
         raise ConfigError(f"{source}: mcpServers must be an object of servers")
@@ -72,7 +72,7 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
             continue
         command, url = entry.get("command"), entry.get("url")
         if bool(command) == bool(url):
-            raise ConfigError(f"{where}: give either \"command\" (stdio) or \"url\" (streamable HTTP)")
+            raise ConfigError(f'{where}: give either "command" (stdio) or "url" (streamable HTTP)')
         if command is not None and not isinstance(command, str):
             raise ConfigError(f"{where}.command must be a string")
         if url is not None:

@@ -105,7 +105,9 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
     """The paths to re-mount read-only over a writable ``workdir``: its .git, and chat's own files within it."""
     places = [workdir / ".git", *map(Path, policy.protected)]
     # A file's directory, if it lies in the working directory; the file alone if it is the working directory.
-    places += [file if file.parent == workdir else file.parent for file in map(Path, policy.files) if workdir in file.parents]
+    places += [
+        file if file.parent == workdir else file.parent for file in map(Path, policy.files) if workdir in file.parents
+    ]
     inside = []
     for place in places:
         if place == workdir or place in workdir.parents:
@@ -153,4 +155,3 @@ def describe(policy: Policy | None = None, workdir: Path | None = None) -> str:
         return f"sandbox: read-only, {net} (no writes but a private /tmp)"
     workdir = Path.cwd() if workdir is None else workdir
     return f"sandbox: workspace, {net} (writes only in {workdir} and a private /tmp)"
-

@@ -75,7 +75,7 @@ class Lines:
 
 
 def size_text(size: int) -> str:
-    """"52.4 MB" (or KB)."""
+    """ "52.4 MB" (or KB)."""
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
 
 
@@ -95,7 +95,11 @@ async def stdio_streams(
     from mcp.os.posix.utilities import terminate_posix_process_tree
 
     process = await anyio.open_process(
-        [command, *args], env={**get_default_environment(), **(env or {})}, stderr=errlog, cwd=cwd, start_new_session=True
+        [command, *args],
+        env={**get_default_environment(), **(env or {})},
+        stderr=errlog,
+        cwd=cwd,
+        start_new_session=True,
     )
     read_send, read_stream = anyio.create_memory_object_stream(0)
     write_stream, write_receive = anyio.create_memory_object_stream(0)
@@ -146,7 +150,9 @@ async def stdio_streams(
                 await stream.aclose()
 
 
-def _message(line: bytes | Dropped, pending: list[Any], on_stray: Callable[[bytes], None], on_dropped: Callable[[int], None]) -> Any:
+def _message(
+    line: bytes | Dropped, pending: list[Any], on_stray: Callable[[bytes], None], on_dropped: Callable[[int], None]
+) -> Any:
     """The session message for one line from the server; None for a line to skip."""
     from mcp.shared.message import SessionMessage
     from mcp.types import ErrorData, JSONRPCError, JSONRPCMessage, JSONRPCResponse

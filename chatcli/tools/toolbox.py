@@ -33,7 +33,7 @@ class ToolEntry:
 
     @property
     def label(self) -> str:
-        """"notes:search", or "shell (built-in)"."""
+        """ "notes:search", or "shell (built-in)"."""
         return f"{self.tool.name} (built-in)" if self.server == builtin.SERVER else f"{self.server}:{self.tool.name}"
 
     @property
@@ -80,7 +80,11 @@ def result_text(content: Any) -> str:
             elif isinstance(part, dict) and part.get("type") == "text":
                 parts.append(str(part.get("text", "")))
             elif isinstance(part, dict):
-                parts.append(f"[{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}]".replace(" ]", "]"))
+                parts.append(
+                    f"[{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}]".replace(
+                        " ]", "]"
+                    )
+                )
         return "\n".join(parts)
     return "" if content is None else str(content)
 
@@ -205,13 +209,25 @@ class Toolbox:
         """The built-ins and each server: state, and tools when ready."""
         rows = []
         if self.builtin_groups:
-            rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(self.builtin_groups), tools=list(self._builtin)))
+            rows.append(
+                ServerStatus(
+                    builtin.SERVER, "built-in", READY, where=", ".join(self.builtin_groups), tools=list(self._builtin)
+                )
+            )
         from chatcli.tools.context import prompts, resources
 
         entries, offered, readable = self.entries(), prompts(self), resources(self)
         for server in self.servers:
             tools = [e for e in entries if e.server == server.name]
-            row = ServerStatus(server.name, server.spec.transport, server.state, server.detail, server.spec.where, tools, server.log_path)
+            row = ServerStatus(
+                server.name,
+                server.spec.transport,
+                server.state,
+                server.detail,
+                server.spec.where,
+                tools,
+                server.log_path,
+            )
             row.prompts = [p for p in offered if p.server == server.name]
             row.resources = [r for r in readable if r.server == server.name]
             rows.append(row)
@@ -256,9 +272,15 @@ class Toolbox:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout or None):
-                message = await entry.tool.ainvoke({"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"})
+                message = await entry.tool.ainvoke(
+                    {"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"}
+                )
         except TimeoutError:
-            return Outcome(f"error: the call took longer than {self.timeout:g} s and was stopped", "timeout", time.monotonic() - started)
+            return Outcome(
+                f"error: the call took longer than {self.timeout:g} s and was stopped",
+                "timeout",
+                time.monotonic() - started,
+            )
         except Exception as exc:  # noqa: BLE001 - a failed call is a result the model reads
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
             if entry.server != builtin.SERVER:
@@ -280,4 +302,7 @@ def _is_transport_error(exc: BaseException) -> bool:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     text = str(exc).lower()
-    return isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError)) or "connection closed" in text
+    return (
+        isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError))
+        or "connection closed" in text
+    )

@@ -28,7 +28,17 @@ from chatcli.ui.toolblocks import arguments_text, call_block
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
 # What each key answers, as shown after the question once it is pressed.
-_SHOWN = {"y": "yes", "n": "no", "": "no", "a": "always", "e": "edit", "r": "reason", "v": "view all", "q": "no to all", "\x03": "no to all"}
+_SHOWN = {
+    "y": "yes",
+    "n": "no",
+    "": "no",
+    "a": "always",
+    "e": "edit",
+    "r": "reason",
+    "v": "view all",
+    "q": "no to all",
+    "\x03": "no to all",
+}
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
 # Seconds after a one-key answer in which what is typed is the rest of that answer ("es⏎" of
@@ -45,7 +55,12 @@ def _stream_of(output: Any) -> IO[str] | None:
 def _same_terminal(one: IO[str] | None, other: IO[str]) -> bool:
     """True if both streams are the same terminal device."""
     try:
-        return bool(one is not None and one.isatty() and other.isatty() and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno())))
+        return bool(
+            one is not None
+            and one.isatty()
+            and other.isatty()
+            and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
+        )
     except (AttributeError, OSError, ValueError):
         return False
 

@@ -35,7 +35,12 @@ def code_blocks(markdown: str) -> list[str]:
         if fence is None:
             if match:
                 fence, lines = match.group(1), []
-        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not line.strip()[len(match.group(1)):].strip():
+        elif (
+            match
+            and match.group(1)[0] == fence[0]
+            and len(match.group(1)) >= len(fence)
+            and not line.strip()[len(match.group(1)) :].strip()
+        ):
             blocks.append("\n".join(lines))
             fence = None
         else:

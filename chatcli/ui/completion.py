@@ -70,7 +70,11 @@ class CommandCompleter(Completer):
     """
 
     def __init__(
-        self, threads: ThreadCache, models: ModelCache | None = None, roles_dir: str | None = None, toolbox: Callable[[], Any] | None = None
+        self,
+        threads: ThreadCache,
+        models: ModelCache | None = None,
+        roles_dir: str | None = None,
+        toolbox: Callable[[], Any] | None = None,
     ):
         self.threads = threads
         self.models = models or ModelCache()
@@ -94,7 +98,9 @@ class CommandCompleter(Completer):
             for prompt in self._prompts():
                 if prompt.command.startswith(name):
                     suffix = " " if prompt.arguments else ""
-                    yield Completion(prompt.command + suffix, -len(name), display=prompt.command, display_meta=prompt.description)
+                    yield Completion(
+                        prompt.command + suffix, -len(name), display=prompt.command, display_meta=prompt.description
+                    )
             return
         found = REGISTRY.get(name.lower())
         word = word.lstrip()

@@ -35,7 +35,9 @@ class KeptHistory(FileHistory):
                 super().store_string(string)
         except (OSError, ConfigError) as exc:
             self._failed = True
-            self.warn(f"the input history cannot be written ({getattr(exc, 'strerror', None) or exc}): this session's lines are kept in memory only")
+            self.warn(
+                f"the input history cannot be written ({getattr(exc, 'strerror', None) or exc}): this session's lines are kept in memory only"
+            )
 
 
 def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) -> FileHistory:

@@ -108,14 +108,15 @@ class JsonOutput(StderrNotes):
         done["turns_left_out"] = result.turns_left_out
         done["reasoning"] = "".join(self._reasoning) or None
         if result.waiting:  # `chat serve`: the calls that wait for an approval request
-            done["approval_required"] = [{k: v for k, v in call.record().items() if k != "type"} for call in result.waiting]
+            done["approval_required"] = [
+                {k: v for k, v in call.record().items() if k != "type"} for call in result.waiting
+            ]
         self._final({"type": "done", **done} if self.lines else done)
 
     def abort(self, reason: str | None) -> None:
         self._ended = time.monotonic()
         if reason == "cancelled":
             self.warn(self._stopped())
-
 
     # ---- failures -----------------------------------------------------------------------------
 

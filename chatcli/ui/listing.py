@@ -7,7 +7,12 @@ from typing import IO, Any, Mapping
 
 from chatcli.text import iso_time, local_time, neutralise
 
-_SPEAKERS = {"human": ("You", "user"), "ai": ("Assistant", "assistant"), "tool": ("Tool", "tool"), "system": ("System", "system")}
+_SPEAKERS = {
+    "human": ("You", "user"),
+    "ai": ("Assistant", "assistant"),
+    "tool": ("Tool", "tool"),
+    "system": ("System", "system"),
+}
 HIGHLIGHT = "bold reverse"  # a search's matches in a terminal
 
 
@@ -34,7 +39,9 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     Console(file=out).print(table)
 
 
-def print_transcript(transcript: Any, out: IO[str] | None = None, thinking: bool = False, environ: Mapping[str, str] | None = None) -> None:
+def print_transcript(
+    transcript: Any, out: IO[str] | None = None, thinking: bool = False, environ: Mapping[str, str] | None = None
+) -> None:
     """A thread's messages: each under a ruled speaker line in a terminal (paged when taller than it), Markdown text in a pipe.
 
     A reasoning model's thinking is one dim line per answer, or in full with ``thinking``.
@@ -61,8 +68,15 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
 
     console = Console(file=out)
     info = transcript.info
-    console.print(neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False)
-    console.print(neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")), style="dim", markup=False, highlight=False)
+    console.print(
+        neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False
+    )
+    console.print(
+        neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")),
+        style="dim",
+        markup=False,
+        highlight=False,
+    )
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
     from chatcli.chat.events import ToolCall, ToolResult
@@ -120,7 +134,13 @@ def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
     if not out.isatty():
         for hit in hits:
             text, _ = _flat(hit.snippet, hit.marks)
-            fields = (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at), text)
+            fields = (
+                hit.thread_id,
+                str(hit.turn),
+                _SPEAKERS.get(hit.role, (hit.role,))[0],
+                local_time(hit.created_at),
+                text,
+            )
             out.write("\t".join(fields) + "\n")
         return
     from rich.console import Console
@@ -143,7 +163,13 @@ def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
 def hits_json(hits: list[Any]) -> list[dict[str, Any]]:
     """Search results for scripts: where each match is, who said it and when (ISO 8601, UTC)."""
     return [
-        {"thread_id": h.thread_id, "title": h.title, "turn": h.turn, "speaker": _SPEAKERS.get(h.role, (h.role, h.role))[1],
-         "snippet": _flat(h.snippet, h.marks)[0], "time": iso_time(h.created_at)}
+        {
+            "thread_id": h.thread_id,
+            "title": h.title,
+            "turn": h.turn,
+            "speaker": _SPEAKERS.get(h.role, (h.role, h.role))[1],
+            "snippet": _flat(h.snippet, h.marks)[0],
+            "time": iso_time(h.created_at),
+        }
         for h in hits
     ]

@@ -17,7 +17,13 @@ class Throttle:
     """
 
     def __init__(
-        self, draw: Callable[[], None], interval: float, *, adapt: bool = False, slow_factor: float = 5, max_interval: float = 1.0,
+        self,
+        draw: Callable[[], None],
+        interval: float,
+        *,
+        adapt: bool = False,
+        slow_factor: float = 5,
+        max_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._draw = draw

@@ -62,7 +62,7 @@ def usage_line(result: TurnResult) -> str | None:
 
 
 def cost_part(result: TurnResult) -> str | None:
-    """"$0.0012", or "price unknown (MODEL)" when a call's model has no price; None when nothing was priced."""
+    """ "$0.0012", or "price unknown (MODEL)" when a call's model has no price; None when nothing was priced."""
     from chatcli.chat.pricing import dollars
 
     if result.unpriced:
@@ -131,7 +131,6 @@ class PlainOutput(StderrNotes):
             self.out.write("\n")
             self.out.flush()
         self._last = "\n"
-
 
 
 class RichOutput(Listening):
@@ -224,7 +223,12 @@ class RichOutput(Listening):
 
 
 def make_output(
-    out: IO[str] | None = None, err: IO[str] | None = None, *, dumb: bool | None = None, show_thinking: bool = False, ask: bool = False
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    *,
+    dumb: bool | None = None,
+    show_thinking: bool = False,
+    ask: bool = False,
 ) -> Output:
     """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal).
 

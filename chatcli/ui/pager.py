@@ -38,7 +38,9 @@ def page(text: str, out: IO[str], environ: Mapping[str, str] | None = None) -> N
     out.flush()
     try:
         # Through the shell, as git and man run $PAGER: it may carry options ("less -R").
-        done = subprocess.run(pager, shell=True, check=False, input=text.encode("utf-8", "replace"), env={"LESS": "FRX", **environ})
+        done = subprocess.run(
+            pager, shell=True, check=False, input=text.encode("utf-8", "replace"), env={"LESS": "FRX", **environ}
+        )
     except OSError:
         done = None
     if done is None or done.returncode in (126, 127):  # no such pager: the text is not lost

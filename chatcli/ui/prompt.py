@@ -38,7 +38,12 @@ def _import_engine() -> None:
 
 
 async def _open(
-    stack: AsyncExitStack, settings: Settings, thread_id: str, setup: ThreadSetup, threads: ThreadCache, listener: AbovePrompt
+    stack: AsyncExitStack,
+    settings: Settings,
+    thread_id: str,
+    setup: ThreadSetup,
+    threads: ThreadCache,
+    listener: AbovePrompt,
 ) -> Conversation:
     """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
     from chatcli.chat.session import open_conversation, open_toolbox, set_up
@@ -155,6 +160,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
+
     def context(conversation: Any) -> Context:
         return Context(conversation, output, settings, prefill=repl.set_next_input)
 
@@ -175,7 +181,7 @@ async def _models(settings: Settings) -> list[str]:
 
 
 def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
-    """"> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
+    """ "> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
     while the thread loads: those of ``chat -a FILE``)."""
     conversation = _opened(loading)
     queued = len(conversation.attached) if conversation is not None else waiting
@@ -239,7 +245,9 @@ async def run_repl(
     """
     threads = ThreadCache()
     models = ModelCache(lambda: _models(settings))
-    session = session or make_session(settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading)))
+    session = session or make_session(
+        settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading))
+    )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
     for line in _banner(thread_id, info, named):
@@ -255,7 +263,9 @@ async def run_repl(
         repl = Repl(loading, output, settings, debug)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
-        stack.enter_context(on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP)))
+        stack.enter_context(
+            on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
+        )
         try:
             if resumed:
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
@@ -263,7 +273,9 @@ async def run_repl(
             while repl.received is None:
                 try:
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
-                    text = await session.prompt_async(lambda: mode_mark(session) + _prompt_text(loading, waiting), default=repl.next_input)
+                    text = await session.prompt_async(
+                        lambda: mode_mark(session) + _prompt_text(loading, waiting), default=repl.next_input
+                    )
                     repl.next_input = ""
                 except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
                     idle_ctrl_c = 0 if session.default_buffer.text.strip() else idle_ctrl_c + 1

@@ -65,11 +65,17 @@ def _sendable(line: str, settings: Settings) -> bool:
 
 
 # How vi's input mode shows in front of the prompt.
-_VI_MODES = {"vi-insert": "[I] ", "vi-navigation": "[N] ", "vi-replace": "[R] ", "vi-replace-single": "[R] ", "vi-insert-multiple": "[I] "}
+_VI_MODES = {
+    "vi-insert": "[I] ",
+    "vi-navigation": "[N] ",
+    "vi-replace": "[R] ",
+    "vi-replace-single": "[R] ",
+    "vi-insert-multiple": "[I] ",
+}
 
 
 def mode_mark(session: PromptSession) -> str:
-    """"[I] " or "[N] " (insert, normal) in front of the prompt with vi keys; "" with emacs keys."""
+    """ "[I] " or "[N] " (insert, normal) in front of the prompt with vi keys; "" with emacs keys."""
     from prompt_toolkit.enums import EditingMode
 
     if session.app.editing_mode != EditingMode.VI:

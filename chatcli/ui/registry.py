@@ -44,8 +44,15 @@ class Command:
 REGISTRY: dict[str, Command] = {}  # every name and alias -> its command
 
 
-def command(name: str, *, help: str, args: str = "", needs_thread: bool = True,
-            complete: str | tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+def command(
+    name: str,
+    *,
+    help: str,
+    args: str = "",
+    needs_thread: bool = True,
+    complete: str | tuple[str, ...] = (),
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
     """Register the decorated handler as the slash command ``name``."""
 
     def register(handler: Handler) -> Handler:
@@ -136,5 +143,3 @@ def help_text() -> str:
     lines.append("Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves;")
     lines.append("a line starting with // is sent with one / removed.")
     return "\n".join(lines)
-
-

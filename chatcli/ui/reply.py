@@ -57,7 +57,9 @@ async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], 
     return result
 
 
-async def ask(conversation: Conversation, text: str, settings: Settings, attachments: list[Any] | None = None) -> TurnResult:
+async def ask(
+    conversation: Conversation, text: str, settings: Settings, attachments: list[Any] | None = None
+) -> TurnResult:
     """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``)."""
     return await render_reply(conversation, conversation.send(text, attachments), settings)
 
@@ -69,7 +71,9 @@ async def resume_pending(conversation: Conversation, output: Output, settings: S
 
         calls = open_calls(await conversation.messages())
         if calls:
-            output.note(f"this thread was waiting for {_calls(calls)}; with tools off, your next message closes them as not run")
+            output.note(
+                f"this thread was waiting for {_calls(calls)}; with tools off, your next message closes them as not run"
+            )
         return
     calls = await conversation.pending_calls()
     if not calls:

@@ -22,7 +22,7 @@ _TAIL = 4000  # characters of the thinking looked at for the live rows
 
 
 def took(seconds: float) -> str:
-    """"thought for 12 s" / "thought for 2 min 5 s"."""
+    """ "thought for 12 s" / "thought for 2 min 5 s"."""
     whole = max(1, round(seconds))
     if whole < 60:
         return f"thought for {whole} s"
@@ -32,7 +32,9 @@ def took(seconds: float) -> str:
 class ThinkingView:
     """The thinking of one reply, shown as it streams (see the module docstring)."""
 
-    def __init__(self, console: Any, *, full: bool = False, rows: int = ROWS, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, console: Any, *, full: bool = False, rows: int = ROWS, clock: Callable[[], float] = time.monotonic
+    ):
         self.console = console
         self.full = full
         self.rows = rows

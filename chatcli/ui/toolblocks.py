@@ -105,7 +105,9 @@ def call_block(call: ToolCall) -> str:
     """The lines shown when a call starts (or is asked about): the tool, then each argument, cut in the middle."""
     arguments = call.arguments
     if isinstance(arguments, dict) and arguments:
-        shown = [f"{name}: {value if isinstance(value, str) else arguments_text(value)}" for name, value in arguments.items()]
+        shown = [
+            f"{name}: {value if isinstance(value, str) else arguments_text(value)}" for name, value in arguments.items()
+        ]
         body = "\n".join(shortened(text, keep_end=True) for text in shown)
     elif not arguments:
         body = "(no arguments)"
@@ -146,13 +148,17 @@ def refused_line(result: ToolResult) -> str:
     """The one stderr line for a call that was not run."""
     arguments = _one_line(result.call.arguments)
     reason = str(result.content or "").removeprefix("not run: ")
-    return neutralise(f"tool call refused: {result.call.label or result.call.name} {arguments} ({reason}; --yes approves every call)")
+    return neutralise(
+        f"tool call refused: {result.call.label or result.call.name} {arguments} ({reason}; --yes approves every call)"
+    )
 
 
 def ran_line(result: ToolResult) -> str:
     """The one stderr line for a call that ran, in a pipe."""
     arguments = _one_line(result.call.arguments)
-    return neutralise(f"tool: {result.call.label or result.call.name} {arguments} → {result.status} · {result.seconds or 0:.1f} s")
+    return neutralise(
+        f"tool: {result.call.label or result.call.name} {arguments} → {result.status} · {result.seconds or 0:.1f} s"
+    )
 
 
 def _indent(text: str) -> str:

@@ -37,7 +37,10 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
     lines = []
     for row in rows:
         state = row.state + (f": {row.detail}" if row.detail else "")
-        lines.append(f"{row.name} ({row.transport}) {state}" + (f" · {row.where}" if row.where and row.transport != "built-in" else ""))
+        lines.append(
+            f"{row.name} ({row.transport}) {state}"
+            + (f" · {row.where}" if row.where and row.transport != "built-in" else "")
+        )
         if row.log is not None and row.state == "failed":
             lines.append(f"  log: {row.log}")
         width = max((len(e.name) for e in row.tools), default=0)
@@ -45,7 +48,10 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             description = fit_cells(entry.description, 90)
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
         for prompt in row.prompts:
-            lines.append(f"  {prompt.command} {prompt.synopsis}".rstrip() + (f"  {fit_cells(prompt.description, 80)}" if prompt.description else ""))
+            lines.append(
+                f"  {prompt.command} {prompt.synopsis}".rstrip()
+                + (f"  {fit_cells(prompt.description, 80)}" if prompt.description else "")
+            )
         for resource in row.resources:
             lines.append(f"  {resource.mention}" + (f"  {fit_cells(resource.description or resource.name, 80)}"))
     text = "\n".join(lines) + "\n"

@@ -122,4 +122,3 @@ async def sqlite_saver(
         yield saver
     finally:
         await saver.aclose()
-

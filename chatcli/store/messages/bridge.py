@@ -41,10 +41,7 @@ class SyncBridge:
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         async def collect() -> list[CheckpointTuple]:
-            return [
-                t
-                async for t in self.alist(config, filter=filter, before=before, limit=limit)
-            ]
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
 
         yield from self._run_sync(collect())
 

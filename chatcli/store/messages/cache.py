@@ -48,11 +48,14 @@ class _Chain:
         """
         n = min(len(new), len(self.msgs))
         t = min(max(trusted, 0), n)
-        if all(map(operator.is_, new, self.msgs)) and (  # map stops at the shorter list
-            t == n
-            or (
-                all(map(operator.eq, map(_get_id, new[t:n]), self.ids[t:n]))
-                and all(map(operator.is_, map(_get_content, new[t:n]), self.contents[t:n]))
+        if (
+            all(map(operator.is_, new, self.msgs))
+            and (  # map stops at the shorter list
+                t == n
+                or (
+                    all(map(operator.eq, map(_get_id, new[t:n]), self.ids[t:n]))
+                    and all(map(operator.is_, map(_get_content, new[t:n]), self.contents[t:n]))
+                )
             )
         ):
             return n, False
@@ -114,5 +117,3 @@ class _ThreadCache:
         self.chains.insert(0, chain)
         del self.chains[_MAX_CHAINS_PER_THREAD:]
         self.by_node.update(zip(chain.nodes, chain.msgs))
-
-

@@ -80,8 +80,7 @@ class ChainStore:
             loads = self.inner.serde.loads_typed
             by_node = tc.by_node
             msgs = [
-                m if (m := by_node.get(node)) is not None else loads((type_, blob))
-                for node, _, type_, blob in rows
+                m if (m := by_node.get(node)) is not None else loads((type_, blob)) for node, _, type_, blob in rows
             ]
             chain = _Chain([r[0] for r in rows], msgs)
             tc.add(chain)
@@ -106,9 +105,7 @@ class ChainStore:
         checkpoint["channel_values"] = new_values
         return tup._replace(checkpoint=checkpoint)  # type: ignore[arg-type]
 
-    async def _ref_for(
-        self, thread_id: str, config: RunnableConfig, channel: str, value: Any
-    ) -> dict[str, Any] | None:
+    async def _ref_for(self, thread_id: str, config: RunnableConfig, channel: str, value: Any) -> dict[str, Any] | None:
         """The ref that replaces ``value`` in a checkpoint, or None if it is not a message list.
 
         Messages carried over unchanged (from a list this saver handed out, or by an

@@ -81,8 +81,7 @@ class PostgresMessageTable(MessageTable):
             async with self.conn.cursor(row_factory=tuple_row) as cur:
                 # Node ids first (each row points at the one before), then all rows at once.
                 await cur.execute(
-                    f"SELECT nextval(pg_get_serial_sequence('{MESSAGES_TABLE}', 'node'))"
-                    " FROM generate_series(1, %s)",
+                    f"SELECT nextval(pg_get_serial_sequence('{MESSAGES_TABLE}', 'node')) FROM generate_series(1, %s)",
                     (len(rows),),
                 )
                 nodes = sorted(row[0] for row in await cur.fetchall())

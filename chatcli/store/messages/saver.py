@@ -134,9 +134,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
     def get_next_version(self, current: Any, channel: None) -> Any:
         return self.inner.get_next_version(current, channel)
 
-    def with_allowlist(
-        self, extra_allowlist: Collection[tuple[str, ...]]
-    ) -> MessageStoreSaver:
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> MessageStoreSaver:
         # LangGraph's compile() calls this when strict msgpack is on; the node blobs
         # are (de)serialized with the inner saver's serde, so derive both together.
         inner = self.inner.with_allowlist(extra_allowlist)
@@ -230,9 +228,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         await self.inner.adelete_for_runs(run_ids)
 
-    async def aprune(
-        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
-    ) -> None:
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         # Nodes of pruned branches stay (they are shared with kept ones).
         await self.inner.aprune(thread_ids, strategy=strategy)
 
@@ -248,9 +244,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         await self.setup()
-        result = dict(
-            await self.inner.aget_delta_channel_history(config=config, channels=channels)
-        )
+        result = dict(await self.inner.aget_delta_channel_history(config=config, channels=channels))
         thread_id = str(config["configurable"]["thread_id"])
         for ch, entry in result.items():
             if is_ref(entry.get("seed")):

@@ -35,9 +35,7 @@ class MessageTable:
         """
         raise NotImplementedError
 
-    async def load_chain(
-        self, thread_id: str, tail: int
-    ) -> list[tuple[int, int, str, bytes]]:
+    async def load_chain(self, thread_id: str, tail: int) -> list[tuple[int, int, str, bytes]]:
         """Return the chain ending at ``tail`` as (node, pos, type, blob), root first."""
         raise NotImplementedError
 
@@ -102,8 +100,7 @@ class SqliteMessageTable(MessageTable):
                 assert first is not None
                 if len(rows) > 1:
                     await self.conn.executemany(
-                        f"INSERT INTO {MESSAGES_TABLE} (node, {cols}) "
-                        "VALUES (?,?,?,?,?,?,?,?,?)",
+                        f"INSERT INTO {MESSAGES_TABLE} (node, {cols}) VALUES (?,?,?,?,?,?,?,?,?)",
                         [
                             (first + i, thread_id, first + i - 1, start_pos + i, *row, now)
                             for i, row in enumerate(rows)
@@ -116,9 +113,7 @@ class SqliteMessageTable(MessageTable):
                 raise
         return list(range(first, first + len(rows)))
 
-    async def load_chain(
-        self, thread_id: str, tail: int
-    ) -> list[tuple[int, int, str, bytes]]:
+    async def load_chain(self, thread_id: str, tail: int) -> list[tuple[int, int, str, bytes]]:
         query = f"""
             WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
                 SELECT node, parent, pos, type, blob FROM {MESSAGES_TABLE}
@@ -135,9 +130,5 @@ class SqliteMessageTable(MessageTable):
 
     async def delete_thread(self, thread_id: str) -> None:
         async with self.lock:
-            await self.conn.execute(
-                f"DELETE FROM {MESSAGES_TABLE} WHERE thread_id = ?", (thread_id,)
-            )
+            await self.conn.execute(f"DELETE FROM {MESSAGES_TABLE} WHERE thread_id = ?", (thread_id,))
             await self.conn.commit()
-
-

@@ -40,7 +40,9 @@ async def _copy(ctx: Context, arg: str) -> None:
     if arg:
         blocks = code_blocks(text)
         if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
-            raise UsageError(f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}")
+            raise UsageError(
+                f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}"
+            )
         text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
     ways = copy(text, ctx.out if ctx.out.isatty() else None)
     if not ways:
@@ -49,14 +51,23 @@ async def _copy(ctx: Context, arg: str) -> None:
     ctx.output.note(f"copied {what} ({size}) with {' and '.join(ways)}")
 
 
-@command("/think", args="[on|off]", help="show the last answer's thinking in full; on/off: show thinking in full as it comes", complete=("on", "off"))
+@command(
+    "/think",
+    args="[on|off]",
+    help="show the last answer's thinking in full; on/off: show thinking in full as it comes",
+    complete=("on", "off"),
+)
 async def _think(ctx: Context, arg: str) -> None:
     if arg:
         if arg not in ("on", "off"):
             raise UsageError("/think takes on, off, or nothing")
         if hasattr(ctx.output, "show_thinking"):
             ctx.output.show_thinking = arg == "on"
-        ctx.output.note("thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts")
+        ctx.output.note(
+            "thinking shown in full as it comes"
+            if arg == "on"
+            else "thinking folded to one line once the answer starts"
+        )
         return
     thinking = await ctx.conversation.recall.last_thinking()
     if thinking is None:
@@ -71,11 +82,15 @@ async def _usage(ctx: Context, arg: str) -> None:
 
     used = await ctx.conversation.recall.usage_totals()
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
-    ctx.print(f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out{cost}")
+    ctx.print(
+        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out{cost}"
+    )
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
     if used.unpriced:  # said, never guessed: the sum above leaves them out
-        ctx.output.note(f"{used.unpriced} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)")
+        ctx.output.note(
+            f"{used.unpriced} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)"
+        )
 
 
 @command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")
@@ -101,7 +116,12 @@ async def _model(ctx: Context, arg: str) -> None:
     ctx.output.note(f"model {arg} from the next message")
 
 
-@command("/role", args="[NAME]", help="set this thread up with a role (its prompt, model, temperature); alone: show the role", complete="roles")
+@command(
+    "/role",
+    args="[NAME]",
+    help="set this thread up with a role (its prompt, model, temperature); alone: show the role",
+    complete="roles",
+)
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
@@ -131,7 +151,11 @@ async def _attach(ctx: Context, arg: str) -> None:
     if arg == "--clear":
         count = len(conversation.attached)
         conversation.attached = []
-        ctx.output.note(f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent" if count else "nothing was attached")
+        ctx.output.note(
+            f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent"
+            if count
+            else "nothing was attached"
+        )
         return
     if arg:
         item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)

@@ -24,7 +24,12 @@ async def _tools(ctx: Context, arg: str) -> None:
     print_tools(toolbox.status() if toolbox is not None else [], ctx.settings.mcp_config or "", ctx.out)
 
 
-@command("/edit", args="[TEXT]", help="write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)", needs_thread=False)
+@command(
+    "/edit",
+    args="[TEXT]",
+    help="write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)",
+    needs_thread=False,
+)
 async def _edit(ctx: Context, arg: str) -> None:
     import asyncio
 

@@ -38,7 +38,12 @@ async def _threads(ctx: Context, arg: str) -> None:
     ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
 
 
-@command("/switch", args="ID", help="continue another thread (a new id starts a thread; one like an existing id is refused, naming it)", complete="threads")
+@command(
+    "/switch",
+    args="ID",
+    help="continue another thread (a new id starts a thread; one like an existing id is refused, naming it)",
+    complete="threads",
+)
 async def _switch(ctx: Context, arg: str) -> None:
     if not arg:
         raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
@@ -88,7 +93,9 @@ async def _history(ctx: Context, arg: str) -> None:
     print_transcript(await ctx.threads().transcript(ctx.conversation.thread_id), ctx.out)
 
 
-@command("/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json"))
+@command(
+    "/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json")
+)
 async def _export(ctx: Context, arg: str) -> None:
     words = arg.split(maxsplit=1)
     fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"

@@ -217,16 +217,24 @@ class Blocks:
 
         header = _cells(lines[0])
         justify = [_justify(cell) for cell in _cells(lines[1])]
-        table = Table(box=box.SIMPLE_HEAVY, border_style=palette.style(("table.border",)),
-                      header_style=palette.style(("table.header",)))
+        table = Table(
+            box=box.SIMPLE_HEAVY,
+            border_style=palette.style(("table.border",)),
+            header_style=palette.style(("table.header",)),
+        )
         for index, cell in enumerate(header):
             table.add_column(text(cell), justify=justify[index] if index < len(justify) else "left")
         for line in lines[2:]:
             cells = _cells(line)[: len(header)]
             table.add_row(*(text(cell) for cell in cells))
         colour = palette.system_name
-        console = Console(file=io.StringIO(), width=self.width, color_system=colour,
-                          force_terminal=colour is not None, legacy_windows=False)
+        console = Console(
+            file=io.StringIO(),
+            width=self.width,
+            color_system=colour,
+            force_terminal=colour is not None,
+            legacy_windows=False,
+        )
         console.print(table)
         rows = console.file.getvalue().split("\n")[:-1]
         while rows and not _ESCAPES.sub("", rows[0]).strip():
@@ -249,7 +257,12 @@ def _closes(source: str, fence: Fence) -> bool:
 
 def _typing_fence(stripped: str) -> bool:
     """Whether an unfinished line may be the start of a code fence."""
-    return stripped.startswith(("```", "~~~")) or len(stripped) < 3 and not stripped.strip(stripped[0]) and stripped[0] in "`~"
+    return (
+        stripped.startswith(("```", "~~~"))
+        or len(stripped) < 3
+        and not stripped.strip(stripped[0])
+        and stripped[0] in "`~"
+    )
 
 
 def _table_row(source: str) -> bool:

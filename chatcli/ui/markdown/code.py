@@ -61,19 +61,54 @@ _WORDS = {
 }
 _KINDS = (Keyword, Keyword.Namespace, Keyword.Constant, Operator.Word, Name.Builtin)
 _ALIASES = {
-    "python": "python", "py": "python", "python3": "python", "py3": "python",
-    "javascript": "js", "js": "js", "jsx": "js", "typescript": "js", "ts": "js", "tsx": "js",
-    "node": "js", "mjs": "js",
-    "c": "c", "h": "c", "cpp": "c", "c++": "c", "cc": "c", "hpp": "c", "java": "c", "go": "c",
-    "golang": "c", "rust": "c", "rs": "c", "cs": "c", "csharp": "c", "c#": "c", "kotlin": "c",
-    "kt": "c", "swift": "c", "scala": "c", "dart": "c",
-    "bash": "shell", "sh": "shell", "shell": "shell", "zsh": "shell", "console": "shell",
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "py3": "python",
+    "javascript": "js",
+    "js": "js",
+    "jsx": "js",
+    "typescript": "js",
+    "ts": "js",
+    "tsx": "js",
+    "node": "js",
+    "mjs": "js",
+    "c": "c",
+    "h": "c",
+    "cpp": "c",
+    "c++": "c",
+    "cc": "c",
+    "hpp": "c",
+    "java": "c",
+    "go": "c",
+    "golang": "c",
+    "rust": "c",
+    "rs": "c",
+    "cs": "c",
+    "csharp": "c",
+    "c#": "c",
+    "kotlin": "c",
+    "kt": "c",
+    "swift": "c",
+    "scala": "c",
+    "dart": "c",
+    "bash": "shell",
+    "sh": "shell",
+    "shell": "shell",
+    "zsh": "shell",
+    "console": "shell",
     "shell-session": "shell",
-    "json": "json", "jsonc": "json", "json5": "json",
+    "json": "json",
+    "jsonc": "json",
+    "json5": "json",
 }
 # Multi-line constructs: opener -> (closer, token type).
-_SPANS = {'"""': ('"""', String.Doc), "'''": ("'''", String.Doc), "/*": ("*/", Comment.Multiline),
-          "`": ("`", String.Backtick)}
+_SPANS = {
+    '"""': ('"""', String.Doc),
+    "'''": ("'''", String.Doc),
+    "/*": ("*/", Comment.Multiline),
+    "`": ("`", String.Backtick),
+}
 
 
 class Scanner(NamedTuple):
@@ -89,8 +124,12 @@ def _scanner(language: str) -> Scanner:
         words.update(dict.fromkeys(names.split(), kind))
     comment = {"python": r"\#.*", "shell": r"(?<!\S)\#.*", "json": r"//.*"}.get(language, r"//.*")
     opens = {"python": r'"""|' + r"'''", "js": r"/\*|`", "c": r"/\*", "json": r"/\*"}.get(language, r"(?!)")
-    closed = {"python": r'""".*?"""|' + r"'''.*?'''", "js": r"/\*.*?\*/|`(?:\\.|[^`\\])*`",
-              "c": r"/\*.*?\*/", "json": r"/\*.*?\*/"}.get(language, r"(?!)")
+    closed = {
+        "python": r'""".*?"""|' + r"'''.*?'''",
+        "js": r"/\*.*?\*/|`(?:\\.|[^`\\])*`",
+        "c": r"/\*.*?\*/",
+        "json": r"/\*.*?\*/",
+    }.get(language, r"(?!)")
     word = r"\#?[A-Za-z_$][\w$]*" if language == "c" else r"[A-Za-z_$][\w$]*"
     pattern = (
         rf"(?P<closed>{closed})|(?P<open>{opens})|(?P<comment>{comment})"
@@ -106,9 +145,18 @@ def _scanner(language: str) -> Scanner:
 
 _SCANNERS: dict[str, Scanner] = {}
 _EXCEPTION = re.compile(r"[a-z](?:Error|Exception|Warning)$")
-_DEFINES = {"def": Name.Function, "class": Name.Class, "function": Name.Function, "fn": Name.Function,
-            "func": Name.Function, "struct": Name.Class, "interface": Name.Class, "enum": Name.Class,
-            "trait": Name.Class, "type": Name.Class}
+_DEFINES = {
+    "def": Name.Function,
+    "class": Name.Class,
+    "function": Name.Function,
+    "fn": Name.Function,
+    "func": Name.Function,
+    "struct": Name.Class,
+    "interface": Name.Class,
+    "enum": Name.Class,
+    "trait": Name.Class,
+    "type": Name.Class,
+}
 
 
 def scanner_for(language: str) -> tuple[str, Scanner] | None:
@@ -208,5 +256,12 @@ def _pygments_lexer(language: str) -> Any:
     return _LEXERS[language]
 
 
-_GROUPS = {"closed": String, "comment": Comment.Single, "string": String, "number": Number,
-           "decorator": Name.Decorator, "variable": Name.Variable, "operator": Operator}
+_GROUPS = {
+    "closed": String,
+    "comment": Comment.Single,
+    "string": String,
+    "number": Number,
+    "decorator": Name.Decorator,
+    "variable": Name.Variable,
+    "operator": Operator,
+}

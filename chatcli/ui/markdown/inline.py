@@ -24,8 +24,14 @@ _INLINE = re.compile(
     r"|(?<![\w_])_(?=[^\s_])(?P<em_u>.+?)(?<=[^\s_])_(?![\w_])"
     r"|~~(?=\S)(?P<strike>.+?)(?<=\S)~~"
 )
-_NESTED = {"strong_em": ("strong", "em"), "strong": ("strong",), "strong_u": ("strong",), "em": ("em",),
-           "em_u": ("em",), "strike": ("strike",)}
+_NESTED = {
+    "strong_em": ("strong", "em"),
+    "strong": ("strong",),
+    "strong_u": ("strong",),
+    "em": ("em",),
+    "em_u": ("em",),
+    "strike": ("strike",),
+}
 
 
 def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]:

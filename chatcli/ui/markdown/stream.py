@@ -68,7 +68,9 @@ class MarkdownStream:
         self._started = False
         self._closed = False
         redraw = lambda: self._refresh(final=False)  # noqa: E731
-        self._throttle = Throttle(redraw, min_interval, adapt=True, slow_factor=_SLOW_FACTOR, max_interval=_MAX_INTERVAL, clock=clock)
+        self._throttle = Throttle(
+            redraw, min_interval, adapt=True, slow_factor=_SLOW_FACTOR, max_interval=_MAX_INTERVAL, clock=clock
+        )
 
     @property
     def text(self) -> str:

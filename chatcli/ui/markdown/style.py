@@ -67,7 +67,9 @@ class Palette:
 
     def __init__(self, console: Console, code_theme: str = "monokai") -> None:
         self.system = _SYSTEMS.get(console.color_system or "")
-        self.system_name = None if self.system is None else {"windows": "standard"}.get(console.color_system, console.color_system)
+        self.system_name = (
+            None if self.system is None else {"windows": "standard"}.get(console.color_system, console.color_system)
+        )
         self.links = self.system is not None and not console.legacy_windows
         self.no_color = console.no_color
         self.code_theme = code_theme
