@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.fakeserver import FakeOpenAIServer
+from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
 _OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_")
@@ -89,8 +89,9 @@ def storage(request: pytest.FixtureRequest, isolated_env: Path, monkeypatch: pyt
 
 @pytest.fixture
 def server():
-    """A fake OpenAI-compatible server on 127.0.0.1 for the length of the test."""
-    with FakeOpenAIServer() as fake:
+    """A fake OpenAI-compatible server on 127.0.0.1 for the length of the test (on the previous
+    test's port when it is free: see ``on_a_reused_port``)."""
+    with on_a_reused_port() as fake:
         yield fake
 
 

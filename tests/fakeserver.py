@@ -63,7 +63,8 @@ Scripted items
     malformed -> invalid JSON body, empty -> content "", no_finish -> finish_reason null.
 
 A refused connection needs no server: ``closed_port_url()`` returns a base_url to a port with
-nothing listening.
+nothing listening. ``on_a_reused_port()`` makes a server on the port the previous one it made had
+(the tests' servers: see its docstring).
 
 Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
 ``server.pending()``, ``server.requests`` / ``server.request_headers`` (lists, appended under a
@@ -97,6 +98,7 @@ __all__ = [
     "Reply",
     "Fault",
     "closed_port_url",
+    "on_a_reused_port",
     "tokenize",
     "lorem_markdown",
     "FAULT_TEXT",
@@ -816,6 +818,26 @@ class FakeOpenAIServer:
         if callable(self.default_reply):
             return self.default_reply(messages)
         return self.default_reply
+
+
+_last_port: list[int] = []  # the port of the last server on_a_reused_port() made in this process
+
+
+def on_a_reused_port(**options: Any) -> FakeOpenAIServer:
+    """A new FakeOpenAIServer on the port of the last one this made, or any free port if that is taken.
+
+    What the tests use: with the same base URL, chatcli's OpenAI client (and the tests' own
+    ChatOpenAI) reuses the HTTP client langchain-openai keeps per URL instead of building one,
+    whose TLS context alone costs some 40 ms of CPU to load the system's CA certificates: about
+    a sixth of the fast test run. Each test still has a server of its own, and as every response
+    carries ``Connection: close``, no connection of one test's server reaches the next.
+    """
+    try:
+        server = FakeOpenAIServer(port=_last_port[0] if _last_port else 0, **options)
+    except OSError:  # still listening (a server in use), or taken by another program meanwhile
+        server = FakeOpenAIServer(**options)
+    _last_port[:] = [server.port]
+    return server
 
 
 _held_sockets: list[socket.socket] = []

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from chatcli.config import DEFAULT_SYSTEM
-from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url
+from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, on_a_reused_port
 from tests.helpers import CHAT, KEY, THREAD_NOTE, Run, assert_one_error_line, chat, roles
 
 ANSI = "\x1b"
@@ -197,7 +197,7 @@ for _name, _case in ERROR_CASES.items():
 
 def _play(name: str, home: Path) -> Any:
     home.mkdir(parents=True)
-    with FakeOpenAIServer() as server:
+    with on_a_reused_port() as server:
         try:
             return SCENARIOS[name](Session(home, server))
         except BaseException as exc:  # noqa: BLE001 - reported by the test that reads this scenario

@@ -18,12 +18,21 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 
-from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, lorem_markdown, tokenize
+from tests.fakeserver import (
+    FAULT_TEXT,
+    FakeOpenAIServer,
+    Fault,
+    Reply,
+    closed_port_url,
+    lorem_markdown,
+    on_a_reused_port,
+    tokenize,
+)
 
 
 @pytest.fixture
 def server():
-    with FakeOpenAIServer() as s:
+    with on_a_reused_port() as s:
         yield s
 
 

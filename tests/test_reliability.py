@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url
+from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, on_a_reused_port
 from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat, stored, summary
 from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
@@ -144,7 +144,7 @@ class Outcome:
 
 def _play_row(name: str, row: Row, home: Path) -> Outcome:
     home.mkdir(parents=True)
-    with FakeOpenAIServer() as server:
+    with on_a_reused_port() as server:
         times = record_times(server)
         server.queue(*row.items)
         session = Session(home, server)
