@@ -63,13 +63,23 @@ def piped_stdin(data: bytes) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
 
 
-def chat(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd: Path | None = None, tty: bool = False) -> Run:
-    """Run ``chat`` in this process with ``stdin`` piped in (never the REPL); ``tty``: stdout is a terminal."""
+def chat(
+    env: dict[str, str],
+    *args: str,
+    stdin: bytes | str = b"",
+    cwd: Path | None = None,
+    tty: bool = False,
+    err: Captured | None = None,
+) -> Run:
+    """Run ``chat`` in this process with ``stdin`` piped in (never the REPL); ``tty``: stdout is a terminal.
+
+    ``err``: the stderr to write to (a Captured that watches what is written, say).
+    """
     from chatcli.app.cli import main
     from chatcli.app.environment import Environment
 
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    out, err = Captured(tty), Captured()
+    out, err = Captured(tty), err if err is not None else Captured()
     environment = Environment(stdin=piped_stdin(data), stdout=out, stderr=err, environ=dict(env), cwd=cwd or Path.cwd())
     with redirect_stdout(out), redirect_stderr(err):  # what click itself prints (usage errors, --help)
         code = main(list(args), environment)

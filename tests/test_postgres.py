@@ -272,7 +272,7 @@ def test_the_turn_lock_holds_across_connections_and_a_cancelled_wait_leaves_no_l
             async with a.thread_lock("x"):
                 events.append(f"held {await asyncio.to_thread(advisory_locks)}")
                 with pytest.raises(asyncio.TimeoutError):
-                    await asyncio.wait_for(b.thread_lock("x").__aenter__(), 0.5)
+                    await asyncio.wait_for(b.thread_lock("x").__aenter__(), 0.25)
                 events.append("other waited")
                 async with b.thread_lock("y"):
                     events.append("another thread is free")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, on_a_reused_port
-from tests.helpers import CHAT, KEY, Run, assert_one_error_line, chat, stored, summary
+from tests.helpers import CHAT, KEY, Captured, Run, assert_one_error_line, chat, stored, summary
 from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
 
@@ -116,8 +116,8 @@ ROWS: dict[str, Row] = {
     "503-exhausted": Row([Fault(status=503, headers=FAST_RETRY)] * 3, 4, r"server error from .*\(503\) after 2 retries", RETRY, requests=3),
     # Broken streams: the part shown is kept, marked.
     "stall": Row(
-        [Fault(stall_after=3, stall=10)], 4, r"stalled: no text for more than 1 s.*kept.*CHATCLI_TIMEOUT",
-        {"CHATCLI_TIMEOUT": "1"}, out="The quick brown", kept=("The quick brown", "error"),
+        [Fault(stall_after=3, stall=10)], 4, r"stalled: no text for more than 0.5 s.*kept.*CHATCLI_TIMEOUT",
+        {"CHATCLI_TIMEOUT": "0.5"}, out="The quick brown", kept=("The quick brown", "error"),
     ),
     "malformed": Row([Fault(malformed=True)], 4, r"sent a malformed stream", out="The quick", kept=("The quick", "error")),
     "empty": Row([Fault(empty=True)], 4, r"empty answer.*kept", kept=("", "empty")),
@@ -477,19 +477,33 @@ def _hold_exclusive(db, seconds: float, started, release=None) -> None:
 
 @pytest.mark.stores("sqlite")
 def test_a_lock_held_for_seconds_is_waited_for_with_a_note_and_the_question_goes_first(server, chat_env, monkeypatch):
-    """Another program holds the file for a while: chat says it waits, stores the question, then answers."""
+    """Another program holds the file for a while: chat says it waits, stores the question, then answers.
+
+    The lock is held until chat has said that it waits (at most 10 s): past SQLite's own wait,
+    however slow the machine, and no longer than that."""
     import threading
 
     from chatcli.store import messages
 
     monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)  # SQLite's own wait, before chat's
     assert chat(chat_env, "-t", "L", "first").code == 0
-    started = threading.Event()
-    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 2, started))
+    started, noted = threading.Event(), threading.Event()
+
+    class Watched(Captured):
+        def write(self, text: str) -> int:
+            written = super().write(text)
+            if "is locked by another program: waiting for it" in self.getvalue():
+                noted.set()
+            return written
+
+    holder = threading.Thread(target=_hold_exclusive, args=(db_of(chat_env), 10, started, noted))
     holder.start()
     started.wait(5)
-    run = chat(chat_env, "-t", "L", "while locked")
-    holder.join()
+    try:
+        run = chat(chat_env, "-t", "L", "while locked", err=Watched())
+    finally:
+        noted.set()
+        holder.join()
     assert run.code == 0, run
     assert any("is locked by another program: waiting for it" in line for line in run.err_lines), run
     assert run.out.startswith("You said: while locked")
@@ -506,8 +520,8 @@ def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypa
 
     from chatcli.store import base, messages
 
-    monkeypatch.setattr(base, "BUSY_WAIT", 1.0)
-    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setattr(base, "BUSY_WAIT", 0.3)
+    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 100)
     assert chat(chat_env, "-t", "N", "first").code == 0
     asked = len(server.requests)
     started, release = threading.Event(), threading.Event()

@@ -21,7 +21,7 @@ from typing import Iterator
 import pytest
 
 from chatcli.config import load_settings
-from chatcli.tools import sandbox
+from chatcli.tools import builtin, sandbox
 from chatcli.tools.builtin import run_shell
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, chat_process
@@ -280,8 +280,14 @@ def test_the_flags_reach_the_shell_tool(server, chat_env, tmp_path):
 # --------------------------------------------------------------------------- what a command leaves behind
 
 
+@pytest.fixture
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is left holding the output is given 0.2 s, not 0.5 s, to let go before it is stopped."""
+    monkeypatch.setattr(builtin, "LEFTOVER_GRACE", 0.2)
+
+
 @pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
-def test_a_daemon_holding_the_output_does_not_hold_the_result(project, mode):
+def test_a_daemon_holding_the_output_does_not_hold_the_result(project, mode, short_grace):
     started = time.monotonic()
     result = shell("setsid sleep 30.251 & echo started $!", mode=mode)
     took = time.monotonic() - started
@@ -297,7 +303,7 @@ def test_a_daemon_holding_the_output_does_not_hold_the_result(project, mode):
 
 
 @pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
-def test_background_jobs_end_with_the_command_and_their_output_so_far_is_kept(project, mode):
+def test_background_jobs_end_with_the_command_and_their_output_so_far_is_kept(project, mode, short_grace):
     result = shell("(echo early; sleep 30.252) & sleep 0.2; echo main", mode=mode)
     left = running("sleep 30.252")
     assert left == [], "a background job outlived the command"
@@ -308,12 +314,25 @@ def test_background_jobs_end_with_the_command_and_their_output_so_far_is_kept(pr
 def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(project):
     sandbox.use(sandbox.policy_for(load_settings({})))
 
+    both_ran = []
+
     async def stopped() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def once_both_run(limit: asyncio.Timeout) -> None:
+            while len(running("sleep 30.253")) < 2:
+                await asyncio.sleep(0.02)
+            both_ran.append(True)
+            limit.reschedule(loop.time())  # the time limit is up now
+
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(1):
+            async with asyncio.timeout(10) as limit:
+                watch = asyncio.ensure_future(once_both_run(limit))
                 await run_shell("sleep 30.253 & sleep 30.253")
+        watch.cancel()
 
     asyncio.run(stopped())
+    assert both_ran, "the command's two processes never ran"
     deadline = time.monotonic() + 3
     while running("sleep 30.253") and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -107,11 +107,11 @@ def test_json_carries_the_reasoning_and_jsonl_streams_it(server, chat_env):
 def test_a_long_think_is_not_a_stall(server, chat_env):
     """Thinking is progress: the stall timer (CHATCLI_TIMEOUT) counts it.
 
-    Five pieces of thinking 0.4 s apart: the answer starts 2 s in, twice the stall limit, with
-    no gap over it; more steps would only make the test longer."""
+    Five pieces of thinking 0.2 s apart: the answer starts 1 s in, twice the stall limit of
+    0.5 s, with no gap over it; more steps would only make the test longer."""
     words = [{"role": "assistant", "reasoning_content": "hmm "}] + [{"reasoning_content": f"step {i} "} for i in range(4)]
-    server.queue(stream(*words, {"content": "Done thinking."}, pause=0.4))
-    run = chat({**chat_env, "CHATCLI_TIMEOUT": "1"}, "think hard")
+    server.queue(stream(*words, {"content": "Done thinking."}, pause=0.2))
+    run = chat({**chat_env, "CHATCLI_TIMEOUT": "0.5"}, "think hard")
     assert run.code == 0, run
     assert run.out == "Done thinking.\n"
 

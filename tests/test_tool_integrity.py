@@ -53,6 +53,15 @@ def streamed(*heads: dict, text: str = "") -> Raw:
     return Raw(parts)
 
 
+@pytest.fixture(autouse=True)
+def no_pause_after_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The approval question waits a moment after each answer to drop the rest of what was typed
+    with it (the "es⏎" of "yes⏎"): keys at a terminal. Here the answers come from a list."""
+    from chatcli.ui import approval
+
+    monkeypatch.setattr(approval, "AFTER_ANSWER", 0)
+
+
 def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = None) -> tuple[Any, list[str], Any]:
     """The real approval question on ``conv``, answered from ``answers``; it, the questions asked, the terminal."""
     from chatcli.ui.approval import TerminalApprover

@@ -142,13 +142,13 @@ def test_a_long_result_is_cut_for_the_model_and_kept_whole(server, chat_env):
 
 
 def test_a_call_over_its_time_limit_is_stopped(server, chat_env):
-    write_config(chat_env, "tool_timeout = 1\n")
+    write_config(chat_env, "tool_timeout = 0.5\n")
     server.queue(tool_calls(("shell", {"command": "sleep 20"})), Reply("it was slow"))
     started = time.monotonic()
     run = chat(chat_env, "--tools", "shell", "--yes", "wait")
     assert run.code == 0, run
     assert time.monotonic() - started < 10
-    assert "took longer than 1 s" in tool_messages(server.requests[1])[0]["content"]
+    assert "took longer than 0.5 s" in tool_messages(server.requests[1])[0]["content"]
 
 
 def test_a_model_without_tool_support_gets_one_note_and_the_question_again(server, chat_env):

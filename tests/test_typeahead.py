@@ -95,9 +95,14 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     from tests.helpers import Captured
 
     real_import = prompt._import_engine
+    entered_first: list[bool] = []
 
     def slow_import() -> None:
-        time.sleep(1.0)  # a slow disk or a busy machine: the import outlasts the typing
+        # A slow disk or a busy machine: the import lasts until the prompt has taken the line.
+        deadline = time.monotonic() + ANSWER_WAIT
+        while "entered while loading" not in session.history.get_strings() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        entered_first.append("entered while loading" in session.history.get_strings())
         real_import()
 
     monkeypatch.setattr(prompt, "_import_engine", slow_import)
@@ -114,3 +119,4 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
         keys.send_text("\x04")  # Ctrl-D leaves
         await asyncio.wait_for(repl, 10)
     assert "bye · resume with: chat --thread feedbeef" in err.getvalue()
+    assert entered_first == [True], "the line was entered before the engine was loaded"
