@@ -169,7 +169,7 @@ def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], .
         shaped = isinstance(p, dict) and {"input", "output"} <= set(p) <= set(names)
         values = [p.get(k, 0) for k in names] if shaped else []
         if not model or not values or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values):
-            raise ConfigError(f'{source}: [prices."{model}"] takes input, output and cached_input: $ a million tokens')
+            raise ConfigError(f'{source}: [prices."{model}"]: input, output, cached_input, dollars per million tokens')
         found.append((str(model), float(p["input"]), float(p["output"]), float(p.get("cached_input", p["input"]))))
     return tuple(found)
 
