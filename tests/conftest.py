@@ -48,7 +48,9 @@ def commands_built_once() -> Iterator[None]:
     import typer.main
 
     build = typer.main.get_command
-    built: dict[tuple[int, int, int], tuple[Any, Any]] = {}  # -> (the app, kept alive so its id stays its own; the command)
+    built: dict[
+        tuple[int, int, int], tuple[Any, Any]
+    ] = {}  # -> (the app, kept alive so its id stays its own; the command)
 
     def get_command(typer_instance: Any) -> Any:
         key = (id(typer_instance), len(typer_instance.registered_commands), len(typer_instance.registered_groups))
@@ -74,7 +76,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "stores(*kinds): run the test once per store (\"sqlite\", \"postgres\"); see tests/stores.py"
+        "markers", 'stores(*kinds): run the test once per store ("sqlite", "postgres"); see tests/stores.py'
     )
 
 

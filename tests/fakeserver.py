@@ -232,7 +232,11 @@ def tool_request_error(body: dict) -> str | None:
     for i, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
-        if tool.get("type") != "function" or not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        if (
+            tool.get("type") != "function"
+            or not isinstance(name, str)
+            or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name)
+        ):
             return f"Invalid 'tools[{i}].function.name': string does not match pattern '^[a-zA-Z0-9_-]+$'."
     return None
 
@@ -249,7 +253,9 @@ def protocol_error(messages: list[dict]) -> str | None:
                     "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
                     f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}"
                 )
-        if message.get("role") == "tool" and not any(m.get("tool_calls") for m in messages[:i] if m.get("role") == "assistant"):
+        if message.get("role") == "tool" and not any(
+            m.get("tool_calls") for m in messages[:i] if m.get("role") == "assistant"
+        ):
             return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
     return None
 
@@ -258,7 +264,11 @@ _ERROR_KINDS = {
     400: ("invalid_request_error", None, "Bad request."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-test."),
     403: ("permission_denied", "unsupported_country_region_territory", "You are not allowed to use this model."),
-    404: ("invalid_request_error", "model_not_found", "The model `{model}` does not exist or you do not have access to it."),
+    404: (
+        "invalid_request_error",
+        "model_not_found",
+        "The model `{model}` does not exist or you do not have access to it.",
+    ),
     408: ("timeout", None, "Request timed out."),
     409: ("conflict", None, "Conflict."),
     422: ("invalid_request_error", None, "Unprocessable entity."),
@@ -346,7 +356,7 @@ def lorem_markdown(n_tokens: int) -> str:
         pieces.append(" ".join(sentence) + ".\n\n")
         for _ in range(3):
             pieces.append("- " + " ".join(word() for _ in range(6)) + "\n")
-        pieces.append(f"\n```python\nprint(\"{word()} {word()}\")\n```\n")
+        pieces.append(f'\n```python\nprint("{word()} {word()}")\n```\n')
         n_words = len("".join(pieces).split())
     return "".join(tokenize("".join(pieces))[:n_tokens])
 
@@ -430,7 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         if path in ("/v1/models", "/models"):
             created = int(time.time())
-            data = [{"id": m, "object": "model", "created": created, "owned_by": "fakeserver"} for m in self.fake.models]
+            data = [
+                {"id": m, "object": "model", "created": created, "owned_by": "fakeserver"} for m in self.fake.models
+            ]
             if self.fake.tells_window == "vllm":
                 data = [{**entry, "max_model_len": self.fake.window} for entry in data]
             elif self.fake.tells_window == "lmstudio":
@@ -446,7 +458,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if path == "/api/show" and self.fake.tells_window == "ollama":
-            self._send_json(200, {"parameters": f"num_ctx {self.fake.window}\nstop <|end|>", "model_info": {"llama.context_length": 131072}})
+            self._send_json(
+                200,
+                {
+                    "parameters": f"num_ctx {self.fake.window}\nstop <|end|>",
+                    "model_info": {"llama.context_length": 131072},
+                },
+            )
             return
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
@@ -466,10 +484,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.fake._cond.notify_all()
             self._over_window(words)
             return
-        refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(body)
+        refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(
+            body
+        )
         if not self.fake.vision and any(
             isinstance(part, dict) and part.get("type") == "image_url"
-            for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), list)
+            for m in body.get("messages") or []
+            if isinstance(m, dict) and isinstance(m.get("content"), list)
             for part in m["content"]
         ):
             refused = "Invalid content type. image_url is only supported by certain models."
@@ -496,7 +517,14 @@ class _Handler(BaseHTTPRequestHandler):
                 f"This model's maximum context length is {window} tokens. However, your messages resulted in "
                 f"{words} tokens. Please reduce the length of the messages."
             )
-            body = {"error": {"message": message, "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+            body = {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            }
             self._send_json(400, body)
         elif style == "llama":
             body = {"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it",

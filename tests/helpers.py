@@ -90,7 +90,9 @@ def chat_process(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd:
     """Run the installed ``chat`` as a process with ``stdin`` piped in (never a terminal, so never the REPL)."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     proc = subprocess.run([str(CHAT), *args], env=env, input=data, capture_output=True, timeout=60, cwd=cwd)
-    return Run(list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+    return Run(
+        list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+    )
 
 
 def roles(body: dict) -> list[tuple[str, str]]:
@@ -148,9 +150,7 @@ class Repl:
     def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT)):
         env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
-        self.child = pexpect.spawn(
-            program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS)
-        )
+        self.child = pexpect.spawn(program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS))
         self.raw = ""
         self.cpr_requests = 0
         self.prompts_seen = 0  # prompts already waited for

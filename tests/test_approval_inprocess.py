@@ -307,7 +307,7 @@ async def test_a_line_the_terminal_holds_from_before_the_question_does_not_answe
 
 
 async def test_keys_read_ahead_with_the_message_s_line_do_not_answer(user):
-    """"read my notes⏎y⏎" typed at once: the prompt reads the y with the line, and it must not answer."""
+    """ "read my notes⏎y⏎" typed at once: the prompt reads the y with the line, and it must not answer."""
     assert await user.read_line("read my notes" + ENTER + "y" + ENTER) == "read my notes"
     assert await user.ask(*NOTES, typed=["n"]) == NO
     assert user.answers() == ["no"]
@@ -320,7 +320,7 @@ async def test_nothing_typed_before_the_question_says_nothing_about_it(user):
 
 
 async def test_the_rest_of_a_yes_typed_out_is_not_the_next_message(user):
-    """"yes⏎", as for a question that wanted a line: y answers, and "es⏎" is not sent."""
+    """ "yes⏎", as for a question that wanted a line: y answers, and "es⏎" is not sent."""
     assert await user.ask(*NOTES, typed=["yes" + ENTER]) == YES
     assert user.answers() == ["yes"]
     assert await user.read_line("next" + ENTER) == "next"

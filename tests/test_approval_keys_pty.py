@@ -34,7 +34,7 @@ def test_y_alone_runs_the_call(server, chat_env, start, tmp_path):
 
 
 def test_yes_enter_out_of_habit_answers_yes_and_sends_nothing_more(server, chat_env, start, tmp_path):
-    """"yes⏎" typed as for a line-based question: y answers, and "es⏎" is not sent as a message."""
+    """ "yes⏎" typed as for a line-based question: y answers, and "es⏎" is not sent as a message."""
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
     repl = start("--tools", "shell", "--thread", "habit")
     at = repl.say("make a marker")
@@ -61,7 +61,7 @@ def test_a_message_typed_after_the_answer_goes_to_the_next_prompt(server, chat_e
 
 
 def test_keys_read_ahead_with_the_question_line_do_not_answer(server, chat_env, start, tmp_path):
-    """"make a marker⏎y⏎" typed at once: prompt-toolkit reads the y with the line and keeps it for the next prompt."""
+    """ "make a marker⏎y⏎" typed at once: prompt-toolkit reads the y with the line and keeps it for the next prompt."""
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("not run then"))
     repl = start("--tools", "shell", "--thread", "readahead")
     at = repl.mark()

@@ -42,7 +42,9 @@ def prompt_shown(repl: Repl) -> str:
 
 def wait_prompt_reads(repl: Repl, text: str, timeout: float = 10) -> None:
     """Wait until the prompt waiting now reads ``text`` (before anything is typed at it)."""
-    repl.wait_until(lambda: visible(repl.raw[repl.raw.rindex(READY) :]).strip() == text, f"the prompt {text!r}", timeout)
+    repl.wait_until(
+        lambda: visible(repl.raw[repl.raw.rindex(READY) :]).strip() == text, f"the prompt {text!r}", timeout
+    )
 
 
 def output_of(repl: Repl, raw_at: int) -> list[str]:
@@ -112,7 +114,9 @@ def test_attach_queues_an_image_the_prompt_counts_it_and_the_question_carries_it
     assert content[0] == {"type": "text", "text": "what is this?"}
     assert image_urls(content) == [data_url(PNG)]
     (question, answer) = stored(db_of(chat_env), "pic")
-    assert question.additional_kwargs["chatcli_attachments"] == [{"name": "shot.png", "type": "image/png", "size": len(PNG)}]
+    assert question.additional_kwargs["chatcli_attachments"] == [
+        {"name": "shot.png", "type": "image/png", "size": len(PNG)}
+    ]
     assert answer.content == "A picture of noise."
 
     # The next message goes without a file of its own (the image stays in the history it carries).
@@ -169,10 +173,13 @@ def sixty_mb(directory: Path) -> Path:
     return big
 
 
-@pytest.mark.parametrize("name, says", [
-    ("missing.png", "error: cannot attach missing.png: no such file"),
-    ("huge.png", "error: huge.png is 60.0 MB; an attachment may be at most 20 MB"),
-])
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("missing.png", "error: cannot attach missing.png: no such file"),
+        ("huge.png", "error: huge.png is 60.0 MB; an attachment may be at most 20 MB"),
+    ],
+)
 def test_a_file_that_cannot_go_is_one_error_line_and_queues_nothing(server, chat_env, start, files, name, says):
     sixty_mb(files)
     repl = start("--thread", "refused")
@@ -229,7 +236,9 @@ def test_chat_a_with_no_question_opens_the_prompt_with_the_file_queued(server, c
     assert text == f"summarise\n\nFile `notes.txt`:\n```\n{NOTES}\n```", text
     thread = THREAD.search(repl.text).group(1)
     (question, _) = stored(db_of(chat_env), thread)
-    assert question.additional_kwargs["chatcli_attachments"] == [{"name": "notes.txt", "type": "text/plain", "size": len(NOTES)}]
+    assert question.additional_kwargs["chatcli_attachments"] == [
+        {"name": "notes.txt", "type": "text/plain", "size": len(NOTES)}
+    ]
 
 
 # --------------------------------------------------------------------------- /history
@@ -251,5 +260,7 @@ def test_history_shows_an_attached_line_and_never_the_bytes(server, chat_env, st
     assert "base64" not in shown and "data:image" not in shown and encoded[:24] not in shown, shown
     assert "image_url" not in shown, shown
     # the line stands for the file under the question, before the answer
-    assert said.index("attached: shot.png (image/png, 3 KB)") < next(i for i, line in enumerate(said) if "A picture of noise." in line)
+    assert said.index("attached: shot.png (image/png, 3 KB)") < next(
+        i for i, line in enumerate(said) if "A picture of noise." in line
+    )
     wait_prompt_reads(repl, ">")

@@ -27,7 +27,9 @@ def image_urls(content: object) -> list[str]:
     return [p["image_url"]["url"] for p in content if isinstance(p, dict) and p.get("type") == "image_url"]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("data, mime", [(PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"), (WEBP, "image/webp")])
+@pytest.mark.parametrize(
+    "data, mime", [(PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"), (WEBP, "image/webp")]
+)
 def test_an_image_goes_as_an_image_part(server, chat_env, tmp_path, data, mime):
     (tmp_path / "shot.img").write_bytes(data)
     server.queue(Reply("A picture of noise."))
@@ -75,11 +77,17 @@ def test_a_60_mb_file_is_refused_before_anything_is_sent(server, chat_env, tmp_p
     assert server.requests == [] and not stored(db_of(chat_env), "big")
 
 
-@pytest.mark.parametrize("make, says", [
-    (lambda p: p / "missing.png", "no such file"),
-    (lambda p: p, "is a directory"),
-    (lambda p: (p / "blob.bin").write_bytes(b"\x00\x01\xff" * 10) and p / "blob.bin", "neither text (UTF-8) nor a PNG, JPEG, GIF or WebP image"),
-])
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: p / "missing.png", "no such file"),
+        (lambda p: p, "is a directory"),
+        (
+            lambda p: (p / "blob.bin").write_bytes(b"\x00\x01\xff" * 10) and p / "blob.bin",
+            "neither text (UTF-8) nor a PNG, JPEG, GIF or WebP image",
+        ),
+    ],
+)
 def test_an_attachment_that_cannot_go_is_one_line(server, chat_env, tmp_path, make, says):
     run = chat(chat_env, "-a", str(make(tmp_path)), "look")
     assert run.code == 2, run
@@ -98,7 +106,9 @@ def test_stored_once_shown_as_a_line_and_later_turns_work(server, chat_env, tmp_
     assert "what is this?" in show and "*attached: shot.png (image/png, 3 KB)*" in show
     assert "base64" not in show
     question = stored(db_of(chat_env), "pic")[0]
-    assert question.additional_kwargs["chatcli_attachments"] == [{"name": "shot.png", "type": "image/png", "size": len(PNG)}]
+    assert question.additional_kwargs["chatcli_attachments"] == [
+        {"name": "shot.png", "type": "image/png", "size": len(PNG)}
+    ]
 
 
 def test_export_and_import_keep_the_attachments(server, chat_env, tmp_path):
@@ -109,7 +119,10 @@ def test_export_and_import_keep_the_attachments(server, chat_env, tmp_path):
     exported = json.loads(chat(chat_env, "export", "ex", "-f", "json").out)
     first = exported["messages"][0]
     assert first["content"] == "both"
-    assert [(a["name"], a["type"]) for a in first["attachments"]] == [("shot.png", "image/png"), ("a.txt", "text/plain")]
+    assert [(a["name"], a["type"]) for a in first["attachments"]] == [
+        ("shot.png", "image/png"),
+        ("a.txt", "text/plain"),
+    ]
     assert base64.b64decode(first["attachments"][0]["data"]) == PNG
     assert base64.b64decode(first["attachments"][1]["data"]) == b"text file body"
     path = tmp_path / "ex.json"
@@ -146,7 +159,9 @@ def test_storage_grows_by_what_is_said_not_by_the_image_per_turn(server, chat_en
 
         with sqlite3.connect(db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size if db.with_name(db.name + "-wal").exists() else 0)
+        return db.stat().st_size + (
+            db.with_name(db.name + "-wal").stat().st_size if db.with_name(db.name + "-wal").exists() else 0
+        )
 
     after_image = size()
     for i in range(10):

@@ -249,7 +249,9 @@ def test_endless_stdin_is_refused_at_the_limit_without_filling_the_memory(server
         yes.kill()
     lines = [line for line in proc.stderr.splitlines() if line.startswith("chat:")]
     assert proc.returncode == 2, proc.stderr
-    assert lines == [f"chat: error: stdin holds more than {MAX_STDIN >> 20} MB (chat reads at most {MAX_STDIN >> 20} MB from stdin)"]
+    assert lines == [
+        f"chat: error: stdin holds more than {MAX_STDIN >> 20} MB (chat reads at most {MAX_STDIN >> 20} MB from stdin)"
+    ]
     if Path("/usr/bin/time").exists():
         peak_kb = int(proc.stderr.strip().splitlines()[-1])
         assert peak_kb < 400_000, f"{peak_kb} kB at peak"
@@ -266,7 +268,13 @@ def test_a_reader_that_leaves_early_ends_chat_quietly(server, chat_env):
     server.queue(Reply(" ".join(f"word{i}" for i in range(3000))))
     assert chat(chat_env, "-t", "bp", "first").code == 0  # a thread to list
     for command in (f"{CHAT} 'long answer please' | head -c 20", f"{CHAT} threads | head -0"):
-        done = subprocess.run(["bash", "-c", command + "; echo \"status ${PIPESTATUS[0]}\" >&2"], env=chat_env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["bash", "-c", command + '; echo "status ${PIPESTATUS[0]}" >&2'],
+            env=chat_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         errors = [line for line in done.stderr.splitlines() if not line.startswith(("thread: ", "status "))]
         assert errors == [], (command, done.stderr)
         assert done.stderr.rstrip().splitlines()[-1] in ("status 141", "status 0"), done.stderr
@@ -279,9 +287,13 @@ def test_a_full_disk_under_stdout_is_one_line(server, chat_env):
     from tests.helpers import CHAT
 
     with open("/dev/full", "w") as full:
-        done = subprocess.run([str(CHAT), "hi"], env=chat_env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        done = subprocess.run(
+            [str(CHAT), "hi"], env=chat_env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
     errors = [line for line in done.stderr.splitlines() if not line.startswith("thread: ")]
-    assert done.returncode == 1 and errors == ["chat: error: cannot write the output: No space left on device"], done.stderr
+    assert done.returncode == 1 and errors == ["chat: error: cannot write the output: No space left on device"], (
+        done.stderr
+    )
 
 
 @pytest.mark.e2e
@@ -290,7 +302,12 @@ def test_an_input_history_path_that_is_a_directory_is_one_line(chat_env, tmp_pat
 
     from tests.helpers import CHAT
 
-    child = pexpect.spawn(str(CHAT), env={**chat_env, "CHATCLI_HISTORY_FILE": str(tmp_path), "TERM": "xterm"}, encoding="utf-8", timeout=20)
+    child = pexpect.spawn(
+        str(CHAT),
+        env={**chat_env, "CHATCLI_HISTORY_FILE": str(tmp_path), "TERM": "xterm"},
+        encoding="utf-8",
+        timeout=20,
+    )
     text = child.read()
     child.close()
     assert child.exitstatus == 3, text

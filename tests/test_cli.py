@@ -122,14 +122,24 @@ def memory(s: Session) -> tuple[Run, Run, dict]:
 @scenario
 def combined(s: Session) -> tuple[Run, dict]:
     """A question and piped text, with a --model flag that must beat CHATCLI_MODEL."""
-    run = s.chat("--model", "model-from-flag", "Summarize this:", stdin="The piped document body.\n", CHATCLI_MODEL="model-from-env")
+    run = s.chat(
+        "--model",
+        "model-from-flag",
+        "Summarize this:",
+        stdin="The piped document body.\n",
+        CHATCLI_MODEL="model-from-env",
+    )
     return run, s.last_body()
 
 
 @scenario
 def pirate(s: Session) -> list[tuple[Run, dict]]:
     runs = []
-    for args in (["--thread", "p1", "--system", "You talk like a pirate.", "hello"], ["--thread", "p1", "and again"], ["--thread", "p2", "new thread"]):
+    for args in (
+        ["--thread", "p1", "--system", "You talk like a pirate.", "hello"],
+        ["--thread", "p1", "and again"],
+        ["--thread", "p2", "new thread"],
+    ):
         runs.append((s.chat(*args), s.last_body()))
     return runs
 
@@ -137,7 +147,10 @@ def pirate(s: Session) -> list[tuple[Run, dict]]:
 @scenario
 def variables(s: Session) -> list[tuple[Run, dict]]:
     runs = []
-    for args in (["--thread", "v1", "--system", "Answer in {language}.", "--var", "language=Spanish", "hola"], ["--thread", "v1", "otra vez"]):
+    for args in (
+        ["--thread", "v1", "--system", "Answer in {language}.", "--var", "language=Spanish", "hola"],
+        ["--thread", "v1", "otra vez"],
+    ):
         runs.append((s.chat(*args), s.last_body()))
     return runs
 
@@ -156,7 +169,9 @@ class ErrorCase:
 ERROR_CASES: dict[str, ErrorCase] = {
     "refused": ErrorCase(None, r"connection", refused=True),
     # The server echoes the key back, as OpenAI does: it must not reach the terminal.
-    "401": ErrorCase(Fault(status=401, message=f"Incorrect API key provided: {KEY}"), r"401.*authentication|authentication.*401"),
+    "401": ErrorCase(
+        Fault(status=401, message=f"Incorrect API key provided: {KEY}"), r"401.*authentication|authentication.*401"
+    ),
     "429": ErrorCase(Fault(status=429, headers={"retry-after": "0"}), r"rate"),
     "500": ErrorCase(Fault(status=500), r"500"),
     "cut": ErrorCase(Fault(cut_after=3), r"connection", partial="The quick brown", kept_answer="The quick brown"),
@@ -302,6 +317,7 @@ def test_api_key_never_shown(name, played):
         if run is not None:
             assert KEY not in run.out and KEY not in run.err, run
             assert "SECRET-0123456789" not in run.err, run
+
 
 # --------------------------------------------------------------------------- configuration and usage errors
 

@@ -24,7 +24,10 @@ def test_eight_one_shot_processes_on_one_thread_lose_no_turn(server, chat_env):
     procs = [
         subprocess.Popen(
             [str(CHAT), "--thread", "busy", q],
-            env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=chat_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for q in questions
     ]
@@ -106,7 +109,13 @@ def test_processes_creating_a_new_database_together_all_answer(server, chat_env,
     for round_ in range(3):
         env = {**chat_env, "CHATCLI_DB": str(tmp_path / f"new-{round_}" / "chat.db")}
         procs = [
-            subprocess.Popen([str(CHAT), "-t", "shared", f"q{round_}-{i}"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [str(CHAT), "-t", "shared", f"q{round_}-{i}"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             for i in range(3)
         ]
         for proc in procs:

@@ -29,7 +29,11 @@ def settings_with(layers: set[str], cwd: Path) -> Settings:
     if "dotenv" in layers:
         (cwd / ".env").write_text(f"CHATCLI_MODEL=from-dotenv\nCHATCLI_CONTEXT_TOKENS={numbers['dotenv']}\n")
     environ = {"CHATCLI_MODEL": "from-env", "CHATCLI_CONTEXT_TOKENS": str(numbers["env"])} if "env" in layers else {}
-    flags = {"model": "from-flag", "context_tokens": numbers["flag"]} if "flag" in layers else {"model": None, "context_tokens": None}
+    flags = (
+        {"model": "from-flag", "context_tokens": numbers["flag"]}
+        if "flag" in layers
+        else {"model": None, "context_tokens": None}
+    )
     return load_settings(flags, environ=environ, cwd=cwd)
 
 
@@ -40,7 +44,13 @@ ALL_SUBSETS = [set(combo) for n in range(len(LAYERS) + 1) for combo in itertools
 def test_highest_layer_wins(layers, tmp_path):
     settings = settings_with(layers, tmp_path)
     winner = max(layers, key=LAYERS.index) if layers else None
-    expected_model = {None: DEFAULT_MODEL, "config": "from-config", "dotenv": "from-dotenv", "env": "from-env", "flag": "from-flag"}
+    expected_model = {
+        None: DEFAULT_MODEL,
+        "config": "from-config",
+        "dotenv": "from-dotenv",
+        "env": "from-env",
+        "flag": "from-flag",
+    }
     expected_tokens = {None: Settings().context_tokens, "config": 1000, "dotenv": 2000, "env": 3000, "flag": 4000}
     assert settings.model == expected_model[winner]
     assert settings.context_tokens == expected_tokens[winner]
@@ -64,7 +74,11 @@ def test_resolve_settings_table(layers, expected):
 
 
 def test_flags_left_none_do_not_override(tmp_path):
-    settings = load_settings({"model": None, "db": None}, environ={"CHATCLI_MODEL": "env-model", "CHATCLI_DB": str(tmp_path / "e.db")}, cwd=tmp_path)
+    settings = load_settings(
+        {"model": None, "db": None},
+        environ={"CHATCLI_MODEL": "env-model", "CHATCLI_DB": str(tmp_path / "e.db")},
+        cwd=tmp_path,
+    )
     assert settings.model == "env-model"
     assert settings.db == str(tmp_path / "e.db")
 
@@ -83,8 +97,20 @@ def test_every_environment_variable_is_read(tmp_path):
         "CHATCLI_HISTORY_FILE": str(tmp_path / "hist"),
     }
     s = load_settings({}, environ=environ, cwd=tmp_path)
-    assert (s.api_key, s.base_url, s.model, s.db, s.system) == ("sk-env-key-123456", "http://127.0.0.1:9/v1", "m", str(tmp_path / "x.db"), "Be brief.")
-    assert (s.context_tokens, s.timeout, s.max_retries, s.temperature, s.history_file) == (1234, 7.5, 0, 0.3, str(tmp_path / "hist"))
+    assert (s.api_key, s.base_url, s.model, s.db, s.system) == (
+        "sk-env-key-123456",
+        "http://127.0.0.1:9/v1",
+        "m",
+        str(tmp_path / "x.db"),
+        "Be brief.",
+    )
+    assert (s.context_tokens, s.timeout, s.max_retries, s.temperature, s.history_file) == (
+        1234,
+        7.5,
+        0,
+        0.3,
+        str(tmp_path / "hist"),
+    )
 
 
 def test_config_file_accepts_dashed_keys(tmp_path):

@@ -20,7 +20,9 @@ from tests.helpers import assert_one_error_line, chat
 # --------------------------------------------------------------------------- -h and usage lines
 
 
-@pytest.mark.parametrize("args", [["-h"], ["threads", "-h"], ["show", "-h"], ["export", "-h"], ["models", "-h"], ["rm", "-h"]])
+@pytest.mark.parametrize(
+    "args", [["-h"], ["threads", "-h"], ["show", "-h"], ["export", "-h"], ["models", "-h"], ["rm", "-h"]]
+)
 def test_dash_h_is_help_on_every_command(chat_env, args):
     run = chat(chat_env, *args)
     assert run.code == 0, run
@@ -64,7 +66,9 @@ def test_a_server_that_lists_no_models_says_so_in_one_line(server, chat_env):
     server.models = []
     run = chat(chat_env, "models")
     assert run.code == 0 and run.out == "", run
-    assert run.err_lines == [f"{server.base_url.split('//')[1].split('/')[0]} lists no models (set one with --model or CHATCLI_MODEL)"], run
+    assert run.err_lines == [
+        f"{server.base_url.split('//')[1].split('/')[0]} lists no models (set one with --model or CHATCLI_MODEL)"
+    ], run
 
 
 def test_a_server_without_a_model_list_is_one_line(server, chat_env):

@@ -181,7 +181,13 @@ def test_stats_totals_by_day_model_and_thread(server, chat_env):
     chat(chat_env, "-m", PRICED, "-t", "first", "two")
     chat(chat_env, "-t", "second", "three")  # gpt-fake: no known price
     report = json.loads(chat(chat_env, "stats", "--json").out)
-    assert report["total"] == {"answers": 3, "input_tokens": 3000, "output_tokens": 300, "cost_usd": pytest.approx(2 * GPT_4O), "unpriced_answers": 1}
+    assert report["total"] == {
+        "answers": 3,
+        "input_tokens": 3000,
+        "output_tokens": 300,
+        "cost_usd": pytest.approx(2 * GPT_4O),
+        "unpriced_answers": 1,
+    }
     assert [(d["answers"], d["unpriced_answers"]) for d in report["by_day"]] == [(3, 1)]
     models = {m["model"]: (m["answers"], m["cost_usd"]) for m in report["by_model"]}
     assert models == {PRICED: (2, pytest.approx(2 * GPT_4O)), "gpt-fake": (1, None)}
@@ -202,7 +208,13 @@ def test_stats_since_leaves_older_answers_out(server, chat_env):
     chat(chat_env, "-m", PRICED, "-t", "old", "one")
     assert json.loads(chat(chat_env, "stats", "--json", "--since", "1h").out)["total"]["answers"] == 1
     later = json.loads(chat(chat_env, "stats", "--json", "--since", "2999-01-01").out)
-    assert later["total"] == {"answers": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": None, "unpriced_answers": 0}
+    assert later["total"] == {
+        "answers": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": None,
+        "unpriced_answers": 0,
+    }
     assert chat(chat_env, "stats", "--since", "2999-01-01").out == "no answers since 2999-01-01 00:00\n"
     bad = chat(chat_env, "stats", "--since", "soon")
     assert bad.code == 2 and "--since takes" in bad.err
@@ -246,7 +258,9 @@ asyncio.run(main())
 """
     env = {**chat_env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server.queue(Reply("answer", usage=COUNTS))
-    done = subprocess.run([sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60
+    )
     assert done.stdout.split() == ["False", "True", str(GPT_4O)], done.stderr
     # A model config.toml prices needs no table: it is not loaded at all.
     config(isolated_env, '[prices."gpt-fake"]\ninput = 2.5\noutput = 10\ncached_input = 1.25\n')

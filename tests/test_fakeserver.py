@@ -113,14 +113,18 @@ def test_raw_sse_wire_format(server):
     server.queue(Reply("a b"))
     u = urlsplit(server.base_url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
-    req = {"model": "m-echo", "stream": True, "stream_options": {"include_usage": True},
-           "messages": [{"role": "user", "content": "one two three"}]}
+    req = {
+        "model": "m-echo",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "one two three"}],
+    }
     conn.request("POST", "/v1/chat/completions", json.dumps(req), {"Content-Type": "application/json"})
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
     raw = resp.read().decode()
     conn.close()
-    events = [line[len("data: "):] for line in raw.split("\n\n") if line]
+    events = [line[len("data: ") :] for line in raw.split("\n\n") if line]
     assert events[-1] == "[DONE]"
     objs = [json.loads(e) for e in events[:-1]]
     assert all(o["object"] == "chat.completion.chunk" and o["model"] == "m-echo" for o in objs)
@@ -177,7 +181,10 @@ def test_429_retry_after_ms_then_success(server):
     server.queue(Fault(status=429, headers={"retry-after-ms": "10"}), Reply("finally"))
     arrivals: list[float] = []
     record = server._record_and_pop
-    server._record_and_pop = lambda body, headers, pop=True: (arrivals.append(time.monotonic()), record(body, headers, pop))[1]
+    server._record_and_pop = lambda body, headers, pop=True: (
+        arrivals.append(time.monotonic()),
+        record(body, headers, pop),
+    )[1]
     _, agg, exc = collect(make_model(server.base_url, max_retries=1), [HumanMessage("hi")])
     assert exc is None and agg.content == "finally"
     assert len(server.requests) == 2

@@ -49,7 +49,9 @@ def test_attaching_a_fifo_or_a_device_is_refused_at_once(server, chat_env, tmp_p
 @pytest.mark.e2e
 def test_read_file_on_a_fifo_is_an_error_result_and_chat_exits(server, chat_env, tmp_path):
     os.mkfifo(tmp_path / "pipe")
-    server.queue(tool_calls(("read_file", {"path": "pipe"}), ("read_file", {"path": "/dev/zero"})), Reply("could not read"))
+    server.queue(
+        tool_calls(("read_file", {"path": "pipe"}), ("read_file", {"path": "/dev/zero"})), Reply("could not read")
+    )
     started = time.monotonic()
     run = chat_process(chat_env, "--tools", "files", "--yes", "read them", cwd=tmp_path)
     assert run.code == 0 and run.out == "could not read\n", run
@@ -81,7 +83,10 @@ def test_approved_files_cover_paths_inside_the_working_directory_only(project):
 
 def test_an_approved_files_tool_does_not_read_through_a_link_out_of_the_working_directory(server, chat_env, project):
     write_config(chat_env, 'approve = ["files"]\n')
-    server.queue(tool_calls(("read_file", {"path": "keys/id_ed25519"}), ("list_directory", {"path": "~/.ssh"})), Reply("I could not."))
+    server.queue(
+        tool_calls(("read_file", {"path": "keys/id_ed25519"}), ("list_directory", {"path": "~/.ssh"})),
+        Reply("I could not."),
+    )
     run = chat(chat_env, "--tools", "files", "read the key")
     assert run.code == 0 and run.out == "I could not.\n", run
     assert SECRET not in str(server.requests[1]) and "id_ed25519" not in tool_messages(server.requests[1])[1]["content"]

@@ -40,7 +40,9 @@ class RecordingFakeModel(GenericFakeChatModel):
     fail_after: int | None = None
     calls: list[list[BaseMessage]] = Field(default_factory=list)
 
-    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
         self.calls.append(list(messages))
         message = next(self.messages)
         if isinstance(message, str):
@@ -84,7 +86,9 @@ class RecordingFakeModel(GenericFakeChatModel):
 
 
 def fake_model(*replies: str | AIMessage, **kwargs: Any) -> RecordingFakeModel:
-    items = [r if isinstance(r, AIMessage) else AIMessage(r, response_metadata={"finish_reason": "stop"}) for r in replies]
+    items = [
+        r if isinstance(r, AIMessage) else AIMessage(r, response_metadata={"finish_reason": "stop"}) for r in replies
+    ]
     return RecordingFakeModel(messages=itertools.cycle(items), **kwargs)
 
 

@@ -22,7 +22,18 @@ def stream(*deltas: dict, finish: str = "stop", usage=None, model="gpt-fake") ->
     parts += [sse(delta_chunk(d, model=model)) for d in deltas]
     parts.append(sse(delta_chunk({}, finish_reason=finish, model=model)))
     if usage is not None:
-        parts.append(sse({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage}))
+        parts.append(
+            sse(
+                {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        )
     return Raw([*parts, DONE])
 
 
@@ -30,7 +41,15 @@ NOT_A_STREAM = {
     "only [DONE]": Raw([DONE]),
     "an HTML page": Raw([b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"], "text/html"),
     "a plain JSON body": Raw(
-        [json.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}).encode()],
+        [
+            json.dumps(
+                {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}],
+                }
+            ).encode()
+        ],
         "application/json",
     ),
 }

@@ -31,9 +31,18 @@ BAD_EXPORTS = {
     "messages a string": ({**GOOD, "messages": "hello"}, "messages: expected a list, got 'hello'"),
     "a message not an object": ({**GOOD, "messages": ["hi"]}, "messages[0]: expected an object, got 'hi'"),
     "a bad role": ({**GOOD, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
-    "a result without its call": ({**GOOD, "messages": [{"role": "tool", "content": "x", "tool_call_id": "c1"}]}, "messages[0].tool_call_id"),
-    "content a number": ({**GOOD, "messages": [{"role": "user", "content": 5}]}, "messages[0].content: expected a string, got 5"),
-    "a message time a number": ({**GOOD, "messages": [{"role": "user", "content": "q", "created_at": 5}]}, "messages[0].created_at"),
+    "a result without its call": (
+        {**GOOD, "messages": [{"role": "tool", "content": "x", "tool_call_id": "c1"}]},
+        "messages[0].tool_call_id",
+    ),
+    "content a number": (
+        {**GOOD, "messages": [{"role": "user", "content": 5}]},
+        "messages[0].content: expected a string, got 5",
+    ),
+    "a message time a number": (
+        {**GOOD, "messages": [{"role": "user", "content": "q", "created_at": 5}]},
+        "messages[0].created_at",
+    ),
 }
 
 

@@ -101,7 +101,7 @@ def test_no_import_circle():
         state[node] = 1
         for target in sorted(edges[node]):
             if state.get(target) == 1:
-                circles.append(" -> ".join(trail[trail.index(target):] + [target]))
+                circles.append(" -> ".join(trail[trail.index(target) :] + [target]))
             elif target not in state:
                 visit(target, trail + [target])
         state[node] = 2
@@ -125,5 +125,7 @@ def test_libraries_stay_in_their_layers():
 def test_the_house_is_easy_to_walk():
     top = [p.name for p in PACKAGE.glob("*.py")]
     assert len(top) <= 8, top
-    too_long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 310}
+    too_long = {
+        str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 310
+    }
     assert too_long == {}

@@ -93,7 +93,10 @@ async def test_history_and_threads_in_the_prompt_show_the_same_times(settings, s
 def test_search_reads_like_the_other_listings(two_threads):  # noqa: F811
     piped = chat(two_threads, "search", "winter")
     assert piped.code == 0 and "\x1b" not in piped.out and "[" not in piped.out, piped
-    assert [line.split("\t")[:3] for line in piped.out.splitlines()] == [["alpha", "2", "You"], ["alpha", "2", "Assistant"]]
+    assert [line.split("\t")[:3] for line in piped.out.splitlines()] == [
+        ["alpha", "2", "You"],
+        ["alpha", "2", "Assistant"],
+    ]
 
     shown = chat(two_threads, "search", "winter", tty=True)
     assert shown.code == 0, shown
@@ -101,7 +104,10 @@ def test_search_reads_like_the_other_listings(two_threads):  # noqa: F811
     assert "You" in shown.out and "Assistant" in shown.out and "human" not in shown.out
 
     hits = json.loads(chat(two_threads, "search", "winter", "--json").out)
-    assert [(h["thread_id"], h["turn"], h["speaker"]) for h in hits] == [("alpha", 2, "user"), ("alpha", 2, "assistant")]
+    assert [(h["thread_id"], h["turn"], h["speaker"]) for h in hits] == [
+        ("alpha", 2, "user"),
+        ("alpha", 2, "assistant"),
+    ]
     assert hits[0]["title"] == "how do penguins keep warm?" and hits[0]["snippet"] == "and what do they eat in winter?"
     assert set(hits[0]) == {"thread_id", "title", "turn", "speaker", "snippet", "time"}
 
@@ -123,7 +129,15 @@ def test_a_trailing_star_is_a_prefix_and_nothing_else_is_syntax(two_threads):  #
     assert chat(two_threads, "search", "quater* brief*").out.startswith("beta\t1\tYou\t")
     assert chat(two_threads, "search", "pengu").code == 1  # without the star, whole words only
     # FTS5 operators, column filters and quotes are words to look for, never query syntax.
-    for text in ('text:penguins', 'penguins NEAR warm', 'NEAR(penguins warm)', '"penguins', 'pen*guins', '*', '^penguins'):
+    for text in (
+        "text:penguins",
+        "penguins NEAR warm",
+        "NEAR(penguins warm)",
+        '"penguins',
+        "pen*guins",
+        "*",
+        "^penguins",
+    ):
         run = chat(two_threads, "search", text)
         assert run.code in (0, 1) and "Traceback" not in run.err and "database error" not in run.err, run
     assert chat(two_threads, "search", "penguins OR zebras").code == 1  # OR is a word that must be there too
@@ -192,4 +206,7 @@ def test_importing_a_file_that_is_not_an_export_says_so(chat_env, tmp_path):
     source = tmp_path / "app.py"
     source.write_text("import os\nprint(os.getcwd())\n")
     line = assert_one_error_line(chat(chat_env, "import", str(source)), 2)
-    assert f"{source} is not a chatcli JSON export (not JSON" in line and "Expecting value" not in line.split("(not JSON")[0]
+    assert (
+        f"{source} is not a chatcli JSON export (not JSON" in line
+        and "Expecting value" not in line.split("(not JSON")[0]
+    )

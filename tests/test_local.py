@@ -230,7 +230,11 @@ def test_serving_stops_the_server_on_error(fake_script, tmp_path, monkeypatch):
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + bytes(16))
     monkeypatch.setattr(local, "server_installed", lambda: True)
-    monkeypatch.setattr(local, "server_command", lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.local.watch", str(fake_script), "ok", str(port)])
+    monkeypatch.setattr(
+        local,
+        "server_command",
+        lambda path, port, n_ctx: [sys.executable, "-m", "chatcli.local.watch", str(fake_script), "ok", str(port)],
+    )
     settings = Settings(local_model=str(gguf), api_key="sk-real-key-123456", model="gpt-5-mini")
     with pytest.raises(RuntimeError, match="boom"):
         with local.serving(settings, log=tmp_path / "server.log") as served:
@@ -307,9 +311,19 @@ def test_missing_bundled_model_names_the_extra(monkeypatch):
 
 
 def test_settings_from_environment_and_flags():
-    environ = {"CHATCLI_LOCAL": "1", "CHATCLI_LOCAL_MODEL": "~/m.gguf", "CHATCLI_LOCAL_N_CTX": "4096", "CHATCLI_MAX_TOKENS": "99"}
+    environ = {
+        "CHATCLI_LOCAL": "1",
+        "CHATCLI_LOCAL_MODEL": "~/m.gguf",
+        "CHATCLI_LOCAL_N_CTX": "4096",
+        "CHATCLI_MAX_TOKENS": "99",
+    }
     settings = load_settings({}, environ=environ)
-    assert (settings.local, settings.local_model, settings.local_n_ctx, settings.max_tokens) == (True, "~/m.gguf", 4096, 99)
+    assert (settings.local, settings.local_model, settings.local_n_ctx, settings.max_tokens) == (
+        True,
+        "~/m.gguf",
+        4096,
+        99,
+    )
     assert load_settings({}, environ={"CHATCLI_LOCAL": "off"}).local is False
     assert load_settings({}, environ={}).local is None
     assert load_settings({"local": True}, environ={"CHATCLI_LOCAL": "0"}).local is True  # the flag wins
@@ -330,7 +344,9 @@ WITHOUT_EXTRA = (
 
 
 def chat_without_extra(env: dict[str, str], *args: str):
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA, *args], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *args], env=env, capture_output=True, text=True, timeout=60
+    )
     return proc
 
 
@@ -365,7 +381,11 @@ def test_local_fallback_turned_off_is_the_no_key_error(chat_env):
 def test_local_model_flag_takes_a_path(chat_env, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a model")
-    for args in (["--local-model", str(text), "hello"], ["hello", "--local-model", str(text)], ["--local-model", str(text), "-t", "x1", "hello"]):
+    for args in (
+        ["--local-model", str(text), "hello"],
+        ["hello", "--local-model", str(text)],
+        ["--local-model", str(text), "-t", "x1", "hello"],
+    ):
         line = assert_one_error_line(chat(chat_env, *args), 3)
         assert "not a GGUF file" in line or "not installed" in line, line
 
@@ -439,7 +459,9 @@ def test_no_key_falls_back_on_the_local_model_and_says_so(local_env):
     proc = subprocess.run([str(CHAT), "Say hello."], env=local_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
-    assert re.search(r"^no API key set: using the local model SmolLM2-135M-Instruct\S* \(chat --help", proc.stderr, re.M), proc.stderr
+    assert re.search(
+        r"^no API key set: using the local model SmolLM2-135M-Instruct\S* \(chat --help", proc.stderr, re.M
+    ), proc.stderr
 
 
 @pytest.mark.e2e
@@ -534,7 +556,9 @@ ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
 @needs_model
 def test_local_repl_answers_and_stops_the_server(local_env):
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(str(CHAT), ["--local"], env={**local_env, "TERM": "xterm-256color"}, encoding="utf-8", dimensions=(40, 100))
+    child = pexpect.spawn(
+        str(CHAT), ["--local"], env={**local_env, "TERM": "xterm-256color"}, encoding="utf-8", dimensions=(40, 100)
+    )
     raw = ""
 
     def read_until(done, what: str, timeout: float = 120) -> None:
@@ -594,7 +618,9 @@ def test_real_server_killed_mid_answer_is_one_line_and_keeps_the_question(local_
     assert proc.returncode == 4 and len(lines) == 1, err
     assert lines[0].startswith("chat: error: the local model server stopped during the answer: killed (SIGKILL)"), lines
     assert str(server_log(local_env)) in lines[0] and "OPENAI_BASE_URL" not in lines[0]
-    listed = subprocess.run([str(CHAT), "export", "killed", "-f", "json"], env=local_env, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [str(CHAT), "export", "killed", "-f", "json"], env=local_env, capture_output=True, text=True, timeout=60
+    )
     messages = json.loads(listed.stdout)["messages"]
     assert messages[0]["content"] == question
     assert messages[1]["content"].strip() == (shown + out).decode().strip() and messages[1]["interrupted"] == "error"
@@ -663,7 +689,13 @@ def test_a_real_llama_cpp_server_smaller_than_the_budget_is_fitted(local_env, tm
     server.start()
     try:
         asyncio.run(server.wait_ready())
-        env = {**local_env, "OPENAI_BASE_URL": server.base_url, "CHATCLI_MODEL": "SmolLM2", "CHATCLI_MAX_TOKENS": "300", "CHATCLI_SYSTEM": "Reply with one short sentence."}
+        env = {
+            **local_env,
+            "OPENAI_BASE_URL": server.base_url,
+            "CHATCLI_MODEL": "SmolLM2",
+            "CHATCLI_MAX_TOKENS": "300",
+            "CHATCLI_SYSTEM": "Reply with one short sentence.",
+        }
         note = "Note about the harbour: " + "the boats come in at dawn and leave again at dusk; " * 40  # ~500 tokens
         for turn in range(3):
             proc = subprocess.run(

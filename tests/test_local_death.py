@@ -81,7 +81,9 @@ def wait_for(condition, what: str, timeout: float = 20) -> None:
 
 
 def exported(env: dict[str, str], thread: str) -> list[dict]:
-    proc = subprocess.run([str(CHAT), "export", thread, "-f", "json"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(CHAT), "export", thread, "-f", "json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["messages"]
 
@@ -134,7 +136,10 @@ def test_server_dying_between_questions_is_started_again_for_the_next(stand_in):
         repl.wait_prompt(timeout=30)
         first = server_pids(log)[0]
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: not Path(f"/proc/{first}").exists() or "Z" in Path(f"/proc/{first}/stat").read_text().split()[2], "the server to die")
+        wait_for(
+            lambda: not Path(f"/proc/{first}").exists() or "Z" in Path(f"/proc/{first}/stat").read_text().split()[2],
+            "the server to die",
+        )
         at = repl.say("hello after the crash")
         repl.wait_for("the local model server had stopped (killed (SIGKILL)): starting it again", after=at, timeout=30)
         repl.wait_for("Lorem", after=at, timeout=30)

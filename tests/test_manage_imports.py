@@ -31,7 +31,9 @@ sys.exit(main())
 
 
 def loaded(env: dict[str, str], *args: str) -> tuple[int, list[str]]:
-    done = subprocess.run([sys.executable, "-c", REPORT, *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", REPORT, *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     return done.returncode, json.loads(done.stderr.rsplit("LOADED ", 1)[1])
 
 

@@ -40,7 +40,9 @@ def free_port() -> int:
 def http_bars():
     """bars.py serving streamable HTTP on 127.0.0.1; its URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(BARS), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(BARS), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -55,7 +57,9 @@ def http_bars():
 
 def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, chat_env):
     write_servers(chat_env, {"bars": stdio(env={"BARS_WORD": "quokka"})})
-    server.queue(tool_calls(("secret_word", {}), ("add", {"a": 2, "b": 40})), Reply("The word is quokka and the sum 42."))
+    server.queue(
+        tool_calls(("secret_word", {}), ("add", {"a": 2, "b": 40})), Reply("The word is quokka and the sum 42.")
+    )
     run = chat(chat_env, "--yes", "what is the secret word?")
     assert run.code == 0, run
     assert run.out == "The word is quokka and the sum 42.\n"

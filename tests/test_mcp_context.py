@@ -46,7 +46,10 @@ async def test_a_prompt_is_a_slash_command_and_its_text_is_the_question(server, 
         await ask_prompt(c.conversation, "/mcp__notes__review focus=style 'y = 2'", with_notes)
         assert last_question(server) == "Review this code for style:\ny = 2"
         await ask_prompt(c.conversation, "/mcp__notes__standup", with_notes)
-        assert last_question(server) == "user: What did we do yesterday?\n\nassistant: Let me look at the notes.\n\nuser: And today?"
+        assert (
+            last_question(server)
+            == "user: What did we do yesterday?\n\nassistant: Let me look at the notes.\n\nuser: And today?"
+        )
         stored = [m.text for m in await c.conversation.messages() if m.type == "human"]
         assert stored[0] == "Review this code for bugs:\nx = 1" and len(stored) == 3
 
@@ -84,7 +87,9 @@ async def test_help_tools_and_tab_know_the_prompts_and_resources(server, with_no
         complete = CommandCompleter(ThreadCache(), toolbox=lambda: toolbox)
 
         def tab(text: str) -> list[str]:
-            return [item.text for item in complete.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+            return [
+                item.text for item in complete.get_completions(Document(text), CompleteEvent(completion_requested=True))
+            ]
 
         assert tab("/mcp__notes__r") == ["/mcp__notes__review "]
         assert tab("summarise @notes:notes://t") == ["@notes:notes://today"]
@@ -99,9 +104,13 @@ def test_chat_tools_lists_prompts_and_resources(chat_env):
     (notes,) = json.loads(run.out)
     assert [p["command"] for p in notes["prompts"]] == ["/mcp__notes__review", "/mcp__notes__standup"]
     assert notes["prompts"][0]["arguments"] == [
-        {"name": "code", "required": True, "description": ""}, {"name": "focus", "required": False, "description": ""}
+        {"name": "code", "required": True, "description": ""},
+        {"name": "focus", "required": False, "description": ""},
     ]
-    assert [(r["mention"], r["mime_type"]) for r in notes["resources"]] == [("@notes:notes://today", "text/plain"), ("@notes:notes://logo", "image/png")]
+    assert [(r["mention"], r["mime_type"]) for r in notes["resources"]] == [
+        ("@notes:notes://today", "text/plain"),
+        ("@notes:notes://logo", "image/png"),
+    ]
     text = chat(chat_env, "tools").out
     assert "@notes:notes://today" in text and "/mcp__notes__standup" in text
 
@@ -116,10 +125,14 @@ async def test_a_mentioned_resource_goes_with_the_question(server, with_notes):
         sent = last_question(server)
         assert isinstance(sent, list) and sent[0]["type"] == "text"
         assert sent[0]["text"].startswith("summarise @notes:notes://today, please\n\nFile `notes:notes://today`:")
-        assert "Buy milk. Call Ada about the \x1b]0;PWNED\x07 release." in sent[0]["text"]  # the model gets the data as it is
+        assert (
+            "Buy milk. Call Ada about the \x1b]0;PWNED\x07 release." in sent[0]["text"]
+        )  # the model gets the data as it is
         await c.conversation.send("what is @notes:notes://logo?")
         parts = last_question(server)
-        assert [p["type"] for p in parts] == ["text", "image_url"] and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+        assert [p["type"] for p in parts] == ["text", "image_url"] and parts[1]["image_url"]["url"].startswith(
+            "data:image/png;base64,"
+        )
 
 
 async def test_a_resource_that_cannot_be_read_sends_nothing_and_other_ats_stay_text(server, with_notes):

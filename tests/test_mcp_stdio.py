@@ -45,7 +45,9 @@ def test_a_line_over_the_limit_is_dropped_keeping_its_size_and_id():
     # The TypeScript SDK puts the id last.
     typescript = Dropped(9, b'{"result":{"content":[{"id":3}', b'"x"}]},"jsonrpc":"2.0","id":12}')
     assert typescript.request_id() == 12
-    assert Dropped(9, b'{"result":{"x":{"id":3', b'"x":{"id":4}}}').request_id() is None  # ids inside the result are not it
+    assert (
+        Dropped(9, b'{"result":{"x":{"id":3', b'"x":{"id":4}}}').request_id() is None
+    )  # ids inside the result are not it
 
 
 def test_framing_a_big_message_takes_linear_time():
@@ -59,6 +61,7 @@ def test_framing_a_big_message_takes_linear_time():
 
 
 # --------------------------------------------------------------------------- real servers
+
 
 @pytest.mark.e2e
 def test_a_banner_on_stdout_is_one_note_and_goes_to_the_log(server, chat_env):
@@ -87,7 +90,9 @@ def test_a_50_mb_result_is_dropped_with_a_note_within_seconds_and_the_session_go
     assert took < 15, f"{took:.1f} s"
     assert run.out == "Done.\n"
     dropped = tool_results(server.requests[1])[0]
-    assert dropped.startswith("error:") and "the result was larger than 10 MB" in dropped and "was dropped" in dropped, dropped
+    assert (
+        dropped.startswith("error:") and "the result was larger than 10 MB" in dropped and "was dropped" in dropped
+    ), dropped
     assert tool_results(server.requests[2])[1].startswith("x" * 10000)  # the next call on the same server works
     notes = [line for line in run.err.splitlines() if "over the 10 MB limit" in line]
     assert len(notes) == 1 and notes[0].startswith("MCP server odd sent a result of 1"), run

@@ -94,7 +94,7 @@ def test_other_languages_are_coloured_by_pygments():
 
 def test_the_fast_scanner_colours_like_pygments():
     code = (
-        "import os\n\n@dataclass\nclass Config(Base):\n    name: str = \"chat\"  # the name\n"
+        'import os\n\n@dataclass\nclass Config(Base):\n    name: str = "chat"  # the name\n'
         "    def load(self, path) -> dict:\n        if not path.exists():\n"
         "            raise FileNotFoundError(f\"missing {path}\")\n        return {'a': [1.5, 2e3, 0x1F]}\n"
     )

@@ -257,7 +257,9 @@ def test_every_line_is_rendered_for_good_exactly_once(monkeypatch):
 def test_rendering_cost_is_linear_in_the_answer(monkeypatch):
     short, long = long_reply(3), long_reply(6)
     # Refresh on every token: previews cost what the unfinished line costs, not the answer so far.
-    ratio = sum(rendered_chars(monkeypatch, long, min_interval=0)) / sum(rendered_chars(monkeypatch, short, min_interval=0))
+    ratio = sum(rendered_chars(monkeypatch, long, min_interval=0)) / sum(
+        rendered_chars(monkeypatch, short, min_interval=0)
+    )
     assert ratio < 2.3
     # At 2,000 tokens/s with the default 15 refreshes/s, previews add little to one pass.
     clock = iter(i / 2000 for i in range(10**6))

@@ -290,7 +290,9 @@ async def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path,
 
 @pytest.mark.stores("sqlite")
 def test_usage_line_shows_counts_and_the_share_of_the_budget():
-    served = TurnResult("x", usage={"input_tokens": 812, "output_tokens": 64}, context_tokens=6000, prompt_tokens_est=700)
+    served = TurnResult(
+        "x", usage={"input_tokens": 812, "output_tokens": 64}, context_tokens=6000, prompt_tokens_est=700
+    )
     assert usage_line(served) == "812 in · 64 out · context 14% of 6,000"
     estimated = TurnResult("x", usage=None, context_tokens=6000, prompt_tokens_est=1500)
     assert usage_line(estimated) == "~1,500 in · context ~25% of 6,000"
@@ -335,12 +337,13 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
     assert [r["content"] for r in records[::2]] == [question(i) for i in range(6)]
 
 
-
 async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
     from chatcli.chat.session import open_conversation
     from chatcli.config import Settings
 
-    settings = Settings(model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0)
+    settings = Settings(
+        model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0
+    )
     server.queue(Reply("one two three"))
 
     async def go():

@@ -39,7 +39,10 @@ def upgraded_thread_checks(env: dict[str, str], server) -> None:
     assert found.code == 0 and found.out.startswith("alpha\t2\tYou\t"), found
     export = json.loads(chat(env, "export", "alpha", "-f", "json").out)
     assert export["system"] == "You are terse, {who}." and export["vars"] == {"who": "Ann"}
-    assert [m["content"] for m in export["messages"] if m["role"] == "user"] == ["hello there", "second question about lighthouses"]
+    assert [m["content"] for m in export["messages"] if m["role"] == "user"] == [
+        "hello there",
+        "second question about lighthouses",
+    ]
     again = chat(env, "-t", "alpha", "and a third")
     assert again.code == 0, again
     assert again.out == "You said: and a third (earlier: hello there | second question about lighthouses)\n"

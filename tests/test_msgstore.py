@@ -26,9 +26,7 @@ class State(TypedDict, total=False):
 
 
 def build_app(saver, answers=("the answer is forty two",)):
-    model = GenericFakeChatModel(
-        messages=itertools.cycle([AIMessage(a) for a in answers])
-    )
+    model = GenericFakeChatModel(messages=itertools.cycle([AIMessage(a) for a in answers]))
 
     async def call_model(state: State):
         return {"messages": [await model.ainvoke(state["messages"])]}
@@ -45,9 +43,7 @@ def cfg(thread="t1"):
 
 
 async def turn(app, text, thread="t1"):
-    async for _ in app.astream(
-        {"messages": [HumanMessage(text)]}, cfg(thread), stream_mode="messages"
-    ):
+    async for _ in app.astream({"messages": [HumanMessage(text)]}, cfg(thread), stream_mode="messages"):
         pass
 
 
@@ -68,12 +64,8 @@ def stored_bytes(db: Path) -> dict[str, int]:
             "checkpoints": con.execute(
                 "SELECT COALESCE(SUM(LENGTH(checkpoint) + LENGTH(metadata)), 0) FROM checkpoints"
             ).fetchone()[0],
-            "max_checkpoint": con.execute(
-                "SELECT COALESCE(MAX(LENGTH(checkpoint)), 0) FROM checkpoints"
-            ).fetchone()[0],
-            "writes": con.execute(
-                "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM writes"
-            ).fetchone()[0],
+            "max_checkpoint": con.execute("SELECT COALESCE(MAX(LENGTH(checkpoint)), 0) FROM checkpoints").fetchone()[0],
+            "writes": con.execute("SELECT COALESCE(SUM(LENGTH(value)), 0) FROM writes").fetchone()[0],
             "nodes": 0,
         }
         if "chatcli_messages" in tables:
@@ -100,9 +92,7 @@ def test_memory_survives_a_new_process(tmp_path):
             fresh = await messages(app)
             assert fresh == in_process  # cached objects were not mutated after saving
             assert texts(fresh) == [
-                x
-                for i in range(3)
-                for x in (("human", f"question {i}"), ("ai", "the answer is forty two"))
+                x for i in range(3) for x in (("human", f"question {i}"), ("ai", "the answer is forty two"))
             ]
             await turn(app, "question 3")
             assert len(await messages(app)) == 8
@@ -113,9 +103,10 @@ def test_memory_survives_a_new_process(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM chatcli_messages").fetchone()[0] == 8
     roles = [r[0] for r in con.execute("SELECT role FROM chatcli_messages ORDER BY node")]
     assert roles == ["human", "ai"] * 4
-    assert con.execute(
-        "SELECT text FROM chatcli_messages WHERE role='human' ORDER BY node LIMIT 1"
-    ).fetchone()[0] == "question 0"
+    assert (
+        con.execute("SELECT text FROM chatcli_messages WHERE role='human' ORDER BY node LIMIT 1").fetchone()[0]
+        == "question 0"
+    )
     con.close()
 
 
@@ -159,7 +150,8 @@ def test_undo_with_remove_message(tmp_path):
                 await turn(app, f"q{i}")
             before = await messages(app)
             await app.aupdate_state(
-                cfg(), {"messages": [RemoveMessage(id=m.id) for m in before[-2:]]},
+                cfg(),
+                {"messages": [RemoveMessage(id=m.id) for m in before[-2:]]},
                 as_node="model",
             )
             after = await messages(app)
@@ -197,10 +189,7 @@ def test_retry_from_history(tmp_path):
             assert after[-1].content == "fourth" and after[-1].id != before[-1].id
             # the old branch is still in history
             history2 = [s async for s in app.aget_state_history(cfg())]
-            assert any(
-                s.values.get("messages") and s.values["messages"][-1].id == before[-1].id
-                for s in history2
-            )
+            assert any(s.values.get("messages") and s.values["messages"][-1].id == before[-1].id for s in history2)
         async with sqlite_saver(db) as saver:
             app = build_app(saver)
             assert await messages(app) == after
@@ -218,9 +207,7 @@ def test_fork_to_new_thread(tmp_path):
                 await turn(app, f"q{i}")
             original = await messages(app)
             n = 2
-            await app.aupdate_state(
-                cfg("fork"), {"messages": original[: 2 * n]}, as_node="model"
-            )
+            await app.aupdate_state(cfg("fork"), {"messages": original[: 2 * n]}, as_node="model")
             assert texts(await messages(app, "fork")) == texts(original[: 2 * n])
             await turn(app, "fork question", thread="fork")
             assert len(await messages(app, "fork")) == 2 * n + 2
@@ -277,9 +264,7 @@ def test_old_format_database_still_loads_and_continues(tmp_path):
             assert len(history) == 9
             await turn(app, "new")
             now = await messages(app)
-            assert now[:6] == old and texts(now[6:]) == [
-                ("human", "new"), ("ai", "the answer is forty two")
-            ]
+            assert now[:6] == old and texts(now[6:]) == [("human", "new"), ("ai", "the answer is forty two")]
             head = await saver.inner.aget_tuple(cfg())  # raw, as stored
             assert REF_KEY in head.checkpoint["channel_values"]["messages"]
         async with sqlite_saver(db) as saver:
@@ -326,9 +311,7 @@ def test_two_savers_on_one_thread_interleave(tmp_path):
                 await turn(a2, f"two {i}")
             m1, m2 = await messages(a1), await messages(a2)
             assert m1 == m2 and len(m1) == 12
-            assert [m.content for m in m1[::2]] == [
-                f"{w} {i}" for i in range(3) for w in ("one", "two")
-            ]
+            assert [m.content for m in m1[::2]] == [f"{w} {i}" for i in range(3) for w in ("one", "two")]
         finally:
             await s1.aclose()
             await s2.aclose()

@@ -71,7 +71,10 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
     procs = [
         subprocess.Popen(
             [str(CHAT), "--thread", f"t{i}", f"question {i}"],
-            env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=chat_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for i in range(6)
     ]
@@ -83,7 +86,10 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
     names = [m.name for m in MIGRATIONS]
     assert query(empty_db, "SELECT name FROM chatcli_migrations ORDER BY applied_at, name") == [(n,) for n in names]
     for i in range(6):
-        assert summary(stored(empty_db, f"t{i}")) == [("human", f"question {i}", None), ("ai", f"You said: question {i}", None)]
+        assert summary(stored(empty_db, f"t{i}")) == [
+            ("human", f"question {i}", None),
+            ("ai", f"You said: question {i}", None),
+        ]
 
 
 def test_a_database_set_up_by_a_newer_chatcli_is_refused(server, chat_env, empty_db):
@@ -103,7 +109,10 @@ def test_connection_failures_are_one_line_and_never_show_the_password(chat_env, 
 
     host = urlsplit(pg.dsn).netloc.rpartition("@")[2]
     cases = {
-        "refused": (f"postgresql://bob:{SECRET}@127.0.0.1:{urlsplit(closed_port_url()).port}/chat", "Connection refused"),
+        "refused": (
+            f"postgresql://bob:{SECRET}@127.0.0.1:{urlsplit(closed_port_url()).port}/chat",
+            "Connection refused",
+        ),
         "no database": (f"postgresql://postgres:{SECRET}@{host}/no_such_db", 'database "no_such_db" does not exist'),
         "no role": (f"postgresql://nobody:{SECRET}@{host}/postgres", 'role "nobody" does not exist'),
         "bad port": (f"postgresql://bob:{SECRET}@127.0.0.1:notaport/chat", "invalid integer value"),
@@ -122,7 +131,11 @@ def test_connection_failures_are_one_line_and_never_show_the_password(chat_env, 
         assert "\n" not in message, (name, message)
 
     # What the user sees: one line, exit 5; with --debug, a traceback without the password either.
-    runs = [(cases["refused"], ["hi"]), (cases["no database"], ["threads"]), (cases["password in the query"], ["--debug", "hi"])]
+    runs = [
+        (cases["refused"], ["hi"]),
+        (cases["no database"], ["threads"]),
+        (cases["password in the query"], ["--debug", "hi"]),
+    ]
     results = [(r, chat(chat_env, "--db", r[0][0], *r[1])) for r in runs]
     for ((url, expected), args), run in results:
         assert SECRET not in run.out + run.err, (args, run)
@@ -137,7 +150,7 @@ def test_a_missing_postgres_extra_is_one_line_naming_it(tmp_path, chat_env):
     # A psycopg that cannot be imported, as when chatcli was installed without the extra.
     fake = tmp_path / "shadow" / "psycopg"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text('raise ImportError("No module named \'psycopg\'")\n')
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named 'psycopg'\")\n")
     chat_env["PYTHONPATH"] = str(fake.parent)
     for args in (["hi"], ["threads"]):
         line = assert_one_error_line(chat_process(chat_env, "--db", "postgresql://u@127.0.0.1/chat", *args), 5)
@@ -180,7 +193,9 @@ def test_storage_is_one_row_per_message_and_grows_linearly(pg, tmp_path):
     url = pg.url(pg.create(pg.schema_template))
 
     def blob_bytes() -> int:
-        return query(url, "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE channel = 'messages'")[0][0]
+        return query(url, "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE channel = 'messages'")[0][
+            0
+        ]
 
     async def turns(n: int) -> None:
         async with Harness(url, fake_model("An answer of a fair length, " * 8)) as conv:
@@ -203,28 +218,49 @@ def test_storage_is_one_row_per_message_and_grows_linearly(pg, tmp_path):
 
 
 SEARCH_THREADS = [
-    ("Rust lifetimes", [
-        "How does the borrow checker decide how long a reference lives?",
-        "The borrow checker assigns each reference a lifetime: the region of code where it must "
-        "stay valid. Lifetimes are inferred within a function; at boundaries you annotate them, "
-        "as in fn longest<'a>(x: &'a str, y: &'a str) -> &'a str. The checker then verifies "
-        "that no reference outlives its referent.",
-        "and with async code?",
-        "Futures that borrow must not outlive the data: tokio::spawn needs 'static, so move "
-        "owned data in (Arc<Mutex<T>>) instead of borrowing. Scoped tasks lift that restriction.",
-    ]),
-    ("Café École", [
-        "Où est le café près de l'École? C'est naïve.",
-        "Le café est à côté de l'école, rue de l'Été. Über-fast: 3.14 minutes à pied.",
-    ]),
-    ("paths and mail", [
-        "Send /usr/lib/x86_64-linux-gnu/libssl.so.3 to ops@example.com, please.",
-        "Done: ops@example.com got libssl.so.3 from /usr/lib. The borrow was returned.",
-    ]),
+    (
+        "Rust lifetimes",
+        [
+            "How does the borrow checker decide how long a reference lives?",
+            "The borrow checker assigns each reference a lifetime: the region of code where it must "
+            "stay valid. Lifetimes are inferred within a function; at boundaries you annotate them, "
+            "as in fn longest<'a>(x: &'a str, y: &'a str) -> &'a str. The checker then verifies "
+            "that no reference outlives its referent.",
+            "and with async code?",
+            "Futures that borrow must not outlive the data: tokio::spawn needs 'static, so move "
+            "owned data in (Arc<Mutex<T>>) instead of borrowing. Scoped tasks lift that restriction.",
+        ],
+    ),
+    (
+        "Café École",
+        [
+            "Où est le café près de l'École? C'est naïve.",
+            "Le café est à côté de l'école, rue de l'Été. Über-fast: 3.14 minutes à pied.",
+        ],
+    ),
+    (
+        "paths and mail",
+        [
+            "Send /usr/lib/x86_64-linux-gnu/libssl.so.3 to ops@example.com, please.",
+            "Done: ops@example.com got libssl.so.3 from /usr/lib. The borrow was returned.",
+        ],
+    ),
 ]
 SEARCH_QUERIES = [
-    "borrow", "borrow checker", "reference lifetime", "ecole", "CAFÉ", "usr lib", "example.com",
-    "libssl.so.3", "'static", "x86", "the", "checker: strict?", "Arc<Mutex<T>>", "no-such-word",
+    "borrow",
+    "borrow checker",
+    "reference lifetime",
+    "ecole",
+    "CAFÉ",
+    "usr lib",
+    "example.com",
+    "libssl.so.3",
+    "'static",
+    "x86",
+    "the",
+    "checker: strict?",
+    "Arc<Mutex<T>>",
+    "no-such-word",
 ]
 
 
@@ -240,8 +276,11 @@ def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
             for title, texts in SEARCH_THREADS:
                 roles = ["user", "assistant"] * len(texts)
                 await threads.import_json(
-                    {"format": EXPORT_FORMAT, "title": title,
-                     "messages": [{"role": r, "content": t} for r, t in zip(roles, texts)]}
+                    {
+                        "format": EXPORT_FORMAT,
+                        "title": title,
+                        "messages": [{"role": r, "content": t} for r, t in zip(roles, texts)],
+                    }
                 )
             return [[(h.title, h.turn, h.role, h.snippet) for h in await threads.search(q)] for q in SEARCH_QUERIES]
 
@@ -283,7 +322,11 @@ def test_the_turn_lock_holds_across_connections_and_a_cancelled_wait_leaves_no_l
 
     try:
         assert asyncio.run(scenario()) == [
-            "held 1", "other waited", "another thread is free", "taken after release", "left 0",
+            "held 1",
+            "other waited",
+            "another thread is free",
+            "taken after release",
+            "left 0",
         ]
     finally:
         pg.drop(url.rsplit("/", 1)[1])
@@ -348,7 +391,9 @@ async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, 
 
     name = pg.create(pg.schema_template)
     url = pg.url(name)
-    settings = load_settings({"db": url, "base_url": server.base_url, "api_key": "sk-x", "model": "gpt-fake"}, environ={})
+    settings = load_settings(
+        {"db": url, "base_url": server.base_url, "api_key": "sk-x", "model": "gpt-fake"}, environ={}
+    )
 
     async def go() -> list[str]:
         async with open_conversation(settings, "t") as conversation:

@@ -80,7 +80,7 @@ class Session:
         await self.ready()
         at = len(self.out.getvalue()), len(self.err.getvalue())
         self.type(line + ENTER)
-        printed = lambda: self.out.getvalue()[at[0]:] + self.err.getvalue()[at[1]:]  # noqa: E731
+        printed = lambda: self.out.getvalue()[at[0] :] + self.err.getvalue()[at[1] :]  # noqa: E731
         await self.until(lambda: then in printed(), what=repr(then))
         await self.ready()
         return printed()
@@ -188,7 +188,8 @@ async def test_double_slash_sends_a_line_that_starts_with_a_slash(settings, serv
     async with prompt_loop(settings) as chat:
         await chat.say("//exit is a command", then="You said: /exit is a command")
     assert await stored(settings) == [
-        ("human", "/exit is a command", None), ("ai", "You said: /exit is a command", None),
+        ("human", "/exit is a command", None),
+        ("ai", "You said: /exit is a command", None),
     ]
 
 

@@ -100,34 +100,71 @@ ROWS: dict[str, Row] = {
     # Transient errors: retried with backoff, honouring Retry-After.
     "429-retry-after-ms": Row(
         [Fault(status=429, headers={"retry-after-ms": "400"}), Reply("recovered from 429")],
-        0, r"^recovered from 429\n$", RETRY, requests=2, kept=("recovered from 429", None), min_gap=0.38,
+        0,
+        r"^recovered from 429\n$",
+        RETRY,
+        requests=2,
+        kept=("recovered from 429", None),
+        min_gap=0.38,
     ),
     "429-no-retry-after": Row(
         [Fault(status=429), Reply("recovered after backoff")],
-        0, r"^recovered after backoff\n$", {"CHATCLI_MAX_RETRIES": "1"}, requests=2,
-        kept=("recovered after backoff", None), min_gap=0.35,  # the SDK's first backoff: 0.5 s minus up to 25 %
+        0,
+        r"^recovered after backoff\n$",
+        {"CHATCLI_MAX_RETRIES": "1"},
+        requests=2,
+        kept=("recovered after backoff", None),
+        min_gap=0.35,  # the SDK's first backoff: 0.5 s minus up to 25 %
     ),
-    "429-exhausted": Row([Fault(status=429, headers=FAST_RETRY)] * 3, 4, r"rate limited by .*\(429\) after 2 retries.*wait", RETRY, requests=3),
+    "429-exhausted": Row(
+        [Fault(status=429, headers=FAST_RETRY)] * 3,
+        4,
+        r"rate limited by .*\(429\) after 2 retries.*wait",
+        RETRY,
+        requests=3,
+    ),
     "500-then-ok": Row(
         [Fault(status=500, headers=FAST_RETRY), Reply("recovered from 500")],
-        0, r"^recovered from 500\n$", RETRY, requests=2, kept=("recovered from 500", None),
+        0,
+        r"^recovered from 500\n$",
+        RETRY,
+        requests=2,
+        kept=("recovered from 500", None),
     ),
     "502": Row([Fault(status=502)], 4, r"server error from .*\(502\)"),
-    "503-exhausted": Row([Fault(status=503, headers=FAST_RETRY)] * 3, 4, r"server error from .*\(503\) after 2 retries", RETRY, requests=3),
+    "503-exhausted": Row(
+        [Fault(status=503, headers=FAST_RETRY)] * 3,
+        4,
+        r"server error from .*\(503\) after 2 retries",
+        RETRY,
+        requests=3,
+    ),
     # Broken streams: the part shown is kept, marked.
     "stall": Row(
-        [Fault(stall_after=3, stall=10)], 4, r"stalled: no text for more than 0.5 s.*kept.*CHATCLI_TIMEOUT",
-        {"CHATCLI_TIMEOUT": "0.5"}, out="The quick brown", kept=("The quick brown", "error"),
+        [Fault(stall_after=3, stall=10)],
+        4,
+        r"stalled: no text for more than 0.5 s.*kept.*CHATCLI_TIMEOUT",
+        {"CHATCLI_TIMEOUT": "0.5"},
+        out="The quick brown",
+        kept=("The quick brown", "error"),
     ),
-    "malformed": Row([Fault(malformed=True)], 4, r"sent a malformed stream", out="The quick", kept=("The quick", "error")),
+    "malformed": Row(
+        [Fault(malformed=True)], 4, r"sent a malformed stream", out="The quick", kept=("The quick", "error")
+    ),
     "empty": Row([Fault(empty=True)], 4, r"empty answer.*kept", kept=("", "empty")),
     "length": Row(
-        [Reply("Half an answer", finish_reason="length")], 4, r"cut off at the model's output limit",
-        out="Half an answer", kept=("Half an answer", "length"),
+        [Reply("Half an answer", finish_reason="length")],
+        4,
+        r"cut off at the model's output limit",
+        out="Half an answer",
+        kept=("Half an answer", "length"),
     ),
     "content-filter": Row(
-        [Reply("Some of it", finish_reason="content_filter")], 4, r"content filter",
-        out="Some of it", kept=("Some of it", "content_filter"),
+        [Reply("Some of it", finish_reason="content_filter")],
+        4,
+        r"content filter",
+        out="Some of it",
+        kept=("Some of it", "content_filter"),
     ),
     # The server's words are shown, defused.
     "500-escapes": Row([Fault(status=500, message=EVIL)], 4, r"evil ␛\]0;PWNED␇␛\[2J text"),
@@ -253,7 +290,9 @@ def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env
         repl.kill()
 
     # The last request holds every turn: each question, the part kept of its answer, the next turn.
-    sent = [("assistant", "<echo>") if text.startswith("You said: ") else (role, text) for role, text in user_turns(body)]
+    sent = [
+        ("assistant", "<echo>") if text.startswith("You said: ") else (role, text) for role, text in user_turns(body)
+    ]
     expected: list[tuple[str, str]] = []
     for name, (_, _, kept) in REPL_ROWS.items():
         expected.append(("user", f"question {name}"))
@@ -261,7 +300,11 @@ def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env
             expected.append(("assistant", kept))
         expected += [("user", f"after {name}"), ("assistant", "<echo>")]
     assert sent == expected[:-1]
-    marks = {m.content: (m.response_metadata or {}).get("interrupted") for m in stored(db_of(chat_env), "faults") if m.type == "ai"}
+    marks = {
+        m.content: (m.response_metadata or {}).get("interrupted")
+        for m in stored(db_of(chat_env), "faults")
+        if m.type == "ai"
+    }
     assert marks["The quick brown"] == "error" and marks["The quick"] == "error"
     assert marks[""] == "empty" and marks[FAULT_TEXT] == "truncated" and marks["Half an answer"] == "length"
 
@@ -300,7 +343,10 @@ def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server
     server.queue(Reply(full, delay=0.2))
     proc = subprocess.Popen(
         [str(CHAT), "--thread", "intr", "count slowly"],
-        env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=chat_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         # As in a terminal: a test run started in the background inherits SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -350,7 +396,10 @@ def test_kill_9_mid_reply_loses_nothing_committed_and_the_database_is_sound(serv
     server.queue(Reply(slow_words("k"), delay=0.1))
     proc = subprocess.Popen(
         [str(CHAT), "--thread", "crash", "second question"],
-        env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=chat_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert server.wait_for_requests(2, timeout=30)

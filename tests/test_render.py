@@ -19,6 +19,7 @@ def play(output: object, reply: str) -> None:
         output.hear(Token(token))
     output.hear(End(TurnResult(text=reply, finish_reason="stop")))
 
+
 REPLY = "# Title\n\nSome **bold** text.\n\n```python\nprint('hi')\n```\n"
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])(;[0-9;]*)?m")  # any foreground/background colour
 

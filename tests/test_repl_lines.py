@@ -46,7 +46,10 @@ async def test_anything_raised_inside_a_command_is_one_line_and_the_prompt_goes_
     results, out, err = await dispatch_lines(settings, ["/usage", "still here?"])
     assert results == [True, True]
     first = err.splitlines()[0]
-    assert first.startswith("error: unexpected error: RuntimeError: boom with") and "(run with --debug for details)" in first
+    assert (
+        first.startswith("error: unexpected error: RuntimeError: boom with")
+        and "(run with --debug for details)" in first
+    )
     assert settings.api_key not in err and "Traceback" not in err
     assert "You said: still here?" in out
 

@@ -128,7 +128,9 @@ def test_git_and_chats_own_directories_stay_read_only_inside_the_working_directo
         "echo x > .git/HEAD; echo x > .git/new; echo x > home/.config/chatcli/config.toml; "
         "echo x > home/.local/share/chatcli/chat.db; echo ok > fine.txt"
     )
-    assert (tmp_path / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n" and not (tmp_path / ".git" / "new").exists()
+    assert (tmp_path / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n" and not (
+        tmp_path / ".git" / "new"
+    ).exists()
     assert (config / "config.toml").read_text() == 'model = "mine"\n'
     assert not (data / "chat.db").exists()
     assert result.count("Read-only file system") == 4, result
@@ -199,8 +201,13 @@ def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
     command = "\n".join(f"echo line {i}" for i in range(30))
     event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": command})
     lines = call_block(event).splitlines()
-    assert lines[:2] == ["⚙ shell (built-in)", f"  sandbox: workspace, no network (writes only in {project} and a private /tmp)"]
-    assert "  … 26 more lines …" in lines[2:] and lines[-1].strip() == "echo line 29"  # the command is cut in the middle, the sandbox line never
+    assert lines[:2] == [
+        "⚙ shell (built-in)",
+        f"  sandbox: workspace, no network (writes only in {project} and a private /tmp)",
+    ]
+    assert (
+        "  … 26 more lines …" in lines[2:] and lines[-1].strip() == "echo line 29"
+    )  # the command is cut in the middle, the sandbox line never
     sandbox.use(sandbox.Policy("read-only", network=True))
     assert call_block(event).splitlines()[1] == "  sandbox: read-only, network open (no writes but a private /tmp)"
     sandbox.use(sandbox.Policy("off"))
@@ -214,11 +221,15 @@ def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(p
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
     event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
     line = call_block(event).splitlines()[1]
-    assert line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
+    assert (
+        line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
+    )
     # Approved knowing that, the command runs as it always did.
     assert asyncio.run(run_shell(f"echo x > {outside}/plain.txt")) == "[exit code 0]"
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert call_block(event).splitlines()[1] == "  not sandboxed: the sandbox needs Linux and bubblewrap; this is darwin"
+    assert (
+        call_block(event).splitlines()[1] == "  not sandboxed: the sandbox needs Linux and bubblewrap; this is darwin"
+    )
 
 
 def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, monkeypatch, tmp_path):
@@ -231,7 +242,10 @@ def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, mon
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: str(fake))
     event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
     line = call_block(event).splitlines()[1]
-    assert line == "  not sandboxed: bubblewrap cannot start a sandbox here (bwrap: No permissions to create new namespace)"
+    assert (
+        line
+        == "  not sandboxed: bubblewrap cannot start a sandbox here (bwrap: No permissions to create new namespace)"
+    )
 
 
 @needs_bwrap
@@ -253,7 +267,9 @@ def test_the_terminal_shows_the_sandbox_before_asking(server, start):
     ('sandbox = "off"\nnetwork = true\n', {"CHATCLI_SANDBOX": "read-only"}, {}, ("read-only", True)),
     ("", {"CHATCLI_SANDBOX": "off", "CHATCLI_NETWORK": "1"}, {"sandbox": "workspace"}, ("workspace", True)),
 ])  # fmt: skip
-def test_sandbox_and_network_come_from_the_config_the_environment_and_the_flags(chat_env, config, environ, flags, expected):
+def test_sandbox_and_network_come_from_the_config_the_environment_and_the_flags(
+    chat_env, config, environ, flags, expected
+):
     write_config(chat_env, config)
     settings = load_settings(flags, environ={**chat_env, **environ})
     assert (settings.sandbox, settings.network) == expected
@@ -352,7 +368,9 @@ def test_chat_returns_a_daemons_output_and_exits_cleanly(server, chat_env, tmp_p
     assert run.code == 0 and run.out == "it started\n", run
     result = tool_messages(server.requests[1])[0]["content"]
     assert result.startswith("started\n") and result.endswith("[exit code 0]"), result
-    assert "Traceback" not in run.err and "Exception ignored" not in run.err and "Event loop is closed" not in run.err, run
+    assert (
+        "Traceback" not in run.err and "Exception ignored" not in run.err and "Event loop is closed" not in run.err
+    ), run
 
 
 @pytest.mark.parametrize("mode", ["workspace", "off"])

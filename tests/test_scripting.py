@@ -11,7 +11,18 @@ import pytest
 from tests.fakeserver import FAULT_TEXT, Fault, Reply, tokenize
 from tests.helpers import CHAT, KEY, Run, chat
 
-DONE_KEYS = {"thread_id", "reply", "model", "usage", "cost_usd", "timing", "finish_reason", "tool_calls", "reasoning", "turns_left_out"}
+DONE_KEYS = {
+    "thread_id",
+    "reply",
+    "model",
+    "usage",
+    "cost_usd",
+    "timing",
+    "finish_reason",
+    "tool_calls",
+    "reasoning",
+    "turns_left_out",
+}
 ERROR_KEYS = {"thread_id", "reply", "model", "finish_reason", "tool_calls", "reasoning", "turns_left_out", "error"}
 
 
@@ -119,7 +130,11 @@ def test_jsonl_lines_arrive_as_the_answer_streams(server, chat_env):
     """Each line is flushed when its chunk arrives, not at the end."""
     server.queue(Reply("alpha beta gamma delta", delay=0.4))
     proc = subprocess.Popen(
-        [str(CHAT), "--jsonl", "slowly"], env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [str(CHAT), "--jsonl", "slowly"],
+        env=chat_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         first = json.loads(proc.stdout.readline())

@@ -45,7 +45,9 @@ class Served:
             if self.process.poll() is not None:
                 raise AssertionError(f"chat serve ended: {self.process.stderr.read()}")
             try:
-                if self.request("GET", "/v1/threads", headers={"Authorization": "Bearer " + env.get("CHATCLI_SERVE_TOKEN", "")})[0] in (200, 401):
+                if self.request(
+                    "GET", "/v1/threads", headers={"Authorization": "Bearer " + env.get("CHATCLI_SERVE_TOKEN", "")}
+                )[0] in (200, 401):
                     return
             except OSError:
                 time.sleep(0.1)
@@ -60,7 +62,9 @@ class Served:
         connection.sock = sock
         return connection
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         connection = self.connection()
         try:
             data = json.dumps(body).encode() if body is not None else None
@@ -78,7 +82,12 @@ class Served:
         """The server-sent events of a request, each its ``data:`` object."""
         connection = self.connection()
         try:
-            connection.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+            connection.request(
+                "POST",
+                path,
+                body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+            )
             response = connection.getresponse()
             assert response.status == 200 and response.getheader("Content-Type", "").startswith("text/event-stream")
             for line in response:
@@ -177,7 +186,9 @@ def test_with_a_token_every_request_needs_it(server, chat_env, serving):
         assert served.request("GET", "/openapi.json", headers=headers)[0] == 401
     assert served.request("GET", "/v1/threads", headers={"Authorization": "Bearer s3cret"})[0] == 200
     server.queue(Reply("ok"))
-    status, _ = served.request("POST", "/v1/threads/t/messages", {"content": "hi"}, headers={"Authorization": "Bearer s3cret"})
+    status, _ = served.request(
+        "POST", "/v1/threads/t/messages", {"content": "hi"}, headers={"Authorization": "Bearer s3cret"}
+    )
     assert status == 200
     from_env = serving(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
     assert from_env.request("GET", "/v1/threads")[0] == 401
@@ -186,7 +197,13 @@ def test_with_a_token_every_request_needs_it(server, chat_env, serving):
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
 def test_an_open_address_without_a_token_is_refused(chat_env, host):
-    run = subprocess.run([str(CHAT), "serve", "--host", host, "--port", str(free_port())], env=chat_env, capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [str(CHAT), "serve", "--host", host, "--port", str(free_port())],
+        env=chat_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and run.stderr.startswith(f"chat: error: chat serve on {host} would answer anyone"), run
     assert len(run.stderr.strip().splitlines()) <= 2
 
@@ -206,7 +223,12 @@ def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, c
     served = serving()
     server.queue(Reply(tokens=[f" word{i}" for i in range(200)], delay=0.05))
     connection = served.connection()
-    connection.request("POST", "/v1/threads/gone/messages", body=json.dumps({"content": "talk slowly"}), headers={"Accept": "text/event-stream", "Content-Type": "application/json"})
+    connection.request(
+        "POST",
+        "/v1/threads/gone/messages",
+        body=json.dumps({"content": "talk slowly"}),
+        headers={"Accept": "text/event-stream", "Content-Type": "application/json"},
+    )
     response = connection.getresponse()
     seen = 0
     for line in response:
@@ -224,7 +246,9 @@ def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, c
             break
         time.sleep(0.2)
     assert messages[1]["interrupted"] == "cancelled", messages
-    assert messages[1]["content"].startswith(" word0 word1 word2 word3 word4") and "word199" not in messages[1]["content"]
+    assert (
+        messages[1]["content"].startswith(" word0 word1 word2 word3 word4") and "word199" not in messages[1]["content"]
+    )
     server.queue(Reply("still works"))
     assert served.ask("gone", "go on")[1]["reply"] == "still works"
 
@@ -235,7 +259,9 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tm
     server.queue(tool_calls(("shell", {"command": f"touch {marker}; echo made it"}, "call_a")))
     status, answer = served.ask("tools", "make a file")
     assert status == 200 and not marker.exists()
-    assert [(c["id"], c["name"], c["arguments"]["command"]) for c in answer["approval_required"]] == [("call_a", "shell", f"touch {marker}; echo made it")]
+    assert [(c["id"], c["name"], c["arguments"]["command"]) for c in answer["approval_required"]] == [
+        ("call_a", "shell", f"touch {marker}; echo made it")
+    ]
     server.queue(Reply("Made it."))
     events = list(served.events("/v1/threads/tools/approvals", {"decisions": {"call_a": {"action": "yes"}}}))
     assert marker.exists()
@@ -253,7 +279,9 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tm
     server.queue(tool_calls(("shell", {"command": f"rm {marker}"}, "call_b")))
     assert served.ask("tools", "now remove it")[1]["approval_required"][0]["id"] == "call_b"
     server.queue(Reply("Not removed."))
-    status, answer = served.request("POST", "/v1/threads/tools/approvals", {"decisions": {"call_b": {"action": "no", "reason": "keep it"}}})
+    status, answer = served.request(
+        "POST", "/v1/threads/tools/approvals", {"decisions": {"call_b": {"action": "no", "reason": "keep it"}}}
+    )
     assert status == 200 and marker.exists() and answer["reply"] == "Not removed."
     assert "keep it" in server.requests[-1]["messages"][-1]["content"]
 
@@ -294,5 +322,7 @@ def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(serve
     assert first.ask("balanced", "make it")[1]["approval_required"][0]["id"] == "call_x"
     first.stop()  # the server that asked is gone: the question is in the database
     server.queue(Reply("Done on the other server."))
-    status, answer = second.request("POST", "/v1/threads/balanced/approvals", {"decisions": {"call_x": {"action": "yes"}}})
+    status, answer = second.request(
+        "POST", "/v1/threads/balanced/approvals", {"decisions": {"call_x": {"action": "yes"}}}
+    )
     assert status == 200 and answer["reply"] == "Done on the other server." and marker.exists(), answer

@@ -39,7 +39,9 @@ def wait_for_output(proc: subprocess.Popen, n: int = 10) -> bytes:
     return got
 
 
-@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up (the terminal closed)")])
+@pytest.mark.parametrize(
+    "sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up (the terminal closed)")]
+)
 def test_kill_and_hangup_keep_the_partial_answer_and_exit_as_signals_do(server, chat_env, sig, code, said):
     server.queue(Reply(WORDS, delay=0.05))
     proc = start_one_shot(chat_env, "-t", f"s{code}", "count")

@@ -73,7 +73,10 @@ async def test_a_stop_during_a_tool_call_says_the_call_was_cancelled(settings, s
         with pytest.raises(asyncio.CancelledError):
             await turn
         said = c.err.getvalue().splitlines()
-    assert said[-1] == "stopped: the tool call shell (built-in) was cancelled (the thread keeps it as cancelled, with everything before it)", said
+    assert (
+        said[-1]
+        == "stopped: the tool call shell (built-in) was cancelled (the thread keeps it as cancelled, with everything before it)"
+    ), said
     assert "partial answer" not in "\n".join(said)
 
 

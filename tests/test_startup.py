@@ -147,12 +147,21 @@ def langsmith_url():
 
 
 def test_langsmith_tracing_still_records_the_turn(chat_env, langsmith_url):
-    env = {**chat_env, "LANGSMITH_TRACING": "true", "LANGSMITH_ENDPOINT": langsmith_url, "LANGSMITH_API_KEY": "lsv2-test"}
+    env = {
+        **chat_env,
+        "LANGSMITH_TRACING": "true",
+        "LANGSMITH_ENDPOINT": langsmith_url,
+        "LANGSMITH_API_KEY": "lsv2-test",
+    }
     env["CHATCLI_TRACING"] = "1"  # chat traces only when asked through its own setting
     env.pop("LANGCHAIN_TRACING_V2", None)
     done = subprocess.run(
         [str(Path(sys.executable).with_name("chat")), "trace me"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=os.getcwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=os.getcwd(),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "You said: trace me\n"
@@ -176,7 +185,13 @@ def test_the_import_hook_is_the_entry_points_and_can_be_turned_off(chat_env):
 
 
 def test_langsmith_variables_set_for_another_program_upload_nothing(chat_env, langsmith_url):
-    env = {**chat_env, "LANGSMITH_TRACING": "true", "LANGCHAIN_TRACING_V2": "true", "LANGSMITH_ENDPOINT": langsmith_url, "LANGSMITH_API_KEY": "lsv2-test"}
+    env = {
+        **chat_env,
+        "LANGSMITH_TRACING": "true",
+        "LANGCHAIN_TRACING_V2": "true",
+        "LANGSMITH_ENDPOINT": langsmith_url,
+        "LANGSMITH_API_KEY": "lsv2-test",
+    }
     done = subprocess.run(
         [str(Path(sys.executable).with_name("chat")), "--json", "private question"],
         capture_output=True, text=True, timeout=120, env=env, cwd=os.getcwd(),

@@ -49,7 +49,9 @@ def live_escapes(text: str) -> list[str]:
 def outputs() -> dict[str, tuple[object, io.StringIO]]:
     """Each kind of output, writing its notes to a terminal-like stream we can read back."""
     plain_err, rich_err, json_err = Captured(tty=True), Captured(tty=True), Captured(tty=True)
-    rich = RichOutput(Console(file=Captured(tty=True), force_terminal=True), Console(file=rich_err, force_terminal=True, stderr=True))
+    rich = RichOutput(
+        Console(file=Captured(tty=True), force_terminal=True), Console(file=rich_err, force_terminal=True, stderr=True)
+    )
     return {
         "plain": (PlainOutput(Captured(tty=True), plain_err), plain_err),
         "rich": (rich, rich_err),

@@ -34,8 +34,14 @@ def pieces(text: str, size: int) -> list[dict]:
 
 
 FORMS = {
-    "reasoning_content": stream({"role": "assistant", "reasoning_content": THOUGHT[:30]}, {"reasoning_content": THOUGHT[30:]}, {"content": ANSWER}),
-    "reasoning": stream({"role": "assistant", "reasoning": THOUGHT[:30]}, {"reasoning": THOUGHT[30:]}, {"content": ANSWER}),
+    "reasoning_content": stream(
+        {"role": "assistant", "reasoning_content": THOUGHT[:30]},
+        {"reasoning_content": THOUGHT[30:]},
+        {"content": ANSWER},
+    ),
+    "reasoning": stream(
+        {"role": "assistant", "reasoning": THOUGHT[:30]}, {"reasoning": THOUGHT[30:]}, {"content": ANSWER}
+    ),
     "think tags": stream(*pieces(f"<think>\n{THOUGHT}\n</think>\n\n{ANSWER}", 3)),
 }
 
@@ -109,7 +115,9 @@ def test_a_long_think_is_not_a_stall(server, chat_env):
 
     Five pieces of thinking 0.2 s apart: the answer starts 1 s in, twice the stall limit of
     0.5 s, with no gap over it; more steps would only make the test longer."""
-    words = [{"role": "assistant", "reasoning_content": "hmm "}] + [{"reasoning_content": f"step {i} "} for i in range(4)]
+    words = [{"role": "assistant", "reasoning_content": "hmm "}] + [
+        {"reasoning_content": f"step {i} "} for i in range(4)
+    ]
     server.queue(stream(*words, {"content": "Done thinking."}, pause=0.2))
     run = chat({**chat_env, "CHATCLI_TIMEOUT": "0.5"}, "think hard")
     assert run.code == 0, run

@@ -162,7 +162,12 @@ def test_the_last_words_before_a_pause_are_on_screen(server, chat_env, start):
     thought = words("pa", 12)
     parts: list[bytes | float] = [sse(delta_chunk({"role": "assistant", "content": ""}))]
     for first, second in zip(thought[0::2], thought[1::2]):  # pairs a few ms apart, 0.2 s between pairs
-        parts += [sse(delta_chunk({"reasoning_content": first + " "})), 0.005, sse(delta_chunk({"reasoning_content": second + " "})), 0.2]
+        parts += [
+            sse(delta_chunk({"reasoning_content": first + " "})),
+            0.005,
+            sse(delta_chunk({"reasoning_content": second + " "})),
+            0.2,
+        ]
     parts += [1.5, sse(delta_chunk({"content": "Done thinking."})), *end_of_stream()]
     server.queue(Raw(parts))
     repl = start("--thread", "pause")
@@ -184,7 +189,9 @@ def test_the_last_words_before_a_pause_are_on_screen(server, chat_env, start):
 
 def test_think_tags_cut_across_chunks_never_show_and_are_kept_apart(server, chat_env, start):
     server.queue(
-        content_reply(["<th", 0.1, "ink>secret plan alpha", 0.1, " beta gamma</thi", 0.1, "nk>Final answer here", " and more."])
+        content_reply(
+            ["<th", 0.1, "ink>secret plan alpha", 0.1, " beta gamma</thi", 0.1, "nk>Final answer here", " and more."]
+        )
     )
     repl = start("--thread", "tags")
     at = repl.say("plan it")
@@ -292,7 +299,12 @@ def test_ctrl_c_while_thinking_stops_and_keeps_the_thinking(server, chat_env, st
     parts: list[bytes | float] = [sse(delta_chunk({"role": "assistant", "content": ""}))]
     for piece in chunks_of(thought, 5):
         parts += [sse(delta_chunk({"reasoning_content": piece})), 0.05]
-    parts += [20.0, sse(delta_chunk({"reasoning_content": "never seen "})), sse(delta_chunk({"content": "never said"})), *end_of_stream()]
+    parts += [
+        20.0,
+        sse(delta_chunk({"reasoning_content": "never seen "})),
+        sse(delta_chunk({"content": "never said"})),
+        *end_of_stream(),
+    ]
     server.queue(Raw(parts))
     repl = start("--thread", "stop")
     at = repl.say("think hard")

@@ -213,7 +213,9 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
         from chatcli.store.sqlite_schema import MIGRATIONS
 
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert [r[0] for r in conn.execute("SELECT name FROM chatcli_migrations ORDER BY rowid")] == [m.name for m in MIGRATIONS]
+        assert [r[0] for r in conn.execute("SELECT name FROM chatcli_migrations ORDER BY rowid")] == [
+            m.name for m in MIGRATIONS
+        ]
 
 
 @pytest.mark.stores("sqlite")
@@ -228,9 +230,14 @@ def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
 
     db = tmp_path / "chat.db"
     settings = load_settings({"db": str(db)})
-    big = {"format": EXPORT_FORMAT, "title": "big", "messages": [
-        {"role": "user" if i % 2 == 0 else "assistant", "content": f"{i} " + "lorem ipsum " * 200} for i in range(300)
-    ]}
+    big = {
+        "format": EXPORT_FORMAT,
+        "title": "big",
+        "messages": [
+            {"role": "user" if i % 2 == 0 else "assistant", "content": f"{i} " + "lorem ipsum " * 200}
+            for i in range(300)
+        ],
+    }
     small = {"format": EXPORT_FORMAT, "title": "small", "messages": [{"role": "user", "content": "hi"}]}
 
     async def fill() -> str:

@@ -38,7 +38,11 @@ def swapped(t: str) -> str:
     return t[:i] + t[i + 1] + t[i] + t[i + 2 :]
 
 
-@pytest.mark.parametrize("typo", [lambda t: t[:-1], lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped], ids=["prefix", "replaced", "swapped"])
+@pytest.mark.parametrize(
+    "typo",
+    [lambda t: t[:-1], lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped],
+    ids=["prefix", "replaced", "swapped"],
+)
 def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(server, chat_env, typo):
     real = first_thread(chat_env)
     wrong = typo(real)
@@ -132,7 +136,11 @@ def test_a_thread_keeps_its_roles_model_and_temperature(server, chat_env, roles)
     assert chat(chat_env, "--role", "reviewer", "-t", "rv", "look at this").code == 0
     assert chat(chat_env, "-t", "rv", "and this?").code == 0
     kept = server.requests[1]
-    assert (kept["model"], kept.get("temperature"), system_of(kept)) == ("gpt-4o", 0.2, "You review Rust code, tersely.")
+    assert (kept["model"], kept.get("temperature"), system_of(kept)) == (
+        "gpt-4o",
+        0.2,
+        "You review Rust code, tersely.",
+    )
     assert chat(chat_env, "-t", "rv", "-m", "gpt-other", "once more").code == 0  # a flag wins, for that run
     assert (server.requests[2]["model"], server.requests[2].get("temperature")) == ("gpt-other", 0.2)
 
@@ -176,7 +184,9 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
     assert "chatcli · new thread ·" in fresh.text and real not in fresh.text
     at = fresh.mark()
     fresh.child.sendcontrol("d")
-    assert fresh.exit_code() == 0 and "bye" in fresh.text[at:] and "resume with" not in fresh.text[at:]  # nothing was kept
+    assert (
+        fresh.exit_code() == 0 and "bye" in fresh.text[at:] and "resume with" not in fresh.text[at:]
+    )  # nothing was kept
     mistyped = Repl(["--thread", real[:-1]], chat_env)
     assert mistyped.exit_code() == 2
     assert f"no thread {real[:-1]}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text

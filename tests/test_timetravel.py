@@ -217,7 +217,10 @@ async def test_fork_continues_in_a_copy_and_leaves_the_original_alone(settings, 
     async with chat(settings, fork_id) as c:
         await c.ask("fork resumed")
     assert user_messages(server.requests[-1]) == [
-        "first question", "second question", "only in the fork", "fork resumed"
+        "first question",
+        "second question",
+        "only in the fork",
+        "fork resumed",
     ]
 
 
@@ -245,5 +248,7 @@ async def test_search_finds_only_what_is_still_in_the_thread(settings, server):
         server.queue(Reply("horses gallop"))
         await c.run("/retry")
         threads = Threads(c.conversation.app, c.conversation.store)
-        found = {w: [(h.turn, h.role) for h in await threads.search(w)] for w in ("giraffes", "okapis", "stripes", "gallop")}
+        found = {
+            w: [(h.turn, h.role) for h in await threads.search(w)] for w in ("giraffes", "okapis", "stripes", "gallop")
+        }
     assert found == {"giraffes": [(1, "human"), (1, "ai")], "okapis": [], "stripes": [], "gallop": [(2, "ai")]}

@@ -87,7 +87,10 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
 async def test_two_calls_with_one_id_are_each_decided_and_a_refused_one_never_runs(server, settings, tmp_path):
     from chatcli.chat.session import open_conversation
 
-    server.queue(tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")), Reply("done"))
+    server.queue(
+        tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")),
+        Reply("done"),
+    )
     async with open_conversation(replace(settings, tools=("shell",)), "dup") as conv:
         _, asked, _ = approver(conv, ["n", "y"])
         await conv.send("go")
@@ -130,8 +133,13 @@ def test_a_thread_stored_with_calls_without_ids_is_mended_when_sent(server, chat
             from langgraph.graph import START
 
             await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run")]}, as_node=START)
-            calls = [{"name": "shell", "args": {"command": "echo a"}, "id": ""}, {"name": "shell", "args": {"command": "echo b"}, "id": ""}]
-            await conv.app.aupdate_state(conv.config, {"messages": [AIMessage("", tool_calls=calls)]}, as_node=MODEL_NODE)
+            calls = [
+                {"name": "shell", "args": {"command": "echo a"}, "id": ""},
+                {"name": "shell", "args": {"command": "echo b"}, "id": ""},
+            ]
+            await conv.app.aupdate_state(
+                conv.config, {"messages": [AIMessage("", tool_calls=calls)]}, as_node=MODEL_NODE
+            )
 
     asyncio.run(old_thread())
     server.queue(Reply("fine"))
@@ -173,7 +181,12 @@ def test_empty_arguments_are_no_arguments(server, chat_env, tmp_path):
 
 
 def test_arguments_sent_as_an_object_are_the_arguments(server, chat_env):
-    head = {"index": 0, "id": "c1", "type": "function", "function": {"name": "shell", "arguments": {"command": "echo from-an-object"}}}
+    head = {
+        "index": 0,
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "shell", "arguments": {"command": "echo from-an-object"}},
+    }
     server.queue(streamed(head), Reply("done"))
     run = chat(chat_env, "--tools", "shell", "--yes", "go")
     assert run.code == 0 and run.out == "done\n", run
@@ -272,7 +285,11 @@ def test_blank_runs_are_counted_in_the_block(monkeypatch):
     rows = call_block(ToolCall("c1", "shell", "shell", None, {"command": HIDING["blank-lines"]})).split("\n")
     assert rows[1:] == ["  command: echo hello", "  ⟨5 blank lines⟩", "  touch PWNED"]
     code = "def f():\n    if x:\n        return 1"  # indentation is not a run to count
-    assert call_block(ToolCall("c1", "files", "files", None, {"content": code})).split("\n")[1:] == ["  content: def f():", "      if x:", "          return 1"]
+    assert call_block(ToolCall("c1", "files", "files", None, {"content": code})).split("\n")[1:] == [
+        "  content: def f():",
+        "      if x:",
+        "          return 1",
+    ]
 
 
 @pytest.mark.parametrize("text", ["漢字" * 100, "🙂" * 100, "ab漢" * 70])

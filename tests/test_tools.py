@@ -40,7 +40,9 @@ def refused_lines(err: str) -> list[str]:
 @pytest.mark.stores("sqlite", "postgres")
 def test_two_calls_streamed_in_pieces_run_with_yes_and_the_answer_goes_on(server, chat_env, tmp_path):
     server.queue(
-        tool_calls(("shell", {"command": "echo tool-ran-42"}), ("shell", {"command": "echo second-call"}), text="Let me check."),
+        tool_calls(
+            ("shell", {"command": "echo tool-ran-42"}), ("shell", {"command": "echo second-call"}), text="Let me check."
+        ),
         Reply("Both commands printed their words."),
     )
     run = chat(chat_env, "--tools", "shell", "--yes", "-t", "loop", "run them")
@@ -210,7 +212,9 @@ def test_a_call_left_without_result_is_closed_before_the_next_question(server, c
 
             await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run it")]}, as_node=START)
             call = {"name": "shell", "args": {"command": "sleep 100"}, "id": "call_dead"}
-            await conv.app.aupdate_state(conv.config, {"messages": [AIMessage("", tool_calls=[call])]}, as_node=MODEL_NODE)
+            await conv.app.aupdate_state(
+                conv.config, {"messages": [AIMessage("", tool_calls=[call])]}, as_node=MODEL_NODE
+            )
 
     asyncio.run(crash())
     server.queue(Reply("Back again."))
@@ -228,7 +232,14 @@ def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
     assert chat(chat_env, "--tools", "shell", "--yes", "-t", "h", "one").code == 0
     run = chat(chat_env, "--no-tools", "-t", "h", "two")
     assert run.code == 0, run
-    assert [m["role"] for m in server.requests[-1]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert [m["role"] for m in server.requests[-1]["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
 
 
 @pytest.mark.stores("sqlite", "postgres")
@@ -266,7 +277,10 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
     async with open_conversation(settings, "ed", Tokens(approve=approve)) as conv:
         await conv.send("go")
     assert [c.arguments for c in asked] == [{"command": "echo original"}]
-    assert tool_messages(server.requests[1])[0]["content"] == '(the user edited the arguments before it ran: {"command": "echo edited"})\nedited\n[exit code 0]'
+    assert (
+        tool_messages(server.requests[1])[0]["content"]
+        == '(the user edited the arguments before it ran: {"command": "echo edited"})\nedited\n[exit code 0]'
+    )
 
 
 @pytest.mark.stores("sqlite", "postgres")
@@ -302,7 +316,9 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
 
 @pytest.mark.stores("sqlite", "postgres")
 def test_show_export_and_search_include_calls_and_results(server, chat_env, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "echo zanzibar-result"}), text="Checking."), Reply("It said zanzibar."))
+    server.queue(
+        tool_calls(("shell", {"command": "echo zanzibar-result"}), text="Checking."), Reply("It said zanzibar.")
+    )
     assert chat(chat_env, "--tools", "shell", "--yes", "-t", "shown", "go").code == 0
     show = chat(chat_env, "show", "shown")
     assert "### Tool call: shell" in show.out and '"command": "echo zanzibar-result"' in show.out
@@ -331,7 +347,9 @@ def test_an_import_whose_result_answers_no_call_is_refused(chat_env, tmp_path):
     assert "messages[1].tool_call_id" in run.err
 
 
-@pytest.mark.parametrize("pattern, runs", [("bars:*", True), ("bars:secret_word", True), ("bars:add", False), ("files", False)])
+@pytest.mark.parametrize(
+    "pattern, runs", [("bars:*", True), ("bars:secret_word", True), ("bars:add", False), ("files", False)]
+)
 def test_approve_patterns(pattern, runs):
     from chatcli.tools.toolbox import Toolbox, ToolEntry
 
@@ -370,7 +388,14 @@ def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_pa
     monkeypatch.chdir(tmp_path)
     long = {"command": "\n".join(f"echo line {i}" for i in range(30))}
     block = call_block(ToolCall("c1", "shell", "shell (built-in)", None, long)).splitlines()
-    assert block == ["⚙ shell (built-in)", "  command: echo line 0", "  echo line 1", "  echo line 2", "  … 26 more lines …", "  echo line 29"]
+    assert block == [
+        "⚙ shell (built-in)",
+        "  command: echo line 0",
+        "  echo line 1",
+        "  echo line 2",
+        "  … 26 more lines …",
+        "  echo line 29",
+    ]
     shown = call_block(ToolCall("c1", "read_file", "read_file (built-in)", "builtin", {"path": "notes.txt"}))
     assert f"(path: {tmp_path / 'notes.txt'})" in shown
 
@@ -384,13 +409,16 @@ def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_
     assert [line.split("\t")[:2] for line in hits] == [["turns", "2"]]
 
 
-@pytest.mark.parametrize("status, message, refused", [
-    (400, "registry.ollama.ai/library/smollm2 does not support tools", True),  # Ollama
-    (500, "tools param requires --jinja flag", True),  # llama.cpp's llama-server
-    (400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', True),  # vLLM
-    (400, "This model's maximum context length is 100 tokens", False),  # not about tools
-    (401, "Incorrect API key provided; tools", False),
-])
+@pytest.mark.parametrize(
+    "status, message, refused",
+    [
+        (400, "registry.ollama.ai/library/smollm2 does not support tools", True),  # Ollama
+        (500, "tools param requires --jinja flag", True),  # llama.cpp's llama-server
+        (400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', True),  # vLLM
+        (400, "This model's maximum context length is 100 tokens", False),  # not about tools
+        (401, "Incorrect API key provided; tools", False),
+    ],
+)
 def test_servers_that_refuse_tools_are_told_apart(status, message, refused):
     from chatcli.chat.toolcalls import tools_refused
 

@@ -128,7 +128,9 @@ def pty(chat_env):
 
 
 def test_yes_runs_the_command_shows_its_output_and_the_model_gets_it(server, chat_env, start):
-    server.queue(tool_calls(("shell", {"command": "echo pty-ok-123"}), text="Let me check."), Reply("final answer here"))
+    server.queue(
+        tool_calls(("shell", {"command": "echo pty-ok-123"}), text="Let me check."), Reply("final answer here")
+    )
     repl = start("--tools", "shell", "--thread", "yes")
     at = repl.say("run the check")
     wait_asked(repl, QUESTION, at)
@@ -152,7 +154,9 @@ def test_yes_runs_the_command_shows_its_output_and_the_model_gets_it(server, cha
 
 def test_the_text_before_a_call_is_shown_once_and_on_its_own_line(server, chat_env, start):
     """The model's words before a call end their line before the block, and are not printed again."""
-    server.queue(tool_calls(("shell", {"command": "echo shown-once"}), text="Let me check."), Reply("final answer here"))
+    server.queue(
+        tool_calls(("shell", {"command": "echo shown-once"}), text="Let me check."), Reply("final answer here")
+    )
     repl = start("--tools", "shell", "--thread", "once")
     at = repl.say("run the check")
     raw_at = len(repl.raw)
@@ -204,7 +208,10 @@ def test_a_reason_reaches_the_model(server, chat_env, start, tmp_path):
     assert_valid(server)
     (result,) = tool_messages(server.requests[1])
     assert result["content"] == f"{REFUSED}. The user says: use ls instead"
-    assert tool_results(stored(db_of(chat_env), "why"))[0][1:] == (f"{REFUSED}. The user says: use ls instead", "refused")
+    assert tool_results(stored(db_of(chat_env), "why"))[0][1:] == (
+        f"{REFUSED}. The user says: use ls instead",
+        "refused",
+    )
 
 
 def test_always_asks_once_for_two_calls_of_the_tool(server, chat_env, start):
@@ -224,7 +231,10 @@ def test_always_asks_once_for_two_calls_of_the_tool(server, chat_env, start):
     assert "first-1" in shown and "second-2" in shown, shown
 
     assert_valid(server)
-    assert [m["content"] for m in tool_messages(server.requests[1])] == ["first-1\n[exit code 0]", "second-2\n[exit code 0]"]
+    assert [m["content"] for m in tool_messages(server.requests[1])] == [
+        "first-1\n[exit code 0]",
+        "second-2\n[exit code 0]",
+    ]
     outcomes = tool_results(stored(db_of(chat_env), "always"))
     assert [(call, outcome) for call, _, outcome in outcomes] == [("call_0_shell", "ok"), ("call_1_shell", "ok")]
 
@@ -249,7 +259,9 @@ def test_edit_runs_the_edited_arguments(server, chat_env, start, tmp_path):
     assert result["content"].endswith("edited-777\n[exit code 0]")
     assert "the user edited the arguments" in result["content"]  # the model knows what really ran
     (kept,) = [m for m in stored(db_of(chat_env), "edit") if m.type == "tool"]
-    assert kept.content.endswith("edited-777\n[exit code 0]") and kept.response_metadata["arguments"] == {"command": "echo edited-777"}
+    assert kept.content.endswith("edited-777\n[exit code 0]") and kept.response_metadata["arguments"] == {
+        "command": "echo edited-777"
+    }
 
 
 # --------------------------------------------------------------------------- keys at the wrong moment

@@ -59,7 +59,17 @@ def test_an_untrusted_dotenv_starts_nothing_moves_nothing_and_says_what_it_ignor
     assert _system_prompt(server) == "You are a helpful assistant."
     assert [tool["function"]["name"] for tool in server.requests[-1].get("tools", [])] == []
     [note] = _notes(run)
-    for key in ("CHATCLI_DB", "CHATCLI_HISTORY_FILE", "CHATCLI_LOCAL_MODEL", "CHATCLI_MCP_CONFIG", "CHATCLI_ROLES_DIR", "CHATCLI_SYSTEM", "CHATCLI_TOOLS", "CHATCLI_SANDBOX", "CHATCLI_NETWORK"):
+    for key in (
+        "CHATCLI_DB",
+        "CHATCLI_HISTORY_FILE",
+        "CHATCLI_LOCAL_MODEL",
+        "CHATCLI_MCP_CONFIG",
+        "CHATCLI_ROLES_DIR",
+        "CHATCLI_SYSTEM",
+        "CHATCLI_TOOLS",
+        "CHATCLI_SANDBOX",
+        "CHATCLI_NETWORK",
+    ):
         assert key in note, note
     assert str(repo / ".env") in note and "chat trust" in note
 
@@ -115,7 +125,10 @@ def test_chat_trust_lets_the_file_set_everything_until_it_changes(chat_env, serv
     assert _system_prompt(server) == "You are a helpful assistant."
     # Trusted again, then revoked.
     assert chat(chat_env, "trust", cwd=project).code == 0
-    assert chat(chat_env, "-t", "t3", "hi", cwd=project).code == 0 and _system_prompt(server) == "Answer as the project asks."
+    assert (
+        chat(chat_env, "-t", "t3", "hi", cwd=project).code == 0
+        and _system_prompt(server) == "Answer as the project asks."
+    )
     revoked = chat(chat_env, "trust", "--revoke", cwd=project)
     assert revoked.code == 0 and "no longer trusted" in revoked.err
     after = chat(chat_env, "-t", "t4", "hi", cwd=project)

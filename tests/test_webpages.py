@@ -59,7 +59,7 @@ def test_a_page_goes_as_readable_text_named_by_its_title_and_url(server, chat_en
     for gone in ("SCRIPT-SECRET", "trackingSecret", "written by script", "hotpink", "secret-css-rule", "NOSCRIPT-SECRET",
                  "<p>", "<b>", "<html", "data:image", "stylesheet", "(#top)"):  # fmt: skip
         assert gone not in text, gone
-    (path, headers), = site.requests
+    ((path, headers),) = site.requests
     assert path == "/page" and headers["User-Agent"].startswith("chatcli/")
 
 
@@ -83,7 +83,11 @@ def test_export_and_import_keep_the_page_and_its_url(server, chat_env, site, tmp
     assert chat(chat_env, "-a", f"{site.url}/page", "-t", "web", "summarise").code == 0
     exported = json.loads(chat(chat_env, "export", "web", "-f", "json").out)
     (item,) = exported["messages"][0]["attachments"]
-    assert (item["name"], item["type"], item["url"]) == ("Release notes for Widget 2.0", "text/markdown", f"{site.url}/page")
+    assert (item["name"], item["type"], item["url"]) == (
+        "Release notes for Widget 2.0",
+        "text/markdown",
+        f"{site.url}/page",
+    )
     assert base64.b64decode(item["data"]).decode().startswith("Top\n\n# Widget 2.0\n")
     (tmp_path / "web.json").write_text(json.dumps(exported))
     new_id = chat(chat_env, "import", str(tmp_path / "web.json")).out.strip()
@@ -100,7 +104,10 @@ def test_an_image_url_goes_as_an_image(server, chat_env, site, path):
     assert run.code == 0, run
     content = user_content(server.requests[0])
     assert content[0] == {"type": "text", "text": "what is this?"}
-    assert content[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}
+    assert content[1] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()},
+    }
 
 
 @pytest.mark.parametrize("path, kind, body", [
@@ -131,7 +138,9 @@ def test_redirects_are_followed_and_the_final_url_named(server, chat_env, site):
 def test_files_and_pages_go_together_in_the_order_given(server, chat_env, site, tmp_path):
     (tmp_path / "a.txt").write_text("file A\n")
     server.queue(Reply("ok"))
-    run = chat(chat_env, "-a", f"{site.url}/notes.txt", "-a", str(tmp_path / "a.txt"), "-a", f"{site.url}/cat.png", "both")
+    run = chat(
+        chat_env, "-a", f"{site.url}/notes.txt", "-a", str(tmp_path / "a.txt"), "-a", f"{site.url}/cat.png", "both"
+    )
     assert run.code == 0, run
     text = sent_text(server)
     assert text.index(f"Web page {site.url}/notes.txt:") < text.index("File `a.txt`:")
@@ -172,14 +181,18 @@ def test_a_stalled_server_times_out(server, chat_env, site, monkeypatch):
     started = time.monotonic()
     run = chat(chat_env, "-a", f"{site.url}/stall", "summarise")
     assert time.monotonic() - started < 5
-    assert run.err_lines == [f"chat: error: cannot fetch {site.url}/stall: the server sent nothing for 0.5 s (nothing was sent)"]
+    assert run.err_lines == [
+        f"chat: error: cannot fetch {site.url}/stall: the server sent nothing for 0.5 s (nothing was sent)"
+    ]
     assert run.code == 2 and server.requests == []
 
 
 def test_a_page_that_trickles_in_stops_at_the_whole_fetchs_limit(server, chat_env, site, monkeypatch):
     monkeypatch.setattr(webpage, "TOTAL_TIMEOUT", 1.0)  # each read is quick: only the total stops it
     run = chat(chat_env, "-a", f"{site.url}/trickle", "summarise")
-    assert run.err_lines == [f"chat: error: cannot fetch {site.url}/trickle: it took longer than 1 s (nothing was sent)"]
+    assert run.err_lines == [
+        f"chat: error: cannot fetch {site.url}/trickle: it took longer than 1 s (nothing was sent)"
+    ]
     assert server.requests == [] and 0 < site.sent["/trickle"] < 100
 
 

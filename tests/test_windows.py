@@ -47,7 +47,9 @@ def test_a_window_smaller_than_the_budget_is_learned_fitted_and_remembered(serve
         assert len(server.requests) == before + 3, again
         # Nothing refused this time, but history was left out under the learned window: said once.
         [said] = [line for line in again.err_lines if "window" in line]
-        assert said.startswith("4 earlier turns not sent: the model's 900-token context window") and "after a day" in said, said
+        assert (
+            said.startswith("4 earlier turns not sent: the model's 900-token context window") and "after a day" in said
+        ), said
 
 
 def test_a_single_message_over_the_window_is_one_line_and_no_loop(server, chat_env):
@@ -151,4 +153,8 @@ def test_turns_left_out_by_the_budget_are_said_in_the_usage_line_and_in_json(ser
     assert lines[-1]["type"] == "done" and lines[-1]["turns_left_out"] >= 3
     # With room for everything, nothing is said.
     roomy = chat(chat_env, "-t", "b", "all of it?", tty=True)
-    assert roomy.code == 0 and "not sent" not in roomy.err and json.loads(chat(chat_env, "--json", "-t", "b", "still?").out)["turns_left_out"] == 0
+    assert (
+        roomy.code == 0
+        and "not sent" not in roomy.err
+        and json.loads(chat(chat_env, "--json", "-t", "b", "still?").out)["turns_left_out"] == 0
+    )

@@ -81,7 +81,9 @@ def gone(pid: int, timeout: float = 10) -> bool:
 
 def chat(env, *args: str, stdin: bytes = b"", cwd: Path | None = None) -> Run:
     proc = subprocess.run([*CHAT_HERE, *args], env=env, input=stdin, capture_output=True, timeout=90, cwd=cwd)
-    return Run(list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+    return Run(
+        list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+    )
 
 
 def same(run: Run) -> tuple[int, str, str]:
@@ -121,7 +123,10 @@ def test_the_worker_answers_as_the_command_line_does(server, worker_env, args, s
 def test_each_call_takes_its_own_environment_directory_and_dotenv(server, worker_env, tmp_path):
     chat(worker_env, "start it")
     with FakeOpenAIServer() as other:
-        moved = chat(dict(worker_env, OPENAI_BASE_URL=other.base_url, CHATCLI_MODEL="gpt-other", CHATCLI_SYSTEM="Be brief."), "two")
+        moved = chat(
+            dict(worker_env, OPENAI_BASE_URL=other.base_url, CHATCLI_MODEL="gpt-other", CHATCLI_SYSTEM="Be brief."),
+            "two",
+        )
         assert moved.code == 0 and other.requests[-1]["model"] == "gpt-other", moved
         assert other.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
     again = chat(worker_env, "three")  # nothing of the call before is left
@@ -229,7 +234,9 @@ def test_a_worker_of_another_build_is_replaced(server, worker_env):
     from chatcli.app.worker_client import runtime_dir
 
     path = os.path.join(runtime_dir(worker_env), "worker.sock")
-    subprocess.run([sys.executable, "-c", STALE.format(root=str(ROOT)), path, "600"], env=worker_env, check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", STALE.format(root=str(ROOT)), path, "600"], env=worker_env, check=True, timeout=60
+    )
     old = status(worker_env)
     assert old["build"] == "chatcli 0.0.1 an older install"
     run = chat(worker_env, "q")
@@ -280,7 +287,13 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
     proc = subprocess.run([sys.executable, "-c", code], env=worker_env, capture_output=True, text=True, timeout=60)
     assert proc.stdout == "You said: q\n" and served(worker_env) == 2, proc.stderr
     modules = proc.stderr.rsplit("MODULES ", 1)[1].split()
-    assert set(modules) <= {"chatcli", "chatcli.app", "chatcli.app.launch", "chatcli.app.worker_settings", "chatcli.app.worker_client"}, modules
+    assert set(modules) <= {
+        "chatcli",
+        "chatcli.app",
+        "chatcli.app.launch",
+        "chatcli.app.worker_settings",
+        "chatcli.app.worker_client",
+    }, modules
 
 
 def test_worker_status_and_stop(server, worker_env):
@@ -317,7 +330,11 @@ def test_another_user_gets_nothing_from_the_worker(server, worker_env):
         "    print('reply None', exc)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", probe, f"{directory}/worker.sock"], env=worker_env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", probe, f"{directory}/worker.sock"],
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     for path in (worker_env["XDG_RUNTIME_DIR"], directory):
         os.chmod(path, 0o700)

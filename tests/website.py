@@ -49,8 +49,11 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/binary.html": (200, {"Content-Type": "text/html"}, b"\x00\x01\x02ELF\x00" * 100),
     "/doc.pdf": (200, {"Content-Type": "application/pdf"}, b"%PDF-1.4" + b"x" * 5000),
     "/logo.svg": (200, {"Content-Type": "image/svg+xml"}, b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
-    "/js-only": (200, {"Content-Type": "text/html"}, b"<html><head><title>App</title></head><body>"
-                 b"<div id=root></div><script>render()</script></body></html>"),
+    "/js-only": (
+        200,
+        {"Content-Type": "text/html"},
+        b"<html><head><title>App</title></head><body><div id=root></div><script>render()</script></body></html>",
+    ),
     "/evil-title": (200, {"Content-Type": "text/html"}, EVIL_TITLE),
     "/missing": (404, {"Content-Type": "text/html"}, b"<h1>Not here</h1>"),
     "/loop": (302, {"Location": "/loop"}, b""),

@@ -7,7 +7,9 @@ from mcp.server.fastmcp.prompts.base import AssistantMessage, UserMessage
 
 server = FastMCP("notes")
 # A 1x1 PNG.
-PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 @server.prompt()
@@ -19,7 +21,11 @@ def review(code: str, focus: str = "bugs") -> str:
 @server.prompt()
 def standup() -> list:
     """Start the daily stand-up."""
-    return [UserMessage("What did we do yesterday?"), AssistantMessage("Let me look at the notes."), UserMessage("And today?")]
+    return [
+        UserMessage("What did we do yesterday?"),
+        AssistantMessage("Let me look at the notes."),
+        UserMessage("And today?"),
+    ]
 
 
 @server.resource("notes://today", name="today", description="Today's notes", mime_type="text/plain")
