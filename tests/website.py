@@ -74,7 +74,9 @@ class Site(ThreadingHTTPServer):
         self.left: list[str] = []  # stalled paths whose client closed the connection
         self.release = threading.Event()  # ends the stalls
         self.length_over_cap = 0  # set by tests: what /huge-length says its Content-Length is
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        # shutdown() waits until the serving loop notices, which it does once per poll_interval:
+        # 0.5 s by default, which every test using one sat out at its end.
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -153,7 +155,9 @@ class Proxy(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.asked: list[str] = []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        # shutdown() waits until the serving loop notices, which it does once per poll_interval:
+        # 0.5 s by default, which every test using one sat out at its end.
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     @property
     def url(self) -> str:
