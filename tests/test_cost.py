@@ -238,6 +238,7 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 # --------------------------------------------------------------------------- start-up
 
 
+@pytest.mark.e2e  # five Python processes: which modules a process loads
 @pytest.mark.stores("sqlite")
 def test_the_price_table_is_loaded_by_an_answer_only(server, chat_env, isolated_env):
     # The engine the prompt opens never loads it (an answer does, unless config.toml prices the
