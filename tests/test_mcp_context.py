@@ -20,6 +20,8 @@ from tests.test_mcp import write_servers
 NOTES = Path(__file__).parent / "mcp" / "notes.py"
 SERVERS = {"notes": {"command": sys.executable, "args": [str(NOTES)]}}
 
+pytestmark = pytest.mark.e2e  # starts MCP server processes (each test its own), as tests/test_mcp.py does
+
 
 @pytest.fixture
 def with_notes(settings: Any, tmp_path: Path) -> Any:
