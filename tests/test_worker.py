@@ -290,6 +290,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
     assert set(modules) <= {
         "chatcli",
         "chatcli.app",
+        "chatcli.app.command_names",
         "chatcli.app.launch",
         "chatcli.app.worker_settings",
         "chatcli.app.worker_client",

@@ -7,15 +7,10 @@ import stat
 
 import pytest
 
-from chatcli.app import launch, shared
+from chatcli.app import launch
 from chatcli.app.worker_client import runtime_dir
 from chatcli.app.worker_settings import DEFAULT_IDLE, worker_config
 from chatcli.config import load_settings
-
-
-def test_the_launcher_knows_the_commands_and_valued_options_the_command_line_knows():
-    assert set(launch.COMMANDS) == set(shared.COMMANDS)
-    assert launch.VALUED == shared._VALUED
 
 
 @pytest.mark.parametrize(

@@ -14,29 +14,9 @@ import os
 import sys
 from typing import Mapping
 
+from chatcli.app.command_names import COMMANDS, VALUED  # standard library only, as this module
 from chatcli.app.worker_settings import flag, worker_config
 
-# chatcli.app.shared.COMMANDS and _VALUED, repeated here so that deciding imports nothing else
-# (tests/test_worker_unit.py keeps them equal).
-COMMANDS = (
-    "threads",
-    "show",
-    "export",
-    "import",
-    "rm",
-    "search",
-    "title",
-    "fork",
-    "tools",
-    "roles",
-    "models",
-    "trust",
-    "serve",
-    "stats",
-    "ask",
-    "worker",
-)
-VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--since"}  # fmt: skip
 # Flags the worker leaves to the normal path: they print and exit, or start the local model.
 NOT_FOR_THE_WORKER = {
     "-h",

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from chatcli.app import command_names
 from chatcli.app.environment import Environment
 from chatcli.app.run import report
 from chatcli.config import Settings, configure
@@ -97,54 +98,9 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
     return run_it
 
 
-# Management commands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = (
-    "threads",
-    "show",
-    "export",
-    "import",
-    "rm",
-    "search",
-    "title",
-    "fork",
-    "tools",
-    "roles",
-    "models",
-    "trust",
-    "serve",
-    "stats",
-    "ask",
-    "worker",
-)
-# Options that take a value, so that their value is not mistaken for a command name.
-_VALUED = {
-    "-t",
-    "--thread",
-    "-m",
-    "--model",
-    "-s",
-    "--system",
-    "--var",
-    "--db",
-    "--format",
-    "--limit",
-    "--at",
-    "--as",
-    "--memory",
-    "--local-model",
-    "--tools",
-    "-a",
-    "--attach",
-    "-r",
-    "--role",
-    "--temperature",
-    "--new-thread",
-    "--host",
-    "--port",
-    "--socket",
-    "--token",
-    "--since",
-}
+# Management commands (anything else on the command line is a question, the hidden `ask`), and the
+# options that take a value: one list, read by the launcher too (chatcli/app/command_names.py).
+COMMANDS, _VALUED = command_names.COMMANDS, command_names.VALUED
 
 
 def route(args: list[str]) -> list[str]:
