@@ -98,3 +98,15 @@ def test_emacs_keys_stay_the_default(server, chat_env):
 def test_an_unknown_editing_mode_is_one_line(chat_env):
     run = chat({**chat_env, "CHATCLI_EDITING_MODE": "nano"}, "hi")
     assert run.code == 3 and run.err.strip().endswith("editing_mode must be emacs or vi, got 'nano'"), run
+
+
+def test_with_vi_keys_lines_typed_at_once_are_each_answered(server, chat_env):
+    """Typed before chat has started Python, fast, as with emacs keys: each line is one message."""
+    repl = Repl([], {**chat_env, "CHATCLI_EDITING_MODE": "vi"})
+    try:
+        repl.child.send("first at once\rsecond at once\r")
+        repl.wait_for("You said: second at once", timeout=20)
+        asked = [r["messages"][-1]["content"] for r in server.requests]
+        assert asked == ["first at once", "second at once"], asked
+    finally:
+        repl.kill()
