@@ -258,18 +258,20 @@ def configure(
 ) -> tuple[Settings, list[str]]:
     """The settings from every layer, and the lines to show about the working directory's .env.
 
-    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows; an endpoint it sets
-    gets only the key it sets too, never the user's own.
+    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows, literally (no variables);
+    an endpoint it sets must be on this machine and gets only the key it sets too, never the
+    user's own.
     """
     from chatcli.trust import read_env_file
 
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     path = config_path(environ)
-    dotenv = read_env_file(cwd / ".env", trust_store(environ))
+    dotenv = read_env_file(cwd / ".env", trust_store(environ), environ)
+    from_file = env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}
     layers = [
         (str(path), read_config_file(path)),
-        (str(cwd / ".env"), env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}),
+        (str(cwd / ".env"), from_file),
         ("environment", env_layer(environ)),
         ("command line", {k: v for k, v in flags.items() if v is not None}),
     ]
@@ -278,16 +280,24 @@ def configure(
     if dotenv is not None:
         if dotenv.notice(ENV_VARS):
             notes.append(dotenv.notice(ENV_VARS) or "")
-        endpoint = resolve_settings(layers[0], *layers[2:]).base_url
-        own_key = layers[1][1].get("api_key")
-        if not dotenv.trusted and settings.base_url != endpoint and settings.api_key and settings.api_key != own_key:
-            # The .env moved the endpoint: the user's key stays home (CVE-2025-61260's class).
-            settings = replace(settings, api_key=own_key)
-            notes.append(
-                f"{dotenv.path} sets OPENAI_BASE_URL: your API key is not sent to {_host(settings.base_url)} "
-                "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
-            )
+        if not dotenv.trusted:
+            settings, note = _users_key_stays_home(settings, layers, dotenv.path)
+            notes += [note] if note else []
     return _with_default_paths(settings, environ), notes
+
+
+def _users_key_stays_home(
+    settings: Settings, layers: list[tuple[str, Mapping[str, Any]]], dotenv: Path
+) -> tuple[Settings, str | None]:
+    """The user's key never goes to an endpoint an untrusted .env set (CVE-2025-61260's class)."""
+    endpoint = resolve_settings(layers[0], *layers[2:]).base_url
+    own_key = layers[1][1].get("api_key")
+    if settings.base_url != endpoint and settings.api_key and settings.api_key != own_key:
+        return replace(settings, api_key=own_key), (
+            f"{dotenv} sets OPENAI_BASE_URL: your API key is not sent to {_host(settings.base_url)} "
+            "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
+        )
+    return settings, None
 
 
 def _host(url: str | None) -> str:

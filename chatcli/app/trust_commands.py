@@ -17,10 +17,11 @@ def trust_command(
 ) -> None:
     """Trust the .env in this directory as it is now, so that it may set every setting.
 
-    Untrusted, a .env may set only the endpoint with its own key (OPENAI_BASE_URL,
-    OPENAI_API_KEY), CHATCLI_MODEL and plain numbers and modes; anything that could start a
-    program, move your conversations or send your key elsewhere (CHATCLI_DB, CHATCLI_TOOLS,
-    CHATCLI_MCP_CONFIG, CHATCLI_SYSTEM ...) is ignored with a note. Trust is kept per file and
+    Untrusted, a .env may set only an endpoint on this machine with its own key
+    (OPENAI_BASE_URL, OPENAI_API_KEY), CHATCLI_MODEL and plain numbers and modes, as literal
+    text (no ${VARIABLES}); anything that could start a program, move your conversations or
+    send your key elsewhere (CHATCLI_DB, CHATCLI_TOOLS, CHATCLI_MCP_CONFIG, CHATCLI_SYSTEM, a
+    remote endpoint ...) is ignored with a note. Trust is kept per file and
     content (path and SHA-256, in chat's data directory): once the file changes, it is
     untrusted again until you run this again.
     """
