@@ -172,7 +172,13 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
             yield conversation
 
         return await _answer(
-            request, Turn(opened, lambda c: c.send(message.content, list(files)), settings, _streams(request))
+            request,
+            Turn(
+                opened,
+                lambda c: c.send(message.content, list(files), mentions=message.content),
+                settings,
+                _streams(request),
+            ),
         )
 
     @app.post(

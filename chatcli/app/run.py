@@ -63,7 +63,9 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
+async def answer_once(
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
+) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
     ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
@@ -72,7 +74,7 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
     """
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output))
+    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output, typed))
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
@@ -83,7 +85,9 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
             raise Interrupted(stop.received) from None
 
 
-async def _answer(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
+async def _answer(
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str
+) -> None:
     from chatcli.chat.session import open_conversation, set_up
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
@@ -97,7 +101,7 @@ async def _answer(settings: Settings, opening: Opening, text: str, setup: Thread
             output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
-        await ask(conversation, text, settings, list(setup.attachments))
+        await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
 
 
 def preflight(settings: Settings) -> None:
@@ -158,7 +162,7 @@ def run(
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
             output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
-            asyncio.run(answer_once(settings, opening, text, setup, output))
+            asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl
 

@@ -150,7 +150,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
     output, settings = repl.output, repl.settings
     if not is_command(text):
         message = literal(text)
-        await _cancellable(repl, lambda c: ask(c, message, settings), "stopped: nothing was sent")
+        await _cancellable(repl, lambda c: ask(c, message, settings, mentions=message), "stopped: nothing was sent")
         return True
     if is_prompt_command(text):  # /mcp__SERVER__PROMPT: what the prompt gives is sent
         await _cancellable(repl, lambda c: ask_prompt(c, text, settings), "stopped: nothing was sent")

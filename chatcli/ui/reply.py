@@ -58,10 +58,17 @@ async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], 
 
 
 async def ask(
-    conversation: Conversation, text: str, settings: Settings, attachments: list[Any] | None = None
+    conversation: Conversation,
+    text: str,
+    settings: Settings,
+    attachments: list[Any] | None = None,
+    mentions: str = "",
 ) -> TurnResult:
-    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``)."""
-    return await render_reply(conversation, conversation.send(text, attachments), settings)
+    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``).
+
+    ``mentions``: the part the user typed, whose ``@SERVER:URI`` mentions attach those resources.
+    """
+    return await render_reply(conversation, conversation.send(text, attachments, mentions=mentions), settings)
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
