@@ -23,7 +23,7 @@ from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
 from chatcli.ui.reply import ask, resume_pending
 from chatcli.ui.signals import on_stop_signals
-from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
+from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 
 _PROMPT_FIRST = 0.05  # seconds
 # Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.
@@ -266,6 +266,7 @@ async def run_repl(
         stack.enter_context(
             on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
         )
+        stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
         try:
             if resumed:
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
@@ -290,8 +291,7 @@ async def run_repl(
                     continue
                 if leaves(text):
                     break
-                with typing_unechoed(session.input):
-                    keep_going = await dispatch(repl, text)
+                keep_going = await dispatch(repl, text)
                 if not keep_going or repl.received is not None:
                     break
                 conversation = _opened(loading)
