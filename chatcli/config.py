@@ -262,7 +262,7 @@ def configure(
     an endpoint it sets must be on this machine and gets only the key it sets too, never the
     user's own.
     """
-    from chatcli.trust import read_env_file
+    from chatcli.trust import read_env_file, users_key_stays_home
 
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
@@ -280,30 +280,11 @@ def configure(
     if dotenv is not None:
         if dotenv.notice(ENV_VARS):
             notes.append(dotenv.notice(ENV_VARS) or "")
-        if not dotenv.trusted:
-            settings, note = _users_key_stays_home(settings, layers, dotenv.path)
+        if not dotenv.trusted:  # the user's key never goes to an endpoint it set (CVE-2025-61260's class)
+            endpoint = resolve_settings(layers[0], *layers[2:]).base_url
+            settings, note = users_key_stays_home(settings, endpoint, from_file.get("api_key"), dotenv.path)
             notes += [note] if note else []
     return _with_default_paths(settings, environ), notes
-
-
-def _users_key_stays_home(
-    settings: Settings, layers: list[tuple[str, Mapping[str, Any]]], dotenv: Path
-) -> tuple[Settings, str | None]:
-    """The user's key never goes to an endpoint an untrusted .env set (CVE-2025-61260's class)."""
-    endpoint = resolve_settings(layers[0], *layers[2:]).base_url
-    own_key = layers[1][1].get("api_key")
-    if settings.base_url != endpoint and settings.api_key and settings.api_key != own_key:
-        return replace(settings, api_key=own_key), (
-            f"{dotenv} sets OPENAI_BASE_URL: your API key is not sent to {_host(settings.base_url)} "
-            "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
-        )
-    return settings, None
-
-
-def _host(url: str | None) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url or "").netloc.rpartition("@")[2]
 
 
 def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:

@@ -113,6 +113,23 @@ def on_this_machine(url: str) -> bool:
         return False
 
 
+def users_key_stays_home(
+    settings: Any, endpoint: str | None, own_key: str | None, path: Path
+) -> tuple[Any, str | None]:
+    """``settings`` (chatcli.config.Settings) without the user's key when an untrusted .env at ``path`` moved the
+    endpoint away from ``endpoint`` (where it was without the file): only the file's ``own_key`` goes there."""
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    if settings.base_url == endpoint or not settings.api_key or settings.api_key == own_key:
+        return settings, None
+    host = urlsplit(settings.base_url or "").netloc.rpartition("@")[2]
+    return replace(settings, api_key=own_key), (
+        f"{path} sets OPENAI_BASE_URL: your API key is not sent to {host} "
+        "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
+    )
+
+
 def read_env_file(path: Path, store: Path, environ: Mapping[str, str] | None = None) -> DotEnv | None:
     """The .env at ``path`` (None if there is none), checked against the trusted files in ``store``.
 

@@ -64,28 +64,32 @@ def threads_command(
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
+LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out
+
+
 @app.command("show")
 def show_command(
-    thread_id: str = typer.Argument(..., metavar="ID"),
+    thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     thinking: bool = typer.Option(
         False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
     ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Print a thread's transcript (rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
+    """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        print_transcript(await threads.transcript(thread_id), environment().stdout, thinking, environment().environ)
+        transcript = await threads.transcript(await threads.find(thread_id))
+        print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("export")
 def export_command(
-    thread_id: str = typer.Argument(..., metavar="ID"),
+    wanted: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     fmt: str = typer.Option(
         "md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."
     ),
@@ -99,12 +103,13 @@ def export_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Write a thread as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
+    """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
     import json
 
     async def action(threads: Any) -> None:
         from chatcli.chat.threads import transcript_markdown
 
+        thread_id = await threads.find(wanted)
         if fmt == "json":
             text = json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
@@ -172,7 +177,8 @@ def rm_command(
     async def action(threads: Any) -> None:
         from chatcli.text import neutralise
 
-        found = [await threads.transcript(thread_id) for thread_id in thread_ids]  # every id must exist first
+        ids = [await threads.find(thread_id) for thread_id in thread_ids]
+        found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
         if not yes:
             if not environment().stdin_isatty:
                 raise UsageError("not deleting without confirmation", hint="add --yes")
@@ -184,7 +190,7 @@ def rm_command(
                 )
             if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
                 raise UsageError("nothing deleted")
-        for thread_id in thread_ids:
+        for thread_id in dict.fromkeys(ids):
             await threads.delete(thread_id)
             environment().stderr.write(f"deleted {thread_id}\n")
 
@@ -235,7 +241,11 @@ def title_command(
     debug: bool = DEBUG,
 ) -> None:
     """Rename a thread."""
-    guarded(debug, with_threads(lambda threads: threads.rename(thread_id, title)), {"db": db})
+
+    async def action(threads: Any) -> None:
+        await threads.rename(await threads.find(thread_id), title)
+
+    guarded(debug, with_threads(action), {"db": db})
 
 
 @app.command("fork")
@@ -251,6 +261,6 @@ def fork_command(
     """Start a new thread holding the first N turns of ID; the original is untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
-        environment().stdout.write(await threads.fork(thread_id, at, new_id) + "\n")
+        environment().stdout.write(await threads.fork(await threads.find(thread_id), at, new_id) + "\n")
 
     guarded(debug, with_threads(action, light=False), {"db": db})

@@ -41,7 +41,7 @@ async def _threads(ctx: Context, arg: str) -> None:
 @command(
     "/switch",
     args="ID",
-    help="continue another thread (a new id starts a thread; one like an existing id is refused, naming it)",
+    help="continue another thread (its id, or the start of a generated one; a new name starts a thread)",
     complete="threads",
 )
 async def _switch(ctx: Context, arg: str) -> None:
@@ -53,9 +53,14 @@ async def _switch(ctx: Context, arg: str) -> None:
         return
     from chatcli.chat.session import existing
 
-    # An id like an existing one (a prefix, one edit away) is refused, naming it; /new NAME starts it.
+    # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
     info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
-    await _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
+    if info is not None and info.thread_id == ctx.conversation.thread_id:
+        ctx.output.note(f"already on thread {info.thread_id}")
+        return
+    await _switched(
+        ctx, info.thread_id if info else thread_id, "new thread (no thread had that id)" if info is None else "switched"
+    )
     if info is not None:
         ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
