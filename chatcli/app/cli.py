@@ -23,7 +23,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import HELP
 from chatcli.app.run import parse_vars, run
-from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
+from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, lone_word, route, using
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 
@@ -245,6 +245,21 @@ def _completion(args: list[str], env: Environment) -> int | None:
     return 0
 
 
+def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
+    """``chat treads``, ``chat help``: a lone word that names a command is not a paid question."""
+    from chatcli.app.command_names import meant_command
+    from chatcli.app.run import report
+
+    word = lone_word(args)
+    meant = meant_command(word) if word else None
+    if meant:
+        error = UsageError(
+            f"{word!r} looks like a command: did you mean {meant}?",
+            hint=f"to ask it, add words or put it after --: chat -- {word}",
+        )
+        raise SystemExit(report(error, False, None, env.stderr))
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run ``chat`` with ``argv`` (the command line by default) and return its exit code.
 
@@ -264,6 +279,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             return handled
         args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
+            _refuse_a_mistyped_command(raw, env or Environment())
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
             command.main(args=args[1:], prog_name="chat")
         else:

@@ -103,6 +103,19 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 COMMANDS, _VALUED = command_names.COMMANDS, command_names.VALUED
 
 
+def lone_word(args: list[str]) -> str | None:
+    """The question when ``args`` ask only one word, not after ``--`` (``chat treads``); else None."""
+    positional, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return None  # what follows -- is a question, whatever it looks like
+        if not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+        i += 2 if arg in _VALUED else 1
+    return positional[0] if len(positional) == 1 and positional[0].strip().isalpha() else None
+
+
 def route(args: list[str]) -> list[str]:
     """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
     i = 0
