@@ -243,20 +243,26 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    flags: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
     """Build the settings from every layer; flags left as None do not override anything."""
     return configure(flags, environ, cwd)[0]
 
 
 def configure(
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Settings, list[str]]:
+    """The settings from every layer, and the lines to show about the working directory's .env (see ``layered``)."""
+    settings, notes, _layers, _dotenv = layered(flags, environ, cwd)
+    return settings, notes
+
+
+def layered(
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-) -> tuple[Settings, list[str]]:
-    """The settings from every layer, and the lines to show about the working directory's .env.
+) -> tuple[Settings, list[str], list[tuple[str, dict[str, Any]]], Any]:
+    """The settings, the lines about the .env, the layers they came from (lowest first) and the .env (or None).
 
     An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows, literally (no variables);
     an endpoint it sets must be on this machine and gets only the key it sets too, never the
@@ -284,7 +290,7 @@ def configure(
             endpoint = resolve_settings(layers[0], *layers[2:]).base_url
             settings, note = users_key_stays_home(settings, endpoint, from_file.get("api_key"), dotenv.path)
             notes += [note] if note else []
-    return _with_default_paths(settings, environ), notes
+    return _with_default_paths(settings, environ), notes, layers, dotenv
 
 
 def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:
