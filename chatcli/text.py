@@ -30,13 +30,14 @@ def neutralise(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
-# What chat's own rendering sends a terminal (rich's and the Markdown renderer's colours, the
-# live area's cursor moves, links): kept by ``show``, while anything else is neutralised.
-_OWN_SEQUENCES = re.compile(
-    r"\x1b\[[0-9;:]*m"  # colours and styles (SGR)
+# What chat's own rendering sends a terminal: rich's and the Markdown renderer's colours, the live
+# area's cursor moves, links. ``show`` keeps these and neutralises any other control character.
+_OWN_OR_CONTROL = re.compile(
+    r"(\x1b\[[0-9;:]*m"  # colours and styles (SGR)
     r"|\x1b\[\?25[hl]"  # hide and show the cursor while an answer streams
     r"|\r?\x1b\[(?:1A|2K)"  # the live area: up a row, erase the row
-    r"|\x1b\]8;[^\x00-\x1f\x7f-\x9f]*\x1b\\"  # a link (OSC 8) whose address is printable
+    r"|\x1b\]8;[^\x00-\x1f\x7f-\x9f]*\x1b\\)"  # a link (OSC 8) whose address is printable
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # what ``neutralise`` changes
 )
 # What a JSON text may carry raw that a terminal (or a reader) would take as more than text: DEL,
 # the C1 controls (U+009B is CSI), the line separators and the bidirectional overrides. JSON writes
@@ -46,12 +47,11 @@ _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), 0x2028, 0x
 
 def own_sequences_only(rendered: str) -> str:
     """``rendered`` (chat's own rendering for a terminal) with every control sequence but chat's own neutralised."""
-    kept, last = [], 0
-    for match in _OWN_SEQUENCES.finditer(rendered):
-        kept += (neutralise(rendered[last : match.start()]), match.group())
-        last = match.end()
-    kept.append(neutralise(rendered[last:]))
-    return "".join(kept)
+    return _OWN_OR_CONTROL.sub(_kept_or_neutralised, rendered)
+
+
+def _kept_or_neutralised(match: re.Match[str]) -> str:
+    return match.group() if match.group(1) else match.group().translate(_CONTROLS)
 
 
 def json_text(value: Any, **options: Any) -> str:
@@ -82,7 +82,7 @@ def say(stream: IO[str], text: str, *, data: bool = False) -> None:
 
 def show(stream: IO[str], rendered: str) -> None:
     """Write what chat rendered for a terminal: its own colours, cursor moves and links, nothing else live."""
-    stream.write(own_sequences_only(rendered))
+    stream.write(rendered if isinstance(stream, TerminalFile) else own_sequences_only(rendered))
     stream.flush()
 
 

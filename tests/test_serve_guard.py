@@ -278,3 +278,21 @@ def test_a_client_that_leaves_a_plain_request_stops_its_answer(server, chat_env,
 def test_serve_help_names_the_token_file_and_allow_host(chat_env):
     shown = chat({**chat_env, "COLUMNS": "200"}, "serve", "--help").out
     assert "--token-file" in shown and "--allow-host" in shown and "(ps)" in shown, shown
+
+
+def test_answers_over_http_escape_what_a_terminal_would_act_on(server, chat_env, serving):
+    served = serving()
+    text = "a\x9b2J b\u2028c \x1b]0;T\x07 d\u202e"
+    server.queue(Reply(text))
+    connection = served.connection()
+    connection.request(
+        "POST", "/v1/threads/odd/messages", body=json.dumps({"content": "hi"}),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    raw = connection.getresponse().read().decode()
+    connection.close()
+    assert json.loads(raw)["reply"] == text and live_escapes(raw) == [] and "\u2028" not in raw, raw
+    listed = served.connection()
+    listed.request("GET", "/v1/threads/odd")
+    raw = listed.getresponse().read().decode()
+    assert json.loads(raw)["messages"][1]["content"] == text and live_escapes(raw) == [], raw

@@ -12,7 +12,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse as _StarletteJSON
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from chatcli.api.guard import Addresses, Guard
@@ -20,9 +21,16 @@ from chatcli.api.turns import Turn, run_to_end, stream_events
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import say
+from chatcli.text import json_text, say
 
 EVENT_STREAM = "text/event-stream"
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON as the command line writes it: what a terminal could act on (C1 controls, U+2028...) as \\uXXXX."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Attached(BaseModel):
@@ -116,7 +124,13 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
             state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
             yield
 
-    app = FastAPI(title="chatcli", summary="The threads of chat, over HTTP", version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="chatcli",
+        summary="The threads of chat, over HTTP",
+        version=_version(),
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
 
     app.add_middleware(Guard, allowed=allowed, token=token)  # type: ignore[arg-type]
 
