@@ -62,7 +62,7 @@ def config_command(
     config.toml, this directory's .env (trusted or not; what it may not set is listed as ignored), the
     environment. API keys are shown by their last four characters."""
     from chatcli.app.run import report
-    from chatcli.text import neutralise
+    from chatcli.text import json_text, say
 
     env = environment()
     try:
@@ -70,10 +70,10 @@ def config_command(
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
     if as_json:
-        env.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        say(env.stdout, json_text(records, ensure_ascii=False, indent=1) + "\n", data=True)
         return
     width = max(len(r["name"]) for r in records)
     for record in records:
         value = "(not set)" if record["value"] in (None, "", [], ()) else record["value"]
         value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
-        env.stdout.write(neutralise(f"{record['name'].ljust(width)}  {value}  [{record['source']}]") + "\n")
+        say(env.stdout, f"{record['name'].ljust(width)}  {value}  [{record['source']}]\n")

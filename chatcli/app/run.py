@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from chatcli.app.environment import Environment
 from chatcli.config import Settings
 from chatcli.errors import Interrupted, UsageError
+from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.chat.session import Opening, ThreadSetup
@@ -233,15 +234,15 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     try:
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
-            err.write(traceback_text(exc, settings))
+            say(err, traceback_text(exc, settings))
         if failure.kind == "broken_pipe":
             _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
         elif failure.kind == "interrupted":
-            err.write(f"{failure.line}\n")
+            say(err, f"{failure.line}\n")
         elif failure.kind == "unexpected":
-            err.write(f"chat: {failure.line}\n")
+            say(err, f"chat: {failure.line}\n")
         else:
-            err.write(f"chat: error: {failure.line}\n")
+            say(err, f"chat: error: {failure.line}\n")
     except OSError:
         pass
     return failure.exit_status

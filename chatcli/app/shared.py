@@ -13,6 +13,7 @@ from chatcli.app.environment import Environment
 from chatcli.app.run import report
 from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
+from chatcli.text import say
 
 # -h is --help on every command, as everywhere else.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -75,7 +76,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     try:
         settings, notes = configure(flags or {}, environ=env.environ, cwd=env.cwd)
         for note in notes:
-            env.stderr.write(f"chat: note: {note}\n")
+            say(env.stderr, f"chat: note: {note}\n")
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:

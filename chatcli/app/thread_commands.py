@@ -10,6 +10,7 @@ from chatcli.app.run import read_stdin
 from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
+from chatcli.text import json_text, say
 
 EMPTY = 'no threads yet: chat "a question" starts one'
 
@@ -47,7 +48,6 @@ def threads_command(
     debug: bool = DEBUG,
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in UTC)."""
-    import json
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_threads
@@ -55,9 +55,9 @@ def threads_command(
         rows = await threads.list(limit)
         out = environment().stdout
         if as_json:
-            out.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
         elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
-            (out if out.isatty() else environment().stderr).write(EMPTY + "\n")
+            say(out if out.isatty() else environment().stderr, EMPTY + "\n")
         else:
             print_threads(rows, out)
 
@@ -104,14 +104,13 @@ def export_command(
     debug: bool = DEBUG,
 ) -> None:
     """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
-    import json
 
     async def action(threads: Any) -> None:
         from chatcli.chat.threads import transcript_markdown
 
         thread_id = await threads.find(wanted)
         if fmt == "json":
-            text = json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+            text = json_text(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
             text = transcript_markdown(await threads.transcript(thread_id))
         else:
@@ -119,13 +118,9 @@ def export_command(
         if output is not None:
             from chatcli.ui.commands.threads import write_private
 
-            environment().stderr.write(f"wrote {write_private(output, text)}\n")
-        elif fmt == "md" and environment().stdout.isatty():
-            from chatcli.text import neutralise
-
-            environment().stdout.write(neutralise(text))
-        else:
-            environment().stdout.write(text)
+            say(environment().stderr, f"wrote {write_private(output, text)}\n")
+        else:  # a terminal gets it neutralised, a pipe exactly
+            say(environment().stdout, text, data=True)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -160,7 +155,7 @@ def import_command(
             ) from None
         except RecursionError:
             raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
-        environment().stdout.write(await threads.import_json(data) + "\n")
+        say(environment().stdout, await threads.import_json(data) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})
 
@@ -175,8 +170,6 @@ def rm_command(
     """Delete threads (their messages, checkpoints and index entry); lists each one's title and size, then asks."""
 
     async def action(threads: Any) -> None:
-        from chatcli.text import neutralise
-
         ids = [await threads.find(thread_id) for thread_id in thread_ids]
         found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
         if not yes:
@@ -185,14 +178,15 @@ def rm_command(
             for t in found:  # what would go: each thread's title and size, so no id is deleted blind
                 title = " ".join((t.info.title or "(untitled)").split())
                 count = len(t.messages)
-                environment().stderr.write(
-                    neutralise(f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})") + "\n"
+                say(
+                    environment().stderr,
+                    f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})\n",
                 )
             if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in dict.fromkeys(ids):
             await threads.delete(thread_id)
-            environment().stderr.write(f"deleted {thread_id}\n")
+            say(environment().stderr, f"deleted {thread_id}\n")
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -216,7 +210,6 @@ def search_command(
     In a terminal, a table with the matches highlighted; in a pipe, one tab-separated line per
     match: thread, turn, speaker, time, snippet. Exit 0 when something matches, 1 when nothing does.
     """
-    import json
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import hits_json, print_hits
@@ -224,7 +217,7 @@ def search_command(
         hits = await threads.search(text, limit)
         out = environment().stdout
         if as_json:
-            out.write(json.dumps(hits_json(hits), ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text(hits_json(hits), ensure_ascii=False, indent=1) + "\n", data=True)
         elif hits:
             print_hits(hits, out)
         if not hits:
@@ -261,6 +254,6 @@ def fork_command(
     """Start a new thread holding the first N turns of ID; the original is untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
-        environment().stdout.write(await threads.fork(await threads.find(thread_id), at, new_id) + "\n")
+        say(environment().stdout, await threads.fork(await threads.find(thread_id), at, new_id) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})

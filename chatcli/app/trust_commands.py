@@ -8,6 +8,7 @@ from chatcli.app.run import report
 from chatcli.app.shared import DEBUG, app, environment
 from chatcli.config import ENV_VARS
 from chatcli.paths import trust_store
+from chatcli.text import say
 
 
 @app.command("trust")
@@ -34,11 +35,11 @@ def trust_command(
     try:  # no settings are loaded: the file to trust may be the one that does not load
         if revoke:
             gone = trust.revoke(path, store)
-            env.stderr.write(f"{path}: {'no longer trusted' if gone else 'was not trusted'}\n")
+            say(env.stderr, f"{path}: {'no longer trusted' if gone else 'was not trusted'}\n")
             return
         trusted = trust.trust(path, store)
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
     keys = [k for k in trusted.variables if k in ENV_VARS]
     sets = f"; it sets {', '.join(keys)}" if keys else ""
-    env.stderr.write(f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)\n")
+    say(env.stderr, f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)\n")

@@ -16,7 +16,7 @@ from chatcli.chat.inputs import check_utf8
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.text import neutralise
+from chatcli.text import say
 from chatcli.ui.output import Output
 
 Handler = Callable[["Context", str], Awaitable[Any]]
@@ -82,8 +82,7 @@ class Context:
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""
-        self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
-        self.out.flush()
+        say(self.out, text + "\n", data=True)
 
     def threads(self) -> Threads:
         return self.conversation.threads()

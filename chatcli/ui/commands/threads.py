@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from chatcli.chat.inputs import check_thread_id, new_thread_id
 from chatcli.chat.threads import transcript_markdown, turns_of
 from chatcli.errors import UsageError
+from chatcli.text import json_text
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, command
 from chatcli.ui.reply import resume_pending
@@ -109,7 +109,7 @@ async def _export(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to export: this thread is empty")
     thread_id = ctx.conversation.thread_id
     if fmt == "json":
-        text = json.dumps(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+        text = json_text(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
     else:
         text = transcript_markdown(await ctx.threads().transcript(thread_id))
     if not file:
