@@ -19,7 +19,9 @@ async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
 
 
-@command("/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)")
+@command(
+    "/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)", aliases=("/clear",)
+)
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
