@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from chatcli.errors import ConfigError
+from chatcli.errors import ConfigError, UsageError
 from chatcli.paths import config_dir, config_path, data_dir, trust_store
 
 DEFAULT_MODEL = "gpt-5-mini"
@@ -188,7 +188,10 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
                 raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
             if value is None or value == "":
                 continue
-            settings = replace(settings, **{name: _coerce(name, value, source)})
+            try:
+                settings = replace(settings, **{name: _coerce(name, value, source)})
+            except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
+                raise (UsageError(str(exc), hint=exc.hint) if source == "command line" else exc) from None
     if settings.context_tokens < 100:
         raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
     if settings.max_tokens is not None and settings.max_tokens < 1:

@@ -110,6 +110,11 @@ class TerminalFile:
         return getattr(self.stream, "encoding", None) or "utf-8"
 
 
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless one: "1 message", "2 messages", "0 turns"."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 def make_title(text: str, width: int = 60) -> str:
     """A one-line title from a question: its first line, cut at a word near ``width``."""
     line = " ".join(text.split())

@@ -101,9 +101,11 @@ def test_temperature_flag_is_sent_and_beats_the_environment_and_a_role(server, c
 
 @pytest.mark.parametrize("value", ["hot", "-1", "nan"])
 def test_a_bad_temperature_is_one_line(server, chat_env, value):
-    line = assert_one_error_line(chat(chat_env, "--temperature", value, "hi"), 3)
+    line = assert_one_error_line(chat(chat_env, "--temperature", value, "hi"), 2)  # a flag's value: a usage error
     assert "temperature must be a non-negative number" in line
     assert server.requests == []
+    from_the_environment = chat({**chat_env, "CHATCLI_TEMPERATURE": value}, "hi")
+    assert "temperature must be a non-negative number" in assert_one_error_line(from_the_environment, 3)
 
 
 # --------------------------------------------------------------------------- chat export -o

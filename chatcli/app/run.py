@@ -235,7 +235,9 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
             say(err, traceback_text(exc, settings))
-        if failure.kind == "broken_pipe":
+        if not failure.line:
+            pass  # an outcome said by its exit code alone (chat search found nothing)
+        elif failure.kind == "broken_pipe":
             _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
         elif failure.kind == "interrupted":
             say(err, f"{failure.line}\n")

@@ -10,13 +10,13 @@ from chatcli.app.run import read_stdin
 from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import json_text, say
+from chatcli.text import counted, json_text, say
 
 EMPTY = 'no threads yet: chat "a question" starts one'
 
 
 class NoMatch(ChatError):
-    """A search found nothing: exit 1, as grep says it (2 stays for usage errors)."""
+    """A search found nothing: exit 1 and not a word, as grep (2 stays for usage errors)."""
 
 
 def with_threads(action: Any, read_only: bool = False, light: bool = True) -> Any:
@@ -180,9 +180,9 @@ def rm_command(
                 count = len(t.messages)
                 say(
                     environment().stderr,
-                    f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})\n",
+                    f"  {t.info.thread_id}  {title} ({counted(count, 'message')})\n",
                 )
-            if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
+            if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in dict.fromkeys(ids):
             await threads.delete(thread_id)
@@ -221,7 +221,7 @@ def search_command(
         elif hits:
             print_hits(hits, out)
         if not hits:
-            raise NoMatch(f"no match for {text!r}")
+            raise NoMatch("")  # as grep: nothing found is exit 1, and nothing said
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 

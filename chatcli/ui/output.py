@@ -13,7 +13,7 @@ import sys
 from typing import IO, Any, Protocol
 
 from chatcli.chat.events import Decision, Start, ToolCall, ToolResult, TurnEvent, TurnResult
-from chatcli.text import TerminalFile, neutralise, say
+from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
 
@@ -73,7 +73,7 @@ def cost_part(result: TurnResult) -> str | None:
 def left_out_line(result: TurnResult) -> str | None:
     """The line that says the budget left earlier turns out of the request, or None when it sent them all."""
     n = result.turns_left_out
-    return f"{n} earlier turn{'s' if n > 1 else ''} not sent · --memory summary keeps them" if n else None
+    return f"{counted(n, 'earlier turn')} not sent · --memory summary keeps them" if n else None
 
 
 class StderrNotes(Listening):

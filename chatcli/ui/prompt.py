@@ -16,6 +16,7 @@ from chatcli.chat.failures import describe, traceback_text
 from chatcli.chat.session import ThreadSetup
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.text import counted
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
@@ -179,7 +180,7 @@ def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
     queued = len(conversation.attached) if conversation is not None else waiting
     if not queued:
         return "> "
-    return f"[{queued} file{'s' if queued > 1 else ''}] > "
+    return f"[{counted(queued, 'file')}] > "
 
 
 def _toolbox(loading: asyncio.Future) -> Any:
@@ -203,7 +204,7 @@ def _banner(thread_id: str, info: Any, named: bool) -> list[str]:
         return ["chatcli · new thread · its id follows your first message"]
     return [
         f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
-        f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them",
+        f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
     ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from chatcli.chat.inputs import check_thread_id, new_thread_id
 from chatcli.chat.threads import transcript_markdown, turns_of
 from chatcli.errors import UsageError
-from chatcli.text import json_text
+from chatcli.text import counted, json_text
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, command
 from chatcli.ui.reply import resume_pending
@@ -64,7 +64,9 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx, info.thread_id if info else thread_id, "new thread (no thread had that id)" if info is None else "switched"
     )
     if info is not None:
-        ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
+        ctx.output.note(
+            f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
+        )
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
 
 
@@ -75,7 +77,7 @@ async def _fork(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to fork: this thread is empty")
     original = ctx.conversation.thread_id
     new_id = await ctx.threads().fork(original, len(turns))
-    await _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
+    await _switched(ctx, new_id, f"forked {original} ({counted(len(turns), 'turn')})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
