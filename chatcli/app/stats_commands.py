@@ -43,11 +43,12 @@ def stats_command(
 
 
 def _money(tally: Any) -> str:
-    from chatcli.chat.pricing import dollars
-
+    """A dollars cell: one precision down the column (4 decimals, cents once a dollar is reached)."""
     if tally.cost_usd is None:
         return UNPRICED if tally.unpriced else "-"
-    return dollars(tally.cost_usd) + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
+    usd = tally.cost_usd
+    shown = f"${usd:,.2f}" if usd >= 1 else "<$0.0001" if 0 < usd < 0.00005 else f"${usd:.4f}"
+    return shown + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
 
 
 def print_stats(report: Any, out: IO[str]) -> None:
@@ -93,6 +94,6 @@ def print_stats(report: Any, out: IO[str]) -> None:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
         say(
             out,
-            f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
-            'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n',
+            f"{total.unpriced} of the {total.answers:,} answers {'have' if total.unpriced > 1 else 'has'} no known "
+            f'price ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n',
         )
