@@ -41,6 +41,15 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(user_data_dir("chatcli"))
 
 
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The user's cache directory for chatcli ($XDG_CACHE_HOME/chatcli): what can be made again (MCP tool lists)."""
+    if environ.get("XDG_CACHE_HOME"):
+        return Path(environ["XDG_CACHE_HOME"]) / "chatcli"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("chatcli"))
+
+
 def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
     """The file that lists the .env files the user trusts (``chat trust``)."""
     return data_dir(environ) / "trusted-env.json"

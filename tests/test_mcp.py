@@ -64,7 +64,7 @@ def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, 
     assert run.code == 0, run
     assert run.out == "The word is quokka and the sum 42.\n"
     offered = sorted(t["function"]["name"] for t in server.requests[0]["tools"])
-    assert offered == ["add", "die", "secret_word", "shout", "slow"]
+    assert offered == ["add", "die", "secret_word", "shout", "slow", "steps", "stubborn"]
     word, total = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
     assert word == "The secret word is quokka."  # the env of mcp.json reached the server
     assert total == "42"
@@ -103,16 +103,19 @@ def test_a_server_that_cannot_start_is_one_line_and_the_chat_goes_on(server, cha
     assert "secret_word" in {t["function"]["name"] for t in server.requests[0]["tools"]}
 
 
-def test_a_server_that_dies_is_one_line_and_its_tools_are_no_longer_offered(server, chat_env):
-    write_servers(chat_env, {"bars": stdio()})
-    server.queue(tool_calls(("die", {})), Reply("It died."))
-    run = chat(chat_env, "--yes", "-t", "dies", "stop the server")
+def test_a_server_that_dies_is_one_line_and_starts_again_for_the_next_call(server, chat_env, tmp_path):
+    starts = tmp_path / "starts"
+    write_servers(chat_env, {"bars": stdio(env={"BARS_STARTS": str(starts)})})
+    server.queue(tool_calls(("die", {})), tool_calls(("add", {"a": 2, "b": 40})), Reply("It is back."))
+    run = chat(chat_env, "--yes", "-t", "dies", "stop the server, then add")
     assert run.code == 0, run
-    result = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"][0]
-    assert result.startswith("error:")
+    died = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"][0]
+    assert died.startswith("error:")
     lines = [line for line in run.err.splitlines() if line.startswith("MCP server bars")]
-    assert len(lines) == 1 and "stopped answering" in lines[0], run
-    assert "tools" not in server.requests[1]  # its tools went with it
+    assert len(lines) == 1 and "stopped answering" in lines[0] and "starts again" in lines[0], run
+    assert "add" in {t["function"]["name"] for t in server.requests[1]["tools"]}  # still offered
+    assert [m["content"] for m in server.requests[2]["messages"] if m["role"] == "tool"][-1] == "42"
+    assert len(starts.read_text().splitlines()) == 2  # started again for the second call
 
 
 def test_chat_tools_lists_servers_states_and_tools(chat_env):
@@ -122,7 +125,10 @@ def test_chat_tools_lists_servers_states_and_tools(chat_env):
     assert "builtin (built-in) ready" in run.out and "read_file" in run.out
     assert "bars (stdio) ready" in run.out and "secret_word  The secret word of the day." in run.out
     assert "ghost (stdio) failed: command not found: no-such-mcp-server-here" in run.out
-    listing = json.loads(chat(chat_env, "tools", "--json").out)
+    listing = json.loads(chat(chat_env, "tools", "--json").out)  # bars is known now: listed from the cache
+    assert [(s["server"], s["state"]) for s in listing] == [("bars", "idle"), ("ghost", "failed")]
+    assert "secret_word" in {t["name"] for t in listing[0]["tools"]}
+    listing = json.loads(chat(chat_env, "tools", "--refresh", "--json").out)
     assert [(s["server"], s["state"]) for s in listing] == [("bars", "ready"), ("ghost", "failed")]
 
 

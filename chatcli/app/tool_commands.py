@@ -20,9 +20,16 @@ def tools_command(
         help="Also list these built-in tools, as `chat --tools` would turn them on.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of servers and their tools (for scripts)."),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Start every MCP server and list what it offers again (the cache is updated)."
+    ),
     debug: bool = DEBUG,
 ) -> None:
-    """Start every MCP server in mcp.json, list each with its state and tools, then stop them."""
+    """Each MCP server of mcp.json with its state and what it offers, and the built-in tools.
+
+    A server whose list is cached is shown from the cache without starting it ("idle"); one with
+    none is started, listed and stopped. --refresh starts and lists them all.
+    """
 
     def action(settings: Settings) -> None:
         from chatcli.chat.session import open_toolbox
@@ -30,7 +37,7 @@ def tools_command(
 
         async def main() -> None:
             env = environment()
-            async with open_toolbox(settings) as toolbox:
+            async with open_toolbox(settings, refresh=refresh) as toolbox:
                 if toolbox is not None:
                     await toolbox.settle()
                 print_tools(

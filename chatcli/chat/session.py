@@ -205,10 +205,14 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
 
 
 @asynccontextmanager
-async def open_toolbox(settings: Settings, listener: Listener | None = None) -> AsyncIterator[Any]:
-    """The session's tools, MCP servers starting in the background; None when no tool is set up or --no-tools.
+async def open_toolbox(
+    settings: Settings, listener: Listener | None = None, *, refresh: bool = False
+) -> AsyncIterator[Any]:
+    """The session's tools; None when no tool is set up or --no-tools.
 
-    What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop when the block ends.
+    MCP servers are known by their cached listings and start when used; those with none (or all,
+    with ``refresh``) start in the background now. What goes wrong with a server is a ``Notice``
+    to ``listener``. The servers stop when the block ends.
     """
     from pathlib import Path
 
@@ -220,6 +224,7 @@ async def open_toolbox(settings: Settings, listener: Listener | None = None) -> 
         yield None
         return
     from chatcli.tools import sandbox
+    from chatcli.tools.mcp_cache import ListCache
     from chatcli.tools.toolbox import Toolbox
 
     sandbox.use(sandbox.policy_for(settings))  # what the shell tool runs in, and the approval block says
@@ -231,8 +236,9 @@ async def open_toolbox(settings: Settings, listener: Listener | None = None) -> 
         timeout=settings.tool_timeout,
         log_dir=data_dir() / "mcp",
         note=notices(listener) if listener is not None else None,
+        cache=ListCache(),
     )
-    toolbox.start()
+    toolbox.start(refresh=refresh)
     try:
         yield toolbox
     finally:

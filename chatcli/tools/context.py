@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from chatcli.text import counted
-from chatcli.tools.mcp import READY
+from chatcli.tools.listing import PromptEntry, ResourceEntry
+from chatcli.tools.mcp import Unavailable
+
+__all__ = ["PromptEntry", "ResourceEntry"]
 
 PREFIX = "/mcp__"
 # A resource mention: @SERVER:URI, the URI running to the next white space (a final . , ; ) ! ? is not part of it).
@@ -23,62 +25,18 @@ class ContextError(Exception):
     """A prompt or a resource that cannot be had, in one line (the caller says it as a usage error)."""
 
 
-@dataclass(frozen=True)
-class PromptEntry:
-    """A server's prompt: ``/mcp__SERVER__NAME`` with its arguments (name, required, description)."""
-
-    server: str
-    name: str
-    description: str
-    arguments: tuple[tuple[str, bool, str], ...]
-
-    @property
-    def command(self) -> str:
-        return f"{PREFIX}{self.server}__{self.name}"
-
-    @property
-    def synopsis(self) -> str:
-        return " ".join(name if required else f"[{name}]" for name, required, _ in self.arguments)
-
-
-@dataclass(frozen=True)
-class ResourceEntry:
-    """A server's resource, mentioned as ``@SERVER:URI``."""
-
-    server: str
-    uri: str
-    name: str
-    mime: str | None
-    description: str
-
-    @property
-    def mention(self) -> str:
-        return f"@{self.server}:{self.uri}"
-
-
-def _ready(toolbox: Any) -> list[Any]:
-    return [server for server in (toolbox.servers if toolbox is not None else []) if server.state == READY]
+def _known(toolbox: Any) -> list[Any]:
+    return [server for server in (toolbox.servers if toolbox is not None else []) if server.offers]
 
 
 def prompts(toolbox: Any) -> list[PromptEntry]:
-    """Every prompt of the servers that are ready."""
-    return [
-        PromptEntry(server.name, p.name, " ".join(str(p.description or "").split()),
-                    tuple((a.name, bool(a.required), " ".join(str(a.description or "").split())) for a in p.arguments or ()))
-        for server in _ready(toolbox)
-        for p in server.prompts
-    ]  # fmt: skip
+    """Every prompt of the servers whose listing is known (started or not)."""
+    return [prompt for server in _known(toolbox) for prompt in server.prompts]
 
 
 def resources(toolbox: Any) -> list[ResourceEntry]:
-    """Every resource of the servers that are ready."""
-    return [
-        ResourceEntry(
-            server.name, str(r.uri), str(r.name or r.uri), r.mimeType, " ".join(str(r.description or "").split())
-        )
-        for server in _ready(toolbox)
-        for r in server.resources
-    ]
+    """Every resource of the servers whose listing is known (started or not)."""
+    return [resource for server in _known(toolbox) for resource in server.resources]
 
 
 def find_prompt(toolbox: Any, command: str) -> PromptEntry | None:
@@ -107,9 +65,11 @@ def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
 
 async def prompt_text(toolbox: Any, entry: PromptEntry, arguments: dict[str, str]) -> str:
     """The prompt's messages as one question: a single user message as it is, several each under its role."""
-    session = _session(toolbox, entry.server)
+    server = _server(toolbox, entry.server)
     try:
-        result = await asyncio.wait_for(session.get_prompt(entry.name, arguments), TIMEOUT)
+        result = await asyncio.wait_for(server.get_prompt(entry.name, arguments), TIMEOUT + server.start_timeout)
+    except Unavailable as exc:
+        raise ContextError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a server's failure is one line
         raise ContextError(f"MCP server {entry.server} could not give the prompt {entry.name}: {_why(exc)}") from None
     parts = [(m.role, getattr(m.content, "text", None)) for m in result.messages]
@@ -123,9 +83,11 @@ async def prompt_text(toolbox: Any, entry: PromptEntry, arguments: dict[str, str
 
 async def read_resource(toolbox: Any, server_name: str, uri: str) -> list[tuple[str, bytes]]:
     """The contents of ``uri`` on ``server_name``: (name, bytes) for each part, text as UTF-8."""
-    session = _session(toolbox, server_name)
+    server = _server(toolbox, server_name)
     try:
-        result = await asyncio.wait_for(session.read_resource(uri), TIMEOUT)
+        result = await asyncio.wait_for(server.read_resource(uri), TIMEOUT + server.start_timeout)
+    except Unavailable as exc:
+        raise ContextError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a server's failure is one line
         raise ContextError(f"MCP server {server_name} could not give @{server_name}:{uri}: {_why(exc)}") from None
     found = []
@@ -144,13 +106,11 @@ def known_servers(toolbox: Any) -> set[str]:
     return {server.name for server in (toolbox.servers if toolbox is not None else [])}
 
 
-def _session(toolbox: Any, name: str) -> Any:
+def _server(toolbox: Any, name: str) -> Any:
     server = next((s for s in (toolbox.servers if toolbox is not None else []) if s.name == name), None)
     if server is None:
         raise ContextError(f"no MCP server named {name}")
-    if server.state != READY or server.session is None:
-        raise ContextError(f"MCP server {name} is {server.state}" + (f": {server.detail}" if server.detail else ""))
-    return server.session
+    return server
 
 
 def _why(exc: BaseException) -> str:

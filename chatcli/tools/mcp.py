@@ -1,64 +1,46 @@
-"""One MCP server for the length of a session: started in the background, its tools loaded once.
+"""One MCP server: known from its cached listing, started when it is used, kept while the session lasts.
 
-Each server runs in a task of its own that opens the session (a process over stdio, or
-streamable HTTP), loads the tools through langchain-mcp-adapters and keeps the session open
-until chat stops it. A server that cannot start, or stops answering, is marked failed with
-one line saying why; chat goes on without its tools. A stdio server's stderr goes to a log
-file, never to the terminal, and so do lines it writes to stdout that are not JSON-RPC (one
-note says so); a result over 10 MB is dropped with a note (see chatcli.tools.stdio).
+A server whose listing is cached (chatcli.tools.mcp_cache) is ``idle``: its tools are offered
+and nothing runs until one of them is called, or one of its prompts or resources is used. A
+server with no cached listing is started at once (in the background) and listed; so is one
+``chat tools --refresh`` lists again. Starting lists it again: a listing that changed since it
+was cached is said in one line and the next request offers the new one. A server that stops
+answering (or whose process exits) goes back to idle, said in one line, and starts again when
+it is next used; after three times in a session it is marked failed. A call stopped by the user
+(Ctrl-C, a time limit) is cancelled at the server too (``notifications/cancelled``); a server
+that still does not answer after a short grace is started again, said in one line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
+from chatcli.tools.listing import Listing
 from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp_transport import Connection, describe, is_transport_error
 
-STARTING, READY, FAILED, STOPPED = "starting", "ready", "failed", "stopped"
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first real error inside exception groups (anyio wraps what its tasks raise)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
+IDLE, STARTING, READY, FAILED, STOPPED = "idle", "starting", "ready", "failed", "stopped"
+MAX_DEATHS = 3  # a server that stops answering this often in a session is given up
+CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 
 
-def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
-    """Why a server failed, in a few words (never a header value)."""
-    exc = _leaf(exc)
-    name = type(exc).__name__
-    if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
-        return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
-    if isinstance(exc, FileNotFoundError) and spec.command:
-        return f"command not found: {spec.command}"
-    if isinstance(exc, PermissionError) and spec.command:
-        return f"cannot run {spec.command}: permission denied"
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return f"no answer within {timeout:g} s"
-    if name in ("ConnectError", "ConnectTimeout"):
-        return f"cannot connect to {spec.url}"
-    if name == "HTTPStatusError":
-        response = getattr(exc, "response", None)
-        return f"{spec.url} answered HTTP {getattr(response, 'status_code', '?')}"
-    text = " ".join(str(exc).split())[:200]
-    if name == "McpError" and "closed" in text.lower():
-        return "the server closed the connection" + (" (it exited)" if spec.command else "")
-    return f"{name}: {text}" if text else name
+class Unavailable(Exception):
+    """The server cannot be used (it could not start, or was given up): one line saying why."""
 
 
-def preload() -> None:
-    """Import the MCP client and the adapters (about half a second): call off the event loop."""
-    import langchain_mcp_adapters.tools  # noqa: F401
-    import mcp.client.stdio  # noqa: F401
-    import mcp.client.streamable_http  # noqa: F401
+def _loading() -> Awaitable[Any]:
+    from chatcli.tools.mcp_transport import preload
+
+    return asyncio.ensure_future(asyncio.to_thread(preload))
 
 
 class McpServer:
-    """A configured server, its state ("starting", "ready", "failed", "stopped") and its tools."""
+    """A configured server, its state (idle, starting, ready, failed, stopped) and what it offers."""
 
     def __init__(
         self,
@@ -66,23 +48,32 @@ class McpServer:
         log_dir: Path | None,
         start_timeout: float = 30.0,
         note: Callable[[str], None] | None = None,
+        cache: Any = None,
+        loader: Callable[[], Awaitable[Any]] = _loading,
     ):
         self.spec = spec
-        self.note = note  # tells the user of what the server did wrong, short of failing
-        self.log_dir = log_dir
+        self.note = note
         self.start_timeout = start_timeout
-        self.state = STARTING
+        self.cache = cache  # a chatcli.tools.mcp_cache.ListCache, or None
+        self.loader = loader  # the MCP client's import, shared by the servers of a session
+        self.connection = Connection(spec, log_dir, note)
+        self.state = IDLE
         self.detail = ""
-        self.tools: list[Any] = []
-        self.prompts: list[Any] = []  # mcp.types.Prompt, when the server offers prompts
-        self.resources: list[Any] = []  # mcp.types.Resource, when it offers resources
-        self.session: Any = None  # the open ClientSession, once ready
-        self.ready = asyncio.Event()
+        self.listing: Listing | None = None
+        self.listed_at: float | None = None  # when the listing was taken (epoch seconds)
+        self.session: Any = None  # the open ClientSession, while ready
+        self.ready = asyncio.Event()  # set whenever the server is not starting
+        self.ready.set()
+        self.calls = 0  # calls running now
+        self.used = time.monotonic()  # when a call last ended (the idle clock)
+        self.starts = 0
+        self.deaths = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._on_fail: Callable[["McpServer"], None] | None = None
-        self._log: IO[str] | None = None  # the open log of a stdio server
-        self._strays = 0  # stdout lines that were not JSON-RPC
+        self._halting = False
+        self.on_fail: Callable[[McpServer], None] | None = None  # hears that the server was given up
+        self._built: tuple[Listing | None, list[Any]] = (None, [])
+        self._chores: set[asyncio.Task] = set()
 
     @property
     def name(self) -> str:
@@ -90,161 +81,237 @@ class McpServer:
 
     @property
     def log_path(self) -> Path | None:
-        return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
+        return self.connection.log_path
 
-    def start(self, loaded: Awaitable[Any], on_fail: Callable[["McpServer"], None] | None = None) -> None:
-        """Start the server in the background; ``on_fail`` hears of a failure (once).
+    @property
+    def offers(self) -> bool:
+        """True while its tools, prompts and resources can be offered (known, and not given up)."""
+        return self.listing is not None and self.state in (IDLE, STARTING, READY)
 
-        ``loaded`` (awaitable) is the MCP client's import, shared by the servers of a session.
-        """
-        self._on_fail = on_fail
-        self._task = asyncio.create_task(self._run(loaded), name=f"mcp:{self.name}")
+    @property
+    def tools(self) -> list[Any]:
+        """Its tools as LangChain tools (for their names, descriptions and schemas; calls go through ``call_tool``)."""
+        if self._built[0] is not self.listing:
+            self._built = (self.listing, [_as_tool(info) for info in (self.listing.tools if self.listing else ())])
+        return self._built[1] if self.offers else []
 
-    async def stop(self) -> None:
-        """Close the session (a stdio server's process ends with it)."""
-        self._stop.set()
-        if self._task is None:
+    @property
+    def prompts(self) -> list[Any]:
+        return list(self.listing.prompts) if self.listing is not None and self.offers else []
+
+    @property
+    def resources(self) -> list[Any]:
+        return list(self.listing.resources) if self.listing is not None and self.offers else []
+
+    # ---- lifetime ----------------------------------------------------------------------------
+
+    def adopt(self, listing: Listing, listed_at: float) -> None:
+        """Know the server by ``listing`` (from the cache) without starting it."""
+        self.listing, self.listed_at, self.state = listing, listed_at, IDLE
+
+    def start(self) -> None:
+        """Start the server in the background (nothing if it runs, or was given up or stopped)."""
+        if self.state != IDLE:
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), 5.0)
-        except (asyncio.TimeoutError, Exception):
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-        if self.state == READY:
-            self.state = STOPPED
+        self.state, self.detail, self._halting = STARTING, "", False
+        self.ready.clear()
+        self._stop = asyncio.Event()
+        self.starts += 1
+        self._task = asyncio.create_task(self._run(self._stop), name=f"mcp:{self.name}")
+
+    async def ensure(self) -> Any:
+        """The open session, the server started first if it is idle; ``Unavailable`` if it cannot be had."""
+        if self.state == IDLE:
+            self.start()
+        await self.ready.wait()
+        if self.state != READY or self.session is None:
+            raise Unavailable(f"MCP server {self.name} is {self.state}" + (f": {self.detail}" if self.detail else ""))
+        return self.session
+
+    async def halt(self, final: bool = False) -> None:
+        """Stop the server's process: idle again (it starts when next used), or ``final``ly stopped."""
+        self._halting = True
+        self._stop.set()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
+            except (asyncio.TimeoutError, Exception):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if final:
+            for chore in list(self._chores):
+                chore.cancel()
+            self.state = STOPPED if self.state != FAILED else FAILED
+        elif self.state != FAILED:
+            self.state = IDLE
+        self.ready.set()
 
     def fail(self, detail: str) -> None:
-        """Mark the server failed (it could not start, or stopped answering) and tell, once."""
+        """Give the server up for the session (it could not start, or stopped answering too often), told once."""
         if self.state in (FAILED, STOPPED):
             return
-        self.state, self.detail, self.tools, self.prompts, self.resources, self.session = (
-            FAILED,
-            detail,
-            [],
-            [],
-            [],
-            None,
-        )
+        self.state, self.detail, self.session = FAILED, detail, None
         self.ready.set()
         self._stop.set()
-        if self._on_fail is not None:
-            self._on_fail(self)
+        if self.on_fail is not None:
+            self.on_fail(self)
 
-    async def _run(self, loaded: Awaitable[Any]) -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
+        exited = False
+
+        def on_exit() -> None:  # a call running now fails with the closed connection, and says so
+            nonlocal exited
+            exited = True
+            if not self.calls:
+                stop.set()
+
         try:
-            await loaded  # the MCP client, imported off the event loop
-            from langchain_mcp_adapters.tools import load_mcp_tools
-
-            async with self._session() as session:
+            await self.loader()
+            async with self.connection.open(on_exit) as session:
                 started = await asyncio.wait_for(session.initialize(), self.start_timeout)
-                tools = await asyncio.wait_for(load_mcp_tools(session, server_name=self.name), self.start_timeout)
-                offered = started.capabilities
-                prompts = await self._listed(session.list_prompts, "prompts") if offered.prompts else []
-                resources = await self._listed(session.list_resources, "resources") if offered.resources else []
+                listing = await self._list(session, started.capabilities)
                 if self.state == STARTING:
-                    self.tools, self.prompts, self.resources, self.session, self.state = (
-                        tools,
-                        prompts,
-                        resources,
-                        session,
-                        READY,
-                    )
+                    self._listed(listing)
+                    self.session, self.state = session, READY
                     self.ready.set()
-                await self._stop.wait()
+                await stop.wait()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - anyio raises groups; every failure is one line
-            self.fail(describe(exc, self.spec, self.start_timeout))
+            if stop is not self._stop:
+                pass
+            elif self.state == STARTING:
+                self.fail(describe(exc, self.spec, self.start_timeout))
+            elif self.state == READY and not self._halting:
+                self._died(describe(exc, self.spec, self.start_timeout))
+        else:
+            if exited and not self._halting and self.state == READY and stop is self._stop:
+                self._died("its process exited")
         finally:
-            self.ready.set()
+            if stop is self._stop:  # (not when a later run has begun meanwhile)
+                self.session = None
+                if self.state in (STARTING, READY):
+                    self.state = IDLE if self.listing is not None else STOPPED
+                self.ready.set()
 
-    async def _listed(self, listing: Callable[[], Awaitable[Any]], what: str) -> list[Any]:
+    async def _list(self, session: Any, offered: Any) -> Listing:
+        """What the server offers now: its tools (all pages), and its prompts and resources if it has them."""
+        tools, cursor = [], None
+        for _page in range(1000):
+            page = await asyncio.wait_for(session.list_tools(cursor=cursor), self.start_timeout)
+            tools += page.tools or []
+            cursor = page.nextCursor
+            if not cursor:
+                break
+        prompts = await self._listed_part(session.list_prompts, "prompts") if offered.prompts else []
+        resources = await self._listed_part(session.list_resources, "resources") if offered.resources else []
+        return Listing.from_mcp(self.name, tools, prompts, resources)
+
+    async def _listed_part(self, listing: Callable[[], Awaitable[Any]], what: str) -> list[Any]:
         """The server's prompts or resources; none (and a line in its log) if it cannot list them."""
         try:
             return list(getattr(await asyncio.wait_for(listing(), self.start_timeout), what))
         except Exception as exc:  # noqa: BLE001 - its tools still work without them
-            self._logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
+            self.connection.logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
             return []
 
-    @contextlib.asynccontextmanager
-    async def _session(self) -> AsyncIterator[Any]:
-        from mcp import ClientSession
-
-        async with self._streams() as (read, write), ClientSession(read, write) as session:
-            yield session
-
-    @contextlib.asynccontextmanager
-    async def _streams(self) -> AsyncIterator[tuple[Any, Any]]:
-        spec = self.spec
-        if spec.command:
-            from chatcli.tools.stdio import stdio_streams
-
-            with self._errlog() as errlog:
-                self._log = errlog
-                streams = stdio_streams(
-                    spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped
-                )
-                async with streams as (read, write):
-                    yield read, write
-        else:
-            try:
-                from mcp.client.streamable_http import streamable_http_client
-                from mcp.shared._httpx_utils import create_mcp_http_client
-            except ImportError:  # an older mcp release
-                from mcp.client.streamable_http import streamablehttp_client
-
-                async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (
-                    read,
-                    write,
-                    _,
-                ):
-                    yield read, write
-                return
-            async with create_mcp_http_client(headers=dict(spec.headers) or None) as client:
-                async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
-                    yield read, write
-
-    @contextlib.contextmanager
-    def _errlog(self) -> AsyncIterator[IO[str]]:
-        """Where a stdio server's stderr goes: its log file, the user's only (or nowhere if none can be opened)."""
-        import os
-
-        path = self.log_path
-        try:
-            if path is None:
-                raise OSError
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
-        except OSError:
-            self.log_dir = None  # no log to point to
-            handle = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-        try:
-            yield handle
-        finally:
-            handle.close()
-
-    def _logged(self, text: str) -> str:
-        """Add a line to the server's log; where to read it, for a note."""
-        if self._log is not None and not self._log.closed:
-            self._log.write(f"[chat] {text}\n")
-            self._log.flush()
-        return f"(see {self.log_path})" if self.log_path is not None else "(not kept: no log file)"
-
-    def _stray(self, line: bytes) -> None:
-        """A line on stdout that is not JSON-RPC (a banner, a print): logged, told once."""
-        shown = line.decode("utf-8", "replace")
-        where = self._logged(f"a line on stdout that is not JSON-RPC (ignored): {shown[:2000]}")
-        self._strays += 1
-        if self._strays == 1 and self.note is not None:
-            self.note(f"MCP server {self.name} wrote a line that is not JSON-RPC to stdout {where}; it is ignored")
-
-    def _dropped(self, size: int) -> None:
-        """A message over the size limit: dropped (the call it answered gets an error), told each time."""
-        from chatcli.tools.stdio import MAX_LINE, size_text
-
-        where = self._logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
-        if self.note is not None:
+    def _listed(self, listing: Listing) -> None:
+        """The server listed what it offers: kept, cached, and said if it differs from what was known."""
+        before, self.listing, self.listed_at = self.listing, listing, time.time()
+        if self.cache is not None:
+            self.cache.write(self.spec, listing)
+        if before is not None and before != listing and self.note is not None:
             self.note(
-                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}"
+                f"MCP server {self.name} offers other tools than when it was last listed ({listing.summary()} now); "
+                "the model gets the new list from its next request"
             )
+
+    def _died(self, why: str) -> None:
+        """The server stopped answering: idle again (started when next used), or given up the third time."""
+        self.deaths += 1
+        self.session = None
+        self._stop.set()
+        if self.deaths >= MAX_DEATHS:
+            self.fail(f"stopped answering {self.deaths} times ({why})")
+            return
+        self.state = IDLE
+        self.ready.set()
+        if self.note is not None:
+            self.note(f"MCP server {self.name} stopped answering ({why}); it starts again when it is next used")
+
+    # ---- use ---------------------------------------------------------------------------------
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress: Progress | None = None) -> Any:
+        """Call tool ``name`` (the server started first if need be): the mcp CallToolResult.
+
+        A stopped call (cancelled, or out of time) is cancelled at the server too.
+        """
+        session = await self.ensure()
+        assert self.listing is not None
+        if self.listing.tool(name) is None:
+            raise Unavailable(
+                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
+            )
+        request_id = getattr(session, "_request_id", None)  # the id the next request gets
+        self.calls += 1
+        try:
+            return await session.call_tool(name, arguments, progress_callback=progress)
+        except asyncio.CancelledError:
+            if isinstance(request_id, int):
+                self._chore(self._cancel(session, request_id))
+            raise
+        except Exception as exc:
+            if is_transport_error(exc) and session is self.session:
+                self._died(describe(exc, self.spec, self.start_timeout))
+            raise
+        finally:
+            self.calls -= 1
+            self.used = time.monotonic()
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        return await (await self.ensure()).get_prompt(name, arguments)
+
+    async def read_resource(self, uri: str) -> Any:
+        return await (await self.ensure()).read_resource(uri)
+
+    def _chore(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _cancel(self, session: Any, request_id: int) -> None:
+        """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the grace."""
+        from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+
+        cancelled = CancelledNotification(
+            params=CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
+        )
+        try:
+            await asyncio.wait_for(session.send_notification(ClientNotification(cancelled)), CANCEL_GRACE)
+            await asyncio.wait_for(session.send_ping(), CANCEL_GRACE)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - no answer (or no connection): started again below
+            pass
+        if session is not self.session or self._halting:
+            return
+        if self.note is not None:
+            self.note(f"MCP server {self.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted")
+        await self.halt()
+        self.start()
+
+
+def _as_tool(info: Any) -> Any:
+    """A tool of the listing as a LangChain tool: its name, description and schema (calls go through the server)."""
+    from langchain_core.tools import StructuredTool
+
+    async def not_here(**_: Any) -> Any:
+        raise RuntimeError("an MCP tool is called through its server")
+
+    return StructuredTool(
+        name=info.name, description=info.description, args_schema=info.schema, coroutine=not_here,
+        metadata=info.annotations,
+    )  # fmt: skip

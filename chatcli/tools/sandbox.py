@@ -1,7 +1,7 @@
 """Where the ``shell`` tool's commands run: a bubblewrap sandbox on Linux, and the words that say so.
 
 ``workspace`` (the default): the whole filesystem read-only but the working directory and a
-private /tmp; ``.git`` and chat's own config and data directories stay read-only even inside
+private /tmp; ``.git`` and chat's own config, data and cache directories stay read-only even inside
 the working directory. ``read-only``: no writes but the private /tmp. Both hide the user's
 runtime directories (``$XDG_RUNTIME_DIR``, ``/run/user/UID``, chat's own under ``$TMPDIR``),
 where chat's warm worker and the session's agents listen, behind empty ones; get their own
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from chatcli.paths import config_dir, config_path, data_dir
+from chatcli.paths import cache_dir, config_dir, config_path, data_dir
 
 SHELL = "/bin/sh"
 INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubblewrap"
@@ -34,7 +34,7 @@ INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubbl
 class Policy:
     """A sandbox mode, whether the network is open, and chat's own files kept read-only even in the working directory.
 
-    ``protected`` are directories (chat's config and data, the roles); ``files`` are files (the
+    ``protected`` are directories (chat's config, data and cache, the roles); ``files`` are files (the
     config file, the database with its WAL and lock, the input history, mcp.json) whose
     directory is protected too, unless that directory is the working directory itself: then
     the files alone are.
@@ -49,8 +49,9 @@ class Policy:
 
 
 def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy:
-    """The policy of ``settings``, with chat's config and data directories and its database protected."""
-    places = [str(config_dir(environ)), str(data_dir(environ)), *([settings.roles_dir] if settings.roles_dir else [])]
+    """The policy of ``settings``, with chat's config, data and cache directories and its database protected."""
+    places = [str(config_dir(environ)), str(data_dir(environ)), str(cache_dir(environ))]
+    places += [settings.roles_dir] if settings.roles_dir else []
     files = [str(config_path(environ)), *(p for p in (settings.history_file, settings.mcp_config) if p)]
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]

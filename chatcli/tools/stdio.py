@@ -88,8 +88,12 @@ async def stdio_streams(
     errlog: IO[str],
     on_stray: Callable[[bytes], None],
     on_dropped: Callable[[int], None],
+    on_exit: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[tuple[Any, Any]]:
-    """Start the server and yield the (read, write) streams ``mcp.ClientSession`` takes; stop it at the end."""
+    """Start the server and yield the (read, write) streams ``mcp.ClientSession`` takes; stop it at the end.
+
+    ``on_exit`` hears that the server's stdout ended (its process exited, or is about to).
+    """
     import anyio
     from mcp.client.stdio import get_default_environment
     from mcp.os.posix.utilities import terminate_posix_process_tree
@@ -112,6 +116,7 @@ async def stdio_streams(
                 try:
                     data = await process.stdout.receive(_READ)
                 except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    on_exit()
                     return
                 for line in lines.feed(data):
                     message = _message(line, pending, on_stray, on_dropped)

@@ -1,16 +1,16 @@
 """Every tool of a session in one place: what the model is offered, what needs approval, how a call runs.
 
-Tools come from chat's built-in groups and from the MCP servers in mcp.json (ready ones
-only: a server still starting or failed offers nothing). A call runs with a time limit; its
-result comes back as text, whatever the tool returned. Approval rules live here too: the
-``approve`` patterns of config.toml ("notes:search", "notes:*", "files"), the tools the user
-allowed "always" during the session, and ``--yes``.
+Tools come from chat's built-in groups and from the MCP servers in mcp.json: those whose
+listing is known (cached, or listed since the session began), started or not; a server still
+starting with nothing cached, or failed, offers nothing. A call runs with a time limit (an MCP
+server is started for it first if need be); its result comes back as text, whatever the tool
+returned, and its progress (the server's notifications) goes to the caller as it comes. Which
+calls need approval: chatcli.tools.approvals.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chatcli.tools import builtin
-from chatcli.tools.mcp import FAILED, READY, STARTING, McpServer
+from chatcli.tools.approvals import ApprovalRules
+from chatcli.tools.mcp import IDLE, READY, STARTING, McpServer, Unavailable
 from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.results import Outcome, heard, mcp_block, result_text
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,6 @@ class ToolEntry:
 
 
 @dataclass
-class Outcome:
-    """What a call gave back: its text, how it ended ("ok", "error", "timeout", "cancelled", "refused"), its time."""
-
-    text: str
-    status: str = "ok"
-    seconds: float = 0.0
-
-
-@dataclass
 class ServerStatus:
     """One line of `chat tools`: a server (or the built-ins), its state and its tools."""
 
@@ -63,33 +56,13 @@ class ServerStatus:
     log: Path | None = None
     prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
     resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
+    listed_at: float | None = None  # when what it offers was listed (epoch seconds)
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def result_text(content: Any) -> str:
-    """A tool result as text: text parts joined, other parts (images, files) named."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            elif isinstance(part, dict):
-                parts.append(
-                    f"[{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}]".replace(
-                        " ]", "]"
-                    )
-                )
-        return "\n".join(parts)
-    return "" if content is None else str(content)
-
-
-class Toolbox:
+class Toolbox(ApprovalRules):
     """The tools of one session and the rules for calling them."""
 
     def __init__(
@@ -103,17 +76,30 @@ class Toolbox:
         log_dir: Path | None = None,
         note: Callable[[str], None] | None = None,
         start_timeout: float = 30.0,
+        cache: Any = None,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self._made: list[ToolEntry] | None = None
-        self.servers = [McpServer(spec, log_dir, start_timeout, note) for spec in servers or []]
+        self.cache = cache  # a chatcli.tools.mcp_cache.ListCache: what each server offers, kept between runs
+        self.loaded: Any = None  # the MCP client's import (a future), once a server starts
+        self.servers = [McpServer(spec, log_dir, start_timeout, note, cache, self._load) for spec in servers or []]
+        for server in self.servers:
+            server.on_fail = self._failed
         self.approve = tuple(approve)
         self.approve_all = approve_all
         self.timeout = timeout
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
+        self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self._started = False
-        self.loaded: Any = None  # the MCP client's import (a future), once started
+
+    def _load(self) -> Any:
+        """The MCP client's import, once, in a thread: the prompt stays responsive."""
+        if self.loaded is None:
+            from chatcli.tools.mcp_transport import preload
+
+            self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
+        return asyncio.shield(self.loaded)
 
     @property
     def _builtin(self) -> list[ToolEntry]:
@@ -128,21 +114,23 @@ class Toolbox:
 
     # ---- lifetime ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start every MCP server in the background (the caller goes on at once)."""
+    def start(self, refresh: bool = False) -> None:
+        """Know each MCP server by its cached listing; start (in the background) those with none.
+
+        ``refresh``: start and list every server, cached or not (``chat tools --refresh``).
+        """
         if self._started:
             return
         self._started = True
-        if self.servers:
-            from chatcli.tools.mcp import preload
-
-            # The MCP client is imported once, in a thread: the prompt stays responsive.
-            self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
         for server in self.servers:
-            server.start(asyncio.shield(self.loaded), self._failed)
+            found = None if refresh or self.cache is None else self.cache.read(server.spec)
+            if found is not None:
+                server.adopt(*found)
+            else:
+                server.start()
 
     async def warm(self) -> None:
-        """Wait until the MCP client is imported and the servers are being spawned.
+        """Wait until the MCP client is imported and the servers are being spawned (if any starts).
 
         Loading the rest of chat after this, not during it, gets the servers going sooner:
         both imports would share one interpreter lock.
@@ -160,8 +148,22 @@ class Toolbox:
             for task in late:
                 task.cancel()
 
+    async def prepare(self, names: set[str]) -> None:
+        """Start the servers ``names`` (those a resumed turn's calls need), and wait for them."""
+        for server in self.servers:
+            if server.name in names:
+                server.start()
+        await self.settle()
+
+    async def stop_idle(self, idle: float) -> None:
+        """Stop the servers that have run no call for ``idle`` seconds (they start again when used)."""
+        now = time.monotonic()
+        for server in self.servers:
+            if server.state == READY and not server.calls and now - server.used >= idle:
+                await server.halt()
+
     async def aclose(self) -> None:
-        await asyncio.gather(*(s.stop() for s in self.servers), return_exceptions=True)
+        await asyncio.gather(*(s.halt(final=True) for s in self.servers), return_exceptions=True)
 
     def _failed(self, server: McpServer) -> None:
         if self.note is not None:
@@ -181,9 +183,7 @@ class Toolbox:
         found: list[ToolEntry] = list(self._builtin)
         taken = {entry.name for entry in found}
         for server in self.servers:
-            if server.state != READY:
-                continue
-            for tool in server.tools:
+            for tool in server.tools:  # none unless the server's listing is known and it is not given up
                 name = _NAME.sub("_", tool.name)[:64] or "tool"
                 if name in taken:
                     name = _NAME.sub("_", f"{server.name}_{tool.name}")[:64]
@@ -191,8 +191,20 @@ class Toolbox:
                 found.append(ToolEntry(name, server.name, tool))
         return found
 
-    def find(self, name: str) -> ToolEntry | None:
-        return next((entry for entry in self.entries() if entry.name == name), None)
+    def find(self, name: str, call_id: str | None = None) -> ToolEntry | None:
+        """The tool the model calls ``name``; for a call a resumed turn waits on (``grant``), a built-in one too."""
+        found = next((entry for entry in self.entries() if entry.name == name), None)
+        if found is None and call_id is not None and self.granted.get(call_id) == name:
+            group = next((g for g, names in builtin.GROUPS.items() if name in names), None)
+            tool = next((t for t in builtin.make_tools((group,)) if t.name == name), None) if group else None
+            found = ToolEntry(name, builtin.SERVER, tool, group) if tool is not None else None
+        return found
+
+    def grant(self, calls: list[Any]) -> None:
+        """Let the built-in tools that ``calls`` (a resumed turn's, asked again) name run for them alone."""
+        for call in calls:
+            if call.server == builtin.SERVER:
+                self.granted[call.id] = call.name
 
     def schemas(self) -> list[dict[str, Any]]:
         """The tools as OpenAI function definitions, under the names ``entries`` gives them."""
@@ -206,7 +218,7 @@ class Toolbox:
         return schemas
 
     def status(self) -> list[ServerStatus]:
-        """The built-ins and each server: state, and tools when ready."""
+        """The built-ins and each server: state, and what it offers when that is known."""
         rows = []
         if self.builtin_groups:
             rows.append(
@@ -228,81 +240,57 @@ class Toolbox:
                 tools,
                 server.log_path,
             )
+            row.listed_at = server.listed_at if server.offers else None
+            if server.state == IDLE and not server.detail:
+                row.detail = "starts when used"
             row.prompts = [p for p in offered if p.server == server.name]
             row.resources = [r for r in readable if r.server == server.name]
             rows.append(row)
         return rows
 
-    # ---- approval ----------------------------------------------------------------------------
-
-    def preapproved(self, entry: ToolEntry, arguments: Any = None) -> bool:
-        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session.
-
-        A files call is let through by a pattern or "always" only for a path inside the working
-        directory (resolved, links followed); one outside, or with ``arguments`` unknown, is asked.
-        """
-        if self.approve_all:
-            return True
-        if entry.server == builtin.SERVER and entry.group == "files" and not builtin.inside_workdir(arguments):
-            return False
-        if entry.label in self.allowed:
-            return True
-        key = f"{entry.server}:{entry.tool.name}"
-        for pattern in self.approve:
-            if ":" in pattern:
-                if fnmatch.fnmatchcase(key, pattern):
-                    return True
-            elif entry.server == builtin.SERVER and pattern in (entry.group, entry.tool.name):
-                return True
-        return False
-
-    def allow(self, entry: ToolEntry) -> None:
-        """Run ``entry`` without asking for the rest of the session."""
-        self.allowed.add(entry.label)
-
     # ---- calling -----------------------------------------------------------------------------
 
-    async def call(self, entry: ToolEntry, arguments: dict[str, Any], call_id: str = "call") -> Outcome:
+    def server(self, name: str) -> McpServer | None:
+        return next((s for s in self.servers if s.name == name), None)
+
+    async def call(
+        self,
+        entry: ToolEntry,
+        arguments: dict[str, Any],
+        call_id: str = "call",
+        progress: Callable[[float, float | None, str | None], None] | None = None,
+    ) -> Outcome:
         """Run one approved call within the time limit; its result as text.
 
-        A tool that fails gives an error result (the model reads it and can try otherwise); an
-        MCP server that stops answering is marked failed. Cancellation goes through (the
-        caller records it).
+        A tool that fails gives an error result (the model reads it and can try otherwise). An
+        MCP tool's server is started first if it is not running; ``progress`` hears the progress
+        notifications the server sends (done, total, message). Cancellation goes through (the
+        caller records it) and reaches the server.
         """
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout or None):
-                message = await entry.tool.ainvoke(
-                    {"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"}
-                )
+                if entry.server == builtin.SERVER:
+                    message = await entry.tool.ainvoke(
+                        {"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"}
+                    )
+                    content = getattr(message, "content", message)
+                    status = "error" if getattr(message, "status", "success") == "error" else "ok"
+                    return Outcome(result_text(content), status, time.monotonic() - started)
+                server = self.server(entry.server)
+                if server is None:
+                    raise Unavailable(f"no MCP server named {entry.server}")
+                result = await server.call_tool(entry.tool.name, arguments, heard(progress))
         except TimeoutError:
             return Outcome(
                 f"error: the call took longer than {self.timeout:g} s and was stopped",
                 "timeout",
                 time.monotonic() - started,
             )
+        except Unavailable as exc:
+            return Outcome(f"error: {exc}", "error", time.monotonic() - started)
         except Exception as exc:  # noqa: BLE001 - a failed call is a result the model reads
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-            if entry.server != builtin.SERVER:
-                server = next(s for s in self.servers if s.name == entry.server)
-                if server.state != FAILED and _is_transport_error(exc):
-                    from chatcli.tools.mcp import describe
-
-                    server.fail(f"stopped answering ({describe(exc, server.spec, self.timeout)})")
             return Outcome(f"error: {detail}", "error", time.monotonic() - started)
-        content = getattr(message, "content", message)
-        status = "error" if getattr(message, "status", "success") == "error" else "ok"
-        return Outcome(result_text(content), status, time.monotonic() - started)
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """True if the server itself is gone (a closed connection), not just the call failing."""
-    import anyio
-
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    text = str(exc).lower()
-    return (
-        isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError))
-        or "connection closed" in text
-    )
+        text = result_text([mcp_block(part) for part in result.content or []])
+        return Outcome(text, "error" if result.isError else "ok", time.monotonic() - started)

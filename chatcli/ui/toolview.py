@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcli.text import json_text, say
+from chatcli.text import iso_time, json_text, local_time, say
 from chatcli.ui.toolblocks import fit_cells
 
 
@@ -15,7 +15,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         listing = [
             {
                 "server": row.name, "transport": row.transport, "state": row.state, "detail": row.detail or None,
-                "where": row.where, "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "where": row.where, "listed_at": iso_time(row.listed_at), "tools": [{"name": e.name, "description": e.description} for e in row.tools],
                 "prompts": [
                     {"name": p.name, "command": p.command, "description": p.description,
                      "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments]}
@@ -36,6 +36,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
     lines = []
     for row in rows:
         state = row.state + (f": {row.detail}" if row.detail else "")
+        state += f" · listed {local_time(row.listed_at)}" if row.listed_at and row.state == "idle" else ""
         lines.append(
             f"{row.name} ({row.transport}) {state}"
             + (f" · {row.where}" if row.where and row.transport != "built-in" else "")

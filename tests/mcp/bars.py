@@ -1,12 +1,23 @@
-"""A small MCP server for the tests, written with FastMCP: `python bars.py` (stdio) or `python bars.py http PORT`."""
+"""A small MCP server for the tests, written with FastMCP: `python bars.py` (stdio) or `python bars.py http PORT`.
+
+With ``BARS_STARTS`` set, each start adds a line (its pid) to that file; with ``BARS_CANCELS``,
+each call of ``slow`` that is cancelled adds one (its seconds). ``BARS_EXTRA=1`` adds a tool.
+"""
 
 import asyncio
 import os
 import sys
+import time
 
-from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp import Context, FastMCP
 
 server = FastMCP("bars")
+
+
+def _record(variable: str, line: str) -> None:
+    if os.environ.get(variable):
+        with open(os.environ[variable], "a") as handle:
+            handle.write(line + "\n")
 
 
 @server.tool()
@@ -30,8 +41,28 @@ def shout(text: str) -> str:
 @server.tool()
 async def slow(seconds: float) -> str:
     """Wait that many seconds, then say so."""
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _record("BARS_CANCELS", f"slow {seconds}")
+        raise
     return f"waited {seconds} s"
+
+
+@server.tool()
+def stubborn(seconds: float) -> str:
+    """Wait that many seconds, deaf to everything meanwhile."""
+    time.sleep(seconds)
+    return f"waited {seconds} s, deaf"
+
+
+@server.tool()
+async def steps(count: int, ctx: Context) -> str:
+    """Take that many half-second steps, telling the progress after each."""
+    for step in range(1, count + 1):
+        await asyncio.sleep(0.5)
+        await ctx.report_progress(step, count, f"step {step} of {count}")
+    return f"took {count} steps"
 
 
 @server.tool()
@@ -40,7 +71,16 @@ def die() -> str:
     os._exit(3)
 
 
+if os.environ.get("BARS_EXTRA"):
+
+    @server.tool()
+    def extra() -> str:
+        """A tool only some starts have."""
+        return "extra"
+
+
 if __name__ == "__main__":
+    _record("BARS_STARTS", str(os.getpid()))
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         server.settings.port = int(sys.argv[2])
         server.settings.host = "127.0.0.1"

@@ -1,0 +1,175 @@
+"""What each MCP server offers, kept between runs so that a server starts only when it is used.
+
+One file per server in ``$XDG_CACHE_HOME/chatcli/mcp/`` (0600 files in a 0700 directory),
+named by a ``fingerprint`` of the server's whole configuration: its command and arguments, the
+names of its environment variables and a digest of their values (a changed token lists it
+again; no value is kept), its working directory, its URL and header names (and a digest of
+their values), and the identity of its program and of the files its arguments name (path,
+size, modification time, inode): a reinstalled server, an edited script, is listed again. A
+file that is unreadable, not the user's own, too large or not of the expected shape is as
+good as none (the server is started and listed, and the file written again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from chatcli.tools.listing import Listing, Malformed
+from chatcli.tools.mcp_config import ServerSpec
+
+VERSION = 1
+MAX_FILE = 16 * 1024 * 1024  # bytes of one cache file
+KEEP_DAYS = 30  # a file not used for this long is removed (when another is written)
+_FILES_LOOKED_AT = 8  # arguments checked for a file's identity
+
+
+def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
+    from chatcli.paths import cache_dir
+
+    return cache_dir(environ) / "mcp"
+
+
+def _identity(path: str) -> list[Any] | None:
+    """A file as the kernel knows it: resolved path, size, modification time and inode; None if absent."""
+    try:
+        real = os.path.realpath(path)
+        info = os.stat(real)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return [real, info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _digest(pairs: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(pairs.items())).encode()).hexdigest()
+
+
+def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: str | None = None) -> str:
+    """The key of ``spec``'s cache file: the whole configuration and the identity of what it runs."""
+    here = spec.cwd or cwd or os.getcwd()
+    program = None
+    if spec.command:
+        command = os.path.expanduser(spec.command)
+        if os.sep in command:
+            program = _identity(os.path.join(here, command))
+        else:
+            found = shutil.which(command, path=spec.env.get("PATH", environ.get("PATH")))
+            program = _identity(found) if found else None
+    files = []
+    for arg in spec.args[: _FILES_LOOKED_AT * 4]:
+        if len(files) >= _FILES_LOOKED_AT or not arg or arg.startswith("-") or len(arg) > 4096:
+            continue
+        found = _identity(os.path.join(here, os.path.expanduser(arg)))
+        if found is not None:
+            files.append(found)
+    whole = {
+        "version": VERSION, "name": spec.name, "command": spec.command, "args": list(spec.args),
+        "env": sorted(spec.env), "env_values": _digest(spec.env), "cwd": spec.cwd, "url": spec.url,
+        "headers": sorted(spec.headers), "header_values": _digest(spec.headers), "program": program, "files": files,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
+
+
+def _private(directory: Path, create: bool) -> bool:
+    """True if ``directory`` is the user's own, not a link, and no one else's to read (made so if needed)."""
+    try:
+        if create:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(directory)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if info.st_mode & 0o077:
+            os.chmod(directory, 0o700)
+        return True
+    except OSError:
+        return False
+
+
+class ListCache:
+    """The cache files of one user (``root``: the directory; chatcli.tools.mcp_cache.cache_root by default)."""
+
+    def __init__(self, root: Path | None = None, environ: Mapping[str, str] = os.environ):
+        self.root = root if root is not None else cache_root(environ)
+        self.environ = environ
+
+    def key(self, spec: ServerSpec) -> str:
+        return fingerprint(spec, self.environ)
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{key[:40]}.json"
+
+    def read(self, spec: ServerSpec, key: str | None = None) -> tuple[Listing, float] | None:
+        """What ``spec``'s server offered when it was last listed, and when (epoch seconds); None if not known."""
+        key = key or self.key(spec)
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > MAX_FILE:
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = json.loads(handle.read(MAX_FILE + 1))
+            if not isinstance(data, dict) or data.get("version") != VERSION or data.get("key") != key:
+                return None
+            listed = data.get("listed_at")
+            listing = Listing.from_json(spec.name, data.get("listing"))
+        except (OSError, ValueError, RecursionError, Malformed):
+            return None
+        finally:
+            os.close(fd)
+        if time.time() - info.st_mtime > 86400:
+            try:
+                os.utime(path)  # in use: kept from pruning
+            except OSError:
+                pass
+        return listing, float(listed) if isinstance(listed, (int, float)) else info.st_mtime
+
+    def write(self, spec: ServerSpec, listing: Listing, key: str | None = None) -> None:
+        """Keep ``listing`` as what ``spec``'s server offers (nothing if the directory is not private)."""
+        key = key or self.key(spec)
+        if not _private(self.root.parent, True) or not _private(self.root, True):
+            return
+        data = {"version": VERSION, "key": key, "server": spec.name, "listed_at": time.time(),
+                "listing": listing.as_json()}  # fmt: skip
+        import tempfile
+
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.root)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False)
+            os.replace(temporary, self._path(key))
+        except (OSError, ValueError):
+            try:
+                os.unlink(temporary)
+            except (OSError, UnboundLocalError):
+                pass
+            return
+        self._prune()
+
+    def forget(self, spec: ServerSpec) -> None:
+        try:
+            os.unlink(self._path(self.key(spec)))
+        except OSError:
+            pass
+
+    def _prune(self) -> None:
+        """Remove the files not used for KEEP_DAYS days (servers no longer configured, or configured otherwise)."""
+        limit = time.time() - KEEP_DAYS * 86400
+        try:
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    if entry.name.endswith((".json", ".tmp")) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                        os.unlink(entry.path)
+        except OSError:
+            pass

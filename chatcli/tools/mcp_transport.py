@@ -1,0 +1,164 @@
+"""How chat reaches one MCP server: a process over stdio (its stderr to a log file) or streamable HTTP.
+
+``Connection.open()`` yields an initialised-to-be ``mcp.ClientSession``; a stdio server's lines on
+stdout that are not JSON-RPC go to its log (one note says so), a result over 10 MB is dropped
+with a note (see chatcli.tools.stdio), and ``on_exit`` hears when its process ends.
+``describe`` says why a server failed in a few words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+from typing import IO, Any, AsyncIterator, Callable, Iterator
+
+from chatcli.tools.mcp_config import ServerSpec
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside exception groups (anyio wraps what its tasks raise)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
+    """Why a server failed, in a few words (never a header value)."""
+    exc = _leaf(exc)
+    name = type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
+        return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
+    if isinstance(exc, FileNotFoundError) and spec.command:
+        return f"command not found: {spec.command}"
+    if isinstance(exc, PermissionError) and spec.command:
+        return f"cannot run {spec.command}: permission denied"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if name in ("ConnectError", "ConnectTimeout"):
+        return f"cannot connect to {spec.url}"
+    if name == "HTTPStatusError":
+        response = getattr(exc, "response", None)
+        return f"{spec.url} answered HTTP {getattr(response, 'status_code', '?')}"
+    text = " ".join(str(exc).split())[:200]
+    if name == "McpError" and "closed" in text.lower():
+        return "the server closed the connection" + (" (it exited)" if spec.command else "")
+    return f"{name}: {text}" if text else name
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """True if the server itself is gone (a closed connection), not just the call failing."""
+    import anyio
+
+    exc = _leaf(exc)
+    text = str(exc).lower()
+    return (
+        isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError))
+        or "connection closed" in text
+    )
+
+
+def preload() -> None:
+    """Import the MCP client (about half a second): call off the event loop."""
+    import mcp.client.session  # noqa: F401
+    import mcp.client.streamable_http  # noqa: F401
+    import mcp.types  # noqa: F401
+
+    import chatcli.tools.stdio  # noqa: F401
+
+
+class Connection:
+    """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
+
+    def __init__(self, spec: ServerSpec, log_dir: Path | None, note: Callable[[str], None] | None = None):
+        self.spec = spec
+        self.log_dir = log_dir
+        self.note = note  # tells the user of what the server did wrong, short of failing
+        self._log: IO[str] | None = None
+        self._strays = 0  # stdout lines that were not JSON-RPC
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
+
+    @contextlib.asynccontextmanager
+    async def open(self, on_exit: Callable[[], None] = lambda: None) -> AsyncIterator[Any]:
+        """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended."""
+        from mcp import ClientSession
+
+        async with self._streams(on_exit) as (read, write), ClientSession(read, write) as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def _streams(self, on_exit: Callable[[], None]) -> AsyncIterator[tuple[Any, Any]]:
+        spec = self.spec
+        if spec.command:
+            from chatcli.tools.stdio import stdio_streams
+
+            with self._errlog() as errlog:
+                self._log = errlog
+                streams = stdio_streams(
+                    spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped, on_exit
+                )
+                async with streams as (read, write):
+                    yield read, write
+            return
+        try:
+            from mcp.client.streamable_http import streamable_http_client
+            from mcp.shared._httpx_utils import create_mcp_http_client
+        except ImportError:  # an older mcp release
+            from mcp.client.streamable_http import streamablehttp_client
+
+            async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
+                yield read, write
+            return
+        async with create_mcp_http_client(headers=dict(spec.headers) or None) as client:
+            async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
+                yield read, write
+
+    @contextlib.contextmanager
+    def _errlog(self) -> Iterator[IO[str]]:
+        """Where a stdio server's stderr goes: its log file, the user's only (or nowhere if none can be opened)."""
+        path = self.log_path
+        try:
+            if path is None:
+                raise OSError
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
+        except OSError:
+            self.log_dir = None  # no log to point to
+            handle = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            yield handle
+        finally:
+            handle.close()
+
+    def logged(self, text: str) -> str:
+        """Add a line to the server's log; where to read it, for a note."""
+        if self._log is not None and not self._log.closed:
+            self._log.write(f"[chat] {text}\n")
+            self._log.flush()
+        return f"(see {self.log_path})" if self.log_path is not None else "(not kept: no log file)"
+
+    def _stray(self, line: bytes) -> None:
+        """A line on stdout that is not JSON-RPC (a banner, a print): logged, told once."""
+        shown = line.decode("utf-8", "replace")
+        where = self.logged(f"a line on stdout that is not JSON-RPC (ignored): {shown[:2000]}")
+        self._strays += 1
+        if self._strays == 1 and self.note is not None:
+            self.note(f"MCP server {self.name} wrote a line that is not JSON-RPC to stdout {where}; it is ignored")
+
+    def _dropped(self, size: int) -> None:
+        """A message over the size limit: dropped (the call it answered gets an error), told each time."""
+        from chatcli.tools.stdio import MAX_LINE, size_text
+
+        where = self.logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
+        if self.note is not None:
+            self.note(
+                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}"
+            )
