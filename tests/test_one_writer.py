@@ -14,7 +14,7 @@ WRITER = "text.py"
 NOT_A_TERMINAL = {
     ("ui/editor.py", "handle.write"): "the temporary file the editor opens",
     ("ui/commands/threads.py", "handle.write"): "/export FILE: a new file of the user's",
-    ("tools/mcp.py", "self._log.write"): "a stdio MCP server's log file",
+    ("tools/mcp_transport.py", "self._log.write"): "a stdio MCP server's log file",
     ("local/server.py", "log.write"): "the local model server's log file",
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",

@@ -1,8 +1,8 @@
 """What a turn tells whoever listens, as typed events, and the one protocol every listener implements.
 
 The engine emits; the terminal output, the JSON outputs (and any other client) listen. A turn is
-``Start``, then ``Thinking``, ``Token``, ``ToolCall``, ``ToolResult``, ``Notice`` and ``Usage`` as they
-happen, then always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come
+``Start``, then ``Thinking``, ``Token``, ``ToolCall``, ``Progress`` (each second while a call runs),
+``ToolResult``, ``Notice`` and ``Usage`` as they happen, then always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come
 between turns (an MCP server that failed, a database another program holds). Approval is asked of
 the listener, one call at a time. ``record()`` is each event's JSON form (the ``--jsonl`` lines).
 """
@@ -119,6 +119,27 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """A call still running: the seconds since it began and, when the tool tells it, how far it got.
+
+    Sent about once a second and whenever the tool reports progress (MCP's progress notifications:
+    ``done`` of ``total``, and a ``message``, the tool's own words).
+    """
+
+    call: ToolCall
+    seconds: float
+    done: float | None = None
+    total: float | None = None
+    message: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "type": "progress", "id": self.call.id, "name": self.call.name, "label": self.call.label,
+            "seconds": round(self.seconds, 1), "progress": self.done, "total": self.total, "message": self.message,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Notice:
     """A line about what is going on, off the answer: ``warn`` for one the user should notice."""
 
@@ -143,7 +164,7 @@ class End:
     result: TurnResult
 
 
-TurnEvent = Union[Start, Token, Thinking, ToolCall, ToolResult, Notice, Usage, End]
+TurnEvent = Union[Start, Token, Thinking, ToolCall, Progress, ToolResult, Notice, Usage, End]
 
 
 @dataclass(frozen=True)

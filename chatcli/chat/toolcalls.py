@@ -14,7 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from chatcli.chat.events import ToolCall, ToolResult
+from chatcli.chat.events import ToolResult
 
 TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
@@ -200,17 +200,6 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return mended
 
 
-def _shown(call: dict[str, Any], entry: Any) -> ToolCall:
-    """A call as the approval question and the display show it."""
-    return ToolCall(
-        id=call["id"],
-        name=call["name"],
-        label=entry.label if entry is not None else call["name"],
-        server=entry.server if entry is not None else None,
-        arguments=call["args"] if call["args"] is not None else call.get("raw"),
-    )
-
-
 def make_tools_node(toolbox: Any) -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it.
 
@@ -225,11 +214,15 @@ def make_tools_node(toolbox: Any) -> Any:
     from langgraph.config import get_stream_writer
     from langgraph.types import interrupt
 
+    from chatcli.chat.toolrun import run_call, shown_call
+
     async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
         calls = open_calls(state["messages"])
-        entries = {call["id"]: toolbox.find(call["name"]) for call in calls}
+        if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
+            await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
+        entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
         asking = [
-            _shown(call, entries[call["id"]])
+            shown_call(call, entries[call["id"]])
             for call in calls
             if entries[call["id"]] is not None
             and call["args"] is not None
@@ -244,7 +237,7 @@ def make_tools_node(toolbox: Any) -> Any:
         results = []
         for call in calls:
             entry = entries[call["id"]]
-            shown = _shown(call, entry)
+            shown = shown_call(call, entry)
             decision = decisions.get(call["id"]) or {}
             if entry is None or call["args"] is None:
                 known = ", ".join(e.name for e in toolbox.entries()) or "none"
@@ -264,7 +257,7 @@ def make_tools_node(toolbox: Any) -> Any:
                 arguments = decision.get("args") if isinstance(decision.get("args"), dict) else call["args"]
                 shown = replace(shown, arguments=arguments)
                 emit(shown)
-                done = await toolbox.call(entry, arguments, call["id"])
+                done = await run_call(toolbox, entry, arguments, shown, emit)
                 text, outcome, seconds = done.text, done.status, done.seconds
                 if arguments is not call["args"]:  # the model must know what ran, not what it asked for
                     text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"

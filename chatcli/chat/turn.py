@@ -97,7 +97,7 @@ class TurnRunner:
 
         answers: dict[str, Any] = {}
         for number, call in enumerate(calls):
-            entry = self.toolbox.find(call.name)
+            entry = self.toolbox.find(call.name, call.id)
             if entry is not None and self.toolbox.preapproved(entry, call.arguments):
                 answers[call.id] = Decision("yes").stored()  # "always" was chosen for an earlier call
                 continue

@@ -20,17 +20,14 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from chatcli.tools.listing import Listing
+from chatcli.tools.mcp_calls import Calls, Unavailable
 from chatcli.tools.mcp_config import ServerSpec
-from chatcli.tools.mcp_transport import Connection, describe, is_transport_error
+from chatcli.tools.mcp_transport import Connection, describe
+
+__all__ = ["IDLE", "STARTING", "READY", "FAILED", "STOPPED", "McpServer", "Unavailable"]
 
 IDLE, STARTING, READY, FAILED, STOPPED = "idle", "starting", "ready", "failed", "stopped"
 MAX_DEATHS = 3  # a server that stops answering this often in a session is given up
-CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
-Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
-
-
-class Unavailable(Exception):
-    """The server cannot be used (it could not start, or was given up): one line saying why."""
 
 
 def _loading() -> Awaitable[Any]:
@@ -39,7 +36,7 @@ def _loading() -> Awaitable[Any]:
     return asyncio.ensure_future(asyncio.to_thread(preload))
 
 
-class McpServer:
+class McpServer(Calls):
     """A configured server, its state (idle, starting, ready, failed, stopped) and what it offers."""
 
     def __init__(
@@ -74,6 +71,8 @@ class McpServer:
         self.on_fail: Callable[[McpServer], None] | None = None  # hears that the server was given up
         self._built: tuple[Listing | None, list[Any]] = (None, [])
         self._chores: set[asyncio.Task] = set()
+        self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
+        self._checked.set()
 
     @property
     def name(self) -> str:
@@ -121,6 +120,7 @@ class McpServer:
 
     async def ensure(self) -> Any:
         """The open session, the server started first if it is idle; ``Unavailable`` if it cannot be had."""
+        await self._checked.wait()  # a call cancelled just now: the server answers again, or is started again
         if self.state == IDLE:
             self.start()
         await self.ready.wait()
@@ -130,6 +130,8 @@ class McpServer:
 
     async def halt(self, final: bool = False) -> None:
         """Stop the server's process: idle again (it starts when next used), or ``final``ly stopped."""
+        if final and self._chores:  # a cancellation being sent: a moment to reach the server
+            await asyncio.wait(list(self._chores), timeout=0.5)
         self._halting = True
         self._stop.set()
         task = self._task
@@ -221,7 +223,7 @@ class McpServer:
         """The server listed what it offers: kept, cached, and said if it differs from what was known."""
         before, self.listing, self.listed_at = self.listing, listing, time.time()
         if self.cache is not None:
-            self.cache.write(self.spec, listing)
+            self.cache.keep(self.spec, listing)
         if before is not None and before != listing and self.note is not None:
             self.note(
                 f"MCP server {self.name} offers other tools than when it was last listed ({listing.summary()} now); "
@@ -240,68 +242,6 @@ class McpServer:
         self.ready.set()
         if self.note is not None:
             self.note(f"MCP server {self.name} stopped answering ({why}); it starts again when it is next used")
-
-    # ---- use ---------------------------------------------------------------------------------
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], progress: Progress | None = None) -> Any:
-        """Call tool ``name`` (the server started first if need be): the mcp CallToolResult.
-
-        A stopped call (cancelled, or out of time) is cancelled at the server too.
-        """
-        session = await self.ensure()
-        assert self.listing is not None
-        if self.listing.tool(name) is None:
-            raise Unavailable(
-                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
-            )
-        request_id = getattr(session, "_request_id", None)  # the id the next request gets
-        self.calls += 1
-        try:
-            return await session.call_tool(name, arguments, progress_callback=progress)
-        except asyncio.CancelledError:
-            if isinstance(request_id, int):
-                self._chore(self._cancel(session, request_id))
-            raise
-        except Exception as exc:
-            if is_transport_error(exc) and session is self.session:
-                self._died(describe(exc, self.spec, self.start_timeout))
-            raise
-        finally:
-            self.calls -= 1
-            self.used = time.monotonic()
-
-    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        return await (await self.ensure()).get_prompt(name, arguments)
-
-    async def read_resource(self, uri: str) -> Any:
-        return await (await self.ensure()).read_resource(uri)
-
-    def _chore(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
-
-    async def _cancel(self, session: Any, request_id: int) -> None:
-        """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the grace."""
-        from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
-
-        cancelled = CancelledNotification(
-            params=CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
-        )
-        try:
-            await asyncio.wait_for(session.send_notification(ClientNotification(cancelled)), CANCEL_GRACE)
-            await asyncio.wait_for(session.send_ping(), CANCEL_GRACE)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - no answer (or no connection): started again below
-            pass
-        if session is not self.session or self._halting:
-            return
-        if self.note is not None:
-            self.note(f"MCP server {self.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted")
-        await self.halt()
-        self.start()
 
 
 def _as_tool(info: Any) -> Any:

@@ -135,7 +135,7 @@ class ListCache:
                 pass
         return listing, float(listed) if isinstance(listed, (int, float)) else info.st_mtime
 
-    def write(self, spec: ServerSpec, listing: Listing, key: str | None = None) -> None:
+    def keep(self, spec: ServerSpec, listing: Listing, key: str | None = None) -> None:
         """Keep ``listing`` as what ``spec``'s server offers (nothing if the directory is not private)."""
         key = key or self.key(spec)
         if not _private(self.root.parent, True) or not _private(self.root, True):

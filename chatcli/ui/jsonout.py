@@ -11,7 +11,7 @@ import sys
 import time
 from typing import IO, Any
 
-from chatcli.chat.events import Start, ToolCall, ToolResult, TurnResult
+from chatcli.chat.events import Progress, Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.config import Settings
 from chatcli.text import is_terminal, json_text, say
@@ -71,7 +71,7 @@ class JsonOutput(StderrNotes):
         if self.lines:
             self._write({"type": "token", "text": text})
 
-    # --jsonl: a reasoning, tool_call or tool_result line each; --json: kept for the object's
+    # --jsonl: a reasoning, tool_call, progress or tool_result line each; --json: kept for the object's
     # ``reasoning`` and ``tool_calls``. A call that was refused also gets its stderr line.
     def thinking(self, text: str) -> None:
         self._reasoning.append(text)
@@ -81,6 +81,10 @@ class JsonOutput(StderrNotes):
     def tool_call(self, call: ToolCall) -> None:
         if self.lines:
             self._write(call.record())
+
+    def progress(self, event: Progress) -> None:
+        if self.lines:  # --jsonl and chat serve's event stream; --json has no place for it
+            self._write(event.record())
 
     def tool_result(self, result: ToolResult) -> None:
         if result.status == "refused":

@@ -8,6 +8,7 @@ from chatcli.chat.events import (
     Decision,
     End,
     Notice,
+    Progress,
     Start,
     Thinking,
     Token,
@@ -39,6 +40,8 @@ class Listening:
         elif isinstance(event, ToolCall):
             self._running = event.label or event.name
             self.tool_call(event)
+        elif isinstance(event, Progress):
+            self.progress(event)
         elif isinstance(event, ToolResult):
             self._running = None
             self.tool_result(event)
@@ -74,6 +77,9 @@ class Listening:
 
     def tool_call(self, call: ToolCall) -> None:
         """A call starts to run."""
+
+    def progress(self, event: Progress) -> None:
+        """A call still runs (each second, and when the tool tells how far it got): shown live in a terminal."""
 
     def tool_result(self, result: ToolResult) -> None:
         """A call ended (ran, failed or was refused)."""

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import IO, Any, Protocol
 
-from chatcli.chat.events import Decision, Start, ToolCall, ToolResult, TurnEvent, TurnResult
+from chatcli.chat.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
@@ -77,11 +77,19 @@ def left_out_line(result: TurnResult) -> str | None:
 
 
 class StderrNotes(Listening):
-    """Notes and errors as plain lines on stderr (``self.err``), control characters made visible."""
+    """Notes and errors as plain lines on stderr (``self.err``), control characters made visible;
+    with ``live`` (a LiveLine on a terminal's stderr), the call running now on a line redrawn in place."""
 
     err: IO[str]
+    live: Any = None
+
+    def progress(self, event: Progress) -> None:
+        if self.live is not None:
+            self.live.draw(event)
 
     def note(self, text: str) -> None:
+        if self.live is not None:
+            self.live.clear()
         say(self.err, f"{text}\n")
 
     def warn(self, text: str) -> None:
@@ -100,10 +108,14 @@ class StderrNotes(Listening):
 class PlainOutput(StderrNotes):
     """Replies as raw text, token by token; for pipes, files and dumb terminals."""
 
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None):
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, live: bool = False):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._last = "\n"
+        if live:  # stderr a terminal that takes cursor moves: a running call is shown live there
+            from chatcli.ui.toolblocks import LiveLine
+
+            self.live = LiveLine(self.err)
 
     def start_reply(self, start: Start) -> None:
         self._last = "\n"
@@ -116,6 +128,8 @@ class PlainOutput(StderrNotes):
         self._close_line()
 
     def abort(self, reason: str | None) -> None:
+        if self.live is not None:
+            self.live.clear()
         self._close_line()
         if reason == "cancelled":
             self.warn(self._stopped())
@@ -136,6 +150,9 @@ class RichOutput(Listening):
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
+        from chatcli.ui.toolblocks import LiveLine
+
+        self._live = LiveLine(err_console.file)  # the call running now, on stderr when it is a terminal
 
     def start_reply(self, start: Start | None = None) -> None:
         from chatcli.ui.markdown.stream import MarkdownStream
@@ -161,7 +178,8 @@ class RichOutput(Listening):
             self.warn(self._stopped())
 
     def _settle(self) -> None:
-        """End what is drawn live (the answer's last lines, the thinking) before anything else shows."""
+        """End what is drawn live (the answer's last lines, the thinking, a running call) before anything else shows."""
+        self._live.clear()
         if self._stream is not None:
             self._stream.finish()
             self._stream = None
@@ -194,6 +212,9 @@ class RichOutput(Listening):
         if call.id not in self._asked:
             self.note(call_block(call))
 
+    def progress(self, event: Progress) -> None:
+        self._live.draw(event)
+
     def tool_result(self, result: ToolResult) -> None:
         from chatcli.ui.toolblocks import result_block
 
@@ -212,6 +233,7 @@ class RichOutput(Listening):
         self._line(f"error: {text}", "bold red")
 
     def _line(self, text: str, style: str) -> None:
+        self._live.clear()
         self.err_console.print(neutralise(text), style=style, markup=False, highlight=False)
 
 
@@ -234,7 +256,7 @@ def make_output(
         dumb = os.environ.get("TERM") == "dumb"
     output: Listening
     if not out.isatty() or dumb:
-        output = PlainOutput(out, err)
+        output = PlainOutput(out, err, live=not dumb)
     else:
         output = RichOutput(terminal_console(out), terminal_console(err), show_thinking)
     if ask:

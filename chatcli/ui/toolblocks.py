@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from chatcli.chat.events import ToolCall, ToolResult
-from chatcli.text import neutralise
+from chatcli.chat.events import Progress, ToolCall, ToolResult
+from chatcli.text import is_terminal, neutralise, show
 
 # How much of the arguments and of a result a block shows.
 SHOWN_LINES = 4
@@ -164,3 +164,43 @@ def ran_line(result: ToolResult) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + row for row in text.split("\n"))
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def progress_text(event: Progress, width: int = 100) -> str:
+    """The live line of a running call: "⚙ notes:index · 3 s · 2/5 · reading the files"."""
+    text = f"⚙ {event.call.label or event.call.name} · {int(event.seconds)} s"
+    if event.done is not None:
+        text += f" · {_number(event.done)}/{_number(event.total)}" if event.total else f" · {_number(event.done)}"
+    if event.message:
+        text += f" · {event.message}"
+    return fit_cells(neutralise(" ".join(text.split())), width)
+
+
+class LiveLine:
+    """One dim line redrawn in place on a terminal (the call running now), erased before anything else shows.
+
+    On a stream that is not a terminal it draws nothing.
+    """
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.live = is_terminal(stream)
+        self.shown = False
+
+    def draw(self, event: Progress) -> None:
+        if not self.live:
+            return
+        import shutil
+
+        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+        show(self.stream, "\r\x1b[2K\x1b[2m" + progress_text(event, width) + "\x1b[22m")
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            show(self.stream, "\r\x1b[2K")
+            self.shown = False

@@ -1,0 +1,142 @@
+"""Using a running MCP server: its tools called, its prompts and resources read; a stopped call cancelled there.
+
+A call the user stops (Ctrl-C, a time limit) is cancelled at the server with the protocol's
+``notifications/cancelled``; then the server must answer a ping within ``CANCEL_GRACE``
+seconds, or it is started again (said in one line). Calls wait for that check. A call still
+running when its server is stopped ends with an error (never waits for an answer that cannot
+come).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Awaitable, Callable
+
+from chatcli.tools.mcp_transport import describe, is_transport_error
+
+CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+
+
+class Unavailable(Exception):
+    """The server cannot be used (it could not start, or was given up): one line saying why."""
+
+
+class Calls:
+    """What is done with a server once it runs (a part of chatcli.tools.mcp.McpServer)."""
+
+    name: str
+    spec: Any
+    listing: Any
+    session: Any
+    note: Callable[[str], None] | None
+    start_timeout: float
+    calls: int
+    used: float
+    _stop: asyncio.Event
+    _halting: bool
+    _checked: asyncio.Event
+    _chores: set[asyncio.Task]
+
+    async def ensure(self) -> Any:
+        raise NotImplementedError
+
+    async def halt(self, final: bool = False) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _died(self, why: str) -> None:
+        raise NotImplementedError
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress: Progress | None = None) -> Any:
+        """Call tool ``name`` (the server started first if need be): the mcp CallToolResult.
+
+        A stopped call (cancelled, or out of time) is cancelled at the server too.
+        """
+        session = await self.ensure()
+        if self.listing is None or self.listing.tool(name) is None:
+            raise Unavailable(
+                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
+            )
+        sent: list[Any] = []
+
+        async def call() -> Any:
+            sent.append(getattr(session, "_request_id", None))  # the id this request gets (no await before it)
+            return await session.call_tool(name, arguments, progress_callback=progress)
+
+        self.calls += 1
+        try:
+            return await self._until_stopped(call())
+        except asyncio.CancelledError:
+            if sent and isinstance(sent[0], int):
+                self._chore(self._cancel(session, sent[0]))
+            raise
+        except Exception as exc:
+            if is_transport_error(exc) and session is self.session:
+                self._died(describe(exc, self.spec, self.start_timeout))
+            raise
+        finally:
+            self.calls -= 1
+            self.used = time.monotonic()
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        session = await self.ensure()
+        return await self._until_stopped(session.get_prompt(name, arguments))
+
+    async def read_resource(self, uri: str) -> Any:
+        session = await self.ensure()
+        return await self._until_stopped(session.read_resource(uri))
+
+    async def _until_stopped(self, work: Awaitable[Any]) -> Any:
+        """``work``'s result; ``Unavailable`` if the server is stopped first (its answer could never come)."""
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # its request is forgotten before the id is told
+            raise
+        finally:
+            stopped.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Unavailable(f"MCP server {self.name} stopped before it answered")
+
+    def _chore(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _cancel(self, session: Any, request_id: int) -> None:
+        """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the grace."""
+        from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+
+        cancelled = CancelledNotification(
+            params=CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
+        )
+        self._checked.clear()
+        try:
+            try:
+                await asyncio.wait_for(session.send_notification(ClientNotification(cancelled)), CANCEL_GRACE)
+                await asyncio.wait_for(session.send_ping(), CANCEL_GRACE)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - no answer (or no connection): started again below
+                pass
+            if session is not self.session or self._halting:
+                return
+            if self.note is not None:
+                self.note(
+                    f"MCP server {self.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
+                )
+            await self.halt()
+            self.start()
+        finally:
+            self._checked.set()
