@@ -50,6 +50,35 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(user_cache_dir("chatcli"))
 
 
+def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The user's private directory for chat's sockets, created if absent (0700, the user's own, not a
+    link): ``$XDG_RUNTIME_DIR/chatcli`` when that directory is private, else ``$TMPDIR/chatcli-UID``;
+    None when it is not safe to use. (The warm worker's rule: its socket lives there too.)"""
+    import stat
+
+    uid = os.getuid()
+    base = environ.get("XDG_RUNTIME_DIR") or ""
+    try:
+        info = os.lstat(base) if os.path.isabs(base) else None
+    except OSError:
+        info = None
+    private = info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+    path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
+        return None
+    return Path(path)
+
+
 def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
     """The file that lists the .env files the user trusts (``chat trust``)."""
     return data_dir(environ) / "trusted-env.json"

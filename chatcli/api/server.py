@@ -120,7 +120,8 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         from chatcli.chat.session import open_engine, open_toolbox
 
         async with AsyncExitStack() as stack:
-            toolbox = await stack.enter_async_context(open_toolbox(settings, _Log()))
+            # MCP servers start when used, and stop after worker_idle seconds without a call.
+            toolbox = await stack.enter_async_context(open_toolbox(settings, _Log(), idle=settings.worker_idle))
             state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
             yield
 

@@ -160,6 +160,11 @@ def run(
             json_output.model = settings.model
         preflight(settings)
         if one_shot:
+            from chatcli.app.worker_settings import worker_config
+
+            # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
+            wanted, idle = worker_config(env.environ)
+            settings = replace(settings, worker=wanted, worker_idle=idle)
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
             output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)

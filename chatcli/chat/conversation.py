@@ -292,11 +292,18 @@ class Conversation:
         return await self._stream(self.config, created=not history)
 
     async def resume(self) -> TurnResult:
-        """Ask again about the calls the thread is waiting on, then run the turn on to its answer."""
+        """Ask again about the calls the thread is waiting on, then run the turn on to its answer, with the
+        model (and temperature) it was asked with, unless -m or /model chose another for this session."""
         async with self.lock():
             asked = [m for m in await self.messages() if m.type == "human"]
+            kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
+            if not self.model_pinned and isinstance(turn.get("model"), str):
+                self.model_name = turn["model"]
+            if not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
+                self.temperature = turn["temperature"]
             try:
                 return await self._stream(self.config)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
+                self.model_name, self.temperature = kept

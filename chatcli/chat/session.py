@@ -119,7 +119,8 @@ async def open_conversation(
     listener = listener if listener is not None else Silent()
     async with AsyncExitStack() as stack:
         if toolbox is OWN:
-            toolbox = await stack.enter_async_context(open_toolbox(settings, listener))
+            # With the warm worker on, one-shots share MCP servers kept by the MCP host.
+            toolbox = await stack.enter_async_context(open_toolbox(settings, listener, shared=settings.worker))
             if toolbox is not None and toolbox.servers:
                 await toolbox.warm()
                 await asyncio.to_thread(load_engine)
@@ -206,13 +207,23 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
 
 @asynccontextmanager
 async def open_toolbox(
-    settings: Settings, listener: Listener | None = None, *, refresh: bool = False
+    settings: Settings,
+    listener: Listener | None = None,
+    *,
+    refresh: bool = False,
+    always: bool = False,
+    idle: float | None = None,
+    shared: bool = False,
 ) -> AsyncIterator[Any]:
-    """The session's tools; None when no tool is set up or --no-tools.
+    """The session's tools; None with --no-tools, or when no tool is set up (unless ``always``: a
+    session, where a resumed thread's calls may name a built-in tool that is not turned on).
 
     MCP servers are known by their cached listings and start when used; those with none (or all,
-    with ``refresh``) start in the background now. What goes wrong with a server is a ``Notice``
-    to ``listener``. The servers stop when the block ends.
+    with ``refresh``) start in the background now. With ``idle``, a server that runs no call for
+    that many seconds is stopped (it starts again when used). ``shared``: the servers are the
+    user's MCP host's (chatcli.tools.mcp_host), kept running between runs for ``worker_idle``
+    seconds. What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop (or
+    are let go) when the block ends.
     """
     from pathlib import Path
 
@@ -220,11 +231,12 @@ async def open_toolbox(
     from chatcli.tools.mcp_config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
-    if not settings.use_tools or not (servers or settings.tools):
+    if not settings.use_tools or not (servers or settings.tools or always):
         yield None
         return
     from chatcli.tools import sandbox
     from chatcli.tools.mcp_cache import ListCache
+    from chatcli.tools.mcp_link import HostLink
     from chatcli.tools.toolbox import Toolbox
 
     sandbox.use(sandbox.policy_for(settings))  # what the shell tool runs in, and the approval block says
@@ -237,9 +249,13 @@ async def open_toolbox(
         log_dir=data_dir() / "mcp",
         note=notices(listener) if listener is not None else None,
         cache=ListCache(),
+        link=HostLink(settings.worker_idle) if shared else None,
     )
     toolbox.start(refresh=refresh)
+    stopping = asyncio.ensure_future(toolbox.stop_idle_every(idle)) if idle and toolbox.servers else None
     try:
         yield toolbox
     finally:
+        if stopping is not None:
+            stopping.cancel()
         await toolbox.aclose()

@@ -47,13 +47,14 @@ class McpServer(Calls):
         note: Callable[[str], None] | None = None,
         cache: Any = None,
         loader: Callable[[], Awaitable[Any]] = _loading,
+        link: Any = None,
     ):
         self.spec = spec
         self.note = note
         self.start_timeout = start_timeout
         self.cache = cache  # a chatcli.tools.mcp_cache.ListCache, or None
         self.loader = loader  # the MCP client's import, shared by the servers of a session
-        self.connection = Connection(spec, log_dir, note)
+        self.connection = Connection(spec, log_dir, note, link)  # link: through the MCP host (chatcli.tools.mcp_link)
         self.state = IDLE
         self.detail = ""
         self.listing: Listing | None = None

@@ -20,7 +20,12 @@ Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 
 
 class Unavailable(Exception):
-    """The server cannot be used (it could not start, or was given up): one line saying why."""
+    """The server cannot be used (it could not start, or was given up): one line saying why;
+    ``detail`` is why alone (without the server's name)."""
+
+    def __init__(self, text: str, detail: str = ""):
+        super().__init__(text)
+        self.detail = detail
 
 
 class Calls:

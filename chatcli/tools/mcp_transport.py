@@ -28,6 +28,8 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
     name = type(exc).__name__
+    if getattr(exc, "detail", None):  # chatcli.tools.mcp_calls.Unavailable: the reason as it was said
+        return str(exc.detail)
     if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
         return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
     if isinstance(exc, FileNotFoundError) and spec.command:
@@ -71,8 +73,11 @@ def preload() -> None:
 class Connection:
     """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
 
-    def __init__(self, spec: ServerSpec, log_dir: Path | None, note: Callable[[str], None] | None = None):
+    def __init__(
+        self, spec: ServerSpec, log_dir: Path | None, note: Callable[[str], None] | None = None, link: Any = None
+    ):
         self.spec = spec
+        self.link = link  # a chatcli.tools.mcp_link.HostLink: the server is the MCP host's (the warm worker's runs)
         self.log_dir = log_dir
         self.note = note  # tells the user of what the server did wrong, short of failing
         self._log: IO[str] | None = None
@@ -89,6 +94,10 @@ class Connection:
     @contextlib.asynccontextmanager
     async def open(self, on_exit: Callable[[], None] = lambda: None) -> AsyncIterator[Any]:
         """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended."""
+        if self.link is not None:
+            async with self.link.session(self.spec, self.log_dir, on_exit, self.note) as session:
+                yield session
+            return
         from mcp import ClientSession
 
         async with self._streams(on_exit) as (read, write), ClientSession(read, write) as session:

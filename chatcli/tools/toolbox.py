@@ -77,12 +77,16 @@ class Toolbox(ApprovalRules):
         note: Callable[[str], None] | None = None,
         start_timeout: float = 30.0,
         cache: Any = None,
+        link: Any = None,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self._made: list[ToolEntry] | None = None
         self.cache = cache  # a chatcli.tools.mcp_cache.ListCache: what each server offers, kept between runs
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
-        self.servers = [McpServer(spec, log_dir, start_timeout, note, cache, self._load) for spec in servers or []]
+        # ``link`` (a chatcli.tools.mcp_link.HostLink): the servers are the MCP host's, kept between runs.
+        self.servers = [
+            McpServer(spec, log_dir, start_timeout, note, cache, self._load, link) for spec in servers or []
+        ]
         for server in self.servers:
             server.on_fail = self._failed
         self.approve = tuple(approve)
@@ -161,6 +165,12 @@ class Toolbox(ApprovalRules):
         for server in self.servers:
             if server.state == READY and not server.calls and now - server.used >= idle:
                 await server.halt()
+
+    async def stop_idle_every(self, idle: float) -> None:
+        """``stop_idle`` as time goes by, until cancelled (a long-lived process: chat serve)."""
+        while True:
+            await asyncio.sleep(max(0.05, min(idle / 4, 30.0)))
+            await self.stop_idle(idle)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(s.halt(final=True) for s in self.servers), return_exceptions=True)

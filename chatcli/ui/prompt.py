@@ -52,7 +52,7 @@ async def _open(  # fmt: skip
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads.
-    toolbox = await stack.enter_async_context(open_toolbox(settings, listener))
+    toolbox = await stack.enter_async_context(open_toolbox(settings, listener, always=True))
     if toolbox is not None:
         await toolbox.warm()
     await asyncio.to_thread(_import_engine)

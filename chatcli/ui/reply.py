@@ -111,6 +111,9 @@ async def resume_pending(conversation: Conversation, output: Output, settings: S
     if not calls:
         return
     output.note(f"this thread was waiting for your approval of {_calls(calls)}")
+    toolbox = conversation.toolbox
+    toolbox.grant(calls)  # a built-in tool a call names may run for it, asked again, --tools or not
+    await toolbox.prepare({call.server for call in calls if call.server})  # the MCP servers the calls need
     await render_reply(conversation, conversation.resume(), settings)
 
 

@@ -1,7 +1,8 @@
 """A small MCP server for the tests, written with FastMCP: `python bars.py` (stdio) or `python bars.py http PORT`.
 
 With ``BARS_STARTS`` set, each start adds a line (its pid) to that file; with ``BARS_CANCELS``,
-each call of ``slow`` that is cancelled adds one (its seconds). ``BARS_EXTRA=1`` adds a tool.
+each call of ``slow`` that is cancelled adds one (its seconds). While the file ``BARS_EXTRA``
+names exists, the server offers one more tool.
 """
 
 import asyncio
@@ -71,7 +72,7 @@ def die() -> str:
     os._exit(3)
 
 
-if os.environ.get("BARS_EXTRA"):
+if os.environ.get("BARS_EXTRA") and os.path.exists(os.environ["BARS_EXTRA"]):
 
     @server.tool()
     def extra() -> str:

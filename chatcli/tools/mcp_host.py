@@ -1,0 +1,248 @@
+"""The MCP host: one process per user (and build of chat) that keeps MCP servers running between one-shots.
+
+With the warm worker on (``worker = true``), a one-shot reaches its MCP servers through the
+host (chatcli.tools.mcp_link), so a server started for one question is still up for the next.
+The host listens on a unix socket in the user's private runtime directory (0600, where the
+worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
+(the kernel's word: SO_PEERCRED), and keeps one server for each configuration it is asked for
+(the command, arguments, whole environment and working directory it runs with: two
+configurations never share a process). A server that runs no call for ``idle`` seconds is
+stopped; one that died is started again by the next call; the host exits once it has no server
+left and no caller for that long. Its log (and its servers' notes) go to ``mcp-host.log``.
+
+The protocol is JSON, one object a line. A caller opens one connection per server and sends
+``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
+``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``; ``cancel`` stops
+request N (the server is told, as for Ctrl-C); ``status`` and ``stop`` are for chat itself.
+A caller that goes away cancels what it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chatcli.tools.mcp import READY, McpServer, Unavailable
+from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp_transport import describe, is_transport_error
+
+LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The user id of the process at the other end (the kernel's word, not the peer's)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def spec_of(data: dict[str, Any]) -> ServerSpec:
+    """A server's configuration as a caller sent it (checked as mcp.json's would be)."""
+    from chatcli.tools.mcp_config import parse_servers
+
+    name = str(data.get("name") or "")
+    entry = {k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers") and v}
+    (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
+    return spec
+
+
+def dumped(result: Any) -> Any:
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Host:
+    """The servers kept, the callers connected, and the idle clock."""
+
+    def __init__(self, idle: float, log: Any = None):
+        self.idle = idle
+        self.log = log or sys.stderr
+        self.servers: dict[str, McpServer] = {}
+        self.watchers: dict[str, set[asyncio.StreamWriter]] = {}  # who hears a server's notes
+        self.callers = 0
+        self.last = time.monotonic()
+        self.stopping = asyncio.Event()
+
+    def say(self, text: str) -> None:
+        try:
+            self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+            self.log.flush()
+        except (OSError, ValueError):
+            pass
+
+    async def serve(self, sock: socket.socket) -> None:
+        """Answer callers until stopped, or idle with nothing running for ``idle`` seconds."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        listening = await asyncio.start_unix_server(self._caller, sock=sock, limit=LIMIT)
+        sweeping = asyncio.ensure_future(self._sweep())
+        try:
+            await self.stopping.wait()
+        finally:
+            sweeping.cancel()
+            listening.close()
+            await asyncio.gather(*(s.halt(final=True) for s in self.servers.values()), return_exceptions=True)
+
+    async def _sweep(self) -> None:
+        """Stop the servers idle for ``idle`` seconds, forget them, and stop the host when nothing is left."""
+        while True:
+            await asyncio.sleep(max(0.05, min(self.idle / 4, 30.0)))
+            now = time.monotonic()
+            for key, server in list(self.servers.items()):
+                if server.state == READY and not server.calls and now - server.used >= self.idle:
+                    self.say(f"{server.name}: idle for {self.idle:g} s, stopped")
+                    await server.halt()
+                if server.state != READY and not server.calls and now - server.used >= self.idle:
+                    del self.servers[key]
+            if not self.servers and not self.callers and now - self.last >= self.idle:
+                self.stopping.set()
+
+    async def _caller(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is None or peer_uid(sock) != os.getuid():
+            writer.close()  # another user: not a word
+            return
+        self.callers += 1
+        asking: dict[Any, asyncio.Task] = {}
+        try:
+            while line := await reader.readline():
+                self.last = time.monotonic()
+                try:
+                    message = json.loads(line)
+                    number, op = message.get("id"), message.get("op")
+                except (ValueError, AttributeError):
+                    break
+                if op == "cancel":
+                    if number in asking:
+                        asking[number].cancel()
+                elif op in ("status", "stop"):
+                    if op == "stop":
+                        self.stopping.set()
+                    await self._send(writer, {"id": number, "pid": os.getpid(), "servers": self._states()})
+                else:
+                    task = asyncio.ensure_future(self._answer(message, writer))
+                    asking[number] = task
+                    task.add_done_callback(lambda _t, n=number: asking.pop(n, None))
+        except (OSError, ValueError):
+            pass
+        finally:
+            for task in list(asking.values()):
+                task.cancel()  # the caller left: what it asked is cancelled (at the server too)
+            for watching in self.watchers.values():
+                watching.discard(writer)
+            self.callers -= 1
+            self.last = time.monotonic()
+            writer.close()
+
+    def _states(self) -> list[dict[str, Any]]:
+        return [{"name": s.name, "state": s.state, "starts": s.starts} for s in self.servers.values()]
+
+    async def _send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        writer.write(json.dumps(message).encode() + b"\n")
+        await writer.drain()
+
+    def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
+        from chatcli.tools.mcp_cache import fingerprint
+
+        spec = spec_of(message.get("spec") or {})
+        key = fingerprint(spec, {}, spec.cwd)  # the whole configuration: environment and directory included
+        server = self.servers.get(key)
+        if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
+            log_dir = message.get("log_dir")
+            server = McpServer(spec, Path(log_dir) if isinstance(log_dir, str) else None, note=self._noter(key))
+            server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
+            self.servers[key] = server
+        self.watchers.setdefault(key, set()).add(writer)
+        server.used = time.monotonic()
+        return server
+
+    def _noter(self, key: str) -> Any:
+        def note(text: str) -> None:
+            self.say(text)
+            for writer in list(self.watchers.get(key, ())):
+                try:
+                    writer.write(json.dumps({"event": "note", "text": text}).encode() + b"\n")
+                except (OSError, RuntimeError):
+                    pass
+
+        return note
+
+    async def _answer(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        number, op = message.get("id"), message.get("op")
+        try:
+            server = self._server(message, writer)
+        except Exception as exc:  # noqa: BLE001 - a configuration that does not parse
+            await self._send(writer, {"id": number, "error": {"kind": "unavailable", "text": str(exc)}})
+            return
+        try:
+            if op == "attach":
+                await server.ensure()
+                assert server.listing is not None
+                reply: dict[str, Any] = {"listing": server.listing.as_json()}
+            elif op == "call":
+
+                async def progress(done: float, total: float | None, text: str | None) -> None:
+                    await self._send(writer, {"id": number, "progress": [done, total, text]})
+
+                result = await server.call_tool(str(message.get("tool")), message.get("arguments") or {}, progress)
+                reply = {"result": dumped(result)}
+            elif op == "prompt":
+                result = await server.get_prompt(str(message.get("name")), message.get("arguments") or {})
+                reply = {"result": dumped(result)}
+            elif op == "resource":
+                reply = {"result": dumped(await server.read_resource(str(message.get("uri"))))}
+            elif op == "ping":
+                session = await server.ensure()
+                await asyncio.wait_for(session.send_ping(), 10)
+                reply = {}
+            else:
+                reply = {"error": {"kind": "error", "text": f"unknown op {op!r}"}}
+        except asyncio.CancelledError:
+            raise
+        except Unavailable as exc:
+            reply = {"error": {"kind": "unavailable", "text": str(exc), "detail": exc.detail or server.detail}}
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as one line
+            error = getattr(exc, "error", None)
+            if type(exc).__name__ == "McpError" and error is not None and not is_transport_error(exc):
+                reply = {"error": {"kind": "mcp", "code": error.code, "text": error.message}}
+            else:
+                kind = "transport" if is_transport_error(exc) else "error"
+                reply = {"error": {"kind": kind, "text": describe(exc, server.spec, server.start_timeout)}}
+        try:
+            await self._send(writer, {"id": number, **reply})
+        except (OSError, RuntimeError):
+            pass
+
+
+def boot() -> None:
+    """The host's process: ``python -c ... boot()`` SOCKET IDLE (see chatcli.tools.mcp_link)."""
+    path, idle = sys.argv[1], float(sys.argv[2])
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fresh = f"{path}.{os.getpid()}"
+    sock.bind(fresh)
+    os.chmod(fresh, 0o600)
+    sock.listen(64)
+    os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
+    inode = os.lstat(path).st_ino
+    if os.fork():
+        os._exit(0)  # the starter learns that the host listens
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    host = Host(idle)
+    host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
+    try:
+        asyncio.run(host.serve(sock))
+    finally:
+        try:
+            if os.lstat(path).st_ino == inode:
+                os.unlink(path)
+        except OSError:
+            pass
+        host.say("stopped")
+    os._exit(0)

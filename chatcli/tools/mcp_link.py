@@ -1,0 +1,246 @@
+"""A one-shot's way to its MCP servers through the user's MCP host (chatcli.tools.mcp_host), started if need be.
+
+``HostLink.session`` stands in for ``mcp.ClientSession`` (the methods chatcli.tools.mcp uses):
+the server is the host's, started by the first caller that needs it and kept for the next
+ones. The configuration sent is the one the server would run with here: mcp.json's
+environment over the variables an MCP client passes on (PATH, HOME ...), and this working
+directory when mcp.json names none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import sys
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, AsyncIterator, Callable, Mapping
+
+from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp_host import LIMIT
+
+START_TIMEOUT = 30.0
+LOG, LOCK = "mcp-host.log", "mcp-host.lock"
+
+
+@lru_cache(maxsize=1)
+def host_build() -> str:
+    """What must match between a caller and the host it uses: chat's version and code, this Python."""
+    from chatcli import __version__
+
+    package = Path(__file__).resolve().parent.parent
+    newest = max((p.stat().st_mtime_ns for p in package.rglob("*.py")), default=0)
+    return hashlib.sha256(f"{__version__} {package} {newest} {sys.executable}".encode()).hexdigest()[:12]
+
+
+def _start(directory: Path, path: Path, idle: float) -> None:
+    """Start the host (one caller at a time) and return once it listens (or it failed)."""
+    import fcntl
+    import subprocess
+
+    lock = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+                return  # another caller started it meanwhile
+            except OSError:
+                pass
+        with contextlib.suppress(OSError):
+            path.unlink()  # left by a host that is gone
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.tools.mcp_host import boot; boot()"
+        environ = {k: v for k, v in os.environ.items() if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON"))}
+        log = os.open(directory / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            boot = subprocess.Popen(
+                [sys.executable, "-c", code, str(path), str(idle)], env=environ, cwd="/", stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(log)
+        try:
+            boot.wait(START_TIMEOUT)  # it exits once its host listens
+        except subprocess.TimeoutExpired:
+            boot.kill()
+            boot.wait()
+    finally:
+        os.close(lock)
+
+
+class HostLink:
+    """The user's MCP host: where it listens (``runtime_dir``), and how long its servers may idle."""
+
+    def __init__(self, idle: float, environ: Mapping[str, str] = os.environ):
+        self.idle = idle
+        self.environ = environ
+
+    def socket_path(self) -> tuple[Path, Path]:
+        from chatcli.paths import runtime_dir
+
+        directory = runtime_dir(self.environ)
+        if directory is None:
+            raise ConnectionError("no private directory for the MCP host's socket")
+        return directory, directory / f"mcp-{host_build()}.sock"
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        directory, path = self.socket_path()
+        for attempt in range(2):
+            try:
+                return await asyncio.open_unix_connection(str(path), limit=LIMIT)
+            except OSError:
+                if attempt:
+                    raise
+                await asyncio.to_thread(_start, directory, path, self.idle)
+        raise ConnectionError("the MCP host did not start")
+
+    @contextlib.asynccontextmanager
+    async def session(
+        self, spec: ServerSpec, log_dir: Path | None, on_exit: Callable[[], None], note: Callable[[str], None] | None
+    ) -> AsyncIterator[HostSession]:
+        from mcp.client.stdio import get_default_environment
+
+        reader, writer = await self.connect()
+        sent = {
+            "name": spec.name, "command": spec.command, "args": list(spec.args), "url": spec.url,
+            "headers": dict(spec.headers), "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
+            "env": {**get_default_environment(), **spec.env} if spec.command else {},
+        }  # fmt: skip
+        session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+
+class HostSession:
+    """A server of the host, as ``mcp.ClientSession`` offers it (the methods chat uses)."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        spec: dict[str, Any],
+        log_dir: str | None,
+        on_exit: Callable[[], None],
+        note: Callable[[str], None] | None,
+    ):
+        self._reader, self._writer, self._spec, self._log_dir = reader, writer, spec, log_dir
+        self._on_exit, self._note = on_exit, note
+        self._request_id = 0
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._progress: dict[int, Any] = {}
+        self._listing: dict[str, Any] = {}
+        self._reading = asyncio.ensure_future(self._read())
+
+    async def close(self) -> None:
+        self._reading.cancel()
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    async def _read(self) -> None:
+        try:
+            while line := await self._reader.readline():
+                message = json.loads(line)
+                if message.get("event") == "note" and self._note is not None:
+                    self._note(str(message.get("text")))
+                    continue
+                number = message.get("id")
+                if "progress" in message and number in self._progress:
+                    await self._progress[number](*message["progress"])
+                elif number in self._waiting and not self._waiting[number].done():
+                    self._waiting[number].set_result(message)
+        except (OSError, ValueError):
+            pass
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("connection closed: the MCP host went away"))
+        self._on_exit()
+
+    async def _ask(self, op: str, progress: Any = None, **fields: Any) -> dict[str, Any]:
+        number = self._request_id
+        self._request_id += 1
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting[number] = answer
+        if progress is not None:
+            self._progress[number] = progress
+        try:
+            message = {"id": number, "op": op, "spec": self._spec, "log_dir": self._log_dir, **fields}
+            self._writer.write(json.dumps(message).encode() + b"\n")
+            await self._writer.drain()
+            reply = await answer
+        finally:
+            self._waiting.pop(number, None)
+            self._progress.pop(number, None)
+        error = reply.get("error")
+        if isinstance(error, dict):
+            raise _error(error)
+        return reply
+
+    async def initialize(self) -> Any:
+        self._listing = (await self._ask("attach")).get("listing") or {}
+        return SimpleNamespace(capabilities=SimpleNamespace(prompts=True, resources=True))
+
+    async def list_tools(self, cursor: Any = None) -> Any:
+        from mcp.types import ListToolsResult
+
+        return ListToolsResult.model_validate({"tools": self._listing.get("tools") or []})
+
+    async def list_prompts(self) -> Any:
+        from mcp.types import ListPromptsResult
+
+        return ListPromptsResult.model_validate({"prompts": self._listing.get("prompts") or []})
+
+    async def list_resources(self) -> Any:
+        from mcp.types import ListResourcesResult
+
+        return ListResourcesResult.model_validate({"resources": self._listing.get("resources") or []})
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
+        from mcp.types import CallToolResult
+
+        reply = await self._ask("call", progress_callback, tool=name, arguments=arguments)
+        return CallToolResult.model_validate(reply["result"])
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        from mcp.types import GetPromptResult
+
+        return GetPromptResult.model_validate((await self._ask("prompt", name=name, arguments=arguments))["result"])
+
+    async def read_resource(self, uri: str) -> Any:
+        from mcp.types import ReadResourceResult
+
+        return ReadResourceResult.model_validate((await self._ask("resource", uri=uri))["result"])
+
+    async def send_notification(self, notification: Any) -> None:
+        """A cancellation (the only notification chat sends after the start) is passed on to the host."""
+        params = getattr(getattr(notification, "root", notification), "params", None)
+        if getattr(params, "requestId", None) is not None:
+            self._writer.write(json.dumps({"id": params.requestId, "op": "cancel"}).encode() + b"\n")
+            await self._writer.drain()
+
+    async def send_ping(self) -> Any:
+        return await self._ask("ping")
+
+
+def _error(error: dict[str, Any]) -> Exception:
+    """The exception a direct session would have raised for what the host says went wrong."""
+    text = str(error.get("text") or "the MCP host failed")
+    kind = error.get("kind")
+    if kind == "mcp":
+        from mcp.shared.exceptions import McpError
+        from mcp.types import ErrorData
+
+        return McpError(ErrorData(code=int(error.get("code") or -32000), message=text))
+    if kind == "transport":
+        return ConnectionError(f"connection closed: {text}")
+    from chatcli.tools.mcp_calls import Unavailable
+
+    return Unavailable(text, str(error.get("detail") or ""))
