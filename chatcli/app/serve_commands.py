@@ -73,6 +73,12 @@ def serve_command(
         from chatcli.app.run import preflight
 
         preflight(settings)
+        from dataclasses import replace
+
+        from chatcli.app.worker_settings import worker_config
+
+        # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
+        settings = replace(settings, worker_idle=worker_config(env.environ)[1])
         serve(settings, host, port, unix, secret, allow_host)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chatcli.tools.mcp import READY, McpServer, Unavailable
+from chatcli.tools.mcp import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
 from chatcli.tools.mcp_config import ServerSpec
 from chatcli.tools.mcp_transport import describe, is_transport_error
 
@@ -98,7 +98,7 @@ class Host:
                 if server.state == READY and not server.calls and now - server.used >= self.idle:
                     self.say(f"{server.name}: idle for {self.idle:g} s, stopped")
                     await server.halt()
-                if server.state != READY and not server.calls and now - server.used >= self.idle:
+                if server.state in (IDLE, FAILED, STOPPED) and now - server.used >= self.idle:
                     del self.servers[key]
             if not self.servers and not self.callers and now - self.last >= self.idle:
                 self.stopping.set()
@@ -155,7 +155,8 @@ class Host:
         server = self.servers.get(key)
         if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
             log_dir = message.get("log_dir")
-            server = McpServer(spec, Path(log_dir) if isinstance(log_dir, str) else None, note=self._noter(key))
+            server = McpServer(spec, Path(log_dir) if isinstance(log_dir, str) else None, note=self.say)
+            server.connection.note = self._noter(key)  # what only the host sees (a stray line): its callers hear it
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
             self.servers[key] = server
         self.watchers.setdefault(key, set()).add(writer)
@@ -183,6 +184,7 @@ class Host:
         try:
             if op == "attach":
                 await server.ensure()
+                server.used = time.monotonic()
                 assert server.listing is not None
                 reply: dict[str, Any] = {"listing": server.listing.as_json()}
             elif op == "call":

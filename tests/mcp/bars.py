@@ -1,7 +1,8 @@
 """A small MCP server for the tests, written with FastMCP: `python bars.py` (stdio) or `python bars.py http PORT`.
 
 With ``BARS_STARTS`` set, each start adds a line (its pid) to that file; with ``BARS_CANCELS``,
-each call of ``slow`` that is cancelled adds one (its seconds). While the file ``BARS_EXTRA``
+each call of ``slow`` that is cancelled adds one (its seconds); with ``BARS_CALLS``, each call of
+``slow`` or ``stubborn`` adds one as it begins. While the file ``BARS_EXTRA``
 names exists, the server offers one more tool.
 """
 
@@ -42,6 +43,7 @@ def shout(text: str) -> str:
 @server.tool()
 async def slow(seconds: float) -> str:
     """Wait that many seconds, then say so."""
+    _record("BARS_CALLS", f"slow {seconds}")
     try:
         await asyncio.sleep(seconds)
     except asyncio.CancelledError:
@@ -53,6 +55,7 @@ async def slow(seconds: float) -> str:
 @server.tool()
 def stubborn(seconds: float) -> str:
     """Wait that many seconds, deaf to everything meanwhile."""
+    _record("BARS_CALLS", f"stubborn {seconds}")
     time.sleep(seconds)
     return f"waited {seconds} s, deaf"
 

@@ -1,0 +1,144 @@
+"""MCP servers kept across calls: one-shots with the warm worker share them (through the MCP host), and so do
+``chat serve``'s requests; a server idle too long is stopped, one that died is started again.
+
+tests/mcp/bars.py adds a line (its pid) to the file ``BARS_STARTS`` names each time it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.test_mcp import write_servers
+from tests.test_mcp_lazy import bars, results, started
+from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_worker import chat, log, served, worker_env  # noqa: F401 - worker_env is a fixture
+
+pytestmark = pytest.mark.e2e  # starts MCP servers, the worker and chat serve
+
+
+def host_answer(env: dict[str, str], op: str) -> dict[str, Any] | None:
+    """What the MCP host answers ``op`` ("status", "stop"); None when no host listens."""
+    for path in (Path(env["XDG_RUNTIME_DIR"]) / "chatcli").glob("mcp-*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            try:
+                sock.connect(str(path))
+            except OSError:
+                continue
+            sock.sendall(json.dumps({"id": 0, "op": op}).encode() + b"\n")
+            return json.loads(sock.makefile().readline())
+    return None
+
+
+@pytest.fixture
+def kept_env(worker_env):  # noqa: F811
+    """worker_env, the MCP host stopped at the end."""
+    yield worker_env
+    state = host_answer(worker_env, "stop")
+    if state is not None:
+        assert gone(state["pid"]), "the MCP host did not stop"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def gone(pid: int, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def pids(marks: Path) -> list[int]:
+    return [int(line) for line in marks.read_text().split()] if marks.exists() else []
+
+
+def test_one_shots_through_the_worker_share_one_server(server, kept_env, tmp_path):
+    marks = tmp_path / "starts"
+    write_servers(kept_env, {"bars": bars(marks)})
+    for number in range(3):
+        server.queue(tool_calls(("add", {"a": 40, "b": number})), Reply("added"))
+        run = chat(kept_env, "--yes", f"add {number}")
+        assert run.code == 0 and run.out == "added\n", (run, log(kept_env))
+        assert results(server.requests[-1]) == [str(40 + number)]
+    assert served(kept_env) >= 2  # the worker answered (the first one-shot may have started it)
+    assert started(marks) == 1, "a one-shot through the worker started the server again"
+    (kept,) = host_answer(kept_env, "status")["servers"]
+    assert kept["name"] == "bars" and kept["state"] == "ready" and alive(pids(marks)[0])
+    server.queue(Reply("plain"))
+    assert chat(kept_env, "a plain question").code == 0
+    assert started(marks) == 1
+
+
+def test_a_server_that_died_in_the_host_is_started_again_by_the_next_one_shot(server, kept_env, tmp_path):
+    marks = tmp_path / "starts"
+    write_servers(kept_env, {"bars": bars(marks)})
+    server.queue(tool_calls(("die", {})), Reply("it died"))
+    died = chat(kept_env, "--yes", "stop it")
+    assert died.code == 0 and results(server.requests[-1])[0].startswith("error:"), died
+    said = [line for line in died.err.splitlines() if line.startswith("MCP server bars")]
+    assert len(said) == 1 and "starts again" in said[0], died
+    server.queue(tool_calls(("add", {"a": 2, "b": 40})), Reply("back"))
+    again = chat(kept_env, "--yes", "add")
+    assert again.code == 0 and results(server.requests[-1]) == ["42"], (again, log(kept_env))
+    assert started(marks) == 2
+
+
+def test_the_host_stops_an_idle_server_and_the_next_call_starts_it(server, kept_env, tmp_path):
+    marks = tmp_path / "starts"
+    env = dict(kept_env, CHATCLI_WORKER_IDLE="1")
+    write_servers(env, {"bars": bars(marks)})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert chat(env, "--yes", "add").code == 0
+    assert gone(pids(marks)[0]), "the idle server was not stopped"
+    server.queue(tool_calls(("add", {"a": 2, "b": 2})), Reply("four"))
+    run = chat(env, "--yes", "add again")
+    assert run.code == 0 and results(server.requests[-1]) == ["4"], run
+    assert started(marks) == 2
+
+
+def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_streams_progress(
+    server,
+    chat_env,
+    serving,  # noqa: F811 - the fixture
+    tmp_path,
+):
+    marks = tmp_path / "starts"
+    write_servers(chat_env, {"bars": bars(marks)})
+    served_ = serving("--yes", env=dict(chat_env, CHATCLI_WORKER_IDLE="2"))
+    for number in range(2):
+        server.queue(tool_calls(("add", {"a": 40, "b": number})), Reply("added"))
+        status, answer = served_.ask("kept", f"add {number}")
+        assert status == 200 and answer["tool_calls"][0]["result"] == str(40 + number), answer
+    assert started(marks) == 1  # one server for both requests
+    assert gone(pids(marks)[0]), "the idle server was not stopped"
+    server.queue(tool_calls(("die", {})), Reply("died"), tool_calls(("add", {"a": 1, "b": 2})), Reply("three"))
+    status, answer = served_.ask("kept", "die")
+    assert status == 200 and answer["tool_calls"][0]["result"].startswith("error:"), answer
+    status, answer = served_.ask("kept", "add")
+    assert status == 200 and answer["tool_calls"][0]["result"] == "3", answer
+    assert started(marks) == 3  # started again after the idle stop, and after it died
+    server.queue(tool_calls(("steps", {"count": 2})), Reply("stepped"))
+    events = list(served_.events("/v1/threads/kept/messages", {"content": "step"}))
+    progress = [e for e in events if e["type"] == "progress"]
+    assert [e["message"] for e in progress if e["message"]] == ["step 1 of 2", "step 2 of 2"], events
+    assert {e["label"] for e in progress} == {"bars:steps"}
+    kinds = [e["type"] for e in events]
+    assert kinds.index("tool_call") < kinds.index("progress") < kinds.index("tool_result")
