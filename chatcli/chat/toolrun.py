@@ -21,7 +21,7 @@ async def run_call(
     told: dict[str, Any] = {"done": None, "total": None, "message": None}  # what the tool said last
     heard = asyncio.Event()
 
-    def reported(done: float, total: float | None, message: str | None) -> None:
+    def reported(done: float | None, total: float | None, message: str | None) -> None:
         # Heard in the MCP session's own task: the event is emitted from the ticker's, in the turn's context.
         text = " ".join(message.split())[:MESSAGE_CHARS] if isinstance(message, str) else None
         told.update(done=done, total=total, message=text or None)

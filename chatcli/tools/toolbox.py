@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.approvals import ApprovalRules
-from chatcli.tools.mcp import IDLE, READY, STARTING, McpServer, Unavailable
+from chatcli.tools.mcp import READY, STARTING, McpServer, Unavailable
 from chatcli.tools.mcp_config import ServerSpec
 from chatcli.tools.results import Outcome, heard, mcp_block, result_text
 
@@ -41,22 +41,6 @@ class ToolEntry:
     @property
     def description(self) -> str:
         return " ".join(str(self.tool.description or "").split())
-
-
-@dataclass
-class ServerStatus:
-    """One line of `chat tools`: a server (or the built-ins), its state and its tools."""
-
-    name: str
-    transport: str
-    state: str
-    detail: str = ""
-    where: str = ""
-    tools: list[ToolEntry] = field(default_factory=list)
-    log: Path | None = None
-    prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
-    resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
-    listed_at: float | None = None  # when what it offers was listed (epoch seconds)
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -106,7 +90,7 @@ class Toolbox(ApprovalRules):
         return asyncio.shield(self.loaded)
 
     @property
-    def _builtin(self) -> list[ToolEntry]:
+    def builtin_entries(self) -> list[ToolEntry]:
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
             self._made = [
@@ -190,7 +174,7 @@ class Toolbox(ApprovalRules):
 
     def entries(self) -> list[ToolEntry]:
         """The tools the model can call now, each under a unique name fit for the API."""
-        found: list[ToolEntry] = list(self._builtin)
+        found: list[ToolEntry] = list(self.builtin_entries)
         taken = {entry.name for entry in found}
         for server in self.servers:
             for tool in server.tools:  # none unless the server's listing is known and it is not given up
@@ -227,36 +211,11 @@ class Toolbox(ApprovalRules):
             schemas.append(schema)
         return schemas
 
-    def status(self) -> list[ServerStatus]:
-        """The built-ins and each server: state, and what it offers when that is known."""
-        rows = []
-        if self.builtin_groups:
-            rows.append(
-                ServerStatus(
-                    builtin.SERVER, "built-in", READY, where=", ".join(self.builtin_groups), tools=list(self._builtin)
-                )
-            )
-        from chatcli.tools.context import prompts, resources
+    def status(self) -> list[Any]:
+        """The built-ins and each server: state, and what it offers when that is known (chatcli.tools.status)."""
+        from chatcli.tools.status import status
 
-        entries, offered, readable = self.entries(), prompts(self), resources(self)
-        for server in self.servers:
-            tools = [e for e in entries if e.server == server.name]
-            row = ServerStatus(
-                server.name,
-                server.spec.transport,
-                server.state,
-                server.detail,
-                server.spec.where,
-                tools,
-                server.log_path,
-            )
-            row.listed_at = server.listed_at if server.offers else None
-            if server.state == IDLE and not server.detail:
-                row.detail = "starts when used"
-            row.prompts = [p for p in offered if p.server == server.name]
-            row.resources = [r for r in readable if r.server == server.name]
-            rows.append(row)
-        return rows
+        return status(self)
 
     # ---- calling -----------------------------------------------------------------------------
 
@@ -268,7 +227,7 @@ class Toolbox(ApprovalRules):
         entry: ToolEntry,
         arguments: dict[str, Any],
         call_id: str = "call",
-        progress: Callable[[float, float | None, str | None], None] | None = None,
+        progress: Callable[[float | None, float | None, str | None], None] | None = None,
     ) -> Outcome:
         """Run one approved call within the time limit; its result as text.
 
@@ -290,6 +249,10 @@ class Toolbox(ApprovalRules):
                 server = self.server(entry.server)
                 if server is None:
                     raise Unavailable(f"no MCP server named {entry.server}")
+                if server.state != READY and progress is not None:  # said while it starts (a live line)
+                    progress(None, None, f"starting MCP server {server.name}")
+                    await server.ensure()
+                    progress(None, None, None)
                 result = await server.call_tool(entry.tool.name, arguments, heard(progress))
         except TimeoutError:
             return Outcome(

@@ -1,0 +1,62 @@
+"""What `chat tools` and `/tools` list: each server (and the built-ins), its state and what it offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatcli.tools import builtin
+from chatcli.tools.mcp import IDLE, READY
+
+
+@dataclass
+class ServerStatus:
+    """One line of `chat tools`: a server (or the built-ins), its state and its tools."""
+
+    name: str
+    transport: str
+    state: str
+    detail: str = ""
+    where: str = ""
+    tools: list[Any] = field(default_factory=list)
+    log: Path | None = None
+    prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
+    resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
+    listed_at: float | None = None  # when what it offers was listed (epoch seconds)
+
+
+def status(toolbox: Any) -> list[ServerStatus]:
+    """The built-ins and each server of ``toolbox``: state, and what it offers when that is known."""
+    rows = []
+    if toolbox.builtin_groups:
+        rows.append(
+            ServerStatus(
+                builtin.SERVER,
+                "built-in",
+                READY,
+                where=", ".join(toolbox.builtin_groups),
+                tools=list(toolbox.builtin_entries),
+            )
+        )
+    from chatcli.tools.context import prompts, resources
+
+    entries, offered, readable = toolbox.entries(), prompts(toolbox), resources(toolbox)
+    for server in toolbox.servers:
+        tools = [e for e in entries if e.server == server.name]
+        row = ServerStatus(
+            server.name,
+            server.spec.transport,
+            server.state,
+            server.detail,
+            server.spec.where,
+            tools,
+            server.log_path,
+        )
+        row.listed_at = server.listed_at if server.offers else None
+        if server.state == IDLE and not server.detail:
+            row.detail = "starts when used"
+        row.prompts = [p for p in offered if p.server == server.name]
+        row.resources = [r for r in readable if r.server == server.name]
+        rows.append(row)
+    return rows
