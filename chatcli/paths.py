@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -45,6 +46,8 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's cache directory for chatcli ($XDG_CACHE_HOME/chatcli): what can be made again (MCP tool lists)."""
     if environ.get("XDG_CACHE_HOME"):
         return Path(environ["XDG_CACHE_HOME"]) / "chatcli"
+    if sys.platform.startswith("linux") and environ.get("HOME"):
+        return Path(environ["HOME"]) / ".cache" / "chatcli"  # platformdirs' answer, without importing it
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("chatcli"))

@@ -142,3 +142,34 @@ def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_s
     assert {e["label"] for e in progress} == {"bars:steps"}
     kinds = [e["type"] for e in events]
     assert kinds.index("tool_call") < kinds.index("progress") < kinds.index("tool_result")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_another_user_gets_nothing_from_the_mcp_host(server, kept_env, tmp_path):
+    write_servers(kept_env, {"bars": bars(tmp_path / "starts")})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert chat(kept_env, "--yes", "add").code == 0
+    directory = Path(kept_env["XDG_RUNTIME_DIR"]) / "chatcli"
+    (sock,) = directory.glob("mcp-*.sock")
+    # As if the file modes let them in: the kernel's word on the peer's uid still keeps them out.
+    for path, mode in ((directory.parent, 0o711), (directory, 0o711), (sock, 0o666)):
+        os.chmod(path, mode)
+    probe = (
+        "import json, os, socket, sys\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "print('connected as', os.getuid(), flush=True)\n"
+        "try:\n"
+        "    s.sendall(json.dumps({'id': 0, 'op': 'status'}).encode() + b'\\n')\n"
+        "    print('reply', s.makefile().readline() or None)\n"
+        "except OSError as exc:\n"
+        "    print('reply None', exc)\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", probe, str(sock)], capture_output=True, text=True, timeout=30)
+    for path in (directory.parent, directory):
+        os.chmod(path, 0o700)
+    assert proc.stdout.startswith("connected as 65534\nreply None"), proc
+    assert host_answer(kept_env, "status")["servers"][0]["state"] == "ready"  # still there for its user

@@ -17,6 +17,7 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import BARS, write_servers
+from tests.test_sandbox import needs_bwrap
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -171,3 +172,18 @@ def test_a_damaged_cache_file_is_as_good_as_none(server, chat_env, tmp_path, dam
     assert started(marks) == 2  # listed again
     assert offered(server.requests[1]) == offered(server.requests[0])
     assert chat(chat_env, "hi").code == 0 and started(marks) == 2  # and the file written whole again
+
+
+@needs_bwrap
+def test_a_sandboxed_command_run_in_home_cannot_plant_a_cached_listing(server, chat_env):
+    """The cache directory exists (0700) before any command runs, so the sandbox keeps it read-only even
+    when the working directory holds it: a command cannot create it and fill it for a later session."""
+    home = Path(chat_env["HOME"])
+    planted = home / ".cache" / "chatcli" / "mcp" / "planted.json"
+    command = f"mkdir -p {planted.parent}; echo '{{}}' > {planted}; echo tried"
+    server.queue(tool_calls(("shell", {"command": command})), Reply("done"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "go", cwd=home)
+    assert run.code == 0, run
+    assert not planted.exists()
+    assert "Read-only file system" in results(server.requests[1])[0]
+    assert stat.S_IMODE(planted.parent.stat().st_mode) == 0o700

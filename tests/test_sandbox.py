@@ -121,19 +121,21 @@ def test_git_and_chats_own_directories_stay_read_only_inside_the_working_directo
     (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     config = tmp_path / "home" / ".config" / "chatcli"
     data = tmp_path / "home" / ".local" / "share" / "chatcli"
+    cache = tmp_path / "home" / ".cache" / "chatcli" / "mcp"  # MCP servers' listings: what the model is offered
     config.mkdir(parents=True)
     data.mkdir(parents=True)
+    cache.mkdir(parents=True)
     (config / "config.toml").write_text('model = "mine"\n')
     result = shell(
         "echo x > .git/HEAD; echo x > .git/new; echo x > home/.config/chatcli/config.toml; "
-        "echo x > home/.local/share/chatcli/chat.db; echo ok > fine.txt"
+        "echo x > home/.local/share/chatcli/chat.db; echo x > home/.cache/chatcli/mcp/planted.json; echo ok > fine.txt"
     )
     assert (tmp_path / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n" and not (
         tmp_path / ".git" / "new"
     ).exists()
     assert (config / "config.toml").read_text() == 'model = "mine"\n'
-    assert not (data / "chat.db").exists()
-    assert result.count("Read-only file system") == 4, result
+    assert not (data / "chat.db").exists() and not (cache / "planted.json").exists()
+    assert result.count("Read-only file system") == 5, result
     assert (tmp_path / "fine.txt").read_text() == "ok\n"
 
 

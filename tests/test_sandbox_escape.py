@@ -148,6 +148,17 @@ def test_the_worker_s_fallback_directories_are_all_hidden(place, monkeypatch):
         )
 
 
+def test_the_mcp_host_listens_where_the_worker_does(place):
+    """The MCP host's socket (chatcli.paths.runtime_dir) is in the worker's directory: hidden as it is."""
+    from chatcli.app.worker_client import runtime_dir as worker_dir
+    from chatcli.paths import runtime_dir
+
+    private = place / "xdg2"
+    private.mkdir(mode=0o700)
+    for environ in ({"XDG_RUNTIME_DIR": str(private)}, {"TMPDIR": str(place)}, {"XDG_RUNTIME_DIR": str(place)}, {}):
+        assert str(runtime_dir(environ)) == worker_dir(environ), environ
+
+
 # --------------------------------------------------------------------------- the environment
 
 

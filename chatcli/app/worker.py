@@ -34,6 +34,7 @@ MAX_CHILDREN = 32  # more callers at once than this go the normal way
 WARM = (
     "chatcli.app.cli", "chatcli.app.run", "chatcli.chat.session", "chatcli.chat.failures", "chatcli.chat.attachments",
     "chatcli.chat.context_windows", "chatcli.local.policy", "chatcli.local.server", "chatcli.tools.mcp_config",
+    "chatcli.tools.toolbox", "chatcli.tools.mcp_cache", "chatcli.tools.mcp_link",
     "chatcli.store.sqlite", "chatcli.ui.output", "chatcli.ui.jsonout", "chatcli.ui.reply", "chatcli.ui.signals",
     "chatcli.app.completion", "chatcli.trust", "dotenv", "platformdirs", "pwd", "anyio._backends._asyncio",
     "anyio.streams.stapled", "langchain_core.messages.block_translators.langchain_v0", "langchain_core.tracers.stdout",

@@ -111,9 +111,10 @@ async def open_conversation(
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
     ``listener`` hears every turn (chatcli.chat.events) and what happens between turns, and is
-    asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by
-    default the conversation opens its own: MCP servers start first, and the engine loads in a
-    thread meanwhile, so their start-up overlaps.
+    asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the
+    session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
+    opens its own: MCP servers with no cached listing start first, and the engine loads in a thread
+    meanwhile, so their start-up overlaps.
     """
     check_thread_id(thread_id)
     listener = listener if listener is not None else Silent()
@@ -121,7 +122,7 @@ async def open_conversation(
         if toolbox is OWN:
             # With the warm worker on, one-shots share MCP servers kept by the MCP host.
             toolbox = await stack.enter_async_context(open_toolbox(settings, listener, shared=settings.worker))
-            if toolbox is not None and toolbox.servers:
+            if toolbox is not None and toolbox.loaded is not None:  # a server starts (nothing cached for it)
                 await toolbox.warm()
                 await asyncio.to_thread(load_engine)
         engine = await stack.enter_async_context(open_engine(settings, listener, toolbox))
@@ -240,6 +241,8 @@ async def open_toolbox(
     from chatcli.tools.toolbox import Toolbox
 
     sandbox.use(sandbox.policy_for(settings))  # what the shell tool runs in, and the approval block says
+    cache = ListCache()
+    cache.prepare()
     toolbox = Toolbox(
         builtin_groups=settings.tools,
         servers=servers,
@@ -248,7 +251,7 @@ async def open_toolbox(
         timeout=settings.tool_timeout,
         log_dir=data_dir() / "mcp",
         note=notices(listener) if listener is not None else None,
-        cache=ListCache(),
+        cache=cache,
         link=HostLink(settings.worker_idle) if shared else None,
     )
     toolbox.start(refresh=refresh)

@@ -217,6 +217,9 @@ def make_tools_node(toolbox: Any) -> Any:
     from chatcli.chat.toolrun import run_call, shown_call
 
     async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
+        return await calls_run(state)  # (a small node: LangGraph reads its code for subgraphs at each compile)
+
+    async def calls_run(state: dict[str, Any]) -> dict[str, Any]:
         calls = open_calls(state["messages"])
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)

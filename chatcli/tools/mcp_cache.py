@@ -100,6 +100,11 @@ class ListCache:
         self.root = root if root is not None else cache_root(environ)
         self.environ = environ
 
+    def prepare(self) -> None:
+        """Make the directory now (0700), before any command runs: the shell tool's sandbox keeps an
+        existing one read-only, but could create a missing one and fill it."""
+        _private(self.root.parent, True) and _private(self.root, True)
+
     def key(self, spec: ServerSpec) -> str:
         return fingerprint(spec, self.environ)
 

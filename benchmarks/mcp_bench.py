@@ -1,0 +1,194 @@
+"""Row 14: what MCP servers in mcp.json cost when no tool is called, and what the first call costs.
+
+Two private homes, run side by side round by round (order rotated): one with no mcp.json, one
+whose mcp.json lists three copies of the FastMCP test server ``tests/mcp/bars.py`` over stdio
+(7 tools each), their listings cached by a first run. Each server writes a line to a file when
+it starts: the run fails if a question that calls no tool started one.
+
+- *one-shot*: ``chat QUESTION`` (stdout a pipe, stdin empty), wall and CPU (the child and what it
+  waited for), the request must offer 21 MCP tools (0 with none);
+- *worker*: the same with the warm worker on (``CHATCLI_WORKER=1``), the worker started before the
+  first round; the run fails if the worker did not answer;
+- *prompt*: ``chat`` in a pseudo-terminal: spawn -> prompt drawn, and spawn -> the answer of ``hi``
+  typed the moment the prompt shows;
+- *first call*: ``chat --yes --jsonl`` whose reply calls ``add`` twice: the seconds of each call as
+  chat reports them (the first starts the server, the second finds it up); and through the warm
+  worker, the first call of a one-shot once the MCP host keeps the server from an earlier one.
+
+Ratios are medians of per-round ratios. Runs this checkout (``python -m chatcli``):
+
+    .venv/bin/python benchmarks/mcp_bench.py [--runs N]      # about 2 minutes on 2 cores
+
+Prints a Markdown table and writes it to benchmarks/results-mcp.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from bench import END_MARK, PY, PtyChat, answered, chat_env, prompt_shown, timed_run  # noqa: E402
+
+from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
+
+CHAT = [PY, "-m", "chatcli"]
+BARS = ROOT / "tests" / "mcp" / "bars.py"
+SERVERS, TOOLS = 3, 7
+QUESTION = "What is the capital of France?"
+
+
+def homes(work: Path) -> dict[str, Path]:
+    found = {"none": work / "none", "mcp": work / "mcp"}
+    for home in found.values():
+        (home / ".config" / "chatcli").mkdir(parents=True)
+    servers = {
+        f"bars{i}": {"command": PY, "args": [str(BARS)], "env": {"BARS_STARTS": str(work / "starts")}}
+        for i in range(1, SERVERS + 1)
+    }
+    (found["mcp"] / ".config" / "chatcli" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    return found
+
+
+def starts(work: Path) -> int:
+    path = work / "starts"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def offered(server: FakeOpenAIServer) -> int:
+    return len(server.requests[-1].get("tools") or [])
+
+
+def oneshot(env: dict[str, str], work: Path, server: FakeOpenAIServer, tools: int) -> tuple[float, float]:
+    before = starts(work)
+    wall, proc, cpu = timed_run([*CHAT, QUESTION], env=env, cwd=work)
+    if proc.returncode != 0 or END_MARK not in proc.stdout.decode():
+        raise SystemExit(f"one-shot failed: {proc.stderr.decode()[-400:]}")
+    if offered(server) != tools or starts(work) != before:
+        raise SystemExit(f"one-shot offered {offered(server)} tools (not {tools}) or started a server")
+    return wall, cpu
+
+
+def prompt(env: dict[str, str], work: Path) -> tuple[float, float]:
+    chat = PtyChat([], env, work, command=CHAT)
+    try:
+        shown = chat.wait_for(prompt_shown)
+        chat.send(b"hi\r")
+        return shown, chat.wait_for(answered)
+    finally:
+        chat.close()
+
+
+def call_seconds(env: dict[str, str], work: Path, server: FakeOpenAIServer, calls: int) -> list[float]:
+    """The seconds chat reports for each ``add`` call of one reply (``calls`` of them)."""
+    server.queue(tool_calls(*[("add", {"a": i, "b": 1}) for i in range(calls)]), Reply(f"done {END_MARK}"))
+    proc = subprocess.run([*CHAT, "--yes", "--jsonl", "add"], env=env, cwd=work, capture_output=True, timeout=120)
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    seconds = [e["seconds"] for e in events if e["type"] == "tool_result" and e["status"] == "ok"]
+    if proc.returncode != 0 or len(seconds) != calls:
+        raise SystemExit(f"the tool calls failed: {proc.stderr.decode()[-400:]}")
+    return seconds
+
+
+def served(env: dict[str, str]) -> int:
+    out = subprocess.run([*CHAT, "worker", "status", "--json"], env=env, capture_output=True, timeout=60).stdout
+    return json.loads(out).get("served") or 0
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="rounds (default 9)")
+    parser.add_argument("--out", default=str(HERE / "results-mcp.md"))
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mb", dir="/tmp"))
+    (work / "run").mkdir(mode=0o700)
+    found = homes(work)
+    samples: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        samples.setdefault(key, []).append(value)
+
+    with FakeOpenAIServer(default_reply=f"Paris. {END_MARK}") as server:
+        envs = {k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT)} for k, h in found.items()}
+        workers = {k: {**env, "CHATCLI_WORKER": "1", "XDG_RUNTIME_DIR": str(work / "run")} for k, env in envs.items()}
+        tools = {"none": 0, "mcp": SERVERS * TOOLS}
+        for which in envs:  # the first runs list the servers (and cache them) and start the worker
+            timed_run([*CHAT, QUESTION], env=envs[which], cwd=work)
+            timed_run([*CHAT, QUESTION], env=workers[which], cwd=work)
+        listed = starts(work)
+        for round_ in range(options.runs):
+            order = list(envs)[round_ % 2 :] + list(envs)[: round_ % 2]
+            for which in order:
+                wall, cpu = oneshot(envs[which], work, server, tools[which])
+                add(f"oneshot_{which}", wall)
+                add(f"oneshot_cpu_{which}", cpu)
+            for which in order:
+                before = served(workers[which])
+                add(f"worker_{which}", oneshot(workers[which], work, server, tools[which])[0])
+                if served(workers[which]) != before + 1:
+                    raise SystemExit("the worker did not answer")
+            for which in order:
+                shown, answer = prompt(envs[which], work)
+                add(f"prompt_{which}", shown)
+                add(f"answer_{which}", answer)
+            for key in ("oneshot", "oneshot_cpu", "worker", "prompt", "answer"):
+                add(f"{key}_ratio", samples[f"{key}_mcp"][-1] / samples[f"{key}_none"][-1])
+        if starts(work) != listed:
+            raise SystemExit("a question that called no tool started an MCP server")
+        for _ in range(options.runs):
+            first, later = call_seconds(envs["mcp"], work, server, 2)
+            add("call_first", first)
+            add("call_later", later)
+            add("call_worker", call_seconds(workers["mcp"], work, server, 1)[0])
+        subprocess.run([*CHAT, "worker", "stop"], env=workers["none"], capture_output=True, timeout=60)
+    shutil.rmtree(work, ignore_errors=True)
+
+    m = {key: med(values) for key, values in samples.items()}
+    rows = [
+        ("14. one-shot, no tool called: 3 MCP servers (cached) / none, wall (paired)",
+         f"{m['oneshot_ratio']:.2f}x ({m['oneshot_mcp'] * 1000:.0f} ms vs {m['oneshot_none'] * 1000:.0f} ms)", "<= 1.1x",
+         m["oneshot_ratio"] <= 1.1),
+        ("14. one-shot, no tool called: 3 MCP servers / none, CPU (paired)",
+         f"{m['oneshot_cpu_ratio']:.2f}x ({m['oneshot_cpu_mcp'] * 1000:.0f} ms vs {m['oneshot_cpu_none'] * 1000:.0f} ms)",
+         "<= 1.1x", m["oneshot_cpu_ratio"] <= 1.1),
+        ("14. one-shot through the warm worker, no tool called: 3 MCP servers / none, wall (paired)",
+         f"{m['worker_ratio']:.2f}x ({m['worker_mcp'] * 1000:.0f} ms vs {m['worker_none'] * 1000:.0f} ms)", "<= 1.1x",
+         m["worker_ratio"] <= 1.1),
+        ("14. prompt: spawn -> prompt drawn, 3 MCP servers / none (paired)",
+         f"{m['prompt_ratio']:.2f}x ({m['prompt_mcp'] * 1000:.0f} ms vs {m['prompt_none'] * 1000:.0f} ms)", "<= 1.1x",
+         m["prompt_ratio"] <= 1.1),
+        ("14. prompt: spawn -> answer of `hi` typed at once, 3 MCP servers / none (paired)",
+         f"{m['answer_ratio']:.2f}x ({m['answer_mcp'] * 1000:.0f} ms vs {m['answer_none'] * 1000:.0f} ms)", "—", None),
+        ("14. first tool call of a one-shot (starts its server) vs the next call of the same reply",
+         f"{m['call_first'] * 1000:.0f} ms vs {m['call_later'] * 1000:.0f} ms", "—", None),
+        ("14. through the warm worker: a one-shot's first tool call, the MCP host keeping the server",
+         f"{m['call_worker'] * 1000:.0f} ms", "—", None),
+    ]  # fmt: skip
+    lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {'—' if d is None else 'yes' if d else '**no**'} |" for a, b, c, d in rows]
+    table = "\n".join(lines)
+    print(table)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    Path(options.out).write_text(
+        f"# MCP servers until used (row 14)\n\n{stamp}, {options.runs} rounds, `{' '.join(sys.argv)}`\n\n{table}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
