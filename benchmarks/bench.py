@@ -45,10 +45,12 @@ Rows (see docs/PERFORMANCE.md for the reading):
 6. memory -- VmHWM (peak RSS) of an idle REPL (prompt + 2.5 s for the background import),
    and of a REPL that resumed the N-turn thread and answered one question; plus that
    answer's latency (Enter -> last word), which includes loading the thread.
-7. tools -- three MCP servers in mcp.json (``tests/mcp/bars.py`` over stdio, 5 tools each,
-   run by this Python) vs no tools set up: the REPL in a pseudo-terminal (spawn -> prompt,
+7. tools -- three MCP servers in mcp.json (``tests/mcp/bars.py`` over stdio, 7 tools each,
+   run by this Python), with nothing cached of them (each run starts and lists them: a first
+   run, or a changed configuration; ``benchmarks/mcp_bench.py``, row 14, has the cached path)
+   vs no tools set up: the REPL in a pseudo-terminal (spawn -> prompt,
    interleaved; then ``hi`` typed at once: spawn -> the first chat request, which must offer
-   the 15 MCP tools, i.e. when the tools are usable, and -> the answer); and the one-shot
+   the 21 MCP tools, i.e. when the tools are usable, and -> the answer); and the one-shot
    ``chat "question"`` with stdout a pipe, with no tools, with ``--tools shell,files`` and
    with the three servers, rotated with the servers' own start (three ``bars.py`` spoken to in
    raw JSON-RPC until all answered initialize and tools/list): ratios to no tools, and the
@@ -721,7 +723,8 @@ def bench_attachments(server: FakeOpenAIServer, work: Path, n: int) -> dict[str,
 
 # ----------------------------------------------------------------------------------- tools
 
-BARS = ROOT / "tests" / "mcp" / "bars.py"  # the FastMCP test server: 5 tools
+BARS = ROOT / "tests" / "mcp" / "bars.py"  # the FastMCP test server
+BARS_TOOLS = 7  # the tools it offers
 N_SERVERS = 3
 BUILTIN_TOOLS = "shell,files"
 ONESHOT_QUESTION = "What is the capital of France?"
@@ -735,6 +738,11 @@ def tools_homes(work: Path) -> dict[str, Path]:
     servers = {f"bars{i + 1}": {"command": PY, "args": [str(BARS)]} for i in range(N_SERVERS)}
     (homes["mcp"] / ".config" / "chatcli" / "mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=1))
     return homes
+
+
+def uncached(home: Path) -> None:
+    """Forget what the MCP servers offer (chat's cache): the run starts and lists them (row 14 has the cached path)."""
+    shutil.rmtree(home / ".cache", ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -811,7 +819,7 @@ def bench_tools_prompt(server: FakeOpenAIServer, work: Path, runs: int) -> dict[
     """
     homes = tools_homes(work)
     envs = {which: chat_env(server.base_url, home) for which, home in homes.items()}
-    expected = {"none": 0, "mcp": 5 * N_SERVERS}
+    expected = {"none": 0, "mcp": BARS_TOOLS * N_SERVERS}
     out: dict[str, list[float]] = {}
     names = list(envs)
     with chat_requests(server) as arrivals:
@@ -819,6 +827,7 @@ def bench_tools_prompt(server: FakeOpenAIServer, work: Path, runs: int) -> dict[
             for which in names[i % 2 :] + names[: i % 2]:
                 server.clear()
                 arrivals.clear()
+                uncached(homes[which])
                 chat = PtyChat([], envs[which], work)
                 try:
                     out.setdefault(f"prompt_{which}", []).append(chat.wait_for(prompt_shown))
@@ -844,7 +853,7 @@ def bench_tools_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict
     commands = {
         "none": ([CHAT, ONESHOT_QUESTION], env_none, 0),
         "builtin": ([CHAT, "--tools", BUILTIN_TOOLS, ONESHOT_QUESTION], env_none, 3),
-        "mcp": ([CHAT, ONESHOT_QUESTION], env_mcp, 5 * N_SERVERS),
+        "mcp": ([CHAT, ONESHOT_QUESTION], env_mcp, BARS_TOOLS * N_SERVERS),
     }
     for argv, env, _ in commands.values():  # the first run creates each home's database and dirs
         timed_run(argv, env=env, cwd=work)
@@ -856,11 +865,12 @@ def bench_tools_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict
                 cpu0 = _children_cpu()
                 wall, listed = mcp_servers_floor(N_SERVERS)
                 cpu = _children_cpu() - cpu0
-                if listed != 5 * N_SERVERS:
+                if listed != BARS_TOOLS * N_SERVERS:
                     raise RuntimeError(f"the {N_SERVERS} bars.py listed {listed} tools")
             else:
                 argv, env, expected = commands[which]
                 server.clear()
+                uncached(homes["mcp"])
                 wall, proc, cpu = timed_run(argv, env=env, cwd=work)
                 if proc.returncode != 0 or END_MARK not in proc.stdout.decode():
                     raise RuntimeError(f"one-shot ({which}): exit {proc.returncode}; {proc.stderr.decode()[-400:]!r}")
@@ -1023,7 +1033,7 @@ def tools_rows(r: dict[str, Any], add: Callable[..., None]) -> None:
     )
     add(f"7. REPL prompt: {N_SERVERS} MCP servers / none (paired)", f"{med(tp['prompt_ratio']):.2f}x")
     add(
-        f"7. REPL, `hi` typed at the prompt: spawn -> first request offering the {5 * N_SERVERS} MCP tools (tools usable)",
+        f"7. REPL, `hi` typed at the prompt: spawn -> first request offering the {BARS_TOOLS * N_SERVERS} MCP tools (tools usable)",
         f"{ms(tp['request_mcp'])} (no tools: {ms(tp['request_none'])}; {med(tp['request_ratio']):.2f}x paired)",
     )
     add(

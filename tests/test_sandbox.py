@@ -140,6 +140,20 @@ def test_git_and_chats_own_directories_stay_read_only_inside_the_working_directo
 
 
 @needs_bwrap
+@pytest.mark.parametrize(
+    "place",
+    ["home/.config/chatcli", "home/.local/share/chatcli", "home/.cache/chatcli/mcp", "home/.config/chatcli/roles"],
+)
+def test_chats_own_directories_not_made_yet_cannot_be_made_and_filled_from_inside(tmp_path, place):
+    """Run in HOME before chat made its directories, a command cannot make one and plant a file there
+    (an mcp.json whose server a later session would start outside the sandbox, a cached listing)."""
+    assert not (tmp_path / "home" / ".config").exists()
+    result = shell(f"mkdir -p {place} && echo planted > {place}/mcp.json; echo done")
+    assert not (tmp_path / place / "mcp.json").exists(), result
+    assert "Read-only file system" in result and result.splitlines()[-2] == "done", result
+
+
+@needs_bwrap
 @pytest.mark.parametrize("where", ["in the working directory", "above it"])
 def test_a_database_near_the_work_is_protected_and_the_work_stays_writable(project, where):
     db = project / "chat.db" if where == "in the working directory" else project.parent / "chat.db"

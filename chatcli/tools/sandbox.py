@@ -137,7 +137,13 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
     for place in places:
         if place == workdir or place in workdir.parents:
             inside.append(str(workdir))  # the workspace itself lies in chat's own directories
-        elif workdir in place.parents and os.path.lexists(place):
+            continue
+        if workdir in place.parents and str(place) in policy.protected and not os.path.lexists(place):
+            try:  # chat's own directory, not there yet: made now, or the command could make it and fill it
+                place.mkdir(mode=0o700, parents=True)
+            except OSError:
+                pass
+        if workdir in place.parents and os.path.lexists(place):
             inside.append(str(place))
     return list(dict.fromkeys(inside))
 
