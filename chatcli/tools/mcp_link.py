@@ -102,11 +102,17 @@ class HostLink:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, spec: ServerSpec, log_dir: Path | None, on_exit: Callable[[], None], note: Callable[[str], None] | None
+        self,
+        channel: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        spec: ServerSpec,
+        log_dir: Path | None,
+        on_exit: Callable[[], None],
+        note: Callable[[str], None] | None,
     ) -> AsyncIterator[HostSession]:
+        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``)."""
         from mcp.client.stdio import get_default_environment
 
-        reader, writer = await self.connect()
+        reader, writer = channel
         sent = {
             "name": spec.name, "command": spec.command, "args": list(spec.args), "url": spec.url,
             "headers": dict(spec.headers), "cwd": (spec.cwd or os.getcwd()) if spec.command else None,

@@ -95,9 +95,14 @@ class Connection:
     async def open(self, on_exit: Callable[[], None] = lambda: None) -> AsyncIterator[Any]:
         """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended."""
         if self.link is not None:
-            async with self.link.session(self.spec, self.log_dir, on_exit, self.note) as session:
-                yield session
-            return
+            try:
+                channel = await self.link.connect()
+            except OSError as exc:  # no host to be had (no private directory, it would not start): chat's own
+                self.logged(f"the MCP host could not be reached ({exc}): the server runs for this run only")
+            else:
+                async with self.link.session(channel, self.spec, self.log_dir, on_exit, self.note) as session:
+                    yield session
+                return
         from mcp import ClientSession
 
         async with self._streams(on_exit) as (read, write), ClientSession(read, write) as session:
