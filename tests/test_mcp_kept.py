@@ -173,3 +173,32 @@ def test_another_user_gets_nothing_from_the_mcp_host(server, kept_env, tmp_path)
         os.chmod(path, 0o700)
     assert proc.stdout.startswith("connected as 65534\nreply None"), proc
     assert host_answer(kept_env, "status")["servers"][0]["state"] == "ready"  # still there for its user
+
+
+def test_ctrl_c_on_a_one_shot_through_the_worker_cancels_the_call_at_the_kept_server(server, kept_env, tmp_path):
+    import signal
+    import subprocess
+
+    from tests.test_mcp_calls import written
+    from tests.test_worker import CHAT_HERE
+
+    files = {name: tmp_path / name for name in ("starts", "calls", "cancels")}
+    write_servers(
+        kept_env,
+        {"bars": bars(files["starts"], env={"BARS_CALLS": str(files["calls"]), "BARS_CANCELS": str(files["cancels"])})},
+    )
+    server.queue(tool_calls(("slow", {"seconds": 30})))
+    proc = subprocess.Popen([*CHAT_HERE, "--yes", "wait"], env=kept_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert written(files["calls"]) == ["slow 30.0"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 130
+    finally:
+        proc.kill()
+    assert written(files["cancels"]) == ["slow 30.0"]  # the host told the server, which stopped the call
+    server.queue(tool_calls(("slow", {"seconds": 0.2})), Reply("quick"))
+    begun = time.monotonic()
+    run = chat(kept_env, "--yes", "a short wait")
+    assert run.code == 0 and results(server.requests[-1]) == ["waited 0.2 s"], (run, log(kept_env))
+    assert time.monotonic() - begun < 10
+    assert started(files["starts"]) == 1  # the same server, not kept busy by the cancelled call

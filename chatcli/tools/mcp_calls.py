@@ -120,15 +120,10 @@ class Calls:
 
     async def _cancel(self, session: Any, request_id: int) -> None:
         """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the grace."""
-        from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
-
-        cancelled = CancelledNotification(
-            params=CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
-        )
         self._checked.clear()
         try:
             try:
-                await asyncio.wait_for(session.send_notification(ClientNotification(cancelled)), CANCEL_GRACE)
+                await asyncio.wait_for(_tell_cancelled(session, request_id), CANCEL_GRACE)
                 await asyncio.wait_for(session.send_ping(), CANCEL_GRACE)
                 return
             except asyncio.CancelledError:
@@ -145,3 +140,14 @@ class Calls:
             self.start()
         finally:
             self._checked.set()
+
+
+async def _tell_cancelled(session: Any, request_id: int) -> None:
+    """``notifications/cancelled`` for ``request_id`` (the MCP host's stand-in passes it on itself)."""
+    if hasattr(session, "cancel"):
+        await session.cancel(request_id)
+        return
+    from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+
+    params = CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
+    await session.send_notification(ClientNotification(CancelledNotification(params=params)))

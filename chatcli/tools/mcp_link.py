@@ -4,7 +4,8 @@
 the server is the host's, started by the first caller that needs it and kept for the next
 ones. The configuration sent is the one the server would run with here: mcp.json's
 environment over the variables an MCP client passes on (PATH, HOME ...), and this working
-directory when mcp.json names none.
+directory when mcp.json names none. Nothing of the ``mcp`` package is imported on this side
+(its types alone take a quarter of a second): answers are read as plain objects.
 """
 
 from __future__ import annotations
@@ -26,6 +27,32 @@ from chatcli.tools.mcp_host import LIMIT
 
 START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
+# What an MCP client passes on to a stdio server of its own environment (mcp.client.stdio's list, on POSIX).
+INHERITED = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")
+
+
+class McpError(Exception):
+    """The server answered a request with an error (as mcp's own McpError, by name)."""
+
+
+class Answer(SimpleNamespace):
+    """A JSON object of the protocol as attributes (a field it lacks reads as None), lists and objects within too."""
+
+    def __getattr__(self, name: str) -> Any:
+        return None
+
+
+def answer(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Answer(**{str(k): answer(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [answer(v) for v in value]
+    return value
+
+
+def inherited(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables a stdio server gets from this process's environment (shell functions left out)."""
+    return {k: environ[k] for k in INHERITED if k in environ and not environ[k].startswith("()")}
 
 
 @lru_cache(maxsize=1)
@@ -110,13 +137,11 @@ class HostLink:
         note: Callable[[str], None] | None,
     ) -> AsyncIterator[HostSession]:
         """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``)."""
-        from mcp.client.stdio import get_default_environment
-
         reader, writer = channel
         sent = {
             "name": spec.name, "command": spec.command, "args": list(spec.args), "url": spec.url,
             "headers": dict(spec.headers), "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
-            "env": {**get_default_environment(), **spec.env} if spec.command else {},
+            "env": {**inherited(os.environ), **spec.env} if spec.command else {},
         }  # fmt: skip
         session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note)
         try:
@@ -142,7 +167,7 @@ class HostSession:
         self._request_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
         self._progress: dict[int, Any] = {}
-        self._listing: dict[str, Any] = {}
+        self.listing: dict[str, Any] | None = None  # what the server offers (JSON), once attached
         self._reading = asyncio.ensure_future(self._read())
 
     async def close(self) -> None:
@@ -191,46 +216,22 @@ class HostSession:
         return reply
 
     async def initialize(self) -> Any:
-        self._listing = (await self._ask("attach")).get("listing") or {}
-        return SimpleNamespace(capabilities=SimpleNamespace(prompts=True, resources=True))
-
-    async def list_tools(self, cursor: Any = None) -> Any:
-        from mcp.types import ListToolsResult
-
-        return ListToolsResult.model_validate({"tools": self._listing.get("tools") or []})
-
-    async def list_prompts(self) -> Any:
-        from mcp.types import ListPromptsResult
-
-        return ListPromptsResult.model_validate({"prompts": self._listing.get("prompts") or []})
-
-    async def list_resources(self) -> Any:
-        from mcp.types import ListResourcesResult
-
-        return ListResourcesResult.model_validate({"resources": self._listing.get("resources") or []})
+        self.listing = (await self._ask("attach")).get("listing") or {}  # what the server offers, as JSON
+        return Answer(capabilities=Answer(prompts=True, resources=True))
 
     async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
-        from mcp.types import CallToolResult
-
-        reply = await self._ask("call", progress_callback, tool=name, arguments=arguments)
-        return CallToolResult.model_validate(reply["result"])
+        return answer((await self._ask("call", progress_callback, tool=name, arguments=arguments))["result"])
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        from mcp.types import GetPromptResult
-
-        return GetPromptResult.model_validate((await self._ask("prompt", name=name, arguments=arguments))["result"])
+        return answer((await self._ask("prompt", name=name, arguments=arguments))["result"])
 
     async def read_resource(self, uri: str) -> Any:
-        from mcp.types import ReadResourceResult
+        return answer((await self._ask("resource", uri=uri))["result"])
 
-        return ReadResourceResult.model_validate((await self._ask("resource", uri=uri))["result"])
-
-    async def send_notification(self, notification: Any) -> None:
-        """A cancellation (the only notification chat sends after the start) is passed on to the host."""
-        params = getattr(getattr(notification, "root", notification), "params", None)
-        if getattr(params, "requestId", None) is not None:
-            self._writer.write(json.dumps({"id": params.requestId, "op": "cancel"}).encode() + b"\n")
-            await self._writer.drain()
+    async def cancel(self, request_id: int) -> None:
+        """Cancel the request ``request_id`` (the host tells the server)."""
+        self._writer.write(json.dumps({"id": request_id, "op": "cancel"}).encode() + b"\n")
+        await self._writer.drain()
 
     async def send_ping(self) -> Any:
         return await self._ask("ping")
@@ -241,10 +242,7 @@ def _error(error: dict[str, Any]) -> Exception:
     text = str(error.get("text") or "the MCP host failed")
     kind = error.get("kind")
     if kind == "mcp":
-        from mcp.shared.exceptions import McpError
-        from mcp.types import ErrorData
-
-        return McpError(ErrorData(code=int(error.get("code") or -32000), message=text))
+        return McpError(text)
     if kind == "transport":
         return ConnectionError(f"connection closed: {text}")
     from chatcli.tools.mcp_calls import Unavailable

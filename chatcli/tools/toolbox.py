@@ -66,6 +66,7 @@ class Toolbox(ApprovalRules):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self._made: list[ToolEntry] | None = None
         self.cache = cache  # a chatcli.tools.mcp_cache.ListCache: what each server offers, kept between runs
+        self.link = link
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
         # ``link`` (a chatcli.tools.mcp_link.HostLink): the servers are the MCP host's, kept between runs.
         self.servers = [
@@ -82,7 +83,9 @@ class Toolbox(ApprovalRules):
         self._started = False
 
     def _load(self) -> Any:
-        """The MCP client's import, once, in a thread: the prompt stays responsive."""
+        """The MCP client's import, once, in a thread: the prompt stays responsive (none through the MCP host)."""
+        if self.link is not None:
+            return asyncio.sleep(0)
         if self.loaded is None:
             from chatcli.tools.mcp_transport import preload
 
