@@ -8,7 +8,7 @@ it starts: the run fails if a question that calls no tool started one.
 - *one-shot*: ``chat QUESTION`` (stdout a pipe, stdin empty), wall and CPU (the child and what it
   waited for), the request must offer 21 MCP tools (0 with none);
 - *worker*: the same with the warm worker on (``CHATCLI_WORKER=1``), the worker started before the
-  first round; the run fails if the worker did not answer;
+  first round, three pairs a round; the run fails unless the worker answered every one;
 - *prompt*: ``chat`` in a pseudo-terminal: spawn -> prompt drawn, and spawn -> the answer of ``hi``
   typed the moment the prompt shows;
 - *first call*: ``chat --yes --jsonl`` whose reply calls ``add`` twice: the seconds of each call as
@@ -47,6 +47,7 @@ CHAT = [PY, "-m", "chatcli"]
 BARS = ROOT / "tests" / "mcp" / "bars.py"
 SERVERS, TOOLS = 3, 7
 QUESTION = "What is the capital of France?"
+WORKER_PAIRS = 3  # worker runs of each home per round
 
 
 def homes(work: Path) -> dict[str, Path]:
@@ -130,26 +131,27 @@ def main() -> int:
         for which in envs:  # the first runs list the servers (and cache them) and start the worker
             timed_run([*CHAT, QUESTION], env=envs[which], cwd=work)
             timed_run([*CHAT, QUESTION], env=workers[which], cwd=work)
-        listed = starts(work)
+        listed, answered_before = starts(work), served(workers["none"])
         for round_ in range(options.runs):
             order = list(envs)[round_ % 2 :] + list(envs)[: round_ % 2]
             for which in order:
                 wall, cpu = oneshot(envs[which], work, server, tools[which])
                 add(f"oneshot_{which}", wall)
                 add(f"oneshot_cpu_{which}", cpu)
-            for which in order:
-                before = served(workers[which])
-                add(f"worker_{which}", oneshot(workers[which], work, server, tools[which])[0])
-                if served(workers[which]) != before + 1:
-                    raise SystemExit("the worker did not answer")
+            for _pair in range(WORKER_PAIRS):  # a worker run is short: more pairs, fewer strays
+                for which in order:
+                    add(f"worker_{which}", oneshot(workers[which], work, server, tools[which])[0])
+                add("worker_ratio", samples["worker_mcp"][-1] / samples["worker_none"][-1])
             for which in order:
                 shown, answer = prompt(envs[which], work)
                 add(f"prompt_{which}", shown)
                 add(f"answer_{which}", answer)
-            for key in ("oneshot", "oneshot_cpu", "worker", "prompt", "answer"):
+            for key in ("oneshot", "oneshot_cpu", "prompt", "answer"):
                 add(f"{key}_ratio", samples[f"{key}_mcp"][-1] / samples[f"{key}_none"][-1])
         if starts(work) != listed:
             raise SystemExit("a question that called no tool started an MCP server")
+        if served(workers["none"]) - answered_before != 2 * WORKER_PAIRS * options.runs:
+            raise SystemExit("the worker did not answer every worker run")
         for _ in range(options.runs):
             first, later = call_seconds(envs["mcp"], work, server, 2)
             add("call_first", first)
