@@ -187,3 +187,23 @@ def test_a_sandboxed_command_run_in_home_cannot_plant_a_cached_listing(server, c
     assert not planted.exists()
     assert "Read-only file system" in results(server.requests[1])[0]
     assert stat.S_IMODE(planted.parent.stat().st_mode) == 0o700
+
+
+def test_a_cached_server_s_prompt_and_resource_are_known_and_start_it_when_used(server, chat_env, tmp_path):
+    marks = tmp_path / "starts"
+    notes = Path(__file__).parent / "mcp" / "notes.py"
+    wrapper = tmp_path / "notes-server"  # notes.py, its starts written down
+    wrapper.write_text(f"#!/bin/sh\necho $$ >> {marks}\nexec {sys.executable} {notes}\n")
+    wrapper.chmod(0o755)
+    write_servers(chat_env, {"notes": {"command": str(wrapper)}})
+    server.queue(Reply("listed"), Reply("read"))
+    assert chat(chat_env, "hi").code == 0 and started(marks) == 1
+    listing = json.loads(chat(chat_env, "tools", "--json").out)
+    assert started(marks) == 1  # chat tools shows the cached listing without starting it
+    assert [p["command"] for p in listing[0]["prompts"]][:1] == ["/mcp__notes__review"]
+    assert "@notes:notes://today" in [r["mention"] for r in listing[0]["resources"]]
+    run = chat(chat_env, "summarise @notes:notes://today")
+    assert run.code == 0, run
+    assert started(marks) == 2  # the mention started it
+    sent = server.requests[-1]["messages"][-1]["content"]
+    assert "Buy milk." in json.dumps(sent)
