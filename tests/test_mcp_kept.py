@@ -103,11 +103,11 @@ def test_a_server_that_died_in_the_host_is_started_again_by_the_next_one_shot(se
 
 def test_the_host_stops_an_idle_server_and_the_next_call_starts_it(server, kept_env, tmp_path):
     marks = tmp_path / "starts"
-    env = dict(kept_env, CHATCLI_WORKER_IDLE="1")
+    env = dict(kept_env, CHATCLI_WORKER_IDLE="3")
     write_servers(env, {"bars": bars(marks)})
     server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
     assert chat(env, "--yes", "add").code == 0
-    assert gone(pids(marks)[0]), "the idle server was not stopped"
+    assert gone(pids(marks)[0], 30), "the idle server was not stopped"
     server.queue(tool_calls(("add", {"a": 2, "b": 2})), Reply("four"))
     run = chat(env, "--yes", "add again")
     assert run.code == 0 and results(server.requests[-1]) == ["4"], run
@@ -122,13 +122,13 @@ def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_s
 ):
     marks = tmp_path / "starts"
     write_servers(chat_env, {"bars": bars(marks)})
-    served_ = serving("--yes", env=dict(chat_env, CHATCLI_WORKER_IDLE="2"))
+    served_ = serving("--yes", env=dict(chat_env, CHATCLI_WORKER_IDLE="5"))
     for number in range(2):
         server.queue(tool_calls(("add", {"a": 40, "b": number})), Reply("added"))
         status, answer = served_.ask("kept", f"add {number}")
         assert status == 200 and answer["tool_calls"][0]["result"] == str(40 + number), answer
     assert started(marks) == 1  # one server for both requests
-    assert gone(pids(marks)[0]), "the idle server was not stopped"
+    assert gone(pids(marks)[0], 30), "the idle server was not stopped"
     server.queue(tool_calls(("die", {})), Reply("died"), tool_calls(("add", {"a": 1, "b": 2})), Reply("three"))
     status, answer = served_.ask("kept", "die")
     assert status == 200 and answer["tool_calls"][0]["result"].startswith("error:"), answer
@@ -202,3 +202,17 @@ def test_ctrl_c_on_a_one_shot_through_the_worker_cancels_the_call_at_the_kept_se
     assert run.code == 0 and results(server.requests[-1]) == ["waited 0.2 s"], (run, log(kept_env))
     assert time.monotonic() - begun < 10
     assert started(files["starts"]) == 1  # the same server, not kept busy by the cancelled call
+
+
+def test_chat_worker_status_names_the_kept_servers_and_stop_stops_them(server, kept_env, tmp_path):
+    marks = tmp_path / "starts"
+    write_servers(kept_env, {"bars": bars(marks)})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert chat(kept_env, "--yes", "add").code == 0
+    shown = chat(kept_env, "worker", "status")
+    assert "MCP servers kept for one-shots" in shown.out and "bars (ready)" in shown.out, shown
+    assert json.loads(chat(kept_env, "worker", "status", "--json").out)["mcp_servers"][0]["name"] == "bars"
+    stopped = chat(kept_env, "worker", "stop")
+    assert "stopped the MCP host" in stopped.err and "the 1 MCP server it kept" in stopped.err, stopped
+    assert gone(pids(marks)[0]), "the kept server was left running"
+    assert host_answer(kept_env, "status") is None

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from chatcli.app.shared import app, environment
-from chatcli.text import json_text, say
+from chatcli.text import counted, json_text, say
 
 
 class Action(str, Enum):
@@ -35,16 +35,23 @@ def worker_command(
     env = environment()
     wanted, idle = worker_config(env.environ)
     directory, state = control(action.value, env.environ)
+    from chatcli.tools.mcp_link import host_control
+
+    hosts = host_control(action.value, env.environ)  # the MCP servers kept for one-shots, stopped with it
     if action is Action.stop:
         if state is not None:
             _wait_gone(action.value, env.environ)
         say(env.stderr, f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
+        for host in hosts:
+            kept = counted(len(host["servers"]), "MCP server")
+            say(env.stderr, f"stopped the MCP host (pid {host['pid']}) and the {kept} it kept for one-shots\n")
         return
     record = {
         "enabled": wanted, "idle": idle, "directory": directory, "running": state is not None,
         "pid": state and state["pid"], "version": state and state["version"],
         "current": bool(state and state["build"] == build_id()), "idle_left": state and state["idle_left"],
         "answering": state and state["running"], "served": state and state["served"],
+        "mcp_servers": [server for host in hosts for server in host["servers"]],
     }  # fmt: skip
     if as_json:
         say(env.stdout, json_text(record) + "\n", data=True)
@@ -60,6 +67,9 @@ def worker_command(
         left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
         stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
         lines.append(f"running: pid {state['pid']}, chatcli {state['version']}{stale}; {left}")
+    for host in hosts:
+        kept = ", ".join(f"{s['name']} ({s['state']})" for s in host["servers"]) or "none now"
+        lines.append(f"MCP servers kept for one-shots (pid {host['pid']}): {kept}")
     say(env.stdout, "\n".join(lines) + "\n", data=True)
 
 

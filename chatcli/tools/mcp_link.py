@@ -248,3 +248,21 @@ def _error(error: dict[str, Any]) -> Exception:
     from chatcli.tools.mcp_calls import Unavailable
 
     return Unavailable(text, str(error.get("detail") or ""))
+
+
+def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
+    """Send ``op`` ("status" or "stop") to every MCP host of the user (one per build of chat): their answers."""
+    from chatcli.paths import runtime_dir
+
+    directory = runtime_dir(environ)
+    answers = []
+    for path in sorted(directory.glob("mcp-*.sock")) if directory is not None else []:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            try:
+                sock.connect(str(path))
+                sock.sendall(json.dumps({"id": 0, "op": op}).encode() + b"\n")
+                answers.append(json.loads(sock.makefile().readline()))
+            except (OSError, ValueError):
+                continue
+    return answers
