@@ -46,7 +46,8 @@ set, chat uses it by itself.
 A reasoning model's thinking shows folded to one line in a terminal (/think shows it),
 never in a pipe.
 
-Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatcli/mcp.json,
+Tools: the model can call the tools of the MCP servers in $XDG_CONFIG_HOME/chatcli/mcp.json
+(their lists cached: a server starts only when used; chat tools --refresh lists them again),
 and chat's own shell and files tools when turned on with --tools. Every call is shown and
 asked about first (Enter means No) unless config.toml's approve list or --yes allows it;
 with no terminal to ask (a pipe, --json), such a call is refused and the answer goes on.
