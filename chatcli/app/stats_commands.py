@@ -12,7 +12,7 @@ from chatcli.app.thread_commands import with_threads
 
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
-UNPRICED = "no known price"
+UNPRICED, LOCAL = "no known price", "local, not priced"
 
 
 @app.command("stats")
@@ -46,7 +46,7 @@ def _money(tally: Any) -> str:
     from chatcli.chat.pricing import dollars
 
     if tally.cost_usd is None:
-        return UNPRICED if tally.unpriced else "-"
+        return (LOCAL if tally.local == tally.unpriced else UNPRICED) if tally.unpriced else "-"
     return dollars(tally.cost_usd) + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
 
 
@@ -89,9 +89,16 @@ def print_stats(report: Any, out: IO[str]) -> None:
         out.write(row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n")
     if len(threads) > THREADS_SHOWN:
         out.write(f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n")
-    if report.unpriced_models:
+    unknown = total.unpriced - total.local
+    if unknown:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
         out.write(
-            f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
+            f"{unknown} answer{'s have' if unknown > 1 else ' has'} no known price ({models}): "
             'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n'
+        )
+    if total.local:
+        models = ", ".join(neutralise(m) for m in sorted(report.local_models))
+        out.write(
+            f"{total.local} answer{'s are' if total.local > 1 else ' is'} from a local model, "
+            f'not priced ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can price it\n'
         )
