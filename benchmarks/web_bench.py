@@ -48,27 +48,7 @@ LOADED = "import atexit, sys; atexit.register(lambda: sys.stderr.write('\\nHTML 
 MAIN = "import runpy, sys; sys.argv = ['chat', *sys.argv[1:]]; runpy.run_module('chatcli', run_name='__main__', alter_sys=True)"
 
 
-def page(sections: int = 120) -> bytes:
-    """A documentation-like page: a head full of styles and scripts, headings, paragraphs, lists, code, a table."""
-    head = "<style>" + "".join(f".c{i} {{ color: #{i:06x}; margin: {i}px }}\n" for i in range(400)) + "</style>"
-    head += "<script>" + "".join(f"function f{i}(x) {{ return x * {i}; }}\n" for i in range(400)) + "</script>"
-    body = []
-    for i in range(sections):
-        body.append(
-            f"<h2 id='s{i}'>Section {i}</h2><p>"
-            + " ".join(f"word{j} <a href='/p{j}'>link {j}</a>" for j in range(25))
-            + "</p>"
-        )
-        body.append("<ul>" + "".join(f"<li>item {j} of section {i}</li>" for j in range(8)) + "</ul>")
-        body.append(f"<pre><code>def f{i}(x):\n    return x * {i}\n</code></pre>")
-        body.append(
-            "<table><tr><th>a</th><th>b</th></tr>"
-            + "".join(f"<tr><td>{j}</td><td>{j * i}</td></tr>" for j in range(4))
-            + "</table>"
-        )
-    return (
-        f"<!doctype html><html><head><title>Bench page</title>{head}</head><body>{''.join(body)}</body></html>".encode()
-    )
+page = website.documentation_page
 
 
 def base_tree(work: Path) -> Path:
