@@ -19,6 +19,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from tests.bombs import BOMBS, MIB, gzip
+
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
 PAGE = b"""<!doctype html>
 <html><head>
@@ -90,51 +92,17 @@ def documentation_page(sections: int = 120) -> bytes:
 
 
 CHUNK = 64 * 1024
-MIB = 1024 * 1024
-
-
-@functools.cache
-def _squeezed(size: int, wbits: int) -> bytes:
-    """An HTML page of ``size`` bytes (mostly spaces) deflated: gzip (wbits 31), zlib (15) or raw (-15)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
-    parts = [packer.compress(b"<html><body><p>")]
-    parts += [packer.compress(b" " * MIB) for _ in range(size // MIB)]
-    return b"".join(parts + [packer.flush()])
-
-
-def _zstd(size: int) -> bytes:
-    import zstandard
-
-    packer = zstandard.ZstdCompressor(level=1).compressobj()
-    return b"".join([packer.compress(b" " * MIB) for _ in range(size // MIB)] + [packer.flush()])
-
-
-def _gzip(data: bytes) -> bytes:
-    return zlib.compress(data, 9, wbits=31)
-
-
-# Decompression bombs: path -> (Content-Encoding, a few KB to a few hundred KB that decode to hundreds of
-# MB or GB at once). Made when first asked for, once.
-BOMBS: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "/bomb/gzip": ("gzip", lambda: _squeezed(256 * MIB, 31)),
-    "/bomb/x-gzip": ("x-gzip", lambda: _squeezed(256 * MIB, 31)),
-    "/bomb/deflate": ("deflate", lambda: _squeezed(256 * MIB, 15)),
-    "/bomb/raw-deflate": ("deflate", lambda: _squeezed(256 * MIB, -15)),
-    "/bomb/gzip-gzip": ("gzip, gzip", lambda: _gzip(_squeezed(512 * MIB, 31))),
-    "/bomb/zstd": ("zstd", lambda: _zstd(2048 * MIB)),
-    "/bomb/gzip-zstd": ("zstd, gzip", lambda: _gzip(_zstd(2048 * MIB))),
-}
 # The page compressed as servers send it, asked for or not.
 ENCODED: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "/gzip": ("gzip", lambda: _gzip(PAGE)),
+    "/gzip": ("gzip", lambda: gzip(PAGE)),
     "/deflate": ("deflate", lambda: zlib.compress(PAGE)),
     "/raw-deflate": ("Deflate", lambda: zlib.compress(PAGE, wbits=-15)),
-    "/gzip-gzip": ("gzip, gzip", lambda: _gzip(_gzip(PAGE))),
-    "/two-members": ("gzip", lambda: _gzip(PAGE[:200]) + _gzip(PAGE[200:])),  # concatenated gzip members
+    "/gzip-gzip": ("gzip, gzip", lambda: gzip(gzip(PAGE))),
+    "/two-members": ("gzip", lambda: gzip(PAGE[:200]) + gzip(PAGE[200:])),  # concatenated gzip members
     "/identity": ("identity", lambda: PAGE),
     "/br": ("br", lambda: os.urandom(3000)),
     "/compress": ("compress", lambda: os.urandom(3000)),
-    "/nine-gzips": (", ".join(["gzip"] * 9), lambda: functools.reduce(lambda data, _: _gzip(data), range(9), PAGE)),
+    "/nine-gzips": (", ".join(["gzip"] * 9), lambda: functools.reduce(lambda data, _: gzip(data), range(9), PAGE)),
     "/corrupt-gzip": ("gzip", lambda: b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 3000),  # block type 3
 }
 # Pages that are costly to convert to text: path -> the HTML, made when first asked for.

@@ -33,8 +33,8 @@ CONVERT_MEMORY = 512 * MB  # the converting process's address space (a page at M
 MAX_DEPTH = 100  # elements nested deeper are converted as their text
 
 
-class TooLarge(Exception):
-    """The page cannot be converted within the limits: why, in one line."""
+class Unconvertible(Exception):
+    """The page cannot be converted to text (within the limits): why, in one line."""
 
 
 def decode(data: bytes, charset: str | None) -> str:
@@ -67,17 +67,17 @@ def one_line(text: str, width: int = _TITLE_CHARS) -> str:
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
-def too_large(size: int) -> TooLarge | None:
+def too_large(size: int) -> Unconvertible | None:
     """The refusal of a page of ``size`` bytes of HTML, or None when it is within MAX_HTML."""
     if size <= MAX_HTML:
         return None
     from chatcli.chat.attachments import readable_size
 
-    return TooLarge(f"it is {readable_size(size)} of HTML, more than chat converts to text ({MAX_HTML // MB} MB)")
+    return Unconvertible(f"it is {readable_size(size)} of HTML, more than chat converts to text ({MAX_HTML // MB} MB)")
 
 
 async def convert(html: str) -> tuple[str, str]:
-    """``page_text(html)`` in a process of its own, within the limits; TooLarge when past one.
+    """``page_text(html)`` in a process of its own, within the limits; Unconvertible when past one.
 
     Cancelled (Ctrl-C), it stops that process at once.
     """
@@ -91,16 +91,22 @@ async def convert(html: str) -> tuple[str, str]:
     if refused is not None:
         raise refused
     root = str(Path(chatcli.__file__).resolve().parent.parent)  # this very code, whatever sys.path says
-    start = f"import sys; sys.path.insert(0, {root!r}); from chatcli.chat.html_text import main; main({CONVERT_SECONDS}, {CONVERT_MEMORY})"
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-I", "-c", start,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    start = (
+        f"import sys; sys.path.insert(0, {root!r}); "
+        f"from chatcli.chat.html_text import main; main({CONVERT_SECONDS}, {CONVERT_MEMORY})"
+    )
+    try:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-c", start,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+    except OSError as exc:
+        raise Unconvertible(f"chat cannot start the process that converts it to text ({exc})") from None
     try:
         async with asyncio.timeout(WAIT_SECONDS):
             out, err = await worker.communicate(data)
     except TimeoutError:
-        raise TooLarge(f"converting it to text took longer than {WAIT_SECONDS:g} s") from None
+        raise Unconvertible(f"converting it to text took longer than {WAIT_SECONDS:g} s") from None
     finally:
         if worker.returncode is None:
             worker.kill()
@@ -113,14 +119,14 @@ def _answer(code: int | None, out: bytes, err: bytes) -> tuple[str, str]:
     import signal
 
     if code in (-signal.SIGXCPU, -signal.SIGKILL, _OUT_OF_TIME):
-        raise TooLarge(f"converting it to text took more than {CONVERT_SECONDS} s of CPU time")
+        raise Unconvertible(f"converting it to text took more than {CONVERT_SECONDS} s of CPU time")
     try:
         answer = json.loads(out)
     except ValueError:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        raise TooLarge(f"converting it to text failed ({lines[-1] if lines else f'exit {code}'})") from None
+        lines = err.decode("utf-8", "replace").strip().splitlines()  # its last line: the exception
+        raise Unconvertible(f"converting it to text failed ({lines[-1][:200] if lines else f'exit {code}'})") from None
     if "refused" in answer:
-        raise TooLarge(answer["refused"])
+        raise Unconvertible(answer["refused"])
     return answer["title"], answer["text"]
 
 
@@ -145,7 +151,7 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
     try:
         title, text = page_text(html)
         answer: dict[str, str] = {"title": title, "text": text}
-    except TooLarge as exc:
+    except Unconvertible as exc:
         answer = {"refused": str(exc)}
     except MemoryError:
         answer = {"refused": f"converting it to text needs more than {memory // MB} MB of memory"}

@@ -183,7 +183,7 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
     ):
         what = f"binary data, though it says {kind}" if kind not in _SNIFFED else "binary data"
         raise _refused(url, f"it holds {what}: chat attaches web pages, text and {IMAGES} images")
-    from chatcli.chat.html_text import TooLarge, convert, decode, too_large
+    from chatcli.chat.html_text import Unconvertible, convert, decode, too_large
 
     refused = too_large(len(data)) if html else None
     if refused is not None:  # said before the page is even decoded
@@ -193,7 +193,7 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
         return Attachment(url, kind if kind not in _SNIFFED else "text/plain", text.encode("utf-8"), url)
     try:
         title, body = await convert(text)
-    except TooLarge as exc:
+    except Unconvertible as exc:
         raise _refused(url, str(exc)) from None
     if not body:
         raise _refused(url, "the page has no readable text (it may need JavaScript)")
