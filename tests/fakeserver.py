@@ -62,6 +62,10 @@ Scripted items
     non-streaming request: cut/stall -> the connection is closed without a (complete) response,
     malformed -> invalid JSON body, empty -> content "", no_finish -> finish_reason null.
 
+A request in absolute form (``POST http://api.example.invalid/v1/chat/completions``, as sent to an
+HTTP proxy) is served like one for its path: with ``HTTP_PROXY`` set to the server, chat reaches it
+under a public name (tests/test_cost.py: a hosted endpoint, priced from genai-prices' table).
+
 A refused connection needs no server: ``closed_port_url()`` returns a base_url to a port with
 nothing listening. ``on_a_reused_port()`` makes a server on the port the previous one it made had
 (the tests' servers: see its docstring).
@@ -92,6 +96,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 __all__ = [
     "FakeOpenAIServer",
@@ -436,8 +441,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- routes -------------------------------------------------------------------------
 
+    def _route(self) -> str:
+        """The path asked for, of an origin-form target (``/v1/models``) or, through a proxy, an
+        absolute-form one (``http://api.example.invalid/v1/models``)."""
+        return urlsplit(self.path).path.rstrip("/")
+
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         if path in ("/v1/models", "/models"):
             created = int(time.time())
             data = [
@@ -454,7 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
 
     def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if path == "/api/show" and self.fake.tells_window == "ollama":

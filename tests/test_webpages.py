@@ -2,7 +2,8 @@
 text named by its title and URL (an image URL as an image); a page that cannot be fetched is one line, exit
 non-zero, and the model is sent nothing. Each test checks what the model received (the fake server records it).
 
-The same at the prompt (`/attach URL`, Ctrl-C during a slow fetch): tests/test_webpages_prompt.py.
+The same at the prompt (`/attach URL`, Ctrl-C during a slow fetch): tests/test_webpages_prompt.py. Bombs, pages
+costly to convert, charsets that are none: tests/test_webpages_bounds.py.
 """
 
 from __future__ import annotations
@@ -244,17 +245,3 @@ def test_the_users_proxy_is_used_and_no_proxy_honoured(server, chat_env, site, p
     assert f"Web page `Via the proxy` (http://localhost:{port}/page):" in sent_text(server)
     assert chat(chat_env, "-a", f"{site.url}/page", "direct").code == 0  # NO_PROXY: straight to the site
     assert len(proxy.asked) == 1 and [p for p, _ in site.requests] == ["/page"]
-
-
-def test_a_conversion_given_up_stops_at_the_next_element():
-    """Ctrl-C during a big page's conversion (which runs in a thread) ends that thread too."""
-    import threading
-
-    from chatcli.chat.html_text import Stopped, page_text
-    from tests.website import PAGE
-
-    stop = threading.Event()
-    assert page_text(PAGE.decode(), stop)[0] == "Release notes for Widget 2.0"
-    stop.set()
-    with pytest.raises(Stopped):
-        page_text(PAGE.decode(), stop)
