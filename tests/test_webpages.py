@@ -45,6 +45,23 @@ def sent_text(server) -> str:
 # --------------------------------------------------------------------------- what is sent
 
 
+@pytest.mark.parametrize("path", ["/docs/guide/intro", "/moved"])
+def test_relative_links_and_images_are_made_absolute_against_the_page(server, chat_env, site, path):
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", f"{site.url}{path}", "links?").code == 0
+    text = sent_text(server)
+    base = site.url  # after the redirect, the page's own URL
+    for link in (f"[Next]({base}/docs/guide/next)", f"[API]({base}/docs/api)", f"[Home]({base}/home)",
+                 "[CDN](http://cdn.example/x)", f"![Fig]({base}/docs/guide/fig.png)", "[mail](mailto:a@b.example)"):  # fmt: skip
+        assert link in text, (link, text)
+
+
+def test_a_pages_base_decides_where_its_links_go(server, chat_env, site):
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", f"{site.url}/based", "links?").code == 0
+    assert "[S](https://docs.example/v2/start)" in sent_text(server)
+
+
 def test_a_page_goes_as_readable_text_named_by_its_title_and_url(server, chat_env, site):
     server.queue(Reply("Widgets fold now."))
     run = chat(chat_env, "-a", f"{site.url}/page", "summarise")

@@ -65,6 +65,19 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/hop1": (301, {"Location": "/hop2"}, b""),
     "/hop2": (302, {"Location": "/page"}, b""),
     "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
+    "/docs/guide/intro": (
+        200,
+        {"Content-Type": "text/html"},
+        b'<p><a href="next">Next</a> <a href="../api">API</a> '
+        b'<a href="/home">Home</a> <a href="//cdn.example/x">CDN</a> <img src="fig.png" alt="Fig">'
+        b' <a href="mailto:a@b.example">mail</a></p>',
+    ),  # fmt: skip
+    "/based": (
+        200,
+        {"Content-Type": "text/html"},
+        b'<base href="https://docs.example/v2/"><p><a href="start">S</a></p>',
+    ),
+    "/moved": (301, {"Location": "/docs/guide/intro"}, b""),
 }
 
 

@@ -76,8 +76,8 @@ def too_large(size: int) -> Unconvertible | None:
     return Unconvertible(f"it is {readable_size(size)} of HTML, more than chat converts to text ({MAX_HTML // MB} MB)")
 
 
-async def convert(html: str) -> tuple[str, str]:
-    """``page_text(html)`` in a process of its own, within the limits; Unconvertible when past one.
+async def convert(html: str, url: str = "") -> tuple[str, str]:
+    """``page_text(html, url)`` in a process of its own, within the limits; Unconvertible when past one.
 
     Cancelled (Ctrl-C), it stops that process at once.
     """
@@ -97,7 +97,7 @@ async def convert(html: str) -> tuple[str, str]:
     )
     try:
         worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-c", start,
+            sys.executable, "-I", "-c", start, url,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
     except OSError as exc:
@@ -151,7 +151,7 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     html = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # no more than MAX_HTML: see convert
     try:
-        title, text = page_text(html)
+        title, text = page_text(html, sys.argv[1] if len(sys.argv) > 1 else "")
         answer: dict[str, str] = {"title": title, "text": text}
     except Unconvertible as exc:
         answer = {"refused": str(exc)}
@@ -160,11 +160,16 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
     say(sys.stdout, json.dumps(answer), data=True)  # to chat over a pipe
 
 
-def page_text(html: str) -> tuple[str, str]:
-    """``(title, text)`` of a page: its <title> (or first <h1>) on one line, and its body as Markdown."""
+def page_text(html: str, url: str = "") -> tuple[str, str]:
+    """``(title, text)`` of a page: its <title> (or first <h1>) on one line, and its body as Markdown.
+
+    Links and images are made absolute against ``url`` (the page's, after redirects) or its <base>,
+    so that a model reading the text, or the user reading the answer, can follow them.
+    """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
+    _absolute(soup, url)
     heading = soup.title or soup.find("h1")
     title = one_line(heading.get_text(" ")) if heading is not None else ""
     for tag in soup(_DROPPED):
@@ -177,6 +182,23 @@ def page_text(html: str) -> tuple[str, str]:
             image.replace_with(image.get("alt") or "")
     text = _converter().convert_soup(soup)
     return title, re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _absolute(soup: Any, url: str) -> None:
+    """Each relative link (href) and image (src) of ``soup`` made absolute against ``url`` or the page's <base>."""
+    from urllib.parse import urljoin, urlsplit
+
+    base = soup.find("base", href=True)
+    if base is not None and urlsplit(urljoin(url, base["href"])).scheme in ("http", "https"):
+        url = urljoin(url, base["href"])
+    if not url:
+        return
+    for tag, attribute in (("a", "href"), ("img", "src")):
+        for node in soup.find_all(tag, **{attribute: True}):
+            value = str(node[attribute]).strip()
+            if value.startswith(("#", "javascript:", "data:")) or urlsplit(value).scheme:
+                continue  # an anchor, a script, inline data, or absolute already
+            node[attribute] = urljoin(url, value)
 
 
 def _converter() -> Any:

@@ -192,7 +192,7 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
     if not html:
         return Attachment(url, kind if kind not in _SNIFFED else "text/plain", text.encode("utf-8"), url)
     try:
-        title, body = await convert(text)
+        title, body = await convert(text, url)
     except Unconvertible as exc:
         raise _refused(url, str(exc)) from None
     if not body:
