@@ -126,17 +126,22 @@ def test_ctrl_z_stops_the_answer_and_fg_finishes_it(server, shell_env):
     shell.kill()
 
 
-@pytest.mark.parametrize("tostop", [False, True], ids=["writes", "tostop"])
-def test_ctrl_z_then_bg_goes_on_in_the_background_as_a_process_would(server, shell_env, tostop):
-    """In the background the answer goes on writing; with ``stty tostop`` it stops at its next write, until ``fg``."""
+@pytest.mark.parametrize(
+    "setup, stops",
+    [("", False), ("stty tostop", True), ("stty tostop; trap '' TTOU", False)],
+    ids=["writes", "tostop", "tostop-ignored"],
+)
+def test_ctrl_z_then_bg_goes_on_in_the_background_as_a_process_would(server, shell_env, setup, stops):
+    """In the background the answer goes on writing; with ``stty tostop`` it stops at its next write, until
+    ``fg`` (unless it ignores SIGTTOU: then it writes on)."""
     server.queue(Reply(TEXT, delay=DELAY))
     shell = Shell(shell_env)
-    if tostop:
-        shell.wait_ready(shell.run("stty tostop"))
+    if setup:
+        shell.wait_ready(shell.run(setup))
     start_answer(shell, server, "-t", "background", "count")
     ctrl_z(shell, server, shell_env)
     at = shell.run("bg")
-    if tostop:
+    if stops:
         assert shell.wait_stopped(at, prompt=False) == "SIGTTOU"
         assert set(stopped_processes(shell, shell_env)) == {"T"}
         at = shell.run("fg")

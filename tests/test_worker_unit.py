@@ -91,3 +91,19 @@ def test_a_runtime_dir_that_is_not_private_is_not_used(tmp_path):
     os.chmod(shared_dir, 0o777)
     path = runtime_dir({"XDG_RUNTIME_DIR": str(shared_dir), "TMPDIR": str(tmp_path)})
     assert path == str(tmp_path / f"chatcli-{os.getuid()}")  # the private fallback, not the open directory
+
+
+def test_the_worker_serves_a_caller_only_if_every_item_of_its_confinement_is_the_same():
+    """Each item the kernel shows, and each the caller says of itself, refuses the call when it differs."""
+    from chatcli.app.worker_confinement import describe, serves
+
+    pid = os.getpid()
+    worker, seen, said = describe(io=True), describe(pid, io=True), describe()
+    assert serves(worker, seen, pid, said)
+    assert {"ns net", "ns mnt", "ns user", "ns pid_for_children", "cgroup", "limits", "CapEff", "sched"} <= set(seen)
+    for key in seen:  # the kernel's word on the caller differs from the worker's own
+        assert not serves(worker, {**seen, key: seen[key] + "0"}, pid, said), key
+    for key in said:  # or the caller says something else of itself than the kernel does
+        assert not serves(worker, seen, pid, {**said, key: said[key] + "0"}), key
+    assert not serves(worker, seen, pid + 1, said)
+    assert not serves(worker, None, pid, said) and not serves(worker, seen, pid, None)
