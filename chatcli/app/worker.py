@@ -186,10 +186,12 @@ class Worker:
         }  # fmt: skip
 
     def _refusal(self, header: dict[str, Any] | None, fds: list[int]) -> str | None:
-        if header is None or len(fds) != FDS:
+        if header is None:
             return "bad request"
         if header.get("build") != self.build:
-            return "stale"
+            return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
+        if len(fds) != FDS:
+            return "bad request"
         if not same_loading(header.get("environ") or {}):
             return "environment"
         if len(self.children) >= MAX_CHILDREN:
