@@ -131,25 +131,28 @@ class Worker:
         except OSError:
             return
         fds: list[int] = []
-        pidfd = None
         try:
             if peer_uid(conn) != os.getuid():
                 conn.close()  # another user: not a word
                 return
             caller, pidfd = peer(conn)
-            conn.settimeout(10)
-            header, fds = receive(conn, max_fds=FDS)
-            if header is not None and "control" in header:
-                send(conn, self._control(str(header["control"])))
-                conn.close()
-                return
-            refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
+            try:
+                conn.settimeout(10)
+                header, fds = receive(conn, max_fds=FDS)
+                if header is not None and "control" in header:
+                    send(conn, self._control(str(header["control"])))
+                    conn.close()
+                    return
+                refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
+            finally:
+                if pidfd is not None:
+                    os.close(pidfd)  # (not for the child: it would pass to the answer's tools)
             if refused:
-                send(conn, {"refused": refused})
-                conn.close()
                 if refused == "stale":
                     self.stopping = True
-                    self.retire()  # before the caller looks for a worker again
+                    self.retire()  # before the caller, told, looks for a worker again
+                send(conn, {"refused": refused})
+                conn.close()
                 return
             assert header is not None
             self.idle = float(header.get("idle", self.idle))
@@ -170,7 +173,7 @@ class Worker:
         except (OSError, ValueError):
             conn.close()
         finally:
-            for fd in fds if pidfd is None else [*fds, pidfd]:
+            for fd in fds:
                 os.close(fd)
 
     def _control(self, command: str) -> dict[str, Any]:
