@@ -107,3 +107,44 @@ def test_the_worker_serves_a_caller_only_if_every_item_of_its_confinement_is_the
         assert not serves(worker, seen, pid, {**said, key: said[key] + "0"}), key
     assert not serves(worker, seen, pid + 1, said)
     assert not serves(worker, None, pid, said) and not serves(worker, seen, pid, None)
+
+
+def test_the_peer_is_the_process_at_the_other_end_pinned_when_the_kernel_can(monkeypatch):
+    """SO_PEERPIDFD names the peer and pins it; without it (an older kernel), SO_PEERCRED's pid and no pin."""
+    import socket
+
+    from chatcli.app import worker_confinement
+    from chatcli.app.worker_confinement import peer, still_there
+
+    one, other = socket.socketpair()
+    with one, other:
+        pid, pidfd = peer(one)
+        assert pid == os.getpid()
+        if pidfd is not None:  # a kernel with SO_PEERPIDFD (6.5 and later)
+            assert still_there(pid, pidfd) and not still_there(pid + 1, pidfd)
+            os.close(pidfd)
+        monkeypatch.setattr(worker_confinement, "SO_PEERPIDFD", None)
+        assert peer(one) == (os.getpid(), None)
+
+
+def test_a_peer_that_has_exited_is_no_longer_there():
+    """What was read of /proc/PID is the peer's only while it lives: after its exit the pid may be another's."""
+    import socket
+
+    from chatcli.app.worker_confinement import peer, still_there
+
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(f"\0chatcli-test-{os.getpid()}")
+    listener.listen(1)
+    child = os.fork()
+    if child == 0:
+        socket.socket(socket.AF_UNIX).connect(f"\0chatcli-test-{os.getppid()}")
+        os._exit(0)
+    conn, _ = listener.accept()
+    with listener, conn:
+        pid, pidfd = peer(conn)
+        if pidfd is None:
+            pytest.skip("no SO_PEERPIDFD here (Linux before 6.5)")
+        os.waitpid(child, 0)
+        assert pid == child and not still_there(pid, pidfd)
+        os.close(pidfd)

@@ -243,10 +243,12 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int |
                 sock.close()  # a worker confined otherwise (or started from such a place): the normal way
                 break
             assert me is not None
+            forwarder.offering = True
             answer = offer(sock, argv, environ, build, idle, me, forwarder.child_end.fileno())
             if answer is not None and "pid" in answer:
                 forwarder.started(int(answer["pid"]))
                 return finish(sock, forwarder)
+            forwarder.offering = False
             sock.close()
             if answer is not None and answer.get("refused") != "stale":
                 break  # the worker cannot do this one: the normal way, the worker kept

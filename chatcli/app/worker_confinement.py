@@ -21,6 +21,7 @@ caller's, as the kernel reports it, for each call.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
@@ -117,8 +118,9 @@ def peer(sock: socket.socket) -> tuple[int, int | None]:
     if SO_PEERPIDFD is not None:
         try:
             pidfd = sock.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
-        except OSError:
-            pass
+        except OSError as exc:
+            if exc.errno != errno.ENOPROTOOPT:
+                return 0, None  # the kernel has the option but no process for it: the peer is gone
         else:
             try:
                 return _pid_of(pidfd), pidfd

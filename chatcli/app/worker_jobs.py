@@ -63,7 +63,8 @@ class Forwarder:
     def __init__(self) -> None:
         self.pid: int | None = None
         self.pending: list[int] = []
-        self.suspended = False  # Ctrl-Z before the answer existed
+        self.offering = False  # the call is on its way: an answer may be running, its pid not yet known
+        self.suspended = False  # Ctrl-Z then: kept until the pid is known (or the call refused)
         self.continued = 0
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         self.ignored = {
@@ -79,10 +80,10 @@ class Forwarder:
             self.continued += 1
             self._to_answer(signal.SIGCONT)
         elif signum == signal.SIGTSTP:
-            if self.pid is None:
+            if self.pid is None and self.offering:
                 self.suspended = True
             else:
-                self._stop(signum)
+                self._stop(signum)  # (before the call is sent: this process alone)
         elif self.pid is None:
             self.pending.append(signum)
         elif signum == signal.SIGINT:
@@ -146,7 +147,7 @@ class Forwarder:
                 pass
 
     def _stop(self, signum: int) -> bool:
-        """Stop the answer's process group, then this process, both with ``signum``; True if the shell continued it."""
+        """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued it."""
         self._to_answer(signum)
         deadline = time.monotonic() + STOP_WAIT
         while self.pid is not None and time.monotonic() < deadline:
