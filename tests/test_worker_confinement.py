@@ -250,18 +250,18 @@ print("received", len(got), flush=True)
 
 
 @ROOT_ONLY
-def test_a_caller_hands_nothing_to_a_worker_confined_otherwise(server, env):
+def test_a_caller_hands_nothing_to_a_worker_confined_otherwise(server, worker_env):  # noqa: F811
     """Whatever listens on the worker's socket from another network namespace gets no streams, no environment."""
     from chatcli.app.worker_client import runtime_dir
 
-    path = os.path.join(runtime_dir(env), "worker.sock")
+    path = os.path.join(runtime_dir(worker_env), "worker.sock")
     fake = subprocess.Popen(
         ["unshare", "--net", sys.executable, "-c", FAKE_WORKER, path], stdout=subprocess.PIPE, text=True
     )
     try:
         assert fake.stdout.readline() == "listening\n"
         listening = os.stat(path).st_ino
-        got = chat(env, "q")
+        got = chat(worker_env, "q")
         assert got.code == 0 and got.out == "You said: q\n" and "worker" not in got.err, got
         assert fake.stdout.readline() == "received 0\n"  # the connection closed without a byte
         assert os.stat(path).st_ino == listening  # not replaced: no worker was started in its place
