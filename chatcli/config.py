@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from chatcli.errors import ConfigError
+from chatcli.errors import ConfigError, UsageError
 from chatcli.paths import config_dir, config_path, data_dir, trust_store
 
 DEFAULT_MODEL = "gpt-5-mini"
@@ -188,7 +188,10 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
                 raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
             if value is None or value == "":
                 continue
-            settings = replace(settings, **{name: _coerce(name, value, source)})
+            try:
+                settings = replace(settings, **{name: _coerce(name, value, source)})
+            except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
+                raise (UsageError(str(exc), hint=exc.hint) if source == "command line" else exc) from None
     if settings.context_tokens < 100:
         raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
     if settings.max_tokens is not None and settings.max_tokens < 1:
@@ -243,33 +246,41 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    flags: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
     """Build the settings from every layer; flags left as None do not override anything."""
     return configure(flags, environ, cwd)[0]
 
 
 def configure(
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Settings, list[str]]:
+    """The settings from every layer, and the lines to show about the working directory's .env (see ``layered``)."""
+    settings, notes, _layers, _dotenv = layered(flags, environ, cwd)
+    return settings, notes
+
+
+def layered(
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-) -> tuple[Settings, list[str]]:
-    """The settings from every layer, and the lines to show about the working directory's .env.
+) -> tuple[Settings, list[str], list[tuple[str, dict[str, Any]]], Any]:
+    """The settings, the lines about the .env, the layers they came from (lowest first) and the .env (or None).
 
-    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows; an endpoint it sets
-    gets only the key it sets too, never the user's own.
+    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows, literally (no variables);
+    an endpoint it sets must be on this machine and gets only the key it sets too, never the
+    user's own.
     """
-    from chatcli.trust import read_env_file
+    from chatcli.trust import read_env_file, users_key_stays_home
 
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     path = config_path(environ)
-    dotenv = read_env_file(cwd / ".env", trust_store(environ))
+    dotenv = read_env_file(cwd / ".env", trust_store(environ), environ)
+    from_file = env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}
     layers = [
         (str(path), read_config_file(path)),
-        (str(cwd / ".env"), env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}),
+        (str(cwd / ".env"), from_file),
         ("environment", env_layer(environ)),
         ("command line", {k: v for k, v in flags.items() if v is not None}),
     ]
@@ -278,22 +289,11 @@ def configure(
     if dotenv is not None:
         if dotenv.notice(ENV_VARS):
             notes.append(dotenv.notice(ENV_VARS) or "")
-        endpoint = resolve_settings(layers[0], *layers[2:]).base_url
-        own_key = layers[1][1].get("api_key")
-        if not dotenv.trusted and settings.base_url != endpoint and settings.api_key and settings.api_key != own_key:
-            # The .env moved the endpoint: the user's key stays home (CVE-2025-61260's class).
-            settings = replace(settings, api_key=own_key)
-            notes.append(
-                f"{dotenv.path} sets OPENAI_BASE_URL: your API key is not sent to {_host(settings.base_url)} "
-                "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
-            )
-    return _with_default_paths(settings, environ), notes
-
-
-def _host(url: str | None) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url or "").netloc.rpartition("@")[2]
+        if not dotenv.trusted:  # the user's key never goes to an endpoint it set (CVE-2025-61260's class)
+            endpoint = resolve_settings(layers[0], *layers[2:]).base_url
+            settings, note = users_key_stays_home(settings, endpoint, from_file.get("api_key"), dotenv.path)
+            notes += [note] if note else []
+    return _with_default_paths(settings, environ), notes, layers, dotenv
 
 
 def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:

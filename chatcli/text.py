@@ -1,9 +1,12 @@
-"""Pure text helpers shared by every layer: making model text safe for a terminal, titles, code fences, times."""
+"""Text helpers shared by every layer: the one writer of chat's output, safe for a terminal; titles, code fences, times.
+
+Standard library only (the launcher and the worker's client use it before anything else is imported).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -25,6 +28,91 @@ _CONTROLS.update({c: 0xFFFD for c in (*range(0x202A, 0x202F), *range(0x2066, 0x2
 def neutralise(text: str) -> str:
     """Make terminal control characters in model text visible instead of active."""
     return text.translate(_CONTROLS)
+
+
+# What chat's own rendering sends a terminal: rich's and the Markdown renderer's colours, the live
+# area's cursor moves, links. ``show`` keeps these and neutralises any other control character.
+_OWN_OR_CONTROL = re.compile(
+    r"(\x1b\[[0-9;:]*m"  # colours and styles (SGR)
+    r"|\x1b\[\?25[hl]"  # hide and show the cursor while an answer streams
+    r"|\r?\x1b\[(?:1A|2K)"  # the live area: up a row, erase the row
+    r"|\x1b\]8;[^\x00-\x1f\x7f-\x9f]*\x1b\\)"  # a link (OSC 8) whose address is printable
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # what ``neutralise`` changes
+)
+# What a JSON text may carry raw that a terminal (or a reader) would take as more than text: DEL,
+# the C1 controls (U+009B is CSI), the line separators and the bidirectional overrides. JSON writes
+# any character as \uXXXX, so escaping them changes no value.
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *_CONTROLS) if c >= 0x7F}
+
+
+def own_sequences_only(rendered: str) -> str:
+    """``rendered`` (chat's own rendering for a terminal) with every control sequence but chat's own neutralised."""
+    return _OWN_OR_CONTROL.sub(_kept_or_neutralised, rendered)
+
+
+def _kept_or_neutralised(match: re.Match[str]) -> str:
+    return match.group() if match.group(1) else match.group().translate(_CONTROLS)
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps(value, **options)`` with every character a terminal could act on written as \\uXXXX."""
+    import json
+
+    return json.dumps(value, **options).translate(_JSON_ESCAPES)
+
+
+def is_terminal(stream: Any) -> bool:
+    """True when ``stream`` is a terminal (False for anything that cannot say)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def say(stream: IO[str], text: str, *, data: bool = False) -> None:
+    """Write ``text`` to ``stream``: every line chat writes to stdout or stderr passes here (or ``show``).
+
+    Control characters are shown, never obeyed (``neutralise``): a server's error, a file name or
+    a title cannot clear the screen, retitle the window or write the clipboard. ``data`` (an
+    answer, an export, JSON) reaches a pipe or a file exactly, and a terminal neutralised.
+    """
+    stream.write(text if data and not is_terminal(stream) else neutralise(text))
+    stream.flush()
+
+
+def show(stream: IO[str], rendered: str) -> None:
+    """Write what chat rendered for a terminal: its own colours, cursor moves and links, nothing else live."""
+    stream.write(rendered if isinstance(stream, TerminalFile) else own_sequences_only(rendered))
+    stream.flush()
+
+
+class TerminalFile:
+    """A stream for rich's Console: everything the Console writes passes ``own_sequences_only``."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def write(self, rendered: str) -> int:
+        self.stream.write(own_sequences_only(rendered))
+        return len(rendered)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return is_terminal(self.stream)
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless one: "1 message", "2 messages", "0 turns"."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def make_title(text: str, width: int = 60) -> str:

@@ -1,9 +1,12 @@
 """The working directory's .env: what any .env may set, and the files the user trusts (``chat trust``).
 
 A .env comes with whatever directory chat runs in, a cloned repository included, so it is
-read as someone else's input: it may set the endpoint and its own key, the model and plain
-numbers and modes, nothing that starts a program, moves the user's data or sends the user's
-key somewhere new. ``chat trust`` lets one file, as it is now, set everything (like
+read as someone else's input: it may set an endpoint on this machine and its own key, the
+model and plain numbers and modes, nothing that starts a program, moves the user's data, or
+sends the user's key or conversations somewhere new. Its text is taken literally: an
+untrusted file never composes a value from the environment (``${OPENAI_API_KEY}`` would hand
+the user's key to whatever endpoint it names), and a value that tries is ignored, said in one
+line. ``chat trust`` lets one file, as it is now, set everything and use variables (like
 ``direnv allow``): its path and a hash of its content are kept in the user's data directory,
 and any change to it makes it untrusted again.
 """
@@ -12,16 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from chatcli.errors import ConfigError, UsageError
 
 # What any .env may set: nothing here runs a program, moves data or points the user's key
-# elsewhere (OPENAI_BASE_URL from a .env gets only that .env's own key: see ``withheld_key``).
+# elsewhere (OPENAI_BASE_URL from an untrusted .env must be on this machine, and gets only that
+# .env's own key: see chatcli.config.configure).
 SAFE_KEYS = frozenset(
     {
         "OPENAI_API_KEY",
@@ -52,13 +58,23 @@ class DotEnv:
 
     def usable(self, known: Any) -> dict[str, str]:
         """The variables among ``known`` names that chat takes from this file."""
-        return {k: v for k, v in self.variables.items() if k in known and v and (self.trusted or k in SAFE_KEYS)}
+        return {k: v for k, v in self.variables.items() if k in known and v and not self._refusal(k, v)}
 
     def ignored(self, known: Any) -> list[str]:
         """The chatcli variables this file sets but may not, untrusted."""
-        return sorted(
-            k for k, v in self.variables.items() if k in known and v and not self.trusted and k not in SAFE_KEYS
-        )
+        return sorted(k for k, v in self.variables.items() if k in known and v and self._refusal(k, v))
+
+    def _refusal(self, key: str, value: str) -> str | None:
+        """Why an untrusted file may not set ``key`` to ``value`` (None: it may)."""
+        if self.trusted:
+            return None
+        if key not in SAFE_KEYS:
+            return "setting"
+        if REFERENCE.search(value):
+            return "reference"
+        if key == "OPENAI_BASE_URL" and not on_this_machine(value):
+            return "endpoint"
+        return None
 
     def notice(self, known: Any) -> str | None:
         """One line on what was ignored and why, or None when nothing was."""
@@ -66,15 +82,59 @@ class DotEnv:
         if self.changed:
             what = f": {', '.join(ignored)} ignored" if ignored else ""
             return f"{self.path} changed since you trusted it{what} (chat trust trusts it as it is now)"
-        if ignored:
-            return (
-                f"{self.path}: {', '.join(ignored)} ignored: a .env may set these only once you trust it (chat trust)"
-            )
-        return None
+        if not ignored:
+            return None
+        why = {
+            "setting": "a .env may set these only once you trust it",
+            "reference": "an untrusted .env may not use variables (${...}, $NAME)",
+            "endpoint": "an untrusted .env may point chat only at this machine",
+        }
+        reasons = dict.fromkeys(self._refusal(k, self.variables[k]) for k in ignored)
+        return f"{self.path}: {', '.join(ignored)} ignored: {'; '.join(why[r] for r in reasons if r)} (chat trust)"
 
 
-def read_env_file(path: Path, store: Path) -> DotEnv | None:
-    """The .env at ``path`` (None if there is none), checked against the trusted files in ``store``."""
+# A variable reference as python-dotenv would expand it (${NAME}, ${NAME:-default}), or as a shell would ($NAME).
+REFERENCE = re.compile(r"\$(\{|[A-Za-z_])")
+
+
+def on_this_machine(url: str) -> bool:
+    """True when ``url``'s host is this machine: localhost or a loopback address (no name is looked up)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def users_key_stays_home(
+    settings: Any, endpoint: str | None, own_key: str | None, path: Path
+) -> tuple[Any, str | None]:
+    """``settings`` (chatcli.config.Settings) without the user's key when an untrusted .env at ``path`` moved the
+    endpoint away from ``endpoint`` (where it was without the file): only the file's ``own_key`` goes there."""
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    if settings.base_url == endpoint or not settings.api_key or settings.api_key == own_key:
+        return settings, None
+    host = urlsplit(settings.base_url or "").netloc.rpartition("@")[2]
+    return replace(settings, api_key=own_key), (
+        f"{path} sets OPENAI_BASE_URL: your API key is not sent to {host} "
+        "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
+    )
+
+
+def read_env_file(path: Path, store: Path, environ: Mapping[str, str] | None = None) -> DotEnv | None:
+    """The .env at ``path`` (None if there is none), checked against the trusted files in ``store``.
+
+    Only a trusted file's ``${NAME}`` and ``${NAME:-default}`` take values, from ``environ``.
+    """
     try:
         data = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -87,11 +147,27 @@ def read_env_file(path: Path, store: Path) -> DotEnv | None:
         raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     from dotenv import dotenv_values
 
-    # Parsed from the bytes that were hashed: the file cannot change between the two.
-    variables = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
     digest = hashlib.sha256(data).hexdigest()
     kept = _trusted(store).get(str(path.absolute()))
-    return DotEnv(path, variables, digest, trusted=kept == digest, changed=kept is not None and kept != digest)
+    trusted = kept == digest
+    # Parsed from the bytes that were hashed: the file cannot change between the two. Only a file the
+    # user trusts may take values from the environment; any other is read as the literal text it is.
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    variables = {k: v for k, v in parsed.items() if v is not None}
+    if trusted:
+        variables = _expanded(variables, os.environ if environ is None else environ)
+    return DotEnv(path, variables, digest, trusted=trusted, changed=kept is not None and not trusted)
+
+
+def _expanded(variables: dict[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """python-dotenv's expansion, from ``environ`` (not necessarily this process's): earlier lines win."""
+    from dotenv.variables import parse_variables
+
+    done: dict[str, str] = {}
+    for name, value in variables.items():
+        scope = {**environ, **done}
+        done[name] = "".join(atom.resolve(scope) or "" for atom in parse_variables(value))
+    return done
 
 
 def trust(path: Path, store: Path) -> DotEnv:

@@ -87,15 +87,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("storage", mark.args, indirect=True)
 
 
+def _postgres_binaries() -> bool:
+    """True where PostgreSQL's server programs are installed (on PATH, or Debian's /usr/lib/postgresql/N/bin)."""
+    import glob
+    import shutil
+
+    return bool(shutil.which("initdb") and shutil.which("pg_ctl")) or bool(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer | None]:
-    """The PostgreSQL server named by CHATCLI_TEST_PG, or None."""
-    if not PG_DSN:
+    """The PostgreSQL server named by CHATCLI_TEST_PG; else, where PostgreSQL is installed, a throwaway one
+    started for this test process (.ci/postgres, stopped at the end); else None."""
+    import subprocess
+    import tempfile
+
+    dsn, started = PG_DSN, None
+    if not dsn and _postgres_binaries():
+        started = tempfile.mkdtemp(prefix="chatcli-pg-")
+        script = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
+        done = subprocess.run([str(script), "start", started], capture_output=True, text=True, timeout=120)
+        dsn = done.stdout.strip() if done.returncode == 0 else None
+    if not dsn:
         yield None
         return
-    server = PgServer(PG_DSN)
-    yield server
-    server.close()
+    server = PgServer(dsn)
+    try:
+        yield server
+    finally:
+        server.close()
+        if started:
+            subprocess.run([str(script), "stop", started], capture_output=True, timeout=60)
 
 
 @pytest.fixture(autouse=True)

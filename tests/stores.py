@@ -3,7 +3,8 @@
 A test module opts in with ``pytestmark = pytest.mark.stores("sqlite", "postgres")`` (one test
 opts out with ``@pytest.mark.stores("sqlite")``): each of its tests then runs once per store,
 and the ``storage`` fixture says which. The PostgreSQL runs need a server: ``CHATCLI_TEST_PG``
-holds its DSN (``.ci/postgres start`` prints one); without it they are skipped. Each test gets
+holds its DSN (``.ci/postgres start`` prints one); without it, where PostgreSQL's programs are
+installed, each test process starts a throwaway server of its own; with neither they are skipped. Each test gets
 databases of its own, copied from a template whose schema is already set up, and dropped after.
 """
 
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 PG_ENV = "CHATCLI_TEST_PG"
 PG_DSN = os.environ.get(PG_ENV)  # read before the tests clear CHATCLI_* from their environment
-SKIP_REASON = f"PostgreSQL tests need a server: set {PG_ENV} to its DSN (.ci/postgres start prints one)"
+SKIP_REASON = f"PostgreSQL tests need a server: install PostgreSQL, or set {PG_ENV} to a DSN (.ci/postgres start)"
 
 
 def is_url(db: Any) -> bool:

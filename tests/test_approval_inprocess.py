@@ -281,7 +281,7 @@ async def test_ctrl_c_or_ctrl_d_at_the_edit_or_reason_line_refuse_the_rest(user,
 
 async def test_ctrl_d_at_the_edit_line_refuses_the_rest_as_the_module_says(user):
     """Ctrl-D at the edit line (which holds the arguments) does what q does, not prompt-toolkit's delete-character."""
-    assert await user.ask(*NOTES, typed=["e", CTRL_D], timeout=0.5) == REST
+    assert await user.ask(*NOTES, typed=["e", CTRL_D]) == REST
 
 
 # --------------------------------------------------------------------------- no terminal

@@ -33,9 +33,9 @@ def test_dash_h_is_help_on_every_command(chat_env, args):
 @pytest.mark.parametrize("command", ["show", "export", "title", "fork"])
 def test_usage_lines_show_id_as_the_help_does(chat_env, command):
     usage = chat(chat_env, command, "--help").out.splitlines()[0]
-    assert "{" not in usage and " ID" in usage, usage
+    assert "{" not in usage and (" [ID]" if command in ("show", "export") else " ID") in usage, usage
     missing = chat(chat_env, command)
-    assert missing.code == 2 and "{ID}" not in missing.err, missing
+    assert missing.code == 2 and "{ID}" not in missing.err, missing  # no thread yet, or no ID where one is needed
 
 
 def test_help_says_where_settings_go_without_a_clone(chat_env):
@@ -101,9 +101,11 @@ def test_temperature_flag_is_sent_and_beats_the_environment_and_a_role(server, c
 
 @pytest.mark.parametrize("value", ["hot", "-1", "nan"])
 def test_a_bad_temperature_is_one_line(server, chat_env, value):
-    line = assert_one_error_line(chat(chat_env, "--temperature", value, "hi"), 3)
+    line = assert_one_error_line(chat(chat_env, "--temperature", value, "hi"), 2)  # a flag's value: a usage error
     assert "temperature must be a non-negative number" in line
     assert server.requests == []
+    from_the_environment = chat({**chat_env, "CHATCLI_TEMPERATURE": value}, "hi")
+    assert "temperature must be a non-negative number" in assert_one_error_line(from_the_environment, 3)
 
 
 # --------------------------------------------------------------------------- chat export -o

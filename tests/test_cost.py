@@ -199,7 +199,7 @@ def test_stats_totals_by_day_model_and_thread(server, chat_env):
     lines = table.out.splitlines()
     assert lines[0].split() == ["answers", "tokens", "in", "tokens", "out", "dollars"]
     assert lines[-2].split() == ["total", "3", "3,000", "300", "$0.0065", "+", "1", "unpriced"]
-    assert "1 answer has no known price (gpt-fake)" in lines[-1]
+    assert "1 of the 3 answers has no known price (gpt-fake)" in lines[-1]
     assert any(line.split()[:2] == ["first", "one"] and line.endswith("$0.0065") for line in lines), table.out
 
 
@@ -273,3 +273,20 @@ asyncio.run(main())
         code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'genai_prices', 'langchain_core', 'langgraph', 'openai'}))"
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
         assert done.stdout.splitlines()[-1] == "[]", (args, done.stderr)
+
+
+def test_stats_counts_a_forked_or_imported_thread_s_answers_once_and_shows_one_precision(server, chat_env):
+    server.queue(*[Reply("answer", usage=COUNTS) for _ in range(2)])
+    chat(chat_env, "-m", PRICED, "-t", "first", "one")
+    chat(chat_env, "-m", PRICED, "-t", "first", "two")
+    before = json.loads(chat(chat_env, "stats", "--json").out)["total"]
+    assert chat(chat_env, "fork", "first", "--at", "2", "--as", "copy").code == 0
+    exported = chat(chat_env, "export", "first", "--format", "json")
+    assert chat(chat_env, "import", "-", stdin=exported.out).code == 0
+    after = json.loads(chat(chat_env, "stats", "--json").out)
+    assert after["total"] == before, "a copy's answers were counted again"
+    assert [t["thread_id"] for t in after["by_thread"]] == ["first"]
+    table = chat(chat_env, "stats").out
+    cells = [word for word in table.split() if word.startswith("$")]
+    assert cells and all(len(c.split(".")[1]) == 4 for c in cells), table  # one precision down the column
+    assert "(unknown)" not in table

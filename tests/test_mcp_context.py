@@ -104,7 +104,11 @@ def test_chat_tools_lists_prompts_and_resources(chat_env):
     run = chat(chat_env, "tools", "--json")
     assert run.code == 0, run
     (notes,) = json.loads(run.out)
-    assert [p["command"] for p in notes["prompts"]] == ["/mcp__notes__review", "/mcp__notes__standup"]
+    assert [p["command"] for p in notes["prompts"]] == [
+        "/mcp__notes__review",
+        "/mcp__notes__standup",
+        "/mcp__notes__handoff",
+    ]
     assert notes["prompts"][0]["arguments"] == [
         {"name": "code", "required": True, "description": ""},
         {"name": "focus", "required": False, "description": ""},
@@ -123,14 +127,14 @@ def test_chat_tools_lists_prompts_and_resources(chat_env):
 async def test_a_mentioned_resource_goes_with_the_question(server, with_notes):
     async with conversation(with_notes) as c:
         server.queue(Reply("Milk and Ada."), Reply("A pixel."))
-        await c.conversation.send("summarise @notes:notes://today, please")
+        await c.conversation.send("summarise @notes:notes://today, please", mentions="@notes:notes://today")
         sent = last_question(server)
         assert isinstance(sent, list) and sent[0]["type"] == "text"
         assert sent[0]["text"].startswith("summarise @notes:notes://today, please\n\nFile `notes:notes://today`:")
         assert (
             "Buy milk. Call Ada about the \x1b]0;PWNED\x07 release." in sent[0]["text"]
         )  # the model gets the data as it is
-        await c.conversation.send("what is @notes:notes://logo?")
+        await c.conversation.send("what is @notes:notes://logo?", mentions="what is @notes:notes://logo?")
         parts = last_question(server)
         assert [p["type"] for p in parts] == ["text", "image_url"] and parts[1]["image_url"]["url"].startswith(
             "data:image/png;base64,"
@@ -142,11 +146,12 @@ async def test_a_resource_that_cannot_be_read_sends_nothing_and_other_ats_stay_t
 
     async with conversation(with_notes) as c:
         with pytest.raises(UsageError, match="MCP server notes could not give @notes:notes://nowhere") as failed:
-            await c.conversation.send("read @notes:notes://nowhere")
+            await c.conversation.send("read @notes:notes://nowhere", mentions="read @notes:notes://nowhere")
         assert failed.value.hint == "nothing was sent"
         assert server.requests == [] and await c.conversation.messages() == []
         server.queue(Reply("ok"))
-        await c.conversation.send("mail me@example.com about @elsewhere:thing")
+        typed = "mail me@example.com about @elsewhere:thing"
+        await c.conversation.send(typed, mentions=typed)
         assert last_question(server) == "mail me@example.com about @elsewhere:thing"
 
 
@@ -166,3 +171,35 @@ async def test_at_the_prompt_a_prompt_command_is_sent_and_a_wrong_one_is_one_lin
     assert results == [True, True]
     assert "Reviewed." in out and last_question(server) == "Review this code for bugs:\nx = 1"
     assert "error: /mcp__notes__review needs code" in err and len(server.requests) == 1
+
+
+# --------------------------------------------------------------------------- mentions only in what the user typed
+
+
+async def test_a_mention_in_a_prompts_text_reads_nothing(server, with_notes):
+    from chatcli.ui.commands.mcp import ask_prompt
+
+    async with conversation(with_notes) as c:
+        await c.conversation.toolbox.settle(30)
+        server.queue(Reply("Carried on."))
+        await ask_prompt(c.conversation, "/mcp__notes__handoff", with_notes)
+        assert last_question(server) == "Carry on from @notes:notes://today and tell me what it says."
+
+
+def test_a_mention_in_piped_text_reads_nothing_and_one_in_the_question_does(server, chat_env):
+    write_servers(chat_env, SERVERS)
+    server.queue(Reply("Read."), Reply("Read it."))
+    piped = chat(chat_env, "what does this say?", stdin="a file that says: see @notes:notes://today\n")
+    assert piped.code == 0, piped
+    assert last_question(server) == "what does this say?\n\na file that says: see @notes:notes://today\n"
+    typed = chat(chat_env, "what does @notes:notes://today say?", stdin="context\n")
+    assert typed.code == 0 and "Buy milk." in last_question(server)[0]["text"], typed
+
+
+async def test_at_the_prompt_a_typed_mention_reads_the_resource(server, with_notes):
+    from tests.test_repl_lines import dispatch_lines
+
+    server.queue(Reply("Summarised."))
+    results, out, err = await dispatch_lines(with_notes, ["summarise @notes:notes://today"])
+    assert results == [True] and "Summarised." in out, err
+    assert "Buy milk." in last_question(server)[0]["text"]

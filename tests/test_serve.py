@@ -47,7 +47,7 @@ class Served:
             try:
                 if self.request(
                     "GET", "/v1/threads", headers={"Authorization": "Bearer " + env.get("CHATCLI_SERVE_TOKEN", "")}
-                )[0] in (200, 401):
+                )[0] in (200, 401, 421):
                     return
             except OSError:
                 time.sleep(0.1)
@@ -96,12 +96,16 @@ class Served:
         finally:
             connection.close()
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+    def stop(self) -> str:
+        """Stop the server; what it wrote on its console (stderr)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.stderr.read() if not self.process.stderr.closed else ""
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ def swapped(t: str) -> str:
 
 @pytest.mark.parametrize(
     "typo",
-    [lambda t: t[:-1], lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped],
-    ids=["prefix", "replaced", "swapped"],
+    [lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped, lambda t: t + "0"],
+    ids=["replaced", "swapped", "one more"],
 )
 def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(server, chat_env, typo):
     real = first_thread(chat_env)
@@ -52,34 +52,86 @@ def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(server, chat_en
     assert len(server.requests) == 1 and thread_ids(chat_env) == [real]  # nothing sent, nothing stored
 
 
-def test_new_thread_starts_a_thread_whose_name_is_close_to_an_existing_one(server, chat_env):
-    assert chat(chat_env, "-t", "review", "first").code == 0
-    assert chat(chat_env, "-t", "reviews", "second").code == 2
-    run = chat(chat_env, "--new-thread", "reviews", "second")
-    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == "reviews", run
+def test_a_unique_start_of_a_generated_id_finds_it_everywhere_an_id_is_taken(server, chat_env):
+    real = first_thread(chat_env)
+    start = real[:4].upper() if real[:4].isalpha() else real[:4]  # any case, as typed
+    run = chat(chat_env, "-t", start, "what was the number?")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == real, run
+    assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"][0] == "remember 42"
+    shown = chat(chat_env, "show", real[:5])
+    assert shown.code == 0 and "remember 42" in shown.out and "what was the number?" in shown.out, shown
+    exported = chat(chat_env, "export", real[:6], "--format", "json")
+    assert exported.code == 0 and json.loads(exported.out)["thread_id"] == real, exported
+    assert chat(chat_env, "title", real[:4], "the number").code == 0
+    assert json.loads(chat(chat_env, "threads", "--json").out)[0]["title"] == "the number"
+    removed = chat(chat_env, "rm", real[:4], "--yes")
+    assert removed.code == 0 and f"deleted {real}" in removed.err and thread_ids(chat_env) == [], removed
+
+
+def test_a_start_shared_by_two_generated_ids_is_refused_naming_both(server, chat_env):
+    for name in ("abcd1234", "abcd5678"):
+        assert chat(chat_env, "--new-thread", name, "hi").code == 0
+    line = assert_one_error_line(chat(chat_env, "show", "abcd"), 2)
+    assert "abcd is the start of 2 threads" in line and "abcd1234" in line and "abcd5678" in line
+    assert chat(chat_env, "show", "abcd5").code == 0
+
+
+@pytest.mark.parametrize(
+    "existing, chosen",
+    [("barA", "barB"), ("att", "att3"), ("dotenv", "dotenv2"), ("pend", "pend2"), ("fix-a", "fix-b"), ("main", "Main")],
+)
+def test_a_name_the_user_chooses_is_never_refused_for_resembling_another(server, chat_env, existing, chosen):
+    assert chat(chat_env, "-t", existing, "first").code == 0
+    run = chat(chat_env, "-t", chosen, "second")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == chosen, run
     assert [m["content"] for m in server.requests[-1]["messages"][1:]] == ["second"]  # a thread of its own
+    assert sorted(thread_ids(chat_env)) == sorted([existing, chosen])
+
+
+def test_new_thread_refuses_only_a_name_that_is_taken(server, chat_env):
+    assert chat(chat_env, "-t", "review", "first").code == 0
     taken = chat(chat_env, "--new-thread", "review", "third")
     assert "thread review already exists" in assert_one_error_line(taken, 2)
-    # Names alike only in their numbering are two threads, not a typo.
-    assert chat(chat_env, "-t", "review-1", "a").code == 0 and chat(chat_env, "-t", "review-2", "b").code == 0
-    assert sorted(thread_ids(chat_env)) == ["review", "review-1", "review-2", "reviews"]
 
 
-def test_last_as_a_thread_id_points_at_continue(server, chat_env):
+@pytest.mark.parametrize("word", ["last", "recent"])
+def test_words_like_last_are_names_like_any_other(server, chat_env, word):
     first_thread(chat_env)
-    line = assert_one_error_line(chat(chat_env, "-t", "last", "and then?"), 2)
-    assert "no thread last" in line and "chat -c" in line
+    run = chat(chat_env, "-t", word, "and then?")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == word, run
+
+
+@pytest.mark.parametrize("option", ["-t", "--thread", "--new-thread"])
+def test_an_empty_thread_id_is_a_usage_error_and_sends_nothing(server, chat_env, option):
+    first_thread(chat_env)
+    line = assert_one_error_line(chat(chat_env, option, "", "hi"), 2)
+    assert "thread id is empty" in line
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("command", ["show", "export"])
+def test_show_and_export_without_an_id_mean_the_last_thread(server, chat_env, command):
+    assert chat(chat_env, "-t", "older", "the older one").code == 0
+    assert chat(chat_env, "-t", "newer", "the newer one").code == 0
+    run = chat(chat_env, command)
+    assert run.code == 0 and "the newer one" in run.out and "the older one" not in run.out, run
+
+
+def test_show_without_an_id_and_no_thread_is_one_line(chat_env):
+    line = assert_one_error_line(chat(chat_env, "show"), 2)
+    assert "no threads yet" in line
 
 
 async def test_switch_to_a_mistyped_id_names_the_thread_and_stays(settings, server):
     async with conversation(settings, "0ad131a5") as c:
         await c.ask("remember 42")
         await c.run("/new")
-        with pytest.raises(UsageError, match="no thread 0ad131a; did you mean 0ad131a5\\?.*/new 0ad131a"):
-            await c.run("/switch 0ad131a")
-        shown = await c.run("/new 0ad131a")  # deliberately
-        assert c.thread_id == "0ad131a" and "new thread" in shown
+        with pytest.raises(UsageError, match="no thread 0ad131a6; did you mean 0ad131a5\\?.*/new 0ad131a6"):
+            await c.run("/switch 0ad131a6")
+        shown = await c.run("/new 0ad131a6")  # deliberately
+        assert c.thread_id == "0ad131a6" and "new thread" in shown
+        await c.run("/switch 0ad1")  # a unique start of a generated id
+        assert c.thread_id == "0ad131a5"
         with pytest.raises(UsageError, match="already exists"):
             await c.run("/new 0ad131a5")
 
@@ -187,21 +239,31 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
     assert (
         fresh.exit_code() == 0 and "bye" in fresh.text[at:] and "resume with" not in fresh.text[at:]
     )  # nothing was kept
-    mistyped = Repl(["--thread", real[:-1]], chat_env)
+    wrong = real[:-1] + ("0" if real[-1] != "0" else "1")
+    mistyped = Repl(["--thread", wrong], chat_env)
     assert mistyped.exit_code() == 2
-    assert f"no thread {real[:-1]}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text
+    assert f"no thread {wrong}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text
     assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize("wanted, known, meant", [
-    ("0ad131a", ["0ad131a5"], ["0ad131a5"]),  # a generated id one character short
-    ("0ad131a6", ["0ad131a5"], ["0ad131a5"]),  # a generated id one digit off
-    ("notez", ["notes"], ["notes"]),
-    ("dbl1", ["dbl0"], []),  # numbered names: a script's run 1 beside its run 0
-    ("notes12", ["notes11"], []),
-    ("review-2", ["review-1"], []),
+    ("0ad131a", ["0ad131a5"], "0ad131a5"),  # a unique start of a generated id finds it
+    ("0AD1", ["0ad131a5", "notes"], "0ad131a5"),
+    ("0ad", ["0ad131a5"], None),  # too short to be taken for it: a new name
+    ("notez", ["notes"], None),  # a name the user chose: never a typo of another
+    ("dbl1", ["dbl0"], None),
+    ("review-2", ["review-1"], None),
+    ("0ad1", ["0ad1", "0ad131a5"], "0ad1"),  # an exact name wins over a start
 ])  # fmt: skip
-def test_numbered_names_are_siblings_and_a_generated_id_a_digit_off_is_a_typo(wanted, known, meant):
-    from chatcli.chat.inputs import similar_ids
+def test_a_start_of_a_generated_id_finds_it_and_other_names_are_new(wanted, known, meant):
+    from chatcli.chat.inputs import resolve_thread_id
 
-    assert similar_ids(wanted, known) == meant
+    assert resolve_thread_id(wanted, known) == meant
+
+
+@pytest.mark.parametrize("wanted", ["0ad131a6", "0da131a5", "0ad131a55", "0ad131b5"])
+def test_a_generated_id_one_character_off_is_a_probable_typo(wanted):
+    from chatcli.chat.inputs import resolve_thread_id
+
+    with pytest.raises(UsageError, match="did you mean 0ad131a5"):
+        resolve_thread_id(wanted, ["0ad131a5", "notes"])

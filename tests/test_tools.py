@@ -397,7 +397,9 @@ def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_pa
         "  echo line 29",
     ]
     shown = call_block(ToolCall("c1", "read_file", "read_file (built-in)", "builtin", {"path": "notes.txt"}))
-    assert f"(path: {tmp_path / 'notes.txt'})" in shown
+    assert f"(that is {tmp_path / 'notes.txt'})" in shown
+    absolute = call_block(ToolCall("c2", "read_file", "read_file (built-in)", "builtin", {"path": "/etc/hosts"}))
+    assert absolute.count("/etc/hosts") == 1, absolute  # an absolute path is not said twice
 
 
 @pytest.mark.stores("sqlite", "postgres")

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.fakeserver import Reply
-from tests.helpers import ROWS, Repl, screen
+from tests.helpers import ROWS, Repl, screen, visible
 
 ANSWER_WAIT = 20  # seconds: the engine's import takes a second or two on a busy machine
 
@@ -120,3 +120,40 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
         await asyncio.wait_for(repl, 10)
     assert "bye · resume with: chat --thread feedbeef" in err.getvalue()
     assert entered_first == [True], "the line was entered before the engine was loaded"
+
+
+@pytest.mark.e2e
+def test_the_next_question_typed_the_instant_each_answer_ends_is_always_sent(chat_env, server):
+    """Hundreds of turns, each long question typed the moment the last answer's last byte arrives.
+
+    That instant, the terminal is between the reply and the next prompt: a key driver in line mode
+    there would turn the Enter into a newline (a line break at the prompt, and a stall until
+    another key). The Enter follows the text by 0 to 30 ms, turn by turn, so that it meets the
+    prompt in every phase of its start. The answer must come every time, without another key.
+    """
+    turns = 200
+    repl = _spawn(chat_env)
+    try:
+        repl.wait_prompt()
+        seen = 0
+        for turn in range(turns):
+            question = f"q{turn:03d} " + "long words " * 12  # about 140 characters: the line wraps at the prompt
+            repl.child.send(question.rstrip())
+            time.sleep(turn % 7 * 0.005)  # the Enter lands 0 to 30 ms later: every phase of the prompt's start
+            repl.child.send("\r")
+            answer = f"You said: q{turn:03d} long words"
+            started = time.monotonic()
+            while answer not in visible(repl.raw[seen:]):
+                if time.monotonic() - started > 10:
+                    pytest.fail(
+                        f"turn {turn}: no answer without another key; the screen ends with:\n{repl.text[-800:]}"
+                    )
+                if not repl._pump(0.01):
+                    pytest.fail(f"turn {turn}: chat ended; output ends with:\n{repl.text[-800:]}")
+            seen = repl.raw.index("You said:", seen) + 1  # the next needle is looked for after this answer
+        assert len(server.requests) == turns
+        assert server.requests[-1]["messages"][-1]["content"] == f"q{turns - 1:03d} " + ("long words " * 12).rstrip()
+        repl.child.sendeof()
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()

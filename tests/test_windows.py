@@ -50,6 +50,11 @@ def test_a_window_smaller_than_the_budget_is_learned_fitted_and_remembered(serve
         assert (
             said.startswith("4 earlier turns not sent: the model's 900-token context window") and "after a day" in said
         ), said
+        # Explained once for this endpoint and model; later runs say it short.
+        third = chat(chat_env, "-t", "w", "and the one before?")
+        [short] = [line for line in third.err_lines if "not sent" in line]
+        assert short.endswith("earlier turns not sent (the window learned for gpt-fake)"), short
+        assert len(short) < 80 and "after a day" not in third.err
 
 
 def test_a_single_message_over_the_window_is_one_line_and_no_loop(server, chat_env):

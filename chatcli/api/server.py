@@ -7,21 +7,30 @@ lock, across processes too (several servers may share one PostgreSQL database).
 
 from __future__ import annotations
 
-import hmac
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse as _StarletteJSON
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Turn, run_to_end, stream_events
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
+from chatcli.text import json_text, say
 
 EVENT_STREAM = "text/event-stream"
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON as the command line writes it: what a terminal could act on (C1 controls, U+2028...) as \\uXXXX."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Attached(BaseModel):
@@ -93,7 +102,7 @@ class _Log:
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Notice):
-            sys.stderr.write(f"chat serve: {event.text}\n")
+            say(sys.stderr, f"chat serve: {event.text}\n")
 
     async def approve(self, call: Any) -> Any:
         from chatcli.chat.events import refuse
@@ -101,8 +110,9 @@ class _Log:
         return refuse(call)
 
 
-def create_app(settings: Settings, token: str | None = None) -> FastAPI:
-    """The API on ``settings``' store and endpoint; with ``token``, every request needs ``Authorization: Bearer TOKEN``."""
+def create_app(settings: Settings, allowed: Addresses, token: str | None = None) -> FastAPI:
+    """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
+    with ``token``, every request needs ``Authorization: Bearer TOKEN``."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -114,17 +124,15 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
             state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
             yield
 
-    app = FastAPI(title="chatcli", summary="The threads of chat, over HTTP", version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="chatcli",
+        summary="The threads of chat, over HTTP",
+        version=_version(),
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
 
-    @app.middleware("http")
-    async def authorize(request: Request, call_next: Any) -> Any:
-        if token is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return JSONResponse(
-                    {"error": {"message": "a bearer token is needed (Authorization: Bearer TOKEN)"}}, 401
-                )
-        return await call_next(request)
+    app.add_middleware(Guard, allowed=allowed, token=token)  # type: ignore[arg-type]
 
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
@@ -172,7 +180,13 @@ def create_app(settings: Settings, token: str | None = None) -> FastAPI:
             yield conversation
 
         return await _answer(
-            request, Turn(opened, lambda c: c.send(message.content, list(files)), settings, _streams(request))
+            request,
+            Turn(
+                opened,
+                lambda c: c.send(message.content, list(files), mentions=message.content),
+                settings,
+                _streams(request),
+            ),
         )
 
     @app.post(

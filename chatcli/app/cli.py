@@ -12,6 +12,7 @@ import typer
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli import __version__
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
+    config_commands,
     model_commands,
     role_commands,
     serve_commands,
@@ -23,14 +24,15 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import HELP
 from chatcli.app.run import parse_vars, run
-from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, route, using
+from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, lone_word, route, using
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.text import say
 
 
 def _version(value: bool) -> None:
     if value:
-        print(f"chatcli {__version__}")
+        say(environment().stdout, f"chatcli {__version__}\n")
         raise typer.Exit()
 
 
@@ -170,7 +172,7 @@ def ask_command(
             setup.system or role_prompt or (None if resumed else settings.system),
             bool(tools and no_tools),
         ):
-            env.stderr.write(f"chat: warning: {line}\n")
+            say(env.stderr, f"chat: warning: {line}\n")
         run(question, thread, settings, setup, json_output, env, debug)
 
     on_error = json_output.fail if json_output is not None else None
@@ -230,19 +232,34 @@ def _completion(args: list[str], env: Environment) -> int | None:
 
     try:
         if instruction:
-            env.stdout.write(answer(instruction, env.environ) + "\n")
+            say(env.stdout, answer(instruction, env.environ) + "\n")  # the shell shows the titles
         elif args[0] == "--show-completion":
             shell = args[1] if len(args) > 1 else detect_shell(env.environ)
             if shell is None:
                 raise UsageError(
                     "cannot tell your shell from $SHELL", hint="name it: chat --show-completion bash|zsh|fish"
                 )
-            env.stdout.write(script(shell))
+            say(env.stdout, script(shell), data=True)
         else:
-            env.stderr.write(install(args[1] if len(args) > 1 else None, env.environ) + "\n")
+            say(env.stderr, install(args[1] if len(args) > 1 else None, env.environ) + "\n")
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         return report(exc, False, None, env.stderr)
     return 0
+
+
+def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
+    """``chat treads``, ``chat help``: a lone word that names a command is not a paid question."""
+    from chatcli.app.command_names import meant_command
+    from chatcli.app.run import report
+
+    word = lone_word(args)
+    meant = meant_command(word) if word else None
+    if meant:
+        error = UsageError(
+            f"{word!r} looks like a command: did you mean {meant}?",
+            hint=f"to ask it, add words or put it after --: chat -- {word}",
+        )
+        raise SystemExit(report(error, False, None, env.stderr))
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
@@ -255,6 +272,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         from chatcli.app.lazy_imports import install
 
         install()  # before anything imports LangGraph, LangChain or OpenAI
+        from chatcli.app import library_output
+
+        library_output.install()  # their warnings and log lines pass chat's writer too
         untraced(os.environ)
     token = using(env or Environment())
     try:
@@ -264,6 +284,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             return handled
         args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
+            _refuse_a_mistyped_command(raw, env or Environment())
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
             command.main(args=args[1:], prog_name="chat")
         else:

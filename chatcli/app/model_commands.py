@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.config import Settings
+from chatcli.text import json_text, say
 
 
 @app.command("models")
@@ -26,7 +25,6 @@ def models_command(
 
         from chatcli.app.run import make_env_output, use_local_model
         from chatcli.chat.model import endpoint_name, list_models
-        from chatcli.text import neutralise
 
         env = environment()
         with ExitStack() as stack:
@@ -34,14 +32,14 @@ def models_command(
             ids = asyncio.run(list_models(settings))
         out = env.stdout
         if as_json:
-            out.write(json.dumps(ids, ensure_ascii=False) + "\n")
+            say(out, json_text(ids, ensure_ascii=False) + "\n", data=True)
         elif not ids:
             make_env_output(env).note(
                 f"{endpoint_name(settings)} lists no models (set one with --model or CHATCLI_MODEL)"
             )
         elif out.isatty():
-            out.write("".join(neutralise(f"{'*' if i == settings.model else ' '} {i}") + "\n" for i in ids))
+            say(out, "".join(f"{'*' if i == settings.model else ' '} {i}\n" for i in ids))
         else:
-            out.write("".join(i + "\n" for i in ids))
+            say(out, "".join(i + "\n" for i in ids), data=True)
 
     guarded(debug, action, {"local": True if local else None})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.config import Settings
+from chatcli.text import json_text, say
 
 
 @app.command("roles")
@@ -22,7 +21,6 @@ def roles_command(
 
         from chatcli.app.run import make_env_output
         from chatcli.chat.roles import list_roles
-        from chatcli.text import neutralise
 
         directory = Path(settings.roles_dir or "")
         problems: list[str] = []
@@ -41,16 +39,17 @@ def roles_command(
                 }
                 for r in roles
             ]
-            out.write(json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
             return
         if not roles:
-            out.write(
-                f'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) in {directory}\n'
+            say(
+                out,
+                f'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) in {directory}\n',
             )
             return
         width = max(len(r.name) for r in roles)
         for r in roles:
             line = f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}"
-            out.write((neutralise(line) if out.isatty() else line).rstrip() + "\n")
+            say(out, line.rstrip() + "\n", data=True)
 
     guarded(debug, action)

@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from chatcli.app.environment import Environment
 from chatcli.config import Settings
 from chatcli.errors import Interrupted, UsageError
+from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.chat.session import Opening, ThreadSetup
@@ -63,7 +64,9 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
+async def answer_once(
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
+) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
     ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
@@ -72,7 +75,7 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
     """
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output))
+    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output, typed))
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
@@ -83,7 +86,9 @@ async def answer_once(settings: Settings, opening: Opening, text: str, setup: Th
             raise Interrupted(stop.received) from None
 
 
-async def _answer(settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output) -> None:
+async def _answer(
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str
+) -> None:
     from chatcli.chat.session import open_conversation, set_up
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
@@ -97,7 +102,7 @@ async def _answer(settings: Settings, opening: Opening, text: str, setup: Thread
             output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
-        await ask(conversation, text, settings, list(setup.attachments))
+        await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
 
 
 def preflight(settings: Settings) -> None:
@@ -158,7 +163,7 @@ def run(
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
             output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
-            asyncio.run(answer_once(settings, opening, text, setup, output))
+            asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl
 
@@ -229,15 +234,17 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     try:
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
-            err.write(traceback_text(exc, settings))
-        if failure.kind == "broken_pipe":
+            say(err, traceback_text(exc, settings))
+        if not failure.line:
+            pass  # an outcome said by its exit code alone (chat search found nothing)
+        elif failure.kind == "broken_pipe":
             _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
         elif failure.kind == "interrupted":
-            err.write(f"{failure.line}\n")
+            say(err, f"{failure.line}\n")
         elif failure.kind == "unexpected":
-            err.write(f"chat: {failure.line}\n")
+            say(err, f"chat: {failure.line}\n")
         else:
-            err.write(f"chat: error: {failure.line}\n")
+            say(err, f"chat: error: {failure.line}\n")
     except OSError:
         pass
     return failure.exit_status

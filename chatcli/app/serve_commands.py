@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import socket
 import stat
-from typing import Optional
+from typing import List, Mapping, Optional
 
 import typer
 
-from chatcli.app.shared import DB, DEBUG, app, guarded
+from chatcli.api.guard import addresses, loopback
+from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.text import say
 
-
-def loopback(host: str) -> bool:
-    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
 
 @app.command("serve")
 def serve_command(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs --token."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs a token."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     unix: Optional[str] = typer.Option(
         None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."
     ),
-    token: Optional[str] = typer.Option(
+    token_file: Optional[str] = typer.Option(
         None,
-        "--token",
-        envvar="CHATCLI_SERVE_TOKEN",
-        help="Every request needs `Authorization: Bearer TOKEN` (also CHATCLI_SERVE_TOKEN).",
+        "--token-file",
+        metavar="PATH",
+        help=f"Every request needs `Authorization: Bearer TOKEN`, TOKEN read from PATH (or set {TOKEN_VARIABLE}).",
+    ),
+    token: Optional[str] = typer.Option(
+        None, "--token", metavar="TOKEN", help="As --token-file, but other users of this machine see it (ps)."
+    ),
+    allow_host: List[str] = typer.Option(
+        [],
+        "--allow-host",
+        metavar="NAME",
+        help="Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
     ),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
@@ -46,33 +48,76 @@ def serve_command(
     debug: bool = DEBUG,
 ) -> None:
     """Serve the threads over HTTP: list, export, delete, and ask (one JSON object, or server-sent
-    events with Accept: text/event-stream). The API is described at /openapi.json."""
+    events with Accept: text/event-stream). The API is described at /openapi.json. Requests for
+    another Host, or from another site's web page, are refused."""
+    env = environment()
 
     def action(settings: Settings) -> None:
-        if unix is None and not loopback(host) and not token:
+        secret = serve_token(token, token_file, env.environ)
+        if token is not None:
+            say(
+                env.stderr,
+                "chat serve: warning: --token shows the token to every user of this machine (ps);"
+                f" --token-file PATH or {TOKEN_VARIABLE} keep it private\n",
+            )
+        if unix is None and not loopback(host) and not secret:
             raise UsageError(
                 f"chat serve on {host} would answer anyone who reaches it",
-                hint="give --token (or CHATCLI_SERVE_TOKEN), or listen on 127.0.0.1",
+                hint=f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1",
             )
         if not 0 < port < 65536:
             raise UsageError(f"--port must be from 1 to 65535, got {port}")
+        for name in allow_host:
+            if not name or any(c.isspace() or c in "/@?#" for c in name):
+                raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
         from chatcli.app.run import preflight
 
         preflight(settings)
-        serve(settings, host, port, unix, token)
+        serve(settings, host, port, unix, secret, allow_host)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
 
 
-def serve(settings: Settings, host: str, port: int, path: str | None, token: str | None) -> None:
+def serve_token(given: str | None, path: str | None, environ: Mapping[str, str]) -> str | None:
+    """The token: --token, else read from --token-file, else $CHATCLI_SERVE_TOKEN; None for none."""
+    if given is not None and path is not None:
+        raise UsageError("give --token or --token-file, not both")
+    if given is not None:
+        if not given.strip():
+            raise UsageError("--token is empty")
+        return given
+    if path is None:
+        return environ.get(TOKEN_VARIABLE) or None
+    try:
+        with open(path, encoding="utf-8") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            secret = file.read(4096).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise UsageError(f"cannot read --token-file {path}: {reason}") from None
+    if not secret or any(c.isspace() for c in secret):
+        raise UsageError(f"--token-file {path} holds no token (one line of text, no spaces)")
+    if mode & 0o044:
+        say(
+            environment().stderr,
+            f"chat serve: warning: --token-file {path} can be read by other users (chmod 600 {path})\n",
+        )
+    return secret
+
+
+def serve(settings: Settings, host: str, port: int, path: str | None, token: str | None, allow_host: list[str]) -> None:
     import uvicorn
 
     from chatcli.api.server import create_app
+    from chatcli.app.library_output import SERVE_LOG_CONFIG
 
     listening = _unix_socket(path) if path else None
     where = {"fd": listening.fileno()} if listening is not None else {"host": host, "port": port}
-    config = uvicorn.Config(create_app(settings, token), log_level="warning", lifespan="on", **where)
-    typer.echo(f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)", err=True)
+    allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
+    config = uvicorn.Config(
+        create_app(settings, allowed, token), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on", **where
+    )
+    say(environment().stderr, f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)\n")
     try:
         uvicorn.Server(config).run()
     finally:

@@ -13,6 +13,7 @@ from chatcli.app.environment import Environment
 from chatcli.app.run import report
 from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
+from chatcli.text import say
 
 # -h is --help on every command, as everywhere else.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -75,7 +76,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     try:
         settings, notes = configure(flags or {}, environ=env.environ, cwd=env.cwd)
         for note in notes:
-            env.stderr.write(f"chat: note: {note}\n")
+            say(env.stderr, f"chat: note: {note}\n")
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
@@ -101,6 +102,19 @@ def with_threads(action: Any, read_only: bool = False) -> Any:
 # Management commands (anything else on the command line is a question, the hidden `ask`), and the
 # options that take a value: one list, read by the launcher too (chatcli/app/command_names.py).
 COMMANDS, _VALUED = command_names.COMMANDS, command_names.VALUED
+
+
+def lone_word(args: list[str]) -> str | None:
+    """The question when ``args`` ask only one word, not after ``--`` (``chat treads``); else None."""
+    positional, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return None  # what follows -- is a question, whatever it looks like
+        if not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+        i += 2 if arg in _VALUED else 1
+    return positional[0] if len(positional) == 1 and positional[0].strip().isalpha() else None
 
 
 def route(args: list[str]) -> list[str]:

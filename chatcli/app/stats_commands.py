@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any, Optional
 
 import typer
 
 from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.app.thread_commands import with_threads
+from chatcli.text import json_text, say
 
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
@@ -35,7 +35,7 @@ def stats_command(
         report = await spending(threads, parse_since(since) if since else None)
         out = environment().stdout
         if as_json:
-            out.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text(report.as_dict(), ensure_ascii=False, indent=1) + "\n", data=True)
         else:
             print_stats(report, out)
 
@@ -43,11 +43,12 @@ def stats_command(
 
 
 def _money(tally: Any) -> str:
-    from chatcli.chat.pricing import dollars
-
+    """A dollars cell: one precision down the column (4 decimals, cents once a dollar is reached)."""
     if tally.cost_usd is None:
         return UNPRICED if tally.unpriced else "-"
-    return dollars(tally.cost_usd) + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
+    usd = tally.cost_usd
+    shown = f"${usd:,.2f}" if usd >= 1 else "<$0.0001" if 0 < usd < 0.00005 else f"${usd:.4f}"
+    return shown + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
 
 
 def print_stats(report: Any, out: IO[str]) -> None:
@@ -57,7 +58,7 @@ def print_stats(report: Any, out: IO[str]) -> None:
 
     if not report.total.answers:
         when = f" since {report.since:%Y-%m-%d %H:%M}" if report.since else ""
-        out.write(f"no answers{when}\n")
+        say(out, f"no answers{when}\n", data=True)
         return
     threads = ranked(report.by_thread)
     rows: list[tuple[str, ...]] = [("", "answers", "tokens in", "tokens out", "dollars")]
@@ -84,14 +85,15 @@ def print_stats(report: Any, out: IO[str]) -> None:
     width = max(len(row[0]) for row in rows if len(row) > 1)
     for row in rows:
         if len(row) == 1:
-            out.write(row[0] + "\n")
+            say(out, row[0] + "\n", data=True)
             continue
-        out.write(row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n")
+        say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
-        out.write(f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n")
+        say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
     if report.unpriced_models:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
-        out.write(
-            f"{total.unpriced} answer{'s have' if total.unpriced > 1 else ' has'} no known price ({models}): "
-            'left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n'
+        say(
+            out,
+            f"{total.unpriced} of the {total.answers:,} answers {'have' if total.unpriced > 1 else 'has'} no known "
+            f'price ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n',
         )

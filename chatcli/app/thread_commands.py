@@ -10,12 +10,13 @@ from chatcli.app.run import read_stdin
 from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
+from chatcli.text import counted, json_text, say
 
 EMPTY = 'no threads yet: chat "a question" starts one'
 
 
 class NoMatch(ChatError):
-    """A search found nothing: exit 1, as grep says it (2 stays for usage errors)."""
+    """A search found nothing: exit 1 and not a word, as grep (2 stays for usage errors)."""
 
 
 def with_threads(action: Any, read_only: bool = False, light: bool = True) -> Any:
@@ -47,7 +48,6 @@ def threads_command(
     debug: bool = DEBUG,
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in UTC)."""
-    import json
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_threads
@@ -55,37 +55,41 @@ def threads_command(
         rows = await threads.list(limit)
         out = environment().stdout
         if as_json:
-            out.write(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
         elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
-            (out if out.isatty() else environment().stderr).write(EMPTY + "\n")
+            say(out if out.isatty() else environment().stderr, EMPTY + "\n")
         else:
             print_threads(rows, out)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
+LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out
+
+
 @app.command("show")
 def show_command(
-    thread_id: str = typer.Argument(..., metavar="ID"),
+    thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     thinking: bool = typer.Option(
         False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
     ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Print a thread's transcript (rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
+    """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        print_transcript(await threads.transcript(thread_id), environment().stdout, thinking, environment().environ)
+        transcript = await threads.transcript(await threads.find(thread_id))
+        print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
 
 @app.command("export")
 def export_command(
-    thread_id: str = typer.Argument(..., metavar="ID"),
+    wanted: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     fmt: str = typer.Option(
         "md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."
     ),
@@ -99,14 +103,14 @@ def export_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Write a thread as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
-    import json
+    """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
 
     async def action(threads: Any) -> None:
         from chatcli.chat.threads import transcript_markdown
 
+        thread_id = await threads.find(wanted)
         if fmt == "json":
-            text = json.dumps(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+            text = json_text(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
             text = transcript_markdown(await threads.transcript(thread_id))
         else:
@@ -114,13 +118,9 @@ def export_command(
         if output is not None:
             from chatcli.ui.commands.threads import write_private
 
-            environment().stderr.write(f"wrote {write_private(output, text)}\n")
-        elif fmt == "md" and environment().stdout.isatty():
-            from chatcli.text import neutralise
-
-            environment().stdout.write(neutralise(text))
-        else:
-            environment().stdout.write(text)
+            say(environment().stderr, f"wrote {write_private(output, text)}\n")
+        else:  # a terminal gets it neutralised, a pipe exactly
+            say(environment().stdout, text, data=True)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -155,7 +155,7 @@ def import_command(
             ) from None
         except RecursionError:
             raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
-        environment().stdout.write(await threads.import_json(data) + "\n")
+        say(environment().stdout, await threads.import_json(data) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})
 
@@ -170,23 +170,23 @@ def rm_command(
     """Delete threads (their messages, checkpoints and index entry); lists each one's title and size, then asks."""
 
     async def action(threads: Any) -> None:
-        from chatcli.text import neutralise
-
-        found = [await threads.transcript(thread_id) for thread_id in thread_ids]  # every id must exist first
+        ids = [await threads.find(thread_id) for thread_id in thread_ids]
+        found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
         if not yes:
             if not environment().stdin_isatty:
                 raise UsageError("not deleting without confirmation", hint="add --yes")
             for t in found:  # what would go: each thread's title and size, so no id is deleted blind
                 title = " ".join((t.info.title or "(untitled)").split())
                 count = len(t.messages)
-                environment().stderr.write(
-                    neutralise(f"  {t.info.thread_id}  {title} ({count} message{'s' if count != 1 else ''})") + "\n"
+                say(
+                    environment().stderr,
+                    f"  {t.info.thread_id}  {title} ({counted(count, 'message')})\n",
                 )
-            if not typer.confirm(f"Delete {len(found)} thread{'s' if len(found) != 1 else ''}?", err=True):
+            if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
                 raise UsageError("nothing deleted")
-        for thread_id in thread_ids:
+        for thread_id in dict.fromkeys(ids):
             await threads.delete(thread_id)
-            environment().stderr.write(f"deleted {thread_id}\n")
+            say(environment().stderr, f"deleted {thread_id}\n")
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -210,7 +210,6 @@ def search_command(
     In a terminal, a table with the matches highlighted; in a pipe, one tab-separated line per
     match: thread, turn, speaker, time, snippet. Exit 0 when something matches, 1 when nothing does.
     """
-    import json
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import hits_json, print_hits
@@ -218,11 +217,11 @@ def search_command(
         hits = await threads.search(text, limit)
         out = environment().stdout
         if as_json:
-            out.write(json.dumps(hits_json(hits), ensure_ascii=False, indent=1) + "\n")
+            say(out, json_text(hits_json(hits), ensure_ascii=False, indent=1) + "\n", data=True)
         elif hits:
             print_hits(hits, out)
         if not hits:
-            raise NoMatch(f"no match for {text!r}")
+            raise NoMatch("")  # as grep: nothing found is exit 1, and nothing said
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 
@@ -235,7 +234,11 @@ def title_command(
     debug: bool = DEBUG,
 ) -> None:
     """Rename a thread."""
-    guarded(debug, with_threads(lambda threads: threads.rename(thread_id, title)), {"db": db})
+
+    async def action(threads: Any) -> None:
+        await threads.rename(await threads.find(thread_id), title)
+
+    guarded(debug, with_threads(action), {"db": db})
 
 
 @app.command("fork")
@@ -251,6 +254,6 @@ def fork_command(
     """Start a new thread holding the first N turns of ID; the original is untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
-        environment().stdout.write(await threads.fork(thread_id, at, new_id) + "\n")
+        say(environment().stdout, await threads.fork(await threads.find(thread_id), at, new_id) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})

@@ -88,11 +88,12 @@ def _run(argv: list[str]) -> int:
     import traceback
 
     from chatcli.app.cli import main
+    from chatcli.text import say
 
     try:
         code = main(argv)
     except KeyboardInterrupt:
-        traceback.print_exc()
+        say(sys.stderr, traceback.format_exc())
         _flush()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
@@ -100,7 +101,7 @@ def _run(argv: list[str]) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 - what the interpreter does with an uncaught error
-        traceback.print_exc()
+        say(sys.stderr, traceback.format_exc())
         code = 1
     atexit._run_exitfuncs()
     _flush()

@@ -36,8 +36,10 @@ _FRAME = struct.Struct("!I")
 
 
 def _warn(text: str) -> None:
+    from chatcli.text import say
+
     try:
-        sys.stderr.write(f"chat: warning: {text}\n")
+        say(sys.stderr, f"chat: warning: {text}\n")
     except (OSError, ValueError):
         pass
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from enum import Enum
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import typer
 
 from chatcli.app.shared import app, environment
+from chatcli.text import json_text, say
 
 
 class Action(str, Enum):
@@ -38,7 +38,7 @@ def worker_command(
     if action is Action.stop:
         if state is not None:
             _wait_gone(action.value, env.environ)
-        env.stderr.write(f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
+        say(env.stderr, f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
         return
     record = {
         "enabled": wanted, "idle": idle, "directory": directory, "running": state is not None,
@@ -47,7 +47,7 @@ def worker_command(
         "answering": state and state["running"], "served": state and state["served"],
     }  # fmt: skip
     if as_json:
-        env.stdout.write(json.dumps(record) + "\n")
+        say(env.stdout, json_text(record) + "\n", data=True)
         return
     lines = [
         f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time {idle:g} s"
@@ -60,7 +60,7 @@ def worker_command(
         left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
         stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
         lines.append(f"running: pid {state['pid']}, chatcli {state['version']}{stale}; {left}")
-    env.stdout.write("\n".join(lines) + "\n")
+    say(env.stdout, "\n".join(lines) + "\n", data=True)
 
 
 def _wait_gone(command: str, environ: object, timeout: float = 5.0) -> None:

@@ -185,10 +185,20 @@ class WindowFitter:
         """History was chosen under a learned window and left ``turns`` out: the line that says why, once."""
         if self.limit is None or not turns:
             return None
+        from chatcli.text import counted
+
         limit, self.limit = self.limit, None
+        left = f"{counted(turns, 'earlier turn')} not sent"
+        data, key = _load(), _key(self.endpoint, self.model)
+        entry = data.get(key)
+        if isinstance(entry, dict) and entry.get("explained"):  # said in full once for this endpoint and model
+            return f"{left} (the window learned for {self.model})"
+        if isinstance(entry, dict):
+            data[key] = {**entry, "explained": True}
+            _save(data)
         return (
-            f"{turns} earlier turn{'s' if turns > 1 else ''} not sent: {limit.reason}; chat tries a bigger "
-            "budget again after a day, when you raise CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
+            f"{left}: {limit.reason}; chat tries a bigger budget again after a day, when you raise "
+            "CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
         )
 
 

@@ -235,11 +235,14 @@ class Conversation:
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
-    async def send(self, text: str, attachments: list[Any] | None = None) -> TurnResult:
+    async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
         ``attachments`` (chatcli.chat.attachments.Attachment) go with it; by default, those
-        queued with ``attach`` (the queue empties once the message is stored). On cancellation
+        queued with ``attach`` (the queue empties once the message is stored). The MCP resources
+        ``mentions`` names as ``@SERVER:URI`` go too: only text the user typed is passed there, never
+        what a file, a pipe, a page or a server's prompt holds (it could name another server's
+        resources, to have them read and sent). On cancellation
         or failure, whatever part of the reply arrived is saved to the thread, marked as
         interrupted, before the exception goes on.
         """
@@ -247,7 +250,7 @@ class Conversation:
         from chatcli.chat.mentions import mentioned
         from chatcli.chat.request_history import now_iso
 
-        files = list(self.attached if attachments is None else attachments) + await mentioned(text, self.toolbox)
+        files = list(self.attached if attachments is None else attachments) + await mentioned(mentions, self.toolbox)
         if text.strip() or not files:
             check_question(text, self.context_tokens)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})

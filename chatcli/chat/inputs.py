@@ -51,8 +51,10 @@ def check_question(text: str, max_tokens: int | None = None) -> str:
     return text
 
 
-# Shorter ids are too alike to tell a typo from another name ("t1" and "t2").
-_SIMILAR_FROM = 4
+# new_thread_id's ids: a unique start of one finds it (git-style), and one off by a character is a typo.
+GENERATED = re.compile(r"[0-9a-f]{8}")
+_LIKE_GENERATED = re.compile(r"[0-9a-f]{7,9}")
+_PREFIX_FROM = 4  # characters, as git asks of an abbreviated commit
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -68,34 +70,32 @@ def _one_edit(a: str, b: str) -> bool:
     return a[start + 1 :] == b[start + 1 :] or (swapped and a[start + 2 :] == b[start + 2 :])
 
 
-_LAST_PART = re.compile(r"(.*[-_.])([^-_.]*)")
+def resolve_thread_id(wanted: str, known: list[str], start_new: str = "") -> str | None:
+    """The thread ``wanted`` names among ``known`` ids, or None when it names none (a new name).
 
-
-_NUMBERED = re.compile(r"(.*\D)(\d+)")
-_GENERATED = re.compile(r"[0-9a-f]{8}")  # new_thread_id's: a digit off is a typo there
-
-
-def _siblings(a: str, b: str) -> bool:
-    """Names alike only in their numbering (review-1, review-12, notes2; project-a, project-b): two threads, not a typo."""
-    na, nb = _NUMBERED.fullmatch(a), _NUMBERED.fullmatch(b)
-    if na and nb and na.group(1) == nb.group(1) and not (_GENERATED.fullmatch(a) or _GENERATED.fullmatch(b)):
-        return True
-    ma, mb = _LAST_PART.fullmatch(a), _LAST_PART.fullmatch(b)
-    if not ma or not mb or ma.group(1) != mb.group(1):
-        return False
-    tails = (ma.group(2), mb.group(2))
-    return all(t.isdigit() for t in tails) or all(len(t) <= 2 for t in tails)
-
-
-def similar_ids(wanted: str, known: list[str], limit: int = 3) -> list[str]:
-    """The ids of ``known`` (in their order) that ``wanted`` may have meant: the same in another case,
-    or (from 4 characters) a prefix of one or one edit away, except a sibling's name (review-2 for review-1)."""
-
-    def alike(k: str) -> bool:
-        if k.lower() == wanted.lower():
-            return True
-        if len(wanted) < _SIMILAR_FROM or _siblings(wanted, k):
-            return False
-        return k.startswith(wanted) or _one_edit(wanted, k)
-
-    return [k for k in known if k != wanted and alike(k)][:limit]
+    An id names itself; a start of a generated id (4 characters or more) names that thread when it
+    is the start of no other. A name the user chose is never refused for resembling another
+    (fix-a beside fix-b, a branch name, a ticket); only what looks like a generated id one
+    character off one that exists is refused as a probable typo, with ``start_new`` as the way to
+    start a thread under that name anyway. A start shared by several generated ids is refused too.
+    """
+    check_thread_id(wanted)
+    if wanted in known:
+        return wanted
+    lowered = wanted.lower()
+    generated = [k for k in known if GENERATED.fullmatch(k)]
+    if len(wanted) >= _PREFIX_FROM:
+        starting = [k for k in generated if k.startswith(lowered)]
+        if len(starting) == 1:
+            return starting[0]
+        if starting:
+            raise UsageError(
+                f"{wanted} is the start of {len(starting)} threads: {', '.join(starting[:5])}",
+                hint="give more of the id",
+            )
+    if _LIKE_GENERATED.fullmatch(lowered):
+        near = [k for k in generated if _one_edit(lowered, k)]
+        if near:
+            new = f"; {start_new} starts a new thread under that name" if start_new else ""
+            raise UsageError(f"no thread {wanted}; did you mean {' or '.join(near[:3])}?", hint=f"a typo?{new}")
+    return None

@@ -39,6 +39,16 @@ class Recall:
         asked = [m for m in await self.messages() if m.type == "human"]
         return str(asked[-1].text) if asked else None
 
+    async def left_unanswered(self) -> bool:
+        """True when the last question has no whole answer: a failure or a stop left none, or only a part."""
+        messages = await self.messages()
+        asked = [i for i, m in enumerate(messages) if m.type == "human"]
+        answers = [m for m in messages[asked[-1] + 1 :] if m.type == "ai"] if asked else [None]
+        if not answers:
+            return True
+        last = answers[-1]
+        return last is not None and bool(last.response_metadata.get("interrupted") or getattr(last, "tool_calls", None))
+
     async def last_answer(self) -> str | None:
         """The text of the last answer that has any, or None."""
         answers = [str(m.text) for m in await self.messages() if m.type == "ai" and str(m.text).strip()]

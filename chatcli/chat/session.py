@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Callable
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
-from chatcli.chat.inputs import check_thread_id, new_thread_id, similar_ids
+from chatcli.chat.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -43,10 +43,6 @@ class ThreadSetup:
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
 
 
-# Words a newcomer types for "the last conversation" (llm -c, sgpt --chat): they point at -c.
-_LATEST_WORDS = ("last", "latest", "recent", "previous", "prev", "continue")
-
-
 async def choose_thread(db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False) -> Opening:
     """Which thread to open: ``thread`` resumed, ``new`` started under that name, the most recent one
     (``latest``), or a new one; an id that exists nowhere but looks like one that does is refused, naming it.
@@ -55,6 +51,8 @@ async def choose_thread(db: str, thread: str | None = None, *, new: str | None =
     """
     from chatcli.store import read_threads
 
+    if thread == "" or new == "":
+        raise UsageError("the thread id is empty", hint="give an id (chat threads lists them), or leave the option out")
     if sum(map(bool, (thread, new, latest))) > 1:
         raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
     wanted = check_thread_id(thread or new) if thread or new else None
@@ -71,28 +69,16 @@ async def choose_thread(db: str, thread: str | None = None, *, new: str | None =
         known = {row.thread_id for row in rows}
         fresh = next(t for t in iter(new_thread_id, None) if t not in known)
         return Opening(fresh)
-    return Opening(wanted, existing(wanted, rows, f"chat --new-thread {wanted}"))
+    info = existing(wanted, rows, f"chat --new-thread {wanted}")
+    return Opening(info.thread_id if info else wanted, info)
 
 
 def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo | None:
-    """The row of thread ``wanted`` among ``rows``, or None for a new name; an id like those of
-    existing threads (a prefix, one edit away) is refused, naming them, with ``start_new`` as the
-    way to start a thread under that name anyway."""
-    found = next((row for row in rows if row.thread_id == wanted), None)
-    if found is not None:
-        return found
-    near = similar_ids(wanted, [row.thread_id for row in rows])
-    if near:
-        raise UsageError(
-            f"no thread {wanted}; did you mean {' or '.join(near)}?",
-            hint=f"{start_new} starts a new thread under that name",
-        )
-    if wanted.lower() in _LATEST_WORDS:
-        raise UsageError(
-            f"no thread {wanted}",
-            hint=f"chat -c continues the most recent thread; {start_new} starts one under that name",
-        )
-    return None
+    """The row of the thread ``wanted`` names among ``rows`` (its id, or a unique start of a generated
+    one), or None for a new name; a probable typo of a generated id is refused, naming it, with
+    ``start_new`` as the way to start a thread under that name anyway (see ``resolve_thread_id``)."""
+    found = resolve_thread_id(wanted, [row.thread_id for row in rows], start_new)
+    return next((row for row in rows if row.thread_id == found), None) if found else None
 
 
 async def set_up(conversation: Conversation, setup: ThreadSetup, settings: Settings) -> None:

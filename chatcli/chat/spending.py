@@ -4,7 +4,9 @@ Read from what the threads hold, as ``/usage`` reads one thread: each answer's t
 summaries made for it included) and the cost stored with it (chatcli.chat.pricing.COST_KEY). An
 answer with counts and no stored price, or an unknown one, is counted as unpriced: its dollars are
 not made up. Days are local dates. An answer taken back (/undo, /retry) or in a deleted thread is
-no longer counted.
+no longer counted; an answer without counts (stopped before the server counted, or imported: an export
+keeps no counts) is not counted at all; the answers a forked thread shares with its original are
+counted once, in the older thread.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Spending:
     by_thread: dict[str, Tally] = field(default_factory=dict)
     titles: dict[str, str | None] = field(default_factory=dict)
     unpriced_models: set[str] = field(default_factory=set)
+    # Answers counted already: an imported or forked thread holds copies of another's, paid for once.
+    seen: set[str] = field(default_factory=set)
 
     def count(self, thread_id: str, message: Any) -> None:
         """Add one stored answer (a message or its dict), if it is one and is not older than ``since``."""
@@ -78,6 +82,12 @@ class Spending:
         tokens_out = sum(int(u.get("output_tokens") or 0) for u in counts)
         counted = bool(m.get("usage_metadata"))
         cost = meta.get(COST_KEY)
+        if not counted and not tokens_in + tokens_out and not isinstance(cost, (int, float)):
+            return  # an answer stopped before the server counted anything: nothing was spent that is known
+        if m.get("id"):  # a fork keeps its messages' ids: the same answer, paid for once
+            if m["id"] in self.seen:
+                return
+            self.seen.add(m["id"])
         model = str(meta.get("model_name") or UNKNOWN)
         day = when.astimezone().date().isoformat() if when else UNKNOWN
         for tally in (self.total, _row(self.by_day, day), _row(self.by_model, model), _row(self.by_thread, thread_id)):
@@ -149,7 +159,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 async def spending(threads: Any, since: datetime | None = None) -> Spending:
     """The totals over every thread of ``threads`` (a chatcli.chat.threads.Threads), answers since ``since``."""
     report = Spending(since)
-    for info in await threads.list():
+    for info in reversed(await threads.list()):  # oldest first: a copy's answers count where they were first given
         if since is not None and info.updated_at < since.timestamp():
             continue  # nothing was said in it since
         values = await threads.store.index.head(info.thread_id) or {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
-from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id
+from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.chat.records import export_record, message_record
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
@@ -93,6 +93,16 @@ class Threads:
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         """Threads, most recently used first."""
         return await self.store.index.list(limit)
+
+    async def find(self, wanted: str | None) -> str:
+        """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of
+        (git-style); the most recently used thread when ``wanted`` is None."""
+        rows = await self.store.index.list()
+        if wanted is None:
+            if not rows:
+                raise UsageError("no threads yet", hint='chat "a question" starts one')
+            return rows[0].thread_id
+        return resolve_thread_id(wanted, [row.thread_id for row in rows]) or wanted
 
     async def info(self, thread_id: str) -> ThreadInfo | None:
         """What the index knows of a thread (title, times, size, model), or None."""

@@ -95,13 +95,28 @@ async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) ->
     return "[a process the command started in a session of its own is still running: its later output is not read]"
 
 
-# chat's own credentials: a command the model wrote has no use for them, and its output goes back to the model.
-WITHHELD = ("OPENAI_API_KEY",)
+# What a command the model wrote never gets (its output goes back to the model, and it may run
+# chat itself): chat's own settings, every model provider's key and endpoint, and anything named
+# like a credential. Matched on the upper-cased name.
+WITHHELD_PREFIXES = (
+    "CHATCLI_", "_CHAT_", "OPENAI_", "AZURE_OPENAI_", "ANTHROPIC_", "CLAUDE_", "GOOGLE_API", "GOOGLE_GENAI", "GEMINI_",
+    "VERTEXAI", "MISTRAL_", "GROQ_", "DEEPSEEK_", "OPENROUTER_", "XAI_", "TOGETHER_", "FIREWORKS_", "COHERE_",
+    "CO_API", "PERPLEXITY", "HUGGINGFACE", "REPLICATE_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "LLAMA_CLOUD",
+    "VOYAGE_", "CEREBRAS_", "AWS_BEDROCK", "LITELLM_",
+)  # fmt: skip
+WITHHELD_SUFFIXES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "_PAT")
+WITHHELD = ("PGPASSWORD", "PGPASSFILE", "NETRC")
+
+
+def withheld(name: str) -> bool:
+    """True for a variable a command must not see (see WITHHELD_PREFIXES)."""
+    upper = name.upper()
+    return upper in WITHHELD or upper.startswith(WITHHELD_PREFIXES) or upper.endswith(WITHHELD_SUFFIXES)
 
 
 def command_environment() -> dict[str, str]:
-    """The environment a shell command runs with: the user's, without chat's own credentials."""
-    return {k: v for k, v in os.environ.items() if k not in WITHHELD}
+    """The environment a shell command runs with: the user's, without chat's own settings and credentials."""
+    return {k: v for k, v in os.environ.items() if not withheld(k)}
 
 
 async def run_shell(command: str) -> str:

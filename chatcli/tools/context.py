@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatcli.text import counted
 from chatcli.tools.mcp import READY
 
 PREFIX = "/mcp__"
@@ -96,9 +97,7 @@ def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
             continue
         slot = next((n for n in rest if n not in given), None)
         if slot is None:
-            raise ContextError(
-                f"{entry.command} takes {len(names)} argument{'s' if len(names) != 1 else ''}: {entry.synopsis or '(none)'}"
-            )
+            raise ContextError(f"{entry.command} takes {counted(len(names), 'argument')}: {entry.synopsis or '(none)'}")
         given[slot] = word
     missing = [name for name, required, _ in entry.arguments if required and name not in given]
     if missing:

@@ -2,9 +2,13 @@
 
 ``workspace`` (the default): the whole filesystem read-only but the working directory and a
 private /tmp; ``.git`` and chat's own config and data directories stay read-only even inside
-the working directory. ``read-only``: no writes but the private /tmp. Both get their own
-network namespace (no network unless ``network`` is on) and PID namespace (whatever the
-command leaves running ends with it), die with chat, and run with no-new-privs. ``off``: the
+the working directory. ``read-only``: no writes but the private /tmp. Both hide the user's
+runtime directories (``$XDG_RUNTIME_DIR``, ``/run/user/UID``, chat's own under ``$TMPDIR``),
+where chat's warm worker and the session's agents listen, behind empty ones; get their own
+network namespace (no network unless ``network`` is on), PID, IPC and UTS namespaces
+(whatever the command leaves running ends with it), a session of their own (no terminal to
+push keys into), die with chat, and run with no capabilities, even for root, and
+no-new-privs. ``off``: the
 command runs as the user, as any shell would. Where bubblewrap cannot run, the approval
 block says "not sandboxed" and why: never a silent fallback.
 """
@@ -40,6 +44,8 @@ class Policy:
     network: bool = False
     protected: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    # Directories the command sees empty: where the user's session and chat's worker listen.
+    hidden: tuple[str, ...] = ()
 
 
 def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy:
@@ -48,7 +54,23 @@ def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy
     files = [str(config_path(environ)), *(p for p in (settings.history_file, settings.mcp_config) if p)]
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
-    return Policy(settings.sandbox, settings.network, _real(places), _real(files))
+    return Policy(settings.sandbox, settings.network, _real(places), _real(files), runtime_places(environ))
+
+
+def runtime_places(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The directories where this user's sockets live outside /tmp (the sandbox's /tmp is its own already).
+
+    ``$XDG_RUNTIME_DIR`` and ``/run/user/UID`` (the warm worker's socket, ``chat serve --socket`` put
+    there, ssh-agent, D-Bus ...), and the worker's fallback ``$TMPDIR/chatcli-UID``.
+    """
+    uid = os.getuid()
+    candidates = [environ.get("XDG_RUNTIME_DIR") or "", f"/run/user/{uid}"]
+    candidates.append(os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}"))
+    found = []
+    for place in _real([c for c in candidates if os.path.isabs(c)]):
+        if os.path.isdir(place) and place != "/" and not (place + "/").startswith("/tmp/"):
+            found.append(place)
+    return tuple(found)
 
 
 def _real(paths: Sequence[str]) -> tuple[str, ...]:
@@ -78,11 +100,13 @@ def find_bwrap() -> str | None:
 @functools.lru_cache(maxsize=4)
 def _probe(bwrap: str) -> str | None:
     """Why ``bwrap`` cannot start a sandbox here (its first line of complaint), or None if it can."""
-    try:
+    try:  # the very options a command gets (a kernel may refuse one of them): a read-only sandbox of /
         done = subprocess.run(
-            [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent", "--", SHELL, "-c", ":"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
-        )  # fmt: skip
+            bwrap_argv(bwrap, "read-only", False, "/", (), ":"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode == 0:
@@ -117,18 +141,30 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
     return list(dict.fromkeys(inside))
 
 
-def bwrap_argv(bwrap: str, mode: str, network: bool, workdir: str, read_only: Sequence[str], command: str) -> list[str]:
+def bwrap_argv(
+    bwrap: str,
+    mode: str,
+    network: bool,
+    workdir: str,
+    read_only: Sequence[str],
+    command: str,
+    hidden: Sequence[str] = (),
+) -> list[str]:
     """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``mode``."""
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    # After the private /tmp, so that a working directory under /tmp is still there.
+    for place in hidden:  # seen empty: no socket of the user's session (chat's worker included) is reachable
+        argv += ["--tmpfs", place]
+    # After the private /tmp and the hidden places, so that a working directory under them is still there.
     argv += ["--bind" if mode == "workspace" else "--ro-bind", workdir, workdir]
     if mode == "workspace":
         for path in read_only:
             argv += ["--ro-bind", path, path]
     if not network:
         argv.append("--unshare-net")
-    # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell.
-    argv += ["--unshare-pid", "--die-with-parent", "--chdir", workdir, "--", SHELL, "-c", command]
+    # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell. As root it
+    # would keep every capability (remount / read-write, write to the host) unless they are dropped.
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+    argv += ["--new-session", "--die-with-parent", "--chdir", workdir, "--", SHELL, "-c", command]
     return argv
 
 
@@ -139,7 +175,8 @@ def command_argv(command: str, policy: Policy | None = None, workdir: Path | Non
     if policy.mode == "off" or bwrap is None or unavailable() is not None:
         return [SHELL, "-c", command]  # the approval block said so
     workdir = Path.cwd() if workdir is None else workdir
-    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only_inside(workdir, policy), command)
+    read_only = read_only_inside(workdir, policy)
+    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only, command, policy.hidden)
 
 
 def describe(policy: Policy | None = None, workdir: Path | None = None) -> str:

@@ -22,7 +22,7 @@ import termios
 from typing import IO, Any
 
 from chatcli.chat.events import Decision, ToolCall
-from chatcli.text import neutralise
+from chatcli.text import neutralise, say
 from chatcli.ui.toolblocks import arguments_text, call_block
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
@@ -101,8 +101,7 @@ class TerminalApprover:
 
     def _on_terminal(self, text: str) -> None:
         if not self._notes_here:
-            self.terminal.write(text + "\n")
-            self.terminal.flush()
+            say(self.terminal, text + "\n")
 
     async def _ask(self, call: ToolCall) -> Decision:
         self._drop_typeahead()  # only before the first asking: later keys were typed at the question

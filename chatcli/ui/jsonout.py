@@ -7,7 +7,6 @@ usual one-line error go to stderr.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import IO, Any
@@ -15,6 +14,7 @@ from typing import IO, Any
 from chatcli.chat.events import Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.config import Settings
+from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes
 
 
@@ -153,6 +153,5 @@ class JsonOutput(StderrNotes):
         self._write(obj)
 
     def _write(self, obj: dict[str, Any]) -> None:
-        # In a terminal, escape everything non-ASCII too: no control character reaches it raw.
-        self.out.write(json.dumps(obj, ensure_ascii=self.out.isatty()) + "\n")
-        self.out.flush()
+        # In a terminal, escape everything non-ASCII too; anywhere, every control character.
+        say(self.out, json_text(obj, ensure_ascii=is_terminal(self.out)) + "\n", data=True)

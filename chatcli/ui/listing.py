@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Mapping
 
-from chatcli.text import iso_time, local_time, neutralise
+from chatcli.text import iso_time, local_time, neutralise, say, show
 
 _SPEAKERS = {
     "human": ("You", "user"),
@@ -22,11 +22,16 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     if not out.isatty():
         for t in threads:
             title = " ".join((t.title or "").split())
-            out.write(f"{t.thread_id}\t{local_time(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n")
+            say(
+                out,
+                f"{t.thread_id}\t{local_time(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n",
+                data=True,
+            )
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from chatcli.ui.output import terminal_console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("thread", "updated", "msgs", "model", "title"):
@@ -36,7 +41,7 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
         # Text, not str: stored data is never read as rich markup ("[/bold]" in a model name).
         cells = (t.thread_id, local_time(t.updated_at), str(t.message_count), t.model or "", title)
         table.add_row(*(Text(neutralise(cell)) for cell in cells))
-    Console(file=out).print(table)
+    terminal_console(out).print(table)
 
 
 def print_transcript(
@@ -51,7 +56,7 @@ def print_transcript(
 
     out = out or sys.stdout
     if not out.isatty():
-        out.write(transcript_markdown(transcript))
+        say(out, transcript_markdown(transcript), data=True)
         return
     screen = ScreenBuffer()
     _render_transcript(transcript, screen, thinking)
@@ -59,14 +64,14 @@ def print_transcript(
 
 
 def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
-    from rich.console import Console
     from rich.rule import Rule
     from rich.text import Text
 
     from chatcli.chat.threads import attachment_line, message_record, readable_time
     from chatcli.ui.markdown.stream import render_markdown
+    from chatcli.ui.output import terminal_console
 
-    console = Console(file=out)
+    console = terminal_console(out)
     info = transcript.info
     console.print(
         neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False
@@ -103,7 +108,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
                 thought = thought[:89] + "… (--thinking shows it all)"
             console.print(neutralise(f"thought: {thought}"), style="dim", markup=False, highlight=False)
         if record["content"]:
-            console.file.write(render_markdown(neutralise(record["content"]), console))
+            show(console.file, render_markdown(neutralise(record["content"]), console))
         for item in record.get("attachments", []):
             console.print(neutralise(f"attached: {attachment_line(item)}"), style="dim", markup=False, highlight=False)
         for call in record.get("tool_calls", []):
@@ -141,11 +146,12 @@ def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
                 local_time(hit.created_at),
                 text,
             )
-            out.write("\t".join(fields) + "\n")
+            say(out, "\t".join(fields) + "\n", data=True)
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from chatcli.ui.output import terminal_console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("thread", "turn", "who", "when", "match"):
@@ -157,7 +163,7 @@ def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
             match.stylize(HIGHLIGHT, start, end)
         cells = (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at))
         table.add_row(*(Text(neutralise(cell)) for cell in cells), match)
-    Console(file=out).print(table)
+    terminal_console(out).print(table)
 
 
 def hits_json(hits: list[Any]) -> list[dict[str, Any]]:

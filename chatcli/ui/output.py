@@ -13,7 +13,7 @@ import sys
 from typing import IO, Any, Protocol
 
 from chatcli.chat.events import Decision, Start, ToolCall, ToolResult, TurnEvent, TurnResult
-from chatcli.text import neutralise
+from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
 
@@ -73,7 +73,7 @@ def cost_part(result: TurnResult) -> str | None:
 def left_out_line(result: TurnResult) -> str | None:
     """The line that says the budget left earlier turns out of the request, or None when it sent them all."""
     n = result.turns_left_out
-    return f"{n} earlier turn{'s' if n > 1 else ''} not sent · --memory summary keeps them" if n else None
+    return f"{counted(n, 'earlier turn')} not sent · --memory summary keeps them" if n else None
 
 
 class StderrNotes(Listening):
@@ -82,8 +82,7 @@ class StderrNotes(Listening):
     err: IO[str]
 
     def note(self, text: str) -> None:
-        self.err.write(f"{neutralise(text)}\n")
-        self.err.flush()
+        say(self.err, f"{text}\n")
 
     def warn(self, text: str) -> None:
         self.note(text)
@@ -105,17 +104,12 @@ class PlainOutput(StderrNotes):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._last = "\n"
-        # A pipe gets the model's exact text; a (dumb) terminal gets it defused.
-        self._clean = self.out.isatty()
 
     def start_reply(self, start: Start) -> None:
         self._last = "\n"
 
     def token(self, text: str) -> None:
-        if self._clean:
-            text = neutralise(text)
-        self.out.write(text)
-        self.out.flush()
+        say(self.out, text, data=True)  # a pipe gets the model's exact text; a (dumb) terminal, neutralised
         self._last = text[-1:] or self._last
 
     def end_reply(self, result: TurnResult) -> None:
@@ -128,8 +122,7 @@ class PlainOutput(StderrNotes):
 
     def _close_line(self) -> None:
         if self._last != "\n":
-            self.out.write("\n")
-            self.out.flush()
+            say(self.out, "\n")
         self._last = "\n"
 
 
@@ -243,11 +236,16 @@ def make_output(
     if not out.isatty() or dumb:
         output = PlainOutput(out, err)
     else:
-        from rich.console import Console
-
-        output = RichOutput(Console(file=out), Console(file=err, stderr=True), show_thinking)
+        output = RichOutput(terminal_console(out), terminal_console(err), show_thinking)
     if ask:
         from chatcli.ui.approval import TerminalApprover
 
         output.approver = TerminalApprover(output)
     return output
+
+
+def terminal_console(stream: IO[str], **options: Any) -> Any:
+    """A rich Console on ``stream`` whose every write passes chatcli.text (only chat's own sequences stay live)."""
+    from rich.console import Console
+
+    return Console(file=TerminalFile(stream), **options)

@@ -7,6 +7,8 @@ import os
 import subprocess
 from typing import IO, Mapping
 
+from chatcli.text import own_sequences_only, show
+
 DEFAULT_PAGER = "less -FRX"  # -F: quit if it fits, -R: keep colours, -X: leave the text on screen
 
 
@@ -29,12 +31,14 @@ def screen_rows(out: IO[str], environ: Mapping[str, str]) -> int:
 
 
 def page(text: str, out: IO[str], environ: Mapping[str, str] | None = None) -> None:
-    """Write ``text`` to ``out``; through the pager when ``out`` is a terminal and ``text`` is taller than it."""
+    """Write ``text`` (rendered for a terminal) to ``out``; through the pager when ``out`` is a terminal and
+    ``text`` is taller than it. Either way only chat's own sequences stay live (chatcli.text.show)."""
     environ = os.environ if environ is None else environ
     pager = (environ.get("PAGER") or DEFAULT_PAGER).strip()
     if not out.isatty() or pager in ("", "cat") or text.count("\n") < screen_rows(out, environ):
-        out.write(text)
+        show(out, text)
         return
+    text = own_sequences_only(text)  # the pager shows it on the terminal: a `more` would obey it all
     out.flush()
     try:
         # Through the shell, as git and man run $PAGER: it may carry options ("less -R").
@@ -44,4 +48,4 @@ def page(text: str, out: IO[str], environ: Mapping[str, str] | None = None) -> N
     except OSError:
         done = None
     if done is None or done.returncode in (126, 127):  # no such pager: the text is not lost
-        out.write(text)
+        show(out, text)

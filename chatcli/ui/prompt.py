@@ -7,7 +7,7 @@ import contextlib
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 
@@ -16,14 +16,15 @@ from chatcli.chat.failures import describe, traceback_text
 from chatcli.chat.session import ThreadSetup
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.text import counted
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
-from chatcli.ui.reply import ask, resume_pending
-from chatcli.ui.signals import on_stop_signals
-from chatcli.ui.typeahead import take_typed_lines, typing_unechoed
+from chatcli.ui.reply import ask_line, left_unanswered, resume_pending
+from chatcli.ui.signals import ctrl_c_cancels, on_stop_signals
+from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 
 _PROMPT_FIRST = 0.05  # seconds
 # Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.
@@ -37,7 +38,7 @@ def _import_engine() -> None:
     load_engine()
 
 
-async def _open(
+async def _open(  # fmt: skip
     stack: AsyncExitStack,
     settings: Settings,
     thread_id: str,
@@ -64,19 +65,6 @@ async def _open(
     return conversation
 
 
-@contextlib.contextmanager
-def _ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
-    """While the block runs, Ctrl-C (SIGINT) cancels ``task`` instead of raising KeyboardInterrupt."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
-
-
 @dataclass
 class Repl:
     """What every line of one prompt session shares: the conversation loading, the output, the settings."""
@@ -88,8 +76,9 @@ class Repl:
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
     current: asyncio.Task | None = None
     received: int | None = None
-    # What the next prompt starts with (/edit).
+    # What the next prompt starts with (/edit); the last question if it failed or was stopped.
     next_input: str = ""
+    unanswered: str | None = None
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -123,7 +112,7 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
 
     task = asyncio.create_task(run())
     repl.current = task
-    with _ctrl_c_cancels(task):
+    with ctrl_c_cancels(task):
         try:
             return await task
         except asyncio.CancelledError:
@@ -149,8 +138,12 @@ async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
     output, settings = repl.output, repl.settings
     if not is_command(text):
-        message = literal(text)
-        await _cancellable(repl, lambda c: ask(c, message, settings), "stopped: nothing was sent")
+        message, again = literal(text), literal(text) == repl.unanswered
+        answered = await _cancellable(
+            repl, lambda c: ask_line(c, message, settings, again), "stopped: nothing was sent"
+        )
+        conversation = _opened(repl.loading) if answered is None and repl.received is None else None
+        repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
         return True
     if is_prompt_command(text):  # /mcp__SERVER__PROMPT: what the prompt gives is sent
         await _cancellable(repl, lambda c: ask_prompt(c, text, settings), "stopped: nothing was sent")
@@ -187,7 +180,7 @@ def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
     queued = len(conversation.attached) if conversation is not None else waiting
     if not queued:
         return "> "
-    return f"[{queued} file{'s' if queued > 1 else ''}] > "
+    return f"[{counted(queued, 'file')}] > "
 
 
 def _toolbox(loading: asyncio.Future) -> Any:
@@ -211,7 +204,7 @@ def _banner(thread_id: str, info: Any, named: bool) -> list[str]:
         return ["chatcli · new thread · its id follows your first message"]
     return [
         f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
-        f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them",
+        f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
     ]
 
 
@@ -252,7 +245,8 @@ async def run_repl(
         session.history.warn = output.warn
     for line in _banner(thread_id, info, named):
         output.note(line)
-    output.note("Enter sends · Alt-Enter newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
+    newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
+    output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
     setup = setup or ThreadSetup()
     waiting = len(setup.attachments)
     for item in setup.attachments:  # read and checked already: said before the prompt
@@ -266,6 +260,7 @@ async def run_repl(
         stack.enter_context(
             on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
         )
+        stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
         try:
             if resumed:
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
@@ -290,8 +285,7 @@ async def run_repl(
                     continue
                 if leaves(text):
                     break
-                with typing_unechoed(session.input):
-                    keep_going = await dispatch(repl, text)
+                keep_going = await dispatch(repl, text)
                 if not keep_going or repl.received is not None:
                     break
                 conversation = _opened(loading)

@@ -6,7 +6,10 @@ from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
+from prompt_toolkit.filters import emacs_mode
+from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 
 from chatcli.chat.events import Decision, Notice, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
@@ -15,12 +18,22 @@ from chatcli.errors import ChatError
 from chatcli.ui.input_history import private_history
 from chatcli.ui.output import Output
 
+# With vi keys, Esc leaves insert mode at once (vim's ttimeoutlen is as short): the terminal sends an escape
+# sequence in one piece, so 50 ms tells a key that starts with Esc from Esc pressed by itself.
+VI_ESCAPE_WAIT = 0.05
+# Alt-Enter as the terminal sends it (Esc and Enter at once) is a key of its own, told from Esc pressed and then
+# Enter: with vi keys, the first inserts a newline and the second leaves insert mode, then sends.
+ANSI_SEQUENCES.setdefault("\x1b\r", Keys.F24)
+ALT_ENTER = "f24"
+
 
 def key_bindings() -> KeyBindings:
-    """Enter sends; Alt-Enter (or Esc then Enter) and Ctrl-J insert a newline; Ctrl-X Ctrl-E opens the editor."""
+    """Enter sends; Alt-Enter and Ctrl-J (with emacs keys, Esc then Enter too) insert a newline; Ctrl-X Ctrl-E
+    opens the editor. With vi keys, Esc then Enter is what vi makes of it: leave insert mode, then send."""
     bindings = KeyBindings()
 
-    @bindings.add("escape", "enter")
+    @bindings.add("escape", "enter", filter=emacs_mode)
+    @bindings.add(ALT_ENTER)
     @bindings.add("c-j")
     def _newline(event: Any) -> None:
         """Insert a newline instead of sending."""
@@ -42,7 +55,7 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
         from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
 
         io.setdefault("cursor", ModalCursorShapeConfig())
-    return PromptSession(
+    session: PromptSession = PromptSession(
         vi_mode=vi,
         history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
         key_bindings=key_bindings(),
@@ -53,6 +66,9 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
         complete_while_typing=False,  # Tab completes; typing never opens a menu over Up/Down
         **io,
     )
+    if vi:
+        session.app.ttimeoutlen = VI_ESCAPE_WAIT
+    return session
 
 
 def _sendable(line: str, settings: Settings) -> bool:

@@ -16,7 +16,7 @@ from chatcli.chat.inputs import check_utf8
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.text import neutralise
+from chatcli.text import say
 from chatcli.ui.output import Output
 
 Handler = Callable[["Context", str], Awaitable[Any]]
@@ -82,8 +82,7 @@ class Context:
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""
-        self.out.write((neutralise(text) if self.out.isatty() else text) + "\n")
-        self.out.flush()
+        say(self.out, text + "\n", data=True)
 
     def threads(self) -> Threads:
         return self.conversation.threads()
@@ -135,11 +134,19 @@ async def run_command(ctx: Context, line: str) -> bool:
     return await execute(found, ctx, arg)
 
 
-def help_text() -> str:
-    """The /help listing, from the registry."""
+def help_text(columns: int | None = None) -> str:
+    """The /help listing, from the registry, each description wrapped at a word to ``columns`` (the terminal's)."""
+    import shutil
+    import textwrap
+
+    columns = columns or shutil.get_terminal_size((100, 24)).columns
     rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
     width = max(len(usage) for usage, _ in rows)
-    lines = [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
-    lines.append("Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves;")
-    lines.append("a line starting with // is sent with one / removed.")
+    room = max(20, columns - width - 5)
+    lines = []
+    for usage, text in rows:
+        first, *rest = textwrap.wrap(text, room) or [""]
+        lines += [f"  {usage.ljust(width)}  {first}", *(" " * (width + 4) + more for more in rest)]
+    ending = "Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves; a line "
+    lines += textwrap.wrap(ending + "starting with // is sent with one / removed.", max(30, columns - 1))
     return "\n".join(lines)

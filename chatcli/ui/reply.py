@@ -58,10 +58,42 @@ async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], 
 
 
 async def ask(
-    conversation: Conversation, text: str, settings: Settings, attachments: list[Any] | None = None
+    conversation: Conversation,
+    text: str,
+    settings: Settings,
+    attachments: list[Any] | None = None,
+    mentions: str = "",
 ) -> TurnResult:
-    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``)."""
-    return await render_reply(conversation, conversation.send(text, attachments), settings)
+    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``).
+
+    ``mentions``: the part the user typed, whose ``@SERVER:URI`` mentions attach those resources.
+    """
+    return await render_reply(conversation, conversation.send(text, attachments, mentions=mentions), settings)
+
+
+async def ask_line(conversation: Conversation, text: str, settings: Settings, again: bool = False) -> TurnResult:
+    """Send a line typed at the prompt. ``again``: the line is the question that just failed or was stopped
+    (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
+    of what it got, as /retry does, so the model never sees it twice."""
+    recall = conversation.recall
+    if again and await recall.last_question() == text and await recall.left_unanswered():
+        from chatcli.chat.events import Notice
+
+        conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
+        return await render_reply(conversation, conversation.retry(), settings)
+    return await ask(conversation, text, settings, mentions=text)
+
+
+async def left_unanswered(conversation: Conversation, text: str, output: Output) -> bool:
+    """After a line failed or was stopped: True, said with how to ask again, when ``text`` is the thread's last
+    question and has no whole answer (False when it was never stored: nothing to ask again)."""
+    try:
+        if await conversation.recall.last_question() != text or not await conversation.recall.left_unanswered():
+            return False
+    except Exception:  # noqa: BLE001 - the store failed already: the error line said so
+        return False
+    output.note("your question is kept: /retry asks it again (so do Up and Enter), in place of what it got")
+    return True
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:

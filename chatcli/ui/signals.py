@@ -44,3 +44,16 @@ class StopOnSignal:
             self.received = signum
             self.task.cancel()
         # Later signals: the partial answer is being saved; stopping that would lose it.
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) cancels ``task`` instead of raising KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from chatcli.text import neutralise
+from chatcli.text import neutralise, show
 from chatcli.ui.live import Throttle
 from chatcli.ui.markdown.style import Span, wrap
 
@@ -84,5 +84,4 @@ class ThinkingView:
         self._write("".join(out))
 
     def _write(self, text: str) -> None:
-        self.console.file.write(text)
-        self.console.file.flush()
+        show(self.console.file, text)

@@ -116,7 +116,8 @@ def call_block(call: ToolCall) -> str:
     if call.server == "builtin" and isinstance(arguments, dict) and isinstance(arguments.get("path"), str):
         from chatcli.tools.builtin import resolve
 
-        body += f"\n(path: {resolve(arguments['path'])})"
+        where = str(resolve(arguments["path"]))
+        body += f"\n(that is {where})" if where != arguments["path"] else ""  # only when it says something new
     if call.server == "builtin" and call.name == "shell":  # first, so that no cut hides it
         from chatcli.tools.sandbox import describe
 

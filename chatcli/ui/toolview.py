@@ -3,10 +3,9 @@ the approval question in chatcli.ui.approval)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from chatcli.text import neutralise
+from chatcli.text import json_text, say
 from chatcli.ui.toolblocks import fit_cells
 
 
@@ -29,10 +28,10 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             }
             for row in rows
         ]  # fmt: skip
-        out.write(json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
+        say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
         return
     if not rows:
-        out.write(f"no tools: add MCP servers to {config_path}, or turn on the built-ins with --tools shell,files\n")
+        say(out, f"no tools: add MCP servers to {config_path}, or turn on the built-ins with --tools shell,files\n")
         return
     lines = []
     for row in rows:
@@ -55,4 +54,4 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         for resource in row.resources:
             lines.append(f"  {resource.mention}" + (f"  {fit_cells(resource.description or resource.name, 80)}"))
     text = "\n".join(lines) + "\n"
-    out.write(neutralise(text) if out.isatty() else text)
+    say(out, text, data=True)

@@ -1,10 +1,17 @@
-"""Lines typed while no prompt was reading (chat starting, a reply streaming) are sent, not split.
+"""Keys typed while no prompt is reading (chat starting, a reply streaming) are kept as typed: Enter sends.
 
-Between prompts the terminal is in its normal (cooked) mode, where it turns the Enter key's
-carriage return into a newline (ICRNL). prompt-toolkit would read that newline as Ctrl-J, which
-inserts a line break: a question typed right after ``chat`` starts, or during a reply, would sit
-at the prompt until Enter was pressed again. Before each prompt, the complete lines the terminal
-holds are taken here and handed to the prompt as keys, each line ending in Enter.
+In its normal (line) mode the terminal driver works on each key as it arrives: it echoes it (into
+the middle of a streaming answer) and turns the Enter key's carriage return into a newline
+(ICRNL), which prompt-toolkit reads as Ctrl-J, "insert a line break": a question typed during a
+reply, or in the instant between its end and the next prompt, would sit at the prompt as a line
+break until another key. Reading what the terminal holds before each prompt leaves a window (a
+key that arrives after that read and before the prompt's raw mode is already translated), so
+chat never gives the terminal back to line mode while it owns it: from the first prompt to the
+last, keys are neither echoed nor translated (``keys_as_typed``), and the prompt reads each key
+as it was typed. Signals stay on: Ctrl-C still stops a reply, Ctrl-Z still suspends.
+
+What arrived in line mode (before the first prompt, or after a program that put the terminal
+back in it) is taken before the prompt and handed to it as keys, each newline an Enter.
 """
 
 from __future__ import annotations
@@ -30,16 +37,34 @@ def _terminal_fd(prompt_input: Any) -> int | None:
     return fd if isinstance(fd, int) and os.isatty(fd) else None
 
 
-def _complete_lines(fd: int) -> bytes | None:
-    """The whole lines waiting in a terminal in line mode (read, so no longer waiting); None if none."""
+def _key_mode(attrs: list[Any]) -> list[Any]:
+    """``attrs`` with keys passed on as typed: no echo, no line editing, no carriage-return translation; signals kept."""
+    keyed = list(attrs)
+    keyed[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)
+    keyed[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
+    chars = list(keyed[6])
+    chars[termios.VMIN], chars[termios.VTIME] = 1, 0
+    keyed[6] = chars
+    return keyed
+
+
+def _in_key_mode(attrs: list[Any]) -> bool:
+    return not (attrs[0] & termios.ICRNL or attrs[3] & (termios.ECHO | termios.ICANON))
+
+
+def _take_line_mode_keys(fd: int) -> bytes | None:
+    """If the terminal is in line mode: put it in key mode and return what it held (None: it was in key mode)."""
     try:
-        if not termios.tcgetattr(fd)[3] & termios.ICANON:
-            return None  # not line mode: keys arrive as typed, Enter as a carriage return
+        attrs = termios.tcgetattr(fd)
+        if _in_key_mode(attrs):
+            return None  # the prompt reads what is waiting as it was typed
+        termios.tcsetattr(fd, termios.TCSANOW, _key_mode(attrs))
+        # Out of line mode, everything waiting can be read: whole lines and the start of one.
         pending = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little", signed=True)
     except (OSError, termios.error):
         return None
     if pending <= 0:
-        return None  # in line mode only finished lines count: nothing was sent yet
+        return None
     try:
         return os.read(fd, pending)
     except (BlockingIOError, OSError):
@@ -58,12 +83,15 @@ def keys_of(typed: bytes) -> list[KeyPress]:
 
 
 def take_typed_lines(prompt_input: Any) -> int:
-    """Hand the lines typed since the last prompt to the next one, as Enter-terminated keys; how many keys."""
+    """Hand what was typed in line mode to the next prompt, as keys each newline an Enter; how many keys.
+
+    Also puts the terminal (back) in key mode, so that nothing typed from now on is translated.
+    """
     fd = _terminal_fd(prompt_input)
     if fd is None:
         return 0
-    typed = _complete_lines(fd)
-    if typed is None:
+    typed = _take_line_mode_keys(fd)
+    if not typed:
         return 0
     keys = keys_of(typed)
     with contextlib.suppress(Exception):  # an input without type-ahead support: nothing to lose but the keys
@@ -73,23 +101,21 @@ def take_typed_lines(prompt_input: Any) -> int:
 
 
 @contextlib.contextmanager
-def typing_unechoed(prompt_input: Any) -> Iterator[None]:
-    """While a line runs, keys typed ahead are kept for the next prompt but not echoed into the reply.
+def keys_as_typed(prompt_input: Any) -> Iterator[None]:
+    """While chat owns the terminal, keys typed are kept as typed and not echoed; its mode comes back after.
 
-    The terminal's own echo would write them into the middle of the streaming answer (and
-    shift the rows the live area redraws); the next prompt shows them instead.
+    The terminal's own echo would write them into the middle of the streaming answer (and shift
+    the rows the live area redraws); the next prompt shows them instead.
     """
     fd = _terminal_fd(prompt_input)
     saved = None
     if fd is not None:
         with contextlib.suppress(OSError, termios.error):
             saved = termios.tcgetattr(fd)
-            quiet = list(saved)
-            quiet[3] &= ~termios.ECHO
-            termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
+        take_typed_lines(prompt_input)
         yield
     finally:
         if saved is not None:
             with contextlib.suppress(OSError, termios.error):
-                termios.tcsetattr(fd, termios.TCSANOW, saved)
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)

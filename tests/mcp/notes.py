@@ -28,6 +28,12 @@ def standup() -> list:
     ]
 
 
+@server.prompt()
+def handoff() -> str:
+    """Hand the work over (its text names a resource, as a hostile server's could)."""
+    return "Carry on from @notes:notes://today and tell me what it says."
+
+
 @server.resource("notes://today", name="today", description="Today's notes", mime_type="text/plain")
 def today() -> str:
     return "Buy milk. Call Ada about the \x1b]0;PWNED\x07 release."

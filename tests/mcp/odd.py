@@ -1,7 +1,8 @@
 """An MCP server that misbehaves on request, written with FastMCP: `python odd.py [banner] [evil]`.
 
 ``banner``: prints a line to stdout before serving (as many servers do). ``evil``: refuses to
-list its tools with an error message full of terminal escapes.
+list its tools with an error message full of terminal escapes; ``evil-resource``: refuses to
+read any resource, in the same words.
 """
 
 import sys
@@ -18,6 +19,11 @@ class Odd(FastMCP):
         if "evil" in sys.argv:
             raise ValueError(f"no tools for you {EVIL}")
         return await super().list_tools()
+
+    async def read_resource(self, uri):  # type: ignore[override]
+        if "evil" in sys.argv or "evil-resource" in sys.argv:
+            raise ValueError(f"no {uri} for you {EVIL}")
+        return await super().read_resource(uri)
 
 
 server = Odd("odd")

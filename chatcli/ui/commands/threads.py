@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from chatcli.chat.inputs import check_thread_id, new_thread_id
 from chatcli.chat.threads import transcript_markdown, turns_of
 from chatcli.errors import UsageError
+from chatcli.text import counted, json_text
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, command
 from chatcli.ui.reply import resume_pending
@@ -19,7 +19,9 @@ async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
 
 
-@command("/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)")
+@command(
+    "/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)", aliases=("/clear",)
+)
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
@@ -41,7 +43,7 @@ async def _threads(ctx: Context, arg: str) -> None:
 @command(
     "/switch",
     args="ID",
-    help="continue another thread (a new id starts a thread; one like an existing id is refused, naming it)",
+    help="continue another thread (its id, or the start of a generated one; a new name starts a thread)",
     complete="threads",
 )
 async def _switch(ctx: Context, arg: str) -> None:
@@ -53,11 +55,18 @@ async def _switch(ctx: Context, arg: str) -> None:
         return
     from chatcli.chat.session import existing
 
-    # An id like an existing one (a prefix, one edit away) is refused, naming it; /new NAME starts it.
+    # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
     info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
-    await _switched(ctx, thread_id, "new thread (no thread had that id)" if info is None else "switched")
+    if info is not None and info.thread_id == ctx.conversation.thread_id:
+        ctx.output.note(f"already on thread {info.thread_id}")
+        return
+    await _switched(
+        ctx, info.thread_id if info else thread_id, "new thread (no thread had that id)" if info is None else "switched"
+    )
     if info is not None:
-        ctx.output.note(f"{info.title or '(untitled)'} · {info.message_count} messages · /history shows them")
+        ctx.output.note(
+            f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
+        )
         await resume_pending(ctx.conversation, ctx.output, ctx.settings)
 
 
@@ -68,7 +77,7 @@ async def _fork(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to fork: this thread is empty")
     original = ctx.conversation.thread_id
     new_id = await ctx.threads().fork(original, len(turns))
-    await _switched(ctx, new_id, f"forked {original} ({len(turns)} turn{'s' if len(turns) > 1 else ''})")
+    await _switched(ctx, new_id, f"forked {original} ({counted(len(turns), 'turn')})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
@@ -104,7 +113,7 @@ async def _export(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to export: this thread is empty")
     thread_id = ctx.conversation.thread_id
     if fmt == "json":
-        text = json.dumps(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+        text = json_text(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
     else:
         text = transcript_markdown(await ctx.threads().transcript(thread_id))
     if not file:

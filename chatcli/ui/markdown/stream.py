@@ -21,6 +21,7 @@ from typing import Callable
 
 from rich.console import Console
 
+from chatcli.text import show
 from chatcli.ui.live import Throttle
 from chatcli.ui.markdown.blocks import Blocks
 from chatcli.ui.markdown.style import Palette
@@ -93,8 +94,7 @@ class MarkdownStream:
         self._throttle.stop()
         if not self._live:
             if self._parts:
-                self.console.file.write(render_markdown(self.text, self.console, self.code_theme))
-                self.console.file.flush()
+                show(self.console.file, render_markdown(self.text, self.console, self.code_theme))
             return
         if self._parts or self._started:
             self._refresh(final=True)
@@ -143,6 +143,4 @@ class MarkdownStream:
         if final:
             out.append(_SHOW_CURSOR)
         self._live_height = len(live)
-        file = self.console.file
-        file.write("".join(out))
-        file.flush()
+        show(self.console.file, "".join(out))

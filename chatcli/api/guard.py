@@ -1,0 +1,148 @@
+"""Who ``chat serve`` answers: requests for its own address, from no other web page, with the token if it has one.
+
+A pure ASGI middleware (Starlette's ``@app.middleware("http")`` would hide a client's disconnect
+from the endpoints, and a client that leaves must stop its answer). It refuses, before any route:
+
+- a ``Host`` that is not one of the server's own addresses (421): a web page that points a name
+  of its own at 127.0.0.1 (DNS rebinding) sends that name, and is refused;
+- an ``Origin`` that is not one of them either (403): a browser says which page asks, and only a
+  page this server served may (none may over a unix socket, which no browser reaches);
+- a missing or wrong bearer token, when the server has one (401).
+
+Each refusal is the API's error object, ``{"error": {"message": ..., "exit_code": 2}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _bracketed(host: str) -> str:
+    """An address as a Host header writes it: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The names the server answers to, as ``Host`` values (lowercase); ``hosts`` None: any (a token guards).
+
+    ``names`` (from --allow-host) match with any port, or only theirs when they give one.
+    ``unix``: a unix socket, which only this user reaches: any Host, and no web page at all.
+    """
+
+    hosts: frozenset[str] | None
+    names: frozenset[str] = frozenset()
+    unix: bool = False
+
+    def answers(self, host: str | None) -> bool:
+        """True when a request with this ``Host`` header is meant for this server."""
+        if self.unix or self.hosts is None:
+            return True
+        if not host:
+            return False
+        host = host.lower()
+        if host in self.hosts or host in self.names:
+            return True
+        name, colon, port = host.rpartition(":")
+        return bool(colon) and port.isdigit() and name in self.names
+
+    def own_origin(self, origin: str, host: str | None) -> bool:
+        """True when a browser's ``Origin`` is a page of this server (its own address, or the Host asked)."""
+        if self.unix:
+            return False
+        scheme, sep, rest = origin.lower().partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            return False
+        if self.hosts is None:
+            return rest == (host or "").lower()
+        return self.answers(rest)
+
+    def described(self) -> str:
+        """The addresses for a message: "127.0.0.1:8765, localhost:8765 or [::1]:8765"."""
+        shown = sorted(self.hosts or ()) + sorted(self.names)
+        return ", ".join(shown[:-1]) + (" or " if len(shown) > 1 else "") + shown[-1] if shown else "any"
+
+
+def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] = (), token: bool = False) -> Addresses:
+    """What a server listening on ``host:port`` answers to (see the README's "chat serve").
+
+    Its address and (when it listens there) the loopback names, with its port (without it too on
+    port 80, as browsers send it), and the ``allowed`` names. On an address other machines reach,
+    with a token and no ``allowed`` name: any Host (a page cannot send the token, and the names a
+    load balancer forwards vary).
+    """
+    names = frozenset(name.lower() for name in allowed)
+    if unix:
+        return Addresses(None, names, unix=True)
+    if not loopback(host) and not names and token:
+        return Addresses(None)
+    # Every address (0.0.0.0, ::) is loopback too: its names are this machine's, never a page's.
+    own = {*LOOPBACK_NAMES} if loopback(host) or host in ("0.0.0.0", "::") else set()
+    if host not in ("0.0.0.0", "::"):
+        own.add(_bracketed(host.lower()))
+    with_port = {f"{name}:{port}" for name in own} | (own if port == 80 else set())
+    return Addresses(frozenset(with_port), names)
+
+
+class Guard:
+    """The ASGI app ``app`` behind the checks of this module."""
+
+    def __init__(self, app: Asgi, allowed: Addresses, token: str | None = None):
+        self.app = app
+        self.allowed = allowed
+        self.token = token
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        refused = self.refusal(_headers(scope)) if scope["type"] in ("http", "websocket") else None
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status, message = refused
+        body = json.dumps({"error": {"message": message, "exit_code": 2}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def refusal(self, headers: dict[str, list[str]]) -> tuple[int, str] | None:
+        """The status and message refusing a request with these headers; None when it may go on."""
+        hosts = headers.get("host", [])
+        host = hosts[0] if len(hosts) == 1 else None
+        if not self.allowed.answers(host) or len(hosts) > 1:
+            return 421, f"this server answers to {self.allowed.described()}, not to Host {host or '(none)'}"
+        for origin in headers.get("origin", []):
+            if not self.allowed.own_origin(origin, host):
+                return 403, f"a request from the web page {origin} is refused: only this server's own pages may ask"
+        if self.token is not None:
+            given = headers.get("authorization", [""])[0]
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                return 401, "a bearer token is needed (Authorization: Bearer TOKEN)"
+        return None
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in scope.get("headers", []):
+        found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return found

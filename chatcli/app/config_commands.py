@@ -1,0 +1,79 @@
+"""``chat config``: every setting chat would use here, its value, and where it came from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+import typer
+
+from chatcli.app.shared import DEBUG, app, environment
+from chatcli.config import ENV_VARS, Settings, layered
+
+_VARIABLE = {name: var for var, name in ENV_VARS.items()}
+_SECRET = ("api_key",)
+
+
+def shown(name: str, value: Any) -> Any:
+    """A value as it may be shown: a key by its last four characters only."""
+    if name in _SECRET and value:
+        text = str(value)
+        return "…" + text[-4:] if len(text) > 8 else "…"
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
+    """One record a setting: name, value (keys cut), source; then one for each key an untrusted .env may not set."""
+    from chatcli.app.worker_settings import worker_config
+
+    settings, _notes, layers, dotenv = layered({}, environ, cwd)
+    records = []
+    for field in fields(Settings):
+        name, value, source, given = field.name, getattr(settings, field.name), "default", None
+        for where, layer in layers:
+            if layer.get(name) not in (None, ""):
+                source, given = where, layer[name]
+        withheld = name == "api_key" and source != "default" and value != given
+        if source == "environment":
+            source = f"environment ({_VARIABLE[name]})"
+        elif dotenv is not None and source == str(dotenv.path):
+            source = f"{dotenv.path} ({'trusted' if dotenv.trusted else 'untrusted'})"
+        if withheld:
+            source += "; withheld: an untrusted .env set the endpoint"
+        if name in ("worker", "worker_idle"):  # read by the launcher: the environment, else config.toml
+            variable = {"worker": "CHATCLI_WORKER", "worker_idle": "CHATCLI_WORKER_IDLE"}[name]
+            value = worker_config(environ)[0 if name == "worker" else 1]
+            source = f"environment ({variable})" if environ.get(variable) else source
+        records.append({"name": name, "value": shown(name, value), "source": source})
+    for key in dotenv.ignored(ENV_VARS) if dotenv is not None else []:
+        records.append({"name": ENV_VARS[key], "value": None, "source": f"{dotenv.path}: {key} ignored (untrusted)"})
+    return records
+
+
+@app.command("config")
+def config_command(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, value, source} (for scripts)."),
+    debug: bool = DEBUG,
+) -> None:
+    """Show each setting chat would use in this directory, its value and where it came from: the default,
+    config.toml, this directory's .env (trusted or not; what it may not set is listed as ignored), the
+    environment. API keys are shown by their last four characters."""
+    from chatcli.app.run import report
+    from chatcli.text import json_text, say
+
+    env = environment()
+    try:
+        records = origins(env.environ, env.cwd)
+    except Exception as exc:  # noqa: BLE001 - one line, as everywhere
+        raise typer.Exit(report(exc, debug, None, env.stderr)) from None
+    if as_json:
+        say(env.stdout, json_text(records, ensure_ascii=False, indent=1) + "\n", data=True)
+        return
+    width = max(len(r["name"]) for r in records)
+    for record in records:
+        value = "(not set)" if record["value"] in (None, "", [], ()) else record["value"]
+        value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+        say(env.stdout, f"{record['name'].ljust(width)}  {value}  [{record['source']}]\n")

@@ -1,0 +1,69 @@
+"""What the libraries write to stderr passes chat's one writer too (chatcli.text.say): log records
+(an MCP library's, uvicorn's for ``chat serve``), Python's warnings, and an error nothing caught.
+
+Their text can hold a server's words (an error message, a request's path), so it is shown with its
+control characters made visible, as every other line chat writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+import warnings
+from typing import Any
+
+from chatcli.text import say
+
+
+class StderrLines(logging.Handler):
+    """Log records as lines on the stderr of the moment (chat's own, or a test's), neutralised."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(sys.stderr, self.format(record) + "\n")
+        except (OSError, ValueError):
+            pass  # a closed terminal: nothing to tell it
+
+
+# uvicorn's logging for ``chat serve``: its warnings and errors on stderr, through StderrLines.
+SERVE_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "chat serve: %(message)s"}},
+    "handlers": {"stderr": {"()": StderrLines, "formatter": "line"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "uvicorn.error": {"level": "WARNING"},
+        "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    try:
+        say(file or sys.stderr, warnings.formatwarning(message, category, filename, lineno, line))
+    except (OSError, ValueError):
+        pass
+
+
+def _uncaught(kind: Any, value: Any, tb: Any) -> None:
+    try:
+        say(sys.stderr, "".join(traceback.format_exception(kind, value, tb)))
+    except (OSError, ValueError):
+        pass
+
+
+def _uncaught_in_thread(args: Any) -> None:
+    if args.exc_type is not SystemExit:
+        _uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def install() -> None:
+    """Route the libraries' stderr lines through chat's writer, for this process."""
+    last_resort = StderrLines(logging.WARNING)
+    logging.lastResort = last_resort  # what logging does with a record no handler took
+    warnings.showwarning = _show_warning
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread

@@ -1,0 +1,107 @@
+"""Every byte chat writes to stdout or stderr passes one writer (chatcli.text: ``say``, ``show`` and
+the rich Consoles on ``TerminalFile``), which shows control sequences instead of letting the terminal
+obey them. Read from the source: a write anywhere else fails here, as does a rich Console on a raw stream.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
+WRITER = "text.py"
+# The writes that reach no terminal, each with what it writes to. Anything else must pass the writer.
+NOT_A_TERMINAL = {
+    ("ui/editor.py", "handle.write"): "the temporary file the editor opens",
+    ("ui/commands/threads.py", "handle.write"): "/export FILE: a new file of the user's",
+    ("tools/mcp.py", "self._log.write"): "a stdio MCP server's log file",
+    ("local/server.py", "log.write"): "the local model server's log file",
+    ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
+    ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
+}
+# Functions that print: the builtins, click's and typer's, the traceback module's, os.write.
+PRINTING = {"print", "input", "echo", "secho", "print_exc", "print_exception", "print_tb", "print_stack", "pprint"}
+# Objects whose ``print`` is chat's own writer: a command's Context (ctx.print: ``say``) and rich
+# Consoles, which this test makes sure are all built on TerminalFile or an in-memory buffer.
+PRINTS_THROUGH_THE_WRITER = ("ctx", "console", "self.console", "self.err_console", "terminal_console(out)")
+# Library calls that write a fixed text of chat's own (no data, no server's words).
+FIXED_QUESTIONS = {("app/thread_commands.py", "typer.confirm")}
+
+
+def sources() -> dict[str, ast.Module]:
+    return {str(p.relative_to(PACKAGE)): ast.parse(p.read_text()) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def direct_writes(name: str, tree: ast.Module) -> list[str]:
+    """Where ``tree`` writes to a stream other than through the writer, as "file:line what"."""
+    found = []
+    for node in ast.walk(tree):
+        where = f"{name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Attribute) and node.attr in ("write", "writelines"):
+            key = (name, ast.unparse(node))
+            if key not in NOT_A_TERMINAL:
+                found.append(f"{where} {key[1]}")
+        elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            owner = ast.unparse(func.value) if isinstance(func, ast.Attribute) else ""
+            if called == "print" and owner in PRINTS_THROUGH_THE_WRITER:
+                continue
+            if called in PRINTING or (owner == "os" and called in ("write", "writev")):
+                found.append(f"{where} {ast.unparse(func)}()")
+            elif called in ("confirm", "prompt") and owner in ("typer", "click"):
+                if (name, f"{owner}.{called}") not in FIXED_QUESTIONS:
+                    found.append(f"{where} {ast.unparse(func)}()")
+            elif called == "Console" and not _on_the_writer(node):
+                found.append(f"{where} a rich Console on {_file_of(node)}")
+    return found
+
+
+def _file_of(call: ast.Call) -> str:
+    return next((ast.unparse(k.value) for k in call.keywords if k.arg == "file"), "stdout (no file=)")
+
+
+def _on_the_writer(call: ast.Call) -> bool:
+    """A Console built on TerminalFile (its writes pass the writer) or on an in-memory buffer (no terminal)."""
+    file = next((k.value for k in call.keywords if k.arg == "file"), None)
+    return isinstance(file, ast.Call) and ast.unparse(file.func) in ("TerminalFile", "io.StringIO")
+
+
+def test_nothing_writes_to_a_stream_but_the_one_writer():
+    found = [line for name, tree in sources().items() if name != WRITER for line in direct_writes(name, tree)]
+    assert found == [], "writes that do not pass chatcli.text.say/show:\n" + "\n".join(found)
+
+
+def test_the_allowed_writes_still_exist():
+    """An entry of NOT_A_TERMINAL that matches nothing any more is removed, not left to excuse a new write."""
+    trees = sources()
+    present = {
+        (name, ast.unparse(node))
+        for name, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "write"
+    }
+    assert set(NOT_A_TERMINAL) <= present, set(NOT_A_TERMINAL) - present
+
+
+def test_the_check_finds_each_way_of_writing():
+    """The check itself: each of these is a write that skips the writer."""
+    source = """
+import os, sys, traceback, typer, click
+from rich.console import Console
+sys.stderr.write("x")
+sys.stdout.writelines(["x"])
+out = sys.stdout.write
+print("x")
+typer.echo("x")
+click.echo("x", err=True)
+traceback.print_exc()
+os.write(2, b"x")
+Console().print("x")
+Console(file=sys.stderr)
+env.stdout.write("x")
+self.err.write("x")
+"""
+    found = direct_writes("app/example.py", ast.parse(source))
+    flagged = {int(line.split()[0].rpartition(":")[2]) for line in found}
+    assert flagged == set(range(4, 16)), found  # each line of the source after the imports

@@ -1,0 +1,235 @@
+"""A sandboxed command cannot leave the sandbox through chat: not through its warm worker's socket
+or any socket of the user's session, not with root's capabilities, not with chat's settings or a
+provider's key taken from its environment.
+
+Tried as a command the model wrote would: it runs ``chat`` itself with the worker on and an MCP
+"server" of its own, lists the runtime directory, writes to chat's config and database, and, as
+root, remounts / read-write. Everything the test keeps lives outside /tmp (under /var/tmp), so
+what the sandbox hides is hidden by its masks, not by its private /tmp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chatcli.config import load_settings
+from chatcli.tools import builtin, sandbox
+from chatcli.tools.builtin import run_shell
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import CHAT, chat_process
+from tests.test_tools import tool_messages
+
+WHY_NOT = sandbox.unavailable()
+pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"no sandbox on this machine: {WHY_NOT}")
+# The interpreter itself (not the virtual environment, which may lie under /tmp): standard library only, -I.
+PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+@pytest.fixture(autouse=True)
+def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_active", sandbox.Policy())
+
+
+@pytest.fixture
+def place() -> Iterator[Path]:
+    """A directory outside /tmp, open to every user (the sandbox runs as another user in one test)."""
+    path = Path(tempfile.mkdtemp(prefix="chatcli-escape-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def shell(command: str, cwd: Path, environ: dict[str, str] | None = None, mode: str = "workspace") -> str:
+    """Run ``command`` as the shell tool does, with ``environ`` as chat's environment."""
+    saved = dict(os.environ)
+    os.environ.update(environ or {})
+    old = Path.cwd()
+    try:
+        os.chdir(cwd)
+        sandbox.use(sandbox.policy_for(load_settings({"sandbox": mode}), os.environ))
+        return asyncio.run(run_shell(command))
+    finally:
+        os.chdir(old)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def listening(path: Path) -> socket.socket:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.listen(1)
+    return sock
+
+
+def connect_command(path: Path) -> str:
+    code = f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(path)!r}); print('CONNECTED')"
+    return f'{PYTHON} -I -c "{code}" 2>&1 | tail -1'
+
+
+# --------------------------------------------------------------------------- capabilities
+
+
+CAPS = "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status"
+ESCAPE = "mount -o remount,rw / 2>&1; mount -t tmpfs none /mnt 2>&1; echo x > /etc/chatcli-escaped 2>&1; echo done"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the root case needs root")
+def test_as_root_the_sandbox_has_no_capabilities_and_cannot_remount(place):
+    result = shell(f"{CAPS}; {ESCAPE}", place)
+    caps = [line.split() for line in result.splitlines() if line.startswith("Cap")]
+    assert len(caps) == 4 and all(value == "0000000000000000" for _, value in caps), result
+    assert not Path("/etc/chatcli-escaped").exists(), "a sandboxed command wrote to the host's /etc"
+    assert "Read-only file system" in result and "done" in result, result
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not shutil.which("setpriv"), reason="needs root to become another user")
+def test_as_another_user_the_sandbox_has_no_capabilities_either(place):
+    argv = sandbox.command_argv(f"{CAPS}; {ESCAPE}", sandbox.Policy(), place)
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+        capture_output=True, text=True, cwd=place, timeout=30,
+    )  # fmt: skip
+    caps = [line.split() for line in done.stdout.splitlines() if line.startswith("Cap")]
+    assert len(caps) == 4 and all(value == "0000000000000000" for _, value in caps), done
+    assert not Path("/etc/chatcli-escaped").exists() and "done" in done.stdout, done
+
+
+# --------------------------------------------------------------------------- sockets
+
+
+@pytest.mark.parametrize("where", ["XDG_RUNTIME_DIR", "TMPDIR"])
+def test_no_socket_of_the_users_session_is_reachable(place, where):
+    runtime = place / "run"
+    runtime.mkdir(mode=0o700)
+    socket_path = (
+        runtime / "chatcli" / "worker.sock"
+        if where == "XDG_RUNTIME_DIR"
+        else runtime / f"chatcli-{os.getuid()}" / "worker.sock"
+    )
+    environ = {where: str(runtime)}
+    work = place / "work"
+    work.mkdir()
+    with listening(socket_path):
+        outside = subprocess.run(["sh", "-c", connect_command(socket_path)], capture_output=True, text=True)
+        assert outside.stdout.strip() == "CONNECTED", outside  # the test's socket does listen
+        result = shell(
+            f'ls -A "{socket_path.parent}" 2>/dev/null; echo listed; {connect_command(socket_path)}', work, environ
+        )
+    assert result.splitlines()[0] == "listed", f"the runtime directory is visible: {result}"
+    assert "CONNECTED" not in result and "No such file or directory" in result, result
+
+
+def test_the_worker_s_fallback_directories_are_all_hidden(place, monkeypatch):
+    """Every place the worker may listen (chatcli.app.worker_client.runtime_dir) is hidden or private /tmp."""
+    from chatcli.app.worker_client import runtime_dir
+
+    private = place / "xdg"
+    private.mkdir(mode=0o700)
+    for environ in ({"XDG_RUNTIME_DIR": str(private)}, {"TMPDIR": str(place)}, {"XDG_RUNTIME_DIR": str(place)}, {}):
+        directory = runtime_dir(environ)
+        assert directory is not None
+        hidden = sandbox.runtime_places(environ)
+        assert directory.startswith("/tmp/") or any((directory + "/").startswith(h + "/") for h in hidden), (
+            environ,
+            directory,
+            hidden,
+        )
+
+
+# --------------------------------------------------------------------------- the environment
+
+
+SECRETS = {
+    "CHATCLI_WORKER": "1",
+    "CHATCLI_MCP_CONFIG": "/x/mcp.json",
+    "CHATCLI_DB": "postgresql://me:pw@db/chat",
+    "OPENAI_API_KEY": "sk-1",
+    "OPENAI_BASE_URL": "http://gateway/v1",
+    "ANTHROPIC_API_KEY": "sk-ant-2",
+    "GOOGLE_API_KEY": "g-3",
+    "GEMINI_API_KEY": "g-4",
+    "MISTRAL_API_KEY": "m-5",
+    "OPENROUTER_API_KEY": "or-6",
+    "LANGSMITH_API_KEY": "ls-7",
+    "GITHUB_TOKEN": "ghp-8",
+    "AWS_SECRET_ACCESS_KEY": "aws-9",
+    "AWS_SESSION_TOKEN": "aws-10",
+    "PGPASSWORD": "pg-11",
+    "my_service_password": "pw-12",
+    "HF_TOKEN": "hf-13",
+}
+KEPT = {"SOME_TOOL_SETTING": "kept", "OLLAMA_HOST": "127.0.0.1:11434", "LANG": "C.UTF-8", "KEYBOARD": "us"}
+
+
+@pytest.mark.parametrize("mode", ["workspace", "off"])
+def test_a_command_gets_no_chat_setting_and_no_credential(place, mode):
+    result = shell("env", place, {**SECRETS, **KEPT}, mode=mode)
+    seen = dict(line.split("=", 1) for line in result.splitlines() if "=" in line)
+    assert not set(SECRETS) & set(seen), sorted(set(SECRETS) & set(seen))
+    assert all(seen.get(k) == v for k, v in KEPT.items()), seen
+    assert not any(builtin.withheld(k) for k in seen), seen
+
+
+# --------------------------------------------------------------------------- chat run inside the sandbox
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(str(CHAT).startswith("/tmp/"), reason="the installed chat lies under /tmp: hidden in the sandbox")
+def test_chat_run_inside_the_sandbox_reaches_neither_the_worker_nor_chats_files(server, chat_env, place):
+    home, runtime, work = place / "home", place / "run", place / "work"
+    runtime.mkdir(mode=0o700)
+    work.mkdir()
+    env = dict(
+        chat_env,
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_RUNTIME_DIR=str(runtime),
+    )
+    env.pop("CHATCLI_DB", None)  # the SQLite file under HOME: the database the command must not write
+    config = home / ".config" / "chatcli" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('system = "Be brief."\n')
+    marker = place / "started-outside"
+    (work / "evil.json").write_text(
+        json.dumps({"mcpServers": {"evil": {"command": "sh", "args": ["-c", f"touch {marker}; sleep 5"]}}})
+    )
+    server.queue(Reply("warm"))
+    warm = chat_process({**env, "CHATCLI_WORKER": "1"}, "-t", "w", "start the worker")
+    assert warm.code == 0 and (runtime / "chatcli" / "worker.sock").is_socket(), warm
+    from chatcli.app.worker_commands import control
+
+    served = control("status", env)[1]["served"]
+    db = home / ".local" / "share" / "chatcli" / "chat.db"
+    command = (
+        f"export CHATCLI_WORKER=1 CHATCLI_MCP_CONFIG=$PWD/evil.json OPENAI_API_KEY=sk-inner "
+        f"OPENAI_BASE_URL={server.base_url}; {CHAT} -t inner hi; echo chat-exit=$?; "
+        f'ls -A "$XDG_RUNTIME_DIR"; echo listed; echo x >> {config}; echo x >> {db}'
+    )
+    server.queue(tool_calls(("shell", {"command": command})), Reply("done"))
+    try:
+        run = chat_process(env, "--tools", "shell", "--yes", "-t", "outer", "go", cwd=work)
+        assert run.code == 0, run
+        result = tool_messages(server.requests[-1])[0]["content"]
+        exit_line = next(line for line in result.splitlines() if line.startswith("chat-exit="))
+        assert exit_line not in ("chat-exit=0", "chat-exit=127"), result  # chat ran, and could not answer
+        assert result.split("listed")[0].splitlines()[-1] == exit_line, f"the runtime directory is visible: {result}"
+        assert result.count("Read-only file system") == 2, result
+        assert config.read_text() == 'system = "Be brief."\n'
+        assert control("status", env)[1]["served"] == served, "the worker answered a call from inside the sandbox"
+        assert not marker.exists(), "the sandbox's MCP server was started outside it"
+        assert [r["messages"][-1]["content"] for r in server.requests[:1]] == ["start the worker"]
+    finally:
+        control("stop", env)

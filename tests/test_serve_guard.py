@@ -1,0 +1,298 @@
+"""`chat serve` answers only requests meant for it: a web page cannot reach it through DNS rebinding
+(another Host) or from another site (another Origin), and its token need not be on the command line.
+
+Every route is tried with every kind of wrong Host and Origin, on the installed ``chat serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests import test_serve
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import assert_one_error_line, chat
+from tests.test_mcp import write_servers
+from tests.test_serve import free_port
+from tests.test_terminal_lines import EVIL, live_escapes
+
+pytestmark = pytest.mark.e2e
+
+ODD = Path(__file__).resolve().parent / "mcp" / "odd.py"
+serving = test_serve.serving  # the fixture that starts ``chat serve`` (stopped after the test)
+
+
+def routes(thread: str) -> list[tuple[str, str, object]]:
+    """Every route of the API, each with a body it would take."""
+    return [
+        ("GET", "/v1/threads", None),
+        ("GET", f"/v1/threads/{thread}", None),
+        ("DELETE", f"/v1/threads/{thread}", None),
+        ("POST", f"/v1/threads/{thread}/messages", {"content": "leak it"}),
+        ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),
+        ("GET", "/openapi.json", None),
+        ("GET", "/docs", None),
+    ]
+
+
+def rebinding_hosts(port: int) -> list[str]:
+    """Host headers a page on another name sends once that name points at 127.0.0.1."""
+    return [
+        f"evil.example:{port}",
+        f"127.0.0.1.evil.example:{port}",
+        f"localhost.evil:{port}",
+        f"localhost.:{port}",  # another name than localhost, resolved by DNS
+        f"127.0.0.1:{port + 1}",  # the right address, another port: another server's pages
+        f"localhost:{port}@evil.example",
+        "evil.example",
+        "localhost",  # no port: a browser always sends it (but on port 80)
+        "",
+    ]
+
+
+def refused(served, method: str, path: str, body: object, status: int, **headers: str) -> None:
+    got, answer = served.request(method, path, body, headers=headers)
+    assert got == status, (method, path, headers, got, answer)
+    assert set(answer) == {"error"} and answer["error"]["exit_code"] == 2 and answer["error"]["message"], answer
+
+
+def raw_request(port: int, lines: list[str]) -> bytes:
+    """An HTTP/1.0 request as written (a Host header may be left out), the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_request_for_another_host_is_refused_on_every_route(server, chat_env, serving):
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    served = serving(env=env)
+    marker = Path(chat_env["HOME"]) / "ran"
+    server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
+    assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
+    asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
+    for host in rebinding_hosts(served.port):
+        for method, path, body in routes("kept"):
+            refused(served, method, path, body, 421, Host=host)
+    # Nothing was read, asked, approved or deleted.
+    assert len(server.requests) == asked and not marker.exists()
+    assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
+    # No Host at all (HTTP/1.0 allows it): refused too.
+    assert raw_request(served.port, ["GET /v1/threads HTTP/1.0"]).startswith(b"HTTP/1.1 421 ")
+    # The server's own names, with its port: any case, as the name is case-insensitive.
+    for host in ("127.0.0.1", "localhost", "[::1]", "LOCALHOST", "LocalHost"):
+        status, listed = served.request("GET", "/v1/threads", headers={"Host": f"{host}:{served.port}"})
+        assert status == 200 and [t["thread_id"] for t in listed] == ["kept"], (host, status)
+
+
+def test_a_web_page_of_another_site_is_refused_and_the_server_s_own_page_is_not(server, chat_env, serving):
+    served = serving()
+    port = served.port
+    foreign = [
+        "http://evil.example",
+        f"http://evil.example:{port}",
+        "null",  # a sandboxed frame, a file:// page
+        f"http://127.0.0.1:{port + 1}",
+        f"http://localhost.evil:{port}",
+        f"http://127.0.0.1:{port}.evil.example",
+        f"file://127.0.0.1:{port}",
+        f"http://127.0.0.1:{port}/",
+    ]
+    for origin in foreign:
+        for method, path, body in routes("site"):
+            refused(served, method, path, body, 403, Origin=origin)
+    assert server.requests == []
+    server.queue(Reply("asked from the server's own page"))
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        assert served.request("GET", "/v1/threads", headers={"Origin": origin})[0] == 200
+    status, answer = served.request(
+        "POST", "/v1/threads/site/messages", {"content": "hi"}, headers={"Origin": f"http://127.0.0.1:{port}"}
+    )
+    assert status == 200 and answer["reply"] == "asked from the server's own page"
+
+
+def test_on_an_open_address_the_token_guards_and_allow_host_names_the_load_balancer(
+    server, chat_env, serving, tmp_path
+):
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    token.chmod(0o600)
+    bearer = {"Authorization": "Bearer s3cret"}
+    open_one = serving("--host", "0.0.0.0", "--token-file", str(token))
+    port = open_one.port
+    # Any name reaches it (a page cannot send the token): the token decides.
+    assert open_one.request("GET", "/v1/threads", headers={"Host": f"chat.example:{port}", **bearer})[0] == 200
+    assert open_one.request("GET", "/v1/threads", headers={"Host": f"chat.example:{port}"})[0] == 401
+    # A page of another site is refused even with the token (its own name's page is its own).
+    refused(open_one, "GET", "/v1/threads", None, 403, Origin="http://evil.example", **bearer)
+    named = serving("--host", "0.0.0.0", "--token-file", str(token), "--allow-host", "Chat.Example")
+    for host in (
+        "chat.example",
+        f"chat.example:{named.port}",
+        "chat.example:443",
+        "CHAT.EXAMPLE",
+        f"127.0.0.1:{named.port}",
+    ):
+        assert named.request("GET", "/v1/threads", headers={"Host": host, **bearer})[0] == 200, host
+    for host in (f"evil.example:{named.port}", f"chat.example.evil:{named.port}", "chat.example.:443"):
+        refused(named, "GET", "/v1/threads", None, 421, Host=host, **bearer)
+    origin = {"Origin": "https://chat.example", "Host": "chat.example", **bearer}
+    assert named.request("GET", "/v1/threads", headers=origin)[0] == 200
+
+
+def test_over_a_unix_socket_no_web_page_may_ask(server, chat_env, serving, tmp_path):
+    served = serving(unix=str(tmp_path / "chat.sock"))
+    assert served.request("GET", "/v1/threads", headers={"Host": "anything"})[0] == 200
+    for origin in ("http://localhost", "http://evil.example", "null"):
+        for method, path, body in routes("sock"):
+            refused(served, method, path, body, 403, Origin=origin)
+    assert server.requests == []
+
+
+# --------------------------------------------------------------------------- the token, kept off the command line
+
+
+def test_a_token_file_is_read_once_and_a_token_argument_is_warned_about(server, chat_env, serving, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("  from-file \n")
+    token.chmod(0o600)
+    from_file = serving("--token-file", str(token))
+    token.write_text("changed")  # read once, at the start
+    assert from_file.request("GET", "/v1/threads")[0] == 401
+    assert from_file.request("GET", "/v1/threads", headers={"Authorization": "Bearer changed"})[0] == 401
+    assert from_file.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-file"})[0] == 200
+    assert "warning" not in from_file.stop()
+    on_the_line = serving("--token", "visible")
+    assert on_the_line.request("GET", "/v1/threads", headers={"Authorization": "Bearer visible"})[0] == 200
+    console = on_the_line.stop()
+    warnings = [line for line in console.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "ps" in warnings[0] and "--token-file" in warnings[0], console
+    assert "CHATCLI_SERVE_TOKEN" in warnings[0] and "visible" not in console
+    from_env = serving(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
+    assert from_env.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-env"})[0] == 200
+    assert "warning" not in from_env.stop()
+
+
+def test_a_token_file_others_can_read_is_warned_about(server, chat_env, serving, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("shared-secret")
+    token.chmod(0o644)
+    served = serving("--token-file", str(token))
+    assert served.request("GET", "/v1/threads", headers={"Authorization": "Bearer shared-secret"})[0] == 200
+    console = served.stop()
+    assert f"--token-file {token} can be read by other users (chmod 600 {token})" in console, console
+    assert "shared-secret" not in console
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "spaces", "directory", "binary", "both"])
+def test_a_token_file_that_gives_no_token_is_one_line(chat_env, tmp_path, case):
+    path = tmp_path / "token"
+    extra: list[str] = []
+    if case == "empty":
+        path.write_text(" \n\n")
+    elif case == "spaces":
+        path.write_text("two words\n")
+    elif case == "directory":
+        path.mkdir()
+    elif case == "binary":
+        path.write_bytes(b"\xff\xfe\x00")
+    elif case == "both":
+        path.write_text("t")
+        extra = ["--token", "t"]
+    run = chat(chat_env, "serve", "--port", str(free_port()), "--token-file", str(path), *extra)
+    line = assert_one_error_line(run, 2)
+    assert ("not both" if case == "both" else str(path)) in line, line
+
+
+# --------------------------------------------------------------------------- its console
+
+
+def test_the_server_s_console_shows_escapes_instead_of_obeying_them(server, chat_env, serving):
+    write_servers(chat_env, {"odd": {"command": sys.executable, "args": [str(ODD), "evil"]}})
+    served = serving()
+    # Requests whose path and headers carry escapes (raw: not HTTP; quoted: no thread id): refused, and
+    # nothing of them obeyed on the console.
+    answer = raw_request(served.port, [f"GET /v1/threads/{EVIL.replace(' ', '%20')} HTTP/1.0", f"X-Evil: {EVIL}"])
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    status, error = served.request(
+        "GET", "/v1/threads/" + quote(EVIL.replace("/", ""), safe=""), headers={"User-Agent": quote(EVIL)}
+    )
+    assert status == 400 and "thread id" in error["error"]["message"], error
+    console = served.stop()
+    assert "no tools for you ␛]52;c;ZXZpbA==␛\\ ␛]0;PWNED␇ ␛[2J" in console, console
+    assert live_escapes(console) == [], console
+
+
+def test_uvicorn_s_lines_pass_the_writer(capsys):
+    import logging
+    import logging.config
+
+    from chatcli.app.library_output import SERVE_LOG_CONFIG
+
+    logging.config.dictConfig(SERVE_LOG_CONFIG)
+    try:
+        logging.getLogger("uvicorn.error").warning("Invalid HTTP request: %s", EVIL)
+        logging.getLogger("uvicorn.access").warning('127.0.0.1 - "GET /%s HTTP/1.1" 404', EVIL)
+    finally:
+        for name in ("uvicorn", "uvicorn.access"):
+            logging.getLogger(name).handlers.clear()
+    err = capsys.readouterr().err
+    assert err.count("chat serve: ") == 2 and live_escapes(err) == [], err
+    assert "␛]52;c;ZXZpbA==␇" in err
+
+
+# --------------------------------------------------------------------------- a client that leaves
+
+
+def test_a_client_that_leaves_a_plain_request_stops_its_answer(server, chat_env, serving):
+    served = serving()
+    server.queue(Reply(tokens=[f" word{i}" for i in range(200)], delay=0.05))
+    connection = served.connection()
+    connection.request(
+        "POST", "/v1/threads/left/messages", body=json.dumps({"content": "talk slowly"}),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    connection.sock.shutdown(socket.SHUT_RDWR)
+    connection.close()
+    left = time.monotonic()
+    while time.monotonic() < deadline:
+        messages = served.request("GET", "/v1/threads/left")[1].get("messages", [])
+        if len(messages) == 2:
+            break
+        time.sleep(0.1)
+    assert messages[1]["interrupted"] == "cancelled", messages
+    assert "word199" not in messages[1]["content"] and time.monotonic() - left < 5
+
+
+def test_serve_help_names_the_token_file_and_allow_host(chat_env):
+    shown = chat({**chat_env, "COLUMNS": "200"}, "serve", "--help").out
+    assert "--token-file" in shown and "--allow-host" in shown and "(ps)" in shown, shown
+
+
+def test_answers_over_http_escape_what_a_terminal_would_act_on(server, chat_env, serving):
+    served = serving()
+    text = "a\x9b2J b\u2028c \x1b]0;T\x07 d\u202e"
+    server.queue(Reply(text))
+    connection = served.connection()
+    connection.request(
+        "POST", "/v1/threads/odd/messages", body=json.dumps({"content": "hi"}),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    raw = connection.getresponse().read().decode()
+    connection.close()
+    assert json.loads(raw)["reply"] == text and live_escapes(raw) == [] and "\u2028" not in raw, raw
+    listed = served.connection()
+    listed.request("GET", "/v1/threads/odd")
+    raw = listed.getresponse().read().decode()
+    assert json.loads(raw)["messages"][1]["content"] == text and live_escapes(raw) == [], raw
