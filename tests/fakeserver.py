@@ -72,7 +72,9 @@ nothing listening. ``on_a_reused_port()`` makes a server on the port the previou
 
 Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
 ``server.pending()``, ``server.requests`` / ``server.request_headers`` (lists, appended under a
-lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``, ``server.start()`` /
+lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``,
+``server.chunks_sent`` / ``server.streams_ended`` with ``server.wait_until_sent(chunks, ended)``
+(what has been written to the client, whether or not it has read it), ``server.start()`` /
 ``server.stop()`` (the context manager calls them).
 
 Standalone (benchmarks, manual tries)::
@@ -419,6 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise _ClientGone from exc
+        self.fake._count(ended=not payload)
 
     def _event(self, obj: Any) -> None:
         self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
@@ -754,6 +757,9 @@ class FakeOpenAIServer:
         self.tool_support = True
         # False: refuse any request with an image part, as OpenAI does for a model without vision.
         self.vision = True
+        # Chunks of streamed responses written so far, and streamed responses written to their end.
+        self.chunks_sent = 0
+        self.streams_ended = 0
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -840,7 +846,19 @@ class FakeOpenAIServer:
         with self._cond:
             return self._cond.wait_for(lambda: len(self.requests) >= n, timeout)
 
+    def wait_until_sent(self, chunks: int = 0, ended: int = 0, timeout: float = 10.0) -> bool:
+        """Block until ``chunks`` streamed chunks (tokens, tool-call pieces) and ``ended`` whole streamed
+        responses have been written to the client's connection; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.chunks_sent >= chunks and self.streams_ended >= ended, timeout)
+
     # ---- internals ----------------------------------------------------------------------
+
+    def _count(self, ended: bool) -> None:
+        with self._cond:
+            self.chunks_sent += 1
+            self.streams_ended += ended
+            self._cond.notify_all()
 
     def _record_and_pop(self, body: dict, headers: dict[str, str], pop: bool = True) -> Reply | Fault | None:
         with self._cond:
