@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import stat
-from typing import List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import typer
 
@@ -117,7 +118,13 @@ def serve(settings: Settings, host: str, port: int, path: str | None, token: str
     config = uvicorn.Config(
         create_app(settings, allowed, token), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on", **where
     )
+    noted = _note_socket(path) if path else None
     say(environment().stderr, f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)\n")
+    def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # so that the socket and its note go, as after Ctrl-C
+        signal.signal(signum, leave)
     try:
         uvicorn.Server(config).run()
     finally:
@@ -125,6 +132,24 @@ def serve(settings: Settings, host: str, port: int, path: str | None, token: str
             listening.close()
             with contextlib.suppress(OSError):
                 os.unlink(path or "")
+        if noted is not None:
+            with contextlib.suppress(OSError):
+                noted.unlink()
+
+
+def _note_socket(path: str) -> Any:
+    """Note the socket in chat's data directory, so that the shell tool's sandbox masks it (chatcli.tools.sandbox)."""
+    from chatcli.paths import listening_dir
+
+    note = listening_dir(environment().environ) / str(os.getpid())
+    try:
+        note.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(os.path.realpath(path))
+    except OSError:
+        return None
+    return note
 
 
 def _unix_socket(path: str) -> socket.socket:
