@@ -81,7 +81,7 @@ class Addresses:
 
 
 def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] = (), token: bool = False) -> Addresses:
-    """What a server listening on ``host:port`` answers to (see the README's "chat serve").
+    """What a server listening on ``host:port`` answers to (see docs/serve.md).
 
     Its address and (when it listens there) the loopback names, with its port (without it too on
     port 80, as browsers send it), and the ``allowed`` names. On an address other machines reach,

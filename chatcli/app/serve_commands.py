@@ -1,4 +1,4 @@
-"""``chat serve``: the same threads and engine over HTTP (see chatcli.api.server and the README's "chat serve")."""
+"""``chat serve``: the same threads and engine over HTTP (see chatcli.api.server and docs/serve.md)."""
 
 from __future__ import annotations
 
@@ -120,6 +120,7 @@ def serve(settings: Settings, host: str, port: int, path: str | None, token: str
     )
     noted = _note_socket(path) if path else None
     say(environment().stderr, f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)\n")
+
     def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped
         raise SystemExit(128 + signum)
 
