@@ -122,7 +122,12 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         async with AsyncExitStack() as stack:
             toolbox = await stack.enter_async_context(open_toolbox(settings, _Log()))
             state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
-            yield
+            try:
+                yield
+            finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
+                from chatcli.api.turns import stop_all
+
+                await stop_all()
 
     app = FastAPI(
         title="chatcli",

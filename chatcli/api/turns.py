@@ -101,9 +101,30 @@ class Turn:
             yield line
 
 
+# The turns running: a server that stops (SIGTERM, Ctrl-C) stops them and keeps their partials (``stop_all``).
+RUNNING: set[asyncio.Task] = set()
+
+
+def started(turn: Turn) -> asyncio.Task:
+    """``turn`` running in a task of its own, known to ``stop_all``."""
+    task = asyncio.create_task(turn.run())
+    RUNNING.add(task)
+    task.add_done_callback(RUNNING.discard)
+    return task
+
+
+async def stop_all(timeout: float = 10.0) -> None:
+    """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait for them."""
+    tasks = list(RUNNING)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
+
+
 async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) -> tuple[int, dict[str, Any]]:
     """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    task = asyncio.create_task(turn.run())
+    task = started(turn)
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
@@ -121,7 +142,7 @@ async def stream_events(turn: Turn) -> AsyncIterator[str]:
     leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
     import anyio
 
-    task = asyncio.create_task(turn.run())
+    task = started(turn)
     try:
         async for line in turn.lines():
             yield f"data: {line}\n\n"
