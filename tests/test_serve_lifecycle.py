@@ -52,3 +52,55 @@ def test_sigterm_during_an_answer_stops_it_within_seconds_and_keeps_the_partial(
     messages = json.loads(shown.out)["messages"]
     assert messages[0]["content"] == "talk slowly" and messages[1]["interrupted"] == "cancelled", messages
     assert messages[1]["content"].startswith(" word0 word1 word2") and "word599" not in messages[1]["content"]
+
+
+def _peak_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
+    import base64
+    import http.client
+
+    served = Served(chat_env, port=free_port())
+    try:
+        # Said by its length: refused at once, nothing read (the client sends no body at all).
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+        connection.putrequest("POST", "/v1/threads/big/messages")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(300 * 1024 * 1024))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413 and json.loads(response.read())["error"]["message"].startswith("the request is")
+        connection.close()
+        # Sent in chunks with no length: stopped as it is read past the limit, the memory kept low.
+        before = _peak_kb(served.process.pid)
+        chunk = b"x" * (1024 * 1024)
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        connection.putrequest("POST", "/v1/threads/big/messages")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        status = None
+        try:
+            for _ in range(300):
+                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass  # the server answered and closed: the rest is not read
+        response = connection.getresponse()
+        assert response.status == 413, response.read()[:300]
+        assert _peak_kb(served.process.pid) - before < 200 * 1024, "the body was held in memory"
+        # Too many attachments, or too much in them: the documented error object, 400.
+        small = base64.b64encode(b"hello\n").decode()
+        many = [{"name": f"f{i}.txt", "data_base64": small} for i in range(17)]
+        assert served.ask("big", "read them", attachments=many)[0] == 400
+        large = base64.b64encode(b"a" * (15 * 1024 * 1024)).decode()
+        heavy = [{"name": f"h{i}.txt", "data_base64": large} for i in range(3)]
+        status, body = served.ask("big", "read them", attachments=heavy)
+        assert status == 400 and "more than 40 MB together" in body["error"]["message"], body
+        assert server.requests == []
+    finally:
+        served.stop()

@@ -33,6 +33,10 @@ class JSONResponse(_StarletteJSON):
         return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
+# Files one question may carry over HTTP, and their bytes together (each is held to -a FILE's limit too).
+MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
+
+
 class Attached(BaseModel):
     """A file sent with the question: an image (vision models) or a text file, as base64."""
 
@@ -172,7 +176,12 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         from chatcli.chat.attachments import from_bytes
         from chatcli.chat.session import ThreadSetup, set_up
 
-        files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
+        if len(message.attachments) > MAX_FILES:
+            raise UsageError(f"{len(message.attachments)} attachments: at most {MAX_FILES} go with one question")
+        decoded = [(item.name, _base64(item)) for item in message.attachments]
+        if sum(len(data) for _, data in decoded) > MAX_FILES_BYTES:
+            raise UsageError(f"the attachments hold more than {MAX_FILES_BYTES // (1024 * 1024)} MB together")
+        files = tuple(from_bytes(name, data) for name, data in decoded)
         setup = ThreadSetup(
             system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
         )
