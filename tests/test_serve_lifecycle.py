@@ -104,3 +104,29 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
         assert server.requests == []
     finally:
         served.stop()
+
+
+def test_every_error_is_the_documented_object_and_ids_are_checked_as_on_the_command_line(server, chat_env):
+    served = Served(chat_env, port=free_port())
+    try:
+        for body, field in (({"contnet": "hi"}, "content"), ({"content": "hi", "modle": "m2"}, "modle")):
+            status, answer = served.request("POST", "/v1/threads/t1/messages", body)
+            assert status == 400 and set(answer) == {"error"} and field in answer["error"]["message"], answer
+            assert answer["error"]["exit_code"] == 2
+        status, answer = served.request("GET", "/v1/nowhere")
+        assert status == 404 and set(answer) == {"error"}, answer
+        status, answer = served.request("PUT", "/v1/threads")
+        assert status == 405 and set(answer) == {"error"}, answer
+        server.queue(Reply("first"), Reply("second"))
+        assert served.ask("0ad131a5", "remember 42")[0] == 200
+        status, answer = served.ask("0ad131a6", "what was it?")  # one character off a generated id
+        assert status == 400 and "did you mean 0ad131a5" in answer["error"]["message"], answer
+        status, answer = served.ask("0ad1", "what was it?")  # a unique start finds it
+        assert status == 200 and answer["thread_id"] == "0ad131a5", answer
+        assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"] == [
+            "remember 42",
+            "what was it?",
+        ]
+        assert served.request("GET", "/v1/threads/0ad1")[1]["thread_id"] == "0ad131a5"
+    finally:
+        served.stop()

@@ -12,25 +12,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse as _StarletteJSON
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Turn, run_to_end, stream_events
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import json_text, say
+from chatcli.text import say
 
 EVENT_STREAM = "text/event-stream"
-
-
-class JSONResponse(_StarletteJSON):
-    """JSON as the command line writes it: what a terminal could act on (C1 controls, U+2028...) as \\uXXXX."""
-
-    def render(self, content: Any) -> bytes:
-        return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 # Files one question may carry over HTTP, and their bytes together (each is held to -a FILE's limit too).
@@ -40,12 +33,16 @@ MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 class Attached(BaseModel):
     """A file sent with the question: an image (vision models) or a text file, as base64."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
+
     name: str
     data_base64: str
 
 
 class Message(BaseModel):
     """A question, as `chat` takes it: the text and, optionally, the flags of one run."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     content: str = Field(description="The question.")
     model: str | None = Field(None, description="As -m: wins over the thread's role's model for this turn.")
@@ -56,6 +53,8 @@ class Message(BaseModel):
 
 class Approval(BaseModel):
     """The answers about the calls a thread waits on (``approval_required``), by call id."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     decisions: dict[str, dict[str, Any]] = Field(
         description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}; '
@@ -142,6 +141,9 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
     )
 
     app.add_middleware(Guard, allowed=allowed, token=token)  # type: ignore[arg-type]
+    from chatcli.api.errors import install
+
+    install(app)
 
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
@@ -161,11 +163,13 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        return await threads().export_json(_known(await threads().info(_checked(thread_id)), thread_id))
+        wanted = await _resolved(threads(), thread_id)
+        return await threads().export_json(_known(await threads().info(wanted), wanted))
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        await threads().delete(_known(await threads().info(_checked(thread_id)), thread_id))
+        wanted = await _resolved(threads(), thread_id)
+        await threads().delete(_known(await threads().info(wanted), wanted))
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
@@ -187,9 +191,11 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         )
         engine = state["engine"]
 
+        wanted = await _resolved(threads(), thread_id)
+
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.conversation(_checked(thread_id), listener, model=message.model)
+            conversation = await engine.conversation(wanted, listener, model=message.model)
             await set_up(conversation, setup, settings)
             yield conversation
 
@@ -239,6 +245,15 @@ def _checked(thread_id: str) -> str:
     from chatcli.chat.inputs import check_thread_id
 
     return check_thread_id(thread_id)
+
+
+async def _resolved(threads: Any, thread_id: str) -> str:
+    """The thread ``thread_id`` names, as on the command line: itself, a unique start of a generated id; a
+    generated id one character off an existing one is refused as a probable typo (a new name starts a thread)."""
+    from chatcli.chat.inputs import resolve_thread_id
+
+    rows = await threads.list()
+    return resolve_thread_id(_checked(thread_id), [row.thread_id for row in rows]) or thread_id
 
 
 def _known(info: Any, thread_id: str) -> str:
