@@ -130,3 +130,42 @@ def test_every_error_is_the_documented_object_and_ids_are_checked_as_on_the_comm
         assert served.request("GET", "/v1/threads/0ad1")[1]["thread_id"] == "0ad131a5"
     finally:
         served.stop()
+
+
+SEPARATORS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("shape", ["plain", "events"])
+def test_every_line_and_paragraph_separator_survives_both_shapes(server, chat_env, shape):
+    from tests.fakeserver import tool_calls
+
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    served = Served(env, "--yes", port=free_port())
+    try:
+        question = "q" + "|".join(SEPARATORS) + "|end"
+        command = "printf 'r" + "|".join(c for c in SEPARATORS if c not in "\n\r") + "|end'"
+        server.queue(
+            Reply(f"<think>t{SEPARATORS}t</think>a{SEPARATORS}a"),
+            tool_calls(("shell", {"command": command})),
+            Reply("after the tool"),
+        )
+        if shape == "plain":
+            status, first = served.ask("sep", question)
+            assert status == 200 and first["reply"] == f"a{SEPARATORS}a", first
+            assert first["reasoning"] == f"t{SEPARATORS}t", first
+            status, second = served.ask("sep", "run it")
+            assert status == 200 and second["reply"] == "after the tool", second
+            result = second["tool_calls"][0]["result"]
+        else:
+            events = list(served.events("/v1/threads/sep/messages", {"content": question}))
+            text = "".join(e["text"] for e in events if e["type"] == "token")
+            thought = "".join(e["text"] for e in events if e["type"] == "reasoning")
+            assert text == f"a{SEPARATORS}a" and events[-1]["reply"] == text, events
+            assert thought == f"t{SEPARATORS}t", events
+            events = list(served.events("/v1/threads/sep/messages", {"content": "run it"}))
+            result = next(e for e in events if e["type"] == "tool_result")["content"]
+        assert ("r" + "|".join(c for c in SEPARATORS if c not in "\n\r") + "|end") in result, repr(result)
+        stored = served.request("GET", "/v1/threads/sep")[1]["messages"]
+        assert stored[0]["content"] == question
+    finally:
+        served.stop()

@@ -1,7 +1,8 @@
 """One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
 
-The listener is the command line's own JSON output (chatcli.ui.jsonout.JsonOutput), writing its
-lines into a queue instead of stdout: the objects are the same by construction. A call that needs
+The listener is the command line's own JSON output (chatcli.ui.jsonout.JsonOutput), handing its
+objects to a queue instead of writing them to stdout: the objects are the same by construction, and
+they travel as objects, serialized once for the response (never written as text and read back). A call that needs
 approval ends the turn with the calls in ``approval_required``; the thread waits at the question
 until a request answers it (any server of the same database may take that request).
 """
@@ -9,7 +10,6 @@ until a request answers it (any server of the same database may take that reques
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -18,6 +18,7 @@ from chatcli.chat.events import Decision, ToolCall
 from chatcli.chat.failures import describe
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus
+from chatcli.text import json_text
 from chatcli.ui.jsonout import JsonOutput
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
@@ -25,19 +26,11 @@ STATUS = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, 
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 
 
-class Lines:
-    """A text stream whose lines go into a queue (``None`` ends it)."""
+class Objects:
+    """Where a turn's JSON objects go: a queue (``None`` ends it)."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            self.queue.put_nowait(line)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     def isatty(self) -> bool:
         return False
@@ -47,9 +40,13 @@ class HttpListener(JsonOutput):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: Lines, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
-        super().__init__(out, err, lines=lines)
+    def __init__(self, out: Objects, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
+        super().__init__(out, err, lines=lines)  # type: ignore[arg-type]
+        self.objects = out
         self.decisions = decisions
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.objects.queue.put_nowait(obj)
 
     async def approve(self, call: ToolCall) -> Decision:
         if self.decisions is None:  # the client answers with an approvals request: the turn ends here
@@ -76,13 +73,13 @@ class Turn:
     decisions: dict[str, Any] | None = None
     err: Any = None
     status: int = 200
-    _lines: Lines = field(default_factory=Lines)
+    _objects: Objects = field(default_factory=Objects)
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
         from chatcli.ui.reply import render_reply
 
-        output = HttpListener(self._lines, self.err, lines=self.stream, decisions=self.decisions)
+        output = HttpListener(self._objects, self.err, lines=self.stream, decisions=self.decisions)
         try:
             async with self.open(output) as conversation:
                 output.model = conversation.model_name
@@ -94,11 +91,11 @@ class Turn:
             self.status = STATUS.get(describe(exc, self.settings).exit_status, 500)
             output.fail(exc, self.settings)
         finally:
-            self._lines.queue.put_nowait(None)
+            self._objects.queue.put_nowait(None)
 
-    async def lines(self) -> AsyncIterator[str]:
-        while (line := await self._lines.queue.get()) is not None:
-            yield line
+    async def objects(self) -> AsyncIterator[dict[str, Any]]:
+        while (obj := await self._objects.queue.get()) is not None:
+            yield obj
 
 
 # The turns running: a server that stops (SIGTERM, Ctrl-C) stops them and keeps their partials (``stop_all``).
@@ -132,8 +129,8 @@ async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) ->
             await asyncio.wait({task})
             break
     final: dict[str, Any] = {}
-    async for line in turn.lines():
-        final = json.loads(line)
+    async for obj in turn.objects():
+        final = obj
     return turn.status, final
 
 
@@ -144,8 +141,8 @@ async def stream_events(turn: Turn) -> AsyncIterator[str]:
 
     task = started(turn)
     try:
-        async for line in turn.lines():
-            yield f"data: {line}\n\n"
+        async for obj in turn.objects():
+            yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
     finally:
         if not task.done():
             task.cancel()
