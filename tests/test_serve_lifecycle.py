@@ -169,3 +169,38 @@ def test_every_line_and_paragraph_separator_survives_both_shapes(server, chat_en
         assert stored[0]["content"] == question
     finally:
         served.stop()
+
+
+def test_a_thread_deleted_while_it_answers_is_gone_for_good(server, chat_env):
+    served = Served(chat_env, port=free_port())
+    try:
+        server.queue(Reply(tokens=[f" word{i}" for i in range(400)], delay=0.05))
+        stream = served.events("/v1/threads/secret/messages", {"content": "the password is hunter2"})
+        assert next(stream)["type"] in ("token", "reasoning")  # the answer is under way
+        assert served.request("DELETE", "/v1/threads/secret")[0] == 204
+        rest = list(stream)  # the stream ends: the answer was stopped
+        assert not any(e["type"] == "done" and "word399" in e.get("reply", "") for e in rest), "it ran to its end"
+        assert served.request("GET", "/v1/threads/secret")[0] == 404
+        assert "secret" not in [t["thread_id"] for t in served.request("GET", "/v1/threads")[1]]
+    finally:
+        served.stop()
+    assert "secret" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
+    assert chat(chat_env, "show", "secret").code == 2  # nothing of it came back
+
+
+def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(server, chat_env):
+    server.queue(Reply(tokens=[f" word{i}" for i in range(60)], delay=0.05))
+    answering = subprocess.Popen([str(CHAT), "-t", "busy", "talk slowly"], env=chat_env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.wait_until_sent(5)
+        removed = subprocess.run([str(CHAT), "rm", "busy", "--yes"], env=chat_env, capture_output=True, text=True,
+                                 timeout=60)  # fmt: skip
+        assert removed.returncode == 0 and "deleted busy" in removed.stderr, removed
+        assert "waiting for the answer" in removed.stderr, removed.stderr
+        assert answering.wait(timeout=30) == 0
+    finally:
+        if answering.poll() is None:
+            answering.kill()
+    assert chat(chat_env, "show", "busy").code == 2
+    assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]

@@ -168,8 +168,12 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
+        from chatcli.api.turns import stop_thread
+
         wanted = await _resolved(threads(), thread_id)
-        await threads().delete(_known(await threads().info(wanted), wanted))
+        _known(await threads().info(wanted), wanted)
+        await stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
+        await threads().delete(wanted)
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
@@ -206,6 +210,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
                 lambda c: c.send(message.content, list(files), mentions=message.content),
                 settings,
                 _streams(request),
+                thread_id=wanted,
             ),
         )
 
@@ -224,7 +229,9 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
                 raise UsageError(f"thread {thread_id} waits for no approval")
             yield conversation
 
-        turn = Turn(opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions)
+        turn = Turn(
+            opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions, thread_id=thread_id
+        )
         return await _answer(request, turn)
 
     return app

@@ -71,6 +71,7 @@ class Turn:
     settings: Settings
     stream: bool
     decisions: dict[str, Any] | None = None
+    thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
     err: Any = None
     status: int = 200
     _objects: Objects = field(default_factory=Objects)
@@ -98,21 +99,27 @@ class Turn:
             yield obj
 
 
-# The turns running: a server that stops (SIGTERM, Ctrl-C) stops them and keeps their partials (``stop_all``).
-RUNNING: set[asyncio.Task] = set()
+# The turns running, by task, with their threads: a server that stops (SIGTERM, Ctrl-C) stops them and keeps
+# their partials (``stop_all``); a delete of a thread stops the turns on it first (``stop_thread``).
+RUNNING: dict[asyncio.Task, str] = {}
 
 
 def started(turn: Turn) -> asyncio.Task:
-    """``turn`` running in a task of its own, known to ``stop_all``."""
+    """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
     task = asyncio.create_task(turn.run())
-    RUNNING.add(task)
-    task.add_done_callback(RUNNING.discard)
+    RUNNING[task] = turn.thread_id
+    task.add_done_callback(lambda done: RUNNING.pop(done, None))
     return task
 
 
-async def stop_all(timeout: float = 10.0) -> None:
+async def stop_thread(thread_id: str, timeout: float = 10.0) -> None:
+    """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
+    await stop_all(timeout, [task for task, thread in RUNNING.items() if thread == thread_id])
+
+
+async def stop_all(timeout: float = 10.0, tasks: list[asyncio.Task] | None = None) -> None:
     """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait for them."""
-    tasks = list(RUNNING)
+    tasks = list(RUNNING) if tasks is None else tasks
     for task in tasks:
         task.cancel()
     if tasks:

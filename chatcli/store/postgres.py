@@ -82,6 +82,19 @@ async def read_threads(url: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
+@asynccontextmanager
+async def server_thread_lock(
+    dsn: str, thread_id: str, on_wait: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
+    """The lock a turn on ``thread_id`` holds on the server at ``dsn``, on a connection of its own (see thread_lock)."""
+    conn = await connect(dsn)
+    try:
+        async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
+            yield
+    finally:
+        await conn.close()
+
+
 def _turn_key(thread_id: str) -> int:
     """A thread's turn-lock key: a 32-bit signed hash of its id."""
     return zlib.crc32(thread_id.encode()) - (1 << 31)
@@ -140,12 +153,8 @@ class PostgresStore(SaverStore):
         The lock lives on a connection of its own, closed afterwards: neither a cancelled wait
         nor a killed process can leave the thread locked (the server drops a closed session's locks).
         """
-        conn = await connect(self.dsn)
-        try:
-            async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
-                yield
-        finally:
-            await conn.close()
+        async with server_thread_lock(self.dsn, thread_id, on_wait):
+            yield
 
     async def close(self) -> None:
         await self.conn.close()
