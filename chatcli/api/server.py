@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Turn, run_to_end, stream_events
+from chatcli.chat.answer import Answer, Failure, Refusal
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
@@ -62,39 +63,11 @@ class Approval(BaseModel):
     )
 
 
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class Answer(BaseModel):
-    """The `--json` object (with Accept: text/event-stream, the `--jsonl` events: token, reasoning,
-    tool_call, tool_result, approval, then done with these fields, or error)."""
-
-    thread_id: str | None
-    reply: str = Field(description="The answer's text (the part that arrived, on a failure).")
-    model: str | None
-    usage: Usage | None = Field(None, description="The server's token counts; null when it sent none.")
-    timing: dict[str, float | None] = Field(default_factory=dict, description="total_s, first_token_s.")
-    finish_reason: str | None
-    tool_calls: list[dict[str, Any]] = Field(description="id, name, label, server, arguments, status, result, seconds.")
-    turns_left_out: int = Field(0, description="Earlier questions the context budget left out of the request.")
-    reasoning: str | None = Field(None, description="What a reasoning model thought first.")
-    approval_required: list[dict[str, Any]] | None = Field(
-        None,
-        description="Calls the thread waits on (id, name, label, server, arguments): answer with POST .../approvals.",
-    )
-    error: dict[str, Any] | None = Field(
-        None, description="On a failure: message (one line) and exit_code (as the command line's)."
-    )
-
-
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": Answer, "content": {"text/event-stream": {}}, "description": "The answer (or its events)."},
-    400: {"model": Answer, "description": "A usage error (the error object)."},
+    400: {"model": Failure | Refusal, "description": "A usage error: the error object (with the part that arrived)."},
     502: {
-        "model": Answer,
+        "model": Failure,
         "description": "The model's endpoint failed (the error object, with the part that arrived).",
     },
 }

@@ -1,6 +1,6 @@
 """One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
 
-The listener is the command line's own JSON output (chatcli.ui.jsonout.JsonOutput), handing its
+The listener is the command line's own JSON output (chatcli.chat.json_events.JsonEvents), handing its
 objects to a queue instead of writing them to stdout: the objects are the same by construction, and
 they travel as objects, serialized once for the response (never written as text and read back). A call that needs
 approval ends the turn with the calls in ``approval_required``; the thread waits at the question
@@ -10,16 +10,17 @@ until a request answers it (any server of the same database may take that reques
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from chatcli.chat.conversation import Conversation
-from chatcli.chat.events import Decision, ToolCall
+from chatcli.chat.events import Decision, ToolCall, ToolResult
 from chatcli.chat.failures import describe
+from chatcli.chat.json_events import JsonEvents
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus
-from chatcli.text import json_text
-from chatcli.ui.jsonout import JsonOutput
+from chatcli.text import json_text, say
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
 STATUS = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
@@ -36,22 +37,32 @@ class Objects:
         return False
 
 
-class HttpListener(JsonOutput):
+class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
     def __init__(self, out: Objects, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
-        super().__init__(out, err, lines=lines)  # type: ignore[arg-type]
+        super().__init__(lines=lines)
         self.objects = out
+        self.err = err or sys.stderr
         self.decisions = decisions
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.objects.queue.put_nowait(obj)
 
+    def note(self, text: str) -> None:  # what the command line says on stderr: the server's console
+        if self.err is not None:
+            say(self.err, f"chat serve: {text}\n")
+
+    def warn(self, text: str) -> None:
+        self.note(text)
+
+    def refused(self, result: ToolResult) -> None:
+        self.note(f"not run: {result.call.label or result.call.name} ({result.content[:200]})")
+
     async def approve(self, call: ToolCall) -> Decision:
         if self.decisions is None:  # the client answers with an approvals request: the turn ends here
-            if self.lines:
-                self._write({**call.record(), "type": "approval"})
+            self.approval(call)
             return Decision("later")
         answer = self.decisions.get(call.id)
         if not isinstance(answer, dict):
@@ -78,7 +89,7 @@ class Turn:
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        from chatcli.ui.reply import render_reply
+        from chatcli.chat.outcome import render_reply
 
         output = HttpListener(self._objects, self.err, lines=self.stream, decisions=self.decisions)
         try:
