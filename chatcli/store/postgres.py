@@ -26,7 +26,7 @@ from typing import Any
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
-from chatcli.store.postgres_driver import connect, import_driver, reason, redact_url
+from chatcli.store.postgres_driver import connect, import_driver, import_psycopg, reason, redact_url
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
@@ -55,7 +55,7 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
     try:
         yield
     finally:
-        psycopg, _ = import_driver()
+        psycopg = import_psycopg()  # the driver alone: a light command (chat rm) loads no checkpointer
         try:
             await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
         except psycopg.OperationalError:
