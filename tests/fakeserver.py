@@ -74,7 +74,8 @@ Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
 ``server.pending()``, ``server.requests`` / ``server.request_headers`` (lists, appended under a
 lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``,
 ``server.chunks_sent`` / ``server.streams_ended`` with ``server.wait_until_sent(chunks, ended)``
-(what has been written to the client, whether or not it has read it), ``server.start()`` /
+(what has been written to the client, whether or not it has read it), ``server.stalls`` (streams
+gone silent as a ``Fault(stall_after=...)`` has them) with ``server.wait_until(condition)``, ``server.start()`` /
 ``server.stop()`` (the context manager calls them).
 
 Standalone (benchmarks, manual tries)::
@@ -665,6 +666,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_body()
 
     def _stall(self, seconds: float) -> None:
+        with self.fake._cond:
+            self.fake.stalls += 1
+            self.fake._cond.notify_all()
         self.fake._stopping.wait(seconds)
         self._abort()
 
@@ -760,6 +764,7 @@ class FakeOpenAIServer:
         # Chunks of streamed responses written so far, and streamed responses written to their end.
         self.chunks_sent = 0
         self.streams_ended = 0
+        self.stalls = 0  # streams gone silent (Fault(stall_after=...)), counted as the silence begins
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -851,6 +856,11 @@ class FakeOpenAIServer:
         responses have been written to the client's connection; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: self.chunks_sent >= chunks and self.streams_ended >= ended, timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``condition()`` holds (checked as requests, chunks and stalls are counted); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(condition, timeout)
 
     # ---- internals ----------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 ``Site`` serves the pages in ``PAGES`` and the misbehaving ones below them (a redirect loop, a stall,
 an endless body, decompression bombs in ``BOMBS``, the page encoded as servers send it in ``ENCODED``,
 pages costly to convert in ``HEAVY``, charsets that are none), counting what it wrote to each path, and
-records every request's path and headers. ``Proxy`` answers any absolute-form request (``GET http://host/path``) with a page of its own,
-recording the URLs it was asked for: a request it records went through the proxy.
+records every request's path and headers and which answers are over (``wait_ended``). ``Proxy`` answers
+any absolute-form request (``GET http://host/path``) with a page of its own, recording the URLs it was
+asked for: a request it records went through the proxy.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ class Site(ThreadingHTTPServer):
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.sent: dict[str, int] = {}  # bytes of body written, by path
         self.left: list[str] = []  # stalled paths whose client closed the connection
+        self.ended: list[str] = []  # paths whose answer is over (written whole, or given up on)
+        self._ending = threading.Condition()  # notified as each answer ends
         self.release = threading.Event()  # ends the stalls
         self.length_over_cap = 0  # set by tests: what /huge-length says its Content-Length is
         # shutdown() waits until the serving loop notices, which it does once per poll_interval:
@@ -158,6 +161,11 @@ class Site(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def wait_ended(self, path: str, timeout: float = 10) -> bool:
+        """Block until the answer to a request for ``path`` is over; False on timeout."""
+        with self._ending:
+            return self._ending.wait_for(lambda: path in self.ended, timeout)
 
     def close(self) -> None:
         self.release.set()
@@ -180,6 +188,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        try:
+            self._answer()
+        finally:
+            with self.server._ending:
+                self.server.ended.append(self.path)
+                self.server._ending.notify_all()
+
+    def _answer(self) -> None:
         site, path = self.server, self.path
         site.requests.append((path, dict(self.headers)))
         if path in PAGES:
