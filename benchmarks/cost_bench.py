@@ -10,7 +10,9 @@ spawn -> the answer of ``hi`` typed the moment the prompt shows); and, in a proc
 what importing and loading the table takes once the engine is imported. Prints a Markdown table
 and writes it to benchmarks/results-cost.md.
 
-Runs this checkout (``python -m chatcli`` with PYTHONPATH set to it), not the installed ``chat``:
+The fake servers are reached as a hosted endpoint (HOSTED, through them as HTTP proxies), since a
+local one is never priced from the table. Runs this checkout (``python -m chatcli`` with PYTHONPATH
+set to it), not the installed ``chat``:
 
     .venv/bin/python benchmarks/cost_bench.py [--runs N]
 """
@@ -36,6 +38,9 @@ from bench import END_MARK, PY, PtyChat, answered, chat_env, prompt_shown, timed
 from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 
 CHAT = [PY, "-m", "chatcli"]
+# A hosted endpoint's name for the fake servers, reached through them as HTTP proxies: on 127.0.0.1
+# they are local endpoints, which the table never prices (it would not even be loaded).
+HOSTED = "http://api.chatcli.invalid/v1"
 MODELS = {"table": "gpt-4o", "config": "gpt-fake"}  # priced by genai-prices / by config.toml
 LOAD = """
 import time
@@ -45,6 +50,12 @@ from chatcli.chat.pricing import _table
 _table()
 print(time.perf_counter() - start)
 """
+
+
+def hosted(server: FakeOpenAIServer) -> dict[str, str]:
+    """The environment that sends requests for HOSTED to ``server``."""
+    proxy = server.base_url.removesuffix("/v1")
+    return {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
 
 
 def oneshot(env: dict[str, str], work: Path, model: str) -> tuple[float, float]:
@@ -83,7 +94,7 @@ def main() -> int:
         FakeOpenAIServer(default_reply=reply, delay=0.1) as slow,
     ):
         work = Path(tmp)
-        env = {**chat_env(fake.base_url, work / "home"), "PYTHONPATH": str(ROOT)}
+        env = {**chat_env(HOSTED, work / "home"), "PYTHONPATH": str(ROOT), **hosted(fake)}
         config = work / "home" / ".config" / "chatcli" / "config.toml"
         config.parent.mkdir(parents=True)
         config.write_text('[prices."gpt-fake"]\ninput = 2.5\noutput = 10\n')
@@ -95,7 +106,7 @@ def main() -> int:
             kinds = list(MODELS) if round_ % 2 == 0 else list(reversed(MODELS))
             for kind in kinds:
                 wall, cpu = oneshot(env, work, MODELS[kind])
-                remote, _ = oneshot({**env, "OPENAI_BASE_URL": slow.base_url}, work, MODELS[kind])
+                remote, _ = oneshot({**env, **hosted(slow)}, work, MODELS[kind])
                 shown, answer = prompt(env, work, MODELS[kind])
                 for name, value in (
                     ("wall", wall),

@@ -2,7 +2,8 @@
 
 Runs this checkout's code (``python -m chatcli`` with PYTHONPATH set) against the code it branched from
 (``git merge-base HEAD main``, unpacked with ``git archive`` into a temp dir), interleaved, each run
-paired with the other; ratios are medians of the per-pair ratios. The fake OpenAI server
+paired with the other; ratios are medians of the per-pair ratios. config.toml prices the model, so that
+neither side loads the price table. The fake OpenAI server
 (tests/fakeserver.py) answers at once; a local site (tests/website.py) serves a ~300 KB HTML page.
 
 Rows:
@@ -11,7 +12,10 @@ Rows:
    imported by it (none may be); beside it, what importing it would cost (``import bs4, markdownify``
    over ``python -c pass``);
 3. a page: ``chat -a URL "q"`` against ``chat -a FILE "q"`` where FILE holds the Markdown the page
-   became: what fetching and converting adds to a one-shot; and the conversion alone, in this process.
+   became: what fetching and converting adds to a one-shot; and the conversion alone, in this process
+   and in the process of its own chat runs it in (started for the page, limits set);
+4. the same ``chat -a URL "q"``, this checkout / base, wall and CPU time (a conversion in a process of
+   its own, decoding done by chat: against the base's, whatever that was).
 
     .venv/bin/python benchmarks/web_bench.py [--runs N]
 
@@ -48,27 +52,7 @@ LOADED = "import atexit, sys; atexit.register(lambda: sys.stderr.write('\\nHTML 
 MAIN = "import runpy, sys; sys.argv = ['chat', *sys.argv[1:]]; runpy.run_module('chatcli', run_name='__main__', alter_sys=True)"
 
 
-def page(sections: int = 120) -> bytes:
-    """A documentation-like page: a head full of styles and scripts, headings, paragraphs, lists, code, a table."""
-    head = "<style>" + "".join(f".c{i} {{ color: #{i:06x}; margin: {i}px }}\n" for i in range(400)) + "</style>"
-    head += "<script>" + "".join(f"function f{i}(x) {{ return x * {i}; }}\n" for i in range(400)) + "</script>"
-    body = []
-    for i in range(sections):
-        body.append(
-            f"<h2 id='s{i}'>Section {i}</h2><p>"
-            + " ".join(f"word{j} <a href='/p{j}'>link {j}</a>" for j in range(25))
-            + "</p>"
-        )
-        body.append("<ul>" + "".join(f"<li>item {j} of section {i}</li>" for j in range(8)) + "</ul>")
-        body.append(f"<pre><code>def f{i}(x):\n    return x * {i}\n</code></pre>")
-        body.append(
-            "<table><tr><th>a</th><th>b</th></tr>"
-            + "".join(f"<tr><td>{j}</td><td>{j * i}</td></tr>" for j in range(4))
-            + "</table>"
-        )
-    return (
-        f"<!doctype html><html><head><title>Bench page</title>{head}</head><body>{''.join(body)}</body></html>".encode()
-    )
+page = website.documentation_page
 
 
 def base_tree(work: Path) -> Path:
@@ -105,6 +89,10 @@ def main() -> int:
             name: {**chat_env(server.base_url, work / f"home-{name}"), "PYTHONPATH": str(tree)}
             for name, tree in trees.items()
         }
+        for name in trees:  # priced by config.toml: neither loads genai-prices' table, whatever its rules
+            config = work / f"home-{name}" / ".config" / "chatcli" / "config.toml"
+            config.parent.mkdir(parents=True)
+            config.write_text('[prices."gpt-fake"]\ninput = 1\noutput = 2\n')
         r: dict[str, list[float]] = {}
         for i in range(args.runs):  # row 1: the prompt
             for name in ("branch", "base") if i % 2 == 0 else ("base", "branch"):
@@ -125,11 +113,18 @@ def main() -> int:
             r.setdefault("oneshot_ratio", []).append(r["oneshot_branch"][-1] / r["oneshot_base"][-1])
             r.setdefault("py", []).append(timed_run([PY, "-c", "pass"])[0])
             r.setdefault("py_html", []).append(timed_run([PY, "-c", "import bs4, markdownify"])[0])
+        import asyncio
+
+        from chatcli.chat.html_text import convert as convert_apart
         from chatcli.chat.html_text import page_text
 
         t = time.perf_counter()
         title, text = page_text(html.decode())
         convert = time.perf_counter() - t
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            assert asyncio.run(convert_apart(html.decode())) == (title, text)
+            r.setdefault("apart", []).append(time.perf_counter() - t)
         (work / "page.md").write_text(text)
         url = f"{site.url}/bench"
         big = {
@@ -145,6 +140,15 @@ def main() -> int:
                 wall, proc, _ = timed_run([PY, "-m", "chatcli", "-a", path, "q"], env=big, cwd=work)
                 assert proc.returncode == 0, proc.stderr.decode()
                 r.setdefault(f"attach_{which}", []).append(wall)
+        for i in range(args.runs):  # row 4: the page, this checkout against base
+            for name in ("branch", "base") if i % 2 == 0 else ("base", "branch"):
+                env = {**envs[name], "CHATCLI_CONTEXT_TOKENS": "200000"}
+                wall, proc, cpu = timed_run([PY, "-m", "chatcli", "-a", url, "q"], env=env, cwd=work)
+                assert proc.returncode == 0, proc.stderr.decode()
+                r.setdefault(f"url_{name}", []).append(wall)
+                r.setdefault(f"url_cpu_{name}", []).append(cpu)
+            r.setdefault("url_ratio", []).append(r["url_branch"][-1] / r["url_base"][-1])
+            r.setdefault("url_cpu_ratio", []).append(r["url_cpu_branch"][-1] / r["url_cpu_base"][-1])
         sent = json.dumps(server.requests[-1])
     server.stop()
     site.close()
@@ -160,6 +164,11 @@ def main() -> int:
         (f"3. `chat -a URL q` ({len(html) // 1024} KB page) / `chat -a FILE q` (its {len(text) // 1024} KB of Markdown)",
          f"{med(r['attach_url']):.3f} s / {med(r['attach_file']):.3f} s: +{(med(r['attach_url']) - med(r['attach_file'])) * 1000:.0f} ms"),
         ("3. converting that page in-process (bs4 parse + markdownify; imports warm)", f"{convert * 1000:.0f} ms"),
+        ("3. converting it as chat does: a process of its own, started for the page", f"{med(r['apart']) * 1000:.0f} ms"),
+        ("4. `chat -a URL q`, this checkout / base (paired): wall",
+         f"{med(r['url_branch']):.3f} s / {med(r['url_base']):.3f} s = {med(r['url_ratio']):.3f}x"),
+        ("4. the same, CPU (user + system, the converting process's included)",
+         f"{med(r['url_cpu_branch']):.3f} s / {med(r['url_cpu_base']):.3f} s = {med(r['url_cpu_ratio']):.3f}x"),
     ]  # fmt: skip
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [

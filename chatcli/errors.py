@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """Exit codes of the ``chat`` command (documented in the README)."""
+    """Exit codes of the ``chat`` command (documented in docs/usage.md)."""
 
     OK = 0
     ERROR = 1

@@ -87,6 +87,11 @@ def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
     return data_dir(environ) / "trusted-env.json"
 
 
+def listening_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where each ``chat serve --socket`` notes its socket (a file named by its pid), for the sandbox to mask."""
+    return data_dir(environ) / "listening"
+
+
 # The distribution's name (pyproject.toml); the import package and the `chat` command are "chatcli" and "chat".
 DISTRIBUTION = "chatcli-langgraph"
 

@@ -166,6 +166,24 @@ def chat_env(server: FakeOpenAIServer, isolated_env: Path, storage: Storage) -> 
     return env
 
 
+# A public name for the fake server (``hosted``): .invalid is never resolved, so the name is reached
+# through the proxy or not at all.
+HOSTED_URL = "http://api.chatcli.invalid/v1"
+
+
+@pytest.fixture
+def hosted(server: FakeOpenAIServer, chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """chat_env with the fake server as a hosted endpoint: HOSTED_URL, reached through HTTP_PROXY (the
+    fake server takes absolute-form requests). On 127.0.0.1 it is a local endpoint, which no hosted
+    price is taken for (chatcli.chat.pricing)."""
+    proxy = server.base_url.removesuffix("/v1")
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)  # read by httpx in this process; the env below is a child's
+    return {**chat_env, "OPENAI_BASE_URL": HOSTED_URL, "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": ""}
+
+
 @pytest.fixture
 def start(chat_env: dict[str, str]) -> Iterator[Any]:
     """Start ``chat`` in a pseudo-terminal with arguments, once its prompt is up; killed at the end."""

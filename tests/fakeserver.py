@@ -62,13 +62,20 @@ Scripted items
     non-streaming request: cut/stall -> the connection is closed without a (complete) response,
     malformed -> invalid JSON body, empty -> content "", no_finish -> finish_reason null.
 
+A request in absolute form (``POST http://api.example.invalid/v1/chat/completions``, as sent to an
+HTTP proxy) is served like one for its path: with ``HTTP_PROXY`` set to the server, chat reaches it
+under a public name (tests/test_cost.py: a hosted endpoint, priced from genai-prices' table).
+
 A refused connection needs no server: ``closed_port_url()`` returns a base_url to a port with
 nothing listening. ``on_a_reused_port()`` makes a server on the port the previous one it made had
 (the tests' servers: see its docstring).
 
 Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
 ``server.pending()``, ``server.requests`` / ``server.request_headers`` (lists, appended under a
-lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``, ``server.start()`` /
+lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``,
+``server.chunks_sent`` / ``server.streams_ended`` with ``server.wait_until_sent(chunks, ended)``
+(what has been written to the client, whether or not it has read it), ``server.stalls`` (streams
+gone silent as a ``Fault(stall_after=...)`` has them) with ``server.wait_until(condition)``, ``server.start()`` /
 ``server.stop()`` (the context manager calls them).
 
 Standalone (benchmarks, manual tries)::
@@ -92,6 +99,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 __all__ = [
     "FakeOpenAIServer",
@@ -414,6 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise _ClientGone from exc
+        self.fake._count(ended=not payload)
 
     def _event(self, obj: Any) -> None:
         self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
@@ -436,8 +445,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- routes -------------------------------------------------------------------------
 
+    def _route(self) -> str:
+        """The path asked for, of an origin-form target (``/v1/models``) or, through a proxy, an
+        absolute-form one (``http://api.example.invalid/v1/models``)."""
+        return urlsplit(self.path).path.rstrip("/")
+
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         if path in ("/v1/models", "/models"):
             created = int(time.time())
             data = [
@@ -454,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
 
     def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if path == "/api/show" and self.fake.tells_window == "ollama":
@@ -652,6 +666,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_body()
 
     def _stall(self, seconds: float) -> None:
+        with self.fake._cond:
+            self.fake.stalls += 1
+            self.fake._cond.notify_all()
         self.fake._stopping.wait(seconds)
         self._abort()
 
@@ -744,6 +761,10 @@ class FakeOpenAIServer:
         self.tool_support = True
         # False: refuse any request with an image part, as OpenAI does for a model without vision.
         self.vision = True
+        # Chunks of streamed responses written so far, and streamed responses written to their end.
+        self.chunks_sent = 0
+        self.streams_ended = 0
+        self.stalls = 0  # streams gone silent (Fault(stall_after=...)), counted as the silence begins
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -830,7 +851,24 @@ class FakeOpenAIServer:
         with self._cond:
             return self._cond.wait_for(lambda: len(self.requests) >= n, timeout)
 
+    def wait_until_sent(self, chunks: int = 0, ended: int = 0, timeout: float = 10.0) -> bool:
+        """Block until ``chunks`` streamed chunks (tokens, tool-call pieces) and ``ended`` whole streamed
+        responses have been written to the client's connection; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.chunks_sent >= chunks and self.streams_ended >= ended, timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``condition()`` holds (checked as requests, chunks and stalls are counted); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(condition, timeout)
+
     # ---- internals ----------------------------------------------------------------------
+
+    def _count(self, ended: bool) -> None:
+        with self._cond:
+            self.chunks_sent += 1
+            self.streams_ended += ended
+            self._cond.notify_all()
 
     def _record_and_pop(self, body: dict, headers: dict[str, str], pop: bool = True) -> Reply | Fault | None:
         with self._cond:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import select
 import subprocess
 import sys
+import termios
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 import pexpect
 import pytest
@@ -93,6 +96,22 @@ def chat_process(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd:
     return Run(
         list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
     )
+
+
+def read_until(stream: IO[bytes], needle: bytes, timeout: float = 30) -> bytes:
+    """Read a process's output pipe until ``needle`` is in what it wrote; return what was read.
+
+    Fails if the process closes it first or the time is up (what was read is in the message)."""
+    got, deadline = b"", time.monotonic() + timeout
+    while needle not in got:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            pytest.fail(f"timed out waiting for {needle!r} in the output; it holds {got[-500:]!r}")
+        piece = os.read(stream.fileno(), 4096)
+        if not piece:
+            pytest.fail(f"the output closed before {needle!r}; it holds {got[-500:]!r}")
+        got += piece
+    return got
 
 
 def roles(body: dict) -> list[tuple[str, str]]:
@@ -227,6 +246,11 @@ class Repl:
     def wait_line_taken(self) -> None:
         """Wait until the prompt has handed over the line sent last (the turn has begun)."""
         self.wait_until(lambda: _PROMPT_DONE in self.raw[self._sent_at :], "the prompt to close")
+
+    def wait_signals_on(self, timeout: float = 15) -> None:
+        """Wait until the terminal makes Ctrl-C a signal again: the prompt that read the last line has
+        given the terminal back (while a prompt reads, Ctrl-C is a key it reads)."""
+        self.wait_until(lambda: bool(termios.tcgetattr(self.child.child_fd)[3] & termios.ISIG), "ISIG", timeout)
 
     def exit_code(self, timeout: float = 15) -> int:
         """Read to the end of the output, wait for the process to end and return its exit status."""

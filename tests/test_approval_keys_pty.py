@@ -8,16 +8,31 @@ model was sent and whether the command ran.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.test_tools_pty import QUESTION, REFUSED, answer, assert_valid, tool_messages, wait_asked
+from tests.test_tools_pty import (
+    QUESTION,
+    REFUSED,
+    answer,
+    answer_shown,
+    assert_valid,
+    tool_messages,
+    wait_asked,
+    wait_file,
+)
 
 pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
 
 DROPPED = "(keys typed before the question are not taken as an answer)"
+# Says it started, then runs until the test makes "go" (at most 20 s), then makes "marker".
+HELD_COMMAND = (
+    "echo started > started; n=0; while [ ! -e go ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; touch marker"
+)
+
+
+def user_lines(body: dict) -> list[str]:
+    return [m["content"] for m in body["messages"] if m["role"] == "user"]
 
 
 def test_y_alone_runs_the_call(server, chat_env, start, tmp_path):
@@ -42,22 +57,28 @@ def test_yes_enter_out_of_habit_answers_yes_and_sends_nothing_more(server, chat_
     answer(repl, "yes\r")
     repl.wait_for("made it", after=at, timeout=15)
     repl.wait_prompt()
-    time.sleep(0.5)  # long enough for a stray "es" to have been sent
     assert (tmp_path / "marker").exists()
-    assert len(server.requests) == 2, [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    # The next line typed at the prompt: a stray "es⏎" would have been read before it, and sent.
+    after = repl.say("next")
+    repl.wait_for("You said: next", after=after)
+    repl.wait_prompt()
+    assert len(server.requests) == 3, [user_lines(body) for body in server.requests]
+    assert user_lines(server.requests[-1]) == ["make a marker", "next"]
 
 
 def test_a_message_typed_after_the_answer_goes_to_the_next_prompt(server, chat_env, start, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "sleep 1; touch marker"})), Reply("made it"))
+    """A line typed while the approved command runs (the moment after the answer is over) is the next message."""
+    server.queue(tool_calls(("shell", {"command": HELD_COMMAND})), Reply("made it"))
     repl = start("--tools", "shell", "--thread", "after")
     at = repl.say("make a marker")
     wait_asked(repl, QUESTION, at)
     answer(repl, "y")
-    time.sleep(0.6)  # the command runs: typing ahead a moment after the answer
-    repl.child.send("and now?\r")
+    wait_file(tmp_path / "started")  # the command runs: the call starts only once the answer's moment is over
+    repl.child.send("and now?\r")  # typed while it runs
+    (tmp_path / "go").touch()  # then it ends
     repl.wait_for("You said: and now?", after=at, timeout=15)
     assert (tmp_path / "marker").exists()
-    assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"][-1] == "and now?"
+    assert user_lines(server.requests[-1])[-1] == "and now?"
 
 
 def test_keys_read_ahead_with_the_question_line_do_not_answer(server, chat_env, start, tmp_path):
@@ -67,11 +88,9 @@ def test_keys_read_ahead_with_the_question_line_do_not_answer(server, chat_env, 
     at = repl.mark()
     repl.child.send("make a marker\ry\r")
     wait_asked(repl, QUESTION, at)
-    time.sleep(0.5)  # long enough for a call approved by those keys to have run
-    repl.mark()
-    assert not (tmp_path / "marker").exists(), "keys typed with the question's line approved the call"
     assert DROPPED in repl.text[at:], repl.text[at:]
     after = answer(repl, "n")
+    assert answer_shown(repl, at) == "no", "keys typed with the question's line answered it"
     repl.wait_for("not run then", after=after)
     repl.wait_prompt()
     assert not (tmp_path / "marker").exists()
@@ -87,10 +106,9 @@ def test_a_line_typed_during_the_reply_is_not_the_answer(server, chat_env, start
     repl.wait_for("Thinking", after=at)
     repl.child.send("yes please\r")  # typed during the reply, before anything was asked
     wait_asked(repl, QUESTION, at)
-    time.sleep(0.5)
-    repl.mark()
-    assert not (tmp_path / "marker").exists(), "a line typed during the reply approved the call"
     assert DROPPED in repl.text[at:], repl.text[at:]
     after = answer(repl, "\r")  # Enter alone: No
+    assert answer_shown(repl, at) == "no", "a line typed during the reply answered the question"
     repl.wait_for("not run then", after=after)
+    assert not (tmp_path / "marker").exists(), "a line typed during the reply approved the call"
     assert tool_messages(server.requests[1])[0]["content"] == REFUSED

@@ -34,12 +34,6 @@ THREAD = re.compile(r"thread (\S+) · resume with")  # the banner names a named 
 # --------------------------------------------------------------------------- helpers
 
 
-def prompt_shown(repl: Repl) -> str:
-    """What the prompt waiting now shows (the text after the last prompt was put up)."""
-    repl.mark()
-    return visible(repl.raw[repl.raw.rindex(READY) :]).strip()
-
-
 def wait_prompt_reads(repl: Repl, text: str, timeout: float = 10) -> None:
     """Wait until the prompt waiting now reads ``text`` (before anything is typed at it)."""
     repl.wait_until(
@@ -96,7 +90,7 @@ def files(tmp_path: Path) -> Path:
 def test_attach_queues_an_image_the_prompt_counts_it_and_the_question_carries_it(server, chat_env, start, files):
     server.queue(Reply("A picture of noise."), Reply("Still noise."))
     repl = start("--thread", "pic")
-    assert prompt_shown(repl) == ">"
+    wait_prompt_reads(repl, ">")
 
     said = run_line(repl, "/attach shot.png")
     assert said == [f"attached: shot.png (image/png, 3 KB) {QUEUED_NOTE}"], said
@@ -126,7 +120,7 @@ def test_attach_queues_an_image_the_prompt_counts_it_and_the_question_carries_it
     assert "[1 file]" not in repl.text[at:]
     assert user_content(server.requests[1]) == "are you sure?"
     assert image_urls(server.requests[1]["messages"][1]["content"]) == [data_url(PNG)]
-    assert prompt_shown(repl) == ">"
+    wait_prompt_reads(repl, ">")
 
 
 def test_attach_alone_lists_the_queue_and_attach_clear_empties_it(server, chat_env, start, files):
@@ -158,7 +152,7 @@ def test_attach_alone_lists_the_queue_and_attach_clear_empties_it(server, chat_e
     assert "notes" not in str(request["messages"]) and "image_url" not in str(request["messages"])
     (question, _) = stored(db_of(chat_env), "cleared")
     assert "chatcli_attachments" not in question.additional_kwargs
-    assert prompt_shown(repl) == ">"
+    wait_prompt_reads(repl, ">")
 
 
 # --------------------------------------------------------------------------- files that cannot go
@@ -218,10 +212,9 @@ def test_chat_a_with_no_question_opens_the_prompt_with_the_file_queued(server, c
     repl = start("-a", "notes.txt", *thread_args)
     note = f"attached: notes.txt (text/plain, 32 B) {QUEUED_NOTE}"
     repl.wait_for(note)
-    repl.mark()
+    wait_prompt_reads(repl, "[1 file] >")
     lines = screen(repl.raw)
     assert note in lines, f"the note is not a line of its own (written across the prompt?): {lines}"
-    wait_prompt_reads(repl, "[1 file] >")
     repl.prompts_seen = repl.raw.count(READY)  # a note printed above a waiting prompt draws it again
     assert server.requests == []  # nothing is sent before the first message
 

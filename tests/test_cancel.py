@@ -47,7 +47,7 @@ async def _stop_times(server: FakeOpenAIServer, db: str) -> list[float]:
             conversation.listener = Tokens(render)
             task = asyncio.create_task(conversation.send(f"question {trial}"))
             await asyncio.wait_for(seen.wait(), 10)
-            await asyncio.sleep(rng.uniform(0.0, 0.1))
+            await asyncio.sleep(rng.uniform(0.0, 0.1))  # a sweep over where the stop lands, not a phase
             start = time.perf_counter()
             task.cancel()
             try:

@@ -143,3 +143,18 @@ def test_a_misspelled_config_key_gets_a_suggestion(chat_env):
     config.write_text("temprature = 0.3\n")
     line = assert_one_error_line(chat(chat_env, "threads"), 3)
     assert "unknown setting 'temprature'" in line and "did you mean temperature?" in line
+
+
+def test_help_fits_one_screen_and_help_all_lists_every_option(chat_env):
+    import typer
+
+    from chatcli.app.shared import app
+
+    shown = chat({**chat_env, "COLUMNS": "80"}, "--help").out.splitlines()
+    assert len(shown) <= 45 and all(len(line) <= 80 for line in shown), [line for line in shown if len(line) > 80]
+    every = chat({**chat_env, "COLUMNS": "80"}, "--help-all").out
+    options = [
+        opt for param in typer.main.get_command(app).commands["ask"].params for opt in getattr(param, "opts", [])
+    ]
+    assert len(options) > 25 and all(opt in every for opt in options), [o for o in options if o not in every]
+    assert sum(opt in "\n".join(shown) for opt in options) < len(options)  # the rarer ones wait for --help-all

@@ -3,7 +3,9 @@ config.toml's [prices], shown on the usage line, in --json/--jsonl, kept with th
 `chat stats` and /usage; a model without a known price is said to have none, never guessed.
 
 The fake server echoes the model asked for: gpt-4o-2024-08-06 is in genai-prices' table (gpt-4o:
-$2.50 in, $1.25 cached in, $10 out per million tokens), gpt-fake is in no table.
+$2.50 in, $1.25 cached in, $10 out per million tokens), gpt-fake is in no table. On 127.0.0.1 the
+fake server is a local endpoint, which the table never prices (tests/test_cost_local.py): the
+``hosted`` fixture reaches it as a hosted one, under a public name through an HTTP proxy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from chatcli.chat.pricing import COST_KEY, Pricer, dollars
 from chatcli.chat.spending import parse_since
 from chatcli.errors import UsageError
+from tests.conftest import HOSTED_URL
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, stored
 from tests.test_reliability import db_of
@@ -94,25 +97,25 @@ def test_since_takes_dates_times_today_and_ages():
 # --------------------------------------------------------------------------- one answer
 
 
-def test_json_has_the_cost_of_a_priced_model_and_null_for_an_unknown_one(server, chat_env):
+def test_json_has_the_cost_of_a_priced_model_and_null_for_an_unknown_one(server, hosted):
     server.queue(Reply("priced", usage=COUNTS), Reply("unknown", usage=COUNTS))
-    priced = json.loads(chat(chat_env, "--json", "-m", PRICED, "-t", "p", "hi").out)
-    unknown = json.loads(chat(chat_env, "--json", "-t", "u", "hi").out)
+    priced = json.loads(chat(hosted, "--json", "-m", PRICED, "-t", "p", "hi").out)
+    unknown = json.loads(chat(hosted, "--json", "-t", "u", "hi").out)
     assert priced["cost_usd"] == pytest.approx(GPT_4O) and priced["model"] == PRICED
     assert unknown["cost_usd"] is None and unknown["model"] == "gpt-fake"
 
 
-def test_jsonl_says_the_cost_in_its_end_event(server, chat_env):
+def test_jsonl_says_the_cost_in_its_end_event(server, hosted):
     server.queue(Reply(tokens=["two", " parts"], usage=COUNTS))
-    lines = [json.loads(line) for line in chat(chat_env, "--jsonl", "-m", PRICED, "hi").out.splitlines()]
+    lines = [json.loads(line) for line in chat(hosted, "--jsonl", "-m", PRICED, "hi").out.splitlines()]
     assert [line["type"] for line in lines] == ["token", "token", "done"]
     assert lines[-1]["cost_usd"] == pytest.approx(GPT_4O)
 
 
-def test_the_usage_line_in_a_terminal_shows_dollars_or_says_the_price_is_unknown(server, chat_env):
+def test_the_usage_line_in_a_terminal_shows_dollars_or_says_the_price_is_unknown(server, hosted):
     server.queue(Reply("priced", usage=COUNTS), Reply("unknown", usage=COUNTS))
-    priced = chat(chat_env, "-m", PRICED, "hi", tty=True)
-    unknown = chat(chat_env, "hi", tty=True)
+    priced = chat(hosted, "-m", PRICED, "hi", tty=True)
+    unknown = chat(hosted, "hi", tty=True)
     assert "1,000 in · 100 out · $0.0032 · context" in priced.err, priced
     assert "1,000 in · 100 out · price unknown (gpt-fake) · context" in unknown.err, unknown
     assert "$" not in unknown.err
@@ -143,16 +146,16 @@ def test_a_bad_price_table_is_a_config_error(server, chat_env, isolated_env):
 # --------------------------------------------------------------------------- kept and totalled
 
 
-def test_the_calls_of_a_tool_round_add_up(server, chat_env):
+def test_the_calls_of_a_tool_round_add_up(server, hosted):
     server.queue(tool_calls(("shell", {"command": "echo hi"}), usage=COUNTS, model=PRICED), Reply("done", usage=COUNTS))
-    run = chat(chat_env, "--tools", "shell", "--yes", "--json", "-m", PRICED, "-t", "tools", "go")
+    run = chat(hosted, "--tools", "shell", "--yes", "--json", "-m", PRICED, "-t", "tools", "go")
     assert json.loads(run.out)["cost_usd"] == pytest.approx(2 * GPT_4O), run
-    answers = [m for m in stored(db_of(chat_env), "tools") if m.type == "ai"]
+    answers = [m for m in stored(db_of(hosted), "tools") if m.type == "ai"]
     assert [m.response_metadata[COST_KEY] for m in answers] == [pytest.approx(GPT_4O)] * 2
 
 
 @pytest.mark.stores("sqlite")
-def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_fail(server, chat_env, monkeypatch):
+def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_fail(server, hosted, monkeypatch):
     import chatcli.chat.pricing
 
     def broken():
@@ -160,27 +163,27 @@ def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_f
 
     monkeypatch.setattr(chatcli.chat.pricing, "_table", broken)
     server.queue(Reply("still answered", usage=COUNTS))
-    run = chat(chat_env, "--json", "-m", PRICED, "hi")
+    run = chat(hosted, "--json", "-m", PRICED, "hi")
     assert run.code == 0 and json.loads(run.out)["reply"] == "still answered", run
     assert json.loads(run.out)["cost_usd"] is None
 
 
-def test_the_cost_is_stored_with_the_answer(server, chat_env):
+def test_the_cost_is_stored_with_the_answer(server, hosted):
     server.queue(Reply("priced", usage=COUNTS), Reply("unknown", usage=COUNTS), Reply("no counts", usage=False))
-    chat(chat_env, "-m", PRICED, "-t", "kept", "hi")
-    chat(chat_env, "-t", "unknown", "hi")
-    chat(chat_env, "-m", PRICED, "-t", "uncounted", "hi")
-    assert last_answer(chat_env, "kept").response_metadata[COST_KEY] == pytest.approx(GPT_4O)
-    assert last_answer(chat_env, "unknown").response_metadata[COST_KEY] is None
-    assert COST_KEY not in last_answer(chat_env, "uncounted").response_metadata
+    chat(hosted, "-m", PRICED, "-t", "kept", "hi")
+    chat(hosted, "-t", "unknown", "hi")
+    chat(hosted, "-m", PRICED, "-t", "uncounted", "hi")
+    assert last_answer(hosted, "kept").response_metadata[COST_KEY] == pytest.approx(GPT_4O)
+    assert last_answer(hosted, "unknown").response_metadata[COST_KEY] is None
+    assert COST_KEY not in last_answer(hosted, "uncounted").response_metadata
 
 
-def test_stats_totals_by_day_model_and_thread(server, chat_env):
+def test_stats_totals_by_day_model_and_thread(server, hosted):
     server.queue(*[Reply("answer", usage=COUNTS) for _ in range(3)])
-    chat(chat_env, "-m", PRICED, "-t", "first", "one")
-    chat(chat_env, "-m", PRICED, "-t", "first", "two")
-    chat(chat_env, "-t", "second", "three")  # gpt-fake: no known price
-    report = json.loads(chat(chat_env, "stats", "--json").out)
+    chat(hosted, "-m", PRICED, "-t", "first", "one")
+    chat(hosted, "-m", PRICED, "-t", "first", "two")
+    chat(hosted, "-t", "second", "three")  # gpt-fake: no known price
+    report = json.loads(chat(hosted, "stats", "--json").out)
     assert report["total"] == {
         "answers": 3,
         "input_tokens": 3000,
@@ -194,7 +197,7 @@ def test_stats_totals_by_day_model_and_thread(server, chat_env):
     threads = [(t["thread_id"], t["title"], t["answers"], t["cost_usd"]) for t in report["by_thread"]]
     assert threads == [("first", "one", 2, pytest.approx(2 * GPT_4O)), ("second", "three", 1, None)]
 
-    table = chat(chat_env, "stats")
+    table = chat(hosted, "stats")
     assert table.code == 0, table
     lines = table.out.splitlines()
     assert lines[0].split() == ["answers", "tokens", "in", "tokens", "out", "dollars"]
@@ -203,11 +206,11 @@ def test_stats_totals_by_day_model_and_thread(server, chat_env):
     assert any(line.split()[:2] == ["first", "one"] and line.endswith("$0.0065") for line in lines), table.out
 
 
-def test_stats_since_leaves_older_answers_out(server, chat_env):
+def test_stats_since_leaves_older_answers_out(server, hosted):
     server.queue(Reply("answer", usage=COUNTS))
-    chat(chat_env, "-m", PRICED, "-t", "old", "one")
-    assert json.loads(chat(chat_env, "stats", "--json", "--since", "1h").out)["total"]["answers"] == 1
-    later = json.loads(chat(chat_env, "stats", "--json", "--since", "2999-01-01").out)
+    chat(hosted, "-m", PRICED, "-t", "old", "one")
+    assert json.loads(chat(hosted, "stats", "--json", "--since", "1h").out)["total"]["answers"] == 1
+    later = json.loads(chat(hosted, "stats", "--json", "--since", "2999-01-01").out)
     assert later["total"] == {
         "answers": 0,
         "input_tokens": 0,
@@ -215,14 +218,17 @@ def test_stats_since_leaves_older_answers_out(server, chat_env):
         "cost_usd": None,
         "unpriced_answers": 0,
     }
-    assert chat(chat_env, "stats", "--since", "2999-01-01").out == "no answers since 2999-01-01 00:00\n"
-    bad = chat(chat_env, "stats", "--since", "soon")
+    assert chat(hosted, "stats", "--since", "2999-01-01").out == "no answers since 2999-01-01 00:00\n"
+    bad = chat(hosted, "stats", "--since", "soon")
     assert bad.code == 2 and "--since takes" in bad.err
 
 
-async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settings, server):
+async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settings, server, hosted):
+    from dataclasses import replace
+
     from tests.test_commands import chat as session
 
+    settings = replace(settings, base_url=HOSTED_URL)
     server.queue(Reply("one", usage=COUNTS), Reply("two", usage=COUNTS), Reply("three", usage=COUNTS))
     async with session(settings) as c:
         c.conversation.model_name = PRICED
@@ -240,7 +246,7 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 
 @pytest.mark.e2e  # five Python processes: which modules a process loads
 @pytest.mark.stores("sqlite")
-def test_the_price_table_is_loaded_by_an_answer_only(server, chat_env, isolated_env):
+def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_env):
     # The engine the prompt opens never loads it (an answer does, unless config.toml prices the
     # model); the thread commands (chat stats too) load neither it nor the model stack.
     probe = """
@@ -257,7 +263,7 @@ async def main():
 
 asyncio.run(main())
 """
-    env = {**chat_env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**hosted, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server.queue(Reply("answer", usage=COUNTS))
     done = subprocess.run(
         [sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60
@@ -275,18 +281,18 @@ asyncio.run(main())
         assert done.stdout.splitlines()[-1] == "[]", (args, done.stderr)
 
 
-def test_stats_counts_a_forked_or_imported_thread_s_answers_once_and_shows_one_precision(server, chat_env):
+def test_stats_counts_a_forked_or_imported_thread_s_answers_once_and_shows_one_precision(server, hosted):
     server.queue(*[Reply("answer", usage=COUNTS) for _ in range(2)])
-    chat(chat_env, "-m", PRICED, "-t", "first", "one")
-    chat(chat_env, "-m", PRICED, "-t", "first", "two")
-    before = json.loads(chat(chat_env, "stats", "--json").out)["total"]
-    assert chat(chat_env, "fork", "first", "--at", "2", "--as", "copy").code == 0
-    exported = chat(chat_env, "export", "first", "--format", "json")
-    assert chat(chat_env, "import", "-", stdin=exported.out).code == 0
-    after = json.loads(chat(chat_env, "stats", "--json").out)
+    chat(hosted, "-m", PRICED, "-t", "first", "one")
+    chat(hosted, "-m", PRICED, "-t", "first", "two")
+    before = json.loads(chat(hosted, "stats", "--json").out)["total"]
+    assert chat(hosted, "fork", "first", "--at", "2", "--as", "copy").code == 0
+    exported = chat(hosted, "export", "first", "--format", "json")
+    assert chat(hosted, "import", "-", stdin=exported.out).code == 0
+    after = json.loads(chat(hosted, "stats", "--json").out)
     assert after["total"] == before, "a copy's answers were counted again"
     assert [t["thread_id"] for t in after["by_thread"]] == ["first"]
-    table = chat(chat_env, "stats").out
+    table = chat(hosted, "stats").out
     cells = [word for word in table.split() if word.startswith("$")]
     assert cells and all(len(c.split(".")[1]) == 4 for c in cells), table  # one precision down the column
     assert "(unknown)" not in table

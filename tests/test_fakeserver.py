@@ -230,6 +230,7 @@ def test_cut_after_3_tokens_is_connection_error(server):
         e = e.__cause__
     assert any("incomplete chunked read" in str(c) for c in causes)  # httpx2 RemoteProtocolError at the root
     assert len(server.requests) == 1  # a failure mid-stream is not retried
+    assert server.stalls == 0  # cut, not silent
 
 
 def test_cut_after_with_astream(server):
@@ -254,6 +255,7 @@ def test_stall_triggers_read_timeout(server):
     assert contents(chunks) == tokenize(FAULT_TEXT)[:2]
     assert isinstance(exc, openai.APITimeoutError)  # a subclass of APIConnectionError
     assert 0.45 <= elapsed < 2.5
+    assert server.stalls == 1  # what a test can wait on: the stream went silent
 
 
 def test_malformed_event_raises_json_decode_error(server):
@@ -300,8 +302,7 @@ def test_shutdown_does_not_hang_on_a_stalled_client():
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    assert s.wait_for_requests(1, timeout=5)
-    time.sleep(0.1)
+    assert s.wait_until(lambda: s.stalls == 1, timeout=5)  # the first token is out, the stream silent
     t0 = time.monotonic()
     s.stop()
     t.join(5)

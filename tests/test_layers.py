@@ -129,3 +129,10 @@ def test_the_house_is_easy_to_walk():
         str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 310
     }
     assert too_long == {}
+
+
+def test_the_api_needs_nothing_of_the_terminal():
+    """chat serve shares the engine and the answer's schema (chatcli.chat), not the terminal's outputs."""
+    wrong = [f"{name} -> {target}" for name, targets in graph().items() if name.startswith("chatcli.api")
+             for target in targets if target.startswith("chatcli.ui")]  # fmt: skip
+    assert wrong == []

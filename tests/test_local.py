@@ -166,13 +166,20 @@ def test_server_not_ready_in_time_fails_and_is_stopped(fake_script, tmp_path):
 @pytest.mark.e2e
 def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     script = tmp_path / "stubborn.py"
-    script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)\n")
+    ignoring = tmp_path / "ignoring"  # made once SIGTERM is ignored
+    script.write_text(
+        "import pathlib, signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path(sys.argv[1]).touch()\ntime.sleep(600)\n"
+    )
     # Run directly (no parent watch), so that only SIGKILL can end it.
-    server = server_module.LocalServer([sys.executable, str(script)], server_module.free_port())
+    server = server_module.LocalServer([sys.executable, str(script), str(ignoring)], server_module.free_port())
     server.grace = 0.5
     server.start()
     pid = server.process.pid
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not ignoring.exists():  # a SIGTERM before that would end it, and test nothing
+        assert time.monotonic() < deadline and alive(pid), "the stubborn server never started"
+        time.sleep(0.02)
     started = time.monotonic()
     server.stop()
     assert not alive(pid)

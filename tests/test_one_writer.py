@@ -21,6 +21,13 @@ NOT_A_TERMINAL = {
     ("local/server.py", "log.write"): "the local model server's log file",
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
+    ("app/worker.py", "os.write"): "the pipe that tells the warm worker's starter it listens",
+    ("app/serve_commands.py", "handle.write"): "chat serve's note of its socket, in chat's data directory",
+    ("app/worker_jobs.py", "os.write"): "the job-control channel to the caller (os.write kept, then checked)",
+    (
+        "app/worker_jobs.py",
+        "super().write",
+    ): "under the worker's child's sys.stdout and sys.stderr: text that passed the writer",
 }
 # Functions that print: the builtins, click's and typer's, the traceback module's, os.write.
 PRINTING = {"print", "input", "echo", "secho", "print_exc", "print_exception", "print_tb", "print_stack", "pprint"}
@@ -51,7 +58,8 @@ def direct_writes(name: str, tree: ast.Module) -> list[str]:
             if called == "print" and owner in PRINTS_THROUGH_THE_WRITER:
                 continue
             if called in PRINTING or (owner == "os" and called in ("write", "writev")):
-                found.append(f"{where} {ast.unparse(func)}()")
+                if (name, ast.unparse(func)) not in NOT_A_TERMINAL:
+                    found.append(f"{where} {ast.unparse(func)}()")
             elif called in ("confirm", "prompt") and owner in ("typer", "click"):
                 if (name, f"{owner}.{called}") not in FIXED_QUESTIONS:
                     found.append(f"{where} {ast.unparse(func)}()")

@@ -270,12 +270,42 @@ async def test_ctrl_c_during_a_reply_keeps_the_part_shown_and_the_prompt_goes_on
     assert partial in shown, "the thread keeps more (or other) than was shown"
 
 
+async def test_ctrl_c_as_the_prompt_hands_a_line_over_stops_that_line(settings, server, monkeypatch):
+    """The terminal makes Ctrl-C a signal again the moment the prompt hands a line over, before the prompt
+    has finished closing: a Ctrl-C then stops that line (nothing is sent), and the prompt comes back."""
+    from chatcli.ui import signals
+
+    handled = asyncio.Event()
+    heard = signals.CtrlC.__call__
+
+    def hear(self: Any, signum: int) -> None:
+        heard(self, signum)
+        handled.set()
+
+    monkeypatch.setattr(signals.CtrlC, "__call__", hear)
+    async with prompt_loop(settings) as chat:
+        real = chat.prompt.prompt_async
+
+        async def closing(*args: Any, **kwargs: Any) -> str:
+            line = await real(*args, **kwargs)
+            if line == "stop me":  # Ctrl-C while the prompt closes, with the line taken
+                press_ctrl_c()
+                await handled.wait()
+            return line
+
+        monkeypatch.setattr(chat.prompt, "prompt_async", closing)
+        await chat.say("warm up", then="You said: warm up")  # the engine is in: only the Ctrl-C can stop the line
+        await chat.say("stop me", then="stopped: nothing was sent")
+        await chat.say("next", then="You said: next")
+    assert [user_messages(body) for body in server.requests] == [["warm up"], ["warm up", "next"]]
+
+
 # --------------------------------------------------------------------------- slash commands
 
 
 async def test_help_lists_the_commands_and_sends_nothing(settings, server):
     async with prompt_loop(settings) as chat:
-        shown = await chat.say("/help", then="a line starting with // is sent with one / removed.")
+        shown = await chat.say("/help", then="removed.")  # the last word of /help, however its lines wrap
     for usage in ("/threads [N]", "/usage", "/undo", "/retry", "/system [TEXT]", "/exit", "/help"):
         assert f"  {usage} " in shown, usage
     assert server.requests == []

@@ -59,8 +59,10 @@ async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settin
 
     server.models = ["llama-3", "gpt-fake", "qwen"]
     slow = asyncio.Event()
+    asked: list[list[str]] = []  # the server's list at each fetch
 
     async def fetch() -> list[str]:
+        asked.append(list(server.models))
         await slow.wait()  # a slow server: Tab must not wait for it
         return await list_models(settings)
 
@@ -76,8 +78,13 @@ async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settin
     assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]
     assert _completions(completer, "/model ll") == ["llama-3"]
     server.models = ["other"]
-    await asyncio.sleep(0.2)
+    assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]
+    # Whatever these Tabs set going has run to its end: a fetch they started would have been counted.
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait_for(asyncio.gather(*others), 10)
     assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]  # kept a while, not asked at every Tab
+    assert len(asked) == 1, asked
 
 
 async def test_an_input_history_that_cannot_be_written_never_ends_the_session(settings, server, tmp_path):

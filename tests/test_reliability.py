@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, on_a_reused_port
-from tests.helpers import CHAT, KEY, Captured, Run, assert_one_error_line, chat, stored, summary
+from tests.helpers import CHAT, KEY, Captured, Run, assert_one_error_line, chat, read_until, stored, summary
 from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
 
@@ -362,11 +362,10 @@ def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
     try:
-        assert server.wait_for_requests(1, timeout=30)
-        time.sleep(0.9)  # a few tokens arrive
+        shown = read_until(proc.stdout, b"w03")  # a few tokens arrived and are on the screen
         sent_at = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out = proc.stdout.read()  # type: ignore[union-attr]
+        out = shown + proc.stdout.read()  # type: ignore[union-attr]
         proc.wait(timeout=10)
         exited = time.monotonic() - sent_at
         reader.join(timeout=5)
@@ -402,8 +401,7 @@ def test_kill_9_mid_reply_loses_nothing_committed_and_the_database_is_sound(serv
         stderr=subprocess.PIPE,
     )
     try:
-        assert server.wait_for_requests(2, timeout=30)
-        time.sleep(0.5)  # mid-stream
+        read_until(proc.stdout, b"k03")  # mid-stream: a few tokens are out, more to come
         assert proc.poll() is None, "still streaming"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)

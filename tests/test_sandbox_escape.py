@@ -244,3 +244,26 @@ def test_chat_run_inside_the_sandbox_reaches_neither_the_worker_nor_chats_files(
         assert [r["messages"][-1]["content"] for r in server.requests[:1]] == ["start the worker"]
     finally:
         control("stop", env)
+
+
+@pytest.mark.e2e
+def test_a_chat_serve_socket_anywhere_is_not_reachable(chat_env, place):
+    """`chat serve --socket PATH` outside the runtime directories: in the sandbox, nothing listens there."""
+    sock = place / "api" / "serve.sock"
+    sock.parent.mkdir()
+    work = place / "work"
+    work.mkdir()
+    env = {k: v for k, v in chat_env.items() if k != "CHATCLI_WORKER"}
+    server = subprocess.Popen([str(CHAT), "serve", "--socket", str(sock)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()  # said once it listens
+        assert "listening on" in line, line
+        outside = subprocess.run(["sh", "-c", connect_command(sock)], capture_output=True, text=True)
+        assert outside.stdout.strip() == "CONNECTED", outside
+        environ = {k: env[k] for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "HOME")}
+        result = shell(connect_command(sock), work, environ)
+        assert "CONNECTED" not in result and "ConnectionRefusedError" in result, result
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not list((Path(env["XDG_DATA_HOME"]) / "chatcli" / "listening").iterdir()), "the note outlived the server"

@@ -74,9 +74,9 @@ def test_a_quick_double_ctrl_c_never_skips_the_save_nor_hangs(server, chat_env):
         thread = f"dbl{run}"
         proc = start_one_shot(chat_env, "-t", thread, "count")
         wait_for_output(proc)
-        time.sleep(0.1 * run)
+        time.sleep(0.1 * run)  # a sweep: the pair lands later in the answer each run; every point must hold
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.002)
+        time.sleep(0.002)  # the second Ctrl-C while the first is being handled: what "quick double" means
         proc.send_signal(signal.SIGINT)
         try:
             out, err = proc.communicate(timeout=20)

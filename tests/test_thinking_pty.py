@@ -174,10 +174,13 @@ def test_the_last_words_before_a_pause_are_on_screen(server, chat_env, start):
     repl.say("think about it")
     watch = Watch(repl, "pa")
     watch.until(lambda lines: any("pa010" in line for line in lines), "the thinking near its end")
-    time.sleep(0.6)  # well into the pause before the answer
-    repl.mark()  # read what the terminal got meanwhile
-    lines = watch.look()
-    assert "Done thinking." not in "\n".join(lines)
+    # Until the last word is drawn or the pause is over (the answer comes 1.7 s after it), whichever is first.
+    watch.until(
+        lambda lines: any(line.endswith("pa011") for line in rows_with(lines, "pa")) or "Done thinking." in repl.text,
+        "the last word of the thinking, or the answer",
+    )
+    lines = watch.lines
+    assert "Done thinking." not in "\n".join(lines), "the last words were not shown before the answer came"
     live = rows_with(lines, "pa")
     assert live and live[-1].endswith("pa011"), f"the screen shows stale thinking during a pause: {live}"
     repl.wait_for("Done thinking.")

@@ -2,7 +2,8 @@
 text named by its title and URL (an image URL as an image); a page that cannot be fetched is one line, exit
 non-zero, and the model is sent nothing. Each test checks what the model received (the fake server records it).
 
-The same at the prompt (`/attach URL`, Ctrl-C during a slow fetch): tests/test_webpages_prompt.py.
+The same at the prompt (`/attach URL`, Ctrl-C during a slow fetch): tests/test_webpages_prompt.py. Bombs, pages
+costly to convert, charsets that are none: tests/test_webpages_bounds.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,23 @@ def sent_text(server) -> str:
 
 
 # --------------------------------------------------------------------------- what is sent
+
+
+@pytest.mark.parametrize("path", ["/docs/guide/intro", "/moved"])
+def test_relative_links_and_images_are_made_absolute_against_the_page(server, chat_env, site, path):
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", f"{site.url}{path}", "links?").code == 0
+    text = sent_text(server)
+    base = site.url  # after the redirect, the page's own URL
+    for link in (f"[Next]({base}/docs/guide/next)", f"[API]({base}/docs/api)", f"[Home]({base}/home)",
+                 "[CDN](http://cdn.example/x)", f"![Fig]({base}/docs/guide/fig.png)", "[mail](mailto:a@b.example)"):  # fmt: skip
+        assert link in text, (link, text)
+
+
+def test_a_pages_base_decides_where_its_links_go(server, chat_env, site):
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", f"{site.url}/based", "links?").code == 0
+    assert "[S](https://docs.example/v2/start)" in sent_text(server)
 
 
 def test_a_page_goes_as_readable_text_named_by_its_title_and_url(server, chat_env, site):
@@ -212,7 +230,7 @@ def test_an_endless_body_stops_at_the_cap(server, chat_env, site):
         f"chat: error: cannot attach {site.url}/endless: it is larger than 20 MB, the most an attachment may hold (the rest was not read) (nothing was sent)"
     ], run
     assert run.code == 2 and server.requests == []
-    time.sleep(0.3)  # the server notices the closed connection
+    assert site.wait_ended("/endless"), "the server still writes: chat did not close the connection"
     assert 20 * 1024 * 1024 < site.sent["/endless"] < 60 * 1024 * 1024  # not 200 MB: it stopped when chat left
     assert time.monotonic() - started < 20
 
@@ -244,17 +262,3 @@ def test_the_users_proxy_is_used_and_no_proxy_honoured(server, chat_env, site, p
     assert f"Web page `Via the proxy` (http://localhost:{port}/page):" in sent_text(server)
     assert chat(chat_env, "-a", f"{site.url}/page", "direct").code == 0  # NO_PROXY: straight to the site
     assert len(proxy.asked) == 1 and [p for p, _ in site.requests] == ["/page"]
-
-
-def test_a_conversion_given_up_stops_at_the_next_element():
-    """Ctrl-C during a big page's conversion (which runs in a thread) ends that thread too."""
-    import threading
-
-    from chatcli.chat.html_text import Stopped, page_text
-    from tests.website import PAGE
-
-    stop = threading.Event()
-    assert page_text(PAGE.decode(), stop)[0] == "Release notes for Widget 2.0"
-    stop.set()
-    with pytest.raises(Stopped):
-        page_text(PAGE.decode(), stop)

@@ -245,6 +245,30 @@ def test_a_worker_of_another_build_is_replaced(server, worker_env):
     assert new["pid"] != old["pid"] and new["served"] == 1 and gone(old["pid"])
 
 
+OLDER_CALLER = """
+import json, os, socket, sys
+from chatcli.app.worker_client import receive, send
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+send(sock, {"build": "chatcli 0.0.1 an older install", "argv": ["q"], "environ": {}, "umask": 18}, [0, 1, 2, 0])
+print(json.dumps(receive(sock)[0]))
+"""
+
+
+def test_a_caller_of_another_build_retires_the_worker_whatever_descriptors_it_sends(server, worker_env):
+    """An older chat (four descriptors, no word on its confinement) is told "stale": the worker makes way."""
+    from chatcli.app.worker_client import runtime_dir
+
+    chat(worker_env, "start it")
+    pid = status(worker_env)["pid"]
+    path = os.path.join(runtime_dir(worker_env), "worker.sock")
+    probe = subprocess.run(
+        [sys.executable, "-c", OLDER_CALLER, path], env=worker_env, capture_output=True, text=True, timeout=30
+    )
+    assert json.loads(probe.stdout) == {"refused": "stale"}, probe
+    assert gone(pid)
+
+
 def test_a_stale_socket_file_is_replaced(server, worker_env):
     from chatcli.app.worker_client import runtime_dir
 
@@ -294,6 +318,8 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.launch",
         "chatcli.app.worker_settings",
         "chatcli.app.worker_client",
+        "chatcli.app.worker_confinement",
+        "chatcli.app.worker_jobs",
     }, modules
 
 

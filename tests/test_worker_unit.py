@@ -91,3 +91,60 @@ def test_a_runtime_dir_that_is_not_private_is_not_used(tmp_path):
     os.chmod(shared_dir, 0o777)
     path = runtime_dir({"XDG_RUNTIME_DIR": str(shared_dir), "TMPDIR": str(tmp_path)})
     assert path == str(tmp_path / f"chatcli-{os.getuid()}")  # the private fallback, not the open directory
+
+
+def test_the_worker_serves_a_caller_only_if_every_item_of_its_confinement_is_the_same():
+    """Each item the kernel shows, and each the caller says of itself, refuses the call when it differs."""
+    from chatcli.app.worker_confinement import describe, serves
+
+    pid = os.getpid()
+    worker, seen, said = describe(io=True), describe(pid, io=True), describe()
+    assert serves(worker, seen, pid, said)
+    assert {"ns net", "ns mnt", "ns user", "ns pid_for_children", "cgroup", "limits", "CapEff", "sched"} <= set(seen)
+    for key in seen:  # the kernel's word on the caller differs from the worker's own
+        assert not serves(worker, {**seen, key: seen[key] + "0"}, pid, said), key
+    for key in said:  # or the caller says something else of itself than the kernel does
+        assert not serves(worker, seen, pid, {**said, key: said[key] + "0"}), key
+    assert not serves(worker, seen, pid + 1, said)
+    assert not serves(worker, None, pid, said) and not serves(worker, seen, pid, None)
+
+
+def test_the_peer_is_the_process_at_the_other_end_pinned_when_the_kernel_can(monkeypatch):
+    """SO_PEERPIDFD names the peer and pins it; without it (an older kernel), SO_PEERCRED's pid and no pin."""
+    import socket
+
+    from chatcli.app import worker_confinement
+    from chatcli.app.worker_confinement import peer, still_there
+
+    one, other = socket.socketpair()
+    with one, other:
+        pid, pidfd = peer(one)
+        assert pid == os.getpid()
+        if pidfd is not None:  # a kernel with SO_PEERPIDFD (6.5 and later)
+            assert still_there(pid, pidfd) and not still_there(pid + 1, pidfd)
+            os.close(pidfd)
+        monkeypatch.setattr(worker_confinement, "SO_PEERPIDFD", None)
+        assert peer(one) == (os.getpid(), None)
+
+
+def test_a_peer_that_has_exited_is_no_longer_there():
+    """What was read of /proc/PID is the peer's only while it lives: after its exit the pid may be another's."""
+    import socket
+
+    from chatcli.app.worker_confinement import peer, still_there
+
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(f"\0chatcli-test-{os.getpid()}")
+    listener.listen(1)
+    child = os.fork()
+    if child == 0:
+        socket.socket(socket.AF_UNIX).connect(f"\0chatcli-test-{os.getppid()}")
+        os._exit(0)
+    conn, _ = listener.accept()
+    with listener, conn:
+        pid, pidfd = peer(conn)
+        if pidfd is None:
+            pytest.skip("no SO_PEERPIDFD here (Linux before 6.5)")
+        os.waitpid(child, 0)
+        assert pid == child and not still_there(pid, pidfd)
+        os.close(pidfd)

@@ -1,20 +1,26 @@
 """A small web site on 127.0.0.1 for the web-page attachment tests, and a stand-in HTTP proxy.
 
 ``Site`` serves the pages in ``PAGES`` and the misbehaving ones below them (a redirect loop, a stall,
-an endless body...), counting what it wrote to each path, and records every request's path and
-headers. ``Proxy`` answers any absolute-form request (``GET http://host/path``) with a page of its own,
-recording the URLs it was asked for: a request it records went through the proxy.
+an endless body, decompression bombs in ``BOMBS``, the page encoded as servers send it in ``ENCODED``,
+pages costly to convert in ``HEAVY``, charsets that are none), counting what it wrote to each path, and
+records every request's path and headers and which answers are over (``wait_ended``). ``Proxy`` answers
+any absolute-form request (``GET http://host/path``) with a page of its own, recording the URLs it was
+asked for: a request it records went through the proxy.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import socket
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
+
+from tests.bombs import BOMBS, MIB, gzip
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
 PAGE = b"""<!doctype html>
@@ -60,8 +66,80 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/hop1": (301, {"Location": "/hop2"}, b""),
     "/hop2": (302, {"Location": "/page"}, b""),
     "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
+    "/docs/guide/intro": (
+        200,
+        {"Content-Type": "text/html"},
+        b'<p><a href="next">Next</a> <a href="../api">API</a> '
+        b'<a href="/home">Home</a> <a href="//cdn.example/x">CDN</a> <img src="fig.png" alt="Fig">'
+        b' <a href="mailto:a@b.example">mail</a></p>',
+    ),  # fmt: skip
+    "/based": (
+        200,
+        {"Content-Type": "text/html"},
+        b'<base href="https://docs.example/v2/"><p><a href="start">S</a></p>',
+    ),
+    "/moved": (301, {"Location": "/docs/guide/intro"}, b""),
 }
+
+
+def documentation_page(sections: int = 120) -> bytes:
+    """A documentation-like page: a head full of styles and scripts, headings, paragraphs, lists, code, a table."""
+    head = "<style>" + "".join(f".c{i} {{ color: #{i:06x}; margin: {i}px }}\n" for i in range(400)) + "</style>"
+    head += "<script>" + "".join(f"function f{i}(x) {{ return x * {i}; }}\n" for i in range(400)) + "</script>"
+    body = []
+    for i in range(sections):
+        body.append(
+            f"<h2 id='s{i}'>Section {i}</h2><p>"
+            + " ".join(f"word{j} <a href='/p{j}'>link {j}</a>" for j in range(25))
+            + "</p>"
+        )
+        body.append("<ul>" + "".join(f"<li>item {j} of section {i}</li>" for j in range(8)) + "</ul>")
+        body.append(f"<pre><code>def f{i}(x):\n    return x * {i}\n</code></pre>")
+        body.append(
+            "<table><tr><th>a</th><th>b</th></tr>"
+            + "".join(f"<tr><td>{j}</td><td>{j * i}</td></tr>" for j in range(4))
+            + "</table>"
+        )
+    return (
+        f"<!doctype html><html><head><title>Bench page</title>{head}</head><body>{''.join(body)}</body></html>".encode()
+    )
+
+
 CHUNK = 64 * 1024
+# The page compressed as servers send it, asked for or not.
+ENCODED: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "/gzip": ("gzip", lambda: gzip(PAGE)),
+    "/deflate": ("deflate", lambda: zlib.compress(PAGE)),
+    "/raw-deflate": ("Deflate", lambda: zlib.compress(PAGE, wbits=-15)),
+    "/gzip-gzip": ("gzip, gzip", lambda: gzip(gzip(PAGE))),
+    "/two-members": ("gzip", lambda: gzip(PAGE[:200]) + gzip(PAGE[200:])),  # concatenated gzip members
+    "/identity": ("identity", lambda: PAGE),
+    "/br": ("br", lambda: os.urandom(3000)),
+    "/compress": ("compress", lambda: os.urandom(3000)),
+    "/nine-gzips": (", ".join(["gzip"] * 9), lambda: functools.reduce(lambda data, _: gzip(data), range(9), PAGE)),
+    "/corrupt-gzip": ("gzip", lambda: b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 3000),  # block type 3
+}
+# Pages that are costly to convert to text: path -> the HTML, made when first asked for.
+HEAVY: dict[str, Callable[[], bytes]] = {
+    "/nested": lambda: b"<title>Deep</title><h1>Top</h1>" + b"<div>" * 100_000 + b"deep text" + b"</div>" * 100_000,
+    "/big-table": lambda: b"<table>" + b"<tr><td>cell</td><td>2</td></tr>" * (16 * MIB // 32) + b"</table>",
+    "/comments": lambda: b"<title>Comments</title>" + b"<!--" * 100_000,  # quadratic in html.parser
+    "/at-the-limit": lambda: documentation_page(120 * 12),  # 1.9 MB of ordinary markup
+}
+# A page in the charset its URL names (/charset/NAME), or its <meta> names (/meta-charset/NAME): "Café", "crème"
+# in UTF-8, and "+2AA-", which is a lone surrogate in UTF-7.
+CHARSET_BODY = "<title>Café</title><p>crème +2AA- \\ud800</p>".encode()
+
+
+@functools.cache
+def encoded(path: str) -> tuple[str, bytes]:
+    coding, make = {**BOMBS, **ENCODED}[path]
+    return coding, make()
+
+
+@functools.cache
+def heavy_page(path: str) -> bytes:
+    return HEAVY[path]()
 
 
 class Site(ThreadingHTTPServer):
@@ -72,6 +150,8 @@ class Site(ThreadingHTTPServer):
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.sent: dict[str, int] = {}  # bytes of body written, by path
         self.left: list[str] = []  # stalled paths whose client closed the connection
+        self.ended: list[str] = []  # paths whose answer is over (written whole, or given up on)
+        self._ending = threading.Condition()  # notified as each answer ends
         self.release = threading.Event()  # ends the stalls
         self.length_over_cap = 0  # set by tests: what /huge-length says its Content-Length is
         # shutdown() waits until the serving loop notices, which it does once per poll_interval:
@@ -82,10 +162,22 @@ class Site(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def wait_ended(self, path: str, timeout: float = 10) -> bool:
+        """Block until the answer to a request for ``path`` is over; False on timeout."""
+        with self._ending:
+            return self._ending.wait_for(lambda: path in self.ended, timeout)
+
     def close(self) -> None:
         self.release.set()
         self.shutdown()
         self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before the body was read (chat refusing it) is no error of the site's."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,6 +188,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        try:
+            self._answer()
+        finally:
+            with self.server._ending:
+                self.server.ended.append(self.path)
+                self.server._ending.notify_all()
+
+    def _answer(self) -> None:
         site, path = self.server, self.path
         site.requests.append((path, dict(self.headers)))
         if path in PAGES:
@@ -104,6 +204,18 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in {**headers, "Content-Length": str(len(body))}.items():
                 self.send_header(name, value)
             self.end_headers()
+            self._write(body)
+        elif path in HEAVY:
+            self._page(heavy_page(path))
+        elif path.startswith("/charset/"):
+            self._page(CHARSET_BODY, charset=path.removeprefix("/charset/"))
+        elif path.startswith("/meta-charset/"):
+            name = path.removeprefix("/meta-charset/").encode()
+            self._page(b'<meta charset="' + name + b'">' + CHARSET_BODY, charset=None)
+        elif path in BOMBS or path in ENCODED:
+            coding, body = encoded(path)
+            self._head({"Content-Type": "text/html; charset=utf-8", "Content-Encoding": coding,
+                        "Content-Length": str(len(body))})  # fmt: skip
             self._write(body)
         elif path == "/stall":  # headers never come; the client leaving is noted
             deadline = time.monotonic() + 30
@@ -129,6 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._head({"Content-Length": "0"}, status=False)
         else:
             self.send_error(404)
+
+    def _page(self, body: bytes, charset: str | None = "utf-8") -> None:
+        kind = f"text/html; charset={charset}" if charset else "text/html"
+        self._head({"Content-Type": kind, "Content-Length": str(len(body))})
+        self._write(body)
 
     def _head(self, headers: dict[str, str], status: bool = True) -> None:
         if status:

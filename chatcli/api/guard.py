@@ -7,7 +7,9 @@ from the endpoints, and a client that leaves must stop its answer). It refuses, 
   of its own at 127.0.0.1 (DNS rebinding) sends that name, and is refused;
 - an ``Origin`` that is not one of them either (403): a browser says which page asks, and only a
   page this server served may (none may over a unix socket, which no browser reaches);
-- a missing or wrong bearer token, when the server has one (401).
+- a missing or wrong bearer token, when the server has one (401);
+- a body over ``MAX_BODY`` (413): said by its Content-Length before anything is read, or stopped
+  as it is read past the limit (a body sent in chunks).
 
 Each refusal is the API's error object, ``{"error": {"message": ..., "exit_code": 2}}``.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
 Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
@@ -81,7 +84,7 @@ class Addresses:
 
 
 def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] = (), token: bool = False) -> Addresses:
-    """What a server listening on ``host:port`` answers to (see the README's "chat serve").
+    """What a server listening on ``host:port`` answers to (see docs/serve.md).
 
     Its address and (when it listens there) the loopback names, with its port (without it too on
     port 80, as browsers send it), and the ``allowed`` names. On an address other machines reach,
@@ -111,19 +114,42 @@ class Guard:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         refused = self.refusal(_headers(scope)) if scope["type"] in ("http", "websocket") else None
+        if refused is None and scope["type"] == "http":
+            await self._bounded(scope, receive, send)
+            return
         if refused is None:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        status, message = refused
-        body = json.dumps({"error": {"message": message, "exit_code": 2}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        if status == 401:
-            headers.append((b"www-authenticate", b"Bearer"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _refuse(send, *refused)
+
+    async def _bounded(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The app, on a body of at most MAX_BODY bytes: one over it is refused (413) before it is read past it."""
+        read, answered, refused = 0, False, False
+
+        async def counted() -> Any:
+            nonlocal read, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read <= MAX_BODY:
+                return message
+            refused = True
+            if not answered:
+                await _refuse(send, 413, _too_large())
+            return {"type": "http.disconnect"}  # the app stops reading: the client is as good as gone
+
+        async def watched(message: Any) -> None:
+            nonlocal answered
+            if refused:
+                return  # answered already: 413
+            answered = answered or message.get("type") == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, watched)
 
     def refusal(self, headers: dict[str, list[str]]) -> tuple[int, str] | None:
         """The status and message refusing a request with these headers; None when it may go on."""
@@ -138,7 +164,24 @@ class Guard:
             given = headers.get("authorization", [""])[0]
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
                 return 401, "a bearer token is needed (Authorization: Bearer TOKEN)"
+        length = headers.get("content-length", ["0"])[0]
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return 413, _too_large()
         return None
+
+
+def _too_large() -> str:
+    return f"the request is larger than {MAX_BODY // (1024 * 1024)} MB"
+
+
+async def _refuse(send: Any, status: int, message: str) -> None:
+    """Answer with the API's error object."""
+    body = json.dumps({"error": {"message": message, "exit_code": 2}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, list[str]]:

@@ -12,29 +12,29 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse as _StarletteJSON
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Turn, run_to_end, stream_events
+from chatcli.chat.answer import Answer, Failure, Refusal
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import json_text, say
+from chatcli.text import say
 
 EVENT_STREAM = "text/event-stream"
 
 
-class JSONResponse(_StarletteJSON):
-    """JSON as the command line writes it: what a terminal could act on (C1 controls, U+2028...) as \\uXXXX."""
-
-    def render(self, content: Any) -> bytes:
-        return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+# Files one question may carry over HTTP, and their bytes together (each is held to -a FILE's limit too).
+MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 
 
 class Attached(BaseModel):
     """A file sent with the question: an image (vision models) or a text file, as base64."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     name: str
     data_base64: str
@@ -42,6 +42,8 @@ class Attached(BaseModel):
 
 class Message(BaseModel):
     """A question, as `chat` takes it: the text and, optionally, the flags of one run."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     content: str = Field(description="The question.")
     model: str | None = Field(None, description="As -m: wins over the thread's role's model for this turn.")
@@ -53,45 +55,19 @@ class Message(BaseModel):
 class Approval(BaseModel):
     """The answers about the calls a thread waits on (``approval_required``), by call id."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
+
     decisions: dict[str, dict[str, Any]] = Field(
         description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}; '
         "a call left out is not run."
     )
 
 
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class Answer(BaseModel):
-    """The `--json` object (with Accept: text/event-stream, the `--jsonl` events: token, reasoning,
-    tool_call, tool_result, approval, then done with these fields, or error)."""
-
-    thread_id: str | None
-    reply: str = Field(description="The answer's text (the part that arrived, on a failure).")
-    model: str | None
-    usage: Usage | None = Field(None, description="The server's token counts; null when it sent none.")
-    timing: dict[str, float | None] = Field(default_factory=dict, description="total_s, first_token_s.")
-    finish_reason: str | None
-    tool_calls: list[dict[str, Any]] = Field(description="id, name, label, server, arguments, status, result, seconds.")
-    turns_left_out: int = Field(0, description="Earlier questions the context budget left out of the request.")
-    reasoning: str | None = Field(None, description="What a reasoning model thought first.")
-    approval_required: list[dict[str, Any]] | None = Field(
-        None,
-        description="Calls the thread waits on (id, name, label, server, arguments): answer with POST .../approvals.",
-    )
-    error: dict[str, Any] | None = Field(
-        None, description="On a failure: message (one line) and exit_code (as the command line's)."
-    )
-
-
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": Answer, "content": {"text/event-stream": {}}, "description": "The answer (or its events)."},
-    400: {"model": Answer, "description": "A usage error (the error object)."},
+    400: {"model": Failure | Refusal, "description": "A usage error: the error object (with the part that arrived)."},
     502: {
-        "model": Answer,
+        "model": Failure,
         "description": "The model's endpoint failed (the error object, with the part that arrived).",
     },
 }
@@ -123,7 +99,12 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
             # MCP servers start when used, and stop after worker_idle seconds without a call.
             toolbox = await stack.enter_async_context(open_toolbox(settings, _Log(), idle=settings.worker_idle))
             state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
-            yield
+            try:
+                yield
+            finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
+                from chatcli.api.turns import stop_all
+
+                await stop_all()
 
     app = FastAPI(
         title="chatcli",
@@ -134,6 +115,9 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
     )
 
     app.add_middleware(Guard, allowed=allowed, token=token)  # type: ignore[arg-type]
+    from chatcli.api.errors import install
+
+    install(app)
 
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
@@ -153,11 +137,17 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        return await threads().export_json(_known(await threads().info(_checked(thread_id)), thread_id))
+        wanted = await _resolved(threads(), thread_id)
+        return await threads().export_json(_known(await threads().info(wanted), wanted))
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        await threads().delete(_known(await threads().info(_checked(thread_id)), thread_id))
+        from chatcli.api.turns import stop_thread
+
+        wanted = await _resolved(threads(), thread_id)
+        _known(await threads().info(wanted), wanted)
+        await stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
+        await threads().delete(wanted)
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
@@ -168,15 +158,22 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         from chatcli.chat.attachments import from_bytes
         from chatcli.chat.session import ThreadSetup, set_up
 
-        files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
+        if len(message.attachments) > MAX_FILES:
+            raise UsageError(f"{len(message.attachments)} attachments: at most {MAX_FILES} go with one question")
+        decoded = [(item.name, _base64(item)) for item in message.attachments]
+        if sum(len(data) for _, data in decoded) > MAX_FILES_BYTES:
+            raise UsageError(f"the attachments hold more than {MAX_FILES_BYTES // (1024 * 1024)} MB together")
+        files = tuple(from_bytes(name, data) for name, data in decoded)
         setup = ThreadSetup(
             system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
         )
         engine = state["engine"]
 
+        wanted = await _resolved(threads(), thread_id)
+
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.conversation(_checked(thread_id), listener, model=message.model)
+            conversation = await engine.conversation(wanted, listener, model=message.model)
             await set_up(conversation, setup, settings)
             yield conversation
 
@@ -187,6 +184,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
                 lambda c: c.send(message.content, list(files), mentions=message.content),
                 settings,
                 _streams(request),
+                thread_id=wanted,
             ),
         )
 
@@ -205,7 +203,9 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
                 raise UsageError(f"thread {thread_id} waits for no approval")
             yield conversation
 
-        turn = Turn(opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions)
+        turn = Turn(
+            opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions, thread_id=thread_id
+        )
         return await _answer(request, turn)
 
     return app
@@ -226,6 +226,15 @@ def _checked(thread_id: str) -> str:
     from chatcli.chat.inputs import check_thread_id
 
     return check_thread_id(thread_id)
+
+
+async def _resolved(threads: Any, thread_id: str) -> str:
+    """The thread ``thread_id`` names, as on the command line: itself, a unique start of a generated id; a
+    generated id one character off an existing one is refused as a probable typo (a new name starts a thread)."""
+    from chatcli.chat.inputs import resolve_thread_id
+
+    rows = await threads.list()
+    return resolve_thread_id(_checked(thread_id), [row.thread_id for row in rows]) or thread_id
 
 
 def _known(info: Any, thread_id: str) -> str:

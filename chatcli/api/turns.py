@@ -1,7 +1,8 @@
 """One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
 
-The listener is the command line's own JSON output (chatcli.ui.jsonout.JsonOutput), writing its
-lines into a queue instead of stdout: the objects are the same by construction. A call that needs
+The listener is the command line's own JSON output (chatcli.chat.json_events.JsonEvents), handing its
+objects to a queue instead of writing them to stdout: the objects are the same by construction, and
+they travel as objects, serialized once for the response (never written as text and read back). A call that needs
 approval ends the turn with the calls in ``approval_required``; the thread waits at the question
 until a request answers it (any server of the same database may take that request).
 """
@@ -9,52 +10,59 @@ until a request answers it (any server of the same database may take that reques
 from __future__ import annotations
 
 import asyncio
-import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from chatcli.chat.conversation import Conversation
-from chatcli.chat.events import Decision, ToolCall
+from chatcli.chat.events import Decision, ToolCall, ToolResult
 from chatcli.chat.failures import describe
+from chatcli.chat.json_events import JsonEvents
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus
-from chatcli.ui.jsonout import JsonOutput
+from chatcli.text import json_text, say
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
 STATUS = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 
 
-class Lines:
-    """A text stream whose lines go into a queue (``None`` ends it)."""
+class Objects:
+    """Where a turn's JSON objects go: a queue (``None`` ends it)."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            self.queue.put_nowait(line)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     def isatty(self) -> bool:
         return False
 
 
-class HttpListener(JsonOutput):
+class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: Lines, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
-        super().__init__(out, err, lines=lines)
+    def __init__(self, out: Objects, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
+        super().__init__(lines=lines)
+        self.objects = out
+        self.err = err or sys.stderr
         self.decisions = decisions
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.objects.queue.put_nowait(obj)
+
+    def note(self, text: str) -> None:  # what the command line says on stderr: the server's console
+        if self.err is not None:
+            say(self.err, f"chat serve: {text}\n")
+
+    def warn(self, text: str) -> None:
+        self.note(text)
+
+    def refused(self, result: ToolResult) -> None:
+        self.note(f"not run: {result.call.label or result.call.name} ({result.content[:200]})")
 
     async def approve(self, call: ToolCall) -> Decision:
         if self.decisions is None:  # the client answers with an approvals request: the turn ends here
-            if self.lines:
-                self._write({**call.record(), "type": "approval"})
+            self.approval(call)
             return Decision("later")
         answer = self.decisions.get(call.id)
         if not isinstance(answer, dict):
@@ -74,15 +82,16 @@ class Turn:
     settings: Settings
     stream: bool
     decisions: dict[str, Any] | None = None
+    thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
     err: Any = None
     status: int = 200
-    _lines: Lines = field(default_factory=Lines)
+    _objects: Objects = field(default_factory=Objects)
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        from chatcli.ui.reply import render_reply
+        from chatcli.chat.outcome import render_reply
 
-        output = HttpListener(self._lines, self.err, lines=self.stream, decisions=self.decisions)
+        output = HttpListener(self._objects, self.err, lines=self.stream, decisions=self.decisions)
         try:
             async with self.open(output) as conversation:
                 output.model = conversation.model_name
@@ -94,16 +103,43 @@ class Turn:
             self.status = STATUS.get(describe(exc, self.settings).exit_status, 500)
             output.fail(exc, self.settings)
         finally:
-            self._lines.queue.put_nowait(None)
+            self._objects.queue.put_nowait(None)
 
-    async def lines(self) -> AsyncIterator[str]:
-        while (line := await self._lines.queue.get()) is not None:
-            yield line
+    async def objects(self) -> AsyncIterator[dict[str, Any]]:
+        while (obj := await self._objects.queue.get()) is not None:
+            yield obj
+
+
+# The turns running, by task, with their threads: a server that stops (SIGTERM, Ctrl-C) stops them and keeps
+# their partials (``stop_all``); a delete of a thread stops the turns on it first (``stop_thread``).
+RUNNING: dict[asyncio.Task, str] = {}
+
+
+def started(turn: Turn) -> asyncio.Task:
+    """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
+    task = asyncio.create_task(turn.run())
+    RUNNING[task] = turn.thread_id
+    task.add_done_callback(lambda done: RUNNING.pop(done, None))
+    return task
+
+
+async def stop_thread(thread_id: str, timeout: float = 10.0) -> None:
+    """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
+    await stop_all(timeout, [task for task, thread in RUNNING.items() if thread == thread_id])
+
+
+async def stop_all(timeout: float = 10.0, tasks: list[asyncio.Task] | None = None) -> None:
+    """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait for them."""
+    tasks = list(RUNNING) if tasks is None else tasks
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
 
 
 async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) -> tuple[int, dict[str, Any]]:
     """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    task = asyncio.create_task(turn.run())
+    task = started(turn)
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
@@ -111,8 +147,8 @@ async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) ->
             await asyncio.wait({task})
             break
     final: dict[str, Any] = {}
-    async for line in turn.lines():
-        final = json.loads(line)
+    async for obj in turn.objects():
+        final = obj
     return turn.status, final
 
 
@@ -121,10 +157,10 @@ async def stream_events(turn: Turn) -> AsyncIterator[str]:
     leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
     import anyio
 
-    task = asyncio.create_task(turn.run())
+    task = started(turn)
     try:
-        async for line in turn.lines():
-            yield f"data: {line}\n\n"
+        async for obj in turn.objects():
+            yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
     finally:
         if not task.done():
             task.cancel()

@@ -54,100 +54,74 @@ class Sandbox(str, Enum):
 @app.command("ask", help=HELP, hidden=True)
 def ask_command(
     question: Optional[str] = typer.Argument(
-        None, metavar="QUESTION", help="Ask this and exit (otherwise open the prompt)."
+        None, metavar="QUESTION", help="Ask this and exit (otherwise the prompt)."
     ),
     thread: Optional[str] = typer.Option(
-        None,
-        "--thread",
-        "-t",
-        metavar="ID",
-        help="Resume the thread with this id (an id like an existing one's is refused, naming it; a new id starts a thread).",
+        None, "--thread", "-t", metavar="ID", help="Resume this thread (a start of its id will do)."
     ),
     latest: bool = typer.Option(False, "--continue", "-c", help="Continue the most recently used thread."),
     new_thread: Optional[str] = typer.Option(
-        None, "--new-thread", metavar="ID", help="Start a new thread under this id, even one close to an existing id."
+        None, "--new-thread", metavar="ID", hidden=True, help="Start a new thread under this id, never an existing one."
     ),
-    model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="Model name [env: CHATCLI_MODEL]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="The model [env: CHATCLI_MODEL]."),
     system: Optional[str] = typer.Option(
-        None, "--system", "-s", metavar="TEXT", help="Set the thread's system prompt (kept with the thread)."
+        None, "--system", "-s", metavar="TEXT", help="The thread's system prompt (kept with the thread)."
     ),
     temperature: Optional[str] = typer.Option(
-        None,
-        "--temperature",
-        metavar="T",
-        help="Sampling temperature, e.g. 0 or 0.7 (beats a role's) [env: CHATCLI_TEMPERATURE].",
+        None, "--temperature", metavar="T", help="Sampling temperature [env: CHATCLI_TEMPERATURE]."
     ),
     role: Optional[str] = typer.Option(
-        None,
-        "--role",
-        "-r",
-        metavar="NAME",
-        help="Start (or set) the thread with the role NAME: $XDG_CONFIG_HOME/chatcli/roles/NAME.toml or NAME.md (its prompt is kept with the thread; `chat roles` lists them).",
+        None, "--role", "-r", metavar="NAME", help="Start the thread with a role (see chat roles)."
     ),
     var: list[str] = typer.Option(
-        [], "--var", metavar="NAME=VALUE", help="Fill {NAME} in the system prompt: NAME=VALUE (kept; repeatable)."
+        [], "--var", metavar="NAME=VALUE", hidden=True, help="Fill {NAME} in the system prompt (kept; repeatable)."
     ),
     attach: list[str] = typer.Option(
-        [],
-        "--attach",
-        "-a",
-        metavar="FILE|URL",
-        help="Send FILE with the question: an image (PNG, JPEG, GIF, WebP) for vision models, or a text file; a http(s) URL is fetched: a page goes as its readable text (repeatable; up to 20 MB each).",
+        [], "--attach", "-a", metavar="FILE|URL", help="Send a file, image or web page with it."
     ),
     memory: Optional[Memory] = typer.Option(
         None,
         "--memory",
         metavar="trim|summary",
+        hidden=True,
         help="History beyond the context budget: left out (trim), or sent as a running summary [env: CHATCLI_MEMORY].",
     ),
-    local: bool = typer.Option(
-        False,
-        "--local",
-        help="Chat with the local model: started on this machine, no key or network [env: CHATCLI_LOCAL=1; needs the local extra: see above].",
-    ),
+    local: bool = typer.Option(False, "--local", help="A small model on this machine: no key, no network."),
     local_model: Optional[str] = typer.Option(
         None,
         "--local-model",
         metavar="PATH",
+        hidden=True,
         help="Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
     ),
     tools: Optional[str] = typer.Option(
-        None,
-        "--tools",
-        metavar="shell,files",
-        help="Turn on chat's built-in tools: shell (run a command here), files (read a file, list a directory). Every call is shown and asked about first [config: tools].",
+        None, "--tools", metavar="shell,files", help="Let the model run commands, read files (asked)."
     ),
     no_tools: bool = typer.Option(
-        False, "--no-tools", help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."
+        False, "--no-tools", hidden=True, help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."
     ),
-    yes: bool = typer.Option(
-        False,
-        "--yes",
-        "-y",
-        help="Approve every tool call of this run without asking, files outside this directory included (for scripts that trust their tools).",
-    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve every tool call of this run without asking."),
     sandbox: Optional[Sandbox] = typer.Option(
         None,
         "--sandbox",
         metavar="workspace|read-only|off",
+        hidden=True,
         help="Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; .git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap [env: CHATCLI_SANDBOX].",
     ),
     network: bool = typer.Option(
         False,
         "--network",
+        hidden=True,
         help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
     ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the answer as one JSON object (for scripts; one-shot only)."
-    ),
-    as_jsonl: bool = typer.Option(
-        False, "--jsonl", help="Stream the answer as JSON lines: token events, then a done object."
-    ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts)."),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines as it comes."),
+    db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", hidden=True, help=DB.help),
+    debug: bool = typer.Option(False, "--debug", hidden=True, help=DEBUG.help),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    help_all: bool = typer.Option(False, "--help-all", help="Show every option, and exit."),
 ) -> None:
     env = environment()
     json_output = None
@@ -286,6 +260,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             _refuse_a_mistyped_command(raw, env or Environment())
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+            if "--help-all" in args[1:]:  # every option, the rarer ones too
+                for param in command.params:
+                    param.hidden = False
+                args = ["ask", "--help"]
             command.main(args=args[1:], prog_name="chat")
         else:
             app(args=args, prog_name="chat")

@@ -55,7 +55,7 @@ def candidates(
         found = []
         for param in command.params:
             for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
-                if opt.startswith(incomplete) and not getattr(param, "hidden", False):
+                if opt.startswith(incomplete):  # the rarer options too (--help-all lists them)
                     found.append((opt, (getattr(param, "help", None) or "").split(". ")[0], "plain"))
         return found + ([("--help", "show the options", "plain")] if "--help".startswith(incomplete) else [])
     words = _positionals(command, rest)

@@ -21,6 +21,7 @@ from chatcli.app.worker_settings import flag, worker_config
 NOT_FOR_THE_WORKER = {
     "-h",
     "--help",
+    "--help-all",
     "--version",
     "--install-completion",
     "--show-completion",

@@ -1,12 +1,13 @@
-"""``chat serve``: the same threads and engine over HTTP (see chatcli.api.server and the README's "chat serve")."""
+"""``chat serve``: the same threads and engine over HTTP (see chatcli.api.server and docs/serve.md)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import stat
-from typing import List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import typer
 
@@ -117,20 +118,59 @@ def serve(settings: Settings, host: str, port: int, path: str | None, token: str
     from chatcli.api.server import create_app
     from chatcli.app.library_output import SERVE_LOG_CONFIG
 
-    listening = _unix_socket(path) if path else None
-    where = {"fd": listening.fileno()} if listening is not None else {"host": host, "port": port}
+    listening = _unix_socket(path) if path else _tcp_socket(host, port)  # bound before "listening" is said
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     config = uvicorn.Config(
-        create_app(settings, allowed, token), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on", **where
-    )
+        create_app(settings, allowed, token), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on",
+        fd=listening.fileno(), timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )  # fmt: skip
+    noted = _note_socket(path) if path else None
     say(environment().stderr, f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)\n")
+
+    def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # so that the socket and its note go, as after Ctrl-C
+        signal.signal(signum, leave)
     try:
         uvicorn.Server(config).run()
     finally:
-        if listening is not None:
-            listening.close()
+        listening.close()
+        if path:
             with contextlib.suppress(OSError):
-                os.unlink(path or "")
+                os.unlink(path)
+        if noted is not None:
+            with contextlib.suppress(OSError):
+                noted.unlink()
+
+
+def _note_socket(path: str) -> Any:
+    """Note the socket in chat's data directory, so that the shell tool's sandbox masks it (chatcli.tools.sandbox)."""
+    from chatcli.paths import listening_dir
+
+    note = listening_dir(environment().environ) / str(os.getpid())
+    try:
+        note.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(os.path.realpath(path))
+    except OSError:
+        return None
+    return note
+
+
+# Seconds a stopping server (SIGTERM, Ctrl-C) gives the answers running: then they are stopped, their partials kept.
+SHUTDOWN_GRACE = 3
+
+
+def _tcp_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or one line saying why not (the port is taken, say)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {why}", hint="choose another --port") from None
 
 
 def _unix_socket(path: str) -> socket.socket:

@@ -12,7 +12,7 @@ from chatcli.text import json_text, say
 
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
-UNPRICED = "no known price"
+UNPRICED, LOCAL = "no known price", "local, not priced"
 
 
 @app.command("stats")
@@ -45,7 +45,7 @@ def stats_command(
 def _money(tally: Any) -> str:
     """A dollars cell: one precision down the column (4 decimals, cents once a dollar is reached)."""
     if tally.cost_usd is None:
-        return UNPRICED if tally.unpriced else "-"
+        return (LOCAL if tally.local == tally.unpriced else UNPRICED) if tally.unpriced else "-"
     usd = tally.cost_usd
     shown = f"${usd:,.2f}" if usd >= 1 else "<$0.0001" if 0 < usd < 0.00005 else f"${usd:.4f}"
     return shown + (f" + {tally.unpriced} unpriced" if tally.unpriced else "")
@@ -90,10 +90,18 @@ def print_stats(report: Any, out: IO[str]) -> None:
         say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
         say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
-    if report.unpriced_models:
+    unknown = total.unpriced - total.local
+    if unknown:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
         say(
             out,
-            f"{total.unpriced} of the {total.answers:,} answers {'have' if total.unpriced > 1 else 'has'} no known "
+            f"{unknown} of the {total.answers:,} answers {'have' if unknown > 1 else 'has'} no known "
             f'price ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n',
+        )
+    if total.local:
+        models = ", ".join(neutralise(m) for m in sorted(report.local_models))
+        say(
+            out,
+            f"{total.local} of the {total.answers:,} answers {'are' if total.local > 1 else 'is'} from a local model, "
+            f'not priced ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can price it\n',
         )

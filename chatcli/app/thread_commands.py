@@ -185,7 +185,8 @@ def rm_command(
             if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
                 raise UsageError("nothing deleted")
         for thread_id in dict.fromkeys(ids):
-            await threads.delete(thread_id)
+            waiting = f"waiting for the answer being written on thread {thread_id} to end (Ctrl-C gives up)\n"
+            await threads.delete(thread_id, on_wait=lambda: say(environment().stderr, waiting))
             say(environment().stderr, f"deleted {thread_id}\n")
 
     guarded(debug, with_threads(action), {"db": db})

@@ -3,12 +3,17 @@
 ``boot()`` (started by chatcli.app.worker_client) detaches, imports what a one-shot needs, and
 listens on a unix socket in the user's private runtime directory. Each connection from a
 process of the same user (the kernel's word: SO_PEERCRED) brings ``chat``'s arguments,
-environment, umask and the caller's stdin, stdout, stderr and working directory as file
-descriptors. The worker forks; the child takes those descriptors as its own 0, 1 and 2, moves
-to that directory, takes that environment whole and runs ``chatcli.app.cli.main`` as a fresh
-process would, so terminals, pipes, --json, signals and exit codes are the real ones, and
-nothing of one call is left for the next (each child starts again from the worker's state).
-The worker tells the caller the child's pid (to forward signals to) and how it ended.
+environment, what the caller sees of its confinement, and the caller's stdin, stdout, stderr,
+working directory and job-control channel as file descriptors. The worker serves it only if the
+caller is confined exactly as the worker is (its namespaces, cgroups, limits, priorities,
+credentials, security state: chatcli.app.worker_confinement, from the kernel's /proc of the
+pid at the other end, pinned by SO_PEERPIDFD); else it refuses and the caller runs the normal
+way. It forks; the child takes those descriptors as its own 0, 1 and 2, moves to that
+directory, takes the caller's umask and that environment whole and runs ``chatcli.app.cli.main``
+as a fresh process would, so terminals, pipes, --json, signals and exit codes are the real ones,
+and nothing of one call is left for the next (each child starts again from the worker's state).
+The worker tells the caller the child's pid (to forward signals to, and to stop for Ctrl-Z:
+chatcli.app.worker_jobs) and how it ended.
 
 It stays single-threaded (a fork with another thread alive could copy a held lock), exits
 after ``idle`` seconds without a call, and retires when a caller's build differs from its own.
@@ -27,7 +32,8 @@ import time
 from typing import Any
 
 from chatcli.app.worker_child import run_child
-from chatcli.app.worker_client import SOCKET, build_id, peer_uid, receive, send
+from chatcli.app.worker_client import FDS, SOCKET, build_id, peer_uid, receive, send
+from chatcli.app.worker_confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
 # What a one-shot imports, loaded once here (chatcli.chat.session.load_engine adds the model stack).
@@ -130,19 +136,24 @@ class Worker:
             if peer_uid(conn) != os.getuid():
                 conn.close()  # another user: not a word
                 return
-            conn.settimeout(10)
-            header, fds = receive(conn, max_fds=4)
-            if header is not None and "control" in header:
-                send(conn, self._control(str(header["control"])))
-                conn.close()
-                return
-            refused = self._refusal(header, fds)
+            caller, pidfd = peer(conn)
+            try:
+                conn.settimeout(10)
+                header, fds = receive(conn, max_fds=FDS)
+                if header is not None and "control" in header:
+                    send(conn, self._control(str(header["control"])))
+                    conn.close()
+                    return
+                refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
+            finally:
+                if pidfd is not None:
+                    os.close(pidfd)  # (not for the child: it would pass to the answer's tools)
             if refused:
-                send(conn, {"refused": refused})
-                conn.close()
                 if refused == "stale":
                     self.stopping = True
-                    self.retire()  # before the caller looks for a worker again
+                    self.retire()  # before the caller, told, looks for a worker again
+                send(conn, {"refused": refused})
+                conn.close()
                 return
             assert header is not None
             self.idle = float(header.get("idle", self.idle))
@@ -152,6 +163,10 @@ class Worker:
                 run_child(
                     conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others)
                 )  # never returns
+            try:
+                os.setpgid(pid, pid)  # (the child does it too): its group exists before the caller signals it
+            except OSError:
+                pass
             send(conn, {"pid": pid})
             self.served += 1
             self.children[pid] = conn
@@ -175,16 +190,33 @@ class Worker:
         }  # fmt: skip
 
     def _refusal(self, header: dict[str, Any] | None, fds: list[int]) -> str | None:
-        if header is None or len(fds) != 4:
+        if header is None:
             return "bad request"
         if header.get("build") != self.build:
-            return "stale"
+            return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
+        if len(fds) != FDS:
+            return "bad request"
         if not same_loading(header.get("environ") or {}):
             return "environment"
         if len(self.children) >= MAX_CHILDREN:
             return "busy"
         if threading.active_count() != 1:  # a fork now could copy a lock held by that thread
             return "threads"
+        return None
+
+    @staticmethod
+    def _unlike(caller: int, pidfd: int | None, header: dict[str, Any]) -> str | None:
+        """Why the caller is not served as it is confined (None: it is confined as this worker is).
+
+        On success the header gets the caller's umask and pid as the kernel gives them, for the child.
+        """
+        if caller <= 0:
+            return "confinement"  # in a pid namespace this worker cannot see into
+        seen = describe(caller, io=True)
+        if not serves(describe(io=True), seen, caller, header.get("confinement")) or not still_there(caller, pidfd):
+            return "confinement"
+        assert seen is not None
+        header["umask"], header["caller"] = int(seen["umask"], 8), caller
         return None
 
     def _caller_left(self, poller: Any, fd: int) -> None:
@@ -194,6 +226,7 @@ class Worker:
                 poller.unregister(fd)
                 try:
                     os.killpg(pid, signal.SIGHUP)
+                    os.killpg(pid, signal.SIGCONT)  # as the kernel does for a stopped group its session left
                 except OSError:
                     pass
                 return
@@ -253,9 +286,15 @@ def boot() -> None:
     if os.path.basename(path) != SOCKET:
         raise SystemExit(f"chat worker: unexpected socket path {path}")
     warm_up()
-    worker = Worker(path, idle)  # listening from here on: the starter's connection waits in the backlog
-    if os.fork():
-        os._exit(0)  # the starter learns that the worker is up (or, by another exit, that it failed)
+    ready_r, ready_w = os.pipe()
+    if os.fork():  # the starter learns that the worker is up (or, by another exit, that it failed)
+        os.close(ready_w)
+        os._exit(0 if os.read(ready_r, 1) == b"1" else 1)
+    os.close(ready_r)
+    # Listening in this process, so that a caller's SO_PEERCRED and SO_PEERPIDFD name the worker itself.
+    worker = Worker(path, idle)
+    os.write(ready_w, b"1")
+    os.close(ready_w)
     worker.serve()
     sys.stderr.flush()
     os._exit(0)  # nothing to tear down: a heavy interpreter's shutdown would only keep the pid around

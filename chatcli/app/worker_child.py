@@ -3,7 +3,9 @@
 It takes the caller's stdin, stdout and stderr as its 0, 1 and 2, the caller's working directory,
 umask and environment (whole: nothing of the worker's or of an earlier call is left), resets the
 signals the worker handles, and runs ``chatcli.app.cli.main`` as a fresh process would, its
-atexit work included. It never returns into the worker's loop.
+atexit work included. Where those streams are the caller's controlling terminal, it uses them as
+a process of the caller's process group would (chatcli.app.worker_jobs.install: stopped, with the
+caller, for reading from the background). It never returns into the worker's loop.
 """
 
 from __future__ import annotations
@@ -34,36 +36,47 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     signal.set_wakeup_fd(-1)
     for fd in worker_fds:
         os.close(fd)
-    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_DFL)  # (the caller stops this group with the last three, or does not)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.setpgid(0, 0)  # the caller's Ctrl-C goes to this process and its tools' processes
     atexit._clear()
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
     os.fchdir(fds[3])
-    for fd in fds:
+    for fd in fds[:4]:
         os.close(fd)
+    os.set_inheritable(fds[4], False)  # the job-control channel: not for the tools' processes
+    from chatcli.app.worker_jobs import install
+
+    terminal = install(int(header["caller"]), fds[4])
     os.umask(int(header["umask"]))
     os.environ.clear()
     os.environ.update(header["environ"])
     time.tzset()
     _KEPT.extend((sys.stdin, sys.stdout, sys.stderr))  # the worker's: never closed by the collector here
-    sys.stdin = sys.__stdin__ = _text_stream(0, "r", line_buffering=False)
-    sys.stdout = sys.__stdout__ = _text_stream(1, "w", line_buffering=os.isatty(1))
-    sys.stderr = sys.__stderr__ = _text_stream(2, "w", line_buffering=True, errors="backslashreplace")
+    gated = terminal.fds if terminal is not None else set()
+    sys.stdin = sys.__stdin__ = _text_stream(0, "r", gated, line_buffering=False)
+    sys.stdout = sys.__stdout__ = _text_stream(1, "w", gated, line_buffering=os.isatty(1))
+    sys.stderr = sys.__stderr__ = _text_stream(2, "w", gated, line_buffering=True, errors="backslashreplace")
     sys.argv = ["chat", *header["argv"]]
 
 
 _KEPT: list[Any] = []
 
 
-def _text_stream(fd: int, mode: str, line_buffering: bool, errors: str | None = None) -> Any:
-    """A standard stream on ``fd`` as Python's start-up makes it (its encoding, the buffering for a terminal or not)."""
+def _text_stream(fd: int, mode: str, gated: set[int], line_buffering: bool, errors: str | None = None) -> Any:
+    """A standard stream on ``fd`` as Python's start-up makes it (its encoding, the buffering for a terminal or not).
+
+    On the caller's controlling terminal (``gated``), its reads and writes make the job-control checks first.
+    """
     import io
 
+    from chatcli.app.worker_jobs import GatedFile
+
     template = _KEPT[fd]
-    binary = io.open(fd, mode + "b", closefd=False)
+    raw = GatedFile(fd, mode, closefd=False) if fd in gated else io.FileIO(fd, mode, closefd=False)
+    binary = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
     return io.TextIOWrapper(
         binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=line_buffering
     )

@@ -3,7 +3,11 @@
 Standard library only. The run's own stdin, stdout and stderr (and working directory) are
 passed to the worker as file descriptors, so what the answer does with them is what a fresh
 ``chat`` would do. ``hand_over`` returns None whenever the worker cannot take the run before it
-has started it: the caller then runs the normal way.
+has started it: the caller then runs the normal way. That is also the way, without a word, when
+the worker is not confined exactly as this process is (chatcli.app.worker_confinement: then
+nothing of this run is sent to it), or when it finds this process confined otherwise than itself.
+While the answer runs, this process stands in for it before the shell and the terminal
+(signals, Ctrl-Z, fg and bg: chatcli.app.worker_jobs).
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import struct
 import sys
 from typing import Any, Mapping
 
+from chatcli.app.worker_confinement import alike, describe, peer
+from chatcli.app.worker_jobs import Forwarder
+
 SOCKET = "worker.sock"
 START_LOCK = "start.lock"
 LOG = "worker.log"
 START_TIMEOUT = 30.0  # the worker imports the whole stack before it listens
-# Signals the caller receives and the answer should: a terminal's Ctrl-C goes to the answer's
-# process group (its tools' processes too), as it would to a fresh chat's.
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
+FDS = 5  # a call's descriptors: stdin, stdout, stderr, the working directory, the job-control channel
 # Variables the worker keeps from the environment it starts in: nothing secret, only what decides
 # how Python and the libraries load (a call whose values differ is answered the normal way).
 WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "CHATCLI_LAZY_IMPORTS")
@@ -151,7 +156,12 @@ def start(directory: str, idle: float) -> socket.socket | None:
     import subprocess
 
     path = os.path.join(directory, SOCKET)
-    lock = os.open(os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        lock = os.open(
+            os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError:
+        return None  # a directory it cannot write to (a read-only sandbox): the normal way
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         sock = connect(path)  # another caller may have started it meanwhile
@@ -180,46 +190,29 @@ def start(directory: str, idle: float) -> socket.socket | None:
         os.close(lock)
 
 
-class Forwarder:
-    """Passes the signals the caller gets to the answer's process; those that come before it exists wait."""
-
-    def __init__(self) -> None:
-        self.pid: int | None = None
-        self.pending: list[int] = []
-        self.saved = {signum: signal.signal(signum, self) for signum in FORWARDED}
-
-    def __call__(self, signum: int, _frame: Any) -> None:
-        if self.pid is None:
-            self.pending.append(signum)
-            return
-        try:
-            if signum == signal.SIGINT:
-                os.killpg(self.pid, signum)
-            else:
-                os.kill(self.pid, signum)
-        except OSError:
-            pass
-
-    def started(self, pid: int) -> None:
-        self.pid = pid
-        for signum in self.pending:
-            self(signum, None)
-
-    def restore(self) -> None:
-        for signum, handler in self.saved.items():
-            signal.signal(signum, handler)
+def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:
+    """True if the worker at the other end of ``sock`` is confined as this process is (``me``)."""
+    pid, pidfd = peer(sock)
+    try:
+        return pid > 0 and alike(me, describe(pid))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def offer(
-    sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float
-) -> dict[str, Any] | None:
-    """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left."""
-    mask = os.umask(0o077)
-    os.umask(mask)
+    sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float, me: dict[str, str],
+    channel: int,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left.
+
+    ``me`` is what this process sees of its confinement (the worker compares it with the kernel's
+    word); ``channel`` is the child's end of the job-control channel.
+    """
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        header = {"build": build, "argv": argv, "environ": dict(environ), "umask": mask, "idle": idle}
-        send(sock, header, [0, 1, 2, cwd])
+        header = {"build": build, "argv": argv, "environ": dict(environ), "confinement": me, "idle": idle}
+        send(sock, header, [0, 1, 2, cwd, channel])
         return receive(sock)[0]
     except (OSError, ValueError):
         return None
@@ -241,16 +234,23 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int |
     if len(path.encode()) >= 108:  # what a unix socket's address can hold
         _warn(f"not using the worker: its socket path is too long ({path})")
         return None
+    me = describe()
     forwarder = Forwarder()
     try:
         for attempt in range(2):  # a stale or retiring worker is replaced once
             sock = connect(path) or start(directory, idle)
             if sock is None:
                 break
-            answer = offer(sock, argv, environ, build, idle)
+            if not confined_alike(sock, me):
+                sock.close()  # a worker confined otherwise (or started from such a place): the normal way
+                break
+            assert me is not None
+            forwarder.offering = True
+            answer = offer(sock, argv, environ, build, idle, me, forwarder.child_end.fileno())
             if answer is not None and "pid" in answer:
                 forwarder.started(int(answer["pid"]))
-                return finish(sock)
+                return finish(sock, forwarder)
+            forwarder.offering = False
             sock.close()
             if answer is not None and answer.get("refused") != "stale":
                 break  # the worker cannot do this one: the normal way, the worker kept
@@ -261,9 +261,10 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int |
     return None
 
 
-def finish(sock: socket.socket) -> int:
+def finish(sock: socket.socket, forwarder: Forwarder) -> int:
     """Wait for the answer's end and return its exit status; a death by signal is repeated on this process."""
     try:
+        forwarder.wait(sock)
         status, _ = receive(sock)
     except (OSError, ValueError):
         status = None

@@ -37,13 +37,17 @@ class TurnResult:
     waiting: list[ToolCall] = field(default_factory=list)
     # What the answer's model calls cost in US dollars (None: not priced), and the models of the
     # calls whose price is unknown (then the cost is unknown too: never a guess).
+    # ``local``: those of them that are local models, which no hosted price is taken for.
     cost_usd: float | None = None
     unpriced: list[str] = field(default_factory=list)
+    local: list[str] = field(default_factory=list)
 
-    def add_cost(self, usd: float | None, model: str | None) -> None:
+    def add_cost(self, usd: float | None, model: str | None, local: bool = False) -> None:
         """One model call's cost (chatcli.chat.pricing.Priced)."""
         if usd is None:
             self.unpriced.append(model or "the model")
+            if local:
+                self.local.append(model or "the model")
         else:
             self.cost_usd = round((self.cost_usd or 0.0) + usd, 10)
 

@@ -205,12 +205,16 @@ class ChatGraph:
 
     def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
         """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
-        from chatcli.chat.pricing import COST_KEY, Priced
+        from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY, Priced
 
         usage, name = getattr(reply, "usage_metadata", None), reply.response_metadata.get("model_name")
         if usage:  # an answer the server sent no counts for has no cost either
-            emit(Priced(self.pricer.cost(usage, name, asked), name or asked))
+            usd = self.pricer.cost(usage, name, asked)
+            local = usd is None and self.pricer.local(name, asked)
+            emit(Priced(usd, name or asked, local))
             reply.response_metadata[COST_KEY] = self.pricer.cost_of((usage, summary_usage), name, asked)
+            if local:
+                reply.response_metadata[UNPRICED_KEY] = LOCAL
 
     def after_model(self, state: ChatState) -> str:
         messages = state["messages"]

@@ -9,10 +9,18 @@ A model is matched by the name the server reported, then by the name chat asked 
 config.toml's ``[prices."NAME"]`` (letter case aside, or without a ``provider/`` prefix), and by
 genai-prices' own rules in its table (``gpt-4o-2024-08-06`` is gpt-4o; ``openai/gpt-4o`` is
 tried as gpt-4o at the provider openai). A model neither knows has no price: None, never a guess.
+
+A local model is never priced from the table, which holds what hosted providers charge: a model on an
+endpoint on this machine or a private network (``on_this_network``), the local model, and a model named
+as local models are (``local_name``: a GGUF file, an Ollama tag, a quantisation). Its price is unknown,
+said as "local", unless config.toml prices it.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -20,6 +28,9 @@ from typing import Any, Iterable, Mapping
 # On a stored answer's response_metadata: what its model call (and the summaries made for it) cost
 # in dollars, or None when the price is unknown.
 COST_KEY = "chatcli_cost_usd"
+# Beside it, LOCAL when the price is unknown because the model is local (not looked up in the table).
+UNPRICED_KEY = "chatcli_unpriced"
+LOCAL = "local"
 PER = 1_000_000  # config.toml's prices are per million tokens
 
 _loading = threading.Lock()
@@ -31,6 +42,7 @@ class Priced:
 
     usd: float | None
     model: str | None
+    local: bool = False  # unknown because the model is local (``Pricer.local``)
 
 
 def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -64,6 +76,71 @@ def _table_or_none() -> Any:
         return None
 
 
+# Names that only a machine or a private network resolves (RFC 6761, 6762, 8375, and common practice).
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".localdomain")
+# 100.64.0.0/10: carrier-grade NAT and overlay networks (Tailscale), not reachable from the internet.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+# An Ollama tag is any ``name:tag`` (``:latest``, ``:7b``, ``:8x7b``, ``:7b-instruct-q4_K_M``) but the
+# tags hosted providers give: OpenRouter's variants, Bedrock's versions (``-v1:0``), Replicate's hashes
+# and OpenAI's fine-tunes (``ft:BASE:ORG:SUFFIX:ID``). The quantisations of GGUF files (``-q4``,
+# ``-q4_k_m``, ``Q8_0``, ``iq2_xxs``, ``-gguf``, ``.gguf``) are local too.
+_HOSTED_TAGS = re.compile(r"free|beta|extended|thinking|online|nitro|floor|exacto|\d+|[0-9a-f]{32,}")
+_QUANTISED = re.compile(r"(^|[-_.:])(i?q[1-8](_[0-9a-z]{1,3})*|gguf)($|[-_.:])")
+
+
+def on_this_network(url: str | None) -> bool:
+    """Whether the endpoint ``url`` is on this machine or a private network, by its host's shape alone.
+
+    Loopback, private, link-local, shared (100.64/10) and unspecified addresses, IPv4 in any form
+    a resolver takes (``127.1``, ``0x7f.1``); localhost, a ``.local``, ``.internal``, ``.lan`` or
+    ``.home.arpa`` name, or a name of one label (``myserver``). Nothing is resolved: a name's shape decides.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url or "").hostname or "").partition("%")[0].rstrip(".").lower()
+    except ValueError:
+        return False
+    if not host:
+        return False
+    address = _address(host)
+    if address is None:
+        return host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address in _SHARED
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
+    )
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an IP address, the shorthand IPv4 forms (``127.1``, ``2130706433``, ``0177.0.0.1``) included."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fx.]+", host) and host[0].isdigit():
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def local_name(name: str) -> bool:
+    """Whether ``name`` names a local model: a GGUF file, an Ollama tag (``deepseek-r1:7b``), a quantisation."""
+    model = name.strip().lower()
+    if model.startswith("ft:"):
+        return False
+    base, colon, tag = model.rpartition("/")[2].partition(":")
+    return bool(base and colon and not _HOSTED_TAGS.fullmatch(tag)) or bool(_QUANTISED.search(model))
+
+
 def dollars(usd: float) -> str:
     """An amount as the usage line shows it: "$0.0012", "$1.25", "$0.000035"."""
     if usd >= 1:
@@ -74,11 +151,22 @@ def dollars(usd: float) -> str:
 
 
 class Pricer:
-    """Prices model calls: ``prices`` are config.toml's (Settings.prices), tried before the kept table."""
+    """Prices model calls: ``prices`` are config.toml's (Settings.prices), tried before the kept table.
 
-    def __init__(self, prices: Iterable[tuple[str, float, float, float]] = ()):
+    ``endpoint`` is the base URL the calls go to, and ``local`` says they go to the local model: either
+    way a model on this machine or a private network is priced by config.toml alone.
+    """
+
+    def __init__(
+        self, prices: Iterable[tuple[str, float, float, float]] = (), endpoint: str | None = None, local: bool = False
+    ):
         self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
+        self.local_endpoint = local or on_this_network(endpoint)
         self._warming: threading.Thread | None = None
+
+    def local(self, *names: str | None) -> bool:
+        """Whether calls to these models are local ones, which the kept table never prices."""
+        return self.local_endpoint or any(local_name(name) for name in names if name)
 
     def own_price(self, name: str) -> tuple[float, float, float] | None:
         """config.toml's price for ``name`` (letter case, and a ``provider/`` prefix, aside), or None."""
@@ -87,7 +175,7 @@ class Pricer:
     def warm(self, asked: str | None = None) -> None:
         """Start loading the kept table in the background (once), so the first price does not wait for it;
         not for a model config.toml prices (should the server name it otherwise, the table loads then)."""
-        if self._warming is None and not (asked and self.own_price(asked)):
+        if self._warming is None and not (asked and self.own_price(asked)) and not self.local(asked):
             self._warming = threading.Thread(target=_table_or_none, name="chatcli-prices", daemon=True)
             self._warming.start()
 
@@ -102,6 +190,8 @@ class Pricer:
             if own is not None:
                 (inp, cached, out), (p_in, p_out, p_cached) = counts, own
                 return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
+        if self.local(*tried):
+            return None  # the hosted providers' prices say nothing of what a local model costs
         for name in tried:
             found = self._kept(name, counts)
             if found is not None:

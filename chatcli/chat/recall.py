@@ -15,9 +15,11 @@ class UsageTotals:
     output_tokens: int
     answers: int
     uncounted: int
-    # Dollars of the answers with a known price (None: none has one), and the counted answers without one.
+    # Dollars of the answers with a known price (None: none has one), and the counted answers without
+    # one: ``local`` of them a local model's (chatcli.chat.pricing: never priced from the hosted prices).
     cost_usd: float | None = None
     unpriced: int = 0
+    local: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Recall:
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.chat.graph import SUMMARY_USAGE
-        from chatcli.chat.pricing import COST_KEY
+        from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY
         from chatcli.chat.request_history import add_usage
 
         messages = await self.messages()
@@ -81,10 +83,12 @@ class Recall:
             totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
         totals = totals or {}
         turns = sum(m.type == "human" for m in messages)
-        costs = [
-            answer.response_metadata.get(COST_KEY) for answer in answers if getattr(answer, "usage_metadata", None)
-        ]
+        priced = [answer.response_metadata for answer in answers if getattr(answer, "usage_metadata", None)]
+        costs = [meta.get(COST_KEY) for meta in priced]
         known = [usd for usd in costs if isinstance(usd, (int, float))]
+        local = sum(
+            meta.get(UNPRICED_KEY) == LOCAL and not isinstance(meta.get(COST_KEY), (int, float)) for meta in priced
+        )
         cost = round(sum(known), 10) if known else None
         return UsageTotals(
             turns,
@@ -94,4 +98,5 @@ class Recall:
             len(answers) - counted,
             cost,
             len(costs) - len(known),
+            local,
         )

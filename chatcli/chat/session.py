@@ -201,7 +201,7 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
-            pricer=Pricer(settings.prices),
+            pricer=Pricer(settings.prices, endpoint=endpoint, local=bool(settings.local)),
         )
         yield Engine(app, store, settings, budget, toolbox, listener)
 

@@ -3,10 +3,10 @@
 Read from what the threads hold, as ``/usage`` reads one thread: each answer's token counts (the
 summaries made for it included) and the cost stored with it (chatcli.chat.pricing.COST_KEY). An
 answer with counts and no stored price, or an unknown one, is counted as unpriced: its dollars are
-not made up. Days are local dates. An answer taken back (/undo, /retry) or in a deleted thread is
-no longer counted; an answer without counts (stopped before the server counted, or imported: an export
-keeps no counts) is not counted at all; the answers a forked thread shares with its original are
-counted once, in the older thread.
+not made up; those of a local model (never priced from the hosted prices) are told apart. Days are local
+dates. An answer taken back (/undo, /retry) or in a deleted thread is no longer counted; an answer without
+counts (stopped before the server counted, or imported: an export keeps no counts) is not counted at all;
+the answers a forked thread shares with its original are counted once, in the older thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatcli.chat.pricing import COST_KEY
+from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY
 from chatcli.chat.records import fields_of
 from chatcli.errors import UsageError
 
@@ -27,15 +27,17 @@ UNKNOWN = "(unknown)"
 
 @dataclass
 class Tally:
-    """Answers, their tokens and dollars; ``cost_usd`` sums the priced ones (None: none is), ``unpriced`` counts the others."""
+    """Answers, their tokens and dollars; ``cost_usd`` sums the priced ones (None: none is), ``unpriced``
+    counts the others, ``local`` those of them a local model gave (not in ``as_dict``: its unpriced answers)."""
 
     answers: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
     unpriced: int = 0
+    local: int = 0
 
-    def add(self, input_tokens: int, output_tokens: int, cost: Any, counted: bool) -> None:
+    def add(self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool = False) -> None:
         self.answers += 1
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
@@ -43,6 +45,7 @@ class Tally:
             self.cost_usd = round((self.cost_usd or 0.0) + cost, 10)
         elif counted:
             self.unpriced += 1
+            self.local += local
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,7 +68,8 @@ class Spending:
     by_thread: dict[str, Tally] = field(default_factory=dict)
     titles: dict[str, str | None] = field(default_factory=dict)
     unpriced_models: set[str] = field(default_factory=set)
-    # Answers counted already: an imported or forked thread holds copies of another's, paid for once.
+    local_models: set[str] = field(default_factory=set)  # a local model's answers: not priced
+    # Answers counted already: a forked thread holds copies of another's, paid for once.
     seen: set[str] = field(default_factory=set)
 
     def count(self, thread_id: str, message: Any) -> None:
@@ -90,10 +94,11 @@ class Spending:
             self.seen.add(m["id"])
         model = str(meta.get("model_name") or UNKNOWN)
         day = when.astimezone().date().isoformat() if when else UNKNOWN
+        local = meta.get(UNPRICED_KEY) == LOCAL
         for tally in (self.total, _row(self.by_day, day), _row(self.by_model, model), _row(self.by_thread, thread_id)):
-            tally.add(tokens_in, tokens_out, cost, counted)
+            tally.add(tokens_in, tokens_out, cost, counted, local)
         if counted and not isinstance(cost, (int, float)):
-            self.unpriced_models.add(model)
+            (self.local_models if local else self.unpriced_models).add(model)
 
     def as_dict(self) -> dict[str, Any]:
         """The report for ``--json``: days oldest first, models and threads by dollars then tokens."""

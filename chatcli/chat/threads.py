@@ -202,10 +202,15 @@ class Threads:
         await self.app.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
         await self.store.index.touch(thread_id, title, len(values["messages"]), model)
 
-    async def delete(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints, messages and index row."""
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None:
+        """Remove the thread's checkpoints, messages and index row, for good.
+
+        A turn running on it (in any process) is waited for, ``on_wait()`` said once: a delete in the
+        middle of an answer would have the answer's end write half the thread back.
+        """
         await self.transcript(thread_id)  # unknown ids are an error, not a silent no-op
-        await self.store.delete_thread(thread_id)
+        async with self.store.thread_lock(thread_id, on_wait):
+            await self.store.delete_thread(thread_id)
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         if not text.strip():

@@ -131,7 +131,7 @@ class TurnRunner:
         async with asyncio.timeout(None) as stall:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
-                    result.add_cost(data.usd, data.model)
+                    result.add_cost(data.usd, data.model, data.local)
                     continue
                 if mode == "custom":  # what the model and tools steps emit (chatcli.chat.events)
                     if isinstance(data, (ToolCall, ToolResult)):

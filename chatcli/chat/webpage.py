@@ -3,8 +3,10 @@
 The URL is the user's own; what the server sends is not trusted. So: a timeout for the connection, for each
 read and for the whole fetch; at most ``MAX_REDIRECTS`` redirects, each to http or https only (never file:
 or another scheme); the attachment cap on the body, told by Content-Length before anything is read and
-counted while reading (so an endless or decompressing body stops at the cap); a page that claims to be text
-but holds NUL bytes is refused; the title is shown on one line with terminal controls made visible.
+counted while reading, on the bytes as they came and as they decode (chatcli.chat.content_coding: gzip and
+deflate only, decoded a step at a time, so an endless body or a decompression bomb stops at the cap); a
+page that claims to be text but holds NUL bytes is refused; the title is shown on one line with terminal
+controls made visible; a page too big to convert to text in a few seconds is refused (html_text).
 HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are honoured (httpx, which the OpenAI client loads anyway).
 
 An HTML page goes as readable Markdown (chatcli.chat.html_text), named by its title and URL; other text as
@@ -14,11 +16,11 @@ it is, named by its URL; a PNG, JPEG, GIF or WebP image as an image. Whatever fa
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 from chatcli.chat import attachments
 from chatcli.chat.attachments import IMAGES, Attachment, image_type, is_url, read_attachment
+from chatcli.chat.content_coding import ACCEPT_ENCODING, Decoder, OverCap, Undecodable
 from chatcli.errors import UsageError
 from chatcli.text import neutralise
 
@@ -91,7 +93,7 @@ async def fetch_attachment(url: str) -> Attachment:
 async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | None, bytes]:
     """``(final URL, content type, charset, body)``, redirects followed by hand so that each is checked."""
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     async with httpx.AsyncClient(timeout=timeout, headers=headers, trust_env=True, follow_redirects=False) as client:
         target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -107,7 +109,11 @@ async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | N
                     raise _failed(shown, f"HTTP {response.status_code} {response.reason_phrase}")
                 kind, charset = _content_type(response.headers.get("content-type", ""))
                 _check_before_reading(shown, kind, response.headers.get("content-length"))
-                data = await _read_capped(response, shown)
+                try:
+                    decoder = Decoder(response.headers.get("content-encoding"), attachments.MAX_BYTES)
+                except Undecodable as exc:
+                    raise _refused(shown, str(exc)) from None
+                data = await _read_capped(response, decoder, shown)
                 return str(response.url), kind, charset or response.charset_encoding, data
         raise _failed(shown, f"more than {MAX_REDIRECTS} redirects")
 
@@ -140,14 +146,17 @@ def _too_big(url: str, size: int | None = None) -> Refused:
     )
 
 
-async def _read_capped(response: Any, url: str) -> bytes:
-    """The body (decompressed), stopped one chunk past the cap: an endless page is not read to its end."""
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > attachments.MAX_BYTES:
-            raise _too_big(url)
-        chunks.append(chunk)
+async def _read_capped(response: Any, decoder: Decoder, url: str) -> bytes:
+    """The body (decoded), stopped at the cap, as it came and as it decodes: an endless page is not read
+    to its end, and a bomb is not decoded past it."""
+    chunks = []
+    try:
+        async for raw in response.aiter_raw():
+            chunks.extend(decoder.feed(raw))
+    except OverCap:
+        raise _too_big(url) from None
+    except Undecodable as exc:
+        raise _refused(url, str(exc)) from None
     return b"".join(chunks)
 
 
@@ -174,24 +183,18 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
     ):
         what = f"binary data, though it says {kind}" if kind not in _SNIFFED else "binary data"
         raise _refused(url, f"it holds {what}: chat attaches web pages, text and {IMAGES} images")
-    from chatcli.chat.html_text import decode
+    from chatcli.chat.html_text import Unconvertible, convert, decode, too_large
 
+    refused = too_large(len(data)) if html else None
+    if refused is not None:  # said before the page is even decoded
+        raise _refused(url, str(refused))
     text = decode(data, charset)
     if not html:
         return Attachment(url, kind if kind not in _SNIFFED else "text/plain", text.encode("utf-8"), url)
-    title, body = await _convert(text)
+    try:
+        title, body = await convert(text, url)
+    except Unconvertible as exc:
+        raise _refused(url, str(exc)) from None
     if not body:
         raise _refused(url, "the page has no readable text (it may need JavaScript)")
     return Attachment(title or url, "text/markdown", body.encode("utf-8"), url)
-
-
-async def _convert(html: str) -> tuple[str, str]:
-    """The page's title and text, converted in a thread (a big page takes seconds) that Ctrl-C stops."""
-    from chatcli.chat.html_text import page_text
-
-    stop = threading.Event()
-    try:
-        return await asyncio.to_thread(page_text, html, stop)
-    except asyncio.CancelledError:
-        stop.set()
-        raise

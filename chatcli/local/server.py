@@ -33,7 +33,7 @@ LOG_NAME = "local-server.log"
 # Signals that mean the server crashed rather than was stopped from outside.
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT})
 # llama.cpp compiled for a portable CPU baseline, without the vision library chat does not use:
-# its default native build crashes in VMs that advertise AVX-512/AMX (see the README).
+# its default native build crashes in VMs that advertise AVX-512/AMX (see docs/local-model.md).
 BUILD_FLAGS = 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"'
 
 

@@ -10,6 +10,7 @@ the full way instead (``open_store``): that creates and migrates it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,11 +30,23 @@ class LightStore:
 
     saver = None
 
-    def __init__(self, name: str, index: Any, guard: Guard, reclaim: Callable[[], Awaitable[None]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        index: Any,
+        guard: Guard,
+        reclaim: Callable[[], Awaitable[None]] | None = None,
+        lock: Callable[..., Any] | None = None,
+    ):
         self.name = name
         self.index = index
         self.guard = guard
         self._reclaim = reclaim
+        self._lock = lock
+
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
+        """The lock a turn on ``thread_id`` holds (another process's turn is waited for)."""
+        return self._lock(thread_id, on_wait) if self._lock is not None else contextlib.nullcontext()
 
     def tell_waits(self, note: Callable[[str], None]) -> None:
         """Say through ``note`` when an operation waits for a database another program holds."""
@@ -92,7 +105,12 @@ async def _light_sqlite(path: Path) -> AsyncIterator[LightStore]:
     try:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         lock = asyncio.Lock()
-        yield LightStore(str(path), SqliteThreadIndex(conn, lock, guard), guard, lambda: reclaim_space(conn, lock))
+        from chatcli.store.sqlite import file_thread_lock
+
+        yield LightStore(
+            str(path), SqliteThreadIndex(conn, lock, guard), guard, lambda: reclaim_space(conn, lock),
+            lambda thread_id, on_wait: file_thread_lock(path, thread_id, on_wait),
+        )  # fmt: skip
     finally:
         await conn.close()
 
@@ -128,7 +146,10 @@ async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
     guard = Guard(name, (psycopg.Error,), reason=lambda exc: reason(exc, url), hint="check the server and --db")
     try:
         ready = await guard.run(lambda: _postgres_ready(conn))
-        yield LightStore(name, PostgresThreadIndex(conn, asyncio.Lock(), guard), guard) if ready else None
+        from chatcli.store.postgres import server_thread_lock
+
+        locked = lambda thread_id, on_wait: server_thread_lock(url, thread_id, on_wait)  # noqa: E731
+        yield LightStore(name, PostgresThreadIndex(conn, asyncio.Lock(), guard), guard, lock=locked) if ready else None
     finally:
         await conn.close()
 

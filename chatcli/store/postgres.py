@@ -26,7 +26,7 @@ from typing import Any
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
-from chatcli.store.postgres_driver import connect, import_driver, reason, redact_url
+from chatcli.store.postgres_driver import connect, import_driver, import_psycopg, reason, redact_url
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
@@ -55,7 +55,7 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
     try:
         yield
     finally:
-        psycopg, _ = import_driver()
+        psycopg = import_psycopg()  # the driver alone: a light command (chat rm) loads no checkpointer
         try:
             await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
         except psycopg.OperationalError:
@@ -80,6 +80,19 @@ async def read_threads(url: str) -> list[ThreadInfo]:
     finally:
         await conn.close()
     return [ThreadInfo(*row) for row in rows]
+
+
+@asynccontextmanager
+async def server_thread_lock(
+    dsn: str, thread_id: str, on_wait: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
+    """The lock a turn on ``thread_id`` holds on the server at ``dsn``, on a connection of its own (see thread_lock)."""
+    conn = await connect(dsn)
+    try:
+        async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
+            yield
+    finally:
+        await conn.close()
 
 
 def _turn_key(thread_id: str) -> int:
@@ -140,12 +153,8 @@ class PostgresStore(SaverStore):
         The lock lives on a connection of its own, closed afterwards: neither a cancelled wait
         nor a killed process can leave the thread locked (the server drops a closed session's locks).
         """
-        conn = await connect(self.dsn)
-        try:
-            async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
-                yield
-        finally:
-            await conn.close()
+        async with server_thread_lock(self.dsn, thread_id, on_wait):
+            yield
 
     async def close(self) -> None:
         await self.conn.close()

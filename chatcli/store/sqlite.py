@@ -114,6 +114,11 @@ def read_threads(db: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
+def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
+    """The lock a turn on ``thread_id`` holds in the database file ``db``, across processes (see thread_lock)."""
+    return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)
+
+
 @asynccontextmanager
 async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
     """Hold byte ``slot`` of ``<db>.lock`` (a POSIX lock: released if the process dies), polling (so waiting stays cancellable)."""
@@ -159,7 +164,7 @@ class SqliteStore(SaverStore):
         self.check_file()
         slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
         async with self._slots.setdefault(slot, asyncio.Lock()):
-            async with _byte_lock(self.path, slot, on_wait):
+            async with file_thread_lock(self.path, thread_id, on_wait):
                 yield
 
     def check_file(self) -> None:

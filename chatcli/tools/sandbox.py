@@ -4,7 +4,8 @@
 private /tmp; ``.git`` and chat's own config, data and cache directories stay read-only even inside
 the working directory. ``read-only``: no writes but the private /tmp. Both hide the user's
 runtime directories (``$XDG_RUNTIME_DIR``, ``/run/user/UID``, chat's own under ``$TMPDIR``),
-where chat's warm worker and the session's agents listen, behind empty ones; get their own
+where chat's warm worker and the session's agents listen, behind empty ones, and put /dev/null in
+the place of any ``chat serve --socket`` elsewhere; get their own
 network namespace (no network unless ``network`` is on), PID, IPC and UTS namespaces
 (whatever the command leaves running ends with it), a session of their own (no terminal to
 push keys into), die with chat, and run with no capabilities, even for root, and
@@ -56,6 +57,26 @@ def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
     return Policy(settings.sandbox, settings.network, _real(places), _real(files), runtime_places(environ))
+
+
+def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The unix sockets a running ``chat serve --socket`` listens on, wherever they are (see chatcli.paths)."""
+    from chatcli.paths import listening_dir
+
+    found = []
+    try:
+        notes = list(listening_dir(environ).iterdir())
+    except OSError:
+        return []
+    for note in notes:
+        try:
+            os.kill(int(note.name), 0)  # a server that is gone left its note: not masked, not a concern
+            path = note.read_text(encoding="utf-8").strip()
+        except (ValueError, OSError):
+            continue
+        if os.path.isabs(path) and os.path.exists(path):
+            found.append(path)
+    return found
 
 
 def runtime_places(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -156,6 +177,7 @@ def bwrap_argv(
     read_only: Sequence[str],
     command: str,
     hidden: Sequence[str] = (),
+    masked: Sequence[str] = (),
 ) -> list[str]:
     """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``mode``."""
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -166,6 +188,8 @@ def bwrap_argv(
     if mode == "workspace":
         for path in read_only:
             argv += ["--ro-bind", path, path]
+    for path in masked:  # a chat serve socket outside them: /dev/null in its place (a connection is refused)
+        argv += ["--ro-bind-try", "/dev/null", path]
     if not network:
         argv.append("--unshare-net")
     # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell. As root it
@@ -183,7 +207,8 @@ def command_argv(command: str, policy: Policy | None = None, workdir: Path | Non
         return [SHELL, "-c", command]  # the approval block said so
     workdir = Path.cwd() if workdir is None else workdir
     read_only = read_only_inside(workdir, policy)
-    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only, command, policy.hidden)
+    masked = [p for p in served_sockets() if not any((p + "/").startswith(h + "/") for h in (*policy.hidden, "/tmp"))]
+    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only, command, policy.hidden, masked)
 
 
 def describe(policy: Policy | None = None, workdir: Path | None = None) -> str:

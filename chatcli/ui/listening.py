@@ -1,64 +1,22 @@
-"""What every output does with a turn's events (chatcli.chat.events): each to a method of its own, and the approval question."""
+"""What every output of the terminal and the pipe does with a turn's events (chatcli.chat.routing), and the
+approval question."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatcli.chat.events import (
-    Decision,
-    End,
-    Notice,
-    Progress,
-    Start,
-    Thinking,
-    Token,
-    ToolCall,
-    ToolResult,
-    TurnEvent,
-    TurnResult,
-    refuse,
-)
+from chatcli.chat.events import Decision, ToolCall, refuse
+from chatcli.chat.routing import Router
 
 
-class Listening:
-    """What every output does with a turn's events: each to its own method, and the approval question.
+class Listening(Router):
+    """A terminal's or a pipe's output: the events routed (chatcli.chat.routing), and the approval question.
 
     ``approver`` (a chatcli.ui.approval.TerminalApprover) asks about tool calls when there is a
-    terminal to ask in; without one, calls that need approval are refused. ``thread_note``, if
-    set, is said once when a turn's question has made a new thread ("{id}" is its id).
+    terminal to ask in; without one, calls that need approval are refused.
     """
 
     approver: Any = None
-    thread_note: str | None = None
-    _running: str | None = None  # the tool call running now, to say what a stop cut short
-
-    def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, Token):
-            self.token(event.text)
-        elif isinstance(event, Thinking):
-            self.thinking(event.text)
-        elif isinstance(event, ToolCall):
-            self._running = event.label or event.name
-            self.tool_call(event)
-        elif isinstance(event, Progress):
-            self.progress(event)
-        elif isinstance(event, ToolResult):
-            self._running = None
-            self.tool_result(event)
-        elif isinstance(event, Notice):
-            (self.warn if event.warn else self.note)(event.text)
-        elif isinstance(event, Start):
-            self.start_reply(event)
-            if event.created and self.thread_note:
-                self.note(self.thread_note.format(id=event.thread_id))
-                self.thread_note = None
-        elif isinstance(event, End):
-            if event.result.interrupted == "cancelled":
-                self.abort("cancelled")
-            elif event.result.interrupted == "error":
-                self.abort(None)  # the error line says what was kept
-            else:
-                self.end_reply(event.result)
 
     async def approve(self, call: ToolCall) -> Decision:
         if self.approver is None or not self.approver.can_ask():
@@ -66,45 +24,8 @@ class Listening:
         self.asking(call)
         return await self.approver(call)
 
-    def start_reply(self, start: Start) -> None:
-        """A reply begins."""
-
-    def token(self, text: str) -> None:
-        """The next piece of the reply."""
-
-    def thinking(self, text: str) -> None:
-        """The next piece of a reasoning model's thinking: shown in a terminal only."""
-
-    def tool_call(self, call: ToolCall) -> None:
-        """A call starts to run."""
-
-    def progress(self, event: Progress) -> None:
-        """A call still runs (each second, and when the tool tells how far it got): shown live in a terminal."""
-
-    def tool_result(self, result: ToolResult) -> None:
-        """A call ended (ran, failed or was refused)."""
-
     def asking(self, call: ToolCall) -> None:
         """The user is about to be asked about ``call``: show it."""
         from chatcli.ui.toolblocks import call_block
 
         self.note(call_block(call))
-
-    def end_reply(self, result: TurnResult) -> None:
-        """The reply streamed to its end (``result.interrupted`` says if it is incomplete)."""
-
-    def abort(self, reason: str | None) -> None:
-        """The reply stopped early: "cancelled" (Ctrl-C), or None (a failure, reported apart)."""
-
-    def note(self, text: str) -> None:
-        raise NotImplementedError
-
-    def warn(self, text: str) -> None:
-        raise NotImplementedError
-
-    def _stopped(self) -> str:
-        """The line for a reply stopped by Ctrl-C (or a signal): what was stopped, what the thread keeps."""
-        running, self._running = self._running, None
-        if running:
-            return f"stopped: the tool call {running} was cancelled (the thread keeps it as cancelled, with everything before it)"
-        return "stopped: the partial answer is kept in the thread"

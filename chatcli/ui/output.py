@@ -62,11 +62,15 @@ def usage_line(result: TurnResult) -> str | None:
 
 
 def cost_part(result: TurnResult) -> str | None:
-    """ "$0.0012", or "price unknown (MODEL)" when a call's model has no price; None when nothing was priced."""
+    """ "$0.0012", or "price unknown (MODEL)" when a call's model has no price ("not priced: local (MODEL)"
+    for a local one); None when nothing was priced."""
     from chatcli.chat.pricing import dollars
 
     if result.unpriced:
-        return f"price unknown ({', '.join(dict.fromkeys(result.unpriced))})"
+        local = list(dict.fromkeys(result.local))
+        hosted = [name for name in dict.fromkeys(result.unpriced) if name not in local]
+        said = [f"price unknown ({', '.join(hosted)})"] if hosted else []
+        return " · ".join(said + ([f"not priced: local ({', '.join(local)})"] if local else []))
     return dollars(result.cost_usd) if result.cost_usd is not None else None
 
 

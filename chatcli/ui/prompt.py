@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
@@ -23,7 +23,7 @@ from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
 from chatcli.ui.reply import ask_line, left_unanswered, resume_pending
-from chatcli.ui.signals import ctrl_c_cancels, on_stop_signals
+from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 
 _PROMPT_FIRST = 0.05  # seconds
@@ -73,6 +73,7 @@ class Repl:
     output: Output
     settings: Settings
     debug: bool = False
+    ctrl_c: CtrlC = field(default_factory=CtrlC)  # what Ctrl-C stops, from the first prompt to the last
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
     current: asyncio.Task | None = None
     received: int | None = None
@@ -112,7 +113,7 @@ async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]
 
     task = asyncio.create_task(run())
     repl.current = task
-    with ctrl_c_cancels(task):
+    with repl.ctrl_c.cancels(task):
         try:
             return await task
         except asyncio.CancelledError:
@@ -254,12 +255,13 @@ async def run_repl(
     async with AsyncExitStack() as stack:
         setup = replace(setup, announce=info is None and not named)
         loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, AbovePrompt(session, output)))
-        repl = Repl(loading, output, settings, debug)
+        repl = Repl(loading, output, settings, debug, CtrlC(session))
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
         stack.enter_context(
             on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
         )
+        stack.enter_context(on_stop_signals(repl.ctrl_c, (signal.SIGINT,)))
         stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
         try:
             if resumed:
@@ -268,8 +270,11 @@ async def run_repl(
             while repl.received is None:
                 try:
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
+                    repl.ctrl_c.early = False  # Ctrl-C from now on is for this prompt's line (raw: a key)
                     text = await session.prompt_async(
-                        lambda: mode_mark(session) + _prompt_text(loading, waiting), default=repl.next_input
+                        lambda: mode_mark(session) + _prompt_text(loading, waiting),
+                        default=repl.next_input,
+                        handle_sigint=False,
                     )
                     repl.next_input = ""
                 except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -46,14 +46,34 @@ class StopOnSignal:
         # Later signals: the partial answer is being saved; stopping that would lose it.
 
 
-@contextlib.contextmanager
-def ctrl_c_cancels(task: asyncio.Task) -> Iterator[None]:
-    """While the block runs, Ctrl-C (SIGINT) cancels ``task`` instead of raising KeyboardInterrupt."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+class CtrlC:
+    """Ctrl-C (SIGINT) for a whole prompt session: it cancels the work of the line taken last.
+
+    The terminal gives Ctrl-C back as a signal the moment the prompt hands a line over, while the
+    prompt is still closing: a Ctrl-C then cancels that line's work as it begins. At a prompt
+    reading keys Ctrl-C is a key (the terminal is raw); a SIGINT sent from elsewhere is that key.
+    """
+
+    def __init__(self, session: Any = None):
+        self.session = session
+        self.task: asyncio.Task | None = None
+        self.early = False  # pressed after the prompt took the line, before its work began
+
+    def __call__(self, signum: int) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        elif self.session is not None and self.session.app.is_running:
+            self.session.app.exit(exception=KeyboardInterrupt())
+        else:
+            self.early = True
+
+    @contextlib.contextmanager
+    def cancels(self, task: asyncio.Task) -> Iterator[None]:
+        """While the block runs, Ctrl-C cancels ``task`` (at once, if it was pressed as the prompt closed)."""
+        self.task = task
+        if self.early:
+            task.cancel()
+        try:
+            yield
+        finally:
+            self.task, self.early = None, False

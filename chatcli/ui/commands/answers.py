@@ -87,9 +87,13 @@ async def _usage(ctx: Context, arg: str) -> None:
     )
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
-    if used.unpriced:  # said, never guessed: the sum above leaves them out
+    if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
         ctx.output.note(
-            f"{used.unpriced} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)"
+            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)"
+        )
+    if used.local:
+        ctx.output.note(
+            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; config.toml [prices] can price it)"
         )
 
 

@@ -1,0 +1,51 @@
+"""JSON as the command line writes it, and every error `chat serve` answers as the documented object, ``{"error": {"message", "exit_code"}}``.
+
+FastAPI's own answers (a request body that does not validate: 422 ``{"detail": [...]}``; a path
+that is no route: 404 ``{"detail": "Not Found"}``) become that object too: a body that does not
+validate is a usage error (400), as a wrong flag is at the command line, naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse as _StarletteJSON
+from starlette.exceptions import HTTPException
+
+from chatcli.text import json_text
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON as the command line writes it: what a terminal could act on (C1 controls, U+2028...) as \\uXXXX."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def error(message: str, status: int, exit_code: int = 2) -> Any:
+    return JSONResponse({"error": {"message": message, "exit_code": exit_code}}, status)
+
+
+def field_problem(errors: list[dict[str, Any]]) -> str:
+    """The first validation error in words: "body.content: Field required", "body.modle: not a field"."""
+    if not errors:
+        return "the request is not valid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "the body"
+    if first.get("type") == "extra_forbidden":
+        return f"{where}: not a field of this request (a typo?)"
+    return f"{where}: {first.get('msg', 'not valid')}"
+
+
+def install(app: FastAPI) -> None:
+    """Make FastAPI's own errors the documented error object."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Any:
+        return error(field_problem(list(exc.errors())), 400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> Any:
+        return error(str(exc.detail), exc.status_code)

@@ -1,0 +1,275 @@
+"""Signals and job control through the warm worker: Ctrl-C, Ctrl-Z, ``fg`` and ``bg`` as without it.
+
+The shell and the terminal see only the caller (``chat`` as started, in the terminal's
+foreground process group); the answer runs in a child of the worker, in a process group of its
+own in a session without a terminal, where the kernel neither sends it the terminal's signals
+nor stops it for using the terminal from the background. So the caller stands in for it:
+
+- the signals it gets go to the answer (Ctrl-C to the answer's process group, as to a fresh
+  chat's); those that come before the answer exists wait for it;
+- Ctrl-Z (SIGTSTP) stops the answer's process group, then the caller, which the shell reports;
+  continued (``fg``, ``bg``), the caller continues the answer;
+- the child makes the kernel's checks for the caller's controlling terminal itself
+  (``install``): reading it, changing its modes, or writing to it with ``stty tostop`` while the
+  caller is not in the foreground asks the caller (over a channel of their own) to stop as the
+  kernel would stop a process that did: the answer's group and the caller with SIGTTIN or
+  SIGTTOU (the shell says "Stopped (tty input)"). Continued, the child checks again. Where the
+  kernel would not stop the process (the caller ignores SIGTTIN or SIGTTOU, or its process group
+  is orphaned) the read fails with EIO and the write goes through, as they would.
+
+Standard library only: the caller's side runs before chat is imported.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import select
+import signal
+import socket
+import time
+from typing import Any
+
+# Signals the caller receives and the answer should.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
+READ, WRITE, MODE = b"I", b"O", b"M"  # the child's requests: to read the terminal, to write, to change its modes
+GO, PASS, EIO = b"g", b"p", b"e"  # the caller's answers: check again, go ahead, fail with EIO
+STOP_WAIT = 1.0  # seconds the caller waits for the answer to have stopped before it stops itself
+
+
+def terminal_state(pid: int | str) -> tuple[int, bool] | None:
+    """Process ``pid``'s controlling terminal (its device number, 0: none) and whether its group is in the foreground."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the name: the state is field 3, pgrp 5, tty_nr 7, tpgid 8.
+    return int(fields[4]), fields[2] == fields[5]
+
+
+def _state(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+class Forwarder:
+    """The caller's stand-in work while its answer runs in the worker (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.offering = False  # the call is on its way: an answer may be running, its pid not yet known
+        self.suspended = False  # Ctrl-Z then: kept until the pid is known (or the call refused)
+        self.continued = 0
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.ignored = {
+            s for s in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+            if s in blocked or signal.getsignal(s) == signal.SIG_IGN
+        }  # fmt: skip
+        handled = [*FORWARDED, signal.SIGCONT, *([] if signal.SIGTSTP in self.ignored else [signal.SIGTSTP])]
+        self.saved = {signum: signal.signal(signum, self) for signum in handled}
+        self.channel, self.child_end = socket.socketpair()  # the child's end goes with the call
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        if signum == signal.SIGCONT:
+            self.continued += 1
+            self._to_answer(signal.SIGCONT)
+        elif signum == signal.SIGTSTP:
+            if self.pid is None and self.offering:
+                self.suspended = True
+            else:
+                self._stop(signum)  # (before the call is sent: this process alone)
+        elif self.pid is None:
+            self.pending.append(signum)
+        elif signum == signal.SIGINT:
+            self._to_answer(signum)
+        else:
+            try:
+                os.kill(self.pid, signum)
+            except OSError:
+                pass
+
+    def started(self, pid: int) -> None:
+        self.pid = pid
+        for signum in self.pending:
+            self(signum, None)
+        if self.suspended:
+            self._stop(signal.SIGTSTP)
+
+    def restore(self) -> None:
+        """The caller's own signal handling again; a Ctrl-Z that came before any answer started stops it now."""
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+        self.channel.close()
+        self.child_end.close()
+        if self.suspended and self.pid is None:
+            os.kill(os.getpid(), signal.SIGTSTP)
+
+    def wait(self, sock: socket.socket) -> None:
+        """Until the worker has something to say on ``sock``; meanwhile, answer the child's asking for the terminal."""
+        self.child_end.close()
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(self.channel, select.POLLIN)
+        while True:
+            for fd, _event in poller.poll():
+                if fd == sock.fileno():
+                    return
+                try:
+                    request = self.channel.recv(1)
+                    if request:
+                        self.channel.sendall(self._terminal(request))
+                        continue
+                except OSError:
+                    pass
+                poller.unregister(self.channel)  # the answer has closed its end
+
+    def _terminal(self, request: bytes) -> bytes:
+        """What the kernel would do with a process of the caller's group using the terminal from the background."""
+        signum = signal.SIGTTIN if request == READ else signal.SIGTTOU
+        if signum in self.ignored:
+            return EIO if signum == signal.SIGTTIN else PASS
+        state = terminal_state("self")
+        if state is None or state[1]:
+            return GO  # in the foreground again meanwhile
+        return GO if self._stop(signum) else EIO  # not stopped: an orphaned process group
+
+    def _to_answer(self, signum: int) -> None:
+        if self.pid is not None:
+            try:
+                os.killpg(self.pid, signum)
+            except OSError:
+                pass
+
+    def _stop(self, signum: int) -> bool:
+        """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued it."""
+        self._to_answer(signum)
+        deadline = time.monotonic() + STOP_WAIT
+        while self.pid is not None and time.monotonic() < deadline:
+            state = _state(self.pid)
+            if state is None or state in (b"T", b"t", b"Z", b"X"):
+                break
+            time.sleep(0.001)
+        before = self.continued
+        previous = signal.signal(signum, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signum)  # stopped here until continued (SIGCONT is handled before this returns)
+        finally:
+            signal.signal(signum, previous)
+        self._to_answer(signal.SIGCONT)
+        return self.continued != before
+
+
+# ----------------------------------------------------------------------------- the child's side
+
+
+class Terminal:
+    """In the worker's child: the kernel's job-control checks for the caller's controlling terminal."""
+
+    def __init__(self, caller: int, channel: int, fds: set[int]) -> None:
+        self.caller, self.channel, self.fds = caller, channel, fds
+
+    def check(self, fd: Any, kind: bytes) -> None:
+        """Before ``kind`` on ``fd``: wait (stopped, with the caller) until the caller's group is in the foreground."""
+        if not isinstance(fd, int):
+            fd = fd.fileno()
+        if fd not in self.fds or (kind == WRITE and not _tostop(fd)):
+            return
+        while True:
+            state = terminal_state(self.caller)
+            if state is None or state[1]:
+                return
+            try:
+                _write(self.channel, kind)
+                answer = _read(self.channel, 1)
+            except OSError:
+                answer = b""
+            if answer == PASS:
+                return
+            if answer != GO:
+                if kind == MODE:
+                    import termios
+
+                    raise termios.error(errno.EIO, os.strerror(errno.EIO))
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def _tostop(fd: int) -> bool:
+    import termios
+
+    try:
+        return bool(termios.tcgetattr(fd)[3] & termios.TOSTOP)
+    except termios.error:
+        return False
+
+
+_read, _write = os.read, os.write
+_installed: list[Terminal] = []
+
+
+class GatedFile(io.FileIO):
+    """A standard stream's file on the caller's controlling terminal: each read and write checked first (``install``)."""
+
+    def readinto(self, buffer: Any) -> Any:
+        _installed[0].check(self.fileno(), READ)
+        return super().readinto(buffer)
+
+    def read(self, size: int = -1) -> Any:
+        _installed[0].check(self.fileno(), READ)
+        return super().read(size)
+
+    def readall(self) -> Any:
+        _installed[0].check(self.fileno(), READ)
+        return super().readall()
+
+    def write(self, data: Any) -> Any:
+        _installed[0].check(self.fileno(), WRITE)
+        return super().write(data)
+
+
+def install(caller: int, channel: int) -> Terminal | None:
+    """Make the checks for the caller's controlling terminal, on this child's 0, 1 and 2 that are that terminal."""
+    import stat
+    import termios
+
+    state = terminal_state(caller)
+    if state is None or state[0] == 0:
+        return None
+    fds = set()
+    for fd in (0, 1, 2):
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        if stat.S_ISCHR(info.st_mode) and info.st_rdev == state[0]:
+            fds.add(fd)
+    if not fds:
+        return None
+    terminal = Terminal(caller, channel, fds)
+    _installed.append(terminal)
+
+    def read(fd: int, n: int) -> bytes:
+        terminal.check(fd, READ)
+        return _read(fd, n)
+
+    def write(fd: int, data: Any) -> int:
+        terminal.check(fd, WRITE)
+        return _write(fd, data)
+
+    os.read, os.write = read, write
+    for name in ("tcsetattr", "tcflush", "tcflow", "tcdrain", "tcsendbreak"):
+        setattr(termios, name, _checked(terminal, getattr(termios, name)))
+    return terminal
+
+
+def _checked(terminal: Terminal, function: Any) -> Any:
+    def checked(fd: Any, *args: Any) -> Any:
+        terminal.check(fd, MODE)
+        return function(fd, *args)
+
+    return checked

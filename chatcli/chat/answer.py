@@ -1,0 +1,144 @@
+"""The answer as scripts and HTTP clients get it: one typed definition of the ``--json`` object and of each
+``--jsonl`` event, which the command line's JSON output and ``chat serve`` both serialize (and which is the
+API's response model, so its OpenAPI document is made from it).
+
+pydantic is imported with this module: only JSON output needs it (LangChain has loaded it by then anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Usage(_Shape):
+    """The server's token counts, in OpenAI's names."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Timing(_Shape):
+    total_s: float | None = Field(description="Seconds from the question to the end of the answer.")
+    first_token_s: float | None = Field(description="Seconds to the answer's first piece.")
+
+
+class Call(_Shape):
+    """A tool call as the user is shown it: ``label`` is the name the user knows, ``server`` where it runs."""
+
+    id: str
+    name: str
+    label: str
+    server: str | None
+    arguments: Any = Field(description="An object; the raw text when the model's arguments could not be read.")
+
+
+class CallDone(Call):
+    """A call of the answer with how it ended (ok, error, timeout, refused, cancelled, interrupted)."""
+
+    status: str
+    result: str
+    seconds: float
+
+
+class ErrorInfo(_Shape):
+    message: str = Field(description="One line, as on stderr.")
+    exit_code: int = Field(description="As the command line's.")
+
+
+class _Reply(_Shape):
+    thread_id: str | None
+    reply: str = Field(description="The answer's text (the part that arrived, on a failure).")
+    model: str | None
+    finish_reason: str | None
+    tool_calls: list[CallDone] = Field(default_factory=list)
+    turns_left_out: int = Field(0, description="Earlier questions the context budget left out of the request.")
+    reasoning: str | None = Field(None, description="What a reasoning model thought first.")
+
+
+class Answer(_Reply):
+    """The ``--json`` object of an answer."""
+
+    usage: Usage | None = Field(None, description="The server's token counts; null when it sent none.")
+    cost_usd: float | None = Field(None, description="Dollars, when the model's price is known.")
+    timing: Timing
+    approval_required: list[Call] | None = Field(
+        None, description="Calls the thread waits on: answer them with POST .../approvals (chat serve)."
+    )
+
+
+class Failure(_Reply):
+    """The ``--json`` object of a run that failed: the part that arrived, and the error."""
+
+    error: ErrorInfo
+
+
+class Refusal(_Shape):
+    """A request refused before any turn began (``chat serve``): the error alone."""
+
+    error: ErrorInfo
+
+
+# ---- the --jsonl events: each a line as it happens; the last is "done" (an Answer) or "error" (a Failure)
+
+
+class TokenEvent(_Shape):
+    type: Literal["token"] = "token"
+    text: str
+
+
+class ReasoningEvent(_Shape):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+
+
+class ToolCallEvent(Call):
+    type: Literal["tool_call"] = "tool_call"
+
+
+class ToolResultEvent(Call):
+    type: Literal["tool_result"] = "tool_result"
+    status: str
+    content: str
+    seconds: float
+
+
+class ProgressEvent(_Shape):
+    """A call still running: about once a second, and at each progress notification of its MCP server."""
+
+    type: Literal["progress"] = "progress"
+    id: str
+    name: str
+    label: str
+    seconds: float = Field(description="Since the call began.")
+    progress: float | None = Field(None, description="How far the tool says it got (of ``total``), when it says.")
+    total: float | None = None
+    message: str | None = Field(None, description="The tool's own words on its progress (at most 200 characters).")
+
+
+class ApprovalEvent(Call):
+    type: Literal["approval"] = "approval"
+
+
+class DoneEvent(Answer):
+    type: Literal["done"] = "done"
+
+
+class ErrorEvent(Failure):
+    type: Literal["error"] = "error"
+
+
+EVENTS = (
+    TokenEvent, ReasoningEvent, ToolCallEvent, ProgressEvent, ToolResultEvent, ApprovalEvent, DoneEvent, ErrorEvent,
+)  # fmt: skip
+
+
+def dumped(shape: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """``fields`` as ``shape`` defines them (checked: a field it lacks, or one of the wrong type, raises)."""
+    return shape(**fields).model_dump(mode="json")

@@ -1,0 +1,163 @@
+"""A turn as JSON objects (chatcli.chat.answer): the ``--json`` object at its end, or with ``lines`` the
+``--jsonl`` events as it happens. Where the objects go is the subclass's (``_write``): stdout for the
+command line (chatcli.ui.jsonout), a request's response for ``chat serve`` (chatcli.api.turns).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chatcli.chat.events import Progress, Start, ToolCall, ToolResult, TurnResult
+from chatcli.chat.failures import describe
+from chatcli.chat.routing import Router
+from chatcli.config import Settings
+
+
+def usage_object(result: TurnResult | None) -> dict[str, int] | None:
+    """The server's token counts in OpenAI's names, or None when it sent none."""
+    usage = result.usage if result else None
+    if not usage:
+        return None
+    prompt = int(usage.get("input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+
+
+def _call(call: ToolCall) -> dict[str, Any]:
+    return {k: v for k, v in call.record().items() if k != "type"}
+
+
+class JsonEvents(Router):
+    """``lines=False``: one object at the end (chatcli.chat.answer.Answer or Failure); ``lines``: an event per
+    piece, then "done" or "error". ``thread_id`` and ``model`` (the configured model) are filled in once known."""
+
+    def __init__(self, *, lines: bool = False):
+        self.lines = lines
+        self.thread_id: str | None = None
+        self.model: str | None = None
+        self._parts: list[str] = []
+        self._result: TurnResult | None = None
+        self._started: float | None = None
+        self._first: float | None = None
+        self._ended: float | None = None
+        self._finished = False  # the final object (done or error) is out
+        self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
+        self._reasoning: list[str] = []  # a reasoning model's thinking
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        """Hand one object on (where to is the subclass's)."""
+        raise NotImplementedError
+
+    def refused(self, result: ToolResult) -> None:
+        """A call was refused: said apart from the JSON (stderr, the server's log)."""
+
+    # ---- a turn's events ---------------------------------------------------------------------
+
+    def start_reply(self, start: Start) -> None:
+        self.thread_id = start.thread_id
+        self._calls, self._reasoning, self._parts, self._result = [], [], [], None
+        self._started = time.monotonic()
+        self._first = self._ended = None
+
+    def token(self, text: str) -> None:
+        from chatcli.chat.answer import TokenEvent, dumped
+
+        if self._first is None:
+            self._first = time.monotonic()
+        self._parts.append(text)
+        if self.lines:
+            self._write(dumped(TokenEvent, text=text))
+
+    def thinking(self, text: str) -> None:
+        from chatcli.chat.answer import ReasoningEvent, dumped
+
+        self._reasoning.append(text)
+        if self.lines:
+            self._write(dumped(ReasoningEvent, text=text))
+
+    def tool_call(self, call: ToolCall) -> None:
+        from chatcli.chat.answer import ToolCallEvent, dumped
+
+        if self.lines:
+            self._write(dumped(ToolCallEvent, **_call(call)))
+
+    def progress(self, event: Progress) -> None:
+        from chatcli.chat.answer import ProgressEvent, dumped
+
+        if self.lines:  # --jsonl and chat serve's event stream; --json has no place for it
+            self._write(dumped(ProgressEvent, **event.record()))
+
+    def tool_result(self, result: ToolResult) -> None:
+        from chatcli.chat.answer import ToolResultEvent, dumped
+
+        if result.status == "refused":
+            self.refused(result)
+        self._calls.append({**_call(result.call), "status": result.status, "result": result.content,
+                            "seconds": result.seconds})  # fmt: skip
+        if self.lines:
+            self._write(dumped(ToolResultEvent, **_call(result.call), status=result.status, content=result.content,
+                               seconds=result.seconds))  # fmt: skip
+
+    def approval(self, call: ToolCall) -> None:
+        """A call waits for an approval request (``chat serve``)."""
+        from chatcli.chat.answer import ApprovalEvent, dumped
+
+        if self.lines:
+            self._write(dumped(ApprovalEvent, **_call(call)))
+
+    def end_reply(self, result: TurnResult) -> None:
+        from chatcli.chat.answer import Answer, DoneEvent, dumped
+
+        self._ended = time.monotonic()
+        self._result = result
+        if result.interrupted and not result.waiting:
+            return  # ask() raises the matching error next, and fail() reports it with the partial reply
+        done = dict(
+            thread_id=self.thread_id, reply=result.text, model=result.model or self.model, usage=usage_object(result),
+            cost_usd=result.known_cost, timing=self._timing(), finish_reason=result.finish_reason,
+            tool_calls=self._calls, turns_left_out=result.turns_left_out, reasoning="".join(self._reasoning) or None,
+            approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
+        )  # fmt: skip
+        obj = dumped(DoneEvent, **done) if self.lines else dumped(Answer, **done)
+        if obj["approval_required"] is None:
+            del obj["approval_required"]  # present only when calls wait (chat serve)
+        self._final(obj)
+
+    def abort(self, reason: str | None) -> None:
+        self._ended = time.monotonic()
+        if reason == "cancelled":
+            self.warn(self._stopped())
+
+    def fail(self, exc: BaseException, settings: Settings | None = None) -> None:
+        """Report a failure as the final object: the part that arrived, the message and exit code of stderr's line."""
+        from chatcli.chat.answer import ErrorEvent, Failure, dumped
+
+        failure = describe(exc, settings)
+        result = self._result
+        obj = dict(
+            thread_id=self.thread_id, reply=result.text if result else "".join(self._parts),
+            model=(result.model if result else None) or self.model,
+            finish_reason=result.finish_reason if result else None, tool_calls=self._calls,
+            reasoning="".join(self._reasoning) or None, turns_left_out=result.turns_left_out if result else 0,
+            error={"message": failure.line, "exit_code": int(failure.exit_status)},
+        )  # fmt: skip
+        self._final(dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj))
+
+    def _timing(self) -> dict[str, float | None]:
+        start = self._started
+        if start is None:
+            return {"total_s": None, "first_token_s": None}
+        end = self._ended if self._ended is not None else time.monotonic()
+        first = None if self._first is None else round(self._first - start, 3)
+        return {"total_s": round(end - start, 3), "first_token_s": first}
+
+    def _final(self, obj: dict[str, Any]) -> None:
+        if self._finished:
+            return  # one final object per run
+        self._finished = True
+        self._write(obj)

@@ -1,0 +1,206 @@
+"""`chat serve` starting and stopping as a supervisor expects: "listening" only once it listens (a port that
+is taken is one line, exit 2), and SIGTERM during an answer stops it within seconds, its partial kept, marked."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import CHAT, chat
+from tests.test_serve import Served, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_port_that_is_taken_is_one_line_and_no_listening_is_said(chat_env):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(CHAT), "serve", "--port", str(port)], env=chat_env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines() == [f"chat: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                                                "(choose another --port)"], done.stderr  # fmt: skip
+    assert "listening" not in done.stderr
+
+
+@pytest.mark.parametrize("shape", ["events", "plain"])
+def test_sigterm_during_an_answer_stops_it_within_seconds_and_keeps_the_partial(server, chat_env, shape):
+    served = Served(chat_env, port=free_port())
+    try:
+        server.queue(Reply(tokens=[f" word{i}" for i in range(600)], delay=0.05))  # 30 s of answer
+        connection = served.connection()
+        accept = {"Accept": "text/event-stream"} if shape == "events" else {}
+        connection.request("POST", "/v1/threads/t/messages", body=json.dumps({"content": "talk slowly"}),
+                           headers={"Content-Type": "application/json", **accept})  # fmt: skip
+        assert server.wait_until_sent(5)  # the answer is under way
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(timeout=15)
+        took = time.monotonic() - started
+        connection.close()
+    finally:
+        served.stop()
+    assert took < 8, f"stopping took {took:.1f} s"
+    shown = chat({**chat_env}, "export", "t", "--format", "json")
+    messages = json.loads(shown.out)["messages"]
+    assert messages[0]["content"] == "talk slowly" and messages[1]["interrupted"] == "cancelled", messages
+    assert messages[1]["content"].startswith(" word0 word1 word2") and "word599" not in messages[1]["content"]
+
+
+def _peak_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
+    import base64
+    import http.client
+
+    served = Served(chat_env, port=free_port())
+    try:
+        # Said by its length: refused at once, nothing read (the client sends no body at all).
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+        connection.putrequest("POST", "/v1/threads/big/messages")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(300 * 1024 * 1024))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413 and json.loads(response.read())["error"]["message"].startswith("the request is")
+        connection.close()
+        # Sent in chunks with no length: stopped as it is read past the limit, the memory kept low.
+        before = _peak_kb(served.process.pid)
+        chunk = b"x" * (1024 * 1024)
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        connection.putrequest("POST", "/v1/threads/big/messages")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        status = None
+        try:
+            for _ in range(300):
+                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass  # the server answered and closed: the rest is not read
+        response = connection.getresponse()
+        assert response.status == 413, response.read()[:300]
+        assert _peak_kb(served.process.pid) - before < 200 * 1024, "the body was held in memory"
+        # Too many attachments, or too much in them: the documented error object, 400.
+        small = base64.b64encode(b"hello\n").decode()
+        many = [{"name": f"f{i}.txt", "data_base64": small} for i in range(17)]
+        assert served.ask("big", "read them", attachments=many)[0] == 400
+        large = base64.b64encode(b"a" * (15 * 1024 * 1024)).decode()
+        heavy = [{"name": f"h{i}.txt", "data_base64": large} for i in range(3)]
+        status, body = served.ask("big", "read them", attachments=heavy)
+        assert status == 400 and "more than 40 MB together" in body["error"]["message"], body
+        assert server.requests == []
+    finally:
+        served.stop()
+
+
+def test_every_error_is_the_documented_object_and_ids_are_checked_as_on_the_command_line(server, chat_env):
+    served = Served(chat_env, port=free_port())
+    try:
+        for body, field in (({"contnet": "hi"}, "content"), ({"content": "hi", "modle": "m2"}, "modle")):
+            status, answer = served.request("POST", "/v1/threads/t1/messages", body)
+            assert status == 400 and set(answer) == {"error"} and field in answer["error"]["message"], answer
+            assert answer["error"]["exit_code"] == 2
+        status, answer = served.request("GET", "/v1/nowhere")
+        assert status == 404 and set(answer) == {"error"}, answer
+        status, answer = served.request("PUT", "/v1/threads")
+        assert status == 405 and set(answer) == {"error"}, answer
+        server.queue(Reply("first"), Reply("second"))
+        assert served.ask("0ad131a5", "remember 42")[0] == 200
+        status, answer = served.ask("0ad131a6", "what was it?")  # one character off a generated id
+        assert status == 400 and "did you mean 0ad131a5" in answer["error"]["message"], answer
+        status, answer = served.ask("0ad1", "what was it?")  # a unique start finds it
+        assert status == 200 and answer["thread_id"] == "0ad131a5", answer
+        assert [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"] == [
+            "remember 42",
+            "what was it?",
+        ]
+        assert served.request("GET", "/v1/threads/0ad1")[1]["thread_id"] == "0ad131a5"
+    finally:
+        served.stop()
+
+
+SEPARATORS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("shape", ["plain", "events"])
+def test_every_line_and_paragraph_separator_survives_both_shapes(server, chat_env, shape):
+    from tests.fakeserver import tool_calls
+
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    served = Served(env, "--yes", port=free_port())
+    try:
+        question = "q" + "|".join(SEPARATORS) + "|end"
+        command = "printf 'r" + "|".join(c for c in SEPARATORS if c not in "\n\r") + "|end'"
+        server.queue(
+            Reply(f"<think>t{SEPARATORS}t</think>a{SEPARATORS}a"),
+            tool_calls(("shell", {"command": command})),
+            Reply("after the tool"),
+        )
+        if shape == "plain":
+            status, first = served.ask("sep", question)
+            assert status == 200 and first["reply"] == f"a{SEPARATORS}a", first
+            assert first["reasoning"] == f"t{SEPARATORS}t", first
+            status, second = served.ask("sep", "run it")
+            assert status == 200 and second["reply"] == "after the tool", second
+            result = second["tool_calls"][0]["result"]
+        else:
+            events = list(served.events("/v1/threads/sep/messages", {"content": question}))
+            text = "".join(e["text"] for e in events if e["type"] == "token")
+            thought = "".join(e["text"] for e in events if e["type"] == "reasoning")
+            assert text == f"a{SEPARATORS}a" and events[-1]["reply"] == text, events
+            assert thought == f"t{SEPARATORS}t", events
+            events = list(served.events("/v1/threads/sep/messages", {"content": "run it"}))
+            result = next(e for e in events if e["type"] == "tool_result")["content"]
+        assert ("r" + "|".join(c for c in SEPARATORS if c not in "\n\r") + "|end") in result, repr(result)
+        stored = served.request("GET", "/v1/threads/sep")[1]["messages"]
+        assert stored[0]["content"] == question
+    finally:
+        served.stop()
+
+
+def test_a_thread_deleted_while_it_answers_is_gone_for_good(server, chat_env):
+    served = Served(chat_env, port=free_port())
+    try:
+        server.queue(Reply(tokens=[f" word{i}" for i in range(400)], delay=0.05))
+        stream = served.events("/v1/threads/secret/messages", {"content": "the password is hunter2"})
+        assert next(stream)["type"] in ("token", "reasoning")  # the answer is under way
+        assert served.request("DELETE", "/v1/threads/secret")[0] == 204
+        rest = list(stream)  # the stream ends: the answer was stopped
+        assert not any(e["type"] == "done" and "word399" in e.get("reply", "") for e in rest), "it ran to its end"
+        assert served.request("GET", "/v1/threads/secret")[0] == 404
+        assert "secret" not in [t["thread_id"] for t in served.request("GET", "/v1/threads")[1]]
+    finally:
+        served.stop()
+    assert "secret" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
+    assert chat(chat_env, "show", "secret").code == 2  # nothing of it came back
+
+
+def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(server, chat_env):
+    server.queue(Reply(tokens=[f" word{i}" for i in range(60)], delay=0.05))
+    answering = subprocess.Popen([str(CHAT), "-t", "busy", "talk slowly"], env=chat_env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.wait_until_sent(5)
+        removed = subprocess.run([str(CHAT), "rm", "busy", "--yes"], env=chat_env, capture_output=True, text=True,
+                                 timeout=60)  # fmt: skip
+        assert removed.returncode == 0 and "deleted busy" in removed.stderr, removed
+        assert "waiting for the answer" in removed.stderr, removed.stderr
+        assert answering.wait(timeout=30) == 0
+    finally:
+        if answering.poll() is None:
+            answering.kill()
+    assert chat(chat_env, "show", "busy").code == 2
+    assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]

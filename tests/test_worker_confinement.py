@@ -1,0 +1,270 @@
+"""The warm worker answers only a caller confined exactly as it is; any other runs the normal way, silently.
+
+A child forked by the worker has the worker's namespaces, cgroups, limits, priorities,
+credentials and security state, not the caller's. Each test runs ``chat`` confined otherwise
+than the worker (by unshare, bwrap, setpriv, ulimit, nice, ...) once the worker has served a
+call, and checks that the worker served no more, that nothing was said of it, and that the
+answer had the caller's confinement: what a shell tool call reports, what it can reach or write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import Run
+from tests.test_worker import CHAT_HERE, chat, log, same, served, status, worker_env  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.e2e  # every test here starts processes
+
+ROOT_ONLY = pytest.mark.skipif(os.getuid() != 0, reason="needs root to confine a process so")
+
+
+def run(env: dict[str, str], wrapper: list[str], *args: str, cwd: Path | None = None) -> Run:
+    """``chat ARGS`` started through ``wrapper`` (a command that confines what it then runs)."""
+    proc = subprocess.run([*wrapper, *CHAT_HERE, *args], env=env, capture_output=True, timeout=90, cwd=cwd)
+    return Run(list(args), proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+@pytest.fixture
+def env(worker_env):  # noqa: F811 - tests.test_worker's fixture
+    """The worker on, and running: it has served one call (it is confined as this test's process is)."""
+    assert chat(worker_env, "start it").code == 0 and served(worker_env) == 1, log(worker_env)
+    return worker_env
+
+
+def plain(env: dict[str, str]) -> dict[str, str]:
+    return dict(env, CHATCLI_WORKER="0")
+
+
+def assert_normal_way(env: dict[str, str], got: Run) -> None:
+    """The worker served nothing more, and said nothing of it."""
+    assert served(env) == 1, (got, log(env))
+    assert "worker" not in got.err, got
+
+
+def tool_result(server) -> str:
+    """What the shell tool call's command printed, as chat sent it to the model."""
+    return [m for m in server.requests[-1]["messages"] if m["role"] == "tool"][0]["content"]
+
+
+NAMESPACES = [
+    pytest.param(["--net"], id="net"),
+    pytest.param(["--mount"], id="mnt"),
+    pytest.param(["--ipc"], id="ipc"),
+    pytest.param(["--uts"], id="uts"),
+    pytest.param(["--pid", "--fork"], id="pid"),
+    pytest.param(["--pid"], id="pid_for_children"),
+    pytest.param(["--user", "--map-root-user"], id="user"),
+    pytest.param(["--cgroup"], id="cgroup"),
+    pytest.param(["--time", "--fork"], id="time"),
+    pytest.param(["--time"], id="time_for_children"),
+]
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("flags", NAMESPACES)
+def test_a_caller_in_a_namespace_of_its_own_runs_the_normal_way(server, env, flags):
+    got = run(env, ["unshare", *flags], "q")
+    assert_normal_way(env, got)
+    if flags in (["--net"], ["--pid"]):  # no network; no thread can start: as without the worker
+        expected = run(plain(env), ["unshare", *flags], "q")
+        assert same(got) == same(expected) and got.code in (4, 1), (got, expected)
+    else:
+        assert got.code == 0 and got.out == "You said: q\n", got
+
+
+LIMITS = [
+    pytest.param("ulimit -n 100; exec", "ulimit -n", "100", id="open-files"),
+    pytest.param("ulimit -f 123456; exec", "ulimit -f", "123456", id="file-size"),
+    pytest.param("ulimit -S -s 4096; exec", "ulimit -s", "4096", id="stack-soft"),
+    pytest.param("exec nice -n 15", "nice", "15", id="nice"),
+    pytest.param("exec chrt --batch 0", "chrt -p $$", "SCHED_BATCH", id="scheduling-policy"),
+    pytest.param("exec ionice -c 3", "ionice", "idle", id="io-priority"),
+    pytest.param("exec choom -n 300 --", "cat /proc/self/oom_score_adj", "300", id="oom-score"),
+    pytest.param("exec taskset -c 0", "grep Cpus_allowed_list /proc/self/status", "\t0\n", id="cpu-affinity"),
+]
+
+
+@pytest.mark.parametrize("setup, command, expected", LIMITS)
+def test_a_caller_with_other_limits_or_priorities_runs_with_its_own(server, env, setup, command, expected):
+    if "taskset" in setup and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: nothing narrower to pin to")
+    server.queue(tool_calls(("shell", {"command": command})), Reply("checked"))
+    wrapper = ["sh", "-c", f'{setup} "$@"', "sh"]
+    got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "check")
+    assert got.code == 0 and got.out == "checked\n", got
+    assert_normal_way(env, got)
+    assert expected in tool_result(server), tool_result(server)  # the caller's, not the worker's
+
+
+def test_each_call_has_its_callers_umask(server, env, tmp_path):
+    """The umask is set per call (the child takes the caller's, as the kernel reports it): served by the worker."""
+    for mask, mode in (("077", "600"), ("022", "644"), ("027", "640")):
+        server.queue(tool_calls(("shell", {"command": f"touch made-{mask}; stat -c %a made-{mask}"})), Reply("made"))
+        got = run(env, ["sh", "-c", f'umask {mask}; exec "$@"', "sh"], "--tools", "shell", "--yes", "-t", mask, "q")
+        assert got.code == 0 and tool_result(server).startswith(f"{mode}\n"), (got, tool_result(server))
+    assert served(env) == 4
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("network", [True, False], ids=["own-network", "network"])
+def test_a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker(server, env, tmp_path, network):
+    """``bwrap --ro-bind / /``: the whole file system read-only but chat's home; the tool cannot write outside it."""
+    home = env["HOME"]
+    wrapper = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", home, home, *(["--unshare-net"] * network)]
+    target = tmp_path / "escaped"
+    server.queue(tool_calls(("shell", {"command": f"touch {target}"})), Reply("tried"))
+    got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
+    assert_normal_way(env, got)
+    assert not target.exists()
+    if network:
+        expected = run(plain(env), wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
+        assert same(got) == same(expected) and got.code == 4, (got, expected)
+    else:
+        assert got.code == 0 and "Read-only file system" in tool_result(server), (got, tool_result(server))
+
+
+SECCOMP = """
+import ctypes, os, struct, sys
+allow = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000))  # return SECCOMP_RET_ALLOW
+program = ctypes.create_string_buffer(struct.pack("HP", 1, ctypes.addressof(allow)))
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(22, 2, program, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    raise SystemExit(os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+CREDENTIALS = [
+    pytest.param(["setpriv", "--regid", "12345", "--clear-groups"], id="group-id"),
+    pytest.param(["setpriv", "--groups", "12345"], id="supplementary-groups"),
+    pytest.param(["setpriv", "--securebits", "+noroot", "--inh-caps", "-all"], id="capabilities"),
+    pytest.param(["setpriv", "--inh-caps", "+net_raw"], id="inheritable-capabilities"),
+    pytest.param(["setpriv", "--bounding-set", "-net_raw"], id="bounding-set"),
+    pytest.param(["setpriv", "--no-new-privs"], id="no_new_privs"),
+    pytest.param([sys.executable, "-c", SECCOMP], id="seccomp"),
+]
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("wrapper", CREDENTIALS)
+def test_a_caller_with_other_credentials_or_security_runs_the_normal_way(server, env, wrapper):
+    got = run(env, wrapper, "q")
+    assert got.code == 0 and got.out == "You said: q\n", got
+    assert_normal_way(env, got)
+
+
+def _cgroup_base() -> Path | None:
+    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+        if (base / "cgroup.procs").exists() and os.access(base, os.W_OK):
+            return base
+    return None
+
+
+@pytest.mark.skipif(_cgroup_base() is None, reason="no cgroup hierarchy this test may write to")
+def test_a_caller_in_another_cgroup_runs_the_normal_way(server, env):
+    group = _cgroup_base() / f"chatcli-test-{uuid.uuid4().hex[:8]}"
+    group.mkdir()
+    try:
+        got = run(env, ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh"], "q")
+    finally:
+        group.rmdir()
+    assert got.code == 0 and got.out == "You said: q\n", got
+    assert_normal_way(env, got)
+
+
+PROBE = """
+import json, os, socket, sys
+from chatcli.app.worker_client import FDS, build_id, receive, send
+from chatcli.app.worker_confinement import describe
+path, worker, lie = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+me = describe()
+if lie == "the worker's namespaces":
+    me.update({k: v for k, v in describe(worker).items() if k.startswith("ns ")})
+elif lie == "another start":
+    me["start"] = str(int(me["start"]) + 1)
+elif lie == "another pid":
+    me["pid"] = str(worker)
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(path)
+mine, its = socket.socketpair()
+cwd = os.open(".", os.O_RDONLY)
+header = {"build": build_id(), "argv": ["q"], "environ": dict(os.environ), "confinement": me, "idle": 600}
+send(sock, header, [0, 1, 2, cwd, its.fileno()])
+first = receive(sock)[0] or {}
+print(json.dumps(first), flush=True)
+if "pid" in first:
+    print(json.dumps(receive(sock)[0]), flush=True)  # how the answer ended
+"""
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize(
+    "wrapper, lie, served_then",
+    [
+        pytest.param([], "nothing", 2, id="confined-alike-is-served"),
+        pytest.param(["unshare", "--net"], "the worker's namespaces", 1, id="lying-about-its-namespaces"),
+        pytest.param(["unshare", "--net"], "nothing", 1, id="other-network"),
+        pytest.param([], "another start", 1, id="lying-about-its-start"),
+        pytest.param([], "another pid", 1, id="lying-about-its-pid"),
+    ],
+)
+def test_the_worker_goes_by_the_kernels_word_not_the_callers(server, env, wrapper, lie, served_then):
+    """A caller that bypasses chat's own client and says it is confined as the worker is, is not believed."""
+    path = os.path.join(env["XDG_RUNTIME_DIR"], "chatcli", "worker.sock")
+    probe = [*wrapper, sys.executable, "-c", PROBE, path, str(status(env)["pid"]), lie]
+    proc = subprocess.run(probe, env=env, capture_output=True, text=True, timeout=60)
+    first = json.loads(proc.stdout.splitlines()[0]) if proc.stdout else None
+    if served_then == 2:
+        assert "pid" in first and "You said: q" in proc.stdout and '{"exit": 0}' in proc.stdout, proc
+    else:
+        assert first == {"refused": "confinement"}, proc
+    assert served(env) == served_then
+
+
+FAKE_WORKER = """
+import os, socket, sys
+path = sys.argv[1]
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(path + ".fake")
+listener.listen(1)
+os.replace(path + ".fake", path)
+print("listening", flush=True)
+conn, _ = listener.accept()
+conn.settimeout(30)
+got = b""
+try:
+    while chunk := conn.recv(65536):
+        got += chunk
+except OSError:
+    pass
+print("received", len(got), flush=True)
+"""
+
+
+@ROOT_ONLY
+def test_a_caller_hands_nothing_to_a_worker_confined_otherwise(server, worker_env):  # noqa: F811
+    """Whatever listens on the worker's socket from another network namespace gets no streams, no environment."""
+    from chatcli.app.worker_client import runtime_dir
+
+    path = os.path.join(runtime_dir(worker_env), "worker.sock")
+    fake = subprocess.Popen(
+        ["unshare", "--net", sys.executable, "-c", FAKE_WORKER, path], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert fake.stdout.readline() == "listening\n"
+        listening = os.stat(path).st_ino
+        got = chat(worker_env, "q")
+        assert got.code == 0 and got.out == "You said: q\n" and "worker" not in got.err, got
+        assert fake.stdout.readline() == "received 0\n"  # the connection closed without a byte
+        assert os.stat(path).st_ino == listening  # not replaced: no worker was started in its place
+    finally:
+        fake.kill()
+        fake.wait()
