@@ -43,6 +43,10 @@ def worker_env(chat_env):
     if state is not None:
         control("stop", env)
         gone(state["pid"])
+    from chatcli.tools.mcp_link import host_control
+
+    for host in host_control("stop", env):  # the MCP servers kept for one-shots (chatcli.tools.mcp_host)
+        gone(host["pid"])
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
