@@ -216,3 +216,36 @@ def test_chat_worker_status_names_the_kept_servers_and_stop_stops_them(server, k
     assert "stopped the MCP host" in stopped.err and "the 1 MCP server it kept" in stopped.err, stopped
     assert gone(pids(marks)[0]), "the kept server was left running"
     assert host_answer(kept_env, "status") is None
+
+
+@pytest.mark.parametrize(
+    "confine",
+    [["unshare", "-n"], ["nice", "-n", "7"], ["prlimit", "--nofile=256:256"], ["setpriv", "--no-new-privs"]],
+    ids=["network namespace", "nice", "limits", "no_new_privs"],
+)
+def test_a_caller_confined_otherwise_gets_nothing_from_the_mcp_host(server, kept_env, tmp_path, confine):
+    """The host starts what a caller names, with the host's rights: only callers confined as it is may ask."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which(confine[0]):
+        pytest.skip(f"{confine[0]} is not installed")
+    write_servers(kept_env, {"bars": bars(tmp_path / "starts")})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert chat(kept_env, "--yes", "add").code == 0
+    (sock,) = (Path(kept_env["XDG_RUNTIME_DIR"]) / "chatcli").glob("mcp-*.sock")
+    probe = (
+        "import json, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "try:\n"
+        "    s.sendall(json.dumps({'id': 0, 'op': 'status'}).encode() + b'\\n')\n"
+        "    print('reply', s.makefile().readline().strip() or None)\n"
+        "except OSError:\n"
+        "    print('reply None')  # closed on at once\n"
+    )
+    same = subprocess.run([sys.executable, "-c", probe, str(sock)], capture_output=True, text=True, timeout=30)
+    assert same.stdout.startswith('reply {"id": 0'), same  # confined as the host is: answered
+    other = subprocess.run([*confine, sys.executable, "-c", probe, str(sock)], capture_output=True, text=True,
+                           timeout=30)  # fmt: skip
+    assert other.stdout.strip() == "reply None", other

@@ -322,7 +322,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.launch",
         "chatcli.app.worker_settings",
         "chatcli.app.worker_client",
-        "chatcli.app.worker_confinement",
+        "chatcli.tools.confinement",
         "chatcli.app.worker_jobs",
     }, modules
 

@@ -183,7 +183,7 @@ def test_a_caller_in_another_cgroup_runs_the_normal_way(server, env):
 PROBE = """
 import json, os, socket, sys
 from chatcli.app.worker_client import FDS, build_id, receive, send
-from chatcli.app.worker_confinement import describe
+from chatcli.tools.confinement import describe
 path, worker, lie = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 me = describe()
 if lie == "the worker's namespaces":

@@ -95,7 +95,7 @@ def test_a_runtime_dir_that_is_not_private_is_not_used(tmp_path):
 
 def test_the_worker_serves_a_caller_only_if_every_item_of_its_confinement_is_the_same():
     """Each item the kernel shows, and each the caller says of itself, refuses the call when it differs."""
-    from chatcli.app.worker_confinement import describe, serves
+    from chatcli.tools.confinement import describe, serves
 
     pid = os.getpid()
     worker, seen, said = describe(io=True), describe(pid, io=True), describe()
@@ -113,8 +113,8 @@ def test_the_peer_is_the_process_at_the_other_end_pinned_when_the_kernel_can(mon
     """SO_PEERPIDFD names the peer and pins it; without it (an older kernel), SO_PEERCRED's pid and no pin."""
     import socket
 
-    from chatcli.app import worker_confinement
-    from chatcli.app.worker_confinement import peer, still_there
+    from chatcli.tools import confinement as worker_confinement
+    from chatcli.tools.confinement import peer, still_there
 
     one, other = socket.socketpair()
     with one, other:
@@ -131,7 +131,7 @@ def test_a_peer_that_has_exited_is_no_longer_there():
     """What was read of /proc/PID is the peer's only while it lives: after its exit the pid may be another's."""
     import socket
 
-    from chatcli.app.worker_confinement import peer, still_there
+    from chatcli.tools.confinement import peer, still_there
 
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(f"\0chatcli-test-{os.getpid()}")

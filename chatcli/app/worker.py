@@ -6,7 +6,7 @@ process of the same user (the kernel's word: SO_PEERCRED) brings ``chat``'s argu
 environment, what the caller sees of its confinement, and the caller's stdin, stdout, stderr,
 working directory and job-control channel as file descriptors. The worker serves it only if the
 caller is confined exactly as the worker is (its namespaces, cgroups, limits, priorities,
-credentials, security state: chatcli.app.worker_confinement, from the kernel's /proc of the
+credentials, security state: chatcli.tools.confinement, from the kernel's /proc of the
 pid at the other end, pinned by SO_PEERPIDFD); else it refuses and the caller runs the normal
 way. It forks; the child takes those descriptors as its own 0, 1 and 2, moves to that
 directory, takes the caller's umask and that environment whole and runs ``chatcli.app.cli.main``
@@ -33,7 +33,7 @@ from typing import Any
 
 from chatcli.app.worker_child import run_child
 from chatcli.app.worker_client import FDS, SOCKET, build_id, peer_uid, receive, send
-from chatcli.app.worker_confinement import describe, peer, serves, still_there
+from chatcli.tools.confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
 # What a one-shot imports, loaded once here (chatcli.chat.session.load_engine adds the model stack).

@@ -4,7 +4,7 @@ Standard library only. The run's own stdin, stdout and stderr (and working direc
 passed to the worker as file descriptors, so what the answer does with them is what a fresh
 ``chat`` would do. ``hand_over`` returns None whenever the worker cannot take the run before it
 has started it: the caller then runs the normal way. That is also the way, without a word, when
-the worker is not confined exactly as this process is (chatcli.app.worker_confinement: then
+the worker is not confined exactly as this process is (chatcli.tools.confinement: then
 nothing of this run is sent to it), or when it finds this process confined otherwise than itself.
 While the answer runs, this process stands in for it before the shell and the terminal
 (signals, Ctrl-Z, fg and bg: chatcli.app.worker_jobs).
@@ -21,8 +21,8 @@ import struct
 import sys
 from typing import Any, Mapping
 
-from chatcli.app.worker_confinement import alike, describe, peer
 from chatcli.app.worker_jobs import Forwarder
+from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
 START_LOCK = "start.lock"

@@ -4,7 +4,7 @@ With the warm worker on (``worker = true``), a one-shot reaches its MCP servers 
 host (chatcli.tools.mcp_link), so a server started for one question is still up for the next.
 The host listens on a unix socket in the user's private runtime directory (0600, where the
 worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
-(the kernel's word: SO_PEERCRED), and keeps one server for each configuration it is asked for
+(the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each configuration it is asked for
 (the command, arguments, whole environment and working directory it runs with: two
 configurations never share a process). A server that runs no call for ``idle`` seconds is
 stopped; one that died is started again by the next call; the host exits once it has no server
@@ -35,6 +35,23 @@ from chatcli.tools.mcp_config import ServerSpec
 from chatcli.tools.mcp_transport import describe, is_transport_error
 
 LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
+
+
+def confined_as_this_host(sock: socket.socket) -> bool:
+    """True when the process at the other end is confined exactly as this host is (chatcli.tools.confinement).
+
+    The host starts the servers a caller names, with the host's rights: a caller in a sandbox, another
+    network or mount namespace, a cgroup, lower limits or fewer capabilities must run its servers itself.
+    """
+    from chatcli.tools.confinement import alike, describe, peer, still_there
+
+    pid, pidfd = peer(sock)
+    try:
+        seen = describe(pid, io=True) if pid > 0 else None
+        return seen is not None and alike(describe(io=True), seen) and still_there(pid, pidfd)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -105,8 +122,8 @@ class Host:
 
     async def _caller(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
-        if sock is None or peer_uid(sock) != os.getuid():
-            writer.close()  # another user: not a word
+        if sock is None or peer_uid(sock) != os.getuid() or not confined_as_this_host(sock):
+            writer.close()  # another user, or a process confined otherwise: not a word
             return
         self.callers += 1
         asking: dict[Any, asyncio.Task] = {}
