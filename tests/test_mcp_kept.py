@@ -249,3 +249,22 @@ def test_a_caller_confined_otherwise_gets_nothing_from_the_mcp_host(server, kept
     other = subprocess.run([*confine, sys.executable, "-c", probe, str(sock)], capture_output=True, text=True,
                            timeout=30)  # fmt: skip
     assert other.stdout.strip() == "reply None", other
+
+
+def test_a_caller_the_mcp_host_will_not_serve_runs_its_servers_itself(server, kept_env, tmp_path):
+    """A one-shot confined otherwise (here at another nice level) is closed on by the host: its server runs
+    for it alone, and its tool call is answered all the same."""
+    import subprocess
+
+    from tests.test_worker import CHAT_HERE
+
+    marks = tmp_path / "starts"
+    write_servers(kept_env, {"bars": bars(marks)})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert chat(kept_env, "--yes", "add").code == 0 and started(marks) == 1  # the host's
+    server.queue(tool_calls(("add", {"a": 2, "b": 2})), Reply("four"))
+    done = subprocess.run(["nice", "-n", "7", *CHAT_HERE, "--yes", "add"], env=kept_env, capture_output=True,
+                          text=True, timeout=90)  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "four\n", done
+    assert results(server.requests[-1]) == ["4"] and "MCP server" not in done.stderr, done
+    assert started(marks) == 2  # its own, for this run only

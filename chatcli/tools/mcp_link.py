@@ -117,15 +117,29 @@ class HostLink:
         return directory, directory / f"mcp-{host_build()}.sock"
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection the host answers (started if none listens); ConnectionError if it will not serve
+        this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
         directory, path = self.socket_path()
         for attempt in range(2):
             try:
-                return await asyncio.open_unix_connection(str(path), limit=LIMIT)
+                reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
+                break
             except OSError:
                 if attempt:
                     raise
                 await asyncio.to_thread(_start, directory, path, self.idle)
-        raise ConnectionError("the MCP host did not start")
+        else:
+            raise ConnectionError("the MCP host did not start")
+        writer.write(json.dumps({"id": -1, "op": "status"}).encode() + b"\n")  # answered, or closed on at once
+        try:
+            await writer.drain()
+            answered = await asyncio.wait_for(reader.readline(), START_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            answered = b""
+        if not answered:
+            writer.close()
+            raise ConnectionError("the MCP host does not serve this process")
+        return reader, writer
 
     @contextlib.asynccontextmanager
     async def session(
