@@ -18,6 +18,7 @@ NOT_A_TERMINAL = {
     ("tools/mcp_host.py", "self.log.write"): "the MCP host's log file (its stderr: mcp-host.log)",
     ("tools/mcp_host.py", "writer.write"): "the MCP host's socket to a caller (JSON lines)",
     ("tools/mcp_link.py", "self._writer.write"): "the socket to the MCP host (JSON lines)",
+    ("tools/mcp_link.py", "writer.write"): "the socket to the MCP host: its status asked first (JSON lines)",
     ("local/server.py", "log.write"): "the local model server's log file",
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
