@@ -40,6 +40,10 @@ class UsageError(ChatError):
     exit_status = ExitStatus.USAGE
 
 
+class AlreadyDone(UsageError):
+    """What the request asks was done already, by another request (an approval answered twice)."""
+
+
 class ConfigError(ChatError):
     """A setting is missing or invalid."""
 

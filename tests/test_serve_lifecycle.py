@@ -204,3 +204,41 @@ def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(se
             answering.kill()
     assert chat(chat_env, "show", "busy").code == 2
     assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
+
+
+def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(server, chat_env, tmp_path):
+    import threading
+
+    from tests.fakeserver import tool_calls
+
+    served = Served({**chat_env, "CHATCLI_TOOLS": "shell"}, port=free_port())
+    try:
+        marker = tmp_path / "runs"
+        server.queue(tool_calls(("shell", {"command": f"echo run >> {marker}"}, "call_a")))
+        assert served.ask("twice", "append a line")[1]["approval_required"][0]["id"] == "call_a"
+        server.queue(Reply(tokens=[" done"] * 20, delay=0.02))
+        answers: list[tuple[int, dict]] = []
+        body = {"decisions": {"call_a": {"action": "yes"}}}
+
+        def approve() -> None:
+            answers.append(served.request("POST", "/v1/threads/twice/approvals", body))
+
+        threads = [threading.Thread(target=approve) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        statuses = sorted(status for status, _ in answers)
+        assert statuses == [200, 409], answers
+        taken = next(a for s, a in answers if s == 200)
+        refused = next(a for s, a in answers if s == 409)
+        assert taken["reply"] == " done" * 20 and taken["finish_reason"] == "stop", taken
+        assert "answered already" in refused["error"]["message"], refused
+        assert marker.read_text() == "run\n"  # the command ran once
+        # A retry once it is over: 409 too, saying what happened.
+        status, again = served.request("POST", "/v1/threads/twice/approvals", body)
+        assert status == 409 and "call_a: success" in again["error"]["message"], again
+        stored = served.request("GET", "/v1/threads/twice")[1]["messages"]
+        assert stored[-1]["content"] == " done" * 20 and not stored[-1].get("interrupted"), stored[-1]
+    finally:
+        served.stop()

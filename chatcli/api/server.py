@@ -21,7 +21,7 @@ from chatcli.api.turns import Turn, run_to_end, stream_events
 from chatcli.chat.answer import Answer, Failure, Refusal
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
-from chatcli.errors import ChatError, UsageError
+from chatcli.errors import AlreadyDone, ChatError, UsageError
 from chatcli.text import say
 
 EVENT_STREAM = "text/event-stream"
@@ -125,7 +125,13 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         from chatcli.chat.failures import describe
 
         failure = describe(exc, settings)
-        status = 404 if isinstance(exc, _NotFound) else STATUS.get(failure.exit_status, 500)
+        status = (
+            404
+            if isinstance(exc, _NotFound)
+            else 409
+            if isinstance(exc, AlreadyDone)
+            else STATUS.get(failure.exit_status, 500)
+        )
         return JSONResponse({"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}, status)
 
     def threads() -> Any:
@@ -200,6 +206,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         async def opened(listener: Any) -> AsyncIterator[Any]:
             conversation = await engine.conversation(_checked(thread_id), listener)
             if engine.toolbox is None or not await conversation.pending_calls():
+                await _answered_already(conversation, approval.decisions)
                 raise UsageError(f"thread {thread_id} waits for no approval")
             yield conversation
 
@@ -226,6 +233,14 @@ def _checked(thread_id: str) -> str:
     from chatcli.chat.inputs import check_thread_id
 
     return check_thread_id(thread_id)
+
+
+async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> None:
+    """A 409 when every call the request decides on has run or been refused already (a retried approval)."""
+    done = {m.tool_call_id: m for m in await conversation.messages() if m.type == "tool"}
+    if decisions and all(call_id in done for call_id in decisions):
+        taken = ", ".join(f"{call_id}: {done[call_id].status}" for call_id in decisions)
+        raise AlreadyDone(f"these calls were answered already ({taken})", hint="nothing was run again")
 
 
 async def _resolved(threads: Any, thread_id: str) -> str:

@@ -100,7 +100,11 @@ class Turn:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
-            self.status = STATUS.get(describe(exc, self.settings).exit_status, 500)
+            from chatcli.errors import AlreadyDone
+
+            self.status = (
+                409 if isinstance(exc, AlreadyDone) else STATUS.get(describe(exc, self.settings).exit_status, 500)
+            )
             output.fail(exc, self.settings)
         finally:
             self._objects.queue.put_nowait(None)

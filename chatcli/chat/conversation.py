@@ -13,7 +13,7 @@ from chatcli.chat.recall import Recall, Undone
 from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
 from chatcli.chat.threads import Threads
 from chatcli.chat.turn import TurnRunner
-from chatcli.errors import UsageError
+from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import Store
 
 
@@ -50,8 +50,7 @@ class Conversation:
         self._auto_model = self.model_name
         self.turns = TurnRunner(self.app, self.toolbox, self.stall_timeout, self.context_tokens)
 
-    async def pending_calls(self) -> list[ToolCall]:
-        """The tool calls this thread is waiting to have approved (asked before chat stopped), if any."""
+    async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
         return await self.turns.pending_calls(self.config)
 
     async def _stream(self, start: dict[str, Any], created: bool = False) -> TurnResult:
@@ -292,9 +291,11 @@ class Conversation:
         return await self._stream(self.config, created=not history)
 
     async def resume(self) -> TurnResult:
-        """Ask again about the calls the thread is waiting on, then run the turn on to its answer, with the
-        model (and temperature) it was asked with, unless -m or /model chose another for this session."""
+        """Ask again about the calls the thread waits on, then run the turn to its answer with the model (and
+        temperature) it was asked with, unless -m or /model chose another; AlreadyDone if none waits any more."""
         async with self.lock():
+            if not await self.pending_calls():  # another request (or process) answered them meanwhile
+                raise AlreadyDone(f"thread {self.thread_id}: its calls were answered already, by another request")
             asked = [m for m in await self.messages() if m.type == "human"]
             kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
             if not self.model_pinned and isinstance(turn.get("model"), str):
