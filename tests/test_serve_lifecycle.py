@@ -242,3 +242,20 @@ def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(s
         assert stored[-1]["content"] == " done" * 20 and not stored[-1].get("interrupted"), stored[-1]
     finally:
         served.stop()
+
+
+def test_the_answer_after_an_approval_keeps_the_turns_model(server, chat_env):
+    from tests.fakeserver import tool_calls
+
+    served = Served({**chat_env, "CHATCLI_TOOLS": "shell"}, port=free_port())
+    try:
+        server.queue(tool_calls(("shell", {"command": "echo hi"}, "call_m")))
+        status, answer = served.ask("m", "say hi", model="m2")
+        assert status == 200 and answer["approval_required"][0]["id"] == "call_m", answer
+        assert server.requests[-1]["model"] == "m2"
+        server.queue(Reply("hi said"))
+        status, answer = served.request("POST", "/v1/threads/m/approvals", {"decisions": {"call_m": {"action": "yes"}}})
+        assert status == 200 and answer["reply"] == "hi said", answer
+        assert server.requests[-1]["model"] == "m2" and answer["model"] == "m2", server.requests[-1]["model"]
+    finally:
+        served.stop()
