@@ -206,12 +206,15 @@ def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(se
     assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
 
 
-def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(server, chat_env, tmp_path):
+@pytest.mark.stores("sqlite", "postgres")
+def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(server, chat_env, tmp_path, storage):
+    """On PostgreSQL, the two requests go to two servers sharing the database."""
     import threading
 
     from tests.fakeserver import tool_calls
 
     served = Served({**chat_env, "CHATCLI_TOOLS": "shell"}, port=free_port())
+    other = Served({**chat_env, "CHATCLI_TOOLS": "shell"}, port=free_port()) if storage.url else served
     try:
         marker = tmp_path / "runs"
         server.queue(tool_calls(("shell", {"command": f"echo run >> {marker}"}, "call_a")))
@@ -220,10 +223,10 @@ def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(s
         answers: list[tuple[int, dict]] = []
         body = {"decisions": {"call_a": {"action": "yes"}}}
 
-        def approve() -> None:
-            answers.append(served.request("POST", "/v1/threads/twice/approvals", body))
+        def approve(to: Served) -> None:
+            answers.append(to.request("POST", "/v1/threads/twice/approvals", body))
 
-        threads = [threading.Thread(target=approve) for _ in range(2)]
+        threads = [threading.Thread(target=approve, args=(to,)) for to in (served, other)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -242,6 +245,7 @@ def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(s
         assert stored[-1]["content"] == " done" * 20 and not stored[-1].get("interrupted"), stored[-1]
     finally:
         served.stop()
+        other.stop()
 
 
 def test_the_answer_after_an_approval_keeps_the_turns_model(server, chat_env):
