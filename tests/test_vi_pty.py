@@ -45,11 +45,14 @@ def test_vi_keys_edit_the_line_and_the_mode_is_shown(server, chat_env):
         repl.child.send("\r")
         repl.wait_for("Deleted.")
         assert server.requests[-1]["messages"][-1]["content"] == "two"
-        # Ctrl-R searches the input history with vi keys too.
+        # Ctrl-R searches the input history with vi keys too (from insert mode, where each prompt starts).
+        at = repl.mark()
         repl.wait_prompt()
+        repl.wait_for("[I] >", after=at)
+        at = repl.mark()  # before the keys: what they draw may come at once
         repl.child.send("\x12")  # Ctrl-R
         repl.child.send("Say")
-        repl.wait_for("Say", after=repl.mark() - 10)
+        repl.wait_for("Say", after=at)
         repl.child.send("\r")  # take the line found
         server.queue(Reply("Again."))
         repl.child.send("\r")
