@@ -322,6 +322,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.launch",
         "chatcli.app.worker_settings",
         "chatcli.app.worker_client",
+        "chatcli.paths",  # the private directory's rule (standard library at its top)
         "chatcli.tools",  # the package (a docstring), which chatcli.tools.confinement comes with
         "chatcli.tools.confinement",
         "chatcli.app.worker_jobs",

@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import stat
 import struct
 import sys
 from typing import Any, Mapping
@@ -45,29 +44,13 @@ def _warn(text: str) -> None:
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
-    """The worker's private directory (0700, the user's own, not a link), created if absent; None if unsafe."""
-    uid = os.getuid()
-    base = environ.get("XDG_RUNTIME_DIR") or ""
-    try:
-        info = os.lstat(base) if os.path.isabs(base) else None
-    except OSError:
-        info = None
-    private = info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
-    path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
-        _warn(f"not using the worker: {path} is not a private directory of yours (mode 0700)")
-        return None
-    return path
+    """The worker's private directory (chatcli.paths.runtime_dir: 0700, the user's own, not a link); None if unsafe."""
+    from chatcli.paths import runtime_dir as private_dir  # standard library only, as this module
+
+    path = private_dir(environ)
+    if path is None:
+        _warn("not using the worker: its directory is not a private directory of yours (mode 0700)")
+    return None if path is None else str(path)
 
 
 def build_id() -> str:
