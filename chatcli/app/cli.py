@@ -114,6 +114,26 @@ def ask_command(
         hidden=True,
         help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
     ),
+    remote: Optional[str] = typer.Option(
+        None,
+        "--remote",
+        metavar="URL",
+        help="Chat with a LangGraph server's graph (docs/remote.md).",
+    ),
+    assistant: Optional[str] = typer.Option(
+        None,
+        "--assistant",
+        metavar="ID",
+        hidden=True,
+        help="The --remote server's graph or assistant (its only one by default).",
+    ),
+    header: list[str] = typer.Option(
+        [],
+        "--header",
+        metavar="'NAME: VALUE'",
+        hidden=True,
+        help="An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines as it comes."),
     db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", hidden=True, help=DB.help),
@@ -133,6 +153,12 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
+        if remote is not None or assistant or header:
+            from chatcli.app.remote_commands import remote_run
+
+            given = {**flags, "system": system, "role": role, "var": var, "attach": attach, "new_thread": new_thread}
+            remote_run(question, thread, latest, (remote, assistant, header), settings, json_output, env, debug, given)
+            return
         from chatcli.chat.session import ThreadSetup
 
         setup = ThreadSetup(

@@ -27,6 +27,7 @@ NOT_FOR_THE_WORKER = {
     "--show-completion",
     "--local",
     "--local-model",
+    "--remote",  # a LangGraph server's graph: nothing of the worker's warm engine is used
 }
 
 

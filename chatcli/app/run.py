@@ -73,9 +73,14 @@ async def answer_once(
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
     and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
     """
+    await stoppable(_answer(settings, opening, text, setup, output, typed))
+
+
+async def stoppable(work: Any) -> None:
+    """Run the coroutine ``work`` until Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted`` says which."""
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
-    task = asyncio.ensure_future(_answer(settings, opening, text, setup, output, typed))
+    task = asyncio.ensure_future(work)
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:

@@ -44,10 +44,30 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
 def threads_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N", help="Show at most N threads."),
+    remote: Optional[str] = typer.Option(None, "--remote", metavar="URL", help="A LangGraph Agent Server's threads."),
+    assistant: Optional[str] = typer.Option(
+        None,
+        "--assistant",
+        metavar="ID",
+        help="With --remote: its threads of this graph (of its only graph by default).",
+    ),
+    header: list[str] = typer.Option(
+        [], "--header", metavar="'NAME: VALUE'", hidden=True, help="With --remote: an HTTP header."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in UTC)."""
+    if remote is not None:
+
+        def on_the_server(settings: Settings) -> None:
+            from chatcli.app.remote_commands import list_threads
+            from chatcli.chat.remote import remote_spec
+
+            env = environment()
+            list_threads(remote_spec(remote, assistant, header, env.environ), limit, as_json, env)
+
+        return guarded(debug, on_the_server)
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_threads

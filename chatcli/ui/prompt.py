@@ -21,7 +21,7 @@ from chatcli.ui.commands import Context, execute, is_command, leaves, literal, r
 from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
-from chatcli.ui.prompt_session import AbovePrompt, make_session, mode_mark
+from chatcli.ui.prompt_session import AbovePrompt, Elsewhere, banner, make_session, mode_mark
 from chatcli.ui.reply import ask_line, left_unanswered, resume_pending
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
@@ -197,18 +197,6 @@ def _opened(loading: asyncio.Future) -> Conversation | None:
     return None
 
 
-def _banner(thread_id: str, info: Any, named: bool) -> list[str]:
-    """The first lines: the thread resumed (its title and size), or a new one, said to be new."""
-    if info is None and named:  # a name the user chose: resuming by it works, stored or not
-        return [f"chatcli · new thread {thread_id} · resume with: chat --thread {thread_id}"]
-    if info is None:  # its id is said once it exists, with the first message
-        return ["chatcli · new thread · its id follows your first message"]
-    return [
-        f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
-        f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
-    ]
-
-
 async def _kept(conversation: Conversation | None) -> str | None:
     """The id of the thread the session ends on, if it was stored (an empty new thread was not)."""
     if conversation is None:
@@ -230,21 +218,23 @@ async def run_repl(
     resumed: bool = False,
     info: Any = None,
     named: bool = False,
+    elsewhere: Elsewhere | None = None,
 ) -> None:
     """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands.
 
     ``resumed``: the thread was asked for by id; if it was waiting for tool-call approval when
     chat stopped, that is asked again before the first prompt. ``info`` (a chatcli.store.ThreadInfo)
     is the thread's row when it exists, for the banner; ``named``: the user chose the new thread's id.
+    ``elsewhere``: the threads are kept elsewhere (a LangGraph server), and opened as it says.
     """
     threads = ThreadCache()
-    models = ModelCache(lambda: _models(settings))
+    models = ModelCache(None if elsewhere else lambda: _models(settings))
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading))
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
-    for line in _banner(thread_id, info, named):
+    for line in elsewhere.banner if elsewhere else banner(thread_id, info, named):
         output.note(line)
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
@@ -254,7 +244,11 @@ async def run_repl(
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
         setup = replace(setup, announce=info is None and not named)
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, AbovePrompt(session, output)))
+        above = AbovePrompt(session, output)
+        opening = (
+            elsewhere.open(stack, above) if elsewhere else _open(stack, settings, thread_id, setup, threads, above)
+        )
+        loading = asyncio.create_task(opening)
         repl = Repl(loading, output, settings, debug, CtrlC(session))
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
@@ -304,6 +298,7 @@ async def run_repl(
                 await loading
         kept = await _kept(_opened(loading))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        output.note(f"bye · resume with: chat --thread {kept}" if kept else "bye")
+        resume = elsewhere.resume if elsewhere else "chat --thread {id}"
+        output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)

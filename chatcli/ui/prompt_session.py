@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
@@ -15,6 +17,7 @@ from chatcli.chat.events import Decision, Notice, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
 from chatcli.config import Settings
 from chatcli.errors import ChatError
+from chatcli.text import counted
 from chatcli.ui.input_history import private_history
 from chatcli.ui.output import Output
 
@@ -117,3 +120,25 @@ class AbovePrompt:
 
     async def approve(self, call: ToolCall) -> Decision:
         return await self.output.approve(call)
+
+
+def banner(thread_id: str, info: Any, named: bool) -> list[str]:
+    """The first lines: the thread resumed (its title and size), or a new one, said to be new."""
+    if info is None and named:  # a name the user chose: resuming by it works, stored or not
+        return [f"chatcli · new thread {thread_id} · resume with: chat --thread {thread_id}"]
+    if info is None:  # its id is said once it exists, with the first message
+        return ["chatcli · new thread · its id follows your first message"]
+    return [
+        f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
+        f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
+    ]
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A prompt on threads kept elsewhere than chat's database (a LangGraph server's): ``open(stack, listener)``
+    opens the conversation, ``banner`` is the first lines, ``resume`` the command that resumes thread "{id}"."""
+
+    open: Callable[[AsyncExitStack, Any], Awaitable[Any]]
+    banner: list[str]
+    resume: str

@@ -1,0 +1,157 @@
+"""``chat --remote URL``: one answer, the prompt, or ``chat threads --remote URL`` on a LangGraph Agent Server.
+
+The server keeps the threads and runs the graph; chat streams its runs, asks its interrupts and lists
+its threads. Nothing of chat's own database, model or tools is used, so the flags that set those up
+are refused with --remote rather than ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Any
+
+from chatcli.app.environment import Environment
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+
+# chat's own engine's settings (the command line's flags, by name): none of them applies to a server's graph.
+LOCAL_FLAGS = {"model": "--model", "temperature": "--temperature", "db": "--db", "memory": "--memory", "local": "--local",
+               "local_model": "--local-model", "tools": "--tools", "use_tools": "--no-tools", "approve_all": "--yes",
+               "sandbox": "--sandbox", "network": "--network", "system": "--system", "role": "--role", "var": "--var",
+               "attach": "--attach", "new_thread": "--new-thread"}  # fmt: skip
+
+
+def remote_run(
+    question: str | None, thread: str | None, latest: bool, where: tuple[str | None, str | None, list[str]],
+    settings: Settings, json_output: Any, env: Environment, debug: bool, flags: dict[str, Any],
+) -> None:  # fmt: skip
+    """``chat --remote URL [--assistant ID] [--header H]`` with the rest of the command line: checked, then run.
+
+    ``flags``: what the command line gave for chat's own engine and threads (refused here, one line).
+    """
+    from chatcli.chat.remote import remote_spec
+
+    url, assistant, headers = where
+    if url is None:
+        raise UsageError("--assistant and --header go with --remote URL")
+    for name, flag in LOCAL_FLAGS.items():
+        if flags.get(name) not in (None, [], ()):
+            raise UsageError(
+                f"{flag} does not apply with --remote: the server's graph has its own model, prompt and tools"
+            )
+    run_remote(
+        question, thread, latest, remote_spec(url, assistant, headers, env.environ), settings, json_output, env, debug
+    )
+
+
+async def _open(spec: Any, thread: str | None, latest: bool, listener: Any) -> Any:
+    """Connect and open the conversation on ``thread`` (a start of its id will do), the latest one, or a new one."""
+    from chatcli.chat.remote import Remote
+    from chatcli.chat.remote_conversation import RemoteConversation
+
+    remote = await Remote.open(spec)
+    try:
+        conversation = RemoteConversation(remote, listener=listener)
+        if thread:
+            conversation.thread_id = (await remote.thread(thread)).thread_id
+        elif latest:
+            rows = await remote.threads(1)
+            if not rows:
+                raise UsageError(f"no thread of {remote.graph_id} on {spec.url} to continue yet")
+            conversation.thread_id = rows[0].thread_id
+    except BaseException:
+        await remote.aclose()
+        raise
+    return conversation
+
+
+async def _answer(spec: Any, thread: str | None, latest: bool, text: str, output: Any, settings: Settings) -> None:
+    from chatcli.chat.outcome import render_reply
+    from chatcli.ui.jsonout import JsonOutput
+
+    conversation = await _open(spec, thread, latest, output)
+    try:
+        if isinstance(output, JsonOutput):
+            output.model, output.thread_id = conversation.model_name, conversation.thread_id
+        elif conversation.thread_id:
+            output.note(f"thread: {conversation.thread_id}")
+        else:
+            output.thread_note = "thread: {id}"
+        await render_reply(conversation, conversation.send(text), settings)
+    finally:
+        await conversation.remote.aclose()
+
+
+def run_remote(
+    question: str | None,
+    thread: str | None,
+    latest: bool,
+    spec: Any,
+    settings: Settings,
+    json_output: Any = None,
+    env: Environment | None = None,
+    debug: bool = False,
+) -> None:
+    """One answer from the server's graph (a question, or piped text), or the prompt on its threads."""
+    from chatcli.app.run import compose_question, make_env_output, read_stdin, stoppable
+
+    env = env or Environment()
+    piped = None if env.stdin_isatty else read_stdin(env.stdin)
+    if piped is not None and not isinstance(piped, str):
+        raise UsageError("images cannot be sent to a LangGraph server", hint="pipe text")
+    if json_output is not None and question is None and piped is None:
+        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
+    if question is not None or piped is not None:
+        # Interrupts are asked only with a terminal to ask in (not in a pipe, not for --json).
+        ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
+        output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
+        asyncio.run(stoppable(_answer(spec, thread, latest, compose_question(question, piped), output, settings)))
+        return
+    _prompt(spec, thread, latest, settings, make_env_output(env, settings, ask=True), debug)
+
+
+def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, output: Any, debug: bool) -> None:
+    from chatcli.ui.prompt import run_repl
+    from chatcli.ui.prompt_session import Elsewhere
+
+    resume = f"chat --remote {spec.url}" + (f" --assistant {spec.assistant}" if spec.assistant else "") + " -t {id}"
+
+    async def opened(stack: AsyncExitStack, listener: Any) -> Any:
+        conversation = await _open(spec, thread, latest, listener)
+        stack.push_async_callback(conversation.remote.aclose)
+        if conversation.thread_id:
+            listener.output.note(
+                f"thread {conversation.thread_id} · resume with: {resume.format(id=conversation.thread_id)}"
+            )
+        else:
+            listener.output.thread_note = "thread {id} · resume with: " + resume
+        return conversation
+
+    where = f"{spec.url}" + (f" · {spec.assistant}" if spec.assistant else "")
+    banner = [f"chatcli · LangGraph server {where} · {'resuming a thread' if thread or latest else 'new thread'}"]
+    elsewhere = Elsewhere(opened, banner, resume)
+    asyncio.run(run_repl(settings, "", output, debug=debug, resumed=bool(thread or latest), elsewhere=elsewhere))
+
+
+def list_threads(spec: Any, limit: int | None, as_json: bool, env: Environment) -> None:
+    """``chat threads --remote URL``: the server's threads of the assistant's graph, as ``chat threads`` lists chat's."""
+    from chatcli.text import json_text, say
+    from chatcli.ui.listing import print_threads
+
+    async def read() -> list[Any]:
+        from chatcli.chat.remote import Remote
+
+        remote = await Remote.open(spec)
+        try:
+            return await remote.threads(limit)
+        finally:
+            await remote.aclose()
+
+    rows = asyncio.run(read())
+    if as_json:
+        say(env.stdout, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
+    elif not rows:
+        say(env.stdout if env.stdout.isatty() else env.stderr, f"no threads on {spec.url} yet\n")
+    else:
+        print_threads(rows, env.stdout)

@@ -1,0 +1,229 @@
+"""chat on a LangGraph Agent Server (``chat --remote URL``): the connection, its errors, and the server's threads.
+
+langgraph-sdk speaks to the server (a ``langgraph dev``, a self-hosted or a cloud deployment); it is
+imported only here and in chatcli.chat.remote_run, so a plain ``chat`` never loads it. Every failure
+of a request becomes one line: a server that is down, a key it refuses, an assistant it does not have.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator, Mapping
+
+from chatcli.errors import ChatError, ConfigError, ModelError, UsageError
+from chatcli.store import ThreadInfo
+
+# Where the key comes from when no --header carries one (langgraph-sdk's own order, less LANGCHAIN_API_KEY).
+KEY_VARIABLES = ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)")
+# The most threads looked through for a start of an id (--thread 1ef4).
+PREFIX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """Which server, which assistant (a graph id or an assistant's id; None: the server's only one), and how
+    to authenticate: ``headers`` as given (--header), ``api_key`` from the environment."""
+
+    url: str
+    assistant: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    api_key: str | None = None
+
+
+def remote_spec(url: str, assistant: str | None, headers: list[str], environ: Mapping[str, str]) -> RemoteSpec:
+    """The server the command line names, checked: an http(s) URL, headers as ``Name: value``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"--remote takes the server's http(s) URL, got {url[:80]!r}", hint="e.g. http://127.0.0.1:2024"
+        )
+    pairs = []
+    for header in headers:
+        found = _HEADER.fullmatch(header.strip())
+        if found is None:
+            raise UsageError(f"--header takes 'Name: value', got {header[:60]!r}")
+        pairs.append((found.group(1), found.group(2)))
+    key = next((environ[name] for name in KEY_VARIABLES if environ.get(name)), None)
+    return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key)
+
+
+@contextmanager
+def translated(spec: RemoteSpec) -> Iterator[None]:
+    """Turn a failed request to the server into the one line it means (ChatErrors pass as they are)."""
+    import httpx
+    from langgraph_sdk.errors import APIStatusError
+
+    try:
+        yield
+    except ChatError:
+        raise
+    except APIStatusError as exc:
+        raise status_error(spec, exc.status_code, _said(exc)) from exc
+    except httpx.HTTPStatusError as exc:
+        raise status_error(spec, exc.response.status_code, exc.response.reason_phrase) from exc
+    except httpx.TimeoutException as exc:
+        raise ModelError(f"the LangGraph server at {spec.url} did not answer in time", hint=_down_hint()) from exc
+    except httpx.TransportError as exc:
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise ModelError(f"cannot reach the LangGraph server at {spec.url}: {detail}", hint=_down_hint()) from exc
+
+
+def _down_hint() -> str:
+    return "is it running? `langgraph dev --port PORT` serves the graphs of a langgraph.json"
+
+
+def _said(exc: Any) -> str:
+    """What the server said about a refused request, in one short line."""
+    body = getattr(exc, "body", None)
+    detail = body.get("detail") or body.get("message") if isinstance(body, dict) else None
+    text = detail if isinstance(detail, str) else getattr(exc, "message", "") or str(exc)
+    return " ".join(text.split())[:200]
+
+
+def status_error(spec: RemoteSpec, status: int, said: str) -> ChatError:
+    """The line for an HTTP error status of the server."""
+    if status in (401, 403):
+        how = "the key" if spec.api_key or spec.headers else "the request: no key was sent"
+        return ConfigError(
+            f"the LangGraph server at {spec.url} refused {how} ({status})",
+            hint="set LANGSMITH_API_KEY or LANGGRAPH_API_KEY, or pass --header 'x-api-key: KEY'",
+        )
+    if status == 404 and "assistant" in said.lower():
+        return missing_assistant(spec)
+    return ModelError(f"the LangGraph server at {spec.url} answered {status}: {said or 'no reason given'}")
+
+
+def missing_assistant(spec: RemoteSpec, served: list[str] | None = None) -> ChatError:
+    listed = f"it serves {', '.join(served)}" if served else "`chat --remote URL` alone uses its only graph"
+    return UsageError(f"the LangGraph server at {spec.url} has no assistant {spec.assistant!r}", hint=listed)
+
+
+def _epoch(stamp: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def thread_info(thread: Mapping[str, Any]) -> ThreadInfo:
+    """A server's thread as a row of chat's thread list: its first question is its title, its graph its model."""
+    from chatcli.text import make_title
+
+    values = thread.get("values") if isinstance(thread.get("values"), dict) else {}
+    messages = values.get("messages") if isinstance(values.get("messages"), list) else []
+    asked = next((m for m in messages if isinstance(m, dict) and m.get("type") == "human"), None)
+    metadata = thread.get("metadata") or {}
+    title = make_title(message_text(asked)) if asked else metadata.get("title")
+    return ThreadInfo(
+        thread_id=str(thread["thread_id"]),
+        title=title or None,
+        created_at=_epoch(thread.get("created_at")),
+        updated_at=_epoch(thread.get("updated_at")),
+        message_count=len(messages),
+        model=metadata.get("graph_id"),
+    )
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message as the server sends it: a string, or the text blocks of a list."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b if isinstance(b, str) else str(b.get("text") or "") for b in content if isinstance(b, (str, dict)) and (isinstance(b, str) or b.get("type") == "text"))  # fmt: skip
+    return ""
+
+
+class Remote:
+    """An open connection to one server and assistant: runs go to ``assistant_id`` (``graph_id`` is its graph)."""
+
+    def __init__(self, spec: RemoteSpec, client: Any, assistant_id: str, graph_id: str):
+        self.spec, self.client, self.assistant_id, self.graph_id = spec, client, assistant_id, graph_id
+
+    @classmethod
+    async def open(cls, spec: RemoteSpec) -> Remote:
+        """Connect and find the assistant (the server's only graph when none is named); one line if it fails."""
+        from langgraph_sdk import get_client
+
+        client = get_client(url=spec.url, api_key=spec.api_key, headers=dict(spec.headers) or None)
+        with translated(spec):
+            assistant = await cls._find_assistant(spec, client)
+        return cls(spec, client, str(assistant["assistant_id"]), str(assistant.get("graph_id") or ""))
+
+    @staticmethod
+    async def _find_assistant(spec: RemoteSpec, client: Any) -> Mapping[str, Any]:
+        wanted = spec.assistant
+        from langgraph_sdk.errors import NotFoundError
+
+        if wanted and _UUID.fullmatch(wanted):
+            try:
+                return await client.assistants.get(wanted)
+            except NotFoundError:
+                raise missing_assistant(spec) from None
+        try:
+            found = await client.assistants.search(graph_id=wanted, limit=100) if wanted else []
+        except NotFoundError:  # a graph the server does not have (older servers answer an empty list)
+            found = []
+        if found:
+            return found[0]
+        everything = await client.assistants.search(limit=100)
+        graphs = sorted({str(a.get("graph_id")) for a in everything})
+        if wanted or not everything:
+            raise missing_assistant(spec, graphs)
+        if len(graphs) > 1:
+            raise UsageError(
+                f"the LangGraph server at {spec.url} serves {len(graphs)} graphs: {', '.join(graphs)}",
+                hint="choose one with --assistant NAME",
+            )
+        return everything[0]
+
+    async def threads(self, limit: int | None = None) -> list[ThreadInfo]:
+        """The assistant's graph's threads on the server, most recently updated first."""
+        with translated(self.spec):
+            found = await self.client.threads.search(
+                metadata={"graph_id": self.graph_id} if self.graph_id else None,
+                limit=limit or 20, sort_by="updated_at", sort_order="desc",
+            )  # fmt: skip
+        return [thread_info(t) for t in found]
+
+    async def thread(self, wanted: str) -> ThreadInfo:
+        """The thread ``wanted`` names (its id, or a unique start of it among the recent ones); one line if none."""
+        from langgraph_sdk.errors import NotFoundError
+
+        if _UUID.fullmatch(wanted):
+            try:
+                with translated(self.spec):
+                    return thread_info(await self.client.threads.get(wanted))
+            except ChatError as exc:
+                if not isinstance(exc.__cause__, NotFoundError):
+                    raise
+        else:
+            matches = [t for t in await self.threads(PREFIX_SEARCH) if t.thread_id.startswith(wanted.lower())]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UsageError(f"{wanted!r} starts {len(matches)} threads' ids", hint="give more of the id")
+        raise UsageError(f"no thread {wanted!r} on {self.spec.url}", hint="chat threads --remote URL lists them")
+
+    async def state(self, thread_id: str) -> Mapping[str, Any]:
+        """The thread's state on the server: ``values``, ``next``, ``interrupts``..."""
+        with translated(self.spec):
+            return await self.client.threads.get_state(thread_id)
+
+    async def messages(self, thread_id: str) -> list[Any]:
+        """The thread's messages as LangChain messages (none when its state has no ``messages``)."""
+        from langchain_core.messages import convert_to_messages
+
+        values = (await self.state(thread_id)).get("values")
+        found = values.get("messages") if isinstance(values, dict) else None
+        return convert_to_messages([m for m in found if isinstance(m, dict)]) if isinstance(found, list) else []
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
