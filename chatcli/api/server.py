@@ -80,10 +80,13 @@ class _Log:
         if isinstance(event, Notice):
             say(sys.stderr, f"chat serve: {event.text}\n")
 
-    async def approve(self, call: Any) -> Any:
+    async def approve(self, call: Any, review: Any = None) -> Any:
         from chatcli.chat.events import refuse
 
         return refuse(call)
+
+    async def answer(self, question: Any) -> Any:
+        return None
 
 
 def create_app(settings: Settings, allowed: Addresses, token: str | None = None) -> FastAPI:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from chatcli.chat.conversation import Conversation
-from chatcli.chat.events import Decision, ToolCall, ToolResult
+from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
 from chatcli.chat.failures import describe
 from chatcli.chat.json_events import JsonEvents
 from chatcli.config import Settings
@@ -60,7 +60,7 @@ class HttpListener(JsonEvents):
     def refused(self, result: ToolResult) -> None:
         self.note(f"not run: {result.call.label or result.call.name} ({result.content[:200]})")
 
-    async def approve(self, call: ToolCall) -> Decision:
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         if self.decisions is None:  # the client answers with an approvals request: the turn ends here
             self.approval(call)
             return Decision("later")

@@ -171,17 +171,49 @@ class End:
 TurnEvent = Union[Start, Token, Thinking, ToolCall, Progress, ToolResult, Notice, Usage, End]
 
 
+# What may be decided about a call that waits for approval, in LangChain's human-in-the-loop words; chat's
+# own tools take the first three (respond: the user answers in the tool's place, for "ask the user" tools).
+DECISIONS = ("approve", "edit", "reject", "respond")
+CHAT_DECISIONS = ("approve", "edit", "reject")
+
+
+@dataclass(frozen=True)
+class Review:
+    """How a call that waits for approval may be answered: the ``allowed`` decisions (of ``DECISIONS``),
+    and what the graph says of the call (a human-in-the-loop request's description), if anything."""
+
+    allowed: tuple[str, ...] = CHAT_DECISIONS
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """An interrupt that is no approval: the graph's ``value`` (any JSON), shown to the user and answered
+    with a line of text or JSON; ``id`` is the interrupt's."""
+
+    value: Any
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a ``Question``: the value the graph resumes with (``Command(resume=value)``)."""
+
+    value: Any
+
+
 @dataclass(frozen=True)
 class Decision:
-    """The answer about one call: run it ("yes", maybe with edited ``args``) or not ("no"); or "later":
-    the turn ends there and the thread waits at the question (an HTTP client answers with a request).
+    """The answer about one call: run it ("yes", maybe with edited ``args``) or not ("no"); "respond": not
+    run, ``reason`` is its result (the user answers for the tool); or "later": the turn ends there and the
+    thread waits at the question (an HTTP client answers with a request, a script with ``--resume``).
 
     ``reason`` is the user's word to the model; ``by`` says who refused when it was not the user's
     choice; ``always`` lets the tool run without asking for the rest of the session; ``rest``
     refuses every later call of the same reply too.
     """
 
-    action: Literal["yes", "no", "later"]
+    action: Literal["yes", "no", "later", "respond"]
     args: dict[str, Any] | None = None
     reason: str | None = None
     by: str | None = None
@@ -203,8 +235,13 @@ class Listener(Protocol):
     def hear(self, event: TurnEvent) -> None:
         """One event, as it happens (never raises for the engine to handle)."""
 
-    async def approve(self, call: ToolCall) -> Decision:
-        """Whether ``call`` may run; a listener with nobody to ask refuses (``refuse``)."""
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        """Whether ``call`` may run (answered as ``review`` allows; chat's own calls: None); a listener with
+        nobody to ask refuses (``refuse``)."""
+
+    async def answer(self, question: Question) -> Reply | None:
+        """The answer to an interrupt that is no approval; None when nobody can answer now (the turn ends
+        there and the thread waits at the question)."""
 
 
 # Why a call that needs approval was not run when nobody could be asked.
@@ -222,5 +259,8 @@ class Silent:
     def hear(self, event: TurnEvent) -> None:
         pass
 
-    async def approve(self, call: ToolCall) -> Decision:
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         return refuse(call)
+
+    async def answer(self, question: Question) -> Reply | None:
+        return None

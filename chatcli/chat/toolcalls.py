@@ -205,15 +205,17 @@ def make_tools_node(toolbox: Any) -> Any:
 
     The approval question is one ``interrupt()`` for all the calls that need it, asked before
     any call runs; it is persisted with the thread, so it survives a crash and is asked again.
-    Its answer maps each call id to a ``Decision.stored()`` ({"action": "yes"|"no", "args":
-    edited arguments, "reason": why not, "by": who refused}). Each call that runs is emitted as a
-    ``ToolCall``, and each result as a ``ToolResult`` carrying the message the thread stores.
+    It is a request in LangChain's human-in-the-loop shape, answered with its decisions (or in
+    chat's older shape, for a thread stored waiting on it): chatcli.chat.interrupts. Each call
+    that runs is emitted as a ``ToolCall``, and each result as a ``ToolResult`` carrying the
+    message the thread stores.
     """
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from langgraph.config import get_stream_writer
     from langgraph.types import interrupt
 
+    from chatcli.chat.interrupts import approval_request, decisions_by_call
     from chatcli.chat.toolrun import run_call, shown_call
 
     async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +233,7 @@ def make_tools_node(toolbox: Any) -> Any:
             and call["args"] is not None
             and not toolbox.preapproved(entries[call["id"]], call["args"])
         ]
-        decisions: dict[str, Any] = interrupt({"calls": [asdict(shown) for shown in asking]}) if asking else {}
+        decisions = decisions_by_call(interrupt(approval_request(asking)), asking) if asking else {}
         asked = {shown.id for shown in asking}
         try:
             emit = get_stream_writer()
@@ -250,6 +252,8 @@ def make_tools_node(toolbox: Any) -> Any:
                     else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
                 )
                 outcome, seconds = "error", 0.0
+            elif call["id"] in asked and decision.get("action") == "respond":  # the user answered for the tool
+                text, outcome, seconds = str(decision.get("reason") or ""), "ok", 0.0
             elif call["id"] in asked and decision.get("action") != "yes":
                 reason = decision.get("reason")
                 text = decision.get("by") or "not run: the user refused this call"

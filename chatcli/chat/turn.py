@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatcli.chat.events import Decision, End, Listener, Start, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
+from chatcli.chat.interrupts import Pending, approval_answer
 
 
 def incomplete_reason(result: TurnResult) -> str | None:
@@ -37,14 +38,17 @@ class TurnRunner:
         self.context_tokens = context_tokens
         self.last: TurnResult | None = None
 
-    async def pending_calls(self, head: dict[str, Any]) -> list[ToolCall]:
-        """The tool calls the thread at ``head`` waits to have approved (asked before chat stopped), if any."""
+    async def approval(self, head: dict[str, Any]) -> Pending | None:
+        """The approval the thread at ``head`` waits on (asked before chat stopped, or by a request), if any."""
+        from chatcli.chat.interrupts import pending_of
+
         state = await self.app.aget_state(head)
-        for pending in state.interrupts:
-            value = pending.value
-            if isinstance(value, dict) and value.get("calls"):
-                return [ToolCall(**call) for call in value["calls"]]
-        return []
+        return next((p for p in pending_of(state.interrupts) if p.is_approval), None)
+
+    async def pending_calls(self, head: dict[str, Any]) -> list[ToolCall]:
+        """The tool calls the thread at ``head`` waits to have approved, if any."""
+        pending = await self.approval(head)
+        return list(pending.calls) if pending is not None else []
 
     async def run(self, start: dict[str, Any], head: dict[str, Any], listener: Listener, opening: Start) -> TurnResult:
         """Run the graph from ``start`` (a checkpoint's config) on to the answer, and stream it to ``listener``.
@@ -63,14 +67,14 @@ class TurnRunner:
         try:
             while True:
                 await self._run(payload, start, listener, result, progress)
-                calls = await self.pending_calls(head) if self.toolbox is not None else []
-                if not calls:
+                pending = await self.approval(head) if self.toolbox is not None else None
+                if pending is None:
                     break
-                answers = await self._decide(calls, listener)
-                if answers is None:  # answered later: the thread waits at the question
-                    result.waiting = calls
+                decisions = await self._decide(list(pending.calls), listener)
+                if decisions is None:  # answered later: the thread waits at the question
+                    result.waiting = list(pending.calls)
                     break
-                payload, start = Command(resume=answers), head
+                payload, start = Command(resume=approval_answer(pending, decisions)), head
         except BaseException as exc:
             reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
             result.text, result.reasoning, result.interrupted = (
@@ -90,28 +94,26 @@ class TurnRunner:
         listener.hear(End(result))
         return result
 
-    async def _decide(self, calls: list[ToolCall], listener: Listener) -> dict[str, Any] | None:
-        """The answers about ``calls``, asked one by one: "always" holds for the rest of the batch, "q"
+    async def _decide(self, calls: list[ToolCall], listener: Listener) -> list[Decision] | None:
+        """The decisions about ``calls``, asked one by one: "always" holds for the rest of the batch, "q"
         refuses it; None when the listener answers later."""
         from chatcli.chat.toolcalls import REFUSED_REST
 
-        answers: dict[str, Any] = {}
-        for number, call in enumerate(calls):
+        decisions: list[Decision] = []
+        for call in calls:
             entry = self.toolbox.find(call.name, call.id)
             if entry is not None and self.toolbox.preapproved(entry, call.arguments):
-                answers[call.id] = Decision("yes").stored()  # "always" was chosen for an earlier call
+                decisions.append(Decision("yes"))  # "always" was chosen for an earlier call
                 continue
             decision = await listener.approve(call)
             if decision.action == "later":
                 return None
             if decision.rest:
-                for later in calls[number:]:
-                    answers[later.id] = Decision("no", by=REFUSED_REST).stored()
-                break
+                return decisions + [Decision("no", by=REFUSED_REST)] * (len(calls) - len(decisions))
             if decision.always and decision.action == "yes" and entry is not None:
                 self.toolbox.allow(entry)
-            answers[call.id] = decision.stored()
-        return answers
+            decisions.append(decision)
+        return decisions
 
     async def _run(
         self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress

@@ -21,12 +21,32 @@ import sys
 import termios
 from typing import IO, Any
 
-from chatcli.chat.events import Decision, ToolCall
+from chatcli.chat.events import Decision, Review, ToolCall
 from chatcli.text import neutralise, say
 from chatcli.ui.toolblocks import arguments_text, call_block
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
+# Each choice of the question: the decision it takes (of chatcli.chat.events.DECISIONS), its key, its words.
+_CHOICES = (
+    ("approve", "y", "[y]es"), ("reject", "n", "[N]o"), ("approve", "a", "[a]lways this tool"), ("edit", "e", "[e]dit"),
+    ("reject", "r", "[r]eason"), ("respond", "t", "[t]ype the answer"), (None, "v", "[v]iew all"),
+    ("reject", "q", "[q] no to all"),
+)  # fmt: skip
+
+
+def question_for(allowed: tuple[str, ...]) -> tuple[str, str, set[str]]:
+    """The question, the keys line and the keys that answer, for a call that may be answered as ``allowed``."""
+    chosen = [(key, words) for decision, key, words in _CHOICES if decision is None or decision in allowed]
+    asks = "Run it? " if {"approve", "edit"} & set(allowed) else "Answer it? "
+    keys = {key for key, _ in chosen} | ({"", "?"} if "reject" in allowed else {"?"})
+    named = [k + (" (or Enter)" if k == "n" else "") for k, _ in chosen if k != "q"]
+    line = f"press {', '.join(named)}" + (
+        ", or q (no to this call and every later one of this reply)" if "q" in keys else ""
+    )
+    return asks + " / ".join(words for _, words in chosen) + ": ", line, keys
+
+
 # What each key answers, as shown after the question once it is pressed.
 _SHOWN = {
     "y": "yes",
@@ -37,6 +57,7 @@ _SHOWN = {
     "r": "reason",
     "v": "view all",
     "q": "no to all",
+    "t": "type the answer",
     "\x03": "no to all",
 }
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
@@ -89,10 +110,20 @@ class TerminalApprover:
         except (AttributeError, ValueError):
             return False
 
-    async def __call__(self, call: ToolCall) -> Decision:
+    async def __call__(self, call: ToolCall, review: Review | None = None) -> Decision:
         self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(call_block(call))
-        return await self._ask(call)
+        if review is not None and review.description:
+            self._on_terminal(review.description)
+        return await self._ask(call, review or Review())
+
+    async def answer(self, shown: str) -> str | None:
+        """A line answering an interrupt (``shown`` already, and here too if notes go elsewhere); None if stopped."""
+        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
+        self._on_terminal(shown)
+        self._drop_typeahead()
+        text = await self._line("Answer (text or JSON): ")
+        return None if text == _STOPPED else text
 
     def _say(self, text: str, warn: bool = False) -> None:
         """A line of the question's (the whole arguments, a warning) where the question is."""
@@ -103,9 +134,9 @@ class TerminalApprover:
         if not self._notes_here:
             say(self.terminal, text + "\n")
 
-    async def _ask(self, call: ToolCall) -> Decision:
+    async def _ask(self, call: ToolCall, review: Review) -> Decision:
         self._drop_typeahead()  # only before the first asking: later keys were typed at the question
-        decision = await self._decide(call)
+        decision = await self._decide(call, review.allowed)
         await self._drop_the_rest()
         return decision
 
@@ -116,31 +147,38 @@ class TerminalApprover:
         await asyncio.sleep(AFTER_ANSWER)
         self._take_typed()
 
-    async def _decide(self, call: ToolCall) -> Decision:
+    async def _decide(self, call: ToolCall, allowed: tuple[str, ...]) -> Decision:
         arguments = call.arguments
+        question, keys, answering = question_for(allowed)
+        stopped = Decision("no", rest=True) if "reject" in allowed else Decision("later")  # Ctrl-C, Ctrl-D
         while True:
-            answer = await self._key(QUESTION)
-            if answer in (_STOPPED, "q"):
-                return Decision("no", rest=True)
-            if answer in ("y", "a"):
+            answer = await self._key(question)
+            if answer not in answering | {_STOPPED}:
+                self._say(keys, warn=True)
+            elif answer in (_STOPPED, "q"):
+                return stopped
+            elif answer == "t":
+                text = await self._line("Answer (in the tool's place): ")
+                if text == _STOPPED:
+                    return stopped
+                return Decision("respond", reason=text)
+            elif answer in ("y", "a"):
                 return Decision("yes", always=answer == "a")
-            if answer in ("", "n"):
+            elif answer in ("", "n"):
                 return Decision("no")
-            if answer in ("v", "?"):
+            elif answer in ("v", "?"):
                 self._say(neutralise(arguments_text(arguments, indent=2)))
             elif answer == "r":
                 reason = await self._line("Reason (for the model): ")
                 if reason == _STOPPED:
-                    return Decision("no", rest=True)
+                    return stopped
                 return Decision("no", reason=reason.strip() or None)
-            elif answer == "e":
+            else:  # "e"
                 edited = await self._edit(arguments)
                 if edited == _STOPPED:
-                    return Decision("no", rest=True)
+                    return stopped
                 if isinstance(edited, dict):
                     return Decision("yes", args=edited)
-            else:
-                self._say(KEYS, warn=True)
 
     async def _edit(self, arguments: Any) -> dict[str, Any] | str | None:
         """The arguments as the user edited them (JSON object), None to ask again, or "\\x03" if stopped."""

@@ -1,31 +1,56 @@
-"""What every output of the terminal and the pipe does with a turn's events (chatcli.chat.routing), and the
-approval question."""
+"""What every output of the terminal and the pipe does with a turn's events (chatcli.chat.routing), the approval
+question, and the answer to an interrupt that is no approval."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from chatcli.chat.events import Decision, ToolCall, refuse
+from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, refuse
 from chatcli.chat.routing import Router
+
+
+def question_text(question: Question) -> str:
+    """An interrupt's value as Markdown: a text as it is, anything else as a JSON block."""
+    if isinstance(question.value, str):
+        return question.value
+    return "```json\n" + json.dumps(question.value, ensure_ascii=False, indent=2, default=str) + "\n```"
 
 
 class Listening(Router):
     """A terminal's or a pipe's output: the events routed (chatcli.chat.routing), and the approval question.
 
     ``approver`` (a chatcli.ui.approval.TerminalApprover) asks about tool calls when there is a
-    terminal to ask in; without one, calls that need approval are refused.
+    terminal to ask in; without one, calls that need approval are refused, and an interrupt that is
+    no approval is left waiting (the thread keeps it; ``chat --thread ID`` asks it again).
     """
 
     approver: Any = None
 
-    async def approve(self, call: ToolCall) -> Decision:
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         if self.approver is None or not self.approver.can_ask():
             return refuse(call)
         self.asking(call)
-        return await self.approver(call)
+        if review is not None and review.description:
+            self.note(review.description)
+        return await self.approver(call, review)
+
+    async def answer(self, question: Question) -> Reply | None:
+        from chatcli.chat.interrupts import typed_answer
+
+        if self.approver is None or not self.approver.can_ask():
+            return None
+        shown = question_text(question)
+        self.show_question(shown)
+        text = await self.approver.answer(shown)
+        return Reply(typed_answer(text)) if text is not None else None
 
     def asking(self, call: ToolCall) -> None:
         """The user is about to be asked about ``call``: show it."""
         from chatcli.ui.toolblocks import call_block
 
         self.note(call_block(call))
+
+    def show_question(self, markdown: str) -> None:
+        """An interrupt's question, before it is answered."""
+        self.note(markdown)

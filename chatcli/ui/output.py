@@ -12,7 +12,18 @@ import os
 import sys
 from typing import IO, Any, Protocol
 
-from chatcli.chat.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
+from chatcli.chat.events import (
+    Decision,
+    Progress,
+    Question,
+    Reply,
+    Review,
+    Start,
+    ToolCall,
+    ToolResult,
+    TurnEvent,
+    TurnResult,
+)
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
@@ -23,8 +34,11 @@ class Output(Protocol):
     def hear(self, event: TurnEvent) -> None:
         """One event of a turn (chatcli.chat.events)."""
 
-    async def approve(self, call: ToolCall) -> Decision:
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         """Whether ``call`` may run: asked in the terminal when there is one to ask in, else refused."""
+
+    async def answer(self, question: Question) -> Reply | None:
+        """An interrupt's answer, typed in the terminal; None without one (the thread waits at it)."""
 
     def note(self, text: str) -> None:
         """A line about what is going on (dim in a terminal, on stderr)."""
@@ -208,6 +222,15 @@ class RichOutput(Listening):
         self._settle()
         self._asked.add(call.id)
         self.note(call_block(call))
+
+    def show_question(self, markdown: str) -> None:
+        """An interrupt's question, rendered as the answer is."""
+        from chatcli.ui.markdown.stream import MarkdownStream
+
+        self._settle()
+        shown = MarkdownStream(self.console)
+        shown.feed(neutralise(markdown))
+        shown.finish()
 
     def tool_call(self, call: ToolCall) -> None:
         from chatcli.ui.toolblocks import call_block

@@ -13,7 +13,7 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from chatcli.chat.events import Decision, Notice, ToolCall, TurnEvent
+from chatcli.chat.events import Decision, Notice, Question, Reply, Review, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
 from chatcli.config import Settings
 from chatcli.errors import ChatError
@@ -118,8 +118,11 @@ class AbovePrompt:
         else:
             self.output.hear(event)
 
-    async def approve(self, call: ToolCall) -> Decision:
-        return await self.output.approve(call)
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        return await self.output.approve(call, review)
+
+    async def answer(self, question: Question) -> Reply | None:
+        return await self.output.answer(question)
 
 
 def banner(thread_id: str, info: Any, named: bool) -> list[str]:
