@@ -20,6 +20,8 @@ from chatcli.store import ThreadInfo
 KEY_VARIABLES = ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)")
+# Times a refused connection is tried again (a server restarting), before it is one line.
+CONNECT_RETRIES = 1
 # The most threads looked through for a start of an id (--thread 1ef4).
 PREFIX_SEARCH = 200
 
@@ -44,13 +46,15 @@ def remote_spec(url: str, assistant: str | None, headers: list[str], environ: Ma
         raise UsageError(
             f"--remote takes the server's http(s) URL, got {url[:80]!r}", hint="e.g. http://127.0.0.1:2024"
         )
-    pairs = []
+    pairs, key = [], next((environ[name] for name in KEY_VARIABLES if environ.get(name)), None)
     for header in headers:
         found = _HEADER.fullmatch(header.strip())
         if found is None:
             raise UsageError(f"--header takes 'Name: value', got {header[:60]!r}")
-        pairs.append((found.group(1), found.group(2)))
-    key = next((environ[name] for name in KEY_VARIABLES if environ.get(name)), None)
+        if found.group(1).lower() == "x-api-key":
+            key = found.group(2)  # the key's own header, which langgraph-sdk sets: it wins over the environment's
+        else:
+            pairs.append((found.group(1), found.group(2)))
     return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key)
 
 
@@ -150,9 +154,20 @@ class Remote:
     @classmethod
     async def open(cls, spec: RemoteSpec) -> Remote:
         """Connect and find the assistant (the server's only graph when none is named); one line if it fails."""
-        from langgraph_sdk import get_client
+        import httpx
+        from langgraph_sdk.client import LangGraphClient
 
-        client = get_client(url=spec.url, api_key=spec.api_key, headers=dict(spec.headers) or None)
+        from chatcli import __version__
+
+        headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
+        if spec.api_key:
+            headers["x-api-key"] = spec.api_key
+        # langgraph-sdk's own client tries a refused connection 6 times (8 s): a server that is down is said at once.
+        transport = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES)
+        timeout = httpx.Timeout(connect=5, read=300, write=300, pool=5)  # langgraph-sdk's
+        client = LangGraphClient(
+            httpx.AsyncClient(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
+        )
         with translated(spec):
             assistant = await cls._find_assistant(spec, client)
         return cls(spec, client, str(assistant["assistant_id"]), str(assistant.get("graph_id") or ""))

@@ -1,51 +1,44 @@
-"""The answers to the interrupts a run stopped at, asked of the turn's listener.
+"""The answers to the interrupts a run on a LangGraph server stopped at, asked of the turn's listener.
 
-A value in LangChain's human-in-the-loop shape (``action_requests`` / ``review_configs``) is asked
-as chat asks about a tool call: approve, edit or reject, with a reason; the answer is a
-``{"decisions": [...]}``. Any other value cannot be asked here yet: the thread waits at it.
+The interrupts are read as chatcli.chat.interrupts reads every graph's: an approval (LangChain's
+human-in-the-loop shapes, chat's own) is asked call by call as chat asks about its tool calls; any
+other value is shown and answered with a line of text or JSON. The run resumes with the answers.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
-from chatcli.chat.events import Listener, Notice, ToolCall
+from chatcli.chat.events import Decision, Listener
 
 
-def is_review(value: Any) -> bool:
-    """True for an interrupt value in LangChain's human-in-the-loop shape."""
-    return isinstance(value, dict) and isinstance(value.get("action_requests"), list)
+async def answer_interrupts(
+    interrupts: list[Mapping[str, Any]], listener: Listener, always: set[str] | None = None
+) -> Any:
+    """The resume value for ``interrupts`` (one value, or a map by interrupt id); None when nobody can answer
+    now (the thread waits at them). ``always``: the tools "always" was chosen for in this session."""
+    from chatcli.chat.interrupts import approval_answer, pending_of, resume_value
+    from chatcli.chat.toolcalls import REFUSED_REST
 
-
-async def review(interrupt_id: str, value: Mapping[str, Any], listener: Listener) -> dict[str, Any] | None:
-    """The decisions about each action the value asks to review; None when the listener answers later."""
-    decisions = []
-    for number, action in enumerate(value["action_requests"]):
-        name = str(action.get("name") or action.get("action") or "action")
-        call = ToolCall(f"{interrupt_id}:{number}", name, name, None, action.get("args") or {})
-        decision = await listener.approve(call)
-        if decision.action == "later":
-            return None
-        if decision.action == "yes" and decision.args is not None and decision.args != call.arguments:
-            decisions.append({"type": "edit", "edited_action": {"name": name, "args": decision.args}})
-        elif decision.action == "yes":
-            decisions.append({"type": "approve"})
-        else:
-            decisions.append({"type": "reject", "message": decision.reason or decision.by or "refused by the user"})
-    return {"decisions": decisions}
-
-
-async def answer_interrupts(interrupts: list[Mapping[str, Any]], listener: Listener) -> Any:
-    """The resume value for ``interrupts`` (one value, or a map by interrupt id); None when the thread waits."""
-    answers: dict[str, Any] = {}
-    for interrupt in interrupts:
-        key, value = str(interrupt.get("id")), interrupt.get("value")
-        answer = await review(key, value, listener) if is_review(value) else None
-        if answer is None:
-            if not is_review(value):
-                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                listener.hear(Notice(f"the graph waits for an answer: {shown}", warn=True))
-            return None
-        answers[key] = answer
-    return next(iter(answers.values())) if len(answers) == 1 else answers
+    always = set() if always is None else always
+    pending, values = pending_of(interrupts), []
+    for waiting in pending:
+        if not waiting.is_approval:
+            reply = await listener.answer(waiting.question())
+            if reply is None:
+                return None
+            values.append(reply.value)
+            continue
+        decisions: list[Decision] = []
+        for call, review in zip(waiting.calls, waiting.reviews):
+            decision = Decision("yes") if call.name in always else await listener.approve(call, review)
+            if decision.action == "later":
+                return None
+            if decision.rest:
+                decisions += [Decision("no", by=REFUSED_REST)] * (len(waiting.calls) - len(decisions))
+                break
+            if decision.always and decision.action == "yes":
+                always.add(call.name)
+            decisions.append(decision)
+        values.append(approval_answer(waiting, decisions))
+    return resume_value(pending, values)

@@ -69,6 +69,7 @@ class RemoteConversation:
     attached: list[Any] = field(default_factory=list)
     toolbox: Any = None  # the server's graph has its own tools
     turns: LastTurn = field(default_factory=LastTurn)
+    always: set[str] = field(default_factory=set)  # tools "always" was chosen for, this session
     # Slash commands that work on a server's thread; the others say they do not.
     COMMANDS = frozenset({"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry"})
 
@@ -147,7 +148,7 @@ class RemoteConversation:
                     interrupts = await RemoteRun(self.remote, self.thread_id, self.listener, streamed).stream(**request)
                 if not interrupts:
                     break
-                answer = await answer_interrupts(interrupts, self.listener)
+                answer = await answer_interrupts(interrupts, self.listener, self.always)
                 if answer is None:  # nobody to ask: the thread waits at the question (asked again on resume)
                     break
                 request, interrupts = {"command": {"resume": answer}}, None

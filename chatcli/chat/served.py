@@ -3,12 +3,14 @@
 ``langgraph dev`` (or any deployment of the project) calls ``graph`` for each run and each read of a
 thread's state: it builds chat's graph from the settings of the server's environment (config.toml,
 the CHATCLI_* and OPENAI_* variables; the working directory's .env as chat reads it) with the model
-on the OpenAI-compatible endpoint they name, and the tools they turn on. It attaches no checkpointer:
-the server keeps the threads. ``chat --remote URL`` talks to it as to any other graph.
+on the OpenAI-compatible endpoint they name, and the built-in tools they turn on, whose calls wait for
+approval as LangChain's human-in-the-loop interrupts. It attaches no checkpointer: the server keeps
+the threads. ``chat --remote URL`` talks to it as to any other graph.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,15 +45,34 @@ def build(settings: Settings, toolbox: Any = None) -> Any:
     )
 
 
+def builtin_toolbox(settings: Settings) -> Any:
+    """The built-in tools the settings turn on (CHATCLI_TOOLS), or None. MCP servers (mcp.json) are not started
+    for a served graph: each run would start them again."""
+    if not (settings.use_tools and settings.tools):
+        return None
+    from chatcli.tools import sandbox
+    from chatcli.tools.toolbox import Toolbox
+
+    sandbox.use(sandbox.policy_for(settings))  # where the shell tool runs
+    toolbox = Toolbox(
+        builtin_groups=settings.tools, approve=settings.approve, approve_all=settings.approve_all,
+        timeout=settings.tool_timeout,
+    )  # fmt: skip
+    toolbox.schemas()  # made now, in this thread: making them reads the disk
+    return toolbox
+
+
 @asynccontextmanager
 async def graph() -> AsyncIterator[Any]:
-    """The graph factory ``langgraph.json`` names: chat's graph with the tools the settings turn on,
-    open for the length of one run (MCP servers stop when it ends)."""
-    import asyncio
+    """The graph factory ``langgraph.json`` names: chat's graph on the server's settings, for one run.
 
-    from chatcli.chat.session import open_toolbox
-
-    # Files are read off the server's event loop, which refuses blocking calls (langgraph dev checks).
+    Everything that reads files runs off the server's event loop, which must not block (``langgraph dev``
+    refuses blocking calls on it).
+    """
     settings = await asyncio.to_thread(server_settings)
-    async with open_toolbox(settings) as toolbox:
+    toolbox = await asyncio.to_thread(builtin_toolbox, settings)
+    try:
         yield await asyncio.to_thread(build, settings, toolbox)
+    finally:
+        if toolbox is not None:
+            await toolbox.aclose()

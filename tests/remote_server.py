@@ -1,0 +1,138 @@
+"""A ``langgraph dev`` for the ``chat --remote`` tests, and a TCP proxy that drops a connection mid-stream.
+
+``serve(where)`` starts ``langgraph dev --no-browser --no-reload`` on a free port of 127.0.0.1 (never 2024,
+which other programs take) serving the test graph (tests/fixtures/remote/agent.py, as ``agent``) and chat's
+own (``chat``, as the project's langgraph.json names it, its model on a fake OpenAI server); every request
+needs the key of tests/fixtures/remote/auth.py. It is up in about two seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "remote"
+KEY = "test-key"  # what fixtures/remote/auth.py lets in
+
+
+def langgraph_command() -> str | None:
+    """The ``langgraph`` command of this Python's environment (langgraph-cli, in the test extra), or None."""
+    return shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Served:
+    """A running ``langgraph dev``: its URL, process and log."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def serve(where: Path, model_url: str, timeout: float = 90) -> Served:
+    """Start ``langgraph dev`` in ``where`` with chat's graph asking the OpenAI-compatible server ``model_url``."""
+    shipped = json.loads((ROOT / "langgraph.json").read_text())
+    config = {
+        "dependencies": [str(ROOT)],
+        "graphs": {"agent": f"{FIXTURES / 'agent.py'}:graph", "chat": shipped["graphs"]["chat"]},
+        "auth": {"path": f"{FIXTURES / 'auth.py'}:auth"},
+    }
+    (where / "langgraph.json").write_text(json.dumps(config))
+    home = where / "home"
+    home.mkdir(exist_ok=True)
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env.update(
+        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local" / "share"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        OPENAI_BASE_URL=model_url, OPENAI_API_KEY="sk-test", CHATCLI_MODEL="gpt-fake", CHATCLI_TOOLS="shell",
+        CHATCLI_MAX_RETRIES="0", LANGGRAPH_CLI_NO_ANALYTICS="1",
+    )  # fmt: skip
+    port, log = free_port(), where / "langgraph.log"
+    command = [langgraph_command() or "langgraph", "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1"]
+    with open(log, "wb") as written:
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--config", str(where / "langgraph.json")],
+            cwd=where, env=env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    served = Served(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{served.url}/ok", timeout=2):
+                return served
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                served.stop()
+                raise RuntimeError(f"langgraph dev did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.1)
+
+
+class CutProxy:
+    """A TCP proxy to 127.0.0.1:``port`` that drops the first connection whose response carries ``marker``
+    (both sides, at once, right after forwarding it); every other connection goes through whole."""
+
+    def __init__(self, port: int, marker: bytes):
+        self.target, self.marker = port, marker
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, response: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+                if response and self.marker in data:
+                    with self._lock:
+                        cut, self.cuts = self.cuts == 0, self.cuts + (self.cuts == 0)
+                    if cut:
+                        break
+        except OSError:
+            pass
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()

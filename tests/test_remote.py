@@ -1,0 +1,157 @@
+"""``chat --remote`` on a real LangGraph Agent Server: ``langgraph dev``, started once for this module, serving a
+small test graph (``agent``: a fake model's tokens, interrupts of both shapes) and chat's own graph (``chat``,
+from the project's langgraph.json, its model on a fake OpenAI server). See tests/remote_server.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakeserver import FakeOpenAIServer, Reply, closed_port_url, tool_calls
+from tests.helpers import CHAT, THREAD_NOTE, Repl, assert_one_error_line, chat, read_until
+from tests.remote_server import KEY, CutProxy, Served, langgraph_command, serve
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[FakeOpenAIServer]:
+    """The OpenAI-compatible server chat's graph asks, on the LangGraph server."""
+    with FakeOpenAIServer() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def served(model: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    if langgraph_command() is None:
+        pytest.skip('langgraph dev is not installed: pip install -e ".[test]"')
+    server = serve(tmp_path_factory.mktemp("langgraph"), model.base_url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(chat_env: dict[str, str]) -> dict[str, str]:
+    """chat's environment, with the server's key."""
+    return {**{k: v for k, v in chat_env.items() if not k.startswith("LANGSMITH")}, "LANGGRAPH_API_KEY": KEY}
+
+
+def client(served: Served) -> Any:
+    from langgraph_sdk import get_sync_client
+
+    return get_sync_client(url=served.url, api_key=KEY)
+
+
+def thread_of(err: str) -> str:
+    found = THREAD_NOTE.search(err)
+    assert found, err
+    return found.group(1)
+
+
+def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(served, env):
+    first = chat(env, "--remote", served.url, "--assistant", "agent", "hello there")
+    assert (first.code, first.out) == (0, "Echo: hello there\n"), first
+    thread = thread_of(first.err)
+    piped = chat(env, "--remote", served.url, "--assistant", "agent", "-t", thread[:13], stdin="piped words\n")
+    assert (piped.code, piped.out, thread_of(piped.err)) == (0, "Echo: piped words\n", thread), piped
+    answer = chat(env, "--remote", served.url, "--assistant", "agent", "-c", "--json", "one more")
+    assert json.loads(answer.out) | {"timing": None} == {
+        "thread_id": thread, "reply": "Echo: one more", "model": "agent", "finish_reason": None, "tool_calls": [],
+        "turns_left_out": 0, "reasoning": None, "usage": None, "cost_usd": None, "timing": None,
+    }  # fmt: skip
+    listed = chat(env, "threads", "--remote", served.url, "--assistant", "agent", "--json")
+    row = next(r for r in json.loads(listed.out) if r["thread_id"] == thread)
+    assert (row["title"], row["message_count"], row["model"]) == ("hello there", 6, "agent")
+
+
+def test_chats_own_graph_is_served_from_the_projects_langgraph_json(served, env, model):
+    done = chat(env, "--remote", served.url, "--assistant", "chat", "--jsonl", "what is up")
+    lines = [json.loads(line) for line in done.out.splitlines()]
+    assert "".join(line["text"] for line in lines if line["type"] == "token") == "You said: what is up"
+    assert (lines[-1]["type"], lines[-1]["reply"], lines[-1]["model"]) == ("done", "You said: what is up", "gpt-fake")
+    assert model.last_messages()[-1] == {"role": "user", "content": "what is up"}
+
+
+def test_chats_own_tool_approval_is_a_human_in_the_loop_interrupt(served, env, model):
+    model.queue(tool_calls(("shell", {"command": "echo hi"})), Reply("no shell then"))
+    done = chat(env, "--remote", served.url, "--assistant", "chat", "--json", "list the files")
+    assert json.loads(done.out)["reply"] == "no shell then", done  # nobody to ask: refused, and the model told
+    history = client(served).threads.get_history(json.loads(done.out)["thread_id"], limit=20)
+    asked = [i["value"] for state in history for i in state.get("interrupts") or []]
+    assert [(a["name"], a["args"]) for a in asked[0]["action_requests"]] == [("shell", {"command": "echo hi"})]
+    assert asked[0]["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+
+
+def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env):
+    process = subprocess.Popen(
+        [str(CHAT), "--remote", served.url, "--assistant", "agent", "slow 400"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        read_until(process.stdout, b"w3 ")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 130
+    finally:
+        process.kill()
+    err = process.stderr.read().decode()
+    assert "stopped: the partial answer is kept" in err, err
+    thread = thread_of(err)
+    runs = client(served).runs.list(thread)
+    assert [run["status"] for run in runs] == ["interrupted"]
+    kept = client(served).threads.get_state(thread)["values"]["messages"][-1]
+    assert kept["type"] == "ai" and kept["content"].startswith("w0 w1 w2 w3 "), kept
+    assert len(kept["content"].split()) < 400 and kept["response_metadata"]["interrupted"] == "cancelled"
+
+
+def test_a_dropped_connection_joins_the_run_again_instead_of_starting_it_again(served, env):
+    proxy = CutProxy(int(served.url.rsplit(":", 1)[1]), marker=b"w4 ")
+    try:
+        done = chat(env, "--remote", proxy.url, "--assistant", "agent", "slow 12")
+    finally:
+        proxy.close()
+    assert done.code == 0 and proxy.cuts == 1, done
+    assert done.out.split() == [f"w{i}" for i in range(12)], done  # every token once, none lost
+    assert len(client(served).runs.list(thread_of(done.err))) == 1
+
+
+def test_interrupts_are_asked_at_the_terminal_in_both_shapes(served, env):
+    repl = Repl(["--remote", served.url, "--assistant", "agent"], env)
+    try:
+        repl.wait_prompt()
+        at = repl.say("ask: red or blue?")
+        repl.wait_for("Answer (text or JSON):", after=at)
+        repl.child.send("blue\r")
+        repl.wait_for("You chose blue", after=at)
+        repl.wait_prompt()
+        at = repl.say("run: make clean")
+        repl.wait_for("Run it?", after=at)
+        assert "Run a command" in repl.text[at:] and "make clean" in repl.text[at:]
+        repl.child.send("y")
+        repl.wait_for("approved make clean", after=at)
+        repl.wait_prompt()
+        repl.child.sendcontrol("d")
+        assert repl.exit_code() == 0
+        assert "resume with: chat --remote" in repl.text
+    finally:
+        repl.kill()
+
+
+def test_a_server_down_an_unknown_assistant_and_a_refused_key_are_one_line_each(served, env):
+    down = chat(env, "--remote", closed_port_url().removesuffix("/v1"), "hi")
+    assert "cannot reach the LangGraph server at http://127.0.0.1:" in assert_one_error_line(down, 4)
+    unknown = chat(env, "--remote", served.url, "--assistant", "nope", "hi")
+    assert "has no assistant 'nope' (it serves agent, chat)" in assert_one_error_line(unknown, 2)
+    several = chat(env, "--remote", served.url, "hi")
+    assert "serves 2 graphs: agent, chat (choose one with --assistant NAME)" in assert_one_error_line(several, 2)
+    keyless = {k: v for k, v in env.items() if k != "LANGGRAPH_API_KEY"}
+    refused = chat(keyless, "--remote", served.url, "--assistant", "agent", "hi")
+    assert "refused the request: no key was sent (401)" in assert_one_error_line(refused, 3)
+    wrong = chat({**keyless, "LANGSMITH_API_KEY": "wrong"}, "--remote", served.url, "--assistant", "agent", "hi")
+    assert "refused the key (401)" in assert_one_error_line(wrong, 3)
+    header = chat(keyless, "--remote", served.url, "--assistant", "agent", "--header", f"x-api-key: {KEY}", "hi")
+    assert (header.code, header.out) == (0, "Echo: hi\n"), header
