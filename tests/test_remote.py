@@ -146,6 +146,7 @@ def test_a_server_down_an_unknown_assistant_and_a_refused_key_are_one_line_each(
     assert "cannot reach the LangGraph server at http://127.0.0.1:" in assert_one_error_line(down, 4)
     unknown = chat(env, "--remote", served.url, "--assistant", "nope", "hi")
     assert "has no assistant 'nope' (it serves agent, chat)" in assert_one_error_line(unknown, 2)
+    assert "thread" not in unknown.err  # the run was refused: no thread was made
     several = chat(env, "--remote", served.url, "hi")
     assert "serves 2 graphs: agent, chat (choose one with --assistant NAME)" in assert_one_error_line(several, 2)
     keyless = {k: v for k, v in env.items() if k != "LANGGRAPH_API_KEY"}

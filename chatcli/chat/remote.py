@@ -99,14 +99,18 @@ def status_error(spec: RemoteSpec, status: int, said: str) -> ChatError:
             f"the LangGraph server at {spec.url} refused {how} ({status})",
             hint="set LANGSMITH_API_KEY or LANGGRAPH_API_KEY, or pass --header 'x-api-key: KEY'",
         )
-    if status == 404 and "assistant" in said.lower():
+    if status in (404, 422) and "assistant" in said.lower():
         return missing_assistant(spec)
     return ModelError(f"the LangGraph server at {spec.url} answered {status}: {said or 'no reason given'}")
 
 
+class MissingAssistant(UsageError):
+    """The server has no assistant (nor graph) of the name given."""
+
+
 def missing_assistant(spec: RemoteSpec, served: list[str] | None = None) -> ChatError:
     listed = f"it serves {', '.join(served)}" if served else "`chat --remote URL` alone uses its only graph"
-    return UsageError(f"the LangGraph server at {spec.url} has no assistant {spec.assistant!r}", hint=listed)
+    return MissingAssistant(f"the LangGraph server at {spec.url} has no assistant {spec.assistant!r}", hint=listed)
 
 
 def _epoch(stamp: Any) -> float:
@@ -168,9 +172,23 @@ class Remote:
         client = LangGraphClient(
             httpx.AsyncClient(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
         )
-        with translated(spec):
-            assistant = await cls._find_assistant(spec, client)
+        if spec.assistant and not _UUID.fullmatch(spec.assistant):
+            return cls(spec, client, spec.assistant, spec.assistant)  # a graph's id: the first run checks it
+        try:
+            with translated(spec):
+                assistant = await cls._find_assistant(spec, client)
+        except BaseException:
+            await client.aclose()
+            raise
         return cls(spec, client, str(assistant["assistant_id"]), str(assistant.get("graph_id") or ""))
+
+    async def missing(self) -> ChatError:
+        """The line for an assistant the server does not have, naming the graphs it serves (if it says)."""
+        try:
+            graphs = sorted({str(a.get("graph_id")) for a in await self.client.assistants.search(limit=100)})
+        except Exception:  # noqa: BLE001 - the line is said without the list
+            graphs = None
+        return missing_assistant(self.spec, graphs)
 
     @staticmethod
     async def _find_assistant(spec: RemoteSpec, client: Any) -> Mapping[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from chatcli.chat.events import End, Listener, Silent, Start, TurnResult
 from chatcli.chat.inputs import check_question
 from chatcli.chat.recall import Recall
-from chatcli.chat.remote import Remote, translated
+from chatcli.chat.remote import MissingAssistant, Remote, translated
 from chatcli.chat.remote_run import RemoteRun, Streamed
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import ThreadInfo
@@ -96,14 +96,17 @@ class RemoteConversation:
         if attachments or self.attached:
             raise UsageError("files cannot be sent to a LangGraph server", hint="paste the text into the message")
         check_question(text)
+        request: dict[str, Any] = {"input": {"messages": [{"role": "user", "content": text}]}}
         created = self.thread_id is None
-        if created:
-            from chatcli.text import make_title
+        if created:  # the run makes the thread (no request of its own; none is left behind if the run is refused)
+            import uuid
 
-            with translated(self.remote.spec):
-                made = await self.remote.client.threads.create(metadata={"title": make_title(text)})
-            self.thread_id = str(made["thread_id"])
-        return await self._turn({"input": {"messages": [{"role": "user", "content": text}]}}, created)
+            self.thread_id, request["if_not_exists"] = str(uuid.uuid4()), "create"
+        try:
+            return await self._turn(request, created)
+        except MissingAssistant:
+            self.thread_id = None if created else self.thread_id
+            raise
 
     async def pending(self) -> list[Mapping[str, Any]]:
         """The interrupts the thread waits at (asked before chat stopped, or by another client)."""
@@ -139,9 +142,10 @@ class RemoteConversation:
         from chatcli.chat.remote_answers import answer_interrupts
 
         assert self.thread_id is not None
-        streamed = Streamed(TurnResult(text=""))
+        streamed = Streamed(TurnResult(text=""), opening=Start(self.thread_id, created))
         result = self.turns.last = streamed.result
-        self.listener.hear(Start(self.thread_id, created))
+        if request is None:
+            streamed.open(self.listener)  # answers first: the turn is on
         try:
             while True:
                 if request is not None:
@@ -155,10 +159,11 @@ class RemoteConversation:
         except BaseException as exc:
             result.text, result.reasoning = "".join(streamed.parts), "".join(streamed.reasoning)
             result.interrupted = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            if isinstance(exc, Exception | asyncio.CancelledError):
-                self.listener.hear(End(result))
+            if isinstance(exc, Exception | asyncio.CancelledError) and streamed.opening is None:
+                self.listener.hear(End(result))  # the turn had begun: what arrived is kept
             raise
         result.text, result.reasoning = "".join(streamed.parts), "".join(streamed.reasoning)
+        streamed.open(self.listener)  # a run that told nothing (a server that sends no metadata)
         if result.finish_reason in ("length", "content_filter"):
             result.interrupted = result.finish_reason
         self.listener.hear(End(result))

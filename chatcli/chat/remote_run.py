@@ -13,8 +13,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
-from chatcli.chat.events import Listener, Notice, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
-from chatcli.chat.remote import Remote, message_text, translated
+from chatcli.chat.events import Listener, Notice, Start, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
+from chatcli.chat.remote import MissingAssistant, Remote, message_text, translated
 from chatcli.errors import ModelError
 
 STREAM_MODES = ["messages-tuple", "updates"]
@@ -36,6 +36,12 @@ class Streamed:
     node: str | None = None  # the node it streams from
     current: list[str] = field(default_factory=list)  # that message's text so far
     calls: dict[str, ToolCall] = field(default_factory=dict)  # calls made, by id (their results follow)
+    opening: Start | None = None  # the turn's Start, told once the server has taken the first run
+
+    def open(self, listener: Listener) -> None:
+        if self.opening is not None:
+            listener.hear(self.opening)
+            self.opening = None
 
 
 class RemoteRun:
@@ -61,6 +67,8 @@ class RemoteRun:
         except asyncio.CancelledError:
             await asyncio.shield(self._stop())
             raise
+        except MissingAssistant:
+            raise await self.remote.missing() from None
         return interrupts
 
     async def _rejoined(self, first: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -87,6 +95,7 @@ class RemoteRun:
         """One event of the run: told to the listener; the interrupts it carries returned."""
         if event == "metadata" and isinstance(data, dict):
             self.run_id = data.get("run_id") or self.run_id
+            self.streamed.open(self.listener)
         elif event == "messages" and isinstance(data, list) and len(data) == 2:
             self._message(data[0], data[1] or {})
         elif event == "updates" and isinstance(data, dict):
