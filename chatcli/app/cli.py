@@ -23,7 +23,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
 )
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import HELP
-from chatcli.app.run import parse_vars, run
+from chatcli.app.run import graph_source, parse_vars, run
 from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, lone_word, route, using
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -114,6 +114,16 @@ def ask_command(
         hidden=True,
         help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
     ),
+    graph: Optional[str] = typer.Option(
+        None, "--graph", "-g", metavar="FILE:NAME", help="Chat with your LangGraph graph (docs/graphs.md)."
+    ),
+    resume: Optional[str] = typer.Option(
+        None,
+        "--resume",
+        metavar="VALUE",
+        hidden=True,
+        help="Answer the interrupt a --graph thread waits on (text or JSON).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines as it comes."),
     db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", hidden=True, help=DB.help),
@@ -135,9 +145,12 @@ def ask_command(
             raise UsageError("--json and --jsonl cannot be used together")
         from chatcli.chat.session import ThreadSetup
 
+        chats_own = {"-m": model, "--system": system, "--role": role, "--var": var, "--temperature": temperature,
+                     "--tools": tools, "--local": local, "--local-model": local_model, "--memory": memory}  # fmt: skip
+        app, answer = graph_source(graph, resume, question, chats_own, env.cwd)
         setup = ThreadSetup(
             system=system, variables=parse_vars(var), role=read_role(settings, role), model=model, temperature=temperature,
-            attach=tuple(attach), latest=latest, new_thread=new_thread,
+            attach=tuple(attach), latest=latest, new_thread=new_thread, app=app, resume=answer,
         )  # fmt: skip
         role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here

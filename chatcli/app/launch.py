@@ -27,6 +27,8 @@ NOT_FOR_THE_WORKER = {
     "--show-completion",
     "--local",
     "--local-model",
+    "--graph",  # the user's own code: run by the command that names it, never in a shared worker
+    "-g",
 }
 
 

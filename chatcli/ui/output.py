@@ -168,6 +168,7 @@ class RichOutput(Listening):
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
+        self._shown: set[Any] = set()  # calls whose block was shown (a graph's: before it asks about them)
         from chatcli.ui.toolblocks import LiveLine
 
         self._live = LiveLine(err_console.file)  # the call running now, on stderr when it is a terminal
@@ -221,7 +222,8 @@ class RichOutput(Listening):
 
         self._settle()
         self._asked.add(call.id)
-        self.note(call_block(call))
+        if call.id not in self._shown:
+            self.note(call_block(call))
 
     def show_question(self, markdown: str) -> None:
         """An interrupt's question, rendered as the answer is."""
@@ -237,6 +239,7 @@ class RichOutput(Listening):
 
         self._settle()
         if call.id not in self._asked:
+            self._shown.add(call.id)
             self.note(call_block(call))
 
     def progress(self, event: Progress) -> None:
