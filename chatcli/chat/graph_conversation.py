@@ -19,12 +19,30 @@ from chatcli.chat.events import Start, TurnResult
 from chatcli.chat.graph_turns import GraphTurns
 from chatcli.chat.recall import Undone
 from chatcli.chat.rewind import write_values
-from chatcli.errors import AlreadyDone, UsageError
+from chatcli.errors import AlreadyDone, ChatError, UsageError
 
 # A retry looks this far back (in checkpoints) for where its question began to be answered.
 LOOKBACK = 100
 NOT_HERE = "the graph builds its own prompt and chooses its own model"
 NO_VALUE = object()  # ``resume``'s value when none is given: the questions are asked
+
+
+# Where the errors of a model client come from: chat says those in its own words (chatcli.chat.failures).
+CLIENTS = ("openai", "httpx", "httpcore", "anthropic", "langchain_openai")
+
+
+def graph_failure(exc: Exception) -> Exception:
+    """What a failure inside the graph is said as: a model client's error as chat says its own, chat's own as
+    it is, anything else raised by the graph's code as one line naming the node it failed in."""
+    import re
+
+    if isinstance(exc, ChatError) or type(exc).__module__.split(".")[0] in CLIENTS:
+        return exc
+    notes = " ".join(getattr(exc, "__notes__", None) or ())
+    node = re.search(r"During task with name '([^']+)'", notes)
+    where = f" in node {node.group(1)}" if node else ""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return ChatError(f"the graph failed{where}: {detail}", hint="--debug shows where")
 
 
 @dataclass
@@ -93,7 +111,10 @@ class GraphConversation(Conversation):
         self, payload: Any, start: dict[str, Any], created: bool = False, ask_first: bool = False
     ) -> TurnResult:
         opening = Start(self.thread_id, created)
-        return await self.turns.run(payload, start, self.config, self.listener, opening, ask_first=ask_first)  # type: ignore[call-arg]
+        try:
+            return await self.turns.run(payload, start, self.config, self.listener, opening, ask_first=ask_first)  # type: ignore[call-arg]
+        except Exception as exc:
+            raise graph_failure(exc) from exc
 
     async def waiting(self) -> list[Any]:
         """The interrupts the thread waits on (chatcli.chat.interrupts.Pending): asked before chat stopped."""

@@ -77,7 +77,8 @@ def _import_file(path: Path, spec: str) -> Any:
     if found is None or found.loader is None:
         raise UsageError(f"--graph {spec}: {path} is not a Python file")
     module = importlib.util.module_from_spec(found)
-    sys.path.insert(0, str(path.parent))
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     sys.modules[name] = module  # dataclasses and pickling look their module up by name
     try:
         found.loader.exec_module(module)
@@ -130,7 +131,7 @@ async def load_graph(spec: str, cwd: Path) -> Any:
         raise UsageError(f"--graph {spec}: {where} has no {name}")
     obj = getattr(module, name)
     try:
-        if not _is_graph(obj) and not isinstance(obj, StateGraph) and callable(obj):  # a factory
+        if inspect.isroutine(obj):  # a factory
             takes = [p for p in inspect.signature(obj).parameters.values() if p.default is p.empty]
             obj = obj({"configurable": {}}) if takes else obj()
             obj = await obj if inspect.isawaitable(obj) else obj
@@ -141,9 +142,8 @@ async def load_graph(spec: str, cwd: Path) -> Any:
     except Exception as exc:  # noqa: BLE001 - the user's code
         raise _failed(spec, exc) from exc
     if not _is_graph(obj):
-        raise UsageError(
-            f"--graph {spec} is a {type(obj).__name__}, not a LangGraph graph", hint=f"--graph takes {FORMS}"
-        )
+        what = "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise UsageError(f"--graph {spec} is {what}, not a LangGraph graph", hint=f"--graph takes {FORMS}")
     return obj
 
 

@@ -39,12 +39,26 @@ def messages_of(output: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
+def speaking_nodes(app: Any) -> list[str]:
+    """The nodes of ``app`` that may speak: all but its tool nodes and middleware hooks ("Name.hook")."""
+    from langgraph.prebuilt import ToolNode
+
+    nodes = getattr(app, "nodes", None)
+    if not isinstance(nodes, dict):
+        return []  # a deployed graph: its nodes are known as they speak
+    return [
+        name for name, node in nodes.items()
+        if not name.startswith("__") and "." not in name and not isinstance(getattr(node, "bound", None), ToolNode)
+    ]  # fmt: skip
+
+
 class GraphTurns(TurnRunner):
     """Runs turns on a graph of the user's and tells ``listener`` what happens (chatcli.chat.events).
 
     ``approve_all`` (--yes) approves every call a human-in-the-loop request allows approving. A tool the
     user approved with "always" is approved for the rest of the session. A node's name is said
-    (``Speaker``) before its text once more than one node has spoken in the session.
+    (``Speaker``) before its text when the graph has several nodes that may speak (not its tool nodes),
+    or once more than one node has spoken in the session.
     """
 
     def __init__(self, app: Any, stall_timeout: float | None = None, approve_all: bool = False):
@@ -52,6 +66,7 @@ class GraphTurns(TurnRunner):
         self.approve_all = approve_all
         self.always: set[str] = set()
         self.speakers: list[str] = []  # the nodes that have spoken, in order
+        self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
         self._speaking: str | None = None
         self._calls: dict[str, ToolCall] = {}  # the calls the turn's AI messages asked for, by id
 
@@ -215,7 +230,7 @@ class GraphTurns(TurnRunner):
         if node not in self.speakers:
             self.speakers.append(node)
         self._speaking = node
-        if len(self.speakers) > 1:
+        if self.many or len(self.speakers) > 1:
             listener.hear(Speaker(node))
 
     def _updates(self, messages: list[Any], listener: Listener, progress: _Progress) -> None:
