@@ -12,6 +12,7 @@ graph is resumed with ``Command(resume=...)`` (chatcli.chat.interrupts), as ofte
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from chatcli.chat.events import (
@@ -69,6 +70,7 @@ class GraphTurns(TurnRunner):
         self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
         self._speaking: str | None = None
         self._calls: dict[str, ToolCall] = {}  # the calls the turn's AI messages asked for, by id
+        self._asked_at: dict[str, float] = {}  # when each was asked for (or its run resumed): its result's seconds
 
     async def pending(self, head: dict[str, Any]) -> list[Pending]:
         """The interrupts the thread at ``head`` waits on."""
@@ -93,7 +95,7 @@ class GraphTurns(TurnRunner):
 
         result = TurnResult(text="")
         progress = _Progress()
-        self.last, self._speaking, self._calls = result, None, {}
+        self.last, self._speaking, self._calls, self._asked_at = result, None, {}, {}
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
             await self._asked_before(head)
         listener.hear(opening)
@@ -111,6 +113,7 @@ class GraphTurns(TurnRunner):
                     result.waiting = [self._shown_as(c, progress) for p in pending if p.is_approval for c in p.calls]
                     break
                 payload, start = Command(resume=resume_value(pending, values)), head
+                self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in progress.done)
         except BaseException as exc:
             reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
             result.text, result.reasoning, result.interrupted = (
@@ -169,6 +172,7 @@ class GraphTurns(TurnRunner):
         state = await self.app.aget_state(head)
         last = next((m for m in reversed(state.values.get("messages") or []) if isinstance(m, AIMessage)), None)
         for call in getattr(last, "tool_calls", None) or []:
+            self._asked_at[call.get("id") or ""] = time.monotonic()
             self._calls[call.get("id") or ""] = ToolCall(
                 call.get("id") or "", call["name"], call["name"], None, call.get("args") or {}
             )
@@ -244,6 +248,7 @@ class GraphTurns(TurnRunner):
                     if call.get("id") not in calls:
                         shown = ToolCall(call.get("id") or "", call["name"], call["name"], None, call.get("args") or {})
                         calls[shown.id] = shown
+                        self._asked_at[shown.id] = time.monotonic()
                         progress.next_round()
                         listener.hear(shown)
             elif isinstance(message, ToolMessage) and message.tool_call_id not in progress.done:
@@ -252,7 +257,8 @@ class GraphTurns(TurnRunner):
                     message.tool_call_id, message.name or "tool", message.name or "tool", None, {}
                 )
                 status = "error" if message.status == "error" else "ok"
-                listener.hear(ToolResult(call, status, str(message.text), 0.0, message))
+                seconds = round(time.monotonic() - self._asked_at.get(call.id, time.monotonic()), 3)
+                listener.hear(ToolResult(call, status, str(message.text), seconds, message))
                 progress.next_round()
 
     async def _keep_graph_partial(self, head: dict[str, Any], progress: _Progress, reason: str) -> None:
