@@ -333,12 +333,17 @@ def screen(raw: str, cols: int | None = None) -> list[str]:
 
 class Tokens:
     """A turn listener (chatcli.chat.events) that hands each piece of the answer to ``on_token``
-    and keeps every event; tool calls that need approval go to ``approve`` (refused without one)."""
+    and keeps every event; tool calls that need approval go to ``approve`` (refused without one), with
+    the review of each kept in ``reviews``; an interrupt that is no approval goes to ``answer`` (which
+    returns the value to resume with; without one, nobody answers and the thread waits)."""
 
-    def __init__(self, on_token: Any = None, approve: Any = None):
+    def __init__(self, on_token: Any = None, approve: Any = None, answer: Any = None):
         self.on_token = on_token
         self._approve = approve
+        self._answer = answer
         self.events: list[Any] = []
+        self.reviews: list[Any] = []
+        self.questions: list[Any] = []
 
     def hear(self, event: Any) -> None:
         from chatcli.chat.events import Token
@@ -347,7 +352,14 @@ class Tokens:
         if isinstance(event, Token) and self.on_token is not None:
             self.on_token(event.text)
 
-    async def approve(self, call: Any) -> Any:
+    async def approve(self, call: Any, review: Any = None) -> Any:
         from chatcli.chat.events import refuse
 
+        self.reviews.append(review)
         return await self._approve(call) if self._approve is not None else refuse(call)
+
+    async def answer(self, question: Any) -> Any:
+        from chatcli.chat.events import Reply
+
+        self.questions.append(question)
+        return Reply(await self._answer(question)) if self._answer is not None else None

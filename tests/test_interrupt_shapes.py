@@ -150,3 +150,15 @@ def test_a_typed_answer_is_json_when_it_is_json_and_text_otherwise():
     several = [interrupts.Pending("i1", 1), interrupts.Pending("i2", 2)]
     assert interrupts.resume_value(several, ["x", "y"]) == {"i1": "x", "i2": "y"}
     assert interrupts.resume_value(several[:1], ["x"]) == "x"
+
+
+def test_the_approval_question_offers_only_the_decisions_a_review_allows():
+    from chatcli.ui.approval import KEYS, QUESTION, question_for
+
+    assert question_for(("approve", "edit", "reject"))[:2] == (QUESTION, KEYS)  # chat's own calls, as always
+    asked, keys, answering = question_for(("approve", "reject"))
+    assert asked == "Run it? [y]es / [N]o / [a]lways this tool / [r]eason / [v]iew all / [q] no to all: "
+    assert "e" not in answering and "" in answering  # Enter is no
+    asked, keys, answering = question_for(("respond",))
+    assert asked == "Answer it? [t]ype the answer / [v]iew all: " and keys == "press t, v"
+    assert answering == {"t", "v", "?"}  # Enter, n and q would reject: not allowed here

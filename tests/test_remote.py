@@ -77,14 +77,17 @@ def test_chats_own_graph_is_served_from_the_projects_langgraph_json(served, env,
     assert model.last_messages()[-1] == {"role": "user", "content": "what is up"}
 
 
-def test_chats_own_tool_approval_is_a_human_in_the_loop_interrupt(served, env, model):
+def test_chats_own_tool_approval_is_a_human_in_the_loop_interrupt_answered_with_resume(served, env, model):
     model.queue(tool_calls(("shell", {"command": "echo hi"})), Reply("no shell then"))
-    done = chat(env, "--remote", served.url, "--assistant", "chat", "--json", "list the files")
-    assert json.loads(done.out)["reply"] == "no shell then", done  # nobody to ask: refused, and the model told
-    history = client(served).threads.get_history(json.loads(done.out)["thread_id"], limit=20)
-    asked = [i["value"] for state in history for i in state.get("interrupts") or []]
-    assert [(a["name"], a["args"]) for a in asked[0]["action_requests"]] == [("shell", {"command": "echo hi"})]
-    assert asked[0]["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    asked = json.loads(chat(env, "--remote", served.url, "--assistant", "chat", "--json", "list the files").out)
+    thread, (waiting,) = asked["thread_id"], asked["interrupts"]
+    assert [(c["name"], c["arguments"]) for c in asked["approval_required"]] == [("shell", {"command": "echo hi"})]
+    assert [(a["name"], a["args"]) for a in waiting["value"]["action_requests"]] == [("shell", {"command": "echo hi"})]
+    assert waiting["value"]["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    decisions = json.dumps({"decisions": [{"type": "reject", "message": "not now"}]})
+    done = chat(env, "--remote", served.url, "--assistant", "chat", "-t", thread, "--json", "--resume", decisions)
+    assert json.loads(done.out)["reply"] == "no shell then", done
+    assert "not now" in json.dumps(model.last_messages())  # the model was told why
 
 
 def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env):

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from chatcli.chat.events import Decision, Reply, Token, ToolCall, ToolResult, TurnResult
+from chatcli.chat.events import Token, ToolCall, ToolResult, TurnResult
 from chatcli.chat.remote import Remote, RemoteSpec, remote_spec, thread_info
-from chatcli.chat.remote_answers import answer_interrupts
-from chatcli.chat.remote_run import RemoteRun, Streamed
+from chatcli.chat.remote_run import RemoteTurns
+from chatcli.chat.turn import _Progress
 from chatcli.errors import ModelError, UsageError
 from tests.helpers import assert_one_error_line, chat
 
@@ -47,53 +47,6 @@ def test_a_servers_thread_is_listed_by_its_first_question():
     assert (row.title, row.message_count, row.model, row.updated_at - row.created_at) == ("what is up", 2, "agent", 300)
 
 
-class Asked:
-    """A listener that answers from a script and keeps what it heard."""
-
-    def __init__(self, *answers: Any):
-        self.answers, self.heard, self.asked = list(answers), [], []
-
-    def hear(self, event: Any) -> None:
-        self.heard.append(event)
-
-    async def approve(self, call: ToolCall, review: Any = None) -> Decision:
-        self.asked.append((call.name, call.arguments, review.allowed if review else None))
-        return self.answers.pop(0)
-
-    async def answer(self, question: Any) -> Reply | None:
-        self.asked.append(question.value)
-        return self.answers.pop(0)
-
-
-REVIEW = {
-    "action_requests": [{"name": "shell", "args": {"command": "ls"}}, {"name": "shell", "args": {"command": "rm x"}}],
-    "review_configs": [{"action_name": "shell", "allowed_decisions": ["approve", "edit", "reject"]}],
-}
-
-
-def test_a_review_is_asked_call_by_call_and_answered_with_its_decisions():
-    asked = Asked(Decision("yes", args={"command": "ls -l"}), Decision("no", reason="not that"))
-    answer = asyncio.run(answer_interrupts([{"id": "i1", "value": REVIEW}], asked))
-    assert answer == {"decisions": [
-        {"type": "edit", "edited_action": {"name": "shell", "args": {"command": "ls -l"}}},
-        {"type": "reject", "message": "not that"}]}  # fmt: skip
-    assert asked.asked[0] == ("shell", {"command": "ls"}, ("approve", "edit", "reject"))
-
-
-def test_always_holds_for_the_session_and_later_leaves_the_thread_waiting():
-    always: set[str] = set()
-    asked = Asked(Decision("yes", always=True))
-    first = asyncio.run(answer_interrupts([{"id": "i1", "value": REVIEW}], asked, always))
-    assert first == {"decisions": [{"type": "approve"}, {"type": "approve"}]} and len(asked.asked) == 1
-    assert asyncio.run(answer_interrupts([{"id": "i2", "value": {"q": 1}}], Asked(None))) is None
-
-
-def test_several_interrupts_are_resumed_by_id():
-    asked = Asked(Reply("blue"), Reply({"n": 2}))
-    values = [{"id": "a", "value": "colour?"}, {"id": "b", "value": {"how many": "?"}}]
-    assert asyncio.run(answer_interrupts(values, asked)) == {"a": "blue", "b": {"n": 2}}
-
-
 class FakeRuns:
     def __init__(self, parts: list[tuple[str, Any]]):
         self.parts = parts
@@ -106,22 +59,24 @@ class FakeRuns:
         return parts()
 
 
-def run_events(parts: list[tuple[str, Any]]) -> tuple[list[Any], list[Any], Streamed]:
+def run_events(parts: list[tuple[str, Any]]) -> tuple[list[Any], TurnResult]:
+    """What a listener hears of a run whose server sends ``parts``."""
     remote = Remote(RemoteSpec("http://h"), type("Client", (), {"runs": FakeRuns(parts)})(), "a", "agent")
     heard: list[Any] = []
     listener = type("L", (), {"hear": lambda self, e: heard.append(e)})()
-    streamed = Streamed(TurnResult(""))
-    interrupts = asyncio.run(RemoteRun(remote, "t", listener, streamed).stream(input={}))
-    return heard, interrupts, streamed
+    result = TurnResult("")
+    config = {"configurable": {"thread_id": "t"}}
+    asyncio.run(RemoteTurns(remote)._stream({"messages": []}, config, listener, result, _Progress()))
+    return heard, result
 
 
 def chunk(text: str, message_id: str, **extra: Any) -> tuple[str, Any]:
     return "messages", [{"type": "AIMessageChunk", "content": text, "id": message_id, **extra}, {"langgraph_node": "n"}]
 
 
-def test_a_runs_tokens_calls_and_results_reach_the_listener_and_its_interrupts_are_returned():
+def test_a_runs_tokens_calls_and_results_reach_the_listener_as_a_local_graphs_do():
     call = {"name": "search", "args": {"q": "x"}, "id": "c1"}
-    heard, interrupts, streamed = run_events([
+    heard, result = run_events([
         ("metadata", {"run_id": "r1"}), chunk("Looking", "m1"), chunk(" it up", "m1"),
         ("messages", [{"type": "human", "content": "not shown"}, {}]),
         ("updates", {"agent": {"messages": [{"type": "ai", "content": "Looking it up", "tool_calls": [call]}]}}),
@@ -129,13 +84,13 @@ def test_a_runs_tokens_calls_and_results_reach_the_listener_and_its_interrupts_a
         chunk("Done", "m2", usage_metadata={"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}),
         ("updates", {"__interrupt__": [{"id": "i1", "value": "ok?"}]}),
     ])  # fmt: skip
-    tokens = "".join(e.text for e in heard if isinstance(e, Token))
-    assert tokens == "Looking it up\n\nDone" and interrupts == [{"id": "i1", "value": "ok?"}]
+    assert "".join(e.text for e in heard if isinstance(e, Token)) == "Looking it up\n\nDone"
     results = [e for e in heard if isinstance(e, ToolResult)]
     assert [(r.call.name, r.call.arguments, r.status, r.content) for r in results] == [
         ("search", {"q": "x"}, "ok", "found")
     ]
-    assert streamed.result.usage == {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
+    assert [e.name for e in heard if isinstance(e, ToolCall)] == ["search"]
+    assert result.usage == {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
 
 
 def test_a_run_that_fails_on_the_server_is_one_model_error():

@@ -23,8 +23,21 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
 )
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import HELP
-from chatcli.app.run import parse_vars, run
-from chatcli.app.shared import DB, DEBUG, app, done_with, environment, guarded, lone_word, route, using
+from chatcli.app.run import graph_source, parse_vars, run
+from chatcli.app.shared import (
+    ASSISTANT,
+    DB,
+    DEBUG,
+    HEADER,
+    REMOTE,
+    app,
+    done_with,
+    environment,
+    guarded,
+    lone_word,
+    route,
+    using,
+)
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say
@@ -114,26 +127,19 @@ def ask_command(
         hidden=True,
         help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
     ),
-    remote: Optional[str] = typer.Option(
-        None,
-        "--remote",
-        metavar="URL",
-        help="Chat with a LangGraph server's graph (docs/remote.md).",
+    graph: Optional[str] = typer.Option(
+        None, "--graph", "-g", metavar="FILE:NAME", help="Chat with your LangGraph graph (docs/graphs.md)."
     ),
-    assistant: Optional[str] = typer.Option(
+    resume: Optional[str] = typer.Option(
         None,
-        "--assistant",
-        metavar="ID",
+        "--resume",
+        metavar="VALUE",
         hidden=True,
-        help="The --remote server's graph or assistant (its only one by default).",
+        help="Answer the interrupt a --graph thread waits on (text or JSON).",
     ),
-    header: list[str] = typer.Option(
-        [],
-        "--header",
-        metavar="'NAME: VALUE'",
-        hidden=True,
-        help="An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
-    ),  # fmt: skip
+    remote: Optional[str] = REMOTE,
+    assistant: Optional[str] = ASSISTANT,
+    header: list[str] = HEADER,
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts)."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines as it comes."),
     db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", hidden=True, help=DB.help),
@@ -156,14 +162,17 @@ def ask_command(
         if remote is not None or assistant or header:
             from chatcli.app.remote_commands import remote_run
 
-            given = {**flags, "system": system, "role": role, "var": var, "attach": attach, "new_thread": new_thread}
-            remote_run(question, thread, latest, (remote, assistant, header), settings, json_output, env, debug, given)
+            given = {**flags, "system": system, "role": role, "var": var, "attach": attach, "new_thread": new_thread, "graph": graph}  # fmt: skip
+            remote_run(question, thread, latest, (remote, assistant, header, resume), settings, json_output, env, debug, given)  # fmt: skip
             return
         from chatcli.chat.session import ThreadSetup
 
+        chats_own = {"-m": model, "--system": system, "--role": role, "--var": var, "--temperature": temperature,
+                     "--tools": tools, "--local": local, "--local-model": local_model, "--memory": memory}  # fmt: skip
+        app, answer = graph_source(graph, resume, question, chats_own, env.cwd)
         setup = ThreadSetup(
             system=system, variables=parse_vars(var), role=read_role(settings, role), model=model, temperature=temperature,
-            attach=tuple(attach), latest=latest, new_thread=new_thread,
+            attach=tuple(attach), latest=latest, new_thread=new_thread, app=app, resume=answer,
         )  # fmt: skip
         role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here

@@ -4,7 +4,7 @@ them before anything but the standard library is imported, and the Typer app rou
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "stats", "ask", "worker", "config")  # fmt: skip
 # Options that take a value, so that their value is not mistaken for a command name.
-VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--token-file", "--allow-host", "--since", "--remote", "--assistant", "--header"}  # fmt: skip
+VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--token-file", "--allow-host", "--since", "--graph", "-g", "--resume", "--remote", "--assistant", "--header"}  # fmt: skip
 
 # Words people type for a command (from other tools' habits), and the command that does it.
 MEANT = {

@@ -28,6 +28,8 @@ NOT_FOR_THE_WORKER = {
     "--local",
     "--local-model",
     "--remote",  # a LangGraph server's graph: nothing of the worker's warm engine is used
+    "--graph",  # the user's own code: run by the command that names it, never in a shared worker
+    "-g",
 }
 
 

@@ -17,22 +17,20 @@ from chatcli.errors import UsageError
 
 # chat's own engine's settings (the command line's flags, by name): none of them applies to a server's graph.
 LOCAL_FLAGS = {"model": "--model", "temperature": "--temperature", "db": "--db", "memory": "--memory", "local": "--local",
-               "local_model": "--local-model", "tools": "--tools", "use_tools": "--no-tools", "approve_all": "--yes",
-               "sandbox": "--sandbox", "network": "--network", "system": "--system", "role": "--role", "var": "--var",
-               "attach": "--attach", "new_thread": "--new-thread"}  # fmt: skip
+               "local_model": "--local-model", "tools": "--tools", "use_tools": "--no-tools", "sandbox": "--sandbox",
+               "network": "--network", "system": "--system", "role": "--role", "var": "--var", "attach": "--attach",
+               "new_thread": "--new-thread", "graph": "--graph"}  # fmt: skip
 
 
 def remote_run(
-    question: str | None, thread: str | None, latest: bool, where: tuple[str | None, str | None, list[str]],
+    question: str | None, thread: str | None, latest: bool, where: tuple[str | None, str | None, list[str], str | None],
     settings: Settings, json_output: Any, env: Environment, debug: bool, flags: dict[str, Any],
 ) -> None:  # fmt: skip
-    """``chat --remote URL [--assistant ID] [--header H]`` with the rest of the command line: checked, then run.
-
-    ``flags``: what the command line gave for chat's own engine and threads (refused here, one line).
-    """
+    """``chat --remote URL [--assistant ID] [--header H] [--resume VALUE]`` with the rest of the command line:
+    checked, then run. ``flags``: what the command line gave for chat's own engine and threads (refused here)."""
     from chatcli.chat.remote import remote_spec
 
-    url, assistant, headers = where
+    url, assistant, headers, resume = where
     if url is None:
         raise UsageError("--assistant and --header go with --remote URL")
     for name, flag in LOCAL_FLAGS.items():
@@ -40,73 +38,91 @@ def remote_run(
             raise UsageError(
                 f"{flag} does not apply with --remote: the server's graph has its own model, prompt and tools"
             )
-    run_remote(
-        question, thread, latest, remote_spec(url, assistant, headers, env.environ), settings, json_output, env, debug
-    )
+    if resume is not None and (question is not None or not (thread or latest)):
+        raise UsageError(
+            "--resume answers the interrupt a thread waits on", hint="give the thread (-t ID), no question"
+        )
+    spec = remote_spec(url, assistant, headers, env.environ)
+    run_remote(question, thread, latest, spec, settings, json_output, env, debug, resume)
 
 
-async def _open(spec: Any, thread: str | None, latest: bool, listener: Any) -> Any:
+def resume_command(spec: Any) -> str:
+    """How to come back to a thread "{id}" of ``spec``'s server and assistant."""
+    return f"chat --remote {spec.url}" + (f" --assistant {spec.assistant}" if spec.assistant else "") + " -t {id}"
+
+
+async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, approve_all: bool) -> Any:
     """Connect and open the conversation on ``thread`` (a start of its id will do), the latest one, or a new one."""
     from chatcli.chat.remote import Remote
-    from chatcli.chat.remote_conversation import RemoteConversation
+    from chatcli.chat.remote_conversation import RemoteConversation, new_thread_id
 
     remote = await Remote.open(spec)
     try:
-        conversation = RemoteConversation(remote, listener=listener)
+        found = None
         if thread:
-            conversation.thread_id = (await remote.thread(thread)).thread_id
+            found = (await remote.thread(thread)).thread_id
         elif latest:
             rows = await remote.threads(1)
             if not rows:
                 raise UsageError(f"no thread of {remote.graph_id} on {spec.url} to continue yet")
-            conversation.thread_id = rows[0].thread_id
+            found = rows[0].thread_id
+        return found is not None, RemoteConversation(
+            app=None, thread_id=found or new_thread_id(), remote=remote, listener=listener, approve_all=approve_all
+        )
     except BaseException:
         await remote.aclose()
         raise
-    return conversation
 
 
-async def _answer(spec: Any, thread: str | None, latest: bool, text: str, output: Any, settings: Settings) -> None:
+async def _answer(spec: Any, where: tuple[str | None, bool], text: str, output: Any, settings: Settings,
+                  resume: Any) -> None:  # fmt: skip
     from chatcli.chat.outcome import render_reply
+    from chatcli.errors import ChatError
     from chatcli.ui.jsonout import JsonOutput
 
-    conversation = await _open(spec, thread, latest, output)
+    existed, conversation = await _open(spec, *where, output, settings.approve_all)
     try:
         if isinstance(output, JsonOutput):
-            output.model, output.thread_id = conversation.model_name, conversation.thread_id
-        elif conversation.thread_id:
+            output.model = conversation.model_name
+            output.thread_id = conversation.thread_id if existed else None
+        elif existed:
             output.note(f"thread: {conversation.thread_id}")
         else:
             output.thread_note = "thread: {id}"
-        await render_reply(conversation, conversation.send(text), settings)
+        turn = conversation.resume(resume) if resume is not None else conversation.send(text)
+        result = await render_reply(conversation, turn, settings)
+        if result.interrupts and not isinstance(output, JsonOutput):
+            again = resume_command(spec).format(id=conversation.thread_id)
+            raise ChatError(
+                "the graph waits for an answer to its question (said above)",
+                hint=f"{again} asks it again; {again} --resume ANSWER answers it",
+            )
     finally:
         await conversation.remote.aclose()
 
 
 def run_remote(
-    question: str | None,
-    thread: str | None,
-    latest: bool,
-    spec: Any,
-    settings: Settings,
-    json_output: Any = None,
-    env: Environment | None = None,
-    debug: bool = False,
-) -> None:
-    """One answer from the server's graph (a question, or piped text), or the prompt on its threads."""
+    question: str | None, thread: str | None, latest: bool, spec: Any, settings: Settings,
+    json_output: Any = None, env: Environment | None = None, debug: bool = False, resume: str | None = None,
+) -> None:  # fmt: skip
+    """One answer from the server's graph (a question, piped text, or --resume), or the prompt on its threads."""
     from chatcli.app.run import compose_question, make_env_output, read_stdin, stoppable
 
     env = env or Environment()
-    piped = None if env.stdin_isatty else read_stdin(env.stdin)
+    piped = None if env.stdin_isatty or resume is not None else read_stdin(env.stdin)
     if piped is not None and not isinstance(piped, str):
         raise UsageError("images cannot be sent to a LangGraph server", hint="pipe text")
-    if json_output is not None and question is None and piped is None:
+    if json_output is not None and question is None and piped is None and resume is None:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    if question is not None or piped is not None:
+    if question is not None or piped is not None or resume is not None:
+        from chatcli.chat.interrupts import typed_answer
+
         # Interrupts are asked only with a terminal to ask in (not in a pipe, not for --json).
         ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
         output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
-        asyncio.run(stoppable(_answer(spec, thread, latest, compose_question(question, piped), output, settings)))
+        text = compose_question(question, piped) if resume is None else ""
+        answer = typed_answer(resume) if resume is not None else None
+        asyncio.run(stoppable(_answer(spec, (thread, latest), text, output, settings, answer)))
         return
     _prompt(spec, thread, latest, settings, make_env_output(env, settings, ask=True), debug)
 
@@ -115,12 +131,12 @@ def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, out
     from chatcli.ui.prompt import run_repl
     from chatcli.ui.prompt_session import Elsewhere
 
-    resume = f"chat --remote {spec.url}" + (f" --assistant {spec.assistant}" if spec.assistant else "") + " -t {id}"
+    resume = resume_command(spec)
 
     async def opened(stack: AsyncExitStack, listener: Any) -> Any:
-        conversation = await _open(spec, thread, latest, listener)
+        existed, conversation = await _open(spec, thread, latest, listener, settings.approve_all)
         stack.push_async_callback(conversation.remote.aclose)
-        if conversation.thread_id:
+        if existed:
             listener.output.note(
                 f"thread {conversation.thread_id} · resume with: {resume.format(id=conversation.thread_id)}"
             )
@@ -128,7 +144,7 @@ def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, out
             listener.output.thread_note = "thread {id} · resume with: " + resume
         return conversation
 
-    where = f"{spec.url}" + (f" · {spec.assistant}" if spec.assistant else "")
+    where = spec.url + (f" · {spec.assistant}" if spec.assistant else "")
     banner = [f"chatcli · LangGraph server {where} · {'resuming a thread' if thread or latest else 'new thread'}"]
     elsewhere = Elsewhere(opened, banner, resume)
     asyncio.run(run_repl(settings, "", output, debug=debug, resumed=bool(thread or latest), elsewhere=elsewhere))

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.app.environment import Environment
 from chatcli.config import Settings
-from chatcli.errors import Interrupted, UsageError
+from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
 
 if TYPE_CHECKING:
@@ -27,6 +27,28 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--var expects NAME=VALUE, got {pair!r}")
         result[name.strip()] = value
     return result
+
+
+def graph_source(
+    graph: str | None, resume: str | None, question: str | None, chats_own: dict[str, Any], cwd: Any
+) -> tuple[Any, Any]:
+    """``--graph`` and ``--resume`` read: the graph's source (None: chat's own) and the value to resume with
+    (None: none); a flag of chat's own graph with --graph is refused, naming it."""
+    if graph is None:
+        if resume is not None:
+            raise UsageError("--resume answers the interrupt a graph's thread waits on", hint="use it with --graph")
+        return None, None
+    for flag, value in chats_own.items():
+        if value:
+            raise UsageError(
+                f"{flag} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
+            )
+    if resume is not None and question is not None:
+        raise UsageError("--resume answers the thread's interrupt: give no question with it")
+    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.interrupts import typed_answer
+
+    return GraphSource(graph, cwd), typed_answer(resume) if resume is not None else None
 
 
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).
@@ -98,7 +120,7 @@ async def _answer(
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
 
-    async with open_conversation(settings, opening.thread_id, output) as conversation:
+    async with open_conversation(settings, opening.thread_id, output, app=setup.app) as conversation:
         await set_up(conversation, setup, settings)
         if isinstance(output, JsonOutput):  # the thread and model are named in the object
             output.model = conversation.model_name  # a role's, kept with the thread
@@ -107,18 +129,29 @@ async def _answer(
             output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
-        await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
+        if setup.resume is not None:
+            from chatcli.chat.outcome import render_reply
+
+            result = await render_reply(conversation, conversation.resume(setup.resume), settings)  # type: ignore[call-arg]
+        else:
+            result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
+        if result.interrupts and not isinstance(output, JsonOutput):
+            spec = f"--graph {setup.app.spec} -t {conversation.thread_id}" if setup.app is not None else ""
+            raise ChatError(
+                "the graph waits for an answer to its question (said above)",
+                hint=f"chat {spec} asks it again; chat {spec} --resume ANSWER answers it",
+            )
 
 
-def preflight(settings: Settings) -> None:
-    """Cheap checks that fail before the prompt opens: credentials and the database file.
-
-    A PostgreSQL database is checked when it is opened; here only its driver is.
+def preflight(settings: Settings, graph: bool = False) -> None:
+    """Cheap checks that fail before the prompt opens: credentials (not for a ``graph`` of the user's, which
+    has its own) and the database file. A PostgreSQL database is checked when it is opened; here only its driver is.
     """
     from chatcli.chat.model import check_credentials
     from chatcli.store import check_store
 
-    check_credentials(settings)
+    if not graph:
+        check_credentials(settings)
     check_store(settings.db or "")
 
 
@@ -141,7 +174,7 @@ def run(
 
     env = env or Environment()
     if json_output is not None:
-        json_output.model = settings.model
+        json_output.model = setup.app.label if setup.app is not None else settings.model
     if thread:
         check_thread_id(thread)
     from chatcli.chat.attachments import Attachment
@@ -154,22 +187,24 @@ def run(
         files.append(piped)
         piped = None
     setup = replace(setup, attachments=tuple(files))
-    if json_output is not None and question is None and piped is None and not files:
+    resuming = setup.resume is not None
+    if json_output is not None and question is None and piped is None and not files and not resuming:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty)
-    text = compose_question(question, piped, bool(files)) if one_shot else ""
+    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
+    text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     opening = asyncio.run(choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest))
     with ExitStack() as stack:
-        settings = use_local_model(stack, settings, env, quiet=json_output is not None)
-        if json_output is not None:
+        if setup.app is None:  # a graph of the user's has its own model
+            settings = use_local_model(stack, settings, env, quiet=json_output is not None)
+        if json_output is not None and setup.app is None:
             json_output.model = settings.model
-        preflight(settings)
+        preflight(settings, graph=setup.app is not None)
         if one_shot:
             from chatcli.app.worker_settings import worker_config
 
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)
-            settings = replace(settings, worker=wanted, worker_idle=idle)
+            settings = replace(settings, worker=wanted and setup.app is None, worker_idle=idle)
             # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
             ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
             output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)

@@ -63,6 +63,19 @@ DB = typer.Option(
     help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].",
 )
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
+# `chat --remote URL`: a LangGraph Agent Server's graph and threads (chatcli.app.remote_commands).
+REMOTE = typer.Option(None, "--remote", metavar="URL", help="A graph on a LangGraph server (docs/remote.md).")
+ASSISTANT = typer.Option(
+    None,
+    "--assistant",
+    metavar="ID",
+    hidden=True,
+    help="The --remote server's graph or assistant (its only one by default).",
+)
+HEADER = typer.Option(
+    [], "--header", metavar="'NAME: VALUE'", hidden=True,
+    help="An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
+)  # fmt: skip
 
 
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from chatcli.app.run import read_stdin
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, json_text, say
@@ -45,15 +45,8 @@ def threads_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N", help="Show at most N threads."),
     remote: Optional[str] = typer.Option(None, "--remote", metavar="URL", help="A LangGraph Agent Server's threads."),
-    assistant: Optional[str] = typer.Option(
-        None,
-        "--assistant",
-        metavar="ID",
-        help="With --remote: its threads of this graph (of its only graph by default).",
-    ),
-    header: list[str] = typer.Option(
-        [], "--header", metavar="'NAME: VALUE'", hidden=True, help="With --remote: an HTTP header."
-    ),
+    assistant: Optional[str] = ASSISTANT,
+    header: list[str] = HEADER,
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:

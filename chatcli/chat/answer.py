@@ -47,6 +47,13 @@ class CallDone(Call):
     seconds: float
 
 
+class Interrupt(_Shape):
+    """An interrupt a graph waits on (``chat --graph``): its id and the value it raised."""
+
+    id: str | None
+    value: Any = Field(description="As the graph raised it: LangChain's human-in-the-loop request, or any JSON.")
+
+
 class ErrorInfo(_Shape):
     message: str = Field(description="One line, as on stderr.")
     exit_code: int = Field(description="As the command line's.")
@@ -69,7 +76,14 @@ class Answer(_Reply):
     cost_usd: float | None = Field(None, description="Dollars, when the model's price is known.")
     timing: Timing
     approval_required: list[Call] | None = Field(
-        None, description="Calls the thread waits on: answer them with POST .../approvals (chat serve)."
+        None,
+        description="Calls the thread waits on: answer them with POST .../approvals (chat serve), or with "
+        "--resume '{\"decisions\": [...]}' (chat --graph).",
+    )
+    interrupts: list[Interrupt] | None = Field(
+        None,
+        description="Interrupts the graph waits on (chat --graph, approvals among them): the next call answers "
+        "with --resume VALUE, which the graph gets as Command(resume=VALUE).",
     )
 
 
@@ -126,6 +140,19 @@ class ApprovalEvent(Call):
     type: Literal["approval"] = "approval"
 
 
+class InterruptEvent(Interrupt):
+    """The graph waits on this interrupt (the ``done`` object's ``interrupts`` has it too)."""
+
+    type: Literal["interrupt"] = "interrupt"
+
+
+class NodeEvent(_Shape):
+    """The tokens that follow are this node's (a graph of several nodes that speak)."""
+
+    type: Literal["node"] = "node"
+    name: str
+
+
 class DoneEvent(Answer):
     type: Literal["done"] = "done"
 
@@ -135,7 +162,8 @@ class ErrorEvent(Failure):
 
 
 EVENTS = (
-    TokenEvent, ReasoningEvent, ToolCallEvent, ProgressEvent, ToolResultEvent, ApprovalEvent, DoneEvent, ErrorEvent,
+    TokenEvent, ReasoningEvent, NodeEvent, ToolCallEvent, ProgressEvent, ToolResultEvent, ApprovalEvent,
+    InterruptEvent, DoneEvent, ErrorEvent,
 )  # fmt: skip
 
 

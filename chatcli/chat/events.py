@@ -1,10 +1,12 @@
 """What a turn tells whoever listens, as typed events, and the one protocol every listener implements.
 
 The engine emits; the terminal output, the JSON outputs (and any other client) listen. A turn is
-``Start``, then ``Thinking``, ``Token``, ``ToolCall``, ``Progress`` (each second while a call runs),
-``ToolResult``, ``Notice`` and ``Usage`` as they happen, then always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come
-between turns (an MCP server that failed, a database another program holds). Approval is asked of
-the listener, one call at a time. ``record()`` is each event's JSON form (the ``--jsonl`` lines).
+``Start``, then ``Thinking``, ``Token`` (after a ``Speaker`` when a graph's node speaks), ``ToolCall``,
+``Progress`` (each second while a call runs), ``ToolResult``, ``Notice`` and ``Usage`` as they happen, then
+always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come between turns (an MCP
+server that failed, a database another program holds). Approval is asked of the listener, one call at a
+time (``approve``); an interrupt that is no approval, with ``answer``. ``record()`` is each event's JSON
+form (the ``--jsonl`` lines).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class TurnResult:
     turns_left_out: int = 0
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
-    # Calls the thread waits to have approved, when the listener answers later ("approval").
+    # Calls the thread waits to have approved, when the listener answers later ("approval"); a graph that is
+    # not chat's own: the interrupts it waits on (chatcli.chat.interrupts.Pending), approvals or not ("interrupt").
     waiting: list[ToolCall] = field(default_factory=list)
+    interrupts: list[Any] = field(default_factory=list)
     # What the answer's model calls cost in US dollars (None: not priced), and the models of the
     # calls whose price is unknown (then the cost is unknown too: never a guess).
     # ``local``: those of them that are local models, which no hosted price is taken for.
@@ -73,6 +77,17 @@ class Token:
 
     def record(self) -> dict[str, Any]:
         return {"type": "token", "text": self.text}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """The text that follows is the graph's node ``name``'s (a graph that is not chat's own, once more than one
+    of its nodes has spoken)."""
+
+    name: str
+
+    def record(self) -> dict[str, Any]:
+        return {"type": "node", "name": self.name}
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,7 @@ class End:
     result: TurnResult
 
 
-TurnEvent = Union[Start, Token, Thinking, ToolCall, Progress, ToolResult, Notice, Usage, End]
+TurnEvent = Union[Start, Token, Speaker, Thinking, ToolCall, Progress, ToolResult, Notice, Usage, End]
 
 
 # What may be decided about a call that waits for approval, in LangChain's human-in-the-loop words; chat's

@@ -5,10 +5,11 @@ command line (chatcli.ui.jsonout), a request's response for ``chat serve`` (chat
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
-from chatcli.chat.events import Progress, Start, ToolCall, ToolResult, TurnResult
+from chatcli.chat.events import Progress, Question, Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.chat.routing import Router
 from chatcli.config import Settings
@@ -26,6 +27,11 @@ def usage_object(result: TurnResult | None) -> dict[str, int] | None:
         "completion_tokens": completion,
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
     }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON has it (what JSON cannot hold, as text)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _call(call: ToolCall) -> dict[str, Any]:
@@ -104,28 +110,43 @@ class JsonEvents(Router):
                                seconds=result.seconds))  # fmt: skip
 
     def approval(self, call: ToolCall) -> None:
-        """A call waits for an approval request (``chat serve``)."""
+        """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""
         from chatcli.chat.answer import ApprovalEvent, dumped
 
         if self.lines:
             self._write(dumped(ApprovalEvent, **_call(call)))
+
+    def interrupt(self, question: Question) -> None:
+        """The graph waits on an interrupt that is no approval, for ``--resume``."""
+        from chatcli.chat.answer import InterruptEvent, dumped
+
+        if self.lines:
+            self._write(dumped(InterruptEvent, id=question.id, value=_plain(question.value)))
+
+    def speaker(self, name: str) -> None:
+        from chatcli.chat.answer import NodeEvent, dumped
+
+        if self.lines:
+            self._write(dumped(NodeEvent, name=name))
 
     def end_reply(self, result: TurnResult) -> None:
         from chatcli.chat.answer import Answer, DoneEvent, dumped
 
         self._ended = time.monotonic()
         self._result = result
-        if result.interrupted and not result.waiting:
+        if result.interrupted and not (result.waiting or result.interrupts):
             return  # ask() raises the matching error next, and fail() reports it with the partial reply
         done = dict(
             thread_id=self.thread_id, reply=result.text, model=result.model or self.model, usage=usage_object(result),
             cost_usd=result.known_cost, timing=self._timing(), finish_reason=result.finish_reason,
             tool_calls=self._calls, turns_left_out=result.turns_left_out, reasoning="".join(self._reasoning) or None,
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
+            interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
         )  # fmt: skip
         obj = dumped(DoneEvent, **done) if self.lines else dumped(Answer, **done)
-        if obj["approval_required"] is None:
-            del obj["approval_required"]  # present only when calls wait (chat serve)
+        for waiting in ("approval_required", "interrupts"):
+            if obj[waiting] is None:
+                del obj[waiting]  # present only when calls or interrupts wait (chat serve, chat --graph)
         self._final(obj)
 
     def abort(self, reason: str | None) -> None:

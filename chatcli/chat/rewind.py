@@ -40,3 +40,15 @@ async def retry_point(
     else:
         start = found.config
     return {"configurable": {**config["configurable"], **start["configurable"]}}
+
+
+async def write_values(app: Any, config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Write ``values`` into the thread at ``config`` as its new head, with nothing left to run; its config.
+
+    Through LangGraph's own entry node (``START``), then clearing what that would run (``END``): it needs
+    nothing of the graph's nodes, so it serves any graph (chat --graph).
+    """
+    from langgraph.graph import END, START
+
+    written = await app.aupdate_state(config, values, as_node=START)
+    return await app.aupdate_state(written, None, as_node=END)

@@ -10,6 +10,7 @@ from chatcli.chat.events import (
     End,
     Notice,
     Progress,
+    Speaker,
     Start,
     Thinking,
     Token,
@@ -30,6 +31,8 @@ class Router:
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Token):
             self.token(event.text)
+        elif isinstance(event, Speaker):
+            self.speaker(event.name)
         elif isinstance(event, Thinking):
             self.thinking(event.text)
         elif isinstance(event, ToolCall):
@@ -60,6 +63,9 @@ class Router:
 
     def token(self, text: str) -> None:
         """The next piece of the reply."""
+
+    def speaker(self, name: str) -> None:
+        """The text that follows is the graph's node ``name``'s."""
 
     def thinking(self, text: str) -> None:
         """The next piece of a reasoning model's thinking: shown in a terminal only."""

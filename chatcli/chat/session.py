@@ -41,6 +41,10 @@ class ThreadSetup:
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
+    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graph_load.GraphSource,
+    # or anything with its ``label`` and ``open(saver)``); --resume: the value its pending interrupts get.
+    app: Any = None
+    resume: Any = None
 
 
 async def choose_thread(db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False) -> Opening:
@@ -106,7 +110,7 @@ def notices(listener: Listener) -> Callable[[str], None]:
 
 @asynccontextmanager
 async def open_conversation(
-    settings: Settings, thread_id: str, listener: Listener | None = None, toolbox: Any = OWN
+    settings: Settings, thread_id: str, listener: Listener | None = None, toolbox: Any = OWN, app: Any = None
 ) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
@@ -114,10 +118,15 @@ async def open_conversation(
     asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the
     session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
     opens its own: MCP servers with no cached listing start first, and the engine loads in a thread
-    meanwhile, so their start-up overlaps.
+    meanwhile, so their start-up overlaps. ``app``: a graph that is not chat's own (``ThreadSetup.app``):
+    no model, no tools of chat's; its conversation is a chatcli.chat.graph_conversation.GraphConversation.
     """
     check_thread_id(thread_id)
     listener = listener if listener is not None else Silent()
+    if app is not None:
+        async with open_graph_engine(settings, listener, app) as engine:
+            yield await engine.conversation(thread_id)
+        return
     async with AsyncExitStack() as stack:
         if toolbox is OWN:
             # With the warm worker on, one-shots share MCP servers kept by the MCP host.
@@ -139,12 +148,21 @@ class Engine:
     context_tokens: int
     toolbox: Any
     listener: Listener
+    graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
 
     async def conversation(
         self, thread_id: str, listener: Listener | None = None, model: str | None = None
     ) -> Conversation:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
         ``model`` (the settings' by default)."""
+        if self.graph is not None:
+            from chatcli.chat.graph_conversation import GraphConversation
+
+            return GraphConversation(
+                app=self.app, thread_id=check_thread_id(thread_id), store=self.store, model_name=self.graph,
+                stall_timeout=self.settings.timeout or None, listener=listener if listener is not None else self.listener,
+                approve_all=self.settings.approve_all,
+            )  # fmt: skip
         conversation = Conversation(
             app=self.app,
             thread_id=check_thread_id(thread_id),
@@ -160,7 +178,19 @@ class Engine:
 
     def threads(self) -> Threads:
         """The thread manager on the engine's database."""
-        return Threads(self.app, self.store)
+        return Threads(self.app, self.store, foreign=self.graph is not None)
+
+
+@asynccontextmanager
+async def open_graph_engine(settings: Settings, listener: Listener, source: Any) -> AsyncIterator[Engine]:
+    """Open the store and the app ``source`` gives (``await source.open(saver)``: a graph that is not chat's own,
+    kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
+    from chatcli.store import open_store
+
+    async with open_store(settings.db or "") as store:
+        store.tell_waits(notices(listener))
+        app = await source.open(store.saver)
+        yield Engine(app, store, settings, 0, None, listener, graph=source.label)
 
 
 @asynccontextmanager

@@ -83,9 +83,10 @@ def transcript_markdown(t: Transcript) -> str:
 class Threads:
     """Operations on the threads of one database."""
 
-    def __init__(self, app: Any, store: Store):
+    def __init__(self, app: Any, store: Store, foreign: bool = False):
         self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
+        self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
 
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
@@ -199,7 +200,12 @@ class Threads:
     async def _write_thread(self, thread_id: str, values: dict[str, Any], title: str, model: str | None) -> None:
         from chatcli.chat.graph import MODEL_NODE
 
-        await self.app.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
+        if self.foreign:
+            from chatcli.chat.rewind import write_values
+
+            await write_values(self.app, self._config(thread_id), {"messages": values["messages"]})
+        else:
+            await self.app.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
         await self.store.index.touch(thread_id, title, len(values["messages"]), model)
 
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:

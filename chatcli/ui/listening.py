@@ -38,12 +38,16 @@ class Listening(Router):
     async def answer(self, question: Question) -> Reply | None:
         from chatcli.chat.interrupts import typed_answer
 
-        if self.approver is None or not self.approver.can_ask():
-            return None
         shown = question_text(question)
+        if self.approver is None or not self.approver.can_ask():
+            self.note(f"the graph asks:\n{shown}")  # nobody to answer here: the thread waits at it
+            return None
         self.show_question(shown)
         text = await self.approver.answer(shown)
-        return Reply(typed_answer(text)) if text is not None else None
+        if text is None:
+            self.warn("not answered: the thread waits at the question (resuming the thread asks it again)")
+            return None
+        return Reply(typed_answer(text))
 
     def asking(self, call: ToolCall) -> None:
         """The user is about to be asked about ``call``: show it."""

@@ -12,18 +12,8 @@ import os
 import sys
 from typing import IO, Any, Protocol
 
-from chatcli.chat.events import (
-    Decision,
-    Progress,
-    Question,
-    Reply,
-    Review,
-    Start,
-    ToolCall,
-    ToolResult,
-    TurnEvent,
-    TurnResult,
-)
+from chatcli.chat import events
+from chatcli.chat.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
@@ -34,10 +24,10 @@ class Output(Protocol):
     def hear(self, event: TurnEvent) -> None:
         """One event of a turn (chatcli.chat.events)."""
 
-    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+    async def approve(self, call: ToolCall, review: events.Review | None = None) -> Decision:
         """Whether ``call`` may run: asked in the terminal when there is one to ask in, else refused."""
 
-    async def answer(self, question: Question) -> Reply | None:
+    async def answer(self, question: events.Question) -> events.Reply | None:
         """An interrupt's answer, typed in the terminal; None without one (the thread waits at it)."""
 
     def note(self, text: str) -> None:
@@ -142,6 +132,11 @@ class PlainOutput(StderrNotes):
         say(self.out, text, data=True)  # a pipe gets the model's exact text; a (dumb) terminal, neutralised
         self._last = text[-1:] or self._last
 
+    def speaker(self, name: str) -> None:
+        """A graph's node speaks: its name on a line of its own, before its text."""
+        self._close_line()
+        say(self.out, f"{name}:\n", data=True)
+
     def end_reply(self, result: TurnResult) -> None:
         self._close_line()
 
@@ -168,6 +163,7 @@ class RichOutput(Listening):
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
+        self._shown: set[Any] = set()  # calls whose block was shown (a graph's: before it asks about them)
         from chatcli.ui.toolblocks import LiveLine
 
         self._live = LiveLine(err_console.file)  # the call running now, on stderr when it is a terminal
@@ -184,6 +180,11 @@ class RichOutput(Listening):
             self._settle()
             self.start_reply()
         self._stream.feed(neutralise(text))
+
+    def speaker(self, name: str) -> None:
+        """A graph's node speaks: its name, bold, on a line of its own before its text."""
+        self._settle()
+        self.console.print(neutralise(f"{name}:"), style="bold", markup=False, highlight=False)
 
     def end_reply(self, result: TurnResult) -> None:
         self._settle()
@@ -221,7 +222,8 @@ class RichOutput(Listening):
 
         self._settle()
         self._asked.add(call.id)
-        self.note(call_block(call))
+        if call.id not in self._shown:
+            self.note(call_block(call))
 
     def show_question(self, markdown: str) -> None:
         """An interrupt's question, rendered as the answer is."""
@@ -237,6 +239,7 @@ class RichOutput(Listening):
 
         self._settle()
         if call.id not in self._asked:
+            self._shown.add(call.id)
             self.note(call_block(call))
 
     def progress(self, event: Progress) -> None:

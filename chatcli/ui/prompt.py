@@ -51,12 +51,13 @@ async def _open(  # fmt: skip
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
-    # MCP servers start now, in the background, while the engine loads.
-    toolbox = await stack.enter_async_context(open_toolbox(settings, listener, always=True))
+    # MCP servers start now, in the background, while the engine loads (a graph of the user's has its own tools).
+    toolbox = None if setup.app else await stack.enter_async_context(open_toolbox(settings, listener, always=True))
     if toolbox is not None:
         await toolbox.warm()
     await asyncio.to_thread(_import_engine)
-    conversation = await stack.enter_async_context(open_conversation(settings, thread_id, listener, toolbox))
+    opening = open_conversation(settings, thread_id, listener, toolbox, app=setup.app)
+    conversation = await stack.enter_async_context(opening)
     await set_up(conversation, setup, settings)
     if setup.announce:  # a new thread the banner could not name: named once it exists
         listener.output.thread_note = "thread {id} · resume with: chat --thread {id}"

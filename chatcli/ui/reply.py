@@ -51,10 +51,12 @@ async def left_unanswered(conversation: Conversation, text: str, output: Output)
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
-    """Ask again about the tool calls the thread was waiting on when chat stopped, then let it answer."""
-    if not isinstance(conversation, Conversation):  # a LangGraph server's thread: its interrupts
-        if await conversation.pending():
-            output.note("this thread waits for an answer to the graph's question")
+    """Ask again about the tool calls (a graph's interrupts) the thread was waiting on when chat stopped, then let it answer."""
+    from chatcli.chat.graph_conversation import GraphConversation
+
+    if isinstance(conversation, GraphConversation):
+        if await conversation.waiting():
+            output.note("this thread was waiting for your answer to the graph's question")
             await render_reply(conversation, conversation.resume(), settings)
         return
     if conversation.toolbox is None:  # tools off (--no-tools, none set up): nothing could run them

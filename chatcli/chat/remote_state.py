@@ -1,0 +1,109 @@
+"""A LangGraph server's thread read and written as a compiled graph's state: what chat's turns and conversations on
+graphs that are not chat's own use of ``app`` (``aget_state``, ``aget_state_history``, ``aupdate_state``).
+
+The server's messages arrive as dicts (langgraph-sdk's JSON); they are made LangChain messages here, so the
+same code tells, undoes and retries a deployed graph's thread as a local graph's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Mapping
+
+from chatcli.chat.remote import Remote, translated
+
+
+def as_message(data: Any) -> Any:
+    """A message of the server's JSON (``{"type": "ai", ...}``, a chunk's ``"AIMessageChunk"``) as LangChain's;
+    anything else as it is."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return data
+    from langchain_core.messages import messages_from_dict
+
+    try:
+        return messages_from_dict([{"type": data["type"], "data": data}])[0]
+    except (ValueError, TypeError):  # a type LangChain does not know: not a message of a chat
+        return data
+
+
+def with_messages(values: Any) -> dict[str, Any]:
+    """A state's values with its ``messages`` made LangChain messages."""
+    if not isinstance(values, dict):
+        return {}
+    found = values.get("messages")
+    if isinstance(found, list):
+        return {**values, "messages": [as_message(m) for m in found]}
+    return dict(values)
+
+
+def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable = {"thread_id": thread_id}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def _checkpoint(config: dict[str, Any]) -> Any:
+    """The checkpoint a config names, as langgraph-sdk takes it; None for the thread's head."""
+    found = config["configurable"].get("checkpoint_id")
+    return {"checkpoint_id": found} if found else None
+
+
+@dataclass
+class Snapshot:
+    """One state of a server's thread, as LangGraph's StateSnapshot offers it to chat."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    next: tuple[str, ...] = ()
+    interrupts: list[Any] = field(default_factory=list)  # the SDK's {"id", "value"}: chatcli.chat.interrupts reads them
+    config: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def snapshot(state: Mapping[str, Any], thread_id: str) -> Snapshot:
+    checkpoint = state.get("checkpoint") if isinstance(state.get("checkpoint"), dict) else {}
+    interrupts = state.get("interrupts") if isinstance(state.get("interrupts"), list) else []
+    return Snapshot(
+        values=with_messages(state.get("values")),
+        next=tuple(state.get("next") or ()),
+        interrupts=[i for i in interrupts if isinstance(i, dict)],
+        config=thread_config(thread_id, checkpoint.get("checkpoint_id")),
+        metadata=dict(state.get("metadata") or {}),
+    )
+
+
+class ServerApp:
+    """The threads of ``remote``'s server, read and written as a compiled graph's (no run: chatcli.chat.remote_run)."""
+
+    def __init__(self, remote: Remote):
+        self.remote = remote
+
+    async def aget_state(self, config: dict[str, Any]) -> Snapshot:
+        """The thread's state (at the checkpoint the config names, or its head); empty for a thread not made yet."""
+        from langgraph_sdk.errors import NotFoundError
+
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            try:
+                state = await self.remote.client.threads.get_state(thread, checkpoint=_checkpoint(config))
+            except NotFoundError:
+                return Snapshot(config=thread_config(thread))
+        return snapshot(state, thread)
+
+    async def aget_state_history(self, config: dict[str, Any], limit: int | None = None) -> AsyncIterator[Snapshot]:
+        """The thread's states, newest first."""
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            states = await self.remote.client.threads.get_history(thread, limit=limit or 100)
+        for state in states:
+            yield snapshot(state, thread)
+
+    async def aupdate_state(self, config: dict[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """Write ``values`` as node ``as_node`` did (LangChain messages go as their JSON); the new head's config."""
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            done = await self.remote.client.threads.update_state(
+                thread, values, as_node=as_node, checkpoint=_checkpoint(config)
+            )
+        written = (done or {}).get("checkpoint") or {}
+        return thread_config(thread, written.get("checkpoint_id"))

@@ -1,0 +1,234 @@
+"""chat --graph: a LangGraph graph of the user's, driven by chat in-process.
+
+The graph is the example shipped in examples/graphs/agent.py (ChatOpenAI, pointed at the fake OpenAI server by
+OPENAI_BASE_URL, as a LangGraph developer's own graph would be), or a small graph written by the test. Its code
+runs in this process and reads this process's environment, so the tests set the fake server's there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from chatcli.chat.events import Decision
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import Tokens, chat
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+AGENT = f"{EXAMPLES / 'graphs' / 'agent.py'}:graph"
+
+
+@pytest.fixture
+def graph_env(chat_env, monkeypatch):
+    """chat_env, with the fake server in this process's environment too (the graph's own ChatOpenAI reads it)."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, chat_env[name])
+    return chat_env
+
+
+def sent(server, n: int = -1) -> list[tuple[str, str]]:
+    """The roles and texts of the messages of request ``n`` to the model."""
+    return [(m["role"], m.get("content") or "") for m in server.requests[n]["messages"]]
+
+
+def write_graph(tmp_path: Path, body: str, name: str = "mine.py") -> str:
+    path = tmp_path / name
+    path.write_text("from langchain_core.messages import AIMessage\n"
+                    "from langgraph.graph import START, END, MessagesState, StateGraph\n" + body)  # fmt: skip
+    return str(path)
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_a_graph_answers_shows_its_tool_call_and_keeps_the_thread(server, graph_env):
+    server.queue(tool_calls(("get_weather", {"city": "Paris"}), text="Checking."), Reply("Sunny in Paris."))
+    run = chat(graph_env, "--graph", AGENT, "-t", "trip", "weather in Paris?")
+    assert run.code == 0, run
+    assert run.out == "Checking.\n\nSunny in Paris.\n"
+    assert 'tool: get_weather {"city": "Paris"} → ok' in run.err
+    assert ("tool", "It is sunny and 21 °C in Paris.") in sent(server)
+    server.queue(Reply("Yes."))
+    again = chat(graph_env, "--graph", AGENT, "-c", "and tomorrow?")
+    assert again.code == 0 and again.out == "Yes.\n", again
+    assert [m for m in sent(server) if m[0] == "user"] == [("user", "weather in Paris?"), ("user", "and tomorrow?")]
+    listed = chat(graph_env, "threads").out
+    assert "trip" in listed and "agent.py:graph" in listed
+
+
+def test_a_graph_is_found_by_its_langgraph_json_id_by_module_and_as_a_builder_or_factory(server, graph_env, tmp_path):
+    server.queue(Reply("by id"))
+    assert chat(graph_env, "--graph", "agent", "hi", cwd=EXAMPLES).out == "by id\n"
+    server.queue(Reply("by module"))
+    assert chat(graph_env, "--graph", "graphs.agent:graph", "hi", cwd=EXAMPLES).out == "by module\n"
+    body = (
+        "def answer(state):\n    return {'messages': [AIMessage('built: ' + state['messages'][-1].text)]}\n"
+        "builder = StateGraph(MessagesState)\nbuilder.add_node('answer', answer)\nbuilder.add_edge(START, 'answer')\n"
+        "async def make_graph(config):\n    return builder.compile()\n"
+    )
+    path = write_graph(tmp_path, body)
+    assert chat(graph_env, "--graph", f"{path}:builder", "one").out == "built: one\n"
+    assert chat(graph_env, "--graph", f"{path}:make_graph", "two").out == "built: two\n"
+
+
+def test_what_is_no_graph_is_one_line(server, graph_env, tmp_path):
+    no_messages = write_graph(tmp_path, "from typing import TypedDict\nclass S(TypedDict):\n    text: str\n"
+                              "b = StateGraph(S)\nb.add_node('n', lambda s: s)\nb.add_edge(START, 'n')\ng = b.compile()\n",
+                              "plain.py")  # fmt: skip
+    broken = write_graph(tmp_path, "raise RuntimeError('no key set')\n", "broken.py")
+    cases = {
+        f"{no_messages}:g": "has no messages key in its state (its keys: text)",
+        f"{no_messages}:S": "is a class, not a LangGraph graph",  # only a function is called, as a factory
+        f"{no_messages}:nothing": "has no nothing",
+        f"{broken}:g": "loading the graph",
+        "no_such_module:graph": "no module named no_such_module",
+        "agent": "no langgraph.json here",
+    }
+    for spec, said in cases.items():
+        run = chat(graph_env, "--graph", spec, "hi")
+        assert run.code == 2 and said in run.err and len(run.err_lines) == 1 and "Traceback" not in run.err, (spec, run)
+    assert "RuntimeError: no key set" in chat(graph_env, "--graph", f"{broken}:g", "hi").err
+    refused = chat(graph_env, "--graph", AGENT, "--system", "be brief", "hi")
+    assert refused.code == 2 and "--system does not apply to --graph" in refused.err
+    assert server.requests == []
+
+
+def test_a_failure_in_the_graphs_code_names_its_node(server, graph_env, tmp_path):
+    body = ("def boom(state):\n    raise ValueError('the index is gone')\n"
+            "b = StateGraph(MessagesState)\nb.add_node('lookup', boom)\nb.add_edge(START, 'lookup')\ng = b.compile()\n")  # fmt: skip
+    run = chat(graph_env, "--graph", f"{write_graph(tmp_path, body)}:g", "hi")
+    assert run.code == 1, run
+    assert "chat: error: the graph failed in node lookup: ValueError: the index is gone" in run.err
+
+
+def test_the_names_of_the_nodes_that_speak_head_their_text(server, graph_env, tmp_path):
+    body = ("def researcher(state):\n    return {'messages': [AIMessage('Facts.')]}\n"
+            "def writer(state):\n    return {'messages': [AIMessage('Draft.')]}\n"
+            "b = StateGraph(MessagesState)\nb.add_node('researcher', researcher)\nb.add_node('writer', writer)\n"
+            "b.add_edge(START, 'researcher')\nb.add_edge('researcher', 'writer')\ng = b.compile()\n")  # fmt: skip
+    run = chat(graph_env, "--graph", f"{write_graph(tmp_path, body)}:g", "write it")
+    assert run.out == "researcher:\nFacts.\nwriter:\nDraft.\n", run
+    lines = [
+        json.loads(line)
+        for line in chat(graph_env, "--graph", f"{tmp_path / 'mine.py'}:g", "--jsonl", "again").out.splitlines()
+    ]
+    assert [(e["type"], e.get("name") or e.get("text")) for e in lines[:-1]] == [
+        ("node", "researcher"), ("token", "Facts."), ("node", "writer"), ("token", "Draft.")
+    ]  # fmt: skip
+
+
+async def _open(settings, thread: str, listener: Tokens):
+    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.session import open_conversation
+
+    return open_conversation(settings, thread, listener, app=GraphSource(AGENT, Path.cwd()))
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tools(server, settings):
+    server.queue(
+        tool_calls(("ask_user", {"question": "Which city?"}), text="Let me ask."),
+        tool_calls(("book_table", {"restaurant": "Chez Y", "people": 2, "time": "19:00"})),
+        Reply("Booked."),
+    )
+
+    async def approve(call):
+        return Decision("yes", args={**call.arguments, "people": 3})
+
+    async def answer(question):
+        return "Lyon"
+
+    listener = Tokens(approve=approve, answer=answer)
+    async with await _open(settings, "hitl", listener) as conv:
+        result = await conv.send("book a table")
+    assert result.text == "Let me ask.\n\nBooked."
+    assert [q.value for q in listener.questions] == ["Which city?"]
+    (review,) = listener.reviews
+    assert review.allowed == ("approve", "edit", "reject") and review.description == "Book this table?"
+    assert ("tool", "Lyon") in sent(server, 1)
+    assert ("tool", "Booked a table for 3 at Chez Y at 19:00.") in sent(server, 2)
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_resumed(server, settings):
+    server.queue(tool_calls(("ask_user", {"question": "Which city?"})), Reply("Lyon it is."))
+    async with await _open(settings, "crash", Tokens()) as conv:  # nobody answers: the run stops there
+        result = await conv.send("plan a trip")
+        assert [p.value for p in result.interrupts] == ["Which city?"]
+
+    async def answer(question):
+        return "Lyon"
+
+    listener = Tokens(answer=answer)
+    async with await _open(settings, "crash", listener) as conv:  # chat started again on the thread
+        assert [p.value for p in await conv.waiting()] == ["Which city?"]
+        result = await conv.resume()
+        assert await conv.waiting() == []
+    assert result.text == "Lyon it is." and [q.value for q in listener.questions] == ["Which city?"]
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(server, settings):
+    server.queue(Reply("First."), Reply("Second."), Reply("Second, again."), Reply("On the fork."))
+    async with await _open(settings, "travel", Tokens()) as conv:
+        await conv.send("one")
+        await conv.send("two")
+        retried = await conv.retry()
+        assert retried.text == "Second, again."
+        assert [m.text for m in await conv.messages()] == ["one", "First.", "two", "Second, again."]
+        assert sent(server, 2) == sent(server, 1)  # the same question, without the answer it replaces
+        undone = await conv.undo()
+        assert undone.question == "two" and [m.text for m in await conv.messages()] == ["one", "First."]
+        fork = await conv.threads().fork("travel", 1)
+        await conv.switch(fork)
+        await conv.send("three")
+        assert [m.text for m in await conv.messages()] == ["one", "First.", "three", "On the fork."]
+    assert sent(server)[-1] == ("user", "three") and ("user", "two") not in sent(server)
+
+
+async def test_a_stopped_answer_keeps_what_arrived(server, settings):
+    server.queue(Reply("one two three four five six seven eight", delay=0.2))
+    first = asyncio.Event()
+    async with await _open(settings, "stop", Tokens(on_token=lambda _t: first.set())) as conv:
+        turn = asyncio.ensure_future(conv.send("count"))
+        await first.wait()
+        turn.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await turn
+        last = (await conv.messages())[-1]
+    assert last.type == "ai" and last.text.startswith("one") and last.response_metadata["interrupted"] == "cancelled"
+
+
+def test_over_json_an_interrupt_waits_and_resume_answers_it(server, graph_env):
+    server.queue(tool_calls(("book_table", {"restaurant": "X", "people": 2, "time": "19:00"})))
+    waiting = json.loads(chat(graph_env, "--graph", AGENT, "-t", "j", "--json", "book").out)
+    (call,) = waiting["approval_required"]
+    assert call["name"] == "book_table" and call["arguments"]["people"] == 2
+    assert waiting["interrupts"][0]["value"]["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    server.queue(tool_calls(("ask_user", {"question": "For when?"})))
+    reject = {"decisions": [{"type": "reject", "message": "not that one"}]}
+    asked = [
+        json.loads(line)
+        for line in chat(
+            graph_env, "--graph", AGENT, "-t", "j", "--jsonl", "--resume", json.dumps(reject)
+        ).out.splitlines()
+    ]
+    assert asked[0]["type"] == "tool_result" and asked[0]["content"] == "Not booked. not that one"
+    assert [(e["type"], e.get("value")) for e in asked if e["type"] == "interrupt"] == [("interrupt", "For when?")]
+    assert asked[-1]["type"] == "done" and asked[-1]["interrupts"][0]["value"] == "For when?"
+    server.queue(Reply("Tomorrow then."))
+    done = json.loads(chat(graph_env, "--graph", AGENT, "-t", "j", "--json", "--resume", "tomorrow").out)
+    assert done["reply"] == "Tomorrow then." and "interrupts" not in done
+    assert ("tool", "tomorrow") in sent(server)
+
+
+def test_in_a_pipe_an_approval_is_refused_and_a_question_waits_with_how_to_answer_it(server, graph_env):
+    server.queue(tool_calls(("book_table", {"restaurant": "X", "people": 2, "time": "19:00"})), Reply("Not booked."))
+    refused = chat(graph_env, "--graph", AGENT, "book")
+    assert refused.code == 0 and refused.out == "Not booked.\n"
+    assert "no terminal to ask" in sent(server)[-1][1]
+    server.queue(tool_calls(("ask_user", {"question": "Which city?"})))
+    run = chat(graph_env, "--graph", AGENT, "-t", "p", "plan")
+    assert run.code == 1 and "the graph asks:\nWhich city?" in run.err
+    assert f"--graph {AGENT} -t p --resume ANSWER answers it" in run.err
