@@ -1,10 +1,10 @@
 """`chat --remote` one-shot beside a bare langgraph-sdk script that makes the same call, paired in one run.
 
-Starts `langgraph dev` on a free port of 127.0.0.1 serving the test graph (tests/fixtures/remote/agent.py:
-a fake model echoes the question) as the chat --remote tests do (tests/remote_server.py), then runs N
-rounds, in alternating order, of
+Starts `langgraph dev` on a free port of 127.0.0.1 serving the example graph (examples/graphs/agent.py, its
+model the fake OpenAI-compatible server of tests/fakeserver.py, which echoes the question) as the chat --remote
+tests do (tests/remote_server.py), then runs N rounds, in alternating order, of
 
-* `chat --remote URL --assistant agent "hello there"` (stdout a pipe: plain output), and
+* `chat --remote URL --assistant example "hello there"` (stdout a pipe: plain output), and
 * a Python script that does what it does with langgraph-sdk alone: create a thread, stream one run of the
   same graph with stream_mode="messages-tuple", print the tokens,
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAT = str(Path(sys.executable).with_name("chat"))
 QUESTION = "hello there"
 
-# What `chat --remote URL --assistant agent QUESTION` does, with langgraph-sdk alone.
+# What `chat --remote URL --assistant example QUESTION` does, with langgraph-sdk alone.
 BARE = """
 import asyncio, os, sys
 from langgraph_sdk import get_client
@@ -41,7 +41,7 @@ from langgraph_sdk import get_client
 async def main(url, question):
     client = get_client(url=url, api_key=os.environ["LANGGRAPH_API_KEY"])
     thread = await client.threads.create()
-    async for part in client.runs.stream(thread["thread_id"], "agent", stream_mode="messages-tuple",
+    async for part in client.runs.stream(thread["thread_id"], "example", stream_mode="messages-tuple",
                                          input={"messages": [{"role": "user", "content": question}]}):
         if part.event == "messages" and part.data[0].get("type") in ("ai", "AIMessageChunk"):
             sys.stdout.write(part.data[0]["content"])
@@ -79,11 +79,11 @@ def main() -> None:
             "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
             "LANGGRAPH_API_KEY": KEY,
         }  # fmt: skip
-        chat = [CHAT, "--remote", served.url, "--assistant", "agent", QUESTION]
+        chat = [CHAT, "--remote", served.url, "--assistant", "example", QUESTION]
         bare = [sys.executable, "-c", BARE, served.url, QUESTION]
         try:
             for command in (chat, bare):  # warm up: the server's first run loads the graph
-                assert timed(command, env)[2] == f"Echo: {QUESTION}\n"
+                assert timed(command, env)[2] == f"You said: {QUESTION}\n"
             rows = []
             for i in range(runs):
                 order = (chat, bare) if i % 2 == 0 else (bare, chat)
@@ -100,7 +100,7 @@ def main() -> None:
     table = [
         "| metric | value |",
         "|---|---|",
-        f'| `chat --remote URL --assistant agent "{QUESTION}"` (median) | {chat_wall * 1000:.0f} ms (CPU {chat_cpu * 1000:.0f} ms) |',
+        f'| `chat --remote URL --assistant example "{QUESTION}"` (median) | {chat_wall * 1000:.0f} ms (CPU {chat_cpu * 1000:.0f} ms) |',
         f"| bare langgraph-sdk script, same call (median) | {bare_wall * 1000:.0f} ms (CPU {bare_cpu * 1000:.0f} ms) |",
         f"| chat / bare, wall (median of paired ratios) | {median([c[0] / b[0] for c, b in rows]):.2f}x |",
         f"| chat / bare, CPU (median of paired ratios) | {median([c[1] / b[1] for c, b in rows]):.2f}x |",

@@ -1,9 +1,10 @@
 """A ``langgraph dev`` for the ``chat --remote`` tests, and a TCP proxy that drops a connection mid-stream.
 
-``serve(where)`` starts ``langgraph dev --no-browser --no-reload`` on a free port of 127.0.0.1 (never 2024,
-which other programs take) serving the test graph (tests/fixtures/remote/agent.py, as ``agent``) and chat's
-own (``chat``, as the project's langgraph.json names it, its model on a fake OpenAI server); every request
-needs the key of tests/fixtures/remote/auth.py. It is up in about two seconds.
+``serve(where, model_url)`` starts ``langgraph dev --no-browser --no-reload`` on a free port of 127.0.0.1 (never
+2024, which other programs take) serving the example graph (``example``, as examples/langgraph.json names it)
+and chat's own (``chat``, as the project's langgraph.json names it), both asking the OpenAI-compatible server
+at ``model_url`` (tests/fakeserver.py); every request needs the key of tests/fixtures/remote/auth.py. It is up
+in about two seconds.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ class Served:
 
 def serve(where: Path, model_url: str, timeout: float = 90) -> Served:
     """Start ``langgraph dev`` in ``where`` with chat's graph asking the OpenAI-compatible server ``model_url``."""
-    shipped = json.loads((ROOT / "langgraph.json").read_text())
+    shipped = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
+    example = json.loads((ROOT / "examples" / "langgraph.json").read_text())["graphs"]["agent"]
+    path, _, name = example.rpartition(":")
     config = {
         "dependencies": [str(ROOT)],
-        "graphs": {"agent": f"{FIXTURES / 'agent.py'}:graph", "chat": shipped["graphs"]["chat"]},
+        "graphs": {"example": f"{(ROOT / 'examples' / path).resolve()}:{name}", "chat": shipped["chat"]},
         "auth": {"path": f"{FIXTURES / 'auth.py'}:auth"},
     }
     (where / "langgraph.json").write_text(json.dumps(config))
@@ -71,7 +74,8 @@ def serve(where: Path, model_url: str, timeout: float = 90) -> Served:
     env.update(
         HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local" / "share"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        OPENAI_BASE_URL=model_url, OPENAI_API_KEY="sk-test", CHATCLI_MODEL="gpt-fake", CHATCLI_TOOLS="shell",
+        OPENAI_BASE_URL=model_url, OPENAI_API_KEY="sk-test", CHATCLI_MODEL="gpt-fake", EXAMPLE_MODEL="gpt-fake",
+        CHATCLI_TOOLS="shell",
         CHATCLI_MAX_RETRIES="0", LANGGRAPH_CLI_NO_ANALYTICS="1",
     )  # fmt: skip
     port, log = free_port(), where / "langgraph.log"

@@ -1,6 +1,6 @@
-"""``chat --remote`` on a real LangGraph Agent Server: ``langgraph dev``, started once for this module, serving a
-small test graph (``agent``: a fake model's tokens, interrupts of both shapes) and chat's own graph (``chat``,
-from the project's langgraph.json, its model on a fake OpenAI server). See tests/remote_server.py.
+"""``chat --remote`` on a real LangGraph Agent Server: ``langgraph dev``, started once for this module, serving the
+example graph (``example``: a model with tools, two of which interrupt, in both shapes) and chat's own graph
+(``chat``, from the project's langgraph.json), both asking a fake OpenAI server. See tests/remote_server.py.
 """
 
 from __future__ import annotations
@@ -54,19 +54,21 @@ def thread_of(err: str) -> str:
 
 
 def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(served, env):
-    first = chat(env, "--remote", served.url, "--assistant", "agent", "hello there")
-    assert (first.code, first.out) == (0, "Echo: hello there\n"), first
+    first = chat(env, "--remote", served.url, "--assistant", "example", "hello there")
+    assert (first.code, first.out) == (0, "You said: hello there\n"), first
     thread = thread_of(first.err)
-    piped = chat(env, "--remote", served.url, "--assistant", "agent", "-t", thread[:13], stdin="piped words\n")
-    assert (piped.code, piped.out, thread_of(piped.err)) == (0, "Echo: piped words\n", thread), piped
-    answer = chat(env, "--remote", served.url, "--assistant", "agent", "-c", "--json", "one more")
-    assert json.loads(answer.out) | {"timing": None} == {
-        "thread_id": thread, "reply": "Echo: one more", "model": "agent", "finish_reason": None, "tool_calls": [],
-        "turns_left_out": 0, "reasoning": None, "usage": None, "cost_usd": None, "timing": None,
+    piped = chat(env, "--remote", served.url, "--assistant", "example", "-t", thread[:13], stdin="piped words")
+    assert (piped.code, thread_of(piped.err)) == (0, thread), piped
+    assert piped.out == "You said: piped words (earlier: hello there)\n"  # the server kept the thread
+    answer = chat(env, "--remote", served.url, "--assistant", "example", "-c", "--json", "one more")
+    assert json.loads(answer.out) | {"timing": None, "usage": None} == {
+        "thread_id": thread, "reply": "You said: one more (earlier: hello there | piped words)", "model": "gpt-fake",
+        "finish_reason": "stop", "tool_calls": [], "turns_left_out": 0, "reasoning": None, "usage": None,
+        "cost_usd": None, "timing": None,
     }  # fmt: skip
-    listed = chat(env, "threads", "--remote", served.url, "--assistant", "agent", "--json")
+    listed = chat(env, "threads", "--remote", served.url, "--assistant", "example", "--json")
     row = next(r for r in json.loads(listed.out) if r["thread_id"] == thread)
-    assert (row["title"], row["message_count"], row["model"]) == ("hello there", 6, "agent")
+    assert (row["title"], row["message_count"], row["model"]) == ("hello there", 6, "example")
 
 
 def test_chats_own_graph_is_served_from_the_projects_langgraph_json(served, env, model):
@@ -90,9 +92,10 @@ def test_chats_own_tool_approval_is_a_human_in_the_loop_interrupt_answered_with_
     assert "not now" in json.dumps(model.last_messages())  # the model was told why
 
 
-def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env):
+def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env, model):
+    model.queue(Reply(" ".join(f"w{i}" for i in range(400)), delay=0.05))
     process = subprocess.Popen(
-        [str(CHAT), "--remote", served.url, "--assistant", "agent", "slow 400"],
+        [str(CHAT), "--remote", served.url, "--assistant", "example", "count"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -107,14 +110,15 @@ def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env
     runs = client(served).runs.list(thread)
     assert [run["status"] for run in runs] == ["interrupted"]
     kept = client(served).threads.get_state(thread)["values"]["messages"][-1]
-    assert kept["type"] == "ai" and kept["content"].startswith("w0 w1 w2 w3 "), kept
+    assert kept["type"] == "ai" and kept["content"].startswith("w0 w1 w2 w3"), kept
     assert len(kept["content"].split()) < 400 and kept["response_metadata"]["interrupted"] == "cancelled"
 
 
-def test_a_dropped_connection_joins_the_run_again_instead_of_starting_it_again(served, env):
-    proxy = CutProxy(int(served.url.rsplit(":", 1)[1]), marker=b"w4 ")
+def test_a_dropped_connection_joins_the_run_again_instead_of_starting_it_again(served, env, model):
+    model.queue(Reply(" ".join(f"w{i}" for i in range(12)), delay=0.05))
+    proxy = CutProxy(int(served.url.rsplit(":", 1)[1]), marker=b" w4")
     try:
-        done = chat(env, "--remote", proxy.url, "--assistant", "agent", "slow 12")
+        done = chat(env, "--remote", proxy.url, "--assistant", "example", "count")
     finally:
         proxy.close()
     assert done.code == 0 and proxy.cuts == 1, done
@@ -122,40 +126,46 @@ def test_a_dropped_connection_joins_the_run_again_instead_of_starting_it_again(s
     assert len(client(served).runs.list(thread_of(done.err))) == 1
 
 
-def test_interrupts_are_asked_at_the_terminal_in_both_shapes(served, env):
-    repl = Repl(["--remote", served.url, "--assistant", "agent"], env)
+def test_interrupts_are_asked_at_the_terminal_in_both_shapes(served, env, model):
+    booking = {"restaurant": "Chez Paul", "people": 2, "time": "19:00"}
+    model.queue(tool_calls(("ask_user", {"question": "Red or blue?"})), Reply("Blue it is."),
+                tool_calls(("book_table", booking)), Reply("Your table is booked."))  # fmt: skip
+    repl = Repl(["--remote", served.url, "--assistant", "example"], env)
     try:
         repl.wait_prompt()
-        at = repl.say("ask: red or blue?")
+        at = repl.say("pick a colour for me")
         repl.wait_for("Answer (text or JSON):", after=at)
+        assert "Red or blue?" in repl.text[at:]
         repl.child.send("blue\r")
-        repl.wait_for("You chose blue", after=at)
+        repl.wait_for("Blue it is.", after=at)
         repl.wait_prompt()
-        at = repl.say("run: make clean")
+        at = repl.say("book a table")
         repl.wait_for("Run it?", after=at)
-        assert "Run a command" in repl.text[at:] and "make clean" in repl.text[at:]
+        assert "Book this table?" in repl.text[at:] and "Chez Paul" in repl.text[at:]
         repl.child.send("y")
-        repl.wait_for("approved make clean", after=at)
+        repl.wait_for("Your table is booked.", after=at)
         repl.wait_prompt()
         repl.child.sendcontrol("d")
         assert repl.exit_code() == 0
         assert "resume with: chat --remote" in repl.text
     finally:
         repl.kill()
+    results = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "tool"]
+    assert results == ["blue", "Booked a table for 2 at Chez Paul at 19:00."]  # the graph went on with the answers
 
 
 def test_a_server_down_an_unknown_assistant_and_a_refused_key_are_one_line_each(served, env):
     down = chat(env, "--remote", closed_port_url().removesuffix("/v1"), "hi")
     assert "cannot reach the LangGraph server at http://127.0.0.1:" in assert_one_error_line(down, 4)
     unknown = chat(env, "--remote", served.url, "--assistant", "nope", "hi")
-    assert "has no assistant 'nope' (it serves agent, chat)" in assert_one_error_line(unknown, 2)
+    assert "has no assistant 'nope' (it serves chat, example)" in assert_one_error_line(unknown, 2)
     assert "thread" not in unknown.err  # the run was refused: no thread was made
     several = chat(env, "--remote", served.url, "hi")
-    assert "serves 2 graphs: agent, chat (choose one with --assistant NAME)" in assert_one_error_line(several, 2)
+    assert "serves 2 graphs: chat, example (choose one with --assistant NAME)" in assert_one_error_line(several, 2)
     keyless = {k: v for k, v in env.items() if k != "LANGGRAPH_API_KEY"}
-    refused = chat(keyless, "--remote", served.url, "--assistant", "agent", "hi")
+    refused = chat(keyless, "--remote", served.url, "--assistant", "example", "hi")
     assert "refused the request: no key was sent (401)" in assert_one_error_line(refused, 3)
-    wrong = chat({**keyless, "LANGSMITH_API_KEY": "wrong"}, "--remote", served.url, "--assistant", "agent", "hi")
+    wrong = chat({**keyless, "LANGSMITH_API_KEY": "wrong"}, "--remote", served.url, "--assistant", "example", "hi")
     assert "refused the key (401)" in assert_one_error_line(wrong, 3)
-    header = chat(keyless, "--remote", served.url, "--assistant", "agent", "--header", f"x-api-key: {KEY}", "hi")
-    assert (header.code, header.out) == (0, "Echo: hi\n"), header
+    header = chat(keyless, "--remote", served.url, "--assistant", "example", "--header", f"x-api-key: {KEY}", "hi")
+    assert (header.code, header.out) == (0, "You said: hi\n"), header

@@ -123,8 +123,6 @@ class GraphConversation(Conversation):
     async def resume(self, value: Any = NO_VALUE) -> TurnResult:  # type: ignore[override]
         """Go on from the interrupts the thread waits on: with ``value`` (``Command(resume=value)``), or with the
         answers the listener gives when they are asked again; AlreadyDone if none waits any more."""
-        from langgraph.types import Command
-
         async with self.lock():
             if not await self.waiting():
                 raise AlreadyDone(f"thread {self.thread_id} waits on no question", hint="send it a message instead")
@@ -132,7 +130,7 @@ class GraphConversation(Conversation):
             try:
                 if value is NO_VALUE:
                     return await self._run(None, self.config, ask_first=True)
-                return await self._run(Command(resume=value), self.config)
+                return await self._run(self.turns.resumed(value), self.config)  # type: ignore[attr-defined]
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))

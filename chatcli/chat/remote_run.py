@@ -12,6 +12,7 @@ kept in the thread, marked as interrupted, as chat keeps it in its own threads.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from chatcli.chat.events import Listener, Notice, TurnResult
@@ -28,14 +29,19 @@ REJOINS = 3
 CANCEL_WAIT = 5.0
 
 
-def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """What ``runs.stream`` takes for a turn's ``payload`` (an input, a ``Command``, or None: go on from the
-    checkpoint the config names). The run makes the thread when it is new."""
-    from langgraph.types import Command
+@dataclass(frozen=True)
+class Resume:
+    """A run that resumes the thread's interrupts with ``value`` (LangGraph's Command, without importing it)."""
 
+    value: Any
+
+
+def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """What ``runs.stream`` takes for a turn's ``payload`` (an input, a ``Resume``, or None: go on from the
+    checkpoint the config names). The run makes the thread when it is new."""
     request: dict[str, Any] = {"if_not_exists": "create"}
-    if isinstance(payload, Command):
-        request["command"] = {"resume": payload.resume}
+    if isinstance(payload, Resume):
+        request["command"] = {"resume": payload.value}
     else:
         request["input"] = payload
     checkpoint = config["configurable"].get("checkpoint_id")
@@ -52,6 +58,9 @@ class RemoteTurns(GraphTurns):
         self.remote = remote
         self.run_id: str | None = None
         self.last_event: str | None = None
+
+    def resumed(self, value: Any) -> Resume:
+        return Resume(value)  # langgraph.types (and LangSmith's client with it) stays unimported: 0.1-0.2 s
 
     async def _stream(  # type: ignore[override]
         self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
