@@ -49,12 +49,22 @@ def test_a_graph_answers_shows_its_tool_call_and_keeps_the_thread(server, graph_
     assert run.out == "Checking.\n\nSunny in Paris.\n"
     assert 'tool: get_weather {"city": "Paris"} → ok' in run.err
     assert ("tool", "It is sunny and 21 °C in Paris.") in sent(server)
+    server.queue(Reply("chat's own answer"))
+    assert chat(graph_env, "-t", "own", "something else").code == 0  # the most recent thread is not the graph's
     server.queue(Reply("Yes."))
-    again = chat(graph_env, "--graph", AGENT, "-c", "and tomorrow?")
+    again = chat(graph_env, "--graph", AGENT, "-c", "and tomorrow?")  # -c: the graph's own last thread
     assert again.code == 0 and again.out == "Yes.\n", again
     assert [m for m in sent(server) if m[0] == "user"] == [("user", "weather in Paris?"), ("user", "and tomorrow?")]
     listed = chat(graph_env, "threads").out
     assert "trip" in listed and "agent.py:graph" in listed
+
+
+def test_a_graphs_one_shot_runs_in_the_command_that_names_it_never_in_the_warm_worker():
+    from chatcli.app.launch import is_one_shot
+
+    assert is_one_shot(["-t", "x", "hi"], True)  # chat's own one-shot may go to the worker
+    for argv in (["--graph", "agent.py:graph", "hi"], ["-g", "agent", "hi"], ["--graph=agent", "hi"]):
+        assert not is_one_shot(argv, True), argv
 
 
 def test_a_graph_is_found_by_its_langgraph_json_id_by_module_and_as_a_builder_or_factory(server, graph_env, tmp_path):
