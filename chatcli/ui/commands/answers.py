@@ -116,6 +116,10 @@ async def _model(ctx: Context, arg: str) -> None:
         return
     if len(arg.split()) != 1:
         raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
+    from chatcli.chat.graph_conversation import GraphConversation
+
+    if isinstance(ctx.conversation, GraphConversation):
+        raise UsageError("the model is the graph's own", hint="it chooses its model in its code")
     ctx.conversation.model_name = arg
     ctx.output.note(f"model {arg} from the next message")
 
