@@ -49,12 +49,22 @@ def test_a_graph_answers_shows_its_tool_call_and_keeps_the_thread(server, graph_
     assert run.out == "Checking.\n\nSunny in Paris.\n"
     assert 'tool: get_weather {"city": "Paris"} → ok' in run.err
     assert ("tool", "It is sunny and 21 °C in Paris.") in sent(server)
+    server.queue(Reply("chat's own answer"))
+    assert chat(graph_env, "-t", "own", "something else").code == 0  # the most recent thread is not the graph's
     server.queue(Reply("Yes."))
-    again = chat(graph_env, "--graph", AGENT, "-c", "and tomorrow?")
+    again = chat(graph_env, "--graph", AGENT, "-c", "and tomorrow?")  # -c: the graph's own last thread
     assert again.code == 0 and again.out == "Yes.\n", again
     assert [m for m in sent(server) if m[0] == "user"] == [("user", "weather in Paris?"), ("user", "and tomorrow?")]
     listed = chat(graph_env, "threads").out
     assert "trip" in listed and "agent.py:graph" in listed
+
+
+def test_a_graphs_one_shot_runs_in_the_command_that_names_it_never_in_the_warm_worker():
+    from chatcli.app.launch import is_one_shot
+
+    assert is_one_shot(["-t", "x", "hi"], True)  # chat's own one-shot may go to the worker
+    for argv in (["--graph", "agent.py:graph", "hi"], ["-g", "agent", "hi"], ["--graph=agent", "hi"]):
+        assert not is_one_shot(argv, True), argv
 
 
 def test_a_graph_is_found_by_its_langgraph_json_id_by_module_and_as_a_builder_or_factory(server, graph_env, tmp_path):
@@ -228,7 +238,58 @@ def test_in_a_pipe_an_approval_is_refused_and_a_question_waits_with_how_to_answe
     refused = chat(graph_env, "--graph", AGENT, "book")
     assert refused.code == 0 and refused.out == "Not booked.\n"
     assert "no terminal to ask" in sent(server)[-1][1]
+    server.queue(tool_calls(("book_table", {"restaurant": "X", "people": 2, "time": "19:00"})), Reply("Booked."))
+    approved = chat(graph_env, "--graph", AGENT, "--yes", "book")  # --yes approves what the graph asks to
+    assert approved.code == 0 and ("tool", "Booked a table for 2 at X at 19:00.") in sent(server)
     server.queue(tool_calls(("ask_user", {"question": "Which city?"})))
     run = chat(graph_env, "--graph", AGENT, "-t", "p", "plan")
     assert run.code == 1 and "the graph asks:\nWhich city?" in run.err
     assert f"--graph {AGENT} -t p --resume ANSWER answers it" in run.err
+
+
+async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refused(server, settings):
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.session import ThreadSetup
+    from chatcli.ui.output import PlainOutput
+    from chatcli.ui.prompt import run_repl
+    from chatcli.ui.prompt_session import make_session
+    from tests.helpers import Captured
+    from tests.test_prompt_inprocess import CTRL_D, Session, _guarded
+
+    server.queue(Reply("First."), Reply("First, again."))
+    out, err = Captured(), Captured()
+    setup = ThreadSetup(app=GraphSource(AGENT, Path.cwd()))
+    with create_pipe_input() as keys:
+        session = make_session(settings, input=keys, output=DummyOutput())
+        repl = run_repl(settings, "p1", PlainOutput(out, err), setup=setup, session=session, named=True)
+        chat_ = Session(keys, session, out, err, asyncio.create_task(_guarded(repl)))
+        await chat_.say("one", then="First.")
+        await chat_.say("/retry", then="First, again.")
+        assert "the system prompt is chat's own" in await chat_.say("/system", then="error:")
+        assert "the model is the graph's own" in await chat_.say("/model gpt-x", then="error:")
+        assert "undone: one" in await chat_.say("/undo", then="undone")
+        chat_.type(CTRL_D)
+        await chat_.ended()
+    assert sent(server, 1) == sent(server, 0) == [("user", "one")]
+    async with await _open(settings, "p1", Tokens()) as conv:
+        assert await conv.messages() == []
+
+
+def test_a_deployed_graphs_plain_dict_messages_are_read_as_langchains():
+    from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+
+    from chatcli.chat.graph_messages import as_message, messages_of
+
+    chunk = as_message(
+        {"type": "AIMessageChunk", "content": "Hel", "id": "r1", "tool_call_chunks": [], "example": False}
+    )
+    assert isinstance(chunk, AIMessageChunk) and chunk.text == "Hel"
+    call = {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1", "type": "tool_call"}
+    ai, tool = messages_of({"messages": [{"type": "ai", "content": "", "tool_calls": [call]},
+                                         {"type": "tool", "content": "sunny", "tool_call_id": "c1", "status": "error"}]})  # fmt: skip
+    assert isinstance(ai, AIMessage) and ai.tool_calls[0]["args"] == {"city": "Paris"}
+    assert isinstance(tool, ToolMessage) and tool.status == "error"
+    assert as_message({"no": "type"}) == {"no": "type"}  # not a message: left as it is

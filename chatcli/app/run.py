@@ -192,7 +192,10 @@ def run(
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
-    opening = asyncio.run(choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest))
+    label = setup.app.label if setup.app is not None else None  # -c: that graph's last thread
+    opening = asyncio.run(
+        choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, model=label)
+    )
     with ExitStack() as stack:
         if setup.app is None:  # a graph of the user's has its own model
             settings = use_local_model(stack, settings, env, quiet=json_output is not None)

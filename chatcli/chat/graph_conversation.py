@@ -16,6 +16,7 @@ from typing import Any
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Start, TurnResult
+from chatcli.chat.graph_messages import as_message
 from chatcli.chat.graph_turns import GraphTurns
 from chatcli.chat.recall import Undone
 from chatcli.chat.rewind import write_values
@@ -91,6 +92,10 @@ class GraphConversation(Conversation):
         if self.store is None:
             raise RuntimeError("this conversation has no store")
         return Threads(self.app, self.store, foreign=True)
+
+    async def messages(self) -> list[Any]:
+        """The thread's whole history, as LangChain's messages (a deployed graph's state holds plain dicts)."""
+        return [as_message(m) for m in await super().messages()]
 
     # ---- turns
 

@@ -28,29 +28,9 @@ from chatcli.chat.events import (
     TurnResult,
     Usage,
 )
+from chatcli.chat.graph_messages import as_message, messages_of, speaking_nodes, thinking_of
 from chatcli.chat.interrupts import Pending, approval_answer, pending_of, resume_value
 from chatcli.chat.turn import TurnRunner, _Progress
-
-
-def messages_of(output: Any) -> list[Any]:
-    """The messages a node returned (a dict's ``messages``: one message or a list), if any."""
-    found = output.get("messages") if isinstance(output, dict) else None
-    if found is None:
-        return []
-    return list(found) if isinstance(found, (list, tuple)) else [found]
-
-
-def speaking_nodes(app: Any) -> list[str]:
-    """The nodes of ``app`` that may speak: all but its tool nodes and middleware hooks ("Name.hook")."""
-    nodes = getattr(app, "nodes", None)
-    if not isinstance(nodes, dict):
-        return []  # a deployed graph: its nodes are known as they speak
-    from langgraph.prebuilt import ToolNode  # imported only for a graph of its own: it takes 0.1-0.2 s
-
-    return [
-        name for name, node in nodes.items()
-        if not name.startswith("__") and "." not in name and not isinstance(getattr(node, "bound", None), ToolNode)
-    ]  # fmt: skip
 
 
 class GraphTurns(TurnRunner):
@@ -174,7 +154,8 @@ class GraphTurns(TurnRunner):
         from langchain_core.messages import AIMessage
 
         state = await self.app.aget_state(head)
-        last = next((m for m in reversed(state.values.get("messages") or []) if isinstance(m, AIMessage)), None)
+        messages = [as_message(m) for m in state.values.get("messages") or []]
+        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
         for call in getattr(last, "tool_calls", None) or []:
             self._asked_at[call.get("id") or ""] = time.monotonic()
             self._calls[call.get("id") or ""] = ToolCall(
@@ -202,13 +183,14 @@ class GraphTurns(TurnRunner):
         """A token (or a whole AI message a node returned) of the "messages" stream."""
         from langchain_core.messages import AIMessage, AIMessageChunk
 
+        chunk = as_message(chunk)
         if not isinstance(chunk, AIMessage):
             return  # tool results are told from the updates; a human message is the user's own
         if not isinstance(chunk, AIMessageChunk):
             if chunk.id in whole:
                 return
             whole.add(chunk.id or "")
-        thought = _thinking(chunk)
+        thought = thinking_of(chunk)
         if thought:
             progress.reasoning.append(thought)
             listener.hear(Thinking(thought))
@@ -281,21 +263,3 @@ class GraphTurns(TurnRunner):
             await self.app.aupdate_state(head, None, as_node=END)  # nothing left to run: the turn is over
         except Exception:  # noqa: BLE001 - a graph that cannot take it keeps the question alone
             pass
-
-
-def _thinking(chunk: Any) -> str:
-    """What a reasoning model thinks in this chunk: LangChain's reasoning blocks, or ``reasoning_content``."""
-    from chatcli.chat.thinking import REASONING_KEY
-
-    kept = chunk.additional_kwargs.get(REASONING_KEY)
-    if isinstance(kept, str) and kept:
-        return kept
-    content = chunk.content
-    if not isinstance(content, list):
-        return ""
-    parts = [
-        b.get("reasoning") or b.get("thinking")
-        for b in content
-        if isinstance(b, dict) and b.get("type") in ("reasoning", "thinking")
-    ]
-    return "".join(p for p in parts if isinstance(p, str))

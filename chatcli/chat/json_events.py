@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from chatcli.chat.events import Progress, Question, Start, ToolCall, ToolResult, TurnResult
+from chatcli.chat.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.chat.routing import Router
 from chatcli.config import Settings
@@ -115,6 +115,11 @@ class JsonEvents(Router):
 
         if self.lines:
             self._write(dumped(ApprovalEvent, **_call(call)))
+
+    async def answer(self, question: Question) -> Reply | None:
+        """Nobody answers here: the thread waits at the question (the object says so; ``--resume`` answers it)."""
+        self.interrupt(question)
+        return None
 
     def interrupt(self, question: Question) -> None:
         """The graph waits on an interrupt that is no approval, for ``--resume``."""

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from chatcli.chat.events import Listener, Notice, TurnResult
-from chatcli.chat.graph_turns import GraphTurns, messages_of
+from chatcli.chat.graph_messages import messages_of
+from chatcli.chat.graph_turns import GraphTurns
 from chatcli.chat.remote import MissingAssistant, Remote, translated
-from chatcli.chat.remote_state import ServerApp, as_message
+from chatcli.chat.remote_state import ServerApp
 from chatcli.chat.turn import _Progress
 from chatcli.errors import ModelError
 
@@ -79,12 +80,11 @@ class RemoteTurns(GraphTurns):
                     if mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
                     elif mode == "messages" and isinstance(data, list) and len(data) == 2:
-                        self._message(as_message(data[0]), data[1] or {}, whole, listener, result, progress)
+                        self._message(data[0], data[1] or {}, whole, listener, result, progress)
                     elif mode == "updates" and isinstance(data, dict):
                         for node, output in data.items():
                             if node != "__interrupt__":
-                                told = [as_message(m) for m in messages_of(output)]
-                                self._updates([m for m in told if not isinstance(m, dict)], listener, progress)
+                                self._updates(messages_of(output), listener, progress)
                     elif mode == "error":
                         raise ModelError(f"the graph failed on the server: {_failure(data)}")
         except asyncio.CancelledError:

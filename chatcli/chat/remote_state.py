@@ -1,8 +1,9 @@
 """A LangGraph server's thread read and written as a compiled graph's state: what chat's turns and conversations on
 graphs that are not chat's own use of ``app`` (``aget_state``, ``aget_state_history``, ``aupdate_state``).
 
-The server's messages arrive as dicts (langgraph-sdk's JSON); they are made LangChain messages here, so the
-same code tells, undoes and retries a deployed graph's thread as a local graph's.
+The server's messages arrive as dicts (langgraph-sdk's JSON); they are made LangChain messages here
+(chatcli.chat.graph_messages), so the same code tells, undoes and retries a deployed graph's thread as a
+local graph's.
 """
 
 from __future__ import annotations
@@ -10,20 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
+from chatcli.chat.graph_messages import as_message
 from chatcli.chat.remote import Remote, translated
-
-
-def as_message(data: Any) -> Any:
-    """A message of the server's JSON (``{"type": "ai", ...}``, a chunk's ``"AIMessageChunk"``) as LangChain's;
-    anything else as it is."""
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        return data
-    from langchain_core.messages import messages_from_dict
-
-    try:
-        return messages_from_dict([{"type": data["type"], "data": data}])[0]
-    except (ValueError, TypeError):  # a type LangChain does not know: not a message of a chat
-        return data
 
 
 def with_messages(values: Any) -> dict[str, Any]:

@@ -47,9 +47,12 @@ class ThreadSetup:
     resume: Any = None
 
 
-async def choose_thread(db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False) -> Opening:
+async def choose_thread(
+    db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False, model: str | None = None
+) -> Opening:
     """Which thread to open: ``thread`` resumed, ``new`` started under that name, the most recent one
-    (``latest``), or a new one; an id that exists nowhere but looks like one that does is refused, naming it.
+    (``latest``; with ``model``, the most recent that model answered last: a graph's label, for --graph),
+    or a new one; an id that exists nowhere but looks like one that does is refused, naming it.
 
     Reads only the thread index (no checkpoint), so it runs before anything is sent or the prompt opens.
     """
@@ -62,9 +65,13 @@ async def choose_thread(db: str, thread: str | None = None, *, new: str | None =
     wanted = check_thread_id(thread or new) if thread or new else None
     rows = await read_threads(db)
     if latest:
-        if not rows:
-            raise UsageError("no conversation to continue yet", hint="ask a question to start one")
-        return Opening(rows[0].thread_id, rows[0])
+        mine = [row for row in rows if model is None or row.model == model]
+        if not mine:
+            raise UsageError(
+                f"no conversation {'with ' + model + ' ' if model else ''}to continue yet",
+                hint="ask a question to start one",
+            )
+        return Opening(mine[0].thread_id, mine[0])
     if new is not None:
         if any(row.thread_id == new for row in rows):
             raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
-from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, ToolResult
+from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
 from chatcli.chat.json_events import JsonEvents, usage_object  # noqa: F401  (usage_object: for callers)
 from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes
@@ -34,10 +34,6 @@ class JsonOutput(JsonEvents, StderrNotes):
             return await StderrNotes.approve(self, call)
         self.approval(call)
         return Decision("later")
-
-    async def answer(self, question: Question) -> Reply | None:
-        self.interrupt(question)
-        return None  # the thread waits at it: the object says so, --resume answers it
 
     def _write(self, obj: dict[str, Any]) -> None:
         # In a terminal, escape everything non-ASCII too; anywhere, every control character.

@@ -111,6 +111,10 @@ async def _system(ctx: Context, arg: str) -> None:
 
 @command("/model", args="[NAME]", help="show or switch the model (Tab offers the server's models)", complete="models")
 async def _model(ctx: Context, arg: str) -> None:
+    from chatcli.chat.graph_conversation import GraphConversation
+
+    if arg and isinstance(ctx.conversation, GraphConversation):
+        raise UsageError("the model is the graph's own", hint="it chooses its model in its code")
     if not arg:
         ctx.print(ctx.conversation.model_name or ctx.settings.model)
         return
