@@ -64,7 +64,7 @@ DB = typer.Option(
 )
 DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
 # `chat --remote URL`: a LangGraph Agent Server's graph and threads (chatcli.app.remote_commands).
-REMOTE = typer.Option(None, "--remote", metavar="URL", help="A graph on a LangGraph server (docs/remote.md).")
+REMOTE = typer.Option(None, "--remote", metavar="URL", help="A graph on a LangGraph server (docs/graphs.md).")
 ASSISTANT = typer.Option(
     None,
     "--assistant",
