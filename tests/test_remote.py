@@ -66,7 +66,7 @@ def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(serve
         "finish_reason": "stop", "tool_calls": [], "turns_left_out": 0, "reasoning": None, "usage": None,
         "cost_usd": None, "timing": None,
     }  # fmt: skip
-    listed = chat(env, "threads", "--remote", served.url, "--assistant", "example", "--json")
+    listed = chat(env, "threads", "--remote", served.url, "--json")  # every graph's
     row = next(r for r in json.loads(listed.out) if r["thread_id"] == thread)
     assert (row["title"], row["message_count"], row["model"]) == ("hello there", 6, "example")
 

@@ -158,7 +158,7 @@ def list_threads(spec: Any, limit: int | None, as_json: bool, env: Environment) 
     async def read() -> list[Any]:
         from chatcli.chat.remote import Remote
 
-        remote = await Remote.open(spec)
+        remote = await Remote.open(spec, find=False)  # without --assistant: the threads of all its graphs
         try:
             return await remote.threads(limit)
         finally:

@@ -44,7 +44,9 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
 def threads_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N", help="Show at most N threads."),
-    remote: Optional[str] = typer.Option(None, "--remote", metavar="URL", help="A LangGraph Agent Server's threads."),
+    remote: Optional[str] = typer.Option(
+        None, "--remote", metavar="URL", help="A LangGraph server's threads (--assistant: one graph's)."
+    ),
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
     db: Optional[str] = DB,

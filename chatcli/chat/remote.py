@@ -156,8 +156,9 @@ class Remote:
         self.spec, self.client, self.assistant_id, self.graph_id = spec, client, assistant_id, graph_id
 
     @classmethod
-    async def open(cls, spec: RemoteSpec) -> Remote:
-        """Connect and find the assistant (the server's only graph when none is named); one line if it fails."""
+    async def open(cls, spec: RemoteSpec, find: bool = True) -> Remote:
+        """Connect and find the assistant (the server's only graph when none is named; with ``find`` False and
+        none named, none: the server's threads of every graph); one line if it fails."""
         import httpx
         from langgraph_sdk.client import LangGraphClient
 
@@ -174,6 +175,8 @@ class Remote:
         )
         if spec.assistant and not _UUID.fullmatch(spec.assistant):
             return cls(spec, client, spec.assistant, spec.assistant)  # a graph's id: the first run checks it
+        if not spec.assistant and not find:
+            return cls(spec, client, "", "")
         try:
             with translated(spec):
                 assistant = await cls._find_assistant(spec, client)
@@ -218,7 +221,7 @@ class Remote:
         return everything[0]
 
     async def threads(self, limit: int | None = None) -> list[ThreadInfo]:
-        """The assistant's graph's threads on the server, most recently updated first."""
+        """The assistant's graph's threads on the server (every graph's without one), most recently updated first."""
         with translated(self.spec):
             found = await self.client.threads.search(
                 metadata={"graph_id": self.graph_id} if self.graph_id else None,
