@@ -1,7 +1,7 @@
 """chat on a LangGraph Agent Server (``chat --remote URL``): the connection, its errors, and the server's threads.
 
-langgraph-sdk speaks to the server (a ``langgraph dev``, a self-hosted or a cloud deployment); it is
-imported only here and in chatcli.chat.remote_run, so a plain ``chat`` never loads it. Every failure
+langgraph-sdk speaks to the server (a ``langgraph dev``, a self-hosted or a cloud deployment); only the
+chatcli.chat.remote* modules import it, when --remote is given, so a plain ``chat`` never loads it. Every failure
 of a request becomes one line: a server that is down, a key it refuses, an assistant it does not have.
 """
 
@@ -29,7 +29,7 @@ PREFIX_SEARCH = 200
 @dataclass(frozen=True)
 class RemoteSpec:
     """Which server, which assistant (a graph id or an assistant's id; None: the server's only one), and how
-    to authenticate: ``headers`` as given (--header), ``api_key`` from the environment."""
+    to authenticate: ``headers`` as given (--header), ``api_key`` from the environment or ``--header x-api-key``."""
 
     url: str
     assistant: str | None = None
@@ -195,29 +195,19 @@ class Remote:
 
     @staticmethod
     async def _find_assistant(spec: RemoteSpec, client: Any) -> Mapping[str, Any]:
-        wanted = spec.assistant
+        """The assistant of the id given (a UUID: a graph's id needs no finding), or the server's only graph's."""
         from langgraph_sdk.errors import NotFoundError
 
-        if wanted and _UUID.fullmatch(wanted):
+        if spec.assistant:
             try:
-                return await client.assistants.get(wanted)
+                return await client.assistants.get(spec.assistant)
             except NotFoundError:
                 raise missing_assistant(spec) from None
-        try:
-            found = await client.assistants.search(graph_id=wanted, limit=100) if wanted else []
-        except NotFoundError:  # a graph the server does not have (older servers answer an empty list)
-            found = []
-        if found:
-            return found[0]
         everything = await client.assistants.search(limit=100)
         graphs = sorted({str(a.get("graph_id")) for a in everything})
-        if wanted or not everything:
-            raise missing_assistant(spec, graphs)
-        if len(graphs) > 1:
-            raise UsageError(
-                f"the LangGraph server at {spec.url} serves {len(graphs)} graphs: {', '.join(graphs)}",
-                hint="choose one with --assistant NAME",
-            )
+        if len(graphs) != 1:
+            said = f"serves {len(graphs)} graphs: {', '.join(graphs)}" if graphs else "serves no graph"
+            raise UsageError(f"the LangGraph server at {spec.url} {said}", hint="choose one with --assistant NAME")
         return everything[0]
 
     async def threads(self, limit: int | None = None) -> list[ThreadInfo]:
@@ -247,19 +237,6 @@ class Remote:
             if len(matches) > 1:
                 raise UsageError(f"{wanted!r} starts {len(matches)} threads' ids", hint="give more of the id")
         raise UsageError(f"no thread {wanted!r} on {self.spec.url}", hint="chat threads --remote URL lists them")
-
-    async def state(self, thread_id: str) -> Mapping[str, Any]:
-        """The thread's state on the server: ``values``, ``next``, ``interrupts``..."""
-        with translated(self.spec):
-            return await self.client.threads.get_state(thread_id)
-
-    async def messages(self, thread_id: str) -> list[Any]:
-        """The thread's messages as LangChain messages (none when its state has no ``messages``)."""
-        from langchain_core.messages import convert_to_messages
-
-        values = (await self.state(thread_id)).get("values")
-        found = values.get("messages") if isinstance(values, dict) else None
-        return convert_to_messages([m for m in found if isinstance(m, dict)]) if isinstance(found, list) else []
 
     async def aclose(self) -> None:
         await self.client.aclose()
