@@ -72,20 +72,21 @@ class StartWhenTaken:
             return
         if isinstance(event, End) and self.held is not None:
             return  # the run never began: nothing to end
-        self._flush()
+        self.taken()
         self.listener.hear(event)
 
-    def _flush(self) -> None:
+    def taken(self) -> None:
+        """The server took the run (it said so, or told something of it): the turn's Start is told."""
         if self.held is not None:
             self.listener.hear(self.held)
             self.held = None
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Any:
-        self._flush()
+        self.taken()
         return await self.listener.approve(call, review)
 
     async def answer(self, question: Question) -> Reply | None:
-        self._flush()
+        self.taken()
         return await self.listener.answer(question)
 
 

@@ -79,6 +79,7 @@ class RemoteTurns(GraphTurns):
                     mode, data = part.event.partition("|")[0], part.data
                     if mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
+                        getattr(listener, "taken", lambda: None)()  # the thread exists now: it may be named
                     elif mode == "messages" and isinstance(data, list) and len(data) == 2:
                         self._message(data[0], data[1] or {}, whole, listener, result, progress)
                     elif mode == "updates" and isinstance(data, dict):
