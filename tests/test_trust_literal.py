@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chatcli.config import configure
-from chatcli.trust import SAFE_KEYS, on_this_machine
+from chatcli.trust import on_this_machine, safe_keys
 from tests.helpers import KEY, chat
 
 SECRET = "gh-secret-5f3a9c"
@@ -38,7 +38,7 @@ def _notes(run) -> list[str]:
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize("key", sorted(SAFE_KEYS))
+@pytest.mark.parametrize("key", sorted(safe_keys()))
 def test_no_allowed_key_takes_a_value_from_the_environment(tmp_path, key, form):
     (tmp_path / ".env").write_text(f"{key}={form}\n")
     environ = {
