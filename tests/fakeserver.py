@@ -491,12 +491,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "", f"Invalid JSON body: {exc}"))
             return
         words = _prompt_words([m for m in body.get("messages") or [] if isinstance(m, dict)])
-        if self.fake.window is not None and words > self.fake.window:
+        window = self.fake.model_windows.get(str(body.get("model")), self.fake.window)
+        if window is not None and words > window:
             with self.fake._cond:
                 self.fake.requests.append(body)
                 self.fake.request_headers.append(dict(self.headers.items()))
                 self.fake._cond.notify_all()
-            self._over_window(words)
+            self._over_window(words, window)
             return
         refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(
             body
@@ -523,9 +524,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _ClientGone:
             self._abort()
 
-    def _over_window(self, words: int) -> None:
-        """Refuse a request over ``fake.window`` (counted in words) as the server kind would."""
-        window, style = self.fake.window, self.fake.window_style
+    def _over_window(self, words: int, window: int) -> None:
+        """Refuse a request over ``window`` (counted in words) as the server kind would."""
+        style = self.fake.window_style
         if style == "openai":
             message = (
                 f"This model's maximum context length is {window} tokens. However, your messages resulted in "
@@ -752,6 +753,7 @@ class FakeOpenAIServer:
         # the way window_style says ("openai": 400 context_length_exceeded, "llama": llama.cpp's
         # 400 exceed_context_size_error, "empty": llama-cpp-python's empty 200 stream).
         self.window: int | None = None
+        self.model_windows: dict[str, int] = {}  # a window for one model alone, over ``window``
         self.window_style = "openai"
         # Whether the server tells its window up front: "llama" (GET /props), "vllm"
         # (max_model_len in /v1/models), "lmstudio" (max_context_length there), "ollama"
