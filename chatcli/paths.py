@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
-
-from chatcli.errors import ConfigError
 
 
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -142,6 +139,10 @@ def install_line(extra: str, pip_options: str = "") -> str:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read the TOML config file; a missing file is an empty layer."""
+    import tomllib
+
+    from chatcli.errors import ConfigError  # not at the top: the launcher imports this module, and no more
+
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
