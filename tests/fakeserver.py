@@ -138,6 +138,7 @@ class Reply:
     usage: bool | dict | None = None
     finish_reason: str | None = "stop"
     tokens: list[str] | None = None
+    thinking: str = ""  # streamed before the text, as the provider streams thinking (here: delta.reasoning_content)
 
     def __post_init__(self) -> None:
         if self.tokens is not None:
@@ -177,6 +178,16 @@ class Fault:
             raise ValueError(
                 "Fault needs exactly one of status=, cut_after=, stall_after=, malformed=, empty=, no_finish="
             )
+
+
+@dataclass
+class Calls:
+    """A reply asking for tool ``calls`` ((name, arguments) or (name, arguments, id)), after optional ``thinking``
+    and ``text``: the same item for every provider's fake, each streams it in its own wire format."""
+
+    calls: list[tuple] = field(default_factory=list)
+    text: str = ""
+    thinking: str = ""
 
 
 @dataclass
@@ -491,12 +502,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "", f"Invalid JSON body: {exc}"))
             return
         words = _prompt_words([m for m in body.get("messages") or [] if isinstance(m, dict)])
-        if self.fake.window is not None and words > self.fake.window:
+        window = self.fake.model_windows.get(str(body.get("model")), self.fake.window)
+        if window is not None and words > window:
             with self.fake._cond:
                 self.fake.requests.append(body)
                 self.fake.request_headers.append(dict(self.headers.items()))
                 self.fake._cond.notify_all()
-            self._over_window(words)
+            self._over_window(words, window)
             return
         refused = protocol_error([m for m in body.get("messages") or [] if isinstance(m, dict)]) or tool_request_error(
             body
@@ -516,6 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "", refused))
             return
         try:
+            if isinstance(item, Calls):
+                item = tool_calls(*item.calls, text=item.text, model=str(body.get("model") or "gpt-fake"))
             if isinstance(item, Raw):
                 self._serve_raw(item)
                 return
@@ -523,9 +537,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _ClientGone:
             self._abort()
 
-    def _over_window(self, words: int) -> None:
-        """Refuse a request over ``fake.window`` (counted in words) as the server kind would."""
-        window, style = self.fake.window, self.fake.window_style
+    def _over_window(self, words: int, window: int) -> None:
+        """Refuse a request over ``window`` (counted in words) as the server kind would."""
+        style = self.fake.window_style
         if style == "openai":
             message = (
                 f"This model's maximum context length is {window} tokens. However, your messages resulted in "
@@ -622,6 +636,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
+        for piece in tokenize(item.thinking) if isinstance(item, Reply) else []:
+            self._event(chunk({"reasoning_content": piece}))
         sent = 0
         for i, tok in enumerate(tokens):
             if fault is not None:
@@ -752,6 +768,7 @@ class FakeOpenAIServer:
         # the way window_style says ("openai": 400 context_length_exceeded, "llama": llama.cpp's
         # 400 exceed_context_size_error, "empty": llama-cpp-python's empty 200 stream).
         self.window: int | None = None
+        self.model_windows: dict[str, int] = {}  # a window for one model alone, over ``window``
         self.window_style = "openai"
         # Whether the server tells its window up front: "llama" (GET /props), "vllm"
         # (max_model_len in /v1/models), "lmstudio" (max_context_length there), "ollama"
@@ -823,10 +840,10 @@ class FakeOpenAIServer:
 
     # ---- script -------------------------------------------------------------------------
 
-    def queue(self, *items: Reply | Fault | Raw) -> "FakeOpenAIServer":
+    def queue(self, *items: Reply | Fault | Raw | Calls) -> "FakeOpenAIServer":
         for it in items:
-            if not isinstance(it, (Reply, Fault, Raw)):
-                raise TypeError(f"queue() takes Reply, Fault or Raw items, not {type(it).__name__}")
+            if not isinstance(it, (Reply, Fault, Raw, Calls)):
+                raise TypeError(f"queue() takes Reply, Fault, Calls or Raw items, not {type(it).__name__}")
         with self._lock:
             self._items.extend(items)
         return self
