@@ -6,7 +6,6 @@ The .env of the working directory is someone else's input until trusted: see cha
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -74,11 +73,22 @@ class Settings:
     worker_idle: float = 600.0
     # $ per million tokens over genai-prices': (model, input, output, cached input); config.toml only, never a .env.
     prices: tuple[tuple[str, float, float, float], ...] = ()
+    # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
+    provider_env: tuple[tuple[str, str], ...] = ()
 
-    def __repr__(self) -> str:  # never show the key, even in a traceback
+    def env(self, name: str) -> str | None:
+        """A provider's variable, as the layers set it (None: unset)."""
+        return dict(self.provider_env).get(name) or None
+
+    def secrets(self) -> list[str]:
+        """Every key these settings hold, to keep out of what is shown."""
+        return [v for k, v in ((None, self.api_key), *self.provider_env) if v and (k is None or k.endswith("KEY"))]
+
+    def __repr__(self) -> str:  # never show a key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         if shown["api_key"]:
             shown["api_key"] = "***"
+        shown["provider_env"] = tuple((k, "***" if k.endswith("KEY") else v) for k, v in self.provider_env)
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
@@ -133,6 +143,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return None
     if name == "prices":
         return _prices(value, source)
+    if name == "provider_env":  # each layer's variables over the lower layers'
+        if not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, str) for v in p) for p in value):
+            raise ConfigError(f"{source}: provider_env must be pairs of names and values")
+        return tuple(value)
     if "tuple" in kind:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
@@ -188,6 +202,8 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
                 raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
             if value is None or value == "":
                 continue
+            if name == "provider_env":
+                value = tuple({**dict(settings.provider_env), **dict(value)}.items())
             try:
                 settings = replace(settings, **{name: _coerce(name, value, source)})
             except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
@@ -200,8 +216,13 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         raise ConfigError(f"tool_rounds must be at least 1, got {settings.tool_rounds}")
     if settings.local_n_ctx < 512:
         raise ConfigError(f"local_n_ctx must be at least 512, got {settings.local_n_ctx}")
+    from chatcli.trust import check_url
+
     if settings.base_url:
         check_url(settings.base_url, "OPENAI_BASE_URL (base_url)")
+    for var, value in settings.provider_env:
+        if not var.endswith("KEY"):
+            check_url(value if "://" in value else f"http://{value}", var)  # OLLAMA_HOST may be host:port
     if settings.memory not in MEMORY_MODES:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
     if settings.sandbox not in SANDBOX_MODES:
@@ -211,38 +232,18 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
     return settings
 
 
-def check_url(url: str, what: str) -> None:
-    """Refuse an endpoint that is not an http(s) URL with a host and a valid port."""
-    from urllib.parse import urlsplit
+def provider_vars() -> list[str]:
+    """The other providers' key and base-URL variables (the OpenAI-compatible endpoint's are in ENV_VARS)."""
+    from chatcli.providers import variables
 
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port out of range or not a number
-    except ValueError as exc:
-        raise ConfigError(f"{what} is not a valid URL: {exc}", hint="e.g. http://localhost:11434/v1") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{what} is not an http(s) URL with a host", hint="e.g. http://localhost:11434/v1")
+    return [var for pair in variables().values() for var in pair if var and var not in ENV_VARS]
 
 
 def env_layer(environ: Mapping[str, str | None]) -> dict[str, Any]:
-    """Pick chatcli's variables out of an environment (or a parsed .env file)."""
-    return {name: environ[var] for var, name in ENV_VARS.items() if environ.get(var)}
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read the TOML config file; a missing file is an empty layer."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return {key.replace("-", "_"): value for key, value in data.items()}
+    """Pick chatcli's variables, and the providers', out of an environment (or a parsed .env file)."""
+    layer: dict[str, Any] = {name: environ[var] for var, name in ENV_VARS.items() if environ.get(var)}
+    found = tuple((var, str(environ[var])) for var in provider_vars() if environ.get(var))
+    return {**layer, "provider_env": found} if found else layer
 
 
 def load_settings(
@@ -267,17 +268,19 @@ def layered(
 ) -> tuple[Settings, list[str], list[tuple[str, dict[str, Any]]], Any]:
     """The settings, the lines about the .env, the layers they came from (lowest first) and the .env (or None).
 
-    An untrusted .env sets only what ``chatcli.trust.SAFE_KEYS`` allows, literally (no variables);
+    An untrusted .env sets only what ``chatcli.trust.safe_keys()`` allows, literally (no variables);
     an endpoint it sets must be on this machine and gets only the key it sets too, never the
     user's own.
     """
+    from chatcli.paths import read_config_file
     from chatcli.trust import read_env_file, users_key_stays_home
 
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     path = config_path(environ)
     dotenv = read_env_file(cwd / ".env", trust_store(environ), environ)
-    from_file = env_layer(dotenv.usable(ENV_VARS)) if dotenv else {}
+    known = [*ENV_VARS, *provider_vars()]
+    from_file = env_layer(dotenv.usable(known)) if dotenv else {}
     layers = [
         (str(path), read_config_file(path)),
         (str(cwd / ".env"), from_file),
@@ -287,12 +290,10 @@ def layered(
     settings = resolve_settings(*layers)
     notes: list[str] = []
     if dotenv is not None:
-        if dotenv.notice(ENV_VARS):
-            notes.append(dotenv.notice(ENV_VARS) or "")
-        if not dotenv.trusted:  # the user's key never goes to an endpoint it set (CVE-2025-61260's class)
-            endpoint = resolve_settings(layers[0], *layers[2:]).base_url
-            settings, note = users_key_stays_home(settings, endpoint, from_file.get("api_key"), dotenv.path)
-            notes += [note] if note else []
+        notes += [dotenv.notice(known) or ""] if dotenv.notice(known) else []
+        if not dotenv.trusted:  # the user's keys never go to an endpoint it set (CVE-2025-61260's class)
+            settings, moved = users_key_stays_home(settings, resolve_settings(layers[0], *layers[2:]), dotenv)
+            notes += moved
     return _with_default_paths(settings, environ), notes, layers, dotenv
 
 

@@ -13,7 +13,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
 
@@ -135,3 +135,23 @@ def install_line(extra: str, pip_options: str = "") -> str:
     if where.startswith("/"):
         return f'pip install {options}{"-e " if editable else ""}"{where}[{extra}]"'
     return f'pip install {options}"{DISTRIBUTION}[{extra}] @ {where}"'
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is an empty layer."""
+    import tomllib
+
+    from chatcli.errors import ConfigError  # not at the top: the launcher imports this module, and no more
+
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return {key.replace("-", "_"): value for key, value in data.items()}

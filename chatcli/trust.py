@@ -26,9 +26,10 @@ from typing import Any, Mapping
 from chatcli.errors import ConfigError, UsageError
 
 # What any .env may set: nothing here runs a program, moves data or points the user's key
-# elsewhere (OPENAI_BASE_URL from an untrusted .env must be on this machine, and gets only that
-# .env's own key: see chatcli.config.configure).
-SAFE_KEYS = frozenset(
+# elsewhere (an endpoint from an untrusted .env, OPENAI_BASE_URL or a provider's, must be on this
+# machine, and gets only that .env's own key: see chatcli.config.configure). Every provider's key
+# and base-URL variables (chatcli.providers) are added to these.
+_CHATCLI_SAFE = frozenset(
     {
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -43,6 +44,20 @@ SAFE_KEYS = frozenset(
         "CHATCLI_EDITING_MODE",
     }
 )
+
+
+def endpoint_vars() -> dict[str, str | None]:
+    """Every provider's base-URL variable, and the key variable that goes with it."""
+    from chatcli.providers import variables
+
+    return {url: key for key, url in variables().values() if url}
+
+
+def safe_keys() -> frozenset[str]:
+    """What an untrusted .env may set."""
+    from chatcli.providers import variables
+
+    return _CHATCLI_SAFE | {var for pair in variables().values() for var in pair if var}
 
 
 @dataclass(frozen=True)
@@ -68,11 +83,11 @@ class DotEnv:
         """Why an untrusted file may not set ``key`` to ``value`` (None: it may)."""
         if self.trusted:
             return None
-        if key not in SAFE_KEYS:
+        if key not in safe_keys():
             return "setting"
         if REFERENCE.search(value):
             return "reference"
-        if key == "OPENAI_BASE_URL" and not on_this_machine(value):
+        if key in endpoint_vars() and not on_this_machine(value if "://" in value else f"http://{value}"):
             return "endpoint"
         return None
 
@@ -113,21 +128,29 @@ def on_this_machine(url: str) -> bool:
         return False
 
 
-def users_key_stays_home(
-    settings: Any, endpoint: str | None, own_key: str | None, path: Path
-) -> tuple[Any, str | None]:
-    """``settings`` (chatcli.config.Settings) without the user's key when an untrusted .env at ``path`` moved the
-    endpoint away from ``endpoint`` (where it was without the file): only the file's ``own_key`` goes there."""
+def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[Any, list[str]]:
+    """``settings`` (chatcli.config.Settings) without the user's own keys for every endpoint an untrusted
+    ``dotenv`` moved away from where it was without the file (``before``): only the file's own key goes there."""
     from dataclasses import replace
     from urllib.parse import urlsplit
 
-    if settings.base_url == endpoint or not settings.api_key or settings.api_key == own_key:
-        return settings, None
-    host = urlsplit(settings.base_url or "").netloc.rpartition("@")[2]
-    return replace(settings, api_key=own_key), (
-        f"{path} sets OPENAI_BASE_URL: your API key is not sent to {host} "
-        "(give that .env its own OPENAI_API_KEY, or trust it: chat trust)"
-    )
+    notes, env = [], dict(settings.provider_env)
+    pairs = [("OPENAI_BASE_URL", settings.base_url, before.base_url, "OPENAI_API_KEY", settings.api_key)]
+    pairs += [(url, env.get(url), before.env(url), key, env.get(key or "")) for url, key in endpoint_vars().items()]
+    for url_var, now, was, key_var, key in pairs:
+        own = dotenv.usable([key_var]).get(key_var) if key_var else None
+        if now == was or not key or key == own:
+            continue
+        if key_var == "OPENAI_API_KEY":
+            settings = replace(settings, api_key=own)
+        else:
+            env = {k: v for k, v in {**env, key_var: own}.items() if v}
+        host = urlsplit(now if "://" in now else f"http://{now}").netloc.rpartition("@")[2]
+        notes.append(
+            f"{dotenv.path} sets {url_var}: your API key is not sent to {host} "
+            f"(give that .env its own {key_var}, or trust it: chat trust)"
+        )
+    return replace(settings, provider_env=tuple(env.items())), notes
 
 
 def read_env_file(path: Path, store: Path, environ: Mapping[str, str] | None = None) -> DotEnv | None:
@@ -209,3 +232,16 @@ def _save(store: Path, files: dict[str, str]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({"version": 1, "files": files}, handle, indent=1, sort_keys=True)
     os.replace(fresh, store)
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse an endpoint that is not an http(s) URL with a host and a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not a valid URL: {exc}", hint="e.g. http://localhost:11434/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} is not an http(s) URL with a host", hint="e.g. http://localhost:11434/v1")

@@ -17,7 +17,7 @@ import pytest
 from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
-_OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_")
+_OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "OLLAMA_")
 
 
 @pytest.fixture(autouse=True)

@@ -138,6 +138,7 @@ class Reply:
     usage: bool | dict | None = None
     finish_reason: str | None = "stop"
     tokens: list[str] | None = None
+    thinking: str = ""  # streamed before the text, as the provider streams thinking (here: delta.reasoning_content)
 
     def __post_init__(self) -> None:
         if self.tokens is not None:
@@ -177,6 +178,16 @@ class Fault:
             raise ValueError(
                 "Fault needs exactly one of status=, cut_after=, stall_after=, malformed=, empty=, no_finish="
             )
+
+
+@dataclass
+class Calls:
+    """A reply asking for tool ``calls`` ((name, arguments) or (name, arguments, id)), after optional ``thinking``
+    and ``text``: the same item for every provider's fake, each streams it in its own wire format."""
+
+    calls: list[tuple] = field(default_factory=list)
+    text: str = ""
+    thinking: str = ""
 
 
 @dataclass
@@ -517,6 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "", refused))
             return
         try:
+            if isinstance(item, Calls):
+                item = tool_calls(*item.calls, text=item.text, model=str(body.get("model") or "gpt-fake"))
             if isinstance(item, Raw):
                 self._serve_raw(item)
                 return
@@ -623,6 +636,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
+        for piece in tokenize(item.thinking) if isinstance(item, Reply) else []:
+            self._event(chunk({"reasoning_content": piece}))
         sent = 0
         for i, tok in enumerate(tokens):
             if fault is not None:
@@ -825,10 +840,10 @@ class FakeOpenAIServer:
 
     # ---- script -------------------------------------------------------------------------
 
-    def queue(self, *items: Reply | Fault | Raw) -> "FakeOpenAIServer":
+    def queue(self, *items: Reply | Fault | Raw | Calls) -> "FakeOpenAIServer":
         for it in items:
-            if not isinstance(it, (Reply, Fault, Raw)):
-                raise TypeError(f"queue() takes Reply, Fault or Raw items, not {type(it).__name__}")
+            if not isinstance(it, (Reply, Fault, Raw, Calls)):
+                raise TypeError(f"queue() takes Reply, Fault, Calls or Raw items, not {type(it).__name__}")
         with self._lock:
             self._items.extend(items)
         return self

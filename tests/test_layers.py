@@ -65,6 +65,8 @@ def layer_of(name: str) -> str:
     if name == "chatcli.__main__":
         return "app"  # ``python -m chatcli``: the entry point
     parts = name.split(".")
+    if parts[1:2] == ["providers"]:
+        return ""  # the providers are a foundation, as the settings are: they know nothing of chat
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
 
 

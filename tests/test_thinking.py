@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from chatcli.chat.thinking import ThinkSplitter, split_think
+from chatcli.providers.think_tags import ThinkSplitter, split_think
 from tests.fakeserver import Raw, Reply, delta_chunk, sse
 from tests.helpers import chat, stored
 from tests.test_reliability import db_of

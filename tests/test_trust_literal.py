@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from chatcli.config import configure
-from chatcli.trust import SAFE_KEYS, on_this_machine
+from chatcli.providers import NAMES, provider
+from chatcli.trust import on_this_machine, safe_keys
 from tests.helpers import KEY, chat
 
 SECRET = "gh-secret-5f3a9c"
@@ -38,7 +39,7 @@ def _notes(run) -> list[str]:
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize("key", sorted(SAFE_KEYS))
+@pytest.mark.parametrize("key", sorted(safe_keys()))
 def test_no_allowed_key_takes_a_value_from_the_environment(tmp_path, key, form):
     (tmp_path / ".env").write_text(f"{key}={form}\n")
     environ = {
@@ -146,3 +147,28 @@ def test_trusting_reads_the_same_literal_text(chat_env, tmp_path):
     run = chat({**chat_env, "SECRET": SECRET}, "trust", cwd=project)
     assert run.code == 0 and SECRET not in run.err and "CHATCLI_MODEL" in run.err, run
     assert Path(project / ".env").read_text() == "CHATCLI_MODEL=${SECRET}\n"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_providers_key_follows_a_dotenv_to_its_endpoint(tmp_path, name):
+    """Every provider's address variable, as OPENAI_BASE_URL: on this machine only, and never with the user's key."""
+    chosen = provider(name)
+    key_var, url_var = chosen.key_var, chosen.url_var
+    assert url_var, "every provider can be pointed at another address"
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    if key_var:
+        environ[key_var] = "users-own-key-0123456789"
+    (tmp_path / ".env").write_text(f"{url_var}=http://127.0.0.1:9999\n")
+    settings, notes = configure({}, environ=environ, cwd=tmp_path)
+    assert chosen.url(settings) == "http://127.0.0.1:9999"
+    if key_var:
+        assert chosen.key(settings) is None, "the user's key would go to the .env's endpoint"
+        assert any(f"sets {url_var}: your API key is not sent" in note for note in notes), notes
+    # With a key of its own, that key goes there; a remote address is not taken at all.
+    if key_var:
+        (tmp_path / ".env").write_text(f"{url_var}=http://127.0.0.1:9999\n{key_var}=the-dotenv-key\n")
+        assert chosen.key(configure({}, environ=environ, cwd=tmp_path)[0]) == "the-dotenv-key"
+    (tmp_path / ".env").write_text(f"{url_var}=https://collector.example.net\n")
+    settings, notes = configure({}, environ=environ, cwd=tmp_path)
+    assert chosen.url(settings) is None and (not key_var or chosen.key(settings) == environ[key_var])
+    assert any(url_var in note and "only at this machine" in note for note in notes), notes

@@ -167,6 +167,8 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         from chatcli.chat.attachments import from_bytes
         from chatcli.chat.session import ThreadSetup, set_up
 
+        if message.model:
+            _usable(settings, message.model)
         if len(message.attachments) > MAX_FILES:
             raise UsageError(f"{len(message.attachments)} attachments: at most {MAX_FILES} go with one question")
         decoded = [(item.name, _base64(item)) for item in message.attachments]
@@ -259,6 +261,17 @@ def _known(info: Any, thread_id: str) -> str:
     if info is None:
         raise _NotFound(f"no thread {thread_id}")
     return thread_id
+
+
+def _usable(settings: Any, model: str) -> None:
+    """A request's model that cannot be used (no such provider, its key or package missing) is a 400."""
+    from chatcli.chat.model import check_credentials
+    from chatcli.errors import ConfigError
+
+    try:
+        check_credentials(settings, model)
+    except ConfigError as exc:
+        raise UsageError(str(exc), hint=exc.hint) from None
 
 
 class _NotFound(UsageError):

@@ -271,6 +271,7 @@ def warm_up() -> None:
     from chatcli.config import Settings
 
     # A model built once loads what building one and its first request import (httpcore, the chat resource).
+    # Only the OpenAI-compatible client: another provider's package is imported when its model is used.
     model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1"))
     getattr(getattr(model, "root_async_client", None), "chat", None)
     from chatcli.chat.pricing import preload

@@ -1,48 +1,25 @@
-"""Context windows: learned from a server's refusal, fitted to, and remembered per endpoint and model.
+"""Context windows: learned from a server's refusal, fitted to, and remembered per provider, endpoint and model.
 
-A server that cannot take a request because it is over the model's window says so in one of
-a few ways: OpenAI and vLLM answer 400 ``context_length_exceeded`` ("This model's maximum
-context length is N tokens..."), llama.cpp's ``llama-server`` 400 ``exceed_context_size_error``
-with ``n_ctx``, and llama-cpp-python's server a 200 whose stream is empty. chat then sends less
-history (``fit``), asks again once, and keeps the budget it learned in
-``$XDG_DATA_HOME/chatcli/windows.json`` so that later runs start with it.
+A server that cannot take a request because it is over the model's window says so, each
+provider its own way (its ``classify`` reads it: a ``too_long`` Trouble, with the window when it
+is said; an OpenAI-compatible server may also send an empty stream, ``empty_stream``). chat then
+sends less history (``fit``), asks again once, and keeps the budget it learned in
+``$XDG_DATA_HOME/chatcli/windows.json`` so that later runs start with it. Entries are keyed by
+endpoint and model as the user names it (``anthropic:claude-...``; a bare name is the
+OpenAI-compatible endpoint's), so one model's window never shrinks another's.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from chatcli.budget import split_window
 from chatcli.paths import data_dir
 
-_MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
-_N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)
 FILE_NAME = "windows.json"
-
-
-def window_of(exc: BaseException) -> int | None:
-    """The window (tokens) a refusal says the model has, or None if it is not such a refusal."""
-    body = getattr(exc, "body", None)
-    error = body.get("error", body) if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        n_ctx = error.get("n_ctx")
-        if error.get("type") == "exceed_context_size_error" and isinstance(n_ctx, int) and n_ctx > 0:
-            return n_ctx
-    text = str(getattr(exc, "message", "") or exc)
-    for pattern in (_MAXIMUM, _N_CTX):
-        found = pattern.search(text)
-        if found and (getattr(exc, "status_code", 400) == 400 or "context" in text):
-            return int(found.group(1).replace(",", ""))
-    return None
-
-
-def is_empty_stream(exc: BaseException) -> bool:
-    """True for the empty 200 a llama-cpp-python server sends when a request is over its window."""
-    return isinstance(exc, ValueError) and "No generations found in stream" in str(exc)
 
 
 def fit(window: int, max_tokens: int | None) -> int:
@@ -159,13 +136,18 @@ class WindowFitter:
         self._window: int | None = None
         self._said = ""
 
-    def propose(self, exc: BaseException, budget: int, sent: int) -> int | None:
-        """A smaller history budget if ``exc`` is a refusal for size, else None (nothing is kept yet)."""
-        window = window_of(exc)
-        if window is not None:
+    def propose(self, trouble: Any, budget: int, sent: int) -> int | None:
+        """A smaller history budget if ``trouble`` (chatcli.providers.base.Trouble or None) is a refusal for
+        size, else None (nothing is kept yet)."""
+        kind, window = getattr(trouble, "kind", None), getattr(trouble, "window", None)
+        if kind == "too_long" and window:
             smaller = min(fit(window, self.max_tokens), budget - 1)
             self._said = f"the model's context window is {window:,} tokens"
-        elif is_empty_stream(exc) and sent > 100:
+        elif kind == "too_long" and sent > 100:
+            smaller = min(sent // 2, budget - 1)
+            self._said = "the server refused the request for its size"
+            window = None
+        elif kind == "empty_stream" and sent > 100:
             smaller = min(sent // 2, budget - 1)
             self._said = "the server sent an empty answer, as servers over their context window do"
         else:
@@ -202,61 +184,6 @@ class WindowFitter:
         )
 
 
-def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:
-    """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure."""
-    import urllib.request
-
-    headers = {"Accept": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
-        ) as response:
-            return json.loads(response.read(1_000_000))
-    except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
-        return None
-
-
-def _positive(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def told_window(base_url: str, model: str, key: str | None = None, timeout: float = 1.5) -> int | None:
-    """The model's window as the server tells it up front, where it does: llama.cpp's ``/props``,
-    vLLM's ``max_model_len`` and LM Studio's ``max_context_length`` in the model list, Ollama's
-    ``/api/show``. None when it does not (OpenAI does not)."""
-    root = base_url.rstrip("/").removesuffix("/v1")
-    props = _get_json(f"{root}/props", timeout, key=key)
-    if isinstance(props, dict):
-        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(
-            props.get("n_ctx")
-        )
-        if found:
-            return found
-    listing = _get_json(f"{base_url.rstrip('/')}/models", timeout, key=key)
-    for entry in (listing or {}).get("data") or [] if isinstance(listing, dict) else []:
-        if isinstance(entry, dict) and entry.get("id") == model:
-            found = _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length"))
-            if found:
-                return found
-    shown = _get_json(f"{root}/api/show", timeout, body={"model": model}, key=key)
-    if isinstance(shown, dict):
-        # The window Ollama runs the model with (num_ctx), else the one it was trained for.
-        for line in str(shown.get("parameters") or "").splitlines():
-            name, _, value = line.partition(" ")
-            if name == "num_ctx" and value.strip().isdigit():
-                return int(value.strip())
-        info = shown.get("model_info") or {}
-        lengths = [_positive(v) for k, v in info.items() if isinstance(k, str) and k.endswith(".context_length")]
-        return next((n for n in lengths if n), None)
-    return None
-
-
 class Limit:
     """A budget lower than the user's, learned from this endpoint: why (for the note)."""
 
@@ -267,34 +194,38 @@ class Limit:
 
 
 async def starting_budget(
-    endpoint: str, base_url: str | None, model: str, context_tokens: int, max_tokens: int | None, key: str | None
+    endpoint: str,
+    model: str,
+    context_tokens: int,
+    max_tokens: int | None,
+    told: Callable[[], Awaitable[int | None]] | None,
 ) -> tuple[int, Limit | None]:
     """The history budget to start with, and the learned limit behind it if there is one.
 
-    A window the server tells is asked once per endpoint and model, then remembered. A budget
-    learned earlier applies while it is fresh: the server is asked again each time (a bigger
-    window it now states wins), and after a day, or once the user asks for a bigger budget
-    than when it was learned, chat starts from the user's budget again (a refusal teaches it
-    again).
+        A window the server tells is asked once per endpoint and model, then remembered. A budget
+        learned earlier applies while it is fresh: the server is asked again each time (a bigger
+        window it now states wins), and after a day, or once the user asks for a bigger budget
+        than when it was learned, chat starts from the user's budget again (a refusal teaches it
+        again). ``told`` asks the server (the provider's ``window``), once per endpoint and model;
+    None: this server is never asked.
     """
-    import asyncio
     import time
 
     entry = _entry(endpoint, model)
     if entry is None:
-        if not base_url:
+        if told is None:
             return context_tokens, None
-        window = await asyncio.to_thread(told_window, base_url, model, key)
+        window = await told()
         budget = fit(window, max_tokens) if window else 0
         remember(endpoint, model, budget, window, context_tokens)
         return (min(context_tokens, budget), None) if budget else (context_tokens, None)
     learned = _budget_of(entry)  # the entry read above: the file is read once
     if learned is None or learned >= context_tokens:
         return context_tokens, None
-    told = await asyncio.to_thread(told_window, base_url, model, key) if base_url else None
-    if told and fit(told, max_tokens) > learned:  # the server was started again with a bigger window
-        remember(endpoint, model, fit(told, max_tokens), told, context_tokens)
-        return min(context_tokens, fit(told, max_tokens)), None
+    window = await told() if told is not None else None
+    if window and fit(window, max_tokens) > learned:  # the server was started again with a bigger window
+        remember(endpoint, model, fit(window, max_tokens), window, context_tokens)
+        return min(context_tokens, fit(window, max_tokens)), None
     stale = time.time() - (entry.get("learned_at") or 0) > PROBE_AFTER
     asked_for = entry.get("asked_for")
     if stale or (isinstance(asked_for, int) and context_tokens > asked_for):

@@ -25,20 +25,21 @@ class Failure:
     kind: str
 
 
-def translate(exc: Exception, settings: Settings, mid_answer: bool = False) -> Exception:
-    """Map a failure during a turn to the user-facing error it means, or return it unchanged."""
+def translate(exc: Exception, settings: Settings, mid_answer: bool = False, model: str | None = None) -> Exception:
+    """Map a failure during a turn (asked of ``model``, else the settings') to the user-facing error it means,
+    or return it unchanged."""
     from chatcli.chat.model import describe_error, is_connection_error
     from chatcli.local.policy import stopped
 
     if isinstance(exc, ChatError):
         return exc  # already said in the user's terms (the local server failing to start again, say)
     # A local model server that died shows up as a dropped or refused connection: say what happened.
-    wait = 1.0 if is_connection_error(exc) else 0.0
+    wait = 1.0 if is_connection_error(exc, model, settings) else 0.0
     gone = stopped(settings, "during the answer" if mid_answer else "before answering", wait=wait)
     if gone is not None:
         gone.__cause__ = exc
         return gone
-    described = describe_error(exc, settings, mid_answer=mid_answer)
+    described = describe_error(exc, settings, mid_answer=mid_answer, spec=model)
     return described if described is not None else exc
 
 

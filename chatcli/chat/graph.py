@@ -95,9 +95,10 @@ class ChatGraph:
     "summary" (it is folded into a running summary kept in the thread, sent in its place).
     ``before_model`` runs at the start of each model step, after the question is checkpointed
     (chat --local starts its server again there if it stopped; it is given a function to say so).
-    ``fit_window`` (a chatcli.chat.context_windows.WindowFitter), when a request is refused for its
-    size, proposes a smaller history budget: if that makes the history shorter, the model is
-    asked again, once.
+    ``states`` (chatcli.chat.model_state.ModelStates) keeps what is learned per model: its history
+    budget (``context_tokens`` to start with), and its WindowFitter, which, when a request is
+    refused for its size, proposes a smaller budget: if that makes the history shorter, the model
+    is asked again, once.
 
     ``toolbox`` (a chatcli.tools.toolbox.Toolbox) offers the model its tools: a reply that
     calls them goes to the tools node (chatcli.chat.toolcalls), which asks for approval and
@@ -114,7 +115,7 @@ class ChatGraph:
         context_tokens: int,
         memory: str = "trim",
         before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,
-        fit_window: Any = None,
+        states: Any = None,
         toolbox: Any = None,
         tool_rounds: int = 10,
         tool_result_chars: int = 20_000,
@@ -124,15 +125,15 @@ class ChatGraph:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
         self.model = model
         self.default_system = default_system
-        self.budget = context_tokens  # estimated tokens of history: shrinks when a server's window says so
+        from chatcli.chat.model_state import ModelStates
+
+        self.states = states if states is not None else ModelStates(context_tokens)
         self.memory = memory
         self.before_model = before_model
-        self.fit_window = fit_window
         self.toolbox = toolbox
         self.tool_rounds = tool_rounds
         self.tool_result_chars = tool_result_chars
         self.pricer = pricer  # a chatcli.chat.pricing.Pricer: each reply's cost is stored with it and emitted
-        self.no_tools: set[str] = set()  # models whose server refused the tools parameter
 
     def compile(self, checkpointer: BaseCheckpointSaver | None) -> Any:
         """The compiled app, persisted by ``checkpointer``."""
@@ -158,9 +159,9 @@ class ChatGraph:
         temperature = configurable.get("temperature")  # a role's, switched to at the prompt
         return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
 
-    def offered(self, state: ChatState, name: str) -> list[dict[str, Any]]:
-        """The tools to offer for this step: none past the round limit or for a model that refused them."""
-        if self.toolbox is None or not self.toolbox.configured or name in self.no_tools:
+    def offered(self, state: ChatState, refused: bool) -> list[dict[str, Any]]:
+        """The tools to offer for this step: none past the round limit or for a model that ``refused`` them."""
+        if self.toolbox is None or not self.toolbox.configured or refused:
             return []
         messages = state["messages"]
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
@@ -175,22 +176,26 @@ class ChatGraph:
         if self.toolbox is not None and self.toolbox.configured:
             await self.toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
         step = _Step(self, state, config, emit)
+        step.learned = await self.states.of(step.name)
+        step.tools = self.offered(state, step.learned.no_tools)
         if self.pricer is not None:
             self.pricer.warm(step.name)  # the price table loads while the request is out
         history, update, summary_usage, estimate = await step.prepare()
         try:
             reply = await step.ask(history, estimate)
         except Exception as exc:
-            smaller = self.fit_window.propose(exc, self.budget, estimate) if self.fit_window is not None else None
+            learned, fitter = step.learned, step.learned.fitter
+            trouble = self.states.trouble(exc, step.name) if fitter is not None else None
+            smaller = fitter.propose(trouble, learned.budget, estimate) if trouble is not None else None
             if smaller is None:
                 raise
-            first, self.budget = self.budget, smaller
+            first, learned.budget = learned.budget, smaller
             sent = len(history)
             history, update, summary_usage, estimate = await step.prepare()
             if len(history) >= sent:  # nothing left to cut: the message alone is too long
-                self.budget = first
+                learned.budget = first
                 raise
-            _say(emit, self.fit_window.adopt(smaller))  # this process keeps it too, and later ones read it
+            _say(emit, fitter.adopt(smaller))  # this process keeps it too, and later ones read it
             reply = await step.ask(history, estimate)
         reply = settled(reply)  # calls read strictly, each under an id of its own, before anything runs or is stored
         if not step.tools:
@@ -230,20 +235,21 @@ class _Step:
         self.system = SystemMessage(render_system(template, state.get("vars") or {}))
         self.chat_model = graph.model_for(config)
         self.name = (config.get("configurable") or {}).get("model") or ""
-        self.tools = graph.offered(state, self.name)
+        self.learned: Any = None  # the model's ModelState, set before the step asks
+        self.tools: list[dict[str, Any]] = []
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph, usage = self.graph, None
         if graph.memory == "summary":
             history, update, usage = await summarised_history(
-                self.chat_model, self.system, self.state, self.config, graph.budget
+                self.chat_model, self.system, self.state, self.config, self.learned.budget
             )
         else:
-            history, update = select_history(self.system, self.state["messages"], graph.budget), {}
+            history, update = select_history(self.system, self.state["messages"], self.learned.budget), {}
             self.left_out = turns_left_out(self.state["messages"], history)
-            if graph.fit_window is not None:
-                _say(self.emit, graph.fit_window.left_out(self.left_out))
+            if self.learned.fitter is not None:
+                _say(self.emit, self.learned.fitter.left_out(self.left_out))
         history = repair(history, graph.tool_result_chars)
         return history, update, usage, count_tokens_approximately(history)
 
@@ -254,7 +260,7 @@ class _Step:
         except Exception as exc:
             if not self.tools or not tools_refused(exc):
                 raise
-            self.graph.no_tools.add(self.name)
+            self.learned.no_tools = True
             _say(
                 self.emit,
                 f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),

@@ -1,5 +1,6 @@
 """What a graph's stream and state hold, read as chat reads it: messages (LangChain's objects, or the plain dicts a
-deployed graph's langgraph-sdk stream gives), a reasoning model's thinking in them, and the nodes that may speak."""
+deployed graph's langgraph-sdk stream gives), and the nodes that may speak. (A reply's thinking and why it ended
+are read as chat's own are: chatcli.chat.chunks.)"""
 
 from __future__ import annotations
 
@@ -43,21 +44,3 @@ def speaking_nodes(app: Any) -> list[str]:
         name for name, node in nodes.items()
         if not name.startswith("__") and "." not in name and not isinstance(getattr(node, "bound", None), ToolNode)
     ]  # fmt: skip
-
-
-def thinking_of(chunk: Any) -> str:
-    """What a reasoning model thinks in this chunk: LangChain's reasoning blocks, or ``reasoning_content``."""
-    from chatcli.chat.thinking import REASONING_KEY
-
-    kept = chunk.additional_kwargs.get(REASONING_KEY)
-    if isinstance(kept, str) and kept:
-        return kept
-    content = chunk.content
-    if not isinstance(content, list):
-        return ""
-    parts = [
-        b.get("reasoning") or b.get("thinking")
-        for b in content
-        if isinstance(b, dict) and b.get("type") in ("reasoning", "thinking")
-    ]
-    return "".join(p for p in parts if isinstance(p, str))

@@ -15,6 +15,7 @@ import asyncio
 import time
 from typing import Any
 
+from chatcli.chat.chunks import finish_of, thinking_of
 from chatcli.chat.events import (
     Decision,
     End,
@@ -28,7 +29,7 @@ from chatcli.chat.events import (
     TurnResult,
     Usage,
 )
-from chatcli.chat.graph_messages import as_message, messages_of, speaking_nodes, thinking_of
+from chatcli.chat.graph_messages import as_message, messages_of, speaking_nodes
 from chatcli.chat.interrupts import Pending, approval_answer, pending_of, resume_value
 from chatcli.chat.turn import TurnRunner, _Progress
 
@@ -210,7 +211,7 @@ class GraphTurns(TurnRunner):
             name = chunk.response_metadata.get("model_name")
             listener.hear(Usage(int(used.get("input_tokens") or 0), int(used.get("output_tokens") or 0),
                                 int(used.get("total_tokens") or 0), name))  # fmt: skip
-        result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+        result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
         result.model = chunk.response_metadata.get("model_name") or result.model
 
     def _speaker(self, node: str, listener: Listener) -> None:

@@ -47,7 +47,8 @@ async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], 
         raise
     except Exception as exc:
         last = conversation.turns.last  # this turn's, partial, if it got as far as the model
-        error = translate(exc, settings, mid_answer=last is not before and last is not None and bool(last.text))
+        mid_answer = last is not before and last is not None and bool(last.text)
+        error = translate(exc, settings, mid_answer=mid_answer, model=conversation.model_name)
         if error is exc:
             raise
         raise error from exc

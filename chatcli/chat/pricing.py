@@ -158,15 +158,38 @@ class Pricer:
     """
 
     def __init__(
-        self, prices: Iterable[tuple[str, float, float, float]] = (), endpoint: str | None = None, local: bool = False
+        self,
+        prices: Iterable[tuple[str, float, float, float]] = (),
+        endpoint: str | None = None,
+        local: bool = False,
+        settings: Any = None,
     ):
         self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
         self.local_endpoint = local or on_this_network(endpoint)
+        self.settings = settings  # chatcli.config.Settings: where each provider's models run
         self._warming: threading.Thread | None = None
 
     def local(self, *names: str | None) -> bool:
-        """Whether calls to these models are local ones, which the kept table never prices."""
+        """Whether calls to these models are local ones, which the kept table never prices.
+
+        A model named with its provider (``ollama:qwen3``, ``anthropic:claude-...``) is judged by its
+        provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
+        """
+        from chatcli.providers import DEFAULT, name_of
+
+        for name in names:
+            provider = name_of(name) if name else DEFAULT
+            if provider != DEFAULT:
+                return self._provider_local(provider)
         return self.local_endpoint or any(local_name(name) for name in names if name)
+
+    def _provider_local(self, name: str) -> bool:
+        from chatcli.providers import provider
+
+        chosen = provider(name)
+        if not chosen.prices:
+            return True
+        return self.settings is not None and on_this_network(chosen.endpoint(self.settings))
 
     def own_price(self, name: str) -> tuple[float, float, float] | None:
         """config.toml's price for ``name`` (letter case, and a ``provider/`` prefix, aside), or None."""
@@ -205,10 +228,20 @@ class Pricer:
         calc_price, Usage = table
         inp, cached, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, output_tokens=out)
-        provider, _, model = name.rpartition("/")
+        from chatcli.providers import DEFAULT, name_of, provider
+
+        chosen = name_of(name)
+        if chosen != DEFAULT:  # "anthropic:claude-...": that provider's price for the name
+            own_name = name.partition(":")[2]
+            return self._try(calc_price, usage, [(own_name, {"provider_id": provider(chosen).prices})])
+        provider_id, _, model = name.rpartition("/")
         tries: list[tuple[str, dict[str, str]]] = [(name, {})]
-        if provider and model:  # "openai/gpt-4o", as OpenRouter and LiteLLM name models
-            tries.append((model, {"provider_id": provider}))
+        if provider_id and model:  # "openai/gpt-4o", as OpenRouter and LiteLLM name models
+            tries.append((model, {"provider_id": provider_id}))
+        return self._try(calc_price, usage, tries)
+
+    @staticmethod
+    def _try(calc_price: Any, usage: Any, tries: list[tuple[str, dict[str, str]]]) -> float | None:
         for ref, options in tries:
             try:
                 return round(float(calc_price(usage, ref, **options).total_price), 10)

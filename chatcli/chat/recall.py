@@ -58,7 +58,7 @@ class Recall:
 
     async def last_thinking(self) -> str | None:
         """What the last answer that came with thinking thought (stripped), or None."""
-        from chatcli.chat.thinking import REASONING_KEY
+        from chatcli.providers.base import REASONING_KEY
 
         thoughts = [
             m.additional_kwargs[REASONING_KEY]

@@ -33,6 +33,7 @@ def text_of(content: Any) -> str:
 def message_record(message: Any) -> dict[str, Any]:
     """One message as plain data: role, text, and the time and model when known."""
     from chatcli.chat.attachments import ATTACHMENTS_KEY, TYPED_KEY
+    from chatcli.chat.chunks import thinking_of
 
     m = fields_of(message)
     kind = m.get("type")
@@ -45,8 +46,8 @@ def message_record(message: Any) -> dict[str, Any]:
     for key, name in (("created_at", "created_at"), ("model_name", "model"), ("interrupted", "interrupted")):
         if meta.get(key):
             record[name] = meta[key]
-    reasoning = extra.get("reasoning_content") if kind == "ai" else None
-    if isinstance(reasoning, str) and reasoning.strip():
+    reasoning = thinking_of(SimpleNamespace(additional_kwargs=extra, content=m.get("content"))) if kind == "ai" else ""
+    if reasoning.strip():
         record["reasoning"] = reasoning
     calls = [
         {"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in m.get("tool_calls") or []

@@ -204,23 +204,19 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Any)
 async def open_engine(settings: Settings, listener: Listener, toolbox: Any = None) -> AsyncIterator[Engine]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
-    from chatcli.chat.context_windows import WindowFitter, starting_budget
     from chatcli.chat.graph import build_graph
-    from chatcli.chat.model import OPENAI_URL, ModelPool
+    from chatcli.chat.model import ModelPool
+    from chatcli.chat.model_state import ModelStates
     from chatcli.chat.pricing import Pricer
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
     models = ModelPool(settings)
     models()  # build the default model now: a bad setting fails before the first question
-    endpoint = settings.base_url or OPENAI_URL
-    # A window learned earlier, or told by the server (llama.cpp, vLLM, LM Studio, Ollama):
-    # the local model's own server is sized by chat already.
-    budget, limit = settings.context_tokens, None
-    if not settings.local:
-        budget, limit = await starting_budget(
-            endpoint, settings.base_url, settings.model, budget, settings.max_tokens, settings.api_key
-        )
+    # Each model's window: learned earlier, or told by its server (llama.cpp, vLLM, LM Studio,
+    # Ollama); the local model's own server is sized by chat already.
+    states = ModelStates(settings.context_tokens, settings)
+    budget = (await states.of(settings.model)).budget
     async with open_store(settings.db or "") as store:
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
@@ -229,16 +225,14 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: Any = Non
             models,
             store.saver,
             default_system=settings.system,
-            context_tokens=budget,
+            context_tokens=settings.context_tokens,
             memory=settings.memory,
             before_model=keeper(settings),
-            fit_window=WindowFitter(
-                endpoint, settings.model, settings.max_tokens, asked_for=settings.context_tokens, limit=limit
-            ),
+            states=states,
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
-            pricer=Pricer(settings.prices, endpoint=endpoint, local=bool(settings.local)),
+            pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         )
         yield Engine(app, store, settings, budget, toolbox, listener)
 

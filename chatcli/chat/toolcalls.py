@@ -16,14 +16,15 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from chatcli.chat.events import ToolResult
 
+# The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
+# provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
+from chatcli.providers.base import RAW_CALLS
+
 TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
 REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
-# The tool calls exactly as the server streamed them (raw argument text, ids as sent), which
-# chatcli.chat.client adds to a reply; ``settled`` reads them strictly, then drops the key.
-RAW_CALLS = "chatcli_raw_tool_calls"
 
 
 def unique_ids(ids: list[Any]) -> list[str]:

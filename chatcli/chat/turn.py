@@ -121,11 +121,11 @@ class TurnRunner:
         """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
 
+        from chatcli.chat.chunks import finish_of, thinking_of
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
         from chatcli.chat.pricing import Priced
         from chatcli.chat.request_history import add_usage
         from chatcli.chat.summary import SUMMARY_TAG
-        from chatcli.chat.thinking import REASONING_KEY
 
         loop = asyncio.get_running_loop()
         # A stall: once the reply has begun, no text for longer than stall_timeout (a server
@@ -148,8 +148,8 @@ class TurnRunner:
                     continue
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
-                thought = chunk.additional_kwargs.get(REASONING_KEY)
-                if isinstance(thought, str) and thought:
+                thought = thinking_of(chunk)
+                if thought:
                     progress.reasoning.append(thought)
                     listener.hear(Thinking(thought))
                     if self.stall_timeout:  # thinking is progress: a long think is no stall
@@ -175,7 +175,7 @@ class TurnRunner:
                             name,
                         )
                     )
-                result.finish_reason = chunk.response_metadata.get("finish_reason") or result.finish_reason
+                result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
                 result.model = chunk.response_metadata.get("model_name") or result.model
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
@@ -190,8 +190,8 @@ class TurnRunner:
 
         from chatcli.chat.graph import MODEL_NODE
         from chatcli.chat.request_history import now_iso
-        from chatcli.chat.thinking import REASONING_KEY
         from chatcli.chat.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
+        from chatcli.providers.base import REASONING_KEY
 
         state = await self.app.aget_state(head)
         if TOOLS_NODE in state.next:

@@ -109,7 +109,9 @@ async def _system(ctx: Context, arg: str) -> None:
     ctx.output.note("system prompt set for this thread")
 
 
-@command("/model", args="[NAME]", help="show or switch the model (Tab offers the server's models)", complete="models")
+@command(
+    "/model", args="[NAME]", help="show or switch the model: NAME or provider:NAME (Tab offers them)", complete="models"
+)
 async def _model(ctx: Context, arg: str) -> None:
     from chatcli.chat.graph_conversation import GraphConversation
 
@@ -120,6 +122,9 @@ async def _model(ctx: Context, arg: str) -> None:
         return
     if len(arg.split()) != 1:
         raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
+    from chatcli.chat.model import check_credentials
+
+    check_credentials(ctx.settings, arg)  # a provider whose key or package is missing: one line, nothing switched
     ctx.conversation.model_name = arg
     ctx.output.note(f"model {arg} from the next message")
 

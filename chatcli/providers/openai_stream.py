@@ -1,8 +1,8 @@
-"""ChatOpenAI, made to survive what odd OpenAI-compatible servers send.
+"""ChatOpenAI, made to survive what odd OpenAI-compatible servers send (the openai provider's client).
 
 Thinking is kept: ``delta.reasoning_content`` and ``delta.reasoning`` (which ChatOpenAI drops)
 and a ``<think>...</think>`` opening of the content go to the message's
-``additional_kwargs["reasoning_content"]`` (chatcli.chat.thinking), the answer stays the content.
+``additional_kwargs["reasoning_content"]`` (chatcli.providers.base.REASONING_KEY), the answer stays the content.
 
 A stream chunk is cleaned before langchain-openai reads it: text with lone surrogates
 (``"\\ud800"`` in the JSON) gets U+FFFD in their place, since such text can be neither shown,
@@ -131,7 +131,7 @@ def _reasoning_of(chunk: dict) -> tuple[str, bool]:
 
 def with_thinking(generation: Any, chunk: dict, splitter: Any) -> Any:
     """``generation`` with its thinking moved out of the content into additional_kwargs."""
-    from chatcli.chat.thinking import REASONING_KEY
+    from chatcli.providers.base import REASONING_KEY
 
     if generation is None:
         return None
@@ -161,7 +161,7 @@ def raw_calls(pieces: list[list[Any]]) -> Any:
     from langchain_core.messages import AIMessageChunk
     from langchain_core.outputs import ChatGenerationChunk
 
-    from chatcli.chat.toolcalls import RAW_CALLS
+    from chatcli.providers.base import RAW_CALLS
 
     first, *rest = [AIMessageChunk(content="", tool_call_chunks=piece) for piece in pieces]
     merged = first + rest if rest else first
@@ -182,10 +182,10 @@ def client_class() -> type:
 
     from pydantic import PrivateAttr
 
-    from chatcli.chat.thinking import ThinkSplitter
+    from chatcli.providers.think_tags import ThinkSplitter
 
     class ChatClient(ChatOpenAI):
-        """ChatOpenAI that cleans each stream chunk first and keeps the thinking (see chatcli.chat.client)."""
+        """ChatOpenAI that cleans each stream chunk first and keeps the thinking (see chatcli.providers.openai_stream)."""
 
         _think: Any = PrivateAttr(default=None)
 

@@ -1,4 +1,4 @@
-"""A reasoning model's thinking, told apart from its answer as it streams.
+"""An OpenAI-compatible server's thinking, told apart from its answer as it streams.
 
 Servers send the thinking in one of three ways: ``delta.reasoning_content`` (llama.cpp, vLLM,
 DeepSeek), ``delta.reasoning`` (Ollama, OpenRouter, newer vLLM), or as ``<think>...</think>``
@@ -10,9 +10,6 @@ back the part that is thinking and the part that is answer.
 from __future__ import annotations
 
 OPEN, CLOSE = "<think>", "</think>"
-# Where chatcli keeps a reply's thinking: in the message's additional_kwargs, apart from its
-# text (langchain-openai never sends that key back to the model).
-REASONING_KEY = "reasoning_content"
 
 
 class ThinkSplitter:

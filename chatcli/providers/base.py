@@ -1,0 +1,216 @@
+"""What a provider is to chat: one small protocol, and the one-line errors every provider's failures become.
+
+A provider builds a LangChain chat model for a model name from the settings, sorts its client's
+exceptions into a few kinds (``Trouble``), lists its models, and tells a model's context window
+when it can. Everything else (thinking, usage, tool calls) chat reads from LangChain's standard
+message fields, the same for every provider. The line and hint of each kind are written here
+once, so a rate limit reads the same from every provider, naming that provider's own variables.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from chatcli.config import Settings
+from chatcli.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+
+# Where chatcli keeps the thinking of an OpenAI-compatible reply: in the message's additional_kwargs,
+# apart from its text (langchain-openai never sends that key back). Other providers keep theirs in
+# the content, as LangChain's blocks (chatcli.chat.thinking reads both).
+REASONING_KEY = "reasoning_content"
+# A reply's tool calls exactly as they were streamed, for chatcli.chat.toolcalls to read strictly.
+RAW_CALLS = "chatcli_raw_tool_calls"
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A failure of a model call, sorted: ``kind`` is one of KINDS; ``detail`` the server's own words."""
+
+    kind: str
+    status: int | None = None
+    detail: str = ""
+    window: int | None = None  # too_long: the model's window, when the refusal says it
+    message: str = ""  # a provider's own line and hint, for what only it can say
+    hint: str = ""
+
+
+KINDS = (
+    "auth", "permission", "not_found", "rate_limit", "overloaded", "timeout", "connection", "too_long", "image",
+    "server", "refused", "bad_response", "malformed", "empty_stream",
+)  # fmt: skip
+
+
+class Provider:
+    """One provider: its names and variables, and how to build, list and read failures of its models.
+
+    Subclasses set the class attributes and implement ``build`` and ``classify``; ``list_models``
+    and ``window`` are optional (none listed, window unknown).
+    """
+
+    name = ""  # LangChain's name: the ``name:`` of ``name:model``
+    label = ""  # for messages: "Anthropic"
+    wire = ""  # what its server speaks, for messages: "Anthropic Messages"
+    package = ""  # the LangChain integration's import name; missing: the extra is named
+    extra = ""  # chatcli-langgraph[extra] installs it
+    key_var: str | None = None
+    url_var: str | None = None
+    default_url = ""
+    needs_key = True
+    example = ""  # a model name, for help texts
+    prices = ""  # genai-prices' provider id; "" for a provider whose models run on the user's machine
+
+    # -- settings
+
+    def key(self, settings: Settings) -> str | None:
+        return settings.env(self.key_var) if self.key_var else None
+
+    def url(self, settings: Settings) -> str | None:
+        return settings.env(self.url_var) if self.url_var else None
+
+    def endpoint(self, settings: Settings) -> str:
+        """The base URL calls go to (for messages, learned windows and prices)."""
+        return self.url(settings) or self.default_url
+
+    def where(self, settings: Settings) -> str:
+        """Host and port of the endpoint, never a user and password before it."""
+        try:
+            return urlsplit(self.endpoint(settings)).netloc.rpartition("@")[2] or self.label
+        except ValueError:
+            return f"the server at {self.url_var}"
+
+    def check(self, settings: Settings) -> None:
+        """Fail early (one line) when the provider's package is missing or its key is needed and not set."""
+        if self.package and importlib.util.find_spec(self.package) is None:
+            raise ConfigError(
+                f"{self.label} models need the {self.extra!r} extra, which is not installed",
+                hint=f"pip install 'chatcli-langgraph[{self.extra}]' (or [providers] for every provider)",
+            )
+        if self.needs_key and not self.key(settings):
+            raise ConfigError(f"no API key for {self.label}: set {self.key_var}")
+
+    # -- what each provider does its own way
+
+    def build(self, settings: Settings, model: str) -> "BaseChatModel":
+        raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> Trouble | None:
+        """The kind of failure ``exc`` is, or None if it is not one of this provider's client's."""
+        raise NotImplementedError
+
+    async def list_models(self, settings: Settings) -> list[str]:
+        return []
+
+    def tells_window(self, settings: Settings) -> bool:
+        """Whether ``window`` may know (asked once per endpoint and model, then remembered)."""
+        return False
+
+    async def window(self, settings: Settings, model: str) -> int | None:
+        return None
+
+    # -- the one line
+
+    def describe(
+        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
+    ) -> tuple[str, str | None]:
+        """The line and hint for ``trouble`` from ``model``."""
+        where, tail = self.where(settings), f": {trouble.detail}" if trouble.detail else ""
+        status, kind = trouble.status, trouble.kind
+        if trouble.message:
+            return trouble.message, trouble.hint or None
+        if kind == "auth":
+            return f"authentication refused by {where} ({status or 401}){tail}", f"check {self.key_var}"
+        if kind == "permission":
+            return f"access denied by {where} ({status or 403}){tail}", "check the key's permissions"
+        if kind == "not_found":
+            return f"model {model!r} not found at {where} ({status or 404}){tail}", (
+                "choose another with --model or CHATCLI_MODEL"
+            )
+        if kind == "rate_limit":
+            return f"rate limited by {where} ({status or 429}){retried(settings)}{tail}", "wait a moment and try again"
+        if kind == "overloaded":
+            return f"{where} is overloaded ({status or 529}){retried(settings)}{tail}", "try again in a minute"
+        if kind == "timeout" and mid_answer:
+            return f"the answer from {where} stalled: no text for more than {settings.timeout:g} s", (
+                "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
+            )
+        if kind == "timeout":
+            return f"no answer from {where} within {settings.timeout:g} s", (
+                "is the server overloaded? raise CHATCLI_TIMEOUT if it is slow"
+            )
+        if kind == "connection" and mid_answer:
+            return f"the connection to {where} broke in the middle of the answer", (
+                "the part shown is kept; ask again to continue"
+            )
+        if kind == "connection":
+            return f"lost or could not open the connection to {where}", (
+                f"is the server running? check {self.url_var}" if self.url_var else "check your network"
+            )
+        if kind == "too_long":
+            size = f" ({trouble.window:,} tokens)" if trouble.window else ""
+            return f"the message is too long for the model's context window{size} at {where}", (
+                "send a shorter message (older turns are already left out)"
+            )
+        if kind == "image":
+            return f"the model {model!r} at {where} does not take images ({status}){tail}", (
+                "your message is kept in the thread (/undo takes it back); choose a vision model with --model"
+            )
+        if kind == "server":
+            return (
+                f"server error from {where} ({status}){retried(settings)}{tail}",
+                "the server failed; try again later",
+            )
+        if kind == "refused":
+            return f"request refused by {where} ({status}){tail}", "run with --debug for details"
+        if kind == "malformed":
+            return f"{where} sent a malformed stream{tail}", f"is it really a {self.wire} server? --debug shows more"
+        return f"bad response from {where}{tail}", "run with --debug for details"
+
+
+def retried(settings: Settings) -> str:
+    """How often a retryable error was retried before giving up, for the message."""
+    n = settings.max_retries
+    return f" after {n} {'retry' if n == 1 else 'retries'}" if n else ""
+
+
+def first_line(text: Any, limit: int = 200) -> str:
+    """A server's explanation as one short line."""
+    return text.strip().splitlines()[0][:limit] if isinstance(text, str) and text.strip() else ""
+
+
+def one_error(
+    provider: Provider, exc: BaseException, settings: Settings, model: str, mid_answer: bool
+) -> ModelError | None:
+    """``exc`` as the one-line ModelError the user sees, or None if the provider does not know it."""
+    if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
+        trouble: Trouble | None = Trouble("timeout")
+        mid_answer = True
+    else:
+        trouble = provider.classify(exc)
+    if trouble is None:
+        return None
+    message, hint = provider.describe(trouble, settings, model, mid_answer)
+    from chatcli.text import neutralise
+
+    # The server's words reach the terminal: no escape sequences, no key.
+    line = neutralise(message).replace("\n", " ").replace("\t", " ")
+    error = ModelError(redact(line, settings), hint=hint)
+    error.__cause__ = exc
+    return error
+
+
+def redact(text: str, settings: Settings) -> str:
+    """Remove every provider key, anything shaped like a key, and passwords in URLs from text shown to the user."""
+    for secret in settings.secrets():
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", r"\1***@", text, flags=re.I)
+    text = re.sub(r"([?&](?:password|key)=)[^&\s]+", r"\1***", text, flags=re.I)
+    return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)

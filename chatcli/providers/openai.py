@@ -1,0 +1,167 @@
+"""The OpenAI-compatible endpoint (langchain-openai): OpenAI itself, and any server that speaks its chat API.
+
+``openai:NAME`` and a bare ``NAME`` are this provider: OPENAI_API_KEY and OPENAI_BASE_URL (a
+local server needs no key, but the client insists on one: a placeholder is sent).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chatcli.config import Settings
+from chatcli.errors import ConfigError
+from chatcli.providers.base import Provider, Trouble, first_line
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+OPENAI_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "not-needed"
+
+
+def server_detail(exc: Any) -> str:
+    """The server's own one-line explanation, if it sent one."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return first_line(body.get("message") or (body.get("error") or {}).get("message"))
+    return ""
+
+
+def _from_stream_parser(exc: BaseException) -> bool:
+    """True when the error was raised while decoding the server's event stream."""
+    import json
+
+    tb = exc.__traceback__
+    while tb is not None:
+        if "openai" in tb.tb_frame.f_code.co_filename:
+            return isinstance(exc, json.JSONDecodeError)
+        tb = tb.tb_next
+    return False
+
+
+class OpenAICompatible(Provider):
+    name, label, wire, package, extra = "openai", "OpenAI", "OpenAI-compatible", "", ""
+    key_var, url_var, default_url, example, prices = "OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_URL, "gpt-4.1", ""
+
+    def key(self, settings: Settings) -> str | None:
+        return settings.api_key
+
+    def url(self, settings: Settings) -> str | None:
+        return settings.base_url
+
+    def check(self, settings: Settings) -> None:
+        if not settings.api_key and not settings.base_url:
+            raise ConfigError("no API key: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server")
+
+    def build(self, settings: Settings, model: str) -> "BaseChatModel":
+        """ChatOpenAI (chatcli.providers.openai_stream's) with a timeout, bounded retries and usage while streaming."""
+        from chatcli.providers.openai_stream import client_class
+
+        extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
+        if settings.max_tokens:
+            extra["max_tokens"] = settings.max_tokens  # sent as max_completion_tokens, which OpenAI reads
+            if settings.base_url:  # other OpenAI-compatible servers (llama-cpp-python's among them) read max_tokens
+                extra["extra_body"] = {"max_tokens": settings.max_tokens}
+        secret = settings.api_key or PLACEHOLDER_KEY
+
+        async def api_key() -> str:
+            # An async key makes ChatOpenAI build only its async HTTP client (chatcli never
+            # calls the model synchronously), which saves start-up time.
+            return secret
+
+        return client_class()(
+            model=model,
+            api_key=api_key,
+            base_url=settings.base_url or None,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            stream_usage=True,
+            streaming=True,
+            # Its per-chunk timeout wraps every chunk in asyncio.wait_for, which on Python
+            # 3.11 can swallow a cancellation: Ctrl-C would wait for the whole reply. A
+            # stalled server is still caught by the HTTP read timeout above.
+            stream_chunk_timeout=None,
+            **extra,
+        )
+
+    def classify(self, exc: BaseException) -> Trouble | None:
+        import openai
+
+        from chatcli.providers.openai_stream import MalformedStream
+        from chatcli.providers.openai_windows import is_empty_stream, window_of
+
+        status, detail = getattr(exc, "status_code", None), server_detail(exc)
+        kinds = (
+            (openai.AuthenticationError, "auth"),
+            (openai.PermissionDeniedError, "permission"),
+            (openai.NotFoundError, "not_found"),
+            (openai.RateLimitError, "rate_limit"),
+            (openai.APITimeoutError, "timeout"),
+            (openai.APIConnectionError, "connection"),
+        )
+        for kind_of, kind in kinds:
+            if isinstance(exc, kind_of):
+                return Trouble(kind, status, detail)
+        if isinstance(exc, openai.BadRequestError) and window_of(exc):
+            return Trouble("too_long", status, detail, window=window_of(exc))
+        if isinstance(exc, openai.BadRequestError) and "image" in detail.lower():
+            return Trouble("image", status, detail)
+        if isinstance(exc, openai.APIStatusError):
+            return Trouble("server" if status and status >= 500 else "refused", status, detail)
+        if isinstance(exc, openai.OpenAIError):
+            return Trouble("bad_response", detail=first_line(str(exc)))
+        if is_empty_stream(exc):
+            return Trouble("empty_stream")
+        if isinstance(exc, MalformedStream) or (isinstance(exc, ValueError) and _from_stream_parser(exc)):
+            return Trouble("malformed", detail=str(exc) if isinstance(exc, MalformedStream) else "")
+        return None
+
+    def describe(
+        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
+    ) -> tuple[str, str | None]:
+        if trouble.kind == "empty_stream":
+            return (
+                f"{self.where(settings)} answered, but not with an OpenAI-compatible stream: there was no answer in it",
+                (
+                    "the local server does this when the question and history are over its context window"
+                    if settings.local
+                    else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
+                ),
+            )
+        return super().describe(trouble, settings, model, mid_answer)
+
+    async def list_models(self, settings: Settings) -> list[str]:
+        """The model ids the endpoint lists (``GET /models``), sorted."""
+        import openai
+
+        from chatcli.errors import ModelError
+
+        client = openai.AsyncOpenAI(
+            api_key=settings.api_key or PLACEHOLDER_KEY, base_url=settings.base_url or None,
+            timeout=min(settings.timeout, 10.0), max_retries=0,
+        )  # fmt: skip
+        try:
+            page = await client.models.list()
+            return sorted({e.id for e in page.data if isinstance(getattr(e, "id", None), str) and e.id})
+        except openai.NotFoundError:
+            raise ModelError(
+                f"{self.where(settings)} has no model list (404 on /models)",
+                hint="is OPENAI_BASE_URL the API's /v1 address?",
+            ) from None
+        finally:
+            await client.close()
+
+    def tells_window(self, settings: Settings) -> bool:
+        return bool(settings.base_url)  # OpenAI does not; llama.cpp, vLLM, LM Studio and Ollama do
+
+    async def window(self, settings: Settings, model: str) -> int | None:
+        import asyncio
+
+        from chatcli.providers.openai_windows import told_window
+
+        if not settings.base_url:
+            return None
+        return await asyncio.to_thread(told_window, settings.base_url, model, settings.api_key)
+
+
+PROVIDER = OpenAICompatible()

@@ -1,0 +1,92 @@
+"""What an OpenAI-compatible server says of a model's context window: up front, or in a refusal.
+
+A server that cannot take a request because it is over the model's window says so in one of
+a few ways: OpenAI and vLLM answer 400 ``context_length_exceeded`` ("This model's maximum
+context length is N tokens..."), llama.cpp's ``llama-server`` 400 ``exceed_context_size_error``
+with ``n_ctx``, and llama-cpp-python's server a 200 whose stream is empty.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_MAXIMUM = re.compile(r"maximum context length is (\d[\d,]*) tokens", re.I)
+_N_CTX = re.compile(r"context (?:window|size|length) of (\d[\d,]*)", re.I)
+
+
+def window_of(exc: BaseException) -> int | None:
+    """The window (tokens) a refusal says the model has, or None if it is not such a refusal."""
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        n_ctx = error.get("n_ctx")
+        if error.get("type") == "exceed_context_size_error" and isinstance(n_ctx, int) and n_ctx > 0:
+            return n_ctx
+    text = str(getattr(exc, "message", "") or exc)
+    for pattern in (_MAXIMUM, _N_CTX):
+        found = pattern.search(text)
+        if found and (getattr(exc, "status_code", 400) == 400 or "context" in text):
+            return int(found.group(1).replace(",", ""))
+    return None
+
+
+def is_empty_stream(exc: BaseException) -> bool:
+    """True for the empty 200 a llama-cpp-python server sends when a request is over its window."""
+    return isinstance(exc, ValueError) and "No generations found in stream" in str(exc)
+
+
+def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:
+    """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure."""
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
+        ) as response:
+            return json.loads(response.read(1_000_000))
+    except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
+        return None
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def told_window(base_url: str, model: str, key: str | None = None, timeout: float = 1.5) -> int | None:
+    """The model's window as the server tells it up front, where it does: llama.cpp's ``/props``,
+    vLLM's ``max_model_len`` and LM Studio's ``max_context_length`` in the model list, Ollama's
+    ``/api/show``. None when it does not (OpenAI does not)."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    props = _get_json(f"{root}/props", timeout, key=key)
+    if isinstance(props, dict):
+        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(
+            props.get("n_ctx")
+        )
+        if found:
+            return found
+    listing = _get_json(f"{base_url.rstrip('/')}/models", timeout, key=key)
+    for entry in (listing or {}).get("data") or [] if isinstance(listing, dict) else []:
+        if isinstance(entry, dict) and entry.get("id") == model:
+            found = _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length"))
+            if found:
+                return found
+    shown = _get_json(f"{root}/api/show", timeout, body={"model": model}, key=key)
+    if isinstance(shown, dict):
+        # The window Ollama runs the model with (num_ctx), else the one it was trained for.
+        for line in str(shown.get("parameters") or "").splitlines():
+            name, _, value = line.partition(" ")
+            if name == "num_ctx" and value.strip().isdigit():
+                return int(value.strip())
+        info = shown.get("model_info") or {}
+        lengths = [_positive(v) for k, v in info.items() if isinstance(k, str) and k.endswith(".context_length")]
+        return next((n for n in lengths if n), None)
+    return None
