@@ -26,14 +26,19 @@ def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
 
 
 def build(settings: Settings, toolbox: Any = None) -> Any:
-    """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own)."""
+    """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own).
+
+    Each run starts at the settings' context budget: what chat learns of a model's window (windows.json,
+    what its server tells) is read and kept in files, which a served graph's event loop must not wait for.
+    """
     from chatcli.chat.graph import build_graph
-    from chatcli.chat.model import OPENAI_URL, ModelPool
+    from chatcli.chat.model import ModelPool
     from chatcli.chat.pricing import Pricer
 
-    endpoint = settings.base_url or OPENAI_URL
+    models = ModelPool(settings)
+    models()  # a bad setting fails here, before the run's first model call
     return build_graph(
-        ModelPool(settings),
+        models,
         None,
         default_system=settings.system,
         context_tokens=settings.context_tokens,
@@ -41,7 +46,7 @@ def build(settings: Settings, toolbox: Any = None) -> Any:
         toolbox=toolbox,
         tool_rounds=settings.tool_rounds,
         tool_result_chars=settings.tool_result_chars,
-        pricer=Pricer(settings.prices, endpoint=endpoint, local=bool(settings.local)),
+        pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
     )
 
 
