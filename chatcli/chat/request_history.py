@@ -134,11 +134,18 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
     return "\n".join(reversed(lines))
 
 
-def add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
-    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum."""
+def add_usage(total: dict[str, Any] | None, usage: Any) -> dict[str, Any] | None:
+    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum, in LangChain's shape
+    (the input tokens read from and written to the prompt cache in ``input_token_details``, when there are any)."""
+    from chatcli.chat.pricing import cache_counts
+
     if not usage:
         return total
     total = dict(total or {})
     for key in ("input_tokens", "output_tokens", "total_tokens"):
         total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+    read, written = cache_counts(usage)
+    if read or written:
+        before = cache_counts(total)
+        total["input_token_details"] = {"cache_read": before[0] + read, "cache_creation": before[1] + written}
     return total
