@@ -40,6 +40,22 @@ _KINDS = {
 }
 
 
+def thinking(profile: Any, budget: int) -> dict[str, Any]:
+    """The ``thinking`` parameter that turns a model's thinking on, by what LangChain's profile of it says.
+
+    Models that decide how long to think (Opus 4.6, Sonnet 4.6 and later: those with a "max"
+    effort) think adaptively, and the newest (an "xhigh" effort: Opus 4.7, Sonnet 5...) take no
+    budget and send their thinking only when asked for a summary of it; the others think within
+    ``budget`` tokens.
+    """
+    levels = (profile or {}).get("reasoning_effort_levels") or ()
+    if "xhigh" in levels:
+        return {"type": "adaptive", "display": "summarized"}
+    if "max" in levels:
+        return {"type": "adaptive"}
+    return {"type": "enabled", "budget_tokens": budget}
+
+
 def server_detail(exc: Any) -> tuple[str, str]:
     """The error's type and the server's own one-line explanation, from Anthropic's error JSON."""
     body = getattr(exc, "body", None)
@@ -91,22 +107,18 @@ class Anthropic(Provider):
         from chatcli.providers.anthropic_cache import client_class
 
         answer, budget = settings.max_tokens or ANSWER_TOKENS, settings.thinking_budget or 0
-        extra: dict[str, Any] = {}
-        if budget:  # the API counts the thinking in max_tokens: the answer keeps its own share
-            extra["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        elif settings.temperature is not None:  # thinking takes no temperature
-            extra["temperature"] = settings.temperature
-        return client_class()(
+        chat = client_class()(
             model=model,
             api_key=self.key(settings),
             base_url=self.endpoint(settings),
             default_request_timeout=settings.timeout,
             max_retries=settings.max_retries,
-            max_tokens=answer + budget,
+            max_tokens=answer + budget,  # the API counts the thinking in max_tokens: the answer keeps its share
+            temperature=settings.temperature,  # (not sent to a model that takes none: anthropic_cache)
             streaming=True,
             stream_usage=True,
-            **extra,
         )
+        return chat.model_copy(update={"thinking": thinking(chat.profile, budget)}) if budget else chat
 
     def classify(self, exc: BaseException) -> Trouble | None:
         import anthropic

@@ -85,17 +85,22 @@ def _mark_last(blocks: list[Any]) -> None:
         return
 
 
+def takes_temperature(model: Any) -> bool:
+    """Whether a request of ``model`` (a ChatAnthropic) may carry a temperature: not while it thinks (the API
+    takes none but 1), nor to a model that takes none (LangChain's profile says so: Opus 4.7, Sonnet 5...)."""
+    thinking = model.thinking if isinstance(model.thinking, dict) else {}
+    return thinking.get("type") not in ("enabled", "adaptive") and (model.profile or {}).get("temperature") is not False
+
+
 @cache
 def client_class() -> type:
-    """ChatAnthropic, sending every request with cache breakpoints (and without a temperature while it thinks)."""
+    """ChatAnthropic, sending every request with cache breakpoints, and a temperature only where one is taken."""
     from langchain_anthropic import ChatAnthropic
 
     class CachingChatAnthropic(ChatAnthropic):
         def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict:
-            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
-            thinking = payload.get("thinking")
-            if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
-                payload.pop("temperature", None)  # thinking takes none but 1 (a role's may have been copied in)
-            return with_breakpoints(payload)
+            if self.temperature is not None and not takes_temperature(self):  # a role's may have been copied in
+                return self.model_copy(update={"temperature": None})._get_request_payload(input_, stop=stop, **kwargs)
+            return with_breakpoints(super()._get_request_payload(input_, stop=stop, **kwargs))
 
     return CachingChatAnthropic

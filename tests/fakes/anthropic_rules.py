@@ -181,10 +181,13 @@ def _thinking(body: dict) -> str | None:
     thinking = body.get("thinking")
     if thinking is None or (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
         return None
-    budget = thinking_budget(body)
-    if not isinstance(budget, int) or budget < 1024:
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind not in ("enabled", "adaptive"):
+        return "thinking: Input tag found using 'type' does not match any of the expected tags: 'enabled', 'adaptive', 'disabled'"
+    budget = thinking_budget(body) if kind == "enabled" else 0
+    if kind == "enabled" and (not isinstance(budget, int) or budget < 1024):
         return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
-    if body["max_tokens"] <= budget:
+    if kind == "enabled" and body["max_tokens"] <= budget:
         return "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
     if body.get("temperature") not in (None, 1, 1.0):
         return "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility"
