@@ -71,6 +71,15 @@ def test_a_one_shot_answers_without_loading_the_deferred_packages(chat_env):
     assert [m for m in NOT_ON_THE_ONE_SHOT_PATH if m in report["loaded"]] == []
 
 
+def test_the_engine_loaded_ahead_is_the_models_providers_client():
+    """The prompt loads the engine while the user types: the client of the model's provider, not another's."""
+    pytest.importorskip("langchain_anthropic")
+    code = "import sys\nfrom chatcli.chat.session import load_engine\nload_engine(%r)\n"
+    code += "print(sorted(m for m in ('langchain_anthropic.chat_models', 'langchain_openai.chat_models.base') if m in sys.modules))"
+    assert run_python(code % "anthropic:claude-sonnet-4-6").stdout.split() == ["['langchain_anthropic.chat_models']"]
+    assert run_python(code % "gpt-4.1").stdout.split() == ["['langchain_openai.chat_models.base']"]
+
+
 # Every public name of each deferred package, once something has used it.
 PUBLIC_NAMES = """
 import importlib, json, sys, types
