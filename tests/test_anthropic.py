@@ -81,6 +81,7 @@ async def test_thinking_and_a_tool_call_go_on_through_approval_and_a_second_ques
         user.events.clear()
         await conversation.send("and thanks")
         assert user.said(Thinking) == "an easy one"
+        assert await conversation.recall.last_thinking() == "an easy one", "what /think shows"
         messages = await conversation.messages()
 
     asked, after_tool, second = fake.requests

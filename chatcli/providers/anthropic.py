@@ -1,4 +1,4 @@
-"""Anthropic's Messages API (langchain-anthropic): ``anthropic:claude-sonnet-4-5``.
+"""Anthropic's Messages API (langchain-anthropic): ``anthropic:claude-sonnet-4-6``.
 
 ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL, as the anthropic SDK reads them. What Anthropic's models
 are for is kept: extended thinking (``thinking_budget``: CHATCLI_THINKING_BUDGET) streams apart from
@@ -91,7 +91,7 @@ class Anthropic(Provider):
         "anthropic",
     )
     key_var, url_var, default_url = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"
-    example, prices = "anthropic:claude-sonnet-4-5", "anthropic"
+    example, prices = "anthropic:claude-sonnet-4-6", "anthropic"
 
     def check(self, settings: Settings) -> None:
         super().check(settings)

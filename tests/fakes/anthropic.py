@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes.anthropic_rules import blocks, request_error, signature
 from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, tokenize
 
-DEFAULT_MODELS = ("claude-fake", "claude-sonnet-4-5", "claude-haiku-4-5")
+DEFAULT_MODELS = ("claude-fake", "claude-sonnet-4-6", "claude-haiku-4-5")
 LOOKBACK = 20  # block boundaries the API looks back from a breakpoint for a cached prefix
 
 _ERRORS = {
