@@ -178,6 +178,19 @@ def test_each_tool_round_and_the_next_question_read_all_the_request_before_from_
         ), "all of it is written for the next one"
 
 
+def test_the_earlier_turns_are_read_after_a_round_of_many_calls_at_once(claude, tmp_path):
+    fake, env = claude
+    (tmp_path / "notes.txt").write_text("a note\n")
+    tools = ("--tools", "files", "--yes")
+    assert chat(env, "-t", "m", *tools, "a long first question about the notes " * 20, cwd=tmp_path).code == 0
+    calls = [("read_file", {"path": "notes.txt"}, f"toolu_{n}") for n in range(11)]  # 22 blocks in one round
+    fake.queue(Calls(calls))
+    assert chat(env, "-t", "m", *tools, "read it eleven times", cwd=tmp_path).code == 0
+    after_the_round = [m for m in stored(_db(env), "m") if m.type == "ai"][-1].usage_metadata
+    earlier = words(SYSTEM) + words("a long first question about the notes " * 20)
+    assert after_the_round["input_token_details"]["cache_read"] >= earlier, after_the_round
+
+
 def test_cache_reads_and_writes_are_priced_as_such(claude, monkeypatch):
     fake, env = claude
     proxy = f"http://127.0.0.1:{fake.port}"  # the fake answers as api.anthropic.invalid, a hosted name

@@ -130,8 +130,6 @@ class Anthropic(Provider):
                 return Trouble("too_long", status, detail, window=window_of(detail))
             if isinstance(exc, anthropic.BadRequestError) and "prompt is too long" in detail.lower():
                 return Trouble("too_long", status, detail)
-            if isinstance(exc, anthropic.BadRequestError) and "image" in detail.lower():
-                return Trouble("image", status, detail)
             kind = _KINDS.get(kind_said) or _by_status(status)
             # An error event in the middle of a stream comes with the stream's own status (200).
             return Trouble(kind, status if status and status >= 400 else None, detail)

@@ -9,14 +9,16 @@ gets up to four, as many as the API takes:
   thread with that prompt, even when older turns are left out of the history (with memory
   "summary", the prompt's block and the summary's after it: one breakpoint each);
 - the last block before the newest question: the earlier turns, the same for every request of
-  this question (each tool round is one) and the start of the next question's;
+  this question (each tool round is one), read even when the rest is too far past any written
+  prefix for the API to find it (a round of many tool calls at once adds two blocks a call);
 - the last block of the request: all of it, which the next request (the next tool round, or the
-  next question) starts with.
+  next question) starts with. The API looks for a written prefix up to 20 blocks back from each
+  breakpoint, so the next request finds it a block or two before its own last one.
 
-The API looks for a written prefix up to 20 blocks before each breakpoint, so the second one
-keeps the earlier turns read however many tool rounds a question takes. Thinking blocks take no
-breakpoint (the API caches them as part of what comes after), nor do empty texts. A prefix under
-the model's minimum (1,024 tokens for most) is simply not cached: the request is the same.
+Thinking blocks take no breakpoint (the API caches them as part of what comes after), nor do
+empty texts. A prefix under the model's minimum (1,024 tokens for most) is simply not cached: the
+request is the same. Changing the tools offered changes the start of every prefix, so a request
+with other tools reads nothing.
 
 The breakpoints are placed on the request chat sends (LangChain's formatted payload), not on the
 stored messages, so a thread keeps no trace of them and every gateway that speaks Anthropic's
