@@ -35,6 +35,9 @@ class Settings:
     memory: str = "trim"
     # Most tokens in one reply; None leaves it to the server (the local model gets a share of its window).
     max_tokens: int | None = None
+    # Tokens a model that thinks may spend thinking before it answers (Anthropic's extended thinking,
+    # over the answer's max_tokens); None or 0: the provider's default (Anthropic's: no thinking).
+    thinking_budget: int | None = None
     # The local model (chatcli.local.policy): True or False to force it on or off; None uses it only
     # when no key and no endpoint are set and it is installed.
     local: bool | None = None
@@ -106,6 +109,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_HISTORY_FILE": "history_file",
     "CHATCLI_MEMORY": "memory",
     "CHATCLI_MAX_TOKENS": "max_tokens",
+    "CHATCLI_THINKING_BUDGET": "thinking_budget",
     "CHATCLI_LOCAL": "local",
     "CHATCLI_LOCAL_MODEL": "local_model",
     "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
@@ -208,14 +212,9 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
                 settings = replace(settings, **{name: _coerce(name, value, source)})
             except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
                 raise (UsageError(str(exc), hint=exc.hint) if source == "command line" else exc) from None
-    if settings.context_tokens < 100:
-        raise ConfigError(f"context_tokens must be at least 100, got {settings.context_tokens}")
-    if settings.max_tokens is not None and settings.max_tokens < 1:
-        raise ConfigError(f"max_tokens must be at least 1, got {settings.max_tokens}")
-    if settings.tool_rounds < 1:
-        raise ConfigError(f"tool_rounds must be at least 1, got {settings.tool_rounds}")
-    if settings.local_n_ctx < 512:
-        raise ConfigError(f"local_n_ctx must be at least 512, got {settings.local_n_ctx}")
+    for name, least in (("context_tokens", 100), ("max_tokens", 1), ("tool_rounds", 1), ("local_n_ctx", 512)):
+        if (value := getattr(settings, name)) is not None and value < least:
+            raise ConfigError(f"{name} must be at least {least}, got {value}")
     from chatcli.trust import check_url
 
     if settings.base_url:

@@ -33,6 +33,17 @@ def _openai_env(server: FakeOpenAIServer) -> dict[str, str]:
     return {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-SECRET-0123456789"}
 
 
+def _anthropic_env(server: Any) -> dict[str, str]:
+    return {"ANTHROPIC_BASE_URL": server.base_url, "ANTHROPIC_API_KEY": "sk-ant-test-SECRET-0123456789"}
+
+
+def _anthropic() -> AbstractContextManager[Any]:
+    from tests.fakes.anthropic import FakeAnthropicServer
+
+    return FakeAnthropicServer()
+
+
 ROWS: list[Row] = [
     Row("openai", "openai:gpt-fake", FakeOpenAIServer, _openai_env),
+    Row("anthropic", "anthropic:claude-fake", _anthropic, _anthropic_env, "langchain_anthropic"),
 ]

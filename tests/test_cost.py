@@ -116,8 +116,8 @@ def test_the_usage_line_in_a_terminal_shows_dollars_or_says_the_price_is_unknown
     server.queue(Reply("priced", usage=COUNTS), Reply("unknown", usage=COUNTS))
     priced = chat(hosted, "-m", PRICED, "hi", tty=True)
     unknown = chat(hosted, "hi", tty=True)
-    assert "1,000 in · 100 out · $0.0032 · context" in priced.err, priced
-    assert "1,000 in · 100 out · price unknown (gpt-fake) · context" in unknown.err, unknown
+    assert "1,000 in (200 cached) · 100 out · $0.0032 · context" in priced.err, priced
+    assert "1,000 in (200 cached) · 100 out · price unknown (gpt-fake) · context" in unknown.err, unknown
     assert "$" not in unknown.err
 
 
@@ -190,6 +190,8 @@ def test_stats_totals_by_day_model_and_thread(server, hosted):
         "output_tokens": 300,
         "cost_usd": pytest.approx(2 * GPT_4O),
         "unpriced_answers": 1,
+        "cache_read_tokens": 600,
+        "cache_write_tokens": 0,
     }
     assert [(d["answers"], d["unpriced_answers"]) for d in report["by_day"]] == [(3, 1)]
     models = {m["model"]: (m["answers"], m["cost_usd"]) for m in report["by_model"]}
@@ -200,8 +202,8 @@ def test_stats_totals_by_day_model_and_thread(server, hosted):
     table = chat(hosted, "stats")
     assert table.code == 0, table
     lines = table.out.splitlines()
-    assert lines[0].split() == ["answers", "tokens", "in", "tokens", "out", "dollars"]
-    assert lines[-2].split() == ["total", "3", "3,000", "300", "$0.0065", "+", "1", "unpriced"]
+    assert lines[0].split() == ["answers", "tokens", "in", "cached", "tokens", "out", "dollars"]
+    assert lines[-2].split() == ["total", "3", "3,000", "600", "300", "$0.0065", "+", "1", "unpriced"]
     assert "1 of the 3 answers has no known price (gpt-fake)" in lines[-1]
     assert any(line.split()[:2] == ["first", "one"] and line.endswith("$0.0065") for line in lines), table.out
 
@@ -217,6 +219,8 @@ def test_stats_since_leaves_older_answers_out(server, hosted):
         "output_tokens": 0,
         "cost_usd": None,
         "unpriced_answers": 0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
     }
     assert chat(hosted, "stats", "--since", "2999-01-01").out == "no answers since 2999-01-01 00:00\n"
     bad = chat(hosted, "stats", "--since", "soon")
@@ -237,7 +241,7 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
         c.conversation.model_name = "gpt-fake"
         await c.ask("c")
         shown = await c.run("/usage")
-    assert "3 turns · 3,000 tokens in · 300 out · $0.0065" in shown, shown
+    assert "3 turns · 3,000 tokens in (600 cached) · 300 out · $0.0065" in shown, shown
     assert "1 of 3 answers have no known price" in shown, shown
 
 

@@ -54,6 +54,11 @@ HOSTED_NAMES = [
 # --------------------------------------------------------------------------- which is local
 
 
+def _line(err: str) -> str:
+    """stderr with the terminal's wrapping of a long usage line undone."""
+    return " ".join(err.split())
+
+
 @pytest.mark.stores("sqlite")
 @pytest.mark.parametrize("url", LOCAL_URLS)
 def test_an_endpoint_on_this_machine_or_a_private_network_is_not_priced_from_the_table(url):
@@ -104,7 +109,7 @@ def test_a_local_endpoint_says_local_on_the_usage_line_null_in_json_and_in_stats
     # The fake server on 127.0.0.1: the table's gpt-4o, an Ollama tag, a model of no table.
     server.queue(*[Reply("answer", usage=COUNTS) for _ in range(3)])
     shown = chat(chat_env, "-m", PRICED, "-t", "one", "hi", tty=True)
-    assert f"1,000 in · 100 out · not priced: local ({PRICED}) · context" in shown.err, shown
+    assert f"1,000 in (200 cached) · 100 out · not priced: local ({PRICED}) · context" in _line(shown.err), shown
     assert "$" not in shown.err and "price unknown" not in shown.err
     tagged = json.loads(chat(chat_env, "--json", "-m", TAGGED, "-t", "two", "hi").out)
     assert tagged["cost_usd"] is None and tagged["model"] == TAGGED
@@ -127,14 +132,16 @@ def test_config_toml_prices_a_local_model(server, chat_env, isolated_env):
     server.queue(Reply("priced", usage=COUNTS), Reply("priced", usage=COUNTS))
     assert json.loads(chat(chat_env, "--json", "-m", TAGGED, "hi").out)["cost_usd"] == pytest.approx(OWN)
     shown = chat(chat_env, "-m", TAGGED, "hi", tty=True)
-    assert "1,000 in · 100 out · $0.0040 · context" in shown.err, shown
+    assert "1,000 in (200 cached) · 100 out · $0.0040 · context" in _line(shown.err), shown
 
 
 def test_a_hosted_endpoint_prices_by_the_table_but_not_a_local_models_name(server, hosted):
     server.queue(Reply("priced", usage=COUNTS), Reply("tagged", usage=COUNTS), Reply("unknown", usage=COUNTS))
     assert json.loads(chat(hosted, "--json", "-m", PRICED, "hi").out)["cost_usd"] == pytest.approx(GPT_4O)
     tagged = chat(hosted, "-m", "claude-3-opus-20240229-q4", "hi", tty=True)
-    assert "1,000 in · 100 out · not priced: local (claude-3-opus-20240229-q4) · context" in tagged.err, tagged
+    assert "1,000 in (200 cached) · 100 out · not priced: local (claude-3-opus-20240229-q4) · context" in _line(
+        tagged.err
+    ), tagged
     unknown = chat(hosted, "hi", tty=True)
     assert "· price unknown (gpt-fake) · context" in unknown.err, unknown  # unknown, not local: a hosted model
 
@@ -151,7 +158,7 @@ async def test_usage_tells_local_answers_from_unknown_prices(settings, server, h
         c.conversation.model_name = "gpt-fake"
         await c.ask("c")
         shown = await c.run("/usage")
-    assert "3 turns · 3,000 tokens in · 300 out · $0.0032" in shown, shown
+    assert "3 turns · 3,000 tokens in (600 cached) · 300 out · $0.0032" in shown, shown
     assert "1 of 3 answers have no known price" in shown, shown
     assert "1 of 3 answers are from a local model, not priced" in shown, shown
 

@@ -35,6 +35,8 @@ NOT_ON_THE_ONE_SHOT_PATH = (
     "websockets",
     "bs4",  # the HTML-to-text library: only when a page was fetched (-a URL)
     "markdownify",
+    "langchain_anthropic",  # a provider's library: only when one of its models is used (chatcli.providers)
+    "anthropic",
 )
 
 # Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.
@@ -67,6 +69,15 @@ def test_a_one_shot_answers_without_loading_the_deferred_packages(chat_env):
     report = json.loads(done.stderr.rsplit("REPORT ", 1)[1])
     assert report["deferred"] == list(UNUSED_INITS)
     assert [m for m in NOT_ON_THE_ONE_SHOT_PATH if m in report["loaded"]] == []
+
+
+def test_the_engine_loaded_ahead_is_the_models_providers_client():
+    """The prompt loads the engine while the user types: the client of the model's provider, not another's."""
+    pytest.importorskip("langchain_anthropic")
+    code = "import sys\nfrom chatcli.chat.session import load_engine\nload_engine(%r)\n"
+    code += "print(sorted(m for m in ('langchain_anthropic.chat_models', 'langchain_openai.chat_models.base') if m in sys.modules))"
+    assert run_python(code % "anthropic:claude-sonnet-4-6").stdout.split() == ["['langchain_anthropic.chat_models']"]
+    assert run_python(code % "gpt-4.1").stdout.split() == ["['langchain_openai.chat_models.base']"]
 
 
 # Every public name of each deferred package, once something has used it.

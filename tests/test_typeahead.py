@@ -97,13 +97,13 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     real_import = prompt._import_engine
     entered_first: list[bool] = []
 
-    def slow_import() -> None:
+    def slow_import(model: str) -> None:
         # A slow disk or a busy machine: the import lasts until the prompt has taken the line.
         deadline = time.monotonic() + ANSWER_WAIT
         while "entered while loading" not in session.history.get_strings() and time.monotonic() < deadline:
             time.sleep(0.01)
         entered_first.append("entered while loading" in session.history.get_strings())
-        real_import()
+        real_import(model)
 
     monkeypatch.setattr(prompt, "_import_engine", slow_import)
     out, err = Captured(), Captured()

@@ -61,7 +61,10 @@ def print_stats(report: Any, out: IO[str]) -> None:
         say(out, f"no answers{when}\n", data=True)
         return
     threads = ranked(report.by_thread)
-    rows: list[tuple[str, ...]] = [("", "answers", "tokens in", "tokens out", "dollars")]
+    cached = report.total.cache[0] > 0  # a column for the input read from a prompt cache, when there was any
+    rows: list[tuple[str, ...]] = [
+        ("", "answers", "tokens in", *(("cached",) if cached else ()), "tokens out", "dollars")
+    ]
     for heading, group in (
         ("by day", sorted(report.by_day.items())),
         ("by model", ranked(report.by_model)),
@@ -76,18 +79,20 @@ def print_stats(report: Any, out: IO[str]) -> None:
                     "  " + neutralise(label),
                     f"{tally.answers:,}",
                     f"{tally.input_tokens:,}",
+                    *((f"{tally.cache[0]:,}",) if cached else ()),
                     f"{tally.output_tokens:,}",
                     _money(tally),
                 )
             )
     total = report.total
-    rows.append(("total", f"{total.answers:,}", f"{total.input_tokens:,}", f"{total.output_tokens:,}", _money(total)))
+    numbers = (f"{total.answers:,}", f"{total.input_tokens:,}", *((f"{total.cache[0]:,}",) if cached else ()))
+    rows.append(("total", *numbers, f"{total.output_tokens:,}", _money(total)))
     width = max(len(row[0]) for row in rows if len(row) > 1)
     for row in rows:
         if len(row) == 1:
             say(out, row[0] + "\n", data=True)
             continue
-        say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:4]) + "  " + row[4] + "\n", data=True)
+        say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:-1]) + "  " + row[-1] + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
         say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
     unknown = total.unpriced - total.local

@@ -14,13 +14,14 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
 from chatcli.chat.events import Notice
-from chatcli.chat.request_history import now_iso, select_history, turns_left_out, without_tools
+from chatcli.chat.request_history import for_provider, now_iso, select_history, turns_left_out, without_tools
 from chatcli.chat.summary import summarised_history
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
 
 # How history beyond the context budget is handled: left out ("trim"), or folded into a
 # running summary that is sent in its place ("summary").
 from chatcli.config import MEMORY_MODES
+from chatcli.providers import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages
@@ -235,6 +236,8 @@ class _Step:
         self.system = SystemMessage(render_system(template, state.get("vars") or {}))
         self.chat_model = graph.model_for(config)
         self.name = (config.get("configurable") or {}).get("model") or ""
+        settings = getattr(graph.states, "settings", None)  # the model a step without a name is asked
+        self.provider = name_of(self.name or (settings.model if settings is not None else ""))
         self.learned: Any = None  # the model's ModelState, set before the step asks
         self.tools: list[dict[str, Any]] = []
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
@@ -250,7 +253,7 @@ class _Step:
             self.left_out = turns_left_out(self.state["messages"], history)
             if self.learned.fitter is not None:
                 _say(self.emit, self.learned.fitter.left_out(self.left_out))
-        history = repair(history, graph.tool_result_chars)
+        history = for_provider(repair(history, graph.tool_result_chars), self.provider)
         return history, update, usage, count_tokens_approximately(history)
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:

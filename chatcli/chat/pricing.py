@@ -45,12 +45,26 @@ class Priced:
     local: bool = False  # unknown because the model is local (``Pricer.local``)
 
 
-def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int]:
-    """Input tokens (cached ones included, as OpenAI counts them), the cached ones (no more than those), and output tokens."""
-    details = usage.get("input_token_details") or {}
-    cached = details.get("cache_read") if isinstance(details, Mapping) else None
+def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """Input tokens (those read from and written to the prompt cache included, as LangChain counts them),
+    those read from the cache, those written to it (together no more than the input), and output tokens."""
     tokens_in = max(0, int(usage.get("input_tokens") or 0))
-    return tokens_in, min(tokens_in, max(0, int(cached or 0))), max(0, int(usage.get("output_tokens") or 0))
+    read, written = cache_counts(usage)
+    read = min(tokens_in, read)
+    return tokens_in, read, min(tokens_in - read, written), max(0, int(usage.get("output_tokens") or 0))
+
+
+def cache_counts(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """Input tokens read from the prompt cache, and written to it (Anthropic's, for 5 minutes or an hour)."""
+    details = usage.get("input_token_details") or {}
+    if not isinstance(details, Mapping):
+        return 0, 0
+    counts = [max(0, int(details.get(k) or 0)) for k in (*_CACHE_WRITES, "cache_read")]
+    return counts[-1], sum(counts[:-1])
+
+
+# LangChain's keys for cache writes (its generic one is 0 when the two by lifetime are given).
+_CACHE_WRITES = ("cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
 
 def _table() -> Any:
@@ -210,8 +224,8 @@ class Pricer:
         tried = [name for name in names if name]
         for name in tried:
             own = self.own_price(name)
-            if own is not None:
-                (inp, cached, out), (p_in, p_out, p_cached) = counts, own
+            if own is not None:  # (writes to the prompt cache at the input price: config.toml has no price for them)
+                (inp, cached, _written, out), (p_in, p_out, p_cached) = counts, own
                 return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
         if self.local(*tried):
             return None  # the hosted providers' prices say nothing of what a local model costs
@@ -221,13 +235,13 @@ class Pricer:
                 return found
         return None
 
-    def _kept(self, name: str, counts: tuple[int, int, int]) -> float | None:
+    def _kept(self, name: str, counts: tuple[int, int, int, int]) -> float | None:
         table = _table_or_none()
         if table is None:
             return None
         calc_price, Usage = table
-        inp, cached, out = counts
-        usage = Usage(input_tokens=inp, cache_read_tokens=cached, output_tokens=out)
+        inp, cached, written, out = counts
+        usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=written, output_tokens=out)
         from chatcli.providers import DEFAULT, name_of, provider
 
         chosen = name_of(name)

@@ -20,6 +20,7 @@ class UsageTotals:
     cost_usd: float | None = None
     unpriced: int = 0
     local: int = 0
+    cached: int = 0  # of the input tokens, those read from a prompt cache
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,16 @@ class Recall:
         return answers[-1] if answers else None
 
     async def last_thinking(self) -> str | None:
-        """What the last answer that came with thinking thought (stripped), or None."""
-        from chatcli.providers.base import REASONING_KEY
+        """What the last answer that came with thinking thought (stripped), or None: from any provider."""
+        from chatcli.chat.chunks import thinking_of
 
-        thoughts = [
-            m.additional_kwargs[REASONING_KEY]
-            for m in await self.messages()
-            if m.type == "ai" and m.additional_kwargs.get(REASONING_KEY)
-        ]
+        thoughts = [thinking_of(m) for m in await self.messages() if m.type == "ai" and thinking_of(m).strip()]
         return thoughts[-1].strip() if thoughts else None
 
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.chat.graph import SUMMARY_USAGE
-        from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY
+        from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
         from chatcli.chat.request_history import add_usage
 
         messages = await self.messages()
@@ -99,4 +96,5 @@ class Recall:
             cost,
             len(costs) - len(known),
             local,
+            cache_counts(totals)[0],
         )

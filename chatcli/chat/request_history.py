@@ -68,6 +68,35 @@ def without_tools(message: BaseMessage) -> BaseMessage | None:
     return message
 
 
+def for_provider(history: list[BaseMessage], provider: str) -> list[BaseMessage]:
+    """The history as ``provider`` (a LangChain provider name: "anthropic", "openai") takes it.
+
+    An answer keeps its provider's own content blocks (Anthropic's signed thinking and ``tool_use``
+    blocks, Gemini's thought signatures) in the thread, but only that provider is sent them: a
+    thread switched to another provider sends it each earlier answer as its text and its tool calls
+    (LangChain's standard fields, which every provider reads). An answer of its own provider goes
+    back as it came, less what no request may carry: empty text (a stream that began as a string
+    before its blocks came) and ``tool_use`` blocks of calls the answer no longer makes (dropped
+    while chat offers no tools, or renamed to be unique).
+    """
+    return [_fitted(m, provider) if isinstance(m, AIMessage) and isinstance(m.content, list) else m for m in history]
+
+
+def _fitted(message: AIMessage, provider: str) -> AIMessage:
+    made_by = message.response_metadata.get("model_provider")
+    if made_by and made_by != provider:
+        return message.model_copy(update={"content": message.text})
+    calls = {c.get("id") for c in [*message.tool_calls, *message.invalid_tool_calls]}
+    kept = [
+        block
+        for block in message.content
+        if not (isinstance(block, str) and not block.strip())
+        and not (isinstance(block, dict) and block.get("type") == "text" and not str(block.get("text") or "").strip())
+        and not (isinstance(block, dict) and block.get("type") == "tool_use" and block.get("id") not in calls)
+    ]
+    return message if len(kept) == len(message.content) else message.model_copy(update={"content": kept})
+
+
 def summary_message(summary: str) -> SystemMessage:
     """The message sent in place of the turns folded into the summary."""
     return SystemMessage(SUMMARY_PREFIX + summary)
@@ -105,11 +134,18 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
     return "\n".join(reversed(lines))
 
 
-def add_usage(total: dict[str, int] | None, usage: Any) -> dict[str, int] | None:
-    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum."""
+def add_usage(total: dict[str, Any] | None, usage: Any) -> dict[str, Any] | None:
+    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum, in LangChain's shape
+    (the input tokens read from and written to the prompt cache in ``input_token_details``, when there are any)."""
+    from chatcli.chat.pricing import cache_counts
+
     if not usage:
         return total
     total = dict(total or {})
     for key in ("input_tokens", "output_tokens", "total_tokens"):
         total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+    read, written = cache_counts(usage)
+    if read or written:
+        before = cache_counts(total)
+        total["input_token_details"] = {"cache_read": before[0] + read, "cache_creation": before[1] + written}
     return total

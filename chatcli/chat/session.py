@@ -101,9 +101,21 @@ async def set_up(conversation: Conversation, setup: ThreadSetup, settings: Setti
     )
 
 
-def load_engine() -> None:
-    """Import the heavy modules of a turn (LangGraph, the OpenAI client, the SQLite checkpointer)."""
-    import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
+def load_engine(spec: str | None = None) -> None:
+    """Import the heavy modules of a turn (LangGraph, the model's client, the SQLite checkpointer).
+
+    The client is the one of ``spec``'s provider (another provider's package, such as Anthropic's, is
+    imported only for its models); the OpenAI-compatible one by default.
+    """
+    import importlib.util
+
+    from chatcli.providers import name_of, provider
+
+    package = provider(name_of(spec or "")).package
+    if package and importlib.util.find_spec(package) is not None:
+        importlib.import_module(f"{package}.chat_models")
+    else:
+        import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)
 
     import chatcli.chat.graph  # noqa: F401
     import chatcli.chat.model  # noqa: F401

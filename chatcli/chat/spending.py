@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY
+from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
 from chatcli.chat.records import fields_of
 from chatcli.errors import UsageError
 
@@ -36,11 +36,15 @@ class Tally:
     cost_usd: float | None = None
     unpriced: int = 0
     local: int = 0
+    cache: tuple[int, int] = (0, 0)  # of the input tokens, those read from the prompt cache and written to it
 
-    def add(self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool = False) -> None:
+    def add(
+        self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool = False, cache: Any = (0, 0)
+    ) -> None:
         self.answers += 1
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
+        self.cache = (self.cache[0] + cache[0], self.cache[1] + cache[1])
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             self.cost_usd = round((self.cost_usd or 0.0) + cost, 10)
         elif counted:
@@ -54,6 +58,8 @@ class Tally:
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,
             "unpriced_answers": self.unpriced,
+            "cache_read_tokens": self.cache[0],
+            "cache_write_tokens": self.cache[1],
         }
 
 
@@ -84,6 +90,7 @@ class Spending:
         counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE)) if isinstance(u, dict)]
         tokens_in = sum(int(u.get("input_tokens") or 0) for u in counts)
         tokens_out = sum(int(u.get("output_tokens") or 0) for u in counts)
+        cache = [sum(each) for each in zip((0, 0), *map(cache_counts, counts))]
         counted = bool(m.get("usage_metadata"))
         cost = meta.get(COST_KEY)
         if not counted and not tokens_in + tokens_out and not isinstance(cost, (int, float)):
@@ -96,7 +103,7 @@ class Spending:
         day = when.astimezone().date().isoformat() if when else UNKNOWN
         local = meta.get(UNPRICED_KEY) == LOCAL
         for tally in (self.total, _row(self.by_day, day), _row(self.by_model, model), _row(self.by_thread, thread_id)):
-            tally.add(tokens_in, tokens_out, cost, counted, local)
+            tally.add(tokens_in, tokens_out, cost, counted, local, cache)
         if counted and not isinstance(cost, (int, float)):
             (self.local_models if local else self.unpriced_models).add(model)
 

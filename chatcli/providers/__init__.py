@@ -1,6 +1,6 @@
 """The providers chat speaks to, and model names in LangChain's own naming: ``provider:model``.
 
-``anthropic:claude-sonnet-4-5`` is Anthropic's Messages API, ``google_genai:gemini-2.5-flash``
+``anthropic:claude-sonnet-4-6`` is Anthropic's Messages API, ``google_genai:gemini-2.5-flash``
 Google's Gemini API, ``ollama:qwen3`` an Ollama server; ``openai:gpt-4.1`` and a bare name
 (``gpt-4.1``, ``qwen3:8b``) are the OpenAI-compatible endpoint (OPENAI_BASE_URL), as before. A
 prefix that is not a provider's name stays part of the model's name (Ollama's tags have colons),

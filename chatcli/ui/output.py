@@ -41,7 +41,8 @@ class Output(Protocol):
 
 
 def usage_line(result: TurnResult) -> str | None:
-    """Token counts, cost and how full the context budget was: "812 in · 64 out · $0.0012 · context 14% of 6,000".
+    """Token counts, cost and how full the context budget was: "812 in · 64 out · $0.0012 · context 14% of 6,000"
+    ("812 in (700 cached)" when the prompt cache gave some of them).
 
     The server's counts when it sent them; otherwise the estimated size of what was sent,
     marked with "~". None when nothing is known.
@@ -53,7 +54,10 @@ def usage_line(result: TurnResult) -> str | None:
         prompt = result.prompt_tokens_est
     if prompt is None:
         return None
-    parts = [f"{'~' if approx else ''}{prompt:,} in"]
+    from chatcli.chat.pricing import cache_counts
+
+    cached = cache_counts(usage)[0]
+    parts = [f"{'~' if approx else ''}{prompt:,} in" + (f" ({cached:,} cached)" if cached else "")]
     if usage.get("output_tokens") is not None:
         parts.append(f"{usage['output_tokens']:,} out")
     price = cost_part(result)

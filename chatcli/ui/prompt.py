@@ -31,11 +31,11 @@ _PROMPT_FIRST = 0.05  # seconds
 _CTRL_C_HINT = 3
 
 
-def _import_engine() -> None:
-    """Import the heavy modules (LangGraph, the OpenAI client) so the first turn is quick."""
+def _import_engine(model: str) -> None:
+    """Import the heavy modules (LangGraph, the model's client) so the first turn is quick."""
     from chatcli.chat.session import load_engine
 
-    load_engine()
+    load_engine(model)
 
 
 async def _open(  # fmt: skip
@@ -55,7 +55,7 @@ async def _open(  # fmt: skip
     toolbox = None if setup.app else await stack.enter_async_context(open_toolbox(settings, listener, always=True))
     if toolbox is not None:
         await toolbox.warm()
-    await asyncio.to_thread(_import_engine)
+    await asyncio.to_thread(_import_engine, settings.model)
     opening = open_conversation(settings, thread_id, listener, toolbox, app=setup.app)
     conversation = await stack.enter_async_context(opening)
     await set_up(conversation, setup, settings)

@@ -82,8 +82,9 @@ async def _usage(ctx: Context, arg: str) -> None:
 
     used = await ctx.conversation.recall.usage_totals()
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
+    cached = f" ({used.cached:,} cached)" if used.cached else ""
     ctx.print(
-        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in · {used.output_tokens:,} out{cost}"
+        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in{cached} · {used.output_tokens:,} out{cost}"
     )
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
