@@ -43,7 +43,20 @@ def _anthropic() -> AbstractContextManager[Any]:
     return FakeAnthropicServer()
 
 
+def _gemini_env(server: Any) -> dict[str, str]:
+    from tests.fakes.gemini import KEY
+
+    return {"GOOGLE_GEMINI_BASE_URL": server.base_url, "GOOGLE_API_KEY": KEY}
+
+
+def _gemini() -> AbstractContextManager[Any]:
+    from tests.fakes.gemini import FakeGeminiServer
+
+    return FakeGeminiServer()
+
+
 ROWS: list[Row] = [
     Row("openai", "openai:gpt-fake", FakeOpenAIServer, _openai_env),
     Row("anthropic", "anthropic:claude-fake", _anthropic, _anthropic_env, "langchain_anthropic"),
+    Row("google_genai", "google_genai:gemini-fake", _gemini, _gemini_env, "langchain_google_genai"),
 ]

@@ -1,10 +1,19 @@
-"""Google's Gemini API (langchain-google-genai): ``google_genai:gemini-2.5-flash``.
+"""Google's Gemini API (langchain-google-genai, on the google-genai SDK): ``google_genai:gemini-2.5-flash``.
 
-GOOGLE_API_KEY, and GOOGLE_GEMINI_BASE_URL for another endpoint (as the google-genai SDK reads them).
+GOOGLE_API_KEY, and GOOGLE_GEMINI_BASE_URL for another endpoint (the variable the google-genai
+SDK reads for the Gemini API's base URL; the SDK adds ``/v1beta/models/...``).
+
+A Gemini model's thoughts are asked for (``include_thoughts``) and arrive as LangChain's
+``thinking`` content blocks; a model that does not think refuses the request that asks
+(400 "Thinking is not enabled for models/..."), so that model is asked again without, and is
+not asked for them again in the session. The API says a model's window (``inputTokenLimit``)
+and lists the models that chat (``generateContent``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
@@ -12,6 +21,14 @@ from chatcli.providers.base import Provider, Trouble, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+# The refusals of thoughts asked of a model that does not think (the Gemini API's, and Vertex AI's words).
+_NO_THINKING = re.compile(r"thinking is not (enabled|supported)|thinking_config|include_thoughts is only enabled", re.I)
+_WINDOW = re.compile(r"maximum number of tokens allowed \((\d+)\)")
+_RETRY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+# aiohttp's exceptions (the SDK uses aiohttp instead of httpx when it is installed), by name: not imported here.
+_AIOHTTP = {"ServerTimeoutError": "timeout", "ClientPayloadError": "connection", "ServerDisconnectedError": "connection",
+            "ClientConnectorError": "connection", "ClientOSError": "connection"}  # fmt: skip
 
 
 class Gemini(Provider):
@@ -21,33 +38,167 @@ class Gemini(Provider):
     example, prices = "google_genai:gemini-2.5-flash", "google"
 
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
-        from langchain_google_genai import ChatGoogleGenerativeAI
-
-        extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
-        if settings.max_tokens:
-            extra["max_output_tokens"] = settings.max_tokens
-        if self.url(settings):
-            extra["base_url"] = self.url(settings)
-        return ChatGoogleGenerativeAI(
+        return _model_class()(
             model=model,
             google_api_key=self.key(settings),
+            base_url=self.endpoint(settings),  # always: never the SDK's own pick (a gateway, Vertex AI)
+            vertexai=False,
             timeout=settings.timeout,
-            max_retries=settings.max_retries,
+            max_retries=settings.max_retries + 1,  # the SDK counts attempts, the first one too
+            temperature=settings.temperature,  # None: the model's own default, not LangChain's 0.7
+            max_output_tokens=settings.max_tokens,
             include_thoughts=True,
-            **extra,
+            streaming=True,
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:
-        status = getattr(exc, "code", None) or getattr(exc, "status_code", None)
-        if not isinstance(status, int):
+        refused = _api_error(exc)
+        if refused is not None:
+            return _sorted(refused)
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            return Trouble("timeout")
+        if isinstance(exc, httpx.TransportError):
+            return Trouble("connection", detail=first_line(str(exc)))
+        for kind in type(exc).__mro__:
+            if kind.__module__.startswith("aiohttp") and kind.__name__ in _AIOHTTP:
+                return Trouble(_AIOHTTP[kind.__name__])
+        from google.genai import errors
+
+        if isinstance(exc, errors.UnknownApiResponseError):
+            return Trouble("malformed", detail=first_line(str(exc), 80))
+        from langchain_google_genai.chat_models import ChatGoogleGenerativeAIError
+
+        if isinstance(exc, ChatGoogleGenerativeAIError):
+            return Trouble("bad_response", detail=first_line(str(exc)))
+        return None
+
+    def describe(
+        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
+    ) -> tuple[str, str | None]:
+        line, hint = super().describe(trouble, settings, model, mid_answer)
+        if trouble.kind == "rate_limit" and trouble.hint:
+            return line, trouble.hint  # the API said when
+        if trouble.kind == "not_found":
+            return line, "chat models lists the models your key can use"
+        return line, hint
+
+    async def list_models(self, settings: Settings) -> list[str]:
+        """The models that chat (``generateContent``), by their names without ``models/``."""
+        client = self._client(settings)
+        try:
+            names = []
+            async for found in await client.aio.models.list(config={"page_size": 200}):
+                if "generateContent" in (found.supported_actions or []) and found.name:
+                    names.append(found.name.removeprefix("models/"))
+            return sorted(names)
+        finally:
+            await client.aio.aclose()
+
+    def tells_window(self, settings: Settings) -> bool:
+        return True
+
+    async def window(self, settings: Settings, model: str) -> int | None:
+        """The model's ``inputTokenLimit``, as the API tells it (None when it does not answer)."""
+        client = self._client(settings, timeout=min(settings.timeout, 5.0))
+        try:
+            found = await client.aio.models.get(model=model)
+            limit = found.input_token_limit
+            return limit if isinstance(limit, int) and limit > 0 else None
+        except Exception:  # noqa: BLE001 - a window not told is the usual case: it is learned when refused
             return None
-        detail = first_line(getattr(exc, "message", None) or str(exc))
-        kinds = {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit", 503: "overloaded"}
-        if status in kinds:
-            return Trouble(kinds[status], status, detail)
-        if status == 400 and "token" in detail.lower() and "exceed" in detail.lower():
-            return Trouble("too_long", status, detail)
-        return Trouble("server" if status >= 500 else "refused", status, detail)
+        finally:
+            await client.aio.aclose()
+
+    def _client(self, settings: Settings, timeout: float | None = None) -> Any:
+        from google import genai
+        from google.genai import types
+
+        options = types.HttpOptions(
+            base_url=self.endpoint(settings), timeout=int(1000 * (timeout or min(settings.timeout, 10.0)))
+        )
+        return genai.Client(api_key=self.key(settings), http_options=options)
+
+
+def _api_error(exc: BaseException) -> Any:
+    """The google-genai APIError behind ``exc`` (LangChain raises its own from it), or None."""
+    from google.genai import errors
+
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if isinstance(seen, errors.APIError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _sorted(error: Any) -> Trouble:
+    """The kind of failure the API's error is (its code, its status name, its words)."""
+    code, status, said = error.code, str(error.status or ""), str(error.message or "")
+    detail = first_line(said.split(". ")[0].lstrip("* "))
+    details = (error.details or {}).get("error", {}).get("details") if isinstance(error.details, dict) else None
+    reasons = {d.get("reason") for d in details or [] if isinstance(d, dict)}
+    if code == 400 and ("API_KEY_INVALID" in reasons or "API key not valid" in said):
+        return Trouble("auth", code, detail)
+    if code == 400 and _WINDOW.search(said):
+        return Trouble("too_long", code, detail, window=int(_WINDOW.search(said).group(1)))
+    if code in (401, 403, 404):
+        return Trouble({401: "auth", 403: "permission", 404: "not_found"}[code], code, detail)
+    if code == 429:
+        return Trouble("rate_limit", code, detail, hint=_retry_hint(details))
+    if code == 503 or status == "UNAVAILABLE":
+        return Trouble("overloaded", code, detail)
+    return Trouble("server" if isinstance(code, int) and code >= 500 else "refused", code, detail)
+
+
+def _retry_hint(details: Any) -> str:
+    """"try again in N s" from a RetryInfo the API sent with a 429, or ""."""
+    for entry in details or []:
+        delay = entry.get("retryDelay") if isinstance(entry, dict) else None
+        found = _RETRY.match(delay) if isinstance(delay, str) else None
+        if found:
+            return f"the API says to try again in {float(found.group(1)):g} s"
+    return ""
+
+
+def _thinking_refused(exc: BaseException) -> bool:
+    error = _api_error(exc)
+    return error is not None and error.code == 400 and bool(_NO_THINKING.search(str(error.message or "")))
+
+
+@functools.cache
+def _model_class() -> type:
+    """ChatGoogleGenerativeAI, asking a model that refuses thoughts again without them (and not again after)."""
+    from langchain_google_genai import ChatGoogleGenerativeAI
+
+    class ChatGemini(ChatGoogleGenerativeAI):
+        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            started = False
+            try:
+                async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                    started = True
+                    yield chunk
+                return
+            except Exception as exc:
+                if started or not self.include_thoughts or not _thinking_refused(exc):
+                    raise
+            self.include_thoughts = None
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+
+        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            try:
+                return await super()._agenerate(messages, stop, run_manager, **kwargs)
+            except Exception as exc:
+                if not self.include_thoughts or not _thinking_refused(exc):
+                    raise
+            self.include_thoughts = None
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+    return ChatGemini
 
 
 PROVIDER = Gemini()

@@ -1,0 +1,153 @@
+"""Gemini (``google_genai:``) through the real ``chat`` against a fake that speaks the Gemini API's wire.
+
+What the shared tests (tests/test_providers_shared.py) do not already prove for every provider:
+Gemini 3's thought signatures kept across a tool call and the next question, a model that does not
+think asked again without thoughts, the usage Gemini counts cumulatively read once, each of
+Google's errors as its one line, the window the API tells, and the endpoint variable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.gemini import KEY, FakeGeminiServer, StreamError, words
+from tests.fakes.gemini_rules import camel
+from tests.fakeserver import Calls, Fault, Reply, closed_port_url
+from tests.helpers import assert_one_error_line, chat, stored, summary
+
+pytest.importorskip("langchain_google_genai")
+
+
+@pytest.fixture
+def gemini(chat_env: dict[str, str]):
+    """(the fake Gemini API, the environment that points chat at it and nowhere else)."""
+    with FakeGeminiServer() as fake:
+        env = {k: v for k, v in chat_env.items() if not k.startswith("OPENAI_")}
+        env.update(GOOGLE_GEMINI_BASE_URL=fake.base_url, GOOGLE_API_KEY=KEY, CHATCLI_MODEL="google_genai:gemini-fake")
+        yield fake, env
+
+
+def _db(env: dict[str, str]) -> str:
+    return env.get("CHATCLI_DB") or str(Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
+
+
+def _events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _asked_thoughts(body: dict) -> bool:
+    config = body.get("generationConfig") or {}
+    thinking = config.get("thinkingConfig") or {}
+    return bool(thinking.get("includeThoughts") or thinking.get("include_thoughts"))
+
+
+def test_gemini_3_keeps_its_thought_signatures_through_a_tool_call_and_the_next_question(gemini, tmp_path):
+    fake, env = gemini
+    env["CHATCLI_MODEL"] = "google_genai:gemini-3-pro-preview"
+    (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")
+    fake.queue(Calls([("read_file", {"path": "notes.txt"})], thinking="the notes will say"), Reply("At dawn."))
+    run = chat(env, "-t", "g3", "--tools", "files", "--yes", "--jsonl", "when does the harbour open?", cwd=tmp_path)
+    assert run.code == 0, run
+    events = _events(run.out)
+    assert "".join(e["text"] for e in events if e["type"] == "reasoning") == "the notes will say", events
+    assert "".join(e["text"] for e in events if e["type"] == "token").strip() == "At dawn.", events
+    # The fake refuses a call sent back without the signature it gave (or with one it never gave).
+    again = chat(env, "-t", "g3", "--tools", "files", "and at dusk?", cwd=tmp_path)
+    assert again.code == 0 and again.out.startswith("You said: and at dusk? (earlier: when does the harbour open?)")
+    assert len(fake.requests) == 3
+    sent = json.dumps(fake.requests[-1])
+    assert "the harbour opens at dawn" in sent and "thoughtSignature" in sent, sent
+
+
+def test_a_model_that_does_not_think_is_asked_again_without_thoughts_and_not_asked_again(gemini, tmp_path):
+    fake, env = gemini
+    env["CHATCLI_MODEL"] = "google_genai:gemini-2.0-flash"
+    (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")
+    fake.queue(Calls([("read_file", {"path": "notes.txt"})]))
+    run = chat(env, "-t", "old", "--tools", "files", "--yes", "what do my notes say?", cwd=tmp_path)
+    assert run.code == 0 and run.out.startswith("You said: what do my notes say?"), run
+    assert "error" not in run.err, run
+    assert [_asked_thoughts(body) for body in fake.requests] == [True, False, False]
+
+
+def test_usage_counted_once_though_gemini_sends_it_cumulatively(gemini):
+    fake, env = gemini
+    fake.queue(Reply("one two three four", thinking="a b c"))
+    run = chat(env, "--jsonl", "count these words please")
+    assert run.code == 0, run
+    [done] = [e for e in _events(run.out) if e["type"] == "done"]
+    # Every event carries the counts so far; the answer's are its last event's: the prompt's words, and four
+    # tokens of answer with three of thought.
+    prompt = words(camel(fake.requests[-1]))
+    assert done["usage"] == {"prompt_tokens": prompt, "completion_tokens": 7, "total_tokens": prompt + 7}, done
+
+
+ERRORS = [
+    (
+        Fault(status=400, message="API key not valid. Please pass a valid API key."),
+        "authentication refused",
+        "GOOGLE_API_KEY",
+    ),
+    (Fault(status=403), "access denied", "permissions"),
+    (Fault(status=404), "model 'gemini-fake' not found", "chat models"),
+    (Fault(status=429), "rate limited", "try again in 7 s"),
+    (Fault(status=503), "is overloaded (503)", "try again"),
+    (Fault(status=500), "server error", "try again later"),
+    (Fault(malformed=True), "malformed stream", "Gemini API"),
+]
+
+
+@pytest.mark.parametrize("fault, said, hinted", ERRORS, ids=["bad-key", "denied", "no-model", "quota", "overloaded",
+                                                              "internal", "malformed"])  # fmt: skip
+def test_each_of_googles_errors_is_one_line_with_its_hint(gemini, fault, said, hinted):
+    fake, env = gemini
+    fake.queue(fault)
+    run = chat(env, "-t", "e", "will this work?")
+    line = assert_one_error_line(run, 4)
+    assert said in line and hinted in run.err, run
+    assert "SECRET" not in run.err
+    assert summary(stored(_db(env), "e"))[0][:2] == ("human", "will this work?")
+
+
+def test_an_error_in_the_middle_of_the_stream_keeps_the_part_that_arrived(gemini):
+    fake, env = gemini
+    fake.queue(StreamError(after=3, status=503))
+    run = chat(env, "-t", "mid", "count for me")
+    line = assert_one_error_line(run, 4)
+    assert "overloaded" in line, line
+    assert run.out.startswith("one two three"), run
+    kept = summary(stored(_db(env), "mid"))
+    assert kept[1][0] == "ai" and kept[1][1].startswith("one two three") and kept[1][2], kept
+
+
+def test_a_server_that_is_not_there_is_one_line_naming_the_variable(gemini):
+    fake, env = gemini
+    env["GOOGLE_GEMINI_BASE_URL"] = closed_port_url().removesuffix("/v1")
+    run = chat(env, "hello?")
+    line = assert_one_error_line(run, 4)
+    assert "could not open the connection" in line and "GOOGLE_GEMINI_BASE_URL" in run.err, run
+
+
+def test_retries_are_the_number_asked_for(gemini):
+    fake, env = gemini
+    env["CHATCLI_MAX_RETRIES"] = "1"
+    fake.queue(Fault(status=503), Fault(status=503))
+    run = chat(env, "-t", "r", "are you there?")
+    line = assert_one_error_line(run, 4)
+    assert "overloaded (503) after 1 retry" in line and len(fake.requests) == 2, run
+    fake.queue(Fault(status=503))
+    assert chat(env, "-t", "r", "and now?").code == 0 and len(fake.requests) == 4
+
+
+def test_the_window_the_api_tells_is_fitted_from_the_first_question(gemini):
+    fake, env = gemini
+    long = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12
+    fake.window = 900  # words; told as the model's inputTokenLimit
+    for i in range(5):
+        run = chat(env, "-t", "w", f"note {i}: {long}")
+        assert run.code == 0, run
+    assert len(fake.requests) == 5, "no request was refused for its size"
+    assert all(len(json.dumps(body).split()) < 1400 for body in fake.requests)
