@@ -155,7 +155,7 @@ def _sorted(error: Any) -> Trouble:
 
 
 def _retry_hint(details: Any) -> str:
-    """"try again in N s" from a RetryInfo the API sent with a 429, or ""."""
+    """What the API said of when to try again (a RetryInfo with its 429), or ""."""
     for entry in details or []:
         delay = entry.get("retryDelay") if isinstance(entry, dict) else None
         found = _RETRY.match(delay) if isinstance(delay, str) else None
