@@ -24,6 +24,9 @@ class Row:
     start: Callable[[], AbstractContextManager[Any]]  # a fake server, started
     env: Callable[[Any], dict[str, str]]  # the variables that point chat at it
     module: str = ""  # the LangChain package its client is (skipped when it is not installed)
+    # False: the server never refuses a request over the model's window, it cuts it itself (Ollama drops the
+    # oldest messages): chat sizes the window it asks for instead (tests/test_ollama.py).
+    refuses_over_window: bool = True
 
     def __str__(self) -> str:
         return self.name
@@ -55,8 +58,19 @@ def _gemini() -> AbstractContextManager[Any]:
     return FakeGeminiServer()
 
 
+def _ollama_env(server: Any) -> dict[str, str]:
+    return {"OLLAMA_HOST": server.base_url}
+
+
+def _ollama() -> AbstractContextManager[Any]:
+    from tests.fakes.ollama import FakeOllamaServer
+
+    return FakeOllamaServer()
+
+
 ROWS: list[Row] = [
     Row("openai", "openai:gpt-fake", FakeOpenAIServer, _openai_env),
     Row("anthropic", "anthropic:claude-fake", _anthropic, _anthropic_env, "langchain_anthropic"),
     Row("google_genai", "google_genai:gemini-fake", _gemini, _gemini_env, "langchain_google_genai"),
+    Row("ollama", "ollama:qwen3", _ollama, _ollama_env, "langchain_ollama", refuses_over_window=False),
 ]

@@ -1,56 +1,181 @@
-"""An Ollama server's own API (langchain-ollama): ``ollama:qwen3``.
+"""An Ollama server's own API (langchain-ollama, on the ollama client): ``ollama:qwen3``.
 
-OLLAMA_HOST (default http://localhost:11434), as the ollama client reads it; no key. Its models
-run on the user's machine: never priced from the kept table.
+OLLAMA_HOST (default http://127.0.0.1:11434; ``host``, ``host:port`` or a URL, as the ollama
+client reads it); no key. Its models run on the user's machine: never priced from the kept table.
+
+Ollama does not refuse a request over a model's window: it drops the oldest messages until the
+rest fits, and says nothing. So chat asks for the window its history budget needs (``num_ctx``,
+never more than the model was trained for, which ``/api/show`` tells), and fits the history to
+that window. A thinking model's thoughts are asked for (``think``) and arrive apart from the
+answer; a model that does not think refuses that (400 "... does not support thinking"), so it
+is asked again without, and not asked for them again in the session.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from chatcli.budget import split_window
 from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+DEFAULT_PORT = 11434
+
 
 class Ollama(Provider):
     name, label, wire, package, extra = "ollama", "Ollama", "Ollama", "langchain_ollama", "ollama"
-    key_var, url_var, default_url = None, "OLLAMA_HOST", "http://localhost:11434"
+    key_var, url_var, default_url = None, "OLLAMA_HOST", f"http://127.0.0.1:{DEFAULT_PORT}"
     needs_key, example, prices = False, "ollama:qwen3", ""
 
     def endpoint(self, settings: Settings) -> str:
-        url = self.url(settings) or self.default_url
-        return url if "://" in url else f"http://{url}"
+        """OLLAMA_HOST as the ollama client reads it: a bare host gets http:// and port 11434."""
+        return host_url(self.url(settings) or "")
 
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
-        from langchain_ollama import ChatOllama
-
-        extra: dict[str, Any] = {} if settings.temperature is None else {"temperature": settings.temperature}
-        if settings.max_tokens:
-            extra["num_predict"] = settings.max_tokens
-        return ChatOllama(
+        return _model_class()(
             model=model,
             base_url=self.endpoint(settings),
             client_kwargs={"timeout": settings.timeout},
-            **extra,
+            num_ctx=needed_window(settings),
+            num_predict=settings.max_tokens,
+            temperature=settings.temperature,
+            reasoning=True,
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:
+        import json
+
         import httpx
         import ollama
 
         if isinstance(exc, ollama.ResponseError):
-            status, detail = exc.status_code, first_line(exc.error)
-            if status == 404:
-                return Trouble("not_found", status, detail, hint="ollama pull it first; chat models lists those pulled")
+            status, detail = exc.status_code, first_line(str(exc.error))
+            if status == 404 and "not found" in detail:
+                return Trouble("not_found", status, detail)
+            kinds = {401: "auth", 403: "permission", 429: "rate_limit", 503: "overloaded"}  # cloud models, a proxy
+            if status in kinds:
+                return Trouble(kinds[status], status, detail)
+            if status == -1:  # an error object in the middle of the stream: the runner failed
+                return Trouble("server", None, detail)
             return Trouble("server" if status >= 500 else "refused", status, detail)
         if isinstance(exc, httpx.TimeoutException):
             return Trouble("timeout")
         if isinstance(exc, (httpx.TransportError, ConnectionError)):
             return Trouble("connection")
+        if isinstance(exc, json.JSONDecodeError):
+            return Trouble("malformed", detail=first_line(str(exc), 80))
         return None
+
+    def describe(
+        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
+    ) -> tuple[str, str | None]:
+        where = self.where(settings)
+        if trouble.kind == "not_found":
+            return f"model {model!r} is not pulled at {where}", f"ollama pull {model} (chat models lists those pulled)"
+        if trouble.kind == "auth":
+            line = f"authentication refused by {where} ({trouble.status}): {trouble.detail}".removesuffix(": ")
+            return line, "for Ollama's cloud models: ollama signin; else check the proxy at OLLAMA_HOST"
+        if trouble.kind == "connection" and not mid_answer:
+            return f"no Ollama server at {where}", "start it (ollama serve), or set OLLAMA_HOST to where it runs"
+        return super().describe(trouble, settings, model, mid_answer)
+
+    async def list_models(self, settings: Settings) -> list[str]:
+        """The models pulled (``/api/tags``), named as they are typed: ``qwen3`` for ``qwen3:latest``."""
+        import ollama
+
+        async with ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, 10.0)) as client:
+            listed = await client.list()
+        return sorted({str(m.model).removesuffix(":latest") for m in listed.models if m.model})
+
+    def tells_window(self, settings: Settings) -> bool:
+        return True
+
+    async def window(self, settings: Settings, model: str) -> int | None:
+        """The window chat's requests ask for (``num_ctx``), or the model's trained one if that is smaller."""
+        import ollama
+
+        try:
+            async with ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, 5.0)) as client:
+                shown = await client.show(model)
+        except Exception:  # noqa: BLE001 - not told: the window asked for stands
+            return needed_window(settings)
+        return window_of(shown.modelinfo or {}, shown.parameters or "", needed_window(settings))
+
+
+def host_url(host: str) -> str:
+    """An OLLAMA_HOST value as a URL, as the ollama client makes it (``0.0.0.0`` -> ``http://0.0.0.0:11434``)."""
+    host = host.strip().rstrip("/")
+    if not host:
+        return f"http://127.0.0.1:{DEFAULT_PORT}"
+    if "://" not in host:
+        host = f"http://{host}" if not host.startswith(":") else f"http://127.0.0.1{host}"
+        parts = urlsplit(host)
+        if parts.port is None:
+            host = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_PORT}").geturl()
+    return host
+
+
+def needed_window(settings: Settings) -> int:
+    """The smallest window (a multiple of 1,024 tokens) whose history budget holds the settings' budget."""
+    window = 2048
+    while split_window(window, settings.max_tokens)[0] < settings.context_tokens:
+        window += 1024
+    return window
+
+
+def window_of(info: Any, parameters: str, asked: int) -> int:
+    """The window a model runs with when asked for ``asked`` tokens: at most its trained length
+    (``<arch>.context_length``, else a ``num_ctx`` its Modelfile sets)."""
+    trained = [v for k, v in dict(info).items() if str(k).endswith(".context_length") and isinstance(v, int) and v > 0]
+    if not trained:
+        for line in parameters.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "num_ctx" and value.strip().isdigit():
+                trained = [int(value.strip())]
+    return min([asked, *trained])
+
+
+def _thinking_refused(exc: BaseException) -> bool:
+    import ollama
+
+    return isinstance(exc, ollama.ResponseError) and "does not support thinking" in str(exc.error)
+
+
+@functools.cache
+def _model_class() -> type:
+    """ChatOllama, asking a model that refuses ``think`` again without it (and not again after)."""
+    from langchain_ollama import ChatOllama
+
+    class ChatOllamaThinking(ChatOllama):
+        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            started = False
+            try:
+                async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                    started = True
+                    yield chunk
+                return
+            except Exception as exc:
+                if started or not self.reasoning or not _thinking_refused(exc):
+                    raise
+            self.reasoning = None
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+
+        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            try:
+                return await super()._agenerate(messages, stop, run_manager, **kwargs)
+            except Exception as exc:
+                if not self.reasoning or not _thinking_refused(exc):
+                    raise
+            self.reasoning = None
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+    return ChatOllamaThinking
 
 
 PROVIDER = Ollama()
