@@ -275,6 +275,8 @@ def test_other_endpoints_have_no_server_to_keep():
         (Settings(local=True), False, True),  # asked for: the missing extra is reported
         (Settings(local_model="m.gguf", api_key="sk-x"), True, True),  # --local-model implies --local
         (Settings(local_model="m.gguf", local=False), True, False),
+        (Settings(model="ollama:qwen3"), True, False),  # another provider's model is that provider's
+        (Settings(model="google_genai:gemini-2.5-flash"), True, False),
     ],
 )
 def test_when_the_local_model_is_used(settings, installed, expected, monkeypatch):
