@@ -1,4 +1,4 @@
-"""``chat models``: the models the endpoint lists (``GET /v1/models``), one id a line."""
+"""``chat models``: the models of every provider that is set up, one name a line, as ``-m`` takes them."""
 
 from __future__ import annotations
 
@@ -11,35 +11,43 @@ from chatcli.text import json_text, say
 
 @app.command("models")
 def models_command(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the ids (for scripts)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the names (for scripts)."),
     local: bool = typer.Option(
         False, "--local", help="List the local model's (started for this) [env: CHATCLI_LOCAL=1]."
     ),
     debug: bool = DEBUG,
 ) -> None:
-    """List the models the server offers (its /v1/models); the one in use is marked * in a terminal."""
+    """List the models of each provider that is set up (the endpoint's /v1/models, Anthropic's, Gemini's,
+    the models Ollama has pulled), as --model takes them; the one in use is marked * in a terminal."""
 
     def action(settings: Settings) -> None:
         import asyncio
         from contextlib import ExitStack
 
         from chatcli.app.run import make_env_output, use_local_model
-        from chatcli.chat.model import endpoint_name, list_models
+        from chatcli.chat.model import endpoint_name, list_all, set_up, shown_name
 
         env = environment()
         with ExitStack() as stack:
             settings = use_local_model(stack, settings, env, quiet=True)
-            ids = asyncio.run(list_models(settings))
-        out = env.stdout
+            listing = asyncio.run(list_all(settings, ["openai"] if settings.local else None))
+        output = make_env_output(env)
+        if listing.failures and not listing.names:
+            for label, error in listing.failures[1:]:
+                output.note(f"{label}: {error}" + (f" ({error.hint})" if error.hint else ""))
+            raise listing.failures[0][1]
+        for label, error in listing.failures:
+            output.note(f"{label} listed nothing: {error}" + (f" ({error.hint})" if error.hint else ""))
+        names, out = listing.names, env.stdout
         if as_json:
-            say(out, json_text(ids, ensure_ascii=False) + "\n", data=True)
-        elif not ids:
-            make_env_output(env).note(
-                f"{endpoint_name(settings)} lists no models (set one with --model or CHATCLI_MODEL)"
-            )
+            say(out, json_text(names, ensure_ascii=False) + "\n", data=True)
+        elif not names:
+            where = endpoint_name(settings) if len(set_up(settings)) == 1 else "the providers set up"
+            output.note(f"{where} lists no models (set one with --model or CHATCLI_MODEL)")
         elif out.isatty():
-            say(out, "".join(f"{'*' if i == settings.model else ' '} {i}\n" for i in ids))
+            current = shown_name(settings.model)
+            say(out, "".join(f"{'*' if name == current else ' '} {name}\n" for name in names))
         else:
-            say(out, "".join(i + "\n" for i in ids), data=True)
+            say(out, "".join(name + "\n" for name in names), data=True)
 
     guarded(debug, action, {"local": True if local else None})

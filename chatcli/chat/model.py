@@ -8,7 +8,7 @@ models of every provider that is set up.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
@@ -106,27 +106,72 @@ def set_up(settings: Settings) -> list[str]:
     return found
 
 
-async def list_models(settings: Settings, which: list[str] | None = None) -> list[str]:
-    """The model names the providers list, sorted, each as the user would name it (``anthropic:...``).
+def may_be_running(settings: Settings) -> list[str]:
+    """Providers not set up whose server may run on this machine anyway (Ollama on its own port, its
+    package installed): listed when they answer, passed over in silence when nothing does."""
+    import importlib.util
 
-    ``which`` are provider names (default: the settings' model's provider alone, whose models keep
-    their bare names when it is the OpenAI-compatible endpoint). A ModelError says why one provider
-    has none to read.
-    """
-    which = which or [provider_of(settings.model)[0].name]
-    names: list[str] = []
-    for name in which:
-        chosen = provider(name)
-        chosen.check(settings)
-        try:
-            listed = await chosen.list_models(settings)
-        except ChatError:
+    found = [] if "ollama" in set_up(settings) else ["ollama"]
+    return [name for name in found if importlib.util.find_spec(provider(name).package) is not None]
+
+
+@dataclass(frozen=True)
+class ModelList:
+    """The models the providers list, as the user names them, and the providers that could not say."""
+
+    names: list[str] = field(default_factory=list)
+    failures: list[tuple[str, ChatError]] = field(default_factory=list)  # (provider label, why)
+
+
+async def list_models(settings: Settings, which: list[str] | None = None) -> list[str]:
+    """The model names ``which`` providers list (default: the settings' model's), sorted, each as the user
+    would name it (``anthropic:...``; the OpenAI-compatible endpoint's bare). The first failure is raised."""
+    listing = await list_all(settings, which or [provider_of(settings.model)[0].name])
+    if listing.failures:
+        raise listing.failures[0][1]
+    return listing.names
+
+
+async def list_all(settings: Settings, which: list[str] | None = None) -> ModelList:
+    """The models of ``which`` providers (default: every one set up, and a local Ollama if one answers),
+    asked at once; one that cannot list is a failure beside the others' names, never the end of the list."""
+    import asyncio
+
+    quiet = [] if which else may_be_running(settings)
+    which = which or set_up(settings)
+    results = await asyncio.gather(*(_listed(settings, name) for name in which + quiet), return_exceptions=True)
+    listing = ModelList()
+    for name, result in zip(which + quiet, results):
+        if isinstance(result, ChatError):
+            if name not in quiet:
+                listing.failures.append((provider(name).label, result))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            listing.names.extend(result)
+    listing.names[:] = sorted(dict.fromkeys(listing.names))
+    return listing
+
+
+async def _listed(settings: Settings, name: str) -> list[str]:
+    """One provider's models, named as the user names them; a failure as a ChatError."""
+    chosen = provider(name)
+    chosen.check(settings)
+    try:
+        listed = await chosen.list_models(settings)
+    except ChatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - described below, or raised as it is
+        error = one_error(chosen, exc, settings, "", False)
+        if error is None:
             raise
-        except Exception as exc:  # noqa: BLE001 - described below, or raised as it is
-            error = one_error(chosen, exc, settings, "", False)
-            if error is None:
-                raise
-            raise error from exc
-        prefix = "" if name == DEFAULT else f"{name}:"
-        names += [prefix + model for model in listed]
-    return sorted(dict.fromkeys(names))
+        raise error from exc
+    return [shown_name(f"{name}:{model}") for model in listed]
+
+
+def shown_name(spec: str) -> str:
+    """A model's name as chat shows and lists it: bare for the OpenAI-compatible endpoint, else
+    ``provider:model`` in the provider's own spelling of the model (``ollama:qwen3`` for ``qwen3:latest``)."""
+    chosen, model = provider_of(spec)
+    model = chosen.canonical(model)
+    return model if chosen.name == DEFAULT else f"{chosen.name}:{model}"

@@ -108,6 +108,10 @@ class Provider:
     async def list_models(self, settings: Settings) -> list[str]:
         return []
 
+    def canonical(self, model: str) -> str:
+        """The model's name as this provider's users type it (Ollama: ``qwen3`` for ``qwen3:latest``)."""
+        return model
+
     def tells_window(self, settings: Settings) -> bool:
         """Whether ``window`` may know (asked once per endpoint and model, then remembered)."""
         return False

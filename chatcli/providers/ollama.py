@@ -90,7 +90,10 @@ class Ollama(Provider):
 
         async with ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, 10.0)) as client:
             listed = await client.list()
-        return sorted({str(m.model).removesuffix(":latest") for m in listed.models if m.model})
+        return sorted({self.canonical(str(m.model)) for m in listed.models if m.model})
+
+    def canonical(self, model: str) -> str:
+        return model.removesuffix(":latest")
 
     def tells_window(self, settings: Settings) -> bool:
         return True

@@ -110,7 +110,7 @@ class CommandCompleter(Completer):
             yield from self._paths.get_completions(Document(word, len(word)), complete_event)
             return
         for value, meta in self._choices(found.complete):
-            if value.startswith(word):
+            if value.startswith(word) or (found.complete == "models" and _model_part(value).startswith(word)):
                 yield Completion(value, -len(word), display_meta=meta)
 
     def _prompts(self) -> list[Any]:
@@ -132,7 +132,7 @@ class CommandCompleter(Completer):
             return self.threads.items
         if kind == "models":
             self.models.refresh_soon()
-            return [(m, "") for m in self.models.items]
+            return [(m, _provider_label(m)) for m in self.models.items]
         if kind == "roles":
             from chatcli.chat.roles import role_names
 
@@ -141,3 +141,18 @@ class CommandCompleter(Completer):
             except OSError:
                 return []  # an unreadable roles directory: /role NAME says why
         return [(w, "") for w in kind]
+
+
+def _model_part(name: str) -> str:
+    """The model of ``provider:model`` (``gem`` Tabs to ``google_genai:gemini-2.5-flash``); a bare name as it is."""
+    from chatcli.providers import DEFAULT, name_of
+
+    return name.partition(":")[2] if name_of(name) != DEFAULT else name
+
+
+def _provider_label(name: str) -> str:
+    """Whose model ``name`` is, beside it in the Tab menu: "" for the OpenAI-compatible endpoint's."""
+    from chatcli.providers import DEFAULT, name_of, provider
+
+    chosen = name_of(name)
+    return "" if chosen == DEFAULT else provider(chosen).label

@@ -170,9 +170,10 @@ async def dispatch(repl: Repl, text: str) -> bool:
 
 
 async def _models(settings: Settings) -> list[str]:
-    from chatcli.chat.model import list_models
+    """Every provider's models that are set up, for /model Tab (one that cannot list is left out)."""
+    from chatcli.chat.model import list_all
 
-    return await list_models(settings)
+    return (await list_all(settings, ["openai"] if settings.local else None)).names
 
 
 def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:

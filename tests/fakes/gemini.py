@@ -25,7 +25,7 @@ the default "You said: ..." echo), each item sent as the Gemini API sends it:
 ``POST /v1beta/models/{model}:generateContent``
     The same answer as one JSON response.
 ``GET /v1beta/models`` and ``GET /v1beta/models/{model}``
-    The model list (paged by ``pageSize``/``pageToken``; ``server.models`` as chat models, and an
+    The model list (paged by ``pageSize``/``pageToken``, at most ``max_page`` a page; ``server.models`` as chat models, and an
     embedding model that only embeds) and one model, with its ``inputTokenLimit`` (``window`` when set).
 
 Items: ``Reply(text, thinking=...)``, ``Calls([(name, args)], text=, thinking=)``, ``Fault(status=N)``
@@ -193,7 +193,7 @@ class _GeminiHandler(_Handler):
 
     def _list(self, query: dict[str, list[str]]) -> None:
         names = [*self.fake.models, EMBEDDING_MODEL]
-        size = int((query.get("pageSize") or ["50"])[0]) or 50
+        size = min(int((query.get("pageSize") or ["50"])[0]) or 50, self.fake.max_page)
         start = int((query.get("pageToken") or ["0"])[0] or 0)
         page = names[start : start + size]
         listing: dict[str, Any] = {"models": [self._model(m) for m in page]}
@@ -389,6 +389,7 @@ class FakeGeminiServer(FakeOpenAIServer):
         self.signed: set[str] = set()  # the thought signatures it gave
         self.paths: list[str] = []
         self.cached_tokens = 0  # prompt tokens each answer says were read from the context cache
+        self.max_page = 1000  # the most models one page of the list holds (the API's cap)
 
     @property
     def base_url(self) -> str:
