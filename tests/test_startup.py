@@ -35,8 +35,13 @@ NOT_ON_THE_ONE_SHOT_PATH = (
     "websockets",
     "bs4",  # the HTML-to-text library: only when a page was fetched (-a URL)
     "markdownify",
-    "langchain_anthropic",  # a provider's library: only when one of its models is used (chatcli.providers)
+    # Other providers' libraries: only when one of their models is used (chatcli.providers).
+    "langchain_anthropic",
     "anthropic",
+    "langchain_google_genai",
+    "google.genai",
+    "langchain_ollama",
+    "ollama",
 )
 
 # Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.
