@@ -151,3 +151,20 @@ def test_the_window_the_api_tells_is_fitted_from_the_first_question(gemini):
         assert run.code == 0, run
     assert len(fake.requests) == 5, "no request was refused for its size"
     assert all(len(json.dumps(body).split()) < 1400 for body in fake.requests)
+
+
+ENDINGS = [
+    (Reply("half an ans", finish_reason="length"), "cut off at the model's output limit"),
+    (Reply("I cannot", finish_reason="content_filter"), "content filter stopped the answer"),
+    (Fault(no_finish=True, text="it just stops"), "the server sent no finish reason"),
+]
+
+
+@pytest.mark.parametrize("item, said", ENDINGS, ids=["length", "filtered", "no-finish"])
+def test_an_answer_that_did_not_end_whole_says_why_and_is_kept(item, said, gemini):
+    fake, env = gemini
+    fake.queue(item)
+    run = chat(env, "-t", "end", "tell me")
+    assert said in run.err, run
+    kept = summary(stored(_db(env), "end"))
+    assert kept[1][0] == "ai" and kept[1][1] == (item.text) and kept[1][2], kept

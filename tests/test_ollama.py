@@ -147,3 +147,19 @@ def test_ollama_host_is_read_as_the_ollama_client_reads_it():
     assert endpoint("gpu-box:8080") == "http://gpu-box:8080"
     assert endpoint(":9000") == "http://127.0.0.1:9000"
     assert endpoint("https://ollama.example.com/") == "https://ollama.example.com"
+
+
+ENDINGS = [
+    (Reply("half an ans", finish_reason="length"), "cut off at the model's output limit"),
+    (Fault(no_finish=True, text="it just stops"), "the server sent no finish reason"),
+]  # (Ollama has no content filter)
+
+
+@pytest.mark.parametrize("item, said", ENDINGS, ids=["length", "no-finish"])
+def test_an_answer_that_did_not_end_whole_says_why_and_is_kept(item, said, ollama):
+    fake, env = ollama
+    fake.queue(item)
+    run = chat(env, "-t", "end", "tell me")
+    assert said in run.err, run
+    kept = summary(stored(_db(env), "end"))
+    assert kept[1][0] == "ai" and kept[1][1] == (item.text) and kept[1][2], kept

@@ -31,6 +31,9 @@ _FINISH = {
     "PROHIBITED_CONTENT": "content_filter",
     "BLOCKLIST": "content_filter",
     "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
 }
 
 
