@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.gemini import KEY, FakeGeminiServer, StreamError, words
-from tests.fakes.gemini_rules import camel
+from tests.fakes.gemini_rules import SKIP_SIGNATURE, camel
 from tests.fakeserver import Calls, Fault, Reply, closed_port_url
 from tests.helpers import assert_one_error_line, chat, stored, summary
 
@@ -60,6 +60,7 @@ def test_gemini_3_keeps_its_thought_signatures_through_a_tool_call_and_the_next_
     assert len(fake.requests) == 3
     sent = json.dumps(fake.requests[-1])
     assert "the harbour opens at dawn" in sent and "thoughtSignature" in sent, sent
+    assert SKIP_SIGNATURE not in sent, "the call went back with its own signature, not the API's bypass"
 
 
 def test_a_model_that_does_not_think_is_asked_again_without_thoughts_and_not_asked_again(gemini, tmp_path):
