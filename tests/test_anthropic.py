@@ -285,10 +285,15 @@ def test_models_lists_every_page_of_the_apis_list(claude):
     fake.models = [f"claude-test-{n:02d}" for n in range(45)]  # the API pages by 20 unless asked for more
     run = chat(env, "models", "--json")
     assert run.code == 0, run
-    assert json.loads(run.out) == [f"anthropic:claude-test-{n:02d}" for n in range(45)]
+    listed = [name for name in json.loads(run.out) if name.startswith("anthropic:")]  # beside the endpoint's
+    assert listed == [f"anthropic:claude-test-{n:02d}" for n in range(45)]
 
 
 def test_a_model_list_refused_is_one_line(claude):
     fake, env = claude
-    run = chat({**env, "ANTHROPIC_API_KEY": ""}, "models")
+    alone = {k: v for k, v in env.items() if not k.startswith("OPENAI_")}
+    run = chat({**alone, "ANTHROPIC_API_KEY": ""}, "models")
     assert run.code == 3 and "no API key for Anthropic: set ANTHROPIC_API_KEY" in run.err, run
+    beside = chat({**env, "ANTHROPIC_API_KEY": ""}, "models")  # another provider lists: a line, not the end
+    assert beside.code == 0 and beside.out.splitlines() == ["gpt-4o", "gpt-4o-mini", "gpt-fake"], beside
+    assert beside.err_lines == ["Anthropic listed nothing: no API key for Anthropic: set ANTHROPIC_API_KEY"], beside
