@@ -65,3 +65,36 @@ def test_a_thread_goes_from_openai_to_anthropic_and_back_with_tools_and_thinking
 
 def _db(env: dict[str, str]) -> str:
     return str(Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
+
+
+def test_a_thread_goes_round_gemini_ollama_and_openai_with_tools_and_thinking(server, chat_env, tmp_path: Path):
+    pytest.importorskip("langchain_google_genai")
+    pytest.importorskip("langchain_ollama")
+    from tests.fakes.gemini import KEY, FakeGeminiServer
+    from tests.fakes.ollama import FakeOllamaServer
+
+    (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")
+    tools = ("-t", "round", "--tools", "files", "--yes")
+    with FakeGeminiServer() as gemini, FakeOllamaServer() as ollama:
+        env = {**chat_env, "GOOGLE_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
+               "OLLAMA_HOST": ollama.base_url}  # fmt: skip
+        steps = [
+            (gemini, "google_genai:gemini-3-pro-preview", "gemini thinks"),
+            (ollama, "ollama:qwen3", "qwen thinks"),
+            (server, "gpt-fake", "gpt thinks"),
+            (gemini, "google_genai:gemini-3-pro-preview", "gemini again"),
+            (ollama, "ollama:qwen3", "qwen again"),
+        ]
+        for number, (fake, model, thought) in enumerate(steps):
+            fake.queue(Calls([("read_file", {"path": "notes.txt"}, f"call_{number}")], thinking=thought))
+            fake.queue(Reply(f"answer {number}", thinking=f"{thought}, then answers"))
+            run = chat(env, *tools, "-m", model, f"question {number}", cwd=tmp_path)
+            assert run.code == 0 and run.out.strip() == f"answer {number}", run
+        sent = {name: json.dumps(fake.requests) for name, fake in (("gemini", gemini), ("ollama", ollama),
+                                                                    ("openai", server))}  # fmt: skip
+    # Each server had its own thinking back (Gemini's as thought parts, Ollama's as `thinking`), never another's.
+    assert "gpt thinks" not in sent["gemini"] + sent["ollama"] and "qwen thinks" not in sent["gemini"]
+    assert "gemini thinks" not in sent["ollama"] + sent["openai"] and "qwen thinks" not in sent["openai"]
+    assert "gemini thinks" in sent["gemini"] and "qwen thinks" in sent["ollama"]
+    kinds = [m.type for m in stored(chat_env.get("CHATCLI_DB") or _db(chat_env), "round")]
+    assert kinds == ["human", "ai", "tool", "ai"] * 5

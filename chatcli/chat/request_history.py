@@ -79,13 +79,20 @@ def for_provider(history: list[BaseMessage], provider: str) -> list[BaseMessage]
     before its blocks came) and ``tool_use`` blocks of calls the answer no longer makes (dropped
     while chat offers no tools, or renamed to be unique).
     """
-    return [_fitted(m, provider) if isinstance(m, AIMessage) and isinstance(m.content, list) else m for m in history]
+    return [_fitted(m, provider) if isinstance(m, AIMessage) else m for m in history]
 
 
 def _fitted(message: AIMessage, provider: str) -> AIMessage:
+    from chatcli.providers.base import REASONING_KEY
+
     made_by = message.response_metadata.get("model_provider")
-    if made_by and made_by != provider:
-        return message.model_copy(update={"content": message.text})
+    if made_by and made_by != provider:  # its thinking too is its own: Ollama would be sent it as `thinking`
+        kwargs = {k: v for k, v in message.additional_kwargs.items() if k != REASONING_KEY}
+        if not isinstance(message.content, list) and len(kwargs) == len(message.additional_kwargs):
+            return message
+        return message.model_copy(update={"content": message.text, "additional_kwargs": kwargs})
+    if not isinstance(message.content, list):
+        return message
     calls = {c.get("id") for c in [*message.tool_calls, *message.invalid_tool_calls]}
     kept = [
         block
