@@ -169,3 +169,13 @@ def test_an_answer_that_did_not_end_whole_says_why_and_is_kept(item, said, gemin
     assert said in run.err, run
     kept = summary(stored(_db(env), "end"))
     assert kept[1][0] == "ai" and kept[1][1] == (item.text) and kept[1][2], kept
+
+
+def test_gemma_takes_no_system_instruction_thoughts_or_tools_and_is_asked_again_without(gemini):
+    fake, env = gemini
+    env["CHATCLI_MODEL"] = "google_genai:gemma-3-27b-it"
+    run = chat(env, "--tools", "files", "--system", "Answer briefly.", "hello")
+    assert run.code == 0 and run.out.startswith("You said: Answer briefly."), run  # the prompt heads the question
+    assert "does not take tools" in run.err, run
+    last = fake.requests[-1]
+    assert "systemInstruction" not in last and not last.get("tools") and not _asked_thoughts(last), last

@@ -281,11 +281,12 @@ def make_tools_node(toolbox: Any) -> Any:
 
 def tools_refused(exc: BaseException) -> bool:
     """True if the server refused the request for its ``tools`` (a model without tool support)."""
-    status = getattr(exc, "status_code", None)
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None) or getattr(exc.__cause__, "code", None)
     text = str(exc).lower()
-    if status not in (400, 404, 422, 500, 501) or "tool" not in text:
+    if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
         return False
-    # Ollama: "... does not support tools"; llama.cpp: "tools param requires --jinja flag";
+    # Ollama: "... does not support tools"; Gemma on the Gemini API: "Function calling is not enabled for ...";
+    # llama.cpp: "tools param requires --jinja flag";
     # vLLM: '"auto" tool choice requires --enable-auto-tool-choice ...'; others: unknown field.
     words = (
         "not support",

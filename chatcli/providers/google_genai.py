@@ -6,7 +6,8 @@ SDK reads for the Gemini API's base URL; the SDK adds ``/v1beta/models/...``).
 A Gemini model's thoughts are asked for (``include_thoughts``) and arrive as LangChain's
 ``thinking`` content blocks; a model that does not think refuses the request that asks
 (400 "Thinking is not enabled for models/..."), so that model is asked again without, and is
-not asked for them again in the session. The API says a model's window (``inputTokenLimit``)
+not asked for them again in the session. Gemma refuses a system instruction the same way: its
+system prompt then goes at the head of the first question. The API says a model's window (``inputTokenLimit``)
 and lists the models that chat (``generateContent``).
 """
 
@@ -164,38 +165,46 @@ def _retry_hint(details: Any) -> str:
     return ""
 
 
-def _thinking_refused(exc: BaseException) -> bool:
+def _adapted(model: Any, exc: BaseException) -> bool:
+    """Change ``model`` (a ChatGemini) to what its refusal asks for, if it is one chat knows: thoughts asked
+    of a model that does not think, a system instruction to one that takes none (Gemma). False: it is not."""
     error = _api_error(exc)
-    return error is not None and error.code == 400 and bool(_NO_THINKING.search(str(error.message or "")))
+    said = str(error.message or "") if error is not None and error.code == 400 else ""
+    if model.include_thoughts and _NO_THINKING.search(said):
+        model.include_thoughts = None
+        return True
+    if not model.convert_system_message_to_human and "Developer instruction is not enabled" in said:
+        model.convert_system_message_to_human = True  # the system prompt goes first in the first question
+        return True
+    return False
 
 
 @functools.cache
 def _model_class() -> type:
-    """ChatGoogleGenerativeAI, asking a model that refuses thoughts again without them (and not again after)."""
+    """ChatGoogleGenerativeAI, asking again a model that refuses what it does not take (thoughts, a system
+    instruction), without it, and not asking for it again after."""
     from langchain_google_genai import ChatGoogleGenerativeAI
 
     class ChatGemini(ChatGoogleGenerativeAI):
         async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            started = False
-            try:
-                async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                    started = True
-                    yield chunk
-                return
-            except Exception as exc:
-                if started or not self.include_thoughts or not _thinking_refused(exc):
-                    raise
-            self.include_thoughts = None
-            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                yield chunk
+            for _ in range(3):
+                started = False
+                try:
+                    async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                        started = True
+                        yield chunk
+                    return
+                except Exception as exc:
+                    if started or not _adapted(self, exc):
+                        raise
 
         async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            try:
-                return await super()._agenerate(messages, stop, run_manager, **kwargs)
-            except Exception as exc:
-                if not self.include_thoughts or not _thinking_refused(exc):
-                    raise
-            self.include_thoughts = None
+            for _ in range(2):
+                try:
+                    return await super()._agenerate(messages, stop, run_manager, **kwargs)
+                except Exception as exc:
+                    if not _adapted(self, exc):
+                        raise
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
 
     return ChatGemini

@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.gemini_rules import NOT_THINKING, camel, is_gemini_3, request_error, signature
 from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, tokenize
 
-DEFAULT_MODELS = ("gemini-fake", "gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview")
+DEFAULT_MODELS = ("gemini-fake", "gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview", "gemma-3-27b-it")
 EMBEDDING_MODEL = "gemini-embedding-001"  # listed, but it cannot chat
 DEFAULT_WINDOW = 1_048_576
 KEY = "AIza-test-SECRET-0123456789"

@@ -4,7 +4,7 @@ Each check returns the message of the 400 ``INVALID_ARGUMENT`` the API answers, 
 are the rules a client breaks by mistake: an empty part or turn, a role other than ``user`` and
 ``model``, a function call that does not follow a question or a function response, function
 responses that do not answer each call, a tool name the API does not take, thoughts asked of a
-model that does not think, and (Gemini 3) a function call sent back without the thought signature
+model that does not think, a system instruction or tools sent to Gemma, and (Gemini 3) a function call sent back without the thought signature
 it came with, or with one the API never gave.
 """
 
@@ -23,7 +23,10 @@ _DATA_FIELDS = (
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 # Models that do not think: thinkingConfig.includeThoughts is refused.
-NOT_THINKING = frozenset({"gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-1.5-flash", "gemini-1.5-pro"})
+NOT_THINKING = frozenset({"gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-1.5-flash", "gemini-1.5-pro",
+                          "gemma-3-27b-it"})  # fmt: skip
+# Gemma, as the Gemini API serves it, takes neither a system instruction nor function declarations.
+GEMMA = frozenset({"gemma-3-27b-it"})
 
 
 # Values sent as they are (the caller's own keys): a call's arguments, a function's response, a schema.
@@ -80,8 +83,19 @@ def request_error(model: str, body: dict, signed: set[str]) -> str | None:
         _turn_order_error(contents)
         or _tools_error(body.get("tools"))
         or _thinking_error(model, body)
+        or _gemma_error(model, body)
         or _signature_error(model, contents, signed)
     )
+
+
+def _gemma_error(model: str, body: dict) -> str | None:
+    if model not in GEMMA:
+        return None
+    if body.get("systemInstruction"):
+        return f"Developer instruction is not enabled for models/{model}"
+    if body.get("tools"):
+        return f"Function calling is not enabled for models/{model}"
+    return None
 
 
 def _content_error(i: int, content: Any) -> str | None:
