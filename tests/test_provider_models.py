@@ -30,7 +30,8 @@ def three(server: FakeOpenAIServer, chat_env: dict[str, str]):
 
 EVERY = [
     "google_genai:gemini-2.0-flash", "google_genai:gemini-2.5-flash", "google_genai:gemini-3-pro-preview",
-    "google_genai:gemini-fake", "gpt-4o", "gpt-fake", "ollama:gemma3:4b", "ollama:llama3.2", "ollama:qwen3",
+    "google_genai:gemini-fake", "google_genai:gemma-3-27b-it", "gpt-4o", "gpt-fake", "ollama:gemma3:4b",
+    "ollama:llama3.2", "ollama:qwen3",
 ]  # fmt: skip
 
 
@@ -75,7 +76,7 @@ def test_model_tab_offers_every_providers_models_by_their_own_names():
     completer = CommandCompleter(ThreadCache(), cache)
     assert _completions(completer, "/model gem") == [
         "google_genai:gemini-2.0-flash", "google_genai:gemini-2.5-flash", "google_genai:gemini-3-pro-preview",
-        "google_genai:gemini-fake", "ollama:gemma3:4b",
+        "google_genai:gemini-fake", "google_genai:gemma-3-27b-it", "ollama:gemma3:4b",
     ]  # fmt: skip
     assert _completions(completer, "/model ollama:q") == ["ollama:qwen3"]
     assert _completions(completer, "/model gpt-4") == ["gpt-4o"]
