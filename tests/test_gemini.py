@@ -179,3 +179,16 @@ def test_gemma_takes_no_system_instruction_thoughts_or_tools_and_is_asked_again_
     assert "does not take tools" in run.err, run
     last = fake.requests[-1]
     assert "systemInstruction" not in last and not last.get("tools") and not _asked_thoughts(last), last
+
+
+@pytest.mark.parametrize("after, said", [(2, "stalled: no text for more than 1 s"), (0, "no answer from 127.0.0.1")])
+def test_a_server_gone_silent_is_one_line_and_keeps_what_arrived(after, said, gemini):
+    fake, env = gemini
+    env["CHATCLI_TIMEOUT"] = "1"
+    fake.queue(Fault(stall_after=after, stall=30, text="one two three four"))
+    run = chat(env, "-t", "quiet", "are you there?")
+    line = assert_one_error_line(run, 4)
+    assert said in line, line
+    assert run.out.startswith("one two" if after else ""), run
+    kept = summary(stored(_db(env), "quiet"))
+    assert kept[0][:2] == ("human", "are you there?") and (not after or kept[1][1].startswith("one two")), kept

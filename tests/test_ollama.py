@@ -163,3 +163,16 @@ def test_an_answer_that_did_not_end_whole_says_why_and_is_kept(item, said, ollam
     assert said in run.err, run
     kept = summary(stored(_db(env), "end"))
     assert kept[1][0] == "ai" and kept[1][1] == (item.text) and kept[1][2], kept
+
+
+@pytest.mark.parametrize("after, said", [(2, "stalled: no text for more than 1 s"), (0, "no answer from 127.0.0.1")])
+def test_a_server_gone_silent_is_one_line_and_keeps_what_arrived(after, said, ollama):
+    fake, env = ollama
+    env["CHATCLI_TIMEOUT"] = "1"
+    fake.queue(Fault(stall_after=after, stall=30, text="one two three four"))
+    run = chat(env, "-t", "quiet", "are you there?")
+    line = assert_one_error_line(run, 4)
+    assert said in line, line
+    assert run.out.startswith("one two" if after else ""), run
+    kept = summary(stored(_db(env), "quiet"))
+    assert kept[0][:2] == ("human", "are you there?") and (not after or kept[1][1].startswith("one two")), kept
