@@ -102,10 +102,12 @@ ERRORS = [
                                                               "malformed"])  # fmt: skip
 def test_each_of_ollamas_errors_is_one_line_with_its_hint(ollama, fault, said, hinted):
     fake, env = ollama
+    env["CHATCLI_MAX_RETRIES"] = "2"  # the ollama client makes one attempt: no retries are claimed
     fake.queue(fault)
     run = chat(env, "-t", "e", "will this work?")
     line = assert_one_error_line(run, 4)
     assert said in line and hinted in run.err, run
+    assert "retries" not in line and len(fake.requests) == 1, run
     assert summary(stored(_db(env), "e"))[0][:2] == ("human", "will this work?")
 
 
@@ -121,7 +123,7 @@ def test_an_error_in_the_middle_of_the_stream_keeps_the_part_that_arrived(ollama
     fake.queue(StreamError(after=3))
     run = chat(env, "-t", "mid", "count for me")
     line = assert_one_error_line(run, 4)
-    assert "unexpected EOF" in line, line
+    assert "server error from 127.0.0.1" in line and "unexpected EOF" in line and "None" not in line, line
     assert run.out.startswith("one two three"), run
     kept = summary(stored(_db(env), "mid"))
     assert kept[1][0] == "ai" and kept[1][1].startswith("one two three") and kept[1][2], kept

@@ -64,6 +64,7 @@ class Provider:
     url_var: str | None = None
     default_url = ""
     needs_key = True
+    retries = True  # its client retries a failed call CHATCLI_MAX_RETRIES times (said in the line)
     example = ""  # a model name, for help texts
     prices = ""  # genai-prices' provider id; "" for a provider whose models run on the user's machine
 
@@ -127,6 +128,7 @@ class Provider:
         """The line and hint for ``trouble`` from ``model``."""
         where, tail = self.where(settings), f": {trouble.detail}" if trouble.detail else ""
         status, kind = trouble.status, trouble.kind
+        again = retried(settings) if self.retries else ""
         if trouble.message:
             return trouble.message, trouble.hint or None
         if kind == "auth":
@@ -138,9 +140,9 @@ class Provider:
                 "choose another with --model or CHATCLI_MODEL"
             )
         if kind == "rate_limit":
-            return f"rate limited by {where} ({status or 429}){retried(settings)}{tail}", "wait a moment and try again"
+            return f"rate limited by {where} ({status or 429}){again}{tail}", "wait a moment and try again"
         if kind == "overloaded":
-            return f"{where} is overloaded ({status or 529}){retried(settings)}{tail}", "try again in a minute"
+            return f"{where} is overloaded ({status or 529}){again}{tail}", "try again in a minute"
         if kind == "timeout" and mid_answer:
             return f"the answer from {where} stalled: no text for more than {settings.timeout:g} s", (
                 "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
@@ -168,7 +170,7 @@ class Provider:
             )
         if kind == "server":
             return (
-                f"server error from {where} ({status}){retried(settings)}{tail}",
+                f"server error from {where}{f' ({status})' if status else ''}{again}{tail}",
                 "the server failed; try again later",
             )
         if kind == "refused":

@@ -31,6 +31,7 @@ class Ollama(Provider):
     name, label, wire, package, extra = "ollama", "Ollama", "Ollama", "langchain_ollama", "ollama"
     key_var, url_var, default_url = None, "OLLAMA_HOST", f"http://127.0.0.1:{DEFAULT_PORT}"
     needs_key, example, prices = False, "ollama:qwen3", ""
+    retries = False  # the ollama client makes one attempt
 
     def endpoint(self, settings: Settings) -> str:
         """OLLAMA_HOST as the ollama client reads it: a bare host gets http:// and port 11434."""
