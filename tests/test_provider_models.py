@@ -80,3 +80,19 @@ def test_model_tab_offers_every_providers_models_by_their_own_names():
     ]  # fmt: skip
     assert _completions(completer, "/model ollama:q") == ["ollama:qwen3"]
     assert _completions(completer, "/model gpt-4") == ["gpt-4o"]
+
+
+def test_a_local_ollama_not_set_up_is_listed_when_it_answers_and_passed_over_when_not(server, chat_env, monkeypatch):
+    import chatcli.providers.ollama as ollama_provider
+    from tests.fakes.ollama import FakeOllamaServer
+    from tests.fakeserver import closed_port_url
+
+    server.models = ["gpt-fake"]
+    with FakeOllamaServer() as ollama:  # where Ollama listens unless OLLAMA_HOST says otherwise
+        monkeypatch.setattr(ollama_provider, "DEFAULT_PORT", ollama.port)
+        run = chat(chat_env, "models")
+        assert run.code == 0 and run.out.splitlines() == ["gpt-fake", "ollama:gemma3:4b", "ollama:llama3.2",
+                                                          "ollama:qwen3"], run  # fmt: skip
+    monkeypatch.setattr(ollama_provider, "DEFAULT_PORT", int(closed_port_url().rpartition(":")[2].split("/")[0]))
+    run = chat(chat_env, "models")
+    assert run.code == 0 and run.out.splitlines() == ["gpt-fake"] and run.err == "", run
