@@ -192,3 +192,23 @@ def test_a_server_gone_silent_is_one_line_and_keeps_what_arrived(after, said, ge
     assert run.out.startswith("one two" if after else ""), run
     kept = summary(stored(_db(env), "quiet"))
     assert kept[0][:2] == ("human", "are you there?") and (not after or kept[1][1].startswith("one two")), kept
+
+
+def test_a_hosted_gemini_answer_is_priced_thinking_as_output_and_cache_reads_as_such(gemini, monkeypatch):
+    fake, env = gemini
+    proxy = f"http://127.0.0.1:{fake.port}"  # the fake answers as a hosted name (a local endpoint is never priced)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    hosted = {**env, "GOOGLE_GEMINI_BASE_URL": "http://generativelanguage.chatcli.invalid", "HTTP_PROXY": proxy,
+              "NO_PROXY": "", "CHATCLI_MODEL": "google_genai:gemini-2.5-flash"}  # fmt: skip
+    fake.cached_tokens = 6
+    fake.queue(Reply("one two three", thinking="first this then that"))
+    run = chat(hosted, "-t", "p", "--json", "a question of some ten words to price it")
+    assert run.code == 0, run
+    [reply] = [m for m in stored(_db(env), "p") if m.type == "ai"]
+    usage = reply.usage_metadata
+    assert usage["output_tokens"] == 3 + 4 and usage["input_token_details"]["cache_read"] == 6, usage
+    # gemini-2.5-flash: $0.30 in, $0.03 read from the cache, $2.50 out (thinking too) a million tokens
+    dollars = (usage["input_tokens"] - 6) * 0.30 + 6 * 0.03 + usage["output_tokens"] * 2.50
+    assert json.loads(run.out)["cost_usd"] == pytest.approx(dollars / 1e6)
