@@ -115,7 +115,7 @@ def may_be_running(settings: Settings) -> list[str]:
     return [name for name in found if importlib.util.find_spec(provider(name).package) is not None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelList:
     """The models the providers list, as the user names them, and the providers that could not say."""
 
@@ -149,7 +149,7 @@ async def list_all(settings: Settings, which: list[str] | None = None) -> ModelL
             raise result
         else:
             listing.names.extend(result)
-    listing.names[:] = sorted(dict.fromkeys(listing.names))
+    listing.names = sorted(dict.fromkeys(listing.names))
     return listing
 
 

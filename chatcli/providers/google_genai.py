@@ -7,8 +7,8 @@ A Gemini model's thoughts are asked for (``include_thoughts``) and arrive as Lan
 ``thinking`` content blocks; a model that does not think refuses the request that asks
 (400 "Thinking is not enabled for models/..."), so that model is asked again without, and is
 not asked for them again in the session. Gemma refuses a system instruction the same way: its
-system prompt then goes at the head of the first question. The API says a model's window (``inputTokenLimit``)
-and lists the models that chat (``generateContent``).
+system prompt then goes at the head of the first question. The API says a model's window
+(``inputTokenLimit``) and lists the models that chat (``generateContent``).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class Ollama(Provider):
 
         if isinstance(exc, ollama.ResponseError):
             status, detail = exc.status_code, first_line(str(exc.error))
-            if status == 404 and "not found" in detail:
+            if status == 404 and "model" in detail and "not found" in detail:  # not "404 page not found"
                 return Trouble("not_found", status, detail)
             kinds = {401: "auth", 403: "permission", 429: "rate_limit", 503: "overloaded"}  # cloud models, a proxy
             if status in kinds:
@@ -118,9 +118,12 @@ def host_url(host: str) -> str:
         return f"http://127.0.0.1:{DEFAULT_PORT}"
     if "://" not in host:
         host = f"http://{host}" if not host.startswith(":") else f"http://127.0.0.1{host}"
-        parts = urlsplit(host)
-        if parts.port is None:
-            host = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_PORT}").geturl()
+        try:
+            parts = urlsplit(host)
+            if parts.port is None:
+                host = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_PORT}").geturl()
+        except ValueError:
+            pass  # not a port: the client says so when it is used
     return host
 
 
