@@ -107,12 +107,10 @@ def set_up(settings: Settings) -> list[str]:
 
 
 def may_be_running(settings: Settings) -> list[str]:
-    """Providers not set up whose server may run on this machine anyway (Ollama on its own port, its
-    package installed): listed when they answer, passed over in silence when nothing does."""
-    import importlib.util
-
-    found = [] if "ollama" in set_up(settings) else ["ollama"]
-    return [name for name in found if importlib.util.find_spec(provider(name).package) is not None]
+    """Providers not set up whose server runs on this machine anyway (Ollama on its own port): listed
+    when they answer, passed over in silence when they do not."""
+    listed = set_up(settings)
+    return [name for name in NAMES if name not in listed and provider(name).runs_here(settings)]
 
 
 @dataclass

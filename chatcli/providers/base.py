@@ -109,6 +109,10 @@ class Provider:
     async def list_models(self, settings: Settings) -> list[str]:
         return []
 
+    def runs_here(self, settings: Settings) -> bool:
+        """Whether this provider, though not set up, answers on this machine (its models are listed then)."""
+        return False
+
     def canonical(self, model: str) -> str:
         """The model's name as this provider's users type it (Ollama: ``qwen3`` for ``qwen3:latest``)."""
         return model

@@ -96,6 +96,19 @@ class Ollama(Provider):
     def canonical(self, model: str) -> str:
         return model.removesuffix(":latest")
 
+    def runs_here(self, settings: Settings) -> bool:
+        """An Ollama listening where it does unless told otherwise, and its package installed to ask it with."""
+        import importlib.util
+        import socket
+
+        if self.url(settings) or importlib.util.find_spec(self.package) is None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", DEFAULT_PORT), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
     def tells_window(self, settings: Settings) -> bool:
         return True
 
