@@ -212,3 +212,15 @@ def test_a_hosted_gemini_answer_is_priced_thinking_as_output_and_cache_reads_as_
     # gemini-2.5-flash: $0.30 in, $0.03 read from the cache, $2.50 out (thinking too) a million tokens
     dollars = (usage["input_tokens"] - 6) * 0.30 + 6 * 0.03 + usage["output_tokens"] * 2.50
     assert json.loads(run.out)["cost_usd"] == pytest.approx(dollars / 1e6)
+
+
+def test_the_thinking_budget_is_the_models_and_a_model_that_does_not_think_is_asked_without_it(gemini):
+    fake, env = gemini
+    env["CHATCLI_THINKING_BUDGET"] = "2048"
+    assert chat(env, "how deep?").code == 0
+    thinking = camel(fake.requests[-1])["generationConfig"]["thinkingConfig"]
+    assert thinking == {"includeThoughts": True, "thinkingBudget": 2048}, thinking
+    env["CHATCLI_MODEL"] = "google_genai:gemini-2.0-flash"
+    run = chat(env, "and now?")
+    assert run.code == 0 and run.out.startswith("You said: and now?"), run
+    assert "thinkingConfig" not in camel(fake.requests[-1]).get("generationConfig", {})

@@ -49,6 +49,7 @@ class Gemini(Provider):
             temperature=settings.temperature,  # None: the model's own default, not LangChain's 0.7
             max_output_tokens=settings.max_tokens,
             include_thoughts=True,
+            thinking_budget=settings.thinking_budget or None,  # CHATCLI_THINKING_BUDGET; unset: the model's own
             streaming=True,
         )
 
@@ -170,8 +171,8 @@ def _adapted(model: Any, exc: BaseException) -> bool:
     of a model that does not think, a system instruction to one that takes none (Gemma). False: it is not."""
     error = _api_error(exc)
     said = str(error.message or "") if error is not None and error.code == 400 else ""
-    if model.include_thoughts and _NO_THINKING.search(said):
-        model.include_thoughts = None
+    if (model.include_thoughts or model.thinking_budget is not None) and _NO_THINKING.search(said):
+        model.include_thoughts = model.thinking_budget = None
         return True
     if not model.convert_system_message_to_human and "Developer instruction is not enabled" in said:
         model.convert_system_message_to_human = True  # the system prompt goes first in the first question

@@ -157,7 +157,7 @@ def _tools_error(tools: Any) -> str | None:
 
 def _thinking_error(model: str, body: dict) -> str | None:
     thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
-    if thinking.get("includeThoughts") and model in NOT_THINKING:
+    if (thinking.get("includeThoughts") or thinking.get("thinkingBudget")) and model in NOT_THINKING:
         return f"Thinking is not enabled for models/{model}"
     return None
 
