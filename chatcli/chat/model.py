@@ -60,11 +60,6 @@ class ModelPool:
         return self._models[name]
 
 
-def endpoint_of(settings: Settings, spec: str | None = None) -> str:
-    """The base URL the model's calls go to."""
-    return provider_of(spec or settings.model)[0].endpoint(settings)
-
-
 def endpoint_name(settings: Settings, spec: str | None = None) -> str:
     """A short name for the model's endpoint, for messages: host and port only."""
     return provider_of(spec or settings.model)[0].where(settings)
@@ -88,11 +83,6 @@ def describe_error(
     spec = spec or settings.model
     chosen, name = provider_of(spec)
     return one_error(chosen, exc, settings, name, mid_answer)
-
-
-def trouble_of(exc: BaseException, spec: str) -> object | None:
-    """What kind of failure ``exc`` from ``spec`` is (chatcli.providers.base.Trouble), or None."""
-    return provider_of(spec)[0].classify(exc)
 
 
 def set_up(settings: Settings) -> list[str]:

@@ -67,8 +67,3 @@ def provider_of(spec: str) -> tuple[Provider, str]:
 def variables() -> dict[str, tuple[str | None, str | None]]:
     """Each provider's key and base-URL variables (the ones its own SDK reads), by provider name."""
     return {name: (provider(name).key_var, provider(name).url_var) for name in NAMES}
-
-
-def examples() -> list[str]:
-    """One model name for each provider, for help texts."""
-    return [provider(name).example for name in NAMES]

@@ -224,3 +224,33 @@ def redact(text: str, settings: Settings) -> str:
     text = re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", r"\1***@", text, flags=re.I)
     text = re.sub(r"([?&](?:password|key)=)[^&\s]+", r"\1***", text, flags=re.I)
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
+
+
+def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
+    """A subclass of the chat model class ``base`` that asks again when the model refused something it does
+    not take (thinking, a system instruction...): ``adapt(model, exc)`` changes the model so that it no
+    longer asks for it (kept for later calls) and says whether to ask again. A reply that has begun streaming
+    is never asked again."""
+
+    async def _astream(self: Any, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        for left in range(tries, 0, -1):
+            started = False
+            try:
+                async for chunk in super(cls, self)._astream(messages, stop, run_manager, **kwargs):
+                    started = True
+                    yield chunk
+                return
+            except Exception as exc:
+                if started or left == 1 or not adapt(self, exc):
+                    raise
+
+    async def _agenerate(self: Any, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        for left in range(tries, 0, -1):
+            try:
+                return await super(cls, self)._agenerate(messages, stop, run_manager, **kwargs)
+            except Exception as exc:
+                if left == 1 or not adapt(self, exc):
+                    raise
+
+    cls = type(name, (base,), {"_astream": _astream, "_agenerate": _agenerate, "__doc__": asking_again.__doc__})
+    return cls

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
-from chatcli.providers.base import Provider, Trouble, first_line
+from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -186,29 +186,7 @@ def _model_class() -> type:
     instruction), without it, and not asking for it again after."""
     from langchain_google_genai import ChatGoogleGenerativeAI
 
-    class ChatGemini(ChatGoogleGenerativeAI):
-        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            for _ in range(3):
-                started = False
-                try:
-                    async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                        started = True
-                        yield chunk
-                    return
-                except Exception as exc:
-                    if started or not _adapted(self, exc):
-                        raise
-
-        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            for _ in range(2):
-                try:
-                    return await super()._agenerate(messages, stop, run_manager, **kwargs)
-                except Exception as exc:
-                    if not _adapted(self, exc):
-                        raise
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-
-    return ChatGemini
+    return asking_again(ChatGoogleGenerativeAI, _adapted, "ChatGemini")
 
 
 PROVIDER = Gemini()

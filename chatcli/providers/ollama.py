@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from chatcli.budget import split_window
 from chatcli.config import Settings
-from chatcli.providers.base import Provider, Trouble, first_line
+from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -166,36 +166,20 @@ def _thinking_refused(exc: BaseException) -> bool:
     return isinstance(exc, ollama.ResponseError) and "does not support thinking" in str(exc.error)
 
 
+def _without_thinking(model: Any, exc: BaseException) -> bool:
+    """A model that refused ``think``: asked again without it, and not asked for it again after."""
+    if not model.reasoning or not _thinking_refused(exc):
+        return False
+    model.reasoning = None
+    return True
+
+
 @functools.cache
 def _model_class() -> type:
     """ChatOllama, asking a model that refuses ``think`` again without it (and not again after)."""
     from langchain_ollama import ChatOllama
 
-    class ChatOllamaThinking(ChatOllama):
-        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            started = False
-            try:
-                async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                    started = True
-                    yield chunk
-                return
-            except Exception as exc:
-                if started or not self.reasoning or not _thinking_refused(exc):
-                    raise
-            self.reasoning = None
-            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                yield chunk
-
-        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            try:
-                return await super()._agenerate(messages, stop, run_manager, **kwargs)
-            except Exception as exc:
-                if not self.reasoning or not _thinking_refused(exc):
-                    raise
-            self.reasoning = None
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-
-    return ChatOllamaThinking
+    return asking_again(ChatOllama, _without_thinking, "ChatOllamaThinking")
 
 
 PROVIDER = Ollama()
