@@ -11,7 +11,6 @@ graph is resumed with ``Command(resume=...)`` (chatcli.chat.interrupts), as ofte
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -94,15 +93,8 @@ class GraphTurns(TurnRunner):
                 payload, start = self.resumed(resume_value(pending, values)), head
                 self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in progress.done)
         except BaseException as exc:
-            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            result.text, result.reasoning, result.interrupted = (
-                "".join(progress.parts),
-                "".join(progress.reasoning),
-                reason,
-            )
-            if isinstance(exc, Exception | asyncio.CancelledError):
-                await asyncio.shield(self._keep_graph_partial(head, progress, reason))
-                listener.hear(End(result))
+            keep = lambda why: self._keep_graph_partial(head, progress, why)  # noqa: E731
+            await self._ended_early(exc, result, progress, listener, keep)
             raise
         result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
         result.interrupted = "interrupt" if result.interrupts else None

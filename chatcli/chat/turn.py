@@ -76,15 +76,9 @@ class TurnRunner:
                     break
                 payload, start = Command(resume=approval_answer(pending, decisions)), head
         except BaseException as exc:
-            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            result.text, result.reasoning, result.interrupted = (
-                "".join(progress.parts),
-                "".join(progress.reasoning),
-                reason,
+            await self._ended_early(
+                exc, result, progress, listener, lambda why: self._keep_partial(head, progress, why)
             )
-            if isinstance(exc, Exception | asyncio.CancelledError):
-                await asyncio.shield(self._keep_partial(head, progress, reason))
-                listener.hear(End(result))
             raise
         result.text = "".join(progress.parts)
         result.reasoning = "".join(progress.reasoning)
@@ -114,6 +108,17 @@ class TurnRunner:
                 self.toolbox.allow(entry)
             decisions.append(decision)
         return decisions
+
+    async def _ended_early(
+        self, exc: BaseException, result: TurnResult, progress: Any, listener: Listener, keep: Any
+    ) -> None:
+        """The turn stopped before its end (a failure, Ctrl-C): the result holds what arrived, ``keep(reason)``
+        saves it in the thread (shielded: a second Ctrl-C never loses it), then the end is told."""
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+        result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
+        if isinstance(exc, Exception | asyncio.CancelledError):
+            await asyncio.shield(keep(reason))
+            listener.hear(End(result))
 
     async def _run(
         self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
