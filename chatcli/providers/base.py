@@ -92,7 +92,7 @@ class Provider:
         if self.package and importlib.util.find_spec(self.package) is None:
             raise ConfigError(
                 f"{self.label} models need the {self.extra!r} extra, which is not installed",
-                hint=f"pip install 'chatcli-langgraph[{self.extra}]' (or [providers] for every provider)",
+                hint=f"pip install 'chatcli-langgraph[{self.extra}]', or [providers] for every provider",
             )
         if self.needs_key and not self.key(settings):
             raise ConfigError(f"no API key for {self.label}: set {self.key_var}")
