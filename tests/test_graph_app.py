@@ -293,3 +293,24 @@ def test_a_deployed_graphs_plain_dict_messages_are_read_as_langchains():
     assert isinstance(ai, AIMessage) and ai.tool_calls[0]["args"] == {"city": "Paris"}
     assert isinstance(tool, ToolMessage) and tool.status == "error"
     assert as_message({"no": "type"}) == {"no": "type"}  # not a message: left as it is
+
+
+def test_what_a_graph_says_is_shown_not_obeyed_by_the_terminal(server, graph_env, tmp_path):
+    """A graph's text, node names, interrupt values and errors (a deployed graph's are a server's answer) reach the
+    terminal through chat's one writer: an escape sequence in any of them is shown, never run."""
+    clip, clear = "\x1b]52;c;cm0gLXJmIH4K\x07", "\x1b[2J"
+    body = (f"from langgraph.types import interrupt\n"
+            f"def speak(state):\n    return {{'messages': [AIMessage('hello {clear} there {clip}')]}}\n"
+            f"def ask(state):\n    interrupt('pick one {clip}{clear}')\n    return {{}}\n"
+            f"def boom(state):\n    raise ValueError('gone {clip}')\n"
+            f"b = StateGraph(MessagesState)\nb.add_node('speak {clear}', speak)\nb.add_node('ask', ask)\n"
+            f"b.add_edge(START, 'speak {clear}')\nb.add_edge('speak {clear}', 'ask')\ng = b.compile()\n"
+            f"c = StateGraph(MessagesState)\nc.add_node('boom', boom)\nc.add_edge(START, 'boom')\nh = c.compile()\n")  # fmt: skip
+    path = write_graph(tmp_path, body)
+    for target, args in ((f"{path}:g", ["-t", "esc", "hi"]), (f"{path}:h", ["hi"])):
+        run = chat(graph_env, "--graph", target, *args, tty=True)
+        assert "\u241b" in run.out + run.err, run  # shown as a visible escape sign
+        for text in (run.out, run.err):
+            assert clip not in text and clear not in text and "\x1b]52" not in text, repr(text)
+    asked = chat(graph_env, "--graph", f"{path}:g", "-t", "esc2", "hi")
+    assert "pick one" in asked.err and "\x1b" not in asked.err, repr(asked.err)
