@@ -35,14 +35,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def post(port: int, thread: str, content: str) -> dict:
+def post(port: int, thread: str, content: str, token: str) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.request(
             "POST",
             f"/v1/threads/{thread}/messages",
             json.dumps({"content": content}),
-            {"Content-Type": "application/json"},
+            {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         return json.loads(connection.getresponse().read())
     finally:
@@ -64,18 +64,20 @@ def main() -> None:
             "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-bench", "CHATCLI_DB": str(home / "chat.db"),
         }  # fmt: skip
         port = free_port()
+        # The token chat serve uses, as chat's own clients read it (made here if it is not yet).
+        token = subprocess.run([CHAT, "serve", "--show-token"], env=env, capture_output=True, text=True).stdout.strip()
         served = subprocess.Popen([CHAT, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
         try:
             for _ in range(300):
                 try:
-                    post(port, "warm", "warm up")
+                    post(port, "warm", "warm up", token)
                     break
                 except OSError:
                     time.sleep(0.1)
             rows = []
             for i in range(runs):
                 t = time.perf_counter()
-                answer = post(port, "served", f"question {i}")
+                answer = post(port, "served", f"question {i}", token)
                 served_s = time.perf_counter() - t
                 t = time.perf_counter()
                 run = subprocess.run(

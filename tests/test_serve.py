@@ -35,10 +35,20 @@ def free_port() -> int:
 class Served:
     """A running ``chat serve``."""
 
-    def __init__(self, env: dict[str, str], *args: str, port: int | None = None, unix: str | None = None):
+    def __init__(
+        self, env: dict[str, str], *args: str, port: int | None = None, unix: str | None = None, host: str = "127.0.0.1"
+    ):
         self.port = port or free_port()
         self.unix = unix
-        where = ["--socket", unix] if unix else ["--port", str(self.port)]
+        self.host = host
+        self.token: str | None = (
+            None  # the token chat serve made, sent with every request (unless a test sends its own)
+        )
+        where = (
+            ["--socket", unix]
+            if unix
+            else ["--port", str(self.port)] + (["--host", host] if host != "127.0.0.1" else [])
+        )
         self.process = subprocess.Popen([str(CHAT), "serve", *where, *args], env=env, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -48,14 +58,29 @@ class Served:
                 if self.request(
                     "GET", "/v1/threads", headers={"Authorization": "Bearer " + env.get("CHATCLI_SERVE_TOKEN", "")}
                 )[0] in (200, 401, 421):
+                    self.token = self._made_token(env, args)
                     return
             except OSError:
                 time.sleep(0.1)
         raise AssertionError("chat serve did not start")
 
+    def _made_token(self, env: dict[str, str], args: tuple[str, ...]) -> str | None:
+        """The token chat serve made for this user, as chat's own clients read it; None if it was given one or none."""
+        given = {"--token", "--token-file", "--no-token"} & set(args) or "CHATCLI_SERVE_TOKEN" in env
+        if self.unix or given:
+            return None
+        from chatcli.api.access import token_path
+
+        return token_path(env).read_text().strip()
+
+    def sent(self, headers: dict[str, str] | None) -> dict[str, str]:
+        """The headers of a request: JSON, the made token, then the test's own."""
+        mine = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {"Content-Type": "application/json", **mine, **(headers or {})}
+
     def connection(self) -> http.client.HTTPConnection:
         if self.unix is None:
-            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            return http.client.HTTPConnection(self.host, self.port, timeout=30)
         connection = http.client.HTTPConnection("localhost", timeout=30)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(self.unix)
@@ -68,7 +93,7 @@ class Served:
         connection = self.connection()
         try:
             data = json.dumps(body).encode() if body is not None else None
-            connection.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+            connection.request(method, path, body=data, headers=self.sent(headers))
             response = connection.getresponse()
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
@@ -86,7 +111,7 @@ class Served:
                 "POST",
                 path,
                 body=json.dumps(body).encode(),
-                headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+                headers=self.sent({"Accept": "text/event-stream"}),
             )
             response = connection.getresponse()
             assert response.status == 200 and response.getheader("Content-Type", "").startswith("text/event-stream")
@@ -231,7 +256,7 @@ def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, c
         "POST",
         "/v1/threads/gone/messages",
         body=json.dumps({"content": "talk slowly"}),
-        headers={"Accept": "text/event-stream", "Content-Type": "application/json"},
+        headers=served.sent({"Accept": "text/event-stream"}),
     )
     response = connection.getresponse()
     seen = 0

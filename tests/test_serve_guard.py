@@ -258,7 +258,7 @@ def test_a_client_that_leaves_a_plain_request_stops_its_answer(server, chat_env,
     connection = served.connection()
     connection.request(
         "POST", "/v1/threads/left/messages", body=json.dumps({"content": "talk slowly"}),
-        headers={"Content-Type": "application/json"},
+        headers=served.sent({}),
     )  # fmt: skip
     deadline = time.monotonic() + 15
     while not server.requests and time.monotonic() < deadline:
@@ -287,12 +287,12 @@ def test_answers_over_http_escape_what_a_terminal_would_act_on(server, chat_env,
     connection = served.connection()
     connection.request(
         "POST", "/v1/threads/odd/messages", body=json.dumps({"content": "hi"}),
-        headers={"Content-Type": "application/json"},
+        headers=served.sent({}),
     )  # fmt: skip
     raw = connection.getresponse().read().decode()
     connection.close()
     assert json.loads(raw)["reply"] == text and live_escapes(raw) == [] and "\u2028" not in raw, raw
     listed = served.connection()
-    listed.request("GET", "/v1/threads/odd")
+    listed.request("GET", "/v1/threads/odd", headers=served.sent({}))
     raw = listed.getresponse().read().decode()
     assert json.loads(raw)["messages"][1]["content"] == text and live_escapes(raw) == [], raw

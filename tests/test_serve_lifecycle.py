@@ -38,7 +38,7 @@ def test_sigterm_during_an_answer_stops_it_within_seconds_and_keeps_the_partial(
         connection = served.connection()
         accept = {"Accept": "text/event-stream"} if shape == "events" else {}
         connection.request("POST", "/v1/threads/t/messages", body=json.dumps({"content": "talk slowly"}),
-                           headers={"Content-Type": "application/json", **accept})  # fmt: skip
+                           headers=served.sent(accept))  # fmt: skip
         assert server.wait_until_sent(5)  # the answer is under way
         started = time.monotonic()
         served.process.send_signal(signal.SIGTERM)
@@ -71,6 +71,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
         connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
         connection.putrequest("POST", "/v1/threads/big/messages")
         connection.putheader("Content-Type", "application/json")
+        connection.putheader("Authorization", f"Bearer {served.token}")
         connection.putheader("Content-Length", str(300 * 1024 * 1024))
         connection.endheaders()
         response = connection.getresponse()
@@ -82,6 +83,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
         connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
         connection.putrequest("POST", "/v1/threads/big/messages")
         connection.putheader("Content-Type", "application/json")
+        connection.putheader("Authorization", f"Bearer {served.token}")
         connection.putheader("Transfer-Encoding", "chunked")
         connection.endheaders()
         status = None

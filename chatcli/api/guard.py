@@ -7,7 +7,9 @@ from the endpoints, and a client that leaves must stop its answer). It refuses, 
   of its own at 127.0.0.1 (DNS rebinding) sends that name, and is refused;
 - an ``Origin`` that is not one of them either (403): a browser says which page asks, and only a
   page this server served may (none may over a unix socket, which no browser reaches);
-- a missing or wrong bearer token, when the server has one (401);
+- a caller on loopback that is another user of this machine (403), by the kernel's word (chatcli.api.access);
+- a missing or wrong token, when the server has one (401): ``Authorization: Bearer TOKEN``, or ``?token=TOKEN``
+  in the URL as the server prints it;
 - a body over ``MAX_BODY`` (413): said by its Content-Length before anything is read, or stopped
   as it is read past the limit (a body sent in chunks).
 
@@ -21,6 +23,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
+from urllib.parse import parse_qs
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
@@ -107,13 +110,14 @@ def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] =
 class Guard:
     """The ASGI app ``app`` behind the checks of this module."""
 
-    def __init__(self, app: Asgi, allowed: Addresses, token: str | None = None):
+    def __init__(self, app: Asgi, allowed: Addresses, token: str | None = None, owner: int | None = None):
         self.app = app
         self.allowed = allowed
         self.token = token
+        self.owner = owner  # the only uid whose processes may call over loopback; None: not checked (a unix socket)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        refused = self.refusal(_headers(scope)) if scope["type"] in ("http", "websocket") else None
+        refused = self.refusal(_headers(scope), scope) if scope["type"] in ("http", "websocket") else None
         if refused is None and scope["type"] == "http":
             await self._bounded(scope, receive, send)
             return
@@ -151,8 +155,8 @@ class Guard:
 
         await self.app(scope, counted, watched)
 
-    def refusal(self, headers: dict[str, list[str]]) -> tuple[int, str] | None:
-        """The status and message refusing a request with these headers; None when it may go on."""
+    def refusal(self, headers: dict[str, list[str]], scope: dict[str, Any] | None = None) -> tuple[int, str] | None:
+        """The status and message refusing a request with these headers (on this connection); None when it may go on."""
         hosts = headers.get("host", [])
         host = hosts[0] if len(hosts) == 1 else None
         if not self.allowed.answers(host) or len(hosts) > 1:
@@ -160,14 +164,37 @@ class Guard:
         for origin in headers.get("origin", []):
             if not self.allowed.own_origin(origin, host):
                 return 403, f"a request from the web page {origin} is refused: only this server's own pages may ask"
-        if self.token is not None:
-            given = headers.get("authorization", [""])[0]
-            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                return 401, "a bearer token is needed (Authorization: Bearer TOKEN)"
+        stranger = self._stranger(scope or {})
+        if stranger is not None:
+            return 403, stranger
+        if self.token is not None and not self._has_token(headers, scope or {}):
+            return 401, "a token is needed (Authorization: Bearer TOKEN; chat serve --show-token prints it)"
         length = headers.get("content-length", ["0"])[0]
         if not length.isdigit() or int(length) > MAX_BODY:
             return 413, _too_large()
         return None
+
+    def _has_token(self, headers: dict[str, list[str]], scope: dict[str, Any]) -> bool:
+        assert self.token is not None
+        wanted = self.token.encode()
+        given = headers.get("authorization", [""])[0].encode()
+        if hmac.compare_digest(given, b"Bearer " + wanted):
+            return True
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])
+        return len(query) == 1 and hmac.compare_digest(query[0].encode(), wanted)
+
+    def _stranger(self, scope: dict[str, Any]) -> str | None:
+        """Why a caller on loopback may not ask (it is another user's process); None when it may or none can tell."""
+        client, server = scope.get("client"), scope.get("server")
+        if self.owner is None or not client or not server or not loopback(str(client[0])):
+            return None
+        from chatcli.api.access import peer_uid
+
+        uid = peer_uid((str(client[0]), int(client[1])), int(server[1]))
+        if uid is None or uid == self.owner:
+            return None
+        who = "another user of this machine" if uid >= 0 else "a process the system cannot name"
+        return f"this server answers only its own user's processes, not {who}"
 
 
 def _too_large() -> str:

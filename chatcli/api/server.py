@@ -89,9 +89,10 @@ class _Log:
         return None
 
 
-def create_app(settings: Settings, allowed: Addresses, token: str | None = None) -> FastAPI:
+def create_app(settings: Settings, allowed: Addresses, token: str | None = None, owner: int | None = None) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
-    with ``token``, every request needs ``Authorization: Bearer TOKEN``."""
+    with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on
+    loopback must be that user's process."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -117,7 +118,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
         default_response_class=JSONResponse,
     )
 
-    app.add_middleware(Guard, allowed=allowed, token=token)  # type: ignore[arg-type]
+    app.add_middleware(Guard, allowed=allowed, token=token, owner=owner)  # type: ignore[arg-type]
     from chatcli.api.errors import install
 
     install(app)
@@ -139,6 +140,11 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None)
 
     def threads() -> Any:
         return state["engine"].threads()
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, str]:
+        """Where to go from the URL the server prints: the threads, and the API described."""
+        return {"threads": "/v1/threads", "api": "/openapi.json"}
 
     @app.get("/v1/threads", summary="The threads, most recently used first: the records of `chat threads --json`")
     async def list_threads() -> list[dict[str, Any]]:

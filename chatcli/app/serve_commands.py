@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 import stat
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
 import typer
@@ -22,7 +24,7 @@ TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
 @app.command("serve")
 def serve_command(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs a token."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines: give --token-file)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     unix: Optional[str] = typer.Option(
         None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."
@@ -35,6 +37,14 @@ def serve_command(
     ),
     token: Optional[str] = typer.Option(
         None, "--token", metavar="TOKEN", help="As --token-file, but other users of this machine see it (ps)."
+    ),
+    no_token: bool = typer.Option(
+        False,
+        "--no-token",
+        help="On loopback, answer without a token: every process of yours may then call it (other users never).",
+    ),
+    show_token: bool = typer.Option(
+        False, "--show-token", help="Print the token chat serve makes for you (made now if missing) and exit."
     ),
     allow_host: List[str] = typer.Option(
         [],
@@ -49,12 +59,25 @@ def serve_command(
     debug: bool = DEBUG,
 ) -> None:
     """Serve the threads over HTTP: list, export, delete, and ask (one JSON object, or server-sent
-    events with Accept: text/event-stream). The API is described at /openapi.json. Requests for
-    another Host, or from another site's web page, are refused."""
+    events with Accept: text/event-stream). The API is described at /openapi.json.
+
+    Every request needs your token (made at the first start, kept in chat's private runtime
+    directory, printed in the URL to use; --show-token prints it), and on loopback only your own
+    processes are answered. Requests for another Host, or from another site's web page, are refused."""
     env = environment()
+
+    if show_token:
+        from chatcli.api.access import own_token
+
+        guarded(debug, lambda _settings: say(env.stdout, own_token(env.environ)[0] + "\n"), {})
+        return
 
     def action(settings: Settings) -> None:
         secret = serve_token(token, token_file, env.environ)
+        if no_token and secret is not None:
+            raise UsageError(
+                "--no-token was given with a token", hint=f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
+            )
         if token is not None:
             say(
                 env.stderr,
@@ -66,6 +89,11 @@ def serve_command(
                 f"chat serve on {host} would answer anyone who reaches it",
                 hint=f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1",
             )
+        kept: Path | None = None
+        if unix is None and secret is None and not no_token:
+            from chatcli.api.access import own_token
+
+            secret, kept = own_token(env.environ)
         if not 0 < port < 65536:
             raise UsageError(f"--port must be from 1 to 65535, got {port}")
         for name in allow_host:
@@ -80,7 +108,13 @@ def serve_command(
 
         # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
         settings = replace(settings, worker_idle=worker_config(env.environ)[1])
-        serve(settings, host, port, unix, secret, allow_host)
+        if no_token and unix is None:
+            say(
+                env.stderr,
+                f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
+                f" and run your tools through {_bracketed_url(host, port)}\n",
+            )
+        serve(settings, Listening(host, port, unix, secret, kept), allow_host)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
 
@@ -112,20 +146,51 @@ def serve_token(given: str | None, path: str | None, environ: Mapping[str, str])
     return secret
 
 
-def serve(settings: Settings, host: str, port: int, path: str | None, token: str | None, allow_host: list[str]) -> None:
+@dataclass(frozen=True)
+class Listening:
+    """Where the server listens and who may call: a TCP address or a unix socket's path, the token (and
+    its file, when chat made it)."""
+
+    host: str
+    port: int
+    unix: str | None = None
+    token: str | None = None
+    kept: Path | None = None
+
+    def said(self) -> str:
+        """The "listening on" line's address: the socket's path, or the URL to use (with a token chat made)."""
+        if self.unix:
+            return self.unix
+        url = _bracketed_url(self.host, self.port)
+        return f"{url}/?token={self.token}" if self.kept is not None else url
+
+
+def _bracketed_url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def serve(settings: Settings, where: Listening, allow_host: list[str]) -> None:
     import uvicorn
 
     from chatcli.api.server import create_app
     from chatcli.app.library_output import SERVE_LOG_CONFIG
 
+    path, host, port, token = where.unix, where.host, where.port, where.token
     listening = _unix_socket(path) if path else _tcp_socket(host, port)  # bound before "listening" is said
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
+    owner = os.getuid() if path is None and loopback(host) else None  # on loopback: this user's processes only
     config = uvicorn.Config(
-        create_app(settings, allowed, token), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on",
+        create_app(settings, allowed, token, owner), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on",
         fd=listening.fileno(), timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )  # fmt: skip
     noted = _note_socket(path) if path else None
-    say(environment().stderr, f"chat serve: listening on {path or f'http://{host}:{port}'} (Ctrl-C stops)\n")
+    say(environment().stderr, f"chat serve: listening on {where.said()} (Ctrl-C stops)\n")
+    if where.kept is not None:
+        say(
+            environment().stderr,
+            f"chat serve: every request needs the token (Authorization: Bearer TOKEN, or ?token=TOKEN);"
+            f" it is kept in {where.kept}\n",
+        )
 
     def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped
         raise SystemExit(128 + signum)

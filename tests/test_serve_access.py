@@ -1,0 +1,184 @@
+"""Who may call `chat serve` on this machine: a token by default on loopback too, kept where only the user reads
+it; and whatever the token, no process of another local user (the kernel's word on the caller's uid).
+
+Loopback is not private on a shared machine. Each test starts the installed ``chat serve``; the other user
+is a process that became ``nobody`` (uid 65534) before it connected, so these run where the tests run as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import test_serve
+from tests.fakeserver import tool_calls
+from tests.helpers import chat
+from tests.test_serve import free_port
+from tests.test_serve_guard import routes
+
+pytestmark = pytest.mark.e2e
+
+serving = test_serve.serving
+NOBODY = 65534
+LOOPBACKS = ["127.0.0.1", "::1"]  # every loopback family the server may listen on
+
+
+def private_runtime(chat_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """chat_env with a runtime directory of the test's own, so the token made there is this test's."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    return {**chat_env, "XDG_RUNTIME_DIR": str(runtime)}
+
+
+def as_nobody(host: str, port: int, requests: list[tuple[str, str, object, dict[str, str]]]) -> list[int]:
+    """The statuses another user of this machine gets for ``requests`` (method, path, body, headers)."""
+    probe = (
+        "import email.parser, encodings.idna, http.client, json, os, socket, sys\n"
+        "host, port, requests = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])\n"
+        "socket.getaddrinfo(host, port)  # what it loads lazily, loaded while it may still read the files\n"
+        "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+        "statuses = []\n"
+        "for method, path, body, headers in requests:\n"
+        "    c = http.client.HTTPConnection(host, port, timeout=30)\n"
+        "    data = json.dumps(body).encode() if body is not None else None\n"
+        "    c.request(method, path, body=data, headers={'Content-Type': 'application/json', **headers})\n"
+        "    statuses.append(c.getresponse().status)\n"
+        "    c.close()\n"
+        "print(json.dumps([os.getuid(), statuses]))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", probe, host, str(port), json.dumps(requests)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    uid, statuses = json.loads(run.stdout)
+    assert uid == NOBODY
+    return statuses
+
+
+def test_a_token_is_made_at_the_first_start_kept_private_and_printed_as_the_url_to_use(
+    server, chat_env, serving, tmp_path
+):
+    env = private_runtime(chat_env, tmp_path)
+    served = serving(env=env)
+    kept = Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "serve-token"
+    info = os.stat(kept)
+    assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.getuid()
+    token = kept.read_text().strip()
+    assert len(token) >= 32 and served.token == token
+    # Every route needs it; the wrong one, or one in the wrong place, is refused.
+    for method, path, body in routes("t"):
+        for wrong in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": token}):
+            status, answer = served.request(method, path, body, headers=wrong)
+            assert status == 401 and answer["error"]["exit_code"] == 2, (method, path, wrong, answer)
+    assert server.requests == []
+    # As the header, or in the URL as it is printed.
+    assert served.request("GET", "/v1/threads")[0] == 200
+    assert served.request("GET", f"/v1/threads?token={token}", headers={"Authorization": ""})[0] == 200
+    assert served.request("GET", f"/?token={token}", headers={"Authorization": ""}) == (
+        200,
+        {"threads": "/v1/threads", "api": "/openapi.json"},
+    )
+    console = served.stop()
+    assert f"listening on http://127.0.0.1:{served.port}/?token={token} (Ctrl-C stops)" in console, console
+    assert f"kept in {kept}" in console, console
+    # The next start keeps the same token; chat serve --show-token prints it for scripts.
+    again = serving(env=env)
+    assert again.request("GET", "/v1/threads", headers={"Authorization": f"Bearer {token}"})[0] == 200
+    shown = chat(env, "serve", "--show-token")
+    assert shown.code == 0 and shown.out == token + "\n", shown
+
+
+def test_a_token_file_that_is_not_private_is_refused_in_one_line(chat_env, tmp_path):
+    env = private_runtime(chat_env, tmp_path)
+    made = chat(env, "serve", "--show-token")
+    kept = Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "serve-token"
+    assert made.code == 0 and kept.read_text().strip() == made.out.strip()
+    for mode in (0o640, 0o604, 0o620, 0o602):
+        kept.chmod(mode)
+        run = chat(env, "serve", "--port", str(free_port()))
+        assert run.code == 2 and f"{kept} is not a private file of yours" in run.err, (mode, run)
+        assert len(run.err.strip().splitlines()) == 1 and "listening" not in run.err
+    kept.unlink()
+    kept.symlink_to(tmp_path / "elsewhere")  # a link is not followed, whatever it points at
+    (tmp_path / "elsewhere").write_text("planted\n")
+    run = chat(env, "serve", "--show-token")
+    assert run.code == 2 and "planted" not in run.out and str(kept) in run.err, run
+
+
+def test_no_token_says_in_one_line_what_it_opens(server, chat_env, serving, tmp_path):
+    env = private_runtime(chat_env, tmp_path)
+    served = serving("--no-token", env=env)
+    assert served.token is None and served.request("GET", "/v1/threads")[0] == 200
+    console = served.stop()
+    warned = [line for line in console.splitlines() if "--no-token" in line]
+    assert len(warned) == 1 and "every process of yours" in warned[0], console
+    assert not (Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "serve-token").exists()
+    for refused in (["--no-token", "--token", "t"], ["--no-token", "--host", "0.0.0.0"]):
+        run = chat(env, "serve", "--port", str(free_port()), *refused)
+        assert run.code == 2 and len(run.err.strip().splitlines()) <= 2, (refused, run)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
+@pytest.mark.parametrize("host", LOOPBACKS)
+@pytest.mark.parametrize("access", ["token", "no-token"])
+def test_another_local_user_is_refused_on_every_route_even_with_the_token(
+    server, chat_env, serving, tmp_path, host, access
+):
+    env = {**private_runtime(chat_env, tmp_path), "CHATCLI_TOOLS": "shell"}
+    served = serving(*(["--no-token"] if access == "no-token" else []), env=env, host=host)
+    marker = tmp_path / "ran"
+    server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
+    assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
+    asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
+    token = {"Authorization": f"Bearer {served.token}"} if served.token else {}
+    requests = [(method, path, body, token) for method, path, body in routes("kept")]
+    statuses = as_nobody(host, served.port, requests + [("GET", f"/v1/threads?token={served.token}", None, {})])
+    assert statuses == [403] * (len(requests) + 1), statuses
+    # Nothing was read, asked, approved, run or deleted; the owner is answered as before.
+    assert len(server.requests) == asked and not marker.exists()
+    assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
+    console = served.stop()
+    assert "Traceback" not in console, console
+
+
+def test_the_peer_of_a_loopback_connection_is_read_for_every_family(tmp_path):
+    """/proc/net/tcp and tcp6 as Linux writes them: the owner of the caller's end, in every address form."""
+    from chatcli.api.access import peer_uid
+
+    v4 = tmp_path / "tcp"
+    v6 = tmp_path / "tcp6"
+    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    v4.write_text(
+        head
+        + "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+        + "   1: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 2 1\n"
+        + "   2: 0100007F:C351 0100007F:1F90 06 00000000:00000000 00:00000000 00000000     0        0 0 1\n"
+        + "   3: 0200007F:C352 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1001        0 3 1\n"
+    )
+    mapped = "0000000000000000FFFF00000100007F"
+    v6.write_text(
+        head
+        + "   0: 00000000000000000000000001000000:C353 00000000000000000000000001000000:1F90 01 0:0 0:0 0  1002 0 4\n"
+        + f"   1: {mapped}:C354 {mapped}:1F90 01 00000000:00000000 00:00000000 00000000  1003 0 5\n"
+    )
+    tables = (str(v4), str(v6))
+    assert peer_uid(("127.0.0.1", 0xC350), 0x1F90, tables) == 1000
+    assert peer_uid(("127.0.0.2", 0xC352), 0x1F90, tables) == 1001
+    assert peer_uid(("::1", 0xC353), 0x1F90, tables) == 1002
+    assert peer_uid(("::ffff:127.0.0.1", 0xC354), 0x1F90, tables) == 1003
+    assert peer_uid(("127.0.0.1", 0xC354), 0x1F90, tables) == 1003  # a dual-stack server sees plain IPv4
+    # A socket in TIME_WAIT names no owner, another address or port is another connection: not found.
+    assert peer_uid(("127.0.0.1", 0xC351), 0x1F90, tables) == -1
+    assert peer_uid(("127.0.0.3", 0xC350), 0x1F90, tables) == -1
+    assert peer_uid(("127.0.0.1", 0xC350), 0x1F91, tables) == -1
+    # No table at all (not Linux): the system does not say, and the token alone guards.
+    assert peer_uid(("127.0.0.1", 0xC350), 0x1F90, (str(tmp_path / "none"),)) is None
