@@ -135,7 +135,7 @@ def main() -> int:
         row("answer", "prompt: spawn -> answer of `hi` typed at once"),
         "",
         f"Importing and loading the table once the engine is imported (the work done in the background): {med(loads) * 1000:.0f} ms (median of 5).",
-    ]  # fmt: skip
+    ]
     text = "\n".join(lines) + "\n"
     Path(options.out).write_text(text)
     print(text)

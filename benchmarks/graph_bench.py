@@ -60,10 +60,14 @@ def main() -> None:
         home = Path(tmp)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CHATCLI_", "OPENAI_"))},
-            "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-            "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-bench", "CHATCLI_DB": str(home / "chat.db"),
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "OPENAI_BASE_URL": fake.base_url,
+            "OPENAI_API_KEY": "sk-bench",
+            "CHATCLI_DB": str(home / "chat.db"),
             "CHATCLI_MODEL": "gpt-fake",
-        }  # fmt: skip
+        }
         commands = {
             "chat --graph": [CHAT, "--graph", f"{GRAPHS / 'agent.py'}:graph", "hi"],
             "floor": [sys.executable, "-c", FLOOR, str(GRAPHS)],

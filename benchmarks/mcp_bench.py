@@ -162,25 +162,49 @@ def main() -> int:
 
     m = {key: med(values) for key, values in samples.items()}
     rows = [
-        ("14. one-shot, no tool called: 3 MCP servers (cached) / none, wall (paired)",
-         f"{m['oneshot_ratio']:.2f}x ({m['oneshot_mcp'] * 1000:.0f} ms vs {m['oneshot_none'] * 1000:.0f} ms)", "<= 1.1x",
-         m["oneshot_ratio"] <= 1.1),
-        ("14. one-shot, no tool called: 3 MCP servers / none, CPU (paired)",
-         f"{m['oneshot_cpu_ratio']:.2f}x ({m['oneshot_cpu_mcp'] * 1000:.0f} ms vs {m['oneshot_cpu_none'] * 1000:.0f} ms)",
-         "<= 1.1x", m["oneshot_cpu_ratio"] <= 1.1),
-        ("14. one-shot through the warm worker, no tool called: 3 MCP servers / none, wall (paired)",
-         f"{m['worker_ratio']:.2f}x ({m['worker_mcp'] * 1000:.0f} ms vs {m['worker_none'] * 1000:.0f} ms)", "<= 1.1x",
-         m["worker_ratio"] <= 1.1),
-        ("14. prompt: spawn -> prompt drawn, 3 MCP servers / none (paired)",
-         f"{m['prompt_ratio']:.2f}x ({m['prompt_mcp'] * 1000:.0f} ms vs {m['prompt_none'] * 1000:.0f} ms)", "<= 1.1x",
-         m["prompt_ratio"] <= 1.1),
-        ("14. prompt: spawn -> answer of `hi` typed at once, 3 MCP servers / none (paired)",
-         f"{m['answer_ratio']:.2f}x ({m['answer_mcp'] * 1000:.0f} ms vs {m['answer_none'] * 1000:.0f} ms)", "—", None),
-        ("14. first tool call of a one-shot (starts its server) vs the next call of the same reply",
-         f"{m['call_first'] * 1000:.0f} ms vs {m['call_later'] * 1000:.0f} ms", "—", None),
-        ("14. through the warm worker: a one-shot's first tool call, the MCP host keeping the server",
-         f"{m['call_worker'] * 1000:.0f} ms", "—", None),
-    ]  # fmt: skip
+        (
+            "14. one-shot, no tool called: 3 MCP servers (cached) / none, wall (paired)",
+            f"{m['oneshot_ratio']:.2f}x ({m['oneshot_mcp'] * 1000:.0f} ms vs {m['oneshot_none'] * 1000:.0f} ms)",
+            "<= 1.1x",
+            m["oneshot_ratio"] <= 1.1,
+        ),
+        (
+            "14. one-shot, no tool called: 3 MCP servers / none, CPU (paired)",
+            f"{m['oneshot_cpu_ratio']:.2f}x ({m['oneshot_cpu_mcp'] * 1000:.0f} ms vs {m['oneshot_cpu_none'] * 1000:.0f} ms)",
+            "<= 1.1x",
+            m["oneshot_cpu_ratio"] <= 1.1,
+        ),
+        (
+            "14. one-shot through the warm worker, no tool called: 3 MCP servers / none, wall (paired)",
+            f"{m['worker_ratio']:.2f}x ({m['worker_mcp'] * 1000:.0f} ms vs {m['worker_none'] * 1000:.0f} ms)",
+            "<= 1.1x",
+            m["worker_ratio"] <= 1.1,
+        ),
+        (
+            "14. prompt: spawn -> prompt drawn, 3 MCP servers / none (paired)",
+            f"{m['prompt_ratio']:.2f}x ({m['prompt_mcp'] * 1000:.0f} ms vs {m['prompt_none'] * 1000:.0f} ms)",
+            "<= 1.1x",
+            m["prompt_ratio"] <= 1.1,
+        ),
+        (
+            "14. prompt: spawn -> answer of `hi` typed at once, 3 MCP servers / none (paired)",
+            f"{m['answer_ratio']:.2f}x ({m['answer_mcp'] * 1000:.0f} ms vs {m['answer_none'] * 1000:.0f} ms)",
+            "—",
+            None,
+        ),
+        (
+            "14. first tool call of a one-shot (starts its server) vs the next call of the same reply",
+            f"{m['call_first'] * 1000:.0f} ms vs {m['call_later'] * 1000:.0f} ms",
+            "—",
+            None,
+        ),
+        (
+            "14. through the warm worker: a one-shot's first tool call, the MCP host keeping the server",
+            f"{m['call_worker'] * 1000:.0f} ms",
+            "—",
+            None,
+        ),
+    ]
     lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'—' if d is None else 'yes' if d else '**no**'} |" for a, b, c, d in rows]
     table = "\n".join(lines)

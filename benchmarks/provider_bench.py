@@ -37,13 +37,17 @@ from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 
 CHAT = [PY, "-m", "chatcli"]
 MODELS = {
-    "openai": "gpt-fake", "anthropic": "anthropic:claude-fake", "google_genai": "google_genai:gemini-fake",
+    "openai": "gpt-fake",
+    "anthropic": "anthropic:claude-fake",
+    "google_genai": "google_genai:gemini-fake",
     "ollama": "ollama:qwen3",
-}  # fmt: skip
+}
 IMPORTS = {
-    "openai": "import langchain_openai.chat_models.base", "anthropic": "import langchain_anthropic",
-    "google_genai": "import langchain_google_genai", "ollama": "import langchain_ollama",
-}  # fmt: skip
+    "openai": "import langchain_openai.chat_models.base",
+    "anthropic": "import langchain_anthropic",
+    "google_genai": "import langchain_google_genai",
+    "ollama": "import langchain_ollama",
+}
 
 
 def oneshot(env: dict[str, str], work: Path, model: str) -> tuple[float, float]:

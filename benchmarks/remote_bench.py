@@ -76,9 +76,11 @@ def main() -> None:
         served = serve(home, fake.base_url)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CHATCLI_", "OPENAI_", "LANGSMITH_"))},
-            "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
             "LANGGRAPH_API_KEY": KEY,
-        }  # fmt: skip
+        }
         chat = [CHAT, "--remote", served.url, "--assistant", "example", QUESTION]
         bare = [sys.executable, "-c", BARE, served.url, QUESTION]
         try:

@@ -60,9 +60,13 @@ def main() -> None:
         home = Path(tmp)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CHATCLI_", "OPENAI_"))},
-            "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-            "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-bench", "CHATCLI_DB": str(home / "chat.db"),
-        }  # fmt: skip
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "OPENAI_BASE_URL": fake.base_url,
+            "OPENAI_API_KEY": "sk-bench",
+            "CHATCLI_DB": str(home / "chat.db"),
+        }
         port = free_port()
         # The token chat serve uses, as chat's own clients read it (made here if it is not yet).
         token = subprocess.run([CHAT, "serve", "--show-token"], env=env, capture_output=True, text=True).stdout.strip()
@@ -93,15 +97,17 @@ def main() -> None:
     served_ms = statistics.median(r[0] for r in rows) * 1000
     oneshot_ms = statistics.median(r[1] for r in rows) * 1000
     ratio = statistics.median(r[0] / r[1] for r in rows)
-    table = "\n".join([
-        f"`chat serve` vs one-shot `chat --json`, {runs} paired rounds, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        f"| a question over HTTP to `chat serve` (median) | {served_ms:.0f} ms |",
-        f"| the same question as `chat --json -t ID` (median) | {oneshot_ms:.0f} ms |",
-        f"| served / one-shot (median of paired ratios) | {ratio:.3f}x |",
-    ])  # fmt: skip
+    table = "\n".join(
+        [
+            f"`chat serve` vs one-shot `chat --json`, {runs} paired rounds, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            f"| a question over HTTP to `chat serve` (median) | {served_ms:.0f} ms |",
+            f"| the same question as `chat --json -t ID` (median) | {oneshot_ms:.0f} ms |",
+            f"| served / one-shot (median of paired ratios) | {ratio:.3f}x |",
+        ]
+    )
     print(table)
     (ROOT / "benchmarks" / "results-serve.md").write_text(table + "\n")
 

@@ -69,9 +69,15 @@ def main() -> None:
     with FakeOpenAIServer() as server:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_", "LLM_"))}
         env = dict(
-            base, HOME=str(work / "home"), XDG_CONFIG_HOME=str(work / "home/.config"), XDG_DATA_HOME=str(work / "home/.data"),
-            XDG_RUNTIME_DIR=str(work / "run"), OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bench", CHATCLI_MODEL="gpt-fake",
-        )  # fmt: skip
+            base,
+            HOME=str(work / "home"),
+            XDG_CONFIG_HOME=str(work / "home/.config"),
+            XDG_DATA_HOME=str(work / "home/.data"),
+            XDG_RUNTIME_DIR=str(work / "run"),
+            OPENAI_BASE_URL=server.base_url,
+            OPENAI_API_KEY="sk-bench",
+            CHATCLI_MODEL="gpt-fake",
+        )
         commands = {
             "python -c pass": ([sys.executable, "-c", "pass"], env),
             "chat, worker": ([*chat, QUESTION], dict(env, CHATCLI_WORKER="1")),

@@ -85,13 +85,18 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every key these settings hold, to keep out of what is shown."""
-        return [v for k, v in ((None, self.api_key), *self.provider_env) if v and (k is None or k.endswith("KEY"))]
+        from chatcli.providers.registry import key_variables
+
+        keys = key_variables()
+        return [v for k, v in ((None, self.api_key), *self.provider_env) if v and (k is None or k in keys)]
 
     def __repr__(self) -> str:  # never show a key, even in a traceback
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         if shown["api_key"]:
             shown["api_key"] = "***"
-        shown["provider_env"] = tuple((k, "***" if k.endswith("KEY") else v) for k, v in self.provider_env)
+        from chatcli.providers.registry import key_variables
+
+        shown["provider_env"] = tuple((k, "***" if k in key_variables() else v) for k, v in self.provider_env)
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
@@ -219,8 +224,10 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
 
     if settings.base_url:
         check_url(settings.base_url, "OPENAI_BASE_URL (base_url)")
+    from chatcli.providers.registry import url_variables
+
     for var, value in settings.provider_env:
-        if not var.endswith("KEY"):
+        if var in url_variables():
             check_url(value if "://" in value else f"http://{value}", var)  # OLLAMA_HOST may be host:port
     if settings.memory not in MEMORY_MODES:
         raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
@@ -233,7 +240,7 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
 
 def provider_vars() -> list[str]:
     """The other providers' key and base-URL variables (the OpenAI-compatible endpoint's are in ENV_VARS)."""
-    from chatcli.providers import variables
+    from chatcli.providers.registry import variables
 
     return [var for pair in variables().values() for var in pair if var and var not in ENV_VARS]
 

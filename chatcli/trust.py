@@ -48,14 +48,14 @@ _CHATCLI_SAFE = frozenset(
 
 def endpoint_vars() -> dict[str, str | None]:
     """Every provider's base-URL variable, and the key variable that goes with it."""
-    from chatcli.providers import variables
+    from chatcli.providers.registry import variables
 
     return {url: key for key, url in variables().values() if url}
 
 
 def safe_keys() -> frozenset[str]:
     """What an untrusted .env may set."""
-    from chatcli.providers import variables
+    from chatcli.providers.registry import variables
 
     return _CHATCLI_SAFE | {var for pair in variables().values() for var in pair if var}
 

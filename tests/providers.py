@@ -27,6 +27,9 @@ class Row:
     # False: the server never refuses a request over the model's window, it cuts it itself (Ollama drops the
     # oldest messages): chat sizes the window it asks for instead (tests/test_ollama.py).
     refuses_over_window: bool = True
+    # How a LangGraph developer's own graph builds this provider's model, pointed at the fake by the variables
+    # of ``env`` (read from the graph's process): an import line and an expression.
+    graph_model: tuple[str, str] = ("", "")
 
     def __str__(self) -> str:
         return self.name
@@ -69,8 +72,26 @@ def _ollama() -> AbstractContextManager[Any]:
 
 
 ROWS: list[Row] = [
-    Row("openai", "openai:gpt-fake", FakeOpenAIServer, _openai_env),
-    Row("anthropic", "anthropic:claude-fake", _anthropic, _anthropic_env, "langchain_anthropic"),
-    Row("google_genai", "google_genai:gemini-fake", _gemini, _gemini_env, "langchain_google_genai"),
-    Row("ollama", "ollama:qwen3", _ollama, _ollama_env, "langchain_ollama", refuses_over_window=False),
-]
+    Row(
+        "openai", "openai:gpt-fake", FakeOpenAIServer, _openai_env,
+        graph_model=("from langchain_openai import ChatOpenAI", "ChatOpenAI(model='gpt-fake', "
+                     "base_url=os.environ['OPENAI_BASE_URL'], api_key=os.environ['OPENAI_API_KEY'], max_retries=0)"),
+    ),
+    Row(
+        "anthropic", "anthropic:claude-fake", _anthropic, _anthropic_env, "langchain_anthropic",
+        graph_model=("from langchain_anthropic import ChatAnthropic", "ChatAnthropic(model='claude-fake', "
+                     "base_url=os.environ['ANTHROPIC_BASE_URL'], api_key=os.environ['ANTHROPIC_API_KEY'], "
+                     "max_retries=0)"),
+    ),
+    Row(
+        "google_genai", "google_genai:gemini-fake", _gemini, _gemini_env, "langchain_google_genai",
+        graph_model=("from langchain_google_genai import ChatGoogleGenerativeAI", "ChatGoogleGenerativeAI("
+                     "model='gemini-fake', base_url=os.environ['GOOGLE_GEMINI_BASE_URL'], vertexai=False, "
+                     "google_api_key=os.environ['GOOGLE_API_KEY'], max_retries=1)"),
+    ),
+    Row(
+        "ollama", "ollama:qwen3", _ollama, _ollama_env, "langchain_ollama", refuses_over_window=False,
+        graph_model=("from langchain_ollama import ChatOllama",
+                     "ChatOllama(model='qwen3', base_url=os.environ['OLLAMA_HOST'])"),
+    ),
+]  # fmt: skip

@@ -24,6 +24,7 @@ NOT_A_TERMINAL = {
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
     ("app/worker.py", "os.write"): "the pipe that tells the warm worker's starter it listens",
     ("app/serve_commands.py", "handle.write"): "chat serve's note of its socket, in chat's data directory",
+    ("api/access.py", "handle.write"): "chat serve's token, made into a new 0600 file of the user's",
     ("app/worker_jobs.py", "os.write"): "the job-control channel to the caller (os.write kept, then checked)",
     (
         "app/worker_jobs.py",

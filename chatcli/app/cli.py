@@ -162,18 +162,45 @@ def ask_command(
         if remote is not None or assistant or header:
             from chatcli.app.remote_commands import remote_run
 
-            given = {**flags, "system": system, "role": role, "var": var, "attach": attach, "new_thread": new_thread, "graph": graph}  # fmt: skip
-            remote_run(question, thread, latest, (remote, assistant, header, resume), settings, json_output, env, debug, given)  # fmt: skip
+            given = {
+                **flags,
+                "system": system,
+                "role": role,
+                "var": var,
+                "attach": attach,
+                "new_thread": new_thread,
+                "graph": graph,
+            }
+            remote_run(
+                question, thread, latest, (remote, assistant, header, resume), settings, json_output, env, debug, given
+            )
             return
         from chatcli.chat.session import ThreadSetup
 
-        chats_own = {"-m": model, "--system": system, "--role": role, "--var": var, "--temperature": temperature,
-                     "--tools": tools, "--local": local, "--local-model": local_model, "--memory": memory}  # fmt: skip
+        chats_own = {
+            "-m": model,
+            "--system": system,
+            "--role": role,
+            "--var": var,
+            "--temperature": temperature,
+            "--tools": tools,
+            "--local": local,
+            "--local-model": local_model,
+            "--memory": memory,
+        }
         app, answer = graph_source(graph, resume, question, chats_own, env.cwd)
         setup = ThreadSetup(
-            system=system, variables=parse_vars(var), role=read_role(settings, role), model=model, temperature=temperature,
-            attach=tuple(attach), latest=latest, new_thread=new_thread, app=app, resume=answer,
-        )  # fmt: skip
+            system=system,
+            variables=parse_vars(var),
+            role=read_role(settings, role),
+            model=model,
+            temperature=temperature,
+            attach=tuple(attach),
+            latest=latest,
+            new_thread=new_thread,
+            app=app,
+            resume=answer,
+        )
         role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here
         for line in ignored(
@@ -186,10 +213,18 @@ def ask_command(
 
     on_error = json_output.fail if json_output is not None else None
     flags = {
-        "model": model, "temperature": temperature, "db": db, "memory": memory.value if memory else None, "local": True if local else None,
-        "local_model": local_model, "tools": tools, "use_tools": False if no_tools else None, "approve_all": True if yes else None,
-        "sandbox": sandbox.value if sandbox else None, "network": True if network else None,
-    }  # fmt: skip
+        "model": model,
+        "temperature": temperature,
+        "db": db,
+        "memory": memory.value if memory else None,
+        "local": True if local else None,
+        "local_model": local_model,
+        "tools": tools,
+        "use_tools": False if no_tools else None,
+        "approve_all": True if yes else None,
+        "sandbox": sandbox.value if sandbox else None,
+        "network": True if network else None,
+    }
     guarded(debug, action, flags, on_error)
 
 

@@ -2,18 +2,84 @@
 them before anything but the standard library is imported, and the Typer app routes by them."""
 
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = ("threads", "show", "export", "import", "rm", "search", "title", "fork", "tools", "roles", "models", "trust", "serve", "stats", "ask", "worker", "config")  # fmt: skip
+COMMANDS = (
+    "threads",
+    "show",
+    "export",
+    "import",
+    "rm",
+    "search",
+    "title",
+    "fork",
+    "tools",
+    "roles",
+    "models",
+    "trust",
+    "serve",
+    "stats",
+    "ask",
+    "worker",
+    "config",
+)
 # Options that take a value, so that their value is not mistaken for a command name.
-VALUED = {"-t", "--thread", "-m", "--model", "-s", "--system", "--var", "--db", "--format", "--limit", "--at", "--as", "--memory", "--local-model", "--tools", "-a", "--attach", "-r", "--role", "--temperature", "--new-thread", "--host", "--port", "--socket", "--token", "--token-file", "--allow-host", "--since", "--graph", "-g", "--resume", "--remote", "--assistant", "--header"}  # fmt: skip
+VALUED = {
+    "-t",
+    "--thread",
+    "-m",
+    "--model",
+    "-s",
+    "--system",
+    "--var",
+    "--db",
+    "--format",
+    "--limit",
+    "--at",
+    "--as",
+    "--memory",
+    "--local-model",
+    "--tools",
+    "-a",
+    "--attach",
+    "-r",
+    "--role",
+    "--temperature",
+    "--new-thread",
+    "--host",
+    "--port",
+    "--socket",
+    "--token",
+    "--token-file",
+    "--allow-host",
+    "--since",
+    "--graph",
+    "-g",
+    "--resume",
+    "--remote",
+    "--assistant",
+    "--header",
+}
 
 # Words people type for a command (from other tools' habits), and the command that does it.
 MEANT = {
-    "help": "chat --help", "list": "chat threads", "ls": "chat threads", "thread": "chat threads",
-    "history": "chat show (the last thread) or chat threads", "log": "chat show", "delete": "chat rm ID",
-    "remove": "chat rm ID", "del": "chat rm ID", "version": "chat --version", "new": "chat --new-thread ID QUESTION",
-    "continue": "chat -c", "resume": "chat -c, or chat -t ID", "clear": "chat --new-thread ID, or /clear at the prompt",
-    "find": "chat search TEXT", "grep": "chat search TEXT", "rename": "chat title ID TEXT", "model": "chat models",
-}  # fmt: skip
+    "help": "chat --help",
+    "list": "chat threads",
+    "ls": "chat threads",
+    "thread": "chat threads",
+    "history": "chat show (the last thread) or chat threads",
+    "log": "chat show",
+    "delete": "chat rm ID",
+    "remove": "chat rm ID",
+    "del": "chat rm ID",
+    "version": "chat --version",
+    "new": "chat --new-thread ID QUESTION",
+    "continue": "chat -c",
+    "resume": "chat -c, or chat -t ID",
+    "clear": "chat --new-thread ID, or /clear at the prompt",
+    "find": "chat search TEXT",
+    "grep": "chat search TEXT",
+    "rename": "chat title ID TEXT",
+    "model": "chat models",
+}
 
 
 def _one_edit(a: str, b: str) -> bool:

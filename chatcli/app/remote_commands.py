@@ -16,16 +16,37 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 
 # chat's own engine's settings (the command line's flags, by name): none of them applies to a server's graph.
-LOCAL_FLAGS = {"model": "--model", "temperature": "--temperature", "db": "--db", "memory": "--memory", "local": "--local",
-               "local_model": "--local-model", "tools": "--tools", "use_tools": "--no-tools", "sandbox": "--sandbox",
-               "network": "--network", "system": "--system", "role": "--role", "var": "--var", "attach": "--attach",
-               "new_thread": "--new-thread", "graph": "--graph"}  # fmt: skip
+LOCAL_FLAGS = {
+    "model": "--model",
+    "temperature": "--temperature",
+    "db": "--db",
+    "memory": "--memory",
+    "local": "--local",
+    "local_model": "--local-model",
+    "tools": "--tools",
+    "use_tools": "--no-tools",
+    "sandbox": "--sandbox",
+    "network": "--network",
+    "system": "--system",
+    "role": "--role",
+    "var": "--var",
+    "attach": "--attach",
+    "new_thread": "--new-thread",
+    "graph": "--graph",
+}
 
 
 def remote_run(
-    question: str | None, thread: str | None, latest: bool, where: tuple[str | None, str | None, list[str], str | None],
-    settings: Settings, json_output: Any, env: Environment, debug: bool, flags: dict[str, Any],
-) -> None:  # fmt: skip
+    question: str | None,
+    thread: str | None,
+    latest: bool,
+    where: tuple[str | None, str | None, list[str], str | None],
+    settings: Settings,
+    json_output: Any,
+    env: Environment,
+    debug: bool,
+    flags: dict[str, Any],
+) -> None:
     """``chat --remote URL [--assistant ID] [--header H] [--resume VALUE]`` with the rest of the command line:
     checked, then run. ``flags``: what the command line gave for chat's own engine and threads (refused here)."""
     from chatcli.chat.remote import remote_spec
@@ -74,8 +95,9 @@ async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, appr
         raise
 
 
-async def _answer(spec: Any, where: tuple[str | None, bool], text: str, output: Any, settings: Settings,
-                  resume: Any) -> None:  # fmt: skip
+async def _answer(
+    spec: Any, where: tuple[str | None, bool], text: str, output: Any, settings: Settings, resume: Any
+) -> None:
     from chatcli.chat.outcome import render_reply
     from chatcli.errors import ChatError
     from chatcli.ui.jsonout import JsonOutput
@@ -102,9 +124,16 @@ async def _answer(spec: Any, where: tuple[str | None, bool], text: str, output: 
 
 
 def run_remote(
-    question: str | None, thread: str | None, latest: bool, spec: Any, settings: Settings,
-    json_output: Any = None, env: Environment | None = None, debug: bool = False, resume: str | None = None,
-) -> None:  # fmt: skip
+    question: str | None,
+    thread: str | None,
+    latest: bool,
+    spec: Any,
+    settings: Settings,
+    json_output: Any = None,
+    env: Environment | None = None,
+    debug: bool = False,
+    resume: str | None = None,
+) -> None:
     """One answer from the server's graph (a question, piped text, or --resume), or the prompt on its threads."""
     from chatcli.app.run import compose_question, make_env_output, read_stdin, stoppable
 

@@ -180,9 +180,13 @@ def serve(settings: Settings, where: Listening, allow_host: list[str]) -> None:
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     owner = os.getuid() if path is None and loopback(host) else None  # on loopback: this user's processes only
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner), log_config=SERVE_LOG_CONFIG, log_level="warning", lifespan="on",
-        fd=listening.fileno(), timeout_graceful_shutdown=SHUTDOWN_GRACE,
-    )  # fmt: skip
+        create_app(settings, allowed, token, owner),
+        log_config=SERVE_LOG_CONFIG,
+        log_level="warning",
+        lifespan="on",
+        fd=listening.fileno(),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
     noted = _note_socket(path) if path else None
     say(environment().stderr, f"chat serve: listening on {where.said()} (Ctrl-C stops)\n")
     if where.kept is not None:

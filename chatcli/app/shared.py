@@ -73,9 +73,12 @@ ASSISTANT = typer.Option(
     help="The --remote server's graph or assistant (its only one by default).",
 )
 HEADER = typer.Option(
-    [], "--header", metavar="'NAME: VALUE'", hidden=True,
+    [],
+    "--header",
+    metavar="'NAME: VALUE'",
+    hidden=True,
     help="An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
-)  # fmt: skip
+)
 
 
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:

@@ -38,14 +38,34 @@ from chatcli.tools.confinement import describe, peer, serves, still_there
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
 # What a one-shot imports, loaded once here (chatcli.chat.session.load_engine adds the model stack).
 WARM = (
-    "chatcli.app.cli", "chatcli.app.run", "chatcli.chat.session", "chatcli.chat.failures", "chatcli.chat.attachments",
-    "chatcli.chat.context_windows", "chatcli.local.policy", "chatcli.local.server", "chatcli.tools.mcp_config",
-    "chatcli.tools.toolbox", "chatcli.tools.mcp_cache", "chatcli.tools.mcp_link",
-    "chatcli.store.sqlite", "chatcli.ui.output", "chatcli.ui.jsonout", "chatcli.ui.reply", "chatcli.ui.signals",
-    "chatcli.app.completion", "chatcli.trust", "dotenv", "platformdirs", "pwd", "anyio._backends._asyncio",
-    "anyio.streams.stapled", "langchain_core.messages.block_translators.langchain_v0", "langchain_core.tracers.stdout",
+    "chatcli.app.cli",
+    "chatcli.app.run",
+    "chatcli.chat.session",
+    "chatcli.chat.failures",
+    "chatcli.chat.attachments",
+    "chatcli.chat.context_windows",
+    "chatcli.local.policy",
+    "chatcli.local.server",
+    "chatcli.tools.mcp_config",
+    "chatcli.tools.toolbox",
+    "chatcli.tools.mcp_cache",
+    "chatcli.tools.mcp_link",
+    "chatcli.store.sqlite",
+    "chatcli.ui.output",
+    "chatcli.ui.jsonout",
+    "chatcli.ui.reply",
+    "chatcli.ui.signals",
+    "chatcli.app.completion",
+    "chatcli.trust",
+    "dotenv",
+    "platformdirs",
+    "pwd",
+    "anyio._backends._asyncio",
+    "anyio.streams.stapled",
+    "langchain_core.messages.block_translators.langchain_v0",
+    "langchain_core.tracers.stdout",
     "langchain_core.tracers.run_collector",
-)  # fmt: skip
+)
 
 
 def same_loading(environ: dict[str, str]) -> bool:
@@ -185,9 +205,15 @@ class Worker:
             self.stopping = True
         left = None if self.children else max(0.0, self.last + self.idle - time.monotonic())
         return {
-            "pid": os.getpid(), "version": __version__, "build": self.build, "idle": self.idle, "idle_left": left,
-            "running": len(self.children), "served": self.served, "stopping": self.stopping,
-        }  # fmt: skip
+            "pid": os.getpid(),
+            "version": __version__,
+            "build": self.build,
+            "idle": self.idle,
+            "idle_left": left,
+            "running": len(self.children),
+            "served": self.served,
+            "stopping": self.stopping,
+        }
 
     def _refusal(self, header: dict[str, Any] | None, fds: list[int]) -> str | None:
         if header is None:

@@ -156,9 +156,14 @@ def start(directory: str, idle: float) -> socket.socket | None:
         log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             boot = subprocess.Popen(
-                [sys.executable, "-c", code, path, str(idle)], env=environ, cwd="/", stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-c", code, path, str(idle)],
+                env=environ,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         finally:
             os.close(log)
         try:
@@ -184,9 +189,14 @@ def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:
 
 
 def offer(
-    sock: socket.socket, argv: list[str], environ: Mapping[str, str], build: str, idle: float, me: dict[str, str],
+    sock: socket.socket,
+    argv: list[str],
+    environ: Mapping[str, str],
+    build: str,
+    idle: float,
+    me: dict[str, str],
     channel: int,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> dict[str, Any] | None:
     """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left.
 
     ``me`` is what this process sees of its confinement (the worker compares it with the kernel's

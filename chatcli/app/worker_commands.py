@@ -47,12 +47,18 @@ def worker_command(
             say(env.stderr, f"stopped the MCP host (pid {host['pid']}) and the {kept} it kept for one-shots\n")
         return
     record = {
-        "enabled": wanted, "idle": idle, "directory": directory, "running": state is not None,
-        "pid": state and state["pid"], "version": state and state["version"],
-        "current": bool(state and state["build"] == build_id()), "idle_left": state and state["idle_left"],
-        "answering": state and state["running"], "served": state and state["served"],
+        "enabled": wanted,
+        "idle": idle,
+        "directory": directory,
+        "running": state is not None,
+        "pid": state and state["pid"],
+        "version": state and state["version"],
+        "current": bool(state and state["build"] == build_id()),
+        "idle_left": state and state["idle_left"],
+        "answering": state and state["running"],
+        "served": state and state["served"],
         "mcp_servers": [server for host in hosts for server in host["servers"]],
-    }  # fmt: skip
+    }
     if as_json:
         say(env.stdout, json_text(record) + "\n", data=True)
         return

@@ -68,9 +68,10 @@ class Forwarder:
         self.continued = 0
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         self.ignored = {
-            s for s in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+            s
+            for s in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
             if s in blocked or signal.getsignal(s) == signal.SIG_IGN
-        }  # fmt: skip
+        }
         handled = [*FORWARDED, signal.SIGCONT, *([] if signal.SIGTSTP in self.ignored else [signal.SIGTSTP])]
         self.saved = {signum: signal.signal(signum, self) for signum in handled}
         self.channel, self.child_end = socket.socketpair()  # the child's end goes with the call

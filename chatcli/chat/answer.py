@@ -162,9 +162,17 @@ class ErrorEvent(Failure):
 
 
 EVENTS = (
-    TokenEvent, ReasoningEvent, NodeEvent, ToolCallEvent, ProgressEvent, ToolResultEvent, ApprovalEvent,
-    InterruptEvent, DoneEvent, ErrorEvent,
-)  # fmt: skip
+    TokenEvent,
+    ReasoningEvent,
+    NodeEvent,
+    ToolCallEvent,
+    ProgressEvent,
+    ToolResultEvent,
+    ApprovalEvent,
+    InterruptEvent,
+    DoneEvent,
+    ErrorEvent,
+)
 
 
 def dumped(shape: type[BaseModel], **fields: Any) -> dict[str, Any]:

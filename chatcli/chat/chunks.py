@@ -13,28 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from chatcli.providers.base import REASONING_KEY
+from chatcli.providers.registry import finish_reasons, thought_blocks
 
-_THOUGHT = {"thinking": "thinking", "reasoning": "reasoning"}  # block type -> its text field
+_THOUGHT = thought_blocks()  # block type -> its text field
 # Each provider's reason, in OpenAI's words: stop, length, tool_calls, content_filter.
-_FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-    "IMAGE_PROHIBITED_CONTENT": "content_filter",
-    "IMAGE_RECITATION": "content_filter",
-}
+_FINISH = finish_reasons()
 
 
 def thinking_of(message: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
@@ -44,6 +44,7 @@ class Conversation:
     temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
+    own_model: ClassVar[bool] = True  # chat builds the model that answers, from its settings
 
     def __post_init__(self) -> None:
         self.default_model = self.default_model or self.model_name

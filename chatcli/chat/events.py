@@ -153,9 +153,15 @@ class Progress:
 
     def record(self) -> dict[str, Any]:
         return {
-            "type": "progress", "id": self.call.id, "name": self.call.name, "label": self.call.label,
-            "seconds": round(self.seconds, 1), "progress": self.done, "total": self.total, "message": self.message,
-        }  # fmt: skip
+            "type": "progress",
+            "id": self.call.id,
+            "name": self.call.name,
+            "label": self.call.label,
+            "seconds": round(self.seconds, 1),
+            "progress": self.done,
+            "total": self.total,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,15 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "message_count": (int,),
 }
 _MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {
-    "created_at": (str,), "model": (str,), "interrupted": (str,), "name": (str,), "status": (str,), "label": (str,), "seconds": (int, float), "reasoning": (str,),
-}  # fmt: skip
+    "created_at": (str,),
+    "model": (str,),
+    "interrupted": (str,),
+    "name": (str,),
+    "status": (str,),
+    "label": (str,),
+    "seconds": (int, float),
+    "reasoning": (str,),
+}
 
 
 def _kind(value: Any) -> str:

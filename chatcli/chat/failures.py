@@ -25,9 +25,11 @@ class Failure:
     kind: str
 
 
-def translate(exc: Exception, settings: Settings, mid_answer: bool = False, model: str | None = None) -> Exception:
-    """Map a failure during a turn (asked of ``model``, else the settings') to the user-facing error it means,
-    or return it unchanged."""
+def translate(
+    exc: Exception, settings: Settings, mid_answer: bool = False, model: str | None = None, own: bool = True
+) -> Exception:
+    """Map a failure during a turn (asked of ``model``, else the settings'; ``own``: a model chat built, not a
+    graph's) to the user-facing error it means, or return it unchanged."""
     from chatcli.chat.model import describe_error, is_connection_error
     from chatcli.local.policy import stopped
 
@@ -39,7 +41,7 @@ def translate(exc: Exception, settings: Settings, mid_answer: bool = False, mode
     if gone is not None:
         gone.__cause__ = exc
         return gone
-    described = describe_error(exc, settings, mid_answer=mid_answer, spec=model)
+    described = describe_error(exc, settings, mid_answer=mid_answer, spec=model, own=own)
     return described if described is not None else exc
 
 

@@ -21,7 +21,7 @@ from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair
 # How history beyond the context budget is handled: left out ("trim"), or folded into a
 # running summary that is sent in its place ("summary").
 from chatcli.config import MEMORY_MODES
-from chatcli.providers import name_of
+from chatcli.providers.registry import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Start, TurnResult
@@ -28,16 +28,14 @@ NOT_HERE = "the graph builds its own prompt and chooses its own model"
 NO_VALUE = object()  # ``resume``'s value when none is given: the questions are asked
 
 
-# Where the errors of a model client come from: chat says those in its own words (chatcli.chat.failures).
-CLIENTS = ("openai", "httpx", "httpcore", "anthropic", "langchain_openai")
-
-
 def graph_failure(exc: Exception) -> Exception:
     """What a failure inside the graph is said as: a model client's error as chat says its own, chat's own as
     it is, anything else raised by the graph's code as one line naming the node it failed in."""
     import re
 
-    if isinstance(exc, ChatError) or type(exc).__module__.split(".")[0] in CLIENTS:
+    from chatcli.providers.registry import raised_by_a_client
+
+    if isinstance(exc, ChatError) or raised_by_a_client(exc):  # a model client's: said by its provider (failures)
         return exc
     notes = " ".join(getattr(exc, "__notes__", None) or ())
     node = re.search(r"During task with name '([^']+)'", notes)
@@ -51,6 +49,7 @@ class GraphConversation(Conversation):
     """A thread of the graph ``app`` (not chat's own); ``approve_all``: --yes, every approval it asks is given."""
 
     approve_all: bool = False
+    own_model: ClassVar[bool] = False  # the graph's models are built by its own code, not from chat's settings
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,8 +64,15 @@ class GraphConversation(Conversation):
     async def follow_thread(self) -> None:
         pass
 
-    async def set_up(self, role: Any = None, system: str | None = None, variables: dict[str, str] | None = None,
-                     *, model_given: bool = False, temperature_given: bool = False) -> None:  # fmt: skip
+    async def set_up(
+        self,
+        role: Any = None,
+        system: str | None = None,
+        variables: dict[str, str] | None = None,
+        *,
+        model_given: bool = False,
+        temperature_given: bool = False,
+    ) -> None:
         if role is not None or system is not None or variables:
             raise UsageError("roles, system prompts and variables are chat's own", hint=NOT_HERE)
 
@@ -119,7 +125,10 @@ class GraphConversation(Conversation):
         try:
             return await self.turns.run(payload, start, self.config, self.listener, opening, ask_first=ask_first)  # type: ignore[call-arg]
         except Exception as exc:
-            raise graph_failure(exc) from exc
+            failure = graph_failure(exc)
+            if failure is exc:
+                raise  # as it was: a model client's error keeps its own cause, which its provider reads
+            raise failure from exc
 
     async def waiting(self) -> list[Any]:
         """The interrupts the thread waits on (chatcli.chat.interrupts.Pending): asked before chat stopped."""

@@ -41,6 +41,7 @@ def speaking_nodes(app: Any) -> list[str]:
     from langgraph.prebuilt import ToolNode  # imported only for a graph of its own: it takes 0.1-0.2 s
 
     return [
-        name for name, node in nodes.items()
+        name
+        for name, node in nodes.items()
         if not name.startswith("__") and "." not in name and not isinstance(getattr(node, "bound", None), ToolNode)
-    ]  # fmt: skip
+    ]

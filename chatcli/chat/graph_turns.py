@@ -171,8 +171,15 @@ class GraphTurns(TurnRunner):
                 chunk, meta = data
                 self._message(chunk, meta or {}, whole, listener, result, progress)
 
-    def _message(self, chunk: Any, meta: dict[str, Any], whole: set[str], listener: Listener, result: TurnResult,
-                 progress: _Progress) -> None:  # fmt: skip
+    def _message(
+        self,
+        chunk: Any,
+        meta: dict[str, Any],
+        whole: set[str],
+        listener: Listener,
+        result: TurnResult,
+        progress: _Progress,
+    ) -> None:
         """A token (or a whole AI message a node returned) of the "messages" stream."""
         from langchain_core.messages import AIMessage, AIMessageChunk
 
@@ -201,8 +208,14 @@ class GraphTurns(TurnRunner):
 
             result.usage = add_usage(result.usage, used)
             name = chunk.response_metadata.get("model_name")
-            listener.hear(Usage(int(used.get("input_tokens") or 0), int(used.get("output_tokens") or 0),
-                                int(used.get("total_tokens") or 0), name))  # fmt: skip
+            listener.hear(
+                Usage(
+                    int(used.get("input_tokens") or 0),
+                    int(used.get("output_tokens") or 0),
+                    int(used.get("total_tokens") or 0),
+                    name,
+                )
+            )
         result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
         result.model = chunk.response_metadata.get("model_name") or result.model
 

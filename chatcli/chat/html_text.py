@@ -19,8 +19,26 @@ import sys
 from typing import Any
 
 # Elements whose content is never readable text (code, styling, embedded documents, form widgets).
-_DROPPED = ("script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "object", "embed", "head",
-            "select", "button", "input", "textarea", "link", "meta", "title")  # fmt: skip
+_DROPPED = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "head",
+    "select",
+    "button",
+    "input",
+    "textarea",
+    "link",
+    "meta",
+    "title",
+)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Python's codecs that are no charset a page can be in (they fail, or read escapes as characters).
 _NOT_CHARSETS = ("undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape")
@@ -97,9 +115,15 @@ async def convert(html: str, url: str = "") -> tuple[str, str]:
     )
     try:
         worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-c", start, url,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-I",
+            "-c",
+            start,
+            url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
     except OSError as exc:
         raise Unconvertible(f"chat cannot start the process that converts it to text ({exc})") from None
     try:

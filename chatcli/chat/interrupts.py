@@ -163,9 +163,15 @@ def approval_request(calls: list[ToolCall]) -> dict[str, Any]:
     for call in calls:
         where = f" ({call.server})" if call.server else ""
         actions.append(
-            {"name": call.name, "args": call.arguments, "description": f"chat asks before it runs {call.label}{where}",
-             "id": call.id, "label": call.label, "server": call.server}
-        )  # fmt: skip
+            {
+                "name": call.name,
+                "args": call.arguments,
+                "description": f"chat asks before it runs {call.label}{where}",
+                "id": call.id,
+                "label": call.label,
+                "server": call.server,
+            }
+        )
         configs.append({"action_name": call.name, "allowed_decisions": list(CHAT_DECISIONS)})
     return {"action_requests": actions, "review_configs": configs}
 

@@ -103,11 +103,19 @@ class JsonEvents(Router):
 
         if result.status == "refused":
             self.refused(result)
-        self._calls.append({**_call(result.call), "status": result.status, "result": result.content,
-                            "seconds": result.seconds})  # fmt: skip
+        self._calls.append(
+            {**_call(result.call), "status": result.status, "result": result.content, "seconds": result.seconds}
+        )
         if self.lines:
-            self._write(dumped(ToolResultEvent, **_call(result.call), status=result.status, content=result.content,
-                               seconds=result.seconds))  # fmt: skip
+            self._write(
+                dumped(
+                    ToolResultEvent,
+                    **_call(result.call),
+                    status=result.status,
+                    content=result.content,
+                    seconds=result.seconds,
+                )
+            )
 
     def approval(self, call: ToolCall) -> None:
         """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""
@@ -142,12 +150,19 @@ class JsonEvents(Router):
         if result.interrupted and not (result.waiting or result.interrupts):
             return  # ask() raises the matching error next, and fail() reports it with the partial reply
         done = dict(
-            thread_id=self.thread_id, reply=result.text, model=result.model or self.model, usage=usage_object(result),
-            cost_usd=result.known_cost, timing=self._timing(), finish_reason=result.finish_reason,
-            tool_calls=self._calls, turns_left_out=result.turns_left_out, reasoning="".join(self._reasoning) or None,
+            thread_id=self.thread_id,
+            reply=result.text,
+            model=result.model or self.model,
+            usage=usage_object(result),
+            cost_usd=result.known_cost,
+            timing=self._timing(),
+            finish_reason=result.finish_reason,
+            tool_calls=self._calls,
+            turns_left_out=result.turns_left_out,
+            reasoning="".join(self._reasoning) or None,
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
             interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
-        )  # fmt: skip
+        )
         obj = dumped(DoneEvent, **done) if self.lines else dumped(Answer, **done)
         for waiting in ("approval_required", "interrupts"):
             if obj[waiting] is None:
@@ -166,12 +181,15 @@ class JsonEvents(Router):
         failure = describe(exc, settings)
         result = self._result
         obj = dict(
-            thread_id=self.thread_id, reply=result.text if result else "".join(self._parts),
+            thread_id=self.thread_id,
+            reply=result.text if result else "".join(self._parts),
             model=(result.model if result else None) or self.model,
-            finish_reason=result.finish_reason if result else None, tool_calls=self._calls,
-            reasoning="".join(self._reasoning) or None, turns_left_out=result.turns_left_out if result else 0,
+            finish_reason=result.finish_reason if result else None,
+            tool_calls=self._calls,
+            reasoning="".join(self._reasoning) or None,
+            turns_left_out=result.turns_left_out if result else 0,
             error={"message": failure.line, "exit_code": int(failure.exit_status)},
-        )  # fmt: skip
+        )
         self._final(dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj))
 
     def _timing(self) -> dict[str, float | None]:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ConfigError, ModelError
-from chatcli.providers import DEFAULT, NAMES, provider, provider_of
+from chatcli.providers import provider, provider_of
 from chatcli.providers.base import one_error, redact  # noqa: F401 - redact is this module's for the rest of chat
+from chatcli.providers.registry import DEFAULT, NAMES
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -73,16 +74,22 @@ def is_connection_error(exc: BaseException, spec: str | None = None, settings: S
 
 
 def describe_error(
-    exc: BaseException, settings: Settings, *, mid_answer: bool = False, spec: str | None = None
+    exc: BaseException, settings: Settings, *, mid_answer: bool = False, spec: str | None = None, own: bool = True
 ) -> ModelError | None:
     """Turn an error from a model call into a one-line ModelError, or None if it is not one.
 
-    ``spec`` names the model that was called (the settings' by default); ``mid_answer`` says part
-    of the answer had already arrived when it failed.
+    Sorted by the provider whose client raised it: the one of ``spec`` (the model that was called; the
+    settings' by default), or another's when it is that provider's client's error (a graph's own model may
+    be any provider's). ``own``: the model is chat's (False: a graph's, built by its own code); ``mid_answer``
+    says part of the answer had already arrived when it failed.
     """
-    spec = spec or settings.model
-    chosen, name = provider_of(spec)
-    return one_error(chosen, exc, settings, name, mid_answer)
+    from chatcli.providers.registry import owner_of
+
+    chosen, name = provider_of(spec or settings.model)
+    owner = owner_of(exc)
+    if owner is not None and owner != chosen.name:
+        chosen, name, own = provider(owner), "", False
+    return one_error(chosen, exc, settings, name, mid_answer, own)
 
 
 def set_up(settings: Settings) -> list[str]:

@@ -69,7 +69,8 @@ class ModelStates:
         if settings is None:
             return ModelState(self.context_tokens)
         from chatcli.chat.context_windows import WindowFitter, starting_budget
-        from chatcli.providers import DEFAULT, provider_of
+        from chatcli.providers import provider_of
+        from chatcli.providers.registry import DEFAULT
 
         chosen, name = provider_of(spec)
         # Learned-window entries: a bare name for the OpenAI-compatible endpoint (as always), else provider:model.

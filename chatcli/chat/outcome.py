@@ -48,7 +48,8 @@ async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], 
     except Exception as exc:
         last = conversation.turns.last  # this turn's, partial, if it got as far as the model
         mid_answer = last is not before and last is not None and bool(last.text)
-        error = translate(exc, settings, mid_answer=mid_answer, model=conversation.model_name)
+        own = conversation.own_model
+        error = translate(exc, settings, mid_answer, conversation.model_name if own else None, own)
         if error is exc:
             raise
         raise error from exc

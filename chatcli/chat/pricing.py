@@ -189,7 +189,7 @@ class Pricer:
         A model named with its provider (``ollama:qwen3``, ``anthropic:claude-...``) is judged by its
         provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
         """
-        from chatcli.providers import DEFAULT, name_of
+        from chatcli.providers.registry import DEFAULT, name_of
 
         for name in names:
             provider = name_of(name) if name else DEFAULT
@@ -242,7 +242,8 @@ class Pricer:
         calc_price, Usage = table
         inp, cached, written, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=written, output_tokens=out)
-        from chatcli.providers import DEFAULT, name_of, provider
+        from chatcli.providers import provider
+        from chatcli.providers.registry import DEFAULT, name_of
 
         chosen = name_of(name)
         if chosen != DEFAULT:  # "anthropic:claude-...": that provider's price for the name

@@ -145,7 +145,11 @@ def message_text(message: Mapping[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(b if isinstance(b, str) else str(b.get("text") or "") for b in content if isinstance(b, (str, dict)) and (isinstance(b, str) or b.get("type") == "text"))  # fmt: skip
+        return "".join(
+            b if isinstance(b, str) else str(b.get("text") or "")
+            for b in content
+            if isinstance(b, (str, dict)) and (isinstance(b, str) or b.get("type") == "text")
+        )
     return ""
 
 
@@ -215,8 +219,10 @@ class Remote:
         with translated(self.spec):
             found = await self.client.threads.search(
                 metadata={"graph_id": self.graph_id} if self.graph_id else None,
-                limit=limit or 20, sort_by="updated_at", sort_order="desc",
-            )  # fmt: skip
+                limit=limit or 20,
+                sort_by="updated_at",
+                sort_order="desc",
+            )
         return [thread_info(t) for t in found]
 
     async def thread(self, wanted: str) -> ThreadInfo:

@@ -96,8 +96,9 @@ class RemoteConversation(GraphConversation):
 
     remote: Any = None
     # Slash commands that work on a server's thread; the others say they do not.
-    COMMANDS = frozenset({"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry",
-                          "/undo"})  # fmt: skip
+    COMMANDS = frozenset(
+        {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -70,9 +70,14 @@ class RemoteTurns(GraphTurns):
         thread, whole = config["configurable"]["thread_id"], set()
         self.run_id = self.last_event = None
         first = self.remote.client.runs.stream(
-            thread, self.remote.assistant_id, stream_mode=STREAM_MODES, stream_subgraphs=True, stream_resumable=True,
-            on_disconnect="continue", **request_of(payload, config),
-        )  # fmt: skip
+            thread,
+            self.remote.assistant_id,
+            stream_mode=STREAM_MODES,
+            stream_subgraphs=True,
+            stream_resumable=True,
+            on_disconnect="continue",
+            **request_of(payload, config),
+        )
         try:
             with translated(self.remote.spec):
                 async for part in self._rejoined(first, thread, listener):

@@ -60,9 +60,11 @@ def builtin_toolbox(settings: Settings) -> Any:
 
     sandbox.use(sandbox.policy_for(settings))  # where the shell tool runs
     toolbox = Toolbox(
-        builtin_groups=settings.tools, approve=settings.approve, approve_all=settings.approve_all,
+        builtin_groups=settings.tools,
+        approve=settings.approve,
+        approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
-    )  # fmt: skip
+    )
     toolbox.schemas()  # made now, in this thread: making them reads the disk
     return toolbox
 

@@ -109,7 +109,8 @@ def load_engine(spec: str | None = None) -> None:
     """
     import importlib.util
 
-    from chatcli.providers import name_of, provider
+    from chatcli.providers import provider
+    from chatcli.providers.registry import name_of
 
     package = provider(name_of(spec or "")).package
     if package and importlib.util.find_spec(package) is not None:
@@ -178,10 +179,14 @@ class Engine:
             from chatcli.chat.graph_conversation import GraphConversation
 
             return GraphConversation(
-                app=self.app, thread_id=check_thread_id(thread_id), store=self.store, model_name=self.graph,
-                stall_timeout=self.settings.timeout or None, listener=listener if listener is not None else self.listener,
+                app=self.app,
+                thread_id=check_thread_id(thread_id),
+                store=self.store,
+                model_name=self.graph,
+                stall_timeout=self.settings.timeout or None,
+                listener=listener if listener is not None else self.listener,
                 approve_all=self.settings.approve_all,
-            )  # fmt: skip
+            )
         conversation = Conversation(
             app=self.app,
             thread_id=check_thread_id(thread_id),

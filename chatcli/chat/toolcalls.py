@@ -285,20 +285,7 @@ def tools_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
         return False
-    # Ollama: "... does not support tools"; Gemma on the Gemini API: "Function calling is not enabled for ...";
-    # llama.cpp: "tools param requires --jinja flag";
-    # vLLM: '"auto" tool choice requires --enable-auto-tool-choice ...'; others: unknown field.
-    words = (
-        "not support",
-        "unsupported",
-        "not enabled",
-        "no tool",
-        "tool_choice",
-        "tool choice",
-        "tools param",
-        "requires",
-        "unknown field",
-        "unrecognized",
-        "extra inputs",
-    )
+    from chatcli.providers.registry import tool_refusals
+
+    words = tool_refusals()  # each provider's wording (Ollama's "does not support tools"...)
     return any(word in text for word in words)

@@ -32,8 +32,17 @@ USER_AGENT = "chatcli/0.1 (terminal chat client)"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/*;q=0.8,image/png,image/jpeg,image/gif,image/webp;q=0.8,*/*;q=0.1"
 
 _HTML = ("text/html", "application/xhtml+xml")
-_TEXT = ("application/json", "application/xml", "application/javascript", "application/x-yaml", "application/yaml",
-         "application/toml", "application/x-sh", "application/sql", "application/ld+json")  # fmt: skip
+_TEXT = (
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-yaml",
+    "application/yaml",
+    "application/toml",
+    "application/x-sh",
+    "application/sql",
+    "application/ld+json",
+)
 _SNIFFED = ("", "application/octet-stream", "binary/octet-stream")  # look at the bytes to tell
 
 

@@ -90,14 +90,21 @@ def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
         "-m",
         WATCH_MODULE,
         SERVER_MODULE,
-        "--model", str(path),
-        "--model_alias", model_name(path),
-        "--host", HOST,
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-        "--n_threads", str(_threads()),
-        "--verbose", "False",
-    ]  # fmt: skip
+        "--model",
+        str(path),
+        "--model_alias",
+        model_name(path),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(_threads()),
+        "--verbose",
+        "False",
+    ]
 
 
 def log_path() -> Path:

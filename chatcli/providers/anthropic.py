@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
+from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, first_line
 
 if TYPE_CHECKING:
@@ -83,15 +84,7 @@ def transport_kind(exc: BaseException) -> str | None:
 
 
 class Anthropic(Provider):
-    name, label, wire, package, extra = (
-        "anthropic",
-        "Anthropic",
-        "Anthropic Messages",
-        "langchain_anthropic",
-        "anthropic",
-    )
-    key_var, url_var, default_url = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"
-    example, prices = "anthropic:claude-sonnet-4-6", "anthropic"
+    info = registry.info("anthropic")
 
     def check(self, settings: Settings) -> None:
         super().check(settings)
@@ -151,9 +144,11 @@ class Anthropic(Provider):
         import anthropic
 
         client = anthropic.AsyncAnthropic(
-            api_key=self.key(settings), base_url=self.endpoint(settings),
-            timeout=min(settings.timeout, 10.0), max_retries=0,
-        )  # fmt: skip
+            api_key=self.key(settings),
+            base_url=self.endpoint(settings),
+            timeout=min(settings.timeout, 10.0),
+            max_retries=0,
+        )
         try:
             return sorted({model.id async for model in client.models.list(limit=100) if model.id})
         finally:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
+from chatcli.providers.registry import ProviderInfo
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -40,33 +42,84 @@ class Trouble:
     window: int | None = None  # too_long: the model's window, when the refusal says it
     message: str = ""  # a provider's own line and hint, for what only it can say
     hint: str = ""
+    at: str = ""  # the host the failed request went to, when it is not the settings' (a graph's own model)
 
 
 KINDS = (
-    "auth", "permission", "not_found", "rate_limit", "overloaded", "timeout", "connection", "too_long", "image",
-    "server", "refused", "bad_response", "malformed", "empty_stream",
-)  # fmt: skip
+    "auth",
+    "permission",
+    "not_found",
+    "rate_limit",
+    "overloaded",
+    "timeout",
+    "connection",
+    "too_long",
+    "image",
+    "server",
+    "refused",
+    "bad_response",
+    "malformed",
+    "empty_stream",
+)
 
 
-class Provider:
-    """One provider: its names and variables, and how to build, list and read failures of its models.
+class Provider(ABC):
+    """One provider's behaviour: how to build, list and read failures of its models. What it is (names,
+    variables, the modules of its client...) is its row in chatcli.providers.registry, ``info``.
 
-    Subclasses set the class attributes and implement ``build`` and ``classify``; ``list_models``
-    and ``window`` are optional (none listed, window unknown).
+    Subclasses set ``info`` and implement ``build`` and ``classify``; ``list_models`` and ``window``
+    are optional (none listed, window unknown).
     """
 
-    name = ""  # LangChain's name: the ``name:`` of ``name:model``
-    label = ""  # for messages: "Anthropic"
-    wire = ""  # what its server speaks, for messages: "Anthropic Messages"
-    package = ""  # the LangChain integration's import name; missing: the extra is named
-    extra = ""  # chatcli-langgraph[extra] installs it
-    key_var: str | None = None
-    url_var: str | None = None
-    default_url = ""
-    needs_key = True
-    retries = True  # its client retries a failed call CHATCLI_MAX_RETRIES times (said in the line)
-    example = ""  # a model name, for help texts
-    prices = ""  # genai-prices' provider id; "" for a provider whose models run on the user's machine
+    info: ClassVar[ProviderInfo]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def label(self) -> str:
+        return self.info.label
+
+    @property
+    def wire(self) -> str:
+        return self.info.wire
+
+    @property
+    def package(self) -> str:
+        return self.info.package
+
+    @property
+    def extra(self) -> str:
+        return self.info.extra
+
+    @property
+    def key_var(self) -> str | None:
+        return self.info.key_var
+
+    @property
+    def url_var(self) -> str | None:
+        return self.info.url_var
+
+    @property
+    def default_url(self) -> str:
+        return self.info.default_url
+
+    @property
+    def needs_key(self) -> bool:
+        return self.info.needs_key
+
+    @property
+    def retries(self) -> bool:
+        return self.info.retries
+
+    @property
+    def example(self) -> str:
+        return self.info.example
+
+    @property
+    def prices(self) -> str:
+        return self.info.prices
 
     # -- settings
 
@@ -99,12 +152,13 @@ class Provider:
 
     # -- what each provider does its own way
 
+    @abstractmethod
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
-        raise NotImplementedError
+        """The LangChain chat model ``model`` of this provider, from the settings."""
 
+    @abstractmethod
     def classify(self, exc: BaseException) -> Trouble | None:
         """The kind of failure ``exc`` is, or None if it is not one of this provider's client's."""
-        raise NotImplementedError
 
     async def list_models(self, settings: Settings) -> list[str]:
         return []
@@ -130,7 +184,7 @@ class Provider:
         self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
     ) -> tuple[str, str | None]:
         """The line and hint for ``trouble`` from ``model``."""
-        where, tail = self.where(settings), f": {trouble.detail}" if trouble.detail else ""
+        where, tail = trouble.at or self.where(settings), f": {trouble.detail}" if trouble.detail else ""
         status, kind = trouble.status, trouble.kind
         again = retried(settings) if self.retries else ""
         if trouble.message:
@@ -196,9 +250,13 @@ def first_line(text: Any, limit: int = 200) -> str:
 
 
 def one_error(
-    provider: Provider, exc: BaseException, settings: Settings, model: str, mid_answer: bool
+    provider: Provider, exc: BaseException, settings: Settings, model: str, mid_answer: bool, own: bool = True
 ) -> ModelError | None:
-    """``exc`` as the one-line ModelError the user sees, or None if the provider does not know it."""
+    """``exc`` as the one-line ModelError the user sees, or None if the provider does not know it.
+
+    ``own``: the model is chat's, built from ``settings``; otherwise (a graph's own model) the line names the
+    host the request went to, and claims no retries (the graph chose how many).
+    """
     if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
         trouble: Trouble | None = Trouble("timeout")
         mid_answer = True
@@ -206,6 +264,11 @@ def one_error(
         trouble = provider.classify(exc)
     if trouble is None:
         return None
+    if not own:
+        from dataclasses import replace
+
+        trouble = replace(trouble, at=trouble.at or requested_host(exc) or provider.label)
+        settings = replace(settings, max_retries=0)
     message, hint = provider.describe(trouble, settings, model, mid_answer)
     from chatcli.text import neutralise
 
@@ -214,6 +277,27 @@ def one_error(
     error = ModelError(redact(line, settings), hint=hint)
     error.__cause__ = exc
     return error
+
+
+def requested_host(exc: BaseException) -> str:
+    """Host and port of the request a client's error (or one it was raised from) is about, never a user and
+    password before them; "" when none says."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        for holder, name in ((current, "request"), (response, "request"), (response, "url")):
+            try:
+                found = getattr(holder, name, None)  # httpx raises when an error has no request
+            except RuntimeError:
+                continue
+            url = getattr(found, "url", found) if name == "request" else found
+            netloc = urlsplit(str(url)).netloc if url is not None else ""
+            if netloc:
+                return netloc.rpartition("@")[2]
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 def redact(text: str, settings: Settings) -> str:

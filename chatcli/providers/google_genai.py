@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
+from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
@@ -28,15 +29,17 @@ _NO_THINKING = re.compile(r"thinking is not (enabled|supported)|thinking_config|
 _WINDOW = re.compile(r"maximum number of tokens allowed \((\d+)\)")
 _RETRY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 # aiohttp's exceptions (the SDK uses aiohttp instead of httpx when it is installed), by name: not imported here.
-_AIOHTTP = {"ServerTimeoutError": "timeout", "ClientPayloadError": "connection", "ServerDisconnectedError": "connection",
-            "ClientConnectorError": "connection", "ClientOSError": "connection"}  # fmt: skip
+_AIOHTTP = {
+    "ServerTimeoutError": "timeout",
+    "ClientPayloadError": "connection",
+    "ServerDisconnectedError": "connection",
+    "ClientConnectorError": "connection",
+    "ClientOSError": "connection",
+}
 
 
 class Gemini(Provider):
-    name, label, wire, package, extra = "google_genai", "Gemini", "Gemini API", "langchain_google_genai", "google"
-    key_var, url_var = "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"
-    default_url = "https://generativelanguage.googleapis.com"
-    example, prices = "google_genai:gemini-2.5-flash", "google"
+    info = registry.info("google_genai")
 
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
         return _model_class()(

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from chatcli.budget import split_window
 from chatcli.config import Settings
+from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
@@ -28,10 +29,7 @@ DEFAULT_PORT = 11434
 
 
 class Ollama(Provider):
-    name, label, wire, package, extra = "ollama", "Ollama", "Ollama", "langchain_ollama", "ollama"
-    key_var, url_var, default_url = None, "OLLAMA_HOST", f"http://127.0.0.1:{DEFAULT_PORT}"
-    needs_key, example, prices = False, "ollama:qwen3", ""
-    retries = False  # the ollama client makes one attempt
+    info = registry.info("ollama")
 
     def endpoint(self, settings: Settings) -> str:
         """OLLAMA_HOST as the ollama client reads it: a bare host gets http:// and port 11434."""

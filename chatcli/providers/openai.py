@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
+from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "not-needed"
 
 
@@ -40,8 +40,7 @@ def _from_stream_parser(exc: BaseException) -> bool:
 
 
 class OpenAICompatible(Provider):
-    name, label, wire, package, extra = "openai", "OpenAI", "OpenAI-compatible", "", ""
-    key_var, url_var, default_url, example, prices = "OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_URL, "gpt-4.1", ""
+    info = registry.info("openai")
 
     def key(self, settings: Settings) -> str | None:
         return settings.api_key
@@ -137,9 +136,11 @@ class OpenAICompatible(Provider):
         from chatcli.errors import ModelError
 
         client = openai.AsyncOpenAI(
-            api_key=settings.api_key or PLACEHOLDER_KEY, base_url=settings.base_url or None,
-            timeout=min(settings.timeout, 10.0), max_retries=0,
-        )  # fmt: skip
+            api_key=settings.api_key or PLACEHOLDER_KEY,
+            base_url=settings.base_url or None,
+            timeout=min(settings.timeout, 10.0),
+            max_retries=0,
+        )
         try:
             page = await client.models.list()
             return sorted({e.id for e in page.data if isinstance(getattr(e, "id", None), str) and e.id})

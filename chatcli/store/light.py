@@ -108,9 +108,12 @@ async def _light_sqlite(path: Path) -> AsyncIterator[LightStore]:
         from chatcli.store.sqlite import file_thread_lock
 
         yield LightStore(
-            str(path), SqliteThreadIndex(conn, lock, guard), guard, lambda: reclaim_space(conn, lock),
+            str(path),
+            SqliteThreadIndex(conn, lock, guard),
+            guard,
+            lambda: reclaim_space(conn, lock),
             lambda thread_id, on_wait: file_thread_lock(path, thread_id, on_wait),
-        )  # fmt: skip
+        )
     finally:
         await conn.close()
 

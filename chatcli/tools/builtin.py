@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from chatcli.providers.registry import withheld_prefixes
 from chatcli.tools import sandbox
 
 # Built-in groups and the tools each one turns on.
@@ -98,12 +99,7 @@ async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) ->
 # What a command the model wrote never gets (its output goes back to the model, and it may run
 # chat itself): chat's own settings, every model provider's key and endpoint, and anything named
 # like a credential. Matched on the upper-cased name.
-WITHHELD_PREFIXES = (
-    "CHATCLI_", "_CHAT_", "OPENAI_", "AZURE_OPENAI_", "ANTHROPIC_", "CLAUDE_", "GOOGLE_API", "GOOGLE_GENAI", "GEMINI_",
-    "VERTEXAI", "MISTRAL_", "GROQ_", "DEEPSEEK_", "OPENROUTER_", "XAI_", "TOGETHER_", "FIREWORKS_", "COHERE_",
-    "CO_API", "PERPLEXITY", "HUGGINGFACE", "REPLICATE_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "LLAMA_CLOUD",
-    "VOYAGE_", "CEREBRAS_", "AWS_BEDROCK", "LITELLM_",
-)  # fmt: skip
+WITHHELD_PREFIXES = ("CHATCLI_", "_CHAT_", *withheld_prefixes())
 WITHHELD_SUFFIXES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "_PAT")
 WITHHELD = ("PGPASSWORD", "PGPASSFILE", "NETRC")
 
@@ -168,8 +164,13 @@ def inside_workdir(arguments: Any) -> bool:
     return target == here or here in target.parents
 
 
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def not_regular(mode: int) -> str | None:

@@ -29,9 +29,22 @@ from typing import Any
 
 # Lines of /proc/PID/status that confine a process (Umask is the caller's own, taken per call).
 STATUS = (
-    "Uid", "Gid", "Groups", "NoNewPrivs", "Seccomp", "Seccomp_filters", "CapInh", "CapPrm", "CapEff", "CapBnd",
-    "CapAmb", "Speculation_Store_Bypass", "SpeculationIndirectBranch", "Cpus_allowed_list", "Mems_allowed_list",
-)  # fmt: skip
+    "Uid",
+    "Gid",
+    "Groups",
+    "NoNewPrivs",
+    "Seccomp",
+    "Seccomp_filters",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "Speculation_Store_Bypass",
+    "SpeculationIndirectBranch",
+    "Cpus_allowed_list",
+    "Mems_allowed_list",
+)
 # Set per process, not confining: the start time (which process this is) and the umask.
 OWN = ("start", "umask", "pid", "personality")
 _MACHINE = os.uname().machine

@@ -131,9 +131,13 @@ class Listing:
                 raise Malformed("a tool's schema is too large")
             hints = item.get("annotations")
             tools.append(
-                ToolInfo(_text(item.get("name"), False), _text(item.get("description")), schema,
-                         _object(hints) if hints is not None else None)
-            )  # fmt: skip
+                ToolInfo(
+                    _text(item.get("name"), False),
+                    _text(item.get("description")),
+                    schema,
+                    _object(hints) if hints is not None else None,
+                )
+            )
         prompts = []
         for item in _items(data.get("prompts")):
             item = _object(item)
@@ -154,9 +158,14 @@ class Listing:
             uri = _text(item.get("uri"), False)
             mime = item.get("mimeType")
             resources.append(
-                ResourceEntry(server, uri, _text(item.get("name")) or uri, _text(mime) if mime is not None else None,
-                              _words(_text(item.get("description"))))
-            )  # fmt: skip
+                ResourceEntry(
+                    server,
+                    uri,
+                    _text(item.get("name")) or uri,
+                    _text(mime) if mime is not None else None,
+                    _words(_text(item.get("description"))),
+                )
+            )
         return cls(tuple(tools), tuple(prompts), tuple(resources))
 
     @classmethod

@@ -255,6 +255,9 @@ def _as_tool(info: Any) -> Any:
         raise RuntimeError("an MCP tool is called through its server")
 
     return StructuredTool(
-        name=info.name, description=info.description, args_schema=info.schema, coroutine=not_here,
+        name=info.name,
+        description=info.description,
+        args_schema=info.schema,
+        coroutine=not_here,
         metadata=info.annotations,
-    )  # fmt: skip
+    )

@@ -71,10 +71,19 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
         if found is not None:
             files.append(found)
     whole = {
-        "version": VERSION, "name": spec.name, "command": spec.command, "args": list(spec.args),
-        "env": sorted(spec.env), "env_values": _digest(spec.env), "cwd": spec.cwd, "url": spec.url,
-        "headers": sorted(spec.headers), "header_values": _digest(spec.headers), "program": program, "files": files,
-    }  # fmt: skip
+        "version": VERSION,
+        "name": spec.name,
+        "command": spec.command,
+        "args": list(spec.args),
+        "env": sorted(spec.env),
+        "env_values": _digest(spec.env),
+        "cwd": spec.cwd,
+        "url": spec.url,
+        "headers": sorted(spec.headers),
+        "header_values": _digest(spec.headers),
+        "program": program,
+        "files": files,
+    }
     return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
 
 
@@ -145,8 +154,13 @@ class ListCache:
         key = key or self.key(spec)
         if not _private(self.root.parent, True) or not _private(self.root, True):
             return
-        data = {"version": VERSION, "key": key, "server": spec.name, "listed_at": time.time(),
-                "listing": listing.as_json()}  # fmt: skip
+        data = {
+            "version": VERSION,
+            "key": key,
+            "server": spec.name,
+            "listed_at": time.time(),
+            "listing": listing.as_json(),
+        }
         import tempfile
 
         try:

@@ -87,9 +87,14 @@ def _start(directory: Path, path: Path, idle: float) -> None:
         log = os.open(directory / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             boot = subprocess.Popen(
-                [sys.executable, "-c", code, str(path), str(idle)], env=environ, cwd="/", stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-c", code, str(path), str(idle)],
+                env=environ,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         finally:
             os.close(log)
         try:
@@ -153,10 +158,14 @@ class HostLink:
         """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``)."""
         reader, writer = channel
         sent = {
-            "name": spec.name, "command": spec.command, "args": list(spec.args), "url": spec.url,
-            "headers": dict(spec.headers), "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
+            "name": spec.name,
+            "command": spec.command,
+            "args": list(spec.args),
+            "url": spec.url,
+            "headers": dict(spec.headers),
+            "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**inherited(os.environ), **spec.env} if spec.command else {},
-        }  # fmt: skip
+        }
         session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note)
         try:
             yield session

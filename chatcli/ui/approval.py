@@ -29,10 +29,15 @@ QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]i
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
 # Each choice of the question: the decision it takes (of chatcli.chat.events.DECISIONS), its key, its words.
 _CHOICES = (
-    ("approve", "y", "[y]es"), ("reject", "n", "[N]o"), ("approve", "a", "[a]lways this tool"), ("edit", "e", "[e]dit"),
-    ("reject", "r", "[r]eason"), ("respond", "t", "[t]ype the answer"), (None, "v", "[v]iew all"),
+    ("approve", "y", "[y]es"),
+    ("reject", "n", "[N]o"),
+    ("approve", "a", "[a]lways this tool"),
+    ("edit", "e", "[e]dit"),
+    ("reject", "r", "[r]eason"),
+    ("respond", "t", "[t]ype the answer"),
+    (None, "v", "[v]iew all"),
     ("reject", "q", "[q] no to all"),
-)  # fmt: skip
+)
 
 
 def question_for(allowed: tuple[str, ...]) -> tuple[str, str, set[str]]:

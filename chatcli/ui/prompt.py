@@ -38,7 +38,7 @@ def _import_engine(model: str) -> None:
     load_engine(model)
 
 
-async def _open(  # fmt: skip
+async def _open(
     stack: AsyncExitStack,
     settings: Settings,
     thread_id: str,

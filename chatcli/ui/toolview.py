@@ -14,20 +14,35 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
     if as_json:
         listing = [
             {
-                "server": row.name, "transport": row.transport, "state": row.state, "detail": row.detail or None,
-                "where": row.where, "listed_at": iso_time(row.listed_at), "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "server": row.name,
+                "transport": row.transport,
+                "state": row.state,
+                "detail": row.detail or None,
+                "where": row.where,
+                "listed_at": iso_time(row.listed_at),
+                "tools": [{"name": e.name, "description": e.description} for e in row.tools],
                 "prompts": [
-                    {"name": p.name, "command": p.command, "description": p.description,
-                     "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments]}
+                    {
+                        "name": p.name,
+                        "command": p.command,
+                        "description": p.description,
+                        "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments],
+                    }
                     for p in row.prompts
                 ],
                 "resources": [
-                    {"uri": r.uri, "mention": r.mention, "name": r.name, "mime_type": r.mime, "description": r.description}
+                    {
+                        "uri": r.uri,
+                        "mention": r.mention,
+                        "name": r.name,
+                        "mime_type": r.mime,
+                        "description": r.description,
+                    }
                     for r in row.resources
                 ],
             }
             for row in rows
-        ]  # fmt: skip
+        ]
         say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
         return
     if not rows:

@@ -155,9 +155,11 @@ async def _role(ctx: Context, arg: str) -> None:
 
 
 @command(
-    "/attach", args="[FILE|URL|--clear]", complete="files",
+    "/attach",
+    args="[FILE|URL|--clear]",
+    complete="files",
     help="send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; --clear: empty it",
-)  # fmt: skip
+)
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.chat.attachments import is_url, read_attachment
 

@@ -1,0 +1,97 @@
+"""What chat knows about each provider is one row of chatcli.providers.registry, and every door reads it.
+
+A provider module the registry does not describe, a row the shared tests do not drive, or a variable a
+provider's client reads by itself that the row does not name fails here: adding a provider (or a new SDK
+version that reads one more variable) cannot skip the registry.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from chatcli.providers import provider, registry
+from chatcli.providers.base import Provider
+from tests.providers import ROWS
+
+PROVIDERS_DIR = Path(__file__).resolve().parent.parent / "chatcli" / "providers"
+# An environment read in a library's source: os.environ.get("X"), os.getenv("X"), os.environ["X"], LangChain's
+# secret_from_env("X") / from_env("X") / get_from_dict_or_env(data, "x", "X").
+ENV_READ = re.compile(
+    r"""(?:getenv|environ\.get|environ\.setdefault|secret_from_env|from_env|get_from_dict_or_env|get_from_env)"""
+    r"""\s*\(\s*(?:[^()"']*?,\s*)?(?:["'][a-z_]+["']\s*,\s*)?\[?\s*["']([A-Z][A-Z0-9_]{2,})["']"""
+    r"""|environ\[\s*["']([A-Z][A-Z0-9_]{2,})["']\s*\]"""
+)
+# A list of names, any of which is read: from_env(["A_URL", "B_URL"]).
+ENV_LIST = re.compile(r"""(?:secret_from_env|from_env)\s*\(\s*\[([^\]]*)\]""")
+NAME = re.compile(r"""["']([A-Z][A-Z0-9_]{2,})["']""")
+
+
+def environment_reads(text: str) -> set[str]:
+    """The variable names a source text reads from the environment."""
+    found = {m.group(1) or m.group(2) for m in ENV_READ.finditer(text)}
+    return found | {name for m in ENV_LIST.finditer(text) for name in NAME.findall(m.group(1))}
+
+
+def test_every_provider_module_is_a_row_of_the_registry_and_every_row_has_its_module():
+    modules = {path.stem for path in PROVIDERS_DIR.glob("*.py") if re.search(r"^PROVIDER\b", path.read_text(), re.M)}
+    assert modules == set(registry.NAMES), "a provider module the registry does not describe, or a row without one"
+    for name in registry.NAMES:
+        made = provider(name)
+        assert isinstance(made, Provider) and made.info is registry.info(name) and made.name == name
+
+
+def test_the_shared_tests_drive_every_provider_of_the_registry():
+    assert [row.name for row in ROWS] == list(registry.NAMES)
+    assert all(row.graph_model[1] for row in ROWS), "each row says how a graph of a user's builds its model"
+
+
+def _reads(module: str) -> set[str]:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, module
+    found: set[str] = set()
+    for path in Path(spec.origin).parent.rglob("*.py"):
+        found |= environment_reads(path.read_text(encoding="utf-8", errors="replace"))
+    return found
+
+
+@pytest.mark.parametrize("row", registry.PROVIDERS, ids=lambda row: row.name)
+def test_every_variable_a_providers_client_reads_by_itself_is_named_in_its_row(row):
+    installed = [m for m in row.clients if importlib.util.find_spec(m.split(".")[0]) and importlib.util.find_spec(m)]
+    if not installed:
+        pytest.skip(f"{row.name}'s client is not installed")
+    read = set().union(*(_reads(module) for module in installed))
+    assert read, f"no environment read found in {installed}: the scan is broken"
+    unknown = sorted(read - set(row.credentials) - set(row.harmless))
+    assert unknown == [], (
+        f"{row.name}'s client reads {unknown} from the environment by itself: name each in its row of "
+        "chatcli/providers/registry.py, as a credential (withheld where a .env chose the server) or as harmless"
+    )
+    # Chat's own variables for it are credentials too: the key, and where the key goes.
+    assert {row.key_var, row.url_var} - {None} <= set(row.credentials)
+
+
+def test_the_scan_finds_every_shape_of_environment_read():
+    text = (
+        'os.environ.get("A_KEY")\nos.getenv(\'B_KEY\', None)\nos.environ["C_KEY"]\n'
+        'secret_from_env("D_KEY", default=None)\nfrom_env(["E_URL", "F_URL"])\n'
+        'get_from_dict_or_env(values, "g_key", "G_KEY")\n'
+    )
+    assert environment_reads(text) == {"A_KEY", "B_KEY", "C_KEY", "D_KEY", "E_URL", "F_URL", "G_KEY"}
+
+
+def test_an_error_belongs_to_the_provider_whose_client_raised_it():
+    class Raised(Exception):
+        pass
+
+    for row in registry.PROVIDERS:
+        for module in row.clients:
+            Raised.__module__ = f"{module}.errors"
+            assert registry.owner_of(Raised("x")) == row.name
+    Raised.__module__ = "httpx"
+    assert registry.owner_of(Raised("x")) is None and registry.raised_by_a_client(Raised("x"))
+    Raised.__module__ = "googleapis_other"  # a module whose name only begins like a client's
+    assert registry.owner_of(Raised("x")) is None and not registry.raised_by_a_client(Raised("x"))
