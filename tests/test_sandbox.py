@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -32,9 +32,8 @@ needs_bwrap = pytest.mark.skipif(WHY_NOT is not None, reason=f"no sandbox on thi
 
 
 @pytest.fixture(autouse=True)
-def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sets the policy it runs with; none leaks into the next. Blocks are not cut to a terminal's width."""
-    monkeypatch.setattr(sandbox, "_active", sandbox.Policy())
+def wide_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks are not cut to a terminal's width."""
     monkeypatch.setenv("COLUMNS", "300")
 
 
@@ -57,8 +56,19 @@ def outside() -> Iterator[Path]:
 
 def shell(command: str, mode: str = "workspace", network: bool = False, **flags: object) -> str:
     """Run ``command`` as the shell tool does, under the policy a session with these settings gets."""
-    sandbox.use(sandbox.policy_for(load_settings({"sandbox": mode, "network": network, **flags})))
-    return asyncio.run(run_shell(command))
+    return asyncio.run(
+        run_shell(command, sandbox.policy_for(load_settings({"sandbox": mode, "network": network, **flags})))
+    )
+
+
+def shell_call(command: str, policy: sandbox.Policy | None = None) -> Any:
+    """The call of the shell tool as a toolbox with ``policy`` shows it (and asks about it)."""
+    from chatcli.chat.toolrun import shown_call
+    from chatcli.tools.toolbox import Toolbox
+
+    toolbox = Toolbox(builtin_groups=("shell",), sandbox=policy or sandbox.policy_for(load_settings({})))
+    entry = toolbox.find("shell")
+    return shown_call({"id": "c1", "name": "shell", "args": {"command": command}}, entry)
 
 
 class Listener:
@@ -206,17 +216,39 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
         assert listener.received == []
 
 
+@needs_bwrap
+def test_two_toolboxes_in_one_process_each_keep_their_own_sandbox(project, outside):
+    """As in chat serve or anything that embeds chat: the policy goes with the toolbox, not the process."""
+    from chatcli.chat.session import open_toolbox
+    from chatcli.chat.toolrun import shown_call
+
+    async def both() -> list[str]:
+        strict_settings = load_settings({"tools": "shell", "sandbox": "read-only"})
+        open_settings = load_settings({"tools": "shell", "sandbox": "off"})
+        async with open_toolbox(strict_settings) as strict, open_toolbox(open_settings) as plain:
+            said = []
+            # The open one made last, the strict one used last: each runs and shows under its own policy.
+            for toolbox, name in ((plain, "plain"), (strict, "strict")):
+                entry = toolbox.find("shell")
+                said.append(shown_call({"id": name, "name": "shell", "args": {}}, entry).where)
+                said.append(await entry.tool.ainvoke({"command": f"echo x > {outside}/{name}.txt"}))
+            return said
+
+    plain_line, plain_ran, strict_line, strict_ran = asyncio.run(both())
+    assert plain_line.startswith("not sandboxed") and plain_ran == "[exit code 0]", (plain_line, plain_ran)
+    assert strict_line.startswith("sandbox: read-only") and "exit code 0" not in strict_ran, (strict_line, strict_ran)
+    assert (outside / "plain.txt").exists() and not (outside / "strict.txt").exists()
+
+
 # --------------------------------------------------------------------------- what the user is told
 
 
 @needs_bwrap
 def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
-    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     command = "\n".join(f"echo line {i}" for i in range(30))
-    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": command})
-    lines = call_block(event).splitlines()
+    lines = call_block(shell_call(command)).splitlines()
     assert lines[:2] == [
         "⚙ shell (built-in)",
         f"  sandbox: workspace, no network (writes only in {project} and a private /tmp)",
@@ -224,19 +256,20 @@ def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
     assert (
         "  … 26 more lines …" in lines[2:] and lines[-1].strip() == "echo line 29"
     )  # the command is cut in the middle, the sandbox line never
-    sandbox.use(sandbox.Policy("read-only", network=True))
-    assert call_block(event).splitlines()[1] == "  sandbox: read-only, network open (no writes but a private /tmp)"
-    sandbox.use(sandbox.Policy("off"))
-    assert call_block(event).splitlines()[1].startswith('  not sandboxed (sandbox = "off")')
+    shown = call_block(shell_call(command, sandbox.Policy("read-only", network=True)))
+    assert shown.splitlines()[1] == "  sandbox: read-only, network open (no writes but a private /tmp)"
+    assert (
+        call_block(shell_call(command, sandbox.Policy("off")))
+        .splitlines()[1]
+        .startswith('  not sandboxed (sandbox = "off")')
+    )
 
 
 def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(project, monkeypatch, outside):
-    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
-    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
-    line = call_block(event).splitlines()[1]
+    line = call_block(shell_call("ls")).splitlines()[1]
     assert (
         line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
     )
@@ -244,20 +277,19 @@ def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(p
     assert asyncio.run(run_shell(f"echo x > {outside}/plain.txt")) == "[exit code 0]"
     monkeypatch.setattr(sys, "platform", "darwin")
     assert (
-        call_block(event).splitlines()[1] == "  not sandboxed: the sandbox needs Linux and bubblewrap; this is darwin"
+        call_block(shell_call("ls")).splitlines()[1]
+        == "  not sandboxed: the sandbox needs Linux and bubblewrap; this is darwin"
     )
 
 
 def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, monkeypatch, tmp_path):
-    from chatcli.chat.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: str(fake))
-    event = ToolCall("c1", "shell", "shell (built-in)", "builtin", {"command": "ls"})
-    line = call_block(event).splitlines()[1]
+    line = call_block(shell_call("ls")).splitlines()[1]
     assert (
         line
         == "  not sandboxed: bubblewrap cannot start a sandbox here (bwrap: No permissions to create new namespace)"
@@ -344,8 +376,7 @@ def test_background_jobs_end_with_the_command_and_their_output_so_far_is_kept(pr
 
 @needs_bwrap
 def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(project):
-    sandbox.use(sandbox.policy_for(load_settings({})))
-
+    policy = sandbox.policy_for(load_settings({}))
     both_ran = []
 
     async def stopped() -> None:
@@ -360,7 +391,7 @@ def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(pr
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(10) as limit:
                 watch = asyncio.ensure_future(once_both_run(limit))
-                await run_shell("sleep 30.253 & sleep 30.253")
+                await run_shell("sleep 30.253 & sleep 30.253", policy)
         watch.cancel()
 
     asyncio.run(stopped())

@@ -36,11 +36,6 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"no sandbox on this
 PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
-@pytest.fixture(autouse=True)
-def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_active", sandbox.Policy())
-
-
 @pytest.fixture
 def place() -> Iterator[Path]:
     """A directory outside /tmp, open to every user (the sandbox runs as another user in one test)."""
@@ -57,8 +52,8 @@ def shell(command: str, cwd: Path, environ: dict[str, str] | None = None, mode: 
     old = Path.cwd()
     try:
         os.chdir(cwd)
-        sandbox.use(sandbox.policy_for(load_settings({"sandbox": mode}), os.environ))
-        return asyncio.run(run_shell(command))
+        policy = sandbox.policy_for(load_settings({"sandbox": mode}), os.environ)
+        return asyncio.run(run_shell(command, policy))
     finally:
         os.chdir(old)
         os.environ.clear()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
-from chatcli.api.turns import Turn, run_to_end, stream_events
+from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.chat.answer import Answer, Failure, Refusal
 from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
@@ -94,6 +94,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on
     loopback must be that user's process."""
     state: dict[str, Any] = {}
+    running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -106,9 +107,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
             try:
                 yield
             finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
-                from chatcli.api.turns import stop_all
-
-                await stop_all()
+                await running.stop_all()
 
     app = FastAPI(
         title="chatcli",
@@ -157,11 +156,9 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        from chatcli.api.turns import stop_thread
-
         wanted = await _resolved(threads(), thread_id)
         _known(await threads().info(wanted), wanted)
-        await stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
+        await running.stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
         await threads().delete(wanted)
 
     @app.post(
@@ -195,6 +192,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
             yield conversation
 
         return await _answer(
+            running,
             request,
             Turn(
                 opened,
@@ -224,15 +222,16 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         turn = Turn(
             opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions, thread_id=thread_id
         )
-        return await _answer(request, turn)
+        return await _answer(running, request, turn)
 
     return app
 
 
-async def _answer(request: Request, turn: Turn) -> Any:
+async def _answer(running: Running, request: Request, turn: Turn) -> Any:
     if turn.stream:
-        return StreamingResponse(stream_events(turn), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
-    status, final = await run_to_end(turn, request.is_disconnected)
+        events = stream_events(running, turn)
+        return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+    status, final = await run_to_end(running, turn, request.is_disconnected)
     return JSONResponse(final, status)
 
 

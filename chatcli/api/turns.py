@@ -114,36 +114,39 @@ class Turn:
             yield obj
 
 
-# The turns running, by task, with their threads: a server that stops (SIGTERM, Ctrl-C) stops them and keeps
-# their partials (``stop_all``); a delete of a thread stops the turns on it first (``stop_thread``).
-RUNNING: dict[asyncio.Task, str] = {}
+class Running:
+    """The turns one app runs, by task, with their threads: the app that stops (SIGTERM, Ctrl-C) stops them and
+    keeps their partials (``stop_all``); a delete of a thread stops the turns on it first (``stop_thread``). Each
+    app has its own: one app stopping in a process never stops another's."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[asyncio.Task[None], str] = {}
+
+    def started(self, turn: Turn) -> asyncio.Task[None]:
+        """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
+        task = asyncio.create_task(turn.run())
+        self.tasks[task] = turn.thread_id
+        task.add_done_callback(lambda done: self.tasks.pop(done, None))
+        return task
+
+    async def stop_thread(self, thread_id: str, timeout: float = 10.0) -> None:
+        """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
+        await self.stop_all(timeout, [task for task, thread in self.tasks.items() if thread == thread_id])
+
+    async def stop_all(self, timeout: float = 10.0, tasks: list[asyncio.Task[None]] | None = None) -> None:
+        """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait."""
+        tasks = list(self.tasks) if tasks is None else tasks
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
 
-def started(turn: Turn) -> asyncio.Task:
-    """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
-    task = asyncio.create_task(turn.run())
-    RUNNING[task] = turn.thread_id
-    task.add_done_callback(lambda done: RUNNING.pop(done, None))
-    return task
-
-
-async def stop_thread(thread_id: str, timeout: float = 10.0) -> None:
-    """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
-    await stop_all(timeout, [task for task, thread in RUNNING.items() if thread == thread_id])
-
-
-async def stop_all(timeout: float = 10.0, tasks: list[asyncio.Task] | None = None) -> None:
-    """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait for them."""
-    tasks = list(RUNNING) if tasks is None else tasks
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
-
-
-async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) -> tuple[int, dict[str, Any]]:
+async def run_to_end(
+    running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
+) -> tuple[int, dict[str, Any]]:
     """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    task = started(turn)
+    task = running.started(turn)
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
@@ -156,12 +159,12 @@ async def run_to_end(turn: Turn, disconnected: Callable[[], Awaitable[bool]]) ->
     return turn.status, final
 
 
-async def stream_events(turn: Turn) -> AsyncIterator[str]:
+async def stream_events(running: Running, turn: Turn) -> AsyncIterator[str]:
     """Run ``turn`` for an event-stream request: one SSE event per ``--jsonl`` line. A client that
     leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
     import anyio
 
-    task = started(turn)
+    task = running.started(turn)
     try:
         async for obj in turn.objects():
             yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped

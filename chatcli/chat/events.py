@@ -109,9 +109,11 @@ class ToolCall:
     label: str
     server: str | None
     arguments: Any  # a dict; the raw text when the model's arguments could not be read
+    # Where a command would run (a built-in shell's sandbox, said by its toolbox): shown, not part of the record.
+    where: str = field(default="", compare=False)
 
     def record(self) -> dict[str, Any]:
-        return {"type": "tool_call", **asdict(self)}
+        return {"type": "tool_call", **{k: v for k, v in asdict(self).items() if k != "where"}}
 
 
 @dataclass(frozen=True)

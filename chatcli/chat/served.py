@@ -58,8 +58,8 @@ def builtin_toolbox(settings: Settings) -> Any:
     from chatcli.tools import sandbox
     from chatcli.tools.toolbox import Toolbox
 
-    sandbox.use(sandbox.policy_for(settings))  # where the shell tool runs
     toolbox = Toolbox(
+        sandbox=sandbox.policy_for(settings),  # where this toolbox's shell runs commands
         builtin_groups=settings.tools,
         approve=settings.approve,
         approve_all=settings.approve_all,

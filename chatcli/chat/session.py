@@ -288,10 +288,10 @@ async def open_toolbox(
     from chatcli.tools.mcp_link import HostLink
     from chatcli.tools.toolbox import Toolbox
 
-    sandbox.use(sandbox.policy_for(settings))  # what the shell tool runs in, and the approval block says
     cache = ListCache()
     cache.prepare()
     toolbox = Toolbox(
+        sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
         builtin_groups=settings.tools,
         servers=servers,
         approve=settings.approve,

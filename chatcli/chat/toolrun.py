@@ -51,4 +51,23 @@ def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
         label=entry.label if entry is not None else call["name"],
         server=entry.server if entry is not None else None,
         arguments=call["args"] if call["args"] is not None else call.get("raw"),
+        where=_where(call, entry),
     )
+
+
+def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
+    """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
+    from dataclasses import replace
+
+    where = _where({"name": call.name}, entry)
+    return replace(call, where=where) if where and call.server == getattr(entry, "server", None) else call
+
+
+def _where(call: dict[str, Any], entry: Any) -> str:
+    """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
+    policy = getattr(entry, "policy", None)
+    if policy is None or call["name"] != "shell":
+        return ""
+    from chatcli.tools.sandbox import describe
+
+    return describe(policy)

@@ -8,6 +8,7 @@ from typing import Any
 
 from chatcli.chat.events import Decision, End, Listener, Start, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
 from chatcli.chat.interrupts import Pending, approval_answer
+from chatcli.chat.toolrun import where_it_runs
 
 
 def incomplete_reason(result: TurnResult) -> str | None:
@@ -99,7 +100,7 @@ class TurnRunner:
             if entry is not None and self.toolbox.preapproved(entry, call.arguments):
                 decisions.append(Decision("yes"))  # "always" was chosen for an earlier call
                 continue
-            decision = await listener.approve(call)
+            decision = await listener.approve(where_it_runs(call, entry))
             if decision.action == "later":
                 return None
             if decision.rest:

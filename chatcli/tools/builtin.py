@@ -115,8 +115,9 @@ def command_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not withheld(k)}
 
 
-async def run_shell(command: str) -> str:
-    """Run ``command`` with /bin/sh in the current directory; its output (stdout and stderr) and exit code.
+async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
+    """Run ``command`` with /bin/sh in the current directory, under ``policy`` (the sandbox's defaults if none);
+    its output (stdout and stderr) and exit code.
 
     The result comes when the shell exits, even if something it started keeps the output open.
     """
@@ -125,7 +126,7 @@ async def run_shell(command: str) -> str:
     try:
         try:
             process = await asyncio.create_subprocess_exec(
-                *sandbox.command_argv(command),
+                *sandbox.command_argv(command, policy if policy is not None else sandbox.Policy()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -235,14 +236,17 @@ async def list_directory(path: str = ".") -> str:
     return await asyncio.to_thread(listing)
 
 
-def make_tools(groups: tuple[str, ...]) -> list[Any]:
-    """The LangChain tools of the built-in ``groups``."""
+def make_tools(groups: tuple[str, ...], policy: sandbox.Policy) -> list[Any]:
+    """The LangChain tools of the built-in ``groups``; the shell runs its commands under ``policy``."""
     from langchain_core.tools import StructuredTool
 
-    where = sandbox.describe() if "shell" in groups else ""
+    async def shell(command: str) -> str:
+        return await run_shell(command, policy)
+
+    where = sandbox.describe(policy) if "shell" in groups else ""
     made = {
         "shell": StructuredTool.from_function(
-            coroutine=run_shell,
+            coroutine=shell,
             name="shell",
             description=(
                 "Run a shell command (/bin/sh) in the user's current directory and return its output "

@@ -100,20 +100,6 @@ def _real(paths: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(os.path.realpath(os.path.expanduser(p)) for p in paths))
 
 
-_active = Policy()
-
-
-def use(policy: Policy) -> None:
-    """Make ``policy`` the one the shell tool runs with and the approval block describes."""
-    global _active
-    _active = policy
-
-
-def active() -> Policy:
-    """The policy the session set (the defaults until one is set)."""
-    return _active
-
-
 def find_bwrap() -> str | None:
     """The bubblewrap program on PATH, or None."""
     return shutil.which("bwrap")
@@ -199,9 +185,8 @@ def bwrap_argv(
     return argv
 
 
-def command_argv(command: str, policy: Policy | None = None, workdir: Path | None = None) -> list[str]:
+def command_argv(command: str, policy: Policy, workdir: Path | None = None) -> list[str]:
     """How to run ``command`` under ``policy``: inside bubblewrap, or plain /bin/sh when off or not possible."""
-    policy = active() if policy is None else policy
     bwrap = find_bwrap()
     if policy.mode == "off" or bwrap is None or unavailable() is not None:
         return [SHELL, "-c", command]  # the approval block said so
@@ -211,9 +196,8 @@ def command_argv(command: str, policy: Policy | None = None, workdir: Path | Non
     return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only, command, policy.hidden, masked)
 
 
-def describe(policy: Policy | None = None, workdir: Path | None = None) -> str:
+def describe(policy: Policy, workdir: Path | None = None) -> str:
     """One line saying where a command will run: "sandbox: workspace, no network (writes only in /path ...)"."""
-    policy = active() if policy is None else policy
     if policy.mode == "off":
         return 'not sandboxed (sandbox = "off"): the command runs with all your rights'
     problem = unavailable()

@@ -22,6 +22,7 @@ from chatcli.tools.approvals import ApprovalRules
 from chatcli.tools.mcp import READY, STARTING, McpServer, Unavailable
 from chatcli.tools.mcp_config import ServerSpec
 from chatcli.tools.results import Outcome, heard, mcp_block, result_text
+from chatcli.tools.sandbox import Policy
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ToolEntry:
     server: str
     tool: Any
     group: str | None = None
+    policy: Any = None  # a built-in shell's sandbox (chatcli.tools.sandbox.Policy): where its commands run
 
     @property
     def label(self) -> str:
@@ -62,8 +64,10 @@ class Toolbox(ApprovalRules):
         start_timeout: float = 30.0,
         cache: Any = None,
         link: Any = None,
+        sandbox: Policy | None = None,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
+        self.sandbox = sandbox if sandbox is not None else Policy()  # where this toolbox's shell runs commands
         self._made: list[ToolEntry] | None = None
         self.cache = cache  # a chatcli.tools.mcp_cache.ListCache: what each server offers, kept between runs
         self.link = link
@@ -97,9 +101,9 @@ class Toolbox(ApprovalRules):
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
             self._made = [
-                ToolEntry(tool.name, builtin.SERVER, tool, group)
+                ToolEntry(tool.name, builtin.SERVER, tool, group, self.sandbox)
                 for group in self.builtin_groups
-                for tool in builtin.make_tools((group,))
+                for tool in builtin.make_tools((group,), self.sandbox)
             ]
         return self._made
 
@@ -193,8 +197,9 @@ class Toolbox(ApprovalRules):
         found = next((entry for entry in self.entries() if entry.name == name), None)
         if found is None and call_id is not None and self.granted.get(call_id) == name:
             group = next((g for g, names in builtin.GROUPS.items() if name in names), None)
-            tool = next((t for t in builtin.make_tools((group,)) if t.name == name), None) if group else None
-            found = ToolEntry(name, builtin.SERVER, tool, group) if tool is not None else None
+            made = builtin.make_tools((group,), self.sandbox) if group else []
+            tool = next((t for t in made if t.name == name), None)
+            found = ToolEntry(name, builtin.SERVER, tool, group, self.sandbox) if tool is not None else None
         return found
 
     def grant(self, calls: list[Any]) -> None:

@@ -118,10 +118,8 @@ def call_block(call: ToolCall) -> str:
 
         where = str(resolve(arguments["path"]))
         body += f"\n(that is {where})" if where != arguments["path"] else ""  # only when it says something new
-    if call.server == "builtin" and call.name == "shell":  # first, so that no cut hides it
-        from chatcli.tools.sandbox import describe
-
-        body = f"{describe()}\n{body}"
+    if call.where:  # where a shell command runs: first, so that no cut hides it
+        body = f"{call.where}\n{body}"
     return neutralise(f"⚙ {call.label or call.name}\n" + _indent(body))
 
 
