@@ -12,8 +12,8 @@ import pytest
 
 from chatcli.chat.events import Token, ToolCall, ToolResult, TurnResult
 from chatcli.chat.remote import Remote, RemoteSpec, remote_spec, thread_info
-from chatcli.chat.remote_run import RemoteTurns
-from chatcli.chat.turn import _Progress
+from chatcli.chat.remote_run import RemoteSource
+from chatcli.chat.turn import Progress
 from chatcli.errors import ModelError, UsageError
 from tests.helpers import assert_one_error_line, chat
 
@@ -66,7 +66,7 @@ def run_events(parts: list[tuple[str, Any]]) -> tuple[list[Any], TurnResult]:
     listener = type("L", (), {"hear": lambda self, e: heard.append(e)})()
     result = TurnResult("")
     config = {"configurable": {"thread_id": "t"}}
-    asyncio.run(RemoteTurns(remote)._stream({"messages": []}, config, listener, result, _Progress()))
+    asyncio.run(RemoteSource(remote).stream({"messages": []}, config, listener, result, Progress()))
     return heard, result
 
 

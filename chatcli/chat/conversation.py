@@ -9,10 +9,11 @@ from typing import Any, ClassVar
 
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
+from chatcli.chat.own_turns import ChatSource
 from chatcli.chat.recall import Recall, Undone
 from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
 from chatcli.chat.threads import Threads
-from chatcli.chat.turn import TurnRunner
+from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import Store
 
@@ -49,13 +50,14 @@ class Conversation:
     def __post_init__(self) -> None:
         self.default_model = self.default_model or self.model_name
         self._auto_model = self.model_name
-        self.turns = TurnRunner(self.app, self.toolbox, self.stall_timeout, self.context_tokens)
+        source = ChatSource(self.app, self.toolbox, self.stall_timeout, self.context_tokens)
+        self.turns = Turns(source, Approvals(self.toolbox))
 
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
         return await self.turns.pending_calls(self.config)
 
     async def _stream(self, start: dict[str, Any], created: bool = False) -> TurnResult:
-        return await self.turns.run(start, self.config, self.listener, Start(self.thread_id, created))
+        return await self.turns.run(None, start, self.config, self.listener, Start(self.thread_id, created))
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""

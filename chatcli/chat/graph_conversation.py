@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Start, TurnResult
 from chatcli.chat.graph_messages import as_message
-from chatcli.chat.graph_turns import GraphTurns
+from chatcli.chat.graph_turns import GraphSource
 from chatcli.chat.recall import Undone
 from chatcli.chat.rewind import write_values
+from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import AlreadyDone, ChatError, UsageError
 
 # A retry looks this far back (in checkpoints) for where its question began to be answered.
@@ -53,7 +54,7 @@ class GraphConversation(Conversation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.turns = GraphTurns(self.app, self.stall_timeout, self.approve_all)
+        self.turns = Turns(GraphSource(self.app), Approvals(None, self.approve_all))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -123,7 +124,7 @@ class GraphConversation(Conversation):
     ) -> TurnResult:
         opening = Start(self.thread_id, created)
         try:
-            return await self.turns.run(payload, start, self.config, self.listener, opening, ask_first=ask_first)  # type: ignore[call-arg]
+            return await self.turns.run(payload, start, self.config, self.listener, opening, ask_first=ask_first)
         except Exception as exc:
             failure = graph_failure(exc)
             if failure is exc:
@@ -132,7 +133,7 @@ class GraphConversation(Conversation):
 
     async def waiting(self) -> list[Any]:
         """The interrupts the thread waits on (chatcli.chat.interrupts.Pending): asked before chat stopped."""
-        return await self.turns.pending(self.config)  # type: ignore[attr-defined]
+        return await self.turns.pending(self.config)
 
     async def resume(self, value: Any = NO_VALUE) -> TurnResult:  # type: ignore[override]
         """Go on from the interrupts the thread waits on: with ``value`` (``Command(resume=value)``), or with the
@@ -144,7 +145,7 @@ class GraphConversation(Conversation):
             try:
                 if value is NO_VALUE:
                     return await self._run(None, self.config, ask_first=True)
-                return await self._run(self.turns.resumed(value), self.config)  # type: ignore[attr-defined]
+                return await self._run(self.turns.resumed(value), self.config)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))

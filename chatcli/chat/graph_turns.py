@@ -12,137 +12,64 @@ graph is resumed with ``Command(resume=...)`` (chatcli.chat.interrupts), as ofte
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
-from chatcli.chat.chunks import finish_of, thinking_of
-from chatcli.chat.events import (
-    Decision,
-    End,
-    Listener,
-    Speaker,
-    Start,
-    Thinking,
-    Token,
-    ToolCall,
-    ToolResult,
-    TurnResult,
-    Usage,
-)
+from chatcli.chat.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
 from chatcli.chat.graph_messages import as_message, messages_of, speaking_nodes
-from chatcli.chat.interrupts import Pending, approval_answer, pending_of, resume_value
-from chatcli.chat.turn import TurnRunner, _Progress
+from chatcli.chat.interrupts import Pending, pending_of
+from chatcli.chat.turn import Config, Progress, tell_chunk
 
 
-class GraphTurns(TurnRunner):
-    """Runs turns on a graph of the user's and tells ``listener`` what happens (chatcli.chat.events).
+class GraphSource:
+    """A graph of the user's as a turn's source (chatcli.chat.turn). A node's name is said (``Speaker``) before
+    its text when the graph has several nodes that may speak (not its tool nodes), or once more than one node
+    has spoken in the session."""
 
-    ``approve_all`` (--yes) approves every call a human-in-the-loop request allows approving. A tool the
-    user approved with "always" is approved for the rest of the session. A node's name is said
-    (``Speaker``) before its text when the graph has several nodes that may speak (not its tool nodes),
-    or once more than one node has spoken in the session.
-    """
+    reviews: ClassVar[bool] = True
+    context_tokens: int | None = None  # the graph keeps its own history
 
-    def __init__(self, app: Any, stall_timeout: float | None = None, approve_all: bool = False):
-        super().__init__(app, None, stall_timeout, None)
-        self.approve_all = approve_all
-        self.always: set[str] = set()
+    def __init__(self, app: Any):
+        self.app = app
         self.speakers: list[str] = []  # the nodes that have spoken, in order
         self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
         self._speaking: str | None = None
         self._calls: dict[str, ToolCall] = {}  # the calls the turn's AI messages asked for, by id
         self._asked_at: dict[str, float] = {}  # when each was asked for (or its run resumed): its result's seconds
+        self._progress = Progress()
 
-    async def pending(self, head: dict[str, Any]) -> list[Pending]:
+    async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
+        self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
+        if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
+            await self._asked_before(head)
+
+    async def pending(self, head: Config) -> list[Pending]:
         """The interrupts the thread at ``head`` waits on."""
         state = await self.app.aget_state(head)
         return pending_of(getattr(state, "interrupts", ()) or ())
 
-    async def pending_calls(self, head: dict[str, Any]) -> list[ToolCall]:
-        return [call for pending in await self.pending(head) if pending.is_approval for call in pending.calls]
-
-    async def run(  # type: ignore[override]
-        self,
-        payload: Any,
-        start: dict[str, Any],
-        head: dict[str, Any],
-        listener: Listener,
-        opening: Start,
-        ask_first: bool = False,
-    ) -> TurnResult:
-        """Run the graph with ``payload`` (input, a Command, or None) from ``start`` (a checkpoint's config) to
-        its end, asking its interrupts; ``ask_first``: ask those it waits on before anything runs."""
-        result = TurnResult(text="")
-        progress = _Progress()
-        self.last, self._speaking, self._calls, self._asked_at = result, None, {}, {}
-        if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
-            await self._asked_before(head)
-        listener.hear(opening)
-        try:
-            while True:
-                if not ask_first:
-                    await self._stream(payload, start, listener, result, progress)
-                ask_first = False
-                pending = await self.pending(head)
-                if not pending:
-                    break
-                values = await self._answers(pending, listener, progress)
-                if values is None:  # answered later: the thread waits at the question
-                    result.interrupts = pending
-                    result.waiting = [self._shown_as(c, progress) for p in pending if p.is_approval for c in p.calls]
-                    break
-                payload, start = self.resumed(resume_value(pending, values)), head
-                self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in progress.done)
-        except BaseException as exc:
-            keep = lambda why: self._keep_graph_partial(head, progress, why)  # noqa: E731
-            await self._ended_early(exc, result, progress, listener, keep)
-            raise
-        result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
-        result.interrupted = "interrupt" if result.interrupts else None
-        listener.hear(End(result))
-        return result
-
     def resumed(self, value: Any) -> Any:
-        """What the graph is run with to resume from its interrupts with ``value``: ``Command(resume=value)``."""
+        """What the graph is run with to resume from its interrupts with ``value``: ``Command(resume=value)``;
+        the calls it goes on with count their time from now."""
         from langgraph.types import Command
 
+        self._resuming()
         return Command(resume=value)
 
-    async def _answers(self, pending: list[Pending], listener: Listener, progress: _Progress) -> list[Any] | None:
-        """The value answering each interrupt of ``pending``; None when the listener answers later. A call asked
-        about is shown as the call of the turn it is (same name and arguments, no result yet), when there is one."""
-        from chatcli.chat.toolcalls import REFUSED_REST
+    def _resuming(self) -> None:
+        self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in self._progress.done)
 
-        values = []
-        for asked in pending:
-            if not asked.is_approval:
-                reply = await listener.answer(asked.question())
-                if reply is None:
-                    return None
-                values.append(reply.value)
-                continue
-            decisions: list[Decision] = []
-            for call, review in zip(asked.calls, asked.reviews):
-                if "approve" in review.allowed and (self.approve_all or call.name in self.always):
-                    decisions.append(Decision("yes"))
-                    continue
-                decision = await listener.approve(self._shown_as(call, progress), review)
-                if decision.action == "later":
-                    return None
-                if decision.rest:
-                    decisions += [Decision("no", by=REFUSED_REST)] * (len(asked.calls) - len(decisions))
-                    break
-                if decision.always and decision.action == "yes":
-                    self.always.add(call.name)
-                decisions.append(decision)
-            values.append(approval_answer(asked, decisions))
-        return values
+    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+        if waiting:
+            result.interrupts = waiting
+            result.waiting = [self.shown_as(c, progress) for p in waiting if p.is_approval for c in p.calls]
+        result.interrupted = "interrupt" if result.interrupts else None
 
-    def _shown_as(self, call: ToolCall, progress: _Progress) -> ToolCall:
+    def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
         """The call of the turn that ``call`` (asked about) is: the same name and arguments, no result yet."""
         same = (c for c in self._calls.values() if (c.name, c.arguments) == (call.name, call.arguments))
         return next((c for c in same if c.id not in progress.done), call)
 
-    async def _asked_before(self, head: dict[str, Any]) -> None:
+    async def _asked_before(self, head: Config) -> None:
         """Know the calls of the thread's last AI message (those a resumed run answers)."""
         from langchain_core.messages import AIMessage
 
@@ -155,8 +82,8 @@ class GraphTurns(TurnRunner):
                 call.get("id") or "", call["name"], call["name"], None, call.get("args") or {}
             )
 
-    async def _stream(  # type: ignore[override]
-        self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run of the graph until it ends or an interrupt stops it."""
         whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
@@ -178,7 +105,7 @@ class GraphTurns(TurnRunner):
         whole: set[str],
         listener: Listener,
         result: TurnResult,
-        progress: _Progress,
+        progress: Progress,
     ) -> None:
         """A token (or a whole AI message a node returned) of the "messages" stream."""
         from langchain_core.messages import AIMessage, AIMessageChunk
@@ -190,34 +117,8 @@ class GraphTurns(TurnRunner):
             if chunk.id in whole:
                 return
             whole.add(chunk.id or "")
-        thought = thinking_of(chunk)
-        if thought:
-            progress.reasoning.append(thought)
-            listener.hear(Thinking(thought))
-        piece = str(chunk.text)
-        if piece:
-            self._speaker(str(meta.get("langgraph_node") or ""), listener)
-            if progress.round and progress.round == len(progress.parts):
-                progress.parts.append("\n\n")  # the answer goes on after tool calls
-                listener.hear(Token("\n\n"))
-            progress.parts.append(piece)
-            listener.hear(Token(piece))
-        used = chunk.usage_metadata
-        if used:
-            from chatcli.chat.request_history import add_usage
-
-            result.usage = add_usage(result.usage, used)
-            name = chunk.response_metadata.get("model_name")
-            listener.hear(
-                Usage(
-                    int(used.get("input_tokens") or 0),
-                    int(used.get("output_tokens") or 0),
-                    int(used.get("total_tokens") or 0),
-                    name,
-                )
-            )
-        result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
-        result.model = chunk.response_metadata.get("model_name") or result.model
+        node = str(meta.get("langgraph_node") or "")
+        tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
 
     def _speaker(self, node: str, listener: Listener) -> None:
         """Say which node speaks, when it is not the one speaking and more than one has spoken."""
@@ -229,7 +130,7 @@ class GraphTurns(TurnRunner):
         if self.many or len(self.speakers) > 1:
             listener.hear(Speaker(node))
 
-    def _updates(self, messages: list[Any], listener: Listener, progress: _Progress) -> None:
+    def _updates(self, messages: list[Any], listener: Listener, progress: Progress) -> None:
         """The calls an AI message asks for, and the tool messages that answer them, as chat shows its own."""
         from langchain_core.messages import AIMessage, ToolMessage
 
@@ -253,7 +154,7 @@ class GraphTurns(TurnRunner):
                 listener.hear(ToolResult(call, status, str(message.text), seconds, message))
                 progress.next_round()
 
-    async def _keep_graph_partial(self, head: dict[str, Any], progress: _Progress, reason: str) -> None:
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Keep a reply that stopped early, as the answer of its turn, marked (when its node is the graph's own)."""
         from langchain_core.messages import AIMessage
         from langgraph.graph import END

@@ -14,7 +14,8 @@ from typing import Any
 from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
 from chatcli.chat.graph_conversation import GraphConversation
 from chatcli.chat.remote import Remote
-from chatcli.chat.remote_run import RemoteTurns
+from chatcli.chat.remote_run import RemoteSource
+from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
 
@@ -102,7 +103,7 @@ class RemoteConversation(GraphConversation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.turns = RemoteTurns(self.remote, self.approve_all)
+        self.turns = Turns(RemoteSource(self.remote), Approvals(None, self.approve_all))
         self.app = self.turns.app
         self.model_name = self.default_model = self.remote.graph_id
 

@@ -1,4 +1,4 @@
-"""Turns on a LangGraph server's thread: chatcli.chat.graph_turns.GraphTurns, its runs made on the server.
+"""Turns on a LangGraph server's thread: chatcli.chat.graph_turns.GraphSource, its runs made on the server.
 
 Each run is created with langgraph-sdk and streams ``messages-tuple`` (the tokens, from whichever node emits
 them) and ``updates`` (tool calls and their results as the nodes store them), from subgraphs too; what
@@ -17,10 +17,10 @@ from typing import Any, AsyncIterator
 
 from chatcli.chat.events import Listener, Notice, TurnResult
 from chatcli.chat.graph_messages import messages_of
-from chatcli.chat.graph_turns import GraphTurns
+from chatcli.chat.graph_turns import GraphSource
 from chatcli.chat.remote import MissingAssistant, Remote, translated
 from chatcli.chat.remote_state import ServerApp
-from chatcli.chat.turn import _Progress
+from chatcli.chat.turn import Config, Progress
 from chatcli.errors import ModelError
 
 STREAM_MODES = ["messages-tuple", "updates"]
@@ -51,20 +51,21 @@ def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-class RemoteTurns(GraphTurns):
-    """GraphTurns whose runs are ``remote``'s assistant's, on the server; ``approve_all``: --yes."""
+class RemoteSource(GraphSource):
+    """A graph's source whose runs are ``remote``'s assistant's, on the server."""
 
-    def __init__(self, remote: Remote, approve_all: bool = False):
-        super().__init__(ServerApp(remote), None, approve_all)
+    def __init__(self, remote: Remote):
+        super().__init__(ServerApp(remote))
         self.remote = remote
         self.run_id: str | None = None
         self.last_event: str | None = None
 
     def resumed(self, value: Any) -> Resume:
+        self._resuming()
         return Resume(value)  # langgraph.types (and LangSmith's client with it) stays unimported: 0.1-0.2 s
 
-    async def _stream(  # type: ignore[override]
-        self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run on the server until it ends or an interrupt stops it."""
         thread, whole = config["configurable"]["thread_id"], set()
@@ -120,7 +121,7 @@ class RemoteTurns(GraphTurns):
                 )
 
     async def _stop(self, thread: str) -> None:
-        """Cancel the run on the server (what arrived is kept next, by ``_keep_graph_partial``)."""
+        """Cancel the run on the server (what arrived is kept next, by ``keep``)."""
         if self.run_id is None:
             return
         try:
@@ -129,7 +130,7 @@ class RemoteTurns(GraphTurns):
         except Exception:  # noqa: BLE001 - stopping goes on: what arrived is on the screen, the server may be gone
             pass
 
-    async def _keep_graph_partial(self, head: dict[str, Any], progress: _Progress, reason: str) -> None:
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Keep a reply that stopped early as the answer of its turn, marked, written as the node that spoke it
         (the server's nodes are known as they speak); then nothing is left to run."""
         from langchain_core.messages import AIMessage

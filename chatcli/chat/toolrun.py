@@ -65,9 +65,4 @@ def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
 
 def _where(call: dict[str, Any], entry: Any) -> str:
     """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
-    policy = getattr(entry, "policy", None)
-    if policy is None or call["name"] != "shell":
-        return ""
-    from chatcli.tools.sandbox import describe
-
-    return describe(policy)
+    return str(getattr(entry, "where", "") or "") if call["name"] == "shell" else ""

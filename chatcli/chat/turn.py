@@ -1,14 +1,22 @@
-"""One run of the graph for a turn: the events it emits, the approvals it asks, what is kept when it stops."""
+"""One turn loop for every graph chat drives: run, ask what the graph waits on, resume, until it ends.
+
+What differs between chat's own graph (chatcli.chat.own_turns), a graph of the user's
+(chatcli.chat.graph_turns) and a run on a LangGraph Agent Server (chatcli.chat.remote_run) is a small
+``Source``: how one run streams, what an interrupt is, how a partial answer is kept and how a whole one
+ends. The loop, the approval policy (``Approvals``), the reading of a model's chunks into events
+(``tell_chunk``) and keeping what arrived when a turn stops early are written here once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, ClassVar, Protocol
 
-from chatcli.chat.events import Decision, End, Listener, Start, Thinking, Token, ToolCall, ToolResult, TurnResult, Usage
-from chatcli.chat.interrupts import Pending, approval_answer
-from chatcli.chat.toolrun import where_it_runs
+from chatcli.chat.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
+from chatcli.chat.interrupts import Pending, approval_answer, resume_value
+
+Config = dict[str, Any]  # a thread's (or a checkpoint's) LangGraph config
 
 
 def incomplete_reason(result: TurnResult) -> str | None:
@@ -22,218 +30,8 @@ def incomplete_reason(result: TurnResult) -> str | None:
     return None
 
 
-class TurnRunner:
-    """Runs a thread's turns on the compiled graph and tells a listener what happens (chatcli.chat.events).
-
-    ``toolbox`` is None when the graph has no tools step (no run then waits for approval);
-    ``stall_timeout`` is how long a reply that has begun may go without text; ``last`` is the
-    result of the latest turn, partial when it stopped or failed.
-    """
-
-    def __init__(
-        self, app: Any, toolbox: Any = None, stall_timeout: float | None = None, context_tokens: int | None = None
-    ):
-        self.app = app
-        self.toolbox = toolbox
-        self.stall_timeout = stall_timeout
-        self.context_tokens = context_tokens
-        self.last: TurnResult | None = None
-
-    async def approval(self, head: dict[str, Any]) -> Pending | None:
-        """The approval the thread at ``head`` waits on (asked before chat stopped, or by a request), if any."""
-        from chatcli.chat.interrupts import pending_of
-
-        state = await self.app.aget_state(head)
-        return next((p for p in pending_of(state.interrupts) if p.is_approval), None)
-
-    async def pending_calls(self, head: dict[str, Any]) -> list[ToolCall]:
-        """The tool calls the thread at ``head`` waits to have approved, if any."""
-        pending = await self.approval(head)
-        return list(pending.calls) if pending is not None else []
-
-    async def run(self, start: dict[str, Any], head: dict[str, Any], listener: Listener, opening: Start) -> TurnResult:
-        """Run the graph from ``start`` (a checkpoint's config) on to the answer, and stream it to ``listener``.
-
-        ``head`` is the thread's own config, where a stopped reply is kept. Tool calls that need
-        approval stop the run (a LangGraph interrupt): the listener is asked, and the run resumed
-        with its answers, as often as the model calls tools. ``End`` is emitted however it ends.
-        """
-        from langgraph.types import Command
-
-        result = TurnResult(text="", context_tokens=self.context_tokens)
-        progress = _Progress()
-        self.last = result
-        payload: Any = None
-        listener.hear(opening)
-        try:
-            while True:
-                await self._run(payload, start, listener, result, progress)
-                pending = await self.approval(head) if self.toolbox is not None else None
-                if pending is None:
-                    break
-                decisions = await self._decide(list(pending.calls), listener)
-                if decisions is None:  # answered later: the thread waits at the question
-                    result.waiting = list(pending.calls)
-                    break
-                payload, start = Command(resume=approval_answer(pending, decisions)), head
-        except BaseException as exc:
-            await self._ended_early(
-                exc, result, progress, listener, lambda why: self._keep_partial(head, progress, why)
-            )
-            raise
-        result.text = "".join(progress.parts)
-        result.reasoning = "".join(progress.reasoning)
-        result.interrupted = "approval" if result.waiting else incomplete_reason(result)
-        if result.interrupted and not result.waiting:
-            await self._mark_last_reply(head, result.interrupted)
-        listener.hear(End(result))
-        return result
-
-    async def _decide(self, calls: list[ToolCall], listener: Listener) -> list[Decision] | None:
-        """The decisions about ``calls``, asked one by one: "always" holds for the rest of the batch, "q"
-        refuses it; None when the listener answers later."""
-        from chatcli.chat.toolcalls import REFUSED_REST
-
-        decisions: list[Decision] = []
-        for call in calls:
-            entry = self.toolbox.find(call.name, call.id)
-            if entry is not None and self.toolbox.preapproved(entry, call.arguments):
-                decisions.append(Decision("yes"))  # "always" was chosen for an earlier call
-                continue
-            decision = await listener.approve(where_it_runs(call, entry))
-            if decision.action == "later":
-                return None
-            if decision.rest:
-                return decisions + [Decision("no", by=REFUSED_REST)] * (len(calls) - len(decisions))
-            if decision.always and decision.action == "yes" and entry is not None:
-                self.toolbox.allow(entry)
-            decisions.append(decision)
-        return decisions
-
-    async def _ended_early(
-        self, exc: BaseException, result: TurnResult, progress: Any, listener: Listener, keep: Any
-    ) -> None:
-        """The turn stopped before its end (a failure, Ctrl-C): the result holds what arrived, ``keep(reason)``
-        saves it in the thread (shielded: a second Ctrl-C never loses it), then the end is told."""
-        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-        result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
-        if isinstance(exc, Exception | asyncio.CancelledError):
-            await asyncio.shield(keep(reason))
-            listener.hear(End(result))
-
-    async def _run(
-        self, payload: Any, config: dict[str, Any], listener: Listener, result: TurnResult, progress: _Progress
-    ) -> None:
-        """One run of the graph until it ends or waits for approval."""
-        from langchain_core.messages import AIMessageChunk
-
-        from chatcli.chat.chunks import finish_of, thinking_of
-        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
-        from chatcli.chat.pricing import Priced
-        from chatcli.chat.request_history import add_usage
-        from chatcli.chat.summary import SUMMARY_TAG
-
-        loop = asyncio.get_running_loop()
-        # A stall: once the reply has begun, no text for longer than stall_timeout (a server
-        # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
-        async with asyncio.timeout(None) as stall:
-            async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
-                if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
-                    result.add_cost(data.usd, data.model, data.local)
-                    continue
-                if mode == "custom":  # what the model and tools steps emit (chatcli.chat.events)
-                    if isinstance(data, (ToolCall, ToolResult)):
-                        stall.reschedule(None)  # a tool may take its time (it has its own limit)
-                        progress.next_round()
-                        if isinstance(data, ToolResult):
-                            progress.done[data.call.id] = data.message
-                    listener.hear(data)
-                    continue
-                chunk, meta = data
-                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
-                    continue
-                if SUMMARY_TAG in (meta.get("tags") or ()):
-                    continue  # the summariser's own call (memory "summary"), not the reply
-                thought = thinking_of(chunk)
-                if thought:
-                    progress.reasoning.append(thought)
-                    listener.hear(Thinking(thought))
-                    if self.stall_timeout:  # thinking is progress: a long think is no stall
-                        stall.reschedule(loop.time() + self.stall_timeout)
-                piece = str(chunk.text)
-                if piece:
-                    if progress.round and progress.round == len(progress.parts):
-                        progress.parts.append("\n\n")  # the answer goes on after tool calls
-                        listener.hear(Token("\n\n"))
-                    progress.parts.append(piece)
-                    listener.hear(Token(piece))
-                if self.stall_timeout and (piece or stall.when() is None):
-                    stall.reschedule(loop.time() + self.stall_timeout)
-                used = chunk.usage_metadata
-                if used:  # each model call (tool round) counts its own
-                    result.usage = add_usage(result.usage, used)
-                    name = chunk.response_metadata.get("model_name")
-                    listener.hear(
-                        Usage(
-                            int(used.get("input_tokens") or 0),
-                            int(used.get("output_tokens") or 0),
-                            int(used.get("total_tokens") or 0),
-                            name,
-                        )
-                    )
-                result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
-                result.model = chunk.response_metadata.get("model_name") or result.model
-                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
-                result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
-
-    async def _keep_partial(self, head: dict[str, Any], progress: _Progress, reason: str) -> None:
-        """Save a reply that stopped early, as the answer of the pending turn.
-
-        Stopped during tool calls, the calls that finished keep their results and the others
-        are closed as cancelled, so the thread stays valid.
-        """
-        from langchain_core.messages import AIMessage
-
-        from chatcli.chat.graph import MODEL_NODE
-        from chatcli.chat.request_history import now_iso
-        from chatcli.chat.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
-        from chatcli.providers.base import REASONING_KEY
-
-        state = await self.app.aget_state(head)
-        if TOOLS_NODE in state.next:
-            calls = open_calls(state.values.get("messages") or [])
-            closed = closing_results(calls, CANCELLED if reason == "cancelled" else INTERRUPTED, reason, progress.done)
-            if closed:
-                await self.app.aupdate_state(head, {"messages": closed}, as_node=TOOLS_NODE)
-            return
-        text, thought = progress.current(), progress.thought()
-        if not text and not thought:
-            return
-        if MODEL_NODE not in state.next:
-            return  # the model node already finished: the reply is saved as it arrived
-        kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
-        message = AIMessage(
-            text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()}
-        )
-        await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
-
-    async def _mark_last_reply(self, head: dict[str, Any], reason: str) -> None:
-        """Flag the saved last reply as incomplete, keeping its text and id."""
-        from langchain_core.messages import AIMessage
-
-        from chatcli.chat.graph import MODEL_NODE
-
-        state = await self.app.aget_state(head)
-        history = state.values.get("messages") or []
-        if not history or not isinstance(history[-1], AIMessage):
-            return
-        last = history[-1]
-        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
-        await self.app.aupdate_state(head, {"messages": [marked]}, as_node=MODEL_NODE)
-
-
 @dataclass
-class _Progress:
+class Progress:
     """How far a turn got: its text so far, the results of the calls that finished."""
 
     parts: list[str] = field(default_factory=list)
@@ -254,3 +52,228 @@ class _Progress:
     def thought(self) -> str:
         """The thinking of the model call streaming now."""
         return "".join(self.reasoning[self.reasoning_round :])
+
+
+def tell_chunk(
+    chunk: Any,
+    listener: Listener,
+    result: TurnResult,
+    progress: Progress,
+    before_text: Callable[[], None] | None = None,
+) -> tuple[str, str]:
+    """A model's streamed piece (a LangChain AI message or chunk, from any provider) told as chat's events:
+    its thinking, its text (after ``before_text()``, an answer going on after tool calls set apart), its
+    usage; why it ended and its model noted in ``result``. Returns the thinking and the text it carried."""
+    from chatcli.chat.chunks import finish_of, thinking_of
+
+    thought = thinking_of(chunk)
+    if thought:
+        progress.reasoning.append(thought)
+        listener.hear(Thinking(thought))
+    piece = str(chunk.text)
+    if piece:
+        if before_text is not None:
+            before_text()
+        if progress.round and progress.round == len(progress.parts):
+            progress.parts.append("\n\n")  # the answer goes on after tool calls
+            listener.hear(Token("\n\n"))
+        progress.parts.append(piece)
+        listener.hear(Token(piece))
+    used = chunk.usage_metadata
+    if used:  # each model call (tool round) counts its own
+        from chatcli.chat.request_history import add_usage
+
+        result.usage = add_usage(result.usage, used)
+        name = chunk.response_metadata.get("model_name")
+        listener.hear(
+            Usage(
+                int(used.get("input_tokens") or 0),
+                int(used.get("output_tokens") or 0),
+                int(used.get("total_tokens") or 0),
+                name,
+            )
+        )
+    result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
+    result.model = chunk.response_metadata.get("model_name") or result.model
+    return thought, piece
+
+
+class Source(Protocol):
+    """What one kind of graph does its own way; ``Turns`` does the rest."""
+
+    app: Any  # the compiled graph, or what stands for it (its aget_state, aupdate_state, astream)
+    context_tokens: int | None  # the history's budget, told with the result (None: the graph's business)
+    # A request's own review (its allowed decisions, its description) goes with each approval question: a
+    # graph's human-in-the-loop request. Chat's own calls are asked without one (no graph to answer later).
+    reviews: ClassVar[bool]
+
+    async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
+        """A turn starts with ``payload`` (an input, or None / a resume: going on from a checkpoint)."""
+
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
+    ) -> None:
+        """One run from ``config`` until it ends or an interrupt stops it, told to ``listener``."""
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """What the thread at ``head`` waits on (the interrupts this source asks about)."""
+
+    def resumed(self, value: Any) -> Any:
+        """What a run is made with to resume with ``value`` (``Command(resume=value)`` or its like)."""
+
+    def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
+        """The call asked about, as the turn showed it."""
+
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
+        """Keep what arrived of a turn that stopped early (``reason``: "cancelled" or "error") in the thread."""
+
+    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+        """The run is over, whole or waiting at ``waiting``: say in ``result`` how it ended (and mark it kept)."""
+
+
+class Approvals:
+    """Which calls run without asking, and "always" answers: a toolbox's own rules (its approve list, --yes,
+    "always" by the tool as the user knows it) when chat runs the tools; otherwise --yes (``approve_all``)
+    and "always" by the tool's name, for a graph's requests."""
+
+    def __init__(self, toolbox: Any = None, approve_all: bool = False):
+        self.toolbox = toolbox
+        self.approve_all = approve_all
+        self.always: set[str] = set()
+
+    def _entry(self, call: ToolCall) -> Any:
+        return self.toolbox.find(call.name, call.id) if self.toolbox is not None else None
+
+    def given(self, call: ToolCall, review: Review | None) -> bool:
+        """True when ``call`` runs without asking."""
+        if review is not None and "approve" not in review.allowed:
+            return False
+        if self.toolbox is not None:
+            entry = self._entry(call)
+            return entry is not None and bool(self.toolbox.preapproved(entry, call.arguments))
+        return self.approve_all or call.name in self.always
+
+    def allow(self, call: ToolCall) -> None:
+        """``call``'s tool runs without asking for the rest of the session."""
+        if self.toolbox is None:
+            self.always.add(call.name)
+        elif (entry := self._entry(call)) is not None:
+            self.toolbox.allow(entry)
+
+    def shown(self, call: ToolCall) -> ToolCall:
+        """``call`` as the question shows it: with where it would run, when chat's toolbox runs it."""
+        if self.toolbox is None:
+            return call
+        from chatcli.chat.toolrun import where_it_runs
+
+        return where_it_runs(call, self._entry(call))
+
+
+class Turns:
+    """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.chat.events); ``last`` is
+    the result of the latest turn, partial when it stopped or failed."""
+
+    def __init__(self, source: Source, approvals: Approvals | None = None):
+        self.source = source
+        self.approvals = approvals or Approvals()
+        self.last: TurnResult | None = None
+
+    @property
+    def app(self) -> Any:
+        return self.source.app
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """What the thread at ``head`` waits on."""
+        return await self.source.pending(head)
+
+    async def pending_calls(self, head: Config) -> list[ToolCall]:
+        """The tool calls the thread at ``head`` waits to have approved, if any."""
+        return [call for pending in await self.pending(head) if pending.is_approval for call in pending.calls]
+
+    def resumed(self, value: Any) -> Any:
+        return self.source.resumed(value)
+
+    async def run(
+        self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, ask_first: bool = False
+    ) -> TurnResult:
+        """Run the graph with ``payload`` from ``start`` (a checkpoint's config) to its end, and tell it.
+
+        ``head`` is the thread's own config, where a stopped reply is kept. What the graph waits on (tool
+        calls to approve, questions) stops the run: the listener is asked, and the run resumed with the
+        answers, as often as it asks; ``ask_first`` asks what it waits on before anything runs. ``End`` is
+        told however it ends.
+        """
+        result = TurnResult(text="", context_tokens=self.source.context_tokens)
+        progress = Progress()
+        self.last = result
+        await self.source.begin(payload, head, progress)
+        listener.hear(opening)
+        waiting: list[Pending] = []
+        try:
+            while True:
+                if not ask_first:
+                    await self.source.stream(payload, start, listener, result, progress)
+                ask_first = False
+                pending = await self.pending(head)
+                if not pending:
+                    break
+                values = await self._answers(pending, listener, progress)
+                if values is None:  # answered later: the thread waits at the question
+                    waiting = pending
+                    break
+                payload, start = self.source.resumed(resume_value(pending, values)), head
+        except BaseException as exc:
+            await self._ended_early(exc, result, progress, listener, head)
+            raise
+        result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
+        await self.source.ended(head, result, waiting, progress)
+        listener.hear(End(result))
+        return result
+
+    async def _answers(self, pending: list[Pending], listener: Listener, progress: Progress) -> list[Any] | None:
+        """The value answering each of ``pending``; None when the listener answers later."""
+        values = []
+        for asked in pending:
+            if not asked.is_approval:
+                reply = await listener.answer(asked.question())
+                if reply is None:
+                    return None
+                values.append(reply.value)
+                continue
+            decisions = await self._decide(asked, listener, progress)
+            if decisions is None:
+                return None
+            values.append(approval_answer(asked, decisions))
+        return values
+
+    async def _decide(self, asked: Pending, listener: Listener, progress: Progress) -> list[Decision] | None:
+        """The decisions about an approval's calls, asked one by one: "always" holds for the rest of the
+        session, "q" refuses the rest of the batch; None when the listener answers later."""
+        from chatcli.chat.toolcalls import REFUSED_REST
+
+        decisions: list[Decision] = []
+        for call, review in zip(asked.calls, asked.reviews):
+            if self.approvals.given(call, review):
+                decisions.append(Decision("yes"))
+                continue
+            shown = self.approvals.shown(self.source.shown_as(call, progress))
+            decision = await listener.approve(shown, review if self.source.reviews else None)
+            if decision.action == "later":
+                return None
+            if decision.rest:
+                return decisions + [Decision("no", by=REFUSED_REST)] * (len(asked.calls) - len(decisions))
+            if decision.always and decision.action == "yes":
+                self.approvals.allow(call)
+            decisions.append(decision)
+        return decisions
+
+    async def _ended_early(
+        self, exc: BaseException, result: TurnResult, progress: Progress, listener: Listener, head: Config
+    ) -> None:
+        """The turn stopped before its end (a failure, Ctrl-C): the result holds what arrived, which the source
+        keeps in the thread (shielded: a second Ctrl-C never loses it), then the end is told."""
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+        result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
+        if isinstance(exc, Exception | asyncio.CancelledError):
+            await asyncio.shield(self.source.keep(head, progress, reason))
+            listener.hear(End(result))

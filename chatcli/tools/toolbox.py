@@ -33,7 +33,7 @@ class ToolEntry:
     server: str
     tool: Any
     group: str | None = None
-    policy: Any = None  # a built-in shell's sandbox (chatcli.tools.sandbox.Policy): where its commands run
+    where: str = ""  # where a built-in shell's commands run, as its toolbox's sandbox says (made with the entry)
 
     @property
     def label(self) -> str:
@@ -86,6 +86,12 @@ class Toolbox(ApprovalRules):
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self._started = False
 
+    def _where(self) -> str:
+        """Where this toolbox's shell runs commands, said once (it looks for bubblewrap: off an event loop)."""
+        from chatcli.tools.sandbox import describe
+
+        return describe(self.sandbox)
+
     def _load(self) -> Any:
         """The MCP client's import, once, in a thread: the prompt stays responsive (none through the MCP host)."""
         if self.link is not None:
@@ -100,8 +106,9 @@ class Toolbox(ApprovalRules):
     def builtin_entries(self) -> list[ToolEntry]:
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
+            where = self._where()
             self._made = [
-                ToolEntry(tool.name, builtin.SERVER, tool, group, self.sandbox)
+                ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
                 for group in self.builtin_groups
                 for tool in builtin.make_tools((group,), self.sandbox)
             ]
@@ -199,7 +206,8 @@ class Toolbox(ApprovalRules):
             group = next((g for g, names in builtin.GROUPS.items() if name in names), None)
             made = builtin.make_tools((group,), self.sandbox) if group else []
             tool = next((t for t in made if t.name == name), None)
-            found = ToolEntry(name, builtin.SERVER, tool, group, self.sandbox) if tool is not None else None
+            where = self._where() if group == "shell" else ""
+            found = ToolEntry(name, builtin.SERVER, tool, group, where) if tool is not None else None
         return found
 
     def grant(self, calls: list[Any]) -> None:
