@@ -135,20 +135,17 @@ def run_remote(
     resume: str | None = None,
 ) -> None:
     """One answer from the server's graph (a question, piped text, or --resume), or the prompt on its threads."""
-    from chatcli.app.run import compose_question, make_env_output, read_stdin, stoppable
+    from chatcli.app.run import answering, compose_question, make_env_output, read_stdin, stoppable
 
     env = env or Environment()
     piped = None if env.stdin_isatty or resume is not None else read_stdin(env.stdin)
     if piped is not None and not isinstance(piped, str):
         raise UsageError("images cannot be sent to a LangGraph server", hint="pipe text")
-    if json_output is not None and question is None and piped is None and resume is None:
-        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    if question is not None or piped is not None or resume is not None:
+    how = answering(question, piped, False, resume is not None, json_output, env)
+    if how.one_shot:
         from chatcli.chat.interrupts import typed_answer
 
-        # Interrupts are asked only with a terminal to ask in (not in a pipe, not for --json).
-        ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
-        output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
+        output = json_output if json_output is not None else make_env_output(env, settings, ask=how.ask)
         text = compose_question(question, piped) if resume is None else ""
         answer = typed_answer(resume) if resume is not None else None
         asyncio.run(stoppable(_answer(spec, (thread, latest), text, output, settings, answer)))

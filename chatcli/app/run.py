@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.app.environment import Environment
@@ -155,6 +155,26 @@ def preflight(settings: Settings, graph: bool = False) -> None:
     check_store(settings.db or "")
 
 
+@dataclass(frozen=True)
+class Answering:
+    """How a run answers: ``one_shot`` (one answer, then exit) or the prompt; ``ask``: tool calls and a graph's
+    questions are asked (a terminal to ask in, not --json); otherwise they are refused or left waiting."""
+
+    one_shot: bool
+    ask: bool
+
+
+def answering(
+    question: str | None, piped: Any, files: bool, resuming: bool, json_output: Any, env: Environment
+) -> Answering:
+    """The one choice between one answer and the prompt, the same at every door (chat's graph, a graph of the
+    user's, a deployed one): a question, piped text, files without a terminal or --resume give one answer."""
+    if json_output is not None and question is None and piped is None and not files and not resuming:
+        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
+    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
+    return Answering(one_shot, ask=json_output is None and env.stdin_isatty and env.stdout.isatty())
+
+
 def run(
     question: str | None,
     thread: str | None,
@@ -188,9 +208,8 @@ def run(
         piped = None
     setup = replace(setup, attachments=tuple(files))
     resuming = setup.resume is not None
-    if json_output is not None and question is None and piped is None and not files and not resuming:
-        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
+    how = answering(question, piped, bool(files), resuming, json_output, env)
+    one_shot = how.one_shot
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     label = setup.app.label if setup.app is not None else None  # -c: that graph's last thread
     opening = asyncio.run(
@@ -208,9 +227,7 @@ def run(
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)
             settings = replace(settings, worker=wanted and setup.app is None, worker_idle=idle)
-            # Tool calls are asked about only with a terminal to ask in (not in a pipe, not for --json).
-            ask = json_output is None and env.stdin_isatty and env.stdout.isatty()
-            output = json_output if json_output is not None else make_env_output(env, settings, ask=ask)
+            output = json_output if json_output is not None else make_env_output(env, settings, ask=how.ask)
             asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl

@@ -18,6 +18,22 @@ from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import Store
 
 
+@dataclass(frozen=True)
+class Abilities:
+    """What a conversation does besides asking and answering, and why it does not when it does not.
+
+    ``prompt``: chat's own system prompt, roles and variables, and the model and temperature a thread keeps
+    (a graph of the user's builds its own prompt and chooses its own model: ``hint`` says so). ``files``:
+    files sent with a question; ``files_hint`` says what to do instead.
+    """
+
+    prompt: bool = True
+    files: bool = True
+    hint: str = ""
+    where: str = ""  # what the files cannot be sent to: "a LangGraph server"
+    files_hint: str = ""
+
+
 @dataclass
 class Conversation:
     """A thread of the compiled chat graph; every call is one step of that thread, told to ``listener``
@@ -46,6 +62,7 @@ class Conversation:
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
     own_model: ClassVar[bool] = True  # chat builds the model that answers, from its settings
+    can: ClassVar[Abilities] = Abilities()
 
     def __post_init__(self) -> None:
         self.default_model = self.default_model or self.model_name
@@ -84,6 +101,9 @@ class Conversation:
         """Open the thread as the command line asks: its own role's model and temperature (unless
         ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
         ``role`` if one was named, then --system and --var over it."""
+        if not self.can.prompt:
+            self._no_prompt(role is not None or system is not None or bool(variables))
+            return
         await self.follow_thread()
         if role is not None:
             await self.set_role(role)
@@ -101,6 +121,7 @@ class Conversation:
         model or temperature puts the defaults back. Stored now in a thread that has messages."""
         from chatcli.chat.graph import MODEL_NODE
 
+        self._no_prompt(not self.can.prompt, "roles are chat's own")
         check_utf8(role.system, "the role's system prompt")
         self.pending.pop("system", None)  # e.g. from --system: the role's replaces it
         async with self.lock():
@@ -125,6 +146,8 @@ class Conversation:
 
     async def follow_thread(self) -> None:
         """Take up the model and temperature the thread keeps (from its role), or the defaults."""
+        if not self.can.prompt:
+            return
         state = await self.app.aget_state(self.config)
         if self.model_name != self._auto_model:
             self.model_pinned = True  # changed by /model: it stays, as -m does
@@ -139,6 +162,8 @@ class Conversation:
 
     async def role(self) -> str | None:
         """The name of the role the thread was set up with, if any."""
+        if not self.can.prompt:
+            return None
         if "role" in self.pending:
             return self.pending["role"]
         state = await self.app.aget_state(self.config)
@@ -146,6 +171,9 @@ class Conversation:
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""
+        if not self.can.prompt:
+            self._no_prompt(system is not None or bool(variables))
+            return
         if system is not None:
             self.pending["system"] = check_utf8(system, "the system prompt")
         for name, value in (variables or {}).items():
@@ -157,6 +185,7 @@ class Conversation:
 
     async def system_prompt(self) -> str | None:
         """The thread's own system prompt (set for the next turn, or stored); None for the default."""
+        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
         state = await self.app.aget_state(self.config)
         return self.pending.get("system") or state.values.get("system")
 
@@ -165,6 +194,7 @@ class Conversation:
         so that /retry and other processes see it; kept for the first turn of an empty one."""
         from chatcli.chat.graph import MODEL_NODE
 
+        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
         self.pending.pop("system", None)  # e.g. from --system: this one replaces it
         async with self.lock():
             state = await self.app.aget_state(self.config)
@@ -174,6 +204,11 @@ class Conversation:
                 )
             else:
                 await self.set_system(text)
+
+    def _no_prompt(self, asked: bool, what: str = "roles, system prompts and variables are chat's own") -> None:
+        """Refuse, in one line, what this conversation cannot do with the prompt, when it is ``asked``."""
+        if asked:
+            raise UsageError(what, hint=self.can.hint)
 
     @property
     def recall(self) -> Recall:
@@ -248,6 +283,8 @@ class Conversation:
         or failure, whatever part of the reply arrived is saved to the thread, marked as
         interrupted, before the exception goes on.
         """
+        if not self.can.files and (attachments or self.attached):
+            raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
         from chatcli.chat.attachments import question_message
         from chatcli.chat.mentions import mentioned
         from chatcli.chat.request_history import now_iso

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from chatcli.chat.conversation import Conversation
+from chatcli.chat.conversation import Abilities, Conversation
 from chatcli.chat.events import Start, TurnResult
 from chatcli.chat.graph_messages import as_message
 from chatcli.chat.graph_turns import GraphSource
@@ -51,6 +51,7 @@ class GraphConversation(Conversation):
 
     approve_all: bool = False
     own_model: ClassVar[bool] = False  # the graph's models are built by its own code, not from chat's settings
+    can: ClassVar[Abilities] = Abilities(prompt=False, hint=NOT_HERE)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,38 +60,6 @@ class GraphConversation(Conversation):
     @property
     def config(self) -> dict[str, Any]:
         return {"configurable": {"thread_id": self.thread_id}}
-
-    # ---- chat's own settings: not the graph's
-
-    async def follow_thread(self) -> None:
-        pass
-
-    async def set_up(
-        self,
-        role: Any = None,
-        system: str | None = None,
-        variables: dict[str, str] | None = None,
-        *,
-        model_given: bool = False,
-        temperature_given: bool = False,
-    ) -> None:
-        if role is not None or system is not None or variables:
-            raise UsageError("roles, system prompts and variables are chat's own", hint=NOT_HERE)
-
-    async def set_role(self, role: Any) -> None:
-        raise UsageError("roles are chat's own", hint=NOT_HERE)
-
-    async def role(self) -> str | None:
-        return None
-
-    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
-        await self.set_up(None, system, variables)
-
-    async def system_prompt(self) -> str | None:
-        raise UsageError("the system prompt is chat's own", hint=NOT_HERE)
-
-    async def replace_system(self, text: str) -> None:
-        raise UsageError("the system prompt is chat's own", hint=NOT_HERE)
 
     def threads(self) -> Any:
         """The thread manager on this conversation's database (a fork keeps the messages only)."""

@@ -9,10 +9,11 @@ here and is made on the server by its first run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from chatcli.chat.conversation import Abilities
 from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
-from chatcli.chat.graph_conversation import GraphConversation
+from chatcli.chat.graph_conversation import NOT_HERE, GraphConversation
 from chatcli.chat.remote import Remote
 from chatcli.chat.remote_run import RemoteSource
 from chatcli.chat.turn import Approvals, Turns
@@ -96,6 +97,13 @@ class RemoteConversation(GraphConversation):
     """A thread of ``remote``'s assistant (``thread_id``: a new one's id, made by its first run)."""
 
     remote: Any = None
+    can: ClassVar[Abilities] = Abilities(
+        prompt=False,
+        files=False,
+        hint=NOT_HERE,
+        where="a LangGraph server",
+        files_hint="paste the text into the message",
+    )
     # Slash commands that work on a server's thread; the others say they do not.
     COMMANDS = frozenset(
         {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
@@ -111,9 +119,7 @@ class RemoteConversation(GraphConversation):
         return RemoteThreads(self.remote, self.app)
 
     async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
-        if attachments or self.attached:
-            raise UsageError("files cannot be sent to a LangGraph server", hint="paste the text into the message")
-        return await super().send(text, [], mentions="")
+        return await super().send(text, attachments, mentions="")  # no @server: resources (no MCP here)
 
     async def _run(
         self, payload: Any, start: dict[str, Any], created: bool = False, ask_first: bool = False
