@@ -6,7 +6,7 @@ The .env of the working directory is someone else's input until trusted: see cha
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,6 +78,9 @@ class Settings:
     prices: tuple[tuple[str, float, float, float], ...] = ()
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
     provider_env: tuple[tuple[str, str], ...] = ()
+    # Not a setting (no layer sets it): the providers whose endpoint an untrusted .env chose. Their SDKs get none
+    # of the credentials they would read from the environment by themselves (chatcli.chat.model).
+    untrusted_endpoints: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     def env(self, name: str) -> str | None:
         """A provider's variable, as the layers set it (None: unset)."""
@@ -129,7 +132,7 @@ ENV_VARS: dict[str, str] = {
 
 MEMORY_MODES, SANDBOX_MODES, EDITING_MODES = ("trim", "summary"), ("workspace", "read-only", "off"), ("emacs", "vi")
 
-_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -134,10 +134,14 @@ def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[
     from dataclasses import replace
     from urllib.parse import urlsplit
 
-    notes, env = [], dict(settings.provider_env)
+    from chatcli.providers.registry import PROVIDERS
+
+    notes, env, moved = [], dict(settings.provider_env), []
     pairs = [("OPENAI_BASE_URL", settings.base_url, before.base_url, "OPENAI_API_KEY", settings.api_key)]
     pairs += [(url, env.get(url), before.env(url), key, env.get(key or "")) for url, key in endpoint_vars().items()]
     for url_var, now, was, key_var, key in pairs:
+        if now != was:  # its SDK gets none of the credentials it would read by itself (chatcli.chat.model)
+            moved += [row.name for row in PROVIDERS if row.url_var == url_var]
         own = dotenv.usable([key_var]).get(key_var) if key_var else None
         if now == was or not key or key == own:
             continue
@@ -150,7 +154,7 @@ def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[
             f"{dotenv.path} sets {url_var}: your API key is not sent to {host} "
             f"(give that .env its own {key_var}, or trust it: chat trust)"
         )
-    return replace(settings, provider_env=tuple(env.items())), notes
+    return replace(settings, provider_env=tuple(env.items()), untrusted_endpoints=tuple(dict.fromkeys(moved))), notes
 
 
 def read_env_file(path: Path, store: Path, environ: Mapping[str, str] | None = None) -> DotEnv | None:

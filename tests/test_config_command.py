@@ -56,3 +56,25 @@ def test_a_trusted_dotenv_is_named_trusted(chat_env, tmp_path):
 def test_config_is_a_command_not_a_question(server, chat_env, tmp_path):
     run = chat(chat_env, "config", cwd=tmp_path)
     assert run.code == 0 and "model" in run.out and server.requests == [], run
+
+
+def test_no_key_or_password_is_shown_whatever_sets_it(chat_env, tmp_path):
+    """Every provider's key variable, and every setting that is a URL with a password (the endpoints, the
+    database), in the text and in --json: a key by its last four characters, a URL without its password."""
+    from chatcli.providers.registry import PROVIDERS
+
+    secrets = {row.key_var: f"sk-{row.name}-SECRET-{n}xyzw" for n, row in enumerate(PROVIDERS) if row.key_var}
+    urls = {row.url_var: f"http://user{n}:PASS{n}WORD@127.0.0.1:{9000 + n}" for n, row in enumerate(PROVIDERS)}
+    urls["CHATCLI_DB"] = "postgresql://me:DBPASSWORD@db.example/chat"
+    env = {**chat_env, **secrets, **{k: v for k, v in urls.items() if k}}
+    for args in (["config"], ["config", "--json"]):
+        run = chat(env, *args, cwd=tmp_path)
+        assert run.code == 0 and not run.err, run
+        for secret in secrets.values():
+            assert secret not in run.out and secret[:-4] not in run.out, (args, secret)
+            assert "…" + secret[-4:] in run.out, (args, secret)
+        for url in urls.values():
+            password = url.split(":")[2].split("@")[0]
+            assert password not in run.out and url.replace(password, "***") in run.out, (args, url)
+    shown = _records(env, tmp_path)["provider_env"]
+    assert shown["source"].startswith("environment (") and "ANTHROPIC_API_KEY" in shown["source"], shown

@@ -175,7 +175,7 @@ def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
 
 
 def test_passwords_in_urls_are_redacted():
-    from chatcli.store.postgres_driver import redact_url
+    from chatcli.text import redact_url
 
     assert redact_url(f"postgresql://bob:{SECRET}@db.example:5432/chat") == "postgresql://bob:***@db.example:5432/chat"
     assert redact_url(f"postgres://bob@db/chat?sslmode=require&password={SECRET}") == (

@@ -15,14 +15,39 @@ _VARIABLE = {name: var for var, name in ENV_VARS.items()}
 _SECRET = ("api_key",)
 
 
+def _tail(value: Any) -> str:
+    """A key by its last four characters only."""
+    text = str(value)
+    return "…" + text[-4:] if len(text) > 8 else "…"
+
+
+def _secret_variable(name: str) -> bool:
+    """A variable that holds a credential: a provider's key, or named like one (its SDK's token, say)."""
+    from chatcli.providers.registry import key_variables
+
+    return name in key_variables() or any(word in name.upper() for word in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
+
+
 def shown(name: str, value: Any) -> Any:
-    """A value as it may be shown: a key by its last four characters only."""
+    """A value as it may be shown: a key by its last four characters only, a URL without its password."""
+    from chatcli.text import redact_url
+
     if name in _SECRET and value:
-        text = str(value)
-        return "…" + text[-4:] if len(text) > 8 else "…"
+        return _tail(value)
+    if name == "provider_env":
+        return [[var, _tail(v) if _secret_variable(var) else redact_url(str(v))] for var, v in value]
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def _variables(name: str, given: Any) -> str:
+    """The environment variable(s) a setting came from: ``CHATCLI_MODEL``; a provider's, each by its name."""
+    if name == "provider_env":
+        return ", ".join(var for var, _value in given or ())
+    return _VARIABLE.get(name, name)
 
 
 def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
@@ -32,13 +57,15 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     settings, _notes, layers, dotenv = layered({}, environ, cwd)
     records = []
     for field in fields(Settings):
+        if field.metadata.get("internal"):
+            continue
         name, value, source, given = field.name, getattr(settings, field.name), "default", None
         for where, layer in layers:
             if layer.get(name) not in (None, ""):
                 source, given = where, layer[name]
         withheld = name == "api_key" and source != "default" and value != given
         if source == "environment":
-            source = f"environment ({_VARIABLE[name]})"
+            source = f"environment ({_variables(name, given)})"
         elif dotenv is not None and source == str(dotenv.path):
             source = f"{dotenv.path} ({'trusted' if dotenv.trusted else 'untrusted'})"
         if withheld:

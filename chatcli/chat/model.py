@@ -18,6 +18,8 @@ from chatcli.providers.base import one_error, redact  # noqa: F401 - redact is t
 from chatcli.providers.registry import DEFAULT, NAMES
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
     from langchain_core.language_models import BaseChatModel
 
 
@@ -43,7 +45,25 @@ def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatMo
     spec = spec or settings.model
     check_credentials(settings, spec)
     chosen, name = provider_of(spec)
+    if chosen.name in settings.untrusted_endpoints:
+        withhold_sdk_credentials(chosen.name)
     return chosen.build(settings, name)
+
+
+def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | None" = None) -> list[str]:
+    """Take out of this process's environment every credential the provider ``name``'s SDK would read by itself
+    (chatcli.providers.registry), for the rest of the process: an untrusted .env chose where its requests go, and
+    chat hands the client what it may send there. (A warm worker's call, chat serve and a one-shot each have their
+    own process and settings.) Returns the names taken out."""
+    import os
+
+    from chatcli.providers.registry import info
+
+    environ = os.environ if environ is None else environ
+    taken = [var for var in info(name).credentials if var in environ]
+    for var in taken:
+        del environ[var]
+    return taken
 
 
 class ModelPool:

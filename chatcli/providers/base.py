@@ -300,9 +300,22 @@ def requested_host(exc: BaseException) -> str:
     return ""
 
 
+def sdk_secrets(environ: Any = None) -> list[str]:
+    """The values of the credentials providers' SDKs read from the environment by themselves (OLLAMA_API_KEY,
+    ANTHROPIC_AUTH_TOKEN...; chatcli.providers.registry): a server may echo one back in its error."""
+    import os
+
+    from chatcli.providers.registry import sdk_credentials
+
+    environ = os.environ if environ is None else environ
+    words = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+    return [environ[var] for var in sdk_credentials() if environ.get(var) and any(w in var for w in words)]
+
+
 def redact(text: str, settings: Settings) -> str:
-    """Remove every provider key, anything shaped like a key, and passwords in URLs from text shown to the user."""
-    for secret in settings.secrets():
+    """Remove every provider key (chat's and those the SDKs read by themselves), anything shaped like a key,
+    and passwords in URLs from text shown to the user."""
+    for secret in [*settings.secrets(), *sdk_secrets()]:
         if len(secret) >= 4:
             text = text.replace(secret, "***")
     text = re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", r"\1***@", text, flags=re.I)

@@ -139,7 +139,8 @@ async def _postgres_ready(conn: Any) -> bool:
 
 @asynccontextmanager
 async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
-    from chatcli.store.postgres_driver import connect, import_psycopg, reason, redact_url
+    from chatcli.store.postgres_driver import connect, import_psycopg, reason
+    from chatcli.text import redact_url
 
     psycopg = import_psycopg()  # first: a missing extra is one line, before anything imports psycopg
     from chatcli.store.postgres_index import PostgresThreadIndex

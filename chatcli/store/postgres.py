@@ -26,7 +26,8 @@ from typing import Any
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
-from chatcli.store.postgres_driver import connect, import_driver, import_psycopg, reason, redact_url
+from chatcli.store.postgres_driver import connect, import_driver, import_psycopg, reason
+from chatcli.text import redact_url
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
