@@ -68,6 +68,9 @@ class Settings:
     # whether its sandbox may reach the network.
     sandbox: str = "workspace"
     network: bool = False
+    # Variables a shell command gets though their names look like a credential's (KEY, TOKEN, AUTH...) or their
+    # values carry a URL password; config.toml only (chatcli.tools.builtin.withheld).
+    shell_env: tuple[str, ...] = ()
     # The prompt's keys: "emacs" (the default, as in bash) or "vi" (the mode shown in the prompt).
     editing_mode: str = "emacs"
     # The warm worker for one-shots (chatcli.app.launch): on, and the seconds it waits idle before it

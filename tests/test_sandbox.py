@@ -428,3 +428,30 @@ def test_the_users_api_key_is_not_in_a_commands_environment(project, monkeypatch
     monkeypatch.setenv("SOME_TOOL_SETTING", "kept")
     result = shell('echo "key=[$OPENAI_API_KEY] other=[$SOME_TOOL_SETTING]"', mode=mode)
     assert result == "key=[] other=[kept]\n[exit code 0]", result
+
+
+def test_a_commands_environment_drops_every_credential_shape_and_keeps_what_the_user_passes(monkeypatch):
+    """The class, not a list: each credential word anywhere in a name, any value carrying a URL password."""
+    words = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "Key", "token")
+    names = [shape.format(w) for w in words for shape in ("{}", "MY_{}", "{}_FILE", "NPM_CONFIG__{}", "X{}Y")]
+    urls = [
+        "postgres://u:PASS@db/x", "mysql://root:PASS@127.0.0.1/x", "redis://:PASS@cache:6379", "https://u:PASS@git/x",
+        "amqp://u:PASS@mq//", "postgresql://db/x?password=PASS", "mongodb+srv://u:PASS@c.example/db",
+    ]  # fmt: skip
+    plain = {"LANG": "C.UTF-8", "GIT_AUTHOR_NAME": "me", "KEYBOARD": "us", "PATH": os.environ["PATH"],
+             "SERVICE_URL": "https://api.example/v1", "SOME_TOOL_SETTING": "kept"}  # fmt: skip
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name in names:
+        monkeypatch.setenv(name, "hidden")
+    for n, url in enumerate(urls):
+        monkeypatch.setenv(f"DATABASE_URL_{n}", url)
+    for name, value in plain.items():
+        monkeypatch.setenv(name, value)
+    given = builtin.command_environment()
+    assert given == plain, sorted(set(given) - set(plain))
+    # The user's config (shell_env) lets a name through; nothing else changes.
+    passed = builtin.command_environment(("MY_TOKEN", "DATABASE_URL_0"))
+    assert passed == {**plain, "MY_TOKEN": "hidden", "DATABASE_URL_0": urls[0]}
+    policy = sandbox.policy_for(load_settings({"shell_env": "MY_TOKEN"}))
+    assert policy.passed == ("MY_TOKEN",)

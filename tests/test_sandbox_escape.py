@@ -175,6 +175,10 @@ SECRETS = {
     "PGPASSWORD": "pg-11",
     "my_service_password": "pw-12",
     "HF_TOKEN": "hf-13",
+    "DATABASE_URL": "postgres://u:PASS-14@db.example/app",
+    "NPM_CONFIG__AUTH": "npm-15",
+    "DOCKER_AUTH_CONFIG": "docker-16",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/x/gcp-17.json",
 }
 KEPT = {"SOME_TOOL_SETTING": "kept", "OLLAMA_HOST": "127.0.0.1:11434", "LANG": "C.UTF-8", "KEYBOARD": "us"}
 

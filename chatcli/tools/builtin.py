@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import stat
 from pathlib import Path
@@ -97,22 +98,31 @@ async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) ->
 
 
 # What a command the model wrote never gets (its output goes back to the model, and it may run
-# chat itself): chat's own settings, every model provider's key and endpoint, and anything named
-# like a credential. Matched on the upper-cased name.
+# chat itself): chat's own settings, every model provider's variables, anything whose name holds a
+# credential's word (codex's default shell policy drops KEY, SECRET and TOKEN; AUTH, PASSWORD and
+# CREDENTIAL too here: NPM_CONFIG__AUTH, DOCKER_AUTH_CONFIG), and any value carrying a URL's password
+# (DATABASE_URL=postgres://u:PASS@h/db). Matched on the upper-cased name; the user's ``shell_env`` passes names.
 WITHHELD_PREFIXES = ("CHATCLI_", "_CHAT_", *withheld_prefixes())
-WITHHELD_SUFFIXES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "_PAT")
-WITHHELD = ("PGPASSWORD", "PGPASSFILE", "NETRC")
+CREDENTIAL_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "_PAT", "PGPASS", "NETRC")
+# Names that only spell such a word inside another one: git's author, the keyboard's layout.
+NOT_CREDENTIAL = re.compile(r"AUTHOR|KEYBOARD|KEYMAP")
+URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@:]*:[^/\s@]+@|[?&]password=", re.I)
 
 
-def withheld(name: str) -> bool:
-    """True for a variable a command must not see (see WITHHELD_PREFIXES)."""
+def withheld(name: str, value: str = "", passed: tuple[str, ...] = ()) -> bool:
+    """True for a variable a command must not see (see CREDENTIAL_WORDS), unless the user ``passed`` its name."""
+    if name in passed:
+        return False
     upper = name.upper()
-    return upper in WITHHELD or upper.startswith(WITHHELD_PREFIXES) or upper.endswith(WITHHELD_SUFFIXES)
+    if upper.startswith(WITHHELD_PREFIXES) or URL_PASSWORD.search(value):
+        return True
+    plain = NOT_CREDENTIAL.sub("", upper)
+    return any(word in plain for word in CREDENTIAL_WORDS)
 
 
-def command_environment() -> dict[str, str]:
+def command_environment(passed: tuple[str, ...] = ()) -> dict[str, str]:
     """The environment a shell command runs with: the user's, without chat's own settings and credentials."""
-    return {k: v for k, v in os.environ.items() if not withheld(k)}
+    return {k: v for k, v in os.environ.items() if not withheld(k, v, passed)}
 
 
 async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
@@ -131,7 +141,7 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,  # its own process group: a stop ends all of it
-                env=command_environment(),
+                env=command_environment(policy.passed if policy is not None else ()),
             )
         finally:
             os.close(write_fd)

@@ -47,6 +47,8 @@ class Policy:
     files: tuple[str, ...] = ()
     # Directories the command sees empty: where the user's session and chat's worker listen.
     hidden: tuple[str, ...] = ()
+    # Variables the command gets though they look like a credential's (the user's ``shell_env``).
+    passed: tuple[str, ...] = ()
 
 
 def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy:
@@ -56,7 +58,8 @@ def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy
     files = [str(config_path(environ)), *(p for p in (settings.history_file, settings.mcp_config) if p)]
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
-    return Policy(settings.sandbox, settings.network, _real(places), _real(files), runtime_places(environ))
+    passed = tuple(getattr(settings, "shell_env", ()) or ())
+    return Policy(settings.sandbox, settings.network, _real(places), _real(files), runtime_places(environ), passed)
 
 
 def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:
