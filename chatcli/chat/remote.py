@@ -120,23 +120,33 @@ def _epoch(stamp: Any) -> float:
         return 0.0
 
 
-def thread_info(thread: Mapping[str, Any]) -> ThreadInfo:
-    """A server's thread as a row of chat's thread list: its first question is its title, its graph its model."""
+def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
+    """A server's thread as a row of chat's thread list: its first question is its title, its graph its model.
+    A thread the server sent wrong is one line (chatcli.chat.remote_data); what its metadata holds is read loosely."""
+    from chatcli.chat.remote_data import ServerThread, checked
     from chatcli.text import make_title
 
-    values = thread.get("values") if isinstance(thread.get("values"), dict) else {}
+    thread = checked(ServerThread, raw, "a thread", url)
+    values = thread.values if isinstance(thread.values, dict) else {}
     messages = values.get("messages") if isinstance(values.get("messages"), list) else []
     asked = next((m for m in messages if isinstance(m, dict) and m.get("type") == "human"), None)
-    metadata = thread.get("metadata") or {}
-    title = make_title(message_text(asked)) if asked else metadata.get("title")
+    metadata = thread.metadata or {}
+    named, graph = metadata.get("title"), metadata.get("graph_id")
+    title = make_title(message_text(asked)) if asked else named if isinstance(named, str) else None
     return ThreadInfo(
-        thread_id=str(thread["thread_id"]),
+        thread_id=thread.thread_id,
         title=title or None,
-        created_at=_epoch(thread.get("created_at")),
-        updated_at=_epoch(thread.get("updated_at")),
+        created_at=_epoch(thread.created_at),
+        updated_at=_epoch(thread.updated_at),
         message_count=len(messages),
-        model=metadata.get("graph_id"),
+        model=graph if isinstance(graph, str) else None,
     )
+
+
+def _assistant(raw: Any, url: str) -> Any:
+    from chatcli.chat.remote_data import ServerAssistant, checked
+
+    return checked(ServerAssistant, raw, "an assistant", url)
 
 
 def message_text(message: Mapping[str, Any]) -> str:
@@ -187,28 +197,29 @@ class Remote:
         except BaseException:
             await client.aclose()
             raise
-        return cls(spec, client, str(assistant["assistant_id"]), str(assistant.get("graph_id") or ""))
+        return cls(spec, client, assistant.assistant_id, assistant.graph_id or "")
 
     async def missing(self) -> ChatError:
         """The line for an assistant the server does not have, naming the graphs it serves (if it says)."""
         try:
-            graphs = sorted({str(a.get("graph_id")) for a in await self.client.assistants.search(limit=100)})
+            found = [_assistant(a, self.spec.url) for a in await self.client.assistants.search(limit=100)]
+            graphs = sorted({str(a.graph_id) for a in found})
         except Exception:  # noqa: BLE001 - the line is said without the list
             graphs = None
         return missing_assistant(self.spec, graphs)
 
     @staticmethod
-    async def _find_assistant(spec: RemoteSpec, client: Any) -> Mapping[str, Any]:
+    async def _find_assistant(spec: RemoteSpec, client: Any) -> Any:
         """The assistant of the id given (a UUID: a graph's id needs no finding), or the server's only graph's."""
         from langgraph_sdk.errors import NotFoundError
 
         if spec.assistant:
             try:
-                return await client.assistants.get(spec.assistant)
+                return _assistant(await client.assistants.get(spec.assistant), spec.url)
             except NotFoundError:
                 raise missing_assistant(spec) from None
-        everything = await client.assistants.search(limit=100)
-        graphs = sorted({str(a.get("graph_id")) for a in everything})
+        everything = [_assistant(a, spec.url) for a in await client.assistants.search(limit=100)]
+        graphs = sorted({str(a.graph_id) for a in everything})
         if len(graphs) != 1:
             said = f"serves {len(graphs)} graphs: {', '.join(graphs)}" if graphs else "serves no graph"
             raise UsageError(f"the LangGraph server at {spec.url} {said}", hint="choose one with --assistant NAME")
@@ -223,7 +234,7 @@ class Remote:
                 sort_by="updated_at",
                 sort_order="desc",
             )
-        return [thread_info(t) for t in found]
+        return [thread_info(t, self.spec.url) for t in found]
 
     async def thread(self, wanted: str) -> ThreadInfo:
         """The thread ``wanted`` names (its id, or a unique start of it among the recent ones); one line if none."""
@@ -232,7 +243,7 @@ class Remote:
         if _UUID.fullmatch(wanted):
             try:
                 with translated(self.spec):
-                    return thread_info(await self.client.threads.get(wanted))
+                    return thread_info(await self.client.threads.get(wanted), self.spec.url)
             except ChatError as exc:
                 if not isinstance(exc.__cause__, NotFoundError):
                     raise

@@ -9,7 +9,7 @@ local graph's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator
 
 from chatcli.chat.graph_messages import as_message
 from chatcli.chat.remote import Remote, translated
@@ -49,15 +49,19 @@ class Snapshot:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def snapshot(state: Mapping[str, Any], thread_id: str) -> Snapshot:
-    checkpoint = state.get("checkpoint") if isinstance(state.get("checkpoint"), dict) else {}
-    interrupts = state.get("interrupts") if isinstance(state.get("interrupts"), list) else []
+def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
+    """A state the server sent, checked (chatcli.chat.remote_data), as LangGraph's StateSnapshot offers it."""
+    from chatcli.chat.remote_data import ServerState, checked
+
+    state = checked(ServerState, raw, "a thread's state", url)
+    checkpoint = state.checkpoint or {}
+    found = checkpoint.get("checkpoint_id")
     return Snapshot(
-        values=with_messages(state.get("values")),
-        next=tuple(state.get("next") or ()),
-        interrupts=[i for i in interrupts if isinstance(i, dict)],
-        config=thread_config(thread_id, checkpoint.get("checkpoint_id")),
-        metadata=dict(state.get("metadata") or {}),
+        values=with_messages(state.values),
+        next=tuple(state.next or ()),
+        interrupts=[i for i in state.interrupts or [] if isinstance(i, dict)],
+        config=thread_config(thread_id, found if isinstance(found, str) else None),
+        metadata=dict(state.metadata or {}),
     )
 
 
@@ -77,7 +81,7 @@ class ServerApp:
                 state = await self.remote.client.threads.get_state(thread, checkpoint=_checkpoint(config))
             except NotFoundError:
                 return Snapshot(config=thread_config(thread))
-        return snapshot(state, thread)
+        return snapshot(state, thread, self.remote.spec.url)
 
     async def aget_state_history(self, config: dict[str, Any], limit: int | None = None) -> AsyncIterator[Snapshot]:
         """The thread's states, newest first."""
@@ -85,7 +89,7 @@ class ServerApp:
         with translated(self.remote.spec):
             states = await self.remote.client.threads.get_history(thread, limit=limit or 100)
         for state in states:
-            yield snapshot(state, thread)
+            yield snapshot(state, thread, self.remote.spec.url)
 
     async def aupdate_state(self, config: dict[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
         """Write ``values`` as node ``as_node`` did (LangChain messages go as their JSON); the new head's config."""
@@ -94,5 +98,6 @@ class ServerApp:
             done = await self.remote.client.threads.update_state(
                 thread, values, as_node=as_node, checkpoint=_checkpoint(config)
             )
-        written = (done or {}).get("checkpoint") or {}
-        return thread_config(thread, written.get("checkpoint_id"))
+        written = done.get("checkpoint") if isinstance(done, dict) else None
+        found = written.get("checkpoint_id") if isinstance(written, dict) else None
+        return thread_config(thread, found if isinstance(found, str) else None)

@@ -257,7 +257,8 @@ class Turns:
                 decisions.append(Decision("yes"))
                 continue
             shown = self.approvals.shown(self.source.shown_as(call, progress))
-            decision = await listener.approve(shown, review if self.source.reviews else None)
+            asked_with = (review,) if self.source.reviews else ()  # chat's own calls are asked without one
+            decision = await listener.approve(shown, *asked_with)
             if decision.action == "later":
                 return None
             if decision.rest:
