@@ -177,6 +177,7 @@ class Remote:
         from langgraph_sdk.client import LangGraphClient
 
         from chatcli import __version__
+        from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
         if spec.api_key:
@@ -185,7 +186,7 @@ class Remote:
         transport = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES)
         timeout = httpx.Timeout(connect=5, read=300, write=300, pool=5)  # langgraph-sdk's
         client = LangGraphClient(
-            httpx.AsyncClient(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
+            bounded_client(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
         )
         if spec.assistant and not _UUID.fullmatch(spec.assistant):
             return cls(spec, client, spec.assistant, spec.assistant)  # a graph's id: the first run checks it

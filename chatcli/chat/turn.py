@@ -15,8 +15,11 @@ from typing import Any, Callable, ClassVar, Protocol
 
 from chatcli.chat.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
 from chatcli.chat.interrupts import Pending, approval_answer, resume_value
+from chatcli.errors import ModelError
 
 Config = dict[str, Any]  # a thread's (or a checkpoint's) LangGraph config
+# Characters one answer may hold, its thinking included (each of its events is bounded too: providers.bounded).
+MAX_ANSWER = 16 * 1024 * 1024
 
 
 def incomplete_reason(result: TurnResult) -> str | None:
@@ -40,6 +43,7 @@ class Progress:
     done: dict[str, Any] = field(default_factory=dict)  # results of finished calls (ToolMessages), by call id
     reasoning: list[str] = field(default_factory=list)  # the thinking, as it arrived
     reasoning_round: int = 0
+    size: int = 0  # characters of text and thinking so far
 
     def next_round(self) -> None:
         """A tool step ran: what streams next belongs to the next model call."""
@@ -66,11 +70,16 @@ def tell_chunk(
     usage; why it ended and its model noted in ``result``. Returns the thinking and the text it carried."""
     from chatcli.chat.chunks import finish_of, thinking_of
 
-    thought = thinking_of(chunk)
+    thought, piece = thinking_of(chunk), str(chunk.text)
+    progress.size += len(thought) + len(piece)
+    if progress.size > MAX_ANSWER:
+        raise ModelError(
+            f"the answer passed {MAX_ANSWER // (1024 * 1024)} MB: it stops here",
+            hint="the part that arrived is kept; ask for less, or in parts",
+        )
     if thought:
         progress.reasoning.append(thought)
         listener.hear(Thinking(thought))
-    piece = str(chunk.text)
     if piece:
         if before_text is not None:
             before_text()

@@ -27,7 +27,7 @@ wire (ANTHROPIC_BASE_URL) gets them in the form the API documents.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 BREAKPOINT = {"type": "ephemeral"}
@@ -104,5 +104,18 @@ def client_class() -> type:
             if self.temperature is not None and not takes_temperature(self):  # a role's may have been copied in
                 return self.model_copy(update={"temperature": None})._get_request_payload(input_, stop=stop, **kwargs)
             return with_breakpoints(super()._get_request_payload(input_, stop=stop, **kwargs))
+
+        @cached_property
+        def _async_client(self) -> Any:
+            """The SDK's client, each line of an answer bounded (chatcli.providers.bounded)."""
+            from chatcli.providers.bounded import bounding
+
+            client = ChatAnthropic._async_client.func(self)  # type: ignore[attr-defined]
+            http = getattr(client, "_client", None)  # the SDK's httpx2 client
+            if http is not None:
+                hooks = dict(http.event_hooks)
+                hooks["response"] = [*hooks.get("response", []), bounding()]
+                http.event_hooks = hooks
+            return client
 
     return CachingChatAnthropic

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 11434
 
 
+def _bounded() -> dict[str, Any]:
+    """The httpx options that bound each line of what the server sends (chatcli.providers.bounded)."""
+    from chatcli.providers.bounded import bounding
+
+    return {"event_hooks": {"response": [bounding()]}}
+
+
 class Ollama(Provider):
     info = registry.info("ollama")
 
@@ -40,6 +47,7 @@ class Ollama(Provider):
             model=model,
             base_url=self.endpoint(settings),
             client_kwargs={"timeout": settings.timeout},
+            async_client_kwargs=_bounded(),
             num_ctx=needed_window(settings),
             num_predict=settings.max_tokens,
             temperature=settings.temperature,
@@ -87,7 +95,9 @@ class Ollama(Provider):
         """The models pulled (``/api/tags``), named as they are typed: ``qwen3`` for ``qwen3:latest``."""
         import ollama
 
-        async with ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, 10.0)) as client:
+        async with ollama.AsyncClient(
+            host=self.endpoint(settings), timeout=min(settings.timeout, 10.0), **_bounded()
+        ) as client:
             listed = await client.list()
         return sorted({self.canonical(str(m.model)) for m in listed.models if m.model})
 
@@ -115,7 +125,9 @@ class Ollama(Provider):
         import ollama
 
         try:
-            async with ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, 5.0)) as client:
+            async with ollama.AsyncClient(
+                host=self.endpoint(settings), timeout=min(settings.timeout, 5.0), **_bounded()
+            ) as client:
                 shown = await client.show(model)
         except Exception:  # noqa: BLE001 - not told: the window asked for stands
             return needed_window(settings)

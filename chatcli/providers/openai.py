@@ -68,10 +68,16 @@ class OpenAICompatible(Provider):
             # calls the model synchronously), which saves start-up time.
             return secret
 
+        from openai import DefaultAsyncHttpxClient
+
+        from chatcli.providers.bounded import bounding
+
         return client_class()(
             model=model,
             api_key=api_key,
             base_url=settings.base_url or None,
+            # The SDK's own client (its limits, redirects, proxies), each line of an answer bounded (providers.bounded).
+            http_async_client=DefaultAsyncHttpxClient(event_hooks={"response": [bounding()]}),
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             stream_usage=True,

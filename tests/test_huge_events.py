@@ -1,0 +1,231 @@
+"""One huge event from a server costs no memory: chat stops the answer at the limit, keeps what arrived, says why.
+
+A server answers with a first piece of text ("Hello"), then one event of 200 MB that never ends its line
+(an SSE ``data:`` line, an NDJSON line), in each wire format chat reads: the OpenAI-compatible endpoint's,
+Anthropic's, Ollama's, and a LangGraph Agent Server's (``--remote``). The installed ``chat`` runs as a
+process of its own, and its peak memory is read from the kernel when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.helpers import CHAT
+
+HUGE = 200 * 1024 * 1024  # bytes of the one event
+CHUNK = b"a" * (1024 * 1024)
+# Peak memory (resident) a one-shot may reach while 200 MB stream past it: its own size and a few events' worth.
+MEMORY_MB = 400
+REMOTE_THREAD = "00000000-0000-4000-8000-000000000001"
+
+
+def _sse(event: str | None, data: Any) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
+
+
+def _anthropic_start() -> bytes:
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-fake", "content": [],
+               "stop_reason": None, "usage": {"input_tokens": 3, "output_tokens": 1}}  # fmt: skip
+    return (
+        _sse("message_start", {"type": "message_start", "message": message})
+        + _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )  # fmt: skip
+        + _sse(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+        )  # fmt: skip
+    )
+
+
+def _openai_piece(text: str) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-fake",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}  # fmt: skip
+
+
+# name -> (what the server streams first, how the huge event begins, content type, chat's arguments, variables)
+WIRES: dict[str, tuple[bytes, bytes, str, Callable[[str], list[str]], Callable[[str], dict[str, str]]]] = {
+    "openai": (
+        _sse(None, _openai_piece("Hello")),
+        b'data: {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "',
+        "text/event-stream",
+        lambda url: ["-m", "gpt-fake"],
+        lambda url: {"OPENAI_BASE_URL": f"{url}/v1", "OPENAI_API_KEY": "sk-test"},
+    ),
+    "anthropic": (
+        _anthropic_start(),
+        b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": '
+        b'{"type": "text_delta", "text": "',
+        "text/event-stream",
+        lambda url: ["-m", "anthropic:claude-fake"],
+        lambda url: {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-ant-test"},
+    ),
+    "google_genai": (
+        _sse(None, {"candidates": [{"content": {"parts": [{"text": "Hello"}], "role": "model"}, "index": 0}]}),
+        b'data: {"candidates": [{"content": {"parts": [{"text": "',
+        "text/event-stream",
+        lambda url: ["-m", "google_genai:gemini-fake"],
+        lambda url: {"GOOGLE_GEMINI_BASE_URL": url, "GOOGLE_API_KEY": "g-test"},
+    ),
+    "remote": (
+        _sse("metadata", {"run_id": "r1"})
+        + _sse("messages", [{"type": "AIMessageChunk", "content": "Hello", "id": "m1"}, {"langgraph_node": "n"}]),
+        b'event: messages\ndata: [{"type": "AIMessageChunk", "id": "m1", "content": "',
+        "text/event-stream",
+        lambda url: ["--remote", url, "--assistant", "agent"],
+        lambda url: {},
+    ),
+    "ollama": (
+        json.dumps(
+            {
+                "model": "qwen3",
+                "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": "Hello"},
+                "done": False,
+            }
+        ).encode()
+        + b"\n",  # fmt: skip
+        b'{"model": "qwen3", "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": "',
+        "application/x-ndjson",
+        lambda url: ["-m", "ollama:qwen3"],
+        lambda url: {"OLLAMA_HOST": url},
+    ),
+}
+
+
+class HugeServer:
+    """Answers every POST with ``first``, then one event of HUGE bytes beginning ``head``; GET / with 200."""
+
+    def __init__(self, first: bytes, head: bytes, content_type: str):
+        self.first, self.head, self.content_type = first, head, content_type
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.sent = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536) or b"\r\n\r\n"
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+            while len(body) < length:
+                body += conn.recv(65536) or b"x" * length
+            if not head.startswith(b"POST"):
+                thread = json.dumps({"thread_id": REMOTE_THREAD, "metadata": {}, "values": {}}).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(thread)
+                    + thread
+                )
+                return
+            try:
+                conn.sendall(
+                    f"HTTP/1.1 200 OK\r\nContent-Type: {self.content_type}\r\nConnection: close\r\n\r\n".encode()
+                    + self.first
+                    + self.head
+                )
+                for _ in range(HUGE // len(CHUNK)):
+                    conn.sendall(CHUNK)
+                    self.sent += len(CHUNK)
+                conn.sendall(b'"}}\n\n')
+            except OSError:
+                pass  # chat stopped reading: as it should
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# Gemini's SDK reads its stream through a client chat does not hand it (aiohttp when installed): not bounded yet.
+NOT_YET = {"google_genai": "google-genai reads one event whole: chat does not bound its client yet"}
+
+
+@pytest.fixture(
+    params=[pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True)) if n in NOT_YET else n
+            for n in WIRES],
+    ids=str,
+)  # fmt: skip
+def huge(request: pytest.FixtureRequest) -> Iterator[tuple[str, HugeServer]]:
+    first, head, content_type, _args, _env = WIRES[request.param]
+    server = HugeServer(first, head, content_type)
+    yield request.param, server
+    server.close()
+
+
+def peak_mb(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
+    """Run chat; its result and its peak resident memory in MB (VmHWM, read just before it is reaped)."""
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    reader = threading.Thread(target=lambda: setattr(process, "outputs", process.communicate(timeout=300)))
+    reader.start()
+    while reader.is_alive():
+        try:
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) // 1024)
+        except (OSError, ValueError):
+            pass
+        reader.join(0.05)
+    out, err = process.outputs  # type: ignore[attr-defined]
+    return subprocess.CompletedProcess(args, process.returncode, out, err), peak
+
+
+@pytest.mark.e2e
+def test_one_huge_event_stops_the_answer_keeps_what_arrived_and_costs_no_memory(huge, chat_env):
+    name, server = huge
+    _first, _head, _type, args, variables = WIRES[name]
+    env = {k: v for k, v in chat_env.items() if not k.startswith(("OPENAI_", "CHATCLI_MODEL"))}
+    env.update(variables(server.url), CHATCLI_WORKER="0", CHATCLI_TIMEOUT="60")
+    thread = ["-t", REMOTE_THREAD] if name == "remote" else ["-t", "huge"]
+    run, peak = peak_mb([str(CHAT), *args(server.url), *thread, "say hello"], env)
+    assert run.returncode == 4, (run, peak)
+    lines = run.stderr.strip().splitlines()
+    assert "sent one event of more than 8 MB: the answer stops here" in lines[-1], run.stderr
+    assert run.stdout.startswith("Hello"), run
+    assert server.sent < HUGE, "chat read the whole event"
+    assert peak < MEMORY_MB, f"{name}: peak {peak} MB while one event of {HUGE >> 20} MB streamed"
+    if name == "remote":
+        return  # the server keeps its threads: what arrived is kept there (cancelled and written back), not here
+    shown = subprocess.run([str(CHAT), "show", "huge"], env=env, capture_output=True, text=True, timeout=60)
+    assert "say hello" in shown.stdout and "Hello" in shown.stdout, shown
+    assert os.path.getsize(Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db") < 8 * 1024 * 1024 or env.get(
+        "CHATCLI_DB"
+    )
+
+
+def test_an_answer_past_its_size_stops_there_and_what_arrived_is_kept(server, chat_env):
+    """Many events, each small enough: the answer as a whole is bounded too (MAX_ANSWER characters)."""
+    from chatcli.chat.turn import MAX_ANSWER
+    from tests.fakeserver import Reply
+    from tests.helpers import assert_one_error_line, chat, stored
+
+    piece = "b" * (1024 * 1024)
+    server.queue(Reply(tokens=[piece] * (MAX_ANSWER // len(piece) + 8)))
+    run = chat(chat_env, "-t", "long", "say it all")
+    line = assert_one_error_line(run, 4)
+    assert f"the answer passed {MAX_ANSWER >> 20} MB: it stops here" in line, line
+    db = chat_env.get("CHATCLI_DB") or str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
+    kept = stored(db, "long")
+    assert kept[0].content == "say it all" and MAX_ANSWER - len(piece) <= len(kept[1].content) <= MAX_ANSWER, len(
+        kept[1].content
+    )
+    assert kept[1].response_metadata.get("interrupted") == "error"
