@@ -133,6 +133,17 @@ def test_the_house_is_easy_to_walk():
     assert len(top) <= 8, top
 
 
+def test_no_module_imports_another_modules_private_name():
+    """A name with a leading underscore is its module's own: another module that needs it gets a public one."""
+    wrong = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chatcli"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                wrong += [f"{name}: {node.module}.{n}" for n in private]
+    assert wrong == []
+
+
 def test_the_api_needs_nothing_of_the_terminal():
     """chat serve shares the engine and the answer's schema (chatcli.chat), not the terminal's outputs."""
     wrong = [f"{name} -> {target}" for name, targets in graph().items() if name.startswith("chatcli.api")

@@ -109,7 +109,7 @@ def summary_message(summary: str) -> SystemMessage:
     return SystemMessage(SUMMARY_PREFIX + summary)
 
 
-def _folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
+def folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
     """How many leading messages the summary covers; None if its last message is gone."""
     for index in range(len(messages) - 1, -1, -1):
         if messages[index].id == through:

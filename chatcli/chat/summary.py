@@ -9,7 +9,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 
-from chatcli.chat.request_history import _folded_count, add_usage, select_history, summary_message, transcript
+from chatcli.chat.request_history import add_usage, folded_count, select_history, summary_message, transcript
 
 # Tag of the summariser's model calls: LangGraph does not stream calls tagged "nostream",
 # and the turn runner skips any chunk carrying SUMMARY_TAG, so a summary never shows as the reply.
@@ -56,7 +56,7 @@ async def summarised_history(
     """
     messages = state["messages"]
     summary = state.get("summary") or ""
-    start = _folded_count(messages, state.get("summary_through")) if summary else 0
+    start = folded_count(messages, state.get("summary_through")) if summary else 0
     if start is None:  # the history was rewritten before the summarised point: start over
         summary, start = "", 0
     update: dict[str, Any] = {}

@@ -14,7 +14,7 @@ _get_id = operator.attrgetter("id")
 _get_content = operator.attrgetter("content")
 
 
-class _Chain:
+class Chain:
     """A stored message list: node ids and the message objects, position-aligned."""
 
     __slots__ = ("nodes", "msgs", "ids", "contents")
@@ -68,11 +68,11 @@ class _Chain:
         return n, False
 
 
-class _ThreadCache:
+class ThreadCache:
     __slots__ = ("chains", "by_node", "handed")
 
     def __init__(self) -> None:
-        self.chains: list[_Chain] = []  # most recently used first
+        self.chains: list[Chain] = []  # most recently used first
         self.by_node: dict[int, BaseMessage] = {}
         # Lists handed to LangGraph when reading a checkpoint, with their length then: a
         # checkpoint that puts one back carried those messages over unchanged.
@@ -91,7 +91,7 @@ class _ThreadCache:
                 return n
         return 0
 
-    def find(self, tail: int, n: int) -> _Chain | None:
+    def find(self, tail: int, n: int) -> Chain | None:
         for i, chain in enumerate(self.chains):
             if chain.has(tail, n):
                 if i:
@@ -99,14 +99,14 @@ class _ThreadCache:
                 return chain
         return None
 
-    def touch(self, chain: _Chain) -> None:
+    def touch(self, chain: Chain) -> None:
         for i, c in enumerate(self.chains):
             if c is chain:
                 if i:
                     self.chains.insert(0, self.chains.pop(i))
                 return
 
-    def add(self, chain: _Chain) -> None:
+    def add(self, chain: Chain) -> None:
         """Add ``chain`` as most recent, dropping chains that are prefixes of it."""
         m = len(chain.nodes)
         self.chains = [

@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
-from chatcli.store.messages.cache import _Chain, _ThreadCache
+from chatcli.store.messages.cache import Chain, ThreadCache
 from chatcli.store.messages.reducer import carried_over
 from chatcli.store.messages.sqlite_table import MessageTable
 
@@ -51,12 +51,12 @@ class ChainStore:
 
     inner: BaseCheckpointSaver
     table: MessageTable
-    _cache: OrderedDict[str, _ThreadCache]
+    _cache: OrderedDict[str, ThreadCache]
 
-    def _thread_cache(self, thread_id: str) -> _ThreadCache:
+    def _thread_cache(self, thread_id: str) -> ThreadCache:
         tc = self._cache.get(thread_id)
         if tc is None:
-            tc = self._cache[thread_id] = _ThreadCache()
+            tc = self._cache[thread_id] = ThreadCache()
             while len(self._cache) > _MAX_CACHED_THREADS:
                 self._cache.popitem(last=False)
         else:
@@ -82,7 +82,7 @@ class ChainStore:
             msgs = [
                 m if (m := by_node.get(node)) is not None else loads((type_, blob)) for node, _, type_, blob in rows
             ]
-            chain = _Chain([r[0] for r in rows], msgs)
+            chain = Chain([r[0] for r in rows], msgs)
             tc.add(chain)
         handed = chain.msgs[:n]
         tc.handed.append((handed, n))
@@ -137,7 +137,7 @@ class ChainStore:
             self._cache.pop(thread_id, None)
         tc = self._thread_cache(thread_id)
 
-        best: _Chain | None = None
+        best: Chain | None = None
         k = 0
         for chain in tc.chains:
             j, mutated = chain.prefix_len(msgs, trusted)
@@ -187,5 +187,5 @@ class ChainStore:
             tc.by_node.update(zip(new_nodes, tail_msgs))
         else:  # a branch (retry, edit) or a new thread
             prefix_nodes = best.nodes[:k] if (best is not None and k) else []
-            tc.add(_Chain(prefix_nodes + new_nodes, list(msgs)))
+            tc.add(Chain(prefix_nodes + new_nodes, list(msgs)))
         return make_ref(new_nodes[-1], len(msgs))

@@ -23,7 +23,7 @@ from chatcli.store.messages.bridge import SyncBridge
 
 if TYPE_CHECKING:
     import aiosqlite
-from chatcli.store.messages.cache import _ThreadCache
+from chatcli.store.messages.cache import ThreadCache
 from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
 from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
@@ -93,7 +93,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
         self.table = table
         self.channels = tuple(channels)
         self.guard = guard
-        self._cache: OrderedDict[str, _ThreadCache] = OrderedDict()
+        self._cache: OrderedDict[str, ThreadCache] = OrderedDict()
         self._setup_done = False
         self._setup_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = getattr(inner, "loop", None)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from chatcli.ui.markdown.code import highlighter
 from chatcli.ui.markdown.inline import inline, plain_links
-from chatcli.ui.markdown.style import RESET, Palette, Span, _fit, width_of, wrap
+from chatcli.ui.markdown.style import RESET, Palette, Span, fit_cells, width_of, wrap
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -168,7 +168,7 @@ class Blocks:
                     row += (codes, value)
                     used += size
                     break
-                head = _fit(value, room - used) if room > used else ""
+                head = fit_cells(value, room - used) if room > used else ""
                 if head and width_of(head) <= room - used:
                     row += (codes, head)
                     value = value[len(head) :]
@@ -190,7 +190,7 @@ class Blocks:
         return [f"{self.palette.code_background}{' ' * self.width}{RESET}"]
 
     def _pending_row(self, source: str) -> str:
-        return self.palette.paint([Span(_fit(source.rstrip(), self.width), ("pending",))])
+        return self.palette.paint([Span(fit_cells(source.rstrip(), self.width), ("pending",))])
 
     def _flush_table(self) -> list[str]:
         lines, self._table = self._table, []

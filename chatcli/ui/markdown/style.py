@@ -157,7 +157,7 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
                 rows.append(row)
                 row, used, room = list(rest), 0, max(1, width - lead_rest)
             while size > room:  # a word longer than a whole row
-                head = _fit(piece, room)
+                head = fit_cells(piece, room)
                 rows.append(row + [Span(head, span.style, span.link)])
                 piece = piece[len(head) :]
                 size = width_of(piece)
@@ -170,7 +170,7 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
     return rows
 
 
-def _fit(text: str, cells: int) -> str:
+def fit_cells(text: str, cells: int) -> str:
     """The longest start of text that fits in ``cells`` (at least one character)."""
     if text.isascii():
         return text[: max(1, cells)]
