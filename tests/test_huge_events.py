@@ -155,15 +155,7 @@ class HugeServer:
         self.sock.close()
 
 
-# Gemini's SDK reads its stream through a client chat does not hand it (aiohttp when installed): not bounded yet.
-NOT_YET = {"google_genai": "google-genai reads one event whole: chat does not bound its client yet"}
-
-
-@pytest.fixture(
-    params=[pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True)) if n in NOT_YET else n
-            for n in WIRES],
-    ids=str,
-)  # fmt: skip
+@pytest.fixture(params=list(WIRES), ids=str)
 def huge(request: pytest.FixtureRequest) -> Iterator[tuple[str, HugeServer]]:
     first, head, content_type, _args, _env = WIRES[request.param]
     server = HugeServer(first, head, content_type)

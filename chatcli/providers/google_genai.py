@@ -38,6 +38,14 @@ _AIOHTTP = {
 }
 
 
+def _bounded() -> dict[str, Any]:
+    """The HTTP client options that bound each line the server sends (chatcli.providers.bounded); the SDK gives
+    the same to its sync client, which chat never uses."""
+    from chatcli.providers.bounded import bounding
+
+    return {"event_hooks": {"response": [bounding()]}}
+
+
 class Gemini(Provider):
     info = registry.info("google_genai")
 
@@ -52,6 +60,7 @@ class Gemini(Provider):
             temperature=settings.temperature,  # None: the model's own default, not LangChain's 0.7
             max_output_tokens=settings.max_tokens,
             include_thoughts=True,
+            client_args=_bounded(),
             thinking_budget=settings.thinking_budget or None,  # CHATCLI_THINKING_BUDGET; unset: the model's own
             streaming=True,
         )
