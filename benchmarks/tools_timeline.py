@@ -55,7 +55,7 @@ def child(argv: list[str]) -> int:
 
     install()  # as the chat entry point does, before anything imports LangChain
     import chatcli.chat.session as session
-    import chatcli.tools.mcp as mcp
+    import chatcli.tools.mcp.server as mcp
     import chatcli.tools.toolbox as toolbox
 
     def around_cm(owner: object, name: str, label: str) -> None:

@@ -129,7 +129,7 @@ def test_the_names_of_the_nodes_that_speak_head_their_text(server, graph_env, tm
 
 
 async def _open(settings, thread: str, listener: Tokens):
-    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.graphs.load import GraphSource
     from chatcli.chat.session import open_conversation
 
     return open_conversation(settings, thread, listener, app=GraphSource(AGENT, Path.cwd()))
@@ -251,7 +251,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.graphs.load import GraphSource
     from chatcli.chat.session import ThreadSetup
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
@@ -281,7 +281,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
 def test_a_deployed_graphs_plain_dict_messages_are_read_as_langchains():
     from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
-    from chatcli.chat.graph_messages import as_message, messages_of
+    from chatcli.chat.graphs.messages import as_message, messages_of
 
     chunk = as_message(
         {"type": "AIMessageChunk", "content": "Hel", "id": "r1", "tool_call_chunks": [], "example": False}

@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def test_both_stores_have_the_same_migrations_in_the_same_order():
     pytest.importorskip("psycopg")
-    from chatcli.store.postgres_schema import MIGRATIONS as PG_MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS as PG_MIGRATIONS
 
     assert [m.name for m in SQLITE_MIGRATIONS] == [m.name for m in PG_MIGRATIONS]
     assert all(isinstance(m, Migration) for m in (*SQLITE_MIGRATIONS, *PG_MIGRATIONS))

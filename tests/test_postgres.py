@@ -50,7 +50,7 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def test_schema_is_set_up_on_first_use_and_reused_by_the_next_process(server, chat_env, empty_db):
-    from chatcli.store.postgres_schema import MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS
 
     chat_env["CHATCLI_DB"] = empty_db
     first = chat(chat_env, "-t", "zed", "my name is Zed")
@@ -81,7 +81,7 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
     results = [(p.wait(timeout=90), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
     for code, out, err in results:
         assert code == 0 and "Traceback" not in err, (code, out, err)
-    from chatcli.store.postgres_schema import MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS
 
     names = [m.name for m in MIGRATIONS]
     assert query(empty_db, "SELECT name FROM chatcli_migrations ORDER BY applied_at, name") == [(n,) for n in names]

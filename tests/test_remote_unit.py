@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chatcli.chat.events import Token, ToolCall, ToolResult, TurnResult
-from chatcli.chat.remote import Remote, RemoteSpec, remote_spec, thread_info
-from chatcli.chat.remote_run import RemoteSource
+from chatcli.chat.remote.client import Remote, RemoteSpec, remote_spec, thread_info
+from chatcli.chat.remote.run import RemoteSource
 from chatcli.chat.turn import Progress
 from chatcli.errors import ModelError, UsageError
 from tests.helpers import assert_one_error_line, chat

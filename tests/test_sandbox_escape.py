@@ -127,8 +127,8 @@ def test_no_socket_of_the_users_session_is_reachable(place, where):
 
 
 def test_the_worker_s_fallback_directories_are_all_hidden(place, monkeypatch):
-    """Every place the worker may listen (chatcli.app.worker_client.runtime_dir) is hidden or private /tmp."""
-    from chatcli.app.worker_client import runtime_dir
+    """Every place the worker may listen (chatcli.app.worker.client.runtime_dir) is hidden or private /tmp."""
+    from chatcli.app.worker.client import runtime_dir
 
     private = place / "xdg"
     private.mkdir(mode=0o700)
@@ -145,7 +145,7 @@ def test_the_worker_s_fallback_directories_are_all_hidden(place, monkeypatch):
 
 def test_the_mcp_host_listens_where_the_worker_does(place):
     """The MCP host's socket (chatcli.paths.runtime_dir) is in the worker's directory: hidden as it is."""
-    from chatcli.app.worker_client import runtime_dir as worker_dir
+    from chatcli.app.worker.client import runtime_dir as worker_dir
     from chatcli.paths import runtime_dir
 
     private = place / "xdg2"
@@ -219,7 +219,7 @@ def test_chat_run_inside_the_sandbox_reaches_neither_the_worker_nor_chats_files(
     server.queue(Reply("warm"))
     warm = chat_process({**env, "CHATCLI_WORKER": "1"}, "-t", "w", "start the worker")
     assert warm.code == 0 and (runtime / "chatcli" / "worker.sock").is_socket(), warm
-    from chatcli.app.worker_commands import control
+    from chatcli.app.worker.commands import control
 
     served = control("status", env)[1]["served"]
     db = home / ".local" / "share" / "chatcli" / "chat.db"

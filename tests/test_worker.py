@@ -43,15 +43,15 @@ def worker_env(chat_env):
     if state is not None:
         control("stop", env)
         gone(state["pid"])
-    from chatcli.tools.mcp_link import host_control
+    from chatcli.tools.mcp.link import host_control
 
-    for host in host_control("stop", env):  # the MCP servers kept for one-shots (chatcli.tools.mcp_host)
+    for host in host_control("stop", env):  # the MCP servers kept for one-shots (chatcli.tools.mcp.host)
         gone(host["pid"])
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def control(command, env):
-    from chatcli.app.worker_commands import control
+    from chatcli.app.worker.commands import control
 
     return control(command, env)[1]
 
@@ -227,15 +227,15 @@ def test_the_worker_exits_after_its_idle_time(server, worker_env):
 STALE = """
 import sys
 sys.path.insert(0, {root!r})
-import chatcli.app.worker_client as client
+import chatcli.app.worker.client as client
 client.build_id = lambda: "chatcli 0.0.1 an older install"
-from chatcli.app.worker import boot
+from chatcli.app.worker.server import boot
 boot()
 """
 
 
 def test_a_worker_of_another_build_is_replaced(server, worker_env):
-    from chatcli.app.worker_client import runtime_dir
+    from chatcli.app.worker.client import runtime_dir
 
     path = os.path.join(runtime_dir(worker_env), "worker.sock")
     subprocess.run(
@@ -251,7 +251,7 @@ def test_a_worker_of_another_build_is_replaced(server, worker_env):
 
 OLDER_CALLER = """
 import json, os, socket, sys
-from chatcli.app.worker_client import receive, send
+from chatcli.app.worker.client import receive, send
 sock = socket.socket(socket.AF_UNIX)
 sock.connect(sys.argv[1])
 send(sock, {"build": "chatcli 0.0.1 an older install", "argv": ["q"], "environ": {}, "umask": 18}, [0, 1, 2, 0])
@@ -261,7 +261,7 @@ print(json.dumps(receive(sock)[0]))
 
 def test_a_caller_of_another_build_retires_the_worker_whatever_descriptors_it_sends(server, worker_env):
     """An older chat (four descriptors, no word on its confinement) is told "stale": the worker makes way."""
-    from chatcli.app.worker_client import runtime_dir
+    from chatcli.app.worker.client import runtime_dir
 
     chat(worker_env, "start it")
     pid = status(worker_env)["pid"]
@@ -274,7 +274,7 @@ def test_a_caller_of_another_build_retires_the_worker_whatever_descriptors_it_se
 
 
 def test_a_stale_socket_file_is_replaced(server, worker_env):
-    from chatcli.app.worker_client import runtime_dir
+    from chatcli.app.worker.client import runtime_dir
 
     path = os.path.join(runtime_dir(worker_env), "worker.sock")
     dead = socket.socket(socket.AF_UNIX)
@@ -320,12 +320,13 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app",
         "chatcli.app.command_names",
         "chatcli.app.launch",
-        "chatcli.app.worker_settings",
-        "chatcli.app.worker_client",
+        "chatcli.app.worker",  # the package (a docstring), which its modules come with
+        "chatcli.app.worker.settings",
+        "chatcli.app.worker.client",
         "chatcli.paths",  # the private directory's rule (standard library at its top)
         "chatcli.tools",  # the package (a docstring), which chatcli.tools.confinement comes with
         "chatcli.tools.confinement",
-        "chatcli.app.worker_jobs",
+        "chatcli.app.worker.jobs",
     }, modules
 
 
@@ -343,7 +344,7 @@ def test_worker_status_and_stop(server, worker_env):
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
 def test_another_user_gets_nothing_from_the_worker(server, worker_env):
-    from chatcli.app.worker_client import runtime_dir
+    from chatcli.app.worker.client import runtime_dir
 
     chat(worker_env, "start it")
     directory = runtime_dir(worker_env)
@@ -352,7 +353,7 @@ def test_another_user_gets_nothing_from_the_worker(server, worker_env):
         os.chmod(path, mode)
     probe = (
         "import os, socket, sys\n"
-        "from chatcli.app.worker_client import receive, send\n"
+        "from chatcli.app.worker.client import receive, send\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
         "print('connected as', os.getuid(), flush=True)\n"

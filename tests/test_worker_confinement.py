@@ -182,7 +182,7 @@ def test_a_caller_in_another_cgroup_runs_the_normal_way(server, env):
 
 PROBE = """
 import json, os, socket, sys
-from chatcli.app.worker_client import FDS, build_id, receive, send
+from chatcli.app.worker.client import FDS, build_id, receive, send
 from chatcli.tools.confinement import describe
 path, worker, lie = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 me = describe()
@@ -252,7 +252,7 @@ print("received", len(got), flush=True)
 @ROOT_ONLY
 def test_a_caller_hands_nothing_to_a_worker_confined_otherwise(server, worker_env):  # noqa: F811
     """Whatever listens on the worker's socket from another network namespace gets no streams, no environment."""
-    from chatcli.app.worker_client import runtime_dir
+    from chatcli.app.worker.client import runtime_dir
 
     path = os.path.join(runtime_dir(worker_env), "worker.sock")
     fake = subprocess.Popen(

@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from chatcli.app import launch
-from chatcli.app.worker_client import runtime_dir
-from chatcli.app.worker_settings import DEFAULT_IDLE, worker_config
+from chatcli.app.worker.client import runtime_dir
+from chatcli.app.worker.settings import DEFAULT_IDLE, worker_config
 from chatcli.config import load_settings
 
 

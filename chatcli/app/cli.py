@@ -19,7 +19,6 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
     thread_commands,
     tool_commands,
     trust_commands,
-    worker_commands,
 )
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import HELP
@@ -38,6 +37,7 @@ from chatcli.app.shared import (
     route,
     using,
 )
+from chatcli.app.worker import commands as worker_commands  # noqa: F401  (registers worker)
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say

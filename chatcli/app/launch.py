@@ -15,7 +15,7 @@ import sys
 from typing import Mapping
 
 from chatcli.app.command_names import COMMANDS, VALUED  # standard library only, as this module
-from chatcli.app.worker_settings import flag, worker_config
+from chatcli.app.worker.settings import flag, worker_config
 
 # Flags the worker leaves to the normal path: they print and exit, or start the local model.
 NOT_FOR_THE_WORKER = {
@@ -74,7 +74,7 @@ def main() -> None:
     """Run ``chat``: through the warm worker when it is wanted and can answer, the normal way otherwise."""
     argv = sys.argv[1:]
     if wants_worker(argv, os.environ):
-        from chatcli.app import worker_client
+        from chatcli.app.worker import client as worker_client
 
         code = worker_client.hand_over(argv, os.environ, worker_config(os.environ)[1])
         if code is not None:

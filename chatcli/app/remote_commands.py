@@ -49,7 +49,7 @@ def remote_run(
 ) -> None:
     """``chat --remote URL [--assistant ID] [--header H] [--resume VALUE]`` with the rest of the command line:
     checked, then run. ``flags``: what the command line gave for chat's own engine and threads (refused here)."""
-    from chatcli.chat.remote import remote_spec
+    from chatcli.chat.remote.client import remote_spec
 
     url, assistant, headers, resume = where
     if url is None:
@@ -74,8 +74,8 @@ def resume_command(spec: Any) -> str:
 
 async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, approve_all: bool) -> Any:
     """Connect and open the conversation on ``thread`` (a start of its id will do), the latest one, or a new one."""
-    from chatcli.chat.remote import Remote
-    from chatcli.chat.remote_conversation import RemoteConversation, new_thread_id
+    from chatcli.chat.remote.client import Remote
+    from chatcli.chat.remote.conversation import RemoteConversation, new_thread_id
 
     remote = await Remote.open(spec)
     try:
@@ -182,7 +182,7 @@ def list_threads(spec: Any, limit: int | None, as_json: bool, env: Environment) 
     from chatcli.ui.listing import print_threads
 
     async def read() -> list[Any]:
-        from chatcli.chat.remote import Remote
+        from chatcli.chat.remote.client import Remote
 
         remote = await Remote.open(spec, find=False)  # without --assistant: the threads of all its graphs
         try:

@@ -45,7 +45,7 @@ def graph_source(
             )
     if resume is not None and question is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    from chatcli.chat.graph_load import GraphSource
+    from chatcli.chat.graphs.load import GraphSource
     from chatcli.chat.interrupts import typed_answer
 
     return GraphSource(graph, cwd), typed_answer(resume) if resume is not None else None
@@ -222,7 +222,7 @@ def run(
             json_output.model = settings.model
         preflight(settings, graph=setup.app is not None)
         if one_shot:
-            from chatcli.app.worker_settings import worker_config
+            from chatcli.app.worker.settings import worker_config
 
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)

@@ -104,7 +104,7 @@ def serve_command(
         preflight(settings)
         from dataclasses import replace
 
-        from chatcli.app.worker_settings import worker_config
+        from chatcli.app.worker.settings import worker_config
 
         # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
         settings = replace(settings, worker_idle=worker_config(env.environ)[1])

@@ -57,7 +57,7 @@ def threads_command(
 
         def on_the_server(settings: Settings) -> None:
             from chatcli.app.remote_commands import list_threads
-            from chatcli.chat.remote import remote_spec
+            from chatcli.chat.remote.client import remote_spec
 
             env = environment()
             list_threads(remote_spec(remote, assistant, header, env.environ), limit, as_json, env)

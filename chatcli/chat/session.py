@@ -41,7 +41,7 @@ class ThreadSetup:
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
-    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graph_load.GraphSource,
+    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graphs.load.GraphSource,
     # or anything with its ``label`` and ``open(saver)``); --resume: the value its pending interrupts get.
     app: Any = None
     resume: Any = None
@@ -139,7 +139,7 @@ async def open_conversation(
     session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
     opens its own: MCP servers with no cached listing start first, and the engine loads in a thread
     meanwhile, so their start-up overlaps. ``app``: a graph that is not chat's own (``ThreadSetup.app``):
-    no model, no tools of chat's; its conversation is a chatcli.chat.graph_conversation.GraphConversation.
+    no model, no tools of chat's; its conversation is a chatcli.chat.graphs.conversation.GraphConversation.
     """
     check_thread_id(thread_id)
     listener = listener if listener is not None else Silent()
@@ -176,7 +176,7 @@ class Engine:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
         ``model`` (the settings' by default)."""
         if self.graph is not None:
-            from chatcli.chat.graph_conversation import GraphConversation
+            from chatcli.chat.graphs.conversation import GraphConversation
 
             return GraphConversation(
                 app=self.app,
@@ -270,22 +270,22 @@ async def open_toolbox(
     MCP servers are known by their cached listings and start when used; those with none (or all,
     with ``refresh``) start in the background now. With ``idle``, a server that runs no call for
     that many seconds is stopped (it starts again when used). ``shared``: the servers are the
-    user's MCP host's (chatcli.tools.mcp_host), kept running between runs for ``worker_idle``
+    user's MCP host's (chatcli.tools.mcp.host), kept running between runs for ``worker_idle``
     seconds. What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop (or
     are let go) when the block ends.
     """
     from pathlib import Path
 
     from chatcli.paths import data_dir
-    from chatcli.tools.mcp_config import read_servers
+    from chatcli.tools.mcp.config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
     if not settings.use_tools or not (servers or settings.tools or always):
         yield None
         return
     from chatcli.tools import sandbox
-    from chatcli.tools.mcp_cache import ListCache
-    from chatcli.tools.mcp_link import HostLink
+    from chatcli.tools.mcp.cache import ListCache
+    from chatcli.tools.mcp.link import HostLink
     from chatcli.tools.toolbox import Toolbox
 
     cache = ListCache()

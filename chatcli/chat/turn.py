@@ -1,7 +1,7 @@
 """One turn loop for every graph chat drives: run, ask what the graph waits on, resume, until it ends.
 
 What differs between chat's own graph (chatcli.chat.own_turns), a graph of the user's
-(chatcli.chat.graph_turns) and a run on a LangGraph Agent Server (chatcli.chat.remote_run) is a small
+(chatcli.chat.graphs.turns) and a run on a LangGraph Agent Server (chatcli.chat.remote.run) is a small
 ``Source``: how one run streams, what an interrupt is, how a partial answer is kept and how a whole one
 ends. The loop, the approval policy (``Approvals``), the reading of a model's chunks into events
 (``tell_chunk``) and keeping what arrived when a turn stops early are written here once.

@@ -37,7 +37,7 @@ def check_store(db: str) -> None:
     A PostgreSQL database itself is checked when it is opened.
     """
     if is_postgres_url(db):
-        from chatcli.store.postgres_driver import check_driver
+        from chatcli.store.postgres.driver import check_driver
 
         check_driver()
     else:
@@ -54,7 +54,7 @@ async def open_store(db: str, read_only: bool = False) -> AsyncIterator[Store]:
     reading instead of refused.
     """
     if is_postgres_url(db):
-        from chatcli.store.postgres import open_postgres_store
+        from chatcli.store.postgres.store import open_postgres_store
 
         async with open_postgres_store(db) as store:
             yield store
@@ -76,7 +76,7 @@ async def read_threads(db: str) -> list[ThreadInfo]:
     """Every thread of ``db``'s index, most recently used first, read without LangGraph's checkpointer:
     cheap enough to check a thread id before the prompt opens. A database not set up yet has none."""
     if is_postgres_url(db):
-        from chatcli.store.postgres import read_threads as read_postgres
+        from chatcli.store.postgres.store import read_threads as read_postgres
 
         return await read_postgres(db)
     from chatcli.store.sqlite import read_threads as read_sqlite

@@ -122,7 +122,7 @@ async def _postgres_ready(conn: Any) -> bool:
     """True when LangGraph's tables and chatcli's migrations are all in place."""
     from psycopg.rows import tuple_row
 
-    from chatcli.store.postgres_schema import MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS
 
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(
@@ -139,18 +139,18 @@ async def _postgres_ready(conn: Any) -> bool:
 
 @asynccontextmanager
 async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
-    from chatcli.store.postgres_driver import connect, import_psycopg, reason
+    from chatcli.store.postgres.driver import connect, import_psycopg, reason
     from chatcli.text import redact_url
 
     psycopg = import_psycopg()  # first: a missing extra is one line, before anything imports psycopg
-    from chatcli.store.postgres_index import PostgresThreadIndex
+    from chatcli.store.postgres.index import PostgresThreadIndex
 
     conn = await connect(url)
     name = redact_url(url)
     guard = Guard(name, (psycopg.Error,), reason=lambda exc: reason(exc, url), hint="check the server and --db")
     try:
         ready = await guard.run(lambda: _postgres_ready(conn))
-        from chatcli.store.postgres import server_thread_lock
+        from chatcli.store.postgres.store import server_thread_lock
 
         locked = lambda thread_id, on_wait: server_thread_lock(url, thread_id, on_wait)  # noqa: E731
         yield LightStore(name, PostgresThreadIndex(conn, asyncio.Lock(), guard), guard, lock=locked) if ready else None

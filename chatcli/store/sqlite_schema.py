@@ -8,7 +8,7 @@ from typing import Any
 
 from chatcli.store.migrations import LOG_TABLE, Migration
 
-# The same names, in the same order, as chatcli.store.postgres_schema.MIGRATIONS.
+# The same names, in the same order, as chatcli.store.postgres.schema.MIGRATIONS.
 MIGRATIONS: list[Migration] = [
     # Checkpoint and message tables: created by LangGraph's saver and chatcli.store.messages.
     Migration("m001_base"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from chatcli.text import counted
 from chatcli.tools.listing import PromptEntry, ResourceEntry
-from chatcli.tools.mcp import Unavailable
+from chatcli.tools.mcp.server import Unavailable
 
 __all__ = ["PromptEntry", "ResourceEntry"]
 

@@ -1,7 +1,7 @@
 """What an MCP server offers, as plain data: its tools (with their schemas), prompts and resources.
 
 A ``Listing`` comes from a server's answers (``from_mcp``) or from the cache of them
-(``from_json``, chatcli.tools.mcp_cache). Either way it is the server's own text: read
+(``from_json``, chatcli.tools.mcp.cache). Either way it is the server's own text: read
 strictly (a field of the wrong type drops the whole listing, never half of it), and shown only
 through chat's neutralising writer, as anything a server says.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.tools import builtin
-from chatcli.tools.mcp import IDLE, READY
+from chatcli.tools.mcp.server import IDLE, READY
 
 
 @dataclass

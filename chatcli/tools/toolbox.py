@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.approvals import ApprovalRules
-from chatcli.tools.mcp import READY, STARTING, McpServer, Unavailable
-from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp.config import ServerSpec
+from chatcli.tools.mcp.server import READY, STARTING, McpServer, Unavailable
 from chatcli.tools.results import Outcome, heard, mcp_block, result_text
 from chatcli.tools.sandbox import Policy
 
@@ -69,10 +69,10 @@ class Toolbox(ApprovalRules):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self.sandbox = sandbox if sandbox is not None else Policy()  # where this toolbox's shell runs commands
         self._made: list[ToolEntry] | None = None
-        self.cache = cache  # a chatcli.tools.mcp_cache.ListCache: what each server offers, kept between runs
+        self.cache = cache  # a chatcli.tools.mcp.cache.ListCache: what each server offers, kept between runs
         self.link = link
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
-        # ``link`` (a chatcli.tools.mcp_link.HostLink): the servers are the MCP host's, kept between runs.
+        # ``link`` (a chatcli.tools.mcp.link.HostLink): the servers are the MCP host's, kept between runs.
         self.servers = [
             McpServer(spec, log_dir, start_timeout, note, cache, self._load, link) for spec in servers or []
         ]
@@ -97,7 +97,7 @@ class Toolbox(ApprovalRules):
         if self.link is not None:
             return asyncio.sleep(0)
         if self.loaded is None:
-            from chatcli.tools.mcp_transport import preload
+            from chatcli.tools.mcp.transport import preload
 
             self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
         return asyncio.shield(self.loaded)

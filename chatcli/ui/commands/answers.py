@@ -114,7 +114,7 @@ async def _system(ctx: Context, arg: str) -> None:
     "/model", args="[NAME]", help="show or switch the model: NAME or provider:NAME (Tab offers them)", complete="models"
 )
 async def _model(ctx: Context, arg: str) -> None:
-    from chatcli.chat.graph_conversation import GraphConversation
+    from chatcli.chat.graphs.conversation import GraphConversation
 
     if arg and isinstance(ctx.conversation, GraphConversation):
         raise UsageError("the model is the graph's own", hint="it chooses its model in its code")

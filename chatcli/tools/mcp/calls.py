@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-from chatcli.tools.mcp_transport import describe, is_transport_error
+from chatcli.tools.mcp.transport import describe, is_transport_error
 
 CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
@@ -29,7 +29,7 @@ class Unavailable(Exception):
 
 
 class Calls:
-    """What is done with a server once it runs (a part of chatcli.tools.mcp.McpServer)."""
+    """What is done with a server once it runs (a part of chatcli.tools.mcp.server.McpServer)."""
 
     name: str
     spec: Any

@@ -7,7 +7,7 @@ has started it: the caller then runs the normal way. That is also the way, witho
 the worker is not confined exactly as this process is (chatcli.tools.confinement: then
 nothing of this run is sent to it), or when it finds this process confined otherwise than itself.
 While the answer runs, this process stands in for it before the shell and the terminal
-(signals, Ctrl-Z, fg and bg: chatcli.app.worker_jobs).
+(signals, Ctrl-Z, fg and bg: chatcli.app.worker.jobs).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import struct
 import sys
 from typing import Any, Mapping
 
-from chatcli.app.worker_jobs import Forwarder
+from chatcli.app.worker.jobs import Forwarder
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
@@ -151,7 +151,7 @@ def start(directory: str, idle: float) -> socket.socket | None:
         if sock is not None:
             return sock
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.app.worker import boot; boot()"
+        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.app.worker.server import boot; boot()"
         environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
         log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:

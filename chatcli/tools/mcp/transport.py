@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
 
-from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp.config import ServerSpec
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -28,7 +28,7 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
     name = type(exc).__name__
-    if getattr(exc, "detail", None):  # chatcli.tools.mcp_calls.Unavailable: the reason as it was said
+    if getattr(exc, "detail", None):  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
         return str(exc.detail)
     if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
         return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
@@ -77,7 +77,7 @@ class Connection:
         self, spec: ServerSpec, log_dir: Path | None, note: Callable[[str], None] | None = None, link: Any = None
     ):
         self.spec = spec
-        self.link = link  # a chatcli.tools.mcp_link.HostLink: the server is the MCP host's (the warm worker's runs)
+        self.link = link  # a chatcli.tools.mcp.link.HostLink: the server is the MCP host's (the warm worker's runs)
         self.log_dir = log_dir
         self.note = note  # tells the user of what the server did wrong, short of failing
         self._log: IO[str] | None = None

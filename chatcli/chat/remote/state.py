@@ -2,7 +2,7 @@
 graphs that are not chat's own use of ``app`` (``aget_state``, ``aget_state_history``, ``aupdate_state``).
 
 The server's messages arrive as dicts (langgraph-sdk's JSON); they are made LangChain messages here
-(chatcli.chat.graph_messages), so the same code tells, undoes and retries a deployed graph's thread as a
+(chatcli.chat.graphs.messages), so the same code tells, undoes and retries a deployed graph's thread as a
 local graph's.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from chatcli.chat.graph_messages import as_message
-from chatcli.chat.remote import Remote, translated
+from chatcli.chat.graphs.messages import as_message
+from chatcli.chat.remote.client import Remote, translated
 
 
 def with_messages(values: Any) -> dict[str, Any]:
@@ -50,8 +50,8 @@ class Snapshot:
 
 
 def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
-    """A state the server sent, checked (chatcli.chat.remote_data), as LangGraph's StateSnapshot offers it."""
-    from chatcli.chat.remote_data import ServerState, checked
+    """A state the server sent, checked (chatcli.chat.remote.data), as LangGraph's StateSnapshot offers it."""
+    from chatcli.chat.remote.data import ServerState, checked
 
     state = checked(ServerState, raw, "a thread's state", url)
     checkpoint = state.checkpoint or {}
@@ -66,7 +66,7 @@ def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
 
 
 class ServerApp:
-    """The threads of ``remote``'s server, read and written as a compiled graph's (no run: chatcli.chat.remote_run)."""
+    """The threads of ``remote``'s server, read and written as a compiled graph's (no run: chatcli.chat.remote.run)."""
 
     def __init__(self, remote: Remote):
         self.remote = remote

@@ -1,6 +1,6 @@
 """One MCP server: known from its cached listing, started when it is used, kept while the session lasts.
 
-A server whose listing is cached (chatcli.tools.mcp_cache) is ``idle``: its tools are offered
+A server whose listing is cached (chatcli.tools.mcp.cache) is ``idle``: its tools are offered
 and nothing runs until one of them is called, or one of its prompts or resources is used. A
 server with no cached listing is started at once (in the background) and listed; so is one
 ``chat tools --refresh`` lists again. Starting lists it again: a listing that changed since it
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from chatcli.tools.listing import Listing
-from chatcli.tools.mcp_calls import Calls, Unavailable
-from chatcli.tools.mcp_config import ServerSpec
-from chatcli.tools.mcp_transport import Connection, describe
+from chatcli.tools.mcp.calls import Calls, Unavailable
+from chatcli.tools.mcp.config import ServerSpec
+from chatcli.tools.mcp.transport import Connection, describe
 
 __all__ = ["IDLE", "STARTING", "READY", "FAILED", "STOPPED", "McpServer", "Unavailable"]
 
@@ -31,7 +31,7 @@ MAX_DEATHS = 3  # a server that stops answering this often in a session is given
 
 
 def _loading() -> Awaitable[Any]:
-    from chatcli.tools.mcp_transport import preload
+    from chatcli.tools.mcp.transport import preload
 
     return asyncio.ensure_future(asyncio.to_thread(preload))
 
@@ -52,9 +52,9 @@ class McpServer(Calls):
         self.spec = spec
         self.note = note
         self.start_timeout = start_timeout
-        self.cache = cache  # a chatcli.tools.mcp_cache.ListCache, or None
+        self.cache = cache  # a chatcli.tools.mcp.cache.ListCache, or None
         self.loader = loader  # the MCP client's import, shared by the servers of a session
-        self.connection = Connection(spec, log_dir, note, link)  # link: through the MCP host (chatcli.tools.mcp_link)
+        self.connection = Connection(spec, log_dir, note, link)  # link: through the MCP host (chatcli.tools.mcp.link)
         self.state = IDLE
         self.detail = ""
         self.listing: Listing | None = None

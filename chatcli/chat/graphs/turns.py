@@ -15,7 +15,7 @@ import time
 from typing import Any, ClassVar
 
 from chatcli.chat.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
-from chatcli.chat.graph_messages import as_message, messages_of, speaking_nodes
+from chatcli.chat.graphs.messages import as_message, messages_of, speaking_nodes
 from chatcli.chat.interrupts import Pending, pending_of
 from chatcli.chat.turn import Config, Progress, tell_chunk
 

@@ -1,6 +1,6 @@
 """The warm worker: a fork server that has imported chat once and answers each one-shot in a fresh child.
 
-``boot()`` (started by chatcli.app.worker_client) detaches, imports what a one-shot needs, and
+``boot()`` (started by chatcli.app.worker.client) detaches, imports what a one-shot needs, and
 listens on a unix socket in the user's private runtime directory. Each connection from a
 process of the same user (the kernel's word: SO_PEERCRED) brings ``chat``'s arguments,
 environment, what the caller sees of its confinement, and the caller's stdin, stdout, stderr,
@@ -13,7 +13,7 @@ directory, takes the caller's umask and that environment whole and runs ``chatcl
 as a fresh process would, so terminals, pipes, --json, signals and exit codes are the real ones,
 and nothing of one call is left for the next (each child starts again from the worker's state).
 The worker tells the caller the child's pid (to forward signals to, and to stop for Ctrl-Z:
-chatcli.app.worker_jobs) and how it ended.
+chatcli.app.worker.jobs) and how it ended.
 
 It stays single-threaded (a fork with another thread alive could copy a held lock), exits
 after ``idle`` seconds without a call, and retires when a caller's build differs from its own.
@@ -31,8 +31,8 @@ import threading
 import time
 from typing import Any
 
-from chatcli.app.worker_child import run_child
-from chatcli.app.worker_client import FDS, SOCKET, build_id, peer_uid, receive, send
+from chatcli.app.worker.child import run_child
+from chatcli.app.worker.client import FDS, SOCKET, build_id, peer_uid, receive, send
 from chatcli.tools.confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
@@ -46,10 +46,10 @@ WARM = (
     "chatcli.chat.context_windows",
     "chatcli.local.policy",
     "chatcli.local.server",
-    "chatcli.tools.mcp_config",
+    "chatcli.tools.mcp.config",
     "chatcli.tools.toolbox",
-    "chatcli.tools.mcp_cache",
-    "chatcli.tools.mcp_link",
+    "chatcli.tools.mcp.cache",
+    "chatcli.tools.mcp.link",
     "chatcli.store.sqlite",
     "chatcli.ui.output",
     "chatcli.ui.jsonout",
@@ -308,7 +308,7 @@ def warm_up() -> None:
 
 
 def boot() -> None:
-    """The worker's process: ``python -c ... boot()`` PATH IDLE (see chatcli.app.worker_client.start)."""
+    """The worker's process: ``python -c ... boot()`` PATH IDLE (see chatcli.app.worker.client.start)."""
     path, idle = sys.argv[1], float(sys.argv[2])
     if os.path.basename(path) != SOCKET:
         raise SystemExit(f"chat worker: unexpected socket path {path}")

@@ -26,7 +26,7 @@ from typing import Any
 
 from chatcli.errors import StoreError
 from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
-from chatcli.store.postgres_driver import connect, import_driver, import_psycopg, reason
+from chatcli.store.postgres.driver import connect, import_driver, import_psycopg, reason
 from chatcli.text import redact_url
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
@@ -112,7 +112,7 @@ class PostgresStore(SaverStore):
         from chatcli.store.fts import search_fields
         from chatcli.store.messages import MessageStoreSaver
         from chatcli.store.messages.postgres_table import PostgresMessageTable
-        from chatcli.store.postgres_index import PostgresThreadIndex
+        from chatcli.store.postgres.index import PostgresThreadIndex
 
         self.conn = conn
         self.dsn = url
@@ -164,7 +164,7 @@ class PostgresStore(SaverStore):
 async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
     """True when LangGraph's tables and chatcli's migrations are all in place (one query)."""
     from chatcli.store.migrations import LOG_TABLE, check_known
-    from chatcli.store.postgres_schema import MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS
 
     psycopg, _ = import_driver()
     try:  # autocommit: a failed statement leaves the session usable
@@ -181,7 +181,7 @@ async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
 
 async def _check_legacy(conn: Any) -> None:
     """Refuse a database that a newer release set up before migrations were recorded by name."""
-    from chatcli.store.postgres_schema import MIGRATIONS
+    from chatcli.store.postgres.schema import MIGRATIONS
 
     psycopg, _ = import_driver()
     try:
@@ -202,7 +202,7 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
     from psycopg.rows import dict_row
 
     from chatcli.store.migrations import migrate
-    from chatcli.store.postgres_schema import MIGRATIONS, PostgresMigrationLog
+    from chatcli.store.postgres.schema import MIGRATIONS, PostgresMigrationLog
 
     shown = redact_url(url)
     # The options LangGraph's saver needs: autocommit, prepared statements, rows as dicts.

@@ -1,7 +1,7 @@
 """chat on a LangGraph Agent Server (``chat --remote URL``): the connection, its errors, and the server's threads.
 
 langgraph-sdk speaks to the server (a ``langgraph dev``, a self-hosted or a cloud deployment); only the
-chatcli.chat.remote* modules import it, when --remote is given, so a plain ``chat`` never loads it. Every failure
+chatcli.chat.remote.client* modules import it, when --remote is given, so a plain ``chat`` never loads it. Every failure
 of a request becomes one line: a server that is down, a key it refuses, an assistant it does not have.
 """
 
@@ -122,8 +122,8 @@ def _epoch(stamp: Any) -> float:
 
 def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
     """A server's thread as a row of chat's thread list: its first question is its title, its graph its model.
-    A thread the server sent wrong is one line (chatcli.chat.remote_data); what its metadata holds is read loosely."""
-    from chatcli.chat.remote_data import ServerThread, checked
+    A thread the server sent wrong is one line (chatcli.chat.remote.data); what its metadata holds is read loosely."""
+    from chatcli.chat.remote.data import ServerThread, checked
     from chatcli.text import make_title
 
     thread = checked(ServerThread, raw, "a thread", url)
@@ -144,7 +144,7 @@ def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
 
 
 def _assistant(raw: Any, url: str) -> Any:
-    from chatcli.chat.remote_data import ServerAssistant, checked
+    from chatcli.chat.remote.data import ServerAssistant, checked
 
     return checked(ServerAssistant, raw, "an assistant", url)
 

@@ -1,7 +1,7 @@
 """The MCP host: one process per user (and build of chat) that keeps MCP servers running between one-shots.
 
 With the warm worker on (``worker = true``), a one-shot reaches its MCP servers through the
-host (chatcli.tools.mcp_link), so a server started for one question is still up for the next.
+host (chatcli.tools.mcp.link), so a server started for one question is still up for the next.
 The host listens on a unix socket in the user's private runtime directory (0600, where the
 worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
 (the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each configuration it is asked for
@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chatcli.tools.mcp import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
-from chatcli.tools.mcp_config import ServerSpec
-from chatcli.tools.mcp_transport import describe, is_transport_error
+from chatcli.tools.mcp.config import ServerSpec
+from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
+from chatcli.tools.mcp.transport import describe, is_transport_error
 
 LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
 
@@ -62,7 +62,7 @@ def peer_uid(sock: socket.socket) -> int:
 
 def spec_of(data: dict[str, Any]) -> ServerSpec:
     """A server's configuration as a caller sent it (checked as mcp.json's would be)."""
-    from chatcli.tools.mcp_config import parse_servers
+    from chatcli.tools.mcp.config import parse_servers
 
     name = str(data.get("name") or "")
     entry = {k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers") and v}
@@ -165,7 +165,7 @@ class Host:
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
-        from chatcli.tools.mcp_cache import fingerprint
+        from chatcli.tools.mcp.cache import fingerprint
 
         spec = spec_of(message.get("spec") or {})
         key = fingerprint(spec, {}, spec.cwd)  # the whole configuration: environment and directory included
@@ -240,7 +240,7 @@ class Host:
 
 
 def boot() -> None:
-    """The host's process: ``python -c ... boot()`` SOCKET IDLE (see chatcli.tools.mcp_link)."""
+    """The host's process: ``python -c ... boot()`` SOCKET IDLE (see chatcli.tools.mcp.link)."""
     path, idle = sys.argv[1], float(sys.argv[2])
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     fresh = f"{path}.{os.getpid()}"

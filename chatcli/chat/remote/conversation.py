@@ -1,7 +1,7 @@
 """A thread on a LangGraph Agent Server, used as chat uses a graph's thread: one-shots, the prompt, --json, --resume.
 
-``RemoteConversation`` is chatcli.chat.graph_conversation.GraphConversation on the server: its state read
-and written through langgraph-sdk (chatcli.chat.remote_state), its runs made there (chatcli.chat.remote_run).
+``RemoteConversation`` is chatcli.chat.graphs.conversation.GraphConversation on the server: its state read
+and written through langgraph-sdk (chatcli.chat.remote.state), its runs made there (chatcli.chat.remote.run).
 The server keeps the thread, its checkpoints and its runs; chat keeps nothing. A new thread gets its id
 here and is made on the server by its first run.
 """
@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 from chatcli.chat.conversation import Abilities
 from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
-from chatcli.chat.graph_conversation import NOT_HERE, GraphConversation
-from chatcli.chat.remote import Remote
-from chatcli.chat.remote_run import RemoteSource
+from chatcli.chat.graphs.conversation import NOT_HERE, GraphConversation
+from chatcli.chat.remote.client import Remote
+from chatcli.chat.remote.run import RemoteSource
 from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo

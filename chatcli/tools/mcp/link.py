@@ -1,6 +1,6 @@
-"""A one-shot's way to its MCP servers through the user's MCP host (chatcli.tools.mcp_host), started if need be.
+"""A one-shot's way to its MCP servers through the user's MCP host (chatcli.tools.mcp.host), started if need be.
 
-``HostLink.session`` stands in for ``mcp.ClientSession`` (the methods chatcli.tools.mcp uses):
+``HostLink.session`` stands in for ``mcp.ClientSession`` (the methods chatcli.tools.mcp.server uses):
 the server is the host's, started by the first caller that needs it and kept for the next
 ones. The configuration sent is the one the server would run with here: mcp.json's
 environment over the variables an MCP client passes on (PATH, HOME ...), and this working
@@ -22,8 +22,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, AsyncIterator, Callable, Mapping
 
-from chatcli.tools.mcp_config import ServerSpec
-from chatcli.tools.mcp_host import LIMIT
+from chatcli.tools.mcp.config import ServerSpec
+from chatcli.tools.mcp.host import LIMIT
 
 START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
@@ -82,7 +82,7 @@ def _start(directory: Path, path: Path, idle: float) -> None:
         with contextlib.suppress(OSError):
             path.unlink()  # left by a host that is gone
         root = str(Path(__file__).resolve().parent.parent.parent)
-        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.tools.mcp_host import boot; boot()"
+        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.tools.mcp.host import boot; boot()"
         environ = {k: v for k, v in os.environ.items() if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON"))}
         log = os.open(directory / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
@@ -268,7 +268,7 @@ def _error(error: dict[str, Any]) -> Exception:
         return McpError(text)
     if kind == "transport":
         return ConnectionError(f"connection closed: {text}")
-    from chatcli.tools.mcp_calls import Unavailable
+    from chatcli.tools.mcp.calls import Unavailable
 
     return Unavailable(text, str(error.get("detail") or ""))
 

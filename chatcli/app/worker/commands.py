@@ -1,4 +1,4 @@
-"""``chat worker status|stop``: the warm worker that answers one-shots (see chatcli.app.worker)."""
+"""``chat worker status|stop``: the warm worker that answers one-shots (see chatcli.app.worker.server)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ def worker_command(
     """The warm worker: with worker = true in config.toml (or CHATCLI_WORKER=1), one-shot questions are
     answered by a process that has chat loaded already, started on first use and gone after worker_idle
     seconds without a question (default 600). A new version of chat replaces it by itself."""
-    from chatcli.app.worker_client import build_id
-    from chatcli.app.worker_settings import worker_config
+    from chatcli.app.worker.client import build_id
+    from chatcli.app.worker.settings import worker_config
 
     env = environment()
     wanted, idle = worker_config(env.environ)
     directory, state = control(action.value, env.environ)
-    from chatcli.tools.mcp_link import host_control
+    from chatcli.tools.mcp.link import host_control
 
     hosts = host_control(action.value, env.environ)  # the MCP servers kept for one-shots, stopped with it
     if action is Action.stop:
@@ -81,7 +81,7 @@ def worker_command(
 
 def _wait_gone(command: str, environ: object, timeout: float = 5.0) -> None:
     """Wait until the stopped worker's socket is gone (it finishes the answers it is running first)."""
-    from chatcli.app.worker_client import connect, runtime_dir
+    from chatcli.app.worker.client import connect, runtime_dir
 
     directory = runtime_dir(environ)  # type: ignore[arg-type]
     deadline = time.monotonic() + timeout
@@ -101,7 +101,7 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
     import fcntl
     import os
 
-    from chatcli.app.worker_client import SOCKET, START_LOCK, connect, receive, runtime_dir, send
+    from chatcli.app.worker.client import SOCKET, START_LOCK, connect, receive, runtime_dir, send
 
     directory = runtime_dir(environ)
     if directory is None:

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from chatcli.chat.conversation import Abilities, Conversation
 from chatcli.chat.events import Start, TurnResult
-from chatcli.chat.graph_messages import as_message
-from chatcli.chat.graph_turns import GraphSource
+from chatcli.chat.graphs.messages import as_message
+from chatcli.chat.graphs.turns import GraphSource
 from chatcli.chat.recall import Undone
 from chatcli.chat.rewind import write_values
 from chatcli.chat.turn import Approvals, Turns

@@ -1,4 +1,4 @@
-"""Turns on a LangGraph server's thread: chatcli.chat.graph_turns.GraphSource, its runs made on the server.
+"""Turns on a LangGraph server's thread: chatcli.chat.graphs.turns.GraphSource, its runs made on the server.
 
 Each run is created with langgraph-sdk and streams ``messages-tuple`` (the tokens, from whichever node emits
 them) and ``updates`` (tool calls and their results as the nodes store them), from subgraphs too; what
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from chatcli.chat.events import Listener, Notice, TurnResult
-from chatcli.chat.graph_messages import messages_of
-from chatcli.chat.graph_turns import GraphSource
-from chatcli.chat.remote import MissingAssistant, Remote, translated
-from chatcli.chat.remote_state import ServerApp
+from chatcli.chat.graphs.messages import messages_of
+from chatcli.chat.graphs.turns import GraphSource
+from chatcli.chat.remote.client import MissingAssistant, Remote, translated
+from chatcli.chat.remote.state import ServerApp
 from chatcli.chat.turn import Config, Progress
 from chatcli.errors import ModelError
 

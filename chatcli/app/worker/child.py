@@ -4,7 +4,7 @@ It takes the caller's stdin, stdout and stderr as its 0, 1 and 2, the caller's w
 umask and environment (whole: nothing of the worker's or of an earlier call is left), resets the
 signals the worker handles, and runs ``chatcli.app.cli.main`` as a fresh process would, its
 atexit work included. Where those streams are the caller's controlling terminal, it uses them as
-a process of the caller's process group would (chatcli.app.worker_jobs.install: stopped, with the
+a process of the caller's process group would (chatcli.app.worker.jobs.install: stopped, with the
 caller, for reading from the background). It never returns into the worker's loop.
 """
 
@@ -47,7 +47,7 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     for fd in fds[:4]:
         os.close(fd)
     os.set_inheritable(fds[4], False)  # the job-control channel: not for the tools' processes
-    from chatcli.app.worker_jobs import install
+    from chatcli.app.worker.jobs import install
 
     terminal = install(int(header["caller"]), fds[4])
     os.umask(int(header["umask"]))
@@ -72,7 +72,7 @@ def _text_stream(fd: int, mode: str, gated: set[int], line_buffering: bool, erro
     """
     import io
 
-    from chatcli.app.worker_jobs import GatedFile
+    from chatcli.app.worker.jobs import GatedFile
 
     template = _KEPT[fd]
     raw = GatedFile(fd, mode, closefd=False) if fd in gated else io.FileIO(fd, mode, closefd=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chatcli.tools.listing import Listing, Malformed
-from chatcli.tools.mcp_config import ServerSpec
+from chatcli.tools.mcp.config import ServerSpec
 
 VERSION = 1
 MAX_FILE = 16 * 1024 * 1024  # bytes of one cache file
@@ -103,7 +103,7 @@ def _private(directory: Path, create: bool) -> bool:
 
 
 class ListCache:
-    """The cache files of one user (``root``: the directory; chatcli.tools.mcp_cache.cache_root by default)."""
+    """The cache files of one user (``root``: the directory; chatcli.tools.mcp.cache.cache_root by default)."""
 
     def __init__(self, root: Path | None = None, environ: Mapping[str, str] = os.environ):
         self.root = root if root is not None else cache_root(environ)

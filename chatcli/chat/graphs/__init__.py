@@ -1,0 +1,1 @@
+"""A LangGraph graph of the user's (chat --graph): loading it, reading its messages, its turns and its conversations."""
