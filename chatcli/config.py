@@ -180,10 +180,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError
             return number
         if "float" in kind and not isinstance(value, bool):
-            number = float(value)
-            if number < 0 or number != number or number == float("inf"):
+            real = float(value)
+            if real < 0 or real != real or real == float("inf"):
                 raise ValueError
-            return number
+            return real
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}") from None
     if not isinstance(value, str):
@@ -196,10 +196,18 @@ def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], .
     names, found = ("input", "output", "cached_input"), []
     for model, p in table.items() if isinstance(table, dict) else [("", None)]:
         shaped = isinstance(p, dict) and {"input", "output"} <= set(p) <= set(names)
-        values = [p.get(k, 0) for k in names] if shaped else []
-        if not model or not values or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values):
+        values = [p.get(k, 0) for k in names] if shaped and isinstance(p, dict) else []
+        if (
+            not isinstance(p, dict)
+            or not model
+            or not values
+            or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values)
+        ):
             raise ConfigError(f'{source}: [prices."{model}"]: input, output, cached_input, dollars per million tokens')
-        found.append((str(model), float(p["input"]), float(p["output"]), float(p.get("cached_input", p["input"]))))
+        row: dict[str, Any] = p if isinstance(p, dict) else {}  # shaped, checked above
+        found.append(
+            (str(model), float(row["input"]), float(row["output"]), float(row.get("cached_input", row["input"])))
+        )
     return tuple(found)
 
 

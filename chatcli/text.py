@@ -17,7 +17,8 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Control characters other than newline and tab, shown as visible symbols instead of being
 # obeyed by the terminal: a model must not be able to move the cursor or retitle the window.
-_CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"} | {0x7F: 0x2421}
+_CONTROLS: dict[int, int | None] = {c: 0x2400 + c for c in range(32) if chr(c) not in "\n\t"}
+_CONTROLS[0x7F] = 0x2421
 _CONTROLS.update({c: 0xFFFD for c in range(0x80, 0xA0)})
 _CONTROLS[ord("\r")] = None  # CRLF line ends: the newline is enough
 # Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) can make text read

@@ -136,8 +136,11 @@ def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[
 
     from chatcli.providers.registry import PROVIDERS
 
-    notes, env, moved = [], dict(settings.provider_env), []
-    pairs = [("OPENAI_BASE_URL", settings.base_url, before.base_url, "OPENAI_API_KEY", settings.api_key)]
+    notes: list[str] = []
+    env, moved = dict(settings.provider_env), []
+    pairs: list[tuple[str, Any, Any, str | None, Any]] = [
+        ("OPENAI_BASE_URL", settings.base_url, before.base_url, "OPENAI_API_KEY", settings.api_key)
+    ]
     pairs += [(url, env.get(url), before.env(url), key, env.get(key or "")) for url, key in endpoint_vars().items()]
     for url_var, now, was, key_var, key in pairs:
         if now != was:  # its SDK gets none of the credentials it would read by itself (chatcli.chat.model)

@@ -117,7 +117,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         default_response_class=JSONResponse,
     )
 
-    app.add_middleware(Guard, allowed=allowed, token=token, owner=owner)  # type: ignore[arg-type]
+    app.add_middleware(Guard, allowed=allowed, token=token, owner=owner)
     from chatcli.api.errors import install
 
     install(app)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
@@ -23,7 +23,7 @@ from chatcli.errors import ExitStatus
 from chatcli.text import json_text, say
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
-STATUS = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
+STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 
 
@@ -67,7 +67,7 @@ class HttpListener(JsonEvents):
         answer = self.decisions.get(call.id)
         if not isinstance(answer, dict):
             return Decision("no", by=NO_DECISION)
-        action = "yes" if answer.get("action") == "yes" else "no"
+        action: Literal["yes", "no"] = "yes" if answer.get("action") == "yes" else "no"
         args = answer.get("args") if isinstance(answer.get("args"), dict) else None
         reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
         return Decision(action, args=args if action == "yes" else None, reason=reason if action == "no" else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
@@ -16,6 +16,9 @@ from chatcli.chat.threads import Threads
 from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import Store
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Conversation:
     # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
     stall_timeout: float | None = None
     # The session's tools (a chatcli.tools.toolbox.Toolbox), or None when tools are off.
-    toolbox: Any = None
+    toolbox: "Toolbox | None" = None
     # Hears every turn's events and is asked about tool calls that need approval (the default
     # hears nothing and refuses them: nobody to ask).
     listener: Listener = field(default_factory=Silent)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
@@ -25,6 +25,9 @@ from chatcli.providers.registry import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 # How long a model step waits for MCP servers still starting (each also has its own limit).
 SERVER_WAIT = 30.0
@@ -117,7 +120,7 @@ class ChatGraph:
         memory: str = "trim",
         before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,
         states: Any = None,
-        toolbox: Any = None,
+        toolbox: "Toolbox | None" = None,
         tool_rounds: int = 10,
         tool_result_chars: int = 20_000,
         pricer: Any = None,
@@ -200,7 +203,9 @@ class ChatGraph:
             reply = await step.ask(history, estimate)
         reply = settled(reply)  # calls read strictly, each under an id of its own, before anything runs or is stored
         if not step.tools:
-            reply = without_tools(reply)  # calls of tools never offered could never be answered
+            kept = without_tools(reply)  # calls of tools never offered could never be answered
+            assert kept is not None  # a reply is an AI message: only a tool result is dropped whole
+            reply = kept
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if summary_usage:

@@ -199,11 +199,11 @@ def page_text(html: str, url: str = "") -> tuple[str, str]:
     for tag in soup(_DROPPED):
         tag.decompose()
     for link in soup.find_all("a", href=True):  # in-page anchors and script links say nothing to a model
-        if link["href"].startswith(("#", "javascript:")):
+        if str(link["href"]).startswith(("#", "javascript:")):
             del link["href"]
     for image in soup.find_all("img", src=True):  # an inline image's data would be pages of base64: its alt text
-        if image["src"].startswith("data:"):
-            image.replace_with(image.get("alt") or "")
+        if str(image["src"]).startswith("data:"):
+            image.replace_with(str(image.get("alt") or ""))
     text = _converter().convert_soup(soup)
     return title, re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -233,10 +233,11 @@ def _converter() -> Any:
 
         def process_tag(self, node: Any, parent_tags: Any = None) -> str:
             if self.depth >= MAX_DEPTH:  # its text, without recursing further
-                return " " + self.escape(" ".join(node.get_text(" ").split()), parent_tags or set()) + " "
+                text = " ".join(node.get_text(" ").split())
+                return " " + self.escape(text, parent_tags or set()) + " "  # type: ignore[attr-defined]  # markdownify's, untyped
             self.depth += 1
             try:
-                return super().process_tag(node, parent_tags)
+                return super().process_tag(node, parent_tags)  # type: ignore[misc]  # markdownify's, untyped
             finally:
                 self.depth -= 1
 

@@ -100,7 +100,8 @@ def read(value: Any, interrupt_id: str | None = None) -> Pending:
     if isinstance(value, dict) and isinstance(value.get("action_requests"), list):
         return _hitl(value, interrupt_id)
     if isinstance(value, dict) and value.get("type") == "tool_approval" and isinstance(value.get("name"), str):
-        call_id = value.get("tool_call_id") if isinstance(value.get("tool_call_id"), str) else interrupt_id or "call"
+        given = value.get("tool_call_id")
+        call_id: str = given if isinstance(given, str) else interrupt_id or "call"
         call = ToolCall(call_id, value["name"], value["name"], None, _arguments(value))
         return Pending(
             interrupt_id, value, "tool_approval", (call,), (Review(CHAT_DECISIONS, _text(value.get("description"))),)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 # How long a question waits for MCP servers still starting before their resources are read.
 SERVER_WAIT = 30.0
 
 
-async def mentioned(text: str, toolbox: Any) -> list[Any]:
+async def mentioned(text: str, toolbox: "Toolbox | None") -> list[Any]:
     """The attachments (chatcli.chat.attachments) of the resources ``text`` mentions as ``@SERVER:URI``.
 
     A mention of a name that is no configured server (an e-mail address, a handle) stays text; a

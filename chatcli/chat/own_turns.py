@@ -4,11 +4,14 @@ its steps emit, the approvals its tools step asks, and a stopped reply kept as t
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatcli.chat.events import Listener, ToolCall, ToolResult, TurnResult
 from chatcli.chat.interrupts import Pending
 from chatcli.chat.turn import Config, Progress, incomplete_reason, tell_chunk
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 
 class ChatSource:
@@ -18,7 +21,11 @@ class ChatSource:
     reviews: ClassVar[bool] = False
 
     def __init__(
-        self, app: Any, toolbox: Any = None, stall_timeout: float | None = None, context_tokens: int | None = None
+        self,
+        app: Any,
+        toolbox: "Toolbox | None" = None,
+        stall_timeout: float | None = None,
+        context_tokens: int | None = None,
     ):
         self.app = app
         self.toolbox = toolbox

@@ -39,7 +39,7 @@ def message_record(message: Any) -> dict[str, Any]:
     kind = m.get("type")
     meta = m.get("response_metadata") or {}
     extra = m.get("additional_kwargs") or {}
-    record: dict[str, Any] = {"role": _ROLES.get(kind, kind), "content": text_of(m.get("content"))}
+    record: dict[str, Any] = {"role": _ROLES.get(str(kind), kind), "content": text_of(m.get("content"))}
     if extra.get(ATTACHMENTS_KEY):  # what the user typed; the files as lines, not their content
         record["content"] = str(extra.get(TYPED_KEY) or "")
         record["attachments"] = [dict(item) for item in extra[ATTACHMENTS_KEY]]

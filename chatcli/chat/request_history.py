@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
@@ -18,7 +18,7 @@ def now_iso() -> str:
 SUMMARY_PREFIX = "Summary of the earlier conversation (older turns are not shown):\n"
 
 
-def select_history(system: SystemMessage, messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
+def select_history(system: SystemMessage, messages: Sequence[BaseMessage], max_tokens: int) -> list[BaseMessage]:
     """The system message plus the most recent whole messages that fit the token budget.
 
     The history starts on a human message; the latest exchange (the last question, with the
@@ -46,7 +46,7 @@ def select_history(system: SystemMessage, messages: list[BaseMessage], max_token
     return [system, *messages[start:]]
 
 
-def turns_left_out(messages: list[BaseMessage], sent: list[BaseMessage]) -> int:
+def turns_left_out(messages: Sequence[BaseMessage], sent: list[BaseMessage]) -> int:
     """How many of the thread's questions are not in ``sent`` (the system message, then the most recent messages)."""
     kept = len(sent) - 1
     return sum(1 for m in messages[: max(0, len(messages) - kept)] if m.type == "human")

@@ -14,9 +14,12 @@ import asyncio
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from chatcli.config import Settings, configure
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 
 def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
@@ -25,7 +28,7 @@ def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
     return settings
 
 
-def build(settings: Settings, toolbox: Any = None) -> Any:
+def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
     """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own).
 
     Each run starts at the settings' context budget: what chat learns of a model's window (windows.json,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
@@ -14,6 +14,9 @@ from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
 OWN = object()
@@ -62,7 +65,8 @@ async def choose_thread(
         raise UsageError("the thread id is empty", hint="give an id (chat threads lists them), or leave the option out")
     if sum(map(bool, (thread, new, latest))) > 1:
         raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
-    wanted = check_thread_id(thread or new) if thread or new else None
+    named = thread or new
+    wanted = check_thread_id(named) if named else None
     rows = await read_threads(db)
     if latest:
         mine = [row for row in rows if model is None or row.model == model]
@@ -130,7 +134,11 @@ def notices(listener: Listener) -> Callable[[str], None]:
 
 @asynccontextmanager
 async def open_conversation(
-    settings: Settings, thread_id: str, listener: Listener | None = None, toolbox: Any = OWN, app: Any = None
+    settings: Settings,
+    thread_id: str,
+    listener: Listener | None = None,
+    toolbox: "Toolbox | None | object" = OWN,
+    app: Any = None,
 ) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
@@ -148,13 +156,16 @@ async def open_conversation(
             yield await engine.conversation(thread_id)
         return
     async with AsyncExitStack() as stack:
-        if toolbox is OWN:
+        tools: Toolbox | None
+        if toolbox is not OWN:
+            tools = cast("Toolbox | None", toolbox)  # the caller's (or none)
+        else:  # the settings' own
             # With the warm worker on, one-shots share MCP servers kept by the MCP host.
-            toolbox = await stack.enter_async_context(open_toolbox(settings, listener, shared=settings.worker))
-            if toolbox is not None and toolbox.loaded is not None:  # a server starts (nothing cached for it)
-                await toolbox.warm()
+            tools = await stack.enter_async_context(open_toolbox(settings, listener, shared=settings.worker))
+            if tools is not None and tools.loaded is not None:  # a server starts (nothing cached for it)
+                await tools.warm()
                 await asyncio.to_thread(load_engine)
-        engine = await stack.enter_async_context(open_engine(settings, listener, toolbox))
+        engine = await stack.enter_async_context(open_engine(settings, listener, tools))
         yield await engine.conversation(thread_id)
 
 
@@ -166,7 +177,7 @@ class Engine:
     store: Any
     settings: Settings
     context_tokens: int
-    toolbox: Any
+    toolbox: "Toolbox | None"
     listener: Listener
     graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
 
@@ -218,7 +229,9 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Any)
 
 
 @asynccontextmanager
-async def open_engine(settings: Settings, listener: Listener, toolbox: Any = None) -> AsyncIterator[Engine]:
+async def open_engine(
+    settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None
+) -> AsyncIterator[Engine]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
     from chatcli.chat.graph import build_graph

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, List
 
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
@@ -138,12 +138,12 @@ class Threads:
         """Store an exported thread as a new thread; return its id."""
         import base64
 
-        from langchain_core.messages import AIMessage, ToolMessage
+        from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
         from chatcli.chat.attachments import Attachment, question_message
 
         data = check_export(data)  # the whole file, before anything is written
-        messages = []
+        messages: list[BaseMessage] = []
         for record in data["messages"]:
             meta = {
                 k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None
@@ -218,7 +218,7 @@ class Threads:
         async with self.store.thread_lock(thread_id, on_wait):
             await self.store.delete_thread(thread_id)
 
-    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+    async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         if not text.strip():
             raise UsageError("nothing to search for")
         check_utf8(text, "the search")
@@ -228,7 +228,7 @@ class Threads:
         for hit in hits:
             if hit.thread_id not in live:
                 live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
-        kept = [h for h in hits if live[h.thread_id] is None or h.node in live[h.thread_id]][:limit]
+        kept = [h for h in hits if (nodes := live[h.thread_id]) is None or h.node in nodes][:limit]
         return await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
 
     async def rename(self, thread_id: str, title: str) -> None:

@@ -10,7 +10,7 @@ is sent.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
@@ -19,6 +19,9 @@ from chatcli.chat.events import ToolResult
 # The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
 # provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
 from chatcli.providers.base import RAW_CALLS
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
@@ -192,8 +195,8 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
         if not calls:
             continue
         results: dict[str, ToolMessage] = {}
-        while index < len(history) and isinstance(history[index], ToolMessage):
-            results.setdefault(history[index].tool_call_id, history[index])  # type: ignore[union-attr]
+        while index < len(history) and isinstance(answer := history[index], ToolMessage):
+            results.setdefault(answer.tool_call_id, answer)
             index += 1
         for call in calls:
             found = results.get(call["id"])
@@ -201,7 +204,7 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return mended
 
 
-def make_tools_node(toolbox: Any) -> Any:
+def make_tools_node(toolbox: "Toolbox") -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it.
 
     The approval question is one ``interrupt()`` for all the calls that need it, asked before
@@ -262,7 +265,8 @@ def make_tools_node(toolbox: Any) -> Any:
                     text += f". The user says: {reason}"
                 outcome, seconds = "refused", 0.0
             else:
-                arguments = decision.get("args") if isinstance(decision.get("args"), dict) else call["args"]
+                edited = decision.get("args")
+                arguments: Any = edited if isinstance(edited, dict) else call["args"]
                 shown = replace(shown, arguments=arguments)
                 emit(shown)
                 done = await run_call(toolbox, entry, arguments, shown, emit)

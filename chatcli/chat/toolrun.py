@@ -4,16 +4,19 @@ whenever the tool reports how far it got (an MCP server's progress notifications
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chatcli.chat.events import Progress, ToolCall
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 TICK = 1.0  # seconds between two progress events of a call that says nothing of its own
 MESSAGE_CHARS = 200  # characters of a tool's progress message passed on
 
 
 async def run_call(
-    toolbox: Any, entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]
+    toolbox: "Toolbox", entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]
 ) -> Any:
     """``toolbox.call`` for ``entry``, emitting ``Progress`` for ``shown`` until it ends (however it ends)."""
     loop = asyncio.get_running_loop()

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from chatcli.chat.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
 from chatcli.chat.interrupts import Pending, approval_answer, resume_value
 from chatcli.errors import ModelError
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 Config = dict[str, Any]  # a thread's (or a checkpoint's) LangGraph config
 # Characters one answer may hold, its thinking included (each of its events is bounded too: providers.bounded).
@@ -145,7 +148,7 @@ class Approvals:
     "always" by the tool as the user knows it) when chat runs the tools; otherwise --yes (``approve_all``)
     and "always" by the tool's name, for a graph's requests."""
 
-    def __init__(self, toolbox: Any = None, approve_all: bool = False):
+    def __init__(self, toolbox: "Toolbox | None" = None, approve_all: bool = False):
         self.toolbox = toolbox
         self.approve_all = approve_all
         self.always: set[str] = set()

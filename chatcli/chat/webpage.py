@@ -158,7 +158,7 @@ def _too_big(url: str, size: int | None = None) -> Refused:
 async def _read_capped(response: Any, decoder: Decoder, url: str) -> bytes:
     """The body (decoded), stopped at the cap, as it came and as it decodes: an endless page is not read
     to its end, and a bomb is not decoded past it."""
-    chunks = []
+    chunks: list[bytes] = []
     try:
         async for raw in response.aiter_raw():
             chunks.extend(decoder.feed(raw))

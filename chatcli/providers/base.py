@@ -333,7 +333,7 @@ def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
         for left in range(tries, 0, -1):
             started = False
             try:
-                async for chunk in super(cls, self)._astream(messages, stop, run_manager, **kwargs):
+                async for chunk in super(cls, self)._astream(messages, stop, run_manager, **kwargs):  # type: ignore[arg-type]  # cls: the class made below
                     started = True
                     yield chunk
                 return
@@ -344,7 +344,7 @@ def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
     async def _agenerate(self: Any, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         for left in range(tries, 0, -1):
             try:
-                return await super(cls, self)._agenerate(messages, stop, run_manager, **kwargs)
+                return await super(cls, self)._agenerate(messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]  # cls: made below
             except Exception as exc:
                 if left == 1 or not adapt(self, exc):
                     raise

@@ -157,8 +157,9 @@ def _sorted(error: Any) -> Trouble:
     reasons = {d.get("reason") for d in details or [] if isinstance(d, dict)}
     if code == 400 and ("API_KEY_INVALID" in reasons or "API key not valid" in said):
         return Trouble("auth", code, detail)
-    if code == 400 and _WINDOW.search(said):
-        return Trouble("too_long", code, detail, window=int(_WINDOW.search(said).group(1)))
+    window = _WINDOW.search(said) if code == 400 else None
+    if window is not None:
+        return Trouble("too_long", code, detail, window=int(window.group(1)))
     if code in (401, 403, 404):
         return Trouble({401: "auth", 403: "permission", 404: "not_found"}[code], code, detail)
     if code == 429:

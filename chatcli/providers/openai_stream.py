@@ -193,8 +193,9 @@ def client_class() -> type:
             self._think = ThinkSplitter()  # one per reply: chat streams one reply at a time
             pieces = []
             async for generation in super()._astream(*args, **kwargs):
-                if getattr(generation.message, "tool_call_chunks", None):
-                    pieces.append(generation.message.tool_call_chunks)
+                chunks = getattr(generation.message, "tool_call_chunks", None)  # an AIMessageChunk's
+                if chunks:
+                    pieces.append(chunks)
                 yield generation
             if pieces:
                 yield raw_calls(pieces)

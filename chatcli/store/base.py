@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncContextManager, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, AsyncContextManager, Awaitable, Callable, List, Protocol, TypeVar
 
 from chatcli.errors import StoreError
 
@@ -74,10 +74,10 @@ class ThreadIndex(Protocol):
 
     async def delete(self, thread_id: str) -> None: ...
 
-    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+    async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first, turns not numbered yet."""
 
-    async def counted(self, hits: list[SearchHit]) -> list[SearchHit]:
+    async def counted(self, hits: List[SearchHit]) -> List[SearchHit]:
         """``hits`` with their turn numbers."""
 
     async def head(self, thread_id: str) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, List
 
 from chatcli.store.base import Guard, SearchHit, ThreadInfo
 from chatcli.store.decode import loads
@@ -27,7 +27,9 @@ def marked(hit: SearchHit) -> SearchHit:
     """``hit`` with its snippet's match marks taken out and kept as (start, end) spans."""
     from dataclasses import replace
 
-    text, spans, start = [], [], None
+    text: list[str] = []
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
     for char in hit.snippet:
         if char == OPEN:
             start = len(text)
@@ -85,7 +87,7 @@ class SqlThreadIndex:
         now = time.time()
         await self._write(self.SQL["touch"], (thread_id, make_title(question), now, now, message_count, model))
 
-    async def counted(self, hits: list[SearchHit]) -> list[SearchHit]:
+    async def counted(self, hits: List[SearchHit]) -> List[SearchHit]:
         """``hits`` numbered by the user's questions up to each one (a turn with tool calls holds
         more than two messages), counted along the message's own branch of the thread."""
         from dataclasses import replace
@@ -114,7 +116,7 @@ class SqlThreadIndex:
     async def delete(self, thread_id: str) -> None:
         await self._write(self.SQL["delete"], (thread_id,))
 
-    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+    async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         """Messages matching ``text``, best first, their turns not numbered yet (see ``counted``)."""
         raise NotImplementedError
 
@@ -122,7 +124,7 @@ class SqlThreadIndex:
         """The channel values of the thread's latest checkpoint, decoded; None if it has none."""
         raise NotImplementedError
 
-    async def _chain(self, thread_id: str, values: dict[str, Any], decode: bool = True) -> list[tuple[int, Any]] | None:
+    async def _chain(self, thread_id: str, values: dict[str, Any], decode: bool = True) -> List[tuple[int, Any]] | None:
         """(node, message) of the messages a checkpoint's ref names (message None unless ``decode``); None when the list is stored inline."""
         ref = values.get("messages")
         if not (isinstance(ref, dict) and REF_KEY in ref):
@@ -150,7 +152,9 @@ class SqlThreadIndex:
         if values is None:
             return set()
         chain = await self._chain(thread_id, values, decode=False)
-        return None if chain is None and values.get("messages") else {node for node, _ in chain or []}
+        if chain is None:
+            return None if values.get("messages") else set()
+        return {node for node, _message in chain}
 
     async def purge(self, thread_id: str) -> None:
         """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its messages and row."""

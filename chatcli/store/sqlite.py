@@ -235,7 +235,8 @@ async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore
 
     check_database(path)
     async with sqlite_saver(str(path), guard=guard, read_only=True) as saver:
-        applied = await SqliteMigrationLog(saver.inner.conn).names()
+        inner: Any = saver.inner  # an AsyncSqliteSaver: its connection and lock
+        applied = await SqliteMigrationLog(inner.conn).names()
         if applied is None or len(applied) < len(MIGRATIONS):
             raise StoreError(
                 f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
@@ -268,7 +269,8 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
         async with AsyncExitStack() as stack:
             async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
                 saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
-                conn, lock = saver.inner.conn, saver.inner.lock
+                inner: Any = saver.inner  # an AsyncSqliteSaver: its connection and lock
+                conn, lock = inner.conn, inner.lock
                 async with lock:
                     await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
                 # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.

@@ -105,8 +105,10 @@ async def stdio_streams(
         cwd=cwd,
         start_new_session=True,
     )
-    read_send, read_stream = anyio.create_memory_object_stream(0)
-    write_stream, write_receive = anyio.create_memory_object_stream(0)
+    read_send, read_stream = anyio.create_memory_object_stream[Any](0)
+    write_stream, write_receive = anyio.create_memory_object_stream[Any](0)
+    stdout, stdin = process.stdout, process.stdin
+    assert stdout is not None and stdin is not None  # open_process pipes both
     pending: list[Any] = []  # ids of requests sent and not answered yet, oldest first
 
     async def read_stdout() -> None:
@@ -114,7 +116,7 @@ async def stdio_streams(
         async with read_send:
             while True:
                 try:
-                    data = await process.stdout.receive(_READ)
+                    data = await stdout.receive(_READ)
                 except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
                     on_exit()
                     return
@@ -132,7 +134,7 @@ async def stdio_streams(
                     pending.append(session_message.message.root.id)
                 data = session_message.message.model_dump_json(by_alias=True, exclude_none=True)
                 try:
-                    await process.stdin.send(data.encode() + b"\n")
+                    await stdin.send(data.encode() + b"\n")
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return
 
@@ -143,7 +145,7 @@ async def stdio_streams(
             yield read_stream, write_stream
         finally:
             with contextlib.suppress(Exception):
-                await process.stdin.aclose()  # the MCP way to ask a stdio server to stop
+                await stdin.aclose()  # the MCP way to ask a stdio server to stop
             try:
                 with anyio.fail_after(_CLOSE_WAIT):
                     await process.wait()

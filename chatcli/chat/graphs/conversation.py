@@ -104,7 +104,7 @@ class GraphConversation(Conversation):
         """The interrupts the thread waits on (chatcli.chat.interrupts.Pending): asked before chat stopped."""
         return await self.turns.pending(self.config)
 
-    async def resume(self, value: Any = NO_VALUE) -> TurnResult:  # type: ignore[override]
+    async def resume(self, value: Any = NO_VALUE) -> TurnResult:
         """Go on from the interrupts the thread waits on: with ``value`` (``Command(resume=value)``), or with the
         answers the listener gives when they are asked again; AlreadyDone if none waits any more."""
         async with self.lock():

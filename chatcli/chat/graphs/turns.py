@@ -146,12 +146,12 @@ class GraphSource:
                         listener.hear(shown)
             elif isinstance(message, ToolMessage) and message.tool_call_id not in progress.done:
                 progress.done[message.tool_call_id] = message
-                call = calls.get(message.tool_call_id) or ToolCall(
+                answered = calls.get(message.tool_call_id) or ToolCall(
                     message.tool_call_id, message.name or "tool", message.name or "tool", None, {}
                 )
                 status = "error" if message.status == "error" else "ok"
-                seconds = round(time.monotonic() - self._asked_at.get(call.id, time.monotonic()), 3)
-                listener.hear(ToolResult(call, status, str(message.text), seconds, message))
+                seconds = round(time.monotonic() - self._asked_at.get(answered.id, time.monotonic()), 3)
+                listener.hear(ToolResult(answered, status, str(message.text), seconds, message))
                 progress.next_round()
 
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:

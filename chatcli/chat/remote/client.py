@@ -128,7 +128,8 @@ def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
 
     thread = checked(ServerThread, raw, "a thread", url)
     values = thread.values if isinstance(thread.values, dict) else {}
-    messages = values.get("messages") if isinstance(values.get("messages"), list) else []
+    listed = values.get("messages")
+    messages: list[Any] = listed if isinstance(listed, list) else []
     asked = next((m for m in messages if isinstance(m, dict) and m.get("type") == "human"), None)
     metadata = thread.metadata or {}
     named, graph = metadata.get("title"), metadata.get("graph_id")

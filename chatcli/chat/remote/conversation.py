@@ -66,7 +66,8 @@ class StartWhenTaken:
     told, or asked): a run the server refuses (no such assistant) names no thread that was never made."""
 
     def __init__(self, listener: Listener):
-        self.listener, self.held = listener, None
+        self.listener: Listener = listener
+        self.held: Start | None = None
 
     def hear(self, event: Any) -> None:
         if isinstance(event, Start):
@@ -124,7 +125,7 @@ class RemoteConversation(GraphConversation):
     async def _run(
         self, payload: Any, start: dict[str, Any], created: bool = False, ask_first: bool = False
     ) -> TurnResult:
-        listener, self.listener = self.listener, StartWhenTaken(self.listener)  # type: ignore[assignment]
+        listener, self.listener = self.listener, StartWhenTaken(self.listener)
         try:
             return await super()._run(payload, start, created, ask_first)
         finally:

@@ -68,7 +68,7 @@ class RemoteSource(GraphSource):
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run on the server until it ends or an interrupt stops it."""
-        thread, whole = config["configurable"]["thread_id"], set()
+        thread, whole = config["configurable"]["thread_id"], set[str]()
         self.run_id = self.last_event = None
         first = self.remote.client.runs.stream(
             thread,

@@ -15,6 +15,12 @@ class SyncBridge:
     AsyncSqliteSaver does; on the loop's own thread they refuse."""
 
     _loop: asyncio.AbstractEventLoop | None
+    # The saver's async methods, which these bridge to.
+    aget_tuple: Any
+    alist: Any
+    aput: Any
+    aput_writes: Any
+    adelete_thread: Any
 
     def _run_sync(self, coro: Any) -> Any:
         try:

@@ -157,16 +157,16 @@ class ChainStore:
             # with what the parent checkpoint holds, by id and equality.
             parent = await self.inner.aget_tuple(config)
             pref = parent.checkpoint["channel_values"].get(channel) if parent else None
-            if is_ref(pref) and pref["n"]:
+            if pref is not None and is_ref(pref) and pref["n"]:
                 await self._resolve(thread_id, pref)
-                chain = tc.find(pref[REF_KEY], pref["n"])
-                assert chain is not None
-                for j, (a, b) in enumerate(zip(msgs, chain.msgs[: pref["n"]])):
+                found = tc.find(pref[REF_KEY], pref["n"])
+                assert found is not None
+                for j, (a, b) in enumerate(zip(msgs, found.msgs[: pref["n"]])):
                     if not (a is b or (a.id == b.id and a == b)):
                         break
                 else:
                     j = min(len(msgs), pref["n"])
-                best, k = chain, j
+                best, k = found, j
 
         if best is not None and k:
             tc.touch(best)

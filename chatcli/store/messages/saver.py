@@ -156,7 +156,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
         await self.setup()
         head = await self.inner.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
         ref = (head.checkpoint.get("channel_values") or {}).get(channel) if head else None
-        if not is_ref(ref):
+        if ref is None or not is_ref(ref):
             return None if head and ref else set()
         if ref[REF_KEY] is None:
             return set()
@@ -182,7 +182,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
             return [t async for t in self.inner.alist(config, filter=filter, before=before, limit=limit)]
 
         for tup in await self.guard(page):
-            yield await self.guard(lambda: self._inflate(tup))  # type: ignore[misc]
+            yield await self.guard(lambda: self._inflate(tup))
 
     @_guarded
     async def aput(
@@ -201,7 +201,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
             if ref is not None:
                 refs[ch] = ref
         if refs:
-            checkpoint = {**checkpoint, "channel_values": {**values, **refs}}  # type: ignore[typeddict-item]
+            checkpoint = {**checkpoint, "channel_values": {**values, **refs}}
         return await self.inner.aput(config, checkpoint, metadata, new_versions)
 
     @_guarded

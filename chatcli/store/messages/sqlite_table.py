@@ -126,7 +126,7 @@ class SqliteMessageTable(MessageTable):
         """
         async with self.lock:
             async with self.conn.execute(query, (tail, thread_id)) as cur:
-                return list(await cur.fetchall())
+                return [tuple(row) for row in await cur.fetchall()]
 
     async def delete_thread(self, thread_id: str) -> None:
         async with self.lock:

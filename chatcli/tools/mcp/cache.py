@@ -63,13 +63,13 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
         else:
             found = shutil.which(command, path=spec.env.get("PATH", environ.get("PATH")))
             program = _identity(found) if found else None
-    files = []
+    files: list[Any] = []
     for arg in spec.args[: _FILES_LOOKED_AT * 4]:
         if len(files) >= _FILES_LOOKED_AT or not arg or arg.startswith("-") or len(arg) > 4096:
             continue
-        found = _identity(os.path.join(here, os.path.expanduser(arg)))
-        if found is not None:
-            files.append(found)
+        named = _identity(os.path.join(here, os.path.expanduser(arg)))
+        if named is not None:
+            files.append(named)
     whole = {
         "version": VERSION,
         "name": spec.name,

@@ -31,7 +31,10 @@ class Unavailable(Exception):
 class Calls:
     """What is done with a server once it runs (a part of chatcli.tools.mcp.server.McpServer)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        raise NotImplementedError  # McpServer's: its spec's
+
     spec: Any
     listing: Any
     session: Any

@@ -20,6 +20,7 @@ A caller that goes away cancels what it asked.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -145,7 +146,7 @@ class Host:
                 else:
                     task = asyncio.ensure_future(self._answer(message, writer))
                     asking[number] = task
-                    task.add_done_callback(lambda _t, n=number: asking.pop(n, None))
+                    task.add_done_callback(functools.partial(_forget, asking, number))
         except (OSError, ValueError):
             pass
         finally:
@@ -265,3 +266,8 @@ def boot() -> None:
             pass
         host.say("stopped")
     os._exit(0)
+
+
+def _forget(asking: dict[Any, Any], number: Any, _task: Any) -> None:
+    """A caller's request answered: no longer one to cancel."""
+    asking.pop(number, None)

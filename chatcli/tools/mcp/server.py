@@ -203,7 +203,8 @@ class McpServer(Calls):
         """What the server offers now: its tools (all pages), and its prompts and resources if it has them."""
         if isinstance(getattr(session, "listing", None), dict):  # the MCP host's: listed there already
             return Listing.from_json(self.name, session.listing)
-        tools, cursor = [], None
+        tools: list[Any] = []
+        cursor = None
         for _page in range(1000):
             page = await asyncio.wait_for(session.list_tools(cursor=cursor), self.start_timeout)
             tools += page.tools or []

@@ -28,8 +28,9 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
     name = type(exc).__name__
-    if getattr(exc, "detail", None):  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
-        return str(exc.detail)
+    detail = getattr(exc, "detail", None)
+    if detail:  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
+        return str(detail)
     if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
         return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
     if isinstance(exc, FileNotFoundError) and spec.command:

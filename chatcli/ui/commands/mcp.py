@@ -4,10 +4,13 @@ prompt's messages are sent as the question. Resources are mentioned in a questio
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
 
 # How long a prompt command waits for MCP servers still starting.
 SERVER_WAIT = 30.0
@@ -44,13 +47,13 @@ async def ask_prompt(conversation: Any, line: str, settings: Settings) -> Any:
     return await ask(conversation, question, settings)
 
 
-def prompt_entries(toolbox: Any) -> list[Any]:
+def prompt_entries(toolbox: "Toolbox") -> list[Any]:
     from chatcli.tools.context import prompts
 
     return prompts(toolbox) if toolbox is not None else []
 
 
-def prompt_help(toolbox: Any) -> list[str]:
+def prompt_help(toolbox: "Toolbox") -> list[str]:
     """The /help lines of the MCP prompts (none before the servers are ready)."""
     entries = prompt_entries(toolbox)
     if not entries:
