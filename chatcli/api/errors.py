@@ -1,4 +1,5 @@
-"""JSON as the command line writes it, and every error `chat serve` answers as the documented object, ``{"error": {"message", "exit_code"}}``.
+"""JSON as the command line writes it, and every error `chat serve` answers as the documented object,
+``{"error": {"message", "exit_code"}}``.
 
 FastAPI's own answers (a request body that does not validate: 422 ``{"detail": [...]}``; a path
 that is no route: 404 ``{"detail": "Not Found"}``) become that object too: a body that does not

@@ -163,7 +163,10 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
-        summary="Ask in a thread (a new id starts one): the `--json` object, or `--jsonl` events with Accept: text/event-stream",
+        summary=(
+            "Ask in a thread (a new id starts one): the `--json` object, or `--jsonl` events with Accept: "
+            "text/event-stream"
+        ),
         responses=ANSWERS,
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:

@@ -119,7 +119,11 @@ def ask_command(
         "--sandbox",
         metavar="workspace|read-only|off",
         hidden=True,
-        help="Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; .git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap [env: CHATCLI_SANDBOX].",
+        help=(
+            "Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; "
+            ".git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap "
+            "[env: CHATCLI_SANDBOX]."
+        ),
     ),
     network: bool = typer.Option(
         False,

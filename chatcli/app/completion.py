@@ -138,7 +138,8 @@ def script(shell: str) -> str:
 
 
 def answer(instruction: str, environ: Mapping[str, str]) -> str:
-    """What the shell asked for with ``_CHAT_COMPLETE``: the script ("bash_source"), or the completions ("bash_complete")."""
+    """What the shell asked for with ``_CHAT_COMPLETE``: the script ("bash_source"), or the completions
+    ("bash_complete")."""
     shell, _, action = instruction.partition("_")
     if shell not in SHELLS:
         return ""

@@ -177,7 +177,8 @@ def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, out
 
 
 def list_threads(spec: Any, limit: int | None, as_json: bool, env: Environment) -> None:
-    """``chat threads --remote URL``: the server's threads of the assistant's graph, as ``chat threads`` lists chat's."""
+    """``chat threads --remote URL``: the server's threads of the assistant's graph, as ``chat threads`` lists
+    chat's."""
     from chatcli.text import json_text, say
     from chatcli.ui.listing import print_threads
 

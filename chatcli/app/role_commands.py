@@ -44,7 +44,8 @@ def roles_command(
         if not roles:
             say(
                 out,
-                f'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) in {directory}\n',
+                'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) '
+                f"in {directory}\n",
             )
             return
         width = max(len(r.name) for r in roles)

@@ -77,7 +77,10 @@ HEADER = typer.Option(
     "--header",
     metavar="'NAME: VALUE'",
     hidden=True,
-    help="An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
+    help=(
+        "An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is "
+        "LANGSMITH_API_KEY or LANGGRAPH_API_KEY."
+    ),
 )
 
 

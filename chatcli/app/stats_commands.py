@@ -27,7 +27,8 @@ def stats_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Total the tokens and dollars of the threads' answers by day (local dates), model and thread; unknown prices are counted apart, never guessed."""
+    """Total the tokens and dollars of the threads' answers by day (local dates), model and thread; unknown prices are
+    counted apart, never guessed."""
 
     async def action(threads: Any) -> None:
         from chatcli.chat.spending import parse_since, spending

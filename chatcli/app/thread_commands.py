@@ -1,4 +1,5 @@
-"""The thread subcommands: ``chat threads``, ``show``, ``export``, ``import``, ``rm``, ``search``, ``title``, ``fork``."""
+"""The thread subcommands: ``chat threads``, ``show``, ``export``, ``import``, ``rm``, ``search``, ``title``,
+``fork``."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def threads_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in UTC)."""
+    """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in
+    UTC)."""
     if remote is not None:
 
         def on_the_server(settings: Settings) -> None:
@@ -91,7 +93,8 @@ def show_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX` when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
+    """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX`
+    when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
 
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
@@ -118,7 +121,8 @@ def export_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601 in UTC) to stdout, or to a new file with -o."""
+    """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601
+    in UTC) to stdout, or to a new file with -o."""
 
     async def action(threads: Any) -> None:
         from chatcli.chat.threads import transcript_markdown
@@ -212,7 +216,10 @@ def search_command(
     text: str = typer.Argument(
         ...,
         metavar="TEXT",
-        help="Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else is special.",
+        help=(
+            "Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else "
+            "is special."
+        ),
     ),
     limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="Show at most N matches."),
     as_json: bool = typer.Option(

@@ -28,7 +28,8 @@ class OverCap(Exception):
 
 
 def layers(header: str | None) -> list[str]:
-    """The encodings of a Content-Encoding header, as applied (identity left out); Undecodable if chat cannot undo them."""
+    """The encodings of a Content-Encoding header, as applied (identity left out); Undecodable if chat cannot undo
+    them."""
     names = [name.strip().lower() for name in (header or "").split(",")]
     names = [name for name in names if name and name != "identity"]
     other = [name for name in names if name not in _GZIP + _DEFLATE]

@@ -232,7 +232,8 @@ class Conversation:
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
     async def switch(self, thread_id: str) -> None:
-        """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this thread are dropped."""
+        """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this
+        thread are dropped."""
         self.thread_id = check_thread_id(thread_id)
         self.pending = {}
         await self.follow_thread()

@@ -1,4 +1,5 @@
-"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (trim or summary), the model node."""
+"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (trim or summary), the model
+node."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
 
 
 def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0) -> RunnableConfig:
-    """The call's config with the estimate of what is sent, and the turns left out, in its metadata (the streamed chunks carry them)."""
+    """The call's config with the estimate of what is sent, and the turns left out, in its metadata (the streamed chunks
+    carry them)."""
     return {
         **config,
         "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out},

@@ -217,7 +217,8 @@ class Pricer:
             self._warming.start()
 
     def cost(self, usage: Mapping[str, Any] | None, *names: str | None) -> float | None:
-        """Dollars for ``usage`` (a model call's usage_metadata) by the first of ``names`` with a price; None if none has one."""
+        """Dollars for ``usage`` (a model call's usage_metadata) by the first of ``names`` with a price; None if none
+        has one."""
         if not usage:
             return None
         counts = token_counts(usage)

@@ -25,14 +25,16 @@ class UsageTotals:
 
 @dataclass(frozen=True)
 class Undone:
-    """What /undo took back: the question's text and how many messages went with it (its answer, tool calls, results)."""
+    """What /undo took back: the question's text and how many messages went with it (its answer, tool calls,
+    results)."""
 
     question: str
     messages: int
 
 
 class Recall:
-    """Reads of a thread's history for the screen (``conversation.recall``), so the UI never reads LangChain messages."""
+    """Reads of a thread's history for the screen (``conversation.recall``), so the UI never reads LangChain
+    messages."""
 
     def __init__(self, messages: Callable[[], Awaitable[list[Any]]]):
         self.messages = messages

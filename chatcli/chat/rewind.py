@@ -13,8 +13,8 @@ RETRY_LOOKBACK = 50
 async def retry_point(
     app: Any, config: dict[str, Any], head: Any, question: Any, current: dict[str, Any]
 ) -> dict[str, Any]:
-    """The config to resume ``config``'s thread from (``head`` is its state): the checkpoint after ``question`` was added, before its answer,
-    with the thread's ``current`` settings.
+    """The config to resume ``config``'s thread from (``head`` is its state): the checkpoint after ``question`` was
+    added, before its answer, with the thread's ``current`` settings.
 
     The old answer leaves the thread's head (it stays in the checkpoint history). A forked or
     imported thread has no such checkpoint: its head is rewound instead.

@@ -92,7 +92,8 @@ def role_names(directory: Path) -> list[str]:
 
 
 def list_roles(directory: Path, problems: list[str] | None = None) -> list[Role]:
-    """Every role in ``directory`` that reads well, by name; each one that does not adds its error line to ``problems``."""
+    """Every role in ``directory`` that reads well, by name; each one that does not adds its error line to
+    ``problems``."""
     roles = []
     for path in _files(directory).values():
         try:

@@ -95,5 +95,8 @@ class Router:
         """The line for a reply stopped by Ctrl-C (or a signal): what was stopped, what the thread keeps."""
         running, self._running = self._running, None
         if running:
-            return f"stopped: the tool call {running} was cancelled (the thread keeps it as cancelled, with everything before it)"
+            return (
+                f"stopped: the tool call {running} was cancelled (the thread keeps it as cancelled, with "
+                "everything before it)"
+            )
         return "stopped: the partial answer is kept in the thread"

@@ -32,7 +32,8 @@ async def summarise(
     prompt = [
         SystemMessage(_SUMMARISER.format(words=max(30, budget // 5))),
         HumanMessage(
-            f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{transcript(new, 3 * budget)}"
+            f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the "
+            f"conversation:\n{transcript(new, 3 * budget)}"
         ),
     ]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]

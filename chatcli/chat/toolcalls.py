@@ -272,7 +272,10 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
                 done = await run_call(toolbox, entry, arguments, shown, emit)
                 text, outcome, seconds = done.text, done.status, done.seconds
                 if arguments is not call["args"]:  # the model must know what ran, not what it asked for
-                    text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
+                    text = (
+                        "(the user edited the arguments before it ran: "
+                        f"{json.dumps(arguments, ensure_ascii=False)})\n{text}"
+                    )
             seconds = round(seconds, 3)
             meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
             message = result_message(call, text, outcome, **meta)

@@ -29,7 +29,10 @@ CONNECT_TIMEOUT = 10.0  # seconds to connect (through the proxy, if any)
 READ_TIMEOUT = 20.0  # seconds one read may wait for the server
 TOTAL_TIMEOUT = 60.0  # seconds for the whole fetch, a page that trickles in included
 USER_AGENT = "chatcli/0.1 (terminal chat client)"
-ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/*;q=0.8,image/png,image/jpeg,image/gif,image/webp;q=0.8,*/*;q=0.1"
+ACCEPT = (
+    "text/html,application/xhtml+xml,text/plain;q=0.9,text/*;q=0.8,image/png,image/jpeg,image/gif,image/webp;q=0.8,"
+    "*/*;q=0.1"
+)
 
 _HTML = ("text/html", "application/xhtml+xml")
 _TEXT = (

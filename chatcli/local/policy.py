@@ -190,7 +190,8 @@ def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError |
 def serving(settings: Settings, log: Path | None = None) -> Iterator[Settings]:
     """Start the local model server and yield settings that talk to it; stop it on the way out.
 
-    The server loads in the background: the model step waits for it (see ``keeper``). ``log`` is where its output goes (default ``log_path()``).
+    The server loads in the background: the model step waits for it (see ``keeper``). ``log`` is where its output goes
+    (default ``log_path()``).
     """
     path = model_file(settings)
     port = free_port()

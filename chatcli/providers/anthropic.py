@@ -96,7 +96,8 @@ class Anthropic(Provider):
             )
 
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
-        """ChatAnthropic with cache breakpoints, a timeout, bounded retries, usage while streaming and thinking if asked."""
+        """ChatAnthropic with cache breakpoints, a timeout, bounded retries, usage while streaming and thinking if
+        asked."""
         from chatcli.providers.anthropic_cache import client_class
 
         answer, budget = settings.max_tokens or ANSWER_TOKENS, settings.thinking_budget or 0

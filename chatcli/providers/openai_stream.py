@@ -185,7 +185,8 @@ def client_class() -> type:
     from chatcli.providers.think_tags import ThinkSplitter
 
     class ChatClient(ChatOpenAI):
-        """ChatOpenAI that cleans each stream chunk first and keeps the thinking (see chatcli.providers.openai_stream)."""
+        """ChatOpenAI that cleans each stream chunk first and keeps the thinking (see
+        chatcli.providers.openai_stream)."""
 
         _think: Any = PrivateAttr(default=None)
 

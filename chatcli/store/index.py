@@ -16,7 +16,8 @@ REF_KEY = "__chatcli_msgref__"
 # A message chain, root first: the rows from the tail up through the parent pointers.
 CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
         SELECT node, parent, pos, type, blob FROM chatcli_messages WHERE node = {p} AND thread_id = {p}
-        UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c ON m.node = c.parent)
+        UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c ON m.node
+        = c.parent)
     SELECT node, pos, type, blob FROM chain ORDER BY pos"""
 # What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
 # they are not in what people type, and a stored one only moves a highlight).
@@ -125,7 +126,8 @@ class SqlThreadIndex:
         raise NotImplementedError
 
     async def _chain(self, thread_id: str, values: dict[str, Any], decode: bool = True) -> List[tuple[int, Any]] | None:
-        """(node, message) of the messages a checkpoint's ref names (message None unless ``decode``); None when the list is stored inline."""
+        """(node, message) of the messages a checkpoint's ref names (message None unless ``decode``); None when the list
+        is stored inline."""
         ref = values.get("messages")
         if not (isinstance(ref, dict) and REF_KEY in ref):
             return None
@@ -157,7 +159,8 @@ class SqlThreadIndex:
         return {node for node, _message in chain}
 
     async def purge(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its messages and row."""
+        """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its
+        messages and row."""
         statements = [statement for statement in self.SQL["purge"].split(";") if statement.strip()]
 
         async def write() -> None:

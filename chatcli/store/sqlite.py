@@ -121,7 +121,8 @@ def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | Non
 
 @asynccontextmanager
 async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
-    """Hold byte ``slot`` of ``<db>.lock`` (a POSIX lock: released if the process dies), polling (so waiting stays cancellable)."""
+    """Hold byte ``slot`` of ``<db>.lock`` (a POSIX lock: released if the process dies), polling (so waiting stays
+    cancellable)."""
     fd = os.open(db.with_name(db.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
 
     async def try_lock() -> bool:

@@ -28,7 +28,10 @@ class SqliteThreadIndex(SqlThreadIndex):
                 SELECT node, parent, role FROM chatcli_messages WHERE node = ?
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
             SELECT count(*) FROM up WHERE role = 'human'""",
-        "head": "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+        "head": (
+            "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY "
+            "checkpoint_id DESC LIMIT 1"
+        ),
         "chain": CHAIN.format(p="?"),
         "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
             DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?""",

@@ -114,7 +114,8 @@ def _ioprio(pid: int) -> int:
 
 
 def alike(one: dict[str, str] | None, other: dict[str, str] | None) -> bool:
-    """True when both descriptions were read and agree on all that confines (not on what each process has of its own)."""
+    """True when both descriptions were read and agree on all that confines (not on what each process has of its
+    own)."""
     if one is None or other is None:
         return False
     keys = (set(one) | set(other)) - set(OWN)

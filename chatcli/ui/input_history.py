@@ -36,7 +36,8 @@ class KeptHistory(FileHistory):
         except (OSError, ConfigError) as exc:
             self._failed = True
             self.warn(
-                f"the input history cannot be written ({getattr(exc, 'strerror', None) or exc}): this session's lines are kept in memory only"
+                f"the input history cannot be written ({getattr(exc, 'strerror', None) or exc}): this session's "
+                "lines are kept in memory only"
             )
 
 

@@ -47,7 +47,8 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
 def print_transcript(
     transcript: Any, out: IO[str] | None = None, thinking: bool = False, environ: Mapping[str, str] | None = None
 ) -> None:
-    """A thread's messages: each under a ruled speaker line in a terminal (paged when taller than it), Markdown text in a pipe.
+    """A thread's messages: each under a ruled speaker line in a terminal (paged when taller than it), Markdown text
+    in a pipe.
 
     A reasoning model's thinking is one dim line per answer, or in full with ``thinking``.
     """

@@ -51,7 +51,8 @@ async def left_unanswered(conversation: Conversation, text: str, output: Output)
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
-    """Ask again about the tool calls (a graph's interrupts) the thread was waiting on when chat stopped, then let it answer."""
+    """Ask again about the tool calls (a graph's interrupts) the thread was waiting on when chat stopped, then let it
+    answer."""
     from chatcli.chat.graphs.conversation import GraphConversation
 
     if isinstance(conversation, GraphConversation):

@@ -38,7 +38,8 @@ def _terminal_fd(prompt_input: Any) -> int | None:
 
 
 def _key_mode(attrs: list[Any]) -> list[Any]:
-    """``attrs`` with keys passed on as typed: no echo, no line editing, no carriage-return translation; signals kept."""
+    """``attrs`` with keys passed on as typed: no echo, no line editing, no carriage-return translation; signals
+    kept."""
     keyed = list(attrs)
     keyed[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)
     keyed[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)

@@ -63,7 +63,8 @@ def worker_command(
         say(env.stdout, json_text(record) + "\n", data=True)
         return
     lines = [
-        f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time {idle:g} s"
+        f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time "
+        f"{idle:g} s"
     ]
     if state is None:
         lines.append(

@@ -39,7 +39,8 @@ STOP_WAIT = 1.0  # seconds the caller waits for the answer to have stopped befor
 
 
 def terminal_state(pid: int | str) -> tuple[int, bool] | None:
-    """Process ``pid``'s controlling terminal (its device number, 0: none) and whether its group is in the foreground."""
+    """Process ``pid``'s controlling terminal (its device number, 0: none) and whether its group is in the
+    foreground."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
@@ -148,7 +149,8 @@ class Forwarder:
                 pass
 
     def _stop(self, signum: int) -> bool:
-        """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued it."""
+        """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued
+        it."""
         self._to_answer(signum)
         deadline = time.monotonic() + STOP_WAIT
         while self.pid is not None and time.monotonic() < deadline:
@@ -214,7 +216,8 @@ _installed: list[Terminal] = []
 
 
 class GatedFile(io.FileIO):
-    """A standard stream's file on the caller's controlling terminal: each read and write checked first (``install``)."""
+    """A standard stream's file on the caller's controlling terminal: each read and write checked first
+    (``install``)."""
 
     def readinto(self, buffer: Any) -> Any:
         _installed[0].check(self.fileno(), READ)

@@ -38,7 +38,8 @@ class GraphSource:
 
     @property
     def label(self) -> str:
-        """How chat names the graph (in ``chat threads``, as a thread's model): ``agent.py:graph``, ``pkg.mod:app``, an id."""
+        """How chat names the graph (in ``chat threads``, as a thread's model): ``agent.py:graph``, ``pkg.mod:app``, an
+        id."""
         where, _, name = self.spec.rpartition(":")
         return f"{Path(where).name}:{name}" if where else self.spec
 
@@ -148,7 +149,8 @@ async def load_graph(spec: str, cwd: Path) -> Any:
 
 
 def with_checkpointer(app: Any, saver: Any, spec: str = "") -> Any:
-    """``app`` persisted by ``saver``, unless it has a checkpointer of its own that keeps threads (not only in memory)."""
+    """``app`` persisted by ``saver``, unless it has a checkpointer of its own that keeps threads (not only in
+    memory)."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     own = getattr(app, "checkpointer", None)

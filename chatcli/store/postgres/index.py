@@ -35,7 +35,10 @@ class PostgresThreadIndex(SqlThreadIndex):
                 SELECT node, parent, role FROM chatcli_messages WHERE node = %s
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
             SELECT count(*) FROM up WHERE role = 'human'""",
-        "head": "SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+        "head": (
+            "SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER "
+            "BY checkpoint_id DESC LIMIT 1"
+        ),
         # Values other than strings, numbers and None live in checkpoint_blobs, one row per version.
         "blobs": """SELECT bl.channel, bl.type, bl.blob
               FROM checkpoints c CROSS JOIN jsonb_each_text(c.checkpoint -> 'channel_versions') AS v
@@ -139,7 +142,8 @@ def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
     conditions = [match("h", phrase[0])]
     for i, tok in enumerate(phrase[1:], start=1):
         conditions.append(
-            f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY (l{i}.positions))"
+            f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY "
+            f"(l{i}.positions))"
         )
     return "(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE " + " AND ".join(
         conditions

@@ -170,7 +170,8 @@ async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
     try:  # autocommit: a failed statement leaves the session usable
         ours, theirs = await _fetchone(
             conn,
-            f"SELECT (SELECT array_agg(name) FROM {LOG_TABLE}), (SELECT coalesce(max(v), -1) FROM checkpoint_migrations)",
+            f"SELECT (SELECT array_agg(name) FROM {LOG_TABLE}), (SELECT coalesce(max(v), -1) FROM "
+            "checkpoint_migrations)",
         )
     except psycopg.errors.UndefinedTable:
         return False

@@ -122,7 +122,8 @@ class Calls:
         task.add_done_callback(self._chores.discard)
 
     async def _cancel(self, session: Any, request_id: int) -> None:
-        """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the grace."""
+        """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the
+        grace."""
         self._checked.clear()
         try:
             try:

@@ -4,7 +4,8 @@ With the warm worker on (``worker = true``), a one-shot reaches its MCP servers 
 host (chatcli.tools.mcp.link), so a server started for one question is still up for the next.
 The host listens on a unix socket in the user's private runtime directory (0600, where the
 worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
-(the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each configuration it is asked for
+(the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each
+configuration it is asked for
 (the command, arguments, whole environment and working directory it runs with: two
 configurations never share a process). A server that runs no call for ``idle`` seconds is
 stopped; one that died is started again by the next call; the host exits once it has no server

@@ -175,5 +175,6 @@ class Connection:
         where = self.logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
         if self.note is not None:
             self.note(
-                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}"
+                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB "
+                f"limit: dropped {where}"
             )

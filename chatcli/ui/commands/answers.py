@@ -41,7 +41,8 @@ async def _copy(ctx: Context, arg: str) -> None:
         blocks = code_blocks(text)
         if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
             raise UsageError(
-                f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}"
+                f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code "
+                f"block{'' if len(blocks) == 1 else 's'}"
             )
         text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
     ways = copy(text, ctx.out if ctx.out.isatty() else None)
@@ -84,17 +85,20 @@ async def _usage(ctx: Context, arg: str) -> None:
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
     cached = f" ({used.cached:,} cached)" if used.cached else ""
     ctx.print(
-        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in{cached} · {used.output_tokens:,} out{cost}"
+        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in{cached} · "
+        f"{used.output_tokens:,} out{cost}"
     )
     if used.uncounted:
         ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
     if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
         ctx.output.note(
-            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; config.toml [prices] can add one)"
+            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; "
+            "config.toml [prices] can add one)"
         )
     if used.local:
         ctx.output.note(
-            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; config.toml [prices] can price it)"
+            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; "
+            "config.toml [prices] can price it)"
         )
 
 
@@ -158,7 +162,10 @@ async def _role(ctx: Context, arg: str) -> None:
     "/attach",
     args="[FILE|URL|--clear]",
     complete="files",
-    help="send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; --clear: empty it",
+    help=(
+        "send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; "
+        "--clear: empty it"
+    ),
 )
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.chat.attachments import is_url, read_attachment
