@@ -22,7 +22,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Awaitable, Callable, TypeVar
 
 import pexpect
 import pytest
@@ -30,6 +30,50 @@ import pytest
 CHAT = Path(sys.executable).with_name("chat")
 KEY = "sk-test-SECRET-0123456789"
 THREAD_NOTE = re.compile(r"^thread: (\S+)$", re.M)
+
+
+T = TypeVar("T")
+
+
+def eventually(
+    check: Callable[[], T],
+    what: str,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> T:
+    """``check()``'s first truthy value, asked every ``interval`` seconds (an exception of ``ignoring`` counts as not
+    yet); after ``timeout`` seconds, an AssertionError saying ``what`` was awaited and what was seen last."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = check()
+        except ignoring as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+async def eventually_async(
+    check: Callable[[], T | Awaitable[T]], what: str, timeout: float = 15.0, interval: float = 0.02
+) -> T:
+    """``eventually`` on an event loop: ``check`` may be a coroutine function; the loop runs between asks."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}; last seen: {last!r}")
+        await asyncio.sleep(interval)
 
 
 @dataclass

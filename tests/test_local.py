@@ -27,7 +27,7 @@ from chatcli.config import Settings, load_settings
 from chatcli.errors import ConfigError, ModelError
 from chatcli.local import policy as local
 from chatcli.local import server as server_module
-from tests.helpers import CHAT, assert_one_error_line, chat
+from tests.helpers import CHAT, assert_one_error_line, chat, eventually
 
 # --------------------------------------------------------------------------- a stand-in server
 
@@ -85,12 +85,10 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return eventually(lambda: not alive(pid), f"process {pid} to end", timeout)
+    except AssertionError:
+        return False
 
 
 def answers(port: int) -> bool:
@@ -176,10 +174,9 @@ def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     server.grace = 0.5
     server.start()
     pid = server.process.pid
-    deadline = time.monotonic() + 10
-    while not ignoring.exists():  # a SIGTERM before that would end it, and test nothing
-        assert time.monotonic() < deadline and alive(pid), "the stubborn server never started"
-        time.sleep(0.02)
+    # A SIGTERM before it ignores them would end it, and test nothing.
+    eventually(lambda: ignoring.exists() or not alive(pid), "the stubborn server to start", 10, interval=0.02)
+    assert alive(pid), "the stubborn server never started"
     started = time.monotonic()
     server.stop()
     assert not alive(pid)

@@ -13,12 +13,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHAT
+from tests.helpers import CHAT, eventually
 
 pytestmark = pytest.mark.e2e  # every test here starts a process
 
@@ -74,10 +73,7 @@ def server_pids(log: Path) -> list[int]:
 
 
 def wait_for(condition, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    eventually(condition, what, timeout)
 
 
 def exported(env: dict[str, str], thread: str) -> list[dict]:

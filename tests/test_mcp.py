@@ -6,13 +6,12 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat
+from tests.helpers import chat, eventually
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -43,13 +42,12 @@ def http_bars():
     proc = subprocess.Popen(
         [sys.executable, str(BARS), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    eventually(
+        lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
+        f"the MCP server on port {port}",
+        timeout=20,
+        ignoring=(OSError,),
+    )
     yield f"http://127.0.0.1:{port}/mcp"
     proc.terminate()
     proc.wait(5)

@@ -9,7 +9,6 @@ tests/mcp/bars.py writes what happens to files its environment names: ``BARS_STA
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -21,7 +20,7 @@ import pytest
 
 from chatcli.chat import answer as schema
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat, screen
+from tests.helpers import chat, eventually, eventually_async, screen
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import gone
 from tests.test_mcp_lazy import bars, results, started
@@ -33,19 +32,14 @@ pytestmark = pytest.mark.e2e  # starts MCP server processes
 
 def written(path: Path, timeout: float = 15) -> list[str]:
     """The lines of ``path`` once something is written there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().endswith("\n"):
-            return path.read_text().split("\n")[:-1]
-        time.sleep(0.02)
-    pytest.fail(f"{path} was never written")
+    text = eventually(
+        lambda: path.exists() and path.read_text().endswith("\n") and path.read_text(), f"{path}", timeout
+    )
+    return text.split("\n")[:-1]
 
 
 async def until_written(path: Path, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and path.read_text().endswith("\n")):
-        assert time.monotonic() < deadline, f"{path} was never written"
-        await asyncio.sleep(0.02)
+    await eventually_async(lambda: path.exists() and path.read_text().endswith("\n"), f"{path} written", timeout)
 
 
 # --------------------------------------------------------------------------- progress

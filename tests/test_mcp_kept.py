@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
+from tests.helpers import eventually
 from tests.test_mcp import write_servers
 from tests.test_mcp_lazy import bars, results, started
 from tests.test_serve import serving  # noqa: F401 - a fixture
@@ -58,12 +59,10 @@ def alive(pid: int) -> bool:
 
 
 def gone(pid: int, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return eventually(lambda: not alive(pid), f"process {pid} to end", timeout)
+    except AssertionError:
+        return False
 
 
 def pids(marks: Path) -> list[int]:

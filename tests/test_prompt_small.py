@@ -12,6 +12,7 @@ from pathlib import Path
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
+from tests.helpers import eventually_async
 from tests.test_commands import chat as conversation
 
 
@@ -120,7 +121,5 @@ async def test_an_input_history_that_cannot_be_written_never_ends_the_session(se
 
 
 async def _until(done, task, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline and not task.done(), task
-        await asyncio.sleep(0.05)
+    await eventually_async(lambda: done() or task.done(), "the prompt to get there", timeout, interval=0.05)
+    assert done(), task  # the prompt ended first

@@ -24,7 +24,7 @@ from chatcli.config import load_settings
 from chatcli.tools import builtin, sandbox
 from chatcli.tools.builtin import run_shell
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat, chat_process
+from tests.helpers import chat, chat_process, eventually
 from tests.test_tools import tool_messages, write_config
 
 WHY_NOT = sandbox.unavailable()
@@ -207,9 +207,7 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
     result = shell(listener.connect_command(), mode=mode, network=network)
     if connects:
         assert result == "connected\n[exit code 0]"
-        deadline = time.monotonic() + 3
-        while not listener.received and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: listener.received, "the server on localhost to hear the command", 3, interval=0.02)
         assert listener.received == [b"hello"]
     else:
         assert "Connection refused" in result or "Network is unreachable" in result, result
@@ -396,10 +394,7 @@ def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(pr
 
     asyncio.run(stopped())
     assert both_ran, "the command's two processes never ran"
-    deadline = time.monotonic() + 3
-    while running("sleep 30.253") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running("sleep 30.253") == []
+    eventually(lambda: running("sleep 30.253") == [], "the command's processes to end", 3)
 
 
 @pytest.mark.e2e

@@ -17,7 +17,7 @@ import pytest
 
 from tests import test_serve
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import assert_one_error_line, chat
+from tests.helpers import assert_one_error_line, chat, eventually
 from tests.test_mcp import write_servers
 from tests.test_serve import free_port
 from tests.test_terminal_lines import EVIL, live_escapes
@@ -260,17 +260,16 @@ def test_a_client_that_leaves_a_plain_request_stops_its_answer(server, chat_env,
         "POST", "/v1/threads/left/messages", body=json.dumps({"content": "talk slowly"}),
         headers=served.sent({}),
     )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while not server.requests and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: server.requests, "the question to reach the model")
     connection.sock.shutdown(socket.SHUT_RDWR)
     connection.close()
     left = time.monotonic()
-    while time.monotonic() < deadline:
+
+    def kept() -> list[dict]:
         messages = served.request("GET", "/v1/threads/left")[1].get("messages", [])
-        if len(messages) == 2:
-            break
-        time.sleep(0.1)
+        return messages if len(messages) == 2 else []
+
+    messages = eventually(kept, "the answer kept", interval=0.1)
     assert messages[1]["interrupted"] == "cancelled", messages
     assert "word199" not in messages[1]["content"] and time.monotonic() - left < 5
 

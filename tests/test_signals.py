@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.fakeserver import Reply
-from tests.helpers import CHAT, Repl, stored, summary
+from tests.helpers import CHAT, Repl, eventually, stored, summary
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts a process
@@ -113,14 +113,9 @@ def test_closing_the_terminal_in_the_middle_of_an_answer_keeps_it(server, chat_e
         repl.wait_for("w03", after=at)
         pid = repl.child.pid
         os.close(repl.child.child_fd)  # the terminal goes away: the kernel hangs chat up
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            done, wait_status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("chat did not end after its terminal closed")
+        _done, wait_status = eventually(
+            lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
+        )
         status = os.waitstatus_to_exitcode(wait_status)
     finally:
         with contextlib.suppress(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fakeserver import Reply, protocol_error, tool_calls
-from tests.helpers import Repl, chat, screen, stored, summary
+from tests.helpers import Repl, chat, eventually, screen, stored, summary
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
@@ -103,12 +103,13 @@ def gone(pid: int) -> bool:
 
 def wait_file(path: Path, timeout: float = 10) -> str:
     """The contents of ``path`` once a command has written a line to it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().endswith("\n"):
-            return path.read_text().strip()
-        time.sleep(0.02)
-    pytest.fail(f"{path} was never written: the command did not start")
+    text = eventually(
+        lambda: path.exists() and path.read_text().endswith("\n") and path.read_text(),
+        f"{path} (the command to start)",
+        timeout,
+        interval=0.02,
+    )
+    return text.strip()
 
 
 def kill_group(pid: int) -> None:
@@ -360,10 +361,7 @@ def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(
         took = time.monotonic() - started
         assert took < 3, f"the stop took {took:.1f} s"
         assert "stopped" in repl.text[after:]
-        deadline = time.monotonic() + 3
-        while not (gone(group) and gone(child)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert gone(group) and gone(child), "the command's processes outlived the stop"
+        eventually(lambda: gone(group) and gone(child), "the command's processes to end with the stop", 3)
     finally:
         kill_group(group)
 

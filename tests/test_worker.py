@@ -15,13 +15,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer, Fault, Reply
-from tests.helpers import Run, stored, summary
+from tests.helpers import Run, eventually, stored, summary
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts processes
@@ -72,15 +71,18 @@ def log(env) -> str:
 
 
 def gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ended() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    return False
+        return False
+
+    try:
+        return eventually(ended, f"process {pid} to end", timeout)
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+        return False
 
 
 def chat(env, *args: str, stdin: bytes = b"", cwd: Path | None = None) -> Run:
@@ -183,13 +185,13 @@ def test_a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(s
 
 
 def answering_child(worker_pid: int) -> int:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.02)
-    raise AssertionError("no answer running in the worker")
+    children = eventually(
+        lambda: Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split(),
+        "an answer running in the worker",
+        10,
+        interval=0.02,
+    )
+    return int(children[0])
 
 
 def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server, worker_env):
@@ -209,9 +211,7 @@ def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, worker_env
     first_words(proc)
     proc.kill()
     proc.wait()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and status(worker_env)["running"]:
-        time.sleep(0.05)
+    eventually(lambda: not status(worker_env)["running"], "the worker to finish the orphaned answer")
     kept = summary(stored(db_of(worker_env), "orphan"))
     assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", "cancelled")]
 
