@@ -6,7 +6,7 @@ Standard library only (the launcher and the worker's client use it before anythi
 from __future__ import annotations
 
 import re
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -163,6 +163,28 @@ def iso_time(when: float | str | None) -> str | None:
 
     moment = _moment(when)
     return None if moment is None else moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (values of four characters or more) shown as ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):  # the longest first: a key holding another goes whole
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def masked(value: Any, secrets: Iterable[str]) -> Any:
+    """A copy of plain data (dicts, lists, strings) with ``mask_secrets`` applied to every string in it."""
+    secrets = tuple(secrets)
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return mask_secrets(value, secrets)
+    if isinstance(value, dict):
+        return {key: masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(item, secrets) for item in value]
+    return value
 
 
 def redact_url(url: str) -> str:

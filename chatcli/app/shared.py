@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextvars import ContextVar
 from typing import Any
 
@@ -101,21 +100,6 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
         if on_error is not None:
             on_error(exc, settings)
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
-
-
-def with_threads(action: Any, read_only: bool = False) -> Any:
-    """Run an async ``action(threads)`` against the database in settings; returns a settings -> None."""
-
-    def run_it(settings: Settings) -> None:
-        from chatcli.chat.manage import open_threads
-
-        async def main() -> None:
-            async with open_threads(settings, read_only) as threads:
-                await action(threads)
-
-        asyncio.run(main())
-
-    return run_it
 
 
 # Management commands (anything else on the command line is a question, the hidden `ask`), and the

@@ -99,7 +99,7 @@ def show_command(
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        transcript = await threads.transcript(await threads.find(thread_id))
+        transcript = await threads.shown(await threads.find(thread_id))
         print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
@@ -131,7 +131,7 @@ def export_command(
         if fmt == "json":
             text = json_text(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
-            text = transcript_markdown(await threads.transcript(thread_id))
+            text = transcript_markdown(await threads.shown(thread_id))
         else:
             raise UsageError(f"unknown format {fmt!r}: use md or json")
         if output is not None:

@@ -7,6 +7,7 @@ from typing import AsyncIterator
 
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
+from chatcli.providers.base import known_secrets
 
 
 @asynccontextmanager
@@ -22,11 +23,11 @@ async def open_threads(settings: Settings, read_only: bool = False, light: bool 
         from chatcli.store.light import open_light_store
 
         async with open_light_store(settings.db or "", read_only) as store:
-            yield Threads(None, store)
+            yield Threads(None, store, secrets=known_secrets(settings))
         return
     from chatcli.chat.graph import build_graph
     from chatcli.store import open_store
 
     async with open_store(settings.db or "", read_only) as store:
         app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        yield Threads(app, store)
+        yield Threads(app, store, secrets=known_secrets(settings))

@@ -13,6 +13,7 @@ from chatcli.chat.inputs import check_thread_id, new_thread_id, resolve_thread_i
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.providers.base import known_secrets
 from chatcli.store import ThreadInfo
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ class Engine:
 
     def threads(self) -> Threads:
         """The thread manager on the engine's database."""
-        return Threads(self.app, self.store, foreign=self.graph is not None)
+        return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
 
 
 @asynccontextmanager

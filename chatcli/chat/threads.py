@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List
 
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
-from chatcli.chat.records import export_record, message_record
+from chatcli.chat.records import export_record, fields_of, message_record
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
-from chatcli.text import fenced, local_time, make_title
+from chatcli.text import fenced, local_time, make_title, masked
 
 
 @dataclass
@@ -80,20 +80,36 @@ def transcript_markdown(t: Transcript) -> str:
     return "\n".join(lines) + "\n"
 
 
+def masked_transcript(t: Transcript, secrets: tuple[str, ...]) -> Transcript:
+    """``t`` with each of ``secrets`` shown as ``***`` wherever it is: titles, text, tool calls and results."""
+    if not secrets:
+        return t
+    return Transcript(
+        replace(t.info, title=masked(t.info.title, secrets)),
+        [masked(fields_of(m), secrets) for m in t.messages],
+        masked(t.system, secrets),
+        masked(t.variables, secrets),
+    )
+
+
 class Threads:
     """Operations on the threads of one database."""
 
-    def __init__(self, app: Any, store: Store, foreign: bool = False):
+    def __init__(self, app: Any, store: Store, foreign: bool = False, secrets: tuple[str, ...] = ()):
         self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
         self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
+        # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
+        # (chatcli.providers.base.known_secrets).
+        self.secrets = secrets
 
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
-        """Threads, most recently used first."""
-        return await self.store.index.list(limit)
+        """Threads, most recently used first (a title holding a known credential masked)."""
+        rows = await self.store.index.list(limit)
+        return [replace(row, title=masked(row.title, self.secrets)) for row in rows] if self.secrets else rows
 
     async def find(self, wanted: str | None) -> str:
         """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of
@@ -122,9 +138,21 @@ class Threads:
             info = ThreadInfo(thread_id, None, now, now, len(messages), None)
         return Transcript(info, messages, values.get("system"), dict(values.get("vars") or {}))
 
-    async def export_json(self, thread_id: str) -> dict[str, Any]:
-        """A faithful, re-importable export of the thread (attachments included, base64)."""
+    async def shown(self, thread_id: str) -> Transcript:
+        """The thread as shown or exported: ``transcript`` with every known credential masked."""
         t = await self.transcript(thread_id)
+        if not self.secrets:
+            return t
+        return Transcript(
+            replace(t.info, title=masked(t.info.title, self.secrets)),
+            [masked(fields_of(m), self.secrets) for m in t.messages],
+            masked(t.system, self.secrets),
+            masked(t.variables, self.secrets),
+        )
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]:
+        """A re-importable export of the thread (attachments included, base64), known credentials masked."""
+        t = await self.shown(thread_id)
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
 from chatcli.providers.registry import ProviderInfo
+from chatcli.text import mask_secrets
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -312,12 +313,16 @@ def sdk_secrets(environ: Any = None) -> list[str]:
     return [environ[var] for var in sdk_credentials() if environ.get(var) and any(w in var for w in words)]
 
 
+def known_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every credential chat knows the value of: the keys in the settings and those the SDKs read by themselves.
+    No surface shows one (errors, --debug, `chat config`, show, export, the API's threads)."""
+    return (*settings.secrets(), *sdk_secrets())
+
+
 def redact(text: str, settings: Settings) -> str:
     """Remove every provider key (chat's and those the SDKs read by themselves), anything shaped like a key,
     and passwords in URLs from text shown to the user."""
-    for secret in [*settings.secrets(), *sdk_secrets()]:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
+    text = mask_secrets(text, known_secrets(settings))
     text = re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", r"\1***@", text, flags=re.I)
     text = re.sub(r"([?&](?:password|key)=)[^&\s]+", r"\1***", text, flags=re.I)
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)

@@ -85,7 +85,12 @@ class Context:
         say(self.out, text + "\n", data=True)
 
     def threads(self) -> Threads:
-        return self.conversation.threads()
+        """The conversation's threads, shown with the settings' credentials masked."""
+        from chatcli.providers.base import known_secrets
+
+        threads = self.conversation.threads()
+        threads.secrets = known_secrets(self.settings)
+        return threads
 
 
 def is_command(text: str) -> bool:

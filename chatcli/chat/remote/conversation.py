@@ -33,6 +33,7 @@ class RemoteThreads:
 
     def __init__(self, remote: Remote, app: Any):
         self.remote, self.app = remote, app
+        self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.chat.threads.Threads.secrets)
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         return await self.remote.threads(limit)
@@ -59,6 +60,11 @@ class RemoteThreads:
         info = await self.remote.thread(thread_id)
         state = await self.app.aget_state({"configurable": {"thread_id": info.thread_id}})
         return Transcript(info, list(state.values.get("messages") or []), None, {})
+
+    async def shown(self, thread_id: str) -> Any:
+        from chatcli.chat.threads import masked_transcript
+
+        return masked_transcript(await self.transcript(thread_id), self.secrets)
 
 
 class StartWhenTaken:

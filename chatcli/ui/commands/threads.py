@@ -99,7 +99,7 @@ async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.conversation.messages():
         ctx.output.note("this thread is empty")
         return
-    print_transcript(await ctx.threads().transcript(ctx.conversation.thread_id), ctx.out)
+    print_transcript(await ctx.threads().shown(ctx.conversation.thread_id), ctx.out)
 
 
 @command(
@@ -115,7 +115,7 @@ async def _export(ctx: Context, arg: str) -> None:
     if fmt == "json":
         text = json_text(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
     else:
-        text = transcript_markdown(await ctx.threads().transcript(thread_id))
+        text = transcript_markdown(await ctx.threads().shown(thread_id))
     if not file:
         ctx.print(text.rstrip("\n"))
         return

@@ -1,0 +1,129 @@
+"""A credential chat knows (a provider key in the settings, or one a provider's SDK reads by itself) is never
+shown back, though the thread holds it: a line the user pasted, an answer or a tool's output that echoed it.
+
+The class is every surface that prints a stored thread (``chat show`` in a pipe and a terminal, ``chat export``
+as Markdown and JSON, ``chat threads``, the prompt's /history and /export, ``chat serve``'s threads) times every
+credential variable the provider registry knows (chatcli.providers.registry), so a new provider's key or a new
+surface is covered by adding it to its list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from chatcli.providers.registry import key_variables, sdk_credentials
+from tests.fakeserver import Reply
+from tests.helpers import chat
+
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+CREDENTIALS = sorted(key_variables() | {v for v in sdk_credentials() if any(w in v for w in SECRET_WORDS)})
+
+
+def _values() -> dict[str, str]:
+    return {var: f"V{n:02d}-{var.lower()}-not-for-your-eyes" for n, var in enumerate(CREDENTIALS)}
+
+
+@pytest.fixture
+def secret_env(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """chat_env with every credential variable set (the SDKs' own in this process's environment too, where they
+    read them); OPENAI_API_KEY is the fake server's key."""
+    values = _values()
+    values["OPENAI_API_KEY"] = chat_env["OPENAI_API_KEY"]
+    for var, value in values.items():
+        monkeypatch.setenv(var, value)
+    return {**chat_env, **values}
+
+
+def _leaks(text: str, env: dict[str, str]) -> list[str]:
+    return [var for var in CREDENTIALS if env[var] in text]
+
+
+def _thread(server, env: dict[str, str], cwd: Path) -> str:
+    """A thread whose question, title, answer and system prompt each hold every credential."""
+    every = " ".join(env[var] for var in CREDENTIALS)
+    server.queue(Reply(f"you said {every}"))
+    run = chat(env, "--json", "--system", f"keys {every}", f"{every} is what I have", cwd=cwd)
+    assert run.code == 0, run
+    return json.loads(run.out)["thread_id"]
+
+
+def test_the_list_covers_every_provider_and_sdk():
+    assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_API_KEY"} <= set(CREDENTIALS), CREDENTIALS
+    assert len(CREDENTIALS) >= 5
+
+
+@pytest.mark.parametrize(
+    "args, tty",
+    [
+        (["show"], False),
+        (["show"], True),
+        (["export"], False),
+        (["export", "--format", "json"], False),
+        (["threads", "--json"], False),
+        (["threads"], True),
+    ],
+    ids=["show-pipe", "show-terminal", "export-md", "export-json", "threads-json", "threads-terminal"],
+)
+def test_a_stored_credential_is_masked_on_every_command(server, secret_env, tmp_path, args, tty):
+    thread_id = _thread(server, secret_env, tmp_path)
+    whole = [*args, thread_id] if args[0] != "threads" else args
+    run = chat(secret_env, *whole, cwd=tmp_path, tty=tty)
+    assert run.code == 0, run
+    assert not _leaks(run.out + run.err, secret_env), run.out
+    assert "***" in run.out, run.out  # shown masked, not dropped
+    if args[0] != "threads":
+        assert "is what I have" in run.out and "you said" in run.out, run.out
+
+
+def test_an_export_file_is_masked_too(server, secret_env, tmp_path):
+    thread_id = _thread(server, secret_env, tmp_path)
+    for fmt in ("md", "json"):
+        out = tmp_path / f"thread.{fmt}"
+        assert chat(secret_env, "export", thread_id, "-f", fmt, "-o", str(out), cwd=tmp_path).code == 0
+        assert not _leaks(out.read_text(), secret_env), fmt
+
+
+def test_the_thread_itself_keeps_what_was_said(server, secret_env, tmp_path):
+    """Masking is of what is shown: the stored thread (and what the model is sent next) is untouched."""
+    thread_id = _thread(server, secret_env, tmp_path)
+    server.queue(Reply("ok"))
+    assert chat(secret_env, "-t", thread_id, "again", cwd=tmp_path).code == 0
+    sent = json.dumps(server.requests[-1]["messages"])
+    assert all(secret_env[var] in sent for var in CREDENTIALS)
+
+
+def test_the_prompts_history_and_export_mask_them(server, secret_env, tmp_path):
+    from chatcli.chat.session import open_conversation
+    from chatcli.config import load_settings
+    from tests.test_commands import Chat
+
+    thread_id = _thread(server, secret_env, tmp_path)
+    settings = load_settings({}, environ=secret_env)
+
+    async def main() -> list[str]:
+        async with open_conversation(settings, thread_id=thread_id) as conversation:
+            prompt = Chat(conversation, settings)
+            return [await prompt.run(line) for line in ("/history", "/export", "/export json")]
+
+    for printed in asyncio.run(main()):
+        assert "is what I have" in printed and not _leaks(printed, secret_env), printed
+
+
+@pytest.mark.e2e
+def test_chat_serves_threads_masked(server, secret_env, tmp_path):
+    from tests.test_serve import Served
+
+    thread_id = _thread(server, secret_env, tmp_path)
+    served = Served(secret_env)
+    try:
+        for path in ("/v1/threads", f"/v1/threads/{thread_id}"):
+            status, body = served.request("GET", path)
+            assert status == 200, body
+            text = json.dumps(body, ensure_ascii=False)
+            assert "***" in text and not _leaks(text, secret_env), (path, text)
+    finally:
+        served.stop()
