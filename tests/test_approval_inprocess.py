@@ -24,7 +24,6 @@ import asyncio
 import fcntl
 import os
 import termios
-import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Iterator, Sequence
@@ -40,7 +39,7 @@ from chatcli.ui import approval
 from chatcli.ui.approval import TerminalApprover
 from chatcli.ui.output import PlainOutput
 from tests.fakeserver import Reply, protocol_error, tool_calls
-from tests.helpers import Captured, screen
+from tests.helpers import Captured, eventually, screen
 
 # What the user reads.
 ASKED = "no to all:"  # the end of the question, after which the key's meaning is shown
@@ -154,10 +153,8 @@ class User:
     def type_before(self, text: str) -> None:
         """Type ``text`` in the terminal before any question is up (a line typed while the model streams)."""
         os.write(self.master, text.encode())
-        deadline = time.monotonic() + WAIT
-        while self.waiting() < len(text):  # the terminal's line discipline takes it a moment later
-            assert time.monotonic() < deadline, "the pseudo-terminal never held what was typed"
-            time.sleep(0.001)
+        # the terminal's line discipline takes it a moment later
+        eventually(lambda: self.waiting() >= len(text), "the pseudo-terminal to hold what was typed", WAIT, 0.001)
 
     def waiting(self) -> int:
         """How many bytes the terminal holds, typed and not yet read."""

@@ -129,10 +129,10 @@ def test_the_names_of_the_nodes_that_speak_head_their_text(server, graph_env, tm
 
 
 async def _open(settings, thread: str, listener: Tokens):
-    from chatcli.chat.graphs.load import GraphSource
+    from chatcli.chat.graphs.load import GraphFile
     from chatcli.chat.session import open_conversation
 
-    return open_conversation(settings, thread, listener, app=GraphSource(AGENT, Path.cwd()))
+    return open_conversation(settings, thread, listener, app=GraphFile(AGENT, Path.cwd()))
 
 
 @pytest.mark.stores("sqlite", "postgres")
@@ -251,7 +251,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from chatcli.chat.graphs.load import GraphSource
+    from chatcli.chat.graphs.load import GraphFile
     from chatcli.chat.session import ThreadSetup
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
@@ -261,7 +261,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
 
     server.queue(Reply("First."), Reply("First, again."))
     out, err = Captured(), Captured()
-    setup = ThreadSetup(app=GraphSource(AGENT, Path.cwd()))
+    setup = ThreadSetup(app=GraphFile(AGENT, Path.cwd()))
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
         repl = run_repl(settings, "p1", PlainOutput(out, err), setup=setup, session=session, named=True)

@@ -73,8 +73,12 @@ def test_a_quick_double_ctrl_c_never_skips_the_save_nor_hangs(server, chat_env):
         server.queue(Reply(WORDS, delay=0.05))
         thread = f"dbl{run}"
         proc = start_one_shot(chat_env, "-t", thread, "count")
-        wait_for_output(proc)
-        time.sleep(0.1 * run)  # a sweep: the pair lands later in the answer each run; every point must hold
+        # A sweep by event: the pair lands after w01, w03, w05... is shown, later in the answer each run.
+        shown = wait_for_output(proc)
+        while f"w{2 * run + 1:02d}".encode() not in shown:
+            piece = os.read(proc.stdout.fileno(), 4096)
+            assert piece, "chat ended before answering"
+            shown += piece
         proc.send_signal(signal.SIGINT)
         time.sleep(0.002)  # the second Ctrl-C while the first is being handled: what "quick double" means
         proc.send_signal(signal.SIGINT)

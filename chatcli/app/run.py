@@ -45,10 +45,10 @@ def graph_source(
             )
     if resume is not None and question is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    from chatcli.chat.graphs.load import GraphSource
+    from chatcli.chat.graphs.load import GraphFile
     from chatcli.chat.interrupts import typed_answer
 
-    return GraphSource(graph, cwd), typed_answer(resume) if resume is not None else None
+    return GraphFile(graph, cwd), typed_answer(resume) if resume is not None else None
 
 
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).

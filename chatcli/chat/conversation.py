@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.chat.graph_app import GraphApp, RunningGraph
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.own_turns import ChatSource
 from chatcli.chat.recall import Recall, Undone
@@ -42,7 +43,7 @@ class Conversation:
     """A thread of the compiled chat graph; every call is one step of that thread, told to ``listener``
     (chatcli.chat.events); ``recall`` reads its history for the screen."""
 
-    app: Any
+    app: GraphApp
     thread_id: str
     context_tokens: int | None = None
     # The open database: thread index and cross-process turn lock.
@@ -70,7 +71,7 @@ class Conversation:
     def __post_init__(self) -> None:
         self.default_model = self.default_model or self.model_name
         self._auto_model = self.model_name
-        source = ChatSource(self.app, self.toolbox, self.stall_timeout, self.context_tokens)
+        source = ChatSource(cast("RunningGraph", self.app), self.toolbox, self.stall_timeout, self.context_tokens)
         self.turns = Turns(source, Approvals(self.toolbox))
 
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any

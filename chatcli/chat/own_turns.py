@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatcli.chat.events import Listener, ToolCall, ToolResult, TurnResult
+from chatcli.chat.graph_app import RunningGraph
 from chatcli.chat.interrupts import Pending
 from chatcli.chat.turn import Config, Progress, incomplete_reason, tell_chunk
 
@@ -22,7 +23,7 @@ class ChatSource:
 
     def __init__(
         self,
-        app: Any,
+        app: RunningGraph,
         toolbox: "Toolbox | None" = None,
         stall_timeout: float | None = None,
         context_tokens: int | None = None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatcli.chat.graph_app import GraphApp
+
 # What a thread keeps beside its messages, and a retry takes as they are now.
 THREAD_SETTINGS = ("system", "vars", "role", "model", "temperature")
 # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
@@ -11,7 +13,7 @@ RETRY_LOOKBACK = 50
 
 
 async def retry_point(
-    app: Any, config: dict[str, Any], head: Any, question: Any, current: dict[str, Any]
+    app: GraphApp, config: dict[str, Any], head: Any, question: Any, current: dict[str, Any]
 ) -> dict[str, Any]:
     """The config to resume ``config``'s thread from (``head`` is its state): the checkpoint after ``question`` was
     added, before its answer, with the thread's ``current`` settings.
@@ -42,7 +44,7 @@ async def retry_point(
     return {"configurable": {**config["configurable"], **start["configurable"]}}
 
 
-async def write_values(app: Any, config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+async def write_values(app: GraphApp, config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """Write ``values`` into the thread at ``config`` as its new head, with nothing left to run; its config.
 
     Through LangGraph's own entry node (``START``), then clearing what that would run (``END``): it needs

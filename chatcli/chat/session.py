@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
+from chatcli.chat.graph_app import GraphApp, GraphLoader
 from chatcli.chat.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.providers.base import known_secrets
-from chatcli.store import ThreadInfo
+from chatcli.store import Store, ThreadInfo
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -45,9 +46,9 @@ class ThreadSetup:
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
-    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graphs.load.GraphSource,
+    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graphs.load.GraphFile,
     # or anything with its ``label`` and ``open(saver)``); --resume: the value its pending interrupts get.
-    app: Any = None
+    app: GraphLoader | None = None
     resume: Any = None
 
 
@@ -139,7 +140,7 @@ async def open_conversation(
     thread_id: str,
     listener: Listener | None = None,
     toolbox: "Toolbox | None | object" = OWN,
-    app: Any = None,
+    app: GraphLoader | None = None,
 ) -> AsyncIterator[Conversation]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
@@ -174,8 +175,8 @@ async def open_conversation(
 class Engine:
     """The open store and the compiled graph of one settings: conversations on any of its threads."""
 
-    app: Any
-    store: Any
+    app: GraphApp
+    store: Store
     settings: Settings
     context_tokens: int
     toolbox: "Toolbox | None"

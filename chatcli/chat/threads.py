@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, List
 
 from chatcli.chat.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
+from chatcli.chat.graph_app import GraphApp
 from chatcli.chat.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.chat.records import export_record, fields_of, message_record
 from chatcli.errors import UsageError
@@ -95,13 +96,20 @@ def masked_transcript(t: Transcript, secrets: tuple[str, ...]) -> Transcript:
 class Threads:
     """Operations on the threads of one database."""
 
-    def __init__(self, app: Any, store: Store, foreign: bool = False, secrets: tuple[str, ...] = ()):
+    def __init__(self, app: GraphApp | None, store: Store, foreign: bool = False, secrets: tuple[str, ...] = ()):
         self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
         self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
         # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
         # (chatcli.providers.base.known_secrets).
         self.secrets = secrets
+
+    @property
+    def graph(self) -> GraphApp:
+        """The graph threads are written through (import, fork); opened without it, a programming error."""
+        if self.app is None:
+            raise RuntimeError("these threads were opened without their graph: import and fork need it")
+        return self.app
 
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
@@ -213,7 +221,7 @@ class Threads:
     async def fork(self, thread_id: str, at: int, new_id: str | None = None) -> str:
         """Start a new thread holding the first ``at`` turns of ``thread_id``; the original is untouched."""
         t = await self.transcript(thread_id)
-        state = await self.app.aget_state(self._config(thread_id))  # LangChain messages, to copy
+        state = await self.graph.aget_state(self._config(thread_id))  # LangChain messages, to copy
         turns = turns_of(list(state.values.get("messages", [])))
         if not 1 <= at <= len(turns):
             raise UsageError(f"thread {thread_id!r} has {len(turns)} turns; --at must be 1 to {len(turns)}")
@@ -231,9 +239,9 @@ class Threads:
         if self.foreign:
             from chatcli.chat.rewind import write_values
 
-            await write_values(self.app, self._config(thread_id), {"messages": values["messages"]})
+            await write_values(self.graph, self._config(thread_id), {"messages": values["messages"]})
         else:
-            await self.app.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
+            await self.graph.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
         await self.store.index.touch(thread_id, title, len(values["messages"]), model)
 
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from chatcli.chat.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
+from chatcli.chat.graph_app import GraphApp
 from chatcli.chat.interrupts import Pending, approval_answer, resume_value
 from chatcli.errors import ModelError
 
@@ -113,7 +114,10 @@ def tell_chunk(
 class Source(Protocol):
     """What one kind of graph does its own way; ``Turns`` does the rest."""
 
-    app: Any  # the compiled graph, or what stands for it (its aget_state, aupdate_state, astream)
+    @property
+    def app(self) -> GraphApp:
+        """The compiled graph, or what stands for a deployed one."""
+
     context_tokens: int | None  # the history's budget, told with the result (None: the graph's business)
     # A request's own review (its allowed decisions, its description) goes with each approval question: a
     # graph's human-in-the-loop request. Chat's own calls are asked without one (no graph to answer later).
@@ -191,7 +195,7 @@ class Turns:
         self.last: TurnResult | None = None
 
     @property
-    def app(self) -> Any:
+    def app(self) -> GraphApp:
         return self.source.app
 
     async def pending(self, head: Config) -> list[Pending]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from typing import Any
+from typing import Protocol
 
 from chatcli.text import counted
 from chatcli.tools.listing import PromptEntry, ResourceEntry
-from chatcli.tools.mcp.server import Unavailable
+from chatcli.tools.mcp.server import McpServer, Unavailable
 
 __all__ = ["PromptEntry", "ResourceEntry"]
 
@@ -21,25 +21,31 @@ MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_-]+):(\S+?)(?=[.,;:!?)\]]*(?:\s|$)
 TIMEOUT = 30.0
 
 
+class HasServers(Protocol):
+    """Where prompts and resources come from: a toolbox's MCP servers (chatcli.tools.toolbox.Toolbox)."""
+
+    servers: list[McpServer]
+
+
 class ContextError(Exception):
     """A prompt or a resource that cannot be had, in one line (the caller says it as a usage error)."""
 
 
-def _known(toolbox: Any) -> list[Any]:
+def _known(toolbox: HasServers | None) -> list[McpServer]:
     return [server for server in (toolbox.servers if toolbox is not None else []) if server.offers]
 
 
-def prompts(toolbox: Any) -> list[PromptEntry]:
+def prompts(toolbox: HasServers | None) -> list[PromptEntry]:
     """Every prompt of the servers whose listing is known (started or not)."""
     return [prompt for server in _known(toolbox) for prompt in server.prompts]
 
 
-def resources(toolbox: Any) -> list[ResourceEntry]:
+def resources(toolbox: HasServers | None) -> list[ResourceEntry]:
     """Every resource of the servers whose listing is known (started or not)."""
     return [resource for server in _known(toolbox) for resource in server.resources]
 
 
-def find_prompt(toolbox: Any, command: str) -> PromptEntry | None:
+def find_prompt(toolbox: HasServers | None, command: str) -> PromptEntry | None:
     return next((p for p in prompts(toolbox) if p.command == command), None)
 
 
@@ -63,7 +69,7 @@ def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
     return given
 
 
-async def prompt_text(toolbox: Any, entry: PromptEntry, arguments: dict[str, str]) -> str:
+async def prompt_text(toolbox: HasServers | None, entry: PromptEntry, arguments: dict[str, str]) -> str:
     """The prompt's messages as one question: a single user message as it is, several each under its role."""
     server = _server(toolbox, entry.server)
     try:
@@ -81,7 +87,7 @@ async def prompt_text(toolbox: Any, entry: PromptEntry, arguments: dict[str, str
     return "\n\n".join(f"{role}: {text}" for role, text in texts)
 
 
-async def read_resource(toolbox: Any, server_name: str, uri: str) -> list[tuple[str, bytes]]:
+async def read_resource(toolbox: HasServers | None, server_name: str, uri: str) -> list[tuple[str, bytes]]:
     """The contents of ``uri`` on ``server_name``: (name, bytes) for each part, text as UTF-8."""
     server = _server(toolbox, server_name)
     try:
@@ -102,11 +108,11 @@ async def read_resource(toolbox: Any, server_name: str, uri: str) -> list[tuple[
     return found
 
 
-def known_servers(toolbox: Any) -> set[str]:
+def known_servers(toolbox: HasServers | None) -> set[str]:
     return {server.name for server in (toolbox.servers if toolbox is not None else [])}
 
 
-def _server(toolbox: Any, name: str) -> Any:
+def _server(toolbox: HasServers | None, name: str) -> McpServer:
     server = next((s for s in (toolbox.servers if toolbox is not None else []) if s.name == name), None)
     if server is None:
         raise ContextError(f"no MCP server named {name}")

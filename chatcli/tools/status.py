@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 from chatcli.tools import builtin
+from chatcli.tools.context import HasServers
 from chatcli.tools.mcp.server import IDLE, READY
 
 
@@ -26,7 +27,18 @@ class ServerStatus:
     listed_at: float | None = None  # when what it offers was listed (epoch seconds)
 
 
-def status(toolbox: Any) -> list[ServerStatus]:
+class Offering(HasServers, Protocol):
+    """What a toolbox offers (chatcli.tools.toolbox.Toolbox): built-in groups and tools, and MCP servers."""
+
+    builtin_groups: tuple[str, ...]
+
+    @property
+    def builtin_entries(self) -> Sequence[Any]: ...
+
+    def entries(self) -> Sequence[Any]: ...
+
+
+def status(toolbox: Offering) -> list[ServerStatus]:
     """The built-ins and each server of ``toolbox``: state, and what it offers when that is known."""
     rows = []
     if toolbox.builtin_groups:

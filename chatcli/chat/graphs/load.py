@@ -7,7 +7,7 @@ itself. The name may be a compiled graph, an uncompiled ``StateGraph`` (compiled
 returns one (a ``langgraph.json`` factory: no argument, or a ``RunnableConfig``; async too). chat's
 checkpointer is attached when the graph has none (or keeps threads in memory only), so threads persist.
 
-``GraphSource`` is the seam the engine opens (chatcli.chat.session.open_conversation): anything with a
+``GraphFile`` is the seam the engine opens (chatcli.chat.session.open_conversation): anything with a
 ``label`` and an ``open(saver)`` that gives a graph-like app (``astream``, ``aget_state``...) will do, so a
 deployed graph (LangGraph's ``RemoteGraph``) plugs in where a local one does.
 """
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatcli.chat.graph_app import RunningGraph
 from chatcli.errors import UsageError
 
 MANIFEST = "langgraph.json"
@@ -30,7 +31,7 @@ FORMS = "PATH.py:NAME, module:NAME, or a graph id of ./langgraph.json"
 
 
 @dataclass(frozen=True)
-class GraphSource:
+class GraphFile:
     """The graph ``--graph SPEC`` names, resolved against the working directory ``cwd``."""
 
     spec: str
@@ -43,7 +44,7 @@ class GraphSource:
         where, _, name = self.spec.rpartition(":")
         return f"{Path(where).name}:{name}" if where else self.spec
 
-    async def open(self, saver: Any) -> Any:
+    async def open(self, saver: Any) -> RunningGraph:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages."""
         app = with_checkpointer(await load_graph(self.spec, self.cwd), saver, self.spec)
         check_messages(app, self.spec)

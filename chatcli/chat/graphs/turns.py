@@ -12,9 +12,10 @@ graph is resumed with ``Command(resume=...)`` (chatcli.chat.interrupts), as ofte
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from chatcli.chat.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
+from chatcli.chat.graph_app import GraphApp, RunningGraph
 from chatcli.chat.graphs.messages import as_message, messages_of, speaking_nodes
 from chatcli.chat.interrupts import Pending, pending_of
 from chatcli.chat.turn import Config, Progress, tell_chunk
@@ -28,7 +29,7 @@ class GraphSource:
     reviews: ClassVar[bool] = True
     context_tokens: int | None = None  # the graph keeps its own history
 
-    def __init__(self, app: Any):
+    def __init__(self, app: GraphApp):
         self.app = app
         self.speakers: list[str] = []  # the nodes that have spoken, in order
         self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
@@ -87,7 +88,8 @@ class GraphSource:
     ) -> None:
         """One run of the graph until it ends or an interrupt stops it."""
         whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
-        async for _namespace, mode, data in self.app.astream(
+        graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
+        async for _namespace, mode, data in graph.astream(
             payload, config, stream_mode=["messages", "updates"], subgraphs=True
         ):
             if mode == "updates":

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from chatcli.chat.conversation import Abilities
 from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
+from chatcli.chat.graph_app import GraphApp
 from chatcli.chat.graphs.conversation import NOT_HERE, GraphConversation
 from chatcli.chat.remote.client import Remote
 from chatcli.chat.remote.run import RemoteSource
@@ -31,7 +32,7 @@ def new_thread_id() -> str:
 class RemoteThreads:
     """The server's threads, as the prompt's thread commands and Tab completion read them."""
 
-    def __init__(self, remote: Remote, app: Any):
+    def __init__(self, remote: Remote, app: GraphApp):
         self.remote, self.app = remote, app
         self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.chat.threads.Threads.secrets)
 

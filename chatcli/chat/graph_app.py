@@ -1,0 +1,39 @@
+"""What chat asks of the graph that answers a thread, one typed definition for every door.
+
+chat's own graph, a graph from a file and a deployed graph (``chatcli.chat.remote.state.ServerApp``,
+which reads the server's threads) are each a ``GraphApp``: their state read, written and walked back
+by thread. The two graphs that run in this process are a ``RunningGraph`` as well: chat streams their
+runs itself (a deployed graph's run streams from its server, ``chatcli.chat.remote.run``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Awaitable, Protocol
+
+
+class GraphApp(Protocol):
+    """A thread's state by its config (``{"configurable": {"thread_id": ...}}``), as LangGraph's compiled graph
+    gives it."""
+
+    def aget_state(self, config: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
+
+    def aupdate_state(self, config: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
+
+    def aget_state_history(self, config: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]: ...
+
+
+class RunningGraph(GraphApp, Protocol):
+    """A graph chat runs here: its runs streamed as LangGraph streams them (``stream_mode`` and all)."""
+
+    def astream(self, input: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]: ...
+
+
+class GraphLoader(Protocol):
+    """A graph that is not chat's own, before it is loaded (``chatcli.chat.graphs.load.GraphFile``: ``--graph``)."""
+
+    @property
+    def label(self) -> str:
+        """How chat names the graph (``agent.py:graph``, an id of ./langgraph.json)."""
+
+    async def open(self, saver: Any) -> RunningGraph:
+        """The graph, with ``saver`` as its checkpointer unless it keeps its own."""
