@@ -221,3 +221,23 @@ def test_an_answer_past_its_size_stops_there_and_what_arrived_is_kept(server, ch
         kept[1].content
     )
     assert kept[1].response_metadata.get("interrupted") == "error"
+
+
+@pytest.mark.parametrize("spec, key", [("gpt-fake", "OPENAI_API_KEY"), ("anthropic:claude-fake", "ANTHROPIC_API_KEY")])
+def test_a_model_built_again_reuses_its_client_bounded_once(spec, key, monkeypatch):
+    """Each model built (every one-shot of the warm worker, every request of ``chat serve``) is on the SDK's shared
+    client, as LangChain keeps it: its connections and TLS set-up reused, and its lines bounded by one hook, not by
+    one more per model built."""
+    from chatcli.chat.model import build_chat_model
+    from chatcli.config import load_settings
+
+    monkeypatch.setenv(key, "sk-test-0123456789")
+    settings = load_settings({"model": spec}, environ={key: "sk-test-0123456789"})
+    clients = []
+    for _ in range(3):
+        model = build_chat_model(settings)
+        sdk = model.root_async_client if spec == "gpt-fake" else model._async_client  # the SDK's client
+        clients.append(sdk._client)  # its httpx client
+    assert clients[0] is clients[1] is clients[2]
+    hooks = [hook for hook in clients[0].event_hooks["response"] if getattr(hook, "bounds", False)]
+    assert len(hooks) == 1, clients[0].event_hooks

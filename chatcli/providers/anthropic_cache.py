@@ -108,14 +108,12 @@ def client_class() -> type:
         @cached_property
         def _async_client(self) -> Any:
             """The SDK's client, each line of an answer bounded (chatcli.providers.bounded)."""
-            from chatcli.providers.bounded import bounding
+            from chatcli.providers.bounded import bounded_hooks
 
             client = ChatAnthropic._async_client.func(self)  # type: ignore[attr-defined]
-            http = getattr(client, "_client", None)  # the SDK's httpx2 client
+            http = getattr(client, "_client", None)  # the SDK's httpx2 client, shared by every model built alike
             if http is not None:
-                hooks = dict(http.event_hooks)
-                hooks["response"] = [*hooks.get("response", []), bounding()]
-                http.event_hooks = hooks
+                http.event_hooks = bounded_hooks(http.event_hooks)
             return client
 
     return CachingChatAnthropic

@@ -61,13 +61,30 @@ def bounding(limit: int = MAX_EVENT) -> Any:
         library = type(response).__module__.split(".")[0]
         response.stream = _stream_class(library)(response.stream, limit, where)
 
+    bound.bounds = True  # type: ignore[attr-defined]  # how ``bounded_hooks`` knows it
     return bound
+
+
+def bounded_hooks(hooks: Any) -> dict[str, list[Any]]:
+    """``hooks`` (an httpx client's ``event_hooks``) with one bounding response hook: a client shared between
+    models (the SDKs' default ones are) gets it once, not once per model built on it."""
+    hooks = {name: list(found) for name, found in dict(hooks or {}).items()}
+    if not any(getattr(hook, "bounds", False) for hook in hooks.get("response", [])):
+        hooks["response"] = [*hooks.get("response", []), bounding()]
+    return hooks
+
+
+def environment_key() -> tuple[str | None, ...]:
+    """What an HTTP client reads from the environment when it is made (proxies, certificates): a client kept
+    for reuse is kept per value of these, so that reusing one never changes where or how a request goes."""
+    import os
+
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+    return tuple(os.environ.get(name, os.environ.get(name.lower())) for name in names)
 
 
 def bounded_client(**options: Any) -> Any:
     """An ``httpx.AsyncClient`` (with ``options``) whose responses' lines are bounded."""
     import httpx
 
-    hooks = dict(options.pop("event_hooks", None) or {})
-    hooks["response"] = [*hooks.get("response", []), bounding()]
-    return httpx.AsyncClient(event_hooks=hooks, **options)
+    return httpx.AsyncClient(event_hooks=bounded_hooks(options.pop("event_hooks", None)), **options)

@@ -6,17 +6,32 @@ local server needs no key, but the client insists on one: a placeholder is sent)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
 from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, first_line
+from chatcli.providers.bounded import environment_key
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 PLACEHOLDER_KEY = "not-needed"
+
+
+@lru_cache(maxsize=8)
+def shared_http_client(base_url: str | None, timeout: float | None, environment: tuple[str | None, ...]) -> Any:
+    """The SDK's own async client (its limits, redirects, proxies), each line of an answer bounded
+    (providers.bounded), one per endpoint, timeout and proxy environment, as langchain-openai keeps its default
+    ones: a model built again (each one-shot of the warm worker, each request of ``chat serve``) reuses its
+    connections and TLS set-up instead of making them anew."""
+    from openai import DefaultAsyncHttpxClient
+
+    from chatcli.providers.bounded import bounded_hooks
+
+    return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}))
 
 
 def server_detail(exc: Any) -> str:
@@ -68,16 +83,12 @@ class OpenAICompatible(Provider):
             # calls the model synchronously), which saves start-up time.
             return secret
 
-        from openai import DefaultAsyncHttpxClient
-
-        from chatcli.providers.bounded import bounding
-
         return client_class()(
             model=model,
             api_key=api_key,
             base_url=settings.base_url or None,
             # The SDK's own client (its limits, redirects, proxies), each line of an answer bounded (providers.bounded).
-            http_async_client=DefaultAsyncHttpxClient(event_hooks={"response": [bounding()]}),
+            http_async_client=shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             stream_usage=True,
