@@ -134,6 +134,11 @@ def ask_command(
     graph: Optional[str] = typer.Option(
         None, "--graph", "-g", metavar="FILE:NAME", help="Chat with your LangGraph graph (docs/graphs.md)."
     ),
+    rebind: bool = typer.Option(
+        False,
+        "--rebind",
+        help="Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m).",
+    ),
     resume: Optional[str] = typer.Option(
         None,
         "--resume",
@@ -204,6 +209,7 @@ def ask_command(
             new_thread=new_thread,
             app=app,
             resume=answer,
+            rebind=rebind,
         )
         role_prompt = setup.role.system if setup.role is not None else None
         resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here

@@ -215,6 +215,10 @@ def run(
     opening = asyncio.run(
         choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, model=label)
     )
+    if opening.info is not None:  # an existing thread goes on with what answers it
+        settings, setup = bound(opening, settings, setup, env, quiet=json_output is not None)
+        if json_output is not None:
+            json_output.model = setup.app.label if setup.app is not None else settings.model
     with ExitStack() as stack:
         if setup.app is None:  # a graph of the user's has its own model
             settings = use_local_model(stack, settings, env, quiet=json_output is not None)
@@ -246,6 +250,31 @@ def run(
                 named=named,
             )
         )
+
+
+def bound(
+    opening: Opening, settings: Settings, setup: ThreadSetup, env: Environment, quiet: bool = False
+) -> tuple[Settings, ThreadSetup]:
+    """The settings and set-up an existing thread goes on with: its graph, or its model, unless the command line
+    names others (refused in one line when that hands the thread to another graph, unless --rebind)."""
+    from pathlib import Path
+
+    from chatcli.chat.binding import Choice, reconcile
+    from chatcli.chat.graphs.load import GraphFile
+
+    asked = setup.app.binding if setup.app is not None else None
+    choice = Choice(asked, setup.model, setup.rebind)
+    assert opening.info is not None
+    way = reconcile(opening.thread_id, opening.binding, opening.info.model, choice)
+    if way.said and not quiet:
+        make_env_output(env).note(way.said)
+    if way.graph is not None and setup.app is None:  # the thread's graph, loaded from where it was named
+        setup = replace(setup, app=GraphFile(way.graph.graph or "", Path(way.graph.cwd or env.cwd)))
+    if way.graph is None and way.model is not None and way.model != settings.model:
+        settings, setup = replace(settings, model=way.model), replace(setup, model=way.model)
+    elif way.graph is None and way.model is not None:
+        setup = replace(setup, model=way.model)
+    return settings, setup
 
 
 def make_env_output(env: Environment, settings: Settings | None = None, ask: bool = False) -> Output:

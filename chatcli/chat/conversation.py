@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from chatcli.chat.binding import Binding
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.graph_app import GraphApp, RunningGraph
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
@@ -62,6 +63,8 @@ class Conversation:
     # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
     default_model: str | None = None
     model_pinned: bool = False  # -m or /model chose the model: the thread's role does not replace it
+    # What answers the thread when it is not chat's own graph (a graph of the user's), stored with it at each turn.
+    bound: Binding | None = None
     temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
@@ -309,8 +312,25 @@ class Conversation:
     async def _record(self, question: str) -> None:
         """Update the thread index after a turn, whatever its outcome."""
         if self.store is not None:
-            count = len(await self.messages())
-            await self.store.index.touch(self.thread_id, question, count, self.model_name)
+            await self._index(question, len(await self.messages()))
+
+    def choose_model(self, name: str) -> None:
+        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding)."""
+        self.model_name = name
+        self.model_pinned = True
+
+    def binding(self) -> Binding:
+        """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
+        settings' default or the thread's role's)."""
+        if self.bound is not None:
+            return self.bound
+        return Binding(model=self.model_name if self.model_pinned else None)
+
+    async def _index(self, title: str, count: int) -> None:
+        """The thread's row (title, size, model) and its binding, stored."""
+        assert self.store is not None
+        await self.store.index.touch(self.thread_id, title, count, self.model_name)
+        await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
@@ -330,7 +350,7 @@ class Conversation:
         self.pending = {}
         await self.app.aupdate_state(self.config, payload, as_node=START)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
-            await self.store.index.touch(self.thread_id, title, len(payload["messages"]), self.model_name)
+            await self._index(title, len(payload["messages"]))
         if clear:
             self.attached = []  # sent with this message, which is stored now
         return await self._stream(self.config, created=not history)

@@ -8,7 +8,10 @@ runs itself (a deployed graph's run streams from its server, ``chatcli.chat.remo
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Awaitable, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Protocol
+
+if TYPE_CHECKING:
+    from chatcli.chat.binding import Binding
 
 
 class GraphApp(Protocol):
@@ -34,6 +37,10 @@ class GraphLoader(Protocol):
     @property
     def label(self) -> str:
         """How chat names the graph (``agent.py:graph``, an id of ./langgraph.json)."""
+
+    @property
+    def binding(self) -> Binding:
+        """What its threads are bound to (chatcli.chat.binding): the graph as the command line named it."""
 
     async def open(self, saver: Any) -> RunningGraph:
         """The graph, with ``saver`` as its checkpointer unless it keeps its own."""

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
+from chatcli.chat.binding import Binding
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
 from chatcli.chat.graph_app import GraphApp, GraphLoader
@@ -30,6 +31,7 @@ class Opening:
 
     thread_id: str
     info: ThreadInfo | None = None
+    binding: Binding | None = None  # what answers it, as stored with it (None: new, or stored before bindings)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ThreadSetup:
     # or anything with its ``label`` and ``open(saver)``); --resume: the value its pending interrupts get.
     app: GraphLoader | None = None
     resume: Any = None
+    rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
 
 
 async def choose_thread(
@@ -77,7 +80,7 @@ async def choose_thread(
                 f"no conversation {'with ' + model + ' ' if model else ''}to continue yet",
                 hint="ask a question to start one",
             )
-        return Opening(mine[0].thread_id, mine[0])
+        return Opening(mine[0].thread_id, mine[0], await _bound(db, mine[0].thread_id))
     if new is not None:
         if any(row.thread_id == new for row in rows):
             raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")
@@ -87,7 +90,15 @@ async def choose_thread(
         fresh = next(t for t in iter(new_thread_id, None) if t not in known)
         return Opening(fresh)
     info = existing(wanted, rows, f"chat --new-thread {wanted}")
-    return Opening(info.thread_id if info else wanted, info)
+    if info is None:
+        return Opening(wanted)
+    return Opening(info.thread_id, info, await _bound(db, info.thread_id))
+
+
+async def _bound(db: str, thread_id: str) -> Binding | None:
+    from chatcli.store import read_binding
+
+    return Binding.from_json(await read_binding(db, thread_id))
 
 
 def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo | None:
@@ -182,6 +193,7 @@ class Engine:
     toolbox: "Toolbox | None"
     listener: Listener
     graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
+    bound: Binding | None = None  # and what its threads are bound to
 
     async def conversation(
         self, thread_id: str, listener: Listener | None = None, model: str | None = None
@@ -196,6 +208,7 @@ class Engine:
                 thread_id=check_thread_id(thread_id),
                 store=self.store,
                 model_name=self.graph,
+                bound=self.bound,
                 stall_timeout=self.settings.timeout or None,
                 listener=listener if listener is not None else self.listener,
                 approve_all=self.settings.approve_all,
@@ -219,7 +232,7 @@ class Engine:
 
 
 @asynccontextmanager
-async def open_graph_engine(settings: Settings, listener: Listener, source: Any) -> AsyncIterator[Engine]:
+async def open_graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Engine]:
     """Open the store and the app ``source`` gives (``await source.open(saver)``: a graph that is not chat's own,
     kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
     from chatcli.store import open_store
@@ -227,7 +240,7 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Any)
     async with open_store(settings.db or "") as store:
         store.tell_waits(notices(listener))
         app = await source.open(store.saver)
-        yield Engine(app, store, settings, 0, None, listener, graph=source.label)
+        yield Engine(app, store, settings, 0, None, listener, graph=source.label, bound=source.binding)
 
 
 @asynccontextmanager

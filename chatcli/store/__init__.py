@@ -22,6 +22,7 @@ __all__ = [
     "is_postgres_url",
     "open_checkpointer",
     "open_store",
+    "read_binding",
     "read_threads",
 ]
 
@@ -82,3 +83,14 @@ async def read_threads(db: str) -> list[ThreadInfo]:
     from chatcli.store.sqlite import read_threads as read_sqlite
 
     return read_sqlite(db)
+
+
+async def read_binding(db: str, thread_id: str) -> str | None:
+    """What answers ``thread_id`` as stored (its binding's JSON), read as cheaply as ``read_threads``; None if none."""
+    if is_postgres_url(db):
+        from chatcli.store.postgres.store import read_binding as read_postgres
+
+        return await read_postgres(db, thread_id)
+    from chatcli.store.sqlite import read_binding as read_sqlite
+
+    return read_sqlite(db, thread_id)

@@ -115,7 +115,22 @@ class SqlThreadIndex:
         await self._write(self.SQL["set_count"], (message_count, time.time(), thread_id))
 
     async def delete(self, thread_id: str) -> None:
-        await self._write(self.SQL["delete"], (thread_id,))
+        statements = [statement for statement in self.SQL["delete"].split(";") if statement.strip()]
+
+        async def write() -> None:
+            async with self.lock:
+                await self._execute_all(statements, (thread_id,))
+
+        await self.guard.run(write)
+
+    async def binding(self, thread_id: str) -> str | None:
+        """What answers the thread, as stored (chatcli.chat.binding.Binding's JSON); None if nothing is stored."""
+        rows = await self._rows(self.SQL["binding"], (thread_id,))
+        return str(rows[0][0]) if rows else None
+
+    async def bind(self, thread_id: str, binding: str) -> None:
+        """Store what answers the thread (``binding``: chatcli.chat.binding.Binding's JSON)."""
+        await self._write(self.SQL["bind"], (thread_id, binding))
 
     async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         """Messages matching ``text``, best first, their turns not numbered yet (see ``counted``)."""

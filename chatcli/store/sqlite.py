@@ -114,6 +114,29 @@ def read_threads(db: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
+def read_binding(db: str, thread_id: str) -> str | None:
+    """What answers ``thread_id`` as stored (chatcli.store.base.ThreadIndex.binding), read-only with plain sqlite3;
+    None for a thread with none stored (or a file from before bindings were kept)."""
+    from urllib.parse import quote
+
+    path = Path(db).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT binding FROM chatcli_bindings WHERE thread_id = ?", (thread_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise StoreError(f"database error in {path}: {exc}", hint="run with --debug for details") from None
+    except sqlite3.Error as exc:
+        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+    return str(row[0]) if row else None
+
+
 def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
     """The lock a turn on ``thread_id`` holds in the database file ``db``, across processes (see thread_lock)."""
     return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)

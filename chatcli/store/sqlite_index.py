@@ -23,7 +23,10 @@ class SqliteThreadIndex(SqlThreadIndex):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
-        "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?",
+        "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?; DELETE FROM chatcli_bindings WHERE thread_id = ?",
+        "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",
+        "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (?, ?)
+            ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",
         "turn": """WITH RECURSIVE up(node, parent, role) AS (
                 SELECT node, parent, role FROM chatcli_messages WHERE node = ?
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
@@ -34,7 +37,8 @@ class SqliteThreadIndex(SqlThreadIndex):
         ),
         "chain": CHAIN.format(p="?"),
         "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
-            DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?""",
+            DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?;
+            DELETE FROM chatcli_bindings WHERE thread_id = ?""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:

@@ -83,7 +83,7 @@ class GraphConversation(Conversation):
         history = await self.messages()
         closing = closing_results(open_calls(history), INTERRUPTED, "interrupted")
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
-            await self.store.index.touch(self.thread_id, title, 1, self.model_name)
+            await self._index(title, 1)
         if clear:
             self.attached = []
         return await self._run({"messages": [*closing, message]}, self.config, created=not history)

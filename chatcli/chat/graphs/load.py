@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatcli.chat.binding import Binding
 from chatcli.chat.graph_app import RunningGraph
 from chatcli.errors import UsageError
 
@@ -43,6 +44,11 @@ class GraphFile:
         id."""
         where, _, name = self.spec.rpartition(":")
         return f"{Path(where).name}:{name}" if where else self.spec
+
+    @property
+    def binding(self) -> Binding:
+        """Its threads are bound to it by the spec as given and the directory it was given in."""
+        return Binding(kind="graph", graph=self.spec, cwd=str(self.cwd.resolve()))
 
     async def open(self, saver: Any) -> RunningGraph:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages."""

@@ -30,7 +30,10 @@ class PostgresThreadIndex(SqlThreadIndex):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT %s",
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
-        "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s",
+        "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s; DELETE FROM chatcli_bindings WHERE thread_id = %s",
+        "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = %s",
+        "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (%s, %s)
+            ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",
         "turn": """WITH RECURSIVE up(node, parent, role) AS (
                 SELECT node, parent, role FROM chatcli_messages WHERE node = %s
                 UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
@@ -48,7 +51,8 @@ class PostgresThreadIndex(SqlThreadIndex):
         "chain": CHAIN.format(p="%s"),
         "purge": """DELETE FROM checkpoints WHERE thread_id = %s; DELETE FROM checkpoint_blobs WHERE thread_id = %s;
             DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
-            DELETE FROM chatcli_threads WHERE thread_id = %s""",
+            DELETE FROM chatcli_threads WHERE thread_id = %s;
+            DELETE FROM chatcli_bindings WHERE thread_id = %s""",
     }
 
     async def _fetch(self, sql: str, params: tuple) -> list[tuple]:

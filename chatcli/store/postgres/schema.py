@@ -71,6 +71,12 @@ MIGRATIONS: list[Migration] = [
                $$""",
         ),
     ),
+    # What answers each thread (chatcli.chat.binding): chat's own graph and its model, a graph of the user's, a
+    # deployed graph. A table of its own: the thread index's rows and listings stay as they were.
+    Migration(
+        "m004_bindings",
+        ("CREATE TABLE IF NOT EXISTS chatcli_bindings (thread_id TEXT PRIMARY KEY, binding TEXT NOT NULL)",),
+    ),
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (

@@ -83,6 +83,24 @@ async def read_threads(url: str) -> list[ThreadInfo]:
     return [ThreadInfo(*row) for row in rows]
 
 
+async def read_binding(url: str, thread_id: str) -> str | None:
+    """What answers ``thread_id`` as stored, on a short connection of its own; None when none is."""
+    psycopg, _ = import_driver()
+    conn = await connect(url)
+    try:
+        cursor = await conn.execute("SELECT binding FROM chatcli_bindings WHERE thread_id = %s", (thread_id,))
+        row = await cursor.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db"
+        ) from None
+    finally:
+        await conn.close()
+    return str(row[0]) if row else None
+
+
 @asynccontextmanager
 async def server_thread_lock(
     dsn: str, thread_id: str, on_wait: Callable[[], None] | None = None

@@ -130,8 +130,8 @@ async def _model(ctx: Context, arg: str) -> None:
     from chatcli.chat.model import check_credentials
 
     check_credentials(ctx.settings, arg)  # a provider whose key or package is missing: one line, nothing switched
-    ctx.conversation.model_name = arg
-    ctx.output.note(f"model {arg} from the next message")
+    ctx.conversation.choose_model(arg)
+    ctx.output.note(f"model {arg} from the next message, kept with this thread")
 
 
 @command(

@@ -1,0 +1,147 @@
+"""A thread knows what answers it: its model (chosen with -m or /model) and its graph (--graph) are stored with it,
+and every way back to it (-t ID, -c, a resume hint) goes on with them; another graph takes it over only when asked.
+
+The graph is the example one (examples/graphs/agent.py: ChatOpenAI with tools, on the fake server); a request is
+the graph's when it offers the graph's tools, chat's own when it offers none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import assert_one_error_line, chat
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")  # the binding is the store's: both keep it
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+AGENT = f"{EXAMPLES / 'graphs' / 'agent.py'}:graph"
+ELSEWHERE_GRAPH = "other.py:graph"
+
+# The ways back to an existing thread: by its id, and as the last thread.
+RESUMES = {"thread": ["-t", "bound"], "continue": ["-c"]}
+
+
+@pytest.fixture
+def graph_env(chat_env, monkeypatch):
+    """chat_env, with the fake server in this process's environment too (the graph's own ChatOpenAI reads it)."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, chat_env[name])
+    return chat_env
+
+
+def _graphs(server) -> bool:
+    """The last request to the model was the example graph's (it offers its tools)."""
+    return any(t["function"]["name"] == "get_weather" for t in server.requests[-1].get("tools") or [])
+
+
+@pytest.mark.parametrize("door", RESUMES)
+def test_a_thread_goes_on_with_the_model_it_was_started_with(server, chat_env, tmp_path, door):
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-m", "gpt-chosen", "-t", "bound", "hi", cwd=tmp_path).code == 0
+    run = chat(chat_env, "--json", *RESUMES[door], "again", cwd=tmp_path)
+    assert run.code == 0, run
+    assert json.loads(run.out)["model"] == "gpt-chosen"
+    assert [r["model"] for r in server.requests] == ["gpt-chosen", "gpt-chosen"]
+
+
+def test_m_on_a_thread_changes_it_and_says_so_once(server, chat_env, tmp_path):
+    server.queue(Reply("one"), Reply("two"), Reply("three"), Reply("four"))
+    assert chat(chat_env, "-m", "gpt-first", "-t", "bound", "hi", cwd=tmp_path).code == 0
+    changed = chat(chat_env, "-m", "gpt-second", "-t", "bound", "again", cwd=tmp_path)
+    assert changed.code == 0 and "thread bound now answers with gpt-second (was gpt-first)" in changed.err, changed
+    same = chat(chat_env, "-m", "gpt-second", "-t", "bound", "more", cwd=tmp_path)
+    assert same.code == 0 and "now answers" not in same.err, same
+    assert chat(chat_env, "-t", "bound", "last", cwd=tmp_path).code == 0
+    assert [r["model"] for r in server.requests] == ["gpt-first", "gpt-second", "gpt-second", "gpt-second"]
+
+
+def test_model_at_the_prompt_is_kept_with_the_thread(server, chat_env, tmp_path):
+    import asyncio
+
+    from chatcli.chat.session import open_conversation
+    from chatcli.config import load_settings
+    from tests.test_commands import Chat
+
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
+    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
+
+    async def prompt() -> None:
+        async with open_conversation(settings, thread_id="bound") as conversation:
+            at = Chat(conversation, settings)
+            await at.run("/model gpt-slow")
+            await at.ask("at the prompt")
+
+    asyncio.run(prompt())
+    run = chat(chat_env, "--json", "-t", "bound", "and from a script", cwd=tmp_path)
+    server.queue(Reply("three"))
+    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-slow", run
+
+
+@pytest.mark.parametrize("door", RESUMES)
+def test_a_graphs_thread_goes_on_with_its_graph(server, graph_env, tmp_path, door):
+    server.queue(Reply("from the graph"), Reply("the graph again"))
+    assert chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path).code == 0
+    assert _graphs(server)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = chat(graph_env, *RESUMES[door], "and again?", cwd=elsewhere)  # from another directory, without --graph
+    assert run.code == 0 and run.out == "the graph again\n", run
+    assert _graphs(server) and len(server.requests) == 2
+
+
+def test_another_graph_or_chats_own_is_refused_in_one_line_unless_rebind(server, graph_env, tmp_path):
+    server.queue(Reply("from the graph"))
+    assert chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path).code == 0
+    (tmp_path / "other.py").write_text((EXAMPLES / "graphs" / "agent.py").read_text())
+    refused = chat(graph_env, "--graph", ELSEWHERE_GRAPH, "-t", "bound", "hi", cwd=tmp_path)
+    line = assert_one_error_line(refused, 2)
+    assert "answered by the graph" in line and "--rebind" in line and "chat --thread bound" in line, line
+    model = chat(graph_env, "-m", "gpt-own", "-t", "bound", "hi", cwd=tmp_path)
+    assert "--rebind" in assert_one_error_line(model, 2)
+    assert len(server.requests) == 1  # nothing was sent for either
+    server.queue(Reply("the other graph"))
+    taken = chat(graph_env, "--graph", ELSEWHERE_GRAPH, "--rebind", "-t", "bound", "go on", cwd=tmp_path)
+    assert taken.code == 0 and "thread bound now answered by the graph other.py:graph" in taken.err, taken
+    server.queue(Reply("still the other"))
+    assert chat(graph_env, "-t", "bound", "and now?", cwd=tmp_path).out == "still the other\n"
+
+
+def test_chats_own_thread_is_not_handed_to_a_graph_unasked(server, graph_env, tmp_path):
+    server.queue(Reply("chat's own"))
+    assert chat(graph_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
+    refused = chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path)
+    assert "chat's own graph" in assert_one_error_line(refused, 2)
+    assert len(server.requests) == 1
+
+
+def test_a_thread_stored_before_bindings_goes_on_with_its_last_model(server, chat_env, tmp_path):
+    """A thread with no binding stored (as every thread before them) is read from its index row: its last model."""
+    import asyncio
+
+    from chatcli.config import load_settings
+    from chatcli.store import open_store
+
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-m", "gpt-old", "-t", "bound", "hi", cwd=tmp_path).code == 0
+    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
+
+    async def forget() -> None:
+        async with open_store(settings.db or "") as store:
+            await store.index.bind("bound", "not json at all")  # as good as none: read as a thread from before
+
+    asyncio.run(forget())
+    run = chat(chat_env, "--json", "-t", "bound", "again", cwd=tmp_path)
+    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-old", run
+
+
+def test_a_deleted_thread_takes_its_binding_with_it(server, chat_env, tmp_path):
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-m", "gpt-gone", "-t", "bound", "hi", cwd=tmp_path).code == 0
+    assert chat(chat_env, "rm", "bound", "--yes", cwd=tmp_path).code == 0
+    run = chat(chat_env, "--json", "-t", "bound", "anew", cwd=tmp_path)
+    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-fake", run
