@@ -145,3 +145,54 @@ def test_a_deleted_thread_takes_its_binding_with_it(server, chat_env, tmp_path):
     assert chat(chat_env, "rm", "bound", "--yes", cwd=tmp_path).code == 0
     run = chat(chat_env, "--json", "-t", "bound", "anew", cwd=tmp_path)
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-fake", run
+
+
+@pytest.mark.e2e
+def test_chat_serve_goes_on_with_a_threads_model_and_refuses_a_graphs(server, graph_env, tmp_path):
+    from tests.test_serve import Served
+
+    server.queue(Reply("one"), Reply("from the graph"))
+    assert chat(graph_env, "-m", "gpt-chosen", "-t", "mine", "hi", cwd=tmp_path).code == 0
+    assert chat(graph_env, "--graph", AGENT, "-t", "graphs", "hi", cwd=tmp_path).code == 0
+    served = Served(graph_env)
+    try:
+        server.queue(Reply("two"))
+        status, body = served.ask("mine", "over HTTP")
+        assert status == 200 and body["model"] == "gpt-chosen", body
+        assert server.requests[-1]["model"] == "gpt-chosen"
+        status, body = served.ask("graphs", "over HTTP")
+        assert status == 400 and "answered by the graph" in body["error"]["message"], body
+        assert len(server.requests) == 3
+    finally:
+        served.stop()
+
+
+def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, tmp_path):
+    import asyncio
+
+    from chatcli.chat.session import open_conversation
+    from chatcli.config import load_settings
+    from tests.test_commands import Chat
+
+    server.queue(Reply("a"), Reply("b"), Reply("g"))
+    assert chat(graph_env, "-m", "gpt-a", "-t", "thread-a", "hi", cwd=tmp_path).code == 0
+    assert chat(graph_env, "-t", "thread-b", "hi", cwd=tmp_path).code == 0
+    assert chat(graph_env, "--graph", AGENT, "-t", "thread-g", "hi", cwd=tmp_path).code == 0
+    settings = load_settings({}, environ=graph_env, cwd=tmp_path)
+
+    async def prompt() -> list[str]:
+        async with open_conversation(settings, thread_id="thread-b") as conversation:
+            at = Chat(conversation, settings)
+            printed = [await at.run("/switch thread-a")]
+            await at.ask("on a")
+            printed.append(await at.run("/switch thread-b"))
+            await at.ask("on b")
+            try:
+                await at.run("/switch thread-g")
+            except Exception as exc:  # the prompt says a command's UsageError in one line
+                printed.append(str(exc) + " " + str(getattr(exc, "hint", "")))
+            return printed
+
+    printed = asyncio.run(prompt())
+    assert [r["model"] for r in server.requests[-2:]] == ["gpt-a", "gpt-fake"]
+    assert "answered by the graph" in printed[-1] and "chat --thread thread-g" in printed[-1], printed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
@@ -187,10 +188,11 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         engine = state["engine"]
 
         wanted = await _resolved(threads(), thread_id)
+        setup = await _bound(engine, wanted, setup)
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.conversation(wanted, listener, model=message.model)
+            conversation = await engine.conversation(wanted, listener, model=setup.model)
             await set_up(conversation, setup, settings)
             yield conversation
 
@@ -228,6 +230,25 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         return await _answer(running, request, turn)
 
     return app
+
+
+async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
+    """``setup`` (a chatcli.chat.session.ThreadSetup) with the model an existing thread goes on with here: the
+    request's, else its own; a thread another graph answers is refused in one line naming the command that goes
+    on with it (chatcli.chat.binding)."""
+    from chatcli.chat.binding import Binding, Choice, reconcile
+
+    info = await engine.store.index.get(thread_id)
+    if info is None:
+        return setup
+    stored = Binding.from_json(await engine.store.index.binding(thread_id))
+    way = reconcile(thread_id, stored, info.model, Choice(engine.bound, setup.model))
+    if way.graph is not None and (engine.bound is None or not way.graph.same_graph(engine.bound)):
+        raise UsageError(
+            f"thread {thread_id} is answered by {way.graph.describe()}, which this server does not serve",
+            hint=f"{way.graph.command(thread_id)} goes on with it",
+        )
+    return replace(setup, model=way.model)
 
 
 async def _answer(running: Running, request: Request, turn: Turn) -> Any:

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from chatcli.chat.binding import Binding
+from chatcli.chat.binding import Binding, model_from_index
 from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.graph_app import GraphApp, RunningGraph
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
@@ -238,9 +238,32 @@ class Conversation:
     async def switch(self, thread_id: str) -> None:
         """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this
         thread are dropped."""
-        self.thread_id = check_thread_id(thread_id)
+        thread_id = check_thread_id(thread_id)
+        model = await self._bound_model(thread_id)
+        self.thread_id = thread_id
         self.pending = {}
+        if model is not None:  # the thread's own, as -m gave it
+            self.model_name, self.model_pinned = model, True
+        elif self.model_pinned:  # the session's -m or /model was for the thread it left
+            self.model_name, self.model_pinned = self.default_model, False
+        self._auto_model = self.model_name
         await self.follow_thread()
+
+    async def _bound_model(self, thread_id: str) -> str | None:
+        """The model thread ``thread_id`` is bound to (None: the default, or its role's); a thread that another
+        graph answers (or chat's own, from a graph's prompt) is refused, naming the command that goes on with it."""
+        if self.store is None or (info := await self.store.index.get(thread_id)) is None:
+            return None
+        stored = Binding.from_json(await self.store.index.binding(thread_id))
+        here = self.bound or Binding()
+        if stored is not None and (stored.kind != here.kind or (here.kind == "graph" and not here.same_graph(stored))):
+            raise UsageError(
+                f"thread {thread_id} is answered by {stored.describe()}",
+                hint=f"{stored.command(thread_id)} goes on with it",
+            )
+        if stored is None:
+            return model_from_index(info.model) if self.bound is None else None
+        return stored.model
 
     async def undo(self) -> Undone | None:
         """Take back the last exchange (the last user message and all after it); None when there is none."""
