@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from chatcli.providers.registry import BY_NAME
 from tests.helpers import assert_one_error_line, chat
 
 
@@ -45,3 +46,45 @@ def test_a_real_question_is_sent(server, chat_env, args):
 def test_a_mistyped_command_with_flags_and_piped_text_is_refused_too(server, chat_env):
     run = chat(chat_env, "-m", "gpt-fake", "treads", stdin="some context\n")
     assert "did you mean chat threads" in assert_one_error_line(run, 2) and server.requests == []
+
+
+@pytest.mark.parametrize(
+    "args, asked",
+    [
+        (["why", "is", "the", "sky", "blue"], "why is the sky blue"),
+        (["-t", "x", "how", "do", "I", "list", "files"], "how do I list files"),
+        (["what", "is", "2+2", "-m", "gpt-fake"], "what is 2+2"),
+        (["--", "serach", "the", "web"], "serach the web"),
+        (["--", "rm", "-rf", "means?"], "rm -rf means?"),
+    ],
+)
+def test_a_question_typed_without_quotes_is_asked_whole(server, chat_env, args, asked):
+    """As aichat and ollama take it: the words after chat are the question, quoted or not."""
+    run = chat(chat_env, *args)
+    assert run.code == 0, run
+    assert server.requests[-1]["messages"][-1]["content"] == asked
+
+
+def test_a_first_word_one_edit_from_a_command_still_asks_which(server, chat_env):
+    run = chat(chat_env, "serach", "foo", "bar")
+    line = assert_one_error_line(run, 2)
+    assert "did you mean chat search" in line and "chat -- serach foo bar" in line, line
+    assert server.requests == []
+
+
+def _typo(name: str) -> str:
+    return name[:2] + name[3:]  # a letter left out: antropic, olama, opnai...
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_a_providers_name_mistyped_gets_did_you_mean(server, chat_env, name):
+    run = chat(chat_env, "-m", f"{_typo(name)}:some-model", "hi")
+    line = assert_one_error_line(run, 3)
+    assert f"did you mean {name}:?" in line, line
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("spec", ["qwen3:8b", "llama3.1:70b", "deepseek-r1:14b"])
+def test_a_models_own_colon_is_not_a_typo(server, chat_env, spec):
+    run = chat(chat_env, "-m", spec, "hi")
+    assert run.code == 0 and server.requests[-1]["model"] == spec, run

@@ -34,6 +34,7 @@ from chatcli.app.shared import (
     environment,
     guarded,
     lone_word,
+    question_words,
     route,
     using,
 )
@@ -308,10 +309,16 @@ def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
 
     word = lone_word(args)
     meant = meant_command(word) if word else None
+    _, words = question_words(args)
+    if not meant and len(words) > 1 and "--" not in args and len(words[0]) >= 5:  # `chat serach foo`
+        word, meant = words[0], meant_command(words[0])
     if meant:
+        asked = " ".join(words) if len(words) > 1 else word
         error = UsageError(
             f"{word!r} looks like a command: did you mean {meant}?",
-            hint=f"to ask it, add words or put it after --: chat -- {word}",
+            hint=f"to ask it, put it after --: chat -- {asked}"
+            if len(words) > 1
+            else f"to ask it, add words or put it after --: chat -- {word}",
         )
         raise SystemExit(report(error, False, None, env.stderr))
 
@@ -339,6 +346,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             _refuse_a_mistyped_command(raw, env or Environment())
+            args = ["ask", *question_words(args[1:])[0]]
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
             if "--help-all" in args[1:]:  # every option, the rarer ones too
                 for param in command.params:

@@ -120,6 +120,34 @@ def lone_word(args: list[str]) -> str | None:
     return positional[0] if len(positional) == 1 and positional[0].strip().isalpha() else None
 
 
+def question_words(args: list[str]) -> tuple[list[str], list[str]]:
+    """``args`` with a question typed without quotes (``chat why is the sky blue``, as aichat and ollama take it)
+    as one argument, and the words it was made of (after ``--`` too: ``chat -- rm the dust``)."""
+    kept: list[str] = []
+    words: list[str] = []
+    at: int | None = None
+    dashes, i = False, 0
+    while i < len(args):
+        arg = args[i]
+        if not dashes and arg == "--":
+            dashes = True
+            kept.append(arg)
+        elif dashes or not arg.startswith("-") or arg == "-":
+            if at is None:
+                at = len(kept)
+                kept.append(arg)
+            words.append(arg)
+        else:
+            kept.append(arg)
+            if arg in _VALUED and i + 1 < len(args):
+                i += 1
+                kept.append(args[i])
+        i += 1
+    if at is not None and len(words) > 1:
+        kept[at] = " ".join(words)
+    return kept, words
+
+
 def route(args: list[str]) -> list[str]:
     """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
     i = 0

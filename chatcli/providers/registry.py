@@ -303,7 +303,19 @@ def split(spec: str) -> tuple[str, str]:
             f"chat does not speak to {prefix} models ({spec!r})",
             hint=f"chat speaks to {', '.join(NAMES)}; an OpenAI-compatible server works through OPENAI_BASE_URL",
         )
+    if colon and (near := _near_name(prefix)):  # `-m antropic:claude`; `qwen3:8b` is a model's own name
+        raise ConfigError(
+            f"no provider {prefix!r} in {spec!r}: did you mean {near}:?", hint=f"e.g. {info(near).example}"
+        )
     return DEFAULT, spec
+
+
+def _near_name(prefix: str) -> str | None:
+    """The provider name ``prefix`` is most likely a typo of (``antropic``, ``gogle_genai``), or None."""
+    from difflib import get_close_matches
+
+    found = get_close_matches(prefix.lower(), [*BY_NAME, *OTHERS], n=1, cutoff=0.8)
+    return found[0] if found and found[0] in BY_NAME and found[0] != prefix else None
 
 
 def name_of(spec: str) -> str:
