@@ -254,9 +254,11 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
 
 def provider_vars() -> list[str]:
     """The other providers' key and base-URL variables (the OpenAI-compatible endpoint's are in ENV_VARS)."""
-    from chatcli.providers.registry import variables
+    from chatcli.providers.registry import PROVIDERS
 
-    return [var for pair in variables().values() for var in pair if var and var not in ENV_VARS]
+    return [
+        var for row in PROVIDERS for var in (row.key_var, *row.key_aliases, row.url_var) if var and var not in ENV_VARS
+    ]
 
 
 def env_layer(environ: Mapping[str, str | None]) -> dict[str, Any]:

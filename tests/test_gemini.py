@@ -224,3 +224,19 @@ def test_the_thinking_budget_is_the_models_and_a_model_that_does_not_think_is_as
     run = chat(env, "and now?")
     assert run.code == 0 and run.out.startswith("You said: and now?"), run
     assert "thinkingConfig" not in camel(fake.requests[-1]).get("generationConfig", {})
+
+
+@pytest.mark.parametrize("names", [("GEMINI_API_KEY",), ("GOOGLE_API_KEY", "GEMINI_API_KEY")])
+def test_the_key_is_read_as_googles_sdk_reads_it(gemini, tmp_path, names):
+    """GEMINI_API_KEY alone is the key (as google-genai reads it); with GOOGLE_API_KEY too, GOOGLE_API_KEY wins.
+    Either is masked where chat shows settings."""
+    fake, env = gemini
+    del env["GOOGLE_API_KEY"]
+    env.update({name: KEY if n == 0 else "gm-the-other-key-0000" for n, name in enumerate(names)})
+    fake.queue(Reply("Hello."))
+    run = chat(env, "hi", cwd=tmp_path)
+    assert run.code == 0 and run.out == "Hello.\n", run
+    sent = {k.lower(): v for k, v in fake.request_headers[-1].items()}
+    assert sent["x-goog-api-key"] == KEY
+    shown = chat(env, "config", cwd=tmp_path).out
+    assert KEY not in shown and "gm-the-other-key-0000" not in shown

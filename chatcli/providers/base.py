@@ -125,7 +125,9 @@ class Provider(ABC):
     # -- settings
 
     def key(self, settings: Settings) -> str | None:
-        return settings.env(self.key_var) if self.key_var else None
+        """The key: its variable's, else the first of the other names its SDK reads it under."""
+        names = (self.key_var, *self.info.key_aliases) if self.key_var else ()
+        return next((found for name in names if name and (found := settings.env(name))), None)
 
     def url(self, settings: Settings) -> str | None:
         return settings.env(self.url_var) if self.url_var else None

@@ -46,6 +46,8 @@ class ProviderInfo:
     # send one (tests/test_provider_registry.py finds every environment read in their sources and fails until
     # each is listed here or in ``harmless``).
     credentials: tuple[str, ...] = ()
+    # Other names its SDK reads the key under, after ``key_var`` and in its order (Google's: GEMINI_API_KEY).
+    key_aliases: tuple[str, ...] = ()
     harmless: tuple[str, ...] = ()  # the other variables they read: logging, regions, versions, test switches
     # Prefixes of variables that belong to it, which a shell command never sees (chatcli.tools.builtin).
     prefixes: tuple[str, ...] = ()
@@ -199,6 +201,7 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
             "GOOGLE_GENAI_HTTP_CLIENT",
             "GOOGLE_GENAI_REPLAYS_DIRECTORY",
         ),
+        key_aliases=("GEMINI_API_KEY",),
         harmless=(
             "GOOGLE_CLOUD_LOCATION",
             "GOOGLE_CLOUD_PROJECT",
@@ -331,7 +334,7 @@ def variables() -> dict[str, tuple[str | None, str | None]]:
 
 def key_variables() -> frozenset[str]:
     """The variables chat reads a provider's key from."""
-    return frozenset(row.key_var for row in PROVIDERS if row.key_var)
+    return frozenset(var for row in PROVIDERS for var in (row.key_var, *row.key_aliases) if var)
 
 
 def url_variables() -> frozenset[str]:
