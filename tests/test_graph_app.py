@@ -314,3 +314,12 @@ def test_what_a_graph_says_is_shown_not_obeyed_by_the_terminal(server, graph_env
             assert clip not in text and clear not in text and "\x1b]52" not in text, repr(text)
     asked = chat(graph_env, "--graph", f"{path}:g", "-t", "esc2", "hi")
     assert "pick one" in asked.err and "\x1b" not in asked.err, repr(asked.err)
+
+
+def test_the_example_graph_runs_with_only_a_servers_address(server, graph_env, monkeypatch):
+    """As the README's no-key line has it: OPENAI_BASE_URL alone, for a server of one's own that takes no key."""
+    monkeypatch.delenv("OPENAI_API_KEY")
+    env = {k: v for k, v in graph_env.items() if k != "OPENAI_API_KEY"}
+    server.queue(Reply("Sunny."))
+    run = chat(env, "--graph", AGENT, "weather?")
+    assert run.code == 0 and run.out == "Sunny.\n", run

@@ -4,7 +4,8 @@
     cd examples && chat --graph agent            # the same graph, by its id in examples/langgraph.json
 
 The model is OpenAI's, through langchain-openai: it reads OPENAI_API_KEY (and OPENAI_BASE_URL, for any
-OpenAI-compatible server); EXAMPLE_MODEL chooses the model. ``book_table`` asks for approval with an
+OpenAI-compatible server, which needs no key: a local one runs with OPENAI_BASE_URL alone, as chat does);
+EXAMPLE_MODEL chooses the model. ``book_table`` asks for approval with an
 interrupt in LangChain's human-in-the-loop shape (approve, edit or reject); ``ask_user`` interrupts with a
 plain question, answered with a line of text.
 """
@@ -46,7 +47,9 @@ def ask_user(question: str) -> str:
 
 
 TOOLS = [get_weather, book_table, ask_user]
-model = ChatOpenAI(model=os.environ.get("EXAMPLE_MODEL", "gpt-4o-mini")).bind_tools(TOOLS)
+# A server of one's own (OPENAI_BASE_URL) may take no key; the client wants one all the same.
+NO_KEY = "none" if os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY") else None
+model = ChatOpenAI(model=os.environ.get("EXAMPLE_MODEL", "gpt-4o-mini"), api_key=NO_KEY).bind_tools(TOOLS)
 
 
 def agent(state: MessagesState) -> dict:
