@@ -15,7 +15,7 @@ import pytest
 
 from chatcli.chat.events import Decision
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import Tokens, chat
+from tests.helpers import Tokens, assert_one_error_line, chat
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 AGENT = f"{EXAMPLES / 'graphs' / 'agent.py'}:graph"
@@ -323,3 +323,40 @@ def test_the_example_graph_runs_with_only_a_servers_address(server, graph_env, m
     server.queue(Reply("Sunny."))
     run = chat(env, "--graph", AGENT, "weather?")
     assert run.code == 0 and run.out == "Sunny.\n", run
+
+
+def test_a_file_alone_is_its_one_graph(server, graph_env, tmp_path):
+    server.queue(Reply("Sunny."))
+    run = chat(graph_env, "--graph", str(EXAMPLES / "graphs" / "agent.py"), "weather?")
+    assert run.code == 0 and run.out == "Sunny.\n" and "chat takes" not in run.err, run
+
+
+def test_a_file_of_several_graphs_takes_its_graph_and_says_so(server, graph_env, tmp_path):
+    body = "def node(state):\n    return {'messages': [AIMessage('hi')]}\n" + "".join(
+        f"{name} = StateGraph(MessagesState).add_node('n', node).add_edge(START, 'n').compile()\n"
+        for name in ("other", "graph")
+    )
+    path = write_graph(tmp_path, body, "several.py")
+    run = chat(graph_env, "--graph", path, "hello", cwd=tmp_path)
+    assert run.code == 0 and run.out == "hi\n", run
+    assert f"{path} has the graphs other, graph: chat takes graph (--graph {path}:NAME for another)" in run.err
+
+
+def test_a_file_of_several_graphs_none_named_graph_asks_which(server, graph_env, tmp_path):
+    body = "def node(state):\n    return {'messages': [AIMessage('hi')]}\n" + "".join(
+        f"{name} = StateGraph(MessagesState).add_node('n', node).add_edge(START, 'n').compile()\n"
+        for name in ("first", "second")
+    )
+    path = write_graph(tmp_path, body, "several.py")
+    line = assert_one_error_line(chat(graph_env, "--graph", path, "hello", cwd=tmp_path), 2)
+    assert "which graph? the file has first, second" in line and f"--graph {path}:NAME" in line, line
+
+
+def test_the_projects_own_langgraph_json_entry_runs(server, graph_env, monkeypatch):
+    """`chat --graph chat` in this checkout: langgraph.json's entry is a factory that is an async context manager
+    (chatcli.chat.served:graph), entered for the run and left after it."""
+    root = EXAMPLES.parent
+    monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
+    server.queue(Reply("chat's graph, loaded as any other."))
+    run = chat(graph_env, "--graph", "chat", "hello", cwd=root)
+    assert run.code == 0 and run.out == "chat's graph, loaded as any other.\n", run

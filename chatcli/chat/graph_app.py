@@ -8,7 +8,8 @@ runs itself (a deployed graph's run streams from its server, ``chatcli.chat.remo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Protocol
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol
 
 if TYPE_CHECKING:
     from chatcli.chat.binding import Binding
@@ -42,5 +43,6 @@ class GraphLoader(Protocol):
     def binding(self) -> Binding:
         """What its threads are bound to (chatcli.chat.binding): the graph as the command line named it."""
 
-    async def open(self, saver: Any) -> RunningGraph:
-        """The graph, with ``saver`` as its checkpointer unless it keeps its own."""
+    async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
+        """The graph, with ``saver`` as its checkpointer unless it keeps its own; what it holds open stays open
+        until ``stack`` closes; ``say`` tells the user a line."""

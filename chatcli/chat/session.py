@@ -237,9 +237,9 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
     kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
     from chatcli.store import open_store
 
-    async with open_store(settings.db or "") as store:
+    async with open_store(settings.db or "") as store, AsyncExitStack() as stack:
         store.tell_waits(notices(listener))
-        app = await source.open(store.saver)
+        app = await source.open(store.saver, stack, notices(listener))
         yield Engine(app, store, settings, 0, None, listener, graph=source.label, bound=source.binding)
 
 

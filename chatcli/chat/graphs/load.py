@@ -19,9 +19,10 @@ import importlib.util
 import inspect
 import json
 import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from chatcli.chat.binding import Binding
 from chatcli.chat.graph_app import RunningGraph
@@ -50,9 +51,11 @@ class GraphFile:
         """Its threads are bound to it by the spec as given and the directory it was given in."""
         return Binding(kind="graph", graph=self.spec, cwd=str(self.cwd.resolve()))
 
-    async def open(self, saver: Any) -> RunningGraph:
-        """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages."""
-        app = with_checkpointer(await load_graph(self.spec, self.cwd), saver, self.spec)
+    async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
+        """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages.
+        A graph made by a context manager (a ``langgraph.json`` factory) stays open until ``stack`` closes;
+        ``say`` tells which graph of a file chat took."""
+        app = with_checkpointer(await load_graph(self.spec, self.cwd, stack, say), saver, self.spec)
         check_messages(app, self.spec)
         return app
 
@@ -123,18 +126,49 @@ def _is_graph(obj: Any) -> bool:
     return callable(getattr(obj, "astream", None)) and callable(getattr(obj, "aget_state", None))
 
 
-async def load_graph(spec: str, cwd: Path) -> Any:
-    """The compiled graph ``spec`` names (without a checkpointer of chat's yet)."""
+def _is_file(spec: str, cwd: Path) -> bool:
+    """``spec`` names a file without naming a graph in it (``agent.py``, ``graphs/agent.py``)."""
+    return ":" not in spec and (spec.endswith(".py") or (cwd / spec).is_file())
+
+
+def _one_graph(module: Any, spec: str, say: Callable[[str], None]) -> str:
+    """The name of the graph in ``module`` that ``--graph FILE`` means: its one graph (compiled, or else a
+    ``StateGraph``), else its ``graph`` or ``app`` (said, with the others); several and neither is refused."""
+    from langgraph.graph import StateGraph
+
+    public = {name: obj for name, obj in vars(module).items() if not name.startswith("_")}
+    # Compiled graphs first: a builder beside its compiled graph (``builder.compile()``) is the same graph.
+    found = [name for name, obj in public.items() if _is_graph(obj)] or [
+        name for name, obj in public.items() if isinstance(obj, StateGraph)
+    ]
+    if len(found) == 1:
+        return found[0]
+    chosen = next((name for name in ("graph", "app") if name in found), None)
+    if not found or chosen is None:
+        names = ", ".join(found) or "none"
+        raise UsageError(f"--graph {spec}: which graph? the file has {names}", hint=f"--graph {spec}:NAME chooses one")
+    say(f"{spec} has the graphs {', '.join(found)}: chat takes {chosen} (--graph {spec}:NAME for another)")
+    return chosen
+
+
+async def load_graph(
+    spec: str, cwd: Path, stack: AsyncExitStack | None = None, say: Callable[[str], None] = lambda line: None
+) -> Any:
+    """The compiled graph ``spec`` names (without a checkpointer of chat's yet). A factory that is a context
+    manager (``langgraph.json``'s ``async with`` form) is entered on ``stack``, which keeps it open."""
     from langgraph.graph import StateGraph
 
     where, _, name = spec.rpartition(":")
     base = cwd
-    if not where:
+    if _is_file(spec, cwd):
+        where, name = spec, ""
+    elif not where:
         entry, base = _manifest_entry(spec, cwd)
         where, _, name = entry.rpartition(":")
-    if not where or not name.isidentifier():
+    if not where or not (name.isidentifier() or not name):
         raise UsageError(f"--graph {spec}: not a graph", hint=f"--graph takes {FORMS}")
     module = _module(where, base, spec)
+    name = name or _one_graph(module, spec, say)
     if not hasattr(module, name):
         raise UsageError(f"--graph {spec}: {where} has no {name}")
     obj = getattr(module, name)
@@ -143,6 +177,7 @@ async def load_graph(spec: str, cwd: Path) -> Any:
             takes = [p for p in inspect.signature(obj).parameters.values() if p.default is p.empty]
             obj = obj({"configurable": {}}) if takes else obj()
             obj = await obj if inspect.isawaitable(obj) else obj
+        obj = await _entered(obj, stack or AsyncExitStack())
         if isinstance(obj, StateGraph):
             obj = obj.compile()
     except UsageError:
@@ -152,6 +187,17 @@ async def load_graph(spec: str, cwd: Path) -> Any:
     if not _is_graph(obj):
         what = "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
         raise UsageError(f"--graph {spec} is {what}, not a LangGraph graph", hint=f"--graph takes {FORMS}")
+    return obj
+
+
+async def _entered(obj: Any, stack: AsyncExitStack) -> Any:
+    """What a factory's context manager gives (entered on ``stack``); anything else as it is."""
+    if _is_graph(obj):
+        return obj
+    if hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
+        return await stack.enter_async_context(obj)
+    if hasattr(obj, "__enter__") and hasattr(obj, "__exit__"):
+        return stack.enter_context(obj)
     return obj
 
 
