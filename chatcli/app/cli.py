@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
         library_output.install()  # their warnings and log lines pass chat's writer too
         untraced(os.environ)
-    token = using(env or Environment())
+    token = using(env or Environment(terminal="/dev/tty"))
     try:
         raw = sys.argv[1:] if argv is None else argv
         handled = _completion(raw, env or Environment())

@@ -24,6 +24,24 @@ class Environment:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     cwd: Path = field(default_factory=Path.cwd)
+    # The controlling terminal's device, to ask on when stdin is piped (`git diff | chat --tools shell ...`), as
+    # Claude Code and aichat do; None: none is looked for (the tests' environments, unless one gives its own).
+    terminal: str | None = None
+
+    def open_terminal(self) -> IO[str] | None:
+        """The controlling terminal, opened to ask on (keys typed there, never read from the pipe); None when
+        there is none (a cron job, a CI runner, ``setsid``)."""
+        if self.terminal is None:
+            return None
+        try:  # read and written through its descriptor (prompt-toolkit reads keys from it), written as text
+            fd = os.open(self.terminal, os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            return None
+        tty = open(fd, "w", encoding="utf-8", errors="replace", buffering=1)  # noqa: SIM115 - closed by the run
+        if not _isatty(tty):
+            tty.close()
+            return None
+        return tty
 
     @property
     def stdin_isatty(self) -> bool:

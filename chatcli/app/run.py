@@ -165,14 +165,22 @@ class Answering:
 
 
 def answering(
-    question: str | None, piped: Any, files: bool, resuming: bool, json_output: Any, env: Environment
+    question: str | None,
+    piped: Any,
+    files: bool,
+    resuming: bool,
+    json_output: Any,
+    env: Environment,
+    terminal: IO[str] | None = None,
 ) -> Answering:
     """The one choice between one answer and the prompt, the same at every door (chat's graph, a graph of the
-    user's, a deployed one): a question, piped text, files without a terminal or --resume give one answer."""
+    user's, a deployed one): a question, piped text, files without a terminal or --resume give one answer.
+    With stdin piped, calls are asked about on the controlling ``terminal`` when there is one."""
     if json_output is not None and question is None and piped is None and not files and not resuming:
         raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
     one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
-    return Answering(one_shot, ask=json_output is None and env.stdin_isatty and env.stdout.isatty())
+    at_terminal = env.stdin_isatty and env.stdout.isatty()
+    return Answering(one_shot, ask=json_output is None and (at_terminal or terminal is not None))
 
 
 def run(
@@ -208,7 +216,8 @@ def run(
         piped = None
     setup = replace(setup, attachments=tuple(files))
     resuming = setup.resume is not None
-    how = answering(question, piped, bool(files), resuming, json_output, env)
+    asking_on = None if env.stdin_isatty or json_output is not None else env.open_terminal()
+    how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
     one_shot = how.one_shot
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     label = setup.app.label if setup.app is not None else None  # -c: that graph's last thread
@@ -231,7 +240,9 @@ def run(
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)
             settings = replace(settings, worker=wanted and setup.app is None, worker_idle=idle)
-            output = json_output if json_output is not None else make_env_output(env, settings, ask=how.ask)
+            if asking_on is not None:
+                stack.callback(asking_on.close)
+            output = json_output or make_env_output(env, settings, ask=how.ask, terminal=asking_on)
             asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl
@@ -277,13 +288,16 @@ def bound(
     return settings, setup
 
 
-def make_env_output(env: Environment, settings: Settings | None = None, ask: bool = False) -> Output:
+def make_env_output(
+    env: Environment, settings: Settings | None = None, ask: bool = False, terminal: IO[str] | None = None
+) -> Output:
     """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal;
-    ``ask``: tool calls that need approval are asked about in the terminal."""
+    ``ask``: tool calls that need approval are asked about in the terminal (``terminal``: that one, the
+    controlling terminal when stdin is piped)."""
     from chatcli.ui.output import make_output
 
     show = settings.show_thinking if settings is not None else False
-    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, ask=ask)
+    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, ask=ask, terminal=terminal)
 
 
 def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:

@@ -278,11 +278,13 @@ def make_output(
     dumb: bool | None = None,
     show_thinking: bool = False,
     ask: bool = False,
+    terminal: IO[str] | None = None,
 ) -> Output:
     """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal).
 
     A reasoning model's thinking shows in a terminal only (folded unless ``show_thinking``), never in a pipe.
-    ``ask``: tool calls that need approval are asked about in the terminal (else refused).
+    ``ask``: tool calls that need approval are asked about in the terminal (else refused): ``terminal`` when
+    given (the controlling terminal, stdin being a pipe), keys read from it alone.
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -296,7 +298,13 @@ def make_output(
     if ask:
         from chatcli.ui.approval import TerminalApprover
 
-        output.approver = TerminalApprover(output)
+        if terminal is not None:
+            from prompt_toolkit.input import create_input
+
+            keys = create_input(stdin=terminal)  # type: ignore[arg-type]  # IO[str], a TextIO at run time
+            output.approver = TerminalApprover(output, terminal.fileno(), terminal, prompt_input=keys)
+        else:
+            output.approver = TerminalApprover(output)
     return output
 
 

@@ -1,0 +1,64 @@
+"""Tool calls asked on the controlling terminal when stdin is a pipe: `git diff | chat --tools shell "..."`.
+
+As Claude Code and aichat do: the question goes to the terminal the command was typed in and its keys are read
+there, never from the pipe (which here holds "y" lines that must answer nothing); only with no terminal at all
+(``setsid``: a cron job, a CI runner) is the call refused, as before.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import CHAT, Repl
+from tests.test_tools_pty import QUESTION, READY, REFUSED
+
+pytestmark = pytest.mark.e2e  # chat in a pseudo-terminal, its stdin a pipe
+
+
+def _piped(env: dict[str, str], question: str) -> Repl:
+    line = f"printf 'y\\ny\\ny\\n' | {shlex.quote(str(CHAT))} --tools shell {shlex.quote(question)}"
+    return Repl(["-c", line], env, program="/bin/sh")
+
+
+def test_a_call_is_asked_on_the_terminal_and_answered_there(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
+    repl = _piped(chat_env, "make a marker")
+    try:
+        repl.wait_until(lambda: QUESTION in repl.text and READY in repl.raw, "the question on the terminal")
+        assert not (tmp_path / "marker").exists()  # the pipe's "y" lines answered nothing
+        repl.child.send("y")
+        repl.wait_for("made it", timeout=15)
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()
+    assert (tmp_path / "marker").exists()
+    assert server.requests[0]["messages"][-1]["content"] == "make a marker\n\ny\ny\ny\n"  # the pipe: the text, no keys
+
+
+def test_a_no_at_the_terminal_refuses_it(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("as you wish"))
+    repl = _piped(chat_env, "make a marker")
+    try:
+        repl.wait_until(lambda: QUESTION in repl.text and READY in repl.raw, "the question on the terminal")
+        repl.child.send("n")
+        repl.wait_for("as you wish", timeout=15)
+        assert repl.exit_code() == 0
+    finally:
+        repl.kill()
+    assert not (tmp_path / "marker").exists()
+    assert REFUSED in str(server.requests[-1]["messages"])
+
+
+def test_with_no_terminal_at_all_the_call_is_refused(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("refused, then"))
+    run = subprocess.run(
+        ["setsid", str(CHAT), "--tools", "shell", "make a marker"],
+        input=b"y\n", capture_output=True, env=chat_env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert b"refused, then" in run.stdout
+    assert not (tmp_path / "marker").exists()
