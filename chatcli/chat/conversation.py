@@ -327,15 +327,26 @@ class Conversation:
         if files:
             check_question(str(message.text) or "(images)", self.context_tokens)  # text files count too
         async with self.lock():
+            failed = False
             try:
                 return await self._send(message, clear=attachments is None, title=text or files[0].name)
+            except Exception:
+                failed = True
+                raise
             finally:
-                await asyncio.shield(self._record(text or files[0].name))
+                await asyncio.shield(self._record(text or files[0].name, failed))
 
-    async def _record(self, question: str) -> None:
-        """Update the thread index after a turn, whatever its outcome."""
-        if self.store is not None:
-            await self._index(question, len(await self.messages()))
+    async def _record(self, question: str, failed: bool = False) -> None:
+        """Update the thread index after a turn, whatever its outcome. A first question whose request failed
+        (no answer, not a word of one) leaves no thread to list or continue: its row goes, and the question
+        stays in the thread's checkpoint, where ``chat show ID`` finds it."""
+        if self.store is None:
+            return
+        count = len(await self.messages())
+        if failed and count <= 1:
+            await self.store.index.delete(self.thread_id)
+            return
+        await self._index(question, count)
 
     def choose_model(self, name: str) -> None:
         """/model: ``name`` answers from the next message on, and the thread keeps it (its binding)."""
