@@ -33,6 +33,14 @@ def config_path(environ: Mapping[str, str] = os.environ) -> Path:
     return config_dir(environ) / "config.toml"
 
 
+def shown_path(path: Path, environ: Mapping[str, str] = os.environ) -> str:
+    """``path`` as a person reads it: under the home directory, from ``~``."""
+    home = environ.get("HOME")
+    if home and path.is_relative_to(home) and Path(home) != Path("/"):
+        return "~/" + str(path.relative_to(home))
+    return str(path)
+
+
 def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
     if environ.get("XDG_DATA_HOME"):

@@ -78,3 +78,38 @@ def test_no_key_or_password_is_shown_whatever_sets_it(chat_env, tmp_path):
             assert password not in run.out and url.replace(password, "***") in run.out, (args, url)
     shown = _records(env, tmp_path)["provider_env"]
     assert shown["source"].startswith("environment (") and "ANTHROPIC_API_KEY" in shown["source"], shown
+
+
+def test_it_says_where_config_toml_would_go_and_whether_it_is_there(chat_env, tmp_path):
+    path = Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml"
+    record = _records(chat_env, tmp_path)["config_file"]
+    assert record["value"] == str(path) and record["source"].startswith("none yet"), record
+    text = chat(chat_env, "config", cwd=tmp_path).out
+    assert f"{path}  [none yet" in text, text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('model = "gpt-from-file"\n')
+    assert _records(chat_env, tmp_path)["config_file"]["source"] == "read"
+    elsewhere = tmp_path / "mine.toml"
+    assert _records({**chat_env, "CHATCLI_CONFIG": str(elsewhere)}, tmp_path)["config_file"]["value"] == str(elsewhere)
+
+
+def test_help_names_the_config_file_where_it_is(chat_env, tmp_path):
+    for env, shown in (
+        ({**chat_env, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}, str(tmp_path / "cfg" / "chatcli" / "config.toml")),
+        ({**chat_env, "CHATCLI_CONFIG": str(tmp_path / "mine.toml")}, str(tmp_path / "mine.toml")),
+        ({**chat_env, "XDG_CONFIG_HOME": chat_env["HOME"] + "/.config"}, "~/.config/chatcli/config.toml"),
+    ):
+        run = chat(env, "--help", cwd=tmp_path)
+        assert run.code == 0 and shown in "".join(run.out.split()), (shown, run.out)  # wrapped anywhere
+
+
+def test_config_never_fails_whatever_provider_is_set(chat_env, tmp_path):
+    from chatcli.providers.registry import PROVIDERS
+
+    for row in PROVIDERS:
+        for var in (row.key_var, row.url_var, *row.key_aliases):
+            if var:
+                value = "http://127.0.0.1:1" if var == row.url_var else "sk-some-key-value-1234"
+                for args in (["config"], ["config", "--json"]):
+                    run = chat({**chat_env, var: value}, *args, cwd=tmp_path)
+                    assert run.code == 0 and not run.err, (var, run)

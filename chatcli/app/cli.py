@@ -21,7 +21,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., to
     trust_commands,
 )
 from chatcli.app.environment import Environment
-from chatcli.app.help_text import HELP
+from chatcli.app.help_text import help_text
 from chatcli.app.run import graph_source, parse_vars, run
 from chatcli.app.shared import (
     ASSISTANT,
@@ -65,7 +65,7 @@ class Sandbox(str, Enum):
     off = "off"
 
 
-@app.command("ask", help=HELP, hidden=True)
+@app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)
 def ask_command(
     question: Optional[str] = typer.Argument(
         None, metavar="QUESTION", help="Ask this and exit (otherwise the prompt)."
@@ -348,6 +348,11 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             _refuse_a_mistyped_command(raw, env or Environment())
             args = ["ask", *question_words(args[1:])[0]]
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+            if {"-h", "--help", "--help-all"} & set(args[1:]):  # the config file where it really is
+                from chatcli.paths import config_path, shown_path
+
+                environ = (env or Environment()).environ
+                command.help = help_text(shown_path(config_path(environ), environ))
             if "--help-all" in args[1:]:  # every option, the rarer ones too
                 for param in command.params:
                     param.hidden = False

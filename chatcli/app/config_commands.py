@@ -77,6 +77,11 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
         records.append({"name": name, "value": shown(name, value), "source": source})
     for key in dotenv.ignored(ENV_VARS) if dotenv is not None else []:
         records.append({"name": ENV_VARS[key], "value": None, "source": f"{dotenv.path}: {key} ignored (untrusted)"})
+    from chatcli.paths import config_path
+
+    path = config_path(environ)
+    there = "read" if path.is_file() else "none yet: create it to set any of these (docs/configuration.md)"
+    records.append({"name": "config_file", "value": str(path), "source": there})
     return records
 
 

@@ -13,7 +13,7 @@ chat stats | trust | serve  costs; trust this .env; the threads over HTTP
 (each has -h; --help-all: every option; chat ask TEXT: ask a command name)
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or
-LM Studio (no key needed). Settings also live in ~/.config/chatcli/config.toml (model =
+LM Studio (no key needed). Settings also live in CONFIG_FILE (model =
 "...", temperature = 0.2) and CHATCLI_* variables; a .env here is used only as far as
 `chat trust` allows. No key? --local runs a small model here (pip install -e ".[local]"
 in your chatcli checkout: docs/local-model.md). Docs: docs/usage.md, docs/configuration.md.
@@ -21,3 +21,8 @@ in your chatcli checkout: docs/local-model.md). Docs: docs/usage.md, docs/config
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 model or API, 5 database,
 130 Ctrl-C (the partial answer is kept).
 """
+
+
+def help_text(config_file: str) -> str:
+    """``HELP`` naming the config file where this user's chat reads it (``chatcli.paths.config_path``)."""
+    return HELP.replace("CONFIG_FILE", config_file)
