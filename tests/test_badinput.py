@@ -312,3 +312,21 @@ def test_an_input_history_path_that_is_a_directory_is_one_line(chat_env, tmp_pat
     child.close()
     assert child.exitstatus == 3, text
     assert f"the input history file {tmp_path} is a directory" in text and "Traceback" not in text
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("flags", ["", "--jsonl"], ids=["text", "jsonl"])
+def test_a_reader_that_leaves_mid_answer_ends_chat_with_141(server, chat_env, flags):
+    """`chat --jsonl ... | head -3` ends as plain output does: 141 (SIGPIPE's), not a word on stderr."""
+    import subprocess
+
+    from tests.fakeserver import Reply
+    from tests.helpers import CHAT
+
+    server.queue(Reply("\n".join(f"word{i}" for i in range(3000)), delay=0.001))  # many lines, each a token
+    done = subprocess.run(
+        ["bash", "-c", f"{CHAT} {flags} 'long answer please' | head -3 >/dev/null" + '; echo "status ${PIPESTATUS[0]}" >&2'],
+        env=chat_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    errors = [line for line in done.stderr.splitlines() if not line.startswith(("thread: ", "status "))]
+    assert errors == [] and done.stderr.rstrip().splitlines()[-1] == "status 141", done.stderr

@@ -98,7 +98,10 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
         action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
-            on_error(exc, settings)
+            try:
+                on_error(exc, settings)
+            except OSError:  # stdout gone as well (a closed pipe, a full disk): the exit code still says it
+                pass
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
 
 
