@@ -21,6 +21,8 @@ pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
 
 CTRL_C = "\x03"
 FOLDED = re.compile(r"^thought for \d+ s · /think shows it$")
+# After a one-shot there is no /think: the line names the command that shows it there.
+FOLDED_ONE_SHOT = re.compile(r"^thought for \d+ s · chat show --thinking shows it$")
 FULL_END = re.compile(r"^\(thought for \d+ s\)$")
 STOPPED = "stopped: the partial answer is kept in the thread"
 LIVE_ROWS = 5  # the live area's height (chatcli.ui.thinking.ROWS)
@@ -356,8 +358,10 @@ def test_one_shot_in_a_terminal_folds_and_in_a_pipe_prints_only_the_answer(serve
     assert repl.exit_code() == 0, repl.text
     lines = screen(repl.raw)
     assert rows_with(lines, "os") == [], lines
-    folded = [i for i, line in enumerate(lines) if FOLDED.match(line)]
+    folded = [i for i, line in enumerate(lines) if FOLDED_ONE_SHOT.match(line)]
     assert len(folded) == 1 and lines[folded[0] + 1] == answer, lines
+    shown = chat(chat_env, "show", "--thinking")  # the command the line names, as typed next
+    assert shown.code == 0 and all(word in shown.out for word in thought), shown
 
     server.queue(thinking_reply(chunks_of(thought, 8), answer, pause=0.01))
     run = chat(chat_env, "--thread", "pipe", "capital of France?")

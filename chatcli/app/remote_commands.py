@@ -150,7 +150,7 @@ def run_remote(
         answer = typed_answer(resume) if resume is not None else None
         asyncio.run(stoppable(_answer(spec, (thread, latest), text, output, settings, answer)))
         return
-    _prompt(spec, thread, latest, settings, make_env_output(env, settings, ask=True), debug)
+    _prompt(spec, thread, latest, settings, make_env_output(env, settings, ask=True, at_prompt=True), debug)
 
 
 def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, output: Any, debug: bool) -> None:

@@ -247,7 +247,7 @@ def run(
             return
         from chatcli.ui.prompt import run_repl
 
-        repl_output = make_env_output(env, settings, ask=True)
+        repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
         named = bool(thread or setup.new_thread)
         asyncio.run(
             run_repl(
@@ -289,7 +289,11 @@ def bound(
 
 
 def make_env_output(
-    env: Environment, settings: Settings | None = None, ask: bool = False, terminal: IO[str] | None = None
+    env: Environment,
+    settings: Settings | None = None,
+    ask: bool = False,
+    terminal: IO[str] | None = None,
+    at_prompt: bool = False,
 ) -> Output:
     """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal;
     ``ask``: tool calls that need approval are asked about in the terminal (``terminal``: that one, the
@@ -297,7 +301,15 @@ def make_env_output(
     from chatcli.ui.output import make_output
 
     show = settings.show_thinking if settings is not None else False
-    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, ask=ask, terminal=terminal)
+    return make_output(
+        env.stdout,
+        env.stderr,
+        dumb=env.dumb_terminal,
+        show_thinking=show,
+        ask=ask,
+        terminal=terminal,
+        at_prompt=at_prompt,
+    )
 
 
 def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:

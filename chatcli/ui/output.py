@@ -160,10 +160,12 @@ class PlainOutput(StderrNotes):
 class RichOutput(Listening):
     """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
 
-    def __init__(self, console: Any, err_console: Any, show_thinking: bool = False):
+    def __init__(self, console: Any, err_console: Any, show_thinking: bool = False, at_prompt: bool = False):
         self.console = console
         self.err_console = err_console
         self.show_thinking = show_thinking  # a reasoning model's thinking in full, not folded
+        # Where folded thinking is shown whole: /think at the prompt; after a one-shot, the last thread's.
+        self.thinking_hint = "/think shows it" if at_prompt else "chat show --thinking shows it"
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
@@ -216,7 +218,7 @@ class RichOutput(Listening):
             from chatcli.ui.thinking import ThinkingView
 
             self._settle()
-            self._thinking = ThinkingView(self.console, full=self.show_thinking)
+            self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=self.thinking_hint)
         self._thinking.feed(text)
 
     # A compact dim block per tool call, between the parts of the answer.
@@ -279,6 +281,7 @@ def make_output(
     show_thinking: bool = False,
     ask: bool = False,
     terminal: IO[str] | None = None,
+    at_prompt: bool = False,
 ) -> Output:
     """Rich rendering when stdout is a terminal, plain text otherwise (and in a ``dumb`` terminal).
 
@@ -294,7 +297,7 @@ def make_output(
     if not out.isatty() or dumb:
         output = PlainOutput(out, err, live=not dumb)
     else:
-        output = RichOutput(terminal_console(out), terminal_console(err), show_thinking)
+        output = RichOutput(terminal_console(out), terminal_console(err), show_thinking, at_prompt)
     if ask:
         from chatcli.ui.approval import TerminalApprover
 

@@ -33,10 +33,17 @@ class ThinkingView:
     """The thinking of one reply, shown as it streams (see the module docstring)."""
 
     def __init__(
-        self, console: Any, *, full: bool = False, rows: int = ROWS, clock: Callable[[], float] = time.monotonic
+        self,
+        console: Any,
+        *,
+        full: bool = False,
+        rows: int = ROWS,
+        clock: Callable[[], float] = time.monotonic,
+        hint: str = "/think shows it",
     ):
         self.console = console
         self.full = full
+        self.hint = hint  # how to see it all where it was folded: at the prompt, or after a one-shot
         self.rows = rows
         self._clock = clock
         self.started = clock()
@@ -66,7 +73,7 @@ class ThinkingView:
             self._write(("" if self._ended_line else "\n") + f"{_DIM}({line}){_UNDIM}\n")
             return
         self._draw([])
-        self._write(f"{_DIM}{line} · /think shows it{_UNDIM}\n")
+        self._write(f"{_DIM}{line} · {self.hint}{_UNDIM}\n")
 
     def _live_rows(self) -> list[str]:
         """The last rows of the thinking, each narrower than the screen in cells (CJK and emoji take two)."""
