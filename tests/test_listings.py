@@ -209,3 +209,18 @@ def test_importing_a_file_that_is_not_an_export_says_so(chat_env, tmp_path):
         f"{source} is not a chatcli JSON export (not JSON" in line
         and "Expecting value" not in line.split("(not JSON")[0]
     )
+
+
+def test_search_lists_a_threads_hits_in_turn_order(server, chat_env):
+    """The best-matching thread first; within a thread, its hits as they were said (turn 2's many matches rank
+    higher, yet come after turn 1's)."""
+    for question in ("one apple here", "apple apple apple apple apple", "and a last apple"):
+        assert chat(chat_env, "-t", "orchard", question).code == 0
+    assert chat(chat_env, "-t", "other", "an apple elsewhere").code == 0
+    run = chat(chat_env, "search", "apple")
+    assert run.code == 0, run
+    rows = [line.split("\t") for line in run.out.splitlines()]
+    mine = [(int(turn), who) for thread, turn, who, *_ in rows if thread == "orchard"]
+    assert [turn for turn, _ in mine] == sorted(turn for turn, _ in mine) and len({t for t, _ in mine}) == 3, rows
+    threads = [thread for thread, *_ in rows]
+    assert threads == sorted(threads, key=threads.index), rows  # each thread's hits together

@@ -265,7 +265,12 @@ class Threads:
             if hit.thread_id not in live:
                 live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
         kept = [h for h in hits if (nodes := live[h.thread_id]) is None or h.node in nodes][:limit]
-        return await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
+        numbered = await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
+        # The threads best match first; a thread's hits in the order they were said, as its transcript has them.
+        first: dict[str, int] = {}
+        for n, hit in enumerate(numbered):
+            first.setdefault(hit.thread_id, n)
+        return sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, h.created_at or 0.0))
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():
