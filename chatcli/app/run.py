@@ -323,7 +323,7 @@ def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, q
     if not local.wants_local(settings):
         return settings
     fallback = local.is_fallback(settings)
-    settings = stack.enter_context(local.serving(settings))
+    settings = stack.enter_context(local.serving(settings, say=make_env_output(env).note))
     if fallback and not quiet:
         make_env_output(env).note(
             f"no API key set: using the local model {settings.model} (chat --help tells how to use another)"

