@@ -158,3 +158,23 @@ def test_help_fits_one_screen_and_help_all_lists_every_option(chat_env):
     ]
     assert len(options) > 25 and all(opt in every for opt in options), [o for o in options if o not in every]
     assert sum(opt in "\n".join(shown) for opt in options) < len(options)  # the rarer ones wait for --help-all
+
+
+def test_every_option_that_takes_a_value_is_known_to_the_launcher():
+    """The words after `chat` are read before click (a command's name, a question typed without quotes, the warm
+    worker's choice) with one list of the options that take a value: an option missing from it has its value read
+    as a word of the question (`chat --sandbox off hi` asked "off hi"). Every command's options, from click."""
+    import typer
+
+    from chatcli.app.cli import app
+    from chatcli.app.command_names import VALUED
+
+    group = typer.main.get_command(app)
+    valued = {
+        name
+        for command in group.commands.values()  # type: ignore[attr-defined]
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False) and param.nargs != 0
+        for name in param.opts
+    }
+    assert valued - VALUED == set(), sorted(valued - VALUED)

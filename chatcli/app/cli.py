@@ -138,6 +138,7 @@ def ask_command(
     rebind: bool = typer.Option(
         False,
         "--rebind",
+        hidden=True,
         help="Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m).",
     ),
     resume: Optional[str] = typer.Option(

@@ -57,6 +57,11 @@ VALUED = {
     "--remote",
     "--assistant",
     "--header",
+    "--sandbox",
+    "-f",
+    "-n",
+    "-o",
+    "--output",
 }
 
 # Words people type for a command (from other tools' habits), and the command that does it.
