@@ -69,6 +69,13 @@ def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(serve
     listed = chat(env, "threads", "--remote", served.url, "--json")  # every graph's
     row = next(r for r in json.loads(listed.out) if r["thread_id"] == thread)
     assert (row["title"], row["message_count"], row["model"]) == ("hello there", 6, "example")
+    # Without --remote, the thread says where it is instead of starting one of chat's own under its id.
+    here = chat(env, "-t", thread, "and here?")
+    line = assert_one_error_line(here, 2)
+    assert f"thread {thread} is on {served.url}" in line and f"chat --remote {served.url}" in line, line
+    assert thread not in chat(env, "threads").out
+    shown = assert_one_error_line(chat(env, "show", thread), 2)
+    assert f"is on {served.url}" in shown and f"chat threads --remote {served.url}" in shown, shown
 
 
 def test_chats_own_graph_is_served_from_the_projects_langgraph_json(served, env, model):

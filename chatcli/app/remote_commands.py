@@ -95,6 +95,21 @@ async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, appr
         raise
 
 
+async def _remember(settings: Settings, thread_id: str, spec: Any) -> None:
+    """Note in chat's own database that ``thread_id`` lives on ``spec``'s server (chatcli.chat.binding), so that
+    ``chat -t ID`` there says where it is instead of starting a thread of chat's own under that id."""
+    from chatcli.chat.binding import Binding
+    from chatcli.errors import ChatError
+    from chatcli.store.light import open_light_store
+
+    binding = Binding(kind="remote", url=spec.url, assistant=spec.assistant)
+    try:
+        async with open_light_store(settings.db or "") as store:
+            await store.index.bind(thread_id, binding.to_json())
+    except (ChatError, OSError):
+        pass  # the thread is the server's: a local database that cannot take the note changes nothing of it
+
+
 async def _answer(
     spec: Any, where: tuple[str | None, bool], text: str, output: Any, settings: Settings, resume: Any
 ) -> None:
@@ -112,7 +127,10 @@ async def _answer(
         else:
             output.thread_note = "thread: {id}"
         turn = conversation.resume(resume) if resume is not None else conversation.send(text)
-        result = await render_reply(conversation, turn, settings)
+        try:
+            result = await render_reply(conversation, turn, settings)
+        finally:
+            await _remember(settings, conversation.thread_id, spec)
         if result.interrupts and not isinstance(output, JsonOutput):
             again = resume_command(spec).format(id=conversation.thread_id)
             raise ChatError(

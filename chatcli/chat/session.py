@@ -91,6 +91,11 @@ async def choose_thread(
         return Opening(fresh)
     info = existing(wanted, rows, f"chat --new-thread {wanted}")
     if info is None:
+        elsewhere = await _bound(db, wanted)
+        if elsewhere is not None and elsewhere.kind == "remote":  # a deployed graph's thread, not one of chat's
+            raise UsageError(
+                f"thread {wanted} is on {elsewhere.url}", hint=f"{elsewhere.command(wanted)} goes on with it"
+            )
         return Opening(wanted)
     return Opening(info.thread_id, info, await _bound(db, info.thread_id))
 

@@ -140,6 +140,12 @@ class Threads:
         messages = list(values.get("messages") or [])
         info = await self.store.index.get(thread_id)
         if info is None and not messages:
+            from chatcli.chat.binding import Binding
+
+            bound = Binding.from_json(await self.store.index.binding(thread_id))
+            if bound is not None and bound.kind == "remote":  # a deployed graph's: its server has it
+                hint = f"chat threads --remote {bound.url} lists it; {bound.command(thread_id)} goes on with it"
+                raise UsageError(f"thread {thread_id} is on {bound.url}", hint=hint)
             raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
         if info is None:
             now = time.time()
