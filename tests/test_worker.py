@@ -21,6 +21,7 @@ import pytest
 
 from tests.fakeserver import FakeOpenAIServer, Fault, Reply
 from tests.helpers import Run, eventually, stored, summary
+from tests.providers import ROWS
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts processes
@@ -374,3 +375,20 @@ def test_another_user_gets_nothing_from_the_worker(server, worker_env):
         os.chmod(path, 0o700)
     assert proc.stdout.startswith("connected as 65534\nreply None"), proc
     assert served(worker_env) == 1
+
+
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_every_installed_provider_is_ready_in_the_worker(worker_env, row):
+    """The worker builds each installed provider's model once as it starts: an `anthropic:`, `google_genai:` or
+    `ollama:` one-shot is answered by it as warm as an OpenAI-compatible one (docs/PERFORMANCE.md, row 11)."""
+    import importlib.util
+
+    if row.module and importlib.util.find_spec(row.module) is None:
+        pytest.skip(f"{row.module} is not installed")
+    with row.start() as fake:
+        env = {k: v for k, v in worker_env.items() if not k.startswith("OPENAI_")}
+        env.update(row.env(fake), CHATCLI_MODEL=row.model)
+        run = chat(env, "hello there")
+        assert run.code == 0 and run.out == "You said: hello there\n", (run, log(env))
+        state = status(env)
+        assert state["served"] == 1 and row.name in state["warm"], (state, log(env))

@@ -57,6 +57,7 @@ def worker_command(
         "idle_left": state and state["idle_left"],
         "answering": state and state["running"],
         "served": state and state["served"],
+        "warm_providers": state and state.get("warm"),
         "mcp_servers": [server for host in hosts for server in host["servers"]],
     }
     if as_json:
@@ -74,6 +75,7 @@ def worker_command(
         left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
         stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
         lines.append(f"running: pid {state['pid']}, chatcli {state['version']}{stale}; {left}")
+        lines.append(f"providers ready: {', '.join(state.get('warm') or []) or 'none'}")
     for host in hosts:
         kept = ", ".join(f"{s['name']} ({s['state']})" for s in host["servers"]) or "none now"
         lines.append(f"MCP servers kept for one-shots (pid {host['pid']}): {kept}")

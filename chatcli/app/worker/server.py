@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from chatcli.app.worker.child import run_child
@@ -87,6 +88,7 @@ class Worker:
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection
         self.last = time.monotonic()
         self.served = 0  # runs answered: `chat worker status` says it
+        self.warm: list[str] = []  # the providers whose models it has ready
         self.stopping = False
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         fresh = f"{path}.{os.getpid()}"
@@ -212,6 +214,7 @@ class Worker:
             "idle_left": left,
             "running": len(self.children),
             "served": self.served,
+            "warm": self.warm,
             "stopping": self.stopping,
         }
 
@@ -281,8 +284,38 @@ class Worker:
             self.last = time.monotonic()
 
 
-def warm_up() -> None:
-    """Import what a one-shot imports (with chat's import hook), then keep it out of the collector's way."""
+def warm_providers() -> list[str]:
+    """Build a model of every provider whose package is installed, once: what building one and its first request
+    import (its SDK, its LangChain integration, httpcore, the chat resource) is then loaded for every caller, an
+    ``anthropic:`` or ``ollama:`` one-shot as warm as an OpenAI-compatible one. Nothing is sent anywhere. The
+    providers made warm."""
+    import importlib.util
+
+    from chatcli.chat.model import build_chat_model
+    from chatcli.config import Settings
+    from chatcli.providers.registry import PROVIDERS
+
+    warm = []
+    for row in PROVIDERS:
+        if row.package and importlib.util.find_spec(row.package) is None:
+            continue  # its extra is not installed: its one-shots say so, warm or not
+        nowhere = tuple(
+            (var, value) for var, value in ((row.key_var, "warm-up"), (row.url_var, "http://127.0.0.1:9")) if var
+        )
+        settings = Settings(model=f"{row.name}:warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1")
+        try:
+            model = build_chat_model(replace(settings, provider_env=nowhere))
+            for name in ("root_async_client", "_async_client", "async_client"):  # the SDK's resources, made once
+                getattr(getattr(model, name, None), "chat", None)
+        except Exception:  # noqa: BLE001 - a warm-up only: a provider that cannot be built here is built per call
+            continue
+        warm.append(row.name)
+    return warm
+
+
+def warm_up() -> list[str]:
+    """Import what a one-shot imports (with chat's import hook), then keep it out of the collector's way; the
+    providers made warm."""
     import importlib
 
     from chatcli.app.lazy_imports import install
@@ -293,18 +326,13 @@ def warm_up() -> None:
     from chatcli.chat.session import load_engine
 
     load_engine()
-    from chatcli.chat.model import build_chat_model
-    from chatcli.config import Settings
-
-    # A model built once loads what building one and its first request import (httpcore, the chat resource).
-    # Only the OpenAI-compatible client: another provider's package is imported when its model is used.
-    model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1"))
-    getattr(getattr(model, "root_async_client", None), "chat", None)
+    warm = warm_providers()
     from chatcli.chat.pricing import preload
 
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
+    return warm
 
 
 def boot() -> None:
@@ -312,7 +340,7 @@ def boot() -> None:
     path, idle = sys.argv[1], float(sys.argv[2])
     if os.path.basename(path) != SOCKET:
         raise SystemExit(f"chat worker: unexpected socket path {path}")
-    warm_up()
+    warm = warm_up()
     ready_r, ready_w = os.pipe()
     if os.fork():  # the starter learns that the worker is up (or, by another exit, that it failed)
         os.close(ready_w)
@@ -320,6 +348,7 @@ def boot() -> None:
     os.close(ready_r)
     # Listening in this process, so that a caller's SO_PEERCRED and SO_PEERPIDFD name the worker itself.
     worker = Worker(path, idle)
+    worker.warm = warm
     os.write(ready_w, b"1")
     os.close(ready_w)
     worker.serve()
