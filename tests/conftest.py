@@ -160,6 +160,9 @@ def chat_env(server: FakeOpenAIServer, isolated_env: Path, storage: Storage) -> 
         CHATCLI_MODEL="gpt-fake",
         CHATCLI_TIMEOUT="5",
         CHATCLI_MAX_RETRIES="0",
+        # The warm worker is on by default; a test's processes run the normal way unless the test is about the
+        # worker (tests/test_worker.py turns it on): a worker left by each test would outlive it.
+        CHATCLI_WORKER="0",
     )
     if storage.url:
         env["CHATCLI_DB"] = storage.url

@@ -392,3 +392,18 @@ def test_every_installed_provider_is_ready_in_the_worker(worker_env, row):
         assert run.code == 0 and run.out == "You said: hello there\n", (run, log(env))
         state = status(env)
         assert state["served"] == 1 and row.name in state["warm"], (state, log(env))
+
+
+def test_by_default_the_first_one_shot_starts_the_worker_for_the_next_ones(server, worker_env):
+    """No setting: the first one-shot runs the normal way (it never waits for a worker to start) and leaves one
+    starting; once it listens, the next one-shots are its. CHATCLI_WORKER=0 keeps it off."""
+    env = {k: v for k, v in worker_env.items() if k != "CHATCLI_WORKER"}
+    off = chat({**env, "CHATCLI_WORKER": "0"}, "not yet")
+    assert off.code == 0 and status(env) is None
+    first = chat(env, "first")
+    assert first.code == 0 and first.out == "You said: first\n", first
+    eventually(lambda: status(env) is not None, "the worker to listen", timeout=60)
+    assert status(env)["served"] == 0  # the first one ran the normal way
+    second = chat(env, "second")
+    assert second.code == 0 and second.out == "You said: second\n", second
+    assert status(env)["served"] == 1, log(env)

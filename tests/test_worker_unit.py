@@ -44,16 +44,21 @@ def write_config(home, text: str) -> None:
     path.write_text(text)
 
 
-def test_the_worker_is_off_unless_asked_for_and_the_environment_beats_config_toml(isolated_env):
+def test_the_worker_is_on_unless_turned_off_and_the_environment_beats_config_toml(isolated_env):
+    from chatcli.app.worker.settings import worker_mode
+
     environ = {"HOME": str(isolated_env), "XDG_CONFIG_HOME": str(isolated_env / ".config")}
-    assert worker_config(environ) == (False, DEFAULT_IDLE)
-    write_config(isolated_env, 'model = "m"\nworker = true\nworker_idle = 30\n')
-    assert worker_config(environ) == (True, 30.0)
+    assert worker_config(environ) == (True, DEFAULT_IDLE) and worker_mode(environ)[0] == "default"
+    write_config(isolated_env, 'model = "m"\nworker = false\nworker_idle = 30\n')
+    assert worker_config(environ) == (False, 30.0)
+    assert worker_mode({**environ, "CHATCLI_WORKER": "1"})[0] == "on"  # asked for: a one-shot waits for it
+    assert worker_config({**environ, "CHATCLI_WORKER_IDLE": "5"}) == (False, 5.0)
+    write_config(isolated_env, "worker = true\n")
+    assert worker_mode(environ)[0] == "on"
     assert worker_config({**environ, "CHATCLI_WORKER": "0"})[0] is False
-    assert worker_config({**environ, "CHATCLI_WORKER_IDLE": "5"}) == (True, 5.0)
     write_config(isolated_env, "worker = [broken")  # the normal path reports a broken file
-    assert worker_config(environ)[0] is False
-    assert worker_config({**environ, "CHATCLI_WORKER": "yes"})[0] is True
+    assert worker_mode(environ)[0] == "default"
+    assert worker_config({**environ, "CHATCLI_WORKER": "no"})[0] is False
 
 
 def test_config_toml_may_hold_the_worker_settings(isolated_env):
@@ -62,10 +67,14 @@ def test_config_toml_may_hold_the_worker_settings(isolated_env):
     assert settings.worker is True and settings.worker_idle == 12.5
 
 
-def test_an_untrusted_dotenv_cannot_turn_the_worker_on(isolated_env, tmp_path, monkeypatch):
+def test_a_dotenv_cannot_change_the_worker(isolated_env, tmp_path, monkeypatch):
+    from chatcli.app.worker.settings import worker_mode
+
     (tmp_path / ".env").write_text("CHATCLI_WORKER=1\nCHATCLI_WORKER_IDLE=99999\n")
-    assert launch.wants_worker(["q"], dict(os.environ)) is False  # the launcher never reads a .env
-    assert load_settings({}).worker is False
+    assert worker_mode(dict(os.environ)) == ("default", DEFAULT_IDLE)  # the launcher never reads a .env
+    assert load_settings({}).worker is False  # nor do the settings: only a one-shot of the launcher's uses it
+    (tmp_path / ".env").write_text("CHATCLI_WORKER=0\n")
+    assert launch.wants_worker(["q"], dict(os.environ)) is True
 
 
 def test_the_runtime_directory_is_private_and_a_symlink_or_an_open_one_is_refused(tmp_path, capsys):

@@ -15,7 +15,7 @@ import sys
 from typing import Mapping
 
 from chatcli.app.command_names import COMMANDS, VALUED  # standard library only, as this module
-from chatcli.app.worker.settings import flag, worker_config
+from chatcli.app.worker.settings import flag, worker_config, worker_mode
 
 # Flags the worker leaves to the normal path: they print and exit, or start the local model.
 NOT_FOR_THE_WORKER = {
@@ -76,7 +76,8 @@ def main() -> None:
     if wants_worker(argv, os.environ):
         from chatcli.app.worker import client as worker_client
 
-        code = worker_client.hand_over(argv, os.environ, worker_config(os.environ)[1])
+        mode, idle = worker_mode(os.environ)
+        code = worker_client.hand_over(argv, os.environ, idle, wait=mode == "on")
         if code is not None:
             sys.exit(code)
     from chatcli.app.cli import main as run

@@ -133,8 +133,9 @@ def connect(path: str) -> socket.socket | None:
     return sock
 
 
-def start(directory: str, idle: float) -> socket.socket | None:
-    """Start the worker (one caller at a time) and connect to it once it listens; None if it did not come up."""
+def start(directory: str, idle: float, wait: bool = True) -> socket.socket | None:
+    """Start the worker (one caller at a time) and connect to it once it listens; None if it did not come up.
+    Without ``wait``, start it and return None at once (one starting already: nothing more)."""
     import fcntl
     import subprocess
 
@@ -146,7 +147,13 @@ def start(directory: str, idle: float) -> socket.socket | None:
     except OSError:
         return None  # a directory it cannot write to (a read-only sandbox): the normal way
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not wait:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: another caller is starting it
+            except OSError:
+                return None
+        else:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         sock = connect(path)  # another caller may have started it meanwhile
         if sock is not None:
             return sock
@@ -155,8 +162,10 @@ def start(directory: str, idle: float) -> socket.socket | None:
         environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
         log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
+            held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile
             boot = subprocess.Popen(
-                [sys.executable, "-c", code, path, str(idle)],
+                [sys.executable, "-c", code, path, str(idle), *held],
+                pass_fds=() if wait else (lock,),
                 env=environ,
                 cwd="/",
                 stdin=subprocess.DEVNULL,
@@ -166,6 +175,8 @@ def start(directory: str, idle: float) -> socket.socket | None:
             )
         finally:
             os.close(log)
+        if not wait:
+            return None  # it comes up by itself
         try:
             if boot.wait(START_TIMEOUT) != 0:  # it exits once its worker listens
                 return None
@@ -213,8 +224,10 @@ def offer(
         os.close(cwd)
 
 
-def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int | None:
-    """Run ``chat ARGV`` in the worker and return its exit code; None if this run should go the normal way."""
+def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bool = True) -> int | None:
+    """Run ``chat ARGV`` in the worker and return its exit code; None if this run should go the normal way.
+    With no worker running: ``wait``, start one and run there; else start one for the next runs (in the
+    background, as Gradle's daemon and Emacs' server start) and go the normal way now."""
     try:
         for fd in (0, 1, 2):
             os.fstat(fd)
@@ -231,7 +244,11 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float) -> int |
     forwarder = Forwarder()
     try:
         for attempt in range(2):  # a stale or retiring worker is replaced once
-            sock = connect(path) or start(directory, idle)
+            sock = connect(path)
+            if sock is None and not wait:
+                start(directory, idle, wait=False)
+                break
+            sock = sock or start(directory, idle)
             if sock is None:
                 break
             if not confined_alike(sock, me):

@@ -338,6 +338,7 @@ def warm_up() -> list[str]:
 def boot() -> None:
     """The worker's process: ``python -c ... boot()`` PATH IDLE (see chatcli.app.worker.client.start)."""
     path, idle = sys.argv[1], float(sys.argv[2])
+    start_lock = int(sys.argv[3]) if len(sys.argv) > 3 else None  # held for a caller that did not wait
     if os.path.basename(path) != SOCKET:
         raise SystemExit(f"chat worker: unexpected socket path {path}")
     warm = warm_up()
@@ -351,6 +352,8 @@ def boot() -> None:
     worker.warm = warm
     os.write(ready_w, b"1")
     os.close(ready_w)
+    if start_lock is not None:
+        os.close(start_lock)  # listening: the next caller connects
     worker.serve()
     sys.stderr.flush()
     os._exit(0)  # nothing to tear down: a heavy interpreter's shutdown would only keep the pid around

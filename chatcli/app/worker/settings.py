@@ -24,17 +24,30 @@ def config_file(environ: Mapping[str, str]) -> str | None:
 
 
 def worker_config(environ: Mapping[str, str]) -> tuple[bool, float]:
-    """Whether the worker is wanted, and its idle time in seconds: the environment, else config.toml."""
+    """Whether the worker is wanted (by default it is: ``CHATCLI_WORKER=0`` or ``worker = false`` turns it off),
+    and its idle time in seconds: the environment, else config.toml."""
+    mode, idle = worker_mode(environ)
+    return mode != "off", idle
+
+
+def worker_mode(environ: Mapping[str, str]) -> tuple[str, float]:
+    """``on`` (asked for: CHATCLI_WORKER=1 or ``worker = true``: a one-shot waits for it to start), ``off``, or
+    ``default`` (neither said: a one-shot uses it when it runs, else starts it for the next ones and goes on
+    the normal way); and its idle time in seconds."""
     wanted = flag(environ.get("CHATCLI_WORKER"))
     idle = _seconds(environ.get("CHATCLI_WORKER_IDLE"))
     if wanted is False or (wanted is not None and idle is not None):
-        return wanted, idle if idle is not None else DEFAULT_IDLE
+        return _mode(wanted), idle if idle is not None else DEFAULT_IDLE
     table = _read_config(config_file(environ))
     if wanted is None:
-        wanted = flag(table.get("worker")) or False
+        wanted = flag(table.get("worker"))
     if idle is None:
         idle = _seconds(table.get("worker_idle"))
-    return wanted, idle if idle is not None else DEFAULT_IDLE
+    return _mode(wanted), idle if idle is not None else DEFAULT_IDLE
+
+
+def _mode(wanted: bool | None) -> str:
+    return "default" if wanted is None else "on" if wanted else "off"
 
 
 def flag(value: object) -> bool | None:
