@@ -61,7 +61,7 @@ def _group():
 def parse(line: str, whole: bool = True) -> None:
     """Parse ``line`` as chat's command line does (routing, options, choices), running nothing; not ``whole``,
     a value or an argument left out is no error (the text names a flag or a command)."""
-    from chatcli.app.shared import route
+    from chatcli.app.shared import question_words, route
 
     try:
         words = shlex.split(line)[1:]
@@ -71,6 +71,8 @@ def parse(line: str, whole: bool = True) -> None:
     if words[:1] in (["--install-completion"], ["--show-completion"]):
         return  # answered before the parser (chatcli.app.cli._completion)
     name, *args = route(words[:cut])
+    if name == "ask":  # a question typed without quotes is one argument, as chatcli.app.cli.main makes it
+        args = question_words(args)[0]
     command = _group().commands[name]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
