@@ -465,8 +465,12 @@ def test_reply_cap_reaches_an_openai_compatible_server(server, chat_env):
 
 # --------------------------------------------------------------------------- the real local model
 
+# The model's file as the first `chat --local` fetched it for this user (.ci/local fetches it before these tests),
+# read before each test's own home replaces the user's: each test links it into its own data directory.
+FETCHED = __import__("chatcli.local.model_file", fromlist=["fetched"]).fetched()
 needs_model = pytest.mark.skipif(
-    not local.installed(), reason='the local extra is not installed (pip install -e ".[local]")'
+    not local.installed() or FETCHED is None,
+    reason='the local extra is not installed, or its model not fetched (pip install -e ".[local]"; chat --local)',
 )
 SERVER_PID = re.compile(r"Started server process \[(\d+)\]")
 
@@ -481,6 +485,10 @@ def local_env(isolated_env: Path) -> dict[str, str]:
         XDG_DATA_HOME=str(isolated_env / ".local" / "share"),
         CHATCLI_TEMPERATURE="0",  # the same short answers each run
     )
+    if FETCHED is not None:  # the file fetched once, as this user's chat keeps it (no fetch in each test)
+        models = isolated_env / ".local" / "share" / "chatcli" / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        (models / FETCHED.name).symlink_to(FETCHED)
     return env
 
 
