@@ -83,18 +83,25 @@ def test_model_at_the_prompt_is_kept_with_the_thread(server, chat_env, tmp_path)
 
 
 @pytest.mark.parametrize("door", RESUMES)
-def test_a_graphs_thread_goes_on_with_its_graph(server, graph_env, tmp_path, door):
+def test_a_graphs_thread_goes_on_with_its_graph(server, graph_env, tmp_path, door, storage):
+    """From another directory, without --graph: the thread's graph answers. A shared database (PostgreSQL), where
+    another user may have written the binding, never loads code by itself: one line names the command."""
     server.queue(Reply("from the graph"), Reply("the graph again"))
     assert chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path).code == 0
     assert _graphs(server)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    run = chat(graph_env, *RESUMES[door], "and again?", cwd=elsewhere)  # from another directory, without --graph
+    run = chat(graph_env, *RESUMES[door], "and again?", cwd=elsewhere)
+    if storage.kind == "postgres":
+        line = assert_one_error_line(run, 2)
+        assert "a shared database does not load by itself" in line and f"chat --graph {AGENT} --thread bound" in line
+        assert len(server.requests) == 1
+        run = chat(graph_env, "--graph", AGENT, "--thread", "bound", "and again?", cwd=elsewhere)
     assert run.code == 0 and run.out == "the graph again\n", run
     assert _graphs(server) and len(server.requests) == 2
 
 
-def test_another_graph_or_chats_own_is_refused_in_one_line_unless_rebind(server, graph_env, tmp_path):
+def test_another_graph_or_chats_own_is_refused_in_one_line_unless_rebind(server, graph_env, tmp_path, storage):
     server.queue(Reply("from the graph"))
     assert chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path).code == 0
     (tmp_path / "other.py").write_text((EXAMPLES / "graphs" / "agent.py").read_text())
@@ -106,9 +113,10 @@ def test_another_graph_or_chats_own_is_refused_in_one_line_unless_rebind(server,
     assert len(server.requests) == 1  # nothing was sent for either
     server.queue(Reply("the other graph"))
     taken = chat(graph_env, "--graph", ELSEWHERE_GRAPH, "--rebind", "-t", "bound", "go on", cwd=tmp_path)
-    assert taken.code == 0 and "thread bound now answered by the graph other.py:graph" in taken.err, taken
+    assert taken.code == 0 and f"thread bound now answered by the graph {tmp_path / 'other.py'}:graph" in taken.err
     server.queue(Reply("still the other"))
-    assert chat(graph_env, "-t", "bound", "and now?", cwd=tmp_path).out == "still the other\n"
+    named = ["--graph", ELSEWHERE_GRAPH] if storage.kind == "postgres" else []  # a shared database loads no code
+    assert chat(graph_env, *named, "-t", "bound", "and now?", cwd=tmp_path).out == "still the other\n"
 
 
 def test_chats_own_thread_is_not_handed_to_a_graph_unasked(server, graph_env, tmp_path):

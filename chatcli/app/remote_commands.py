@@ -99,13 +99,16 @@ async def _remember(settings: Settings, thread_id: str, spec: Any) -> None:
     """Note in chat's own database that ``thread_id`` lives on ``spec``'s server (chatcli.chat.binding), so that
     ``chat -t ID`` there says where it is instead of starting a thread of chat's own under that id."""
     from chatcli.chat.binding import Binding
+    from chatcli.chat.inputs import check_thread_id
     from chatcli.errors import ChatError
     from chatcli.store.light import open_light_store
 
     binding = Binding(kind="remote", url=spec.url, assistant=spec.assistant)
     try:
+        check_thread_id(thread_id)  # an id the server named: a string of its choosing
         async with open_light_store(settings.db or "") as store:
-            await store.index.bind(thread_id, binding.to_json())
+            if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
+                await store.index.bind(thread_id, binding.to_json())  # a server names its threads
     except (ChatError, OSError):
         pass  # the thread is the server's: a local database that cannot take the note changes nothing of it
 

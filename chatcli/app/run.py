@@ -280,6 +280,14 @@ def bound(
     if way.said and not quiet:
         make_env_output(env).note(way.said)
     if way.graph is not None and setup.app is None:  # the thread's graph, loaded from where it was named
+        from chatcli.store import is_postgres_url
+
+        if is_postgres_url(settings.db or ""):  # another user of a shared database may have written the binding
+            raise UsageError(
+                f"thread {opening.thread_id} is answered by {way.graph.describe()}, which a shared database does not "
+                "load by itself",
+                hint=f"{way.graph.explicit_command(opening.thread_id)} goes on with it",
+            )
         setup = replace(setup, app=GraphFile(way.graph.graph or "", Path(way.graph.cwd or env.cwd)))
     if way.graph is None and way.model is not None and way.model != settings.model:
         settings, setup = replace(settings, model=way.model), replace(setup, model=way.model)

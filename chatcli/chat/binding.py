@@ -64,9 +64,18 @@ class Binding:
             return f"chat --remote {self.url}{assistant} --thread {thread_id}"
         return f"chat --thread {thread_id}"
 
+    def explicit_command(self, thread_id: str) -> str:
+        """The command that goes on with the thread naming its graph (and the directory it was named in)."""
+        import shlex
+
+        where = f"cd {shlex.quote(self.cwd)} && " if self.cwd else ""
+        return f"{where}chat --graph {shlex.quote(self.graph or '')} --thread {thread_id}"
+
     def same_graph(self, other: Binding) -> bool:
-        """Both name the same graph of the user's (its spec, from the same directory)."""
-        return (self.kind, self.graph, self.cwd) == (other.kind, other.graph, other.cwd)
+        """Both name the same graph of the user's: the same file, or the same module or id from the same directory."""
+        if (self.kind, self.graph) != (other.kind, other.graph):
+            return False
+        return (self.graph or "").startswith("/") or self.cwd == other.cwd
 
 
 def model_from_index(model: str | None) -> str | None:

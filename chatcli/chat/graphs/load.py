@@ -48,8 +48,15 @@ class GraphFile:
 
     @property
     def binding(self) -> Binding:
-        """Its threads are bound to it by the spec as given and the directory it was given in."""
-        return Binding(kind="graph", graph=self.spec, cwd=str(self.cwd.resolve()))
+        """Its threads are bound to it: a file by its absolute path, a module or a langgraph.json id with the
+        directory it was named in."""
+        where, _, name = self.spec.rpartition(":")
+        spec = self.spec
+        if _is_file(self.spec, self.cwd):
+            spec = str((self.cwd / self.spec).resolve())
+        elif where.endswith(".py") or "/" in where or "\\" in where:
+            spec = f"{(self.cwd / where).resolve()}:{name}"
+        return Binding(kind="graph", graph=spec, cwd=str(self.cwd.resolve()))
 
     async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages.
