@@ -204,3 +204,22 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     printed = asyncio.run(prompt())
     assert [r["model"] for r in server.requests[-2:]] == ["gpt-a", "gpt-fake"]
     assert "answered by the graph" in printed[-1] and "chat --thread thread-g" in printed[-1], printed
+
+
+def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, tmp_path):
+    """What a deployed graph's server names is a string of its choosing: noting its thread locally never
+    rebinds a thread of chat's own, nor takes an id that is no thread id."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from chatcli.app.remote_commands import _remember
+    from chatcli.config import load_settings
+
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-m", "gpt-mine", "-t", "mine", "hi", cwd=tmp_path).code == 0
+    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
+    evil = SimpleNamespace(url="http://evil.example", assistant="agent")
+    for named in ("mine", "../../etc", "x" * 500):
+        asyncio.run(_remember(settings, named, evil))
+    run = chat(chat_env, "--json", "-t", "mine", "again", cwd=tmp_path)
+    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-mine", run
