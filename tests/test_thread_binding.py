@@ -223,3 +223,17 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
         asyncio.run(_remember(settings, named, evil))
     run = chat(chat_env, "--json", "-t", "mine", "again", cwd=tmp_path)
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-mine", run
+
+
+def test_every_resume_hint_is_a_command_that_goes_on_with_the_thread():
+    """`chat --thread ID` finds what answers a thread; a graph's thread in a shared database, which loads no code
+    by itself, is named with its graph (paths quoted, braces and all)."""
+    from chatcli.chat.binding import Binding, resume_template
+    from chatcli.ui.prompt_session import banner
+
+    graph = Binding(kind="graph", graph="/work/my {agents}/a.py:graph", cwd="/work")
+    assert resume_template(None, "/home/me/chat.db").format(id="t1") == "chat --thread t1"
+    assert resume_template(graph, "/home/me/chat.db").format(id="t1") == "chat --thread t1"
+    shared = resume_template(graph, "postgresql://db/chat").format(id="t1")
+    assert shared == "cd /work && chat --graph '/work/my {agents}/a.py:graph' --thread t1", shared
+    assert banner("t1", None, True, resume_template(graph, "postgresql://db/chat"))[0].endswith(shared)

@@ -78,6 +78,16 @@ class Binding:
         return (self.graph or "").startswith("/") or self.cwd == other.cwd
 
 
+def resume_template(bound: Binding | None, db: str) -> str:
+    """The command that goes on with a thread, ``{id}`` for its id: ``chat --thread {id}``, which finds what
+    answers it; a graph's thread in a shared database (which loads no code by itself) names its graph."""
+    from chatcli.store import is_postgres_url
+
+    if bound is None or bound.kind != "graph" or not is_postgres_url(db):
+        return "chat --thread {id}"
+    return bound.explicit_command("\0").replace("{", "{{").replace("}", "}}").replace("\0", "{id}")
+
+
 def model_from_index(model: str | None) -> str | None:
     """The model a thread stored before bindings were kept last answered with (its index row's model), when that
     names a model rather than a graph (``agent.py:graph``): chat goes on with it."""

@@ -60,7 +60,7 @@ async def _open(
     conversation = await stack.enter_async_context(opening)
     await set_up(conversation, setup, settings)
     if setup.announce:  # a new thread the banner could not name: named once it exists
-        listener.output.thread_note = "thread {id} · resume with: chat --thread {id}"
+        listener.output.thread_note = "thread {id} · resume with: " + _resume(settings, setup)
     conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
@@ -209,6 +209,14 @@ async def _kept(conversation: Conversation | None) -> str | None:
     return None
 
 
+def _resume(settings: Settings, setup: ThreadSetup | None) -> str:
+    """How the hints name the command that goes on with a thread ``{id}`` of this prompt."""
+    from chatcli.chat.binding import resume_template
+
+    graph = setup.app if setup is not None else None
+    return resume_template(graph.binding if graph is not None else None, settings.db or "")
+
+
 async def run_repl(
     settings: Settings,
     thread_id: str,
@@ -236,7 +244,7 @@ async def run_repl(
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
-    for line in elsewhere.banner if elsewhere else banner(thread_id, info, named):
+    for line in elsewhere.banner if elsewhere else banner(thread_id, info, named, _resume(settings, setup)):
         output.note(line)
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
@@ -300,7 +308,7 @@ async def run_repl(
                 await loading
         kept = await _kept(_opened(loading))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        resume = elsewhere.resume if elsewhere else "chat --thread {id}"
+        resume = elsewhere.resume if elsewhere else _resume(settings, setup)
         output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)

@@ -125,14 +125,16 @@ class AbovePrompt:
         return await self.output.answer(question)
 
 
-def banner(thread_id: str, info: Any, named: bool) -> list[str]:
-    """The first lines: the thread resumed (its title and size), or a new one, said to be new."""
+def banner(thread_id: str, info: Any, named: bool, resume: str = "chat --thread {id}") -> list[str]:
+    """The first lines: the thread resumed (its title and size), or a new one, said to be new; ``resume`` is how
+    the hint names the command that goes on with it (``{id}`` for its id)."""
+    again = resume.format(id=thread_id)
     if info is None and named:  # a name the user chose: resuming by it works, stored or not
-        return [f"chatcli · new thread {thread_id} · resume with: chat --thread {thread_id}"]
+        return [f"chatcli · new thread {thread_id} · resume with: {again}"]
     if info is None:  # its id is said once it exists, with the first message
         return ["chatcli · new thread · its id follows your first message"]
     return [
-        f"chatcli · thread {thread_id} · resume with: chat --thread {thread_id}",
+        f"chatcli · thread {thread_id} · resume with: {again}",
         f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
     ]
 

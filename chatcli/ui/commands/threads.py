@@ -16,7 +16,10 @@ from chatcli.ui.reply import resume_pending
 
 async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     await ctx.conversation.switch(thread_id)
-    ctx.output.note(f"{what} · thread {thread_id} · resume with: chat --thread {thread_id}")
+    from chatcli.chat.binding import resume_template
+
+    again = resume_template(getattr(ctx.conversation, "bound", None), ctx.settings.db or "").format(id=thread_id)
+    ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
 
 
 @command(
