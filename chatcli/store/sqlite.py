@@ -93,48 +93,41 @@ def check(db: str) -> None:
 
 def read_threads(db: str) -> list[ThreadInfo]:
     """The thread index's rows, most recently used first, read-only with plain sqlite3 (nothing created)."""
-    from urllib.parse import quote
-
     path = Path(db).expanduser()
-    if not path.is_file():
-        return []
-    check_database(path)  # another program's file, or a newer chatcli's: said as when it is opened
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):  # a new file, or one from before the index: no thread to name
-            return []
-        raise StoreError(f"database error in {path}: {exc}", hint="run with --debug for details") from None
-    except sqlite3.Error as exc:  # as when it is opened: a damaged file
-        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+    if path.is_file():
+        check_database(path)  # another program's file, or a newer chatcli's: said as when it is opened
+    rows = _rows_read_only(path, f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
     return [ThreadInfo(*row) for row in rows]
 
 
 def read_binding(db: str, thread_id: str) -> str | None:
-    """What answers ``thread_id`` as stored (chatcli.store.base.ThreadIndex.binding), read-only with plain sqlite3;
-    None for a thread with none stored (or a file from before bindings were kept)."""
+    """What answers ``thread_id`` as stored (chatcli.store.base.ThreadIndex.binding); None for a thread with none
+    stored (or a file from before bindings were kept)."""
+    rows = _rows_read_only(
+        Path(db).expanduser(), "SELECT binding FROM chatcli_bindings WHERE thread_id = ?", (thread_id,)
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def _rows_read_only(path: Path, sql: str, params: tuple = ()) -> list[Any]:
+    """The rows of one query on ``path`` opened read-only with plain sqlite3 (nothing created); none from a file
+    that is not there yet or lacks the table (a new file, or one from before it)."""
     from urllib.parse import quote
 
-    path = Path(db).expanduser()
     if not path.is_file():
-        return None
+        return []
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
         try:
-            row = conn.execute("SELECT binding FROM chatcli_bindings WHERE thread_id = ?", (thread_id,)).fetchone()
+            return list(conn.execute(sql, params).fetchall())
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
-            return None
+            return []
         raise StoreError(f"database error in {path}: {exc}", hint="run with --debug for details") from None
-    except sqlite3.Error as exc:
+    except sqlite3.Error as exc:  # as when it is opened: a damaged file
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
-    return str(row[0]) if row else None
 
 
 def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:

@@ -63,16 +63,14 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
             pass  # the session is gone, and the server dropped its locks with it
 
 
-async def read_threads(url: str) -> list[ThreadInfo]:
-    """The thread index's rows, most recently used first, on a short connection of its own."""
+async def _short_read(url: str, sql: str, params: tuple = ()) -> list[Any]:
+    """The rows of one query, on a short connection of its own; none from a database chat has not set up yet."""
     psycopg, _ = import_driver()
-    from chatcli.store.index import COLUMNS
-
     conn = await connect(url)
     try:
-        cursor = await conn.execute(f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
-        rows = await cursor.fetchall()
-    except psycopg.errors.UndefinedTable:  # a database chat has not set up yet: no thread to name
+        cursor = await conn.execute(sql, params)
+        return list(await cursor.fetchall())
+    except psycopg.errors.UndefinedTable:  # not set up yet (or from before that table): nothing stored
         return []
     except psycopg.Error as exc:
         raise StoreError(
@@ -80,25 +78,20 @@ async def read_threads(url: str) -> list[ThreadInfo]:
         ) from None
     finally:
         await conn.close()
+
+
+async def read_threads(url: str) -> list[ThreadInfo]:
+    """The thread index's rows, most recently used first."""
+    from chatcli.store.index import COLUMNS
+
+    rows = await _short_read(url, f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
     return [ThreadInfo(*row) for row in rows]
 
 
 async def read_binding(url: str, thread_id: str) -> str | None:
-    """What answers ``thread_id`` as stored, on a short connection of its own; None when none is."""
-    psycopg, _ = import_driver()
-    conn = await connect(url)
-    try:
-        cursor = await conn.execute("SELECT binding FROM chatcli_bindings WHERE thread_id = %s", (thread_id,))
-        row = await cursor.fetchone()
-    except psycopg.errors.UndefinedTable:
-        return None
-    except psycopg.Error as exc:
-        raise StoreError(
-            f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db"
-        ) from None
-    finally:
-        await conn.close()
-    return str(row[0]) if row else None
+    """What answers ``thread_id`` as stored; None when none is."""
+    rows = await _short_read(url, "SELECT binding FROM chatcli_bindings WHERE thread_id = %s", (thread_id,))
+    return str(rows[0][0]) if rows else None
 
 
 @asynccontextmanager
