@@ -14,9 +14,7 @@ per-round ratios (target: chat / llm chat <= 0.5x). Results go to ``benchmarks/r
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -29,6 +27,7 @@ import pexpect
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.report import met, report  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 
 READY = "\x1b[?2004h"  # prompt-toolkit turns bracketed paste on as the prompt starts reading keys
@@ -83,13 +82,8 @@ def main() -> None:
                 times[name].append(painted(*commands[name]))
     value = statistics.median(a / b for a, b in zip(times["chat"], times["llm chat"]))
     rows = [(f"first paint, {name}", f"{statistics.median(t) * 1000:.0f} ms", "—", "—") for name, t in times.items()]
-    rows.append(("first paint, chat / llm chat", f"{value:.2f}x", "<= 0.5x", "yes" if value <= 0.5 else "NO"))
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = f"Run of {when} · {platform.node()} · nproc {os.cpu_count()}; medians of {args.runs} rounds\n"
-    table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
-    text = head + "\n" + "\n".join(table) + "\n"
-    print(text)
-    Path(args.out).write_text(text)
+    rows.append(("first paint, chat / llm chat", f"{value:.2f}x", "<= 0.5x", met(value, 0.5)))
+    report(rows, args.runs, args.out)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,13 @@ def one_shot_imports() -> tuple[list[str], float]:
         }
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "chatcli", "What is the capital of France?"],
-            env=env, cwd=home, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            env=env,
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     if done.returncode != 0:
         raise SystemExit(f"the one-shot failed ({done.returncode}): {done.stderr[-800:]}")
     names, own = [], 0

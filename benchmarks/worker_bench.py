@@ -19,11 +19,9 @@ the worker (``chat worker status`` counts the runs it served). Results go to
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -36,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.report import met, report  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 from tests.providers import ROWS  # noqa: E402
 
@@ -130,24 +129,15 @@ def main() -> None:
         if name.startswith("chat, worker, "):
             value = ratio(name, "chat, worker")
             label = f"11. {name.removeprefix('chat, worker, ')} / OpenAI-compatible, through the worker, wall"
-            rows.append((label, f"{value:.2f}x", "<= 1.5x", "yes" if value <= 1.5 else "NO"))
+            rows.append((label, f"{value:.2f}x", "<= 1.5x", met(value, 1.5)))
     if args.llm:
         value = ratio("chat, worker", "llm")
-        rows.append(("11. worker / llm one-shot, wall", f"{value:.2f}x", "<= 0.3x", "yes" if value <= 0.3 else "NO"))
+        rows.append(("11. worker / llm one-shot, wall", f"{value:.2f}x", "<= 0.3x", met(value, 0.3)))
         value = ratio("chat, no setting", "llm")
-        rows.append(("11. no setting (the default) / llm one-shot, wall", f"{value:.2f}x", "<= 0.5x", _met(value, 0.5)))
+        rows.append(("11. no setting (the default) / llm one-shot, wall", f"{value:.2f}x", "<= 0.5x", met(value, 0.5)))
         value = ratio("chat, no worker", "llm")
-        rows.append(("11. no worker (cold) / llm one-shot, wall", f"{value:.2f}x", "<= 1.0x", _met(value, 1.0)))
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; medians of {args.runs} rounds\n"
-    table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
-    text = head + "\n" + "\n".join(table) + "\n"
-    print(text)
-    Path(args.out).write_text(text)
-
-
-def _met(value: float, target: float) -> str:
-    return "yes" if value <= target else "NO"
+        rows.append(("11. no worker (cold) / llm one-shot, wall", f"{value:.2f}x", "<= 1.0x", met(value, 1.0)))
+    report(rows, args.runs, args.out)
 
 
 if __name__ == "__main__":

@@ -325,8 +325,15 @@ def test_a_reader_that_leaves_mid_answer_ends_chat_with_141(server, chat_env, fl
 
     server.queue(Reply("\n".join(f"word{i}" for i in range(3000)), delay=0.001))  # many lines, each a token
     done = subprocess.run(
-        ["bash", "-c", f"{CHAT} {flags} 'long answer please' | head -3 >/dev/null" + '; echo "status ${PIPESTATUS[0]}" >&2'],
-        env=chat_env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            "bash",
+            "-c",
+            f"{CHAT} {flags} 'long answer please' | head -3 >/dev/null" + '; echo "status ${PIPESTATUS[0]}" >&2',
+        ],
+        env=chat_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     errors = [line for line in done.stderr.splitlines() if not line.startswith(("thread: ", "status "))]
     assert errors == [] and done.stderr.rstrip().splitlines()[-1] == "status 141", done.stderr

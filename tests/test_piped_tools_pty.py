@@ -57,8 +57,12 @@ def test_with_no_terminal_at_all_the_call_is_refused(server, chat_env, tmp_path)
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("refused, then"))
     run = subprocess.run(
         ["setsid", str(CHAT), "--tools", "shell", "make a marker"],
-        input=b"y\n", capture_output=True, env=chat_env, cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+        input=b"y\n",
+        capture_output=True,
+        env=chat_env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert b"refused, then" in run.stdout
     assert not (tmp_path / "marker").exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from chatcli.errors import UsageError
 
@@ -54,7 +54,7 @@ class Binding:
         if self.kind == "graph":
             return f"the graph {self.graph}"
         if self.kind == "remote":
-            return f"the graph {self.assistant or ''} at {self.url}".replace("graph  at", "graph at")
+            return f"the graph {self.assistant} at {self.url}" if self.assistant else f"the graph at {self.url}"
         return f"chat with {self.model}" if self.model else "chat's own graph"
 
     def command(self, thread_id: str) -> str:
@@ -150,8 +150,3 @@ def reconcile(thread_id: str, stored: Binding | None, last_model: str | None, ch
         was = f" (was {stored.model})" if stored.model else ""
         return Reconciled(None, choice.model, f"thread {thread_id} now answers with {choice.model}{was}")
     return Reconciled(None, choice.model)
-
-
-def bind_data(binding: Binding) -> dict[str, Any]:
-    """The binding as the plain data of ``--json`` and ``chat show``."""
-    return {k: v for k, v in asdict(binding).items() if v is not None}

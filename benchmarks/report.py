@@ -1,0 +1,27 @@
+"""A benchmark's result as the others print it: a dated head, then a Markdown table of metric, value, target, met."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+
+def met(value: float, target: float) -> str:
+    """The "met?" cell of a ratio whose target is at most ``target``."""
+    return "yes" if value <= target else "NO"
+
+
+def report(rows: list[tuple[str, str, str, str]], runs: int, out: str) -> str:
+    """Print ``rows`` under a head naming the time, the machine and ``runs``; write the same text to ``out``."""
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = (
+        f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; "
+        f"medians of {runs} rounds\n"
+    )
+    table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
+    text = head + "\n" + "\n".join(table) + "\n"
+    print(text)
+    Path(out).write_text(text)
+    return text
