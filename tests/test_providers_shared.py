@@ -54,6 +54,18 @@ def test_a_conversation_remembers_its_history(provider):
     assert len(fake.requests) == 2
 
 
+def test_a_thread_goes_on_with_its_provider_whatever_the_default(provider):
+    """Started with -m on this provider, a thread goes on with it by -c and -t while the default model is another
+    (its binding, chatcli.chat.binding): the same server is asked, the history with it."""
+    row, fake, env = provider
+    elsewhere = {**env, "CHATCLI_MODEL": "not-this-one"}
+    assert chat(elsewhere, "-m", row.model, "-t", "bound", "the first question").code == 0
+    for args in (["-c"], ["-t", "bound"]):
+        run = chat(elsewhere, *args, "and then?")
+        assert run.code == 0 and run.out.startswith("You said: and then? (earlier: the first question"), run
+    assert len(fake.requests) == 3
+
+
 def test_thinking_is_shown_apart_from_the_answer_and_kept(provider):
     row, fake, env = provider
     fake.queue(Reply("forty-two", thinking="the answer to everything is well known"))
