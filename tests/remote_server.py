@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -88,14 +89,25 @@ def serve(where: Path, model_url: str, timeout: float = 90) -> Served:
     served = Served(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            with urllib.request.urlopen(f"{served.url}/ok", timeout=2):
-                return served
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                served.stop()
-                raise RuntimeError(f"langgraph dev did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.1)
+        # langgraph dev moves to another port, with a warning, when the one asked for was taken meanwhile
+        # by another test's server: the URL it prints is the one to ask
+        if said := _API.search(log.read_text(errors="replace")):
+            served.url = said.group(1)
+            try:
+                with urllib.request.urlopen(f"{served.url}/ok", timeout=2):
+                    return served
+            except OSError:
+                pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            served.stop()
+            plain = _ESCAPES.sub("", log.read_text(errors="replace"))
+            lines = [line for line in plain.splitlines() if " stats " not in line]
+            raise RuntimeError("langgraph dev did not start:\n" + "\n".join(lines[:40] + ["..."] + lines[-20:]))
+        time.sleep(0.1)
+
+
+_API = re.compile(r"API: (?:\x1b\[[0-9;]*m)?(http://127\.0\.0\.1:\d+)")
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class CutProxy:
