@@ -7,7 +7,8 @@ Run (from anywhere; uses the ``chat`` installed next to this Python unless ``--c
 
 Every round runs, in rotated order: ``python -c pass`` (the interpreter's start), ``chat QUESTION``
 with the worker on (``CHATCLI_WORKER=1``; the worker was started before the first round) and
-off, and, with ``--llm``, ``llm -m fake QUESTION`` (an OpenAI-compatible model in
+off; the imports of LangGraph and of a LangChain chat model alone, asking nothing (the floor of any cold
+path that answers through them); and, with ``--llm``, ``llm -m fake QUESTION`` (an OpenAI-compatible model in
 ``extra-openai-models.yaml`` pointing at the same fake server). Stdout and stderr go to pipes
 that are read whole; stdin is empty. Whole-process wall time from the spawn to the exit; medians;
 ratios are medians of the per-round ratios. The fake server (tests/fakeserver.py) runs in this
@@ -39,6 +40,16 @@ from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 from tests.providers import ROWS  # noqa: E402
 
 QUESTION = "What is the capital of France?"
+CHAT_MODELS = "langchain_core.language_models.chat_models"
+
+
+def chat_python(chat: list[str]) -> str:
+    """The Python of the environment the ``chat`` command runs in (its script's ``#!`` line), else this one."""
+    try:
+        first = Path(chat[-1] if len(chat) == 1 else chat[0]).read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return sys.executable
+    return first[2:].strip() if first.startswith("#!") and "python" in first else sys.executable
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -85,6 +96,10 @@ def main() -> None:
             "chat, worker": ([*chat, QUESTION], dict(env, CHATCLI_WORKER="1")),
             "chat, no setting": ([*chat, QUESTION], env),  # the default: the worker started by the warm-up round
             "chat, no worker": ([*chat, QUESTION], dict(env, CHATCLI_WORKER="0")),
+            # The floor of any cold path that answers through LangGraph and a LangChain chat model: their imports
+            # alone, nothing asked (the Python of the chat command's environment)
+            "import langgraph.graph": ([chat_python(chat), "-c", "import langgraph.graph"], env),
+            "import a LangChain chat model": ([chat_python(chat), "-c", f"import {CHAT_MODELS}"], env),
         }
         fakes = ExitStack()
         for row in ROWS[1:]:  # every other installed provider, through the worker, on its own fake server
@@ -137,6 +152,8 @@ def main() -> None:
         rows.append(("11. no setting (the default) / llm one-shot, wall", f"{value:.2f}x", "<= 0.5x", met(value, 0.5)))
         value = ratio("chat, no worker", "llm")
         rows.append(("11. no worker (cold) / llm one-shot, wall", f"{value:.2f}x", "<= 1.0x", met(value, 1.0)))
+        for name in ("import langgraph.graph", "import a LangChain chat model"):
+            rows.append((f"11. the floor: {name} / llm one-shot, wall", f"{ratio(name, 'llm'):.2f}x", "—", "—"))
     report(rows, args.runs, args.out)
 
 
