@@ -31,8 +31,11 @@ class Settings:
     max_retries: int = 2
     temperature: float | None = None
     history_file: str | None = None
-    # History beyond context_tokens: "trim" leaves it out, "summary" sends a running summary of it.
-    memory: str = "trim"
+    # History past the budget (context_tokens): "compact" folds the older turns into a summary at the start of a
+    # turn whose request would pass compact_at of it; "trim" leaves them out; "summary" folds what would not fit
+    # at every step (chatcli.chat.compaction).
+    memory: str = "compact"
+    compact_at: float = 0.9
     # Most tokens in one reply; None leaves it to the server (the local model gets a share of its window).
     max_tokens: int | None = None
     # Tokens a model that thinks may spend thinking before it answers (Anthropic's extended thinking,
@@ -120,6 +123,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_TEMPERATURE": "temperature",
     "CHATCLI_HISTORY_FILE": "history_file",
     "CHATCLI_MEMORY": "memory",
+    "CHATCLI_COMPACT_AT": "compact_at",
     "CHATCLI_MAX_TOKENS": "max_tokens",
     "CHATCLI_THINKING_BUDGET": "thinking_budget",
     "CHATCLI_LOCAL": "local",
@@ -134,7 +138,8 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_EDITING_MODE": "editing_mode",
 }
 
-MEMORY_MODES, SANDBOX_MODES, EDITING_MODES = ("trim", "summary"), ("workspace", "read-only", "off"), ("emacs", "vi")
+MEMORY_MODES = ("compact", "trim", "summary")
+SANDBOX_MODES, EDITING_MODES = ("workspace", "read-only", "off"), ("emacs", "vi")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
@@ -245,7 +250,12 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         if var in url_variables():
             check_url(value if "://" in value else f"http://{value}", var)  # OLLAMA_HOST may be host:port
     if settings.memory not in MEMORY_MODES:
-        raise ConfigError(f"memory must be trim or summary, got {settings.memory!r}")
+        raise ConfigError(f"memory must be compact, trim or summary, got {settings.memory!r}")
+    if not 0.3 <= settings.compact_at <= 1.0:
+        raise ConfigError(
+            f"compact_at must be between 0.3 and 1.0 (a share of the history budget), got {settings.compact_at}",
+            hint='memory = "trim" (CHATCLI_MEMORY=trim) turns compaction off',
+        )
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
     if settings.editing_mode not in EDITING_MODES:

@@ -35,7 +35,7 @@ def test_subcommands_and_options_complete(chat_env):
     assert "ask" not in tab(chat_env, "chat ")
     assert tab(chat_env, "chat sh") == ["show"]
     assert tab(chat_env, "chat --mem") == ["--memory"]
-    assert tab(chat_env, "chat --memory ") == ["trim", "summary"]
+    assert tab(chat_env, "chat --memory ") == ["compact", "trim", "summary"]
     assert tab(chat_env, "chat export x --format ") == ["md", "json"]
     assert "--limit" in tab(chat_env, "chat threads --")
 

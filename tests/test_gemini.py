@@ -147,6 +147,7 @@ def test_the_window_the_api_tells_is_fitted_from_the_first_question(gemini):
     fake, env = gemini
     long = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12
     fake.window = 900  # words; told as the model's inputTokenLimit
+    env["CHATCLI_MEMORY"] = "trim"  # every request a question's: what the window lets through, no summary asked for
     for i in range(5):
         run = chat(env, "-t", "w", f"note {i}: {long}")
         assert run.code == 0, run

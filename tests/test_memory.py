@@ -255,19 +255,26 @@ async def test_trim_mode_is_unchanged(tmp_path, storage):
     assert len(systems) == 1
 
 
-def test_trim_mode_ignores_a_summary_left_by_summary_mode(tmp_path, storage):
+def test_a_summary_the_thread_has_is_sent_whatever_the_memory(tmp_path, storage):
+    """A thread summarised before (a --memory summary thread, or /compact) keeps its summary in trim mode too:
+    the turns it covers reach the model through it, none is silently dropped, and trim makes no summary."""
     db = storage.db(tmp_path / "c.db")
     summarising = summarising_model(*(reply(i) for i in range(8)))
     trimming = summarising_model("ok")
 
-    async def go(model: Any, memory: str, turns: range):
+    async def go(model: Any, memory: str, turns: range) -> Any:
         async with Thread(db, model, memory=memory) as conv:
-            await converse(conv, turns, [])
+            return (await converse(conv, turns, []))[-1]
 
     asyncio.run(go(summarising, "summary", range(8)))
-    asyncio.run(go(trimming, "trim", range(8, 9)))
-    systems, _ = sent_parts(trimming.calls[-1])
-    assert [m.content for m in systems] == [SYSTEM]
+    last = asyncio.run(go(trimming, "trim", range(8, 9)))
+    assert trimming.summary_calls == []
+    systems, tail = sent_parts(trimming.calls[-1])
+    assert systems[0].content == SYSTEM and systems[1].content.startswith(SUMMARY_PREFIX)
+    sent_facts = set(FACT.findall(systems[1].content + " ".join(m.text for m in tail)))
+    assert "fact0" in sent_facts, "the oldest turn reaches the model through the summary"
+    # What the summary does not cover is trimmed as trim does, and said: nothing goes unaccounted for.
+    assert len({f"fact{i}" for i in range(8)} - sent_facts) == last.turns_left_out
 
 
 # --------------------------------------------------------------------------- usage
@@ -327,7 +334,9 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
     assert last[0] == {"role": "system", "content": DEFAULT_SYSTEM}
     assert last[1]["role"] == "system" and last[1]["content"].startswith(SUMMARY_PREFIX)
     assert "fact0" in last[1]["content"], "the dropped first turn reaches the model through the summary"
-    assert "fact0" not in " ".join(m["content"] for m in last[2:])
+    # ...and the thread's first question is sent whole beside it, as every compaction keeps it.
+    assert last[2] == {"role": "user", "content": question(0)}
+    assert "fact1" not in " ".join(m["content"] for m in last[2:])
     assert last[-1] == {"role": "user", "content": question(5)}
 
     export = chat(chat_env, "export", "mem", "--format", "json")

@@ -41,6 +41,7 @@ NOTE = "the lighthouse keeper wrote down every ship that passed in the long wint
 def test_the_window_asked_for_holds_the_whole_budget_so_nothing_is_cut_silently(ollama):
     fake, env = ollama
     env["CHATCLI_CONTEXT_TOKENS"] = "10000"  # more than the 4,096 Ollama runs a model with unless asked
+    env["CHATCLI_MEMORY"] = "trim"  # the whole budget sent as history, never folded
     for i in range(12):
         assert chat(env, "-t", "long", f"note {i}: {NOTE}").code == 0
     assert fake.truncated == 0, "Ollama cut a request chat sent"

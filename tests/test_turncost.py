@@ -28,7 +28,9 @@ from langgraph.checkpoint.base import copy_checkpoint
 from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.graph.message import add_messages as langgraph_add_messages
 
+import chatcli.chat.compaction as compaction
 import chatcli.chat.graph as graph
+import chatcli.chat.request_history as request_history
 from chatcli.store.messages import cache, chains, reducer, sqlite_saver
 from chatcli.store.messages.reducer import add_messages
 from tests.test_graph import Harness, fake_model
@@ -62,7 +64,8 @@ async def test_per_turn_work_is_the_same_at_turn_40_as_at_turn_15(tmp_path, monk
     monkeypatch.setattr(cache, "_get_content", counters["store: content reads"])
     monkeypatch.setattr(reducer, "_get_id", counters["reducer: id reads"])
     monkeypatch.setattr(reducer, "langgraph_add_messages", counters["reducer: LangGraph merges"])
-    monkeypatch.setattr(graph, "count_tokens_approximately", counters["history: token counts"])
+    for counting in (graph, compaction, request_history):
+        monkeypatch.setattr(counting, "count_tokens_approximately", counters["history: token counts"])
     typed_items: list[int] = []  # lengths of the lists whose item types the store checked
     is_message_list = chains._is_message_list
 
@@ -223,7 +226,7 @@ def test_select_history_matches_trim_messages(seed):
     messages = [_random_message(rng) for _ in range(rng.randrange(0, 40))]
     system = SystemMessage("system " * rng.randrange(0, 30))
     for budget in (0, 5, 20, 60, 150, 400, 1000, 5000):
-        got = graph.select_history(system, messages, budget)
+        got = request_history.select_history(system, messages, budget)
         want = reference_select(system, messages, budget)
         assert [id(m) for m in got] == [id(m) for m in want], (seed, budget)
 

@@ -22,6 +22,13 @@ def windows_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_DATA_HOME"]) / "chatcli" / "windows.json"
 
 
+@pytest.fixture
+def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
+    """These tests are about what trim memory leaves out under a learned window; the default memory, which
+    compacts instead, is the last test's."""
+    return {**chat_env, "CHATCLI_MEMORY": "trim"}
+
+
 @pytest.mark.parametrize("style", ["openai", "llama", "empty"])
 def test_a_window_smaller_than_the_budget_is_learned_fitted_and_remembered(server, chat_env, style):
     fill(chat_env, "w", 4)  # about 1,400 words of history, under no window yet
@@ -151,7 +158,7 @@ def test_turns_left_out_by_the_budget_are_said_in_the_usage_line_and_in_json(ser
     assert shown.code == 0, shown
     lines = shown.err.splitlines()
     usage = next(i for i, line in enumerate(lines) if " in · " in line)
-    assert lines[usage + 1] == "2 earlier turns not sent · --memory summary keeps them", lines
+    assert lines[usage + 1] == "2 earlier turns not sent · /compact keeps them in a summary", lines
     as_json = json.loads(chat(small, "--json", "-t", "b", "and the second?").out)
     assert as_json["turns_left_out"] == 3, as_json
     lines = [json.loads(line) for line in chat(small, "--jsonl", "-t", "b", "and now?").out.splitlines()]
@@ -163,3 +170,25 @@ def test_turns_left_out_by_the_budget_are_said_in_the_usage_line_and_in_json(ser
         and "not sent" not in roomy.err
         and json.loads(chat(chat_env, "--json", "-t", "b", "still?").out)["turns_left_out"] == 0
     )
+
+
+def test_under_the_default_memory_a_window_learned_from_a_refusal_compacts_instead_of_leaving_turns_out(
+    server, chat_env
+):
+    compacting = {k: v for k, v in chat_env.items() if k != "CHATCLI_MEMORY"}
+    fill(compacting, "c", 4)
+    server.window, server.window_style = 900, "openai"
+    run = chat(compacting, "-t", "c", "what was the first note about?")
+    assert run.code == 0 and run.out.startswith("You said: what was the first note about?"), run
+    said = [line for line in run.err_lines if line.startswith("compacted ")]
+    assert len(said) == 1 and "/summary shows it" in said[0], run.err
+    assert "not sent" not in run.err, "the turns are folded into the summary, not left out"
+    summarised = [r for r in server.requests if str(r["messages"][0]["content"]).startswith("You keep a running")]
+    # Folded a window's worth per call (no call sends more than the model takes), the oldest first: every note.
+    assert summarised and "note 0:" in summarised[0]["messages"][-1]["content"]
+    folded = " ".join(str(r["messages"][-1]["content"]) for r in summarised)
+    assert all(f"note {i}:" in folded for i in range(4))
+    assert all(sum(len(str(m["content"]).split()) for m in r["messages"]) <= 900 for r in summarised)
+    last = server.requests[-1]["messages"]
+    assert str(last[1]["content"]).startswith("Summary of the earlier conversation")
+    assert sum(len(str(m["content"]).split()) for m in last) <= 900

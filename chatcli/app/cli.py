@@ -53,6 +53,7 @@ def _version(value: bool) -> None:
 class Memory(str, Enum):
     """Values of --memory (see Settings.memory)."""
 
+    compact = "compact"
     trim = "trim"
     summary = "summary"
 
@@ -96,9 +97,10 @@ def ask_command(
     memory: Optional[Memory] = typer.Option(
         None,
         "--memory",
-        metavar="trim|summary",
+        metavar="compact|trim|summary",
         hidden=True,
-        help="History beyond the context budget: left out (trim), or sent as a running summary [env: CHATCLI_MEMORY].",
+        help="History past the context budget: folded into a summary before it would not fit (compact, the default), "
+        "left out (trim), or folded at every step (summary) [env: CHATCLI_MEMORY].",
     ),
     local: bool = typer.Option(False, "--local", help="A small model on this machine: no key, no network."),
     local_model: Optional[str] = typer.Option(

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chatcli.chat.binding import Binding, model_from_index
-from chatcli.chat.events import Listener, Silent, Start, ToolCall, TurnResult
-from chatcli.chat.graph_app import GraphApp, RunningGraph
+from chatcli.chat.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.chat.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.own_turns import ChatSource
-from chatcli.chat.recall import Recall, Undone
+from chatcli.chat.recall import Recall, SummaryView, Undone
 from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
 from chatcli.chat.threads import Threads
 from chatcli.chat.turn import Approvals, Turns
@@ -66,6 +66,8 @@ class Conversation:
     # What answers the thread when it is not chat's own graph (a graph of the user's), stored with it at each turn.
     bound: Binding | None = None
     temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
+    # What folds the thread's earlier turns into its summary (chat's own graph); None: nothing here can.
+    compactor: Compactor | None = None
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
     own_model: ClassVar[bool] = True  # chat builds the model that answers, from its settings
@@ -266,13 +268,20 @@ class Conversation:
         return stored.model
 
     async def undo(self) -> Undone | None:
-        """Take back the last exchange (the last user message and all after it); None when there is none."""
+        """Take back the last thing done: a compaction or a summary edit made since the last answer (the summary
+        before it is sent again), else the last exchange (the last user message and all after it); None when
+        there is none."""
         from langchain_core.messages import RemoveMessage
 
+        from chatcli.chat.compaction import undoable, undone
         from chatcli.chat.graph import MODEL_NODE
 
         async with self.lock():
-            history = await self.messages()
+            state = (await self.app.aget_state(self.config)).values
+            if self.can.prompt and state.get("messages") and undoable(state):
+                await self.app.aupdate_state(self.config, undone(state), as_node=MODEL_NODE)
+                return Undone("", 0, state["compaction"]["kind"])
+            history = list(state.get("messages", []))
             asked = [i for i, m in enumerate(history) if m.type == "human"]
             if not asked:
                 return None
@@ -282,6 +291,84 @@ class Conversation:
             if self.store is not None:
                 await self.store.index.set_count(self.thread_id, asked[-1])
         return Undone(str(removed[0].text), len(removed))
+
+    # ---- the summary sent in place of the earlier turns (chatcli.chat.compaction)
+
+    def _own_memory(self) -> Compactor:
+        """The compactor, or one line saying why this thread has none."""
+        self._no_prompt(
+            not self.can.prompt, "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
+        )
+        if self.compactor is None:
+            raise UsageError("this conversation cannot compact its thread")
+        return self.compactor
+
+    async def compact(self, focus: str | None = None) -> Compacted:
+        """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by
+        ``focus``; the thread keeps every message, only what is sent changes."""
+        from chatcli.chat.graph import MODEL_NODE
+
+        compactor = self._own_memory()
+        if focus is not None:
+            focus = " ".join(check_utf8(focus, "the focus").split()) or None
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            if not state.values.get("messages"):
+                raise UsageError("nothing to compact: this thread has no message yet")
+            update, done = await compactor.compact(state.values, self.config, focus)
+            await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
+        return done
+
+    async def summary(self) -> SummaryView:
+        """What is sent in place of the earlier turns: the summary, the turns it covers, those kept whole."""
+        from chatcli.chat.compaction import covered, first_question
+
+        self._own_memory()
+        values = (await self.app.aget_state(self.config)).values
+        messages = list(values.get("messages", []))
+        text, upto = covered({**values, "messages": messages})
+        questions = [m.id for m in messages if m.type == "human"]
+        pinned = [questions.index(i) + 1 for i in values.get("pinned") or [] if i in questions]
+        first = first_question(messages)
+        return SummaryView(
+            text,
+            sum(m.type == "human" for m in messages[:upto]),
+            len(questions),
+            sorted(pinned),
+            first is not None and first < upto,
+            values.get("compaction") if text else None,
+        )
+
+    async def edit_summary(self, text: str) -> None:
+        """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""
+        from chatcli.chat.compaction import edited
+        from chatcli.chat.graph import MODEL_NODE
+
+        self._own_memory()
+        check_utf8(text, "the summary")
+        async with self.lock():
+            values = (await self.app.aget_state(self.config)).values
+            await self.app.aupdate_state(self.config, edited(values, text), as_node=MODEL_NODE)
+
+    async def pin(self, turn: int | None = None, on: bool = True) -> int:
+        """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
+        answers' text are sent whole through any compaction; ``on=False`` unpins it. The turn's number."""
+        from chatcli.chat.graph import MODEL_NODE
+
+        self._own_memory()
+        async with self.lock():
+            values = (await self.app.aget_state(self.config)).values
+            questions = [m.id for m in values.get("messages", []) if m.type == "human"]
+            if not questions:
+                raise UsageError("nothing to pin: this thread has no message yet")
+            number = len(questions) if turn is None else turn
+            if not 1 <= number <= len(questions):
+                raise UsageError(f"the thread has turns 1 to {len(questions)}, not {turn}")
+            chosen, pinned = questions[number - 1], list(values.get("pinned") or [])
+            kept = [i for i in pinned if i != chosen] + ([chosen] if on else [])
+            if kept != pinned:
+                await self.app.aupdate_state(self.config, {"pinned": kept}, as_node=MODEL_NODE)
+        return number
 
     async def retry(self) -> TurnResult:
         """Answer the last user message again, in place of the answer it has; stream like ``send``.

@@ -62,6 +62,19 @@ class TurnResult:
 
 
 @dataclass(frozen=True)
+class Compacted:
+    """What a compaction on purpose did (/compact, ``chat compact``): the questions it folded into the summary, the
+    estimated tokens a request sent before and sends after, the focus it was given, and its summariser call's
+    usage and cost (``spent``: a TurnResult without text, so that it reads as a turn's usage line does)."""
+
+    turns: int
+    before: int
+    after: int
+    focus: str | None
+    spent: TurnResult
+
+
+@dataclass(frozen=True)
 class Start:
     """A turn begins on ``thread_id``; ``created``: its question made the thread (it exists from now on)."""
 

@@ -1,5 +1,5 @@
-"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (trim or summary), the model
-node."""
+"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (compact, trim or summary),
+the model node."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
-from chatcli.chat.events import Notice
-from chatcli.chat.request_history import for_provider, now_iso, select_history, turns_left_out, without_tools
-from chatcli.chat.summary import summarised_history
+from chatcli.chat.compaction import RUNNING, automatic, fitted
+from chatcli.chat.events import Compacted, Notice, TurnResult
+from chatcli.chat.request_history import for_provider, now_iso, without_tools
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
 
-# How history beyond the context budget is handled: left out ("trim"), or folded into a
-# running summary that is sent in its place ("summary").
+# How history beyond the context budget is handled: folded into a summary before it would not fit ("compact"),
+# left out ("trim"), or folded as it goes ("summary"): chatcli.chat.compaction.
 from chatcli.config import MEMORY_MODES
 from chatcli.providers.registry import name_of
 
@@ -49,10 +49,13 @@ class ChatState(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
     system: NotRequired[str | None]
     vars: NotRequired[dict[str, str]]
-    # Memory "summary": the running summary of the messages up to and including the one
-    # with id ``summary_through``; the messages after it are sent as they are.
+    # The summary of the messages up to and including the one with id ``summary_through``, sent in their
+    # place (chatcli.chat.compaction); the questions (by id) whose turns are always sent whole (/pin); and
+    # the last compaction made, with the summary it replaced.
     summary: NotRequired[str | None]
     summary_through: NotRequired[str | None]
+    pinned: NotRequired[list[str] | None]
+    compaction: NotRequired[dict[str, Any] | None]
     # The role the thread was set up with (chatcli.chat.roles), by name, and its model and
     # temperature (None: the settings'), which the thread keeps as it keeps its system prompt.
     role: NotRequired[str | None]
@@ -97,8 +100,10 @@ class ChatGraph:
 
     ``model`` is a chat model, or a function from a model name to one: the name comes
     from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
-    ``memory`` is "trim" (history beyond ``context_tokens`` is left out of the request) or
-    "summary" (it is folded into a running summary kept in the thread, sent in its place).
+    ``memory`` is "compact" (at the start of a turn whose request would pass ``compact_at`` of the budget,
+    the older turns are folded into a summary kept in the thread, sent in their place), "trim" (history
+    beyond the budget is left out of the request) or "summary" (what would not fit is folded at every step).
+    A summary the thread has (from /compact, or another memory) is sent whatever the memory.
     ``before_model`` runs at the start of each model step, after the question is checkpointed
     (chat --local starts its server again there if it stopped; it is given a function to say so).
     ``states`` (chatcli.chat.model_state.ModelStates) keeps what is learned per model: its history
@@ -120,6 +125,7 @@ class ChatGraph:
         default_system: str,
         context_tokens: int,
         memory: str = "trim",
+        compact_at: float = 0.9,
         before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,
         states: Any = None,
         toolbox: "Toolbox | None" = None,
@@ -135,6 +141,7 @@ class ChatGraph:
 
         self.states = states if states is not None else ModelStates(context_tokens)
         self.memory = memory
+        self.compact_at = compact_at
         self.before_model = before_model
         self.toolbox = toolbox
         self.tool_rounds = tool_rounds
@@ -229,6 +236,35 @@ class ChatGraph:
             if local:
                 reply.response_metadata[UNPRICED_KEY] = LOCAL
 
+    async def compact(
+        self, state: ChatState, config: RunnableConfig, focus: str | None = None
+    ) -> tuple[dict[str, Any], Compacted]:
+        """Fold every turn of the thread but the last into its summary (/compact): the state update to store, and
+        what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
+        from chatcli.chat.compaction import compact
+        from chatcli.chat.pricing import COST_KEY
+        from chatcli.chat.request_history import add_usage
+
+        step = _Step(self, state, config, lambda _event: None)
+        step.learned = await self.states.of(step.name)
+        folded = await compact(step.chat_model, step.system, state, config, step.learned.budget, focus)
+        spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
+        done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent)
+        answers = [m for m in state["messages"] if m.type == "ai"]
+        if folded.usage and answers:
+            answer = answers[-1]
+            meta = dict(answer.response_metadata)
+            meta[SUMMARY_USAGE] = add_usage(meta.get(SUMMARY_USAGE), folded.usage)
+            if self.pricer is not None:
+                name = meta.get("model_name")
+                usd = self.pricer.cost(folded.usage, name, step.name)
+                spent.add_cost(usd, name or step.name, usd is None and self.pricer.local(name, step.name))
+                if getattr(answer, "usage_metadata", None):
+                    used = (answer.usage_metadata, meta[SUMMARY_USAGE])
+                    meta[COST_KEY] = self.pricer.cost_of(used, name, step.name)
+            folded.update["messages"] = [answer.model_copy(update={"response_metadata": meta})]
+        return folded.update, done
+
     def after_model(self, state: ChatState) -> str:
         messages = state["messages"]
         return TOOLS_NODE if self.toolbox is not None and messages and calls_of(messages[-1]) else END
@@ -250,18 +286,42 @@ class _Step:
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
-        graph, usage = self.graph, None
+        graph = self.graph
+        messages = self.state["messages"]
+        fold = None
         if graph.memory == "summary":
-            history, update, usage = await summarised_history(
-                self.chat_model, self.system, self.state, self.config, self.learned.budget
+            fold = RUNNING
+        elif graph.memory == "compact" and messages and messages[-1].type == "human":  # never inside a turn
+            fold = automatic(self.graph.compact_at)
+        try:
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, fold)
+        except Exception as exc:
+            if graph.memory != "compact" or fold is None:
+                raise
+            # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
+            why = self._why(exc)
+            _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, None)
+        if plan.folded:
+            after = count_tokens_approximately(plan.messages)
+            _say(
+                self.emit,
+                f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
+                f"(~{plan.before:,} -> ~{after:,} tokens sent): /summary shows it",
             )
-        else:
-            history, update = select_history(self.system, self.state["messages"], self.learned.budget), {}
-            self.left_out = turns_left_out(self.state["messages"], history)
-            if self.learned.fitter is not None:
-                _say(self.emit, self.learned.fitter.left_out(self.left_out))
-        history = for_provider(repair(history, graph.tool_result_chars), self.provider)
-        return history, update, usage, count_tokens_approximately(history)
+        self.left_out = plan.left_out
+        if self.learned.fitter is not None and graph.memory != "summary":
+            _say(self.emit, self.learned.fitter.left_out(self.left_out))
+        history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
+        return history, plan.update, plan.usage, count_tokens_approximately(history)
+
+    def _why(self, exc: Exception) -> str:
+        """``exc`` from the summariser, in the one line a failed turn would say it."""
+        from chatcli.chat.failures import describe, translate
+        from chatcli.config import Settings
+
+        settings = getattr(self.graph.states, "settings", None) or Settings()
+        return describe(translate(exc, settings, model=self.name or None), settings).line
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model

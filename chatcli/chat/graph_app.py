@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Proto
 
 if TYPE_CHECKING:
     from chatcli.chat.binding import Binding
+    from chatcli.chat.events import Compacted
 
 
 class GraphApp(Protocol):
@@ -46,3 +47,10 @@ class GraphLoader(Protocol):
     async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
         """The graph, with ``saver`` as its checkpointer unless it keeps its own; what it holds open stays open
         until ``stack`` closes; ``say`` tells the user a line."""
+
+
+class Compactor(Protocol):
+    """What folds a thread's earlier turns into its summary (chat's own graph: ``ChatGraph.compact``)."""
+
+    async def compact(self, state: Any, config: Any, focus: str | None = None) -> tuple[dict[str, Any], Compacted]:
+        """The state update that stores the new summary, and what was done (chatcli.chat.events.Compacted)."""

@@ -66,9 +66,9 @@ class ChatSource:
         """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
 
+        from chatcli.chat.compaction import SUMMARY_TAG
         from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
         from chatcli.chat.pricing import Priced
-        from chatcli.chat.summary import SUMMARY_TAG
 
         loop = asyncio.get_running_loop()
         # A stall: once the reply has begun, no text for longer than stall_timeout (a server

@@ -26,10 +26,25 @@ class UsageTotals:
 @dataclass(frozen=True)
 class Undone:
     """What /undo took back: the question's text and how many messages went with it (its answer, tool calls,
-    results)."""
+    results); or, with ``compaction`` ("compact" or "edit"), a compaction or a summary edit."""
 
     question: str
     messages: int
+    compaction: str | None = None
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """What a thread sends in place of its earlier turns (/summary): the summary (None: none), the questions it
+    covers of the thread's, the turns pinned (numbers from 1), whether the first question is kept whole beside
+    it, and the last compaction's record (kind, time, focus)."""
+
+    text: str
+    covers: int
+    turns: int
+    pinned: list[int]
+    first_whole: bool
+    made: dict[str, Any] | None
 
 
 class Recall:

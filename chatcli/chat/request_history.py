@@ -117,11 +117,16 @@ def folded_count(messages: list[BaseMessage], through: str | None) -> int | None
     return None
 
 
-def transcript(messages: list[BaseMessage], max_chars: int) -> str:
-    """Messages as "User: ..." / "Assistant: ..." lines, the most recent ``max_chars`` of them."""
+def transcript(messages: list[BaseMessage], max_chars: int, offset: int = 0) -> str:
+    """Messages as "User: ..." / "Assistant: ..." lines in about ``max_chars``; each question after a
+    "[turn N, DATE]" line (turns counted from ``offset``), so that a summary can say when.
+
+    Over ``max_chars``, each message longer than its share is cut in its middle ("[...]"): its start (which
+    usually says what it is about) and its end stay, and no message is dropped whole.
+    """
     lines: list[str] = []
-    room = max_chars
-    for message in reversed(messages):
+    turn = offset
+    for message in messages:
         role = (
             "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
         )
@@ -132,13 +137,23 @@ def transcript(messages: list[BaseMessage], max_chars: int) -> str:
             for c in getattr(message, "tool_calls", None) or []
         )
         line = f"{role}: {message.text}{calls}"
-        if len(line) > room:
-            if room > 40:
-                lines.append(f"{role}: [...]{line[len(line) - room + 20 :]}")
-            break
+        if message.type == "human":
+            turn += 1
+            when = str(message.response_metadata.get("created_at") or "")[:16].replace("T", " ")
+            line = f"[turn {turn}{', ' + when if when else ''}]\n{line}"
         lines.append(line)
-        room -= len(line) + 1
-    return "\n".join(reversed(lines))
+    total = sum(len(line) + 1 for line in lines)
+    if total > max_chars:
+        lines = [_middle_cut(line, max(80, max_chars * len(line) // total)) for line in lines]
+    return "\n".join(lines)
+
+
+def _middle_cut(line: str, room: int) -> str:
+    """``line`` in about ``room`` characters: its first three fifths and its last two, "[...]" between."""
+    if len(line) <= room:
+        return line
+    head = room * 3 // 5
+    return f"{line[:head]} [...] {line[len(line) - (room - head) :]}"
 
 
 def add_usage(total: dict[str, Any] | None, usage: Any) -> dict[str, Any] | None:

@@ -46,6 +46,7 @@ def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
         default_system=settings.system,
         context_tokens=settings.context_tokens,
         memory=settings.memory,
+        compact_at=settings.compact_at,
         toolbox=toolbox,
         tool_rounds=settings.tool_rounds,
         tool_result_chars=settings.tool_result_chars,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 from chatcli.chat.binding import Binding
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
-from chatcli.chat.graph_app import GraphApp, GraphLoader
+from chatcli.chat.graph_app import Compactor, GraphApp, GraphLoader
 from chatcli.chat.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
@@ -199,6 +199,7 @@ class Engine:
     listener: Listener
     graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
     bound: Binding | None = None  # and what its threads are bound to
+    compactor: Compactor | None = None  # chat's own graph, which folds a thread's turns into its summary
 
     async def conversation(
         self, thread_id: str, listener: Listener | None = None, model: str | None = None
@@ -227,6 +228,7 @@ class Engine:
             stall_timeout=self.settings.timeout or None,
             toolbox=self.toolbox,
             listener=listener if listener is not None else self.listener,
+            compactor=self.compactor,
         )
         await conversation.follow_thread()  # the model and temperature of the thread's role
         return conversation
@@ -254,7 +256,7 @@ async def open_engine(
 ) -> AsyncIterator[Engine]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
-    from chatcli.chat.graph import build_graph
+    from chatcli.chat.graph import ChatGraph
     from chatcli.chat.model import ModelPool
     from chatcli.chat.model_state import ModelStates
     from chatcli.chat.pricing import Pricer
@@ -271,12 +273,12 @@ async def open_engine(
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
         # stopped) at each model call, after the question is stored: see local.keeper.
-        app = build_graph(
+        graph = ChatGraph(
             models,
-            store.saver,
             default_system=settings.system,
             context_tokens=settings.context_tokens,
             memory=settings.memory,
+            compact_at=settings.compact_at,
             before_model=keeper(settings),
             states=states,
             toolbox=toolbox,
@@ -284,7 +286,7 @@ async def open_engine(
             tool_result_chars=settings.tool_result_chars,
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         )
-        yield Engine(app, store, settings, budget, toolbox, listener)
+        yield Engine(graph.compile(store.saver), store, settings, budget, toolbox, listener, compactor=graph)
 
 
 @asynccontextmanager

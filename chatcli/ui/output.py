@@ -85,7 +85,7 @@ def cost_part(result: TurnResult) -> str | None:
 def left_out_line(result: TurnResult) -> str | None:
     """The line that says the budget left earlier turns out of the request, or None when it sent them all."""
     n = result.turns_left_out
-    return f"{counted(n, 'earlier turn')} not sent · --memory summary keeps them" if n else None
+    return f"{counted(n, 'earlier turn')} not sent · /compact keeps them in a summary" if n else None
 
 
 class StderrNotes(Listening):
