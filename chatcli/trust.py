@@ -40,6 +40,7 @@ _CHATCLI_SAFE = frozenset(
         "CHATCLI_TEMPERATURE",
         "CHATCLI_MAX_TOKENS",
         "CHATCLI_MEMORY",
+        "CHATCLI_COMPACT_AT",
         "CHATCLI_SHOW_THINKING",
         "CHATCLI_EDITING_MODE",
     }

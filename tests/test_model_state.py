@@ -12,6 +12,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from chatcli.chat.events import Silent
 from chatcli.chat.session import open_engine
 from chatcli.config import load_settings
@@ -23,6 +25,12 @@ SMALL = "small-model"
 
 def _words(body: dict) -> int:
     return sum(len(str(m.get("content")).split()) for m in body["messages"])
+
+
+@pytest.fixture
+def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
+    """Each request here is a question's, sized by what trim leaves (the default memory would compact first)."""
+    return {**chat_env, "CHATCLI_MEMORY": "trim"}
 
 
 def _windows(env: dict[str, str]) -> dict:

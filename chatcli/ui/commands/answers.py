@@ -20,11 +20,17 @@ async def _retry(ctx: Context, arg: str) -> None:
     await render_reply(ctx.conversation, ctx.conversation.retry(), ctx.settings)
 
 
-@command("/undo", help="take back the last exchange (your message, its tool calls and its answer)")
+@command(
+    "/undo", help="take back the last exchange (your message, its tool calls and its answer), or a /compact made since"
+)
 async def _undo(ctx: Context, arg: str) -> None:
     undone = await ctx.conversation.undo()
     if undone is None:
         ctx.output.note("nothing to undo")
+        return
+    if undone.compaction is not None:
+        what = "the summary edit" if undone.compaction == "edit" else "the compaction"
+        ctx.output.note(f"undone: {what} (the summary before it is sent again)")
         return
     ctx.output.note(f"undone: {make_title(undone.question)}" + (" (and its answer)" if undone.messages > 1 else ""))
 

@@ -1,0 +1,191 @@
+"""/compact, /summary (and /summary edit), /pin and /unpin at the prompt, and compaction before a request would not
+fit: what the model is sent changes, the thread keeps every message, /undo takes a compaction back.
+
+Handlers run as the prompt runs them against a real database (both stores) and the fake OpenAI-compatible server;
+the summariser's requests are told apart by their system prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatcli.config import load_settings
+from chatcli.errors import UsageError
+from tests.fakeserver import Fault, Reply
+from tests.test_commands import chat
+
+SUMMARISER = "You keep a running summary"
+SUMMARY = "Summary of the earlier conversation"
+
+
+def summarised(server: Any) -> list[dict]:
+    return [r for r in server.requests if str(r["messages"][0]["content"]).startswith(SUMMARISER)]
+
+
+def answered(server: Any) -> list[dict]:
+    return [r for r in server.requests if not str(r["messages"][0]["content"]).startswith(SUMMARISER)]
+
+
+def texts(request: dict) -> list[str]:
+    return [str(m["content"]) for m in request["messages"]]
+
+
+FACTS = ["my locker code is 4417", "the standup moved to 10:15", "the cat is called Biscuit", "ship on Friday"]
+
+
+async def four_turns(c: Any) -> None:
+    for fact in FACTS:
+        await c.ask(f"Please note: {fact}.")
+
+
+async def test_compact_folds_the_earlier_turns_and_only_what_is_sent_changes(settings, server):
+    async with chat(settings) as c:
+        await four_turns(c)
+        server.queue(
+            Reply("S: locker 4417; standup 10:15; cat Biscuit.", usage={"prompt_tokens": 90, "completion_tokens": 12})
+        )
+        shown = await c.run("/compact the decisions and numbers")
+        # One summariser call, steered by the focus, sent the turns it folds (not the last one).
+        [call] = summarised(server)
+        assert "the decisions and numbers" in texts(call)[0]
+        assert all(f in texts(call)[1] for f in FACTS[:3]) and FACTS[3] not in texts(call)[1]
+        assert "compacted 3 earlier turns: ~" in shown and "90 in · 12 out" in shown, shown
+        assert "/undo takes it back" in shown
+        # The next request: the system prompt, the summary, the first question whole, the last exchange, the question.
+        await c.ask("What is my locker code?")
+        sent = texts(answered(server)[-1])
+        assert sent[1].startswith(SUMMARY) and "locker 4417" in sent[1]
+        assert sent[2] == f"Please note: {FACTS[0]}."
+        assert sent[3:] == [f"Please note: {FACTS[3]}.", sent[4], "What is my locker code?"]
+        # The thread keeps every message.
+        assert len(await c.conversation.messages()) == 10
+        view = await c.run("/summary")
+        assert "sent in place of turns 1-3 of 5" in view and "made by /compact" in view and "locker 4417" in view
+        assert "turn 1 (the first question) is sent whole" in view
+
+
+async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(settings, server):
+    async with chat(settings) as c:
+        await four_turns(c)
+        await c.run("/compact")
+        assert "undone: the compaction" in await c.run("/undo")
+        assert not (await c.conversation.summary()).text
+        await c.ask("and now?")
+        assert not any(t.startswith(SUMMARY) for t in texts(answered(server)[-1])), "the turns are sent whole again"
+        shown = await c.run("/undo")
+        assert "undone: and now?" in shown  # then /undo takes back exchanges, as before
+
+
+async def test_summary_edit_keeps_the_correction_and_undo_takes_it_back(settings, server, tmp_path, monkeypatch):
+    editor = tmp_path / "fix-summary"
+    editor.write_text('#!/bin/sh\nsed -i "s/4417/4471/" "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("VISUAL", str(editor))
+    async with chat(settings) as c:
+        await four_turns(c)
+        server.queue(Reply("locker 4417"))
+        await c.run("/compact")
+        shown = await c.run("/summary edit")
+        assert "summary saved" in shown, shown
+        await c.ask("code?")
+        assert "locker 4471" in texts(answered(server)[-1])[1]
+        assert "undone: code?" in await c.run("/undo")  # the exchange since, then the edit
+        assert "undone: the summary edit" in await c.run("/undo")
+        assert (await c.conversation.summary()).text == "locker 4417"
+
+
+async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server):
+    async with chat(settings) as c:
+        await four_turns(c)
+        assert "turn 2 pinned" in await c.run("/pin 2")
+        await c.run("/compact")
+        await c.ask("next?")
+        sent = texts(answered(server)[-1])
+        assert f"Please note: {FACTS[1]}." in sent, "the pinned question"
+        assert any(t.startswith("You said: Please note: " + FACTS[1]) for t in sent), "and its answer"
+        assert f"Please note: {FACTS[2]}." not in sent, "an unpinned folded turn is not"
+        assert "pinned, always sent whole: turn 2" in await c.run("/summary")
+        await c.run("/unpin 2")
+        assert (await c.conversation.summary()).pinned == []
+
+
+@pytest.mark.parametrize("line", ["/pin 9", "/pin two", "/unpin 0"])
+async def test_pin_takes_a_turn_of_the_thread(settings, server, line):
+    async with chat(settings) as c:
+        await c.ask("one")
+        with pytest.raises(UsageError):
+            await c.run(line)
+
+
+async def test_nothing_to_compact_is_one_line_and_sends_nothing(settings, server):
+    async with chat(settings) as c:
+        with pytest.raises(UsageError, match="nothing to compact"):
+            await c.run("/compact")
+        await c.ask("only one turn")
+        with pytest.raises(UsageError, match="nothing to compact"):
+            await c.run("/compact")
+        assert not summarised(server)
+
+
+async def test_a_compaction_stopped_midway_changes_nothing(settings, server):
+    async with chat(settings) as c:
+        await four_turns(c)
+        server.queue(Fault(stall_after=0, stall=30))  # the summariser's answer never comes
+        before = len(server.requests)
+        task = asyncio.ensure_future(c.run("/compact"))
+        assert await asyncio.to_thread(server.wait_for_requests, before + 1)
+        task.cancel()  # Ctrl-C
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not (await c.conversation.summary()).text
+        assert len(await c.conversation.messages()) == 8
+        await c.ask("still here?")
+        assert not texts(answered(server)[-1])[1].startswith(SUMMARY)
+
+
+LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 4  # ~85 tokens
+
+
+async def test_the_default_memory_compacts_before_a_request_would_not_fit(settings, server, monkeypatch):
+    monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
+    settings = load_settings({})
+    assert settings.memory == "compact"
+    async with chat(settings) as c:
+        notes = []
+        for i in range(8):
+            shown = await c.ask(f"note {i}: {LONG}")
+            notes += [line for line in shown.splitlines() if line.startswith("compacted ")]
+        assert notes and all("/summary shows it" in n for n in notes), notes
+        # Every request stayed within the budget, and none lost a turn: folded or sent.
+        from langchain_core.messages.utils import count_tokens_approximately
+
+        last = answered(server)[-1]
+        assert texts(last)[1].startswith(SUMMARY)
+        assert count_tokens_approximately([(m["role"], m["content"]) for m in last["messages"]]) <= 400
+        assert len(notes) < 8, "compacts now and then, not every turn"
+        assert (await c.conversation.summary()).made["kind"] == "auto"
+
+
+async def test_trim_memory_never_compacts_by_itself(settings, server, monkeypatch):
+    monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
+    monkeypatch.setenv("CHATCLI_MEMORY", "trim")
+    async with chat(load_settings({})) as c:
+        for i in range(6):
+            await c.ask(f"note {i}: {LONG}")
+        assert not summarised(server)
+
+
+async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, tmp_path):
+    from chatcli.chat.graphs.load import GraphFile
+    from chatcli.chat.session import open_conversation
+
+    graph = Path(__file__).resolve().parent.parent / "examples" / "graphs" / "agent.py"
+    async with open_conversation(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
+        for attempt in (conversation.compact(), conversation.summary(), conversation.pin()):
+            with pytest.raises(UsageError, match="compaction is for chat's own threads"):
+                await attempt
