@@ -273,7 +273,8 @@ async def test_tab_completes_command_names_and_thread_ids(settings, server):
 
     completer = CommandCompleter(await go())
     assert completions(completer, "/sw") == ["/switch "]
-    assert completions(completer, "/u") == ["/undo", "/unpin ", "/usage"]  # a space after a command that takes an argument
+    # A space after a command that takes an argument.
+    assert completions(completer, "/u") == ["/undo", "/unpin ", "/usage"]
     assert len(completions(completer, "/")) == len(commands())
     assert completions(completer, "/switch proj") == ["project-b", "project-a"]  # most recent first
     assert completions(completer, "/switch ") == ["other", "project-b", "project-a"]

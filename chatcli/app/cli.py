@@ -13,6 +13,7 @@ import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli import __version__
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
     config_commands,
+    mcp_commands,
     model_commands,
     role_commands,
     serve_commands,

@@ -12,6 +12,7 @@ COMMANDS = (
     "title",
     "fork",
     "tools",
+    "mcp",
     "roles",
     "models",
     "trust",

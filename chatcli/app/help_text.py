@@ -8,7 +8,7 @@ chat "QUESTION"             one answer; piped text goes after the question
 chat threads | show [ID]    your conversations; one (the last without ID)
 chat search TEXT            search them; also export, import, rm, title, fork
 chat config | models        the settings and their sources; the models
-chat tools | roles          MCP servers and built-in tools; the roles
+chat tools | mcp | roles    MCP servers and built-in tools; mcp login NAME; the roles
 chat stats | trust | serve  costs; trust this .env; the threads over HTTP
 (each has -h; --help-all: every option; chat ask TEXT: ask a command name)
 

@@ -43,7 +43,14 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
         return f"cannot connect to {spec.url}"
     if name == "HTTPStatusError":
         response = getattr(exc, "response", None)
-        return f"{spec.url} answered HTTP {getattr(response, 'status_code', '?')}"
+        status = getattr(response, "status_code", "?")
+        if status == 401:  # it asks for a login (OAuth, WWW-Authenticate) that chat does not have
+            return f"needs a login: run chat mcp login {spec.name}"
+        return f"{spec.url} answered HTTP {status}"
+    if name in ("LoginRefused", "LoginTimedOut"):  # chat mcp login's own
+        return str(exc)
+    if name in ("OAuthFlowError", "OAuthTokenError", "OAuthRegistrationError"):
+        return f"its sign-in failed ({' '.join(str(exc).split())[:160]}): run chat mcp login {spec.name}"
     text = " ".join(str(exc).split())[:200]
     if name == "McpError" and "closed" in text.lower():
         return "the server closed the connection" + (" (it exited)" if spec.command else "")
@@ -132,7 +139,10 @@ class Connection:
             async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
                 yield read, write
             return
-        async with create_mcp_http_client(headers=dict(spec.headers) or None) as client:
+        from chatcli.tools.mcp.oauth import auth_for
+
+        # A server chat is signed in to (chat mcp login) gets its token, for its URL only.
+        async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth_for(spec)) as client:
             async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
                 yield read, write
 

@@ -1,0 +1,264 @@
+"""Signing in to a remote MCP server with OAuth, as the MCP authorization spec describes it.
+
+``chat mcp login NAME`` runs the flow with the ``mcp`` package's own client (``OAuthClientProvider``: the protected
+resource metadata named by the server's 401, authorization-server discovery, dynamic client registration, PKCE):
+the authorization URL is opened in a browser when there is one and printed always, and the redirect comes back to
+a one-shot HTTP listener on 127.0.0.1. The tokens are kept for that server only, in
+``$XDG_DATA_HOME/chatcli/mcp-auth/NAME.json`` (0600, in a 0700 directory: never where a ``.env`` or mcp.json
+lives), with the URL they were issued for: a server whose URL in mcp.json changes gets none of them.
+
+Afterwards every connection to the server carries the access token, refreshed before it expires (``auth_for``).
+Nothing but ``chat mcp login`` ever opens a browser or waits for one: a server that needs a login, or whose refresh
+is refused, fails its connection with ``LoginNeeded``, one line naming the command. ``chat mcp logout NAME``
+forgets the tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from chatcli.paths import data_dir
+from chatcli.tools.mcp.config import ServerSpec
+
+# Refreshed this long before the access token's expiry, so that a call does not race it.
+EARLY = 60.0
+# How long a login waits for the browser to come back.
+LOGIN_WAIT = 300.0
+CLIENT_NAME = "chatcli"
+
+
+class LoginNeeded(Exception):
+    """A server asks for an OAuth login chat does not have (or may no longer refresh): one line naming the command."""
+
+    def __init__(self, name: str, why: str = "needs a login"):
+        super().__init__(f"{why}: run chat mcp login {name}")
+        self.detail = f"{why}: run chat mcp login {name}"
+
+
+def _file(name: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
+    return data_dir() / "mcp-auth" / f"{safe}.json"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class StoredAuth:
+    """One server's tokens and client registration (the ``mcp`` client's ``TokenStorage``), kept with the URL they
+    belong to; a file written for another URL reads as nothing."""
+
+    def __init__(self, spec: ServerSpec):
+        self.name, self.url, self.path = spec.name, _origin(spec.url or ""), _file(spec.name)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and data.get("url") == self.url else {}
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.path.parent, 0o700)
+        temporary = self.path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({**data, "url": self.url}, handle)
+        os.replace(temporary, self.path)
+
+    def has_tokens(self) -> bool:
+        return bool(self._read().get("tokens"))
+
+    async def get_tokens(self) -> Any:
+        from mcp.shared.auth import OAuthToken
+
+        data = self._read()
+        if not data.get("tokens"):
+            return None
+        tokens = OAuthToken.model_validate(data["tokens"])
+        expires_at = data.get("expires_at")
+        if isinstance(expires_at, (int, float)):  # what is left of it, less the margin: refreshed before it ends
+            tokens.expires_in = max(0, int(expires_at - time.time() - EARLY))
+        return tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        data = self._read()
+        data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
+        data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None
+        self._write(data)
+
+    async def get_client_info(self) -> Any:
+        from mcp.shared.auth import OAuthClientInformationFull
+
+        info = self._read().get("client")
+        return OAuthClientInformationFull.model_validate(info) if info else None
+
+    async def set_client_info(self, client_info: Any) -> None:
+        data = self._read()
+        data["client"] = client_info.model_dump(mode="json", exclude_none=True)
+        self._write(data)
+
+    def forget(self) -> bool:
+        """Delete what is kept for this server; whether there was anything."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redirect: Any, on_callback: Any) -> Any:
+    """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires.
+
+    Its log (a refused refresh as a warning, a failed flow with a traceback) is not the user's: what failed is said
+    once, in chat's own line (``LoginNeeded``, or the error ``chat mcp login`` ends with)."""
+    import logging
+
+    from mcp.client.auth import OAuthClientProvider
+
+    quiet = logging.getLogger("mcp.client.auth")
+    quiet.propagate = False
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    from mcp.shared.auth import OAuthClientMetadata
+
+    class Provider(OAuthClientProvider):
+        async def _initialize(self) -> None:
+            await super()._initialize()
+            tokens = self.context.current_tokens
+            if tokens is not None and tokens.expires_in is not None:
+                self.context.update_token_expiry(tokens)
+
+    metadata = OAuthClientMetadata(
+        client_name=CLIENT_NAME,
+        redirect_uris=[redirect_uri],  # type: ignore[list-item]
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+    )
+    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, timeout=LOGIN_WAIT)
+
+
+def auth_for(spec: ServerSpec) -> Any:
+    """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None."""
+    storage = StoredAuth(spec)
+    if not spec.url or not storage.has_tokens():
+        return None
+
+    async def never(*_args: Any) -> Any:  # only `chat mcp login` asks the user to sign in
+        raise LoginNeeded(spec.name, "its login expired or was refused")
+
+    return _provider(spec, storage, "http://127.0.0.1/callback", never, never)
+
+
+async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = True) -> list[str]:
+    """Sign in to ``spec``: its authorization URL shown (and opened in a browser when one is at hand), the redirect
+    awaited on 127.0.0.1; the tokens kept. The server's tool names, as the signed-in session lists them."""
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    storage = StoredAuth(spec)
+    listener = _Callback()
+    await listener.start()
+    kept = storage._read()
+    storage._write({})  # a sign-in anew, registered for this redirect URI; what was kept is back if it fails
+    signed_in = False
+    try:
+
+        async def redirect(url: str) -> None:
+            say(f"open this address to sign in to {spec.name}:\n  {url}")
+            if browser and _has_browser():
+                import webbrowser
+
+                await asyncio.to_thread(webbrowser.open, url)
+
+        provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
+        async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
+            async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    listed = await session.list_tools()
+        signed_in = storage.has_tokens()
+        if not signed_in:
+            raise LoginRefused("the server answered without asking for a login: it needs none")
+        return [tool.name for tool in listed.tools]
+    finally:
+        listener.close()
+        if not signed_in:
+            storage._write(kept) if kept else storage.forget()
+
+
+def _has_browser() -> bool:
+    """A browser chat may open: a desktop session or $BROWSER (never on a bare SSH login)."""
+    return bool(os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class _Callback:
+    """A one-shot HTTP listener on 127.0.0.1 for the authorization server's redirect (``GET /callback``)."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.answer: asyncio.Future[tuple[str, str | None]] | None = None
+        self.uri = ""
+
+    async def start(self) -> None:
+        self.answer = asyncio.get_running_loop().create_future()
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.uri = f"http://127.0.0.1:{port}/callback"
+
+    async def wait(self) -> tuple[str, str | None]:
+        assert self.answer is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.answer), LOGIN_WAIT)
+        except asyncio.TimeoutError:
+            raise LoginTimedOut(f"no answer from the browser within {LOGIN_WAIT:g} s") from None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1")
+            target = line.split(" ")[1] if line.count(" ") >= 2 else ""
+            query = parse_qs(urlsplit(target).query)
+            code, state, error = (query.get(key, [None])[0] for key in ("code", "state", "error"))
+            if urlsplit(target).path != "/callback" or not (code or error):
+                await _reply(writer, 404, "Not the sign-in callback.")
+                return
+            await _reply(writer, 200, "Signed in: you can close this tab." if code else "Sign-in refused.")
+            if self.answer is not None and not self.answer.done():
+                if code:
+                    self.answer.set_result((code, state))
+                else:
+                    self.answer.set_exception(LoginRefused(f"the authorization server said {error}"))
+        except (OSError, asyncio.TimeoutError, IndexError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def _reply(writer: asyncio.StreamWriter, status: int, text: str) -> None:
+    body = text.encode()
+    head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    writer.write(head.encode() + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    await writer.drain()
+
+
+class LoginTimedOut(Exception):
+    """The browser never came back."""
+
+
+class LoginRefused(Exception):
+    """The authorization server refused (the user said no, or an error)."""

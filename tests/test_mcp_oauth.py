@@ -1,0 +1,229 @@
+"""Remote MCP servers that sign in with OAuth: `chat mcp login NAME`, a tool call with the token, expiry and
+refresh, a refused refresh, logout; a server that needs a login says the command in one line; tokens go to the
+server they were issued for and nowhere else.
+
+The server is real: FastMCP with the ``mcp`` package's authorization server routes over an in-memory provider
+(tests/mcp/guarded.py). The browser is this test, fetching the sign-in address chat prints and following the
+redirect back to chat's listener on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import CHAT, chat, eventually
+from tests.test_mcp import free_port, write_servers
+
+pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+GUARDED = Path(__file__).resolve().parent / "mcp" / "guarded.py"
+NEEDS = "needs a login: run chat mcp login guarded"
+
+
+class Guarded:
+    """tests/mcp/guarded.py on a free port: its URL and its log of token requests."""
+
+    def __init__(self, where: Path):
+        self.port, self.log, self.no_refresh = free_port(), where / "tokens.log", where / "no-refresh"
+        env = {**os.environ, "GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(GUARDED), str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        eventually(lambda: urllib.request.urlopen(f"{self.url[:-4]}/.well-known/oauth-authorization-server", timeout=1),
+                   "the guarded MCP server", timeout=20, ignoring=(OSError,))  # fmt: skip
+
+    def grants(self) -> list[str]:
+        return self.log.read_text().split() if self.log.exists() else []
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, chat_env: dict[str, str]) -> Iterator[Guarded]:
+    server = Guarded(tmp_path)
+    write_servers(chat_env, {"guarded": {"url": server.url}})
+    yield server
+    server.stop()
+
+
+def login(chat_env: dict[str, str], name: str = "guarded") -> subprocess.CompletedProcess:
+    """`chat mcp login NAME --no-browser`, with this test as the browser: it opens the address chat prints."""
+    process = subprocess.Popen(
+        [str(CHAT), "mcp", "login", name, "--no-browser"], env=chat_env, stderr=subprocess.PIPE, text=True
+    )
+    said: list[str] = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        said.append(line)
+        if line.strip().startswith("http://"):
+            with urllib.request.urlopen(line.strip(), timeout=10) as page:  # follows the redirect to chat
+                said.append(page.read().decode() + "\n")
+            break
+    rest = process.stderr.read()
+    process.wait(30)
+    return subprocess.CompletedProcess(process.args, process.returncode, "", "".join(said) + rest)
+
+
+def stored(chat_env: dict[str, str], name: str = "guarded") -> Path:
+    return Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "mcp-auth" / f"{name}.json"
+
+
+def expire(chat_env: dict[str, str]) -> None:
+    """Make the kept access token one that has run out (as the clock would, without waiting for it)."""
+    path = stored(chat_env)
+    data = json.loads(path.read_text())
+    data["expires_at"] = time.time() - 5
+    path.write_text(json.dumps(data))
+
+
+def test_login_a_call_with_the_token_expiry_refresh_and_logout(server, chat_env, guarded):
+    # Before a login: one line naming the command, at `chat tools` and in a one-shot (which still answers).
+    listed = chat(chat_env, "tools", "--refresh")
+    assert NEEDS in listed.out + listed.err, listed
+    server.queue(Reply("fine"))
+    asked = chat(chat_env, "hello")
+    assert asked.code == 0 and asked.out == "fine\n" and NEEDS in asked.err, asked
+
+    signed = login(chat_env)
+    assert signed.returncode == 0, signed.stderr
+    assert "Signed in: you can close this tab." in signed.stderr
+    assert "logged in to guarded: 1 tool (whoami)" in signed.stderr
+    assert guarded.grants() == ["code"]
+    path = stored(chat_env)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    token = json.loads(path.read_text())["tokens"]["access_token"]
+
+    # A tool call carries the token.
+    server.queue(tool_calls(("whoami", {})), Reply("done"))
+    run = chat(chat_env, "--yes", "who am I?")
+    assert run.code == 0 and run.out == "done\n", run
+    [result] = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    assert result == f"signed in with a token ending {token[-4:]}"
+
+    # Expired: refreshed before the call, and the new token kept.
+    expire(chat_env)
+    assert "whoami" in chat(chat_env, "tools", "--refresh").out
+    assert guarded.grants() == ["code", "refresh"]
+    assert json.loads(path.read_text())["tokens"]["access_token"] != token
+
+    # A refresh refused: the same one line, never a browser or a wait.
+    guarded.no_refresh.touch()
+    expire(chat_env)
+    refused = chat(chat_env, "tools", "--refresh")
+    assert "run chat mcp login guarded" in refused.out + refused.err, refused
+    assert "whoami" not in refused.out
+
+    # Logout forgets the tokens.
+    out = chat(chat_env, "mcp", "logout", "guarded")
+    assert out.code == 0 and "logged out of guarded" in out.err and not path.exists()
+    again = chat(chat_env, "tools", "--refresh")
+    assert NEEDS in again.out + again.err
+
+
+def test_a_refused_sign_in_is_one_line_and_keeps_nothing(chat_env, tmp_path):
+    os.environ["GUARDED_REFUSE"] = "1"
+    try:
+        server = Guarded(tmp_path)
+    finally:
+        del os.environ["GUARDED_REFUSE"]
+    try:
+        write_servers(chat_env, {"guarded": {"url": server.url}})
+        signed = login(chat_env)
+        assert signed.returncode != 0
+        errors = [line for line in signed.stderr.splitlines() if line.startswith("chat: error")]
+        assert len(errors) == 1 and "access_denied" in errors[0], signed.stderr
+        assert not stored(chat_env).exists()
+    finally:
+        server.stop()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """An HTTP server that records every request and answers 401, pointing at metadata that names ``other``."""
+
+    seen: list[tuple[str, str, str]] = []
+    other = ""
+
+    def _any(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Authorization") or ""))
+        if self.path.startswith("/.well-known/oauth-protected-resource"):
+            body = json.dumps({"resource": f"{self.other}/mcp", "authorization_servers": [self.other]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+        else:
+            body = b'{"error": "invalid_token"}'
+            self.send_response(401)
+            host = f"http://127.0.0.1:{self.server.server_address[1]}"
+            self.send_header(
+                "WWW-Authenticate", f'Bearer resource_metadata="{host}/.well-known/oauth-protected-resource"'
+            )
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = _any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _recording(other: str = "") -> tuple[ThreadingHTTPServer, list[tuple[str, str, str]]]:
+    handler = type("Recording", (Recorder,), {"seen": [], "other": other})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, handler.seen
+
+
+def test_tokens_go_to_the_server_they_were_issued_for_and_nowhere_else(server, chat_env, guarded):
+    assert login(chat_env).returncode == 0
+    token = json.loads(stored(chat_env).read_text())["tokens"]["access_token"]
+    # The same name pointed at another server (an edited mcp.json, a .env that moves it): it gets no token.
+    elsewhere, seen = _recording()
+    try:
+        write_servers(chat_env, {"guarded": {"url": f"http://127.0.0.1:{elsewhere.server_address[1]}/mcp"}})
+        listed = chat(chat_env, "tools", "--refresh")
+        assert NEEDS in listed.out + listed.err, listed
+        assert seen and not any(token in auth for _, _, auth in seen), seen
+    finally:
+        elsewhere.shutdown()
+
+
+def test_metadata_naming_another_host_is_refused_and_that_host_hears_nothing(chat_env):
+    other, heard = _recording()
+    liar, _seen = _recording(other=f"http://127.0.0.1:{other.server_address[1]}")
+    try:
+        write_servers(chat_env, {"liar": {"url": f"http://127.0.0.1:{liar.server_address[1]}/mcp"}})
+        signed = login(chat_env, "liar")
+        assert signed.returncode != 0
+        errors = [line for line in signed.stderr.splitlines() if line.startswith("chat: error")]
+        assert len(errors) == 1 and "does not match" in errors[0], signed.stderr
+        assert heard == [], "the other host was never asked anything"
+        assert not stored(chat_env, "liar").exists()
+    finally:
+        other.shutdown()
+        liar.shutdown()
+
+
+def test_login_names_the_servers_and_a_local_one_needs_none(chat_env, guarded):
+    write_servers(chat_env, {"guarded": {"url": guarded.url}, "here": {"command": sys.executable, "args": ["-V"]}})
+    unknown = chat(chat_env, "mcp", "login", "nope")
+    assert unknown.code == 2 and "no MCP server named nope" in unknown.err and "guarded, here" in unknown.err
+    local = chat(chat_env, "mcp", "login", "here")
+    assert local.code == 2 and "needs no login" in local.err
