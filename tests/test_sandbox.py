@@ -450,3 +450,19 @@ def test_a_commands_environment_drops_every_credential_shape_and_keeps_what_the_
     assert passed == {**plain, "MY_TOKEN": "hidden", "DATABASE_URL_0": urls[0]}
     policy = sandbox.policy_for(load_settings({"shell_env": "MY_TOKEN"}))
     assert policy.passed == ("MY_TOKEN",)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("mode", ["workspace", "read-only"])
+def test_a_sandboxed_command_cannot_read_the_mcp_servers_oauth_tokens(project, outside, monkeypatch, mode):
+    """chat's data directory is readable from the sandbox (read-only), but not the tokens of `chat mcp login`."""
+    from chatcli.paths import data_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(outside / "data"))  # outside /tmp, which the sandbox has its own of
+    kept = data_dir() / "mcp-auth"
+    kept.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (kept / "github.json").write_text('{"tokens": {"access_token": "gho_SECRET_TOKEN_0123"}}')
+    (data_dir() / "other.txt").write_text("not a secret")
+    result = shell(f"cat {kept}/github.json; cat {data_dir()}/other.txt", mode)
+    assert "gho_SECRET_TOKEN_0123" not in result and "not a secret" in result, result  # the rest is still there
+    assert shell(f"ls -A {kept}", mode).strip() == "[exit code 0]", "the directory is seen empty"

@@ -59,7 +59,19 @@ def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
     passed = tuple(getattr(settings, "shell_env", ()) or ())
-    return Policy(settings.sandbox, settings.network, _real(places), _real(files), runtime_places(environ), passed)
+    hidden = runtime_places(environ) + secret_places(environ)
+    return Policy(settings.sandbox, settings.network, _real(places), _real(files), hidden, passed)
+
+
+def secret_places(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Where chat keeps credentials of its own (the MCP servers' OAuth tokens): seen empty by a sandboxed command,
+    which may read the rest of chat's data directory. Made (0700) if missing, so that there is a place to hide."""
+    place = data_dir(environ) / "mcp-auth"
+    try:
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return ()
+    return _real([str(place)])
 
 
 def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:

@@ -43,6 +43,7 @@ class LoginNeeded(Exception):
 
 
 def _file(name: str) -> Path:
+    """Where a server's tokens are kept (chatcli.tools.sandbox.secret_places hides the directory from commands)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
     return data_dir() / "mcp-auth" / f"{safe}.json"
 
