@@ -577,7 +577,8 @@ TURNS = 15
 @needs_model
 def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     """15 turns of ~300 characters on one thread against n_ctx 2048 (the history outgrows the
-    budget about halfway): trimming keeps every one inside."""
+    budget about halfway): compaction (the default memory), through the local model itself, keeps every
+    request inside, and every summary request fits its window too."""
     from chatcli.chat.session import open_conversation
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import ask
@@ -589,6 +590,8 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     )
     topics = ["the sea", "a garden", "old clocks", "mountain trains", "winter bread", "city birds"]
 
+    said = io.StringIO()
+
     async def main() -> list:
         results = []
         with local.serving(settings, log=tmp_path / "server.log") as served:
@@ -599,7 +602,7 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
                         "it is calm in the morning, busy at noon and quiet again by night; " * 5
                     )
                     question = note[:280] + " What is this note about?"
-                    conversation.listener = PlainOutput(io.StringIO(), io.StringIO())
+                    conversation.listener = PlainOutput(io.StringIO(), said)
                     result = await ask(conversation, question, served)  # raises on any failure
                     results.append(result)
                 messages = await conversation.messages()
@@ -611,7 +614,10 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     # Every turn was a whole answer (a turn over the window is refused by the server, one
     # that runs out of room is cut with finish_reason "length": either raises in ask()).
     assert len(results) == TURNS and all(r.text.strip() and r.finish_reason == "stop" for r in results)
-    # Trimming did its job: the history outgrew the budget, and what was sent stayed inside it.
+    # Compaction did its job: the history outgrew the budget, the local model folded the older turns (no fold
+    # failed: a summary request too big for its window would), and what was sent stayed inside the budget.
+    notes = said.getvalue()
+    assert "compacted " in notes and "could not compact" not in notes, notes
     assert all(r.prompt_tokens_est <= r.context_tokens == 921 for r in results)
     assert sum(len(q) for q in [r.text for r in results]) + TURNS * 300 > 4 * 921
     print(f"{TURNS} local turns in {time.monotonic() - started:.1f} s")

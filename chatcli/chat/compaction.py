@@ -175,21 +175,22 @@ async def summarise(
     instructions = _SUMMARISER.format(words=max(30, int(budget * WORDS_PER_TOKEN)))
     if focus:
         instructions += _FOCUS.format(focus=focus)
+    # The whole request stays within the history budget, as a turn's does: the window keeps room for the reply.
+    room = budget - tokens([SystemMessage(instructions), HumanMessage(summary)]) - 40
     prompt = [
         SystemMessage(instructions),
         HumanMessage(
             f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the "
-            f"conversation:\n{transcript(new, 4 * budget, offset)}"
+            f"conversation:\n{transcript(new, max(400, 4 * room), offset)}"
         ),
     ]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
     result = await chat_model.ainvoke(prompt, {**config, "tags": tags})
     text = str(result.text).strip() or summary
-    # A summary that ignores its word limit must not crowd out the conversation: keep
-    # at most about half the budget (approximate counter: 4 characters a token).
-    limit = 2 * budget
-    if len(text) > limit:
-        text = "[...]" + text[len(text) - limit :]
+    # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room):
+    # at most about a quarter of the budget (approximate counter: 4 characters a token).
+    if len(text) > budget:
+        text = "[...]" + text[len(text) - budget :]
     return text, getattr(result, "usage_metadata", None)
 
 
@@ -232,7 +233,7 @@ async def fold_in(
     """``summary`` with ``span`` folded in, a budget's worth per summariser call (a call is sent no more than the
     model was), oldest first; of a span longer than ``MOST_CALLS`` budgets, its most recent part. The summary,
     the calls' usage, and the messages of ``span`` left out of it (its oldest)."""
-    parts = _parts(span, budget)
+    parts = _parts(span, budget // 2)  # with the summary and the instructions, a call stays in the budget
     skipped = sum(len(part) for part in parts[:-MOST_CALLS])
     usage: dict[str, Any] | None = None
     asked = offset + sum(m.type == "human" for m in span[:skipped])
