@@ -189,3 +189,33 @@ async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, 
         for attempt in (conversation.compact(), conversation.summary(), conversation.pin()):
             with pytest.raises(UsageError, match="compaction is for chat's own threads"):
                 await attempt
+
+
+async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(settings, server):
+    from chatcli.errors import ModelError
+
+    async with chat(settings) as c:
+        await four_turns(c)
+        server.queue(Fault(status=429))
+        with pytest.raises(ModelError, match="rate limited"):  # said as a turn's failure is, never "unexpected"
+            await c.run("/compact")
+        server.queue(Reply(""))
+        with pytest.raises(ModelError, match="answered the summary request with nothing"):
+            await c.run("/compact")
+        assert not (await c.conversation.summary()).text
+        with pytest.raises(UsageError, match="at most 2,000"):
+            await c.conversation.compact("x" * 2001)
+
+
+async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_question_goes(
+    settings, server, monkeypatch
+):
+    monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
+    async with chat(load_settings({})) as c:
+        for i in range(3):
+            await c.ask(f"note {i}: {LONG}")
+        before = (await c.conversation.summary()).text
+        server.queue(Fault(status=500), Reply("still answered"))
+        shown = await c.ask(f"note 3: {LONG}")
+        assert "could not compact the earlier turns" in shown and "still answered" in shown, shown
+        assert (await c.conversation.summary()).text == before

@@ -1,4 +1,5 @@
-"""The HTTP API of `chat serve`: threads, their export, and turns as ``--json`` objects or ``--jsonl`` events.
+"""The HTTP API of `chat serve`: threads, their export and compaction, and turns as ``--json`` objects or ``--jsonl``
+events.
 
 FastAPI on uvicorn (a kept ASGI stack with the OpenAPI document at /openapi.json). One engine (the
 store, the model, the graph) serves every request; turns on one thread queue up on the thread's
@@ -16,6 +17,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatcli.api.compacting import Compaction, CompactRequest
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Running, Turn, run_to_end, stream_events
@@ -229,7 +231,57 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         )
         return await _answer(running, request, turn)
 
+    _compaction_route(app, state, settings)
     return app
+
+
+def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings) -> None:
+    """``POST /v1/threads/ID/compact`` on ``app``, whose engine is ``state["engine"]`` once it has started."""
+
+    @app.post(
+        "/v1/threads/{thread_id}/compact",
+        summary=(
+            "Fold every turn of a thread but the last into a summary sent in their place: `chat compact ID --json` "
+            "(nothing is deleted; /undo at the prompt takes it back)"
+        ),
+        response_model=Compaction,
+        responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
+    )
+    async def post_compact(thread_id: str, asked: CompactRequest | None = Body(None)) -> Any:
+        return await _compacted(state["engine"], settings, thread_id, asked)
+
+
+async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: CompactRequest | None) -> Any:
+    """Compact the thread ``thread_id`` names with its own model: the ``Compaction`` object, or the error object
+    (404 for no such thread; a graph's thread, or nothing to fold, is a usage error, as at the command line)."""
+    from chatcli.api.compacting import compact_thread, refuse_graphs
+    from chatcli.chat.binding import Binding
+    from chatcli.chat.session import ThreadSetup, set_up
+
+    threads = engine.threads()
+    wanted = await _resolved(threads, thread_id)
+    info = await threads.info(wanted)
+    _known(info, wanted)
+    refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
+    setup = await _bound(engine, wanted, ThreadSetup())  # the thread's own model
+    conversation = await engine.conversation(wanted, _Log(), model=setup.model)
+    await set_up(conversation, setup, settings)
+    try:
+        return (await compact_thread(conversation, asked.focus if asked is not None else None))[1]
+    except ChatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what no ChatError says: the error object all the same (500)
+        return _failure(exc, settings)
+
+
+def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
+    """The error object of a failure that is no ChatError, with the status a turn's would get."""
+    from chatcli.api.turns import STATUS
+    from chatcli.chat.failures import describe
+
+    failure = describe(exc, settings)
+    body = {"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}
+    return JSONResponse(body, STATUS.get(failure.exit_status, 500))
 
 
 async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:

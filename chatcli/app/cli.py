@@ -11,7 +11,8 @@ import typer
 
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli import __version__
-from chatcli.app import (  # noqa: F401  (registers threads, show, export..., tools, roles, models, trust, serve, worker)
+from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, worker)
+    compact_commands,
     config_commands,
     mcp_commands,
     model_commands,

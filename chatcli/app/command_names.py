@@ -11,6 +11,7 @@ COMMANDS = (
     "search",
     "title",
     "fork",
+    "compact",
     "tools",
     "mcp",
     "roles",
@@ -63,6 +64,7 @@ VALUED = {
     "-n",
     "-o",
     "--output",
+    "--focus",
 }
 
 # Words people type for a command (from other tools' habits), and the command that does it.

@@ -5,7 +5,7 @@ writes it where the shell loads completions from. The scripts are click's: on Ta
 runs ``chat`` with ``_CHAT_COMPLETE=SHELL_complete`` and the words typed so far, and
 ``complete()`` answers. Thread ids come from the database's index, read directly (a Tab must
 be quick): after ``--thread``/``-t``, and as the argument of ``show``, ``export``, ``rm``,
-``title`` and ``fork``.
+``title``, ``fork`` and ``compact``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 COMPLETE_VAR = "_CHAT_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 THREAD_OPTIONS = ("-t", "--thread")
-THREAD_COMMANDS = ("show", "export", "rm", "title", "fork")
+THREAD_COMMANDS = ("show", "export", "rm", "title", "fork", "compact")
 FILE_OPTIONS = ("-a", "--attach", "--local-model")
 # Where --install-completion puts each shell's script: places the shells load by themselves.
 INSTALL = {

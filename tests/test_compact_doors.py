@@ -1,0 +1,237 @@
+"""Compaction's doors besides the prompt: ``chat compact ID [--focus TEXT] [--json]`` and chat serve's
+``POST /v1/threads/ID/compact``.
+
+A thread of four one-shot turns is compacted: one summariser request (told apart by its instructions) reaches the
+model, steered by the focus; the next question's request carries the summary in place of the folded turns; the
+thread keeps every turn (``chat show``, ``chat export``). Every provider (tests/providers.py) does it through its own
+wire format; a graph's thread is refused in one line at both doors, as is a thread with nothing to fold.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakeserver import Fault, Reply
+from tests.helpers import assert_one_error_line, chat
+from tests.providers import ROWS, Row
+
+SUMMARISER = "You keep a running summary"
+SUMMARY = "Summary of the earlier conversation"
+FOLDED = "S: the API uses cursor paging; v2 ships Friday; Biscuit is the cat."
+QUESTIONS = [
+    "Please note: the API uses cursor paging.",
+    "Please note: the cat is called Biscuit.",
+    "Please note: version 2 ships on Friday.",
+    "Please note: the standup moved to 10:15.",
+]
+FOCUS = "the API decisions"
+KEYS = {"thread_id", "turns", "tokens_before", "tokens_after", "focus", "usage", "cost_usd", "summary"}
+AGENT = f"{Path(__file__).resolve().parent.parent / 'examples' / 'graphs' / 'agent.py'}:graph"
+GRAPHS_OWN = "compaction is for chat's own threads"
+
+
+def said(request: dict[str, Any]) -> str:
+    """Everything a request sent, as text (each provider's wire format has its own fields)."""
+    return json.dumps(request, ensure_ascii=False)
+
+
+def summarised(fake: Any) -> list[dict[str, Any]]:
+    """The summariser's requests among those ``fake`` received."""
+    return [r for r in fake.requests if SUMMARISER in said(r)]
+
+
+def four_turns(env: dict[str, str], fake: Any, thread: str = "doors") -> None:
+    """Four one-shot turns on ``thread``, answered briefly (the fake's default answer repeats earlier questions)."""
+    fake.queue(*(Reply(f"noted {n}") for n in range(1, 5)))
+    for question in QUESTIONS:
+        run = chat(env, "-t", thread, question)
+        assert run.code == 0, run
+
+
+@pytest.fixture
+def graph_env(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """chat_env, with the fake server in this process's environment too (the example graph's ChatOpenAI reads it)."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, chat_env[name])
+    return chat_env
+
+
+@pytest.fixture(params=ROWS, ids=str)
+def provider(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Iterator[tuple[Row, Any, dict[str, str]]]:
+    """(row, its fake server, the environment that points chat at it and nowhere else)."""
+    row: Row = request.param
+    if row.module and importlib.util.find_spec(row.module) is None:
+        pytest.skip(f"{row.module} is not installed")
+    with row.start() as fake:
+        env = {k: v for k, v in chat_env.items() if not k.startswith("OPENAI_")}
+        env.update(row.env(fake), CHATCLI_MODEL=row.model)
+        yield row, fake, env
+
+
+# --------------------------------------------------------------------------- chat compact ID
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_compact_folds_the_earlier_turns_and_the_thread_keeps_every_one(server, chat_env):
+    four_turns(chat_env, server)
+    unfolded = len(server.requests[-1]["messages"])
+    server.queue(Reply(FOLDED, usage={"prompt_tokens": 90, "completion_tokens": 12}))
+    run = chat(chat_env, "compact", "doors", "--focus", FOCUS)
+    assert run.code == 0, run
+    assert run.out.startswith("compacted 3 earlier turns of thread doors: ~") and "90 in · 12 out" in run.out, run
+    assert len(run.out.splitlines()) == 1 and "chat -t doors then /summary shows it" in run.err, run
+    # One summariser request, steered by the focus, sent the turns it folds (all but the last).
+    [call] = summarised(server)
+    instructions, folded = (str(m["content"]) for m in call["messages"])
+    assert FOCUS in instructions
+    assert all(q in folded for q in QUESTIONS[:3]) and QUESTIONS[3] not in folded
+    # The next question sends the summary in place of turns 2 and 3 (the first question is kept whole).
+    assert chat(chat_env, "-t", "doors", "what ships on Friday?").code == 0
+    sent = [str(m["content"]) for m in server.requests[-1]["messages"]]
+    assert sent[1].startswith(SUMMARY) and FOLDED in sent[1], sent
+    assert QUESTIONS[1] not in sent and QUESTIONS[2] not in sent and len(sent) < unfolded + 2, sent
+    assert sent[2] == QUESTIONS[0] and sent[-1] == "what ships on Friday?", sent
+    # Nothing is deleted: show and export have every turn.
+    shown = chat(chat_env, "show", "doors").out
+    assert all(q in shown for q in QUESTIONS), shown
+    exported = json.loads(chat(chat_env, "export", "doors", "--format", "json").out)
+    asked = [m["content"] for m in exported["messages"] if m["role"] == "user"]
+    assert asked == [*QUESTIONS, "what ships on Friday?"], exported
+
+
+def test_json_is_one_object_for_scripts(server, chat_env):
+    four_turns(chat_env, server, thread="0a1b2c3d")
+    server.queue(Reply(FOLDED, usage={"prompt_tokens": 90, "completion_tokens": 12}))
+    run = chat(chat_env, "compact", "0a1b", "--json", "--focus", f"  {FOCUS}\n")  # a unique start of the id
+    assert run.code == 0 and run.err == "", run
+    obj = json.loads(run.out)
+    assert set(obj) == KEYS, obj
+    assert obj["thread_id"] == "0a1b2c3d" and obj["turns"] == 3 and obj["focus"] == FOCUS, obj
+    assert obj["usage"] == {"prompt_tokens": 90, "completion_tokens": 12, "total_tokens": 102}, obj
+    assert obj["summary"] == FOLDED and 0 < obj["tokens_after"] < obj["tokens_before"], obj
+    assert obj["cost_usd"] is None, obj  # a model on 127.0.0.1 is local: no hosted price is taken for it
+
+
+def test_nothing_to_compact_is_one_line_and_asks_nothing(server, chat_env):
+    assert chat(chat_env, "-t", "short", "just one question").code == 0
+    line = assert_one_error_line(chat(chat_env, "compact", "short"), 2)
+    assert "nothing to compact" in line, line
+    assert len(server.requests) == 1
+
+
+def test_an_unknown_thread_is_one_line(server, chat_env):
+    line = assert_one_error_line(chat(chat_env, "compact", "nowhere"), 2)
+    assert "no thread 'nowhere'" in line and "chat threads" in line, line
+    assert server.requests == []
+
+
+def test_a_graphs_thread_is_refused_in_one_line(server, graph_env, tmp_path):
+    server.queue(Reply("from the graph"), Reply("again"))
+    for question in ("hi", "and again"):
+        assert chat(graph_env, "--graph", AGENT, "-t", "graphs", question, cwd=tmp_path).code == 0
+    line = assert_one_error_line(chat(graph_env, "compact", "graphs", cwd=tmp_path), 2)
+    assert "thread graphs is answered by the graph" in line and GRAPHS_OWN in line, line
+    assert len(server.requests) == 2
+
+
+def test_a_deployed_graphs_thread_is_refused_in_one_line(server, chat_env):
+    """A thread of ``chat --remote URL`` is noted locally by its binding alone: it is the server's to keep."""
+    import asyncio
+
+    from chatcli.chat.binding import Binding
+    from chatcli.config import load_settings
+    from chatcli.store.light import open_light_store
+
+    async def note() -> None:
+        async with open_light_store(load_settings({}, environ=chat_env).db or "") as store:
+            await store.index.bind("deployed", Binding(kind="remote", url="http://127.0.0.1:9").to_json())
+
+    asyncio.run(note())
+    line = assert_one_error_line(chat(chat_env, "compact", "deployed"), 2)
+    assert "thread deployed is answered by the graph at http://127.0.0.1:9" in line and GRAPHS_OWN in line, line
+    assert server.requests == []
+
+
+def test_a_failed_summary_request_is_one_line_and_changes_nothing(server, chat_env):
+    four_turns(chat_env, server)
+    server.queue(Fault(status=500))
+    line = assert_one_error_line(chat(chat_env, "compact", "doors"), 4)
+    assert "server error" in line and "SECRET" not in line, line
+    assert chat(chat_env, "-t", "doors", "and now?").code == 0
+    assert not any(str(m["content"]).startswith(SUMMARY) for m in server.requests[-1]["messages"])
+
+
+def test_every_provider_compacts_through_its_own_wire_format(provider):
+    row, fake, env = provider
+    four_turns(env, fake)
+    fake.queue(Reply(FOLDED))
+    run = chat(env, "compact", "doors", "--focus", FOCUS)
+    assert run.code == 0 and run.out.startswith("compacted 3 earlier turns of thread doors: ~"), run
+    [call] = summarised(fake)
+    assert FOCUS in said(call) and QUESTIONS[2] in said(call) and QUESTIONS[3] not in said(call), call
+    assert chat(env, "-t", "doors", "what ships on Friday?").code == 0
+    sent = said(fake.requests[-1])
+    assert SUMMARY in sent and FOLDED in sent, sent
+    assert QUESTIONS[0] in sent and QUESTIONS[1] not in sent and QUESTIONS[2] not in sent, sent
+
+
+# --------------------------------------------------------------------------- chat serve: POST /v1/threads/ID/compact
+
+
+@pytest.fixture
+def served(chat_env: dict[str, str]) -> Iterator[Any]:
+    from tests.test_serve import Served
+
+    running = Served(chat_env)
+    yield running
+    running.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.stores("sqlite", "postgres")
+def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
+    four_turns(chat_env, server)
+    server.queue(Fault(status=500))  # a failed summary request: the error object, and nothing changed
+    status, error = served.request("POST", "/v1/threads/doors/compact", {"focus": FOCUS})
+    assert status == 502 and error["error"]["exit_code"] == 4 and "server error" in error["error"]["message"], error
+    server.queue(Reply(FOLDED, usage={"prompt_tokens": 90, "completion_tokens": 12}))
+    status, obj = served.request("POST", "/v1/threads/doors/compact", {"focus": FOCUS})
+    assert status == 200 and set(obj) == KEYS, obj
+    assert obj["thread_id"] == "doors" and obj["turns"] == 3 and obj["focus"] == FOCUS and obj["summary"] == FOLDED
+    assert obj["usage"]["prompt_tokens"] == 90, obj
+    failed, call = summarised(server)
+    assert FOCUS in str(call["messages"][0]["content"]) and call["messages"] == failed["messages"]
+    server.queue(Reply("Friday."))
+    status, answer = served.ask("doors", "what ships on Friday?")
+    assert status == 200, answer
+    sent = [str(m["content"]) for m in server.requests[-1]["messages"]]
+    assert sent[1].startswith(SUMMARY) and QUESTIONS[1] not in sent, sent
+    status, exported = served.request("GET", "/v1/threads/doors")
+    assert [m["content"] for m in exported["messages"] if m["role"] == "user"][:4] == QUESTIONS
+    # Without a body, the same with no focus; the summary covers it all then: nothing to fold.
+    status, again = served.request("POST", "/v1/threads/doors/compact")
+    assert status == 200 and again["focus"] is None and again["turns"] == 1, again
+    status, error = served.request("POST", "/v1/threads/doors/compact")
+    assert status == 400 and "nothing to compact" in error["error"]["message"], error
+    assert error["error"]["exit_code"] == 2
+    status, schema = served.request("GET", "/openapi.json")
+    assert "/v1/threads/{thread_id}/compact" in schema["paths"]
+
+
+@pytest.mark.e2e
+def test_the_endpoint_refuses_what_the_command_refuses(server, graph_env, tmp_path, served):
+    server.queue(Reply("from the graph"), Reply("again"))
+    for question in ("hi", "and again"):
+        assert chat(graph_env, "--graph", AGENT, "-t", "graphs", question, cwd=tmp_path).code == 0
+    status, error = served.request("POST", "/v1/threads/graphs/compact", {"focus": FOCUS})
+    assert status == 400 and GRAPHS_OWN in error["error"]["message"], error
+    status, error = served.request("POST", "/v1/threads/nowhere/compact")
+    assert status == 404 and error["error"]["message"].startswith("no thread nowhere"), error
+    status, error = served.request("POST", "/v1/threads/graphs/compact", {"fokus": FOCUS})
+    assert status == 400 and "fokus" in error["error"]["message"], error
+    assert len(server.requests) == 2
