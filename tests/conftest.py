@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
+from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
 _OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "OLLAMA_")
@@ -217,3 +218,18 @@ def settings(server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("CHATCLI_MAX_RETRIES", "0")
     monkeypatch.setenv("CHATCLI_TIMEOUT", "5")
     return load_settings({})
+
+
+@pytest.fixture(params=ROWS, ids=str)
+def provider(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Iterator[tuple[Any, Any, dict[str, str]]]:
+    """Every provider in turn (tests/providers.py ROWS): (row, its fake server speaking that provider's wire format,
+    the environment that points chat at it and nowhere else). A provider whose package is not installed is skipped."""
+    import importlib.util
+
+    row = request.param
+    if row.module and importlib.util.find_spec(row.module) is None:
+        pytest.skip(f"{row.module} is not installed")
+    with row.start() as fake:
+        env = {k: v for k, v in chat_env.items() if not k.startswith("OPENAI_")}
+        env.update(row.env(fake), CHATCLI_MODEL=row.model)
+        yield row, fake, env

@@ -9,7 +9,6 @@ wire format; a graph's thread is refused in one line at both doors, as is a thre
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,7 +17,6 @@ import pytest
 
 from tests.fakeserver import Fault, Reply
 from tests.helpers import assert_one_error_line, chat
-from tests.providers import ROWS, Row
 
 SUMMARISER = "You keep a running summary"
 SUMMARY = "Summary of the earlier conversation"
@@ -59,18 +57,6 @@ def graph_env(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.setenv(name, chat_env[name])
     return chat_env
-
-
-@pytest.fixture(params=ROWS, ids=str)
-def provider(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Iterator[tuple[Row, Any, dict[str, str]]]:
-    """(row, its fake server, the environment that points chat at it and nowhere else)."""
-    row: Row = request.param
-    if row.module and importlib.util.find_spec(row.module) is None:
-        pytest.skip(f"{row.module} is not installed")
-    with row.start() as fake:
-        env = {k: v for k, v in chat_env.items() if not k.startswith("OPENAI_")}
-        env.update(row.env(fake), CHATCLI_MODEL=row.model)
-        yield row, fake, env
 
 
 # --------------------------------------------------------------------------- chat compact ID

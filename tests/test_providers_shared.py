@@ -10,7 +10,6 @@ provider's LangChain integration exactly as it would against the real API.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,19 +21,6 @@ import pytest
 
 from tests.fakeserver import Calls, Fault, Reply
 from tests.helpers import CHAT, assert_one_error_line, chat, stored, summary
-from tests.providers import ROWS, Row
-
-
-@pytest.fixture(params=ROWS, ids=str)
-def provider(request: pytest.FixtureRequest, chat_env: dict[str, str]):
-    """(row, its fake server, the environment that points chat at it and nowhere else)."""
-    row: Row = request.param
-    if row.module and importlib.util.find_spec(row.module) is None:
-        pytest.skip(f"{row.module} is not installed")
-    with row.start() as fake:
-        env = {k: v for k, v in chat_env.items() if not k.startswith("OPENAI_")}
-        env.update(row.env(fake), CHATCLI_MODEL=row.model)
-        yield row, fake, env
 
 
 def _events(out: str) -> list[dict]:
