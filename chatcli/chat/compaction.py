@@ -55,8 +55,8 @@ _FOCUS = "\n\nThe user asks this summary to keep, above all and in detail: {focu
 KEEP = 0.4
 WHOLE = 0.5
 WORDS_PER_TOKEN = 0.1
-# Summariser calls for one compaction on purpose: of a thread longer than this many budgets, the most recent
-# ones are folded; the older turns stay out of the request, as they were.
+# Summariser calls for one fold at most: of a span longer than this many half budgets, the most recent part is
+# folded; the older turns stay out of the request, as they were.
 MOST_CALLS = 8
 
 
@@ -232,8 +232,8 @@ async def fold_in(
     focus: str | None = None,
     offset: int = 0,
 ) -> tuple[str, dict[str, Any] | None, int]:
-    """``summary`` with ``span`` folded in, a budget's worth per summariser call (a call is sent no more than the
-    model was), oldest first; of a span longer than ``MOST_CALLS`` budgets, its most recent part. The summary,
+    """``summary`` with ``span`` folded in, half a budget of it per summariser call (with the summary and the
+    instructions a call sends no more than a turn may), oldest first; of a span longer than ``MOST_CALLS`` budgets, its most recent part. The summary,
     the calls' usage, and the messages of ``span`` left out of it (its oldest)."""
     parts = _parts(span, budget // 2)  # with the summary and the instructions, a call stays in the budget
     skipped = sum(len(part) for part in parts[:-MOST_CALLS])
@@ -304,8 +304,8 @@ async def compact(
 ) -> Folded:
     """Fold every turn but the last into the summary (the latest exchange stays as it is), steered by ``focus``.
 
-    A thread many budgets long is folded a budget at a time, its most recent ``MOST_CALLS`` budgets of it; older
-    turns no summary covers yet stay out of the request, as they were. UsageError when there is nothing to fold."""
+    A long thread is folded half a budget at a time (``fold_in``), its most recent ``MOST_CALLS`` parts; older turns
+    no summary covers yet stay out of the request, as they were. UsageError when there is nothing to fold."""
     messages = state["messages"]
     summary, start = covered(state)
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), None)
