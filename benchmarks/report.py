@@ -13,12 +13,13 @@ def met(value: float, target: float) -> str:
     return "yes" if value <= target else "NO"
 
 
-def report(rows: list[tuple[str, str, str, str]], runs: int, out: str) -> str:
-    """Print ``rows`` under a head naming the time, the machine and ``runs``; write the same text to ``out``."""
+def report(rows: list[tuple[str, str, str, str]], runs: int, out: str, how: str = "") -> str:
+    """Print ``rows`` under a head naming the time, the machine and ``runs`` (or ``how`` the values were had, for a
+    benchmark that scores rather than times); write the same text to ``out``."""
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; "
-        f"medians of {runs} rounds\n"
+        f"{how or f'medians of {runs} rounds'}\n"
     )
     table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
     text = head + "\n" + "\n".join(table) + "\n"

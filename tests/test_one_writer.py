@@ -20,6 +20,7 @@ NOT_A_TERMINAL = {
     ("tools/mcp/link.py", "self._writer.write"): "the socket to the MCP host (JSON lines)",
     ("tools/mcp/link.py", "writer.write"): "the socket to the MCP host: its status asked first (JSON lines)",
     ("local/server.py", "log.write"): "the local model server's log file",
+    ("tools/mcp/oauth.py", "writer.write"): "chat mcp login's answer to the browser's redirect (fixed text)",
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
     ("app/worker/server.py", "os.write"): "the pipe that tells the warm worker's starter it listens",

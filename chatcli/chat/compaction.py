@@ -233,8 +233,8 @@ async def fold_in(
     offset: int = 0,
 ) -> tuple[str, dict[str, Any] | None, int]:
     """``summary`` with ``span`` folded in, half a budget of it per summariser call (with the summary and the
-    instructions a call sends no more than a turn may), oldest first; of a span longer than ``MOST_CALLS`` budgets, its most recent part. The summary,
-    the calls' usage, and the messages of ``span`` left out of it (its oldest)."""
+    instructions a call sends no more than a turn may), oldest first; of a span longer than ``MOST_CALLS`` parts,
+    its most recent ones. The summary, the calls' usage, and the messages of ``span`` left out of it (its oldest)."""
     parts = _parts(span, budget // 2)  # with the summary and the instructions, a call stays in the budget
     skipped = sum(len(part) for part in parts[:-MOST_CALLS])
     usage: dict[str, Any] | None = None

@@ -245,6 +245,8 @@ class ChatGraph:
         from chatcli.chat.pricing import COST_KEY
         from chatcli.chat.request_history import add_usage
 
+        if self.before_model is not None:  # chat --local's server: waited for, or started again, as for a turn
+            await self.before_model(lambda _text: None)
         step = _Step(self, state, config, lambda _event: None)
         step.learned = await self.states.of(step.name)
         try:
