@@ -8,6 +8,7 @@ the summariser's requests are told apart by their system prompt.
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,17 @@ async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_ques
         shown = await c.ask(f"note 3: {LONG}")
         assert "could not compact the earlier turns" in shown and "still answered" in shown, shown
         assert (await c.conversation.summary()).text == before
+
+
+def test_scripts_see_an_automatic_compaction_in_the_json_answer(server, chat_env):
+    from tests.helpers import chat as run_chat
+
+    small = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "400"}
+    counts = []
+    for i in range(6):
+        run = run_chat(small, "--json", "-t", "j", f"note {i}: {LONG}")
+        assert run.code == 0, run
+        counts.append(json.loads(run.out)["turns_compacted"])
+    assert counts[0] == 0 and any(counts), counts
+    said = [line for line in run_chat(small, "--jsonl", "-t", "j", f"more: {LONG}").out.splitlines()]
+    assert "turns_compacted" in json.loads(said[-1])

@@ -22,8 +22,19 @@ DONE_KEYS = {
     "tool_calls",
     "reasoning",
     "turns_left_out",
+    "turns_compacted",
 }
-ERROR_KEYS = {"thread_id", "reply", "model", "finish_reason", "tool_calls", "reasoning", "turns_left_out", "error"}
+ERROR_KEYS = {
+    "thread_id",
+    "reply",
+    "model",
+    "finish_reason",
+    "tool_calls",
+    "reasoning",
+    "turns_left_out",
+    "turns_compacted",
+    "error",
+}
 
 
 def one_object(run: Run) -> dict:

@@ -66,6 +66,9 @@ class _Reply(_Shape):
     finish_reason: str | None
     tool_calls: list[CallDone] = Field(default_factory=list)
     turns_left_out: int = Field(0, description="Earlier questions the context budget left out of the request.")
+    turns_compacted: int = Field(
+        0, description="Earlier questions folded into the thread's summary just before this answer (compaction)."
+    )
     reasoning: str | None = Field(None, description="What a reasoning model thought first.")
 
 

@@ -33,6 +33,8 @@ class TurnResult:
     context_tokens: int | None = None
     # Earlier questions (with their answers) the budget left out of the request.
     turns_left_out: int = 0
+    # Earlier questions folded into the thread's summary just before this answer (an automatic compaction).
+    turns_compacted: int = 0
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
     # Calls the thread waits to have approved, when the listener answers later ("approval"); a graph that is

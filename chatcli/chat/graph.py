@@ -39,6 +39,8 @@ MODEL_NODE = "model"
 PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
 # Questions of the thread (with their answers) not sent with this request: the budget left them out.
 TURNS_LEFT_OUT = "chatcli_turns_left_out"
+# Questions of the thread folded into its summary just before this request (an automatic compaction).
+TURNS_COMPACTED = "chatcli_turns_compacted"
 # Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
 SUMMARY_USAGE = "chatcli_summary_usage"
 
@@ -71,13 +73,11 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
-def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0) -> RunnableConfig:
-    """The call's config with the estimate of what is sent, and the turns left out, in its metadata (the streamed chunks
-    carry them)."""
-    return {
-        **config,
-        "metadata": {**(config.get("metadata") or {}), PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out},
-    }
+def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0) -> RunnableConfig:
+    """The call's config with the estimate of what is sent, the turns left out and those just compacted, in its
+    metadata (the streamed chunks carry them)."""
+    said = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out, TURNS_COMPACTED: compacted}
+    return {**config, "metadata": {**(config.get("metadata") or {}), **said}}
 
 
 def _emitter() -> Callable[[Any], None]:
@@ -292,6 +292,7 @@ class _Step:
         self.learned: Any = None  # the model's ModelState, set before the step asks
         self.tools: list[dict[str, Any]] = []
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
+        self.compacted = 0  # questions folded into the summary for this request
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph = self.graph
@@ -317,7 +318,7 @@ class _Step:
                 f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
                 f"(~{plan.before:,} -> ~{after:,} tokens sent): /summary shows it",
             )
-        self.left_out = plan.left_out
+        self.left_out, self.compacted = plan.left_out, plan.folded
         if self.learned.fitter is not None and graph.memory != "summary":
             _say(self.emit, self.learned.fitter.left_out(self.left_out))
         history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
@@ -339,8 +340,9 @@ class _Step:
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
+        told = _with_estimate(self.config, estimate, self.left_out, self.compacted)
         try:
-            return await bound.ainvoke(history, _with_estimate(self.config, estimate, self.left_out))
+            return await bound.ainvoke(history, told)
         except Exception as exc:
             if not self.tools or not tools_refused(exc):
                 raise
@@ -350,7 +352,7 @@ class _Step:
                 f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),
             )
             self.tools = []
-            return await self.chat_model.ainvoke(history, _with_estimate(self.config, estimate, self.left_out))
+            return await self.chat_model.ainvoke(history, told)
 
 
 def build_graph(model: Any, checkpointer: BaseCheckpointSaver | None, **options: Any) -> Any:

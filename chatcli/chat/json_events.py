@@ -159,6 +159,7 @@ class JsonEvents(Router):
             finish_reason=result.finish_reason,
             tool_calls=self._calls,
             turns_left_out=result.turns_left_out,
+            turns_compacted=result.turns_compacted,
             reasoning="".join(self._reasoning) or None,
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
             interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,

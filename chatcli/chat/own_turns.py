@@ -67,7 +67,7 @@ class ChatSource:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.chat.compaction import SUMMARY_TAG
-        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_LEFT_OUT
+        from chatcli.chat.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
         from chatcli.chat.pricing import Priced
 
         loop = asyncio.get_running_loop()
@@ -97,6 +97,7 @@ class ChatSource:
                     stall.reschedule(loop.time() + self.stall_timeout)
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
+                result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)
 
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Save a reply that stopped early, as the answer of the pending turn.
