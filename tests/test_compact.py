@@ -234,3 +234,33 @@ def test_scripts_see_an_automatic_compaction_in_the_json_answer(server, chat_env
     assert counts[0] == 0 and any(counts), counts
     said = [line for line in run_chat(small, "--jsonl", "-t", "j", f"more: {LONG}").out.splitlines()]
     assert "turns_compacted" in json.loads(said[-1])
+
+
+@pytest.mark.e2e
+def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_env, start):
+    """The installed chat in a pseudo-terminal: /compact's lines, /summary's text, /undo, then a question."""
+    from tests.helpers import visible
+
+    repl = start("--thread", "pty")
+    for fact in FACTS:
+        at = repl.say(f"Please note: {fact}.")
+        repl.wait_for(f"You said: Please note: {fact}.", after=at)
+        repl.wait_prompt()
+    server.queue(Reply("S: locker 4417; standup 10:15."))
+    at = repl.say("/compact numbers")
+    repl.wait_for("/undo takes it back", after=at)
+    shown = visible(repl.raw[at:])
+    assert "compacting the earlier turns... (focus: numbers)" in shown and "compacted 3 earlier turns: ~" in shown
+    repl.wait_prompt()
+    at = repl.say("/summary")
+    repl.wait_for("S: locker 4417; standup 10:15.", after=at)
+    assert "sent in place of turns 1-3 of 4" in visible(repl.raw[at:])
+    repl.wait_prompt()
+    at = repl.say("/undo")
+    repl.wait_for("undone: the compaction", after=at)
+    repl.wait_prompt()
+    at = repl.say("and now?")
+    repl.wait_for("You said: and now?", after=at)
+    assert not any(str(m["content"]).startswith(SUMMARY) for m in answered(server)[-1]["messages"])
+    repl.child.sendeof()
+    assert repl.exit_code() == 0
