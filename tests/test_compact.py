@@ -264,3 +264,21 @@ def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_
     assert not any(str(m["content"]).startswith(SUMMARY) for m in answered(server)[-1]["messages"])
     repl.child.sendeof()
     assert repl.exit_code() == 0
+
+
+async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(settings, server):
+    from chatcli.chat.attachments import from_bytes
+
+    plan = from_bytes("plan.md", b"# Plan\nStep 1: migrate the database on Tuesday.\n")
+    server.queue(*(Reply("ok") for _ in range(4)))  # answers that do not repeat the file
+    async with chat(settings) as c:
+        await c.ask("Hello.")
+        await c.conversation.send("Here is the plan.", attachments=[plan])
+        await c.run("/pin")  # the last turn: the one with the file
+        await c.ask("Thanks.")
+        await c.ask("One more thing.")
+        server.queue(Reply("S: a plan was shared."))  # a summary without the file's words
+        await c.run("/compact")
+        await c.ask("What day is the migration?")
+        sent = " ".join(texts(answered(server)[-1]))
+        assert "Step 1: migrate the database on Tuesday." in sent, "the file went whole with its pinned question"
