@@ -149,7 +149,8 @@ def test_a_typed_answer_is_json_when_it_is_json_and_text_otherwise():
     assert interrupts.typed_answer("true") is True
     several = [interrupts.Pending("i1", 1), interrupts.Pending("i2", 2)]
     assert interrupts.resume_value(several, ["x", "y"]) == {"i1": "x", "i2": "y"}
-    assert interrupts.resume_value(several[:1], ["x"]) == "x"
+    assert interrupts.resume_value(several[:1], ["x"]) == {"i1": "x"}  # by id: never the next question's
+    assert interrupts.resume_value([interrupts.Pending(None, 1)], ["x"]) == "x"  # no id to give it by
 
 
 def test_the_approval_question_offers_only_the_decisions_a_review_allows():

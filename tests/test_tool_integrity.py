@@ -76,7 +76,7 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
         asked.append(question)
         return answers.pop(0)
 
-    approve._line = approve._key = line  # type: ignore[method-assign]
+    approve.line = approve.key = line  # type: ignore[method-assign]
     conv.listener = output
     return approve, asked, terminal
 

@@ -56,13 +56,21 @@ class Message(BaseModel):
 
 
 class Approval(BaseModel):
-    """The answers about the calls a thread waits on (``approval_required``), by call id."""
+    """The answers about what a thread waits on: its calls (``approval_required``), by call id, or a tool's
+    question (in ``interrupts``), by interrupt id."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     decisions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
         description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}; '
-        "a call left out is not run."
+        "a call left out is not run.",
+    )
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description='{"INTERRUPT_ID": {"action": "accept", "content": {...}} | {"action": "decline"} | '
+        '{"action": "cancel"}}: the answer to a tool\'s question (an interrupt whose value has "type": '
+        '"elicitation"), its content checked against the question\'s requested_schema.',
     )
 
 
@@ -90,6 +98,11 @@ class _Log:
 
     async def answer(self, question: Any) -> Any:
         return None
+
+    async def elicit(self, question: Any) -> Any:
+        from chatcli.chat.events import declined
+
+        return declined(question)
 
 
 def create_app(settings: Settings, allowed: Addresses, token: str | None = None, owner: int | None = None) -> FastAPI:
@@ -212,7 +225,10 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",
-        summary="Answer the calls a thread waits on (its last answer's `approval_required`), and go on with the turn",
+        summary=(
+            "Answer what a thread waits on (its last answer's `approval_required`, or a tool's question in its "
+            "`interrupts`), and go on with the turn"
+        ),
         responses=ANSWERS,
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
@@ -221,13 +237,21 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
             conversation = await engine.conversation(_checked(thread_id), listener)
-            if engine.toolbox is None or not await conversation.pending_calls():
+            waiting = await conversation.waiting() if engine.toolbox is not None else []
+            if not waiting:
                 await _answered_already(conversation, approval.decisions)
-                raise UsageError(f"thread {thread_id} waits for no approval")
+                raise UsageError(f"thread {thread_id} waits for no approval and no answer")
+            _fitting(waiting, approval.answers)  # before the turn: an answer that does not fit changes nothing
             yield conversation
 
         turn = Turn(
-            opened, lambda c: c.resume(), settings, _streams(request), decisions=approval.decisions, thread_id=thread_id
+            opened,
+            lambda c: c.resume(),
+            settings,
+            _streams(request),
+            decisions=approval.decisions,
+            answers=approval.answers,
+            thread_id=thread_id,
         )
         return await _answer(running, request, turn)
 
@@ -319,6 +343,18 @@ def _checked(thread_id: str) -> str:
     from chatcli.chat.inputs import check_thread_id
 
     return check_thread_id(thread_id)
+
+
+def _fitting(waiting: list[Any], answers: dict[str, Any]) -> None:
+    """UsageError when an answer to a tool's question the thread waits on does not fit it."""
+    from chatcli.chat.elicitation import answer_of
+
+    for pending in waiting:
+        if pending.elicitation is not None and pending.id in answers:
+            try:
+                answer_of(answers[pending.id], pending.elicitation)
+            except ValueError as exc:
+                raise UsageError(f"not an answer to the tool's question: {exc}") from None
 
 
 async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> None:

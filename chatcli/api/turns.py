@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Literal
 
 from chatcli.chat.conversation import Conversation
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
 from chatcli.chat.failures import describe
 from chatcli.chat.json_events import JsonEvents
 from chatcli.config import Settings
-from chatcli.errors import ExitStatus
+from chatcli.errors import ExitStatus, UsageError
 from chatcli.text import json_text, say
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
@@ -41,11 +42,20 @@ class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: Objects, err: Any, *, lines: bool, decisions: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        out: Objects,
+        err: Any,
+        *,
+        lines: bool,
+        decisions: dict[str, Any] | None = None,
+        answers: dict[str, Any] | None = None,
+    ):
         super().__init__(lines=lines)
         self.objects = out
         self.err = err or sys.stderr
         self.decisions = decisions
+        self.answers = answers or {}  # a tool's question's answer, by interrupt id
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.objects.queue.put_nowait(obj)
@@ -72,6 +82,17 @@ class HttpListener(JsonEvents):
         reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
         return Decision(action, args=args if action == "yes" else None, reason=reason if action == "no" else None)
 
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""
+        from chatcli.chat.elicitation import answer_of
+
+        if question.id not in self.answers:
+            return await super().elicit(question)
+        try:
+            return answer_of(self.answers[question.id], question)
+        except ValueError as exc:
+            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+
 
 @dataclass
 class Turn:
@@ -82,6 +103,7 @@ class Turn:
     settings: Settings
     stream: bool
     decisions: dict[str, Any] | None = None
+    answers: dict[str, Any] | None = None
     thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
     err: Any = None
     status: int = 200
@@ -91,7 +113,9 @@ class Turn:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
         from chatcli.chat.outcome import render_reply
 
-        output = HttpListener(self._objects, self.err, lines=self.stream, decisions=self.decisions)
+        output = HttpListener(
+            self._objects, self.err, lines=self.stream, decisions=self.decisions, answers=self.answers
+        )
         try:
             async with self.open(output) as conversation:
                 output.model = conversation.model_name

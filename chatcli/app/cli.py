@@ -149,8 +149,8 @@ def ask_command(
         None,
         "--resume",
         metavar="VALUE",
-        hidden=True,
-        help="Answer the interrupt a --graph thread waits on (text or JSON).",
+        help="Answer what the thread (-t ID) waits on: a graph's interrupt, or a tool's question "
+        '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.',
     ),
     remote: Optional[str] = REMOTE,
     assistant: Optional[str] = ASSISTANT,

@@ -32,21 +32,20 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 def graph_source(
     graph: str | None, resume: str | None, question: str | None, chats_own: dict[str, Any], cwd: Any
 ) -> tuple[Any, Any]:
-    """``--graph`` and ``--resume`` read: the graph's source (None: chat's own) and the value to resume with
-    (None: none); a flag of chat's own graph with --graph is refused, naming it."""
+    """``--graph`` and ``--resume`` read: the graph's source (None: chat's own, or the thread's) and the value to
+    resume with (None: none); a flag of chat's own graph with --graph is refused, naming it."""
+    from chatcli.chat.interrupts import typed_answer
+
+    if resume is not None and question is not None:
+        raise UsageError("--resume answers the thread's interrupt: give no question with it")
     if graph is None:
-        if resume is not None:
-            raise UsageError("--resume answers the interrupt a graph's thread waits on", hint="use it with --graph")
-        return None, None
+        return None, typed_answer(resume) if resume is not None else None
     for flag, value in chats_own.items():
         if value:
             raise UsageError(
                 f"{flag} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
             )
-    if resume is not None and question is not None:
-        raise UsageError("--resume answers the thread's interrupt: give no question with it")
     from chatcli.chat.graphs.load import GraphFile
-    from chatcli.chat.interrupts import typed_answer
 
     return GraphFile(graph, cwd), typed_answer(resume) if resume is not None else None
 
@@ -132,11 +131,12 @@ async def _answer(
         if setup.resume is not None:
             from chatcli.chat.outcome import render_reply
 
-            result = await render_reply(conversation, conversation.resume(setup.resume), settings)  # type: ignore[call-arg]
+            result = await render_reply(conversation, conversation.resume(setup.resume), settings)
         else:
             result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
         if result.interrupts and not isinstance(output, JsonOutput):
             spec = f"--graph {setup.app.spec} -t {conversation.thread_id}" if setup.app is not None else ""
+            spec = spec or f"-t {conversation.thread_id}"
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"chat {spec} asks it again; chat {spec} --resume ANSWER answers it",
@@ -205,6 +205,8 @@ def run(
         json_output.model = setup.app.label if setup.app is not None else settings.model
     if thread:
         check_thread_id(thread)
+    if setup.resume is not None and not (thread or setup.latest):
+        raise UsageError("--resume answers what a thread waits on", hint="name the thread: chat -t ID --resume VALUE")
     from chatcli.chat.attachments import Attachment
     from chatcli.chat.webpage import read_attachments
 

@@ -11,6 +11,7 @@ from chatcli.chat.binding import Binding, model_from_index
 from chatcli.chat.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
+from chatcli.chat.interrupts import Pending
 from chatcli.chat.own_turns import ChatSource
 from chatcli.chat.recall import Recall, SummaryView, Undone
 from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
@@ -22,6 +23,8 @@ from chatcli.store import Store
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
+
+NO_VALUE = object()  # ``resume``'s value when none is given: what the thread waits on is asked
 
 # The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
 MAX_FOCUS = 2000
@@ -86,8 +89,14 @@ class Conversation:
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
         return await self.turns.pending_calls(self.config)
 
-    async def _stream(self, start: dict[str, Any], created: bool = False) -> TurnResult:
-        return await self.turns.run(None, start, self.config, self.listener, Start(self.thread_id, created))
+    async def waiting(self) -> list[Pending]:
+        """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
+        or left for a request or ``--resume`` to answer)."""
+        return await self.turns.pending(self.config)
+
+    async def _stream(self, start: dict[str, Any], created: bool = False, payload: Any = None) -> TurnResult:
+        opening = Start(self.thread_id, created)
+        return await self.turns.run(payload, start, self.config, self.listener, opening)
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -482,12 +491,15 @@ class Conversation:
             self.attached = []  # sent with this message, which is stored now
         return await self._stream(self.config, created=not history)
 
-    async def resume(self) -> TurnResult:
-        """Ask again about the calls the thread waits on, then run the turn to its answer with the model (and
-        temperature) it was asked with, unless -m or /model chose another; AlreadyDone if none waits any more."""
+    async def resume(self, value: Any = NO_VALUE) -> TurnResult:
+        """Go on from what the thread waits on (calls to approve, a tool's question): asked again, or answered with
+        ``value`` (a tool's question's answer: ``--resume``), then run the turn to its answer with the model (and
+        temperature) it was asked with, unless -m or /model chose another; AlreadyDone if nothing waits any more."""
         async with self.lock():
-            if not await self.pending_calls():  # another request (or process) answered them meanwhile
-                raise AlreadyDone(f"thread {self.thread_id}: its calls were answered already, by another request")
+            waiting = await self.waiting()
+            if not waiting:  # another request (or process) answered them meanwhile
+                raise AlreadyDone(f"thread {self.thread_id}: it waits on nothing: answered already, by another request")
+            payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
             kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
             if not self.model_pinned and isinstance(turn.get("model"), str):
@@ -495,8 +507,27 @@ class Conversation:
             if not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
                 self.temperature = turn["temperature"]
             try:
-                return await self._stream(self.config)
+                if payload is None:  # asked again, from what the thread keeps (no step runs before the answer)
+                    opening = Start(self.thread_id)
+                    return await self.turns.run(None, self.config, self.config, self.listener, opening, ask_first=True)
+                return await self._stream(self.config, payload=payload)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
                 self.model_name, self.temperature = kept
+
+    def _answer(self, pending: Pending, value: Any) -> Any:
+        """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
+        from chatcli.chat.elicitation import answer_of
+        from chatcli.chat.interrupts import resume_value
+
+        if pending.elicitation is None:
+            raise UsageError(
+                f"thread {self.thread_id} waits for the approval of tool calls, which --resume does not give",
+                hint=f"chat -t {self.thread_id} asks about them in a terminal",
+            )
+        try:
+            answer = answer_of(value, pending.elicitation)
+        except ValueError as exc:
+            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+        return self.turns.resumed(resume_value([pending], [answer.record()]))

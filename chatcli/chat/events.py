@@ -5,7 +5,8 @@ The engine emits; the terminal output, the JSON outputs (and any other client) l
 ``Progress`` (each second while a call runs), ``ToolResult``, ``Notice`` and ``Usage`` as they happen, then
 always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come between turns (an MCP
 server that failed, a database another program holds). Approval is asked of the listener, one call at a
-time (``approve``); an interrupt that is no approval, with ``answer``. ``record()`` is each event's JSON
+time (``approve``); a tool's question in the middle of its call, with ``elicit``; any other interrupt,
+with ``answer``. ``record()`` is each event's JSON
 form (the ``--jsonl`` lines).
 """
 
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
+
+from chatcli.chat.elicitation import NO_TERMINAL as NOBODY_TO_ASK
+from chatcli.chat.elicitation import Elicitation, Elicited
 
 
 @dataclass
@@ -281,6 +285,10 @@ class Listener(Protocol):
         """The answer to an interrupt that is no approval; None when nobody can answer now (the turn ends
         there and the thread waits at the question)."""
 
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """The answer to a tool's question (chatcli.chat.elicitation); a listener with nobody to ask declines
+        (``declined``); None when the answer comes later (``--resume``, a request): the thread waits at it."""
+
 
 # Why a call that needs approval was not run when nobody could be asked.
 NO_TERMINAL = "not run: it needs the user's approval and there was no terminal to ask"
@@ -289,6 +297,11 @@ NO_TERMINAL = "not run: it needs the user's approval and there was no terminal t
 def refuse(call: ToolCall) -> Decision:
     """The answer when nobody can be asked: not run, and said why."""
     return Decision("no", by=NO_TERMINAL)
+
+
+def declined(question: Elicitation) -> Elicited:
+    """The answer to a tool's question when nobody can be asked: declined, and said why."""
+    return Elicited("decline", why=NOBODY_TO_ASK)
 
 
 class Silent:
@@ -302,3 +315,6 @@ class Silent:
 
     async def answer(self, question: Question) -> Reply | None:
         return None
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        return declined(question)

@@ -16,6 +16,9 @@ The shapes (LangChain's ``HumanInTheLoopMiddleware``):
 - **"calls"**, what chat's tools step asked before: ``{"calls": [{"id", "name", "label", "server",
   "arguments"}]}``. A thread stored waiting on it is still asked and answered (``decisions_by_call``
   reads every shape of answer).
+- **"elicitation"**, a question a tool's server asks in the middle of its call (chatcli.chat.elicitation):
+  ``{"type": "elicitation", "mode", "message", "tool_call_id", "tool", "server", "requested_schema" | "url"}``,
+  resumed with ``{"action": "accept", "content": {...}}``, ``{"action": "decline"}`` or ``{"action": "cancel"}``.
 - **"value"**: anything else, shown to the user and answered with a line of text or JSON (``typed_answer``).
 
 Public API::
@@ -36,14 +39,18 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from chatcli.chat.elicitation import Elicitation
 from chatcli.chat.events import CHAT_DECISIONS, DECISIONS, Decision, Question, Review, ToolCall
+
+APPROVALS = ("hitl", "tool_approval", "calls")  # the shapes that ask about tool calls
 
 
 @dataclass(frozen=True)
 class Pending:
     """One interrupt a thread waits on: its ``id``, the ``value`` the graph raised, its ``shape`` ("hitl",
-    "tool_approval", "calls" or "value"); for an approval, the ``calls`` to decide on and each one's
-    ``review`` (in the same order). ``keyed``: the request names its calls by id (chat's own)."""
+    "tool_approval", "calls", "elicitation" or "value"); for an approval, the ``calls`` to decide on and each
+    one's ``review`` (in the same order). ``keyed``: the request names its calls by id (chat's own). For an
+    elicitation, the ``elicitation`` asked."""
 
     id: str | None
     value: Any
@@ -51,10 +58,11 @@ class Pending:
     calls: tuple[ToolCall, ...] = ()
     reviews: tuple[Review, ...] = ()
     keyed: bool = False
+    elicitation: Elicitation | None = None
 
     @property
     def is_approval(self) -> bool:
-        return self.shape != "value"
+        return self.shape in APPROVALS
 
     def question(self) -> Question:
         """The interrupt as a question that is no approval."""
@@ -99,6 +107,9 @@ def read(value: Any, interrupt_id: str | None = None) -> Pending:
     """The interrupt ``value`` (raised with id ``interrupt_id``) as chat asks it."""
     if isinstance(value, dict) and isinstance(value.get("action_requests"), list):
         return _hitl(value, interrupt_id)
+    asked = Elicitation.of(value, interrupt_id)
+    if asked is not None:
+        return Pending(interrupt_id, value, "elicitation", elicitation=asked)
     if isinstance(value, dict) and value.get("type") == "tool_approval" and isinstance(value.get("name"), str):
         given = value.get("tool_call_id")
         call_id: str = given if isinstance(given, str) else interrupt_id or "call"
@@ -220,9 +231,12 @@ def decisions_by_call(answer: Any, asked: list[ToolCall]) -> dict[str, dict[str,
 
 
 def resume_value(pending: list[Pending], values: list[Any]) -> Any:
-    """What ``Command(resume=...)`` takes for the ``values`` answering ``pending``: the value itself when one
-    interrupt waits, else ``{interrupt id: value}``."""
-    if len(pending) == 1:
+    """What ``Command(resume=...)`` takes for the ``values`` answering ``pending``: ``{interrupt id: value}``, or
+    the value itself when one interrupt waits that has no id.
+
+    By id even for one: LangGraph gives a bare value to the next interrupt without an answer, which, for a node
+    or task that asks twice, may be a later one than the question answered."""
+    if len(pending) == 1 and pending[0].id is None:
         return values[0]
     return {p.id: value for p, value in zip(pending, values)}
 

@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
 from chatcli.chat.failures import describe
 from chatcli.chat.routing import Router
@@ -127,6 +128,12 @@ class JsonEvents(Router):
     async def answer(self, question: Question) -> Reply | None:
         """Nobody answers here: the thread waits at the question (the object says so; ``--resume`` answers it)."""
         self.interrupt(question)
+        return None
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """A tool's question waits for its answer: reported with the turn's interrupts (``--resume`` answers it,
+        or a request to ``chat serve``)."""
+        self.interrupt(Question(question.value(), question.id))
         return None
 
     def interrupt(self, question: Question) -> None:

@@ -37,13 +37,14 @@ class ChatSource:
         pass
 
     async def pending(self, head: Config) -> list[Pending]:
-        """The approval the thread waits on (asked before chat stopped, or by a request), if any."""
+        """The approval, or the tool's question, the thread waits on (asked before chat stopped, or by a
+        request), if any: the tools step asks one at a time."""
         if self.toolbox is None:
             return []
         from chatcli.chat.interrupts import pending_of
 
         state = await self.app.aget_state(head)
-        return [p for p in pending_of(state.interrupts) if p.is_approval][:1]
+        return [p for p in pending_of(state.interrupts) if p.is_approval or p.elicitation is not None][:1]
 
     def resumed(self, value: Any) -> Any:
         from langgraph.types import Command
@@ -56,8 +57,10 @@ class ChatSource:
     async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
         if waiting:
             result.waiting = [call for pending in waiting for call in pending.calls]
-        result.interrupted = "approval" if result.waiting else incomplete_reason(result)
-        if result.interrupted and not result.waiting:
+            result.interrupts = [pending for pending in waiting if pending.elicitation is not None]
+        result.interrupted = "approval" if result.waiting else "interrupt" if result.interrupts else None
+        result.interrupted = result.interrupted or incomplete_reason(result)
+        if result.interrupted and not waiting:
             await self._mark_last_reply(head, result.interrupted)
 
     async def stream(

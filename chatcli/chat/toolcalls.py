@@ -10,11 +10,9 @@ is sent.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-
-from chatcli.chat.events import ToolResult
 
 # The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
 # provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
@@ -210,23 +208,29 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
     The approval question is one ``interrupt()`` for all the calls that need it, asked before
     any call runs; it is persisted with the thread, so it survives a crash and is asked again.
     It is a request in LangChain's human-in-the-loop shape, answered with its decisions (or in
-    chat's older shape, for a thread stored waiting on it): chatcli.chat.interrupts. Each call
-    that runs is emitted as a ``ToolCall``, and each result as a ``ToolResult`` carrying the
-    message the thread stores.
+    chat's older shape, for a thread stored waiting on it): chatcli.chat.interrupts. The approval
+    and each call are LangGraph tasks (chatcli.chat.toolrun.settle settles a call): a question a
+    call's server asks the user mid-call is an ``interrupt()`` of that call's task, and when the
+    node runs again with the answer, the decisions and the calls settled before it keep their
+    results (nothing is asked or run again).
     """
-    from dataclasses import replace
-
-    from langgraph.config import get_stream_writer
-    from langgraph.types import interrupt
+    from langgraph.config import get_config, get_stream_writer
+    from langgraph.func import task
 
     from chatcli.chat.interrupts import approval_request, decisions_by_call
-    from chatcli.chat.toolrun import run_call, shown_call
+    from chatcli.chat.toolrun import settle, shown_call
 
-    async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
-        return await calls_run(state)  # (a small node: LangGraph reads its code for subgraphs at each compile)
+    def writer() -> Any:
+        try:
+            return get_stream_writer()
+        except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
+            return lambda _event: None
 
-    async def calls_run(state: dict[str, Any]) -> dict[str, Any]:
-        calls = open_calls(state["messages"])
+    async def decided(calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The approval of ``calls``: asked (an interrupt) for those that need it; a task, so that a run that
+        goes on from a tool's question keeps the decisions taken when the calls began (``--yes`` then)."""
+        from langgraph.types import interrupt
+
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
         entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
@@ -238,49 +242,25 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
             and not toolbox.preapproved(entries[call["id"]], call["args"])
         ]
         decisions = decisions_by_call(interrupt(approval_request(asking)), asking) if asking else {}
-        asked = {shown.id for shown in asking}
-        try:
-            emit = get_stream_writer()
-        except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
-            emit = lambda _event: None  # noqa: E731
-        results = []
-        for call in calls:
-            entry = entries[call["id"]]
-            shown = shown_call(call, entry)
-            decision = decisions.get(call["id"]) or {}
-            if entry is None or call["args"] is None:
-                known = ", ".join(e.name for e in toolbox.entries()) or "none"
-                text = (
-                    f"error: there is no tool named {call['name']!r} (tools: {known})"
-                    if entry is None
-                    else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
-                )
-                outcome, seconds = "error", 0.0
-            elif call["id"] in asked and decision.get("action") == "respond":  # the user answered for the tool
-                text, outcome, seconds = str(decision.get("reason") or ""), "ok", 0.0
-            elif call["id"] in asked and decision.get("action") != "yes":
-                reason = decision.get("reason")
-                text = decision.get("by") or "not run: the user refused this call"
-                if reason:
-                    text += f". The user says: {reason}"
-                outcome, seconds = "refused", 0.0
-            else:
-                edited = decision.get("args")
-                arguments: Any = edited if isinstance(edited, dict) else call["args"]
-                shown = replace(shown, arguments=arguments)
-                emit(shown)
-                done = await run_call(toolbox, entry, arguments, shown, emit)
-                text, outcome, seconds = done.text, done.status, done.seconds
-                if arguments is not call["args"]:  # the model must know what ran, not what it asked for
-                    text = (
-                        "(the user edited the arguments before it ran: "
-                        f"{json.dumps(arguments, ensure_ascii=False)})\n{text}"
-                    )
-            seconds = round(seconds, 3)
-            meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
-            message = result_message(call, text, outcome, **meta)
-            results.append(message)
-            emit(ToolResult(shown, outcome, text, seconds, message))
+        return {"decisions": decisions, "asked": [shown.id for shown in asking]}
+
+    async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
+        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+        return await settle(toolbox, call, decision, asked, writer(), thread)
+
+    approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
+    tool_call: Any = task(name="tool_call")(cast(Any, settled))
+
+    async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
+        return await calls_run(state)  # (a small node: LangGraph reads its code for subgraphs at each compile)
+
+    async def calls_run(state: dict[str, Any]) -> dict[str, Any]:
+        calls = open_calls(state["messages"])
+        decided = await approval(calls)
+        decisions, asked = decided["decisions"], set(decided["asked"])
+        results: list[ToolMessage] = []
+        for call in calls:  # one at a time, in order: a question of one call stops the rest until it is answered
+            results.append(await tool_call(call, decisions.get(call["id"]) or {}, call["id"] in asked))
         return {"messages": results}
 
     return run_tools

@@ -1,12 +1,15 @@
-"""One approved call, run with its progress told: a ``Progress`` event each second while it runs, and one
-whenever the tool reports how far it got (an MCP server's progress notifications)."""
+"""One call of the tools step settled: refused, answered by the user, or run with its progress told (a
+``Progress`` event each second while it runs, and one whenever the tool reports how far it got) and its
+server's questions to the user asked as LangGraph interrupts (MCP elicitations); its result stored."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from chatcli.chat.events import Progress, ToolCall
+from chatcli.chat.events import Notice, Progress, ToolCall, ToolResult
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -15,10 +18,103 @@ TICK = 1.0  # seconds between two progress events of a call that says nothing of
 MESSAGE_CHARS = 200  # characters of a tool's progress message passed on
 
 
-async def run_call(
-    toolbox: "Toolbox", entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]
+async def settle(
+    toolbox: "Toolbox", call: dict[str, Any], decision: dict[str, Any], asked: bool, emit: Any, thread: str
 ) -> Any:
-    """``toolbox.call`` for ``entry``, emitting ``Progress`` for ``shown`` until it ends (however it ends)."""
+    """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
+    (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.chat.toolcalls)."""
+    from chatcli.chat.toolcalls import result_message
+
+    entry = toolbox.find(call["name"], call["id"])
+    shown = shown_call(call, entry)
+    if entry is None or call["args"] is None:
+        known = ", ".join(e.name for e in toolbox.entries()) or "none"
+        text = (
+            f"error: there is no tool named {call['name']!r} (tools: {known})"
+            if entry is None
+            else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
+        )
+        outcome, seconds = "error", 0.0
+    elif asked and decision.get("action") == "respond":  # the user answered for the tool
+        text, outcome, seconds = str(decision.get("reason") or ""), "ok", 0.0
+    elif asked and decision.get("action") != "yes":
+        reason = decision.get("reason")
+        text = decision.get("by") or "not run: the user refused this call"
+        if reason:
+            text += f". The user says: {reason}"
+        outcome, seconds = "refused", 0.0
+    else:
+        edited = decision.get("args")
+        arguments: Any = edited if isinstance(edited, dict) else call["args"]
+        shown = replace(shown, arguments=arguments)
+        done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}")
+        text, outcome, seconds = done.text, done.status, done.seconds
+        if arguments is not call["args"]:  # the model must know what ran, not what it asked for
+            text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
+    seconds = round(seconds, 3)
+    meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
+    message = result_message(call, text, outcome, **meta)
+    emit(ToolResult(shown, outcome, text, seconds, message))
+    return message
+
+
+async def run_asking(
+    toolbox: "Toolbox", entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None], key: str
+) -> Any:
+    """Run the call (or go on with the one kept under ``key``, whose server waits for an answer), each question
+    its server asks the user an ``interrupt()``: the answer given before when the step runs again (the call
+    kept, or run anew after chat stopped), else the run stops there and the call is kept waiting for it
+    (chatcli.tools.asking)."""
+    from langgraph.errors import GraphInterrupt
+
+    kept, fresh = toolbox.kept.take(key, lambda ask, tell: run_call(toolbox, entry, arguments, shown, tell, ask))
+    kept.tell = emit
+    if fresh:
+        emit(shown)
+    number = 0
+    try:
+        while (params := await kept.question(number)) is not None:
+            kept.give(number, _answered(params, shown, emit))
+            number += 1
+        done = await asyncio.shield(kept.task)
+    except GraphInterrupt:
+        toolbox.kept.waiting(key)
+        raise
+    except BaseException:
+        toolbox.kept.drop(key)
+        raise
+    toolbox.kept.drop(key)
+    return done
+
+
+def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]) -> dict[str, Any]:
+    """The answer to the server's question ``params`` (its ``elicitation/create``): the interrupt's value."""
+    from langgraph.types import interrupt
+
+    from chatcli.chat.elicitation import Elicitation, Unreadable, answer_of
+
+    try:
+        question = Elicitation.asked(params, shown.id, shown.label, shown.server)
+    except Unreadable as exc:
+        emit(Notice(f"{shown.label} asked a question chat cannot ask ({exc}): declined", warn=True))
+        return {"action": "decline"}
+    reply = interrupt(question.value())
+    try:
+        return answer_of(reply, question).record()
+    except ValueError:  # an answer that does not fit (a question that changed since): nothing is sent for it
+        return {"action": "cancel"}
+
+
+async def run_call(
+    toolbox: "Toolbox",
+    entry: Any,
+    arguments: dict[str, Any],
+    shown: ToolCall,
+    emit: Callable[[Any], None],
+    ask: Any = None,
+) -> Any:
+    """``toolbox.call`` for ``entry``, emitting ``Progress`` for ``shown`` until it ends (however it ends);
+    ``ask`` answers its server's questions to the user."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     told: dict[str, Any] = {"done": None, "total": None, "message": None}  # what the tool said last
@@ -41,7 +137,7 @@ async def run_call(
 
     ticker = asyncio.create_task(ticking())
     try:
-        return await toolbox.call(entry, arguments, shown.id, progress=reported)
+        return await toolbox.call(entry, arguments, shown.id, progress=reported, ask=ask)
     finally:
         ticker.cancel()
 
@@ -60,8 +156,6 @@ def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
 
 def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
     """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
-    from dataclasses import replace
-
     where = _where({"name": call.name}, entry)
     return replace(call, where=where) if where and call.server == getattr(entry, "server", None) else call
 

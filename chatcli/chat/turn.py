@@ -250,6 +250,12 @@ class Turns:
         """The value answering each of ``pending``; None when the listener answers later."""
         values = []
         for asked in pending:
+            if asked.elicitation is not None:  # a tool's question, in the middle of its call
+                answered = await listener.elicit(asked.elicitation)
+                if answered is None:
+                    return None
+                values.append(answered.record())
+                continue
             if not asked.is_approval:
                 reply = await listener.answer(asked.question())
                 if reply is None:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.approvals import ApprovalRules
+from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import READY, STARTING, McpServer, Unavailable
 from chatcli.tools.results import Outcome, heard, mcp_block, result_text
@@ -84,6 +85,7 @@ class Toolbox(ApprovalRules):
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
+        self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
         self._started = False
 
     def _where(self) -> str:
@@ -171,6 +173,7 @@ class Toolbox(ApprovalRules):
             await self.stop_idle(idle)
 
     async def aclose(self) -> None:
+        await self.kept.aclose()  # a call waiting for an answer nobody will give now: cancelled at its server
         await asyncio.gather(*(s.halt(final=True) for s in self.servers), return_exceptions=True)
 
     def _failed(self, server: McpServer) -> None:
@@ -244,17 +247,20 @@ class Toolbox(ApprovalRules):
         arguments: dict[str, Any],
         call_id: str = "call",
         progress: Callable[[float | None, float | None, str | None], None] | None = None,
+        ask: Ask | None = None,
     ) -> Outcome:
         """Run one approved call within the time limit; its result as text.
 
         A tool that fails gives an error result (the model reads it and can try otherwise). An
         MCP tool's server is started first if it is not running; ``progress`` hears the progress
-        notifications the server sends (done, total, message). Cancellation goes through (the
-        caller records it) and reaches the server.
+        notifications the server sends (done, total, message); ``ask`` gets the questions it asks
+        the user (elicitations), the clock stopped while the user answers (none: declined).
+        Cancellation goes through (the caller records it) and reaches the server.
         """
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.timeout or None):
+            async with asyncio.timeout(self.timeout or None) as clock:
+                asked = _paused(clock, ask) if ask is not None else None
                 if entry.server == builtin.SERVER:
                     message = await entry.tool.ainvoke(
                         {"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"}
@@ -269,7 +275,7 @@ class Toolbox(ApprovalRules):
                     progress(None, None, f"starting MCP server {server.name}")
                     await server.ensure()
                     progress(None, None, None)
-                result = await server.call_tool(entry.tool.name, arguments, heard(progress))
+                result = await server.call_tool(entry.tool.name, arguments, heard(progress), asked)
         except TimeoutError:
             return Outcome(
                 f"error: the call took longer than {self.timeout:g} s and was stopped",
@@ -283,3 +289,18 @@ class Toolbox(ApprovalRules):
             return Outcome(f"error: {detail}", "error", time.monotonic() - started)
         text = result_text([mcp_block(part) for part in result.content or []])
         return Outcome(text, "error" if result.isError else "ok", time.monotonic() - started)
+
+
+def _paused(clock: asyncio.Timeout, ask: Ask) -> Ask:
+    """``ask``, with the call's time limit (``clock``) stopped while the user answers."""
+
+    async def asked(params: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline, begun = clock.when(), loop.time()
+        clock.reschedule(None)
+        answer = await ask(params)  # (cancelled: the call ends, its clock with it)
+        if deadline is not None:
+            clock.reschedule(deadline + loop.time() - begun)
+        return answer
+
+    return asked

@@ -21,6 +21,7 @@ import sys
 import termios
 from typing import IO, Any
 
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Review, ToolCall
 from chatcli.text import neutralise, say
 from chatcli.ui.toolblocks import arguments_text, call_block
@@ -63,6 +64,7 @@ _SHOWN = {
     "v": "view all",
     "q": "no to all",
     "t": "type the answer",
+    "o": "open",
     "\x03": "no to all",
 }
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
@@ -122,15 +124,22 @@ class TerminalApprover:
             self._on_terminal(review.description)
         return await self._ask(call, review or Review())
 
+    async def elicit(self, question: Elicitation) -> Elicited:
+        """A tool's question to the user (chatcli.ui.asking), shown and answered on the terminal."""
+        from chatcli.ui.asking import ask
+
+        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
+        return await ask(self, question)
+
     async def answer(self, shown: str) -> str | None:
         """A line answering an interrupt (``shown`` already, and here too if notes go elsewhere); None if stopped."""
         self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(shown)
-        self._drop_typeahead()
-        text = await self._line("Answer (text or JSON): ")
+        self.drop_typeahead()
+        text = await self.line("Answer (text or JSON): ")
         return None if text == _STOPPED else text
 
-    def _say(self, text: str, warn: bool = False) -> None:
+    def say(self, text: str, warn: bool = False) -> None:
         """A line of the question's (the whole arguments, a warning) where the question is."""
         (self.output.warn if warn else self.output.note)(text)
         self._on_terminal(text)
@@ -140,12 +149,12 @@ class TerminalApprover:
             say(self.terminal, text + "\n")
 
     async def _ask(self, call: ToolCall, review: Review) -> Decision:
-        self._drop_typeahead()  # only before the first asking: later keys were typed at the question
+        self.drop_typeahead()  # only before the first asking: later keys were typed at the question
         decision = await self._decide(call, review.allowed)
-        await self._drop_the_rest()
+        await self.drop_the_rest()
         return decision
 
-    async def _drop_the_rest(self) -> None:
+    async def drop_the_rest(self) -> None:
         """Forget what is typed in the moment after the answer: the rest of a "yes⏎" is no message."""
         import asyncio
 
@@ -157,13 +166,13 @@ class TerminalApprover:
         question, keys, answering = question_for(allowed)
         stopped = Decision("no", rest=True) if "reject" in allowed else Decision("later")  # Ctrl-C, Ctrl-D
         while True:
-            answer = await self._key(question)
+            answer = await self.key(question)
             if answer not in answering | {_STOPPED}:
-                self._say(keys, warn=True)
+                self.say(keys, warn=True)
             elif answer in (_STOPPED, "q"):
                 return stopped
             elif answer == "t":
-                text = await self._line("Answer (in the tool's place): ")
+                text = await self.line("Answer (in the tool's place): ")
                 if text == _STOPPED:
                     return stopped
                 return Decision("respond", reason=text)
@@ -172,9 +181,9 @@ class TerminalApprover:
             elif answer in ("", "n"):
                 return Decision("no")
             elif answer in ("v", "?"):
-                self._say(neutralise(arguments_text(arguments, indent=2)))
+                self.say(neutralise(arguments_text(arguments, indent=2)))
             elif answer == "r":
-                reason = await self._line("Reason (for the model): ")
+                reason = await self.line("Reason (for the model): ")
                 if reason == _STOPPED:
                     return stopped
                 return Decision("no", reason=reason.strip() or None)
@@ -187,20 +196,20 @@ class TerminalApprover:
 
     async def _edit(self, arguments: Any) -> dict[str, Any] | str | None:
         """The arguments as the user edited them (JSON object), None to ask again, or "\\x03" if stopped."""
-        text = await self._line("Arguments (JSON, Enter to run): ", default=arguments_text(arguments))
+        text = await self.line("Arguments (JSON, Enter to run): ", default=arguments_text(arguments))
         if text == _STOPPED:
             return text
         try:
             edited = json.loads(text)
         except json.JSONDecodeError as exc:
-            self._say(f"not valid JSON ({exc.msg}): the call was not run", warn=True)
+            self.say(f"not valid JSON ({exc.msg}): the call was not run", warn=True)
             return None
         if not isinstance(edited, dict):
-            self._say("the arguments must be a JSON object: the call was not run", warn=True)
+            self.say("the arguments must be a JSON object: the call was not run", warn=True)
             return None
         return edited
 
-    async def _key(self, question: str) -> str:
+    async def key(self, question: str) -> str:
         """The key pressed at ``question``, lower-cased ("" for Enter); Ctrl-C or Ctrl-D give "\\x03"."""
         from prompt_toolkit.key_binding import KeyBindings
         from prompt_toolkit.keys import Keys
@@ -229,9 +238,9 @@ class TerminalApprover:
         def _pasted(event: Any) -> None:
             """Pasted text is no answer (it may hold a y)."""
 
-        return await self._line(question, key_bindings=keys)
+        return await self.line(question, key_bindings=keys)
 
-    async def _line(self, question: str, default: str = "", **options: Any) -> str:
+    async def line(self, question: str, default: str = "", **options: Any) -> str:
         """One answer from the terminal; Ctrl-C or Ctrl-D give "\\x03"."""
         from prompt_toolkit import PromptSession
         from prompt_toolkit.key_binding import KeyBindings
@@ -255,12 +264,12 @@ class TerminalApprover:
         except (KeyboardInterrupt, EOFError):
             return _STOPPED
 
-    def _drop_typeahead(self) -> None:
+    def drop_typeahead(self) -> None:
         """Forget keys typed before the question (a stray Enter or y must not answer it), and say so."""
         from prompt_toolkit.keys import Keys
 
         if any(key.key != Keys.CPRResponse for key in self._take_typed()):  # a cursor report is no typing
-            self._say("(keys typed before the question are not taken as an answer)")
+            self.say("(keys typed before the question are not taken as an answer)")
 
     def _take_typed(self) -> list[Any]:
         """Take and return the keys typed but not yet read: prompt-toolkit's type-ahead store (read with

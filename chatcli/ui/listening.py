@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, refuse
+from chatcli.chat.elicitation import Elicitation, Elicited
+from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, declined, refuse
 from chatcli.chat.routing import Router
 
 
@@ -20,9 +21,10 @@ def question_text(question: Question) -> str:
 class Listening(Router):
     """A terminal's or a pipe's output: the events routed (chatcli.chat.routing), and the approval question.
 
-    ``approver`` (a chatcli.ui.approval.TerminalApprover) asks about tool calls when there is a
-    terminal to ask in; without one, calls that need approval are refused, and an interrupt that is
-    no approval is left waiting (the thread keeps it; ``chat --thread ID`` asks it again).
+    ``approver`` (a chatcli.ui.approval.TerminalApprover) asks about tool calls, and a tool's questions,
+    when there is a terminal to ask in; without one, calls that need approval are refused, a tool's
+    question is declined (said, with what it asked), and an interrupt that is no approval is left
+    waiting (the thread keeps it; ``chat --thread ID`` asks it again).
     """
 
     approver: Any = None
@@ -48,6 +50,15 @@ class Listening(Router):
             self.warn("not answered: the thread waits at the question (resuming the thread asks it again)")
             return None
         return Reply(typed_answer(text))
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        if self.approver is None or not self.approver.can_ask():
+            from chatcli.ui.asking import shown
+
+            answer = declined(question)
+            self.warn("\n".join(shown(question)) + f"\n  {answer.why}")
+            return answer
+        return await self.approver.elicit(question)
 
     def asking(self, call: ToolCall) -> None:
         """The user is about to be asked about ``call``: show it."""

@@ -13,6 +13,7 @@ import sys
 from typing import IO, Any, Protocol
 
 from chatcli.chat import events
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
@@ -29,6 +30,9 @@ class Output(Protocol):
 
     async def answer(self, question: events.Question) -> events.Reply | None:
         """An interrupt's answer, typed in the terminal; None without one (the thread waits at it)."""
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """A tool's question, answered in the terminal; declined without one (``--json``: None, it waits)."""
 
     def note(self, text: str) -> None:
         """A line about what is going on (dim in a terminal, on stderr)."""

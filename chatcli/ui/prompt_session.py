@@ -13,6 +13,7 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Notice, Question, Reply, Review, ToolCall, TurnEvent
 from chatcli.chat.inputs import check_question
 from chatcli.config import Settings
@@ -123,6 +124,9 @@ class AbovePrompt:
 
     async def answer(self, question: Question) -> Reply | None:
         return await self.output.answer(question)
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        return await self.output.elicit(question)
 
 
 def banner(thread_id: str, info: Any, named: bool, resume: str = "chat --thread {id}") -> list[str]:

@@ -51,8 +51,8 @@ async def left_unanswered(conversation: Conversation, text: str, output: Output)
 
 
 async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
-    """Ask again about the tool calls (a graph's interrupts) the thread was waiting on when chat stopped, then let it
-    answer."""
+    """Ask again about the tool calls (a tool's question, a graph's interrupts) the thread was waiting on when chat
+    stopped, then let it answer."""
     from chatcli.chat.graphs.conversation import GraphConversation
 
     if isinstance(conversation, GraphConversation):
@@ -69,13 +69,19 @@ async def resume_pending(conversation: Conversation, output: Output, settings: S
                 f"this thread was waiting for {_calls(calls)}; with tools off, your next message closes them as not run"
             )
         return
-    calls = await conversation.pending_calls()
-    if not calls:
+    waiting = await conversation.waiting()
+    question = waiting[0].elicitation if waiting else None
+    calls = [call for pending in waiting for call in pending.calls]
+    if question is not None:
+        output.note(f"this thread was waiting for your answer to a question of {question.tool}")
+        servers = {question.server} if question.server else set()
+    elif calls:
+        output.note(f"this thread was waiting for your approval of {_calls(calls)}")
+        conversation.toolbox.grant(calls)  # a built-in tool a call names may run for it, asked again, --tools or not
+        servers = {call.server for call in calls if call.server}
+    else:
         return
-    output.note(f"this thread was waiting for your approval of {_calls(calls)}")
-    toolbox = conversation.toolbox
-    toolbox.grant(calls)  # a built-in tool a call names may run for it, asked again, --tools or not
-    await toolbox.prepare({call.server for call in calls if call.server})  # the MCP servers the calls need
+    await conversation.toolbox.prepare(servers)  # the MCP servers the calls need
     await render_reply(conversation, conversation.resume(), settings)
 
 

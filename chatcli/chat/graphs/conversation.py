@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from chatcli.chat.conversation import Abilities, Conversation
+from chatcli.chat.conversation import NO_VALUE, Abilities, Conversation
 from chatcli.chat.events import Start, TurnResult
 from chatcli.chat.graphs.messages import as_message
 from chatcli.chat.graphs.turns import GraphSource
@@ -26,7 +26,6 @@ from chatcli.errors import AlreadyDone, ChatError, UsageError
 # A retry looks this far back (in checkpoints) for where its question began to be answered.
 LOOKBACK = 100
 NOT_HERE = "the graph builds its own prompt and chooses its own model"
-NO_VALUE = object()  # ``resume``'s value when none is given: the questions are asked
 
 
 def graph_failure(exc: Exception) -> Exception:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from chatcli.chat.conversation import Abilities
+from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
 from chatcli.chat.graph_app import GraphApp
 from chatcli.chat.graphs.conversation import NOT_HERE, GraphConversation
@@ -98,6 +99,10 @@ class StartWhenTaken:
     async def answer(self, question: Question) -> Reply | None:
         self.taken()
         return await self.listener.answer(question)
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        self.taken()
+        return await self.listener.elicit(question)
 
 
 @dataclass

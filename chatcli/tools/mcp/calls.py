@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
+from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.transport import describe, is_transport_error
 
 CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
@@ -38,6 +39,8 @@ class Calls:
     spec: Any
     listing: Any
     session: Any
+    connection: Any
+    _asking: dict[object, Ask | None]  # who answers the questions of each call running now
     note: Callable[[str], None] | None
     start_timeout: float
     calls: int
@@ -59,9 +62,12 @@ class Calls:
     def _died(self, why: str) -> None:
         raise NotImplementedError
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], progress: Progress | None = None) -> Any:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], progress: Progress | None = None, ask: Ask | None = None
+    ) -> Any:
         """Call tool ``name`` (the server started first if need be): the mcp CallToolResult.
 
+        ``ask`` answers the questions the server asks the user while the call runs (``elicit``; none: declined).
         A stopped call (cancelled, or out of time) is cancelled at the server too.
         """
         session = await self.ensure()
@@ -76,6 +82,8 @@ class Calls:
             return await session.call_tool(name, arguments, progress_callback=progress)
 
         self.calls += 1
+        token = object()
+        self._asking[token] = ask
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
@@ -87,8 +95,28 @@ class Calls:
                 self._died(describe(exc, self.spec, self.start_timeout))
             raise
         finally:
+            self._asking.pop(token, None)
             self.calls -= 1
             self.used = time.monotonic()
+
+    async def elicit(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The server asks the user something (``elicitation/create``, as JSON): the answer of the call that asks.
+
+        The protocol does not say which call asks: the one running now. With none running, or several (two
+        threads of chat serve calling the same server), nobody can tell whose user to ask: declined, logged.
+        """
+        askers = list(self._asking.values())
+        ask = askers[0] if len(askers) == 1 else None
+        if ask is None:
+            why = "no call of it runs" if not askers else f"{len(askers)} of its calls run at once"
+            self.connection.logged(f"a question of the server was declined: {why}, so nobody could be asked")
+            return {"action": "decline"}
+        answer = await ask(params)
+        action = answer.get("action") if isinstance(answer, dict) else None
+        if action not in ("accept", "decline", "cancel"):
+            return {"action": "cancel"}
+        content = answer.get("content") if action == "accept" else None
+        return {"action": action, **({"content": content} if isinstance(content, dict) else {})}
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
         session = await self.ensure()

@@ -15,6 +15,8 @@ The protocol is JSON, one object a line. A caller opens one connection per serve
 ``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
 ``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``; ``cancel`` stops
 request N (the server is told, as for Ctrl-C); ``status`` and ``stop`` are for chat itself.
+A question the server asks the user during call N goes to its caller as ``{"id": N, "elicit":
+{...}, "ask": K}``, answered with ``{"id": K, "op": "answer", "answer": {...}}``.
 A caller that goes away cancels what it asked.
 """
 
@@ -129,6 +131,7 @@ class Host:
             return
         self.callers += 1
         asking: dict[Any, asyncio.Task] = {}
+        asked: dict[Any, asyncio.Future] = {}  # the servers' questions this caller has to answer
         try:
             while line := await reader.readline():
                 self.last = time.monotonic()
@@ -140,12 +143,15 @@ class Host:
                 if op == "cancel":
                     if number in asking:
                         asking[number].cancel()
+                elif op == "answer":
+                    if number in asked and not asked[number].done():
+                        asked[number].set_result(message.get("answer"))
                 elif op in ("status", "stop"):
                     if op == "stop":
                         self.stopping.set()
                     await self._send(writer, {"id": number, "pid": os.getpid(), "servers": self._states()})
                 else:
-                    task = asyncio.ensure_future(self._answer(message, writer))
+                    task = asyncio.ensure_future(self._answer(message, writer, asked))
                     asking[number] = task
                     task.add_done_callback(functools.partial(_forget, asking, number))
         except (OSError, ValueError):
@@ -193,7 +199,9 @@ class Host:
 
         return note
 
-    async def _answer(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    async def _answer(
+        self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: dict[Any, asyncio.Future]
+    ) -> None:
         number, op = message.get("id"), message.get("op")
         try:
             server = self._server(message, writer)
@@ -211,7 +219,17 @@ class Host:
                 async def progress(done: float, total: float | None, text: str | None) -> None:
                     await self._send(writer, {"id": number, "progress": [done, total, text]})
 
-                result = await server.call_tool(str(message.get("tool")), message.get("arguments") or {}, progress)
+                async def ask(params: dict[str, Any]) -> dict[str, Any]:  # the caller asks its user
+                    key = f"{number}-{len(asked)}"
+                    asked[key] = asyncio.get_running_loop().create_future()
+                    try:
+                        await self._send(writer, {"id": number, "elicit": params, "ask": key})
+                        return await asked[key]
+                    finally:
+                        asked.pop(key, None)
+
+                tool, arguments = str(message.get("tool")), message.get("arguments") or {}
+                result = await server.call_tool(tool, arguments, progress, ask)
                 reply = {"result": dumped(result)}
             elif op == "prompt":
                 result = await server.get_prompt(str(message.get("name")), message.get("arguments") or {})

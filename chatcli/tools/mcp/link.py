@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, AsyncIterator, Callable, Mapping
 
+from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.host import LIMIT
 
@@ -154,8 +155,10 @@ class HostLink:
         log_dir: Path | None,
         on_exit: Callable[[], None],
         note: Callable[[str], None] | None,
+        elicit: Ask | None = None,
     ) -> AsyncIterator[HostSession]:
-        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``)."""
+        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``); ``elicit`` answers
+        the server's questions to the user (none: declined)."""
         reader, writer = channel
         sent = {
             "name": spec.name,
@@ -166,7 +169,7 @@ class HostLink:
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**inherited(os.environ), **spec.env} if spec.command else {},
         }
-        session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note)
+        session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note, elicit)
         try:
             yield session
         finally:
@@ -184,9 +187,11 @@ class HostSession:
         log_dir: str | None,
         on_exit: Callable[[], None],
         note: Callable[[str], None] | None,
+        elicit: Ask | None = None,
     ):
         self._reader, self._writer, self._spec, self._log_dir = reader, writer, spec, log_dir
-        self._on_exit, self._note = on_exit, note
+        self._on_exit, self._note, self._elicit = on_exit, note, elicit
+        self._answering: set[asyncio.Task] = set()  # questions of the server being answered
         self._request_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
         self._progress: dict[int, Any] = {}
@@ -194,6 +199,8 @@ class HostSession:
         self._reading = asyncio.ensure_future(self._read())
 
     async def close(self) -> None:
+        for task in list(self._answering):
+            task.cancel()
         self._reading.cancel()
         self._writer.close()
         with contextlib.suppress(Exception):
@@ -207,7 +214,11 @@ class HostSession:
                     self._note(str(message.get("text")))
                     continue
                 number = message.get("id")
-                if "progress" in message and number in self._progress:
+                if "elicit" in message and number in self._waiting:  # the server asks the user, mid-call
+                    task = asyncio.ensure_future(self._answer(message.get("ask"), message["elicit"]))
+                    self._answering.add(task)
+                    task.add_done_callback(self._answering.discard)
+                elif "progress" in message and number in self._progress:
                     await self._progress[number](*message["progress"])
                 elif number in self._waiting and not self._waiting[number].done():
                     self._waiting[number].set_result(message)
@@ -217,6 +228,15 @@ class HostSession:
             if not waiting.done():
                 waiting.set_exception(ConnectionError("connection closed: the MCP host went away"))
         self._on_exit()
+
+    async def _answer(self, asked: Any, params: Any) -> None:
+        """Answer the server's question ``asked`` (``elicit``'s answer, or declined), through the host."""
+        answer = {"action": "decline"}
+        if self._elicit is not None and isinstance(params, dict):
+            answer = await self._elicit(params)
+        self._writer.write(json.dumps({"id": asked, "op": "answer", "answer": answer}).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            await self._writer.drain()
 
     async def _ask(self, op: str, progress: Any = None, **fields: Any) -> dict[str, Any]:
         number = self._request_id

@@ -74,6 +74,7 @@ class McpServer(Calls):
         self._chores: set[asyncio.Task] = set()
         self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
         self._checked.set()
+        self._asking: dict[object, Any] = {}
 
     @property
     def name(self) -> str:
@@ -172,7 +173,7 @@ class McpServer(Calls):
 
         try:
             await self.loader()
-            async with self.connection.open(on_exit) as session:
+            async with self.connection.open(on_exit, self.elicit) as session:
                 started = await asyncio.wait_for(session.initialize(), self.start_timeout)
                 listing = await self._list(session, started.capabilities)
                 if self.state == STARTING:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
 
+from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 
 
@@ -78,6 +79,18 @@ def preload() -> None:
     import chatcli.tools.stdio  # noqa: F401
 
 
+def _answering(elicit: Ask) -> Any:
+    """``elicit`` as the mcp client's elicitation callback (its types in, its result out)."""
+
+    async def answer(_context: Any, params: Any) -> Any:
+        from mcp.types import ElicitResult
+
+        asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return ElicitResult.model_validate(await elicit(asked))
+
+    return answer
+
+
 class Connection:
     """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
 
@@ -100,21 +113,25 @@ class Connection:
         return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
 
     @contextlib.asynccontextmanager
-    async def open(self, on_exit: Callable[[], None] = lambda: None) -> AsyncIterator[Any]:
-        """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended."""
+    async def open(self, on_exit: Callable[[], None] = lambda: None, elicit: Ask | None = None) -> AsyncIterator[Any]:
+        """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended;
+        ``elicit``: answers the server's questions to the user (JSON in and out; none: chat says it cannot)."""
         if self.link is not None:
             try:
                 channel = await self.link.connect()
             except OSError as exc:  # no host to be had (no private directory, it would not start): chat's own
                 self.logged(f"the MCP host could not be reached ({exc}): the server runs for this run only")
             else:
-                async with self.link.session(channel, self.spec, self.log_dir, on_exit, self.note) as session:
+                opened = self.link.session(channel, self.spec, self.log_dir, on_exit, self.note, elicit)
+                async with opened as session:
                     yield session
                 return
         from mcp import ClientSession
 
-        async with self._streams(on_exit) as (read, write), ClientSession(read, write) as session:
-            yield session
+        answering = _answering(elicit) if elicit is not None else None
+        async with self._streams(on_exit) as (read, write):
+            async with ClientSession(read, write, elicitation_callback=answering) as session:
+                yield session
 
     @contextlib.asynccontextmanager
     async def _streams(self, on_exit: Callable[[], None]) -> AsyncIterator[tuple[Any, Any]]:

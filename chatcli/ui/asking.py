@@ -1,0 +1,134 @@
+"""A tool's question to the user (an MCP server's elicitation), asked in the terminal as chat asks its own.
+
+The question shows who asks (the tool, its server) and the server's text, escapes made visible.
+One key answers first: y to answer (a form) or to go to the address yourself (a URL), o to open
+the address in the browser, n (or Enter) declines; Ctrl-C or Ctrl-D cancels. A form is then asked
+a field a line, its type checked and asked again until it fits: Enter alone takes the default
+(or leaves an optional field out), a choice is typed by its number or its value, several
+separated by commas; Ctrl-C or Ctrl-D at any field cancels the whole question. An address is
+opened only when o is pressed, only an http or https one, and never without showing it first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcli.chat.elicitation import Elicitation, Elicited, Field
+from chatcli.text import neutralise
+
+FORM = "Answer it? [y]es / [N]o, decline / Ctrl-C cancels: "
+FORM_KEYS = "press y to answer, n (or Enter) to decline, Ctrl-C to cancel"
+URL = "Go there? [o]pen in the browser / [y]es, I open it myself / [N]o, decline / Ctrl-C cancels: "
+URL_KEYS = "press o to open it, y if you open it yourself, n (or Enter) to decline, Ctrl-C to cancel"
+STOPPED = "\x03"  # what the approver's key and line questions give for Ctrl-C and Ctrl-D
+
+
+def shown(question: Elicitation) -> list[str]:
+    """The lines that show the question (escapes and other control characters made visible)."""
+    where = f" (MCP server {question.server})" if question.server else ""
+    lines = [f"? {question.tool}{where} asks:"]
+    lines += ["  " + neutralise(line) for line in (question.message or "(no text)").splitlines() or [""]]
+    if question.url is not None:
+        lines.append("  address: " + neutralise(question.url))
+    return lines
+
+
+def field_prompt(field: Field) -> str:
+    """The line a field is asked with: "party size (whole number, 1 to 12) [2]: "."""
+    words = field.describe() + (", required" if field.required else "")
+    default = _default_text(field)
+    return neutralise(f"{field.label} ({words})" + (f" [{default}]" if default else "")) + ": "
+
+
+def _default_text(field: Field) -> str:
+    if field.default is None:
+        return ""
+    if field.kind == "boolean":
+        return "y" if field.default else "n"
+    if isinstance(field.default, list):
+        return ", ".join(str(v) for v in field.default)
+    return str(field.default)
+
+
+async def ask(approver: Any, question: Elicitation) -> Elicited:
+    """Ask ``question`` on ``approver``'s terminal (a chatcli.ui.approval.TerminalApprover): the answer."""
+    for line in shown(question):
+        approver.say(line)
+    approver.drop_typeahead()
+    answered = await (_url(approver, question) if question.url is not None else _form(approver, question))
+    await approver.drop_the_rest()
+    return answered
+
+
+async def _url(approver: Any, question: Elicitation) -> Elicited:
+    while True:
+        key = await approver.key(URL)
+        if key == STOPPED:
+            return Elicited("cancel")
+        if key in ("", "n"):
+            return Elicited("decline")
+        if key == "y":
+            return Elicited("accept")
+        if key == "o":
+            _open(approver, question.url or "")
+            return Elicited("accept")
+        approver.say(URL_KEYS, warn=True)
+
+
+def _open(approver: Any, url: str) -> None:
+    """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
+    import webbrowser
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        approver.say("not opened: only an http or https address is opened; go there yourself", warn=True)
+        return
+    try:
+        opened = webbrowser.open(url)
+    except Exception:  # noqa: BLE001 - no browser to be had
+        opened = False
+    if not opened:
+        approver.say("no browser here: open the address above yourself", warn=True)
+
+
+async def _form(approver: Any, question: Elicitation) -> Elicited:
+    while True:
+        key = await approver.key(FORM)
+        if key == STOPPED:
+            return Elicited("cancel")
+        if key in ("", "n"):
+            return Elicited("decline")
+        if key == "y":
+            break
+        approver.say(FORM_KEYS, warn=True)
+    content: dict[str, Any] = {}
+    for field in question.fields:
+        value = await _value(approver, field)
+        if value is STOPPED:
+            return Elicited("cancel")
+        if value is not None:
+            content[field.name] = value
+    return Elicited("accept", content)
+
+
+async def _value(approver: Any, field: Field) -> Any:
+    """The field's value as typed (None: left out), or STOPPED."""
+    if field.description:
+        approver.say("  " + neutralise(field.description))
+    for number, (value, label) in enumerate(field.choices, 1):
+        approver.say(neutralise(f"  {number}. {label}" + (f" ({value})" if label != value else "")))
+    while True:
+        line = await approver.line(field_prompt(field))
+        if line == STOPPED:
+            return STOPPED
+        if not line.strip():
+            if field.default is not None:
+                return field.default
+            if not field.required:
+                return None
+            approver.say(f"{neutralise(field.label)} is required (Ctrl-C cancels the question)", warn=True)
+            continue
+        try:
+            return field.read(line)
+        except ValueError as exc:
+            approver.say(f"{neutralise(field.label)} {exc}: type it again", warn=True)

@@ -1,0 +1,225 @@
+"""A server's question as chat reads it (chatcli.chat.elicitation): every kind of field of the MCP schema, typed
+lines and JSON answers checked against them, the bounds on what a server may send, and the calls kept waiting
+for an answer (chatcli.tools.asking). Whole turns at every door: tests/test_mcp_asking.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from chatcli.chat.elicitation import (
+    MAX_CHOICES,
+    MAX_FIELDS,
+    MAX_MESSAGE,
+    MAX_URL,
+    Elicitation,
+    Elicited,
+    Unreadable,
+    answer_of,
+    read_fields,
+)
+from chatcli.chat.interrupts import pending_of, read
+from chatcli.tools.asking import KeptCalls
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "title": "Name", "minLength": 2, "maxLength": 5},
+        "email": {"type": "string", "format": "email"},
+        "age": {"type": "integer", "minimum": 0, "maximum": 130},
+        "ratio": {"type": "number"},
+        "ok": {"type": "boolean", "default": True},
+        "size": {"type": "string", "enum": ["s", "m"], "enumNames": ["Small", "Medium"]},
+        "colour": {"type": "string", "oneOf": [{"const": "r", "title": "Red"}, {"const": "g", "title": "Green"}]},
+        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b", "c"]}, "maxItems": 2},
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+    },
+    "required": ["name", "age", "note"],
+}
+
+
+def fields():
+    return {f.name: f for f in read_fields(SCHEMA)}
+
+
+def test_every_kind_of_field_of_the_mcp_schema_is_read():
+    found = fields()
+    assert [(n, f.kind) for n, f in found.items()] == [
+        ("name", "string"), ("email", "string"), ("age", "integer"), ("ratio", "number"), ("ok", "boolean"),
+        ("size", "choice"), ("colour", "choice"), ("tags", "choices"), ("note", "string"),
+    ]  # fmt: skip
+    assert found["size"].choices == (("s", "Small"), ("m", "Medium"))
+    assert found["colour"].choices == (("r", "Red"), ("g", "Green"))
+    assert found["name"].required and found["age"].required and not found["email"].required
+    assert not found["note"].required  # required, but it may be null: pydantic's Optional
+    assert found["age"].describe() == "whole number, 0 to 130" and found["name"].describe() == "text, 2 to 5 characters"
+
+
+@pytest.mark.parametrize(
+    "name, line, value",
+    [
+        ("name", "Ada", "Ada"),
+        ("email", "ada@example.org", "ada@example.org"),
+        ("age", "36", 36),
+        ("ratio", "0.5", 0.5),
+        ("ok", "n", False),
+        ("ok", "yes", True),
+        ("size", "2", "m"),
+        ("size", "Small", "s"),
+        ("colour", "g", "g"),
+        ("tags", "1, c", ["a", "c"]),
+    ],
+)
+def test_a_typed_line_becomes_the_field_s_value(name, line, value):
+    assert fields()[name].read(line) == value
+
+
+@pytest.mark.parametrize(
+    "name, line, why",
+    [
+        ("name", "A", "must be at least 2 characters"),
+        ("name", "Adalbert", "must be at most 5 characters"),
+        ("email", "ada", "is not an email"),
+        ("age", "old", "must be a number"),
+        ("age", "36.5", "must be a whole number"),
+        ("age", "200", "must be at most 130"),
+        ("ratio", "nan", "must be a number"),
+        ("ok", "perhaps", "answer y or n"),
+        ("size", "xl", "must be one of s, m"),
+        ("size", "3", "must be one of s, m"),
+        ("tags", "a, b, c", "must be at most 2 choices"),
+        ("tags", "a, z", "must be a list of a, b, c"),
+    ],
+)
+def test_a_line_that_does_not_fit_says_why(name, line, why):
+    with pytest.raises(ValueError) as caught:
+        fields()[name].read(line)
+    assert str(caught.value) == why
+
+
+def test_a_json_answer_is_checked_field_by_field():
+    question = Elicitation.asked({"message": "m", "requestedSchema": SCHEMA}, "c1", "srv:tool", "srv")
+    good = {"action": "accept", "content": {"name": "Ada", "age": 36, "tags": ["a", "a"], "note": None}}
+    assert answer_of(good, question) == Elicited("accept", {"name": "Ada", "age": 36, "tags": ["a"]})
+    assert answer_of("decline", question).record() == {"action": "decline"}
+    assert answer_of({"action": "cancel", "content": {"x": 1}}, question).record() == {"action": "cancel"}
+    for wrong, why in [
+        ({"action": "accept", "content": {"age": 3}}, "Name is required"),
+        ({"action": "accept", "content": {"name": "Ada", "age": True}}, "age must be a number"),
+        ({"action": "accept", "content": {"name": "Ada", "age": 3, "extra": 1}}, "the form has no field 'extra'"),
+        ({"action": "accept", "content": []}, "the answer's content must be an object"),
+        ({"action": "yes"}, 'an answer is {"action": "accept"'),
+        ("Paris", 'an answer is {"action": "accept"'),
+    ]:
+        with pytest.raises(ValueError, match=why.replace("(", r"\(").replace("{", r"\{")):
+            answer_of(wrong, question)
+
+
+@pytest.mark.parametrize(
+    "schema, why",
+    [
+        ({"type": "object", "properties": {"a": {"type": "object"}}}, "of a kind chat cannot ask"),
+        ({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string"}}}}, "without choices"),
+        ({"type": "object", "properties": {"a": "text"}}, "has no schema"),
+        ({"type": "object", "properties": {f"f{n}": {"type": "string"} for n in range(MAX_FIELDS + 1)}}, "fields"),
+        ({"type": "object", "properties": {"a": {"type": "string", "enum": list(map(str, range(MAX_CHOICES + 1)))}}},
+         "choices"),
+        ("a form", "not an object of fields"),
+    ],
+)  # fmt: skip
+def test_a_question_chat_cannot_ask_is_refused_with_why(schema, why):
+    with pytest.raises(Unreadable, match=why):
+        Elicitation.asked({"message": "m", "requestedSchema": schema}, "c", "t", None)
+
+
+def test_what_a_server_sends_is_bounded_and_a_url_is_kept_whole_or_refused():
+    long = Elicitation.asked({"message": "x" * (MAX_MESSAGE * 3), "requestedSchema": {}}, "c", "t", None)
+    assert len(long.message) == MAX_MESSAGE and long.fields == ()
+    url = "https://example.org/" + "a" * 100
+    assert Elicitation.asked({"mode": "url", "message": "go", "url": url}, "c", "t", None).url == url
+    with pytest.raises(Unreadable, match="longer"):
+        Elicitation.asked({"mode": "url", "message": "go", "url": "https://x/" + "a" * MAX_URL}, "c", "t", None)
+    with pytest.raises(Unreadable, match="no address"):
+        Elicitation.asked({"mode": "url", "message": "go"}, "c", "t", None)
+
+
+def test_the_interrupt_value_reads_back_as_the_same_question():
+    asked = Elicitation.asked({"message": "Which?", "requestedSchema": SCHEMA}, "call-7", "srv:tool", "srv")
+    (pending,) = pending_of([{"id": "i-1", "value": asked.value()}])
+    assert pending.shape == "elicitation" and not pending.is_approval and pending.id == "i-1"
+    assert pending.elicitation is not None and pending.elicitation.fields == asked.fields
+    assert pending.elicitation.id == "i-1" and pending.elicitation.tool == "srv:tool"
+    assert read({"type": "elicitation", "message": "x"}).shape == "value"  # not one: asked as any interrupt is
+
+
+async def test_a_call_kept_waiting_is_cancelled_when_no_answer_comes_in_time():
+    kept = KeptCalls(wait=0.2)
+    cancelled = asyncio.Event()
+
+    async def work(ask, tell):
+        try:
+            return await ask({"message": "?"})
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    call, fresh = kept.take("t:c", work)
+    assert fresh and await call.question(0) == {"message": "?"}
+    kept.waiting("t:c")
+    await asyncio.wait_for(cancelled.wait(), 5)
+    assert "t:c" not in kept.calls
+    again, fresh = kept.take("t:c", work)  # asked again later: the call starts anew
+    assert fresh and again is not call
+    await kept.aclose()
+    assert again.task.cancelled()
+
+
+async def test_an_answer_reaches_the_kept_call_once_and_its_result_comes_back():
+    kept = KeptCalls()
+
+    async def work(ask, tell):
+        first = await ask({"n": 1})
+        second = await ask({"n": 2})
+        return [first, second]
+
+    call, _ = kept.take("k", work)
+    assert await call.question(0) == {"n": 1}
+    call.give(0, {"action": "decline"})
+    same, fresh = kept.take("k", work)
+    assert same is call and not fresh
+    call.give(0, {"action": "cancel"})  # a replay of an answer given before: nothing happens
+    assert await call.question(1) == {"n": 2}
+    call.give(1, {"action": "accept", "content": {}})
+    assert await call.task == [{"action": "decline"}, {"action": "accept", "content": {}}]
+    assert await call.question(2) is None  # the call ended: no more questions
+
+
+async def test_a_question_while_two_calls_of_one_server_run_is_declined_and_logged(tmp_path):
+    """Which call asks is not in the protocol: with two running, nobody's user could be told apart."""
+    from pathlib import Path
+
+    from chatcli.tools.mcp.config import parse_servers
+    from chatcli.tools.mcp.server import McpServer
+
+    script = Path(__file__).parent / "mcp" / "asking.py"
+    (spec,) = parse_servers({"mcpServers": {"asking": {"command": sys.executable, "args": [str(script)]}}}, "test")
+    server = McpServer(spec, tmp_path)
+    asked: list[dict] = []
+
+    async def ask(params):
+        asked.append(params)
+        return {"action": "accept", "content": {"name": "Ada"}}
+
+    try:
+        alone = await server.call_tool("twice", {}, ask=ask)  # one call: its questions are its own
+        assert asked and "decline" not in alone.content[0].text, alone
+        asked.clear()
+        both = await asyncio.gather(
+            server.call_tool("book", {"city": "Oslo"}, ask=ask), server.call_tool("book", {"city": "Rome"}, ask=ask)
+        )
+        assert [r.content[0].text for r in both] == ["book in Oslo: decline", "book in Rome: decline"] and not asked
+        assert "2 of its calls run at once" in (tmp_path / "asking.log").read_text()
+    finally:
+        await server.halt(final=True)

@@ -1,0 +1,184 @@
+"""A tool's question to the user in the middle of its call (an MCP elicitation), at every door.
+
+tests/mcp/asking.py is a FastMCP server whose tools ask (``ctx.elicit``, ``ctx.elicit_url``) and return
+what they were answered; each call it begins is written down, so a test knows whether a call ran
+again. Without a terminal the question is declined and the turn ends normally; ``--json`` reports it
+with the turn's interrupts and ``--resume`` answers it (the call, gone with the process that asked, runs
+anew and gets the answer); ``chat serve`` returns it and a request answers it (the call kept waiting:
+it runs once); at the prompt it is asked a field a line (tests/test_mcp_asking_pty.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import Run, chat
+from tests.test_mcp import write_servers
+from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
+from tests.test_mcp_lazy import results
+from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_worker import worker_env  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+ASKING = Path(__file__).parent / "mcp" / "asking.py"
+BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
+BOOKED = 'book in Paris: accept {"party":4,"day":"2026-12-24","seating":"inside","note":null,"confirm":true}'
+NO_TERMINAL = "declined: there was no terminal to ask in"
+
+
+def asking(calls: Path) -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(ASKING)], "env": {"ASKING_CALLS": str(calls)}}
+
+
+def ran(calls: Path) -> list[str]:
+    """The calls the server began, in order."""
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+@dataclass
+class Door:
+    """A one-shot's way to its MCP servers: its own (``chat`` in this process), or the MCP host's (the
+    installed ``chat`` with the warm worker on)."""
+
+    env: dict[str, str]
+    run: Callable[..., Run]
+
+    def chat(self, *args: str) -> Run:
+        return self.run(self.env, *args)
+
+
+@pytest.fixture(params=["direct", "host"])
+def door(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Door:
+    if request.param == "host":
+        from tests.test_worker import chat as through_worker
+
+        return Door(request.getfixturevalue("kept_env"), through_worker)
+    return Door(chat_env, chat)
+
+
+def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path):
+    calls = tmp_path / "calls"
+    write_servers(door.env, {"asking": asking(calls)})
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("No booking, then."))
+    run = door.chat("--yes", "book a table in Paris")
+    assert run.code == 0 and run.out == "No booking, then.\n", run
+    assert results(server.requests[-1]) == ["book in Paris: decline"]  # the tool heard "decline"
+    assert "? asking:book (MCP server asking) asks:" in run.err and "Booking a table in Paris" in run.err, run.err
+    assert NO_TERMINAL in run.err and ran(calls) == ["book"]
+
+
+def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path):
+    calls = tmp_path / "calls"
+    write_servers(door.env, {"asking": asking(calls)})
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
+    first = door.chat("--yes", "--json", "-t", "trip", "book a table in Paris")
+    obj = json.loads(first.out)
+    assert first.code == 0 and obj["reply"] == "" and "approval_required" not in obj, first
+    (asked,) = obj["interrupts"]
+    value = asked["value"]
+    assert value["type"] == "elicitation" and value["mode"] == "form", value
+    assert (value["tool"], value["server"], value["tool_call_id"]) == ("asking:book", "asking", "call_0_book")
+    assert value["message"] == "Booking a table in Paris: for how many, and when?"
+    assert value["requested_schema"]["required"] == ["party", "day", "confirm"]
+    assert len(server.requests) == 1  # the model was not asked again: the turn waits at the question
+    # An answer that does not fit the form: one line, exit 2, and the thread still waits.
+    wrong = {"action": "accept", "content": {**BOOKING, "party": 40}}
+    bad = door.chat("--json", "-t", "trip", "--resume", json.dumps(wrong))
+    assert bad.code == 2, bad
+    assert (
+        json.loads(bad.out)["error"]["message"] == "not an answer to the tool's question: party size must be at most 12"
+    )
+    good = door.chat("--json", "-t", "trip", "--resume", json.dumps({"action": "accept", "content": BOOKING}))
+    obj = json.loads(good.out)
+    assert good.code == 0 and obj["reply"] == "Booked for four." and "interrupts" not in obj, good
+    assert results(server.requests[-1]) == [BOOKED]
+    assert [c["result"] for c in obj["tool_calls"]] == [BOOKED]
+    # The process that asked ended, and its call with it: the call ran anew and got the answer when it asked again.
+    assert ran(calls) == ["book", "book"]
+    again = door.chat("--json", "-t", "trip", "--resume", "decline")
+    assert again.code == 2 and "answered already" in json.loads(again.out)["error"]["message"], again
+
+
+@pytest.mark.parametrize("answer, heard", [('"decline"', "decline"), ('{"action": "cancel"}', "cancel")])
+def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard):
+    calls = tmp_path / "calls"
+    write_servers(chat_env, {"asking": asking(calls)})
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
+    assert json.loads(chat(chat_env, "--yes", "--json", "-t", "t", "book").out)["interrupts"]
+    run = chat(chat_env, "-t", "t", "--resume", answer)
+    assert run.code == 0 and run.out == "As you wish.\n", run
+    assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
+
+
+def test_two_questions_of_one_call_are_asked_in_turn(server, chat_env, tmp_path):
+    calls = tmp_path / "calls"
+    write_servers(chat_env, {"asking": asking(calls)})
+    server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
+    first = json.loads(chat(chat_env, "--yes", "--json", "-t", "t2", "go").out)
+    assert first["interrupts"][0]["value"]["message"] == "Who are you?"
+    second = chat(chat_env, "--json", "-t", "t2", "--resume", '{"action": "accept", "content": {"name": "Ada"}}')
+    obj = json.loads(second.out)
+    assert obj["interrupts"][0]["value"]["message"] == "Which colour?", second
+    assert obj["interrupts"][0]["id"] != first["interrupts"][0]["id"]
+    third = chat(chat_env, "--json", "-t", "t2", "--resume", '{"action": "accept", "content": {"colour": "green"}}')
+    obj = json.loads(third.out)
+    assert obj["reply"] == "Hello, Ada in green.", third
+    assert results(server.requests[-1]) == ['twice: accept {"name":"Ada"} / accept {"colour":"green"}']
+    assert ran(calls) == ["twice"] * 3  # anew for each one-shot: the first answer given again, not asked again
+
+
+def test_resume_on_a_thread_that_waits_on_nothing_or_without_a_thread_is_one_line(server, chat_env):
+    server.queue(Reply("hi"))
+    assert chat(chat_env, "-t", "quiet", "hello").code == 0
+    run = chat(chat_env, "-t", "quiet", "--resume", "decline")
+    assert run.code == 2 and run.err.count("\n") <= 2 and "waits on nothing" in run.err, run
+    run = chat(chat_env, "--resume", "decline")
+    assert run.code == 2 and "name the thread: chat -t ID --resume VALUE" in run.err, run
+
+
+def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, serving, tmp_path):  # noqa: F811
+    calls = tmp_path / "calls"
+    write_servers(chat_env, {"asking": asking(calls)})
+    served = serving("--yes")
+    server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
+    status, obj = served.ask("s", "go")
+    assert status == 200 and obj["interrupts"][0]["value"]["message"] == "Who are you?", obj
+    first = obj["interrupts"][0]["id"]
+    # An answer that does not fit: 400, and the question still waits, its call with it.
+    status, bad = served.request(
+        "POST", "/v1/threads/s/approvals", {"answers": {first: {"action": "accept", "content": {"name": "A"}}}}
+    )
+    assert status == 400 and "your name must be at least 2 characters" in bad["error"]["message"], bad
+    status, obj = served.request(
+        "POST", "/v1/threads/s/approvals", {"answers": {first: {"action": "accept", "content": {"name": "Ada"}}}}
+    )
+    assert status == 200 and obj["interrupts"][0]["value"]["message"] == "Which colour?", obj
+    second = obj["interrupts"][0]["id"]
+    status, obj = served.request(
+        "POST", "/v1/threads/s/approvals", {"answers": {second: {"action": "accept", "content": {"colour": "green"}}}}
+    )
+    assert status == 200 and obj["reply"] == "Hello, Ada in green.", obj
+    assert results(server.requests[-1]) == ['twice: accept {"name":"Ada"} / accept {"colour":"green"}']
+    assert ran(calls) == ["twice"]  # the call waited for its answers in the server: it ran once
+    status, obj = served.request("POST", "/v1/threads/s/approvals", {"answers": {second: "decline"}})
+    assert status == 400 and "waits for no approval and no answer" in obj["error"]["message"], obj
+
+
+def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, serving, tmp_path):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    served = serving("--yes")
+    server.queue(tool_calls(("visit", {})), Reply("Signed in."))
+    events = list(served.events("/v1/threads/u/messages", {"content": "sign in"}))
+    (asked,) = [e for e in events if e["type"] == "interrupt"]
+    assert asked["value"]["mode"] == "url" and asked["value"]["url"] == "https://bank.example/sign-in?x=1", asked
+    assert events[-1]["type"] == "done" and events[-1]["interrupts"][0]["id"] == asked["id"]
+    status, obj = served.request("POST", "/v1/threads/u/approvals", {"answers": {asked["id"]: {"action": "accept"}}})
+    assert status == 200 and obj["reply"] == "Signed in." and results(server.requests[-1]) == ["visit: accept"], obj
