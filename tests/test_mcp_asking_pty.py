@@ -148,3 +148,13 @@ def test_after_kill_9_at_the_question_it_is_asked_again_and_the_call_runs_anew(s
     repl.wait_prompt()
     assert results(server.requests[-1]) == ["visit: accept"]
     assert ran(calls) == ["visit", "visit"]  # its process died with chat: run anew, given the answer when it asked
+
+
+def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty, tmp_path):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Not booked."))
+    once = pty("--yes", "book a table in Paris")
+    wait_asked(once, FORM, 0)
+    answer(once, "\r")  # Enter: declined
+    assert once.exit_code() == 0
+    assert "Not booked." in once.text and results(server.requests[-1]) == ["book in Paris: decline"]

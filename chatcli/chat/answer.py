@@ -48,10 +48,15 @@ class CallDone(Call):
 
 
 class Interrupt(_Shape):
-    """An interrupt a graph waits on (``chat --graph``): its id and the value it raised."""
+    """An interrupt the thread waits on (a graph's, or a tool's question to the user): its id and its value."""
 
     id: str | None
-    value: Any = Field(description="As the graph raised it: LangChain's human-in-the-loop request, or any JSON.")
+    value: Any = Field(
+        description="As the graph raised it: LangChain's human-in-the-loop request, any JSON, or a tool's question "
+        '(an MCP elicitation): {"type": "elicitation", "mode": "form" | "url", "message", "tool_call_id", "tool", '
+        '"server", "requested_schema" (form) or "url"}, answered with {"action": "accept", "content": {...}}, '
+        '"decline" or "cancel".'
+    )
 
 
 class ErrorInfo(_Shape):
@@ -85,8 +90,9 @@ class Answer(_Reply):
     )
     interrupts: list[Interrupt] | None = Field(
         None,
-        description="Interrupts the graph waits on (chat --graph, approvals among them): the next call answers "
-        "with --resume VALUE, which the graph gets as Command(resume=VALUE).",
+        description="Interrupts the thread waits on (chat --graph, approvals among them; a tool's question): the "
+        "next call answers with --resume VALUE (chat serve: POST /v1/threads/ID/approvals {\"answers\": {ID: "
+        "VALUE}} for a tool's question), which the graph gets as Command(resume=VALUE).",
     )
 
 
