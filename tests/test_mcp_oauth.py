@@ -36,17 +36,27 @@ class Guarded:
     """tests/mcp/guarded.py on a free port: its URL and its log of token requests."""
 
     def __init__(self, where: Path):
-        self.port, self.log, self.no_refresh = free_port(), where / "tokens.log", where / "no-refresh"
+        self.log, self.no_refresh = where / "tokens.log", where / "no-refresh"
         env = {**os.environ, "GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
-        self.process = subprocess.Popen(
-            [sys.executable, str(GUARDED), str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        eventually(lambda: urllib.request.urlopen(f"{self.url[:-4]}/.well-known/oauth-authorization-server", timeout=1),
-                   "the guarded MCP server", timeout=20, ignoring=(OSError,))  # fmt: skip
+        for _attempt in range(3):  # a port another test's server took between free_port() and the bind: another
+            self.port = free_port()
+            self.process = subprocess.Popen(
+                [sys.executable, str(GUARDED), str(self.port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.url = f"http://127.0.0.1:{self.port}/mcp"
+            if eventually(self._up, "the guarded MCP server", timeout=20, ignoring=(OSError,)) == "ours":
+                return
+        raise AssertionError("the guarded MCP server found no free port")
+
+    def _up(self) -> str | None:
+        """ "ours" once it answers, "gone" if its process ended (its port was taken); None meanwhile."""
+        if self.process.poll() is not None:
+            return "gone"
+        with urllib.request.urlopen(f"{self.url[:-4]}/.well-known/oauth-authorization-server", timeout=1) as answer:
+            return "ours" if b"authorization_endpoint" in answer.read() else None
 
     def grants(self) -> list[str]:
         return self.log.read_text().split() if self.log.exists() else []

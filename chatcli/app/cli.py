@@ -149,6 +149,7 @@ def ask_command(
         None,
         "--resume",
         metavar="VALUE",
+        hidden=True,
         help="Answer what the thread (-t ID) waits on: a graph's interrupt, or a tool's question "
         '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.',
     ),

@@ -91,7 +91,7 @@ class Answer(_Reply):
     interrupts: list[Interrupt] | None = Field(
         None,
         description="Interrupts the thread waits on (chat --graph, approvals among them; a tool's question): the "
-        "next call answers with --resume VALUE (chat serve: POST /v1/threads/ID/approvals {\"answers\": {ID: "
+        'next call answers with --resume VALUE (chat serve: POST /v1/threads/ID/approvals {"answers": {ID: '
         "VALUE}} for a tool's question), which the graph gets as Command(resume=VALUE).",
     )
 

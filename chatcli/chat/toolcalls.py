@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from chatcli.chat.toolrun import result_message
+
 # The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
 # provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
 from chatcli.providers.base import RAW_CALLS
@@ -142,23 +144,6 @@ def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
             return [c for c in calls_of(message) if c["id"] not in answered]
         return []
     return []
-
-
-def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> ToolMessage:
-    """The stored result of ``call``: the whole text, how it ended, and what else is known."""
-    from chatcli.chat.request_history import now_iso
-
-    return ToolMessage(
-        text,
-        tool_call_id=call["id"],
-        name=call.get("name") or "",
-        status="success" if outcome == "ok" else "error",
-        response_metadata={
-            "created_at": now_iso(),
-            "outcome": outcome,
-            **{k: v for k, v in meta.items() if v is not None},
-        },
-    )
 
 
 def closing_results(

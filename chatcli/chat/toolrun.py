@@ -23,8 +23,6 @@ async def settle(
 ) -> Any:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
     (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.chat.toolcalls)."""
-    from chatcli.chat.toolcalls import result_message
-
     entry = toolbox.find(call["name"], call["id"])
     shown = shown_call(call, entry)
     if entry is None or call["args"] is None:
@@ -163,3 +161,22 @@ def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
 def _where(call: dict[str, Any], entry: Any) -> str:
     """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
     return str(getattr(entry, "where", "") or "") if call["name"] == "shell" else ""
+
+
+def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> Any:
+    """The stored result of ``call``: the whole text, how it ended, and what else is known."""
+    from langchain_core.messages import ToolMessage
+
+    from chatcli.chat.request_history import now_iso
+
+    return ToolMessage(
+        text,
+        tool_call_id=call["id"],
+        name=call.get("name") or "",
+        status="success" if outcome == "ok" else "error",
+        response_metadata={
+            "created_at": now_iso(),
+            "outcome": outcome,
+            **{k: v for k, v in meta.items() if v is not None},
+        },
+    )
