@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.fakeserver import Reply, tool_calls
+from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import Run, chat
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
@@ -182,3 +182,30 @@ def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env,
     assert events[-1]["type"] == "done" and events[-1]["interrupts"][0]["id"] == asked["id"]
     status, obj = served.request("POST", "/v1/threads/u/approvals", {"answers": {asked["id"]: {"action": "accept"}}})
     assert status == 200 and obj["reply"] == "Signed in." and results(server.requests[-1]) == ["visit: accept"], obj
+
+
+@pytest.mark.parametrize("answer", ["decline", {"action": "cancel"}])
+def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, serving, tmp_path, answer):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    served = serving("--yes")
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
+    status, obj = served.ask("d", "book")
+    asked = obj["interrupts"][0]["id"]
+    status, obj = served.request("POST", "/v1/threads/d/approvals", {"answers": {asked: answer}})
+    heard = answer if isinstance(answer, str) else answer["action"]
+    assert status == 200 and obj["reply"] == "As you wish." and "interrupts" not in obj, obj
+    assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
+
+
+def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_path):
+    """The call that asks came in each provider's own wire format; the answer's result goes back in it."""
+    row, fake, env = provider
+    calls = tmp_path / "calls"
+    write_servers(env, {"asking": asking(calls)})
+    fake.queue(Calls([("book", {"city": "Paris"}, "call_1")]))
+    first = chat(env, "--yes", "--json", "-t", "p", "book a table")
+    (asked,) = json.loads(first.out)["interrupts"]
+    assert asked["value"]["tool"] == "asking:book" and asked["value"]["tool_call_id"], first  # (Gemini's: made up)
+    run = chat(env, "-t", "p", "--resume", json.dumps({"action": "accept", "content": BOOKING}))
+    assert run.code == 0 and run.out.startswith("You said: book a table"), run
+    assert "book in Paris: accept" in json.dumps(fake.requests[-1]), fake.requests[-1]
