@@ -19,6 +19,7 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,12 @@ THREAD_NOTE = re.compile(r"^thread: (\S+)$", re.M)
 
 
 T = TypeVar("T")
+
+
+def open_local(url: str, timeout: float) -> Any:
+    """``urlopen`` for a test's own server on 127.0.0.1, never through a proxy: urlopen's shared opener keeps
+    the proxies of the environment at its first call, which may be a test's fake proxy long gone."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=timeout)
 
 
 def eventually(

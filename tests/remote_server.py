@@ -19,9 +19,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers import open_local
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "remote"
@@ -94,7 +95,7 @@ def serve(where: Path, model_url: str, timeout: float = 90) -> Served:
         if said := _API.search(log.read_text(errors="replace")):
             served.url = said.group(1)
             try:
-                with urllib.request.urlopen(f"{served.url}/ok", timeout=2):
+                with open_local(f"{served.url}/ok", timeout=2):
                     return served
             except OSError:
                 pass

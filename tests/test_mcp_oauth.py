@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,8 +23,8 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import CHAT, chat, eventually
-from tests.test_mcp import free_port, write_servers
+from tests.helpers import CHAT, chat, open_local
+from tests.test_mcp import write_servers
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -37,26 +37,20 @@ class Guarded:
 
     def __init__(self, where: Path):
         self.log, self.no_refresh = where / "tokens.log", where / "no-refresh"
+        self.errors = where / "guarded.err"
         env = {**os.environ, "GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
-        for _attempt in range(3):  # a port another test's server took between free_port() and the bind: another
-            self.port = free_port()
+        with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, str(GUARDED), str(self.port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                [sys.executable, str(GUARDED)], env=env, stdout=subprocess.PIPE, stderr=errors, text=True
             )
-            self.url = f"http://127.0.0.1:{self.port}/mcp"
-            if eventually(self._up, "the guarded MCP server", timeout=20, ignoring=(OSError,)) == "ours":
-                return
-        raise AssertionError("the guarded MCP server found no free port")
-
-    def _up(self) -> str | None:
-        """ "ours" once it answers, "gone" if its process ended (its port was taken); None meanwhile."""
-        if self.process.poll() is not None:
-            return "gone"
-        with urllib.request.urlopen(f"{self.url[:-4]}/.well-known/oauth-authorization-server", timeout=1) as answer:
-            return "ours" if b"authorization_endpoint" in answer.read() else None
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)  # the port it bound, once it listens
+        said = self.process.stdout.readline().strip() if ready else ""
+        if not said.isdigit():
+            self.stop()
+            raise AssertionError(f"the guarded MCP server did not start: {self.errors.read_text()[-2000:]}")
+        self.port = int(said)
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
 
     def grants(self) -> list[str]:
         return self.log.read_text().split() if self.log.exists() else []
@@ -64,6 +58,8 @@ class Guarded:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(5)
+        if self.process.stdout:
+            self.process.stdout.close()
 
 
 @pytest.fixture
@@ -84,7 +80,7 @@ def login(chat_env: dict[str, str], name: str = "guarded") -> subprocess.Complet
     for line in process.stderr:
         said.append(line)
         if line.strip().startswith("http://"):
-            with urllib.request.urlopen(line.strip(), timeout=10) as page:  # follows the redirect to chat
+            with open_local(line.strip(), timeout=10) as page:  # follows the redirect to chat
                 said.append(page.read().decode() + "\n")
             break
     rest = process.stderr.read()

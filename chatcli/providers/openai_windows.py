@@ -48,10 +48,11 @@ def _get_json(url: str, timeout: float, body: dict | None = None, key: str | Non
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
+    # An opener of its own: urlopen's shared one keeps the proxies of the environment at its first call, for
+    # the life of the process (the warm worker's, chat serve's), and would send later probes through them
+    opener = urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
-        ) as response:
+        with opener.open(urllib.request.Request(url, data=data, headers=headers), timeout=timeout) as response:
             return json.loads(response.read(1_000_000))
     except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
         return None

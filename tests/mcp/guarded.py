@@ -1,6 +1,6 @@
-"""An MCP server that asks for an OAuth login, for the tests: `python guarded.py PORT`.
+"""An MCP server that asks for an OAuth login, for the tests: `python guarded.py`.
 
-FastMCP over streamable HTTP on 127.0.0.1:PORT, with the ``mcp`` package's authorization server routes backed by
+FastMCP over streamable HTTP on a port of 127.0.0.1 it binds itself and prints (one line, once it listens), with the ``mcp`` package's authorization server routes backed by
 an in-memory provider: dynamic client registration, an authorization endpoint that approves at once (redirecting
 to the client's callback with a code; with ``GUARDED_REFUSE`` set it redirects with ``error=access_denied``),
 PKCE-checked code exchange, refresh. Access tokens last ``GUARDED_TTL`` seconds (default 3600). Each token
@@ -10,9 +10,10 @@ request adds a line to the file ``GUARDED_LOG`` names ("code" or "refresh"); a r
 
 import os
 import secrets
-import sys
+import socket
 import time
 
+import uvicorn
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
@@ -108,7 +109,12 @@ class Provider:
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1])
+    # The socket is bound here, not a port chosen by the test and bound later: another test's server could take
+    # a port in between (and answer the test's requests instead)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(64)
+    port = listening.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     server = FastMCP(
         "guarded",
@@ -131,4 +137,6 @@ if __name__ == "__main__":
         token = request.headers.get("authorization", "") if request is not None else ""
         return f"signed in with a token ending {token[-4:]}" if token else "anonymous"
 
-    server.run(transport="streamable-http")
+    config = uvicorn.Config(server.streamable_http_app(), log_level="warning")
+    print(port, flush=True)
+    uvicorn.Server(config).run(sockets=[listening])
