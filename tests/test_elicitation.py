@@ -35,6 +35,8 @@ SCHEMA = {
         "colour": {"type": "string", "oneOf": [{"const": "r", "title": "Red"}, {"const": "g", "title": "Green"}]},
         "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b", "c"]}, "maxItems": 2},
         "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+        "day": {"type": "string", "format": "date"},
+        "at": {"type": "string", "format": "date-time"},
     },
     "required": ["name", "age", "note"],
 }
@@ -48,7 +50,8 @@ def test_every_kind_of_field_of_the_mcp_schema_is_read():
     found = fields()
     assert [(n, f.kind) for n, f in found.items()] == [
         ("name", "string"), ("email", "string"), ("age", "integer"), ("ratio", "number"), ("ok", "boolean"),
-        ("size", "choice"), ("colour", "choice"), ("tags", "choices"), ("note", "string"),
+        ("size", "choice"), ("colour", "choice"), ("tags", "choices"), ("note", "string"), ("day", "string"),
+        ("at", "string"),
     ]  # fmt: skip
     assert found["size"].choices == (("s", "Small"), ("m", "Medium"))
     assert found["colour"].choices == (("r", "Red"), ("g", "Green"))
@@ -70,6 +73,9 @@ def test_every_kind_of_field_of_the_mcp_schema_is_read():
         ("size", "Small", "s"),
         ("colour", "g", "g"),
         ("tags", "1, c", ["a", "c"]),
+        ("day", "2028-02-29", "2028-02-29"),
+        ("at", "2026-12-24T19:30:00Z", "2026-12-24T19:30:00Z"),
+        ("at", "2026-12-24 19:30+01:00", "2026-12-24 19:30+01:00"),
     ],
 )
 def test_a_typed_line_becomes_the_field_s_value(name, line, value):
@@ -86,7 +92,13 @@ def test_a_typed_line_becomes_the_field_s_value(name, line, value):
         ("age", "36.5", "must be a whole number"),
         ("age", "200", "must be at most 130"),
         ("ratio", "nan", "must be a number"),
-        ("ok", "perhaps", "answer y or n"),
+        ("ok", "perhaps", "must be y or n"),
+        ("day", "2026-13-45", "is not a date"),
+        ("day", "2026-02-29", "is not a date"),
+        ("day", "2026-W52-1", "is not a date"),
+        ("day", "tomorrow", "is not a date"),
+        ("at", "2026-12-24T25:00", "is not a date-time"),
+        ("at", "2026-12-24", "is not a date-time"),
         ("size", "xl", "must be one of s, m"),
         ("size", "3", "must be one of s, m"),
         ("tags", "a, b, c", "must be at most 2 choices"),

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Any, Callable, Literal
 
 ACTIONS = ("accept", "decline", "cancel")
 MAX_MESSAGE = 4000  # characters of a question's text kept (a server may send megabytes)
@@ -28,12 +29,30 @@ MAX_CHOICES = 200  # choices of one field
 MAX_VALUE = 10_000  # characters of one answered string
 MAX_URL = 4000  # characters of an address to visit
 KINDS = ("string", "number", "integer", "boolean", "choice", "choices")
-# The string formats the MCP schema names, as chat checks them.
-FORMATS = {
-    "email": re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"),
-    "uri": re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+"),
-    "date": re.compile(r"\d{4}-\d{2}-\d{2}"),
-    "date-time": re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
+
+
+def _a_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))  # not the week forms fromisoformat takes too
+
+
+def _a_moment(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", text))
+
+
+# The string formats the MCP schema names, as chat checks them: a date must be one of the calendar's.
+FORMATS: dict[str, Callable[[str], bool]] = {
+    "email": lambda text: re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) is not None,
+    "uri": lambda text: re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", text) is not None,
+    "date": _a_day,
+    "date-time": _a_moment,
 }
 
 
@@ -117,8 +136,8 @@ class Field:
         if len(value) > MAX_VALUE:
             raise ValueError(f"must be at most {MAX_VALUE:,} characters")
         self._within(len(value), " characters")
-        pattern = FORMATS.get(self.format)
-        if pattern is not None and not pattern.fullmatch(value):
+        fits = FORMATS.get(self.format)
+        if fits is not None and not fits(value):
             raise ValueError(f"is not {'an' if self.format[0] in 'aeiou' else 'a'} {self.format}")
         return value
 
@@ -137,7 +156,7 @@ class Field:
                 return True
             if text.lower() in ("n", "no", "false", "0"):
                 return False
-            raise ValueError("answer y or n")
+            raise ValueError("must be y or n")
         if self.kind in ("number", "integer"):
             try:
                 number = float(text)
