@@ -16,9 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -70,8 +72,9 @@ def guarded(tmp_path: Path, chat_env: dict[str, str]) -> Iterator[Guarded]:
     server.stop()
 
 
-def login(chat_env: dict[str, str], name: str = "guarded") -> subprocess.CompletedProcess:
-    """`chat mcp login NAME --no-browser`, with this test as the browser: it opens the address chat prints."""
+def login(chat_env: dict[str, str], name: str = "guarded", forged: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """`chat mcp login NAME --no-browser`, with this test as the browser: it opens the address chat prints. Each
+    query of ``forged`` is sent to chat's callback first, as another local user could; what it heard is said."""
     process = subprocess.Popen(
         [str(CHAT), "mcp", "login", name, "--no-browser"], env=chat_env, stderr=subprocess.PIPE, text=True
     )
@@ -80,6 +83,13 @@ def login(chat_env: dict[str, str], name: str = "guarded") -> subprocess.Complet
     for line in process.stderr:
         said.append(line)
         if line.strip().startswith("http://"):
+            callback = parse_qs(urlsplit(line.strip()).query)["redirect_uri"][0]
+            for query in forged:
+                try:
+                    with open_local(f"{callback}?{query}", timeout=10) as page:
+                        said.append(f"forged {query}: {page.status}\n")
+                except urllib.error.HTTPError as refused:
+                    said.append(f"forged {query}: {refused.code}\n")
             with open_local(line.strip(), timeout=10) as page:  # follows the redirect to chat
                 said.append(page.read().decode() + "\n")
             break
@@ -111,6 +121,7 @@ def test_login_a_call_with_the_token_expiry_refresh_and_logout(server, chat_env,
     signed = login(chat_env)
     assert signed.returncode == 0, signed.stderr
     assert "Signed in: you can close this tab." in signed.stderr
+    assert "waiting for the sign-in to come back here (5 minutes at most; Ctrl-C stops)" in signed.stderr
     assert "logged in to guarded: 1 tool (whoami)" in signed.stderr
     assert guarded.grants() == ["code"]
     path = stored(chat_env)
@@ -159,6 +170,18 @@ def test_a_refused_sign_in_is_one_line_and_keeps_nothing(chat_env, tmp_path):
         assert not stored(chat_env).exists()
     finally:
         server.stop()
+
+
+def test_a_sign_in_answer_without_the_sign_in_s_state_is_not_heard(chat_env, guarded):
+    """chat's callback listens on 127.0.0.1, which every local user reaches: a code or an error sent there without
+    the state of the address chat printed is refused and the sign-in waits on for the real answer."""
+    forged = ("code=forged&state=guess", "error=access_denied&state=guess", "code=forged", "error=access_denied")
+    signed = login(chat_env, forged=forged)
+    assert signed.returncode == 0, signed.stderr
+    for query in forged:
+        assert f"forged {query}: 400" in signed.stderr, signed.stderr
+    assert "logged in to guarded: 1 tool (whoami)" in signed.stderr
+    assert guarded.grants() == ["code"]
 
 
 class Recorder(BaseHTTPRequestHandler):

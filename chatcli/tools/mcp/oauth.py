@@ -177,11 +177,13 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
     try:
 
         async def redirect(url: str) -> None:
+            listener.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
             say(f"open this address to sign in to {spec.name}:\n  {url}")
             if browser and _has_browser():
                 import webbrowser
 
                 await asyncio.to_thread(webbrowser.open, url)
+            say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
         provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
@@ -211,6 +213,7 @@ class _Callback:
         self.server: asyncio.Server | None = None
         self.answer: asyncio.Future[tuple[str, str | None]] | None = None
         self.uri = ""
+        self.state: str | None = None  # the sign-in address's: an answer without it is not heard
 
     async def start(self) -> None:
         self.answer = asyncio.get_running_loop().create_future()
@@ -234,6 +237,9 @@ class _Callback:
             if urlsplit(target).path != "/callback" or not (code or error):
                 await _reply(writer, 404, "Not the sign-in callback.")
                 return
+            if self.state is None or state != self.state:  # 127.0.0.1 is every local user's: not this sign-in's
+                await _reply(writer, 400, "Not this sign-in.")
+                return
             await _reply(writer, 200, "Signed in: you can close this tab." if code else "Sign-in refused.")
             if self.answer is not None and not self.answer.done():
                 if code:
@@ -252,7 +258,8 @@ class _Callback:
 
 async def _reply(writer: asyncio.StreamWriter, status: int, text: str) -> None:
     body = text.encode()
-    head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    reason = {200: "OK", 400: "Bad Request"}.get(status, "Not Found")
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
     writer.write(head.encode() + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
     await writer.drain()
 
