@@ -13,7 +13,9 @@ from chatcli.chat.elicitation import (
     MAX_CHOICES,
     MAX_FIELDS,
     MAX_MESSAGE,
+    MAX_NAME,
     MAX_URL,
+    MAX_VALUE,
     Elicitation,
     Elicited,
     Unreadable,
@@ -139,6 +141,14 @@ def test_a_json_answer_is_checked_field_by_field():
         ({"type": "object", "properties": {"a": {"type": "string", "enum": list(map(str, range(MAX_CHOICES + 1)))}}},
          "choices"),
         ("a form", "not an object of fields"),
+        # Malformed as a server may send it: declined with why, never a crash of the turn.
+        ({"type": "object", "properties": {"a": {"type": "string", "oneOf": 5}}}, "no choices chat can show"),
+        ({"type": "object", "properties": {"a": {"type": "array", "items": {"anyOf": 7}}}}, "without choices"),
+        ({"type": "object", "properties": {"n" * (MAX_NAME + 1): {"type": "string"}}}, "name is longer"),
+        ({"type": "object", "properties": {"a": {"type": "string", "enum": ["v" * (MAX_VALUE + 1)]}}},
+         "a choice is longer"),
+        ({"type": "object", "properties": {f"f{n}": {"type": "string", "description": "d" * 5000}
+                                           for n in range(MAX_FIELDS)}}, "larger than"),
     ],
 )  # fmt: skip
 def test_a_question_chat_cannot_ask_is_refused_with_why(schema, why):
@@ -155,6 +165,78 @@ def test_what_a_server_sends_is_bounded_and_a_url_is_kept_whole_or_refused():
         Elicitation.asked({"mode": "url", "message": "go", "url": "https://x/" + "a" * MAX_URL}, "c", "t", None)
     with pytest.raises(Unreadable, match="no address"):
         Elicitation.asked({"mode": "url", "message": "go"}, "c", "t", None)
+
+
+def test_a_malformed_part_a_field_can_do_without_is_ignored():
+    schema = {"type": "object", "properties": {"a": {"type": "string", "anyOf": 5, "minLength": 10**400}}}
+    (field,) = read_fields(schema)
+    assert (field.kind, field.choices, field.low) == ("string", (), None)
+
+
+@pytest.mark.parametrize("url", ["https://bank.example\n.evil.example/", "https://bank.example .evil/", "https://a\tb/",
+                                 "https://bank.example\x1b[2K/", "https://bank.example\u2028x/"])  # fmt: skip
+def test_an_address_that_would_be_shown_one_way_and_opened_another_is_refused(url):
+    with pytest.raises(Unreadable, match="spaces or control characters"):
+        Elicitation.asked({"mode": "url", "message": "go", "url": url}, "c", "t", None)
+
+
+def test_a_server_s_texts_for_one_line_stay_on_one_line():
+    """A title, a description or a label cannot draw lines of their own (a fake choice, a fake address)."""
+    schema = {"type": "object", "properties": {"a": {
+        "type": "string", "title": "size\n  3. free upgrade", "description": "pick\r\n  address: https://x",
+        "enum": ["s", "m\nx"], "enumNames": ["Small\n  2. Medium"],
+    }}}  # fmt: skip
+    (field,) = Elicitation.asked({"message": "m", "requestedSchema": schema}, "c", "t", None).fields
+    assert field.title == "size 3. free upgrade" and field.description == "pick address: https://x"
+    assert field.choices == (("s", "Small 2. Medium"), ("m\nx", "m x"))  # the value is the server's own
+
+
+@pytest.mark.parametrize(
+    "spec, answer, kept",
+    [
+        ({"type": "integer"}, 10**400, "is too large"),
+        ({"type": "integer"}, 2**60 + 1, 2**60 + 1),  # exact, never rounded through a float
+        ({"type": "integer", "maximum": 10**400}, 5, 5),  # a bound beyond a float's is no bound
+        ({"type": "number"}, 1e308, 1e308),
+        ({"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 2}, ["a", "a"], "at least 2 choices"),
+        ({"type": "array", "items": {"enum": ["a", "b"]}}, [1], "must be a list of a, b"),
+    ],
+)
+def test_an_answer_s_numbers_and_choices_are_checked_exactly(spec, answer, kept):
+    """From --resume or chat serve: one line saying why (exit 2, a 400), never an overflow."""
+    question = Elicitation.asked({"message": "m", "requestedSchema": {"type": "object", "properties": {"x": spec}}},
+                                 "c", "t", None)  # fmt: skip
+    if isinstance(kept, str) and not isinstance(answer, str):
+        with pytest.raises(ValueError, match=kept):
+            answer_of({"action": "accept", "content": {"x": answer}}, question)
+    else:
+        assert answer_of({"action": "accept", "content": {"x": answer}}, question).content == {"x": kept}
+
+
+@pytest.mark.parametrize("line", ["inf", "-inf", "1e400", "nan", "9" * 400 + ".5"])
+def test_a_typed_number_beyond_a_float_says_why(line):
+    for kind in ("integer", "number"):
+        (field,) = read_fields({"type": "object", "properties": {"x": {"type": kind}}})
+        with pytest.raises(ValueError, match="must be a number"):
+            field.read(line)
+
+
+def test_a_default_that_does_not_fit_its_field_is_not_offered():
+    """Enter takes the default shown: one the field would refuse (99 of at most 12) is not shown nor given."""
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 12, "default": 99},
+                                               "m": {"type": "integer", "maximum": 12, "default": 7}}}  # fmt: skip
+    found = {f.name: f for f in read_fields(schema)}
+    assert found["n"].default is None and found["m"].default == 7
+
+
+def test_an_answer_carries_the_question_it_answers():
+    asked = Elicitation.asked({"message": "Pay $1?", "requestedSchema": {"type": "object"}}, "c", "t", None)
+    other = Elicitation.asked({"message": "Pay $1,000?", "requestedSchema": {"type": "object"}}, "c", "t", None)
+    assert asked.fingerprint != other.fingerprint
+    (pending,) = pending_of([{"id": "i-1", "value": asked.value()}])
+    assert pending.elicitation is not None and pending.elicitation.fingerprint == asked.fingerprint  # as stored
+    assert Elicited("decline").resume(asked) == {"action": "decline", "question": asked.fingerprint}
+    assert Elicited("decline").record() == {"action": "decline"}  # what the server gets
 
 
 def test_the_interrupt_value_reads_back_as_the_same_question():

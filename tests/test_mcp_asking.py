@@ -209,3 +209,48 @@ def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_pa
     run = chat(env, "-t", "p", "--resume", json.dumps({"action": "accept", "content": BOOKING}))
     assert run.code == 0 and run.out.startswith("You said: book a table"), run
     assert "book in Paris: accept" in json.dumps(fake.requests[-1]), fake.requests[-1]
+
+
+# --------------------------------------------------------------------------- a server that asks as an attacker would
+
+
+def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door, tmp_path):
+    """Without a terminal each question is declined, and a server may answer each decline with another question:
+    the call is stopped at the eleventh, and the turn ends normally."""
+    calls = tmp_path / "calls"
+    write_servers(door.env, {"asking": asking(calls)})
+    server.queue(tool_calls(("nag", {})), Reply("It would not stop asking."))
+    run = door.chat("--yes", "go on")
+    assert run.code == 0 and run.out == "It would not stop asking.\n", run
+    assert results(server.requests[-1]) == ["error: the tool asked more than 10 questions in one call and was stopped"]
+    assert run.err.count(NO_TERMINAL) == 10, run.err
+
+
+def test_an_answer_is_never_given_to_another_question(server, chat_env, tmp_path):
+    """The user saw "Pay $1?" and confirmed; the call, run anew in the process that resumes, asks "Pay $1,000?":
+    the answer is not given to it (the call hears cancel, and chat says why)."""
+    calls = tmp_path / "calls"
+    write_servers(chat_env, {"asking": asking(calls)})
+    server.queue(tool_calls(("pay", {})), Reply("Not paid."))
+    first = json.loads(chat(chat_env, "--yes", "--json", "-t", "pay", "pay the bill").out)
+    assert first["interrupts"][0]["value"]["message"] == "Pay $1?", first
+    run = chat(chat_env, "-t", "pay", "--resume", json.dumps({"action": "accept", "content": {"confirm": True}}))
+    assert run.code == 0 and run.out == "Not paid.\n", run
+    assert results(server.requests[-1]) == ["pay $1,000: cancel"]
+    assert "asking:pay asked another question than the one answered: cancelled" in run.err, run.err
+    assert ran(calls) == ["pay", "pay"]
+
+
+def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, serving, tmp_path):  # noqa: F811
+    """chat serve: one thread waits at a question (its call kept running, its server waiting for the answer);
+    another thread's call to the same server is answered meanwhile, not after the question."""
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text("tool_timeout = 20\n")
+    served = serving("--yes")
+    server.queue(tool_calls(("book", {"city": "Paris"})))
+    status, obj = served.ask("waits", "book a table")
+    assert status == 200 and obj["interrupts"], obj
+    server.queue(tool_calls(("plain", {})), Reply("Done."))
+    status, obj = served.ask("other", "do the plain thing")
+    assert status == 200 and obj["reply"] == "Done.", obj
+    assert results(server.requests[-1]) == ["plain: done"]  # not "the call took longer than 20 s"

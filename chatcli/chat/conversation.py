@@ -530,4 +530,4 @@ class Conversation:
             answer = answer_of(value, pending.elicitation)
         except ValueError as exc:
             raise UsageError(f"not an answer to the tool's question: {exc}") from None
-        return self.turns.resumed(resume_value([pending], [answer.record()]))
+        return self.turns.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))

@@ -15,9 +15,11 @@ the fields before the server gets it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Callable, Literal
 
@@ -28,6 +30,9 @@ MAX_FIELDS = 50  # fields of one question; a question with more is declined
 MAX_CHOICES = 200  # choices of one field
 MAX_VALUE = 10_000  # characters of one answered string
 MAX_URL = 4000  # characters of an address to visit
+MAX_NAME = 100  # characters of a field's name (the key its value is sent under)
+MAX_SCHEMA = 200_000  # characters of a form's requested schema as JSON (kept with the thread while it waits)
+MAX_QUESTIONS = 10  # questions one call may ask: a call that asks more is stopped
 KINDS = ("string", "number", "integer", "boolean", "choice", "choices")
 
 
@@ -61,11 +66,20 @@ class Unreadable(ValueError):
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    """A server's text for one line (a title, a label): bounded, its line breaks and tabs made spaces, so that it
+    cannot draw lines of its own (a choice, an address) under it."""
+    return " ".join(value[: limit * 2].split())[:limit] if isinstance(value, str) else ""
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A number of the schema (a bound, a default), or None: not a number, or beyond what a float holds."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -114,23 +128,29 @@ class Field:
                 raise ValueError("must be true or false")
             return value
         if self.kind in ("number", "integer"):
-            number = _number(value)
-            if number is None or not math.isfinite(number):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError("must be a number")
-            if self.kind == "integer" and number != int(number):
-                raise ValueError("must be a whole number")
-            self._within(number, "")
-            return int(number) if self.kind == "integer" else value
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError("must be a number")
+            if self.kind == "integer" and isinstance(value, float):
+                if value != int(value):
+                    raise ValueError("must be a whole number")
+                value = int(value)
+            if isinstance(value, int) and value.bit_length() > 64:  # exact, as Python's ints are; never rounded
+                raise ValueError("is too large")
+            self._within(value, "")
+            return value
         if self.kind == "choice":
             if value not in [v for v, _ in self.choices]:
                 raise ValueError("must be one of " + ", ".join(v for v, _ in self.choices[:10]))
             return value
         if self.kind == "choices":
             known = [v for v, _ in self.choices]
-            if not isinstance(value, list) or any(v not in known for v in value):
+            if not isinstance(value, list) or any(not isinstance(v, str) or v not in known for v in value):
                 raise ValueError("must be a list of " + ", ".join(known[:10]))
-            self._within(len(value), " choices")
-            return list(dict.fromkeys(value))
+            chosen = list(dict.fromkeys(value))  # each once, and counted once
+            self._within(len(chosen), " choices")
+            return chosen
         if not isinstance(value, str):
             raise ValueError("must be a text")
         if len(value) > MAX_VALUE:
@@ -159,10 +179,12 @@ class Field:
             raise ValueError("must be y or n")
         if self.kind in ("number", "integer"):
             try:
-                number = float(text)
-            except ValueError:
+                number: int | float = (
+                    int(text) if self.kind == "integer" and text.lstrip("+-").isdigit() else float(text)
+                )
+            except (ValueError, OverflowError):
                 raise ValueError("must be a number") from None
-            return self.check(int(number) if self.kind == "integer" and number == int(number) else number)
+            return self.check(number)
         if self.kind == "choice":
             return self.check(self._choice(text))
         if self.kind == "choices":
@@ -185,17 +207,20 @@ def _choices(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         names: list[Any] = given if isinstance(given, list) else []
         values: list[Any] = spec["enum"]
         labels = [names[n] if n < len(names) else None for n in range(len(values))]
-        found = [(v, _text(l) or v) for v, l in zip(values, labels) if isinstance(v, str)]
+        found = [(v, _text(l) or _text(v)) for v, l in zip(values, labels) if isinstance(v, str)]
     else:
-        options = spec.get("oneOf") or spec.get("anyOf") or []
+        given = spec.get("oneOf") or spec.get("anyOf")
+        options: list[Any] = given if isinstance(given, list) else []
         found = [
-            (o["const"], _text(o.get("title")) or o["const"])
+            (o["const"], _text(o.get("title")) or _text(o["const"]))
             for o in options
             if isinstance(o, dict) and isinstance(o.get("const"), str)
         ]
     if len(found) > MAX_CHOICES:
         raise Unreadable(f"a field has more than {MAX_CHOICES} choices")
-    return tuple((_text(v, MAX_VALUE), label) for v, label in found)
+    if any(len(value) > MAX_VALUE for value, _label in found):  # cut, it would not be the server's value
+        raise Unreadable(f"a choice is longer than {MAX_VALUE:,} characters")
+    return tuple(found)
 
 
 def _plain(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -211,6 +236,8 @@ def _plain(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 def read_field(name: str, spec: Any, required: bool) -> Field:
     """One property of a requested schema as a ``Field``; ``Unreadable`` if it is not of the MCP schema's kinds."""
+    if len(name) > MAX_NAME:
+        raise Unreadable(f"a field's name is longer than {MAX_NAME} characters")
     if not isinstance(spec, dict):
         raise Unreadable(f"field {name[:40]!r} has no schema")
     spec, nullable = _plain(spec)
@@ -254,7 +281,18 @@ def read_fields(schema: Any) -> tuple[Field, ...]:
         raise Unreadable(f"its form has {len(properties)} fields (chat asks at most {MAX_FIELDS})")
     listed = schema.get("required")
     required: list[Any] = listed if isinstance(listed, list) else []
-    return tuple(read_field(str(name), spec, name in required) for name, spec in properties.items())
+    return tuple(_fitting_default(read_field(str(name), spec, name in required)) for name, spec in properties.items())
+
+
+def _fitting_default(field: Field) -> Field:
+    """``field`` without its default when the default does not fit the field (Enter would give what it refuses)."""
+    if field.default is None:
+        return field
+    try:
+        field.check(field.default)
+    except ValueError:
+        return replace(field, default=None)
+    return field
 
 
 @dataclass(frozen=True)
@@ -276,6 +314,13 @@ class Elicitation:
     def mode(self) -> str:
         return "url" if self.url is not None else "form"
 
+    @property
+    def fingerprint(self) -> str:
+        """What was asked (the text, the address or the form), in a few characters: an answer carries it, so that
+        it is never given to another question (a call run anew that asks something else)."""
+        asked = json.dumps([self.message, self.url, self.schema], sort_keys=True, default=str)
+        return hashlib.sha256(asked.encode()).hexdigest()[:16]
+
     @classmethod
     def asked(cls, params: dict[str, Any], call_id: str, tool: str, server: str | None) -> Elicitation:
         """The server's ``elicitation/create`` parameters (JSON) as a question; ``Unreadable`` if chat cannot ask it."""
@@ -284,10 +329,14 @@ class Elicitation:
             url = params.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise Unreadable("it names no address")
+            if any(character.isspace() or not character.isprintable() for character in url):
+                raise Unreadable("its address holds spaces or control characters")  # shown one way, opened another
             if len(url) > MAX_URL:
                 raise Unreadable(f"its address is longer than {MAX_URL:,} characters")
             return cls(message, call_id, tool, server, url=url)
         schema = params.get("requestedSchema")
+        if len(json.dumps(schema, default=str)) > MAX_SCHEMA:
+            raise Unreadable(f"its form is larger than {MAX_SCHEMA:,} characters")
         return cls(message, call_id, tool, server, read_fields(schema), schema=schema)
 
     def value(self) -> dict[str, Any]:
@@ -333,9 +382,13 @@ class Elicited:
     why: str | None = None
 
     def record(self) -> dict[str, Any]:
-        """The resume value, and the MCP result: ``{"action", "content"?}``."""
+        """The MCP result: ``{"action", "content"?}``."""
         given = self.action == "accept" and self.content is not None
         return {"action": self.action, **({"content": self.content} if given else {})}
+
+    def resume(self, question: Elicitation) -> dict[str, Any]:
+        """The interrupt's resume value: the result, and the ``question`` it answers (its fingerprint)."""
+        return {**self.record(), "question": question.fingerprint}
 
 
 # Why a question was declined when nobody could answer it.

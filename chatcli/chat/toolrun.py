@@ -65,6 +65,10 @@ async def run_asking(
     (chatcli.tools.asking)."""
     from langgraph.errors import GraphInterrupt
 
+    from chatcli.chat.elicitation import MAX_QUESTIONS
+    from chatcli.tools.results import Outcome
+
+    started = asyncio.get_running_loop().time()
     kept, fresh = toolbox.kept.take(key, lambda ask, tell: run_call(toolbox, entry, arguments, shown, tell, ask))
     kept.tell = emit
     if fresh:
@@ -72,6 +76,10 @@ async def run_asking(
     number = 0
     try:
         while (params := await kept.question(number)) is not None:
+            if number >= MAX_QUESTIONS:  # a server that asks on and on (each decline answered by another)
+                toolbox.kept.drop(key)  # the call is stopped, at its server too
+                text = f"error: the tool asked more than {MAX_QUESTIONS} questions in one call and was stopped"
+                return Outcome(text, "error", asyncio.get_running_loop().time() - started)
             kept.give(number, _answered(params, shown, emit))
             number += 1
         done = await asyncio.shield(kept.task)
@@ -93,10 +101,15 @@ def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], Non
 
     try:
         question = Elicitation.asked(params, shown.id, shown.label, shown.server)
-    except Unreadable as exc:
-        emit(Notice(f"{shown.label} asked a question chat cannot ask ({exc}): declined", warn=True))
+    except Exception as exc:  # noqa: BLE001 - whatever a server sends, its call goes on
+        why = str(exc) if isinstance(exc, Unreadable) else "it is not a question of the MCP schema"
+        emit(Notice(f"{shown.label} asked a question chat cannot ask ({why}): declined", warn=True))
         return {"action": "decline"}
     reply = interrupt(question.value())
+    answered = reply.get("question") if isinstance(reply, dict) else None
+    if answered is not None and answered != question.fingerprint:  # run anew, the call asked something else
+        emit(Notice(f"{shown.label} asked another question than the one answered: cancelled", warn=True))
+        return {"action": "cancel"}
     try:
         return answer_of(reply, question).record()
     except ValueError:  # an answer that does not fit (a question that changed since): nothing is sent for it

@@ -254,7 +254,7 @@ class Turns:
                 answered = await listener.elicit(asked.elicitation)
                 if answered is None:
                     return None
-                values.append(answered.record())
+                values.append(answered.resume(asked.elicitation))
                 continue
             if not asked.is_approval:
                 reply = await listener.answer(asked.question())

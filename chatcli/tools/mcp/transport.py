@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
@@ -91,6 +92,28 @@ def _answering(elicit: Ask) -> Any:
     return answer
 
 
+@functools.cache
+def _client_session() -> Any:
+    """mcp's ``ClientSession``, answering a server's question (an elicitation) in a task of its own.
+
+    mcp answers a server's requests inside the session's receive loop: a question waiting for the user
+    (kept up to ``chatcli.tools.asking.WAIT`` when a thread goes on without answering it) would hold
+    every other message of that session, so every other call to the same server (another thread's,
+    another one-shot's through the MCP host) would wait behind it.
+    """
+    from mcp import ClientSession, types
+
+    class AskingSession(ClientSession):
+        async def _received_request(self, responder: Any) -> None:
+            asked = responder.request.root
+            if isinstance(asked, types.ElicitRequest) and asked.params.task is None:
+                self._task_group.start_soon(ClientSession._received_request, self, responder)
+            else:
+                await super()._received_request(responder)
+
+    return AskingSession
+
+
 class Connection:
     """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
 
@@ -126,11 +149,9 @@ class Connection:
                 async with opened as session:
                     yield session
                 return
-        from mcp import ClientSession
-
         answering = _answering(elicit) if elicit is not None else None
         async with self._streams(on_exit) as (read, write):
-            async with ClientSession(read, write, elicitation_callback=answering) as session:
+            async with _client_session()(read, write, elicitation_callback=answering) as session:
                 yield session
 
     @contextlib.asynccontextmanager
