@@ -5,6 +5,7 @@ for an answer (chatcli.tools.asking). Whole turns at every door: tests/test_mcp_
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import pytest
@@ -317,3 +318,33 @@ async def test_a_question_while_two_calls_of_one_server_run_is_declined_and_logg
         assert "2 of its calls run at once" in (tmp_path / "asking.log").read_text()
     finally:
         await server.halt(final=True)
+
+
+def test_an_address_opens_only_in_a_desktop_s_browser_and_only_a_web_one(tmp_path, monkeypatch):
+    """On a bare terminal (no $DISPLAY, no $BROWSER) Python's webbrowser would start a console browser inside
+    chat's terminal, mid-question: nothing is started, and the user is told to go there. A browser named by
+    $BROWSER opens an http(s) address and nothing else (javascript:, file:)."""
+    import webbrowser
+
+    from chatcli.browser import open_in_browser
+
+    opened = tmp_path / "opened"
+    for name in ("lynx", "w3m", "www-browser", "recorder"):
+        (tmp_path / name).write_text(f'#!/bin/sh\necho "$0 $1" >> {opened}\n')
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # found afresh, on this PATH
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    assert open_in_browser("https://bank.example/") == "no browser here: open the address above yourself"
+    assert not opened.exists()
+
+    monkeypatch.setenv("BROWSER", str(tmp_path / "recorder"))
+    monkeypatch.setattr(webbrowser, "_tryorder", None)
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    for address in ("javascript:alert(1)", "file:///etc/passwd"):
+        assert open_in_browser(address) == "only an http or https address is opened; go there yourself"
+    assert not opened.exists()
+    assert open_in_browser("https://bank.example/") is None
+    assert opened.read_text() == f"{tmp_path / 'recorder'} https://bank.example/\n"

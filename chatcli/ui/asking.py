@@ -77,18 +77,11 @@ async def _url(approver: Any, question: Elicitation) -> Elicited:
 
 def _open(approver: Any, url: str) -> None:
     """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
-    import webbrowser
-    from urllib.parse import urlsplit
+    from chatcli.browser import open_in_browser
 
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        approver.say("not opened: only an http or https address is opened; go there yourself", warn=True)
-        return
-    try:
-        opened = webbrowser.open(url)
-    except Exception:  # noqa: BLE001 - no browser to be had
-        opened = False
-    if not opened:
-        approver.say("no browser here: open the address above yourself", warn=True)
+    why = open_in_browser(url)
+    if why is not None:
+        approver.say(why, warn=True)
 
 
 async def _form(approver: Any, question: Elicitation) -> Elicited:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from chatcli.browser import has_browser, open_in_browser
 from chatcli.paths import data_dir
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -179,10 +180,8 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
         async def redirect(url: str) -> None:
             listener.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
             say(f"open this address to sign in to {spec.name}:\n  {url}")
-            if browser and _has_browser():
-                import webbrowser
-
-                await asyncio.to_thread(webbrowser.open, url)
+            if browser and has_browser():
+                await asyncio.to_thread(open_in_browser, url)
             say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
         provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
@@ -199,11 +198,6 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
         listener.close()
         if not signed_in:
             storage._write(kept) if kept else storage.forget()
-
-
-def _has_browser() -> bool:
-    """A browser chat may open: a desktop session or $BROWSER (never on a bare SSH login)."""
-    return bool(os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class _Callback:

@@ -1,0 +1,31 @@
+"""Opening an address in the user's browser: only a web address, and only where a browser of the desktop is
+at hand (a graphical session, or ``$BROWSER``). On a bare terminal (an SSH login) Python's ``webbrowser``
+would start a console browser (lynx, w3m) inside chat's own terminal, in the middle of its question:
+the address is left to the user instead, as it is always shown first.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+from urllib.parse import urlsplit
+
+
+def has_browser(environ: Mapping[str, str] = os.environ) -> bool:
+    """A browser chat may open: a desktop session or $BROWSER (never on a bare SSH login)."""
+    return bool(environ.get("BROWSER") or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def open_in_browser(url: str) -> str | None:
+    """Open ``url``; None once opened, else why it was not (a sentence for the user)."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return "only an http or https address is opened; go there yourself"
+    if not has_browser():
+        return "no browser here: open the address above yourself"
+    import webbrowser
+
+    try:
+        opened = webbrowser.open(url)
+    except Exception:  # noqa: BLE001 - no browser to be had after all
+        opened = False
+    return None if opened else "no browser here: open the address above yourself"
