@@ -106,8 +106,9 @@ def _client_session() -> Any:
     class AskingSession(ClientSession):
         async def _received_request(self, responder: Any) -> None:
             asked = responder.request.root
-            if isinstance(asked, types.ElicitRequest) and asked.params.task is None:
-                self._task_group.start_soon(ClientSession._received_request, self, responder)
+            tasks = getattr(self, "_task_group", None)  # the session's own (mcp 1.x): ended with the session
+            if tasks is not None and isinstance(asked, types.ElicitRequest) and asked.params.task is None:
+                tasks.start_soon(ClientSession._received_request, self, responder)
             else:
                 await super()._received_request(responder)
 
