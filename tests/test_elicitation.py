@@ -326,7 +326,7 @@ def test_an_address_opens_only_in_a_desktop_s_browser_and_only_a_web_one(tmp_pat
     $BROWSER opens an http(s) address and nothing else (javascript:, file:)."""
     import webbrowser
 
-    from chatcli.browser import open_in_browser
+    from chatcli.tools.browser import open_in_browser
 
     opened = tmp_path / "opened"
     for name in ("lynx", "w3m", "www-browser", "recorder"):

@@ -77,7 +77,7 @@ async def _url(approver: Any, question: Elicitation) -> Elicited:
 
 def _open(approver: Any, url: str) -> None:
     """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
-    from chatcli.browser import open_in_browser
+    from chatcli.tools.browser import open_in_browser
 
     why = open_in_browser(url)
     if why is not None:

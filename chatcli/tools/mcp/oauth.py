@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from chatcli.browser import has_browser, open_in_browser
 from chatcli.paths import data_dir
+from chatcli.tools.browser import has_browser, open_in_browser
 from chatcli.tools.mcp.config import ServerSpec
 
 # Refreshed this long before the access token's expiry, so that a call does not race it.
