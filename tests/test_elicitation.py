@@ -174,8 +174,16 @@ def test_a_malformed_part_a_field_can_do_without_is_ignored():
     assert (field.kind, field.choices, field.low) == ("string", (), None)
 
 
-@pytest.mark.parametrize("url", ["https://bank.example\n.evil.example/", "https://bank.example .evil/", "https://a\tb/",
-                                 "https://bank.example\x1b[2K/", "https://bank.example\u2028x/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bank.example\n.evil.example/",
+        "https://bank.example .evil/",
+        "https://a\tb/",
+        "https://bank.example\x1b[2K/",
+        "https://bank.example\u2028x/",
+    ],
+)
 def test_an_address_that_would_be_shown_one_way_and_opened_another_is_refused(url):
     with pytest.raises(Unreadable, match="spaces or control characters"):
         Elicitation.asked({"mode": "url", "message": "go", "url": url}, "c", "t", None)
@@ -183,10 +191,18 @@ def test_an_address_that_would_be_shown_one_way_and_opened_another_is_refused(ur
 
 def test_a_server_s_texts_for_one_line_stay_on_one_line():
     """A title, a description or a label cannot draw lines of their own (a fake choice, a fake address)."""
-    schema = {"type": "object", "properties": {"a": {
-        "type": "string", "title": "size\n  3. free upgrade", "description": "pick\r\n  address: https://x",
-        "enum": ["s", "m\nx"], "enumNames": ["Small\n  2. Medium"],
-    }}}  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {
+                "type": "string",
+                "title": "size\n  3. free upgrade",
+                "description": "pick\r\n  address: https://x",
+                "enum": ["s", "m\nx"],
+                "enumNames": ["Small\n  2. Medium"],
+            }
+        },
+    }
     (field,) = Elicitation.asked({"message": "m", "requestedSchema": schema}, "c", "t", None).fields
     assert field.title == "size 3. free upgrade" and field.description == "pick address: https://x"
     assert field.choices == (("s", "Small 2. Medium"), ("m\nx", "m x"))  # the value is the server's own
@@ -205,8 +221,9 @@ def test_a_server_s_texts_for_one_line_stay_on_one_line():
 )
 def test_an_answer_s_numbers_and_choices_are_checked_exactly(spec, answer, kept):
     """From --resume or chat serve: one line saying why (exit 2, a 400), never an overflow."""
-    question = Elicitation.asked({"message": "m", "requestedSchema": {"type": "object", "properties": {"x": spec}}},
-                                 "c", "t", None)  # fmt: skip
+    question = Elicitation.asked(
+        {"message": "m", "requestedSchema": {"type": "object", "properties": {"x": spec}}}, "c", "t", None
+    )
     if isinstance(kept, str) and not isinstance(answer, str):
         with pytest.raises(ValueError, match=kept):
             answer_of({"action": "accept", "content": {"x": answer}}, question)
@@ -224,8 +241,13 @@ def test_a_typed_number_beyond_a_float_says_why(line):
 
 def test_a_default_that_does_not_fit_its_field_is_not_offered():
     """Enter takes the default shown: one the field would refuse (99 of at most 12) is not shown nor given."""
-    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 12, "default": 99},
-                                               "m": {"type": "integer", "maximum": 12, "default": 7}}}  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "maximum": 12, "default": 99},
+            "m": {"type": "integer", "maximum": 12, "default": 7},
+        },
+    }
     found = {f.name: f for f in read_fields(schema)}
     assert found["n"].default is None and found["m"].default == 7
 

@@ -226,15 +226,15 @@ def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door,
     assert run.err.count(NO_TERMINAL) == 10, run.err
 
 
-def test_an_answer_is_never_given_to_another_question(server, chat_env, tmp_path):
+def test_an_answer_is_never_given_to_another_question(server, door, tmp_path):
     """The user saw "Pay $1?" and confirmed; the call, run anew in the process that resumes, asks "Pay $1,000?":
     the answer is not given to it (the call hears cancel, and chat says why)."""
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(door.env, {"asking": asking(calls)})
     server.queue(tool_calls(("pay", {})), Reply("Not paid."))
-    first = json.loads(chat(chat_env, "--yes", "--json", "-t", "pay", "pay the bill").out)
+    first = json.loads(door.chat("--yes", "--json", "-t", "pay", "pay the bill").out)
     assert first["interrupts"][0]["value"]["message"] == "Pay $1?", first
-    run = chat(chat_env, "-t", "pay", "--resume", json.dumps({"action": "accept", "content": {"confirm": True}}))
+    run = door.chat("-t", "pay", "--resume", json.dumps({"action": "accept", "content": {"confirm": True}}))
     assert run.code == 0 and run.out == "Not paid.\n", run
     assert results(server.requests[-1]) == ["pay $1,000: cancel"]
     assert "asking:pay asked another question than the one answered: cancelled" in run.err, run.err

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from chatcli.paths import data_dir
-from chatcli.tools.browser import has_browser, open_in_browser
+from chatcli.tools.browser import open_in_browser
 from chatcli.tools.mcp.config import ServerSpec
 
 # Refreshed this long before the access token's expiry, so that a call does not race it.
@@ -180,8 +180,8 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
         async def redirect(url: str) -> None:
             listener.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
             say(f"open this address to sign in to {spec.name}:\n  {url}")
-            if browser and has_browser():
-                await asyncio.to_thread(open_in_browser, url)
+            if browser:
+                await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
             say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
         provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
