@@ -150,6 +150,84 @@ def test_another_local_user_is_refused_on_every_route_even_with_the_token(
     assert "Traceback" not in console, console
 
 
+# Every header a proxy, an ASGI server or a framework may read as "the client is elsewhere", each with the
+# values an attacker would send: another machine, a loopback address, the owner's own form.
+FORWARDING = [
+    {"X-Forwarded-For": "203.0.113.7"},
+    {"X-Forwarded-For": "127.0.0.1"},
+    {"X-Forwarded-For": "203.0.113.7, 127.0.0.1"},
+    {"X-Forwarded-For": "[2001:db8::7]:443"},
+    {"Forwarded": "for=203.0.113.7;proto=https;host=example.org"},
+    {"Forwarded": 'for="[2001:db8::7]:443"'},
+    {"X-Real-IP": "203.0.113.7"},
+    {"X-Forwarded-Host": "example.org", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
+    {"X-Forwarded-Prefix": "/elsewhere", "X-Original-Forwarded-For": "203.0.113.7"},
+    {"True-Client-IP": "203.0.113.7", "CF-Connecting-IP": "203.0.113.7", "X-Client-IP": "203.0.113.7"},
+    {"X-Cluster-Client-IP": "203.0.113.7", "Client-IP": "203.0.113.7", "Via": "1.1 proxy"},
+]
+
+
+def own_address() -> str | None:
+    """An address of this machine's that is not loopback (another user reaches it as well), or None."""
+    import socket
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: the kernel only picks the route's source address
+        address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
+@pytest.mark.parametrize(
+    "how",
+    ["no-token", "token", "token, --trust-proxy 127.0.0.1", "no-token, --trust-proxy 127.0.0.0/8", "on 0.0.0.0"],
+)
+def test_no_forwarding_header_makes_another_local_user_a_stranger_to_ask_for(server, chat_env, serving, tmp_path, how):
+    """Who calls is the socket's word: no header (FORWARDING, every one uvicorn, Starlette or a proxy reads) lets
+    another user of this machine in, on any route, with or without the token, from a proxy the user trusts or
+    on an address of the machine's that is not loopback."""
+    env = {**private_runtime(chat_env, tmp_path), "CHATCLI_TOOLS": "shell"}
+    args = ["--no-token"] if how.startswith("no-token") else []
+    host = "127.0.0.1"
+    if "--trust-proxy" in how:
+        args += ["--trust-proxy", how.rpartition(" ")[2]]
+    if how == "on 0.0.0.0":
+        host = own_address() or pytest.skip("this machine has no address but loopback")
+        args += ["--host", "0.0.0.0"]
+        env["CHATCLI_SERVE_TOKEN"] = "the-users-own-token-given-to-listen-beyond-loopback"
+    served = serving(*args, env=env)
+    served.token = served.token or env.get("CHATCLI_SERVE_TOKEN")
+    marker = tmp_path / "ran"
+    server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
+    assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
+    asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
+    token = {"Authorization": f"Bearer {served.token}"} if served.token else {}
+    requests = [
+        (method, path, body, {**token, **forged}) for forged in FORWARDING for method, path, body in routes("kept")
+    ]
+    statuses = as_nobody(host, served.port, requests)
+    refused = [(request[0], request[1], request[3]) for request, status in zip(requests, statuses) if status != 403]
+    assert not refused, refused
+    assert len(server.requests) == asked and not marker.exists()
+    assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
+    # The owner's own requests with the same headers are answered: a header takes nothing away either.
+    for forged in FORWARDING:
+        assert served.request("GET", "/v1/threads", headers={**token, **forged})[0] == 200, forged
+    console = served.stop()
+    assert "Traceback" not in console, console
+
+
+def test_trust_proxy_takes_only_addresses(chat_env):
+    for given in ("proxy.example", "*", "127.0.0.1/99", ""):
+        run = chat(chat_env, "serve", "--port", str(free_port()), "--trust-proxy", given)
+        assert run.code == 2 and "--trust-proxy" in run.err and len(run.err.strip().splitlines()) == 1, (given, run)
+
+
 def test_the_peer_of_a_loopback_connection_is_read_for_every_family(tmp_path):
     """/proc/net/tcp and tcp6 as Linux writes them: the owner of the caller's end, in every address form."""
     from chatcli.api.access import peer_uid

@@ -36,9 +36,25 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("DELETE", f"/v1/threads/{thread}", None),
         ("POST", f"/v1/threads/{thread}/messages", {"content": "leak it"}),
         ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),
+        ("POST", f"/v1/threads/{thread}/compact", {}),
+        ("GET", "/", None),
         ("GET", "/openapi.json", None),
         ("GET", "/docs", None),
+        ("GET", "/docs/oauth2-redirect", None),
+        ("GET", "/redoc", None),
     ]
+
+
+def test_the_routes_the_guard_tests_walk_are_every_route_the_server_has(tmp_path):
+    """A route added to chat serve is walked by every guard test, or this fails naming it."""
+    from chatcli.api.guard import addresses
+    from chatcli.api.server import create_app
+    from chatcli.config import Settings
+
+    app = create_app(Settings(db=str(tmp_path / "db")), addresses("127.0.0.1", 8765))
+    served = {(method, route.path) for route in app.routes for method in getattr(route, "methods", ()) or ()}
+    walked = {(method, path) for method, path, _ in routes("{thread_id}")}
+    assert served - {("HEAD", path) for _, path in served} == walked, served ^ walked
 
 
 def rebinding_hosts(port: int) -> list[str]:

@@ -7,13 +7,19 @@ from the endpoints, and a client that leaves must stop its answer). It refuses, 
   of its own at 127.0.0.1 (DNS rebinding) sends that name, and is refused;
 - an ``Origin`` that is not one of them either (403): a browser says which page asks, and only a
   page this server served may (none may over a unix socket, which no browser reaches);
-- a caller on loopback that is another user of this machine (403), by the kernel's word (chatcli.api.access);
+- a caller that is another user of this machine (403), by the kernel's word on the socket's other end
+  (chatcli.api.access), on loopback or on any other address of this machine, token or none;
 - a missing or wrong token, when the server has one (401): ``Authorization: Bearer TOKEN``, or ``?token=TOKEN``
   in the URL as the server prints it;
 - a body over ``MAX_BODY`` (413): said by its Content-Length before anything is read, or stopped
   as it is read past the limit (a body sent in chunks).
 
 Each refusal is the API's error object, ``{"error": {"message": ..., "exit_code": 2}}``.
+
+Who calls is the socket's word, never a header's: the server runs with uvicorn's proxy-header handling
+off, and the guard reads the peer before anything else may rewrite it. Where the user names reverse
+proxies (``chat serve --trust-proxy ADDR``), their ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are
+applied behind the guard, for the app's own use, after every check has read the socket.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, cast
 from urllib.parse import parse_qs
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -110,11 +116,18 @@ def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] =
 class Guard:
     """The ASGI app ``app`` behind the checks of this module."""
 
-    def __init__(self, app: Asgi, allowed: Addresses, token: str | None = None, owner: int | None = None):
-        self.app = app
+    def __init__(
+        self,
+        app: Asgi,
+        allowed: Addresses,
+        token: str | None = None,
+        owner: int | None = None,
+        proxies: tuple[str, ...] = (),
+    ):
+        self.app = _behind_proxies(app, proxies) if proxies else app
         self.allowed = allowed
         self.token = token
-        self.owner = owner  # the only uid whose processes may call over loopback; None: not checked (a unix socket)
+        self.owner = owner  # the only uid whose processes on this machine may call; None: not checked (a unix socket)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         refused = self.refusal(_headers(scope), scope) if scope["type"] in ("http", "websocket") else None
@@ -184,17 +197,31 @@ class Guard:
         return len(query) == 1 and hmac.compare_digest(query[0].encode(), wanted)
 
     def _stranger(self, scope: dict[str, Any]) -> str | None:
-        """Why a caller on loopback may not ask (it is another user's process); None when it may or none can tell."""
+        """Why the socket's other end may not ask (another user's process on this machine); None when it may.
+
+        Every TCP connection is looked up, on loopback or not: a local user may reach the machine's other
+        addresses too. On loopback a peer the kernel does not list is refused; elsewhere it is another machine,
+        which the token guards.
+        """
         client, server = scope.get("client"), scope.get("server")
-        if self.owner is None or not client or not server or not loopback(str(client[0])):
+        if self.owner is None or not client or not server:
             return None
         from chatcli.api.access import peer_uid
 
-        uid = peer_uid((str(client[0]), int(client[1])), int(server[1]))
-        if uid is None or uid == self.owner:
+        host = str(client[0])
+        uid = peer_uid((host, int(client[1])), int(server[1]))
+        if uid is None or uid == self.owner or (uid < 0 and not loopback(host)):
             return None
         who = "another user of this machine" if uid >= 0 else "a process the system cannot name"
         return f"this server answers only its own user's processes, not {who}"
+
+
+def _behind_proxies(app: Asgi, proxies: tuple[str, ...]) -> Asgi:
+    """``app`` taking the client and scheme from the forwarding headers of these proxies' requests only."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    behind: Any = ProxyHeadersMiddleware(app, trusted_hosts=list(proxies))  # type: ignore[arg-type]
+    return cast(Asgi, behind)
 
 
 def _too_large() -> str:

@@ -105,10 +105,16 @@ class _Log:
         return declined(question)
 
 
-def create_app(settings: Settings, allowed: Addresses, token: str | None = None, owner: int | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    allowed: Addresses,
+    token: str | None = None,
+    owner: int | None = None,
+    proxies: tuple[str, ...] = (),
+) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
-    with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on
-    loopback must be that user's process."""
+    with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
+    machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
@@ -133,7 +139,7 @@ def create_app(settings: Settings, allowed: Addresses, token: str | None = None,
         default_response_class=JSONResponse,
     )
 
-    app.add_middleware(Guard, allowed=allowed, token=token, owner=owner)
+    app.add_middleware(Guard, allowed=allowed, token=token, owner=owner, proxies=proxies)
     from chatcli.api.errors import install
 
     install(app)

@@ -52,6 +52,12 @@ def serve_command(
         metavar="NAME",
         help="Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
     ),
+    trust_proxy: List[str] = typer.Option(
+        [],
+        "--trust-proxy",
+        metavar="ADDR",
+        help="Read X-Forwarded-For/-Proto from a reverse proxy at this address (who may call is still the socket's).",
+    ),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
     ),
@@ -114,9 +120,23 @@ def serve_command(
                 f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
                 f" and run your tools through {_bracketed_url(host, port)}\n",
             )
-        serve(settings, Listening(host, port, unix, secret, kept), allow_host)
+        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy))
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
+
+
+def proxies(given: list[str]) -> tuple[str, ...]:
+    """The addresses of --trust-proxy, each an IP address or network (a name could be made to point anywhere)."""
+    import ipaddress
+
+    for address in given:
+        try:
+            ipaddress.ip_network(address.strip("[]"), strict=False)
+        except ValueError:
+            raise UsageError(
+                f"--trust-proxy {address!r} is not an IP address or network (10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return tuple(address.strip("[]") for address in given)
 
 
 def serve_token(given: str | None, path: str | None, environ: Mapping[str, str]) -> str | None:
@@ -169,7 +189,7 @@ def _bracketed_url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def serve(settings: Settings, where: Listening, allow_host: list[str]) -> None:
+def serve(settings: Settings, where: Listening, allow_host: list[str], trusted: tuple[str, ...] = ()) -> None:
     import uvicorn
 
     from chatcli.api.server import create_app
@@ -178,9 +198,13 @@ def serve(settings: Settings, where: Listening, allow_host: list[str]) -> None:
     path, host, port, token = where.unix, where.host, where.port, where.token
     listening = _unix_socket(path) if path else _tcp_socket(host, port)  # bound before "listening" is said
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
-    owner = os.getuid() if path is None and loopback(host) else None  # on loopback: this user's processes only
+    owner = os.getuid() if path is None else None  # on TCP: of this machine's processes, only this user's
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner),
+        create_app(settings, allowed, token, owner, trusted),
+        # Who calls is the socket's word: uvicorn would take X-Forwarded-For from 127.0.0.1 (or from
+        # $FORWARDED_ALLOW_IPS) as the client; --trust-proxy applies it behind the guard instead.
+        proxy_headers=False,
+        forwarded_allow_ips="",
         log_config=SERVE_LOG_CONFIG,
         log_level="warning",
         lifespan="on",
