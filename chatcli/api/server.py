@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import Any, AsyncIterator
 
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -261,12 +261,13 @@ def create_app(
         )
         return await _answer(running, request, turn)
 
-    _compaction_route(app, state, settings)
+    _compaction_route(app, state, settings, running)
     return app
 
 
-def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings) -> None:
-    """``POST /v1/threads/ID/compact`` on ``app``, whose engine is ``state["engine"]`` once it has started."""
+def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
+    """``POST /v1/threads/ID/compact`` on ``app``, whose engine is ``state["engine"]`` once it has started; a
+    client that leaves stops it (nothing is folded), as do a delete of the thread and the server's stop."""
 
     @app.post(
         "/v1/threads/{thread_id}/compact",
@@ -277,8 +278,14 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings) -
         response_model=Compaction,
         responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
     )
-    async def post_compact(thread_id: str, asked: CompactRequest | None = Body(None)) -> Any:
-        return await _compacted(state["engine"], settings, thread_id, asked)
+    async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
+        from chatcli.api.turns import while_connected
+
+        task = running.run(_compacted(state["engine"], settings, thread_id, asked), thread_id)
+        await while_connected(task, request.is_disconnected)
+        if task.cancelled():  # the client left: nobody reads an answer
+            return Response(status_code=499)
+        return task.result()
 
 
 async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: CompactRequest | None) -> Any:

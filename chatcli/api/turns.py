@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
 
 from chatcli.chat.conversation import Conversation
 from chatcli.chat.elicitation import Elicitation, Elicited
@@ -22,6 +22,8 @@ from chatcli.chat.json_events import JsonEvents
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus, UsageError
 from chatcli.text import json_text, say
+
+T = TypeVar("T")
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
 STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
@@ -144,12 +146,17 @@ class Running:
     app has its own: one app stopping in a process never stops another's."""
 
     def __init__(self) -> None:
-        self.tasks: dict[asyncio.Task[None], str] = {}
+        self.tasks: dict[asyncio.Task[Any], str] = {}
 
     def started(self, turn: Turn) -> asyncio.Task[None]:
         """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
-        task = asyncio.create_task(turn.run())
-        self.tasks[task] = turn.thread_id
+        return self.run(turn.run(), turn.thread_id)
+
+    def run(self, work: Coroutine[Any, Any, T], thread_id: str) -> asyncio.Task[T]:
+        """``work`` on ``thread_id`` (a turn, a compaction) in a task of its own, known to ``stop_all`` and
+        ``stop_thread``."""
+        task = asyncio.create_task(work)
+        self.tasks[task] = thread_id
         task.add_done_callback(lambda done: self.tasks.pop(done, None))
         return task
 
@@ -157,7 +164,7 @@ class Running:
         """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
         await self.stop_all(timeout, [task for task, thread in self.tasks.items() if thread == thread_id])
 
-    async def stop_all(self, timeout: float = 10.0, tasks: list[asyncio.Task[None]] | None = None) -> None:
+    async def stop_all(self, timeout: float = 10.0, tasks: list[asyncio.Task[Any]] | None = None) -> None:
         """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait."""
         tasks = list(self.tasks) if tasks is None else tasks
         for task in tasks:
@@ -166,17 +173,22 @@ class Running:
             await asyncio.wait(tasks, timeout=timeout)
 
 
-async def run_to_end(
-    running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
-) -> tuple[int, dict[str, Any]]:
-    """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    task = running.started(turn)
+async def while_connected(task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for ``task``, asking four times a second whether the client is still there: one that left cancels it
+    (a turn keeps its partial, as on Ctrl-C; a compaction folds nothing)."""
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
             task.cancel()
             await asyncio.wait({task})
-            break
+            return
+
+
+async def run_to_end(
+    running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
+) -> tuple[int, dict[str, Any]]:
+    """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
+    await while_connected(running.started(turn), disconnected)
     final: dict[str, Any] = {}
     async for obj in turn.objects():
         final = obj
