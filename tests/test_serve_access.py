@@ -230,7 +230,7 @@ def test_trust_proxy_takes_only_addresses(chat_env):
 
 def test_the_peer_of_a_loopback_connection_is_read_for_every_family(tmp_path):
     """/proc/net/tcp and tcp6 as Linux writes them: the owner of the caller's end, in every address form."""
-    from chatcli.api.access import peer_uid
+    from chatcli.local.sockets import peer_uid
 
     v4 = tmp_path / "tcp"
     v6 = tmp_path / "tcp6"

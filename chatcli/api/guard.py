@@ -206,7 +206,7 @@ class Guard:
         client, server = scope.get("client"), scope.get("server")
         if self.owner is None or not client or not server:
             return None
-        from chatcli.api.access import peer_uid
+        from chatcli.local.sockets import peer_uid
 
         host = str(client[0])
         uid = peer_uid((host, int(client[1])), int(server[1]))

@@ -8,6 +8,7 @@ models of every provider that is set up.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,8 @@ def check_credentials(settings: Settings, spec: str | None = None) -> None:
         from chatcli.local.policy import fallback_hint
 
         raise ConfigError(str(exc), hint=fallback_hint()) from None
+    if chosen.name in settings.untrusted_endpoints:
+        refuse_another_users_listener(settings, chosen.name)
 
 
 def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatModel":
@@ -48,6 +51,37 @@ def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatMo
     if chosen.name in settings.untrusted_endpoints:
         withhold_sdk_credentials(chosen.name)
     return chosen.build(settings, name)
+
+
+def refuse_another_users_listener(settings: Settings, name: str) -> None:
+    """ConfigError when the endpoint of provider ``name``, which an untrusted .env chose, is a port on this
+    machine where another user's process listens: loopback is shared, and a thread sent there is that user's to
+    read. The user's own settings (the environment, config.toml, a trusted .env) may name any endpoint."""
+    from urllib.parse import urlsplit
+
+    from chatcli.local.sockets import listener_uids
+    from chatcli.providers import provider
+    from chatcli.trust import on_this_machine
+
+    chosen = provider(name)
+    url = chosen.endpoint(settings)
+    if not on_this_machine(url if "://" in url else f"http://{url}"):
+        return
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return  # not a URL the client could use either: its own error says so
+    host = (parts.hostname or "").strip("[]")
+    others: set[int] = set()
+    for address in ("127.0.0.1", "::1") if host == "localhost" else (host,):
+        others |= (listener_uids(address, port) or set()) - {os.getuid(), 0}  # root's: the machine's own
+    if others:
+        raise ConfigError(
+            f"{chosen.url_var} from an untrusted .env names {chosen.where(settings)}, where another user of this"
+            f" machine listens (uid {', '.join(map(str, sorted(others)))}): nothing is sent there",
+            hint="if that server is one you mean to use, set the address yourself, or trust the .env: chat trust",
+        )
 
 
 def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | None" = None) -> list[str]:
@@ -172,6 +206,8 @@ async def _listed(settings: Settings, name: str) -> list[str]:
     """One provider's models, named as the user names them; a failure as a ChatError."""
     chosen = provider(name)
     chosen.check(settings)
+    if name in settings.untrusted_endpoints:
+        refuse_another_users_listener(settings, name)
     try:
         listed = await chosen.list_models(settings)
     except ChatError:
