@@ -52,6 +52,7 @@ VALUED = {
     "--token",
     "--token-file",
     "--allow-host",
+    "--trust-proxy",
     "--since",
     "--graph",
     "-g",
