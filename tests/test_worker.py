@@ -205,6 +205,21 @@ def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server,
     assert proc.returncode == -signal.SIGKILL  # as the shell shows a fresh chat killed so
 
 
+def test_a_worker_killed_mid_answer_leaves_the_answer_s_own_end(server, worker_env):
+    """The worker killed outright while its child answers: the answer goes on to its end, and the caller prints it
+    whole and exits as the answer did (0), not as a lost worker."""
+    chat(worker_env, "start it")
+    server.queue(Reply(WORDS, delay=0.05))
+    proc = start_answer(worker_env, "-t", "orphan", "count")
+    shown = first_words(proc)
+    os.kill(status(worker_env)["pid"], signal.SIGKILL)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and (shown + out).decode() == WORDS + "\n", err
+    assert b"the worker stopped" not in err, err
+    kept = summary(stored(db_of(worker_env), "orphan"))
+    assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", None)]
+
+
 def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, worker_env):
     chat(worker_env, "start it")
     server.queue(Reply(WORDS, delay=0.05))

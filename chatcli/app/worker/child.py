@@ -5,7 +5,8 @@ umask and environment (whole: nothing of the worker's or of an earlier call is l
 signals the worker handles, and runs ``chatcli.app.cli.main`` as a fresh process would, its
 atexit work included. Where those streams are the caller's controlling terminal, it uses them as
 a process of the caller's process group would (chatcli.app.worker.jobs.install: stopped, with the
-caller, for reading from the background). It never returns into the worker's loop.
+caller, for reading from the background). It never returns into the worker's loop. The worker tells
+the caller how the answer ended; when the worker is gone by then (killed), the child tells it itself.
 """
 
 from __future__ import annotations
@@ -20,14 +21,28 @@ from typing import Any
 
 def run_child(conn: socket.socket, header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
     """In the forked child: become the caller's ``chat`` process, run it, and exit with its code."""
+    worker = os.getppid()
     code = 1
     try:
         _become_caller(header, fds, worker_fds)
-        code = _run(list(header["argv"]))
+        code = _run(list(header["argv"]), lambda status: _orphaned_tell(conn, worker, status))
     except BaseException:  # noqa: BLE001 - a child must never return into the worker's loop
         pass
     finally:
+        _orphaned_tell(conn, worker, {"exit": code})
         os._exit(code)
+
+
+def _orphaned_tell(conn: socket.socket, worker: int, status: dict[str, int]) -> None:
+    """Tell the caller how the answer ends, if the worker (which would, once this process is gone) is gone."""
+    if os.getppid() == worker:
+        return
+    from chatcli.app.worker.client import send
+
+    try:
+        send(conn, status)
+    except OSError:
+        pass
 
 
 def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
@@ -82,8 +97,9 @@ def _text_stream(fd: int, mode: str, gated: set[int], line_buffering: bool, erro
     )
 
 
-def _run(argv: list[str]) -> int:
-    """``chat ARGV`` as a fresh process runs it, its atexit work and its flushes included."""
+def _run(argv: list[str], ending: Any) -> int:
+    """``chat ARGV`` as a fresh process runs it, its atexit work and its flushes included; ``ending`` hears of an
+    end by SIGINT (as Python's, which is not a return) before it comes."""
     import atexit
     import traceback
 
@@ -95,6 +111,7 @@ def _run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         say(sys.stderr, traceback.format_exc())
         _flush()
+        ending({"signal": int(signal.SIGINT)})
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
         code = 130
