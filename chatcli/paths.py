@@ -1,5 +1,6 @@
 """Where chatcli keeps things (the user's config and data directories and the files in them; nothing is
-created here), and where this installation came from, for hints that add an optional part (an extra).
+created here), where this installation came from, for hints that add an optional part (an extra), and which
+build of it runs (``build_id``: the warm worker and the MCP host retire when it changes).
 
 chat is installed from its source (the README: ``pip install -e .`` in a checkout). The
 registry name ``chatcli`` belongs to an unrelated project, so a hint never names a registry
@@ -98,6 +99,31 @@ def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
 def listening_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where each ``chat serve --socket`` notes its socket (a file named by its pid), for the sandbox to mask."""
     return data_dir(environ) / "listening"
+
+
+def build_id() -> str:
+    """What must match between a ``chat`` and a process of chat's that serves it (the warm worker, the MCP host):
+    chat's version and code, this Python, and its packages (each site-packages directory's time: an install, an
+    upgrade or a removal there changes it). A process whose build is no longer current retires."""
+    from chatcli import __version__
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    newest, todo = 0, [package]
+    while todo:  # ~1 ms: the code changes (a checkout edited, a reinstall)
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    todo.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    sites = []
+    for place in sys.path:
+        if place.endswith(("site-packages", "dist-packages")):
+            try:
+                sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
+            except OSError:
+                pass
+    return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 
 # The distribution's name (pyproject.toml); the import package and the `chat` command are "chatcli" and "chat".

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
+from tests import test_mcp_kept
 from tests.fakeserver import Calls, Reply, tool_calls
-from tests.helpers import Run, chat
+from tests.helpers import chat
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
 from tests.test_mcp_lazy import results
@@ -27,6 +27,8 @@ from tests.test_serve import serving  # noqa: F401 - a fixture
 from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+door = test_mcp_kept.door  # the fixture: every one-shot door to its MCP servers
 
 ASKING = Path(__file__).parent / "mcp" / "asking.py"
 BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
@@ -41,27 +43,6 @@ def asking(calls: Path) -> dict[str, Any]:
 def ran(calls: Path) -> list[str]:
     """The calls the server began, in order."""
     return calls.read_text().splitlines() if calls.exists() else []
-
-
-@dataclass
-class Door:
-    """A one-shot's way to its MCP servers: its own (``chat`` in this process), or the MCP host's (the
-    installed ``chat`` with the warm worker on)."""
-
-    env: dict[str, str]
-    run: Callable[..., Run]
-
-    def chat(self, *args: str) -> Run:
-        return self.run(self.env, *args)
-
-
-@pytest.fixture(params=["direct", "host"])
-def door(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Door:
-    if request.param == "host":
-        from tests.test_worker import chat as through_worker
-
-        return Door(request.getfixturevalue("kept_env"), through_worker)
-    return Door(chat_env, chat)
 
 
 def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path):

@@ -1,5 +1,7 @@
 """MCP servers kept across calls: one-shots with the warm worker share them (through the MCP host), and so do
-``chat serve``'s requests; a server idle too long is stopped, one that died is started again.
+``chat serve``'s requests; a server idle too long is stopped, one that died is started again; the host acts for
+each caller, and a library upgraded retires it. ``door`` is every one-shot door to the MCP servers, for any test of
+a one-shot's servers (tests/test_mcp_asking.py, tests/test_mcp_oauth.py).
 
 tests/mcp/bars.py adds a line (its pid) to the file ``BARS_STARTS`` names each time it starts.
 """
@@ -9,14 +11,17 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import eventually
+from tests.helpers import Run, eventually
+from tests.helpers import chat as chat_here
 from tests.test_mcp import write_servers
 from tests.test_mcp_lazy import bars, results, started
 from tests.test_serve import serving  # noqa: F401 - a fixture
@@ -45,6 +50,42 @@ def kept_env(worker_env):  # noqa: F811
     state = host_answer(worker_env, "stop")
     if state is not None:
         assert gone(state["pid"]), "the MCP host did not stop"
+
+
+@dataclass
+class Door:
+    """A one-shot's way to its MCP servers (``DOORS``): ``env`` is what it runs with, ``run`` runs it."""
+
+    env: dict[str, str]
+    run: Callable[..., Run]
+
+    def chat(self, *args: str) -> Run:
+        return self.run(self.env, *args)
+
+
+COLD = "import sys; from chatcli.app.cli import main; sys.exit(main())"
+
+
+def cold(env: dict[str, str], *args: str) -> Run:
+    """``chat ARGS`` as a one-shot runs before the warm worker is up: the normal way in a process of its own,
+    its MCP servers the MCP host's (the worker is wanted)."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", COLD, *args], env=env, input=b"", capture_output=True, timeout=90)
+    return Run(list(args), proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+# The one-shot's doors to its MCP servers: chat's own servers (the worker off, ``chat`` in this process), the MCP
+# host's from a process of its own (``cold``: the worker wanted but not up yet), the MCP host's from the warm
+# worker's child (``chat`` through its launcher, the worker on). A test of a one-shot's MCP servers takes ``door``.
+DOORS = ["direct", "cold", "worker"]
+
+
+@pytest.fixture(params=DOORS)
+def door(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Door:
+    if request.param == "direct":
+        return Door(chat_env, chat_here)
+    return Door(request.getfixturevalue("kept_env"), cold if request.param == "cold" else chat)
 
 
 def alive(pid: int) -> bool:
@@ -111,6 +152,27 @@ def test_the_host_stops_an_idle_server_and_the_next_call_starts_it(server, kept_
     run = chat(env, "--yes", "add again")
     assert run.code == 0 and results(server.requests[-1]) == ["4"], run
     assert started(marks) == 2
+
+
+@pytest.mark.parametrize("door", ["cold", "worker"], indirect=True)
+def test_a_library_upgraded_retires_the_mcp_host_and_the_next_one_shot_has_a_new_one(server, door, tmp_path):
+    """A package replaced under site-packages (as pip upgrades one): the host that kept the servers retires at
+    once, and the next one-shot's call is served by a host started with the new files."""
+    site = tmp_path / "lib" / "site-packages"
+    (site / "fakelib-1.0.dist-info").mkdir(parents=True)
+    env = dict(door.env, PYTHONPATH=f"{door.env['PYTHONPATH']}{os.pathsep}{site}")
+    marks = tmp_path / "starts"
+    write_servers(env, {"bars": bars(marks)})
+    server.queue(tool_calls(("add", {"a": 1, "b": 1})), Reply("two"))
+    assert door.run(env, "--yes", "add").code == 0
+    old = host_answer(env, "status")["pid"]
+    (site / "fakelib-1.0.dist-info").rename(site / "fakelib-1.1.dist-info")
+    server.queue(tool_calls(("add", {"a": 2, "b": 2})), Reply("four"))
+    run = door.run(env, "--yes", "add again")
+    assert run.code == 0 and results(server.requests[-1]) == ["4"], run
+    assert host_answer(env, "status")["pid"] != old
+    assert gone(old), "the host of the old files did not leave"
+    assert not alive(pids(marks)[0]) and alive(pids(marks)[-1])  # its server with it; the new host's runs
 
 
 def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_streams_progress(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -24,11 +25,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests import test_mcp_kept
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, open_local
 from tests.test_mcp import write_servers
+from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
+from tests.test_worker import worker_env  # noqa: F401 - a fixture (the doors through the MCP host)
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+door = test_mcp_kept.door  # the fixture: every one-shot door to its MCP servers
 
 GUARDED = Path(__file__).resolve().parent / "mcp" / "guarded.py"
 NEEDS = "needs a login: run chat mcp login guarded"
@@ -155,6 +161,47 @@ def test_login_a_call_with_the_token_expiry_refresh_and_logout(server, chat_env,
     assert NEEDS in again.out + again.err
 
 
+def waiting_login(chat_env: dict[str, str]) -> subprocess.Popen:
+    """`chat mcp login guarded` started, once it says it waits for the browser to come back."""
+    process = subprocess.Popen(
+        [str(CHAT), "mcp", "login", "guarded", "--no-browser"], env=chat_env, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    said = []
+    for line in iter(process.stderr.readline, ""):
+        said.append(line)
+        if line.startswith("waiting for the sign-in to come back here"):
+            return process
+    process.kill()
+    raise AssertionError(f"chat mcp login did not wait for the browser: {''.join(said)}")
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=["ctrl-c", "term", "hup", "kill"]
+)
+def test_a_login_stopped_by_a_signal_leaves_the_tokens_kept_before_usable(server, chat_env, guarded, sig):
+    """A second `chat mcp login` waits for the browser: meanwhile other runs go on with the tokens kept, and stopped
+    there (Ctrl-C, kill, a closed terminal, kill -9) it leaves them as they were."""
+    assert login(chat_env).returncode == 0
+    kept = stored(chat_env).read_text()
+    token = json.loads(kept)["tokens"]["access_token"]
+    again = waiting_login(chat_env)
+    try:
+        server.queue(tool_calls(("whoami", {})), Reply("meanwhile"))
+        run = chat(chat_env, "--yes", "who am I?")
+        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+        again.send_signal(sig)
+        assert again.wait(30) in (-sig, 128 + sig)
+    finally:
+        again.kill()
+        again.wait()
+    assert stored(chat_env).read_text() == kept
+    assert [p.name for p in stored(chat_env).parent.iterdir()] == ["guarded.json"]  # nothing half-written left
+    server.queue(tool_calls(("whoami", {})), Reply("after"))
+    run = chat(chat_env, "--yes", "who am I now?")
+    assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+
+
 def test_a_refused_sign_in_is_one_line_and_keeps_nothing(chat_env, tmp_path):
     os.environ["GUARDED_REFUSE"] = "1"
     try:
@@ -256,3 +303,51 @@ def test_login_names_the_servers_and_a_local_one_needs_none(chat_env, guarded):
     assert unknown.code == 2 and "no MCP server named nope" in unknown.err and "guarded, here" in unknown.err
     local = chat(chat_env, "mcp", "login", "here")
     assert local.code == 2 and "needs no login" in local.err
+
+
+def whoami(server: Any, run: Any) -> str:
+    """What the guarded server's whoami answered in the run's tool call (or the call's error)."""
+    [result] = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    return result
+
+
+def test_a_one_shot_at_every_door_calls_with_the_login_s_token_and_none_after_a_logout(server, door, guarded):
+    """Signed in once, a one-shot's call carries the token whichever door it goes through: its own servers, or
+    the MCP host's (from a process of its own, or from the warm worker), which acts for the caller. Logged out,
+    the next one-shot's call carries none, though the host kept the server signed in."""
+    assert login(door.env).returncode == 0
+    token = json.loads(stored(door.env).read_text())["tokens"]["access_token"]
+    server.queue(tool_calls(("whoami", {})), Reply("done"))
+    run = door.chat("--yes", "who am I?")
+    assert run.code == 0 and run.out == "done\n" and NEEDS not in run.err, run
+    assert whoami(server, run) == f"signed in with a token ending {token[-4:]}"
+    assert chat(door.env, "mcp", "logout", "guarded").code == 0
+    server.queue(tool_calls(("whoami", {})), Reply("after"))
+    after = door.chat("--yes", "and now?")
+    assert after.code == 0 and after.out == "after\n", after
+    assert "signed in" not in whoami(server, after) and NEEDS in after.err + whoami(server, after), after
+
+
+def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_login(server, kept_env, guarded, tmp_path):  # noqa: F811 - the fixture
+    """Two profiles of one user (two data directories) share the MCP host, never a login: each one-shot's call
+    carries its own data directory's token, or none."""
+    from tests.test_mcp_kept import host_answer
+    from tests.test_worker import chat as through_worker
+
+    other = dict(kept_env, XDG_DATA_HOME=str(tmp_path / "other-profile"))
+    assert login(kept_env).returncode == 0
+    mine = json.loads(stored(kept_env).read_text())["tokens"]["access_token"]
+    server.queue(tool_calls(("whoami", {})), Reply("mine"))
+    run = through_worker(kept_env, "--yes", "who am I?")
+    assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {mine[-4:]}", run
+    server.queue(tool_calls(("whoami", {})), Reply("theirs"))
+    run = through_worker(other, "--yes", "who am I?")
+    assert run.code == 0 and "signed in" not in whoami(server, run) and NEEDS in run.err + whoami(server, run), run
+    assert login(other).returncode == 0
+    theirs = json.loads(stored(other).read_text())["tokens"]["access_token"]
+    for env, token in ((other, theirs), (kept_env, mine)):
+        server.queue(tool_calls(("whoami", {})), Reply("again"))
+        run = through_worker(env, "--yes", "who am I now?")
+        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+    pid = host_answer(kept_env, "status")["pid"]
+    assert host_answer(other, "status")["pid"] == pid  # one host served both

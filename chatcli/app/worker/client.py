@@ -21,6 +21,7 @@ import sys
 from typing import Any, Mapping
 
 from chatcli.app.worker.jobs import Forwarder
+from chatcli.paths import build_id  # standard library at its top, as this module
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
@@ -51,29 +52,6 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
     if path is None:
         _warn("not using the worker: its directory is not a private directory of yours (mode 0700)")
     return None if path is None else str(path)
-
-
-def build_id() -> str:
-    """What must match between caller and worker: chat's version, its code and files, this Python and its packages."""
-    from chatcli import __version__
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    newest, todo = 0, [package]
-    while todo:  # ~0.5 ms: the code changes (a checkout edited, a reinstall) replace the worker
-        with os.scandir(todo.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
-                    todo.append(entry.path)
-                elif entry.name.endswith(".py"):
-                    newest = max(newest, entry.stat().st_mtime_ns)
-    sites = []
-    for entry in sys.path:
-        if entry.endswith(("site-packages", "dist-packages")):
-            try:
-                sites.append(f"{entry}@{os.stat(entry).st_mtime_ns}")
-            except OSError:
-                pass
-    return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 
 def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:

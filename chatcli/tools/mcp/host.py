@@ -5,16 +5,21 @@ host (chatcli.tools.mcp.link), so a server started for one question is still up 
 The host listens on a unix socket in the user's private runtime directory (0600, where the
 worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
 (the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each
-configuration it is asked for
-(the command, arguments, whole environment and working directory it runs with: two
-configurations never share a process). A server that runs no call for ``idle`` seconds is
-stopped; one that died is started again by the next call; the host exits once it has no server
-left and no caller for that long. Its log (and its servers' notes) go to ``mcp-host.log``.
+configuration and caller it is asked for: the command, arguments, whole environment and working directory it runs
+with, and whom it acts for (chatcli.tools.mcp.transport.Caller: the caller's data directory, so its own logins'
+tokens as they are now, and its proxies and certificates; and where its log goes). Two configurations, or two
+callers with other data directories, never share a server, and a login or a logout starts the next call's anew.
+A server that runs no call for ``idle`` seconds is stopped; one that died is started again by the next call; the
+host exits once it has no server left and no caller for that long. It retires once the files it runs from change
+(chat's code, or a library's: an upgrade, chatcli.paths.build_id): it stops listening at once (the next caller
+starts a host of the new build), ends the calls under way, and exits. Its log (and its servers' notes) go to
+``mcp-host.log``.
 
 The protocol is JSON, one object a line. A caller opens one connection per server and sends
 ``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
-``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``; ``cancel`` stops
-request N (the server is told, as for Ctrl-C); ``status`` and ``stop`` are for chat itself.
+``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``, each with the caller's ``caller``;
+``cancel`` stops request N (the server is told, as for Ctrl-C); ``status``, ``check`` (retire if the files changed)
+and ``stop`` are for chat itself.
 A question the server asks the user during call N goes to its caller as ``{"id": N, "elicit":
 {...}, "ask": K}``, answered with ``{"id": K, "op": "answer", "answer": {...}}``.
 A caller that goes away cancels what it asked.
@@ -34,9 +39,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
-from chatcli.tools.mcp.transport import describe, is_transport_error
+from chatcli.tools.mcp.transport import Caller, describe, is_transport_error
 
 LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
 
@@ -74,6 +80,19 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     return spec
 
 
+def server_key(spec: ServerSpec, caller: Caller, log_dir: str | None) -> str:
+    """Which kept server answers a call: one per configuration (its environment and directory included) and per
+    caller (its data directory, with its login for this server as it is now, its HTTP variables, its log)."""
+    import hashlib
+
+    from chatcli.tools.mcp.cache import fingerprint
+    from chatcli.tools.mcp.oauth import StoredAuth
+
+    login = StoredAuth(spec, Path(caller.data)).stamp() if spec.url else None
+    whole = [fingerprint(spec, {}, spec.cwd), caller.as_json(), log_dir, login]
+    return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
+
+
 def dumped(result: Any) -> Any:
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -81,7 +100,7 @@ def dumped(result: Any) -> Any:
 class Host:
     """The servers kept, the callers connected, and the idle clock."""
 
-    def __init__(self, idle: float, log: Any = None):
+    def __init__(self, idle: float, log: Any = None, socket_path: str | None = None):
         self.idle = idle
         self.log = log or sys.stderr
         self.servers: dict[str, McpServer] = {}
@@ -89,6 +108,11 @@ class Host:
         self.callers = 0
         self.last = time.monotonic()
         self.stopping = asyncio.Event()
+        self.build = build_id()  # what it runs from: once that changes, it retires
+        self.socket_path = socket_path  # its socket file, taken away when it retires (if still its own)
+        self.socket_inode = os.lstat(socket_path).st_ino if socket_path else None
+        self.listening: asyncio.AbstractServer | None = None
+        self.retiring = False
 
     def say(self, text: str) -> None:
         try:
@@ -101,14 +125,35 @@ class Host:
         """Answer callers until stopped, or idle with nothing running for ``idle`` seconds."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
-        listening = await asyncio.start_unix_server(self._caller, sock=sock, limit=LIMIT)
+        self.listening = await asyncio.start_unix_server(self._caller, sock=sock, limit=LIMIT)
         sweeping = asyncio.ensure_future(self._sweep())
         try:
             await self.stopping.wait()
         finally:
             sweeping.cancel()
-            listening.close()
+            self.listening.close()
             await asyncio.gather(*(s.halt(final=True) for s in self.servers.values()), return_exceptions=True)
+
+    def check_build(self) -> bool:
+        """Retire if the files this host runs from changed since it started (an upgraded library, chat's code
+        changed): listen no more, and exit once the callers connected now are gone. Whether it retires."""
+        if not self.retiring and build_id() != self.build:
+            self.retiring = True
+            self.say("the files it runs from changed (chat or a library upgraded): retiring")
+            if self.listening is not None:
+                self.listening.close()
+            self.unlink_socket()
+        return self.retiring
+
+    def unlink_socket(self) -> None:
+        """Take its socket file away, if it is still this host's (not a newer host's, bound since)."""
+        if self.socket_path is None:
+            return
+        try:
+            if os.lstat(self.socket_path).st_ino == self.socket_inode:
+                os.unlink(self.socket_path)
+        except OSError:
+            pass
 
     async def _sweep(self) -> None:
         """Stop the servers idle for ``idle`` seconds, forget them, and stop the host when nothing is left."""
@@ -122,6 +167,8 @@ class Host:
                 if server.state in (IDLE, FAILED, STOPPED) and now - server.used >= self.idle:
                     del self.servers[key]
             if not self.servers and not self.callers and now - self.last >= self.idle:
+                self.stopping.set()
+            if self.check_build() and not self.callers:
                 self.stopping.set()
 
     async def _caller(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -146,10 +193,12 @@ class Host:
                 elif op == "answer":
                     if number in asked and not asked[number].done():
                         asked[number].set_result(message.get("answer"))
-                elif op in ("status", "stop"):
+                elif op in ("status", "stop", "check"):
                     if op == "stop":
                         self.stopping.set()
-                    await self._send(writer, {"id": number, "pid": os.getpid(), "servers": self._states()})
+                    retiring = self.check_build() if op == "check" else self.retiring
+                    answer = {"id": number, "pid": os.getpid(), "servers": self._states(), "retiring": retiring}
+                    await self._send(writer, answer)
                 else:
                     task = asyncio.ensure_future(self._answer(message, writer, asked))
                     asking[number] = task
@@ -164,6 +213,8 @@ class Host:
             self.callers -= 1
             self.last = time.monotonic()
             writer.close()
+            if self.retiring and not self.callers:
+                self.stopping.set()  # retired, and its last caller is gone
 
     def _states(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "state": s.state, "starts": s.starts} for s in self.servers.values()]
@@ -173,14 +224,13 @@ class Host:
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
-        from chatcli.tools.mcp.cache import fingerprint
-
         spec = spec_of(message.get("spec") or {})
-        key = fingerprint(spec, {}, spec.cwd)  # the whole configuration: environment and directory included
+        caller = Caller.from_json(message.get("caller"))
+        log_dir = message.get("log_dir") if isinstance(message.get("log_dir"), str) else None
+        key = server_key(spec, caller, log_dir)
         server = self.servers.get(key)
         if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
-            log_dir = message.get("log_dir")
-            server = McpServer(spec, Path(log_dir) if isinstance(log_dir, str) else None, note=self.say)
+            server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, caller=caller)
             server.connection.note = self._noter(key)  # what only the host sees (a stray line): its callers hear it
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
             self.servers[key] = server
@@ -268,21 +318,16 @@ def boot() -> None:
     os.chmod(fresh, 0o600)
     sock.listen(64)
     os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
-    inode = os.lstat(path).st_ino
     if os.fork():
         os._exit(0)  # the starter learns that the host listens
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    host = Host(idle)
+    host = Host(idle, socket_path=path)
     host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
     try:
         asyncio.run(host.serve(sock))
     finally:
-        try:
-            if os.lstat(path).st_ino == inode:
-                os.unlink(path)
-        except OSError:
-            pass
+        host.unlink_socket()
         host.say("stopped")
     os._exit(0)
 

@@ -4,8 +4,12 @@
 the server is the host's, started by the first caller that needs it and kept for the next
 ones. The configuration sent is the one the server would run with here: mcp.json's
 environment over the variables an MCP client passes on (PATH, HOME ...), and this working
-directory when mcp.json names none. Nothing of the ``mcp`` package is imported on this side
-(its types alone take a quarter of a second): answers are read as plain objects.
+directory when mcp.json names none; and with it, whom the host acts for (``Caller``: this run's
+data directory, whose logins' tokens the host's connection uses, and its proxies and certificates).
+The host is this build's (chatcli.paths.build_id) with this run's way of loading Python
+(``PYTHON*``, ``LANG``, ``LC_*``, ``TZ``, which it starts with): its socket is named by both, so a
+caller of another build or another loading never reaches it. Nothing of the ``mcp`` package is
+imported on this side (its types alone take a quarter of a second): answers are read as plain objects.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, AsyncIterator, Callable, Mapping
 
+from chatcli.paths import build_id
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.host import LIMIT
+from chatcli.tools.mcp.transport import Caller
 
 START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
@@ -56,18 +62,25 @@ def inherited(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: environ[k] for k in INHERITED if k in environ and not environ[k].startswith("()")}
 
 
+def loading(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the host starts with of a caller's environment: what decides how Python and its libraries load."""
+    return {k: v for k, v in environ.items() if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON"))}
+
+
 @lru_cache(maxsize=1)
-def host_build() -> str:
-    """What must match between a caller and the host it uses: chat's version and code, this Python."""
-    from chatcli import __version__
-
-    package = Path(__file__).resolve().parent.parent
-    newest = max((p.stat().st_mtime_ns for p in package.rglob("*.py")), default=0)
-    return hashlib.sha256(f"{__version__} {package} {newest} {sys.executable}".encode()).hexdigest()[:12]
+def _build() -> str:
+    return build_id()
 
 
-def _start(directory: Path, path: Path, idle: float) -> None:
-    """Start the host (one caller at a time) and return once it listens (or it failed)."""
+def host_socket(environ: Mapping[str, str]) -> str:
+    """The name of the host's socket for this build of chat and this way of loading Python."""
+    whole = json.dumps([_build(), sorted(loading(environ).items())])
+    return f"mcp-{hashlib.sha256(whole.encode()).hexdigest()[:12]}.sock"
+
+
+def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str]) -> None:
+    """Start the host (one caller at a time) and return once it listens (or it failed); a host of a build that is
+    no longer current (chat's code or a library changed since it started) then retires."""
     import fcntl
     import subprocess
 
@@ -84,12 +97,11 @@ def _start(directory: Path, path: Path, idle: float) -> None:
             path.unlink()  # left by a host that is gone
         root = str(Path(__file__).resolve().parent.parent.parent)
         code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.tools.mcp.host import boot; boot()"
-        environ = {k: v for k, v in os.environ.items() if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON"))}
         log = os.open(directory / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             boot = subprocess.Popen(
                 [sys.executable, "-c", code, str(path), str(idle)],
-                env=environ,
+                env=loading(environ),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -105,6 +117,7 @@ def _start(directory: Path, path: Path, idle: float) -> None:
             boot.wait()
     finally:
         os.close(lock)
+    host_control("check", environ)  # an upgrade's old host learns it now, not at its next look
 
 
 class HostLink:
@@ -120,7 +133,7 @@ class HostLink:
         directory = runtime_dir(self.environ)
         if directory is None:
             raise ConnectionError("no private directory for the MCP host's socket")
-        return directory, directory / f"mcp-{host_build()}.sock"
+        return directory, directory / host_socket(self.environ)
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
@@ -133,7 +146,7 @@ class HostLink:
             except OSError:
                 if attempt:
                     raise
-                await asyncio.to_thread(_start, directory, path, self.idle)
+                await asyncio.to_thread(_start, directory, path, self.idle, self.environ)
         else:
             raise ConnectionError("the MCP host did not start")
         writer.write(json.dumps({"id": -1, "op": "status"}).encode() + b"\n")  # answered, or closed on at once
@@ -167,9 +180,10 @@ class HostLink:
             "url": spec.url,
             "headers": dict(spec.headers),
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
-            "env": {**inherited(os.environ), **spec.env} if spec.command else {},
+            "env": {**inherited(self.environ), **spec.env} if spec.command else {},
         }
-        session = HostSession(reader, writer, sent, str(log_dir) if log_dir else None, on_exit, note, elicit)
+        caller = {"caller": Caller.of(self.environ).as_json(), "log_dir": str(log_dir) if log_dir else None}
+        session = HostSession(reader, writer, sent, caller, on_exit, note, elicit)
         try:
             yield session
         finally:
@@ -184,12 +198,12 @@ class HostSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         spec: dict[str, Any],
-        log_dir: str | None,
+        caller: dict[str, Any],
         on_exit: Callable[[], None],
         note: Callable[[str], None] | None,
         elicit: Ask | None = None,
     ):
-        self._reader, self._writer, self._spec, self._log_dir = reader, writer, spec, log_dir
+        self._reader, self._writer, self._spec, self._caller = reader, writer, spec, caller  # caller: whom it is for
         self._on_exit, self._note, self._elicit = on_exit, note, elicit
         self._answering: set[asyncio.Task] = set()  # questions of the server being answered
         self._request_id = 0
@@ -246,7 +260,7 @@ class HostSession:
         if progress is not None:
             self._progress[number] = progress
         try:
-            message = {"id": number, "op": op, "spec": self._spec, "log_dir": self._log_dir, **fields}
+            message = {"id": number, "op": op, "spec": self._spec, **self._caller, **fields}
             self._writer.write(json.dumps(message).encode() + b"\n")
             await self._writer.drain()
             reply = await answer
@@ -294,7 +308,8 @@ def _error(error: dict[str, Any]) -> Exception:
 
 
 def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
-    """Send ``op`` ("status" or "stop") to every MCP host of the user (one per build of chat): their answers."""
+    """Send ``op`` ("status", "check" or "stop") to every MCP host of the user (one per build of chat and way of
+    loading Python): their answers."""
     from chatcli.paths import runtime_dir
 
     directory = runtime_dir(environ)

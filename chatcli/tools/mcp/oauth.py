@@ -5,7 +5,9 @@ resource metadata named by the server's 401, authorization-server discovery, dyn
 the authorization URL is opened in a browser when there is one and printed always, and the redirect comes back to
 a one-shot HTTP listener on 127.0.0.1. The tokens are kept for that server only, in
 ``$XDG_DATA_HOME/chatcli/mcp-auth/NAME.json`` (0600, in a 0700 directory: never where a ``.env`` or mcp.json
-lives), with the URL they were issued for: a server whose URL in mcp.json changes gets none of them.
+lives), with the URL they were issued for: a server whose URL in mcp.json changes gets none of them. A sign-in
+holds what it is given until it succeeds, then replaces the file at once (a temporary file beside it, renamed):
+a login stopped in any way (Ctrl-C, a signal, a closed terminal, a kill) leaves the tokens kept before usable.
 
 Afterwards every connection to the server carries the access token, refreshed before it expires (``auth_for``).
 Nothing but ``chat mcp login`` ever opens a browser or waits for one: a server that needs a login, or whose refresh
@@ -16,6 +18,7 @@ forgets the tokens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -43,10 +46,11 @@ class LoginNeeded(Exception):
         self.detail = f"{why}: run chat mcp login {name}"
 
 
-def _file(name: str) -> Path:
-    """Where a server's tokens are kept (chatcli.tools.sandbox.secret_places hides the directory from commands)."""
+def _file(name: str, data: Path | None = None) -> Path:
+    """Where a server's tokens are kept, in ``data`` (chat's data directory: this process's by default; the MCP
+    host's caller's there). chatcli.tools.sandbox.secret_places hides the directory from commands."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
-    return data_dir() / "mcp-auth" / f"{safe}.json"
+    return (data if data is not None else data_dir()) / "mcp-auth" / f"{safe}.json"
 
 
 def _origin(url: str) -> str:
@@ -58,8 +62,8 @@ class StoredAuth:
     """One server's tokens and client registration (the ``mcp`` client's ``TokenStorage``), kept with the URL they
     belong to; a file written for another URL reads as nothing."""
 
-    def __init__(self, spec: ServerSpec):
-        self.name, self.url, self.path = spec.name, _origin(spec.url or ""), _file(spec.name)
+    def __init__(self, spec: ServerSpec, data: Path | None = None):
+        self.name, self.url, self.path = spec.name, _origin(spec.url or ""), _file(spec.name, data)
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -69,13 +73,29 @@ class StoredAuth:
         return data if isinstance(data, dict) and data.get("url") == self.url else {}
 
     def _write(self, data: dict[str, Any]) -> None:
+        """Replace the file whole: written beside it under a name of this writer's own, then renamed over it."""
+        import tempfile
+
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.path.parent, 0o700)
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({**data, "url": self.url}, handle)
-        os.replace(temporary, self.path)
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump({**data, "url": self.url}, handle)
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+    def stamp(self) -> tuple[int, int] | None:
+        """Which file of tokens is there now (its inode and time; None: none): a login, a refresh or a logout
+        changes it."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_ino, info.st_mtime_ns
 
     def has_tokens(self) -> bool:
         return bool(self._read().get("tokens"))
@@ -150,9 +170,10 @@ def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redir
     return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, timeout=LOGIN_WAIT)
 
 
-def auth_for(spec: ServerSpec) -> Any:
-    """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None."""
-    storage = StoredAuth(spec)
+def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
+    """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None; ``data``: the data
+    directory whose tokens these are (this process's by default)."""
+    storage = StoredAuth(spec, data)
     if not spec.url or not storage.has_tokens():
         return None
 
@@ -169,12 +190,9 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
-    storage = StoredAuth(spec)
+    storage = _SigningIn(spec)  # a sign-in anew, registered for this redirect URI; what was kept stays meanwhile
     listener = _Callback()
     await listener.start()
-    kept = storage._read()
-    storage._write({})  # a sign-in anew, registered for this redirect URI; what was kept is back if it fails
-    signed_in = False
     try:
 
         async def redirect(url: str) -> None:
@@ -190,14 +208,31 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
                 async with ClientSession(read, write) as session:
                     await session.initialize()
                     listed = await session.list_tools()
-        signed_in = storage.has_tokens()
-        if not signed_in:
+        if not storage.has_tokens():
             raise LoginRefused("the server answered without asking for a login: it needs none")
+        storage.keep()
         return [tool.name for tool in listed.tools]
     finally:
         listener.close()
-        if not signed_in:
-            storage._write(kept) if kept else storage.forget()
+
+
+class _SigningIn(StoredAuth):
+    """A sign-in's registration and tokens, held in memory until it succeeds (``keep``): until then every other
+    run goes on with the tokens kept before, and a sign-in that never ends changes nothing."""
+
+    def __init__(self, spec: ServerSpec):
+        super().__init__(spec)
+        self.held: dict[str, Any] = {}
+
+    def _read(self) -> dict[str, Any]:
+        return dict(self.held)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.held = {**data, "url": self.url}
+
+    def keep(self) -> None:
+        """The sign-in succeeded: its tokens replace those kept, at once."""
+        StoredAuth._write(self, self.held)
 
 
 class _Callback:
