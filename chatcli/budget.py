@@ -10,6 +10,9 @@ REPLY_SHARE = 0.25
 # times as many tokens on code, and a chat template adds a few tokens per message: the rest of
 # the window is that margin.
 HISTORY_SHARE = 0.6
+# A model server on this machine that chat sizes itself (Ollama's num_ctx, the local model's llama.cpp): memory
+# is the user's, so the window asked for holds this much history unless CHATCLI_CONTEXT_TOKENS says otherwise.
+LOCAL_BUDGET = 6000
 
 
 def split_window(window: int, max_tokens: int | None) -> tuple[int, int]:

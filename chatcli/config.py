@@ -26,7 +26,9 @@ class Settings:
     base_url: str | None = None
     db: str | None = None
     system: str = DEFAULT_SYSTEM
-    context_tokens: int = 6000
+    # The history budget's cap (estimated tokens); None: the model's own context window (chatcli.chat.context_windows)
+    # less the reply's room, compacted near its end.
+    context_tokens: int | None = None
     timeout: float = 60.0
     max_retries: int = 2
     temperature: float | None = None

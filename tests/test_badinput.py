@@ -80,7 +80,7 @@ def test_undecodable_system_prompt_or_variable_is_refused(system, variables, wha
 def test_repl_refuses_undecodable_bytes_and_a_huge_paste_and_goes_on(server, chat_env):
     from tests.helpers import Repl
 
-    repl = Repl(["--thread", "odd"], chat_env)
+    repl = Repl(["--thread", "odd"], {**chat_env, "CHATCLI_CONTEXT_TOKENS": "6000"})  # the user's own budget
     try:
         repl.wait_prompt()
         at = repl.mark()
@@ -92,7 +92,7 @@ def test_repl_refuses_undecodable_bytes_and_a_huge_paste_and_goes_on(server, cha
         assert "not valid UTF-8" in repl.text[at:] and "Traceback" not in repl.text
 
         at = repl.mark()
-        repl.child.send("\x1b[200~" + "y" * 30_000 + "\x1b[201~")  # a bracketed paste over the budget
+        repl.child.send("\x1b[200~" + "y" * 30_000 + "\x1b[201~")  # a bracketed paste over that budget
         repl.wait_for("yyyy", after=at)
         repl.child.send("\r")
         repl.wait_for("error: ", after=at, timeout=30)

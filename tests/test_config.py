@@ -54,7 +54,7 @@ def test_highest_layer_wins(layers, tmp_path):
     expected_tokens = {None: Settings().context_tokens, "config": 1000, "dotenv": 2000, "env": 3000, "flag": 4000}
     assert settings.model == expected_model[winner]
     assert settings.context_tokens == expected_tokens[winner]
-    assert isinstance(settings.context_tokens, int)
+    assert isinstance(settings.context_tokens, int) or (winner is None and settings.context_tokens is None)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakeserver import Reply
 from tests.helpers import assert_one_error_line, chat
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12  # ~170 words
@@ -209,3 +210,75 @@ def test_a_window_probe_goes_where_the_environment_says_at_that_time(monkeypatch
         assert told_window(endpoint.base_url, "gpt-fake") == 111, "through the proxy the environment names"
         monkeypatch.delenv("http_proxy")
         assert told_window(endpoint.base_url, "gpt-fake") == 222, "straight to the endpoint once it names none"
+
+
+# --------------------------------------------------------------------------- with no setting, the model's window
+
+
+def git_log(size: int = 350_000) -> str:
+    """A ``git log -p`` of ``size`` characters, as a newcomer pipes it: commits, authors, diffs; its last line is
+    a marker to find in the request."""
+    commit = (
+        "commit 3f9a1c2e{n:032x}\nAuthor: A Developer <dev@example.org>\nDate:   Tue Nov 24 10:{m:02d}:00 2026\n\n"
+        "    Fix the parser for nested lists ({n})\n\ndiff --git a/src/parse.py b/src/parse.py\n"
+        "-    return items\n+    return [flatten(i) for i in items]  # nested lists, issue {n}\n\n"
+    )
+    text, n = "", 0
+    while len(text) < size:
+        text += commit.format(n=n, m=n % 60)
+        n += 1
+    return text[:size] + "\nEND OF LOG 1c0d874\n"
+
+
+def sent_text(fake) -> str:
+    return json.dumps(fake.requests[-1], ensure_ascii=False) if fake.requests else ""
+
+
+def test_the_readmes_pipe_goes_whole_to_every_provider(provider):
+    """`git log | chat "summarize"` on a 350 kB log: the whole log is sent with the question, on every provider's
+    wire format (no 6,000-token wall); a server on this machine that chat sizes itself (Ollama) says in one line
+    that its window cannot hold it, and how to make it bigger."""
+    row, fake, env = provider
+    env = {**env, "CHATCLI_MEMORY": "trim"}
+    log = git_log()
+    run = chat(env, "summarize", stdin=log)
+    if row.name == "ollama":  # its window is sized for 6,000 tokens of history: the user's memory, the user's say
+        line = assert_one_error_line(run, 2)
+        assert "the model's context window holds" in line and "CHATCLI_CONTEXT_TOKENS" in line, line
+        return
+    assert run.code == 0, run
+    assert "END OF LOG 1c0d874" in sent_text(fake) and "summarize" in sent_text(fake), "the log was not sent whole"
+
+
+@pytest.mark.parametrize("model, window", [("gpt-5-mini", 400_000), ("gpt-4o", 128_000)])
+def test_with_no_setting_the_history_budget_is_the_models_window(server, hosted, model, window):
+    """A thread of 45,000 tokens goes whole to a hosted model whose window holds it; the user's
+    CHATCLI_CONTEXT_TOKENS is a cap below that; a question larger than what the window holds beside the reply is
+    one line naming it."""
+    from chatcli.budget import split_window
+
+    env = {**hosted, "CHATCLI_MODEL": model}
+    server.queue(*(Reply(f"noted {n}") for n in range(3)))
+    for n in range(3):
+        assert chat(env, "-t", "big", f"part {n}: " + git_log(60_000)).code == 0  # ~15,000 tokens a turn
+    run = chat(env, "--json", "-t", "big", "and in all?")
+    assert run.code == 0 and json.loads(run.out)["turns_left_out"] == 0, run
+    firsts = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    assert firsts[0].startswith("part 0:") and len(firsts) == 4, "the whole thread fits the model's window"
+    capped = chat({**env, "CHATCLI_CONTEXT_TOKENS": "6000", "CHATCLI_MEMORY": "trim"}, "--json", "-t", "big", "now?")
+    assert capped.code == 0 and json.loads(capped.out)["turns_left_out"] >= 3, capped
+    room = int(split_window(window, None)[0] / 0.6)  # what the window holds beside the reply
+    before = len(server.requests)
+    line = assert_one_error_line(chat(env, "-t", "big", "x" * (room * 4 + 400)), 2)
+    assert f"the model's context window holds ~{room:,} beside the reply" in line, line
+    assert len(server.requests) == before, "nothing was sent"
+
+
+def test_chat_config_says_the_budget_is_the_models_window(hosted, chat_env):
+    shown = chat({**hosted, "CHATCLI_MODEL": "gpt-5-mini"}, "config").out
+    [line] = [line for line in shown.splitlines() if line.startswith("context_tokens")]
+    assert "the model's window (gpt-5-mini: 400,000 tokens, ~180,000 of history)" in line, line
+    # A server on this machine has the window it was started with, whatever its model is called.
+    for env in ({**chat_env, "CHATCLI_MODEL": "gpt-5-mini"}, chat_env):
+        unknown = chat(env, "config").out
+        assert "'s is not known" in unknown and "200,000" in unknown, unknown

@@ -74,6 +74,8 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
             variable = {"worker": "CHATCLI_WORKER", "worker_idle": "CHATCLI_WORKER_IDLE"}[name]
             value = worker_config(environ)[0 if name == "worker" else 1]
             source = f"environment ({variable})" if environ.get(variable) else source
+        if name == "context_tokens" and value is None:
+            source = f"default: {_window_said(settings)}"
         records.append({"name": name, "value": shown(name, value), "source": source})
     for key in dotenv.ignored(ENV_VARS) if dotenv is not None else []:
         records.append({"name": ENV_VARS[key], "value": None, "source": f"{dotenv.path}: {key} ignored (untrusted)"})
@@ -83,6 +85,19 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     there = "read" if path.is_file() else "none yet: create it to set any of these (docs/configuration.md)"
     records.append({"name": "config_file", "value": str(path), "source": there})
     return records
+
+
+def _window_said(settings: Settings) -> str:
+    """What the history budget is with no setting: the model's window, as chat knows it."""
+    from chatcli.chat.context_windows import DEFAULT_WINDOW, fit
+    from chatcli.chat.model import shown_name
+    from chatcli.chat.model_state import table_window
+
+    model = shown_name(settings.model)
+    window = table_window(settings, settings.model)
+    if window is None:
+        return f"the model's window ({model}'s is not known: its server's word, else {DEFAULT_WINDOW:,} tokens)"
+    return f"the model's window ({model}: {window:,} tokens, ~{fit(window, settings.max_tokens):,} of history)"
 
 
 @app.command("config")

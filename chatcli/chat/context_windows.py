@@ -22,6 +22,12 @@ from chatcli.paths import data_dir
 FILE_NAME = "windows.json"
 
 
+# The context window taken for a model nobody says the window of (no setting, no entry in genai-prices' table, a
+# server that does not tell it): large enough for a 60,000-token pipe (its history budget is 90,000 tokens). A
+# server whose window is smaller refuses the first request that does not fit, and chat learns its window then.
+DEFAULT_WINDOW = 200_000
+
+
 def fit(window: int, max_tokens: int | None) -> int:
     """The history budget (estimated tokens) that leaves room for the reply in ``window``."""
     return split_window(window, max_tokens)[0]
@@ -199,6 +205,7 @@ async def starting_budget(
     context_tokens: int,
     max_tokens: int | None,
     told: Callable[[], Awaitable[int | None]] | None,
+    asked_for: int | None = None,
 ) -> tuple[int, Limit | None]:
     """The history budget to start with, and the learned limit behind it if there is one.
 
@@ -207,7 +214,7 @@ async def starting_budget(
         window it now states wins), and after a day, or once the user asks for a bigger budget
         than when it was learned, chat starts from the user's budget again (a refusal teaches it
         again). ``told`` asks the server (the provider's ``window``), once per endpoint and model;
-    None: this server is never asked.
+    None: this server is never asked. ``asked_for``: the user's own budget (CHATCLI_CONTEXT_TOKENS), if any.
     """
     import time
 
@@ -217,18 +224,57 @@ async def starting_budget(
             return context_tokens, None
         window = await told()
         budget = fit(window, max_tokens) if window else 0
-        remember(endpoint, model, budget, window, context_tokens)
+        remember(endpoint, model, budget, window, asked_for)
         return (min(context_tokens, budget), None) if budget else (context_tokens, None)
     learned = _budget_of(entry)  # the entry read above: the file is read once
     if learned is None or learned >= context_tokens:
         return context_tokens, None
     window = await told() if told is not None else None
     if window and fit(window, max_tokens) > learned:  # the server was started again with a bigger window
-        remember(endpoint, model, fit(window, max_tokens), window, context_tokens)
+        remember(endpoint, model, fit(window, max_tokens), window, asked_for)
         return min(context_tokens, fit(window, max_tokens)), None
     stale = time.time() - (entry.get("learned_at") or 0) > PROBE_AFTER
-    asked_for = entry.get("asked_for")
-    if stale or (isinstance(asked_for, int) and context_tokens > asked_for):
+    before = entry.get("asked_for")
+    if stale or (asked_for is not None and (not isinstance(before, int) or asked_for > before)):
         forget(endpoint, model)
         return context_tokens, None
     return learned, Limit(learned, entry.get("window") if isinstance(entry.get("window"), int) else None)
+
+
+KNOWN_FILE = "known-windows.json"
+
+
+def known_window(spec: str) -> int | None:
+    """The context window genai-prices' table gives the model ``spec`` (as the user names it), or None.
+
+    The table costs a sixth of a second to load, so each answer is kept in ``known-windows.json`` beside
+    windows.json, for the installed table (its file's size and time): later runs read one small file.
+    """
+    from chatcli.chat.pricing import kept_window, table_stamp
+
+    stamp = table_stamp()
+    path = data_dir() / KNOWN_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict) or data.get("table") != stamp:
+        data = {"table": stamp, "windows": {}}
+    windows = data.get("windows")
+    if not isinstance(windows, dict):
+        windows = data["windows"] = {}
+    if spec in windows:
+        found = windows[spec]
+        return found if isinstance(found, int) and found > 0 else None
+    found = kept_window(spec)
+    windows[spec] = found
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_name(f".{KNOWN_FILE}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return found

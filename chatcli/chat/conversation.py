@@ -54,6 +54,9 @@ class Conversation:
     app: GraphApp
     thread_id: str
     context_tokens: int | None = None
+    # The most estimated tokens one question may hold, and what sets it (chatcli.chat.model_state.ModelState).
+    question_limit: int | None = None
+    limited_by: str = "budget"
     # The open database: thread index and cross-process turn lock.
     store: Store | None = None
     model_name: str | None = None
@@ -424,10 +427,10 @@ class Conversation:
 
         files = list(self.attached if attachments is None else attachments) + await mentioned(mentions, self.toolbox)
         if text.strip() or not files:
-            check_question(text, self.context_tokens)
+            check_question(text, self.question_limit, self.limited_by)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})
         if files:
-            check_question(str(message.text) or "(images)", self.context_tokens)  # text files count too
+            check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():
             failed = False
             try:

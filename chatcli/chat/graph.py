@@ -123,7 +123,7 @@ class ChatGraph:
         model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
         *,
         default_system: str,
-        context_tokens: int,
+        context_tokens: int | None,
         memory: str = "trim",
         compact_at: float = 0.9,
         before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,

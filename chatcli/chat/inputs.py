@@ -37,18 +37,34 @@ def check_utf8(text: str, what: str) -> str:
     return text
 
 
-def check_question(text: str, max_tokens: int | None = None) -> str:
-    """Refuse input that has nothing to ask or cannot fit the context budget; return it unchanged."""
+def check_question(text: str, max_tokens: int | None = None, of: str = "budget") -> str:
+    """Refuse input that has nothing to ask or cannot fit; return it unchanged.
+
+    ``max_tokens`` (estimated) is the user's context budget (``of`` "budget"), or what the model's context window
+    holds beside the reply: a window that is known ("window"), one chat sized for a server on this machine
+    ("sized"), or the one taken for a model whose window is not ("assumed",
+    chatcli.chat.context_windows.DEFAULT_WINDOW). None: nothing is refused for its size.
+    """
     if not text.strip():
         raise UsageError("nothing to send: the message is empty")
     check_utf8(text, "the message")
     estimate = len(text) // 4
-    if max_tokens and estimate > max_tokens:
+    if not max_tokens or estimate <= max_tokens:
+        return text
+    if of == "budget":
         raise UsageError(
             f"the message is too long: about {estimate:,} tokens, the context budget is {max_tokens:,}",
             hint="send a shorter message or raise CHATCLI_CONTEXT_TOKENS",
         )
-    return text
+    hint = {
+        "window": "send a shorter message, or ask a model with a larger window: -m MODEL",
+        "sized": "send a shorter message, or give the model a larger window (it takes memory): CHATCLI_CONTEXT_TOKENS",
+    }.get(of, "its window is not known to chat; if it is larger, say so: CHATCLI_CONTEXT_TOKENS")
+    raise UsageError(
+        f"the message is too long: about {estimate:,} tokens, the model's context window holds ~{max_tokens:,}"
+        " beside the reply",
+        hint=hint,
+    )
 
 
 # new_thread_id's ids: a unique start of one finds it (git-style), and one off by a character is a typo.

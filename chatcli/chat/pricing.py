@@ -77,6 +77,57 @@ def _table() -> Any:
     return calc_price, Usage
 
 
+def table_names(name: str) -> list[tuple[str, dict[str, str]]]:
+    """How the table is asked for the model ``name`` (as the user names it), in order: (its name there, and the
+    provider to look in, if any)."""
+    from chatcli.providers import provider
+    from chatcli.providers.registry import DEFAULT, name_of
+
+    chosen = name_of(name)
+    if chosen != DEFAULT:  # "anthropic:claude-...": that provider's entry for the name
+        prices = provider(chosen).prices
+        return [(name.partition(":")[2], {"provider_id": prices})] if prices else []
+    provider_id, _, model = name.rpartition("/")
+    tries: list[tuple[str, dict[str, str]]] = [(name, {})]
+    if provider_id and model:  # "openai/gpt-4o", as OpenRouter and LiteLLM name models
+        tries.append((model, {"provider_id": provider_id}))
+    return tries
+
+
+def kept_window(name: str) -> int | None:
+    """The context window the kept table gives the model ``name`` (as the user names it), or None."""
+    if _table_or_none() is None:
+        return None
+    from genai_prices.data_snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    for ref, options in table_names(name):
+        try:
+            _provider, model = snapshot.find_provider_model(ref, None, options.get("provider_id"), None)
+        except LookupError:
+            continue
+        except Exception:  # noqa: BLE001 - a window the table cannot say is unknown, never a failed turn
+            return None
+        window = getattr(model, "context_window", None)
+        return window if isinstance(window, int) and window > 0 else None
+    return None
+
+
+def table_stamp() -> str:
+    """Which kept table is installed (its data file's size and time), found without importing it."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is None or spec.origin is None:
+        return ""
+    try:
+        info = os.stat(os.path.join(os.path.dirname(spec.origin), "data.py"))
+    except OSError:
+        return ""
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
 def preload() -> None:
     """Load the kept table now (the warm worker, before it forks: its one-shots then find it loaded)."""
     _table_or_none()
@@ -243,18 +294,7 @@ class Pricer:
         calc_price, Usage = table
         inp, cached, written, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=written, output_tokens=out)
-        from chatcli.providers import provider
-        from chatcli.providers.registry import DEFAULT, name_of
-
-        chosen = name_of(name)
-        if chosen != DEFAULT:  # "anthropic:claude-...": that provider's price for the name
-            own_name = name.partition(":")[2]
-            return self._try(calc_price, usage, [(own_name, {"provider_id": provider(chosen).prices})])
-        provider_id, _, model = name.rpartition("/")
-        tries: list[tuple[str, dict[str, str]]] = [(name, {})]
-        if provider_id and model:  # "openai/gpt-4o", as OpenRouter and LiteLLM name models
-            tries.append((model, {"provider_id": provider_id}))
-        return self._try(calc_price, usage, tries)
+        return self._try(calc_price, usage, table_names(name))
 
     @staticmethod
     def _try(calc_price: Any, usage: Any, tries: list[tuple[str, dict[str, str]]]) -> float | None:

@@ -200,6 +200,8 @@ class Engine:
     graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
     bound: Binding | None = None  # and what its threads are bound to
     compactor: Compactor | None = None  # chat's own graph, which folds a thread's turns into its summary
+    question_limit: int | None = None  # the default model's (chatcli.chat.model_state.ModelState.question_limit)
+    limited_by: str = "budget"  # and what sets it: the user's "budget", the model's "window", an "assumed" one
 
     async def conversation(
         self, thread_id: str, listener: Listener | None = None, model: str | None = None
@@ -223,6 +225,8 @@ class Engine:
             app=self.app,
             thread_id=check_thread_id(thread_id),
             context_tokens=self.context_tokens,
+            question_limit=self.question_limit,
+            limited_by=self.limited_by,
             store=self.store,
             model_name=model or self.settings.model,
             stall_timeout=self.settings.timeout or None,
@@ -268,7 +272,7 @@ async def open_engine(
     # Each model's window: learned earlier, or told by its server (llama.cpp, vLLM, LM Studio,
     # Ollama); the local model's own server is sized by chat already.
     states = ModelStates(settings.context_tokens, settings)
-    budget = (await states.of(settings.model)).budget
+    default = await states.of(settings.model)
     async with open_store(settings.db or "") as store:
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
@@ -286,7 +290,17 @@ async def open_engine(
             tool_result_chars=settings.tool_result_chars,
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         )
-        yield Engine(graph.compile(store.saver), store, settings, budget, toolbox, listener, compactor=graph)
+        yield Engine(
+            graph.compile(store.saver),
+            store,
+            settings,
+            default.budget,
+            toolbox,
+            listener,
+            question_limit=default.question_limit,
+            limited_by=default.limited_by,
+            compactor=graph,
+        )
 
 
 @asynccontextmanager

@@ -145,7 +145,7 @@ def budget(settings: Settings) -> tuple[int, int]:
     context_tokens asks for less.
     """
     history, reply = split_window(settings.local_n_ctx, settings.max_tokens)
-    return min(settings.context_tokens, history), reply
+    return min(settings.context_tokens or history, history), reply
 
 
 def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:

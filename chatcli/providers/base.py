@@ -73,6 +73,9 @@ class Provider(ABC):
     """
 
     info: ClassVar[ProviderInfo]
+    # The model's window is the size chat asks its server for (Ollama's num_ctx), for LOCAL_BUDGET tokens of history
+    # unless CHATCLI_CONTEXT_TOKENS says otherwise: it grows with that setting.
+    sizes_window: ClassVar[bool] = False
 
     @property
     def name(self) -> str:

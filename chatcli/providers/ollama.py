@@ -17,7 +17,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chatcli.budget import split_window
+from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
 from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
@@ -37,6 +37,7 @@ def _bounded() -> dict[str, Any]:
 
 class Ollama(Provider):
     info = registry.info("ollama")
+    sizes_window = True
 
     def endpoint(self, settings: Settings) -> str:
         """OLLAMA_HOST as the ollama client reads it: a bare host gets http:// and port 11434."""
@@ -153,7 +154,7 @@ def host_url(host: str) -> str:
 def needed_window(settings: Settings) -> int:
     """The smallest window (a multiple of 1,024 tokens) whose history budget holds the settings' budget."""
     window = 2048
-    while split_window(window, settings.max_tokens)[0] < settings.context_tokens:
+    while split_window(window, settings.max_tokens)[0] < (settings.context_tokens or LOCAL_BUDGET):
         window += 1024
     return window
 

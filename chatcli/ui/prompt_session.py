@@ -78,7 +78,7 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
 def _sendable(line: str, settings: Settings) -> bool:
     """True for a line chat would accept: worth recalling with Up (a refused huge paste is not)."""
     try:
-        check_question(line, settings.context_tokens)
+        check_question(line, settings.context_tokens)  # the user's own budget; a model's window is the turn's
     except ChatError:
         return False
     return True
