@@ -328,6 +328,34 @@ def test_a_one_shot_at_every_door_calls_with_the_login_s_token_and_none_after_a_
     assert "signed in" not in whoami(server, after) and NEEDS in after.err + whoami(server, after), after
 
 
+def test_a_one_shot_at_every_door_reaches_a_remote_server_through_its_own_proxy(server, door, guarded, monkeypatch):
+    """A one-shot's HTTP_PROXY is its way to a remote MCP server whichever door it goes through (the MCP host's
+    too); the next one-shot, with no proxy, goes straight to the server, though a host served the first."""
+    assert login(door.env).returncode == 0
+    token = json.loads(stored(door.env).read_text())["tokens"]["access_token"]
+    proxy, seen = _recording()
+    way = f"http://127.0.0.1:{proxy.server_address[1]}"
+    # The model's server is reached directly, the MCP server through the proxy.
+    model = server.base_url.removesuffix("/v1")
+    proxied = {"HTTP_PROXY": way, "http_proxy": way, "NO_PROXY": model, "no_proxy": model}
+    try:
+        for name, value in proxied.items():
+            monkeypatch.setenv(name, value)  # read by httpx in this process (the direct door), the rest are children
+        server.queue(Reply("through the proxy"))  # (the proxy answers 401 to all: the server is left out)
+        run = door.run({**door.env, **proxied}, "--yes", "who am I?")
+        assert run.code == 0 and run.out == "through the proxy\n", run
+        assert any(path.startswith(guarded.url) for _method, path, _auth in seen), seen  # absolute-form: a proxy's
+        heard = len(seen)
+        for name in proxied:
+            monkeypatch.delenv(name)
+        server.queue(tool_calls(("whoami", {})), Reply("straight"))
+        run = door.chat("--yes", "and without it?")
+        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+        assert len(seen) == heard
+    finally:
+        proxy.shutdown()
+
+
 def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_login(server, kept_env, guarded, tmp_path):  # noqa: F811 - the fixture
     """Two profiles of one user (two data directories) share the MCP host, never a login: each one-shot's call
     carries its own data directory's token, or none."""

@@ -6,9 +6,11 @@ The host listens on a unix socket in the user's private runtime directory (0600,
 worker's socket is; the shell tool's sandbox hides it), answers only processes of the same user
 (the kernel's word: SO_PEERCRED) confined as the host is (chatcli.tools.confinement), and keeps one server for each
 configuration and caller it is asked for: the command, arguments, whole environment and working directory it runs
-with, and whom it acts for (chatcli.tools.mcp.transport.Caller: the caller's data directory, so its own logins'
-tokens as they are now, and its proxies and certificates; and where its log goes). Two configurations, or two
-callers with other data directories, never share a server, and a login or a logout starts the next call's anew.
+with, and whom it acts for (the caller's data directory, so its own logins' tokens as they are now, and where its
+log goes). Two configurations, or two callers with other data directories, never share a server, and a login or a
+logout starts the next call's anew. What else of a caller's environment it acts with (how Python loads, the
+proxies and certificates an HTTP client reads) it was started with: only callers with the same reach it
+(chatcli.tools.mcp.link.host_environment).
 A server that runs no call for ``idle`` seconds is stopped; one that died is started again by the next call; the
 host exits once it has no server left and no caller for that long. It retires once the files it runs from change
 (chat's code, or a library's: an upgrade, chatcli.paths.build_id): it stops listening at once (the next caller
@@ -17,7 +19,7 @@ starts a host of the new build), ends the calls under way, and exits. Its log (a
 
 The protocol is JSON, one object a line. A caller opens one connection per server and sends
 ``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
-``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``, each with the caller's ``caller``;
+``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``, each with the caller's ``data_dir``;
 ``cancel`` stops request N (the server is told, as for Ctrl-C); ``status``, ``check`` (retire if the files changed)
 and ``stop`` are for chat itself.
 A question the server asks the user during call N goes to its caller as ``{"id": N, "elicit":
@@ -42,7 +44,7 @@ from typing import Any
 from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
-from chatcli.tools.mcp.transport import Caller, describe, is_transport_error
+from chatcli.tools.mcp.transport import describe, is_transport_error
 
 LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
 
@@ -80,17 +82,25 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     return spec
 
 
-def server_key(spec: ServerSpec, caller: Caller, log_dir: str | None) -> str:
+def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
     """Which kept server answers a call: one per configuration (its environment and directory included) and per
-    caller (its data directory, with its login for this server as it is now, its HTTP variables, its log)."""
+    caller (its data directory ``data``, with its login for this server as it is now, and its log)."""
     import hashlib
 
     from chatcli.tools.mcp.cache import fingerprint
     from chatcli.tools.mcp.oauth import StoredAuth
 
-    login = StoredAuth(spec, Path(caller.data)).stamp() if spec.url else None
-    whole = [fingerprint(spec, {}, spec.cwd), caller.as_json(), log_dir, login]
-    return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
+    login = StoredAuth(spec, data).stamp() if spec.url else None
+    whole = [fingerprint(spec, {}, spec.cwd), str(data), log_dir, login]
+    return hashlib.sha256(json.dumps(whole).encode()).hexdigest()
+
+
+def data_dir_of(message: dict[str, Any]) -> Path:
+    """The caller's data directory, as it sent it; ValueError if it sent none."""
+    data = message.get("data_dir")
+    if not isinstance(data, str) or not os.path.isabs(data):
+        raise ValueError("the caller did not say its data directory")
+    return Path(data)
 
 
 def dumped(result: Any) -> Any:
@@ -224,13 +234,12 @@ class Host:
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
-        spec = spec_of(message.get("spec") or {})
-        caller = Caller.from_json(message.get("caller"))
+        spec, data = spec_of(message.get("spec") or {}), data_dir_of(message)
         log_dir = message.get("log_dir") if isinstance(message.get("log_dir"), str) else None
-        key = server_key(spec, caller, log_dir)
+        key = server_key(spec, data, log_dir)
         server = self.servers.get(key)
         if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
-            server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, caller=caller)
+            server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, data=data)
             server.connection.note = self._noter(key)  # what only the host sees (a stray line): its callers hear it
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
             self.servers[key] = server

@@ -4,12 +4,13 @@
 the server is the host's, started by the first caller that needs it and kept for the next
 ones. The configuration sent is the one the server would run with here: mcp.json's
 environment over the variables an MCP client passes on (PATH, HOME ...), and this working
-directory when mcp.json names none; and with it, whom the host acts for (``Caller``: this run's
-data directory, whose logins' tokens the host's connection uses, and its proxies and certificates).
-The host is this build's (chatcli.paths.build_id) with this run's way of loading Python
-(``PYTHON*``, ``LANG``, ``LC_*``, ``TZ``, which it starts with): its socket is named by both, so a
-caller of another build or another loading never reaches it. Nothing of the ``mcp`` package is
-imported on this side (its types alone take a quarter of a second): answers are read as plain objects.
+directory when mcp.json names none; and with it, whom the host acts for: this run's data
+directory, whose logins' tokens the host's connection uses. The host is this build's
+(chatcli.paths.build_id) and runs with this run's way of loading Python and this run's proxies
+and certificates (``host_environment``): its socket is named by both, so a caller of another
+build, or with another environment of that kind, never reaches it and starts a host of its own.
+Nothing of the ``mcp`` package is imported on this side (its types alone take a quarter of a
+second): answers are read as plain objects.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from chatcli.paths import build_id
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.host import LIMIT
-from chatcli.tools.mcp.transport import Caller
 
 START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
@@ -62,9 +62,27 @@ def inherited(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: environ[k] for k in INHERITED if k in environ and not environ[k].startswith("()")}
 
 
-def loading(environ: Mapping[str, str]) -> dict[str, str]:
-    """What the host starts with of a caller's environment: what decides how Python and its libraries load."""
-    return {k: v for k, v in environ.items() if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON"))}
+# What an HTTP client (httpx) reads of the environment when it is made: the proxies, the certificates it trusts (and
+# urllib's REQUEST_METHOD, under which HTTP_PROXY is not taken).
+HTTP_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "ssl_cert_file",
+    "ssl_cert_dir",
+    "request_method",
+)
+
+
+def host_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the host starts with of a caller's environment, and is named by: what decides how Python and its
+    libraries load (``PYTHON*``, ``LANG``, ``LC_*``, ``TZ``), and where and how its HTTP clients connect."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON")) or k.lower() in HTTP_VARIABLES
+    }
 
 
 @lru_cache(maxsize=1)
@@ -73,8 +91,8 @@ def _build() -> str:
 
 
 def host_socket(environ: Mapping[str, str]) -> str:
-    """The name of the host's socket for this build of chat and this way of loading Python."""
-    whole = json.dumps([_build(), sorted(loading(environ).items())])
+    """The name of the host's socket for this build of chat and this environment (``host_environment``)."""
+    whole = json.dumps([_build(), sorted(host_environment(environ).items())])
     return f"mcp-{hashlib.sha256(whole.encode()).hexdigest()[:12]}.sock"
 
 
@@ -101,7 +119,7 @@ def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str])
         try:
             boot = subprocess.Popen(
                 [sys.executable, "-c", code, str(path), str(idle)],
-                env=loading(environ),
+                env=host_environment(environ),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -182,7 +200,9 @@ class HostLink:
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**inherited(self.environ), **spec.env} if spec.command else {},
         }
-        caller = {"caller": Caller.of(self.environ).as_json(), "log_dir": str(log_dir) if log_dir else None}
+        from chatcli.paths import data_dir
+
+        caller = {"data_dir": str(data_dir(self.environ)), "log_dir": str(log_dir) if log_dir else None}
         session = HostSession(reader, writer, sent, caller, on_exit, note, elicit)
         try:
             yield session
@@ -308,8 +328,8 @@ def _error(error: dict[str, Any]) -> Exception:
 
 
 def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
-    """Send ``op`` ("status", "check" or "stop") to every MCP host of the user (one per build of chat and way of
-    loading Python): their answers."""
+    """Send ``op`` ("status", "check" or "stop") to every MCP host of the user (one per build of chat and
+    ``host_environment``): their answers."""
     from chatcli.paths import runtime_dir
 
     directory = runtime_dir(environ)

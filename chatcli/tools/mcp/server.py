@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from chatcli.tools.listing import Listing
 from chatcli.tools.mcp.calls import Calls, Unavailable
 from chatcli.tools.mcp.config import ServerSpec
-from chatcli.tools.mcp.transport import Caller, Connection, describe
+from chatcli.tools.mcp.transport import Connection, describe
 
 __all__ = ["IDLE", "STARTING", "READY", "FAILED", "STOPPED", "McpServer", "Unavailable"]
 
@@ -48,15 +48,15 @@ class McpServer(Calls):
         cache: Any = None,
         loader: Callable[[], Awaitable[Any]] = _loading,
         link: Any = None,
-        caller: Caller | None = None,
+        data: Path | None = None,
     ):
         self.spec = spec
         self.note = note
         self.start_timeout = start_timeout
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache, or None
         self.loader = loader  # the MCP client's import, shared by the servers of a session
-        # link: through the MCP host (chatcli.tools.mcp.link); caller: in the host, whom the server is reached for
-        self.connection = Connection(spec, log_dir, note, link, caller)
+        # link: through the MCP host (chatcli.tools.mcp.link); data: in the host, its caller's data directory (logins)
+        self.connection = Connection(spec, log_dir, note, link, data)
         self.state = IDLE
         self.detail = ""
         self.listing: Listing | None = None

@@ -12,70 +12,11 @@ import asyncio
 import contextlib
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Callable, Iterator, Mapping
+from typing import IO, Any, AsyncIterator, Callable, Iterator
 
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
-
-
-def http_variable(name: str) -> bool:
-    """A variable an HTTP client (httpx) reads when it is made: a proxy, the certificates it trusts (and urllib's
-    REQUEST_METHOD, under which HTTP_PROXY is not taken)."""
-    return name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") or name in (
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUEST_METHOD",
-    )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Whom a server is reached for when that is not this process (the MCP host's servers): the caller's data
-    directory (where its logins' tokens are: chatcli.tools.mcp.oauth) and the variables of its environment an HTTP
-    client reads when it is made (``http_variable``)."""
-
-    data: str
-    environ: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def of(cls, environ: Mapping[str, str]) -> Caller:
-        from chatcli.paths import data_dir
-
-        return cls(str(data_dir(environ)), tuple(sorted((k, v) for k, v in environ.items() if http_variable(k))))
-
-    def as_json(self) -> dict[str, Any]:
-        return {"data": self.data, "environ": dict(self.environ)}
-
-    @classmethod
-    def from_json(cls, data: Any) -> Caller:
-        """A caller as it sent itself; ValueError if it is not one."""
-        environ = data.get("environ") if isinstance(data, dict) else None
-        where = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(where, str) or not os.path.isabs(where) or not isinstance(environ, dict):
-            raise ValueError("the caller did not say who it is")
-        pairs = sorted((k, v) for k, v in environ.items() if isinstance(v, str) and http_variable(str(k)))
-        return cls(where, tuple(pairs))
-
-
-@contextlib.contextmanager
-def _as_caller(caller: Caller | None) -> Iterator[None]:
-    """While an HTTP client is made (at once: no other task runs meanwhile), this process's environment has the
-    caller's proxies and certificates and no others, so that the client goes where the caller's would."""
-    if caller is None:
-        yield
-        return
-    saved = {k: v for k, v in os.environ.items() if http_variable(k)}
-    for name in saved:
-        del os.environ[name]
-    os.environ.update(caller.environ)
-    try:
-        yield
-    finally:
-        for name, _value in caller.environ:
-            os.environ.pop(name, None)
-        os.environ.update(saved)
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -183,11 +124,11 @@ class Connection:
         log_dir: Path | None,
         note: Callable[[str], None] | None = None,
         link: Any = None,
-        caller: Caller | None = None,
+        data: Path | None = None,
     ):
         self.spec = spec
         self.link = link  # a chatcli.tools.mcp.link.HostLink: the server is the MCP host's (the warm worker's runs)
-        self.caller = caller  # in the MCP host: whom the server is reached for (None: this process)
+        self.data = data  # whose logins it uses: in the MCP host, its caller's data directory (None: this process's)
         self.log_dir = log_dir
         self.note = note  # tells the user of what the server did wrong, short of failing
         self._log: IO[str] | None = None
@@ -246,10 +187,8 @@ class Connection:
         from chatcli.tools.mcp.oauth import auth_for
 
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
-        auth = auth_for(spec, Path(self.caller.data) if self.caller is not None else None)
-        with _as_caller(self.caller):
-            client = create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth)
-        async with client:
+        auth = auth_for(spec, self.data)
+        async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
             async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
                 yield read, write
 
