@@ -12,7 +12,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO, Callable, Mapping
+
+# In the warm worker's child: opens the caller's controlling terminal, handed over with the call
+# (chatcli.app.worker.jobs), as a new descriptor; the child has none of its own (its /dev/tty is nobody's).
+# None: a process of its own, which opens /dev/tty.
+handed_terminal: Callable[[], int] | None = None
 
 
 @dataclass
@@ -34,7 +39,7 @@ class Environment:
         if self.terminal is None:
             return None
         try:  # read and written through its descriptor (prompt-toolkit reads keys from it), written as text
-            fd = os.open(self.terminal, os.O_RDWR | os.O_NOCTTY)
+            fd = handed_terminal() if handed_terminal is not None else os.open(self.terminal, os.O_RDWR | os.O_NOCTTY)
         except OSError:
             return None
         tty = open(fd, "w", encoding="utf-8", errors="replace", buffering=1)  # noqa: SIM115 - closed by the run

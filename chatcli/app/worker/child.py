@@ -64,7 +64,7 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     os.set_inheritable(fds[4], False)  # the job-control channel: not for the tools' processes
     from chatcli.app.worker.jobs import install
 
-    terminal = install(int(header["caller"]), fds[4])
+    terminal = install(int(header["caller"]), fds[4], fds[5] if len(fds) > 5 else None)
     os.umask(int(header["umask"]))
     os.environ.clear()
     os.environ.update(header["environ"])

@@ -29,6 +29,7 @@ START_LOCK = "start.lock"
 LOG = "worker.log"
 START_TIMEOUT = 30.0  # the worker imports the whole stack before it listens
 FDS = 5  # a call's descriptors: stdin, stdout, stderr, the working directory, the job-control channel
+# and, when the caller has one, its controlling terminal (to ask on when stdin is piped, as a fresh chat does)
 # Variables the worker keeps from the environment it starts in: nothing secret, only what decides
 # how Python and the libraries load (a call whose values differ is answered the normal way).
 WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "CHATCLI_LAZY_IMPORTS")
@@ -192,14 +193,29 @@ def offer(
     word); ``channel`` is the child's end of the job-control channel.
     """
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    tty = controlling_terminal()
     try:
         header = {"build": build, "argv": argv, "environ": dict(environ), "confinement": me, "idle": idle}
-        send(sock, header, [0, 1, 2, cwd, channel])
+        send(sock, header, [0, 1, 2, cwd, channel] + ([tty] if tty is not None else []))
         return receive(sock)[0]
     except (OSError, ValueError):
         return None
     finally:
         os.close(cwd)
+        if tty is not None:
+            os.close(tty)
+
+
+def controlling_terminal() -> int | None:
+    """This process's controlling terminal, opened (not to become one's: O_NOCTTY), or None when it has none."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if not os.isatty(fd):
+        os.close(fd)
+        return None
+    return fd
 
 
 def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bool = True) -> int | None:

@@ -174,14 +174,14 @@ class Forwarder:
 class Terminal:
     """In the worker's child: the kernel's job-control checks for the caller's controlling terminal."""
 
-    def __init__(self, caller: int, channel: int, fds: set[int]) -> None:
-        self.caller, self.channel, self.fds = caller, channel, fds
+    def __init__(self, caller: int, channel: int, fds: set[int], devices: set[int]) -> None:
+        self.caller, self.channel, self.fds, self.devices = caller, channel, fds, devices
 
     def check(self, fd: Any, kind: bytes) -> None:
         """Before ``kind`` on ``fd``: wait (stopped, with the caller) until the caller's group is in the foreground."""
         if not isinstance(fd, int):
             fd = fd.fileno()
-        if fd not in self.fds or (kind == WRITE and not _tostop(fd)):
+        if fd not in self.fds or not self._still(fd) or (kind == WRITE and not _tostop(fd)):
             return
         while True:
             state = terminal_state(self.caller)
@@ -200,6 +200,16 @@ class Terminal:
 
                     raise termios.error(errno.EIO, os.strerror(errno.EIO))
                 raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def _still(self, fd: int) -> bool:
+        """Whether ``fd`` is still the terminal (a descriptor opened on it and closed since is another file now)."""
+        try:
+            if os.fstat(fd).st_rdev in self.devices:
+                return True
+        except OSError:
+            pass
+        self.fds.discard(fd)
+        return False
 
 
 def _tostop(fd: int) -> bool:
@@ -236,26 +246,46 @@ class GatedFile(io.FileIO):
         return super().write(data)
 
 
-def install(caller: int, channel: int) -> Terminal | None:
-    """Make the checks for the caller's controlling terminal, on this child's 0, 1 and 2 that are that terminal."""
+def install(caller: int, channel: int, tty: int | None = None) -> Terminal | None:
+    """Make the checks for the caller's controlling terminal, on this child's 0, 1 and 2 that are that terminal, and
+    on ``tty``, the caller's terminal handed over to ask on when its stdin is piped: kept (for
+    chatcli.app.environment's ``open_terminal``) only when the kernel says it is that terminal, else closed."""
     import stat
     import termios
 
     state = terminal_state(caller)
     if state is None or state[0] == 0:
+        if tty is not None:
+            os.close(tty)
         return None
     fds = set()
-    for fd in (0, 1, 2):
+    # The caller's terminal by its own device, or as the caller opened it: /dev/tty, which is its terminal's.
+    devices = {state[0], os.makedev(5, 0)}
+    for fd in (0, 1, 2, *([tty] if tty is not None else [])):
         try:
             info = os.fstat(fd)
         except OSError:
             continue
-        if stat.S_ISCHR(info.st_mode) and info.st_rdev == state[0]:
+        if stat.S_ISCHR(info.st_mode) and info.st_rdev in (devices if fd == tty else {state[0]}):
             fds.add(fd)
+    if tty is not None and tty not in fds:
+        os.close(tty)
+        tty = None
     if not fds:
         return None
-    terminal = Terminal(caller, channel, fds)
+    terminal = Terminal(caller, channel, fds, devices)
     _installed.append(terminal)
+    if tty is not None:
+        os.set_inheritable(tty, False)  # not for the tools' processes
+        from chatcli.app import environment
+
+        def opened() -> int:
+            fd = os.dup(tty)
+            os.set_inheritable(fd, False)
+            terminal.fds.add(fd)
+            return fd
+
+        environment.handed_terminal = opened
 
     def read(fd: int, n: int) -> bytes:
         terminal.check(fd, READ)

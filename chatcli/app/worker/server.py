@@ -161,7 +161,7 @@ class Worker:
             caller, pidfd = peer(conn)
             try:
                 conn.settimeout(10)
-                header, fds = receive(conn, max_fds=FDS)
+                header, fds = receive(conn, max_fds=FDS + 1)
                 if header is not None and "control" in header:
                     send(conn, self._control(str(header["control"])))
                     conn.close()
@@ -223,7 +223,7 @@ class Worker:
             return "bad request"
         if header.get("build") != self.build:
             return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
-        if len(fds) != FDS:
+        if len(fds) not in (FDS, FDS + 1):
             return "bad request"
         if not same_loading(header.get("environ") or {}):
             return "environment"
