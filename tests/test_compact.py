@@ -70,6 +70,15 @@ async def test_compact_folds_the_earlier_turns_and_only_what_is_sent_changes(set
         assert "turn 1 (the first question) is sent whole" in view
 
 
+async def test_the_summary_of_one_folded_turn_says_turn_1(settings, server):
+    async with chat(settings) as c:
+        for fact in FACTS[:2]:
+            await c.ask(f"Please note: {fact}.")
+        await c.run("/compact")
+        view = await c.run("/summary")
+        assert "sent in place of turn 1 of 2" in view and "1-1" not in view, view
+
+
 async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(settings, server):
     async with chat(settings) as c:
         await four_turns(c)

@@ -1,6 +1,6 @@
-"""A lone word that names a command is not a paid question: `chat treads`, `chat list`, `chat help`
+"""A lone word that names a command is not a paid question: `chat treads`, `chat list`, `chat HELP`
 get "did you mean" and exit 2, nothing sent and no thread started; a real question (more words,
-or anything after --) is sent as ever."""
+or anything after --) is sent as ever. `chat help` shows the help, as git, cargo and docker do."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from tests.helpers import assert_one_error_line, chat
         ("thread", "chat threads"),
         ("list", "chat threads"),
         ("history", "chat show"),
-        ("help", "chat --help"),
         ("HELP", "chat --help"),
         ("serach", "chat search"),
         ("expotr", "chat export"),
@@ -35,7 +34,14 @@ def test_a_lone_word_that_names_a_command_is_not_sent(server, chat_env, word, me
     assert json.loads(chat(chat_env, "threads", "--json").out) == []  # no thread started
 
 
-@pytest.mark.parametrize("args", [["--", "treads"], ["list my options"], ["hello"], ["why"], ["-t", "x", "--", "help"]])
+@pytest.mark.parametrize("args, shown", [(["help"], "Usage: chat [OPTIONS]"), (["help", "threads"], "Usage: chat threads")])
+def test_chat_help_shows_the_help_as_git_does(server, chat_env, args, shown):
+    run = chat(chat_env, *args)
+    assert run.code == 0 and run.out.startswith(shown) and run.err == "", run
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("args", [["help", "me", "name", "this"], ["--", "treads"], ["list my options"], ["hello"], ["why"], ["-t", "x", "--", "help"]])
 def test_a_real_question_is_sent(server, chat_env, args):
     run = chat(chat_env, *args)
     assert run.code == 0, run

@@ -166,7 +166,7 @@ async def test_the_second_question_is_sent_with_the_first(settings, server):
     assert user_messages(server.requests[-1]) == ["my name is Zed", "what is my name?"]
 
 
-@pytest.mark.parametrize("leave", ["exit", "quit", " EXIT ", "/exit", "/quit"])
+@pytest.mark.parametrize("leave", ["exit", "quit", " EXIT ", "/exit", "/quit", "/bye", ".exit", ".quit"])
 async def test_exit_alone_leaves_and_is_not_sent(settings, server, leave):
     async with prompt_loop(settings) as chat:
         await chat.say("hello", then="You said: hello")

@@ -35,6 +35,7 @@ from chatcli.app.shared import (
     done_with,
     environment,
     guarded,
+    help_asked,
     lone_word,
     question_words,
     route,
@@ -349,6 +350,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         handled = _completion(raw, env or Environment())
         if handled is not None:
             return handled
+        raw = help_asked(raw)
         args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             _refuse_a_mistyped_command(raw, env or Environment())

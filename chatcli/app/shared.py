@@ -151,6 +151,14 @@ def question_words(args: list[str]) -> tuple[list[str], list[str]]:
     return kept, words
 
 
+def help_asked(args: list[str]) -> list[str]:
+    """``chat help`` and ``chat help COMMAND`` as git, cargo and docker read them: ``--help`` (of that command);
+    any other words after ``help`` are a question (``chat help me name this``)."""
+    if args[:1] == ["help"] and (len(args) == 1 or (len(args) == 2 and args[1] in COMMANDS and args[1] != "ask")):
+        return [*args[1:], "--help"]
+    return args
+
+
 def route(args: list[str]) -> list[str]:
     """Put the command name first, defaulting to `ask`: `chat -t x threads` means `chat threads -t x`."""
     i = 0

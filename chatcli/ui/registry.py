@@ -99,12 +99,13 @@ def is_command(text: str) -> bool:
     return stripped.startswith("/") and not stripped.startswith("//")
 
 
-# Typed alone, these leave as /exit does (Python's REPL and aichat do the same); "//exit" sends "/exit".
-LEAVE_WORDS = ("exit", "quit")
+# Typed alone, these leave as /exit does (Python's REPL and aichat do the same; ".exit" is aichat's and sqlite's);
+# "//exit" sends "/exit".
+LEAVE_WORDS = ("exit", "quit", ".exit", ".quit")
 
 
 def leaves(text: str) -> bool:
-    """True for a line that is only "exit" or "quit" (any case, blanks around): it leaves."""
+    """True for a line that is only "exit", "quit", ".exit" or ".quit" (any case, blanks around): it leaves."""
     return text.strip().lower() in LEAVE_WORDS
 
 

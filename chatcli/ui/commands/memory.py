@@ -70,7 +70,8 @@ async def _summary(ctx: Context, arg: str) -> None:
         _pins(ctx, view)
         return
     made = _described(view)
-    ctx.output.note(f"sent in place of turns 1-{view.covers} of {view.turns}" + (f" · {made}" if made else ""))
+    folded = "turn 1" if view.covers == 1 else f"turns 1-{view.covers}"
+    ctx.output.note(f"sent in place of {folded} of {view.turns}" + (f" · {made}" if made else ""))
     ctx.print(view.text)
     if view.first_whole:
         ctx.output.note("turn 1 (the first question) is sent whole beside it")

@@ -44,6 +44,6 @@ async def _edit(ctx: Context, arg: str) -> None:
     ctx.output.note("your message is at the prompt: Enter sends it")
 
 
-@command("/exit", help="leave (same as Ctrl-D)", needs_thread=False, aliases=("/quit",))
+@command("/exit", help="leave (same as Ctrl-D)", needs_thread=False, aliases=("/quit", "/bye"))  # /bye: Ollama's
 async def _exit(ctx: Context, arg: str) -> str:
     return LEAVE
