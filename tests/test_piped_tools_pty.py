@@ -57,6 +57,7 @@ def test_a_call_is_asked_on_the_terminal_and_answered_there(server, door, tmp_pa
     try:
         repl.wait_until(lambda: QUESTION in repl.text and READY in repl.raw, "the question on the terminal")
         assert not (tmp_path / "marker").exists()  # the pipe's "y" lines answered nothing
+        assert repl.text.count("command: touch marker") == 1, "the call's block was drawn more than once"
         repl.child.send("y")
         repl.wait_for("made it", timeout=15)
         assert repl.exit_code() == 0

@@ -207,15 +207,10 @@ def offer(
 
 
 def controlling_terminal() -> int | None:
-    """This process's controlling terminal, opened (not to become one's: O_NOCTTY), or None when it has none."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    if not os.isatty(fd):
-        os.close(fd)
-        return None
-    return fd
+    """This process's controlling terminal, opened (not to become one's), or None when it has none."""
+    from chatcli.app.environment import open_controlling_terminal
+
+    return open_controlling_terminal()
 
 
 def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bool = True) -> int | None:
