@@ -124,6 +124,16 @@ async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server
         assert (await c.conversation.summary()).pinned == []
 
 
+async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(settings, server):
+    async with chat(settings) as c:
+        await four_turns(c)
+        assert "turn 2 pinned" in await c.run("/pin 2")
+        assert "turn 4 pinned" in await c.run("/pin 4")  # the very turn the retry answers again
+        await c.run("/retry")
+        assert (await c.conversation.summary()).pinned == [2, 4]
+        assert "pinned, always sent whole: turns 2, 4" in await c.run("/summary")
+
+
 @pytest.mark.parametrize("line", ["/pin 9", "/pin two", "/unpin 0"])
 async def test_pin_takes_a_turn_of_the_thread(settings, server, line):
     async with chat(settings) as c:

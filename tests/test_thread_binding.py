@@ -127,6 +127,29 @@ def test_chats_own_thread_is_not_handed_to_a_graph_unasked(server, graph_env, tm
     assert len(server.requests) == 1
 
 
+def test_model_at_the_prompt_then_leaving_is_kept_with_the_thread(server, chat_env, tmp_path):
+    """/model said, then Ctrl-D before any message: the thread still goes on with that model."""
+    import asyncio
+
+    from chatcli.chat.session import open_conversation
+    from chatcli.config import load_settings
+    from tests.test_commands import Chat
+
+    server.queue(Reply("one"), Reply("two"))
+    assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
+    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
+
+    async def prompt() -> None:
+        async with open_conversation(settings, thread_id="bound") as conversation:
+            said = await Chat(conversation, settings).run("/model long-5")
+            assert "kept with this thread" in said, said
+
+    asyncio.run(prompt())  # and leave
+    run = chat(chat_env, "--json", "-t", "bound", "after leaving", cwd=tmp_path)
+    assert run.code == 0 and json.loads(run.out)["model"] == "long-5", run
+    assert server.requests[-1]["model"] == "long-5"
+
+
 def test_a_thread_stored_before_bindings_goes_on_with_its_last_model(server, chat_env, tmp_path):
     """A thread with no binding stored (as every thread before them) is read from its index row: its last model."""
     import asyncio

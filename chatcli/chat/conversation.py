@@ -453,10 +453,13 @@ class Conversation:
             return
         await self._index(question, count)
 
-    def choose_model(self, name: str) -> None:
-        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding)."""
+    async def choose_model(self, name: str) -> None:
+        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now in
+        a thread that is kept already, so that leaving before the next message forgets nothing."""
         self.model_name = name
         self.model_pinned = True
+        if self.store is not None and await self.store.index.get(self.thread_id) is not None:
+            await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     def binding(self) -> Binding:
         """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the

@@ -6,8 +6,9 @@ from typing import Any
 
 from chatcli.chat.graph_app import GraphApp
 
-# What a thread keeps beside its messages, and a retry takes as they are now.
-THREAD_SETTINGS = ("system", "vars", "role", "model", "temperature")
+# What a thread keeps beside its messages, and a retry takes as they are now (a turn pinned after the answer it
+# replaces stays pinned, as a system prompt set since stays set).
+THREAD_SETTINGS = ("system", "vars", "role", "model", "temperature", "pinned")
 # How far back (in checkpoints, about 3 per turn) a retry looks for where its answer began.
 RETRY_LOOKBACK = 50
 

@@ -136,7 +136,7 @@ async def _model(ctx: Context, arg: str) -> None:
     from chatcli.chat.model import check_credentials
 
     check_credentials(ctx.settings, arg)  # a provider whose key or package is missing: one line, nothing switched
-    ctx.conversation.choose_model(arg)
+    await ctx.conversation.choose_model(arg)
     ctx.output.note(f"model {arg} from the next message, kept with this thread")
 
 
