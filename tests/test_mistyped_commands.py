@@ -34,14 +34,26 @@ def test_a_lone_word_that_names_a_command_is_not_sent(server, chat_env, word, me
     assert json.loads(chat(chat_env, "threads", "--json").out) == []  # no thread started
 
 
-@pytest.mark.parametrize("args, shown", [(["help"], "Usage: chat [OPTIONS]"), (["help", "threads"], "Usage: chat threads")])
+@pytest.mark.parametrize(
+    "args, shown", [(["help"], "Usage: chat [OPTIONS]"), (["help", "threads"], "Usage: chat threads")]
+)
 def test_chat_help_shows_the_help_as_git_does(server, chat_env, args, shown):
     run = chat(chat_env, *args)
     assert run.code == 0 and run.out.startswith(shown) and run.err == "", run
     assert server.requests == []
 
 
-@pytest.mark.parametrize("args", [["help", "me", "name", "this"], ["--", "treads"], ["list my options"], ["hello"], ["why"], ["-t", "x", "--", "help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["help", "me", "name", "this"],
+        ["--", "treads"],
+        ["list my options"],
+        ["hello"],
+        ["why"],
+        ["-t", "x", "--", "help"],
+    ],
+)
 def test_a_real_question_is_sent(server, chat_env, args):
     run = chat(chat_env, *args)
     assert run.code == 0, run
