@@ -107,12 +107,16 @@ async def converse(conv: Conversation, turns: range, streamed: list[str]) -> lis
     return results
 
 
-def sent_parts(call: list[BaseMessage]) -> tuple[list[SystemMessage], list[BaseMessage]]:
-    """A request's leading system messages and the conversation messages after them."""
+def sent_parts(call: list[BaseMessage]) -> tuple[list[SystemMessage], HumanMessage | None, list[BaseMessage]]:
+    """A request's leading system messages, the summary after them (a user message that says what it is; None
+    without one), and the conversation messages after those."""
     n = 0
     while n < len(call) and isinstance(call[n], SystemMessage):
         n += 1
-    return list(call[:n]), list(call[n:])
+    rest = list(call[n:])
+    if rest and isinstance(rest[0], HumanMessage) and rest[0].text.startswith(SUMMARY_PREFIX):
+        return list(call[:n]), rest[0], rest[1:]
+    return list(call[:n]), None, rest
 
 
 # --------------------------------------------------------------------------- summary mode
@@ -157,11 +161,12 @@ async def test_summary_mode_folds_dropped_turns_into_a_summary_sent_in_their_pla
         folded += list(dict.fromkeys(new_facts))
     assert folded == [f"fact{i}" for i in range(len(folded))], "the oldest turns are folded first"
 
-    # The latest request: system prompt, the summary in place of the dropped turns, then a tail.
-    systems, tail = sent_parts(model.calls[-1])
-    assert systems[0].content == SYSTEM
-    assert len(systems) == 2 and systems[1].content.startswith(SUMMARY_PREFIX)
-    summary_text = systems[1].content
+    # The latest request: system prompt, the summary in place of the dropped turns (as context, in a user message:
+    # the system prompt is the only system message), then a tail.
+    systems, summary, tail = sent_parts(model.calls[-1])
+    assert [m.content for m in systems] == [SYSTEM]
+    assert summary is not None
+    summary_text = summary.text
     assert "fact0" in summary_text, "a fact from the first (dropped) turn reached the request"
     assert isinstance(tail[0], HumanMessage) and tail[-1].content == question(turns - 1)
     assert [m.content for m in tail] == [m.content for m in history[len(history) - 1 - len(tail) : -1]]
@@ -195,8 +200,8 @@ def test_summary_persists_and_a_thread_continues_from_it(tmp_path, storage):
     for call in second.summary_calls:
         current, new = call[-1].text.split("New part of the conversation:", 1)
         assert "fact0" in current and "fact0" not in new
-    systems, _ = sent_parts(second.calls[-1])
-    assert "fact0" in systems[1].content
+    _, summary, _ = sent_parts(second.calls[-1])
+    assert summary is not None and "fact0" in summary.text
     assert len(after["messages"]) == 18
 
 
@@ -211,8 +216,8 @@ async def test_summary_mode_makes_no_summary_while_everything_fits(tmp_path, sto
     values = await go()
     assert model.summary_calls == []
     assert not values.get("summary")
-    systems, tail = sent_parts(model.calls[-1])
-    assert [m.content for m in systems] == [SYSTEM]
+    systems, summary, tail = sent_parts(model.calls[-1])
+    assert [m.content for m in systems] == [SYSTEM] and summary is None
     assert len(tail) == 7
 
 
@@ -251,8 +256,8 @@ async def test_trim_mode_is_unchanged(tmp_path, storage):
         # Exactly what select_history keeps of the history as it stood at that turn.
         expected = select_history(SystemMessage(SYSTEM), history[: 2 * n + 1], 100)
         assert [(type(m), m.content) for m in call] == [(type(m), m.content) for m in expected]
-    systems, _ = sent_parts(model.calls[-1])
-    assert len(systems) == 1
+    systems, summary, _ = sent_parts(model.calls[-1])
+    assert len(systems) == 1 and summary is None
 
 
 def test_a_summary_the_thread_has_is_sent_whatever_the_memory(tmp_path, storage):
@@ -269,9 +274,9 @@ def test_a_summary_the_thread_has_is_sent_whatever_the_memory(tmp_path, storage)
     asyncio.run(go(summarising, "summary", range(8)))
     last = asyncio.run(go(trimming, "trim", range(8, 9)))
     assert trimming.summary_calls == []
-    systems, tail = sent_parts(trimming.calls[-1])
-    assert systems[0].content == SYSTEM and systems[1].content.startswith(SUMMARY_PREFIX)
-    sent_facts = set(FACT.findall(systems[1].content + " ".join(m.text for m in tail)))
+    systems, summary, tail = sent_parts(trimming.calls[-1])
+    assert [m.content for m in systems] == [SYSTEM] and summary is not None
+    sent_facts = set(FACT.findall(summary.text + " ".join(m.text for m in tail)))
     assert "fact0" in sent_facts, "the oldest turn reaches the model through the summary"
     # What the summary does not cover is trimmed as trim does, and said: nothing goes unaccounted for.
     assert len({f"fact{i}" for i in range(8)} - sent_facts) == last.turns_left_out
@@ -313,7 +318,7 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
     def summarise_or_echo(messages: list[dict]) -> str:
         if messages[0]["content"].startswith("You keep a running summary"):
             return "SUMMARY " + " ".join(dict.fromkeys(FACT.findall(messages[-1]["content"])))
-        return echo_reply(messages)
+        return echo_reply([m for m in messages if not str(m["content"]).startswith(SUMMARY_PREFIX)])
 
     server.default_reply = summarise_or_echo
     env = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "150", "CHATCLI_MEMORY": "summary"}
@@ -332,7 +337,7 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
     assert "fact0" in summariser[0]["messages"][-1]["content"]
     last = server.requests[-1]["messages"]
     assert last[0] == {"role": "system", "content": DEFAULT_SYSTEM}
-    assert last[1]["role"] == "system" and last[1]["content"].startswith(SUMMARY_PREFIX)
+    assert last[1]["role"] == "user" and last[1]["content"].startswith(SUMMARY_PREFIX), "context, not instructions"
     assert "fact0" in last[1]["content"], "the dropped first turn reaches the model through the summary"
     # ...and the thread's first question is sent whole beside it, as every compaction keeps it.
     assert last[2] == {"role": "user", "content": question(0)}

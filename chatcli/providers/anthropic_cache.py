@@ -6,8 +6,8 @@ prefix reads it for a tenth of the price (writing costs a quarter more than send
 gets up to four, as many as the API takes:
 
 - the system prompt's last block: the tools and the prompt, the same for every question of every
-  thread with that prompt, even when older turns are left out of the history (with memory
-  "summary", the prompt's block and the summary's after it: one breakpoint each);
+  thread with that prompt, even when older turns are left out of the history (a thread's summary
+  comes after it, in the first user message: chatcli.chat.request_history);
 - the last block before the newest question: the earlier turns, the same for every request of
   this question (each tool round is one), read even when the rest is too far past any written
   prefix for the API to find it (a round of many tool calls at once adds two blocks a call);
@@ -41,8 +41,6 @@ def with_breakpoints(payload: dict[str, Any]) -> dict[str, Any]:
         payload["system"] = [{"type": "text", "text": system, "cache_control": BREAKPOINT}]
     elif isinstance(system, list):
         _mark_last(system)
-        if len(system) > 1:  # a running summary after the prompt (memory "summary"): the prompt stays the same
-            _mark_last(system[:1])
     messages = payload.get("messages") or []
     asked = _newest_question(messages)
     if asked is not None and asked > 0:
