@@ -28,7 +28,7 @@ QUESTIONS = [
     "Please note: the standup moved to 10:15.",
 ]
 FOCUS = "the API decisions"
-KEYS = {"thread_id", "turns", "tokens_before", "tokens_after", "focus", "usage", "cost_usd", "summary"}
+KEYS = {"thread_id", "turns", "tokens_before", "tokens_after", "focus", "usage", "cost_usd", "summary", "summary_cut"}
 AGENT = f"{Path(__file__).resolve().parent.parent / 'examples' / 'graphs' / 'agent.py'}:graph"
 GRAPHS_OWN = "compaction is for chat's own threads"
 

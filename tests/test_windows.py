@@ -197,7 +197,9 @@ def test_under_the_default_memory_a_window_learned_from_a_refusal_compacts_inste
 
 def test_a_window_probe_goes_where_the_environment_says_at_that_time(monkeypatch):
     """The warm worker and chat serve live on: a probe made while HTTP_PROXY named a proxy does not send the
-    next one, made without it, through that proxy (urllib's shared opener keeps the first call's proxies)."""
+    next one, made without it, through that proxy (urllib's shared opener kept the first call's proxies)."""
+    import asyncio
+
     from chatcli.providers.openai_windows import told_window
     from tests.fakeserver import FakeOpenAIServer
 
@@ -207,9 +209,11 @@ def test_a_window_probe_goes_where_the_environment_says_at_that_time(monkeypatch
         for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("http_proxy", proxy.base_url.removesuffix("/v1"))
-        assert told_window(endpoint.base_url, "gpt-fake") == 111, "through the proxy the environment names"
+        assert asyncio.run(told_window(endpoint.base_url, "gpt-fake")) == 111, "through the proxy the environment names"
         monkeypatch.delenv("http_proxy")
-        assert told_window(endpoint.base_url, "gpt-fake") == 222, "straight to the endpoint once it names none"
+        assert asyncio.run(told_window(endpoint.base_url, "gpt-fake")) == 222, (
+            "straight to the endpoint once it names none"
+        )
 
 
 # --------------------------------------------------------------------------- with no setting, the model's window

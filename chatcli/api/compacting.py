@@ -44,6 +44,9 @@ class Compaction(BaseModel):
     usage: Usage | None = Field(description="The summary request's token counts; null when the server sent none.")
     cost_usd: float | None = Field(description="What the summary request cost, when its model's price is known.")
     summary: str = Field(description="The summary now sent in place of the folded turns.")
+    summary_cut: bool = Field(
+        description="The summary request's answer ran past the summary's room and was cut there (it ends ' [...]')."
+    )
 
 
 def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
@@ -71,6 +74,7 @@ def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str
         usage=Usage(**counts) if counts else None,
         cost_usd=done.spent.known_cost,
         summary=summary,
+        summary_cut=done.cut,
     ).model_dump()
 
 

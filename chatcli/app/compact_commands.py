@@ -112,11 +112,13 @@ def compacted_line(thread_id: str, done: Compacted) -> str:
     request was the summariser's, not a turn's)."""
     from dataclasses import replace
 
+    from chatcli.chat.compaction import CUT_NOTE
     from chatcli.ui.output import usage_line
 
     said: list[str | None] = [
         f"compacted {counted(done.turns, 'earlier turn')} of thread {thread_id}: "
         f"~{done.before:,} -> ~{done.after:,} tokens sent",
         usage_line(replace(done.spent, context_tokens=None)),
+        CUT_NOTE if done.cut else None,
     ]
     return " · ".join(part for part in said if part)

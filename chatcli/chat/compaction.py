@@ -14,14 +14,17 @@ A thread is compacted three ways:
   ``KEEP`` of the budget (``Fold``), said in one line;
 - as it goes (memory "summary"): each model step folds what would not fit.
 
-Each fold is one summariser call (``summarise``), not streamed: LangGraph does not stream calls tagged
-"nostream", and the turn runner skips any chunk tagged ``SUMMARY_TAG``.
+Each fold is one summariser call (``summarise``), read as it streams but never shown: LangGraph does not stream
+calls tagged "nostream", and the turn runner skips any chunk tagged ``SUMMARY_TAG``. Its answer is read no further
+than the summary's room (about a quarter of the history budget): one that runs on is cut there, and said to be,
+so that what a server sends costs no more time or memory than the summary it may become.
 """
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, AsyncGenerator, Mapping, Sequence, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -38,9 +41,12 @@ from chatcli.chat.request_history import (
     turns_left_out,
     without_tools,
 )
+from chatcli.chat.turn import MAX_ANSWER
 from chatcli.errors import ModelError, UsageError
 
 SUMMARY_TAG = "chatcli:summary"
+CUT = " [...]"  # ends a summary whose answer ran past its room
+CUT_NOTE = "the summary ran past its room and was cut there"  # how each door says so, in its line
 _SUMMARISER = (
     "You keep a running summary of a conversation between a user and an assistant. "
     "Fold the new part of the conversation into the current summary. Keep every fact, name, "
@@ -89,6 +95,7 @@ class Sent:
     usage: dict[str, Any] | None = None
     folded: int = 0
     before: int = 0  # estimated tokens the request would have sent without the fold
+    cut: bool = False  # the summary's answer ran past its room and was cut there
 
 
 def tokens(messages: Sequence[BaseMessage]) -> int:
@@ -169,9 +176,10 @@ async def summarise(
     budget: int,
     focus: str | None = None,
     offset: int = 0,
-) -> tuple[str, Any]:
-    """Fold ``new`` messages into ``summary`` with one non-streamed call; the summary and its usage. ``offset``:
-    the questions before ``new`` (its turns are numbered from there)."""
+) -> tuple[str, Any, bool]:
+    """Fold ``new`` messages into ``summary`` with one summariser call; the summary, its usage, and whether its
+    answer ran past its room and was cut. ``offset``: the questions before ``new`` (its turns are numbered from
+    there)."""
     instructions = _SUMMARISER.format(words=max(30, int(budget * WORDS_PER_TOKEN)))
     if focus:
         instructions += _FOCUS.format(focus=focus)
@@ -185,15 +193,44 @@ async def summarise(
         ),
     ]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
-    result = await chat_model.ainvoke(prompt, {**config, "tags": tags})
-    text = str(result.text).strip()
+    # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room): at most
+    # about a quarter of the budget (approximate counter: 4 characters a token), and its answer is read no further.
+    text, usage, cut = await _answer(chat_model, prompt, {**config, "tags": tags}, min(budget, MAX_ANSWER))
+    text = text.strip()
     if not text:  # the turns would count as folded into nothing
         raise ModelError("the model answered the summary request with nothing: nothing was folded")
-    # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room):
-    # at most about a quarter of the budget (approximate counter: 4 characters a token).
-    if len(text) > budget:
-        text = "[...]" + text[len(text) - budget :]
-    return text, getattr(result, "usage_metadata", None)
+    return (text + CUT if cut else text), usage, cut
+
+
+async def _answer(
+    chat_model: BaseChatModel, prompt: list[BaseMessage], config: RunnableConfig, room: int
+) -> tuple[str, Any, bool]:
+    """The summariser's answer, read as it streams: its text, its usage, and whether the text ran past ``room``
+    characters (it is cut there, and the rest never read). Its thinking is counted with its text against
+    ``MAX_ANSWER``, as a turn's is."""
+    from langchain_core.messages.ai import add_usage as merged
+
+    from chatcli.chat.chunks import thinking_of
+
+    pieces: list[str] = []
+    size = read = 0
+    usage: Any = None
+    stream = cast("AsyncGenerator[Any, None]", chat_model.astream(prompt, config))
+    async with aclosing(stream):  # stopped early, the request is closed at once (its connection with it)
+        async for chunk in stream:
+            piece = str(chunk.text)
+            size, read = size + len(piece), read + len(piece) + len(thinking_of(chunk))
+            if getattr(chunk, "usage_metadata", None):
+                usage = merged(usage, chunk.usage_metadata)
+            pieces.append(piece)
+            if size > room:
+                return "".join(pieces)[:room], usage, True
+            if read > MAX_ANSWER:
+                raise ModelError(
+                    f"the answer to the summary request passed {MAX_ANSWER // (1024 * 1024)} MB: nothing was folded",
+                    hint="a model that thinks this long is not one the summary can wait for",
+                )
+    return "".join(pieces), usage, False
 
 
 def _record(kind: str, state: Mapping[str, Any], turns: int, focus: str | None = None) -> dict[str, Any]:
@@ -231,19 +268,21 @@ async def fold_in(
     budget: int,
     focus: str | None = None,
     offset: int = 0,
-) -> tuple[str, dict[str, Any] | None, int]:
+) -> tuple[str, dict[str, Any] | None, int, bool]:
     """``summary`` with ``span`` folded in, half a budget of it per summariser call (with the summary and the
     instructions a call sends no more than a turn may), oldest first; of a span longer than ``MOST_CALLS`` parts,
-    its most recent ones. The summary, the calls' usage, and the messages of ``span`` left out of it (its oldest)."""
+    its most recent ones. The summary, the calls' usage, the messages of ``span`` left out of it (its oldest), and
+    whether an answer was cut at the summary's room."""
     parts = _parts(span, budget // 2)  # with the summary and the instructions, a call stays in the budget
     skipped = sum(len(part) for part in parts[:-MOST_CALLS])
     usage: dict[str, Any] | None = None
     asked = offset + sum(m.type == "human" for m in span[:skipped])
+    cut = False
     for part in parts[-MOST_CALLS:]:
-        summary, used = await summarise(chat_model, summary, part, config, budget, focus, offset=asked)
-        usage = add_usage(usage, used)
+        summary, used, this_cut = await summarise(chat_model, summary, part, config, budget, focus, offset=asked)
+        usage, cut = add_usage(usage, used), cut or this_cut
         asked += sum(m.type == "human" for m in part)
-    return summary, usage, skipped
+    return summary, usage, skipped, cut
 
 
 async def fitted(
@@ -260,7 +299,7 @@ async def fitted(
     summary, start = covered(state)
     update: dict[str, Any] = {}
     usage: dict[str, Any] | None = None
-    folded, calls, before = 0, 0, 0
+    folded, calls, before, cut = 0, 0, 0, False
     while fold is not None and calls < fold.calls:
         said = head(summary, state, start, budget)
         if not past([system, *said], messages[start:], fold.trigger * budget):
@@ -271,15 +310,17 @@ async def fitted(
         if first <= start:
             break
         asked = sum(m.type == "human" for m in messages[:start])
-        summary, used, _ = await fold_in(chat_model, summary, messages[start:first], config, budget, offset=asked)
-        usage = add_usage(usage, used)
+        summary, used, _, this_cut = await fold_in(
+            chat_model, summary, messages[start:first], config, budget, offset=asked
+        )
+        usage, cut = add_usage(usage, used), cut or this_cut
         folded += sum(m.type == "human" for m in messages[start:first])
         start, calls = first, calls + 1
         update = {"summary": summary, "summary_through": messages[first - 1].id}
     if update:
         update["compaction"] = _record("auto", state, folded)
     now = sent(system, {**state, **update}, budget)
-    return Sent(now.messages, now.left_out, update, usage, folded, before)
+    return Sent(now.messages, now.left_out, update, usage, folded, before, cut)
 
 
 @dataclass
@@ -292,6 +333,7 @@ class Folded:
     turns: int
     before: int
     after: int
+    cut: bool = False  # the summary's answer ran past its room and was cut there
 
 
 async def compact(
@@ -316,12 +358,14 @@ async def compact(
         )
     before = tokens(sent(system, state, budget).messages)
     asked = sum(m.type == "human" for m in messages[:start])
-    summary, usage, skipped = await fold_in(chat_model, summary, messages[start:last], config, budget, focus, asked)
+    summary, usage, skipped, cut = await fold_in(
+        chat_model, summary, messages[start:last], config, budget, focus, asked
+    )
     turns = sum(m.type == "human" for m in messages[start + skipped : last])
     update = {"summary": summary, "summary_through": messages[last - 1].id}
     update["compaction"] = _record("compact", state, turns, focus)
     after = tokens(sent(system, {**state, **update}, budget).messages)
-    return Folded(update, usage, turns, before, after)
+    return Folded(update, usage, turns, before, after, cut)
 
 
 def edited(state: Mapping[str, Any], text: str) -> dict[str, Any]:

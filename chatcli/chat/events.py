@@ -70,14 +70,16 @@ class TurnResult:
 @dataclass(frozen=True)
 class Compacted:
     """What a compaction on purpose did (/compact, ``chat compact``): the questions it folded into the summary, the
-    estimated tokens a request sent before and sends after, the focus it was given, and its summariser call's
-    usage and cost (``spent``: a TurnResult without text, so that it reads as a turn's usage line does)."""
+    estimated tokens a request sent before and sends after, the focus it was given, its summariser call's
+    usage and cost (``spent``: a TurnResult without text, so that it reads as a turn's usage line does), and
+    whether the summary's answer ran past its room and was cut there (``cut``)."""
 
     turns: int
     before: int
     after: int
     focus: str | None
     spent: TurnResult
+    cut: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
-from chatcli.chat.compaction import RUNNING, automatic, fitted
+from chatcli.chat.compaction import CUT_NOTE, RUNNING, automatic, fitted
 from chatcli.chat.events import Compacted, Notice, TurnResult
 from chatcli.chat.request_history import for_provider, now_iso, without_tools
 from chatcli.chat.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
@@ -257,7 +257,7 @@ class ChatGraph:
                 raise
             raise said from exc
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
-        done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent)
+        done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent, folded.cut)
         answers = [m for m in state["messages"] if m.type == "ai"]
         if folded.usage and answers:
             answer = answers[-1]
@@ -316,7 +316,7 @@ class _Step:
             _say(
                 self.emit,
                 f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
-                f"(~{plan.before:,} -> ~{after:,} tokens sent): /summary shows it",
+                f"(~{plan.before:,} -> ~{after:,} tokens sent{'; ' + CUT_NOTE if plan.cut else ''}): /summary shows it",
             )
         self.left_out, self.compacted = plan.left_out, plan.folded
         if self.learned.fitter is not None and graph.memory != "summary":

@@ -3,7 +3,7 @@
 The URL is the user's own; what the server sends is not trusted. So: a timeout for the connection, for each
 read and for the whole fetch; at most ``MAX_REDIRECTS`` redirects, each to http or https only (never file:
 or another scheme); the attachment cap on the body, told by Content-Length before anything is read and
-counted while reading, on the bytes as they came and as they decode (chatcli.chat.content_coding: gzip and
+counted while reading, on the bytes as they came and as they decode (chatcli.providers.content_coding: gzip and
 deflate only, decoded a step at a time, so an endless body or a decompression bomb stops at the cap); a
 page that claims to be text but holds NUL bytes is refused; the title is shown on one line with terminal
 controls made visible; a page too big to convert to text in a few seconds is refused (html_text).
@@ -20,8 +20,8 @@ from typing import Any
 
 from chatcli.chat import attachments
 from chatcli.chat.attachments import IMAGES, Attachment, image_type, is_url, read_attachment
-from chatcli.chat.content_coding import ACCEPT_ENCODING, Decoder, OverCap, Undecodable
 from chatcli.errors import UsageError
+from chatcli.providers.content_coding import ACCEPT_ENCODING, Decoder, OverCap, Undecodable
 from chatcli.text import neutralise
 
 MAX_REDIRECTS = 5

@@ -144,14 +144,18 @@ class Anthropic(Provider):
         """The model ids the API lists (``GET /v1/models``, every page), sorted."""
         import anthropic
 
+        from chatcli.providers.base import listed
+        from chatcli.providers.bounded import bounded_hooks
+
         client = anthropic.AsyncAnthropic(
             api_key=self.key(settings),
             base_url=self.endpoint(settings),
             timeout=min(settings.timeout, 10.0),
             max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({})),  # each page bounded
         )
         try:
-            return sorted({model.id async for model in client.models.list(limit=100) if model.id})
+            return await listed((model.id async for model in client.models.list(limit=100)), self.where(settings))
         finally:
             await client.close()
 

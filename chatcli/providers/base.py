@@ -13,11 +13,12 @@ import importlib.util
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
+from chatcli.providers.bounded import refusal_in
 from chatcli.providers.registry import ProviderInfo
 from chatcli.text import mask_secrets
 
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 REASONING_KEY = "reasoning_content"
 # A reply's tool calls exactly as they were streamed, for chatcli.chat.toolcalls to read strictly.
 RAW_CALLS = "chatcli_raw_tool_calls"
+# A provider's model list (``chat models``): the most names it may give, and the most seconds its pages may take
+# (each page is an answer read whole, bounded by chatcli.providers.bounded): a server whose pages never end is
+# said in one line, not waited for.
+MOST_MODELS = 10_000
+LIST_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,34 @@ class Provider(ABC):
         return f"bad response from {where}{tail}", "run with --debug for details"
 
 
+async def listed(names: AsyncIterable[Any], where: str) -> list[str]:
+    """The model names a list gives (``names``, read as its pages come), sorted and once each; a ModelError once
+    it passes ``MOST_MODELS`` names or ``LIST_SECONDS``."""
+    import asyncio
+
+    found: set[str] = set()
+    count, deadline = 0, asyncio.timeout(LIST_SECONDS)
+    try:
+        async with deadline:
+            async for name in names:
+                count += 1
+                if count > MOST_MODELS:
+                    raise ModelError(
+                        f"{where} lists more than {MOST_MODELS:,} models: the list is refused",
+                        hint="a server that means it is not one chat reads",
+                    )
+                if isinstance(name, str) and name:
+                    found.add(name)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise ModelError(
+            f"{where} took more than {LIST_SECONDS:g} s to list its models: the list is refused",
+            hint="a server whose pages never end is not one chat reads",
+        ) from None
+    return sorted(found)
+
+
 def retried(settings: Settings) -> str:
     """How often a retryable error was retried before giving up, for the message."""
     n = settings.max_retries
@@ -263,6 +297,9 @@ def one_error(
     ``own``: the model is chat's, built from ``settings``; otherwise (a graph's own model) the line names the
     host the request went to, and claims no retries (the graph chose how many).
     """
+    refused = refusal_in(exc)  # an answer past its size, whichever client's error the SDK made of it
+    if refused is not None:
+        return refused
     if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
         trouble: Trouble | None = Trouble("timeout")
         mid_answer = True

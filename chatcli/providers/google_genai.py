@@ -39,11 +39,11 @@ _AIOHTTP = {
 
 
 def _bounded() -> dict[str, Any]:
-    """The HTTP client options that bound each line the server sends (chatcli.providers.bounded); the SDK gives
-    the same to its sync client, which chat never uses."""
-    from chatcli.providers.bounded import bounding
+    """The HTTP client options that bound each line the server sends, and each answer read whole
+    (chatcli.providers.bounded); the SDK gives the same to its sync client, which chat never uses."""
+    from chatcli.providers.bounded import bounded_hooks
 
-    return {"event_hooks": {"response": [bounding()]}}
+    return {"event_hooks": bounded_hooks({})}
 
 
 class Gemini(Provider):
@@ -100,13 +100,17 @@ class Gemini(Provider):
 
     async def list_models(self, settings: Settings) -> list[str]:
         """The models that chat (``generateContent``), by their names without ``models/``."""
+        from chatcli.providers.base import listed
+
         client = self._client(settings)
         try:
-            names = []
-            async for found in await client.aio.models.list(config={"page_size": 200}):
-                if "generateContent" in (found.supported_actions or []) and found.name:
-                    names.append(found.name.removeprefix("models/"))
-            return sorted(names)
+            pages = await client.aio.models.list(config={"page_size": 200})
+            names = (
+                found.name.removeprefix("models/") if "generateContent" in (found.supported_actions or []) else None
+                async for found in pages
+                if found.name
+            )
+            return await listed(names, self.where(settings))
         finally:
             await client.aio.aclose()
 
@@ -130,7 +134,9 @@ class Gemini(Provider):
         from google.genai import types
 
         options = types.HttpOptions(
-            base_url=self.endpoint(settings), timeout=int(1000 * (timeout or min(settings.timeout, 10.0)))
+            base_url=self.endpoint(settings),
+            timeout=int(1000 * (timeout or min(settings.timeout, 10.0))),
+            async_client_args=_bounded(),  # each answer bounded, as the model's are
         )
         return genai.Client(api_key=self.key(settings), http_options=options)
 

@@ -14,7 +14,7 @@ is asked again without, and not asked for them again in the session.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from chatcli.budget import LOCAL_BUDGET, split_window
@@ -29,10 +29,11 @@ DEFAULT_PORT = 11434
 
 
 def _bounded() -> dict[str, Any]:
-    """The httpx options that bound each line of what the server sends (chatcli.providers.bounded)."""
-    from chatcli.providers.bounded import bounding
+    """The httpx options that bound each line of what the server sends, and each answer read whole
+    (chatcli.providers.bounded)."""
+    from chatcli.providers.bounded import bounded_hooks
 
-    return {"event_hooks": {"response": [bounding()]}}
+    return {"event_hooks": bounded_hooks({})}
 
 
 class Ollama(Provider):
@@ -96,11 +97,18 @@ class Ollama(Provider):
         """The models pulled (``/api/tags``), named as they are typed: ``qwen3`` for ``qwen3:latest``."""
         import ollama
 
+        from chatcli.providers.base import listed
+
         async with ollama.AsyncClient(
             host=self.endpoint(settings), timeout=min(settings.timeout, 10.0), **_bounded()
         ) as client:
-            listed = await client.list()
-        return sorted({self.canonical(str(m.model)) for m in listed.models if m.model})
+            pulled = await client.list()  # an answer read whole: bounded (providers.bounded)
+
+        async def names() -> AsyncIterator[str | None]:
+            for m in pulled.models:
+                yield self.canonical(str(m.model)) if m.model else None
+
+        return await listed(names(), self.where(settings))
 
     def canonical(self, model: str) -> str:
         return model.removesuffix(":latest")

@@ -151,16 +151,18 @@ class OpenAICompatible(Provider):
         import openai
 
         from chatcli.errors import ModelError
+        from chatcli.providers.base import listed
+        from chatcli.providers.bounded import bounded_hooks
 
         client = openai.AsyncOpenAI(
             api_key=settings.api_key or PLACEHOLDER_KEY,
             base_url=settings.base_url or None,
             timeout=min(settings.timeout, 10.0),
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({})),  # its answer bounded
         )
         try:
-            page = await client.models.list()
-            return sorted({e.id for e in page.data if isinstance(getattr(e, "id", None), str) and e.id})
+            return await listed((getattr(e, "id", None) async for e in client.models.list()), self.where(settings))
         except openai.NotFoundError:
             raise ModelError(
                 f"{self.where(settings)} has no model list (404 on /models)",
@@ -173,13 +175,11 @@ class OpenAICompatible(Provider):
         return bool(settings.base_url)  # OpenAI does not; llama.cpp, vLLM, LM Studio and Ollama do
 
     async def window(self, settings: Settings, model: str) -> int | None:
-        import asyncio
-
         from chatcli.providers.openai_windows import told_window
 
         if not settings.base_url:
             return None
-        return await asyncio.to_thread(told_window, settings.base_url, model, settings.api_key)
+        return await told_window(settings.base_url, model, settings.api_key)
 
 
 PROVIDER = OpenAICompatible()

@@ -8,7 +8,6 @@ with ``n_ctx``, and llama-cpp-python's server a 200 whose stream is empty.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -37,23 +36,15 @@ def is_empty_stream(exc: BaseException) -> bool:
     return isinstance(exc, ValueError) and "No generations found in stream" in str(exc)
 
 
-def _get_json(url: str, timeout: float, body: dict | None = None, key: str | None = None) -> Any:
-    """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure."""
-    import urllib.request
+async def _get_json(client: Any, url: str, timeout: float, body: dict | None = None) -> Any:
+    """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure: the whole answer within
+    ``timeout`` seconds, and within the bytes of an answer read whole (chatcli.providers.bounded)."""
+    import asyncio
 
-    headers = {"Accept": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    # An opener of its own: urlopen's shared one keeps the proxies of the environment at its first call, for
-    # the life of the process (the warm worker's, chat serve's), and would send later probes through them
-    opener = urllib.request.build_opener()
     try:
-        with opener.open(urllib.request.Request(url, data=data, headers=headers), timeout=timeout) as response:
-            return json.loads(response.read(1_000_000))
+        async with asyncio.timeout(timeout):
+            response = await (client.get(url) if body is None else client.post(url, json=body))
+        return response.json() if response.is_success else None
     except Exception:  # noqa: BLE001 - a server that does not tell is the usual case
         return None
 
@@ -62,25 +53,34 @@ def _positive(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def told_window(base_url: str, model: str, key: str | None = None, timeout: float = 1.5) -> int | None:
+async def told_window(base_url: str, model: str, key: str | None = None, timeout: float = 1.5) -> int | None:
     """The model's window as the server tells it up front, where it does: llama.cpp's ``/props``,
     vLLM's ``max_model_len`` and LM Studio's ``max_context_length`` in the model list, Ollama's
     ``/api/show``. None when it does not (OpenAI does not)."""
+    from chatcli.providers.bounded import bounded_client
+
+    headers = {"Accept": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    # A client of its own each time: it reads the environment's proxies now (the warm worker and chat serve live on)
+    async with bounded_client(headers=headers, timeout=timeout, follow_redirects=True) as client:
+        return await _told(client, base_url, model, timeout)
+
+
+async def _told(client: Any, base_url: str, model: str, timeout: float) -> int | None:
     root = base_url.rstrip("/").removesuffix("/v1")
-    props = _get_json(f"{root}/props", timeout, key=key)
+    props = await _get_json(client, f"{root}/props", timeout)
     if isinstance(props, dict):
         found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(
             props.get("n_ctx")
         )
         if found:
             return found
-    listing = _get_json(f"{base_url.rstrip('/')}/models", timeout, key=key)
+    listing = await _get_json(client, f"{base_url.rstrip('/')}/models", timeout)
     for entry in (listing or {}).get("data") or [] if isinstance(listing, dict) else []:
         if isinstance(entry, dict) and entry.get("id") == model:
             found = _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length"))
             if found:
                 return found
-    shown = _get_json(f"{root}/api/show", timeout, body={"model": model}, key=key)
+    shown = await _get_json(client, f"{root}/api/show", timeout, body={"model": model})
     if isinstance(shown, dict):
         # The window Ollama runs the model with (num_ctx), else the one it was trained for.
         for line in str(shown.get("parameters") or "").splitlines():

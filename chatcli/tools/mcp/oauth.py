@@ -24,7 +24,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncGenerator, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from chatcli.paths import data_dir
@@ -153,12 +153,38 @@ def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redir
         quiet.addHandler(logging.NullHandler())
     from mcp.shared.auth import OAuthClientMetadata
 
+    from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
+
+    bound = bounding()
+
     class Provider(OAuthClientProvider):
         async def _initialize(self) -> None:
             await super()._initialize()
             tokens = self.context.current_tokens
             if tokens is not None and tokens.expires_in is not None:
                 self.context.update_token_expiry(tokens)
+
+        async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+            """The ``mcp`` package's flow, the answers to its own requests (the servers' metadata, the
+            registration, the tokens) each bounded as it is read (chatcli.providers.bounded); the answer to the
+            MCP request itself goes on as it came. One past the limit refuses the sign-in, saying why."""
+            flow = super().async_auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    own = outgoing is not request
+                    if own:
+                        await asking_for_what_chat_decodes(outgoing)
+                    response = yield outgoing
+                    if own:
+                        await bound(response)
+                    outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
+            except Refused as exc:
+                raise LoginRefused(str(exc)) from exc
+            finally:
+                await flow.aclose()
 
     metadata = OAuthClientMetadata(
         client_name=CLIENT_NAME,

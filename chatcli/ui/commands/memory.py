@@ -25,6 +25,10 @@ def compacted_line(done: Any) -> str:
     price = cost_part(done.spent)
     if price:
         parts.append(price)
+    if done.cut:
+        from chatcli.chat.compaction import CUT_NOTE
+
+        parts.append(CUT_NOTE)
     return " · ".join(parts)
 
 

@@ -1,0 +1,361 @@
+"""Every answer chat reads whole, made huge by a server, is refused or cut in bounded time and memory.
+
+A streamed answer is held to 8 MB a line and 16 M characters (tests/test_huge_events.py). These are the others: the
+compaction's summary (read as it streams, cut at the summary's room), and the answers chat parses as one JSON
+document: each provider's model list (``chat models``), a server's context window, a LangGraph Agent Server's JSON
+(``--remote``), an MCP server's OAuth metadata (``chat mcp login``). A server here sends 200 MB of JSON in short
+lines (no line limit is reached), or a list whose pages never end, or its answer a byte at a time; chat says so in
+one line, and the installed ``chat`` is measured as a process of its own: its time, and its peak memory as the
+kernel counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import socket
+import subprocess
+import threading
+import time
+import zlib
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from chatcli.chat.compaction import CUT, CUT_NOTE
+from chatcli.chat.request_history import SUMMARY_PREFIX
+from chatcli.providers.bounded import MAX_EVENT
+from tests.fakeserver import Reply
+from tests.helpers import CHAT, chat
+from tests.providers import ROWS, Row
+from tests.test_compact_doors import four_turns, roles
+from tests.test_huge_events import CHUNK, HUGE, MEMORY_MB, peak_mb
+from tests.test_mcp import write_servers
+
+WORDS = 400_000  # the summary answer: 400,000 words, 2 MB of text in 400,000 streamed pieces
+SECONDS = 30  # the CPU time chat may spend on such an answer, start-up included
+REFUSED = f"sent an answer of more than {MAX_EVENT >> 20} MB: it is refused"
+# Bytes of huge documents a server may have written by the time chat stops reading them: the limit for each of a
+# few requests (a window probe asks three questions), and what the sockets' buffers held besides. Each is 200 MB.
+READ_AT_MOST = 8 * MAX_EVENT
+
+
+def measured(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int, float]:
+    """Run chat: its result, its peak resident memory in MB, and the CPU seconds it spent (the kernel's count, so
+    that a busy machine, or a fake server slow to write, is not counted as chat's time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run, peak = peak_mb(args, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return run, peak, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+@pytest.mark.e2e
+def test_a_400000_word_summary_is_cut_at_its_room_in_bounded_time_and_memory(provider):
+    row, fake, env = provider
+    four_turns(env, fake)
+    fake.queue(Reply("word " * WORDS))
+    run, peak, took = measured([str(CHAT), "compact", "doors"], {**env, "CHATCLI_TIMEOUT": "120"})
+    assert run.returncode == 0, run
+    assert run.stdout.startswith("compacted 3 earlier turns of thread doors") and CUT_NOTE in run.stdout, run
+    assert took < SECONDS, f"{row}: {took:.1f} s for a summary answer of {WORDS:,} words"
+    assert peak < MEMORY_MB, f"{row}: peak {peak} MB for a summary answer of {WORDS:,} words"
+    # The next request sends the summary as it was cut (a quarter of the budget at most), and every turn is kept.
+    assert chat(env, "-t", "doors", "what ships on Friday?").code == 0
+    _systems, parts = roles(row, fake.requests[-1])
+    [summary] = [text for _role, text in parts if text.startswith(SUMMARY_PREFIX)]
+    assert summary.endswith(CUT) and len(summary) < 200_000, len(summary)
+    shown = chat(env, "show", "doors")
+    assert shown.out.count("## You") == 5 and "what ships on Friday?" in shown.out, shown
+
+
+def test_a_huge_summary_at_the_start_of_a_turn_is_cut_and_the_question_answered(server, chat_env):
+    """The default memory compacts at the start of any turn whose request would not fit: a summary answer that runs
+    on is cut there too, said in the turn's line about the compaction, and the question goes on."""
+    from tests.fakeserver import echo_reply
+    from tests.test_compact import LONG
+
+    server.default_reply = lambda messages: (
+        "word " * WORDS
+        if str(messages[0]["content"]).startswith("You keep a running summary")
+        else echo_reply(messages)
+    )
+    env = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "400"}
+    said: list[str] = []
+    for i in range(6):
+        run = chat(env, "-t", "auto", f"note {i}: {LONG}")
+        assert run.code == 0 and run.out.startswith(f"You said: note {i}:"), run
+        said += [line for line in run.err_lines if line.startswith("compacted ")]
+    assert said and all(CUT_NOTE in line for line in said), said
+    _systems, parts = roles(ROWS[0], server.requests[-1])
+    [summary] = [text for _role, text in parts if text.startswith(SUMMARY_PREFIX)]
+    assert summary.endswith(CUT) and len(summary) < 1_000, len(summary)
+
+
+# --------------------------------------------------------------------------- answers read whole
+
+
+# What a server answers a request with instead of the huge document: its status line, headers and body.
+Answer = tuple[str, dict[str, str], bytes]
+
+
+class HugeJSON:
+    """Answers every request with 200 and a JSON document of HUGE bytes in short lines (no line passes any line
+    limit), or with what ``answer(method, path)`` gives, when it gives something; ``sent``: the bytes of the huge
+    documents written so far."""
+
+    def __init__(self, answer: Callable[[str, str], Answer | None] = lambda method, path: None):
+        self.answer = answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.base_url = self.url  # as tests/providers.py's rows read a server's address
+        self.sent = 0
+        self.heads: list[str] = []  # each request's line and headers, as they came
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536) or b"\r\n\r\n"
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+            while len(body) < length:
+                body += conn.recv(65536) or b"x" * length
+            self.heads.append(head.decode("latin-1"))
+            method, target = head.decode("latin-1").split(" ")[:2]
+            given = self.answer(method, target.partition("?")[0])
+            try:
+                if given is not None:
+                    status, headers, data = given
+                    said = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+                    conn.sendall(
+                        f"HTTP/1.1 {status}\r\n{said}Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                        + data
+                    )
+                    return
+                conn.sendall(
+                    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"data": ['
+                )
+                line = b'\n  {"id": "model", "object": "model", "name": "models/model"},'
+                lines = line * (len(CHUNK) // len(line))
+                for _ in range(HUGE // len(lines)):
+                    conn.sendall(lines)
+                    self.sent += len(lines)
+                conn.sendall(b'\n  {"id": "model"}\n]}\n')
+            except OSError:
+                pass  # chat stopped reading: as it should
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def huge() -> Iterator[HugeJSON]:
+    server = HugeJSON()
+    yield server
+    server.close()
+
+
+def installed(row: Row) -> None:
+    import importlib.util
+
+    if row.module and importlib.util.find_spec(row.module) is None:
+        pytest.skip(f"{row.module} is not installed")
+
+
+def without_providers(chat_env: dict[str, str]) -> dict[str, str]:
+    """chat_env with no provider set up: each test names the one it points at a server."""
+    return {k: v for k, v in chat_env.items() if not k.startswith(("OPENAI_", "CHATCLI_MODEL"))}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_every_model_list_refuses_a_huge_answer_in_bounded_time_and_memory(row, huge, chat_env):
+    installed(row)
+    env = {**without_providers(chat_env), **row.env(huge), "CHATCLI_MODEL": row.model}
+    run, peak, took = measured([str(CHAT), "models"], env)
+    assert run.returncode != 0 and REFUSED in run.stderr and "Traceback" not in run.stderr, run
+    assert huge.sent < READ_AT_MOST, "chat read the whole answer"
+    assert took < SECONDS and peak < MEMORY_MB, f"{row}: {took:.1f} s, peak {peak} MB"
+
+
+def _gzip(head: bytes, middle: bytes = b"", tail: bytes = b"", times: int = 1) -> bytes:
+    """``head``, ``middle`` ``times`` over, then ``tail``, gzipped (a few MB that decode to hundreds)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = packer.compress(head) + b"".join(packer.compress(middle) for _ in range(times))
+    return body + packer.compress(tail) + packer.flush()
+
+
+@pytest.mark.e2e
+def test_a_compressed_answer_is_counted_as_it_decodes(chat_env):
+    """A gzip answer is decoded a step at a time and bounded as it decodes: 1.2 MB that would decode to 400 MB are
+    refused at 8 MB, in bounded time and memory; a small one reads as the plain one; an encoding chat did not ask
+    for (zstd, which the HTTP library would decode each chunk whole) is refused before it is read."""
+    line = b'\n  {"id": "model", "object": "model"},'
+    bomb = _gzip(b'{"object": "list", "data": [', line * (1024 * 1024 // len(line)), b'\n{"id": "m"}]}', times=400)
+    small = _gzip(
+        b'{"object": "list", "data": [{"id": "gpt-zipped", "object": "model", "created": 1, "owned_by": "x"}]}'
+    )
+    answers = {
+        "bomb": ("200 OK", {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb),
+        "small": ("200 OK", {"Content-Type": "application/json", "Content-Encoding": "gzip"}, small),
+        "zstd": ("200 OK", {"Content-Type": "application/json", "Content-Encoding": "zstd"}, b"(\xb5/\xfd" * 100),
+    }
+    said = {}
+    for name, answer in answers.items():
+        server = HugeJSON(lambda method, path, answer=answer: answer)
+        try:
+            env = {**without_providers(chat_env), "OPENAI_BASE_URL": f"{server.url}/v1", "OPENAI_API_KEY": "sk-test"}
+            said[name] = measured([str(CHAT), "models"], env)
+            assert all("accept-encoding: gzip, deflate\r\n" in head.lower() + "\r\n" for head in server.heads)
+        finally:
+            server.close()
+    run, peak, took = said["bomb"]
+    assert run.returncode == 4 and REFUSED in run.stderr, run
+    assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
+    assert said["small"][0].returncode == 0 and said["small"][0].stdout.split() == ["gpt-zipped"], said["small"]
+    run = said["zstd"][0]
+    assert run.returncode == 4 and "Content-Encoding zstd, which chat did not ask for" in run.stderr, run
+
+
+def _pages(row: Row) -> Callable[[str, str], Answer | None]:
+    """A model list whose pages never end, in ``row``'s wire format: a hundred models a page, the same each time."""
+
+    def answer(method: str, path: str) -> Answer | None:
+        if row.name == "anthropic":
+            data = [{"type": "model", "id": f"claude-{n}", "display_name": "C", "created_at": "2025-01-01T00:00:00Z"}
+                    for n in range(100)]  # fmt: skip
+            page = {"data": data, "has_more": True, "first_id": "claude-0", "last_id": "claude-99"}
+        else:
+            models = [{"name": f"models/gemini-{n}", "supportedGenerationMethods": ["generateContent"]}
+                      for n in range(100)]  # fmt: skip
+            page = {"models": models, "nextPageToken": "more"}
+        return "200 OK", {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    return answer
+
+
+@pytest.mark.parametrize("row", [row for row in ROWS if row.name in ("anthropic", "google_genai")], ids=str)
+def test_a_model_list_whose_pages_never_end_is_refused_in_one_line(row, chat_env):
+    from chatcli.providers.base import MOST_MODELS
+
+    installed(row)
+    server = HugeJSON(_pages(row))
+    try:
+        env = {**without_providers(chat_env), **row.env(server), "CHATCLI_MODEL": row.model}
+        started = time.monotonic()
+        run = chat(env, "models")
+        assert run.code != 0 and f"lists more than {MOST_MODELS:,} models: the list is refused" in run.err, run
+        assert time.monotonic() - started < SECONDS
+    finally:
+        server.close()
+
+
+def _settings(row: Row, server: Any) -> Any:
+    from chatcli.config import load_settings
+
+    env = row.env(server)
+    return load_settings({"model": row.model}, environ=env)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_a_window_probe_reads_no_huge_answer_and_says_nothing_of_it(row, huge, monkeypatch):
+    """The window a server tells is asked once per endpoint and model, in the background of a first question: a
+    huge answer is not one (None, as a server that does not tell), and it is read no further than the limit."""
+    from chatcli.providers import provider_of
+
+    installed(row)
+    for name, value in row.env(huge).items():
+        monkeypatch.setenv(name, value)
+    settings = _settings(row, huge)
+    chosen, model = provider_of(row.model)
+    started = time.monotonic()
+    told = asyncio.run(chosen.window(settings, model))
+    assert told is None or row.name == "ollama", told  # Ollama's: the window chat asks for, as when it is not told
+    assert huge.sent < READ_AT_MOST and time.monotonic() - started < SECONDS
+
+
+def test_a_window_probe_takes_its_time_limit_however_slowly_the_server_answers():
+    """A server that answers a byte at a time, forever, has the probe's seconds and no more: each of its three
+    questions (llama.cpp's /props, the model list, Ollama's /api/show) is one request in 1.5 s, body included."""
+    from chatcli.providers.openai_windows import told_window
+
+    stop = threading.Event()
+    sock = socket.create_server(("127.0.0.1", 0))
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"n_ctx": ')
+            while not stop.wait(0.1):
+                try:
+                    conn.sendall(b"1")
+                except OSError:
+                    return
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        started = time.monotonic()
+        assert asyncio.run(told_window(f"http://127.0.0.1:{sock.getsockname()[1]}/v1", "m")) is None
+        assert time.monotonic() - started < 3 * 1.5 + 2
+    finally:
+        stop.set()
+        sock.close()
+
+
+@pytest.mark.e2e
+def test_an_agent_servers_huge_json_is_refused_in_one_line_in_bounded_time_and_memory(huge, chat_env):
+    run, peak, took = measured([str(CHAT), "--remote", huge.url, "hello"], without_providers(chat_env))
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 4 and len(lines) == 1 and REFUSED in lines[0], run
+    assert huge.sent < READ_AT_MOST, "chat read the whole answer"
+    assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
+
+
+def _unauthorised(server: HugeJSON) -> Callable[[str, str], Answer | None]:
+    """An MCP server that asks for a login (401 to anything) and names its metadata, the huge document."""
+
+    def answer(method: str, path: str) -> Answer | None:
+        if path.startswith("/.well-known/"):
+            return None
+        metadata = f"{server.url}/.well-known/oauth-protected-resource"
+        headers = {"Content-Type": "application/json", "WWW-Authenticate": f'Bearer resource_metadata="{metadata}"'}
+        return "401 Unauthorized", headers, b'{"error": "invalid_token"}'
+
+    return answer
+
+
+@pytest.mark.e2e
+def test_an_mcp_servers_huge_oauth_metadata_is_refused_in_one_line_in_bounded_time_and_memory(chat_env):
+    server = HugeJSON()
+    server.answer = _unauthorised(server)
+    try:
+        write_servers(chat_env, {"big": {"url": f"{server.url}/mcp"}})
+        run, peak, took = measured([str(CHAT), "mcp", "login", "big", "--no-browser"], chat_env)
+        errors = [line for line in run.stderr.splitlines() if line.startswith("chat: error")]
+        assert run.returncode != 0 and len(errors) == 1 and REFUSED in errors[0], run
+        assert server.sent < READ_AT_MOST, "chat read the whole answer"
+        assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
+    finally:
+        server.close()
