@@ -251,8 +251,9 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 @pytest.mark.e2e  # five Python processes: which modules a process loads
 @pytest.mark.stores("sqlite")
 def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_env):
-    # The engine the prompt opens never loads it (an answer does, unless config.toml prices the
-    # model); the thread commands (chat stats too) load neither it nor the model stack.
+    # The engine the prompt opens loads it once per hosted model ever, for the model's context window, kept then
+    # in known-windows.json: from then on it never does (an answer does, unless config.toml prices the model);
+    # the thread commands (chat stats too) load neither it nor the model stack.
     probe = """
 import asyncio, sys
 from chatcli.chat.events import Silent
@@ -268,11 +269,16 @@ async def main():
 asyncio.run(main())
 """
     env = {**hosted, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    server.queue(Reply("answer", usage=COUNTS))
-    done = subprocess.run(
-        [sys.executable, "-c", probe], env={**env, "CHATCLI_MODEL": PRICED}, capture_output=True, text=True, timeout=60
-    )
-    assert done.stdout.split() == ["False", "True", str(GPT_4O)], done.stderr
+    for model, opened, cost in ((PRICED, "True", GPT_4O), (PRICED, "False", GPT_4O), ("gpt-fake", "True", None)):
+        server.queue(Reply("answer", usage=COUNTS))
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**env, "CHATCLI_MODEL": model},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.stdout.split() == [opened, "True", str(cost)], (model, done.stdout, done.stderr)
     # A model config.toml prices needs no table: it is not loaded at all.
     config(isolated_env, '[prices."gpt-fake"]\ninput = 2.5\noutput = 10\ncached_input = 1.25\n')
     server.queue(Reply("answer", usage=COUNTS))
