@@ -42,6 +42,8 @@ class Environment:
             if handed_terminal is not None:
                 fd: int | None = handed_terminal()
             elif self.terminal == "/dev/tty":
+                from chatcli.app.worker.jobs import open_controlling_terminal
+
                 fd = open_controlling_terminal()
             else:
                 fd = os.open(self.terminal, os.O_RDWR | os.O_NOCTTY)
@@ -71,45 +73,3 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, io.UnsupportedOperation):
         return False
-
-
-def open_controlling_terminal() -> int | None:
-    """This process's controlling terminal, opened by its device's own path (``/dev/pts/3``, as a standard stream on
-    it is) so that both are known for the same file and what is shown on one is not shown again on the other;
-    ``/dev/tty`` when that path cannot be found. Never to become one's (O_NOCTTY). None when there is none."""
-    device = _controlling_device()
-    path = "/dev/tty"
-    for fd in (0, 1, 2):
-        try:
-            if device and os.isatty(fd) and os.fstat(fd).st_rdev == device:
-                path = os.ttyname(fd)
-                break
-        except OSError:
-            continue
-    else:
-        major = os.major(device) if device else 0
-        if 136 <= major <= 143:  # a pseudo-terminal: /dev/pts/N
-            path = f"/dev/pts/{(major - 136) * 256 + os.minor(device)}"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError:
-        if path == "/dev/tty":
-            return None
-        try:
-            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        path = "/dev/tty"
-    if not os.isatty(fd) or (path != "/dev/tty" and os.fstat(fd).st_rdev != device):
-        os.close(fd)
-        return None
-    return fd
-
-
-def _controlling_device() -> int:
-    """The device number of this process's controlling terminal (0: none, or the system does not say)."""
-    try:
-        with open("/proc/self/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[4])
-    except (OSError, IndexError, ValueError):
-        return 0

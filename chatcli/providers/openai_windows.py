@@ -57,11 +57,16 @@ async def told_window(base_url: str, model: str, key: str | None = None, timeout
     """The model's window as the server tells it up front, where it does: llama.cpp's ``/props``,
     vLLM's ``max_model_len`` and LM Studio's ``max_context_length`` in the model list, Ollama's
     ``/api/show``. None when it does not (OpenAI does not)."""
-    from chatcli.providers.bounded import bounded_client
+    from openai import DefaultAsyncHttpxClient
+
+    from chatcli.providers.bounded import bounded_hooks
 
     headers = {"Accept": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
-    # A client of its own each time: it reads the environment's proxies now (the warm worker and chat serve live on)
-    async with bounded_client(headers=headers, timeout=timeout, follow_redirects=True) as client:
+    # A client of its own each time: it reads the environment's proxies now (the warm worker and chat serve live on).
+    # The OpenAI client's own HTTP library (loaded for the answer anyway), not a second one on a one-shot's path.
+    async with DefaultAsyncHttpxClient(
+        headers=headers, timeout=timeout, follow_redirects=True, event_hooks=bounded_hooks({})
+    ) as client:
         return await _told(client, base_url, model, timeout)
 
 

@@ -208,7 +208,7 @@ def offer(
 
 def controlling_terminal() -> int | None:
     """This process's controlling terminal, opened (not to become one's), or None when it has none."""
-    from chatcli.app.environment import open_controlling_terminal
+    from chatcli.app.worker.jobs import open_controlling_terminal
 
     return open_controlling_terminal()
 
