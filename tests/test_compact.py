@@ -250,9 +250,12 @@ def test_scripts_see_an_automatic_compaction_in_the_json_answer(server, chat_env
         run = run_chat(small, "--json", "-t", "j", f"note {i}: {LONG}")
         assert run.code == 0, run
         counts.append(json.loads(run.out)["turns_compacted"])
+        assert run.err == "", "--json says nothing on stderr when all is well: the object says it compacted"
     assert counts[0] == 0 and any(counts), counts
-    said = [line for line in run_chat(small, "--jsonl", "-t", "j", f"more: {LONG}").out.splitlines()]
-    assert "turns_compacted" in json.loads(said[-1])
+    lines = run_chat(small, "--jsonl", "-t", "j", f"more: {LONG}")
+    assert "turns_compacted" in json.loads(lines.out.splitlines()[-1]) and lines.err == "", lines
+    plain = run_chat(small, "-t", "j", f"and more: {LONG}")  # a plain one-shot says it on stderr, as before
+    assert "compacted" in plain.err or "not sent" in plain.err, plain
 
 
 @pytest.mark.e2e

@@ -110,6 +110,20 @@ def test_nothing_to_compact_is_one_line_and_asks_nothing(server, chat_env):
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "thread, said, thread_id",
+    [("short", "nothing to compact", "short"), ("nowhere", "no thread 'nowhere'", None)],
+)
+def test_with_json_a_refusal_is_an_object_on_stdout_too(server, chat_env, thread, said, thread_id):
+    """A script reads one object on stdout whatever happened, as a --json answer's failure is (docs/usage.md)."""
+    assert chat(chat_env, "-t", "short", "just one question").code == 0
+    run = chat(chat_env, "compact", thread, "--json")
+    line = assert_one_error_line(run, 2)
+    obj = json.loads(run.out)
+    assert obj["thread_id"] == thread_id and said in obj["error"]["message"] and obj["error"]["exit_code"] == 2
+    assert said in line and len(server.requests) == 1
+
+
 def test_an_unknown_thread_is_one_line(server, chat_env):
     line = assert_one_error_line(chat(chat_env, "compact", "nowhere"), 2)
     assert "no thread 'nowhere'" in line and "chat threads" in line, line

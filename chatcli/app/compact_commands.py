@@ -61,12 +61,23 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
     from chatcli.chat.session import ThreadSetup
 
     env = environment()
-    opening = asyncio.run(chat_thread(settings.db or "", wanted))
-    settings, setup = bound(opening, settings, ThreadSetup(), env, quiet=True)
-    with ExitStack() as stack:
-        settings = use_local_model(stack, settings, env, quiet=as_json)
-        preflight(settings)
-        asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
+    thread_id: str | None = None
+    try:
+        opening = asyncio.run(chat_thread(settings.db or "", wanted))
+        thread_id = opening.thread_id
+        settings, setup = bound(opening, settings, ThreadSetup(), env, quiet=True)
+        with ExitStack() as stack:
+            settings = use_local_model(stack, settings, env, quiet=as_json)
+            preflight(settings)
+            asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
+    except BaseException as exc:
+        if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
+            from chatcli.chat.failures import describe
+
+            failure = describe(exc, settings)
+            error = {"message": failure.line, "exit_code": int(failure.exit_status)}
+            say(env.stdout, json_text({"thread_id": thread_id, "error": error}, ensure_ascii=False) + "\n", data=True)
+        raise
 
 
 async def chat_thread(db: str, wanted: str) -> Opening:

@@ -189,10 +189,13 @@ class Progress:
 
 @dataclass(frozen=True)
 class Notice:
-    """A line about what is going on, off the answer: ``warn`` for one the user should notice."""
+    """A line about what is going on, off the answer: ``warn`` for one the user should notice; ``in_result`` for
+    one the turn's result says as well (turns compacted or left out), which an output of the result as an object
+    (``--json``, ``--jsonl``) need not say again."""
 
     text: str
     warn: bool = False
+    in_result: bool = False
 
 
 @dataclass(frozen=True)

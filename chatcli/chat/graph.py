@@ -90,9 +90,9 @@ def _emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
-def _say(emit: Callable[[Any], None], text: str | None) -> None:
+def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False) -> None:
     if text:
-        emit(Notice(text))
+        emit(Notice(text, in_result=in_result))
 
 
 class ChatGraph:
@@ -317,10 +317,11 @@ class _Step:
                 self.emit,
                 f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
                 f"(~{plan.before:,} -> ~{after:,} tokens sent{'; ' + CUT_NOTE if plan.cut else ''}): /summary shows it",
+                in_result=True,  # turns_compacted
             )
         self.left_out, self.compacted = plan.left_out, plan.folded
         if self.learned.fitter is not None and graph.memory != "summary":
-            _say(self.emit, self.learned.fitter.left_out(self.left_out))
+            _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
         history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
         return history, plan.update, plan.usage, count_tokens_approximately(history)
 

@@ -43,6 +43,8 @@ class JsonEvents(Router):
     """``lines=False``: one object at the end (chatcli.chat.answer.Answer or Failure); ``lines``: an event per
     piece, then "done" or "error". ``thread_id`` and ``model`` (the configured model) are filled in once known."""
 
+    says_the_result = True  # turns_compacted and turns_left_out are in the object: no line on stderr says them
+
     def __init__(self, *, lines: bool = False):
         self.lines = lines
         self.thread_id: str | None = None

@@ -27,6 +27,7 @@ class Router:
 
     thread_note: str | None = None
     _running: str | None = None  # the tool call running now, to say what a stop cut short
+    says_the_result: bool = False  # an output of the result as an object: a Notice ``in_result`` is in it already
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Token):
@@ -44,7 +45,8 @@ class Router:
             self._running = None
             self.tool_result(event)
         elif isinstance(event, Notice):
-            (self.warn if event.warn else self.note)(event.text)
+            if not (event.in_result and self.says_the_result):
+                (self.warn if event.warn else self.note)(event.text)
         elif isinstance(event, Start):
             self.start_reply(event)
             if event.created and self.thread_note:
