@@ -12,12 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Mapping
-
-# In the warm worker's child: opens the caller's controlling terminal, handed over with the call
-# (chatcli.app.worker.jobs), as a new descriptor; the child has none of its own (its /dev/tty is nobody's).
-# None: a process of its own, which opens /dev/tty.
-handed_terminal: Callable[[], int] | None = None
+from typing import IO, Mapping
 
 
 @dataclass
@@ -39,12 +34,12 @@ class Environment:
         if self.terminal is None:
             return None
         try:  # read and written through its descriptor (prompt-toolkit reads keys from it), written as text
-            if handed_terminal is not None:
-                fd: int | None = handed_terminal()
-            elif self.terminal == "/dev/tty":
-                from chatcli.app.worker.jobs import open_controlling_terminal
+            from chatcli.app.worker import jobs
 
-                fd = open_controlling_terminal()
+            if jobs.handed_terminal is not None:  # the warm worker's child: the caller's, handed over
+                fd: int | None = jobs.handed_terminal()
+            elif self.terminal == "/dev/tty":
+                fd = jobs.open_controlling_terminal()
             else:
                 fd = os.open(self.terminal, os.O_RDWR | os.O_NOCTTY)
         except OSError:

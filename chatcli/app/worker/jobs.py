@@ -29,7 +29,7 @@ import select
 import signal
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 # Signals the caller receives and the answer should.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
@@ -265,6 +265,10 @@ def _tostop(fd: int) -> bool:
 
 _read, _write = os.read, os.write
 _installed: list[Terminal] = []
+# In the warm worker's child: opens the caller's controlling terminal, handed over with the call (``install``), as a
+# new descriptor, for chatcli.app.environment's ``open_terminal``: the child has none of its own (its /dev/tty is
+# nobody's). None: a process of its own, which opens its controlling terminal.
+handed_terminal: Callable[[], int] | None = None
 
 
 class GatedFile(io.FileIO):
@@ -319,7 +323,6 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
     _installed.append(terminal)
     if tty is not None:
         os.set_inheritable(tty, False)  # not for the tools' processes
-        from chatcli.app import environment
 
         def opened() -> int:
             fd = os.dup(tty)
@@ -327,7 +330,8 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
             terminal.fds.add(fd)
             return fd
 
-        environment.handed_terminal = opened
+        global handed_terminal
+        handed_terminal = opened
 
     def read(fd: int, n: int) -> bytes:
         terminal.check(fd, READ)
