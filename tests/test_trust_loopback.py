@@ -159,6 +159,7 @@ def test_through_the_worker_too(worker_env, tmp_path):  # noqa: F811 - the fixtu
         listening.stop()
 
 
+@pytest.mark.slow  # two requests that wait out a listener that never answers
 def test_the_users_own_choice_goes_where_it_says(chat_env, tmp_path):
     """The environment, or a .env the user trusts, may name any endpoint: the request goes there."""
     listening = Stranger("127.0.0.1")

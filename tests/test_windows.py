@@ -238,6 +238,7 @@ def sent_text(fake) -> str:
     return json.dumps(fake.requests[-1], ensure_ascii=False) if fake.requests else ""
 
 
+@pytest.mark.slow  # a 350 kB request through each provider's client and fake: seconds each
 def test_the_readmes_pipe_goes_whole_to_every_provider(provider):
     """`git log | chat "summarize"` on a 350 kB log: the whole log is sent with the question, on every provider's
     wire format (no 6,000-token wall); a server on this machine that chat sizes itself (Ollama) says in one line
@@ -254,6 +255,7 @@ def test_the_readmes_pipe_goes_whole_to_every_provider(provider):
     assert "END OF LOG 1c0d874" in sent_text(fake) and "summarize" in sent_text(fake), "the log was not sent whole"
 
 
+@pytest.mark.slow  # a 45,000-token thread built and sent whole: seconds each
 @pytest.mark.parametrize("model, window", [("gpt-5-mini", 400_000), ("gpt-4o", 128_000)])
 def test_with_no_setting_the_history_budget_is_the_models_window(server, hosted, model, window):
     """A thread of 45,000 tokens goes whole to a hosted model whose window holds it; the user's
