@@ -414,3 +414,33 @@ class Tokens:
 
         self.questions.append(question)
         return Reply(await self._answer(question)) if self._answer is not None else None
+
+
+def serve_each(sock: Any, answer: Callable[[Any], None]) -> None:
+    """Accept connections on ``sock`` until it closes, each answered by ``answer(conn)`` in a thread of its own
+    (the tests' raw HTTP servers, which send what no real server would)."""
+    import threading
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def read_request(conn: Any) -> tuple[bytes, bytes]:
+    """One HTTP request's head and body (as long as its Content-Length says), read from ``conn``."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        request += conn.recv(65536) or b"\r\n\r\n"
+    head, _, body = request.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(body) < length:
+        body += conn.recv(65536) or b"x" * length
+    return head, body

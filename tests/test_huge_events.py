@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.helpers import CHAT
+from tests.helpers import CHAT, read_request, serve_each
 
 HUGE = 200 * 1024 * 1024  # bytes of the one event
 CHUNK = b"a" * (1024 * 1024)
@@ -111,26 +111,11 @@ class HugeServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.sent = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+        serve_each(self.sock, self._answer)
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(65536) or b"\r\n\r\n"
-            head, _, body = request.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
-            while len(body) < length:
-                body += conn.recv(65536) or b"x" * length
+            head, body = read_request(conn)
             if not head.startswith(b"POST"):
                 thread = json.dumps({"thread_id": REMOTE_THREAD, "metadata": {}, "values": {}}).encode()
                 conn.sendall(

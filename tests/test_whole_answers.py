@@ -27,7 +27,7 @@ from chatcli.chat.compaction import CUT, CUT_NOTE
 from chatcli.chat.request_history import SUMMARY_PREFIX
 from chatcli.providers.bounded import MAX_EVENT
 from tests.fakeserver import Reply
-from tests.helpers import CHAT, chat
+from tests.helpers import CHAT, chat, read_request, serve_each
 from tests.providers import ROWS, Row
 from tests.test_compact_doors import four_turns, roles
 from tests.test_huge_events import CHUNK, HUGE, MEMORY_MB, peak_mb
@@ -114,26 +114,11 @@ class HugeJSON:
         self.base_url = self.url  # as tests/providers.py's rows read a server's address
         self.sent = 0
         self.heads: list[str] = []  # each request's line and headers, as they came
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+        serve_each(self.sock, self._answer)
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(65536) or b"\r\n\r\n"
-            head, _, body = request.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
-            while len(body) < length:
-                body += conn.recv(65536) or b"x" * length
+            head, body = read_request(conn)
             self.heads.append(head.decode("latin-1"))
             method, target = head.decode("latin-1").split(" ")[:2]
             given = self.answer(method, target.partition("?")[0])
