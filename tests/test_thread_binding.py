@@ -59,24 +59,28 @@ def test_m_on_a_thread_changes_it_and_says_so_once(server, chat_env, tmp_path):
     assert [r["model"] for r in server.requests] == ["gpt-first", "gpt-second", "gpt-second", "gpt-second"]
 
 
-def test_model_at_the_prompt_is_kept_with_the_thread(server, chat_env, tmp_path):
+def at_the_prompt(env: dict[str, str], cwd: Path, thread: str, *lines: str) -> list[str]:
+    """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question), then leaving."""
     import asyncio
 
     from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
     from tests.test_commands import Chat
 
+    settings = load_settings({}, environ=env, cwd=cwd)
+
+    async def prompt() -> list[str]:
+        async with open_conversation(settings, thread_id=thread) as conversation:
+            at = Chat(conversation, settings)
+            return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
+
+    return asyncio.run(prompt())
+
+
+def test_model_at_the_prompt_is_kept_with_the_thread(server, chat_env, tmp_path):
     server.queue(Reply("one"), Reply("two"))
     assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
-    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
-
-    async def prompt() -> None:
-        async with open_conversation(settings, thread_id="bound") as conversation:
-            at = Chat(conversation, settings)
-            await at.run("/model gpt-slow")
-            await at.ask("at the prompt")
-
-    asyncio.run(prompt())
+    at_the_prompt(chat_env, tmp_path, "bound", "/model gpt-slow", "at the prompt")
     run = chat(chat_env, "--json", "-t", "bound", "and from a script", cwd=tmp_path)
     server.queue(Reply("three"))
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-slow", run
@@ -129,22 +133,10 @@ def test_chats_own_thread_is_not_handed_to_a_graph_unasked(server, graph_env, tm
 
 def test_model_at_the_prompt_then_leaving_is_kept_with_the_thread(server, chat_env, tmp_path):
     """/model said, then Ctrl-D before any message: the thread still goes on with that model."""
-    import asyncio
-
-    from chatcli.chat.session import open_conversation
-    from chatcli.config import load_settings
-    from tests.test_commands import Chat
-
     server.queue(Reply("one"), Reply("two"))
     assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
-    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
-
-    async def prompt() -> None:
-        async with open_conversation(settings, thread_id="bound") as conversation:
-            said = await Chat(conversation, settings).run("/model long-5")
-            assert "kept with this thread" in said, said
-
-    asyncio.run(prompt())  # and leave
+    [said] = at_the_prompt(chat_env, tmp_path, "bound", "/model long-5")  # and leave
+    assert "kept with this thread" in said, said
     run = chat(chat_env, "--json", "-t", "bound", "after leaving", cwd=tmp_path)
     assert run.code == 0 and json.loads(run.out)["model"] == "long-5", run
     assert server.requests[-1]["model"] == "long-5"
