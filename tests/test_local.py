@@ -427,6 +427,22 @@ def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
     assert proc.stdout == ""
 
 
+def test_the_install_line_builds_llama_cpp_s_library_alone():
+    """The hint's flags name the CMake file that leaves llama.cpp's unused `common` library out of the build,
+    at a path that exists in this installation, and docs/local-model.md's line names the same file."""
+    import shlex
+
+    from chatcli.local.server import BUILD_FLAGS, ONLY_LLAMA
+
+    flags = shlex.split(BUILD_FLAGS.removeprefix("CMAKE_ARGS="))[0].split()
+    include = [f.split("=", 1)[1] for f in flags if f.startswith("-DCMAKE_PROJECT_INCLUDE=")]
+    assert include == [str(ONLY_LLAMA)] and ONLY_LLAMA.is_file(), BUILD_FLAGS
+    assert "set(LLAMA_BUILD_COMMON OFF)" in ONLY_LLAMA.read_text()
+    assert local.install_line().startswith(BUILD_FLAGS)
+    doc = (Path(__file__).parents[1] / "docs" / "local-model.md").read_text()
+    assert "-DCMAKE_PROJECT_INCLUDE=$PWD/chatcli/local/llama_only.cmake" in doc
+
+
 @pytest.mark.e2e
 def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
     proc = chat_without_extra(chat_env, "--local", "hello")

@@ -32,9 +32,11 @@ START_TIMEOUT = 120.0
 LOG_NAME = "local-server.log"
 # Signals that mean the server crashed rather than was stopped from outside.
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT})
-# llama.cpp compiled for a portable CPU baseline, without the vision library chat does not use:
-# its default native build crashes in VMs that advertise AVX-512/AMX (see docs/local-model.md).
-BUILD_FLAGS = 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"'
+# llama.cpp compiled for a portable CPU baseline (its default native build crashes in VMs that advertise
+# AVX-512/AMX), without the vision library and the `common` library chat does not use (llama_only.cmake):
+# see docs/local-model.md.
+ONLY_LLAMA = Path(__file__).with_name("llama_only.cmake")
+BUILD_FLAGS = f'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_INCLUDE={ONLY_LLAMA}"'
 
 
 def install_line() -> str:
