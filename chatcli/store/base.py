@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncContextManager, Awaitable, Callable, List, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable, List, Protocol, TypeVar
 
 from chatcli.errors import StoreError
 
+if TYPE_CHECKING:
+    from chatcli.store.messages import MessageStoreSaver
+
 T = TypeVar("T")
+# A row as the database driver gives it, and the parameters of a statement.
+Row = tuple[Any, ...]
+Params = tuple[object, ...]
 # Seconds between two tries of a lock another process holds, and the tries before saying so.
 LOCK_POLL = 0.05
 LOCK_NOTE_AFTER = 20
@@ -100,8 +106,13 @@ class Store(Protocol):
     """An open conversation database."""
 
     name: str  # what messages call it: the file, or the URL without its password
-    saver: Any  # LangGraph's checkpointer (a chatcli.store.messages.MessageStoreSaver)
-    index: ThreadIndex
+
+    @property
+    def index(self) -> ThreadIndex: ...
+
+    @property
+    def saver(self) -> MessageStoreSaver | None:
+        """LangGraph's checkpointer; None in a store opened for managing threads only (chatcli.store.light)."""
 
     def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
         """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
@@ -119,9 +130,9 @@ class Store(Protocol):
 class SaverStore:
     """What both backends do the same way on top of their saver, index and guard."""
 
-    saver: Any
-    index: Any
-    guard: "Guard"
+    saver: MessageStoreSaver
+    index: ThreadIndex
+    guard: Guard
 
     def tell_waits(self, note: Callable[[str], None]) -> None:
         """Say through ``note`` when an operation waits for a database another program holds."""
@@ -139,6 +150,12 @@ class SaverStore:
 
     async def reclaim(self) -> None:
         """Give the space of deleted rows back, where the database does not do it by itself."""
+
+
+def the_row(row: T | None) -> T:
+    """The row of a query that always gives one (a PRAGMA, an aggregate, a function's value)."""
+    assert row is not None, "the query gave no row"
+    return row
 
 
 async def poll_lock(try_acquire: Callable[[], Awaitable[bool]], on_wait: Callable[[], None] | None = None) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, List
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, TypeVar
 
-from chatcli.store.base import Guard, SearchHit, ThreadInfo
+from chatcli.store.base import Guard, Params, Row, SearchHit, ThreadInfo
 from chatcli.store.decode import loads
 from chatcli.text import make_title
+
+if TYPE_CHECKING:
+    import asyncio
 
 COLUMNS = "thread_id, title, created_at, updated_at, message_count, model"
 # The key of the small dict that stands for a message list in a stored checkpoint
@@ -22,6 +25,8 @@ CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
 # What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
 # they are not in what people type, and a stored one only moves a highlight).
 OPEN, CLOSE = "\x02", "\x03"
+# A backend's connection (aiosqlite's or psycopg's).
+Conn = TypeVar("Conn")
 
 
 def marked(hit: SearchHit) -> SearchHit:
@@ -43,7 +48,7 @@ def marked(hit: SearchHit) -> SearchHit:
     return replace(hit, snippet="".join(text), marks=tuple(spans))
 
 
-class SqlThreadIndex:
+class SqlThreadIndex(Generic[Conn]):
     """The thread index (``chatcli_threads``) on a backend's connection, under its lock.
 
     A backend subclass gives ``SQL`` (its statements, in its driver's placeholder style),
@@ -52,31 +57,31 @@ class SqlThreadIndex:
     """
 
     SQL: ClassVar[dict[str, str]]
-    NO_LIMIT: ClassVar[Any]
+    NO_LIMIT: ClassVar[int | None]
 
-    def __init__(self, conn: Any, lock: Any, guard: Guard):
+    def __init__(self, conn: Conn, lock: asyncio.Lock, guard: Guard):
         self.conn = conn
         self.lock = lock
         self.guard = guard
 
-    async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
+    async def _fetch(self, sql: str, params: Params) -> list[Row]:
         raise NotImplementedError
 
-    async def _execute(self, sql: str, params: tuple) -> int:
+    async def _execute(self, sql: str, params: Params) -> int:
         raise NotImplementedError
 
-    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+    async def _execute_all(self, statements: list[str], params: Params) -> None:
         """Run ``statements``, each with ``params``, in one transaction."""
         raise NotImplementedError
 
-    async def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        async def read() -> list[tuple]:
+    async def _rows(self, sql: str, params: Params = ()) -> list[Row]:
+        async def read() -> list[Row]:
             async with self.lock:
                 return await self._fetch(sql, params)
 
         return await self.guard.run(read)
 
-    async def _write(self, sql: str, params: tuple = ()) -> int:
+    async def _write(self, sql: str, params: Params = ()) -> int:
         async def write() -> int:
             async with self.lock:
                 return await self._execute(sql, params)

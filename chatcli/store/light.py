@@ -14,10 +14,16 @@ import contextlib
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Awaitable, Callable
 
-from chatcli.store.base import Guard
+from chatcli.store.base import Guard, Store, ThreadIndex, the_row
 from chatcli.store.migrations import LOG_TABLE, check_known
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+# The lock a turn on a thread holds across processes (given the thread and what to call while it waits).
+ThreadLock = Callable[[str, Callable[[], None] | None], AsyncContextManager[None]]
 
 # The tables LangGraph's SQLite saver and chatcli's message store create.
 _SQLITE_TABLES = {"checkpoints", "writes", "chatcli_messages", "chatcli_threads", LOG_TABLE}
@@ -33,10 +39,10 @@ class LightStore:
     def __init__(
         self,
         name: str,
-        index: Any,
+        index: ThreadIndex,
         guard: Guard,
         reclaim: Callable[[], Awaitable[None]] | None = None,
-        lock: Callable[..., Any] | None = None,
+        lock: ThreadLock | None = None,
     ):
         self.name = name
         self.index = index
@@ -44,7 +50,7 @@ class LightStore:
         self._reclaim = reclaim
         self._lock = lock
 
-    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
         """The lock a turn on ``thread_id`` holds (another process's turn is waited for)."""
         return self._lock(thread_id, on_wait) if self._lock is not None else contextlib.nullcontext()
 
@@ -118,7 +124,7 @@ async def _light_sqlite(path: Path) -> AsyncIterator[LightStore]:
         await conn.close()
 
 
-async def _postgres_ready(conn: Any) -> bool:
+async def _postgres_ready(conn: AsyncConnection[Any]) -> bool:
     """True when LangGraph's tables and chatcli's migrations are all in place."""
     from psycopg.rows import tuple_row
 
@@ -128,11 +134,11 @@ async def _postgres_ready(conn: Any) -> bool:
         await cur.execute(
             f"SELECT to_regclass('{LOG_TABLE}') IS NOT NULL AND to_regclass('checkpoint_blobs') IS NOT NULL"
         )
-        (present,) = await cur.fetchone()
+        (present,) = the_row(await cur.fetchone())
         if not present:
             return False
         await cur.execute(f"SELECT coalesce(array_agg(name), '{{}}') FROM {LOG_TABLE}")
-        (names,) = await cur.fetchone()
+        (names,) = the_row(await cur.fetchone())
     check_known("the database", names, MIGRATIONS)
     return {m.name for m in MIGRATIONS} <= set(names)
 
@@ -159,7 +165,7 @@ async def _light_postgres(url: str) -> AsyncIterator[LightStore | None]:
 
 
 @asynccontextmanager
-async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[Any]:
+async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[Store]:
     """Open ``db`` for managing threads: without the checkpointer when it is set up, the full way otherwise."""
     from chatcli.store import is_postgres_url, open_store
 

@@ -9,14 +9,20 @@ import sqlite3
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncContextManager, AsyncIterator, Callable, cast
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
+from chatcli.store.base import Guard, Params, Row, SaverStore, ThreadInfo, poll_lock, the_row
 from chatcli.store.index import COLUMNS
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
+
+if TYPE_CHECKING:
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from chatcli.store.messages import MessageStoreSaver
 
 # Threads map to byte ranges of one lock file; two threads rarely share a slot.
 _LOCK_SLOTS = 1 << 20
@@ -109,7 +115,7 @@ def read_binding(db: str, thread_id: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def _rows_read_only(path: Path, sql: str, params: tuple = ()) -> list[Any]:
+def _rows_read_only(path: Path, sql: str, params: Params = ()) -> list[Row]:
     """The rows of one query on ``path`` opened read-only with plain sqlite3 (nothing created); none from a file
     that is not there yet or lacks the table (a new file, or one from before it)."""
     from urllib.parse import quote
@@ -130,7 +136,7 @@ def _rows_read_only(path: Path, sql: str, params: tuple = ()) -> list[Any]:
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
 
 
-def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> Any:
+def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
     """The lock a turn on ``thread_id`` holds in the database file ``db``, across processes (see thread_lock)."""
     return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)
 
@@ -161,12 +167,14 @@ async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = N
 class SqliteStore(SaverStore):
     """An open SQLite conversation database (see chatcli.store.base.Store)."""
 
-    def __init__(self, saver: Any, path: Path, guard: Guard):
+    index: SqliteThreadIndex
+
+    def __init__(self, saver: MessageStoreSaver, path: Path, guard: Guard):
         self.saver = saver
         self.path = path
         self.name = str(path)
         self.guard = guard
-        self.index = SqliteThreadIndex(saver.inner.conn, saver.inner.lock, guard)
+        self.index = SqliteThreadIndex(*_connection(saver), guard)
         opened = os.stat(path)
         self._identity = (opened.st_dev, opened.st_ino)
         self._slots: dict[int, asyncio.Lock] = {}  # this process's turns, by byte of the lock file
@@ -199,16 +207,23 @@ class SqliteStore(SaverStore):
 
     async def reclaim(self) -> None:
         """Give free pages back to the file system once a good share of the file is free."""
-        await reclaim_space(self.saver.inner.conn, self.saver.inner.lock)
+        await reclaim_space(*_connection(self.saver))
 
 
-async def _pragma(conn: Any, name: str) -> int:
+def _connection(saver: MessageStoreSaver) -> tuple[aiosqlite.Connection, asyncio.Lock]:
+    """The connection and lock of a saver on a SQLite file (its inner saver is an AsyncSqliteSaver:
+    chatcli.store.messages.open_sqlite_saver)."""
+    inner = cast("AsyncSqliteSaver", saver.inner)
+    return inner.conn, inner.lock
+
+
+async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
     async with conn.execute(f"PRAGMA {name}") as cursor:
-        (value,) = await cursor.fetchone()
+        (value,) = the_row(await cursor.fetchone())
     return int(value)
 
 
-async def reclaim_space(conn: Any, lock: Any) -> None:
+async def reclaim_space(conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
     """Give free pages back to the file system once a good share of the file is free.
 
     Databases made by this version free them in place (incremental vacuum); older ones
@@ -252,8 +267,8 @@ async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore
 
     check_database(path)
     async with sqlite_saver(str(path), guard=guard, read_only=True) as saver:
-        inner: Any = saver.inner  # an AsyncSqliteSaver: its connection and lock
-        applied = await SqliteMigrationLog(inner.conn).names()
+        conn, _ = _connection(saver)
+        applied = await SqliteMigrationLog(conn).names()
         if applied is None or len(applied) < len(MIGRATIONS):
             raise StoreError(
                 f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
@@ -286,8 +301,7 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
         async with AsyncExitStack() as stack:
             async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
                 saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
-                inner: Any = saver.inner  # an AsyncSqliteSaver: its connection and lock
-                conn, lock = inner.conn, inner.lock
+                conn, lock = _connection(saver)
                 async with lock:
                     await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
                 # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from chatcli.store.base import SearchHit
+from chatcli.store.base import Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
 from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-class SqliteThreadIndex(SqlThreadIndex):
+    import aiosqlite  # noqa: F401 - named in SqliteThreadIndex's base class, as a string
+
+
+class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
     """The index of threads on the saver's aiosqlite connection, under the saver's lock."""
 
     NO_LIMIT = -1
@@ -41,16 +46,17 @@ class SqliteThreadIndex(SqlThreadIndex):
             DELETE FROM chatcli_bindings WHERE thread_id = ?""",
     }
 
-    async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
+    async def _fetch(self, sql: str, params: Params) -> list[Row]:
         async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+            # No row factory on this connection: its rows are tuples (typed as sqlite3.Row).
+            return list(cast("Iterable[Row]", await cursor.fetchall()))
 
-    async def _execute(self, sql: str, params: tuple) -> int:
+    async def _execute(self, sql: str, params: Params) -> int:
         cursor = await self.conn.execute(sql, params)
         await self.conn.commit()
         return cursor.rowcount
 
-    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+    async def _execute_all(self, statements: list[str], params: Params) -> None:
         try:  # one transaction: one commit (and one sync to disk) for the lot
             for statement in statements:
                 await self.conn.execute(statement, params)

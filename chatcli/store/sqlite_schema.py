@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
+from chatcli.store.base import the_row
 from chatcli.store.migrations import LOG_TABLE, Migration
+
+if TYPE_CHECKING:
+    import aiosqlite
 
 # The same names, in the same order, as chatcli.store.postgres.schema.MIGRATIONS.
 MIGRATIONS: list[Migration] = [
@@ -65,7 +69,7 @@ class SqliteMigrationLog:
     were recorded counted with it, and refuse a file whose count is higher than theirs.
     """
 
-    def __init__(self, conn: Any):
+    def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
 
     async def names(self) -> list[str] | None:
@@ -86,7 +90,7 @@ class SqliteMigrationLog:
         if names is not None:
             return names
         async with self.conn.execute("PRAGMA user_version") as cursor:
-            (counted,) = await cursor.fetchone()
+            (counted,) = the_row(await cursor.fetchone())
         if not counted:
             return []
         await self.conn.execute("BEGIN IMMEDIATE")  # adopt the count: its first names were applied

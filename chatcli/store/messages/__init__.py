@@ -40,13 +40,16 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiosqlite
-from langgraph.checkpoint.base import SerializerProtocol
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from chatcli.store.messages.saver import REF_KEY, MessageStoreSaver, Runner
 from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.serde.base import SerializerProtocol
 
 __all__ = [
     "REF_KEY",

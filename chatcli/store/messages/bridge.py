@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
+
+T = TypeVar("T")
 
 
 class SyncBridge:
@@ -15,14 +17,35 @@ class SyncBridge:
     AsyncSqliteSaver does; on the loop's own thread they refuse."""
 
     _loop: asyncio.AbstractEventLoop | None
-    # The saver's async methods, which these bridge to.
-    aget_tuple: Any
-    alist: Any
-    aput: Any
-    aput_writes: Any
-    adelete_thread: Any
 
-    def _run_sync(self, coro: Any) -> Any:
+    if TYPE_CHECKING:  # the saver's async methods, which these bridge to
+
+        async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None: ...
+
+        def alist(
+            self,
+            config: RunnableConfig | None,
+            *,
+            filter: dict[str, Any] | None = None,
+            before: RunnableConfig | None = None,
+            limit: int | None = None,
+        ) -> AsyncIterator[CheckpointTuple]: ...
+
+        async def aput(
+            self,
+            config: RunnableConfig,
+            checkpoint: Checkpoint,
+            metadata: CheckpointMetadata,
+            new_versions: ChannelVersions,
+        ) -> RunnableConfig: ...
+
+        async def aput_writes(
+            self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+        ) -> None: ...
+
+        async def adelete_thread(self, thread_id: str) -> None: ...
+
+    def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:

@@ -49,7 +49,7 @@ class ChainStore:
     serde, and the parent checkpoint when the cache cannot tell), ``table`` and ``_cache``.
     """
 
-    inner: BaseCheckpointSaver
+    inner: BaseCheckpointSaver[str]
     table: MessageTable
     _cache: OrderedDict[str, ThreadCache]
 
@@ -88,9 +88,7 @@ class ChainStore:
         tc.handed.append((handed, n))
         return handed
 
-    async def _inflate(self, tup: CheckpointTuple | None) -> CheckpointTuple | None:
-        if tup is None:
-            return None
+    async def _inflate(self, tup: CheckpointTuple) -> CheckpointTuple:
         values = tup.checkpoint.get("channel_values")
         if not values:
             return tup

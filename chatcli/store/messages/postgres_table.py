@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from chatcli.store.messages.sqlite_table import MESSAGES_TABLE, MessageTable
@@ -28,7 +29,7 @@ class PostgresMessageTable(MessageTable):
 
     def __init__(
         self,
-        conn: Any,
+        conn: AsyncConnection[Any],
         lock: asyncio.Lock,
         search_fields: Callable[[str], tuple[str, int]] | None = None,
     ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import copy
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, ParamSpec, Protocol, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -23,6 +23,7 @@ from chatcli.store.messages.bridge import SyncBridge
 
 if TYPE_CHECKING:
     import aiosqlite
+    from langchain_core.runnables.utils import ConfigurableFieldSpec
 from chatcli.store.messages.cache import ThreadCache
 from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
 from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
@@ -30,18 +31,25 @@ from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 __all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
 
 T = TypeVar("T")
-# Runs one operation on the database: ``await guard(lambda: coroutine)`` (see chatcli.store.base.Guard).
-Runner = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+P = ParamSpec("P")
+
+
+class Runner(Protocol):
+    """Runs one operation on the database: ``await guard(lambda: coroutine)`` (see chatcli.store.base.Guard)."""
+
+    def __call__(self, operation: Callable[[], Awaitable[T]], /) -> Awaitable[T]: ...
 
 
 async def _unguarded(operation: Callable[[], Awaitable[T]]) -> T:
     return await operation()
 
 
-def _guarded(method: Any) -> Any:
+def _guarded(
+    method: Callable[Concatenate[MessageStoreSaver, P], Awaitable[T]],
+) -> Callable[Concatenate[MessageStoreSaver, P], Coroutine[Any, Any, T]]:
     """Run the method under ``self.guard``: the driver's errors become the store's."""
 
-    async def run(self: "MessageStoreSaver", *args: Any, **kwargs: Any) -> Any:
+    async def run(self: MessageStoreSaver, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.guard(lambda: method(self, *args, **kwargs))
 
     run.__name__, run.__doc__ = method.__name__, method.__doc__
@@ -65,7 +73,7 @@ def scrub_error(value: Any) -> str:
     return type(value).__name__ + (f" (HTTP {status})" if isinstance(status, int) else "")
 
 
-class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
+class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
     """Wraps an async checkpoint saver; message lists are stored once as node chains.
 
     Args:
@@ -78,7 +86,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
 
     def __init__(
         self,
-        inner: BaseCheckpointSaver,
+        inner: BaseCheckpointSaver[str],
         table: MessageTable | None = None,
         *,
         channels: Collection[str] = ("messages",),
@@ -128,10 +136,10 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
             await conn.close()
 
     @property
-    def config_specs(self) -> list:
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
         return self.inner.config_specs
 
-    def get_next_version(self, current: Any, channel: None) -> Any:
+    def get_next_version(self, current: str | None, channel: None) -> str:
         return self.inner.get_next_version(current, channel)
 
     def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> MessageStoreSaver:
@@ -165,7 +173,8 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver):
     @_guarded
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         await self.setup()
-        return await self._inflate(await self.inner.aget_tuple(config))
+        tup = await self.inner.aget_tuple(config)
+        return None if tup is None else await self._inflate(tup)
 
     async def alist(
         self,

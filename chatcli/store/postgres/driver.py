@@ -4,11 +4,16 @@ errors said in one line that never shows the password."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chatcli.errors import StoreError
 from chatcli.text import redact_url
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg import AsyncConnection
 
 
 def _secrets(url: str) -> list[str]:
@@ -36,7 +41,7 @@ def reason(exc: BaseException, url: str) -> str:
     return text
 
 
-def import_psycopg() -> Any:
+def import_psycopg() -> ModuleType:
     """psycopg alone (what reading threads needs), or a one-line error naming the extra."""
     try:
         import psycopg
@@ -45,7 +50,7 @@ def import_psycopg() -> Any:
     return psycopg
 
 
-def import_driver() -> tuple[Any, Any]:
+def import_driver() -> tuple[ModuleType, type[AsyncPostgresSaver]]:
     """psycopg and LangGraph's PostgreSQL saver, or a one-line error naming the extra."""
     try:
         import psycopg
@@ -63,9 +68,10 @@ def check_driver() -> None:
         raise StoreError("PostgreSQL support is not installed", hint=_install_hint())
 
 
-async def connect(url: str, **options: Any) -> Any:
+async def connect(url: str, **options: Any) -> AsyncConnection[Any]:
     """An autocommit connection to ``url``, or a one-line StoreError (never the password)."""
     psycopg = import_psycopg()
+    from psycopg import AsyncConnection
     from psycopg.conninfo import conninfo_to_dict
 
     shown = redact_url(url)
@@ -76,9 +82,9 @@ async def connect(url: str, **options: Any) -> Any:
             f"invalid PostgreSQL URL {shown}: {reason(exc, url)}", hint="check --db or CHATCLI_DB"
         ) from None
     defaults = {"connect_timeout": 10, "application_name": "chatcli"}
-    extra = {k: v for k, v in defaults.items() if k not in given}
+    extra: dict[str, Any] = {k: v for k, v in defaults.items() if k not in given}  # libpq's keywords
     try:
-        return await psycopg.AsyncConnection.connect(url, autocommit=True, **extra, **options)
+        return await AsyncConnection.connect(url, autocommit=True, **extra, **options)
     except psycopg.Error as exc:
         why = reason(exc, url)
         if re.search(r'database ".*" does not exist', why):

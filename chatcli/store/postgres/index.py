@@ -7,17 +7,20 @@ required, ranked as FTS5 ranks (bm25), and the snippet is cut as FTS5 cuts it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from chatcli.store.base import SearchHit
+from chatcli.store.base import Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, snippet, tsquery_literal
 from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
 
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection  # noqa: F401 - named in PostgresThreadIndex's base class, as a string
 
-class PostgresThreadIndex(SqlThreadIndex):
+
+class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
     """The index of threads on the saver's connection (autocommit), under the saver's lock."""
 
     NO_LIMIT = None
@@ -55,19 +58,19 @@ class PostgresThreadIndex(SqlThreadIndex):
             DELETE FROM chatcli_bindings WHERE thread_id = %s""",
     }
 
-    async def _fetch(self, sql: str, params: tuple) -> list[tuple]:
+    async def _fetch(self, sql: str, params: Params) -> list[Row]:
         async with self.conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(sql, params)
             return list(await cur.fetchall())
 
-    async def _execute(self, sql: str, params: tuple) -> int:
+    async def _execute(self, sql: str, params: Params) -> int:
         # PostgreSQL text cannot hold NUL: a title taken from a question with one drops it.
         params = tuple(p.replace("\x00", "") if isinstance(p, str) else p for p in params)
         async with self.conn.cursor() as cur:
             await cur.execute(sql, params)
             return cur.rowcount
 
-    async def _execute_all(self, statements: list[str], params: tuple) -> None:
+    async def _execute_all(self, statements: list[str], params: Params) -> None:
         async with self.conn.transaction(), self.conn.cursor() as cur:
             for statement in statements:
                 await cur.execute(statement, params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import errors
+from psycopg import AsyncConnection, errors
 from psycopg.rows import tuple_row
 
 from chatcli.store.migrations import LOG_TABLE, Migration
@@ -85,7 +85,7 @@ _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 )"""
 
 
-async def _column(conn: Any, sql: str) -> list[Any] | None:
+async def _column(conn: AsyncConnection[Any], sql: str) -> list[Any] | None:
     """The first column of a query's rows; None if its table does not exist."""
     try:  # the connection is in autocommit mode: a failed statement spoils nothing
         async with conn.cursor(row_factory=tuple_row) as cur:
@@ -102,7 +102,7 @@ class PostgresMigrationLog:
     numbered rows instead: its names are adopted as they are.
     """
 
-    def __init__(self, conn: Any):
+    def __init__(self, conn: AsyncConnection[Any]):
         self.conn = conn
 
     async def applied(self) -> list[str]:

@@ -22,12 +22,18 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, SaverStore, ThreadInfo, poll_lock
+from chatcli.store.base import Guard, Params, Row, SaverStore, ThreadInfo, poll_lock, the_row
 from chatcli.store.postgres.driver import connect, import_driver, import_psycopg, reason
 from chatcli.text import redact_url
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg import AsyncConnection
+
+    from chatcli.store.postgres.index import PostgresThreadIndex
 
 # Advisory lock keys: the bigint one guards schema setup; turn locks use the two-int form
 # (a separate key space) with this first key and a hash of the thread id.
@@ -35,17 +41,19 @@ _SCHEMA_LOCK = 0x63686174636C69  # "chatcli"
 _TURN_LOCKS = 0x6368_6174  # "chat"
 
 
-async def _fetchone(conn: Any, sql: str, params: tuple = ()) -> tuple:
-    """The first row of a query, as a tuple (whatever the connection's row factory)."""
+async def _fetchone(conn: AsyncConnection[Any], sql: str, params: Params = ()) -> Row:
+    """The first row of a query that gives one, as a tuple (whatever the connection's row factory)."""
     from psycopg.rows import tuple_row
 
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(sql, params)
-        return await cur.fetchone()
+        return the_row(await cur.fetchone())
 
 
 @asynccontextmanager
-async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+async def advisory_lock(
+    conn: AsyncConnection[Any], *key: int, on_wait: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
     """Hold a session-level advisory lock on ``conn``, polling so that waiting can be cancelled."""
     args = ", ".join(["%s"] * len(key))
 
@@ -63,7 +71,7 @@ async def advisory_lock(conn: Any, *key: int, on_wait: Callable[[], None] | None
             pass  # the session is gone, and the server dropped its locks with it
 
 
-async def _short_read(url: str, sql: str, params: tuple = ()) -> list[Any]:
+async def _short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
     """The rows of one query, on a short connection of its own; none from a database chat has not set up yet."""
     psycopg, _ = import_driver()
     conn = await connect(url)
@@ -118,7 +126,9 @@ class PostgresStore(SaverStore):
     No reclaim: PostgreSQL's autovacuum makes the space of deleted rows reusable.
     """
 
-    def __init__(self, conn: Any, url: str):
+    index: PostgresThreadIndex
+
+    def __init__(self, conn: AsyncConnection[Any], url: str):
         psycopg, AsyncPostgresSaver = import_driver()
         from chatcli.store.fts import search_fields
         from chatcli.store.messages import MessageStoreSaver
@@ -172,7 +182,7 @@ class PostgresStore(SaverStore):
         await self.conn.close()
 
 
-async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
+async def _schema_is_current(conn: AsyncConnection[Any], saver_class: type[AsyncPostgresSaver]) -> bool:
     """True when LangGraph's tables and chatcli's migrations are all in place (one query)."""
     from chatcli.store.migrations import LOG_TABLE, check_known
     from chatcli.store.postgres.schema import MIGRATIONS
@@ -191,7 +201,7 @@ async def _schema_is_current(conn: Any, saver_class: Any) -> bool:
     return len(set(ours)) == len(MIGRATIONS) and theirs >= len(saver_class.MIGRATIONS) - 1
 
 
-async def _check_legacy(conn: Any) -> None:
+async def _check_legacy(conn: AsyncConnection[Any]) -> None:
     """Refuse a database that a newer release set up before migrations were recorded by name."""
     from chatcli.store.postgres.schema import MIGRATIONS
 
