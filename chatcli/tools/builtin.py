@@ -84,7 +84,7 @@ async def _open_pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport
     return write_fd, reader, transport
 
 
-async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task) -> str:
+async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task[None]) -> str:
     """After the shell exited: the rest of its output, and a note if something it left behind held the pipe."""
     for stop in (False, True):
         done, _ = await asyncio.wait({reading}, timeout=LEFTOVER_GRACE)

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.transport import describe, is_transport_error
+
+if TYPE_CHECKING:
+    from chatcli.tools.listing import Listing
+    from chatcli.tools.mcp.config import ServerSpec
+    from chatcli.tools.mcp.transport import Connection
 
 CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
@@ -36,10 +41,10 @@ class Calls:
     def name(self) -> str:
         raise NotImplementedError  # McpServer's: its spec's
 
-    spec: Any
-    listing: Any
+    spec: ServerSpec
+    listing: Listing | None
     session: Any
-    connection: Any
+    connection: Connection
     _asking: dict[object, Ask | None]  # who answers the questions of each call running now
     note: Callable[[str], None] | None
     start_timeout: float
@@ -48,7 +53,7 @@ class Calls:
     _stop: asyncio.Event
     _halting: bool
     _checked: asyncio.Event
-    _chores: set[asyncio.Task]
+    _chores: set[asyncio.Task[object]]  # started and left to run: their results are not read
 
     async def ensure(self) -> Any:
         raise NotImplementedError

@@ -69,7 +69,8 @@ def confined_as_this_host(sock: socket.socket) -> bool:
 def peer_uid(sock: socket.socket) -> int:
     """The user id of the process at the other end (the kernel's word, not the peer's)."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    uid: int = struct.unpack("3i", creds)[1]  # (pid, uid, gid)
+    return uid
 
 
 def spec_of(data: dict[str, Any]) -> ServerSpec:
@@ -187,8 +188,8 @@ class Host:
             writer.close()  # another user, or a process confined otherwise: not a word
             return
         self.callers += 1
-        asking: dict[Any, asyncio.Task] = {}
-        asked: dict[Any, asyncio.Future] = {}  # the servers' questions this caller has to answer
+        asking: dict[object, asyncio.Task[None]] = {}  # by the caller's request number
+        asked: dict[str, asyncio.Future[dict[str, Any]]] = {}  # the servers' questions this caller has to answer
         try:
             while line := await reader.readline():
                 self.last = time.monotonic()
@@ -259,7 +260,7 @@ class Host:
         return note
 
     async def _answer(
-        self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: dict[Any, asyncio.Future]
+        self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: dict[str, asyncio.Future[dict[str, Any]]]
     ) -> None:
         number, op = message.get("id"), message.get("op")
         try:
@@ -341,6 +342,6 @@ def boot() -> None:
     os._exit(0)
 
 
-def _forget(asking: dict[Any, Any], number: Any, _task: Any) -> None:
+def _forget(asking: dict[object, asyncio.Task[None]], number: object, _task: asyncio.Task[None]) -> None:
     """A caller's request answered: no longer one to cancel."""
     asking.pop(number, None)

@@ -25,12 +25,15 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
 from chatcli.paths import build_id
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.host import LIMIT
+
+if TYPE_CHECKING:
+    from chatcli.tools.mcp.calls import Progress
 
 START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
@@ -225,10 +228,10 @@ class HostSession:
     ):
         self._reader, self._writer, self._spec, self._caller = reader, writer, spec, caller  # caller: whom it is for
         self._on_exit, self._note, self._elicit = on_exit, note, elicit
-        self._answering: set[asyncio.Task] = set()  # questions of the server being answered
+        self._answering: set[asyncio.Task[None]] = set()  # questions of the server being answered
         self._request_id = 0
-        self._waiting: dict[int, asyncio.Future] = {}
-        self._progress: dict[int, Any] = {}
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._progress: dict[int, Progress] = {}
         self.listing: dict[str, Any] | None = None  # what the server offers (JSON), once attached
         self._reading = asyncio.ensure_future(self._read())
 
@@ -272,10 +275,10 @@ class HostSession:
         with contextlib.suppress(OSError):
             await self._writer.drain()
 
-    async def _ask(self, op: str, progress: Any = None, **fields: Any) -> dict[str, Any]:
+    async def _ask(self, op: str, progress: Progress | None = None, **fields: Any) -> dict[str, Any]:
         number = self._request_id
         self._request_id += 1
-        answer = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[number] = answer
         if progress is not None:
             self._progress[number] = progress
@@ -296,7 +299,7 @@ class HostSession:
         self.listing = (await self._ask("attach")).get("listing") or {}  # what the server offers, as JSON
         return Answer(capabilities=Answer(prompts=True, resources=True))
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Progress | None = None) -> Any:
         return answer((await self._ask("call", progress_callback, tool=name, arguments=arguments))["result"])
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:

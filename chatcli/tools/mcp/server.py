@@ -69,11 +69,11 @@ class McpServer(Calls):
         self.starts = 0
         self.deaths = 0
         self._stop = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._halting = False
         self.on_fail: Callable[[McpServer], None] | None = None  # hears that the server was given up
         self._built: tuple[Listing | None, list[Any]] = (None, [])
-        self._chores: set[asyncio.Task] = set()
+        self._chores: set[asyncio.Task[object]] = set()
         self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
         self._checked.set()
         self._asking: dict[object, Any] = {}
