@@ -104,6 +104,22 @@ def test_what_is_no_graph_is_one_line(server, graph_env, tmp_path):
     assert server.requests == []
 
 
+def test_a_graph_that_is_not_there_is_said_before_a_thread_is_looked_for(server, graph_env, tmp_path):
+    """`chat --graph agent -c` in this checkout's root, whose langgraph.json has only `chat`: the line says so, not
+    "no conversation with agent to continue yet (ask a question to start one)", which asking would not mend."""
+    root = EXAMPLES.parent
+    cases = {
+        ("--graph", "agent", "-c", "hi"): "langgraph.json has no graph 'agent' (its graphs: chat)",
+        ("--graph", "agent", "-t", "trip", "hi"): "langgraph.json has no graph 'agent' (its graphs: chat)",
+        ("--graph", "agent.py:graph", "-c", "hi"): f"no file {root / 'agent.py'}",
+        ("--graph", "gone.py", "-c", "hi"): f"no file {root / 'gone.py'}",
+    }
+    for args, said in cases.items():
+        assert said in assert_one_error_line(chat(graph_env, *args, cwd=root), 2), args
+    assert "no langgraph.json here" in assert_one_error_line(chat(graph_env, "--graph", "agent", "-c", cwd=tmp_path), 2)
+    assert server.requests == []
+
+
 def test_a_failure_in_the_graphs_code_names_its_node(server, graph_env, tmp_path):
     body = ("def boom(state):\n    raise ValueError('the index is gone')\n"
             "b = StateGraph(MessagesState)\nb.add_node('lookup', boom)\nb.add_edge(START, 'lookup')\ng = b.compile()\n")  # fmt: skip

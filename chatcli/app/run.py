@@ -47,7 +47,9 @@ def graph_source(
             )
     from chatcli.chat.graphs.load import GraphFile
 
-    return GraphFile(graph, cwd), typed_answer(resume) if resume is not None else None
+    app = GraphFile(graph, cwd)
+    app.check()
+    return app, typed_answer(resume) if resume is not None else None
 
 
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).

@@ -58,6 +58,19 @@ class GraphFile:
             spec = f"{(self.cwd / where).resolve()}:{name}"
         return Binding(kind="graph", graph=spec, cwd=str(self.cwd.resolve()))
 
+    def check(self) -> None:
+        """Refuse now what needs none of the user's code to refuse (before a thread is looked for): a file that is
+        not there, a graph id ./langgraph.json does not have."""
+        where, _, _ = self.spec.rpartition(":")
+        if _is_file(self.spec, self.cwd):
+            where = self.spec
+        elif not where:
+            _manifest_entry(self.spec, self.cwd)
+        if (where.endswith(".py") or "/" in where or "\\" in where) and not (self.cwd / where).is_file():
+            raise UsageError(
+                f"--graph {self.spec}: no file {(self.cwd / where).resolve()}", hint=f"--graph takes {FORMS}"
+            )
+
     async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages.
         A graph made by a context manager (a ``langgraph.json`` factory) stays open until ``stack`` closes;
