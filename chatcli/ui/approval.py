@@ -19,12 +19,19 @@ import json
 import os
 import sys
 import termios
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Review, ToolCall
 from chatcli.text import neutralise, say
 from chatcli.ui.toolblocks import arguments_text, call_block
+
+if TYPE_CHECKING:
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.key_binding import KeyPressEvent
+    from prompt_toolkit.key_binding.key_processor import KeyPress
+
+    from chatcli.ui.output import Output
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
@@ -103,7 +110,9 @@ class TerminalApprover:
     dropped (None: prompt-toolkit's own, on the terminal's stdin).
     """
 
-    def __init__(self, output: Any, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Any = None):
+    def __init__(
+        self, output: Output, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Input | None = None
+    ):
         self.output = output
         self.stdin_fd = stdin_fd
         self.terminal = terminal if terminal is not None else sys.stdout
@@ -216,26 +225,26 @@ class TerminalApprover:
 
         keys = KeyBindings()
 
-        def answer(event: Any, key: str) -> None:
+        def answer(event: KeyPressEvent, key: str) -> None:
             event.current_buffer.text = _SHOWN.get(key, key)  # what the key meant stays on screen
             event.app.exit(result=key)
 
         @keys.add(Keys.Any)
-        def _pressed(event: Any) -> None:
+        def _pressed(event: KeyPressEvent) -> None:
             if len(event.data) == 1 and event.data.isprintable():  # arrows and function keys answer nothing
                 answer(event, event.data.lower())
 
         @keys.add("enter")
-        def _enter(event: Any) -> None:
+        def _enter(event: KeyPressEvent) -> None:
             answer(event, "")
 
         @keys.add("c-c")
         @keys.add("c-d")
-        def _stop(event: Any) -> None:
+        def _stop(event: KeyPressEvent) -> None:
             answer(event, _STOPPED)
 
         @keys.add(Keys.BracketedPaste)
-        def _pasted(event: Any) -> None:
+        def _pasted(event: KeyPressEvent) -> None:
             """Pasted text is no answer (it may hold a y)."""
 
         return await self.line(question, key_bindings=keys)
@@ -250,7 +259,7 @@ class TerminalApprover:
             stop = KeyBindings()
 
             @stop.add("c-d")
-            def _stop(event: Any) -> None:
+            def _stop(event: KeyPressEvent) -> None:
                 event.app.exit(exception=EOFError())
 
             options["key_bindings"] = stop
@@ -258,7 +267,10 @@ class TerminalApprover:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
             session: PromptSession[str] = PromptSession(
-                input=self.prompt_input, output=create_output(stdout=self.terminal), **options
+                # the terminal: a text file on its descriptor (chatcli.app.environment.open_terminal), or stdout
+                input=self.prompt_input,
+                output=create_output(stdout=cast(TextIO, self.terminal)),
+                **options,
             )
             return await session.prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
@@ -271,7 +283,7 @@ class TerminalApprover:
         if any(key.key != Keys.CPRResponse for key in self._take_typed()):  # a cursor report is no typing
             self.say("(keys typed before the question are not taken as an answer)")
 
-    def _take_typed(self) -> list[Any]:
+    def _take_typed(self) -> list[KeyPress]:
         """Take and return the keys typed but not yet read: prompt-toolkit's type-ahead store (read with
         the last line, e.g. "question⏎y" typed at once) and what the terminal holds."""
         from prompt_toolkit.input import create_input
@@ -279,7 +291,7 @@ class TerminalApprover:
 
         from chatcli.ui.typeahead import keys_of
 
-        dropped = []
+        dropped: list[KeyPress] = []
         try:
             dropped = get_typeahead(self.prompt_input if self.prompt_input is not None else create_input())
         except Exception:  # noqa: BLE001 - no terminal input to have read ahead on

@@ -11,10 +11,13 @@ opened only when o is pressed, only an http or https one, and never without show
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.chat.elicitation import Elicitation, Elicited, Field
 from chatcli.text import neutralise
+
+if TYPE_CHECKING:
+    from chatcli.ui.approval import TerminalApprover
 
 FORM = "Answer it? [y]es / [N]o, decline / Ctrl-C cancels: "
 FORM_KEYS = "press y to answer, n (or Enter) to decline, Ctrl-C to cancel"
@@ -50,7 +53,7 @@ def _default_text(field: Field) -> str:
     return str(field.default)
 
 
-async def ask(approver: Any, question: Elicitation) -> Elicited:
+async def ask(approver: TerminalApprover, question: Elicitation) -> Elicited:
     """Ask ``question`` on ``approver``'s terminal (a chatcli.ui.approval.TerminalApprover): the answer."""
     for line in shown(question):
         approver.say(line)
@@ -60,7 +63,7 @@ async def ask(approver: Any, question: Elicitation) -> Elicited:
     return answered
 
 
-async def _url(approver: Any, question: Elicitation) -> Elicited:
+async def _url(approver: TerminalApprover, question: Elicitation) -> Elicited:
     while True:
         key = await approver.key(URL)
         if key == STOPPED:
@@ -75,7 +78,7 @@ async def _url(approver: Any, question: Elicitation) -> Elicited:
         approver.say(URL_KEYS, warn=True)
 
 
-def _open(approver: Any, url: str) -> None:
+def _open(approver: TerminalApprover, url: str) -> None:
     """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
     from chatcli.tools.browser import open_in_browser
 
@@ -84,7 +87,7 @@ def _open(approver: Any, url: str) -> None:
         approver.say(why, warn=True)
 
 
-async def _form(approver: Any, question: Elicitation) -> Elicited:
+async def _form(approver: TerminalApprover, question: Elicitation) -> Elicited:
     while True:
         key = await approver.key(FORM)
         if key == STOPPED:
@@ -104,7 +107,7 @@ async def _form(approver: Any, question: Elicitation) -> Elicited:
     return Elicited("accept", content)
 
 
-async def _value(approver: Any, field: Field) -> Any:
+async def _value(approver: TerminalApprover, field: Field) -> Any:
     """The field's value as typed (None: left out), or STOPPED."""
     if field.description:
         approver.say("  " + neutralise(field.description))

@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from chatcli.chat.threads import Threads
 from chatcli.ui.registry import REGISTRY, commands, is_command
+
+if TYPE_CHECKING:
+    from chatcli.tools.listing import PromptEntry
+    from chatcli.tools.toolbox import Toolbox
 
 # Seconds a model list is used before Tab fetches it again (in the background).
 MODELS_FRESH = 300.0
@@ -41,7 +45,7 @@ class ModelCache:
         self.fresh = fresh
         self.items: list[str] = []
         self._fetched_at: float | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def refresh_soon(self) -> None:
         """Start fetching the list unless it is fresh or on its way; returns at once."""
@@ -74,7 +78,7 @@ class CommandCompleter(Completer):
         threads: ThreadCache,
         models: ModelCache | None = None,
         roles_dir: str | None = None,
-        toolbox: Callable[[], Any] | None = None,
+        toolbox: Callable[[], Toolbox | None] | None = None,
     ):
         self.threads = threads
         self.models = models or ModelCache()
@@ -113,7 +117,7 @@ class CommandCompleter(Completer):
             if value.startswith(word) or (found.complete == "models" and _model_part(value).startswith(word)):
                 yield Completion(value, -len(word), display_meta=meta)
 
-    def _prompts(self) -> list[Any]:
+    def _prompts(self) -> list[PromptEntry]:
         from chatcli.ui.commands.mcp import prompt_entries
 
         return prompt_entries(self.toolbox())

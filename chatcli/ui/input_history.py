@@ -20,6 +20,7 @@ class KeptHistory(FileHistory):
 
     def __init__(self, filename: str, keep: Callable[[str], bool]):
         super().__init__(filename)
+        self.path = Path(filename)
         self.keep = keep
         self.warn: Callable[[str], None] = lambda text: None
         self._failed = False
@@ -31,7 +32,7 @@ class KeptHistory(FileHistory):
             try:
                 super().store_string(string)
             except FileNotFoundError:  # its directory was removed while chat ran: made again
-                _create(Path(self.filename))
+                _create(self.path)
                 super().store_string(string)
         except (OSError, ConfigError) as exc:
             self._failed = True

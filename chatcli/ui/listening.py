@@ -4,11 +4,14 @@ question, and the answer to an interrupt that is no approval."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, declined, refuse
 from chatcli.chat.routing import Router
+
+if TYPE_CHECKING:
+    from chatcli.ui.approval import TerminalApprover
 
 
 def question_text(question: Question) -> str:
@@ -27,7 +30,7 @@ class Listening(Router):
     waiting (the thread keeps it; ``chat --thread ID`` asks it again).
     """
 
-    approver: Any = None
+    approver: TerminalApprover | None = None
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         if self.approver is None or not self.approver.can_ask():

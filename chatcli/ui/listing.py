@@ -68,7 +68,8 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    from chatcli.chat.threads import attachment_line, message_record, readable_time
+    from chatcli.chat.records import message_record
+    from chatcli.chat.threads import attachment_line, readable_time
     from chatcli.ui.markdown.stream import render_markdown
     from chatcli.ui.output import terminal_console
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from chatcli.chat import events
 from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output(Protocol):
@@ -315,8 +318,9 @@ def make_output(
     return output
 
 
-def terminal_console(stream: IO[str], **options: Any) -> Any:
+def terminal_console(stream: IO[str], **options: Any) -> Console:
     """A rich Console on ``stream`` whose every write passes chatcli.text (only chat's own sequences stay live)."""
     from rich.console import Console
 
-    return Console(file=TerminalFile(stream), **options)
+    # A file to rich: it writes and flushes, and asks isatty, fileno and encoding.
+    return Console(file=cast(IO[str], TerminalFile(stream)), **options)

@@ -19,7 +19,8 @@ from chatcli.errors import UsageError
 from chatcli.text import say
 from chatcli.ui.output import Output
 
-Handler = Callable[["Context", str], Awaitable[Any]]
+# A command's handler: given the context and the text after its name; LEAVE ends the session.
+Handler = Callable[["Context", str], Awaitable[str | None]]
 # The most threads /threads lists at once.
 MAX_LISTED = 100_000
 # What a handler returns to end the session (/exit).
@@ -88,7 +89,7 @@ class Context:
         """The conversation's threads, shown with the settings' credentials masked."""
         from chatcli.providers.base import known_secrets
 
-        threads = self.conversation.threads()
+        threads: Threads = self.conversation.threads()
         threads.secrets = known_secrets(self.settings)
         return threads
 

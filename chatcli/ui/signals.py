@@ -35,7 +35,7 @@ def on_stop_signals(handler: Callable[[int], None], signals: tuple[int, ...] = S
 class StopOnSignal:
     """Cancels one task at the first stop signal and remembers which signal it was."""
 
-    def __init__(self, task: asyncio.Task):
+    def __init__(self, task: asyncio.Task[object]):
         self.task = task
         self.received: int | None = None
 
@@ -56,7 +56,7 @@ class CtrlC:
 
     def __init__(self, session: Any = None):
         self.session = session
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[object] | None = None
         self.early = False  # pressed after the prompt took the line, before its work began
 
     def __call__(self, signum: int) -> None:
@@ -68,7 +68,7 @@ class CtrlC:
             self.early = True
 
     @contextlib.contextmanager
-    def cancels(self, task: asyncio.Task) -> Iterator[None]:
+    def cancels(self, task: asyncio.Task[object]) -> Iterator[None]:
         """While the block runs, Ctrl-C cancels ``task`` (at once, if it was pressed as the prompt closed)."""
         self.task = task
         if self.early:

@@ -117,6 +117,6 @@ def keys_as_typed(prompt_input: Any) -> Iterator[None]:
         take_typed_lines(prompt_input)
         yield
     finally:
-        if saved is not None:
+        if fd is not None and saved is not None:
             with contextlib.suppress(OSError, termios.error):
                 termios.tcsetattr(fd, termios.TCSADRAIN, saved)

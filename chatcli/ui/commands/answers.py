@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatcli.chat.outcome import render_reply
 from chatcli.errors import UsageError
 from chatcli.text import make_title
 from chatcli.ui.registry import Context, command
-from chatcli.ui.reply import render_reply
 
 
 @command("/retry", help="answer the last message again, replacing the answer")

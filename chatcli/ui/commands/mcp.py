@@ -10,6 +10,7 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
 # How long a prompt command waits for MCP servers still starting.
@@ -47,13 +48,13 @@ async def ask_prompt(conversation: Any, line: str, settings: Settings) -> Any:
     return await ask(conversation, question, settings)
 
 
-def prompt_entries(toolbox: "Toolbox") -> list[Any]:
+def prompt_entries(toolbox: Toolbox | None) -> list[PromptEntry]:
     from chatcli.tools.context import prompts
 
     return prompts(toolbox) if toolbox is not None else []
 
 
-def prompt_help(toolbox: "Toolbox") -> list[str]:
+def prompt_help(toolbox: Toolbox | None) -> list[str]:
     """The /help lines of the MCP prompts (none before the servers are ready)."""
     entries = prompt_entries(toolbox)
     if not entries:

@@ -6,11 +6,14 @@ earlier turns (chatcli.chat.compaction).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import UsageError
 from chatcli.text import counted
 from chatcli.ui.registry import Context, command
+
+if TYPE_CHECKING:
+    from chatcli.chat.recall import SummaryView
 
 
 def compacted_line(done: Any) -> str:
@@ -44,10 +47,11 @@ async def _compact(ctx: Context, arg: str) -> None:
     ctx.output.note("the thread keeps every message · /summary shows what is sent · /undo takes it back")
 
 
-def _described(view: Any) -> str:
+def _described(view: SummaryView) -> str:
     """How and when the summary was made: "made by /compact at 2026-11-24 10:02 UTC, focus: the API"."""
     made = view.made or {}
-    how = {"compact": "by /compact", "auto": "automatically", "edit": "by hand (/summary edit)"}.get(made.get("kind"))
+    ways = {"compact": "by /compact", "auto": "automatically", "edit": "by hand (/summary edit)"}
+    how = ways.get(made.get("kind", ""))
     said = [how] if how else []
     if made.get("at"):
         said.append(f"at {str(made['at'])[:16].replace('T', ' ')} UTC")

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 from chatcli.ui.markdown.code import highlighter
 from chatcli.ui.markdown.inline import inline, plain_links
 from chatcli.ui.markdown.style import RESET, Palette, Span, fit_cells, width_of, wrap
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+    from rich.style import Style
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -228,15 +232,16 @@ class Blocks:
             cells = _cells(line)[: len(header)]
             table.add_row(*(text(cell) for cell in cells))
         colour = palette.system_name
+        out = io.StringIO()
         console = Console(
-            file=io.StringIO(),
+            file=out,
             width=self.width,
             color_system=colour,
             force_terminal=colour is not None,
             legacy_windows=False,
         )
         console.print(table)
-        rows = console.file.getvalue().split("\n")[:-1]
+        rows = out.getvalue().split("\n")[:-1]
         while rows and not _ESCAPES.sub("", rows[0]).strip():
             rows.pop(0)
         while rows and not _ESCAPES.sub("", rows[-1]).strip():
@@ -244,7 +249,7 @@ class Blocks:
         return [row.rstrip() if palette.system is None else row for row in rows]
 
 
-def _link(url: str):
+def _link(url: str) -> Style:
     from rich.style import Style
 
     return Style(link=url) if url else Style()
@@ -277,7 +282,7 @@ def _cells(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", body)]
 
 
-def _justify(cell: str) -> str:
+def _justify(cell: str) -> JustifyMethod:
     if cell.startswith(":") and cell.endswith(":"):
         return "center"
     return "right" if cell.endswith(":") else "left"

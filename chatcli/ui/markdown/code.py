@@ -188,20 +188,21 @@ class LineScanner:
                 return iter([(kind, line)])
             out.append((kind, line[: end + len(closer)]))
             pos, state = end + len(closer), None
-        words, after_define = self.scanner.words, False
+        words, after_define = self.scanner.words, ""
         for match in self.scanner.pattern.finditer(line, pos):
             if match.start() > pos:
                 out.append((Text, line[pos : match.start()]))
             pos = match.end()
             group, text = match.lastgroup, match.group()
+            assert group is not None  # each of the pattern's alternatives is a named group
             if group == "word":
                 kind = words.get(text)
                 if kind is None:
                     kind = _DEFINES.get(after_define) or (Name.Exception if _EXCEPTION.search(text) else Name)
                 out.append((kind, text))
-                after_define = text if kind is Keyword and text in _DEFINES else False
+                after_define = text if kind is Keyword and text in _DEFINES else ""
                 continue
-            after_define = False
+            after_define = ""
             if group == "open":
                 state = text
                 out.append((_SPANS[text][1], line[match.start() :]))

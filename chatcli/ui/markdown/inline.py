@@ -45,6 +45,7 @@ def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]
             spans.append(Span(text[start : match.start()], style, link))
         start = match.end()
         kind = match.lastgroup
+        assert kind is not None  # each of the pattern's alternatives is a named group
         if kind == "code":
             body = match.group("code_text")
             if body.startswith(" ") and body.endswith(" ") and body.strip():

@@ -10,12 +10,16 @@ console's colour system, and code is coloured with rich's Pygments themes.
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Literal, NamedTuple
 
 from rich.cells import cell_len
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
+
+if TYPE_CHECKING:
+    from pygments.token import _TokenType
+    from rich.syntax import SyntaxTheme
 
 # After rich's Markdown theme (rich/default_styles.py), with a colour on every heading level.
 STYLES: dict[str, str] = {
@@ -46,6 +50,14 @@ _SYSTEMS = {
     "truecolor": ColorSystem.TRUECOLOR,
     "windows": ColorSystem.STANDARD,
 }
+# The name a console of the same colours is made with (rich's Console(color_system=...)).
+SystemName = Literal["standard", "256", "truecolor"]
+_SYSTEM_NAMES: dict[str, SystemName] = {
+    "standard": "standard",
+    "256": "256",
+    "truecolor": "truecolor",
+    "windows": "standard",
+}
 _PIECES = re.compile(r"\S+|\s+")
 
 
@@ -67,15 +79,13 @@ class Palette:
 
     def __init__(self, console: Console, code_theme: str = "monokai") -> None:
         self.system = _SYSTEMS.get(console.color_system or "")
-        self.system_name = (
-            None if self.system is None else {"windows": "standard"}.get(console.color_system, console.color_system)
-        )
+        self.system_name = _SYSTEM_NAMES.get(console.color_system or "")
         self.links = self.system is not None and not console.legacy_windows
         self.no_color = console.no_color
         self.code_theme = code_theme
         self._sgr: dict[tuple[str, ...], str] = {}
-        self._tokens: dict[object, str] = {}
-        self._theme = None
+        self._tokens: dict[_TokenType | None, str] = {}
+        self._theme: SyntaxTheme | None = None
 
     def style(self, names: tuple[str, ...]) -> Style:
         """The rich Style for a tuple of style names, later names on top."""
@@ -103,7 +113,7 @@ class Palette:
         """The escape sequence for a code block's background."""
         return self.token(None)
 
-    def token(self, token_type: object) -> str:
+    def token(self, token_type: _TokenType | None) -> str:
         """The escape sequence for a Pygments token type in the code theme (None: background)."""
         codes = self._tokens.get(token_type)
         if codes is None:
