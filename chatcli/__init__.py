@@ -8,8 +8,8 @@ The layers, each importing only from those below it:
     local/   the local model: when to use it, its server process
     store/   where threads live: one interface, SQLite and PostgreSQL behind it
 
-and at the bottom ``config`` (settings), ``errors`` (what a user sees, with exit codes) and
-``text`` (pure string helpers).
+and at the bottom ``config`` (settings), ``provider_table`` (what each provider is, which the settings
+read), ``errors`` (what a user sees, with exit codes) and ``text`` (pure string helpers).
 """
 
 __version__ = "0.1.0"

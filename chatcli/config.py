@@ -97,7 +97,7 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every key these settings hold, to keep out of what is shown."""
-        from chatcli.providers.registry import key_variables
+        from chatcli.provider_table import key_variables
 
         keys = key_variables()
         return [v for k, v in ((None, self.api_key), *self.provider_env) if v and (k is None or k in keys)]
@@ -106,7 +106,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         if shown["api_key"]:
             shown["api_key"] = "***"
-        from chatcli.providers.registry import key_variables
+        from chatcli.provider_table import key_variables
 
         shown["provider_env"] = tuple((k, "***" if k in key_variables() else v) for k, v in self.provider_env)
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
@@ -246,7 +246,7 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
 
     if settings.base_url:
         check_url(settings.base_url, "OPENAI_BASE_URL (base_url)")
-    from chatcli.providers.registry import url_variables
+    from chatcli.provider_table import url_variables
 
     for var, value in settings.provider_env:
         if var in url_variables():
@@ -267,7 +267,7 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
 
 def provider_vars() -> list[str]:
     """The other providers' key and base-URL variables (the OpenAI-compatible endpoint's are in ENV_VARS)."""
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     return [
         var for row in PROVIDERS for var in (row.key_var, *row.key_aliases, row.url_var) if var and var not in ENV_VARS

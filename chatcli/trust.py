@@ -28,11 +28,10 @@ from chatcli.errors import ConfigError, UsageError
 # What any .env may set: nothing here runs a program, moves data or points the user's key
 # elsewhere (an endpoint from an untrusted .env, OPENAI_BASE_URL or a provider's, must be on this
 # machine, and gets only that .env's own key: see chatcli.config.configure). Every provider's key
-# and base-URL variables (chatcli.providers) are added to these.
+# and base-URL variables (chatcli.provider_table, OPENAI_API_KEY and OPENAI_BASE_URL among them) are
+# added to these.
 _CHATCLI_SAFE = frozenset(
     {
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
         "CHATCLI_MODEL",
         "CHATCLI_CONTEXT_TOKENS",
         "CHATCLI_TIMEOUT",
@@ -49,14 +48,14 @@ _CHATCLI_SAFE = frozenset(
 
 def endpoint_vars() -> dict[str, str | None]:
     """Every provider's base-URL variable, and the key variable that goes with it."""
-    from chatcli.providers.registry import variables
+    from chatcli.provider_table import variables
 
     return {url: key for key, url in variables().values() if url}
 
 
 def safe_keys() -> frozenset[str]:
     """What an untrusted .env may set."""
-    from chatcli.providers.registry import variables
+    from chatcli.provider_table import variables
 
     return _CHATCLI_SAFE | {var for pair in variables().values() for var in pair if var}
 
@@ -135,7 +134,7 @@ def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[
     from dataclasses import replace
     from urllib.parse import urlsplit
 
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     notes: list[str] = []
     env, moved = dict(settings.provider_env), []

@@ -61,7 +61,7 @@ def test_config_is_a_command_not_a_question(server, chat_env, tmp_path):
 def test_no_key_or_password_is_shown_whatever_sets_it(chat_env, tmp_path):
     """Every provider's key variable, and every setting that is a URL with a password (the endpoints, the
     database), in the text and in --json: a key by its last four characters, a URL without its password."""
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     secrets = {row.key_var: f"sk-{row.name}-SECRET-{n}xyzw" for n, row in enumerate(PROVIDERS) if row.key_var}
     urls = {row.url_var: f"http://user{n}:PASS{n}WORD@127.0.0.1:{9000 + n}" for n, row in enumerate(PROVIDERS)}
@@ -104,7 +104,7 @@ def test_help_names_the_config_file_where_it_is(chat_env, tmp_path):
 
 
 def test_config_never_fails_whatever_provider_is_set(chat_env, tmp_path):
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     for row in PROVIDERS:
         for var in (row.key_var, row.url_var, *row.key_aliases):

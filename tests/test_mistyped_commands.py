@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chatcli.providers.registry import BY_NAME
+from chatcli.provider_table import BY_NAME
 from tests.helpers import assert_one_error_line, chat
 
 

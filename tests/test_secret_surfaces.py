@@ -3,7 +3,7 @@ shown back, though the thread holds it: a line the user pasted, an answer or a t
 
 The class is every surface that prints a stored thread (``chat show`` in a pipe and a terminal, ``chat export``
 as Markdown and JSON, ``chat threads``, the prompt's /history and /export, ``chat serve``'s threads) times every
-credential variable the provider registry knows (chatcli.providers.registry), so a new provider's key or a new
+credential variable the provider table knows (chatcli.provider_table), so a new provider's key or a new
 surface is covered by adding it to its list.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.providers.registry import key_variables, sdk_credentials
+from chatcli.provider_table import key_variables, sdk_credentials
 from tests.fakeserver import Reply
 from tests.helpers import chat
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from chatcli.config import configure
+from chatcli.provider_table import NAMES
 from chatcli.providers import provider
-from chatcli.providers.registry import NAMES
 from chatcli.trust import on_this_machine, safe_keys
 from tests.helpers import KEY, chat
 

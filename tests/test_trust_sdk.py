@@ -2,7 +2,7 @@
 
 chat hands each client the key and address it may use; but the SDKs also read variables of their own
 (OLLAMA_API_KEY, ANTHROPIC_AUTH_TOKEN, OPENAI_CUSTOM_HEADERS, GOOGLE_GENAI_ACCESS_TOKEN...:
-chatcli.providers.registry lists every one, tests/test_provider_registry.py keeps that list whole). With
+chatcli.provider_table lists every one, tests/test_provider_registry.py keeps that list whole). With
 a `.env` that chose the endpoint, none of them reaches the server: every such variable, of every
 provider, is set to a marker in the user's environment, and no request the fake server gets carries one.
 """
@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from chatcli.providers.registry import info, sdk_credentials
+from chatcli.provider_table import info, sdk_credentials
 from tests.fakeserver import Fault
 from tests.helpers import assert_one_error_line, chat
 from tests.providers import ROWS, Row

@@ -15,9 +15,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
-from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, first_line
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def transport_kind(exc: BaseException) -> str | None:
 
 
 class Anthropic(Provider):
-    info = registry.info("anthropic")
+    info = provider_table.info("anthropic")
 
     def check(self, settings: Settings) -> None:
         super().check(settings)

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
+from chatcli.provider_table import ProviderInfo
 from chatcli.providers.bounded import refusal_in
-from chatcli.providers.registry import ProviderInfo
 from chatcli.text import mask_secrets
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ KINDS = (
 
 class Provider(ABC):
     """One provider's behaviour: how to build, list and read failures of its models. What it is (names,
-    variables, the modules of its client...) is its row in chatcli.providers.registry, ``info``.
+    variables, the modules of its client...) is its row in chatcli.provider_table, ``info``.
 
     Subclasses set ``info`` and implement ``build`` and ``classify``; ``list_models`` and ``window``
     are optional (none listed, window unknown).
@@ -345,10 +345,10 @@ def requested_host(exc: BaseException) -> str:
 
 def sdk_secrets(environ: Any = None) -> list[str]:
     """The values of the credentials providers' SDKs read from the environment by themselves (OLLAMA_API_KEY,
-    ANTHROPIC_AUTH_TOKEN...; chatcli.providers.registry): a server may echo one back in its error."""
+    ANTHROPIC_AUTH_TOKEN...; chatcli.provider_table): a server may echo one back in its error."""
     import os
 
-    from chatcli.providers.registry import sdk_credentials
+    from chatcli.provider_table import sdk_credentials
 
     environ = os.environ if environ is None else environ
     words = ("KEY", "TOKEN", "SECRET", "PASSWORD")

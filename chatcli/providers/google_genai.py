@@ -17,8 +17,8 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
+from chatcli import provider_table
 from chatcli.config import Settings
-from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _bounded() -> dict[str, Any]:
 
 
 class Gemini(Provider):
-    info = registry.info("google_genai")
+    info = provider_table.info("google_genai")
 
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
         return _model_class()(

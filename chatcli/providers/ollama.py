@@ -17,9 +17,9 @@ import functools
 from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import urlsplit
 
+from chatcli import provider_table
 from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
-from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _bounded() -> dict[str, Any]:
 
 
 class Ollama(Provider):
-    info = registry.info("ollama")
+    info = provider_table.info("ollama")
     sizes_window = True
 
     def endpoint(self, settings: Settings) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
-from chatcli.providers import registry
 from chatcli.providers.base import Provider, Trouble, first_line
 from chatcli.providers.bounded import environment_key
 
@@ -55,7 +55,7 @@ def _from_stream_parser(exc: BaseException) -> bool:
 
 
 class OpenAICompatible(Provider):
-    info = registry.info("openai")
+    info = provider_table.info("openai")
 
     def key(self, settings: Settings) -> str | None:
         return settings.api_key

@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from chatcli.providers.registry import withheld_prefixes
+from chatcli.provider_table import withheld_prefixes
 from chatcli.tools import sandbox
 
 # Built-in groups and the tools each one turns on.
