@@ -14,18 +14,25 @@ from typing import Any, Iterator
 
 import pytest
 
+from chatcli.provider_table import belongs_to_a_provider
 from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
-_OUR_VARS = ("OPENAI_", "CHATCLI_", "NO_COLOR", "XDG_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "OLLAMA_")
+_OUR_VARS = ("CHATCLI_", "NO_COLOR", "XDG_")
+
+
+def _ours(name: str) -> bool:
+    """A variable no test inherits from the machine: chat's own, the XDG dirs, and every provider's (each named
+    in its row of chatcli/provider_table.py: its key, its address, what its SDK reads, its prefixes)."""
+    return name.startswith(_OUR_VARS) or belongs_to_a_provider(name)
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point HOME and the XDG dirs at a temp dir and drop any real keys or endpoints."""
     for name in list(os.environ):
-        if name.startswith(_OUR_VARS):
+        if _ours(name):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()
@@ -151,7 +158,7 @@ def server():
 @pytest.fixture
 def chat_env(server: FakeOpenAIServer, isolated_env: Path, storage: Storage) -> dict[str, str]:
     """Environment for running the installed ``chat`` against the fake server (and the test's store)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_VARS)}
+    env = {k: v for k, v in os.environ.items() if not _ours(k)}
     env.update(
         HOME=str(isolated_env),
         XDG_CONFIG_HOME=str(isolated_env / ".config"),

@@ -1,23 +1,28 @@
-"""What chat knows about each provider is one row of chatcli.providers.registry, and every door reads it.
+"""What chat knows about each provider is one row of chatcli/provider_table.py, and every door reads it.
 
-A provider module the registry does not describe, a row the shared tests do not drive, or a variable a
-provider's client reads by itself that the row does not name fails here: adding a provider (or a new SDK
-version that reads one more variable) cannot skip the registry.
+A provider is its module (chatcli/providers/NAME.py), its row, its extra and its fake server with its line in
+tests/providers.py. A provider module the table does not describe, a row without its module, its fake or its
+extra, or a variable a provider's client reads by itself that the row does not name fails here: adding a
+provider (or a new SDK version that reads one more variable) cannot skip the table.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from chatcli import provider_table as table
 from chatcli.providers import provider, registry
 from chatcli.providers.base import Provider
 from tests.providers import ROWS
 
-PROVIDERS_DIR = Path(__file__).resolve().parent.parent / "chatcli" / "providers"
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDERS_DIR = ROOT / "chatcli" / "providers"
 # An environment read in a library's source: os.environ.get("X"), os.getenv("X"), os.environ["X"], LangChain's
 # secret_from_env("X") / from_env("X") / get_from_dict_or_env(data, "x", "X").
 ENV_READ = re.compile(
@@ -36,17 +41,62 @@ def environment_reads(text: str) -> set[str]:
     return found | {name for m in ENV_LIST.finditer(text) for name in NAME.findall(m.group(1))}
 
 
-def test_every_provider_module_is_a_row_of_the_registry_and_every_row_has_its_module():
-    modules = {path.stem for path in PROVIDERS_DIR.glob("*.py") if re.search(r"^PROVIDER\b", path.read_text(), re.M)}
-    assert modules == set(registry.NAMES), "a provider module the registry does not describe, or a row without one"
-    for name in registry.NAMES:
+def implements_a_provider(source: str) -> bool:
+    """True for a module that makes a provider: it sets ``PROVIDER`` or defines a subclass of ``Provider``."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(target, ast.Name) and target.id == "PROVIDER" for target in targets):
+                return True
+        if isinstance(node, ast.ClassDef) and node.name != "Provider":
+            if any(ast.unparse(base).split(".")[-1] == "Provider" for base in node.bases):
+                return True
+    return False
+
+
+def provider_modules() -> set[str]:
+    """The modules of chatcli/providers/ that implement a provider (base.py defines the seam, none)."""
+    return {path.stem for path in PROVIDERS_DIR.glob("*.py") if implements_a_provider(path.read_text())}
+
+
+def test_every_provider_module_is_a_row_of_the_table_and_every_row_has_its_module():
+    assert provider_modules() == set(table.NAMES), "a provider module the table does not describe, or a row without one"
+    for name in table.NAMES:
         made = provider(name)
-        assert isinstance(made, Provider) and made.info is registry.info(name) and made.name == name
+        assert isinstance(made, Provider) and made.info is table.info(name) and made.name == name
 
 
-def test_the_shared_tests_drive_every_provider_of_the_registry():
-    assert [row.name for row in ROWS] == list(registry.NAMES)
+def test_a_module_that_makes_a_provider_is_found_however_it_is_written():
+    assert implements_a_provider("PROVIDER = Groq()\n")
+    assert implements_a_provider("PROVIDER: Provider = Groq()\n")
+    assert implements_a_provider("class Groq(base.Provider):\n    pass\n")
+    assert not implements_a_provider("class Provider(ABC):\n    pass\n")
+    assert not implements_a_provider("from chatcli.providers.base import Provider\nPROVIDERS = ()\n")
+
+
+def test_the_shared_tests_drive_every_provider_of_the_table_each_with_its_fake():
+    assert [row.name for row in ROWS] == list(table.NAMES)
     assert all(row.graph_model[1] for row in ROWS), "each row says how a graph of a user's builds its model"
+    for row in ROWS:
+        module, _, name = row.fake.partition(":")
+        assert importlib.util.find_spec(module) is not None, f"{row.name}'s fake {module} does not exist"
+        assert isinstance(getattr(row.fake_module(), name, None), type), f"{module} has no {name}"
+
+
+def test_every_provider_package_is_an_extra_of_its_own_and_of_the_whole_set_and_tested():
+    """pyproject.toml: a provider's LangChain package is its extra (chatcli-langgraph[anthropic]), the providers
+    extra installs every one, and the test extra installs them too (every provider is driven by the tests)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    every = extras["providers"][0].partition("[")[2].rstrip("]").split(",")
+    for row in table.PROVIDERS:
+        if not row.package:
+            assert not row.extra, f"{row.name} needs no package but names an extra"
+            continue
+        wanted = row.package.replace("_", "-")
+        assert [req for req in extras.get(row.extra, []) if req.startswith(wanted)], f"no extra {row.extra}"
+        assert row.extra in every, f"the providers extra does not install {row.extra}"
+        assert set(extras[row.extra]) <= set(extras["test"]), f"the test extra does not install {row.extra}'s"
+    assert sorted(every) == sorted(row.extra for row in table.PROVIDERS if row.extra)
 
 
 def _reads(module: str) -> set[str]:
@@ -58,7 +108,7 @@ def _reads(module: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("row", registry.PROVIDERS, ids=lambda row: row.name)
+@pytest.mark.parametrize("row", table.PROVIDERS, ids=lambda row: row.name)
 def test_every_variable_a_providers_client_reads_by_itself_is_named_in_its_row(row):
     installed = [m for m in row.clients if importlib.util.find_spec(m.split(".")[0]) and importlib.util.find_spec(m)]
     if not installed:
@@ -68,7 +118,7 @@ def test_every_variable_a_providers_client_reads_by_itself_is_named_in_its_row(r
     unknown = sorted(read - set(row.credentials) - set(row.harmless))
     assert unknown == [], (
         f"{row.name}'s client reads {unknown} from the environment by itself: name each in its row of "
-        "chatcli/providers/registry.py, as a credential (withheld where a .env chose the server) or as harmless"
+        "chatcli/provider_table.py, as a credential (withheld where a .env chose the server) or as harmless"
     )
     # Chat's own variables for it are credentials too: the key, and where the key goes.
     assert {row.key_var, row.url_var} - {None} <= set(row.credentials)
@@ -87,7 +137,7 @@ def test_an_error_belongs_to_the_provider_whose_client_raised_it():
     class Raised(Exception):
         pass
 
-    for row in registry.PROVIDERS:
+    for row in table.PROVIDERS:
         for module in row.clients:
             Raised.__module__ = f"{module}.errors"
             assert registry.owner_of(Raised("x")) == row.name
