@@ -177,26 +177,31 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return tuple(i.strip() for i in items if i.strip())
     if "bool" in kind:
         return _coerce_bool(name, value, source)
-    if isinstance(value, bool) and ("int" in kind or "float" in kind):
-        raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}")
+    if "int" in kind or "float" in kind:
+        return _coerce_number(name, value, source, whole="int" in kind)
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
+    return value
+
+
+def _coerce_number(name: str, value: Any, source: str, whole: bool) -> int | float:
+    """A non-negative number setting (a ``whole`` one an int: 1.5 is refused, not cut to 1); never a boolean."""
     try:
-        if "int" in kind and not isinstance(value, bool):
+        if isinstance(value, bool):
+            raise ValueError
+        if whole:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError  # int(1.5) would silently drop the fraction
             number = int(value)
             if number < 0:
                 raise ValueError
             return number
-        if "float" in kind and not isinstance(value, bool):
-            real = float(value)
-            if real < 0 or real != real or real == float("inf"):
-                raise ValueError
-            return real
+        real = float(value)
+        if real < 0 or real != real or real == float("inf"):
+            raise ValueError
+        return real
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}") from None
-    if not isinstance(value, str):
-        raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
-    return value
 
 
 def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], ...]:
@@ -224,21 +229,32 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
     settings = Settings()
     for source, values in layers:
         for name, value in values.items():
-            if name not in _FIELD_TYPES:
-                import difflib
+            settings = _applied(settings, source, name, value)
+    _check(settings)
+    return settings
 
-                close = difflib.get_close_matches(name.lower(), list(_FIELD_TYPES), n=1, cutoff=0.6)
-                known = ", ".join(sorted(_FIELD_TYPES))
-                hint = (f"did you mean {close[0]}? " if close else "") + f"known: {known}"
-                raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
-            if value is None or value == "":
-                continue
-            if name == "provider_env":
-                value = tuple({**dict(settings.provider_env), **dict(value)}.items())
-            try:
-                settings = replace(settings, **{name: _coerce(name, value, source)})
-            except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
-                raise (UsageError(str(exc), hint=exc.hint) if source == "command line" else exc) from None
+
+def _applied(settings: Settings, source: str, name: str, value: Any) -> Settings:
+    """``settings`` with one layer's value of ``name`` over the lower layers' (None and "": left as it was)."""
+    if name not in _FIELD_TYPES:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(_FIELD_TYPES), n=1, cutoff=0.6)
+        known = ", ".join(sorted(_FIELD_TYPES))
+        hint = (f"did you mean {close[0]}? " if close else "") + f"known: {known}"
+        raise ConfigError(f"{source}: unknown setting {name!r}", hint=hint)
+    if value is None or value == "":
+        return settings
+    if name == "provider_env":
+        value = tuple({**dict(settings.provider_env), **dict(value)}.items())
+    try:
+        return replace(settings, **{name: _coerce(name, value, source)})
+    except ConfigError as exc:  # a flag's value is a usage error (exit 2), a file's a config error
+        raise (UsageError(str(exc), hint=exc.hint) if source == "command line" else exc) from None
+
+
+def _check(settings: Settings) -> None:
+    """Refuse settings that are each of the right type but out of range: too small, not a URL, an unknown mode."""
     for name, least in (("context_tokens", 100), ("max_tokens", 1), ("tool_rounds", 1), ("local_n_ctx", 512)):
         if (value := getattr(settings, name)) is not None and value < least:
             raise ConfigError(f"{name} must be at least {least}, got {value}")
@@ -262,7 +278,6 @@ def resolve_settings(*layers: tuple[str, Mapping[str, Any]]) -> Settings:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
     if settings.editing_mode not in EDITING_MODES:
         raise ConfigError(f"editing_mode must be emacs or vi, got {settings.editing_mode!r}")
-    return settings
 
 
 def provider_vars() -> list[str]:

@@ -101,7 +101,8 @@ class Anthropic(Provider):
         from chatcli.providers.anthropic_cache import client_class
 
         answer, budget = settings.max_tokens or ANSWER_TOKENS, settings.thinking_budget or 0
-        chat = client_class()(
+        # ChatAnthropic takes these by their pydantic aliases (model, api_key...), which a type checker does not see.
+        chat: BaseChatModel = client_class()(
             model=model,
             api_key=self.key(settings),
             base_url=self.endpoint(settings),

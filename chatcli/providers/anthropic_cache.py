@@ -98,7 +98,7 @@ def client_class() -> type:
     from langchain_anthropic import ChatAnthropic
 
     class CachingChatAnthropic(ChatAnthropic):
-        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict:
+        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
             if self.temperature is not None and not takes_temperature(self):  # a role's may have been copied in
                 return self.model_copy(update={"temperature": None})._get_request_payload(input_, stop=stop, **kwargs)
             return with_breakpoints(super()._get_request_payload(input_, stop=stop, **kwargs))

@@ -13,7 +13,7 @@ import importlib.util
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar
+from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
@@ -24,6 +24,8 @@ from chatcli.text import mask_secrets
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+Model = TypeVar("Model", bound="BaseChatModel")  # a chat model class, kept as its own type (asking_again)
 
 
 # Where chatcli keeps the thinking of an OpenAI-compatible reply: in the message's additional_kwargs,
@@ -196,11 +198,15 @@ class Provider(ABC):
         self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
     ) -> tuple[str, str | None]:
         """The line and hint for ``trouble`` from ``model``."""
-        where, tail = trouble.at or self.where(settings), f": {trouble.detail}" if trouble.detail else ""
-        status, kind = trouble.status, trouble.kind
-        again = retried(settings) if self.retries else ""
         if trouble.message:
             return trouble.message, trouble.hint or None
+        where = trouble.at or self.where(settings)
+        return self._refusal(trouble, settings, model, where) or self._breakage(trouble, settings, where, mid_answer)
+
+    def _refusal(self, trouble: Trouble, settings: Settings, model: str, where: str) -> tuple[str, str] | None:
+        """The line and hint for a request the server answered with a refusal (None: ``trouble`` is not one)."""
+        status, kind, tail = trouble.status, trouble.kind, f": {trouble.detail}" if trouble.detail else ""
+        again = retried(settings) if self.retries else ""
         if kind == "auth":
             return f"authentication refused by {where} ({status or 401}){tail}", f"check {self.key_var}"
         if kind == "permission":
@@ -213,6 +219,23 @@ class Provider(ABC):
             return f"rate limited by {where} ({status or 429}){again}{tail}", "wait a moment and try again"
         if kind == "overloaded":
             return f"{where} is overloaded ({status or 529}){again}{tail}", "try again in a minute"
+        if kind == "image":
+            return f"the model {model!r} at {where} does not take images ({status}){tail}", (
+                "your message is kept in the thread (/undo takes it back); choose a vision model with --model"
+            )
+        if kind == "server":
+            return (
+                f"server error from {where}{f' ({status})' if status else ''}{again}{tail}",
+                "the server failed; try again later",
+            )
+        if kind == "refused":
+            return f"request refused by {where} ({status}){tail}", "run with --debug for details"
+        return None
+
+    def _breakage(self, trouble: Trouble, settings: Settings, where: str, mid_answer: bool) -> tuple[str, str]:
+        """The line and hint for a request that came to no answer: no time left, no connection, too long a
+        message, a stream that is not the provider's, or anything else."""
+        kind, tail = trouble.kind, f": {trouble.detail}" if trouble.detail else ""
         if kind == "timeout" and mid_answer:
             return f"the answer from {where} stalled: no text for more than {settings.timeout:g} s", (
                 "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
@@ -234,17 +257,6 @@ class Provider(ABC):
             return f"the message is too long for the model's context window{size} at {where}", (
                 "send a shorter message (older turns are already left out)"
             )
-        if kind == "image":
-            return f"the model {model!r} at {where} does not take images ({status}){tail}", (
-                "your message is kept in the thread (/undo takes it back); choose a vision model with --model"
-            )
-        if kind == "server":
-            return (
-                f"server error from {where}{f' ({status})' if status else ''}{again}{tail}",
-                "the server failed; try again later",
-            )
-        if kind == "refused":
-            return f"request refused by {where} ({status}){tail}", "run with --debug for details"
         if kind == "malformed":
             return f"{where} sent a malformed stream{tail}", f"is it really a {self.wire} server? --debug shows more"
         return f"bad response from {where}{tail}", "run with --debug for details"
@@ -370,7 +382,7 @@ def redact(text: str, settings: Settings) -> str:
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
 
 
-def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
+def asking_again(base: type[Model], adapt: Any, name: str, tries: int = 3) -> type[Model]:
     """A subclass of the chat model class ``base`` that asks again when the model refused something it does
     not take (thinking, a system instruction...): ``adapt(model, exc)`` changes the model so that it no
     longer asks for it (kept for later calls) and says whether to ask again. A reply that has begun streaming
@@ -380,7 +392,7 @@ def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
         for left in range(tries, 0, -1):
             started = False
             try:
-                async for chunk in super(cls, self)._astream(messages, stop, run_manager, **kwargs):  # type: ignore[arg-type]  # cls: the class made below
+                async for chunk in super(cls, self)._astream(messages, stop, run_manager, **kwargs):
                     started = True
                     yield chunk
                 return
@@ -391,10 +403,12 @@ def asking_again(base: type, adapt: Any, name: str, tries: int = 3) -> type:
     async def _agenerate(self: Any, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         for left in range(tries, 0, -1):
             try:
-                return await super(cls, self)._agenerate(messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]  # cls: made below
+                return await super(cls, self)._agenerate(messages, stop, run_manager, **kwargs)
             except Exception as exc:
                 if left == 1 or not adapt(self, exc):
                     raise
 
-    cls = type(name, (base,), {"_astream": _astream, "_agenerate": _agenerate, "__doc__": asking_again.__doc__})
+    cls: type[Model] = type(
+        name, (base,), {"_astream": _astream, "_agenerate": _agenerate, "__doc__": asking_again.__doc__}
+    )
     return cls

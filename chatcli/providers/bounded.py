@@ -98,7 +98,8 @@ def bounding(limit: int = MAX_EVENT) -> Any:
 
         async def aread() -> bytes:  # what every client calls to read an answer whole, the SDKs' included
             stream.whole = True
-            return await read()
+            data: bytes = await read()
+            return data
 
         response.aread = aread
 
@@ -130,12 +131,12 @@ def bounded_hooks(hooks: Any) -> dict[str, list[Any]]:
     """``hooks`` (an httpx client's ``event_hooks``) with one bounding response hook and the request hook that asks
     only for what it decodes: a client shared between models (the SDKs' default ones are) gets them once, not once
     per model built on it."""
-    hooks = {name: list(found) for name, found in dict(hooks or {}).items()}
-    if not any(getattr(hook, "bounds", False) for hook in hooks.get("response", [])):
-        hooks["response"] = [*hooks.get("response", []), bounding()]
-    if asking_for_what_chat_decodes not in hooks.get("request", []):
-        hooks["request"] = [*hooks.get("request", []), asking_for_what_chat_decodes]
-    return hooks
+    found: dict[str, list[Any]] = {name: list(each) for name, each in dict(hooks or {}).items()}
+    if not any(getattr(hook, "bounds", False) for hook in found.get("response", [])):
+        found["response"] = [*found.get("response", []), bounding()]
+    if asking_for_what_chat_decodes not in found.get("request", []):
+        found["request"] = [*found.get("request", []), asking_for_what_chat_decodes]
+    return found
 
 
 def refusal_in(exc: BaseException) -> Refused | None:

@@ -23,6 +23,7 @@ from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_google_genai import ChatGoogleGenerativeAI
 
 # The refusals of thoughts asked of a model that does not think (the Gemini API's, and Vertex AI's words).
 _NO_THINKING = re.compile(r"thinking is not (enabled|supported)|thinking_config|include_thoughts is only enabled", re.I)
@@ -200,7 +201,7 @@ def _adapted(model: Any, exc: BaseException) -> bool:
 
 
 @functools.cache
-def _model_class() -> type:
+def _model_class() -> "type[ChatGoogleGenerativeAI]":
     """ChatGoogleGenerativeAI, asking again a model that refuses what it does not take (thoughts, a system
     instruction), without it, and not asking for it again after."""
     from langchain_google_genai import ChatGoogleGenerativeAI

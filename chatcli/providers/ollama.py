@@ -24,6 +24,7 @@ from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_ollama import ChatOllama
 
 DEFAULT_PORT = 11434
 
@@ -194,7 +195,7 @@ def _without_thinking(model: Any, exc: BaseException) -> bool:
 
 
 @functools.cache
-def _model_class() -> type:
+def _model_class() -> "type[ChatOllama]":
     """ChatOllama, asking a model that refuses ``think`` again without it (and not again after)."""
     from langchain_ollama import ChatOllama
 

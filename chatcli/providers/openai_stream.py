@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.text import LONE_SURROGATE
+
+if TYPE_CHECKING:
+    from langchain_openai.chat_models.base import ChatOpenAI
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
@@ -35,7 +38,7 @@ def _is_count(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
 
 
-def _clean_usage(usage: Any) -> dict | None:
+def _clean_usage(usage: Any) -> dict[str, Any] | None:
     """The usage object if its counts are counts, else None (an answer is worth more than its tally)."""
     if not isinstance(usage, dict) or not all(_is_count(usage.get(key)) for key in _COUNTS):
         return None
@@ -59,7 +62,7 @@ def _text_or_none(value: Any, what: str) -> str | None:
     raise MalformedStream(f"a tool call's {what} ({json.dumps(value)[:30]}) is not text")
 
 
-def _clean_tool_call(call: Any) -> dict:
+def _clean_tool_call(call: Any) -> dict[str, Any]:
     """One tool-call delta as langchain-openai reads it; arguments sent as an object become JSON text."""
     if not isinstance(call, dict):
         raise MalformedStream("a tool call is not an object")
@@ -98,7 +101,7 @@ def _clean_delta(delta: Any) -> Any:
     return cleaned
 
 
-def clean_chunk(chunk: dict) -> dict:
+def clean_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """A stream chunk as langchain-openai can read it, whatever the server put in it."""
     cleaned = dict(chunk)
     if "usage" in cleaned and cleaned["usage"] is not None:
@@ -114,7 +117,7 @@ def clean_chunk(chunk: dict) -> dict:
     return cleaned
 
 
-def _reasoning_of(chunk: dict) -> tuple[str, bool]:
+def _reasoning_of(chunk: dict[str, Any]) -> tuple[str, bool]:
     """The thinking a chunk's delta carries (either field), and whether the reply ends with it."""
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -129,7 +132,7 @@ def _reasoning_of(chunk: dict) -> tuple[str, bool]:
     return text, bool(choices[0].get("finish_reason"))
 
 
-def with_thinking(generation: Any, chunk: dict, splitter: Any) -> Any:
+def with_thinking(generation: Any, chunk: dict[str, Any], splitter: Any) -> Any:
     """``generation`` with its thinking moved out of the content into additional_kwargs."""
     from chatcli.providers.base import REASONING_KEY
 
@@ -170,7 +173,7 @@ def raw_calls(pieces: list[list[Any]]) -> Any:
 
 
 @lru_cache(maxsize=1)
-def client_class() -> type:
+def client_class() -> "type[ChatOpenAI]":
     """The ChatOpenAI subclass chatcli talks through (built once: it is a pydantic model)."""
     import warnings
 
@@ -202,7 +205,7 @@ def client_class() -> type:
                 yield raw_calls(pieces)
 
         def _convert_chunk_to_generation_chunk(
-            self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
+            self, chunk: dict[str, Any], default_chunk_class: type, base_generation_info: dict[str, Any] | None
         ) -> Any:
             chunk = clean_chunk(chunk)
             generation = super()._convert_chunk_to_generation_chunk(chunk, default_chunk_class, base_generation_info)

@@ -36,7 +36,7 @@ def is_empty_stream(exc: BaseException) -> bool:
     return isinstance(exc, ValueError) and "No generations found in stream" in str(exc)
 
 
-async def _get_json(client: Any, url: str, timeout: float, body: dict | None = None) -> Any:
+async def _get_json(client: Any, url: str, timeout: float, body: dict[str, Any] | None = None) -> Any:
     """GET (or POST ``body`` to) ``url`` and return its JSON, or None on any failure: the whole answer within
     ``timeout`` seconds, and within the bytes of an answer read whole (chatcli.providers.bounded)."""
     import asyncio
