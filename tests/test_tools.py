@@ -402,6 +402,17 @@ def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_pa
     assert absolute.count("/etc/hosts") == 1, absolute  # an absolute path is not said twice
 
 
+def test_one_line_past_the_shown_ones_is_shown_not_counted():
+    """A result or arguments one line longer than is shown take as many lines whole as cut: never "… 1 more lines"."""
+    from chatcli.ui.toolblocks import SHOWN_LINES, shortened
+
+    for keep_end in (False, True):
+        one_more = "\n".join(f"line {i}" for i in range(SHOWN_LINES + 1))
+        assert shortened(one_more, width=80, keep_end=keep_end) == one_more, keep_end
+        two_more = "\n".join(f"line {i}" for i in range(SHOWN_LINES + 2))
+        assert "… 2 more lines" in shortened(two_more, width=80, keep_end=keep_end), keep_end
+
+
 @pytest.mark.stores("sqlite", "postgres")
 def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_env):
     server.queue(tool_calls(("shell", {"command": "echo a"})), Reply("first answer"), Reply("the quokka answer"))

@@ -94,9 +94,10 @@ def shortened(text: str, lines: int = SHOWN_LINES, width: int | None = None, kee
 
         width = max(40, shutil.get_terminal_size((100, 24)).columns - 6)
     rows = _rows(text) if keep_end else text.splitlines() or [""]
-    if len(rows) > lines and keep_end:
+    # One line more than ``lines`` is shown whole: the line saying it was left out would take its place.
+    if len(rows) > lines + 1 and keep_end:
         rows = [*rows[: lines - 1], f"… {len(rows) - lines} more lines …", rows[-1]]
-    elif len(rows) > lines:
+    elif len(rows) > lines + 1:
         rows = [*rows[:lines], f"… {len(rows) - lines} more lines"]
     return "\n".join(fit_cells(row, width, keep_end) for row in rows)
 
