@@ -57,7 +57,7 @@ Rows (see docs/PERFORMANCE.md for the reading):
    seconds the servers add over that floor.  ``benchmarks/tools_timeline.py`` shows where
    those seconds go.
 8. attachments -- in-process, the product's own ``open_conversation`` on two temp databases:
-   a thread whose first question carries a ~500 KB PNG (``Conversation.send(text,
+   a thread whose first question carries a ~500 KB PNG (``Thread.send(text,
    attachments=[from_bytes(...)])``), then N text turns, and a thread with the same
    questions but no image, one turn of each per round.  Database bytes (as in row 4) after
    the first turn, after 100 more and after N more; the growth per turn after the first
@@ -447,21 +447,21 @@ def db_bytes(path: Path) -> int:
 
 @contextlib.asynccontextmanager
 async def bare_conversation(settings: Any, thread_id: str):
-    """The product's graph and Conversation on LangGraph's bare AsyncSqliteSaver (the tutorial design).
+    """The product's graph and Thread on LangGraph's bare AsyncSqliteSaver (the tutorial design).
 
     No message table, thread index or cross-process lock: only the saver differs in what is stored.
     """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from chatcli.chat.conversation import Conversation
     from chatcli.chat.graph import build_graph
     from chatcli.chat.model import build_chat_model
+    from chatcli.chat.thread import Thread
 
     async with AsyncSqliteSaver.from_conn_string(settings.db) as saver:
         app = build_graph(
             build_chat_model(settings), saver, default_system=settings.system, context_tokens=settings.context_tokens
         )
-        yield Conversation(app=app, thread_id=thread_id)
+        yield Thread(app=app, thread_id=thread_id)
 
 
 class Turns:

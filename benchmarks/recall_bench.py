@@ -10,7 +10,7 @@ into the store (canned answers, timestamps on every message), so building it ask
 
 Then each question is asked twice, each time in a thread of its own kind and taken back with ``undo`` afterwards
 (questions never see each other): ``full``, the whole thread sent (memory "trim" with a history budget it fits in:
-the report says if the model's window still left turns out), and ``compacted``, after ``Conversation.compact()``
+the report says if the model's window still left turns out), and ``compacted``, after ``Thread.compact()``
 folded every turn but the last into a summary (the summary, the first question, the last turn and the question are
 sent). A reply is checked by keywords (the value, or one of the ways of writing a date; for abstention an "I don't
 know"-style phrase and no invented value), not by a model. The report gives the share right per category and overall
@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 from report import report  # noqa: E402  (benchmarks/report.py)
 
 if TYPE_CHECKING:  # the engine is imported when a run starts
-    from chatcli.chat.conversation import Conversation
     from chatcli.chat.events import Compacted
+    from chatcli.chat.thread import Thread
     from chatcli.config import Settings
 
 CATEGORIES = ("single", "updated", "multi_session", "temporal", "abstention")
@@ -601,7 +601,7 @@ class ModeRun:
         return sum(a.right for a in chosen), len(chosen)
 
 
-async def ask(conversation: "Conversation", probe: Probe) -> Answer:
+async def ask(conversation: "Thread", probe: Probe) -> Answer:
     """Ask ``probe`` as a turn of the thread, then take the exchange back (``undo``), so no question sees another.
     A question that fails is answered wrong, with the failure as its reply."""
     before = len(await conversation.messages())

@@ -67,10 +67,10 @@ def test_undecodable_bytes_in_an_argument_are_refused(server, chat_env):
     [("caf\udce9", None, "the system prompt"), (None, {"drink": "caf\udce9"}, "--var drink")],
 )
 def test_undecodable_system_prompt_or_variable_is_refused(system, variables, what):
-    from chatcli.chat.conversation import Conversation
+    from chatcli.chat.thread import Thread
     from chatcli.errors import UsageError
 
-    conversation = Conversation(app=None, thread_id="latin1")
+    conversation = Thread(app=None, thread_id="latin1")
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):
         asyncio.run(conversation.set_system(system, variables))
     assert conversation.pending == {}

@@ -15,9 +15,9 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.graph import build_graph, render_system
 from chatcli.chat.request_history import select_history
+from chatcli.chat.thread import Thread
 from chatcli.store import open_checkpointer
 from tests.helpers import Tokens
 
@@ -105,11 +105,11 @@ class Harness:
         self.context_tokens = context_tokens
         self.thread = thread
 
-    async def __aenter__(self) -> Conversation:
+    async def __aenter__(self) -> Thread:
         self._cm = open_checkpointer(str(self.db))
         saver = await self._cm.__aenter__()
         app = build_graph(self.model, saver, default_system=SYSTEM.content, context_tokens=self.context_tokens)
-        return Conversation(app=app, thread_id=self.thread)
+        return Thread(app=app, thread_id=self.thread)
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)
@@ -199,7 +199,7 @@ def test_render_system(template, variables, expected):
     assert render_system(template, variables) == expected
 
 
-# --------------------------------------------------------------------------- Conversation.send on SQLite
+# --------------------------------------------------------------------------- Thread.send on SQLite
 
 
 async def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):

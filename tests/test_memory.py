@@ -14,9 +14,10 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from chatcli.chat.conversation import Conversation, TurnResult
+from chatcli.chat.events import TurnResult
 from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
 from chatcli.chat.request_history import SUMMARY_PREFIX, select_history
+from chatcli.chat.thread import Thread as ChatThread
 from chatcli.config import DEFAULT_SYSTEM
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line
@@ -77,13 +78,13 @@ class Thread:
     def __init__(self, db: Path | str, model: Any, *, memory: str, context_tokens: int = 100, thread: str = "t1"):
         self.db, self.model, self.memory, self.context_tokens, self.thread = db, model, memory, context_tokens, thread
 
-    async def __aenter__(self) -> Conversation:
+    async def __aenter__(self) -> ChatThread:
         self._cm = open_checkpointer(str(self.db))
         saver = await self._cm.__aenter__()
         app = build_graph(
             self.model, saver, default_system=SYSTEM, context_tokens=self.context_tokens, memory=self.memory
         )
-        return Conversation(app=app, thread_id=self.thread, context_tokens=self.context_tokens)
+        return ChatThread(app=app, thread_id=self.thread, context_tokens=self.context_tokens)
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)
@@ -97,7 +98,7 @@ def reply(i: int) -> str:
     return f"Noted: box {i} has {i * 7} red marbles."
 
 
-async def converse(conv: Conversation, turns: range, streamed: list[str]) -> list[TurnResult]:
+async def converse(conv: ChatThread, turns: range, streamed: list[str]) -> list[TurnResult]:
     results = []
     for i in turns:
         pieces: list[str] = []

@@ -162,7 +162,7 @@ def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
     code = (
         "import asyncio, sys\n"
         "from chatcli.store import open_store\n"
-        "import chatcli.app.cli, chatcli.app.run, chatcli.chat.threads, chatcli.chat.conversation\n"
+        "import chatcli.app.cli, chatcli.app.run, chatcli.chat.threads, chatcli.chat.thread\n"
         "async def main():\n"
         f"    async with open_store({str(tmp_path / 'c.db')!r}) as store:\n"
         "        await store.index.list()\n"

@@ -1,7 +1,7 @@
 """Compaction on purpose through its two doors besides the prompt's /compact: ``chat compact ID`` and chat serve's
 ``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way and answer with the same object.
 
-The work itself is ``Conversation.compact`` (chatcli.chat.compaction): every turn but the last folded into the
+The work itself is ``Thread.compact`` (chatcli.chat.compaction): every turn but the last folded into the
 summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back); the thread keeps every message.
 """
 
@@ -16,8 +16,8 @@ from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.chat.binding import Binding
-    from chatcli.chat.conversation import Conversation
     from chatcli.chat.events import Compacted
+    from chatcli.chat.thread import Thread
 
 # Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
 GRAPHS_OWN = "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
@@ -78,7 +78,7 @@ def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str
     ).model_dump()
 
 
-async def compact_thread(conversation: Conversation, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
+async def compact_thread(conversation: Thread, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
     """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
     summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
     done = await conversation.compact(focus)

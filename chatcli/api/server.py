@@ -331,8 +331,9 @@ async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
     if info is None:
         return setup
     stored = Binding.from_json(await engine.store.index.binding(thread_id))
-    way = reconcile(thread_id, stored, info.model, Choice(engine.bound, setup.model))
-    if way.graph is not None and (engine.bound is None or not way.graph.same_graph(engine.bound)):
+    serving = engine.backend.binding  # what this server's threads are bound to (None: chat's own graph)
+    way = reconcile(thread_id, stored, info.model, Choice(serving, setup.model))
+    if way.graph is not None and (serving is None or not way.graph.same_graph(serving)):
         raise UsageError(
             f"thread {thread_id} is answered by {way.graph.describe()}, which this server does not serve",
             hint=f"{way.graph.command(thread_id)} goes on with it",

@@ -14,11 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
 
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
 from chatcli.chat.failures import describe
 from chatcli.chat.json_events import JsonEvents
+from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus, UsageError
 from chatcli.text import json_text, say
@@ -100,8 +100,8 @@ class HttpListener(JsonEvents):
 class Turn:
     """A turn to run for a request: how to open its conversation and what to do in it."""
 
-    open: Callable[[HttpListener], Any]  # an async context manager giving the Conversation
-    work: Callable[[Conversation], Awaitable[Any]]
+    open: Callable[[HttpListener], Any]  # an async context manager giving the Thread
+    work: Callable[[Thread], Awaitable[Any]]
     settings: Settings
     stream: bool
     decisions: dict[str, Any] | None = None

@@ -74,8 +74,10 @@ def resume_command(spec: Any) -> str:
 
 async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, approve_all: bool) -> Any:
     """Connect and open the conversation on ``thread`` (a start of its id will do), the latest one, or a new one."""
+    from chatcli.chat.backend import RemoteBackend
     from chatcli.chat.remote.client import Remote
-    from chatcli.chat.remote.conversation import RemoteConversation, new_thread_id
+    from chatcli.chat.remote.threads import new_thread_id
+    from chatcli.chat.thread import Thread
 
     remote = await Remote.open(spec)
     try:
@@ -87,8 +89,13 @@ async def _open(spec: Any, thread: str | None, latest: bool, listener: Any, appr
             if not rows:
                 raise UsageError(f"no thread of {remote.graph_id} on {spec.url} to continue yet")
             found = rows[0].thread_id
-        return found is not None, RemoteConversation(
-            app=None, thread_id=found or new_thread_id(), remote=remote, listener=listener, approve_all=approve_all
+        backend = RemoteBackend(remote)
+        return found is not None, Thread(
+            app=backend.app,
+            thread_id=found or new_thread_id(),
+            backend=backend,
+            listener=listener,
+            approve_all=approve_all,
         )
     except BaseException:
         await remote.aclose()
@@ -141,7 +148,7 @@ async def _answer(
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
             )
     finally:
-        await conversation.remote.aclose()
+        await conversation.backend.aclose()
 
 
 def run_remote(
@@ -182,7 +189,7 @@ def _prompt(spec: Any, thread: str | None, latest: bool, settings: Settings, out
 
     async def opened(stack: AsyncExitStack, listener: Any) -> Any:
         existed, conversation = await _open(spec, thread, latest, listener, settings.approve_all)
-        stack.push_async_callback(conversation.remote.aclose)
+        stack.push_async_callback(conversation.backend.aclose)
         if existed:
             listener.output.note(
                 f"thread {conversation.thread_id} · resume with: {resume.format(id=conversation.thread_id)}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable
 
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import TurnResult
 from chatcli.chat.failures import translate
+from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.errors import ModelError
 
@@ -34,7 +34,7 @@ INCOMPLETE = {
 }
 
 
-async def render_reply(conversation: Conversation, turn: Awaitable[TurnResult], settings: Settings) -> TurnResult:
+async def render_reply(conversation: Thread, turn: Awaitable[TurnResult], settings: Settings) -> TurnResult:
     """Run ``turn`` (its events reach the conversation's listener, the output) and report how it ended.
 
     Raises CancelledError if it was stopped, a ChatError for a model or store failure;

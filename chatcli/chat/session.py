@@ -7,11 +7,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
+from chatcli.chat.backend import Backend, GraphBackend
 from chatcli.chat.binding import Binding
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import Listener, Notice, Silent
-from chatcli.chat.graph_app import Compactor, GraphApp, GraphLoader
+from chatcli.chat.graph_app import GraphApp, GraphLoader
 from chatcli.chat.inputs import check_thread_id, new_thread_id, resolve_thread_id
+from chatcli.chat.thread import Thread
 from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -114,7 +115,7 @@ def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo 
     return next((row for row in rows if row.thread_id == found), None) if found else None
 
 
-async def set_up(conversation: Conversation, setup: ThreadSetup, settings: Settings) -> None:
+async def set_up(conversation: Thread, setup: ThreadSetup, settings: Settings) -> None:
     """Open the thread with the command line's role, --system and --var;
     -m (or the local model, which serves one model) and --temperature win over the thread's role's."""
     pinned = setup.model is not None or bool(settings.local)
@@ -157,7 +158,7 @@ async def open_conversation(
     listener: Listener | None = None,
     toolbox: "Toolbox | None | object" = OWN,
     app: GraphLoader | None = None,
-) -> AsyncIterator[Conversation]:
+) -> AsyncIterator[Thread]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
     ``listener`` hears every turn (chatcli.chat.events) and what happens between turns, and is
@@ -165,7 +166,7 @@ async def open_conversation(
     session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
     opens its own: MCP servers with no cached listing start first, and the engine loads in a thread
     meanwhile, so their start-up overlaps. ``app``: a graph that is not chat's own (``ThreadSetup.app``):
-    no model, no tools of chat's; its conversation is a chatcli.chat.graphs.conversation.GraphConversation.
+    no model, no tools of chat's (its backend is a chatcli.chat.backend.GraphBackend).
     """
     check_thread_id(thread_id)
     listener = listener if listener is not None else Silent()
@@ -189,42 +190,36 @@ async def open_conversation(
 
 @dataclass
 class Engine:
-    """The open store and the compiled graph of one settings: conversations on any of its threads."""
+    """The open store and what answers its threads (``backend``: chat's own graph of one settings, or a graph of
+    the user's): a thread's conversation on any of them."""
 
-    app: GraphApp
+    backend: Backend
     store: Store
     settings: Settings
     context_tokens: int
     toolbox: "Toolbox | None"
     listener: Listener
-    graph: str | None = None  # the label of an app that is not chat's own (see open_graph_engine)
-    bound: Binding | None = None  # and what its threads are bound to
-    compactor: Compactor | None = None  # chat's own graph, which folds a thread's turns into its summary
     question_limit: int | None = None  # the default model's (chatcli.chat.model_state.ModelState.question_limit)
     limited_by: str = "budget"  # and what sets it: the user's "budget", the model's "window", an "assumed" one
 
-    async def conversation(
-        self, thread_id: str, listener: Listener | None = None, model: str | None = None
-    ) -> Conversation:
+    @property
+    def app(self) -> GraphApp:
+        return self.backend.app
+
+    @property
+    def graph(self) -> str | None:
+        """The label of an app that is not chat's own (see open_graph_engine), None for chat's own graph."""
+        return self.backend.label
+
+    async def conversation(self, thread_id: str, listener: Listener | None = None, model: str | None = None) -> Thread:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
         ``model`` (the settings' by default)."""
-        if self.graph is not None:
-            from chatcli.chat.graphs.conversation import GraphConversation
-
-            return GraphConversation(
-                app=self.app,
-                thread_id=check_thread_id(thread_id),
-                store=self.store,
-                model_name=self.graph,
-                bound=self.bound,
-                stall_timeout=self.settings.timeout or None,
-                listener=listener if listener is not None else self.listener,
-                approve_all=self.settings.approve_all,
-            )
-        conversation = Conversation(
+        own = self.backend.can.prompt
+        conversation = Thread(
             app=self.app,
             thread_id=check_thread_id(thread_id),
-            context_tokens=self.context_tokens,
+            backend=self.backend,
+            context_tokens=self.context_tokens if own else None,
             question_limit=self.question_limit,
             limited_by=self.limited_by,
             store=self.store,
@@ -232,7 +227,7 @@ class Engine:
             stall_timeout=self.settings.timeout or None,
             toolbox=self.toolbox,
             listener=listener if listener is not None else self.listener,
-            compactor=self.compactor,
+            approve_all=self.settings.approve_all,
         )
         await conversation.follow_thread()  # the model and temperature of the thread's role
         return conversation
@@ -251,7 +246,7 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
     async with open_store(settings.db or "") as store, AsyncExitStack() as stack:
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
-        yield Engine(app, store, settings, 0, None, listener, graph=source.label, bound=source.binding)
+        yield Engine(GraphBackend(app, source.label, source.binding), store, settings, 0, None, listener)
 
 
 @asynccontextmanager
@@ -291,7 +286,7 @@ async def open_engine(
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         )
         yield Engine(
-            graph.compile(store.saver),
+            Backend(graph.compile(store.saver), graph),
             store,
             settings,
             default.budget,
@@ -299,7 +294,6 @@ async def open_engine(
             listener,
             question_limit=default.question_limit,
             limited_by=default.limited_by,
-            compactor=graph,
         )
 
 

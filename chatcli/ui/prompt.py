@@ -11,9 +11,9 @@ from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.failures import describe, traceback_text
 from chatcli.chat.session import ThreadSetup
+from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.text import counted
@@ -45,7 +45,7 @@ async def _open(
     setup: ThreadSetup,
     threads: ThreadCache,
     listener: AbovePrompt,
-) -> Conversation:
+) -> Thread:
     """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
     from chatcli.chat.session import open_conversation, open_toolbox, set_up
 
@@ -95,7 +95,7 @@ class Repl:
                 session.app.exit(exception=EOFError())
 
 
-async def _cancellable(repl: Repl, work: Callable[[Conversation], Awaitable[Any]], stopped_early: str) -> Any:
+async def _cancellable(repl: Repl, work: Callable[[Thread], Awaitable[Any]], stopped_early: str) -> Any:
     """Run ``work(conversation)`` in a task that Ctrl-C cancels; report failures and carry on.
 
     The wait for the engine (still loading during the first seconds) is part of that task,
@@ -192,14 +192,14 @@ def _toolbox(loading: asyncio.Future) -> Any:
     return conversation.toolbox if conversation is not None else None
 
 
-def _opened(loading: asyncio.Future) -> Conversation | None:
+def _opened(loading: asyncio.Future) -> Thread | None:
     """The conversation, once it is open (None while loading or if it failed)."""
     if loading.done() and not loading.cancelled() and loading.exception() is None:
         return loading.result()
     return None
 
 
-async def _kept(conversation: Conversation | None) -> str | None:
+async def _kept(conversation: Thread | None) -> str | None:
     """The id of the thread the session ends on, if it was stored (an empty new thread was not)."""
     if conversation is None:
         return None

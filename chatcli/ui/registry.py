@@ -132,7 +132,8 @@ def resolve(line: str) -> tuple[Command, str]:
 
 async def execute(found: Command, ctx: Context, arg: str) -> bool:
     """Run a resolved command; False when it asks to leave."""
-    works = getattr(ctx.conversation, "COMMANDS", None)  # a LangGraph server's thread: some commands only
+    # A LangGraph server's thread: some commands only (none is open yet: the commands that need no thread).
+    works = ctx.conversation.can.commands if ctx.conversation is not None else None
     if works is not None and found.name not in works:
         raise UsageError(f"{found.name} is not available on a LangGraph server's thread", hint="/help lists commands")
     return await found.handler(ctx, arg) != LEAVE

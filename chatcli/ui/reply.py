@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcli.chat.conversation import Conversation
 from chatcli.chat.events import TurnResult
 from chatcli.chat.outcome import INCOMPLETE, render_reply  # noqa: F401  (for the callers of this module)
+from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.ui.output import Output
 
 
 async def ask(
-    conversation: Conversation,
+    conversation: Thread,
     text: str,
     settings: Settings,
     attachments: list[Any] | None = None,
@@ -25,7 +25,7 @@ async def ask(
     return await render_reply(conversation, conversation.send(text, attachments, mentions=mentions), settings)
 
 
-async def ask_line(conversation: Conversation, text: str, settings: Settings, again: bool = False) -> TurnResult:
+async def ask_line(conversation: Thread, text: str, settings: Settings, again: bool = False) -> TurnResult:
     """Send a line typed at the prompt. ``again``: the line is the question that just failed or was stopped
     (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
     of what it got, as /retry does, so the model never sees it twice."""
@@ -38,7 +38,7 @@ async def ask_line(conversation: Conversation, text: str, settings: Settings, ag
     return await ask(conversation, text, settings, mentions=text)
 
 
-async def left_unanswered(conversation: Conversation, text: str, output: Output) -> bool:
+async def left_unanswered(conversation: Thread, text: str, output: Output) -> bool:
     """After a line failed or was stopped: True, said with how to ask again, when ``text`` is the thread's last
     question and has no whole answer (False when it was never stored: nothing to ask again)."""
     try:
@@ -50,12 +50,10 @@ async def left_unanswered(conversation: Conversation, text: str, output: Output)
     return True
 
 
-async def resume_pending(conversation: Conversation, output: Output, settings: Settings) -> None:
+async def resume_pending(conversation: Thread, output: Output, settings: Settings) -> None:
     """Ask again about the tool calls (a tool's question, a graph's interrupts) the thread was waiting on when chat
     stopped, then let it answer."""
-    from chatcli.chat.graphs.conversation import GraphConversation
-
-    if isinstance(conversation, GraphConversation):
+    if not conversation.own_model:  # a graph of the user's: its interrupts are its own
         if await conversation.waiting():
             output.note("this thread was waiting for your answer to the graph's question")
             await render_reply(conversation, conversation.resume(), settings)

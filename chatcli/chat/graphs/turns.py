@@ -20,6 +20,9 @@ from chatcli.chat.graphs.messages import as_message, messages_of, speaking_nodes
 from chatcli.chat.interrupts import Pending, pending_of
 from chatcli.chat.turn import Config, Progress, tell_chunk
 
+# Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
+KEEP_WAIT = 5.0
+
 
 class GraphSource:
     """A graph of the user's as a turn's source (chatcli.chat.turn). A node's name is said (``Speaker``) before
@@ -157,18 +160,25 @@ class GraphSource:
                 progress.next_round()
 
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
-        """Keep a reply that stopped early, as the answer of its turn, marked (when its node is the graph's own)."""
+        """Keep a reply that stopped early as the answer of its turn, marked, written as the node that spoke it
+        (when that node is the graph's own); then nothing is left to run."""
+        import asyncio
+
         from langchain_core.messages import AIMessage
-        from langgraph.graph import END
 
         from chatcli.chat.request_history import now_iso
 
         text = progress.current()
-        if not text or self._speaking is None or self._speaking not in (getattr(self.app, "nodes", None) or {}):
+        if not text or self._speaking is None or not self._knows(self._speaking):
             return
         message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
         try:
-            await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
-            await self.app.aupdate_state(head, None, as_node=END)  # nothing left to run: the turn is over
-        except Exception:  # noqa: BLE001 - a graph that cannot take it keeps the question alone
+            async with asyncio.timeout(KEEP_WAIT):
+                written = await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
+                await self.app.aupdate_state(written, None, as_node="__end__")  # the turn is over
+        except Exception:  # noqa: BLE001 - a graph (a server) that cannot take it keeps the question alone
             pass
+
+    def _knows(self, node: str) -> bool:
+        """True when ``node`` is one of the graph's own nodes (a subgraph's is not written as the graph's)."""
+        return node in (getattr(self.app, "nodes", None) or {})

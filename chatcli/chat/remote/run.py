@@ -54,8 +54,8 @@ def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
 class RemoteSource(GraphSource):
     """A graph's source whose runs are ``remote``'s assistant's, on the server."""
 
-    def __init__(self, remote: Remote):
-        super().__init__(ServerApp(remote))
+    def __init__(self, remote: Remote, app: ServerApp | None = None):
+        super().__init__(app or ServerApp(remote))
         self.remote = remote
         self.run_id: str | None = None
         self.last_event: str | None = None
@@ -130,23 +130,8 @@ class RemoteSource(GraphSource):
         except Exception:  # noqa: BLE001 - stopping goes on: what arrived is on the screen, the server may be gone
             pass
 
-    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
-        """Keep a reply that stopped early as the answer of its turn, marked, written as the node that spoke it
-        (the server's nodes are known as they speak); then nothing is left to run."""
-        from langchain_core.messages import AIMessage
-
-        from chatcli.chat.request_history import now_iso
-
-        text = progress.current()
-        if not text or self._speaking is None:
-            return
-        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
-        try:
-            async with asyncio.timeout(CANCEL_WAIT):
-                written = await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
-                await self.app.aupdate_state(written, None, as_node="__end__")
-        except Exception:  # noqa: BLE001 - a server that cannot take it keeps the question alone
-            pass
+    def _knows(self, node: str) -> bool:
+        return True  # the server's nodes are known as they speak
 
 
 def _failure(data: Any) -> str:

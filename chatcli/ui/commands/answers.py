@@ -124,9 +124,7 @@ async def _system(ctx: Context, arg: str) -> None:
     "/model", args="[NAME]", help="show or switch the model: NAME or provider:NAME (Tab offers them)", complete="models"
 )
 async def _model(ctx: Context, arg: str) -> None:
-    from chatcli.chat.graphs.conversation import GraphConversation
-
-    if arg and isinstance(ctx.conversation, GraphConversation):
+    if arg and not ctx.conversation.own_model:
         raise UsageError("the model is the graph's own", hint="it chooses its model in its code")
     if not arg:
         ctx.print(ctx.conversation.model_name or ctx.settings.model)

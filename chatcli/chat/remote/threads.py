@@ -1,24 +1,14 @@
-"""A thread on a LangGraph Agent Server, used as chat uses a graph's thread: one-shots, the prompt, --json, --resume.
-
-``RemoteConversation`` is chatcli.chat.graphs.conversation.GraphConversation on the server: its state read
-and written through langgraph-sdk (chatcli.chat.remote.state), its runs made there (chatcli.chat.remote.run).
-The server keeps the thread, its checkpoints and its runs; chat keeps nothing. A new thread gets its id
-here and is made on the server by its first run.
-"""
+"""A LangGraph Agent Server's threads, as chat lists and opens them (``chat --remote URL``), and how a turn there
+is heard: its start told once the server has taken the run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from chatcli.chat.conversation import Abilities
 from chatcli.chat.elicitation import Elicitation, Elicited
-from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall, TurnResult
+from chatcli.chat.events import End, Listener, Question, Reply, Review, Start, ToolCall
 from chatcli.chat.graph_app import GraphApp
-from chatcli.chat.graphs.conversation import NOT_HERE, GraphConversation
 from chatcli.chat.remote.client import Remote
-from chatcli.chat.remote.run import RemoteSource
-from chatcli.chat.turn import Approvals, Turns
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
 
@@ -103,42 +93,3 @@ class StartWhenTaken:
     async def elicit(self, question: Elicitation) -> Elicited | None:
         self.taken()
         return await self.listener.elicit(question)
-
-
-@dataclass
-class RemoteConversation(GraphConversation):
-    """A thread of ``remote``'s assistant (``thread_id``: a new one's id, made by its first run)."""
-
-    remote: Any = None
-    can: ClassVar[Abilities] = Abilities(
-        prompt=False,
-        files=False,
-        hint=NOT_HERE,
-        where="a LangGraph server",
-        files_hint="paste the text into the message",
-    )
-    # Slash commands that work on a server's thread; the others say they do not.
-    COMMANDS = frozenset(
-        {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.turns = Turns(RemoteSource(self.remote), Approvals(None, self.approve_all))
-        self.app = self.turns.app
-        self.model_name = self.default_model = self.remote.graph_id
-
-    def threads(self) -> RemoteThreads:  # type: ignore[override]
-        return RemoteThreads(self.remote, self.app)
-
-    async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
-        return await super().send(text, attachments, mentions="")  # no @server: resources (no MCP here)
-
-    async def _run(
-        self, payload: Any, start: dict[str, Any], created: bool = False, ask_first: bool = False
-    ) -> TurnResult:
-        listener, self.listener = self.listener, StartWhenTaken(self.listener)
-        try:
-            return await super()._run(payload, start, created, ask_first)
-        finally:
-            self.listener = listener

@@ -1,22 +1,27 @@
-"""One turn of a conversation: stream a reply for (thread, text), keep what arrived on stop or failure."""
+"""A thread: its turns sent, stopped, retried, undone and resumed, whatever answers it.
+
+``Thread`` is the one class every door holds (the prompt, a one-shot, the worker, ``chat serve``): each call
+is one step of the thread, told to its listener (chatcli.chat.events). What answers it is its backend
+(chatcli.chat.backend: chat's own graph, a graph of the user's, a LangGraph server's assistant), which says
+what the thread can do besides asking and answering (``can``) and how the few steps that differ are made.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any
 
+from chatcli.chat.backend import Abilities, Backend, ThreadList
 from chatcli.chat.binding import Binding, model_from_index
 from chatcli.chat.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
-from chatcli.chat.graph_app import Compactor, GraphApp, RunningGraph
+from chatcli.chat.graph_app import Compactor, GraphApp
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
 from chatcli.chat.interrupts import Pending
-from chatcli.chat.own_turns import ChatSource
 from chatcli.chat.recall import Recall, SummaryView, Undone
-from chatcli.chat.rewind import THREAD_SETTINGS, retry_point
-from chatcli.chat.threads import Threads
-from chatcli.chat.turn import Approvals, Turns
+from chatcli.chat.rewind import THREAD_SETTINGS
+from chatcli.chat.turn import Approvals, Config, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.store import Store
 
@@ -30,26 +35,16 @@ NO_VALUE = object()  # ``resume``'s value when none is given: what the thread wa
 MAX_FOCUS = 2000
 
 
-@dataclass(frozen=True)
-class Abilities:
-    """What a conversation does besides asking and answering, and why it does not when it does not.
-
-    ``prompt``: chat's own system prompt, roles and variables, and the model and temperature a thread keeps
-    (a graph of the user's builds its own prompt and chooses its own model: ``hint`` says so). ``files``:
-    files sent with a question; ``files_hint`` says what to do instead.
-    """
-
-    prompt: bool = True
-    files: bool = True
-    hint: str = ""
-    where: str = ""  # what the files cannot be sent to: "a LangGraph server"
-    files_hint: str = ""
+def _text_or_none(value: Any) -> str | None:
+    """A text the thread's state keeps (its role's name, its system prompt), or None."""
+    return value if isinstance(value, str) else None
 
 
 @dataclass
-class Conversation:
-    """A thread of the compiled chat graph; every call is one step of that thread, told to ``listener``
-    (chatcli.chat.events); ``recall`` reads its history for the screen."""
+class Thread:
+    """Thread ``thread_id`` of ``app``: chat's own compiled graph, or ``backend``'s app when another answers it;
+    every call is one step of that thread, told to ``listener`` (chatcli.chat.events); ``recall`` reads its
+    history for the screen."""
 
     app: GraphApp
     thread_id: str
@@ -78,16 +73,33 @@ class Conversation:
     temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
     # What folds the thread's earlier turns into its summary (chat's own graph); None: nothing here can.
     compactor: Compactor | None = None
+    # What answers the thread (chatcli.chat.backend); by default chat's own graph ``app``, folded by ``compactor``.
+    backend: Backend | None = None
+    approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
-    own_model: ClassVar[bool] = True  # chat builds the model that answers, from its settings
-    can: ClassVar[Abilities] = Abilities()
 
     def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = Backend(self.app, self.compactor)
+        self.compactor = self.compactor or self.backend.compactor
+        self.bound = self.bound or self.backend.binding
+        self.model_name = self.backend.label or self.model_name
         self.default_model = self.default_model or self.model_name
         self._auto_model = self.model_name
-        source = ChatSource(cast("RunningGraph", self.app), self.toolbox, self.stall_timeout, self.context_tokens)
-        self.turns = Turns(source, Approvals(self.toolbox))
+        source = self.backend.source(self.toolbox, self.stall_timeout, self.context_tokens)
+        self.turns = Turns(source, Approvals(self.toolbox, self.approve_all))
+
+    @property
+    def can(self) -> Abilities:
+        """What this thread does besides asking and answering (its backend's abilities)."""
+        assert self.backend is not None
+        return self.backend.can
+
+    @property
+    def own_model(self) -> bool:
+        """True when chat builds the model that answers, from its settings (not a graph of the user's)."""
+        return self.can.prompt
 
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
         return await self.turns.pending_calls(self.config)
@@ -97,9 +109,19 @@ class Conversation:
         or left for a request or ``--resume`` to answer)."""
         return await self.turns.pending(self.config)
 
-    async def _stream(self, start: dict[str, Any], created: bool = False, payload: Any = None) -> TurnResult:
+    async def _run(self, payload: Any, start: Config, created: bool = False, ask_first: bool = False) -> TurnResult:
+        """One turn from ``start`` with ``payload`` (an input, a resume, or None: on from the checkpoint), told to
+        the listener as the backend hears it; a failure inside the graph said as the backend says it."""
+        assert self.backend is not None
         opening = Start(self.thread_id, created)
-        return await self.turns.run(payload, start, self.config, self.listener, opening)
+        listener = self.backend.hearing(self.listener)
+        try:
+            return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
+        except Exception as exc:
+            failure = self.backend.failure(exc)
+            if failure is exc:
+                raise  # as it was: a model client's error keeps its own cause, which its provider reads
+            raise failure from exc
 
     def lock(self) -> AbstractAsyncContextManager[Any]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
@@ -108,6 +130,8 @@ class Conversation:
     @property
     def config(self) -> dict[str, Any]:
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
+        if not self.own_model:
+            return {"configurable": configurable}  # the graph chooses its own model
         if self.model_name:
             configurable["model"] = self.model_name
         if self.temperature is not None:
@@ -190,9 +214,9 @@ class Conversation:
         if not self.can.prompt:
             return None
         if "role" in self.pending:
-            return self.pending["role"]
+            return _text_or_none(self.pending["role"])
         state = await self.app.aget_state(self.config)
-        return state.values.get("role")
+        return _text_or_none(state.values.get("role"))
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""
@@ -212,7 +236,7 @@ class Conversation:
         """The thread's own system prompt (set for the next turn, or stored); None for the default."""
         self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
         state = await self.app.aget_state(self.config)
-        return self.pending.get("system") or state.values.get("system")
+        return _text_or_none(self.pending.get("system") or state.values.get("system"))
 
     async def replace_system(self, text: str) -> None:
         """Set the thread's system prompt now: stored at once in a thread that has messages,
@@ -240,16 +264,16 @@ class Conversation:
         """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
         return Recall(self.messages)
 
-    def threads(self) -> Threads:
-        """The thread manager on this conversation's database."""
-        if self.store is None:
-            raise RuntimeError("this conversation has no store")
-        return Threads(self.app, self.store)
+    def threads(self) -> ThreadList:
+        """The threads beside this one (chat's database, or the server's)."""
+        assert self.backend is not None
+        return self.backend.threads(self.store)
 
     async def messages(self) -> list[Any]:
-        """The thread's whole stored history."""
+        """The thread's whole stored history, as LangChain's messages."""
+        assert self.backend is not None
         state = await self.app.aget_state(self.config)
-        return list(state.values.get("messages", []))
+        return [self.backend.message(m) for m in state.values.get("messages", [])]
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
@@ -290,20 +314,19 @@ class Conversation:
         from langchain_core.messages import RemoveMessage
 
         from chatcli.chat.compaction import undoable, undone
-        from chatcli.chat.graph import MODEL_NODE
 
+        assert self.backend is not None
         async with self.lock():
             state = (await self.app.aget_state(self.config)).values
             if self.can.prompt and state.get("messages") and undoable(state):
-                await self.app.aupdate_state(self.config, undone(state), as_node=MODEL_NODE)
+                await self.backend.change(self.config, undone(state))
                 return Undone("", 0, state["compaction"]["kind"])
-            history = list(state.get("messages", []))
+            history = [self.backend.message(m) for m in state.get("messages", [])]
             asked = [i for i, m in enumerate(history) if m.type == "human"]
             if not asked:
                 return None
             removed = history[asked[-1] :]
-            removals = [RemoveMessage(id=m.id) for m in removed]
-            await self.app.aupdate_state(self.config, {"messages": removals}, as_node=MODEL_NODE)
+            await self.backend.change(self.config, {"messages": [RemoveMessage(id=m.id) for m in removed]})
             if self.store is not None:
                 await self.store.index.set_count(self.thread_id, asked[-1])
         return Undone(str(removed[0].text), len(removed))
@@ -395,16 +418,17 @@ class Conversation:
         old answer leaves the thread (it stays in the checkpoint history). Stopped or failed,
         the part that arrived is kept, as in a turn.
         """
+        assert self.backend is not None
         async with self.lock():
             head = await self.app.aget_state(self.config)
-            asked = [m for m in head.values.get("messages", []) if m.type == "human"]
+            asked = [m for m in map(self.backend.message, head.values.get("messages", [])) if m.type == "human"]
             if not asked:
                 raise UsageError("nothing to retry: this thread has no message yet")
             current = {**{k: head.values[k] for k in THREAD_SETTINGS if k in head.values}, **self.pending}
             self.pending = {}  # the retry uses the thread's system prompt and variables as they are now
-            start = await retry_point(self.app, self.config, head, asked[-1], current)
+            start = await self.backend.retry_point(self.config, head, asked[-1], current)
             try:
-                return await self._stream(start)
+                return await self._run(None, start)
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
@@ -477,30 +501,31 @@ class Conversation:
     async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
 
-        The question is committed first: if it cannot be stored (a locked or full database),
-        nothing is sent to the model; then the model step resumes from it.
+        On chat's own graph the question is committed first: if it cannot be stored (a locked or full
+        database), nothing is sent to the model; then the model step resumes from it. Another graph takes it
+        as its run's input.
         """
-        from langgraph.graph import START
-
         from chatcli.chat.toolcalls import INTERRUPTED, closing_results, open_calls
 
+        assert self.backend is not None
         # Calls left without results (chat was killed mid-call, or a question for approval
         # was never answered) are closed first: no request may carry a call without its result.
         history = await self.messages()
         closing = closing_results(open_calls(history), INTERRUPTED, "interrupted")
-        payload = {"messages": [*closing, message], **self.pending}
+        values = {"messages": [*closing, message], **self.pending}
         self.pending = {}
-        await self.app.aupdate_state(self.config, payload, as_node=START)
+        payload = await self.backend.ask(self.config, values)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
-            await self._index(title, len(payload["messages"]))
+            await self._index(title, len(values["messages"]))
         if clear:
             self.attached = []  # sent with this message, which is stored now
-        return await self._stream(self.config, created=not history)
+        return await self._run(payload, self.config, created=not history)
 
     async def resume(self, value: Any = NO_VALUE) -> TurnResult:
-        """Go on from what the thread waits on (calls to approve, a tool's question): asked again, or answered with
-        ``value`` (a tool's question's answer: ``--resume``), then run the turn to its answer with the model (and
-        temperature) it was asked with, unless -m or /model chose another; AlreadyDone if nothing waits any more."""
+        """Go on from what the thread waits on (calls to approve, a tool's question, a graph's interrupts): asked
+        again, or answered with ``value`` (a tool's question's or an interrupt's answer: ``--resume``), then run
+        the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
+        another; AlreadyDone if nothing waits any more."""
         async with self.lock():
             waiting = await self.waiting()
             if not waiting:  # another request (or process) answered them meanwhile
@@ -508,15 +533,13 @@ class Conversation:
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
             kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
-            if not self.model_pinned and isinstance(turn.get("model"), str):
+            if self.own_model and not self.model_pinned and isinstance(turn.get("model"), str):
                 self.model_name = turn["model"]
-            if not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
+            if self.own_model and not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
                 self.temperature = turn["temperature"]
             try:
-                if payload is None:  # asked again, from what the thread keeps (no step runs before the answer)
-                    opening = Start(self.thread_id)
-                    return await self.turns.run(None, self.config, self.config, self.listener, opening, ask_first=True)
-                return await self._stream(self.config, payload=payload)
+                # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
+                return await self._run(payload, self.config, ask_first=payload is None)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
@@ -527,6 +550,8 @@ class Conversation:
         from chatcli.chat.elicitation import answer_of
         from chatcli.chat.interrupts import resume_value
 
+        if not self.own_model:
+            return self.turns.resumed(value)  # a graph's interrupt: the value is its answer, as the graph reads it
         if pending.elicitation is None:
             raise UsageError(
                 f"thread {self.thread_id} waits for the approval of tool calls, which --resume does not give",
