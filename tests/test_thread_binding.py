@@ -252,3 +252,18 @@ def test_every_resume_hint_is_a_command_that_goes_on_with_the_thread():
     shared = resume_template(graph, "postgresql://db/chat").format(id="t1")
     assert shared == "cd /work && chat --graph '/work/my {agents}/a.py:graph' --thread t1", shared
     assert banner("t1", None, True, resume_template(graph, "postgresql://db/chat"))[0].endswith(shared)
+
+
+def test_two_projects_graphs_of_one_id_are_told_apart_by_their_directory(server, graph_env, tmp_path):
+    """`agent` of one project's langgraph.json is not `agent` of another's: the refusal names the directories,
+    not "answered by the graph agent, not the graph agent"."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        (project / "graphs").mkdir(parents=True)
+        (project / "graphs" / "agent.py").write_text((EXAMPLES / "graphs" / "agent.py").read_text())
+        (project / "langgraph.json").write_text((EXAMPLES / "langgraph.json").read_text())
+    server.queue(Reply("from the first"))
+    assert chat(graph_env, "--graph", "agent", "-t", "trip", "hi", cwd=first).code == 0
+    line = assert_one_error_line(chat(graph_env, "--graph", "agent", "-t", "trip", "hi", cwd=second), 2)
+    assert f"answered by the graph agent (named in {first}), not the graph agent (named in {second})" in line, line
+    assert len(server.requests) == 1

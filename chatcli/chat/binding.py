@@ -51,8 +51,9 @@ class Binding:
 
     def describe(self) -> str:
         """What answers the thread, in a few words ("the graph agent.py:graph", "chat with anthropic:claude")."""
-        if self.kind == "graph":
-            return f"the graph {self.graph}"
+        if self.kind == "graph":  # an id or a module is one of the directory it was named in (a file: its path)
+            where = f" (named in {self.cwd})" if self.cwd and not (self.graph or "").startswith("/") else ""
+            return f"the graph {self.graph}{where}"
         if self.kind == "remote":
             return f"the graph {self.assistant} at {self.url}" if self.assistant else f"the graph at {self.url}"
         return f"chat with {self.model}" if self.model else "chat's own graph"
