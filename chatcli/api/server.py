@@ -70,7 +70,8 @@ class Approval(BaseModel):
         default_factory=dict,
         description='{"INTERRUPT_ID": {"action": "accept", "content": {...}} | {"action": "decline"} | '
         '{"action": "cancel"}}: the answer to a tool\'s question (an interrupt whose value has "type": '
-        '"elicitation"), its content checked against the question\'s requested_schema.',
+        '"elicitation"), its content checked against the question\'s requested_schema; with --graph or '
+        '--remote, {"INTERRUPT_ID": VALUE}: the value the graph\'s interrupt resumes with.',
     )
 
 
@@ -111,21 +112,26 @@ def create_app(
     token: str | None = None,
     owner: int | None = None,
     proxies: tuple[str, ...] = (),
+    answering: Any = None,
 ) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
-    machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read."""
+    machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read.
+    ``answering``: what answers the threads (chatcli.chat.session.open_chat): chat's own graph by default, a graph
+    of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``)."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from chatcli.chat.session import open_engine, open_toolbox
+        from chatcli.chat.session import open_chat, open_toolbox
 
         async with AsyncExitStack() as stack:
-            # MCP servers start when used, and stop after worker_idle seconds without a call.
-            toolbox = await stack.enter_async_context(open_toolbox(settings, _Log(), idle=settings.worker_idle))
-            state["engine"] = await stack.enter_async_context(open_engine(settings, _Log(), toolbox))
+            toolbox = None
+            if answering is None:  # a graph of the user's has its own tools
+                # MCP servers start when used, and stop after worker_idle seconds without a call.
+                toolbox = await stack.enter_async_context(open_toolbox(settings, _Log(), idle=settings.worker_idle))
+            state["engine"] = await stack.enter_async_context(open_chat(settings, _Log(), answering, toolbox))
             try:
                 yield
             finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
@@ -159,6 +165,15 @@ def create_app(
         )
         return JSONResponse({"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}, status)
 
+    _thread_routes(app, state, running)
+    _turn_routes(app, state, settings, running)
+    _compaction_route(app, state, settings, running)
+    return app
+
+
+def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> None:
+    """The routes that read and delete threads, on ``app`` whose engine is ``state["engine"]`` once started."""
+
     def threads() -> Any:
         return state["engine"].threads()
 
@@ -183,6 +198,13 @@ def create_app(
         await running.stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
         await threads().delete(wanted)
 
+
+def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
+    """The routes that ask in a thread and answer what it waits on, on ``app`` whose engine is ``state["engine"]``."""
+
+    def threads() -> Any:
+        return state["engine"].threads()
+
     @app.post(
         "/v1/threads/{thread_id}/messages",
         summary=(
@@ -195,6 +217,9 @@ def create_app(
         from chatcli.chat.attachments import from_bytes
         from chatcli.chat.session import ThreadSetup, set_up
 
+        engine = state["engine"]
+        if message.model and not engine.backend.can.prompt:
+            raise UsageError("the model is the graph's own", hint=engine.backend.can.hint)
         if message.model:
             _usable(settings, message.model)
         if len(message.attachments) > MAX_FILES:
@@ -206,9 +231,9 @@ def create_app(
         setup = ThreadSetup(
             system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
         )
-        engine = state["engine"]
 
         wanted = await _resolved(threads(), thread_id)
+        await engine.new_or_kept(wanted)
         setup = await _bound(engine, wanted, setup)
 
         @asynccontextmanager
@@ -243,7 +268,7 @@ def create_app(
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
             conversation = await engine.conversation(_checked(thread_id), listener)
-            waiting = await conversation.waiting() if engine.toolbox is not None else []
+            waiting = await conversation.waiting()
             if not waiting:
                 await _answered_already(conversation, approval.decisions)
                 raise UsageError(f"thread {thread_id} waits for no approval and no answer")
@@ -260,9 +285,6 @@ def create_app(
             thread_id=thread_id,
         )
         return await _answer(running, request, turn)
-
-    _compaction_route(app, state, settings, running)
-    return app
 
 
 def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
@@ -299,7 +321,8 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     wanted = await _resolved(threads, thread_id)
     info = await threads.info(wanted)
     _known(info, wanted)
-    refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
+    if engine.store is not None:
+        refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
     setup = await _bound(engine, wanted, ThreadSetup())  # the thread's own model
     conversation = await engine.conversation(wanted, _Log(), model=setup.model)
     await set_up(conversation, setup, settings)
@@ -327,6 +350,8 @@ async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
     on with it (chatcli.chat.binding)."""
     from chatcli.chat.binding import Binding, Choice, reconcile
 
+    if engine.store is None:  # the server's threads: each is its assistant's
+        return setup
     info = await engine.store.index.get(thread_id)
     if info is None:
         return setup

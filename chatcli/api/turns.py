@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
 
 from chatcli.chat.elicitation import Elicitation, Elicited
-from chatcli.chat.events import Decision, Review, ToolCall, ToolResult
+from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, ToolResult
 from chatcli.chat.failures import describe
 from chatcli.chat.json_events import JsonEvents
 from chatcli.chat.thread import Thread
@@ -83,6 +83,13 @@ class HttpListener(JsonEvents):
         args = answer.get("args") if isinstance(answer.get("args"), dict) else None
         reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
         return Decision(action, args=args if action == "yes" else None, reason=reason if action == "no" else None)
+
+    async def answer(self, question: Question) -> Reply | None:
+        """The request's answer to the graph's interrupt (``answers``, by interrupt id); none: the turn ends with it
+        in ``interrupts``."""
+        if question.id is None or question.id not in self.answers:
+            return await super().answer(question)
+        return Reply(self.answers[question.id])
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""

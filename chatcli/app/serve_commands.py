@@ -14,7 +14,7 @@ from typing import Any, List, Mapping, Optional
 import typer
 
 from chatcli.api.guard import addresses, loopback
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say
@@ -61,11 +61,18 @@ def serve_command(
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
     ),
+    graph: Optional[str] = typer.Option(
+        None, "--graph", "-g", metavar="FILE:NAME", help="Serve your LangGraph graph's threads (docs/graphs.md)."
+    ),
+    remote: Optional[str] = REMOTE,
+    assistant: Optional[str] = ASSISTANT,
+    header: List[str] = HEADER,
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
     """Serve the threads over HTTP: list, export, delete, compact, and ask (one JSON object, or server-sent
-    events with Accept: text/event-stream). The API is described at /openapi.json.
+    events with Accept: text/event-stream). The API is described at /openapi.json. With --graph FILE:NAME
+    or --remote URL, a LangGraph app's threads, its interrupts answered as approvals.
 
     Every request needs your token (made at the first start, kept in chat's private runtime
     directory, printed in the URL to use; --show-token prints it), and on loopback only your own
@@ -107,7 +114,8 @@ def serve_command(
                 raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
         from chatcli.app.run import preflight
 
-        preflight(settings)
+        answering = _answering(graph, remote, assistant, header, env)
+        preflight(settings, graph=answering is not None)
         from dataclasses import replace
 
         from chatcli.app.worker.settings import worker_config
@@ -120,9 +128,26 @@ def serve_command(
                 f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
                 f" and run your tools through {_bracketed_url(host, port)}\n",
             )
-        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy))
+        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), answering)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
+
+
+def _answering(graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Any) -> Any:
+    """What answers the served threads: chat's own graph (None), ``--graph``'s, or ``--remote``'s assistant."""
+    if graph is not None and (remote is not None or assistant or header):
+        raise UsageError("give --graph or --remote, not both")
+    if remote is None and (assistant or header):
+        raise UsageError("--assistant and --header go with --remote URL")
+    if remote is not None:
+        from chatcli.chat.remote.client import remote_spec
+
+        return remote_spec(remote, assistant, header, env.environ)
+    if graph is not None:
+        from chatcli.chat.graphs.load import GraphFile
+
+        return GraphFile(graph, env.cwd)
+    return None
 
 
 def proxies(given: list[str]) -> tuple[str, ...]:
@@ -189,7 +214,9 @@ def _bracketed_url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def serve(settings: Settings, where: Listening, allow_host: list[str], trusted: tuple[str, ...] = ()) -> None:
+def serve(
+    settings: Settings, where: Listening, allow_host: list[str], trusted: tuple[str, ...] = (), answering: Any = None
+) -> None:
     import uvicorn
 
     from chatcli.api.server import create_app
@@ -200,7 +227,7 @@ def serve(settings: Settings, where: Listening, allow_host: list[str], trusted: 
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     owner = os.getuid() if path is None else None  # on TCP: of this machine's processes, only this user's
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner, trusted),
+        create_app(settings, allowed, token, owner, trusted, answering),
         # Who calls is the socket's word: uvicorn would take X-Forwarded-For from 127.0.0.1 (or from
         # $FORWARDED_ALLOW_IPS) as the client; --trust-proxy applies it behind the guard instead.
         proxy_headers=False,

@@ -17,7 +17,7 @@ from chatcli.chat.binding import Binding
 from chatcli.chat.events import Listener
 from chatcli.chat.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.chat.turn import Config, Source
-from chatcli.errors import ChatError
+from chatcli.errors import ChatError, UsageError
 
 if TYPE_CHECKING:
     from chatcli.chat.remote.client import Remote
@@ -61,6 +61,10 @@ class ThreadList(Protocol):
     async def transcript(self, thread_id: str) -> Any: ...
 
     async def shown(self, thread_id: str) -> Any: ...
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]: ...
+
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None: ...
 
 
 class Backend:
@@ -123,6 +127,9 @@ class Backend:
     def message(self, item: Any) -> Any:
         """A message of the thread's state as LangChain's message."""
         return item
+
+    def check_new(self, thread_id: str) -> None:
+        """Refuse, in one line, an id a new thread cannot have here."""
 
     async def aclose(self) -> None:
         """Let go of what the backend holds open (a server's connection)."""
@@ -223,6 +230,17 @@ class RemoteBackend(GraphBackend):
         from chatcli.chat.remote.threads import RemoteThreads
 
         return RemoteThreads(self.remote, self.app)
+
+    def check_new(self, thread_id: str) -> None:
+        import uuid
+
+        try:
+            uuid.UUID(thread_id)
+        except ValueError:
+            raise UsageError(
+                f"a new thread on {self.remote.spec.url} needs a UUID for its id, not {thread_id[:40]!r}",
+                hint="the server names its threads with UUIDs",
+            ) from None
 
     def hearing(self, listener: Listener) -> Listener:
         from chatcli.chat.remote.threads import StartWhenTaken

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
-from chatcli.chat.backend import Backend, GraphBackend
+from chatcli.chat.backend import Backend, GraphBackend, ThreadList
 from chatcli.chat.binding import Binding
 from chatcli.chat.events import Listener, Notice, Silent
 from chatcli.chat.graph_app import GraphApp, GraphLoader
@@ -20,6 +20,7 @@ from chatcli.providers.base import known_secrets
 from chatcli.store import Store, ThreadInfo
 
 if TYPE_CHECKING:
+    from chatcli.chat.remote.client import RemoteSpec
     from chatcli.tools.toolbox import Toolbox
 
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
@@ -194,7 +195,7 @@ class Engine:
     the user's): a thread's conversation on any of them."""
 
     backend: Backend
-    store: Store
+    store: Store | None  # None: the server keeps the threads (an Agent Server's assistant)
     settings: Settings
     context_tokens: int
     toolbox: "Toolbox | None"
@@ -232,9 +233,45 @@ class Engine:
         await conversation.follow_thread()  # the model and temperature of the thread's role
         return conversation
 
-    def threads(self) -> Threads:
-        """The thread manager on the engine's database."""
+    def threads(self) -> ThreadList:
+        """The threads: on the engine's database, or on the server that keeps them."""
+        if self.store is None:
+            return self.backend.threads(None)
         return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
+
+    async def new_or_kept(self, thread_id: str) -> None:
+        """Refuse, in one line, an id a new thread cannot have on this backend (a server names its own)."""
+        threads = self.threads()
+        if await threads.info(thread_id) is None:
+            self.backend.check_new(thread_id)
+
+
+@asynccontextmanager
+async def open_chat(
+    settings: Settings,
+    listener: Listener,
+    answering: "GraphLoader | RemoteSpec | None" = None,
+    toolbox: "Toolbox | None" = None,
+) -> AsyncIterator[Engine]:
+    """The one engine of a process (``chat serve``'s): chat's own graph with ``toolbox``'s tools, the graph of the
+    user's ``answering`` loads, or the assistant on the LangGraph server it names."""
+    from chatcli.chat.remote.client import RemoteSpec
+
+    if answering is None:
+        async with open_engine(settings, listener, toolbox) as engine:
+            yield engine
+    elif isinstance(answering, RemoteSpec):
+        from chatcli.chat.backend import RemoteBackend
+        from chatcli.chat.remote.client import Remote
+
+        backend = RemoteBackend(await Remote.open(answering))
+        try:
+            yield Engine(backend, None, settings, 0, None, listener)
+        finally:
+            await backend.aclose()
+    else:
+        async with open_graph_engine(settings, listener, answering) as engine:
+            yield engine
 
 
 @asynccontextmanager

@@ -93,6 +93,18 @@ def masked_transcript(t: Transcript, secrets: tuple[str, ...]) -> Transcript:
     )
 
 
+def exported(t: Transcript) -> dict[str, Any]:
+    """A thread's transcript as chat exports it (``chat export --format json``): re-importable, attachments included."""
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        **t.info.as_dict(),
+        "system": t.system,
+        "vars": t.variables,
+        "messages": [export_record(m) for m in t.messages],
+    }
+
+
 class Threads:
     """Operations on the threads of one database."""
 
@@ -166,15 +178,7 @@ class Threads:
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:
         """A re-importable export of the thread (attachments included, base64), known credentials masked."""
-        t = await self.shown(thread_id)
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            **t.info.as_dict(),
-            "system": t.system,
-            "vars": t.variables,
-            "messages": [export_record(m) for m in t.messages],
-        }
+        return exported(await self.shown(thread_id))
 
     async def import_json(self, data: Any) -> str:
         """Store an exported thread as a new thread; return its id."""

@@ -58,6 +58,20 @@ class RemoteThreads:
 
         return masked_transcript(await self.transcript(thread_id), self.secrets)
 
+    async def export_json(self, thread_id: str) -> dict[str, Any]:
+        """The thread as ``chat export --format json`` gives one of chat's own."""
+        from chatcli.chat.threads import exported
+
+        return exported(await self.shown(thread_id))
+
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None:
+        """Delete the thread on the server, for good (its runs with it)."""
+        from chatcli.chat.remote.client import translated
+
+        found = await self.remote.thread(thread_id)
+        with translated(self.remote.spec):
+            await self.remote.client.threads.delete(found.thread_id)
+
 
 class StartWhenTaken:
     """Passes a turn's events on to ``listener``, its ``Start`` once the server has taken the run (anything else
