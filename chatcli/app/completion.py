@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 COMPLETE_VAR = "_CHAT_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -110,22 +113,43 @@ def _positionals(command: Any, words: list[str]) -> list[str]:
     return found
 
 
-def _shell_class(shell: str) -> type:
-    """click's completion class for ``shell``, answering with ``candidates``."""
-    from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete
+class _Candidates:
+    """Completions answered with ``candidates`` (mixed into click's class for the shell: ``_completion``)."""
 
-    base = {"bash": BashComplete, "zsh": ZshComplete, "fish": FishComplete}[shell]
+    threads: Callable[[], list[tuple[str, str]]] = staticmethod(lambda: [])
 
-    class Complete(base):  # type: ignore[valid-type, misc]
-        threads: Callable[[], list[tuple[str, str]]] = staticmethod(lambda: [])  # type: ignore[assignment]
+    def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
 
-        def get_completions(self, args: list[str], incomplete: str) -> list[Any]:
-            return [
-                CompletionItem(value, type=kind, help=text or None)
-                for value, text, kind in candidates(args, incomplete, self.threads)
-            ]
+        return [
+            CompletionItem(value, type=kind, help=text or None)
+            for value, text, kind in candidates(args, incomplete, self.threads)
+        ]
 
-    return Complete
+
+class _Completion(Protocol):
+    """click's completion for one shell (a click.shell_completion.ShellComplete) answering with ``candidates``."""
+
+    threads: Callable[[], list[tuple[str, str]]]
+
+    def source(self) -> str: ...
+
+    def complete(self) -> str: ...
+
+
+def _completion(shell: str) -> _Completion:
+    """click's completion for ``shell``, answering with ``candidates``."""
+    from click import Command
+    from click.shell_completion import BashComplete, FishComplete, ZshComplete
+
+    class Bash(_Candidates, BashComplete): ...
+
+    class Zsh(_Candidates, ZshComplete): ...
+
+    class Fish(_Candidates, FishComplete): ...
+
+    kinds: dict[str, type[Bash | Zsh | Fish]] = {"bash": Bash, "zsh": Zsh, "fish": Fish}
+    return kinds[shell](Command("chat"), {}, "chat", COMPLETE_VAR)  # the command is not read: candidates answer
 
 
 def script(shell: str) -> str:
@@ -134,7 +158,7 @@ def script(shell: str) -> str:
 
     if shell not in SHELLS:
         raise UsageError(f"no completion for {shell!r}", hint="bash, zsh or fish")
-    return _shell_class(shell)(None, {}, "chat", COMPLETE_VAR).source()
+    return _completion(shell).source()
 
 
 def answer(instruction: str, environ: Mapping[str, str]) -> str:
@@ -145,7 +169,7 @@ def answer(instruction: str, environ: Mapping[str, str]) -> str:
         return ""
     if action == "source":
         return script(shell)
-    complete = _shell_class(shell)(None, {}, "chat", COMPLETE_VAR)
+    complete = _completion(shell)
     complete.threads = lambda: _threads(environ)
     # click reads the words from os.environ: give it the ones of this run's environment.
     words = {k: v for k, v in environ.items() if k in ("COMP_WORDS", "COMP_CWORD")}

@@ -32,7 +32,10 @@ import threading
 from contextlib import AbstractContextManager
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 # Packages chatcli's path imports but uses only submodules of (see ``defer_unused_packages``).
 UNUSED_INITS = (
@@ -60,7 +63,7 @@ def _package_lock(name: str) -> AbstractContextManager[Any]:
 class _DeferredLoader:
     """Wraps a package's loader: creates the module as usual, runs its ``__init__`` on demand."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Loader) -> None:
         self.loader = loader
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, is_package...
@@ -73,7 +76,8 @@ class _DeferredLoader:
         if _is_deferred(module):  # importlib.reload() of a package still deferred
             _load(module)
             return
-        loader, bound = self.loader, []
+        loader = self.loader
+        bound: list[frozenset[str] | None] = []  # the names its __init__ binds, once read
 
         def __getattr__(attr: str) -> Any:
             if attr in _PROBES:
@@ -89,8 +93,9 @@ class _DeferredLoader:
                 raise AttributeError(f"module {module.__name__!r} has no attribute {attr!r}")
             return getattr(module, attr)
 
-        __getattr__.deferred_loader = loader  # type: ignore[attr-defined]
-        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+        # Attributes the type checker does not know of: on a function, and a module's own __getattr__.
+        setattr(__getattr__, "deferred_loader", loader)
+        setattr(module, "__getattr__", __getattr__)
 
 
 def _is_deferred(module: ModuleType) -> bool:
@@ -175,16 +180,22 @@ class _DeferringFinder:
         if fullname not in self.names and not reloading:
             return None
         self.names.discard(fullname)  # once: an import after a failed one is a normal one
-        spec = None
+        spec: ModuleSpec | None = None
         for finder in list(sys.meta_path):
             find = getattr(finder, "find_spec", None)
             if finder is not self and find is not None:
                 spec = find(fullname, path, target)
                 if spec is not None:
                     break
-        if spec is None or spec.submodule_search_locations is None or not hasattr(spec.loader, "exec_module"):
+        loader = spec.loader if spec is not None else None
+        if (
+            spec is None
+            or loader is None
+            or spec.submodule_search_locations is None
+            or not hasattr(loader, "exec_module")
+        ):
             return spec
-        spec.loader = _DeferredLoader(spec.loader)
+        spec.loader = cast("Loader", _DeferredLoader(loader))  # a loader to the import system: it creates and execs
         return spec
 
 

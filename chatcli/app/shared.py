@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import typer
 
@@ -14,6 +14,7 @@ from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
 from chatcli.text import say
 
+F = TypeVar("F", bound=Callable[..., Any])
 # -h is --help on every command, as everywhere else.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -28,7 +29,7 @@ class _Command(typer.core.TyperCommand):
 class _App(typer.Typer):
     """The Typer app, whose commands all take -h and show plain usage lines."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         kwargs.setdefault("cls", _Command)
         kwargs["context_settings"] = {**HELP_OPTIONS, **(kwargs.get("context_settings") or {})}
         return super().command(*args, **kwargs)

@@ -16,7 +16,10 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import io
 
 
 def run_child(conn: socket.socket, header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
@@ -71,16 +74,20 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     time.tzset()
     _KEPT.extend((sys.stdin, sys.stdout, sys.stderr))  # the worker's: never closed by the collector here
     gated = terminal.fds if terminal is not None else set()
-    sys.stdin = sys.__stdin__ = _text_stream(0, "r", gated, line_buffering=False)
-    sys.stdout = sys.__stdout__ = _text_stream(1, "w", gated, line_buffering=os.isatty(1))
-    sys.stderr = sys.__stderr__ = _text_stream(2, "w", gated, line_buffering=True, errors="backslashreplace")
+    sys.stdin = _text_stream(0, "r", gated, line_buffering=False)
+    sys.stdout = _text_stream(1, "w", gated, line_buffering=os.isatty(1))
+    sys.stderr = _text_stream(2, "w", gated, line_buffering=True, errors="backslashreplace")
+    for name in ("stdin", "stdout", "stderr"):  # the start-up streams too (typed final: set by name)
+        setattr(sys, f"__{name}__", getattr(sys, name))
     sys.argv = ["chat", *header["argv"]]
 
 
 _KEPT: list[Any] = []
 
 
-def _text_stream(fd: int, mode: str, gated: set[int], line_buffering: bool, errors: str | None = None) -> Any:
+def _text_stream(
+    fd: int, mode: str, gated: set[int], line_buffering: bool, errors: str | None = None
+) -> io.TextIOWrapper:
     """A standard stream on ``fd`` as Python's start-up makes it (its encoding, the buffering for a terminal or not).
 
     On the caller's controlling terminal (``gated``), its reads and writes make the job-control checks first.

@@ -21,7 +21,7 @@ import sys
 from typing import Any, Mapping
 
 from chatcli.app.worker.jobs import Forwarder
-from chatcli.paths import build_id  # standard library at its top, as this module
+from chatcli.paths import build_id as build_id  # standard library at its top; the worker's server reads it here
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
@@ -94,7 +94,8 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 def peer_uid(sock: socket.socket) -> int:
     """The user id of the process at the other end (the kernel's word, not the peer's)."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    uid: int = struct.unpack("3i", creds)[1]  # (pid, uid, gid)
+    return uid
 
 
 def connect(path: str) -> socket.socket | None:

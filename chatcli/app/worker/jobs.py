@@ -29,7 +29,10 @@ import select
 import signal
 import socket
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 # Signals the caller receives and the answer should.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
@@ -275,19 +278,19 @@ class GatedFile(io.FileIO):
     """A standard stream's file on the caller's controlling terminal: each read and write checked first
     (``install``)."""
 
-    def readinto(self, buffer: Any) -> Any:
+    def readinto(self, buffer: WriteableBuffer, /) -> int | None:
         _installed[0].check(self.fileno(), READ)
         return super().readinto(buffer)
 
-    def read(self, size: int = -1) -> Any:
+    def read(self, size: int | None = -1, /) -> bytes:  # (None when nothing is ready: typed as typeshed types FileIO)
         _installed[0].check(self.fileno(), READ)
         return super().read(size)
 
-    def readall(self) -> Any:
+    def readall(self) -> bytes:
         _installed[0].check(self.fileno(), READ)
         return super().readall()
 
-    def write(self, data: Any) -> Any:
+    def write(self, data: ReadableBuffer, /) -> int:  # (None when no room is: typed as typeshed types FileIO)
         _installed[0].check(self.fileno(), WRITE)
         return super().write(data)
 

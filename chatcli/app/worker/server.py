@@ -166,7 +166,10 @@ class Worker:
                     send(conn, self._control(str(header["control"])))
                     conn.close()
                     return
-                refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
+                if header is None:
+                    refused: str | None = "bad request"
+                else:
+                    refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
             finally:
                 if pidfd is not None:
                     os.close(pidfd)  # (not for the child: it would pass to the answer's tools)
@@ -218,9 +221,7 @@ class Worker:
             "stopping": self.stopping,
         }
 
-    def _refusal(self, header: dict[str, Any] | None, fds: list[int]) -> str | None:
-        if header is None:
-            return "bad request"
+    def _refusal(self, header: dict[str, Any], fds: list[int]) -> str | None:
         if header.get("build") != self.build:
             return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
         if len(fds) not in (FDS, FDS + 1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping
+from typing import Any, Mapping
 
 DEFAULT_IDLE = 600.0
 _TRUE = ("1", "true", "yes", "on")
@@ -59,13 +59,13 @@ def flag(value: object) -> bool | None:
 
 def _seconds(value: object) -> float | None:
     try:
-        number = float(value) if value is not None and not isinstance(value, bool) else None
+        number = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
     except (TypeError, ValueError):
         return None
     return number if number is not None and 0 <= number < float("inf") else None
 
 
-def _read_config(path: str | None) -> dict:
+def _read_config(path: str | None) -> dict[str, Any]:
     """config.toml's table; empty when absent, unreadable or invalid (the normal path reports those)."""
     if not path:
         return {}
