@@ -128,18 +128,7 @@ class Field:
                 raise ValueError("must be true or false")
             return value
         if self.kind in ("number", "integer"):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ValueError("must be a number")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError("must be a number")
-            if self.kind == "integer" and isinstance(value, float):
-                if value != int(value):
-                    raise ValueError("must be a whole number")
-                value = int(value)
-            if isinstance(value, int) and value.bit_length() > 64:  # exact, as Python's ints are; never rounded
-                raise ValueError("is too large")
-            self._within(value, "")
-            return value
+            return self._number(value)
         if self.kind == "choice":
             if value not in [v for v, _ in self.choices]:
                 raise ValueError("must be one of " + ", ".join(v for v, _ in self.choices[:10]))
@@ -151,6 +140,25 @@ class Field:
             chosen = list(dict.fromkeys(value))  # each once, and counted once
             self._within(len(chosen), " choices")
             return chosen
+        return self._text(value)
+
+    def _number(self, value: Any) -> int | float:
+        """``check`` of a number or integer field."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError("must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a number")
+        if self.kind == "integer" and isinstance(value, float):
+            if value != int(value):
+                raise ValueError("must be a whole number")
+            value = int(value)
+        if isinstance(value, int) and value.bit_length() > 64:  # exact, as Python's ints are; never rounded
+            raise ValueError("is too large")
+        self._within(value, "")
+        return value
+
+    def _text(self, value: Any) -> str:
+        """``check`` of a text field (of its format, if it has one)."""
         if not isinstance(value, str):
             raise ValueError("must be a text")
         if len(value) > MAX_VALUE:

@@ -76,14 +76,7 @@ def check_export(data: Any) -> dict[str, Any]:
         _check_type(name, data.get(name), types)
     for name in ("created_at", "updated_at"):
         _check_time(name, data.get(name))
-    variables = data.get("vars")
-    if variables is not None:
-        if not isinstance(variables, dict):
-            raise _expected("vars", "an object", variables)
-        for name, value in variables.items():
-            _check_type(f"vars.{name}", value, (str,))
-            if value is None:
-                raise _expected(f"vars.{name}", "a string", value)
+    _check_vars(data.get("vars"))
     messages = data.get("messages")
     if not isinstance(messages, list):
         raise _expected("messages", "a list", messages)
@@ -102,6 +95,18 @@ def check_export(data: Any) -> dict[str, Any]:
         _check_calls(path, record, messages[:i])
         _check_attachments(path, record)
     return data
+
+
+def _check_vars(variables: Any) -> None:
+    """The thread's variables, if any: an object of strings."""
+    if variables is None:
+        return
+    if not isinstance(variables, dict):
+        raise _expected("vars", "an object", variables)
+    for name, value in variables.items():
+        _check_type(f"vars.{name}", value, (str,))
+        if value is None:
+            raise _expected(f"vars.{name}", "a string", value)
 
 
 def _check_attachments(path: str, record: dict[str, Any]) -> None:
