@@ -128,7 +128,7 @@ class Field:
                 raise ValueError("must be true or false")
             return value
         if self.kind in ("number", "integer"):
-            return self._number(value)
+            return self._check_number(value)
         if self.kind == "choice":
             if value not in [v for v, _ in self.choices]:
                 raise ValueError("must be one of " + ", ".join(v for v, _ in self.choices[:10]))
@@ -140,24 +140,25 @@ class Field:
             chosen = list(dict.fromkeys(value))  # each once, and counted once
             self._within(len(chosen), " choices")
             return chosen
-        return self._text(value)
+        return self._check_text(value)
 
-    def _number(self, value: Any) -> int | float:
+    def _check_number(self, value: Any) -> int | float:
         """``check`` of a number or integer field."""
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ValueError("must be a number")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a number")
-        if self.kind == "integer" and isinstance(value, float):
-            if value != int(value):
+        number: int | float = value
+        if self.kind == "integer" and isinstance(number, float):
+            if number != int(number):
                 raise ValueError("must be a whole number")
-            value = int(value)
-        if isinstance(value, int) and value.bit_length() > 64:  # exact, as Python's ints are; never rounded
+            number = int(number)
+        if isinstance(number, int) and number.bit_length() > 64:  # exact, as Python's ints are; never rounded
             raise ValueError("is too large")
-        self._within(value, "")
-        return value
+        self._within(number, "")
+        return number
 
-    def _text(self, value: Any) -> str:
+    def _check_text(self, value: Any) -> str:
         """``check`` of a text field (of its format, if it has one)."""
         if not isinstance(value, str):
             raise ValueError("must be a text")
