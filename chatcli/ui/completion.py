@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from chatcli.chat.threads import Threads
 from chatcli.ui.registry import REGISTRY, commands, is_command
 
 if TYPE_CHECKING:
+    from chatcli.chat.backend import ThreadList
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
@@ -32,7 +32,7 @@ class ThreadCache:
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
 
-    async def refresh(self, threads: Threads) -> None:
+    async def refresh(self, threads: ThreadList) -> None:
         rows = await threads.list(500)
         self.items = [(t.thread_id, " ".join((t.title or "").split())[:40]) for t in rows]
 
@@ -54,13 +54,13 @@ class ModelCache:
         if self._fetched_at is not None and time.monotonic() - self._fetched_at < self.fresh:
             return
         try:
-            self._task = asyncio.get_running_loop().create_task(self._fetch())
+            self._task = asyncio.get_running_loop().create_task(self._fetch(self.fetch))
         except RuntimeError:
             pass  # no event loop: nothing to fetch with
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, fetch: Callable[[], Awaitable[list[str]]]) -> None:
         try:
-            self.items = list(await self.fetch())  # type: ignore[misc]
+            self.items = list(await fetch())
         except Exception:  # noqa: BLE001 - Tab offers what it had; `chat models` says what went wrong
             pass
         self._fetched_at = time.monotonic()  # a failure too: not asked again at every Tab

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 class Output(Protocol):
     """How a reply, notes and errors reach the user: a listener of turns (``hear``, ``approve``), and lines."""
 
+    # Said once, when a turn's question has opened a new thread ("{id}": its id); see chatcli.chat.routing.
+    thread_note: str | None
+
     def hear(self, event: TurnEvent) -> None:
         """One event of a turn (chatcli.chat.events)."""
 
