@@ -227,15 +227,18 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
     import asyncio
     from types import SimpleNamespace
 
-    from chatcli.app.remote_commands import _remember
+    from chatcli.chat.backend import RemoteBackend
     from chatcli.config import load_settings
 
     server.queue(Reply("one"), Reply("two"))
     assert chat(chat_env, "-m", "gpt-mine", "-t", "mine", "hi", cwd=tmp_path).code == 0
     settings = load_settings({}, environ=chat_env, cwd=tmp_path)
-    evil = SimpleNamespace(url="http://evil.example", assistant="agent")
+    from chatcli.chat.remote.client import RemoteSpec
+
+    evil = RemoteBackend.__new__(RemoteBackend)  # what a server's backend notes, with no connection made
+    evil.remote = SimpleNamespace(spec=RemoteSpec("http://evil.example", "agent"))
     for named in ("mine", "../../etc", "x" * 500):
-        asyncio.run(_remember(settings, named, evil))
+        asyncio.run(evil.remember(named, settings.db or ""))
     run = chat(chat_env, "--json", "-t", "mine", "again", cwd=tmp_path)
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-mine", run
 

@@ -176,26 +176,10 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        if remote is not None or assistant or header:
-            from chatcli.app.remote_commands import remote_run
-
-            given = {
-                **flags,
-                "system": system,
-                "role": role,
-                "var": var,
-                "attach": attach,
-                "new_thread": new_thread,
-                "graph": graph,
-            }
-            remote_run(
-                question, thread, latest, (remote, assistant, header, resume), settings, json_output, env, debug, given
-            )
-            return
         from chatcli.chat.session import ThreadSetup
 
-        chats_own = {
-            "-m": model,
+        given = {
+            "--model": model,
             "--system": system,
             "--role": role,
             "--var": var,
@@ -204,8 +188,14 @@ def ask_command(
             "--local": local,
             "--local-model": local_model,
             "--memory": memory,
+            "--db": db,
+            "--no-tools": no_tools,
+            "--sandbox": sandbox,
+            "--network": network,
+            "--attach": attach,
+            "--new-thread": new_thread,
         }
-        app, answer = graph_source(graph, resume, question, chats_own, env.cwd)
+        app, answer = graph_source((graph, remote, assistant, header), resume, question, given, env)
         setup = ThreadSetup(
             system=system,
             variables=parse_vars(var),

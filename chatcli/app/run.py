@@ -29,26 +29,67 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
     return result
 
 
+# The flags of chat's own graph (a graph of the user's, or a server's, has its own model, prompt and tools), and
+# those of chat's own store and sandbox, which a server's threads do not use: refused, never ignored.
+OWN_GRAPH_FLAGS = (
+    "--model",
+    "--system",
+    "--role",
+    "--var",
+    "--temperature",
+    "--tools",
+    "--local",
+    "--local-model",
+    "--memory",
+)
+NOT_ON_A_SERVER = ("--db", "--no-tools", "--sandbox", "--network", "--attach", "--new-thread")
+
+
+def answering_of(graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Any) -> Any:
+    """What answers the threads the command line names: chat's own graph (None), ``--graph``'s (checked: its file
+    or id exists), or ``--remote``'s assistant; every door that opens threads reads it here."""
+    if graph is not None and (remote is not None or assistant or header):
+        raise UsageError("give --graph or --remote, not both")
+    if remote is None and (assistant or header):
+        raise UsageError("--assistant and --header go with --remote URL")
+    if remote is not None:
+        from chatcli.chat.remote.client import remote_spec
+
+        return remote_spec(remote, assistant, header, env.environ)
+    if graph is None:
+        return None
+    from chatcli.chat.graphs.load import GraphFile
+
+    app = GraphFile(graph, env.cwd)
+    app.check()
+    return app
+
+
 def graph_source(
-    graph: str | None, resume: str | None, question: str | None, chats_own: dict[str, Any], cwd: Any
+    where: tuple[str | None, str | None, str | None, list[str]],
+    resume: str | None,
+    question: str | None,
+    given: dict[str, Any],
+    env: Any,
 ) -> tuple[Any, Any]:
-    """``--graph`` and ``--resume`` read: the graph's source (None: chat's own, or the thread's) and the value to
-    resume with (None: none); a flag of chat's own graph with --graph is refused, naming it."""
+    """``--graph``, ``--remote`` and ``--resume`` read: what answers (None: chat's own graph, or the thread's) and
+    the value to resume with (None: none); a flag that does not apply to what answers is refused, naming it."""
     from chatcli.chat.interrupts import typed_answer
 
+    graph, remote, assistant, header = where
     if resume is not None and question is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    if graph is None:
-        return None, typed_answer(resume) if resume is not None else None
-    for flag, value in chats_own.items():
-        if value:
+    refused = OWN_GRAPH_FLAGS + NOT_ON_A_SERVER if remote is not None else OWN_GRAPH_FLAGS if graph else ()
+    for flag in refused:
+        if given.get(flag) not in (None, False, [], ()):
+            if remote is not None:
+                raise UsageError(
+                    f"{flag} does not apply with --remote: the server's graph has its own model, prompt and tools"
+                )
             raise UsageError(
                 f"{flag} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
             )
-    from chatcli.chat.graphs.load import GraphFile
-
-    app = GraphFile(graph, cwd)
-    app.check()
+    app = answering_of(graph, remote, assistant, header, env)
     return app, typed_answer(resume) if resume is not None else None
 
 
@@ -130,18 +171,22 @@ async def _answer(
             output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
-        if setup.resume is not None:
-            from chatcli.chat.outcome import render_reply
+        try:
+            if setup.resume is not None:
+                from chatcli.chat.outcome import render_reply
 
-            result = await render_reply(conversation, conversation.resume(setup.resume), settings)
-        else:
-            result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
+                result = await render_reply(conversation, conversation.resume(setup.resume), settings)
+            else:
+                result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
+        finally:  # a thread kept elsewhere (a server's) is noted here: `chat -t ID` says where it is
+            assert conversation.backend is not None
+            await conversation.backend.remember(conversation.thread_id, settings.db or "")
         if result.interrupts and not isinstance(output, JsonOutput):
-            spec = f"--graph {setup.app.spec} -t {conversation.thread_id}" if setup.app is not None else ""
-            spec = spec or f"-t {conversation.thread_id}"
+            thread_id = conversation.thread_id
+            again = setup.app.again(thread_id) if setup.app is not None else f"chat -t {thread_id}"
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
-                hint=f"chat {spec} asks it again; chat {spec} --resume ANSWER answers it",
+                hint=f"{again} asks it again; {again} --resume ANSWER answers it",
             )
 
 
@@ -200,7 +245,7 @@ def run(
     ``env`` is where to read and write (the process's own by default).
     """
     from chatcli.chat.inputs import check_thread_id
-    from chatcli.chat.session import choose_thread
+    from chatcli.chat.session import choose
 
     env = env or Environment()
     if json_output is not None:
@@ -224,11 +269,10 @@ def run(
     how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
     one_shot = how.one_shot
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
-    label = setup.app.label if setup.app is not None else None  # -c: that graph's last thread
     opening = asyncio.run(
-        choose_thread(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, model=label)
+        choose(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, answering=setup.app)
     )
-    if opening.info is not None:  # an existing thread goes on with what answers it
+    if opening.info is not None and not opening.elsewhere:  # an existing thread goes on with what answers it
         settings, setup = bound(opening, settings, setup, env, quiet=json_output is not None)
         if json_output is not None:
             json_output.model = setup.app.label if setup.app is not None else settings.model

@@ -112,9 +112,9 @@ def serve_command(
         for name in allow_host:
             if not name or any(c.isspace() or c in "/@?#" for c in name):
                 raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
-        from chatcli.app.run import preflight
+        from chatcli.app.run import answering_of, preflight
 
-        answering = _answering(graph, remote, assistant, header, env)
+        answering = answering_of(graph, remote, assistant, header, env)
         preflight(settings, graph=answering is not None)
         from dataclasses import replace
 
@@ -131,23 +131,6 @@ def serve_command(
         serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), answering)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
-
-
-def _answering(graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Any) -> Any:
-    """What answers the served threads: chat's own graph (None), ``--graph``'s, or ``--remote``'s assistant."""
-    if graph is not None and (remote is not None or assistant or header):
-        raise UsageError("give --graph or --remote, not both")
-    if remote is None and (assistant or header):
-        raise UsageError("--assistant and --header go with --remote URL")
-    if remote is not None:
-        from chatcli.chat.remote.client import remote_spec
-
-        return remote_spec(remote, assistant, header, env.environ)
-    if graph is not None:
-        from chatcli.chat.graphs.load import GraphFile
-
-        return GraphFile(graph, env.cwd)
-    return None
 
 
 def proxies(given: list[str]) -> tuple[str, ...]:

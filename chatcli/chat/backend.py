@@ -134,6 +134,9 @@ class Backend:
     async def aclose(self) -> None:
         """Let go of what the backend holds open (a server's connection)."""
 
+    async def remember(self, thread_id: str, db: str) -> None:
+        """Note in chat's database ``db`` where a thread kept elsewhere lives (chat's own threads are there)."""
+
 
 class GraphBackend(Backend):
     """A graph of the user's, ``label`` (``agent.py:graph``), run here; its threads bound to ``binding``."""
@@ -249,3 +252,18 @@ class RemoteBackend(GraphBackend):
 
     async def aclose(self) -> None:
         await self.remote.aclose()
+
+    async def remember(self, thread_id: str, db: str) -> None:
+        """Note that ``thread_id`` lives on this server (chatcli.chat.binding), so that ``chat -t ID`` without
+        --remote says where it is instead of starting a thread of chat's own under that id."""
+        from chatcli.chat.inputs import check_thread_id
+        from chatcli.store.light import open_light_store
+
+        binding = self.remote.spec.binding
+        try:
+            check_thread_id(thread_id)  # an id the server named: a string of its choosing
+            async with open_light_store(db) as store:
+                if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
+                    await store.index.bind(thread_id, binding.to_json())  # a server names its threads
+        except (ChatError, OSError):
+            pass  # the thread is the server's: a local database that cannot take the note changes nothing of it

@@ -84,6 +84,8 @@ def resume_template(bound: Binding | None, db: str) -> str:
     answers it; a graph's thread in a shared database (which loads no code by itself) names its graph."""
     from chatcli.store import is_postgres_url
 
+    if bound is not None and bound.kind == "remote":  # a server's thread: its server and assistant named
+        return bound.command("{id}")
     if bound is None or bound.kind != "graph" or not is_postgres_url(db):
         return "chat --thread {id}"
     return bound.explicit_command("\0").replace("{", "{{").replace("}", "}}").replace("\0", "{id}")

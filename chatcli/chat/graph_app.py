@@ -44,6 +44,9 @@ class GraphLoader(Protocol):
     def binding(self) -> Binding:
         """What its threads are bound to (chatcli.chat.binding): the graph as the command line named it."""
 
+    def again(self, thread_id: str) -> str:
+        """The command line that goes on with thread ``thread_id`` of this graph."""
+
     async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
         """The graph, with ``saver`` as its checkpointer unless it keeps its own; what it holds open stays open
         until ``stack`` closes; ``say`` tells the user a line."""

@@ -34,6 +34,7 @@ class Opening:
     thread_id: str
     info: ThreadInfo | None = None
     binding: Binding | None = None  # what answers it, as stored with it (None: new, or stored before bindings)
+    elsewhere: bool = False  # kept by a LangGraph server, not in chat's database (``info`` is the server's)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,10 @@ class ThreadSetup:
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
-    # --graph: the app the thread belongs to, when it is not chat's own (a chatcli.chat.graphs.load.GraphFile,
-    # or anything with its ``label`` and ``open(saver)``); --resume: the value its pending interrupts get.
-    app: GraphLoader | None = None
+    # What answers the thread when it is not chat's own graph: --graph's (a chatcli.chat.graphs.load.GraphFile, or
+    # anything with its ``label`` and ``open(saver)``), or --remote's assistant (a chatcli.chat.remote.client
+    # RemoteSpec); --resume: the value its pending interrupts get.
+    app: "GraphLoader | RemoteSpec | None" = None
     resume: Any = None
     rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
 
@@ -100,6 +102,38 @@ async def choose_thread(
             )
         return Opening(wanted)
     return Opening(info.thread_id, info, await _bound(db, info.thread_id))
+
+
+async def choose(
+    db: str,
+    thread: str | None = None,
+    *,
+    new: str | None = None,
+    latest: bool = False,
+    answering: "GraphLoader | RemoteSpec | None" = None,
+) -> Opening:
+    """Which thread a run opens (see ``choose_thread``), wherever what answers it keeps its threads: chat's
+    database, or the LangGraph server ``answering`` names (its thread ``thread`` names, its latest, or a new one)."""
+    from chatcli.chat.remote.client import RemoteSpec
+
+    if not isinstance(answering, RemoteSpec):
+        label = answering.label if answering is not None else None  # -c: that graph's last thread
+        return await choose_thread(db, thread, new=new, latest=latest, model=label)
+    from chatcli.chat.remote.client import Remote
+    from chatcli.chat.remote.threads import new_thread_id
+
+    remote = await Remote.open(answering)
+    try:
+        if thread:
+            return Opening((info := await remote.thread(thread)).thread_id, info, elsewhere=True)
+        if latest:
+            rows = await remote.threads(1)
+            if not rows:
+                raise UsageError(f"no thread of {remote.graph_id} on {answering.url} to continue yet")
+            return Opening(rows[0].thread_id, rows[0], elsewhere=True)
+        return Opening(new_thread_id(), elsewhere=True)
+    finally:
+        await remote.aclose()
 
 
 async def _bound(db: str, thread_id: str) -> Binding | None:
@@ -158,7 +192,7 @@ async def open_conversation(
     thread_id: str,
     listener: Listener | None = None,
     toolbox: "Toolbox | None | object" = OWN,
-    app: GraphLoader | None = None,
+    app: "GraphLoader | RemoteSpec | None" = None,
 ) -> AsyncIterator[Thread]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
@@ -171,8 +205,8 @@ async def open_conversation(
     """
     check_thread_id(thread_id)
     listener = listener if listener is not None else Silent()
-    if app is not None:
-        async with open_graph_engine(settings, listener, app) as engine:
+    if app is not None:  # a graph of the user's, or a server's assistant
+        async with open_chat(settings, listener, app) as engine:
             yield await engine.conversation(thread_id)
         return
     async with AsyncExitStack() as stack:

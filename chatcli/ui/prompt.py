@@ -21,7 +21,7 @@ from chatcli.ui.commands import Context, execute, is_command, leaves, literal, r
 from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
-from chatcli.ui.prompt_session import AbovePrompt, Elsewhere, banner, make_session, mode_mark
+from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
 from chatcli.ui.reply import ask_line, left_unanswered, resume_pending
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
@@ -228,23 +228,23 @@ async def run_repl(
     resumed: bool = False,
     info: Any = None,
     named: bool = False,
-    elsewhere: Elsewhere | None = None,
 ) -> None:
     """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands.
 
     ``resumed``: the thread was asked for by id; if it was waiting for tool-call approval when
     chat stopped, that is asked again before the first prompt. ``info`` (a chatcli.store.ThreadInfo)
     is the thread's row when it exists, for the banner; ``named``: the user chose the new thread's id.
-    ``elsewhere``: the threads are kept elsewhere (a LangGraph server), and opened as it says.
+    ``setup.app``: what answers when it is not chat's own graph (a graph of the user's, a server's assistant).
     """
     threads = ThreadCache()
-    models = ModelCache(None if elsewhere else lambda: _models(settings))
+    own = setup is None or setup.app is None  # chat's own graph: the models of its providers for /model Tab
+    models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading))
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
-    for line in elsewhere.banner if elsewhere else banner(thread_id, info, named, _resume(settings, setup)):
+    for line in banner(thread_id, info, named, _resume(settings, setup)):
         output.note(line)
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
@@ -255,10 +255,7 @@ async def run_repl(
     async with AsyncExitStack() as stack:
         setup = replace(setup, announce=info is None and not named)
         above = AbovePrompt(session, output)
-        opening = (
-            elsewhere.open(stack, above) if elsewhere else _open(stack, settings, thread_id, setup, threads, above)
-        )
-        loading = asyncio.create_task(opening)
+        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, above))
         repl = Repl(loading, output, settings, debug, CtrlC(session))
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
@@ -308,7 +305,7 @@ async def run_repl(
                 await loading
         kept = await _kept(_opened(loading))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        resume = elsewhere.resume if elsewhere else _resume(settings, setup)
+        resume = _resume(settings, setup)
         output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
@@ -141,13 +139,3 @@ def banner(thread_id: str, info: Any, named: bool, resume: str = "chat --thread 
         f"chatcli · thread {thread_id} · resume with: {again}",
         f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them",
     ]
-
-
-@dataclass(frozen=True)
-class Elsewhere:
-    """A prompt on threads kept elsewhere than chat's database (a LangGraph server's): ``open(stack, listener)``
-    opens the conversation, ``banner`` is the first lines, ``resume`` the command that resumes thread "{id}"."""
-
-    open: Callable[[AsyncExitStack, Any], Awaitable[Any]]
-    banner: list[str]
-    resume: str

@@ -39,6 +39,10 @@ class GraphFile:
     spec: str
     cwd: Path
 
+    def again(self, thread_id: str) -> str:
+        """The command line that goes on with thread ``thread_id`` of this graph."""
+        return f"chat --graph {self.spec} -t {thread_id}"
+
     @property
     def label(self) -> str:
         """How chat names the graph (in ``chat threads``, as a thread's model): ``agent.py:graph``, ``pkg.mod:app``, an

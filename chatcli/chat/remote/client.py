@@ -36,6 +36,22 @@ class RemoteSpec:
     headers: tuple[tuple[str, str], ...] = ()
     api_key: str | None = None
 
+    @property
+    def label(self) -> str:
+        """How chat names what answers: the assistant, or the server."""
+        return self.assistant or self.url
+
+    @property
+    def binding(self) -> Any:
+        """What its threads are bound to in chat's database (chatcli.chat.binding): this server and assistant."""
+        from chatcli.chat.binding import Binding
+
+        return Binding(kind="remote", url=self.url, assistant=self.assistant)
+
+    def again(self, thread_id: str) -> str:
+        """The command line that goes on with thread ``thread_id`` of this server's assistant."""
+        return str(self.binding.command(thread_id))
+
 
 def remote_spec(url: str, assistant: str | None, headers: list[str], environ: Mapping[str, str]) -> RemoteSpec:
     """The server the command line names, checked: an http(s) URL, headers as ``Name: value``."""
