@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
 from typing import Any, MutableMapping, Optional
 
 import typer
 
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
-from chatcli import __version__
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, worker)
     compact_commands,
     config_commands,
     mcp_commands,
     model_commands,
+    options,
     role_commands,
     serve_commands,
     thread_commands,
@@ -24,11 +23,10 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
 )
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import help_text
+from chatcli.app.options import Memory, Sandbox
 from chatcli.app.run import graph_source, parse_vars, run
 from chatcli.app.shared import (
     ASSISTANT,
-    DB,
-    DEBUG,
     HEADER,
     REMOTE,
     app,
@@ -47,124 +45,38 @@ from chatcli.errors import UsageError
 from chatcli.text import say
 
 
-def _version(value: bool) -> None:
-    if value:
-        say(environment().stdout, f"chatcli {__version__}\n")
-        raise typer.Exit()
-
-
-class Memory(str, Enum):
-    """Values of --memory (see Settings.memory)."""
-
-    compact = "compact"
-    trim = "trim"
-    summary = "summary"
-
-
-class Sandbox(str, Enum):
-    """Values of --sandbox (see Settings.sandbox)."""
-
-    workspace = "workspace"
-    read_only = "read-only"
-    off = "off"
-
-
 @app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)
 def ask_command(
-    question: Optional[str] = typer.Argument(
-        None, metavar="QUESTION", help="Ask this and exit (otherwise the prompt)."
-    ),
-    thread: Optional[str] = typer.Option(
-        None, "--thread", "-t", metavar="ID", help="Resume this thread (a start of its id will do)."
-    ),
-    latest: bool = typer.Option(False, "--continue", "-c", help="Continue the most recently used thread."),
-    new_thread: Optional[str] = typer.Option(
-        None, "--new-thread", metavar="ID", hidden=True, help="Start a new thread under this id, never an existing one."
-    ),
-    model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME", help="The model [env: CHATCLI_MODEL]."),
-    system: Optional[str] = typer.Option(
-        None, "--system", "-s", metavar="TEXT", help="The thread's system prompt (kept with the thread)."
-    ),
-    temperature: Optional[str] = typer.Option(
-        None, "--temperature", metavar="T", help="Sampling temperature [env: CHATCLI_TEMPERATURE]."
-    ),
-    role: Optional[str] = typer.Option(
-        None, "--role", "-r", metavar="NAME", help="Start the thread with a role (see chat roles)."
-    ),
-    var: list[str] = typer.Option(
-        [], "--var", metavar="NAME=VALUE", hidden=True, help="Fill {NAME} in the system prompt (kept; repeatable)."
-    ),
-    attach: list[str] = typer.Option(
-        [], "--attach", "-a", metavar="FILE|URL", help="Send a file, image or web page with it."
-    ),
-    memory: Optional[Memory] = typer.Option(
-        None,
-        "--memory",
-        metavar="compact|trim|summary",
-        hidden=True,
-        help="History past the context budget: folded into a summary before it would not fit (compact, the default), "
-        "left out (trim), or folded at every step (summary) [env: CHATCLI_MEMORY].",
-    ),
-    local: bool = typer.Option(False, "--local", help="A small model on this machine: no key, no network."),
-    local_model: Optional[str] = typer.Option(
-        None,
-        "--local-model",
-        metavar="PATH",
-        hidden=True,
-        help="Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
-    ),
-    tools: Optional[str] = typer.Option(
-        None, "--tools", metavar="shell,files", help="Let the model run commands, read files (asked)."
-    ),
-    no_tools: bool = typer.Option(
-        False, "--no-tools", hidden=True, help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."
-    ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Approve every tool call of this run without asking."),
-    sandbox: Optional[Sandbox] = typer.Option(
-        None,
-        "--sandbox",
-        metavar="workspace|read-only|off",
-        hidden=True,
-        help=(
-            "Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; "
-            ".git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap "
-            "[env: CHATCLI_SANDBOX]."
-        ),
-    ),
-    network: bool = typer.Option(
-        False,
-        "--network",
-        hidden=True,
-        help="Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
-    ),
-    graph: Optional[str] = typer.Option(
-        None, "--graph", "-g", metavar="FILE:NAME", help="Chat with your LangGraph graph (docs/graphs.md)."
-    ),
-    rebind: bool = typer.Option(
-        False,
-        "--rebind",
-        hidden=True,
-        help="Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m).",
-    ),
-    resume: Optional[str] = typer.Option(
-        None,
-        "--resume",
-        metavar="VALUE",
-        hidden=True,
-        help="Answer what the thread (-t ID) waits on: a graph's interrupt, or a tool's question "
-        '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.',
-    ),
+    question: Optional[str] = options.QUESTION,
+    thread: Optional[str] = options.THREAD,
+    latest: bool = options.LATEST,
+    new_thread: Optional[str] = options.NEW_THREAD,
+    model: Optional[str] = options.MODEL,
+    system: Optional[str] = options.SYSTEM,
+    temperature: Optional[str] = options.TEMPERATURE,
+    role: Optional[str] = options.ROLE,
+    var: list[str] = options.VAR,
+    attach: list[str] = options.ATTACH,
+    memory: Optional[Memory] = options.MEMORY,
+    local: bool = options.LOCAL,
+    local_model: Optional[str] = options.LOCAL_MODEL,
+    tools: Optional[str] = options.TOOLS,
+    no_tools: bool = options.NO_TOOLS,
+    yes: bool = options.YES,
+    sandbox: Optional[Sandbox] = options.SANDBOX,
+    network: bool = options.NETWORK,
+    graph: Optional[str] = options.GRAPH,
+    rebind: bool = options.REBIND,
+    resume: Optional[str] = options.RESUME,
     remote: Optional[str] = REMOTE,
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
-    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object (for scripts)."),
-    as_jsonl: bool = typer.Option(False, "--jsonl", help="Stream the answer as JSON lines as it comes."),
-    db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", hidden=True, help=DB.help),
-    debug: bool = typer.Option(False, "--debug", hidden=True, help=DEBUG.help),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
-    help_all: bool = typer.Option(False, "--help-all", help="Show every option, and exit."),
+    as_json: bool = options.AS_JSON,
+    as_jsonl: bool = options.AS_JSONL,
+    db: Optional[str] = options.HIDDEN_DB,
+    debug: bool = options.HIDDEN_DEBUG,
+    version: bool = options.VERSION,
+    help_all: bool = options.HELP_ALL,
 ) -> None:
     env = environment()
     json_output = None

@@ -61,10 +61,10 @@ async def resume_pending(conversation: Thread, output: Output, settings: Setting
     if conversation.toolbox is None:  # tools off (--no-tools, none set up): nothing could run them
         from chatcli.chat.toolcalls import open_calls
 
-        calls = open_calls(await conversation.messages())
-        if calls:
+        left = open_calls(await conversation.messages())
+        if left:
             output.note(
-                f"this thread was waiting for {_calls(calls)}; with tools off, your next message closes them as not run"
+                f"this thread was waiting for {_calls(left)}; with tools off, your next message closes them as not run"
             )
         return
     waiting = await conversation.waiting()
