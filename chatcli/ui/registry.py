@@ -10,14 +10,17 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any, Awaitable, Callable
+from typing import IO, TYPE_CHECKING, Awaitable, Callable
 
 from chatcli.chat.inputs import check_utf8
-from chatcli.chat.threads import Threads
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say
 from chatcli.ui.output import Output
+
+if TYPE_CHECKING:
+    from chatcli.chat.backend import ThreadList
+    from chatcli.chat.thread import Thread
 
 # A command's handler: given the context and the text after its name; LEAVE ends the session.
 Handler = Callable[["Context", str], Awaitable[str | None]]
@@ -74,7 +77,7 @@ def commands() -> list[Command]:
 class Context:
     """What a command works on: the conversation (None before the engine is loaded), output, settings."""
 
-    conversation: Any
+    conversation: Thread | None
     output: Output
     settings: Settings
     out: IO[str] = field(default_factory=lambda: sys.stdout)
@@ -85,11 +88,17 @@ class Context:
         """A line of data on stdout (control characters made visible in a terminal)."""
         say(self.out, text + "\n", data=True)
 
-    def threads(self) -> Threads:
+    @property
+    def thread(self) -> Thread:
+        """The conversation, for a command that needs one (the prompt runs those once the thread is open)."""
+        assert self.conversation is not None, "a command that needs the thread ran before it was open"
+        return self.conversation
+
+    def threads(self) -> ThreadList:
         """The conversation's threads, shown with the settings' credentials masked."""
         from chatcli.providers.base import known_secrets
 
-        threads: Threads = self.conversation.threads()
+        threads = self.thread.threads()
         threads.secrets = known_secrets(self.settings)
         return threads
 

@@ -13,18 +13,18 @@ from chatcli.ui.registry import Context, command
 
 @command("/retry", help="answer the last message again, replacing the answer")
 async def _retry(ctx: Context, arg: str) -> None:
-    question = await ctx.conversation.recall.last_question()
+    question = await ctx.thread.recall.last_question()
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(question)}")
-    await render_reply(ctx.conversation, ctx.conversation.retry(), ctx.settings)
+    await render_reply(ctx.thread, ctx.thread.retry(), ctx.settings)
 
 
 @command(
     "/undo", help="take back the last exchange (your message, its tool calls and its answer), or a /compact made since"
 )
 async def _undo(ctx: Context, arg: str) -> None:
-    undone = await ctx.conversation.undo()
+    undone = await ctx.thread.undo()
     if undone is None:
         ctx.output.note("nothing to undo")
         return
@@ -39,7 +39,7 @@ async def _undo(ctx: Context, arg: str) -> None:
 async def _copy(ctx: Context, arg: str) -> None:
     from chatcli.ui.clipboard import code_blocks, copy
 
-    answer = await ctx.conversation.recall.last_answer()
+    answer = await ctx.thread.recall.last_answer()
     if answer is None:
         raise UsageError("nothing to copy: no answer yet in this thread")
     text, what = answer, "the last answer"
@@ -76,7 +76,7 @@ async def _think(ctx: Context, arg: str) -> None:
             else "thinking folded to one line once the answer starts"
         )
         return
-    thinking = await ctx.conversation.recall.last_thinking()
+    thinking = await ctx.thread.recall.last_thinking()
     if thinking is None:
         ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
         return
@@ -87,7 +87,7 @@ async def _think(ctx: Context, arg: str) -> None:
 async def _usage(ctx: Context, arg: str) -> None:
     from chatcli.chat.pricing import dollars
 
-    used = await ctx.conversation.recall.usage_totals()
+    used = await ctx.thread.recall.usage_totals()
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
     cached = f" ({used.cached:,} cached)" if used.cached else ""
     ctx.print(
@@ -111,12 +111,12 @@ async def _usage(ctx: Context, arg: str) -> None:
 @command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")
 async def _system(ctx: Context, arg: str) -> None:
     if not arg:
-        current = await ctx.conversation.system_prompt()
+        current = await ctx.thread.system_prompt()
         ctx.print(current or ctx.settings.system)
         if not current:
             ctx.output.note("(the default system prompt)")
         return
-    await ctx.conversation.replace_system(arg)
+    await ctx.thread.replace_system(arg)
     ctx.output.note("system prompt set for this thread")
 
 
@@ -124,17 +124,17 @@ async def _system(ctx: Context, arg: str) -> None:
     "/model", args="[NAME]", help="show or switch the model: NAME or provider:NAME (Tab offers them)", complete="models"
 )
 async def _model(ctx: Context, arg: str) -> None:
-    if arg and not ctx.conversation.own_model:
+    if arg and not ctx.thread.own_model:
         raise UsageError("the model is the graph's own", hint="it chooses its model in its code")
     if not arg:
-        ctx.print(ctx.conversation.model_name or ctx.settings.model)
+        ctx.print(ctx.thread.model_name or ctx.settings.model)
         return
     if len(arg.split()) != 1:
         raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
     from chatcli.chat.model import check_credentials
 
     check_credentials(ctx.settings, arg)  # a provider whose key or package is missing: one line, nothing switched
-    await ctx.conversation.choose_model(arg)
+    await ctx.thread.choose_model(arg)
     ctx.output.note(f"model {arg} from the next message, kept with this thread")
 
 
@@ -150,14 +150,14 @@ async def _role(ctx: Context, arg: str) -> None:
     from chatcli.chat.roles import load_role, role_names
 
     if not arg:
-        current = await ctx.conversation.role()
+        current = await ctx.thread.role()
         ctx.print(current or "(no role)")
         known = ", ".join(role_names(Path(ctx.settings.roles_dir or ""))) or "none yet"
         ctx.output.note(f"roles: {known} · /role NAME sets one")
         return
     role = load_role(Path(ctx.settings.roles_dir or ""), arg)
-    await ctx.conversation.set_role(role)  # the same as chat --role: kept with the thread
-    model = f"model {role.model}" if role.model else f"model {ctx.conversation.model_name} (the default)"
+    await ctx.thread.set_role(role)  # the same as chat --role: kept with the thread
+    model = f"model {role.model}" if role.model else f"model {ctx.thread.model_name} (the default)"
     temperature = f" · temperature {role.temperature}" if role.temperature is not None else ""
     ctx.output.note(f"role {role.name} from the next message · {model}{temperature}")
 
@@ -174,7 +174,7 @@ async def _role(ctx: Context, arg: str) -> None:
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.chat.attachments import is_url, read_attachment
 
-    conversation = ctx.conversation
+    conversation = ctx.thread
     if arg == "--clear":
         count = len(conversation.attached)
         conversation.attached = []

@@ -4,12 +4,14 @@ prompt's messages are sent as the question. Resources are mentioned in a questio
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from chatcli.chat.events import TurnResult
+    from chatcli.chat.thread import Thread
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
@@ -23,7 +25,7 @@ def is_prompt_command(text: str) -> bool:
     return text.lstrip().startswith(PREFIX)
 
 
-async def ask_prompt(conversation: Any, line: str, settings: Settings) -> Any:
+async def ask_prompt(conversation: Thread, line: str, settings: Settings) -> TurnResult:
     """Fill the prompt ``line`` names with its arguments and send what it gives, as a question."""
     from chatcli.tools.context import ContextError, find_prompt, prompt_arguments, prompt_text
     from chatcli.ui.reply import ask

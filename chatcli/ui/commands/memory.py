@@ -42,7 +42,7 @@ def compacted_line(done: Any) -> str:
 )
 async def _compact(ctx: Context, arg: str) -> None:
     ctx.output.note("compacting the earlier turns..." + (f" (focus: {arg.strip()})" if arg.strip() else ""))
-    done = await ctx.conversation.compact(arg.strip() or None)
+    done = await ctx.thread.compact(arg.strip() or None)
     ctx.output.note(compacted_line(done))
     ctx.output.note("the thread keeps every message · /summary shows what is sent · /undo takes it back")
 
@@ -68,7 +68,7 @@ def _described(view: SummaryView) -> str:
 async def _summary(ctx: Context, arg: str) -> None:
     if arg.strip() not in ("", "edit"):
         raise UsageError("/summary takes edit, or nothing")
-    view = await ctx.conversation.summary()
+    view = await ctx.thread.summary()
     if arg.strip() == "edit":
         await _edit(ctx, view)
         return
@@ -106,7 +106,7 @@ async def _edit(ctx: Context, view: Any) -> None:
     if text.strip() == view.text.strip():
         ctx.output.note("the summary is unchanged")
         return
-    await ctx.conversation.edit_summary(text)
+    await ctx.thread.edit_summary(text)
     ctx.output.note("summary saved: it is sent from the next message on · /undo takes the edit back")
 
 
@@ -121,11 +121,11 @@ def _turn(arg: str, name: str) -> int | None:
 
 @command("/pin", args="[N]", help="always send turn N (the last by default) whole, through any compaction")
 async def _pin(ctx: Context, arg: str) -> None:
-    number = await ctx.conversation.pin(_turn(arg, "/pin"))
+    number = await ctx.thread.pin(_turn(arg, "/pin"))
     ctx.output.note(f"turn {number} pinned: its question, what it attached and its answer are always sent whole")
 
 
 @command("/unpin", args="[N]", help="let turn N (the last by default) be folded into the summary again")
 async def _unpin(ctx: Context, arg: str) -> None:
-    number = await ctx.conversation.pin(_turn(arg, "/unpin"), on=False)
+    number = await ctx.thread.pin(_turn(arg, "/unpin"), on=False)
     ctx.output.note(f"turn {number} unpinned")

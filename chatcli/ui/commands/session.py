@@ -17,7 +17,7 @@ async def _help(ctx: Context, arg: str) -> None:
 async def _tools(ctx: Context, arg: str) -> None:
     from chatcli.ui.toolview import print_tools
 
-    toolbox = ctx.conversation.toolbox
+    toolbox = ctx.thread.toolbox
     if toolbox is None and not ctx.settings.use_tools:
         ctx.output.note("tools are off for this session (--no-tools)")
         return

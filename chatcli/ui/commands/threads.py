@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from chatcli.chat.inputs import check_thread_id, new_thread_id
-from chatcli.chat.threads import transcript_markdown, turns_of
+from chatcli.chat.threads import Threads, transcript_markdown, turns_of
 from chatcli.errors import UsageError
 from chatcli.text import counted, json_text
 from chatcli.ui.listing import print_threads, print_transcript
@@ -15,10 +16,10 @@ from chatcli.ui.reply import resume_pending
 
 
 async def _switched(ctx: Context, thread_id: str, what: str) -> None:
-    await ctx.conversation.switch(thread_id)
+    await ctx.thread.switch(thread_id)
     from chatcli.chat.binding import resume_template
 
-    again = resume_template(getattr(ctx.conversation, "bound", None), ctx.settings.db or "").format(id=thread_id)
+    again = resume_template(getattr(ctx.thread, "bound", None), ctx.settings.db or "").format(id=thread_id)
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
 
 
@@ -40,7 +41,7 @@ async def _threads(ctx: Context, arg: str) -> None:
         ctx.output.note("no threads yet: your first message starts one")
         return
     print_threads(rows, ctx.out)
-    ctx.output.note(f"you are on thread {ctx.conversation.thread_id}")
+    ctx.output.note(f"you are on thread {ctx.thread.thread_id}")
 
 
 @command(
@@ -53,14 +54,14 @@ async def _switch(ctx: Context, arg: str) -> None:
     if not arg:
         raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
     thread_id = check_thread_id(arg)
-    if thread_id == ctx.conversation.thread_id:
+    if thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {thread_id}")
         return
     from chatcli.chat.session import existing
 
     # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
     info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
-    if info is not None and info.thread_id == ctx.conversation.thread_id:
+    if info is not None and info.thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {info.thread_id}")
         return
     await _switched(
@@ -70,39 +71,45 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
         )
-        await resume_pending(ctx.conversation, ctx.output, ctx.settings)
+        await resume_pending(ctx.thread, ctx.output, ctx.settings)
+
+
+def _own_threads(ctx: Context) -> Threads:
+    """The threads of a thread chat keeps itself: /fork and /title are offered on no other (a LangGraph server's
+    thread lists neither among its commands: chatcli.chat.backend.RemoteBackend)."""
+    return cast(Threads, ctx.threads())
 
 
 @command("/fork", help="continue in a new thread that starts as a copy of this one")
 async def _fork(ctx: Context, arg: str) -> None:
-    turns = turns_of(await ctx.conversation.messages())
+    turns = turns_of(await ctx.thread.messages())
     if not turns:
         raise UsageError("nothing to fork: this thread is empty")
-    original = ctx.conversation.thread_id
-    new_id = await ctx.threads().fork(original, len(turns))
+    original = ctx.thread.thread_id
+    new_id = await _own_threads(ctx).fork(original, len(turns))
     await _switched(ctx, new_id, f"forked {original} ({counted(len(turns), 'turn')})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
 @command("/title", args="[TEXT]", help="show or set this thread's title")
 async def _title(ctx: Context, arg: str) -> None:
-    thread_id = ctx.conversation.thread_id
+    thread_id = ctx.thread.thread_id
     if not arg:
         info = await ctx.threads().info(thread_id)
         ctx.print(info.title if info and info.title else "(no title yet: the first message names the thread)")
         return
-    if not await ctx.conversation.messages():
+    if not await ctx.thread.messages():
         raise UsageError("nothing to title yet: this thread is empty")
-    await ctx.threads().rename(thread_id, arg)
+    await _own_threads(ctx).rename(thread_id, arg)
     ctx.output.note("title set")
 
 
 @command("/history", help="show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)")
 async def _history(ctx: Context, arg: str) -> None:
-    if not await ctx.conversation.messages():
+    if not await ctx.thread.messages():
         ctx.output.note("this thread is empty")
         return
-    print_transcript(await ctx.threads().shown(ctx.conversation.thread_id), ctx.out)
+    print_transcript(await ctx.threads().shown(ctx.thread.thread_id), ctx.out)
 
 
 @command(
@@ -112,9 +119,9 @@ async def _export(ctx: Context, arg: str) -> None:
     words = arg.split(maxsplit=1)
     fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
     file = words[0] if words else ""
-    if not await ctx.conversation.messages():
+    if not await ctx.thread.messages():
         raise UsageError("nothing to export: this thread is empty")
-    thread_id = ctx.conversation.thread_id
+    thread_id = ctx.thread.thread_id
     if fmt == "json":
         text = json_text(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
     else:
