@@ -348,16 +348,14 @@ async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
     """``setup`` (a chatcli.chat.session.ThreadSetup) with the model an existing thread goes on with here: the
     request's, else its own; a thread another graph answers is refused in one line naming the command that goes
     on with it (chatcli.chat.binding)."""
-    from chatcli.chat.binding import Binding, Choice, reconcile
+    from chatcli.chat.binding import Choice, answered_by
 
     if engine.store is None:  # the server's threads: each is its assistant's
         return setup
-    info = await engine.store.index.get(thread_id)
-    if info is None:
-        return setup
-    stored = Binding.from_json(await engine.store.index.binding(thread_id))
     serving = engine.backend.binding  # what this server's threads are bound to (None: chat's own graph)
-    way = reconcile(thread_id, stored, info.model, Choice(serving, setup.model))
+    way = await answered_by(engine.store.index, thread_id, Choice(serving, setup.model))
+    if way is None:
+        return setup
     if way.graph is not None and (serving is None or not way.graph.same_graph(serving)):
         raise UsageError(
             f"thread {thread_id} is answered by {way.graph.describe()}, which this server does not serve",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chatcli.chat.backend import Abilities, Backend, ThreadList
-from chatcli.chat.binding import Binding, model_from_index
+from chatcli.chat.binding import Binding
 from chatcli.chat.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.chat.graph_app import Compactor, GraphApp
 from chatcli.chat.inputs import check_question, check_thread_id, check_utf8
@@ -294,18 +294,22 @@ class Thread:
     async def _bound_model(self, thread_id: str) -> str | None:
         """The model thread ``thread_id`` is bound to (None: the default, or its role's); a thread that another
         graph answers (or chat's own, from a graph's prompt) is refused, naming the command that goes on with it."""
-        if self.store is None or (info := await self.store.index.get(thread_id)) is None:
+        from chatcli.chat.binding import Choice, answered_by
+
+        if self.store is None:
             return None
-        stored = Binding.from_json(await self.store.index.binding(thread_id))
-        here = self.bound or Binding()
-        if stored is not None and (stored.kind != here.kind or (here.kind == "graph" and not here.same_graph(stored))):
+        try:
+            way = await answered_by(self.store.index, thread_id, Choice(self.bound))
+        except UsageError as exc:  # another graph's (or chat's own, from a graph's prompt): no --rebind here
+            raise UsageError(exc.message.partition(", not ")[0], hint=(exc.hint or "").partition(";")[0]) from None
+        if way is None:
+            return None
+        if way.graph is not None and (self.bound is None or not self.bound.same_graph(way.graph)):
             raise UsageError(
-                f"thread {thread_id} is answered by {stored.describe()}",
-                hint=f"{stored.command(thread_id)} goes on with it",
+                f"thread {thread_id} is answered by {way.graph.describe()}",
+                hint=f"{way.graph.command(thread_id)} goes on with it",
             )
-        if stored is None:
-            return model_from_index(info.model) if self.bound is None else None
-        return stored.model
+        return way.model if self.bound is None else None
 
     async def undo(self) -> Undone | None:
         """Take back the last thing done: a compaction or a summary edit made since the last answer (the summary
