@@ -189,7 +189,8 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
         wanted = await _resolved(threads(), thread_id)
-        return await threads().export_json(_known(await threads().info(wanted), wanted))
+        exported: dict[str, Any] = await threads().export_json(_known(await threads().info(wanted), wanted))
+        return exported
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:

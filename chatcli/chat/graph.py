@@ -148,7 +148,7 @@ class ChatGraph:
         self.tool_result_chars = tool_result_chars
         self.pricer = pricer  # a chatcli.chat.pricing.Pricer: each reply's cost is stored with it and emitted
 
-    def compile(self, checkpointer: BaseCheckpointSaver | None) -> Any:
+    def compile(self, checkpointer: BaseCheckpointSaver[Any] | None) -> Any:
         """The compiled app, persisted by ``checkpointer``."""
         builder = StateGraph(ChatState)
         builder.add_node(MODEL_NODE, self.call_model)
@@ -356,6 +356,6 @@ class _Step:
             return await self.chat_model.ainvoke(history, told)
 
 
-def build_graph(model: Any, checkpointer: BaseCheckpointSaver | None, **options: Any) -> Any:
+def build_graph(model: Any, checkpointer: BaseCheckpointSaver[Any] | None, **options: Any) -> Any:
     """Compile the chat graph (see ``ChatGraph``) with ``checkpointer``."""
     return ChatGraph(model, **options).compile(checkpointer)

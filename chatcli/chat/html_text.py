@@ -234,10 +234,12 @@ def _converter() -> Any:
         def process_tag(self, node: Any, parent_tags: Any = None) -> str:
             if self.depth >= MAX_DEPTH:  # its text, without recursing further
                 text = " ".join(node.get_text(" ").split())
-                return " " + self.escape(text, parent_tags or set()) + " "  # type: ignore[attr-defined]  # markdownify's, untyped
+                escaped: str = self.escape(text, parent_tags or set())  # type: ignore[attr-defined]  # markdownify's, untyped
+                return " " + escaped + " "
             self.depth += 1
             try:
-                return super().process_tag(node, parent_tags)  # type: ignore[misc]  # markdownify's, untyped
+                done: str = super().process_tag(node, parent_tags)  # type: ignore[misc]  # markdownify's, untyped
+                return done
             finally:
                 self.depth -= 1
 

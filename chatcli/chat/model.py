@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ConfigError, ModelError
 from chatcli.providers import provider, provider_of
-from chatcli.providers.base import one_error, redact  # noqa: F401 - redact is this module's for the rest of chat
+from chatcli.providers.base import one_error
+from chatcli.providers.base import redact as redact  # this module's for the rest of chat
 from chatcli.providers.registry import DEFAULT, NAMES
 
 if TYPE_CHECKING:

@@ -71,7 +71,7 @@ class ModelStates:
         self.context_tokens = context_tokens
         self.settings = settings
         self._states: dict[tuple[str, str, str], ModelState] = {}
-        self._making: dict[tuple[str, str, str], asyncio.Future] = {}
+        self._making: dict[tuple[str, str, str], asyncio.Future[ModelState]] = {}
 
     def key(self, spec: str) -> tuple[str, str, str]:
         """(provider, endpoint, model) of a model as the user names it."""

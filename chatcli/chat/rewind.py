@@ -54,4 +54,5 @@ async def write_values(app: GraphApp, config: dict[str, Any], values: dict[str, 
     from langgraph.graph import END, START
 
     written = await app.aupdate_state(config, values, as_node=START)
-    return await app.aupdate_state(written, None, as_node=END)
+    ended: dict[str, Any] = await app.aupdate_state(written, None, as_node=END)
+    return ended

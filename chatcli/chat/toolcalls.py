@@ -231,7 +231,8 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
 
     async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
         thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
-        return await settle(toolbox, call, decision, asked, writer(), thread)
+        message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread)
+        return message
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
     tool_call: Any = task(name="tool_call")(cast(Any, settled))

@@ -70,13 +70,13 @@ async def _open(
 class Repl:
     """What every line of one prompt session shares: the conversation loading, the output, the settings."""
 
-    loading: asyncio.Future
+    loading: asyncio.Future[Thread]
     output: Output
     settings: Settings
     debug: bool = False
     ctrl_c: CtrlC = field(default_factory=CtrlC)  # what Ctrl-C stops, from the first prompt to the last
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
-    current: asyncio.Task | None = None
+    current: asyncio.Task[Any] | None = None
     received: int | None = None
     # What the next prompt starts with (/edit); the last question if it failed or was stopped.
     next_input: str = ""
@@ -85,7 +85,7 @@ class Repl:
     def set_next_input(self, text: str) -> None:
         self.next_input = text
 
-    def on_signal(self, signum: int, session: PromptSession) -> None:
+    def on_signal(self, signum: int, session: PromptSession[str]) -> None:
         """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave."""
         if self.received is None:
             self.received = signum
@@ -176,7 +176,7 @@ async def _models(settings: Settings) -> list[str]:
     return (await list_all(settings, ["openai"] if settings.local else None)).names
 
 
-def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
+def _prompt_text(loading: asyncio.Future[Thread], waiting: int = 0) -> str:
     """ "> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
     while the thread loads: those of ``chat -a FILE``)."""
     conversation = _opened(loading)
@@ -186,13 +186,13 @@ def _prompt_text(loading: asyncio.Future, waiting: int = 0) -> str:
     return f"[{counted(queued, 'file')}] > "
 
 
-def _toolbox(loading: asyncio.Future) -> Any:
+def _toolbox(loading: asyncio.Future[Thread]) -> Any:
     """The session's tools once the thread is open (for Tab), else None."""
     conversation = _opened(loading)
     return conversation.toolbox if conversation is not None else None
 
 
-def _opened(loading: asyncio.Future) -> Thread | None:
+def _opened(loading: asyncio.Future[Thread]) -> Thread | None:
     """The conversation, once it is open (None while loading or if it failed)."""
     if loading.done() and not loading.cancelled() and loading.exception() is None:
         return loading.result()
@@ -223,7 +223,7 @@ async def run_repl(
     output: Output,
     *,
     setup: ThreadSetup | None = None,
-    session: PromptSession | None = None,
+    session: PromptSession[str] | None = None,
     debug: bool = False,
     resumed: bool = False,
     info: Any = None,

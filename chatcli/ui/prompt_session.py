@@ -49,7 +49,7 @@ def key_bindings() -> KeyBindings:
     return bindings
 
 
-def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession:
+def make_session(settings: Settings, completer: Completer | None = None, **io: Any) -> PromptSession[str]:
     """The prompt-toolkit session: persistent history, multiline keys, Ctrl-R search, Tab completion;
     vi keys when ``editing_mode`` is "vi" (the cursor a bar while inserting, a block otherwise)."""
     vi = settings.editing_mode == "vi"
@@ -57,7 +57,7 @@ def make_session(settings: Settings, completer: Completer | None = None, **io: A
         from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
 
         io.setdefault("cursor", ModalCursorShapeConfig())
-    session: PromptSession = PromptSession(
+    session: PromptSession[str] = PromptSession(
         vi_mode=vi,
         history=private_history(settings.history_file or "", keep=lambda line: _sendable(line, settings)),
         key_bindings=key_bindings(),
@@ -92,7 +92,7 @@ _VI_MODES = {
 }
 
 
-def mode_mark(session: PromptSession) -> str:
+def mode_mark(session: PromptSession[str]) -> str:
     """ "[I] " or "[N] " (insert, normal) in front of the prompt with vi keys; "" with emacs keys."""
     from prompt_toolkit.enums import EditingMode
 
@@ -105,7 +105,7 @@ class AbovePrompt:
     """The prompt's listener (chatcli.chat.events): the output, with the notices that come while the
     prompt waits for input (an MCP server that failed) printed above it, not across the line being typed."""
 
-    def __init__(self, session: PromptSession, output: Output):
+    def __init__(self, session: PromptSession[str], output: Output):
         self.session = session
         self.output = output
 

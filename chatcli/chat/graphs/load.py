@@ -79,7 +79,7 @@ class GraphFile:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages.
         A graph made by a context manager (a ``langgraph.json`` factory) stays open until ``stack`` closes;
         ``say`` tells which graph of a file chat took."""
-        app = with_checkpointer(await load_graph(self.spec, self.cwd, stack, say), saver, self.spec)
+        app: RunningGraph = with_checkpointer(await load_graph(self.spec, self.cwd, stack, say), saver, self.spec)
         check_messages(app, self.spec)
         return app
 
@@ -162,7 +162,7 @@ def _one_graph(module: Any, spec: str, say: Callable[[str], None]) -> str:
 
     public = {name: obj for name, obj in vars(module).items() if not name.startswith("_")}
     # Compiled graphs first: a builder beside its compiled graph (``builder.compile()``) is the same graph.
-    found = [name for name, obj in public.items() if _is_graph(obj)] or [
+    found: list[str] = [name for name, obj in public.items() if _is_graph(obj)] or [
         name for name, obj in public.items() if isinstance(obj, StateGraph)
     ]
     if len(found) == 1:
