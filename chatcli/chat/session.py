@@ -224,9 +224,10 @@ async def open_conversation(
 
 
 @dataclass
-class Engine:
-    """The open store and what answers its threads (``backend``: chat's own graph of one settings, or a graph of
-    the user's): a thread's conversation on any of them."""
+class Chat:
+    """The service a door holds, one per process: what answers its threads (``backend``: chat's own graph of one
+    settings, a graph of the user's, an Agent Server's assistant) and the store that keeps them (None: the
+    server does); ``conversation(thread_id)`` gives the Thread of any of them."""
 
     backend: Backend
     store: Store | None  # None: the server keeps the threads (an Agent Server's assistant)
@@ -286,7 +287,7 @@ async def open_chat(
     listener: Listener,
     answering: "GraphLoader | RemoteSpec | None" = None,
     toolbox: "Toolbox | None" = None,
-) -> AsyncIterator[Engine]:
+) -> AsyncIterator[Chat]:
     """The one engine of a process (``chat serve``'s): chat's own graph with ``toolbox``'s tools, the graph of the
     user's ``answering`` loads, or the assistant on the LangGraph server it names."""
     from chatcli.chat.remote.client import RemoteSpec
@@ -300,7 +301,7 @@ async def open_chat(
 
         backend = RemoteBackend(await Remote.open(answering))
         try:
-            yield Engine(backend, None, settings, 0, None, listener)
+            yield Chat(backend, None, settings, 0, None, listener)
         finally:
             await backend.aclose()
     else:
@@ -309,7 +310,7 @@ async def open_chat(
 
 
 @asynccontextmanager
-async def open_graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Engine]:
+async def open_graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Chat]:
     """Open the store and the app ``source`` gives (``await source.open(saver)``: a graph that is not chat's own,
     kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
     from chatcli.store import open_store
@@ -317,13 +318,13 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
     async with open_store(settings.db or "") as store, AsyncExitStack() as stack:
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
-        yield Engine(GraphBackend(app, source.label, source.binding), store, settings, 0, None, listener)
+        yield Chat(GraphBackend(app, source.label, source.binding), store, settings, 0, None, listener)
 
 
 @asynccontextmanager
 async def open_engine(
     settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None
-) -> AsyncIterator[Engine]:
+) -> AsyncIterator[Chat]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
     from chatcli.chat.graph import ChatGraph
@@ -356,7 +357,7 @@ async def open_engine(
             tool_result_chars=settings.tool_result_chars,
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         )
-        yield Engine(
+        yield Chat(
             Backend(graph.compile(store.saver), graph),
             store,
             settings,
