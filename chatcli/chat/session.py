@@ -20,7 +20,9 @@ from chatcli.providers.base import known_secrets
 from chatcli.store import Store, ThreadInfo
 
 if TYPE_CHECKING:
+    from chatcli.chat.attachments import Attachment
     from chatcli.chat.remote.client import RemoteSpec
+    from chatcli.chat.roles import Role
     from chatcli.tools.toolbox import Toolbox
 
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
@@ -43,11 +45,11 @@ class ThreadSetup:
 
     system: str | None = None  # --system
     variables: dict[str, str] = field(default_factory=dict)  # --var NAME=VALUE
-    role: Any = None  # --role, read already (a chatcli.chat.roles.Role)
+    role: Role | None = None  # --role, read already
     model: str | None = None  # -m: it wins over the thread's role's model
     temperature: str | None = None  # --temperature: it wins over the role's
     attach: tuple[str, ...] = ()  # -a FILE, as given
-    attachments: tuple[Any, ...] = ()  # those files (and an image on stdin), read and checked
+    attachments: tuple[Attachment, ...] = ()  # those files (and an image on stdin), read and checked
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
