@@ -76,8 +76,11 @@ def _file_of(call: ast.Call) -> str:
 
 
 def _on_the_writer(call: ast.Call) -> bool:
-    """A Console built on TerminalFile (its writes pass the writer) or on an in-memory buffer (no terminal)."""
+    """A Console built on TerminalFile (its writes pass the writer) or on an in-memory buffer (no terminal);
+    ``cast(IO[str], TerminalFile(...))`` is TerminalFile's (the cast only tells the type checker)."""
     file = next((k.value for k in call.keywords if k.arg == "file"), None)
+    if isinstance(file, ast.Call) and ast.unparse(file.func) == "cast" and len(file.args) == 2:
+        file = file.args[1]
     return isinstance(file, ast.Call) and ast.unparse(file.func) in ("TerminalFile", "io.StringIO")
 
 

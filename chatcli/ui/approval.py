@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import termios
-from typing import IO, TYPE_CHECKING, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from chatcli.chat.elicitation import Elicitation, Elicited
 from chatcli.chat.events import Decision, Review, ToolCall
@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyPressEvent
     from prompt_toolkit.key_binding.key_processor import KeyPress
 
-    from chatcli.ui.output import Output
+
+class Notes(Protocol):
+    """The output the approver's notes and warnings go to (a chatcli.ui.output.Output)."""
+
+    def note(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
@@ -81,7 +88,7 @@ _STOPPED = "\x03"
 AFTER_ANSWER = 0.4
 
 
-def _stream_of(output: Any) -> IO[str] | None:
+def _stream_of(output: object) -> IO[str] | None:
     """Where ``output`` writes its notes (and so the block of an "ask" event), if it says."""
     err = getattr(output, "err", None) or getattr(getattr(output, "err_console", None), "file", None)
     return err if hasattr(err, "write") else None
@@ -111,7 +118,7 @@ class TerminalApprover:
     """
 
     def __init__(
-        self, output: Output, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Input | None = None
+        self, output: Notes, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Input | None = None
     ):
         self.output = output
         self.stdin_fd = stdin_fd

@@ -11,19 +11,30 @@ opened only when o is pressed, only an http or https one, and never without show
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from chatcli.chat.elicitation import Elicitation, Elicited, Field
 from chatcli.text import neutralise
-
-if TYPE_CHECKING:
-    from chatcli.ui.approval import TerminalApprover
 
 FORM = "Answer it? [y]es / [N]o, decline / Ctrl-C cancels: "
 FORM_KEYS = "press y to answer, n (or Enter) to decline, Ctrl-C to cancel"
 URL = "Go there? [o]pen in the browser / [y]es, I open it myself / [N]o, decline / Ctrl-C cancels: "
 URL_KEYS = "press o to open it, y if you open it yourself, n (or Enter) to decline, Ctrl-C to cancel"
 STOPPED = "\x03"  # what the approver's key and line questions give for Ctrl-C and Ctrl-D
+
+
+class Asker(Protocol):
+    """Where the question is asked: the terminal's approver (chatcli.ui.approval.TerminalApprover)."""
+
+    def say(self, text: str, warn: bool = False) -> None: ...
+
+    def drop_typeahead(self) -> None: ...
+
+    async def drop_the_rest(self) -> None: ...
+
+    async def key(self, question: str) -> str: ...
+
+    async def line(self, question: str, default: str = "") -> str: ...
 
 
 def shown(question: Elicitation) -> list[str]:
@@ -53,7 +64,7 @@ def _default_text(field: Field) -> str:
     return str(field.default)
 
 
-async def ask(approver: TerminalApprover, question: Elicitation) -> Elicited:
+async def ask(approver: Asker, question: Elicitation) -> Elicited:
     """Ask ``question`` on ``approver``'s terminal (a chatcli.ui.approval.TerminalApprover): the answer."""
     for line in shown(question):
         approver.say(line)
@@ -63,7 +74,7 @@ async def ask(approver: TerminalApprover, question: Elicitation) -> Elicited:
     return answered
 
 
-async def _url(approver: TerminalApprover, question: Elicitation) -> Elicited:
+async def _url(approver: Asker, question: Elicitation) -> Elicited:
     while True:
         key = await approver.key(URL)
         if key == STOPPED:
@@ -78,7 +89,7 @@ async def _url(approver: TerminalApprover, question: Elicitation) -> Elicited:
         approver.say(URL_KEYS, warn=True)
 
 
-def _open(approver: TerminalApprover, url: str) -> None:
+def _open(approver: Asker, url: str) -> None:
     """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
     from chatcli.tools.browser import open_in_browser
 
@@ -87,7 +98,7 @@ def _open(approver: TerminalApprover, url: str) -> None:
         approver.say(why, warn=True)
 
 
-async def _form(approver: TerminalApprover, question: Elicitation) -> Elicited:
+async def _form(approver: Asker, question: Elicitation) -> Elicited:
     while True:
         key = await approver.key(FORM)
         if key == STOPPED:
@@ -107,7 +118,7 @@ async def _form(approver: TerminalApprover, question: Elicitation) -> Elicited:
     return Elicited("accept", content)
 
 
-async def _value(approver: TerminalApprover, field: Field) -> Any:
+async def _value(approver: Asker, field: Field) -> Any:
     """The field's value as typed (None: left out), or STOPPED."""
     if field.description:
         approver.say("  " + neutralise(field.description))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, cast
 
 from chatcli.ui.markdown.code import highlighter
 from chatcli.ui.markdown.inline import inline, plain_links
@@ -232,16 +232,15 @@ class Blocks:
             cells = _cells(line)[: len(header)]
             table.add_row(*(text(cell) for cell in cells))
         colour = palette.system_name
-        out = io.StringIO()
         console = Console(
-            file=out,
+            file=io.StringIO(),
             width=self.width,
             color_system=colour,
             force_terminal=colour is not None,
             legacy_windows=False,
         )
         console.print(table)
-        rows = out.getvalue().split("\n")[:-1]
+        rows = cast(io.StringIO, console.file).getvalue().split("\n")[:-1]
         while rows and not _ESCAPES.sub("", rows[0]).strip():
             rows.pop(0)
         while rows and not _ESCAPES.sub("", rows[-1]).strip():
