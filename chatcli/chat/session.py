@@ -324,9 +324,7 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
 
 
 @asynccontextmanager
-async def open_engine(
-    settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None
-) -> AsyncIterator[Chat]:
+async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None) -> AsyncIterator[Chat]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
     from chatcli.chat.graph import ChatGraph
