@@ -125,19 +125,19 @@ _WORDS = (
 
 
 class _Tokens:
-    """A turn listener (chatcli.chat.events) that hands each piece of the answer to ``on_token``."""
+    """A turn listener (chatcli.service.events) that hands each piece of the answer to ``on_token``."""
 
     def __init__(self, on_token: Callable[[str], None]):
         self.on_token = on_token
 
     def hear(self, event: Any) -> None:
-        from chatcli.chat.events import Token
+        from chatcli.service.events import Token
 
         if isinstance(event, Token):
             self.on_token(event.text)
 
     async def approve(self, call: Any) -> Any:
-        from chatcli.chat.events import refuse
+        from chatcli.service.events import refuse
 
         return refuse(call)
 
@@ -453,9 +453,9 @@ async def bare_conversation(settings: Any, thread_id: str):
     """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from chatcli.chat.graph import build_graph
-    from chatcli.chat.model import build_chat_model
-    from chatcli.chat.thread import Thread
+    from chatcli.backends.own.graph import build_graph
+    from chatcli.backends.own.model import build_chat_model
+    from chatcli.service.thread import Thread
 
     async with AsyncSqliteSaver.from_conn_string(settings.db) as saver:
         app = build_graph(
@@ -524,7 +524,7 @@ async def _ours(
     10 rounds of one turn on each (order rotated), so turns 6-15, 96-105 and n-4..n+5 are
     measured side by side and their ratios are per-round pairs that cancel the machine's drift.
     The second and third threads live in another database so the first's size is its own."""
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     db, side = work / "long.db", work / "side.db"
     mid = n > 110
@@ -662,8 +662,8 @@ async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Co
     """Two threads in two databases, one turn of each per round (order alternated): turn 1 of
     "image" carries the PNG, turn 1 of "plain" the same question alone; then turns 2..n+1 are
     text on both.  Sizes after turn 1 and after each of ``size_at`` more turns."""
-    from chatcli.chat.attachments import from_bytes
-    from chatcli.chat.session import open_conversation
+    from chatcli.content.attachments import from_bytes
+    from chatcli.service.chat import open_conversation
 
     png = bench_png()
     image = from_bytes("shot.png", png)

@@ -44,9 +44,9 @@ HOSTED = "http://api.chatcli.invalid/v1"
 MODELS = {"table": "gpt-4o", "config": "gpt-fake"}  # priced by genai-prices / by config.toml
 LOAD = """
 import time
-import langchain_openai, langgraph.graph, chatcli.chat.graph
+import langchain_openai, langgraph.graph, chatcli.backends.own.graph
 start = time.perf_counter()
-from chatcli.chat.pricing import _table
+from chatcli.backends.own.pricing import _table
 _table()
 print(time.perf_counter() - start)
 """

@@ -29,9 +29,9 @@ TARGET = 1.3
 def seed(home: Path) -> list[str]:
     """Fill the home's database with threads; their ids."""
     sys.path.insert(0, str(ROOT))
-    from chatcli.chat.manage import open_threads
-    from chatcli.chat.threads import EXPORT_FORMAT
     from chatcli.config import load_settings
+    from chatcli.threads.opening import open_threads
+    from chatcli.threads.operations import EXPORT_FORMAT
 
     settings = load_settings({"db": str(home / "chat.db")})
     words = "penguins keep warm in winter by huddling together and taking turns at the edge".split()

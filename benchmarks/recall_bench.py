@@ -52,9 +52,9 @@ sys.path.insert(0, str(ROOT))
 from report import report  # noqa: E402  (benchmarks/report.py)
 
 if TYPE_CHECKING:  # the engine is imported when a run starts
-    from chatcli.chat.events import Compacted
-    from chatcli.chat.thread import Thread
     from chatcli.config import Settings
+    from chatcli.service.events import Compacted
+    from chatcli.service.thread import Thread
 
 CATEGORIES = ("single", "updated", "multi_session", "temporal", "abstention")
 ASK = " Answer in one sentence."  # every question ends so: short replies, checked by keywords
@@ -618,8 +618,8 @@ async def ask(conversation: "Thread", probe: Probe) -> Answer:
 
 async def run_mode(settings: "Settings", thread: RecallThread, mode: str) -> ModeRun:
     """Write the thread into a thread of its own, compact it (``compacted``), and ask every probe."""
-    from chatcli.chat.graph import MODEL_NODE
-    from chatcli.chat.session import open_conversation
+    from chatcli.backends.own.graph import MODEL_NODE
+    from chatcli.service.chat import open_conversation
 
     start = time.perf_counter()
     async with open_conversation(settings, f"recall-{mode}", toolbox=None) as conversation:

@@ -14,7 +14,7 @@ adds the arrival of the chat request. Prints, per step, the median seconds since
 alone, the three servers' own start alone (``bench.mcp_servers_floor``) and both side by side
 -- about what chat could reach if it started the servers at launch.
 
-The wrappers add a little time of their own (the child imports ``chatcli.chat.session``
+The wrappers add a little time of their own (the child imports ``chatcli.service.chat``
 first, and ``chatcli.ui.prompt`` for the REPL), so the totals run a few tens of milliseconds
 over ``bench.py``'s; the steps' order and lengths are what this is for.
 """
@@ -54,7 +54,7 @@ def child(argv: list[str]) -> int:
     from chatcli.app.lazy_imports import install
 
     install()  # as the chat entry point does, before anything imports LangChain
-    import chatcli.chat.session as session
+    import chatcli.service.chat as session
     import chatcli.tools.mcp.server as mcp
     import chatcli.tools.toolbox as toolbox
 

@@ -115,8 +115,8 @@ def main() -> int:
             r.setdefault("py_html", []).append(timed_run([PY, "-c", "import bs4, markdownify"])[0])
         import asyncio
 
-        from chatcli.chat.html_text import convert as convert_apart
-        from chatcli.chat.html_text import page_text
+        from chatcli.content.html_text import convert as convert_apart
+        from chatcli.content.html_text import page_text
 
         t = time.perf_counter()
         title, text = page_text(html.decode())

@@ -26,8 +26,8 @@ class Settings:
     base_url: str | None = None
     db: str | None = None
     system: str = DEFAULT_SYSTEM
-    # The history budget's cap (estimated tokens); None: the model's own context window (chatcli.chat.context_windows)
-    # less the reply's room, compacted near its end.
+    # The history budget's cap (estimated tokens); None: the model's own context window
+    # (chatcli.backends.own.context_windows) less the reply's room, compacted near its end.
     context_tokens: int | None = None
     timeout: float = 60.0
     max_retries: int = 2
@@ -35,7 +35,7 @@ class Settings:
     history_file: str | None = None
     # History past the budget (context_tokens): "compact" folds the older turns into a summary at the start of a
     # turn whose request would pass compact_at of it; "trim" leaves them out; "summary" folds what would not fit
-    # at every step (chatcli.chat.compaction).
+    # at every step (chatcli.backends.own.compaction).
     memory: str = "compact"
     compact_at: float = 0.9
     # Most tokens in one reply; None leaves it to the server (the local model gets a share of its window).
@@ -88,7 +88,7 @@ class Settings:
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
     provider_env: tuple[tuple[str, str], ...] = ()
     # Not a setting (no layer sets it): the providers whose endpoint an untrusted .env chose. Their SDKs get none
-    # of the credentials they would read from the environment by themselves (chatcli.chat.model).
+    # of the credentials they would read from the environment by themselves (chatcli.backends.own.model).
     untrusted_endpoints: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     def env(self, name: str) -> str | None:

@@ -143,7 +143,7 @@ def users_key_stays_home(settings: Any, before: Any, dotenv: "DotEnv") -> tuple[
     ]
     pairs += [(url, env.get(url), before.env(url), key, env.get(key or "")) for url, key in endpoint_vars().items()]
     for url_var, now, was, key_var, key in pairs:
-        if now != was:  # its SDK gets none of the credentials it would read by itself (chatcli.chat.model)
+        if now != was:  # its SDK gets none of the credentials it would read by itself (chatcli.backends.own.model)
             moved += [row.name for row in PROVIDERS if row.url_var == url_var]
         own = dotenv.usable([key_var]).get(key_var) if key_var else None
         if now == was or not key or key == own:

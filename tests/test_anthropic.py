@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("langchain_anthropic")
 
-from chatcli.chat.events import Decision, Thinking, Token  # noqa: E402
+from chatcli.service.events import Decision, Thinking, Token  # noqa: E402
 from tests.fakes.anthropic import FakeAnthropicServer, StreamError, words  # noqa: E402
 from tests.fakes.anthropic_rules import breakpoints, request_error, signature  # noqa: E402
 from tests.fakeserver import Calls, Fault, Reply, closed_port_url  # noqa: E402
@@ -63,8 +63,8 @@ class Approving:
 
 
 async def test_thinking_and_a_tool_call_go_on_through_approval_and_a_second_question(claude, tmp_path):
-    from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
+    from chatcli.service.chat import open_conversation
 
     fake, env = claude
     (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")

@@ -67,8 +67,8 @@ def test_undecodable_bytes_in_an_argument_are_refused(server, chat_env):
     [("caf\udce9", None, "the system prompt"), (None, {"drink": "caf\udce9"}, "--var drink")],
 )
 def test_undecodable_system_prompt_or_variable_is_refused(system, variables, what):
-    from chatcli.chat.thread import Thread
     from chatcli.errors import UsageError
+    from chatcli.service.thread import Thread
 
     conversation = Thread(app=None, thread_id="latin1")
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):

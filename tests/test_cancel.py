@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from chatcli.chat.session import open_conversation
 from chatcli.config import load_settings
+from chatcli.service.chat import open_conversation
 from tests.fakeserver import FakeOpenAIServer, Reply
 from tests.helpers import Tokens
 

@@ -17,9 +17,9 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatcli.chat.session import open_conversation
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
+from chatcli.service.chat import open_conversation
 from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput

@@ -201,8 +201,8 @@ async def test_trim_memory_never_compacts_by_itself(settings, server, monkeypatc
 
 
 async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, tmp_path):
-    from chatcli.chat.graphs.load import GraphFile
-    from chatcli.chat.session import open_conversation
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.chat import open_conversation
 
     graph = Path(__file__).resolve().parent.parent / "examples" / "graphs" / "agent.py"
     async with open_conversation(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
@@ -289,7 +289,7 @@ def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_
 
 
 async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(settings, server):
-    from chatcli.chat.attachments import from_bytes
+    from chatcli.content.attachments import from_bytes
 
     plan = from_bytes("plan.md", b"# Plan\nStep 1: migrate the database on Tuesday.\n")
     server.queue(*(Reply("ok") for _ in range(4)))  # answers that do not repeat the file

@@ -143,8 +143,8 @@ def test_a_deployed_graphs_thread_is_refused_in_one_line(server, chat_env):
     """A thread of ``chat --remote URL`` is noted locally by its binding alone: it is the server's to keep."""
     import asyncio
 
-    from chatcli.chat.binding import Binding
     from chatcli.config import load_settings
+    from chatcli.service.binding import Binding
     from chatcli.store.light import open_light_store
 
     async def note() -> None:
@@ -184,7 +184,7 @@ def test_the_summary_goes_as_context_in_a_user_message_never_as_instructions(pro
     """The summary folds in what came from outside (tool results, fetched pages, an MCP server's texts): on every
     provider's wire it goes as context, in a user message that says what it is, and the system prompt stays the only
     system instruction."""
-    from chatcli.chat.request_history import SUMMARY_PREFIX
+    from chatcli.backends.own.request_history import SUMMARY_PREFIX
     from chatcli.config import DEFAULT_SYSTEM
 
     row, fake, env = provider

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.chat.pricing import COST_KEY, Pricer, dollars
-from chatcli.chat.spending import parse_since
+from chatcli.backends.own.pricing import COST_KEY, Pricer, dollars
 from chatcli.errors import UsageError
+from chatcli.threads.spending import parse_since
 from tests.conftest import HOSTED_URL
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, stored
@@ -156,12 +156,12 @@ def test_the_calls_of_a_tool_round_add_up(server, hosted):
 
 @pytest.mark.stores("sqlite")
 def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_fail(server, hosted, monkeypatch):
-    import chatcli.chat.pricing
+    import chatcli.backends.own.pricing
 
     def broken():
         raise ImportError("genai_prices is broken")
 
-    monkeypatch.setattr(chatcli.chat.pricing, "_table", broken)
+    monkeypatch.setattr(chatcli.backends.own.pricing, "_table", broken)
     server.queue(Reply("still answered", usage=COUNTS))
     run = chat(hosted, "--json", "-m", PRICED, "hi")
     assert run.code == 0 and json.loads(run.out)["reply"] == "still answered", run
@@ -256,8 +256,8 @@ def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_en
     # the thread commands (chat stats too) load neither it nor the model stack.
     probe = """
 import asyncio, sys
-from chatcli.chat.events import Silent
-from chatcli.chat.session import open_engine
+from chatcli.service.events import Silent
+from chatcli.service.chat import open_engine
 from chatcli.config import load_settings
 
 async def main():

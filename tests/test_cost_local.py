@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from chatcli.chat.pricing import COST_KEY, LOCAL, UNPRICED_KEY, Pricer, local_name, on_this_network
+from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, Pricer, local_name, on_this_network
 from tests.conftest import HOSTED_URL
 from tests.fakeserver import Reply
 from tests.helpers import chat, stored

@@ -1,4 +1,4 @@
-"""A server's question as chat reads it (chatcli.chat.elicitation): every kind of field of the MCP schema, typed
+"""A server's question as chat reads it (chatcli.service.elicitation): every kind of field of the MCP schema, typed
 lines and JSON answers checked against them, the bounds on what a server may send, and the calls kept waiting
 for an answer (chatcli.tools.asking). Whole turns at every door: tests/test_mcp_asking.py."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chatcli.chat.elicitation import (
+from chatcli.service.elicitation import (
     MAX_CHOICES,
     MAX_FIELDS,
     MAX_MESSAGE,
@@ -23,7 +23,7 @@ from chatcli.chat.elicitation import (
     answer_of,
     read_fields,
 )
-from chatcli.chat.interrupts import pending_of, read
+from chatcli.service.interrupts import pending_of, read
 from chatcli.tools.asking import KeptCalls
 
 SCHEMA = {

@@ -15,9 +15,9 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from chatcli.chat.graph import build_graph, render_system
-from chatcli.chat.request_history import select_history
-from chatcli.chat.thread import Thread
+from chatcli.backends.own.graph import build_graph, render_system
+from chatcli.backends.own.request_history import select_history
+from chatcli.service.thread import Thread
 from chatcli.store import open_checkpointer
 from tests.helpers import Tokens
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.chat.events import Decision
+from chatcli.service.events import Decision
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, assert_one_error_line, chat
 
@@ -145,8 +145,8 @@ def test_the_names_of_the_nodes_that_speak_head_their_text(server, graph_env, tm
 
 
 async def _open(settings, thread: str, listener: Tokens):
-    from chatcli.chat.graphs.load import GraphFile
-    from chatcli.chat.session import open_conversation
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.chat import open_conversation
 
     return open_conversation(settings, thread, listener, app=GraphFile(AGENT, Path.cwd()))
 
@@ -267,8 +267,8 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from chatcli.chat.graphs.load import GraphFile
-    from chatcli.chat.session import ThreadSetup
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.chat import ThreadSetup
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
     from chatcli.ui.prompt_session import make_session
@@ -297,7 +297,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
 def test_a_deployed_graphs_plain_dict_messages_are_read_as_langchains():
     from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
-    from chatcli.chat.graphs.messages import as_message, messages_of
+    from chatcli.backends.graphs.messages import as_message, messages_of
 
     chunk = as_message(
         {"type": "AIMessageChunk", "content": "Hel", "id": "r1", "tool_call_chunks": [], "example": False}
@@ -370,7 +370,7 @@ def test_a_file_of_several_graphs_none_named_graph_asks_which(server, graph_env,
 
 def test_the_projects_own_langgraph_json_entry_runs(server, graph_env, monkeypatch):
     """`chat --graph chat` in this checkout: langgraph.json's entry is a factory that is an async context manager
-    (chatcli.chat.served:graph), entered for the run and left after it."""
+    (chatcli.backends.own.served:graph), entered for the run and left after it."""
     root = EXAMPLES.parent
     monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
     server.queue(Reply("chat's graph, loaded as any other."))

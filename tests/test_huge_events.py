@@ -191,7 +191,7 @@ def test_one_huge_event_stops_the_answer_keeps_what_arrived_and_costs_no_memory(
 
 def test_an_answer_past_its_size_stops_there_and_what_arrived_is_kept(server, chat_env):
     """Many events, each small enough: the answer as a whole is bounded too (MAX_ANSWER characters)."""
-    from chatcli.chat.turn import MAX_ANSWER
+    from chatcli.service.turn import MAX_ANSWER
     from tests.fakeserver import Reply
     from tests.helpers import assert_one_error_line, chat, stored
 
@@ -213,7 +213,7 @@ def test_a_model_built_again_reuses_its_client_bounded_once(spec, key, monkeypat
     """Each model built (every one-shot of the warm worker, every request of ``chat serve``) is on the SDK's shared
     client, as LangChain keeps it: its connections and TLS set-up reused, and its lines bounded by one hook, not by
     one more per model built."""
-    from chatcli.chat.model import build_chat_model
+    from chatcli.backends.own.model import build_chat_model
     from chatcli.config import load_settings
 
     monkeypatch.setenv(key, "sk-test-0123456789")

@@ -1,4 +1,4 @@
-"""Interrupts in LangChain's human-in-the-loop shape (chatcli.chat.interrupts): chat's own tool approvals are asked in
+"""Interrupts in LangChain's human-in-the-loop shape (chatcli.service.interrupts): chat's own tool approvals are asked in
 it (so a client such as agent-chat-ui can answer them), a thread stored waiting in chat's older shape still resumes,
 and every shape of question and answer is read as a graph raises and a client sends it."""
 
@@ -8,8 +8,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from chatcli.chat import interrupts
-from chatcli.chat.events import Decision, ToolCall
+from chatcli.service import interrupts
+from chatcli.service.events import Decision, ToolCall
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens
 
@@ -30,7 +30,7 @@ async def _stopped_at_the_question(conv, text: str) -> None:
 async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_answer(server, settings):
     from langgraph.types import Command
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo asked"})), Reply("ran the edited one"))
@@ -53,7 +53,7 @@ async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_an
 
 @pytest.mark.stores("sqlite", "postgres")
 async def test_a_thread_waiting_in_chats_older_shape_is_asked_again_and_goes_on(server, settings, monkeypatch):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo old-shape"})), Reply("ran it"))

@@ -562,7 +562,7 @@ def test_local_memory_across_processes(local_env, isolated_env):
     assert second["finish_reason"] == "stop"
 
     async def stored() -> list:
-        from chatcli.chat.session import open_conversation
+        from chatcli.service.chat import open_conversation
 
         settings = load_settings({"base_url": "http://127.0.0.1:9/v1"}, environ={})  # nothing is sent
         async with open_conversation(settings, "bees") as conversation:
@@ -570,7 +570,7 @@ def test_local_memory_across_processes(local_env, isolated_env):
 
     from langchain_core.messages.utils import count_tokens_approximately
 
-    from chatcli.chat.graph import PROMPT_ESTIMATE
+    from chatcli.backends.own.graph import PROMPT_ESTIMATE
 
     messages = asyncio.run(stored())
     assert [m.text for m in messages] == [question, first["reply"], question, second["reply"]]
@@ -595,7 +595,7 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     """15 turns of ~300 characters on one thread against n_ctx 2048 (the history outgrows the
     budget about halfway): compaction (the default memory), through the local model itself, keeps every
     request inside, and every summary request fits its window too."""
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import ask
 

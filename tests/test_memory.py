@@ -14,11 +14,11 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from chatcli.chat.events import TurnResult
-from chatcli.chat.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
-from chatcli.chat.request_history import SUMMARY_PREFIX, select_history
-from chatcli.chat.thread import Thread as ChatThread
+from chatcli.backends.own.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
+from chatcli.backends.own.request_history import SUMMARY_PREFIX, select_history
 from chatcli.config import DEFAULT_SYSTEM
+from chatcli.service.events import TurnResult
+from chatcli.service.thread import Thread as ChatThread
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line
 from tests.fakeserver import Reply, echo_reply
@@ -353,8 +353,8 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
 
 async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
-    from chatcli.chat.session import open_conversation
     from chatcli.config import Settings
+    from chatcli.service.chat import open_conversation
 
     settings = Settings(
         model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.chat.events import Silent
-from chatcli.chat.session import open_engine
 from chatcli.config import load_settings
+from chatcli.service.chat import open_engine
+from chatcli.service.events import Silent
 from tests.fakeserver import Fault
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12  # ~170 words
@@ -90,7 +90,7 @@ def test_a_model_that_refuses_tools_is_asked_without_them_alone(server, chat_env
     refusal = Fault(status=400, message="this model does not support tools")
 
     async def main() -> None:
-        from chatcli.chat.session import open_toolbox
+        from chatcli.service.chat import open_toolbox
 
         async with open_toolbox(settings) as toolbox, open_engine(settings, Silent(), toolbox) as tooled:
             server.queue(refusal)

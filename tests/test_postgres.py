@@ -162,7 +162,7 @@ def test_the_sqlite_path_does_not_import_the_postgres_driver(tmp_path):
     code = (
         "import asyncio, sys\n"
         "from chatcli.store import open_store\n"
-        "import chatcli.app.cli, chatcli.app.run, chatcli.chat.threads, chatcli.chat.thread\n"
+        "import chatcli.app.cli, chatcli.app.run, chatcli.threads.operations, chatcli.service.thread\n"
         "async def main():\n"
         f"    async with open_store({str(tmp_path / 'c.db')!r}) as store:\n"
         "        await store.index.list()\n"
@@ -265,9 +265,9 @@ SEARCH_QUERIES = [
 
 
 def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
-    from chatcli.chat.manage import open_threads
-    from chatcli.chat.threads import EXPORT_FORMAT
     from chatcli.config import load_settings
+    from chatcli.threads.opening import open_threads
+    from chatcli.threads.operations import EXPORT_FORMAT
 
     url = pg.url(pg.create(pg.schema_template))
 
@@ -391,8 +391,8 @@ def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server
 
 async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
     """In-process: the store's connection dies between two turns; the second turn reconnects."""
-    from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
+    from chatcli.service.chat import open_conversation
 
     name = pg.create(pg.schema_template)
     url = pg.url(name)

@@ -55,7 +55,7 @@ def test_tab_completes_file_names_after_attach_and_roles_after_role(tmp_path, mo
 
 
 async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settings, server):
-    from chatcli.chat.model import list_models
+    from chatcli.backends.own.model import list_models
     from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 
     server.models = ["llama-3", "gpt-fake", "qwen"]

@@ -596,8 +596,8 @@ async def test_a_database_deleted_while_chat_runs_is_noticed_and_said(settings, 
     into a file that is gone when chat ends."""
     import os
 
-    from chatcli.chat.session import open_conversation
     from chatcli.errors import StoreError
+    from chatcli.service.chat import open_conversation
 
     async with open_conversation(settings, "gone") as conversation:
         await conversation.send("first")

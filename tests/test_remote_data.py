@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatcli.chat.remote.data import ServerAssistant, ServerState, ServerThread, checked
+from chatcli.backends.remote.data import ServerAssistant, ServerState, ServerThread, checked
 from chatcli.errors import ModelError
 from tests.helpers import assert_one_error_line, chat
 

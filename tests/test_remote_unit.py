@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from chatcli.chat.events import Token, ToolCall, ToolResult, TurnResult
-from chatcli.chat.remote.client import Remote, RemoteSpec, remote_spec, thread_info
-from chatcli.chat.remote.run import RemoteSource
-from chatcli.chat.turn import Progress
+from chatcli.backends.remote.client import Remote, RemoteSpec, remote_spec, thread_info
+from chatcli.backends.remote.run import RemoteSource
 from chatcli.errors import ModelError, UsageError
+from chatcli.service.events import Token, ToolCall, ToolResult, TurnResult
+from chatcli.service.turn import Progress
 from tests.helpers import assert_one_error_line, chat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,11 +99,11 @@ def test_a_run_that_fails_on_the_server_is_one_model_error():
 
 
 def test_the_shipped_langgraph_json_names_a_factory_that_attaches_no_checkpointer(monkeypatch):
-    from chatcli.chat import served
+    from chatcli.backends.own import served
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("CHATCLI_TOOLS", "files")
-    assert json.loads((ROOT / "langgraph.json").read_text())["graphs"]["chat"] == "chatcli.chat.served:graph"
+    assert json.loads((ROOT / "langgraph.json").read_text())["graphs"]["chat"] == "chatcli.backends.own.served:graph"
 
     async def build() -> Any:
         async with served.graph() as graph:

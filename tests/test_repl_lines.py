@@ -8,7 +8,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from chatcli.chat.session import open_conversation
+from chatcli.service.chat import open_conversation
 from chatcli.ui import registry
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch

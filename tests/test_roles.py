@@ -80,7 +80,7 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
     import io
     from dataclasses import replace
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
     from chatcli.ui.commands import Context, run_command
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import ask

@@ -63,7 +63,7 @@ def shell(command: str, mode: str = "workspace", network: bool = False, **flags:
 
 def shell_call(command: str, policy: sandbox.Policy | None = None) -> Any:
     """The call of the shell tool as a toolbox with ``policy`` shows it (and asks about it)."""
-    from chatcli.chat.toolrun import shown_call
+    from chatcli.backends.own.toolrun import shown_call
     from chatcli.tools.toolbox import Toolbox
 
     toolbox = Toolbox(builtin_groups=("shell",), sandbox=policy or sandbox.policy_for(load_settings({})))
@@ -217,8 +217,8 @@ def test_a_server_on_localhost_is_reached_only_with_the_network_on(project, mode
 @needs_bwrap
 def test_two_toolboxes_in_one_process_each_keep_their_own_sandbox(project, outside):
     """As in chat serve or anything that embeds chat: the policy goes with the toolbox, not the process."""
-    from chatcli.chat.session import open_toolbox
-    from chatcli.chat.toolrun import shown_call
+    from chatcli.backends.own.toolrun import shown_call
+    from chatcli.service.chat import open_toolbox
 
     async def both() -> list[str]:
         strict_settings = load_settings({"tools": "shell", "sandbox": "read-only"})

@@ -97,8 +97,8 @@ def test_the_thread_itself_keeps_what_was_said(server, secret_env, tmp_path):
 
 
 def test_the_prompts_history_and_export_mask_them(server, secret_env, tmp_path):
-    from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
+    from chatcli.service.chat import open_conversation
     from tests.test_commands import Chat
 
     thread_id = _thread(server, secret_env, tmp_path)

@@ -79,7 +79,7 @@ def test_a_one_shot_answers_without_loading_the_deferred_packages(chat_env):
 def test_the_engine_loaded_ahead_is_the_models_providers_client():
     """The prompt loads the engine while the user types: the client of the model's provider, not another's."""
     pytest.importorskip("langchain_anthropic")
-    code = "import sys\nfrom chatcli.chat.session import load_engine\nload_engine(%r)\n"
+    code = "import sys\nfrom chatcli.service.chat import load_engine\nload_engine(%r)\n"
     code += "print(sorted(m for m in ('langchain_anthropic.chat_models', 'langchain_openai.chat_models.base') if m in sys.modules))"
     assert run_python(code % "anthropic:claude-sonnet-4-6").stdout.split() == ["['langchain_anthropic.chat_models']"]
     assert run_python(code % "gpt-4.1").stdout.split() == ["['langchain_openai.chat_models.base']"]
@@ -102,7 +102,7 @@ def test_a_used_package_has_every_name_it_has_without_chatcli():
     plain = json.loads(run_python(PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     # chatcli first, with its engine and model client imported: the packages are deferred.
     warm = "from chatcli.app.lazy_imports import install\nassert install()\n"
-    warm += "import chatcli.chat.graph, chatcli.chat.model, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
+    warm += "import chatcli.backends.own.graph, chatcli.backends.own.model, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
     warm += "from chatcli.app.lazy_imports import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
     deferred = json.loads(run_python(warm + PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     assert deferred == plain
@@ -188,7 +188,7 @@ def test_langsmith_tracing_still_records_the_turn(chat_env, langsmith_url):
 def test_the_import_hook_is_the_entry_points_and_can_be_turned_off(chat_env):
     """`import chatcli` defers nothing; `chat` does, unless CHATCLI_LAZY_IMPORTS=0."""
     from_library = run_python(
-        "import sys, chatcli.chat.graph, chatcli.chat.model, langchain_openai.chat_models.base;"
+        "import sys, chatcli.backends.own.graph, chatcli.backends.own.model, langchain_openai.chat_models.base;"
         "from chatcli.app.lazy_imports import is_deferred;"
         "print([n for n in %r if is_deferred(n)])" % (UNUSED_INITS,)
     )

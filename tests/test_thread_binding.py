@@ -63,8 +63,8 @@ def at_the_prompt(env: dict[str, str], cwd: Path, thread: str, *lines: str) -> l
     """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question), then leaving."""
     import asyncio
 
-    from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
+    from chatcli.service.chat import open_conversation
     from tests.test_commands import Chat
 
     settings = load_settings({}, environ=env, cwd=cwd)
@@ -193,8 +193,8 @@ def test_chat_serve_goes_on_with_a_threads_model_and_refuses_a_graphs(server, gr
 def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, tmp_path):
     import asyncio
 
-    from chatcli.chat.session import open_conversation
     from chatcli.config import load_settings
+    from chatcli.service.chat import open_conversation
     from tests.test_commands import Chat
 
     server.queue(Reply("a"), Reply("b"), Reply("g"))
@@ -227,13 +227,13 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
     import asyncio
     from types import SimpleNamespace
 
-    from chatcli.chat.backend import RemoteBackend
     from chatcli.config import load_settings
+    from chatcli.service.backend import RemoteBackend
 
     server.queue(Reply("one"), Reply("two"))
     assert chat(chat_env, "-m", "gpt-mine", "-t", "mine", "hi", cwd=tmp_path).code == 0
     settings = load_settings({}, environ=chat_env, cwd=tmp_path)
-    from chatcli.chat.remote.client import RemoteSpec
+    from chatcli.backends.remote.client import RemoteSpec
 
     evil = RemoteBackend.__new__(RemoteBackend)  # what a server's backend notes, with no connection made
     evil.remote = SimpleNamespace(spec=RemoteSpec("http://evil.example", "agent"))
@@ -246,7 +246,7 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
 def test_every_resume_hint_is_a_command_that_goes_on_with_the_thread():
     """`chat --thread ID` finds what answers a thread; a graph's thread in a shared database, which loads no code
     by itself, is named with its graph (paths quoted, braces and all)."""
-    from chatcli.chat.binding import Binding, resume_template
+    from chatcli.service.binding import Binding, resume_template
     from chatcli.ui.prompt_session import banner
 
     graph = Binding(kind="graph", graph="/work/my {agents}/a.py:graph", cwd="/work")

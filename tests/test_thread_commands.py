@@ -224,9 +224,9 @@ def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     """Deleting a large thread shrinks the file: in place (incremental), or by one rewrite for older files."""
     import asyncio
 
-    from chatcli.chat.manage import open_threads
-    from chatcli.chat.threads import EXPORT_FORMAT
     from chatcli.config import load_settings
+    from chatcli.threads.opening import open_threads
+    from chatcli.threads.operations import EXPORT_FORMAT
 
     db = tmp_path / "chat.db"
     settings = load_settings({"db": str(db)})

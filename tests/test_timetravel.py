@@ -237,7 +237,7 @@ async def test_fork_of_an_empty_thread_is_refused(settings, server):
 
 async def test_search_finds_only_what_is_still_in_the_thread(settings, server):
     """An undone exchange and a replaced answer are kept as nodes, but search does not show them."""
-    from chatcli.chat.threads import Threads
+    from chatcli.threads.operations import Threads
 
     async with chat(settings) as c:
         await c.ask("tell me about giraffes")

@@ -85,7 +85,7 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
 
 
 async def test_two_calls_with_one_id_are_each_decided_and_a_refused_one_never_runs(server, settings, tmp_path):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     server.queue(
         tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")),
@@ -125,8 +125,8 @@ def test_a_thread_stored_with_calls_without_ids_is_mended_when_sent(server, chat
 
     from langchain_core.messages import AIMessage, HumanMessage
 
-    from chatcli.chat.graph import MODEL_NODE
-    from chatcli.chat.session import open_conversation
+    from chatcli.backends.own.graph import MODEL_NODE
+    from chatcli.service.chat import open_conversation
 
     async def old_thread() -> None:
         async with open_conversation(settings, "old") as conv:
@@ -218,7 +218,7 @@ def test_a_malformed_tool_call_delta_is_one_line_and_exit_4(server, chat_env, ca
 
 @pytest.mark.parametrize("stop", ["q", "\x03"], ids=["q", "ctrl-c"])
 async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path, stop):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     calls = [("shell", {"command": f"touch f{i}"}) for i in range(5)]
     server.queue(tool_calls(*calls), Reply("stopped"))
@@ -234,7 +234,7 @@ async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path,
 
 
 async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tmp_path):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     server.queue(tool_calls(*[("shell", {"command": f"touch f{i}"}) for i in range(1000)], split=1), Reply("ok"))
     async with open_conversation(replace(settings, tools=("shell",)), "many") as conv:
@@ -263,7 +263,7 @@ HIDING = {
 def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.chat.events import ToolCall
+    from chatcli.service.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -276,7 +276,7 @@ def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatc
 
 
 def test_blank_runs_are_counted_in_the_block(monkeypatch):
-    from chatcli.chat.events import ToolCall
+    from chatcli.service.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -296,7 +296,7 @@ def test_blank_runs_are_counted_in_the_block(monkeypatch):
 def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.chat.events import ToolCall, ToolResult
+    from chatcli.service.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, ran_line, result_block
 
     monkeypatch.setenv("COLUMNS", "60")
@@ -312,7 +312,7 @@ def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
 
 
 async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(server, settings, tmp_path):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     command = "echo hello\n\n\n\n\n\ntouch PWNED"
     server.queue(tool_calls(("shell", {"command": command})), Reply("ok"))
@@ -327,7 +327,7 @@ async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(ser
 
 
 async def test_with_no_terminal_for_the_question_the_calls_are_refused_unasked(server, settings, tmp_path):
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     server.queue(tool_calls(("shell", {"command": "touch PWNED"}), ("shell", {"command": "touch PWNED2"})), Reply("ok"))
     async with open_conversation(replace(settings, tools=("shell",)), "none") as conv:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.chat.events import Decision
+from chatcli.service.events import Decision
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, chat, stored
 from tests.test_reliability import db_of
@@ -203,8 +203,8 @@ def test_a_call_left_without_result_is_closed_before_the_next_question(server, c
 
     from langchain_core.messages import AIMessage, HumanMessage
 
-    from chatcli.chat.graph import MODEL_NODE
-    from chatcli.chat.session import open_conversation
+    from chatcli.backends.own.graph import MODEL_NODE
+    from chatcli.service.chat import open_conversation
 
     async def crash() -> None:
         async with open_conversation(settings, "dangling") as conv:
@@ -246,7 +246,7 @@ def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
 async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(server, settings):
     from dataclasses import replace
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     settings = replace(settings, tools=("shell",), approve_all=True)
     server.queue(tool_calls(("shell", {"command": "echo x"})), Reply("answer one"))
@@ -264,7 +264,7 @@ async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(ser
 async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, tmp_path):
     from dataclasses import replace
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo original"})), Reply("ok"))
@@ -288,7 +288,7 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
     """The question for approval is part of the thread: chat stopping (a crash) does not lose it."""
     from dataclasses import replace
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo later"})), Reply("ran it"))
@@ -382,7 +382,7 @@ def test_summary_memory_never_separates_a_call_from_its_results(server, chat_env
 
 
 def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_path, monkeypatch):
-    from chatcli.chat.events import ToolCall
+    from chatcli.service.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.chdir(tmp_path)
@@ -433,7 +433,7 @@ def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_
     ],
 )
 def test_servers_that_refuse_tools_are_told_apart(status, message, refused):
-    from chatcli.chat.toolcalls import tools_refused
+    from chatcli.backends.own.toolcalls import tools_refused
 
     class Refusal(Exception):
         status_code = status
@@ -447,7 +447,7 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
 
     from langchain_core.messages import HumanMessage
 
-    from chatcli.chat.session import open_conversation
+    from chatcli.service.chat import open_conversation
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import resume_pending
 

@@ -28,9 +28,9 @@ from langgraph.checkpoint.base import copy_checkpoint
 from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.graph.message import add_messages as langgraph_add_messages
 
-import chatcli.chat.compaction as compaction
-import chatcli.chat.graph as graph
-import chatcli.chat.request_history as request_history
+import chatcli.backends.own.compaction as compaction
+import chatcli.backends.own.graph as graph
+import chatcli.backends.own.request_history as request_history
 from chatcli.store.messages import cache, chains, reducer, sqlite_saver
 from chatcli.store.messages.reducer import add_messages
 from tests.test_graph import Harness, fake_model

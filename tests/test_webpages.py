@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from chatcli.chat import webpage
+from chatcli.content import webpage
 from tests.fakeserver import Reply
 from tests.helpers import chat
 from tests.website import PNG, Proxy, Site

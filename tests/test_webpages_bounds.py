@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.chat import html_text
+from chatcli.content import html_text
 from tests.fakeserver import Reply
 from tests.helpers import CHAT, Run, chat
 from tests.test_webpages import sent_text
@@ -179,7 +179,7 @@ def converters() -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"chatcli.chat.html_text" in command:
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"chatcli.content.html_text" in command:
             found.append(int(entry.name))
     return found
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from chatcli.chat import webpage
+from chatcli.content import webpage
 from tests.fakeserver import Reply
 from tests.test_prompt_inprocess import ENTER, press_ctrl_c, prompt_loop, stored
 from tests.website import Site

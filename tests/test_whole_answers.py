@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from chatcli.chat.compaction import CUT, CUT_NOTE
-from chatcli.chat.request_history import SUMMARY_PREFIX
+from chatcli.backends.own.compaction import CUT, CUT_NOTE
+from chatcli.backends.own.request_history import SUMMARY_PREFIX
 from chatcli.providers.bounded import MAX_EVENT
 from tests.fakeserver import Reply
 from tests.helpers import CHAT, chat, read_request, serve_each

@@ -1,7 +1,7 @@
 """Compaction on purpose through its two doors besides the prompt's /compact: ``chat compact ID`` and chat serve's
 ``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way and answer with the same object.
 
-The work itself is ``Thread.compact`` (chatcli.chat.compaction): every turn but the last folded into the
+The work itself is ``Thread.compact`` (chatcli.backends.own.compaction): every turn but the last folded into the
 summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back); the thread keeps every message.
 """
 
@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatcli.chat.answer import Usage
 from chatcli.errors import UsageError
+from chatcli.service.answer import Usage
 
 if TYPE_CHECKING:
-    from chatcli.chat.binding import Binding
-    from chatcli.chat.events import Compacted
-    from chatcli.chat.thread import Thread
+    from chatcli.service.binding import Binding
+    from chatcli.service.events import Compacted
+    from chatcli.service.thread import Thread
 
 # Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
 GRAPHS_OWN = "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
@@ -52,7 +52,7 @@ class Compaction(BaseModel):
 def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
     """Refuse, in one line naming why, a thread that a graph answers: one of ``--graph`` or ``--remote`` (its
     ``binding``), or one stored before bindings whose index row names a graph (``last_model``: ``agent.py:graph``)."""
-    from chatcli.chat.binding import model_from_index
+    from chatcli.service.binding import model_from_index
 
     if binding is not None and binding.kind != "chat":
         raise UsageError(f"thread {thread_id} is answered by {binding.describe()}: {GRAPHS_OWN}")
@@ -62,7 +62,7 @@ def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | Non
 
 def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str, Any]:
     """The ``Compaction`` object of what ``done`` did to thread ``thread_id``, whose summary is now ``summary``."""
-    from chatcli.chat.json_events import usage_object
+    from chatcli.service.json_events import usage_object
 
     counts = usage_object(done.spent)
     return Compaction(

@@ -21,10 +21,10 @@ from chatcli.api.compacting import Compaction, CompactRequest
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Running, Turn, run_to_end, stream_events
-from chatcli.chat.answer import Answer, Failure, Refusal
-from chatcli.chat.events import Notice, TurnEvent
 from chatcli.config import Settings
 from chatcli.errors import AlreadyDone, ChatError, UsageError
+from chatcli.service.answer import Answer, Failure, Refusal
+from chatcli.service.events import Notice, TurnEvent
 from chatcli.text import say
 
 EVENT_STREAM = "text/event-stream"
@@ -93,7 +93,7 @@ class _Log:
             say(sys.stderr, f"chat serve: {event.text}\n")
 
     async def approve(self, call: Any, review: Any = None) -> Any:
-        from chatcli.chat.events import refuse
+        from chatcli.service.events import refuse
 
         return refuse(call)
 
@@ -101,7 +101,7 @@ class _Log:
         return None
 
     async def elicit(self, question: Any) -> Any:
-        from chatcli.chat.events import declined
+        from chatcli.service.events import declined
 
         return declined(question)
 
@@ -117,14 +117,14 @@ def create_app(
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
     machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read.
-    ``answering``: what answers the threads (chatcli.chat.session.open_chat): chat's own graph by default, a graph
+    ``answering``: what answers the threads (chatcli.service.chat.open_chat): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``)."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from chatcli.chat.session import open_chat, open_toolbox
+        from chatcli.service.chat import open_chat, open_toolbox
 
         async with AsyncExitStack() as stack:
             toolbox = None
@@ -153,7 +153,7 @@ def create_app(
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
         from chatcli.api.turns import STATUS
-        from chatcli.chat.failures import describe
+        from chatcli.service.failures import describe
 
         failure = describe(exc, settings)
         status = (
@@ -215,8 +215,8 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
         responses=ANSWERS,
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
-        from chatcli.chat.attachments import from_bytes
-        from chatcli.chat.session import ThreadSetup, set_up
+        from chatcli.content.attachments import from_bytes
+        from chatcli.service.chat import ThreadSetup, set_up
 
         engine = state["engine"]
         if message.model and not engine.backend.can.prompt:
@@ -315,8 +315,8 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     """Compact the thread ``thread_id`` names with its own model: the ``Compaction`` object, or the error object
     (404 for no such thread; a graph's thread, or nothing to fold, is a usage error, as at the command line)."""
     from chatcli.api.compacting import compact_thread, refuse_graphs
-    from chatcli.chat.binding import Binding
-    from chatcli.chat.session import ThreadSetup, set_up
+    from chatcli.service.binding import Binding
+    from chatcli.service.chat import ThreadSetup, set_up
 
     threads = engine.threads()
     wanted = await _resolved(threads, thread_id)
@@ -338,7 +338,7 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
 def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
     """The error object of a failure that is no ChatError, with the status a turn's would get."""
     from chatcli.api.turns import STATUS
-    from chatcli.chat.failures import describe
+    from chatcli.service.failures import describe
 
     failure = describe(exc, settings)
     body = {"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}
@@ -346,10 +346,10 @@ def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
 
 
 async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
-    """``setup`` (a chatcli.chat.session.ThreadSetup) with the model an existing thread goes on with here: the
+    """``setup`` (a chatcli.service.chat.ThreadSetup) with the model an existing thread goes on with here: the
     request's, else its own; a thread another graph answers is refused in one line naming the command that goes
-    on with it (chatcli.chat.binding)."""
-    from chatcli.chat.binding import Choice, answered_by
+    on with it (chatcli.service.binding)."""
+    from chatcli.service.binding import Choice, answered_by
 
     if engine.store is None:  # the server's threads: each is its assistant's
         return setup
@@ -378,14 +378,14 @@ def _streams(request: Request) -> bool:
 
 
 def _checked(thread_id: str) -> str:
-    from chatcli.chat.inputs import check_thread_id
+    from chatcli.service.inputs import check_thread_id
 
     return check_thread_id(thread_id)
 
 
 def _fitting(waiting: list[Any], answers: dict[str, Any]) -> None:
     """UsageError when an answer to a tool's question the thread waits on does not fit it."""
-    from chatcli.chat.elicitation import answer_of
+    from chatcli.service.elicitation import answer_of
 
     for pending in waiting:
         if pending.elicitation is not None and pending.id in answers:
@@ -406,7 +406,7 @@ async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> Non
 async def _resolved(threads: Any, thread_id: str) -> str:
     """The thread ``thread_id`` names, as on the command line: itself, a unique start of a generated id; a
     generated id one character off an existing one is refused as a probable typo (a new name starts a thread)."""
-    from chatcli.chat.inputs import resolve_thread_id
+    from chatcli.service.inputs import resolve_thread_id
 
     rows = await threads.list()
     return resolve_thread_id(_checked(thread_id), [row.thread_id for row in rows]) or thread_id
@@ -420,7 +420,7 @@ def _known(info: Any, thread_id: str) -> str:
 
 def _usable(settings: Any, model: str) -> None:
     """A request's model that cannot be used (no such provider, its key or package missing) is a 400."""
-    from chatcli.chat.model import check_credentials
+    from chatcli.backends.own.model import check_credentials
     from chatcli.errors import ConfigError
 
     try:
@@ -438,7 +438,7 @@ def _role(settings: Settings, name: str | None) -> Any:
         return None
     from pathlib import Path
 
-    from chatcli.chat.roles import load_role
+    from chatcli.backends.own.roles import load_role
 
     return load_role(Path(settings.roles_dir or ""), name)
 

@@ -1,6 +1,6 @@
 """One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
 
-The listener is the command line's own JSON output (chatcli.chat.json_events.JsonEvents), handing its
+The listener is the command line's own JSON output (chatcli.service.json_events.JsonEvents), handing its
 objects to a queue instead of writing them to stdout: the objects are the same by construction, and
 they travel as objects, serialized once for the response (never written as text and read back). A call that needs
 approval ends the turn with the calls in ``approval_required``; the thread waits at the question
@@ -14,13 +14,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
 
-from chatcli.chat.elicitation import Elicitation, Elicited
-from chatcli.chat.events import Decision, Question, Reply, Review, ToolCall, ToolResult
-from chatcli.chat.failures import describe
-from chatcli.chat.json_events import JsonEvents
-from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus, UsageError
+from chatcli.service.elicitation import Elicitation, Elicited
+from chatcli.service.events import Decision, Question, Reply, Review, ToolCall, ToolResult
+from chatcli.service.failures import describe
+from chatcli.service.json_events import JsonEvents
+from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
 
 T = TypeVar("T")
@@ -93,7 +93,7 @@ class HttpListener(JsonEvents):
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""
-        from chatcli.chat.elicitation import answer_of
+        from chatcli.service.elicitation import answer_of
 
         if question.id not in self.answers:
             return await super().elicit(question)
@@ -120,7 +120,7 @@ class Turn:
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        from chatcli.chat.outcome import render_reply
+        from chatcli.service.outcome import render_reply
 
         output = HttpListener(
             self._objects, self.err, lines=self.stream, decisions=self.decisions, answers=self.answers

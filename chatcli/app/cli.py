@@ -88,7 +88,7 @@ def ask_command(
     def action(settings: Settings) -> None:
         if as_json and as_jsonl:
             raise UsageError("--json and --jsonl cannot be used together")
-        from chatcli.chat.session import ThreadSetup
+        from chatcli.service.chat import ThreadSetup
 
         given = {
             "--model": model,
@@ -179,7 +179,7 @@ def read_role(settings: Settings, name: str | None) -> Any:
         return None
     from pathlib import Path
 
-    from chatcli.chat.roles import load_role
+    from chatcli.backends.own.roles import load_role
 
     return load_role(Path(settings.roles_dir or ""), name)
 

@@ -17,8 +17,8 @@ from chatcli.errors import UsageError
 from chatcli.text import counted, json_text, say
 
 if TYPE_CHECKING:
-    from chatcli.chat.events import Compacted
-    from chatcli.chat.session import Opening, ThreadSetup
+    from chatcli.service.chat import Opening, ThreadSetup
+    from chatcli.service.events import Compacted
 
 
 @app.command("compact")
@@ -58,7 +58,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
     from contextlib import ExitStack
 
     from chatcli.app.run import bound, preflight, stoppable, use_local_model
-    from chatcli.chat.session import ThreadSetup
+    from chatcli.service.chat import ThreadSetup
 
     env = environment()
     thread_id: str | None = None
@@ -72,7 +72,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
             asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
-            from chatcli.chat.failures import describe
+            from chatcli.service.failures import describe
 
             failure = describe(exc, settings)
             error = {"message": failure.line, "exit_code": int(failure.exit_status)}
@@ -84,8 +84,8 @@ async def chat_thread(db: str, wanted: str) -> Opening:
     """The thread of chat's own that ``wanted`` names (its id, or a unique start of a generated one); a graph's
     thread, or one that does not exist, is refused in one line."""
     from chatcli.api.compacting import refuse_graphs
-    from chatcli.chat.binding import Binding
-    from chatcli.chat.session import Opening, existing
+    from chatcli.service.binding import Binding
+    from chatcli.service.chat import Opening, existing
     from chatcli.store import read_binding, read_threads
 
     info = existing(wanted, await read_threads(db), "")
@@ -100,7 +100,7 @@ async def chat_thread(db: str, wanted: str) -> Opening:
 async def _compact(settings: Settings, opening: Opening, setup: ThreadSetup, focus: str | None, as_json: bool) -> None:
     from chatcli.api.compacting import compact_thread
     from chatcli.app.run import make_env_output
-    from chatcli.chat.session import open_conversation, set_up
+    from chatcli.service.chat import open_conversation, set_up
 
     env = environment()
     told = make_env_output(env, settings)  # hears what happens meanwhile: a database another program holds
@@ -123,7 +123,7 @@ def compacted_line(thread_id: str, done: Compacted) -> str:
     request was the summariser's, not a turn's)."""
     from dataclasses import replace
 
-    from chatcli.chat.compaction import CUT_NOTE
+    from chatcli.backends.own.compaction import CUT_NOTE
     from chatcli.ui.output import usage_line
 
     said: list[str | None] = [

@@ -74,7 +74,7 @@ def candidates(
 
 def _role_names() -> list[str]:
     """The roles a --role can name (none if the settings cannot be read)."""
-    from chatcli.chat.roles import list_roles
+    from chatcli.backends.own.roles import list_roles
     from chatcli.config import load_settings
     from chatcli.errors import ChatError
 

@@ -89,9 +89,9 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
 
 def _window_said(settings: Settings) -> str:
     """What the history budget is with no setting: the model's window, as chat knows it."""
-    from chatcli.chat.context_windows import DEFAULT_WINDOW, fit
-    from chatcli.chat.model import shown_name
-    from chatcli.chat.model_state import table_window
+    from chatcli.backends.own.context_windows import DEFAULT_WINDOW, fit
+    from chatcli.backends.own.model import shown_name
+    from chatcli.backends.own.model_state import table_window
 
     model = shown_name(settings.model)
     window = table_window(settings, settings.model)

@@ -25,7 +25,7 @@ def models_command(
         from contextlib import ExitStack
 
         from chatcli.app.run import make_env_output, use_local_model
-        from chatcli.chat.model import endpoint_name, list_all, set_up, shown_name
+        from chatcli.backends.own.model import endpoint_name, list_all, set_up, shown_name
 
         env = environment()
         with ExitStack() as stack:

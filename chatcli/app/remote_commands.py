@@ -19,7 +19,7 @@ def list_threads(spec: Any, limit: int | None, as_json: bool, env: Environment) 
     from chatcli.ui.listing import print_threads
 
     async def read() -> list[Any]:
-        from chatcli.chat.remote.client import Remote
+        from chatcli.backends.remote.client import Remote
 
         remote = await Remote.open(spec, find=False)  # without --assistant: the threads of all its graphs
         try:

@@ -20,7 +20,7 @@ def roles_command(
         from pathlib import Path
 
         from chatcli.app.run import make_env_output
-        from chatcli.chat.roles import list_roles
+        from chatcli.backends.own.roles import list_roles
 
         directory = Path(settings.roles_dir or "")
         problems: list[str] = []

@@ -14,7 +14,7 @@ from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
 
 if TYPE_CHECKING:
-    from chatcli.chat.session import Opening, ThreadSetup
+    from chatcli.service.chat import Opening, ThreadSetup
     from chatcli.ui.output import Output
 
 
@@ -53,12 +53,12 @@ def answering_of(graph: str | None, remote: str | None, assistant: str | None, h
     if remote is None and (assistant or header):
         raise UsageError("--assistant and --header go with --remote URL")
     if remote is not None:
-        from chatcli.chat.remote.client import remote_spec
+        from chatcli.backends.remote.client import remote_spec
 
         return remote_spec(remote, assistant, header, env.environ)
     if graph is None:
         return None
-    from chatcli.chat.graphs.load import GraphFile
+    from chatcli.backends.graphs.load import GraphFile
 
     app = GraphFile(graph, env.cwd)
     app.check()
@@ -74,7 +74,7 @@ def graph_source(
 ) -> tuple[Any, Any]:
     """``--graph``, ``--remote`` and ``--resume`` read: what answers (None: chat's own graph, or the thread's) and
     the value to resume with (None: none); a flag that does not apply to what answers is refused, naming it."""
-    from chatcli.chat.interrupts import typed_answer
+    from chatcli.service.interrupts import typed_answer
 
     graph, remote, assistant, header = where
     if resume is not None and question is not None:
@@ -109,7 +109,7 @@ def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        from chatcli.chat.attachments import IMAGES, from_bytes, image_type
+        from chatcli.content.attachments import IMAGES, from_bytes, image_type
 
         mime = image_type(data)
         if mime is not None:  # `cat shot.png | chat "what is this?"`
@@ -158,7 +158,7 @@ async def stoppable(work: Any) -> None:
 async def _answer(
     settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str
 ) -> None:
-    from chatcli.chat.session import open_conversation, set_up
+    from chatcli.service.chat import open_conversation, set_up
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
 
@@ -173,7 +173,7 @@ async def _answer(
             output.thread_note = "thread: {id}"
         try:
             if setup.resume is not None:
-                from chatcli.chat.outcome import render_reply
+                from chatcli.service.outcome import render_reply
 
                 result = await render_reply(conversation, conversation.resume(setup.resume), settings)
             else:
@@ -194,7 +194,7 @@ def preflight(settings: Settings, graph: bool = False) -> None:
     """Cheap checks that fail before the prompt opens: credentials (not for a ``graph`` of the user's, which
     has its own) and the database file. A PostgreSQL database is checked when it is opened; here only its driver is.
     """
-    from chatcli.chat.model import check_credentials
+    from chatcli.backends.own.model import check_credentials
     from chatcli.store import check_store
 
     if not graph:
@@ -244,8 +244,8 @@ def run(
     ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer;
     ``env`` is where to read and write (the process's own by default).
     """
-    from chatcli.chat.inputs import check_thread_id
-    from chatcli.chat.session import choose
+    from chatcli.service.chat import choose
+    from chatcli.service.inputs import check_thread_id
 
     env = env or Environment()
     if json_output is not None:
@@ -254,8 +254,8 @@ def run(
         check_thread_id(thread)
     if setup.resume is not None and not (thread or setup.latest):
         raise UsageError("--resume answers what a thread waits on", hint="name the thread: chat -t ID --resume VALUE")
-    from chatcli.chat.attachments import Attachment
-    from chatcli.chat.webpage import read_attachments
+    from chatcli.content.attachments import Attachment
+    from chatcli.content.webpage import read_attachments
 
     piped = None if env.stdin_isatty else read_stdin(env.stdin)
     # Every file is read (every URL fetched) and checked before anything is sent (a 60 MB one is refused here).
@@ -318,8 +318,8 @@ def bound(
     names others (refused in one line when that hands the thread to another graph, unless --rebind)."""
     from pathlib import Path
 
-    from chatcli.chat.binding import Choice, reconcile
-    from chatcli.chat.graphs.load import GraphFile
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.binding import Choice, reconcile
 
     asked = setup.app.binding if setup.app is not None else None
     choice = Choice(asked, setup.model, setup.rebind)
@@ -403,7 +403,7 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
 
     A stderr that cannot be written (a closed terminal) changes nothing but the line.
     """
-    from chatcli.chat.failures import describe, traceback_text
+    from chatcli.service.failures import describe, traceback_text
 
     failure = describe(exc, settings)
     err = err or sys.stderr

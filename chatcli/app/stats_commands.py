@@ -31,7 +31,7 @@ def stats_command(
     counted apart, never guessed."""
 
     async def action(threads: Any) -> None:
-        from chatcli.chat.spending import parse_since, spending
+        from chatcli.threads.spending import parse_since, spending
 
         report = await spending(threads, parse_since(since) if since else None)
         out = environment().stdout
@@ -54,8 +54,8 @@ def _money(tally: Any) -> str:
 
 def print_stats(report: Any, out: IO[str]) -> None:
     """The report as aligned text: a section per grouping, then the total and what has no price."""
-    from chatcli.chat.spending import ranked
     from chatcli.text import neutralise
+    from chatcli.threads.spending import ranked
 
     if not report.total.answers:
         when = f" since {report.since:%Y-%m-%d %H:%M}" if report.since else ""

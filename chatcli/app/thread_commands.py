@@ -30,7 +30,7 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
     def run_it(settings: Settings) -> None:
         import asyncio
 
-        from chatcli.chat.manage import open_threads
+        from chatcli.threads.opening import open_threads
 
         async def main() -> None:
             async with open_threads(settings, read_only, light=light) as threads:
@@ -59,7 +59,7 @@ def threads_command(
 
         def on_the_server(settings: Settings) -> None:
             from chatcli.app.remote_commands import list_threads
-            from chatcli.chat.remote.client import remote_spec
+            from chatcli.backends.remote.client import remote_spec
 
             env = environment()
             list_threads(remote_spec(remote, assistant, header, env.environ), limit, as_json, env)
@@ -125,7 +125,7 @@ def export_command(
     in UTC) to stdout, or to a new file with -o."""
 
     async def action(threads: Any) -> None:
-        from chatcli.chat.threads import transcript_markdown
+        from chatcli.threads.operations import transcript_markdown
 
         thread_id = await threads.find(wanted)
         if fmt == "json":

@@ -32,7 +32,7 @@ def tools_command(
     """
 
     def action(settings: Settings) -> None:
-        from chatcli.chat.session import open_toolbox
+        from chatcli.service.chat import open_toolbox
         from chatcli.ui.toolview import print_tools
 
         async def main() -> None:

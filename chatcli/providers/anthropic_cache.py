@@ -7,7 +7,7 @@ gets up to four, as many as the API takes:
 
 - the system prompt's last block: the tools and the prompt, the same for every question of every
   thread with that prompt, even when older turns are left out of the history (a thread's summary
-  comes after it, in the first user message: chatcli.chat.request_history);
+  comes after it, in the first user message: chatcli.backends.own.request_history);
 - the last block before the newest question: the earlier turns, the same for every request of
   this question (each tool round is one), read even when the rest is too far past any written
   prefix for the API to find it (a round of many tool calls at once adds two blocks a call);

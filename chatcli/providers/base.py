@@ -30,9 +30,9 @@ Model = TypeVar("Model", bound="BaseChatModel")  # a chat model class, kept as i
 
 # Where chatcli keeps the thinking of an OpenAI-compatible reply: in the message's additional_kwargs,
 # apart from its text (langchain-openai never sends that key back). Other providers keep theirs in
-# the content, as LangChain's blocks (chatcli.chat.thinking reads both).
+# the content, as LangChain's blocks (chatcli.service.chunks reads both).
 REASONING_KEY = "reasoning_content"
-# A reply's tool calls exactly as they were streamed, for chatcli.chat.toolcalls to read strictly.
+# A reply's tool calls exactly as they were streamed, for chatcli.backends.own.toolcalls to read strictly.
 RAW_CALLS = "chatcli_raw_tool_calls"
 # A provider's model list (``chat models``): the most names it may give, and the most seconds its pages may take
 # (each page is an answer read whole, bounded by chatcli.providers.bounded): a server whose pages never end is

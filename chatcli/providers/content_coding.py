@@ -1,5 +1,5 @@
 """A body's Content-Encoding, decoded as it is read and never past a cap: gzip and deflate only. A fetched page's
-(chatcli.chat.webpage), and every answer a server sends chat (chatcli.providers.bounded).
+(chatcli.content.webpage), and every answer a server sends chat (chatcli.providers.bounded).
 
 httpx decodes each received chunk whole, in one call: a few KB of zstd, or of gzip inside gzip, became
 gigabytes before the attachment cap was looked at. So chat asks for gzip and deflate alone

@@ -12,7 +12,7 @@ arguments sent as a JSON object (some servers do) are taken as its text; a tool 
 not readable at all (an ``index`` that is no whole number) is a ``MalformedStream``.
 
 The tool calls of a reply are also handed on exactly as they were streamed (``RAW_CALLS``), so
-that chatcli.chat.toolcalls reads their arguments strictly.
+that chatcli.backends.own.toolcalls reads their arguments strictly.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tool calls that run on while their server's question waits for the user (an MCP elicitation).
 
-A question stops the graph's run (a LangGraph interrupt: chatcli.chat.toolcalls); the call itself
+A question stops the graph's run (a LangGraph interrupt: chatcli.backends.own.toolcalls); the call itself
 is kept running here, its server waiting for the answer, so that when the graph runs again with
 the answer, the same call gets it and goes on: a call is never run twice for a question. A call
 whose answer does not come within ``WAIT`` seconds is cancelled (at its server too), as is every

@@ -2,7 +2,7 @@
 
 ``shell`` runs one command in the current directory and returns its output and exit code;
 ``files`` reads a file or lists a directory. Nothing here runs unless the call was approved
-(chatcli.chat.graph asks first); a stopped call takes the shell command's whole process
+(chatcli.backends.own.graph asks first); a stopped call takes the shell command's whole process
 group down with it.
 """
 

@@ -18,7 +18,7 @@ from prompt_toolkit.document import Document
 from chatcli.ui.registry import REGISTRY, commands, is_command
 
 if TYPE_CHECKING:
-    from chatcli.chat.backend import ThreadList
+    from chatcli.service.backend import ThreadList
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
@@ -138,7 +138,7 @@ class CommandCompleter(Completer):
             self.models.refresh_soon()
             return [(m, _provider_label(m)) for m in self.models.items]
         if kind == "roles":
-            from chatcli.chat.roles import role_names
+            from chatcli.backends.own.roles import role_names
 
             try:
                 return [(r, "role") for r in role_names(Path(self.roles_dir))] if self.roles_dir else []

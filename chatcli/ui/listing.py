@@ -52,7 +52,7 @@ def print_transcript(
 
     A reasoning model's thinking is one dim line per answer, or in full with ``thinking``.
     """
-    from chatcli.chat.threads import transcript_markdown
+    from chatcli.threads.operations import transcript_markdown
     from chatcli.ui.pager import ScreenBuffer, page
 
     out = out or sys.stdout
@@ -68,8 +68,8 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    from chatcli.chat.records import message_record
-    from chatcli.chat.threads import attachment_line, readable_time
+    from chatcli.threads.operations import attachment_line, readable_time
+    from chatcli.threads.records import message_record
     from chatcli.ui.markdown.stream import render_markdown
     from chatcli.ui.output import terminal_console
 
@@ -86,7 +86,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     )
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
-    from chatcli.chat.events import ToolCall, ToolResult
+    from chatcli.service.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, result_block
 
     after_tools = False  # an answer that goes on after tool results gets no second speaker line

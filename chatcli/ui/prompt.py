@@ -11,11 +11,11 @@ from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 
-from chatcli.chat.failures import describe, traceback_text
-from chatcli.chat.session import ThreadSetup
-from chatcli.chat.thread import Thread
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.service.chat import ThreadSetup
+from chatcli.service.failures import describe, traceback_text
+from chatcli.service.thread import Thread
 from chatcli.text import counted
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
 from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
@@ -33,7 +33,7 @@ _CTRL_C_HINT = 3
 
 def _import_engine(model: str) -> None:
     """Import the heavy modules (LangGraph, the model's client) so the first turn is quick."""
-    from chatcli.chat.session import load_engine
+    from chatcli.service.chat import load_engine
 
     load_engine(model)
 
@@ -47,7 +47,7 @@ async def _open(
     listener: AbovePrompt,
 ) -> Thread:
     """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
-    from chatcli.chat.session import open_conversation, open_toolbox, set_up
+    from chatcli.service.chat import open_conversation, open_toolbox, set_up
 
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
@@ -171,7 +171,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
 
 async def _models(settings: Settings) -> list[str]:
     """Every provider's models that are set up, for /model Tab (one that cannot list is left out)."""
-    from chatcli.chat.model import list_all
+    from chatcli.backends.own.model import list_all
 
     return (await list_all(settings, ["openai"] if settings.local else None)).names
 
@@ -211,7 +211,7 @@ async def _kept(conversation: Thread | None) -> str | None:
 
 def _resume(settings: Settings, setup: ThreadSetup | None) -> str:
     """How the hints name the command that goes on with a thread ``{id}`` of this prompt."""
-    from chatcli.chat.binding import resume_template
+    from chatcli.service.binding import resume_template
 
     graph = setup.app if setup is not None else None
     return resume_template(graph.binding if graph is not None else None, settings.db or "")

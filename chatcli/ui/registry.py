@@ -12,15 +12,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Awaitable, Callable
 
-from chatcli.chat.inputs import check_utf8
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.service.inputs import check_utf8
 from chatcli.text import say
 from chatcli.ui.output import Output
 
 if TYPE_CHECKING:
-    from chatcli.chat.backend import ThreadList
-    from chatcli.chat.thread import Thread
+    from chatcli.service.backend import ThreadList
+    from chatcli.service.thread import Thread
 
 # A command's handler: given the context and the text after its name; LEAVE ends the session.
 Handler = Callable[["Context", str], Awaitable[str | None]]

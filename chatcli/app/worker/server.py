@@ -37,14 +37,14 @@ from chatcli.app.worker.client import FDS, SOCKET, build_id, peer_uid, receive, 
 from chatcli.tools.confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
-# What a one-shot imports, loaded once here (chatcli.chat.session.load_engine adds the model stack).
+# What a one-shot imports, loaded once here (chatcli.service.chat.load_engine adds the model stack).
 WARM = (
     "chatcli.app.cli",
     "chatcli.app.run",
-    "chatcli.chat.session",
-    "chatcli.chat.failures",
-    "chatcli.chat.attachments",
-    "chatcli.chat.context_windows",
+    "chatcli.service.chat",
+    "chatcli.service.failures",
+    "chatcli.content.attachments",
+    "chatcli.backends.own.context_windows",
     "chatcli.local.policy",
     "chatcli.local.server",
     "chatcli.tools.mcp.config",
@@ -292,7 +292,7 @@ def warm_providers() -> list[str]:
     providers made warm."""
     import importlib.util
 
-    from chatcli.chat.model import build_chat_model
+    from chatcli.backends.own.model import build_chat_model
     from chatcli.config import Settings
     from chatcli.providers.registry import PROVIDERS
 
@@ -324,11 +324,11 @@ def warm_up() -> list[str]:
     install()
     for name in WARM:
         importlib.import_module(name)
-    from chatcli.chat.session import load_engine
+    from chatcli.service.chat import load_engine
 
     load_engine()
     warm = warm_providers()
-    from chatcli.chat.pricing import preload
+    from chatcli.backends.own.pricing import preload
 
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
     gc.collect()

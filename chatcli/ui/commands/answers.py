@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcli.chat.outcome import render_reply
 from chatcli.errors import UsageError
+from chatcli.service.outcome import render_reply
 from chatcli.text import make_title
 from chatcli.ui.registry import Context, command
 
@@ -85,7 +85,7 @@ async def _think(ctx: Context, arg: str) -> None:
 
 @command("/usage", help="tokens used by this thread's answers, and what they cost")
 async def _usage(ctx: Context, arg: str) -> None:
-    from chatcli.chat.pricing import dollars
+    from chatcli.backends.own.pricing import dollars
 
     used = await ctx.thread.recall.usage_totals()
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
@@ -131,7 +131,7 @@ async def _model(ctx: Context, arg: str) -> None:
         return
     if len(arg.split()) != 1:
         raise UsageError(f"a model name has no spaces: {arg[:40]!r}")
-    from chatcli.chat.model import check_credentials
+    from chatcli.backends.own.model import check_credentials
 
     check_credentials(ctx.settings, arg)  # a provider whose key or package is missing: one line, nothing switched
     await ctx.thread.choose_model(arg)
@@ -147,7 +147,7 @@ async def _model(ctx: Context, arg: str) -> None:
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
-    from chatcli.chat.roles import load_role, role_names
+    from chatcli.backends.own.roles import load_role, role_names
 
     if not arg:
         current = await ctx.thread.role()
@@ -172,7 +172,7 @@ async def _role(ctx: Context, arg: str) -> None:
     ),
 )
 async def _attach(ctx: Context, arg: str) -> None:
-    from chatcli.chat.attachments import is_url, read_attachment
+    from chatcli.content.attachments import is_url, read_attachment
 
     conversation = ctx.thread
     if arg == "--clear":
@@ -205,7 +205,7 @@ async def _fetch(ctx: Context, url: str) -> Any:
     """
     import asyncio
 
-    from chatcli.chat.webpage import fetch_attachment, one_line
+    from chatcli.content.webpage import fetch_attachment, one_line
 
     task = asyncio.ensure_future(fetch_attachment(url))
     try:

@@ -10,8 +10,8 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from chatcli.chat.events import TurnResult
-    from chatcli.chat.thread import Thread
+    from chatcli.service.events import TurnResult
+    from chatcli.service.thread import Thread
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 

@@ -1,7 +1,7 @@
 """Slash commands about what a long thread sends: /compact, /summary (and /summary edit), /pin and /unpin.
 
 The thread keeps every message whatever is done here: these change only what the model is sent in place of the
-earlier turns (chatcli.chat.compaction).
+earlier turns (chatcli.backends.own.compaction).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from chatcli.text import counted
 from chatcli.ui.registry import Context, command
 
 if TYPE_CHECKING:
-    from chatcli.chat.recall import SummaryView
+    from chatcli.service.recall import SummaryView
 
 
 def compacted_line(done: Any) -> str:
     """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011" for a
-    chatcli.chat.events.Compacted."""
+    chatcli.service.events.Compacted."""
     from chatcli.ui.output import cost_part
 
     usage = done.spent.usage or {}
@@ -29,7 +29,7 @@ def compacted_line(done: Any) -> str:
     if price:
         parts.append(price)
     if done.cut:
-        from chatcli.chat.compaction import CUT_NOTE
+        from chatcli.backends.own.compaction import CUT_NOTE
 
         parts.append(CUT_NOTE)
     return " · ".join(parts)

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import cast
 
-from chatcli.chat.inputs import check_thread_id, new_thread_id
-from chatcli.chat.threads import Threads, transcript_markdown, turns_of
 from chatcli.errors import UsageError
+from chatcli.service.inputs import check_thread_id, new_thread_id
 from chatcli.text import counted, json_text
+from chatcli.threads.operations import Threads, transcript_markdown, turns_of
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, command
 from chatcli.ui.reply import resume_pending
@@ -17,7 +17,7 @@ from chatcli.ui.reply import resume_pending
 
 async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     await ctx.thread.switch(thread_id)
-    from chatcli.chat.binding import resume_template
+    from chatcli.service.binding import resume_template
 
     again = resume_template(getattr(ctx.thread, "bound", None), ctx.settings.db or "").format(id=thread_id)
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
@@ -57,7 +57,7 @@ async def _switch(ctx: Context, arg: str) -> None:
     if thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {thread_id}")
         return
-    from chatcli.chat.session import existing
+    from chatcli.service.chat import existing
 
     # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
     info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
@@ -76,7 +76,7 @@ async def _switch(ctx: Context, arg: str) -> None:
 
 def _own_threads(ctx: Context) -> Threads:
     """The threads of a thread chat keeps itself: /fork and /title are offered on no other (a LangGraph server's
-    thread lists neither among its commands: chatcli.chat.backend.RemoteBackend)."""
+    thread lists neither among its commands: chatcli.service.backend.RemoteBackend)."""
     return cast(Threads, ctx.threads())
 
 

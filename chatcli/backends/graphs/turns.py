@@ -1,0 +1,184 @@
+"""One turn on a graph that is not chat's own (``chat --graph``, a deployed graph): its AI messages' tokens from
+whichever node emits them, its tool calls and results, and its interrupts asked of the listener.
+
+The graph is any compiled LangGraph app (its ``astream``, ``aget_state`` and ``aupdate_state``). It is
+streamed in LangGraph's "messages" mode (tokens, and the messages a node returns whole) and "updates" mode
+(what each node returned: the calls an AI message asks for, the tool messages that answer them), from its
+subgraphs too. An interrupt stops the run: an approval in LangChain's human-in-the-loop shape gets chat's
+approval question (``Listener.approve`` with its ``Review``), any other value ``Listener.answer``; the
+graph is resumed with ``Command(resume=...)`` (chatcli.service.interrupts), as often as it asks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar, cast
+
+from chatcli.backends.graphs.messages import as_message, messages_of, speaking_nodes
+from chatcli.service.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
+from chatcli.service.graph_app import GraphApp, RunningGraph
+from chatcli.service.interrupts import Pending, pending_of
+from chatcli.service.turn import Config, Progress, tell_chunk
+
+# Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
+KEEP_WAIT = 5.0
+
+
+class GraphSource:
+    """A graph of the user's as a turn's source (chatcli.service.turn). A node's name is said (``Speaker``) before
+    its text when the graph has several nodes that may speak (not its tool nodes), or once more than one node
+    has spoken in the session."""
+
+    reviews: ClassVar[bool] = True
+    context_tokens: int | None = None  # the graph keeps its own history
+
+    def __init__(self, app: GraphApp):
+        self.app = app
+        self.speakers: list[str] = []  # the nodes that have spoken, in order
+        self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
+        self._speaking: str | None = None
+        self._calls: dict[str, ToolCall] = {}  # the calls the turn's AI messages asked for, by id
+        self._asked_at: dict[str, float] = {}  # when each was asked for (or its run resumed): its result's seconds
+        self._progress = Progress()
+
+    async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
+        self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
+        if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
+            await self._asked_before(head)
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """The interrupts the thread at ``head`` waits on."""
+        state = await self.app.aget_state(head)
+        return pending_of(getattr(state, "interrupts", ()) or ())
+
+    def resumed(self, value: Any) -> Any:
+        """What the graph is run with to resume from its interrupts with ``value``: ``Command(resume=value)``;
+        the calls it goes on with count their time from now."""
+        from langgraph.types import Command
+
+        self._resuming()
+        return Command(resume=value)
+
+    def _resuming(self) -> None:
+        self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in self._progress.done)
+
+    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+        if waiting:
+            result.interrupts = waiting
+            result.waiting = [self.shown_as(c, progress) for p in waiting if p.is_approval for c in p.calls]
+        result.interrupted = "interrupt" if result.interrupts else None
+
+    def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
+        """The call of the turn that ``call`` (asked about) is: the same name and arguments, no result yet."""
+        same = (c for c in self._calls.values() if (c.name, c.arguments) == (call.name, call.arguments))
+        return next((c for c in same if c.id not in progress.done), call)
+
+    async def _asked_before(self, head: Config) -> None:
+        """Know the calls of the thread's last AI message (those a resumed run answers)."""
+        from langchain_core.messages import AIMessage
+
+        state = await self.app.aget_state(head)
+        messages = [as_message(m) for m in state.values.get("messages") or []]
+        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        for call in getattr(last, "tool_calls", None) or []:
+            self._asked_at[call.get("id") or ""] = time.monotonic()
+            self._calls[call.get("id") or ""] = ToolCall(
+                call.get("id") or "", call["name"], call["name"], None, call.get("args") or {}
+            )
+
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
+    ) -> None:
+        """One run of the graph until it ends or an interrupt stops it."""
+        whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
+        graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
+        async for _namespace, mode, data in graph.astream(
+            payload, config, stream_mode=["messages", "updates"], subgraphs=True
+        ):
+            if mode == "updates":
+                for node, output in (data or {}).items():
+                    if node != "__interrupt__":
+                        self._updates(messages_of(output), listener, progress)
+            elif mode == "messages":
+                chunk, meta = data
+                self._message(chunk, meta or {}, whole, listener, result, progress)
+
+    def _message(
+        self,
+        chunk: Any,
+        meta: dict[str, Any],
+        whole: set[str],
+        listener: Listener,
+        result: TurnResult,
+        progress: Progress,
+    ) -> None:
+        """A token (or a whole AI message a node returned) of the "messages" stream."""
+        from langchain_core.messages import AIMessage, AIMessageChunk
+
+        chunk = as_message(chunk)
+        if not isinstance(chunk, AIMessage):
+            return  # tool results are told from the updates; a human message is the user's own
+        if not isinstance(chunk, AIMessageChunk):
+            if chunk.id in whole:
+                return
+            whole.add(chunk.id or "")
+        node = str(meta.get("langgraph_node") or "")
+        tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
+
+    def _speaker(self, node: str, listener: Listener) -> None:
+        """Say which node speaks, when it is not the one speaking and more than one has spoken."""
+        if not node or node == self._speaking:
+            return
+        if node not in self.speakers:
+            self.speakers.append(node)
+        self._speaking = node
+        if self.many or len(self.speakers) > 1:
+            listener.hear(Speaker(node))
+
+    def _updates(self, messages: list[Any], listener: Listener, progress: Progress) -> None:
+        """The calls an AI message asks for, and the tool messages that answer them, as chat shows its own."""
+        from langchain_core.messages import AIMessage, ToolMessage
+
+        calls = self._calls
+        for message in messages:
+            if isinstance(message, AIMessage):
+                for call in message.tool_calls:
+                    if call.get("id") not in calls:
+                        shown = ToolCall(call.get("id") or "", call["name"], call["name"], None, call.get("args") or {})
+                        calls[shown.id] = shown
+                        self._asked_at[shown.id] = time.monotonic()
+                        progress.next_round()
+                        listener.hear(shown)
+            elif isinstance(message, ToolMessage) and message.tool_call_id not in progress.done:
+                progress.done[message.tool_call_id] = message
+                answered = calls.get(message.tool_call_id) or ToolCall(
+                    message.tool_call_id, message.name or "tool", message.name or "tool", None, {}
+                )
+                status = "error" if message.status == "error" else "ok"
+                seconds = round(time.monotonic() - self._asked_at.get(answered.id, time.monotonic()), 3)
+                listener.hear(ToolResult(answered, status, str(message.text), seconds, message))
+                progress.next_round()
+
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
+        """Keep a reply that stopped early as the answer of its turn, marked, written as the node that spoke it
+        (when that node is the graph's own); then nothing is left to run."""
+        import asyncio
+
+        from langchain_core.messages import AIMessage
+
+        from chatcli.backends.own.request_history import now_iso
+
+        text = progress.current()
+        if not text or self._speaking is None or not self._knows(self._speaking):
+            return
+        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
+        try:
+            async with asyncio.timeout(KEEP_WAIT):
+                written = await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
+                await self.app.aupdate_state(written, None, as_node="__end__")  # the turn is over
+        except Exception:  # noqa: BLE001 - a graph (a server) that cannot take it keeps the question alone
+            pass
+
+    def _knows(self, node: str) -> bool:
+        """True when ``node`` is one of the graph's own nodes (a subgraph's is not written as the graph's)."""
+        return node in (getattr(self.app, "nodes", None) or {})

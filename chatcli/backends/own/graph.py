@@ -1,0 +1,361 @@
+"""The LangGraph app: a thread's state, its prompt (system message + variables), memory (compact, trim or summary),
+the model node."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Mapping
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import NotRequired, TypedDict
+
+from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
+from chatcli.backends.own.request_history import for_provider, now_iso, without_tools
+from chatcli.backends.own.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
+
+# How history beyond the context budget is handled: folded into a summary before it would not fit ("compact"),
+# left out ("trim"), or folded as it goes ("summary"): chatcli.backends.own.compaction.
+from chatcli.config import MEMORY_MODES
+from chatcli.providers.registry import name_of
+from chatcli.service.events import Compacted, Notice, TurnResult
+
+# LangGraph's add_messages, at O(new messages) for the appends of a turn.
+from chatcli.store.messages.reducer import add_messages
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+# How long a model step waits for MCP servers still starting (each also has its own limit).
+SERVER_WAIT = 30.0
+
+MODEL_NODE = "model"
+# The estimated size (tokens) of what was sent to the model: in the stream metadata of the
+# reply's chunks and in the stored reply's response_metadata.
+PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
+# Questions of the thread (with their answers) not sent with this request: the budget left them out.
+TURNS_LEFT_OUT = "chatcli_turns_left_out"
+# Questions of the thread folded into its summary just before this request (an automatic compaction).
+TURNS_COMPACTED = "chatcli_turns_compacted"
+# Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
+SUMMARY_USAGE = "chatcli_summary_usage"
+
+
+class ChatState(TypedDict):
+    """What a thread keeps: its messages and the settings that belong to it."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    system: NotRequired[str | None]
+    vars: NotRequired[dict[str, str]]
+    # The summary of the messages up to and including the one with id ``summary_through``, sent in their
+    # place (chatcli.backends.own.compaction); the questions (by id) whose turns are always sent whole (/pin); and
+    # the last compaction made, with the summary it replaced.
+    summary: NotRequired[str | None]
+    summary_through: NotRequired[str | None]
+    pinned: NotRequired[list[str] | None]
+    compaction: NotRequired[dict[str, Any] | None]
+    # The role the thread was set up with (chatcli.backends.own.roles), by name, and its model and
+    # temperature (None: the settings'), which the thread keeps as it keeps its system prompt.
+    role: NotRequired[str | None]
+    model: NotRequired[str | None]
+    temperature: NotRequired[float | None]
+
+
+_VARIABLE = re.compile(r"\{(\w+)\}")
+
+
+def render_system(template: str, variables: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders from the thread's variables; other braces stay as written."""
+    return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
+
+
+def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0) -> RunnableConfig:
+    """The call's config with the estimate of what is sent, the turns left out and those just compacted, in its
+    metadata (the streamed chunks carry them)."""
+    said = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out, TURNS_COMPACTED: compacted}
+    return {**config, "metadata": {**(config.get("metadata") or {}), **said}}
+
+
+def _emitter() -> Callable[[Any], None]:
+    """Where the running step emits its events (chatcli.service.events): the turn's custom stream, or nowhere."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
+        return lambda _event: None
+
+
+def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False) -> None:
+    if text:
+        emit(Notice(text, in_result=in_result))
+
+
+class ChatGraph:
+    """The chat graph: START -> model (-> tools -> model ...) -> END; its model step, and how it is compiled.
+
+    ``model`` is a chat model, or a function from a model name to one: the name comes
+    from ``config["configurable"]["model"]`` on each run, so a thread can switch models.
+    ``memory`` is "compact" (at the start of a turn whose request would pass ``compact_at`` of the budget,
+    the older turns are folded into a summary kept in the thread, sent in their place), "trim" (history
+    beyond the budget is left out of the request) or "summary" (what would not fit is folded at every step).
+    A summary the thread has (from /compact, or another memory) is sent whatever the memory.
+    ``before_model`` runs at the start of each model step, after the question is checkpointed
+    (chat --local starts its server again there if it stopped; it is given a function to say so).
+    ``states`` (chatcli.backends.own.model_state.ModelStates) keeps what is learned per model: its history
+    budget (``context_tokens`` to start with), and its WindowFitter, which, when a request is
+    refused for its size, proposes a smaller budget: if that makes the history shorter, the model
+    is asked again, once.
+
+    ``toolbox`` (a chatcli.tools.toolbox.Toolbox) offers the model its tools: a reply that
+    calls them goes to the tools node (chatcli.backends.own.toolcalls), which asks for approval and
+    runs them, then back to the model, at most ``tool_rounds`` times per question; a result
+    longer than ``tool_result_chars`` is cut in what the model is sent (kept whole).
+    What the steps have to say goes out as ``Notice`` events on the turn's stream.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
+        *,
+        default_system: str,
+        context_tokens: int | None,
+        memory: str = "trim",
+        compact_at: float = 0.9,
+        before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,
+        states: Any = None,
+        toolbox: "Toolbox | None" = None,
+        tool_rounds: int = 10,
+        tool_result_chars: int = 20_000,
+        pricer: Any = None,
+    ):
+        if memory not in MEMORY_MODES:
+            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
+        self.model = model
+        self.default_system = default_system
+        from chatcli.backends.own.model_state import ModelStates
+
+        self.states = states if states is not None else ModelStates(context_tokens)
+        self.memory = memory
+        self.compact_at = compact_at
+        self.before_model = before_model
+        self.toolbox = toolbox
+        self.tool_rounds = tool_rounds
+        self.tool_result_chars = tool_result_chars
+        self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
+
+    def compile(self, checkpointer: BaseCheckpointSaver[Any] | None) -> Any:
+        """The compiled app, persisted by ``checkpointer``."""
+        builder = StateGraph(ChatState)
+        builder.add_node(MODEL_NODE, self.call_model)
+        builder.add_edge(START, MODEL_NODE)
+        if self.toolbox is None:
+            builder.add_edge(MODEL_NODE, END)
+        else:
+            builder.add_node(TOOLS_NODE, make_tools_node(self.toolbox))
+            builder.add_conditional_edges(MODEL_NODE, self.after_model, [TOOLS_NODE, END])
+            builder.add_edge(TOOLS_NODE, MODEL_NODE)
+        return builder.compile(checkpointer=checkpointer)
+
+    def model_for(self, config: RunnableConfig) -> BaseChatModel:
+        configurable = config.get("configurable") or {}
+        if isinstance(self.model, BaseChatModel):
+            chosen = self.model
+        elif self.model is None:
+            raise RuntimeError("this graph was built without a model")
+        else:
+            chosen = self.model(configurable.get("model"))
+        temperature = configurable.get("temperature")  # a role's, switched to at the prompt
+        return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
+
+    def offered(self, state: ChatState, refused: bool) -> list[dict[str, Any]]:
+        """The tools to offer for this step: none past the round limit or for a model that ``refused`` them."""
+        if self.toolbox is None or not self.toolbox.configured or refused:
+            return []
+        messages = state["messages"]
+        asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
+        rounds = sum(1 for m in messages[asked:] if calls_of(m))
+        return self.toolbox.schemas() if rounds < self.tool_rounds else []
+
+    async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+        """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
+        emit = _emitter()
+        if self.before_model is not None:
+            await self.before_model(lambda text: _say(emit, text))
+        if self.toolbox is not None and self.toolbox.configured:
+            await self.toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
+        step = _Step(self, state, config, emit)
+        step.learned = await self.states.of(step.name)
+        step.tools = self.offered(state, step.learned.no_tools)
+        if self.pricer is not None:
+            self.pricer.warm(step.name)  # the price table loads while the request is out
+        history, update, summary_usage, estimate = await step.prepare()
+        try:
+            reply = await step.ask(history, estimate)
+        except Exception as exc:
+            learned, fitter = step.learned, step.learned.fitter
+            trouble = self.states.trouble(exc, step.name) if fitter is not None else None
+            smaller = fitter.propose(trouble, learned.budget, estimate) if trouble is not None else None
+            if smaller is None:
+                raise
+            first, learned.budget = learned.budget, smaller
+            sent = len(history)
+            history, update, summary_usage, estimate = await step.prepare()
+            if len(history) >= sent:  # nothing left to cut: the message alone is too long
+                learned.budget = first
+                raise
+            _say(emit, fitter.adopt(smaller))  # this process keeps it too, and later ones read it
+            reply = await step.ask(history, estimate)
+        reply = settled(reply)  # calls read strictly, each under an id of its own, before anything runs or is stored
+        if not step.tools:
+            kept = without_tools(reply)  # calls of tools never offered could never be answered
+            assert kept is not None  # a reply is an AI message: only a tool result is dropped whole
+            reply = kept
+        reply.response_metadata.setdefault("created_at", now_iso())
+        reply.response_metadata[PROMPT_ESTIMATE] = estimate
+        if summary_usage:
+            reply.response_metadata[SUMMARY_USAGE] = summary_usage
+        if self.pricer is not None:
+            self._price(reply, step.name, summary_usage, emit)
+        return {"messages": [reply], **update}
+
+    def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
+        """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
+        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, Priced
+
+        usage, name = getattr(reply, "usage_metadata", None), reply.response_metadata.get("model_name")
+        if usage:  # an answer the server sent no counts for has no cost either
+            usd = self.pricer.cost(usage, name, asked)
+            local = usd is None and self.pricer.local(name, asked)
+            emit(Priced(usd, name or asked, local))
+            reply.response_metadata[COST_KEY] = self.pricer.cost_of((usage, summary_usage), name, asked)
+            if local:
+                reply.response_metadata[UNPRICED_KEY] = LOCAL
+
+    async def compact(
+        self, state: ChatState, config: RunnableConfig, focus: str | None = None
+    ) -> tuple[dict[str, Any], Compacted]:
+        """Fold every turn of the thread but the last into its summary (/compact): the state update to store, and
+        what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
+        from chatcli.backends.own.compaction import compact
+        from chatcli.backends.own.pricing import COST_KEY
+        from chatcli.backends.own.request_history import add_usage
+
+        if self.before_model is not None:  # chat --local's server: waited for, or started again, as for a turn
+            await self.before_model(lambda _text: None)
+        step = _Step(self, state, config, lambda _event: None)
+        step.learned = await self.states.of(step.name)
+        try:
+            folded = await compact(step.chat_model, step.system, state, config, step.learned.budget, focus)
+        except Exception as exc:  # the summary request's failure, said as a turn's is (and nothing changed)
+            said = step.translated(exc)
+            if said is exc:
+                raise
+            raise said from exc
+        spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
+        done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent, folded.cut)
+        answers = [m for m in state["messages"] if m.type == "ai"]
+        if folded.usage and answers:
+            answer = answers[-1]
+            meta = dict(answer.response_metadata)
+            meta[SUMMARY_USAGE] = add_usage(meta.get(SUMMARY_USAGE), folded.usage)
+            if self.pricer is not None:
+                name = meta.get("model_name")
+                usd = self.pricer.cost(folded.usage, name, step.name)
+                spent.add_cost(usd, name or step.name, usd is None and self.pricer.local(name, step.name))
+                if getattr(answer, "usage_metadata", None):
+                    used = (answer.usage_metadata, meta[SUMMARY_USAGE])
+                    meta[COST_KEY] = self.pricer.cost_of(used, name, step.name)
+            folded.update["messages"] = [answer.model_copy(update={"response_metadata": meta})]
+        return folded.update, done
+
+    def after_model(self, state: ChatState) -> str:
+        messages = state["messages"]
+        return TOOLS_NODE if self.toolbox is not None and messages and calls_of(messages[-1]) else END
+
+
+class _Step:
+    """One model step's request: what is sent, with which tools, and the call itself."""
+
+    def __init__(self, graph: ChatGraph, state: ChatState, config: RunnableConfig, emit: Callable[[Any], None]):
+        self.graph, self.state, self.config, self.emit = graph, state, config, emit
+        template = state.get("system") or graph.default_system
+        self.system = SystemMessage(render_system(template, state.get("vars") or {}))
+        self.chat_model = graph.model_for(config)
+        self.name = (config.get("configurable") or {}).get("model") or ""
+        settings = getattr(graph.states, "settings", None)  # the model a step without a name is asked
+        self.provider = name_of(self.name or (settings.model if settings is not None else ""))
+        self.learned: Any = None  # the model's ModelState, set before the step asks
+        self.tools: list[dict[str, Any]] = []
+        self.left_out = 0  # questions the budget leaves out of this request (trim memory)
+        self.compacted = 0  # questions folded into the summary for this request
+
+    async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
+        graph = self.graph
+        messages = self.state["messages"]
+        fold = None
+        if graph.memory == "summary":
+            fold = RUNNING
+        elif graph.memory == "compact" and messages and messages[-1].type == "human":  # never inside a turn
+            fold = automatic(self.graph.compact_at)
+        try:
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, fold)
+        except Exception as exc:
+            if fold is None:
+                raise
+            # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
+            why = self._why(exc)
+            _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, None)
+        if plan.folded:
+            after = count_tokens_approximately(plan.messages)
+            _say(
+                self.emit,
+                f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
+                f"(~{plan.before:,} -> ~{after:,} tokens sent{'; ' + CUT_NOTE if plan.cut else ''}): /summary shows it",
+                in_result=True,  # turns_compacted
+            )
+        self.left_out, self.compacted = plan.left_out, plan.folded
+        if self.learned.fitter is not None and graph.memory != "summary":
+            _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
+        history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
+        return history, plan.update, plan.usage, count_tokens_approximately(history)
+
+    def translated(self, exc: Exception) -> Exception:
+        """``exc`` from this step's model as a failed turn says it (a ModelError), or as it is."""
+        from chatcli.config import Settings
+        from chatcli.service.failures import translate
+
+        settings = getattr(self.graph.states, "settings", None) or Settings()
+        return translate(exc, settings, model=self.name or None)
+
+    def _why(self, exc: Exception) -> str:
+        """``exc`` from the summariser, in the one line a failed turn would say it."""
+        from chatcli.service.failures import describe
+
+        return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
+
+    async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
+        bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
+        told = _with_estimate(self.config, estimate, self.left_out, self.compacted)
+        try:
+            return await bound.ainvoke(history, told)
+        except Exception as exc:
+            if not self.tools or not tools_refused(exc):
+                raise
+            self.learned.no_tools = True
+            _say(
+                self.emit,
+                f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),
+            )
+            self.tools = []
+            return await self.chat_model.ainvoke(history, told)
+
+
+def build_graph(model: Any, checkpointer: BaseCheckpointSaver[Any] | None, **options: Any) -> Any:
+    """Compile the chat graph (see ``ChatGraph``) with ``checkpointer``."""
+    return ChatGraph(model, **options).compile(checkpointer)

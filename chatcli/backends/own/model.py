@@ -1,0 +1,229 @@
+"""The chat models of a session, by the names the user gives them (``anthropic:claude-...``, ``gpt-4.1``).
+
+Each name belongs to a provider (chatcli.providers): it builds the model, and says what its
+client's errors mean. This module is what the rest of chat asks: build a model once per name,
+check a name can be used before the first question, turn a failed call into one line, list the
+models of every provider that is set up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from chatcli.config import Settings
+from chatcli.errors import ChatError, ConfigError, ModelError
+from chatcli.providers import provider, provider_of
+from chatcli.providers.base import one_error
+from chatcli.providers.base import redact as redact  # this module's for the rest of chat
+from chatcli.providers.registry import DEFAULT, NAMES
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
+    from langchain_core.language_models import BaseChatModel
+
+
+def check_credentials(settings: Settings, spec: str | None = None) -> None:
+    """Fail early when the model (``spec``, else the settings') cannot be used: unusable name, no key, no package."""
+    from chatcli.service.inputs import check_utf8
+
+    spec = spec or settings.model
+    check_utf8(spec, "the model name")
+    chosen, _name = provider_of(spec)
+    try:
+        chosen.check(settings)
+    except ConfigError as exc:
+        if chosen.name != DEFAULT or exc.hint:
+            raise
+        from chatcli.local.policy import fallback_hint
+
+        raise ConfigError(str(exc), hint=fallback_hint()) from None
+    if chosen.name in settings.untrusted_endpoints:
+        refuse_another_users_listener(settings, chosen.name)
+
+
+def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatModel":
+    """The chat model ``spec`` (else the settings' model) names, built by its provider."""
+    spec = spec or settings.model
+    check_credentials(settings, spec)
+    chosen, name = provider_of(spec)
+    if chosen.name in settings.untrusted_endpoints:
+        withhold_sdk_credentials(chosen.name)
+    return chosen.build(settings, name)
+
+
+def refuse_another_users_listener(settings: Settings, name: str) -> None:
+    """ConfigError when the endpoint of provider ``name``, which an untrusted .env chose, is a port on this
+    machine where another user's process listens: loopback is shared, and a thread sent there is that user's to
+    read. The user's own settings (the environment, config.toml, a trusted .env) may name any endpoint."""
+    from urllib.parse import urlsplit
+
+    from chatcli.local.sockets import listener_uids
+    from chatcli.providers import provider
+    from chatcli.trust import on_this_machine
+
+    chosen = provider(name)
+    url = chosen.endpoint(settings)
+    if not on_this_machine(url if "://" in url else f"http://{url}"):
+        return
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return  # not a URL the client could use either: its own error says so
+    host = (parts.hostname or "").strip("[]")
+    others: set[int] = set()
+    for address in ("127.0.0.1", "::1") if host == "localhost" else (host,):
+        others |= (listener_uids(address, port) or set()) - {os.getuid(), 0}  # root's: the machine's own
+    if others:
+        raise ConfigError(
+            f"{chosen.url_var} from an untrusted .env names {chosen.where(settings)}, where another user of this"
+            f" machine listens (uid {', '.join(map(str, sorted(others)))}): nothing is sent there",
+            hint="if that server is one you mean to use, set the address yourself, or trust the .env: chat trust",
+        )
+
+
+def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | None" = None) -> list[str]:
+    """Take out of this process's environment every credential the provider ``name``'s SDK would read by itself
+    (chatcli.providers.registry), for the rest of the process: an untrusted .env chose where its requests go, and
+    chat hands the client what it may send there. (A warm worker's call, chat serve and a one-shot each have their
+    own process and settings.) Returns the names taken out."""
+    import os
+
+    from chatcli.providers.registry import info
+
+    environ = os.environ if environ is None else environ
+    taken = [var for var in info(name).credentials if var in environ]
+    for var in taken:
+        del environ[var]
+    return taken
+
+
+class ModelPool:
+    """Chat models by name, built once each, every provider's from the same settings."""
+
+    def __init__(self, settings: Settings):
+        check_credentials(settings)
+        self.settings = settings
+        self._models: dict[str, "BaseChatModel"] = {}
+
+    def __call__(self, name: str | None = None) -> "BaseChatModel":
+        name = name or self.settings.model
+        if name not in self._models:
+            self._models[name] = build_chat_model(replace(self.settings, model=name))
+        return self._models[name]
+
+
+def endpoint_name(settings: Settings, spec: str | None = None) -> str:
+    """A short name for the model's endpoint, for messages: host and port only."""
+    return provider_of(spec or settings.model)[0].where(settings)
+
+
+def is_connection_error(exc: BaseException, spec: str | None = None, settings: Settings | None = None) -> bool:
+    """True for a connection that could not be opened or broke (not for a timeout)."""
+    chosen = provider_of(spec or (settings.model if settings else ""))[0]
+    trouble = chosen.classify(exc) if not isinstance(exc, TimeoutError) else None
+    return trouble is not None and trouble.kind == "connection"
+
+
+def describe_error(
+    exc: BaseException, settings: Settings, *, mid_answer: bool = False, spec: str | None = None, own: bool = True
+) -> ModelError | None:
+    """Turn an error from a model call into a one-line ModelError, or None if it is not one.
+
+    Sorted by the provider whose client raised it: the one of ``spec`` (the model that was called; the
+    settings' by default), or another's when it is that provider's client's error (a graph's own model may
+    be any provider's). ``own``: the model is chat's (False: a graph's, built by its own code); ``mid_answer``
+    says part of the answer had already arrived when it failed.
+    """
+    from chatcli.providers.registry import owner_of
+
+    chosen, name = provider_of(spec or settings.model)
+    owner = owner_of(exc)
+    if owner is not None and owner != chosen.name:
+        chosen, name, own = provider(owner), "", False
+    return one_error(chosen, exc, settings, name, mid_answer, own)
+
+
+def set_up(settings: Settings) -> list[str]:
+    """The providers that are set up: the settings' model's, and each whose key or base URL is set."""
+    chosen = provider_of(settings.model)[0].name
+    found = [chosen]
+    for name in NAMES:
+        each = provider(name)
+        if name != chosen and (each.key(settings) or each.url(settings)):
+            found.append(name)
+    return found
+
+
+def may_be_running(settings: Settings) -> list[str]:
+    """Providers not set up whose server runs on this machine anyway (Ollama on its own port): listed
+    when they answer, passed over in silence when they do not."""
+    listed = set_up(settings)
+    return [name for name in NAMES if name not in listed and provider(name).runs_here(settings)]
+
+
+@dataclass
+class ModelList:
+    """The models the providers list, as the user names them, and the providers that could not say."""
+
+    names: list[str] = field(default_factory=list)
+    failures: list[tuple[str, ChatError]] = field(default_factory=list)  # (provider label, why)
+
+
+async def list_models(settings: Settings, which: list[str] | None = None) -> list[str]:
+    """The model names ``which`` providers list (default: the settings' model's), sorted, each as the user
+    would name it (``anthropic:...``; the OpenAI-compatible endpoint's bare). The first failure is raised."""
+    listing = await list_all(settings, which or [provider_of(settings.model)[0].name])
+    if listing.failures:
+        raise listing.failures[0][1]
+    return listing.names
+
+
+async def list_all(settings: Settings, which: list[str] | None = None) -> ModelList:
+    """The models of ``which`` providers (default: every one set up, and a local Ollama if one answers),
+    asked at once; one that cannot list is a failure beside the others' names, never the end of the list."""
+    import asyncio
+
+    quiet = [] if which else may_be_running(settings)
+    which = which or set_up(settings)
+    results = await asyncio.gather(*(_listed(settings, name) for name in which + quiet), return_exceptions=True)
+    listing = ModelList()
+    for name, result in zip(which + quiet, results):
+        if isinstance(result, ChatError):
+            if name not in quiet:
+                listing.failures.append((provider(name).label, result))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            listing.names.extend(result)
+    listing.names = sorted(dict.fromkeys(listing.names))
+    return listing
+
+
+async def _listed(settings: Settings, name: str) -> list[str]:
+    """One provider's models, named as the user names them; a failure as a ChatError."""
+    chosen = provider(name)
+    chosen.check(settings)
+    if name in settings.untrusted_endpoints:
+        refuse_another_users_listener(settings, name)
+    try:
+        listed = await chosen.list_models(settings)
+    except ChatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - described below, or raised as it is
+        error = one_error(chosen, exc, settings, "", False)
+        if error is None:
+            raise
+        raise error from exc
+    return [shown_name(f"{name}:{model}") for model in listed]
+
+
+def shown_name(spec: str) -> str:
+    """A model's name as chat shows and lists it: bare for the OpenAI-compatible endpoint, else
+    ``provider:model`` in the provider's own spelling of the model (``ollama:qwen3`` for ``qwen3:latest``)."""
+    chosen, model = provider_of(spec)
+    model = chosen.canonical(model)
+    return model if chosen.name == DEFAULT else f"{chosen.name}:{model}"

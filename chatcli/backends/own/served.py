@@ -1,0 +1,89 @@
+"""chat's own graph for a LangGraph Agent Server: ``langgraph.json`` at the project's root names ``graph``.
+
+``langgraph dev`` (or any deployment of the project) calls ``graph`` for each run and each read of a
+thread's state: it builds chat's graph from the settings of the server's environment (config.toml,
+the CHATCLI_* and OPENAI_* variables; the working directory's .env as chat reads it) with the model
+on the OpenAI-compatible endpoint they name, and the built-in tools they turn on, whose calls wait for
+approval as LangChain's human-in-the-loop interrupts. It attaches no checkpointer: the server keeps
+the threads. ``chat --remote URL`` talks to it as to any other graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from chatcli.config import Settings, configure
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+
+def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
+    """The settings chat would use in the server's environment."""
+    settings, _notes = configure({}, environ=os.environ if environ is None else environ, cwd=cwd or Path.cwd())
+    return settings
+
+
+def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
+    """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own).
+
+    Each run starts at the settings' context budget: what chat learns of a model's window (windows.json,
+    what its server tells) is read and kept in files, which a served graph's event loop must not wait for.
+    """
+    from chatcli.backends.own.graph import build_graph
+    from chatcli.backends.own.model import ModelPool
+    from chatcli.backends.own.pricing import Pricer
+
+    models = ModelPool(settings)
+    models()  # a bad setting fails here, before the run's first model call
+    return build_graph(
+        models,
+        None,
+        default_system=settings.system,
+        context_tokens=settings.context_tokens,
+        memory=settings.memory,
+        compact_at=settings.compact_at,
+        toolbox=toolbox,
+        tool_rounds=settings.tool_rounds,
+        tool_result_chars=settings.tool_result_chars,
+        pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
+    )
+
+
+def builtin_toolbox(settings: Settings) -> Any:
+    """The built-in tools the settings turn on (CHATCLI_TOOLS), or None. MCP servers (mcp.json) are not started
+    for a served graph: each run would start them again."""
+    if not (settings.use_tools and settings.tools):
+        return None
+    from chatcli.tools import sandbox
+    from chatcli.tools.toolbox import Toolbox
+
+    toolbox = Toolbox(
+        sandbox=sandbox.policy_for(settings),  # where this toolbox's shell runs commands
+        builtin_groups=settings.tools,
+        approve=settings.approve,
+        approve_all=settings.approve_all,
+        timeout=settings.tool_timeout,
+    )
+    toolbox.schemas()  # made now, in this thread: making them reads the disk
+    return toolbox
+
+
+@asynccontextmanager
+async def graph() -> AsyncIterator[Any]:
+    """The graph factory ``langgraph.json`` names: chat's graph on the server's settings, for one run.
+
+    Everything that reads files runs off the server's event loop, which must not block (``langgraph dev``
+    refuses blocking calls on it).
+    """
+    settings = await asyncio.to_thread(server_settings)
+    toolbox = await asyncio.to_thread(builtin_toolbox, settings)
+    try:
+        yield await asyncio.to_thread(build, settings, toolbox)
+    finally:
+        if toolbox is not None:
+            await toolbox.aclose()

@@ -1,0 +1,264 @@
+"""The tool step of the graph: approval (a LangGraph interrupt), the calls, their results; and the call protocol.
+
+An assistant message that asks for tool calls must be followed by one result per call in
+every request that carries it (OpenAI refuses it otherwise, and the thread would be broken for
+good). Everything here keeps that true: a call that is refused, fails, times out, is stopped
+or was cut short by a crash still gets a result, and ``repair`` mends any history before it
+is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from chatcli.backends.own.toolrun import result_message
+
+# The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
+# provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
+from chatcli.providers.base import RAW_CALLS
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+TOOLS_NODE = "tools"
+# Results of calls that never finished, recorded before the thread goes on.
+INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
+CANCELLED = "cancelled: the user stopped this call"
+REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
+
+
+def unique_ids(ids: list[Any]) -> list[str]:
+    """``ids`` with every empty, missing or repeated one replaced by one of its own (the same each time)."""
+    taken: set[str] = set()
+    kept = []
+    for old in ids:
+        kept.append(isinstance(old, str) and bool(old.strip()) and old not in taken)
+        if kept[-1]:
+            taken.add(old)
+    fresh = []
+    for n, (old, keep) in enumerate(zip(ids, kept)):
+        if keep:
+            fresh.append(old)
+            continue
+        new = f"{old.strip() if isinstance(old, str) and old.strip() else 'call'}-{n}"
+        while new in taken:
+            new += "x"
+        taken.add(new)
+        fresh.append(new)
+    return fresh
+
+
+def with_unique_ids(message: BaseMessage) -> BaseMessage:
+    """``message`` with each tool call under an id of its own: what is stored, answered and sent agrees."""
+    if not isinstance(message, AIMessage) or not (message.tool_calls or message.invalid_tool_calls):
+        return message
+    good, bad = message.tool_calls, message.invalid_tool_calls
+    ids = unique_ids([c.get("id") for c in [*good, *bad]])
+    if ids == [c.get("id") for c in [*good, *bad]]:
+        return message
+    good = [{**c, "id": i} for c, i in zip(good, ids)]
+    bad = [{**c, "id": i} for c, i in zip(bad, ids[len(good) :])]
+    return message.model_copy(update={"tool_calls": good, "invalid_tool_calls": bad})
+
+
+def _strict(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Arguments read as one JSON object and nothing else: (arguments, None) or (None, what is wrong)."""
+    if isinstance(raw, dict):
+        return raw, None
+    if raw is None:
+        return None, "arguments were not valid JSON: there were none"
+    if isinstance(raw, str) and not raw.strip():
+        return {}, None  # no arguments (some servers send "" for a tool without parameters): nothing to hide
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        return None, f"arguments were not valid JSON: {exc.msg} at character {exc.pos}"
+    if not isinstance(value, dict):
+        return None, f"arguments were not valid JSON: {json.dumps(value)[:40]} is not an object"
+    return value, None
+
+
+def settled(reply: BaseMessage) -> BaseMessage:
+    """The reply as it is stored: its calls read strictly from what the server sent, each under an id of its own.
+
+    LangChain reads streamed arguments leniently (a cut ``{"command": "ls`` becomes ``{"command":
+    "ls"}``): a call runs only with the arguments the model wrote whole, others get an error result.
+    """
+    if not isinstance(reply, AIMessage):
+        return reply
+    kwargs = {k: v for k, v in reply.additional_kwargs.items() if k not in (RAW_CALLS, "tool_calls")}
+    raw = reply.additional_kwargs.get(RAW_CALLS)
+    update: dict[str, Any] = {"additional_kwargs": kwargs}
+    if isinstance(raw, list):
+        good, bad = [], []
+        for call in raw:
+            arguments, error = _strict(call.get("args"))
+            name, call_id = call.get("name") or "", call.get("id")
+            if error is None:
+                good.append({"name": name, "args": arguments, "id": call_id, "type": "tool_call"})
+            else:
+                bad.append(
+                    {
+                        "name": name,
+                        "args": call.get("args") or "",
+                        "id": call_id,
+                        "error": error,
+                        "type": "invalid_tool_call",
+                    }
+                )
+        update.update(tool_calls=good, invalid_tool_calls=bad)
+    return with_unique_ids(reply.model_copy(update=update))
+
+
+def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
+    """The tool calls an assistant message asks for (those with unreadable arguments too), each under its own id."""
+    if not isinstance(message, AIMessage):
+        return []
+    calls = [{"id": c.get("id"), "name": c["name"], "args": c.get("args") or {}} for c in message.tool_calls]
+    for bad in message.invalid_tool_calls:
+        calls.append(
+            {
+                "id": bad.get("id"),
+                "name": bad.get("name") or "",
+                "args": None,
+                "error": bad.get("error") or "arguments were not valid JSON",
+                "raw": bad.get("args"),
+            }
+        )
+    for call, call_id in zip(calls, unique_ids([c["id"] for c in calls])):
+        call["id"] = call_id
+    return calls
+
+
+def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """The calls of the last assistant message that have no result yet (a crash or a stop mid-call)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.type == "tool":
+            continue
+        if isinstance(message, AIMessage):
+            answered = {m.tool_call_id for m in messages[index + 1 :] if isinstance(m, ToolMessage)}
+            return [c for c in calls_of(message) if c["id"] not in answered]
+        return []
+    return []
+
+
+def closing_results(
+    calls: list[dict[str, Any]], text: str, outcome: str, done: dict[str, ToolMessage] | None = None
+) -> list[ToolMessage]:
+    """Results for ``calls``: those already ``done`` as they are, the others closed with ``text``."""
+    done = done or {}
+    return [done.get(call["id"]) or result_message(call, text, outcome) for call in calls]
+
+
+def _cut(message: ToolMessage, limit: int) -> ToolMessage:
+    text = str(message.content) if isinstance(message.content, str) else str(message.text)
+    if not limit or len(text) <= limit:
+        return message
+    rest = len(text) - limit
+    shown = f"{text[:limit]}\n[... {rest:,} more characters cut here; the user has the whole result]"
+    return message.model_copy(update={"content": shown})
+
+
+def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
+    """The history as it may be sent: every call answered, no stray result, long results cut to ``limit``."""
+    mended: list[BaseMessage] = []
+    index = 0
+    while index < len(history):
+        message = history[index]
+        index += 1
+        if isinstance(message, ToolMessage):
+            continue  # a result whose call is not just before it (trimmed away): never sent alone
+        message = with_unique_ids(message)  # a thread stored before ids were made unique
+        mended.append(message)
+        calls = calls_of(message)
+        if not calls:
+            continue
+        results: dict[str, ToolMessage] = {}
+        while index < len(history) and isinstance(answer := history[index], ToolMessage):
+            results.setdefault(answer.tool_call_id, answer)
+            index += 1
+        for call in calls:
+            found = results.get(call["id"])
+            mended.append(_cut(found, limit) if found is not None else result_message(call, INTERRUPTED, "interrupted"))
+    return mended
+
+
+def make_tools_node(toolbox: "Toolbox") -> Any:
+    """The graph node that runs the calls of the last reply, after asking for those that need it.
+
+    The approval question is one ``interrupt()`` for all the calls that need it, asked before
+    any call runs; it is persisted with the thread, so it survives a crash and is asked again.
+    It is a request in LangChain's human-in-the-loop shape, answered with its decisions (or in
+    chat's older shape, for a thread stored waiting on it): chatcli.service.interrupts. The approval
+    and each call are LangGraph tasks (chatcli.backends.own.toolrun.settle settles a call): a question a
+    call's server asks the user mid-call is an ``interrupt()`` of that call's task, and when the
+    node runs again with the answer, the decisions and the calls settled before it keep their
+    results (nothing is asked or run again).
+    """
+    from langgraph.config import get_config, get_stream_writer
+    from langgraph.func import task
+
+    from chatcli.backends.own.toolrun import settle, shown_call
+    from chatcli.service.interrupts import approval_request, decisions_by_call
+
+    def writer() -> Any:
+        try:
+            return get_stream_writer()
+        except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
+            return lambda _event: None
+
+    async def decided(calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The approval of ``calls``: asked (an interrupt) for those that need it; a task, so that a run that
+        goes on from a tool's question keeps the decisions taken when the calls began (``--yes`` then)."""
+        from langgraph.types import interrupt
+
+        if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
+            await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
+        entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
+        asking = [
+            shown_call(call, entries[call["id"]])
+            for call in calls
+            if entries[call["id"]] is not None
+            and call["args"] is not None
+            and not toolbox.preapproved(entries[call["id"]], call["args"])
+        ]
+        decisions = decisions_by_call(interrupt(approval_request(asking)), asking) if asking else {}
+        return {"decisions": decisions, "asked": [shown.id for shown in asking]}
+
+    async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
+        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+        message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread)
+        return message
+
+    approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
+    tool_call: Any = task(name="tool_call")(cast(Any, settled))
+
+    async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
+        return await calls_run(state)  # (a small node: LangGraph reads its code for subgraphs at each compile)
+
+    async def calls_run(state: dict[str, Any]) -> dict[str, Any]:
+        calls = open_calls(state["messages"])
+        decided = await approval(calls)
+        decisions, asked = decided["decisions"], set(decided["asked"])
+        results: list[ToolMessage] = []
+        for call in calls:  # one at a time, in order: a question of one call stops the rest until it is answered
+            results.append(await tool_call(call, decisions.get(call["id"]) or {}, call["id"] in asked))
+        return {"messages": results}
+
+    return run_tools
+
+
+def tools_refused(exc: BaseException) -> bool:
+    """True if the server refused the request for its ``tools`` (a model without tool support)."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None) or getattr(exc.__cause__, "code", None)
+    text = str(exc).lower()
+    if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
+        return False
+    from chatcli.providers.registry import tool_refusals
+
+    words = tool_refusals()  # each provider's wording (Ollama's "does not support tools"...)
+    return any(word in text for word in words)

@@ -1,0 +1,195 @@
+"""One call of the tools step settled: refused, answered by the user, or run with its progress told (a
+``Progress`` event each second while it runs, and one whenever the tool reports how far it got) and its
+server's questions to the user asked as LangGraph interrupts (MCP elicitations); its result stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from chatcli.service.events import Notice, Progress, ToolCall, ToolResult
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+TICK = 1.0  # seconds between two progress events of a call that says nothing of its own
+MESSAGE_CHARS = 200  # characters of a tool's progress message passed on
+
+
+async def settle(
+    toolbox: "Toolbox", call: dict[str, Any], decision: dict[str, Any], asked: bool, emit: Any, thread: str
+) -> Any:
+    """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
+    (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls)."""
+    entry = toolbox.find(call["name"], call["id"])
+    shown = shown_call(call, entry)
+    if entry is None or call["args"] is None:
+        known = ", ".join(e.name for e in toolbox.entries()) or "none"
+        text = (
+            f"error: there is no tool named {call['name']!r} (tools: {known})"
+            if entry is None
+            else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
+        )
+        outcome, seconds = "error", 0.0
+    elif asked and decision.get("action") == "respond":  # the user answered for the tool
+        text, outcome, seconds = str(decision.get("reason") or ""), "ok", 0.0
+    elif asked and decision.get("action") != "yes":
+        reason = decision.get("reason")
+        text = decision.get("by") or "not run: the user refused this call"
+        if reason:
+            text += f". The user says: {reason}"
+        outcome, seconds = "refused", 0.0
+    else:
+        edited = decision.get("args")
+        arguments: Any = edited if isinstance(edited, dict) else call["args"]
+        shown = replace(shown, arguments=arguments)
+        done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}")
+        text, outcome, seconds = done.text, done.status, done.seconds
+        if arguments is not call["args"]:  # the model must know what ran, not what it asked for
+            text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
+    seconds = round(seconds, 3)
+    meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
+    message = result_message(call, text, outcome, **meta)
+    emit(ToolResult(shown, outcome, text, seconds, message))
+    return message
+
+
+async def run_asking(
+    toolbox: "Toolbox", entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None], key: str
+) -> Any:
+    """Run the call (or go on with the one kept under ``key``, whose server waits for an answer), each question
+    its server asks the user an ``interrupt()``: the answer given before when the step runs again (the call
+    kept, or run anew after chat stopped), else the run stops there and the call is kept waiting for it
+    (chatcli.tools.asking)."""
+    from langgraph.errors import GraphInterrupt
+
+    from chatcli.service.elicitation import MAX_QUESTIONS
+    from chatcli.tools.results import Outcome
+
+    started = asyncio.get_running_loop().time()
+    kept, fresh = toolbox.kept.take(key, lambda ask, tell: run_call(toolbox, entry, arguments, shown, tell, ask))
+    kept.tell = emit
+    if fresh:
+        emit(shown)
+    number = 0
+    try:
+        while (params := await kept.question(number)) is not None:
+            if number >= MAX_QUESTIONS:  # a server that asks on and on (each decline answered by another)
+                toolbox.kept.drop(key)  # the call is stopped, at its server too
+                text = f"error: the tool asked more than {MAX_QUESTIONS} questions in one call and was stopped"
+                return Outcome(text, "error", asyncio.get_running_loop().time() - started)
+            kept.give(number, _answered(params, shown, emit))
+            number += 1
+        done = await asyncio.shield(kept.task)
+    except GraphInterrupt:
+        toolbox.kept.waiting(key)
+        raise
+    except BaseException:
+        toolbox.kept.drop(key)
+        raise
+    toolbox.kept.drop(key)
+    return done
+
+
+def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]) -> dict[str, Any]:
+    """The answer to the server's question ``params`` (its ``elicitation/create``): the interrupt's value."""
+    from langgraph.types import interrupt
+
+    from chatcli.service.elicitation import Elicitation, Unreadable, answer_of
+
+    try:
+        question = Elicitation.asked(params, shown.id, shown.label, shown.server)
+    except Exception as exc:  # noqa: BLE001 - whatever a server sends, its call goes on
+        why = str(exc) if isinstance(exc, Unreadable) else "it is not a question of the MCP schema"
+        emit(Notice(f"{shown.label} asked a question chat cannot ask ({why}): declined", warn=True))
+        return {"action": "decline"}
+    reply = interrupt(question.value())
+    answered = reply.get("question") if isinstance(reply, dict) else None
+    if answered is not None and answered != question.fingerprint:  # run anew, the call asked something else
+        emit(Notice(f"{shown.label} asked another question than the one answered: cancelled", warn=True))
+        return {"action": "cancel"}
+    try:
+        return answer_of(reply, question).record()
+    except ValueError:  # an answer that does not fit (a question that changed since): nothing is sent for it
+        return {"action": "cancel"}
+
+
+async def run_call(
+    toolbox: "Toolbox",
+    entry: Any,
+    arguments: dict[str, Any],
+    shown: ToolCall,
+    emit: Callable[[Any], None],
+    ask: Any = None,
+) -> Any:
+    """``toolbox.call`` for ``entry``, emitting ``Progress`` for ``shown`` until it ends (however it ends);
+    ``ask`` answers its server's questions to the user."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    told: dict[str, Any] = {"done": None, "total": None, "message": None}  # what the tool said last
+    heard = asyncio.Event()
+
+    def reported(done: float | None, total: float | None, message: str | None) -> None:
+        # Heard in the MCP session's own task: the event is emitted from the ticker's, in the turn's context.
+        text = " ".join(message.split())[:MESSAGE_CHARS] if isinstance(message, str) else None
+        told.update(done=done, total=total, message=text or None)
+        heard.set()
+
+    async def ticking() -> None:
+        while True:
+            try:
+                await asyncio.wait_for(heard.wait(), TICK)
+            except TimeoutError:
+                pass
+            heard.clear()
+            emit(Progress(shown, loop.time() - started, told["done"], told["total"], told["message"]))
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        return await toolbox.call(entry, arguments, shown.id, progress=reported, ask=ask)
+    finally:
+        ticker.cancel()
+
+
+def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
+    """A call as the approval question and the display show it."""
+    return ToolCall(
+        id=call["id"],
+        name=call["name"],
+        label=entry.label if entry is not None else call["name"],
+        server=entry.server if entry is not None else None,
+        arguments=call["args"] if call["args"] is not None else call.get("raw"),
+        where=_where(call, entry),
+    )
+
+
+def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
+    """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
+    where = _where({"name": call.name}, entry)
+    return replace(call, where=where) if where and call.server == getattr(entry, "server", None) else call
+
+
+def _where(call: dict[str, Any], entry: Any) -> str:
+    """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
+    return str(getattr(entry, "where", "") or "") if call["name"] == "shell" else ""
+
+
+def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> Any:
+    """The stored result of ``call``: the whole text, how it ended, and what else is known."""
+    from langchain_core.messages import ToolMessage
+
+    from chatcli.backends.own.request_history import now_iso
+
+    return ToolMessage(
+        text,
+        tool_call_id=call["id"],
+        name=call.get("name") or "",
+        status="success" if outcome == "ok" else "error",
+        response_metadata={
+            "created_at": now_iso(),
+            "outcome": outcome,
+            **{k: v for k, v in meta.items() if v is not None},
+        },
+    )

@@ -1,0 +1,148 @@
+"""Chat's own graph as a turn's source (chatcli.service.turn): its model node's tokens, the tool calls and results
+its steps emit, the approvals its tools step asks, and a stopped reply kept as the answer of its turn."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chatcli.service.events import Listener, ToolCall, ToolResult, TurnResult
+from chatcli.service.graph_app import RunningGraph
+from chatcli.service.interrupts import Pending
+from chatcli.service.turn import Config, Progress, incomplete_reason, tell_chunk
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+
+class ChatSource:
+    """Chat's compiled graph ``app``. ``toolbox`` is None when the graph has no tools step (no run then waits
+    for approval); ``stall_timeout`` is how long a reply that has begun may go without text."""
+
+    reviews: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        app: RunningGraph,
+        toolbox: "Toolbox | None" = None,
+        stall_timeout: float | None = None,
+        context_tokens: int | None = None,
+    ):
+        self.app = app
+        self.toolbox = toolbox
+        self.stall_timeout = stall_timeout
+        self.context_tokens = context_tokens
+
+    async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
+        pass
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """The approval, or the tool's question, the thread waits on (asked before chat stopped, or by a
+        request), if any: the tools step asks one at a time."""
+        if self.toolbox is None:
+            return []
+        from chatcli.service.interrupts import pending_of
+
+        state = await self.app.aget_state(head)
+        return [p for p in pending_of(state.interrupts) if p.is_approval or p.elicitation is not None][:1]
+
+    def resumed(self, value: Any) -> Any:
+        from langgraph.types import Command
+
+        return Command(resume=value)
+
+    def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
+        return call
+
+    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+        if waiting:
+            result.waiting = [call for pending in waiting for call in pending.calls]
+            result.interrupts = [pending for pending in waiting if pending.elicitation is not None]
+        result.interrupted = "approval" if result.waiting else "interrupt" if result.interrupts else None
+        result.interrupted = result.interrupted or incomplete_reason(result)
+        if result.interrupted and not waiting:
+            await self._mark_last_reply(head, result.interrupted)
+
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
+    ) -> None:
+        """One run of the graph until it ends or waits for approval."""
+        from langchain_core.messages import AIMessageChunk
+
+        from chatcli.backends.own.compaction import SUMMARY_TAG
+        from chatcli.backends.own.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
+        from chatcli.backends.own.pricing import Priced
+
+        loop = asyncio.get_running_loop()
+        # A stall: once the reply has begun, no text for longer than stall_timeout (a server
+        # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
+        async with asyncio.timeout(None) as stall:
+            async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
+                if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
+                    result.add_cost(data.usd, data.model, data.local)
+                    continue
+                if mode == "custom":  # what the model and tools steps emit (chatcli.service.events)
+                    if isinstance(data, (ToolCall, ToolResult)):
+                        stall.reschedule(None)  # a tool may take its time (it has its own limit)
+                        progress.next_round()
+                        if isinstance(data, ToolResult):
+                            progress.done[data.call.id] = data.message
+                    listener.hear(data)
+                    continue
+                chunk, meta = data
+                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
+                    continue
+                if SUMMARY_TAG in (meta.get("tags") or ()):
+                    continue  # the summariser's own call (memory "summary"), not the reply
+                thought, piece = tell_chunk(chunk, listener, result, progress)
+                # Thinking is progress too (a long think is no stall); the clock starts with the reply.
+                if self.stall_timeout and (thought or piece or stall.when() is None):
+                    stall.reschedule(loop.time() + self.stall_timeout)
+                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
+                result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
+                result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)
+
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
+        """Save a reply that stopped early, as the answer of the pending turn.
+
+        Stopped during tool calls, the calls that finished keep their results and the others
+        are closed as cancelled, so the thread stays valid.
+        """
+        from langchain_core.messages import AIMessage
+
+        from chatcli.backends.own.graph import MODEL_NODE
+        from chatcli.backends.own.request_history import now_iso
+        from chatcli.backends.own.toolcalls import CANCELLED, INTERRUPTED, TOOLS_NODE, closing_results, open_calls
+        from chatcli.providers.base import REASONING_KEY
+
+        state = await self.app.aget_state(head)
+        if TOOLS_NODE in state.next:
+            calls = open_calls(state.values.get("messages") or [])
+            closed = closing_results(calls, CANCELLED if reason == "cancelled" else INTERRUPTED, reason, progress.done)
+            if closed:
+                await self.app.aupdate_state(head, {"messages": closed}, as_node=TOOLS_NODE)
+            return
+        text, thought = progress.current(), progress.thought()
+        if not text and not thought:
+            return
+        if MODEL_NODE not in state.next:
+            return  # the model node already finished: the reply is saved as it arrived
+        kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
+        message = AIMessage(
+            text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()}
+        )
+        await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
+
+    async def _mark_last_reply(self, head: Config, reason: str) -> None:
+        """Flag the saved last reply as incomplete, keeping its text and id."""
+        from langchain_core.messages import AIMessage
+
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        state = await self.app.aget_state(head)
+        history = state.values.get("messages") or []
+        if not history or not isinstance(history[-1], AIMessage):
+            return
+        last = history[-1]
+        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
+        await self.app.aupdate_state(head, {"messages": [marked]}, as_node=MODEL_NODE)

@@ -1,0 +1,106 @@
+"""A LangGraph server's thread read and written as a compiled graph's state: what chat's turns and conversations on
+graphs that are not chat's own use of ``app`` (``aget_state``, ``aget_state_history``, ``aupdate_state``).
+
+The server's messages arrive as dicts (langgraph-sdk's JSON); they are made LangChain messages here
+(chatcli.backends.graphs.messages), so the same code tells, undoes and retries a deployed graph's thread as a
+local graph's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from chatcli.backends.graphs.messages import as_message
+from chatcli.backends.remote.client import Remote, translated
+
+
+def with_messages(values: Any) -> dict[str, Any]:
+    """A state's values with its ``messages`` made LangChain messages."""
+    if not isinstance(values, dict):
+        return {}
+    found = values.get("messages")
+    if isinstance(found, list):
+        return {**values, "messages": [as_message(m) for m in found]}
+    return dict(values)
+
+
+def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable = {"thread_id": thread_id}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def _checkpoint(config: dict[str, Any]) -> Any:
+    """The checkpoint a config names, as langgraph-sdk takes it; None for the thread's head."""
+    found = config["configurable"].get("checkpoint_id")
+    return {"checkpoint_id": found} if found else None
+
+
+@dataclass
+class Snapshot:
+    """One state of a server's thread, as LangGraph's StateSnapshot offers it to chat."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    next: tuple[str, ...] = ()
+    interrupts: list[Any] = field(
+        default_factory=list
+    )  # the SDK's {"id", "value"}: chatcli.service.interrupts reads them
+    config: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
+    """A state the server sent, checked (chatcli.backends.remote.data), as LangGraph's StateSnapshot offers it."""
+    from chatcli.backends.remote.data import ServerState, checked
+
+    state = checked(ServerState, raw, "a thread's state", url)
+    checkpoint = state.checkpoint or {}
+    found = checkpoint.get("checkpoint_id")
+    return Snapshot(
+        values=with_messages(state.values),
+        next=tuple(state.next or ()),
+        interrupts=[i for i in state.interrupts or [] if isinstance(i, dict)],
+        config=thread_config(thread_id, found if isinstance(found, str) else None),
+        metadata=dict(state.metadata or {}),
+    )
+
+
+class ServerApp:
+    """The threads of ``remote``'s server, read and written as a compiled graph's (no run here: its runs are
+    chatcli.backends.remote.run's)."""
+
+    def __init__(self, remote: Remote):
+        self.remote = remote
+
+    async def aget_state(self, config: dict[str, Any]) -> Snapshot:
+        """The thread's state (at the checkpoint the config names, or its head); empty for a thread not made yet."""
+        from langgraph_sdk.errors import NotFoundError
+
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            try:
+                state = await self.remote.client.threads.get_state(thread, checkpoint=_checkpoint(config))
+            except NotFoundError:
+                return Snapshot(config=thread_config(thread))
+        return snapshot(state, thread, self.remote.spec.url)
+
+    async def aget_state_history(self, config: dict[str, Any], limit: int | None = None) -> AsyncIterator[Snapshot]:
+        """The thread's states, newest first."""
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            states = await self.remote.client.threads.get_history(thread, limit=limit or 100)
+        for state in states:
+            yield snapshot(state, thread, self.remote.spec.url)
+
+    async def aupdate_state(self, config: dict[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """Write ``values`` as node ``as_node`` did (LangChain messages go as their JSON); the new head's config."""
+        thread = config["configurable"]["thread_id"]
+        with translated(self.remote.spec):
+            done = await self.remote.client.threads.update_state(
+                thread, values, as_node=as_node, checkpoint=_checkpoint(config)
+            )
+        written = done.get("checkpoint") if isinstance(done, dict) else None
+        found = written.get("checkpoint_id") if isinstance(written, dict) else None
+        return thread_config(thread, found if isinstance(found, str) else None)

@@ -1,1 +1,0 @@
-"""Conversations: the LangGraph app, the chat model, one turn, thread management, and the wiring of a session."""

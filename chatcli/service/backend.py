@@ -1,0 +1,269 @@
+"""What answers a thread: chat's own graph, a graph of the user's (``--graph``), or an assistant on a LangGraph
+Agent Server (``--remote``).
+
+A thread (chatcli.service.thread.Thread) is one class whatever answers it. What differs is here, as data and a few
+small methods: what the thread can do (``Abilities``: chat's system prompt, roles and model choice, compaction,
+files, the prompt's commands), how one turn runs (its chatcli.service.turn.Source), how chat writes a change into
+the thread's state and finds where a retry starts, how a failure inside the graph is said, and the list of its
+threads. Nothing outside chat's core asks which backend it holds: it asks what the thread can do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatcli.errors import ChatError, UsageError
+from chatcli.service.binding import Binding
+from chatcli.service.events import Listener
+from chatcli.service.graph_app import Compactor, GraphApp, RunningGraph
+from chatcli.service.turn import Config, Source
+
+if TYPE_CHECKING:
+    from chatcli.backends.remote.client import Remote
+    from chatcli.store import Store, ThreadInfo
+    from chatcli.tools.toolbox import Toolbox
+
+# A retry on a graph of the user's looks this far back (in checkpoints) for where its question began to be answered.
+LOOKBACK = 100
+NOT_HERE = "the graph builds its own prompt and chooses its own model"
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What a thread does besides asking and answering, and why it does not when it does not.
+
+    ``prompt``: chat's own system prompt, roles and variables, the model and temperature a thread keeps, and
+    compaction (a graph of the user's builds its own prompt, chooses its own model and keeps its own memory:
+    ``hint`` says so). ``files``: files sent with a question; ``files_hint`` says what to do instead.
+    ``commands``: the prompt's slash commands that work here (None: all of them).
+    """
+
+    prompt: bool = True
+    files: bool = True
+    hint: str = ""
+    where: str = ""  # what the files cannot be sent to: "a LangGraph server"
+    files_hint: str = ""
+    commands: frozenset[str] | None = None
+
+
+class ThreadList(Protocol):
+    """A backend's threads, as the prompt's thread commands and Tab completion read them."""
+
+    secrets: tuple[str, ...]
+
+    async def list(self, limit: int | None = None) -> list[ThreadInfo]: ...
+
+    async def info(self, thread_id: str) -> ThreadInfo | None: ...
+
+    async def find(self, wanted: str | None) -> str: ...
+
+    async def transcript(self, thread_id: str) -> Any: ...
+
+    async def shown(self, thread_id: str) -> Any: ...
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]: ...
+
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None: ...
+
+
+class Backend:
+    """Chat's own graph: ``app`` compiled by chatcli.backends.own.graph, which ``compactor`` folds; its tools step runs
+    ``toolbox``'s calls. The defaults of every method are chat's own graph's; the other backends below change
+    what differs."""
+
+    can = Abilities()
+    label: str | None = None  # what answers, named, when it is not a model of chat's (a graph, a server's)
+    binding: Binding | None = None  # what the threads are bound to (None: chat's own, on their model)
+
+    def __init__(self, app: GraphApp, compactor: Compactor | None = None):
+        self.app = app
+        self.compactor = compactor
+
+    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+        """How one turn of a thread runs (a new one for each thread)."""
+        from chatcli.backends.own.turns import ChatSource
+
+        running: RunningGraph = self.app  # type: ignore[assignment]  # chat's own graph runs here
+        return ChatSource(running, toolbox, stall_timeout, context_tokens)
+
+    def threads(self, store: Store | None) -> ThreadList:
+        """The threads on this backend (chat's database for a graph that runs here)."""
+        from chatcli.threads.operations import Threads
+
+        if store is None:
+            raise RuntimeError("this conversation has no store")
+        return Threads(self.app, store, foreign=self.label is not None)
+
+    async def ask(self, config: Config, values: dict[str, Any]) -> Any:
+        """Take a question (``values``: its messages, and settings for the thread) and return the run's input: chat's
+        graph stores it first (if it cannot be stored nothing is sent) and the run goes on from it."""
+        from langgraph.graph import START
+
+        await self.app.aupdate_state(config, values, as_node=START)
+        return None
+
+    async def change(self, config: Config, values: dict[str, Any]) -> None:
+        """Write a change chat makes to the thread (messages taken back), as the node that answers."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        await self.app.aupdate_state(config, values, as_node=MODEL_NODE)
+
+    async def retry_point(self, config: Config, head: Any, question: Any, current: dict[str, Any]) -> Config:
+        """Where a retry of ``question`` starts (``head``: the thread's state), with the thread's ``current``
+        settings (chatcli.service.rewind)."""
+        from chatcli.service.rewind import retry_point
+
+        return await retry_point(self.app, config, head, question, current)
+
+    def failure(self, exc: Exception) -> Exception:
+        """What a failure of a turn is said as (chat's own graph: as it is)."""
+        return exc
+
+    def hearing(self, listener: Listener) -> Listener:
+        """Who hears a turn: ``listener`` (a server's run tells its start once the server has taken it)."""
+        return listener
+
+    def message(self, item: Any) -> Any:
+        """A message of the thread's state as LangChain's message."""
+        return item
+
+    def check_new(self, thread_id: str) -> None:
+        """Refuse, in one line, an id a new thread cannot have here."""
+
+    async def aclose(self) -> None:
+        """Let go of what the backend holds open (a server's connection)."""
+
+    async def remember(self, thread_id: str, db: str) -> None:
+        """Note in chat's database ``db`` where a thread kept elsewhere lives (chat's own threads are there)."""
+
+
+class GraphBackend(Backend):
+    """A graph of the user's, ``label`` (``agent.py:graph``), run here; its threads bound to ``binding``."""
+
+    can = Abilities(prompt=False, hint=NOT_HERE)
+
+    def __init__(self, app: GraphApp, label: str, binding: Binding | None = None):
+        super().__init__(app)
+        self.label, self.binding = label, binding
+
+    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+        from chatcli.backends.graphs.turns import GraphSource
+
+        return GraphSource(self.app)
+
+    async def ask(self, config: Config, values: dict[str, Any]) -> Any:
+        return {"messages": values["messages"]}  # the graph's input: it stores the question itself
+
+    async def change(self, config: Config, values: dict[str, Any]) -> None:
+        """Through LangGraph's own entry node, then clearing what that would run: nothing of the graph's nodes."""
+        from chatcli.service.rewind import write_values
+
+        await write_values(self.app, config, values)
+
+    async def retry_point(self, config: Config, head: Any, question: Any, current: dict[str, Any]) -> Config:
+        """The earliest checkpoint of the last turn where ``question`` is the last message and a node is next; a
+        thread with none (forked, imported) has its head rewound to the question instead."""
+        from langchain_core.messages import RemoveMessage
+        from langgraph.graph import START
+
+        found = None
+        async for snapshot in self.app.aget_state_history(config, limit=LOOKBACK):
+            messages = snapshot.values.get("messages") or []
+            if snapshot.next and messages and messages[-1].id == question.id:
+                found = snapshot
+            elif found is not None:
+                break
+        if found is not None:
+            return dict(found.config)
+        messages = head.values["messages"]
+        after = messages[next(i for i, m in enumerate(messages) if m.id == question.id) + 1 :]
+        written = await self.app.aupdate_state(
+            head.config, {"messages": [RemoveMessage(id=m.id) for m in after]}, as_node=START
+        )
+        return dict(written)
+
+    def failure(self, exc: Exception) -> Exception:
+        """A model client's error as chat says its own, chat's own as it is, anything else raised by the graph's
+        code as one line naming the node it failed in."""
+        import re
+
+        from chatcli.providers.registry import raised_by_a_client
+
+        if isinstance(exc, ChatError) or raised_by_a_client(exc):  # a model client's: said by its provider
+            return exc
+        notes = " ".join(getattr(exc, "__notes__", None) or ())
+        node = re.search(r"During task with name '([^']+)'", notes)
+        where = f" in node {node.group(1)}" if node else ""
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return ChatError(f"the graph failed{where}: {detail}", hint="--debug shows where")
+
+    def message(self, item: Any) -> Any:
+        from chatcli.backends.graphs.messages import as_message
+
+        return as_message(item)
+
+
+class RemoteBackend(GraphBackend):
+    """An assistant on a LangGraph Agent Server (``remote``): the server keeps its threads and runs its graph."""
+
+    can = Abilities(
+        prompt=False,
+        files=False,
+        hint=NOT_HERE,
+        where="a LangGraph server",
+        files_hint="paste the text into the message",
+        commands=frozenset(
+            {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
+        ),
+    )
+
+    def __init__(self, remote: Remote):
+        from chatcli.backends.remote.state import ServerApp
+
+        self.remote, self.server = remote, ServerApp(remote)
+        super().__init__(self.server, remote.graph_id)
+
+    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+        from chatcli.backends.remote.run import RemoteSource
+
+        return RemoteSource(self.remote, self.server)
+
+    def threads(self, store: Store | None) -> ThreadList:
+        from chatcli.backends.remote.threads import RemoteThreads
+
+        return RemoteThreads(self.remote, self.app)
+
+    def check_new(self, thread_id: str) -> None:
+        import uuid
+
+        try:
+            uuid.UUID(thread_id)
+        except ValueError:
+            raise UsageError(
+                f"a new thread on {self.remote.spec.url} needs a UUID for its id, not {thread_id[:40]!r}",
+                hint="the server names its threads with UUIDs",
+            ) from None
+
+    def hearing(self, listener: Listener) -> Listener:
+        from chatcli.backends.remote.threads import StartWhenTaken
+
+        return StartWhenTaken(listener)
+
+    async def aclose(self) -> None:
+        await self.remote.aclose()
+
+    async def remember(self, thread_id: str, db: str) -> None:
+        """Note that ``thread_id`` lives on this server (chatcli.service.binding), so that ``chat -t ID`` without
+        --remote says where it is instead of starting a thread of chat's own under that id."""
+        from chatcli.service.inputs import check_thread_id
+        from chatcli.store.light import open_light_store
+
+        binding = self.remote.spec.binding
+        try:
+            check_thread_id(thread_id)  # an id the server named: a string of its choosing
+            async with open_light_store(db) as store:
+                if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
+                    await store.index.bind(thread_id, binding.to_json())  # a server names its threads
+        except (ChatError, OSError):
+            pass  # the thread is the server's: a local database that cannot take the note changes nothing of it

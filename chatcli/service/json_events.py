@@ -1,0 +1,217 @@
+"""A turn as JSON objects (chatcli.service.answer): the ``--json`` object at its end, or with ``lines`` the
+``--jsonl`` events as it happens. Where the objects go is the subclass's (``_write``): stdout for the
+command line (chatcli.ui.jsonout), a request's response for ``chat serve`` (chatcli.api.turns).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from chatcli.config import Settings
+from chatcli.service.elicitation import Elicitation, Elicited
+from chatcli.service.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
+from chatcli.service.failures import describe
+from chatcli.service.routing import Router
+
+
+def usage_object(result: TurnResult | None) -> dict[str, int] | None:
+    """The server's token counts in OpenAI's names, or None when it sent none."""
+    usage = result.usage if result else None
+    if not usage:
+        return None
+    prompt = int(usage.get("input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON has it (what JSON cannot hold, as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _call(call: ToolCall) -> dict[str, Any]:
+    return {k: v for k, v in call.record().items() if k != "type"}
+
+
+class JsonEvents(Router):
+    """``lines=False``: one object at the end (chatcli.service.answer.Answer or Failure); ``lines``: an event per
+    piece, then "done" or "error". ``thread_id`` and ``model`` (the configured model) are filled in once known."""
+
+    says_the_result = True  # turns_compacted and turns_left_out are in the object: no line on stderr says them
+
+    def __init__(self, *, lines: bool = False):
+        self.lines = lines
+        self.thread_id: str | None = None
+        self.model: str | None = None
+        self._parts: list[str] = []
+        self._result: TurnResult | None = None
+        self._started: float | None = None
+        self._first: float | None = None
+        self._ended: float | None = None
+        self._finished = False  # the final object (done or error) is out
+        self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
+        self._reasoning: list[str] = []  # a reasoning model's thinking
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        """Hand one object on (where to is the subclass's)."""
+        raise NotImplementedError
+
+    def refused(self, result: ToolResult) -> None:
+        """A call was refused: said apart from the JSON (stderr, the server's log)."""
+
+    # ---- a turn's events ---------------------------------------------------------------------
+
+    def start_reply(self, start: Start) -> None:
+        self.thread_id = start.thread_id
+        self._calls, self._reasoning, self._parts, self._result = [], [], [], None
+        self._started = time.monotonic()
+        self._first = self._ended = None
+
+    def token(self, text: str) -> None:
+        from chatcli.service.answer import TokenEvent, dumped
+
+        if self._first is None:
+            self._first = time.monotonic()
+        self._parts.append(text)
+        if self.lines:
+            self._write(dumped(TokenEvent, text=text))
+
+    def thinking(self, text: str) -> None:
+        from chatcli.service.answer import ReasoningEvent, dumped
+
+        self._reasoning.append(text)
+        if self.lines:
+            self._write(dumped(ReasoningEvent, text=text))
+
+    def tool_call(self, call: ToolCall) -> None:
+        from chatcli.service.answer import ToolCallEvent, dumped
+
+        if self.lines:
+            self._write(dumped(ToolCallEvent, **_call(call)))
+
+    def progress(self, event: Progress) -> None:
+        from chatcli.service.answer import ProgressEvent, dumped
+
+        if self.lines:  # --jsonl and chat serve's event stream; --json has no place for it
+            self._write(dumped(ProgressEvent, **event.record()))
+
+    def tool_result(self, result: ToolResult) -> None:
+        from chatcli.service.answer import ToolResultEvent, dumped
+
+        if result.status == "refused":
+            self.refused(result)
+        self._calls.append(
+            {**_call(result.call), "status": result.status, "result": result.content, "seconds": result.seconds}
+        )
+        if self.lines:
+            self._write(
+                dumped(
+                    ToolResultEvent,
+                    **_call(result.call),
+                    status=result.status,
+                    content=result.content,
+                    seconds=result.seconds,
+                )
+            )
+
+    def approval(self, call: ToolCall) -> None:
+        """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""
+        from chatcli.service.answer import ApprovalEvent, dumped
+
+        if self.lines:
+            self._write(dumped(ApprovalEvent, **_call(call)))
+
+    async def answer(self, question: Question) -> Reply | None:
+        """Nobody answers here: the thread waits at the question (the object says so; ``--resume`` answers it)."""
+        self.interrupt(question)
+        return None
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """A tool's question waits for its answer: reported with the turn's interrupts (``--resume`` answers it,
+        or a request to ``chat serve``)."""
+        self.interrupt(Question(question.value(), question.id))
+        return None
+
+    def interrupt(self, question: Question) -> None:
+        """The graph waits on an interrupt that is no approval, for ``--resume``."""
+        from chatcli.service.answer import InterruptEvent, dumped
+
+        if self.lines:
+            self._write(dumped(InterruptEvent, id=question.id, value=_plain(question.value)))
+
+    def speaker(self, name: str) -> None:
+        from chatcli.service.answer import NodeEvent, dumped
+
+        if self.lines:
+            self._write(dumped(NodeEvent, name=name))
+
+    def end_reply(self, result: TurnResult) -> None:
+        from chatcli.service.answer import Answer, DoneEvent, dumped
+
+        self._ended = time.monotonic()
+        self._result = result
+        if result.interrupted and not (result.waiting or result.interrupts):
+            return  # ask() raises the matching error next, and fail() reports it with the partial reply
+        done = dict(
+            thread_id=self.thread_id,
+            reply=result.text,
+            model=result.model or self.model,
+            usage=usage_object(result),
+            cost_usd=result.known_cost,
+            timing=self._timing(),
+            finish_reason=result.finish_reason,
+            tool_calls=self._calls,
+            turns_left_out=result.turns_left_out,
+            turns_compacted=result.turns_compacted,
+            reasoning="".join(self._reasoning) or None,
+            approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
+            interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
+        )
+        obj = dumped(DoneEvent, **done) if self.lines else dumped(Answer, **done)
+        for waiting in ("approval_required", "interrupts"):
+            if obj[waiting] is None:
+                del obj[waiting]  # present only when calls or interrupts wait (chat serve, chat --graph)
+        self._final(obj)
+
+    def abort(self, reason: str | None) -> None:
+        self._ended = time.monotonic()
+        if reason == "cancelled":
+            self.warn(self._stopped())
+
+    def fail(self, exc: BaseException, settings: Settings | None = None) -> None:
+        """Report a failure as the final object: the part that arrived, the message and exit code of stderr's line."""
+        from chatcli.service.answer import ErrorEvent, Failure, dumped
+
+        failure = describe(exc, settings)
+        result = self._result
+        obj = dict(
+            thread_id=self.thread_id,
+            reply=result.text if result else "".join(self._parts),
+            model=(result.model if result else None) or self.model,
+            finish_reason=result.finish_reason if result else None,
+            tool_calls=self._calls,
+            reasoning="".join(self._reasoning) or None,
+            turns_left_out=result.turns_left_out if result else 0,
+            error={"message": failure.line, "exit_code": int(failure.exit_status)},
+        )
+        self._final(dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj))
+
+    def _timing(self) -> dict[str, float | None]:
+        start = self._started
+        if start is None:
+            return {"total_s": None, "first_token_s": None}
+        end = self._ended if self._ended is not None else time.monotonic()
+        first = None if self._first is None else round(self._first - start, 3)
+        return {"total_s": round(end - start, 3), "first_token_s": first}
+
+    def _final(self, obj: dict[str, Any]) -> None:
+        if self._finished:
+            return  # one final object per run
+        self._finished = True
+        self._write(obj)

@@ -1,0 +1,117 @@
+"""What a thread's stored messages say, for the screen: the last question, answer and thinking, and token totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Tokens a thread's answers used, as the server counted them; ``uncounted`` answers came without counts."""
+
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    answers: int
+    uncounted: int
+    # Dollars of the answers with a known price (None: none has one), and the counted answers without
+    # one: ``local`` of them a local model's (chatcli.backends.own.pricing: never priced from the hosted prices).
+    cost_usd: float | None = None
+    unpriced: int = 0
+    local: int = 0
+    cached: int = 0  # of the input tokens, those read from a prompt cache
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What /undo took back: the question's text and how many messages went with it (its answer, tool calls,
+    results); or, with ``compaction`` ("compact" or "edit"), a compaction or a summary edit."""
+
+    question: str
+    messages: int
+    compaction: str | None = None
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """What a thread sends in place of its earlier turns (/summary): the summary (None: none), the questions it
+    covers of the thread's, the turns pinned (numbers from 1), whether the first question is kept whole beside
+    it, and the last compaction's record (kind, time, focus)."""
+
+    text: str
+    covers: int
+    turns: int
+    pinned: list[int]
+    first_whole: bool
+    made: dict[str, Any] | None
+
+
+class Recall:
+    """Reads of a thread's history for the screen (``conversation.recall``), so the UI never reads LangChain
+    messages."""
+
+    def __init__(self, messages: Callable[[], Awaitable[list[Any]]]):
+        self.messages = messages
+
+    async def last_question(self) -> str | None:
+        """The text of the last user message (maybe "" for files alone), or None when there is none."""
+        asked = [m for m in await self.messages() if m.type == "human"]
+        return str(asked[-1].text) if asked else None
+
+    async def left_unanswered(self) -> bool:
+        """True when the last question has no whole answer: a failure or a stop left none, or only a part."""
+        messages = await self.messages()
+        asked = [i for i, m in enumerate(messages) if m.type == "human"]
+        answers = [m for m in messages[asked[-1] + 1 :] if m.type == "ai"] if asked else [None]
+        if not answers:
+            return True
+        last = answers[-1]
+        return last is not None and bool(last.response_metadata.get("interrupted") or getattr(last, "tool_calls", None))
+
+    async def last_answer(self) -> str | None:
+        """The text of the last answer that has any, or None."""
+        answers = [str(m.text) for m in await self.messages() if m.type == "ai" and str(m.text).strip()]
+        return answers[-1] if answers else None
+
+    async def last_thinking(self) -> str | None:
+        """What the last answer that came with thinking thought (stripped), or None: from any provider."""
+        from chatcli.service.chunks import thinking_of
+
+        thoughts = [thinking_of(m) for m in await self.messages() if m.type == "ai" and thinking_of(m).strip()]
+        return thoughts[-1].strip() if thoughts else None
+
+    async def usage_totals(self) -> UsageTotals:
+        """The thread's turns and the tokens its answers (and the summaries made for them) used."""
+        from chatcli.backends.own.graph import SUMMARY_USAGE
+        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
+        from chatcli.backends.own.request_history import add_usage
+
+        messages = await self.messages()
+        answers = [m for m in messages if m.type == "ai"]
+        totals: dict[str, int] | None = None
+        counted = 0
+        for answer in answers:
+            used = getattr(answer, "usage_metadata", None)
+            counted += bool(used)
+            totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
+        totals = totals or {}
+        turns = sum(m.type == "human" for m in messages)
+        priced = [answer.response_metadata for answer in answers if getattr(answer, "usage_metadata", None)]
+        costs = [meta.get(COST_KEY) for meta in priced]
+        known = [usd for usd in costs if isinstance(usd, (int, float))]
+        local = sum(
+            meta.get(UNPRICED_KEY) == LOCAL and not isinstance(meta.get(COST_KEY), (int, float)) for meta in priced
+        )
+        cost = round(sum(known), 10) if known else None
+        return UsageTotals(
+            turns,
+            totals.get("input_tokens", 0),
+            totals.get("output_tokens", 0),
+            len(answers),
+            len(answers) - counted,
+            cost,
+            len(costs) - len(known),
+            local,
+            cache_counts(totals)[0],
+        )

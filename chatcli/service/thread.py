@@ -1,0 +1,568 @@
+"""A thread: its turns sent, stopped, retried, undone and resumed, whatever answers it.
+
+``Thread`` is the one class every door holds (the prompt, a one-shot, the worker, ``chat serve``): each call
+is one step of the thread, told to its listener (chatcli.service.events). What answers it is its backend
+(chatcli.service.backend: chat's own graph, a graph of the user's, a LangGraph server's assistant), which says
+what the thread can do besides asking and answering (``can``) and how the few steps that differ are made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chatcli.errors import AlreadyDone, UsageError
+from chatcli.service.backend import Abilities, Backend, ThreadList
+from chatcli.service.binding import Binding
+from chatcli.service.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.service.graph_app import Compactor, GraphApp
+from chatcli.service.inputs import check_question, check_thread_id, check_utf8
+from chatcli.service.interrupts import Pending
+from chatcli.service.recall import Recall, SummaryView, Undone
+from chatcli.service.rewind import THREAD_SETTINGS
+from chatcli.service.turn import Approvals, Config, Turns
+from chatcli.store import Store
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+
+NO_VALUE = object()  # ``resume``'s value when none is given: what the thread waits on is asked
+
+# The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
+MAX_FOCUS = 2000
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A text the thread's state keeps (its role's name, its system prompt), or None."""
+    return value if isinstance(value, str) else None
+
+
+@dataclass
+class Thread:
+    """Thread ``thread_id`` of ``app``: chat's own compiled graph, or ``backend``'s app when another answers it;
+    every call is one step of that thread, told to ``listener`` (chatcli.service.events); ``recall`` reads its
+    history for the screen."""
+
+    app: GraphApp
+    thread_id: str
+    context_tokens: int | None = None
+    # The most estimated tokens one question may hold, and what sets it (chatcli.backends.own.model_state.ModelState).
+    question_limit: int | None = None
+    limited_by: str = "budget"
+    # The open database: thread index and cross-process turn lock.
+    store: Store | None = None
+    model_name: str | None = None
+    pending: dict[str, Any] = field(default_factory=dict)
+    # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
+    stall_timeout: float | None = None
+    # The session's tools (a chatcli.tools.toolbox.Toolbox), or None when tools are off.
+    toolbox: "Toolbox | None" = None
+    # Hears every turn's events and is asked about tool calls that need approval (the default
+    # hears nothing and refuses them: nobody to ask).
+    listener: Listener = field(default_factory=Silent)
+    attached: list[Any] = field(default_factory=list)  # files queued for the next message (/attach)
+    temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
+    # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
+    default_model: str | None = None
+    model_pinned: bool = False  # -m or /model chose the model: the thread's role does not replace it
+    # What answers the thread when it is not chat's own graph (a graph of the user's), stored with it at each turn.
+    bound: Binding | None = None
+    temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
+    # What folds the thread's earlier turns into its summary (chat's own graph); None: nothing here can.
+    compactor: Compactor | None = None
+    # What answers the thread (chatcli.service.backend); by default chat's own graph ``app``, folded by ``compactor``.
+    backend: Backend | None = None
+    approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
+    # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
+    _auto_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = Backend(self.app, self.compactor)
+        self.compactor = self.compactor or self.backend.compactor
+        self.bound = self.bound or self.backend.binding
+        self.model_name = self.backend.label or self.model_name
+        self.default_model = self.default_model or self.model_name
+        self._auto_model = self.model_name
+        source = self.backend.source(self.toolbox, self.stall_timeout, self.context_tokens)
+        self.turns = Turns(source, Approvals(self.toolbox, self.approve_all))
+
+    @property
+    def can(self) -> Abilities:
+        """What this thread does besides asking and answering (its backend's abilities)."""
+        assert self.backend is not None
+        return self.backend.can
+
+    @property
+    def own_model(self) -> bool:
+        """True when chat builds the model that answers, from its settings (not a graph of the user's)."""
+        return self.can.prompt
+
+    async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
+        return await self.turns.pending_calls(self.config)
+
+    async def waiting(self) -> list[Pending]:
+        """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
+        or left for a request or ``--resume`` to answer)."""
+        return await self.turns.pending(self.config)
+
+    async def _run(self, payload: Any, start: Config, created: bool = False, ask_first: bool = False) -> TurnResult:
+        """One turn from ``start`` with ``payload`` (an input, a resume, or None: on from the checkpoint), told to
+        the listener as the backend hears it; a failure inside the graph said as the backend says it."""
+        assert self.backend is not None
+        opening = Start(self.thread_id, created)
+        listener = self.backend.hearing(self.listener)
+        try:
+            return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
+        except Exception as exc:
+            failure = self.backend.failure(exc)
+            if failure is exc:
+                raise  # as it was: a model client's error keeps its own cause, which its provider reads
+            raise failure from exc
+
+    def lock(self) -> AbstractAsyncContextManager[Any]:
+        """Hold the thread for the length of a turn, so turns from other processes queue up."""
+        return self.store.thread_lock(self.thread_id) if self.store is not None else nullcontext()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        configurable: dict[str, Any] = {"thread_id": self.thread_id}
+        if not self.own_model:
+            return {"configurable": configurable}  # the graph chooses its own model
+        if self.model_name:
+            configurable["model"] = self.model_name
+        if self.temperature is not None:
+            configurable["temperature"] = self.temperature
+        return {"configurable": configurable}
+
+    async def set_up(
+        self,
+        role: Any = None,
+        system: str | None = None,
+        variables: dict[str, str] | None = None,
+        *,
+        model_given: bool = False,
+        temperature_given: bool = False,
+    ) -> None:
+        """Open the thread as the command line asks: its own role's model and temperature (unless
+        ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
+        ``role`` if one was named, then --system and --var over it."""
+        if not self.can.prompt:
+            self._no_prompt(role is not None or system is not None or bool(variables))
+            return
+        await self.follow_thread()
+        if role is not None:
+            await self.set_role(role)
+        if model_given:
+            self.model_name = self._auto_model = self.default_model
+            self.model_pinned = True
+        if temperature_given:
+            self.temperature_pinned = True
+            self.temperature = None  # the settings' (the flag's)
+        await self.set_system(system, variables)
+
+    async def set_role(self, role: Any) -> None:
+        """Set the thread up with ``role`` (chatcli.backends.own.roles.Role): its system prompt, variables,
+        model and temperature are kept with the thread, as the system prompt is; a role without a
+        model or temperature puts the defaults back. Stored now in a thread that has messages."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._no_prompt(not self.can.prompt, "roles are chat's own")
+        check_utf8(role.system, "the role's system prompt")
+        self.pending.pop("system", None)  # e.g. from --system: the role's replaces it
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            values = state.values
+            merged = {**(values.get("vars") or {}), **self.pending.get("vars", {}), **role.vars}
+            update = {
+                "system": role.system,
+                "vars": merged,
+                "role": role.name,
+                "model": role.model,
+                "temperature": role.temperature,
+            }
+            if values.get("messages"):
+                await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
+                for key in update:
+                    self.pending.pop(key, None)
+            else:
+                self.pending.update(update)
+        self.model_pinned = False  # chosen after -m or /model: the role's model (or the default) it is
+        self._use(role.model, role.temperature)
+
+    async def follow_thread(self) -> None:
+        """Take up the model and temperature the thread keeps (from its role), or the defaults."""
+        if not self.can.prompt:
+            return
+        state = await self.app.aget_state(self.config)
+        if self.model_name != self._auto_model:
+            self.model_pinned = True  # changed by /model: it stays, as -m does
+        self._use(state.values.get("model"), state.values.get("temperature"))
+
+    def _use(self, model: str | None, temperature: float | None) -> None:
+        if not self.model_pinned:
+            self.model_name = model or self.default_model
+        self._auto_model = self.model_name
+        if not self.temperature_pinned:
+            self.temperature = temperature
+
+    async def role(self) -> str | None:
+        """The name of the role the thread was set up with, if any."""
+        if not self.can.prompt:
+            return None
+        if "role" in self.pending:
+            return _text_or_none(self.pending["role"])
+        state = await self.app.aget_state(self.config)
+        return _text_or_none(state.values.get("role"))
+
+    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
+        """Change the thread's system prompt and/or variables from the next turn on."""
+        if not self.can.prompt:
+            self._no_prompt(system is not None or bool(variables))
+            return
+        if system is not None:
+            self.pending["system"] = check_utf8(system, "the system prompt")
+        for name, value in (variables or {}).items():
+            check_utf8(value, f"--var {name}")
+        if variables:
+            state = await self.app.aget_state(self.config)
+            merged = {**(state.values.get("vars") or {}), **self.pending.get("vars", {}), **variables}
+            self.pending["vars"] = merged
+
+    async def system_prompt(self) -> str | None:
+        """The thread's own system prompt (set for the next turn, or stored); None for the default."""
+        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
+        state = await self.app.aget_state(self.config)
+        return _text_or_none(self.pending.get("system") or state.values.get("system"))
+
+    async def replace_system(self, text: str) -> None:
+        """Set the thread's system prompt now: stored at once in a thread that has messages,
+        so that /retry and other processes see it; kept for the first turn of an empty one."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
+        self.pending.pop("system", None)  # e.g. from --system: this one replaces it
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            if state.values.get("messages"):
+                await self.app.aupdate_state(
+                    self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE
+                )
+            else:
+                await self.set_system(text)
+
+    def _no_prompt(self, asked: bool, what: str = "roles, system prompts and variables are chat's own") -> None:
+        """Refuse, in one line, what this conversation cannot do with the prompt, when it is ``asked``."""
+        if asked:
+            raise UsageError(what, hint=self.can.hint)
+
+    @property
+    def recall(self) -> Recall:
+        """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
+        return Recall(self.messages)
+
+    def threads(self) -> ThreadList:
+        """The threads beside this one (chat's database, or the server's)."""
+        assert self.backend is not None
+        return self.backend.threads(self.store)
+
+    async def messages(self) -> list[Any]:
+        """The thread's whole stored history, as LangChain's messages."""
+        assert self.backend is not None
+        state = await self.app.aget_state(self.config)
+        return [self.backend.message(m) for m in state.values.get("messages", [])]
+
+    # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
+
+    async def switch(self, thread_id: str) -> None:
+        """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this
+        thread are dropped."""
+        thread_id = check_thread_id(thread_id)
+        model = await self._bound_model(thread_id)
+        self.thread_id = thread_id
+        self.pending = {}
+        if model is not None:  # the thread's own, as -m gave it
+            self.model_name, self.model_pinned = model, True
+        elif self.model_pinned:  # the session's -m or /model was for the thread it left
+            self.model_name, self.model_pinned = self.default_model, False
+        self._auto_model = self.model_name
+        await self.follow_thread()
+
+    async def _bound_model(self, thread_id: str) -> str | None:
+        """The model thread ``thread_id`` is bound to (None: the default, or its role's); a thread that another
+        graph answers (or chat's own, from a graph's prompt) is refused, naming the command that goes on with it."""
+        from chatcli.service.binding import Choice, answered_by
+
+        if self.store is None:
+            return None
+        try:
+            way = await answered_by(self.store.index, thread_id, Choice(self.bound))
+        except UsageError as exc:  # another graph's (or chat's own, from a graph's prompt): no --rebind here
+            raise UsageError(exc.message.partition(", not ")[0], hint=(exc.hint or "").partition(";")[0]) from None
+        if way is None:
+            return None
+        if way.graph is not None and (self.bound is None or not self.bound.same_graph(way.graph)):
+            raise UsageError(
+                f"thread {thread_id} is answered by {way.graph.describe()}",
+                hint=f"{way.graph.command(thread_id)} goes on with it",
+            )
+        return way.model if self.bound is None else None
+
+    async def undo(self) -> Undone | None:
+        """Take back the last thing done: a compaction or a summary edit made since the last answer (the summary
+        before it is sent again), else the last exchange (the last user message and all after it); None when
+        there is none."""
+        from langchain_core.messages import RemoveMessage
+
+        from chatcli.backends.own.compaction import undoable, undone
+
+        assert self.backend is not None
+        async with self.lock():
+            state = (await self.app.aget_state(self.config)).values
+            if self.can.prompt and state.get("messages") and undoable(state):
+                await self.backend.change(self.config, undone(state))
+                return Undone("", 0, state["compaction"]["kind"])
+            history = [self.backend.message(m) for m in state.get("messages", [])]
+            asked = [i for i, m in enumerate(history) if m.type == "human"]
+            if not asked:
+                return None
+            removed = history[asked[-1] :]
+            await self.backend.change(self.config, {"messages": [RemoveMessage(id=m.id) for m in removed]})
+            if self.store is not None:
+                await self.store.index.set_count(self.thread_id, asked[-1])
+        return Undone(str(removed[0].text), len(removed))
+
+    # ---- the summary sent in place of the earlier turns (chatcli.backends.own.compaction)
+
+    def _own_memory(self) -> Compactor:
+        """The compactor, or one line saying why this thread has none."""
+        self._no_prompt(
+            not self.can.prompt, "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
+        )
+        if self.compactor is None:
+            raise UsageError("this conversation cannot compact its thread")
+        return self.compactor
+
+    async def compact(self, focus: str | None = None) -> Compacted:
+        """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by
+        ``focus``; the thread keeps every message, only what is sent changes."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        compactor = self._own_memory()
+        if focus is not None:
+            focus = " ".join(check_utf8(focus, "the focus").split()) or None
+        if focus is not None and len(focus) > MAX_FOCUS:
+            raise UsageError(f"the focus is {len(focus):,} characters long: at most {MAX_FOCUS:,}")
+        async with self.lock():
+            state = await self.app.aget_state(self.config)
+            if not state.values.get("messages"):
+                raise UsageError("nothing to compact: this thread has no message yet")
+            update, done = await compactor.compact(state.values, self.config, focus)
+            await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
+        return done
+
+    async def summary(self) -> SummaryView:
+        """What is sent in place of the earlier turns: the summary, the turns it covers, those kept whole."""
+        from chatcli.backends.own.compaction import covered, first_question
+
+        self._own_memory()
+        values = (await self.app.aget_state(self.config)).values
+        messages = list(values.get("messages", []))
+        text, upto = covered({**values, "messages": messages})
+        questions = [m.id for m in messages if m.type == "human"]
+        pinned = [questions.index(i) + 1 for i in values.get("pinned") or [] if i in questions]
+        first = first_question(messages)
+        return SummaryView(
+            text,
+            sum(m.type == "human" for m in messages[:upto]),
+            len(questions),
+            sorted(pinned),
+            first is not None and first < upto,
+            values.get("compaction") if text else None,
+        )
+
+    async def edit_summary(self, text: str) -> None:
+        """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""
+        from chatcli.backends.own.compaction import edited
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._own_memory()
+        check_utf8(text, "the summary")
+        async with self.lock():
+            values = (await self.app.aget_state(self.config)).values
+            await self.app.aupdate_state(self.config, edited(values, text), as_node=MODEL_NODE)
+
+    async def pin(self, turn: int | None = None, on: bool = True) -> int:
+        """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
+        answers' text are sent whole through any compaction; ``on=False`` unpins it. The turn's number."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._own_memory()
+        async with self.lock():
+            values = (await self.app.aget_state(self.config)).values
+            questions = [m.id for m in values.get("messages", []) if m.type == "human"]
+            if not questions:
+                raise UsageError("nothing to pin: this thread has no message yet")
+            number = len(questions) if turn is None else turn
+            if not 1 <= number <= len(questions):
+                raise UsageError(f"the thread has turns 1 to {len(questions)}, not {turn}")
+            chosen, pinned = questions[number - 1], list(values.get("pinned") or [])
+            kept = [i for i in pinned if i != chosen] + ([chosen] if on else [])
+            if kept != pinned:
+                await self.app.aupdate_state(self.config, {"pinned": kept}, as_node=MODEL_NODE)
+        return number
+
+    async def retry(self) -> TurnResult:
+        """Answer the last user message again, in place of the answer it has; stream like ``send``.
+
+        Resumes the model from the checkpoint where that message awaited its answer, so the
+        old answer leaves the thread (it stays in the checkpoint history). Stopped or failed,
+        the part that arrived is kept, as in a turn.
+        """
+        assert self.backend is not None
+        async with self.lock():
+            head = await self.app.aget_state(self.config)
+            asked = [m for m in map(self.backend.message, head.values.get("messages", [])) if m.type == "human"]
+            if not asked:
+                raise UsageError("nothing to retry: this thread has no message yet")
+            current = {**{k: head.values[k] for k in THREAD_SETTINGS if k in head.values}, **self.pending}
+            self.pending = {}  # the retry uses the thread's system prompt and variables as they are now
+            start = await self.backend.retry_point(self.config, head, asked[-1], current)
+            try:
+                return await self._run(None, start)
+            finally:
+                await asyncio.shield(self._record(asked[-1].text))
+
+    async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
+        """Send one user message and stream the reply to the listener.
+
+        ``attachments`` (chatcli.content.attachments.Attachment) go with it; by default, those
+        queued with ``attach`` (the queue empties once the message is stored). The MCP resources
+        ``mentions`` names as ``@SERVER:URI`` go too: only text the user typed is passed there, never
+        what a file, a pipe, a page or a server's prompt holds (it could name another server's
+        resources, to have them read and sent). On cancellation
+        or failure, whatever part of the reply arrived is saved to the thread, marked as
+        interrupted, before the exception goes on.
+        """
+        if not self.can.files and (attachments or self.attached):
+            raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
+        from chatcli.backends.own.mentions import mentioned
+        from chatcli.backends.own.request_history import now_iso
+        from chatcli.content.attachments import question_message
+
+        files = list(self.attached if attachments is None else attachments) + await mentioned(mentions, self.toolbox)
+        if text.strip() or not files:
+            check_question(text, self.question_limit, self.limited_by)
+        message = question_message(text, files, response_metadata={"created_at": now_iso()})
+        if files:
+            check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
+        async with self.lock():
+            failed = False
+            try:
+                return await self._send(message, clear=attachments is None, title=text or files[0].name)
+            except Exception:
+                failed = True
+                raise
+            finally:
+                await asyncio.shield(self._record(text or files[0].name, failed))
+
+    async def _record(self, question: str, failed: bool = False) -> None:
+        """Update the thread index after a turn, whatever its outcome. A first question whose request failed
+        (no answer, not a word of one) leaves no thread to list or continue: its row goes, and the question
+        stays in the thread's checkpoint, where ``chat show ID`` finds it."""
+        if self.store is None:
+            return
+        count = len(await self.messages())
+        if failed and count <= 1:
+            await self.store.index.delete(self.thread_id)
+            return
+        await self._index(question, count)
+
+    async def choose_model(self, name: str) -> None:
+        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now in
+        a thread that is kept already, so that leaving before the next message forgets nothing."""
+        self.model_name = name
+        self.model_pinned = True
+        if self.store is not None and await self.store.index.get(self.thread_id) is not None:
+            await self.store.index.bind(self.thread_id, self.binding().to_json())
+
+    def binding(self) -> Binding:
+        """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
+        settings' default or the thread's role's)."""
+        if self.bound is not None:
+            return self.bound
+        return Binding(model=self.model_name if self.model_pinned else None)
+
+    async def _index(self, title: str, count: int) -> None:
+        """The thread's row (title, size, model) and its binding, stored."""
+        assert self.store is not None
+        await self.store.index.touch(self.thread_id, title, count, self.model_name)
+        await self.store.index.bind(self.thread_id, self.binding().to_json())
+
+    async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
+        """Stream one turn while holding the thread.
+
+        On chat's own graph the question is committed first: if it cannot be stored (a locked or full
+        database), nothing is sent to the model; then the model step resumes from it. Another graph takes it
+        as its run's input.
+        """
+        from chatcli.backends.own.toolcalls import INTERRUPTED, closing_results, open_calls
+
+        assert self.backend is not None
+        # Calls left without results (chat was killed mid-call, or a question for approval
+        # was never answered) are closed first: no request may carry a call without its result.
+        history = await self.messages()
+        closing = closing_results(open_calls(history), INTERRUPTED, "interrupted")
+        values = {"messages": [*closing, message], **self.pending}
+        self.pending = {}
+        payload = await self.backend.ask(self.config, values)
+        if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
+            await self._index(title, len(values["messages"]))
+        if clear:
+            self.attached = []  # sent with this message, which is stored now
+        return await self._run(payload, self.config, created=not history)
+
+    async def resume(self, value: Any = NO_VALUE) -> TurnResult:
+        """Go on from what the thread waits on (calls to approve, a tool's question, a graph's interrupts): asked
+        again, or answered with ``value`` (a tool's question's or an interrupt's answer: ``--resume``), then run
+        the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
+        another; AlreadyDone if nothing waits any more."""
+        async with self.lock():
+            waiting = await self.waiting()
+            if not waiting:  # another request (or process) answered them meanwhile
+                raise AlreadyDone(f"thread {self.thread_id}: it waits on nothing: answered already, by another request")
+            payload = None if value is NO_VALUE else self._answer(waiting[0], value)
+            asked = [m for m in await self.messages() if m.type == "human"]
+            kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
+            if self.own_model and not self.model_pinned and isinstance(turn.get("model"), str):
+                self.model_name = turn["model"]
+            if self.own_model and not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
+                self.temperature = turn["temperature"]
+            try:
+                # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
+                return await self._run(payload, self.config, ask_first=payload is None)
+            finally:
+                if asked:
+                    await asyncio.shield(self._record(asked[-1].text))
+                self.model_name, self.temperature = kept
+
+    def _answer(self, pending: Pending, value: Any) -> Any:
+        """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
+        from chatcli.service.elicitation import answer_of
+        from chatcli.service.interrupts import resume_value
+
+        if not self.own_model:
+            return self.turns.resumed(value)  # a graph's interrupt: the value is its answer, as the graph reads it
+        if pending.elicitation is None:
+            raise UsageError(
+                f"thread {self.thread_id} waits for the approval of tool calls, which --resume does not give",
+                hint=f"chat -t {self.thread_id} asks about them in a terminal",
+            )
+        try:
+            answer = answer_of(value, pending.elicitation)
+        except ValueError as exc:
+            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+        return self.turns.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))

@@ -1,0 +1,302 @@
+"""One turn loop for every graph chat drives: run, ask what the graph waits on, resume, until it ends.
+
+What differs between chat's own graph (chatcli.backends.own.turns), a graph of the user's
+(chatcli.backends.graphs.turns) and a run on a LangGraph Agent Server (chatcli.backends.remote.run) is a small
+``Source``: how one run streams, what an interrupt is, how a partial answer is kept and how a whole one
+ends. The loop, the approval policy (``Approvals``), the reading of a model's chunks into events
+(``tell_chunk``) and keeping what arrived when a turn stops early are written here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+from chatcli.errors import ModelError
+from chatcli.service.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
+from chatcli.service.graph_app import GraphApp
+from chatcli.service.interrupts import Pending, approval_answer, resume_value
+
+if TYPE_CHECKING:
+    from chatcli.tools.toolbox import Toolbox
+
+Config = dict[str, Any]  # a thread's (or a checkpoint's) LangGraph config
+# Characters one answer may hold, its thinking included (each of its events is bounded too: providers.bounded).
+MAX_ANSWER = 16 * 1024 * 1024
+
+
+def incomplete_reason(result: TurnResult) -> str | None:
+    """Why a reply that streamed to its end is still not a whole answer, or None."""
+    if result.finish_reason is None:
+        return "truncated"  # the stream ended without saying why: a cut the server hid
+    if result.finish_reason in ("length", "content_filter"):
+        return result.finish_reason
+    if not result.text.strip():
+        return "empty"
+    return None
+
+
+@dataclass
+class Progress:
+    """How far a turn got: its text so far, the results of the calls that finished."""
+
+    parts: list[str] = field(default_factory=list)
+    # parts[round:] is the text of the model call streaming now (earlier ones are stored).
+    round: int = 0
+    done: dict[str, Any] = field(default_factory=dict)  # results of finished calls (ToolMessages), by call id
+    reasoning: list[str] = field(default_factory=list)  # the thinking, as it arrived
+    reasoning_round: int = 0
+    size: int = 0  # characters of text and thinking so far
+
+    def next_round(self) -> None:
+        """A tool step ran: what streams next belongs to the next model call."""
+        self.round = len(self.parts)
+        self.reasoning_round = len(self.reasoning)
+
+    def current(self) -> str:
+        return "".join(self.parts[self.round :]).strip("\n") if self.round else "".join(self.parts)
+
+    def thought(self) -> str:
+        """The thinking of the model call streaming now."""
+        return "".join(self.reasoning[self.reasoning_round :])
+
+
+def tell_chunk(
+    chunk: Any,
+    listener: Listener,
+    result: TurnResult,
+    progress: Progress,
+    before_text: Callable[[], None] | None = None,
+) -> tuple[str, str]:
+    """A model's streamed piece (a LangChain AI message or chunk, from any provider) told as chat's events:
+    its thinking, its text (after ``before_text()``, an answer going on after tool calls set apart), its
+    usage; why it ended and its model noted in ``result``. Returns the thinking and the text it carried."""
+    from chatcli.service.chunks import finish_of, thinking_of
+
+    thought, piece = thinking_of(chunk), str(chunk.text)
+    progress.size += len(thought) + len(piece)
+    if progress.size > MAX_ANSWER:
+        raise ModelError(
+            f"the answer passed {MAX_ANSWER // (1024 * 1024)} MB: it stops here",
+            hint="the part that arrived is kept; ask for less, or in parts",
+        )
+    if thought:
+        progress.reasoning.append(thought)
+        listener.hear(Thinking(thought))
+    if piece:
+        if before_text is not None:
+            before_text()
+        if progress.round and progress.round == len(progress.parts):
+            progress.parts.append("\n\n")  # the answer goes on after tool calls
+            listener.hear(Token("\n\n"))
+        progress.parts.append(piece)
+        listener.hear(Token(piece))
+    used = chunk.usage_metadata
+    if used:  # each model call (tool round) counts its own
+        from chatcli.backends.own.request_history import add_usage
+
+        result.usage = add_usage(result.usage, used)
+        name = chunk.response_metadata.get("model_name")
+        listener.hear(
+            Usage(
+                int(used.get("input_tokens") or 0),
+                int(used.get("output_tokens") or 0),
+                int(used.get("total_tokens") or 0),
+                name,
+            )
+        )
+    result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
+    result.model = chunk.response_metadata.get("model_name") or result.model
+    return thought, piece
+
+
+class Source(Protocol):
+    """What one kind of graph does its own way; ``Turns`` does the rest."""
+
+    @property
+    def app(self) -> GraphApp:
+        """The compiled graph, or what stands for a deployed one."""
+
+    context_tokens: int | None  # the history's budget, told with the result (None: the graph's business)
+    # A request's own review (its allowed decisions, its description) goes with each approval question: a
+    # graph's human-in-the-loop request. Chat's own calls are asked without one (no graph to answer later).
+    reviews: ClassVar[bool]
+
+    async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
+        """A turn starts with ``payload`` (an input, or None / a resume: going on from a checkpoint)."""
+
+    async def stream(
+        self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
+    ) -> None:
+        """One run from ``config`` until it ends or an interrupt stops it, told to ``listener``."""
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """What the thread at ``head`` waits on (the interrupts this source asks about)."""
+
+    def resumed(self, value: Any) -> Any:
+        """What a run is made with to resume with ``value`` (``Command(resume=value)`` or its like)."""
+
+    def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
+        """The call asked about, as the turn showed it."""
+
+    async def keep(self, head: Config, progress: Progress, reason: str) -> None:
+        """Keep what arrived of a turn that stopped early (``reason``: "cancelled" or "error") in the thread."""
+
+    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+        """The run is over, whole or waiting at ``waiting``: say in ``result`` how it ended (and mark it kept)."""
+
+
+class Approvals:
+    """Which calls run without asking, and "always" answers: a toolbox's own rules (its approve list, --yes,
+    "always" by the tool as the user knows it) when chat runs the tools; otherwise --yes (``approve_all``)
+    and "always" by the tool's name, for a graph's requests."""
+
+    def __init__(self, toolbox: "Toolbox | None" = None, approve_all: bool = False):
+        self.toolbox = toolbox
+        self.approve_all = approve_all
+        self.always: set[str] = set()
+
+    def _entry(self, call: ToolCall) -> Any:
+        return self.toolbox.find(call.name, call.id) if self.toolbox is not None else None
+
+    def given(self, call: ToolCall, review: Review | None) -> bool:
+        """True when ``call`` runs without asking."""
+        if review is not None and "approve" not in review.allowed:
+            return False
+        if self.toolbox is not None:
+            entry = self._entry(call)
+            return entry is not None and bool(self.toolbox.preapproved(entry, call.arguments))
+        return self.approve_all or call.name in self.always
+
+    def allow(self, call: ToolCall) -> None:
+        """``call``'s tool runs without asking for the rest of the session."""
+        if self.toolbox is None:
+            self.always.add(call.name)
+        elif (entry := self._entry(call)) is not None:
+            self.toolbox.allow(entry)
+
+    def shown(self, call: ToolCall) -> ToolCall:
+        """``call`` as the question shows it: with where it would run, when chat's toolbox runs it."""
+        if self.toolbox is None:
+            return call
+        from chatcli.backends.own.toolrun import where_it_runs
+
+        return where_it_runs(call, self._entry(call))
+
+
+class Turns:
+    """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.service.events); ``last`` is
+    the result of the latest turn, partial when it stopped or failed."""
+
+    def __init__(self, source: Source, approvals: Approvals | None = None):
+        self.source = source
+        self.approvals = approvals or Approvals()
+        self.last: TurnResult | None = None
+
+    @property
+    def app(self) -> GraphApp:
+        return self.source.app
+
+    async def pending(self, head: Config) -> list[Pending]:
+        """What the thread at ``head`` waits on."""
+        return await self.source.pending(head)
+
+    async def pending_calls(self, head: Config) -> list[ToolCall]:
+        """The tool calls the thread at ``head`` waits to have approved, if any."""
+        return [call for pending in await self.pending(head) if pending.is_approval for call in pending.calls]
+
+    def resumed(self, value: Any) -> Any:
+        return self.source.resumed(value)
+
+    async def run(
+        self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, ask_first: bool = False
+    ) -> TurnResult:
+        """Run the graph with ``payload`` from ``start`` (a checkpoint's config) to its end, and tell it.
+
+        ``head`` is the thread's own config, where a stopped reply is kept. What the graph waits on (tool
+        calls to approve, questions) stops the run: the listener is asked, and the run resumed with the
+        answers, as often as it asks; ``ask_first`` asks what it waits on before anything runs. ``End`` is
+        told however it ends.
+        """
+        result = TurnResult(text="", context_tokens=self.source.context_tokens)
+        progress = Progress()
+        self.last = result
+        await self.source.begin(payload, head, progress)
+        listener.hear(opening)
+        waiting: list[Pending] = []
+        try:
+            while True:
+                if not ask_first:
+                    await self.source.stream(payload, start, listener, result, progress)
+                ask_first = False
+                pending = await self.pending(head)
+                if not pending:
+                    break
+                values = await self._answers(pending, listener, progress)
+                if values is None:  # answered later: the thread waits at the question
+                    waiting = pending
+                    break
+                payload, start = self.source.resumed(resume_value(pending, values)), head
+        except BaseException as exc:
+            await self._ended_early(exc, result, progress, listener, head)
+            raise
+        result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
+        await self.source.ended(head, result, waiting, progress)
+        listener.hear(End(result))
+        return result
+
+    async def _answers(self, pending: list[Pending], listener: Listener, progress: Progress) -> list[Any] | None:
+        """The value answering each of ``pending``; None when the listener answers later."""
+        values = []
+        for asked in pending:
+            if asked.elicitation is not None:  # a tool's question, in the middle of its call
+                answered = await listener.elicit(asked.elicitation)
+                if answered is None:
+                    return None
+                values.append(answered.resume(asked.elicitation))
+                continue
+            if not asked.is_approval:
+                reply = await listener.answer(asked.question())
+                if reply is None:
+                    return None
+                values.append(reply.value)
+                continue
+            decisions = await self._decide(asked, listener, progress)
+            if decisions is None:
+                return None
+            values.append(approval_answer(asked, decisions))
+        return values
+
+    async def _decide(self, asked: Pending, listener: Listener, progress: Progress) -> list[Decision] | None:
+        """The decisions about an approval's calls, asked one by one: "always" holds for the rest of the
+        session, "q" refuses the rest of the batch; None when the listener answers later."""
+        from chatcli.backends.own.toolcalls import REFUSED_REST
+
+        decisions: list[Decision] = []
+        for call, review in zip(asked.calls, asked.reviews):
+            if self.approvals.given(call, review):
+                decisions.append(Decision("yes"))
+                continue
+            shown = self.approvals.shown(self.source.shown_as(call, progress))
+            asked_with = (review,) if self.source.reviews else ()  # chat's own calls are asked without one
+            decision = await listener.approve(shown, *asked_with)
+            if decision.action == "later":
+                return None
+            if decision.rest:
+                return decisions + [Decision("no", by=REFUSED_REST)] * (len(asked.calls) - len(decisions))
+            if decision.always and decision.action == "yes":
+                self.approvals.allow(call)
+            decisions.append(decision)
+        return decisions
+
+    async def _ended_early(
+        self, exc: BaseException, result: TurnResult, progress: Progress, listener: Listener, head: Config
+    ) -> None:
+        """The turn stopped before its end (a failure, Ctrl-C): the result holds what arrived, which the source
+        keeps in the thread (shielded: a second Ctrl-C never loses it), then the end is told."""
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+        result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
+        if isinstance(exc, Exception | asyncio.CancelledError):
+            await asyncio.shield(self.source.keep(head, progress, reason))
+            listener.hear(End(result))

@@ -1,0 +1,292 @@
+"""Threads as things: list, show, export, import, delete, search, rename and fork (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, List
+
+from chatcli.errors import UsageError
+from chatcli.service.graph_app import GraphApp
+from chatcli.service.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
+from chatcli.store import SearchHit, Store, ThreadInfo
+from chatcli.text import fenced, local_time, make_title, masked
+from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
+from chatcli.threads.records import export_record, fields_of, message_record
+
+
+@dataclass
+class Transcript:
+    """A thread's messages (as stored: plain dicts, see chatcli.threads.records) with what the index knows about it."""
+
+    info: ThreadInfo
+    messages: list[Any]
+    system: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+def attachment_line(item: dict[str, Any]) -> str:
+    """ "shot.png (image/png, 120 KB)" for an attachment's record."""
+    from chatcli.content.attachments import readable_size
+
+    return f"{item.get('name')} ({item.get('type')}, {readable_size(int(item.get('size') or 0))})"
+
+
+def turns_of(messages: list[Any]) -> list[list[Any]]:
+    """Group messages into turns, each starting at a user message."""
+    turns: list[list[Any]] = []
+    for message in messages:
+        if message.type == "human" or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+def readable_time(stamp: str | None) -> str | None:
+    """'2026-11-22T21:23:33+00:00' as a local time with its offset, '2026-11-22 22:23 +01:00'."""
+    return local_time(stamp) or None
+
+
+def transcript_markdown(t: Transcript) -> str:
+    """The thread as a Markdown document: a heading, then each message under its speaker."""
+    title = " ".join((t.info.title or t.info.thread_id).split())
+    lines = [f"# {title}", "", f"thread `{t.info.thread_id}`" + (f" · {t.info.model}" if t.info.model else "")]
+    if t.system:
+        lines += ["", f"> system: {t.system}"]
+    for message in t.messages:
+        record = message_record(message)
+        if record["role"] == "tool":
+            what = f"{record.get('label') or record['name']}: {record['status']}"
+            lines += ["", f"### Tool result ({what})", "", fenced(record["content"])]
+            continue
+        who = "You" if record["role"] == "user" else "Assistant"
+        stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
+        lines += ["", f"## {who}" + (f" ({stamp})" if stamp else "")]
+        if record.get("reasoning"):  # folded: a Markdown viewer shows a "Thinking" line to open
+            lines += ["", "<details><summary>Thinking</summary>", "", record["reasoning"].strip(), "", "</details>"]
+        if record["content"]:
+            lines += ["", record["content"]]
+        for item in record.get("attachments", []):
+            lines += ["", f"*attached: {attachment_line(item)}*"]
+        for call in record.get("tool_calls", []):
+            lines += [
+                "",
+                f"### Tool call: {call['name']}",
+                "",
+                fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json"),
+            ]
+        if record.get("interrupted"):
+            lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
+    return "\n".join(lines) + "\n"
+
+
+def masked_transcript(t: Transcript, secrets: tuple[str, ...]) -> Transcript:
+    """``t`` with each of ``secrets`` shown as ``***`` wherever it is: titles, text, tool calls and results."""
+    if not secrets:
+        return t
+    return Transcript(
+        replace(t.info, title=masked(t.info.title, secrets)),
+        [masked(fields_of(m), secrets) for m in t.messages],
+        masked(t.system, secrets),
+        masked(t.variables, secrets),
+    )
+
+
+def exported(t: Transcript) -> dict[str, Any]:
+    """A thread's transcript as chat exports it (``chat export --format json``): re-importable, attachments included."""
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        **t.info.as_dict(),
+        "system": t.system,
+        "vars": t.variables,
+        "messages": [export_record(m) for m in t.messages],
+    }
+
+
+class Threads:
+    """Operations on the threads of one database."""
+
+    def __init__(self, app: GraphApp | None, store: Store, foreign: bool = False, secrets: tuple[str, ...] = ()):
+        self.app = app  # the graph, for import and fork only (None: opened without it)
+        self.store = store
+        self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
+        # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
+        # (chatcli.providers.base.known_secrets).
+        self.secrets = secrets
+
+    @property
+    def graph(self) -> GraphApp:
+        """The graph threads are written through (import, fork); opened without it, a programming error."""
+        if self.app is None:
+            raise RuntimeError("these threads were opened without their graph: import and fork need it")
+        return self.app
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
+        """Threads, most recently used first (a title holding a known credential masked)."""
+        rows = await self.store.index.list(limit)
+        return [replace(row, title=masked(row.title, self.secrets)) for row in rows] if self.secrets else rows
+
+    async def find(self, wanted: str | None) -> str:
+        """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of
+        (git-style); the most recently used thread when ``wanted`` is None."""
+        rows = await self.store.index.list()
+        if wanted is None:
+            if not rows:
+                raise UsageError("no threads yet", hint='chat "a question" starts one')
+            return rows[0].thread_id
+        return resolve_thread_id(wanted, [row.thread_id for row in rows]) or wanted
+
+    async def info(self, thread_id: str) -> ThreadInfo | None:
+        """What the index knows of a thread (title, times, size, model), or None."""
+        return await self.store.index.get(thread_id)
+
+    async def transcript(self, thread_id: str) -> Transcript:
+        """The whole thread, or a UsageError naming the unknown id."""
+        check_thread_id(thread_id)
+        values = await self.store.index.head(thread_id) or {}
+        messages = list(values.get("messages") or [])
+        info = await self.store.index.get(thread_id)
+        if info is None and not messages:
+            from chatcli.service.binding import Binding
+
+            bound = Binding.from_json(await self.store.index.binding(thread_id))
+            if bound is not None and bound.kind == "remote":  # a deployed graph's: its server has it
+                hint = f"chat threads --remote {bound.url} lists it; {bound.command(thread_id)} goes on with it"
+                raise UsageError(f"thread {thread_id} is on {bound.url}", hint=hint)
+            raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
+        if info is None:
+            now = time.time()
+            info = ThreadInfo(thread_id, None, now, now, len(messages), None)
+        return Transcript(info, messages, values.get("system"), dict(values.get("vars") or {}))
+
+    async def shown(self, thread_id: str) -> Transcript:
+        """The thread as shown or exported: ``transcript`` with every known credential masked."""
+        t = await self.transcript(thread_id)
+        if not self.secrets:
+            return t
+        return Transcript(
+            replace(t.info, title=masked(t.info.title, self.secrets)),
+            [masked(fields_of(m), self.secrets) for m in t.messages],
+            masked(t.system, self.secrets),
+            masked(t.variables, self.secrets),
+        )
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]:
+        """A re-importable export of the thread (attachments included, base64), known credentials masked."""
+        return exported(await self.shown(thread_id))
+
+    async def import_json(self, data: Any) -> str:
+        """Store an exported thread as a new thread; return its id."""
+        import base64
+
+        from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+        from chatcli.content.attachments import Attachment, question_message
+
+        data = check_export(data)  # the whole file, before anything is written
+        messages: list[BaseMessage] = []
+        for record in data["messages"]:
+            meta = {
+                k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None
+            }
+            if record.get("model") is not None:
+                meta["model_name"] = record["model"]
+            if record["role"] == "tool":
+                outcome = record.get("status") or "ok"
+                status = "success" if outcome == "ok" else "error"
+                messages.append(
+                    ToolMessage(
+                        record["content"],
+                        tool_call_id=record["tool_call_id"],
+                        name=record.get("name") or "",
+                        status=status,
+                        response_metadata={**meta, "outcome": outcome},
+                    )
+                )
+            elif record["role"] == "user":
+                files = [
+                    Attachment(a["name"], a["type"], base64.b64decode(a["data"]), str(a.get("url") or ""))
+                    for a in record.get("attachments") or []
+                ]
+                messages.append(question_message(record["content"], files, response_metadata=meta))
+            else:
+                calls = [
+                    {"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}}
+                    for c in record.get("tool_calls") or []
+                ]
+                thought = {"reasoning_content": record["reasoning"]} if record.get("reasoning") else {}
+                messages.append(
+                    AIMessage(record["content"], tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
+                )
+        new_id = new_thread_id()
+        values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
+        await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))
+        return new_id
+
+    async def fork(self, thread_id: str, at: int, new_id: str | None = None) -> str:
+        """Start a new thread holding the first ``at`` turns of ``thread_id``; the original is untouched."""
+        t = await self.transcript(thread_id)
+        state = await self.graph.aget_state(self._config(thread_id))  # LangChain messages, to copy
+        turns = turns_of(list(state.values.get("messages", [])))
+        if not 1 <= at <= len(turns):
+            raise UsageError(f"thread {thread_id!r} has {len(turns)} turns; --at must be 1 to {len(turns)}")
+        new_id = check_thread_id(new_id) if new_id else new_thread_id()
+        if await self.store.index.get(new_id) is not None:
+            raise UsageError(f"thread {new_id!r} already exists")
+        kept = [m.model_copy() for turn in turns[:at] for m in turn]
+        values = {"messages": kept, "system": t.system, "vars": t.variables}
+        await self._write_thread(new_id, values, f"{t.info.title or thread_id} (fork @{at})", t.info.model)
+        return new_id
+
+    async def _write_thread(self, thread_id: str, values: dict[str, Any], title: str, model: str | None) -> None:
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        if self.foreign:
+            from chatcli.service.rewind import write_values
+
+            await write_values(self.graph, self._config(thread_id), {"messages": values["messages"]})
+        else:
+            await self.graph.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
+        await self.store.index.touch(thread_id, title, len(values["messages"]), model)
+
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None:
+        """Remove the thread's checkpoints, messages and index row, for good.
+
+        A turn running on it (in any process) is waited for, ``on_wait()`` said once: a delete in the
+        middle of an answer would have the answer's end write half the thread back.
+        """
+        await self.transcript(thread_id)  # unknown ids are an error, not a silent no-op
+        async with self.store.thread_lock(thread_id, on_wait):
+            await self.store.delete_thread(thread_id)
+
+    async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
+        if not text.strip():
+            raise UsageError("nothing to search for")
+        check_utf8(text, "the search")
+        # Undone and replaced messages stay stored (nodes are immutable): keep only live ones.
+        hits = await self.store.index.search(text, limit * 4)
+        live: dict[str, set[int] | None] = {}
+        for hit in hits:
+            if hit.thread_id not in live:
+                live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
+        kept = [h for h in hits if (nodes := live[h.thread_id]) is None or h.node in nodes][:limit]
+        numbered = await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
+        # The threads best match first; a thread's hits in the order they were said, as its transcript has them.
+        first: dict[str, int] = {}
+        for n, hit in enumerate(numbered):
+            first.setdefault(hit.thread_id, n)
+        return sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, h.created_at or 0.0))
+
+    async def rename(self, thread_id: str, title: str) -> None:
+        if not title.strip():
+            raise UsageError("the title is empty")
+        check_utf8(title, "the title")
+        await self.transcript(thread_id)
+        if not await self.store.index.set_title(thread_id, title):
+            await self.store.index.touch(thread_id, make_title(title, 200), 0, None)
+            await self.store.index.set_title(thread_id, title)

@@ -1,0 +1,82 @@
+"""Stored messages as plain records (role, text, times, model, tool calls, attachments), no LangChain classes.
+
+A message is either a LangChain message or the dict its ``model_dump()`` gave, as
+``chatcli.store.decode`` reads it back: listings, transcripts and exports need no more.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+
+
+def fields_of(message: Any) -> dict[str, Any]:
+    """A message's fields as a dict: the stored dict itself, or a LangChain message's dump."""
+    return message if isinstance(message, dict) else message.model_dump()
+
+
+def text_of(content: Any) -> str:
+    """The text of a message's content, as LangChain's ``message.text`` gives it (text blocks joined)."""
+    if isinstance(content, str):
+        return content
+    parts = [
+        block if isinstance(block, str) else block["text"]
+        for block in content or []
+        if isinstance(block, str)
+        or (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str))
+    ]
+    return "".join(parts)
+
+
+def message_record(message: Any) -> dict[str, Any]:
+    """One message as plain data: role, text, and the time and model when known."""
+    from chatcli.content.attachments import ATTACHMENTS_KEY, TYPED_KEY
+    from chatcli.service.chunks import thinking_of
+
+    m = fields_of(message)
+    kind = m.get("type")
+    meta = m.get("response_metadata") or {}
+    extra = m.get("additional_kwargs") or {}
+    record: dict[str, Any] = {"role": _ROLES.get(str(kind), kind), "content": text_of(m.get("content"))}
+    if extra.get(ATTACHMENTS_KEY):  # what the user typed; the files as lines, not their content
+        record["content"] = str(extra.get(TYPED_KEY) or "")
+        record["attachments"] = [dict(item) for item in extra[ATTACHMENTS_KEY]]
+    for key, name in (("created_at", "created_at"), ("model_name", "model"), ("interrupted", "interrupted")):
+        if meta.get(key):
+            record[name] = meta[key]
+    reasoning = thinking_of(SimpleNamespace(additional_kwargs=extra, content=m.get("content"))) if kind == "ai" else ""
+    if reasoning.strip():
+        record["reasoning"] = reasoning
+    calls = [
+        {"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in m.get("tool_calls") or []
+    ]
+    if calls:
+        record["tool_calls"] = calls
+    if kind == "tool":
+        record["tool_call_id"] = m.get("tool_call_id")
+        record["name"] = m.get("name") or ""
+        record["status"] = meta.get("outcome") or ("error" if m.get("status") == "error" else "ok")
+        for key in ("label", "seconds"):
+            if meta.get(key) is not None:
+                record[key] = meta[key]
+    return record
+
+
+def export_record(message: Any) -> dict[str, Any]:
+    """``message_record`` with the attachments' bytes (base64), so that an import gets them back."""
+    import base64
+
+    from chatcli.content.attachments import attachments_of
+
+    record = message_record(message)
+    if record.get("attachments"):
+        m = fields_of(message)
+        shape = SimpleNamespace(
+            additional_kwargs=m.get("additional_kwargs") or {}, content=m.get("content"), text=text_of(m.get("content"))
+        )
+        record["attachments"] = [
+            {**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(shape)
+        ]
+    return record

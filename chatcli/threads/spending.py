@@ -1,0 +1,181 @@
+"""What the threads' answers used and cost, totalled by day, model and thread (``chat stats``).
+
+Read from what the threads hold, as ``/usage`` reads one thread: each answer's token counts (the
+summaries made for it included) and the cost stored with it (chatcli.backends.own.pricing.COST_KEY). An
+answer with counts and no stored price, or an unknown one, is counted as unpriced: its dollars are
+not made up; those of a local model (never priced from the hosted prices) are told apart. Days are local
+dates. An answer taken back (/undo, /retry) or in a deleted thread is no longer counted; an answer without
+counts (stopped before the server counted, or imported: an export keeps no counts) is not counted at all;
+the answers a forked thread shares with its original are counted once, in the older thread.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
+from chatcli.errors import UsageError
+from chatcli.threads.records import fields_of
+
+# chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
+SUMMARY_USAGE = "chatcli_summary_usage"
+UNKNOWN = "(unknown)"
+
+
+@dataclass
+class Tally:
+    """Answers, their tokens and dollars; ``cost_usd`` sums the priced ones (None: none is), ``unpriced``
+    counts the others, ``local`` those of them a local model gave (not in ``as_dict``: its unpriced answers)."""
+
+    answers: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    unpriced: int = 0
+    local: int = 0
+    cache: tuple[int, int] = (0, 0)  # of the input tokens, those read from the prompt cache and written to it
+
+    def add(
+        self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool = False, cache: Any = (0, 0)
+    ) -> None:
+        self.answers += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cache = (self.cache[0] + cache[0], self.cache[1] + cache[1])
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            self.cost_usd = round((self.cost_usd or 0.0) + cost, 10)
+        elif counted:
+            self.unpriced += 1
+            self.local += local
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_answers": self.unpriced,
+            "cache_read_tokens": self.cache[0],
+            "cache_write_tokens": self.cache[1],
+        }
+
+
+@dataclass
+class Spending:
+    """The totals, and the same by local day, by model and by thread (with the threads' titles)."""
+
+    since: datetime | None = None
+    total: Tally = field(default_factory=Tally)
+    by_day: dict[str, Tally] = field(default_factory=dict)
+    by_model: dict[str, Tally] = field(default_factory=dict)
+    by_thread: dict[str, Tally] = field(default_factory=dict)
+    titles: dict[str, str | None] = field(default_factory=dict)
+    unpriced_models: set[str] = field(default_factory=set)
+    local_models: set[str] = field(default_factory=set)  # a local model's answers: not priced
+    # Answers counted already: a forked thread holds copies of another's, paid for once.
+    seen: set[str] = field(default_factory=set)
+
+    def count(self, thread_id: str, message: Any) -> None:
+        """Add one stored answer (a message or its dict), if it is one and is not older than ``since``."""
+        m = fields_of(message)
+        if m.get("type") != "ai":
+            return
+        meta = m.get("response_metadata") or {}
+        when = _when(meta.get("created_at"))
+        if self.since is not None and (when is None or when < self.since):
+            return
+        counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE)) if isinstance(u, dict)]
+        tokens_in = sum(int(u.get("input_tokens") or 0) for u in counts)
+        tokens_out = sum(int(u.get("output_tokens") or 0) for u in counts)
+        cache = [sum(each) for each in zip((0, 0), *map(cache_counts, counts))]
+        counted = bool(m.get("usage_metadata"))
+        cost = meta.get(COST_KEY)
+        if not counted and not tokens_in + tokens_out and not isinstance(cost, (int, float)):
+            return  # an answer stopped before the server counted anything: nothing was spent that is known
+        if m.get("id"):  # a fork keeps its messages' ids: the same answer, paid for once
+            if m["id"] in self.seen:
+                return
+            self.seen.add(m["id"])
+        model = str(meta.get("model_name") or UNKNOWN)
+        day = when.astimezone().date().isoformat() if when else UNKNOWN
+        local = meta.get(UNPRICED_KEY) == LOCAL
+        for tally in (self.total, _row(self.by_day, day), _row(self.by_model, model), _row(self.by_thread, thread_id)):
+            tally.add(tokens_in, tokens_out, cost, counted, local, cache)
+        if counted and not isinstance(cost, (int, float)):
+            (self.local_models if local else self.unpriced_models).add(model)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report for ``--json``: days oldest first, models and threads by dollars then tokens."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "total": self.total.as_dict(),
+            "by_day": [{"day": day, **self.by_day[day].as_dict()} for day in sorted(self.by_day)],
+            "by_model": [{"model": name, **tally.as_dict()} for name, tally in ranked(self.by_model)],
+            "by_thread": [
+                {"thread_id": tid, "title": self.titles.get(tid), **tally.as_dict()}
+                for tid, tally in ranked(self.by_thread)
+            ],
+        }
+
+
+def _row(rows: dict[str, Tally], key: str) -> Tally:
+    return rows.setdefault(key, Tally())
+
+
+def ranked(rows: dict[str, Tally]) -> list[tuple[str, Tally]]:
+    """Rows with the most dollars first, then the most tokens."""
+    return sorted(
+        rows.items(),
+        key=lambda item: (-(item[1].cost_usd or 0), -(item[1].input_tokens + item[1].output_tokens), item[0]),
+    )
+
+
+def _when(stamp: Any) -> datetime | None:
+    """A stored ISO 8601 time (or epoch seconds, as old exports wrote), aware; None if there is none."""
+    from datetime import timezone
+
+    try:
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            return datetime.fromtimestamp(stamp, timezone.utc)
+        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
+
+
+_AGO = re.compile(r"(\d+)([dhw])")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``--since``: a local date (2026-11-20), a local time (2026-11-20T14:00), "today", or an age (7d, 12h, 2w)."""
+    now = (now or datetime.now()).astimezone()
+    value = text.strip().lower()
+    ago = _AGO.fullmatch(value)
+    if ago:
+        unit = {"d": "days", "h": "hours", "w": "weeks"}[ago.group(2)]
+        return now - timedelta(**{unit: int(ago.group(1))})
+    if value == "today":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since takes a date (2026-11-20), a time (2026-11-20T14:00), today, or an age (7d, 12h, 2w): {text!r}"
+        ) from None
+    return when.astimezone() if when.tzinfo is None else when
+
+
+async def spending(threads: Any, since: datetime | None = None) -> Spending:
+    """The totals over every thread of ``threads`` (a chatcli.threads.operations.Threads), answers since ``since``."""
+    report = Spending(since)
+    for info in reversed(await threads.list()):  # oldest first: a copy's answers count where they were first given
+        if since is not None and info.updated_at < since.timestamp():
+            continue  # nothing was said in it since
+        values = await threads.store.index.head(info.thread_id) or {}
+        report.titles[info.thread_id] = info.title
+        for message in values.get("messages") or []:
+            report.count(info.thread_id, message)
+    return report
