@@ -125,19 +125,19 @@ _WORDS = (
 
 
 class _Tokens:
-    """A turn listener (chatcli.service.events) that hands each piece of the answer to ``on_token``."""
+    """A turn listener (chatcli.core.events) that hands each piece of the answer to ``on_token``."""
 
     def __init__(self, on_token: Callable[[str], None]):
         self.on_token = on_token
 
     def hear(self, event: Any) -> None:
-        from chatcli.service.events import Token
+        from chatcli.core.events import Token
 
         if isinstance(event, Token):
             self.on_token(event.text)
 
     async def approve(self, call: Any) -> Any:
-        from chatcli.service.events import refuse
+        from chatcli.core.events import refuse
 
         return refuse(call)
 

@@ -53,7 +53,7 @@ from report import report  # noqa: E402  (benchmarks/report.py)
 
 if TYPE_CHECKING:  # the engine is imported when a run starts
     from chatcli.config import Settings
-    from chatcli.service.events import Compacted
+    from chatcli.core.events import Compacted
     from chatcli.service.thread import Thread
 
 CATEGORIES = ("single", "updated", "multi_session", "temporal", "abstention")

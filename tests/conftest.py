@@ -19,6 +19,9 @@ from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
+# The test matrix's fixtures (``door``, ``backend``, ``provider_row``, ...) are every test module's: tests/matrix.py.
+pytest_plugins = ["tests.matrix"]
+
 _OUR_VARS = ("CHATCLI_", "NO_COLOR", "XDG_")
 
 

@@ -383,7 +383,7 @@ def screen(raw: str, cols: int | None = None) -> list[str]:
 
 
 class Tokens:
-    """A turn listener (chatcli.service.events) that hands each piece of the answer to ``on_token``
+    """A turn listener (chatcli.core.events) that hands each piece of the answer to ``on_token``
     and keeps every event; tool calls that need approval go to ``approve`` (refused without one), with
     the review of each kept in ``reviews``; an interrupt that is no approval goes to ``answer`` (which
     returns the value to resume with; without one, nobody answers and the thread waits)."""
@@ -397,20 +397,20 @@ class Tokens:
         self.questions: list[Any] = []
 
     def hear(self, event: Any) -> None:
-        from chatcli.service.events import Token
+        from chatcli.core.events import Token
 
         self.events.append(event)
         if isinstance(event, Token) and self.on_token is not None:
             self.on_token(event.text)
 
     async def approve(self, call: Any, review: Any = None) -> Any:
-        from chatcli.service.events import refuse
+        from chatcli.core.events import refuse
 
         self.reviews.append(review)
         return await self._approve(call) if self._approve is not None else refuse(call)
 
     async def answer(self, question: Any) -> Any:
-        from chatcli.service.events import Reply
+        from chatcli.core.events import Reply
 
         self.questions.append(question)
         return Reply(await self._answer(question)) if self._answer is not None else None

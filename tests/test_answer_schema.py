@@ -1,4 +1,4 @@
-"""One schema, owned once (chatcli.service.answer): the command line's `--json`/`--jsonl` and `chat serve`'s
+"""One schema, owned once (chatcli.core.answer): the command line's `--json`/`--jsonl` and `chat serve`'s
 answers are those models' objects, field by field, and the API's OpenAPI document is made from them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chatcli.service import answer as schema
+from chatcli.core import answer as schema
 from tests.fakeserver import Fault, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_serve import Served, free_port

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("langchain_anthropic")
 
-from chatcli.service.events import Decision, Thinking, Token  # noqa: E402
+from chatcli.core.events import Decision, Thinking, Token  # noqa: E402
 from tests.fakes.anthropic import FakeAnthropicServer, StreamError, words  # noqa: E402
 from tests.fakes.anthropic_rules import breakpoints, request_error, signature  # noqa: E402
 from tests.fakeserver import Calls, Fault, Reply, closed_port_url  # noqa: E402

@@ -34,7 +34,7 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatcli.service.events import Decision, ToolCall
+from chatcli.core.events import Decision, ToolCall
 from chatcli.ui import approval
 from chatcli.ui.approval import TerminalApprover
 from chatcli.ui.output import PlainOutput
@@ -61,7 +61,7 @@ WAIT = 5.0  # seconds a test waits for a question before it fails
 
 # --------------------------------------------------------------------------- the seam
 # All these tests know of how the engine and the terminal talk: a call is a ``ToolCall`` and its
-# answer a ``Decision`` (chatcli.service.events); the output is the listener, which asks through its
+# answer a ``Decision`` (chatcli.core.events); the output is the listener, which asks through its
 # ``approver``; a conversation is opened with the listener. When that changes, only this section does.
 
 

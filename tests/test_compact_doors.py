@@ -144,7 +144,7 @@ def test_a_deployed_graphs_thread_is_refused_in_one_line(server, chat_env):
     import asyncio
 
     from chatcli.config import load_settings
-    from chatcli.service.binding import Binding
+    from chatcli.core.binding import Binding
     from chatcli.store.light import open_light_store
 
     async def note() -> None:

@@ -256,7 +256,7 @@ def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_en
     # the thread commands (chat stats too) load neither it nor the model stack.
     probe = """
 import asyncio, sys
-from chatcli.service.events import Silent
+from chatcli.core.events import Silent
 from chatcli.service.chat import open_engine
 from chatcli.config import load_settings
 

@@ -1,4 +1,4 @@
-"""A server's question as chat reads it (chatcli.service.elicitation): every kind of field of the MCP schema, typed
+"""A server's question as chat reads it (chatcli.core.elicitation): every kind of field of the MCP schema, typed
 lines and JSON answers checked against them, the bounds on what a server may send, and the calls kept waiting
 for an answer (chatcli.tools.asking). Whole turns at every door: tests/test_mcp_asking.py."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chatcli.service.elicitation import (
+from chatcli.core.elicitation import (
     MAX_CHOICES,
     MAX_FIELDS,
     MAX_MESSAGE,
@@ -23,7 +23,7 @@ from chatcli.service.elicitation import (
     answer_of,
     read_fields,
 )
-from chatcli.service.interrupts import pending_of, read
+from chatcli.core.interrupts import pending_of, read
 from chatcli.tools.asking import KeptCalls
 
 SCHEMA = {

@@ -8,9 +8,9 @@ import io
 import pytest
 
 from chatcli.app.run import report
+from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, Interrupted, ModelError, StoreError, UsageError
-from chatcli.service.failures import describe, traceback_text
 from chatcli.ui.jsonout import JsonOutput
 
 KEY = "sk-live-0123456789abcdef"

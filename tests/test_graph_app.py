@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.service.events import Decision
+from chatcli.core.events import Decision
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, assert_one_error_line, chat
 

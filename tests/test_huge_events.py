@@ -191,7 +191,7 @@ def test_one_huge_event_stops_the_answer_keeps_what_arrived_and_costs_no_memory(
 
 def test_an_answer_past_its_size_stops_there_and_what_arrived_is_kept(server, chat_env):
     """Many events, each small enough: the answer as a whole is bounded too (MAX_ANSWER characters)."""
-    from chatcli.service.turn import MAX_ANSWER
+    from chatcli.core.turn import MAX_ANSWER
     from tests.fakeserver import Reply
     from tests.helpers import assert_one_error_line, chat, stored
 

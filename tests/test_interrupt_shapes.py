@@ -1,4 +1,4 @@
-"""Interrupts in LangChain's human-in-the-loop shape (chatcli.service.interrupts): chat's own tool approvals are asked in
+"""Interrupts in LangChain's human-in-the-loop shape (chatcli.core.interrupts): chat's own tool approvals are asked in
 it (so a client such as agent-chat-ui can answer them), a thread stored waiting in chat's older shape still resumes,
 and every shape of question and answer is read as a graph raises and a client sends it."""
 
@@ -8,8 +8,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from chatcli.service import interrupts
-from chatcli.service.events import Decision, ToolCall
+from chatcli.core import interrupts
+from chatcli.core.events import Decision, ToolCall
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens
 

@@ -11,25 +11,24 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
 # Highest first: a module may import from its own layer and those below it.
-# One floor may hold several rooms: the service every door holds, the backends that answer its threads, the
-# threads as things and what a question carries call on each other (never the floors above).
-FLOORS = [
-    ("app",),
-    ("api",),
-    ("ui",),
-    ("service", "backends", "threads", "content"),
-    ("tools",),
-    ("local",),
-    ("store",),
-    ("providers",),
-    ("",),
+# Highest first: a module may import from its own room and those below it. The service every door holds
+# (service/) opens threads through the threads' rooms (threads/), the backends that answer them (backends/) and
+# what they all share about a turn (core/); what a question carries (content/) is below them all.
+LAYERS = [
+    "app",
+    "api",
+    "ui",
+    "service",
+    "threads",
+    "backends",
+    "core",
+    "content",
+    "tools",
+    "local",
+    "store",
+    "providers",
+    "",
 ]
-LAYERS = [room for floor in FLOORS for room in floor]
-
-
-def floor(layer: str) -> int:
-    """The floor a room is on, counted from the top."""
-    return next(i for i, rooms in enumerate(FLOORS) if layer in rooms)
 
 
 # Libraries that belong to one or two layers only.
@@ -107,7 +106,7 @@ def test_imports_run_downward_only():
     wrong = []
     for name, targets in graph().items():
         for target in targets:
-            if floor(layer_of(target)) < floor(layer_of(name)):
+            if LAYERS.index(layer_of(target)) < LAYERS.index(layer_of(name)):
                 wrong.append(f"{name} -> {target}")
     assert wrong == [], "imports that run up a layer"
 

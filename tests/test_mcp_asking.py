@@ -17,18 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests import test_mcp_kept
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
+from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
 from tests.test_mcp_lazy import results
 from tests.test_serve import serving  # noqa: F401 - a fixture
 from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
-
-door = test_mcp_kept.door  # the fixture: every one-shot door to its MCP servers
 
 ASKING = Path(__file__).parent / "mcp" / "asking.py"
 BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
@@ -45,6 +42,7 @@ def ran(calls: Path) -> list[str]:
     return calls.read_text().splitlines() if calls.exists() else []
 
 
+@MCP_DOORS
 def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path):
     calls = tmp_path / "calls"
     write_servers(door.env, {"asking": asking(calls)})
@@ -56,6 +54,7 @@ def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(
     assert NO_TERMINAL in run.err and ran(calls) == ["book"]
 
 
+@MCP_DOORS
 def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path):
     calls = tmp_path / "calls"
     write_servers(door.env, {"asking": asking(calls)})
@@ -195,6 +194,7 @@ def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_pa
 # --------------------------------------------------------------------------- a server that asks as an attacker would
 
 
+@MCP_DOORS
 def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door, tmp_path):
     """Without a terminal each question is declined, and a server may answer each decline with another question:
     the call is stopped at the eleventh, and the turn ends normally."""
@@ -207,6 +207,7 @@ def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door,
     assert run.err.count(NO_TERMINAL) == 10, run.err
 
 
+@MCP_DOORS
 def test_an_answer_is_never_given_to_another_question(server, door, tmp_path):
     """The user saw "Pay $1?" and confirmed; the call, run anew in the process that resumes, asks "Pay $1,000?":
     the answer is not given to it (the call hears cancel, and chat says why)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.service import answer as schema
+from chatcli.core import answer as schema
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually, eventually_async, screen
 from tests.test_mcp import write_servers
@@ -51,7 +51,7 @@ def test_a_running_call_s_progress_is_a_jsonl_event_each_second_and_at_each_noti
     run = chat(chat_env, "--yes", "--jsonl", "go")
     assert run.code == 0, run
     events = [json.loads(line) for line in run.out.splitlines()]
-    for event in events:  # each line one of the schema's events (chatcli.service.answer), progress included
+    for event in events:  # each line one of the schema's events (chatcli.core.answer), progress included
         next(e for e in schema.EVENTS if e.model_fields["type"].default == event["type"]).model_validate(event)
     kinds = [(e["type"], e.get("name")) for e in events if e["type"] in ("tool_call", "progress", "tool_result")]
     steps = [e for e in events if e["type"] == "progress" and e["name"] == "steps"]

@@ -1,7 +1,7 @@
 """MCP servers kept across calls: one-shots with the warm worker share them (through the MCP host), and so do
 ``chat serve``'s requests; a server idle too long is stopped, one that died is started again; the host acts for
-each caller, and a library upgraded retires it. ``door`` is every one-shot door to the MCP servers, for any test of
-a one-shot's servers (tests/test_mcp_asking.py, tests/test_mcp_oauth.py).
+each caller, and a library upgraded retires it. ``MCP_DOORS`` are the one-shot doors to the MCP servers (tests/matrix.py's
+``door`` fixture), for any test of a one-shot's servers (tests/test_mcp_asking.py, tests/test_mcp_oauth.py).
 
 tests/mcp/bars.py adds a line (its pid) to the file ``BARS_STARTS`` names each time it starts.
 """
@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import Run, eventually
-from tests.helpers import chat as chat_here
+from tests.helpers import eventually
+from tests.matrix import COLD_HOST, doors
 from tests.test_mcp import write_servers
 from tests.test_mcp_lazy import bars, results, started
 from tests.test_serve import serving  # noqa: F401 - a fixture
@@ -52,40 +50,16 @@ def kept_env(worker_env):  # noqa: F811
         assert gone(state["pid"]), "the MCP host did not stop"
 
 
-@dataclass
-class Door:
-    """A one-shot's way to its MCP servers (``DOORS``): ``env`` is what it runs with, ``run`` runs it."""
-
-    env: dict[str, str]
-    run: Callable[..., Run]
-
-    def chat(self, *args: str) -> Run:
-        return self.run(self.env, *args)
+@pytest.fixture
+def warm_env(kept_env):
+    """The environment of the doors that want the worker (tests/matrix.py): kept_env, the MCP host stopped at the end."""
+    return kept_env
 
 
-COLD = "import sys; from chatcli.app.cli import main; sys.exit(main())"
-
-
-def cold(env: dict[str, str], *args: str) -> Run:
-    """``chat ARGS`` as a one-shot runs before the warm worker is up: the normal way in a process of its own,
-    its MCP servers the MCP host's (the worker is wanted)."""
-    import subprocess
-
-    proc = subprocess.run([sys.executable, "-c", COLD, *args], env=env, input=b"", capture_output=True, timeout=90)
-    return Run(list(args), proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
-
-
-# The one-shot's doors to its MCP servers: chat's own servers (the worker off, ``chat`` in this process), the MCP
-# host's from a process of its own (``cold``: the worker wanted but not up yet), the MCP host's from the warm
-# worker's child (``chat`` through its launcher, the worker on). A test of a one-shot's MCP servers takes ``door``.
-DOORS = ["direct", "cold", "worker"]
-
-
-@pytest.fixture(params=DOORS)
-def door(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> Door:
-    if request.param == "direct":
-        return Door(chat_env, chat_here)
-    return Door(request.getfixturevalue("kept_env"), cold if request.param == "cold" else chat)
+# The one-shot's doors to its MCP servers: chat's own servers (``cold``: the worker off, ``chat`` in this process), the
+# MCP host's from a process of its own (``cold-host``: the worker wanted but not up yet), the MCP host's from the warm
+# worker's child (``worker``). A test of a one-shot's MCP servers is decorated with ``MCP_DOORS``.
+MCP_DOORS = doors("cold", COLD_HOST, "worker")
 
 
 def alive(pid: int) -> bool:
@@ -154,7 +128,7 @@ def test_the_host_stops_an_idle_server_and_the_next_call_starts_it(server, kept_
     assert started(marks) == 2
 
 
-@pytest.mark.parametrize("door", ["cold", "worker"], indirect=True)
+@doors(COLD_HOST, "worker")
 def test_a_library_upgraded_retires_the_mcp_host_and_the_next_one_shot_has_a_new_one(server, door, tmp_path):
     """A package replaced under site-packages (as pip upgrades one): the host that kept the servers retires at
     once, and the next one-shot's call is served by a host started with the new files."""

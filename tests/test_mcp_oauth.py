@@ -25,16 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests import test_mcp_kept
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, open_local
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import kept_env  # noqa: F401 - a fixture
+from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
 from tests.test_worker import worker_env  # noqa: F401 - a fixture (the doors through the MCP host)
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
-
-door = test_mcp_kept.door  # the fixture: every one-shot door to its MCP servers
 
 GUARDED = Path(__file__).resolve().parent / "mcp" / "guarded.py"
 NEEDS = "needs a login: run chat mcp login guarded"
@@ -311,6 +308,7 @@ def whoami(server: Any, run: Any) -> str:
     return result
 
 
+@MCP_DOORS
 def test_a_one_shot_at_every_door_calls_with_the_login_s_token_and_none_after_a_logout(server, door, guarded):
     """Signed in once, a one-shot's call carries the token whichever door it goes through: its own servers, or
     the MCP host's (from a process of its own, or from the warm worker), which acts for the caller. Logged out,
@@ -328,6 +326,7 @@ def test_a_one_shot_at_every_door_calls_with_the_login_s_token_and_none_after_a_
     assert "signed in" not in whoami(server, after) and NEEDS in after.err + whoami(server, after), after
 
 
+@MCP_DOORS
 def test_a_one_shot_at_every_door_reaches_a_remote_server_through_its_own_proxy(server, door, guarded, monkeypatch):
     """A one-shot's HTTP_PROXY is its way to a remote MCP server whichever door it goes through (the MCP host's
     too); the next one-shot, with no proxy, goes straight to the server, though a host served the first."""

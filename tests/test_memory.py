@@ -17,7 +17,7 @@ from pydantic import Field
 from chatcli.backends.own.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
 from chatcli.backends.own.request_history import SUMMARY_PREFIX, select_history
 from chatcli.config import DEFAULT_SYSTEM
-from chatcli.service.events import TurnResult
+from chatcli.core.events import TurnResult
 from chatcli.service.thread import Thread as ChatThread
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line

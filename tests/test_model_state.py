@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from chatcli.config import load_settings
+from chatcli.core.events import Silent
 from chatcli.service.chat import open_engine
-from chatcli.service.events import Silent
 from tests.fakeserver import Fault
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12  # ~170 words

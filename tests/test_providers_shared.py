@@ -42,7 +42,7 @@ def test_a_conversation_remembers_its_history(provider):
 
 def test_a_thread_goes_on_with_its_provider_whatever_the_default(provider):
     """Started with -m on this provider, a thread goes on with it by -c and -t while the default model is another
-    (its binding, chatcli.service.binding): the same server is asked, the history with it."""
+    (its binding, chatcli.core.binding): the same server is asked, the history with it."""
     row, fake, env = provider
     elsewhere = {**env, "CHATCLI_MODEL": "not-this-one"}
     assert chat(elsewhere, "-m", row.model, "-t", "bound", "the first question").code == 0

@@ -120,7 +120,7 @@ async def test_dropping_the_value_that_was_updated_costs_nothing(settings, serve
 
 
 def test_the_report_has_a_row_per_category_for_both_modes(tmp_path):
-    from chatcli.service.events import Compacted, TurnResult
+    from chatcli.core.events import Compacted, TurnResult
 
     thread = rb.generate(TURNS, SEED)
     right = [rb.Answer(p, p.answer or DONT_KNOW, True, 0, 900) for p in thread.probes]

@@ -12,9 +12,9 @@ import pytest
 
 from chatcli.backends.remote.client import Remote, RemoteSpec, remote_spec, thread_info
 from chatcli.backends.remote.run import RemoteSource
+from chatcli.core.events import Token, ToolCall, ToolResult, TurnResult
+from chatcli.core.turn import Progress
 from chatcli.errors import ModelError, UsageError
-from chatcli.service.events import Token, ToolCall, ToolResult, TurnResult
-from chatcli.service.turn import Progress
 from tests.helpers import assert_one_error_line, chat
 
 ROOT = Path(__file__).resolve().parent.parent

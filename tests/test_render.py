@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from chatcli.service.events import End, Start, Token, TurnResult
+from chatcli.core.events import End, Start, Token, TurnResult
 from chatcli.ui.output import PlainOutput, RichOutput, make_output
 
 

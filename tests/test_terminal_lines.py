@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from chatcli.service.events import ToolCall, ToolResult
+from chatcli.core.events import ToolCall, ToolResult
 from chatcli.ui.jsonout import JsonOutput
 from chatcli.ui.output import PlainOutput, RichOutput
 from tests.fakeserver import Reply
@@ -124,7 +124,7 @@ def test_an_mcp_server_error_with_escapes_is_one_defused_line(server, chat_env, 
 
 @pytest.mark.parametrize("kind", ["plain", "rich"])
 def test_an_answer_with_escapes_reaches_a_terminal_shown_not_obeyed(kind):
-    from chatcli.service.events import Start
+    from chatcli.core.events import Start
     from chatcli.ui.output import terminal_console
 
     out = Captured(tty=True)

@@ -246,7 +246,7 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
 def test_every_resume_hint_is_a_command_that_goes_on_with_the_thread():
     """`chat --thread ID` finds what answers a thread; a graph's thread in a shared database, which loads no code
     by itself, is named with its graph (paths quoted, braces and all)."""
-    from chatcli.service.binding import Binding, resume_template
+    from chatcli.core.binding import Binding, resume_template
     from chatcli.ui.prompt_session import banner
 
     graph = Binding(kind="graph", graph="/work/my {agents}/a.py:graph", cwd="/work")

@@ -258,14 +258,14 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
     ("0ad1", ["0ad1", "0ad131a5"], "0ad1"),  # an exact name wins over a start
 ])  # fmt: skip
 def test_a_start_of_a_generated_id_finds_it_and_other_names_are_new(wanted, known, meant):
-    from chatcli.service.inputs import resolve_thread_id
+    from chatcli.core.inputs import resolve_thread_id
 
     assert resolve_thread_id(wanted, known) == meant
 
 
 @pytest.mark.parametrize("wanted", ["0ad131a6", "0da131a5", "0ad131a55", "0ad131b5"])
 def test_a_generated_id_one_character_off_is_a_probable_typo(wanted):
-    from chatcli.service.inputs import resolve_thread_id
+    from chatcli.core.inputs import resolve_thread_id
 
     with pytest.raises(UsageError, match="did you mean 0ad131a5"):
         resolve_thread_id(wanted, ["0ad131a5", "notes"])

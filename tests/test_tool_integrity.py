@@ -263,7 +263,7 @@ HIDING = {
 def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.service.events import ToolCall
+    from chatcli.core.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -276,7 +276,7 @@ def test_the_approval_block_never_hides_the_end_of_a_command(command, monkeypatc
 
 
 def test_blank_runs_are_counted_in_the_block(monkeypatch):
-    from chatcli.service.events import ToolCall
+    from chatcli.core.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -296,7 +296,7 @@ def test_blank_runs_are_counted_in_the_block(monkeypatch):
 def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     from rich.cells import cell_len
 
-    from chatcli.service.events import ToolCall, ToolResult
+    from chatcli.core.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, ran_line, result_block
 
     monkeypatch.setenv("COLUMNS", "60")

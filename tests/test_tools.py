@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.service.events import Decision
+from chatcli.core.events import Decision
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, chat, stored
 from tests.test_reliability import db_of
@@ -382,7 +382,7 @@ def test_summary_memory_never_separates_a_call_from_its_results(server, chat_env
 
 
 def test_the_approval_block_cuts_long_arguments_and_shows_a_path_resolved(tmp_path, monkeypatch):
-    from chatcli.service.events import ToolCall
+    from chatcli.core.events import ToolCall
     from chatcli.ui.toolblocks import call_block
 
     monkeypatch.chdir(tmp_path)

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatcli.core.answer import Usage
 from chatcli.errors import UsageError
-from chatcli.service.answer import Usage
 
 if TYPE_CHECKING:
-    from chatcli.service.binding import Binding
-    from chatcli.service.events import Compacted
+    from chatcli.core.binding import Binding
+    from chatcli.core.events import Compacted
     from chatcli.service.thread import Thread
 
 # Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
@@ -52,7 +52,7 @@ class Compaction(BaseModel):
 def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
     """Refuse, in one line naming why, a thread that a graph answers: one of ``--graph`` or ``--remote`` (its
     ``binding``), or one stored before bindings whose index row names a graph (``last_model``: ``agent.py:graph``)."""
-    from chatcli.service.binding import model_from_index
+    from chatcli.core.binding import model_from_index
 
     if binding is not None and binding.kind != "chat":
         raise UsageError(f"thread {thread_id} is answered by {binding.describe()}: {GRAPHS_OWN}")

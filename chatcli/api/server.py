@@ -22,9 +22,9 @@ from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.config import Settings
+from chatcli.core.answer import Answer, Failure, Refusal
+from chatcli.core.events import Notice, TurnEvent
 from chatcli.errors import AlreadyDone, ChatError, UsageError
-from chatcli.service.answer import Answer, Failure, Refusal
-from chatcli.service.events import Notice, TurnEvent
 from chatcli.text import say
 
 EVENT_STREAM = "text/event-stream"
@@ -93,7 +93,7 @@ class _Log:
             say(sys.stderr, f"chat serve: {event.text}\n")
 
     async def approve(self, call: Any, review: Any = None) -> Any:
-        from chatcli.service.events import refuse
+        from chatcli.core.events import refuse
 
         return refuse(call)
 
@@ -101,7 +101,7 @@ class _Log:
         return None
 
     async def elicit(self, question: Any) -> Any:
-        from chatcli.service.events import declined
+        from chatcli.core.events import declined
 
         return declined(question)
 
@@ -153,7 +153,7 @@ def create_app(
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
         from chatcli.api.turns import STATUS
-        from chatcli.service.failures import describe
+        from chatcli.backends.own.failures import describe
 
         failure = describe(exc, settings)
         status = (
@@ -315,7 +315,7 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     """Compact the thread ``thread_id`` names with its own model: the ``Compaction`` object, or the error object
     (404 for no such thread; a graph's thread, or nothing to fold, is a usage error, as at the command line)."""
     from chatcli.api.compacting import compact_thread, refuse_graphs
-    from chatcli.service.binding import Binding
+    from chatcli.core.binding import Binding
     from chatcli.service.chat import ThreadSetup, set_up
 
     threads = engine.threads()
@@ -338,7 +338,7 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
 def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
     """The error object of a failure that is no ChatError, with the status a turn's would get."""
     from chatcli.api.turns import STATUS
-    from chatcli.service.failures import describe
+    from chatcli.backends.own.failures import describe
 
     failure = describe(exc, settings)
     body = {"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}
@@ -348,8 +348,8 @@ def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
 async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
     """``setup`` (a chatcli.service.chat.ThreadSetup) with the model an existing thread goes on with here: the
     request's, else its own; a thread another graph answers is refused in one line naming the command that goes
-    on with it (chatcli.service.binding)."""
-    from chatcli.service.binding import Choice, answered_by
+    on with it (chatcli.core.binding)."""
+    from chatcli.core.binding import Choice, answered_by
 
     if engine.store is None:  # the server's threads: each is its assistant's
         return setup
@@ -378,14 +378,14 @@ def _streams(request: Request) -> bool:
 
 
 def _checked(thread_id: str) -> str:
-    from chatcli.service.inputs import check_thread_id
+    from chatcli.core.inputs import check_thread_id
 
     return check_thread_id(thread_id)
 
 
 def _fitting(waiting: list[Any], answers: dict[str, Any]) -> None:
     """UsageError when an answer to a tool's question the thread waits on does not fit it."""
-    from chatcli.service.elicitation import answer_of
+    from chatcli.core.elicitation import answer_of
 
     for pending in waiting:
         if pending.elicitation is not None and pending.id in answers:
@@ -406,7 +406,7 @@ async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> Non
 async def _resolved(threads: Any, thread_id: str) -> str:
     """The thread ``thread_id`` names, as on the command line: itself, a unique start of a generated id; a
     generated id one character off an existing one is refused as a probable typo (a new name starts a thread)."""
-    from chatcli.service.inputs import resolve_thread_id
+    from chatcli.core.inputs import resolve_thread_id
 
     rows = await threads.list()
     return resolve_thread_id(_checked(thread_id), [row.thread_id for row in rows]) or thread_id

@@ -14,11 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
 
+from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
 from chatcli.errors import ExitStatus, UsageError
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Decision, Question, Reply, Review, ToolCall, ToolResult
-from chatcli.service.failures import describe
 from chatcli.service.json_events import JsonEvents
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
@@ -93,7 +93,7 @@ class HttpListener(JsonEvents):
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""
-        from chatcli.service.elicitation import answer_of
+        from chatcli.core.elicitation import answer_of
 
         if question.id not in self.answers:
             return await super().elicit(question)

@@ -17,8 +17,8 @@ from chatcli.errors import UsageError
 from chatcli.text import counted, json_text, say
 
 if TYPE_CHECKING:
+    from chatcli.core.events import Compacted
     from chatcli.service.chat import Opening, ThreadSetup
-    from chatcli.service.events import Compacted
 
 
 @app.command("compact")
@@ -72,7 +72,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
             asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
-            from chatcli.service.failures import describe
+            from chatcli.backends.own.failures import describe
 
             failure = describe(exc, settings)
             error = {"message": failure.line, "exit_code": int(failure.exit_status)}
@@ -84,7 +84,7 @@ async def chat_thread(db: str, wanted: str) -> Opening:
     """The thread of chat's own that ``wanted`` names (its id, or a unique start of a generated one); a graph's
     thread, or one that does not exist, is refused in one line."""
     from chatcli.api.compacting import refuse_graphs
-    from chatcli.service.binding import Binding
+    from chatcli.core.binding import Binding
     from chatcli.service.chat import Opening, existing
     from chatcli.store import read_binding, read_threads
 

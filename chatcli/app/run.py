@@ -74,7 +74,7 @@ def graph_source(
 ) -> tuple[Any, Any]:
     """``--graph``, ``--remote`` and ``--resume`` read: what answers (None: chat's own graph, or the thread's) and
     the value to resume with (None: none); a flag that does not apply to what answers is refused, naming it."""
-    from chatcli.service.interrupts import typed_answer
+    from chatcli.core.interrupts import typed_answer
 
     graph, remote, assistant, header = where
     if resume is not None and question is not None:
@@ -244,8 +244,8 @@ def run(
     ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer;
     ``env`` is where to read and write (the process's own by default).
     """
+    from chatcli.core.inputs import check_thread_id
     from chatcli.service.chat import choose
-    from chatcli.service.inputs import check_thread_id
 
     env = env or Environment()
     if json_output is not None:
@@ -319,7 +319,7 @@ def bound(
     from pathlib import Path
 
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.binding import Choice, reconcile
+    from chatcli.core.binding import Choice, reconcile
 
     asked = setup.app.binding if setup.app is not None else None
     choice = Choice(asked, setup.model, setup.rebind)
@@ -403,7 +403,7 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
 
     A stderr that cannot be written (a closed terminal) changes nothing but the line.
     """
-    from chatcli.service.failures import describe, traceback_text
+    from chatcli.backends.own.failures import describe, traceback_text
 
     failure = describe(exc, settings)
     err = err or sys.stderr

@@ -88,7 +88,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code.
 
     ``on_error(exc, settings)``, if given, also reports the failure (--json puts an error object on stdout);
-    both say it as chatcli.service.failures.describe does.
+    both say it as chatcli.backends.own.failures.describe does.
     """
     env = environment()
     settings: Settings | None = None

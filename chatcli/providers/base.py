@@ -30,7 +30,7 @@ Model = TypeVar("Model", bound="BaseChatModel")  # a chat model class, kept as i
 
 # Where chatcli keeps the thinking of an OpenAI-compatible reply: in the message's additional_kwargs,
 # apart from its text (langchain-openai never sends that key back). Other providers keep theirs in
-# the content, as LangChain's blocks (chatcli.service.chunks reads both).
+# the content, as LangChain's blocks (chatcli.core.chunks reads both).
 REASONING_KEY = "reasoning_content"
 # A reply's tool calls exactly as they were streamed, for chatcli.backends.own.toolcalls to read strictly.
 RAW_CALLS = "chatcli_raw_tool_calls"

@@ -3,7 +3,7 @@ Agent Server (``--remote``).
 
 A thread (chatcli.service.thread.Thread) is one class whatever answers it. What differs is here, as data and a few
 small methods: what the thread can do (``Abilities``: chat's system prompt, roles and model choice, compaction,
-files, the prompt's commands), how one turn runs (its chatcli.service.turn.Source), how chat writes a change into
+files, the prompt's commands), how one turn runs (its chatcli.core.turn.Source), how chat writes a change into
 the thread's state and finds where a retry starts, how a failure inside the graph is said, and the list of its
 threads. Nothing outside chat's core asks which backend it holds: it asks what the thread can do.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chatcli.core.binding import Binding
+from chatcli.core.events import Listener
+from chatcli.core.graph_app import Compactor, GraphApp, RunningGraph
+from chatcli.core.turn import Config, Source
 from chatcli.errors import ChatError, UsageError
-from chatcli.service.binding import Binding
-from chatcli.service.events import Listener
-from chatcli.service.graph_app import Compactor, GraphApp, RunningGraph
-from chatcli.service.turn import Config, Source
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import Remote
@@ -111,8 +111,8 @@ class Backend:
 
     async def retry_point(self, config: Config, head: Any, question: Any, current: dict[str, Any]) -> Config:
         """Where a retry of ``question`` starts (``head``: the thread's state), with the thread's ``current``
-        settings (chatcli.service.rewind)."""
-        from chatcli.service.rewind import retry_point
+        settings (chatcli.backends.own.rewind)."""
+        from chatcli.backends.own.rewind import retry_point
 
         return await retry_point(self.app, config, head, question, current)
 
@@ -157,7 +157,7 @@ class GraphBackend(Backend):
 
     async def change(self, config: Config, values: dict[str, Any]) -> None:
         """Through LangGraph's own entry node, then clearing what that would run: nothing of the graph's nodes."""
-        from chatcli.service.rewind import write_values
+        from chatcli.backends.own.rewind import write_values
 
         await write_values(self.app, config, values)
 
@@ -230,7 +230,7 @@ class RemoteBackend(GraphBackend):
         return RemoteSource(self.remote, self.server)
 
     def threads(self, store: Store | None) -> ThreadList:
-        from chatcli.backends.remote.threads import RemoteThreads
+        from chatcli.threads.remote import RemoteThreads
 
         return RemoteThreads(self.remote, self.app)
 
@@ -254,9 +254,9 @@ class RemoteBackend(GraphBackend):
         await self.remote.aclose()
 
     async def remember(self, thread_id: str, db: str) -> None:
-        """Note that ``thread_id`` lives on this server (chatcli.service.binding), so that ``chat -t ID`` without
+        """Note that ``thread_id`` lives on this server (chatcli.core.binding), so that ``chat -t ID`` without
         --remote says where it is instead of starting a thread of chat's own under that id."""
-        from chatcli.service.inputs import check_thread_id
+        from chatcli.core.inputs import check_thread_id
         from chatcli.store.light import open_light_store
 
         binding = self.remote.spec.binding

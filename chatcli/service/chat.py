@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
 from chatcli.config import Settings
+from chatcli.core.binding import Binding
+from chatcli.core.events import Listener, Notice, Silent
+from chatcli.core.graph_app import GraphApp, GraphLoader
+from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import UsageError
 from chatcli.providers.base import known_secrets
 from chatcli.service.backend import Backend, GraphBackend, ThreadList
-from chatcli.service.binding import Binding
-from chatcli.service.events import Listener, Notice, Silent
-from chatcli.service.graph_app import GraphApp, GraphLoader
-from chatcli.service.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.service.thread import Thread
 from chatcli.store import Store, ThreadInfo
 from chatcli.threads.operations import Threads
@@ -198,7 +198,7 @@ async def open_conversation(
 ) -> AsyncIterator[Thread]:
     """Open the store, build the model and the graph, and hand back the thread's conversation.
 
-    ``listener`` hears every turn (chatcli.service.events) and what happens between turns, and is
+    ``listener`` hears every turn (chatcli.core.events) and what happens between turns, and is
     asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the
     session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
     opens its own: MCP servers with no cached listing start first, and the engine loads in a thread

@@ -1,4 +1,4 @@
-"""A turn as JSON objects (chatcli.service.answer): the ``--json`` object at its end, or with ``lines`` the
+"""A turn as JSON objects (chatcli.core.answer): the ``--json`` object at its end, or with ``lines`` the
 ``--jsonl`` events as it happens. Where the objects go is the subclass's (``_write``): stdout for the
 command line (chatcli.ui.jsonout), a request's response for ``chat serve`` (chatcli.api.turns).
 """
@@ -9,11 +9,11 @@ import json
 import time
 from typing import Any
 
+from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
-from chatcli.service.failures import describe
-from chatcli.service.routing import Router
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
+from chatcli.core.routing import Router
 
 
 def usage_object(result: TurnResult | None) -> dict[str, int] | None:
@@ -40,7 +40,7 @@ def _call(call: ToolCall) -> dict[str, Any]:
 
 
 class JsonEvents(Router):
-    """``lines=False``: one object at the end (chatcli.service.answer.Answer or Failure); ``lines``: an event per
+    """``lines=False``: one object at the end (chatcli.core.answer.Answer or Failure); ``lines``: an event per
     piece, then "done" or "error". ``thread_id`` and ``model`` (the configured model) are filled in once known."""
 
     says_the_result = True  # turns_compacted and turns_left_out are in the object: no line on stderr says them
@@ -74,7 +74,7 @@ class JsonEvents(Router):
         self._first = self._ended = None
 
     def token(self, text: str) -> None:
-        from chatcli.service.answer import TokenEvent, dumped
+        from chatcli.core.answer import TokenEvent, dumped
 
         if self._first is None:
             self._first = time.monotonic()
@@ -83,26 +83,26 @@ class JsonEvents(Router):
             self._write(dumped(TokenEvent, text=text))
 
     def thinking(self, text: str) -> None:
-        from chatcli.service.answer import ReasoningEvent, dumped
+        from chatcli.core.answer import ReasoningEvent, dumped
 
         self._reasoning.append(text)
         if self.lines:
             self._write(dumped(ReasoningEvent, text=text))
 
     def tool_call(self, call: ToolCall) -> None:
-        from chatcli.service.answer import ToolCallEvent, dumped
+        from chatcli.core.answer import ToolCallEvent, dumped
 
         if self.lines:
             self._write(dumped(ToolCallEvent, **_call(call)))
 
     def progress(self, event: Progress) -> None:
-        from chatcli.service.answer import ProgressEvent, dumped
+        from chatcli.core.answer import ProgressEvent, dumped
 
         if self.lines:  # --jsonl and chat serve's event stream; --json has no place for it
             self._write(dumped(ProgressEvent, **event.record()))
 
     def tool_result(self, result: ToolResult) -> None:
-        from chatcli.service.answer import ToolResultEvent, dumped
+        from chatcli.core.answer import ToolResultEvent, dumped
 
         if result.status == "refused":
             self.refused(result)
@@ -122,7 +122,7 @@ class JsonEvents(Router):
 
     def approval(self, call: ToolCall) -> None:
         """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""
-        from chatcli.service.answer import ApprovalEvent, dumped
+        from chatcli.core.answer import ApprovalEvent, dumped
 
         if self.lines:
             self._write(dumped(ApprovalEvent, **_call(call)))
@@ -140,19 +140,19 @@ class JsonEvents(Router):
 
     def interrupt(self, question: Question) -> None:
         """The graph waits on an interrupt that is no approval, for ``--resume``."""
-        from chatcli.service.answer import InterruptEvent, dumped
+        from chatcli.core.answer import InterruptEvent, dumped
 
         if self.lines:
             self._write(dumped(InterruptEvent, id=question.id, value=_plain(question.value)))
 
     def speaker(self, name: str) -> None:
-        from chatcli.service.answer import NodeEvent, dumped
+        from chatcli.core.answer import NodeEvent, dumped
 
         if self.lines:
             self._write(dumped(NodeEvent, name=name))
 
     def end_reply(self, result: TurnResult) -> None:
-        from chatcli.service.answer import Answer, DoneEvent, dumped
+        from chatcli.core.answer import Answer, DoneEvent, dumped
 
         self._ended = time.monotonic()
         self._result = result
@@ -186,7 +186,7 @@ class JsonEvents(Router):
 
     def fail(self, exc: BaseException, settings: Settings | None = None) -> None:
         """Report a failure as the final object: the part that arrived, the message and exit code of stderr's line."""
-        from chatcli.service.answer import ErrorEvent, Failure, dumped
+        from chatcli.core.answer import ErrorEvent, Failure, dumped
 
         failure = describe(exc, settings)
         result = self._result

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable
 
+from chatcli.backends.own.failures import translate
 from chatcli.config import Settings
+from chatcli.core.events import TurnResult
 from chatcli.errors import ModelError
-from chatcli.service.events import TurnResult
-from chatcli.service.failures import translate
 from chatcli.service.thread import Thread
 
-# A reply that streamed to its end but is not a whole answer (see chatcli.service.turn.incomplete_reason):
+# A reply that streamed to its end but is not a whole answer (see chatcli.core.turn.incomplete_reason):
 # the one line shown for it, and the hint.
 INCOMPLETE = {
     "truncated": (

@@ -76,7 +76,7 @@ class Recall:
 
     async def last_thinking(self) -> str | None:
         """What the last answer that came with thinking thought (stripped), or None: from any provider."""
-        from chatcli.service.chunks import thinking_of
+        from chatcli.core.chunks import thinking_of
 
         thoughts = [thinking_of(m) for m in await self.messages() if m.type == "ai" and thinking_of(m).strip()]
         return thoughts[-1].strip() if thoughts else None
@@ -84,8 +84,8 @@ class Recall:
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
         from chatcli.backends.own.graph import SUMMARY_USAGE
-        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
-        from chatcli.backends.own.request_history import add_usage
+        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
+        from chatcli.core.chunks import add_usage, cache_counts
 
         messages = await self.messages()
         answers = [m for m in messages if m.type == "ai"]

@@ -1,7 +1,7 @@
 """A thread: its turns sent, stopped, retried, undone and resumed, whatever answers it.
 
 ``Thread`` is the one class every door holds (the prompt, a one-shot, the worker, ``chat serve``): each call
-is one step of the thread, told to its listener (chatcli.service.events). What answers it is its backend
+is one step of the thread, told to its listener (chatcli.core.events). What answers it is its backend
 (chatcli.service.backend: chat's own graph, a graph of the user's, a LangGraph server's assistant), which says
 what the thread can do besides asking and answering (``can``) and how the few steps that differ are made.
 """
@@ -13,16 +13,16 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatcli.backends.own.rewind import THREAD_SETTINGS
+from chatcli.core.binding import Binding
+from chatcli.core.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.core.graph_app import Compactor, GraphApp
+from chatcli.core.inputs import check_question, check_thread_id, check_utf8
+from chatcli.core.interrupts import Pending
+from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.service.backend import Abilities, Backend, ThreadList
-from chatcli.service.binding import Binding
-from chatcli.service.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
-from chatcli.service.graph_app import Compactor, GraphApp
-from chatcli.service.inputs import check_question, check_thread_id, check_utf8
-from chatcli.service.interrupts import Pending
 from chatcli.service.recall import Recall, SummaryView, Undone
-from chatcli.service.rewind import THREAD_SETTINGS
-from chatcli.service.turn import Approvals, Config, Turns
 from chatcli.store import Store
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def _text_or_none(value: Any) -> str | None:
 @dataclass
 class Thread:
     """Thread ``thread_id`` of ``app``: chat's own compiled graph, or ``backend``'s app when another answers it;
-    every call is one step of that thread, told to ``listener`` (chatcli.service.events); ``recall`` reads its
+    every call is one step of that thread, told to ``listener`` (chatcli.core.events); ``recall`` reads its
     history for the screen."""
 
     app: GraphApp
@@ -294,7 +294,7 @@ class Thread:
     async def _bound_model(self, thread_id: str) -> str | None:
         """The model thread ``thread_id`` is bound to (None: the default, or its role's); a thread that another
         graph answers (or chat's own, from a graph's prompt) is refused, naming the command that goes on with it."""
-        from chatcli.service.binding import Choice, answered_by
+        from chatcli.core.binding import Choice, answered_by
 
         if self.store is None:
             return None
@@ -551,8 +551,8 @@ class Thread:
 
     def _answer(self, pending: Pending, value: Any) -> Any:
         """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
-        from chatcli.service.elicitation import answer_of
-        from chatcli.service.interrupts import resume_value
+        from chatcli.core.elicitation import answer_of
+        from chatcli.core.interrupts import resume_value
 
         if not self.own_model:
             return self.turns.resumed(value)  # a graph's interrupt: the value is its answer, as the graph reads it

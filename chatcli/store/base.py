@@ -79,7 +79,7 @@ class ThreadIndex(Protocol):
     async def set_count(self, thread_id: str, message_count: int) -> None: ...
 
     async def binding(self, thread_id: str) -> str | None:
-        """What answers the thread, as stored (chatcli.service.binding.Binding's JSON); None if nothing is stored."""
+        """What answers the thread, as stored (chatcli.core.binding.Binding's JSON); None if nothing is stored."""
 
     async def bind(self, thread_id: str, binding: str) -> None:
         """Store what answers the thread."""

@@ -129,12 +129,12 @@ class SqlThreadIndex(Generic[Conn]):
         await self.guard.run(write)
 
     async def binding(self, thread_id: str) -> str | None:
-        """What answers the thread, as stored (chatcli.service.binding.Binding's JSON); None if nothing is stored."""
+        """What answers the thread, as stored (chatcli.core.binding.Binding's JSON); None if nothing is stored."""
         rows = await self._rows(self.SQL["binding"], (thread_id,))
         return str(rows[0][0]) if rows else None
 
     async def bind(self, thread_id: str, binding: str) -> None:
-        """Store what answers the thread (``binding``: chatcli.service.binding.Binding's JSON)."""
+        """Store what answers the thread (``binding``: chatcli.core.binding.Binding's JSON)."""
         await self._write(self.SQL["bind"], (thread_id, binding))
 
     async def search(self, text: str, limit: int = 20) -> List[SearchHit]:

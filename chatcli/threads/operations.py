@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, List
 
+from chatcli.core.graph_app import GraphApp
+from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.errors import UsageError
-from chatcli.service.graph_app import GraphApp
-from chatcli.service.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.text import fenced, local_time, make_title, masked
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
@@ -152,7 +152,7 @@ class Threads:
         messages = list(values.get("messages") or [])
         info = await self.store.index.get(thread_id)
         if info is None and not messages:
-            from chatcli.service.binding import Binding
+            from chatcli.core.binding import Binding
 
             bound = Binding.from_json(await self.store.index.binding(thread_id))
             if bound is not None and bound.kind == "remote":  # a deployed graph's: its server has it
@@ -247,7 +247,7 @@ class Threads:
         from chatcli.backends.own.graph import MODEL_NODE
 
         if self.foreign:
-            from chatcli.service.rewind import write_values
+            from chatcli.backends.own.rewind import write_values
 
             await write_values(self.graph, self._config(thread_id), {"messages": values["messages"]})
         else:

@@ -33,7 +33,7 @@ def text_of(content: Any) -> str:
 def message_record(message: Any) -> dict[str, Any]:
     """One message as plain data: role, text, and the time and model when known."""
     from chatcli.content.attachments import ATTACHMENTS_KEY, TYPED_KEY
-    from chatcli.service.chunks import thinking_of
+    from chatcli.core.chunks import thinking_of
 
     m = fields_of(message)
     kind = m.get("type")

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, cache_counts
+from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
+from chatcli.core.chunks import cache_counts
 from chatcli.errors import UsageError
 from chatcli.threads.records import fields_of
 

@@ -21,8 +21,8 @@ import sys
 import termios
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
 
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Decision, Review, ToolCall
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Review, ToolCall
 from chatcli.text import neutralise, say
 from chatcli.ui.toolblocks import arguments_text, call_block
 
@@ -42,7 +42,7 @@ class Notes(Protocol):
 
 QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
 KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
-# Each choice of the question: the decision it takes (of chatcli.service.events.DECISIONS), its key, its words.
+# Each choice of the question: the decision it takes (of chatcli.core.events.DECISIONS), its key, its words.
 _CHOICES = (
     ("approve", "y", "[y]es"),
     ("reject", "n", "[N]o"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from chatcli.service.elicitation import Elicitation, Elicited, Field
+from chatcli.core.elicitation import Elicitation, Elicited, Field
 from chatcli.text import neutralise
 
 FORM = "Answer it? [y]es / [N]o, decline / Ctrl-C cancels: "

@@ -2,7 +2,7 @@
 
 These plug into the same ``ask()`` path as the terminal and pipe outputs. stdout carries only
 JSON: the final object (``done``) or, when the command fails, an error object; notes and the
-usual one-line error go to stderr. The objects are chatcli.service.answer's, built by
+usual one-line error go to stderr. The objects are chatcli.core.answer's, built by
 chatcli.service.json_events (which ``chat serve`` uses too); this module writes them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
-from chatcli.service.events import Decision, Review, ToolCall, ToolResult
+from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.json_events import JsonEvents, usage_object  # noqa: F401  (usage_object: for callers)
 from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes

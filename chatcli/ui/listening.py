@@ -1,4 +1,4 @@
-"""What every output of the terminal and the pipe does with a turn's events (chatcli.service.routing), the approval
+"""What every output of the terminal and the pipe does with a turn's events (chatcli.core.routing), the approval
 question, and the answer to an interrupt that is no approval."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Decision, Question, Reply, Review, ToolCall, declined, refuse
-from chatcli.service.routing import Router
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, declined, refuse
+from chatcli.core.routing import Router
 
 if TYPE_CHECKING:
     from chatcli.ui.approval import TerminalApprover
@@ -22,7 +22,7 @@ def question_text(question: Question) -> str:
 
 
 class Listening(Router):
-    """A terminal's or a pipe's output: the events routed (chatcli.service.routing), and the approval question.
+    """A terminal's or a pipe's output: the events routed (chatcli.core.routing), and the approval question.
 
     ``approver`` (a chatcli.ui.approval.TerminalApprover) asks about tool calls, and a tool's questions,
     when there is a terminal to ask in; without one, calls that need approval are refused, a tool's
@@ -41,7 +41,7 @@ class Listening(Router):
         return await self.approver(call, review)
 
     async def answer(self, question: Question) -> Reply | None:
-        from chatcli.service.interrupts import typed_answer
+        from chatcli.core.interrupts import typed_answer
 
         shown = question_text(question)
         if self.approver is None or not self.approver.can_ask():

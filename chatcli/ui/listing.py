@@ -86,7 +86,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     )
     if transcript.system:
         console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
-    from chatcli.service.events import ToolCall, ToolResult
+    from chatcli.core.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, result_block
 
     after_tools = False  # an answer that goes on after tool results gets no second speaker line

@@ -2,7 +2,7 @@
 
 ``Output`` is the protocol every output implements: ``PlainOutput`` (pipes, files, dumb
 terminals), ``RichOutput`` (terminals) and ``chatcli.ui.jsonout.JsonOutput`` (--json, --jsonl).
-Each is a listener of the engine's turn events (chatcli.service.events); the prompt, one-shot mode
+Each is a listener of the engine's turn events (chatcli.core.events); the prompt, one-shot mode
 and the slash commands talk to the user through it only.
 """
 
@@ -12,9 +12,9 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
-from chatcli.service import events
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
+from chatcli.core import events
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 class Output(Protocol):
     """How a reply, notes and errors reach the user: a listener of turns (``hear``, ``approve``), and lines."""
 
-    # Said once, when a turn's question has opened a new thread ("{id}": its id); see chatcli.service.routing.
+    # Said once, when a turn's question has opened a new thread ("{id}": its id); see chatcli.core.routing.
     thread_note: str | None
 
     def hear(self, event: TurnEvent) -> None:
-        """One event of a turn (chatcli.service.events)."""
+        """One event of a turn (chatcli.core.events)."""
 
     async def approve(self, call: ToolCall, review: events.Review | None = None) -> Decision:
         """Whether ``call`` may run: asked in the terminal when there is one to ask in, else refused."""
@@ -64,7 +64,7 @@ def usage_line(result: TurnResult) -> str | None:
         prompt = result.prompt_tokens_est
     if prompt is None:
         return None
-    from chatcli.backends.own.pricing import cache_counts
+    from chatcli.core.chunks import cache_counts
 
     cached = cache_counts(usage)[0]
     parts = [f"{'~' if approx else ''}{prompt:,} in" + (f" ({cached:,} cached)" if cached else "")]

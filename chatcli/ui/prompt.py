@@ -11,10 +11,10 @@ from typing import Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 
+from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.service.chat import ThreadSetup
-from chatcli.service.failures import describe, traceback_text
 from chatcli.service.thread import Thread
 from chatcli.text import counted
 from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
@@ -211,7 +211,7 @@ async def _kept(conversation: Thread | None) -> str | None:
 
 def _resume(settings: Settings, setup: ThreadSetup | None) -> str:
     """How the hints name the command that goes on with a thread ``{id}`` of this prompt."""
-    from chatcli.service.binding import resume_template
+    from chatcli.core.binding import resume_template
 
     graph = setup.app if setup is not None else None
     return resume_template(graph.binding if graph is not None else None, settings.db or "")

@@ -12,10 +12,10 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
 from chatcli.config import Settings
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Notice, Question, Reply, Review, ToolCall, TurnEvent
+from chatcli.core.inputs import check_question
 from chatcli.errors import ChatError
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import Decision, Notice, Question, Reply, Review, ToolCall, TurnEvent
-from chatcli.service.inputs import check_question
 from chatcli.text import counted
 from chatcli.ui.input_history import private_history
 from chatcli.ui.output import Output
@@ -102,7 +102,7 @@ def mode_mark(session: PromptSession[str]) -> str:
 
 
 class AbovePrompt:
-    """The prompt's listener (chatcli.service.events): the output, with the notices that come while the
+    """The prompt's listener (chatcli.core.events): the output, with the notices that come while the
     prompt waits for input (an MCP server that failed) printed above it, not across the line being typed."""
 
     def __init__(self, session: PromptSession[str], output: Output):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Awaitable, Callable
 
 from chatcli.config import Settings
+from chatcli.core.inputs import check_utf8
 from chatcli.errors import UsageError
-from chatcli.service.inputs import check_utf8
 from chatcli.text import say
 from chatcli.ui.output import Output
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatcli.config import Settings
-from chatcli.service.events import TurnResult
+from chatcli.core.events import TurnResult
 from chatcli.service.outcome import INCOMPLETE, render_reply  # noqa: F401  (for the callers of this module)
 from chatcli.service.thread import Thread
 from chatcli.ui.output import Output
@@ -31,7 +31,7 @@ async def ask_line(conversation: Thread, text: str, settings: Settings, again: b
     of what it got, as /retry does, so the model never sees it twice."""
     recall = conversation.recall
     if again and await recall.last_question() == text and await recall.left_unanswered():
-        from chatcli.service.events import Notice
+        from chatcli.core.events import Notice
 
         conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
         return await render_reply(conversation, conversation.retry(), settings)

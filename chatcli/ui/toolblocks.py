@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from chatcli.service.events import Progress, ToolCall, ToolResult
+from chatcli.core.events import Progress, ToolCall, ToolResult
 from chatcli.text import is_terminal, neutralise, show
 
 # How much of the arguments and of a result a block shows.

@@ -42,7 +42,7 @@ WARM = (
     "chatcli.app.cli",
     "chatcli.app.run",
     "chatcli.service.chat",
-    "chatcli.service.failures",
+    "chatcli.backends.own.failures",
     "chatcli.content.attachments",
     "chatcli.backends.own.context_windows",
     "chatcli.local.policy",

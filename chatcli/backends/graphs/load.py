@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from chatcli.core.binding import Binding
+from chatcli.core.graph_app import RunningGraph
 from chatcli.errors import UsageError
-from chatcli.service.binding import Binding
-from chatcli.service.graph_app import RunningGraph
 
 MANIFEST = "langgraph.json"
 FORMS = "PATH.py:NAME, module:NAME, or a graph id of ./langgraph.json"

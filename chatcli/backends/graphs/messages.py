@@ -1,6 +1,6 @@
 """What a graph's stream and state hold, read as chat reads it: messages (LangChain's objects, or the plain dicts a
 deployed graph's langgraph-sdk stream gives), and the nodes that may speak. (A reply's thinking and why it ended
-are read as chat's own are: chatcli.service.chunks.)"""
+are read as chat's own are: chatcli.core.chunks.)"""
 
 from __future__ import annotations
 

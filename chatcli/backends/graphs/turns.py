@@ -6,7 +6,7 @@ streamed in LangGraph's "messages" mode (tokens, and the messages a node returns
 (what each node returned: the calls an AI message asks for, the tool messages that answer them), from its
 subgraphs too. An interrupt stops the run: an approval in LangChain's human-in-the-loop shape gets chat's
 approval question (``Listener.approve`` with its ``Review``), any other value ``Listener.answer``; the
-graph is resumed with ``Command(resume=...)`` (chatcli.service.interrupts), as often as it asks.
+graph is resumed with ``Command(resume=...)`` (chatcli.core.interrupts), as often as it asks.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import time
 from typing import Any, ClassVar, cast
 
 from chatcli.backends.graphs.messages import as_message, messages_of, speaking_nodes
-from chatcli.service.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
-from chatcli.service.graph_app import GraphApp, RunningGraph
-from chatcli.service.interrupts import Pending, pending_of
-from chatcli.service.turn import Config, Progress, tell_chunk
+from chatcli.core.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
+from chatcli.core.graph_app import GraphApp, RunningGraph
+from chatcli.core.interrupts import Pending, pending_of
+from chatcli.core.turn import Config, Progress, tell_chunk
 
 # Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
 KEEP_WAIT = 5.0
 
 
 class GraphSource:
-    """A graph of the user's as a turn's source (chatcli.service.turn). A node's name is said (``Speaker``) before
+    """A graph of the user's as a turn's source (chatcli.core.turn). A node's name is said (``Speaker``) before
     its text when the graph has several nodes that may speak (not its tool nodes), or once more than one node
     has spoken in the session."""
 

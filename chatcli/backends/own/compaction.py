@@ -32,7 +32,6 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 
 from chatcli.backends.own.request_history import (
-    add_usage,
     folded_count,
     now_iso,
     select_history,
@@ -41,8 +40,9 @@ from chatcli.backends.own.request_history import (
     turns_left_out,
     without_tools,
 )
+from chatcli.core.chunks import add_usage
+from chatcli.core.turn import MAX_ANSWER
 from chatcli.errors import ModelError, UsageError
-from chatcli.service.turn import MAX_ANSWER
 
 SUMMARY_TAG = "chatcli:summary"
 CUT = " [...]"  # ends a summary whose answer ran past its room
@@ -210,7 +210,7 @@ async def _answer(
     ``MAX_ANSWER``, as a turn's is."""
     from langchain_core.messages.ai import add_usage as merged
 
-    from chatcli.service.chunks import thinking_of
+    from chatcli.core.chunks import thinking_of
 
     pieces: list[str] = []
     size = read = 0

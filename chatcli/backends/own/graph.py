@@ -21,8 +21,8 @@ from chatcli.backends.own.toolcalls import TOOLS_NODE, calls_of, make_tools_node
 # How history beyond the context budget is handled: folded into a summary before it would not fit ("compact"),
 # left out ("trim"), or folded as it goes ("summary"): chatcli.backends.own.compaction.
 from chatcli.config import MEMORY_MODES
+from chatcli.core.events import Compacted, Notice, TurnResult
 from chatcli.providers.registry import name_of
-from chatcli.service.events import Compacted, Notice, TurnResult
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages
@@ -81,7 +81,7 @@ def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0, com
 
 
 def _emitter() -> Callable[[Any], None]:
-    """Where the running step emits its events (chatcli.service.events): the turn's custom stream, or nowhere."""
+    """Where the running step emits its events (chatcli.core.events): the turn's custom stream, or nowhere."""
     from langgraph.config import get_stream_writer
 
     try:
@@ -243,7 +243,7 @@ class ChatGraph:
         what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
         from chatcli.backends.own.compaction import compact
         from chatcli.backends.own.pricing import COST_KEY
-        from chatcli.backends.own.request_history import add_usage
+        from chatcli.core.chunks import add_usage
 
         if self.before_model is not None:  # chat --local's server: waited for, or started again, as for a turn
             await self.before_model(lambda _text: None)
@@ -327,15 +327,15 @@ class _Step:
 
     def translated(self, exc: Exception) -> Exception:
         """``exc`` from this step's model as a failed turn says it (a ModelError), or as it is."""
+        from chatcli.backends.own.failures import translate
         from chatcli.config import Settings
-        from chatcli.service.failures import translate
 
         settings = getattr(self.graph.states, "settings", None) or Settings()
         return translate(exc, settings, model=self.name or None)
 
     def _why(self, exc: Exception) -> str:
         """``exc`` from the summariser, in the one line a failed turn would say it."""
-        from chatcli.service.failures import describe
+        from chatcli.backends.own.failures import describe
 
         return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def check_credentials(settings: Settings, spec: str | None = None) -> None:
     """Fail early when the model (``spec``, else the settings') cannot be used: unusable name, no key, no package."""
-    from chatcli.service.inputs import check_utf8
+    from chatcli.core.inputs import check_utf8
 
     spec = spec or settings.model
     check_utf8(spec, "the model name")

@@ -25,6 +25,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from chatcli.core.chunks import cache_counts
+
 # On a stored answer's response_metadata: what its model call (and the summaries made for it) cost
 # in dollars, or None when the price is unknown.
 COST_KEY = "chatcli_cost_usd"
@@ -52,19 +54,6 @@ def token_counts(usage: Mapping[str, Any]) -> tuple[int, int, int, int]:
     read, written = cache_counts(usage)
     read = min(tokens_in, read)
     return tokens_in, read, min(tokens_in - read, written), max(0, int(usage.get("output_tokens") or 0))
-
-
-def cache_counts(usage: Mapping[str, Any]) -> tuple[int, int]:
-    """Input tokens read from the prompt cache, and written to it (Anthropic's, for 5 minutes or an hour)."""
-    details = usage.get("input_token_details") or {}
-    if not isinstance(details, Mapping):
-        return 0, 0
-    counts = [max(0, int(details.get(k) or 0)) for k in (*_CACHE_WRITES, "cache_read")]
-    return counts[-1], sum(counts[:-1])
-
-
-# LangChain's keys for cache writes (its generic one is 0 when the two by lifetime are given).
-_CACHE_WRITES = ("cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
 
 def _table() -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
@@ -158,20 +158,3 @@ def _middle_cut(line: str, room: int) -> str:
         return line
     head = room * 3 // 5
     return f"{line[:head]} [...] {line[len(line) - (room - head) :]}"
-
-
-def add_usage(total: dict[str, Any] | None, usage: Any) -> dict[str, Any] | None:
-    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum, in LangChain's shape
-    (the input tokens read from and written to the prompt cache in ``input_token_details``, when there are any)."""
-    from chatcli.backends.own.pricing import cache_counts
-
-    if not usage:
-        return total
-    total = dict(total or {})
-    for key in ("input_tokens", "output_tokens", "total_tokens"):
-        total[key] = total.get(key, 0) + int(usage.get(key) or 0)
-    read, written = cache_counts(usage)
-    if read or written:
-        before = cache_counts(total)
-        total["input_token_details"] = {"cache_read": before[0] + read, "cache_creation": before[1] + written}
-    return total

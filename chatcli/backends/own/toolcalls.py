@@ -27,7 +27,7 @@ TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
-REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
+from chatcli.core.interrupts import REFUSED_REST as REFUSED_REST  # the approval loop's, said by the tools step
 
 
 def unique_ids(ids: list[Any]) -> list[str]:
@@ -193,7 +193,7 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
     The approval question is one ``interrupt()`` for all the calls that need it, asked before
     any call runs; it is persisted with the thread, so it survives a crash and is asked again.
     It is a request in LangChain's human-in-the-loop shape, answered with its decisions (or in
-    chat's older shape, for a thread stored waiting on it): chatcli.service.interrupts. The approval
+    chat's older shape, for a thread stored waiting on it): chatcli.core.interrupts. The approval
     and each call are LangGraph tasks (chatcli.backends.own.toolrun.settle settles a call): a question a
     call's server asks the user mid-call is an ``interrupt()`` of that call's task, and when the
     node runs again with the answer, the decisions and the calls settled before it keep their
@@ -203,7 +203,7 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
     from langgraph.func import task
 
     from chatcli.backends.own.toolrun import settle, shown_call
-    from chatcli.service.interrupts import approval_request, decisions_by_call
+    from chatcli.core.interrupts import approval_request, decisions_by_call
 
     def writer() -> Any:
         try:

@@ -9,7 +9,8 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from chatcli.service.events import Notice, Progress, ToolCall, ToolResult
+from chatcli.core.events import Notice, Progress, ToolCall, ToolResult
+from chatcli.core.turn import where
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -65,7 +66,7 @@ async def run_asking(
     (chatcli.tools.asking)."""
     from langgraph.errors import GraphInterrupt
 
-    from chatcli.service.elicitation import MAX_QUESTIONS
+    from chatcli.core.elicitation import MAX_QUESTIONS
     from chatcli.tools.results import Outcome
 
     started = asyncio.get_running_loop().time()
@@ -97,7 +98,7 @@ def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], Non
     """The answer to the server's question ``params`` (its ``elicitation/create``): the interrupt's value."""
     from langgraph.types import interrupt
 
-    from chatcli.service.elicitation import Elicitation, Unreadable, answer_of
+    from chatcli.core.elicitation import Elicitation, Unreadable, answer_of
 
     try:
         question = Elicitation.asked(params, shown.id, shown.label, shown.server)
@@ -161,19 +162,8 @@ def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
         label=entry.label if entry is not None else call["name"],
         server=entry.server if entry is not None else None,
         arguments=call["args"] if call["args"] is not None else call.get("raw"),
-        where=_where(call, entry),
+        where=where(call["name"], entry),
     )
-
-
-def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
-    """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
-    where = _where({"name": call.name}, entry)
-    return replace(call, where=where) if where and call.server == getattr(entry, "server", None) else call
-
-
-def _where(call: dict[str, Any], entry: Any) -> str:
-    """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
-    return str(getattr(entry, "where", "") or "") if call["name"] == "shell" else ""
 
 
 def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Chat's own graph as a turn's source (chatcli.service.turn): its model node's tokens, the tool calls and results
+"""Chat's own graph as a turn's source (chatcli.core.turn): its model node's tokens, the tool calls and results
 its steps emit, the approvals its tools step asks, and a stopped reply kept as the answer of its turn."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatcli.service.events import Listener, ToolCall, ToolResult, TurnResult
-from chatcli.service.graph_app import RunningGraph
-from chatcli.service.interrupts import Pending
-from chatcli.service.turn import Config, Progress, incomplete_reason, tell_chunk
+from chatcli.core.events import Listener, ToolCall, ToolResult, TurnResult
+from chatcli.core.graph_app import RunningGraph
+from chatcli.core.interrupts import Pending
+from chatcli.core.turn import Config, Progress, incomplete_reason, tell_chunk
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -41,7 +41,7 @@ class ChatSource:
         request), if any: the tools step asks one at a time."""
         if self.toolbox is None:
             return []
-        from chatcli.service.interrupts import pending_of
+        from chatcli.core.interrupts import pending_of
 
         state = await self.app.aget_state(head)
         return [p for p in pending_of(state.interrupts) if p.is_approval or p.elicitation is not None][:1]
@@ -81,7 +81,7 @@ class ChatSource:
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
                     result.add_cost(data.usd, data.model, data.local)
                     continue
-                if mode == "custom":  # what the model and tools steps emit (chatcli.service.events)
+                if mode == "custom":  # what the model and tools steps emit (chatcli.core.events)
                     if isinstance(data, (ToolCall, ToolResult)):
                         stall.reschedule(None)  # a tool may take its time (it has its own limit)
                         progress.next_round()

@@ -43,8 +43,8 @@ class RemoteSpec:
 
     @property
     def binding(self) -> Any:
-        """What its threads are bound to in chat's database (chatcli.service.binding): this server and assistant."""
-        from chatcli.service.binding import Binding
+        """What its threads are bound to in chat's database (chatcli.core.binding): this server and assistant."""
+        from chatcli.core.binding import Binding
 
         return Binding(kind="remote", url=self.url, assistant=self.assistant)
 

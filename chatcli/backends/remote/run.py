@@ -19,9 +19,9 @@ from chatcli.backends.graphs.messages import messages_of
 from chatcli.backends.graphs.turns import GraphSource
 from chatcli.backends.remote.client import MissingAssistant, Remote, translated
 from chatcli.backends.remote.state import ServerApp
+from chatcli.core.events import Listener, Notice, TurnResult
+from chatcli.core.turn import Config, Progress
 from chatcli.errors import ModelError
-from chatcli.service.events import Listener, Notice, TurnResult
-from chatcli.service.turn import Config, Progress
 
 STREAM_MODES = ["messages-tuple", "updates"]
 # Times a dropped stream is joined again in one run (langgraph-sdk tries a few times itself first).

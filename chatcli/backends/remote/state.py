@@ -44,9 +44,7 @@ class Snapshot:
 
     values: dict[str, Any] = field(default_factory=dict)
     next: tuple[str, ...] = ()
-    interrupts: list[Any] = field(
-        default_factory=list
-    )  # the SDK's {"id", "value"}: chatcli.service.interrupts reads them
+    interrupts: list[Any] = field(default_factory=list)  # the SDK's {"id", "value"}: chatcli.core.interrupts reads them
     config: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 

@@ -1,16 +1,12 @@
-"""A LangGraph Agent Server's threads, as chat lists and opens them (``chat --remote URL``), and how a turn there
-is heard: its start told once the server has taken the run."""
+"""A thread on a LangGraph Agent Server (``chat --remote URL``): its new id, and how a turn there is heard (its
+start told once the server has taken the run). The server's threads as chat lists them: chatcli.threads.remote."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatcli.backends.remote.client import Remote
-from chatcli.errors import UsageError
-from chatcli.service.elicitation import Elicitation, Elicited
-from chatcli.service.events import End, Listener, Question, Reply, Review, Start, ToolCall
-from chatcli.service.graph_app import GraphApp
-from chatcli.store import ThreadInfo
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import End, Listener, Question, Reply, Review, Start, ToolCall
 
 
 def new_thread_id() -> str:
@@ -18,59 +14,6 @@ def new_thread_id() -> str:
     import uuid
 
     return str(uuid.uuid4())
-
-
-class RemoteThreads:
-    """The server's threads, as the prompt's thread commands and Tab completion read them."""
-
-    def __init__(self, remote: Remote, app: GraphApp):
-        self.remote, self.app = remote, app
-        self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.threads.operations.Threads.secrets)
-
-    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
-        return await self.remote.threads(limit)
-
-    async def info(self, thread_id: str | None) -> ThreadInfo | None:
-        if not thread_id:
-            return None
-        try:
-            return await self.remote.thread(thread_id)
-        except UsageError:
-            return None
-
-    async def find(self, wanted: str | None) -> str:
-        if wanted is None:
-            rows = await self.list(1)
-            if not rows:
-                raise UsageError(f"no threads on {self.remote.spec.url} yet")
-            return rows[0].thread_id
-        return (await self.remote.thread(wanted)).thread_id
-
-    async def transcript(self, thread_id: str) -> Any:
-        from chatcli.threads.operations import Transcript
-
-        info = await self.remote.thread(thread_id)
-        state = await self.app.aget_state({"configurable": {"thread_id": info.thread_id}})
-        return Transcript(info, list(state.values.get("messages") or []), None, {})
-
-    async def shown(self, thread_id: str) -> Any:
-        from chatcli.threads.operations import masked_transcript
-
-        return masked_transcript(await self.transcript(thread_id), self.secrets)
-
-    async def export_json(self, thread_id: str) -> dict[str, Any]:
-        """The thread as ``chat export --format json`` gives one of chat's own."""
-        from chatcli.threads.operations import exported
-
-        return exported(await self.shown(thread_id))
-
-    async def delete(self, thread_id: str, on_wait: Any = None) -> None:
-        """Delete the thread on the server, for good (its runs with it)."""
-        from chatcli.backends.remote.client import translated
-
-        found = await self.remote.thread(thread_id)
-        with translated(self.remote.spec):
-            await self.remote.client.threads.delete(found.thread_id)
 
 
 class StartWhenTaken:

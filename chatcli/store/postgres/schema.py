@@ -71,7 +71,7 @@ MIGRATIONS: list[Migration] = [
                $$""",
         ),
     ),
-    # What answers each thread (chatcli.service.binding): chat's own graph and its model, a graph of the user's, a
+    # What answers each thread (chatcli.core.binding): chat's own graph and its model, a graph of the user's, a
     # deployed graph. A table of its own: the thread index's rows and listings stay as they were.
     Migration(
         "m004_bindings",

@@ -10,7 +10,7 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from chatcli.service.events import TurnResult
+    from chatcli.core.events import TurnResult
     from chatcli.service.thread import Thread
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def compacted_line(done: Any) -> str:
     """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011" for a
-    chatcli.service.events.Compacted."""
+    chatcli.core.events.Compacted."""
     from chatcli.ui.output import cost_part
 
     usage = done.spent.usage or {}

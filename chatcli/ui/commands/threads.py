@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import cast
 
+from chatcli.core.inputs import check_thread_id, new_thread_id
 from chatcli.errors import UsageError
-from chatcli.service.inputs import check_thread_id, new_thread_id
 from chatcli.text import counted, json_text
 from chatcli.threads.operations import Threads, transcript_markdown, turns_of
 from chatcli.ui.listing import print_threads, print_transcript
@@ -17,7 +17,7 @@ from chatcli.ui.reply import resume_pending
 
 async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     await ctx.thread.switch(thread_id)
-    from chatcli.service.binding import resume_template
+    from chatcli.core.binding import resume_template
 
     again = resume_template(getattr(ctx.thread, "bound", None), ctx.settings.db or "").format(id=thread_id)
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")

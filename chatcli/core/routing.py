@@ -1,4 +1,4 @@
-"""What every listener of a turn does with its events (chatcli.service.events): each to a method of its own.
+"""What every listener of a turn does with its events (chatcli.core.events): each to a method of its own.
 
 The outputs of the terminal and the pipe (chatcli.ui), the JSON outputs (chatcli.service.json_events) and
 ``chat serve``'s stream all hear a turn through this one routing.
@@ -6,7 +6,7 @@ The outputs of the terminal and the pipe (chatcli.ui), the JSON outputs (chatcli
 
 from __future__ import annotations
 
-from chatcli.service.events import (
+from chatcli.core.events import (
     End,
     Notice,
     Progress,

@@ -16,7 +16,7 @@ The shapes (LangChain's ``HumanInTheLoopMiddleware``):
 - **"calls"**, what chat's tools step asked before: ``{"calls": [{"id", "name", "label", "server",
   "arguments"}]}``. A thread stored waiting on it is still asked and answered (``decisions_by_call``
   reads every shape of answer).
-- **"elicitation"**, a question a tool's server asks in the middle of its call (chatcli.service.elicitation):
+- **"elicitation"**, a question a tool's server asks in the middle of its call (chatcli.core.elicitation):
   ``{"type": "elicitation", "mode", "message", "tool_call_id", "tool", "server", "requested_schema" | "url"}``,
   resumed with ``{"action": "accept", "content": {...}}``, ``{"action": "decline"}`` or ``{"action": "cancel"}``.
 - **"value"**: anything else, shown to the user and answered with a line of text or JSON (``typed_answer``).
@@ -39,10 +39,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from chatcli.service.elicitation import Elicitation
-from chatcli.service.events import CHAT_DECISIONS, DECISIONS, Decision, Question, Review, ToolCall
+from chatcli.core.elicitation import Elicitation
+from chatcli.core.events import CHAT_DECISIONS, DECISIONS, Decision, Question, Review, ToolCall
 
 APPROVALS = ("hitl", "tool_approval", "calls")  # the shapes that ask about tool calls
+
+# What a call is answered with when the user refused it and every later call of its reply at once ("q").
+REFUSED_REST = "not run: the user refused this call and every later call of this reply at once"
 
 
 @dataclass(frozen=True)

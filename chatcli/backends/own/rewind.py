@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcli.service.graph_app import GraphApp
+from chatcli.core.graph_app import GraphApp
 
 # What a thread keeps beside its messages, and a retry takes as they are now (a turn pinned after the answer it
 # replaces stays pinned, as a system prompt set since stays set).

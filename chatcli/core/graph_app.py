@@ -12,8 +12,8 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol
 
 if TYPE_CHECKING:
-    from chatcli.service.binding import Binding
-    from chatcli.service.events import Compacted
+    from chatcli.core.binding import Binding
+    from chatcli.core.events import Compacted
 
 
 class GraphApp(Protocol):
@@ -42,7 +42,7 @@ class GraphLoader(Protocol):
 
     @property
     def binding(self) -> Binding:
-        """What its threads are bound to (chatcli.service.binding): the graph as the command line named it."""
+        """What its threads are bound to (chatcli.core.binding): the graph as the command line named it."""
 
     def again(self, thread_id: str) -> str:
         """The command line that goes on with thread ``thread_id`` of this graph."""
@@ -56,4 +56,4 @@ class Compactor(Protocol):
     """What folds a thread's earlier turns into its summary (chat's own graph: ``ChatGraph.compact``)."""
 
     async def compact(self, state: Any, config: Any, focus: str | None = None) -> tuple[dict[str, Any], Compacted]:
-        """The state update that stores the new summary, and what was done (chatcli.service.events.Compacted)."""
+        """The state update that stores the new summary, and what was done (chatcli.core.events.Compacted)."""

@@ -13,10 +13,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
+from chatcli.core.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
+from chatcli.core.graph_app import GraphApp
+from chatcli.core.interrupts import Pending, approval_answer, resume_value
 from chatcli.errors import ModelError
-from chatcli.service.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
-from chatcli.service.graph_app import GraphApp
-from chatcli.service.interrupts import Pending, approval_answer, resume_value
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -72,7 +72,7 @@ def tell_chunk(
     """A model's streamed piece (a LangChain AI message or chunk, from any provider) told as chat's events:
     its thinking, its text (after ``before_text()``, an answer going on after tool calls set apart), its
     usage; why it ended and its model noted in ``result``. Returns the thinking and the text it carried."""
-    from chatcli.service.chunks import finish_of, thinking_of
+    from chatcli.core.chunks import finish_of, thinking_of
 
     thought, piece = thinking_of(chunk), str(chunk.text)
     progress.size += len(thought) + len(piece)
@@ -94,7 +94,7 @@ def tell_chunk(
         listener.hear(Token(piece))
     used = chunk.usage_metadata
     if used:  # each model call (tool round) counts its own
-        from chatcli.backends.own.request_history import add_usage
+        from chatcli.core.chunks import add_usage
 
         result.usage = add_usage(result.usage, used)
         name = chunk.response_metadata.get("model_name")
@@ -180,13 +180,11 @@ class Approvals:
         """``call`` as the question shows it: with where it would run, when chat's toolbox runs it."""
         if self.toolbox is None:
             return call
-        from chatcli.backends.own.toolrun import where_it_runs
-
         return where_it_runs(call, self._entry(call))
 
 
 class Turns:
-    """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.service.events); ``last`` is
+    """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.core.events); ``last`` is
     the result of the latest turn, partial when it stopped or failed."""
 
     def __init__(self, source: Source, approvals: Approvals | None = None):
@@ -271,7 +269,7 @@ class Turns:
     async def _decide(self, asked: Pending, listener: Listener, progress: Progress) -> list[Decision] | None:
         """The decisions about an approval's calls, asked one by one: "always" holds for the rest of the
         session, "q" refuses the rest of the batch; None when the listener answers later."""
-        from chatcli.backends.own.toolcalls import REFUSED_REST
+        from chatcli.core.interrupts import REFUSED_REST
 
         decisions: list[Decision] = []
         for call, review in zip(asked.calls, asked.reviews):
@@ -300,3 +298,16 @@ class Turns:
         if isinstance(exc, Exception | asyncio.CancelledError):
             await asyncio.shield(self.source.keep(head, progress, reason))
             listener.hear(End(result))
+
+
+def where(call_name: str, entry: Any) -> str:
+    """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
+    return str(getattr(entry, "where", "") or "") if call_name == "shell" else ""
+
+
+def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
+    """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
+    from dataclasses import replace
+
+    said = where(call.name, entry)
+    return replace(call, where=said) if said and call.server == getattr(entry, "server", None) else call

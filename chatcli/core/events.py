@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
 
-from chatcli.service.elicitation import NO_TERMINAL as NOBODY_TO_ASK
-from chatcli.service.elicitation import Elicitation, Elicited
+from chatcli.core.elicitation import NO_TERMINAL as NOBODY_TO_ASK
+from chatcli.core.elicitation import Elicitation, Elicited
 
 
 @dataclass
@@ -42,7 +42,7 @@ class TurnResult:
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
     # Calls the thread waits to have approved, when the listener answers later ("approval"); a graph that is
-    # not chat's own: the interrupts it waits on (chatcli.service.interrupts.Pending), approvals or not ("interrupt").
+    # not chat's own: the interrupts it waits on (chatcli.core.interrupts.Pending), approvals or not ("interrupt").
     waiting: list[ToolCall] = field(default_factory=list)
     interrupts: list[Any] = field(default_factory=list)
     # What the answer's model calls cost in US dollars (None: not priced), and the models of the
@@ -291,7 +291,7 @@ class Listener(Protocol):
         there and the thread waits at the question)."""
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
-        """The answer to a tool's question (chatcli.service.elicitation); a listener with nobody to ask declines
+        """The answer to a tool's question (chatcli.core.elicitation); a listener with nobody to ask declines
         (``declined``); None when the answer comes later (``--resume``, a request): the thread waits at it."""
 
 

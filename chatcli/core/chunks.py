@@ -10,7 +10,7 @@ ended in its own field: ``finish_reason`` (OpenAI, Gemini), ``stop_reason`` (Ant
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from chatcli.providers.base import REASONING_KEY
 from chatcli.providers.registry import finish_reasons, thought_blocks
@@ -42,3 +42,31 @@ def finish_of(metadata: Any) -> str | None:
         if isinstance(reason, str) and reason:
             return _FINISH.get(reason, _FINISH.get(reason.upper(), reason.lower()))
     return None
+
+
+def cache_counts(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """Input tokens read from the prompt cache, and written to it (Anthropic's, for 5 minutes or an hour)."""
+    details = usage.get("input_token_details") or {}
+    if not isinstance(details, Mapping):
+        return 0, 0
+    counts = [max(0, int(details.get(k) or 0)) for k in (*_CACHE_WRITES, "cache_read")]
+    return counts[-1], sum(counts[:-1])
+
+
+# LangChain's keys for cache writes (its generic one is 0 when the two by lifetime are given).
+_CACHE_WRITES = ("cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+
+
+def add_usage(total: dict[str, Any] | None, usage: Any) -> dict[str, Any] | None:
+    """``total`` with ``usage`` (a model call's token counts) added: the one usage sum, in LangChain's shape
+    (the input tokens read from and written to the prompt cache in ``input_token_details``, when there are any)."""
+    if not usage:
+        return total
+    total = dict(total or {})
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+    read, written = cache_counts(usage)
+    if read or written:
+        before = cache_counts(total)
+        total["input_token_details"] = {"cache_read": before[0] + read, "cache_creation": before[1] + written}
+    return total

@@ -1,0 +1,64 @@
+"""A LangGraph Agent Server's threads, as the prompt's thread commands, Tab completion and ``chat serve --remote``
+read them: listed, shown, exported and deleted on the server (``chat --remote URL``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcli.backends.remote.client import Remote
+from chatcli.core.graph_app import GraphApp
+from chatcli.errors import UsageError
+from chatcli.store import ThreadInfo
+
+
+class RemoteThreads:
+    """The server's threads, as the prompt's thread commands and Tab completion read them."""
+
+    def __init__(self, remote: Remote, app: GraphApp):
+        self.remote, self.app = remote, app
+        self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.threads.operations.Threads.secrets)
+
+    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
+        return await self.remote.threads(limit)
+
+    async def info(self, thread_id: str | None) -> ThreadInfo | None:
+        if not thread_id:
+            return None
+        try:
+            return await self.remote.thread(thread_id)
+        except UsageError:
+            return None
+
+    async def find(self, wanted: str | None) -> str:
+        if wanted is None:
+            rows = await self.list(1)
+            if not rows:
+                raise UsageError(f"no threads on {self.remote.spec.url} yet")
+            return rows[0].thread_id
+        return (await self.remote.thread(wanted)).thread_id
+
+    async def transcript(self, thread_id: str) -> Any:
+        from chatcli.threads.operations import Transcript
+
+        info = await self.remote.thread(thread_id)
+        state = await self.app.aget_state({"configurable": {"thread_id": info.thread_id}})
+        return Transcript(info, list(state.values.get("messages") or []), None, {})
+
+    async def shown(self, thread_id: str) -> Any:
+        from chatcli.threads.operations import masked_transcript
+
+        return masked_transcript(await self.transcript(thread_id), self.secrets)
+
+    async def export_json(self, thread_id: str) -> dict[str, Any]:
+        """The thread as ``chat export --format json`` gives one of chat's own."""
+        from chatcli.threads.operations import exported
+
+        return exported(await self.shown(thread_id))
+
+    async def delete(self, thread_id: str, on_wait: Any = None) -> None:
+        """Delete the thread on the server, for good (its runs with it)."""
+        from chatcli.backends.remote.client import translated
+
+        found = await self.remote.thread(thread_id)
+        with translated(self.remote.spec):
+            await self.remote.client.threads.delete(found.thread_id)
