@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests import matrix
 from tests.fakeserver import FakeOpenAIServer, Fault, Reply
 from tests.helpers import Run, eventually, stored, summary
 from tests.providers import ROWS
@@ -32,22 +31,9 @@ WORDS = " ".join(f"w{i:02d}" for i in range(1, 81))
 _IDS = re.compile(r"\b[0-9a-f]{8}\b")
 _TIMES = re.compile(r'"(total_s|first_token_s)": [0-9.]+')
 
-
-@pytest.fixture
-def worker_env(chat_env):
-    """chat_env with the worker on, its socket in a short private directory; the worker is stopped at the end."""
-    run_dir = tempfile.mkdtemp(prefix="cw", dir="/tmp")
-    env = dict(chat_env, CHATCLI_WORKER="1", XDG_RUNTIME_DIR=run_dir, PYTHONPATH=str(ROOT))
-    yield env
-    state = status(env)
-    if state is not None:
-        control("stop", env)
-        gone(state["pid"])
-    from chatcli.tools.mcp.link import host_control
-
-    for host in host_control("stop", env):  # the MCP servers kept for one-shots (chatcli.tools.mcp.host)
-        gone(host["pid"])
-    shutil.rmtree(run_dir, ignore_errors=True)
+# chat_env with the worker on, its socket in a private directory of the test's own, stopped at the end: the worker
+# door's environment (tests/matrix.py, where the fixture is), named here too for the modules that import it from here.
+worker_env = matrix.worker_env
 
 
 def control(command, env):
