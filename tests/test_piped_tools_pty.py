@@ -15,34 +15,14 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, Repl
+from tests.matrix import ONE_SHOT, doors
 from tests.test_tools_pty import QUESTION, READY, REFUSED
-from tests.test_worker import served, worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # chat in a pseudo-terminal, its stdin a pipe
 
 
-@pytest.fixture(params=["cold", "worker"])
-def door(request: pytest.FixtureRequest, chat_env: dict[str, str]) -> dict[str, str]:
-    """The environment of a one-shot at each door: a process of its own, or through the warm worker (started)."""
-    if request.param == "cold":
-        return chat_env
-    from tests.helpers import eventually
-    from tests.test_worker import chat as through_worker
-    from tests.test_worker import status
-
-    env = request.getfixturevalue("worker_env")
-    from tests.test_worker import log
-
-    started = through_worker(env, "start the worker")
-    assert started.code == 0, started
-    eventually(lambda: status(env), f"the worker to listen ({started.err!r}, {log(env)})", timeout=30)
-    return env
-
-
-def through(env: dict[str, str], before: int) -> None:
-    """Through the worker, the run was the worker's (and not a process of its own)."""
-    if env.get("CHATCLI_WORKER") == "1":
-        assert served(env) == before + 1, "the run did not go through the worker"
+# At both one-shot doors (tests/matrix.py): a process of its own, and through the warm worker (started first).
+ONE_SHOT_DOORS = doors(*ONE_SHOT)
 
 
 def _piped(env: dict[str, str], question: str) -> Repl:
@@ -50,10 +30,11 @@ def _piped(env: dict[str, str], question: str) -> Repl:
     return Repl(["-c", line], env, program="/bin/sh")
 
 
+@ONE_SHOT_DOORS
 def test_a_call_is_asked_on_the_terminal_and_answered_there(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
-    before = served(door) if door.get("CHATCLI_WORKER") == "1" else 0
-    repl = _piped(door, "make a marker")
+    before = door.mark()
+    repl = _piped(door.env, "make a marker")
     try:
         repl.wait_until(lambda: QUESTION in repl.text and READY in repl.raw, "the question on the terminal")
         assert not (tmp_path / "marker").exists()  # the pipe's "y" lines answered nothing
@@ -63,16 +44,17 @@ def test_a_call_is_asked_on_the_terminal_and_answered_there(server, door, tmp_pa
         assert repl.exit_code() == 0
     finally:
         repl.kill()
-    through(door, before)
+    door.went(before)  # at the worker door, the run was the worker's (not a process of its own)
     assert (tmp_path / "marker").exists()
     asked = [r for r in server.requests if "make a marker" in str(r["messages"][-1]["content"])][0]
     assert asked["messages"][-1]["content"] == "make a marker\n\ny\ny\ny\n"  # the pipe: the text, no keys
 
 
+@ONE_SHOT_DOORS
 def test_a_no_at_the_terminal_refuses_it(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("as you wish"))
-    before = served(door) if door.get("CHATCLI_WORKER") == "1" else 0
-    repl = _piped(door, "make a marker")
+    before = door.mark()
+    repl = _piped(door.env, "make a marker")
     try:
         repl.wait_until(lambda: QUESTION in repl.text and READY in repl.raw, "the question on the terminal")
         repl.child.send("n")
@@ -80,18 +62,19 @@ def test_a_no_at_the_terminal_refuses_it(server, door, tmp_path):
         assert repl.exit_code() == 0
     finally:
         repl.kill()
-    through(door, before)
+    door.went(before)  # at the worker door, the run was the worker's (not a process of its own)
     assert not (tmp_path / "marker").exists()
     assert REFUSED in str(server.requests[-1]["messages"])
 
 
+@ONE_SHOT_DOORS
 def test_with_no_terminal_at_all_the_call_is_refused(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("refused, then"))
     run = subprocess.run(
         ["setsid", str(CHAT), "--tools", "shell", "make a marker"],
         input=b"y\n",
         capture_output=True,
-        env=door,
+        env=door.env,
         cwd=tmp_path,
         timeout=60,
     )

@@ -8,31 +8,27 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer, Reply, closed_port_url, tool_calls
 from tests.helpers import CHAT, THREAD_NOTE, Repl, assert_one_error_line, chat, read_until
-from tests.remote_server import KEY, CutProxy, Served, langgraph_command, serve
+from tests.remote_server import KEY, CutProxy, Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[FakeOpenAIServer]:
-    """The OpenAI-compatible server chat's graph asks, on the LangGraph server."""
-    with FakeOpenAIServer() as fake:
-        yield fake
+def model(deployed_model: FakeOpenAIServer) -> FakeOpenAIServer:
+    """The OpenAI-compatible server chat's graph asks, on the LangGraph server (the remote backend's: tests/matrix.py)."""
+    return deployed_model
 
 
 @pytest.fixture(scope="module")
-def served(model: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if langgraph_command() is None:
-        pytest.skip('langgraph dev is not installed: pip install -e ".[test]"')
-    server = serve(tmp_path_factory.mktemp("langgraph"), model.base_url)
-    yield server
-    server.stop()
+def served(deployed: Served) -> Served:
+    """The LangGraph server: the remote backend's ``langgraph dev`` (tests/matrix.py's ``deployed``)."""
+    return deployed
 
 
 @pytest.fixture

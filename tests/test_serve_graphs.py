@@ -2,43 +2,36 @@
 as chat's own, its interrupts answered by ``POST .../approvals`` (an approval by call id, any other question by
 interrupt id), its threads listed, exported and deleted, and a thread served here going on at the command line.
 
-Every test runs on both backends, by one parameter: the example graph (examples/graphs/agent.py) loaded by
-``chat serve --graph``, and the same graph deployed on a real ``langgraph dev`` (tests/remote_server.py).
+Every test of a served app runs on both LangGraph backends of tests/matrix.py (``LANGGRAPH_APPS``): the example graph
+(examples/graphs/agent.py) loaded by ``chat serve --graph``, and the same graph deployed on a real ``langgraph dev``
+(tests/remote_server.py, the matrix's ``deployed`` fixture).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls
 from tests.helpers import chat
-from tests.remote_server import KEY, langgraph_command, serve
+from tests.matrix import AGENT, Backend, backends
+from tests.remote_server import KEY
 from tests.test_serve import Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-AGENT = f"{Path(__file__).resolve().parent.parent / 'examples' / 'graphs' / 'agent.py'}:graph"
-BACKENDS = ["graph", "remote"]
+# Both LangGraph backends of tests/matrix.py: ``--graph`` (the example graph, loaded by chat serve) and ``--remote``
+# (the same graph on a real ``langgraph dev``).
+LANGGRAPH_APPS = backends("graph", "remote")
 
 
-@pytest.fixture(scope="module")
-def deployed_model() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def deployed(deployed_model: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if langgraph_command() is None:
-        pytest.skip('langgraph dev is not installed: pip install -e ".[test]"')
-    server = serve(tmp_path_factory.mktemp("langgraph"), deployed_model.base_url)
-    yield server
-    server.stop()
+@pytest.fixture
+def graph_path() -> str:
+    """The graph ``--graph`` loads here: the example, whose tools ask (ask_user) and wait for approval (book_table)."""
+    return AGENT
 
 
 class App:
@@ -55,29 +48,16 @@ class App:
         return self.served.request("POST", f"/v1/threads/{thread}/approvals", body)
 
 
-@pytest.fixture(params=BACKENDS)
-def app(
-    request: pytest.FixtureRequest, chat_env: dict[str, str], server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[App]:
-    env = {k: v for k, v in chat_env.items() if not k.startswith("LANGSMITH")}
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):  # the graph's own ChatOpenAI, when chat runs in this process
-        monkeypatch.setenv(name, chat_env[name])
-    if request.param == "graph":
-        args, model = ["--graph", AGENT], server
-    else:
-        deployed = request.getfixturevalue("deployed")
-        args, model, env = (
-            ["--remote", deployed.url, "--assistant", "example"],
-            request.getfixturevalue("deployed_model"),
-            {**env, "LANGGRAPH_API_KEY": KEY},
-        )
-    served = Served(env, *args)
+@pytest.fixture
+def app(backend: Backend) -> Iterator[App]:
+    served = Served(backend.env, *backend.args)
     try:
-        yield App(served, model, args, env)
+        yield App(served, backend.model, backend.args, backend.env)
     finally:
         served.stop()
 
 
+@LANGGRAPH_APPS
 def test_a_served_graph_answers_and_its_approval_and_question_are_answered_by_request(app):
     thread = str(uuid.uuid4())  # a server names its threads with UUIDs; so does any client
     status, first = app.ask(thread, "hello there")
@@ -102,6 +82,7 @@ def test_a_served_graph_answers_and_its_approval_and_question_are_answered_by_re
     assert status == 400 and "waits for no approval and no answer" in again["error"]["message"], again
 
 
+@LANGGRAPH_APPS
 def test_a_served_graph_s_threads_are_listed_exported_deleted_and_go_on_at_the_command_line(app):
     thread = str(uuid.uuid4())
     assert app.ask(thread, "remember this")[0] == 200
@@ -120,6 +101,7 @@ def test_a_served_graph_s_threads_are_listed_exported_deleted_and_go_on_at_the_c
     assert status in (400, 404) and "error" in gone, gone
 
 
+@LANGGRAPH_APPS
 def test_what_only_chat_s_own_graph_takes_is_refused_in_one_line(app):
     thread = str(uuid.uuid4())
     for extra, said in (({"model": "gpt-4.1"}, "the model is the graph's own"), ({"system": "be brief"}, "chat's own")):

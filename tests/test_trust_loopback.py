@@ -7,7 +7,7 @@ nothing is sent. The user's own settings (the environment, a trusted .env) may n
 
 The other user is a process that became ``nobody`` before it opened its socket (the kernel notes the socket's
 owner as it is made), so these run where the tests run as root. Every provider's endpoint variable, every form of
-a loopback address, and both one-shot doors (the process itself, and through the warm worker).
+a loopback address, and both one-shot doors (the process itself, and through the warm worker: tests/matrix.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import pytest
 
 from chatcli.providers import provider
 from tests.helpers import chat, eventually
+from tests.matrix import ONE_SHOT, doors
 from tests.providers import ROWS
-from tests.test_worker import chat as through_worker
-from tests.test_worker import served, worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 
@@ -143,17 +142,18 @@ def test_a_dotenv_endpoint_where_another_user_listens_gets_nothing(chat_env, str
     assert sum(listening.received) == 0, "the model list was asked of another user's listener"
 
 
-@pytest.mark.e2e
-def test_through_the_worker_too(worker_env, tmp_path):  # noqa: F811 - the fixture
+@doors(*ONE_SHOT)
+def test_at_every_one_shot_door(door, tmp_path):
+    """The thread going on at each one-shot door (tests/matrix.py): a process of its own, and through the worker."""
     row = ROWS[0]
     listening = Stranger("127.0.0.1")
     try:
-        env = {k: v for k, v in worker_env.items() if k != "OPENAI_BASE_URL"}
-        the_users_thread(dict(worker_env, CHATCLI_WORKER="0"))
+        env = {k: v for k, v in door.env.items() if k != "OPENAI_BASE_URL"}
+        the_users_thread(dict(door.env, CHATCLI_WORKER="0"))
         project = cloned(tmp_path, row, "127.0.0.1", listening.port)
-        before = served(worker_env)
-        run = through_worker(env, "-t", "bank", "and what was it?", cwd=project)
-        assert served(worker_env) == before + 1, run  # this one went through the worker
+        before = door.mark()
+        run = door.run(env, "-t", "bank", "and what was it?", cwd=project)
+        door.went(before)  # at the worker door, the run was the worker's
         refused(run, row, listening)
     finally:
         listening.stop()

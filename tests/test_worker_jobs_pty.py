@@ -18,6 +18,7 @@ import pytest
 
 from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import Repl, stored, summary
+from tests.matrix import ONE_SHOT, doors
 from tests.test_reliability import db_of
 from tests.test_tools_pty import QUESTION
 from tests.test_worker import answering_child, chat, served, status, worker_env  # noqa: F401 - a fixture
@@ -66,13 +67,14 @@ def chat_line(*args: str) -> str:
     return " ".join([sys.executable, "-m", "chatcli", *args])
 
 
-@pytest.fixture(params=["normal", "worker"])
-def shell_env(request, worker_env):  # noqa: F811 - tests.test_worker's fixture
-    """The environment chat runs in from the shell: the normal way, or through a worker already running."""
-    if request.param == "normal":
-        return dict(worker_env, CHATCLI_WORKER="0")
-    assert chat(worker_env, "start it").code == 0 and served(worker_env) == 1
-    return worker_env
+@pytest.fixture
+def shell_env(door):
+    """The environment chat runs in from the shell: the normal way, or through a worker already running (the
+    one-shot doors of tests/matrix.py; a test of both is decorated with ``ONE_SHOT_DOORS``)."""
+    return door.env
+
+
+ONE_SHOT_DOORS = doors(*ONE_SHOT)
 
 
 def through_worker(env: dict[str, str]) -> bool:
@@ -109,8 +111,10 @@ def ctrl_z(shell: Shell, server, env: dict[str, str]) -> int:
     return quiet
 
 
-def test_ctrl_z_stops_the_answer_and_fg_finishes_it(server, shell_env):
+@ONE_SHOT_DOORS
+def test_ctrl_z_stops_the_answer_and_fg_finishes_it(server, shell_env, door):
     server.queue(Reply(TEXT, delay=DELAY))
+    before = door.mark()
     shell = Shell(shell_env)
     start_answer(shell, server, "-t", "stopped", "count")
     ctrl_z(shell, server, shell_env)
@@ -121,11 +125,11 @@ def test_ctrl_z_stops_the_answer_and_fg_finishes_it(server, shell_env):
     shell.wait_for("exit=0", after=done)
     kept = summary(stored(db_of(shell_env), "stopped"))
     assert [(kind, text.strip(), mark) for kind, text, mark in kept][1] == ("ai", TEXT, None)
-    if through_worker(shell_env):
-        assert served(shell_env) == 2
+    door.went(before)  # through the worker: the worker's run
     shell.kill()
 
 
+@ONE_SHOT_DOORS
 @pytest.mark.parametrize(
     "setup, stops",
     [("", False), ("stty tostop", True), ("stty tostop; trap '' TTOU", False)],
@@ -163,6 +167,7 @@ def slow_tool_call(command: str) -> Raw:
     return Raw([*parts, *tool_calls(("shell", {"command": command})).parts])
 
 
+@ONE_SHOT_DOORS
 @pytest.mark.parametrize("resume", ["fg", "bg"])
 def test_keys_typed_while_chat_is_stopped_are_the_shells_not_an_answer(server, shell_env, tmp_path, resume):
     """Stopped before its tool call, chat reads nothing: "y" typed then runs at the shell; the question waits.
