@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.fakeserver import Fault, Reply
 from tests.helpers import assert_one_error_line, chat
+from tests.matrix import doors
 
 SUMMARISER = "You keep a running summary"
 SUMMARY = "Summary of the earlier conversation"
@@ -231,14 +232,12 @@ def roles(row: Any, request: dict[str, Any]) -> tuple[list[str], list[tuple[str,
 
 
 @pytest.fixture
-def served(chat_env: dict[str, str]) -> Iterator[Any]:
-    from tests.test_serve import Served
-
-    running = Served(chat_env)
-    yield running
-    running.stop()
+def served(door: Any) -> Any:
+    """The running ``chat serve`` of the matrix's serve door (tests/matrix.py), stopped at the end."""
+    return door.served
 
 
+@doors("serve")
 @pytest.mark.e2e
 @pytest.mark.stores("sqlite", "postgres")
 def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
@@ -270,6 +269,7 @@ def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     assert "/v1/threads/{thread_id}/compact" in schema["paths"]
 
 
+@doors("serve")
 @pytest.mark.e2e
 def test_the_endpoint_refuses_what_the_command_refuses(server, graph_env, tmp_path, served):
     server.queue(Reply("from the graph"), Reply("again"))
