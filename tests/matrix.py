@@ -76,14 +76,7 @@ BY_DESIGN = {
 }
 # (door, backend, contract) -> why that cell falls short today: its test is an expected failure (strict: it
 # fails the run once the gap is closed, and the line goes). "*" is any backend or contract.
-_NEW_REMOTE_ID = (
-    "`chat --remote URL -t ID` takes the id of a thread the server has: a new one is refused ('no thread ID on URL', "
-    "exit 2), where `chat serve --remote` starts a thread under the id its client gives (chatcli/backends/remote)"
-)
-SHORT: dict[tuple[str, str, str], str] = {
-    ("prompt", "remote", "chosen id"): _NEW_REMOTE_ID,
-    ("cold", "remote", "chosen id"): _NEW_REMOTE_ID,
-}
+SHORT: dict[tuple[str, str, str], str] = {}
 
 
 # --------------------------------------------------------------------------- an answer, whichever door gave it

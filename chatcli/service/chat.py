@@ -127,7 +127,14 @@ async def choose(
     remote = await Remote.open(answering)
     try:
         if thread:
-            return Opening((info := await remote.thread(thread)).thread_id, info, elsewhere=True)
+            try:
+                return Opening((info := await remote.thread(thread)).thread_id, info, elsewhere=True)
+            except UsageError:
+                if not _is_uuid(thread):
+                    raise
+                return Opening(
+                    thread.lower(), elsewhere=True
+                )  # a new thread under the id given, as the server takes it
         if latest:
             rows = await remote.threads(1)
             if not rows:
@@ -136,6 +143,16 @@ async def choose(
         return Opening(new_thread_id(), elsewhere=True)
     finally:
         await remote.aclose()
+
+
+def _is_uuid(text: str) -> bool:
+    """True for a whole UUID (what a LangGraph server names its threads with)."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
 
 
 async def _bound(db: str, thread_id: str) -> Binding | None:
