@@ -79,9 +79,10 @@ class RemoteSource(GraphSource):
             on_disconnect="continue",
             **request_of(payload, config),
         )
+        parts = self._rejoined(first, thread, listener)
         try:
             with translated(self.remote.spec):
-                async for part in self._rejoined(first, thread, listener):
+                async for part in parts:
                     mode, data = part.event.partition("|")[0], part.data
                     if mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
@@ -99,6 +100,8 @@ class RemoteSource(GraphSource):
             raise
         except MissingAssistant:
             raise await self.remote.missing() from None
+        finally:  # a run that failed mid-stream leaves no stream open for the event loop's end to close
+            await asyncio.shield(_closed(parts))
 
     async def _rejoined(self, first: AsyncIterator[Any], thread: str, listener: Listener) -> AsyncIterator[Any]:
         """The run's events; after a dropped connection, those of the same run, joined again after the last seen."""
@@ -111,6 +114,9 @@ class RemoteSource(GraphSource):
                     self.last_event = part.id or self.last_event
                     yield part
                 return
+            except GeneratorExit:  # closed by its reader (the run failed, or was stopped): the stream too
+                await _closed(source)
+                raise
             except httpx.TransportError:
                 if self.run_id is None or rejoins == REJOINS:
                     raise
@@ -132,6 +138,16 @@ class RemoteSource(GraphSource):
 
     def _knows(self, node: str) -> bool:
         return True  # the server's nodes are known as they speak
+
+
+async def _closed(stream: Any) -> None:
+    """Close an async stream now, if it can be closed (what it says on closing is of no interest then)."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:  # noqa: BLE001 - closing a stream that already failed
+            pass
 
 
 def _failure(data: Any) -> str:
