@@ -291,15 +291,7 @@ def test_a_window_probe_takes_its_time_limit_however_slowly_the_server_answers()
                 except OSError:
                     return
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    serve_each(sock, drip)
     try:
         started = time.monotonic()
         assert asyncio.run(told_window(f"http://127.0.0.1:{sock.getsockname()[1]}/v1", "m")) is None
