@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -26,6 +26,9 @@ from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Notice, TurnEvent
 from chatcli.errors import AlreadyDone, ChatError, UsageError
 from chatcli.text import say
+
+if TYPE_CHECKING:
+    from chatcli.service.chat import Answering
 
 EVENT_STREAM = "text/event-stream"
 
@@ -112,7 +115,7 @@ def create_app(
     token: str | None = None,
     owner: int | None = None,
     proxies: tuple[str, ...] = (),
-    answering: Any = None,
+    answering: Answering = None,
 ) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this

@@ -14,6 +14,7 @@ from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
 
 if TYPE_CHECKING:
+    from chatcli.service.chat import Answering as Answerer
     from chatcli.service.chat import Opening, ThreadSetup
     from chatcli.ui.output import Output
 
@@ -45,7 +46,9 @@ OWN_GRAPH_FLAGS = (
 NOT_ON_A_SERVER = ("--db", "--no-tools", "--sandbox", "--network", "--attach", "--new-thread")
 
 
-def answering_of(graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Any) -> Any:
+def answering_of(
+    graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Environment
+) -> Answerer:
     """What answers the threads the command line names: chat's own graph (None), ``--graph``'s (checked: its file
     or id exists), or ``--remote``'s assistant; every door that opens threads reads it here."""
     if graph is not None and (remote is not None or assistant or header):

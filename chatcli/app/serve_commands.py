@@ -9,7 +9,7 @@ import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
 import typer
 
@@ -18,6 +18,9 @@ from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, enviro
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say
+
+if TYPE_CHECKING:
+    from chatcli.service.chat import Answering
 
 TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
@@ -210,7 +213,11 @@ def _bracketed_url(host: str, port: int) -> str:
 
 
 def serve(
-    settings: Settings, where: Listening, allow_host: list[str], trusted: tuple[str, ...] = (), answering: Any = None
+    settings: Settings,
+    where: Listening,
+    allow_host: list[str],
+    trusted: tuple[str, ...] = (),
+    answering: Answering = None,
 ) -> None:
     import uvicorn
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
     from chatcli.tools.toolbox import Toolbox
 
+    # What answers a process's threads: chat's own graph (None), a graph of the user's, an Agent Server's assistant.
+    Answering = GraphLoader | RemoteSpec | None
+
 # open_conversation's ``toolbox`` when the caller gives none: it opens its own.
 OWN = object()
 
@@ -112,7 +115,7 @@ async def choose(
     *,
     new: str | None = None,
     latest: bool = False,
-    answering: "GraphLoader | RemoteSpec | None" = None,
+    answering: Answering = None,
 ) -> Opening:
     """Which thread a run opens (see ``choose_thread``), wherever what answers it keeps its threads: chat's
     database, or the LangGraph server ``answering`` names (its thread ``thread`` names, its latest, or a new one)."""
@@ -306,7 +309,7 @@ class Chat:
 async def open_chat(
     settings: Settings,
     listener: Listener,
-    answering: "GraphLoader | RemoteSpec | None" = None,
+    answering: Answering = None,
     toolbox: "Toolbox | None" = None,
 ) -> AsyncIterator[Chat]:
     """The one engine of a process (``chat serve``'s): chat's own graph with ``toolbox``'s tools, the graph of the
