@@ -2,7 +2,8 @@
 
 A *door* is how a question reaches chat and its answer comes back: the prompt in a terminal (``prompt``), a one-shot
 run the normal way (``cold``: ``CHATCLI_WORKER=0``), a one-shot through the warm worker (``worker``) and ``chat
-serve`` (``serve``: ``POST /v1/threads/ID/messages``); the ACP door is next. A *backend* is what answers the thread:
+serve`` (``serve``: ``POST /v1/threads/ID/messages``) and an editor's (``acp``: ``chat acp`` over the Agent Client
+Protocol, its own SDK as the editor). A *backend* is what answers the thread:
 chat's own graph (``own``), a LangGraph graph in a file (``graph``: ``--graph FILE:NAME``) and a LangGraph Agent Server
 (``remote``: ``--remote URL``, a real ``langgraph dev``, tests/remote_server.py). The *providers* are the rows of
 tests/providers.py, each with a fake server that speaks its wire format.
@@ -53,7 +54,7 @@ from tests.providers import ROWS, Row
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = f"{ROOT / 'examples' / 'graphs' / 'agent.py'}:graph"  # the example graph (tools, two interrupts)
 
-DOORS = ["prompt", "cold", "worker", "serve"]  # the ACP door is next
+DOORS = ["prompt", "cold", "worker", "serve", "acp"]
 ONE_SHOT = ["cold", "worker"]
 # Not a door of its own: the normal path while the warm worker is wanted but not up (the first one-shot after it
 # left, say). It runs in a process of its own, and its MCP servers are the MCP host's (tests/test_mcp_kept.py).
@@ -76,7 +77,10 @@ BY_DESIGN = {
 }
 # (door, backend, contract) -> why that cell falls short today: its test is an expected failure (strict: it
 # fails the run once the gap is closed, and the line goes). "*" is any backend or contract.
-SHORT: dict[tuple[str, str, str], str] = {}
+SHORT: dict[tuple[str, str, str], str] = {
+    ("acp", "*", "chosen id"): "ACP's session/new takes no id: the agent names a new session (a thread's id is "
+    "chosen at the terminal, chat --new-thread ID, then loaded in the editor)",
+}
 
 
 # --------------------------------------------------------------------------- an answer, whichever door gave it
@@ -424,7 +428,84 @@ class Serve(Door):
             self._served.stop()
 
 
-KINDS: dict[str, type[Door]] = {"prompt": Prompt, "cold": Cold, COLD_HOST: ColdHost, "worker": Worker, "serve": Serve}
+class Acp(Door):
+    """``chat acp ARGS`` (started at the first question) driven by the Agent Client Protocol's own SDK, as an editor
+    drives it (tests/acp_client.py): a new thread is ``session/new``, one that exists is ``session/load``, the question
+    a ``session/prompt``; a failure is the JSON-RPC error (its message the one line, its data the exit code)."""
+
+    name = "acp"
+
+    def __init__(self, env: dict[str, str], args: list[str] | None = None):
+        super().__init__(env, args)
+        self._editor: Any = None
+        self.open: set[str] = set()  # the sessions this editor has open
+
+    @property
+    def editor(self) -> Any:
+        if self._editor is None:
+            from tests.acp_client import Editor
+
+            self._editor = Editor(self.env, *self.args)
+            self._editor.initialize()
+        return self._editor
+
+    def _session(self, thread: str | None) -> str:
+        editor = self.editor
+        if thread is None:
+            thread = editor.new()
+        elif thread not in self.open:
+            editor.call("load_session", cwd=os.getcwd(), session_id=thread, mcp_servers=[])
+        self.open.add(thread)
+        return thread
+
+    def ask(self, question: str, thread: str | None = None) -> Answer:
+        from acp import RequestError
+
+        try:
+            session = self._session(thread)
+            mark = len(self.editor.updates)
+            response = self.editor.prompt(session, question)
+        except RequestError as exc:
+            code = (exc.data or {}).get("exitCode") if isinstance(exc.data, dict) else None
+            return Answer(code, "", [str(exc)], thread, raw=exc)
+        return Answer(0, self.editor.text(session, since=mark), [], session, raw=response)
+
+    def stop(self, question: str, shown: str, thread: str | None = None) -> Answer:
+        """Prompt, and cancel once ``shown`` has come (an editor's stop button)."""
+        import acp
+
+        session = self._session(thread)
+        editor, mark = self.editor, len(self.editor.updates)
+        running = editor.start("prompt", session_id=session, prompt=[acp.text_block(question)])
+        editor.wait_for(lambda: shown in editor.text(session, since=mark))
+        editor._run(editor.conn.cancel(session_id=session))
+        response = running.result(30)
+        return Answer(0, editor.text(session, since=mark), [], session, raw=response)
+
+    def failed(self, answer: Answer, code: int) -> str:
+        """A failed prompt is the JSON-RPC error: its message the one line, its data the command line's exit code."""
+        assert answer.code == code, answer
+        (message,) = answer.errors
+        assert "\n" not in message and "Traceback" not in message, answer
+        return message
+
+    def stopped(self, answer: Answer) -> None:
+        assert answer.raw is not None and answer.raw.stop_reason == "cancelled", answer
+
+    def close(self) -> None:
+        if self._editor is not None:
+            code = self._editor.close()
+            assert code == 0, f"chat acp exited {code}\n{self._editor.stderr.decode()}"
+
+
+KINDS: dict[str, type[Door]] = {
+    "prompt": Prompt,
+    "cold": Cold,
+    COLD_HOST: ColdHost,
+    "worker": Worker,
+    "serve": Serve,
+    "acp": Acp,
+}
 
 
 # --------------------------------------------------------------------------- the backends

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
 # what they all share about a turn (core/); what a question carries (content/) is below them all.
 LAYERS = [
     "app",
+    "editor",
     "api",
     "ui",
     "service",
@@ -46,6 +47,7 @@ CONFINED = {
     "mcp": {"tools"},
     "langchain_mcp_adapters": {"tools"},
     "fastapi": {"api"},
+    "acp": {"editor", "app"},  # the Agent Client Protocol's SDK: chat acp (chatcli.editor) and its command
     "uvicorn": {"app", "api"},
     "bs4": {"content"},  # web pages as text (chatcli.content.html_text)
     "markdownify": {"content"},

@@ -238,7 +238,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
 
         wanted = await _resolved(threads(), thread_id)
         await engine.new_or_kept(wanted)
-        setup = await _bound(engine, wanted, setup)
+        setup = replace(setup, model=await engine.model_for(wanted, setup.model))
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
@@ -327,7 +327,7 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     _known(info, wanted)
     if engine.store is not None:
         refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
-    setup = await _bound(engine, wanted, ThreadSetup())  # the thread's own model
+    setup = ThreadSetup(model=await engine.model_for(wanted))  # the thread's own model
     conversation = await engine.conversation(wanted, _Log(), model=setup.model)
     await set_up(conversation, setup, settings)
     try:
@@ -346,26 +346,6 @@ def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
     failure = describe(exc, settings)
     body = {"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}
     return JSONResponse(body, STATUS.get(failure.exit_status, 500))
-
-
-async def _bound(engine: Any, thread_id: str, setup: Any) -> Any:
-    """``setup`` (a chatcli.service.chat.ThreadSetup) with the model an existing thread goes on with here: the
-    request's, else its own; a thread another graph answers is refused in one line naming the command that goes
-    on with it (chatcli.core.binding)."""
-    from chatcli.core.binding import Choice, answered_by
-
-    if engine.store is None:  # the server's threads: each is its assistant's
-        return setup
-    serving = engine.backend.binding  # what this server's threads are bound to (None: chat's own graph)
-    way = await answered_by(engine.store.index, thread_id, Choice(serving, setup.model))
-    if way is None:
-        return setup
-    if way.graph is not None and (serving is None or not way.graph.same_graph(serving)):
-        raise UsageError(
-            f"thread {thread_id} is answered by {way.graph.describe()}, which this server does not serve",
-            hint=f"{way.graph.command(thread_id)} goes on with it",
-        )
-    return replace(setup, model=way.model)
 
 
 async def _answer(running: Running, request: Request, turn: Turn) -> Any:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, MutableMapping, Optional
+from typing import MutableMapping, Optional
 
 import typer
 
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
-from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, worker)
+from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, worker)
+    acp_commands,
     compact_commands,
     config_commands,
     mcp_commands,
@@ -24,7 +25,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
 from chatcli.app.environment import Environment
 from chatcli.app.help_text import help_text
 from chatcli.app.options import Memory, Sandbox
-from chatcli.app.run import graph_source, parse_vars, run
+from chatcli.app.run import graph_source, parse_vars, read_role, run
 from chatcli.app.shared import (
     ASSISTANT,
     HEADER,
@@ -171,17 +172,6 @@ def ignored(variables: dict[str, str], prompt: str | None, tools_and_no_tools: b
         if prompt is not None and f"{{{name}}}" not in prompt:
             lines.append(f"--var {name} is unused: the system prompt has no {{{name}}}")
     return lines
-
-
-def read_role(settings: Settings, name: str | None) -> Any:
-    """The role of ``--role NAME``, read now (an unknown one fails before anything runs); None without the flag."""
-    if name is None:
-        return None
-    from pathlib import Path
-
-    from chatcli.backends.own.roles import load_role
-
-    return load_role(Path(settings.roles_dir or ""), name)
 
 
 def _completion(args: list[str], env: Environment) -> int | None:

@@ -18,6 +18,7 @@ COMMANDS = (
     "models",
     "trust",
     "serve",
+    "acp",
     "stats",
     "ask",
     "worker",

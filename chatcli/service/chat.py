@@ -298,6 +298,25 @@ class Chat:
             return self.backend.threads(None)
         return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
 
+    async def model_for(self, thread_id: str, model: str | None = None) -> str | None:
+        """The model thread ``thread_id`` goes on with when a door asks for ``model`` (None: the thread's own, or the
+        settings'): the door's, else the thread's binding (chatcli.core.binding); a thread another graph answers is
+        refused in one line naming the command that goes on with it."""
+        from chatcli.core.binding import Choice, answered_by
+
+        if self.store is None:  # the server's threads: each is its assistant's
+            return model
+        serving = self.backend.binding  # what this door's threads are bound to (None: chat's own graph)
+        way = await answered_by(self.store.index, thread_id, Choice(serving, model))
+        if way is None:
+            return model
+        if way.graph is not None and (serving is None or not way.graph.same_graph(serving)):
+            raise UsageError(
+                f"thread {thread_id} is answered by {way.graph.describe()}, which is not what answers here",
+                hint=f"{way.graph.command(thread_id)} goes on with it",
+            )
+        return way.model
+
     async def new_or_kept(self, thread_id: str) -> None:
         """Refuse, in one line, an id a new thread cannot have on this backend (a server names its own)."""
         threads = self.threads()

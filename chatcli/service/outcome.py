@@ -34,11 +34,14 @@ INCOMPLETE = {
 }
 
 
-async def render_reply(conversation: Thread, turn: Awaitable[TurnResult], settings: Settings) -> TurnResult:
+async def render_reply(
+    conversation: Thread, turn: Awaitable[TurnResult], settings: Settings, whole: tuple[str, ...] = ()
+) -> TurnResult:
     """Run ``turn`` (its events reach the conversation's listener, the output) and report how it ended.
 
-    Raises CancelledError if it was stopped, a ChatError for a model or store failure;
-    in both cases the partial answer is already saved and shown.
+    Raises CancelledError if it was stopped, a ChatError for a model or store failure, or for an answer that is
+    not whole (but for the ends in ``whole``, which the door says its own way: ACP's stop reasons); in every
+    case the partial answer is already saved and shown.
     """
     before = conversation.turns.last
     try:
@@ -53,7 +56,7 @@ async def render_reply(conversation: Thread, turn: Awaitable[TurnResult], settin
         if error is exc:
             raise
         raise error from exc
-    if result.interrupted in INCOMPLETE:
+    if result.interrupted in INCOMPLETE and result.interrupted not in whole:
         message, hint = INCOMPLETE[result.interrupted]
         raise ModelError(message, hint=hint)
     return result

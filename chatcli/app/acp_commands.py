@@ -1,0 +1,148 @@
+"""``chat acp``: chat as an Agent Client Protocol agent over stdio, for editors (chatcli.editor, docs/editors.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import TYPE_CHECKING, Any, List, Optional, cast
+
+from chatcli.app import options
+from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
+from chatcli.config import Settings
+
+if TYPE_CHECKING:
+    from chatcli.service.chat import Answering, ThreadSetup
+
+
+@app.command("acp")
+def acp_command(
+    model: Optional[str] = options.MODEL,
+    role: Optional[str] = options.ROLE,
+    tools: Optional[str] = options.TOOLS,
+    no_tools: bool = options.NO_TOOLS,
+    yes: bool = options.YES,
+    local: bool = options.LOCAL,
+    graph: Optional[str] = options.GRAPH,
+    remote: Optional[str] = REMOTE,
+    assistant: Optional[str] = ASSISTANT,
+    header: List[str] = HEADER,
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """Talk to an editor over the Agent Client Protocol (Zed, JetBrains, Neovim, Emacs): the editor starts
+    `chat acp` and speaks JSON-RPC on its stdin and stdout. Sessions are chat's threads (chat -t ID goes on
+    with one at the terminal); tool calls are asked in the editor. With --graph FILE:NAME or --remote URL,
+    a LangGraph app in the editor. docs/editors.md has each editor's settings."""
+    env = environment()
+
+    def action(settings: Settings) -> None:
+        from chatcli.app.run import answering_of, preflight, read_role
+        from chatcli.service.chat import ThreadSetup
+
+        answering = answering_of(graph, remote, assistant, header, env)
+        preflight(settings, graph=answering is not None)
+        setup = ThreadSetup(model=model, role=read_role(settings, role))
+        protocol = _own_stdout()
+        asyncio.run(serve_editor(settings, setup, answering, protocol))
+
+    flags = {
+        "model": model,
+        "db": db,
+        "local": True if local else None,
+        "tools": tools,
+        "use_tools": False if no_tools else None,
+        "approve_all": True if yes else None,
+    }
+    guarded(debug, action, flags)
+
+
+def _own_stdout() -> int:
+    """A descriptor of its own for the protocol's output, and stdout (fd 1) pointed at stderr: whatever else
+    writes to stdout (a library's print, a warning) lands on stderr, never in the middle of a JSON-RPC line."""
+    sys.stdout.flush()
+    protocol = os.dup(1)
+    os.dup2(2, 1)
+    return protocol
+
+
+async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answering, protocol: int) -> None:
+    """Answer the editor on stdin and the ``protocol`` descriptor until it closes stdin."""
+    from contextlib import AsyncExitStack
+
+    import acp
+
+    from chatcli.editor.agent import Editor
+    from chatcli.service.chat import open_chat, open_toolbox
+
+    async with AsyncExitStack() as stack:
+        log = _Log()
+        toolbox = None
+        if answering is None:  # a graph of the user's has its own tools
+            toolbox = await stack.enter_async_context(open_toolbox(settings, log, idle=settings.worker_idle))
+        chat = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
+        editor = Editor(chat, settings, setup, answering)
+        reader, writer = await _streams(protocol, editor.idle)
+        try:
+            # The SDK routes each method to the agent's method of that name; those it lacks are "method not found".
+            agent = cast("acp.Agent", editor)
+            await acp.run_agent(agent, writer, reader, use_unstable_protocol=True)
+        finally:
+            await editor.aclose()
+
+
+async def _streams(protocol: int, idle: asyncio.Event) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """stdin as the protocol's input, ``protocol`` (the real stdout) as its output, with a limit fit for images. The
+    end of stdin reaches the protocol once every request read before it is answered (``idle``): a script that pipes
+    its requests in and closes stdin gets every answer."""
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader(limit=LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    reader = asyncio.StreamReader(limit=LIMIT)
+
+    async def forward() -> None:
+        while data := await stdin.read(LIMIT):
+            reader.feed_data(data)
+            await asyncio.sleep(0)  # each request is taken up before the end is looked at
+        while True:  # the requests read last are taken up within a moment; then every one is answered
+            await asyncio.sleep(0.05)
+            if idle.is_set():
+                break
+            await idle.wait()
+        reader.feed_eof()
+
+    _forwarding.add(asyncio.ensure_future(forward()))
+    transport, stream_protocol = await loop.connect_write_pipe(
+        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(protocol, "wb", buffering=0)
+    )
+    writer = asyncio.StreamWriter(transport, stream_protocol, None, loop)
+    return reader, writer
+
+
+# The most one message may hold (an image, a file as embedded context).
+LIMIT = 64 * 1024 * 1024
+_forwarding: set[asyncio.Future[None]] = set()
+
+
+class _Log:
+    """What happens between turns (an MCP server that failed), on stderr: the editor's log of the agent."""
+
+    def hear(self, event: Any) -> None:
+        from chatcli.core.events import Notice
+        from chatcli.text import say
+
+        if isinstance(event, Notice):
+            say(sys.stderr, f"chat acp: {event.text}\n")
+
+    async def approve(self, call: Any, review: Any = None) -> Any:
+        from chatcli.core.events import refuse
+
+        return refuse(call)
+
+    async def answer(self, question: Any) -> Any:
+        return None
+
+    async def elicit(self, question: Any) -> Any:
+        from chatcli.core.events import declined
+
+        return declined(question)

@@ -1,0 +1,435 @@
+"""The ACP agent: an editor's sessions are chat's threads, opened through the one service every door holds.
+
+A session's id is its thread's id: ``chat -t ID`` goes on with it at the terminal, and a thread started there is
+loaded here (its history replayed first). Each prompt is one turn of the thread (``Thread.send``), its events told
+to the editor by the session's listener (chatcli.editor.listener); a cancel stops it as Ctrl-C does, the part of the
+answer that came kept in the thread. A few of the prompt's commands are offered (``/compact``, ``/retry``...), by name.
+Failures are the JSON-RPC errors the protocol names, each in one line; none ends the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+
+from acp import PROTOCOL_VERSION, RequestError, schema
+
+from chatcli.config import Settings
+from chatcli.core.events import TurnResult
+from chatcli.editor import updates
+from chatcli.editor.listener import EditorListener
+from chatcli.errors import ChatError, UsageError
+from chatcli.service.chat import Chat, ThreadSetup, set_up
+from chatcli.service.thread import Thread
+from chatcli.text import say
+
+if TYPE_CHECKING:
+    from chatcli.service.chat import Answering
+
+T = TypeVar("T")
+# How many threads one session/list page holds.
+PAGE = 100
+MODEL_OPTION = "model"
+
+
+@dataclass
+class Session:
+    """An open session: its thread, the listener that tells the editor, the turn running (if any), the cwd."""
+
+    thread: Thread
+    listener: EditorListener
+    cwd: str
+    running: asyncio.Task[Any] | None = None
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of the prompt's offered to the editor: its name (no slash), what it does, the input it takes."""
+
+    name: str
+    description: str
+    hint: str | None = None
+    needs_prompt: bool = False  # chat's own prompt and memory (not a graph's): compaction, the model
+
+
+COMMANDS = [
+    Command("compact", "fold the earlier turns into a summary (what is sent shrinks; nothing is lost)", "focus", True),
+    Command("summary", "show the summary sent in place of the earlier turns", None, True),
+    Command("model", "answer with another model from the next message on", "model name", True),
+    Command("retry", "answer the last question again"),
+    Command("undo", "take back the last exchange"),
+    Command("fork", "continue in a new session that starts as a copy of this one", None, True),
+]
+
+
+def _answering(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A request's method, counted while it runs: the agent answers every request it read before it leaves."""
+
+    @functools.wraps(method)
+    async def counted(self: Editor, *args: Any, **kwargs: Any) -> T:
+        self.busy += 1
+        self.idle.clear()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.busy -= 1
+            if not self.busy:
+                self.idle.set()
+
+    return counted
+
+
+class Editor:
+    """The agent side of ``chat acp``: ``chat`` is the process's one service (chat's own graph, a graph of the
+    user's, or an Agent Server's assistant), ``setup`` what the command line set (-m, --role...)."""
+
+    def __init__(self, chat: Chat, settings: Settings, setup: ThreadSetup, answering: Answering = None):
+        self.chat, self.settings, self.setup, self.answering = chat, settings, setup, answering
+        self.sessions: dict[str, Session] = {}
+        self.client: Any = None
+        self.capabilities = schema.ClientCapabilities()
+        self.busy = 0  # requests being answered
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def on_connect(self, conn: Any) -> None:
+        self.client = conn
+
+    # ---- the connection
+
+    @_answering
+    async def initialize(
+        self,
+        protocol_version: int,
+        client_capabilities: schema.ClientCapabilities | None = None,
+        client_info: schema.Implementation | None = None,
+        **kwargs: Any,
+    ) -> schema.InitializeResponse:
+        from chatcli import __version__
+
+        self.capabilities = client_capabilities or schema.ClientCapabilities()
+        own = self.chat.backend.can
+        return schema.InitializeResponse(
+            protocol_version=min(protocol_version, PROTOCOL_VERSION),
+            agent_capabilities=schema.AgentCapabilities(
+                load_session=True,
+                prompt_capabilities=schema.PromptCapabilities(image=own.files, embedded_context=own.files),
+                mcp_capabilities=schema.McpCapabilities(http=False, sse=False),
+                session_capabilities=schema.SessionCapabilities(
+                    list=schema.SessionListCapabilities(), resume=schema.SessionResumeCapabilities()
+                ),
+            ),
+            agent_info=schema.Implementation(name="chatcli", title="chat", version=__version__),
+            auth_methods=[],
+        )
+
+    async def authenticate(self, method_id: str, **kwargs: Any) -> schema.AuthenticateResponse | None:
+        raise RequestError.invalid_params({"message": "chat needs no sign-in: its keys are in its settings"})
+
+    # ---- sessions
+
+    @_answering
+    async def new_session(
+        self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> schema.NewSessionResponse:
+        from chatcli.service.chat import choose
+
+        opening = await _said(choose(self.settings.db or "", answering=self.answering))
+        session = await self._open(opening.thread_id, cwd, self.setup.model)
+        return schema.NewSessionResponse(session_id=opening.thread_id, config_options=self._options(session))
+
+    @_answering
+    async def load_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> schema.LoadSessionResponse:
+        """The thread's whole history replayed as updates, then the response: the session goes on from there."""
+        from chatcli.threads.records import message_record
+
+        session = await self._existing(session_id, cwd)
+        records = [message_record(m) for m in await _said(session.thread.messages())]
+        for update in updates.replayed(records):
+            session.listener.send(update)
+        await session.listener.flushed()
+        return schema.LoadSessionResponse(config_options=self._options(session))
+
+    @_answering
+    async def resume_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> schema.ResumeSessionResponse:
+        """As a load, without the history (the editor has it)."""
+        session = await self._existing(session_id, cwd)
+        return schema.ResumeSessionResponse(config_options=self._options(session))
+
+    @_answering
+    async def list_sessions(
+        self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any
+    ) -> schema.ListSessionsResponse:
+        """Every thread, those started at the terminal too, most recent first, a page at a time."""
+        from chatcli.text import iso_time
+
+        start = int(cursor) if cursor and cursor.isdigit() else 0
+        rows = await _said(self.chat.threads().list(start + PAGE + 1))
+        here = os.path.abspath(cwd or os.getcwd())
+        page = rows[start : start + PAGE]
+        sessions = [
+            schema.SessionInfo(
+                session_id=row.thread_id,
+                cwd=self.sessions[row.thread_id].cwd if row.thread_id in self.sessions else here,
+                title=row.title,
+                updated_at=iso_time(row.updated_at),
+            )
+            for row in page
+        ]
+        more = str(start + PAGE) if len(rows) > start + PAGE else None
+        return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
+
+    async def _existing(self, session_id: str, cwd: str) -> Session:
+        """The session of thread ``session_id``, opened if it is not yet; a thread that does not exist is refused."""
+        if session_id in self.sessions:
+            return self.sessions[session_id]
+        info = await _said(self.chat.threads().info(session_id))
+        if info is None:
+            raise RequestError.resource_not_found(session_id)
+        model = await _said(self.chat.model_for(session_id, self.setup.model))
+        return await self._open(session_id, cwd, model)
+
+    async def _open(self, thread_id: str, cwd: str, model: str | None) -> Session:
+        listener = EditorListener(self.client, thread_id, forms=self._forms())
+        thread = await _said(self.chat.conversation(thread_id, listener, model=model))
+        await _said(set_up(thread, replace(self.setup, model=model), self.settings))
+        session = Session(thread, listener, os.path.abspath(cwd or os.getcwd()))
+        self.sessions[thread_id] = session
+        listener.send(self._commands(thread))
+        return session
+
+    def _forms(self) -> bool:
+        asking = self.capabilities.elicitation
+        return asking is not None and asking.form is not None
+
+    def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
+        offered = [
+            schema.AvailableCommand(
+                name=c.name,
+                description=c.description,
+                input=schema.AvailableCommandInput(root=schema.UnstructuredCommandInput(hint=c.hint))
+                if c.hint
+                else None,
+            )
+            for c in COMMANDS
+            if thread.can.prompt or not c.needs_prompt
+        ]
+        return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
+
+    def _options(self, session: Session) -> list[Any] | None:
+        """The model choice, where chat chooses the model (a graph chooses its own)."""
+        thread = session.thread
+        if not thread.can.prompt or not thread.model_name:
+            return None
+        default = [self.settings.model] if self.settings.model else []
+        names = list(dict.fromkeys([thread.model_name, *default, *session.models]))
+        return [
+            schema.SessionConfigOptionSelect(
+                id=MODEL_OPTION,
+                name="Model",
+                category="model",
+                type="select",
+                current_value=thread.model_name,
+                options=[schema.SessionConfigSelectOption(value=name, name=name) for name in names],
+            )
+        ]
+
+    @_answering
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
+    ) -> schema.SetSessionConfigOptionResponse:
+        session = self._session(session_id)
+        if config_id != MODEL_OPTION or not isinstance(value, str) or not value.strip():
+            raise RequestError.invalid_params({"message": f"no option {config_id!r} with value {value!r}"})
+        await _said(self._choose_model(session, value.strip()))
+        return schema.SetSessionConfigOptionResponse(config_options=self._options(session) or [])
+
+    async def _choose_model(self, session: Session, name: str) -> None:
+        from chatcli.backends.own.model import check_credentials
+
+        if not session.thread.can.prompt:
+            raise UsageError("the model is the graph's own", hint=session.thread.can.hint)
+        if any(c.isspace() for c in name):
+            raise UsageError(f"a model name has no spaces: {name[:40]!r}")
+        check_credentials(self.settings, name)  # a provider whose key or package is missing: one line
+        await _said(session.thread.choose_model(name))
+        if name not in session.models:
+            session.models.append(name)
+
+    def _session(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise RequestError.resource_not_found(session_id)
+        return session
+
+    # ---- a prompt, and its cancel
+
+    @_answering
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> schema.PromptResponse:
+        """One turn of the session's thread (or one of its commands); a cancel ends it ``cancelled``, the partial
+        answer kept."""
+        session = self._session(session_id)
+        if session.running is not None and not session.running.done():
+            raise RequestError.invalid_request({"message": f"session {session_id} is answering a prompt already"})
+        from chatcli.service.outcome import render_reply
+
+        text, files = _question(prompt)
+        work = self._command(session, text) or (lambda: session.thread.send(text, files, mentions=text))
+        said = updates.STOPPED_BY_MODEL  # said as stop reasons, not as errors
+        session.running = asyncio.ensure_future(
+            _turn(lambda: render_reply(session.thread, work(), self.settings, said))
+        )
+        await asyncio.wait({session.running})
+        await session.listener.flushed()
+        if session.running.cancelled():
+            return schema.PromptResponse(stop_reason="cancelled")
+        result = session.running.result()
+        if isinstance(result, BaseException):
+            raise self._error(result)
+        return schema.PromptResponse(stop_reason=updates.stop_reason(result), usage=updates.usage(result))
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        """Stop the session's turn as Ctrl-C does; a cancel for nothing is nothing."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.running is not None:
+            session.running.cancel()
+
+    def _command(self, session: Session, text: str) -> Callable[[], Awaitable[TurnResult]] | None:
+        """The work of a command typed as ``/name arg`` (None: the text is a question)."""
+        if not text.startswith("/"):
+            return None
+        name, _, arg = text[1:].partition(" ")
+        known = {c.name: c for c in COMMANDS}
+        command = known.get(name.strip())
+        if command is None:
+            return None
+        thread, listener = session.thread, session.listener
+
+        async def said(line: str) -> TurnResult:
+            listener.send(updates.message(line))
+            return TurnResult(line)
+
+        async def run() -> TurnResult:
+            if command.needs_prompt and not thread.can.prompt:
+                raise UsageError(f"/{command.name} is chat's own", hint=thread.can.hint)
+            if command.name == "retry":
+                return await thread.retry()
+            if command.name == "undo":
+                undone = await thread.undo()
+                return await said("nothing to undo" if undone is None else "took back the last exchange")
+            if command.name == "model":
+                if not arg.strip():
+                    return await said(f"the model is {thread.model_name}")
+                await self._choose_model(session, arg.strip())
+                self._update_options(session)
+                return await said(f"model {arg.strip()} from the next message, kept with this thread")
+            if command.name == "compact":
+                done = await thread.compact(arg.strip() or None)
+                return await said(f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens")
+            if command.name == "summary":
+                view = await thread.summary()
+                return await said(view.text or "no summary yet: every turn is sent whole")
+            return await said(await self._fork(session))
+
+        return run
+
+    async def _fork(self, session: Session) -> str:
+        from chatcli.threads.operations import Threads, turns_of
+
+        threads = self.chat.threads()
+        if not isinstance(threads, Threads):
+            raise UsageError("this thread cannot be forked here")
+        turns = turns_of(await session.thread.messages())
+        if not turns:
+            raise UsageError("nothing to fork: this thread is empty")
+        new_id = await threads.fork(session.thread.thread_id, len(turns))
+        return f"forked into session {new_id} (chat -t {new_id}); load it to go on there"
+
+    def _update_options(self, session: Session) -> None:
+        options = self._options(session)
+        if options:
+            update = schema.ConfigOptionUpdate(session_update="config_option_update", config_options=options)
+            session.listener.send(update)
+
+    def _error(self, exc: BaseException) -> RequestError:
+        """A failed turn as the JSON-RPC error: one line (and the exit code the command line would give)."""
+        from chatcli.backends.own.failures import describe
+
+        if isinstance(exc, RequestError):
+            return exc
+        failure = describe(exc, self.settings)
+        if isinstance(exc, UsageError):
+            return RequestError(-32602, failure.line, {"exitCode": int(failure.exit_status)})
+        if not isinstance(exc, ChatError):
+            say(sys.stderr, f"chat acp: {type(exc).__name__}: {exc}\n")
+        return RequestError(-32603, failure.line, {"exitCode": int(failure.exit_status)})
+
+    async def aclose(self) -> None:
+        """Stop every running turn (its partial kept) and let go of the sessions."""
+        running = [s.running for s in self.sessions.values() if s.running is not None and not s.running.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=10)
+        for session in self.sessions.values():
+            await session.listener.aclose()
+
+
+async def _turn(work: Callable[[], Awaitable[TurnResult]]) -> TurnResult | BaseException:
+    """Run a turn, its failure returned rather than raised (a cancel is raised: the task ends cancelled)."""
+    try:
+        return await work()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said to the editor as an error, in one line
+        return exc
+
+
+async def _said(work: Awaitable[Any]) -> Any:
+    """``work``'s result; chat's one-line failure as the JSON-RPC error the protocol names."""
+    try:
+        return await work
+    except ChatError as exc:
+        raise RequestError(-32602 if isinstance(exc, UsageError) else -32603, str(exc)) from None
+
+
+def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
+    """A prompt's blocks as chat's question: the text, and the files (an embedded resource, an image) to send."""
+    from chatcli.content.attachments import from_bytes
+
+    texts: list[str] = []
+    files: list[Any] = []
+    try:
+        for block in blocks:
+            if isinstance(block, schema.TextContentBlock):
+                texts.append(block.text)
+            elif isinstance(block, schema.ImageContentBlock):
+                files.append(from_bytes(block.uri or f"image-{len(files) + 1}", base64.b64decode(block.data)))
+            elif isinstance(block, schema.EmbeddedResourceContentBlock):
+                resource = block.resource
+                name = resource.uri.removeprefix("file://")
+                data = (
+                    resource.text.encode("utf-8")
+                    if isinstance(resource, schema.TextResourceContents)
+                    else base64.b64decode(resource.blob)
+                )
+                files.append(from_bytes(name, data))
+            elif isinstance(block, schema.ResourceContentBlock):
+                texts.append(f"[{block.name}]({block.uri})")
+            else:
+                raise UsageError("audio is not something chat sends to a model")
+    except ChatError as exc:
+        raise RequestError(-32602, str(exc)) from None
+    except ValueError as exc:
+        raise RequestError.invalid_params({"message": f"a block could not be read: {exc}"}) from None
+    return "\n".join(texts), files

@@ -1,0 +1,173 @@
+"""One session's listener: a turn's events as ``session/update`` notifications, in order, and its questions asked of
+the editor (``session/request_permission`` for a tool call or a graph's review, ``elicitation/create`` for a tool's
+question or a graph's interrupt, where the editor offers it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any, Protocol
+
+from acp import schema
+
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import (
+    Decision,
+    End,
+    Notice,
+    Progress,
+    Question,
+    Reply,
+    Review,
+    Thinking,
+    Token,
+    ToolCall,
+    ToolResult,
+    TurnEvent,
+    declined,
+)
+from chatcli.editor import updates
+from chatcli.text import say
+
+# Why a call was not run without asking: the user answered "reject always" earlier in this session.
+NEVER = "not run: the user rejects every call of this tool in this session"
+
+
+class Client(Protocol):
+    """What the door uses of the editor's side of the connection (acp's AgentSideConnection)."""
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None: ...
+
+    async def request_permission(
+        self, session_id: str, tool_call: schema.ToolCallUpdate, options: list[schema.PermissionOption], **kwargs: Any
+    ) -> schema.RequestPermissionResponse: ...
+
+    async def create_elicitation(self, message: str, mode: Any, **kwargs: Any) -> Any: ...
+
+
+class EditorListener:
+    """Hears the turns of session ``session_id`` and tells the editor; asks it what a turn asks. ``forms``: the
+    editor answers ``elicitation/create`` forms (else a tool's question is declined and a graph's question waits)."""
+
+    def __init__(self, client: Client, session_id: str, forms: bool = False):
+        self.client, self.session_id, self.forms = client, session_id, forms
+        self.outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.never: set[str] = set()  # the tools "reject always" refused for the rest of the session
+        self.announced: set[str] = set()  # the calls the editor was told of in this turn
+        self._pump = asyncio.ensure_future(self._send_all())
+
+    # ---- the events of a turn
+
+    def hear(self, event: TurnEvent) -> None:
+        if isinstance(event, Token) and event.text:
+            self.send(updates.message(event.text))
+        elif isinstance(event, Thinking) and event.text:
+            self.send(updates.thought(event.text))
+        elif isinstance(event, ToolCall):
+            self._announce(event)
+        elif isinstance(event, Progress) and event.seconds == 0:
+            self.send(updates.call_running(event.call.id))
+        elif isinstance(event, ToolResult):
+            self._announce(event.call)
+            self.send(updates.call_ended(event.call.id, event.status, event.content))
+        elif isinstance(event, Notice):
+            say(sys.stderr, f"chat acp: {event.text}\n")
+        elif isinstance(event, End):
+            self.announced.clear()
+
+    def _announce(self, call: ToolCall) -> None:
+        if call.id not in self.announced:
+            self.announced.add(call.id)
+            self.send(updates.call_started(call))
+
+    def send(self, update: Any) -> None:
+        """Queue ``update`` for the editor: notifications go out one at a time, in the order they were heard."""
+        self.outbox.put_nowait(update)
+
+    async def flushed(self) -> None:
+        """Return once every update heard so far has been sent (before a response or a question that follows it)."""
+        await self.outbox.join()
+
+    async def _send_all(self) -> None:
+        while True:
+            update = await self.outbox.get()
+            try:
+                await self.client.session_update(session_id=self.session_id, update=update)
+            except Exception as exc:  # noqa: BLE001 - an editor that went away: the turn goes on, kept
+                say(sys.stderr, f"chat acp: an update was not sent: {exc}\n")
+            finally:
+                self.outbox.task_done()
+
+    async def aclose(self) -> None:
+        self._pump.cancel()
+
+    # ---- what a turn asks
+
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        """A permission request naming the call already announced; "reject always" refuses the tool from now on."""
+        if call.name in self.never:
+            return Decision("no", by=NEVER)
+        self._announce(call)
+        await self.flushed()
+        options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
+        asked = updates.call_asked(call)
+        response = await self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
+        outcome = response.outcome
+        if not isinstance(outcome, schema.AllowedOutcome):  # the prompt was cancelled meanwhile
+            return Decision("no", rest=True)
+        chosen = outcome.option_id
+        if chosen in (updates.ALLOW_ONCE, updates.ALLOW_ALWAYS):
+            return Decision("yes", always=chosen == updates.ALLOW_ALWAYS and review is None)
+        if chosen == updates.REJECT_ALWAYS:
+            self.never.add(call.name)
+        return Decision("no")
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        """A tool's question as the editor's form, its answer checked as the prompt checks it; declined, and said
+        why, where the editor has no forms."""
+        from chatcli.core.elicitation import answer_of
+
+        if not self.forms or question.url is not None or not isinstance(question.schema, dict):
+            return declined(question)
+        response = await self._form(question.message, question.schema, question.call_id)
+        if response is None:
+            return declined(question)
+        try:
+            return answer_of(response, question)
+        except ValueError as exc:
+            return Elicited("decline", why=f"not an answer to the tool's question: {exc}")
+
+    async def answer(self, question: Question) -> Reply | None:
+        """A graph's interrupt that is no approval, as a one-field form; None (the thread waits at it) where the
+        editor has no forms."""
+        if not self.forms:
+            return None
+        shown = question.value if isinstance(question.value, str) else json.dumps(question.value, ensure_ascii=False)
+        field = {"answer": {"type": "string", "title": "Answer"}}
+        form = {"type": "object", "properties": field, "required": ["answer"]}
+        response = await self._form(shown, form, None)
+        if response is None or response.get("action") != "accept":
+            return None
+        text = str((response.get("content") or {}).get("answer", ""))
+        try:
+            return Reply(json.loads(text))
+        except ValueError:
+            return Reply(text)
+
+    async def _form(self, message: str, form: dict[str, Any], call_id: str | None) -> dict[str, Any] | None:
+        """The editor's answer to a form (``{"action": ..., "content": ...}``), or None when it could not be asked."""
+        await self.flushed()
+        try:
+            asked = schema.ElicitationSchema.model_validate(form)
+            mode = schema.ElicitationFormSessionMode(
+                session_id=self.session_id, tool_call_id=call_id, requested_schema=asked
+            )
+            response = await self.client.create_elicitation(message=message, mode=mode)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a form the editor could not show: declined, and said why
+            say(sys.stderr, f"chat acp: the question was not asked: {exc}\n")
+            return None
+        dumped: dict[str, Any] = response.model_dump(mode="json", exclude_none=True)
+        return dumped

@@ -1,0 +1,150 @@
+"""What chat's events and stored messages are in the Agent Client Protocol's words: ``session/update`` notifications,
+a prompt's stop reason and usage, the options of a permission request. Plain mapping, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Literal
+
+from acp import schema
+from acp.helpers import (
+    start_tool_call,
+    text_block,
+    tool_content,
+    update_agent_message_text,
+    update_agent_thought_text,
+    update_tool_call,
+    update_user_message_text,
+)
+
+from chatcli.core.events import ToolCall as Call
+from chatcli.core.events import TurnResult
+
+StopReason = Literal["end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled"]
+Status = Literal["pending", "in_progress", "completed", "failed"]
+Kind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "switch_mode", "other"]
+
+# The kind of each of chat's built-in tools (chatcli.tools.builtin); any other tool's is "other".
+KINDS: dict[str, Kind] = {"shell": "execute", "read_file": "read", "list_directory": "search"}
+# A tool result's status in chat's words (chatcli.core.events.ToolResult) as a tool call's in ACP's.
+STATUSES: dict[str, Status] = {"ok": "completed"}
+# The arguments that name a file or directory, for the editor to show and open.
+PATH_KEYS = ("path", "file", "filename", "file_path", "directory", "dir")
+
+ALLOW_ONCE, ALLOW_ALWAYS, REJECT_ONCE, REJECT_ALWAYS = "allow_once", "allow_always", "reject_once", "reject_always"
+# The answers a permission request offers: the prompt's y, a, n, and "never" for the rest of the session.
+OPTIONS = [
+    schema.PermissionOption(option_id=ALLOW_ONCE, name="Allow", kind="allow_once"),
+    schema.PermissionOption(option_id=ALLOW_ALWAYS, name="Allow always (this session)", kind="allow_always"),
+    schema.PermissionOption(option_id=REJECT_ONCE, name="Reject", kind="reject_once"),
+    schema.PermissionOption(option_id=REJECT_ALWAYS, name="Reject always (this session)", kind="reject_always"),
+]
+# A graph's human-in-the-loop request allows no "always" of chat's: it is asked each time.
+ONCE_OPTIONS = [OPTIONS[0], OPTIONS[2]]
+
+
+# The ends of a turn the model chose that the protocol has a stop reason for (the others are errors, as elsewhere).
+STOP_REASONS: dict[str, StopReason] = {"cancelled": "cancelled", "length": "max_tokens", "content_filter": "refusal"}
+STOPPED_BY_MODEL = ("length", "content_filter")
+
+
+def stop_reason(result: TurnResult) -> StopReason:
+    """Why a turn ended, as a prompt's response says it."""
+    return STOP_REASONS.get(result.interrupted or "", "end_turn")
+
+
+def usage(result: TurnResult) -> schema.Usage | None:
+    """The tokens of a turn (every model call of it), when the server counted them."""
+    counted = result.usage or {}
+    got = [counted.get(key) for key in ("input_tokens", "output_tokens", "total_tokens")]
+    if not all(isinstance(value, int) and value >= 0 for value in got):
+        return None
+    sent, said, total = (int(value or 0) for value in got)
+    return schema.Usage(input_tokens=sent, output_tokens=said, total_tokens=total)
+
+
+def kind_of(name: str) -> Kind:
+    return KINDS.get(name, "other")
+
+
+def locations(arguments: Any) -> list[schema.ToolCallLocation] | None:
+    """The files a call's arguments name, for the editor to follow."""
+    if not isinstance(arguments, dict):
+        return None
+    found = [arguments[key] for key in PATH_KEYS if isinstance(arguments.get(key), str) and arguments[key]]
+    return [schema.ToolCallLocation(path=path) for path in found] or None
+
+
+def title_of(call: Call) -> str:
+    """A call's title: what the user knows it by, and for a command the command itself."""
+    command = call.arguments.get("command") if isinstance(call.arguments, dict) else None
+    name = call.label or call.name
+    return f"{name}: {command}" if isinstance(command, str) and command else name
+
+
+def call_started(call: Call, status: Status = "pending") -> schema.ToolCallStart:
+    return start_tool_call(
+        call.id,
+        title_of(call),
+        kind=kind_of(call.name),
+        status=status,
+        locations=locations(call.arguments),
+        raw_input=call.arguments,
+    )
+
+
+def call_asked(call: Call) -> schema.ToolCallUpdate:
+    """The call a permission request names (the one its ``tool_call`` update announced)."""
+    return schema.ToolCallUpdate(
+        tool_call_id=call.id,
+        title=title_of(call),
+        kind=kind_of(call.name),
+        status="pending",
+        raw_input=call.arguments,
+        locations=locations(call.arguments),
+    )
+
+
+def call_running(call_id: str) -> schema.ToolCallProgress:
+    return update_tool_call(call_id, status="in_progress")
+
+
+def call_ended(call_id: str, status: str, content: str) -> schema.ToolCallProgress:
+    return update_tool_call(
+        call_id,
+        status=STATUSES.get(status, "failed"),
+        content=[tool_content(text_block(content))] if content else None,
+        raw_output={"status": status, "content": content},
+    )
+
+
+def message(text: str) -> schema.AgentMessageChunk:
+    return update_agent_message_text(text)
+
+
+def thought(text: str) -> schema.AgentThoughtChunk:
+    return update_agent_thought_text(text)
+
+
+def replayed(records: list[dict[str, Any]]) -> Iterator[Any]:
+    """A stored thread (``chatcli.threads.records.message_record``s) as the updates a ``session/load`` replays: each
+    question, each answer with its thinking, and each tool call with its final status and result."""
+    ended = {r.get("tool_call_id"): r for r in records if r.get("role") == "tool"}
+    for record in records:
+        role, text = record.get("role"), record.get("content") or ""
+        if role == "user":
+            names = [item.get("name") for item in record.get("attachments") or []]
+            shown = text + "".join(f"\n[attached: {name}]" for name in names if name)
+            yield update_user_message_text(shown)
+        elif role == "assistant":
+            if record.get("reasoning"):
+                yield thought(record["reasoning"])
+            if text:
+                yield message(text)
+            for call in record.get("tool_calls") or []:
+                name = call.get("name") or ""
+                asked = Call(call.get("id") or "", name, name, None, call.get("arguments"))
+                yield call_started(asked, "in_progress")
+                result = ended.get(call.get("id"))
+                if result is not None:
+                    yield call_ended(asked.id, result.get("status") or "ok", result.get("content") or "")

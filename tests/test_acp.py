@@ -1,0 +1,309 @@
+"""``chat acp``: the Agent Client Protocol door, driven by the protocol's own Python SDK as an editor drives it.
+
+Each test starts the installed ``chat acp`` against the fake OpenAI server and speaks to it with the SDK's client
+(tests/acp_client.py): sessions are threads, turns stream as updates, tool calls are asked as permission requests,
+a cancel keeps the partial, and bad input gets the JSON-RPC error the protocol names without ending the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import acp
+import pytest
+from acp import RequestError
+
+from tests.acp_client import Editor, dumped
+from tests.fakeserver import Calls, Fault, Reply
+from tests.helpers import CHAT, THREAD_NOTE, chat
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def open_editor(chat_env):
+    """``open_editor(*args)``: ``chat acp ARGS`` started and initialized; each is closed after the test, and must
+    exit 0 then (an editor that quits closes its stdin)."""
+    started: list[Editor] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **capabilities) -> Editor:
+        editor = Editor(env or chat_env, *args)
+        started.append(editor)
+        editor.initialize(**capabilities)
+        return editor
+
+    yield start
+    for editor in started:
+        code = editor.close()
+        assert code == 0, f"chat acp exited {code}\n{editor.stderr.decode()}"
+
+
+def thread_of(run) -> str:
+    """The thread a one-shot said it asked in."""
+    found = THREAD_NOTE.search(run.err)
+    assert found, run
+    return found.group(1)
+
+
+def test_initialize_says_what_the_agent_is_and_can_do(open_editor):
+    editor = open_editor()
+    answer = editor.initialize()
+    assert answer.protocol_version == acp.PROTOCOL_VERSION
+    assert answer.agent_info.name == "chatcli" and answer.agent_info.version
+    caps = answer.agent_capabilities
+    assert caps.load_session is True
+    assert caps.prompt_capabilities.image and caps.prompt_capabilities.embedded_context
+    assert caps.session_capabilities.list is not None and caps.session_capabilities.resume is not None
+
+
+def test_a_prompt_streams_its_answer_and_the_thread_goes_on_at_the_terminal_and_back(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new(cwd="/tmp")
+    server.queue(Reply("Paris is the capital of France", usage=True))
+    answer = editor.prompt(session, "capital of France?")
+    assert answer.stop_reason == "end_turn"
+    assert editor.text(session) == "Paris is the capital of France"
+    assert len(editor.of(session, "agent_message_chunk")) > 1  # streamed, not one block
+    assert answer.usage is not None and answer.usage.output_tokens > 0
+
+    # The session is the thread: the terminal goes on with it, and the editor sees what was said there.
+    terminal = chat(chat_env, "-t", session, "and of Italy?")
+    assert terminal.code == 0 and "You said: and of Italy?" in terminal.out
+    assert "capital of France?" in server.last_messages()[-3]["content"]
+    again = open_editor()
+    again.call("load_session", cwd="/tmp", session_id=session, mcp_servers=[])
+    said = [(u.session_update, u.content.text) for _, u in again.updates if hasattr(u, "content") and u.content]
+    assert said == [
+        ("user_message_chunk", "capital of France?"),
+        ("agent_message_chunk", "Paris is the capital of France"),
+        ("user_message_chunk", "and of Italy?"),
+        ("agent_message_chunk", terminal.out.strip()),
+    ]
+    again.prompt(session, "and of Spain?")
+    assert "earlier: capital of France? | and of Italy?" in again.text(session)
+
+
+def test_a_load_replays_the_whole_history_before_its_response_tool_calls_with_their_status(
+    open_editor, server, chat_env, tmp_path
+):
+    (tmp_path / "notes.txt").write_text("the secret word is heron\n")
+    server.queue(Calls([("read_file", {"path": "notes.txt"})]), Reply("It says heron."))
+    first = chat({**chat_env}, "--tools", "files", "--yes", "what do my notes say?", cwd=tmp_path)
+    assert first.code == 0, first
+    thread = thread_of(first)
+    editor = open_editor("--tools", "files")
+    future = editor.start("load_session", cwd=str(tmp_path), session_id=thread, mcp_servers=[])
+    future.result(60)
+    kinds = [u.session_update for sid, u in editor.updates if sid == thread]
+    assert kinds.index("user_message_chunk") < kinds.index("tool_call") < kinds.index("tool_call_update")
+    assert kinds[-1] == "agent_message_chunk" or "agent_message_chunk" in kinds
+    (call,) = editor.of(thread, "tool_call")
+    assert call.kind == "read" and call.raw_input == {"path": "notes.txt"}
+    assert [loc.path for loc in call.locations] == ["notes.txt"]
+    (ended,) = editor.of(thread, "tool_call_update")
+    assert ended.status == "completed" and "heron" in ended.content[0].content.text
+    assert editor.text(thread) == "It says heron."
+
+
+def test_every_thread_is_listed_with_an_absolute_cwd_those_of_the_terminal_too(open_editor, chat_env):
+    made = [thread_of(chat(chat_env, f"question {n}")) for n in range(3)]
+    editor = open_editor()
+    listed = editor.call("list_sessions").sessions
+    assert {s.session_id for s in listed} >= set(made)
+    assert all(Path(s.cwd).is_absolute() for s in listed)
+    assert {s.title for s in listed} >= {"question 0", "question 1", "question 2"}
+
+
+def test_a_cancel_answers_cancelled_at_once_and_the_partial_is_the_threads_answer(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new()
+    server.queue(Reply("one two three four five six seven eight nine ten " * 20, delay=0.05))
+    running = editor.start("prompt", session_id=session, prompt=[acp.text_block("count slowly")])
+    editor.wait_for(lambda: "four" in editor.text(session))
+    editor._run(editor.conn.cancel(session_id=session))
+    assert running.result(15).stop_reason == "cancelled"
+    shown = editor.text(session)
+    kept = chat(chat_env, "show", session)
+    assert shown.strip() and shown.strip()[:30] in kept.out
+    # The session goes on after it.
+    assert editor.prompt(session, "next").stop_reason == "end_turn"
+
+
+def test_a_tool_call_is_announced_then_asked_allowed_runs_rejected_does_not_and_the_turn_ends_normally(
+    open_editor, server, chat_env, tmp_path
+):
+    (tmp_path / "a.txt").write_text("alpha\n")
+    editor = open_editor("--tools", "files", env={**chat_env})
+    session = editor.new(cwd=str(tmp_path))
+    server.queue(Calls([("read_file", {"path": str(tmp_path / "a.txt")})]), Reply("done"))
+    assert editor.prompt(session, "read it").stop_reason == "end_turn"
+    (request,) = editor.client.asked
+    announced = [u.tool_call_id for u in editor.of(session, "tool_call")]
+    assert request.tool_call.tool_call_id in announced  # named after its tool_call update was sent
+    assert {o.kind for o in request.options} == {"allow_once", "allow_always", "reject_once", "reject_always"}
+    (ended,) = editor.of(session, "tool_call_update")
+    assert ended.status == "completed" and "alpha" in ended.content[0].content.text
+
+    editor.client.permission = lambda request: "reject_once"
+    mark = len(editor.updates)
+    server.queue(Calls([("read_file", {"path": str(tmp_path / "a.txt")})]), Reply("understood"))
+    assert editor.prompt(session, "read it again").stop_reason == "end_turn"
+    (refused,) = editor.of(session, "tool_call_update", since=mark)
+    assert refused.status == "failed" and "alpha" not in json.dumps(dumped(refused))
+    assert editor.text(session, since=mark) == "understood"
+
+
+def test_always_answers_hold_for_the_session(open_editor, server, tmp_path):
+    (tmp_path / "a.txt").write_text("alpha\n")
+    editor = open_editor("--tools", "files")
+    session = editor.new(cwd=str(tmp_path))
+    path = str(tmp_path / "a.txt")
+    editor.client.permission = lambda request: "allow_always"
+    server.queue(
+        Calls([("read_file", {"path": path})]), Reply("one"), Calls([("read_file", {"path": path})]), Reply("two")
+    )
+    editor.prompt(session, "read")
+    editor.prompt(session, "read again")
+    assert len(editor.client.asked) == 1
+    assert [u.status for u in editor.of(session, "tool_call_update")] == ["completed", "completed"]
+
+    other = editor.new(cwd=str(tmp_path))  # "always" is this process's: another session asks again... once
+    editor.client.permission = lambda request: "reject_always"
+    server.queue(
+        Calls([("list_directory", {"path": "."})]),
+        Reply("no"),
+        Calls([("list_directory", {"path": "."})]),
+        Reply("no again"),
+    )
+    editor.prompt(other, "list")
+    editor.prompt(other, "list again")
+    asked = [r.tool_call.title for r in editor.client.asked[1:]]
+    assert len(asked) == 1, asked
+    assert [u.status for u in editor.of(other, "tool_call_update")] == ["failed", "failed"]
+
+
+def test_thinking_goes_only_to_thought_chunks(open_editor, server):
+    editor = open_editor()
+    session = editor.new()
+    server.queue(Reply("The answer is 4.", thinking="two plus two, carefully"))
+    editor.prompt(session, "2+2?")
+    assert editor.text(session, "agent_thought_chunk") == "two plus two, carefully"
+    assert editor.text(session) == "The answer is 4."
+
+
+def test_a_failed_model_call_is_one_error_line_and_the_agent_goes_on(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new()
+    server.queue(Fault(status=500))
+    with pytest.raises(RequestError) as failed:
+        editor.prompt(session, "hello")
+    assert "\n" not in str(failed.value) and "Traceback" not in str(failed.value)
+    assert failed.value.data == {"exitCode": 4}, str(failed.value)
+    assert editor.prompt(session, "hello again").stop_reason == "end_turn"
+    assert "You said: hello again" in editor.text(session)
+
+
+def test_bad_input_gets_the_protocols_errors_and_never_ends_the_agent(open_editor, server):
+    editor = open_editor()
+    with pytest.raises(RequestError) as unknown:
+        editor._run(editor.conn._conn.send_request("session/unheard_of", {}))
+    assert unknown.value.code == -32601
+    with pytest.raises(RequestError) as nowhere:
+        editor.prompt("no-such-session", "hello")
+    assert nowhere.value.code == -32002
+    with pytest.raises(RequestError) as malformed:
+        editor._run(editor.conn._conn.send_request("session/prompt", {"sessionId": 7}))
+    assert malformed.value.code == -32602
+    with pytest.raises(RequestError):
+        editor.call("load_session", cwd="/tmp", session_id="nope", mcp_servers=[])
+    editor._run(editor.conn.cancel(session_id="nothing-runs"))  # a cancel for nothing is nothing
+    editor.raw(b"{this is not json")
+    editor.raw(b'{"jsonrpc": "2.0", "id": 99, "method": 5}')
+    session = editor.new()
+    assert editor.prompt(session, "still here?").stop_reason == "end_turn"
+
+
+def test_stdout_carries_only_protocol_messages_and_stdin_is_never_a_question(chat_env, server):
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}},
+        {"jsonrpc": "2.0", "id": 2, "method": "session/new", "params": {"cwd": "/tmp", "mcpServers": []}},
+    ]
+    done = subprocess.run(
+        [str(CHAT), "acp"],
+        input="\n".join(json.dumps(line) for line in lines) + "\nwhat is this?\n",
+        capture_output=True, text=True, env=chat_env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(message.get("jsonrpc") == "2.0" for message in out)
+    assert {m.get("id") for m in out if "id" in m} >= {1, 2}
+    assert not server.requests  # nothing was asked of the model
+
+
+def test_commands_are_offered_by_name_and_run(open_editor, server):
+    editor = open_editor()
+    session = editor.new()
+    editor.wait_for(lambda: bool(editor.of(session, "available_commands_update")))
+    (offered,) = editor.of(session, "available_commands_update")
+    names = {c.name for c in offered.available_commands}
+    assert {"compact", "summary", "model", "retry", "undo", "fork"} <= names
+    assert not any(name.startswith("/") for name in names)
+    server.queue(Reply("first answer"), Reply("second answer"))
+    editor.prompt(session, "a question")
+    mark = len(editor.updates)
+    assert editor.prompt(session, "/retry").stop_reason == "end_turn"
+    assert editor.text(session, since=mark) == "second answer"
+    mark = len(editor.updates)
+    editor.prompt(session, "/undo")
+    assert "took back" in editor.text(session, since=mark)
+
+
+def test_the_model_is_chosen_from_the_editor_and_kept_with_the_thread(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new()
+    editor.call("set_config_option", config_id="model", session_id=session, value="gpt-other")
+    editor.prompt(session, "hello")
+    assert server.requests[-1]["model"] == "gpt-other"
+    assert chat(chat_env, "-t", session, "again").code == 0
+    assert server.requests[-1]["model"] == "gpt-other"  # the terminal goes on with the thread's model
+
+
+BOOK = ("book_table", {"restaurant": "Chez Nous", "people": 2, "time": "20:00"})
+
+
+@pytest.mark.parametrize("chosen, said", [("allow_once", "Booked a table for 2"), ("reject_once", "Not booked")])
+def test_a_graphs_approval_interrupt_is_a_permission_request_in_the_editor(open_editor, server, chosen, said):
+    from tests.matrix import AGENT
+
+    editor = open_editor("--graph", AGENT)
+    session = editor.new()
+    editor.client.permission = lambda request: chosen
+    server.queue(Calls([BOOK]), Reply("All set."))
+    assert editor.prompt(session, "book me a table").stop_reason == "end_turn"
+    (request,) = editor.client.asked
+    assert {o.kind for o in request.options} == {"allow_once", "reject_once"}  # a graph's review: each time
+    assert request.tool_call.tool_call_id in [u.tool_call_id for u in editor.of(session, "tool_call")]
+    tool_result = [m for m in server.last_messages() if m["role"] == "tool"]
+    assert said in tool_result[-1]["content"]
+    assert editor.text(session) == "All set."
+
+
+def test_a_graphs_question_is_a_form_where_the_editor_has_forms_else_the_thread_waits(open_editor, server, chat_env):
+    from tests.matrix import AGENT
+
+    editor = open_editor("--graph", AGENT, elicitation={"form": {}})
+    session = editor.new()
+    editor.client.form = lambda request: {"action": "accept", "content": {"answer": "blue"}}
+    server.queue(Calls([("ask_user", {"question": "Which colour?"})]), Reply("Blue it is."))
+    assert editor.prompt(session, "pick a colour").stop_reason == "end_turn"
+    (form,) = editor.client.forms
+    assert "Which colour?" in form["message"]
+    assert [m for m in server.last_messages() if m["role"] == "tool"][-1]["content"] == "blue"
+
+    plain = open_editor("--graph", AGENT)  # no forms: the turn ends, the thread waits at the question
+    other = plain.new()
+    server.queue(Calls([("ask_user", {"question": "Which city?"})]))
+    assert plain.prompt(other, "pick a city").stop_reason == "end_turn"
+    assert not plain.client.forms
