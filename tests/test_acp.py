@@ -8,6 +8,7 @@ a cancel keeps the partial, and bad input gets the JSON-RPC error the protocol n
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -307,3 +308,38 @@ def test_a_graphs_question_is_a_form_where_the_editor_has_forms_else_the_thread_
     server.queue(Calls([("ask_user", {"question": "Which city?"})]))
     assert plain.prompt(other, "pick a city").stop_reason == "end_turn"
     assert not plain.client.forms
+
+
+def _snippets(language: str) -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "editors.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    """The command each editor's snippet in docs/editors.md starts: (editor, argv)."""
+    found = []
+    for snippet in _snippets("json"):
+        for name, server in json.loads(snippet)["agent_servers"].items():
+            found.append((f"json {name}", [server["command"], *server.get("args", [])]))
+    (lua,) = _snippets("lua")
+    found.append(("neovim", re.findall(r'"([^"]+)"', re.search(r"default = \{(.*?)\}", lua).group(1))))
+    (elisp,) = _snippets("elisp")
+    command = re.search(r':command "([^"]+)"', elisp).group(1)
+    params = re.findall(r'"([^"]+)"', re.search(r":command-params '\((.*?)\)", elisp).group(1))
+    found.append(("emacs", [command, *params]))
+    return found
+
+
+@pytest.mark.parametrize("editor, argv", _commands(), ids=[name for name, _ in _commands()])
+def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, editor, argv):
+    """What each snippet of docs/editors.md starts (its command, with chat's path where it names one) answers an
+    ACP client: the snippets parse, and their command is chat acp."""
+    assert Path(argv[0]).name == "chat" and argv[1:] == ["acp"], (editor, argv)
+    client = Editor(chat_env, *argv[2:])
+    try:
+        client.initialize()
+        session = client.new()
+        assert client.prompt(session, "hello from the editor").stop_reason == "end_turn"
+        assert client.text(session) == "You said: hello from the editor"
+    finally:
+        assert client.close() == 0
