@@ -343,3 +343,21 @@ def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, edi
         assert client.text(session) == "You said: hello from the editor"
     finally:
         assert client.close() == 0
+
+
+def test_an_editor_that_kills_the_agent_mid_answer_loses_nothing_shown(open_editor, server, chat_env):
+    """Editors end their agent with SIGTERM when they close: the answer running stops as on Ctrl-C, its part kept."""
+    import signal
+
+    editor = Editor(chat_env)
+    editor.initialize()
+    session = editor.new()
+    server.queue(Reply("one two three four five six seven eight nine ten " * 20, delay=0.05))
+    editor.start("prompt", session_id=session, prompt=[acp.text_block("count slowly")])
+    editor.wait_for(lambda: "four" in editor.text(session))
+    editor.process.send_signal(signal.SIGTERM)
+    assert editor.close() == 143
+    assert "terminated" in editor.stderr.decode()
+    shown = editor.text(session).strip()
+    kept = chat(chat_env, "show", session)
+    assert kept.code == 0 and shown[:30] in kept.out, kept

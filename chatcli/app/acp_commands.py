@@ -37,14 +37,15 @@ def acp_command(
     env = environment()
 
     def action(settings: Settings) -> None:
-        from chatcli.app.run import answering_of, preflight, read_role
+        from chatcli.app.run import answering_of, preflight, read_role, stoppable
         from chatcli.service.chat import ThreadSetup
 
         answering = answering_of(graph, remote, assistant, header, env)
         preflight(settings, graph=answering is not None)
         setup = ThreadSetup(model=model, role=read_role(settings, role))
         protocol = _own_stdout()
-        asyncio.run(serve_editor(settings, setup, answering, protocol))
+        # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
+        asyncio.run(stoppable(serve_editor(settings, setup, answering, protocol)))
 
     flags = {
         "model": model,
@@ -89,6 +90,9 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
             await acp.run_agent(agent, writer, reader, use_unstable_protocol=True)
         finally:
             await editor.aclose()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # stopped by a signal: the SDK's loop ends quietly on it
+            raise asyncio.CancelledError
 
 
 async def _streams(protocol: int, idle: asyncio.Event) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
