@@ -8,7 +8,6 @@ lock, across processes too (several servers may share one PostgreSQL database).
 
 from __future__ import annotations
 
-import sys
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, AsyncIterator
@@ -23,9 +22,8 @@ from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.config import Settings
 from chatcli.core.answer import Answer, Failure, Refusal
-from chatcli.core.events import Notice, TurnEvent
+from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
-from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering
@@ -88,27 +86,6 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _Log:
-    """The server's listener between turns: notices go to its stderr."""
-
-    def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, Notice):
-            say(sys.stderr, f"chat serve: {event.text}\n")
-
-    async def approve(self, call: Any, review: Any = None) -> Any:
-        from chatcli.core.events import refuse
-
-        return refuse(call)
-
-    async def answer(self, question: Any) -> Any:
-        return None
-
-    async def elicit(self, question: Any) -> Any:
-        from chatcli.core.events import declined
-
-        return declined(question)
-
-
 def create_app(
     settings: Settings,
     allowed: Addresses,
@@ -130,11 +107,12 @@ def create_app(
         from chatcli.service.chat import open_chat, open_toolbox
 
         async with AsyncExitStack() as stack:
+            log = Logged("chat serve")
             toolbox = None
             if answering is None:  # a graph of the user's has its own tools
                 # MCP servers start when used, and stop after worker_idle seconds without a call.
-                toolbox = await stack.enter_async_context(open_toolbox(settings, _Log(), idle=settings.worker_idle))
-            state["engine"] = await stack.enter_async_context(open_chat(settings, _Log(), answering, toolbox))
+                toolbox = await stack.enter_async_context(open_toolbox(settings, log, idle=settings.worker_idle))
+            state["engine"] = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
             try:
                 yield
             finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
@@ -328,7 +306,7 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     if engine.store is not None:
         refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
     setup = ThreadSetup(model=await engine.model_for(wanted))  # the thread's own model
-    conversation = await engine.conversation(wanted, _Log(), model=setup.model)
+    conversation = await engine.conversation(wanted, Logged("chat serve"), model=setup.model)
     await set_up(conversation, setup, settings)
     try:
         return (await compact_thread(conversation, asked.focus if asked is not None else None))[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import TYPE_CHECKING, Any, List, Optional, cast
+from typing import TYPE_CHECKING, List, Optional, cast
 
 from chatcli.app import options
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
@@ -73,11 +73,12 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
 
     import acp
 
+    from chatcli.core.events import Logged
     from chatcli.editor.agent import Editor
     from chatcli.service.chat import open_chat, open_toolbox
 
     async with AsyncExitStack() as stack:
-        log = _Log()
+        log = Logged("chat acp")
         toolbox = None
         if answering is None:  # a graph of the user's has its own tools
             toolbox = await stack.enter_async_context(open_toolbox(settings, log, idle=settings.worker_idle))
@@ -126,27 +127,3 @@ async def _streams(protocol: int, idle: asyncio.Event) -> tuple[asyncio.StreamRe
 # The most one message may hold (an image, a file as embedded context).
 LIMIT = 64 * 1024 * 1024
 _forwarding: set[asyncio.Future[None]] = set()
-
-
-class _Log:
-    """What happens between turns (an MCP server that failed), on stderr: the editor's log of the agent."""
-
-    def hear(self, event: Any) -> None:
-        from chatcli.core.events import Notice
-        from chatcli.text import say
-
-        if isinstance(event, Notice):
-            say(sys.stderr, f"chat acp: {event.text}\n")
-
-    async def approve(self, call: Any, review: Any = None) -> Any:
-        from chatcli.core.events import refuse
-
-        return refuse(call)
-
-    async def answer(self, question: Any) -> Any:
-        return None
-
-    async def elicit(self, question: Any) -> Any:
-        from chatcli.core.events import declined
-
-        return declined(question)

@@ -323,3 +323,19 @@ class Silent:
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         return declined(question)
+
+
+class Logged(Silent):
+    """A process's listener between turns (``chat serve``'s, ``chat acp``'s): it asks nobody, and says each notice
+    on stderr after ``prefix``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def hear(self, event: TurnEvent) -> None:
+        import sys
+
+        from chatcli.text import say
+
+        if isinstance(event, Notice):
+            say(sys.stderr, f"{self.prefix}: {event.text}\n")
