@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 from typing import Any, Callable
 
@@ -19,6 +21,22 @@ import acp
 from acp import schema
 
 from tests.helpers import CHAT
+
+
+class Terminal:
+    """A command an agent had the editor start: its command line, directory, process and output."""
+
+    def __init__(self, argv: list[str], cwd: str | None, process: Any, limit: int | None):
+        self.argv, self.cwd, self.process, self.limit = argv, cwd, process, limit
+        self.output = b""
+        self.truncated = self.killed = self.released = False
+        self.reading = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while chunk := await self.process.stdout.read(65536):
+            self.output += chunk
+            if self.limit is not None and len(self.output) > self.limit:
+                self.output, self.truncated = self.output[-self.limit :], True
 
 
 class Recorder:
@@ -30,7 +48,10 @@ class Recorder:
         self.forms: list[dict[str, Any]] = []  # the elicitation requests, as JSON
         self.permission: Callable[[Any], str | None] = lambda request: "allow_once"  # an option id; None: cancelled
         self.form: Callable[[dict[str, Any]], dict[str, Any]] = lambda request: {"action": "decline"}
-        self.files: dict[str, str] = {}
+        self.files: dict[str, str] = {}  # the editor's buffers (unsaved), by absolute path
+        self.reads: list[str] = []  # the paths fs/read_text_file asked for
+        self.terminals: dict[str, Terminal] = {}  # the commands terminal/create started, by id
+        self.editor_env: dict[str, str] = {}  # the editor's own environment, beside this process's
         self.seen = threading.Condition()
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
@@ -57,7 +78,59 @@ class Recorder:
         return self.form(request)
 
     async def read_text_file(self, session_id: str, path: str, **kwargs: Any) -> schema.ReadTextFileResponse:
-        return schema.ReadTextFileResponse(content=self.files[path])
+        self.reads.append(path)
+        if path in self.files:
+            return schema.ReadTextFileResponse(content=self.files[path])
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return schema.ReadTextFileResponse(content=handle.read())
+        except OSError as exc:
+            raise acp.RequestError.resource_not_found(path) from exc
+
+    # ---- terminal/*, as an editor runs them: the command started with the editor's environment, its output kept
+
+    async def create_terminal(
+        self, session_id: str, command: str, args: list[str] | None = None, env: Any = None, cwd: str | None = None,
+        output_byte_limit: int | None = None, **kwargs: Any,
+    ) -> schema.CreateTerminalResponse:  # fmt: skip
+        environment = {**os.environ, **self.editor_env, **{v.name: v.value for v in env or []}}
+        process = await asyncio.create_subprocess_exec(
+            command, *(args or []), env=environment, cwd=cwd,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        terminal = Terminal([command, *(args or [])], cwd, process, output_byte_limit)
+        terminal_id = f"term-{len(self.terminals) + 1}"
+        with self.seen:
+            self.terminals[terminal_id] = terminal
+            self.seen.notify_all()
+        return schema.CreateTerminalResponse(terminal_id=terminal_id)
+
+    async def wait_for_terminal_exit(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        terminal = self.terminals[terminal_id]
+        await terminal.reading
+        code = await terminal.process.wait()
+        return schema.WaitForTerminalExitResponse(
+            exit_code=code if code >= 0 else None, signal=None if code >= 0 else f"signal {-code}"
+        )
+
+    async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        terminal = self.terminals[terminal_id]
+        code = terminal.process.returncode
+        status = schema.TerminalExitStatus(exit_code=code) if code is not None and code >= 0 else None
+        return schema.TerminalOutputResponse(
+            output=terminal.output.decode("utf-8", "replace"), truncated=terminal.truncated, exit_status=status
+        )
+
+    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        terminal = self.terminals[terminal_id]
+        terminal.killed = True
+        if terminal.process.returncode is None:
+            os.killpg(terminal.process.pid, signal.SIGKILL)
+        return schema.KillTerminalResponse()
+
+    async def release_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        self.terminals[terminal_id].released = True
+        return schema.ReleaseTerminalResponse()
 
     async def write_text_file(self, session_id: str, path: str, content: str, **kwargs: Any) -> Any:
         self.files[path] = content
@@ -113,8 +186,9 @@ class Editor:
         caps = schema.ClientCapabilities(**capabilities)
         return self.call("initialize", protocol_version=acp.PROTOCOL_VERSION, client_capabilities=caps)
 
-    def new(self, cwd: str = "/tmp") -> str:
-        return self.call("new_session", cwd=cwd, mcp_servers=[]).session_id
+    def new(self, cwd: str = "/tmp", servers: list[Any] | None = None) -> str:
+        """A new session in ``cwd`` with the editor's MCP ``servers`` (the SDK's McpServerStdio and the like)."""
+        return self.call("new_session", cwd=cwd, mcp_servers=servers or []).session_id
 
     def prompt(self, session_id: str, text: str, timeout: float = 60) -> Any:
         return self.call("prompt", timeout, session_id=session_id, prompt=[acp.text_block(text)])

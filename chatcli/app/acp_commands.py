@@ -80,8 +80,10 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
     async with AsyncExitStack() as stack:
         log = Logged("chat acp")
         toolbox = None
-        if answering is None:  # a graph of the user's has its own tools
-            toolbox = await stack.enter_async_context(open_toolbox(settings, log, idle=settings.worker_idle))
+        if answering is None:  # a graph of the user's has its own tools; a session may bring MCP servers of its own
+            toolbox = await stack.enter_async_context(
+                open_toolbox(settings, log, idle=settings.worker_idle, always=True)
+            )
         chat = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
         editor = Editor(chat, settings, setup, answering)
         reader, writer = await _streams(protocol, editor.idle)

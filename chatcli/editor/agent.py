@@ -13,8 +13,10 @@ import asyncio
 import base64
 import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, schema
@@ -30,10 +32,13 @@ from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering
+    from chatcli.tools.toolbox import Toolbox
 
 T = TypeVar("T")
 # How many threads one session/list page holds.
 PAGE = 100
+# Seconds a session waits for its MCP servers to start before their prompts are offered (or a prompt command runs).
+SERVER_WAIT = 30.0
 MODEL_OPTION = "model"
 
 
@@ -46,6 +51,8 @@ class Session:
     cwd: str
     running: asyncio.Task[Any] | None = None
     models: list[str] = field(default_factory=list)
+    tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
+    listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class Editor:
             agent_capabilities=schema.AgentCapabilities(
                 load_session=True,
                 prompt_capabilities=schema.PromptCapabilities(image=own.files, embedded_context=own.files),
-                mcp_capabilities=schema.McpCapabilities(http=False, sse=False),
+                mcp_capabilities=schema.McpCapabilities(http=own.prompt, sse=False),
                 session_capabilities=schema.SessionCapabilities(
                     list=schema.SessionListCapabilities(), resume=schema.SessionResumeCapabilities()
                 ),
@@ -130,7 +137,7 @@ class Editor:
         )
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> schema.AuthenticateResponse | None:
-        raise RequestError.invalid_params({"message": "chat needs no sign-in: its keys are in its settings"})
+        raise RequestError(-32602, "chat needs no sign-in: its keys are in its settings")
 
     # ---- sessions
 
@@ -141,7 +148,7 @@ class Editor:
         from chatcli.service.chat import choose
 
         opening = await _said(choose(self.settings.db or "", answering=self.answering))
-        session = await self._open(opening.thread_id, cwd, self.setup.model)
+        session = await self._open(opening.thread_id, cwd, self.setup.model, mcp_servers)
         return schema.NewSessionResponse(session_id=opening.thread_id, config_options=self._options(session))
 
     @_answering
@@ -151,7 +158,7 @@ class Editor:
         """The thread's whole history replayed as updates, then the response: the session goes on from there."""
         from chatcli.threads.records import message_record
 
-        session = await self._existing(session_id, cwd)
+        session = await self._existing(session_id, cwd, mcp_servers)
         records = [message_record(m) for m in await _said(session.thread.messages())]
         for update in updates.replayed(records):
             session.listener.send(update)
@@ -163,7 +170,7 @@ class Editor:
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
-        session = await self._existing(session_id, cwd)
+        session = await self._existing(session_id, cwd, mcp_servers)
         return schema.ResumeSessionResponse(config_options=self._options(session))
 
     @_answering
@@ -189,7 +196,7 @@ class Editor:
         more = str(start + PAGE) if len(rows) > start + PAGE else None
         return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
 
-    async def _existing(self, session_id: str, cwd: str) -> Session:
+    async def _existing(self, session_id: str, cwd: str, servers: list[Any] | None) -> Session:
         """The session of thread ``session_id``, opened if it is not yet; a thread that does not exist is refused."""
         if session_id in self.sessions:
             return self.sessions[session_id]
@@ -197,33 +204,81 @@ class Editor:
         if info is None:
             raise RequestError.resource_not_found(session_id)
         model = await _said(self.chat.model_for(session_id, self.setup.model))
-        return await self._open(session_id, cwd, model)
+        return await self._open(session_id, cwd, model, servers)
 
-    async def _open(self, thread_id: str, cwd: str, model: str | None) -> Session:
+    async def _open(self, thread_id: str, cwd: str, model: str | None, servers: list[Any] | None) -> Session:
+        """Session ``thread_id`` in ``cwd`` (absolute), its tools acting there (through the editor where it offers
+        to), with the editor's MCP ``servers`` beside chat's own."""
+        workdir = _workdir(cwd)
+        specs = _server_specs(servers or [])
         listener = EditorListener(self.client, thread_id, forms=self._forms())
-        thread = await _said(self.chat.conversation(thread_id, listener, model=model))
-        await _said(set_up(thread, replace(self.setup, model=model), self.settings))
-        session = Session(thread, listener, os.path.abspath(cwd or os.getcwd()))
+        tools = self._tools(thread_id, workdir, listener, specs)
+        try:
+            thread = await _said(self.chat.conversation(thread_id, listener, model=model, toolbox=tools))
+            await _said(set_up(thread, replace(self.setup, model=model), self.settings))
+        except BaseException:
+            if tools is not None:
+                await tools.aclose()
+            await listener.aclose()
+            raise
+        session = Session(thread, listener, str(workdir), tools=tools)
         self.sessions[thread_id] = session
         listener.send(self._commands(thread))
+        if tools is not None and tools.servers:  # their prompts are commands too, once their listings are known
+            session.listing = asyncio.ensure_future(self._prompts_known(session, tools))
         return session
+
+    async def _prompts_known(self, session: Session, tools: Toolbox) -> None:
+        """Offer the commands again once the MCP servers still starting are up, if their prompts add any."""
+        from chatcli.tools.context import prompts
+
+        before = len(prompts(tools))
+        await tools.settle(SERVER_WAIT)
+        if len(prompts(tools)) != before:
+            session.listener.send(self._commands(session.thread))
+
+    def _tools(self, session_id: str, workdir: Path, listener: EditorListener, servers: list[Any]) -> Toolbox | None:
+        """The session's toolbox: chat's, its built-ins acting in ``workdir`` through the editor where it offers
+        files and terminals, and the editor's MCP ``servers`` (the editor's word, as mcp.json is the user's)."""
+        if self.chat.toolbox is None:  # --no-tools, or a graph that has tools of its own
+            if servers:
+                say(sys.stderr, "chat acp: the editor's MCP servers are left out: no tools of chat's here\n")
+            return None
+        from chatcli.editor.host import EditorHost
+
+        files = self.capabilities.fs
+        host = EditorHost(
+            self.client,
+            session_id,
+            workdir,
+            reads=bool(files is not None and files.read_text_file),
+            terminals=bool(self.capabilities.terminal),
+            shown=listener.show_terminal,
+        )
+        tools = self.chat.toolbox.for_session(servers, host)
+        tools.start()
+        return tools
 
     def _forms(self) -> bool:
         asking = self.capabilities.elicitation
         return asking is not None and asking.form is not None
 
     def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
+        """The commands this session offers: chat's (those that make sense for what answers it) and the MCP
+        servers' prompts (``mcp__SERVER__NAME``, their arguments as the input)."""
+        from chatcli.tools.context import prompts
+
         offered = [
-            schema.AvailableCommand(
-                name=c.name,
-                description=c.description,
-                input=schema.AvailableCommandInput(root=schema.UnstructuredCommandInput(hint=c.hint))
-                if c.hint
-                else None,
-            )
+            schema.AvailableCommand(name=c.name, description=c.description, input=_input(c.hint))
             for c in COMMANDS
             if thread.can.prompt or not c.needs_prompt
         ]
+        for entry in prompts(thread.toolbox):
+            name = entry.command.removeprefix("/")
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name):  # a name that could not be typed back
+                continue
+            about = _plain(entry.description) or f"the prompt {entry.name} of MCP server {entry.server}"
+            offered.append(schema.AvailableCommand(name=name, description=about, input=_input(entry.synopsis)))
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
 
     def _options(self, session: Session) -> list[Any] | None:
@@ -250,7 +305,7 @@ class Editor:
     ) -> schema.SetSessionConfigOptionResponse:
         session = self._session(session_id)
         if config_id != MODEL_OPTION or not isinstance(value, str) or not value.strip():
-            raise RequestError.invalid_params({"message": f"no option {config_id!r} with value {value!r}"})
+            raise RequestError(-32602, f"no option {config_id!r} with value {value!r}")
         await _said(self._choose_model(session, value.strip()))
         return schema.SetSessionConfigOptionResponse(config_options=self._options(session) or [])
 
@@ -280,7 +335,7 @@ class Editor:
         answer kept."""
         session = self._session(session_id)
         if session.running is not None and not session.running.done():
-            raise RequestError.invalid_request({"message": f"session {session_id} is answering a prompt already"})
+            raise RequestError(-32600, f"session {session_id} is answering a prompt already")
         from chatcli.service.outcome import render_reply
 
         text, files = _question(prompt)
@@ -306,14 +361,27 @@ class Editor:
 
     def _command(self, session: Session, text: str) -> Callable[[], Awaitable[TurnResult]] | None:
         """The work of a command typed as ``/name arg`` (None: the text is a question)."""
+        from chatcli.tools.context import PREFIX
+
         if not text.startswith("/"):
             return None
+        thread = session.thread
+        if text.startswith(PREFIX) and thread.toolbox is not None:
+            toolbox = thread.toolbox
+
+            async def prompted() -> TurnResult:  # the prompt's text is the question (a resource it names is not read)
+                from chatcli.tools.context import prompt_question
+
+                await toolbox.settle(SERVER_WAIT)
+                return await thread.send(await prompt_question(toolbox, text), [])
+
+            return prompted
         name, _, arg = text[1:].partition(" ")
         known = {c.name: c for c in COMMANDS}
         command = known.get(name.strip())
         if command is None:
             return None
-        thread, listener = session.thread, session.listener
+        listener = session.listener
 
         async def said(line: str) -> TurnResult:
             listener.send(updates.message(line))
@@ -382,7 +450,50 @@ class Editor:
         if running:
             await asyncio.wait(running, timeout=10)
         for session in self.sessions.values():
+            if session.listing is not None:
+                session.listing.cancel()
             await session.listener.aclose()
+            if session.tools is not None:
+                await session.tools.aclose()
+
+
+def _input(hint: str | None) -> schema.AvailableCommandInput | None:
+    return schema.AvailableCommandInput(root=schema.UnstructuredCommandInput(hint=hint)) if hint else None
+
+
+def _plain(text: str) -> str:
+    """A server's text for the editor's menu: one line, no control characters, bounded."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:300]
+
+
+def _workdir(cwd: str) -> Path:
+    """A session's working directory: the editor's ``cwd``, which must be an absolute path to a directory."""
+    if not cwd or not os.path.isabs(cwd):
+        raise RequestError(-32602, f"cwd must be an absolute path: {cwd[:200]!r}")
+    path = Path(cwd)
+    if not path.is_dir():
+        raise RequestError(-32602, f"cwd is not a directory: {cwd[:200]!r}")
+    return path.resolve()
+
+
+def _server_specs(servers: list[Any]) -> list[Any]:
+    """The editor's MCP servers (stdio and streamable HTTP) as chat's, checked as mcp.json's are."""
+    from chatcli.tools.mcp.config import parse_servers
+
+    entries: dict[str, Any] = {}
+    for server in servers:
+        if isinstance(server, schema.McpServerStdio):
+            env = {v.name: v.value for v in server.env}
+            entries[server.name] = {"command": server.command, "args": list(server.args), "env": env}
+        elif isinstance(server, schema.McpServerHttp):
+            entries[server.name] = {"url": server.url, "headers": {h.name: h.value for h in server.headers}}
+        else:  # not offered in the capabilities: left out, said
+            kind = getattr(server, "type", type(server).__name__)
+            say(sys.stderr, f"chat acp: MCP server {server.name}: {kind} is not a transport chat speaks; left out\n")
+    try:
+        return parse_servers({"mcpServers": entries}, "the editor's MCP servers")
+    except ChatError as exc:
+        raise RequestError(-32602, str(exc)) from None
 
 
 async def _turn(work: Callable[[], Awaitable[TurnResult]]) -> TurnResult | BaseException:
@@ -431,5 +542,5 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
     except ChatError as exc:
         raise RequestError(-32602, str(exc)) from None
     except ValueError as exc:
-        raise RequestError.invalid_params({"message": f"a block could not be read: {exc}"}) from None
+        raise RequestError(-32602, f"a block could not be read: {exc}") from None
     return "\n".join(texts), files

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from acp import schema
 
-from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.elicitation import Elicitation, Elicited, Field
 from chatcli.core.events import (
     Decision,
     End,
@@ -29,6 +29,39 @@ from chatcli.core.events import (
 )
 from chatcli.editor import updates
 from chatcli.text import say
+
+
+def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """A tool's form (the fields chat read from its server's schema, checked and bounded) as the schema ACP's
+    ``elicitation/create`` takes: primitive fields, choices as titled options."""
+    properties: dict[str, Any] = {}
+    for field in fields:
+        spec: dict[str, Any] = {"title": field.label, "description": field.description or None}
+        options = [{"const": value, "title": label} for value, label in field.choices]
+        if field.kind == "choice":
+            spec.update(type="string", oneOf=options, default=field.default)
+        elif field.kind == "choices":
+            spec.update(type="array", items={"anyOf": options}, default=field.default)
+            spec.update(minItems=_whole(field.low), maxItems=_whole(field.high))
+        elif field.kind == "string":
+            spec.update(type="string", minLength=_whole(field.low), maxLength=_whole(field.high), default=field.default)
+            spec.update(format=field.format or None)
+        elif field.kind == "integer":
+            spec.update(
+                type="integer", minimum=_whole(field.low), maximum=_whole(field.high), default=_whole(field.default)
+            )
+        else:
+            spec.update(type=field.kind, default=field.default)
+            if field.kind == "number":
+                spec.update(minimum=field.low, maximum=field.high)
+        properties[field.name] = {k: v for k, v in spec.items() if v is not None}
+    required = [field.name for field in fields if field.required]
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
 
 # Why a call was not run without asking: the user answered "reject always" earlier in this session.
 NEVER = "not run: the user rejects every call of this tool in this session"
@@ -55,6 +88,7 @@ class EditorListener:
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self.never: set[str] = set()  # the tools "reject always" refused for the rest of the session
         self.announced: set[str] = set()  # the calls the editor was told of in this turn
+        self.terminals: dict[str, str] = {}  # the calls whose command runs in an editor's terminal (its id)
         self._pump = asyncio.ensure_future(self._send_all())
 
     # ---- the events of a turn
@@ -70,11 +104,17 @@ class EditorListener:
             self.send(updates.call_running(event.call.id))
         elif isinstance(event, ToolResult):
             self._announce(event.call)
-            self.send(updates.call_ended(event.call.id, event.status, event.content))
+            terminal = self.terminals.pop(event.call.id, None)
+            self.send(updates.call_ended(event.call.id, event.status, event.content, terminal))
         elif isinstance(event, Notice):
             say(sys.stderr, f"chat acp: {event.text}\n")
         elif isinstance(event, End):
             self.announced.clear()
+
+    def show_terminal(self, call_id: str, terminal_id: str) -> None:
+        """Call ``call_id`` runs its command in the editor's terminal ``terminal_id``: its card shows it."""
+        self.terminals[call_id] = terminal_id
+        self.send(updates.call_in_terminal(call_id, terminal_id))
 
     def _announce(self, call: ToolCall) -> None:
         if call.id not in self.announced:
@@ -126,11 +166,15 @@ class EditorListener:
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """A tool's question as the editor's form, its answer checked as the prompt checks it; declined, and said
         why, where the editor has no forms."""
-        from chatcli.core.elicitation import answer_of
+        from chatcli.core.elicitation import Unreadable, answer_of, read_fields
 
         if not self.forms or question.url is not None or not isinstance(question.schema, dict):
             return declined(question)
-        response = await self._form(question.message, question.schema, question.call_id)
+        try:
+            fields = read_fields(question.schema)
+        except Unreadable as exc:
+            return Elicited("decline", why=f"not asked: {exc}")
+        response = await self._form(question.message, form_of(fields), question.call_id)
         if response is None:
             return declined(question)
         try:

@@ -109,13 +109,24 @@ def call_running(call_id: str) -> schema.ToolCallProgress:
     return update_tool_call(call_id, status="in_progress")
 
 
-def call_ended(call_id: str, status: str, content: str) -> schema.ToolCallProgress:
+def call_in_terminal(call_id: str, terminal_id: str) -> schema.ToolCallProgress:
+    """A call whose command runs in the editor's terminal: the card shows the terminal."""
+    return update_tool_call(call_id, status="in_progress", content=[_terminal(terminal_id)])
+
+
+def call_ended(call_id: str, status: str, content: str, terminal: str | None = None) -> schema.ToolCallProgress:
+    """A call's end: its result (a command run in an editor's terminal keeps the terminal, which shows it)."""
+    shown: list[Any] | None = [tool_content(text_block(content))] if content else None
     return update_tool_call(
         call_id,
         status=STATUSES.get(status, "failed"),
-        content=[tool_content(text_block(content))] if content else None,
+        content=[_terminal(terminal)] if terminal is not None else shown,
         raw_output={"status": status, "content": content},
     )
+
+
+def _terminal(terminal_id: str) -> schema.TerminalToolCallContent:
+    return schema.TerminalToolCallContent(type="terminal", terminal_id=terminal_id)
 
 
 def message(text: str) -> schema.AgentMessageChunk:

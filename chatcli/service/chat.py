@@ -271,9 +271,16 @@ class Chat:
         """The label of an app that is not chat's own (see open_graph_engine), None for chat's own graph."""
         return self.backend.label
 
-    async def conversation(self, thread_id: str, listener: Listener | None = None, model: str | None = None) -> Thread:
+    async def conversation(
+        self,
+        thread_id: str,
+        listener: Listener | None = None,
+        model: str | None = None,
+        toolbox: "Toolbox | None" = None,
+    ) -> Thread:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
-        ``model`` (the settings' by default)."""
+        ``model`` (the settings' by default), with ``toolbox``'s tools (the engine's by default: a session's own
+        comes from ``Toolbox.for_session``)."""
         own = self.backend.can.prompt
         conversation = Thread(
             app=self.app,
@@ -285,7 +292,7 @@ class Chat:
             store=self.store,
             model_name=model or self.settings.model,
             stall_timeout=self.settings.timeout or None,
-            toolbox=self.toolbox,
+            toolbox=toolbox if toolbox is not None and own else self.toolbox,
             listener=listener if listener is not None else self.listener,
             approve_all=self.settings.approve_all,
         )

@@ -129,6 +129,8 @@ class Thread:
 
     @property
     def config(self) -> dict[str, Any]:
+        from chatcli.backends.own.toolcalls import TOOLBOX
+
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if not self.own_model:
             return {"configurable": configurable}  # the graph chooses its own model
@@ -136,6 +138,8 @@ class Thread:
             configurable["model"] = self.model_name
         if self.temperature is not None:
             configurable["temperature"] = self.temperature
+        if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
+            configurable[TOOLBOX] = self.toolbox
         return {"configurable": configurable}
 
     async def set_up(

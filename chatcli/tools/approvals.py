@@ -15,6 +15,7 @@ class ApprovalRules:
     approve: tuple[str, ...] = ()
     approve_all: bool = False
     allowed: set[str]
+    host: builtin.Host
 
     def preapproved(self, entry: Any, arguments: Any = None) -> bool:
         """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session.
@@ -24,7 +25,11 @@ class ApprovalRules:
         """
         if self.approve_all:
             return True
-        if entry.server == builtin.SERVER and entry.group == "files" and not builtin.inside_workdir(arguments):
+        if (
+            entry.server == builtin.SERVER
+            and entry.group == "files"
+            and not builtin.inside_workdir(arguments, self.host.workdir)
+        ):
             return False
         if entry.label in self.allowed:
             return True

@@ -125,9 +125,9 @@ def command_environment(passed: tuple[str, ...] = ()) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not withheld(k, v, passed)}
 
 
-async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
-    """Run ``command`` with /bin/sh in the current directory, under ``policy`` (the sandbox's defaults if none);
-    its output (stdout and stderr) and exit code.
+async def run_shell(command: str, policy: sandbox.Policy | None = None, workdir: Path | None = None) -> str:
+    """Run ``command`` with /bin/sh in ``workdir`` (the current directory if None), under ``policy`` (the
+    sandbox's defaults if none); its output (stdout and stderr) and exit code.
 
     The result comes when the shell exits, even if something it started keeps the output open.
     """
@@ -136,7 +136,8 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
     try:
         try:
             process = await asyncio.create_subprocess_exec(
-                *sandbox.command_argv(command, policy if policy is not None else sandbox.Policy()),
+                *sandbox.command_argv(command, policy if policy is not None else sandbox.Policy(), workdir),
+                cwd=workdir,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -156,22 +157,29 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None) -> str:
             reading.cancel()
     finally:
         transport.close()
-    text = "\n".join(part for part in (_cut(bytes(output.kept), output.total).rstrip("\n"), note) if part)
-    return f"{text}\n[exit code {code}]" if text else f"[exit code {code}]"
+    return ran(_cut(bytes(output.kept), output.total), note, code)
 
 
-def resolve(path: str) -> Path:
-    """A path argument as an absolute path (relative ones from the current directory)."""
-    return Path(os.path.expanduser(path)).resolve()
+def ran(output: str, note: str, code: int | None, signal_name: str | None = None) -> str:
+    """A command's result as the model reads it: what it printed, a note, and its exit code (or signal)."""
+    text = "\n".join(part for part in (output.rstrip("\n"), note) if part)
+    end = f"[exit code {code}]" if code is not None else f"[stopped by {signal_name or 'a signal'}]"
+    return f"{text}\n{end}" if text else end
 
 
-def inside_workdir(arguments: Any) -> bool:
-    """True if a files call's path lies in the current directory once resolved (links followed); False if unknown."""
+def resolve(path: str, workdir: Path | None = None) -> Path:
+    """A path argument as an absolute path (relative ones from ``workdir``, the current directory if None)."""
+    return ((workdir or Path.cwd()) / os.path.expanduser(path)).resolve()
+
+
+def inside_workdir(arguments: Any, workdir: Path | None = None) -> bool:
+    """True if a files call's path lies in ``workdir`` (the current directory if None) once resolved (links
+    followed); False if unknown."""
     path = arguments.get("path", ".") if isinstance(arguments, dict) else None
     if not isinstance(path, str):
         return False
-    here = Path.cwd().resolve()
-    target = resolve(path)
+    here = (workdir or Path.cwd()).resolve()
+    target = resolve(path, here)
     return target == here or here in target.parents
 
 
@@ -216,9 +224,8 @@ def open_regular(path: Path, limit: int) -> tuple[bytes, int]:
     raise NotRegularFile(path, kind)
 
 
-async def read_file(path: str) -> str:
-    """The text of the file at ``path`` (at most 1 MB of it); anything but a regular file is refused."""
-    target = resolve(path)
+async def read_file(target: Path) -> str:
+    """The text of the file at ``target`` (at most 1 MB of it); anything but a regular file is refused."""
 
     def read() -> str:
         try:
@@ -232,9 +239,8 @@ async def read_file(path: str) -> str:
     return await asyncio.to_thread(read)
 
 
-async def list_directory(path: str = ".") -> str:
-    """The entries of the directory at ``path``: a trailing / marks directories."""
-    target = resolve(path)
+async def _listing(target: Path) -> str:
+    """The entries of the directory at ``target``: a trailing / marks directories."""
 
     def listing() -> str:
         names = sorted(target.iterdir(), key=lambda p: p.name)
@@ -246,14 +252,45 @@ async def list_directory(path: str = ".") -> str:
     return await asyncio.to_thread(listing)
 
 
-def make_tools(groups: tuple[str, ...], policy: sandbox.Policy) -> list[Any]:
-    """The LangChain tools of the built-in ``groups``; the shell runs its commands under ``policy``."""
-    from langchain_core.tools import StructuredTool
+class Host:
+    """Where the built-in tools act: this machine, in ``workdir`` (the current directory if None). A door whose
+    user has a place of their own for files and commands (an editor: chatcli.editor.host) gives its own."""
 
-    async def shell(command: str) -> str:
-        return await run_shell(command, policy)
+    def __init__(self, workdir: Path | None = None):
+        self.workdir = workdir
 
-    where = sandbox.describe(policy) if "shell" in groups else ""
+    async def read_file(self, target: Path) -> str:
+        return await read_file(target)
+
+    async def run_shell(self, command: str, policy: sandbox.Policy, call_id: str = "") -> str:
+        """``command``'s output and exit code (``call_id``: the call it runs for)."""
+        return await run_shell(command, policy, self.workdir)
+
+
+def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | None = None) -> list[Any]:
+    """The LangChain tools of the built-in ``groups``; they act through ``host`` (this machine's current directory
+    if None), the shell's commands under ``policy``."""
+    from typing import Annotated
+
+    from langchain_core.tools import InjectedToolCallId, StructuredTool
+
+    at = host if host is not None else Host()
+
+    async def shell(command: str, call_id: str = "") -> str:
+        return await at.run_shell(command, policy, call_id)
+
+    # The call's id is LangChain's to give (never the model's): the host shows the command's terminal in that call.
+    shell.__annotations__ = {"command": str, "call_id": Annotated[str, InjectedToolCallId], "return": str}
+
+    async def read_file(path: str) -> str:
+        """Read a text file on the user's machine. A relative path is from the current directory."""
+        return await at.read_file(resolve(path, at.workdir))
+
+    async def list_directory(path: str = ".") -> str:
+        """List the entries of a directory on the user's machine (default: the current directory)."""
+        return await _listing(resolve(path, at.workdir))
+
+    where = sandbox.describe(policy, at.workdir) if "shell" in groups else ""
     made = {
         "shell": StructuredTool.from_function(
             coroutine=shell,

@@ -108,6 +108,28 @@ async def read_resource(toolbox: HasServers | None, server_name: str, uri: str) 
     return found
 
 
+async def prompt_question(toolbox: HasServers | None, line: str) -> str:
+    """The question the MCP prompt command ``line`` (``/mcp__SERVER__NAME ARGS``) gives: its arguments taken in order
+    or as ``name=value`` (shell quoting), its text fetched from its server; a UsageError (nothing sent) otherwise."""
+    import shlex
+
+    from chatcli.errors import UsageError
+
+    name, _, rest = line.strip().partition(" ")
+    entry = find_prompt(toolbox, name)
+    if entry is None:
+        known = ", ".join(p.command for p in prompts(toolbox)) or "none"
+        raise UsageError(f"unknown command {name[:60]}", hint=f"the MCP prompts: {known}")
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise UsageError(f"{entry.command}: {exc}") from None
+    try:
+        return await prompt_text(toolbox, entry, prompt_arguments(entry, words))
+    except ContextError as exc:
+        raise UsageError(str(exc), hint="nothing was sent") from None
+
+
 def known_servers(toolbox: HasServers | None) -> set[str]:
     return {server.name for server in (toolbox.servers if toolbox is not None else [])}
 

@@ -66,12 +66,15 @@ class Toolbox(ApprovalRules):
         cache: Any = None,
         link: Any = None,
         sandbox: Policy | None = None,
+        host: builtin.Host | None = None,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
+        self.host = host if host is not None else builtin.Host()  # where the built-in tools act
         self.sandbox = sandbox if sandbox is not None else Policy()  # where this toolbox's shell runs commands
         self._made: list[ToolEntry] | None = None
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache: what each server offers, kept between runs
         self.link = link
+        self._start_timeout = start_timeout
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
         # ``link`` (a chatcli.tools.mcp.link.HostLink): the servers are the MCP host's, kept between runs.
         self.servers = [
@@ -79,6 +82,7 @@ class Toolbox(ApprovalRules):
         ]
         for server in self.servers:
             server.on_fail = self._failed
+        self.owned = list(self.servers)  # the servers this toolbox starts and stops (a session's: its own)
         self.approve = tuple(approve)
         self.approve_all = approve_all
         self.timeout = timeout
@@ -92,7 +96,33 @@ class Toolbox(ApprovalRules):
         """Where this toolbox's shell runs commands, said once (it looks for bubblewrap: off an event loop)."""
         from chatcli.tools.sandbox import describe
 
-        return describe(self.sandbox)
+        return describe(self.sandbox, self.host.workdir)
+
+    def for_session(self, servers: list[ServerSpec], host: builtin.Host) -> "Toolbox":
+        """A session's tools: these built-ins acting through ``host``, these servers (shared: this toolbox runs and
+        stops them) and the session's own ``servers`` beside them (a name taken already keeps the first), these
+        rules. The session's toolbox starts its own servers and stops them when it is closed."""
+        session = Toolbox(
+            builtin_groups=self.builtin_groups,
+            approve=self.approve,
+            approve_all=self.approve_all,
+            timeout=self.timeout,
+            note=self.note,
+            sandbox=self.sandbox,
+            host=host,
+        )
+        taken = {server.name for server in self.servers}
+        for spec in servers:
+            if spec.name in taken:
+                if self.note is not None:
+                    self.note(f"MCP server {spec.name}: a server of that name is set up already; the first is used")
+                continue
+            taken.add(spec.name)
+            server = McpServer(spec, None, self._start_timeout, self.note, None, session._load, None)
+            server.on_fail = session._failed
+            session.owned.append(server)
+        session.servers = [*self.servers, *session.owned]
+        return session
 
     def _load(self) -> Any:
         """The MCP client's import, once, in a thread: the prompt stays responsive (none through the MCP host)."""
@@ -112,7 +142,7 @@ class Toolbox(ApprovalRules):
             self._made = [
                 ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
                 for group in self.builtin_groups
-                for tool in builtin.make_tools((group,), self.sandbox)
+                for tool in builtin.make_tools((group,), self.sandbox, self.host)
             ]
         return self._made
 
@@ -126,7 +156,7 @@ class Toolbox(ApprovalRules):
         if self._started:
             return
         self._started = True
-        for server in self.servers:
+        for server in self.owned:
             found = None if refresh or self.cache is None else self.cache.read(server.spec)
             if found is not None:
                 server.adopt(*found)
@@ -162,7 +192,7 @@ class Toolbox(ApprovalRules):
     async def stop_idle(self, idle: float) -> None:
         """Stop the servers that have run no call for ``idle`` seconds (they start again when used)."""
         now = time.monotonic()
-        for server in self.servers:
+        for server in self.owned:
             if server.state == READY and not server.calls and now - server.used >= idle:
                 await server.halt()
 
@@ -174,7 +204,7 @@ class Toolbox(ApprovalRules):
 
     async def aclose(self) -> None:
         await self.kept.aclose()  # a call waiting for an answer nobody will give now: cancelled at its server
-        await asyncio.gather(*(s.halt(final=True) for s in self.servers), return_exceptions=True)
+        await asyncio.gather(*(s.halt(final=True) for s in self.owned), return_exceptions=True)
 
     def _failed(self, server: McpServer) -> None:
         if self.note is not None:
@@ -186,7 +216,7 @@ class Toolbox(ApprovalRules):
 
     @property
     def configured(self) -> bool:
-        """True if any tool could be offered (built-ins on, or MCP servers configured)."""
+        """True if any tool could be offered (built-ins on, or MCP servers set up)."""
         return bool(self.builtin_groups or self.servers)
 
     def entries(self) -> list[ToolEntry]:
@@ -207,7 +237,7 @@ class Toolbox(ApprovalRules):
         found = next((entry for entry in self.entries() if entry.name == name), None)
         if found is None and call_id is not None and self.granted.get(call_id) == name:
             group = next((g for g, names in builtin.GROUPS.items() if name in names), None)
-            made = builtin.make_tools((group,), self.sandbox) if group else []
+            made = builtin.make_tools((group,), self.sandbox, self.host) if group else []
             tool = next((t for t in made if t.name == name), None)
             where = self._where() if group == "shell" else ""
             found = ToolEntry(name, builtin.SERVER, tool, group, where) if tool is not None else None

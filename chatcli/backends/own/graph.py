@@ -16,7 +16,15 @@ from typing_extensions import NotRequired, TypedDict
 
 from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
 from chatcli.backends.own.request_history import for_provider, now_iso, without_tools
-from chatcli.backends.own.toolcalls import TOOLS_NODE, calls_of, make_tools_node, repair, settled, tools_refused
+from chatcli.backends.own.toolcalls import (
+    TOOLS_NODE,
+    calls_of,
+    make_tools_node,
+    repair,
+    settled,
+    toolbox_of,
+    tools_refused,
+)
 
 # How history beyond the context budget is handled: folded into a summary before it would not fit ("compact"),
 # left out ("trim"), or folded as it goes ("summary"): chatcli.backends.own.compaction.
@@ -172,25 +180,27 @@ class ChatGraph:
         temperature = configurable.get("temperature")  # a role's, switched to at the prompt
         return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
 
-    def offered(self, state: ChatState, refused: bool) -> list[dict[str, Any]]:
-        """The tools to offer for this step: none past the round limit or for a model that ``refused`` them."""
-        if self.toolbox is None or not self.toolbox.configured or refused:
+    def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None") -> list[dict[str, Any]]:
+        """``toolbox``'s tools to offer for this step: none past the round limit or for a model that ``refused``
+        them."""
+        if toolbox is None or not toolbox.configured or refused:
             return []
         messages = state["messages"]
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
-        return self.toolbox.schemas() if rounds < self.tool_rounds else []
+        return toolbox.schemas() if rounds < self.tool_rounds else []
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
         emit = _emitter()
         if self.before_model is not None:
             await self.before_model(lambda text: _say(emit, text))
-        if self.toolbox is not None and self.toolbox.configured:
-            await self.toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
+        toolbox = toolbox_of(config, self.toolbox)
+        if toolbox is not None and toolbox.configured:
+            await toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
         step = _Step(self, state, config, emit)
         step.learned = await self.states.of(step.name)
-        step.tools = self.offered(state, step.learned.no_tools)
+        step.tools = self.offered(state, step.learned.no_tools, toolbox)
         if self.pricer is not None:
             self.pricer.warm(step.name)  # the price table loads while the request is out
         history, update, summary_usage, estimate = await step.prepare()

@@ -187,10 +187,22 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return mended
 
 
-def make_tools_node(toolbox: "Toolbox") -> Any:
+# The run's config key for the tools of a session that has its own (an editor's: Toolbox.for_session); a run
+# without it uses the graph's. (An object: LangGraph keeps only plain values of the config with a checkpoint.)
+TOOLBOX = "toolbox"
+
+
+def toolbox_of(config: Any, default: "Toolbox | None") -> "Toolbox | None":
+    """The tools of the run of ``config``: its session's own, else the graph's ``default``."""
+    found = ((config or {}).get("configurable") or {}).get(TOOLBOX)
+    return cast("Toolbox", found) if found is not None else default
+
+
+def make_tools_node(default: "Toolbox") -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it.
 
-    The approval question is one ``interrupt()`` for all the calls that need it, asked before
+    The calls run with the run's toolbox (``toolbox_of``: a session's own, else ``default``). The approval
+    question is one ``interrupt()`` for all the calls that need it, asked before
     any call runs; it is persisted with the thread, so it survives a crash and is asked again.
     It is a request in LangChain's human-in-the-loop shape, answered with its decisions (or in
     chat's older shape, for a thread stored waiting on it): chatcli.core.interrupts. The approval
@@ -216,6 +228,7 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
         goes on from a tool's question keeps the decisions taken when the calls began (``--yes`` then)."""
         from langgraph.types import interrupt
 
+        toolbox = cast("Toolbox", toolbox_of(get_config(), default))
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
         entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
@@ -230,7 +243,9 @@ def make_tools_node(toolbox: "Toolbox") -> Any:
         return {"decisions": decisions, "asked": [shown.id for shown in asking]}
 
     async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
-        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+        config = get_config()
+        thread = str((config.get("configurable") or {}).get("thread_id") or "")
+        toolbox = cast("Toolbox", toolbox_of(config, default))
         message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread)
         return message
 

@@ -3,7 +3,6 @@ prompt's messages are sent as the question. Resources are mentioned in a questio
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
@@ -27,27 +26,14 @@ def is_prompt_command(text: str) -> bool:
 
 async def ask_prompt(conversation: Thread, line: str, settings: Settings) -> TurnResult:
     """Fill the prompt ``line`` names with its arguments and send what it gives, as a question."""
-    from chatcli.tools.context import ContextError, find_prompt, prompt_arguments, prompt_text
+    from chatcli.tools.context import prompt_question
     from chatcli.ui.reply import ask
 
-    name, _, rest = line.strip().partition(" ")
     toolbox = conversation.toolbox
     if toolbox is None:
-        raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
+        raise UsageError(f"unknown command {line.strip().partition(' ')[0][:60]}: tools are off for this session")
     await toolbox.settle(SERVER_WAIT)
-    entry = find_prompt(toolbox, name)
-    if entry is None:
-        known = ", ".join(p.command for p in prompt_entries(toolbox)) or "none"
-        raise UsageError(f"unknown command {name[:60]}", hint=f"the MCP prompts: {known}")
-    try:
-        words = shlex.split(rest)
-    except ValueError as exc:
-        raise UsageError(f"{entry.command}: {exc}") from None
-    try:
-        question = await prompt_text(toolbox, entry, prompt_arguments(entry, words))
-    except ContextError as exc:
-        raise UsageError(str(exc), hint="nothing was sent") from None
-    return await ask(conversation, question, settings)
+    return await ask(conversation, await prompt_question(toolbox, line), settings)
 
 
 def prompt_entries(toolbox: Toolbox | None) -> list[PromptEntry]:
