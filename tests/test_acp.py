@@ -361,3 +361,18 @@ def test_an_editor_that_kills_the_agent_mid_answer_loses_nothing_shown(open_edit
     shown = editor.text(session).strip()
     kept = chat(chat_env, "show", session)
     assert kept.code == 0 and shown[:30] in kept.out, kept
+
+
+def test_the_model_picker_offers_every_set_up_providers_models_once_listed(open_editor, server):
+    editor = open_editor()
+    session = editor.new()
+
+    def offered() -> set[str]:
+        updates = editor.of(session, "config_option_update")
+        return {o.value for o in updates[-1].config_options[0].options} if updates else set()
+
+    editor.wait_for(lambda: set(server.models) <= offered())
+    chosen = server.models[-1]
+    editor.call("set_config_option", config_id="model", session_id=session, value=chosen)
+    editor.prompt(session, "hello")
+    assert server.requests[-1]["model"] == chosen

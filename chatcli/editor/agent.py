@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # How many threads one session/list page holds.
 PAGE = 100
+# Seconds the providers' model lists may take, and the most models the editor's picker offers.
+CATALOG_WAIT = 15.0
+MAX_MODELS = 500
 # Seconds a session waits for its MCP servers to start before their prompts are offered (or a prompt command runs).
 SERVER_WAIT = 30.0
 MODEL_OPTION = "model"
@@ -101,6 +104,7 @@ class Editor:
         self.sessions: dict[str, Session] = {}
         self.client: Any = None
         self.capabilities = schema.ClientCapabilities()
+        self.catalog: asyncio.Future[list[str]] | None = None  # the set-up providers' models, listed once
         self.busy = 0  # requests being answered
         self.idle = asyncio.Event()
         self.idle.set()
@@ -281,13 +285,17 @@ class Editor:
             offered.append(schema.AvailableCommand(name=name, description=about, input=_input(entry.synopsis)))
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
 
-    def _options(self, session: Session) -> list[Any] | None:
+    def _options(self, session: Session, listed: list[str] | None = None) -> list[Any] | None:
         """The model choice, where chat chooses the model (a graph chooses its own)."""
         thread = session.thread
         if not thread.can.prompt or not thread.model_name:
             return None
         default = [self.settings.model] if self.settings.model else []
-        names = list(dict.fromkeys([thread.model_name, *default, *session.models]))
+        if self.catalog is None:  # the editor's model picker: every set-up provider's models, once they are listed
+            self.catalog = asyncio.ensure_future(self._list_models())
+        if listed is None:
+            listed = self.catalog.result() if self.catalog.done() and not self.catalog.cancelled() else []
+        names = list(dict.fromkeys([thread.model_name, *default, *session.models, *listed]))
         return [
             schema.SessionConfigOptionSelect(
                 id=MODEL_OPTION,
@@ -298,6 +306,23 @@ class Editor:
                 options=[schema.SessionConfigSelectOption(value=name, name=name) for name in names],
             )
         ]
+
+    async def _list_models(self) -> list[str]:
+        """The models of every provider set up (``chat models``), offered in each session's model option when they
+        come; a provider that cannot list is left out (its models can still be typed: ``model NAME``)."""
+        from chatcli.backends.own.model import list_all
+
+        try:
+            which = ["openai"] if self.settings.local else None
+            listing = await asyncio.wait_for(list_all(self.settings, which), CATALOG_WAIT)
+            names = listing.names[:MAX_MODELS]
+        except Exception as exc:  # noqa: BLE001 - the picker keeps the models it has
+            say(sys.stderr, f"chat acp: the providers' models were not listed: {' '.join(str(exc).split())[:200]}\n")
+            return []
+        for session in self.sessions.values():
+            if names:
+                self._update_options(session, names)
+        return names
 
     @_answering
     async def set_config_option(
@@ -423,8 +448,8 @@ class Editor:
         new_id = await threads.fork(session.thread.thread_id, len(turns))
         return f"forked into session {new_id} (chat -t {new_id}); load it to go on there"
 
-    def _update_options(self, session: Session) -> None:
-        options = self._options(session)
+    def _update_options(self, session: Session, listed: list[str] | None = None) -> None:
+        options = self._options(session, listed)
         if options:
             update = schema.ConfigOptionUpdate(session_update="config_option_update", config_options=options)
             session.listener.send(update)
@@ -444,6 +469,8 @@ class Editor:
 
     async def aclose(self) -> None:
         """Stop every running turn (its partial kept) and let go of the sessions."""
+        if self.catalog is not None:
+            self.catalog.cancel()
         running = [s.running for s in self.sessions.values() if s.running is not None and not s.running.done()]
         for task in running:
             task.cancel()
