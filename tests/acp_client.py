@@ -221,7 +221,10 @@ class Editor:
         async def stop() -> int | None:
             try:
                 self.process.stdin.close()
-                await self.conn.close()
+                try:
+                    await self.conn.close()
+                except ConnectionError:  # the agent ended already (its stdin closed earlier)
+                    pass
                 return await asyncio.wait_for(self.process.wait(), 30)
             except asyncio.TimeoutError:
                 self.process.kill()

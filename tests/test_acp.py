@@ -7,6 +7,7 @@ a cancel keeps the partial, and bad input gets the JSON-RPC error the protocol n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -376,3 +377,33 @@ def test_the_model_picker_offers_every_set_up_providers_models_once_listed(open_
     editor.call("set_config_option", config_id="model", session_id=session, value=chosen)
     editor.prompt(session, "hello")
     assert server.requests[-1]["model"] == chosen
+
+
+def test_an_editor_gone_mid_question_gets_its_prompt_answered_cancelled_and_the_question_is_kept(
+    open_editor, server, chat_env, tmp_path
+):
+    import threading
+
+    (tmp_path / "a.txt").write_text("alpha\n")
+    editor = open_editor("--tools", "files")
+    session = editor.new(cwd=str(tmp_path))
+    never = threading.Event()
+    editor.client.permission = lambda request: never.wait(60) and None  # the editor quits before it answers
+    server.queue(Calls([("read_file", {"path": "a.txt"})]), Reply("alpha it says"))
+    running = editor.start("prompt", session_id=session, prompt=[acp.text_block("read a.txt")])
+    editor.wait_for(lambda: bool(editor.client.asked))
+
+    async def quit_writing() -> None:
+        editor.process.stdin.close()
+
+    editor._run(quit_writing())
+    assert running.result(20).stop_reason == "cancelled"  # answered, though nothing can answer the question now
+    editor._run(asyncio.wait_for(editor.process.wait(), 20))
+    never.set()
+    assert editor.process.returncode == 0, editor.stderr.decode()
+    kept = chat(chat_env, "show", session)
+    assert "read a.txt" in kept.out, kept
+    # The call was never run; at the terminal the thread asks it again (declined here: no terminal to ask in).
+    again = chat(chat_env, "-t", session, "--yes", "go on")
+    assert again.code == 0, again
+    assert "alpha it says" in chat(chat_env, "show", session).out

@@ -96,7 +96,12 @@ ROWS: dict[str, Row] = {
     # Permanent errors: never retried, even with retries allowed.
     "401-not-retried": Row([Fault(status=401)], 4, r"authentication refused by .*\(401\).*check OPENAI_API_KEY", RETRY),
     "403-not-retried": Row([Fault(status=403)], 4, r"access denied by .*\(403\).*permissions", RETRY),
-    "404-not-retried": Row([Fault(status=404)], 4, r"model 'gpt-fake' not found at .*\(404\).*--model", RETRY),
+    "404-not-retried": Row(
+        [Fault(status=404)],
+        4,
+        r"model 'gpt-fake' not found at .*\(404\).*--model.*OPENAI_BASE_URL not the API's /v1",
+        RETRY,
+    ),
     # Transient errors: retried with backoff, honouring Retry-After.
     "429-retry-after-ms": Row(
         [Fault(status=429, headers={"retry-after-ms": "400"}), Reply("recovered from 429")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import TYPE_CHECKING, List, Optional, cast
+from typing import TYPE_CHECKING, Callable, List, Optional, cast
 
 from chatcli.app import options
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
@@ -32,8 +32,9 @@ def acp_command(
 ) -> None:
     """Talk to an editor over the Agent Client Protocol (Zed, JetBrains, Neovim, Emacs): the editor starts
     `chat acp` and speaks JSON-RPC on its stdin and stdout. Sessions are chat's threads (chat -t ID goes on
-    with one at the terminal); tool calls are asked in the editor. With --graph FILE:NAME or --remote URL,
-    a LangGraph app in the editor. docs/editors.md has each editor's settings."""
+    with one at the terminal); tool calls are asked in the editor. With --graph FILE:NAME or --remote URL
+    (--assistant ID, --header 'NAME: VALUE'), a LangGraph app in the editor; --no-tools offers no tools.
+    docs/editors.md has each editor's settings."""
     env = environment()
 
     def action(settings: Settings) -> None:
@@ -86,7 +87,7 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
             )
         chat = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
         editor = Editor(chat, settings, setup, answering)
-        reader, writer = await _streams(protocol, editor.idle)
+        reader, writer = await _streams(protocol, editor.idle, editor.editor_gone)
         try:
             # The SDK routes each method to the agent's method of that name; those it lacks are "method not found".
             agent = cast("acp.Agent", editor)
@@ -98,10 +99,13 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
             raise asyncio.CancelledError
 
 
-async def _streams(protocol: int, idle: asyncio.Event) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _streams(
+    protocol: int, idle: asyncio.Event, gone: Callable[[], None]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """stdin as the protocol's input, ``protocol`` (the real stdout) as its output, with a limit fit for images. The
     end of stdin reaches the protocol once every request read before it is answered (``idle``): a script that pipes
-    its requests in and closes stdin gets every answer."""
+    its requests in and closes stdin gets every answer. ``gone`` is told at once: nothing asked of the editor from
+    then on can be answered."""
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader(limit=LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
@@ -111,6 +115,8 @@ async def _streams(protocol: int, idle: asyncio.Event) -> tuple[asyncio.StreamRe
         while data := await stdin.read(LIMIT):
             reader.feed_data(data)
             await asyncio.sleep(0)  # each request is taken up before the end is looked at
+        await asyncio.sleep(0.05)  # the requests read last are taken up
+        gone()
         while True:  # the requests read last are taken up within a moment; then every one is answered
             await asyncio.sleep(0.05)
             if idle.is_set():

@@ -6,11 +6,11 @@ HELP = """Chat with a language model in your terminal; every conversation is kep
 chat                        the prompt (Enter sends, Ctrl-C stops a reply)
 chat "QUESTION"             one answer; piped text goes after the question
 chat threads | show [ID]    your conversations; one (the last without ID)
-chat search TEXT            search them; also export, import, rm, title, fork
-chat compact ID             fold a thread's earlier turns into a summary
+chat search TEXT            search; export, import, rm, title, fork, compact
 chat config | models        the settings and their sources; the models
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
-chat stats | trust | serve  costs; trust this .env; the threads over HTTP
+chat stats | trust          what answers cost; trust this directory's .env
+chat serve | acp            the threads over HTTP; chat in your editor (ACP)
 (each has -h; --help-all: every option; chat ask TEXT: ask a command name)
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or

@@ -57,6 +57,11 @@ class Session:
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
 
+    def stop(self) -> None:
+        """Stop the running turn as a cancel does (its part kept)."""
+        if self.running is not None:
+            self.running.cancel()
+
 
 @dataclass(frozen=True)
 class Command:
@@ -105,12 +110,20 @@ class Editor:
         self.client: Any = None
         self.capabilities = schema.ClientCapabilities()
         self.catalog: asyncio.Future[list[str]] | None = None  # the set-up providers' models, listed once
+        self.gone = False  # the editor closed its end (stdin): the requests read are answered, nothing more asked
         self.busy = 0  # requests being answered
         self.idle = asyncio.Event()
         self.idle.set()
 
     def on_connect(self, conn: Any) -> None:
         self.client = conn
+
+    def editor_gone(self) -> None:
+        """The editor closed stdin: every request it sent is still answered, but a turn that waits for the editor's
+        answer (a permission, a form, a file, a terminal) stops as on a cancel, its question kept in the thread."""
+        self.gone = True
+        for session in self.sessions.values():
+            session.listener.editor_gone()
 
     # ---- the connection
 
@@ -226,6 +239,9 @@ class Editor:
             await listener.aclose()
             raise
         session = Session(thread, listener, str(workdir), tools=tools)
+        listener.stop = session.stop
+        if self.gone:
+            listener.editor_gone()
         self.sessions[thread_id] = session
         listener.send(self._commands(thread))
         if tools is not None and tools.servers:  # their prompts are commands too, once their listings are known
@@ -257,7 +273,7 @@ class Editor:
             workdir,
             reads=bool(files is not None and files.read_text_file),
             terminals=bool(self.capabilities.terminal),
-            shown=listener.show_terminal,
+            listener=listener,
         )
         tools = self.chat.toolbox.for_session(servers, host)
         tools.start()

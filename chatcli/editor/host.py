@@ -15,10 +15,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from acp import RequestError
 
+from chatcli.editor.listener import EditorListener
 from chatcli.tools import builtin, sandbox
 
 LAUNCHER = str(Path(__file__).resolve().parent.parent / "tools" / "launch.py")
@@ -26,7 +27,8 @@ LAUNCHER = str(Path(__file__).resolve().parent.parent / "tools" / "launch.py")
 
 class EditorHost(builtin.Host):
     """The built-in tools of session ``session_id`` in ``workdir``, through ``client`` where it ``reads`` files or
-    runs ``terminals``; ``shown(call_id, terminal_id)`` puts a command's terminal in its call's card."""
+    runs ``terminals``; the session's ``listener`` puts a command's terminal in its call's card, and stops the turn
+    if the editor goes away while it waits for an answer."""
 
     def __init__(
         self,
@@ -36,11 +38,11 @@ class EditorHost(builtin.Host):
         *,
         reads: bool,
         terminals: bool,
-        shown: Callable[[str, str], None],
+        listener: EditorListener,
     ):
         super().__init__(workdir)
-        self.client, self.session_id = client, session_id
-        self.reads, self.terminals, self.shown = reads, terminals, shown
+        self.client, self.session_id, self.listener = client, session_id, listener
+        self.reads, self.terminals = reads, terminals
 
     async def read_file(self, target: Path) -> str:
         if not self.reads:
@@ -54,7 +56,7 @@ class EditorHost(builtin.Host):
         if kind is not None:
             raise ToolException(f"error: {builtin.NotRegularFile(target, kind)}")
         try:
-            read = await self.client.read_text_file(session_id=self.session_id, path=str(target))
+            read = await self.listener.asked(self.client.read_text_file(session_id=self.session_id, path=str(target)))
         except RequestError as exc:
             raise ToolException(f"error: {target}: {' '.join(str(exc.args[0] if exc.args else exc).split())[:300]}")
         text = str(read.content)
@@ -73,12 +75,14 @@ class EditorHost(builtin.Host):
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 json.dump(spec, file)
-            terminal = await self.client.create_terminal(
-                session_id=self.session_id,
-                command=sys.executable,
-                args=["-I", "-S", LAUNCHER, path],
-                cwd=str(self.workdir),
-                output_byte_limit=builtin.MAX_OUTPUT,
+            terminal = await self.listener.asked(
+                self.client.create_terminal(
+                    session_id=self.session_id,
+                    command=sys.executable,
+                    args=["-I", "-S", LAUNCHER, path],
+                    cwd=str(self.workdir),
+                    output_byte_limit=builtin.MAX_OUTPUT,
+                )
             )
             return await self._watch(terminal.terminal_id, call_id)
         finally:
@@ -89,10 +93,10 @@ class EditorHost(builtin.Host):
         """The command's output and exit once it ends (stopped with the call: cancelled, or out of time)."""
         ids = {"session_id": self.session_id, "terminal_id": terminal_id}
         if call_id:
-            self.shown(call_id, terminal_id)
+            self.listener.show_terminal(call_id, terminal_id)
         try:
-            ended = await self.client.wait_for_terminal_exit(**ids)
-            output = await self.client.terminal_output(**ids)
+            ended = await self.listener.asked(self.client.wait_for_terminal_exit(**ids))
+            output = await self.listener.asked(self.client.terminal_output(**ids))
         except BaseException:
             await asyncio.shield(self._end(ids, kill=True))
             raise
@@ -102,8 +106,10 @@ class EditorHost(builtin.Host):
         return builtin.ran(text, "", ended.exit_code, ended.signal)
 
     async def _end(self, ids: dict[str, str], kill: bool = False) -> None:
+        if self.listener.gone:
+            return  # nothing can be asked of an editor that went away
         for method in ((self.client.kill_terminal,) if kill else ()) + (self.client.release_terminal,):
             try:
-                await method(**ids)
+                await asyncio.wait_for(method(**ids), 5)
             except Exception:  # noqa: BLE001 - an editor that went away has nothing left to stop
                 pass

@@ -5,9 +5,10 @@ question or a graph's interrupt, where the editor offers it)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from acp import schema
 
@@ -63,6 +64,7 @@ def _whole(value: Any) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+T = TypeVar("T")
 # Why a call was not run without asking: the user answered "reject always" earlier in this session.
 NEVER = "not run: the user rejects every call of this tool in this session"
 
@@ -89,6 +91,9 @@ class EditorListener:
         self.never: set[str] = set()  # the tools "reject always" refused for the rest of the session
         self.announced: set[str] = set()  # the calls the editor was told of in this turn
         self.terminals: dict[str, str] = {}  # the calls whose command runs in an editor's terminal (its id)
+        self.asking = 0  # requests to the editor waiting for its answer
+        self.gone = False  # the editor closed its end: nothing asked of it can be answered now
+        self.stop: Callable[[], None] = lambda: None  # stops the session's turn (set by the agent)
         self._pump = asyncio.ensure_future(self._send_all())
 
     # ---- the events of a turn
@@ -142,6 +147,26 @@ class EditorListener:
     async def aclose(self) -> None:
         self._pump.cancel()
 
+    async def asked(self, request: Awaitable[T]) -> T:
+        """The editor's answer to ``request``; once the editor has closed its end, none can come: the session's turn
+        stops as on a cancel (what it was asking kept in the thread: ``chat -t ID`` asks it again)."""
+        if self.gone:
+            if inspect.iscoroutine(request):
+                request.close()
+            self.stop()
+            await asyncio.Event().wait()  # the stop arrives here
+        self.asking += 1
+        try:
+            return await request
+        finally:
+            self.asking -= 1
+
+    def editor_gone(self) -> None:
+        """The editor closed its end: a turn waiting for its answer stops now, a later question stops its turn."""
+        self.gone = True
+        if self.asking:
+            self.stop()
+
     # ---- what a turn asks
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
@@ -152,7 +177,9 @@ class EditorListener:
         await self.flushed()
         options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
         asked = updates.call_asked(call)
-        response = await self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
+        response = await self.asked(
+            self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
+        )
         outcome = response.outcome
         if not isinstance(outcome, schema.AllowedOutcome):  # the prompt was cancelled meanwhile
             return Decision("no", rest=True)
@@ -207,7 +234,7 @@ class EditorListener:
             mode = schema.ElicitationFormSessionMode(
                 session_id=self.session_id, tool_call_id=call_id, requested_schema=asked
             )
-            response = await self.client.create_elicitation(message=message, mode=mode)
+            response = await self.asked(self.client.create_elicitation(message=message, mode=mode))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a form the editor could not show: declined, and said why

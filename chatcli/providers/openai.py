@@ -144,7 +144,11 @@ class OpenAICompatible(Provider):
                     else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
                 ),
             )
-        return super().describe(trouble, settings, model, mid_answer)
+        line, hint = super().describe(trouble, settings, model, mid_answer)
+        if trouble.kind == "not_found" and settings.base_url and not trouble.message and not settings.local:
+            # A server that knows no such path says so as it would of a model (OPENAI_BASE_URL=.../v1/v1).
+            hint = f"{hint}; or is OPENAI_BASE_URL not the API's /v1 address?" if hint else None
+        return line, hint
 
     async def list_models(self, settings: Settings) -> list[str]:
         """The model ids the endpoint lists (``GET /models``), sorted."""
