@@ -240,3 +240,13 @@ class Editor:
 def dumped(update: Any) -> dict[str, Any]:
     """An update as the JSON the agent sent."""
     return json.loads(update.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def stdio_server(name: str, script: str, **env: str) -> schema.McpServerStdio:
+    """An MCP server of tests/mcp as an editor passes it in ``session/new``."""
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parent / "mcp" / script
+    variables = [schema.EnvVariable(name=k, value=v) for k, v in env.items()]
+    return schema.McpServerStdio(name=name, command=sys.executable, args=[str(path)], env=variables)

@@ -407,3 +407,105 @@ def test_an_editor_gone_mid_question_gets_its_prompt_answered_cancelled_and_the_
     again = chat(chat_env, "-t", session, "--yes", "go on")
     assert again.code == 0, again
     assert "alpha it says" in chat(chat_env, "show", session).out
+
+
+# Lines an editor (or whatever writes to the agent) may send that are not a request the SDK can read, and the
+# error each gets: None where nothing may answer (a notification, an answer to no request).
+FRAMING = {
+    "not-json": (b"{this is not json", -32700),
+    "bad-utf8": (b'{"jsonrpc": "2.0", "id": 1, "method": "\xff"}', -32700),
+    "too-deep": (b"[" * 100_000 + b"]" * 100_000, -32700),
+    "huge-id": (b'{"jsonrpc": "2.0", "id": ' + b"9" * 5000 + b', "method": "session/list"}', -32700),
+    "batch": (b'[{"jsonrpc": "2.0", "id": 7, "method": "session/list", "params": {}}]', -32600),
+    "empty-array": (b"[]", -32600),
+    "null": (b"null", -32600),
+    "number": (b"5", -32600),
+    "string": (b'"hi"', -32600),
+    "method-not-a-string": (b'{"jsonrpc": "2.0", "id": 3, "method": ["a"]}', -32600),
+    "method-null": (b'{"jsonrpc": "2.0", "id": 11, "method": null}', -32600),
+    "id-an-object": (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "session/list"}', -32600),
+    "params-a-string": (b'{"jsonrpc": "2.0", "id": 4, "method": "session/list", "params": "x"}', -32602),
+    "answer-id-an-object": (b'{"jsonrpc": "2.0", "id": {"a": 1}, "result": {}}', None),
+    "answer-error-a-string": (b'{"jsonrpc": "2.0", "id": 0, "error": "boom"}', None),
+    "unknown-notification": (b'{"jsonrpc": "2.0", "method": "what/ever", "params": {}}', None),
+    "cancel-without-session": (b'{"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": 5}}', None),
+    "prompt-as-notification": (b'{"jsonrpc": "2.0", "method": "session/prompt", "params": {}}', None),
+}
+
+
+@pytest.mark.parametrize("name", FRAMING)
+def test_every_malformed_line_gets_the_protocols_error_or_nothing_and_never_ends_the_agent(chat_env, server, name):
+    line, code = FRAMING[name]
+    agent = subprocess.Popen(
+        [str(CHAT), "acp"], env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    listing = b'{"jsonrpc": "2.0", "id": "after", "method": "session/list", "params": {}}'
+    out, err = agent.communicate(line + b"\n" + listing, timeout=60)  # the last line has no newline: still read
+    answers = [json.loads(text) for text in out.splitlines()]  # stdout: JSON-RPC lines only
+    assert agent.returncode == 0, err.decode()[-2000:]
+    errors = [a["error"]["code"] for a in answers if "error" in a]
+    assert errors == ([code] if code is not None else []), answers
+    assert [a["id"] for a in answers if "result" in a] == ["after"]  # and the agent went on
+    assert b"Traceback" not in err, err.decode()[-2000:]
+
+
+@pytest.mark.parametrize(
+    "session_id", ["", "../../etc/passwd", "a\x00b", "\ud800", "x" * 100_000, "é" * 10], ids=lambda s: repr(s)[:12]
+)
+def test_a_hostile_session_id_is_not_found_in_one_short_line_at_every_method(open_editor, session_id, tmp_path):
+    editor = open_editor()
+    calls = [
+        ("load_session", {"cwd": str(tmp_path), "session_id": session_id, "mcp_servers": []}),
+        ("resume_session", {"cwd": str(tmp_path), "session_id": session_id, "mcp_servers": []}),
+        ("prompt", {"session_id": session_id, "prompt": [acp.text_block("hi")]}),
+        ("set_config_option", {"config_id": "model", "session_id": session_id, "value": "gpt-fake"}),
+    ]
+    for method, params in calls:
+        with pytest.raises(RequestError) as refused:
+            editor.call(method, **params)
+        assert refused.value.code == -32002 and len(str(refused.value)) < 200, (method, refused.value)
+    assert b"Traceback" not in editor.stderr
+
+
+@pytest.mark.parametrize("cwd", ["relative", "/" + "a" * 300, "/no/such/dir", "/etc/hostname", "/tmp/\x00"])
+def test_a_hostile_cwd_is_invalid_params_at_every_method_that_takes_one(open_editor, server, cwd):
+    editor = open_editor()
+    server.queue(Reply("hi"))
+    session = editor.new()
+    editor.prompt(session, "hi")
+    for method, params in [
+        ("new_session", {"cwd": cwd, "mcp_servers": []}),
+        ("load_session", {"cwd": cwd, "session_id": session, "mcp_servers": []}),
+        ("list_sessions", {"cwd": cwd}),
+    ]:
+        with pytest.raises(RequestError) as refused:
+            editor.call(method, **params)
+        assert refused.value.code == -32602 and "cwd" in str(refused.value) and len(str(refused.value)) < 300
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "\x1b[2J", "x" * 100_000, "two words"], ids=lambda s: repr(s)[:12])
+def test_a_model_name_that_is_no_name_is_refused_and_not_offered(open_editor, name):
+    editor = open_editor()
+    session = editor.new()
+    with pytest.raises(RequestError) as refused:
+        editor.call("set_config_option", config_id="model", session_id=session, value=name)
+    assert refused.value.code == -32602 and len(str(refused.value)) < 200
+    offered = [o.value for u in editor.of(session, "config_option_update") for o in u.config_options[0].options]
+    assert name not in offered
+
+
+def test_loads_of_one_thread_at_once_open_one_session(open_editor, server, tmp_path):
+    from tests.acp_client import stdio_server
+
+    editor = open_editor()
+    server.queue(Reply("hi"))
+    session = editor.new()
+    editor.prompt(session, "hi")
+    other = open_editor()
+    marks = tmp_path / "starts"
+    servers = [stdio_server("bars", "bars.py", BARS_STARTS=str(marks))]
+    loads = [other.start("load_session", cwd=str(tmp_path), session_id=session, mcp_servers=servers) for _ in range(3)]
+    for load in loads:
+        load.result(60)
+    other.wait_for(lambda: marks.exists())
+    assert len(marks.read_text().split()) == 1  # one session, one server

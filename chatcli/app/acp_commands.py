@@ -85,6 +85,8 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
             toolbox = await stack.enter_async_context(
                 open_toolbox(settings, log, idle=settings.worker_idle, always=True)
             )
+            if toolbox is not None:  # an MCP client's import under way ends before the engine's imports begin
+                await toolbox.warm()
         chat = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
         editor = Editor(chat, settings, setup, answering)
         reader, writer = await _streams(protocol, editor.idle, editor.editor_gone)
@@ -106,15 +108,28 @@ async def _streams(
     end of stdin reaches the protocol once every request read before it is answered (``idle``): a script that pipes
     its requests in and closes stdin gets every answer. ``gone`` is told at once: nothing asked of the editor from
     then on can be answered."""
+    from chatcli.editor.framing import encoded, error, screened
+
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader(limit=LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     reader = asyncio.StreamReader(limit=LIMIT)
+    transport, stream_protocol = await loop.connect_write_pipe(
+        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(protocol, "wb", buffering=0)
+    )
+    writer = asyncio.StreamWriter(transport, stream_protocol, None, loop)
 
     async def forward() -> None:
-        while data := await stdin.read(LIMIT):
-            reader.feed_data(data)
+        while True:
+            line, last = await _line(stdin)
+            passed, response = screened(line) if line is not None else (None, error(None, -32600, TOO_LONG))
+            if response is not None:
+                writer.write(encoded(response))
+            if passed is not None:
+                reader.feed_data(passed if passed.endswith(b"\n") else passed + b"\n")
             await asyncio.sleep(0)  # each request is taken up before the end is looked at
+            if last:
+                break
         await asyncio.sleep(0.05)  # the requests read last are taken up
         gone()
         while True:  # the requests read last are taken up within a moment; then every one is answered
@@ -125,13 +140,27 @@ async def _streams(
         reader.feed_eof()
 
     _forwarding.add(asyncio.ensure_future(forward()))
-    transport, stream_protocol = await loop.connect_write_pipe(
-        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(protocol, "wb", buffering=0)
-    )
-    writer = asyncio.StreamWriter(transport, stream_protocol, None, loop)
     return reader, writer
+
+
+async def _line(stdin: asyncio.StreamReader) -> tuple[bytes | None, bool]:
+    """The next line of ``stdin`` (None: it was longer than LIMIT, and is skipped) and whether stdin ended."""
+    try:
+        return await stdin.readuntil(b"\n"), False
+    except asyncio.IncompleteReadError as end:  # the last line, without its newline
+        return end.partial, True
+    except asyncio.LimitOverrunError:
+        while True:  # the rest of the line, skipped
+            try:
+                await stdin.readuntil(b"\n")
+                return None, False
+            except asyncio.LimitOverrunError as over:
+                await stdin.readexactly(over.consumed)
+            except asyncio.IncompleteReadError:
+                return None, True
 
 
 # The most one message may hold (an image, a file as embedded context).
 LIMIT = 64 * 1024 * 1024
+TOO_LONG = "Invalid request: a message is at most 64 MB"
 _forwarding: set[asyncio.Future[None]] = set()

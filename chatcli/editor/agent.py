@@ -107,6 +107,7 @@ class Editor:
     def __init__(self, chat: Chat, settings: Settings, setup: ThreadSetup, answering: Answering = None):
         self.chat, self.settings, self.setup, self.answering = chat, settings, setup, answering
         self.sessions: dict[str, Session] = {}
+        self.opening: dict[str, asyncio.Future[Session]] = {}  # the sessions being loaded
         self.client: Any = None
         self.capabilities = schema.ClientCapabilities()
         self.catalog: asyncio.Future[list[str]] | None = None  # the set-up providers' models, listed once
@@ -197,9 +198,11 @@ class Editor:
         """Every thread, those started at the terminal too, most recent first, a page at a time."""
         from chatcli.text import iso_time
 
-        start = int(cursor) if cursor and cursor.isdigit() else 0
+        start = int(cursor) if cursor and re.fullmatch(r"[0-9]{1,9}", cursor) else 0
         rows = await _said(self.chat.threads().list(start + PAGE + 1))
-        here = os.path.abspath(cwd or os.getcwd())
+        if cwd is not None:
+            _workdir(cwd)  # a filter that must be an absolute directory; every thread is listed (none keeps its cwd)
+        here = os.getcwd()
         page = rows[start : start + PAGE]
         sessions = [
             schema.SessionInfo(
@@ -214,12 +217,22 @@ class Editor:
         return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
 
     async def _existing(self, session_id: str, cwd: str, servers: list[Any] | None) -> Session:
-        """The session of thread ``session_id``, opened if it is not yet; a thread that does not exist is refused."""
+        """The session of thread ``session_id``, opened if it is not yet (once, however many ask at a time); a thread
+        that does not exist is refused."""
+        _workdir(cwd)  # checked, whether or not the session is open already
         if session_id in self.sessions:
             return self.sessions[session_id]
-        info = await _said(self.chat.threads().info(session_id))
-        if info is None:
-            raise RequestError.resource_not_found(session_id)
+        if session_id not in self.opening:
+            self.opening[session_id] = asyncio.ensure_future(self._load(session_id, cwd, servers))
+        try:
+            return await asyncio.shield(self.opening[session_id])
+        finally:
+            if self.opening.get(session_id) is not None and self.opening[session_id].done():
+                del self.opening[session_id]
+
+    async def _load(self, session_id: str, cwd: str, servers: list[Any] | None) -> Session:
+        if not _thread_id(session_id) or await _said(self.chat.threads().info(session_id)) is None:
+            raise _not_found(session_id)
         model = await _said(self.chat.model_for(session_id, self.setup.model))
         return await self._open(session_id, cwd, model, servers)
 
@@ -228,6 +241,7 @@ class Editor:
         to), with the editor's MCP ``servers`` beside chat's own."""
         workdir = _workdir(cwd)
         specs = _server_specs(servers or [])
+        await self._client_loaded(specs)
         listener = EditorListener(self.client, thread_id, forms=self._forms())
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
@@ -279,6 +293,12 @@ class Editor:
         tools.start()
         return tools
 
+    async def _client_loaded(self, servers: list[Any]) -> None:
+        """The MCP client imported, in its thread, before a session's own servers start: while it loads nothing
+        else is imported (two threads importing the same modules at once may see them half made)."""
+        if servers and self.chat.toolbox is not None:
+            await self.chat.toolbox.load_client()
+
     def _forms(self) -> bool:
         asking = self.capabilities.elicitation
         return asking is not None and asking.form is not None
@@ -329,6 +349,8 @@ class Editor:
         from chatcli.backends.own.model import list_all
 
         try:
+            if self.chat.toolbox is not None:  # an MCP client's import under way ends first: one import at a time
+                await self.chat.toolbox.warm()
             which = ["openai"] if self.settings.local else None
             listing = await asyncio.wait_for(list_all(self.settings, which), CATALOG_WAIT)
             names = listing.names[:MAX_MODELS]
@@ -355,17 +377,17 @@ class Editor:
 
         if not session.thread.can.prompt:
             raise UsageError("the model is the graph's own", hint=session.thread.can.hint)
-        if any(c.isspace() for c in name):
-            raise UsageError(f"a model name has no spaces: {name[:40]!r}")
+        if len(name) > 200 or not name.isprintable() or any(c.isspace() for c in name):
+            raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
         check_credentials(self.settings, name)  # a provider whose key or package is missing: one line
         await _said(session.thread.choose_model(name))
         if name not in session.models:
-            session.models.append(name)
+            session.models = [*session.models, name][-20:]
 
     def _session(self, session_id: str) -> Session:
         session = self.sessions.get(session_id)
         if session is None:
-            raise RequestError.resource_not_found(session_id)
+            raise _not_found(session_id)
         return session
 
     # ---- a prompt, and its cancel
@@ -500,6 +522,24 @@ class Editor:
                 await session.tools.aclose()
 
 
+def _thread_id(value: Any) -> bool:
+    """True for what could be a thread's id: a short line of printable text that encodes."""
+    from chatcli.core.inputs import check_thread_id
+
+    try:
+        check_thread_id(value)
+        value.encode("utf-8")
+    except (ChatError, UnicodeError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _not_found(session_id: Any) -> RequestError:
+    """The protocol's "not found" for ``session_id``, which is named only as far as it is short and printable."""
+    shown = str(session_id)[:80]
+    return RequestError(-32002, f"Resource not found: {shown.encode('unicode_escape').decode('ascii')}")
+
+
 def _input(hint: str | None) -> schema.AvailableCommandInput | None:
     return schema.AvailableCommandInput(root=schema.UnstructuredCommandInput(hint=hint)) if hint else None
 
@@ -513,10 +553,14 @@ def _workdir(cwd: str) -> Path:
     """A session's working directory: the editor's ``cwd``, which must be an absolute path to a directory."""
     if not cwd or not os.path.isabs(cwd):
         raise RequestError(-32602, f"cwd must be an absolute path: {cwd[:200]!r}")
-    path = Path(cwd)
-    if not path.is_dir():
-        raise RequestError(-32602, f"cwd is not a directory: {cwd[:200]!r}")
-    return path.resolve()
+    try:
+        path = Path(cwd)
+        if not path.is_dir():
+            raise RequestError(-32602, f"cwd is not a directory: {cwd[:200]!r}")
+        return path.resolve()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL, a loop of links
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RequestError(-32602, f"cwd cannot be used ({why}): {cwd[:200]!r}") from None
 
 
 def _server_specs(servers: list[Any]) -> list[Any]:
@@ -525,6 +569,9 @@ def _server_specs(servers: list[Any]) -> list[Any]:
 
     entries: dict[str, Any] = {}
     for server in servers:
+        if server.name in entries:
+            say(sys.stderr, f"chat acp: MCP server {server.name[:60]!r} is named twice; the first is used\n")
+            continue
         if isinstance(server, schema.McpServerStdio):
             env = {v.name: v.value for v in server.env}
             entries[server.name] = {"command": server.command, "args": list(server.args), "env": env}
@@ -568,14 +615,16 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
             if isinstance(block, schema.TextContentBlock):
                 texts.append(block.text)
             elif isinstance(block, schema.ImageContentBlock):
-                files.append(from_bytes(block.uri or f"image-{len(files) + 1}", base64.b64decode(block.data)))
+                files.append(
+                    from_bytes(block.uri or f"image-{len(files) + 1}", base64.b64decode(block.data, validate=True))
+                )
             elif isinstance(block, schema.EmbeddedResourceContentBlock):
                 resource = block.resource
                 name = resource.uri.removeprefix("file://")
                 data = (
                     resource.text.encode("utf-8")
                     if isinstance(resource, schema.TextResourceContents)
-                    else base64.b64decode(resource.blob)
+                    else base64.b64decode(resource.blob, validate=True)
                 )
                 files.append(from_bytes(name, data))
             elif isinstance(block, schema.ResourceContentBlock):

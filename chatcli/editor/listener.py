@@ -65,6 +65,8 @@ def _whole(value: Any) -> int | None:
 
 
 T = TypeVar("T")
+# Why a call did not run when the editor's answer could not be read.
+UNREAD = "not run: the editor's answer to the permission request could not be read"
 # Why a call was not run without asking: the user answered "reject always" earlier in this session.
 NEVER = "not run: the user rejects every call of this tool in this session"
 
@@ -177,9 +179,13 @@ class EditorListener:
         await self.flushed()
         options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
         asked = updates.call_asked(call)
-        response = await self.asked(
-            self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
-        )
+        try:
+            response = await self.asked(
+                self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
+            )
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be read: the call does not run
+            say(sys.stderr, f"chat acp: the editor's answer to a permission request could not be read: {exc!s:.200}\n")
+            return Decision("no", by=UNREAD)
         outcome = response.outcome
         if not isinstance(outcome, schema.AllowedOutcome):  # the prompt was cancelled meanwhile
             return Decision("no", rest=True)

@@ -118,11 +118,16 @@ class Toolbox(ApprovalRules):
                     self.note(f"MCP server {spec.name}: a server of that name is set up already; the first is used")
                 continue
             taken.add(spec.name)
-            server = McpServer(spec, None, self._start_timeout, self.note, None, session._load, None)
+            server = McpServer(spec, None, self._start_timeout, self.note, None, self.load_client, None)
             server.on_fail = session._failed
             session.owned.append(server)
         session.servers = [*self.servers, *session.owned]
         return session
+
+    def load_client(self) -> Any:
+        """The MCP client's import, started now if it is not yet (an awaitable): one import, in one thread, for every
+        session's servers (two threads importing the same modules at once may see them half made)."""
+        return self._load()
 
     def _load(self) -> Any:
         """The MCP client's import, once, in a thread: the prompt stays responsive (none through the MCP host)."""
