@@ -22,6 +22,8 @@ from chatcli.tools import sandbox
 # Built-in groups and the tools each one turns on.
 GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory")}
 SERVER = "builtin"
+# The argument the toolbox gives the built-in shell: the id of the call it runs for (chatcli.tools.toolbox).
+CALL_ID = "call_id"
 # The most output a command or a file read keeps (the model gets less: see tool_result_chars).
 MAX_OUTPUT = 1024 * 1024
 # Seconds to wait, once the shell has exited, for output still in the pipe.
@@ -272,15 +274,16 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
     if None), the shell's commands under ``policy``."""
     from typing import Annotated
 
-    from langchain_core.tools import InjectedToolCallId, StructuredTool
+    from langchain_core.tools import InjectedToolArg, StructuredTool
 
     at = host if host is not None else Host()
 
     async def shell(command: str, call_id: str = "") -> str:
         return await at.run_shell(command, policy, call_id)
 
-    # The call's id is LangChain's to give (never the model's): the host shows the command's terminal in that call.
-    shell.__annotations__ = {"command": str, "call_id": Annotated[str, InjectedToolCallId], "return": str}
+    # The call's id is the toolbox's to give (never the model's, which is not shown it): the host shows the command's
+    # terminal in that call's card. Invoked plainly (a graph that embeds chat's tools), it is "".
+    shell.__annotations__ = {"command": str, CALL_ID: Annotated[str, InjectedToolArg], "return": str}
 
     async def read_file(path: str) -> str:
         """Read a text file on the user's machine. A relative path is from the current directory."""

@@ -297,8 +297,9 @@ class Toolbox(ApprovalRules):
             async with asyncio.timeout(self.timeout or None) as clock:
                 asked = _paused(clock, ask) if ask is not None else None
                 if entry.server == builtin.SERVER:
+                    given = {**arguments, builtin.CALL_ID: call_id} if entry.group == "shell" else arguments
                     message = await entry.tool.ainvoke(
-                        {"name": entry.tool.name, "args": arguments, "id": call_id, "type": "tool_call"}
+                        {"name": entry.tool.name, "args": given, "id": call_id, "type": "tool_call"}
                     )
                     content = getattr(message, "content", message)
                     status = "error" if getattr(message, "status", "success") == "error" else "ok"
