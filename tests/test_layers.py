@@ -45,7 +45,6 @@ CONFINED = {
     "langgraph.checkpoint.sqlite": {"store"},
     "langgraph.checkpoint.postgres": {"store"},
     "mcp": {"tools"},
-    "langchain_mcp_adapters": {"tools"},
     "fastapi": {"api"},
     "acp": {"editor", "app"},  # the Agent Client Protocol's SDK: chat acp (chatcli.editor) and its command
     "uvicorn": {"app", "api"},
