@@ -509,3 +509,24 @@ def test_loads_of_one_thread_at_once_open_one_session(open_editor, server, tmp_p
         load.result(60)
     other.wait_for(lambda: marks.exists())
     assert len(marks.read_text().split()) == 1  # one session, one server
+
+
+def test_an_editor_that_kills_the_agent_mid_question_keeps_the_question_without_a_traceback(server, chat_env, tmp_path):
+    import signal
+    import threading
+
+    (tmp_path / "a.txt").write_text("alpha\n")
+    editor = Editor(chat_env, "--tools", "files")
+    editor.initialize()
+    session = editor.new(cwd=str(tmp_path))
+    never = threading.Event()
+    editor.client.permission = lambda request: never.wait(60) and None
+    server.queue(Calls([("read_file", {"path": "a.txt"})]), Reply("alpha it says"))
+    editor.start("prompt", session_id=session, prompt=[acp.text_block("read a.txt")])
+    editor.wait_for(lambda: bool(editor.client.asked))
+    editor.process.send_signal(signal.SIGTERM)
+    assert editor.close() == 143
+    never.set()
+    err = editor.stderr.decode()
+    assert "terminated" in err and "Traceback" not in err and "never retrieved" not in err, err
+    assert "read a.txt" in chat(chat_env, "show", session).out

@@ -57,9 +57,13 @@ class Session:
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
 
+    stopped: asyncio.Task[Any] | None = None  # the turn a stop was sent to
+
     def stop(self) -> None:
-        """Stop the running turn as a cancel does (its part kept)."""
-        if self.running is not None:
+        """Stop the running turn as a cancel does (its part kept): once per turn, however many ask (the editor's
+        stop button, its going away, the agent's end), so that keeping the part is never cut short."""
+        if self.running is not None and not self.running.done() and self.stopped is not self.running:
+            self.stopped = self.running
             self.running.cancel()
 
 
@@ -419,8 +423,8 @@ class Editor:
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         """Stop the session's turn as Ctrl-C does; a cancel for nothing is nothing."""
         session = self.sessions.get(session_id)
-        if session is not None and session.running is not None:
-            session.running.cancel()
+        if session is not None:
+            session.stop()
 
     def _command(self, session: Session, text: str) -> Callable[[], Awaitable[TurnResult]] | None:
         """The work of a command typed as ``/name arg`` (None: the text is a question)."""
@@ -510,8 +514,8 @@ class Editor:
         if self.catalog is not None:
             self.catalog.cancel()
         running = [s.running for s in self.sessions.values() if s.running is not None and not s.running.done()]
-        for task in running:
-            task.cancel()
+        for session in self.sessions.values():
+            session.stop()
         if running:
             await asyncio.wait(running, timeout=10)
         for session in self.sessions.values():
