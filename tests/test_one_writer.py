@@ -23,6 +23,7 @@ NOT_A_TERMINAL = {
     ("tools/mcp/oauth.py", "writer.write"): "chat mcp login's answer to the browser's redirect (fixed text)",
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
+    ("app/acp_commands.py", "writer.write"): "chat acp's protocol stream: a JSON-RPC error line (json.dumps, ASCII)",
     ("app/worker/server.py", "os.write"): "the pipe that tells the warm worker's starter it listens",
     ("app/serve_commands.py", "handle.write"): "chat serve's note of its socket, in chat's data directory",
     ("api/access.py", "handle.write"): "chat serve's token, made into a new 0600 file of the user's",
