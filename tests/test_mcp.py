@@ -121,11 +121,14 @@ def test_chat_tools_lists_servers_states_and_tools(chat_env):
     run = chat(chat_env, "tools", "--tools", "files")
     assert run.code == 0, run
     assert "builtin (built-in) ready" in run.out and "read_file" in run.out
-    assert "bars (stdio) ready" in run.out and "secret_word  The secret word of the day." in run.out
+    from mcp.types import LATEST_PROTOCOL_VERSION as SPOKEN  # the revision the server agreed to speak
+
+    assert f"bars (stdio, MCP {SPOKEN}) ready" in run.out and "secret_word  The secret word of the day." in run.out
     assert "ghost (stdio) failed: command not found: no-such-mcp-server-here" in run.out
     listing = json.loads(chat(chat_env, "tools", "--json").out)  # bars is known now: listed from the cache
     assert [(s["server"], s["state"]) for s in listing] == [("bars", "idle"), ("ghost", "failed")]
     assert "secret_word" in {t["name"] for t in listing[0]["tools"]}
+    assert [s["protocol_version"] for s in listing] == [SPOKEN, None]  # kept with the listing
     listing = json.loads(chat(chat_env, "tools", "--refresh", "--json").out)
     assert [(s["server"], s["state"]) for s in listing] == [("bars", "ready"), ("ghost", "failed")]
 

@@ -9,6 +9,7 @@ through chat's neutralising writer, as anything a server says.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,10 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
+# An MCP revision is named by its date.
+REVISION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 @dataclass(frozen=True)
 class Listing:
     """Everything a server offers. Prompts and resources carry the server's name (they are addressed by it)."""
@@ -98,10 +103,12 @@ class Listing:
     tools: tuple[ToolInfo, ...] = ()
     prompts: tuple[PromptEntry, ...] = ()
     resources: tuple[ResourceEntry, ...] = ()
+    revision: str = ""  # the MCP revision the server speaks ("2025-11-25"), when it was listed
 
     def as_json(self) -> dict[str, Any]:
         """The form the cache keeps (the fields of the MCP protocol, by its names)."""
         return {
+            **({"protocolVersion": self.revision} if self.revision else {}),
             "tools": [
                 {"name": t.name, "description": t.description, "inputSchema": t.schema, "annotations": t.annotations}
                 for t in self.tools
@@ -166,18 +173,22 @@ class Listing:
                     _words(_text(item.get("description"))),
                 )
             )
-        return cls(tuple(tools), tuple(prompts), tuple(resources))
+        revision = data.get("protocolVersion")
+        known = revision if isinstance(revision, str) and REVISION.fullmatch(revision) else ""
+        return cls(tuple(tools), tuple(prompts), tuple(resources), known)
 
     @classmethod
-    def from_mcp(cls, server: str, tools: list[Any], prompts: list[Any], resources: list[Any]) -> Listing:
-        """A listing from the server's answers (mcp.types objects), read by the same rules as the cache."""
+    def from_mcp(
+        cls, server: str, tools: list[Any], prompts: list[Any], resources: list[Any], revision: Any = ""
+    ) -> Listing:
+        """A listing from the server's answers (mcp.types objects) and the revision it agreed to speak, read by the
+        same rules as the cache."""
 
         def dumped(items: list[Any]) -> list[Any]:
             return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
 
-        return cls.from_json(
-            server, {"tools": dumped(tools), "prompts": dumped(prompts), "resources": dumped(resources)}
-        )
+        answers = {"tools": dumped(tools), "prompts": dumped(prompts), "resources": dumped(resources)}
+        return cls.from_json(server, {**answers, "protocolVersion": revision})
 
     def tool(self, name: str) -> ToolInfo | None:
         return next((t for t in self.tools if t.name == name), None)

@@ -25,6 +25,7 @@ class ServerStatus:
     prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
     resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
     listed_at: float | None = None  # when what it offers was listed (epoch seconds)
+    revision: str = ""  # the MCP revision it speaks ("2025-11-25"), once listed
 
 
 class Offering(HasServers, Protocol):
@@ -66,6 +67,7 @@ def status(toolbox: Offering) -> list[ServerStatus]:
             server.log_path,
         )
         row.listed_at = server.listed_at if server.offers else None
+        row.revision = server.listing.revision if server.listing is not None else ""
         if server.state == IDLE and not server.detail:
             row.detail = "starts when used"
         row.prompts = [p for p in offered if p.server == server.name]

@@ -20,6 +20,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "detail": row.detail or None,
                 "where": row.where,
                 "listed_at": iso_time(row.listed_at),
+                "protocol_version": row.revision or None,
                 "tools": [{"name": e.name, "description": e.description} for e in row.tools],
                 "prompts": [
                     {
@@ -53,7 +54,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         state = row.state + (f": {row.detail}" if row.detail else "")
         state += f" · listed {local_time(row.listed_at)}" if row.listed_at and row.state == "idle" else ""
         lines.append(
-            f"{row.name} ({row.transport}) {state}"
+            f"{row.name} ({row.transport}{f', MCP {row.revision}' if row.revision else ''}) {state}"
             + (f" · {row.where}" if row.where and row.transport != "built-in" else "")
         )
         if row.log is not None and row.state == "failed":

@@ -177,7 +177,7 @@ class McpServer(Calls):
             await self.loader()
             async with self.connection.open(on_exit, self.elicit) as session:
                 started = await asyncio.wait_for(session.initialize(), self.start_timeout)
-                listing = await self._list(session, started.capabilities)
+                listing = await self._list(session, started.capabilities, getattr(started, "protocolVersion", ""))
                 if self.state == STARTING:
                     self._listed(listing)
                     self.session, self.state = session, READY
@@ -202,7 +202,7 @@ class McpServer(Calls):
                     self.state = IDLE if self.listing is not None else STOPPED
                 self.ready.set()
 
-    async def _list(self, session: Any, offered: Any) -> Listing:
+    async def _list(self, session: Any, offered: Any, revision: Any = "") -> Listing:
         """What the server offers now: its tools (all pages), and its prompts and resources if it has them."""
         if isinstance(getattr(session, "listing", None), dict):  # the MCP host's: listed there already
             return Listing.from_json(self.name, session.listing)
@@ -216,7 +216,7 @@ class McpServer(Calls):
                 break
         prompts = await self._listed_part(session.list_prompts, "prompts") if offered.prompts else []
         resources = await self._listed_part(session.list_resources, "resources") if offered.resources else []
-        return Listing.from_mcp(self.name, tools, prompts, resources)
+        return Listing.from_mcp(self.name, tools, prompts, resources, revision)
 
     async def _listed_part(self, listing: Callable[[], Awaitable[Any]], what: str) -> list[Any]:
         """The server's prompts or resources; none (and a line in its log) if it cannot list them."""
