@@ -89,6 +89,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", 'stores(*kinds): run the test once per store ("sqlite", "postgres"); see tests/stores.py'
     )
+    if not hasattr(config, "workerinput"):  # once, before the workers start
+        from tests.mcp.legacy import build
+
+        build()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -121,7 +121,7 @@ def test_chat_tools_lists_servers_states_and_tools(chat_env):
     run = chat(chat_env, "tools", "--tools", "files")
     assert run.code == 0, run
     assert "builtin (built-in) ready" in run.out and "read_file" in run.out
-    from mcp.types import LATEST_PROTOCOL_VERSION as SPOKEN  # the revision the server agreed to speak
+    SPOKEN = "2025-11-25"  # the revision bars.py (mcp 1.x: tests/mcp/legacy.py) agreed to speak
 
     assert f"bars (stdio, MCP {SPOKEN}) ready" in run.out and "secret_word  The secret word of the day." in run.out
     assert "ghost (stdio) failed: command not found: no-such-mcp-server-here" in run.out

@@ -130,9 +130,9 @@ async def stdio_streams(
 
         async with write_receive:
             async for session_message in write_receive:
-                if isinstance(session_message.message.root, JSONRPCRequest):
-                    pending.append(session_message.message.root.id)
-                data = session_message.message.model_dump_json(by_alias=True, exclude_none=True)
+                if isinstance(session_message.message, JSONRPCRequest):
+                    pending.append(session_message.message.id)
+                data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
                 try:
                     await stdin.send(data.encode() + b"\n")
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -162,7 +162,7 @@ def _message(
 ) -> Any:
     """The session message for one line from the server; None for a line to skip."""
     from mcp.shared.message import SessionMessage
-    from mcp.types import ErrorData, JSONRPCError, JSONRPCMessage, JSONRPCResponse
+    from mcp.types import ErrorData, JSONRPCError, JSONRPCResponse, jsonrpc_message_adapter
 
     if isinstance(line, Dropped):
         on_dropped(line.size)
@@ -174,14 +174,14 @@ def _message(
         pending.remove(request)
         text = f"the result was larger than {MAX_LINE // (1024 * 1024)} MB ({size_text(line.size)}) and was dropped"
         error = JSONRPCError(jsonrpc="2.0", id=request, error=ErrorData(code=-32000, message=text))
-        return SessionMessage(JSONRPCMessage(error))
+        return SessionMessage(error)
     if not line.strip():
         return None
     try:
-        message = JSONRPCMessage.model_validate_json(line)
+        message = jsonrpc_message_adapter.validate_json(line, by_name=False)
     except ValueError:
         on_stray(line)
         return None
-    if isinstance(message.root, (JSONRPCResponse, JSONRPCError)) and message.root.id in pending:
-        pending.remove(message.root.id)
+    if isinstance(message, (JSONRPCResponse, JSONRPCError)) and message.id in pending:
+        pending.remove(message.id)
     return SessionMessage(message)

@@ -324,7 +324,8 @@ class Toolbox(ApprovalRules):
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
             return Outcome(f"error: {detail}", "error", time.monotonic() - started)
         text = result_text([mcp_block(part) for part in result.content or []])
-        return Outcome(text, "error" if result.isError else "ok", time.monotonic() - started)
+        failed = getattr(result, "is_error", None) or getattr(result, "isError", False)  # mcp's, or the host's JSON
+        return Outcome(text, "error" if failed else "ok", time.monotonic() - started)
 
 
 def _paused(clock: asyncio.Timeout, ask: Ask) -> Ask:

@@ -7,6 +7,7 @@ knows how often a call ran. Each tool returns what it was answered, so the model
 import os
 from typing import Optional
 
+import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 from mcp.server.fastmcp import Context, FastMCP
 from pydantic import BaseModel, Field
 

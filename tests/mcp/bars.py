@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 from mcp.server.fastmcp import Context, FastMCP
 
 server = FastMCP("bars")

@@ -14,6 +14,7 @@ import socket
 import time
 
 import uvicorn
+import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,

@@ -2,6 +2,7 @@
 
 import base64
 
+import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.prompts.base import AssistantMessage, UserMessage
 

@@ -7,6 +7,7 @@ read any resource, in the same words.
 
 import sys
 
+import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 from mcp.server.fastmcp import FastMCP
 
 # A clipboard write (OSC 52), a retitle (OSC 0), a screen clear, a cursor report request and

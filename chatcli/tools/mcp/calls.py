@@ -92,8 +92,8 @@ class Calls:
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
-            if sent and isinstance(sent[0], int):
-                self._chore(self._cancel(session, sent[0]))
+            if sent:  # (an id: the MCP host's stand-in tells the server; None: mcp's client told it itself)
+                self._chore(self._cancel(session, sent[0] if isinstance(sent[0], int) else None))
             raise
         except Exception as exc:
             if is_transport_error(exc) and session is self.session:
@@ -154,7 +154,7 @@ class Calls:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    async def _cancel(self, session: Any, request_id: int) -> None:
+    async def _cancel(self, session: Any, request_id: int | None) -> None:
         """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the
         grace."""
         self._checked.clear()
@@ -179,12 +179,8 @@ class Calls:
             self._checked.set()
 
 
-async def _tell_cancelled(session: Any, request_id: int) -> None:
-    """``notifications/cancelled`` for ``request_id`` (the MCP host's stand-in passes it on itself)."""
-    if hasattr(session, "cancel"):
+async def _tell_cancelled(session: Any, request_id: int | None) -> None:
+    """Tell the server the call ``request_id`` is cancelled: the MCP host's stand-in passes it on; mcp's client has
+    told it already when the call's task was cancelled (None)."""
+    if request_id is not None and hasattr(session, "cancel"):
         await session.cancel(request_id)
-        return
-    from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
-
-    params = CancelledNotificationParams(requestId=request_id, reason="the user stopped the call")
-    await session.send_notification(ClientNotification(CancelledNotification(params=params)))

@@ -193,7 +193,7 @@ def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redir
         response_types=["code"],
         token_endpoint_auth_method="none",
     )
-    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, timeout=LOGIN_WAIT)
+    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback)
 
 
 def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
@@ -212,7 +212,7 @@ def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
 async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = True) -> list[str]:
     """Sign in to ``spec``: its authorization URL shown (and opened in a browser when one is at hand), the redirect
     awaited on 127.0.0.1; the tokens kept. The server's tool names, as the signed-in session lists them."""
-    from mcp import ClientSession
+    from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -230,10 +230,8 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
 
         provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
-            async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    listed = await session.list_tools()
+            async with Client(streamable_http_client(spec.url or "", http_client=client)) as session:
+                listed = await session.list_tools(cache_mode="bypass")
         if not storage.has_tokens():
             raise LoginRefused("the server answered without asking for a login: it needs none")
         storage.keep()
@@ -266,7 +264,7 @@ class _Callback:
 
     def __init__(self) -> None:
         self.server: asyncio.Server | None = None
-        self.answer: asyncio.Future[tuple[str, str | None]] | None = None
+        self.answer: asyncio.Future[Any] | None = None  # mcp's AuthorizationCodeResult
         self.uri = ""
         self.state: str | None = None  # the sign-in address's: an answer without it is not heard
 
@@ -276,7 +274,8 @@ class _Callback:
         port = self.server.sockets[0].getsockname()[1]
         self.uri = f"http://127.0.0.1:{port}/callback"
 
-    async def wait(self) -> tuple[str, str | None]:
+    async def wait(self) -> Any:
+        """The browser's answer: the code, the state and the issuer (RFC 9207), as mcp's AuthorizationCodeResult."""
         assert self.answer is not None
         try:
             return await asyncio.wait_for(asyncio.shield(self.answer), LOGIN_WAIT)
@@ -288,7 +287,7 @@ class _Callback:
             line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1")
             target = line.split(" ")[1] if line.count(" ") >= 2 else ""
             query = parse_qs(urlsplit(target).query)
-            code, state, error = (query.get(key, [None])[0] for key in ("code", "state", "error"))
+            code, state, error, issuer = (query.get(key, [None])[0] for key in ("code", "state", "error", "iss"))
             if urlsplit(target).path != "/callback" or not (code or error):
                 await _reply(writer, 404, "Not the sign-in callback.")
                 return
@@ -298,7 +297,9 @@ class _Callback:
             await _reply(writer, 200, "Signed in: you can close this tab." if code else "Sign-in refused.")
             if self.answer is not None and not self.answer.done():
                 if code:
-                    self.answer.set_result((code, state))
+                    from mcp.client.auth import AuthorizationCodeResult
+
+                    self.answer.set_result(AuthorizationCodeResult(code=code, state=state, iss=issuer))
                 else:
                     self.answer.set_exception(LoginRefused(f"the authorization server said {error}"))
         except (OSError, asyncio.TimeoutError, IndexError, UnicodeDecodeError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
@@ -54,7 +53,7 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     if name in ("OAuthFlowError", "OAuthTokenError", "OAuthRegistrationError"):
         return f"its sign-in failed ({' '.join(str(exc).split())[:160]}): run chat mcp login {spec.name}"
     text = " ".join(str(exc).split())[:200]
-    if name == "McpError" and "closed" in text.lower():
+    if name in ("McpError", "MCPError") and "closed" in text.lower():
         return "the server closed the connection" + (" (it exited)" if spec.command else "")
     return f"{name}: {text}" if text else name
 
@@ -73,7 +72,7 @@ def is_transport_error(exc: BaseException) -> bool:
 
 def preload() -> None:
     """Import the MCP client (about half a second): call off the event loop."""
-    import mcp.client.session  # noqa: F401
+    import mcp.client.client  # noqa: F401
     import mcp.client.streamable_http  # noqa: F401
     import mcp.types  # noqa: F401
 
@@ -92,27 +91,56 @@ def _answering(elicit: Ask) -> Any:
     return answer
 
 
-@functools.cache
-def _client_session() -> Any:
-    """mcp's ``ClientSession``, answering a server's question (an elicitation) in a task of its own.
+class Session:
+    """A server's session as chatcli.tools.mcp.server uses it, over mcp's ``Client`` (either era of the protocol:
+    the 2026-07-28 revision, discovered; an earlier one, initialised). The client is connected already:
+    ``initialize`` says what it agreed on."""
 
-    mcp answers a server's requests inside the session's receive loop: a question waiting for the user
-    (kept up to ``chatcli.tools.asking.WAIT`` when a thread goes on without answering it) would hold
-    every other message of that session, so every other call to the same server (another thread's,
-    another one-shot's through the MCP host) would wait behind it.
-    """
-    from mcp import ClientSession, types
+    def __init__(self, client: Any):
+        self.client = client
 
-    class AskingSession(ClientSession):
-        async def _received_request(self, responder: Any) -> None:
-            asked = responder.request.root
-            tasks = getattr(self, "_task_group", None)  # the session's own (mcp 1.x): ended with the session
-            if tasks is not None and isinstance(asked, types.ElicitRequest) and asked.params.task is None:
-                tasks.start_soon(ClientSession._received_request, self, responder)
-            else:
-                await super()._received_request(responder)
+    async def initialize(self) -> Any:
+        from types import SimpleNamespace
 
-    return AskingSession
+        client = self.client
+        return SimpleNamespace(capabilities=client.server_capabilities, protocolVersion=client.protocol_version)
+
+    @property
+    def modern(self) -> bool:
+        """True when the server speaks the stateless revision (no ping there: a discover answers instead)."""
+        return getattr(self.client.session, "discover_result", None) is not None
+
+    async def list_tools(self, cursor: str | None = None) -> Any:
+        return _paged(await self.client.list_tools(cursor=cursor, cache_mode="bypass"))
+
+    async def list_prompts(self) -> Any:
+        return await self.client.list_prompts()
+
+    async def list_resources(self) -> Any:
+        return await self.client.list_resources()
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
+        """The call's result; cancelling the task cancels the call at the server (the client tells it)."""
+        return await self.client.call_tool(name, arguments, progress_callback=progress_callback)
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        return await self.client.get_prompt(name, arguments)
+
+    async def read_resource(self, uri: str) -> Any:
+        return await self.client.read_resource(uri)
+
+    async def send_ping(self) -> Any:
+        """Whether the server still answers: a ping, or (the 2026 revision has none) a discover."""
+        session = self.client.session
+        if self.modern:
+            return await session.send_discover(self.client.protocol_version)
+        return await session.send_ping()
+
+
+def _paged(page: Any) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(tools=page.tools, nextCursor=page.next_cursor, ttl_ms=getattr(page, "ttl_ms", None))
 
 
 class Connection:
@@ -156,10 +184,15 @@ class Connection:
                 async with opened as session:
                     yield session
                 return
+        from mcp import Client
+        from mcp.types import Implementation
+
+        from chatcli import __version__
+
         answering = _answering(elicit) if elicit is not None else None
-        async with self._streams(on_exit) as (read, write):
-            async with _client_session()(read, write, elicitation_callback=answering) as session:
-                yield session
+        me = Implementation(name="chatcli", version=__version__)
+        async with Client(self._streams(on_exit), elicitation_callback=answering, client_info=me) as client:
+            yield Session(client)
 
     @contextlib.asynccontextmanager
     async def _streams(self, on_exit: Callable[[], None]) -> AsyncIterator[tuple[Any, Any]]:
@@ -175,21 +208,15 @@ class Connection:
                 async with streams as (read, write):
                     yield read, write
             return
-        try:
-            from mcp.client.streamable_http import streamable_http_client
-            from mcp.shared._httpx_utils import create_mcp_http_client
-        except ImportError:  # an older mcp release
-            from mcp.client.streamable_http import streamablehttp_client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
 
-            async with streamablehttp_client(spec.url or "", headers=dict(spec.headers) or None) as (read, write, _):
-                yield read, write
-            return
         from chatcli.tools.mcp.oauth import auth_for
 
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
         auth = auth_for(spec, self.data)
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
-            async with streamable_http_client(spec.url or "", http_client=client) as (read, write, _):
+            async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
                 yield read, write
 
     @contextlib.contextmanager
