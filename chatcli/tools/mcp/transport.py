@@ -161,6 +161,7 @@ class Connection:
         self.note = note  # tells the user of what the server did wrong, short of failing
         self._log: IO[str] | None = None
         self._strays = 0  # stdout lines that were not JSON-RPC
+        self.refused: int | None = None  # an HTTP server's 401 or 403 while connecting
 
     @property
     def name(self) -> str:
@@ -191,7 +192,17 @@ class Connection:
 
         answering = _answering(elicit) if elicit is not None else None
         me = Implementation(name="chatcli", version=__version__)
-        async with Client(self._streams(on_exit), elicitation_callback=answering, client_info=me) as client:
+        self.refused = None
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                client = Client(self._streams(on_exit), elicitation_callback=answering, client_info=me)
+                await stack.enter_async_context(client)
+            except Exception as exc:
+                if self.refused == 401:  # mcp says only "an error response": its status says a login is wanted
+                    from chatcli.tools.mcp.oauth import LoginNeeded
+
+                    raise LoginNeeded(self.name) from exc
+                raise
             yield Session(client)
 
     @contextlib.asynccontextmanager
@@ -215,7 +226,13 @@ class Connection:
 
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
         auth = auth_for(spec, self.data)
+
+        async def seen(response: Any) -> None:  # the status mcp's errors no longer carry
+            if response.status_code in (401, 403):
+                self.refused = response.status_code
+
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
+            client.event_hooks["response"].append(seen)
             async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
                 yield read, write
 
