@@ -13,8 +13,8 @@ import secrets
 import socket
 import time
 
-import uvicorn
 import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
+import uvicorn
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
