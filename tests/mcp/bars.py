@@ -11,8 +11,15 @@ import os
 import sys
 import time
 
-import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
-from mcp.server.fastmcp import Context, FastMCP
+# MCP_ERA=2026: the server of mcp 2.x (the tests' own), speaking the 2026-07-28 revision (and the earlier ones to
+# clients that ask for them); otherwise a server of the 2025 era, on mcp 1.x (tests/mcp/legacy.py).
+MODERN = os.environ.get("MCP_ERA") == "2026"
+if MODERN:
+    from mcp.server.mcpserver import Context
+    from mcp.server.mcpserver import MCPServer as FastMCP
+else:
+    import legacy  # noqa: F401 - mcp 1.x first on sys.path
+    from mcp.server.fastmcp import Context, FastMCP  # type: ignore[no-redef]
 
 server = FastMCP("bars")
 
@@ -54,10 +61,10 @@ async def slow(seconds: float) -> str:
 
 
 @server.tool()
-def stubborn(seconds: float) -> str:
+async def stubborn(seconds: float) -> str:
     """Wait that many seconds, deaf to everything meanwhile."""
     _record("BARS_CALLS", f"stubborn {seconds}")
-    time.sleep(seconds)
+    time.sleep(seconds)  # (blocking the server's loop: mcp 2.x runs a plain function in a thread of its own)
     return f"waited {seconds} s, deaf"
 
 
@@ -86,7 +93,9 @@ if os.environ.get("BARS_EXTRA") and os.path.exists(os.environ["BARS_EXTRA"]):
 
 if __name__ == "__main__":
     _record("BARS_STARTS", str(os.getpid()))
-    if len(sys.argv) > 2 and sys.argv[1] == "http":
+    if len(sys.argv) > 2 and sys.argv[1] == "http" and MODERN:
+        server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "http":
         server.settings.port = int(sys.argv[2])
         server.settings.host = "127.0.0.1"
         server.settings.log_level = "WARNING"

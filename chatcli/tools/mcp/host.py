@@ -308,7 +308,7 @@ class Host:
             reply = {"error": {"kind": "unavailable", "text": str(exc), "detail": exc.detail or server.detail}}
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as one line
             error = getattr(exc, "error", None)
-            if type(exc).__name__ == "McpError" and error is not None and not is_transport_error(exc):
+            if type(exc).__name__ in ("McpError", "MCPError") and error is not None and not is_transport_error(exc):
                 reply = {"error": {"kind": "mcp", "code": error.code, "text": error.message}}
             else:
                 kind = "transport" if is_transport_error(exc) else "error"

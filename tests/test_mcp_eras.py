@@ -1,0 +1,124 @@
+"""MCP servers of both eras in one mcp.json: the 2026-07-28 revision (a server of mcp 2.x, discovered, stateless)
+and the 2025 one (a server of mcp 1.x, initialised: tests/mcp/legacy.py), over stdio and streamable HTTP, listed,
+said in `chat tools`, called with progress, stopped at the server when a call runs out of time.
+
+tests/mcp/bars.py is either: ``MCP_ERA=2026`` in its environment makes it the 2.x one.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat, eventually
+from tests.test_mcp import BARS, free_port, write_servers
+from tests.test_mcp_lazy import results
+
+pytestmark = pytest.mark.e2e  # starts MCP server processes
+
+# Each era, and the revision its server speaks to chat.
+ERAS = {"2026": "2026-07-28", "2025": "2025-11-25"}
+
+
+def era_env(era: str) -> dict[str, str]:
+    return {"MCP_ERA": era} if era == "2026" else {}
+
+
+def bars_of(era: str, **env: str) -> dict:
+    return {"command": sys.executable, "args": [str(BARS)], "env": {**era_env(era), **env}}
+
+
+@pytest.fixture
+def http_of():
+    """``http_of(era)``: bars.py of that era serving streamable HTTP on 127.0.0.1; its URL."""
+    started = []
+
+    def start(era: str) -> str:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, str(BARS), "http", str(port)],
+            env={**__import__("os").environ, **era_env(era)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(proc)
+        eventually(
+            lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
+            f"the MCP server on port {port}",
+            timeout=20,
+            ignoring=(OSError,),
+        )
+        return f"http://127.0.0.1:{port}/mcp"
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_servers_of_both_eras_in_one_mcp_json_are_listed_said_and_called(server, chat_env, http_of):
+    servers = {
+        "modern": bars_of("2026", BARS_WORD="tardigrade"),
+        "classic": bars_of("2025", BARS_WORD="axolotl"),
+        "modernweb": {"url": http_of("2026")},
+        "classicweb": {"url": http_of("2025")},
+    }
+    write_servers(chat_env, servers)
+    listing = json.loads(chat(chat_env, "tools", "--refresh", "--json").out)
+    spoken = {row["server"]: (row["state"], row["protocol_version"]) for row in listing}
+    assert spoken == {
+        "modern": ("ready", ERAS["2026"]),
+        "classic": ("ready", ERAS["2025"]),
+        "modernweb": ("ready", ERAS["2026"]),
+        "classicweb": ("ready", ERAS["2025"]),
+    }
+    shown = chat(chat_env, "tools").out
+    assert f"modern (stdio, MCP {ERAS['2026']})" in shown and f"classic (stdio, MCP {ERAS['2025']})" in shown
+    # Each server's tools under names of their own (the first keeps the plain name), each call to its server.
+    server.queue(
+        tool_calls(("secret_word", {}), ("classic_secret_word", {}), ("modernweb_add", {"a": 40, "b": 2})),
+        Reply("done"),
+    )
+    run = chat(chat_env, "--yes", "ask them")
+    assert run.code == 0, run
+    said = results(server.requests[-1])
+    assert said == ["The secret word is tardigrade.", "The secret word is axolotl.", "42"], said
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_call_s_progress_comes_in_either_era(server, chat_env, era):
+    write_servers(chat_env, {"bars": bars_of(era)})
+    server.queue(tool_calls(("steps", {"count": 2})), Reply("done"))
+    run = chat(chat_env, "--yes", "--jsonl", "go")
+    assert run.code == 0, run
+    events = [json.loads(line) for line in run.out.splitlines()]
+    steps = [(e["progress"], e["total"], e["message"]) for e in events if e["type"] == "progress" and e["message"]]
+    assert steps == [(1, 2, "step 1 of 2"), (2, 2, "step 2 of 2")], events
+    assert results(server.requests[-1]) == ["took 2 steps"]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_stopped_call_is_cancelled_at_the_server_in_either_era(server, chat_env, era, tmp_path):
+    import acp
+
+    from tests.acp_client import Editor
+
+    calls, cancels = tmp_path / "calls", tmp_path / "cancels"
+    write_servers(chat_env, {"bars": bars_of(era, BARS_CALLS=str(calls), BARS_CANCELS=str(cancels))})
+    editor = Editor(chat_env, "--yes")  # a process that goes on after the stop: the editor's session
+    try:
+        editor.initialize()
+        session = editor.new(cwd=str(tmp_path))
+        server.queue(tool_calls(("slow", {"seconds": 30})))
+        running = editor.start("prompt", session_id=session, prompt=[acp.text_block("wait")])
+        eventually(lambda: calls.exists() and calls.read_text() == "slow 30\n", "the call to begin", 30)
+        editor._run(editor.conn.cancel(session_id=session))
+        assert running.result(20).stop_reason == "cancelled"
+        eventually(lambda: cancels.exists() and cancels.read_text() == "slow 30\n", "the server's own cancel", 15)
+    finally:
+        assert editor.close() == 0, editor.stderr.decode()
