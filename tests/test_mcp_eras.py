@@ -124,3 +124,27 @@ def test_a_stopped_call_is_cancelled_at_the_server_in_either_era(server, chat_en
         )
     finally:
         assert editor.close() == 0, editor.stderr.decode()
+
+
+# A tool that asks the user, in each era: the 2025 way (the server's elicitation/create mid-call: tests/mcp/asking.py
+# on mcp 1.x) and the 2026 way (the call answers InputRequiredResult; the client calls again with the answer).
+ASKING = {"2025": BARS.parent / "asking.py", "2026": BARS.parent / "asking_modern.py"}
+BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(server, chat_env, era, tmp_path):
+    calls = tmp_path / "calls"
+    asking = {"command": sys.executable, "args": [str(ASKING[era])], "env": {"ASKING_CALLS": str(calls)}}
+    write_servers(chat_env, {"asking": asking})
+    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
+    first = json.loads(chat(chat_env, "--yes", "--json", "-t", "trip", "book a table in Paris").out)
+    (asked,) = first["interrupts"]
+    value = asked["value"]
+    assert value["type"] == "elicitation" and value["message"].startswith("Booking a table"), value
+    assert {"party", "day", "confirm"} <= set(value["requested_schema"]["required"])
+    answer = json.dumps({"action": "accept", "content": BOOKING})
+    good = json.loads(chat(chat_env, "--json", "-t", "trip", "--resume", answer).out)
+    assert good["reply"] == "Booked for four.", good
+    (said,) = results(server.requests[-1])
+    assert said.startswith("book in Paris: accept") and '"party":4' in said, said
