@@ -148,3 +148,22 @@ def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era
     assert good["reply"] == "Booked for four.", good
     (said,) = results(server.requests[-1])
     assert said.startswith("book in Paris: accept") and '"party":4' in said, said
+
+
+def test_the_docs_server_example_runs_on_the_sdk_installed_and_speaks_the_2026_revision(server, chat_env, tmp_path):
+    import re
+
+    doc = (BARS.parent.parent.parent / "docs" / "tools.md").read_text()
+    (code,) = [block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "find_note" in block]
+    script = tmp_path / "notes_server.py"
+    script.write_text(code)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "milk.md").write_text("buy milk\n")
+    write_servers(
+        chat_env, {"notes": {"command": sys.executable, "args": [str(script)], "env": {"HOME": str(tmp_path)}}}
+    )
+    (row,) = json.loads(chat(chat_env, "tools", "--refresh", "--json").out)
+    assert (row["state"], row["protocol_version"]) == ("ready", ERAS["2026"]), row
+    server.queue(tool_calls(("find_note", {"word": "milk"})), Reply("milk.md"))
+    assert chat(chat_env, "--yes", "which note?").code == 0
+    assert results(server.requests[-1]) == ["milk.md"]
