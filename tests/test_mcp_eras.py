@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,14 @@ def test_the_docs_server_example_runs_on_the_sdk_installed_and_speaks_the_2026_r
     server.queue(tool_calls(("find_note", {"word": "milk"})), Reply("milk.md"))
     assert chat(chat_env, "--yes", "which note?").code == 0
     assert results(server.requests[-1]) == ["milk.md"]
+
+
+def test_a_server_known_to_speak_an_earlier_revision_is_initialised_at_once(server, chat_env):
+    write_servers(chat_env, {"classic": bars_of("2025")})
+    log = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "mcp" / "classic.log"
+    assert chat(chat_env, "tools", "--refresh").code == 0  # first met: asked which revision it speaks
+    assert "discover" in log.read_text()  # (a server of mcp 1.x logs the question it did not know)
+    server.queue(tool_calls(("add", {"a": 1, "b": 2})), Reply("3"))
+    assert chat(chat_env, "--yes", "add").code == 0  # known from the cache as a 2025 server: no question
+    assert results(server.requests[-1]) == ["3"]
+    assert "discover" not in log.read_text()

@@ -175,7 +175,8 @@ class McpServer(Calls):
 
         try:
             await self.loader()
-            async with self.connection.open(on_exit, self.elicit) as session:
+            era = self.listing.revision if self.listing is not None else ""
+            async with self.connection.open(on_exit, self.elicit, era) as session:
                 started = await asyncio.wait_for(session.initialize(), self.start_timeout)
                 listing = await self._list(session, started.capabilities, getattr(started, "protocolVersion", ""))
                 if self.state == STARTING:

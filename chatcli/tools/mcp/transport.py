@@ -143,6 +143,10 @@ def _paged(page: Any) -> Any:
     return SimpleNamespace(tools=page.tools, nextCursor=page.next_cursor, ttl_ms=getattr(page, "ttl_ms", None))
 
 
+# The first revision of MCP without sessions (servers are discovered, not initialised).
+MODERN = "2026-07-28"
+
+
 class Connection:
     """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
 
@@ -172,9 +176,14 @@ class Connection:
         return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
 
     @contextlib.asynccontextmanager
-    async def open(self, on_exit: Callable[[], None] = lambda: None, elicit: Ask | None = None) -> AsyncIterator[Any]:
-        """A session with the server (not initialised yet); ``on_exit``: a stdio server's process ended;
-        ``elicit``: answers the server's questions to the user (JSON in and out; none: chat says it cannot)."""
+    async def open(
+        self, on_exit: Callable[[], None] = lambda: None, elicit: Ask | None = None, era: str = ""
+    ) -> AsyncIterator[Any]:
+        """A session with the server; ``on_exit``: a stdio server's process ended; ``elicit``: answers the server's
+        questions to the user (JSON in and out; none: chat says it cannot); ``era``: the revision it spoke when last
+        listed. A server known to speak an earlier revision than 2026-07-28 is initialised at once (asking it
+        ``server/discover`` first costs an error in its log, and a session on an HTTP one); any other is asked which
+        it speaks (mcp's "auto"). One that no longer answers as it did is asked anew."""
         if self.link is not None:
             try:
                 channel = await self.link.connect()
@@ -193,16 +202,29 @@ class Connection:
         answering = _answering(elicit) if elicit is not None else None
         me = Implementation(name="chatcli", version=__version__)
         self.refused = None
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                client = Client(self._streams(on_exit), elicitation_callback=answering, client_info=me)
-                await stack.enter_async_context(client)
-            except Exception as exc:
-                if self.refused == 401:  # mcp says only "an error response": its status says a login is wanted
-                    from chatcli.tools.mcp.oauth import LoginNeeded
+        modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
+        connected: list[object] = []  # the connection that succeeded: the exit of a process tried before is not told
 
-                    raise LoginNeeded(self.name) from exc
-                raise
+        def exited(attempt: object) -> Callable[[], None]:
+            return lambda: on_exit() if connected and connected[0] is attempt else None
+
+        async with contextlib.AsyncExitStack() as stack:
+            for mode in modes:
+                attempt = object()
+                try:
+                    streams = self._streams(exited(attempt))
+                    client = Client(streams, elicitation_callback=answering, client_info=me, mode=mode)
+                    await stack.enter_async_context(client)
+                    connected.append(attempt)
+                    break
+                except Exception as exc:
+                    if self.refused == 401:  # mcp says only "an error response": its status says a login is wanted
+                        from chatcli.tools.mcp.oauth import LoginNeeded
+
+                        raise LoginNeeded(self.name) from exc
+                    if mode == modes[-1]:
+                        raise
+                    self.logged(f"it no longer answers as a server of {era} does: asked which revision it speaks")
             yield Session(client)
 
     @contextlib.asynccontextmanager
