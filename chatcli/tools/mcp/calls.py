@@ -46,6 +46,7 @@ class Calls:
     session: Any
     connection: Connection
     _asking: dict[object, Ask | None]  # who answers the questions of each call running now
+    _one_question: asyncio.Lock  # the question being asked of the user (the next waits for its answer)
     note: Callable[[str], None] | None
     start_timeout: float
     calls: int
@@ -116,7 +117,8 @@ class Calls:
             why = "no call of it runs" if not askers else f"{len(askers)} of its calls run at once"
             self.connection.logged(f"a question of the server was declined: {why}, so nobody could be asked")
             return {"action": "decline"}
-        answer = await ask(params)
+        async with self._one_question:  # a 2026 server may ask several at once: the user answers one at a time
+            answer = await ask(params)
         action = answer.get("action") if isinstance(answer, dict) else None
         if action not in ("accept", "decline", "cancel"):
             return {"action": "cancel"}
