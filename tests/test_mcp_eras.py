@@ -18,7 +18,9 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.test_mcp import BARS, free_port, write_servers
+from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
 from tests.test_mcp_lazy import results
+from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -91,11 +93,12 @@ def test_servers_of_both_eras_in_one_mcp_json_are_listed_said_and_called(server,
     assert said == ["The secret word is tardigrade.", "The secret word is axolotl.", "42"], said
 
 
+@MCP_DOORS
 @pytest.mark.parametrize("era", ERAS)
-def test_a_call_s_progress_comes_in_either_era(server, chat_env, era):
-    write_servers(chat_env, {"bars": bars_of(era)})
+def test_a_call_s_progress_comes_in_either_era_at_every_door_to_the_servers(server, door, era):
+    write_servers(door.env, {"bars": bars_of(era)})
     server.queue(tool_calls(("steps", {"count": 2})), Reply("done"))
-    run = chat(chat_env, "--yes", "--jsonl", "go")
+    run = door.chat("--yes", "--jsonl", "go")
     assert run.code == 0, run
     events = [json.loads(line) for line in run.out.splitlines()]
     steps = [(e["progress"], e["total"], e["message"]) for e in events if e["type"] == "progress" and e["message"]]
