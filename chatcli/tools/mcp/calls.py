@@ -46,7 +46,6 @@ class Calls:
     session: Any
     connection: Connection
     _asking: dict[object, Ask | None]  # who answers the questions of each call running now
-    _one_question: asyncio.Lock  # the question being asked of the user (the next waits for its answer)
     note: Callable[[str], None] | None
     start_timeout: float
     calls: int
@@ -89,7 +88,7 @@ class Calls:
 
         self.calls += 1
         token = object()
-        self._asking[token] = ask
+        self._asking[token] = _one_at_a_time(ask) if ask is not None else None
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
@@ -117,8 +116,7 @@ class Calls:
             why = "no call of it runs" if not askers else f"{len(askers)} of its calls run at once"
             self.connection.logged(f"a question of the server was declined: {why}, so nobody could be asked")
             return {"action": "decline"}
-        async with self._one_question:  # a 2026 server may ask several at once: the user answers one at a time
-            answer = await ask(params)
+        answer = await ask(params)
         action = answer.get("action") if isinstance(answer, dict) else None
         if action not in ("accept", "decline", "cancel"):
             return {"action": "cancel"}
@@ -179,6 +177,17 @@ class Calls:
             self.start()
         finally:
             self._checked.set()
+
+
+def _one_at_a_time(ask: Ask) -> Ask:
+    """``ask`` for one call: its questions asked one after the other (at 2026-07-28 one round may hold several)."""
+    lock = asyncio.Lock()
+
+    async def asked(params: dict[str, Any]) -> dict[str, Any]:
+        async with lock:
+            return await ask(params)
+
+    return asked
 
 
 async def _tell_cancelled(session: Any, request_id: int | None) -> None:

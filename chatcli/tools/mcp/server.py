@@ -77,7 +77,6 @@ class McpServer(Calls):
         self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
         self._checked.set()
         self._asking: dict[object, Any] = {}
-        self._one_question = asyncio.Lock()
 
     @property
     def name(self) -> str:
