@@ -62,7 +62,7 @@ def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, 
     assert run.code == 0, run
     assert run.out == "The word is quokka and the sum 42.\n"
     offered = sorted(t["function"]["name"] for t in server.requests[0]["tools"])
-    assert offered == ["add", "die", "secret_word", "shout", "slow", "steps", "stubborn"]
+    assert offered == ["add", "die", "grow", "secret_word", "shout", "slow", "steps", "stubborn"]
     word, total = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
     assert word == "The secret word is quokka."  # the env of mcp.json reached the server
     assert total == "42"

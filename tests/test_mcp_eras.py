@@ -18,8 +18,9 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.test_mcp import BARS, free_port, write_servers
-from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
-from tests.test_mcp_lazy import results
+from tests.test_mcp_kept import MCP_DOORS, kept_env, pids, warm_env  # noqa: F401 - fixtures
+from tests.test_mcp_lazy import offered, results
+from tests.test_serve import serving  # noqa: F401 - a fixture
 from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
@@ -182,3 +183,54 @@ def test_a_server_known_to_speak_an_earlier_revision_is_initialised_at_once(serv
     assert chat(chat_env, "--yes", "add").code == 0  # known from the cache as a 2025 server: no question
     assert results(server.requests[-1]) == ["3"]
     assert "discover" not in log.read_text()
+
+
+# ---- how long a list stays fresh (2026-07-28's ttlMs) ----------------------------------------------------------------
+
+# A server's word on its tool list (ms; None: an earlier revision's server, which says nothing), and whether a
+# listing cached a moment ago is listed again before chat trusts it.
+LIFETIMES = {
+    "a day": ("2026", "86400000", False),
+    "none (the SDK's default: stale at once)": ("2026", None, True),
+    "zero": ("2026", "0", True),
+    "an earlier revision's (none said)": ("2025", None, False),
+}
+
+
+@MCP_DOORS
+@pytest.mark.parametrize("lifetime", LIFETIMES)
+def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(server, door, lifetime, tmp_path):
+    era, ttl, relisted = LIFETIMES[lifetime]
+    starts, extra = tmp_path / "starts", tmp_path / "extra-on"
+    env = {"BARS_STARTS": str(starts), "BARS_EXTRA": str(extra), **({"BARS_TTL_MS": ttl} if ttl else {})}
+    write_servers(door.env, {"bars": bars_of(era, **env)})
+    assert chat(door.env, "tools", "--refresh").code == 0  # listed and cached
+    assert len(pids(starts)) == 1
+    extra.write_text("")  # the server offers one more tool from now on
+    server.queue(Reply("one"), Reply("two"))
+    assert door.chat("hi").code == 0  # a question that calls no tool (a stale listing is offered, or the new one)
+    run = door.chat("hi again")
+    assert run.code == 0, run
+    if relisted:  # stale: the server was listed again in the background, and the new list offered since
+        assert "extra" in offered(server.requests[-1]), run
+        listing = json.loads(chat(door.env, "tools", "--json").out)
+        assert listing[0]["ttl_ms"] == int(ttl or 0)
+    else:  # fresh for a day, or a server that said nothing: known from the cache, nothing started
+        assert "extra" not in offered(server.requests[-1])
+        assert len(pids(starts)) == 1
+
+
+def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server, chat_env, serving):  # noqa: F811
+    """chat serve (a long-lived door): the server kept running, its list past its lifetime is asked again."""
+    write_servers(chat_env, {"bars": bars_of("2026", BARS_TTL_MS="0")})
+    served = serving("--yes")
+    server.queue(tool_calls(("grow", {})), Reply("grown"))
+    assert served.ask("t1", "grow")[1]["reply"] == "grown"  # the server runs on, and offers one more tool now
+    assert "extra" not in offered(server.requests[-1])
+
+    def offered_now() -> bool:
+        server.queue(Reply("more"))
+        assert served.ask("t1", "more")[0] == 200
+        return "extra" in offered(server.requests[-1])
+
+    eventually(offered_now, "the new list offered", timeout=20, interval=0.3)

@@ -54,7 +54,7 @@ def test_a_plain_question_starts_no_server_once_their_lists_are_cached(server, c
         assert run.code == 0, run
     assert [started(mark) for mark in marks.values()] == [1, 1, 1]  # no server ran for a plain question
     first, second, third = (offered(body) for body in server.requests)
-    assert first == second == third and len(first) == 3 * 7  # the cached tools are offered, renamed apart alike
+    assert first == second == third and len(first) == 3 * 8  # the cached tools are offered, renamed apart alike
     assert [line for line in run.err.splitlines() if not line.startswith("thread:")] == [], run
 
 

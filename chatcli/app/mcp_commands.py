@@ -39,6 +39,7 @@ def mcp_command(
     def run(settings: Settings) -> None:
         from pathlib import Path
 
+        from chatcli.tools.mcp.cache import ListCache
         from chatcli.tools.mcp.config import read_servers
         from chatcli.tools.mcp.oauth import StoredAuth, login
 
@@ -52,6 +53,7 @@ def mcp_command(
             raise UsageError(f"{name} runs on this machine ({spec.command}): it needs no login")
         if action is McpAction.logout:
             forgot = StoredAuth(spec).forget()
+            ListCache().forget(spec)  # what it offered that login (a private listing): listed anew when next used
             say(env.stderr, f"logged out of {name}\n" if forgot else f"chat was not logged in to {name}\n")
             return
 
@@ -64,6 +66,7 @@ def mcp_command(
             from chatcli.tools.mcp.transport import describe
 
             raise ChatError(f"could not sign in to {name}: {describe(exc, spec, 30)}") from exc
+        ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
         say(env.stderr, f"logged in to {name}: {count} ({', '.join(tools)})\n")
 

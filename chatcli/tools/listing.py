@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 # Limits on what a listing may hold (a server's answer or a cache file): past them it is refused.
@@ -94,6 +95,7 @@ def _words(text: str) -> str:
 
 # An MCP revision is named by its date.
 REVISION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_LIFETIME_MS = 24 * 60 * 60 * 1000  # a longer ttlMs is a day (as mcp's own cache caps it)
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,16 @@ class Listing:
     prompts: tuple[PromptEntry, ...] = ()
     resources: tuple[ResourceEntry, ...] = ()
     revision: str = ""  # the MCP revision the server speaks ("2025-11-25"), when it was listed
+    # How long the server said the lists stay fresh, in seconds (2026-07-28's ttlMs: the shortest of its lists',
+    # at most a day); None: it said nothing (an earlier revision), and the listing holds until its configuration or
+    # program changes. Not part of what it offers: a new lifetime is not "other tools".
+    lifetime: float | None = field(default=None, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         """The form the cache keeps (the fields of the MCP protocol, by its names)."""
         return {
             **({"protocolVersion": self.revision} if self.revision else {}),
+            **({"ttlMs": round(self.lifetime * 1000)} if self.lifetime is not None else {}),
             "tools": [
                 {"name": t.name, "description": t.description, "inputSchema": t.schema, "annotations": t.annotations}
                 for t in self.tools
@@ -175,20 +182,37 @@ class Listing:
             )
         revision = data.get("protocolVersion")
         known = revision if isinstance(revision, str) and REVISION.fullmatch(revision) else ""
-        return cls(tuple(tools), tuple(prompts), tuple(resources), known)
+        ttl = data.get("ttlMs")
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
+            raise Malformed("the lists' lifetime")
+        lifetime = min(ttl, MAX_LIFETIME_MS) / 1000 if ttl is not None else None
+        return cls(tuple(tools), tuple(prompts), tuple(resources), known, lifetime)
 
     @classmethod
     def from_mcp(
-        cls, server: str, tools: list[Any], prompts: list[Any], resources: list[Any], revision: Any = ""
+        cls,
+        server: str,
+        tools: list[Any],
+        prompts: list[Any],
+        resources: list[Any],
+        revision: Any = "",
+        ttl_ms: int | None = None,
     ) -> Listing:
-        """A listing from the server's answers (mcp.types objects) and the revision it agreed to speak, read by the
-        same rules as the cache."""
+        """A listing from the server's answers (mcp.types objects), the revision it agreed to speak and the lifetime
+        it gave its lists (ms), read by the same rules as the cache."""
 
         def dumped(items: list[Any]) -> list[Any]:
             return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
 
         answers = {"tools": dumped(tools), "prompts": dumped(prompts), "resources": dumped(resources)}
-        return cls.from_json(server, {**answers, "protocolVersion": revision})
+        return cls.from_json(server, {**answers, "protocolVersion": revision, "ttlMs": ttl_ms})
+
+    def fresh(self, listed_at: float, now: float | None = None) -> bool:
+        """True while the listing, taken at ``listed_at`` (epoch seconds), is as fresh as its server said it stays
+        (always, for a server that said nothing)."""
+        if self.lifetime is None:
+            return True
+        return (time.time() if now is None else now) < listed_at + self.lifetime
 
     def tool(self, name: str) -> ToolInfo | None:
         return next((t for t in self.tools if t.name == name), None)

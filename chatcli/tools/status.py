@@ -26,6 +26,7 @@ class ServerStatus:
     resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
     listed_at: float | None = None  # when what it offers was listed (epoch seconds)
     revision: str = ""  # the MCP revision it speaks ("2025-11-25"), once listed
+    lifetime: float | None = None  # how long its lists stay fresh, as it said (seconds; None: it said nothing)
 
 
 class Offering(HasServers, Protocol):
@@ -68,6 +69,7 @@ def status(toolbox: Offering) -> list[ServerStatus]:
         )
         row.listed_at = server.listed_at if server.offers else None
         row.revision = server.listing.revision if server.listing is not None else ""
+        row.lifetime = server.listing.lifetime if server.listing is not None else None
         if server.state == IDLE and not server.detail:
             row.detail = "starts when used"
         row.prompts = [p for p in offered if p.server == server.name]

@@ -21,7 +21,7 @@ from chatcli.tools import builtin
 from chatcli.tools.approvals import ApprovalRules
 from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
-from chatcli.tools.mcp.server import READY, STARTING, McpServer, Unavailable
+from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable
 from chatcli.tools.results import Outcome, heard, mcp_block, result_text
 from chatcli.tools.sandbox import Policy
 
@@ -154,7 +154,8 @@ class Toolbox(ApprovalRules):
     # ---- lifetime ----------------------------------------------------------------------------
 
     def start(self, refresh: bool = False) -> None:
-        """Know each MCP server by its cached listing; start (in the background) those with none.
+        """Know each MCP server by its cached listing; start (in the background) those with none, and those whose
+        listing is older than the server said its lists stay fresh (offered meanwhile).
 
         ``refresh``: start and list every server, cached or not (``chat tools --refresh``).
         """
@@ -165,23 +166,39 @@ class Toolbox(ApprovalRules):
             found = None if refresh or self.cache is None else self.cache.read(server.spec)
             if found is not None:
                 server.adopt(*found)
+                server.freshen()
             else:
                 server.start()
+
+    def freshen(self) -> None:
+        """List again, in the background, the servers whose listings went stale since (a long session)."""
+        for server in self.servers:
+            server.freshen()
+
+    def unknown(self) -> bool:
+        """True when a server's tools are not known yet (nothing cached: it is being started to list them)."""
+        return any(server.listing is None and server.state not in (FAILED, STOPPED) for server in self.servers)
 
     async def warm(self) -> None:
         """Wait until the MCP client is imported and the servers are being spawned (if any starts).
 
         Loading the rest of chat after this, not during it, gets the servers going sooner:
-        both imports would share one interpreter lock.
+        both imports would share one interpreter lock. Nothing to wait for when only servers whose
+        tools are known are being listed again (their listing went stale): no one waits for them.
         """
-        if self.loaded is not None:
+        if self.loaded is not None and self.unknown():
             await asyncio.shield(self.loaded)
             await asyncio.sleep(0)  # let the server tasks spawn their processes
 
-    async def settle(self, timeout: float | None = None) -> None:
-        """Wait until no server is still starting, or ``timeout`` seconds (each server has its own start limit too)."""
+    async def settle(self, timeout: float | None = None, unknown: bool = False) -> None:
+        """Wait until no server is still starting, or ``timeout`` seconds (each server has its own start limit too);
+        ``unknown``: only for those whose tools are not known yet (not those listed again, their listing stale)."""
         self.start()
-        waiting = [asyncio.ensure_future(s.ready.wait()) for s in self.servers if s.state == STARTING]
+        waiting = [
+            asyncio.ensure_future(s.ready.wait())
+            for s in self.servers
+            if s.state == STARTING and not (unknown and s.listing is not None)
+        ]
         if waiting:
             _, late = await asyncio.wait(waiting, timeout=timeout)
             for task in late:

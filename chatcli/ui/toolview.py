@@ -21,6 +21,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "where": row.where,
                 "listed_at": iso_time(row.listed_at),
                 "protocol_version": row.revision or None,
+                "ttl_ms": round(row.lifetime * 1000) if row.lifetime is not None else None,
                 "tools": [{"name": e.name, "description": e.description} for e in row.tools],
                 "prompts": [
                     {

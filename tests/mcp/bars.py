@@ -3,7 +3,8 @@
 With ``BARS_STARTS`` set, each start adds a line (its pid) to that file; with ``BARS_CANCELS``,
 each call of ``slow`` that is cancelled adds one (its seconds); with ``BARS_CALLS``, each call of
 ``slow`` or ``stubborn`` adds one as it begins. While the file ``BARS_EXTRA``
-names exists, the server offers one more tool.
+names exists, the server offers one more tool. ``BARS_TTL_MS`` (a 2026 server's only): how long its
+lists (tools, prompts, resources) stay fresh, said with each (2026-07-28's ``ttlMs``; the SDK says 0 without it).
 """
 
 import asyncio
@@ -21,7 +22,13 @@ else:
     import legacy  # noqa: F401 - mcp 1.x first on sys.path
     from mcp.server.fastmcp import Context, FastMCP  # type: ignore[no-redef]
 
-server = FastMCP("bars")
+if MODERN and os.environ.get("BARS_TTL_MS"):
+    from mcp.server.caching import CacheHint
+
+    lasting = CacheHint(ttl_ms=int(os.environ["BARS_TTL_MS"]))
+    server = FastMCP("bars", cache_hints={"tools/list": lasting, "prompts/list": lasting, "resources/list": lasting})
+else:
+    server = FastMCP("bars")
 
 
 def _record(variable: str, line: str) -> None:
@@ -83,12 +90,20 @@ def die() -> str:
     os._exit(3)
 
 
-if os.environ.get("BARS_EXTRA") and os.path.exists(os.environ["BARS_EXTRA"]):
+def extra() -> str:
+    """A tool only some starts have."""
+    return "extra"
 
-    @server.tool()
-    def extra() -> str:
-        """A tool only some starts have."""
-        return "extra"
+
+if os.environ.get("BARS_EXTRA") and os.path.exists(os.environ["BARS_EXTRA"]):
+    server.add_tool(extra)
+
+
+@server.tool()
+def grow() -> str:
+    """Offer one more tool from now on."""
+    server.add_tool(extra)
+    return "grown"
 
 
 if __name__ == "__main__":

@@ -188,7 +188,10 @@ class ChatGraph:
         messages = state["messages"]
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
-        return toolbox.schemas() if rounds < self.tool_rounds else []
+        if rounds >= self.tool_rounds:
+            return []
+        toolbox.freshen()  # listings gone stale in a long session: listed again, offered from the next request
+        return toolbox.schemas()
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
@@ -197,7 +200,7 @@ class ChatGraph:
             await self.before_model(lambda text: _say(emit, text))
         toolbox = toolbox_of(config, self.toolbox)
         if toolbox is not None and toolbox.configured:
-            await toolbox.settle(SERVER_WAIT)  # MCP servers started with the session: their tools are wanted now
+            await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
         step = _Step(self, state, config, emit)
         step.learned = await self.states.of(step.name)
         step.tools = self.offered(state, step.learned.no_tools, toolbox)

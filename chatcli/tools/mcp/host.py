@@ -271,6 +271,8 @@ class Host:
         try:
             if op == "attach":
                 await server.ensure()
+                if server.stale:  # kept running past its lists' lifetime: listed again for this caller
+                    await server.relist()
                 server.used = time.monotonic()
                 assert server.listing is not None
                 reply: dict[str, Any] = {"listing": server.listing.as_json()}

@@ -230,8 +230,8 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
 
         provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
-            async with Client(streamable_http_client(spec.url or "", http_client=client)) as session:
-                listed = await session.list_tools(cache_mode="bypass")
+            async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:
+                listed = await session.list_tools()
         if not storage.has_tokens():
             raise LoginRefused("the server answered without asking for a login: it needs none")
         storage.keep()

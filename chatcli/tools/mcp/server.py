@@ -77,6 +77,8 @@ class McpServer(Calls):
         self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
         self._checked.set()
         self._asking: dict[object, Any] = {}
+        self._spoken: tuple[Any, Any] = (None, "")  # what the running server offered at start, and its revision
+        self._relisting: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -111,6 +113,37 @@ class McpServer(Calls):
     def adopt(self, listing: Listing, listed_at: float) -> None:
         """Know the server by ``listing`` (from the cache) without starting it."""
         self.listing, self.listed_at, self.state = listing, listed_at, IDLE
+
+    @property
+    def stale(self) -> bool:
+        """True when the listing is older than the server said its lists stay fresh (2026-07-28's ``ttlMs``)."""
+        return self.listing is not None and self.listed_at is not None and not self.listing.fresh(self.listed_at)
+
+    def freshen(self) -> None:
+        """List the server again, in the background, if its listing is stale: an idle one is started (which lists
+        it), a running one asked. What is offered meanwhile is the listing known; a change is said in one line and
+        offered from the next request."""
+        if not self.stale:
+            return
+        if self.state == IDLE:
+            self.start()
+        elif self.state == READY and (self._relisting is None or self._relisting.done()):
+            self._relisting = asyncio.ensure_future(self.relist())
+            self._chores.add(self._relisting)
+            self._relisting.add_done_callback(self._chores.discard)
+
+    async def relist(self) -> None:
+        """List the running server again (its listing kept as it was if it cannot be listed now: logged)."""
+        session = self.session
+        if session is None or isinstance(getattr(session, "listing", None), dict):  # (the host's: it lists there)
+            return
+        try:
+            listing = await self._list(session, *self._spoken)
+        except Exception as exc:  # noqa: BLE001 - a server that stops answering is found out by its next call
+            self.connection.logged(f"could not list it again: {describe(exc, self.spec, self.start_timeout)}")
+            return
+        if session is self.session:
+            self._listed(listing)
 
     def start(self) -> None:
         """Start the server in the background (nothing if it runs, or was given up or stopped)."""
@@ -178,7 +211,8 @@ class McpServer(Calls):
             era = self.listing.revision if self.listing is not None else ""
             async with self.connection.open(on_exit, self.elicit, era) as session:
                 started = await asyncio.wait_for(session.initialize(), self.start_timeout)
-                listing = await self._list(session, started.capabilities, getattr(started, "protocolVersion", ""))
+                self._spoken = (started.capabilities, getattr(started, "protocolVersion", ""))
+                listing = await self._list(session, *self._spoken)
                 if self.state == STARTING:
                     self._listed(listing)
                     self.session, self.state = session, READY
@@ -204,28 +238,43 @@ class McpServer(Calls):
                 self.ready.set()
 
     async def _list(self, session: Any, offered: Any, revision: Any = "") -> Listing:
-        """What the server offers now: its tools (all pages), and its prompts and resources if it has them."""
+        """What the server offers now: its tools (all pages), its prompts and resources if it has them, and how long
+        the server said these lists stay fresh (the shortest)."""
         if isinstance(getattr(session, "listing", None), dict):  # the MCP host's: listed there already
             return Listing.from_json(self.name, session.listing)
         tools: list[Any] = []
+        ttls: list[int] = []
+
+        def lasting(result: Any) -> Any:
+            ttl = session.ttl_of(result) if hasattr(session, "ttl_of") else None
+            if ttl is not None:
+                ttls.append(ttl)
+            return result
+
         cursor = None
         for _page in range(1000):
-            page = await asyncio.wait_for(session.list_tools(cursor=cursor), self.start_timeout)
+            page = lasting(await asyncio.wait_for(session.list_tools(cursor=cursor), self.start_timeout))
             tools += page.tools or []
-            cursor = page.nextCursor
+            cursor = page.next_cursor
             if not cursor:
                 break
-        prompts = await self._listed_part(session.list_prompts, "prompts") if offered.prompts else []
-        resources = await self._listed_part(session.list_resources, "resources") if offered.resources else []
-        return Listing.from_mcp(self.name, tools, prompts, resources, revision)
+        parts = []
+        for has, listing, what in (
+            (offered.prompts, session.list_prompts, "prompts"),
+            (offered.resources, session.list_resources, "resources"),
+        ):
+            result = lasting(await self._listed_part(listing, what)) if has else None
+            parts.append(list(getattr(result, what, None) or []))
+        return Listing.from_mcp(self.name, tools, parts[0], parts[1], revision, min(ttls) if ttls else None)
 
-    async def _listed_part(self, listing: Callable[[], Awaitable[Any]], what: str) -> list[Any]:
-        """The server's prompts or resources; none (and a line in its log) if it cannot list them."""
+    async def _listed_part(self, listing: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """The server's answer listing its prompts or resources; None (and a line in its log) if it cannot list
+        them."""
         try:
-            return list(getattr(await asyncio.wait_for(listing(), self.start_timeout), what))
+            return await asyncio.wait_for(listing(), self.start_timeout)
         except Exception as exc:  # noqa: BLE001 - its tools still work without them
             self.connection.logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
-            return []
+            return None
 
     def _listed(self, listing: Listing) -> None:
         """The server listed what it offers: kept, cached, and said if it differs from what was known."""

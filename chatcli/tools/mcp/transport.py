@@ -111,13 +111,19 @@ class Session:
         return getattr(self.client.session, "discover_result", None) is not None
 
     async def list_tools(self, cursor: str | None = None) -> Any:
-        return _paged(await self.client.list_tools(cursor=cursor, cache_mode="bypass"))
+        return await self.client.list_tools(cursor=cursor)
 
     async def list_prompts(self) -> Any:
         return await self.client.list_prompts()
 
     async def list_resources(self) -> Any:
         return await self.client.list_resources()
+
+    def ttl_of(self, result: Any) -> int | None:
+        """How long the server said a list ``result`` stays fresh (ms); None when it said nothing (every server of
+        an earlier revision: a ``ttlMs`` there is no word of the protocol)."""
+        said = self.modern and "ttl_ms" in getattr(result, "model_fields_set", ())
+        return int(result.ttl_ms) if said else None
 
     async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
         """The call's result; cancelling the task cancels the call at the server (the client tells it)."""
@@ -135,12 +141,6 @@ class Session:
         if self.modern:
             return await session.send_discover(self.client.protocol_version)
         return await session.send_ping()
-
-
-def _paged(page: Any) -> Any:
-    from types import SimpleNamespace
-
-    return SimpleNamespace(tools=page.tools, nextCursor=page.next_cursor, ttl_ms=getattr(page, "ttl_ms", None))
 
 
 # The first revision of MCP without sessions (servers are discovered, not initialised).
@@ -213,7 +213,8 @@ class Connection:
                 attempt = object()
                 try:
                     streams = self._streams(exited(attempt))
-                    client = Client(streams, elicitation_callback=answering, client_info=me, mode=mode)
+                    # cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes
+                    client = Client(streams, elicitation_callback=answering, client_info=me, mode=mode, cache=None)
                     await stack.enter_async_context(client)
                     connected.append(attempt)
                     break
