@@ -29,6 +29,7 @@ from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, open_local
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
+from tests.test_mcp_lazy import cache_files
 from tests.test_worker import worker_env  # noqa: F401 - a fixture (the doors through the MCP host)
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
@@ -151,9 +152,11 @@ def test_login_a_call_with_the_token_expiry_refresh_and_logout(server, chat_env,
     assert "run chat mcp login guarded" in refused.out + refused.err, refused
     assert "whoami" not in refused.out
 
-    # Logout forgets the tokens.
+    # Logout forgets the tokens, and what the server listed for that login (a list may be its user's own).
+    assert cache_files(chat_env)  # (what it listed for this login, above)
     out = chat(chat_env, "mcp", "logout", "guarded")
     assert out.code == 0 and "logged out of guarded" in out.err and not path.exists()
+    assert not cache_files(chat_env)
     again = chat(chat_env, "tools", "--refresh")
     assert NEEDS in again.out + again.err
 
