@@ -64,6 +64,10 @@ class Settings:
     tool_result_chars: int = 20_000
     # The MCP servers file (default: mcp.json beside config.toml in $XDG_CONFIG_HOME/chatcli).
     mcp_config: str | None = None
+    # Where chat's OAuth client ID metadata document is published (an https URL with a path): chat mcp login signs
+    # in with it as the client ID where a server's authorization server takes such documents, and registers
+    # itself elsewhere. config.toml only, never a .env: it names who chat says it is.
+    mcp_client_metadata_url: str | None = None
     # A reasoning model's thinking in a terminal: in full as it comes, instead of a few live
     # rows folded to "thought for N s" when the answer starts.
     show_thinking: bool = False
@@ -274,10 +278,29 @@ def _check(settings: Settings) -> None:
             f"compact_at must be between 0.3 and 1.0 (a share of the history budget), got {settings.compact_at}",
             hint='memory = "trim" (CHATCLI_MEMORY=trim) turns compaction off',
         )
+    if settings.mcp_client_metadata_url is not None:
+        _check_document_url(settings.mcp_client_metadata_url)
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
     if settings.editing_mode not in EDITING_MODES:
         raise ConfigError(f"editing_mode must be emacs or vi, got {settings.editing_mode!r}")
+
+
+def _check_document_url(url: str) -> None:
+    """A client ID metadata document's URL is the client's ID: https, a host, a path, nothing else (OAuth's rules)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        fits = parts.scheme == "https" and bool(parts.hostname) and parts.path not in ("", "/")
+        fits = fits and not (parts.username or parts.password or parts.fragment) and url.isprintable()
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ConfigError(
+            f"mcp_client_metadata_url must be an https URL with a path (where chat's client metadata is published), "
+            f"got {url!r}"
+        )
 
 
 def provider_vars() -> list[str]:

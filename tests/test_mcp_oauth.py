@@ -41,10 +41,15 @@ NEEDS = "needs a login: run chat mcp login guarded"
 class Guarded:
     """tests/mcp/guarded.py on a free port: its URL and its log of token requests."""
 
-    def __init__(self, where: Path):
+    def __init__(self, where: Path, era: str = "2025", documents: dict[str, Any] | None = None):
         self.log, self.no_refresh = where / "tokens.log", where / "no-refresh"
         self.errors = where / "guarded.err"
         env = {**os.environ, "GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
+        if era == "2026":
+            env["MCP_ERA"] = "2026"
+        if documents is not None:  # the client ID metadata documents its authorization server can fetch
+            (where / "documents.json").write_text(json.dumps(documents))
+            env["GUARDED_CIMD"] = str(where / "documents.json")
         with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(
                 [sys.executable, str(GUARDED)], env=env, stdout=subprocess.PIPE, stderr=errors, text=True
@@ -58,8 +63,12 @@ class Guarded:
         self.port = int(said)
         self.url = f"http://127.0.0.1:{self.port}/mcp"
 
-    def grants(self) -> list[str]:
+    def said(self) -> list[str]:
         return self.log.read_text().split() if self.log.exists() else []
+
+    def grants(self) -> list[str]:
+        """The tokens it gave: "code" for a sign-in, "refresh" for a refresh."""
+        return [line for line in self.said() if line in ("code", "refresh")]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -323,10 +332,11 @@ def test_a_one_shot_at_every_door_calls_with_the_login_s_token_and_none_after_a_
     assert run.code == 0 and run.out == "done\n" and NEEDS not in run.err, run
     assert whoami(server, run) == f"signed in with a token ending {token[-4:]}"
     assert chat(door.env, "mcp", "logout", "guarded").code == 0
-    server.queue(tool_calls(("whoami", {})), Reply("after"))
+    server.queue(Reply("after"))
     after = door.chat("--yes", "and now?")
     assert after.code == 0 and after.out == "after\n", after
-    assert "signed in" not in whoami(server, after) and NEEDS in after.err + whoami(server, after), after
+    # What it listed for the login went with it: listed anew, it needs one, said in one line; no tool offered.
+    assert NEEDS in after.err and "tools" not in server.requests[-1], after
 
 
 @MCP_DOORS
@@ -381,3 +391,70 @@ def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_logi
         assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
     pid = host_answer(kept_env, "status")["pid"]
     assert host_answer(other, "status")["pid"] == pid  # one host served both
+
+
+# ---- who chat is to an authorization server: a client ID metadata document, or a registration ------------------
+
+DOCUMENT = "https://chat.example.org/oauth/chatcli.json"
+
+
+def document_of(url: str) -> dict[str, Any]:
+    """Chat's client ID metadata document as docs/tools.md gives it, published at ``url``."""
+    import re
+
+    doc = (GUARDED.parent.parent.parent / "docs" / "tools.md").read_text()
+    (block,) = [b for b in re.findall(r"```json\n(.*?)```", doc, re.S) if '"client_id"' in b]
+    return {**json.loads(block), "client_id": url}
+
+
+@pytest.mark.parametrize("era", ["2025", "2026"])
+@pytest.mark.parametrize("takes_documents", [True, False], ids=["documents", "registration"])
+def test_login_signs_in_with_chat_s_client_metadata_document_where_the_server_takes_them(
+    server, chat_env, tmp_path, era, takes_documents
+):
+    guarded = Guarded(tmp_path, era, {DOCUMENT: document_of(DOCUMENT)} if takes_documents else None)
+    try:
+        write_servers(chat_env, {"guarded": {"url": guarded.url}})
+        config = Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml")
+        config.write_text(f'mcp_client_metadata_url = "{DOCUMENT}"\n')
+        signed = login(chat_env)
+        assert signed.returncode == 0 and "logged in to guarded: 1 tool (whoami)" in signed.stderr, signed.stderr
+        kept = json.loads(stored(chat_env).read_text())
+        if takes_documents:  # no registration: the document's URL is chat's client ID
+            said = guarded.said()
+            assert "register" not in said and "document" in said and kept["client"]["client_id"] == DOCUMENT, said
+        else:  # the server takes no documents: chat registers itself, as before
+            said = guarded.said()
+            assert said == ["register", "code"] and kept["client"]["client_id"] != DOCUMENT, said
+        assert stored(chat_env).stat().st_mode & 0o777 == 0o600
+        token = kept["tokens"]["access_token"]
+        server.queue(tool_calls(("whoami", {})), Reply("done"))
+        run = chat(chat_env, "--yes", "who am I?")
+        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+        expire(chat_env)  # refreshed as the same client
+        assert "whoami" in chat(chat_env, "tools", "--refresh").out
+        assert guarded.grants() == ["code", "refresh"]
+    finally:
+        guarded.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://chat.example.org/oauth/chatcli.json",  # not https
+        "https://chat.example.org",  # no path
+        "https://chat.example.org/",
+        "https://me:secret@chat.example.org/oauth/chatcli.json",  # a password in it
+        "https://chat.example.org/oauth/chatcli.json#me",  # a fragment
+        "https:///oauth/chatcli.json",  # no host
+        "https://chat.example.org/oauth/\x1b[31m.json",  # a terminal escape
+        "chatcli.json",
+    ],
+)
+def test_a_client_metadata_url_that_cannot_be_a_client_id_is_one_line(chat_env, url):
+    config = Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"mcp_client_metadata_url = {json.dumps(url)}\n")
+    run = chat(chat_env, "mcp", "login", "anything", "--no-browser")
+    assert run.code != 0 and "mcp_client_metadata_url must be an https URL with a path" in run.err, run
+    assert run.err.count("\n") <= 2 and "\x1b" not in run.err and "Traceback" not in run.err, run

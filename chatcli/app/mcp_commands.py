@@ -61,7 +61,8 @@ def mcp_command(
             say(env.stderr, text + "\n")
 
         try:
-            tools = asyncio.run(login(spec, tell, browser=not no_browser))
+            document = settings.mcp_client_metadata_url
+            tools = asyncio.run(login(spec, tell, browser=not no_browser, document=document))
         except Exception as exc:  # noqa: BLE001 - what the sign-in ran into, in one line
             from chatcli.tools.mcp.transport import describe
 

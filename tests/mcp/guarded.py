@@ -6,14 +6,24 @@ to the client's callback with a code; with ``GUARDED_REFUSE`` set it redirects w
 PKCE-checked code exchange, refresh. Access tokens last ``GUARDED_TTL`` seconds (default 3600). Each token
 request adds a line to the file ``GUARDED_LOG`` names ("code" or "refresh"); a refresh is refused while the file
 ``GUARDED_NO_REFRESH`` names exists. The tool ``whoami`` says which token the call came with.
+
+``MCP_ERA=2026``: a server of mcp 2.x (the 2026-07-28 revision); otherwise one of mcp 1.x. ``GUARDED_CIMD``: a
+JSON file of client ID metadata documents by their URLs (what the authorization server would fetch at each): the
+server says it takes them (``client_id_metadata_document_supported``), and a client ID that is one of those URLs is
+the client that document describes (a loopback redirect URI of any port, as RFC 8252 has it). The log says
+"register" for each dynamic registration and "document" for each client known by its document.
 """
 
+import json
 import os
 import secrets
 import socket
 import time
+from urllib.parse import urlsplit
 
-import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
+MODERN = os.environ.get("MCP_ERA") == "2026"
+if not MODERN:
+    import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
 import uvicorn
 from mcp.server.auth.provider import (
     AccessToken,
@@ -24,9 +34,14 @@ from mcp.server.auth.provider import (
     construct_redirect_uri,
 )
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
-from mcp.server.fastmcp import FastMCP
-from mcp.server.fastmcp.server import Context
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+
+if MODERN:
+    from mcp.server.mcpserver import Context
+    from mcp.server.mcpserver import MCPServer as FastMCP
+else:
+    from mcp.server.fastmcp import FastMCP
+    from mcp.server.fastmcp.server import Context
 
 TTL = int(os.environ.get("GUARDED_TTL", "3600"))
 
@@ -35,6 +50,23 @@ def _log(line: str) -> None:
     if os.environ.get("GUARDED_LOG"):
         with open(os.environ["GUARDED_LOG"], "a") as handle:
             handle.write(line + "\n")
+
+
+class Documented(OAuthClientInformationFull):
+    """A client known by its metadata document: a loopback redirect URI it lists matches on any port."""
+
+    def validate_redirect_uri(self, redirect_uri):  # type: ignore[no-untyped-def]
+        if redirect_uri is not None:
+            given = urlsplit(str(redirect_uri))
+            for listed in self.redirect_uris or []:
+                known = urlsplit(str(listed))
+                if given.hostname in ("127.0.0.1", "::1") and (given.scheme, given.hostname, given.path) == (
+                    known.scheme,
+                    known.hostname,
+                    known.path,
+                ):
+                    return redirect_uri
+        return super().validate_redirect_uri(redirect_uri)
 
 
 class Provider:
@@ -47,10 +79,22 @@ class Provider:
         self.refresh: dict[str, RefreshToken] = {}
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        return self.clients.get(client_id)
+        return self.clients.get(client_id) or self._documented(client_id)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        _log("register")
         self.clients[client_info.client_id or ""] = client_info
+
+    def _documented(self, client_id: str) -> OAuthClientInformationFull | None:
+        """The client a client ID metadata document describes, when ``client_id`` is its URL."""
+        if not os.environ.get("GUARDED_CIMD") or not client_id.startswith("https://"):
+            return None
+        with open(os.environ["GUARDED_CIMD"]) as handle:
+            document = json.load(handle).get(client_id)
+        if document is None or document.get("client_id") != client_id:
+            return None
+        _log("document")
+        return Documented.model_validate(document)
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
         if os.environ.get("GUARDED_REFUSE"):
@@ -117,19 +161,18 @@ if __name__ == "__main__":
     listening.listen(64)
     port = listening.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    server = FastMCP(
-        "guarded",
-        host="127.0.0.1",
-        port=port,
-        log_level="WARNING",
-        auth_server_provider=Provider(),
-        auth=AuthSettings(
-            issuer_url=base,
-            resource_server_url=f"{base}/mcp",
-            client_registration_options=ClientRegistrationOptions(enabled=True),
-            validate_token_resource=False,
-        ),
+    settings = AuthSettings(
+        issuer_url=base,
+        resource_server_url=f"{base}/mcp",
+        client_registration_options=ClientRegistrationOptions(enabled=True),
+        validate_token_resource=False,
     )
+    if MODERN:
+        server = FastMCP("guarded", log_level="WARNING", auth_server_provider=Provider(), auth=settings)
+    else:
+        server = FastMCP(
+            "guarded", host="127.0.0.1", port=port, log_level="WARNING", auth_server_provider=Provider(), auth=settings
+        )
 
     @server.tool()
     def whoami(ctx: Context) -> str:
@@ -138,6 +181,29 @@ if __name__ == "__main__":
         token = request.headers.get("authorization", "") if request is not None else ""
         return f"signed in with a token ending {token[-4:]}" if token else "anonymous"
 
-    config = uvicorn.Config(server.streamable_http_app(), log_level="warning")
+    app = server.streamable_http_app(host="127.0.0.1") if MODERN else server.streamable_http_app()
+    if os.environ.get("GUARDED_CIMD"):
+        inner = app
+
+        async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+            """The authorization server's metadata says it takes client ID metadata documents."""
+            if scope["type"] != "http" or scope["path"] != "/.well-known/oauth-authorization-server":
+                return await inner(scope, receive, send)
+            start: dict = {}
+
+            async def sending(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "http.response.start":
+                    start.update(message)
+                    return
+                body = json.loads(message["body"])
+                body["client_id_metadata_document_supported"] = True
+                data = json.dumps(body).encode()
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(data)).encode())]})
+                await send({"type": "http.response.body", "body": data})
+
+            await inner(scope, receive, sending)
+
+    config = uvicorn.Config(app, log_level="warning")
     print(port, flush=True)
     uvicorn.Server(config).run(sockets=[listening])

@@ -138,8 +138,16 @@ class StoredAuth:
         return True
 
 
-def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redirect: Any, on_callback: Any) -> Any:
-    """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires.
+def _provider(
+    spec: ServerSpec,
+    storage: StoredAuth,
+    redirect_uri: str,
+    on_redirect: Any,
+    on_callback: Any,
+    document: str | None = None,
+) -> Any:
+    """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires;
+    ``document``: the URL of chat's client ID metadata document (its client ID where the server takes those).
 
     Its log (a refused refresh as a warning, a failed flow with a traceback) is not the user's: what failed is said
     once, in chat's own line (``LoginNeeded``, or the error ``chat mcp login`` ends with)."""
@@ -193,7 +201,7 @@ def _provider(spec: ServerSpec, storage: StoredAuth, redirect_uri: str, on_redir
         response_types=["code"],
         token_endpoint_auth_method="none",
     )
-    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback)
+    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, client_metadata_url=document)
 
 
 def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
@@ -209,7 +217,9 @@ def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
     return _provider(spec, storage, "http://127.0.0.1/callback", never, never)
 
 
-async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = True) -> list[str]:
+async def login(
+    spec: ServerSpec, say: Callable[[str], None], browser: bool = True, document: str | None = None
+) -> list[str]:
     """Sign in to ``spec``: its authorization URL shown (and opened in a browser when one is at hand), the redirect
     awaited on 127.0.0.1; the tokens kept. The server's tool names, as the signed-in session lists them."""
     from mcp import Client
@@ -228,7 +238,7 @@ async def login(spec: ServerSpec, say: Callable[[str], None], browser: bool = Tr
                 await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
             say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
-        provider = _provider(spec, storage, listener.uri, redirect, listener.wait)
+        provider = _provider(spec, storage, listener.uri, redirect, listener.wait, document)
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
             async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:
                 listed = await session.list_tools()
