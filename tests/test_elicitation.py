@@ -313,14 +313,16 @@ async def test_an_answer_reaches_the_kept_call_once_and_its_result_comes_back():
     assert await call.question(2) is None  # the call ended: no more questions
 
 
-async def test_a_question_while_two_calls_of_one_server_run_is_declined_and_logged(tmp_path):
-    """Which call asks is not in the protocol: with two running, nobody's user could be told apart."""
+@pytest.mark.parametrize("era", ["2025", "2026"])
+async def test_a_question_while_two_calls_of_one_server_run_is_its_call_s_or_declined_and_logged(tmp_path, era):
+    """Which call asks is not in the protocol before 2026-07-28: with two running, nobody's user could be told apart
+    (declined). At 2026-07-28 a question comes with its call's answer: each call's user is asked its own."""
     from pathlib import Path
 
     from chatcli.tools.mcp.config import parse_servers
     from chatcli.tools.mcp.server import McpServer
 
-    script = Path(__file__).parent / "mcp" / "asking.py"
+    script = Path(__file__).parent / "mcp" / ("asking.py" if era == "2025" else "asking_modern.py")
     (spec,) = parse_servers({"mcpServers": {"asking": {"command": sys.executable, "args": [str(script)]}}}, "test")
     server = McpServer(spec, tmp_path)
     asked: list[dict] = []
@@ -333,11 +335,37 @@ async def test_a_question_while_two_calls_of_one_server_run_is_declined_and_logg
         alone = await server.call_tool("twice", {}, ask=ask)  # one call: its questions are its own
         assert asked and "decline" not in alone.content[0].text, alone
         asked.clear()
+        both_asked = asyncio.Event()
+
+        async def ask_for(city: str):  # each call's own user; each answers once both calls have asked
+            async def ask(params):
+                asked.append(params)
+                if len(asked) == 2:
+                    both_asked.set()
+                await both_asked.wait()
+                return {
+                    "action": "accept",
+                    "content": {"party": 2 if city == "Oslo" else 3, "day": "2026-12-24", "confirm": True},
+                }
+
+            return ask
+
         both = await asyncio.gather(
-            server.call_tool("book", {"city": "Oslo"}, ask=ask), server.call_tool("book", {"city": "Rome"}, ask=ask)
+            server.call_tool("book", {"city": "Oslo"}, ask=await ask_for("Oslo")),
+            server.call_tool("book", {"city": "Rome"}, ask=await ask_for("Rome")),
         )
-        assert [r.content[0].text for r in both] == ["book in Oslo: decline", "book in Rome: decline"] and not asked
-        assert "2 of its calls run at once" in (tmp_path / "asking.log").read_text()
+        said = [r.content[0].text for r in both]
+        if era == "2025":
+            assert said == ["book in Oslo: decline", "book in Rome: decline"] and not asked
+            assert "2 of its calls run at once" in (tmp_path / "asking.log").read_text()
+        else:
+            assert sorted(q["message"] for q in asked) == [
+                "Booking a table in Oslo: for how many, and when?",
+                "Booking a table in Rome: for how many, and when?",
+            ]
+            assert said[0].startswith('book in Oslo: accept {"party":2') and said[1].startswith(
+                'book in Rome: accept {"party":3'
+            ), said
     finally:
         await server.halt(final=True)
 

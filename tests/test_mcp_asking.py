@@ -33,8 +33,15 @@ BOOKED = 'book in Paris: accept {"party":4,"day":"2026-12-24","seating":"inside"
 NO_TERMINAL = "declined: there was no terminal to ask in"
 
 
-def asking(calls: Path) -> dict[str, Any]:
-    return {"command": sys.executable, "args": [str(ASKING)], "env": {"ASKING_CALLS": str(calls)}}
+# A server whose tools ask the user, of each era: the 2025 way (the server's elicitation/create mid-call: asking.py on
+# mcp 1.x), the 2026 way (the call answers InputRequiredResult, the client calls again with the answers and the
+# server's sealed requestState: asking_modern.py on mcp 2.x). Their tools ask the same questions.
+ERAS = ("2025", "2026")
+SCRIPTS = {"2025": ASKING, "2026": ASKING.parent / "asking_modern.py"}
+
+
+def asking(calls: Path, era: str = "2025") -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(SCRIPTS[era])], "env": {"ASKING_CALLS": str(calls)}}
 
 
 def ran(calls: Path) -> list[str]:
@@ -43,9 +50,10 @@ def ran(calls: Path) -> list[str]:
 
 
 @MCP_DOORS
-def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path, era):
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls)})
+    write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("No booking, then."))
     run = door.chat("--yes", "book a table in Paris")
     assert run.code == 0 and run.out == "No booking, then.\n", run
@@ -55,9 +63,10 @@ def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(
 
 
 @MCP_DOORS
-def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path, era):
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls)})
+    write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
     first = door.chat("--yes", "--json", "-t", "trip", "book a table in Paris")
     obj = json.loads(first.out)
@@ -88,9 +97,10 @@ def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path)
 
 
 @pytest.mark.parametrize("answer, heard", [('"decline"', "decline"), ('{"action": "cancel"}', "cancel")])
-def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard):
+@pytest.mark.parametrize("era", ERAS)
+def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard, era):
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(chat_env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
     assert json.loads(chat(chat_env, "--yes", "--json", "-t", "t", "book").out)["interrupts"]
     run = chat(chat_env, "-t", "t", "--resume", answer)
@@ -98,9 +108,10 @@ def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard):
     assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
 
 
-def test_two_questions_of_one_call_are_asked_in_turn(server, chat_env, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_two_questions_of_one_call_are_asked_in_turn(server, chat_env, tmp_path, era):
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(chat_env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
     first = json.loads(chat(chat_env, "--yes", "--json", "-t", "t2", "go").out)
     assert first["interrupts"][0]["value"]["message"] == "Who are you?"
@@ -124,9 +135,10 @@ def test_resume_on_a_thread_that_waits_on_nothing_or_without_a_thread_is_one_lin
     assert run.code == 2 and "name the thread: chat -t ID --resume VALUE" in run.err, run
 
 
-def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, serving, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("era", ERAS)
+def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, serving, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(chat_env, {"asking": asking(calls, era)})
     served = serving("--yes")
     server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
     status, obj = served.ask("s", "go")
@@ -152,8 +164,9 @@ def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_e
     assert status == 400 and "waits for no approval and no answer" in obj["error"]["message"], obj
 
 
-def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, serving, tmp_path):  # noqa: F811
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+@pytest.mark.parametrize("era", ERAS)
+def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, serving, tmp_path, era):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     served = serving("--yes")
     server.queue(tool_calls(("visit", {})), Reply("Signed in."))
     events = list(served.events("/v1/threads/u/messages", {"content": "sign in"}))
@@ -165,8 +178,9 @@ def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env,
 
 
 @pytest.mark.parametrize("answer", ["decline", {"action": "cancel"}])
-def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, serving, tmp_path, answer):  # noqa: F811
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+@pytest.mark.parametrize("era", ERAS)
+def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, serving, tmp_path, answer, era):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     served = serving("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
     status, obj = served.ask("d", "book")
@@ -177,11 +191,12 @@ def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, serving, tmp_p
     assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
 
 
-def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_path, era):
     """The call that asks came in each provider's own wire format; the answer's result goes back in it."""
     row, fake, env = provider
     calls = tmp_path / "calls"
-    write_servers(env, {"asking": asking(calls)})
+    write_servers(env, {"asking": asking(calls, era)})
     fake.queue(Calls([("book", {"city": "Paris"}, "call_1")]))
     first = chat(env, "--yes", "--json", "-t", "p", "book a table")
     (asked,) = json.loads(first.out)["interrupts"]
@@ -195,11 +210,12 @@ def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_pa
 
 
 @MCP_DOORS
-def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door, tmp_path, era):
     """Without a terminal each question is declined, and a server may answer each decline with another question:
     the call is stopped at the eleventh, and the turn ends normally."""
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls)})
+    write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("nag", {})), Reply("It would not stop asking."))
     run = door.chat("--yes", "go on")
     assert run.code == 0 and run.out == "It would not stop asking.\n", run
@@ -208,11 +224,12 @@ def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door,
 
 
 @MCP_DOORS
-def test_an_answer_is_never_given_to_another_question(server, door, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_an_answer_is_never_given_to_another_question(server, door, tmp_path, era):
     """The user saw "Pay $1?" and confirmed; the call, run anew in the process that resumes, asks "Pay $1,000?":
     the answer is not given to it (the call hears cancel, and chat says why)."""
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls)})
+    write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("pay", {})), Reply("Not paid."))
     first = json.loads(door.chat("--yes", "--json", "-t", "pay", "pay the bill").out)
     assert first["interrupts"][0]["value"]["message"] == "Pay $1?", first
@@ -223,10 +240,11 @@ def test_an_answer_is_never_given_to_another_question(server, door, tmp_path):
     assert ran(calls) == ["pay", "pay"]
 
 
-def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, serving, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("era", ERAS)
+def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, serving, tmp_path, era):  # noqa: F811
     """chat serve: one thread waits at a question (its call kept running, its server waiting for the answer);
     another thread's call to the same server is answered meanwhile, not after the question."""
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text("tool_timeout = 20\n")
     served = serving("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})))

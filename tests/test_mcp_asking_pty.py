@@ -12,7 +12,7 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Repl
 from tests.test_mcp import write_servers
-from tests.test_mcp_asking import BOOKED, asking, ran
+from tests.test_mcp_asking import BOOKED, ERAS, asking, ran
 from tests.test_mcp_lazy import results
 from tests.test_tools_pty import CTRL_C, answer, pty, wait_asked  # noqa: F401 - pty is a fixture
 
@@ -31,9 +31,10 @@ def fill(repl: Repl, prompt: str, text: str, after: int) -> int:
     return at
 
 
-def test_a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(server, chat_env, start, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(server, chat_env, start, tmp_path, era):
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(chat_env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
     repl = start("--yes")
     at = repl.say("book a table in Paris")
@@ -59,8 +60,9 @@ def test_a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(serv
     assert ran(calls) == ["book"]  # the call waited for its answer: never run twice
 
 
-def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(server, chat_env, start, tmp_path):
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+@pytest.mark.parametrize("era", ERAS)
+def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(server, chat_env, start, tmp_path, era):
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     server.queue(
         tool_calls(("book", {"city": "Paris"})),
         Reply("Not booked."),
@@ -99,13 +101,14 @@ def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(s
     assert results(server.requests[-1])[-1] == 'hostile: accept {"word":"hi"}'
 
 
-def test_an_address_is_shown_and_opened_only_when_asked(server, chat_env, start, tmp_path):
+@pytest.mark.parametrize("era", ERAS)
+def test_an_address_is_shown_and_opened_only_when_asked(server, chat_env, start, tmp_path, era):
     opened = tmp_path / "opened"
     browser = tmp_path / "browser"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
     browser.chmod(0o755)
     env = dict(chat_env, BROWSER=str(browser))
-    write_servers(env, {"asking": asking(tmp_path / "calls")})
+    write_servers(env, {"asking": asking(tmp_path / "calls", era)})
     server.queue(tool_calls(("visit", {})), Reply("Go ahead."), tool_calls(("visit", {})), Reply("Opened."))
     repl = Repl(["--yes"], env)
     try:
@@ -127,9 +130,10 @@ def test_an_address_is_shown_and_opened_only_when_asked(server, chat_env, start,
         repl.kill()
 
 
-def test_after_kill_9_at_the_question_it_is_asked_again_and_the_call_runs_anew(server, chat_env, pty, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("era", ERAS)
+def test_after_kill_9_at_the_question_it_is_asked_again_and_the_call_runs_anew(server, chat_env, pty, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls)})
+    write_servers(chat_env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("visit", {})))
     first = pty("--yes", "--thread", "ask9")
     first.wait_prompt()
@@ -150,8 +154,9 @@ def test_after_kill_9_at_the_question_it_is_asked_again_and_the_call_runs_anew(s
     assert ran(calls) == ["visit", "visit"]  # its process died with chat: run anew, given the answer when it asked
 
 
-def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty, tmp_path):  # noqa: F811
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+@pytest.mark.parametrize("era", ERAS)
+def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty, tmp_path, era):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Not booked."))
     once = pty("--yes", "book a table in Paris")
     wait_asked(once, FORM, 0)

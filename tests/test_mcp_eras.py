@@ -137,12 +137,13 @@ ASKING = {"2025": BARS.parent / "asking.py", "2026": BARS.parent / "asking_moder
 BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(server, chat_env, era, tmp_path):
+@pytest.mark.parametrize("era, tool", [("2025", "book"), ("2026", "book"), ("2026", "reserve")])
+def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(server, chat_env, era, tool, tmp_path):
+    """(2026's ``reserve`` asks through mcp's resolvers, as most servers of the SDK will; its ``book`` by hand.)"""
     calls = tmp_path / "calls"
     asking = {"command": sys.executable, "args": [str(ASKING[era])], "env": {"ASKING_CALLS": str(calls)}}
     write_servers(chat_env, {"asking": asking})
-    server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
+    server.queue(tool_calls((tool, {"city": "Paris"})), Reply("Booked for four."))
     first = json.loads(chat(chat_env, "--yes", "--json", "-t", "trip", "book a table in Paris").out)
     (asked,) = first["interrupts"]
     value = asked["value"]
@@ -234,3 +235,58 @@ def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server,
         return "extra" in offered(server.requests[-1])
 
     eventually(offered_now, "the new list offered", timeout=20, interval=0.3)
+
+
+# ---- a question answered after the server was started again (2026-07-28's sealed requestState) ----------------------
+
+
+def test_an_answer_after_the_server_restarted_makes_the_call_again_with_it(server, chat_env, serving, tmp_path):  # noqa: F811
+    """chat serve keeps a call waiting at its question; meanwhile the 2026 server behind streamable HTTP is started
+    again, with a new key: the answered call's requestState is refused. One line says so, the call is made again,
+    and the question, asked again as before, gets the answer given (the user is not asked twice)."""
+    calls, port = tmp_path / "calls", free_port()
+    script = ASKING["2026"]
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, str(script), "http", str(port)],
+            env={**__import__("os").environ, "ASKING_CALLS": str(calls)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        eventually(
+            lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
+            "the asking server",
+            timeout=20,
+            ignoring=(OSError,),
+        )
+        return process
+
+    first = start()
+    try:
+        write_servers(chat_env, {"asking": {"url": f"http://127.0.0.1:{port}/mcp"}})
+        served = serving("--yes")
+        server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
+        status, obj = served.ask("r", "book a table in Paris")
+        assert status == 200 and obj["interrupts"], obj
+        first.terminate()
+        first.wait(10)
+        second = start()  # the same address, another process: another key
+        try:
+            answer = {"action": "accept", "content": BOOKING}
+            status, obj = served.request(
+                "POST", "/v1/threads/r/approvals", {"answers": {obj["interrupts"][0]["id"]: answer}}
+            )
+            assert status == 200 and obj["reply"] == "Booked for four." and "interrupts" not in obj, obj
+            (said,) = results(server.requests[-1])
+            assert said.startswith("book in Paris: accept") and '"party":4' in said, said
+            assert calls.read_text().split() == ["book", "book"]  # made again, from its start
+            console = served.stop()
+            assert "MCP server asking no longer knew where book had got to" in console, console
+            assert console.count("no longer knew") == 1
+        finally:
+            second.terminate()
+            second.wait(10)
+    finally:
+        if first.poll() is None:
+            first.terminate()

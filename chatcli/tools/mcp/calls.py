@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from chatcli.tools.asking import Ask
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from chatcli.tools.mcp.config import ServerSpec
     from chatcli.tools.mcp.transport import Connection
 
+# The call whose task runs now (set by call_tool): a 2026-07-28 question, asked from within its call, is its own.
+_CALL: ContextVar[object | None] = ContextVar("chatcli_mcp_call", default=None)
 CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 
@@ -81,14 +84,31 @@ class Calls:
                 f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
             )
         sent: list[Any] = []
+        answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
 
         async def call() -> Any:
             sent.append(getattr(session, "_request_id", None))  # the id this request gets (no await before it)
+            try:
+                return await session.call_tool(name, arguments, progress_callback=progress)
+            except Exception as exc:
+                if not state_refused(exc):
+                    raise
+            # At 2026-07-28 the server seals where a call got to (its requestState) with a key of its own process,
+            # for a time: started again since, or answered after that time, it refuses it. Made again from the
+            # start; a question asked again as it was asked before gets the answer given then.
+            if self.note is not None:
+                self.note(
+                    f"MCP server {self.name} no longer knew where {name} had got to (it was started again, or the "
+                    "answer came after its time): the call is made again"
+                )
+            self._asking[token] = _one_at_a_time(_replaying(ask, answered)) if ask is not None else None
+            sent.append(getattr(session, "_request_id", None))
             return await session.call_tool(name, arguments, progress_callback=progress)
 
         self.calls += 1
         token = object()
-        self._asking[token] = _one_at_a_time(ask) if ask is not None else None
+        self._asking[token] = _one_at_a_time(_remembering(ask, answered)) if ask is not None else None
+        calling = _CALL.set(token)  # (the call's task, made now, and mcp's questions of its rounds see it)
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
@@ -100,6 +120,7 @@ class Calls:
                 self._died(describe(exc, self.spec, self.start_timeout))
             raise
         finally:
+            _CALL.reset(calling)
             self._asking.pop(token, None)
             self.calls -= 1
             self.used = time.monotonic()
@@ -107,10 +128,12 @@ class Calls:
     async def elicit(self, params: dict[str, Any]) -> dict[str, Any]:
         """The server asks the user something (``elicitation/create``, as JSON): the answer of the call that asks.
 
-        The protocol does not say which call asks: the one running now. With none running, or several (two
-        threads of chat serve calling the same server), nobody can tell whose user to ask: declined, logged.
+        At 2026-07-28 a question comes with its call's answer, so it is that call's. Before, the protocol does
+        not say which call asks: the one running now. With none running, or several (two threads of chat serve
+        calling the same server), nobody can tell whose user to ask: declined, logged.
         """
-        askers = list(self._asking.values())
+        mine = _CALL.get()
+        askers = [self._asking[mine]] if mine is not None and mine in self._asking else list(self._asking.values())
         ask = askers[0] if len(askers) == 1 else None
         if ask is None:
             why = "no call of it runs" if not askers else f"{len(askers)} of its calls run at once"
@@ -177,6 +200,43 @@ class Calls:
             self.start()
         finally:
             self._checked.set()
+
+
+def state_refused(exc: BaseException) -> bool:
+    """True when a 2026-07-28 server refused the ``requestState`` it had sealed (mcp's wire error for it)."""
+    data = getattr(exc, "data", None)
+    return (
+        getattr(exc, "code", None) == -32602
+        and isinstance(data, dict)
+        and data.get("reason") == ("invalid_request_state")
+    )
+
+
+def _key(params: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(params, sort_keys=True, ensure_ascii=False)
+
+
+def _remembering(ask: Ask, answered: dict[str, dict[str, Any]]) -> Ask:
+    """``ask``, each answer kept by its question in ``answered``."""
+
+    async def asked(params: dict[str, Any]) -> dict[str, Any]:
+        answer = await ask(params)
+        answered[_key(params)] = answer
+        return answer
+
+    return asked
+
+
+def _replaying(ask: Ask, answered: dict[str, dict[str, Any]]) -> Ask:
+    """``ask`` for a call made again: a question asked exactly as before gets the answer given then (once)."""
+
+    async def asked(params: dict[str, Any]) -> dict[str, Any]:
+        given = answered.pop(_key(params), None)
+        return given if given is not None else await ask(params)
+
+    return asked
 
 
 def _one_at_a_time(ask: Ask) -> Ask:

@@ -198,6 +198,7 @@ class Connection:
         from mcp.types import Implementation
 
         from chatcli import __version__
+        from chatcli.core.elicitation import MAX_QUESTIONS
 
         answering = _answering(elicit) if elicit is not None else None
         me = Implementation(name="chatcli", version=__version__)
@@ -214,7 +215,15 @@ class Connection:
                 try:
                     streams = self._streams(exited(attempt))
                     # cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes
-                    client = Client(streams, elicitation_callback=answering, client_info=me, mode=mode, cache=None)
+                    client = Client(
+                        streams,
+                        elicitation_callback=answering,
+                        client_info=me,
+                        mode=mode,
+                        cache=None,
+                        # a round more than the questions chat answers in one call: its own limit says it first
+                        input_required_max_rounds=MAX_QUESTIONS + 1,
+                    )
                     await stack.enter_async_context(client)
                     connected.append(attempt)
                     break
