@@ -1,9 +1,12 @@
 """Row 14: what MCP servers in mcp.json cost when no tool is called, and what the first call costs.
 
-Two private homes, run side by side round by round (order rotated): one with no mcp.json, one
+Private homes, run side by side round by round (order rotated): one with no mcp.json, one
 whose mcp.json lists three copies of the FastMCP test server ``tests/mcp/bars.py`` over stdio
-(7 tools each), their listings cached by a first run. Each server writes a line to a file when
-it starts: the run fails if a question that calls no tool started one.
+(8 tools each) as servers of MCP's 2025 revisions (mcp 1.x), their listings cached by a first run;
+for the one-shot, two more: the same three as servers of the 2026-07-28 revision (mcp 2.x) saying
+their lists stay good a day (``ttlMs``), and saying 0 (mcp's default: each run lists them again, in
+the background). Each server writes a line to a file when it starts: the run fails if a question
+that calls no tool started one (but for the servers that say 0: once each, each run).
 
 - *one-shot*: ``chat QUESTION`` (stdout a pipe, stdin empty), wall and CPU (the child and what it
   waited for), the request must offer 21 MCP tools (0 with none);
@@ -12,8 +15,9 @@ it starts: the run fails if a question that calls no tool started one.
 - *prompt*: ``chat`` in a pseudo-terminal: spawn -> prompt drawn, and spawn -> the answer of ``hi``
   typed the moment the prompt shows;
 - *first call*: ``chat --yes --jsonl`` whose reply calls ``add`` twice: the seconds of each call as
-  chat reports them (the first starts the server, the second finds it up); and through the warm
-  worker, the first call of a one-shot once the MCP host keeps the server from an earlier one.
+  chat reports them (the first starts the server, the second finds it up), for a server of each era;
+  and through the warm worker, the first call of a one-shot once the MCP host keeps the server from
+  an earlier one.
 
 Ratios are medians of per-round ratios. Runs this checkout (``python -m chatcli``):
 
@@ -45,25 +49,36 @@ from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
 
 CHAT = [PY, "-m", "chatcli"]
 BARS = ROOT / "tests" / "mcp" / "bars.py"
-SERVERS, TOOLS = 3, 7
+SERVERS, TOOLS = 3, 8
+DAY_MS = str(24 * 3600 * 1000)
+# Each home's servers: none, or three bars.py of an era (their environment).
+HOMES = {
+    "none": None,
+    "mcp": {},
+    "modern": {"MCP_ERA": "2026", "BARS_TTL_MS": DAY_MS},
+    "stale": {"MCP_ERA": "2026", "BARS_TTL_MS": "0"},
+}
 QUESTION = "What is the capital of France?"
 WORKER_PAIRS = 3  # worker runs of each home per round
 
 
 def homes(work: Path) -> dict[str, Path]:
-    found = {"none": work / "none", "mcp": work / "mcp"}
-    for home in found.values():
+    found = {name: work / name for name in HOMES}
+    for name, home in found.items():
         (home / ".config" / "chatcli").mkdir(parents=True)
-    servers = {
-        f"bars{i}": {"command": PY, "args": [str(BARS)], "env": {"BARS_STARTS": str(work / "starts")}}
-        for i in range(1, SERVERS + 1)
-    }
-    (found["mcp"] / ".config" / "chatcli" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+        era = HOMES[name]
+        if era is None:
+            continue
+        marks = {"BARS_STARTS": str(work / ("starts-stale" if name == "stale" else "starts"))}
+        servers = {
+            f"bars{i}": {"command": PY, "args": [str(BARS)], "env": {**marks, **era}} for i in range(1, SERVERS + 1)
+        }
+        (home / ".config" / "chatcli" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
     return found
 
 
-def starts(work: Path) -> int:
-    path = work / "starts"
+def starts(work: Path, name: str = "starts") -> int:
+    path = work / name
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
@@ -79,6 +94,17 @@ def oneshot(env: dict[str, str], work: Path, server: FakeOpenAIServer, tools: in
     if offered(server) != tools or starts(work) != before:
         raise SystemExit(f"one-shot offered {offered(server)} tools (not {tools}) or started a server")
     return wall, cpu
+
+
+def legacy_overlay() -> None:
+    """mcp 1.x beside this checkout's 2.x, for the servers of the 2025 era (tests/mcp/legacy.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mcp_overlay", ROOT / "tests" / "mcp" / "legacy.py")
+    assert spec is not None and spec.loader is not None
+    overlay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(overlay)
+    overlay.build()
 
 
 def prompt(env: dict[str, str], work: Path) -> tuple[float, float]:
@@ -116,6 +142,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="rounds (default 9)")
     parser.add_argument("--out", default=str(HERE / "results-mcp.md"))
     options = parser.parse_args()
+    legacy_overlay()
     work = Path(tempfile.mkdtemp(prefix="mb", dir="/tmp"))
     (work / "run").mkdir(mode=0o700)
     found = homes(work)
@@ -125,19 +152,26 @@ def main() -> int:
         samples.setdefault(key, []).append(value)
 
     with FakeOpenAIServer(default_reply=f"Paris. {END_MARK}") as server:
-        envs = {k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT)} for k, h in found.items()}
+        every = {k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT)} for k, h in found.items()}
+        envs = {k: every[k] for k in ("none", "mcp")}  # (the worker and the prompt: none, and 2025's servers)
         workers = {k: {**env, "CHATCLI_WORKER": "1", "XDG_RUNTIME_DIR": str(work / "run")} for k, env in envs.items()}
-        tools = {"none": 0, "mcp": SERVERS * TOOLS}
-        for which in envs:  # the first runs list the servers (and cache them) and start the worker
-            timed_run([*CHAT, QUESTION], env=envs[which], cwd=work)
+        tools = {name: 0 if era is None else SERVERS * TOOLS for name, era in HOMES.items()}
+        for which in every:  # the first runs list the servers (and cache them)
+            timed_run([*CHAT, QUESTION], env=every[which], cwd=work)
+        for which in envs:  # and start the worker
             timed_run([*CHAT, QUESTION], env=workers[which], cwd=work)
         listed, answered_before = starts(work), served(workers["none"])
+        relisted = starts(work, "starts-stale")
         for round_ in range(options.runs):
-            order = list(envs)[round_ % 2 :] + list(envs)[: round_ % 2]
+            order = list(every)[round_ % 4 :] + list(every)[: round_ % 4]
             for which in order:
-                wall, cpu = oneshot(envs[which], work, server, tools[which])
+                wall, cpu = oneshot(every[which], work, server, tools[which])
                 add(f"oneshot_{which}", wall)
                 add(f"oneshot_cpu_{which}", cpu)
+            for which in ("modern", "stale"):
+                add(f"oneshot_{which}_ratio", samples[f"oneshot_{which}"][-1] / samples["oneshot_none"][-1])
+                add(f"oneshot_cpu_{which}_ratio", samples[f"oneshot_cpu_{which}"][-1] / samples["oneshot_cpu_none"][-1])
+            order = [k for k in order if k in envs]
             for _pair in range(WORKER_PAIRS):  # a worker run is short: more pairs, fewer strays
                 for which in order:
                     add(f"worker_{which}", oneshot(workers[which], work, server, tools[which])[0])
@@ -150,12 +184,15 @@ def main() -> int:
                 add(f"{key}_ratio", samples[f"{key}_mcp"][-1] / samples[f"{key}_none"][-1])
         if starts(work) != listed:
             raise SystemExit("a question that called no tool started an MCP server")
+        if starts(work, "starts-stale") - relisted < SERVERS * options.runs:
+            raise SystemExit("the servers whose lists are stale at once were not listed again at each run")
         if served(workers["none"]) - answered_before != 2 * WORKER_PAIRS * options.runs:
             raise SystemExit("the worker did not answer every worker run")
         for _ in range(options.runs):
             first, later = call_seconds(envs["mcp"], work, server, 2)
             add("call_first", first)
             add("call_later", later)
+            add("call_first_modern", call_seconds(every["modern"], work, server, 2)[0])
             add("call_worker", call_seconds(workers["mcp"], work, server, 1)[0])
         subprocess.run([*CHAT, "worker", "stop"], env=workers["none"], capture_output=True, timeout=60)
     shutil.rmtree(work, ignore_errors=True)
@@ -173,6 +210,25 @@ def main() -> int:
             f"{m['oneshot_cpu_ratio']:.2f}x ({m['oneshot_cpu_mcp'] * 1000:.0f} ms vs {m['oneshot_cpu_none'] * 1000:.0f} ms)",
             "<= 1.1x",
             m["oneshot_cpu_ratio"] <= 1.1,
+        ),
+        (
+            "14. one-shot, no tool called: 3 MCP servers of 2026-07-28 (cached, good a day) / none, wall (paired)",
+            f"{m['oneshot_modern_ratio']:.2f}x ({m['oneshot_modern'] * 1000:.0f} ms vs {m['oneshot_none'] * 1000:.0f} ms)",
+            "<= 1.1x",
+            m["oneshot_modern_ratio"] <= 1.1,
+        ),
+        (
+            "14. one-shot, no tool called: 3 MCP servers of 2026-07-28 saying 0 (listed again each run) / none, wall",
+            f"{m['oneshot_stale_ratio']:.2f}x ({m['oneshot_stale'] * 1000:.0f} ms vs {m['oneshot_none'] * 1000:.0f} ms)",
+            "—",
+            None,
+        ),
+        (
+            "14. the same, CPU (paired): what listing them again each run costs",
+            f"{m['oneshot_cpu_stale_ratio']:.2f}x ({m['oneshot_cpu_stale'] * 1000:.0f} ms vs "
+            f"{m['oneshot_cpu_none'] * 1000:.0f} ms)",
+            "—",
+            None,
         ),
         (
             "14. one-shot through the warm worker, no tool called: 3 MCP servers / none, wall (paired)",
@@ -195,6 +251,13 @@ def main() -> int:
         (
             "14. first tool call of a one-shot (starts its server) vs the next call of the same reply",
             f"{m['call_first'] * 1000:.0f} ms vs {m['call_later'] * 1000:.0f} ms",
+            "—",
+            None,
+        ),
+        (
+            "14. first tool call of a one-shot (starts its server): a server of 2026-07-28 (mcp 2.x) / of 2025 (1.x)",
+            f"{m['call_first_modern'] / m['call_first']:.2f}x ({m['call_first_modern'] * 1000:.0f} ms vs "
+            f"{m['call_first'] * 1000:.0f} ms)",
             "—",
             None,
         ),

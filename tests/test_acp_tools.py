@@ -17,7 +17,7 @@ from acp import schema
 from tests.fakeserver import Calls, Reply
 from tests.test_acp import open_editor as editors
 from tests.test_mcp import write_servers
-from tests.test_mcp_asking import ASKING, BOOKED, BOOKING
+from tests.test_mcp_asking import BOOKED, BOOKING, ERAS, SCRIPTS
 from tests.test_mcp_lazy import results
 
 pytestmark = pytest.mark.e2e
@@ -158,12 +158,13 @@ def _commands(editor, session: str) -> list:
     return updates[-1].available_commands if updates else []
 
 
+@pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
-def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, server, tmp_path, forms):
+def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, server, tmp_path, forms, era):
     calls = tmp_path / "calls"
     editor = open_editor("--yes", **({"elicitation": {"form": {}}} if forms else {}))
     editor.client.form = lambda request: {"action": "accept", "content": BOOKING}
-    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", ASKING, ASKING_CALLS=str(calls))])
+    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", SCRIPTS[era], ASKING_CALLS=str(calls))])
     server.queue(Calls([("book", {"city": "Paris"})]), Reply("done"))
     assert editor.prompt(session, "book a table in Paris").stop_reason == "end_turn"
     if forms:
