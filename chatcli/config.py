@@ -62,6 +62,10 @@ class Settings:
     tool_rounds: int = 10
     tool_timeout: float = 120.0
     tool_result_chars: int = 20_000
+    # What each request of chat's own graph carries beside its thread (chatcli.backends.own.standing): the memories
+    # the user asked chat to keep (chat memory, /remember; --no-memory for one run), and the project's AGENTS.md.
+    memories: bool = True
+    project_instructions: bool = True
     # The MCP servers file (default: mcp.json beside config.toml in $XDG_CONFIG_HOME/chatcli).
     mcp_config: str | None = None
     # Where chat's OAuth client ID metadata document is published (an https URL with a path): chat mcp login signs
@@ -94,6 +98,8 @@ class Settings:
     # Not a setting (no layer sets it): the providers whose endpoint an untrusted .env chose. Their SDKs get none
     # of the credentials they would read from the environment by themselves (chatcli.backends.own.model).
     untrusted_endpoints: tuple[str, ...] = field(default=(), metadata={"internal": True})
+    # Not a setting: the directory the settings were read in (its .env's), where the project's AGENTS.md is looked for.
+    workdir: str | None = field(default=None, metadata={"internal": True})
 
     def env(self, name: str) -> str | None:
         """A provider's variable, as the layers set it (None: unset)."""
@@ -137,6 +143,8 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
     "CHATCLI_TOOLS": "tools",
     "CHATCLI_MCP_CONFIG": "mcp_config",
+    "CHATCLI_MEMORIES": "memories",
+    "CHATCLI_PROJECT_INSTRUCTIONS": "project_instructions",
     "CHATCLI_SHOW_THINKING": "show_thinking",
     "CHATCLI_ROLES_DIR": "roles_dir",
     "CHATCLI_SANDBOX": "sandbox",
@@ -367,7 +375,7 @@ def layered(
         if not dotenv.trusted:  # the user's keys never go to an endpoint it set (CVE-2025-61260's class)
             settings, moved = users_key_stays_home(settings, resolve_settings(layers[0], *layers[2:]), dotenv)
             notes += moved
-    return _with_default_paths(settings, environ), notes, layers, dotenv
+    return replace(_with_default_paths(settings, environ), workdir=str(cwd)), notes, layers, dotenv
 
 
 def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:

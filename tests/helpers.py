@@ -217,10 +217,12 @@ def visible(raw: str) -> str:
 class Repl:
     """A ``chat`` process in a pseudo-terminal, with everything it wrote kept in ``raw``."""
 
-    def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT)):
+    def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT), cwd: Any = None):
         env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
-        self.child = pexpect.spawn(program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS))
+        self.child = pexpect.spawn(
+            program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS), cwd=cwd
+        )
         self.raw = ""
         self.cpr_requests = 0
         self.prompts_seen = 0  # prompts already waited for

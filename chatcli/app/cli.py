@@ -8,6 +8,7 @@ from typing import MutableMapping, Optional
 
 import typer
 
+import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, worker)
     acp_commands,
@@ -63,6 +64,7 @@ def ask_command(
     local_model: Optional[str] = options.LOCAL_MODEL,
     tools: Optional[str] = options.TOOLS,
     no_tools: bool = options.NO_TOOLS,
+    no_memory: bool = options.NO_MEMORY,
     yes: bool = options.YES,
     sandbox: Optional[Sandbox] = options.SANDBOX,
     network: bool = options.NETWORK,
@@ -103,6 +105,7 @@ def ask_command(
             "--memory": memory,
             "--db": db,
             "--no-tools": no_tools,
+            "--no-memory": no_memory,
             "--sandbox": sandbox,
             "--network": network,
             "--attach": attach,
@@ -142,6 +145,7 @@ def ask_command(
         "local_model": local_model,
         "tools": tools,
         "use_tools": False if no_tools else None,
+        "memories": False if no_memory else None,
         "approve_all": True if yes else None,
         "sandbox": sandbox.value if sandbox else None,
         "network": True if network else None,

@@ -20,6 +20,7 @@ COMMANDS = (
     "serve",
     "acp",
     "stats",
+    "memory",
     "ask",
     "worker",
     "config",

@@ -84,6 +84,13 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     path = config_path(environ)
     there = "read" if path.is_file() else "none yet: create it to set any of these (docs/configuration.md)"
     records.append({"name": "config_file", "value": str(path), "source": there})
+    from chatcli.backends.own.standing import instruction_files
+
+    files = [str(p) for p in instruction_files(cwd)] if settings.project_instructions else []
+    said = "sent with every request" if files else "none in this directory or its repository's root"
+    if not settings.project_instructions:
+        said = "off (project_instructions = false)"
+    records.append({"name": "instruction_files", "value": files, "source": said})
     return records
 
 

@@ -9,7 +9,7 @@ chat threads | show [ID]    your conversations; one (the last without ID)
 chat search TEXT            search; export, import, rm, title, fork, compact
 chat config | models        the settings and their sources; the models
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
-chat stats | trust          what answers cost; trust this directory's .env
+chat memory | stats | trust what threads remember; costs; trust this .env
 chat serve | acp            the threads over HTTP; chat in your editor (ACP)
 (each has -h; --help-all: every option; chat ask TEXT: ask a command name)
 

@@ -71,6 +71,12 @@ TOOLS = typer.Option(None, "--tools", metavar="shell,files", help="Let the model
 NO_TOOLS = typer.Option(
     False, "--no-tools", hidden=True, help="Offer the model no tools at all this run: built-in or MCP (mcp.json)."
 )
+NO_MEMORY = typer.Option(
+    False,
+    "--no-memory",
+    hidden=True,
+    help="Send none of what you asked chat to remember this run (chat memory) [env: CHATCLI_MEMORIES=0].",
+)
 YES = typer.Option(False, "--yes", "-y", help="Approve every tool call of this run without asking.")
 SANDBOX = typer.Option(
     None,

@@ -75,6 +75,9 @@ class _Reply(_Shape):
         0, description="Earlier questions folded into the thread's summary just before this answer (compaction)."
     )
     reasoning: str | None = Field(None, description="What a reasoning model thought first.")
+    memories: list[str] = Field(
+        default_factory=list, description="The ids of the remembered things the request carried (chat memory)."
+    )
 
 
 class Answer(_Reply):

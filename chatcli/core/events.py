@@ -39,6 +39,8 @@ class TurnResult:
     turns_left_out: int = 0
     # Earlier questions folded into the thread's summary just before this answer (an automatic compaction).
     turns_compacted: int = 0
+    # The memories the turn's requests carried (their ids: chat memory lists them).
+    memories: list[str] = field(default_factory=list)
     # What a reasoning model thought before (or between) its answers; "" if it said nothing of it.
     reasoning: str = ""
     # Calls the thread waits to have approved, when the listener answers later ("approval"); a graph that is

@@ -379,6 +379,7 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox 
     from chatcli.backends.own.model import ModelPool
     from chatcli.backends.own.model_state import ModelStates
     from chatcli.backends.own.pricing import Pricer
+    from chatcli.backends.own.standing import Standing
     from chatcli.local.policy import keeper
     from chatcli.store import open_store
 
@@ -404,9 +405,10 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox 
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
+            standing=Standing(settings.memories, settings.project_instructions, settings.workdir),
         )
         yield Chat(
-            Backend(graph.compile(store.saver), graph),
+            Backend(graph.compile(store.saver, store.memory), graph),
             store,
             settings,
             default.budget,

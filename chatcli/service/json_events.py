@@ -170,6 +170,7 @@ class JsonEvents(Router):
             turns_left_out=result.turns_left_out,
             turns_compacted=result.turns_compacted,
             reasoning="".join(self._reasoning) or None,
+            memories=list(result.memories),
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
             interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
         )

@@ -268,6 +268,12 @@ class Thread:
         """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
         return Recall(self.messages)
 
+    def memories(self) -> Any:
+        """What the user asked chat to remember (a chatcli.store.memories.MemoryBook), in chat's database."""
+        if self.store is None:
+            raise UsageError("memories are kept in chat's own database: a server's thread (--remote) has none here")
+        return self.store.memories()
+
     def threads(self) -> ThreadList:
         """The threads beside this one (chat's database, or the server's)."""
         assert self.backend is not None

@@ -126,6 +126,13 @@ class Store(Protocol):
     def tell_waits(self, note: Callable[[str], None]) -> None:
         """Say through ``note`` when an operation waits for a database another program holds."""
 
+    @property
+    def memory(self) -> Any:
+        """LangGraph's store beside the threads (a BaseStore: memories); None where it is not opened."""
+
+    def memories(self, user: str | None = None) -> Any:
+        """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
+
 
 class SaverStore:
     """What both backends do the same way on top of their saver, index and guard."""
@@ -133,6 +140,16 @@ class SaverStore:
     saver: MessageStoreSaver
     index: ThreadIndex
     guard: Guard
+    memory: Any = None  # LangGraph's store (a BaseStore) beside the threads: memories (None: opened read-only)
+
+    def memories(self, user: str | None = None) -> Any:
+        """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
+        from chatcli.errors import UsageError
+        from chatcli.store.memories import MemoryBook
+
+        if self.memory is None:
+            raise UsageError("the database is open for reading only: memories cannot be used")
+        return MemoryBook(self.memory, user, self.guard.run)
 
     def tell_waits(self, note: Callable[[str], None]) -> None:
         """Say through ``note`` when an operation waits for a database another program holds."""

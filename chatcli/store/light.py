@@ -35,6 +35,12 @@ class LightStore:
     """An open conversation database without a checkpointer (see chatcli.store.base.Store)."""
 
     saver = None
+    memory = None  # (memories are LangGraph's store's: a full store opens it)
+
+    def memories(self, user: str | None = None) -> Any:
+        from chatcli.errors import UsageError
+
+        raise UsageError("the database was opened for managing threads only: memories cannot be used here")
 
     def __init__(
         self,

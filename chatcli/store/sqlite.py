@@ -306,6 +306,11 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
                     await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
                 # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
                 await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
-            yield SqliteStore(saver, path, guard)
+                from chatcli.store.memories import open_sqlite_memory
+
+                memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
+            opened = SqliteStore(saver, path, guard)
+            opened.memory = memory
+            yield opened
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -217,6 +218,16 @@ def _resume(settings: Settings, setup: ThreadSetup | None) -> str:
     return resume_template(graph.binding if graph is not None else None, settings.db or "")
 
 
+def _instructions(settings: Settings, setup: ThreadSetup | None) -> list[str]:
+    """The header's line naming the project's AGENTS.md files in effect (chat's own graph sends them)."""
+    if not settings.project_instructions or (setup is not None and setup.app is not None):
+        return []
+    from chatcli.backends.own.standing import instruction_files
+
+    found = instruction_files(settings.workdir or os.getcwd())
+    return ["project instructions: " + ", ".join(map(str, found)) + " · sent with every question"] if found else []
+
+
 async def run_repl(
     settings: Settings,
     thread_id: str,
@@ -244,7 +255,7 @@ async def run_repl(
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
-    for line in banner(thread_id, info, named, _resume(settings, setup)):
+    for line in [*banner(thread_id, info, named, _resume(settings, setup)), *_instructions(settings, setup)]:
         output.note(line)
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")

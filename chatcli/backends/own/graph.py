@@ -49,6 +49,7 @@ PROMPT_ESTIMATE = "chatcli_prompt_tokens_est"
 TURNS_LEFT_OUT = "chatcli_turns_left_out"
 # Questions of the thread folded into its summary just before this request (an automatic compaction).
 TURNS_COMPACTED = "chatcli_turns_compacted"
+MEMORIES = "chatcli_memories"  # the ids of the memories a request carried
 # Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
 SUMMARY_USAGE = "chatcli_summary_usage"
 
@@ -81,10 +82,12 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
-def _with_estimate(config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0) -> RunnableConfig:
-    """The call's config with the estimate of what is sent, the turns left out and those just compacted, in its
-    metadata (the streamed chunks carry them)."""
-    said = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out, TURNS_COMPACTED: compacted}
+def _with_estimate(
+    config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0, memories: list[str] | None = None
+) -> RunnableConfig:
+    """The call's config with the estimate of what is sent, the turns left out and those just compacted, and the
+    memories the request carries, in its metadata (the streamed chunks carry them)."""
+    said = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out, TURNS_COMPACTED: compacted, MEMORIES: memories or []}
     return {**config, "metadata": {**(config.get("metadata") or {}), **said}}
 
 
@@ -140,6 +143,7 @@ class ChatGraph:
         tool_rounds: int = 10,
         tool_result_chars: int = 20_000,
         pricer: Any = None,
+        standing: Any = None,
     ):
         if memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
@@ -155,9 +159,12 @@ class ChatGraph:
         self.tool_rounds = tool_rounds
         self.tool_result_chars = tool_result_chars
         self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
+        # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
+        # asked chat to keep, the project's AGENTS.md); None: nothing.
+        self.standing = standing
 
-    def compile(self, checkpointer: BaseCheckpointSaver[Any] | None) -> Any:
-        """The compiled app, persisted by ``checkpointer``."""
+    def compile(self, checkpointer: BaseCheckpointSaver[Any] | None, store: Any = None) -> Any:
+        """The compiled app, persisted by ``checkpointer``; ``store``: LangGraph's store beside it (memories)."""
         builder = StateGraph(ChatState)
         builder.add_node(MODEL_NODE, self.call_model)
         builder.add_edge(START, MODEL_NODE)
@@ -167,7 +174,7 @@ class ChatGraph:
             builder.add_node(TOOLS_NODE, make_tools_node(self.toolbox))
             builder.add_conditional_edges(MODEL_NODE, self.after_model, [TOOLS_NODE, END])
             builder.add_edge(TOOLS_NODE, MODEL_NODE)
-        return builder.compile(checkpointer=checkpointer)
+        return builder.compile(checkpointer=checkpointer, store=store)
 
     def model_for(self, config: RunnableConfig) -> BaseChatModel:
         configurable = config.get("configurable") or {}
@@ -203,6 +210,10 @@ class ChatGraph:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
         step = _Step(self, state, config, emit)
         step.learned = await self.states.of(step.name)
+        if self.standing is not None:  # the memories and the project's instructions, within their share
+            extra, step.memories = await self.standing.context(config, step.learned.budget, emit)
+            if extra:
+                step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
         step.tools = self.offered(state, step.learned.no_tools, toolbox)
         if self.pricer is not None:
             self.pricer.warm(step.name)  # the price table loads while the request is out
@@ -306,6 +317,7 @@ class _Step:
         self.tools: list[dict[str, Any]] = []
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
         self.compacted = 0  # questions folded into the summary for this request
+        self.memories: list[str] = []  # the ids of the memories this request carries
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph = self.graph
@@ -354,7 +366,7 @@ class _Step:
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
-        told = _with_estimate(self.config, estimate, self.left_out, self.compacted)
+        told = _with_estimate(self.config, estimate, self.left_out, self.compacted, self.memories)
         try:
             return await bound.ainvoke(history, told)
         except Exception as exc:

@@ -70,7 +70,7 @@ class ChatSource:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.backends.own.compaction import SUMMARY_TAG
-        from chatcli.backends.own.graph import MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
+        from chatcli.backends.own.graph import MEMORIES, MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
         from chatcli.backends.own.pricing import Priced
 
         loop = asyncio.get_running_loop()
@@ -101,6 +101,9 @@ class ChatSource:
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
                 result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)
+                for used in meta.get(MEMORIES) or ():
+                    if used not in result.memories:
+                        result.memories.append(used)
 
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Save a reply that stopped early, as the answer of the pending turn.

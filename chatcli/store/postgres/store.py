@@ -238,6 +238,10 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
                 await _check_legacy(conn)
                 await store.saver.setup()
                 await migrate(PostgresMigrationLog(conn), MIGRATIONS, "the database")
+        from chatcli.store.memories import postgres_memory
+
+        async with advisory_lock(conn, _SCHEMA_LOCK):  # (two processes setting up its tables at once, in turn)
+            store.memory = await postgres_memory(conn)
         yield store
     except psycopg.Error as exc:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None

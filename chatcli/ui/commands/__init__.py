@@ -5,8 +5,8 @@ and the text after the command name; they raise ``UsageError`` for anything the 
 fix. The registry, the resolution of a line to a command and /help live in chatcli.ui.registry.
 """
 
-from chatcli.ui.commands import answers, memory, session, threads
+from chatcli.ui.commands import answers, memory, remembered, session, threads
 from chatcli.ui.registry import Context, commands, execute, help_text, is_command, leaves, literal, resolve, run_command
 
 __all__ = ["Context", "commands", "execute", "help_text", "is_command", "leaves", "literal", "resolve", "run_command"]
-MODULES = (answers, memory, session, threads)  # each registers its commands as it is imported
+MODULES = (answers, memory, remembered, session, threads)  # each registers its commands as it is imported

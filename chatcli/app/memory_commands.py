@@ -1,0 +1,89 @@
+"""``chat memory``: what you asked chat to remember, listed, added, forgotten and edited."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+import typer
+
+from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.config import Settings
+from chatcli.errors import UsageError
+from chatcli.text import json_text, local_time, neutralise, say
+
+
+class MemoryAction(str, Enum):
+    """What ``chat memory`` does."""
+
+    list = "list"
+    add = "add"
+    forget = "forget"
+    edit = "edit"
+
+
+@app.command("memory")
+def memory_command(
+    action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit]"),
+    words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID]", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="list: one JSON list, with the ids (for scripts)."),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """What you asked chat to remember: it goes with every question of every thread (newest first, within a
+    share of the model's window), at the prompt, in one-shots and in chat serve.
+
+    list shows them with their ids; add TEXT remembers TEXT (as /remember TEXT does at the prompt); forget ID
+    forgets one; edit opens them all in $VISUAL or $EDITOR, a line each. --no-memory (or memories = false in
+    config.toml) sends none.
+    """
+    text = " ".join(words or [])
+
+    def run(settings: Settings) -> None:
+        import asyncio
+
+        from chatcli.store import open_store
+
+        async def main() -> None:
+            async with open_store(settings.db or "") as store:
+                await _act(action, text, store.memories(), as_json)
+
+        asyncio.run(main())
+
+    guarded(debug, run, {"db": db})
+
+
+async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> None:
+    out, err = environment().stdout, environment().stderr
+    if action is MemoryAction.add:
+        memory = await book.add(_refused_as_usage(text), "command")
+        say(err, f"remembered ({memory.id}): {neutralise(memory.text)}\n")
+    elif action is MemoryAction.forget:
+        if not text:
+            raise UsageError("chat memory forget ID: name the memory (chat memory lists them)")
+        if not await book.forget(text.strip()):
+            raise UsageError(f"no memory {text.strip()!r}", hint="chat memory lists them, with their ids")
+        say(err, f"forgot {text.strip()}\n")
+    elif action is MemoryAction.edit:
+        from chatcli.ui.commands.remembered import edit_memories
+
+        said = await edit_memories(book, environment().environ)
+        say(err, ("\n".join(said) or "nothing changed") + "\n")
+    else:
+        memories = await book.all()
+        if as_json:
+            say(out, json_text([m.as_json() for m in memories], ensure_ascii=False, indent=1) + "\n", data=True)
+        elif not memories:
+            say(err, "nothing remembered yet: chat memory add TEXT, or /remember TEXT at the prompt\n")
+        else:
+            lines = [f"{m.id}  {local_time(m.created_at)}  {neutralise(m.text)}" for m in memories]
+            say(out, "\n".join(lines) + "\n", data=True)
+
+
+def _refused_as_usage(text: str) -> str:
+    from chatcli.core.memories import MemoryRefused, checked_text
+
+    try:
+        return checked_text(text)
+    except MemoryRefused as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,119 @@
+"""What every request of chat's own graph carries beside its thread: the project's instructions and the memories.
+
+- **The project's instructions**: ``AGENTS.md`` at the root of the git repository the working directory is in, and
+  in the working directory itself (when that is another directory), as codex, opencode and crush read it. Text for
+  the model, never a setting: nothing in it changes where chat connects or what it runs. Each file is read up to
+  ``MAX_INSTRUCTIONS`` characters (a longer one is cut, and said).
+- **The memories** the user asked chat to keep (chatcli.core.memories), from LangGraph's store the graph is
+  compiled with, the newest first within their share of the request's budget.
+
+Both go at the end of the system message, each under a heading that says whose words they are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from chatcli.core.events import Notice
+
+NAME = "AGENTS.md"
+MAX_INSTRUCTIONS = 32 * 1024  # characters of one AGENTS.md sent
+
+
+def _git_root(start: Path) -> Path | None:
+    """The directory holding ``.git`` at or above ``start`` (None outside a repository)."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
+    """The AGENTS.md files in effect in ``workdir``: the repository root's, then the directory's own."""
+    here = Path(workdir).resolve()
+    places = [root for root in (_git_root(here),) if root is not None]
+    if here not in places:
+        places.append(here)
+    found = []
+    for place in places:
+        path = place / NAME
+        try:
+            if path.is_file():
+                found.append(path)
+        except OSError:
+            continue
+    return found
+
+
+def _read(path: Path) -> tuple[str, bool]:
+    """The file's text (invalid UTF-8 replaced), at most MAX_INSTRUCTIONS characters; whether it was cut."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_INSTRUCTIONS * 4 + 1)
+    text = data.decode("utf-8", "replace")
+    return text[:MAX_INSTRUCTIONS], len(text) > MAX_INSTRUCTIONS
+
+
+def project_instructions(workdir: str | os.PathLike[str], say: Callable[[str], None] | None = None) -> str:
+    """The project's AGENTS.md files as the system message carries them ("" with none)."""
+    parts = []
+    for path in instruction_files(workdir):
+        try:
+            text, cut = _read(path)
+        except OSError as exc:
+            if say is not None:
+                say(f"{path} could not be read ({exc.strerror or exc}): left out")
+            continue
+        if cut and say is not None:
+            say(f"{path} is longer than {MAX_INSTRUCTIONS:,} characters: only its beginning is sent")
+        if text.strip():
+            parts.append(f"The project's instructions ({path}):\n{text.strip()}")
+    return "\n\n".join(parts)
+
+
+@dataclass
+class Standing:
+    """What the requests carry (``memories``, ``project``: each on or off, the settings' ``memories`` and
+    ``project_instructions``); ``workdir``: where the project is (None: the process's working directory, or the
+    run's ``configurable.workdir``: an editor's session)."""
+
+    memories: bool = True
+    project: bool = True
+    workdir: str | None = None
+
+    async def context(self, config: Any, budget: int, emit: Callable[[Any], None]) -> tuple[str, list[str]]:
+        """The text for the end of this request's system message, and the ids of the memories in it."""
+        configurable = (config or {}).get("configurable") or {}
+        parts, used = [], []
+
+        def say(text: str) -> None:
+            emit(Notice(text, warn=True))
+
+        if self.project:
+            workdir = configurable.get("workdir") or self.workdir or os.getcwd()
+            parts.append(project_instructions(workdir, say))
+        if self.memories:
+            from chatcli.core.memories import block, chosen
+
+            try:
+                picked = chosen(await _book().all(), budget)
+            except Exception as exc:  # noqa: BLE001 - the question still goes, without them
+                say(f"the memories could not be read ({' '.join(str(exc).split())[:200]}): the question goes without")
+                picked = []
+            parts.append(block(picked))
+            used = [m.id for m in picked]
+        return "\n\n".join(p for p in parts if p), used
+
+
+def _book() -> Any:
+    """The user's memories in the store the running graph was compiled with."""
+    from langgraph.config import get_store
+
+    from chatcli.store.memories import MemoryBook
+
+    store = get_store()
+    if store is None:
+        raise RuntimeError("the graph has no store")
+    return MemoryBook(store)

@@ -1,0 +1,131 @@
+"""Where memories are kept: LangGraph's store (a ``BaseStore``) in the conversation database, beside the threads.
+
+``open_memory_store`` opens LangGraph's own store on chat's database (SQLite: a connection of its own to the same
+file; PostgreSQL: the database's connection), its tables set up on first use. Chat's graph is compiled with it,
+so its nodes (and a ``--graph`` app that takes a store) reach it as LangGraph's runtime gives it. ``MemoryBook``
+is what chat does with it: the memories of one user (namespace ``("chatcli", "memories", USER)``), each a
+``chatcli.core.memories.Memory``, read strictly (a value of another shape is skipped, never half-read).
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+from chatcli.core.memories import MAX_MEMORIES, MAX_TEXT, SOURCES, Memory, checked_text
+
+
+def user_name() -> str:
+    """Whose memories these are: the login name (one database may hold a team's)."""
+    try:
+        return getpass.getuser() or "user"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "user"
+
+
+def namespace(user: str) -> tuple[str, ...]:
+    return ("chatcli", "memories", user)
+
+
+@asynccontextmanager
+async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
+    """LangGraph's SQLite store on the database file ``path``, over a connection of its own (set up when new)."""
+    import aiosqlite
+    from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA busy_timeout = 30000")
+        store = AsyncSqliteStore(conn)
+        await store.setup()
+        yield store
+
+
+async def postgres_memory(conn: Any) -> Any:
+    """LangGraph's PostgreSQL store on the database's connection ``conn`` (its tables made when missing)."""
+    from langgraph.store.postgres.aio import AsyncPostgresStore
+
+    store = AsyncPostgresStore(conn)
+    await store.setup()
+    return store
+
+
+def _memory_of(key: str, value: Any, created: float) -> Memory | None:
+    """A stored item as a Memory; None when it is not one chat wrote (another shape, too long)."""
+    if not isinstance(value, dict):
+        return None
+    text, when, source = value.get("text"), value.get("created_at"), value.get("source")
+    if not isinstance(text, str) or not text or len(text) > MAX_TEXT or not text.isprintable():
+        return None
+    at = float(when) if isinstance(when, (int, float)) and not isinstance(when, bool) else created
+    return Memory(key, text, at, source if source in SOURCES else "command")
+
+
+class MemoryBook:
+    """One user's memories in LangGraph's store ``store``; ``run`` runs each operation (the Store's guard: the
+    driver's errors as one line)."""
+
+    def __init__(self, store: Any, user: str | None = None, run: Callable[[Callable[[], Any]], Any] | None = None):
+        self.store = store
+        self.space = namespace(user or user_name())
+        self._run = run
+
+    async def _do(self, operation: Callable[[], Any]) -> Any:
+        return await (self._run(operation) if self._run is not None else operation())
+
+    async def all(self) -> list[Memory]:
+        """Every memory, the newest first."""
+
+        async def read() -> Any:
+            return await self.store.asearch(self.space, limit=MAX_MEMORIES + 100)
+
+        items = await self._do(read)
+        found = [_memory_of(item.key, item.value, item.created_at.timestamp()) for item in items]
+        return sorted((m for m in found if m is not None), key=lambda m: m.created_at, reverse=True)
+
+    async def add(self, text: str, source: str = "command") -> Memory:
+        """Keep ``text`` (checked: chatcli.core.memories.checked_text); the oldest go past MAX_MEMORIES."""
+        memory = Memory(uuid.uuid4().hex[:8], checked_text(text), time.time(), source)
+        value = {"text": memory.text, "created_at": memory.created_at, "source": memory.source}
+
+        async def put() -> None:
+            await self.store.aput(self.space, memory.id, value, index=False)
+
+        await self._do(put)
+        kept = await self.all()
+        for old in kept[MAX_MEMORIES:]:
+            await self.forget(old.id)
+        return memory
+
+    async def get(self, memory_id: str) -> Memory | None:
+        async def read() -> Any:
+            return await self.store.aget(self.space, memory_id)
+
+        item = await self._do(read)
+        return _memory_of(item.key, item.value, item.created_at.timestamp()) if item is not None else None
+
+    async def forget(self, memory_id: str) -> bool:
+        """Forget the memory ``memory_id``; False if there is none."""
+        if await self.get(memory_id) is None:
+            return False
+
+        async def delete() -> None:
+            await self.store.adelete(self.space, memory_id)
+
+        await self._do(delete)
+        return True
+
+    async def change(self, memory_id: str, text: str) -> bool:
+        """Put ``text`` in place of the memory ``memory_id`` (keeping its time); False if there is none."""
+        before = await self.get(memory_id)
+        if before is None:
+            return False
+        value = {"text": checked_text(text), "created_at": before.created_at, "source": before.source}
+
+        async def put() -> None:
+            await self.store.aput(self.space, memory_id, value, index=False)
+
+        await self._do(put)
+        return True

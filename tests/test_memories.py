@@ -1,0 +1,194 @@
+"""Memory across threads: what the user asks chat to remember goes with every request of every thread, at every
+door; ``chat memory`` and ``/memory`` show it and take it back; the project's AGENTS.md goes with every request.
+
+The memories are kept in LangGraph's store in chat's database (chatcli.store.memories), read by chat's graph at each
+model step (chatcli.backends.own.standing).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import Repl, assert_one_error_line, chat
+from tests.matrix import DOORS, ONE_SHOT, doors
+
+CAT = "My cat is called Nimbus and she hates the vacuum cleaner."
+
+
+def said(request: dict[str, Any]) -> str:
+    """Everything a request sent, as text (each provider's wire format has its own fields for the system prompt)."""
+    return json.dumps(request, ensure_ascii=False)
+
+
+def remember(env: dict[str, str], text: str) -> str:
+    """``chat memory add TEXT``: the new memory's id."""
+    run = chat(env, "memory", "add", text)
+    assert run.code == 0 and run.err.startswith("remembered ("), run
+    return run.err.split("(", 1)[1].split(")", 1)[0]
+
+
+def listed(env: dict[str, str]) -> list[dict[str, Any]]:
+    run = chat(env, "memory", "--json")
+    assert run.code == 0, run
+    return json.loads(run.out)
+
+
+@doors(*DOORS)
+def test_what_is_remembered_goes_with_a_new_thread_s_request_at_every_door(door, backend):
+    remember(door.env, CAT)
+    backend.model.queue(Reply("She is called Nimbus."))
+    answer = door.ask("what is my cat called?")
+    assert answer.code == 0, answer
+    assert CAT in said(backend.model.requests[-1])  # a thread that never heard it, told it as the user wrote it
+
+
+def test_json_names_the_memories_a_turn_carried_and_no_memory_sends_none(server, chat_env):
+    first, second = remember(chat_env, CAT), remember(chat_env, "I prefer answers in metric units.")
+    server.queue(Reply("Nimbus."))
+    obj = json.loads(chat(chat_env, "--json", "what is my cat called?").out)
+    assert sorted(obj["memories"]) == sorted([first, second]), obj
+    system = server.requests[-1]["messages"][0]
+    assert system["role"] == "system" and CAT in system["content"] and "metric units" in system["content"]
+    server.queue(Reply("No idea."))
+    obj = json.loads(chat(chat_env, "--json", "--no-memory", "what is my cat called?").out)
+    assert obj["memories"] == [] and "Nimbus" not in said(server.requests[-1]), obj
+    server.queue(Reply("No idea."))
+    assert chat(dict(chat_env, CHATCLI_MEMORIES="0"), "what is my cat called?").code == 0
+    assert "Nimbus" not in said(server.requests[-1])
+
+
+def test_chat_memory_lists_forgets_and_edits_and_a_thread_never_writes_one(server, chat_env, tmp_path):
+    assert chat(chat_env, "memory").err.startswith("nothing remembered yet")
+    server.queue(Reply("Noted."))
+    assert chat(chat_env, "Please remember that my cat is called Nimbus.").code == 0
+    assert listed(chat_env) == []  # a question is not a memory: nothing is kept without the user's word
+    kept = remember(chat_env, CAT)
+    gone = remember(chat_env, "I live in Lisbon.")
+    rows = listed(chat_env)
+    assert [r["id"] for r in rows] == [gone, kept] and rows[1]["text"] == CAT and rows[1]["source"] == "command"
+    shown = chat(chat_env, "memory").out
+    assert kept in shown and CAT in shown
+    assert chat(chat_env, "memory", "forget", gone).err == f"forgot {gone}\n"
+    missing = chat(chat_env, "memory", "forget", gone)
+    assert f"no memory '{gone}'" in assert_one_error_line(missing, 2)
+    # edit: the memories a line each in $EDITOR; a changed line changes one, a deleted one forgets it, a new one adds.
+    new = remember(chat_env, "I work on chatcli.")
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys\n"
+        "path = sys.argv[1]\n"
+        "lines = open(path).read().splitlines()\n"
+        f"lines = [l.replace('Nimbus', 'Nimbus the Second') for l in lines if '{new}' not in l]\n"
+        "lines.append('I drink my coffee black.')\n"
+        "open(path, 'w').write('\\n'.join(lines) + '\\n')\n"
+    )
+    edited = chat(dict(chat_env, VISUAL=f"{sys.executable} {editor}"), "memory", "edit")
+    assert edited.code == 0, edited
+    assert f"changed {kept}" in edited.err and f"forgot {new}" in edited.err and "remembered (" in edited.err
+    texts = {r["text"] for r in listed(chat_env)}
+    assert texts == {CAT.replace("Nimbus", "Nimbus the Second"), "I drink my coffee black."}
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("", "nothing to remember"),
+        ("x" * 2001, "a memory is at most 2,000 characters"),
+        ("red \x1b[31m text", "control characters"),
+    ],
+)
+def test_what_cannot_be_a_memory_is_one_line_and_keeps_nothing(chat_env, text, why):
+    run = chat(chat_env, "memory", "add", text)
+    assert why in assert_one_error_line(run, 2)
+    assert listed(chat_env) == []
+
+
+def test_many_memories_take_their_share_of_the_budget_newest_first(server, chat_env):
+    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS="2000")  # a tenth for memories: about 800 characters
+    ids = [remember(env, f"Fact number {n:02d}: " + "the sky is a pale shade of blue today. " * 2) for n in range(30)]
+    server.queue(Reply("ok"))
+    obj = json.loads(chat(env, "--json", "hi").out)
+    carried = obj["memories"]
+    assert 0 < len(carried) < 30, carried
+    assert set(carried) == set(ids[-len(carried) :])  # the newest
+    sent = said(server.requests[-1])
+    assert "Fact number 29" in sent and "Fact number 00" not in sent
+
+
+def test_remember_and_memory_at_the_prompt(server, chat_env):
+    repl = Repl([], chat_env)
+    try:
+        repl.wait_prompt()
+        at = repl.say(f"/remember {CAT}")
+        repl.wait_for("remembered (", after=at)
+        repl.wait_prompt()
+        at = repl.say("/memory")
+        repl.wait_for(CAT, after=at)
+        repl.wait_prompt()
+    finally:
+        repl.kill()
+    (row,) = listed(chat_env)
+    assert row["text"] == CAT and row["source"] == "prompt"
+    server.queue(Reply("Nimbus."))
+    assert chat(chat_env, "what is my cat called?").code == 0
+    assert CAT in said(server.requests[-1])
+
+
+# ---- the project's instructions: AGENTS.md ---------------------------------------------------------------------------
+
+
+def project(tmp_path: Path) -> Path:
+    """A git repository with AGENTS.md at its root and in the subdirectory chat runs in."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "AGENTS.md").write_text("Run the tests with `make check` before you answer.\n")
+    (root / "src" / "AGENTS.md").write_text("Code here is Python 3.11; keep functions short.\n")
+    return root / "src"
+
+
+@doors(*ONE_SHOT)
+def test_the_project_s_agents_md_goes_with_every_request_at_the_one_shot_doors(door, backend, tmp_path):
+    here = project(tmp_path)
+    backend.model.queue(Reply("ok"))
+    run = door.run(door.env, *door.args, "how do I test this?", cwd=here)
+    assert run.code == 0, run
+    sent = said(backend.model.requests[-1])
+    assert "make check" in sent and "Python 3.11" in sent  # the repository root's, and the directory's own
+    assert sent.index("make check") < sent.index("Python 3.11")
+
+
+def test_chat_config_and_the_prompt_say_which_instruction_files_are_in_effect(server, chat_env, tmp_path):
+    here = project(tmp_path)
+    records = {r["name"]: r for r in json.loads(chat(chat_env, "config", "--json", cwd=here).out)}
+    files = records["instruction_files"]["value"]
+    assert files == [str(here.parent / "AGENTS.md"), str(here / "AGENTS.md")], records["instruction_files"]
+    repl = Repl([], chat_env, cwd=here)
+    try:
+        repl.wait_prompt()
+        header = f"project instructions: {here.parent / 'AGENTS.md'}, {here / 'AGENTS.md'}"
+        assert "".join(header.split()) in "".join(repl.text.split())  # (a long line wraps at the terminal's edge)
+    finally:
+        repl.kill()
+    off = dict(chat_env, CHATCLI_PROJECT_INSTRUCTIONS="0")
+    records = {r["name"]: r for r in json.loads(chat(off, "config", "--json", cwd=here).out)}
+    assert records["instruction_files"]["value"] == [] and "off" in records["instruction_files"]["source"]
+    server.queue(Reply("ok"))
+    assert chat(off, "hi", cwd=here).code == 0
+    assert "make check" not in said(server.requests[-1])
+
+
+def test_a_long_agents_md_is_cut_and_said(server, chat_env, tmp_path):
+    (tmp_path / "AGENTS.md").write_text("Rule one. " + "x" * 40_000 + " LAST LINE")
+    server.queue(Reply("ok"))
+    run = chat(chat_env, "hi", cwd=tmp_path)
+    assert run.code == 0 and "is longer than 32,768 characters: only its beginning is sent" in run.err, run
+    sent = said(server.requests[-1])
+    assert "Rule one." in sent and "LAST LINE" not in sent
