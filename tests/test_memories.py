@@ -49,6 +49,7 @@ def test_what_is_remembered_goes_with_a_new_thread_s_request_at_every_door(door,
     assert CAT in said(backend.model.requests[-1])  # a thread that never heard it, told it as the user wrote it
 
 
+@pytest.mark.stores("sqlite", "postgres")
 def test_json_names_the_memories_a_turn_carried_and_no_memory_sends_none(server, chat_env):
     first, second = remember(chat_env, CAT), remember(chat_env, "I prefer answers in metric units.")
     server.queue(Reply("Nimbus."))
@@ -64,6 +65,7 @@ def test_json_names_the_memories_a_turn_carried_and_no_memory_sends_none(server,
     assert "Nimbus" not in said(server.requests[-1])
 
 
+@pytest.mark.stores("sqlite", "postgres")
 def test_chat_memory_lists_forgets_and_edits_and_a_thread_never_writes_one(server, chat_env, tmp_path):
     assert chat(chat_env, "memory").err.startswith("nothing remembered yet")
     server.queue(Reply("Noted."))
