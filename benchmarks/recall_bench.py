@@ -17,6 +17,14 @@ know"-style phrase and no invented value), not by a model. The report gives the 
 for both modes, and what the summary kept, through benchmarks/report.py into benchmarks/results-recall.md, with each
 question's replies below the table.
 
+Then memory across threads: ``cross_thread`` facts (a library card number, a cousin's name...) are never said in the
+long thread; they are remembered, as ``/remember`` keeps them (``memories().add(text, "prompt")`` in a thread of
+their own, in the benchmark's database), and each question about them is asked in a new thread, which knows them only
+from the memories chat's graph sends at the end of the system message. The same questions asked in a new thread with
+memories off (``memories = false``) are the control: there they cannot be answered. ``cross_abstention`` asks, in
+both, about something never remembered (the right answer says it is not known). The report gives the share right
+with memories on and off.
+
     .venv/bin/python benchmarks/recall_bench.py --local                 # chat's local model (SmolLM2-135M)
     .venv/bin/python benchmarks/recall_bench.py -m ollama:qwen3         # any model chat can reach, with its key
     .venv/bin/python benchmarks/recall_bench.py -m anthropic:claude-sonnet-4-5 --turns 120
@@ -39,7 +47,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -57,6 +65,8 @@ if TYPE_CHECKING:  # the engine is imported when a run starts
     from chatcli.service.thread import Thread
 
 CATEGORIES = ("single", "updated", "multi_session", "temporal", "abstention")
+CROSS = ("cross_thread", "cross_abstention")  # asked in new threads: what was remembered, what never was
+ABSTAINING = ("abstention", "cross_abstention")  # right when the reply says it is not known
 ASK = " Answer in one sentence."  # every question ends so: short replies, checked by keywords
 MARGIN = 1500  # tokens over the thread's estimate for the full mode's budget: system prompt, question, answer
 
@@ -215,6 +225,9 @@ DAY_EVENTS = [
 ]
 BOOKS = ["Dune", "Piranesi", "Middlemarch", "Stoner", "Kindred", "Beloved"]
 PLANTS = [("a lemon tree", "lemon"), ("a pot of basil", "basil"), ("a small olive tree", "olive"), ("a fern", "fern")]
+# What is remembered across threads (never said in the long thread).
+ALLERGIES = ["penicillin", "shellfish", "sesame", "latex"]
+DENTISTS = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Brennan"]
 UNKNOWN = re.compile(
     r"\b(?:don't|do not|didn't|did not|haven't|have not|hasn't|never|can't|cannot|couldn't|not)\b[^.]{0,60}?"
     r"\b(?:know|mention|mentioned|say|said|tell|told|share|shared|give|given|provide|provided|recall|remember|find"
@@ -253,7 +266,7 @@ class Probe:
         text = reply.replace("\u2019", "'")
         if self.forbid and re.search(self.forbid, text, re.IGNORECASE):
             return False
-        if self.category == "abstention":
+        if self.category in ABSTAINING:
             return bool(UNKNOWN.search(text.lower()))
         places = _places(text, self.needs)
         if not places or min(places) < 0:
@@ -466,6 +479,24 @@ def never(rng: random.Random) -> list[Plant]:
     ]
 
 
+def remembered(rng: random.Random) -> list[Plant]:
+    """Facts the user asks chat to remember (never said in the long thread), asked in a new thread; and two
+    questions, next to them, about what was never remembered."""
+    card, cousin = str(rng.randrange(10000, 100000)), rng.choice(NAMES)
+    allergy, dentist = rng.choice(ALLERGIES), rng.choice(DENTISTS)
+    names = "|".join([*NAMES, *DENTISTS])
+    return [
+        Plant(
+            "cross_thread", (f"my library card number is {card}",), "What is my library card number?", card, ((card,),)
+        ),
+        Plant("cross_thread", (f"my cousin is called {cousin}",), "What is my cousin's name?", cousin, ((cousin,),)),
+        Plant("cross_thread", (f"I'm allergic to {allergy}",), "What am I allergic to?", allergy, ((allergy,),)),
+        Plant("cross_thread", (f"my dentist is Dr {dentist}",), "What is my dentist's name?", dentist, ((dentist,),)),
+        Plant("cross_abstention", (), "What is my gym membership number?", forbid=r"\d{3,}"),
+        Plant("cross_abstention", (), "What is my aunt's name?", forbid=rf"\b(?:{names})\b"),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- the thread
 
 
@@ -480,13 +511,17 @@ class Turn:
 
 @dataclass
 class RecallThread:
-    """A generated thread: its turns, the days its sessions are on, every planted sentence, and the probes."""
+    """A generated thread: its turns, the days its sessions are on, every planted sentence, and the probes; and
+    what is remembered across threads (``remembered``, never said in the thread) with the probes of new threads
+    (``cross``)."""
 
     turns: list[Turn]
     days: list[date]
     facts: list[str]
     probes: list[Probe]
     seed: int
+    remembered: list[str] = field(default_factory=list)
+    cross: list[Probe] = field(default_factory=list)
 
     def messages(self) -> list[Any]:
         """The thread as messages to store: ids of their own, each with its ``created_at``."""
@@ -568,7 +603,9 @@ def generate(turns: int = 60, seed: int = 1) -> RecallThread:
     day_of = {fact: days[session_of[t]] for t, (_, fact) in placed.items()}
     probes = [plant.probe(day_of.get(plant.facts[0]) if plant.facts else None) for plant in plants]
     facts = [fact for plant in plants for fact in plant.facts]
-    return RecallThread(made, days, facts, probes, seed)
+    kept = remembered(rng)  # drawn last: the thread is the same as without them
+    memories = [fact for plant in kept for fact in plant.facts]
+    return RecallThread(made, days, facts, probes, seed, memories, [plant.probe() for plant in kept])
 
 
 # ---------------------------------------------------------------------------------------------- asking
@@ -640,6 +677,36 @@ async def run(settings: "Settings", thread: RecallThread, budget: int | None = N
     return [await run_mode(full, thread, "full"), await run_mode(folding, thread, "compacted")]
 
 
+async def remember(settings: "Settings", thread: RecallThread) -> None:
+    """Remember ``thread.remembered`` as ``/remember`` does, in a thread of their own (the settings' database)."""
+    from chatcli.service.chat import open_conversation
+
+    async with open_conversation(settings, "recall-told", toolbox=None) as told:
+        for text in thread.remembered:
+            await told.memories().add(text, "prompt")
+
+
+async def ask_new(settings: "Settings", thread: RecallThread, mode: str) -> ModeRun:
+    """Ask every probe of ``thread.cross`` in a new thread (each taken back, so each question is the thread's
+    first)."""
+    from chatcli.service.chat import open_conversation
+
+    start = time.perf_counter()
+    async with open_conversation(settings, f"recall-{mode.replace(' ', '-')}", toolbox=None) as conversation:
+        answers = [await ask(conversation, probe) for probe in thread.cross]
+    return ModeRun(mode, answers, time.perf_counter() - start)
+
+
+async def cross_thread(settings: "Settings", thread: RecallThread) -> list[ModeRun]:
+    """Remember ``thread.remembered``, then ask ``thread.cross`` in a new thread with memories on (they reach the
+    request only as memories), and in another with memories off (the control: nothing to answer from)."""
+    await remember(settings, thread)
+    return [
+        await ask_new(replace(settings, memories=True), thread, "memories on"),
+        await ask_new(replace(settings, memories=False), thread, "memories off"),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- the report
 
 
@@ -654,8 +721,11 @@ def kept(run: ModeRun, category: str | None = None) -> tuple[int, int]:
     return sum(p.kept(run.summary) for p in chosen), len(chosen)
 
 
-def rows(runs: Sequence[ModeRun], thread: RecallThread, label: str) -> list[tuple[str, str, str, str]]:
-    """The report's rows: the set-up, what each mode sent, then the share right per category and overall."""
+def rows(
+    runs: Sequence[ModeRun], thread: RecallThread, label: str, crossed: Sequence[ModeRun] = ()
+) -> list[tuple[str, str, str, str]]:
+    """The report's rows: the set-up, what each mode sent, then the share right per category and overall; then,
+    with ``crossed`` (memories on, off), the questions of new threads."""
     full, compacted = runs
     dash = "—"
     sent = [a.sent for a in full.answers if a.sent]
@@ -691,7 +761,40 @@ def rows(runs: Sequence[ModeRun], thread: RecallThread, label: str) -> list[tupl
         value = f"{share(*full.score(category))} / {share(*compacted.score(category))}"
         out.append((f"recall, {name}: right, full / compacted", value, dash, dash))
     out.append(("recall: time, full / compacted", f"{full.seconds:.1f} s / {compacted.seconds:.1f} s", dash, dash))
+    if crossed:
+        out += cross_rows(crossed, thread)
     return out
+
+
+def cross_rows(crossed: Sequence[ModeRun], thread: RecallThread) -> list[tuple[str, str, str, str]]:
+    """The rows of the questions asked in new threads, with memories on and off."""
+    on, off = crossed
+    dash = "—"
+    about = sum(bool(p.evidence) for p in thread.cross)
+
+    def most(run: ModeRun) -> str:
+        return f"~{max((a.sent for a in run.answers if a.sent), default=0):,}"
+
+    return [
+        (
+            "recall: cross_thread",
+            f"{len(thread.remembered)} facts remembered (as /remember keeps them) in a thread of their own; "
+            f"{len(thread.cross)} questions in new threads: {about} about them, {len(thread.cross) - about} about "
+            "what was never remembered",
+            dash,
+            dash,
+        ),
+        ("recall: cross_thread, what a question sent", f"{most(on)} tokens, {most(off)} with memories off", dash, dash),
+        ("recall, cross_thread: right, in a new thread", share(*on.score("cross_thread")), dash, dash),
+        ("recall, cross_thread (memories off): right, in a new thread", share(*off.score("cross_thread")), dash, dash),
+        (
+            "recall, cross_abstention: right, memories on / off",
+            f"{share(*on.score('cross_abstention'))} / {share(*off.score('cross_abstention'))}",
+            dash,
+            dash,
+        ),
+        ("recall: time, memories on / off", f"{on.seconds:.1f} s / {off.seconds:.1f} s", dash, dash),
+    ]
 
 
 def cell(answer: Answer) -> str:
@@ -702,20 +805,32 @@ def cell(answer: Answer) -> str:
     return f"wrong: {text[:90]}{'...' if len(text) > 90 else ''}"
 
 
-def details(runs: Sequence[ModeRun]) -> str:
-    """Each question's result in both modes, and the summary the compaction made."""
+def details(runs: Sequence[ModeRun], crossed: Sequence[ModeRun] = ()) -> str:
+    """Each question's result in both modes (and in new threads, memories on and off), and the summary the
+    compaction made."""
     full, compacted = runs
     lines = ["", "| category | question | full | compacted |", "|---|---|---|---|"]
     for a, b in zip(full.answers, compacted.answers):
         lines.append(f"| {a.probe.category} | {a.probe.question.removesuffix(ASK)} | {cell(a)} | {cell(b)} |")
+    if crossed:
+        on, off = crossed
+        lines += [
+            "",
+            "In new threads:",
+            "",
+            "| category | question | memories on | memories off |",
+            "|---|---|---|---|",
+        ]
+        for a, b in zip(on.answers, off.answers):
+            lines.append(f"| {a.probe.category} | {a.probe.question.removesuffix(ASK)} | {cell(a)} | {cell(b)} |")
     summary = compacted.summary if len(compacted.summary) <= 3000 else compacted.summary[:3000] + " [...]"
     return "\n".join([*lines, "", "The summary the compaction made:", "", "```text", summary, "```", ""])
 
 
-def write(runs: Sequence[ModeRun], thread: RecallThread, label: str, out: str) -> str:
+def write(runs: Sequence[ModeRun], thread: RecallThread, label: str, out: str, crossed: Sequence[ModeRun] = ()) -> str:
     """Print and write the report (benchmarks/report.py), then each question's results below it."""
-    text = report(rows(runs, thread, label), 1, out, how="one run: each question asked once in each mode")
-    more = details(runs)
+    text = report(rows(runs, thread, label, crossed), 1, out, how="one run: each question asked once in each mode")
+    more = details(runs, crossed)
     with open(out, "a", encoding="utf-8") as handle:
         handle.write(more)
     return text + more
@@ -778,14 +893,20 @@ def settings_for(options: argparse.Namespace, thread: RecallThread, db: Path, st
     return settings
 
 
+async def both(settings: "Settings", thread: RecallThread, budget: int | None) -> tuple[list[ModeRun], list[ModeRun]]:
+    """The long thread's modes, then (the memories kept only now, so the long thread's requests carry none) the
+    questions of new threads."""
+    return await run(settings, thread, budget), await cross_thread(settings, thread)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse(argv)
     thread = generate(options.turns, options.seed)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         settings = settings_for(options, thread, Path(tmp) / "recall.db", stack)
         label = "deterministic fake (tests/recall_fake.py)" if options.fake else settings.model
-        runs = asyncio.run(run(settings, thread, options.budget))
-    write(runs, thread, label, options.out)
+        runs, crossed = asyncio.run(both(settings, thread, options.budget))
+    write(runs, thread, label, options.out, crossed)
     return 0
 
 

@@ -5,12 +5,14 @@
 - the summariser's (its system prompt starts "You keep a running summary"): the current summary, then one line for
   each planted sentence it finds in the new part of the transcript, after the "[turn N, DATE]" line of the question
   it came in, in the order they come; the sentences in ``drop`` are left out, as a summary that loses a fact would;
-- a question of the thread: when every planted sentence its probe needs is somewhere in the request (the summary, the
-  messages kept whole, the recent turns), the probe's right answer; otherwise "I don't know", as a model that invents
-  nothing would. Abstention probes need what was never said: the answer is always "I don't know".
+- a question of the thread, or of a new thread (``thread.cross``): when every planted sentence its probe needs is
+  somewhere in the request (the system message, where chat's graph puts the memories; the summary, the messages kept
+  whole, the recent turns), the probe's right answer; otherwise "I don't know", as a model that invents nothing
+  would. Abstention probes need what was never said: the answer is always "I don't know".
 
 So the score it gets is the share of the probes whose evidence reached the request: all of them with the whole
-thread sent, and with a faithful summary; one fewer for each fact a lossy summary dropped.
+thread sent, and with a faithful summary; one fewer for each fact a lossy summary dropped; in a new thread, all of
+them when the memories are sent and none when they are not.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Probe(Protocol):
 class Thread(Protocol):
     facts: list[str]
     probes: list[Any]
+    cross: list[Any]  # the probes asked in new threads (what was remembered, what never was)
 
 
 def text_of(content: Any) -> str:
@@ -48,7 +51,7 @@ class RecallFake:
 
     def __init__(self, thread: Thread, drop: Collection[str] = ()):
         self.facts = [fact for fact in thread.facts if fact not in set(drop)]
-        self.probes: dict[str, Probe] = {probe.question: probe for probe in thread.probes}
+        self.probes: dict[str, Probe] = {probe.question: probe for probe in [*thread.probes, *thread.cross]}
         self.summaries = 0  # summariser calls answered
         self.questions = 0  # probes answered
 
@@ -74,7 +77,8 @@ class RecallFake:
         return "\n".join(kept) or "Nothing worth keeping was said."
 
     def answer(self, texts: list[str]) -> str:
-        """The probe's answer when the request holds all its evidence, else "I don't know"."""
+        """The probe's answer when the request (the system message included) holds all its evidence, else "I don't
+        know"."""
         probe = self.probes.get(texts[-1]) if texts else None
         if probe is None:
             return "Noted."

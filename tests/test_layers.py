@@ -44,6 +44,8 @@ CONFINED = {
     "psycopg_pool": {"store"},
     "langgraph.checkpoint.sqlite": {"store"},
     "langgraph.checkpoint.postgres": {"store"},
+    "langgraph.store.sqlite": {"store"},  # LangGraph's store (memories) on chat's database
+    "langgraph.store.postgres": {"store"},
     "mcp": {"tools"},
     "fastapi": {"api"},
     "acp": {"editor", "app"},  # the Agent Client Protocol's SDK: chat acp (chatcli.editor) and its command

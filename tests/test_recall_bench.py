@@ -3,7 +3,8 @@
 The fake summariser keeps exactly the planted sentences it is shown, and the fake model answers a question right
 exactly when the sentences it needs reach its request: so these tests prove the benchmark's mechanics, not a model.
 A faithful summary loses no question in any category; a summary that drops one fact costs exactly that fact's
-question, in its category; the report has its rows; and the checkers tell right replies from wrong ones.
+question, in its category; what was remembered is answered in a new thread exactly when the memories are sent; the
+report has its rows; and the checkers tell right replies from wrong ones.
 """
 
 from __future__ import annotations
@@ -119,6 +120,34 @@ async def test_dropping_the_value_that_was_updated_costs_nothing(settings, serve
     assert compacted.score() == (20, 20)
 
 
+async def test_what_was_remembered_is_answered_in_a_new_thread_only_when_the_memories_are_sent(settings, server):
+    from chatcli.store import open_store
+
+    thread = rb.generate(TURNS, SEED)
+    server.default_reply = RecallFake(thread).reply
+    (full, compacted), (on, off) = await rb.both(fitting(settings, thread), thread, None)
+    assert full.score() == compacted.score() == (20, 20), "the long thread's questions are as before"
+    assert on.score("cross_thread") == (4, 4), [a.reply for a in on.answers]
+    assert off.score("cross_thread") == (0, 4), "with memories off, nothing in a new thread knows them"
+    assert on.score("cross_abstention") == off.score("cross_abstention") == (2, 2)
+    assert all(a.reply == DONT_KNOW for a in off.answers)
+    # Kept as /remember keeps them, in the benchmark's database.
+    async with open_store(settings.db) as store:
+        kept = await store.memories().all()
+    assert sorted(m.text for m in kept) == sorted(thread.remembered) and {m.source for m in kept} == {"prompt"}
+    # The long thread ran before they were kept: none of its requests carries them. A new thread's request is its
+    # system message and the question, the memories at the end of the system message (with memories on only).
+    texts = [[text_of(m.get("content")) for m in request["messages"]] for request in server.requests]
+    cross = {probe.question for probe in thread.cross}
+    long, new = [t for t in texts if t[-1] not in cross], [t for t in texts if t[-1] in cross]
+    assert long and not any(memory in text for t in long for text in t for memory in thread.remembered)
+    assert len(new) == 2 * len(thread.cross)
+    for request in new[: len(thread.cross)]:
+        assert len(request) == 2 and all(f"\n- {memory}" in request[0] for memory in thread.remembered)
+    for request in new[len(thread.cross) :]:
+        assert len(request) <= 2 and not any(memory in text for text in request for memory in thread.remembered)
+
+
 def test_the_report_has_a_row_per_category_for_both_modes(tmp_path):
     from chatcli.core.events import Compacted, TurnResult
 
@@ -127,8 +156,11 @@ def test_the_report_has_a_row_per_category_for_both_modes(tmp_path):
     lossy = [replace(a, reply="I don't know.", right=False) if i == 0 else a for i, a in enumerate(right)]
     done = Compacted(TURNS - 1, 2500, 300, None, TurnResult(""))
     runs = [rb.ModeRun("full", right, 1.0), rb.ModeRun("compacted", lossy, 2.0, done, "my locker code is 0000")]
+    on = [rb.Answer(p, p.answer or DONT_KNOW, True, 0, 300) for p in thread.cross]
+    off = [replace(a, reply=DONT_KNOW, right=not a.probe.evidence, sent=200) for a in on]
+    crossed = [rb.ModeRun("memories on", on, 0.5), rb.ModeRun("memories off", off, 0.4)]
     out = tmp_path / "results-recall.md"
-    rb.write(runs, thread, "fake", str(out))
+    rb.write(runs, thread, "fake", str(out), crossed)
     text = out.read_text()
     assert "| recall, single: right, full / compacted | 100% (4/4) / 75% (3/4) | — | — |" in text
     for category in ("updated", "multi_session", "temporal", "abstention"):
@@ -136,6 +168,12 @@ def test_the_report_has_a_row_per_category_for_both_modes(tmp_path):
     assert "| recall, all: right, full / compacted | 100% (20/20) / 95% (19/20) | — | — |" in text
     assert f"{TURNS - 1} turns folded, ~2,500 -> ~300 tokens sent" in text
     assert "| single | What is my locker code? | right | wrong: I don't know. |" in text
+    assert "| recall, cross_thread: right, in a new thread | 100% (4/4) | — | — |" in text
+    assert "| recall, cross_thread (memories off): right, in a new thread | 0% (0/4) | — | — |" in text
+    assert "| recall, cross_abstention: right, memories on / off | 100% (2/2) / 100% (2/2) | — | — |" in text
+    assert "| recall: cross_thread, what a question sent | ~300 tokens, ~200 with memories off | — | — |" in text
+    assert "| cross_thread | What is my library card number? | right | wrong: I don't know: you have" in text
+    assert "| cross_abstention | What is my aunt's name? | right | right |" in text
 
 
 # --------------------------------------------------------------------------- the thread and the checkers
@@ -149,6 +187,9 @@ def test_the_thread_is_the_same_for_a_seed_and_keeps_its_facts_where_a_compactio
     kept_whole = (0, TURNS - 1)
     assert not any(where[fact][0] in kept_whole for fact in thread.facts)
     days = [turn.at.date() for turn in thread.turns]
+    categories = [p.category for p in thread.cross]
+    assert len(thread.remembered) == 4 and categories == 4 * ["cross_thread"] + 2 * ["cross_abstention"]
+    assert not any(memory in turn.question for memory in thread.remembered for turn in thread.turns), "never said"
     for probe in thread.probes:
         if probe.category == "multi_session":
             first, second = (days[where[fact][0]] for fact in probe.evidence)
@@ -164,9 +205,9 @@ def probe(thread: Any, start: str) -> Any:
 
 def test_the_checkers_take_right_replies_and_refuse_wrong_ones():
     thread = rb.generate(TURNS, SEED)
-    for each in thread.probes:
+    for each in [*thread.probes, *thread.cross]:
         assert each.right(each.answer or "I don't know."), each.question
-        if each.category != "abstention":
+        if each.category not in rb.ABSTAINING:
             assert not each.right("I don't know."), each.question
     locker = probe(thread, "What is my locker code?")
     assert locker.right(f"Your locker code is {locker.answer}.")
@@ -188,3 +229,6 @@ def test_the_checkers_take_right_replies_and_refuse_wrong_ones():
     assert not bike.right("Sorry, I can't help with that.")
     brother = probe(thread, "What is my brother's name?")
     assert not brother.right(f"I don't know; maybe {rb.NAMES[0]}?")
+    gym = next(p for p in thread.cross if p.question.startswith("What is my gym membership number?"))
+    assert gym.right("You haven't told me your gym membership number.")
+    assert not gym.right(f"Your gym membership number is {thread.cross[0].answer}.")

@@ -81,7 +81,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
 
 
 def _refused_as_usage(text: str) -> str:
-    from chatcli.core.memories import MemoryRefused, checked_text
+    from chatcli.store.memories import MemoryRefused, checked_text
 
     try:
         return checked_text(text)

@@ -32,7 +32,7 @@ MAX_VALUE = 10_000  # characters of one answered string
 MAX_URL = 4000  # characters of an address to visit
 MAX_NAME = 100  # characters of a field's name (the key its value is sent under)
 MAX_SCHEMA = 200_000  # characters of a form's requested schema as JSON (kept with the thread while it waits)
-MAX_QUESTIONS = 10  # questions one call may ask: a call that asks more is stopped
+
 KINDS = ("string", "number", "integer", "boolean", "choice", "choices")
 
 

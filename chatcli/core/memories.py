@@ -1,51 +1,28 @@
-"""What the user asked chat to remember, as every door sees it: a ``Memory``, and which ones a request carries.
+"""Which memories a request carries, and how: the user's words at the end of the system message, within a share of
+the request's budget, the newest first; and which questions are offered the ``remember`` tool.
 
 Memories are the user's own words (typed with ``/remember``, ``chat memory add``, or approved when the model
-asked to keep them with the ``remember`` tool). They are kept in the conversation database's store
-(chatcli.store.memories), shared by every thread of the user, and sent with each request of chat's own graph
-as context the user wrote, within a share of the request's budget: the newest first.
+asked to keep them with the ``remember`` tool): a ``chatcli.store.memories.Memory`` each, kept in the conversation
+database's store, shared by every thread of the user.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+import re
+from typing import Iterable
 
-MAX_TEXT = 2000  # characters of one memory
-MAX_MEMORIES = 1000  # kept for one user (the oldest go first past it)
+from chatcli.store.memories import Memory
+
 SHARE = 0.1  # of a request's history budget that its memories may take
-SOURCES = ("prompt", "command", "tool", "import")  # how a memory came: /remember, chat memory, the tool, an import
 
 
-class MemoryRefused(ValueError):
-    """A text that cannot be a memory (empty, too long, not printable): the reason, in one line."""
+# A question that asks chat to remember something: its turn is offered the ``remember`` tool (none is otherwise).
+_ASKS = re.compile(r"\b(remember|memori[sz]e|don'?t forget|do not forget|keep in mind|note that)\b", re.I)
 
 
-@dataclass(frozen=True)
-class Memory:
-    """One thing remembered: its id (to forget or edit it), the user's words, when, and how it came."""
-
-    id: str
-    text: str
-    created_at: float  # epoch seconds
-    source: str = "command"
-
-    def as_json(self) -> dict[str, Any]:
-        from chatcli.text import iso_time
-
-        return {"id": self.id, "text": self.text, "created_at": iso_time(self.created_at), "source": self.source}
-
-
-def checked_text(text: str) -> str:
-    """``text`` as a memory keeps it: one paragraph of printable text, at most MAX_TEXT characters."""
-    kept = " ".join(str(text).split())
-    if not kept:
-        raise MemoryRefused("nothing to remember: give the words to keep")
-    if len(kept) > MAX_TEXT:
-        raise MemoryRefused(f"a memory is at most {MAX_TEXT:,} characters (this one has {len(kept):,})")
-    if not kept.isprintable():
-        raise MemoryRefused("a memory is printable text (this one holds control characters)")
-    return kept
+def asks_to_remember(question: str) -> bool:
+    """True when ``question`` asks to remember something (English words: "remember", "don't forget"...)."""
+    return bool(_ASKS.search(question))
 
 
 def tokens_of(text: str) -> int:

@@ -445,7 +445,10 @@ async def open_toolbox(
     from chatcli.tools.mcp.config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
-    if not settings.use_tools or not (servers or settings.tools or always):
+    # With memories on, the remember tool (offered on a turn that asks to remember something, each call approved).
+    remembering = ("memory",) if settings.memories and "memory" not in settings.tools else ()
+    groups = (*settings.tools, *remembering)
+    if not settings.use_tools or not (servers or groups or always):
         yield None
         return
     from chatcli.tools import sandbox
@@ -457,7 +460,7 @@ async def open_toolbox(
     cache.prepare()
     toolbox = Toolbox(
         sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
-        builtin_groups=settings.tools,
+        builtin_groups=groups,
         servers=servers,
         approve=settings.approve,
         approve_all=settings.approve_all,

@@ -1,7 +1,8 @@
 """Where memories are kept: LangGraph's store (a ``BaseStore``) in the conversation database, beside the threads.
 
-``open_memory_store`` opens LangGraph's own store on chat's database (SQLite: a connection of its own to the same
-file; PostgreSQL: the database's connection), its tables set up on first use. Chat's graph is compiled with it,
+LangGraph's own store is opened on chat's database with the threads (``open_sqlite_memory``: a connection of its own
+to the same file; PostgreSQL's, chatcli.store.postgres.store: a connection of its own too), its tables set up on first
+use. Chat's graph is compiled with it,
 so its nodes (and a ``--graph`` app that takes a store) reach it as LangGraph's runtime gives it. ``MemoryBook``
 is what chat does with it: the memories of one user (namespace ``("chatcli", "memories", USER)``), each a
 ``chatcli.core.memories.Memory``, read strictly (a value of another shape is skipped, never half-read).
@@ -13,9 +14,43 @@ import getpass
 import time
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
-from chatcli.core.memories import MAX_MEMORIES, MAX_TEXT, SOURCES, Memory, checked_text
+MAX_TEXT = 2000  # characters of one memory
+MAX_MEMORIES = 1000  # kept for one user (the oldest go first past it)
+SOURCES = ("prompt", "command", "tool", "import")  # how a memory came: /remember, chat memory, the tool, an import
+
+
+class MemoryRefused(ValueError):
+    """A text that cannot be a memory (empty, too long, not printable): the reason, in one line."""
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One thing remembered: its id (to forget or edit it), the user's words, when, and how it came."""
+
+    id: str
+    text: str
+    created_at: float  # epoch seconds
+    source: str = "command"
+
+    def as_json(self) -> dict[str, Any]:
+        from chatcli.text import iso_time
+
+        return {"id": self.id, "text": self.text, "created_at": iso_time(self.created_at), "source": self.source}
+
+
+def checked_text(text: str) -> str:
+    """``text`` as a memory keeps it: one paragraph of printable text, at most MAX_TEXT characters."""
+    kept = " ".join(str(text).split())
+    if not kept:
+        raise MemoryRefused("nothing to remember: give the words to keep")
+    if len(kept) > MAX_TEXT:
+        raise MemoryRefused(f"a memory is at most {MAX_TEXT:,} characters (this one has {len(kept):,})")
+    if not kept.isprintable():
+        raise MemoryRefused("a memory is printable text (this one holds control characters)")
+    return kept
 
 
 def user_name() -> str:
@@ -41,15 +76,6 @@ async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
         store = AsyncSqliteStore(conn)
         await store.setup()
         yield store
-
-
-async def postgres_memory(conn: Any) -> Any:
-    """LangGraph's PostgreSQL store on the database's connection ``conn`` (its tables made when missing)."""
-    from langgraph.store.postgres.aio import AsyncPostgresStore
-
-    store = AsyncPostgresStore(conn)
-    await store.setup()
-    return store
 
 
 def _memory_of(key: str, value: Any, created: float) -> Memory | None:

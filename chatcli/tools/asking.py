@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 WAIT = 600.0  # seconds a call is kept waiting for its answer before it is cancelled
 Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # a server's question (JSON) -> the answer (JSON)
+MAX_QUESTIONS = 10  # questions one call may ask: a call that asks more is stopped (chatcli.backends.own.toolrun)
 
 
 def _nowhere(_event: Any) -> None:

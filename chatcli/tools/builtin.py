@@ -20,7 +20,10 @@ from chatcli.provider_table import withheld_prefixes
 from chatcli.tools import sandbox
 
 # Built-in groups and the tools each one turns on.
-GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory")}
+GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory"), "memory": ("remember",)}
+# The group offered beside the others while memories are on (chatcli.core.memories): only on a turn whose question
+# asks to remember something (``asks_to_remember``).
+MEMORY = "memory"
 SERVER = "builtin"
 # The argument the toolbox gives the built-in shell: the id of the call it runs for (chatcli.tools.toolbox).
 CALL_ID = "call_id"
@@ -293,8 +296,37 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
         """List the entries of a directory on the user's machine (default: the current directory)."""
         return await _listing(resolve(path, at.workdir))
 
+    async def remember(text: str) -> str:
+        """Keep the user's words (run in chat's graph, whose store LangGraph's runtime gives), or say why not."""
+        from langchain_core.tools import ToolException
+        from langgraph.config import get_store
+
+        from chatcli.store.memories import MemoryBook, MemoryRefused
+
+        try:
+            kept = get_store()
+        except RuntimeError:  # not run in a graph
+            kept = None
+        if kept is None:
+            raise ToolException("memories cannot be kept here (no store)")
+        try:
+            memory = await MemoryBook(kept).add(text, "tool")
+        except MemoryRefused as exc:
+            raise ToolException(str(exc)) from None
+        return f"remembered ({memory.id}): {memory.text}"
+
     where = sandbox.describe(policy, at.workdir) if "shell" in groups else ""
     made = {
+        "remember": StructuredTool.from_function(
+            coroutine=remember,
+            name="remember",
+            handle_tool_error=True,  # a text that cannot be kept: the reason is the result
+            description=(
+                "Keep something the user asked you to remember, in their own words, for all their future "
+                "conversations (one short paragraph). Call it only when the user asks you to remember something; "
+                "the user approves each call."
+            ),
+        ),
         "shell": StructuredTool.from_function(
             coroutine=shell,
             name="shell",

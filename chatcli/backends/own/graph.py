@@ -17,6 +17,7 @@ from typing_extensions import NotRequired, TypedDict
 from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
 from chatcli.backends.own.request_history import for_provider, now_iso, without_tools
 from chatcli.backends.own.toolcalls import (
+    OFFERED,
     TOOLS_NODE,
     calls_of,
     make_tools_node,
@@ -197,8 +198,15 @@ class ChatGraph:
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
         if rounds >= self.tool_rounds:
             return []
+        from chatcli.core.memories import asks_to_remember
+
+        question = messages[asked].text if messages else ""
+        remembering = asks_to_remember(question if isinstance(question, str) else "")
+        if toolbox.builtin_groups == ("memory",) and not toolbox.servers and not remembering:
+            return []  # (the remember tool alone, on a turn that asks nothing of the kind: no tools)
         toolbox.freshen()  # listings gone stale in a long session: listed again, offered from the next request
-        return toolbox.schemas()
+        schemas = toolbox.schemas()
+        return schemas if remembering else [s for s in schemas if s["function"]["name"] != "remember"]
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
@@ -241,6 +249,8 @@ class ChatGraph:
             reply = kept
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
+        if step.tools:  # what its calls may name (chatcli.backends.own.toolcalls runs no other)
+            reply.response_metadata[OFFERED] = [tool["function"]["name"] for tool in step.tools]
         if summary_usage:
             reply.response_metadata[SUMMARY_USAGE] = summary_usage
         if self.pricer is not None:

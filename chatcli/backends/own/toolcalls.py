@@ -133,6 +133,18 @@ def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
     return calls
 
 
+OFFERED = "chatcli_offered"  # a reply's metadata: the names of the tools its request offered
+
+
+def offered_names(messages: list[BaseMessage]) -> set[str] | None:
+    """The tools the request of the last reply offered (None: not recorded, a reply stored before it was)."""
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            names = message.response_metadata.get(OFFERED)
+            return set(names) if isinstance(names, list) else None
+    return None
+
+
 def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     """The calls of the last assistant message that have no result yet (a crash or a stop mid-call)."""
     for index in range(len(messages) - 1, -1, -1):
@@ -215,6 +227,7 @@ def make_tools_node(default: "Toolbox") -> Any:
     from langgraph.func import task
 
     from chatcli.backends.own.toolrun import settle, shown_call
+    from chatcli.core.events import Notice
     from chatcli.core.interrupts import approval_request, decisions_by_call
 
     def writer() -> Any:
@@ -256,11 +269,26 @@ def make_tools_node(default: "Toolbox") -> Any:
         return await calls_run(state)  # (a small node: LangGraph reads its code for subgraphs at each compile)
 
     async def calls_run(state: dict[str, Any]) -> dict[str, Any]:
-        calls = open_calls(state["messages"])
-        decided = await approval(calls)
+        every = open_calls(state["messages"])
+        # A call of a tool its request did not offer (the remember tool on a turn that asked nothing of the kind) is
+        # not run, whatever told the model to make it: its result says so.
+        offered = offered_names(state["messages"])
+        toolbox = cast("Toolbox", toolbox_of(get_config(), default))
+
+        def runs(call: dict[str, Any]) -> bool:  # (a name no tool has is answered so by the call's own task)
+            return offered is None or call["name"] in offered or toolbox.find(call["name"], call["id"]) is None
+
+        calls = [call for call in every if runs(call)]
+        decided = await approval(calls) if calls else {"decisions": {}, "asked": []}
         decisions, asked = decided["decisions"], set(decided["asked"])
         results: list[ToolMessage] = []
-        for call in calls:  # one at a time, in order: a question of one call stops the rest until it is answered
+        for call in every:  # one at a time, in order: a question of one call stops the rest until it is answered
+            if call not in calls:
+                text = f"error: {call['name']!r} was not offered for this request: the call was not run"
+                said = f"the model called {call['name']!r}, which was not offered for this request: not run"
+                writer()(Notice(said, warn=True))
+                results.append(result_message(call, text, "error"))
+                continue
             results.append(await tool_call(call, decisions.get(call["id"]) or {}, call["id"] in asked))
         return {"messages": results}
 

@@ -66,7 +66,7 @@ async def run_asking(
     (chatcli.tools.asking)."""
     from langgraph.errors import GraphInterrupt
 
-    from chatcli.core.elicitation import MAX_QUESTIONS
+    from chatcli.tools.asking import MAX_QUESTIONS
     from chatcli.tools.results import Outcome
 
     started = asyncio.get_running_loop().time()

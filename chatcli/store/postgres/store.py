@@ -217,6 +217,24 @@ async def _check_legacy(conn: AsyncConnection[Any]) -> None:
         )
 
 
+async def _memory_store(conn: Any) -> Any:
+    """LangGraph's PostgreSQL store on ``conn``, its tables made first when missing (by one process at a time)."""
+    from langgraph.store.postgres.aio import AsyncPostgresStore
+
+    memory = AsyncPostgresStore(conn)
+    try:
+        async with conn.cursor() as cursor:
+            await cursor.execute("SELECT max(v) AS v FROM store_migrations")
+            row = await cursor.fetchone()
+        current = row is not None and row["v"] is not None and row["v"] >= len(memory.MIGRATIONS) - 1
+    except Exception:  # noqa: BLE001 - no table yet: set up below
+        current = False
+    if not current:
+        async with advisory_lock(conn, _SCHEMA_LOCK):
+            await memory.setup()
+    return memory
+
+
 @asynccontextmanager
 async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
     """Open the PostgreSQL database at ``url``, setting up its schema on first use."""
@@ -238,11 +256,13 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
                 await _check_legacy(conn)
                 await store.saver.setup()
                 await migrate(PostgresMigrationLog(conn), MIGRATIONS, "the database")
-        from chatcli.store.memories import postgres_memory
-
-        async with advisory_lock(conn, _SCHEMA_LOCK):  # (two processes setting up its tables at once, in turn)
-            store.memory = await postgres_memory(conn)
-        yield store
+        # LangGraph's store (memories), on a connection of its own: the saver writes in the background meanwhile.
+        memory_conn = await connect(url, prepare_threshold=0, row_factory=dict_row)
+        try:
+            store.memory = await _memory_store(memory_conn)
+            yield store
+        finally:
+            await memory_conn.close()
     except psycopg.Error as exc:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
     finally:

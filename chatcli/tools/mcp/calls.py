@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from chatcli.tools.mcp.transport import Connection
 
 # The call whose task runs now (set by call_tool): a 2026-07-28 question, asked from within its call, is its own.
-_CALL: ContextVar[object | None] = ContextVar("chatcli_mcp_call", default=None)
+CALLING: ContextVar[object | None] = ContextVar("chatcli_mcp_call", default=None)
 CANCEL_GRACE = 3.0  # seconds a server has to take a cancellation before it is started again
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 
@@ -108,7 +108,7 @@ class Calls:
         self.calls += 1
         token = object()
         self._asking[token] = _one_at_a_time(_remembering(ask, answered)) if ask is not None else None
-        calling = _CALL.set(token)  # (the call's task, made now, and mcp's questions of its rounds see it)
+        calling = CALLING.set(token)  # (the call's task, made now, and mcp's questions of its rounds see it)
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
@@ -120,7 +120,7 @@ class Calls:
                 self._died(describe(exc, self.spec, self.start_timeout))
             raise
         finally:
-            _CALL.reset(calling)
+            CALLING.reset(calling)
             self._asking.pop(token, None)
             self.calls -= 1
             self.used = time.monotonic()
@@ -132,7 +132,7 @@ class Calls:
         not say which call asks: the one running now. With none running, or several (two threads of chat serve
         calling the same server), nobody can tell whose user to ask: declined, logged.
         """
-        mine = _CALL.get()
+        mine = CALLING.get()
         askers = [self._asking[mine]] if mine is not None and mine in self._asking else list(self._asking.values())
         ask = askers[0] if len(askers) == 1 else None
         if ask is None:

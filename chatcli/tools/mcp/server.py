@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from chatcli.tools.listing import Listing
-from chatcli.tools.mcp.calls import _CALL, Calls, Unavailable
+from chatcli.tools.mcp.calls import CALLING, Calls, Unavailable
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.transport import Connection, describe
 
@@ -206,7 +206,7 @@ class McpServer(Calls):
             if not self.calls:
                 stop.set()
 
-        _CALL.set(None)  # (started from within a call, maybe: the server's own tasks are no call's)
+        CALLING.set(None)  # (started from within a call, maybe: the server's own tasks are no call's)
         try:
             await self.loader()
             era = self.listing.revision if self.listing is not None else ""

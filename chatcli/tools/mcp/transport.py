@@ -198,7 +198,7 @@ class Connection:
         from mcp.types import Implementation
 
         from chatcli import __version__
-        from chatcli.core.elicitation import MAX_QUESTIONS
+        from chatcli.tools.asking import MAX_QUESTIONS
 
         answering = _answering(elicit) if elicit is not None else None
         me = Implementation(name="chatcli", version=__version__)

@@ -19,7 +19,7 @@ _HEADER = """\
 
 @command("/remember", args="TEXT", help="remember TEXT in every thread from now on (chat memory lists what is kept)")
 async def _remember(ctx: Context, arg: str) -> None:
-    from chatcli.core.memories import MemoryRefused
+    from chatcli.store.memories import MemoryRefused
 
     try:
         memory = await ctx.thread.memories().add(arg, "prompt")
@@ -64,7 +64,7 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
     """Open the memories in the user's editor, a line each; apply what changed. The lines said, one per change."""
     import asyncio
 
-    from chatcli.core.memories import MemoryRefused
+    from chatcli.store.memories import MemoryRefused
     from chatcli.ui.editor import edit_text
 
     before = {m.id: m for m in await book.all()}
