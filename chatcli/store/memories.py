@@ -2,10 +2,10 @@
 
 LangGraph's own store is opened on chat's database with the threads (``open_sqlite_memory``: a connection of its own
 to the same file; PostgreSQL's, chatcli.store.postgres.store: a connection of its own too), its tables set up on first
-use. Chat's graph is compiled with it,
-so its nodes (and a ``--graph`` app that takes a store) reach it as LangGraph's runtime gives it. ``MemoryBook``
-is what chat does with it: the memories of one user (namespace ``("chatcli", "memories", USER)``), each a
-``chatcli.core.memories.Memory``, read strictly (a value of another shape is skipped, never half-read).
+use. Chat's graph is compiled with it, so its nodes (and a ``--graph`` app that takes a store) reach it as
+LangGraph's runtime gives it. ``MemoryBook`` is what chat does with it: the memories of one user (namespace
+``("chatcli", "memories", USER)``), each a ``Memory``, read strictly (a value of another shape is skipped, never
+half-read). Which of them a request carries is chatcli.core.memories'.
 """
 
 from __future__ import annotations
