@@ -43,14 +43,16 @@ class Offering(HasServers, Protocol):
 def status(toolbox: Offering) -> list[ServerStatus]:
     """The built-ins and each server of ``toolbox``: state, and what it offers when that is known."""
     rows = []
-    if toolbox.builtin_groups:
+    # The built-ins turned on (the remember tool, offered while memories are on, is not one: docs/memories.md).
+    groups = [group for group in toolbox.builtin_groups if group != builtin.MEMORY]
+    if groups:
         rows.append(
             ServerStatus(
                 builtin.SERVER,
                 "built-in",
                 READY,
-                where=", ".join(toolbox.builtin_groups),
-                tools=list(toolbox.builtin_entries),
+                where=", ".join(groups),
+                tools=[entry for entry in toolbox.builtin_entries if entry.group in groups],
             )
         )
     from chatcli.tools.context import prompts, resources
