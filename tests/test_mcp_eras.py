@@ -201,23 +201,28 @@ LIFETIMES = {
 @MCP_DOORS
 @pytest.mark.parametrize("lifetime", LIFETIMES)
 def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(server, door, lifetime, tmp_path):
-    era, ttl, relisted = LIFETIMES[lifetime]
+    era, ttl, stale = LIFETIMES[lifetime]
     starts, extra = tmp_path / "starts", tmp_path / "extra-on"
     env = {"BARS_STARTS": str(starts), "BARS_EXTRA": str(extra), **({"BARS_TTL_MS": ttl} if ttl else {})}
     write_servers(door.env, {"bars": bars_of(era, **env)})
     assert chat(door.env, "tools", "--refresh").code == 0  # listed and cached
     assert len(pids(starts)) == 1
     extra.write_text("")  # the server offers one more tool from now on
-    server.queue(Reply("one"), Reply("two"))
-    assert door.chat("hi").code == 0  # a question that calls no tool (a stale listing is offered, or the new one)
-    run = door.chat("hi again")
-    assert run.code == 0, run
-    if relisted:  # stale: the server was listed again in the background, and the new list offered since
-        assert "extra" in offered(server.requests[-1]), run
+
+    def new_list_offered() -> bool:  # a question that calls no tool
+        server.queue(Reply("fine"))
+        run = door.chat("hi")
+        assert run.code == 0, run
+        return "extra" in offered(server.requests[-1])
+
+    # Through the MCP host (the worker's one-shots), a stale listing is listed again in the background: a later
+    # question is offered the new list. A one-shot of its own lists a server again when it uses it.
+    if stale and door.name != "cold":
+        eventually(new_list_offered, "the new list offered", timeout=30, interval=0.2)
         listing = json.loads(chat(door.env, "tools", "--json").out)
         assert listing[0]["ttl_ms"] == int(ttl or 0)
-    else:  # fresh for a day, or a server that said nothing: known from the cache, nothing started
-        assert "extra" not in offered(server.requests[-1])
+    else:  # fresh for a day, a server that said nothing, or a one-shot of its own: the cache, nothing started
+        assert not new_list_offered() and not new_list_offered()
         assert len(pids(starts)) == 1
 
 

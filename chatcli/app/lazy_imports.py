@@ -45,6 +45,7 @@ UNUSED_INITS = (
     "langsmith.types",  # every LangSmith REST schema; the run tree needs one field list
     "langchain_openai",  # Azure, completion LLMs, embeddings: chatcli uses ChatOpenAI only
     "langchain_openai.chat_models",  # AzureChatOpenAI beside ChatOpenAI
+    "sqlite_vec",  # vector search (and numpy) for LangGraph's SQLite store: chat's memories do not search by vector
 )
 
 # Dunder names that import machinery and tools probe for; looking them up does not load.

@@ -237,7 +237,9 @@ async def open_conversation(
             tools = cast("Toolbox | None", toolbox)  # the caller's (or none)
         else:  # the settings' own
             # With the warm worker on, one-shots share MCP servers kept by the MCP host.
-            tools = await stack.enter_async_context(open_toolbox(settings, listener, shared=settings.worker))
+            tools = await stack.enter_async_context(
+                open_toolbox(settings, listener, shared=settings.worker, revalidate=settings.worker)
+            )
             if tools is not None and tools.loaded is not None:  # a server starts (nothing cached for it)
                 await tools.warm()
                 await asyncio.to_thread(load_engine)
@@ -428,12 +430,15 @@ async def open_toolbox(
     always: bool = False,
     idle: float | None = None,
     shared: bool = False,
+    revalidate: bool = True,
 ) -> AsyncIterator[Any]:
     """The session's tools; None with --no-tools, or when no tool is set up (unless ``always``: a
     session, where a resumed thread's calls may name a built-in tool that is not turned on).
 
     MCP servers are known by their cached listings and start when used; those with none (or all,
-    with ``refresh``) start in the background now. With ``idle``, a server that runs no call for
+    with ``refresh``) start in the background now, and so do those whose listing went stale (the
+    lifetime the server gave it passed) unless not ``revalidate`` (a one-shot without the MCP host:
+    listed again when used). With ``idle``, a server that runs no call for
     that many seconds is stopped (it starts again when used). ``shared``: the servers are the
     user's MCP host's (chatcli.tools.mcp.host), kept running between runs for ``worker_idle``
     seconds. What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop (or
@@ -470,6 +475,7 @@ async def open_toolbox(
         cache=cache,
         link=HostLink(settings.worker_idle) if shared else None,
     )
+    toolbox.revalidate = revalidate
     toolbox.start(refresh=refresh)
     stopping = asyncio.ensure_future(toolbox.stop_idle_every(idle)) if idle and toolbox.servers else None
     try:

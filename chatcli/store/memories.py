@@ -10,7 +10,6 @@ half-read). Which of them a request carries is chatcli.core.memories'.
 
 from __future__ import annotations
 
-import getpass
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -54,11 +53,11 @@ def checked_text(text: str) -> str:
 
 
 def user_name() -> str:
-    """Whose memories these are: the login name (one database may hold a team's)."""
-    try:
-        return getpass.getuser() or "user"
-    except (KeyError, OSError):  # no name for this uid (a container)
-        return "user"
+    """Whose memories these are: the login name (one database may hold a team's), as the environment says it (the
+    uid where it says none)."""
+    import os
+
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid{os.getuid()}"
 
 
 def namespace(user: str) -> tuple[str, ...]:

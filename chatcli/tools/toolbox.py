@@ -91,6 +91,9 @@ class Toolbox(ApprovalRules):
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
         self._started = False
+        # Whether listings gone stale are listed again in the background: in a process that lives on, or one whose
+        # servers the MCP host keeps (a one-shot of its own would wait at its exit for servers it does not use).
+        self.revalidate = True
 
     def _where(self) -> str:
         """Where this toolbox's shell runs commands, said once (it looks for bubblewrap: off an event loop)."""
@@ -166,13 +169,14 @@ class Toolbox(ApprovalRules):
             found = None if refresh or self.cache is None else self.cache.read(server.spec)
             if found is not None:
                 server.adopt(*found)
-                server.freshen()
+                if self.revalidate:
+                    server.freshen()
             else:
                 server.start()
 
     def freshen(self) -> None:
         """List again, in the background, the servers whose listings went stale since (a long session)."""
-        for server in self.servers:
+        for server in self.servers if self.revalidate else ():
             server.freshen()
 
     def unknown(self) -> bool:

@@ -166,12 +166,15 @@ class McpServer(Calls):
         return self.session
 
     async def halt(self, final: bool = False) -> None:
-        """Stop the server's process: idle again (it starts when next used), or ``final``ly stopped."""
+        """Stop the server's process: idle again (it starts when next used), or ``final``ly stopped. One being
+        started only to be listed again (its tools known) is not waited for at the end: nobody uses it."""
         if final and self._chores:  # a cancellation being sent: a moment to reach the server
             await asyncio.wait(list(self._chores), timeout=0.5)
         self._halting = True
         self._stop.set()
         task = self._task
+        if final and task is not None and self.state == STARTING and self.listing is not None:
+            task.cancel()
         if task is not None and not task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(task), 5.0)
