@@ -240,3 +240,58 @@ def test_a_turn_that_asks_nothing_of_the_kind_offers_no_remember_tool_whatever_a
     server.queue(Reply("plain"))
     assert chat(chat_env, "hello").code == 0 and "tools" in server.requests[-1]  # (bars' tools: not remember)
     assert "remember" not in offered(server.requests[-1])
+
+
+def test_a_graph_of_the_user_s_reads_the_memories_from_the_store_chat_gives_it(chat_env, tmp_path):
+    """A --graph app compiled without a store of its own gets the database's, as it gets the checkpointer."""
+    remember(chat_env, CAT)
+    graph = tmp_path / "remembering.py"
+    graph.write_text(
+        "from langchain_core.messages import AIMessage\n"
+        "from langgraph.config import get_store\n"
+        "from langgraph.graph import START, MessagesState, StateGraph\n"
+        "\n"
+        "async def answer(state):\n"
+        "    found = await get_store().asearch(('chatcli', 'memories'))\n"
+        "    return {'messages': [AIMessage(' / '.join(item.value['text'] for item in found) or 'nothing')]}\n"
+        "\n"
+        "builder = StateGraph(MessagesState)\n"
+        "builder.add_node('answer', answer)\n"
+        "builder.add_edge(START, 'answer')\n"
+        "graph = builder.compile()\n"
+    )
+    run = chat(chat_env, "--graph", f"{graph}:graph", "what do you know about me?")
+    assert run.code == 0 and run.out == CAT + "\n", run
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_memories_go_to_another_database_by_export_and_import(chat_env, tmp_path):
+    remember(chat_env, CAT)
+    remember(chat_env, "I prefer answers in metric units.")
+    exported = chat(chat_env, "memory", "export")
+    assert exported.code == 0, exported
+    data = json.loads(exported.out)
+    assert data["format"] == "chatcli-memories" and [m["text"] for m in data["memories"]][0] == CAT
+    (tmp_path / "memories.json").write_text(exported.out)
+    other = dict(chat_env, CHATCLI_DB=str(tmp_path / "other.db"))  # another machine's database
+    run = chat(other, "memory", "import", str(tmp_path / "memories.json"))
+    assert run.code == 0 and run.err == "imported 2 of 2 memories (0 kept already)\n", run
+    run = chat(other, "memory", "import", str(tmp_path / "memories.json"))  # again: nothing twice
+    assert run.err == "imported 0 of 2 memories (2 kept already)\n", run
+    assert sorted(r["text"] for r in listed(other)) == sorted([CAT, "I prefer answers in metric units."])
+    assert {r["source"] for r in listed(other)} == {"import"}
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("not json", "is not a memories export (not JSON)"),
+        ('{"format": "chatcli-thread"}', 'expected "format": "chatcli-memories"'),
+        ('{"format": "chatcli-memories", "memories": [{"text": "ok"}, {"text": "bad \\u001b[2J"}]}', "memory 2"),
+    ],
+)
+def test_an_import_that_does_not_fit_is_one_line_and_keeps_nothing(chat_env, tmp_path, content, why):
+    (tmp_path / "in.json").write_text(content)
+    run = chat(chat_env, "memory", "import", str(tmp_path / "in.json"))
+    assert why in assert_one_error_line(run, 2)
+    assert listed(chat_env) == []

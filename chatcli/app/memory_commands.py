@@ -20,12 +20,14 @@ class MemoryAction(str, Enum):
     add = "add"
     forget = "forget"
     edit = "edit"
+    export = "export"
+    import_ = "import"
 
 
 @app.command("memory")
 def memory_command(
-    action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit]"),
-    words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID]", show_default=False),
+    action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit|export|import]"),
+    words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID|FILE]", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="list: one JSON list, with the ids (for scripts)."),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
@@ -34,8 +36,9 @@ def memory_command(
     share of the model's window), at the prompt, in one-shots and in chat serve.
 
     list shows them with their ids; add TEXT remembers TEXT (as /remember TEXT does at the prompt); forget ID
-    forgets one; edit opens them all in $VISUAL or $EDITOR, a line each. --no-memory (or memories = false in
-    config.toml) sends none.
+    forgets one; edit opens them all in $VISUAL or $EDITOR, a line each; export prints them as JSON, and import
+    FILE (or - for stdin) reads such an export in, on another machine or database (what is kept already stays
+    once). --no-memory (or memories = false in config.toml) sends none.
     """
     text = " ".join(words or [])
 
@@ -64,6 +67,19 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
         if not await book.forget(text.strip()):
             raise UsageError(f"no memory {text.strip()!r}", hint="chat memory lists them, with their ids")
         say(err, f"forgot {text.strip()}\n")
+    elif action is MemoryAction.export:
+        memories = sorted(await book.all(), key=lambda m: m.created_at)
+        exported = {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]}
+        say(out, json_text(exported, ensure_ascii=False, indent=1) + "\n", data=True)
+    elif action is MemoryAction.import_:
+        texts = _imported(text)
+        kept = {m.text for m in await book.all()}
+        added = 0
+        for each in texts:
+            if " ".join(each.split()) not in kept:
+                kept.add((await book.add(each, "import")).text)
+                added += 1
+        say(err, f"imported {added} of {len(texts)} memories ({len(texts) - added} kept already)\n")
     elif action is MemoryAction.edit:
         from chatcli.ui.commands.remembered import edit_memories
 
@@ -78,6 +94,45 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
         else:
             lines = [f"{m.id}  {local_time(m.created_at)}  {neutralise(m.text)}" for m in memories]
             say(out, "\n".join(lines) + "\n", data=True)
+
+
+EXPORT_FORMAT = "chatcli-memories"
+MAX_IMPORT = 16 * 1024 * 1024  # bytes of an export read in
+
+
+def _imported(file: str) -> list[str]:
+    """The memories' texts of the export ``file`` (- for stdin), each checked as a memory; a UsageError naming what
+    does not fit, before any is kept."""
+    import json
+
+    if not file:
+        raise UsageError("chat memory import FILE: name an export (chat memory export writes one), or - for stdin")
+    name = "stdin" if file == "-" else file
+    try:
+        if file == "-":
+            raw = environment().stdin.read(MAX_IMPORT + 1)
+        else:
+            with open(file, encoding="utf-8") as handle:
+                raw = handle.read(MAX_IMPORT + 1)
+        if len(raw) > MAX_IMPORT:
+            raise UsageError(f"{name} is larger than {MAX_IMPORT // (1024 * 1024)} MB: not a memories export")
+        data = json.loads(raw)
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UsageError(f"{name} is not a memories export (not JSON)", hint="chat memory export writes one") from None
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("memories"), list):
+        raise UsageError(f'{name} is not a memories export (expected "format": "{EXPORT_FORMAT}")')
+    texts = []
+    for number, item in enumerate(data["memories"], 1):
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            raise UsageError(f"{name}: memory {number} has no text: nothing was imported")
+        try:
+            texts.append(_refused_as_usage(text))
+        except UsageError as exc:
+            raise UsageError(f"{name}: memory {number}: {exc}: nothing was imported") from None
+    return texts
 
 
 def _refused_as_usage(text: str) -> str:

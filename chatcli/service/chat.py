@@ -370,7 +370,19 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
     async with open_store(settings.db or "") as store, AsyncExitStack() as stack:
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
+        app = with_store(app, store.memory if settings.memories else None)
         yield Chat(GraphBackend(app, source.label, source.binding), store, settings, 0, None, listener)
+
+
+def with_store(app: Any, memory: Any) -> Any:
+    """``app`` with LangGraph's store of chat's database (the user's memories, under ``("chatcli", "memories",
+    LOGIN)``) unless it keeps a store of its own beyond memory, as its checkpointer is."""
+    from langgraph.store.memory import InMemoryStore
+
+    own = getattr(app, "store", None)
+    if memory is None or not hasattr(app, "copy") or (own is not None and not isinstance(own, InMemoryStore)):
+        return app
+    return app.copy(update={"store": memory})
 
 
 @asynccontextmanager
