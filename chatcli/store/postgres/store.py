@@ -217,11 +217,12 @@ async def _check_legacy(conn: AsyncConnection[Any]) -> None:
         )
 
 
-async def _memory_store(conn: Any) -> Any:
-    """LangGraph's PostgreSQL store on ``conn``, its tables made first when missing (by one process at a time)."""
+async def _memory_store(conn: Any, pool: Any) -> Any:
+    """LangGraph's PostgreSQL store on ``pool``, its tables made first (over ``conn``) when missing, by one process at
+    a time."""
     from langgraph.store.postgres.aio import AsyncPostgresStore
 
-    memory = AsyncPostgresStore(conn)
+    memory = AsyncPostgresStore(pool)
     try:
         async with conn.cursor() as cursor:
             await cursor.execute("SELECT max(v) AS v FROM store_migrations")
@@ -256,13 +257,22 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
                 await _check_legacy(conn)
                 await store.saver.setup()
                 await migrate(PostgresMigrationLog(conn), MIGRATIONS, "the database")
-        # LangGraph's store (memories), on a connection of its own: the saver writes in the background meanwhile.
-        memory_conn = await connect(url, prepare_threshold=0, row_factory=dict_row)
+        # LangGraph's store (memories), on connections of its own (the saver writes in the background meanwhile): a
+        # small pool that checks a connection before it lends it, so a server restarted under a long session is
+        # reconnected to, as the saver is.
+        from psycopg_pool import AsyncConnectionPool
+
+        options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        pool = AsyncConnectionPool(
+            url, min_size=1, max_size=2, kwargs=options, open=False, check=AsyncConnectionPool.check_connection
+        )
+        await pool.open(wait=True, timeout=30)
         try:
-            store.memory = await _memory_store(memory_conn)
+            async with pool.connection() as first:
+                store.memory = await _memory_store(first, pool)
             yield store
         finally:
-            await memory_conn.close()
+            await pool.close()
     except psycopg.Error as exc:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
     finally:
