@@ -23,6 +23,7 @@ DONE_KEYS = {
     "reasoning",
     "turns_left_out",
     "turns_compacted",
+    "memories",
 }
 ERROR_KEYS = {
     "thread_id",
@@ -33,6 +34,7 @@ ERROR_KEYS = {
     "reasoning",
     "turns_left_out",
     "turns_compacted",
+    "memories",
     "error",
 }
 

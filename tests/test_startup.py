@@ -103,6 +103,7 @@ def test_a_used_package_has_every_name_it_has_without_chatcli():
     # chatcli first, with its engine and model client imported: the packages are deferred.
     warm = "from chatcli.app.lazy_imports import install\nassert install()\n"
     warm += "import chatcli.backends.own.graph, chatcli.backends.own.model, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
+    warm += "import langgraph.store.sqlite.aio\n"  # (the memories' store: it imports sqlite_vec)
     warm += "from chatcli.app.lazy_imports import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
     deferred = json.loads(run_python(warm + PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     assert deferred == plain
