@@ -152,7 +152,11 @@ def main() -> int:
         samples.setdefault(key, []).append(value)
 
     with FakeOpenAIServer(default_reply=f"Paris. {END_MARK}") as server:
-        every = {k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT)} for k, h in found.items()}
+        # (the worker off: the warm worker is on by default, and has rows of its own below)
+        every = {
+            k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT), "CHATCLI_WORKER": "0"}
+            for k, h in found.items()
+        }
         envs = {k: every[k] for k in ("none", "mcp")}  # (the worker and the prompt: none, and 2025's servers)
         workers = {k: {**env, "CHATCLI_WORKER": "1", "XDG_RUNTIME_DIR": str(work / "run")} for k, env in envs.items()}
         tools = {name: 0 if era is None else SERVERS * TOOLS for name, era in HOMES.items()}
