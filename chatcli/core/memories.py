@@ -20,6 +20,10 @@ SHARE = 0.1  # of a request's history budget that its memories may take
 _ASKS = re.compile(r"\b(remember|memori[sz]e|don'?t forget|do not forget|keep in mind|note that)\b", re.I)
 
 
+# A question's mark (its additional_kwargs): whether what the user typed asked to remember something.
+ASKED = "chatcli_asks_to_remember"
+
+
 def asks_to_remember(question: str) -> bool:
     """True when ``question`` asks to remember something (English words: "remember", "don't forget"...)."""
     return bool(_ASKS.search(question))

@@ -467,6 +467,10 @@ class Thread:
         if text.strip() or not files:
             check_question(text, self.question_limit, self.limited_by)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})
+        from chatcli.core.memories import ASKED, asks_to_remember
+
+        # Whether the user's own words ask to remember something (never a pipe's, a file's or a prompt's).
+        message.additional_kwargs[ASKED] = asks_to_remember(mentions)
         if files:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():

@@ -94,7 +94,8 @@ class MemoryBook:
 
     def __init__(self, store: Any, user: str | None = None, run: Callable[[Callable[[], Any]], Any] | None = None):
         self.store = store
-        self.space = namespace(user or user_name())
+        # On PostgreSQL, the database's own word for who connects (its session user), not an environment variable.
+        self.space = namespace(user or getattr(store, "chatcli_user", None) or user_name())
         self._run = run
 
     async def _do(self, operation: Callable[[], Any]) -> Any:

@@ -198,12 +198,10 @@ class ChatGraph:
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
         if rounds >= self.tool_rounds:
             return []
-        from chatcli.content.attachments import TYPED_KEY
-        from chatcli.core.memories import asks_to_remember
+        from chatcli.core.memories import ASKED
 
-        typed = messages[asked].additional_kwargs.get(TYPED_KEY) if messages else None  # (not what is attached)
-        question = typed if isinstance(typed, str) else messages[asked].text if messages else ""
-        remembering = asks_to_remember(question if isinstance(question, str) else "")
+        # What the user typed asked to remember (chatcli.service.thread marks it; not a pipe's, file's or prompt's).
+        remembering = bool(messages and messages[asked].additional_kwargs.get(ASKED) is True)
         if toolbox.builtin_groups == ("memory",) and not toolbox.servers and not remembering:
             return []  # (the remember tool alone, on a turn that asks nothing of the kind: no tools)
         toolbox.freshen()  # listings gone stale in a long session: listed again, offered from the next request

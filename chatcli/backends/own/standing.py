@@ -13,7 +13,8 @@ Both go at the end of the system message, each under a heading that says whose w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,16 +24,27 @@ NAME = "AGENTS.md"
 MAX_INSTRUCTIONS = 32 * 1024  # characters of one AGENTS.md sent
 
 
+def _owned(path: Path, follow: bool = True) -> bool:
+    """True when ``path`` is the user's own (or root's): another user's directory or file is not the project's."""
+    try:
+        info = path.stat() if follow else path.lstat()
+    except OSError:
+        return False
+    return info.st_uid in (os.getuid(), 0)
+
+
 def _git_root(start: Path) -> Path | None:
-    """The directory holding ``.git`` at or above ``start`` (None outside a repository)."""
+    """The directory holding ``.git`` at or above ``start`` (None outside a repository); one another user made (a
+    ``/tmp/.git``) is none, as git itself refuses it (safe.directory)."""
     for directory in (start, *start.parents):
         if (directory / ".git").exists():
-            return directory
+            return directory if _owned(directory) and _owned(directory / ".git") else None
     return None
 
 
 def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
-    """The AGENTS.md files in effect in ``workdir``: the repository root's, then the directory's own."""
+    """The AGENTS.md files in effect in ``workdir``: the repository root's, then the directory's own; each a regular
+    file of the user's (not a link: a cloned repository's link could name a file of the user's elsewhere)."""
     here = Path(workdir).resolve()
     places = [root for root in (_git_root(here),) if root is not None]
     if here not in places:
@@ -41,16 +53,21 @@ def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
     for place in places:
         path = place / NAME
         try:
-            if path.is_file():
-                found.append(path)
+            info = path.lstat()
         except OSError:
             continue
+        if stat.S_ISREG(info.st_mode) and info.st_uid in (os.getuid(), 0):
+            found.append(path)
     return found
 
 
 def _read(path: Path) -> tuple[str, bool]:
-    """The file's text (invalid UTF-8 replaced), at most MAX_INSTRUCTIONS characters; whether it was cut."""
-    with open(path, "rb") as handle:
+    """The file's text (invalid UTF-8 replaced), at most MAX_INSTRUCTIONS characters; whether it was cut. Opened
+    without following a link nor waiting on a FIFO put in its place since it was looked at."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
         data = handle.read(MAX_INSTRUCTIONS * 4 + 1)
     text = data.decode("utf-8", "replace")
     return text[:MAX_INSTRUCTIONS], len(text) > MAX_INSTRUCTIONS
@@ -82,14 +99,17 @@ class Standing:
     memories: bool = True
     project: bool = True
     workdir: str | None = None
+    said: set[str] = field(default_factory=set)  # the warnings said already
 
     async def context(self, config: Any, budget: int, emit: Callable[[Any], None]) -> tuple[str, list[str]]:
         """The text for the end of this request's system message, and the ids of the memories in it."""
         configurable = (config or {}).get("configurable") or {}
         parts, used = [], []
 
-        def say(text: str) -> None:
-            emit(Notice(text, warn=True))
+        def say(text: str) -> None:  # once a process, not at each model step
+            if text not in self.said:
+                self.said.add(text)
+                emit(Notice(text, warn=True))
 
         if self.project:
             workdir = configurable.get("workdir") or self.workdir or os.getcwd()

@@ -270,6 +270,11 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
         try:
             async with pool.connection() as first:
                 store.memory = await _memory_store(first, pool)
+                async with first.cursor() as cursor:
+                    await cursor.execute("SELECT session_user AS who")
+                    row = await cursor.fetchone()
+                who = dict(row).get("who") if row else None
+                store.memory.chatcli_user = f"pg:{who}" if who else None  # whose memories (MemoryBook)
             yield store
         finally:
             await pool.close()
