@@ -336,3 +336,32 @@ def test_an_agents_md_that_is_a_link_or_another_user_s_is_not_read(server, chat_
     server.queue(Reply("ok"))
     assert chat(chat_env, "hi", cwd=shared / "mine").code == 0
     assert "evil.example" not in said(server.requests[-1])
+
+
+def test_an_editor_s_session_sends_the_agents_md_of_its_own_project(server, chat_env, tmp_path):
+    """chat acp serves sessions of several projects from one process: each request carries its session's AGENTS.md,
+    not the one where chat acp started."""
+    from tests.acp_client import Editor
+
+    here = project(tmp_path)
+    editor = Editor(chat_env)
+    try:
+        editor.initialize()
+        session = editor.new(cwd=str(here))
+        server.queue(Reply("ok"))
+        assert editor.prompt(session, "how do I test this?").stop_reason == "end_turn"
+        sent = said(server.requests[-1])
+        assert "make check" in sent and "Python 3.11" in sent
+    finally:
+        editor.close()
+
+
+@pytest.mark.parametrize("pattern", ["builtin:*", "*:*", "*"])
+def test_a_wildcard_written_for_other_tools_does_not_approve_the_remember_tool(server, chat_env, pattern):
+    config = Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"approve = [{json.dumps(pattern)}]\n")
+    server.queue(tool_calls(("remember", {"text": "I like tea."})), Reply("Could not."))
+    run = chat(chat_env, "Please remember that I like tea.")
+    assert run.code == 0 and "tool call refused: remember" in run.err, run
+    assert listed(chat_env) == []

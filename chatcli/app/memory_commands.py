@@ -72,8 +72,17 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
         exported = {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]}
         say(out, json_text(exported, ensure_ascii=False, indent=1) + "\n", data=True)
     elif action is MemoryAction.import_:
+        from chatcli.store.memories import MAX_MEMORIES
+
         texts = _imported(text)
         kept = {m.text for m in await book.all()}
+        new = {" ".join(each.split()) for each in texts} - kept
+        if len(kept) + len(new) > MAX_MEMORIES:  # (past it the oldest would go, unsaid)
+            raise UsageError(
+                f"importing would keep {len(kept) + len(new):,} memories, more than {MAX_MEMORIES:,}: nothing was "
+                "imported",
+                hint="chat memory forget ID (or chat memory edit) makes room",
+            )
         added = 0
         for each in texts:
             if " ".join(each.split()) not in kept:

@@ -250,6 +250,7 @@ class Editor:
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
             thread = await _said(self.chat.conversation(thread_id, listener, model=model, toolbox=tools))
+            thread.workdir = str(workdir)  # the session's project: its AGENTS.md goes with each request
             await _said(set_up(thread, replace(self.setup, model=model), self.settings))
         except BaseException:
             if tools is not None:

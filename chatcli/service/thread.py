@@ -64,6 +64,7 @@ class Thread:
     # hears nothing and refuses them: nobody to ask).
     listener: Listener = field(default_factory=Silent)
     attached: list[Any] = field(default_factory=list)  # files queued for the next message (/attach)
+    workdir: str | None = None  # the project's directory when it is not the process's (an editor's session)
     temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
     # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
     default_model: str | None = None
@@ -140,6 +141,8 @@ class Thread:
             configurable["temperature"] = self.temperature
         if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
             configurable[TOOLBOX] = self.toolbox
+        if self.workdir is not None:  # where its project is (an editor's session's: its AGENTS.md)
+            configurable["workdir"] = self.workdir
         return {"configurable": configurable}
 
     async def set_up(

@@ -25,6 +25,9 @@ class ApprovalRules:
         """
         if self.approve_all:
             return True
+        if entry.server == builtin.SERVER and entry.group == builtin.MEMORY:  # what every thread is told from now on:
+            # only a pattern that names it (never a wildcard written for other tools, nor "always" this session)
+            return any(p in (builtin.MEMORY, "remember", f"{builtin.SERVER}:remember") for p in self.approve)
         if (
             entry.server == builtin.SERVER
             and entry.group == "files"
