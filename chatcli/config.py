@@ -66,6 +66,10 @@ class Settings:
     # the user asked chat to keep (chat memory, /remember; --no-memory for one run), and the project's AGENTS.md.
     memories: bool = True
     project_instructions: bool = True
+    # The model that ranks the memories by what a question is about when they do not all fit in their share
+    # (``provider:model``, as ``model`` is named: ``openai:text-embedding-3-small``, ``ollama:nomic-embed-text``);
+    # unset, the newest go first. Never from an untrusted .env: it chooses where the memories are sent.
+    embedding_model: str | None = None
     # The MCP servers file (default: mcp.json beside config.toml in $XDG_CONFIG_HOME/chatcli).
     mcp_config: str | None = None
     # Where chat's OAuth client ID metadata document is published (an https URL with a path): chat mcp login signs
@@ -145,6 +149,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MCP_CONFIG": "mcp_config",
     "CHATCLI_MEMORIES": "memories",
     "CHATCLI_PROJECT_INSTRUCTIONS": "project_instructions",
+    "CHATCLI_EMBEDDING_MODEL": "embedding_model",
     "CHATCLI_SHOW_THINKING": "show_thinking",
     "CHATCLI_ROLES_DIR": "roles_dir",
     "CHATCLI_SANDBOX": "sandbox",

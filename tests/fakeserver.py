@@ -101,6 +101,8 @@ from itertools import count
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from tests.fakes.embedding import Embedder
+
 __all__ = [
     "FakeOpenAIServer",
     "Reply",
@@ -461,6 +463,37 @@ class _Handler(BaseHTTPRequestHandler):
         absolute-form one (``http://api.example.invalid/v1/models``)."""
         return urlsplit(self.path).path.rstrip("/")
 
+    def _embeddings(self, raw: bytes) -> None:
+        """``POST /v1/embeddings``: OpenAI's answer, each vector as floats or (``"encoding_format": "base64"``, as
+        the openai SDK asks by default) as little-endian float32 in base64."""
+        import base64
+        import struct
+
+        try:
+            body = json.loads(raw or b"{}")
+            texts = body["input"] if isinstance(body.get("input"), list) else [body["input"]]
+            if not all(isinstance(t, str) for t in texts):
+                raise ValueError("input must be text")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._send_json(400, _error_body(400, "", f"Invalid embeddings request: {exc}"))
+            return
+        made = self.fake.embeddings.answer(texts)
+        if isinstance(made, int):
+            self._send_json(made, _error_body(made, "", "The server had an error while processing your request."))
+            return
+        as_text = body.get("encoding_format") == "base64"
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_text else v,
+            }
+            for i, v in enumerate(made)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        self._send_json(200, {"object": "list", "data": data, "model": body.get("model"), "usage": usage})
+
     def do_GET(self) -> None:
         path = self._route()
         if path in ("/v1/models", "/models"):
@@ -490,6 +523,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "model_info": {"llama.context_length": 131072},
                 },
             )
+            return
+        if path in ("/v1/embeddings", "/embeddings"):
+            self._embeddings(raw)
             return
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, _error_body(404, "", f"Unknown path {self.path}"))
@@ -764,6 +800,7 @@ class FakeOpenAIServer:
         self.verbose = verbose
         self.requests: list[dict] = []
         self.request_headers: list[dict[str, str]] = []
+        self.embeddings = Embedder()  # what embedding requests asked for (tests/fakes/embedding.py), their faults
         # A context window (in words of the request's messages): longer requests are refused
         # the way window_style says ("openai": 400 context_length_exceeded, "llama": llama.cpp's
         # 400 exceed_context_size_error, "empty": llama-cpp-python's empty 200 stream).

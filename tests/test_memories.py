@@ -17,7 +17,7 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Repl, assert_one_error_line, chat
-from tests.matrix import DOORS, ONE_SHOT, doors
+from tests.matrix import DOORS, ONE_SHOT, doors, matrix
 
 CAT = "My cat is called Nimbus and she hates the vacuum cleaner."
 
@@ -122,6 +122,115 @@ def test_many_memories_take_their_share_of_the_budget_newest_first(server, chat_
     assert set(carried) == set(ids[-len(carried) :])  # the newest
     sent = said(server.requests[-1])
     assert "Fact number 29" in sent and "Fact number 00" not in sent
+
+
+# -------------------------------------------------------------------- the nearest first, by an embedding model
+
+CARD = "My library card number is 4471-Q."
+COLOURS = ("red", "green", "yellow", "purple", "orange", "silver")
+# Thirty memories told later, none about a library card: with the card's, three times their share of the budget.
+LATER = [f"The {COLOURS[n % 6]} bicycle in shed {n} has a squeaky bell and flat tyres." for n in range(30)]
+SMALL = "2000"  # CHATCLI_CONTEXT_TOKENS: a tenth for memories, about 800 characters
+
+
+def remember_all(env: dict[str, str], texts: list[str], tmp_path: Path) -> None:
+    """Keep ``texts`` at once (``chat memory import``), the last the newest."""
+    exported = {"format": "chatcli-memories", "version": 1, "memories": [{"text": t} for t in texts]}
+    (tmp_path / "memories.json").write_text(json.dumps(exported))
+    run = chat(env, "memory", "import", str(tmp_path / "memories.json"))
+    assert run.code == 0, run
+
+
+def embedding_model(row: Any) -> str:
+    """The embedding model of ``row``'s fake server, as the setting names it."""
+    return f"{row.name}:embed-fake"
+
+
+@matrix("memories", backend_names=["own"])
+def test_past_their_share_the_memories_nearest_the_question_go_first_at_every_door(door, backend, tmp_path):
+    remember_all(backend.env, [CARD, *LATER], tmp_path)
+    door.env.update(CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL=embedding_model(backend.row))
+    backend.model.queue(Reply("It is 4471-Q."))
+    answer = door.ask("What is my library card number?")
+    assert answer.code == 0, answer
+    sent = said(backend.model.requests[-1])
+    assert LATER[-1] not in sent or LATER[0] not in sent  # not every memory: they are past their share
+    if backend.row.name == "anthropic":  # Anthropic has no embedding models: the newest go, the question too
+        assert CARD not in sent and LATER[-1] in sent, sent
+        return
+    assert CARD in sent, sent  # the oldest memory, but the one the question is about
+    embedded = backend.model.embeddings.texts()
+    assert CARD in embedded and "What is my library card number?" in embedded
+
+
+def test_the_newest_go_first_without_an_embedding_model_and_when_it_fails(server, chat_env, tmp_path):
+    remember_all(chat_env, [CARD, *LATER], tmp_path)
+    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL)
+    server.queue(Reply("I do not know."))
+    assert CARD not in said(server.requests[-1]) if chat(env, "What is my library card number?").code == 0 else False
+    assert server.embeddings.asked == []  # none is asked without the setting
+    env.update(CHATCLI_EMBEDDING_MODEL="openai:embed-fake", CHATCLI_MAX_RETRIES="0")
+    server.embeddings.faults.append(500)
+    server.queue(Reply("I do not know."))
+    run = chat(env, "What is my library card number?")
+    assert run.code == 0 and run.out == "I do not know.\n", run  # the question goes, answered
+    [line] = [line for line in run.err_lines if "ranked" in line]
+    assert "could not be ranked with openai:embed-fake" in line and "(500)" in line and "the newest are sent" in line
+    sent = said(server.requests[-1])
+    assert CARD not in sent and LATER[-1] in sent
+    server.queue(Reply("It is 4471-Q."))  # the server is back: the next question is ranked
+    assert chat(env, "What is my library card number?").code == 0
+    assert CARD in said(server.requests[-1])
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(server, chat_env, tmp_path):
+    remember_all(chat_env, [CARD, *LATER], tmp_path)
+    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
+    question = "What is my library card number?"
+    assert chat(env, question).code == 0
+    assert sorted(server.embeddings.texts()) == sorted([CARD, *LATER, question])
+    server.embeddings.asked.clear()
+    assert chat(env, "Which bicycle is purple?").code == 0
+    assert server.embeddings.texts() == ["Which bicycle is purple?"]  # the memories' vectors were kept
+    card = next(m["id"] for m in listed(env) if m["text"] == CARD)
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys\npath = sys.argv[1]\ntext = open(path).read().replace('4471-Q', '9902-Z')\n"
+        "open(path, 'w').write(text)\n"
+    )
+    assert chat(dict(env, VISUAL=f"{sys.executable} {editor}"), "memory", "edit").code == 0
+    server.embeddings.asked.clear()
+    assert chat(env, question).code == 0
+    assert server.embeddings.texts() == [CARD.replace("4471-Q", "9902-Z"), question]
+    assert card in {m["id"] for m in listed(env)} and "9902-Z" in said(server.requests[-1])
+
+
+def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp_path):
+    """Another writer of a shared database (or a broken one) leaves what is not a vector under a memory's key: it
+    is skipped and made again, never half-read."""
+    import asyncio
+
+    from chatcli.store.memories import MemoryBook, open_sqlite_memory, user_name, vector_key, vector_namespace
+
+    remember_all(chat_env, [CARD, *LATER], tmp_path)
+    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
+    assert chat(env, "What is my library card number?").code == 0
+    key = vector_key("openai:embed-fake", CARD)
+
+    async def spoil() -> None:
+        async with open_sqlite_memory(str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")) as store:
+            space = vector_namespace(user_name())
+            await store.aput(space, key, {"model": "openai:embed-fake", "vector": "not base64!"}, index=False)
+            await store.aput(space, "elsewhere", {"model": "openai:embed-fake", "vector": 5}, index=False)
+            assert len(await MemoryBook(store).vectors("openai:embed-fake")) == 32
+
+    asyncio.run(spoil())
+    server.embeddings.asked.clear()
+    server.queue(Reply("It is 4471-Q."))
+    assert chat(env, "What is my library card number?").code == 0
+    assert server.embeddings.texts() == [CARD, "What is my library card number?"]
+    assert CARD in said(server.requests[-1])
 
 
 def test_remember_and_memory_at_the_prompt(server, chat_env):
@@ -280,6 +389,11 @@ def test_memories_go_to_another_database_by_export_and_import(chat_env, tmp_path
     assert run.err == "imported 0 of 2 memories (2 kept already)\n", run
     assert sorted(r["text"] for r in listed(other)) == sorted([CAT, "I prefer answers in metric units."])
     assert {r["source"] for r in listed(other)} == {"import"}
+    third = dict(chat_env, CHATCLI_DB=str(tmp_path / "third.db"))  # `chat import` reads it too, as it reads threads
+    run = chat(third, "import", str(tmp_path / "memories.json"))
+    assert run.code == 0 and run.out == "" and run.err == "imported 2 of 2 memories (0 kept already)\n", run
+    assert sorted(r["text"] for r in listed(third)) == sorted([CAT, "I prefer answers in metric units."])
+    assert chat(third, "threads", "--json").out.strip() == "[]"  # and no thread was made of it
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import KEY, chat
 
 MARKER = "ran-from-dotenv"
@@ -150,3 +152,41 @@ def test_chat_trust_without_a_dotenv_is_one_line(chat_env, tmp_path):
     empty.mkdir()
     run = chat(chat_env, "trust", cwd=empty)
     assert run.code == 2 and run.err.startswith("chat: error: no .env here") and len(run.err.splitlines()) == 1, run
+
+
+def _other_value(name: str) -> str:
+    """A value for setting ``name`` other than its default, that the setting takes."""
+    from dataclasses import fields
+
+    from chatcli.config import Settings
+
+    field = next(f for f in fields(Settings) if f.name == name)
+    chosen = {"sandbox": "off", "local_model": "/elsewhere/model.gguf", "embedding_model": "openai:embed-fake"}
+    if name in chosen:
+        return chosen[name]
+    if "bool" in str(field.type):
+        return "0" if field.default is True else "1"
+    if "int" in str(field.type) or "float" in str(field.type):
+        return "1024"
+    return "shell" if "tuple" in str(field.type) else "from-the-dotenv"
+
+
+def _unsafe_variables() -> list[str]:
+    from chatcli.config import ENV_VARS
+    from chatcli.trust import safe_keys
+
+    return sorted(set(ENV_VARS) - safe_keys())
+
+
+@pytest.mark.parametrize("variable", _unsafe_variables())
+def test_every_setting_an_untrusted_dotenv_may_not_set_stays_as_it_was_and_is_named(tmp_path, variable):
+    from chatcli.config import ENV_VARS, configure
+
+    name, repo = ENV_VARS[variable], tmp_path / "cloned"
+    repo.mkdir()
+    before = getattr(configure({}, cwd=repo)[0], name)
+    value = _other_value(name)
+    (repo / ".env").write_text(f"{variable}={value}\n")
+    settings, notes = configure({}, cwd=repo)
+    assert getattr(settings, name) == before != getattr(configure({}, {**os.environ, variable: value}, repo)[0], name)
+    assert variable in " ".join(notes), notes

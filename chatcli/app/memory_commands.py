@@ -72,23 +72,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
         exported = {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]}
         say(out, json_text(exported, ensure_ascii=False, indent=1) + "\n", data=True)
     elif action is MemoryAction.import_:
-        from chatcli.store.memories import MAX_MEMORIES
-
-        texts = _imported(text)
-        kept = {m.text for m in await book.all()}
-        new = {" ".join(each.split()) for each in texts} - kept
-        if len(kept) + len(new) > MAX_MEMORIES:  # (past it the oldest would go, unsaid)
-            raise UsageError(
-                f"importing would keep {len(kept) + len(new):,} memories, more than {MAX_MEMORIES:,}: nothing was "
-                "imported",
-                hint="chat memory forget ID (or chat memory edit) makes room",
-            )
-        added = 0
-        for each in texts:
-            if " ".join(each.split()) not in kept:
-                kept.add((await book.add(each, "import")).text)
-                added += 1
-        say(err, f"imported {added} of {len(texts)} memories ({len(texts) - added} kept already)\n")
+        say(err, await import_memories(book, _imported(text)) + "\n")
     elif action is MemoryAction.edit:
         from chatcli.ui.commands.remembered import edit_memories
 
@@ -107,6 +91,23 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
 
 EXPORT_FORMAT = "chatcli-memories"
 MAX_IMPORT = 16 * 1024 * 1024  # bytes of an export read in
+
+
+async def import_memories(book: Any, texts: list[str]) -> str:
+    """Keep ``texts`` (checked already: ``memory_texts``) that are not kept yet; the line that says how many. Nothing
+    is kept when they would pass MAX_MEMORIES."""
+    from chatcli.store.memories import MAX_MEMORIES
+
+    kept = {m.text for m in await book.all()}
+    adding = list(dict.fromkeys(each for each in texts if each not in kept))
+    if len(kept) + len(adding) > MAX_MEMORIES:  # (past it the oldest would go, unsaid)
+        raise UsageError(
+            f"importing would keep {len(kept) + len(adding):,} memories, more than {MAX_MEMORIES:,}: nothing was "
+            "imported",
+            hint="chat memory forget ID (or chat memory edit) makes room",
+        )
+    await book.add_all(adding, "import")
+    return f"imported {len(adding)} of {len(texts)} memories ({len(texts) - len(adding)} kept already)"
 
 
 def _imported(file: str) -> list[str]:
@@ -130,6 +131,12 @@ def _imported(file: str) -> list[str]:
         raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise UsageError(f"{name} is not a memories export (not JSON)", hint="chat memory export writes one") from None
+    return memory_texts(data, name)
+
+
+def memory_texts(data: Any, name: str) -> list[str]:
+    """The memories' texts of the export ``data`` (read from ``name``), each checked as a memory; a UsageError naming
+    the first that does not fit."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("memories"), list):
         raise UsageError(f'{name} is not a memories export (expected "format": "{EXPORT_FORMAT}")')
     texts = []

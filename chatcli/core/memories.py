@@ -9,7 +9,7 @@ database's store, shared by every thread of the user.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from chatcli.store.memories import Memory
 
@@ -34,17 +34,33 @@ def tokens_of(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def chosen(memories: Iterable[Memory], budget: int) -> list[Memory]:
-    """The memories a request carries: the newest first, as many as fit in ``SHARE`` of its ``budget`` tokens."""
+def chosen(memories: Iterable[Memory], budget: int, scores: Mapping[str, float] | None = None) -> list[Memory]:
+    """The memories a request carries, as many as fit in ``SHARE`` of its ``budget`` tokens: the newest first, or
+    with ``scores`` (by id: how near each is to the question) the nearest first, the rest filling what room is
+    left (a memory without a score after every scored one, the newest first)."""
     room = int(budget * SHARE)
+    newest = sorted(memories, key=lambda m: m.created_at, reverse=True)
+    if scores is not None:
+        newest.sort(key=lambda m: (m.id in scores, scores.get(m.id, 0.0)), reverse=True)  # stable: ties by time
     picked: list[Memory] = []
-    for memory in sorted(memories, key=lambda m: m.created_at, reverse=True):
+    for memory in newest:
         cost = tokens_of(memory.text) + 2
         if cost > room:
-            break
+            if scores is None:
+                break
+            continue
         picked.append(memory)
         room -= cost
     return picked
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """How near two vectors point (1: the same way; 0 for a vector of zeros)."""
+    import math
+    import operator
+
+    norms = math.hypot(*a) * math.hypot(*b)
+    return sum(map(operator.mul, a, b)) / norms if norms else 0.0
 
 
 def block(memories: list[Memory]) -> str:

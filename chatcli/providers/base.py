@@ -23,6 +23,7 @@ from chatcli.providers.bounded import refusal_in
 from chatcli.text import mask_secrets
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 Model = TypeVar("Model", bound="BaseChatModel")  # a chat model class, kept as its own type (asking_again)
@@ -173,6 +174,14 @@ class Provider(ABC):
     @abstractmethod
     def classify(self, exc: BaseException) -> Trouble | None:
         """The kind of failure ``exc`` is, or None if it is not one of this provider's client's."""
+
+    def embeddings(self, settings: Settings, model: str) -> "Embeddings":
+        """The LangChain embedding model ``model`` of this provider, from the settings (it ranks the memories:
+        chatcli.backends.own.relevance); a provider without any says so in one line."""
+        raise ConfigError(
+            f"{self.label} has no embedding models",
+            hint="set embedding_model to an OpenAI-compatible (openai:NAME), Ollama or Google model",
+        )
 
     async def list_models(self, settings: Settings) -> list[str]:
         return []

@@ -22,6 +22,7 @@ from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
     from langchain_google_genai import ChatGoogleGenerativeAI
 
@@ -64,6 +65,19 @@ class Gemini(Provider):
             client_args=_bounded(),
             thinking_budget=settings.thinking_budget or None,  # CHATCLI_THINKING_BUDGET; unset: the model's own
             streaming=True,
+        )
+
+    def embeddings(self, settings: Settings, model: str) -> "Embeddings":
+        from langchain_google_genai import GoogleGenerativeAIEmbeddings
+        from pydantic import SecretStr
+
+        key = self.key(settings)
+        return GoogleGenerativeAIEmbeddings(
+            model=model,
+            api_key=SecretStr(key) if key else None,
+            base_url=self.endpoint(settings),  # always: never the SDK's own pick
+            vertexai=False,
+            client_args=_bounded(),
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:

@@ -23,6 +23,7 @@ from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
     from langchain_ollama import ChatOllama
 
@@ -55,6 +56,16 @@ class Ollama(Provider):
             num_predict=settings.max_tokens,
             temperature=settings.temperature,
             reasoning=True,
+        )
+
+    def embeddings(self, settings: Settings, model: str) -> "Embeddings":
+        from langchain_ollama import OllamaEmbeddings
+
+        return OllamaEmbeddings(
+            model=model,
+            base_url=self.endpoint(settings),
+            client_kwargs={"timeout": settings.timeout},
+            async_client_kwargs=_bounded(),
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:

@@ -16,6 +16,7 @@ from chatcli.providers.base import Provider, Trouble, first_line
 from chatcli.providers.bounded import environment_key
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 PLACEHOLDER_KEY = "not-needed"
@@ -98,6 +99,22 @@ class OpenAICompatible(Provider):
             # stalled server is still caught by the HTTP read timeout above.
             stream_chunk_timeout=None,
             **extra,
+        )
+
+    def embeddings(self, settings: Settings, model: str) -> "Embeddings":
+        """OpenAIEmbeddings on the same endpoint and key, the texts sent as they are (no tiktoken: its tables would
+        be downloaded, and other OpenAI-compatible servers take text)."""
+        from langchain_openai import OpenAIEmbeddings
+        from pydantic import SecretStr
+
+        return OpenAIEmbeddings(
+            model=model,
+            api_key=SecretStr(settings.api_key or PLACEHOLDER_KEY),
+            base_url=settings.base_url or None,
+            http_async_client=shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            check_embedding_ctx_length=False,
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:

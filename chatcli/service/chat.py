@@ -20,6 +20,7 @@ from chatcli.store import Store, ThreadInfo
 from chatcli.threads.operations import Threads
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.own.roles import Role
     from chatcli.backends.remote.client import RemoteSpec
     from chatcli.content.attachments import Attachment
@@ -385,6 +386,21 @@ def with_store(app: Any, memory: Any) -> Any:
     return app.copy(update={"store": memory})
 
 
+def relevance(settings: Settings) -> "Relevance | None":
+    """How the memories are ranked past their share: by the embedding model the settings name (None: the newest)."""
+    spec = settings.embedding_model
+    if not spec or not settings.memories:
+        return None
+    from chatcli.backends.own.model import build_embeddings, describe_error
+    from chatcli.backends.own.relevance import Relevance
+
+    def describe(exc: BaseException) -> str | None:
+        error = describe_error(exc, settings, spec=spec)
+        return error.message if error is not None else None
+
+    return Relevance(spec, lambda: build_embeddings(settings, spec), describe)
+
+
 @asynccontextmanager
 async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None) -> AsyncIterator[Chat]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
@@ -419,7 +435,9 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox 
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
             pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
-            standing=Standing(settings.memories, settings.project_instructions, settings.workdir),
+            standing=Standing(
+                settings.memories, settings.project_instructions, settings.workdir, relevance=relevance(settings)
+            ),
         )
         yield Chat(
             Backend(graph.compile(store.saver, store.memory), graph),

@@ -64,6 +64,48 @@ def namespace(user: str) -> tuple[str, ...]:
     return ("chatcli", "memories", user)
 
 
+def vector_namespace(user: str) -> tuple[str, ...]:
+    """Where the memories' vectors are kept: beside them, not among them (an app's search of the memories finds
+    the memories only)."""
+    return ("chatcli", "memory_vectors", user)
+
+
+MAX_DIMENSIONS = 16_384  # of one kept vector (the largest embedding models give 4,096)
+
+
+def vector_key(model: str, text: str) -> str:
+    """The key of ``text``'s vector by ``model``: an edited memory's text has another (its old vector goes unused)."""
+    import hashlib
+
+    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()[:32]
+
+
+def _packed(vector: list[float]) -> str:
+    import base64
+    import struct
+
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def _vector_of(value: Any, model: str) -> list[float] | None:
+    """A kept vector of ``model`` (None: another model's, or not one chat wrote: it is made again)."""
+    import base64
+    import binascii
+    import math
+    import struct
+
+    if not isinstance(value, dict) or value.get("model") != model or not isinstance(value.get("vector"), str):
+        return None
+    try:
+        data = base64.b64decode(value["vector"], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not data or len(data) % 4 or len(data) > MAX_DIMENSIONS * 4:
+        return None
+    vector = list(struct.unpack(f"<{len(data) // 4}f", data))
+    return vector if all(math.isfinite(x) for x in vector) else None
+
+
 @asynccontextmanager
 async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
     """LangGraph's SQLite store on the database file ``path``, over a connection of its own (set up when new)."""
@@ -112,18 +154,51 @@ class MemoryBook:
         return sorted((m for m in found if m is not None), key=lambda m: m.created_at, reverse=True)
 
     async def add(self, text: str, source: str = "command") -> Memory:
-        """Keep ``text`` (checked: chatcli.core.memories.checked_text); the oldest go past MAX_MEMORIES."""
-        memory = Memory(uuid.uuid4().hex[:8], checked_text(text), time.time(), source)
-        value = {"text": memory.text, "created_at": memory.created_at, "source": memory.source}
+        """Keep ``text`` (checked: chatcli.store.memories.checked_text); the oldest go past MAX_MEMORIES."""
+        return (await self.add_all([text], source))[0]
 
-        async def put() -> None:
-            await self.store.aput(self.space, memory.id, value, index=False)
+    async def add_all(self, texts: list[str], source: str = "command") -> list[Memory]:
+        """Keep each of ``texts`` (each checked first: one refused keeps none), in their order, the last the newest;
+        the oldest go past MAX_MEMORIES."""
+        checked = [checked_text(text) for text in texts]
+        now = time.time()
+        memories = [Memory(uuid.uuid4().hex[:8], text, now + n * 1e-6, source) for n, text in enumerate(checked)]
+        for memory in memories:
+            value = {"text": memory.text, "created_at": memory.created_at, "source": memory.source}
 
-        await self._do(put)
+            async def put(memory: Memory = memory, value: dict[str, Any] = value) -> None:
+                await self.store.aput(self.space, memory.id, value, index=False)
+
+            await self._do(put)
         kept = await self.all()
         for old in kept[MAX_MEMORIES:]:
             await self.forget(old.id)
-        return memory
+        return memories
+
+    async def vectors(self, model: str) -> dict[str, list[float] | None]:
+        """Every kept vector by its key (chatcli.store.memories.vector_key); None for one that is not ``model``'s."""
+
+        async def read() -> Any:
+            return await self.store.asearch(vector_namespace(self.space[-1]), limit=2 * MAX_MEMORIES + 100)
+
+        return {item.key: _vector_of(item.value, model) for item in await self._do(read)}
+
+    async def keep_vectors(self, model: str, new: dict[str, list[float]], unused: list[str]) -> None:
+        """Keep the ``new`` vectors of ``model`` by their keys, and let the ``unused`` ones go."""
+        space = vector_namespace(self.space[-1])
+        for key, vector in new.items():
+            value = {"model": model, "vector": _packed(vector)}
+
+            async def put(key: str = key, value: dict[str, Any] = value) -> None:
+                await self.store.aput(space, key, value, index=False)
+
+            await self._do(put)
+        for key in unused:
+
+            async def delete(key: str = key) -> None:
+                await self.store.adelete(space, key)
+
+            await self._do(delete)
 
     async def get(self, memory_id: str) -> Memory | None:
         async def read() -> Any:

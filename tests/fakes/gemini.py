@@ -156,6 +156,25 @@ class _GeminiHandler(_Handler):
         model, _, method = rest.partition(":")
         return model, method, parse_qs(split.query)
 
+    def _embed(self, model: str, raw: bytes) -> None:
+        """``POST /v1beta/models/{model}:batchEmbedContents``: the Gemini API's answer, a vector for each request's
+        text parts."""
+        refused = self._key_refusal()
+        if refused is not None:
+            self._send_json(refused[0], error_body(refused[0], model, refused[1]))
+            return
+        try:
+            requests = json.loads(raw or b"{}")["requests"]
+            texts = [" ".join(p["text"] for p in r["content"]["parts"]) for r in requests]
+        except (ValueError, KeyError, TypeError) as exc:
+            self._send_json(400, error_body(400, message=f"Invalid JSON payload received. {exc}"))
+            return
+        made = self.fake.embeddings.answer(texts)
+        if isinstance(made, int):
+            self._send_json(made, error_body(made, model, "The model is overloaded. Please try again later."))
+            return
+        self._send_json(200, {"embeddings": [{"values": v} for v in made]})
+
     def _key_refusal(self) -> tuple[int, str] | None:
         key = {k.lower(): v for k, v in self.headers.items()}.get("x-goog-api-key")
         if not key:
@@ -205,6 +224,9 @@ class _GeminiHandler(_Handler):
         model, method, _query = self._route_parts()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if method == "batchEmbedContents":
+            self._embed(model, raw)
+            return
         if method not in ("streamGenerateContent", "generateContent"):
             self._send_json(404, error_body(404, message=f"Not found: {self.path}"))
             return

@@ -146,8 +146,22 @@ class _OllamaHandler(_Handler):
             self._show(str(body.get("model") or body.get("name") or ""))
         elif path == "/api/chat":
             self._chat(body)
+        elif path == "/api/embed":
+            self._embed(body)
         else:
             self._send_json(404, {"error": "404 page not found"})
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        """``POST /api/embed``: Ollama's answer, a vector for each text of ``input`` (a text, or a list of them)."""
+        texts = body.get("input") if isinstance(body.get("input"), list) else [body.get("input")]
+        if not all(isinstance(t, str) for t in texts):
+            self._send_json(400, {"error": "invalid input type"})
+            return
+        made = self.fake.embeddings.answer(texts)
+        if isinstance(made, int):
+            self._send_json(made, {"error": "llama runner process has terminated"})
+            return
+        self._send_json(200, {"model": body.get("model"), "embeddings": made, "prompt_eval_count": len(texts)})
 
     def _show(self, model: str) -> None:
         name = full_name(model)

@@ -102,6 +102,13 @@ def _emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
+def _question(messages: list[Any]) -> str:
+    """What the thread's last question asks, in words (its attachments' text parts too): the memories are ranked
+    by it."""
+    asked = next((m for m in reversed(messages) if m.type == "human"), None)
+    return asked.text if asked is not None and isinstance(asked.text, str) else ""
+
+
 def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False) -> None:
     if text:
         emit(Notice(text, in_result=in_result))
@@ -219,7 +226,8 @@ class ChatGraph:
         step = _Step(self, state, config, emit)
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
-            extra, step.memories = await self.standing.context(config, step.learned.budget, emit)
+            question = _question(state["messages"])
+            extra, step.memories = await self.standing.context(config, step.learned.budget, emit, question)
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
         step.tools = self.offered(state, step.learned.no_tools, toolbox)

@@ -22,6 +22,7 @@ from chatcli.providers.registry import DEFAULT, NAMES
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
+    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 
@@ -52,6 +53,16 @@ def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatMo
     if chosen.name in settings.untrusted_endpoints:
         withhold_sdk_credentials(chosen.name)
     return chosen.build(settings, name)
+
+
+def build_embeddings(settings: Settings, spec: str) -> "Embeddings":
+    """The embedding model ``spec`` names (``openai:text-embedding-3-small``), built by its provider from the same
+    settings as the chat models: its key, its endpoint, the same rules for an endpoint an untrusted .env chose."""
+    check_credentials(settings, spec)
+    chosen, name = provider_of(spec)
+    if chosen.name in settings.untrusted_endpoints:
+        withhold_sdk_credentials(chosen.name)
+    return chosen.embeddings(settings, name)
 
 
 def refuse_another_users_listener(settings: Settings, name: str) -> None:

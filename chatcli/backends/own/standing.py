@@ -5,22 +5,29 @@
   the model, never a setting: nothing in it changes where chat connects or what it runs. Each file is read up to
   ``MAX_INSTRUCTIONS`` characters (a longer one is cut, and said).
 - **The memories** the user asked chat to keep (chatcli.core.memories), from LangGraph's store the graph is
-  compiled with, the newest first within their share of the request's budget.
+  compiled with, within their share of the request's budget: all of them when they fit, else the nearest the
+  question first where an embedding model is set (chatcli.backends.own.relevance), the newest first otherwise.
 
 Both go at the end of the system message, each under a heading that says whose words they are.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chatcli.core.events import Notice
 
+if TYPE_CHECKING:
+    from chatcli.backends.own.relevance import Relevance
+    from chatcli.store.memories import Memory
+
 NAME = "AGENTS.md"
+RANKING_SECONDS = 30.0  # the most one request waits for its memories' ranking (vectors made by then are kept)
 MAX_INSTRUCTIONS = 32 * 1024  # characters of one AGENTS.md sent
 
 
@@ -99,10 +106,14 @@ class Standing:
     memories: bool = True
     project: bool = True
     workdir: str | None = None
+    relevance: "Relevance | None" = None  # the embedding model's ranking, when one is set
     said: set[str] = field(default_factory=set)  # the warnings said already
 
-    async def context(self, config: Any, budget: int, emit: Callable[[Any], None]) -> tuple[str, list[str]]:
-        """The text for the end of this request's system message, and the ids of the memories in it."""
+    async def context(
+        self, config: Any, budget: int, emit: Callable[[Any], None], question: str = ""
+    ) -> tuple[str, list[str]]:
+        """The text for the end of this request's system message (``question``: what was asked, which the memories
+        are ranked by when they do not all fit), and the ids of the memories in it."""
         configurable = (config or {}).get("configurable") or {}
         parts, used = [], []
 
@@ -115,16 +126,43 @@ class Standing:
             workdir = configurable.get("workdir") or self.workdir or os.getcwd()
             parts.append(project_instructions(workdir, say))
         if self.memories:
-            from chatcli.core.memories import block, chosen
+            from chatcli.core.memories import block
 
-            try:
-                picked = chosen(await _book().all(), budget)
-            except Exception as exc:  # noqa: BLE001 - the question still goes, without them
-                say(f"the memories could not be read ({' '.join(str(exc).split())[:200]}): the question goes without")
-                picked = []
+            picked = await self._memories(budget, question, say)
             parts.append(block(picked))
             used = [m.id for m in picked]
         return "\n\n".join(p for p in parts if p), used
+
+    async def _memories(self, budget: int, question: str, say: Callable[[str], None]) -> list[Memory]:
+        """The memories this request carries: all that fit; past their share, the nearest ``question`` first with
+        an embedding model (the newest, said in a line, when it fails), the newest first without one."""
+        from chatcli.core.memories import chosen
+
+        try:
+            book = _book()
+            memories = await book.all()
+        except Exception as exc:  # noqa: BLE001 - the question still goes, without them
+            say(f"the memories could not be read ({_line(exc)}): the question goes without")
+            return []
+        picked = chosen(memories, budget)
+        if self.relevance is None or len(picked) == len(memories) or not question.strip():
+            return picked
+        try:
+            scores = await asyncio.wait_for(self.relevance.scores(book, memories, question), RANKING_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the newest go instead
+            line = self.relevance.describe(exc) or _line(exc)
+            say(f"the memories could not be ranked with {self.relevance.spec} ({line}): the newest are sent")
+            return picked
+        return chosen(memories, budget, scores)
+
+
+def _line(exc: BaseException) -> str:
+    """An error as a short line, in its own words."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {RANKING_SECONDS:g} s"
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _book() -> Any:

@@ -1,0 +1,87 @@
+"""The memories nearest a question, by an embedding model (the ``embedding_model`` setting): when they do not all
+fit in their share of a request, the ones about what is asked go first, not merely the newest.
+
+Each memory's vector is made once per model and text, and kept in LangGraph's store beside the memories
+(chatcli.store.memories: ``MemoryBook.vectors``), so a question costs one embedding of its own text; a memory added
+or edited since is embedded then, a few at a time, each batch kept as it comes. The vectors are compared here
+(cosine, in Python: a user keeps at most a thousand memories), not by the database: neither SQLite's vector
+extension nor pgvector is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from chatcli.core.memories import cosine
+from chatcli.store.memories import MAX_DIMENSIONS, Memory, MemoryBook, vector_key
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+BATCH = 64  # texts embedded in one request
+MAX_QUESTION = 4000  # characters of the question that are embedded (its beginning)
+
+
+class Relevance:
+    """Scores memories by their nearness to a question with the embedding model ``spec`` (``build`` makes it, once:
+    a setting it refuses is said when first needed, not at start-up; ``describe`` makes its client's errors one
+    line, None for one it does not know)."""
+
+    def __init__(
+        self,
+        spec: str,
+        build: Callable[[], "Embeddings"],
+        describe: Callable[[BaseException], str | None] = lambda exc: None,
+    ):
+        self.spec = spec
+        self._build = build
+        self.describe = describe
+        self._model: Embeddings | None = None
+
+    def model(self) -> "Embeddings":
+        if self._model is None:
+            self._model = self._build()
+        return self._model
+
+    async def scores(self, book: MemoryBook, memories: Sequence[Memory], question: str) -> dict[str, float]:
+        """Each memory's nearness to ``question`` by its id (a memory whose vector could not be made has none)."""
+        model = self.model()
+        kept = await book.vectors(self.spec)
+        keys = {m.id: vector_key(self.spec, m.text) for m in memories}
+        wanted = set(keys.values())
+        vectors = {key: vector for key, vector in kept.items() if vector is not None and key in wanted}
+        missing = list(dict.fromkeys(m.text for m in memories if keys[m.id] not in vectors))
+        unused = [key for key in kept if key not in wanted or kept[key] is None]
+        for start in range(0, len(missing), BATCH):
+            texts = missing[start : start + BATCH]
+            made = _checked(await model.aembed_documents(texts), len(texts))
+            new = {vector_key(self.spec, text): vector for text, vector in zip(texts, made)}
+            await book.keep_vectors(self.spec, new, unused)
+            vectors.update(new)
+            unused = []
+        if unused:
+            await book.keep_vectors(self.spec, {}, unused)
+        asked = _checked([await model.aembed_query(question[:MAX_QUESTION])], 1)[0]
+        return {
+            m.id: cosine(asked, vector)
+            for m in memories
+            if (vector := vectors.get(keys[m.id])) is not None and len(vector) == len(asked)
+        }
+
+
+def _checked(made: Any, count: int) -> list[list[float]]:
+    """The embedding model's answer for ``count`` texts, as vectors of finite numbers; a ValueError naming what was
+    wrong with it otherwise (a server's answer is not trusted to be what was asked for)."""
+    if not isinstance(made, list) or len(made) != count:
+        given = len(made) if isinstance(made, list) else "no"
+        raise ValueError(f"the embedding model gave {given} vectors for {count} texts")
+    vectors = []
+    for vector in made:
+        if not isinstance(vector, list) or not vector or len(vector) > MAX_DIMENSIONS:
+            raise ValueError("the embedding model gave something other than a vector")
+        numbers = [float(x) for x in vector if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if len(numbers) != len(vector) or not all(math.isfinite(x) for x in numbers):
+            raise ValueError("the embedding model gave a vector that is not all numbers")
+        vectors.append(numbers)
+    return vectors
