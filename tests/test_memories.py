@@ -207,30 +207,44 @@ def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(serve
 
 
 def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp_path):
-    """Another writer of a shared database (or a broken one) leaves what is not a vector under a memory's key: it
-    is skipped and made again, never half-read."""
+    """Another writer of a shared database (or a broken one) leaves what is not a vector where one was: it is skipped
+    and made again, never half-read; another model's vectors are let go."""
     import asyncio
+    import base64
+    import struct
 
     from chatcli.store.memories import MemoryBook, open_sqlite_memory, user_name, vector_key, vector_namespace
 
     remember_all(chat_env, [CARD, *LATER], tmp_path)
     env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
     assert chat(env, "What is my library card number?").code == 0
-    key = vector_key("openai:embed-fake", CARD)
+    space, card = vector_namespace(user_name()), vector_key("openai:embed-fake", CARD)
+    database = str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
 
     async def spoil() -> None:
-        async with open_sqlite_memory(str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")) as store:
-            space = vector_namespace(user_name())
-            await store.aput(space, key, {"model": "openai:embed-fake", "vector": "not base64!"}, index=False)
-            await store.aput(space, "elsewhere", {"model": "openai:embed-fake", "vector": 5}, index=False)
-            assert len(await MemoryBook(store).vectors("openai:embed-fake")) == 32
+        async with open_sqlite_memory(database) as store:
+            [item] = await store.asearch(space)
+            value, size = dict(item.value), item.value["dimensions"]
+            data = bytearray(base64.b64decode(value["vectors"]))
+            at = value["keys"].index(card) * size * 4
+            data[at : at + 4] = struct.pack("<f", float("nan"))  # the card's vector: not all numbers now
+            await store.aput(space, item.key, {**value, "vectors": base64.b64encode(bytes(data)).decode()})
+            await store.aput(space, "elsewhere", {"model": "ollama:other", "vectors": 5}, index=False)
+            assert card not in await MemoryBook(store).vectors("openai:embed-fake")
 
     asyncio.run(spoil())
     server.embeddings.asked.clear()
     server.queue(Reply("It is 4471-Q."))
     assert chat(env, "What is my library card number?").code == 0
-    assert server.embeddings.texts() == [CARD, "What is my library card number?"]
+    assert server.embeddings.texts() == [CARD, "What is my library card number?"]  # the card's alone, made again
     assert CARD in said(server.requests[-1])
+
+    async def look() -> None:
+        async with open_sqlite_memory(database) as store:
+            assert [item.key for item in await store.asearch(space)] != [] and len(await store.asearch(space)) == 1
+            assert card in await MemoryBook(store).vectors("openai:embed-fake")
+
+    asyncio.run(look())
 
 
 def test_remember_and_memory_at_the_prompt(server, chat_env):

@@ -32,8 +32,9 @@ def memory_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """What you asked chat to remember: it goes with every question of every thread (newest first, within a
-    share of the model's window), at the prompt, in one-shots and in chat serve.
+    """What you asked chat to remember: it goes with every question of every thread (within a share of the
+    model's window: past it the newest first, or the nearest the question with an embedding_model), at the
+    prompt, in one-shots, in chat serve and chat acp.
 
     list shows them with their ids; add TEXT remembers TEXT (as /remember TEXT does at the prompt); forget ID
     forgets one; edit opens them all in $VISUAL or $EDITOR, a line each; export prints them as JSON, and import

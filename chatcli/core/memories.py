@@ -54,13 +54,20 @@ def chosen(memories: Iterable[Memory], budget: int, scores: Mapping[str, float] 
     return picked
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """How near two vectors point (1: the same way; 0 for a vector of zeros)."""
+def unit(vector: Sequence[float]) -> list[float]:
+    """``vector`` scaled to length 1 (a vector of zeros as it is): the nearness of two such is their dot product."""
     import math
+
+    length = math.hypot(*vector)
+    return [x / length for x in vector] if length else list(vector)
+
+
+def dot(a: Sequence[float], b: Sequence[float]) -> float:
+    """The dot product of two vectors of one length: their cosine, for vectors of length 1."""
     import operator
 
-    norms = math.hypot(*a) * math.hypot(*b)
-    return sum(map(operator.mul, a, b)) / norms if norms else 0.0
+    total: float = sum(map(operator.mul, a, b))
+    return total
 
 
 def block(memories: list[Memory]) -> str:

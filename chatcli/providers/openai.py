@@ -105,11 +105,15 @@ class OpenAICompatible(Provider):
         """OpenAIEmbeddings on the same endpoint and key, the texts sent as they are (no tiktoken: its tables would
         be downloaded, and other OpenAI-compatible servers take text)."""
         from langchain_openai import OpenAIEmbeddings
-        from pydantic import SecretStr
+
+        secret = settings.api_key or PLACEHOLDER_KEY
+
+        async def api_key() -> str:  # (async: only the async client is built, as for the chat models)
+            return secret
 
         return OpenAIEmbeddings(
             model=model,
-            api_key=SecretStr(settings.api_key or PLACEHOLDER_KEY),
+            api_key=api_key,
             base_url=settings.base_url or None,
             http_async_client=shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
             timeout=settings.timeout,

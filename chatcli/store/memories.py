@@ -14,7 +14,12 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
+
+if TYPE_CHECKING:
+    from array import array
+
+    from langgraph.store.base import BaseStore
 
 MAX_TEXT = 2000  # characters of one memory
 MAX_MEMORIES = 1000  # kept for one user (the oldest go first past it)
@@ -80,30 +85,51 @@ def vector_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()[:32]
 
 
-def _packed(vector: list[float]) -> str:
-    import base64
-    import struct
-
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+def _model_key(model: str) -> str:
+    """The store key of ``model``'s vectors (one item holds them all: read in one go, written when one is new)."""
+    return "model-" + vector_key(model, "")
 
 
-def _vector_of(value: Any, model: str) -> list[float] | None:
-    """A kept vector of ``model`` (None: another model's, or not one chat wrote: it is made again)."""
+def _floats(data: bytes) -> "array[float]":
+    """Little-endian float32 ``data`` as an array."""
+    import sys
+    from array import array
+
+    values = array("f")
+    values.frombytes(data)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
+
+
+def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
+    """The vectors a kept item holds, by key: none when it is not ``model``'s or not what chat writes (they are made
+    again, never half-read); a vector that is not all finite numbers is left out."""
     import base64
     import binascii
     import math
-    import struct
 
-    if not isinstance(value, dict) or value.get("model") != model or not isinstance(value.get("vector"), str):
-        return None
+    if not isinstance(value, dict) or value.get("model") != model:
+        return {}
+    keys, size, packed = value.get("keys"), value.get("dimensions"), value.get("vectors")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not isinstance(packed, str):
+        return {}
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_DIMENSIONS:
+        return {}
     try:
-        data = base64.b64decode(value["vector"], validate=True)
+        data = base64.b64decode(packed, validate=True)
     except (binascii.Error, ValueError):
-        return None
-    if not data or len(data) % 4 or len(data) > MAX_DIMENSIONS * 4:
-        return None
-    vector = list(struct.unpack(f"<{len(data) // 4}f", data))
-    return vector if all(math.isfinite(x) for x in vector) else None
+        return {}
+    if len(data) != len(keys) * size * 4:
+        return {}
+    every = _floats(data)
+    whole = math.isfinite(sum(every))  # (a NaN or an infinity anywhere makes the sum one: then each is looked at)
+    found = {}
+    for n, key in enumerate(keys):
+        vector = every[n * size : (n + 1) * size]
+        if whole or math.isfinite(sum(vector)):
+            found[key] = vector
+    return found
 
 
 @asynccontextmanager
@@ -134,7 +160,9 @@ class MemoryBook:
     """One user's memories in LangGraph's store ``store``; ``run`` runs each operation (the Store's guard: the
     driver's errors as one line)."""
 
-    def __init__(self, store: Any, user: str | None = None, run: Callable[[Callable[[], Any]], Any] | None = None):
+    def __init__(
+        self, store: "BaseStore", user: str | None = None, run: Callable[[Callable[[], Any]], Any] | None = None
+    ):
         self.store = store
         # On PostgreSQL, the database's own word for who connects (its session user), not an environment variable.
         self.space = namespace(user or getattr(store, "chatcli_user", None) or user_name())
@@ -175,30 +203,34 @@ class MemoryBook:
             await self.forget(old.id)
         return memories
 
-    async def vectors(self, model: str) -> dict[str, list[float] | None]:
-        """Every kept vector by its key (chatcli.store.memories.vector_key); None for one that is not ``model``'s."""
+    async def vectors(self, model: str) -> dict[str, "array[float]"]:
+        """The vectors kept of ``model``, by key (chatcli.store.memories.vector_key)."""
 
         async def read() -> Any:
-            return await self.store.asearch(vector_namespace(self.space[-1]), limit=2 * MAX_MEMORIES + 100)
+            return await self.store.aget(vector_namespace(self.space[-1]), _model_key(model))
 
-        return {item.key: _vector_of(item.value, model) for item in await self._do(read)}
+        item = await self._do(read)
+        return _vectors_of(item.value, model) if item is not None else {}
 
-    async def keep_vectors(self, model: str, new: dict[str, list[float]], unused: list[str]) -> None:
-        """Keep the ``new`` vectors of ``model`` by their keys, and let the ``unused`` ones go."""
+    async def keep_vectors(self, model: str, vectors: "dict[str, Sequence[float]]") -> None:
+        """Keep ``vectors`` (by key, each of the same length) as ``model``'s, in place of what was kept of any model."""
+        import base64
+        import struct
+
         space = vector_namespace(self.space[-1])
-        for key, vector in new.items():
-            value = {"model": model, "vector": _packed(vector)}
+        size = len(next(iter(vectors.values()))) if vectors else 0
+        if any(len(vector) != size for vector in vectors.values()):
+            raise ValueError("the vectors are not all of one length")
+        packed = base64.b64encode(b"".join(struct.pack(f"<{size}f", *vector) for vector in vectors.values())).decode()
+        value = {"model": model, "dimensions": size, "keys": list(vectors), "vectors": packed}
 
-            async def put(key: str = key, value: dict[str, Any] = value) -> None:
-                await self.store.aput(space, key, value, index=False)
+        async def write() -> None:
+            for old in await self.store.asearch(space, limit=100):
+                if old.key != _model_key(model):
+                    await self.store.adelete(space, old.key)  # another model's: unused now
+            await self.store.aput(space, _model_key(model), value, index=False)
 
-            await self._do(put)
-        for key in unused:
-
-            async def delete(key: str = key) -> None:
-                await self.store.adelete(space, key)
-
-            await self._do(delete)
+        await self._do(write)
 
     async def get(self, memory_id: str) -> Memory | None:
         async def read() -> Any:

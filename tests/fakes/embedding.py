@@ -22,23 +22,24 @@ _COMMON = frozenset(
 )
 
 
-def vector(text: str) -> list[float]:
+def vector(text: str, dimensions: int = DIMENSIONS) -> list[float]:
     """``text``'s vector: its words, hashed."""
-    values = [0.0] * DIMENSIONS
+    values = [0.0] * dimensions
     for word in re.findall(r"[a-z0-9]+", text.lower()):
         if word not in _COMMON:
-            values[int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little") % DIMENSIONS] += 1.0
+            values[int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little") % dimensions] += 1.0
     length = math.hypot(*values)
     return [v / length for v in values] if length else values
 
 
 class Embedder:
     """A fake server's embeddings: ``asked`` holds each request's texts; ``faults`` the HTTP statuses to answer the
-    next requests with instead (one each)."""
+    next requests with instead (one each); ``dimensions`` each vector's (a benchmark sets a real model's)."""
 
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
         self.faults: list[int] = []
+        self.dimensions = DIMENSIONS
         self._lock = threading.Lock()
 
     def answer(self, texts: list[str]) -> list[list[float]] | int:
@@ -47,7 +48,7 @@ class Embedder:
             self.asked.append(list(texts))
             if self.faults:
                 return self.faults.pop(0)
-        return [vector(text) for text in texts]
+        return [vector(text, self.dimensions) for text in texts]
 
     def texts(self) -> list[str]:
         """Every text embedded so far, in order."""

@@ -292,8 +292,9 @@ def warm_providers() -> list[str]:
     providers made warm."""
     import importlib.util
 
-    from chatcli.backends.own.model import build_chat_model
+    from chatcli.backends.own.model import build_chat_model, build_embeddings
     from chatcli.config import Settings
+    from chatcli.errors import ConfigError
     from chatcli.providers.registry import PROVIDERS
 
     warm = []
@@ -308,6 +309,10 @@ def warm_providers() -> list[str]:
             model = build_chat_model(replace(settings, provider_env=nowhere))
             for name in ("root_async_client", "_async_client", "async_client"):  # the SDK's resources, made once
                 getattr(getattr(model, name, None), "chat", None)
+            try:  # and its embedding models' (an embedding_model ranks the memories), where it has any
+                build_embeddings(replace(settings, provider_env=nowhere), f"{row.name}:warm-up")
+            except ConfigError:
+                pass
         except Exception:  # noqa: BLE001 - a warm-up only: a provider that cannot be built here is built per call
             continue
         warm.append(row.name)

@@ -2,10 +2,10 @@
 fit in their share of a request, the ones about what is asked go first, not merely the newest.
 
 Each memory's vector is made once per model and text, and kept in LangGraph's store beside the memories
-(chatcli.store.memories: ``MemoryBook.vectors``), so a question costs one embedding of its own text; a memory added
-or edited since is embedded then, a few at a time, each batch kept as it comes. The vectors are compared here
-(cosine, in Python: a user keeps at most a thousand memories), not by the database: neither SQLite's vector
-extension nor pgvector is needed.
+(chatcli.store.memories: ``MemoryBook.vectors``, all of a model's in one item), so a question costs one embedding of
+its own text; a memory added or edited since is embedded then, a hundred at a time, each batch kept as it comes. The
+vectors are kept at length 1 and compared here (their dot product, in Python: a user keeps at most a thousand
+memories), not by the database: neither SQLite's vector extension nor pgvector is needed.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from chatcli.core.memories import cosine
+from chatcli.core.memories import dot, unit
 from chatcli.store.memories import MAX_DIMENSIONS, Memory, MemoryBook, vector_key
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-BATCH = 64  # texts embedded in one request
+BATCH = 100  # texts embedded in one request (their vectors kept together)
 MAX_QUESTION = 4000  # characters of the question that are embedded (its beginning)
 
 
@@ -49,22 +49,22 @@ class Relevance:
         model = self.model()
         kept = await book.vectors(self.spec)
         keys = {m.id: vector_key(self.spec, m.text) for m in memories}
-        wanted = set(keys.values())
-        vectors = {key: vector for key, vector in kept.items() if vector is not None and key in wanted}
+        vectors: dict[str, Sequence[float]] = {key: kept[key] for key in set(keys.values()) if key in kept}
         missing = list(dict.fromkeys(m.text for m in memories if keys[m.id] not in vectors))
-        unused = [key for key in kept if key not in wanted or kept[key] is None]
+        stale = len(vectors) != len(kept)  # kept vectors of texts no memory has now: dropped when next written
         for start in range(0, len(missing), BATCH):
             texts = missing[start : start + BATCH]
-            made = _checked(await model.aembed_documents(texts), len(texts))
-            new = {vector_key(self.spec, text): vector for text, vector in zip(texts, made)}
-            await book.keep_vectors(self.spec, new, unused)
-            vectors.update(new)
-            unused = []
-        if unused:
-            await book.keep_vectors(self.spec, {}, unused)
-        asked = _checked([await model.aembed_query(question[:MAX_QUESTION])], 1)[0]
+            made = [unit(v) for v in _checked(await model.aembed_documents(texts), len(texts))]
+            size = len(made[0])
+            vectors = {key: v for key, v in vectors.items() if len(v) == size}  # (a model that changed its size)
+            vectors.update((vector_key(self.spec, text), vector) for text, vector in zip(texts, made))
+            await book.keep_vectors(self.spec, vectors)  # each batch kept as it comes
+            stale = False
+        if stale:
+            await book.keep_vectors(self.spec, vectors)
+        asked = unit(_checked([await model.aembed_query(question[:MAX_QUESTION])], 1)[0])
         return {
-            m.id: cosine(asked, vector)
+            m.id: dot(asked, vector)
             for m in memories
             if (vector := vectors.get(keys[m.id])) is not None and len(vector) == len(asked)
         }
