@@ -10,9 +10,11 @@ of per-round ratios, on / off.
 *Ranked*: two more homes holding 1,000 memories, far past their share of a 20,000-token budget: one ranks them with an
 embedding model (the fake server's, vectors of 1,536 dimensions as OpenAI's text-embedding-3-small gives, made by the
 first runs and kept), the other sends the newest. Each run is checked: the ranked request carries the oldest memory,
-the one the question is about, the other does not. Ratios ranked / newest, cold and through the worker.
+the one the question is about, the other does not. Ratios ranked / newest, cold and through the worker, and the time
+ranking adds (reading and comparing a thousand vectors in Python and embedding the question: a cost of its own, the
+same however long the rest of the run takes, so its target is a time).
 
-    .venv/bin/python benchmarks/memory_bench.py [--runs N]      # about a minute on 2 cores
+    .venv/bin/python benchmarks/memory_bench.py [--runs N]      # about four minutes on 2 cores
 
 Prints a Markdown table and writes it to benchmarks/results-memory.md.
 """
@@ -46,6 +48,7 @@ MANY = 1000
 CARD = "My library card number is 4471-Q."
 RANKED = {"CHATCLI_CONTEXT_TOKENS": "20000", "CHATCLI_EMBEDDING_MODEL": "openai:embed-fake"}
 NEWEST = {"CHATCLI_CONTEXT_TOKENS": "20000"}
+RANKING_TARGET = 0.2  # seconds ranking 1,000 memories may add to a question (an embedding API's round trip is ~0.1-0.3)
 
 
 def project(work: Path) -> Path:
@@ -141,9 +144,15 @@ def main() -> int:
     ]  # fmt: skip
     lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
     for key, one, other, label in rows:
-        ratio, target = m[f"{key}_{one}_ratio"], 1.1 if one == "on" else 1.25
+        ratio, added = m[f"{key}_{one}_ratio"], m[f"{key}_{one}"] - m[f"{key}_{other}"]
         value = f"{ratio:.2f}x ({m[f'{key}_{one}'] * 1000:.0f} ms vs {m[f'{key}_{other}'] * 1000:.0f} ms)"
-        lines.append(f"| {label} | {value} | <= {target}x | {'yes' if ratio <= target else '**no**'} |")
+        if one == "on":
+            lines.append(f"| {label} | {value} | <= 1.1x | {'yes' if ratio <= 1.1 else '**no**'} |")
+        else:  # a cost of its own, the same whatever the rest of the run takes: a time added, not a ratio
+            met = "yes" if added <= RANKING_TARGET else "**no**"
+            lines.append(
+                f"| {label} | {value}, {added * 1000:+.0f} ms | adds <= {RANKING_TARGET * 1000:.0f} ms | {met} |"
+            )
     table = "\n".join(lines)
     print(table)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

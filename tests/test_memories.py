@@ -206,6 +206,18 @@ def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(serve
     assert card in {m["id"] for m in listed(env)} and "9902-Z" in said(server.requests[-1])
 
 
+def test_a_turn_s_later_model_steps_carry_the_same_memories_without_embedding_again(server, chat_env, tmp_path):
+    remember_all(chat_env, [CARD, *LATER], tmp_path)
+    env = dict(
+        chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake", CHATCLI_TOOLS="files"
+    )
+    server.queue(tool_calls(("list_directory", {})), Reply("It is 4471-Q."))
+    run = chat(env, "--yes", "What is my library card number?")
+    assert run.code == 0 and run.out.endswith("It is 4471-Q.\n"), run
+    assert len(server.requests) == 2 and all(CARD in said(request) for request in server.requests)
+    assert server.embeddings.texts().count("What is my library card number?") == 1
+
+
 def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp_path):
     """Another writer of a shared database (or a broken one) leaves what is not a vector where one was: it is skipped
     and made again, never half-read; another model's vectors are let go."""

@@ -63,10 +63,13 @@ def unit(vector: Sequence[float]) -> list[float]:
 
 
 def dot(a: Sequence[float], b: Sequence[float]) -> float:
-    """The dot product of two vectors of one length: their cosine, for vectors of length 1."""
+    """The dot product of two vectors of one length: their cosine, for vectors of length 1 (math.sumprod where
+    Python has it, 3.12 on: several times faster)."""
+    import math
     import operator
 
-    total: float = sum(map(operator.mul, a, b))
+    product = getattr(math, "sumprod", None)
+    total: float = product(a, b) if product is not None else sum(map(operator.mul, a, b))
     return total
 
 

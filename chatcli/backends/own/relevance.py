@@ -38,6 +38,9 @@ class Relevance:
         self._build = build
         self.describe = describe
         self._model: Embeddings | None = None
+        # The last scores, by what they were made of (the question and the memories): a turn's later model steps
+        # (after its tool calls) ask the same, and are not embedded again.
+        self._last: tuple[Any, dict[str, float]] | None = None
 
     def model(self) -> "Embeddings":
         if self._model is None:
@@ -46,6 +49,14 @@ class Relevance:
 
     async def scores(self, book: MemoryBook, memories: Sequence[Memory], question: str) -> dict[str, float]:
         """Each memory's nearness to ``question`` by its id (a memory whose vector could not be made has none)."""
+        asked_of = (question, tuple((m.id, m.text) for m in memories))
+        if self._last is not None and self._last[0] == asked_of:
+            return self._last[1]
+        scores = await self._scores(book, memories, question)
+        self._last = (asked_of, scores)
+        return scores
+
+    async def _scores(self, book: MemoryBook, memories: Sequence[Memory], question: str) -> dict[str, float]:
         model = self.model()
         kept = await book.vectors(self.spec)
         keys = {m.id: vector_key(self.spec, m.text) for m in memories}
