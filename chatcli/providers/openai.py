@@ -55,6 +55,25 @@ def _from_stream_parser(exc: BaseException) -> bool:
     return False
 
 
+def _client_options(settings: Settings) -> dict[str, Any]:
+    """What the chat models and the embedding models take alike: the key, the endpoint, the SDK's own client (its
+    limits, redirects, proxies; each line of an answer bounded: providers.bounded), the timeout and the retries."""
+    secret = settings.api_key or PLACEHOLDER_KEY
+
+    async def api_key() -> str:
+        # An async key makes langchain-openai build only its async HTTP client (chatcli never
+        # calls a model synchronously), which saves start-up time.
+        return secret
+
+    return {
+        "api_key": api_key,
+        "base_url": settings.base_url or None,
+        "http_async_client": shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+    }
+
+
 class OpenAICompatible(Provider):
     info = provider_table.info("openai")
 
@@ -77,21 +96,9 @@ class OpenAICompatible(Provider):
             extra["max_tokens"] = settings.max_tokens  # sent as max_completion_tokens, which OpenAI reads
             if settings.base_url:  # other OpenAI-compatible servers (llama-cpp-python's among them) read max_tokens
                 extra["extra_body"] = {"max_tokens": settings.max_tokens}
-        secret = settings.api_key or PLACEHOLDER_KEY
-
-        async def api_key() -> str:
-            # An async key makes ChatOpenAI build only its async HTTP client (chatcli never
-            # calls the model synchronously), which saves start-up time.
-            return secret
-
         return client_class()(
             model=model,
-            api_key=api_key,
-            base_url=settings.base_url or None,
-            # The SDK's own client (its limits, redirects, proxies), each line of an answer bounded (providers.bounded).
-            http_async_client=shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
+            **_client_options(settings),
             stream_usage=True,
             streaming=True,
             # Its per-chunk timeout wraps every chunk in asyncio.wait_for, which on Python
@@ -106,20 +113,7 @@ class OpenAICompatible(Provider):
         be downloaded, and other OpenAI-compatible servers take text)."""
         from langchain_openai import OpenAIEmbeddings
 
-        secret = settings.api_key or PLACEHOLDER_KEY
-
-        async def api_key() -> str:  # (async: only the async client is built, as for the chat models)
-            return secret
-
-        return OpenAIEmbeddings(
-            model=model,
-            api_key=api_key,
-            base_url=settings.base_url or None,
-            http_async_client=shared_http_client(settings.base_url or None, settings.timeout, environment_key()),
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            check_embedding_ctx_length=False,
-        )
+        return OpenAIEmbeddings(model=model, **_client_options(settings), check_embedding_ctx_length=False)
 
     def classify(self, exc: BaseException) -> Trouble | None:
         import openai
