@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -11,6 +11,9 @@ from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
+
+if TYPE_CHECKING:
+    from chatcli.store.memories import MemoryBook
 
 
 class MemoryAction(str, Enum):
@@ -94,7 +97,7 @@ EXPORT_FORMAT = "chatcli-memories"
 MAX_IMPORT = 16 * 1024 * 1024  # bytes of an export read in
 
 
-async def import_memories(book: Any, texts: list[str]) -> str:
+async def import_memories(book: "MemoryBook", texts: list[str]) -> str:
     """Keep ``texts`` (checked already: ``memory_texts``) that are not kept yet; the line that says how many. Nothing
     is kept when they would pass MAX_MEMORIES."""
     from chatcli.store.memories import MAX_MEMORIES

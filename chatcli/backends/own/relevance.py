@@ -40,7 +40,7 @@ class Relevance:
         self._model: Embeddings | None = None
         # The last scores, by what they were made of (the question and the memories): a turn's later model steps
         # (after its tool calls) ask the same, and are not embedded again.
-        self._last: tuple[Any, dict[str, float]] | None = None
+        self._last: tuple[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] | None = None
 
     def model(self) -> "Embeddings":
         if self._model is None:

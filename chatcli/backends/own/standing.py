@@ -24,7 +24,7 @@ from chatcli.core.events import Notice
 
 if TYPE_CHECKING:
     from chatcli.backends.own.relevance import Relevance
-    from chatcli.store.memories import Memory
+    from chatcli.store.memories import Memory, MemoryBook
 
 NAME = "AGENTS.md"
 RANKING_SECONDS = 30.0  # the most one request waits for its memories' ranking (vectors made by then are kept)
@@ -165,7 +165,7 @@ def _line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def _book() -> Any:
+def _book() -> "MemoryBook":
     """The user's memories in the store the running graph was compiled with."""
     from langgraph.config import get_store
 
