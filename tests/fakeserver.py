@@ -75,7 +75,8 @@ Other API: ``server.queue(*items)`` (returns the server), ``server.clear()``,
 lock), ``server.last_messages()``, ``server.wait_for_requests(n, timeout)``,
 ``server.chunks_sent`` / ``server.streams_ended`` with ``server.wait_until_sent(chunks, ended)``
 (what has been written to the client, whether or not it has read it), ``server.stalls`` (streams
-gone silent as a ``Fault(stall_after=...)`` has them) with ``server.wait_until(condition)``, ``server.start()`` /
+gone silent as a ``Fault(stall_after=...)`` has them) and ``server.streams_cut`` (streams the client
+left before their end) with ``server.wait_until(condition)``, ``server.start()`` /
 ``server.stop()`` (the context manager calls them).
 
 Standalone (benchmarks, manual tries)::
@@ -434,6 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            self.fake._cut()
             raise _ClientGone from exc
         self.fake._count(ended=not payload)
 
@@ -819,6 +821,7 @@ class FakeOpenAIServer:
         self.chunks_sent = 0
         self.streams_ended = 0
         self.stalls = 0  # streams gone silent (Fault(stall_after=...)), counted as the silence begins
+        self.streams_cut = 0  # streams the client left before their end (a chunk could not be written)
         self._items: list[Reply | Fault] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -922,6 +925,11 @@ class FakeOpenAIServer:
         with self._cond:
             self.chunks_sent += 1
             self.streams_ended += ended
+            self._cond.notify_all()
+
+    def _cut(self) -> None:
+        with self._cond:
+            self.streams_cut += 1
             self._cond.notify_all()
 
     def _record_and_pop(self, body: dict, headers: dict[str, str], pop: bool = True) -> Reply | Fault | None:

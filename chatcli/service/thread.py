@@ -519,6 +519,15 @@ class Thread:
         await self.store.index.touch(self.thread_id, title, count, self.model_name)
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
+    async def _bind(self) -> None:
+        """Store the thread's binding now, when it changes: a turn asked with -m (or a request's model) moves the
+        thread as it starts, so a turn stopped mid-answer (a client that left, Ctrl-C, kill) has moved it too, and
+        the next question, however soon it comes, goes on with the model the thread was last asked with."""
+        assert self.store is not None
+        binding = self.binding().to_json()
+        if await self.store.index.binding(self.thread_id) != binding:
+            await self.store.index.bind(self.thread_id, binding)
+
     async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
 
@@ -538,6 +547,8 @@ class Thread:
         payload = await self.backend.ask(self.config, values)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
             await self._index(title, len(values["messages"]))
+        elif self.store is not None:  # what answers it, stored with the question, as a new thread's is
+            await self._bind()
         if clear:
             self.attached = []  # sent with this message, which is stored now
         return await self._run(payload, self.config, created=not history)
