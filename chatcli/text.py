@@ -173,20 +173,6 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def masked(value: Any, secrets: Iterable[str]) -> Any:
-    """A copy of plain data (dicts, lists, strings) with ``mask_secrets`` applied to every string in it."""
-    secrets = tuple(secrets)
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return mask_secrets(value, secrets)
-    if isinstance(value, dict):
-        return {key: masked(item, secrets) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [masked(item, secrets) for item in value]
-    return value
-
-
 def redact_url(url: str) -> str:
     """``url`` with any password (in the user part or the query) shown as ``***``."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit

@@ -32,6 +32,9 @@ def memory_command(
     action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit|export|import]"),
     words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID|FILE]", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="list: one JSON list, with the ids (for scripts)."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="import: keep them once shown, without asking (at a terminal only)."
+    ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -42,7 +45,8 @@ def memory_command(
     list shows them with their ids; add TEXT remembers TEXT (as /remember TEXT does at the prompt); forget ID
     forgets one; edit opens them all in $VISUAL or $EDITOR, a line each; export prints them as JSON, and import
     FILE (or - for stdin) reads such an export in, on another machine or database (what is kept already stays
-    once). --no-memory (or memories = false in config.toml) sends none.
+    once): it shows each new memory and asks once for them all (--yes: at a terminal, without asking); with no
+    terminal it keeps nothing. --no-memory (or memories = false in config.toml) sends none.
     """
     text = " ".join(words or [])
 
@@ -53,14 +57,14 @@ def memory_command(
 
         async def main() -> None:
             async with open_store(settings.db or "") as store:
-                await _act(action, text, store.memories(), as_json)
+                await _act(action, text, store.memories(), as_json, yes)
 
         asyncio.run(main())
 
     guarded(debug, run, {"db": db})
 
 
-async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> None:
+async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: bool = False) -> None:
     out, err = environment().stdout, environment().stderr
     if action is MemoryAction.add:
         memory = await book.add(_refused_as_usage(text), "command")
@@ -76,7 +80,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool) -> Non
         exported = {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]}
         say(out, json_text(exported, ensure_ascii=False, indent=1) + "\n", data=True)
     elif action is MemoryAction.import_:
-        say(err, await import_memories(book, _imported(text)) + "\n")
+        say(err, await import_memories(book, _imported(text), yes) + "\n")
     elif action is MemoryAction.edit:
         from chatcli.ui.commands.remembered import edit_memories
 
@@ -97,9 +101,10 @@ EXPORT_FORMAT = "chatcli-memories"
 MAX_IMPORT = 16 * 1024 * 1024  # bytes of an export read in
 
 
-async def import_memories(book: "MemoryBook", texts: list[str]) -> str:
-    """Keep ``texts`` (checked already: ``memory_texts``) that are not kept yet; the line that says how many. Nothing
-    is kept when they would pass MAX_MEMORIES."""
+async def import_memories(book: "MemoryBook", texts: list[str], yes: bool = False) -> str:
+    """Keep ``texts`` (checked already: ``memory_texts``) that are not kept yet, once the user has seen each and said
+    yes (``_confirmed``); the line that says how many. Nothing is kept when they would pass MAX_MEMORIES, nor without
+    the user's word."""
     from chatcli.store.memories import MAX_MEMORIES
 
     kept = {m.text for m in await book.all()}
@@ -110,8 +115,64 @@ async def import_memories(book: "MemoryBook", texts: list[str]) -> str:
             "imported",
             hint="chat memory forget ID (or chat memory edit) makes room",
         )
-    await book.add_all(adding, "import")
+    if adding:
+        _confirmed(adding, yes)
+        await book.add_all(adding, "import")
     return f"imported {len(adding)} of {len(texts)} memories ({len(texts) - len(adding)} kept already)"
+
+
+def _confirmed(texts: list[str], yes: bool) -> None:
+    """Show each of ``texts`` where the user typed the command (stdin, a terminal; else the controlling terminal)
+    and ask once for them all; ``yes``: shown, not asked. Every request of every thread will carry them as the
+    user's own words, so nothing is kept unseen: with no terminal (a script, a tool's shell, a pipe with no
+    terminal behind it) a UsageError, --yes or not; and one for any answer but y or yes."""
+    env = environment()
+    terminal = None if env.stdin_isatty else env.open_terminal()
+    if not env.stdin_isatty and terminal is None:
+        raise UsageError(
+            f"not keeping {_count(texts)} with no terminal to show them at and ask: nothing was imported",
+            hint="run chat memory import at a terminal; --yes counts only there",
+        )
+    shown = env.stderr if terminal is None else terminal
+    try:
+        lines = [f"{n:>4}. {neutralise(text)}" for n, text in enumerate(texts, 1)]
+        say(shown, f"{_count(texts)} to keep, sent with every question of every thread as your own words:\n")
+        say(shown, "\n".join(lines) + "\n")
+        if yes:
+            return
+        answer = _answer(shown, env.stdin if terminal is None else terminal, f"Keep these {_count(texts)}? [y/N] ")
+    finally:
+        if terminal is not None:
+            terminal.close()
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("nothing was imported")
+
+
+def _count(texts: list[str]) -> str:
+    return f"{len(texts)} memor{'y' if len(texts) == 1 else 'ies'}"
+
+
+def _answer(shown: Any, reading: Any, question: str) -> str:
+    """The line typed after ``question`` (keys typed before it was shown dropped: they did not answer it)."""
+    import os
+    import termios
+
+    try:
+        fd = reading.fileno()
+        termios.tcflush(fd, termios.TCIFLUSH)
+    except (OSError, ValueError, AttributeError, termios.error):
+        fd = None
+    say(shown, question)
+    shown.flush()
+    if fd is None or reading is not shown:  # stdin: read as text
+        return str(reading.readline())
+    line = b""
+    while not line.endswith(b"\n"):  # the terminal opened to ask on: read from its descriptor
+        piece = os.read(fd, 1024)
+        if not piece:
+            break
+        line += piece
+    return line.decode("utf-8", "replace")
 
 
 def _imported(file: str) -> list[str]:

@@ -147,13 +147,13 @@ def export_command(
 @app.command("import")
 def import_command(
     file: str = typer.Argument(
-        ..., metavar="FILE", help="A JSON export (`chat export ID -f json`, `chat memory export`), or - for stdin."
+        ..., metavar="FILE", help="A thread's JSON export (`chat export ID -f json`), or - for stdin."
     ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Read a JSON export back as a new thread and print its id; an export of memories (`chat memory export`) is
-    kept as memories, as `chat memory import` does."""
+    """Read a thread's JSON export back as a new thread and print its id. Threads only: an export of memories is
+    refused (`chat memory import FILE` shows them and asks)."""
     import json
 
     async def action(threads: Any) -> None:
@@ -175,12 +175,13 @@ def import_command(
             ) from None
         except RecursionError:
             raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
-        from chatcli.app.memory_commands import EXPORT_FORMAT, import_memories, memory_texts
+        from chatcli.app.memory_commands import EXPORT_FORMAT
 
-        if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:  # `chat memory export`'s: kept as memories
-            line = await import_memories(threads.store.memories(), memory_texts(data, name))
-            say(environment().stderr, line + "\n")
-            return
+        if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:  # memories: only where each is shown first
+            raise UsageError(
+                f"{name} is a memories export, not a thread: chat import takes threads; `chat memory import {file}` "
+                "shows each memory and asks before keeping it"
+            )
         say(environment().stdout, await threads.import_json(data) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})

@@ -110,6 +110,9 @@ class Editor:
 
     def __init__(self, chat: Chat, settings: Settings, setup: ThreadSetup, answering: Answering = None):
         self.chat, self.settings, self.setup, self.answering = chat, settings, setup, answering
+        from chatcli.providers.base import known_secrets
+
+        self.secrets = known_secrets(settings)  # every credential the user has: masked in all the editor is sent
         self.sessions: dict[str, Session] = {}
         self.opening: dict[str, asyncio.Future[Session]] = {}  # the sessions being loaded
         self.client: Any = None
@@ -181,8 +184,10 @@ class Editor:
         from chatcli.threads.records import message_record
 
         session = await self._existing(session_id, cwd, mcp_servers)
+        from chatcli.threads.masking import masked
+
         records = [message_record(m) for m in await _said(session.thread.messages())]
-        for update in updates.replayed(records):
+        for update in updates.replayed(masked(records, self.secrets)):
             session.listener.send(update)
         await session.listener.flushed()
         return schema.LoadSessionResponse(config_options=self._options(session))
@@ -246,7 +251,7 @@ class Editor:
         workdir = _workdir(cwd)
         specs = _server_specs(servers or [])
         await self._client_loaded(specs)
-        listener = EditorListener(self.client, thread_id, forms=self._forms())
+        listener = EditorListener(self.client, thread_id, forms=self._forms(), secrets=self.secrets)
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
             thread = await _said(self.chat.conversation(thread_id, listener, model=model, toolbox=tools))

@@ -30,6 +30,7 @@ from chatcli.core.events import (
 )
 from chatcli.editor import updates
 from chatcli.text import say
+from chatcli.threads.masking import masked
 
 
 def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
@@ -87,8 +88,11 @@ class EditorListener:
     """Hears the turns of session ``session_id`` and tells the editor; asks it what a turn asks. ``forms``: the
     editor answers ``elicitation/create`` forms (else a tool's question is declined and a graph's question waits)."""
 
-    def __init__(self, client: Client, session_id: str, forms: bool = False):
+    def __init__(self, client: Client, session_id: str, forms: bool = False, secrets: tuple[str, ...] = ()):
         self.client, self.session_id, self.forms = client, session_id, forms
+        # The user's credentials: a turn that goes on with a stored one (a call asked again, an answer that echoes the
+        # thread) shows them as *** (chatcli.threads.masking), as the session's load does.
+        self.secrets = secrets
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self.never: set[str] = set()  # the tools "reject always" refused for the rest of the session
         self.announced: set[str] = set()  # the calls the editor was told of in this turn
@@ -102,9 +106,9 @@ class EditorListener:
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Token) and event.text:
-            self.send(updates.message(event.text))
+            self.send(updates.message(masked(event.text, self.secrets)))
         elif isinstance(event, Thinking) and event.text:
-            self.send(updates.thought(event.text))
+            self.send(updates.thought(masked(event.text, self.secrets)))
         elif isinstance(event, ToolCall):
             self._announce(event)
         elif isinstance(event, Progress) and event.seconds == 0:
@@ -112,7 +116,7 @@ class EditorListener:
         elif isinstance(event, ToolResult):
             self._announce(event.call)
             terminal = self.terminals.pop(event.call.id, None)
-            self.send(updates.call_ended(event.call.id, event.status, event.content, terminal))
+            self.send(updates.call_ended(event.call.id, event.status, masked(event.content, self.secrets), terminal))
         elif isinstance(event, Notice):
             say(sys.stderr, f"chat acp: {event.text}\n")
         elif isinstance(event, End):
@@ -126,7 +130,7 @@ class EditorListener:
     def _announce(self, call: ToolCall) -> None:
         if call.id not in self.announced:
             self.announced.add(call.id)
-            self.send(updates.call_started(call))
+            self.send(updates.call_started(masked(call, self.secrets)))
 
     def send(self, update: Any) -> None:
         """Queue ``update`` for the editor: notifications go out one at a time, in the order they were heard."""
@@ -178,7 +182,7 @@ class EditorListener:
         self._announce(call)
         await self.flushed()
         options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
-        asked = updates.call_asked(call)
+        asked = updates.call_asked(masked(call, self.secrets))
         try:
             response = await self.asked(
                 self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)

@@ -304,8 +304,10 @@ class Chat:
 
     def threads(self) -> ThreadList:
         """The threads: on the engine's database, or on the server that keeps them."""
-        if self.store is None:
-            return self.backend.threads(None)
+        if self.store is None:  # an Agent Server's: shown with the same credentials masked
+            threads = self.backend.threads(None)
+            threads.secrets = known_secrets(self.settings)
+            return threads
         return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
 
     async def model_for(self, thread_id: str, model: str | None = None) -> str | None:

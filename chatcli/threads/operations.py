@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, List
 
 from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
-from chatcli.text import fenced, local_time, make_title, masked
+from chatcli.text import fenced, local_time, make_title
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
-from chatcli.threads.records import export_record, fields_of, message_record
+from chatcli.threads.masking import masked
+from chatcli.threads.records import export_record, message_record
 
 
 @dataclass
@@ -81,18 +82,6 @@ def transcript_markdown(t: Transcript) -> str:
     return "\n".join(lines) + "\n"
 
 
-def masked_transcript(t: Transcript, secrets: tuple[str, ...]) -> Transcript:
-    """``t`` with each of ``secrets`` shown as ``***`` wherever it is: titles, text, tool calls and results."""
-    if not secrets:
-        return t
-    return Transcript(
-        replace(t.info, title=masked(t.info.title, secrets)),
-        [masked(fields_of(m), secrets) for m in t.messages],
-        masked(t.system, secrets),
-        masked(t.variables, secrets),
-    )
-
-
 def exported(t: Transcript) -> dict[str, Any]:
     """A thread's transcript as chat exports it (``chat export --format json``): re-importable, attachments included."""
     return {
@@ -129,7 +118,7 @@ class Threads:
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         """Threads, most recently used first (a title holding a known credential masked)."""
         rows = await self.store.index.list(limit)
-        return [replace(row, title=masked(row.title, self.secrets)) for row in rows] if self.secrets else rows
+        return masked(rows, self.secrets)
 
     async def find(self, wanted: str | None) -> str:
         """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of
@@ -166,15 +155,7 @@ class Threads:
 
     async def shown(self, thread_id: str) -> Transcript:
         """The thread as shown or exported: ``transcript`` with every known credential masked."""
-        t = await self.transcript(thread_id)
-        if not self.secrets:
-            return t
-        return Transcript(
-            replace(t.info, title=masked(t.info.title, self.secrets)),
-            [masked(fields_of(m), self.secrets) for m in t.messages],
-            masked(t.system, self.secrets),
-            masked(t.variables, self.secrets),
-        )
+        return masked(await self.transcript(thread_id), self.secrets)
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:
         """A re-importable export of the thread (attachments included, base64), known credentials masked."""
@@ -280,7 +261,8 @@ class Threads:
         first: dict[str, int] = {}
         for n, hit in enumerate(numbered):
             first.setdefault(hit.thread_id, n)
-        return sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, h.created_at or 0.0))
+        ordered = sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, h.created_at or 0.0))
+        return masked(ordered, self.secrets)  # a key found (or cut at the snippet's edge) shown as ***
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():

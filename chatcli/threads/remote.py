@@ -19,7 +19,9 @@ class RemoteThreads:
         self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.threads.operations.Threads.secrets)
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
-        return await self.remote.threads(limit)
+        from chatcli.threads.masking import masked
+
+        return masked(await self.remote.threads(limit), self.secrets)
 
     async def info(self, thread_id: str | None) -> ThreadInfo | None:
         if not thread_id:
@@ -45,9 +47,9 @@ class RemoteThreads:
         return Transcript(info, list(state.values.get("messages") or []), None, {})
 
     async def shown(self, thread_id: str) -> Any:
-        from chatcli.threads.operations import masked_transcript
+        from chatcli.threads.masking import masked
 
-        return masked_transcript(await self.transcript(thread_id), self.secrets)
+        return masked(await self.transcript(thread_id), self.secrets)
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:
         """The thread as ``chat export --format json`` gives one of chat's own."""

@@ -18,16 +18,17 @@ class ApprovalRules:
     host: builtin.Host
 
     def preapproved(self, entry: Any, arguments: Any = None) -> bool:
-        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session.
+        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session; the
+        ``remember`` tool only by a pattern that names it.
 
         A files call is let through by a pattern or "always" only for a path inside the working
         directory (resolved, links followed); one outside, or with ``arguments`` unknown, is asked.
         """
+        if entry.server == builtin.SERVER and entry.group == builtin.MEMORY:  # what every thread is told from now on:
+            # only a pattern that names it (never --yes, a wildcard written for other tools, nor "always" this session)
+            return any(p in (builtin.MEMORY, "remember", f"{builtin.SERVER}:remember") for p in self.approve)
         if self.approve_all:
             return True
-        if entry.server == builtin.SERVER and entry.group == builtin.MEMORY:  # what every thread is told from now on:
-            # only a pattern that names it (never a wildcard written for other tools, nor "always" this session)
-            return any(p in (builtin.MEMORY, "remember", f"{builtin.SERVER}:remember") for p in self.approve)
         if (
             entry.server == builtin.SERVER
             and entry.group == "files"

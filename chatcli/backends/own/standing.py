@@ -70,11 +70,15 @@ def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
 
 def _read(path: Path) -> tuple[str, bool]:
     """The file's text (invalid UTF-8 replaced), at most MAX_INSTRUCTIONS characters; whether it was cut. Opened
-    without following a link nor waiting on a FIFO put in its place since it was looked at."""
+    without following a link nor waiting on a FIFO put in its place since it was looked at; what was opened is
+    checked (its type and its owner: the user's or root's), not what the name was before the open."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
             raise OSError(0, "not a regular file")
+        if opened.st_uid not in (os.getuid(), 0):
+            raise OSError(0, f"owned by another user (uid {opened.st_uid})")
         data = handle.read(MAX_INSTRUCTIONS * 4 + 1)
     text = data.decode("utf-8", "replace")
     return text[:MAX_INSTRUCTIONS], len(text) > MAX_INSTRUCTIONS
