@@ -83,9 +83,10 @@ def test_servers_of_both_eras_in_one_mcp_json_are_listed_said_and_called(server,
     }
     shown = chat(chat_env, "tools").out
     assert f"modern (stdio, MCP {ERAS['2026']})" in shown and f"classic (stdio, MCP {ERAS['2025']})" in shown
-    # Each server's tools under names of their own (the first keeps the plain name), each call to its server.
+    # Each server's tools under names of their own (a name they share is each one's SERVER_NAME), each call to its
+    # server.
     server.queue(
-        tool_calls(("secret_word", {}), ("classic_secret_word", {}), ("modernweb_add", {"a": 40, "b": 2})),
+        tool_calls(("modern_secret_word", {}), ("classic_secret_word", {}), ("modernweb_add", {"a": 40, "b": 2})),
         Reply("done"),
     )
     run = chat(chat_env, "--yes", "ask them")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -47,6 +48,59 @@ class ToolEntry:
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
+MAX_NAME = 64  # the longest tool name every provider takes (OpenAI's and Gemini's limit)
+# The names of chat's own tools, whether their groups are on or not: an MCP tool never takes one (a call of
+# ``shell`` is always chat's shell, in this session and in a thread resumed in another).
+RESERVED = frozenset(name for names in builtin.GROUPS.values() for name in names)
+
+
+def fit(name: str) -> str:
+    """``name`` as every provider takes it: letters, digits, _ and - only (others become _), starting with a letter
+    or _ (Gemini's rule), at most MAX_NAME characters; "tool" for nothing."""
+    name = _NAME.sub("_", name) or "tool"
+    return (name if name[0].isalpha() or name[0] == "_" else f"_{name}")[:MAX_NAME]
+
+
+def _key(name: str) -> str:
+    """What two names clash on: case and - against _ aside (a model, or a provider, may confuse them)."""
+    return name.lower().replace("-", "_")
+
+
+def offered_names(builtins: list[str], listed: list[tuple[str, str]]) -> list[str]:
+    """A unique name for each MCP tool of ``listed`` ((server, tool), in the servers' order), beside the built-in
+    tools' ``builtins``: no two names the same, nor alike as ``_key`` sees them.
+
+    A tool keeps its own name (``fit``) when no other tool has it, it names none of chat's own tools (``RESERVED``)
+    and it is not the SERVER_TOOL name of a tool that needs one; otherwise it is SERVER_TOOL (every tool of a shared
+    name, not only the later ones), and, where that is taken too, SERVER_TOOL_2, _3, ... in the servers' order. The
+    names depend only on what is listed and the servers' order, never on which server listed first or fastest.
+    """
+    own = [fit(tool) for _, tool in listed]
+    long = [fit(f"{server}_{tool}") for server, tool in listed]
+    held = {_key(name) for name in [*builtins, *RESERVED]}
+    by_key: dict[str, list[int]] = {}
+    for i, name in enumerate(own):
+        by_key.setdefault(_key(name), []).append(i)
+    renamed: set[int] = set()
+    waiting = [i for same in by_key.values() if len(same) > 1 for i in same]
+    waiting += [i for key in held for i in by_key.get(key, ())]
+    while waiting:  # a tool named as a renamed one's new name is renamed too, and so on
+        i = waiting.pop()
+        if i not in renamed:
+            renamed.add(i)
+            waiting += by_key.get(_key(long[i]), ())
+    taken = held | {_key(name) for i, name in enumerate(own) if i not in renamed}
+    names, tried = [], Counter[str]()  # (the suffixes tried for each name: a thousand alike cost no more than one)
+    for i, name in enumerate(own):
+        if i in renamed:
+            name = long[i]
+            while _key(name) in taken:
+                tried[_key(long[i])] += 1
+                number = f"_{tried[_key(long[i])] + 1}"
+                name = long[i][: MAX_NAME - len(number)] + number
+            taken.add(_key(name))
+        names.append(name)
+    return names
 
 
 class Toolbox(ApprovalRules):
@@ -246,16 +300,11 @@ class Toolbox(ApprovalRules):
         return bool(self.builtin_groups or self.servers)
 
     def entries(self) -> list[ToolEntry]:
-        """The tools the model can call now, each under a unique name fit for the API."""
+        """The tools the model can call now, each under a unique name fit for the API (``offered_names``)."""
         found: list[ToolEntry] = list(self.builtin_entries)
-        taken = {entry.name for entry in found}
-        for server in self.servers:
-            for tool in server.tools:  # none unless the server's listing is known and it is not given up
-                name = _NAME.sub("_", tool.name)[:64] or "tool"
-                if name in taken:
-                    name = _NAME.sub("_", f"{server.name}_{tool.name}")[:64]
-                taken.add(name)
-                found.append(ToolEntry(name, server.name, tool))
+        listed = [(server.name, tool) for server in self.servers for tool in server.tools]  # (known, not given up)
+        names = offered_names([entry.name for entry in found], [(server, tool.name) for server, tool in listed])
+        found += [ToolEntry(name, server, tool) for name, (server, tool) in zip(names, listed)]
         return found
 
     def find(self, name: str, call_id: str | None = None) -> ToolEntry | None:

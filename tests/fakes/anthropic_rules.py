@@ -5,8 +5,8 @@ thread: a thinking block without its signature (or with one that is not its own)
 that answers no call of the message before it, a call left unanswered, a system prompt among the
 messages, an empty text block, a key the API does not know in a block (``Extra inputs are not
 permitted``: LangChain's streaming ``index`` sent back, say), a thinking budget out of bounds, a
-temperature with thinking, more than four cache breakpoints, and, with thinking on, an assistant
-turn in a tool loop that does not start with its thinking. The wording is the API's.
+temperature with thinking, more than four cache breakpoints, two tools of one name, and, with thinking on, an
+assistant turn in a tool loop that does not start with its thinking. The wording is the API's.
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ def _fields(body: dict) -> str | None:
 
 
 def _tools(body: dict) -> str | None:
+    names = [tool.get("name") for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    if len(set(names)) < len(names):
+        return "tools: Tool names must be unique."
     for i, tool in enumerate(body.get("tools") or []):
         if not isinstance(tool, dict) or not _TOOL_NAME.fullmatch(str(tool.get("name"))):
             return f"tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"

@@ -32,6 +32,10 @@ class ServerSpec:
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:  # whatever made it: parse_servers says where the name came from first
+        if reserved(self.name):
+            raise ConfigError(f"MCP server {self.name}: that is the name of chat's own tools; give it another name")
+
     @property
     def transport(self) -> str:
         return "stdio" if self.command else "http"
@@ -42,6 +46,19 @@ class ServerSpec:
         if self.command:
             return " ".join([self.command, *self.args])
         return self.url or ""
+
+
+# What chat calls its own tools (chatcli.tools.builtin.SERVER): no MCP server may take it, whatever its case, its
+# separators or its width ("Built-in", "built_in", "ｂｕｉｌｔｉｎ"), from any source (mcp.json, an editor's
+# session/new, an MCP host's caller).
+RESERVED = "builtin"
+
+
+def reserved(name: str) -> bool:
+    """True if ``name`` is a server name chat keeps for its own tools."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if c not in "-_.") == RESERVED
 
 
 def _strings(value: Any, where: str, kind: type) -> Any:
@@ -66,6 +83,8 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
         where = f"{source}: mcpServers.{name}"
         if not name or not all(c.isalnum() or c in "-_." for c in name):
             raise ConfigError(f"{where}: a server name may hold letters, digits, - _ and . only")
+        if reserved(name):
+            raise ConfigError(f"{where}: {name!r} is the name of chat's own tools; give this server another name")
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be an object")
         if entry.get("disabled") is True:

@@ -1,0 +1,43 @@
+"""An MCP server of tools with the names it is given, for the tests of tool names: `python named.py SERVER TOOL...`.
+
+Written by hand on JSON-RPC lines over stdio (no SDK: it starts in a few hundredths of a second, so that a test may
+set up many). It speaks the 2025-06-18 revision (``server/discover`` is refused, as a server of that era refuses
+it). Each tool's description is "SERVER's TOOL", and a call of it adds the line "SERVER TOOL" to the file
+``NAMED_CALLS`` names and answers "ran SERVER's TOOL".
+"""
+
+import json
+import os
+import sys
+
+SERVER, TOOLS = sys.argv[1], sys.argv[2:]
+ERA = "2025-06-18"
+
+
+def answer(request: dict) -> dict:
+    method, params = request.get("method"), request.get("params") or {}
+    if method == "initialize":
+        capabilities = {"tools": {"listChanged": False}}
+        return {"protocolVersion": ERA, "capabilities": capabilities, "serverInfo": {"name": SERVER, "version": "1"}}
+    if method == "ping":
+        return {}
+    if method == "tools/list":
+        empty = {"type": "object", "properties": {}}
+        return {"tools": [{"name": t, "description": f"{SERVER}'s {t}", "inputSchema": empty} for t in TOOLS]}
+    if method == "tools/call" and params.get("name") in TOOLS:
+        with open(os.environ["NAMED_CALLS"], "a") as calls:
+            calls.write(f"{SERVER} {params['name']}\n")
+        return {"content": [{"type": "text", "text": f"ran {SERVER}'s {params['name']}"}], "isError": False}
+    raise LookupError(method)
+
+
+for line in sys.stdin:
+    request = json.loads(line)
+    if "id" not in request:
+        continue  # a notification
+    try:
+        reply = {"jsonrpc": "2.0", "id": request["id"], "result": answer(request)}
+    except LookupError:
+        reply = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "Method not found"}}
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()
