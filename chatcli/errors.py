@@ -71,3 +71,34 @@ class Interrupted(ChatError):
         super().__init__(self._WORDS.get(signum, f"stopped by signal {signum}"))
         self.signum = signum
         self.exit_status = 128 + signum  # type: ignore[assignment]
+
+
+class ListenerRefused(ConnectionRefusedError):
+    """A connection to another user's listener on this machine, refused before it was made (chatcli.local.loopback).
+
+    A ConnectionRefusedError, so every client treats it as the refused connection it is; ``within`` finds it in the
+    error a client made of it, for the one line the user sees."""
+
+    def __init__(self, host: str, port: int, uids: set[int]):
+        self.host, self.port, self.uids = host, port, sorted(uids)
+        super().__init__(f"{self.where} is another user's listener on this machine (uid {self.owners})")
+
+    @property
+    def where(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def owners(self) -> str:
+        return ", ".join(map(str, self.uids))
+
+    @staticmethod
+    def within(exc: BaseException) -> "ListenerRefused | None":
+        """The ListenerRefused ``exc`` is, or was raised from (a client wraps a refused connection in its own error)."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            if isinstance(current, ListenerRefused):
+                return current
+            seen.add(id(current))
+            current = current.__cause__ or current.__context__
+        return None

@@ -24,6 +24,7 @@ import asyncio
 import fcntl
 import os
 import termios
+import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Iterator, Sequence
@@ -35,7 +36,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from chatcli.core.events import Decision, ToolCall
-from chatcli.ui import approval
+from chatcli.ui import approval, deliberate
 from chatcli.ui.approval import TerminalApprover
 from chatcli.ui.output import PlainOutput
 from tests.fakeserver import Reply, protocol_error, tool_calls
@@ -57,6 +58,9 @@ ENTER, CTRL_C, CTRL_D, CTRL_U, UP = "\r", "\x03", "\x04", "\x15", "\x1b[A"
 CPR_REQUEST, CPR_ANSWER = "\x1b[6n", "\x1b[24;1R"  # where is the cursor? on the last row
 PASTED = "\x1b[200~{}\x1b[201~"  # how a terminal sends pasted text (bracketed paste)
 WAIT = 5.0  # seconds a test waits for a question before it fails
+# The pause of one who reads the question before pressing a key: longer than the typing gap
+# (chatcli.ui.deliberate.GAP), with room for the keys before it to be read.
+READING = deliberate.GAP + 0.25
 
 
 # --------------------------------------------------------------------------- the seam
@@ -103,6 +107,7 @@ class User:
         self.screen = Captured(tty=True)  # where the question is drawn
         self.out, self.err = Captured(), Captured()  # the answer, and the notes (not on that screen)
         self.output = PlainOutput(self.out, self.err)
+        self.last_key: float | None = None  # when the user last typed (time.monotonic())
 
     def approver(self, terminal: Any = None) -> TerminalApprover:
         """The question as chat asks it, on this terminal (or on ``terminal``)."""
@@ -110,9 +115,11 @@ class User:
         return TerminalApprover(self.output, stdin_fd=self.slave, terminal=terminal, prompt_input=self.keys)
 
     async def drive(self, work: Awaitable[Any], typed: Sequence[str], timeout: float = WAIT) -> Any:
-        """Run ``work``, typing ``typed[i]`` once the i-th prompt is up; fail if it asks more or fewer times."""
+        """Run ``work``, typing ``typed[i]`` once the i-th prompt is up, as a person who reads it first: a pause
+        (READING) after whatever they typed last; fail if it asks more or fewer times."""
         task = asyncio.ensure_future(work)
         sent = reported = 0
+        appeared = False
         with create_app_session(input=self.keys, output=DummyOutput()):  # nothing reaches the real terminal
             deadline = asyncio.get_running_loop().time() + timeout
             while not task.done():
@@ -120,8 +127,12 @@ class User:
                 if drawn.count(CPR_REQUEST) > reported:  # answered as a terminal does, or each prompt waits for it
                     self.keys.send_text(CPR_ANSWER)
                     reported += 1
-                elif sent < len(typed) and drawn.count(READY) > sent:
+                elif not appeared and READY in drawn:  # one who typed before reads the question as it appears
+                    appeared = True
+                    self.last_key = None if self.last_key is None else time.monotonic()
+                elif sent < len(typed) and drawn.count(READY) > sent and self.read_it():
                     self.keys.send_text(typed[sent])
+                    self.last_key = time.monotonic()
                     sent += 1
                 if asyncio.get_running_loop().time() > deadline:
                     task.cancel()
@@ -146,6 +157,10 @@ class User:
     def shown(self) -> str:
         return "\n".join(self.lines())
 
+    def read_it(self) -> bool:
+        """True once the pause after the last key typed is over: the next is typed on its own."""
+        return self.last_key is None or time.monotonic() - self.last_key >= READING
+
     def answers(self) -> list[str]:
         """What each question showed as its answer, in order."""
         return [line.partition(ASKED)[2].strip() for line in self.lines() if ASKED in line]
@@ -153,6 +168,7 @@ class User:
     def type_before(self, text: str) -> None:
         """Type ``text`` in the terminal before any question is up (a line typed while the model streams)."""
         os.write(self.master, text.encode())
+        self.last_key = time.monotonic()
         # the terminal's line discipline takes it a moment later
         eventually(lambda: self.waiting() >= len(text), "the pseudo-terminal to hold what was typed", WAIT, 0.001)
 
@@ -164,6 +180,7 @@ class User:
         """The line a prompt (the "> " one) reads when ``typed`` is typed at it."""
         session: PromptSession[str] = PromptSession(input=self.keys, output=DummyOutput())
         self.keys.send_text(typed)
+        self.last_key = time.monotonic()
         return await asyncio.wait_for(session.prompt_async("> "), WAIT)
 
 
@@ -215,8 +232,9 @@ async def test_other_keys_answer_nothing_and_say_which_keys_do(user):
 
 
 async def test_pasted_text_answers_nothing(user):
-    assert await user.ask(*NOTES, typed=[PASTED.format("y") + "n"]) == NO
-    assert user.answers() == ["no"]
+    assert await user.ask(*NOTES, typed=[PASTED.format("y") + "n", "n"]) == NO
+    assert user.answers() == ["", "no"]
+    assert approval.TYPING in user.shown
 
 
 # --------------------------------------------------------------------------- e, r, v
@@ -316,10 +334,12 @@ async def test_nothing_typed_before_the_question_says_nothing_about_it(user):
     assert DROPPED not in user.shown
 
 
-async def test_the_rest_of_a_yes_typed_out_is_not_the_next_message(user):
-    """ "yes⏎", as for a question that wanted a line: y answers, and "es⏎" is not sent."""
-    assert await user.ask(*NOTES, typed=["yes" + ENTER]) == YES
-    assert user.answers() == ["yes"]
+async def test_yes_typed_out_is_typing_then_y_alone_answers_and_nothing_is_the_next_message(user):
+    """ "yes⏎", as for a question that wanted a line: typing, which answers nothing (the y is the first letter of a
+    word); the question says so once, y pressed on its own then answers, and no part of "yes⏎" is sent later."""
+    assert await user.ask(*NOTES, typed=["yes" + ENTER, "y"]) == YES
+    assert user.answers() == ["", "yes"]
+    assert user.shown.count(approval.TYPING) == 1
     assert await user.read_line("next" + ENTER) == "next"
 
 

@@ -25,6 +25,7 @@ from tests.test_tools_pty import (
 pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
 
 DROPPED = "(keys typed before the question are not taken as an answer)"
+TYPING = "(that was typing, not an answer: nothing was run; press one key on its own)"
 # Says it started, then runs until the test makes "go" (at most 20 s), then makes "marker".
 HELD_COMMAND = (
     "echo started > started; n=0; while [ ! -e go ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; touch marker"
@@ -48,16 +49,21 @@ def test_y_alone_runs_the_call(server, chat_env, start, tmp_path):
     assert_valid(server)
 
 
-def test_yes_enter_out_of_habit_answers_yes_and_sends_nothing_more(server, chat_env, start, tmp_path):
-    """ "yes⏎" typed as for a line-based question: y answers, and "es⏎" is not sent as a message."""
+def test_yes_typed_out_is_no_answer_then_y_alone_runs_it_and_nothing_more_is_sent(server, chat_env, start, tmp_path):
+    """ "yes⏎" typed as for a line-based question: typing (the y is a word's first letter), so nothing runs and
+    the question says so once; y pressed on its own then runs the call, and no part of "yes⏎" is sent as a message."""
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
     repl = start("--tools", "shell", "--thread", "habit")
     at = repl.say("make a marker")
     wait_asked(repl, QUESTION, at)
     answer(repl, "yes\r")
+    repl.wait_for(TYPING, after=at)
+    assert not (tmp_path / "marker").exists()
+    answer(repl, "y")
     repl.wait_for("made it", after=at, timeout=15)
     repl.wait_prompt()
     assert (tmp_path / "marker").exists()
+    assert repl.text[at:].count(TYPING) == 1, repl.text[at:]
     # The next line typed at the prompt: a stray "es⏎" would have been read before it, and sent.
     after = repl.say("next")
     repl.wait_for("You said: next", after=after)

@@ -46,6 +46,7 @@ def wait_asked(repl: Repl, question: str, after: int, timeout: float = 10) -> No
     target = repl.prompts_seen + 1
     repl.wait_until(lambda: question in repl.text[after:] and repl.raw.count(READY) >= target, repr(question), timeout)
     repl.prompts_seen = target
+    repl.asked_at = time.monotonic()  # type: ignore[attr-defined]
 
 
 def answer_shown(repl: Repl, after: int) -> str:
@@ -58,9 +59,16 @@ def answer_shown(repl: Repl, after: int) -> str:
 
 
 def answer(repl: Repl, keys: str) -> int:
-    """Type ``keys`` at the question up now; the output position before them."""
+    """Type ``keys`` at the question up now, as a person does: once they have read it (a pause after it appeared
+    and after the keys they typed last: chatcli.ui.deliberate takes only a key pressed on its own); the output
+    position before them."""
+    from chatcli.ui.deliberate import GAP
+
+    since = max(getattr(repl, "asked_at", 0.0), getattr(repl, "answered_at", 0.0))
+    time.sleep(max(0.0, since + GAP + 0.25 - time.monotonic()))  # the user's pause: what is being tested
     at = repl.mark()
     repl.child.send(keys)
+    repl.answered_at = time.monotonic()  # type: ignore[attr-defined]
     return at
 
 

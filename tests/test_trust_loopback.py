@@ -12,13 +12,15 @@ a loopback address, and both one-shot doors (the process itself, and through the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -39,7 +41,8 @@ import os, socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 server = socket.socket(family, socket.SOCK_STREAM)
-server.bind((sys.argv[1], 0))
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0))
 server.listen(8)
 print(server.getsockname()[1], flush=True)
 while True:
@@ -59,13 +62,17 @@ while True:
 class Stranger:
     """Another user's listener on ``bind``: its port, and what it was sent."""
 
-    def __init__(self, bind: str):
+    def __init__(self, bind: str, port: int = 0):
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", LISTENER, bind], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-I", "-c", LISTENER, bind, str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
         self.received: list[int] = []
+        self.probes: set[int] = set()  # which of them were the test's own (``connections``)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -76,6 +83,25 @@ class Stranger:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(10)
+
+    def connections(self) -> list[int]:
+        """What each connection made to it so far sent, every one of them: a connection of the test's own (one
+        byte) is accepted after any earlier one, so once it is counted the earlier are too."""
+        import socket
+
+        from chatcli.local import loopback
+
+        host = "::1" if self.process.args[-2] == "::1" else "127.0.0.1"  # type: ignore[index]
+        before = len(self.received)
+        loopback.allow("the test's count", [f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"])
+        try:
+            with socket.create_connection((host, self.port), timeout=5) as probe:
+                probe.sendall(b"!")
+        finally:
+            loopback.allow("the test's count", [])
+        eventually(lambda: len(self.received) > before, "the listener to count the test's own connection")
+        self.probes.add(len(self.received) - 1)  # connections are counted in the order they came: this one last
+        return [sent for i, sent in enumerate(self.received) if i not in self.probes]
 
 
 # How a .env writes an address on this machine, and where the stranger listens for it.
@@ -207,3 +233,165 @@ def test_who_listens_is_read_for_every_family(tmp_path):
     assert listener_uids("::1", 0x1F94, tables) == {1004} and listener_uids("127.0.0.1", 0x1F94, tables) == {1004}
     assert listener_uids("127.0.0.1", 0x1F90, (str(tmp_path / "none"),)) is None
     assert json.dumps(sorted(listener_uids("127.0.0.1", 1, tables) or [])) == "[]"
+
+
+# --------------------------------------------------------------------------- at the connection, whatever chose it
+
+
+@contextlib.contextmanager
+def stranger_at(port: int) -> Iterator[Stranger]:
+    """Another user listening on 127.0.0.1:``port`` (a provider's default), one test at a time on this machine."""
+    import fcntl
+
+    with open(os.path.join(tempfile.gettempdir(), f"chatcli-tests-port-{port}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        listening = Stranger("127.0.0.1", port)
+        try:
+            yield listening
+        finally:
+            listening.stop()
+
+
+def connectors(host: str, port: int) -> dict[str, Callable[[], object]]:
+    """Every way a library of chat's opens a TCP connection: each sends a request if it gets one."""
+    import asyncio
+    import socket
+    import urllib.request
+
+    import httpx
+
+    url = f"http://{host}:{port}/v1/models"
+
+    async def with_asyncio() -> None:
+        _reader, writer = await asyncio.open_connection(host.strip("[]"), port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        writer.close()
+
+    async def with_httpx() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.get(url)
+
+    def with_socket() -> None:
+        with socket.create_connection((host.strip("[]"), port), timeout=3) as connection:
+            connection.sendall(b"hello")
+
+    return {
+        "socket": with_socket,
+        "asyncio": lambda: asyncio.run(with_asyncio()),
+        "httpx": lambda: httpx.get(url, timeout=3),
+        "httpx async": lambda: asyncio.run(with_httpx()),
+        "urllib": lambda: urllib.request.urlopen(url, timeout=3),
+    }
+
+
+def test_every_connection_to_another_users_listener_is_refused_unless_the_user_named_it(stranger):
+    """The guard is the connection itself: every library, every way of writing the address; the user's own word
+    (an address their settings name) lets exactly that address through; a listener of this user's is theirs."""
+    from chatcli.errors import ListenerRefused
+    from chatcli.local import loopback
+
+    written, listening = stranger
+    loopback.guard()
+    for how, connect in connectors(written, listening.port).items():
+        with pytest.raises(Exception) as refused:  # each library's own error, made of the refused connection
+            connect()
+        assert ListenerRefused.within(refused.value) is not None, (how, refused.value)
+        assert f"uid {NOBODY}" in str(ListenerRefused.within(refused.value))
+    assert listening.connections() == [], "a connection reached another user's listener"
+    loopback.allow("the user's settings, in this test", [f"http://{written}:{listening.port + 1}"])  # another port
+    with pytest.raises(ConnectionRefusedError):
+        connectors(written, listening.port)["socket"]()
+    loopback.allow("the user's settings, in this test", [f"http://{written}:{listening.port}/v1"])
+    try:
+        connectors(written, listening.port)["socket"]()
+        assert listening.connections() == [5], "the address the user named was not reached"
+    finally:
+        loopback.allow("the user's settings, in this test", [])
+
+
+def test_a_listener_of_ones_own_is_never_refused():
+    import socket
+
+    from chatcli.local import loopback
+
+    loopback.guard()
+    with socket.create_server(("127.0.0.1", 0)) as own:
+        socket.create_connection(own.getsockname()[:2], timeout=3).close()
+
+
+def ollama_thread(tmp_path: Path) -> Path:
+    """A shared export of a thread answered by a model of Ollama's (its default address is 127.0.0.1:11434)."""
+    export = {
+        "format": "chatcli-thread", "version": 2, "title": "dinner", "model": "ollama:llama3", "system": None,
+        "messages": [{"role": "user", "content": "what is for dinner?"}, {"role": "assistant", "content": "soup"}],
+    }  # fmt: skip
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps(export))
+    return path
+
+
+OLLAMA_PORT = 11434
+
+
+def ways_to_ollama(chat_env: dict[str, str], tmp_path: Path) -> dict[str, Callable[[], Any]]:
+    """Every way a run reaches Ollama's default address without the user naming it: a model flag, an untrusted
+    .env's model, an imported thread's binding, the models an unnamed Ollama may list, a ranking of memories."""
+    env = {k: v for k, v in chat_env.items() if k != "OLLAMA_HOST"}
+    project = tmp_path / "cloned"
+    project.mkdir()
+    (project / ".env").write_text("CHATCLI_MODEL=ollama:llama3\n")
+
+    def imported() -> Any:
+        made = chat(env, "import", str(ollama_thread(tmp_path)))
+        assert made.code == 0, made
+        return chat(env, "-t", made.out.strip(), f"and for dessert? {SECRET}")
+
+    return {
+        "a model flag": lambda: chat(env, "-m", "ollama:llama3", SECRET),
+        "an untrusted .env's model": lambda: chat(
+            {k: v for k, v in env.items() if k != "CHATCLI_MODEL"}, SECRET, cwd=project
+        ),
+        "an imported thread": imported,
+        "the model list": lambda: chat(env, "models"),
+    }
+
+
+@pytest.mark.parametrize("way", ["a model flag", "an untrusted .env's model", "an imported thread", "the model list"])
+def test_ollamas_default_address_is_refused_when_another_user_listens_there(chat_env, tmp_path, way):
+    pytest.importorskip("langchain_ollama")
+    with stranger_at(OLLAMA_PORT) as listening:
+        run = ways_to_ollama(chat_env, tmp_path)[way]()
+        assert listening.connections() == [], f"{way}: a connection reached another user's listener"
+    assert "Traceback" not in run.err, run
+    if way == "the model list":  # a local Ollama nobody set up is passed over in silence: it is not one's own
+        assert run.code == 0 and "11434" not in run.out, run
+        return
+    assert run.code == 3, run
+    [line] = [line for line in run.err.splitlines() if not line.startswith("chat: note: ")]
+    assert line.startswith("chat: error: ") and f"uid {NOBODY}" in line and "127.0.0.1:11434" in line, run.err
+    assert "nothing is sent there" in line and "OLLAMA_HOST=" in line, line
+
+
+def test_an_embedding_model_at_another_users_listener_is_refused(chat_env, tmp_path):
+    """The memories are ranked by a model the user's config names, at its provider's default address: refused."""
+    pytest.importorskip("langchain_ollama")
+    from chatcli.backends.own.model import build_embeddings
+    from chatcli.config import load_settings
+    from chatcli.errors import ConfigError
+
+    settings = load_settings({}, environ={k: v for k, v in chat_env.items() if k != "OLLAMA_HOST"}, cwd=tmp_path)
+    with stranger_at(OLLAMA_PORT) as listening:
+        with pytest.raises(ConfigError) as refused:
+            build_embeddings(settings, "ollama:nomic-embed-text")
+        assert listening.connections() == []
+    assert f"uid {NOBODY}" in str(refused.value) and "OLLAMA_HOST=" in str(refused.value)
+
+
+def test_the_users_own_ollama_host_reaches_it(chat_env, tmp_path):
+    """Naming the address is the user's word: a system Ollama that runs as its own user is reached."""
+    pytest.importorskip("langchain_ollama")
+    with stranger_at(OLLAMA_PORT) as listening:
+        env = {**chat_env, "OLLAMA_HOST": f"http://127.0.0.1:{OLLAMA_PORT}", "CHATCLI_TIMEOUT": "2"}
+        run = chat(env, "-m", "ollama:llama3", "hi")
+        assert "another user" not in run.err, run
+        assert [n for n in listening.connections() if n > 0], "the address the user named was not reached"

@@ -84,6 +84,16 @@ HEADER = typer.Option(
 )
 
 
+def guard_connections(settings: Settings) -> None:
+    """From now on, no connection of this process reaches another user's listener on this machine unless
+    ``settings`` (the user's own: never an untrusted .env's) name its address (chatcli.local.loopback)."""
+    from chatcli.backends.own.model import named_endpoints
+    from chatcli.local import loopback
+
+    loopback.guard()
+    loopback.allow("settings", named_endpoints(settings))
+
+
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:
     """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code.
 
@@ -94,6 +104,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
     settings: Settings | None = None
     try:
         settings, notes = configure(flags or {}, environ=env.environ, cwd=env.cwd)
+        guard_connections(settings)
         for note in notes:
             say(env.stderr, f"chat: note: {note}\n")
         action(settings)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
-from chatcli.errors import ConfigError, ModelError
+from chatcli.errors import ConfigError, ListenerRefused, ModelError
 from chatcli.provider_table import ProviderInfo
 from chatcli.providers.bounded import refusal_in
 from chatcli.text import mask_secrets
@@ -40,6 +40,8 @@ RAW_CALLS = "chatcli_raw_tool_calls"
 # said in one line, not waited for.
 MOST_MODELS = 10_000
 LIST_SECONDS = 60.0
+# How to reach a server of another user's on this machine on purpose: the user names its address.
+NAME_IT = "if that server is one you mean to use, name its address yourself, in your environment or config"
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,9 @@ def one_error(
     refused = refusal_in(exc)  # an answer past its size, whichever client's error the SDK made of it
     if refused is not None:
         return refused
+    listener = ListenerRefused.within(exc)  # another user's, refused at the connection (chatcli.local.loopback)
+    if listener is not None:
+        return ModelError(f"{listener}: nothing was sent there", hint=NAME_IT)
     if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
         trouble: Trouble | None = Trouble("timeout")
         mid_answer = True

@@ -1,9 +1,9 @@
 """What an MCP server offers, as plain data: its tools (with their schemas), prompts and resources.
 
-A ``Listing`` comes from a server's answers (``from_mcp``) or from the cache of them
-(``from_json``, chatcli.tools.mcp.cache). Either way it is the server's own text: read
-strictly (a field of the wrong type drops the whole listing, never half of it), and shown only
-through chat's neutralising writer, as anything a server says.
+A ``Listing`` comes from a server's answers, page by page (``Gathering``, bounded as a whole as
+they arrive), or from the cache of them (``from_json``, chatcli.tools.mcp.cache). Either way it
+is the server's own text: read strictly (a field of the wrong type drops the whole listing, never
+half of it), and shown only through chat's neutralising writer, as anything a server says.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ from typing import Any
 MAX_ITEMS = 1000
 MAX_TEXT = 64 * 1024  # characters of one name, description or URI
 MAX_SCHEMA = 256 * 1024  # characters of one tool's input schema, as JSON
+# Bounds on a whole listing, counted as a server's pages arrive (its tools, prompts and resources together, every
+# page): the first passed refuses the listing, in one line naming the server, before another page is asked for. As
+# chat's model lists are bounded (chatcli.providers.base: 10,000 names, 60 s), whatever each page holds.
+MAX_BYTES = 8 * 1024 * 1024  # bytes of everything listed, as JSON (the cache keeps up to 16 MB: it fits)
+MAX_PAGES = 1000  # pages of one list
+LIST_SECONDS = 60.0  # one deadline for the whole listing (each page still waits at most the server's start time)
 
 
 @dataclass(frozen=True)
@@ -188,25 +194,6 @@ class Listing:
         lifetime = min(ttl, MAX_LIFETIME_MS) / 1000 if ttl is not None else None
         return cls(tuple(tools), tuple(prompts), tuple(resources), known, lifetime)
 
-    @classmethod
-    def from_mcp(
-        cls,
-        server: str,
-        tools: list[Any],
-        prompts: list[Any],
-        resources: list[Any],
-        revision: Any = "",
-        ttl_ms: int | None = None,
-    ) -> Listing:
-        """A listing from the server's answers (mcp.types objects), the revision it agreed to speak and the lifetime
-        it gave its lists (ms), read by the same rules as the cache."""
-
-        def dumped(items: list[Any]) -> list[Any]:
-            return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
-
-        answers = {"tools": dumped(tools), "prompts": dumped(prompts), "resources": dumped(resources)}
-        return cls.from_json(server, {**answers, "protocolVersion": revision, "ttlMs": ttl_ms})
-
     def fresh(self, listed_at: float, now: float | None = None) -> bool:
         """True while the listing, taken at ``listed_at`` (epoch seconds), is as fresh as its server said it stays
         (always, for a server that said nothing)."""
@@ -228,3 +215,81 @@ class Listing:
             if items
         ]
         return ", ".join(parts)
+
+
+class Refused(Exception):
+    """A listing past one of the bounds of a whole listing; ``detail``: why, in a few words (the line naming the
+    server says it, as chatcli.tools.mcp.transport.describe does every ``detail``)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+LISTS = ("tools", "prompts", "resources")
+
+
+class Gathering:
+    """A listing as a server's pages arrive: each page's items kept as JSON and counted against the bounds of the
+    whole listing (``MAX_ITEMS`` of each list, ``MAX_BYTES`` of them all, ``MAX_PAGES`` of each list), each item
+    read by the rules of ``Listing`` as it comes. ``seconds``: the one deadline of the whole listing, which the
+    lister keeps (``late`` is its refusal)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list[Any]] = {what: [] for what in LISTS}
+        self.pages = dict.fromkeys(LISTS, 0)
+        self.size = 0  # bytes gathered, as JSON (cursors too: a server's, sent back each page)
+        self.ttls: list[int] = []
+        self.at = ""  # the page being gathered ("page 3 of its tools"), for a refusal
+        self.seconds = LIST_SECONDS
+
+    def asking(self, what: str) -> None:
+        """The next page of the list ``what`` is asked for; ``Refused`` (and it is not asked) past ``MAX_PAGES``."""
+        self.pages[what] += 1
+        self.at = f"page {self.pages[what]:,} of its {what}"
+        if self.pages[what] > MAX_PAGES:
+            raise Refused(f"its {what} come in more than {MAX_PAGES:,} pages: the listing is refused")
+
+    def add(self, what: str, page: Any, ttl: int | None = None) -> str | None:
+        """The page of the list ``what`` last asked for (an mcp.types list result) and the lifetime it gave (ms):
+        its items kept, the cursor of the next page returned (None: the list is whole); ``Refused`` once a bound is
+        passed, at the item that passes it."""
+        cursor = getattr(page, "next_cursor", None)
+        if cursor is not None and not isinstance(cursor, str):
+            raise Refused(f"its {what} are not as MCP lists them (a cursor): the listing is refused")
+        self._count(cursor or "")
+        kept = self.lists[what]
+        for item in getattr(page, what, None) or []:
+            if len(kept) >= MAX_ITEMS:
+                raise Refused(f"it lists more than {MAX_ITEMS:,} {what}: the listing is refused")
+            text = item.model_dump_json(by_alias=True, exclude_none=True)
+            self._count(text)
+            data = json.loads(text)
+            try:
+                Listing.from_json("", {what: [data]})  # (as a server sends it: by the rules of the whole)
+            except Malformed as exc:
+                raise Refused(f"its {what} are not as MCP lists them ({exc}): the listing is refused") from None
+            kept.append(data)
+        if ttl is not None:
+            self.ttls.append(ttl)
+        return cursor or None
+
+    def _count(self, text: str) -> None:
+        self.size += len(text.encode())
+        if self.size > MAX_BYTES:
+            raise Refused(f"its lists pass {MAX_BYTES // (1024 * 1024)} MB ({self.at}): the listing is refused")
+
+    def drop(self, what: str) -> None:
+        """Forget what the list ``what`` gave so far (it could not be listed whole: none of it is offered)."""
+        self.lists[what] = []
+
+    def late(self) -> Refused:
+        return Refused(
+            f"it took more than {self.seconds:g} s to list what it offers ({self.at}): the listing is refused"
+        )
+
+    def listing(self, server: str, revision: Any = "") -> Listing:
+        """What was gathered, as a ``Listing`` of ``server``'s (the revision it agreed to speak; the shortest
+        lifetime any page gave)."""
+        ttl = min(self.ttls) if self.ttls else None
+        return Listing.from_json(server, {**self.lists, "protocolVersion": revision, "ttlMs": ttl})

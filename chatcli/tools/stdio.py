@@ -122,8 +122,12 @@ async def stdio_streams(
                     return
                 for line in lines.feed(data):
                     message = _message(line, pending, on_stray, on_dropped)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    try:
                         await read_send.send(message)
+                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        return  # the client is gone (it gave up, as on a listing refused): what comes is nobody's
 
     async def write_stdin() -> None:
         from mcp.types import JSONRPCRequest

@@ -4,9 +4,12 @@ One key answers, without Enter: Enter alone means No; y runs the call, a runs it
 later call of that tool this session, e edits the arguments (JSON) first, r refuses with a
 reason for the model, v shows the whole arguments, q refuses this call and every later one of
 the same reply. Ctrl-C or Ctrl-D at the question (or at its edit and reason prompts) does what
-q does: the session goes on. Keys typed before the question appears are dropped (those the
-terminal holds and those prompt-toolkit read ahead), and pasted text answers nothing; so are
-keys typed in the moment after the answer (the "es⏎" of an old "yes⏎" habit is no message). The
+q does: the session goes on. Only a key pressed on its own answers (chatcli.ui.deliberate): a
+key typed as part of a word or sentence (another key within half a second before or after it)
+answers nothing, so a message typed as the question appears never approves, edits or
+always-allows a call; the question says once that typing is no answer and waits. Keys typed
+before the question appears are dropped (those the terminal holds and those prompt-toolkit read
+ahead), and pasted text answers nothing; so are keys typed in the moment after the answer. The
 call's block, and all the question says, is shown on the terminal the question is asked on,
 even when stderr goes elsewhere; with no terminal to ask on, nothing is asked and the calls
 are refused.
@@ -24,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Review, ToolCall
 from chatcli.text import neutralise, say
+from chatcli.ui.deliberate import Deliberate
 from chatcli.ui.toolblocks import arguments_text, call_block
 
 if TYPE_CHECKING:
@@ -83,9 +87,19 @@ _SHOWN = {
 }
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
+# What a key question gives when what was pressed was typing, not an answer (chatcli.ui.deliberate).
+_TYPING = "\x00typing"
+TYPING = "(that was typing, not an answer: nothing was run; press one key on its own)"
 # Seconds after a one-key answer in which what is typed is the rest of that answer ("es⏎" of
 # "yes⏎", an Enter out of habit), dropped rather than sent as the next message.
 AFTER_ANSWER = 0.4
+
+
+def _now() -> float:
+    """The clock the keys are judged by: the event loop's (monotonic)."""
+    import time
+
+    return time.monotonic()
 
 
 def _stream_of(output: object) -> IO[str] | None:
@@ -125,6 +139,7 @@ class TerminalApprover:
         self.terminal = terminal if terminal is not None else sys.stdout
         self.prompt_input = prompt_input
         self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
+        self._judge = Deliberate()  # the keys of the question being asked
 
     def can_ask(self) -> bool:
         """True if there is a terminal to ask in."""
@@ -152,6 +167,7 @@ class TerminalApprover:
         self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(shown)
         self.drop_typeahead()
+        await self._quiet()
         text = await self.line("Answer (text or JSON): ")
         return None if text == _STOPPED else text
 
@@ -226,33 +242,59 @@ class TerminalApprover:
         return edited
 
     async def key(self, question: str) -> str:
-        """The key pressed at ``question``, lower-cased ("" for Enter); Ctrl-C or Ctrl-D give "\\x03"."""
+        """The key pressed on its own at ``question``, lower-cased ("" for Enter); Ctrl-C or Ctrl-D give "\\x03".
+        Typing (keys pressed together: chatcli.ui.deliberate) answers nothing: said once a burst, and asked again."""
+        while True:
+            pressed = await self._one_key(question)
+            if pressed != _TYPING:
+                return pressed
+            self.say(TYPING, warn=True)
+
+    async def _one_key(self, question: str) -> str:
+        import asyncio
+
+        from prompt_toolkit.application import Application
         from prompt_toolkit.key_binding import KeyBindings
         from prompt_toolkit.keys import Keys
 
-        keys = KeyBindings()
+        keys, judge, loop = KeyBindings(), self._judge, asyncio.get_running_loop()
 
-        def answer(event: KeyPressEvent, key: str) -> None:
-            event.current_buffer.text = _SHOWN.get(key, key)  # what the key meant stays on screen
-            event.app.exit(result=key)
+        def answer(app: Application[str], key: str) -> None:
+            if app.is_running and app.future is not None and not app.future.done():
+                app.current_buffer.text = _SHOWN.get(key, key)  # what the key meant stays on screen
+                app.exit(result=key)
+
+        def settle(app: Application[str]) -> None:
+            key = judge.settled(_now())
+            if key is not None:
+                answer(app, key)
+
+        def take(event: KeyPressEvent, key: str) -> None:
+            verdict = judge.pressed(key, _now())
+            if verdict == "wait":  # the answer if no key follows within the gap
+                loop.call_later(judge.gap, settle, event.app)
+            elif verdict == "typing":
+                event.app.exit(result=_TYPING)
 
         @keys.add(Keys.Any)
         def _pressed(event: KeyPressEvent) -> None:
             if len(event.data) == 1 and event.data.isprintable():  # arrows and function keys answer nothing
-                answer(event, event.data.lower())
+                take(event, event.data.lower())
 
         @keys.add("enter")
         def _enter(event: KeyPressEvent) -> None:
-            answer(event, "")
+            take(event, "")
 
         @keys.add("c-c")
         @keys.add("c-d")
         def _stop(event: KeyPressEvent) -> None:
-            answer(event, _STOPPED)
+            answer(event.app, _STOPPED)
 
         @keys.add(Keys.BracketedPaste)
         def _pasted(event: KeyPressEvent) -> None:
-            """Pasted text is no answer (it may hold a y)."""
+            """Pasted text is no answer (it may hold a y): typing."""
+            if judge.pasted(_now()) == "typing":
+                event.app.exit(result=_TYPING)
 
         return await self.line(question, key_bindings=keys)
 
@@ -287,8 +329,21 @@ class TerminalApprover:
         """Forget keys typed before the question (a stray Enter or y must not answer it), and say so."""
         from prompt_toolkit.keys import Keys
 
+        self._judge = Deliberate()  # a new question: its keys are judged afresh
         if any(key.key != Keys.CPRResponse for key in self._take_typed()):  # a cursor report is no typing
+            self._judge.dropped(_now())
             self.say("(keys typed before the question are not taken as an answer)")
+
+    async def _quiet(self) -> None:
+        """Wait until the user has stopped typing (keys dropped as the question appeared were a message on its
+        way): what is typed meanwhile is the rest of it, dropped too, so the answer's line starts empty."""
+        import asyncio
+
+        judge = self._judge
+        while judge.last is not None and (left := judge.last + judge.gap - _now()) > 0:
+            await asyncio.sleep(left)
+            if self._take_typed():
+                judge.dropped(_now())
 
     def _take_typed(self) -> list[KeyPress]:
         """Take and return the keys typed but not yet read: prompt-toolkit's type-ahead store (read with

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatcli.config import Settings
-from chatcli.errors import ChatError, ExitStatus, Interrupted
+from chatcli.errors import ChatError, ExitStatus, Interrupted, ListenerRefused
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ def describe(exc: BaseException, settings: Settings | None = None) -> Failure:
         return Failure(str(exc), exc.exit_status, "interrupted")
     if isinstance(exc, ChatError):
         return Failure(str(exc), exc.exit_status, "chat_error")  # redacted where it was raised
+    listener = ListenerRefused.within(exc)  # whatever connection it was (chatcli.local.loopback)
+    if listener is not None:
+        from chatcli.providers.base import NAME_IT
+
+        return Failure(f"{listener}: nothing was sent there ({NAME_IT})", ExitStatus.CONFIG, "chat_error")
     if isinstance(exc, BrokenPipeError):
         return Failure("the reader of the output left", ExitStatus.BROKEN_PIPE, "broken_pipe")
     if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:

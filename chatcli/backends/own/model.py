@@ -8,7 +8,6 @@ models of every provider that is set up.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -41,8 +40,7 @@ def check_credentials(settings: Settings, spec: str | None = None) -> None:
         from chatcli.local.policy import fallback_hint
 
         raise ConfigError(str(exc), hint=fallback_hint()) from None
-    if chosen.name in settings.untrusted_endpoints:
-        refuse_another_users_listener(settings, chosen.name)
+    refuse_another_users_listener(settings, chosen.name)
 
 
 def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatModel":
@@ -65,20 +63,30 @@ def build_embeddings(settings: Settings, spec: str) -> "Embeddings":
     return chosen.embeddings(settings, name)
 
 
+def named_endpoints(settings: Settings) -> list[str]:
+    """The endpoints the user's own settings name (the environment, config.toml, a trusted .env), every provider's:
+    an address another user listens on may be reached there only (chatcli.local.loopback)."""
+    return [
+        url
+        for name in NAMES
+        if name not in settings.untrusted_endpoints and (url := provider(name).url(settings)) is not None
+    ]
+
+
 def refuse_another_users_listener(settings: Settings, name: str) -> None:
-    """ConfigError when the endpoint of provider ``name``, which an untrusted .env chose, is a port on this
-    machine where another user's process listens: loopback is shared, and a thread sent there is that user's to
-    read. The user's own settings (the environment, config.toml, a trusted .env) may name any endpoint."""
+    """ConfigError when the endpoint of provider ``name`` is a port on this machine where another user's process
+    listens and the user's own settings did not name it: its default (reached by a model name, a thread's binding,
+    an import) or one an untrusted .env chose. Loopback is shared, and a thread sent there is that user's to read.
+    Said before the model is asked; every other connection is checked as it is made (chatcli.local.loopback)."""
     from urllib.parse import urlsplit
 
-    from chatcli.local.sockets import listener_uids
-    from chatcli.providers import provider
-    from chatcli.trust import on_this_machine
+    from chatcli.local.loopback import others_listening
 
     chosen = provider(name)
+    untrusted = name in settings.untrusted_endpoints
+    if not untrusted and chosen.url(settings):
+        return  # the user named it
     url = chosen.endpoint(settings)
-    if not on_this_machine(url if "://" in url else f"http://{url}"):
-        return
     try:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -87,13 +95,21 @@ def refuse_another_users_listener(settings: Settings, name: str) -> None:
     host = (parts.hostname or "").strip("[]")
     others: set[int] = set()
     for address in ("127.0.0.1", "::1") if host == "localhost" else (host,):
-        others |= (listener_uids(address, port) or set()) - {os.getuid(), 0}  # root's: the machine's own
-    if others:
+        others |= others_listening(address, port)
+    if not others:
+        return
+    uids = ", ".join(map(str, sorted(others)))
+    if untrusted:
         raise ConfigError(
             f"{chosen.url_var} from an untrusted .env names {chosen.where(settings)}, where another user of this"
-            f" machine listens (uid {', '.join(map(str, sorted(others)))}): nothing is sent there",
+            f" machine listens (uid {uids}): nothing is sent there",
             hint="if that server is one you mean to use, set the address yourself, or trust the .env: chat trust",
         )
+    raise ConfigError(
+        f"{chosen.label}'s default address {chosen.where(settings)} is another user's listener on this machine"
+        f" (uid {uids}): nothing is sent there",
+        hint=f"if that server is one you mean to use, name it yourself: {chosen.url_var}={url} in your environment",
+    )
 
 
 def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | None" = None) -> list[str]:
@@ -218,8 +234,7 @@ async def _listed(settings: Settings, name: str) -> list[str]:
     """One provider's models, named as the user names them; a failure as a ChatError."""
     chosen = provider(name)
     chosen.check(settings)
-    if name in settings.untrusted_endpoints:
-        refuse_another_users_listener(settings, name)
+    refuse_another_users_listener(settings, name)
     try:
         listed = await chosen.list_models(settings)
     except ChatError:

@@ -119,10 +119,9 @@ class ModelStates:
             asked = replace(settings, model=spec)
 
             async def told() -> int | None:
-                if chosen.name in asked.untrusted_endpoints:
-                    from chatcli.backends.own.model import refuse_another_users_listener
+                from chatcli.backends.own.model import refuse_another_users_listener
 
-                    refuse_another_users_listener(asked, chosen.name)
+                refuse_another_users_listener(asked, chosen.name)
                 return await chosen.window(asked, name)
 
             tells = told if chosen.tells_window(asked) else None

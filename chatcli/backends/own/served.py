@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
 def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
     """The settings chat would use in the server's environment."""
+    from chatcli.backends.own.model import named_endpoints
+    from chatcli.local import loopback
+
     settings, _notes = configure({}, environ=os.environ if environ is None else environ, cwd=cwd or Path.cwd())
+    loopback.guard()  # the server's connections are checked as chat's own are (chatcli.local.loopback)
+    loopback.allow("settings", named_endpoints(settings))
     return settings
 
 

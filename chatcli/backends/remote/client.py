@@ -195,7 +195,10 @@ class Remote:
         from langgraph_sdk.client import LangGraphClient
 
         from chatcli import __version__
+        from chatcli.local import loopback
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
+
+        loopback.allow("remote", [spec.url])  # --remote URL: the user named it
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
         if spec.api_key:

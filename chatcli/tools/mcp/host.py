@@ -334,6 +334,9 @@ def boot() -> None:
         os._exit(0)  # the starter learns that the host listens
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from chatcli.local import loopback
+
+    loopback.guard()  # its servers' own addresses are allowed as each is started (chatcli.tools.mcp.transport)
     host = Host(idle, socket_path=path)
     host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
     try:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from chatcli.tools.listing import Listing
+from chatcli.tools.listing import Gathering, Listing, Refused
 from chatcli.tools.mcp.calls import CALLING, Calls, Unavailable
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.transport import Connection, describe
@@ -133,12 +133,17 @@ class McpServer(Calls):
             self._relisting.add_done_callback(self._chores.discard)
 
     async def relist(self) -> None:
-        """List the running server again (its listing kept as it was if it cannot be listed now: logged)."""
+        """List the running server again (its listing kept as it was if it cannot be listed now: logged; one past a
+        bound of a whole listing is given up, said in one line)."""
         session = self.session
         if session is None or isinstance(getattr(session, "listing", None), dict):  # (the host's: it lists there)
             return
         try:
             listing = await self._list(session, *self._spoken)
+        except Refused as exc:  # past a bound of a whole listing: given up, as it would be at its start
+            if session is self.session:
+                self.fail(exc.detail)
+            return
         except Exception as exc:  # noqa: BLE001 - a server that stops answering is found out by its next call
             self.connection.logged(f"could not list it again: {describe(exc, self.spec, self.start_timeout)}")
             return
@@ -242,43 +247,53 @@ class McpServer(Calls):
                 self.ready.set()
 
     async def _list(self, session: Any, offered: Any, revision: Any = "") -> Listing:
-        """What the server offers now: its tools (all pages), its prompts and resources if it has them, and how long
-        the server said these lists stay fresh (the shortest)."""
+        """What the server offers now: its tools, its prompts and resources if it has them (every page of each), and
+        how long the server said these lists stay fresh (the shortest). Bounded as a whole as the pages arrive
+        (chatcli.tools.listing.Gathering: items, bytes, pages and one deadline): past a bound, ``Refused``."""
         if isinstance(getattr(session, "listing", None), dict):  # the MCP host's: listed there already
             return Listing.from_json(self.name, session.listing)
-        tools: list[Any] = []
-        ttls: list[int] = []
-
-        def lasting(result: Any) -> Any:
-            ttl = session.ttl_of(result) if hasattr(session, "ttl_of") else None
-            if ttl is not None:
-                ttls.append(ttl)
-            return result
-
-        cursor = None
-        for _page in range(1000):
-            page = lasting(await asyncio.wait_for(session.list_tools(cursor=cursor), self.start_timeout))
-            tools += page.tools or []
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        parts = []
-        for has, listing, what in (
-            (offered.prompts, session.list_prompts, "prompts"),
-            (offered.resources, session.list_resources, "resources"),
-        ):
-            result = lasting(await self._listed_part(listing, what)) if has else None
-            parts.append(list(getattr(result, what, None) or []))
-        return Listing.from_mcp(self.name, tools, parts[0], parts[1], revision, min(ttls) if ttls else None)
-
-    async def _listed_part(self, listing: Callable[[], Awaitable[Any]], what: str) -> Any:
-        """The server's answer listing its prompts or resources; None (and a line in its log) if it cannot list
-        them."""
+        gathering = Gathering()
+        deadline = asyncio.timeout(gathering.seconds)
         try:
-            return await asyncio.wait_for(listing(), self.start_timeout)
-        except Exception as exc:  # noqa: BLE001 - its tools still work without them
-            self.connection.logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
-            return None
+            async with deadline:
+                await self._pages(session, session.list_tools, "tools", gathering, needed=True)
+                for has, listing, what in (
+                    (offered.prompts, session.list_prompts, "prompts"),
+                    (offered.resources, session.list_resources, "resources"),
+                ):
+                    if has:
+                        await self._pages(session, listing, what, gathering)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise gathering.late() from None
+        return gathering.listing(self.name, revision)
+
+    async def _pages(
+        self,
+        session: Any,
+        listing: Callable[..., Awaitable[Any]],
+        what: str,
+        gathering: Gathering,
+        needed: bool = False,
+    ) -> None:
+        """Every page of one list, into ``gathering``. A list the server cannot give whole (prompts, resources: not
+        ``needed``) is left out, with a line in its log; its tools still work without it."""
+        cursor = None
+        while True:
+            gathering.asking(what)
+            try:
+                page = await asyncio.wait_for(listing(cursor=cursor), self.start_timeout)
+            except Exception as exc:  # noqa: BLE001 - its tools still work without its prompts or resources
+                if needed:
+                    raise
+                self.connection.logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
+                gathering.drop(what)
+                return
+            ttl = session.ttl_of(page) if hasattr(session, "ttl_of") else None
+            cursor = gathering.add(what, page, ttl)
+            if cursor is None:
+                return
 
     def _listed(self, listing: Listing) -> None:
         """The server listed what it offers: kept, cached, and said if it differs from what was known."""

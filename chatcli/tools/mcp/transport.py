@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
 
+from chatcli.errors import ListenerRefused
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -28,6 +29,9 @@ def _leaf(exc: BaseException) -> BaseException:
 def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
+    listener = ListenerRefused.within(exc)  # chatcli.local.loopback
+    if listener is not None:
+        return f"{listener}: nothing was sent there (the address is not in your mcp.json)"
     name = type(exc).__name__
     detail = getattr(exc, "detail", None)
     if detail:  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
@@ -113,11 +117,11 @@ class Session:
     async def list_tools(self, cursor: str | None = None) -> Any:
         return await self.client.list_tools(cursor=cursor)
 
-    async def list_prompts(self) -> Any:
-        return await self.client.list_prompts()
+    async def list_prompts(self, cursor: str | None = None) -> Any:
+        return await self.client.list_prompts(cursor=cursor)
 
-    async def list_resources(self) -> Any:
-        return await self.client.list_resources()
+    async def list_resources(self, cursor: str | None = None) -> Any:
+        return await self.client.list_resources(cursor=cursor)
 
     def ttl_of(self, result: Any) -> int | None:
         """How long the server said a list ``result`` stays fresh (ms); None when it said nothing (every server of
@@ -254,8 +258,10 @@ class Connection:
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
 
+        from chatcli.local import loopback
         from chatcli.tools.mcp.oauth import auth_for
 
+        loopback.allow(f"mcp {spec.name}", [spec.url])  # its address is the user's (mcp.json, their editor's)
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
         auth = auth_for(spec, self.data)
 

@@ -1,0 +1,173 @@
+"""Nothing reaches another user's listener on this machine unless the user named its address: checked at the connection.
+
+Loopback is shared: every local user may listen on 127.0.0.1, and a port chat expects its own server on (Ollama's
+11434, llama.cpp's 8080) may be another user's process waiting for what is sent there. Whatever chose the address (a
+provider's default reached through a model name, an untrusted .env, a thread imported or read from a shared
+database with its model, an editor's session, an embedding model, a window probe, a model list, an authorization
+server an MCP server pointed to), the connection is the one place all of them pass. So the guard stands there: an
+audit hook on ``socket.connect`` (``sys.addaudithook``) sees every TCP connection this process opens, whichever
+library opens it, before anything is sent.
+
+A connection to an address of this machine (loopback, the unspecified address, an address of one of its interfaces)
+on a port where another user's socket listens (the kernel's word: chatcli.local.sockets; not this user's, not root's,
+which is the machine's own) is refused with ``ListenerRefused`` (chatcli.errors), a ConnectionRefusedError, so every
+client treats it as the refused connection it is, and chat says it in one line. The user's own word lifts it for one
+address: an endpoint their settings name (the environment, config.toml, a trusted .env), ``--remote URL``, a server
+of their mcp.json (``allow``). Where the system does not say who listens (not Linux), nothing is refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from chatcli.errors import ListenerRefused
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# What the user named, by where they named it ("settings", "remote", "mcp NAME"): (host as written, port).
+_named: dict[str, frozenset[tuple[str, int]]] = {}
+_guarding = False
+_interfaces: frozenset[Address] | None = None
+
+
+def guard() -> None:
+    """Check every TCP connection of this process from now on (once a process; a fork keeps it)."""
+    global _guarding
+    if not _guarding:
+        _guarding = True
+        sys.addaudithook(_hook)
+
+
+def allow(source: str, urls: Iterable[str | None]) -> None:
+    """The addresses ``urls`` (URLs, or ``host:port``) are the user's own choice, as ``source`` names them: what that
+    source named before is forgotten."""
+    named = set()
+    for url in urls:
+        address = _address(url) if url else None
+        if address is not None:
+            named.add(address)
+    _named[source] = frozenset(named)
+
+
+def check(host: str, port: int) -> None:
+    """Raise ListenerRefused if a connection to ``host:port`` would reach another user's listener on this machine
+    and the user did not name that address."""
+    uids = others_listening(host, port)
+    if uids and not _is_named(host, port):
+        raise ListenerRefused(host.strip("[]"), port, uids)
+
+
+def others_listening(host: str, port: int) -> set[int]:
+    """The uids, other than this user's and root's, listening where a connection to ``host:port`` goes on this
+    machine; empty when the address is not this machine's, nobody else listens, or the system does not say."""
+    from chatcli.local.sockets import listener_uids
+
+    try:
+        address = ipaddress.ip_address(host.strip("[]").partition("%")[0])
+    except ValueError:
+        return set()
+    mapped = getattr(address, "ipv4_mapped", None)
+    address = mapped if mapped is not None else address
+    if not _this_machine(address):
+        return set()
+    wanted = "127.0.0.1" if address.is_unspecified and address.version == 4 else str(address)
+    wanted = "::1" if address.is_unspecified and address.version == 6 else wanted
+    return (listener_uids(wanted, port) or set()) - {os.getuid(), 0}
+
+
+def _hook(event: str, args: tuple[object, ...]) -> None:
+    if event != "socket.connect":
+        return
+    sock, address = args
+    if (
+        isinstance(sock, socket.socket)
+        and sock.family in (socket.AF_INET, socket.AF_INET6)
+        and sock.type == socket.SOCK_STREAM
+        and isinstance(address, tuple)
+        and len(address) >= 2
+        and isinstance(address[0], str)
+        and isinstance(address[1], int)
+    ):
+        for host in _resolved(address[0], address[1]):
+            check(host, address[1])
+
+
+def _resolved(host: str, port: int) -> list[str]:
+    """The addresses a connection to ``host`` goes to: itself when it is one, else what the name resolves to."""
+    try:
+        ipaddress.ip_address(host.strip("[]").partition("%")[0])
+        return [host]
+    except ValueError:
+        pass
+    try:
+        return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
+    except OSError:
+        return []  # the connection fails by itself
+
+
+def _address(url: str) -> tuple[str, int] | None:
+    """``url``'s host (lower-cased, no brackets) and port (the scheme's default if none); None if it has no host."""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".").lower()
+    return (host, port) if host else None
+
+
+def _is_named(host: str, port: int) -> bool:
+    """True if the user named ``host:port`` (the address connected to) in any of the ways they name addresses."""
+    ip = ipaddress.ip_address(host.strip("[]").partition("%")[0])
+    for named_host, named_port in (each for source in _named.values() for each in source):
+        if named_port != port:
+            continue
+        if named_host == "localhost" and (ip.is_loopback or ip.is_unspecified):
+            return True
+        try:
+            if ipaddress.ip_address(named_host) == ip:
+                return True
+        except ValueError:
+            if str(ip) in _resolved(named_host, port):
+                return True
+    return False
+
+
+def _this_machine(address: Address) -> bool:
+    """True for an address that reaches this machine: loopback, unspecified, or one of its interfaces'."""
+    if address.is_loopback or address.is_unspecified:
+        return True
+    global _interfaces
+    if _interfaces is None:
+        _interfaces = _interface_addresses()
+    return address in _interfaces
+
+
+def _interface_addresses() -> frozenset[Address]:
+    """This machine's own addresses, as Linux lists them (IPv4's local routes, IPv6's interfaces); none elsewhere."""
+    found: set[Address] = set()
+    try:
+        with open("/proc/net/fib_trie", encoding="ascii", errors="replace") as handle:
+            last = ""
+            for line in handle:
+                words = line.split()
+                if words[:1] == ["|--"] and len(words) == 2:
+                    last = words[1]
+                elif "/32 host LOCAL" in line and last:
+                    found.add(ipaddress.ip_address(last))
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                hexed = line.split()[0] if line.split() else ""
+                if len(hexed) == 32:
+                    found.add(ipaddress.IPv6Address(int(hexed, 16)))
+    except (OSError, ValueError):
+        pass
+    return frozenset(found)
