@@ -58,7 +58,11 @@ def prepare_db_path(db: str) -> Path:
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
         os.close(fd)
-        _start_incremental(path)
+        try:
+            _start_incremental(path)
+        except sqlite3.Error as exc:  # a full disk: the file is not left behind, half set up
+            path.unlink(missing_ok=True)
+            raise opening_error(path, exc, new=True) from None
     return path
 
 
@@ -72,6 +76,55 @@ def _start_incremental(path: Path) -> None:
         conn.close()
 
 
+_ROOM = 1024 * 1024  # bytes free below which an I/O error is a full disk (SQLite says "disk I/O error" for one)
+
+
+def _no_room(path: Path) -> bool:
+    """True when the file system holding ``path`` has (next to) no space or no inode left."""
+    try:
+        info = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < _ROOM or bool(info.f_files and not info.f_favail)
+
+
+def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreError:
+    """What an SQLite error at the opening of ``path`` means, said for what it is: a full disk, an I/O error, a file
+    that cannot be opened (each: the file is unharmed, nothing was written to it), one held by another program, one
+    that is damaged; only a file that is no SQLite database at all "is not a chatcli database". ``new``: the file
+    was being created (and is not there)."""
+    cause = exc.__cause__  # (chatcli.store.messages' probe says a damaged file in its own words, from SQLite's)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None and isinstance(cause, sqlite3.Error):
+        exc, code = cause, getattr(cause, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None  # the primary result code of an extended one
+    verb, unharmed = ("create", "") if new else ("open", "the file is unharmed: ")
+    if primary == sqlite3.SQLITE_FULL or (
+        primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path)
+    ):
+        return StoreError(
+            f"cannot {verb} {path}: the disk it is on is full", hint=f"{unharmed}free some space and try again"
+        )
+    if primary == sqlite3.SQLITE_IOERR:
+        named = getattr(exc, "sqlite_errorname", "") or "SQLITE_IOERR"
+        return StoreError(
+            f"cannot {verb} {path}: a disk I/O error ({named})", hint=f"{unharmed}check the disk and try again"
+        )
+    if primary == sqlite3.SQLITE_CANTOPEN:
+        return StoreError(
+            f"cannot {verb} {path} ({exc})", hint=f"{unharmed}check that its directory can be written to, and try again"
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return StoreError(f"{path} is not a chatcli database ({exc})", hint="choose another --db")
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return StoreError(
+            f"database error in {path}: {exc}", hint="the file is damaged: restore a backup or choose another --db"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreError(f"{path} is locked by another program ({exc})", hint="try again once it lets go of it")
+    return StoreError(f"database error in {path}: {exc}", hint="run with --debug for details")
+
+
 def check_database(path: Path) -> None:
     """Fail with a clear message if the file is not a SQLite database this version can use."""
     try:
@@ -81,8 +134,8 @@ def check_database(path: Path) -> None:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a chatcli database ({exc})", hint="choose another --db") from None
+    except sqlite3.Error as exc:
+        raise opening_error(path, exc) from None
     if version > len(MIGRATIONS):  # the count of applied migrations, kept for every release to read
         raise StoreError(
             f"{path} was written by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})",
@@ -128,12 +181,10 @@ def _rows_read_only(path: Path, sql: str, params: Params = ()) -> list[Row]:
             return list(conn.execute(sql, params).fetchall())
         finally:
             conn.close()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
+    except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
+        if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             return []
-        raise StoreError(f"database error in {path}: {exc}", hint="run with --debug for details") from None
-    except sqlite3.Error as exc:  # as when it is opened: a damaged file
-        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+        raise opening_error(path, exc) from None
 
 
 def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
@@ -266,14 +317,21 @@ async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore
     from chatcli.store.messages import sqlite_saver
 
     check_database(path)
-    async with sqlite_saver(str(path), guard=guard, read_only=True) as saver:
-        conn, _ = _connection(saver)
-        applied = await SqliteMigrationLog(conn).names()
-        if applied is None or len(applied) < len(MIGRATIONS):
-            raise StoreError(
-                f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
-            )
-        yield SqliteStore(saver, path, guard)
+    try:
+        async with AsyncExitStack() as stack:
+            try:
+                saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard, read_only=True))
+                conn, _ = _connection(saver)
+                applied = await SqliteMigrationLog(conn).names()
+            except sqlite3.DatabaseError as exc:
+                raise opening_error(path, exc) from None
+            if applied is None or len(applied) < len(MIGRATIONS):
+                raise StoreError(
+                    f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
+                )
+            yield SqliteStore(saver, path, guard)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"database error in {path}: {exc}", hint="choose another --db") from None
 
 
 @asynccontextmanager
@@ -283,34 +341,40 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
     ``read_only``: the caller only reads (threads, show, export, search), so a file chat may
     not write is opened for reading instead of refused.
     """
-    from chatcli.store.messages import sqlite_saver
-
     guard = sqlite_guard(db)
     unwritable = _read_only(db) if read_only else None
     if unwritable is not None:
-        try:
-            async with _open_read_only(unwritable, guard) as store:
-                yield store
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"database error in {unwritable}: {exc}", hint="choose another --db") from None
+        async with _open_read_only(unwritable, guard) as store:
+            yield store
         return
     path = prepare_db_path(db)
     check_database(path)
 
     try:
         async with AsyncExitStack() as stack:
-            async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
-                saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
-                conn, lock = _connection(saver)
-                async with lock:
-                    await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
-                # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
-                await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
-                from chatcli.store.memories import open_sqlite_memory
-
-                memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
-            opened = SqliteStore(saver, path, guard)
-            opened.memory = memory
+            try:
+                opened = await _set_up(stack, path, guard)
+            except sqlite3.DatabaseError as exc:
+                raise opening_error(path, exc) from None
             yield opened
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+
+
+async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard) -> SqliteStore:
+    """The store of the file at ``path``, set up (migrated) and open until ``stack`` closes."""
+    from chatcli.store.messages import sqlite_saver
+
+    async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
+        saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
+        conn, lock = _connection(saver)
+        async with lock:
+            await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
+        # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
+        await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+        from chatcli.store.memories import open_sqlite_memory
+
+        memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
+    opened = SqliteStore(saver, path, guard)
+    opened.memory = memory
+    return opened
