@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeserver import Reply
+from tests.fakeserver import Fault, Reply
 from tests.helpers import assert_one_error_line, chat
 
 pytestmark = pytest.mark.stores("sqlite", "postgres")  # the binding is the store's: both keep it
@@ -270,3 +270,77 @@ def test_two_projects_graphs_of_one_id_are_told_apart_by_their_directory(server,
     line = assert_one_error_line(chat(graph_env, "--graph", "agent", "-t", "trip", "hi", cwd=second), 2)
     assert f"answered by the graph agent (named in {first}), not the graph agent (named in {second})" in line, line
     assert len(server.requests) == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.stores("sqlite")
+@pytest.mark.parametrize("leave", ["/exit", "ctrl-d"])
+def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(server, chat_env, start, leave):
+    """A new thread told /model exists from then on: leaving before any question (/exit or Ctrl-D) keeps it, listed,
+    with the model it was told, and ``chat -t ID`` goes on with that model."""
+    import re
+
+    prompt = start()
+    at = prompt.say("/model think")
+    prompt.wait_for("kept with this thread", after=at)
+    prompt.wait_prompt()
+    at = prompt.mark()
+    if leave == "/exit":
+        prompt.say("/exit")
+    else:
+        prompt.child.sendcontrol("d")
+    assert prompt.exit_code() == 0
+    found = re.search(r"bye · resume with: chat --thread (\S+)", prompt.text[at:])
+    assert found, prompt.text[at:]
+    thread = found.group(1)
+    listed = chat(chat_env, "threads", "--json")
+    assert listed.code == 0 and thread in [row["thread_id"] for row in json.loads(listed.out)], listed
+    server.queue(Reply("from think"))
+    run = chat(chat_env, "--json", "-t", thread, "again")
+    assert run.code == 0 and json.loads(run.out)["model"] == "think", run
+    assert [r["model"] for r in server.requests] == ["think"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("how", ["config option", "/model"])
+def test_model_told_to_a_new_editor_session_is_kept_when_the_editor_leaves(server, chat_env, how):
+    """An editor's new session told a model (its config option, or /model) and closed before any prompt: the thread
+    is kept, listed, and goes on with that model from the terminal."""
+    from tests.acp_client import Editor
+
+    editor = Editor(chat_env)
+    editor.initialize()
+    session = editor.new()
+    if how == "/model":
+        editor.prompt(session, "/model think")
+    else:
+        editor.call("set_config_option", config_id="model", session_id=session, value="think")
+    assert editor.close() == 0, editor.stderr.decode()
+    listed = chat(chat_env, "threads", "--json")
+    assert listed.code == 0 and session in [row["thread_id"] for row in json.loads(listed.out)], listed
+    server.queue(Reply("from think"))
+    run = chat(chat_env, "--json", "-t", session, "again")
+    assert run.code == 0 and json.loads(run.out)["model"] == "think", run
+    assert [r["model"] for r in server.requests] == ["think"]
+
+
+def test_a_new_thread_told_a_model_is_titled_by_its_first_question_and_kept_if_it_fails(server, chat_env, tmp_path):
+    """Kept untitled from /model on; a first question that fails leaves it kept (its model with it), and the first
+    one answered names it."""
+    [said] = at_the_prompt(chat_env, tmp_path, "fresh", "/model gpt-told")
+    assert "kept with this thread" in said, said
+
+    def row() -> dict:
+        listed = chat(chat_env, "threads", "--json", cwd=tmp_path)
+        assert listed.code == 0, listed
+        return next(r for r in json.loads(listed.out) if r["thread_id"] == "fresh")
+
+    assert (row()["title"] or "", row()["message_count"]) == ("", 0)
+    server.queue(Fault(status=500, message="down"))
+    assert chat(chat_env, "-t", "fresh", "a first try", cwd=tmp_path).code != 0
+    assert row()["thread_id"] == "fresh"
+    server.queue(Reply("answered"))
+    run = chat(chat_env, "--json", "-t", "fresh", "a second try", cwd=tmp_path)
+    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-told", run
+    assert row()["title"] == "a first try"
+    assert [r["model"] for r in server.requests] == ["gpt-told", "gpt-told"]

@@ -79,6 +79,8 @@ class Thread:
     approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
+    # The thread was stored before its first question (told a model, a role): a failed first question keeps it.
+    _kept_empty: bool = False
 
     def __post_init__(self) -> None:
         if self.backend is None:
@@ -493,18 +495,27 @@ class Thread:
         if self.store is None:
             return
         count = len(await self.messages())
-        if failed and count <= 1:
+        if failed and count <= 1 and not self._kept_empty:  # a thread kept before it (told a model) stays
             await self.store.index.delete(self.thread_id)
             return
         await self._index(question, count)
 
     async def choose_model(self, name: str) -> None:
-        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now in
-        a thread that is kept already, so that leaving before the next message forgets nothing."""
+        """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now,
+        a new thread's with it, so that leaving before the next message forgets nothing."""
         self.model_name = name
         self.model_pinned = True
-        if self.store is not None and await self.store.index.get(self.thread_id) is not None:
-            await self.store.index.bind(self.thread_id, self.binding().to_json())
+        await self._keep()
+
+    async def _keep(self) -> None:
+        """Store the thread as it is now: a new thread told something to keep (a model, a role, a system prompt)
+        exists from that moment, listed untitled with no message until its first question names it, and what
+        answers it is stored with it."""
+        if self.store is None:
+            return
+        if await self.store.index.get(self.thread_id) is None:
+            await self.store.index.touch(self.thread_id, "", 0, self.model_name)  # titled by its first question
+        await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     def binding(self) -> Binding:
         """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
@@ -546,7 +557,11 @@ class Thread:
         self.pending = {}
         payload = await self.backend.ask(self.config, values)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
+            kept = await self.store.index.get(self.thread_id)  # stored already if it was told something
+            self._kept_empty = kept is not None
             await self._index(title, len(values["messages"]))
+            if kept is not None and not kept.title:
+                await self.store.index.set_title(self.thread_id, title)
         elif self.store is not None:  # what answers it, stored with the question, as a new thread's is
             await self._bind()
         if clear:
