@@ -7,6 +7,7 @@ call ran."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -229,3 +230,27 @@ def test_an_editor_s_server_named_as_chat_s_own_tools_is_refused_at_session_new(
     assert "chat's own tools" in said and "\n" not in said
     server.queue(Reply("fine"))  # the agent goes on
     assert editor.prompt(editor.new(cwd=str(tmp_path)), "hi").stop_reason == "end_turn"
+
+
+# --------------------------------------------------------------------------- what the names and descriptions cost
+
+
+def test_the_tools_offered_take_their_share_of_the_requests_budget(server, chat_env, tmp_path):
+    """20 tools with 60,000-character descriptions go with every request (1.2 MB, some 300,000 tokens): they are
+    counted in the context budget as the turns are, so an earlier turn that no longer fits beside them is left out
+    and said, rather than a request past the model's window."""
+    long = named("long", *[f"tool{i}" for i in range(20)])
+    long["env"]["NAMED_DESCRIPTION_CHARS"] = "60000"
+    write_servers(chat_env, {"long": long})
+    env = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "400000", "CHATCLI_MEMORY": "trim"}
+    for n in range(3):  # three earlier turns of about 40,000 tokens each
+        server.queue(Reply("ok"))
+        assert chat(env, "-t", "budget", f"turn{n} " + "x " * 80_000).code == 0
+    server.queue(Reply("ok"))
+    run = chat(env, "-t", "budget", "--json", "and now?")
+    assert run.code == 0, run
+    body = server.requests[-1]
+    assert len(body["tools"]) == 20
+    sent = " ".join(str(m["content"]) for m in body["messages"])
+    assert "turn0" not in sent and "turn2" in sent, "the turns were fitted as if the tools took nothing"
+    assert json.loads(run.out)["turns_left_out"] >= 1

@@ -2,7 +2,8 @@
 
 Written by hand on JSON-RPC lines over stdio (no SDK: it starts in a few hundredths of a second, so that a test may
 set up many). It speaks the 2025-06-18 revision (``server/discover`` is refused, as a server of that era refuses
-it). Each tool's description is "SERVER's TOOL", and a call of it adds the line "SERVER TOOL" to the file
+it). Each tool's description is "SERVER's TOOL" (padded with dots to ``NAMED_DESCRIPTION_CHARS`` characters when
+that is set: a server whose descriptions are long), and a call of it adds the line "SERVER TOOL" to the file
 ``NAMED_CALLS`` names and answers "ran SERVER's TOOL".
 """
 
@@ -23,7 +24,9 @@ def answer(request: dict) -> dict:
         return {}
     if method == "tools/list":
         empty = {"type": "object", "properties": {}}
-        return {"tools": [{"name": t, "description": f"{SERVER}'s {t}", "inputSchema": empty} for t in TOOLS]}
+        width = int(os.environ.get("NAMED_DESCRIPTION_CHARS", "0"))
+        said = [f"{SERVER}'s {t}".ljust(width, ".") for t in TOOLS]
+        return {"tools": [{"name": t, "description": d, "inputSchema": empty} for t, d in zip(TOOLS, said)]}
     if method == "tools/call" and params.get("name") in TOOLS:
         with open(os.environ["NAMED_CALLS"], "a") as calls:
             calls.write(f"{SERVER} {params['name']}\n")

@@ -83,6 +83,14 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
+def tools_tokens(tools: list[dict[str, Any]]) -> int:
+    """The estimated size (tokens) of the tools offered with a request, as the turns' is estimated (a token about
+    four characters): what the model is sent of them is their JSON."""
+    import json
+
+    return len(json.dumps(tools, ensure_ascii=False, default=str)) // 4 if tools else 0
+
+
 def _with_estimate(
     config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0, memories: list[str] | None = None
 ) -> RunnableConfig:
@@ -345,15 +353,19 @@ class _Step:
             fold = RUNNING
         elif graph.memory == "compact" and messages and messages[-1].type == "human":  # never inside a turn
             fold = automatic(self.graph.compact_at)
+        # The tools offered go with every request: their names, descriptions and schemas take from the budget what
+        # the turns would (an MCP server's descriptions may be long), never less than a quarter left for the turns.
+        tools = tools_tokens(self.tools)
+        budget = max(self.learned.budget - tools, self.learned.budget // 4)
         try:
-            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, fold)
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold)
         except Exception as exc:
             if fold is None:
                 raise
             # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
             why = self._why(exc)
             _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
-            plan = await fitted(self.chat_model, self.system, self.state, self.config, self.learned.budget, None)
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, None)
         if plan.folded:
             after = count_tokens_approximately(plan.messages)
             _say(
@@ -366,7 +378,7 @@ class _Step:
         if self.learned.fitter is not None and graph.memory != "summary":
             _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
         history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
-        return history, plan.update, plan.usage, count_tokens_approximately(history)
+        return history, plan.update, plan.usage, count_tokens_approximately(history) + tools
 
     def translated(self, exc: Exception) -> Exception:
         """``exc`` from this step's model as a failed turn says it (a ModelError), or as it is."""
