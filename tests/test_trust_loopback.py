@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from chatcli.providers import provider
-from tests.helpers import chat, eventually
-from tests.matrix import ONE_SHOT, doors
+from tests.helpers import Repl, chat, eventually
+from tests.matrix import DOORS, ONE_SHOT, doors
 from tests.providers import ROWS
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
@@ -395,3 +395,24 @@ def test_the_users_own_ollama_host_reaches_it(chat_env, tmp_path):
         run = chat(env, "-m", "ollama:llama3", "hi")
         assert "another user" not in run.err, run
         assert [n for n in listening.connections() if n > 0], "the address the user named was not reached"
+
+
+@doors(*DOORS)
+def test_an_imported_threads_model_reaches_no_other_users_listener_at_any_door(door, tmp_path):
+    """A shared export of an Ollama thread, imported, then asked on at every door (the prompt, a one-shot cold and
+    through the worker, chat serve, an editor's session): another user listens at Ollama's default address, and
+    gets nothing: not the history, not the question, not a model list or a window probe."""
+    pytest.importorskip("langchain_ollama")
+    door.env.pop("OLLAMA_HOST", None)
+    made = chat(dict(door.env, CHATCLI_WORKER="0"), "import", str(ollama_thread(tmp_path)))
+    assert made.code == 0, made
+    with stranger_at(OLLAMA_PORT) as listening:
+        if door.name == "prompt":  # the thread's model is checked as the prompt opens on it: it does not open
+            repl = Repl(["-t", made.out.strip()], door.env)
+            code, said = repl.exit_code(), repl.text
+        else:
+            answer = door.ask(f"and for dessert? {SECRET}", thread=made.out.strip())
+            code, said = answer.code, str(answer)
+        assert listening.connections() == [], f"{door.name}: a connection reached another user's listener"
+    assert code != 0 and f"uid {NOBODY}" in said and "OLLAMA_HOST=" in said, said
+    assert "Traceback" not in said, said
