@@ -20,6 +20,7 @@ from chatcli.core.turn import Config, Source
 from chatcli.errors import ChatError, UsageError
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.remote.client import Remote
     from chatcli.store import Store, ThreadInfo
     from chatcli.tools.toolbox import Toolbox
@@ -146,11 +147,20 @@ class GraphBackend(Backend):
     def __init__(self, app: GraphApp, label: str, binding: Binding | None = None):
         super().__init__(app)
         self.label, self.binding = label, binding
+        self.pricer: Pricer | None = None  # how its model calls are priced (chatcli.backends.own.pricing)
+
+    def pricing(self) -> Pricer:
+        """The pricer of the graph's model calls: given, or the kept price table's, by the model each call names."""
+        if self.pricer is None:
+            from chatcli.backends.own.pricing import Pricer
+
+            self.pricer = Pricer()
+        return self.pricer
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.graphs.turns import GraphSource
 
-        return GraphSource(self.app)
+        return GraphSource(self.app, self.pricing())
 
     async def ask(self, config: Config, values: dict[str, Any]) -> Any:
         return {"messages": values["messages"]}  # the graph's input: it stores the question itself
@@ -199,9 +209,18 @@ class GraphBackend(Backend):
         return ChatError(f"the graph failed{where}: {detail}", hint="--debug shows where")
 
     def message(self, item: Any) -> Any:
+        """The message as LangChain's; an answer with token counts and no cost kept (the graph keeps its answers
+        as its model gave them) with its cost, priced as the run priced it, so /usage totals it as chat's own."""
         from chatcli.backends.graphs.messages import as_message
+        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, answer_cost
 
-        return as_message(item)
+        message = as_message(item)
+        meta, used = getattr(message, "response_metadata", None), getattr(message, "usage_metadata", None)
+        if not isinstance(meta, dict) or not used or COST_KEY in meta:
+            return message
+        usd, local = answer_cost(meta, used, self.pricing())
+        priced = {**meta, COST_KEY: usd, **({UNPRICED_KEY: LOCAL} if local else {})}
+        return message.model_copy(update={"response_metadata": priced})
 
 
 class RemoteBackend(GraphBackend):
@@ -227,7 +246,7 @@ class RemoteBackend(GraphBackend):
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.remote.run import RemoteSource
 
-        return RemoteSource(self.remote, self.server)
+        return RemoteSource(self.remote, self.server, self.pricing())
 
     def threads(self, store: Store | None) -> ThreadList:
         from chatcli.threads.remote import RemoteThreads

@@ -172,6 +172,12 @@ def _instances(toks: Sequence[str], phrases: Sequence[Sequence[str]]) -> list[tu
     return found
 
 
+def holds(text: str, phrases: Sequence[Sequence[str]]) -> bool:
+    """True when ``text`` holds every phrase (as FTS5 matches a query of them)."""
+    words = [tok for _, _, tok in tokens(text)]
+    return bool(phrases) and {number for _, number in _instances(words, phrases)} == set(range(len(phrases)))
+
+
 def _sentence_starts(text: str, toks: Sequence[Token]) -> list[int]:
     """Token numbers that start a sentence: the first, and any after '.' or ':' and a space."""
     starts = []

@@ -55,6 +55,9 @@ class LightStore:
         self.guard = guard
         self._reclaim = reclaim
         self._lock = lock
+        # The same database opened the full way, for reading (set by ``open_light_store``): LangGraph's
+        # checkpointer, for a thread only LangGraph can read whole (chatcli.threads.deltas).
+        self.full: Callable[[], AsyncContextManager[Store]] = _no_full
 
     def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
         """The lock a turn on ``thread_id`` holds (another process's turn is waited for)."""
@@ -73,6 +76,10 @@ class LightStore:
         await self.index.purge(thread_id)
         if self._reclaim is not None:
             await self.guard.run(self._reclaim)
+
+
+def _no_full() -> AsyncContextManager[Store]:
+    raise RuntimeError("this store was opened without a way to open it the full way")
 
 
 def _sqlite_ready(path: Path) -> bool:
@@ -178,12 +185,14 @@ async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[St
     if is_postgres_url(db):
         async with _light_postgres(db) as light:
             if light is not None:
+                light.full = lambda: open_store(db, read_only=True)
                 yield light
                 return
     else:
         path = Path(db).expanduser()
         if _sqlite_ready(path):
             async with _light_sqlite(path) as light:
+                light.full = lambda: open_store(db, read_only=True)
                 yield light
                 return
     async with open_store(db, read_only) as store:

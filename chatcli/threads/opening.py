@@ -23,11 +23,15 @@ async def open_threads(settings: Settings, read_only: bool = False, light: bool 
         from chatcli.store.light import open_light_store
 
         async with open_light_store(settings.db or "", read_only) as store:
-            yield Threads(None, store, secrets=known_secrets(settings))
+            threads = Threads(None, store, secrets=known_secrets(settings))
+            threads.settings = settings
+            yield threads
         return
     from chatcli.backends.own.graph import build_graph
     from chatcli.store import open_store
 
     async with open_store(settings.db or "", read_only) as store:
         app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        yield Threads(app, store, secrets=known_secrets(settings))
+        threads = Threads(app, store, secrets=known_secrets(settings))
+        threads.settings = settings
+        yield threads

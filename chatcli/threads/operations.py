@@ -94,6 +94,28 @@ def exported(t: Transcript) -> dict[str, Any]:
     }
 
 
+def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) -> List[SearchHit]:
+    """The hits of ``phrases`` (chatcli.store.fts.query_phrases) among a thread's ``messages`` (plain dicts), in
+    order, each with its turn, its time and FTS5's snippet."""
+    from chatcli.store.fts import holds, snippet
+    from chatcli.store.index import CLOSE, OPEN, marked
+    from chatcli.threads.records import fields_of, text_of
+    from chatcli.threads.spending import when_of
+
+    hits, turn = [], 0
+    for message in messages:
+        m = fields_of(message)
+        turn += m.get("type") == "human"
+        body = text_of(m.get("content"))
+        if m.get("type") in ("human", "ai", "tool") and holds(body, phrases):
+            when = when_of((m.get("response_metadata") or {}).get("created_at"))
+            found = snippet(body, phrases, open_mark=OPEN, close_mark=CLOSE)
+            stamp = when.timestamp() if when else None
+            hit = SearchHit(info.thread_id, info.title, max(turn, 1), str(m["type"]), found, 0, stamp)
+            hits.append(marked(hit))
+    return hits
+
+
 class Threads:
     """Operations on the threads of one database."""
 
@@ -104,6 +126,7 @@ class Threads:
         # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
         # (chatcli.providers.base.known_secrets).
         self.secrets = secrets
+        self.settings: Any = None  # chatcli.config.Settings, when opened with them: the prices chat stats uses
 
     @property
     def graph(self) -> GraphApp:
@@ -137,9 +160,9 @@ class Threads:
     async def transcript(self, thread_id: str) -> Transcript:
         """The whole thread, or a UsageError naming the unknown id."""
         check_thread_id(thread_id)
-        values = await self.store.index.head(thread_id) or {}
-        messages = list(values.get("messages") or [])
         info = await self.store.index.get(thread_id)
+        values = await self.values(thread_id, info)
+        messages = list(values.get("messages") or [])
         if info is None and not messages:
             from chatcli.core.binding import Binding
 
@@ -152,6 +175,17 @@ class Threads:
             now = time.time()
             info = ThreadInfo(thread_id, None, now, now, len(messages), None)
         return Transcript(info, messages, values.get("system"), dict(values.get("vars") or {}))
+
+    async def values(self, thread_id: str, info: ThreadInfo | None) -> dict[str, Any]:
+        """The thread's latest state as plain data (messages as dicts, system, vars): as stored, or, when its latest
+        checkpoint holds none of the messages the index counts (a graph that keeps them as deltas, as deepagents
+        does), the messages as LangGraph rebuilds them (chatcli.threads.deltas)."""
+        values = await self.store.index.head(thread_id) or {}
+        if not values.get("messages") and info is not None and info.message_count:
+            from chatcli.threads.deltas import rebuilt_messages
+
+            values["messages"] = await rebuilt_messages(self.store, thread_id, self.app if self.foreign else None)
+        return values
 
     async def shown(self, thread_id: str) -> Transcript:
         """The thread as shown or exported: ``transcript`` with every known credential masked."""
@@ -256,13 +290,32 @@ class Threads:
             if hit.thread_id not in live:
                 live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
         kept = [h for h in hits if (nodes := live[h.thread_id]) is None or h.node in nodes][:limit]
+        kept += (await self._rebuilt_hits(text))[: limit - len(kept)]
         numbered = await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
         # The threads best match first; a thread's hits in the order they were said, as its transcript has them.
         first: dict[str, int] = {}
         for n, hit in enumerate(numbered):
             first.setdefault(hit.thread_id, n)
-        ordered = sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, h.created_at or 0.0))
+        # (A rebuilt thread's hits, node 0, are in the order said already: its messages may have no times.)
+        ordered = sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, (h.node and h.created_at) or 0.0))
         return masked(ordered, self.secrets)  # a key found (or cut at the snippet's edge) shown as ***
+
+    async def _rebuilt_hits(self, text: str) -> List[SearchHit]:
+        """The messages matching ``text`` in the threads whose messages only LangGraph can read whole (a graph's
+        that keeps them as deltas: the search index never held them), searched as the index searches."""
+        from chatcli.core.binding import Binding
+        from chatcli.store.fts import query_phrases
+
+        phrases = query_phrases(text)
+        hits: List[SearchHit] = []
+        for info in await self.store.index.list() if phrases else []:
+            bound = Binding.from_json(await self.store.index.binding(info.thread_id))
+            if not info.message_count or bound is None or bound.kind != "graph":
+                continue  # chat's own threads, and a server's, are never kept as deltas here
+            head = await self.store.index.head(info.thread_id) or {}
+            if not head.get("messages"):
+                hits += matching(info, (await self.values(info.thread_id, info))["messages"], phrases)
+        return hits
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():

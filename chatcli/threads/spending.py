@@ -1,8 +1,9 @@
 """What the threads' answers used and cost, totalled by day, model and thread (``chat stats``).
 
 Read from what the threads hold, as ``/usage`` reads one thread: each answer's token counts (the
-summaries made for it included) and the cost stored with it (chatcli.backends.own.pricing.COST_KEY). An
-answer with counts and no stored price, or an unknown one, is counted as unpriced: its dollars are
+summaries made for it included) and the cost stored with it (chatcli.backends.own.pricing.COST_KEY), or, for
+a graph's answer (kept without one), its counts priced now by the model it names. An answer whose price is
+unknown is counted as unpriced: its dollars are
 not made up; those of a local model (never priced from the hosted prices) are told apart. Days are local
 dates. An answer taken back (/undo, /retry) or in a deleted thread is no longer counted; an answer without
 counts (stopped before the server counted, or imported: an export keeps no counts) is not counted at all;
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
+from chatcli.backends.own.pricing import Pricer, answer_cost
 from chatcli.core.chunks import cache_counts
 from chatcli.errors import UsageError
 from chatcli.threads.records import fields_of
@@ -78,6 +79,8 @@ class Spending:
     local_models: set[str] = field(default_factory=set)  # a local model's answers: not priced
     # Answers counted already: a forked thread holds copies of another's, paid for once.
     seen: set[str] = field(default_factory=set)
+    # Prices the answers kept without a cost (a graph's: chatcli.backends.own.pricing.answer_cost).
+    pricer: Pricer | None = None
 
     def count(self, thread_id: str, message: Any) -> None:
         """Add one stored answer (a message or its dict), if it is one and is not older than ``since``."""
@@ -85,7 +88,7 @@ class Spending:
         if m.get("type") != "ai":
             return
         meta = m.get("response_metadata") or {}
-        when = _when(meta.get("created_at"))
+        when = when_of(meta.get("created_at"))
         if self.since is not None and (when is None or when < self.since):
             return
         counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE)) if isinstance(u, dict)]
@@ -93,7 +96,7 @@ class Spending:
         tokens_out = sum(int(u.get("output_tokens") or 0) for u in counts)
         cache = [sum(each) for each in zip((0, 0), *map(cache_counts, counts))]
         counted = bool(m.get("usage_metadata"))
-        cost = meta.get(COST_KEY)
+        cost, local = answer_cost(meta, m.get("usage_metadata"), self.pricer)
         if not counted and not tokens_in + tokens_out and not isinstance(cost, (int, float)):
             return  # an answer stopped before the server counted anything: nothing was spent that is known
         if m.get("id"):  # a fork keeps its messages' ids: the same answer, paid for once
@@ -102,7 +105,6 @@ class Spending:
             self.seen.add(m["id"])
         model = str(meta.get("model_name") or UNKNOWN)
         day = when.astimezone().date().isoformat() if when else UNKNOWN
-        local = meta.get(UNPRICED_KEY) == LOCAL
         for tally in (self.total, _row(self.by_day, day), _row(self.by_model, model), _row(self.by_thread, thread_id)):
             tally.add(tokens_in, tokens_out, cost, counted, local, cache)
         if counted and not isinstance(cost, (int, float)):
@@ -134,7 +136,7 @@ def ranked(rows: dict[str, Tally]) -> list[tuple[str, Tally]]:
     )
 
 
-def _when(stamp: Any) -> datetime | None:
+def when_of(stamp: Any) -> datetime | None:
     """A stored ISO 8601 time (or epoch seconds, as old exports wrote), aware; None if there is none."""
     from datetime import timezone
 
@@ -170,12 +172,15 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 async def spending(threads: Any, since: datetime | None = None) -> Spending:
-    """The totals over every thread of ``threads`` (a chatcli.threads.operations.Threads), answers since ``since``."""
-    report = Spending(since)
+    """The totals over every thread of ``threads`` (a chatcli.threads.operations.Threads), answers since ``since``;
+    each thread's messages as LangGraph reads them (``Threads.values``: a graph may keep them as deltas)."""
+    settings = threads.settings
+    pricer = Pricer(settings.prices, None, False, settings) if settings is not None else Pricer()
+    report = Spending(since, pricer=pricer)
     for info in reversed(await threads.list()):  # oldest first: a copy's answers count where they were first given
         if since is not None and info.updated_at < since.timestamp():
             continue  # nothing was said in it since
-        values = await threads.store.index.head(info.thread_id) or {}
+        values = await threads.values(info.thread_id, info)
         report.titles[info.thread_id] = info.title
         for message in values.get("messages") or []:
             report.count(info.thread_id, message)

@@ -1,5 +1,7 @@
 """One turn on a graph that is not chat's own (``chat --graph``, a deployed graph): its AI messages' tokens from
-whichever node emits them, its tool calls and results, and its interrupts asked of the listener.
+whichever node emits them, its tool calls and results, and its interrupts asked of the listener; each model
+call's token counts (``usage_metadata``) summed into the turn's usage and priced as chat prices its own
+(chatcli.backends.own.pricing).
 
 The graph is any compiled LangGraph app (its ``astream``, ``aget_state`` and ``aupdate_state``). It is
 streamed in LangGraph's "messages" mode (tokens, and the messages a node returns whole) and "updates" mode
@@ -32,14 +34,16 @@ class GraphSource:
     reviews: ClassVar[bool] = True
     context_tokens: int | None = None  # the graph keeps its own history
 
-    def __init__(self, app: GraphApp):
+    def __init__(self, app: GraphApp, pricer: Any = None):
         self.app = app
+        self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each model call's cost, as chat's own are priced
         self.speakers: list[str] = []  # the nodes that have spoken, in order
         self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
         self._speaking: str | None = None
         self._calls: dict[str, ToolCall] = {}  # the calls the turn's AI messages asked for, by id
         self._asked_at: dict[str, float] = {}  # when each was asked for (or its run resumed): its result's seconds
         self._progress = Progress()
+        self._models: dict[str, str] = {}  # the model each streamed AI message's call named, by its id
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
@@ -124,6 +128,19 @@ class GraphSource:
             whole.add(chunk.id or "")
         node = str(meta.get("langgraph_node") or "")
         tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
+        self._price(chunk, result)
+
+    def _price(self, chunk: Any, result: TurnResult) -> None:
+        """The cost of the model call whose counts ``chunk`` carries (the run's answer sums them, as chat's own
+        turn does); a call without counts adds nothing, and a run of none has no usage and no cost: unknown."""
+        name = chunk.response_metadata.get("model_name")
+        if name:  # (a streamed call names its model on one chunk, its counts on another: the same message id)
+            self._models[chunk.id or ""] = name
+        used = chunk.usage_metadata
+        if used and self.pricer is not None:
+            name = name or self._models.get(chunk.id or "") or result.model
+            usd = self.pricer.cost(used, name)
+            result.add_cost(usd, name, usd is None and self.pricer.local(name))
 
     def _speaker(self, node: str, listener: Listener) -> None:
         """Say which node speaks, when it is not the one speaking and more than one has spoken."""

@@ -204,6 +204,17 @@ def dollars(usd: float) -> str:
     return f"${usd:.8f}".rstrip("0")
 
 
+def answer_cost(meta: Mapping[str, Any], usage: Mapping[str, Any] | None, pricer: Pricer | None) -> tuple[Any, bool]:
+    """A stored answer's dollars (None: unknown) and whether they are unknown because its model is local: the cost
+    kept with it (chat's own answers keep theirs, ``COST_KEY``), else its counts priced now by the model it
+    names (a graph's answer, which the graph keeps without one); nothing for an answer without counts."""
+    if COST_KEY in meta or pricer is None or not usage:
+        return meta.get(COST_KEY), meta.get(UNPRICED_KEY) == LOCAL
+    name = meta.get("model_name")
+    usd = pricer.cost(usage, name)
+    return usd, usd is None and pricer.local(name)
+
+
 class Pricer:
     """Prices model calls: ``prices`` are config.toml's (Settings.prices), tried before the kept table.
 

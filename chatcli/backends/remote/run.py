@@ -54,8 +54,8 @@ def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
 class RemoteSource(GraphSource):
     """A graph's source whose runs are ``remote``'s assistant's, on the server."""
 
-    def __init__(self, remote: Remote, app: ServerApp | None = None):
-        super().__init__(app or ServerApp(remote))
+    def __init__(self, remote: Remote, app: ServerApp | None = None, pricer: Any = None):
+        super().__init__(app or ServerApp(remote), pricer)
         self.remote = remote
         self.run_id: str | None = None
         self.last_event: str | None = None
