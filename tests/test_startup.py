@@ -215,3 +215,43 @@ def test_langsmith_variables_set_for_another_program_upload_nothing(chat_env, la
     )  # fmt: skip
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert _Recorder.bodies == [], "nothing reached LangSmith"
+
+
+# Runs the prompt in this interpreter and reports sys.modules the moment it is drawn (prompt-toolkit turns
+# bracketed paste on as it starts reading keys), then leaves.
+AT_FIRST_PAINT = """
+import json, os, sys
+import prompt_toolkit.output.vt100 as vt100
+def drawn(self):
+    sys.stderr.write("\\nREPORT " + json.dumps(sorted(sys.modules)) + "\\n")
+    sys.stderr.flush()
+    os._exit(0)
+vt100.Vt100_Output.enable_bracketed_paste = drawn
+sys.argv = ["chat"]
+from chatcli.app.cli import main
+main()
+"""
+
+# Loaded after the prompt's first paint, while the user types (chatcli.ui.prompt._import_engine): none is needed to
+# draw it.
+AFTER_THE_FIRST_PAINT = (
+    "chatcli.service.thread",
+    "chatcli.core.turn",
+    "chatcli.threads.operations",
+    "chatcli.ui.commands",
+)
+
+
+def test_the_prompt_is_drawn_before_the_thread_and_its_commands_load(chat_env, tmp_path):
+    import pexpect
+
+    from tests.helpers import visible
+
+    child = pexpect.spawn(
+        sys.executable, ["-c", AT_FIRST_PAINT], env=dict(chat_env, TERM="xterm-256color"), cwd=str(tmp_path),
+        encoding="utf-8", dimensions=(24, 80), timeout=60,
+    )  # fmt: skip
+    child.expect(r"REPORT (\[.*?\])\r?\n")
+    loaded = json.loads(visible(child.match.group(1)))
+    assert "chatcli.ui.prompt" in loaded
+    assert [m for m in AFTER_THE_FIRST_PAINT if m in loaded] == []

@@ -8,22 +8,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
 from chatcli.config import Settings
-from chatcli.core.binding import Binding
-from chatcli.core.events import Listener, Notice, Silent
-from chatcli.core.graph_app import GraphApp, GraphLoader
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import UsageError
-from chatcli.providers.base import known_secrets
-from chatcli.service.backend import Backend, GraphBackend, ThreadList
-from chatcli.service.thread import Thread
-from chatcli.store import Store, ThreadInfo
-from chatcli.threads.operations import Threads
 
 if TYPE_CHECKING:
+    # Imported where they are used: the prompt chooses its thread (``choose``) before its first paint, and the
+    # thread, its backend and its events load after it (chatcli.ui.prompt._open).
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.own.roles import Role
     from chatcli.backends.remote.client import RemoteSpec
     from chatcli.content.attachments import Attachment
+    from chatcli.core.binding import Binding
+    from chatcli.core.events import Listener
+    from chatcli.core.graph_app import GraphApp, GraphLoader
+    from chatcli.service.backend import Backend, ThreadList
+    from chatcli.service.thread import Thread
+    from chatcli.store import Store, ThreadInfo
     from chatcli.tools.toolbox import Toolbox
 
     # What answers a process's threads: chat's own graph (None), a graph of the user's, an Agent Server's assistant.
@@ -160,6 +160,7 @@ def _is_uuid(text: str) -> bool:
 
 
 async def _bound(db: str, thread_id: str) -> Binding | None:
+    from chatcli.core.binding import Binding
     from chatcli.store import read_binding
 
     return Binding.from_json(await read_binding(db, thread_id))
@@ -206,6 +207,8 @@ def load_engine(spec: str | None = None) -> None:
 
 def notices(listener: Listener) -> Callable[[str], None]:
     """How the layers below (the store, the tools) say a line: as a ``Notice`` to ``listener``."""
+    from chatcli.core.events import Notice
+
     return lambda text: listener.hear(Notice(text))
 
 
@@ -227,6 +230,8 @@ async def open_conversation(
     no model, no tools of chat's (its backend is a chatcli.service.backend.GraphBackend).
     """
     check_thread_id(thread_id)
+    from chatcli.core.events import Silent
+
     listener = listener if listener is not None else Silent()
     if app is not None:  # a graph of the user's, or a server's assistant
         async with open_chat(settings, listener, app) as engine:
@@ -284,6 +289,8 @@ class Chat:
         """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
         ``model`` (the settings' by default), with ``toolbox``'s tools (the engine's by default: a session's own
         comes from ``Toolbox.for_session``)."""
+        from chatcli.service.thread import Thread
+
         own = self.backend.can.prompt
         conversation = Thread(
             app=self.app,
@@ -304,6 +311,9 @@ class Chat:
 
     def threads(self) -> ThreadList:
         """The threads: on the engine's database, or on the server that keeps them."""
+        from chatcli.providers.base import known_secrets
+        from chatcli.threads.operations import Threads
+
         if self.store is None:  # an Agent Server's: shown with the same credentials masked
             threads = self.backend.threads(None)
             threads.secrets = known_secrets(self.settings)
@@ -368,6 +378,7 @@ async def open_chat(
 async def open_graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Chat]:
     """Open the store and the app ``source`` gives (``await source.open(saver)``: a graph that is not chat's own,
     kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
+    from chatcli.service.backend import GraphBackend
     from chatcli.store import open_store
 
     async with open_store(settings.db or "") as store, AsyncExitStack() as stack:
@@ -413,6 +424,7 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox 
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.standing import Standing
     from chatcli.local.policy import keeper
+    from chatcli.service.backend import Backend
     from chatcli.store import open_store
 
     models = ModelPool(settings)

@@ -93,6 +93,8 @@ class CommandCompleter(Completer):
             return
         if "\n" in text:
             return
+        import chatcli.ui.commands  # noqa: F401  (fills REGISTRY; loaded after the prompt's first paint, once)
+
         name, space, word = text.partition(" ")
         if not space:
             for entry in commands():

@@ -8,7 +8,7 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 
@@ -16,16 +16,18 @@ from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
 from chatcli.service.chat import ThreadSetup
-from chatcli.service.thread import Thread
 from chatcli.text import counted
-from chatcli.ui.commands import Context, execute, is_command, leaves, literal, resolve
-from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
-from chatcli.ui.reply import ask_line, left_unanswered, resume_pending
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
+
+if TYPE_CHECKING:
+    # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
+    # slash commands are not needed to draw the prompt.
+    from chatcli.service.thread import Thread
+    from chatcli.ui.commands import Context
 
 _PROMPT_FIRST = 0.05  # seconds
 # Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.
@@ -33,7 +35,10 @@ _CTRL_C_HINT = 3
 
 
 def _import_engine(model: str) -> None:
-    """Import the heavy modules (LangGraph, the model's client) so the first turn is quick."""
+    """Import the heavy modules (LangGraph, the model's client, the thread and the slash commands) so the first
+    turn is quick; none of them is needed to draw the prompt."""
+    import chatcli.ui.commands.mcp  # noqa: F401
+    import chatcli.ui.reply  # noqa: F401
     from chatcli.service.chat import load_engine
 
     load_engine(model)
@@ -139,6 +144,10 @@ async def _cancellable(repl: Repl, work: Callable[[Thread], Awaitable[Any]], sto
 
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
+    from chatcli.ui.commands import Context, execute, is_command, literal, resolve
+    from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
+    from chatcli.ui.reply import ask_line, left_unanswered
+
     output, settings = repl.output, repl.settings
     if not is_command(text):
         message, again = literal(text), literal(text) == repl.unanswered
@@ -277,6 +286,8 @@ async def run_repl(
         stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
         try:
             if resumed:
+                from chatcli.ui.reply import resume_pending
+
                 await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
             idle_ctrl_c = 0
             while repl.received is None:
@@ -300,6 +311,8 @@ async def run_repl(
                 idle_ctrl_c = 0
                 if not text.strip():
                     continue
+                from chatcli.ui.commands import leaves
+
                 if leaves(text):
                     break
                 keep_going = await dispatch(repl, text)
