@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -35,12 +36,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def http_bars():
-    """bars.py serving streamable HTTP on 127.0.0.1; its URL."""
+def serving(transport: str) -> Iterator[str]:
+    """bars.py serving ``transport`` ("http": streamable HTTP, "sse": the older HTTP+SSE) on 127.0.0.1; its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(BARS), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, str(BARS), transport, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     eventually(
         lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
@@ -48,9 +48,21 @@ def http_bars():
         timeout=20,
         ignoring=(OSError,),
     )
-    yield f"http://127.0.0.1:{port}/mcp"
+    yield f"http://127.0.0.1:{port}/{'mcp' if transport == 'http' else 'sse'}"
     proc.terminate()
     proc.wait(5)
+
+
+@pytest.fixture
+def http_bars() -> Iterator[str]:
+    """bars.py serving streamable HTTP on 127.0.0.1; its URL."""
+    yield from serving("http")
+
+
+@pytest.fixture
+def sse_bars() -> Iterator[str]:
+    """bars.py serving the HTTP+SSE transport (2024-11-05) on 127.0.0.1; its URL (``/sse``)."""
+    yield from serving("sse")
 
 
 def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, chat_env):
@@ -74,6 +86,43 @@ def test_an_http_server_works_the_same(server, chat_env, http_bars):
     run = chat(chat_env, "--yes", "shout hello")
     assert run.code == 0, run
     assert [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"] == ["HELLO"]
+
+
+@pytest.mark.parametrize("kind", ["sse"])
+def test_a_server_of_the_older_sse_transport_works_the_same_when_mcp_json_says_so(server, chat_env, sse_bars, kind):
+    """An mcp.json copied from Claude Code or Cursor names an HTTP+SSE server by its "type": chat speaks it."""
+    write_servers(chat_env, {"old": {"type": kind, "url": sse_bars}})
+    server.queue(tool_calls(("shout", {"text": "hello"})), Reply("done"))
+    run = chat(chat_env, "--yes", "shout hello")
+    assert run.code == 0, run
+    assert [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"] == ["HELLO"]
+    listed = chat(chat_env, "tools")
+    assert listed.code == 0 and "old" in listed.out and "sse" in listed.out, listed
+
+
+def test_an_sse_server_named_without_its_type_says_what_to_change_in_one_line(server, chat_env, sse_bars):
+    """The same server in an mcp.json that does not say its transport: chat tries streamable HTTP, which it does not
+    speak, and says what to change rather than "Not Found"; the question is answered without it."""
+    write_servers(chat_env, {"old": {"url": sse_bars}})
+    server.queue(Reply("without it"))
+    run = chat(chat_env, "hello")
+    assert run.code == 0 and run.out == "without it\n", run
+    [line] = [line for line in run.err.splitlines() if "old" in line]
+    assert "answered HTTP 405" in line and '"type": "sse"' in line, run.err
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ({"type": "websocket", "url": "ws://x"}, "old.type must be one of stdio, http"),
+        ({"type": "stdio", "url": "http://127.0.0.1:1/sse"}, 'type "stdio" needs "command"'),
+        ({"type": "sse", "command": "x"}, 'type "sse" needs "url"'),
+    ],
+)
+def test_a_type_chat_does_not_speak_or_that_contradicts_the_entry_is_one_line(chat_env, entry, said):
+    write_servers(chat_env, {"old": entry})
+    run = chat(chat_env, "tools")
+    assert run.code == 3 and said in run.err and len(run.err.strip().splitlines()) == 1, run
 
 
 def test_approve_patterns_pick_which_tools_run_unasked(server, chat_env):

@@ -115,6 +115,11 @@ if __name__ == "__main__":
         server.settings.host = "127.0.0.1"
         server.settings.log_level = "WARNING"
         server.run(transport="streamable-http")
+    elif len(sys.argv) > 2 and sys.argv[1] == "sse":  # the HTTP+SSE transport of the 2024-11-05 revision (/sse)
+        server.settings.port = int(sys.argv[2])
+        server.settings.host = "127.0.0.1"
+        server.settings.log_level = "WARNING"
+        server.run(transport="sse")
     else:
         print("bars: starting", file=sys.stderr)
         server.run()

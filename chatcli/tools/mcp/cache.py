@@ -79,6 +79,7 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
         "env_values": _digest(spec.env),
         "cwd": spec.cwd,
         "url": spec.url,
+        "sse": spec.sse,
         "headers": sorted(spec.headers),
         "header_values": _digest(spec.headers),
         "program": program,

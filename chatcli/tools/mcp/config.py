@@ -6,8 +6,9 @@
     }}
 
 A ``command`` is a server chat starts and talks to over stdio; a ``url`` one it reaches over
-streamable HTTP. The whole file is checked before any server starts; a problem is one line
-naming the server and the field.
+streamable HTTP, or over the older HTTP+SSE transport when its ``"type"`` is ``"sse"`` (as an
+mcp.json copied from Claude Code or Cursor says it). The whole file is checked before any server
+starts; a problem is one line naming the server and the field.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ServerSpec:
     cwd: str | None = None
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    sse: bool = False  # the url speaks the HTTP+SSE transport of the 2024-11-05 revision, not streamable HTTP
 
     def __post_init__(self) -> None:  # whatever made it: parse_servers says where the name came from first
         if reserved(self.name):
@@ -38,7 +40,7 @@ class ServerSpec:
 
     @property
     def transport(self) -> str:
-        return "stdio" if self.command else "http"
+        return "stdio" if self.command else "sse" if self.sse else "http"
 
     @property
     def where(self) -> str:
@@ -90,6 +92,7 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
         if entry.get("disabled") is True:
             continue
         command, url = entry.get("command"), entry.get("url")
+        sse = _sse(entry.get("type"), bool(command), where)
         if bool(command) == bool(url):
             raise ConfigError(f'{where}: give either "command" (stdio) or "url" (streamable HTTP)')
         if command is not None and not isinstance(command, str):
@@ -109,9 +112,26 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
                 cwd=cwd,
                 url=url,
                 headers=_strings(entry.get("headers", {}), f"{where}.headers", dict),
+                sse=sse,
             )
         )
     return specs
+
+
+# The "type" an entry may name (other clients' spellings), and whether it is the HTTP+SSE transport.
+TYPES = {"stdio": False, "http": False, "streamable-http": False, "streamableHttp": False, "sse": True}
+
+
+def _sse(kind: Any, command: bool, where: str) -> bool:
+    """True for an entry whose ``type`` is the HTTP+SSE transport; a ConfigError for a type chat does not know, or
+    one that says the other of command and url."""
+    if kind is None:
+        return False
+    if kind not in TYPES:
+        raise ConfigError(f"{where}.type must be one of {', '.join(TYPES)} (got {str(kind)[:40]!r})")
+    if (kind == "stdio") != command:
+        raise ConfigError(f'{where}: type "{kind}" needs ' + ('"command"' if kind == "stdio" else '"url"'))
+    return TYPES[kind]
 
 
 def read_servers(path: Path) -> list[ServerSpec]:

@@ -78,7 +78,7 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     from chatcli.tools.mcp.config import parse_servers
 
     name = str(data.get("name") or "")
-    entry = {k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers") and v}
+    entry = {k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers", "type") and v}
     (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
     return spec
 

@@ -199,6 +199,7 @@ class HostLink:
             "command": spec.command,
             "args": list(spec.args),
             "url": spec.url,
+            "type": "sse" if spec.sse else None,
             "headers": dict(spec.headers),
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**inherited(self.environ), **spec.env} if spec.command else {},

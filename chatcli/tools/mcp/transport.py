@@ -18,6 +18,19 @@ from chatcli.errors import ListenerRefused
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
 
+# What a server of the HTTP+SSE transport (2024-11-05) answers a streamable HTTP client's POST to its URL.
+OLD_TRANSPORT = (404, 405)
+
+
+class OldTransport(Exception):
+    """A server that refused streamable HTTP as one of the older HTTP+SSE transport does; ``detail`` says what to
+    change (as chatcli.tools.mcp.calls.Unavailable's says why)."""
+
+    def __init__(self, answered: str):
+        change = 'give it "type": "sse" in mcp.json'
+        self.detail = f"{answered}: if it is a server of the older HTTP+SSE transport, {change}"
+        super().__init__(self.detail)
+
 
 def _leaf(exc: BaseException) -> BaseException:
     """The first real error inside exception groups (anyio wraps what its tasks raise)."""
@@ -208,6 +221,7 @@ class Connection:
         me = Implementation(name="chatcli", version=__version__)
         self.refused = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
+        modes = ["legacy"] if self.spec.sse else modes  # no server of that transport speaks the 2026 revision
         connected: list[object] = []  # the connection that succeeded: the exit of a process tried before is not told
 
         def exited(attempt: object) -> Callable[[], None]:
@@ -236,6 +250,8 @@ class Connection:
                         from chatcli.tools.mcp.oauth import LoginNeeded
 
                         raise LoginNeeded(self.name) from exc
+                    if self.refused in OLD_TRANSPORT:  # what an HTTP+SSE server answers a streamable HTTP client
+                        raise OldTransport(f"{self.spec.url} answered HTTP {self.refused}") from exc
                     if mode == modes[-1]:
                         raise
                     self.logged(f"it no longer answers as a server of {era} does: asked which revision it speaks")
@@ -266,9 +282,21 @@ class Connection:
         auth = auth_for(spec, self.data)
 
         async def seen(response: Any) -> None:  # the status mcp's errors no longer carry
-            if response.status_code in (401, 403):
+            if response.status_code in (401, 403) or (response.status_code in OLD_TRANSPORT and not spec.sse):
                 self.refused = response.status_code
 
+        if spec.sse:  # the HTTP+SSE transport of the 2024-11-05 revision (mcp.json's "type": "sse")
+            from mcp.client.sse import sse_client
+
+            def watched(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+                client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+                client.event_hooks["response"].append(seen)
+                return client
+
+            opened = sse_client(spec.url or "", dict(spec.headers) or None, auth=auth, httpx_client_factory=watched)
+            async with opened as (read, write):
+                yield read, write
+            return
         async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
             client.event_hooks["response"].append(seen)
             async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
