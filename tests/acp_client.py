@@ -178,6 +178,10 @@ class Editor:
         """The agent's response to ``method`` (the SDK's method name: ``initialize``, ``new_session``, ``prompt``)."""
         return self._run(getattr(self.conn, method)(**params), timeout)
 
+    def request(self, method: str, params: dict[str, Any], timeout: float = 60) -> Any:
+        """The agent's result for ``method`` as ACP's schema names it (for a method the SDK's client lacks)."""
+        return self._run(self.conn._conn.send_request(method, params), timeout)
+
     def start(self, method: str, **params: Any) -> Any:
         """Send ``method`` and return at once: a concurrent future of its response."""
         return asyncio.run_coroutine_threadsafe(getattr(self.conn, method)(**params), self.loop)

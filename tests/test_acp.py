@@ -19,7 +19,7 @@ from acp import RequestError
 
 from tests.acp_client import Editor, dumped
 from tests.fakeserver import Calls, Fault, Reply
-from tests.helpers import CHAT, THREAD_NOTE, chat
+from tests.helpers import CHAT, THREAD_NOTE, chat, chat_process
 
 pytestmark = pytest.mark.e2e
 
@@ -530,3 +530,186 @@ def test_an_editor_that_kills_the_agent_mid_question_keeps_the_question_without_
     err = editor.stderr.decode()
     assert "terminated" in err and "Traceback" not in err and "never retrieved" not in err, err
     assert "read a.txt" in chat(chat_env, "show", session).out
+
+
+def test_a_new_session_offers_every_model_at_once_so_a_client_chooses_one_at_the_start(open_editor, server, tmp_path):
+    editor = open_editor()
+    new = editor.call("new_session", cwd=str(tmp_path), mcp_servers=[])
+    (option,) = new.config_options
+    assert option.id == "model" and option.category == "model"
+    assert set(server.models) <= {o.value for o in option.options}  # in the response: no update awaited
+    assert {o.description for o in option.options if o.value in server.models} == {"OpenAI"}  # and their provider
+    chosen = server.models[-1]
+    editor.call("set_config_option", config_id="model", session_id=new.session_id, value=chosen)
+    server.queue(Reply("hi"))
+    editor.prompt(new.session_id, "hello")
+    assert server.requests[-1]["model"] == chosen
+
+    again = open_editor()
+    loaded = again.call("load_session", cwd=str(tmp_path), session_id=new.session_id, mcp_servers=[])
+    (option,) = loaded.config_options
+    assert option.current_value == chosen and set(server.models) <= {o.value for o in option.options}
+
+
+def test_each_thread_is_listed_in_its_own_directory_and_a_cwd_lists_only_its_own(
+    open_editor, server, chat_env, tmp_path
+):
+    places = {name: tmp_path / name for name in ("a", "b", "terminal", "extra", "elsewhere")}
+    for place in places.values():
+        place.mkdir()
+    first = open_editor()
+    made_a = first.call("new_session", cwd=str(places["a"]), additional_directories=[str(places["extra"])])
+    server.queue(Reply("one"), Reply("two"), Reply("three"))
+    first.prompt(made_a.session_id, "in a")
+    second = open_editor()
+    made_b = second.new(cwd=str(places["b"]))
+    second.prompt(made_b, "in b")
+    at_terminal = thread_of(chat_process(chat_env, "at the terminal", cwd=places["terminal"]))
+    # Loaded elsewhere later, a thread stays where it was made.
+    second.call("load_session", cwd=str(places["elsewhere"]), session_id=made_a.session_id, mcp_servers=[])
+
+    asking = Editor(chat_env, cwd=str(places["elsewhere"]))  # an agent started in yet another directory
+    try:
+        asking.initialize()
+        listed = {s.session_id: s for s in asking.call("list_sessions").sessions}
+        assert listed[made_a.session_id].cwd == str(places["a"].resolve())
+        assert listed[made_a.session_id].additional_directories == [str(places["extra"].resolve())]
+        assert listed[made_b].cwd == str(places["b"].resolve())
+        assert listed[at_terminal].cwd == str(places["terminal"].resolve())
+        only_a = asking.call("list_sessions", cwd=str(places["a"])).sessions
+        assert [s.session_id for s in only_a] == [made_a.session_id]
+        assert asking.call("list_sessions", cwd=str(places["elsewhere"])).sessions == []
+    finally:
+        assert asking.close() == 0
+
+
+def test_the_agent_says_it_closes_deletes_and_takes_additional_directories(open_editor, tmp_path):
+    caps = open_editor().initialize().agent_capabilities.session_capabilities
+    assert caps.close is not None and caps.delete is not None and caps.additional_directories is not None
+    editor = open_editor()
+    with pytest.raises(RequestError) as refused:
+        editor.call("new_session", cwd=str(tmp_path), additional_directories=["relative/dir"])
+    assert refused.value.code == -32602 and "additionalDirectories" in str(refused.value)
+
+
+def test_a_closed_session_stops_its_turn_keeps_its_part_and_loads_again(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new()
+    server.queue(Reply("one two three four five six seven eight nine ten " * 20, delay=0.05))
+    running = editor.start("prompt", session_id=session, prompt=[acp.text_block("count slowly")])
+    editor.wait_for(lambda: "four" in editor.text(session))
+    editor.call("close_session", session_id=session)
+    assert running.result(20).stop_reason == "cancelled"
+    with pytest.raises(RequestError) as refused:
+        editor.prompt(session, "still there?")
+    assert refused.value.code == -32002
+    shown = editor.text(session).strip()
+    assert shown[:30] in chat(chat_env, "show", session).out  # the part the editor saw is the thread's
+    editor.call("load_session", cwd="/tmp", session_id=session, mcp_servers=[])
+    server.queue(Reply("back again"))
+    assert editor.prompt(session, "and now?").stop_reason == "end_turn"
+
+
+def test_a_deleted_session_is_gone_for_good(open_editor, server, chat_env):
+    editor = open_editor()
+    session = editor.new()
+    server.queue(Reply("hi"))
+    editor.prompt(session, "remember me")
+    assert editor.request("session/delete", {"sessionId": session}) == {}
+    assert session not in {s.session_id for s in editor.call("list_sessions").sessions}
+    with pytest.raises(RequestError) as refused:
+        editor.prompt(session, "still there?")
+    assert refused.value.code == -32002
+    with pytest.raises(RequestError) as refused:
+        editor.request("session/delete", {"sessionId": session})
+    assert refused.value.code == -32002
+    assert chat(chat_env, "show", session).code != 0
+
+
+def test_each_message_has_its_id_live_and_when_loaded(open_editor, server, tmp_path):
+    (tmp_path / "a.txt").write_text("alpha\n")
+    editor = open_editor("--tools", "files", "--yes")
+    session = editor.new(cwd=str(tmp_path))
+    server.queue(Reply("first answer"), Calls([("read_file", {"path": "a.txt"})], text="let me look"), Reply("alpha"))
+    editor.prompt(session, "one")
+    first = {u.message_id for u in editor.of(session, "agent_message_chunk")}
+    assert len(first) == 1 and None not in first  # every chunk of one message: one id
+    since = len(editor.updates)
+    editor.prompt(session, "two")
+    second = [u.message_id for u in editor.of(session, "agent_message_chunk", since)]
+    assert None not in second and len(set(second)) == 2 and not set(second) & first  # before and after its call
+
+    def loaded() -> list[tuple[str, str | None]]:
+        again = open_editor()
+        again.call("load_session", cwd=str(tmp_path), session_id=session, mcp_servers=[])
+        return [(u.session_update, u.message_id) for _, u in again.updates if hasattr(u, "message_id")]
+
+    replay = loaded()
+    assert all(ident for _, ident in replay) and len({ident for _, ident in replay}) == len(replay)
+    assert loaded() == replay  # the same ids at every load
+
+
+# How a client may end: it closes the agent's stdin, it is killed (TERM, KILL), or it stops reading mid-answer.
+PARENT = """
+import json, subprocess, sys
+agent = subprocess.Popen([sys.argv[1], "acp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(sys.argv[3], "wb"))
+def send(n, method, params):
+    agent.stdin.write((json.dumps({"jsonrpc": "2.0", "id": n, "method": method, "params": params}) + "\\n").encode())
+    agent.stdin.flush()
+def answer(n):
+    while True:
+        message = json.loads(agent.stdout.readline())
+        if message.get("id") == n:
+            return message["result"]
+send(1, "initialize", {"protocolVersion": 1})
+answer(1)
+send(2, "session/new", {"cwd": "/tmp", "mcpServers": []})
+session = answer(2)["sessionId"]
+send(3, "session/prompt", {"sessionId": session, "prompt": [{"type": "text", "text": "count slowly"}]})
+while b"agent_message_chunk" not in agent.stdout.readline():
+    pass
+print(agent.pid, session, flush=True)
+if sys.argv[2] == "stdin-closed":
+    agent.stdin.close()
+    agent.stdout.read()
+elif sys.argv[2] == "broken-pipe":
+    agent.stdout.close()
+agent.wait() if sys.argv[2] in ("stdin-closed", "broken-pipe") else sys.stdin.read()
+sys.stdin.read()
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, not yet reaped by init
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("how", ["stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"])
+def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, chat_env, tmp_path, how):
+    import signal
+    import sys
+    import time
+
+    server.queue(Reply("one two three four five six seven eight nine ten " * 100, delay=0.05))
+    errors = tmp_path / "agent.err"
+    client = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(CHAT), how, str(errors)],
+        env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        pid, session = client.stdout.readline().split()  # the agent is answering
+        ended = time.monotonic()
+        if how.startswith("SIG"):
+            client.send_signal(getattr(signal, how))
+        while not _gone(int(pid)) and time.monotonic() - ended < 10:
+            time.sleep(0.02)
+        took = time.monotonic() - ended
+        assert _gone(int(pid)) and took < 2, f"the agent was still running {took:.1f} s after its client ended"
+    finally:
+        client.kill()
+        client.wait()
+    assert "Traceback" not in errors.read_text(errors="replace")
+    assert "count slowly" in chat(chat_env, "show", session).out  # the question, and the part that came, kept

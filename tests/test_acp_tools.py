@@ -191,3 +191,24 @@ def test_a_bad_cwd_or_mcp_server_is_the_protocols_error_and_the_agent_goes_on(op
     assert bad.value.code == -32602 and "letters, digits" in str(bad.value)
     server.queue(Reply("fine"))
     assert editor.prompt(editor.new(cwd=str(tmp_path)), "hi").stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize("offered", [True, False], ids=["url-mode", "forms-only"])
+def test_a_tools_address_to_visit_is_acps_url_elicitation_where_the_editor_offers_it(
+    open_editor, server, tmp_path, offered
+):
+    calls = tmp_path / "calls"
+    asking = {"form": {}, "url": {}} if offered else {"form": {}}
+    editor = open_editor("--yes", elicitation=asking)
+    editor.client.form = lambda request: {"action": "accept"}
+    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", SCRIPTS["2025"], ASKING_CALLS=str(calls))])
+    server.queue(Calls([("visit", {})]), Reply("Signed in."))
+    assert editor.prompt(session, "sign me in").stop_reason == "end_turn"
+    if offered:
+        (asked,) = editor.client.forms
+        assert asked["url"] == "https://bank.example/sign-in?x=1" and "requestedSchema" not in asked  # URL mode
+        assert asked["message"] == "Sign in to the bank to go on." and asked["sessionId"] == session
+        assert asked["elicitationId"] and asked["toolCallId"]
+        assert results(server.requests[-1]) == ["visit: accept"]
+    else:
+        assert editor.client.forms == [] and results(server.requests[-1]) == ["visit: decline"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, List, Optional, cast
+from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, cast
+
+import typer
 
 from chatcli.app import options
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
@@ -45,6 +48,7 @@ def acp_command(
         preflight(settings, graph=answering is not None)
         setup = ThreadSetup(model=model, role=read_role(settings, role))
         protocol = _own_stdout()
+        _served.append(True)
         # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
         asyncio.run(stoppable(serve_editor(settings, setup, answering, protocol)))
 
@@ -56,7 +60,29 @@ def acp_command(
         "use_tools": False if no_tools else None,
         "approve_all": True if yes else None,
     }
-    guarded(debug, action, flags)
+    try:
+        guarded(debug, action, flags)
+    except typer.Exit as leaving:
+        if _served:
+            _leave(leaving.exit_code)
+        raise
+    if _served:
+        _leave(0)
+
+
+def _leave(code: int) -> NoReturn:
+    """End the agent once its editor is answered and everything is closed: the exit handlers run, the streams are
+    flushed, and the process ends without Python's own teardown of chat's modules, which takes seconds on a busy
+    machine (an editor's agent is gone within two seconds of its editor)."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _own_stdout() -> int:
@@ -78,6 +104,7 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
     from chatcli.editor.agent import Editor
     from chatcli.service.chat import open_chat, open_toolbox
 
+    logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
     async with AsyncExitStack() as stack:
         log = Logged("chat acp")
         toolbox = None
@@ -94,6 +121,9 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
             # The SDK routes each method to the agent's method of that name; those it lacks are "method not found".
             agent = cast("acp.Agent", editor)
             await acp.run_agent(agent, writer, reader, use_unstable_protocol=True)
+        except ConnectionError:
+            if not editor.gone:
+                raise  # the editor went away mid-write: its end, not a failure
         finally:
             await editor.aclose()
         current = asyncio.current_task()
@@ -104,18 +134,27 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
 async def _streams(
     protocol: int, idle: asyncio.Event, gone: Callable[[], None]
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """stdin as the protocol's input, ``protocol`` (the real stdout) as its output, with a limit fit for images. The
-    end of stdin reaches the protocol once every request read before it is answered (``idle``): a script that pipes
-    its requests in and closes stdin gets every answer. ``gone`` is told at once: nothing asked of the editor from
-    then on can be answered."""
+    """stdin as the protocol's input, ``protocol`` (the real stdout) as its output, with a limit fit for images.
+
+    The client has ended when stdin ends, when nothing reads the output any more (its reader closed it, or it broke
+    mid-write), or when the process that started the agent is gone (killed, its pipes held elsewhere): ``gone`` is
+    told at once (the turns running stop as on a cancel, their part kept), the requests read are answered within
+    LEAVING seconds, and then the protocol ends, and the agent with it."""
     from chatcli.editor.framing import encoded, error, screened
 
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader(limit=LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     reader = asyncio.StreamReader(limit=LIMIT)
+    unread = asyncio.Event()  # nothing reads the output any more
+
+    class Output(asyncio.StreamReaderProtocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            unread.set()
+
     transport, stream_protocol = await loop.connect_write_pipe(
-        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(protocol, "wb", buffering=0)
+        lambda: Output(asyncio.StreamReader()), os.fdopen(protocol, "wb", buffering=0)
     )
     writer = asyncio.StreamWriter(transport, stream_protocol, None, loop)
 
@@ -123,24 +162,55 @@ async def _streams(
         while True:
             line, last = await _line(stdin)
             passed, response = screened(line) if line is not None else (None, error(None, -32600, TOO_LONG))
-            if response is not None:
+            if response is not None and not unread.is_set():
                 writer.write(encoded(response))
             if passed is not None:
                 reader.feed_data(passed if passed.endswith(b"\n") else passed + b"\n")
             await asyncio.sleep(0)  # each request is taken up before the end is looked at
             if last:
-                break
+                return
+
+    async def run() -> None:
+        watching = [asyncio.ensure_future(w) for w in (forward(), unread.wait(), _orphaned())]
+        await asyncio.wait(watching, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in watching:
+            waiting.cancel()
         await asyncio.sleep(0.05)  # the requests read last are taken up
         gone()
-        while True:  # the requests read last are taken up within a moment; then every one is answered
-            await asyncio.sleep(0.05)
-            if idle.is_set():
-                break
-            await idle.wait()
+        # Every request read is answered (a prompt running: cancelled) while something reads the answers, but the
+        # agent does not linger.
+        waits = [asyncio.ensure_future(_answered(idle)), asyncio.ensure_future(unread.wait())]
+        await asyncio.wait(waits, timeout=LEAVING, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
         reader.feed_eof()
 
-    _forwarding.add(asyncio.ensure_future(forward()))
+    _forwarding.add(asyncio.ensure_future(run()))
     return reader, writer
+
+
+def _gone_quietly(record: logging.LogRecord) -> bool:
+    """False for the SDK's record of a write that failed because the editor is gone (said in one line already)."""
+    failure = record.exc_info[1] if record.exc_info else None
+    return not isinstance(failure, ConnectionError)
+
+
+async def _answered(idle: asyncio.Event) -> None:
+    """Return once no request is being answered, and none was taken up in the moment before."""
+    while True:
+        await asyncio.sleep(0.05)
+        if idle.is_set():
+            return
+        await idle.wait()
+
+
+async def _orphaned() -> None:
+    """Return once the process that started the agent is gone (its parent is another, now)."""
+    parent = os.getppid()
+    if parent <= 1:  # started by init or a subreaper itself: nothing to watch
+        await asyncio.Event().wait()
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_POLL)
 
 
 async def _line(stdin: asyncio.StreamReader) -> tuple[bytes | None, bool]:
@@ -162,5 +232,9 @@ async def _line(stdin: asyncio.StreamReader) -> tuple[bytes | None, bool]:
 
 # The most one message may hold (an image, a file as embedded context).
 LIMIT = 64 * 1024 * 1024
+# Seconds the agent answers the requests it read once its client has ended; how often it looks for its parent.
+LEAVING = 1.0
+PARENT_POLL = 0.2
 TOO_LONG = "Invalid request: a message is at most 64 MB"
 _forwarding: set[asyncio.Future[None]] = set()
+_served: list[bool] = []  # the protocol was spoken (not --help, not a failure before): the process ends by _leave

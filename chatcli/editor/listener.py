@@ -21,6 +21,7 @@ from chatcli.core.events import (
     Question,
     Reply,
     Review,
+    Start,
     Thinking,
     Token,
     ToolCall,
@@ -88,8 +89,10 @@ class EditorListener:
     """Hears the turns of session ``session_id`` and tells the editor; asks it what a turn asks. ``forms``: the
     editor answers ``elicitation/create`` forms (else a tool's question is declined and a graph's question waits)."""
 
-    def __init__(self, client: Client, session_id: str, forms: bool = False, secrets: tuple[str, ...] = ()):
-        self.client, self.session_id, self.forms = client, session_id, forms
+    def __init__(
+        self, client: Client, session_id: str, forms: bool = False, secrets: tuple[str, ...] = (), links: bool = False
+    ):
+        self.client, self.session_id, self.forms, self.links = client, session_id, forms, links
         # The user's credentials: a turn that goes on with a stored one (a call asked again, an answer that echoes the
         # thread) shows them as *** (chatcli.threads.masking), as the session's load does.
         self.secrets = secrets
@@ -100,16 +103,23 @@ class EditorListener:
         self.asking = 0  # requests to the editor waiting for its answer
         self.gone = False  # the editor closed its end: nothing asked of it can be answered now
         self.stop: Callable[[], None] = lambda: None  # stops the session's turn (set by the agent)
+        self.made: Callable[[], None] = lambda: None  # a turn's question made the thread (set by the agent)
+        self.ids: dict[str, str] = {}  # the message being told, by kind: its id
         self._pump = asyncio.ensure_future(self._send_all())
 
     # ---- the events of a turn
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Token) and event.text:
-            self.send(updates.message(masked(event.text, self.secrets)))
+            self.send(updates.message(masked(event.text, self.secrets), self._id("message")))
         elif isinstance(event, Thinking) and event.text:
-            self.send(updates.thought(masked(event.text, self.secrets)))
+            self.send(updates.thought(masked(event.text, self.secrets), self._id("thought")))
+        elif isinstance(event, Start):
+            self.ids.clear()
+            if event.created:
+                self.made()
         elif isinstance(event, ToolCall):
+            self.ids.clear()  # what the model says after its calls is a message of its own
             self._announce(event)
         elif isinstance(event, Progress) and event.seconds == 0:
             self.send(updates.call_running(event.call.id))
@@ -121,6 +131,19 @@ class EditorListener:
             say(sys.stderr, f"chat acp: {event.text}\n")
         elif isinstance(event, End):
             self.announced.clear()
+            self.ids.clear()
+
+    def _id(self, kind: str) -> str:
+        """The id of the message of ``kind`` ("message", "thought") being told (a new one once another began)."""
+        if kind not in self.ids:
+            self.ids.clear()
+            self.ids[kind] = updates.new_id()
+        return self.ids[kind]
+
+    def said(self, text: str) -> None:
+        """A message of chat's own (a command's line): a message of its own."""
+        self.ids.clear()
+        self.send(updates.message(text, updates.new_id()))
 
     def show_terminal(self, call_id: str, terminal_id: str) -> None:
         """Call ``call_id`` runs its command in the editor's terminal ``terminal_id``: its card shows it."""
@@ -205,7 +228,9 @@ class EditorListener:
         why, where the editor has no forms."""
         from chatcli.core.elicitation import Unreadable, answer_of, read_fields
 
-        if not self.forms or question.url is not None or not isinstance(question.schema, dict):
+        if question.url is not None:
+            return await self._link(question) if self.links else declined(question)
+        if not self.forms or not isinstance(question.schema, dict):
             return declined(question)
         try:
             fields = read_fields(question.schema)
@@ -218,6 +243,28 @@ class EditorListener:
             return answer_of(response, question)
         except ValueError as exc:
             return Elicited("decline", why=f"not an answer to the tool's question: {exc}")
+
+    async def _link(self, question: Elicitation) -> Elicited:
+        """A tool's address to visit (a sign-in, a payment) as ACP's URL elicitation: the editor shows it and says
+        whether the user went on ("accept"), said no, or dismissed it."""
+        from pydantic import AnyUrl
+
+        await self.flushed()
+        try:
+            mode = schema.ElicitationUrlSessionMode(
+                session_id=self.session_id,
+                tool_call_id=question.call_id or None,
+                elicitation_id=updates.new_id(),
+                url=AnyUrl(question.url or ""),
+            )
+            response = await self.asked(self.client.create_elicitation(message=question.message, mode=mode))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an address the editor could not show: declined, and said why
+            say(sys.stderr, f"chat acp: the address was not shown: {exc!s:.200}\n")
+            return declined(question)
+        action = response.model_dump(mode="json").get("action")
+        return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
 
     async def answer(self, question: Question) -> Reply | None:
         """A graph's interrupt that is no approval, as a one-field form; None (the thread waits at it) where the

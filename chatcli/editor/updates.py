@@ -129,29 +129,46 @@ def _terminal(terminal_id: str) -> schema.TerminalToolCallContent:
     return schema.TerminalToolCallContent(type="terminal", terminal_id=terminal_id)
 
 
-def message(text: str) -> schema.AgentMessageChunk:
-    return update_agent_message_text(text)
+def message(text: str, message_id: str | None = None) -> schema.AgentMessageChunk:
+    """A piece of the agent's message ``message_id`` (every chunk of one message carries the same id)."""
+    chunk = update_agent_message_text(text)
+    chunk.message_id = message_id
+    return chunk
 
 
-def thought(text: str) -> schema.AgentThoughtChunk:
-    return update_agent_thought_text(text)
+def thought(text: str, message_id: str | None = None) -> schema.AgentThoughtChunk:
+    chunk = update_agent_thought_text(text)
+    chunk.message_id = message_id
+    return chunk
+
+
+def new_id() -> str:
+    """A message's id: opaque and unique (ACP's message ids are the agent's to make)."""
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 def replayed(records: list[dict[str, Any]]) -> Iterator[Any]:
     """A stored thread (``chatcli.threads.records.message_record``s) as the updates a ``session/load`` replays: each
-    question, each answer with its thinking, and each tool call with its final status and result."""
+    question, each answer with its thinking, and each tool call with its final status and result. Each message
+    carries its id (the stored message's ``message_id``, the same at every load; its thinking is a message of its
+    own)."""
     ended = {r.get("tool_call_id"): r for r in records if r.get("role") == "tool"}
-    for record in records:
+    for number, record in enumerate(records):
         role, text = record.get("role"), record.get("content") or ""
+        ident = str(record.get("message_id") or f"message-{number + 1}")
         if role == "user":
             names = [item.get("name") for item in record.get("attachments") or []]
             shown = text + "".join(f"\n[attached: {name}]" for name in names if name)
-            yield update_user_message_text(shown)
+            chunk = update_user_message_text(shown)
+            chunk.message_id = ident
+            yield chunk
         elif role == "assistant":
             if record.get("reasoning"):
-                yield thought(record["reasoning"])
+                yield thought(record["reasoning"], f"{ident}-thinking")
             if text:
-                yield message(text)
+                yield message(text, ident)
             for call in record.get("tool_calls") or []:
                 name = call.get("name") or ""
                 asked = Call(call.get("id") or "", name, name, None, call.get("arguments"))

@@ -32,6 +32,7 @@ from chatcli.local.server import (
     install_line,
     log_path,
     model_name,
+    readme_line,
     server_command,
 )
 
@@ -102,7 +103,7 @@ def fallback_hint() -> str:
     """What to suggest when there is no key and no endpoint."""
     if installed():
         return "or use the local model: chat --local"
-    return f"or install the local model: {install_line()}"
+    return f"or a model on this machine, no key: {readme_line()}, as docs/local-model.md says"
 
 
 def model_file(settings: Settings, say: Callable[[str], None] = lambda line: None) -> Path:

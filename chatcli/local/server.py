@@ -46,6 +46,22 @@ def install_line() -> str:
     return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
 
 
+def readme_line() -> str:
+    """The README's line that adds the local model, and where to run it: ``pip install -e ".[local]"`` in the checkout
+    this chat was installed from (else the pip command for where it came from). docs/local-model.md has the portable
+    build's flags (``install_line``); a build that crashes says to rebuild with them (REBUILD_HINT)."""
+    from chatcli.paths import _origin
+    from chatcli.paths import install_line as pip_line
+
+    origin = _origin()
+    if origin is None:
+        return 'pip install -e ".[local]" in your chatcli checkout'
+    where, editable = origin
+    if where.startswith("/"):
+        return f'pip install {"-e " if editable else ""}".[local]" in {where}'
+    return pip_line("local")
+
+
 REBUILD_HINT = (
     "llama.cpp built for another CPU crashes like this; rebuild it portably: "
     f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"

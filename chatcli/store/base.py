@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable, List, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable, List, Protocol, Sequence, TypeVar
 
 from chatcli.errors import StoreError
 
@@ -48,6 +48,15 @@ class ThreadInfo:
         return {**asdict(self), "created_at": iso_time(self.created_at), "updated_at": iso_time(self.updated_at)}
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a thread was made: its directory (absolute) and the additional directories it was given (an editor's
+    session's ``additionalDirectories``)."""
+
+    cwd: str
+    dirs: tuple[str, ...] = ()
+
+
 @dataclass
 class SearchHit:
     """A message that matches a search: where it is, when it was said, and a snippet around the match."""
@@ -77,6 +86,12 @@ class ThreadIndex(Protocol):
         """Rename a thread; False if the index has no row for it."""
 
     async def set_count(self, thread_id: str, message_count: int) -> None: ...
+
+    async def place(self, thread_id: str, cwd: str, dirs: Sequence[str] = ()) -> None:
+        """Keep with the thread's row where it was made (its directory, its additional directories)."""
+
+    async def places(self) -> dict[str, Place]:
+        """Where each thread whose place is known was made."""
 
     async def binding(self, thread_id: str) -> str | None:
         """What answers the thread, as stored (chatcli.core.binding.Binding's JSON); None if nothing is stored."""

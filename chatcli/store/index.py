@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import Guard, Params, Row, SearchHit, ThreadInfo
+from chatcli.store.base import Guard, Params, Place, Row, SearchHit, ThreadInfo
 from chatcli.store.decode import loads
 from chatcli.text import make_title
 
@@ -27,6 +29,23 @@ CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
 OPEN, CLOSE = "\x02", "\x03"
 # A backend's connection (aiosqlite's or psycopg's).
 Conn = TypeVar("Conn")
+
+
+def _here() -> str | None:
+    """The directory this process runs in (None: it was removed)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _directories(stored: Any) -> tuple[str, ...]:
+    """The additional directories a row keeps (a JSON list of paths); none for anything else."""
+    try:
+        value = json.loads(stored) if isinstance(stored, str) else None
+    except ValueError:
+        return ()
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def marked(hit: SearchHit) -> SearchHit:
@@ -89,9 +108,21 @@ class SqlThreadIndex(Generic[Conn]):
         return await self.guard.run(write)
 
     async def touch(self, thread_id: str, question: str, message_count: int, model: str | None) -> None:
-        """Record a turn: create the row (titled by its first question) or update it."""
+        """Record a turn: create the row (titled by its first question, placed in the directory it is made in) or
+        update it (its place kept)."""
         now = time.time()
-        await self._write(self.SQL["touch"], (thread_id, make_title(question), now, now, message_count, model))
+        row = (thread_id, make_title(question), now, now, message_count, model, _here())
+        await self._write(self.SQL["touch"], row)
+
+    async def place(self, thread_id: str, cwd: str, dirs: Sequence[str] = ()) -> None:
+        """Keep with the thread's row where it was made: ``cwd`` and the additional directories ``dirs`` (an
+        editor's session: its own directory, not the agent's)."""
+        await self._write(self.SQL["place"], (cwd, json.dumps(list(dirs)) if dirs else None, thread_id))
+
+    async def places(self) -> dict[str, Place]:
+        """Where each thread whose place is known was made (a thread made before places were kept has none)."""
+        rows = await self._rows(self.SQL["places"])
+        return {str(tid): Place(str(cwd), _directories(dirs)) for tid, cwd, dirs in rows}
 
     async def counted(self, hits: List[SearchHit]) -> List[SearchHit]:
         """``hits`` numbered by the user's questions up to each one (a turn with tool calls holds

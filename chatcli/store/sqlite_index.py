@@ -20,7 +20,7 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
 
     NO_LIMIT = -1
     SQL = {
-        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}, cwd) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
                 message_count = excluded.message_count, model = excluded.model,
                 title = coalesce(chatcli_threads.title, excluded.title)""",
@@ -29,6 +29,8 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?; DELETE FROM chatcli_bindings WHERE thread_id = ?",
+        "place": "UPDATE chatcli_threads SET cwd = ?, dirs = ? WHERE thread_id = ?",
+        "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
         "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",
         "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (?, ?)
             ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",

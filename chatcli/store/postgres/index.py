@@ -25,7 +25,7 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
 
     NO_LIMIT = None
     SQL = {
-        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
+        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}, cwd) VALUES (%s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
                 message_count = excluded.message_count, model = excluded.model,
                 title = coalesce(chatcli_threads.title, excluded.title)""",
@@ -34,6 +34,8 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
         "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s; DELETE FROM chatcli_bindings WHERE thread_id = %s",
+        "place": "UPDATE chatcli_threads SET cwd = %s, dirs = %s WHERE thread_id = %s",
+        "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
         "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = %s",
         "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (%s, %s)
             ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",

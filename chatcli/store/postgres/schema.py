@@ -77,6 +77,15 @@ MIGRATIONS: list[Migration] = [
         "m004_bindings",
         ("CREATE TABLE IF NOT EXISTS chatcli_bindings (thread_id TEXT PRIMARY KEY, binding TEXT NOT NULL)",),
     ),
+    # Where each thread was made (the directory, and an editor's additional directories as a JSON list), kept
+    # with its index row from its first turn on; NULL for a thread made before (not known).
+    Migration(
+        "m005_places",
+        (
+            "ALTER TABLE chatcli_threads ADD COLUMN IF NOT EXISTS cwd TEXT",
+            "ALTER TABLE chatcli_threads ADD COLUMN IF NOT EXISTS dirs TEXT",
+        ),
+    ),
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
