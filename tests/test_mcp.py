@@ -204,3 +204,22 @@ def test_no_tools_starts_no_server(server, chat_env, tmp_path):
     assert run.code == 0, run
     assert "tools" not in server.requests[0]
     assert not marker.exists()
+
+
+PARTS = Path(__file__).resolve().parent / "mcp" / "parts.py"
+
+
+def test_a_link_or_embedded_file_in_a_result_reaches_the_model_with_what_names_it(server, chat_env):
+    """A result that links to a resource, or embeds a binary one, is named to the model by its URI, name, title, type,
+    size and description (not "[file text/plain]"), so it can say which and follow it; its text parts as they are."""
+    write_servers(chat_env, {"parts": {"command": sys.executable, "args": [str(PARTS)]}})
+    server.queue(tool_calls(("every_part", {})), Reply("done"))
+    run = chat(chat_env, "--yes", "show me everything")
+    assert run.code == 0, run
+    [result] = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert "Here is everything." in result and "Buy milk." in result
+    link = next(line for line in result.splitlines() if "q3.txt" in line)
+    assert "<file:///srv/reports/q3.txt>" in link and "The third quarter's report" in link, result
+    assert "text/plain" in link and "48,213 bytes" in link and "Revenue and costs, July to September" in link
+    archive = next(line for line in result.splitlines() if "archive://logs.tgz" in line)
+    assert "application/gzip" in archive and "bytes" in archive, result
