@@ -326,6 +326,8 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.worker.settings",
         "chatcli.app.worker.client",
         "chatcli.paths",  # the private directory's rule (standard library at its top)
+        "chatcli.local",  # the package (a docstring), which chatcli.local.daemon comes with
+        "chatcli.local.daemon",  # the daemons' framing, peer credentials and start lock (standard library only)
         "chatcli.tools",  # the package (a docstring), which chatcli.tools.confinement comes with
         "chatcli.tools.confinement",
         "chatcli.app.worker.jobs",

@@ -24,8 +24,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import struct
 from typing import Any
+
+from chatcli.local.daemon import peer_credentials
 
 # Lines of /proc/PID/status that confine a process (Umask is the caller's own, taken per call).
 STATUS = (
@@ -141,8 +142,7 @@ def peer(sock: socket.socket) -> tuple[int, int | None]:
             except (OSError, ValueError):
                 os.close(pidfd)
                 return 0, None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[0], None
+    return peer_credentials(sock)[0], None
 
 
 def _pid_of(pidfd: int) -> int:

@@ -40,7 +40,7 @@ def _orphaned_tell(conn: socket.socket, worker: int, status: dict[str, int]) -> 
     """Tell the caller how the answer ends, if the worker (which would, once this process is gone) is gone."""
     if os.getppid() == worker:
         return
-    from chatcli.app.worker.client import send
+    from chatcli.local.daemon import send
 
     try:
         send(conn, status)

@@ -12,28 +12,25 @@ While the answer runs, this process stands in for it before the shell and the te
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
-import struct
 import sys
 from typing import Any, Mapping
 
 from chatcli.app.worker.jobs import Forwarder
+from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
 from chatcli.paths import build_id as build_id  # standard library at its top; the worker's server reads it here
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
 START_LOCK = "start.lock"
 LOG = "worker.log"
-START_TIMEOUT = 30.0  # the worker imports the whole stack before it listens
 FDS = 5  # a call's descriptors: stdin, stdout, stderr, the working directory, the job-control channel
 # and, when the caller has one, its controlling terminal (to ask on when stdin is piped, as a fresh chat does)
 # Variables the worker keeps from the environment it starts in: nothing secret, only what decides
 # how Python and the libraries load (a call whose values differ is answered the normal way).
 WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "CHATCLI_LAZY_IMPORTS")
-_FRAME = struct.Struct("!I")
 
 
 def _warn(text: str) -> None:
@@ -55,55 +52,12 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
     return None if path is None else str(path)
 
 
-def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
-    """One message: its length, then JSON; ``fds`` ride with its first bytes."""
-    data = json.dumps(message).encode()
-    frame = _FRAME.pack(len(data)) + data
-    sent = socket.send_fds(sock, [frame], fds) if fds else sock.send(frame)
-    if sent < len(frame):  # (an empty sendall could meet a peer that has answered and closed: EPIPE)
-        sock.sendall(frame[sent:])
-
-
-def receive(sock: socket.socket, max_fds: int = 0, limit: int = 64 << 20) -> tuple[dict[str, Any] | None, list[int]]:
-    """The next message and the descriptors that came with it; (None, []) at the end of the connection."""
-    if max_fds:
-        head, fds, _flags, _addr = socket.recv_fds(sock, _FRAME.size, max_fds)
-    else:
-        head, fds = sock.recv(_FRAME.size), []
-    head += _exactly(sock, _FRAME.size - len(head)) if head else b""
-    if len(head) < _FRAME.size:
-        return None, fds
-    (size,) = _FRAME.unpack(head)
-    if size > limit:
-        return None, fds
-    body = _exactly(sock, size)
-    return (json.loads(body) if len(body) == size else None), fds
-
-
-def _exactly(sock: socket.socket, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def peer_uid(sock: socket.socket) -> int:
-    """The user id of the process at the other end (the kernel's word, not the peer's)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    uid: int = struct.unpack("3i", creds)[1]  # (pid, uid, gid)
-    return uid
-
-
 def connect(path: str) -> socket.socket | None:
     """A connection to the worker listening at ``path``, run by this user; None if there is none."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
-        if peer_uid(sock) != os.getuid():
+        if not same_user(sock):
             _warn(f"not using the worker: {path} belongs to another user")
             sock.close()
             return None
@@ -116,57 +70,20 @@ def connect(path: str) -> socket.socket | None:
 def start(directory: str, idle: float, wait: bool = True) -> socket.socket | None:
     """Start the worker (one caller at a time) and connect to it once it listens; None if it did not come up.
     Without ``wait``, start it and return None at once (one starting already: nothing more)."""
-    import fcntl
-    import subprocess
-
     path = os.path.join(directory, SOCKET)
-    try:
-        lock = os.open(
-            os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except OSError:
-        return None  # a directory it cannot write to (a read-only sandbox): the normal way
-    try:
-        if not wait:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: another caller is starting it
-            except OSError:
-                return None
-        else:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with start_lock(os.path.join(directory, START_LOCK), wait) as lock:
+        if lock is None:
+            return None  # a directory it cannot write to (a read-only sandbox): the normal way; or one starting already
         sock = connect(path)  # another caller may have started it meanwhile
         if sock is not None:
             return sock
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.app.worker.server import boot; boot()"
         environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
-        log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile
-            boot = subprocess.Popen(
-                [sys.executable, "-c", code, path, str(idle), *held],
-                pass_fds=() if wait else (lock,),
-                env=environ,
-                cwd="/",
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        finally:
-            os.close(log)
-        if not wait:
-            return None  # it comes up by itself
-        try:
-            if boot.wait(START_TIMEOUT) != 0:  # it exits once its worker listens
-                return None
-        except subprocess.TimeoutExpired:
-            boot.kill()
-            boot.wait()
+        held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile
+        args = [path, str(idle), *held]
+        log = os.path.join(directory, LOG)
+        if not spawn("chatcli.app.worker.server", args, environ, log, pass_fds=() if wait else (lock,), wait=wait):
             return None
-        return connect(path)
-    finally:
-        os.close(lock)
+        return connect(path) if wait else None  # (without wait, it comes up by itself)
 
 
 def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:

@@ -101,10 +101,10 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
 
     A socket file that no process listens on is removed on the way.
     """
-    import fcntl
     import os
 
-    from chatcli.app.worker.client import SOCKET, START_LOCK, connect, receive, runtime_dir, send
+    from chatcli.app.worker.client import SOCKET, START_LOCK, connect, runtime_dir
+    from chatcli.local.daemon import receive, send, start_lock
 
     directory = runtime_dir(environ)
     if directory is None:
@@ -112,17 +112,12 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
     path = os.path.join(directory, SOCKET)
     sock = connect(path)
     if sock is None:
-        lock = os.open(
-            os.path.join(directory, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # not while a caller starts one
-            if os.path.lexists(path) and connect(path) is None:
-                os.unlink(path)
-        except OSError:
-            pass
-        finally:
-            os.close(lock)
+        with start_lock(os.path.join(directory, START_LOCK)) as lock:  # not while a caller starts one
+            try:
+                if lock is not None and os.path.lexists(path) and connect(path) is None:
+                    os.unlink(path)
+            except OSError:
+                pass
         return directory, None
     try:
         send(sock, {"control": command})

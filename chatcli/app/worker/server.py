@@ -33,7 +33,8 @@ from dataclasses import replace
 from typing import Any
 
 from chatcli.app.worker.child import run_child
-from chatcli.app.worker.client import FDS, SOCKET, build_id, peer_uid, receive, send
+from chatcli.app.worker.client import FDS, SOCKET, build_id
+from chatcli.local.daemon import Listening, receive, same_user, send
 from chatcli.tools.confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
@@ -83,20 +84,14 @@ class Worker:
     """The listening socket, the children running, and the idle clock."""
 
     def __init__(self, path: str, idle: float) -> None:
-        self.path, self.idle = path, idle
-        self.build = build_id()
+        self.idle = idle
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection
         self.last = time.monotonic()
         self.served = 0  # runs answered: `chat worker status` says it
         self.warm: list[str] = []  # the providers whose models it has ready
         self.stopping = False
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        fresh = f"{path}.{os.getpid()}"
-        self.listener.bind(fresh)
-        os.chmod(fresh, 0o600)
-        self.listener.listen(64)
-        os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
-        self.inode = os.lstat(path).st_ino
+        self.listening = Listening(path, build_id())  # a caller of another build retires it
+        self.listener = self.listening.socket
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -141,11 +136,7 @@ class Worker:
         """Stop listening: the socket file goes only if it is still this worker's."""
         if self.listener.fileno() < 0:
             return
-        try:
-            if os.lstat(self.path).st_ino == self.inode:
-                os.unlink(self.path)
-        except OSError:
-            pass
+        self.listening.unlink()
         self.listener.close()
 
     def _accept(self, poller: Any) -> None:
@@ -155,7 +146,7 @@ class Worker:
             return
         fds: list[int] = []
         try:
-            if peer_uid(conn) != os.getuid():
+            if not same_user(conn):
                 conn.close()  # another user: not a word
                 return
             caller, pidfd = peer(conn)
@@ -212,7 +203,7 @@ class Worker:
         return {
             "pid": os.getpid(),
             "version": __version__,
-            "build": self.build,
+            "build": self.listening.build,
             "idle": self.idle,
             "idle_left": left,
             "running": len(self.children),
@@ -222,7 +213,7 @@ class Worker:
         }
 
     def _refusal(self, header: dict[str, Any], fds: list[int]) -> str | None:
-        if header.get("build") != self.build:
+        if header.get("build") != self.listening.build:
             return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
         if len(fds) not in (FDS, FDS + 1):
             return "bad request"

@@ -17,6 +17,7 @@ host exits once it has no server left and no caller for that long. It retires on
 starts a host of the new build), ends the calls under way, and exits. Its log (and its servers' notes) go to
 ``mcp-host.log``.
 
+The socket, its start lock, the framing and the peer's credentials are the worker's (chatcli.local.daemon).
 The protocol is JSON, one object a line. A caller opens one connection per server and sends
 ``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
 ``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``, each with the caller's ``data_dir``;
@@ -35,18 +36,16 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from chatcli.local.daemon import LIMIT, Listening, frame, same_user
 from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
 from chatcli.tools.mcp.transport import describe, is_transport_error
-
-LIMIT = 64 * 1024 * 1024  # bytes of one line of the protocol (a result may be up to 10 MB, as JSON)
 
 
 def confined_as_this_host(sock: socket.socket) -> bool:
@@ -64,13 +63,6 @@ def confined_as_this_host(sock: socket.socket) -> bool:
     finally:
         if pidfd is not None:
             os.close(pidfd)
-
-
-def peer_uid(sock: socket.socket) -> int:
-    """The user id of the process at the other end (the kernel's word, not the peer's)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    uid: int = struct.unpack("3i", creds)[1]  # (pid, uid, gid)
-    return uid
 
 
 def spec_of(data: dict[str, Any]) -> ServerSpec:
@@ -111,7 +103,7 @@ def dumped(result: Any) -> Any:
 class Host:
     """The servers kept, the callers connected, and the idle clock."""
 
-    def __init__(self, idle: float, log: Any = None, socket_path: str | None = None):
+    def __init__(self, idle: float, socket_file: Listening, log: Any = None):
         self.idle = idle
         self.log = log or sys.stderr
         self.servers: dict[str, McpServer] = {}
@@ -119,9 +111,7 @@ class Host:
         self.callers = 0
         self.last = time.monotonic()
         self.stopping = asyncio.Event()
-        self.build = build_id()  # what it runs from: once that changes, it retires
-        self.socket_path = socket_path  # its socket file, taken away when it retires (if still its own)
-        self.socket_inode = os.lstat(socket_path).st_ino if socket_path else None
+        self.socket_file = socket_file  # taken away when it retires (if still its own); with the build it runs from
         self.listening: asyncio.AbstractServer | None = None
         self.retiring = False
 
@@ -132,11 +122,11 @@ class Host:
         except (OSError, ValueError):
             pass
 
-    async def serve(self, sock: socket.socket) -> None:
+    async def serve(self) -> None:
         """Answer callers until stopped, or idle with nothing running for ``idle`` seconds."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
-        self.listening = await asyncio.start_unix_server(self._caller, sock=sock, limit=LIMIT)
+        self.listening = await asyncio.start_unix_server(self._caller, sock=self.socket_file.socket, limit=LIMIT)
         sweeping = asyncio.ensure_future(self._sweep())
         try:
             await self.stopping.wait()
@@ -148,23 +138,13 @@ class Host:
     def check_build(self) -> bool:
         """Retire if the files this host runs from changed since it started (an upgraded library, chat's code
         changed): listen no more, and exit once the callers connected now are gone. Whether it retires."""
-        if not self.retiring and build_id() != self.build:
+        if not self.retiring and self.socket_file.outdated():
             self.retiring = True
             self.say("the files it runs from changed (chat or a library upgraded): retiring")
             if self.listening is not None:
                 self.listening.close()
-            self.unlink_socket()
+            self.socket_file.unlink()  # (if still its own: not a newer host's, bound since)
         return self.retiring
-
-    def unlink_socket(self) -> None:
-        """Take its socket file away, if it is still this host's (not a newer host's, bound since)."""
-        if self.socket_path is None:
-            return
-        try:
-            if os.lstat(self.socket_path).st_ino == self.socket_inode:
-                os.unlink(self.socket_path)
-        except OSError:
-            pass
 
     async def _sweep(self) -> None:
         """Stop the servers idle for ``idle`` seconds, forget them, and stop the host when nothing is left."""
@@ -184,7 +164,7 @@ class Host:
 
     async def _caller(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
-        if sock is None or peer_uid(sock) != os.getuid() or not confined_as_this_host(sock):
+        if sock is None or not same_user(sock) or not confined_as_this_host(sock):
             writer.close()  # another user, or a process confined otherwise: not a word
             return
         self.callers += 1
@@ -231,7 +211,7 @@ class Host:
         return [{"name": s.name, "state": s.state, "starts": s.starts} for s in self.servers.values()]
 
     async def _send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
-        writer.write(json.dumps(message).encode() + b"\n")
+        writer.write(frame(message))
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
@@ -253,7 +233,7 @@ class Host:
             self.say(text)
             for writer in list(self.watchers.get(key, ())):
                 try:
-                    writer.write(json.dumps({"event": "note", "text": text}).encode() + b"\n")
+                    writer.write(frame({"event": "note", "text": text}))
                 except (OSError, RuntimeError):
                     pass
 
@@ -324,12 +304,7 @@ class Host:
 def boot() -> None:
     """The host's process: ``python -c ... boot()`` SOCKET IDLE (see chatcli.tools.mcp.link)."""
     path, idle = sys.argv[1], float(sys.argv[2])
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    fresh = f"{path}.{os.getpid()}"
-    sock.bind(fresh)
-    os.chmod(fresh, 0o600)
-    sock.listen(64)
-    os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
+    listening = Listening(path, build_id())
     if os.fork():
         os._exit(0)  # the starter learns that the host listens
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -337,12 +312,12 @@ def boot() -> None:
     from chatcli.local import loopback
 
     loopback.guard()  # its servers' own addresses are allowed as each is started (chatcli.tools.mcp.transport)
-    host = Host(idle, socket_path=path)
+    host = Host(idle, listening)
     host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
     try:
-        asyncio.run(host.serve(sock))
+        asyncio.run(host.serve())
     finally:
-        host.unlink_socket()
+        host.socket_file.unlink()
         host.say("stopped")
     os._exit(0)
 

@@ -21,21 +21,19 @@ import hashlib
 import json
 import os
 import socket
-import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
+from chatcli.local.daemon import LIMIT, START_TIMEOUT, frame, receive, send, spawn, start_lock
 from chatcli.paths import build_id
 from chatcli.tools.asking import Ask
 from chatcli.tools.mcp.config import ServerSpec
-from chatcli.tools.mcp.host import LIMIT
 
 if TYPE_CHECKING:
     from chatcli.tools.mcp.calls import Progress
 
-START_TIMEOUT = 30.0
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
 # What an MCP client passes on to a stdio server of its own environment (mcp.client.stdio's list, on POSIX).
 INHERITED = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")
@@ -102,12 +100,9 @@ def host_socket(environ: Mapping[str, str]) -> str:
 def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str]) -> None:
     """Start the host (one caller at a time) and return once it listens (or it failed); a host of a build that is
     no longer current (chat's code or a library changed since it started) then retires."""
-    import fcntl
-    import subprocess
-
-    lock = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with start_lock(str(directory / LOCK)) as lock:
+        if lock is None:
+            raise ConnectionError("cannot take the MCP host's start lock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             try:
                 probe.connect(str(path))
@@ -116,28 +111,8 @@ def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str])
                 pass
         with contextlib.suppress(OSError):
             path.unlink()  # left by a host that is gone
-        root = str(Path(__file__).resolve().parent.parent.parent)
-        code = f"import sys; sys.path.insert(0, {root!r}); from chatcli.tools.mcp.host import boot; boot()"
-        log = os.open(directory / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-        try:
-            boot = subprocess.Popen(
-                [sys.executable, "-c", code, str(path), str(idle)],
-                env=host_environment(environ),
-                cwd="/",
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        finally:
-            os.close(log)
-        try:
-            boot.wait(START_TIMEOUT)  # it exits once its host listens
-        except subprocess.TimeoutExpired:
-            boot.kill()
-            boot.wait()
-    finally:
-        os.close(lock)
+        args = [str(path), str(idle)]  # (it exits once its host listens)
+        spawn("chatcli.tools.mcp.host", args, host_environment(environ), str(directory / LOG), append=True)
     host_control("check", environ)  # an upgrade's old host learns it now, not at its next look
 
 
@@ -170,7 +145,7 @@ class HostLink:
                 await asyncio.to_thread(_start, directory, path, self.idle, self.environ)
         else:
             raise ConnectionError("the MCP host did not start")
-        writer.write(json.dumps({"id": -1, "op": "status"}).encode() + b"\n")  # answered, or closed on at once
+        writer.write(frame({"id": -1, "op": "status"}))  # answered, or closed on at once
         try:
             await writer.drain()
             answered = await asyncio.wait_for(reader.readline(), START_TIMEOUT)
@@ -272,7 +247,7 @@ class HostSession:
         answer = {"action": "decline"}
         if self._elicit is not None and isinstance(params, dict):
             answer = await self._elicit(params)
-        self._writer.write(json.dumps({"id": asked, "op": "answer", "answer": answer}).encode() + b"\n")
+        self._writer.write(frame({"id": asked, "op": "answer", "answer": answer}))
         with contextlib.suppress(OSError):
             await self._writer.drain()
 
@@ -285,7 +260,7 @@ class HostSession:
             self._progress[number] = progress
         try:
             message = {"id": number, "op": op, "spec": self._spec, **self._caller, **fields}
-            self._writer.write(json.dumps(message).encode() + b"\n")
+            self._writer.write(frame(message))
             await self._writer.drain()
             reply = await answer
         finally:
@@ -311,7 +286,7 @@ class HostSession:
 
     async def cancel(self, request_id: int) -> None:
         """Cancel the request ``request_id`` (the host tells the server)."""
-        self._writer.write(json.dumps({"id": request_id, "op": "cancel"}).encode() + b"\n")
+        self._writer.write(frame({"id": request_id, "op": "cancel"}))
         await self._writer.drain()
 
     async def send_ping(self) -> Any:
@@ -343,8 +318,10 @@ def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[
             sock.settimeout(5)
             try:
                 sock.connect(str(path))
-                sock.sendall(json.dumps({"id": 0, "op": op}).encode() + b"\n")
-                answers.append(json.loads(sock.makefile().readline()))
+                send(sock, {"id": 0, "op": op})
+                said, _ = receive(sock)
             except (OSError, ValueError):
                 continue
+            if said is not None:
+                answers.append(said)
     return answers

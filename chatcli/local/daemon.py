@@ -1,0 +1,184 @@
+"""What chat's two daemons, the warm worker (chatcli.app.worker) and the MCP host (chatcli.tools.mcp.host), stand on.
+
+Each is one process of the user's (and of one build of chat: chatcli.paths.build_id), listening on a unix socket in
+the user's private runtime directory (chatcli.paths.runtime_dir), started by the first caller that finds none:
+
+- the framing: a message is one JSON object on one line (``frame``), at most ``LIMIT`` bytes; ``send`` and
+  ``receive`` on a blocking socket (descriptors may ride with a message's first bytes), ``StreamReader.readline``
+  with ``limit=LIMIT`` on an asyncio one;
+- the peer's credentials, by the kernel's word: ``peer_credentials`` (the one SO_PEERCRED reader of chat; the
+  confinement's pidfd is chatcli.tools.confinement.peer's) and ``same_user``;
+- the start lock: ``start_lock`` (one caller starts a daemon at a time; another that finds it held waits for that
+  start, or goes on without it) and ``spawn`` (``python -c 'from MODULE import boot; boot()'``, detached, in ``/``,
+  its output to its log), which returns once the daemon says it listens;
+- the socket file: ``Listening`` binds it where no caller sees it half made, 0600, and takes it away when the daemon
+  retires only while it is still that daemon's (not a newer build's, bound since); it keeps the build it serves.
+
+Standard library only: a one-shot's side runs before chat is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from chatcli.paths import build_id
+
+if TYPE_CHECKING:
+    import subprocess
+
+LIMIT = 64 << 20  # bytes of one message (an MCP result may be up to 10 MB, as JSON; a call's whole environment)
+START_TIMEOUT = 30.0  # a daemon imports what it serves with before it listens
+_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_PEEK = 1 << 20
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """One message as it goes on the socket: JSON (which escapes every newline in it) and a newline."""
+    return json.dumps(message).encode() + b"\n"
+
+
+def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    """One message; ``fds`` ride with its first bytes."""
+    data = frame(message)
+    sent = socket.send_fds(sock, [data], fds) if fds else sock.send(data)
+    if sent < len(data):  # (an empty sendall could meet a peer that has answered and closed: EPIPE)
+        sock.sendall(data[sent:])
+
+
+def receive(sock: socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple[dict[str, Any] | None, list[int]]:
+    """The next message and the descriptors that came with it; (None, fds) at the end of the connection or past
+    ``limit``. Nothing after the message's newline is read: what comes next is still the socket's (a poll sees it)."""
+    chunks: list[bytes] = []
+    fds: list[int] = []
+    size = 0
+    while True:
+        ahead = sock.recv(_PEEK, socket.MSG_PEEK)
+        if not ahead:
+            return None, fds
+        end = ahead.find(b"\n")
+        take = len(ahead) if end < 0 else end + 1
+        if size + take > limit + 1:
+            return None, fds
+        if max_fds and not chunks:
+            chunk, fds, _flags, _addr = socket.recv_fds(sock, take, max_fds)
+        else:
+            chunk = sock.recv(take)
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n"):
+            return json.loads(b"".join(chunks)), fds
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """The pid, user id and group id of the process at the other end of ``sock``, by the kernel's word (not the
+    peer's): the process that connected, or the one that listened (pid 0: not visible from this pid namespace)."""
+    pid, uid, gid = _CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+    return pid, uid, gid
+
+
+def same_user(sock: socket.socket) -> bool:
+    """True when the process at the other end is this user's."""
+    return peer_credentials(sock)[1] == os.getuid()
+
+
+@contextmanager
+def start_lock(path: str, wait: bool = True) -> Iterator[int | None]:
+    """The daemon's start lock at ``path``, held for the block (its descriptor); None when it cannot be opened (a
+    directory this process may not write to) or, without ``wait``, another process holds it (starting the daemon)."""
+    import fcntl
+
+    try:
+        lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except OSError:
+            held = False  # another process is starting the daemon
+        yield lock if held else None
+    finally:
+        os.close(lock)
+
+
+def spawn(
+    module: str,
+    args: Sequence[str],
+    environ: dict[str, str],
+    log: str,
+    *,
+    append: bool = False,
+    pass_fds: Sequence[int] = (),
+    wait: bool = True,
+) -> bool:
+    """Start ``module``'s ``boot()`` in a new session (``python -c``, ARGS its ``sys.argv[1:]``) with ``environ``
+    alone, in ``/``, its output to ``log`` (this user's: 0600, not a link; kept and added to with ``append``).
+    With ``wait``, whether it said it listens (its starting process exits 0 once its daemon listens) within
+    ``START_TIMEOUT`` (else it is killed); without, True at once."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = f"import sys; sys.path.insert(0, {root!r}); from {module} import boot; boot()"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
+    output = os.open(log, flags, 0o600)
+    try:
+        started = subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            pass_fds=pass_fds,
+            env=environ,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+    finally:
+        os.close(output)
+    return _listens(started) if wait else True
+
+
+def _listens(started: subprocess.Popen[bytes]) -> bool:
+    import subprocess
+
+    try:
+        return started.wait(START_TIMEOUT) == 0
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.wait()
+        return False
+
+
+class Listening:
+    """A daemon's listening socket at ``path``, and the build of chat it serves (``build``: chatcli.paths.build_id,
+    as the daemon read it when it started)."""
+
+    def __init__(self, path: str, build: str, backlog: int = 64) -> None:
+        self.path = path
+        self.build = build  # what it runs from: a caller of another build, or a change of these files, retires it
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        fresh = f"{path}.{os.getpid()}"
+        self.socket.bind(fresh)
+        os.chmod(fresh, 0o600)
+        self.socket.listen(backlog)
+        os.replace(fresh, path)  # at once: a caller sees the old socket or this one, never none
+        self.inode = os.lstat(path).st_ino
+
+    def outdated(self) -> bool:
+        """True once the files it runs from are not those it started from (chat's code changed, a library upgraded)."""
+        return build_id() != self.build
+
+    def unlink(self) -> None:
+        """Take its socket file away, if it is still this daemon's (not a newer one's, bound since)."""
+        try:
+            if os.lstat(self.path).st_ino == self.inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
