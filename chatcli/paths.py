@@ -131,7 +131,7 @@ DISTRIBUTION = "chatcli-langgraph"
 
 
 @lru_cache(maxsize=1)
-def _origin() -> tuple[str, bool] | None:
+def install_origin() -> tuple[str, bool] | None:
     """Where this installation came from (a directory or a URL) and whether it is editable; None if unknown."""
     from importlib import metadata
     from pathlib import Path
@@ -162,7 +162,7 @@ def _origin() -> tuple[str, bool] | None:
 def install_line(extra: str, pip_options: str = "") -> str:
     """The pip command that adds ``extra`` to this installation, from where it was installed."""
     options = f"{pip_options} " if pip_options else ""
-    origin = _origin()
+    origin = install_origin()
     if origin is None:
         return f'pip install {options}-e ".[{extra}]" (in your chatcli checkout)'
     where, editable = origin

@@ -50,10 +50,10 @@ def readme_line() -> str:
     """The README's line that adds the local model, and where to run it: ``pip install -e ".[local]"`` in the checkout
     this chat was installed from (else the pip command for where it came from). docs/local-model.md has the portable
     build's flags (``install_line``); a build that crashes says to rebuild with them (REBUILD_HINT)."""
-    from chatcli.paths import _origin
     from chatcli.paths import install_line as pip_line
+    from chatcli.paths import install_origin
 
-    origin = _origin()
+    origin = install_origin()
     if origin is None:
         return 'pip install -e ".[local]" in your chatcli checkout'
     where, editable = origin
