@@ -32,6 +32,7 @@ from tests.providers import ROWS
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 
 NOBODY = 65534
+PROBE = 7919  # the bytes the test's own connection sends (Stranger.connections)
 SECRET = "my bank PIN is 4711"
 
 # A listener that is another user's: it becomes nobody, then listens; it prints its port, then the size of
@@ -85,8 +86,8 @@ class Stranger:
         self.process.wait(10)
 
     def connections(self) -> list[int]:
-        """What each connection made to it so far sent, every one of them: a connection of the test's own (one
-        byte) is accepted after any earlier one, so once it is counted the earlier are too."""
+        """What each connection made to it so far sent, every one of them: a connection of the test's own (PROBE
+        bytes, a size no other sends) is accepted after any earlier one, so once it is counted the earlier are too."""
         import socket
 
         from chatcli.local import loopback
@@ -96,11 +97,15 @@ class Stranger:
         loopback.allow("the test's count", [f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"])
         try:
             with socket.create_connection((host, self.port), timeout=5) as probe:
-                probe.sendall(b"!")
+                probe.sendall(b"!" * PROBE)
         finally:
             loopback.allow("the test's count", [])
-        eventually(lambda: len(self.received) > before, "the listener to count the test's own connection")
-        self.probes.add(len(self.received) - 1)  # connections are counted in the order they came: this one last
+
+        def counted() -> int | None:
+            return next((i for i in range(before, len(self.received)) if self.received[i] == PROBE), None)
+
+        eventually(lambda: counted() is not None, "the listener to count the test's own connection")
+        self.probes.add(counted())  # type: ignore[arg-type]
         return [sent for i, sent in enumerate(self.received) if i not in self.probes]
 
 
