@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import IntEnum
 
 
@@ -94,11 +95,15 @@ class ListenerRefused(ConnectionRefusedError):
     @staticmethod
     def within(exc: BaseException) -> "ListenerRefused | None":
         """The ListenerRefused ``exc`` is, or was raised from (a client wraps a refused connection in its own error)."""
-        seen: set[int] = set()
-        current: BaseException | None = exc
-        while current is not None and id(current) not in seen:
-            if isinstance(current, ListenerRefused):
-                return current
-            seen.add(id(current))
-            current = current.__cause__ or current.__context__
-        return None
+        return next((each for each in causes(exc) if isinstance(each, ListenerRefused)), None)
+
+
+def causes(exc: BaseException) -> "Iterator[BaseException]":
+    """``exc`` and each error it was raised from (its cause, else its context), each once: where a client's own
+    error, made of another's, says what happened underneath."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

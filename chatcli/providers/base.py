@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
-from chatcli.errors import ConfigError, ListenerRefused, ModelError
+from chatcli.errors import ConfigError, ListenerRefused, ModelError, causes
 from chatcli.provider_table import ProviderInfo
 from chatcli.providers.bounded import refusal_in
 from chatcli.text import mask_secrets
@@ -351,10 +351,7 @@ def one_error(
 def requested_host(exc: BaseException) -> str:
     """Host and port of the request a client's error (or one it was raised from) is about, never a user and
     password before them; "" when none says."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in causes(exc):
         response = getattr(current, "response", None)
         for holder, name in ((current, "request"), (response, "request"), (response, "url")):
             try:
@@ -365,7 +362,6 @@ def requested_host(exc: BaseException) -> str:
             netloc = urlsplit(str(url)).netloc if url is not None else ""
             if netloc:
                 return netloc.rpartition("@")[2]
-        current = current.__cause__ or current.__context__
     return ""
 
 

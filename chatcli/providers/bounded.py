@@ -21,7 +21,7 @@ import sys
 from functools import lru_cache
 from typing import Any, AsyncIterator, Iterator
 
-from chatcli.errors import ModelError
+from chatcli.errors import ModelError, causes
 from chatcli.providers.content_coding import ACCEPT_ENCODING, Decoder, Undecodable, layers
 
 # Bytes one line (one event) of a streamed answer may take, and an answer read whole: far above any real token
@@ -142,14 +142,7 @@ def bounded_hooks(hooks: Any) -> dict[str, list[Any]]:
 def refusal_in(exc: BaseException) -> Refused | None:
     """The ``Refused`` that ``exc`` is, or was raised from (an SDK wraps what fails inside its request as a
     connection error of its own), or None."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, Refused):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return next((each for each in causes(exc) if isinstance(each, Refused)), None)
 
 
 def environment_key() -> tuple[str | None, ...]:

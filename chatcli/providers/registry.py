@@ -11,7 +11,7 @@ The table's names are also importable from here, for the modules that read them 
 
 from __future__ import annotations
 
-from chatcli.errors import ConfigError
+from chatcli.errors import ConfigError, causes
 from chatcli.provider_table import (
     BY_NAME,
     DEFAULT,
@@ -92,15 +92,11 @@ def _near_name(prefix: str) -> str | None:
 def owner_of(exc: BaseException) -> str | None:
     """The provider whose client raised ``exc`` (or an exception it was raised from), by the module of its
     class; None for a transport's error or anything else, which no single provider owns."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in causes(exc):
         module = type(current).__module__
         for row in PROVIDERS:
             if any(module == client or module.startswith(client + ".") for client in row.clients):
                 return row.name
-        current = current.__cause__ or current.__context__
     return None
 
 
