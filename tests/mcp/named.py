@@ -7,9 +7,10 @@ that is set: a server whose descriptions are long), and a call of it adds the li
 ``NAMED_CALLS`` names and answers "ran SERVER's TOOL".
 """
 
-import json
 import os
 import sys
+
+from lines import serve  # this folder is its sys.path[0]
 
 SERVER, TOOLS = sys.argv[1], sys.argv[2:]
 ERA = "2025-06-18"
@@ -34,13 +35,4 @@ def answer(request: dict) -> dict:
     raise LookupError(method)
 
 
-for line in sys.stdin:
-    request = json.loads(line)
-    if "id" not in request:
-        continue  # a notification
-    try:
-        reply = {"jsonrpc": "2.0", "id": request["id"], "result": answer(request)}
-    except LookupError:
-        reply = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "Method not found"}}
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
+serve(answer)

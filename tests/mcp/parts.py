@@ -3,8 +3,7 @@ image, audio, a link to a resource, an embedded text resource and an embedded bi
 content types, as server-everything returns them). Written by hand on JSON-RPC lines over stdio, as named.py is.
 """
 
-import json
-import sys
+from lines import serve  # this folder is its sys.path[0]
 
 ERA = "2025-06-18"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -43,13 +42,4 @@ def answer(request: dict) -> dict:
     raise LookupError(method)
 
 
-for line in sys.stdin:
-    request = json.loads(line)
-    if "id" not in request:
-        continue  # a notification
-    try:
-        reply = {"jsonrpc": "2.0", "id": request["id"], "result": answer(request)}
-    except LookupError:
-        reply = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "Method not found"}}
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
+serve(answer)
