@@ -19,6 +19,12 @@ name in ``DOORS`` and ``KINDS``: every test that names ``DOORS`` inherits it and
 new backend is a name in ``BACKENDS`` and a branch of the ``backend`` fixture; a new provider, a row of
 tests/providers.py.
 
+A door costs a process only where the process is what is tested: ``serve`` and ``acp`` run in this process
+(tests/doors/: ``chat serve``'s app through an ASGI client, ``chat acp`` on a thread over a pair of pipes, both
+entered through chat's command line) and the cold door through tests/helpers.py's ``chat``, so their cells are in
+the fast run; each is also kept as the process its users start (``acp+process``) for one cell of each backend
+(``AS_PROCESS``). The prompt (a terminal), the worker (a fork) and a cold one-shot stopped by a signal are processes.
+
 Where a door does not do what the others do, it says so here, in one of two tables: ``BY_DESIGN`` (the door hands the
 cell to another door on purpose, and the tests assert that it does) and ``SHORT`` (a gap: the cell's tests are
 expected to fail, strictly, with the reason, until the gap is closed). Nothing is skipped without a word.
@@ -55,6 +61,14 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = f"{ROOT / 'examples' / 'graphs' / 'agent.py'}:graph"  # the example graph (tools, two interrupts)
 
 DOORS = ["prompt", "cold", "worker", "serve", "acp"]
+# The doors that run in this process (tests/doors/; the cold door through tests/helpers.py's ``chat``): a cell of
+# theirs costs milliseconds. The same door as the process its users start is ``NAME+process`` (``@doors("acp+process")``):
+# ``matrix`` keeps one such cell of each door and backend; a test about the process names it.
+HERE = ("cold", "serve", "acp")
+PROCESS = "+process"
+# The contract whose cells of those doors are tried as the process too, once for each backend: stopping an answer
+# (a client that closes its socket, an editor's cancel over the agent's real stdin), which asks and goes on as well.
+AS_PROCESS = "stop"
 ONE_SHOT = ["cold", "worker"]
 # Not a door of its own: the normal path while the warm worker is wanted but not up (the first one-shot after it
 # left, say). It runs in a process of its own, and its MCP servers are the MCP host's (tests/test_mcp_kept.py).
@@ -440,12 +454,16 @@ class Acp(Door):
         self._editor: Any = None
         self.open: set[str] = set()  # the sessions this editor has open
 
+    def started(self) -> Any:
+        """The editor with its agent: ``chat acp ARGS`` as a process (tests/acp_client.py)."""
+        from tests.acp_client import Editor
+
+        return Editor(self.env, *self.args)
+
     @property
     def editor(self) -> Any:
         if self._editor is None:
-            from tests.acp_client import Editor
-
-            self._editor = Editor(self.env, *self.args)
+            self._editor = self.started()
             self._editor.initialize()
         return self._editor
 
@@ -667,9 +685,20 @@ def shared_runtime() -> Iterator[str]:
 # --------------------------------------------------------------------------- the door fixture and its parameters
 
 
+def here(name: str) -> type[Door]:
+    """The door ``name`` in this process (tests/doors/)."""
+    from tests.doors import acp, serve
+
+    found: type[Door] = {"serve": serve.Serve, "acp": acp.Acp}[name]
+    return found
+
+
 def open_door(name: str, backend: Backend, warmed: Callable[[], dict[str, str]]) -> Door:
     """Door ``name`` onto ``backend``; ``warmed`` gives the backend's environment with the worker wanted (read only
-    by the doors that want it)."""
+    by the doors that want it). A door of ``HERE`` is in this process, and a process as ``NAME+process``."""
+    if name in HERE and name != "cold":
+        return here(name)(backend.env, backend.args)
+    name = name.removesuffix(PROCESS)
     if name == "worker":
         return Worker(warmed(), backend.args, backend.name).open()
     if name == COLD_HOST:
@@ -683,7 +712,9 @@ def open_door(name: str, backend: Backend, warmed: Callable[[], dict[str, str]])
 def door(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Door]:
     """The door a test is parametrized with (``doors``, ``matrix``), onto its ``backend``; closed at the end."""
     name = getattr(request, "param", None)
-    assert name in KINDS, 'name the doors a test concerns: @doors("cold", "worker"), or @matrix(...)'
+    assert str(name).removesuffix(PROCESS) in KINDS, (
+        'name the doors a test concerns: @doors("cold", "worker"), or @matrix(...)'
+    )
 
     def warmed() -> dict[str, str]:
         """The backend's environment and what ``warm_env`` adds to chat's (the worker on, its directory, ...)."""
@@ -698,6 +729,7 @@ def door(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Door]:
 
 
 def _short(door: str, backend: str, what: str) -> str | None:
+    door = door.removesuffix(PROCESS)
     for key in ((door, backend, what), (door, "*", what), (door, backend, "*"), (door, "*", "*")):
         if key in SHORT:
             return SHORT[key]
@@ -716,9 +748,9 @@ def doors(*names: str, what: str = "*") -> pytest.MarkDecorator:
     """Run a test at each door ``names`` (``DOORS`` for all), chat's own backend: ``@doors("cold", "worker")``.
     A door the ``SHORT`` table names for ``what`` is an expected failure, with its reason."""
     chosen = list(names) or DOORS
-    unknown = set(chosen) - set(KINDS)
+    unknown = {n.removesuffix(PROCESS) for n in chosen} - set(KINDS)
     assert not unknown, f"no such door: {unknown}"
-    params = [pytest.param(n, id=n, marks=_marks(n, "own", what, in_process=n == "cold")) for n in chosen]
+    params = [pytest.param(n, id=n, marks=_marks(n, "own", what, in_process=n in HERE)) for n in chosen]
     return pytest.mark.parametrize("door", params, indirect=True)
 
 
@@ -739,8 +771,9 @@ def cells(
     every_provider: bool = True,
 ) -> list[Any]:
     """Every (door, backend, provider) cell where it applies, each id ``door-backend-provider``: in the fast run
-    when it starts no process (the cold door in this process, on a backend of this machine, unless stopped by a
-    signal), ``e2e`` otherwise; an expected failure where ``SHORT`` says the door falls short. Every provider where
+    when it starts no process (a door of ``HERE`` in this process, on a backend of this machine; the cold door
+    unless stopped by a signal), ``e2e`` otherwise; for ``AS_PROCESS``, a door of ``HERE`` but the cold one also as
+    its process (``NAME+process``) once for each backend, with the first provider, in the e2e run; an expected failure where ``SHORT`` says the door falls short. Every provider where
     ``PROVIDER_DOORS`` says, OpenAI's elsewhere, and everywhere without ``every_provider`` (for what no provider's
     wire format plays a part in); a cell a door hands to another way (``BY_DESIGN``) for ``HANDED`` alone."""
     found = []
@@ -748,21 +781,25 @@ def cells(
         for backend_name in backend_names or BACKENDS:
             if (door_name, backend_name) in BY_DESIGN and what != HANDED:
                 continue
-            in_process = door_name == "cold" and backend_name != "remote" and what != "stop"
+            # The cold door is stopped by a signal: a process; serve's client leaves, an editor cancels: here.
+            in_process = door_name in HERE and backend_name != "remote" and (what != "stop" or door_name != "cold")
             every = (
                 every_provider
                 and door_name in PROVIDER_DOORS[backend_name]
                 and (door_name, backend_name) not in BY_DESIGN
             )
             rows = PROVIDERS if every else PROVIDERS[:1]
-            for provider in rows:
+            named = [(door_name, provider, in_process) for provider in rows]
+            if door_name in HERE and door_name != "cold" and what == AS_PROCESS:  # and as its users' process
+                named.append((door_name + PROCESS, PROVIDERS[0], False))
+            for name, provider, here_ in named:
                 found.append(
                     pytest.param(
-                        door_name,
+                        name,
                         backend_name,
                         provider,
-                        id=f"{door_name}-{backend_name}-{provider}",
-                        marks=_marks(door_name, backend_name, what, in_process),
+                        id=f"{name}-{backend_name}-{provider}",
+                        marks=_marks(name, backend_name, what, here_),
                     )
                 )
     return found
