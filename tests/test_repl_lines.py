@@ -9,7 +9,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from chatcli.service.chat import open_conversation
-from chatcli.ui import registry
+from chatcli.ui.commands import HANDLERS
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch
 
@@ -42,7 +42,7 @@ async def test_anything_raised_inside_a_command_is_one_line_and_the_prompt_goes_
     async def broken(ctx, arg):
         raise RuntimeError(f"boom with {settings.api_key}")  # a key in an error never reaches the screen
 
-    monkeypatch.setitem(registry.REGISTRY, "/usage", registry.Command("/usage", "tokens", "", broken))
+    monkeypatch.setitem(HANDLERS, "/usage", broken)  # the prompt runs /usage with this handler
     results, out, err = await dispatch_lines(settings, ["/usage", "still here?"])
     assert results == [True, True]
     first = err.splitlines()[0]
@@ -58,7 +58,7 @@ async def test_with_debug_the_traceback_comes_too(settings, server, monkeypatch)
     async def broken(ctx, arg):
         raise ValueError("kaput")
 
-    monkeypatch.setitem(registry.REGISTRY, "/usage", registry.Command("/usage", "tokens", "", broken))
+    monkeypatch.setitem(HANDLERS, "/usage", broken)  # the prompt runs /usage with this handler
     results, out, err = await dispatch_lines(settings, ["/usage"], debug=True)
     assert results == [True]
     assert "Traceback (most recent call last)" in err and "ValueError: kaput" in err

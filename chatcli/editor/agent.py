@@ -3,8 +3,8 @@
 A session's id is its thread's id: ``chat -t ID`` goes on with it at the terminal, and a thread started there is
 loaded here (its history replayed first). Each prompt is one turn of the thread (``Thread.send``), its events told
 to the editor by the session's listener (chatcli.editor.listener); a cancel stops it as Ctrl-C does, the part of the
-answer that came kept in the thread. A few of the prompt's commands are offered (``/compact``, ``/retry``...), by name.
-Failures are the JSON-RPC errors the protocol names, each in one line; none ends the agent.
+answer that came kept in the thread. The chat's commands an editor may run are offered (``/compact``, ``/retry``...),
+by name. Failures are the JSON-RPC errors the protocol names, each in one line; none ends the agent.
 """
 
 from __future__ import annotations
@@ -70,26 +70,6 @@ class Session:
         if self.running is not None and not self.running.done() and self.stopped is not self.running:
             self.stopped = self.running
             self.running.cancel()
-
-
-@dataclass(frozen=True)
-class Command:
-    """A command of the prompt's offered to the editor: its name (no slash), what it does, the input it takes."""
-
-    name: str
-    description: str
-    hint: str | None = None
-    needs_prompt: bool = False  # chat's own prompt and memory (not a graph's): compaction, the model
-
-
-COMMANDS = [
-    Command("compact", "fold the earlier turns into a summary (what is sent shrinks; nothing is lost)", "focus", True),
-    Command("summary", "show the summary sent in place of the earlier turns", None, True),
-    Command("model", "answer with another model from the next message on", "model name", True),
-    Command("retry", "answer the last question again"),
-    Command("undo", "take back the last exchange"),
-    Command("fork", "continue in a new session that starts as a copy of this one", None, True),
-]
 
 
 def _answering(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -414,14 +394,14 @@ class Editor:
         return asking is not None and asking.url is not None
 
     def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
-        """The commands this session offers: chat's (those that make sense for what answers it) and the MCP
-        servers' prompts (``mcp__SERVER__NAME``, their arguments as the input)."""
+        """The commands this session offers: the chat's that an editor may run and this thread can (its registry's
+        view, chatcli.service.commands), named without the slash, and the MCP servers' prompts
+        (``mcp__SERVER__NAME``, their arguments as the input)."""
         from chatcli.tools.context import prompts
 
         offered = [
-            schema.AvailableCommand(name=c.name, description=c.description, input=_input(c.hint))
-            for c in COMMANDS
-            if thread.can.prompt or not c.needs_prompt
+            schema.AvailableCommand(name=c.name.removeprefix("/"), description=how.description, input=_input(how.input))
+            for c, how in self.chat.commands().offered(thread.can)
         ]
         for entry in prompts(thread.toolbox):
             name = entry.command.removeprefix("/")
@@ -566,37 +546,23 @@ class Editor:
 
             return prompted
         name, _, arg = text[1:].partition(" ")
-        known = {c.name: c for c in COMMANDS}
-        command = known.get(name.strip())
-        if command is None:
-            return None
-        listener = session.listener
-
-        async def said(line: str) -> TurnResult:
-            listener.said(line)
-            return TurnResult(line)
+        commands = self.chat.commands()
+        command = commands.get("/" + name.strip())
+        if command is None or command.editor is None:
+            return None  # not a command an editor is offered: a question
 
         async def run() -> TurnResult:
-            if command.needs_prompt and not thread.can.prompt:
-                raise UsageError(f"/{command.name} is chat's own", hint=thread.can.hint)
-            if command.name == "retry":
-                return await thread.retry()
-            if command.name == "undo":
-                undone = await thread.undo()
-                return await said("nothing to undo" if undone is None else "took back the last exchange")
-            if command.name == "model":
-                if not arg.strip():
-                    return await said(f"the model is {thread.model_name}")
-                await self._choose_model(session, arg.strip())
-                self._update_options(session)
-                return await said(f"model {arg.strip()} from the next message, kept with this thread")
-            if command.name == "compact":
-                done = await thread.compact(arg.strip() or None)
-                return await said(f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens")
-            if command.name == "summary":
-                view = await thread.summary()
-                return await said(view.text or "no summary yet: every turn is sent whole")
-            return await said(await self._fork(session))
+            refused = commands.refusal(command, thread.can, editor=True)
+            if refused is not None:
+                raise refused
+            runs = EDITOR_RUNS.get(command.name)
+            if runs is None:
+                raise UsageError(f"{command.name} is not run in an editor", hint="run it at chat's prompt")
+            done = await runs(self, session, arg.strip())
+            if isinstance(done, str):  # a line said, as the answer of the turn
+                session.listener.said(done)
+                return TurnResult(done)
+            return done
 
         return run
 
@@ -716,6 +682,51 @@ def _not_found(session_id: Any) -> RequestError:
     """The protocol's "not found" for ``session_id``, which is named only as far as it is short and printable."""
     shown = str(session_id)[:80]
     return RequestError(-32002, f"Resource not found: {shown.encode('unicode_escape').decode('ascii')}")
+
+
+# What each command an editor is offered does there (chatcli.service.commands defines them): the turn it runs, or
+# the line it says.
+EditorRun = Callable[[Editor, Session, str], Awaitable[TurnResult | str]]
+
+
+async def _retry(editor: Editor, session: Session, arg: str) -> TurnResult:
+    return await session.thread.retry()
+
+
+async def _undo(editor: Editor, session: Session, arg: str) -> str:
+    return "nothing to undo" if await session.thread.undo() is None else "took back the last exchange"
+
+
+async def _model(editor: Editor, session: Session, arg: str) -> str:
+    if not arg:
+        return f"the model is {session.thread.model_name}"
+    await editor._choose_model(session, arg)
+    editor._update_options(session)
+    return f"model {arg} from the next message, kept with this thread"
+
+
+async def _compact(editor: Editor, session: Session, arg: str) -> str:
+    done = await session.thread.compact(arg or None)
+    return f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens"
+
+
+async def _summary(editor: Editor, session: Session, arg: str) -> str:
+    view = await session.thread.summary()
+    return view.text or "no summary yet: every turn is sent whole"
+
+
+async def _fork(editor: Editor, session: Session, arg: str) -> str:
+    return await editor._fork(session)
+
+
+EDITOR_RUNS: dict[str, EditorRun] = {
+    "/compact": _compact,
+    "/summary": _summary,
+    "/model": _model,
+    "/retry": _retry,
+    "/undo": _undo,
+    "/fork": _fork,
+}
 
 
 def _input(hint: str | None) -> schema.AvailableCommandInput | None:

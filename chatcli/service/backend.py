@@ -3,9 +3,10 @@ Agent Server (``--remote``).
 
 A thread (chatcli.service.thread.Thread) is one class whatever answers it. What differs is here, as data and a few
 small methods: what the thread can do (``Abilities``: chat's system prompt, roles and model choice, compaction,
-files, the prompt's commands), how one turn runs (its chatcli.core.turn.Source), how chat writes a change into
-the thread's state and finds where a retry starts, how a failure inside the graph is said, and the list of its
-threads. Nothing outside chat's core asks which backend it holds: it asks what the thread can do.
+files, keeping the thread, by which the commands are filtered), how one turn runs (its chatcli.core.turn.Source),
+how chat writes a change into the thread's state and finds where a retry starts, how a failure inside the graph
+is said, and the list of its threads. Nothing outside chat's core asks which backend it holds: it asks what the
+thread can do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chatcli.core.events import Listener
 from chatcli.core.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.core.turn import Config, Source
 from chatcli.errors import ChatError, UsageError
+from chatcli.service.commands import Ability
 
 if TYPE_CHECKING:
     from chatcli.backends.own.pricing import Pricer
@@ -37,15 +39,21 @@ class Abilities:
     ``prompt``: chat's own system prompt, roles and variables, the model and temperature a thread keeps, and
     compaction (a graph of the user's builds its own prompt, chooses its own model and keeps its own memory:
     ``hint`` says so). ``files``: files sent with a question; ``files_hint`` says what to do instead.
-    ``commands``: the prompt's slash commands that work here (None: all of them).
+    ``kept``: chat keeps the thread and runs it (an Agent Server keeps its own: the commands that need that are
+    refused, chatcli.service.commands).
     """
 
     prompt: bool = True
     files: bool = True
     hint: str = ""
-    where: str = ""  # what the files cannot be sent to: "a LangGraph server"
+    where: str = ""  # what the files cannot be sent to, whose threads these are: "a LangGraph server"
     files_hint: str = ""
-    commands: frozenset[str] | None = None
+    kept: bool = True
+
+    @property
+    def abilities(self) -> frozenset[Ability]:
+        """What the commands may need that a thread here can do (chatcli.service.commands filters by it)."""
+        return frozenset(a for a, can in ((Ability.KEPT, self.kept), (Ability.PROMPT, self.prompt)) if can)
 
 
 class ThreadList(Protocol):
@@ -232,9 +240,7 @@ class RemoteBackend(GraphBackend):
         hint=NOT_HERE,
         where="a LangGraph server",
         files_hint="paste the text into the message",
-        commands=frozenset(
-            {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
-        ),
+        kept=False,
     )
 
     def __init__(self, remote: Remote):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chatcli.core.events import Listener
     from chatcli.core.graph_app import GraphApp, GraphLoader
     from chatcli.service.backend import Backend, ThreadList
+    from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
     from chatcli.store import Store, ThreadInfo
     from chatcli.tools.toolbox import Toolbox
@@ -319,6 +320,15 @@ class Chat:
             threads.secrets = known_secrets(self.settings)
             return threads
         return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
+
+    def commands(self) -> Commands:
+        """This chat's command registry: the prompt's slash commands and an editor's available commands are views of
+        it, each filtered by what its thread can do (chatcli.service.commands)."""
+        from chatcli.service.commands import Commands
+
+        if not isinstance(getattr(self, "_commands", None), Commands):
+            self._commands = Commands()
+        return self._commands
 
     async def model_for(self, thread_id: str, model: str | None = None) -> str | None:
         """The model thread ``thread_id`` goes on with when a door asks for ``model`` (None: the thread's own, or the

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from chatcli.ui.registry import REGISTRY, commands, is_command
+from chatcli.ui.registry import defined, is_command
 
 if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
+    from chatcli.service.commands import Commands
     from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
@@ -70,7 +71,8 @@ class CommandCompleter(Completer):
     """Tab completes command names (MCP prompts too), the first argument: thread ids, model ids,
     role names, files; and in a question, the MCP resources after ``@`` (``@notes:notes://today``).
 
-    ``toolbox`` gives the session's tools once they are loaded (None before).
+    ``toolbox`` gives the session's tools once they are loaded (None before); ``commands`` the chat's commands, asked
+    for at Tab (those chat defines when none are given).
     """
 
     def __init__(
@@ -79,11 +81,13 @@ class CommandCompleter(Completer):
         models: ModelCache | None = None,
         roles_dir: str | None = None,
         toolbox: Callable[[], Toolbox | None] | None = None,
+        commands: Callable[[], Commands] | None = None,
     ):
         self.threads = threads
         self.models = models or ModelCache()
         self.roles_dir = roles_dir
         self.toolbox = toolbox or (lambda: None)
+        self.commands = commands or defined
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
@@ -93,11 +97,10 @@ class CommandCompleter(Completer):
             return
         if "\n" in text:
             return
-        import chatcli.ui.commands  # noqa: F401  (fills REGISTRY; loaded after the prompt's first paint, once)
-
         name, space, word = text.partition(" ")
+        registry = self.commands()
         if not space:
-            for entry in commands():
+            for entry in registry.listed():
                 if entry.name.startswith(name.lower()):
                     suffix = " " if entry.args else ""
                     yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
@@ -108,7 +111,7 @@ class CommandCompleter(Completer):
                         prompt.command + suffix, -len(name), display=prompt.command, display_meta=prompt.description
                     )
             return
-        found = REGISTRY.get(name.lower())
+        found = registry.get(name.lower())
         word = word.lstrip()
         if found is None or " " in word:
             return  # only the first argument completes

@@ -20,12 +20,14 @@ from chatcli.text import counted
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
+from chatcli.ui.registry import defined
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 
 if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
     # slash commands are not needed to draw the prompt.
+    from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
     from chatcli.ui.commands import Context
 
@@ -84,6 +86,8 @@ class Repl:
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
     current: asyncio.Task[Any] | None = None
     received: int | None = None
+    # The chat's commands (chatcli.service.chat.Chat.commands), asked for as a line starting with "/" runs.
+    commands: Callable[[], Commands] = defined
     # What the next prompt starts with (/edit); the last question if it failed or was stopped.
     next_input: str = ""
     unanswered: str | None = None
@@ -160,14 +164,15 @@ async def dispatch(repl: Repl, text: str) -> bool:
     if is_prompt_command(text):  # /mcp__SERVER__PROMPT: what the prompt gives is sent
         await _cancellable(repl, lambda c: ask_prompt(c, text, settings), "stopped: nothing was sent")
         return True
+    registry = repl.commands()
     try:
-        found, arg = resolve(text)
+        found, arg = resolve(text, registry)
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
 
     def context(conversation: Any) -> Context:
-        return Context(conversation, output, settings, prefill=repl.set_next_input)
+        return Context(conversation, output, settings, prefill=repl.set_next_input, commands=registry)
 
     if not found.needs_thread:
         try:

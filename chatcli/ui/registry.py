@@ -1,25 +1,24 @@
-"""The slash-command registry (``@command``), how a line is resolved to a command, and /help generated from it.
+"""The prompt's view of a chat's commands (chatcli.service.commands): what a handler is given (``Context``), how a
+line is resolved to a command, and /help generated from the registry.
 
-Handlers take a ``Context`` (the conversation, the output, the settings, where listings go)
-and the text after the command name; they raise ``UsageError`` for anything the user should
-fix. The REPL decides what is a command (``is_command``) and runs it with ``run_command``.
+Handlers (chatcli.ui.commands, by name, which also runs them) take a ``Context`` (the conversation, the output, the
+settings, the chat's commands, where listings go) and the text after the command name; they raise ``UsageError`` for
+anything the user should fix. The REPL decides what is a command (``is_command``).
 """
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Awaitable, Callable
 
 from chatcli.config import Settings
-from chatcli.core.inputs import check_utf8
-from chatcli.errors import UsageError
 from chatcli.text import say
 from chatcli.ui.output import Output
 
 if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
+    from chatcli.service.commands import Command, Commands
     from chatcli.service.thread import Thread
 
 # A command's handler: given the context and the text after its name; LEAVE ends the session.
@@ -30,52 +29,23 @@ MAX_LISTED = 100_000
 LEAVE = "leave"
 
 
-@dataclass(frozen=True)
-class Command:
-    """One slash command: its name, one-line help, argument synopsis and handler."""
+def defined() -> Commands:
+    """The commands chat defines, as a registry of their own (where no chat gives its own); loaded when first asked
+    for, after the prompt's first paint."""
+    from chatcli.service.commands import Commands
 
-    name: str
-    help: str
-    args: str
-    handler: Handler
-    # False: runs at once, without waiting for the engine and the thread (/help, /exit).
-    needs_thread: bool = True
-    # Completions for the first argument: "threads" (thread ids) or fixed words.
-    complete: str | tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
+    return Commands()
 
 
-REGISTRY: dict[str, Command] = {}  # every name and alias -> its command
-
-
-def command(
-    name: str,
-    *,
-    help: str,
-    args: str = "",
-    needs_thread: bool = True,
-    complete: str | tuple[str, ...] = (),
-    aliases: tuple[str, ...] = (),
-) -> Callable[[Handler], Handler]:
-    """Register the decorated handler as the slash command ``name``."""
-
-    def register(handler: Handler) -> Handler:
-        entry = Command(name, help, args, handler, needs_thread, complete, aliases)
-        for key in (name, *aliases):
-            REGISTRY[key] = entry
-        return handler
-
-    return register
-
-
-def commands() -> list[Command]:
-    """Every command once, by name (/help lists them so)."""
-    return sorted({id(c): c for c in REGISTRY.values()}.values(), key=lambda c: c.name)
+def commands(registry: Commands | None = None) -> list[Command]:
+    """Every command of ``registry`` (a chat's; None: the commands chat defines) once, by name (/help lists them so)."""
+    return (registry if registry is not None else defined()).listed()
 
 
 @dataclass
 class Context:
-    """What a command works on: the conversation (None before the engine is loaded), output, settings."""
+    """What a command works on: the conversation (None before the engine is loaded), output, settings, and the
+    chat's commands (/help lists them)."""
 
     conversation: Thread | None
     output: Output
@@ -83,6 +53,8 @@ class Context:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     # Puts text in the next prompt's input (/edit: what the editor saved); None outside the prompt.
     prefill: Callable[[str], None] | None = None
+    # The chat's commands (chatcli.service.chat.Chat.commands); those chat defines when no chat is given.
+    commands: Commands = field(default_factory=defined)
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""
@@ -125,42 +97,19 @@ def literal(text: str) -> str:
     return stripped[1:] if stripped.startswith("//") else text
 
 
-def resolve(line: str) -> tuple[Command, str]:
+def resolve(line: str, registry: Commands | None = None) -> tuple[Command, str]:
     """The command a line names and the text after it, or a UsageError with a suggestion."""
-    name, *rest = check_utf8(line, "the command").strip().split(None, 1)
-    found = REGISTRY.get(name.lower())
-    if found is None:
-        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.6)
-        hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
-        raise UsageError(f"unknown command {name[:40]}", hint=hint)
-    arg = rest[0].strip() if rest else ""
-    if arg and not found.args:
-        raise UsageError(f"{found.name} takes no argument")
-    return found, arg
+    return (registry if registry is not None else defined()).find(line)
 
 
-async def execute(found: Command, ctx: Context, arg: str) -> bool:
-    """Run a resolved command; False when it asks to leave."""
-    # A LangGraph server's thread: some commands only (none is open yet: the commands that need no thread).
-    works = ctx.conversation.can.commands if ctx.conversation is not None else None
-    if works is not None and found.name not in works:
-        raise UsageError(f"{found.name} is not available on a LangGraph server's thread", hint="/help lists commands")
-    return await found.handler(ctx, arg) != LEAVE
-
-
-async def run_command(ctx: Context, line: str) -> bool:
-    """Run one command line; False when it asks to leave."""
-    found, arg = resolve(line)
-    return await execute(found, ctx, arg)
-
-
-def help_text(columns: int | None = None) -> str:
-    """The /help listing, from the registry, each description wrapped at a word to ``columns`` (the terminal's)."""
+def help_text(columns: int | None = None, registry: Commands | None = None) -> str:
+    """The /help listing, from ``registry`` (a chat's; None: the commands chat defines), each description wrapped at
+    a word to ``columns`` (the terminal's)."""
     import shutil
     import textwrap
 
     columns = columns or shutil.get_terminal_size((100, 24)).columns
-    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands()]
+    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands(registry)]
     width = max(len(usage) for usage, _ in rows)
     room = max(20, columns - width - 5)
     lines = []

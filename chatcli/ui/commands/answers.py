@@ -8,10 +8,9 @@ from typing import Any
 from chatcli.errors import UsageError
 from chatcli.service.outcome import render_reply
 from chatcli.text import make_title
-from chatcli.ui.registry import Context, command
+from chatcli.ui.registry import Context, Handler
 
 
-@command("/retry", help="answer the last message again, replacing the answer")
 async def _retry(ctx: Context, arg: str) -> None:
     question = await ctx.thread.recall.last_question()
     if question is None:
@@ -20,9 +19,6 @@ async def _retry(ctx: Context, arg: str) -> None:
     await render_reply(ctx.thread, ctx.thread.retry(), ctx.settings)
 
 
-@command(
-    "/undo", help="take back the last exchange (your message, its tool calls and its answer), or a /compact made since"
-)
 async def _undo(ctx: Context, arg: str) -> None:
     undone = await ctx.thread.undo()
     if undone is None:
@@ -35,7 +31,6 @@ async def _undo(ctx: Context, arg: str) -> None:
     ctx.output.note(f"undone: {make_title(undone.question)}" + (" (and its answer)" if undone.messages > 1 else ""))
 
 
-@command("/copy", args="[N]", help="copy the last answer, or its N-th code block, to the clipboard")
 async def _copy(ctx: Context, arg: str) -> None:
     from chatcli.ui.clipboard import code_blocks, copy
 
@@ -58,12 +53,6 @@ async def _copy(ctx: Context, arg: str) -> None:
     ctx.output.note(f"copied {what} ({size}) with {' and '.join(ways)}")
 
 
-@command(
-    "/think",
-    args="[on|off]",
-    help="show the last answer's thinking in full; on/off: show thinking in full as it comes",
-    complete=("on", "off"),
-)
 async def _think(ctx: Context, arg: str) -> None:
     if arg:
         if arg not in ("on", "off"):
@@ -83,7 +72,6 @@ async def _think(ctx: Context, arg: str) -> None:
     ctx.print(thinking)
 
 
-@command("/usage", help="tokens used by this thread's answers, and what they cost")
 async def _usage(ctx: Context, arg: str) -> None:
     from chatcli.backends.own.pricing import dollars
 
@@ -108,7 +96,6 @@ async def _usage(ctx: Context, arg: str) -> None:
         )
 
 
-@command("/system", args="[TEXT]", help="show, or set from now on, this thread's system prompt")
 async def _system(ctx: Context, arg: str) -> None:
     if not arg:
         current = await ctx.thread.system_prompt()
@@ -120,9 +107,6 @@ async def _system(ctx: Context, arg: str) -> None:
     ctx.output.note("system prompt set for this thread")
 
 
-@command(
-    "/model", args="[NAME]", help="show or switch the model: NAME or provider:NAME (Tab offers them)", complete="models"
-)
 async def _model(ctx: Context, arg: str) -> None:
     if arg and not ctx.thread.own_model:
         raise UsageError("the model is the graph's own", hint="it chooses its model in its code")
@@ -138,12 +122,6 @@ async def _model(ctx: Context, arg: str) -> None:
     ctx.output.note(f"model {arg} from the next message, kept with this thread")
 
 
-@command(
-    "/role",
-    args="[NAME]",
-    help="set this thread up with a role (its prompt, model, temperature); alone: show the role",
-    complete="roles",
-)
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
@@ -162,15 +140,6 @@ async def _role(ctx: Context, arg: str) -> None:
     ctx.output.note(f"role {role.name} from the next message · {model}{temperature}")
 
 
-@command(
-    "/attach",
-    args="[FILE|URL|--clear]",
-    complete="files",
-    help=(
-        "send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; "
-        "--clear: empty it"
-    ),
-)
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.content.attachments import is_url, read_attachment
 
@@ -217,3 +186,17 @@ async def _fetch(ctx: Context, url: str) -> Any:
         task.cancel()
         ctx.output.note("stopped: nothing was attached")
         raise
+
+
+# This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
+HANDLERS: dict[str, Handler] = {
+    "/retry": _retry,
+    "/undo": _undo,
+    "/copy": _copy,
+    "/think": _think,
+    "/usage": _usage,
+    "/system": _system,
+    "/model": _model,
+    "/role": _role,
+    "/attach": _attach,
+}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import UsageError
 from chatcli.text import counted
-from chatcli.ui.registry import Context, command
+from chatcli.ui.registry import Context, Handler
 
 if TYPE_CHECKING:
     from chatcli.service.recall import SummaryView
@@ -35,11 +35,6 @@ def compacted_line(done: Any) -> str:
     return " · ".join(parts)
 
 
-@command(
-    "/compact",
-    args="[FOCUS]",
-    help="fold every turn but the last into a summary sent in their place; FOCUS says what it must keep",
-)
 async def _compact(ctx: Context, arg: str) -> None:
     ctx.output.note("compacting the earlier turns..." + (f" (focus: {arg.strip()})" if arg.strip() else ""))
     done = await ctx.thread.compact(arg.strip() or None)
@@ -59,12 +54,6 @@ def _described(view: SummaryView) -> str:
     return f"made {' '.join(said)}{focus}" if said else ""
 
 
-@command(
-    "/summary",
-    args="[edit]",
-    help="show what is sent in place of the earlier turns; edit: correct it in $VISUAL or $EDITOR",
-    complete=("edit",),
-)
 async def _summary(ctx: Context, arg: str) -> None:
     if arg.strip() not in ("", "edit"):
         raise UsageError("/summary takes edit, or nothing")
@@ -119,13 +108,20 @@ def _turn(arg: str, name: str) -> int | None:
     return int(arg)
 
 
-@command("/pin", args="[N]", help="always send turn N (the last by default) whole, through any compaction")
 async def _pin(ctx: Context, arg: str) -> None:
     number = await ctx.thread.pin(_turn(arg, "/pin"))
     ctx.output.note(f"turn {number} pinned: its question, what it attached and its answer are always sent whole")
 
 
-@command("/unpin", args="[N]", help="let turn N (the last by default) be folded into the summary again")
 async def _unpin(ctx: Context, arg: str) -> None:
     number = await ctx.thread.pin(_turn(arg, "/unpin"), on=False)
     ctx.output.note(f"turn {number} unpinned")
+
+
+# This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
+HANDLERS: dict[str, Handler] = {
+    "/compact": _compact,
+    "/summary": _summary,
+    "/pin": _pin,
+    "/unpin": _unpin,
+}

@@ -7,7 +7,7 @@ from typing import Any
 
 from chatcli.errors import UsageError
 from chatcli.text import local_time, neutralise
-from chatcli.ui.registry import Context, command
+from chatcli.ui.registry import Context, Handler
 
 # One line of the memories' file in the editor: "[ID] the words" (a line without an id is a new memory).
 _LINE = re.compile(r"\s*\[([0-9a-f]{8})\]\s?(.*)")
@@ -17,7 +17,6 @@ _HEADER = """\
 """
 
 
-@command("/remember", args="TEXT", help="remember TEXT in every thread from now on (chat memory lists what is kept)")
 async def _remember(ctx: Context, arg: str) -> None:
     from chatcli.store.memories import MemoryRefused
 
@@ -28,12 +27,6 @@ async def _remember(ctx: Context, arg: str) -> None:
     ctx.output.note(f"remembered ({memory.id}): {neutralise(memory.text)} · /memory lists what is kept")
 
 
-@command(
-    "/memory",
-    args="[forget ID|edit]",
-    help="what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR",
-    complete=("forget", "edit"),
-)
 async def _memory(ctx: Context, arg: str) -> None:
     word, _, rest = arg.strip().partition(" ")
     book = ctx.thread.memories()
@@ -95,3 +88,10 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
     except MemoryRefused as exc:
         raise UsageError(f"{exc} (what came before it is saved)") from None
     return said
+
+
+# This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
+HANDLERS: dict[str, Handler] = {
+    "/remember": _remember,
+    "/memory": _memory,
+}

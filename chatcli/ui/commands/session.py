@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from chatcli.ui.registry import LEAVE, Context, command, help_text
+from chatcli.ui.registry import LEAVE, Context, Handler, help_text
 
 
-@command("/help", help="list the commands", needs_thread=False)
 async def _help(ctx: Context, arg: str) -> None:
     from chatcli.ui.commands.mcp import prompt_help
 
     toolbox = ctx.conversation.toolbox if ctx.conversation is not None else None
-    ctx.print("\n".join([help_text(), *prompt_help(toolbox)]))
+    ctx.print("\n".join([help_text(registry=ctx.commands), *prompt_help(toolbox)]))
 
 
-@command("/tools", help="the MCP servers and built-in tools of this session, their state and tools")
 async def _tools(ctx: Context, arg: str) -> None:
     from chatcli.ui.toolview import print_tools
 
@@ -24,12 +22,6 @@ async def _tools(ctx: Context, arg: str) -> None:
     print_tools(toolbox.status() if toolbox is not None else [], ctx.settings.mcp_config or "", ctx.out)
 
 
-@command(
-    "/edit",
-    args="[TEXT]",
-    help="write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)",
-    needs_thread=False,
-)
 async def _edit(ctx: Context, arg: str) -> None:
     import asyncio
 
@@ -44,6 +36,14 @@ async def _edit(ctx: Context, arg: str) -> None:
     ctx.output.note("your message is at the prompt: Enter sends it")
 
 
-@command("/exit", help="leave (same as Ctrl-D)", needs_thread=False, aliases=("/quit", "/bye"))  # /bye: Ollama's
 async def _exit(ctx: Context, arg: str) -> str:
     return LEAVE
+
+
+# This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
+HANDLERS: dict[str, Handler] = {
+    "/help": _help,
+    "/tools": _tools,
+    "/edit": _edit,
+    "/exit": _exit,
+}

@@ -11,7 +11,7 @@ from chatcli.errors import UsageError
 from chatcli.text import counted, json_text
 from chatcli.threads.operations import Threads, transcript_markdown, turns_of
 from chatcli.ui.listing import print_threads, print_transcript
-from chatcli.ui.registry import MAX_LISTED, Context, command
+from chatcli.ui.registry import MAX_LISTED, Context, Handler
 from chatcli.ui.reply import resume_pending
 
 
@@ -23,16 +23,12 @@ async def _switched(ctx: Context, thread_id: str, what: str) -> None:
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
 
 
-@command(
-    "/new", args="[NAME]", help="start a new thread (under NAME, even one like an existing id)", aliases=("/clear",)
-)
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
     await _switched(ctx, arg or new_thread_id(), "new thread")
 
 
-@command("/threads", args="[N]", help="list the N most recent threads (default 20)")
 async def _threads(ctx: Context, arg: str) -> None:
     if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LISTED):
         raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
@@ -44,12 +40,6 @@ async def _threads(ctx: Context, arg: str) -> None:
     ctx.output.note(f"you are on thread {ctx.thread.thread_id}")
 
 
-@command(
-    "/switch",
-    args="ID",
-    help="continue another thread (its id, or the start of a generated one; a new name starts a thread)",
-    complete="threads",
-)
 async def _switch(ctx: Context, arg: str) -> None:
     if not arg:
         raise UsageError("/switch needs a thread id", hint="/threads lists them; Tab completes them")
@@ -75,12 +65,11 @@ async def _switch(ctx: Context, arg: str) -> None:
 
 
 def _own_threads(ctx: Context) -> Threads:
-    """The threads of a thread chat keeps itself: /fork and /title are offered on no other (a LangGraph server's
-    thread lists neither among its commands: chatcli.service.backend.RemoteBackend)."""
+    """The threads of a thread chat keeps itself: /fork and /title run on no other (they need a thread chat keeps,
+    which a LangGraph server's is not: chatcli.service.commands)."""
     return cast(Threads, ctx.threads())
 
 
-@command("/fork", help="continue in a new thread that starts as a copy of this one")
 async def _fork(ctx: Context, arg: str) -> None:
     turns = turns_of(await ctx.thread.messages())
     if not turns:
@@ -91,7 +80,6 @@ async def _fork(ctx: Context, arg: str) -> None:
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
-@command("/title", args="[TEXT]", help="show or set this thread's title")
 async def _title(ctx: Context, arg: str) -> None:
     thread_id = ctx.thread.thread_id
     if not arg:
@@ -104,7 +92,6 @@ async def _title(ctx: Context, arg: str) -> None:
     ctx.output.note("title set")
 
 
-@command("/history", help="show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)")
 async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.thread.messages():
         ctx.output.note("this thread is empty")
@@ -112,9 +99,6 @@ async def _history(ctx: Context, arg: str) -> None:
     print_transcript(await ctx.threads().shown(ctx.thread.thread_id), ctx.out)
 
 
-@command(
-    "/export", args="[md|json] [FILE]", help="write this thread to a new FILE, or print it", complete=("md", "json")
-)
 async def _export(ctx: Context, arg: str) -> None:
     words = arg.split(maxsplit=1)
     fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
@@ -145,3 +129,15 @@ def write_private(file: str, text: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path
+
+
+# This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
+HANDLERS: dict[str, Handler] = {
+    "/new": _new,
+    "/threads": _threads,
+    "/switch": _switch,
+    "/fork": _fork,
+    "/title": _title,
+    "/history": _history,
+    "/export": _export,
+}

@@ -1,0 +1,233 @@
+"""The commands of one ``Chat``: each defined once (its name, help, arguments, what it needs of a thread, whether an
+editor may run it), and the doors' views of them.
+
+The prompt's slash commands (chatcli.ui.commands: their handlers, /help and Tab completion), an editor's available
+commands (chatcli.editor.agent) and, next, serve's are views of one ``Commands``, filtered by what the thread can
+do (``Ability``, as its backend's ``Abilities`` say), never by a list of names. Nothing here imports a UI library.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol
+
+from chatcli.core.inputs import check_utf8
+from chatcli.errors import UsageError
+
+
+class Ability(enum.Enum):
+    """What a command may need of the thread it runs on."""
+
+    KEPT = "kept"  # chat keeps the thread and runs it (its database): not an Agent Server's, which keeps its own
+    PROMPT = "prompt"  # chat's own prompt, model and memory: not a graph's, which builds and keeps its own
+
+
+class Can(Protocol):
+    """What a thread can do, as the registry reads it (chatcli.service.backend.Abilities): its abilities, and the
+    words for what it lacks (``hint``: why chat's own prompt is not there; ``where``: whose threads these are)."""
+
+    @property
+    def abilities(self) -> frozenset[Ability]: ...
+
+    @property
+    def hint(self) -> str: ...
+
+    @property
+    def where(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Offer:
+    """How an editor is offered a command (ACP's available commands): what it does, the input it takes (None:
+    none), and what it needs of the thread there besides the command's own ``needs``."""
+
+    description: str
+    input: str | None = None
+    needs: frozenset[Ability] = frozenset()
+
+
+# What most commands need: a thread chat keeps (an Agent Server's thread runs the few that need nothing more).
+KEPT = frozenset({Ability.KEPT})
+# What an editor's compaction, summary, model choice and fork need: chat's own prompt (not a graph's).
+OWN = frozenset({Ability.PROMPT})
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its name (with the slash), one-line help, argument synopsis (empty: it takes none), and what it
+    needs of the thread (``needs``: refused without it, at every door). What only chat's own prompt does, a graph's
+    thread refuses at the prompt in its own words (/system, /compact...); an editor is not offered it at all
+    (``Offer.needs``). ``needs_thread``: False runs at once, before the thread is open (/help, /exit); ``complete``:
+    what completes its first argument ("threads", "models", "roles", "files", or fixed words); ``editor``: how an
+    editor is offered it (None: the prompt's only)."""
+
+    name: str
+    help: str
+    args: str = ""
+    needs: frozenset[Ability] = KEPT
+    needs_thread: bool = True
+    complete: str | tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    editor: Offer | None = None
+
+    def wants(self, *, editor: bool = False) -> frozenset[Ability]:
+        """What it needs of the thread: at the prompt, or (``editor``) where an editor runs it."""
+        if editor and self.editor is not None:
+            return self.needs | self.editor.needs
+        return self.needs
+
+
+# Every command chat has, once. Those an editor is offered come in the order the editor lists them.
+DEFINED: tuple[Command, ...] = (
+    Command(
+        "/compact",
+        "fold every turn but the last into a summary sent in their place; FOCUS says what it must keep",
+        "[FOCUS]",
+        editor=Offer("fold the earlier turns into a summary (what is sent shrinks; nothing is lost)", "focus", OWN),
+    ),
+    Command(
+        "/summary",
+        "show what is sent in place of the earlier turns; edit: correct it in $VISUAL or $EDITOR",
+        "[edit]",
+        complete=("edit",),
+        editor=Offer("show the summary sent in place of the earlier turns", None, OWN),
+    ),
+    Command("/pin", "always send turn N (the last by default) whole, through any compaction", "[N]"),
+    Command("/unpin", "let turn N (the last by default) be folded into the summary again", "[N]"),
+    Command(
+        "/model",
+        "show or switch the model: NAME or provider:NAME (Tab offers them)",
+        "[NAME]",
+        complete="models",
+        editor=Offer("answer with another model from the next message on", "model name", OWN),
+    ),
+    Command(
+        "/role",
+        "set this thread up with a role (its prompt, model, temperature); alone: show the role",
+        "[NAME]",
+        complete="roles",
+    ),
+    Command("/system", "show, or set from now on, this thread's system prompt", "[TEXT]"),
+    Command(
+        "/retry",
+        "answer the last message again, replacing the answer",
+        needs=frozenset(),
+        editor=Offer("answer the last question again"),
+    ),
+    Command(
+        "/undo",
+        "take back the last exchange (your message, its tool calls and its answer), or a /compact made since",
+        needs=frozenset(),
+        editor=Offer("take back the last exchange"),
+    ),
+    Command("/copy", "copy the last answer, or its N-th code block, to the clipboard", "[N]", needs=frozenset()),
+    Command(
+        "/think",
+        "show the last answer's thinking in full; on/off: show thinking in full as it comes",
+        "[on|off]",
+        complete=("on", "off"),
+    ),
+    Command("/usage", "tokens used by this thread's answers, and what they cost", needs=frozenset()),
+    Command(
+        "/attach",
+        "send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; "
+        "--clear: empty it",
+        "[FILE|URL|--clear]",
+        complete="files",
+    ),
+    Command("/new", "start a new thread (under NAME, even one like an existing id)", "[NAME]", aliases=("/clear",)),
+    Command("/threads", "list the N most recent threads (default 20)", "[N]", needs=frozenset()),
+    Command(
+        "/switch",
+        "continue another thread (its id, or the start of a generated one; a new name starts a thread)",
+        "ID",
+        needs=frozenset(),
+        complete="threads",
+    ),
+    Command(
+        "/fork",
+        "continue in a new thread that starts as a copy of this one",
+        editor=Offer("continue in a new session that starts as a copy of this one", None, OWN),
+    ),
+    Command("/title", "show or set this thread's title", "[TEXT]"),
+    Command(
+        "/history",
+        "show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)",
+        needs=frozenset(),
+    ),
+    Command("/export", "write this thread to a new FILE, or print it", "[md|json] [FILE]", complete=("md", "json")),
+    Command("/remember", "remember TEXT in every thread from now on (chat memory lists what is kept)", "TEXT"),
+    Command(
+        "/memory",
+        "what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR",
+        "[forget ID|edit]",
+        complete=("forget", "edit"),
+    ),
+    Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
+    Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
+    Command(
+        "/edit",
+        "write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)",
+        "[TEXT]",
+        needs=frozenset(),
+        needs_thread=False,
+    ),
+    # /bye: Ollama's
+    Command("/exit", "leave (same as Ctrl-D)", needs=frozenset(), needs_thread=False, aliases=("/quit", "/bye")),
+)
+
+
+class Commands:
+    """The command registry of one ``Chat`` (its own copy of ``DEFINED``: ``add`` changes this chat's alone)."""
+
+    def __init__(self, defined: Iterable[Command] = DEFINED) -> None:
+        self.by_name: dict[str, Command] = {}  # every name and alias -> its command
+        for command in defined:
+            self.add(command)
+
+    def add(self, command: Command) -> None:
+        """Add (or replace) ``command``, under its name and aliases."""
+        for key in (command.name, *command.aliases):
+            self.by_name[key] = command
+
+    def __iter__(self) -> Iterator[Command]:
+        """Every command once, in the order defined."""
+        return iter({id(c): c for c in self.by_name.values()}.values())
+
+    def listed(self) -> list[Command]:
+        """Every command once, by name (/help and Tab list them so)."""
+        return sorted(self, key=lambda c: c.name)
+
+    def get(self, name: str) -> Command | None:
+        """The command of this exact name or alias ("/retry"), or None."""
+        return self.by_name.get(name)
+
+    def find(self, line: str) -> tuple[Command, str]:
+        """The command a line names (any case) and the text after it, or a UsageError with a suggestion."""
+        name, *rest = check_utf8(line, "the command").strip().split(None, 1)
+        found = self.by_name.get(name.lower())
+        if found is None:
+            import difflib
+
+            close = difflib.get_close_matches(name.lower(), list(self.by_name), n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
+            raise UsageError(f"unknown command {name[:40]}", hint=hint)
+        arg = rest[0].strip() if rest else ""
+        if arg and not found.args:
+            raise UsageError(f"{found.name} takes no argument")
+        return found, arg
+
+    def offered(self, can: Can) -> list[tuple[Command, Offer]]:
+        """The commands an editor is offered on a thread that can do ``can``, in the order defined, each with how."""
+        return [(c, c.editor) for c in self if c.editor is not None and c.wants(editor=True) <= can.abilities]
+
+    def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:
+        """Why ``command`` does not run on a thread that can do ``can`` (None: it runs), at the prompt or in an
+        editor."""
+        missing = command.wants(editor=editor) - can.abilities
+        if Ability.PROMPT in missing:
+            return UsageError(f"{command.name} is chat's own", hint=can.hint)
+        if missing:
+            return UsageError(f"{command.name} is not available on {can.where}'s thread", hint="/help lists commands")
+        return None
