@@ -1,7 +1,10 @@
 """``chat acp``: the Agent Client Protocol door, driven by the protocol's own Python SDK as an editor drives it.
 
-Each test starts the installed ``chat acp`` against the fake OpenAI server and speaks to it with the SDK's client
-(tests/acp_client.py): sessions are threads, turns stream as updates, tool calls are asked as permission requests,
+Each test starts ``chat acp`` against the fake OpenAI server and speaks to it with the SDK's client
+(tests/acp_client.py): in this process (``open_editor``: chat's command line on a thread, over a pair of pipes,
+tests/doors/acp.py), or as the installed ``chat acp`` where the process is what is tested (marked e2e: signals, an
+editor that kills it or leaves, what reaches its real stdout, how soon it exits, an editor's own command line).
+Sessions are threads, turns stream as updates, tool calls are asked as permission requests,
 a cancel keeps the partial, and bad input gets the JSON-RPC error the protocol names without ending the agent.
 """
 
@@ -18,20 +21,22 @@ import pytest
 from acp import RequestError
 
 from tests.acp_client import Editor, dumped
+from tests.doors.acp import InProcessEditor
 from tests.fakeserver import Calls, Fault, Reply
-from tests.helpers import CHAT, THREAD_NOTE, chat, chat_process
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import CHAT, THREAD_NOTE, chat, chat_process, eventually
 
 
 @pytest.fixture
-def open_editor(chat_env):
-    """``open_editor(*args)``: ``chat acp ARGS`` started and initialized; each is closed after the test, and must
-    exit 0 then (an editor that quits closes its stdin)."""
+def open_editor(chat_env, monkeypatch):
+    """``open_editor(*args)``: ``chat acp ARGS`` started in this process and initialized; each is closed after the
+    test, and must exit 0 then (an editor that quits closes its stdin)."""
     started: list[Editor] = []
 
     def start(*args: str, env: dict[str, str] | None = None, **capabilities) -> Editor:
-        editor = Editor(env or chat_env, *args)
+        if "--graph" in args:  # the graph's own code reads its model's key and address, in this process too
+            for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+                monkeypatch.setenv(name, (env or chat_env)[name])
+        editor = InProcessEditor(env or chat_env, *args)
         started.append(editor)
         editor.initialize(**capabilities)
         return editor
@@ -227,6 +232,7 @@ def test_bad_input_gets_the_protocols_errors_and_never_ends_the_agent(open_edito
     assert editor.prompt(session, "still here?").stop_reason == "end_turn"
 
 
+@pytest.mark.e2e
 def test_stdout_carries_only_protocol_messages_and_stdin_is_never_a_question(chat_env, server):
     lines = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}},
@@ -331,6 +337,7 @@ def _commands() -> list[tuple[str, list[str]]]:
     return found
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("editor, argv", _commands(), ids=[name for name, _ in _commands()])
 def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, editor, argv):
     """What each snippet of docs/editors.md starts (its command, with chat's path where it names one) answers an
@@ -346,6 +353,7 @@ def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, edi
         assert client.close() == 0
 
 
+@pytest.mark.e2e
 def test_an_editor_that_kills_the_agent_mid_answer_loses_nothing_shown(open_editor, server, chat_env):
     """Editors end their agent with SIGTERM when they close: the answer running stops as on Ctrl-C, its part kept."""
     import signal
@@ -433,6 +441,7 @@ FRAMING = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", FRAMING)
 def test_every_malformed_line_gets_the_protocols_error_or_nothing_and_never_ends_the_agent(chat_env, server, name):
     line, code = FRAMING[name]
@@ -507,10 +516,11 @@ def test_loads_of_one_thread_at_once_open_one_session(open_editor, server, tmp_p
     loads = [other.start("load_session", cwd=str(tmp_path), session_id=session, mcp_servers=servers) for _ in range(3)]
     for load in loads:
         load.result(60)
-    other.wait_for(lambda: marks.exists())
+    eventually(marks.exists, "the MCP server's start, marked in its file")  # no update says it: looked at
     assert len(marks.read_text().split()) == 1  # one session, one server
 
 
+@pytest.mark.e2e
 def test_an_editor_that_kills_the_agent_mid_question_keeps_the_question_without_a_traceback(server, chat_env, tmp_path):
     import signal
     import threading
@@ -551,6 +561,7 @@ def test_a_new_session_offers_every_model_at_once_so_a_client_chooses_one_at_the
     assert option.current_value == chosen and set(server.models) <= {o.value for o in option.options}
 
 
+@pytest.mark.e2e
 def test_each_thread_is_listed_in_its_own_directory_and_a_cwd_lists_only_its_own(
     open_editor, server, chat_env, tmp_path
 ):
@@ -687,6 +698,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"])
 def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, chat_env, tmp_path, how):
     import signal
