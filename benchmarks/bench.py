@@ -89,7 +89,7 @@ import tempfile
 import termios
 import time
 from pathlib import Path
-from typing import Any, Callable, Collection
+from typing import Any, AsyncIterator, Callable, Collection
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -524,20 +524,18 @@ async def _ours(
     10 rounds of one turn on each (order rotated), so turns 6-15, 96-105 and n-4..n+5 are
     measured side by side and their ratios are per-round pairs that cancel the machine's drift.
     The second and third threads live in another database so the first's size is its own."""
-    from chatcli.service.chat import open_conversation
-
     db, side = work / "long.db", work / "side.db"
     mid = n > 110
     start = time.perf_counter()
-    async with open_conversation(settings(db), "long") as long_thread:
+    async with thread_of(settings(db), "long") as long_thread:
         _, sizes = await turns.run(long_thread, 1, n - 5, "long thread", db, size_at)
         log(f"  long thread at turn {n - 5} after {time.perf_counter() - start:.0f} s; filling the short threads")
         async with contextlib.AsyncExitStack() as stack:
-            short_thread = await stack.enter_async_context(open_conversation(settings(side), "short"))
+            short_thread = await stack.enter_async_context(thread_of(settings(side), "short"))
             await turns.run(short_thread, 1, 5, "short thread")
             lanes: dict[int, tuple[Any, int]] = {10: (short_thread, 5), n: (long_thread, n - 5)}
             if mid:
-                mid_thread = await stack.enter_async_context(open_conversation(settings(side), "mid"))
+                mid_thread = await stack.enter_async_context(thread_of(settings(side), "mid"))
                 await turns.run(mid_thread, 1, 95, "mid thread")
                 lanes[100] = (mid_thread, 95)
             samples: dict[int, list[dict[str, float]]] = {m: [] for m in lanes}
@@ -663,7 +661,6 @@ async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Co
     "image" carries the PNG, turn 1 of "plain" the same question alone; then turns 2..n+1 are
     text on both.  Sizes after turn 1 and after each of ``size_at`` more turns."""
     from chatcli.content.attachments import from_bytes
-    from chatcli.service.chat import open_conversation
 
     png = bench_png()
     image = from_bytes("shot.png", png)
@@ -673,7 +670,7 @@ async def _attachments(server: FakeOpenAIServer, work: Path, n: int, size_at: Co
     sent_through = 0  # the last turn whose request carried the image
     async with contextlib.AsyncExitStack() as stack:
         threads = {
-            name: await stack.enter_async_context(open_conversation(store_settings(server, work, db), name))
+            name: await stack.enter_async_context(thread_of(store_settings(server, work, db), name))
             for name, db in dbs.items()
         }
         for i in range(1, n + 2):
@@ -1238,3 +1235,13 @@ def finish(args: argparse.Namespace, results: dict[str, Any], runs: int, n: int,
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@contextlib.asynccontextmanager
+async def thread_of(settings: Any, thread_id: str, tools: bool = True) -> AsyncIterator[Any]:
+    """Thread ``thread_id`` as every door gets it (``Chat.thread``), open until the block ends."""
+    from chatcli.service.chat import Chat
+
+    async with Chat(settings) as chat:
+        await chat.open(tools=tools)
+        yield await chat.thread(thread_id)

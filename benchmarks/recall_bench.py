@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -50,7 +51,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -656,10 +657,9 @@ async def ask(conversation: "Thread", probe: Probe) -> Answer:
 async def run_mode(settings: "Settings", thread: RecallThread, mode: str) -> ModeRun:
     """Write the thread into a thread of its own, compact it (``compacted``), and ask every probe."""
     from chatcli.backends.own.graph import MODEL_NODE
-    from chatcli.service.chat import open_conversation
 
     start = time.perf_counter()
-    async with open_conversation(settings, f"recall-{mode}", toolbox=None) as conversation:
+    async with thread_of(settings, f"recall-{mode}", tools=False) as conversation:
         await conversation.app.aupdate_state(conversation.config, {"messages": thread.messages()}, as_node=MODEL_NODE)
         compacted, summary = None, ""
         if mode == "compacted":
@@ -679,9 +679,7 @@ async def run(settings: "Settings", thread: RecallThread, budget: int | None = N
 
 async def remember(settings: "Settings", thread: RecallThread) -> None:
     """Remember ``thread.remembered`` as ``/remember`` does, in a thread of their own (the settings' database)."""
-    from chatcli.service.chat import open_conversation
-
-    async with open_conversation(settings, "recall-told", toolbox=None) as told:
+    async with thread_of(settings, "recall-told", tools=False) as told:
         for text in thread.remembered:
             await told.memories().add(text, "prompt")
 
@@ -689,10 +687,8 @@ async def remember(settings: "Settings", thread: RecallThread) -> None:
 async def ask_new(settings: "Settings", thread: RecallThread, mode: str) -> ModeRun:
     """Ask every probe of ``thread.cross`` in a new thread (each taken back, so each question is the thread's
     first)."""
-    from chatcli.service.chat import open_conversation
-
     start = time.perf_counter()
-    async with open_conversation(settings, f"recall-{mode.replace(' ', '-')}", toolbox=None) as conversation:
+    async with thread_of(settings, f"recall-{mode.replace(' ', '-')}", tools=False) as conversation:
         answers = [await ask(conversation, probe) for probe in thread.cross]
     return ModeRun(mode, answers, time.perf_counter() - start)
 
@@ -912,3 +908,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@contextlib.asynccontextmanager
+async def thread_of(settings: Any, thread_id: str, tools: bool = True) -> AsyncIterator[Any]:
+    """Thread ``thread_id`` as every door gets it (``Chat.thread``), open until the block ends."""
+    from chatcli.service.chat import Chat
+
+    async with Chat(settings) as chat:
+        await chat.open(tools=tools)
+        yield await chat.thread(thread_id)

@@ -45,6 +45,10 @@ class AlreadyDone(UsageError):
     """What the request asks was done already, by another request (an approval answered twice)."""
 
 
+class NoThread(UsageError):
+    """A door asked for a thread that must exist, and none has that id (serve's 404, an editor's "not found")."""
+
+
 class ConfigError(ChatError):
     """A setting is missing or invalid."""
 

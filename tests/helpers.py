@@ -11,6 +11,7 @@ import hook, several processes at once); tests that use it are marked ``e2e``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
@@ -23,7 +24,7 @@ import urllib.request
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Awaitable, Callable, TypeVar
+from typing import IO, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import pexpect
 import pytest
@@ -446,3 +447,17 @@ def read_request(conn: Any) -> tuple[bytes, bytes]:
     while len(body) < length:
         body += conn.recv(65536) or b"x" * length
     return head, body
+
+
+@contextlib.asynccontextmanager
+async def a_thread(
+    settings: Any, thread_id: str, listener: Any = None, *, app: Any = None, tools: Any = True
+) -> AsyncIterator[Any]:
+    """Thread ``thread_id`` as every door gets it: ``Chat(settings, app, listener).thread(thread_id)`` (``tools``:
+    ``Chat.open``'s: False for none), open until the block ends."""
+    from chatcli.service.chat import Chat
+
+    async with Chat(settings, app, listener) as chat:
+        if tools is not True:
+            await chat.open(tools=tools)
+        yield await chat.thread(thread_id)

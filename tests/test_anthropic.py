@@ -64,7 +64,7 @@ class Approving:
 
 async def test_thinking_and_a_tool_call_go_on_through_approval_and_a_second_question(claude, tmp_path):
     from chatcli.config import load_settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     fake, env = claude
     (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")
@@ -72,7 +72,7 @@ async def test_thinking_and_a_tool_call_go_on_through_approval_and_a_second_ques
     fake.queue(Calls([("read_file", {"path": "notes.txt"}, "toolu_1")], thinking="I should read the notes"))
     fake.queue(Reply("It opens at dawn.", thinking="the notes say dawn"))
     user = Approving()
-    async with open_conversation(settings, "think", user) as conversation:
+    async with a_thread(settings, "think", user) as conversation:
         first = await conversation.send("when does the harbour open?")
         assert [(c.name, c.arguments) for c in user.asked] == [("read_file", {"path": "notes.txt"})]
         assert user.said(Thinking) == "I should read the notesthe notes say dawn"

@@ -82,9 +82,9 @@ def asking(output: Any, approver: TerminalApprover) -> Any:
 
 @asynccontextmanager
 async def conversation_with(settings: Any, thread_id: str, listener: Any) -> AsyncIterator[Any]:
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
-    async with open_conversation(settings, thread_id, listener) as conversation:
+    async with a_thread(settings, thread_id, listener) as conversation:
         yield conversation
 
 

@@ -17,9 +17,8 @@ import time
 import pytest
 
 from chatcli.config import load_settings
-from chatcli.service.chat import open_conversation
 from tests.fakeserver import FakeOpenAIServer, Reply
-from tests.helpers import Tokens
+from tests.helpers import Tokens, a_thread
 
 STREAM_SECONDS = 4.0  # how long each reply would stream if nobody stopped it
 TOKEN_GAP = 0.005  # the server's pause between tokens
@@ -37,7 +36,7 @@ async def _stops(server: FakeOpenAIServer, db: str) -> list[tuple[int, bool]]:
     tokens = [f" w{i}" for i in range(int(STREAM_SECONDS / TOKEN_GAP))]
     rng = random.Random(7)
     stops = []
-    async with open_conversation(settings, "stops") as conversation:
+    async with a_thread(settings, "stops") as conversation:
         for trial in range(TRIALS):
             server.queue(Reply(tokens=tokens, delay=TOKEN_GAP))
             # A sweep over where the stop lands, by event: after the n-th rendered token, n drawn anew each

@@ -19,12 +19,12 @@ from prompt_toolkit.document import Document
 
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
-from chatcli.service.chat import open_conversation
 from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.reply import ask
 from tests.fakeserver import Reply
+from tests.helpers import a_thread
 from tests.test_prompt_pty import user_messages
 
 
@@ -64,7 +64,7 @@ class Chat:
 
 @asynccontextmanager
 async def chat(settings: Any, thread_id: str = "t1") -> AsyncIterator[Chat]:
-    async with open_conversation(settings, thread_id) as conversation:
+    async with a_thread(settings, thread_id) as conversation:
         yield Chat(conversation, settings)
 
 

@@ -202,10 +202,10 @@ async def test_trim_memory_never_compacts_by_itself(settings, server, monkeypatc
 
 async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, tmp_path):
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     graph = Path(__file__).resolve().parent.parent / "examples" / "graphs" / "agent.py"
-    async with open_conversation(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
+    async with a_thread(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
         for attempt in (conversation.compact(), conversation.summary(), conversation.pin()):
             with pytest.raises(UsageError, match="compaction is for chat's own threads"):
                 await attempt

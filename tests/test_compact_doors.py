@@ -278,7 +278,7 @@ def test_the_endpoint_refuses_what_the_command_refuses(server, graph_env, tmp_pa
     status, error = served.request("POST", "/v1/threads/graphs/compact", {"focus": FOCUS})
     assert status == 400 and GRAPHS_OWN in error["error"]["message"], error
     status, error = served.request("POST", "/v1/threads/nowhere/compact")
-    assert status == 404 and error["error"]["message"].startswith("no thread nowhere"), error
+    assert status == 404 and error["error"]["message"].startswith("no thread 'nowhere'"), error
     status, error = served.request("POST", "/v1/threads/graphs/compact", {"fokus": FOCUS})
     assert status == 400 and "fokus" in error["error"]["message"], error
     assert len(server.requests) == 2

@@ -257,13 +257,14 @@ def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_en
     probe = """
 import asyncio, sys
 from chatcli.core.events import Silent
-from chatcli.service.chat import open_engine
+from chatcli.service.chat import Chat
 from chatcli.config import load_settings
 
 async def main():
-    async with open_engine(load_settings({}), Silent()) as engine:
+    async with Chat(load_settings({}), None, Silent()) as chat:
+        await chat.open()
         opened = "genai_prices" in sys.modules
-        result = await (await engine.conversation("probe")).send("hi")
+        result = await (await chat.thread("probe")).send("hi")
         print(opened, "genai_prices" in sys.modules, result.cost_usd)
 
 asyncio.run(main())

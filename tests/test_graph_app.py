@@ -146,9 +146,9 @@ def test_the_names_of_the_nodes_that_speak_head_their_text(server, graph_env, tm
 
 async def _open(settings, thread: str, listener: Tokens):
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
-    return open_conversation(settings, thread, listener, app=GraphFile(AGENT, Path.cwd()))
+    return a_thread(settings, thread, listener, app=GraphFile(AGENT, Path.cwd()))
 
 
 @pytest.mark.stores("sqlite", "postgres")
@@ -207,7 +207,7 @@ async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(server, set
         undone = await conv.undo()
         assert undone.question == "two" and [m.text for m in await conv.messages()] == ["one", "First."]
         fork = await conv.threads().fork("travel", 1)
-        await conv.switch(fork)
+        await conv.switch(await conv.chat.find(fork))
         await conv.send("three")
         assert [m.text for m in await conv.messages()] == ["one", "First.", "three", "On the fork."]
     assert sent(server)[-1] == ("user", "three") and ("user", "two") not in sent(server)
@@ -268,7 +268,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.output import DummyOutput
 
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import ThreadSetup
+    from chatcli.service.chat import Chat, ThreadSetup
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
     from chatcli.ui.prompt_session import make_session
@@ -280,7 +280,9 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     setup = ThreadSetup(app=GraphFile(AGENT, Path.cwd()))
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
-        repl = run_repl(settings, "p1", PlainOutput(out, err), setup=setup, session=session, named=True)
+        chat = Chat(settings, setup.app)
+        opening = await chat.find(new="p1")
+        repl = run_repl(chat, opening, PlainOutput(out, err), setup=setup, session=session, named=True)
         chat_ = Session(keys, session, out, err, asyncio.create_task(_guarded(repl)))
         await chat_.say("one", then="First.")
         await chat_.say("/retry", then="First, again.")

@@ -132,11 +132,11 @@ def test_a_thread_kept_as_deltas_is_shown_exported_searched_and_counted_whole(gr
 
 async def test_at_the_prompt_history_reads_the_graphs_state(settings, tmp_path):
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     path = tmp_path / "deltas.py"
     path.write_text(DELTA_GRAPH)
-    async with open_conversation(settings, "plums", Tokens(), app=GraphFile(f"{path}:graph", tmp_path)) as conv:
+    async with a_thread(settings, "plums", Tokens(), app=GraphFile(f"{path}:graph", tmp_path)) as conv:
         await conv.send("plums are purple")
         await conv.send("figs are sweet")
         shown = await conv.threads().shown("plums")  # what /history and /export print
@@ -206,7 +206,7 @@ def test_a_graphs_run_reports_its_calls_tokens_summed_and_their_cost(backend, do
 
 async def test_usage_at_the_prompt_totals_a_graphs_answers_with_their_cost(server, settings, tmp_path, monkeypatch):
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     path = tmp_path / "two_calls.py"
     path.write_text(TWO_CALLS)
@@ -214,7 +214,7 @@ async def test_usage_at_the_prompt_totals_a_graphs_answers_with_their_cost(serve
         Reply("A draft.", usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}),
         Reply("The answer.", usage={"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220}),
     )
-    async with open_conversation(settings, "usage", Tokens(), app=GraphFile(f"{path}:g", tmp_path)) as conv:
+    async with a_thread(settings, "usage", Tokens(), app=GraphFile(f"{path}:g", tmp_path)) as conv:
         result = await conv.send("a question")
         totals = await conv.recall.usage_totals()  # what /usage shows
     assert (totals.input_tokens, totals.output_tokens, totals.answers, totals.uncounted) == (300, 30, 2, 0)

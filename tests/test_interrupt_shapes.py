@@ -30,11 +30,11 @@ async def _stopped_at_the_question(conv, text: str) -> None:
 async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_answer(server, settings):
     from langgraph.types import Command
 
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo asked"})), Reply("ran the edited one"))
-    async with open_conversation(settings, "hitl") as conv:
+    async with a_thread(settings, "hitl") as conv:
         await _stopped_at_the_question(conv, "go")
         state = await conv.app.aget_state(conv.config)
         request = state.interrupts[0].value
@@ -53,13 +53,13 @@ async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_an
 
 @pytest.mark.stores("sqlite", "postgres")
 async def test_a_thread_waiting_in_chats_older_shape_is_asked_again_and_goes_on(server, settings, monkeypatch):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo old-shape"})), Reply("ran it"))
     with monkeypatch.context() as older:  # the tools step as chat had it before: {"calls": [...]}
         older.setattr(interrupts, "approval_request", lambda calls: {"calls": [asdict(c) for c in calls]})
-        async with open_conversation(settings, "old") as conv:
+        async with a_thread(settings, "old") as conv:
             await _stopped_at_the_question(conv, "go")
             state = await conv.app.aget_state(conv.config)
             assert "calls" in state.interrupts[0].value
@@ -69,7 +69,7 @@ async def test_a_thread_waiting_in_chats_older_shape_is_asked_again_and_goes_on(
         asked.append(call)
         return Decision("no", reason="not that one")
 
-    async with open_conversation(settings, "old", Tokens(approve=approve)) as conv:
+    async with a_thread(settings, "old", Tokens(approve=approve)) as conv:
         result = await conv.resume()
     assert [(c.name, c.arguments) for c in asked] == [("shell", {"command": "echo old-shape"})]
     assert result.text == "ran it"

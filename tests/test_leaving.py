@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from chatcli.service.chat import Chat, Opening
+
 WAIT = 20  # seconds: the engine's import takes a second or two on a busy machine
 
 
@@ -32,7 +34,9 @@ async def _run(settings, keys_text: str, until: str | None = None) -> tuple[str,
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
         keys.send_text(keys_text)
-        repl = asyncio.create_task(prompt.run_repl(settings, "cafe0001", PlainOutput(out, err), session=session))
+        repl = asyncio.create_task(
+            prompt.run_repl(Chat(settings), Opening("cafe0001"), PlainOutput(out, err), session=session)
+        )
         deadline = time.monotonic() + WAIT
         while not repl.done() and (until is None or until not in out.getvalue() + err.getvalue()):
             assert time.monotonic() < deadline, (out.getvalue(), err.getvalue())

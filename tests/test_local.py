@@ -564,10 +564,10 @@ def test_local_memory_across_processes(local_env, isolated_env):
     assert second["finish_reason"] == "stop"
 
     async def stored() -> list:
-        from chatcli.service.chat import open_conversation
+        from tests.helpers import a_thread
 
         settings = load_settings({"base_url": "http://127.0.0.1:9/v1"}, environ={})  # nothing is sent
-        async with open_conversation(settings, "bees") as conversation:
+        async with a_thread(settings, "bees") as conversation:
             return await conversation.messages()
 
     from langchain_core.messages.utils import count_tokens_approximately
@@ -597,9 +597,9 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     """15 turns of ~300 characters on one thread against n_ctx 2048 (the history outgrows the
     budget about halfway): compaction (the default memory), through the local model itself, keeps every
     request inside, and every summary request fits its window too."""
-    from chatcli.service.chat import open_conversation
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import ask
+    from tests.helpers import a_thread
 
     settings = replace(
         load_settings({"local": True, "db": str(tmp_path / "chat.db")}, environ={}),
@@ -614,7 +614,7 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
         results = []
         with local.serving(settings, log=tmp_path / "server.log") as served:
             assert served.local_n_ctx == 2048 and served.context_tokens + served.max_tokens < 2048
-            async with open_conversation(served, "long") as conversation:
+            async with a_thread(served, "long") as conversation:
                 for turn in range(TURNS):
                     note = f"Note {turn + 1} about {topics[turn % len(topics)]}: " + (
                         "it is calm in the morning, busy at noon and quiet again by night; " * 5
@@ -687,6 +687,28 @@ def test_local_repl_answers_and_stops_the_server(local_env):
     assert "bye · resume with" in text
     assert child.exitstatus == 0, text[-1500:]
     assert wait_gone(server_pid(local_env), 5), "the server stops with chat"
+
+
+@pytest.mark.e2e
+@pytest.mark.local_model
+@needs_model
+@pytest.mark.parametrize("flag", ["--local", None], ids=["--local", "no key"])
+def test_an_editor_is_answered_by_the_local_model(local_env, flag):
+    """`chat acp --local` (and `chat acp` with no key) starts the local model as the prompt does, answers the
+    editor's prompt from it, and stops it when the editor leaves."""
+    from tests.acp_client import Editor
+
+    editor = Editor(local_env, *([flag] if flag else []))
+    try:
+        editor.initialize()
+        session = editor.new(cwd=str(Path.cwd()))
+        answer = editor.prompt(session, "What colour is the sky? One sentence.", timeout=120)
+        assert answer.stop_reason == "end_turn"
+        assert re.search(r"[A-Za-z]{3}", editor.text(session)), editor.updates
+    finally:
+        code = editor.close()
+    assert code == 0, editor.stderr.decode()
+    assert wait_gone(server_pid(local_env), 5), "the server stops with the agent"
 
 
 @pytest.mark.e2e

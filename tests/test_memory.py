@@ -356,7 +356,7 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
 async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
     from chatcli.config import Settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = Settings(
         model="gpt-fake", base_url=server.base_url, db=storage.db(tmp_path / "u.db"), timeout=5, max_retries=0
@@ -364,7 +364,7 @@ async def test_stored_reply_keeps_the_servers_usage(server, tmp_path, storage):
     server.queue(Reply("one two three"))
 
     async def go():
-        async with open_conversation(settings, "u") as conv:
+        async with a_thread(settings, "u") as conv:
             result = await conv.send("count for me please")
             return result, await conv.messages()
 

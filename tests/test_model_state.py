@@ -16,7 +16,7 @@ import pytest
 
 from chatcli.config import load_settings
 from chatcli.core.events import Silent
-from chatcli.service.chat import open_engine
+from chatcli.service.chat import Chat, ThreadSetup
 from tests.fakeserver import Fault
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12  # ~170 words
@@ -39,7 +39,7 @@ def _windows(env: dict[str, str]) -> dict:
 
 
 async def _fill(engine, thread: str, model: str | None, turns: int) -> None:
-    conversation = await engine.conversation(thread, model=model)
+    conversation = await engine.thread(thread, setup=ThreadSetup(model=model))
     for i in range(turns):
         await conversation.send(f"note {i}: {LONG}")
 
@@ -48,16 +48,16 @@ def test_a_window_refusal_of_one_model_leaves_the_others_budget_alone(server, ch
     settings = load_settings({}, environ=chat_env)
 
     async def main() -> None:
-        async with open_engine(settings, Silent()) as engine:
+        async with Chat(settings, None, Silent()) as engine:
             await _fill(engine, "small", SMALL, 4)
             await _fill(engine, "big", None, 4)
             server.model_windows = {SMALL: 900}
-            small = await engine.conversation("small", model=SMALL)
+            small = await engine.thread("small", setup=ThreadSetup(model=SMALL))
             await small.send("what was the first note about?")
             refused, retried = server.requests[-2:]
             assert refused["model"] == retried["model"] == SMALL
             assert _words(retried) <= 900 < _words(refused), "the small model's history was fitted to its window"
-            big = await engine.conversation("big")
+            big = await engine.thread("big")
             result = await big.send("and on the other thread?")
             assert result.text.startswith("You said: and on the other thread?")
             assert server.requests[-1]["model"] == "gpt-fake"
@@ -73,13 +73,14 @@ def test_a_later_run_of_the_default_model_is_not_trimmed_by_another_models_windo
     settings = load_settings({}, environ=chat_env)
 
     async def main() -> None:
-        async with open_engine(settings, Silent()) as engine:
+        async with Chat(settings, None, Silent()) as engine:
             await _fill(engine, "t", None, 4)
             server.model_windows = {SMALL: 900}
-            await (await engine.conversation("t", model=SMALL)).send("shrink, small model")
-        async with open_engine(settings, Silent()) as engine:  # a later run: what windows.json says
+            await (await engine.thread("t", setup=ThreadSetup(model=SMALL))).send("shrink, small model")
+        async with Chat(settings, None, Silent()) as engine:  # a later run: what windows.json says
             sent = len(server.requests)
-            await (await engine.conversation("t")).send("and now the default model")
+            # A thread goes on with the model it was last asked with: the default is named, as -m names it.
+            await (await engine.thread("t", setup=ThreadSetup(model="gpt-fake"))).send("and now the default model")
             assert len(server.requests) == sent + 1 and _words(server.requests[-1]) > 4 * 170
 
     asyncio.run(main())
@@ -92,13 +93,14 @@ def test_a_model_that_refuses_tools_is_asked_without_them_alone(server, chat_env
     async def main() -> None:
         from chatcli.service.chat import open_toolbox
 
-        async with open_toolbox(settings) as toolbox, open_engine(settings, Silent(), toolbox) as tooled:
+        async with open_toolbox(settings) as toolbox, Chat(settings, None, Silent()) as tooled:
+            await tooled.open(tools=toolbox)
             server.queue(refusal)
-            await (await tooled.conversation("a", model=SMALL)).send("hi")
+            await (await tooled.thread("a", setup=ThreadSetup(model=SMALL))).send("hi")
             assert "tools" in server.requests[-2] and "tools" not in server.requests[-1]
-            await (await tooled.conversation("b")).send("hello")
+            await (await tooled.thread("b")).send("hello")
             assert "tools" in server.requests[-1], "the default model is still offered its tools"
-            await (await tooled.conversation("a", model=SMALL)).send("again")
+            await (await tooled.thread("a", setup=ThreadSetup(model=SMALL))).send("again")
             assert "tools" not in server.requests[-1], "the small model is not offered them again"
 
     asyncio.run(main())

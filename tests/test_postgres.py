@@ -392,7 +392,7 @@ def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server
 async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
     """In-process: the store's connection dies between two turns; the second turn reconnects."""
     from chatcli.config import load_settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     name = pg.create(pg.schema_template)
     url = pg.url(name)
@@ -401,7 +401,7 @@ async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, 
     )
 
     async def go() -> list[str]:
-        async with open_conversation(settings, "t") as conversation:
+        async with a_thread(settings, "t") as conversation:
             await conversation.send("one")
             _drop_connections(pg, name)
             await conversation.send("two")

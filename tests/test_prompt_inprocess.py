@@ -22,6 +22,7 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from chatcli.service.chat import Chat, Opening
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import run_repl
 from chatcli.ui.prompt_session import make_session
@@ -104,7 +105,7 @@ async def prompt_loop(settings: Any, thread_id: str = THREAD) -> AsyncIterator[S
     out, err = Captured(), Captured()
     with create_pipe_input() as keys, redirect_stdout(out):
         session = make_session(settings, input=keys, output=DummyOutput())
-        repl = run_repl(settings, thread_id, PlainOutput(out, err), session=session, named=True)
+        repl = run_repl(Chat(settings), Opening(thread_id), PlainOutput(out, err), session=session, named=True)
         task = asyncio.create_task(_guarded(repl))
         try:
             yield Session(keys, session, out, err, task)

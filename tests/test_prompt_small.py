@@ -95,6 +95,7 @@ async def test_an_input_history_that_cannot_be_written_never_ends_the_session(se
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
+    from chatcli.service.chat import Chat, Opening
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
     from chatcli.ui.prompt_session import make_session
@@ -104,7 +105,9 @@ async def test_an_input_history_that_cannot_be_written_never_ends_the_session(se
     out, err = Captured(), Captured()
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
-        repl = asyncio.create_task(run_repl(settings, "feedbee1", PlainOutput(out, err), session=session))
+        repl = asyncio.create_task(
+            run_repl(Chat(settings), Opening("feedbee1"), PlainOutput(out, err), session=session)
+        )
         shutil.rmtree(history.parent)  # the data directory removed under a running chat
         keys.send_text("first line\r")
         await _until(lambda: "You said: first line" in out.getvalue(), repl)

@@ -602,9 +602,9 @@ async def test_a_database_deleted_while_chat_runs_is_noticed_and_said(settings, 
     import os
 
     from chatcli.errors import StoreError
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
-    async with open_conversation(settings, "gone") as conversation:
+    async with a_thread(settings, "gone") as conversation:
         await conversation.send("first")
         os.unlink(settings.db)
         with pytest.raises(StoreError, match="was deleted or replaced while chat was running"):

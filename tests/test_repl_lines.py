@@ -8,17 +8,17 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from chatcli.service.chat import open_conversation
 from chatcli.ui.commands import HANDLERS
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch
+from tests.helpers import a_thread
 
 
 async def dispatch_lines(settings, lines: list[str], debug: bool = False) -> tuple[list[bool], str, str]:
     """Run lines as the prompt runs them; what each returned, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     output = PlainOutput(out, err)
-    async with open_conversation(settings, "t1", output) as conversation:
+    async with a_thread(settings, "t1", output) as conversation:
         loading = asyncio.get_running_loop().create_future()
         loading.set_result(conversation)
         repl = Repl(loading, output, settings, debug)

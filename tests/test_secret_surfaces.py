@@ -109,14 +109,14 @@ def test_the_thread_itself_keeps_what_was_said(server, secret_env, tmp_path):
 
 def test_the_prompts_history_and_export_mask_them(server, secret_env, tmp_path):
     from chatcli.config import load_settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
     from tests.test_commands import Chat
 
     thread_id = _thread(server, secret_env, tmp_path)
     settings = load_settings({}, environ=secret_env)
 
     async def main() -> list[str]:
-        async with open_conversation(settings, thread_id=thread_id) as conversation:
+        async with a_thread(settings, thread_id) as conversation:
             prompt = Chat(conversation, settings)
             return [await prompt.run(line) for line in ("/history", "/export", "/export json")]
 

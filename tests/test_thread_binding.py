@@ -64,13 +64,13 @@ def at_the_prompt(env: dict[str, str], cwd: Path, thread: str, *lines: str) -> l
     import asyncio
 
     from chatcli.config import load_settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
     from tests.test_commands import Chat
 
     settings = load_settings({}, environ=env, cwd=cwd)
 
     async def prompt() -> list[str]:
-        async with open_conversation(settings, thread_id=thread) as conversation:
+        async with a_thread(settings, thread) as conversation:
             at = Chat(conversation, settings)
             return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
 
@@ -194,7 +194,7 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     import asyncio
 
     from chatcli.config import load_settings
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
     from tests.test_commands import Chat
 
     server.queue(Reply("a"), Reply("b"), Reply("g"))
@@ -204,7 +204,7 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     settings = load_settings({}, environ=graph_env, cwd=tmp_path)
 
     async def prompt() -> list[str]:
-        async with open_conversation(settings, thread_id="thread-b") as conversation:
+        async with a_thread(settings, "thread-b") as conversation:
             at = Chat(conversation, settings)
             printed = [await at.run("/switch thread-a")]
             await at.ask("on a")

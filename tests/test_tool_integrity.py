@@ -85,13 +85,13 @@ def approver(conv: Any, answers: list[str], terminal: Any = None, err: Any = Non
 
 
 async def test_two_calls_with_one_id_are_each_decided_and_a_refused_one_never_runs(server, settings, tmp_path):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     server.queue(
         tool_calls(("shell", {"command": "touch A"}, "call_1"), ("shell", {"command": "echo benign"}, "call_1")),
         Reply("done"),
     )
-    async with open_conversation(replace(settings, tools=("shell",)), "dup") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "dup") as conv:
         _, asked, _ = approver(conv, ["n", "y"])
         await conv.send("go")
         kept = await conv.messages()
@@ -126,10 +126,10 @@ def test_a_thread_stored_with_calls_without_ids_is_mended_when_sent(server, chat
     from langchain_core.messages import AIMessage, HumanMessage
 
     from chatcli.backends.own.graph import MODEL_NODE
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     async def old_thread() -> None:
-        async with open_conversation(settings, "old") as conv:
+        async with a_thread(settings, "old") as conv:
             from langgraph.graph import START
 
             await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run")]}, as_node=START)
@@ -218,11 +218,11 @@ def test_a_malformed_tool_call_delta_is_one_line_and_exit_4(server, chat_env, ca
 
 @pytest.mark.parametrize("stop", ["q", "\x03"], ids=["q", "ctrl-c"])
 async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path, stop):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     calls = [("shell", {"command": f"touch f{i}"}) for i in range(5)]
     server.queue(tool_calls(*calls), Reply("stopped"))
-    async with open_conversation(replace(settings, tools=("shell",)), "batch") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "batch") as conv:
         _, asked, _ = approver(conv, ["y", stop])
         result = await conv.send("make five files")
         assert_stored_agrees(await conv.messages())
@@ -234,10 +234,10 @@ async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path,
 
 
 async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tmp_path):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     server.queue(tool_calls(*[("shell", {"command": f"touch f{i}"}) for i in range(1000)], split=1), Reply("ok"))
-    async with open_conversation(replace(settings, tools=("shell",)), "many") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "many") as conv:
         _, asked, _ = approver(conv, ["q"])
         await conv.send("go")
     assert len(asked) == 1 and not list(tmp_path.glob("f*"))
@@ -312,12 +312,12 @@ def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
 
 
 async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(server, settings, tmp_path):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     command = "echo hello\n\n\n\n\n\ntouch PWNED"
     server.queue(tool_calls(("shell", {"command": command})), Reply("ok"))
     log = Captured()  # stderr sent to a file: not the terminal
-    async with open_conversation(replace(settings, tools=("shell",)), "redir") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "redir") as conv:
         _, asked, terminal = approver(conv, ["v", "n"], err=log)
         await conv.send("go")
     shown = terminal.getvalue()
@@ -327,10 +327,10 @@ async def test_the_block_is_on_the_question_s_terminal_when_stderr_is_a_file(ser
 
 
 async def test_with_no_terminal_for_the_question_the_calls_are_refused_unasked(server, settings, tmp_path):
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     server.queue(tool_calls(("shell", {"command": "touch PWNED"}), ("shell", {"command": "touch PWNED2"})), Reply("ok"))
-    async with open_conversation(replace(settings, tools=("shell",)), "none") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "none") as conv:
         _, asked, _ = approver(conv, [], terminal=Captured(tty=False))
         await conv.send("go")
     assert asked == [] and not list(Path(tmp_path).glob("PWNED*"))

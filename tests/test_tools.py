@@ -204,10 +204,10 @@ def test_a_call_left_without_result_is_closed_before_the_next_question(server, c
     from langchain_core.messages import AIMessage, HumanMessage
 
     from chatcli.backends.own.graph import MODEL_NODE
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     async def crash() -> None:
-        async with open_conversation(settings, "dangling") as conv:
+        async with a_thread(settings, "dangling") as conv:
             from langgraph.graph import START
 
             await conv.app.aupdate_state(conv.config, {"messages": [HumanMessage("run it")]}, as_node=START)
@@ -246,11 +246,11 @@ def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
 async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(server, settings):
     from dataclasses import replace
 
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = replace(settings, tools=("shell",), approve_all=True)
     server.queue(tool_calls(("shell", {"command": "echo x"})), Reply("answer one"))
-    async with open_conversation(settings, "ex") as conv:
+    async with a_thread(settings, "ex") as conv:
         await conv.send("question")
         assert [m.type for m in await conv.messages()] == ["human", "ai", "tool", "ai"]
         server.queue(Reply("answer two"))
@@ -264,7 +264,7 @@ async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(ser
 async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, tmp_path):
     from dataclasses import replace
 
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo original"})), Reply("ok"))
@@ -274,7 +274,7 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
         asked.append(call)
         return Decision("yes", args={"command": "echo edited"})
 
-    async with open_conversation(settings, "ed", Tokens(approve=approve)) as conv:
+    async with a_thread(settings, "ed", Tokens(approve=approve)) as conv:
         await conv.send("go")
     assert [c.arguments for c in asked] == [{"command": "echo original"}]
     assert (
@@ -288,16 +288,16 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
     """The question for approval is part of the thread: chat stopping (a crash) does not lose it."""
     from dataclasses import replace
 
-    from chatcli.service.chat import open_conversation
+    from tests.helpers import a_thread
 
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo later"})), Reply("ran it"))
-    async with open_conversation(settings, "later") as conv:
+    async with a_thread(settings, "later") as conv:
         from langchain_core.messages import HumanMessage
 
         async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
             pass  # the run stops at the question; nobody answers it (chat was killed)
-    async with open_conversation(settings, "later") as conv:
+    async with a_thread(settings, "later") as conv:
         pending = await conv.pending_calls()
         assert [c.arguments for c in pending] == [{"command": "echo later"}]
 
@@ -447,16 +447,16 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
 
     from langchain_core.messages import HumanMessage
 
-    from chatcli.service.chat import open_conversation
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import resume_pending
+    from tests.helpers import a_thread
 
     server.queue(tool_calls(("shell", {"command": "echo never"})), Reply("moved on"))
-    async with open_conversation(replace(settings, tools=("shell",)), "off") as conv:
+    async with a_thread(replace(settings, tools=("shell",)), "off") as conv:
         async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
             pass  # stopped at the question, never answered
     err = io.StringIO()
-    async with open_conversation(replace(settings, use_tools=False), "off") as conv:
+    async with a_thread(replace(settings, use_tools=False), "off") as conv:
         await resume_pending(conv, PlainOutput(io.StringIO(), err), settings)
         assert "with tools off" in err.getvalue()
         await conv.send("something else")

@@ -90,6 +90,7 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     from prompt_toolkit.output import DummyOutput
 
     import chatcli.ui.prompt as prompt
+    from chatcli.service.chat import Chat, Opening
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt_session import make_session
     from tests.helpers import Captured
@@ -110,7 +111,9 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
         keys.send_text("entered while loading\r")
-        repl = asyncio.create_task(prompt.run_repl(settings, "feedbeef", PlainOutput(out, err), session=session))
+        repl = asyncio.create_task(
+            prompt.run_repl(Chat(settings), Opening("feedbeef"), PlainOutput(out, err), session=session)
+        )
         deadline = time.monotonic() + ANSWER_WAIT
         while "You said: entered while loading" not in out.getvalue():
             assert time.monotonic() < deadline, (out.getvalue(), err.getvalue())

@@ -1,5 +1,6 @@
 """Compaction on purpose through its two doors besides the prompt's /compact: ``chat compact ID`` and chat serve's
-``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way and answer with the same object.
+``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way (``Chat.find(own=True)``) and answer with
+the same object.
 
 The work itself is ``Thread.compact`` (chatcli.backends.own.compaction): every turn but the last folded into the
 summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back); the thread keeps every message.
@@ -12,15 +13,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatcli.core.answer import Usage
-from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from chatcli.core.binding import Binding
     from chatcli.core.events import Compacted
     from chatcli.service.thread import Thread
-
-# Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
-GRAPHS_OWN = "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
 
 
 class CompactRequest(BaseModel):
@@ -47,17 +43,6 @@ class Compaction(BaseModel):
     summary_cut: bool = Field(
         description="The summary request's answer ran past the summary's room and was cut there (it ends ' [...]')."
     )
-
-
-def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
-    """Refuse, in one line naming why, a thread that a graph answers: one of ``--graph`` or ``--remote`` (its
-    ``binding``), or one stored before bindings whose index row names a graph (``last_model``: ``agent.py:graph``)."""
-    from chatcli.core.binding import model_from_index
-
-    if binding is not None and binding.kind != "chat":
-        raise UsageError(f"thread {thread_id} is answered by {binding.describe()}: {GRAPHS_OWN}")
-    if binding is None and last_model and model_from_index(last_model) is None:
-        raise UsageError(f"thread {thread_id} was answered by the graph {last_model}: {GRAPHS_OWN}")
 
 
 def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str, Any]:

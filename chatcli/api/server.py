@@ -8,8 +8,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request, Response
@@ -23,7 +22,7 @@ from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.config import Settings
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
-from chatcli.errors import AlreadyDone, ChatError, UsageError
+from chatcli.errors import AlreadyDone, ChatError, NoThread, UsageError
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering
@@ -97,22 +96,19 @@ def create_app(
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
     machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read.
-    ``answering``: what answers the threads (chatcli.service.chat.open_chat): chat's own graph by default, a graph
+    ``answering``: what answers the threads (chatcli.service.chat.Chat): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``)."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from chatcli.service.chat import open_chat, open_toolbox
+        from chatcli.service.chat import Chat
 
-        async with AsyncExitStack() as stack:
-            log = Logged("chat serve")
-            toolbox = None
-            if answering is None:  # a graph of the user's has its own tools
-                # MCP servers start when used, and stop after worker_idle seconds without a call.
-                toolbox = await stack.enter_async_context(open_toolbox(settings, log, idle=settings.worker_idle))
-            state["engine"] = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
+        async with Chat(settings, answering, Logged("chat serve")) as chat:
+            # MCP servers start when used, and stop after worker_idle seconds without a call.
+            await chat.open(idle=settings.worker_idle)
+            state["engine"] = chat
             try:
                 yield
             finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
@@ -139,7 +135,7 @@ def create_app(
         failure = describe(exc, settings)
         status = (
             404
-            if isinstance(exc, _NotFound)
+            if isinstance(exc, NoThread)
             else 409
             if isinstance(exc, AlreadyDone)
             else STATUS.get(failure.exit_status, 500)
@@ -169,14 +165,13 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        wanted = await _resolved(threads(), thread_id)
-        exported: dict[str, Any] = await threads().export_json(_known(await threads().info(wanted), wanted))
+        wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
+        exported: dict[str, Any] = await threads().export_json(wanted)
         return exported
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        wanted = await _resolved(threads(), thread_id)
-        _known(await threads().info(wanted), wanted)
+        wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
         await running.stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
         await threads().delete(wanted)
 
@@ -197,7 +192,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
         from chatcli.content.attachments import from_bytes
-        from chatcli.service.chat import ThreadSetup, set_up
+        from chatcli.service.chat import ThreadSetup
 
         engine = state["engine"]
         if message.model and not engine.backend.can.prompt:
@@ -214,15 +209,12 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
         )
 
-        wanted = await _resolved(threads(), thread_id)
-        await engine.new_or_kept(wanted)
-        setup = replace(setup, model=await engine.model_for(wanted, setup.model))
+        opening = await engine.find(thread_id, setup=setup)
+        wanted = opening.thread_id
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.conversation(wanted, listener, model=setup.model)
-            await set_up(conversation, setup, settings)
-            yield conversation
+            yield await engine.thread(opening, setup=setup, listener=listener)
 
         return await _answer(
             running,
@@ -249,7 +241,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.conversation(_checked(thread_id), listener)
+            conversation = await engine.thread(thread_id, listener=listener)
             waiting = await conversation.waiting()
             if not waiting:
                 await _answered_already(conversation, approval.decisions)
@@ -295,19 +287,9 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, r
 async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: CompactRequest | None) -> Any:
     """Compact the thread ``thread_id`` names with its own model: the ``Compaction`` object, or the error object
     (404 for no such thread; a graph's thread, or nothing to fold, is a usage error, as at the command line)."""
-    from chatcli.api.compacting import compact_thread, refuse_graphs
-    from chatcli.core.binding import Binding
-    from chatcli.service.chat import ThreadSetup, set_up
+    from chatcli.api.compacting import compact_thread
 
-    threads = engine.threads()
-    wanted = await _resolved(threads, thread_id)
-    info = await threads.info(wanted)
-    _known(info, wanted)
-    if engine.store is not None:
-        refuse_graphs(wanted, Binding.from_json(await engine.store.index.binding(wanted)), info.model)
-    setup = ThreadSetup(model=await engine.model_for(wanted))  # the thread's own model
-    conversation = await engine.conversation(wanted, Logged("chat serve"), model=setup.model)
-    await set_up(conversation, setup, settings)
+    conversation = await engine.thread(thread_id, exists=True, own=True, listener=Logged("chat serve"))
     try:
         return (await compact_thread(conversation, asked.focus if asked is not None else None))[1]
     except ChatError:
@@ -338,12 +320,6 @@ def _streams(request: Request) -> bool:
     return EVENT_STREAM in request.headers.get("accept", "")
 
 
-def _checked(thread_id: str) -> str:
-    from chatcli.core.inputs import check_thread_id
-
-    return check_thread_id(thread_id)
-
-
 def _fitting(waiting: list[Any], answers: dict[str, Any]) -> None:
     """UsageError when an answer to a tool's question the thread waits on does not fit it."""
     from chatcli.core.elicitation import answer_of
@@ -364,21 +340,6 @@ async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> Non
         raise AlreadyDone(f"these calls were answered already ({taken})", hint="nothing was run again")
 
 
-async def _resolved(threads: Any, thread_id: str) -> str:
-    """The thread ``thread_id`` names, as on the command line: itself, a unique start of a generated id; a
-    generated id one character off an existing one is refused as a probable typo (a new name starts a thread)."""
-    from chatcli.core.inputs import resolve_thread_id
-
-    rows = await threads.list()
-    return resolve_thread_id(_checked(thread_id), [row.thread_id for row in rows]) or thread_id
-
-
-def _known(info: Any, thread_id: str) -> str:
-    if info is None:
-        raise _NotFound(f"no thread {thread_id}")
-    return thread_id
-
-
 def _usable(settings: Any, model: str) -> None:
     """A request's model that cannot be used (no such provider, its key or package missing) is a 400."""
     from chatcli.backends.own.model import check_credentials
@@ -388,10 +349,6 @@ def _usable(settings: Any, model: str) -> None:
         check_credentials(settings, model)
     except ConfigError as exc:
         raise UsageError(str(exc), hint=exc.hint) from None
-
-
-class _NotFound(UsageError):
-    """A thread that does not exist: 404."""
 
 
 def _role(settings: Settings, name: str | None) -> Any:

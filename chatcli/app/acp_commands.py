@@ -41,16 +41,21 @@ def acp_command(
     env = environment()
 
     def action(settings: Settings) -> None:
-        from chatcli.app.run import answering_of, preflight, read_role, stoppable
+        from contextlib import ExitStack
+
+        from chatcli.app.run import answering_of, preflight, read_role, stoppable, use_local_model
         from chatcli.service.chat import ThreadSetup
 
         answering = answering_of(graph, remote, assistant, header, env)
-        preflight(settings, graph=answering is not None)
         setup = ThreadSetup(model=model, role=read_role(settings, role))
-        protocol = _own_stdout()
+        protocol = _own_stdout()  # from here on, what else writes to stdout (the local model's server) is on stderr
         _served.append(True)
-        # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
-        asyncio.run(stoppable(serve_editor(settings, setup, answering, protocol)))
+        with ExitStack() as stack:
+            if answering is None:  # --local, or no key set: the local model, until the agent ends
+                settings = use_local_model(stack, settings, env)
+            preflight(settings, graph=answering is not None)
+            # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
+            asyncio.run(stoppable(serve_editor(settings, setup, answering, protocol)))
 
     flags = {
         "model": model,
@@ -102,19 +107,14 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
 
     from chatcli.core.events import Logged
     from chatcli.editor.agent import Editor
-    from chatcli.service.chat import open_chat, open_toolbox
+    from chatcli.service.chat import Chat, load_engine
 
     logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
     async with AsyncExitStack() as stack:
-        log = Logged("chat acp")
-        toolbox = None
-        if answering is None:  # a graph of the user's has its own tools; a session may bring MCP servers of its own
-            toolbox = await stack.enter_async_context(
-                open_toolbox(settings, log, idle=settings.worker_idle, always=True)
-            )
-            if toolbox is not None:  # an MCP client's import under way ends before the engine's imports begin
-                await toolbox.warm()
-        chat = await stack.enter_async_context(open_chat(settings, log, answering, toolbox))
+        chat = await stack.enter_async_context(Chat(settings, answering, Logged("chat acp")))
+        # A session may bring MCP servers of its own: a session's tools are there even when chat's are none; an MCP
+        # client's import under way ends before the engine's imports begin.
+        await chat.open(idle=settings.worker_idle, always=True, load=lambda: load_engine(settings.model))
         editor = Editor(chat, settings, setup, answering)
         reader, writer = await _streams(protocol, editor.idle, editor.editor_gone)
         try:

@@ -13,12 +13,11 @@ import typer
 
 from chatcli.app.shared import DB, DEBUG, app, environment, guarded
 from chatcli.config import Settings
-from chatcli.errors import UsageError
 from chatcli.text import counted, json_text, say
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted
-    from chatcli.service.chat import Opening, ThreadSetup
+    from chatcli.service.chat import Chat, Opening
 
 
 @app.command("compact")
@@ -53,23 +52,24 @@ def compact_command(
 
 def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool) -> None:
     """Compact the thread ``wanted`` names with its own model (the local one started when the settings want it),
-    and print what was done: one line, or with ``as_json`` the object."""
+    and print what was done: one line, or with ``as_json`` the object. A graph's thread, or one that does not exist,
+    is refused in one line."""
     import asyncio
     from contextlib import ExitStack
 
-    from chatcli.app.run import bound, preflight, stoppable, use_local_model
-    from chatcli.service.chat import ThreadSetup
+    from chatcli.app.run import preflight, stoppable, use_local_model
+    from chatcli.service.chat import Chat
 
     env = environment()
     thread_id: str | None = None
     try:
-        opening = asyncio.run(chat_thread(settings.db or "", wanted))
+        chat = Chat(settings)
+        opening = asyncio.run(chat.find(wanted, exists=True, own=True))
         thread_id = opening.thread_id
-        settings, setup = bound(opening, settings, ThreadSetup(), env, quiet=True)
         with ExitStack() as stack:
-            settings = use_local_model(stack, settings, env, quiet=as_json)
-            preflight(settings)
-            asyncio.run(stoppable(_compact(settings, opening, setup, focus, as_json)))
+            chat.settings = use_local_model(stack, chat.settings, env, quiet=as_json)
+            preflight(chat.settings)
+            asyncio.run(stoppable(_compact(chat, opening, focus, as_json)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
             from chatcli.backends.own.failures import describe
@@ -80,32 +80,15 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
         raise
 
 
-async def chat_thread(db: str, wanted: str) -> Opening:
-    """The thread of chat's own that ``wanted`` names (its id, or a unique start of a generated one); a graph's
-    thread, or one that does not exist, is refused in one line."""
-    from chatcli.api.compacting import refuse_graphs
-    from chatcli.core.binding import Binding
-    from chatcli.service.chat import Opening, existing
-    from chatcli.store import read_binding, read_threads
-
-    info = existing(wanted, await read_threads(db), "")
-    thread_id = info.thread_id if info is not None else wanted
-    binding = Binding.from_json(await read_binding(db, thread_id))
-    refuse_graphs(thread_id, binding, info.model if info is not None else None)
-    if info is None:
-        raise UsageError(f"no thread {wanted!r}", hint="`chat threads` lists them")
-    return Opening(thread_id, info, binding)
-
-
-async def _compact(settings: Settings, opening: Opening, setup: ThreadSetup, focus: str | None, as_json: bool) -> None:
+async def _compact(chat: Chat, opening: Opening, focus: str | None, as_json: bool) -> None:
     from chatcli.api.compacting import compact_thread
     from chatcli.app.run import make_env_output
-    from chatcli.service.chat import open_conversation, set_up
 
     env = environment()
-    told = make_env_output(env, settings)  # hears what happens meanwhile: a database another program holds
-    async with open_conversation(settings, opening.thread_id, told, toolbox=None) as conversation:
-        await set_up(conversation, setup, settings)
+    told = make_env_output(env, chat.settings)  # hears what happens meanwhile: a database another program holds
+    async with chat:
+        await chat.open(told, tools=False)
+        conversation = await chat.thread(opening)
         done, obj = await compact_thread(conversation, focus)
     if as_json:
         say(env.stdout, json_text(obj, ensure_ascii=False) + "\n", data=True)

@@ -163,3 +163,16 @@ def reconcile(thread_id: str, stored: Binding | None, last_model: str | None, ch
         was = f" (was {stored.model})" if stored.model else ""
         return Reconciled(None, choice.model, f"thread {thread_id} now answers with {choice.model}{was}")
     return Reconciled(None, choice.model)
+
+
+# Why a graph's thread is not compacted: its memory is its graph's business (as the prompt says it).
+GRAPHS_OWN = "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
+
+
+def refuse_graphs(thread_id: str, binding: Binding | None, last_model: str | None = None) -> None:
+    """Refuse, in one line naming why, a thread that a graph answers: one of ``--graph`` or ``--remote`` (its
+    ``binding``), or one stored before bindings whose index row names a graph (``last_model``: ``agent.py:graph``)."""
+    if binding is not None and binding.kind != "chat":
+        raise UsageError(f"thread {thread_id} is answered by {binding.describe()}: {GRAPHS_OWN}")
+    if binding is None and last_model and model_from_index(last_model) is None:
+        raise UsageError(f"thread {thread_id} was answered by the graph {last_model}: {GRAPHS_OWN}")

@@ -15,7 +15,7 @@ import functools
 import os
 import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
@@ -25,8 +25,8 @@ from chatcli.config import Settings
 from chatcli.core.events import TurnResult
 from chatcli.editor import updates
 from chatcli.editor.listener import EditorListener
-from chatcli.errors import ChatError, UsageError
-from chatcli.service.chat import Chat, ThreadSetup, set_up
+from chatcli.errors import ChatError, NoThread, UsageError
+from chatcli.service.chat import Chat, Opening, ThreadSetup
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
 from chatcli.text import say
@@ -169,11 +169,9 @@ class Editor:
     ) -> schema.NewSessionResponse:
         """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
         providers set up list, so that a client may choose one at once."""
-        from chatcli.service.chat import choose
-
         dirs = _directories(additional_directories)
-        opening = await _said(choose(self.settings.db or "", answering=self.answering))
-        session = await self._open(opening.thread_id, cwd, self.setup.model, mcp_servers, dirs)
+        opening = await _said(self.chat.find(setup=self.setup))
+        session = await self._open(opening, cwd, mcp_servers, dirs)
         return schema.NewSessionResponse(session_id=opening.thread_id, config_options=await self._offered(session))
 
     @_answering
@@ -224,8 +222,7 @@ class Editor:
     async def delete_session(self, session_id: str, **kwargs: Any) -> schema.DeleteSessionResponse:
         """Delete the thread for good (as ``chat rm``): closed first where it is open here; a turn running on it
         in another process is waited for."""
-        if not _thread_id(session_id) or await _said(self.chat.threads().info(session_id)) is None:
-            raise _not_found(session_id)
+        await self._found(session_id)
         session = self.sessions.pop(session_id, None)
         if session is not None:
             await _closed(session)
@@ -311,16 +308,21 @@ class Editor:
                 del self.opening[session_id]
 
     async def _load(self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]) -> Session:
-        if not _thread_id(session_id) or await _said(self.chat.threads().info(session_id)) is None:
-            raise _not_found(session_id)
-        model = await _said(self.chat.model_for(session_id, self.setup.model))
-        return await self._open(session_id, cwd, model, servers, dirs)
+        return await self._open(await self._found(session_id), cwd, servers, dirs)
 
-    async def _open(
-        self, thread_id: str, cwd: str, model: str | None, servers: list[Any] | None, dirs: tuple[str, ...] = ()
-    ) -> Session:
-        """Session ``thread_id`` in ``cwd`` (absolute), its tools acting there (through the editor where it offers
-        to), with the editor's MCP ``servers`` beside chat's own."""
+    async def _found(self, session_id: Any) -> Opening:
+        """The thread a session's id names, exactly (an editor names its sessions whole), and what goes on with it
+        (``Chat.find``); one that does not exist is the protocol's "not found"."""
+        if not isinstance(session_id, str):
+            raise _not_found(session_id)
+        found = self.chat.find(session_id, exists=True, exact=True, setup=self.setup)
+        opening: Opening = await _said(_not_found_as_such(found, session_id))
+        return opening
+
+    async def _open(self, opening: Opening, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()) -> Session:
+        """The session of the thread ``opening`` names, in ``cwd`` (absolute), its tools acting there (through the
+        editor where it offers to), with the editor's MCP ``servers`` beside chat's own."""
+        thread_id = opening.thread_id
         workdir = _workdir(cwd)
         specs = _server_specs(servers or [])
         await self._client_loaded(specs)
@@ -329,9 +331,8 @@ class Editor:
         )
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
-            thread = await _said(self.chat.conversation(thread_id, listener, model=model, toolbox=tools))
+            thread = await _said(self.chat.thread(opening, setup=self.setup, listener=listener, toolbox=tools))
             thread.workdir = str(workdir)  # the session's project: its AGENTS.md goes with each request
-            await _said(set_up(thread, replace(self.setup, model=model), self.settings))
         except BaseException:
             if tools is not None:
                 await tools.aclose()
@@ -666,16 +667,12 @@ def _directories(given: list[str] | None) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-def _thread_id(value: Any) -> bool:
-    """True for what could be a thread's id: a short line of printable text that encodes."""
-    from chatcli.core.inputs import check_thread_id
-
+async def _not_found_as_such(work: Awaitable[Opening], session_id: str) -> Opening:
+    """``work``'s thread; ``NoThread`` as the protocol's "not found" for ``session_id``."""
     try:
-        check_thread_id(value)
-        value.encode("utf-8")
-    except (ChatError, UnicodeError, AttributeError, TypeError):
-        return False
-    return True
+        return await work
+    except NoThread:
+        raise _not_found(session_id) from None
 
 
 def _not_found(session_id: Any) -> RequestError:

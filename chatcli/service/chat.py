@@ -1,18 +1,19 @@
-"""Wiring: open the store, build the model and the graph, and hand back a conversation or the thread manager."""
+"""The service every door asks for a thread: ``Chat`` decides which thread an id names, what goes on with it, its tools
+and its set-up, and opens the store and what answers (chat's own graph, a graph of the user's, an Agent Server's)."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
-from chatcli.errors import UsageError
+from chatcli.errors import NoThread, UsageError
 
 if TYPE_CHECKING:
-    # Imported where they are used: the prompt chooses its thread (``choose``) before its first paint, and the
+    # Imported where they are used: the prompt finds its thread (``Chat.find``) before its first paint, and the
     # thread, its backend and its events load after it (chatcli.ui.prompt._open).
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.own.roles import Role
@@ -30,23 +31,25 @@ if TYPE_CHECKING:
     # What answers a process's threads: chat's own graph (None), a graph of the user's, an Agent Server's assistant.
     Answering = GraphLoader | RemoteSpec | None
 
-# open_conversation's ``toolbox`` when the caller gives none: it opens its own.
-OWN = object()
-
 
 @dataclass(frozen=True)
 class Opening:
-    """The thread a run opens: ``info`` is its index row when it is resumed, None when it is new."""
+    """The thread a door opens, as ``Chat.find`` decided: ``info`` is its index row when it exists, None when it is
+    new; ``model`` the model it goes on with (the door's, else the one stored with it; None: the settings');
+    ``said`` the line to say once when going on changes what answers it."""
 
     thread_id: str
     info: ThreadInfo | None = None
     binding: Binding | None = None  # what answers it, as stored with it (None: new, or stored before bindings)
     elsewhere: bool = False  # kept by a LangGraph server, not in chat's database (``info`` is the server's)
+    model: str | None = None
+    said: str | None = None
 
 
 @dataclass(frozen=True)
 class ThreadSetup:
-    """How the command line sets the thread up, built once from its flags and applied by ``set_up``."""
+    """How a door sets the thread up (the command line from its flags, a request from its fields): ``Chat.thread``
+    applies it."""
 
     system: str | None = None  # --system
     variables: dict[str, str] = field(default_factory=dict)  # --var NAME=VALUE
@@ -64,124 +67,6 @@ class ThreadSetup:
     app: "GraphLoader | RemoteSpec | None" = None
     resume: Any = None
     rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
-
-
-async def choose_thread(
-    db: str, thread: str | None = None, *, new: str | None = None, latest: bool = False, model: str | None = None
-) -> Opening:
-    """Which thread to open: ``thread`` resumed, ``new`` started under that name, the most recent one
-    (``latest``; with ``model``, the most recent that model answered last: a graph's label, for --graph),
-    or a new one; an id that exists nowhere but looks like one that does is refused, naming it.
-
-    Reads only the thread index (no checkpoint), so it runs before anything is sent or the prompt opens.
-    """
-    from chatcli.store import read_threads
-
-    if thread == "" or new == "":
-        raise UsageError("the thread id is empty", hint="give an id (chat threads lists them), or leave the option out")
-    if sum(map(bool, (thread, new, latest))) > 1:
-        raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
-    named = thread or new
-    wanted = check_thread_id(named) if named else None
-    rows = await read_threads(db)
-    if latest:
-        mine = [row for row in rows if model is None or row.model == model]
-        if not mine:
-            raise UsageError(
-                f"no conversation {'with ' + model + ' ' if model else ''}to continue yet",
-                hint="ask a question to start one",
-            )
-        return Opening(mine[0].thread_id, mine[0], await _bound(db, mine[0].thread_id))
-    if new is not None:
-        if any(row.thread_id == new for row in rows):
-            raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")
-        return Opening(new)
-    if wanted is None:
-        known = {row.thread_id for row in rows}
-        fresh = next(t for t in iter(new_thread_id, None) if t not in known)
-        return Opening(fresh)
-    info = existing(wanted, rows, f"chat --new-thread {wanted}")
-    if info is None:
-        elsewhere = await _bound(db, wanted)
-        if elsewhere is not None and elsewhere.kind == "remote":  # a deployed graph's thread, not one of chat's
-            raise UsageError(
-                f"thread {wanted} is on {elsewhere.url}", hint=f"{elsewhere.command(wanted)} goes on with it"
-            )
-        return Opening(wanted)
-    return Opening(info.thread_id, info, await _bound(db, info.thread_id))
-
-
-async def choose(
-    db: str,
-    thread: str | None = None,
-    *,
-    new: str | None = None,
-    latest: bool = False,
-    answering: Answering = None,
-) -> Opening:
-    """Which thread a run opens (see ``choose_thread``), wherever what answers it keeps its threads: chat's
-    database, or the LangGraph server ``answering`` names (its thread ``thread`` names, its latest, or a new one)."""
-    from chatcli.backends.remote.client import RemoteSpec
-
-    if not isinstance(answering, RemoteSpec):
-        label = answering.label if answering is not None else None  # -c: that graph's last thread
-        return await choose_thread(db, thread, new=new, latest=latest, model=label)
-    from chatcli.backends.remote.client import Remote
-    from chatcli.backends.remote.threads import new_thread_id
-
-    remote = await Remote.open(answering)
-    try:
-        if thread:
-            try:
-                return Opening((info := await remote.thread(thread)).thread_id, info, elsewhere=True)
-            except UsageError:
-                if not _is_uuid(thread):
-                    raise
-                return Opening(
-                    thread.lower(), elsewhere=True
-                )  # a new thread under the id given, as the server takes it
-        if latest:
-            rows = await remote.threads(1)
-            if not rows:
-                raise UsageError(f"no thread of {remote.graph_id} on {answering.url} to continue yet")
-            return Opening(rows[0].thread_id, rows[0], elsewhere=True)
-        return Opening(new_thread_id(), elsewhere=True)
-    finally:
-        await remote.aclose()
-
-
-def _is_uuid(text: str) -> bool:
-    """True for a whole UUID (what a LangGraph server names its threads with)."""
-    import uuid
-
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
-
-async def _bound(db: str, thread_id: str) -> Binding | None:
-    from chatcli.core.binding import Binding
-    from chatcli.store import read_binding
-
-    return Binding.from_json(await read_binding(db, thread_id))
-
-
-def existing(wanted: str, rows: list[ThreadInfo], start_new: str) -> ThreadInfo | None:
-    """The row of the thread ``wanted`` names among ``rows`` (its id, or a unique start of a generated
-    one), or None for a new name; a probable typo of a generated id is refused, naming it, with
-    ``start_new`` as the way to start a thread under that name anyway (see ``resolve_thread_id``)."""
-    found = resolve_thread_id(wanted, [row.thread_id for row in rows], start_new)
-    return next((row for row in rows if row.thread_id == found), None) if found else None
-
-
-async def set_up(conversation: Thread, setup: ThreadSetup, settings: Settings) -> None:
-    """Open the thread with the command line's role, --system and --var;
-    -m (or the local model, which serves one model) and --temperature win over the thread's role's."""
-    pinned = setup.model is not None or bool(settings.local)
-    await conversation.set_up(
-        setup.role, setup.system, setup.variables, model_given=pinned, temperature_given=setup.temperature is not None
-    )
 
 
 def load_engine(spec: str | None = None) -> None:
@@ -213,113 +98,354 @@ def notices(listener: Listener) -> Callable[[str], None]:
     return lambda text: listener.hear(Notice(text))
 
 
-@asynccontextmanager
-async def open_conversation(
-    settings: Settings,
-    thread_id: str,
-    listener: Listener | None = None,
-    toolbox: "Toolbox | None | object" = OWN,
-    app: "GraphLoader | RemoteSpec | None" = None,
-) -> AsyncIterator[Thread]:
-    """Open the store, build the model and the graph, and hand back the thread's conversation.
-
-    ``listener`` hears every turn (chatcli.core.events) and what happens between turns, and is
-    asked about tool calls; by default nothing is heard and no call is approved. ``toolbox`` is the
-    session's tools (chatcli.tools.toolbox.Toolbox, or None for none); by default the conversation
-    opens its own: MCP servers with no cached listing start first, and the engine loads in a thread
-    meanwhile, so their start-up overlaps. ``app``: a graph that is not chat's own (``ThreadSetup.app``):
-    no model, no tools of chat's (its backend is a chatcli.service.backend.GraphBackend).
-    """
-    check_thread_id(thread_id)
-    from chatcli.core.events import Silent
-
-    listener = listener if listener is not None else Silent()
-    if app is not None:  # a graph of the user's, or a server's assistant
-        async with open_chat(settings, listener, app) as engine:
-            yield await engine.conversation(thread_id)
-        return
-    async with AsyncExitStack() as stack:
-        tools: Toolbox | None
-        if toolbox is not OWN:
-            tools = cast("Toolbox | None", toolbox)  # the caller's (or none)
-        else:  # the settings' own
-            # With the warm worker on, one-shots share MCP servers kept by the MCP host.
-            tools = await stack.enter_async_context(
-                open_toolbox(settings, listener, shared=settings.worker, revalidate=settings.worker)
-            )
-            if tools is not None and tools.loaded is not None:  # a server starts (nothing cached for it)
-                await tools.warm()
-                await asyncio.to_thread(load_engine)
-        engine = await stack.enter_async_context(open_engine(settings, listener, tools))
-        yield await engine.conversation(thread_id)
-
-
-@dataclass
-class Chat:
-    """The service a door holds, one per process: what answers its threads (``backend``: chat's own graph of one
-    settings, a graph of the user's, an Agent Server's assistant) and the store that keeps them (None: the
-    server does); ``conversation(thread_id)`` gives the Thread of any of them."""
+@dataclass(frozen=True)
+class Engine:
+    """What a ``Chat`` opened: what answers its threads (``backend``: chat's own graph of one settings, a graph of the
+    user's, an Agent Server's assistant), the store that keeps them (None: the server does), and, for chat's own
+    graph, the default model's window and the session's tools."""
 
     backend: Backend
-    store: Store | None  # None: the server keeps the threads (an Agent Server's assistant)
-    settings: Settings
-    context_tokens: int
-    toolbox: "Toolbox | None"
-    listener: Listener
-    question_limit: int | None = (
-        None  # the default model's (chatcli.backends.own.model_state.ModelState.question_limit)
-    )
+    store: Store | None
+    context_tokens: int = 0
+    toolbox: Toolbox | None = None
+    question_limit: int | None = None  # the default model's (chatcli.backends.own.model_state.ModelState)
     limited_by: str = "budget"  # and what sets it: the user's "budget", the model's "window", an "assumed" one
+
+
+class Chat:
+    """The service, one per process: every door (the prompt, a one-shot, ``chat serve``, ``chat acp``, ``chat
+    compact``) asks it for a thread, and it decides once which thread an id names, what goes on with it (its stored
+    model or graph against what the door asks), which tools it has and how it is set up.
+
+    ``answering`` is what answers: chat's own graph (None), a graph of the user's (``--graph``) or an Agent Server's
+    assistant (``--remote``). A ``Chat`` opens what answers when first asked for a thread (or on ``open``), and
+    closes it when its ``async with`` block ends. Until then (a door of one thread: the command line) a thread that
+    another graph answers is gone on with by that graph; once open (a door of many: serve, an editor, the prompt's
+    /switch) such a thread is refused in one line naming the command that goes on with it.
+    """
+
+    def __init__(self, settings: Settings, answering: Answering = None, listener: Listener | None = None) -> None:
+        from chatcli.core.events import Silent
+
+        self.settings = settings
+        self.answering: Answering = answering
+        self.listener: Listener = listener if listener is not None else Silent()
+        self.engine: Engine | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Chat:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            self.engine = None
+
+    # ---- what answers
+
+    async def open(
+        self,
+        listener: Listener | None = None,
+        *,
+        tools: bool | Toolbox = True,
+        load: Callable[[], None] | None = None,
+        **toolbox: Any,
+    ) -> Engine:
+        """Open the store and what answers (once; later calls give the same): chat's own graph with the settings'
+        tools (``open_toolbox``'s ``toolbox`` options; none with ``tools=False``; ``tools``' own when it is a
+        Toolbox the caller opened), or a graph that has its own.
+        ``listener`` hears what happens between turns from now on. ``load`` runs off the event loop once the MCP
+        servers are starting (the engine's imports: their start-up overlaps)."""
+        if self.engine is not None:
+            return self.engine
+        if listener is not None:
+            self.listener = listener
+        stack, answering = self._stack, self.answering
+        if not toolbox:  # a one-shot's: with the warm worker on, it shares the MCP servers the MCP host keeps
+            toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
+        if answering is None:
+            box = tools if not isinstance(tools, bool) else None
+            if tools is True:
+                box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
+            if box is not None and (load is not None or box.loaded is not None):  # a server starts meanwhile
+                await box.warm()
+                await asyncio.to_thread(load or load_engine)
+            elif load is not None:
+                await asyncio.to_thread(load)
+            self.engine = await stack.enter_async_context(_own_engine(self.settings, self.listener, box))
+        else:
+            from chatcli.backends.remote.client import RemoteSpec
+
+            if load is not None:
+                await asyncio.to_thread(load)
+            if isinstance(answering, RemoteSpec):
+                self.engine = await stack.enter_async_context(_remote_engine(answering))
+            else:
+                self.engine = await stack.enter_async_context(_graph_engine(self.settings, self.listener, answering))
+        return self.engine
+
+    @property
+    def opened(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the chat is not open yet: ask it for a thread first")
+        return self.engine
+
+    @property
+    def backend(self) -> Backend:
+        return self.opened.backend
+
+    @property
+    def store(self) -> Store | None:
+        return self.opened.store
+
+    @property
+    def toolbox(self) -> Toolbox | None:
+        return self.opened.toolbox
 
     @property
     def app(self) -> GraphApp:
-        return self.backend.app
+        return self.opened.backend.app
 
     @property
     def graph(self) -> str | None:
-        """The label of an app that is not chat's own (see open_graph_engine), None for chat's own graph."""
-        return self.backend.label
+        """The label of an app that is not chat's own, None for chat's own graph."""
+        return self.answering.label if self.answering is not None else None
 
-    async def conversation(
+    # ---- threads
+
+    async def find(
         self,
-        thread_id: str,
+        ref: str | None = None,
+        *,
+        new: str | None = None,
+        latest: bool = False,
+        setup: ThreadSetup | None = None,
+        exists: bool = False,
+        exact: bool = False,
+        own: bool = False,
+        start_new: str = "",
+    ) -> Opening:
+        """Which thread ``ref`` names and what goes on with it, reading only the thread index (no checkpoint), so a
+        door may ask before anything loads: ``ref`` itself, a unique start of a generated id, a new thread under
+        ``new``, the most recent one (``latest``), or a new one; an id that looks like a typo of one that exists is
+        refused, naming it (``start_new``: how to start a thread under that name anyway). ``exists``: a thread that
+        does not exist is refused (``NoThread``); ``exact``: only an id itself names a thread (a door that names its
+        threads whole: an editor), and one that is no thread's id is no thread; ``own``: a thread a graph answers is
+        refused (its memory is its own).
+
+        Then the thread's stored binding is reconciled with ``setup``'s model, graph and --rebind
+        (chatcli.core.binding.reconcile): the model it goes on with is the Opening's."""
+        setup = setup or ThreadSetup()
+        if exact and not ref:
+            raise NoThread("no thread ''", hint="`chat threads` lists them")
+        if ref == "" or new == "":
+            raise UsageError(
+                "the thread id is empty", hint="give an id (chat threads lists them), or leave the option out"
+            )
+        if sum(map(bool, (ref, new, latest))) > 1:
+            raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
+        from chatcli.backends.remote.client import RemoteSpec
+
+        try:
+            if isinstance(self.answering, RemoteSpec):
+                opening = await self._on_server(self.answering, ref, latest)
+            else:
+                opening = await self._named(ref, new, latest, start_new, exact)
+        except UsageError:
+            if not exact:
+                raise
+            opening = Opening("")  # no thread's id
+        if own:
+            from chatcli.core.binding import refuse_graphs
+
+            refuse_graphs(opening.thread_id, opening.binding, opening.info.model if opening.info else None)
+        if exists and opening.info is None or exact and opening.thread_id != ref:
+            raise NoThread(f"no thread {str(ref or new)[:80]!r}", hint="`chat threads` lists them")
+        bound = opening.binding
+        if opening.info is None and bound is not None and bound.kind == "remote":  # a deployed graph's, not chat's
+            raise UsageError(
+                f"thread {opening.thread_id} is on {bound.url}",
+                hint=f"{bound.command(opening.thread_id)} goes on with it",
+            )
+        if opening.info is None or opening.elsewhere:
+            if opening.info is None and self.engine is not None:
+                self.engine.backend.check_new(opening.thread_id)  # an id a new thread cannot have here
+            return replace(opening, model=setup.model)
+        return self._continued(opening, setup)
+
+    async def _named(self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool) -> Opening:
+        """The thread of chat's database (or of a graph's checkpointer) that the door names."""
+        rows = await (self.threads().list() if self.engine is not None else _rows(self.settings.db or ""))
+        named = ref or new
+        wanted = check_thread_id(named) if named else None
+        if latest:
+            label = self.graph  # --graph -c: that graph's last thread
+            mine = [row for row in rows if label is None or row.model == label]
+            if not mine:
+                raise UsageError(
+                    f"no conversation {'with ' + label + ' ' if label else ''}to continue yet",
+                    hint="ask a question to start one",
+                )
+            return Opening(mine[0].thread_id, mine[0], await self._binding(mine[0].thread_id))
+        if new is not None:
+            if any(row.thread_id == new for row in rows):
+                raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")
+            return Opening(new)
+        if wanted is None:
+            known = {row.thread_id for row in rows}
+            return Opening(next(t for t in iter(new_thread_id, None) if t not in known))
+        ids = [row.thread_id for row in rows]
+        found = (
+            (wanted if wanted in ids else None)
+            if exact
+            else resolve_thread_id(wanted, ids, start_new or f"chat --new-thread {wanted}")
+        )
+        info = next((row for row in rows if row.thread_id == found), None) if found else None
+        binding = await self._binding(info.thread_id if info is not None else wanted)
+        return Opening(info.thread_id if info is not None else wanted, info, binding)
+
+    async def _binding(self, thread_id: str) -> Binding | None:
+        from chatcli.core.binding import Binding
+
+        if self.engine is not None:
+            store = self.engine.store
+            return Binding.from_json(await store.index.binding(thread_id)) if store is not None else None
+        from chatcli.store import read_binding
+
+        return Binding.from_json(await read_binding(self.settings.db or "", thread_id))
+
+    async def _on_server(self, spec: RemoteSpec, ref: str | None, latest: bool) -> Opening:
+        """The thread of the Agent Server's that the door names: ``ref``, its latest, or a new one (a new thread
+        under an id given, as the server takes it: a UUID)."""
+        from chatcli.backends.remote.client import Remote
+        from chatcli.backends.remote.threads import new_thread_id as new_remote_id
+
+        remote = await Remote.open(spec)
+        try:
+            if ref:
+                try:
+                    return Opening((info := await remote.thread(ref)).thread_id, info, elsewhere=True)
+                except UsageError:
+                    if not _is_uuid(ref):
+                        raise
+                    return Opening(ref.lower(), elsewhere=True)
+            if latest:
+                rows = await remote.threads(1)
+                if not rows:
+                    raise UsageError(f"no thread of {remote.graph_id} on {spec.url} to continue yet")
+                return Opening(rows[0].thread_id, rows[0], elsewhere=True)
+            return Opening(new_remote_id(), elsewhere=True)
+        finally:
+            await remote.aclose()
+
+    def _continued(self, opening: Opening, setup: ThreadSetup) -> Opening:
+        """``opening`` with what goes on with it: its stored binding against what the door asks. Before anything is
+        open, a thread another graph answers makes that graph the Chat's; once open, it is refused."""
+        from chatcli.core.binding import Choice, reconcile
+
+        assert opening.info is not None
+        asked = self.answering.binding if self.answering is not None else None
+        try:
+            way = reconcile(
+                opening.thread_id, opening.binding, opening.info.model, Choice(asked, setup.model, setup.rebind)
+            )
+        except UsageError as exc:
+            if self.engine is None:
+                raise
+            # A door of many threads hands none to another graph: no --rebind here.
+            raise UsageError(exc.message.partition(", not ")[0], hint=(exc.hint or "").partition(";")[0]) from None
+        if way.graph is not None and (asked is None or not way.graph.same_graph(asked)):
+            if self.engine is not None:
+                raise UsageError(
+                    f"thread {opening.thread_id} is answered by {way.graph.describe()}, which is not what answers here",
+                    hint=f"{way.graph.command(opening.thread_id)} goes on with it",
+                )
+            self.answering = self._graph_of(opening.thread_id, way.graph)
+        model = way.model if way.graph is None else None
+        if self.engine is None and model is not None and model != self.settings.model:
+            self.settings = replace(self.settings, model=model)  # a door of one thread: its model is the run's
+        return replace(opening, model=model, said=way.said)
+
+    def _graph_of(self, thread_id: str, binding: Binding) -> GraphLoader:
+        """The graph file ``binding`` names, loaded from where it was named (not from a shared database)."""
+        from pathlib import Path
+
+        from chatcli.backends.graphs.load import GraphFile
+        from chatcli.store import is_postgres_url
+
+        if is_postgres_url(self.settings.db or ""):  # another user of a shared database may have written the binding
+            raise UsageError(
+                f"thread {thread_id} is answered by {binding.describe()}, which a shared database does not load by "
+                "itself",
+                hint=f"{binding.explicit_command(thread_id)} goes on with it",
+            )
+        return GraphFile(binding.graph or "", Path(binding.cwd or self.settings.workdir or Path.cwd()))
+
+    async def thread(
+        self,
+        ref: str | Opening | None = None,
+        *,
+        new: str | None = None,
+        latest: bool = False,
+        setup: ThreadSetup | None = None,
+        exists: bool = False,
+        own: bool = False,
         listener: Listener | None = None,
-        model: str | None = None,
-        toolbox: "Toolbox | None" = None,
+        toolbox: Toolbox | None = None,
     ) -> Thread:
-        """Thread ``thread_id``'s conversation, heard by ``listener`` (the engine's by default), asking
-        ``model`` (the settings' by default), with ``toolbox``'s tools (the engine's by default: a session's own
-        comes from ``Toolbox.for_session``)."""
+        """The thread ``ref`` names (see ``find``; an Opening found already is taken as it is), open and set up
+        with ``setup`` (role, --system, --var; -m and --temperature win over the thread's role's), heard by
+        ``listener`` (the Chat's by default), with ``toolbox``'s tools (the Chat's by default: a session's own comes
+        from ``Toolbox.for_session``). Opens what answers first if it is not open yet."""
+        setup = setup or ThreadSetup()
+        if isinstance(ref, Opening):
+            opening = ref
+        else:
+            opening = await self.find(ref, new=new, latest=latest, setup=setup, exists=exists, own=own)
+        engine = self.engine or await self.open(listener)
         from chatcli.service.thread import Thread
 
-        own = self.backend.can.prompt
+        own_graph = engine.backend.can.prompt
         conversation = Thread(
-            app=self.app,
-            thread_id=check_thread_id(thread_id),
-            backend=self.backend,
-            context_tokens=self.context_tokens if own else None,
-            question_limit=self.question_limit,
-            limited_by=self.limited_by,
-            store=self.store,
-            model_name=model or self.settings.model,
+            app=engine.backend.app,
+            thread_id=check_thread_id(opening.thread_id),
+            backend=engine.backend,
+            context_tokens=engine.context_tokens if own_graph else None,
+            question_limit=engine.question_limit,
+            limited_by=engine.limited_by,
+            store=engine.store,
+            model_name=opening.model or self.settings.model,
             stall_timeout=self.settings.timeout or None,
-            toolbox=toolbox if toolbox is not None and own else self.toolbox,
+            toolbox=toolbox if toolbox is not None and own_graph else engine.toolbox,
             listener=listener if listener is not None else self.listener,
             approve_all=self.settings.approve_all,
+            chat=self,
         )
         await conversation.follow_thread()  # the model and temperature of the thread's role
+        pinned = setup.model is not None or opening.model is not None or bool(self.settings.local)
+        await conversation.set_up(
+            setup.role,
+            setup.system,
+            setup.variables,
+            model_given=pinned,
+            temperature_given=setup.temperature is not None,
+        )
         return conversation
 
     def threads(self) -> ThreadList:
-        """The threads: on the engine's database, or on the server that keeps them."""
+        """The threads: on the Chat's database, or on the server that keeps them."""
         from chatcli.providers.base import known_secrets
         from chatcli.threads.operations import Threads
 
-        if self.store is None:  # an Agent Server's: shown with the same credentials masked
-            threads = self.backend.threads(None)
+        engine = self.opened
+        if engine.store is None:  # an Agent Server's: shown with the same credentials masked
+            threads = engine.backend.threads(None)
             threads.secrets = known_secrets(self.settings)
             return threads
-        return Threads(self.app, self.store, foreign=self.graph is not None, secrets=known_secrets(self.settings))
+        return Threads(
+            engine.backend.app, engine.store, foreign=self.graph is not None, secrets=known_secrets(self.settings)
+        )
 
     def commands(self) -> Commands:
         """This chat's command registry: the prompt's slash commands and an editor's available commands are views of
@@ -330,62 +456,37 @@ class Chat:
             self._commands = Commands()
         return self._commands
 
-    async def model_for(self, thread_id: str, model: str | None = None) -> str | None:
-        """The model thread ``thread_id`` goes on with when a door asks for ``model`` (None: the thread's own, or the
-        settings'): the door's, else the thread's binding (chatcli.core.binding); a thread another graph answers is
-        refused in one line naming the command that goes on with it."""
-        from chatcli.core.binding import Choice, answered_by
 
-        if self.store is None:  # the server's threads: each is its assistant's
-            return model
-        serving = self.backend.binding  # what this door's threads are bound to (None: chat's own graph)
-        way = await answered_by(self.store.index, thread_id, Choice(serving, model))
-        if way is None:
-            return model
-        if way.graph is not None and (serving is None or not way.graph.same_graph(serving)):
-            raise UsageError(
-                f"thread {thread_id} is answered by {way.graph.describe()}, which is not what answers here",
-                hint=f"{way.graph.command(thread_id)} goes on with it",
-            )
-        return way.model
+async def _rows(db: str) -> list[ThreadInfo]:
+    from chatcli.store import read_threads
 
-    async def new_or_kept(self, thread_id: str) -> None:
-        """Refuse, in one line, an id a new thread cannot have on this backend (a server names its own)."""
-        threads = self.threads()
-        if await threads.info(thread_id) is None:
-            self.backend.check_new(thread_id)
+    return await read_threads(db)
+
+
+def _is_uuid(text: str) -> bool:
+    """True for a whole UUID (what a LangGraph server names its threads with)."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
 
 
 @asynccontextmanager
-async def open_chat(
-    settings: Settings,
-    listener: Listener,
-    answering: Answering = None,
-    toolbox: "Toolbox | None" = None,
-) -> AsyncIterator[Chat]:
-    """The one engine of a process (``chat serve``'s): chat's own graph with ``toolbox``'s tools, the graph of the
-    user's ``answering`` loads, or the assistant on the LangGraph server it names."""
-    from chatcli.backends.remote.client import RemoteSpec
+async def _remote_engine(spec: RemoteSpec) -> AsyncIterator[Engine]:
+    from chatcli.backends.remote.client import Remote
+    from chatcli.service.backend import RemoteBackend
 
-    if answering is None:
-        async with open_engine(settings, listener, toolbox) as engine:
-            yield engine
-    elif isinstance(answering, RemoteSpec):
-        from chatcli.backends.remote.client import Remote
-        from chatcli.service.backend import RemoteBackend
-
-        backend = RemoteBackend(await Remote.open(answering))
-        try:
-            yield Chat(backend, None, settings, 0, None, listener)
-        finally:
-            await backend.aclose()
-    else:
-        async with open_graph_engine(settings, listener, answering) as engine:
-            yield engine
+    backend = RemoteBackend(await Remote.open(spec))
+    try:
+        yield Engine(backend, None)
+    finally:
+        await backend.aclose()
 
 
 @asynccontextmanager
-async def open_graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Chat]:
+async def _graph_engine(settings: Settings, listener: Listener, source: GraphLoader) -> AsyncIterator[Engine]:
     """Open the store and the app ``source`` gives (``await source.open(saver)``: a graph that is not chat's own,
     kept by the store's checkpointer unless it keeps its own threads); no model or tools of chat's."""
     from chatcli.service.backend import GraphBackend
@@ -395,7 +496,7 @@ async def open_graph_engine(settings: Settings, listener: Listener, source: Grap
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
         app = with_store(app, store.memory if settings.memories else None)
-        yield Chat(GraphBackend(app, source.label, source.binding), store, settings, 0, None, listener)
+        yield Engine(GraphBackend(app, source.label, source.binding), store)
 
 
 def with_store(app: Any, memory: Any) -> Any:
@@ -425,7 +526,7 @@ def relevance(settings: Settings) -> "Relevance | None":
 
 
 @asynccontextmanager
-async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox | None" = None) -> AsyncIterator[Chat]:
+async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox | None = None) -> AsyncIterator[Engine]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
     from chatcli.backends.own.graph import ChatGraph
@@ -463,13 +564,11 @@ async def open_engine(settings: Settings, listener: Listener, toolbox: "Toolbox 
                 settings.memories, settings.project_instructions, settings.workdir, relevance=relevance(settings)
             ),
         )
-        yield Chat(
+        yield Engine(
             Backend(graph.compile(store.saver, store.memory), graph),
             store,
-            settings,
             default.budget,
             toolbox,
-            listener,
             question_limit=default.question_limit,
             limited_by=default.limited_by,
         )

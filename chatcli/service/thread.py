@@ -26,6 +26,7 @@ from chatcli.service.recall import Recall, SummaryView, Undone
 from chatcli.store import Store
 
 if TYPE_CHECKING:
+    from chatcli.service.chat import Chat, Opening
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -77,6 +78,8 @@ class Thread:
     # What answers the thread (chatcli.service.backend); by default chat's own graph ``app``, folded by ``compactor``.
     backend: Backend | None = None
     approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
+    # The service that opened it: what another thread of the same door goes on with is its decision (``switch``).
+    chat: Chat | None = None
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
     # The thread was stored before its first question (told a model, a role): a failed first question keeps it.
@@ -292,39 +295,17 @@ class Thread:
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
-    async def switch(self, thread_id: str) -> None:
-        """Continue ``thread_id`` from the next call on, with its model and temperature; settings pending for this
-        thread are dropped."""
-        thread_id = check_thread_id(thread_id)
-        model = await self._bound_model(thread_id)
-        self.thread_id = thread_id
+    async def switch(self, opening: Opening) -> None:
+        """Continue the thread ``opening`` names (as ``Chat.find`` decided it) from the next call on, with its model
+        and temperature; settings pending for this thread are dropped."""
+        self.thread_id = check_thread_id(opening.thread_id)
         self.pending = {}
-        if model is not None:  # the thread's own, as -m gave it
-            self.model_name, self.model_pinned = model, True
+        if opening.model is not None:  # the thread's own, as -m gave it
+            self.model_name, self.model_pinned = opening.model, True
         elif self.model_pinned:  # the session's -m or /model was for the thread it left
             self.model_name, self.model_pinned = self.default_model, False
         self._auto_model = self.model_name
         await self.follow_thread()
-
-    async def _bound_model(self, thread_id: str) -> str | None:
-        """The model thread ``thread_id`` is bound to (None: the default, or its role's); a thread that another
-        graph answers (or chat's own, from a graph's prompt) is refused, naming the command that goes on with it."""
-        from chatcli.core.binding import Choice, answered_by
-
-        if self.store is None:
-            return None
-        try:
-            way = await answered_by(self.store.index, thread_id, Choice(self.bound))
-        except UsageError as exc:  # another graph's (or chat's own, from a graph's prompt): no --rebind here
-            raise UsageError(exc.message.partition(", not ")[0], hint=(exc.hint or "").partition(";")[0]) from None
-        if way is None:
-            return None
-        if way.graph is not None and (self.bound is None or not self.bound.same_graph(way.graph)):
-            raise UsageError(
-                f"thread {thread_id} is answered by {way.graph.describe()}",
-                hint=f"{way.graph.command(thread_id)} goes on with it",
-            )
-        return way.model if self.bound is None else None
 
     async def undo(self) -> Undone | None:
         """Take back the last thing done: a compaction or a summary edit made since the last answer (the summary

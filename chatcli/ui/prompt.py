@@ -27,6 +27,7 @@ from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
     # slash commands are not needed to draw the prompt.
+    from chatcli.service.chat import Chat, Opening
     from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
     from chatcli.ui.commands import Context
@@ -47,28 +48,17 @@ def _import_engine(model: str) -> None:
 
 
 async def _open(
-    stack: AsyncExitStack,
-    settings: Settings,
-    thread_id: str,
-    setup: ThreadSetup,
-    threads: ThreadCache,
-    listener: AbovePrompt,
+    chat: Chat, opening: Opening, setup: ThreadSetup, threads: ThreadCache, listener: AbovePrompt
 ) -> Thread:
     """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
-    from chatcli.service.chat import open_conversation, open_toolbox, set_up
-
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads (a graph of the user's has its own tools).
-    toolbox = None if setup.app else await stack.enter_async_context(open_toolbox(settings, listener, always=True))
-    if toolbox is not None:
-        await toolbox.warm()
-    await asyncio.to_thread(_import_engine, settings.model)
-    opening = open_conversation(settings, thread_id, listener, toolbox, app=setup.app)
-    conversation = await stack.enter_async_context(opening)
-    await set_up(conversation, setup, settings)
+    model = chat.settings.model
+    await chat.open(listener, load=lambda: _import_engine(model), always=True)
+    conversation = await chat.thread(opening, setup=setup, listener=listener)
     if setup.announce:  # a new thread the banner could not name: named once it exists
-        listener.output.thread_note = "thread {id} · resume with: " + _resume(settings, setup)
+        listener.output.thread_note = "thread {id} · resume with: " + _resume(chat)
     conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     return conversation
@@ -224,17 +214,18 @@ async def _kept(conversation: Thread | None) -> str | None:
     return None
 
 
-def _resume(settings: Settings, setup: ThreadSetup | None) -> str:
+def _resume(chat: Chat) -> str:
     """How the hints name the command that goes on with a thread ``{id}`` of this prompt."""
     from chatcli.core.binding import resume_template
 
-    graph = setup.app if setup is not None else None
-    return resume_template(graph.binding if graph is not None else None, settings.db or "")
+    graph = chat.answering
+    return resume_template(graph.binding if graph is not None else None, chat.settings.db or "")
 
 
-def _instructions(settings: Settings, setup: ThreadSetup | None) -> list[str]:
+def _instructions(chat: Chat) -> list[str]:
     """The header's line naming the project's AGENTS.md files in effect (chat's own graph sends them)."""
-    if not settings.project_instructions or (setup is not None and setup.app is not None):
+    settings = chat.settings
+    if not settings.project_instructions or chat.answering is not None:
         return []
     from chatcli.backends.own.standing import instruction_files
 
@@ -243,33 +234,32 @@ def _instructions(settings: Settings, setup: ThreadSetup | None) -> list[str]:
 
 
 async def run_repl(
-    settings: Settings,
-    thread_id: str,
+    chat: Chat,
+    opening: Opening,
     output: Output,
     *,
     setup: ThreadSetup | None = None,
     session: PromptSession[str] | None = None,
     debug: bool = False,
-    resumed: bool = False,
-    info: Any = None,
     named: bool = False,
 ) -> None:
-    """Chat until Ctrl-D or /exit, starting on ``thread_id``; lines starting with "/" are commands.
+    """Chat until Ctrl-D or /exit, starting on the thread ``opening`` names (``chat.find``'s); lines starting with
+    "/" are commands.
 
-    ``resumed``: the thread was asked for by id; if it was waiting for tool-call approval when
-    chat stopped, that is asked again before the first prompt. ``info`` (a chatcli.store.ThreadInfo)
-    is the thread's row when it exists, for the banner; ``named``: the user chose the new thread's id.
-    ``setup.app``: what answers when it is not chat's own graph (a graph of the user's, a server's assistant).
+    A thread that exists, or was asked for by id (``named``: the user chose the new thread's id), was resumed: if it
+    was waiting for tool-call approval when chat stopped, that is asked again before the first prompt.
     """
+    settings, thread_id, info = chat.settings, opening.thread_id, opening.info
+    resumed = named or info is not None
     threads = ThreadCache()
-    own = setup is None or setup.app is None  # chat's own graph: the models of its providers for /model Tab
+    own = chat.answering is None  # chat's own graph: the models of its providers for /model Tab
     models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
     session = session or make_session(
-        settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading))
+        settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading), chat.commands)
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
-    for line in [*banner(thread_id, info, named, _resume(settings, setup)), *_instructions(settings, setup)]:
+    for line in [*banner(thread_id, info, named, _resume(chat)), *_instructions(chat)]:
         output.note(line)
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
@@ -278,10 +268,11 @@ async def run_repl(
     for item in setup.attachments:  # read and checked already: said before the prompt
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(chat)  # what the chat opens closes with the prompt
         setup = replace(setup, announce=info is None and not named)
         above = AbovePrompt(session, output)
-        loading = asyncio.create_task(_open(stack, settings, thread_id, setup, threads, above))
-        repl = Repl(loading, output, settings, debug, CtrlC(session))
+        loading = asyncio.create_task(_open(chat, opening, setup, threads, above))
+        repl = Repl(loading, output, settings, debug, CtrlC(session), commands=chat.commands)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
         stack.enter_context(
@@ -334,7 +325,7 @@ async def run_repl(
                 await loading
         kept = await _kept(_opened(loading))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        resume = _resume(settings, setup)
+        resume = _resume(chat)
         output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)

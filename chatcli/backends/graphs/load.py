@@ -7,7 +7,7 @@ itself. The name may be a compiled graph, an uncompiled ``StateGraph`` (compiled
 returns one (a ``langgraph.json`` factory: no argument, or a ``RunnableConfig``; async too). chat's
 checkpointer is attached when the graph has none (or keeps threads in memory only), so threads persist.
 
-``GraphFile`` is the seam the engine opens (chatcli.service.chat.open_conversation): anything with a
+``GraphFile`` is the seam the engine opens (chatcli.service.chat.Chat.open): anything with a
 ``label`` and an ``open(saver)`` that gives a graph-like app (``astream``, ``aget_state``...) will do, so a
 deployed graph (LangGraph's ``RemoteGraph``) plugs in where a local one does.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from chatcli.core.inputs import check_thread_id, new_thread_id
+from chatcli.core.inputs import check_thread_id
 from chatcli.errors import UsageError
 from chatcli.text import counted, json_text
 from chatcli.threads.operations import Threads, transcript_markdown, turns_of
@@ -14,19 +14,31 @@ from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
 from chatcli.ui.reply import resume_pending
 
+if TYPE_CHECKING:
+    from chatcli.service.chat import Chat, Opening
 
-async def _switched(ctx: Context, thread_id: str, what: str) -> None:
-    await ctx.thread.switch(thread_id)
+
+async def _switched(ctx: Context, opening: Opening, what: str) -> None:
+    await ctx.thread.switch(opening)
     from chatcli.core.binding import resume_template
 
+    thread_id = opening.thread_id
     again = resume_template(getattr(ctx.thread, "bound", None), ctx.settings.db or "").format(id=thread_id)
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
+
+
+def _chat(ctx: Context) -> Chat:
+    """The service the prompt's thread was opened by: it decides which thread an id names and what goes on with it."""
+    chat = ctx.thread.chat
+    if chat is None:
+        raise UsageError("this conversation cannot change threads")
+    return chat
 
 
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
-    await _switched(ctx, arg or new_thread_id(), "new thread")
+    await _switched(ctx, await _chat(ctx).find(new=arg or None), "new thread")
 
 
 async def _threads(ctx: Context, arg: str) -> None:
@@ -47,16 +59,13 @@ async def _switch(ctx: Context, arg: str) -> None:
     if thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {thread_id}")
         return
-    from chatcli.service.chat import existing
-
     # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
-    info = existing(thread_id, await ctx.threads().list(), f"/new {thread_id}")
+    opening = await _chat(ctx).find(thread_id, start_new=f"/new {thread_id}")
+    info = opening.info
     if info is not None and info.thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {info.thread_id}")
         return
-    await _switched(
-        ctx, info.thread_id if info else thread_id, "new thread (no thread had that id)" if info is None else "switched"
-    )
+    await _switched(ctx, opening, "new thread (no thread had that id)" if info is None else "switched")
     if info is not None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
@@ -76,7 +85,7 @@ async def _fork(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to fork: this thread is empty")
     original = ctx.thread.thread_id
     new_id = await _own_threads(ctx).fork(original, len(turns))
-    await _switched(ctx, new_id, f"forked {original} ({counted(len(turns), 'turn')})")
+    await _switched(ctx, await _chat(ctx).find(new_id), f"forked {original} ({counted(len(turns), 'turn')})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
