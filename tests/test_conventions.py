@@ -167,7 +167,7 @@ def test_every_option_that_takes_a_value_is_known_to_the_launcher():
     import typer
 
     from chatcli.app.cli import app
-    from chatcli.app.command_names import VALUED
+    from chatcli.app.flags import VALUED
 
     group = typer.main.get_command(app)
     valued = {

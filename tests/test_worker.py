@@ -320,7 +320,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
     assert set(modules) <= {
         "chatcli",
         "chatcli.app",
-        "chatcli.app.command_names",
+        "chatcli.app.flags",  # the command line's names and flags (standard library only)
         "chatcli.app.launch",
         "chatcli.app.worker",  # the package (a docstring), which its modules come with
         "chatcli.app.worker.settings",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import MutableMapping, Optional
+from functools import partial
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, MutableMapping
 
 import typer
 
@@ -24,13 +26,10 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
     trust_commands,
 )
 from chatcli.app.environment import Environment
+from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
-from chatcli.app.options import Memory, Sandbox
 from chatcli.app.run import graph_source, parse_vars, read_role, run
 from chatcli.app.shared import (
-    ASSISTANT,
-    HEADER,
-    REMOTE,
     app,
     done_with,
     environment,
@@ -46,111 +45,54 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import say
 
+if TYPE_CHECKING:
+    from chatcli.ui.jsonout import JsonOutput
+
 
 @app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)
-def ask_command(
-    question: Optional[str] = options.QUESTION,
-    thread: Optional[str] = options.THREAD,
-    latest: bool = options.LATEST,
-    new_thread: Optional[str] = options.NEW_THREAD,
-    model: Optional[str] = options.MODEL,
-    system: Optional[str] = options.SYSTEM,
-    temperature: Optional[str] = options.TEMPERATURE,
-    role: Optional[str] = options.ROLE,
-    var: list[str] = options.VAR,
-    attach: list[str] = options.ATTACH,
-    memory: Optional[Memory] = options.MEMORY,
-    local: bool = options.LOCAL,
-    local_model: Optional[str] = options.LOCAL_MODEL,
-    tools: Optional[str] = options.TOOLS,
-    no_tools: bool = options.NO_TOOLS,
-    no_memory: bool = options.NO_MEMORY,
-    yes: bool = options.YES,
-    sandbox: Optional[Sandbox] = options.SANDBOX,
-    network: bool = options.NETWORK,
-    graph: Optional[str] = options.GRAPH,
-    rebind: bool = options.REBIND,
-    resume: Optional[str] = options.RESUME,
-    remote: Optional[str] = REMOTE,
-    assistant: Optional[str] = ASSISTANT,
-    header: list[str] = HEADER,
-    as_json: bool = options.AS_JSON,
-    as_jsonl: bool = options.AS_JSONL,
-    db: Optional[str] = options.HIDDEN_DB,
-    debug: bool = options.HIDDEN_DEBUG,
-    version: bool = options.VERSION,
-    help_all: bool = options.HELP_ALL,
-) -> None:
+@options.takes_the_flags
+def ask_command(**given: Any) -> None:
+    """``chat [QUESTION]``: ``given`` holds every flag of the table (chatcli.app.flags) by its parameter name."""
     env = environment()
     json_output = None
-    if as_json or as_jsonl:
+    if given["as_json"] or given["as_jsonl"]:
         from chatcli.ui.jsonout import JsonOutput
 
-        json_output = JsonOutput(env.stdout, env.stderr, lines=as_jsonl)
-
-    def action(settings: Settings) -> None:
-        if as_json and as_jsonl:
-            raise UsageError("--json and --jsonl cannot be used together")
-        from chatcli.service.chat import ThreadSetup
-
-        given = {
-            "--model": model,
-            "--system": system,
-            "--role": role,
-            "--var": var,
-            "--temperature": temperature,
-            "--tools": tools,
-            "--local": local,
-            "--local-model": local_model,
-            "--memory": memory,
-            "--db": db,
-            "--no-tools": no_tools,
-            "--no-memory": no_memory,
-            "--sandbox": sandbox,
-            "--network": network,
-            "--attach": attach,
-            "--new-thread": new_thread,
-        }
-        app, answer = graph_source((graph, remote, assistant, header), resume, question, given, env)
-        setup = ThreadSetup(
-            system=system,
-            variables=parse_vars(var),
-            role=read_role(settings, role),
-            model=model,
-            temperature=temperature,
-            attach=tuple(attach),
-            latest=latest,
-            new_thread=new_thread,
-            app=app,
-            resume=answer,
-            rebind=rebind,
-        )
-        role_prompt = setup.role.system if setup.role is not None else None
-        resumed = bool(thread or latest)  # a resumed thread keeps its own prompt: unknown here
-        for line in ignored(
-            setup.variables,
-            setup.system or role_prompt or (None if resumed else settings.system),
-            bool(tools and no_tools),
-        ):
-            say(env.stderr, f"chat: warning: {line}\n")
-        run(question, thread, settings, setup, json_output, env, debug)
-
+        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"])
     on_error = json_output.fail if json_output is not None else None
-    flags = {
-        "model": model,
-        "temperature": temperature,
-        "db": db,
-        "memory": memory.value if memory else None,
-        "local": True if local else None,
-        "local_model": local_model,
-        "tools": tools,
-        "use_tools": False if no_tools else None,
-        "memories": False if no_memory else None,
-        "approve_all": True if yes else None,
-        "sandbox": sandbox.value if sandbox else None,
-        "network": True if network else None,
-    }
-    guarded(debug, action, flags, on_error)
+    guarded(given["debug"], partial(_ask, given, json_output, env), settings_of(given), on_error)
+
+
+def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment, settings: Settings) -> None:
+    """Answer the question, or open the prompt, as the flags ``given`` say."""
+    asked = SimpleNamespace(**given)
+    if asked.as_json and asked.as_jsonl:
+        raise UsageError("--json and --jsonl cannot be used together")
+    from chatcli.service.chat import ThreadSetup
+
+    app, answer = graph_source(given, env)
+    setup = ThreadSetup(
+        system=asked.system,
+        variables=parse_vars(asked.var),
+        role=read_role(settings, asked.role),
+        model=asked.model,
+        temperature=asked.temperature,
+        attach=tuple(asked.attach),
+        latest=asked.latest,
+        new_thread=asked.new_thread,
+        app=app,
+        resume=answer,
+        rebind=asked.rebind,
+    )
+    role_prompt = setup.role.system if setup.role is not None else None
+    resumed = bool(asked.thread or asked.latest)  # a resumed thread keeps its own prompt: unknown here
+    for line in ignored(
+        setup.variables,
+        setup.system or role_prompt or (None if resumed else settings.system),
+        bool(asked.tools and asked.no_tools),
+    ):
+        say(env.stderr, f"chat: warning: {line}\n")
+    run(asked.question, asked.thread, settings, setup, json_output, env, asked.debug)
 
 
 # LangChain's tracing switches: set for some other program, they would upload every

@@ -1,74 +1,7 @@
-"""The command line's subcommands and valued options, in a module of their own: the launcher reads
-them before anything but the standard library is imported, and the Typer app routes by them."""
+"""What a lone word on the command line most likely meant: the words people type for a command (``help``, ``ls``)
+and the near misses of a command's name (``treads``)."""
 
-# Subcommands; anything else on the command line is a question (the hidden `ask`).
-COMMANDS = (
-    "threads",
-    "show",
-    "export",
-    "import",
-    "rm",
-    "search",
-    "title",
-    "fork",
-    "compact",
-    "tools",
-    "mcp",
-    "roles",
-    "models",
-    "trust",
-    "serve",
-    "acp",
-    "stats",
-    "memory",
-    "ask",
-    "worker",
-    "config",
-)
-# Options that take a value, so that their value is not mistaken for a command name.
-VALUED = {
-    "-t",
-    "--thread",
-    "-m",
-    "--model",
-    "-s",
-    "--system",
-    "--var",
-    "--db",
-    "--format",
-    "--limit",
-    "--at",
-    "--as",
-    "--memory",
-    "--local-model",
-    "--tools",
-    "-a",
-    "--attach",
-    "-r",
-    "--role",
-    "--temperature",
-    "--new-thread",
-    "--host",
-    "--port",
-    "--socket",
-    "--token",
-    "--token-file",
-    "--allow-host",
-    "--trust-proxy",
-    "--since",
-    "--graph",
-    "-g",
-    "--resume",
-    "--remote",
-    "--assistant",
-    "--header",
-    "--sandbox",
-    "-f",
-    "-n",
-    "-o",
-    "--output",
-    "--focus",
-}
+from chatcli.app.flags import COMMANDS
 
 # Words people type for a command (from other tools' habits), and the command that does it.
 MEANT = {

@@ -36,7 +36,8 @@ def candidates(
     """What may follow ``args`` (the words before the cursor): (value, help, "plain" or "file")."""
     import typer
 
-    from chatcli.app.shared import COMMANDS, app, route
+    from chatcli.app.flags import COMMANDS
+    from chatcli.app.shared import app, route
 
     group: Any = typer.main.get_command(app)
     name, *rest = route(list(args))

@@ -14,23 +14,8 @@ import os
 import sys
 from typing import Mapping
 
-from chatcli.app.command_names import COMMANDS, VALUED  # standard library only, as this module
+from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.app.worker.settings import flag, worker_config, worker_mode
-
-# Flags the worker leaves to the normal path: they print and exit, or start the local model.
-NOT_FOR_THE_WORKER = {
-    "-h",
-    "--help",
-    "--help-all",
-    "--version",
-    "--install-completion",
-    "--show-completion",
-    "--local",
-    "--local-model",
-    "--remote",  # a LangGraph server's graph: nothing of the worker's warm engine is used
-    "--graph",  # the user's own code: run by the command that names it, never in a shared worker
-    "-g",
-}
 
 
 def is_one_shot(argv: list[str], stdin_is_terminal: bool) -> bool:

@@ -6,16 +6,17 @@ import asyncio
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Mapping
 
 from chatcli.app.environment import Environment
+from chatcli.app.flags import GRAPH, REMOTE, refused
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering as Answerer
-    from chatcli.service.chat import Chat, Opening, ThreadSetup
+    from chatcli.service.chat import Opening, ThreadSetup
     from chatcli.ui.output import Output
 
 
@@ -28,22 +29,6 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--var expects NAME=VALUE, got {pair!r}")
         result[name.strip()] = value
     return result
-
-
-# The flags of chat's own graph (a graph of the user's, or a server's, has its own model, prompt and tools), and
-# those of chat's own store and sandbox, which a server's threads do not use: refused, never ignored.
-OWN_GRAPH_FLAGS = (
-    "--model",
-    "--system",
-    "--role",
-    "--var",
-    "--temperature",
-    "--tools",
-    "--local",
-    "--local-model",
-    "--memory",
-)
-NOT_ON_A_SERVER = ("--db", "--no-tools", "--sandbox", "--network", "--attach", "--new-thread")
 
 
 def answering_of(
@@ -68,31 +53,26 @@ def answering_of(
     return app
 
 
-def graph_source(
-    where: tuple[str | None, str | None, str | None, list[str]],
-    resume: str | None,
-    question: str | None,
-    given: dict[str, Any],
-    env: Any,
-) -> tuple[Any, Any]:
-    """``--graph``, ``--remote`` and ``--resume`` read: what answers (None: chat's own graph, or the thread's) and
-    the value to resume with (None: none); a flag that does not apply to what answers is refused, naming it."""
+def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, Any]:
+    """``--graph``, ``--remote`` and ``--resume`` read from the flags ``given`` (by their parameter names, see
+    chatcli.app.flags): what answers (None: chat's own graph, or the thread's) and the value to resume with (None:
+    none); a flag that does not apply to what answers (the table says which) is refused, naming it."""
     from chatcli.core.interrupts import typed_answer
 
-    graph, remote, assistant, header = where
-    if resume is not None and question is not None:
+    graph, remote, resume = given["graph"], given["remote"], given["resume"]
+    if resume is not None and given["question"] is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    refused = OWN_GRAPH_FLAGS + NOT_ON_A_SERVER if remote is not None else OWN_GRAPH_FLAGS if graph else ()
-    for flag in refused:
-        if given.get(flag) not in (None, False, [], ()):
-            if remote is not None:
+    by = REMOTE if remote is not None else GRAPH if graph else None
+    for flag in refused(by) if by is not None else ():
+        if given[flag.param] not in (None, False, [], ()):
+            if by == REMOTE:
                 raise UsageError(
-                    f"{flag} does not apply with --remote: the server's graph has its own model, prompt and tools"
+                    f"{flag.name} does not apply with --remote: the server's graph has its own model, prompt and tools"
                 )
             raise UsageError(
-                f"{flag} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
+                f"{flag.name} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
             )
-    app = answering_of(graph, remote, assistant, header, env)
+    app = answering_of(graph, remote, given["assistant"], given["header"], env)
     return app, typed_answer(resume) if resume is not None else None
 
 
@@ -132,7 +112,7 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
 
 
 async def answer_once(
-    chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
 ) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
@@ -140,7 +120,7 @@ async def answer_once(
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
     and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
     """
-    await stoppable(_answer(chat, opening, text, setup, output, typed))
+    await stoppable(_answer(settings, opening, text, setup, output, typed))
 
 
 async def stoppable(work: Any) -> None:
@@ -158,13 +138,15 @@ async def stoppable(work: Any) -> None:
             raise Interrupted(stop.received) from None
 
 
-async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str) -> None:
+async def _answer(
+    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str
+) -> None:
+    from chatcli.service.chat import open_conversation, set_up
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
 
-    settings = chat.settings
-    async with chat:
-        conversation = await chat.thread(opening, setup=setup, listener=output)
+    async with open_conversation(settings, opening.thread_id, output, app=setup.app) as conversation:
+        await set_up(conversation, setup, settings)
         if isinstance(output, JsonOutput):  # the thread and model are named in the object
             output.model = conversation.model_name  # a role's, kept with the thread
             output.thread_id = opening.thread_id if opening.info is not None else None
@@ -180,10 +162,11 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
             else:
                 result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
         finally:  # a thread kept elsewhere (a server's) is noted here: `chat -t ID` says where it is
-            await chat.backend.remember(conversation.thread_id, settings.db or "")
+            assert conversation.backend is not None
+            await conversation.backend.remember(conversation.thread_id, settings.db or "")
         if result.interrupts and not isinstance(output, JsonOutput):
             thread_id = conversation.thread_id
-            again = chat.answering.again(thread_id) if chat.answering is not None else f"chat -t {thread_id}"
+            again = setup.app.again(thread_id) if setup.app is not None else f"chat -t {thread_id}"
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
@@ -245,7 +228,7 @@ def run(
     ``env`` is where to read and write (the process's own by default).
     """
     from chatcli.core.inputs import check_thread_id
-    from chatcli.service.chat import Chat
+    from chatcli.service.chat import choose
 
     env = env or Environment()
     if json_output is not None:
@@ -269,36 +252,79 @@ def run(
     how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
     one_shot = how.one_shot
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
-    # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
-    # model, unless the flags name others) before anything loads.
-    chat = Chat(settings, setup.app)
-    opening = asyncio.run(chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup))
-    if opening.said and json_output is None:
-        make_env_output(env).note(opening.said)
-    with ExitStack() as stack:
-        own = chat.answering is None  # a graph of the user's has its own model
-        if own:
-            chat.settings = use_local_model(stack, chat.settings, env, quiet=json_output is not None)
-        settings = chat.settings
+    opening = asyncio.run(
+        choose(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, answering=setup.app)
+    )
+    if opening.info is not None and not opening.elsewhere:  # an existing thread goes on with what answers it
+        settings, setup = bound(opening, settings, setup, env, quiet=json_output is not None)
         if json_output is not None:
-            json_output.model = chat.graph or settings.model
-        preflight(settings, graph=not own)
+            json_output.model = setup.app.label if setup.app is not None else settings.model
+    with ExitStack() as stack:
+        if setup.app is None:  # a graph of the user's has its own model
+            settings = use_local_model(stack, settings, env, quiet=json_output is not None)
+        if json_output is not None and setup.app is None:
+            json_output.model = settings.model
+        preflight(settings, graph=setup.app is not None)
         if one_shot:
             from chatcli.app.worker.settings import worker_config
 
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)
-            chat.settings = replace(settings, worker=wanted and own, worker_idle=idle)
+            settings = replace(settings, worker=wanted and setup.app is None, worker_idle=idle)
             if asking_on is not None:
                 stack.callback(asking_on.close)
             output = json_output or make_env_output(env, settings, ask=how.ask, terminal=asking_on)
-            asyncio.run(answer_once(chat, opening, text, setup, output, typed=question or ""))
+            asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl
 
         repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
         named = bool(thread or setup.new_thread)
-        asyncio.run(run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named))
+        asyncio.run(
+            run_repl(
+                settings,
+                opening.thread_id,
+                repl_output,
+                setup=setup,
+                debug=debug,
+                resumed=named or opening.info is not None,
+                info=opening.info,
+                named=named,
+            )
+        )
+
+
+def bound(
+    opening: Opening, settings: Settings, setup: ThreadSetup, env: Environment, quiet: bool = False
+) -> tuple[Settings, ThreadSetup]:
+    """The settings and set-up an existing thread goes on with: its graph, or its model, unless the command line
+    names others (refused in one line when that hands the thread to another graph, unless --rebind)."""
+    from pathlib import Path
+
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.core.binding import Choice, reconcile
+
+    asked = setup.app.binding if setup.app is not None else None
+    choice = Choice(asked, setup.model, setup.rebind)
+    assert opening.info is not None
+    way = reconcile(opening.thread_id, opening.binding, opening.info.model, choice)
+    if way.said and not quiet:
+        make_env_output(env).note(way.said)
+    if way.graph is not None and setup.app is None:  # the thread's graph, loaded from where it was named
+        from chatcli.store import is_postgres_url
+
+        if is_postgres_url(settings.db or ""):  # another user of a shared database may have written the binding
+            raise UsageError(
+                f"thread {opening.thread_id} is answered by {way.graph.describe()}, which a shared database does not "
+                "load by itself",
+                hint=f"{way.graph.explicit_command(opening.thread_id)} goes on with it",
+            )
+        setup = replace(setup, app=GraphFile(way.graph.graph or "", Path(way.graph.cwd or env.cwd)))
+    if way.graph is None and way.model is not None and way.model != settings.model:
+        settings, setup = replace(settings, model=way.model), replace(setup, model=way.model)
+    elif way.graph is None and way.model is not None:
+        setup = replace(setup, model=way.model)
+    return settings, setup
 
 
 def make_env_output(

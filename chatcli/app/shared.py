@@ -7,8 +7,9 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
-from chatcli.app import command_names
+from chatcli import __version__
 from chatcli.app.environment import Environment
+from chatcli.app.flags import COMMANDS, FLAG, VALUED
 from chatcli.app.run import report
 from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
@@ -56,32 +57,41 @@ def done_with(token: Any) -> None:
     _current.reset(token)
 
 
-DB = typer.Option(
-    None,
-    "--db",
-    metavar="PATH|URL",
-    help="Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].",
-)
-DEBUG = typer.Option(False, "--debug", help="Show tracebacks for errors.")
+def _version(value: bool) -> None:
+    if value:
+        say(environment().stdout, f"chatcli {__version__}\n")
+        raise typer.Exit()
+
+
+# What a row of the table cannot hold: a flag that acts as soon as it is read.
+_CALLBACKS = {"version": _version}
+
+
+def option(param: str, **changes: Any) -> Any:
+    """The Typer parameter of the flag ``param`` names; ``changes`` replace parts of its row (``hidden=False``: a
+    command that shows it)."""
+    flag = FLAG[param].replace(**changes)
+    if not flag.names:
+        return typer.Argument(flag.default, metavar=flag.metavar, help=flag.help)
+    callback = _CALLBACKS.get(param)
+    return typer.Option(
+        flag.default,
+        *flag.names,
+        metavar=flag.metavar,
+        hidden=flag.hidden,
+        help=flag.help,
+        callback=callback,
+        is_eager=callback is not None,
+    )
+
+
+# Options of chat [QUESTION] that other commands take too (rows of chatcli.app.flags); --db and --debug shown there.
+DB = option("db", hidden=False)
+DEBUG = option("debug", hidden=False)
 # `chat --remote URL`: a LangGraph Agent Server's graph and threads (chatcli.app.remote_commands).
-REMOTE = typer.Option(None, "--remote", metavar="URL", help="A graph on a LangGraph server (docs/graphs.md).")
-ASSISTANT = typer.Option(
-    None,
-    "--assistant",
-    metavar="ID",
-    hidden=True,
-    help="The --remote server's graph or assistant (its only one by default).",
-)
-HEADER = typer.Option(
-    [],
-    "--header",
-    metavar="'NAME: VALUE'",
-    hidden=True,
-    help=(
-        "An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is "
-        "LANGSMITH_API_KEY or LANGGRAPH_API_KEY."
-    ),
-)
+REMOTE = option("remote")
+ASSISTANT = option("assistant")
+HEADER = option("header")
 
 
 def guard_connections(settings: Settings) -> None:
@@ -118,8 +128,7 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
 
 
 # Management commands (anything else on the command line is a question, the hidden `ask`), and the
-# options that take a value: one list, read by the launcher too (chatcli/app/command_names.py).
-COMMANDS, _VALUED = command_names.COMMANDS, command_names.VALUED
+# options that take a value (COMMANDS, VALUED): one list, read by the launcher too (chatcli/app/flags.py).
 
 
 def lone_word(args: list[str]) -> str | None:
@@ -131,7 +140,7 @@ def lone_word(args: list[str]) -> str | None:
             return None  # what follows -- is a question, whatever it looks like
         if not arg.startswith("-") or arg == "-":
             positional.append(arg)
-        i += 2 if arg in _VALUED else 1
+        i += 2 if arg in VALUED else 1
     return positional[0] if len(positional) == 1 and positional[0].strip().isalpha() else None
 
 
@@ -154,7 +163,7 @@ def question_words(args: list[str]) -> tuple[list[str], list[str]]:
             words.append(arg)
         else:
             kept.append(arg)
-            if arg in _VALUED and i + 1 < len(args):
+            if arg in VALUED and i + 1 < len(args):
                 i += 1
                 kept.append(args[i])
         i += 1
@@ -180,5 +189,5 @@ def route(args: list[str]) -> list[str]:
             if arg in COMMANDS:
                 return [arg, *args[:i], *args[i + 1 :]]
             break
-        i += 2 if arg in _VALUED else 1
+        i += 2 if arg in VALUED else 1
     return ["ask", *args]

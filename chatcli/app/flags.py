@@ -1,0 +1,340 @@
+"""The command line defined once: its subcommands, and the flags of ``chat [QUESTION]`` in one table. Standard
+library only, in one module: the launcher reads it before anything else is imported (chatcli.app.launch).
+
+Derived from the table: the Typer options (chatcli.app.options), the options that take a value (``VALUED``), what
+the warm worker leaves to the normal path (``NOT_FOR_THE_WORKER``), the settings the flags override
+(``settings_of``), and the flags a graph or a server refuses (``refused``). A flag is a row; a new one is added here
+and nowhere else (tests/test_flags.py checks the Typer command against the table).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# Subcommands; anything else on the command line is a question (the hidden `ask`).
+COMMANDS = tuple(
+    "threads show export import rm search title fork compact tools mcp roles models trust serve acp stats memory ask "
+    "worker config".split()
+)
+# What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.
+GRAPH = "--graph"  # the user's graph: its own model, prompt and tools
+REMOTE = "--remote"  # an Agent Server's graph: its own model, prompt and tools, and its own store of threads
+OWN_GRAPH = (GRAPH, REMOTE)  # refused by both: a flag of chat's own graph
+
+
+class Flag:
+    """One row: a parameter of ``chat [QUESTION]``, its names, what it takes and where it goes.
+
+    ``names``: the long one first; none for the question (an argument). ``default``: None, the flag takes a value;
+    [], a value, repeatable; False, a switch. ``choices``: the values it may take (any, if none). ``hidden``: shown
+    by --help-all only. ``setting``: the setting it overrides (chatcli.config.configure), a switch's to
+    ``switched``. ``worker``: False, the warm worker leaves a run with it to the normal path. ``refused_by``: what
+    answers and refuses it (GRAPH, REMOTE), said as an error, never ignored.
+
+    A plain class, not a NamedTuple or a dataclass: the launcher reads the table, and building those costs start-up.
+    """
+
+    __slots__ = (
+        "param",
+        "names",
+        "default",
+        "metavar",
+        "help",
+        "hidden",
+        "choices",
+        "setting",
+        "switched",
+        "worker",
+        "refused_by",
+    )
+
+    def __init__(
+        self,
+        param: str,
+        names: tuple[str, ...],
+        default: Any,
+        metavar: str | None,
+        help: str,
+        *,
+        hidden: bool = False,
+        choices: tuple[str, ...] = (),
+        setting: str | None = None,
+        switched: bool = True,
+        worker: bool = True,
+        refused_by: tuple[str, ...] = (),
+    ) -> None:
+        self.param, self.names, self.default, self.metavar, self.help = param, names, default, metavar, help
+        self.hidden, self.choices, self.setting, self.switched = hidden, choices, setting, switched
+        self.worker, self.refused_by = worker, refused_by
+
+    def __repr__(self) -> str:
+        return f"Flag({self.param!r}, {self.names!r})"
+
+    def replace(self, **changes: Any) -> Flag:
+        """This row with ``changes`` (another command shows a hidden flag: ``hidden=False``)."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        return Flag(**{**fields, **changes})
+
+    @property
+    def name(self) -> str:
+        """The name errors say (its long one)."""
+        return self.names[0]
+
+    @property
+    def takes_value(self) -> bool:
+        """A value follows it on the command line (``-m NAME``), unlike a switch."""
+        return bool(self.names) and self.default is not False
+
+
+# In the order --help shows them.
+ASK = (
+    Flag("question", (), None, "QUESTION", "Ask this and exit (otherwise the prompt)."),
+    Flag("thread", ("--thread", "-t"), None, "ID", "Resume this thread (a start of its id will do)."),
+    Flag("latest", ("--continue", "-c"), False, None, "Continue the most recently used thread."),
+    Flag(
+        "new_thread",
+        ("--new-thread",),
+        None,
+        "ID",
+        "Start a new thread under this id, never an existing one.",
+        hidden=True,
+        refused_by=(REMOTE,),
+    ),
+    Flag(
+        "model",
+        ("--model", "-m"),
+        None,
+        "NAME",
+        "The model [env: CHATCLI_MODEL].",
+        setting="model",
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "system",
+        ("--system", "-s"),
+        None,
+        "TEXT",
+        "The thread's system prompt (kept with the thread).",
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "temperature",
+        ("--temperature",),
+        None,
+        "T",
+        "Sampling temperature [env: CHATCLI_TEMPERATURE].",
+        setting="temperature",
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "role", ("--role", "-r"), None, "NAME", "Start the thread with a role (see chat roles).", refused_by=OWN_GRAPH
+    ),
+    Flag(
+        "var",
+        ("--var",),
+        [],
+        "NAME=VALUE",
+        "Fill {NAME} in the system prompt (kept; repeatable).",
+        hidden=True,
+        refused_by=OWN_GRAPH,
+    ),
+    Flag("attach", ("--attach", "-a"), [], "FILE|URL", "Send a file, image or web page with it.", refused_by=(REMOTE,)),
+    Flag(
+        "memory",
+        ("--memory",),
+        None,
+        "compact|trim|summary",
+        "History past the context budget: folded into a summary before it would not fit (compact, the default), "
+        "left out (trim), or folded at every step (summary) [env: CHATCLI_MEMORY].",
+        hidden=True,
+        choices=("compact", "trim", "summary"),
+        setting="memory",
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "local",
+        ("--local",),
+        False,
+        None,
+        "A small model on this machine: no key, no network.",
+        setting="local",
+        worker=False,  # it starts the local model
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "local_model",
+        ("--local-model",),
+        None,
+        "PATH",
+        "Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
+        hidden=True,
+        setting="local_model",
+        worker=False,
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "tools",
+        ("--tools",),
+        None,
+        "shell,files",
+        "Let the model run commands, read files (asked).",
+        setting="tools",
+        refused_by=OWN_GRAPH,
+    ),
+    Flag(
+        "no_tools",
+        ("--no-tools",),
+        False,
+        None,
+        "Offer the model no tools at all this run: built-in or MCP (mcp.json).",
+        hidden=True,
+        setting="use_tools",
+        switched=False,
+        refused_by=(REMOTE,),
+    ),
+    Flag(
+        "no_memory",
+        ("--no-memory",),
+        False,
+        None,
+        "Send none of what you asked chat to remember this run (chat memory) [env: CHATCLI_MEMORIES=0].",
+        hidden=True,
+        setting="memories",
+        switched=False,
+    ),
+    Flag(
+        "yes",
+        ("--yes", "-y"),
+        False,
+        None,
+        "Approve every tool call of this run without asking.",
+        setting="approve_all",
+    ),
+    Flag(
+        "sandbox",
+        ("--sandbox",),
+        None,
+        "workspace|read-only|off",
+        "Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; "
+        ".git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap "
+        "[env: CHATCLI_SANDBOX].",
+        hidden=True,
+        choices=("workspace", "read-only", "off"),
+        setting="sandbox",
+        refused_by=(REMOTE,),
+    ),
+    Flag(
+        "network",
+        ("--network",),
+        False,
+        None,
+        "Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
+        hidden=True,
+        setting="network",
+        refused_by=(REMOTE,),
+    ),
+    Flag(
+        "graph",
+        ("--graph", "-g"),
+        None,
+        "FILE:NAME",
+        "Chat with your LangGraph graph (docs/graphs.md).",
+        worker=False,  # the user's own code: run by the command that names it, never in a shared worker
+    ),
+    Flag(
+        "rebind",
+        ("--rebind",),
+        False,
+        None,
+        "Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m).",
+        hidden=True,
+    ),
+    Flag(
+        "resume",
+        ("--resume",),
+        None,
+        "VALUE",
+        "Answer what the thread (-t ID) waits on: a graph's interrupt, or a tool's question "
+        '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.',
+        hidden=True,
+    ),
+    Flag(
+        "remote",
+        ("--remote",),
+        None,
+        "URL",
+        "A graph on a LangGraph server (docs/graphs.md).",
+        worker=False,  # a LangGraph server's graph: nothing of the worker's warm engine is used
+    ),
+    Flag(
+        "assistant",
+        ("--assistant",),
+        None,
+        "ID",
+        "The --remote server's graph or assistant (its only one by default).",
+        hidden=True,
+    ),
+    Flag(
+        "header",
+        ("--header",),
+        [],
+        "'NAME: VALUE'",
+        "An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is "
+        "LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
+        hidden=True,
+    ),
+    Flag("as_json", ("--json",), False, None, "Print the answer as one JSON object (for scripts)."),
+    Flag("as_jsonl", ("--jsonl",), False, None, "Stream the answer as JSON lines as it comes."),
+    Flag(
+        "db",
+        ("--db",),
+        None,
+        "PATH|URL",
+        "Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].",
+        hidden=True,  # shown by the commands that read only the store
+        setting="db",
+        refused_by=(REMOTE,),
+    ),
+    Flag("debug", ("--debug",), False, None, "Show tracebacks for errors.", hidden=True),
+    Flag("version", ("--version",), False, None, "Show the version and exit.", worker=False),
+    Flag("help_all", ("--help-all",), False, None, "Show every option, and exit.", worker=False),
+)
+
+FLAG = {flag.param: flag for flag in ASK}
+
+# Flags that are no parameter of the table's: click's own help, and shell completion (read before click).
+PRINT_AND_EXIT = ("-h", "--help", "--install-completion", "--show-completion")
+
+
+# Options that take a value, so that their value is not mistaken for a command name or a word of the question: the
+# table's, and those only the subcommands have (tests/test_conventions.py reads them from click).
+SUBCOMMANDS_VALUED = set(
+    "--format -f --output -o --limit -n --at --as --focus --since --host --port --socket --token --token-file "
+    "--allow-host --trust-proxy".split()
+)
+VALUED = {name for flag in ASK if flag.takes_value for name in flag.names} | SUBCOMMANDS_VALUED
+
+# Flags a run goes the normal way with, not to the warm worker: they print and exit, start the local model, or answer
+# from a graph that is not chat's own (the rows that say so).
+NOT_FOR_THE_WORKER = {*PRINT_AND_EXIT, *(name for flag in ASK if not flag.worker for name in flag.names)}
+
+
+def refused(by: str) -> list[Flag]:
+    """The flags ``by`` (GRAPH or REMOTE) refuses: chat's own graph's first, then its store's."""
+    return sorted((flag for flag in ASK if by in flag.refused_by), key=lambda flag: flag.refused_by != OWN_GRAPH)
+
+
+def settings_of(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the ``given`` flags (by parameter name) override, None where a flag is not given: a switch's
+    setting is set only when it is on, a value's only when given."""
+    settings: dict[str, Any] = {}
+    for flag in ASK:
+        if flag.setting is None or flag.param not in given:
+            continue
+        value = given[flag.param]
+        if flag.default is False:
+            value = flag.switched if value else None
+        elif flag.choices and value is not None:
+            value = value.value  # Typer hands a choice over as an Enum
+        settings[flag.setting] = value
+    return settings
