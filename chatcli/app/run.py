@@ -16,7 +16,7 @@ from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering as Answerer
-    from chatcli.service.chat import Opening, ThreadSetup
+    from chatcli.service.chat import Chat, Opening, ThreadSetup
     from chatcli.ui.output import Output
 
 
@@ -112,7 +112,7 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
 
 
 async def answer_once(
-    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
+    chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
 ) -> None:
     """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
 
@@ -120,7 +120,7 @@ async def answer_once(
     Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
     and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
     """
-    await stoppable(_answer(settings, opening, text, setup, output, typed))
+    await stoppable(_answer(chat, opening, text, setup, output, typed))
 
 
 async def stoppable(work: Any) -> None:
@@ -138,15 +138,13 @@ async def stoppable(work: Any) -> None:
             raise Interrupted(stop.received) from None
 
 
-async def _answer(
-    settings: Settings, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str
-) -> None:
-    from chatcli.service.chat import open_conversation, set_up
+async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str) -> None:
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
 
-    async with open_conversation(settings, opening.thread_id, output, app=setup.app) as conversation:
-        await set_up(conversation, setup, settings)
+    settings = chat.settings
+    async with chat:
+        conversation = await chat.thread(opening, setup=setup, listener=output)
         if isinstance(output, JsonOutput):  # the thread and model are named in the object
             output.model = conversation.model_name  # a role's, kept with the thread
             output.thread_id = opening.thread_id if opening.info is not None else None
@@ -162,11 +160,10 @@ async def _answer(
             else:
                 result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
         finally:  # a thread kept elsewhere (a server's) is noted here: `chat -t ID` says where it is
-            assert conversation.backend is not None
-            await conversation.backend.remember(conversation.thread_id, settings.db or "")
+            await chat.backend.remember(conversation.thread_id, settings.db or "")
         if result.interrupts and not isinstance(output, JsonOutput):
             thread_id = conversation.thread_id
-            again = setup.app.again(thread_id) if setup.app is not None else f"chat -t {thread_id}"
+            again = chat.answering.again(thread_id) if chat.answering is not None else f"chat -t {thread_id}"
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
@@ -228,7 +225,7 @@ def run(
     ``env`` is where to read and write (the process's own by default).
     """
     from chatcli.core.inputs import check_thread_id
-    from chatcli.service.chat import choose
+    from chatcli.service.chat import Chat
 
     env = env or Environment()
     if json_output is not None:
@@ -252,79 +249,36 @@ def run(
     how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
     one_shot = how.one_shot
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
-    opening = asyncio.run(
-        choose(settings.db or "", thread, new=setup.new_thread, latest=setup.latest, answering=setup.app)
-    )
-    if opening.info is not None and not opening.elsewhere:  # an existing thread goes on with what answers it
-        settings, setup = bound(opening, settings, setup, env, quiet=json_output is not None)
-        if json_output is not None:
-            json_output.model = setup.app.label if setup.app is not None else settings.model
+    # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
+    # model, unless the flags name others) before anything loads.
+    chat = Chat(settings, setup.app)
+    opening = asyncio.run(chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup))
+    if opening.said and json_output is None:
+        make_env_output(env).note(opening.said)
     with ExitStack() as stack:
-        if setup.app is None:  # a graph of the user's has its own model
-            settings = use_local_model(stack, settings, env, quiet=json_output is not None)
-        if json_output is not None and setup.app is None:
-            json_output.model = settings.model
-        preflight(settings, graph=setup.app is not None)
+        own = chat.answering is None  # a graph of the user's has its own model
+        if own:
+            chat.settings = use_local_model(stack, chat.settings, env, quiet=json_output is not None)
+        settings = chat.settings
+        if json_output is not None:
+            json_output.model = chat.graph or settings.model
+        preflight(settings, graph=not own)
         if one_shot:
             from chatcli.app.worker.settings import worker_config
 
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
             wanted, idle = worker_config(env.environ)
-            settings = replace(settings, worker=wanted and setup.app is None, worker_idle=idle)
+            chat.settings = replace(settings, worker=wanted and own, worker_idle=idle)
             if asking_on is not None:
                 stack.callback(asking_on.close)
             output = json_output or make_env_output(env, settings, ask=how.ask, terminal=asking_on)
-            asyncio.run(answer_once(settings, opening, text, setup, output, typed=question or ""))
+            asyncio.run(answer_once(chat, opening, text, setup, output, typed=question or ""))
             return
         from chatcli.ui.prompt import run_repl
 
         repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
         named = bool(thread or setup.new_thread)
-        asyncio.run(
-            run_repl(
-                settings,
-                opening.thread_id,
-                repl_output,
-                setup=setup,
-                debug=debug,
-                resumed=named or opening.info is not None,
-                info=opening.info,
-                named=named,
-            )
-        )
-
-
-def bound(
-    opening: Opening, settings: Settings, setup: ThreadSetup, env: Environment, quiet: bool = False
-) -> tuple[Settings, ThreadSetup]:
-    """The settings and set-up an existing thread goes on with: its graph, or its model, unless the command line
-    names others (refused in one line when that hands the thread to another graph, unless --rebind)."""
-    from pathlib import Path
-
-    from chatcli.backends.graphs.load import GraphFile
-    from chatcli.core.binding import Choice, reconcile
-
-    asked = setup.app.binding if setup.app is not None else None
-    choice = Choice(asked, setup.model, setup.rebind)
-    assert opening.info is not None
-    way = reconcile(opening.thread_id, opening.binding, opening.info.model, choice)
-    if way.said and not quiet:
-        make_env_output(env).note(way.said)
-    if way.graph is not None and setup.app is None:  # the thread's graph, loaded from where it was named
-        from chatcli.store import is_postgres_url
-
-        if is_postgres_url(settings.db or ""):  # another user of a shared database may have written the binding
-            raise UsageError(
-                f"thread {opening.thread_id} is answered by {way.graph.describe()}, which a shared database does not "
-                "load by itself",
-                hint=f"{way.graph.explicit_command(opening.thread_id)} goes on with it",
-            )
-        setup = replace(setup, app=GraphFile(way.graph.graph or "", Path(way.graph.cwd or env.cwd)))
-    if way.graph is None and way.model is not None and way.model != settings.model:
-        settings, setup = replace(settings, model=way.model), replace(setup, model=way.model)
-    elif way.graph is None and way.model is not None:
-        setup = replace(setup, model=way.model)
-    return settings, setup
+        asyncio.run(run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named))
 
 
 def make_env_output(
