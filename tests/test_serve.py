@@ -1,9 +1,11 @@
 """`chat serve`: the threads over HTTP, as a script or a team would use them.
 
-Each test starts the installed ``chat serve`` against the fake OpenAI server and talks to it with
-the standard library's HTTP client: the answers are the command line's ``--json`` and ``--jsonl``
-objects, a token guards it, an open address needs one, a client that leaves stops its answer (kept,
-marked), tool calls wait for an approval request, and two servers share one PostgreSQL database.
+Each test starts ``chat serve`` against the fake OpenAI server: the installed one, talked to with the standard
+library's HTTP client, where the server or its socket is what is tested (marked e2e); its app in this process
+(``here``: chat serve's command line builds it, an ASGI client asks it, tests/doors/serve.py) where the API is.
+The answers are the command line's ``--json`` and ``--jsonl`` objects, a token guards it, an open address needs
+one, a client that leaves stops its answer (kept, marked), tool calls wait for an approval request, and two servers
+share one PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, eventually
-
-pytestmark = pytest.mark.e2e
 
 
 def free_port() -> int:
@@ -146,6 +146,23 @@ def serving(chat_env: dict[str, str]) -> Iterator[Any]:
         served.stop()
 
 
+@pytest.fixture
+def here(chat_env: dict[str, str]) -> Iterator[Any]:
+    """``here(*args, env=...)``: ``chat serve ARGS``'s app in this process, asked through an ASGI client; stopped at
+    the end (tests/doors/serve.py)."""
+    from tests.doors.serve import AppServed
+
+    started: list[AppServed] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> AppServed:
+        started.append(AppServed(env or chat_env, *args))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.stop()
+
+
 def without_timing(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k != "timing"}
 
@@ -153,9 +170,9 @@ def without_timing(obj: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- one schema
 
 
-def test_an_answer_is_the_json_object_of_the_command_line(server, chat_env, serving):
+def test_an_answer_is_the_json_object_of_the_command_line(server, chat_env, here):
     server.queue(Reply("Hello over HTTP."))
-    status, answer = serving().ask("web1", "hi")
+    status, answer = here().ask("web1", "hi")
     server.queue(Reply("Hello over HTTP."))
     run = chat(chat_env, "--json", "-t", "cli1", "hi")
     assert status == 200 and run.code == 0, (answer, run)
@@ -165,8 +182,8 @@ def test_an_answer_is_the_json_object_of_the_command_line(server, chat_env, serv
     assert set(answer["timing"]) == set(cli["timing"])
 
 
-def test_events_are_the_jsonl_lines_of_the_command_line(server, chat_env, serving):
-    served = serving()
+def test_events_are_the_jsonl_lines_of_the_command_line(server, chat_env, here):
+    served = here()
     server.queue(Reply(tokens=["Streamed", " over", " HTTP."]))
     events = list(served.events("/v1/threads/web2/messages", {"content": "stream it"}))
     server.queue(Reply(tokens=["Streamed", " over", " HTTP."]))
@@ -177,8 +194,8 @@ def test_events_are_the_jsonl_lines_of_the_command_line(server, chat_env, servin
     assert without_timing(events[-1]) == {**without_timing(cli[-1]), "thread_id": "web2"}
 
 
-def test_threads_are_listed_exported_and_deleted_as_the_command_line_does(server, chat_env, serving):
-    served = serving()
+def test_threads_are_listed_exported_and_deleted_as_the_command_line_does(server, chat_env, here):
+    served = here()
     server.queue(Reply("kept"))
     assert served.ask("keep", "remember this")[0] == 200
     status, listed = served.request("GET", "/v1/threads")
@@ -195,12 +212,12 @@ def test_threads_are_listed_exported_and_deleted_as_the_command_line_does(server
     assert status == 200 and "/v1/threads/{thread_id}/messages" in schema["paths"]
 
 
-def test_a_model_failure_is_the_json_error_object(server, chat_env, serving):
+def test_a_model_failure_is_the_json_error_object(server, chat_env, here):
     from tests.fakeserver import Fault
 
     key = chat_env["OPENAI_API_KEY"]
     server.queue(Fault(status=401, message=f"Incorrect API key provided: {key}"))
-    status, answer = serving().ask("fails", "hi")
+    status, answer = here().ask("fails", "hi")
     assert status == 502 and answer["error"]["exit_code"] == 4, answer
     assert key not in json.dumps(answer) and "Incorrect API key" in answer["error"]["message"]
 
@@ -208,6 +225,7 @@ def test_a_model_failure_is_the_json_error_object(server, chat_env, serving):
 # --------------------------------------------------------------------------- who may ask
 
 
+@pytest.mark.e2e
 def test_with_a_token_every_request_needs_it(server, chat_env, serving):
     served = serving("--token", "s3cret")
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
@@ -224,6 +242,7 @@ def test_with_a_token_every_request_needs_it(server, chat_env, serving):
     assert from_env.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-env"})[0] == 200
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
 def test_an_open_address_without_a_token_is_refused(chat_env, host):
     run = subprocess.run(
@@ -237,6 +256,7 @@ def test_an_open_address_without_a_token_is_refused(chat_env, host):
     assert len(run.stderr.strip().splitlines()) <= 2
 
 
+@pytest.mark.e2e
 def test_a_unix_socket_is_only_for_this_user(server, chat_env, serving, tmp_path):
     path = str(tmp_path / "chat.sock")
     served = serving(unix=path)
@@ -248,6 +268,7 @@ def test_a_unix_socket_is_only_for_this_user(server, chat_env, serving, tmp_path
 # --------------------------------------------------------------------------- nothing lost
 
 
+@pytest.mark.e2e
 def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, chat_env, serving):
     served = serving()
     server.queue(Reply(tokens=[f" word{i}" for i in range(200)], delay=0.05))
@@ -282,8 +303,8 @@ def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, c
     assert served.ask("gone", "go on")[1]["reply"] == "still works"
 
 
-def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tmp_path):
-    served = serving(env={**chat_env, "CHATCLI_TOOLS": "shell"})
+def test_a_tool_call_waits_for_an_approval_request(server, chat_env, here, tmp_path):
+    served = here(env={**chat_env, "CHATCLI_TOOLS": "shell"})
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}; echo made it"}, "call_a")))
     status, answer = served.ask("tools", "make a file")
@@ -318,6 +339,7 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, serving, tm
 # --------------------------------------------------------------------------- more than one machine
 
 
+@pytest.mark.e2e
 @pytest.mark.stores("sqlite", "postgres")
 def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, chat_env, serving):
     first, second = serving(), serving()
@@ -342,6 +364,7 @@ def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, ch
     assert second.request("GET", "/v1/threads")[1][0]["message_count"] == 2 * len(questions)
 
 
+@pytest.mark.e2e
 @pytest.mark.stores("postgres")
 def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(server, chat_env, serving, tmp_path):
     env = {**chat_env, "CHATCLI_TOOLS": "shell"}

@@ -179,6 +179,11 @@ class AppServed:
                 await asyncio.wrap_future(self.lifespan)
                 for left in self.leaving:
                     await asyncio.wait_for(left, 30)
+                # What the app left running on the loop (the store's batching task), ended as a process's exit ends it.
+                others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
 
             try:
                 asyncio.run_coroutine_threadsafe(down(), self.loop).result(60)
