@@ -16,8 +16,9 @@ from chatcli.config import load_settings
 from chatcli.editor.agent import Editor, Session
 from chatcli.errors import UsageError
 from chatcli.service.backend import NOT_HERE, Abilities, Backend, GraphBackend, RemoteBackend
-from chatcli.service.chat import Chat, ThreadSetup
+from chatcli.service.chat import Chat
 from chatcli.service.commands import OWN, Ability, Command, Commands, Offer
+from chatcli.service.opening import ThreadSetup
 from chatcli.ui.commands import HANDLERS, Context, execute, help_text, run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from chatcli.backends.own.graph import build_graph, render_system
 from chatcli.backends.own.request_history import select_history
+from chatcli.errors import ModelError
 from chatcli.service.thread import Thread
 from chatcli.store import open_checkpointer
 from tests.helpers import Tokens
@@ -376,11 +377,14 @@ async def test_reply_without_finish_reason_is_marked_truncated(tmp_path):
 
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
-            result = await conv.send("hi")
-            return result, await conv.messages()
+            with pytest.raises(ModelError, match="the answer ended early: the server sent no finish reason") as said:
+                await conv.send("hi")
+            conv.whole = ("truncated",)  # a door that says it its own way (an editor's stop reason) gets the result
+            result = await conv.send("again")
+            return said.value, result, await conv.messages()
 
-    result, history = await go()
-    assert result.text == "cut short"
-    assert result.interrupted == "truncated"
-    assert history[-1].content == "cut short"
+    error, result, history = await go()
+    assert "kept in the thread, marked as incomplete" in str(error)
+    assert result.text == "cut short" and result.interrupted == "truncated"
+    assert [m.content for m in history] == ["hi", "cut short", "again", "cut short"]
     assert history[-1].response_metadata.get("interrupted") == "truncated"

@@ -268,7 +268,8 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.output import DummyOutput
 
     from chatcli.backends.graphs.load import GraphFile
-    from chatcli.service.chat import Chat, ThreadSetup
+    from chatcli.service.chat import Chat
+    from chatcli.service.opening import ThreadSetup
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt import run_repl
     from chatcli.ui.prompt_session import make_session

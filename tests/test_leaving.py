@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from chatcli.service.chat import Chat, Opening
+from chatcli.service.chat import Chat
+from chatcli.service.opening import Opening
 
 WAIT = 20  # seconds: the engine's import takes a second or two on a busy machine
 

@@ -16,7 +16,8 @@ import pytest
 
 from chatcli.config import load_settings
 from chatcli.core.events import Silent
-from chatcli.service.chat import Chat, ThreadSetup
+from chatcli.service.chat import Chat
+from chatcli.service.opening import ThreadSetup
 from tests.fakeserver import Fault
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 12  # ~170 words

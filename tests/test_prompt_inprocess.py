@@ -22,7 +22,8 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatcli.service.chat import Chat, Opening
+from chatcli.service.chat import Chat
+from chatcli.service.opening import Opening
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import run_repl
 from chatcli.ui.prompt_session import make_session

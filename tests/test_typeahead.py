@@ -90,7 +90,8 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
     from prompt_toolkit.output import DummyOutput
 
     import chatcli.ui.prompt as prompt
-    from chatcli.service.chat import Chat, Opening
+    from chatcli.service.chat import Chat
+    from chatcli.service.opening import Opening
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt_session import make_session
     from tests.helpers import Captured

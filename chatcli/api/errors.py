@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _StarletteJSON
 from starlette.exceptions import HTTPException
 
+from chatcli.errors import AlreadyDone, ExitStatus, NoThread
 from chatcli.text import json_text
 
 
@@ -27,6 +28,28 @@ class JSONResponse(_StarletteJSON):
 
 def error(message: str, status: int, exit_code: int = 2) -> Any:
     return JSONResponse({"error": {"message": message, "exit_code": exit_code}}, status)
+
+
+# The HTTP status of each exit code (a turn's failure, a refused request): the rest are 500.
+STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
+
+
+def status_of(exc: BaseException, exit_status: int) -> int:
+    """The HTTP status of a failure: 404 for a thread that does not exist, 409 for what was done already, else
+    its exit code's."""
+    if isinstance(exc, NoThread):
+        return 404
+    if isinstance(exc, AlreadyDone):
+        return 409
+    return STATUS.get(exit_status, 500)
+
+
+def failed(exc: BaseException, settings: Any) -> Any:
+    """The response to a failure: the one error object (``Failure.object``, as ``--json`` has it) and its status."""
+    from chatcli.backends.own.failures import describe
+
+    failure = describe(exc, settings)
+    return JSONResponse({"error": failure.object()}, status_of(exc, failure.exit_status))
 
 
 def field_problem(errors: list[dict[str, Any]]) -> str:

@@ -22,7 +22,7 @@ from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.config import Settings
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
-from chatcli.errors import AlreadyDone, ChatError, NoThread, UsageError
+from chatcli.errors import AlreadyDone, ChatError, UsageError
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering
@@ -129,18 +129,10 @@ def create_app(
 
     @app.exception_handler(ChatError)
     async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
-        from chatcli.api.turns import STATUS
-        from chatcli.backends.own.failures import describe
+        from chatcli.api.errors import failed
 
-        failure = describe(exc, settings)
-        status = (
-            404
-            if isinstance(exc, NoThread)
-            else 409
-            if isinstance(exc, AlreadyDone)
-            else STATUS.get(failure.exit_status, 500)
-        )
-        return JSONResponse({"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}, status)
+        response: JSONResponse = failed(exc, settings)
+        return response
 
     _thread_routes(app, state, running)
     _turn_routes(app, state, settings, running)
@@ -192,7 +184,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
         from chatcli.content.attachments import from_bytes
-        from chatcli.service.chat import ThreadSetup
+        from chatcli.service.opening import ThreadSetup
 
         engine = state["engine"]
         if message.model and not engine.backend.can.prompt:
@@ -295,17 +287,10 @@ async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: Com
     except ChatError:
         raise
     except Exception as exc:  # noqa: BLE001 - what no ChatError says: the error object all the same (500)
-        return _failure(exc, settings)
+        from chatcli.api.errors import failed
 
-
-def _failure(exc: BaseException, settings: Settings) -> JSONResponse:
-    """The error object of a failure that is no ChatError, with the status a turn's would get."""
-    from chatcli.api.turns import STATUS
-    from chatcli.backends.own.failures import describe
-
-    failure = describe(exc, settings)
-    body = {"error": {"message": failure.line, "exit_code": int(failure.exit_status)}}
-    return JSONResponse(body, STATUS.get(failure.exit_status, 500))
+        response: JSONResponse = failed(exc, settings)
+        return response
 
 
 async def _answer(running: Running, request: Request, turn: Turn) -> Any:

@@ -18,7 +18,7 @@ from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
-from chatcli.errors import ExitStatus, UsageError
+from chatcli.errors import UsageError
 from chatcli.service.json_events import JsonEvents
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
@@ -26,7 +26,6 @@ from chatcli.text import json_text, say
 T = TypeVar("T")
 
 # The HTTP status of a failed turn, by the exit code the command line would give.
-STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 
 
@@ -120,8 +119,6 @@ class Turn:
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        from chatcli.service.outcome import render_reply
-
         output = HttpListener(
             self._objects, self.err, lines=self.stream, decisions=self.decisions, answers=self.answers
         )
@@ -129,15 +126,13 @@ class Turn:
             async with self.open(output) as conversation:
                 output.model = conversation.model_name
                 output.thread_id = conversation.thread_id
-                await render_reply(conversation, self.work(conversation), self.settings)
+                await self.work(conversation)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
-            from chatcli.errors import AlreadyDone
+            from chatcli.api.errors import status_of
 
-            self.status = (
-                409 if isinstance(exc, AlreadyDone) else STATUS.get(describe(exc, self.settings).exit_status, 500)
-            )
+            self.status = status_of(exc, describe(exc, self.settings).exit_status)
             output.fail(exc, self.settings)
         finally:
             self._objects.queue.put_nowait(None)

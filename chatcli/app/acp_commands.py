@@ -15,7 +15,8 @@ from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, enviro
 from chatcli.config import Settings
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Answering, ThreadSetup
+    from chatcli.service.chat import Answering
+    from chatcli.service.opening import ThreadSetup
 
 
 @app.command("acp")
@@ -44,7 +45,7 @@ def acp_command(
         from contextlib import ExitStack
 
         from chatcli.app.run import answering_of, preflight, read_role, stoppable, use_local_model
-        from chatcli.service.chat import ThreadSetup
+        from chatcli.service.opening import ThreadSetup
 
         answering = answering_of(graph, remote, assistant, header, env)
         setup = ThreadSetup(model=model, role=read_role(settings, role))

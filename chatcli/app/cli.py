@@ -68,7 +68,7 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
     asked = SimpleNamespace(**given)
     if asked.as_json and asked.as_jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
-    from chatcli.service.chat import ThreadSetup
+    from chatcli.service.opening import ThreadSetup
 
     app, answer = graph_source(given, env)
     setup = ThreadSetup(

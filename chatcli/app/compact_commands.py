@@ -17,7 +17,8 @@ from chatcli.text import counted, json_text, say
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted
-    from chatcli.service.chat import Chat, Opening
+    from chatcli.service.chat import Chat
+    from chatcli.service.opening import Opening
 
 
 @app.command("compact")
@@ -74,8 +75,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
             from chatcli.backends.own.failures import describe
 
-            failure = describe(exc, settings)
-            error = {"message": failure.line, "exit_code": int(failure.exit_status)}
+            error = describe(exc, settings).object()
             say(env.stdout, json_text({"thread_id": thread_id, "error": error}, ensure_ascii=False) + "\n", data=True)
         raise
 

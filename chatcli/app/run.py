@@ -16,7 +16,8 @@ from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Answering as Answerer
-    from chatcli.service.chat import Chat, Opening, ThreadSetup
+    from chatcli.service.chat import Chat
+    from chatcli.service.opening import Opening, ThreadSetup
     from chatcli.ui.output import Output
 
 
@@ -154,9 +155,7 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
             output.thread_note = "thread: {id}"
         try:
             if setup.resume is not None:
-                from chatcli.service.outcome import render_reply
-
-                result = await render_reply(conversation, conversation.resume(setup.resume), settings)
+                result = await conversation.resume(setup.resume)
             else:
                 result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
         finally:  # a thread kept elsewhere (a server's) is noted here: `chat -t ID` says where it is

@@ -26,7 +26,8 @@ from chatcli.core.events import TurnResult
 from chatcli.editor import updates
 from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, NoThread, UsageError
-from chatcli.service.chat import Chat, Opening, ThreadSetup
+from chatcli.service.chat import Chat
+from chatcli.service.opening import Opening, ThreadSetup
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
 from chatcli.text import say
@@ -332,6 +333,7 @@ class Editor:
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
             thread = await _said(self.chat.thread(opening, setup=self.setup, listener=listener, toolbox=tools))
+            thread.whole = updates.STOPPED_BY_MODEL  # an answer the model ended early: a stop reason, not an error
             thread.workdir = str(workdir)  # the session's project: its AGENTS.md goes with each request
         except BaseException:
             if tools is not None:
@@ -502,14 +504,9 @@ class Editor:
         session = self._session(session_id)
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
-        from chatcli.service.outcome import render_reply
-
         text, files = _question(prompt)
         work = self._command(session, text) or (lambda: session.thread.send(text, files, mentions=text))
-        said = updates.STOPPED_BY_MODEL  # said as stop reasons, not as errors
-        session.running = asyncio.ensure_future(
-            _turn(lambda: render_reply(session.thread, work(), self.settings, said))
-        )
+        session.running = asyncio.ensure_future(_turn(work))
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()
         await asyncio.wait({session.running})

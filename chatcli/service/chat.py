@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import NoThread, UsageError
+from chatcli.service.opening import Opening, ThreadSetup
 
 if TYPE_CHECKING:
     # Imported where they are used: the prompt finds its thread (``Chat.find``) before its first paint, and the
     # thread, its backend and its events load after it (chatcli.ui.prompt._open).
     from chatcli.backends.own.relevance import Relevance
-    from chatcli.backends.own.roles import Role
     from chatcli.backends.remote.client import RemoteSpec
-    from chatcli.content.attachments import Attachment
     from chatcli.core.binding import Binding
     from chatcli.core.events import Listener
     from chatcli.core.graph_app import GraphApp, GraphLoader
@@ -30,43 +29,6 @@ if TYPE_CHECKING:
 
     # What answers a process's threads: chat's own graph (None), a graph of the user's, an Agent Server's assistant.
     Answering = GraphLoader | RemoteSpec | None
-
-
-@dataclass(frozen=True)
-class Opening:
-    """The thread a door opens, as ``Chat.find`` decided: ``info`` is its index row when it exists, None when it is
-    new; ``model`` the model it goes on with (the door's, else the one stored with it; None: the settings');
-    ``said`` the line to say once when going on changes what answers it."""
-
-    thread_id: str
-    info: ThreadInfo | None = None
-    binding: Binding | None = None  # what answers it, as stored with it (None: new, or stored before bindings)
-    elsewhere: bool = False  # kept by a LangGraph server, not in chat's database (``info`` is the server's)
-    model: str | None = None
-    said: str | None = None
-
-
-@dataclass(frozen=True)
-class ThreadSetup:
-    """How a door sets the thread up (the command line from its flags, a request from its fields): ``Chat.thread``
-    applies it."""
-
-    system: str | None = None  # --system
-    variables: dict[str, str] = field(default_factory=dict)  # --var NAME=VALUE
-    role: Role | None = None  # --role, read already
-    model: str | None = None  # -m: it wins over the thread's role's model
-    temperature: str | None = None  # --temperature: it wins over the role's
-    attach: tuple[str, ...] = ()  # -a FILE, as given
-    attachments: tuple[Attachment, ...] = ()  # those files (and an image on stdin), read and checked
-    latest: bool = False  # --continue
-    new_thread: str | None = None  # --new-thread ID
-    announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
-    # What answers the thread when it is not chat's own graph: --graph's (a chatcli.backends.graphs.load.GraphFile, or
-    # anything with its ``label`` and ``open(saver)``), or --remote's assistant (a chatcli.backends.remote.client
-    # RemoteSpec); --resume: the value its pending interrupts get.
-    app: "GraphLoader | RemoteSpec | None" = None
-    resume: Any = None
-    rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
 
 
 def load_engine(spec: str | None = None) -> None:
@@ -421,6 +383,7 @@ class Chat:
             listener=listener if listener is not None else self.listener,
             approve_all=self.settings.approve_all,
             chat=self,
+            settings=self.settings,
         )
         await conversation.follow_thread()  # the model and temperature of the thread's role
         pinned = setup.model is not None or opening.model is not None or bool(self.settings.local)

@@ -199,7 +199,7 @@ class JsonEvents(Router):
             tool_calls=self._calls,
             reasoning="".join(self._reasoning) or None,
             turns_left_out=result.turns_left_out if result else 0,
-            error={"message": failure.line, "exit_code": int(failure.exit_status)},
+            error=failure.object(),
         )
         self._final(dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj))
 

@@ -4,13 +4,14 @@ streamed to its end but is not whole (cut, filtered, empty) raised as the model 
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable
+import functools
+from typing import Any, Awaitable, Callable, ParamSpec
 
-from chatcli.backends.own.failures import translate
 from chatcli.config import Settings
 from chatcli.core.events import TurnResult
 from chatcli.errors import ModelError
-from chatcli.service.thread import Thread
+
+P = ParamSpec("P")
 
 # A reply that streamed to its end but is not a whole answer (see chatcli.core.turn.incomplete_reason):
 # the one line shown for it, and the hint.
@@ -34,29 +35,35 @@ INCOMPLETE = {
 }
 
 
-async def render_reply(
-    conversation: Thread, turn: Awaitable[TurnResult], settings: Settings, whole: tuple[str, ...] = ()
-) -> TurnResult:
-    """Run ``turn`` (its events reach the conversation's listener, the output) and report how it ended.
+def outcome(turn: Callable[P, Awaitable[TurnResult]]) -> Callable[P, Awaitable[TurnResult]]:
+    """A ``Thread`` method that runs a turn, returning its outcome as chat says it at every door: a failure
+    translated to the ChatError it means (a model's, the store's, a local server that stopped), and an answer that
+    is not whole (cut, filtered, empty) raised as the ModelError it is, but for the ends in the thread's ``whole``
+    (which its door says its own way: an editor's stop reasons). In every case the partial answer is saved and was
+    heard already. Cancelling it raises CancelledError, as ever."""
 
-    Raises CancelledError if it was stopped, a ChatError for a model or store failure, or for an answer that is
-    not whole (but for the ends in ``whole``, which the door says its own way: ACP's stop reasons); in every
-    case the partial answer is already saved and shown.
-    """
-    before = conversation.turns.last
-    try:
-        result = await turn
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        last = conversation.turns.last  # this turn's, partial, if it got as far as the model
-        mid_answer = last is not before and last is not None and bool(last.text)
-        own = conversation.own_model
-        error = translate(exc, settings, mid_answer, conversation.model_name if own else None, own)
-        if error is exc:
+    @functools.wraps(turn)
+    async def said(*args: P.args, **kwargs: P.kwargs) -> TurnResult:
+        thread: Any = args[0]
+        before = thread.turns.last
+        try:
+            result = await turn(*args, **kwargs)
+        except asyncio.CancelledError:
             raise
-        raise error from exc
-    if result.interrupted in INCOMPLETE and result.interrupted not in whole:
-        message, hint = INCOMPLETE[result.interrupted]
-        raise ModelError(message, hint=hint)
-    return result
+        except Exception as exc:
+            from chatcli.backends.own.failures import translate
+
+            last = thread.turns.last  # this turn's, partial, if it got as far as the model
+            mid_answer = last is not before and last is not None and bool(last.text)
+            own = thread.own_model
+            settings = thread.settings if thread.settings is not None else Settings()
+            error = translate(exc, settings, mid_answer, thread.model_name if own else None, own)
+            if error is exc:
+                raise
+            raise error from exc
+        if result.interrupted in INCOMPLETE and result.interrupted not in thread.whole:
+            message, hint = INCOMPLETE[result.interrupted]
+            raise ModelError(message, hint=hint)
+        return result
+
+    return said

@@ -22,11 +22,13 @@ from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.service.backend import Abilities, Backend, ThreadList
+from chatcli.service.outcome import outcome
 from chatcli.service.recall import Recall, SummaryView, Undone
 from chatcli.store import Store
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Chat, Opening
+    from chatcli.config import Settings
+    from chatcli.service.opening import Finder, Opening
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -79,7 +81,11 @@ class Thread:
     backend: Backend | None = None
     approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
     # The service that opened it: what another thread of the same door goes on with is its decision (``switch``).
-    chat: Chat | None = None
+    chat: Finder | None = None
+    settings: Settings | None = None  # the door's settings: its failures are said in their terms (keys masked)
+    # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
+    # not raised (chatcli.service.outcome).
+    whole: tuple[str, ...] = ()
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
     # The thread was stored before its first question (told a model, a role): a failed first question keeps it.
@@ -411,6 +417,7 @@ class Thread:
                 await self.app.aupdate_state(self.config, {"pinned": kept}, as_node=MODEL_NODE)
         return number
 
+    @outcome
     async def retry(self) -> TurnResult:
         """Answer the last user message again, in place of the answer it has; stream like ``send``.
 
@@ -432,6 +439,7 @@ class Thread:
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
+    @outcome
     async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
@@ -549,6 +557,7 @@ class Thread:
             self.attached = []  # sent with this message, which is stored now
         return await self._run(payload, self.config, created=not history)
 
+    @outcome
     async def resume(self, value: Any = NO_VALUE) -> TurnResult:
         """Go on from what the thread waits on (calls to approve, a tool's question, a graph's interrupts): asked
         again, or answered with ``value`` (a tool's question's or an interrupt's answer: ``--resume``), then run

@@ -15,7 +15,7 @@ from prompt_toolkit import PromptSession
 from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, StoreError
-from chatcli.service.chat import ThreadSetup
+from chatcli.service.opening import ThreadSetup
 from chatcli.text import counted
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
@@ -27,8 +27,9 @@ from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
     # slash commands are not needed to draw the prompt.
-    from chatcli.service.chat import Chat, Opening
+    from chatcli.service.chat import Chat
     from chatcli.service.commands import Commands
+    from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
     from chatcli.ui.commands import Context
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from chatcli.config import Settings
 from chatcli.core.events import TurnResult
-from chatcli.service.outcome import INCOMPLETE, render_reply  # noqa: F401  (for the callers of this module)
 from chatcli.service.thread import Thread
 from chatcli.ui.output import Output
 
@@ -18,11 +17,12 @@ async def ask(
     attachments: list[Any] | None = None,
     mentions: str = "",
 ) -> TurnResult:
-    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (see ``render_reply``).
+    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (its outcome:
+    chatcli.service.outcome).
 
     ``mentions``: the part the user typed, whose ``@SERVER:URI`` mentions attach those resources.
     """
-    return await render_reply(conversation, conversation.send(text, attachments, mentions=mentions), settings)
+    return await conversation.send(text, attachments, mentions=mentions)
 
 
 async def ask_line(conversation: Thread, text: str, settings: Settings, again: bool = False) -> TurnResult:
@@ -34,7 +34,7 @@ async def ask_line(conversation: Thread, text: str, settings: Settings, again: b
         from chatcli.core.events import Notice
 
         conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
-        return await render_reply(conversation, conversation.retry(), settings)
+        return await conversation.retry()
     return await ask(conversation, text, settings, mentions=text)
 
 
@@ -56,7 +56,7 @@ async def resume_pending(conversation: Thread, output: Output, settings: Setting
     if not conversation.own_model:  # a graph of the user's: its interrupts are its own
         if await conversation.waiting():
             output.note("this thread was waiting for your answer to the graph's question")
-            await render_reply(conversation, conversation.resume(), settings)
+            await conversation.resume()
         return
     if conversation.toolbox is None:  # tools off (--no-tools, none set up): nothing could run them
         from chatcli.backends.own.toolcalls import open_calls
@@ -80,7 +80,7 @@ async def resume_pending(conversation: Thread, output: Output, settings: Setting
     else:
         return
     await conversation.toolbox.prepare(servers)  # the MCP servers the calls need
-    await render_reply(conversation, conversation.resume(), settings)
+    await conversation.resume()
 
 
 def _calls(calls: list[Any]) -> str:

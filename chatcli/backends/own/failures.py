@@ -7,6 +7,7 @@ the line on stderr, the prompt's error line and the JSON error object agree, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ExitStatus, Interrupted, ListenerRefused
@@ -23,6 +24,11 @@ class Failure:
     line: str
     exit_status: int
     kind: str
+
+    def object(self) -> dict[str, Any]:
+        """The error object every machine-readable door gives (``--json``'s ``error``, chat serve's, chat compact
+        --json's): ``{"message": the line, "exit_code": the command line's}``."""
+        return {"message": self.line, "exit_code": int(self.exit_status)}
 
 
 def translate(

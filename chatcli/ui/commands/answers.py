@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from chatcli.errors import UsageError
-from chatcli.service.outcome import render_reply
 from chatcli.text import make_title
 from chatcli.ui.registry import Context, Handler
 
@@ -16,7 +15,7 @@ async def _retry(ctx: Context, arg: str) -> None:
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(question)}")
-    await render_reply(ctx.thread, ctx.thread.retry(), ctx.settings)
+    await ctx.thread.retry()
 
 
 async def _undo(ctx: Context, arg: str) -> None:

@@ -15,7 +15,7 @@ from chatcli.ui.registry import MAX_LISTED, Context, Handler
 from chatcli.ui.reply import resume_pending
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Chat, Opening
+    from chatcli.service.opening import Finder, Opening
 
 
 async def _switched(ctx: Context, opening: Opening, what: str) -> None:
@@ -27,7 +27,7 @@ async def _switched(ctx: Context, opening: Opening, what: str) -> None:
     ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
 
 
-def _chat(ctx: Context) -> Chat:
+def _chat(ctx: Context) -> Finder:
     """The service the prompt's thread was opened by: it decides which thread an id names and what goes on with it."""
     chat = ctx.thread.chat
     if chat is None:
