@@ -221,6 +221,25 @@ async def test_usage_at_the_prompt_totals_a_graphs_answers_with_their_cost(serve
     assert totals.cost_usd == pytest.approx(result.known_cost) and totals.cost_usd > 0 and totals.unpriced == 0
 
 
+async def test_a_graphs_calls_are_priced_by_config_toml_first(server, settings, tmp_path):
+    """[prices] in config.toml prices a graph's model calls as it prices chat's own: before the kept table."""
+    from dataclasses import replace
+
+    from chatcli.backends.graphs.load import GraphFile
+    from tests.helpers import a_thread
+
+    path = tmp_path / "two_calls.py"
+    path.write_text(TWO_CALLS)
+    server.queue(
+        Reply("A draft.", usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}),
+        Reply("The answer.", usage={"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220}),
+    )
+    priced = replace(settings, prices=(("gpt-4o-mini", 1.0, 2.0, 0.5),))  # dollars per million tokens
+    async with a_thread(priced, "priced", Tokens(), app=GraphFile(f"{path}:g", tmp_path)) as conv:
+        result = await conv.send("a question")
+    assert result.known_cost == pytest.approx((300 * 1.0 + 30 * 2.0) / 1_000_000)
+
+
 @backends("remote")
 @pytest.mark.parametrize("door", ["cold"], indirect=True)
 def test_an_agent_servers_run_reports_its_calls_tokens_summed(backend, door):

@@ -16,6 +16,7 @@ from chatcli.service.opening import Opening, ThreadSetup
 if TYPE_CHECKING:
     # Imported where they are used: the prompt finds its thread (``Chat.find``) before its first paint, and the
     # thread, its backend and its events load after it (chatcli.ui.prompt._open).
+    from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.remote.client import RemoteSpec
     from chatcli.core.binding import Binding
@@ -142,7 +143,7 @@ class Chat:
             if load is not None:
                 await asyncio.to_thread(load)
             if isinstance(answering, RemoteSpec):
-                self.engine = await stack.enter_async_context(_remote_engine(answering))
+                self.engine = await stack.enter_async_context(_remote_engine(self.settings, answering))
             else:
                 self.engine = await stack.enter_async_context(_graph_engine(self.settings, self.listener, answering))
         return self.engine
@@ -437,11 +438,12 @@ def _is_uuid(text: str) -> bool:
 
 
 @asynccontextmanager
-async def _remote_engine(spec: RemoteSpec) -> AsyncIterator[Engine]:
+async def _remote_engine(settings: Settings, spec: RemoteSpec) -> AsyncIterator[Engine]:
     from chatcli.backends.remote.client import Remote
     from chatcli.service.backend import RemoteBackend
 
     backend = RemoteBackend(await Remote.open(spec))
+    backend.pricer = _graph_pricer(settings)
     try:
         yield Engine(backend, None)
     finally:
@@ -459,7 +461,17 @@ async def _graph_engine(settings: Settings, listener: Listener, source: GraphLoa
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
         app = with_store(app, store.memory if settings.memories else None)
-        yield Engine(GraphBackend(app, source.label, source.binding), store)
+        backend = GraphBackend(app, source.label, source.binding)
+        backend.pricer = _graph_pricer(settings)
+        yield Engine(backend, store)
+
+
+def _graph_pricer(settings: Settings) -> Pricer:
+    """How a graph's model calls are priced: config.toml's [prices] first, then the kept table, by the model each
+    call names (where the graph sends them is its own: none counts as local but by its provider)."""
+    from chatcli.backends.own.pricing import Pricer
+
+    return Pricer(settings.prices, None, False, settings)
 
 
 def with_store(app: Any, memory: Any) -> Any:
