@@ -64,6 +64,14 @@ class ErrorInfo(_Shape):
     exit_code: int = Field(description="As the command line's.")
 
 
+class SubgraphWords(_Shape):
+    """What one subgraph of a graph said (a deepagents subagent, say): its namespace as LangGraph names it (the
+    nodes it runs under, "/"-joined: "tools:call_1"), and its words."""
+
+    namespace: str
+    text: str
+
+
 class _Reply(_Shape):
     thread_id: str | None
     reply: str = Field(description="The answer's text (the part that arrived, on a failure).")
@@ -75,6 +83,11 @@ class _Reply(_Shape):
         0, description="Earlier questions folded into the thread's summary just before this answer (compaction)."
     )
     reasoning: str | None = Field(None, description="What a reasoning model thought first.")
+    subgraphs: list[SubgraphWords] = Field(
+        default_factory=list,
+        description="What the graph's subgraphs said on the way (a subagent's words), each under its namespace, in "
+        "order: never part of the reply.",
+    )
     memories: list[str] = Field(
         default_factory=list, description="The ids of the remembered things the request carried (chat memory)."
     )
@@ -122,6 +135,12 @@ class TokenEvent(_Shape):
 class ReasoningEvent(_Shape):
     type: Literal["reasoning"] = "reasoning"
     text: str
+
+
+class SubgraphEvent(SubgraphWords):
+    """The next piece of a subgraph's words (not the answer's)."""
+
+    type: Literal["subgraph"] = "subgraph"
 
 
 class ToolCallEvent(Call):

@@ -124,6 +124,18 @@ class Thinking:
 
 
 @dataclass(frozen=True)
+class Aside:
+    """The next piece of what a subgraph of the graph said (a subagent's words, its namespace ``source``: the path of
+    nodes it runs under, as LangGraph names it): its own, not the answer's."""
+
+    source: str
+    text: str
+
+    def record(self) -> dict[str, Any]:
+        return {"type": "subgraph", "namespace": self.source, "text": self.text}
+
+
+@dataclass(frozen=True)
 class ToolCall:
     """A call of a tool as the user is shown it (and asked about): ``label`` is the name the user knows."""
 
@@ -217,7 +229,7 @@ class End:
     result: TurnResult
 
 
-TurnEvent = Union[Start, Token, Speaker, Thinking, ToolCall, Progress, ToolResult, Notice, Usage, End]
+TurnEvent = Union[Start, Token, Speaker, Thinking, Aside, ToolCall, Progress, ToolResult, Notice, Usage, End]
 
 
 # What may be decided about a call that waits for approval, in LangChain's human-in-the-loop words; chat's

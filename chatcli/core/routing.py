@@ -7,6 +7,7 @@ The outputs of the terminal and the pipe (chatcli.ui), the JSON outputs (chatcli
 from __future__ import annotations
 
 from chatcli.core.events import (
+    Aside,
     End,
     Notice,
     Progress,
@@ -36,6 +37,8 @@ class Router:
             self.speaker(event.name)
         elif isinstance(event, Thinking):
             self.thinking(event.text)
+        elif isinstance(event, Aside):
+            self.aside(event.source, event.text)
         elif isinstance(event, ToolCall):
             self._running = event.label or event.name
             self.tool_call(event)
@@ -71,6 +74,9 @@ class Router:
 
     def thinking(self, text: str) -> None:
         """The next piece of a reasoning model's thinking: shown in a terminal only."""
+
+    def aside(self, source: str, text: str) -> None:
+        """The next piece of a subgraph's own words (a subagent's, under its namespace ``source``): not the answer's."""
 
     def tool_call(self, call: ToolCall) -> None:
         """A call starts to run."""

@@ -92,8 +92,16 @@ def tell_chunk(
             listener.hear(Token("\n\n"))
         progress.parts.append(piece)
         listener.hear(Token(piece))
+    tell_usage(chunk, listener, result)
+    result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
+    result.model = chunk.response_metadata.get("model_name") or result.model
+    return thought, piece
+
+
+def tell_usage(chunk: Any, listener: Listener, result: TurnResult) -> None:
+    """The token counts a model call's ``chunk`` carries, if any: added to the turn's, and told."""
     used = chunk.usage_metadata
-    if used:  # each model call (tool round) counts its own
+    if used:  # each model call (tool round, subagent) counts its own
         from chatcli.core.chunks import add_usage
 
         result.usage = add_usage(result.usage, used)
@@ -106,9 +114,6 @@ def tell_chunk(
                 name,
             )
         )
-    result.finish_reason = finish_of(chunk.response_metadata) or result.finish_reason
-    result.model = chunk.response_metadata.get("model_name") or result.model
-    return thought, piece
 
 
 class Source(Protocol):

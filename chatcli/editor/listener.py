@@ -14,6 +14,7 @@ from acp import schema
 
 from chatcli.core.elicitation import Elicitation, Elicited, Field
 from chatcli.core.events import (
+    Aside,
     Decision,
     End,
     Notice,
@@ -114,6 +115,11 @@ class EditorListener:
             self.send(updates.message(masked(event.text, self.secrets), self._id("message")))
         elif isinstance(event, Thinking) and event.text:
             self.send(updates.thought(masked(event.text, self.secrets), self._id("thought")))
+        elif isinstance(event, Aside) and event.text:  # a subagent's words: in the thought view, named, as their own
+            kind = f"aside {event.source}"
+            first = kind not in self.ids
+            said = (f"[{event.source}] " if first else "") + event.text
+            self.send(updates.thought(masked(said, self.secrets), self._id(kind)))
         elif isinstance(event, Start):
             self.ids.clear()
             if event.created:

@@ -57,6 +57,7 @@ class JsonEvents(Router):
         self._finished = False  # the final object (done or error) is out
         self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
         self._reasoning: list[str] = []  # a reasoning model's thinking
+        self._asides: list[dict[str, str]] = []  # what the graph's subgraphs said, a run of words each
 
     def _write(self, obj: dict[str, Any]) -> None:
         """Hand one object on (where to is the subclass's)."""
@@ -70,6 +71,7 @@ class JsonEvents(Router):
     def start_reply(self, start: Start) -> None:
         self.thread_id = start.thread_id
         self._calls, self._reasoning, self._parts, self._result = [], [], [], None
+        self._asides = []
         self._started = time.monotonic()
         self._first = self._ended = None
 
@@ -88,6 +90,16 @@ class JsonEvents(Router):
         self._reasoning.append(text)
         if self.lines:
             self._write(dumped(ReasoningEvent, text=text))
+
+    def aside(self, source: str, text: str) -> None:
+        from chatcli.core.answer import SubgraphEvent, dumped
+
+        if self._asides and self._asides[-1]["namespace"] == source:
+            self._asides[-1]["text"] += text
+        else:
+            self._asides.append({"namespace": source, "text": text})
+        if self.lines:
+            self._write(dumped(SubgraphEvent, namespace=source, text=text))
 
     def tool_call(self, call: ToolCall) -> None:
         from chatcli.core.answer import ToolCallEvent, dumped
@@ -170,6 +182,7 @@ class JsonEvents(Router):
             turns_left_out=result.turns_left_out,
             turns_compacted=result.turns_compacted,
             reasoning="".join(self._reasoning) or None,
+            subgraphs=self._asides,
             memories=list(result.memories),
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
             interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
@@ -198,6 +211,7 @@ class JsonEvents(Router):
             finish_reason=result.finish_reason if result else None,
             tool_calls=self._calls,
             reasoning="".join(self._reasoning) or None,
+            subgraphs=self._asides,
             turns_left_out=result.turns_left_out if result else 0,
             error=failure.object(),
         )

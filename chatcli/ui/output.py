@@ -178,6 +178,7 @@ class RichOutput(Listening):
         self.thinking_hint = "/think shows it" if at_prompt else "chat show --thinking shows it"
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
+        self._aside: str | None = None  # the subgraph whose words ``_thinking`` shows (None: the model's thinking)
         self._asked: set[Any] = set()  # calls whose block was shown with the approval question
         self._shown: set[Any] = set()  # calls whose block was shown (a graph's: before it asks about them)
         from chatcli.ui.toolblocks import LiveLine
@@ -221,14 +222,31 @@ class RichOutput(Listening):
         if self._thinking is not None:
             self._thinking.fold()
             self._thinking = None
+        self._aside = None
 
     def thinking(self, text: str) -> None:
         """The thinking, live and then folded once the answer starts."""
-        if self._thinking is None:
+        if self._thinking is None or self._aside is not None:
             from chatcli.ui.thinking import ThinkingView
 
             self._settle()
             self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=self.thinking_hint)
+        self._thinking.feed(text)
+
+    def aside(self, source: str, text: str) -> None:
+        """A subgraph's words (a subagent's), as thinking is shown: live and dim, then folded to one line naming
+        it; in full with show_thinking (/think on). Never in the answer."""
+        if self._thinking is None or self._aside != source:
+            from chatcli.ui.thinking import ThinkingView
+
+            self._settle()
+            self._aside = source
+            hint = (
+                "/think on shows them whole"
+                if self.thinking_hint.startswith("/")
+                else "CHATCLI_SHOW_THINKING=1 shows them whole"
+            )
+            self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=hint, says=f"subgraph {source}")
         self._thinking.feed(text)
 
     # A compact dim block per tool call, between the parts of the answer.

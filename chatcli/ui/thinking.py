@@ -1,4 +1,5 @@
-"""A reasoning model's thinking in a terminal: live, dim, in a few rows, folded to one line when the answer starts.
+"""A reasoning model's thinking in a terminal (and a subgraph's words, as a subagent's): live, dim, in a few rows,
+folded to one line when the answer starts.
 
 The live area holds the last rows of the thinking, redrawn in place (at most ten times a
 second) with the same carriage-return, erase-line and cursor-up moves as the Markdown stream,
@@ -40,8 +41,10 @@ class ThinkingView:
         rows: int = ROWS,
         clock: Callable[[], float] = time.monotonic,
         hint: str = "/think shows it",
+        says: str | None = None,
     ):
         self.console = console
+        self.says = says  # whose words these are when they are not the model's thinking: a subgraph's
         self.full = full
         self.hint = hint  # how to see it all where it was folded: at the prompt, or after a one-shot
         self.rows = rows
@@ -66,9 +69,11 @@ class ThinkingView:
         self._throttle.poke()
 
     def fold(self) -> None:
-        """Replace the live rows with one line saying how long the model thought."""
+        """Replace the live rows with one line saying how long the model thought (or how much a subgraph said)."""
         self._throttle.stop()
         line = took(self._clock() - self.started)
+        if self.says is not None:
+            line = f"{self.says}: {len(self.text.split()):,} words"
         if self.full:
             self._write(("" if self._ended_line else "\n") + f"{_DIM}({line}){_UNDIM}\n")
             return

@@ -20,7 +20,7 @@ from chatcli.backends.graphs.messages import as_message, messages_of, speaking_n
 from chatcli.core.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import GraphApp, RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
-from chatcli.core.turn import Config, Progress, tell_chunk
+from chatcli.core.turn import Config, Progress, tell_chunk, tell_usage
 
 # Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
 KEEP_WAIT = 5.0
@@ -96,16 +96,42 @@ class GraphSource:
         """One run of the graph until it ends or an interrupt stops it."""
         whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
         graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
-        async for _namespace, mode, data in graph.astream(
+        async for namespace, mode, data in graph.astream(
             payload, config, stream_mode=["messages", "updates"], subgraphs=True
         ):
             if mode == "updates":
                 for node, output in (data or {}).items():
                     if node != "__interrupt__":
                         self._updates(messages_of(output), listener, progress)
+            elif mode == "messages" and namespace:  # a subgraph's (a subagent's): its own words, not the answer
+                chunk, meta = data
+                self._aside(chunk, namespace, whole, listener, result)
             elif mode == "messages":
                 chunk, meta = data
                 self._message(chunk, meta or {}, whole, listener, result, progress)
+
+    def _aside(
+        self, chunk: Any, namespace: tuple[str, ...], whole: set[str], listener: Listener, result: TurnResult
+    ) -> None:
+        """A token of a subgraph's model (or a whole AI message it returned): told as the subgraph's (``Aside``,
+        under its namespace), its thinking with it; its call's tokens and cost still count in the turn's."""
+        from langchain_core.messages import AIMessage, AIMessageChunk
+
+        from chatcli.core.chunks import thinking_of
+        from chatcli.core.events import Aside
+
+        chunk = as_message(chunk)
+        if not isinstance(chunk, AIMessage):
+            return
+        if not isinstance(chunk, AIMessageChunk):
+            if chunk.id in whole:
+                return
+            whole.add(chunk.id or "")
+        said = thinking_of(chunk) + str(chunk.text)
+        if said:
+            listener.hear(Aside("/".join(namespace), said))
+        tell_usage(chunk, listener, result)
+        self._price(chunk, result)
 
     def _message(
         self,

@@ -83,8 +83,11 @@ class RemoteSource(GraphSource):
         try:
             with translated(self.remote.spec):
                 async for part in parts:
-                    mode, data = part.event.partition("|")[0], part.data
-                    if mode == "metadata" and isinstance(data, dict):
+                    mode, _, namespace = part.event.partition("|")  # "messages|tools:call_1": a subgraph's
+                    data = part.data
+                    if mode == "messages" and namespace and isinstance(data, list) and len(data) == 2:
+                        self._aside(data[0], tuple(namespace.split("|")), whole, listener, result)
+                    elif mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
                         getattr(listener, "taken", lambda: None)()  # the thread exists now: it may be named
                     elif mode == "messages" and isinstance(data, list) and len(data) == 2:
