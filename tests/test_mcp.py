@@ -223,3 +223,24 @@ def test_a_link_or_embedded_file_in_a_result_reaches_the_model_with_what_names_i
     assert "text/plain" in link and "48,213 bytes" in link and "Revenue and costs, July to September" in link
     archive = next(line for line in result.splitlines() if "archive://logs.tgz" in line)
     assert "application/gzip" in archive and "bytes" in archive, result
+
+
+TASKS = Path(__file__).resolve().parent / "mcp" / "tasks.py"
+
+
+def test_a_tool_that_runs_only_as_a_task_is_never_offered_and_chat_tools_says_why(server, chat_env):
+    """MCP tasks are not run yet: a tool whose ``execution.taskSupport`` is "required" is not offered to the model
+    (it would fail with -32601 when called); one that may run as a call is. `chat tools` names it, with why."""
+    write_servers(chat_env, {"tasks": {"command": sys.executable, "args": [str(TASKS)]}})
+    server.queue(Reply("fine"))
+    run = chat(chat_env, "--yes", "what can you do?")
+    assert run.code == 0, run
+    offered = sorted(tool["function"]["name"] for tool in server.requests[0]["tools"])
+    assert "research" not in " ".join(offered) and any("quick" in name for name in offered), offered
+    listed = chat(chat_env, "tools")
+    assert listed.code == 0, listed
+    line = next(line for line in listed.out.splitlines() if "research" in line)
+    assert "runs only as an MCP task, which chat does not run yet: not offered to the model" in line, listed.out
+    (row,) = [r for r in json.loads(chat(chat_env, "tools", "--json").out) if r["server"] == "tasks"]
+    assert [t["name"] for t in row["tools"]] == ["quick", "plain"]
+    assert [t["name"] for t in row["not_offered"]] == ["research"]

@@ -34,6 +34,12 @@ class ToolInfo:
     description: str
     schema: dict[str, Any]
     annotations: dict[str, Any] | None = None
+    tasks: str | None = None  # its ``execution.taskSupport``: "required", "optional" (None: forbidden, or unsaid)
+
+    @property
+    def offered(self) -> bool:
+        """False for a tool that runs only as an MCP task, which chat does not run (yet): never offered."""
+        return self.tasks != "required"
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,14 @@ def _object(value: Any) -> dict[str, Any]:
     return value
 
 
+def _tasks(execution: Any) -> str | None:
+    """A tool's ``execution.taskSupport`` (MCP 2025-11-25's tasks): "required" or "optional"; None otherwise."""
+    if execution is None:
+        return None
+    support = _object(execution).get("taskSupport")
+    return support if support in ("required", "optional") else None
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -123,7 +137,13 @@ class Listing:
             **({"protocolVersion": self.revision} if self.revision else {}),
             **({"ttlMs": round(self.lifetime * 1000)} if self.lifetime is not None else {}),
             "tools": [
-                {"name": t.name, "description": t.description, "inputSchema": t.schema, "annotations": t.annotations}
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "inputSchema": t.schema,
+                    "annotations": t.annotations,
+                    **({"execution": {"taskSupport": t.tasks}} if t.tasks else {}),
+                }
                 for t in self.tools
             ],
             "prompts": [
@@ -156,6 +176,7 @@ class Listing:
                     _text(item.get("description")),
                     schema,
                     _object(hints) if hints is not None else None,
+                    _tasks(item.get("execution")),
                 )
             )
         prompts = []

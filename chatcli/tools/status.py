@@ -24,6 +24,7 @@ class ServerStatus:
     log: Path | None = None
     prompts: list[Any] = field(default_factory=list)  # chatcli.tools.context.PromptEntry
     resources: list[Any] = field(default_factory=list)  # chatcli.tools.context.ResourceEntry
+    held: list[tuple[str, str]] = field(default_factory=list)  # tools it lists that are not offered: (name, why)
     listed_at: float | None = None  # when what it offers was listed (epoch seconds)
     revision: str = ""  # the MCP revision it speaks ("2025-11-25"), once listed
     lifetime: float | None = None  # how long its lists stay fresh, as it said (seconds; None: it said nothing)
@@ -76,5 +77,6 @@ def status(toolbox: Offering) -> list[ServerStatus]:
             row.detail = "starts when used"
         row.prompts = [p for p in offered if p.server == server.name]
         row.resources = [r for r in readable if r.server == server.name]
+        row.held = [(info.name, why) for info, why in server.held]
         rows.append(row)
     return rows

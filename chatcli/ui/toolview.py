@@ -23,6 +23,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "protocol_version": row.revision or None,
                 "ttl_ms": round(row.lifetime * 1000) if row.lifetime is not None else None,
                 "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "not_offered": [{"name": name, "why": why} for name, why in row.held],
                 "prompts": [
                     {
                         "name": p.name,
@@ -64,6 +65,8 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         for entry in row.tools:
             description = fit_cells(entry.description, 90)
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
+        for name, why in row.held:
+            lines.append(f"  {name.ljust(width)}  ({why})")
         for prompt in row.prompts:
             lines.append(
                 f"  {prompt.command} {prompt.synopsis}".rstrip()

@@ -95,10 +95,19 @@ class McpServer(Calls):
 
     @property
     def tools(self) -> list[Any]:
-        """Its tools as LangChain tools (for their names, descriptions and schemas; calls go through ``call_tool``)."""
+        """Its tools as LangChain tools (for their names, descriptions and schemas; calls go through ``call_tool``):
+        those it offers to run as a call (one that runs only as an MCP task is ``held``)."""
         if self._built[0] is not self.listing:
-            self._built = (self.listing, [_as_tool(info) for info in (self.listing.tools if self.listing else ())])
+            listed = self.listing.tools if self.listing else ()
+            self._built = (self.listing, [_as_tool(info) for info in listed if info.offered])
         return self._built[1] if self.offers else []
+
+    @property
+    def held(self) -> list[Any]:
+        """Its tools that are not offered to the model, and why: those that run only as an MCP task (chat does not
+        run tasks yet), as ``(ToolInfo, why)``."""
+        listed = self.listing.tools if self.listing is not None and self.offers else ()
+        return [(info, NOT_A_TASK_RUNNER) for info in listed if not info.offered]
 
     @property
     def prompts(self) -> list[Any]:
@@ -318,6 +327,10 @@ class McpServer(Calls):
         self.ready.set()
         if self.note is not None:
             self.note(f"MCP server {self.name} stopped answering ({why}); it starts again when it is next used")
+
+
+# Why a tool that runs only as an MCP task is not offered to the model.
+NOT_A_TASK_RUNNER = "runs only as an MCP task, which chat does not run yet: not offered to the model"
 
 
 def _as_tool(info: Any) -> Any:
