@@ -398,3 +398,37 @@ def test_an_address_opens_only_in_a_desktop_s_browser_and_only_a_web_one(tmp_pat
     assert not opened.exists()
     assert open_in_browser("https://bank.example/") is None
     assert opened.read_text() == f"{tmp_path / 'recorder'} https://bank.example/\n"
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+async def test_a_call_refused_until_an_address_is_opened_asks_for_it_then_runs_again(tmp_path, action):
+    """MCP's -32042 (URL_ELICITATION_REQUIRED): the call's error names addresses the user must open first (a
+    sign-in). It is asked as the server's own URL question is; accepted, the call is made again and runs; declined,
+    the call's error says which address it needed, and it is not made again."""
+    from pathlib import Path
+
+    from chatcli.tools.mcp.calls import NotOpened
+    from chatcli.tools.mcp.config import parse_servers
+    from chatcli.tools.mcp.server import McpServer
+
+    script = Path(__file__).parent / "mcp" / "opening.py"
+    (spec,) = parse_servers({"mcpServers": {"opening": {"command": sys.executable, "args": [str(script)]}}}, "test")
+    server = McpServer(spec, tmp_path)
+    asked: list[dict] = []
+
+    async def ask(params):
+        asked.append(params)
+        return {"action": action}
+
+    try:
+        if action == "accept":
+            result = await server.call_tool("read_files", {}, ask=ask)
+            assert [part.text for part in result.content] == ["read 3 files (call 2)"]
+        else:
+            with pytest.raises(NotOpened, match=r"needs https://example.com/authorize\?client=chat opened first"):
+                await server.call_tool("read_files", {}, ask=ask)
+        (question,) = asked
+        assert question["mode"] == "url" and question["url"] == "https://example.com/authorize?client=chat"
+        assert question["message"] == "Sign in to Example to let the tool read your files"
+    finally:
+        await server.halt(final=True)

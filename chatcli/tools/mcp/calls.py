@@ -91,6 +91,11 @@ class Calls:
             try:
                 return await session.call_tool(name, arguments, progress_callback=progress)
             except Exception as exc:
+                addresses = url_elicitations(exc)
+                if addresses is not None:  # -32042: the user opens an address first (a sign-in), then it runs
+                    await self._opened(name, addresses)
+                    sent.append(getattr(session, "_request_id", None))
+                    return await session.call_tool(name, arguments, progress_callback=progress)
                 if not state_refused(exc):
                     raise
             # At 2026-07-28 the server seals where a call got to (its requestState) with a key of its own process,
@@ -146,6 +151,18 @@ class Calls:
         content = answer.get("content") if action == "accept" else None
         return {"action": action, **({"content": content} if isinstance(content, dict) else {})}
 
+    async def _opened(self, tool: str, addresses: list[dict[str, Any]]) -> None:
+        """Ask the user to open each address a call needs opened first (MCP's URL elicitation, sent as the call's
+        error -32042), as the server's own URL question is asked; ``NotOpened`` unless every one is accepted."""
+        for params in addresses:
+            answer = await self.elicit({**params, "mode": "url"})
+            if answer.get("action") != "accept":
+                said = "declined" if answer.get("action") == "decline" else "cancelled"
+                raise NotOpened(
+                    f"{tool} needs {params.get('url') or 'an address'} opened first "
+                    f"({params.get('message') or 'the server asked'}): {said}, so it did not run"
+                )
+
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
         session = await self.ensure()
         return await self._until_stopped(session.get_prompt(name, arguments))
@@ -200,6 +217,27 @@ class Calls:
             self.start()
         finally:
             self._checked.set()
+
+
+class NotOpened(Unavailable):
+    """A call that needs an address opened first (a sign-in) was not: the user declined, or nobody could be asked
+    (the call's result says so, as a server that cannot be used is said)."""
+
+
+# MCP's error for a call that needs the user to open addresses first (URL_ELICITATION_REQUIRED).
+URL_ELICITATION_REQUIRED = -32042
+
+
+def url_elicitations(exc: BaseException) -> list[dict[str, Any]] | None:
+    """The addresses a call's error -32042 asks the user to open first (each ``{"url", "message",
+    "elicitationId"}``), or None for any other error."""
+    data = getattr(exc, "data", None)
+    if getattr(exc, "code", None) != URL_ELICITATION_REQUIRED or not isinstance(data, dict):
+        return None
+    wanted = data.get("elicitations")
+    if not isinstance(wanted, list):
+        return None
+    return [e for e in wanted[:5] if isinstance(e, dict) and isinstance(e.get("url"), str)] or None
 
 
 def state_refused(exc: BaseException) -> bool:
