@@ -10,7 +10,7 @@ into the store (canned answers, timestamps on every message), so building it ask
 
 Then each question is asked twice, each time in a thread of its own kind and taken back with ``undo`` afterwards
 (questions never see each other): ``full``, the whole thread sent (memory "trim" with a history budget it fits in:
-the report says if the model's window still left turns out), and ``compacted``, after ``Thread.compact()``
+the report says if the model's window still left turns out), and ``compacted``, after ``OwnPrompt.compact()``
 folded every turn but the last into a summary (the summary, the first question, the last turn and the question are
 sent). A reply is checked by keywords (the value, or one of the ways of writing a date; for abstention an "I don't
 know"-style phrase and no invented value), not by a model. The report gives the share right per category and overall
@@ -663,8 +663,9 @@ async def run_mode(settings: "Settings", thread: RecallThread, mode: str) -> Mod
         await conversation.app.aupdate_state(conversation.config, {"messages": thread.messages()}, as_node=MODEL_NODE)
         compacted, summary = None, ""
         if mode == "compacted":
-            compacted = await conversation.compact()
-            summary = (await conversation.summary()).text
+            memory = conversation.own("memory")
+            compacted = await memory.compact()
+            summary = (await memory.summary()).text
         answers = [await ask(conversation, probe) for probe in thread.probes]
     return ModeRun(mode, answers, time.perf_counter() - start, compacted, summary)
 

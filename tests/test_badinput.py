@@ -72,7 +72,7 @@ def test_undecodable_system_prompt_or_variable_is_refused(system, variables, wha
 
     conversation = Thread(app=None, thread_id="latin1")
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):
-        asyncio.run(conversation.set_system(system, variables))
+        asyncio.run(conversation.own("system").set_system(system, variables))
     assert conversation.pending == {}
 
 

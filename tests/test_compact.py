@@ -84,7 +84,7 @@ async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(settings
         await four_turns(c)
         await c.run("/compact")
         assert "undone: the compaction" in await c.run("/undo")
-        assert not (await c.conversation.summary()).text
+        assert not (await c.conversation.own("memory").summary()).text
         await c.ask("and now?")
         assert not any(t.startswith(SUMMARY) for t in texts(answered(server)[-1])), "the turns are sent whole again"
         shown = await c.run("/undo")
@@ -106,7 +106,7 @@ async def test_summary_edit_keeps_the_correction_and_undo_takes_it_back(settings
         assert "locker 4471" in texts(answered(server)[-1])[1]
         assert "undone: code?" in await c.run("/undo")  # the exchange since, then the edit
         assert "undone: the summary edit" in await c.run("/undo")
-        assert (await c.conversation.summary()).text == "locker 4417"
+        assert (await c.conversation.own("memory").summary()).text == "locker 4417"
 
 
 async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server):
@@ -121,7 +121,7 @@ async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server
         assert f"Please note: {FACTS[2]}." not in sent, "an unpinned folded turn is not"
         assert "pinned, always sent whole: turn 2" in await c.run("/summary")
         await c.run("/unpin 2")
-        assert (await c.conversation.summary()).pinned == []
+        assert (await c.conversation.own("memory").summary()).pinned == []
 
 
 async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(settings, server):
@@ -130,7 +130,7 @@ async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(settings
         assert "turn 2 pinned" in await c.run("/pin 2")
         assert "turn 4 pinned" in await c.run("/pin 4")  # the very turn the retry answers again
         await c.run("/retry")
-        assert (await c.conversation.summary()).pinned == [2, 4]
+        assert (await c.conversation.own("memory").summary()).pinned == [2, 4]
         assert "pinned, always sent whole: turns 2, 4" in await c.run("/summary")
 
 
@@ -162,7 +162,7 @@ async def test_a_compaction_stopped_midway_changes_nothing(settings, server):
         task.cancel()  # Ctrl-C
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not (await c.conversation.summary()).text
+        assert not (await c.conversation.own("memory").summary()).text
         assert len(await c.conversation.messages()) == 8
         await c.ask("still here?")
         assert not texts(answered(server)[-1])[1].startswith(SUMMARY)
@@ -188,7 +188,7 @@ async def test_the_default_memory_compacts_before_a_request_would_not_fit(settin
         assert texts(last)[1].startswith(SUMMARY)
         assert count_tokens_approximately([(m["role"], m["content"]) for m in last["messages"]]) <= 400
         assert len(notes) < 8, "compacts now and then, not every turn"
-        assert (await c.conversation.summary()).made["kind"] == "auto"
+        assert (await c.conversation.own("memory").summary()).made["kind"] == "auto"
 
 
 async def test_trim_memory_never_compacts_by_itself(settings, server, monkeypatch):
@@ -206,9 +206,9 @@ async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, 
 
     graph = Path(__file__).resolve().parent.parent / "examples" / "graphs" / "agent.py"
     async with a_thread(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
-        for attempt in (conversation.compact(), conversation.summary(), conversation.pin()):
-            with pytest.raises(UsageError, match="compaction is for chat's own threads"):
-                await attempt
+        assert conversation.prompt is None  # compaction, the summary and pins are chat's own graph's
+        with pytest.raises(UsageError, match="compaction is for chat's own threads"):
+            conversation.own("memory")
 
 
 async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(settings, server):
@@ -222,9 +222,9 @@ async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(setting
         server.queue(Reply(""))
         with pytest.raises(ModelError, match="answered the summary request with nothing"):
             await c.run("/compact")
-        assert not (await c.conversation.summary()).text
+        assert not (await c.conversation.own("memory").summary()).text
         with pytest.raises(UsageError, match="at most 2,000"):
-            await c.conversation.compact("x" * 2001)
+            await c.conversation.own("memory").compact("x" * 2001)
 
 
 async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_question_goes(
@@ -234,11 +234,11 @@ async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_ques
     async with chat(load_settings({})) as c:
         for i in range(3):
             await c.ask(f"note {i}: {LONG}")
-        before = (await c.conversation.summary()).text
+        before = (await c.conversation.own("memory").summary()).text
         server.queue(Fault(status=500), Reply("still answered"))
         shown = await c.ask(f"note 3: {LONG}")
         assert "could not compact the earlier turns" in shown and "still answered" in shown, shown
-        assert (await c.conversation.summary()).text == before
+        assert (await c.conversation.own("memory").summary()).text == before
 
 
 def test_scripts_see_an_automatic_compaction_in_the_json_answer(server, chat_env):

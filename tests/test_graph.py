@@ -256,10 +256,10 @@ async def test_system_prompt_and_variables_are_kept_with_the_thread(tmp_path):
 
     async def go():
         async with Harness(tmp_path / "c.db", model) as conv:
-            await conv.set_system("Answer in {language}, {name}.", {"language": "Spanish"})
+            await conv.own("system").set_system("Answer in {language}, {name}.", {"language": "Spanish"})
             await conv.send("one")
             await conv.send("two")
-            await conv.set_system(None, {"name": "Zed"})
+            await conv.own("system").set_system(None, {"name": "Zed"})
             await conv.send("three")
         async with Harness(tmp_path / "c.db", model, thread="other") as conv:
             await conv.send("four")

@@ -215,7 +215,7 @@ async def test_a_role_without_a_model_puts_the_default_back_for_good(settings, s
     assert (third["model"], "temperature" in third, system_of(third)) == ("gpt-fake", False, "You talk like a pirate.")
     async with conversation(settings, "sw") as again:  # a later session on the thread: the same
         await again.ask("fourth")
-        assert await again.conversation.role() == "pirate"
+        assert await again.conversation.own("roles").role() == "pirate"
     assert (server.requests[-1]["model"], "temperature" in server.requests[-1]) == ("gpt-fake", False)
 
 

@@ -2,8 +2,9 @@
 ``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way (``Chat.find(own=True)``) and answer with
 the same object.
 
-The work itself is ``Thread.compact`` (chatcli.backends.own.compaction): every turn but the last folded into the
-summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back); the thread keeps every message.
+The work itself is ``OwnPrompt.compact`` (chatcli.service.own_prompt, chatcli.backends.own.compaction): every turn
+but the last folded into the summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back);
+the thread keeps every message.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str
 async def compact_thread(conversation: Thread, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
     """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
     summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
-    done = await conversation.compact(focus)
-    summary = await conversation.summary()
+    memory = conversation.own("memory")
+    done = await memory.compact(focus)
+    summary = await memory.summary()
     return done, compaction_object(conversation.thread_id, done, summary.text)

@@ -700,12 +700,12 @@ async def _model(editor: Editor, session: Session, arg: str) -> str:
 
 
 async def _compact(editor: Editor, session: Session, arg: str) -> str:
-    done = await session.thread.compact(arg or None)
+    done = await session.thread.own("memory").compact(arg or None)
     return f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens"
 
 
 async def _summary(editor: Editor, session: Session, arg: str) -> str:
-    view = await session.thread.summary()
+    view = await session.thread.own("memory").summary()
     return view.text or "no summary yet: every turn is sent whole"
 
 

@@ -11,36 +11,44 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
-from chatcli.core.events import Compacted, Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.core.events import Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.core.graph_app import Compactor, GraphApp
-from chatcli.core.inputs import check_question, check_thread_id, check_utf8
+from chatcli.core.inputs import check_question, check_thread_id
 from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import AlreadyDone, UsageError
 from chatcli.service.backend import Abilities, Backend, ThreadList
 from chatcli.service.outcome import outcome
-from chatcli.service.recall import Recall, SummaryView, Undone
+from chatcli.service.recall import Recall, Undone
 from chatcli.store import Store
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from chatcli.backends.own.roles import Role
     from chatcli.config import Settings
+    from chatcli.content.attachments import Attachment
     from chatcli.service.opening import Finder, Opening
+    from chatcli.service.own_prompt import OwnPrompt
+    from chatcli.store.memories import MemoryBook
     from chatcli.tools.toolbox import Toolbox
 
 
 NO_VALUE = object()  # ``resume``'s value when none is given: what the thread waits on is asked
 
-# The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
-MAX_FOCUS = 2000
-
-
-def _text_or_none(value: Any) -> str | None:
-    """A text the thread's state keeps (its role's name, its system prompt), or None."""
-    return value if isinstance(value, str) else None
+# The parts of chat's own prompt and memory a door asks a thread for (``Thread.own``), and the line that refuses
+# each on a thread a graph answers (which builds its own prompt and keeps its own memory).
+Own = Literal["setup", "roles", "system", "memory"]
+NOT_OURS: dict[Own, str] = {
+    "setup": "roles, system prompts and variables are chat's own",
+    "roles": "roles are chat's own",
+    "system": "the system prompt is chat's own",
+    "memory": "a graph keeps its thread's memory its own way: compaction is for chat's own threads",
+}
 
 
 @dataclass
@@ -66,7 +74,7 @@ class Thread:
     # Hears every turn's events and is asked about tool calls that need approval (the default
     # hears nothing and refuses them: nobody to ask).
     listener: Listener = field(default_factory=Silent)
-    attached: list[Any] = field(default_factory=list)  # files queued for the next message (/attach)
+    attached: list[Attachment] = field(default_factory=list)  # files queued for the next message (/attach)
     workdir: str | None = None  # the project's directory when it is not the process's (an editor's session)
     temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
     # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
@@ -113,6 +121,25 @@ class Thread:
         """True when chat builds the model that answers, from its settings (not a graph of the user's)."""
         return self.can.prompt
 
+    @property
+    def prompt(self) -> OwnPrompt | None:
+        """What only chat's own graph does with this thread: its role, system prompt and variables, compaction,
+        summary and pins (chatcli.service.own_prompt); None when a graph answers it, which builds its own prompt
+        and keeps its own memory."""
+        if not self.can.prompt:
+            return None
+        from chatcli.service.own_prompt import OwnPrompt
+
+        return OwnPrompt(self)
+
+    def own(self, part: Own) -> OwnPrompt:
+        """The thread's ``prompt``, asked for ``part`` of it; when a graph answers the thread, one line saying that
+        ``part`` is chat's own (UsageError, with the backend's hint)."""
+        prompt = self.prompt
+        if prompt is None:
+            raise UsageError(NOT_OURS[part], hint=self.can.hint)
+        return prompt
+
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
         return await self.turns.pending_calls(self.config)
 
@@ -135,12 +162,12 @@ class Thread:
                 raise  # as it was: a model client's error keeps its own cause, which its provider reads
             raise failure from exc
 
-    def lock(self) -> AbstractAsyncContextManager[Any]:
+    def lock(self) -> AbstractAsyncContextManager[None]:
         """Hold the thread for the length of a turn, so turns from other processes queue up."""
         return self.store.thread_lock(self.thread_id) if self.store is not None else nullcontext()
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> Config:
         from chatcli.backends.own.toolcalls import TOOLBOX
 
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
@@ -158,7 +185,7 @@ class Thread:
 
     async def set_up(
         self,
-        role: Any = None,
+        role: Role | None = None,
         system: str | None = None,
         variables: dict[str, str] | None = None,
         *,
@@ -168,132 +195,58 @@ class Thread:
         """Open the thread as the command line asks: its own role's model and temperature (unless
         ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
         ``role`` if one was named, then --system and --var over it."""
-        if not self.can.prompt:
-            self._no_prompt(role is not None or system is not None or bool(variables))
+        asked = role is not None or system is not None or bool(variables)
+        prompt = self.own("setup") if asked else None  # refused in one line when a graph builds its own prompt
+        if not self.own_model:
             return
         await self.follow_thread()
-        if role is not None:
-            await self.set_role(role)
+        if prompt is not None and role is not None:
+            await prompt.set_role(role)
         if model_given:
             self.model_name = self._auto_model = self.default_model
             self.model_pinned = True
         if temperature_given:
             self.temperature_pinned = True
             self.temperature = None  # the settings' (the flag's)
-        await self.set_system(system, variables)
-
-    async def set_role(self, role: Any) -> None:
-        """Set the thread up with ``role`` (chatcli.backends.own.roles.Role): its system prompt, variables,
-        model and temperature are kept with the thread, as the system prompt is; a role without a
-        model or temperature puts the defaults back. Stored now in a thread that has messages."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        self._no_prompt(not self.can.prompt, "roles are chat's own")
-        check_utf8(role.system, "the role's system prompt")
-        self.pending.pop("system", None)  # e.g. from --system: the role's replaces it
-        async with self.lock():
-            state = await self.app.aget_state(self.config)
-            values = state.values
-            merged = {**(values.get("vars") or {}), **self.pending.get("vars", {}), **role.vars}
-            update = {
-                "system": role.system,
-                "vars": merged,
-                "role": role.name,
-                "model": role.model,
-                "temperature": role.temperature,
-            }
-            if values.get("messages"):
-                await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
-                for key in update:
-                    self.pending.pop(key, None)
-            else:
-                self.pending.update(update)
-        self.model_pinned = False  # chosen after -m or /model: the role's model (or the default) it is
-        self._use(role.model, role.temperature)
+        if prompt is not None:
+            await prompt.set_system(system, variables)
 
     async def follow_thread(self) -> None:
         """Take up the model and temperature the thread keeps (from its role), or the defaults."""
-        if not self.can.prompt:
+        if not self.own_model:
             return
         state = await self.app.aget_state(self.config)
         if self.model_name != self._auto_model:
             self.model_pinned = True  # changed by /model: it stays, as -m does
-        self._use(state.values.get("model"), state.values.get("temperature"))
+        self.take_up(state.values.get("model"), state.values.get("temperature"))
 
-    def _use(self, model: str | None, temperature: float | None) -> None:
+    def take_up(self, model: str | None, temperature: float | None) -> None:
+        """Answer with ``model`` and ``temperature`` (the thread's role's; None: the defaults), unless -m, /model
+        or --temperature chose others."""
         if not self.model_pinned:
             self.model_name = model or self.default_model
         self._auto_model = self.model_name
         if not self.temperature_pinned:
             self.temperature = temperature
 
-    async def role(self) -> str | None:
-        """The name of the role the thread was set up with, if any."""
-        if not self.can.prompt:
-            return None
-        if "role" in self.pending:
-            return _text_or_none(self.pending["role"])
-        state = await self.app.aget_state(self.config)
-        return _text_or_none(state.values.get("role"))
-
-    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
-        """Change the thread's system prompt and/or variables from the next turn on."""
-        if not self.can.prompt:
-            self._no_prompt(system is not None or bool(variables))
-            return
-        if system is not None:
-            self.pending["system"] = check_utf8(system, "the system prompt")
-        for name, value in (variables or {}).items():
-            check_utf8(value, f"--var {name}")
-        if variables:
-            state = await self.app.aget_state(self.config)
-            merged = {**(state.values.get("vars") or {}), **self.pending.get("vars", {}), **variables}
-            self.pending["vars"] = merged
-
-    async def system_prompt(self) -> str | None:
-        """The thread's own system prompt (set for the next turn, or stored); None for the default."""
-        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
-        state = await self.app.aget_state(self.config)
-        return _text_or_none(self.pending.get("system") or state.values.get("system"))
-
-    async def replace_system(self, text: str) -> None:
-        """Set the thread's system prompt now: stored at once in a thread that has messages,
-        so that /retry and other processes see it; kept for the first turn of an empty one."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        self._no_prompt(not self.can.prompt, "the system prompt is chat's own")
-        self.pending.pop("system", None)  # e.g. from --system: this one replaces it
-        async with self.lock():
-            state = await self.app.aget_state(self.config)
-            if state.values.get("messages"):
-                await self.app.aupdate_state(
-                    self.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE
-                )
-            else:
-                await self.set_system(text)
-
-    def _no_prompt(self, asked: bool, what: str = "roles, system prompts and variables are chat's own") -> None:
-        """Refuse, in one line, what this conversation cannot do with the prompt, when it is ``asked``."""
-        if asked:
-            raise UsageError(what, hint=self.can.hint)
-
     @property
     def recall(self) -> Recall:
         """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
         return Recall(self.messages)
 
-    def memories(self) -> Any:
+    def memories(self) -> MemoryBook:
         """What the user asked chat to remember (a chatcli.store.memories.MemoryBook), in chat's database."""
         if self.store is None:
             raise UsageError("memories are kept in chat's own database: a server's thread (--remote) has none here")
-        return self.store.memories()
+        book: MemoryBook = self.store.memories()
+        return book
 
     def threads(self) -> ThreadList:
         """The threads beside this one (chat's database, or the server's)."""
         assert self.backend is not None
         return self.backend.threads(self.store)
 
-    async def messages(self) -> list[Any]:
+    async def messages(self) -> list[BaseMessage]:
         """The thread's whole stored history, as LangChain's messages."""
         assert self.backend is not None
         state = await self.app.aget_state(self.config)
@@ -337,86 +290,6 @@ class Thread:
                 await self.store.index.set_count(self.thread_id, asked[-1])
         return Undone(str(removed[0].text), len(removed))
 
-    # ---- the summary sent in place of the earlier turns (chatcli.backends.own.compaction)
-
-    def _own_memory(self) -> Compactor:
-        """The compactor, or one line saying why this thread has none."""
-        self._no_prompt(
-            not self.can.prompt, "a graph keeps its thread's memory its own way: compaction is for chat's own threads"
-        )
-        if self.compactor is None:
-            raise UsageError("this conversation cannot compact its thread")
-        return self.compactor
-
-    async def compact(self, focus: str | None = None) -> Compacted:
-        """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by
-        ``focus``; the thread keeps every message, only what is sent changes."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        compactor = self._own_memory()
-        if focus is not None:
-            focus = " ".join(check_utf8(focus, "the focus").split()) or None
-        if focus is not None and len(focus) > MAX_FOCUS:
-            raise UsageError(f"the focus is {len(focus):,} characters long: at most {MAX_FOCUS:,}")
-        async with self.lock():
-            state = await self.app.aget_state(self.config)
-            if not state.values.get("messages"):
-                raise UsageError("nothing to compact: this thread has no message yet")
-            update, done = await compactor.compact(state.values, self.config, focus)
-            await self.app.aupdate_state(self.config, update, as_node=MODEL_NODE)
-        return done
-
-    async def summary(self) -> SummaryView:
-        """What is sent in place of the earlier turns: the summary, the turns it covers, those kept whole."""
-        from chatcli.backends.own.compaction import covered, first_question
-
-        self._own_memory()
-        values = (await self.app.aget_state(self.config)).values
-        messages = list(values.get("messages", []))
-        text, upto = covered({**values, "messages": messages})
-        questions = [m.id for m in messages if m.type == "human"]
-        pinned = [questions.index(i) + 1 for i in values.get("pinned") or [] if i in questions]
-        first = first_question(messages)
-        return SummaryView(
-            text,
-            sum(m.type == "human" for m in messages[:upto]),
-            len(questions),
-            sorted(pinned),
-            first is not None and first < upto,
-            values.get("compaction") if text else None,
-        )
-
-    async def edit_summary(self, text: str) -> None:
-        """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""
-        from chatcli.backends.own.compaction import edited
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        self._own_memory()
-        check_utf8(text, "the summary")
-        async with self.lock():
-            values = (await self.app.aget_state(self.config)).values
-            await self.app.aupdate_state(self.config, edited(values, text), as_node=MODEL_NODE)
-
-    async def pin(self, turn: int | None = None, on: bool = True) -> int:
-        """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
-        answers' text are sent whole through any compaction; ``on=False`` unpins it. The turn's number."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        self._own_memory()
-        async with self.lock():
-            values = (await self.app.aget_state(self.config)).values
-            questions = [m.id for m in values.get("messages", []) if m.type == "human"]
-            if not questions:
-                raise UsageError("nothing to pin: this thread has no message yet")
-            number = len(questions) if turn is None else turn
-            if not 1 <= number <= len(questions):
-                raise UsageError(f"the thread has turns 1 to {len(questions)}, not {turn}")
-            chosen, pinned = questions[number - 1], list(values.get("pinned") or [])
-            kept = [i for i in pinned if i != chosen] + ([chosen] if on else [])
-            if kept != pinned:
-                await self.app.aupdate_state(self.config, {"pinned": kept}, as_node=MODEL_NODE)
-        return number
-
     @outcome
     async def retry(self) -> TurnResult:
         """Answer the last user message again, in place of the answer it has; stream like ``send``.
@@ -440,7 +313,7 @@ class Thread:
                 await asyncio.shield(self._record(asked[-1].text))
 
     @outcome
-    async def send(self, text: str, attachments: list[Any] | None = None, mentions: str = "") -> TurnResult:
+    async def send(self, text: str, attachments: list[Attachment] | None = None, mentions: str = "") -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
         ``attachments`` (chatcli.content.attachments.Attachment) go with it; by default, those
@@ -558,7 +431,7 @@ class Thread:
         return await self._run(payload, self.config, created=not history)
 
     @outcome
-    async def resume(self, value: Any = NO_VALUE) -> TurnResult:
+    async def resume(self, value: object = NO_VALUE) -> TurnResult:
         """Go on from what the thread waits on (calls to approve, a tool's question, a graph's interrupts): asked
         again, or answered with ``value`` (a tool's question's or an interrupt's answer: ``--resume``), then run
         the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
@@ -582,7 +455,7 @@ class Thread:
                     await asyncio.shield(self._record(asked[-1].text))
                 self.model_name, self.temperature = kept
 
-    def _answer(self, pending: Pending, value: Any) -> Any:
+    def _answer(self, pending: Pending, value: object) -> Any:
         """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
         from chatcli.core.elicitation import answer_of
         from chatcli.core.interrupts import resume_value

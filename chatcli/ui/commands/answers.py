@@ -97,12 +97,12 @@ async def _usage(ctx: Context, arg: str) -> None:
 
 async def _system(ctx: Context, arg: str) -> None:
     if not arg:
-        current = await ctx.thread.system_prompt()
+        current = await ctx.thread.own("system").system_prompt()
         ctx.print(current or ctx.settings.system)
         if not current:
             ctx.output.note("(the default system prompt)")
         return
-    await ctx.thread.replace_system(arg)
+    await ctx.thread.own("system").replace_system(arg)
     ctx.output.note("system prompt set for this thread")
 
 
@@ -127,13 +127,14 @@ async def _role(ctx: Context, arg: str) -> None:
     from chatcli.backends.own.roles import load_role, role_names
 
     if not arg:
-        current = await ctx.thread.role()
+        prompt = ctx.thread.prompt  # a graph's thread has no role of chat's
+        current = await prompt.role() if prompt is not None else None
         ctx.print(current or "(no role)")
         known = ", ".join(role_names(Path(ctx.settings.roles_dir or ""))) or "none yet"
         ctx.output.note(f"roles: {known} · /role NAME sets one")
         return
     role = load_role(Path(ctx.settings.roles_dir or ""), arg)
-    await ctx.thread.set_role(role)  # the same as chat --role: kept with the thread
+    await ctx.thread.own("roles").set_role(role)  # the same as chat --role: kept with the thread
     model = f"model {role.model}" if role.model else f"model {ctx.thread.model_name} (the default)"
     temperature = f" · temperature {role.temperature}" if role.temperature is not None else ""
     ctx.output.note(f"role {role.name} from the next message · {model}{temperature}")

@@ -37,7 +37,7 @@ def compacted_line(done: Any) -> str:
 
 async def _compact(ctx: Context, arg: str) -> None:
     ctx.output.note("compacting the earlier turns..." + (f" (focus: {arg.strip()})" if arg.strip() else ""))
-    done = await ctx.thread.compact(arg.strip() or None)
+    done = await ctx.thread.own("memory").compact(arg.strip() or None)
     ctx.output.note(compacted_line(done))
     ctx.output.note("the thread keeps every message · /summary shows what is sent · /undo takes it back")
 
@@ -57,7 +57,7 @@ def _described(view: SummaryView) -> str:
 async def _summary(ctx: Context, arg: str) -> None:
     if arg.strip() not in ("", "edit"):
         raise UsageError("/summary takes edit, or nothing")
-    view = await ctx.thread.summary()
+    view = await ctx.thread.own("memory").summary()
     if arg.strip() == "edit":
         await _edit(ctx, view)
         return
@@ -95,7 +95,7 @@ async def _edit(ctx: Context, view: Any) -> None:
     if text.strip() == view.text.strip():
         ctx.output.note("the summary is unchanged")
         return
-    await ctx.thread.edit_summary(text)
+    await ctx.thread.own("memory").edit_summary(text)
     ctx.output.note("summary saved: it is sent from the next message on · /undo takes the edit back")
 
 
@@ -109,12 +109,12 @@ def _turn(arg: str, name: str) -> int | None:
 
 
 async def _pin(ctx: Context, arg: str) -> None:
-    number = await ctx.thread.pin(_turn(arg, "/pin"))
+    number = await ctx.thread.own("memory").pin(_turn(arg, "/pin"))
     ctx.output.note(f"turn {number} pinned: its question, what it attached and its answer are always sent whole")
 
 
 async def _unpin(ctx: Context, arg: str) -> None:
-    number = await ctx.thread.pin(_turn(arg, "/unpin"), on=False)
+    number = await ctx.thread.own("memory").pin(_turn(arg, "/unpin"), on=False)
     ctx.output.note(f"turn {number} unpinned")
 
 

@@ -1,0 +1,205 @@
+"""What only chat's own graph does with a thread: the prompt it builds (role, system prompt, variables) and the
+memory it keeps (compaction, the summary, pins).
+
+A thread answered by chat's own graph has an ``OwnPrompt`` (``Thread.prompt``); a graph of the user's or an Agent
+Server's assistant has none: it builds its own prompt and keeps its own memory. A door asks for it with
+``Thread.own(part)``, which refuses in one line when it is absent; nothing in here asks again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatcli.core.inputs import check_utf8
+from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from chatcli.backends.own.roles import Role
+    from chatcli.core.events import Compacted
+    from chatcli.core.graph_app import Compactor, GraphApp
+    from chatcli.core.turn import Config
+    from chatcli.service.recall import SummaryView
+
+# The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
+MAX_FOCUS = 2000
+
+
+def _text_or_none(value: object) -> str | None:
+    """A text the thread's state keeps (its role's name, its system prompt), or None."""
+    return value if isinstance(value, str) else None
+
+
+class Held(Protocol):
+    """What of its thread (chatcli.service.thread.Thread) the prompt reads and changes."""
+
+    app: GraphApp
+    compactor: Compactor | None
+    pending: dict[str, Any]  # the thread's settings (its state's values) kept for its next turn
+    model_pinned: bool
+
+    @property
+    def config(self) -> Config: ...
+
+    def lock(self) -> AbstractAsyncContextManager[None]: ...
+
+    def take_up(self, model: str | None, temperature: float | None) -> None: ...
+
+
+class OwnPrompt:
+    """The prompt and memory chat's own graph keeps for ``thread`` (folded by its compactor). What is set before
+    the thread's first message waits in ``thread.pending`` for it."""
+
+    def __init__(self, thread: Held):
+        self.thread = thread
+
+    # ---- the prompt: role, system prompt, variables
+
+    async def set_role(self, role: Role) -> None:
+        """Set the thread up with ``role``: its system prompt, variables, model and temperature are kept with the
+        thread, as the system prompt is; a role without a model or temperature puts the defaults back. Stored now
+        in a thread that has messages."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        thread = self.thread
+        check_utf8(role.system, "the role's system prompt")
+        thread.pending.pop("system", None)  # e.g. from --system: the role's replaces it
+        async with thread.lock():
+            values = (await thread.app.aget_state(thread.config)).values
+            merged = {**(values.get("vars") or {}), **thread.pending.get("vars", {}), **role.vars}
+            update = {
+                "system": role.system,
+                "vars": merged,
+                "role": role.name,
+                "model": role.model,
+                "temperature": role.temperature,
+            }
+            if values.get("messages"):
+                await thread.app.aupdate_state(thread.config, update, as_node=MODEL_NODE)
+                for key in update:
+                    thread.pending.pop(key, None)
+            else:
+                thread.pending.update(update)
+        thread.model_pinned = False  # chosen after -m or /model: the role's model (or the default) it is
+        thread.take_up(role.model, role.temperature)
+
+    async def role(self) -> str | None:
+        """The name of the role the thread was set up with, if any."""
+        if "role" in self.thread.pending:
+            return _text_or_none(self.thread.pending["role"])
+        state = await self.thread.app.aget_state(self.thread.config)
+        return _text_or_none(state.values.get("role"))
+
+    async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
+        """Change the thread's system prompt and/or variables from the next turn on."""
+        thread = self.thread
+        if system is not None:
+            thread.pending["system"] = check_utf8(system, "the system prompt")
+        for name, value in (variables or {}).items():
+            check_utf8(value, f"--var {name}")
+        if variables:
+            state = await thread.app.aget_state(thread.config)
+            merged = {**(state.values.get("vars") or {}), **thread.pending.get("vars", {}), **variables}
+            thread.pending["vars"] = merged
+
+    async def system_prompt(self) -> str | None:
+        """The thread's own system prompt (set for the next turn, or stored); None for the default."""
+        state = await self.thread.app.aget_state(self.thread.config)
+        return _text_or_none(self.thread.pending.get("system") or state.values.get("system"))
+
+    async def replace_system(self, text: str) -> None:
+        """Set the thread's system prompt now: stored at once in a thread that has messages,
+        so that /retry and other processes see it; kept for the first turn of an empty one."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        thread = self.thread
+        thread.pending.pop("system", None)  # e.g. from --system: this one replaces it
+        async with thread.lock():
+            state = await thread.app.aget_state(thread.config)
+            if state.values.get("messages"):
+                await thread.app.aupdate_state(
+                    thread.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE
+                )
+            else:
+                await self.set_system(text)
+
+    # ---- the summary sent in place of the earlier turns (chatcli.backends.own.compaction)
+
+    def _folder(self) -> Compactor:
+        """The compactor, or one line saying this conversation has none."""
+        if self.thread.compactor is None:
+            raise UsageError("this conversation cannot compact its thread")
+        return self.thread.compactor
+
+    async def compact(self, focus: str | None = None) -> Compacted:
+        """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by
+        ``focus``; the thread keeps every message, only what is sent changes."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        compactor, thread = self._folder(), self.thread
+        if focus is not None:
+            focus = " ".join(check_utf8(focus, "the focus").split()) or None
+        if focus is not None and len(focus) > MAX_FOCUS:
+            raise UsageError(f"the focus is {len(focus):,} characters long: at most {MAX_FOCUS:,}")
+        async with thread.lock():
+            state = await thread.app.aget_state(thread.config)
+            if not state.values.get("messages"):
+                raise UsageError("nothing to compact: this thread has no message yet")
+            update, done = await compactor.compact(state.values, thread.config, focus)
+            await thread.app.aupdate_state(thread.config, update, as_node=MODEL_NODE)
+        return done
+
+    async def summary(self) -> SummaryView:
+        """What is sent in place of the earlier turns: the summary, the turns it covers, those kept whole."""
+        from chatcli.backends.own.compaction import covered, first_question
+        from chatcli.service.recall import SummaryView
+
+        self._folder()
+        values = (await self.thread.app.aget_state(self.thread.config)).values
+        messages = list(values.get("messages", []))
+        text, upto = covered({**values, "messages": messages})
+        questions = [m.id for m in messages if m.type == "human"]
+        pinned = [questions.index(i) + 1 for i in values.get("pinned") or [] if i in questions]
+        first = first_question(messages)
+        return SummaryView(
+            text,
+            sum(m.type == "human" for m in messages[:upto]),
+            len(questions),
+            sorted(pinned),
+            first is not None and first < upto,
+            values.get("compaction") if text else None,
+        )
+
+    async def edit_summary(self, text: str) -> None:
+        """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""
+        from chatcli.backends.own.compaction import edited
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._folder()
+        check_utf8(text, "the summary")
+        thread = self.thread
+        async with thread.lock():
+            values = (await thread.app.aget_state(thread.config)).values
+            await thread.app.aupdate_state(thread.config, edited(values, text), as_node=MODEL_NODE)
+
+    async def pin(self, turn: int | None = None, on: bool = True) -> int:
+        """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
+        answers' text are sent whole through any compaction; ``on=False`` unpins it. The turn's number."""
+        from chatcli.backends.own.graph import MODEL_NODE
+
+        self._folder()
+        thread = self.thread
+        async with thread.lock():
+            values = (await thread.app.aget_state(thread.config)).values
+            questions = [m.id for m in values.get("messages", []) if m.type == "human"]
+            if not questions:
+                raise UsageError("nothing to pin: this thread has no message yet")
+            number = len(questions) if turn is None else turn
+            if not 1 <= number <= len(questions):
+                raise UsageError(f"the thread has turns 1 to {len(questions)}, not {turn}")
+            chosen, pinned = questions[number - 1], list(values.get("pinned") or [])
+            kept = [i for i in pinned if i != chosen] + ([chosen] if on else [])
+            if kept != pinned:
+                await thread.app.aupdate_state(thread.config, {"pinned": kept}, as_node=MODEL_NODE)
+        return number
