@@ -12,7 +12,7 @@ thread can do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 
 from chatcli.core.binding import Binding
 from chatcli.core.events import Listener
@@ -22,9 +22,13 @@ from chatcli.errors import ChatError, UsageError
 from chatcli.service.commands import Ability
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langgraph.types import StateSnapshot
+
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.remote.client import Remote
     from chatcli.store import Store, ThreadInfo
+    from chatcli.threads.operations import Transcript
     from chatcli.tools.toolbox import Toolbox
 
 # A retry on a graph of the user's looks this far back (in checkpoints) for where its question began to be answered.
@@ -67,13 +71,13 @@ class ThreadList(Protocol):
 
     async def find(self, wanted: str | None) -> str: ...
 
-    async def transcript(self, thread_id: str) -> Any: ...
+    async def transcript(self, thread_id: str) -> Transcript: ...
 
-    async def shown(self, thread_id: str) -> Any: ...
+    async def shown(self, thread_id: str) -> Transcript: ...
 
     async def export_json(self, thread_id: str) -> dict[str, Any]: ...
 
-    async def delete(self, thread_id: str, on_wait: Any = None) -> None: ...
+    async def delete(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> None: ...
 
 
 class Backend:
@@ -104,7 +108,7 @@ class Backend:
             raise RuntimeError("this conversation has no store")
         return Threads(self.app, store, foreign=self.label is not None)
 
-    async def ask(self, config: Config, values: dict[str, Any]) -> Any:
+    async def ask(self, config: Config, values: dict[str, Any]) -> dict[str, Any] | None:
         """Take a question (``values``: its messages, and settings for the thread) and return the run's input: chat's
         graph stores it first (if it cannot be stored nothing is sent) and the run goes on from it."""
         from langgraph.graph import START
@@ -118,7 +122,9 @@ class Backend:
 
         await self.app.aupdate_state(config, values, as_node=MODEL_NODE)
 
-    async def retry_point(self, config: Config, head: Any, question: Any, current: dict[str, Any]) -> Config:
+    async def retry_point(
+        self, config: Config, head: StateSnapshot, question: BaseMessage, current: dict[str, Any]
+    ) -> Config:
         """Where a retry of ``question`` starts (``head``: the thread's state), with the thread's ``current``
         settings (chatcli.backends.own.rewind)."""
         from chatcli.backends.own.rewind import retry_point
@@ -133,9 +139,9 @@ class Backend:
         """Who hears a turn: ``listener`` (a server's run tells its start once the server has taken it)."""
         return listener
 
-    def message(self, item: Any) -> Any:
+    def message(self, item: object) -> BaseMessage:
         """A message of the thread's state as LangChain's message."""
-        return item
+        return cast("BaseMessage", item)
 
     def check_new(self, thread_id: str) -> None:
         """Refuse, in one line, an id a new thread cannot have here."""
@@ -170,7 +176,7 @@ class GraphBackend(Backend):
 
         return GraphSource(self.app, self.pricing())
 
-    async def ask(self, config: Config, values: dict[str, Any]) -> Any:
+    async def ask(self, config: Config, values: dict[str, Any]) -> dict[str, Any] | None:
         return {"messages": values["messages"]}  # the graph's input: it stores the question itself
 
     async def change(self, config: Config, values: dict[str, Any]) -> None:
@@ -179,7 +185,9 @@ class GraphBackend(Backend):
 
         await write_values(self.app, config, values)
 
-    async def retry_point(self, config: Config, head: Any, question: Any, current: dict[str, Any]) -> Config:
+    async def retry_point(
+        self, config: Config, head: StateSnapshot, question: BaseMessage, current: dict[str, Any]
+    ) -> Config:
         """The earliest checkpoint of the last turn where ``question`` is the last message and a node is next; a
         thread with none (forked, imported) has its head rewound to the question instead."""
         from langchain_core.messages import RemoveMessage
@@ -216,13 +224,13 @@ class GraphBackend(Backend):
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         return ChatError(f"the graph failed{where}: {detail}", hint="--debug shows where")
 
-    def message(self, item: Any) -> Any:
+    def message(self, item: object) -> BaseMessage:
         """The message as LangChain's; an answer with token counts and no cost kept (the graph keeps its answers
         as its model gave them) with its cost, priced as the run priced it, so /usage totals it as chat's own."""
         from chatcli.backends.graphs.messages import as_message
         from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, answer_cost
 
-        message = as_message(item)
+        message: BaseMessage = as_message(item)
         meta, used = getattr(message, "response_metadata", None), getattr(message, "usage_metadata", None)
         if not isinstance(meta, dict) or not used or COST_KEY in meta:
             return message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable, TypedDict, TypeVar, Unpack
 
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
@@ -16,6 +16,8 @@ from chatcli.service.opening import Opening, ThreadSetup
 if TYPE_CHECKING:
     # Imported where they are used: the prompt finds its thread (``Chat.find``) before its first paint, and the
     # thread, its backend and its events load after it (chatcli.ui.prompt._open).
+    from langgraph.store.base import BaseStore
+
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.remote.client import RemoteSpec
@@ -75,6 +77,16 @@ class Engine:
     limited_by: str = "budget"  # and what sets it: the user's "budget", the model's "window", an "assumed" one
 
 
+class ToolboxOptions(TypedDict, total=False):
+    """How ``Chat.open`` opens the session's tools (``open_toolbox``'s options)."""
+
+    refresh: bool
+    always: bool
+    idle: float | None
+    shared: bool
+    revalidate: bool
+
+
 class Chat:
     """The service, one per process: every door (the prompt, a one-shot, ``chat serve``, ``chat acp``, ``chat
     compact``) asks it for a thread, and it decides once which thread an id names, what goes on with it (its stored
@@ -113,7 +125,7 @@ class Chat:
         *,
         tools: bool | Toolbox = True,
         load: Callable[[], None] | None = None,
-        **toolbox: Any,
+        **toolbox: Unpack[ToolboxOptions],
     ) -> Engine:
         """Open the store and what answers (once; later calls give the same): chat's own graph with the settings'
         tools (``open_toolbox``'s ``toolbox`` options; none with ``tools=False``; ``tools``' own when it is a
@@ -474,15 +486,19 @@ def _graph_pricer(settings: Settings) -> Pricer:
     return Pricer(settings.prices, None, False, settings)
 
 
-def with_store(app: Any, memory: Any) -> Any:
+App = TypeVar("App", bound="GraphApp")
+
+
+def with_store(app: App, memory: BaseStore | None) -> App:
     """``app`` with LangGraph's store of chat's database (the user's memories, under ``("chatcli", "memories",
     LOGIN)``) unless it keeps a store of its own beyond memory, as its checkpointer is."""
     from langgraph.store.memory import InMemoryStore
 
-    own = getattr(app, "store", None)
-    if memory is None or not hasattr(app, "copy") or (own is not None and not isinstance(own, InMemoryStore)):
+    own, copy = getattr(app, "store", None), getattr(app, "copy", None)
+    if memory is None or copy is None or (own is not None and not isinstance(own, InMemoryStore)):
         return app
-    return app.copy(update={"store": memory})
+    kept: App = copy(update={"store": memory})
+    return kept
 
 
 def relevance(settings: Settings) -> "Relevance | None":
@@ -559,7 +575,7 @@ async def open_toolbox(
     idle: float | None = None,
     shared: bool = False,
     revalidate: bool = True,
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[Toolbox | None]:
     """The session's tools; None with --no-tools, or when no tool is set up (unless ``always``: a
     session, where a resumed thread's calls may name a built-in tool that is not turned on).
 

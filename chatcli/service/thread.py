@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
@@ -285,7 +285,8 @@ class Thread:
             if not asked:
                 return None
             removed = history[asked[-1] :]
-            await self.backend.change(self.config, {"messages": [RemoveMessage(id=m.id) for m in removed]})
+            gone = [RemoveMessage(id=cast(str, m.id)) for m in removed]  # a stored message has its id
+            await self.backend.change(self.config, {"messages": gone})
             if self.store is not None:
                 await self.store.index.set_count(self.thread_id, asked[-1])
         return Undone(str(removed[0].text), len(removed))
