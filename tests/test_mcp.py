@@ -244,3 +244,26 @@ def test_a_tool_that_runs_only_as_a_task_is_never_offered_and_chat_tools_says_wh
     (row,) = [r for r in json.loads(chat(chat_env, "tools", "--json").out) if r["server"] == "tasks"]
     assert [t["name"] for t in row["tools"]] == ["quick", "plain"]
     assert [t["name"] for t in row["not_offered"]] == ["research"]
+
+
+TALKY = Path(__file__).resolve().parent / "mcp" / "talky.py"
+
+
+def test_what_a_server_logs_goes_to_its_log_which_chat_tools_shows(server, chat_env):
+    """MCP's logging notifications are never on the screen nor sent to the model: each is a line of the server's
+    log, which `chat tools --log NAME` prints (an escape in it shown, not obeyed)."""
+    write_servers(chat_env, {"talky": {"command": sys.executable, "args": [str(TALKY)]}})
+    assert "no log yet" in chat(chat_env, "tools", "--log", "talky").err
+    server.queue(tool_calls(("work", {})), Reply("it worked"))
+    run = chat(chat_env, "--yes", "do the work")
+    assert run.code == 0 and "working on it" not in run.out + run.err, run
+    [result] = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert result == "done working"
+    shown = chat(chat_env, "tools", "--log", "talky")
+    assert shown.code == 0, shown
+    assert "[info talky] working on it" in shown.out
+    line = next(line for line in shown.out.splitlines() if line.startswith("[warning talky]"))
+    assert '"step": 2' in line, line
+    assert "[error talky] a title change" in shown.out and "\x1b" not in shown.out, shown.out
+    unknown = chat(chat_env, "tools", "--log", "nobody")
+    assert unknown.code == 2 and "no MCP server named 'nobody'" in unknown.err and "talky" in unknown.err, unknown

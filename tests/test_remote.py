@@ -60,7 +60,7 @@ def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(serve
     assert json.loads(answer.out) | {"timing": None, "usage": None} == {
         "thread_id": thread, "reply": "You said: one more (earlier: hello there | piped words)", "model": "gpt-fake",
         "finish_reason": "stop", "tool_calls": [], "turns_left_out": 0, "turns_compacted": 0, "reasoning": None,
-        "memories": [], "usage": None, "cost_usd": None, "timing": None,
+        "subgraphs": [], "memories": [], "usage": None, "cost_usd": None, "timing": None,
     }  # fmt: skip
     listed = chat(env, "threads", "--remote", served.url, "--json")  # every graph's
     row = next(r for r in json.loads(listed.out) if r["thread_id"] == thread)

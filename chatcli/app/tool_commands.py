@@ -23,15 +23,25 @@ def tools_command(
     refresh: bool = typer.Option(
         False, "--refresh", help="Start every MCP server and list what it offers again (the cache is updated)."
     ),
+    log: Optional[str] = typer.Option(
+        None,
+        "--log",
+        metavar="NAME",
+        help="Show MCP server NAME's log (its stderr, and the messages it logs), the last 200 lines.",
+    ),
     debug: bool = DEBUG,
 ) -> None:
     """Each MCP server of mcp.json with its state and what it offers, and the built-in tools.
 
     A server whose list is cached is shown from the cache without starting it ("idle"); one with
-    none is started, listed and stopped. --refresh starts and lists them all.
+    none is started, listed and stopped. --refresh starts and lists them all. --log NAME shows what
+    that server wrote to its log (started or not).
     """
 
     def action(settings: Settings) -> None:
+        if log is not None:
+            show_log(settings, log)
+            return
         from chatcli.service.chat import open_toolbox
         from chatcli.ui.toolview import print_tools
 
@@ -47,3 +57,30 @@ def tools_command(
         asyncio.run(main())
 
     guarded(debug, action, {"tools": tools})
+
+
+LOG_LINES = 200  # the most `chat tools --log NAME` shows: the log's last lines
+
+
+def show_log(settings: Settings, name: str) -> None:
+    """Print the last lines of MCP server ``name``'s log; one line when there is no such server, or no log yet."""
+    from collections import deque
+    from pathlib import Path
+
+    from chatcli.errors import UsageError
+    from chatcli.paths import data_dir
+    from chatcli.text import say
+    from chatcli.tools.mcp.config import read_servers
+
+    servers = read_servers(Path(settings.mcp_config)) if settings.mcp_config else []
+    if name not in {server.name for server in servers}:
+        known = ", ".join(server.name for server in servers) or "none"
+        raise UsageError(f"no MCP server named {name!r} in {settings.mcp_config}", hint=f"the servers: {known}")
+    path = data_dir() / "mcp" / f"{name}.log"
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            lines = deque(handle, maxlen=LOG_LINES)
+    except FileNotFoundError:
+        say(environment().stderr, f"chat: MCP server {name} has no log yet (it has not run, or logged nothing)\n")
+        return
+    say(environment().stdout, "".join(lines), data=True)

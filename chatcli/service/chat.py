@@ -303,6 +303,8 @@ class Chat:
                     return Opening((info := await remote.thread(ref)).thread_id, info, elsewhere=True)
                 except UsageError:
                     if not _is_uuid(ref):
+                        if self.engine is not None:  # a door of many (serve): says what a new thread's id must be
+                            self.engine.backend.check_new(ref)
                         raise
                     return Opening(ref.lower(), elsewhere=True)
             if latest:

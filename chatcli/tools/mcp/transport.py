@@ -190,7 +190,25 @@ class Connection:
 
     @property
     def log_path(self) -> Path | None:
-        return self.log_dir / f"{self.name}.log" if self.log_dir is not None and self.spec.command else None
+        """The server's log: a stdio server's stderr, and what any server logs (``notifications/message``)."""
+        if self.log_dir is None:
+            return None
+        path = self.log_dir / f"{self.name}.log"
+        return path if self.spec.command or path.exists() else None
+
+    async def heard(self, params: Any) -> None:
+        """A log message of the server's (MCP's ``notifications/message``): a line of its log, never on the screen
+        (``chat tools --log NAME`` shows the log)."""
+        import json
+
+        data = getattr(params, "data", None)
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+        logger = getattr(params, "logger", None)
+        level = str(getattr(params, "level", "info"))
+        from chatcli.text import neutralise
+
+        line = f"[{level[:20]}{' ' + str(logger)[:100] if logger else ''}] {' '.join(text.split())[:4000]}"
+        self._line(neutralise(line))  # a server's text: its escapes shown, never obeyed where the log is read
 
     @contextlib.asynccontextmanager
     async def open(
@@ -236,6 +254,8 @@ class Connection:
                     client = Client(
                         streams,
                         elicitation_callback=answering,
+                        logging_callback=self.heard,  # its log messages: to its log
+                        log_level="info",  # (a 2026-07-28 server logs only what a request asks for)
                         client_info=me,
                         mode=mode,
                         cache=None,
@@ -321,10 +341,23 @@ class Connection:
 
     def logged(self, text: str) -> str:
         """Add a line to the server's log; where to read it, for a note."""
-        if self._log is not None and not self._log.closed:
-            self._log.write(f"[chat] {text}\n")
-            self._log.flush()
+        self._line(f"[chat] {text}")
         return f"(see {self.log_path})" if self.log_path is not None else "(not kept: no log file)"
+
+    def _line(self, text: str) -> None:
+        """One line of the server's log (a server of HTTP's log is opened when it first has one)."""
+        if self._log is None and self.log_dir is not None and not self.spec.command:
+            path = self.log_dir / f"{self.name}.log"
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._log = os.fdopen(
+                    os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8"
+                )
+            except OSError:
+                self.log_dir = None
+        if self._log is not None and not self._log.closed:
+            self._log.write(text + "\n")
+            self._log.flush()
 
     def _stray(self, line: bytes) -> None:
         """A line on stdout that is not JSON-RPC (a banner, a print): logged, told once."""
