@@ -199,11 +199,16 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
                 environ = (env or Environment()).environ
                 command.help = help_text(shown_path(config_path(environ), environ))
-            if "--help-all" in args[1:]:  # every option, the rarer ones too
-                for param in command.params:
-                    param.hidden = False
+            hidden = [p for p in command.params if getattr(p, "hidden", False)] if "--help-all" in args[1:] else []
+            if hidden:  # every option, the rarer ones too (shown for this run only: the command may be kept)
                 args = ["ask", "--help"]
-            command.main(args=args[1:], prog_name="chat")
+            try:
+                for param in hidden:
+                    param.hidden = False
+                command.main(args=args[1:], prog_name="chat")
+            finally:
+                for param in hidden:
+                    param.hidden = True
         else:
             app(args=args, prog_name="chat")
     except SystemExit as exc:  # how click ends every run

@@ -310,7 +310,7 @@ PRINT_AND_EXIT = ("-h", "--help", "--install-completion", "--show-completion")
 # table's, and those only the subcommands have (tests/test_conventions.py reads them from click).
 SUBCOMMANDS_VALUED = set(
     "--format -f --output -o --limit -n --at --as --focus --since --host --port --socket --token --token-file "
-    "--allow-host --trust-proxy".split()
+    "--allow-host --trust-proxy --log".split()
 )
 VALUED = {name for flag in ASK if flag.takes_value for name in flag.names} | SUBCOMMANDS_VALUED
 
