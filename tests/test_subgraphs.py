@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
+from tests.test_graph_deltas import DEEP_GRAPH  # deepagents' agent, its model the fake server's
 
 # A graph whose "research" node runs a subgraph of its own (its model call streams under the node's namespace) and
 # keeps only a note of it; then "answer" answers.
@@ -52,17 +53,6 @@ b.add_node("answer", answer)
 b.add_edge(START, "research")
 b.add_edge("research", "answer")
 graph = b.compile()
-"""
-
-DEEP_GRAPH = """
-import os
-from deepagents import create_deep_agent
-from langchain_openai import ChatOpenAI
-
-graph = create_deep_agent(
-    model=ChatOpenAI(model="gpt-4o-mini", base_url=os.environ["OPENAI_BASE_URL"], api_key="sk-x", max_retries=0),
-    system_prompt="Be brief.",
-)
 """
 
 SUB_WORDS = "The subgraph looked and found three facts."
