@@ -176,6 +176,8 @@ class RichOutput(Listening):
         self.show_thinking = show_thinking  # a reasoning model's thinking in full, not folded
         # Where folded thinking is shown whole: /think at the prompt; after a one-shot, the last thread's.
         self.thinking_hint = "/think shows it" if at_prompt else "chat show --thinking shows it"
+        # Where a subgraph's folded words are shown whole: from then on, as all thinking is.
+        self.aside_hint = "/think on shows them whole" if at_prompt else "CHATCLI_SHOW_THINKING=1 shows them whole"
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._aside: str | None = None  # the subgraph whose words ``_thinking`` shows (None: the model's thinking)
@@ -241,12 +243,9 @@ class RichOutput(Listening):
 
             self._settle()
             self._aside = source
-            hint = (
-                "/think on shows them whole"
-                if self.thinking_hint.startswith("/")
-                else "CHATCLI_SHOW_THINKING=1 shows them whole"
+            self._thinking = ThinkingView(
+                self.console, full=self.show_thinking, hint=self.aside_hint, says=f"subgraph {source}"
             )
-            self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=hint, says=f"subgraph {source}")
         self._thinking.feed(text)
 
     # A compact dim block per tool call, between the parts of the answer.
