@@ -45,8 +45,9 @@ _NOT_CHARSETS = ("undefined", "idna", "punycode", "unicode_escape", "raw_unicode
 _TITLE_CHARS = 200
 MB = 1024 * 1024
 MAX_HTML = 2 * MB  # bytes of HTML converted to text (measured: see docs/PERFORMANCE.md)
-CONVERT_SECONDS = 10  # CPU seconds converting one page may take (whole seconds: RLIMIT_CPU)
-WAIT_SECONDS = 60.0  # and the most chat waits for it
+CONVERT_SECONDS = 30  # CPU seconds converting one page may take (whole seconds: RLIMIT_CPU); a page at MAX_HTML
+# takes 4-10 s (Beautiful Soup 4.15), so there is room on a slow machine for what the limit lets in
+WAIT_SECONDS = 90.0  # and the most chat waits for it
 CONVERT_MEMORY = 512 * MB  # the converting process's address space (a page at MAX_HTML: about 135 MB)
 MAX_DEPTH = 100  # elements nested deeper are converted as their text
 
