@@ -145,3 +145,53 @@ def test_a_terminal_folds_a_subgraphs_words_under_its_name_as_it_does_thinking(f
         assert SUB_WORDS in text and "(subgraph tools:call_1: 8 words)" in text, shown
     else:
         assert "subgraph tools:call_1: 8 words · CHATCLI_SHOW_THINKING=1 shows them whole" in text, shown
+
+
+DEEP_WITH_TOOL = """
+import os
+from deepagents import create_deep_agent
+from langchain_openai import ChatOpenAI
+
+
+def book_table(restaurant: str, people: int) -> str:
+    \"\"\"Book a table.\"\"\"
+    return f"Booked a table for {people} at {restaurant}."
+
+
+graph = create_deep_agent(
+    model=ChatOpenAI(model="gpt-4o-mini", base_url=os.environ["OPENAI_BASE_URL"], api_key="sk-x", max_retries=0),
+    tools=[book_table],
+    interrupt_on={"book_table": True},
+)
+"""
+
+
+def test_a_subagents_tool_call_is_shown_and_asked_like_any_other(chat_env, server, tmp_path, monkeypatch):
+    """The subagent's call to a tool the graph asks about waits for the user's answer, named as the graph's own are;
+    approved, it runs inside the subagent and the answer goes on."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, chat_env[name])
+    path = tmp_path / "deep.py"
+    path.write_text(DEEP_WITH_TOOL)
+    graph = ["--graph", f"{path}:graph", "-t", "sub"]
+    server.queue(
+        tool_calls(("task", {"description": "book for two at Chez X", "subagent_type": "general-purpose"})),
+        tool_calls(("book_table", {"restaurant": "Chez X", "people": 2})),
+    )
+    waiting = chat(chat_env, *graph, "--json", "book, with a subagent")
+    assert waiting.code == 0, waiting
+    (call,) = json.loads(waiting.out)["approval_required"]
+    assert call["name"] == "book_table" and call["arguments"] == {"restaurant": "Chez X", "people": 2}
+    server.queue(Reply(SUB_WORDS), Reply(ANSWER))
+    approve = json.dumps({"decisions": [{"type": "approve"}]})
+    done = chat(chat_env, *graph, "--json", "--resume", approve)
+    assert done.code == 0, done
+    answer = json.loads(done.out)
+    assert answer["reply"] == ANSWER and "approval_required" not in answer
+    assert [a["text"] for a in answer["subgraphs"]] == [SUB_WORDS]
+    shown = {c["name"]: (c["status"], c["result"]) for c in answer["tool_calls"]}  # the subagent's call is listed
+    assert shown == {"book_table": ("ok", "Booked a table for 2 at Chez X."), "task": ("ok", SUB_WORDS)}
+    subagents = [m for m in server.requests[-2]["messages"] if m["role"] == "tool"]  # its call after the approval
+    assert [m["content"] for m in subagents] == ["Booked a table for 2 at Chez X."]
+    (task,) = [m for m in server.last_messages() if m["role"] == "tool"]  # and the agent reads what it said
+    assert task["content"] == SUB_WORDS
