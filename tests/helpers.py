@@ -451,13 +451,15 @@ def read_request(conn: Any) -> tuple[bytes, bytes]:
 
 @contextlib.asynccontextmanager
 async def a_thread(
-    settings: Any, thread_id: str, listener: Any = None, *, app: Any = None, tools: Any = True
+    settings: Any, thread_id: str, listener: Any = None, *, graph: Any = None, tools: Any = True
 ) -> AsyncIterator[Any]:
-    """Thread ``thread_id`` as every door gets it: ``Chat(settings, app, listener).thread(thread_id)`` (``tools``:
-    ``Chat.open``'s: False for none), open until the block ends."""
+    """Thread ``thread_id`` as every door gets it: ``Chat(settings, answerer, listener).thread(thread_id)``, where
+    what answers is chat's own graph or ``graph`` (a GraphFile: --graph's); ``tools``: ``Chat.open``'s (False for
+    none). Open until the block ends."""
+    from chatcli.service.answerer import Answerer
     from chatcli.service.chat import Chat
 
-    async with Chat(settings, app, listener) as chat:
+    async with Chat(settings, Answerer(graph=graph), listener) as chat:
         if tools is not True:
             await chat.open(tools=tools)
         yield await chat.thread(thread_id)

@@ -205,7 +205,7 @@ async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, 
     from tests.helpers import a_thread
 
     graph = Path(__file__).resolve().parent.parent / "examples" / "graphs" / "agent.py"
-    async with a_thread(settings, "g1", app=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
+    async with a_thread(settings, "g1", graph=GraphFile(f"{graph}:graph", tmp_path)) as conversation:
         assert conversation.prompt is None  # compaction, the summary and pins are chat's own graph's
         with pytest.raises(UsageError, match="compaction is for chat's own threads"):
             conversation.own("memory")

@@ -261,7 +261,7 @@ from chatcli.service.chat import Chat
 from chatcli.config import load_settings
 
 async def main():
-    async with Chat(load_settings({}), None, Silent()) as chat:
+    async with Chat(load_settings({}), listener=Silent()) as chat:
         await chat.open()
         opened = "genai_prices" in sys.modules
         result = await (await chat.thread("probe")).send("hi")

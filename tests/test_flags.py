@@ -14,6 +14,7 @@ from chatcli.app.environment import Environment
 from chatcli.app.flags import ASK, GRAPH, REMOTE
 from chatcli.app.run import graph_source
 from chatcli.errors import UsageError
+from chatcli.service.answerer import OWN
 
 
 def ask_params() -> list:
@@ -112,7 +113,7 @@ def test_a_graph_and_a_server_refuse_the_flags_the_table_says():
 
 
 def test_chats_own_graph_is_refused_nothing_and_the_first_refused_flag_is_named():
-    assert graph_source(given(**{f.param: sample(f) for f in ASK if f.refused_by}), Environment()) == (None, None)
+    assert graph_source(given(**{f.param: sample(f) for f in ASK if f.refused_by}), Environment()) == (OWN, None)
     with pytest.raises(UsageError, match="^--model does not apply with --remote"):  # chat's own graph's first
         graph_source(given(remote="http://127.0.0.1:9", db="x", model="m"), Environment())
 

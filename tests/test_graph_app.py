@@ -148,7 +148,7 @@ async def _open(settings, thread: str, listener: Tokens):
     from chatcli.backends.graphs.load import GraphFile
     from tests.helpers import a_thread
 
-    return a_thread(settings, thread, listener, app=GraphFile(AGENT, Path.cwd()))
+    return a_thread(settings, thread, listener, graph=GraphFile(AGENT, Path.cwd()))
 
 
 @pytest.mark.stores("sqlite", "postgres")
@@ -268,6 +268,7 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
     from prompt_toolkit.output import DummyOutput
 
     from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.answerer import Answerer
     from chatcli.service.chat import Chat
     from chatcli.service.opening import ThreadSetup
     from chatcli.ui.output import PlainOutput
@@ -278,10 +279,10 @@ async def test_at_the_prompt_retry_and_undo_work_and_chats_own_settings_are_refu
 
     server.queue(Reply("First."), Reply("First, again."))
     out, err = Captured(), Captured()
-    setup = ThreadSetup(app=GraphFile(AGENT, Path.cwd()))
+    setup = ThreadSetup(answerer=Answerer(graph=GraphFile(AGENT, Path.cwd())))
     with create_pipe_input() as keys:
         session = make_session(settings, input=keys, output=DummyOutput())
-        chat = Chat(settings, setup.app)
+        chat = Chat(settings, setup.answerer)
         opening = await chat.find(new="p1")
         repl = run_repl(chat, opening, PlainOutput(out, err), setup=setup, session=session, named=True)
         chat_ = Session(keys, session, out, err, asyncio.create_task(_guarded(repl)))

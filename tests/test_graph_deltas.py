@@ -136,7 +136,7 @@ async def test_at_the_prompt_history_reads_the_graphs_state(settings, tmp_path):
 
     path = tmp_path / "deltas.py"
     path.write_text(DELTA_GRAPH)
-    async with a_thread(settings, "plums", Tokens(), app=GraphFile(f"{path}:graph", tmp_path)) as conv:
+    async with a_thread(settings, "plums", Tokens(), graph=GraphFile(f"{path}:graph", tmp_path)) as conv:
         await conv.send("plums are purple")
         await conv.send("figs are sweet")
         shown = await conv.threads().shown("plums")  # what /history and /export print
@@ -214,7 +214,7 @@ async def test_usage_at_the_prompt_totals_a_graphs_answers_with_their_cost(serve
         Reply("A draft.", usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}),
         Reply("The answer.", usage={"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220}),
     )
-    async with a_thread(settings, "usage", Tokens(), app=GraphFile(f"{path}:g", tmp_path)) as conv:
+    async with a_thread(settings, "usage", Tokens(), graph=GraphFile(f"{path}:g", tmp_path)) as conv:
         result = await conv.send("a question")
         totals = await conv.recall.usage_totals()  # what /usage shows
     assert (totals.input_tokens, totals.output_tokens, totals.answers, totals.uncounted) == (300, 30, 2, 0)
@@ -235,7 +235,7 @@ async def test_a_graphs_calls_are_priced_by_config_toml_first(server, settings, 
         Reply("The answer.", usage={"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220}),
     )
     priced = replace(settings, prices=(("gpt-4o-mini", 1.0, 2.0, 0.5),))  # dollars per million tokens
-    async with a_thread(priced, "priced", Tokens(), app=GraphFile(f"{path}:g", tmp_path)) as conv:
+    async with a_thread(priced, "priced", Tokens(), graph=GraphFile(f"{path}:g", tmp_path)) as conv:
         result = await conv.send("a question")
     assert result.known_cost == pytest.approx((300 * 1.0 + 30 * 2.0) / 1_000_000)
 

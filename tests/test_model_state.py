@@ -49,7 +49,7 @@ def test_a_window_refusal_of_one_model_leaves_the_others_budget_alone(server, ch
     settings = load_settings({}, environ=chat_env)
 
     async def main() -> None:
-        async with Chat(settings, None, Silent()) as engine:
+        async with Chat(settings, listener=Silent()) as engine:
             await _fill(engine, "small", SMALL, 4)
             await _fill(engine, "big", None, 4)
             server.model_windows = {SMALL: 900}
@@ -74,11 +74,11 @@ def test_a_later_run_of_the_default_model_is_not_trimmed_by_another_models_windo
     settings = load_settings({}, environ=chat_env)
 
     async def main() -> None:
-        async with Chat(settings, None, Silent()) as engine:
+        async with Chat(settings, listener=Silent()) as engine:
             await _fill(engine, "t", None, 4)
             server.model_windows = {SMALL: 900}
             await (await engine.thread("t", setup=ThreadSetup(model=SMALL))).send("shrink, small model")
-        async with Chat(settings, None, Silent()) as engine:  # a later run: what windows.json says
+        async with Chat(settings, listener=Silent()) as engine:  # a later run: what windows.json says
             sent = len(server.requests)
             # A thread goes on with the model it was last asked with: the default is named, as -m names it.
             await (await engine.thread("t", setup=ThreadSetup(model="gpt-fake"))).send("and now the default model")
@@ -94,7 +94,7 @@ def test_a_model_that_refuses_tools_is_asked_without_them_alone(server, chat_env
     async def main() -> None:
         from chatcli.service.chat import open_toolbox
 
-        async with open_toolbox(settings) as toolbox, Chat(settings, None, Silent()) as tooled:
+        async with open_toolbox(settings) as toolbox, Chat(settings, listener=Silent()) as tooled:
             await tooled.open(tools=toolbox)
             server.queue(refusal)
             await (await tooled.thread("a", setup=ThreadSetup(model=SMALL))).send("hi")

@@ -9,7 +9,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -23,9 +23,7 @@ from chatcli.config import Settings
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
-
-if TYPE_CHECKING:
-    from chatcli.service.chat import Answering
+from chatcli.service.answerer import OWN, Answerer
 
 EVENT_STREAM = "text/event-stream"
 
@@ -91,12 +89,12 @@ def create_app(
     token: str | None = None,
     owner: int | None = None,
     proxies: tuple[str, ...] = (),
-    answering: Answering = None,
+    answerer: Answerer = OWN,
 ) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
     machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read.
-    ``answering``: what answers the threads (chatcli.service.chat.Chat): chat's own graph by default, a graph
+    ``answerer``: what answers the threads (chatcli.service.answerer): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``)."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
@@ -105,7 +103,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from chatcli.service.chat import Chat
 
-        async with Chat(settings, answering, Logged("chat serve")) as chat:
+        async with Chat(settings, answerer, Logged("chat serve")) as chat:
             # MCP servers start when used, and stop after worker_idle seconds without a call.
             await chat.open(idle=settings.worker_idle)
             state["engine"] = chat

@@ -15,7 +15,7 @@ from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, enviro
 from chatcli.config import Settings
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Answering
+    from chatcli.service.answerer import Answerer
     from chatcli.service.opening import ThreadSetup
 
 
@@ -47,16 +47,16 @@ def acp_command(
         from chatcli.app.run import answering_of, preflight, read_role, stoppable, use_local_model
         from chatcli.service.opening import ThreadSetup
 
-        answering = answering_of(graph, remote, assistant, header, env)
+        answerer = answering_of(graph, remote, assistant, header, env)
         setup = ThreadSetup(model=model, role=read_role(settings, role))
         protocol = _own_stdout()  # from here on, what else writes to stdout (the local model's server) is on stderr
         _served.append(True)
         with ExitStack() as stack:
-            if answering is None:  # --local, or no key set: the local model, until the agent ends
+            if answerer.own:  # --local, or no key set: the local model, until the agent ends
                 settings = use_local_model(stack, settings, env)
-            preflight(settings, graph=answering is not None)
+            preflight(settings, graph=not answerer.own)
             # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
-            asyncio.run(stoppable(serve_editor(settings, setup, answering, protocol)))
+            asyncio.run(stoppable(serve_editor(settings, setup, answerer, protocol)))
 
     flags = {
         "model": model,
@@ -100,7 +100,7 @@ def _own_stdout() -> int:
     return protocol
 
 
-async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answering, protocol: int) -> None:
+async def serve_editor(settings: Settings, setup: ThreadSetup, answerer: Answerer, protocol: int) -> None:
     """Answer the editor on stdin and the ``protocol`` descriptor until it closes stdin."""
     from contextlib import AsyncExitStack
 
@@ -112,11 +112,11 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answering: Answer
 
     logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
     async with AsyncExitStack() as stack:
-        chat = await stack.enter_async_context(Chat(settings, answering, Logged("chat acp")))
+        chat = await stack.enter_async_context(Chat(settings, answerer, Logged("chat acp")))
         # A session may bring MCP servers of its own: a session's tools are there even when chat's are none; an MCP
         # client's import under way ends before the engine's imports begin.
         await chat.open(idle=settings.worker_idle, always=True, load=lambda: load_engine(settings.model))
-        editor = Editor(chat, settings, setup, answering)
+        editor = Editor(chat, settings, setup)
         reader, writer = await _streams(protocol, editor.idle, editor.editor_gone)
         try:
             # The SDK routes each method to the agent's method of that name; those it lacks are "method not found".

@@ -70,7 +70,7 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         raise UsageError("--json and --jsonl cannot be used together")
     from chatcli.service.opening import ThreadSetup
 
-    app, answer = graph_source(given, env)
+    answerer, answer = graph_source(given, env)
     setup = ThreadSetup(
         system=asked.system,
         variables=parse_vars(asked.var),
@@ -80,7 +80,7 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         attach=tuple(asked.attach),
         latest=asked.latest,
         new_thread=asked.new_thread,
-        app=app,
+        answerer=answerer,
         resume=answer,
         rebind=asked.rebind,
     )

@@ -15,7 +15,7 @@ from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Answering as Answerer
+    from chatcli.service.answerer import Answerer
     from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening, ThreadSetup
     from chatcli.ui.output import Output
@@ -35,8 +35,10 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 def answering_of(
     graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Environment
 ) -> Answerer:
-    """What answers the threads the command line names: chat's own graph (None), ``--graph``'s (checked: its file
-    or id exists), or ``--remote``'s assistant; every door that opens threads reads it here."""
+    """What answers the threads the command line names: chat's own graph, ``--graph``'s (checked: its file or id
+    exists), or ``--remote``'s assistant; every door that opens threads reads it here."""
+    from chatcli.service.answerer import OWN, Answerer
+
     if graph is not None and (remote is not None or assistant or header):
         raise UsageError("give --graph or --remote, not both")
     if remote is None and (assistant or header):
@@ -44,26 +46,25 @@ def answering_of(
     if remote is not None:
         from chatcli.backends.remote.client import remote_spec
 
-        return remote_spec(remote, assistant, header, env.environ)
+        return Answerer(remote=remote_spec(remote, assistant, header, env.environ))
     if graph is None:
-        return None
+        return OWN
     from chatcli.backends.graphs.load import GraphFile
 
     app = GraphFile(graph, env.cwd)
     app.check()
-    return app
+    return Answerer(graph=app)
 
 
 def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, Any]:
     """``--graph``, ``--remote`` and ``--resume`` read from the flags ``given`` (by their parameter names, see
-    chatcli.app.flags): what answers (None: chat's own graph, or the thread's) and the value to resume with (None:
-    none); a flag that does not apply to what answers (the table says which) is refused, naming it."""
+    chatcli.app.flags): what answers (chat's own graph, unless a thread's is another) and the value to resume with
+    (None: none); a flag that does not apply to what answers (the table says which) is refused, naming it."""
     from chatcli.core.interrupts import typed_answer
 
-    graph, remote, resume = given["graph"], given["remote"], given["resume"]
-    if resume is not None and given["question"] is not None:
+    if given["resume"] is not None and given["question"] is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    by = REMOTE if remote is not None else GRAPH if graph else None
+    by = REMOTE if given["remote"] is not None else GRAPH if given["graph"] else None
     for flag in refused(by) if by is not None else ():
         if given[flag.param] not in (None, False, [], ()):
             if by == REMOTE:
@@ -73,8 +74,9 @@ def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, 
             raise UsageError(
                 f"{flag.name} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
             )
-    app = answering_of(graph, remote, given["assistant"], given["header"], env)
-    return app, typed_answer(resume) if resume is not None else None
+    answerer = answering_of(given["graph"], given["remote"], given["assistant"], given["header"], env)
+    resume = given["resume"]
+    return answerer, typed_answer(resume) if resume is not None else None
 
 
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).
@@ -162,7 +164,7 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
             await chat.backend.remember(conversation.thread_id, settings.db or "")
         if result.interrupts and not isinstance(output, JsonOutput):
             thread_id = conversation.thread_id
-            again = chat.answering.again(thread_id) if chat.answering is not None else f"chat -t {thread_id}"
+            again = chat.answerer.again(thread_id)
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
@@ -228,7 +230,7 @@ def run(
 
     env = env or Environment()
     if json_output is not None:
-        json_output.model = setup.app.label if setup.app is not None else settings.model
+        json_output.model = setup.answerer.label or settings.model
     if thread:
         check_thread_id(thread)
     if setup.resume is not None and not (thread or setup.latest):
@@ -250,12 +252,12 @@ def run(
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
     # model, unless the flags name others) before anything loads.
-    chat = Chat(settings, setup.app)
+    chat = Chat(settings, setup.answerer)
     opening = asyncio.run(chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup))
     if opening.said and json_output is None:
         make_env_output(env).note(opening.said)
     with ExitStack() as stack:
-        own = chat.answering is None  # a graph of the user's has its own model
+        own = chat.answerer.own  # a graph of the user's has its own model
         if own:
             chat.settings = use_local_model(stack, chat.settings, env, quiet=json_output is not None)
         settings = chat.settings

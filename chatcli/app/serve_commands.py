@@ -9,7 +9,7 @@ import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import typer
 
@@ -17,10 +17,8 @@ from chatcli.api.guard import addresses, loopback
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.service.answerer import OWN, Answerer
 from chatcli.text import say
-
-if TYPE_CHECKING:
-    from chatcli.service.chat import Answering
 
 TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
@@ -129,8 +127,8 @@ def serve_command(
                 raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
         from chatcli.app.run import answering_of, preflight
 
-        answering = answering_of(graph, remote, assistant, header, env)
-        preflight(settings, graph=answering is not None)
+        answerer = answering_of(graph, remote, assistant, header, env)
+        preflight(settings, graph=not answerer.own)
         from dataclasses import replace
 
         from chatcli.app.worker.settings import worker_config
@@ -143,7 +141,7 @@ def serve_command(
                 f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
                 f" and run your tools through {_bracketed_url(host, port)}\n",
             )
-        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), answering)
+        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), answerer)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
 
@@ -217,7 +215,7 @@ def serve(
     where: Listening,
     allow_host: list[str],
     trusted: tuple[str, ...] = (),
-    answering: Answering = None,
+    answerer: Answerer = OWN,
 ) -> None:
     import uvicorn
 
@@ -229,7 +227,7 @@ def serve(
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     owner = os.getuid() if path is None else None  # on TCP: of this machine's processes, only this user's
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner, trusted, answering),
+        create_app(settings, allowed, token, owner, trusted, answerer),
         # Who calls is the socket's word: uvicorn would take X-Forwarded-For from 127.0.0.1 (or from
         # $FORWARDED_ALLOW_IPS) as the client; --trust-proxy applies it behind the guard instead.
         proxy_headers=False,

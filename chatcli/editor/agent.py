@@ -33,7 +33,6 @@ from chatcli.store.base import Place
 from chatcli.text import say
 
 if TYPE_CHECKING:
-    from chatcli.service.chat import Answering
     from chatcli.tools.toolbox import Toolbox
 
 T = TypeVar("T")
@@ -94,8 +93,8 @@ class Editor:
     """The agent side of ``chat acp``: ``chat`` is the process's one service (chat's own graph, a graph of the
     user's, or an Agent Server's assistant), ``setup`` what the command line set (-m, --role...)."""
 
-    def __init__(self, chat: Chat, settings: Settings, setup: ThreadSetup, answering: Answering = None):
-        self.chat, self.settings, self.setup, self.answering = chat, settings, setup, answering
+    def __init__(self, chat: Chat, settings: Settings, setup: ThreadSetup):
+        self.chat, self.settings, self.setup = chat, settings, setup
         from chatcli.providers.base import known_secrets
 
         self.secrets = known_secrets(settings)  # every credential the user has: masked in all the editor is sent

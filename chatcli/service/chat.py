@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable, TypedDict, TypeVar, U
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import NoThread, UsageError
+from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from chatcli.service.thread import Thread
     from chatcli.store import Store, ThreadInfo
     from chatcli.tools.toolbox import Toolbox
-
-    # What answers a process's threads: chat's own graph (None), a graph of the user's, an Agent Server's assistant.
-    Answering = GraphLoader | RemoteSpec | None
 
 
 def load_engine(spec: str | None = None) -> None:
@@ -92,18 +90,18 @@ class Chat:
     compact``) asks it for a thread, and it decides once which thread an id names, what goes on with it (its stored
     model or graph against what the door asks), which tools it has and how it is set up.
 
-    ``answering`` is what answers: chat's own graph (None), a graph of the user's (``--graph``) or an Agent Server's
-    assistant (``--remote``). A ``Chat`` opens what answers when first asked for a thread (or on ``open``), and
-    closes it when its ``async with`` block ends. Until then (a door of one thread: the command line) a thread that
-    another graph answers is gone on with by that graph; once open (a door of many: serve, an editor, the prompt's
-    /switch) such a thread is refused in one line naming the command that goes on with it.
+    ``answerer`` is what answers (chatcli.service.answerer): chat's own graph, a graph of the user's (``--graph``) or
+    an Agent Server's assistant (``--remote``). A ``Chat`` opens what answers when first asked for a thread (or on
+    ``open``), and closes it when its ``async with`` block ends. Until then (a door of one thread: the command line) a
+    thread that another graph answers is gone on with by that graph; once open (a door of many: serve, an editor, the
+    prompt's /switch) such a thread is refused in one line naming the command that goes on with it.
     """
 
-    def __init__(self, settings: Settings, answering: Answering = None, listener: Listener | None = None) -> None:
+    def __init__(self, settings: Settings, answerer: Answerer = OWN, listener: Listener | None = None) -> None:
         from chatcli.core.events import Silent
 
         self.settings = settings
-        self.answering: Answering = answering
+        self.answerer = answerer
         self.listener: Listener = listener if listener is not None else Silent()
         self.engine: Engine | None = None
         self._stack = AsyncExitStack()
@@ -136,10 +134,10 @@ class Chat:
             return self.engine
         if listener is not None:
             self.listener = listener
-        stack, answering = self._stack, self.answering
+        stack, answerer = self._stack, self.answerer
         if not toolbox:  # a one-shot's: with the warm worker on, it shares the MCP servers the MCP host keeps
             toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
-        if answering is None:
+        if answerer.tools:
             box = tools if not isinstance(tools, bool) else None
             if tools is True:
                 box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
@@ -150,14 +148,14 @@ class Chat:
                 await asyncio.to_thread(load)
             self.engine = await stack.enter_async_context(_own_engine(self.settings, self.listener, box))
         else:
-            from chatcli.backends.remote.client import RemoteSpec
-
             if load is not None:
                 await asyncio.to_thread(load)
-            if isinstance(answering, RemoteSpec):
-                self.engine = await stack.enter_async_context(_remote_engine(self.settings, answering))
+            if answerer.remote is not None:
+                self.engine = await stack.enter_async_context(_remote_engine(self.settings, answerer.remote))
             else:
-                self.engine = await stack.enter_async_context(_graph_engine(self.settings, self.listener, answering))
+                assert answerer.graph is not None
+                engine = _graph_engine(self.settings, self.listener, answerer.graph)
+                self.engine = await stack.enter_async_context(engine)
         return self.engine
 
     @property
@@ -185,7 +183,7 @@ class Chat:
     @property
     def graph(self) -> str | None:
         """The label of an app that is not chat's own, None for chat's own graph."""
-        return self.answering.label if self.answering is not None else None
+        return self.answerer.label
 
     # ---- threads
 
@@ -220,11 +218,9 @@ class Chat:
             )
         if sum(map(bool, (ref, new, latest))) > 1:
             raise UsageError("--thread, --new-thread and --continue each choose the thread: give one of them")
-        from chatcli.backends.remote.client import RemoteSpec
-
         try:
-            if isinstance(self.answering, RemoteSpec):
-                opening = await self._on_server(self.answering, ref, latest)
+            if self.answerer.remote is not None:
+                opening = await self._on_server(self.answerer.remote, ref, latest)
             else:
                 opening = await self._named(ref, new, latest, start_new, exact)
         except UsageError:
@@ -322,7 +318,7 @@ class Chat:
         from chatcli.core.binding import Choice, reconcile
 
         assert opening.info is not None
-        asked = self.answering.binding if self.answering is not None else None
+        asked = self.answerer.binding
         try:
             way = reconcile(
                 opening.thread_id, opening.binding, opening.info.model, Choice(asked, setup.model, setup.rebind)
@@ -338,7 +334,7 @@ class Chat:
                     f"thread {opening.thread_id} is answered by {way.graph.describe()}, which is not what answers here",
                     hint=f"{way.graph.command(opening.thread_id)} goes on with it",
                 )
-            self.answering = self._graph_of(opening.thread_id, way.graph)
+            self.answerer = Answerer(graph=self._graph_of(opening.thread_id, way.graph))
         model = way.model if way.graph is None else None
         if self.engine is None and model is not None and model != self.settings.model:
             self.settings = replace(self.settings, model=model)  # a door of one thread: its model is the run's

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chatcli.service.answerer import OWN, Answerer
+
 if TYPE_CHECKING:
     from chatcli.backends.own.roles import Role
-    from chatcli.backends.remote.client import RemoteSpec
     from chatcli.content.attachments import Attachment
     from chatcli.core.binding import Binding
-    from chatcli.core.graph_app import GraphLoader
     from chatcli.store import ThreadInfo
 
 
@@ -44,11 +44,8 @@ class ThreadSetup:
     latest: bool = False  # --continue
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
-    # What answers the thread when it is not chat's own graph: --graph's (a chatcli.backends.graphs.load.GraphFile, or
-    # anything with its ``label`` and ``open(saver)``), or --remote's assistant (a chatcli.backends.remote.client
-    # RemoteSpec); --resume: the value its pending interrupts get.
-    app: "GraphLoader | RemoteSpec | None" = None
-    resume: Any = None
+    answerer: Answerer = OWN  # what answers: chat's own graph, --graph's or --remote's (chatcli.service.answerer)
+    resume: Any = None  # --resume: the value the thread's pending interrupts get
     rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
 
 

@@ -219,14 +219,13 @@ def _resume(chat: Chat) -> str:
     """How the hints name the command that goes on with a thread ``{id}`` of this prompt."""
     from chatcli.core.binding import resume_template
 
-    graph = chat.answering
-    return resume_template(graph.binding if graph is not None else None, chat.settings.db or "")
+    return resume_template(chat.answerer.binding, chat.settings.db or "")
 
 
 def _instructions(chat: Chat) -> list[str]:
     """The header's line naming the project's AGENTS.md files in effect (chat's own graph sends them)."""
     settings = chat.settings
-    if not settings.project_instructions or chat.answering is not None:
+    if not settings.project_instructions or not chat.answerer.own:
         return []
     from chatcli.backends.own.standing import instruction_files
 
@@ -253,7 +252,7 @@ async def run_repl(
     settings, thread_id, info = chat.settings, opening.thread_id, opening.info
     resumed = named or info is not None
     threads = ThreadCache()
-    own = chat.answering is None  # chat's own graph: the models of its providers for /model Tab
+    own = chat.answerer.own  # chat's own graph: the models of its providers for /model Tab
     models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading), chat.commands)

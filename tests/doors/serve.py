@@ -41,9 +41,9 @@ class AppServed:
         kept: dict[str, Any] = {}
 
         def serve(
-            settings: Any, where: Any, allow_host: list[str], trusted: tuple[str, ...] = (), answering: Any = None
+            settings: Any, where: Any, allow_host: list[str], trusted: tuple[str, ...] = (), answerer: Any = None
         ):
-            kept.update(settings=settings, where=where, allow_host=allow_host, trusted=trusted, answering=answering)
+            kept.update(settings=settings, where=where, allow_host=allow_host, trusted=trusted, answerer=answerer)
             kept["context"] = contextvars.copy_context()  # chat's environment, as the app's code reads it
 
         environment = Environment(stdin=piped_stdin(b""), stdout=Captured(), stderr=self.err, environ=dict(env),
@@ -74,7 +74,7 @@ class AppServed:
 
         where = kept["where"]
         allowed = addresses(where.host, where.port, unix=False, allowed=kept["allow_host"], token=bool(where.token))
-        return create_app(kept["settings"], allowed, where.token, None, kept["trusted"], kept["answering"])
+        return create_app(kept["settings"], allowed, where.token, None, kept["trusted"], kept["answerer"])
 
     async def _within(self, work: Any) -> Any:
         """``work`` in chat's environment (a task of its own, in a copy of the command's context)."""
