@@ -73,6 +73,34 @@ class Approval(BaseModel):
     )
 
 
+class CommandRequest(BaseModel):
+    """A command of the thread's, as an editor runs it: its name (``undo`` or ``/undo``) and the text after it."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
+
+    command: str = Field(description="The command's name, as `GET /v1/commands` lists it.")
+    input: str = Field("", description="The text after it (a model's name for `model`, a focus for `compact`).")
+
+
+class Offered(BaseModel):
+    """A command a thread here runs (the same list an editor is offered)."""
+
+    name: str
+    description: str
+    input: str | None = Field(description="What it takes after its name (None: nothing).")
+    answers: bool = Field(description="It runs a turn: its answer is the object (or events) a message's is.")
+
+
+class CommandDone(BaseModel):
+    """What a command that runs no turn did: the line it says, the model it chose, the thread it forked."""
+
+    thread_id: str
+    command: str
+    said: str
+    model: str | None = None
+    forked: str | None = None
+
+
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": Answer, "content": {"text/event-stream": {}}, "description": "The answer (or its events)."},
     400: {"model": Failure | Refusal, "description": "A usage error: the error object (with the part that arrived)."},
@@ -135,6 +163,7 @@ def create_app(
     _thread_routes(app, state, running)
     _turn_routes(app, state, settings, running)
     _compaction_route(app, state, settings, running)
+    _command_routes(app, state, settings, running)
     return app
 
 
@@ -270,6 +299,67 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, r
         task = running.run(_compacted(state["engine"], settings, thread_id, asked), thread_id)
         await while_connected(task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads an answer
+            return Response(status_code=499)
+        return task.result()
+
+
+def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
+    """The commands a thread here runs (chatcli.service.commands: the list an editor is offered), listed and run on
+    ``app`` whose engine is ``state["engine"]``."""
+
+    @app.get("/v1/commands", summary="The commands a thread here runs: what an editor is offered", response_model=None)
+    async def list_commands() -> list[Offered]:
+        chat = state["engine"]
+        return [
+            Offered(name=c.name.removeprefix("/"), description=how.description, input=how.input, answers=how.answers)
+            for c, how in chat.commands().offered(chat.backend.can)
+        ]
+
+    @app.post(
+        "/v1/threads/{thread_id}/commands",
+        summary=(
+            "Run a command on a thread (`GET /v1/commands` lists them): a command that answers (retry) gives the "
+            "answer as a message does; the others what they did"
+        ),
+        responses={**ANSWERS, 200: {"model": CommandDone | Answer, "description": "What it did, or the answer."}},
+    )
+    async def post_command(thread_id: str, request: Request, asked: CommandRequest = Body()) -> Any:
+        from chatcli.service.command_runs import Said, run_offered
+
+        chat = state["engine"]
+        name = asked.command.strip()
+        command = chat.commands().get("/" + name.removeprefix("/")) if name.isprintable() else None
+        if command is None or command.editor is None:
+            raise UsageError(f"no command {name[:40]!r} here", hint="GET /v1/commands lists them")
+        wanted = (await chat.find(thread_id, exists=True)).thread_id
+        if command.editor.answers:
+
+            @asynccontextmanager
+            async def opened(listener: Any) -> AsyncIterator[Any]:
+                yield await chat.thread(wanted, listener=listener)
+
+            turn = Turn(
+                opened,
+                lambda c: run_offered(chat, c, command, asked.input.strip()),
+                settings,
+                _streams(request),
+                thread_id=wanted,
+            )
+            return await _answer(running, request, turn)
+
+        async def said() -> CommandDone:
+            thread = await chat.thread(wanted, listener=Logged("chat serve"))
+            done = await run_offered(chat, thread, command, asked.input.strip())
+            assert isinstance(done, Said)
+            return CommandDone(
+                thread_id=wanted, command=command.name, said=done.line, model=done.model, forked=done.forked
+            )
+
+        from chatcli.api.turns import while_connected
+
+        task = running.run(said(), wanted)  # a delete of the thread, or the server's stop, stops it first
+        await while_connected(task, request.is_disconnected)
+        if task.cancelled():  # the client left: nobody reads what it did
             return Response(status_code=499)
         return task.result()
 

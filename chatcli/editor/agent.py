@@ -477,14 +477,12 @@ class Editor:
         return schema.SetSessionConfigOptionResponse(config_options=self._options(session) or [])
 
     async def _choose_model(self, session: Session, name: str) -> None:
-        from chatcli.backends.own.model import check_credentials
+        await _said(session.thread.choose_model(name))  # checked there, as at every door
+        self._chosen(session, name)
 
-        if not session.thread.can.prompt:
-            raise UsageError("the model is the graph's own", hint=session.thread.can.hint)
-        if len(name) > 200 or not name.isprintable() or any(c.isspace() for c in name):
-            raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
-        check_credentials(self.settings, name)  # a provider whose key or package is missing: one line
-        await _said(session.thread.choose_model(name))
+    @staticmethod
+    def _chosen(session: Session, name: str) -> None:
+        """``name`` is among the session's models from now on (offered in its config options)."""
         if name not in session.models:
             session.models = [*session.models, name][-20:]
 
@@ -543,39 +541,28 @@ class Editor:
 
             return prompted
         name, _, arg = text[1:].partition(" ")
-        commands = self.chat.commands()
-        command = commands.get("/" + name.strip())
+        command = self.chat.commands().get("/" + name.strip())
         if command is None or command.editor is None:
             return None  # not a command an editor is offered: a question
 
         async def run() -> TurnResult:
-            refused = commands.refusal(command, thread.can, editor=True)
-            if refused is not None:
-                raise refused
-            runs = EDITOR_RUNS.get(command.name)
-            if runs is None:
-                raise UsageError(f"{command.name} is not run in an editor", hint="run it at chat's prompt")
-            done = await runs(self, session, arg.strip())
-            if isinstance(done, str):  # a line said, as the answer of the turn
-                session.listener.said(done)
-                return TurnResult(done)
-            return done
+            from chatcli.service.command_runs import Said, run_offered
+
+            done = await run_offered(self.chat, thread, command, arg.strip())
+            if not isinstance(done, Said):
+                return done
+            line = done.line
+            if done.model is not None:
+                self._chosen(session, done.model)
+                self._update_options(session)
+            if done.forked is not None:
+                if self.chat.store is not None:  # made here: in this session's directories
+                    await self.chat.store.index.place(done.forked, session.cwd, session.dirs)
+                line = f"forked into session {done.forked} (chat -t {done.forked}); load it to go on there"
+            session.listener.said(line)  # a line said, as the answer of the turn
+            return TurnResult(line)
 
         return run
-
-    async def _fork(self, session: Session) -> str:
-        from chatcli.threads.operations import Threads, turns_of
-
-        threads = self.chat.threads()
-        if not isinstance(threads, Threads):
-            raise UsageError("this thread cannot be forked here")
-        turns = turns_of(await session.thread.messages())
-        if not turns:
-            raise UsageError("nothing to fork: this thread is empty")
-        new_id = await threads.fork(session.thread.thread_id, len(turns))
-        if self.chat.store is not None:  # made here: in this session's directories
-            await self.chat.store.index.place(new_id, session.cwd, session.dirs)
-        return f"forked into session {new_id} (chat -t {new_id}); load it to go on there"
 
     def _update_options(self, session: Session, listed: list[str] | None = None) -> None:
         options = self._options(session, listed)
@@ -675,51 +662,6 @@ def _not_found(session_id: Any) -> RequestError:
     """The protocol's "not found" for ``session_id``, which is named only as far as it is short and printable."""
     shown = str(session_id)[:80]
     return RequestError(-32002, f"Resource not found: {shown.encode('unicode_escape').decode('ascii')}")
-
-
-# What each command an editor is offered does there (chatcli.service.commands defines them): the turn it runs, or
-# the line it says.
-EditorRun = Callable[[Editor, Session, str], Awaitable[TurnResult | str]]
-
-
-async def _retry(editor: Editor, session: Session, arg: str) -> TurnResult:
-    return await session.thread.retry()
-
-
-async def _undo(editor: Editor, session: Session, arg: str) -> str:
-    return "nothing to undo" if await session.thread.undo() is None else "took back the last exchange"
-
-
-async def _model(editor: Editor, session: Session, arg: str) -> str:
-    if not arg:
-        return f"the model is {session.thread.model_name}"
-    await editor._choose_model(session, arg)
-    editor._update_options(session)
-    return f"model {arg} from the next message, kept with this thread"
-
-
-async def _compact(editor: Editor, session: Session, arg: str) -> str:
-    done = await session.thread.own("memory").compact(arg or None)
-    return f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens"
-
-
-async def _summary(editor: Editor, session: Session, arg: str) -> str:
-    view = await session.thread.own("memory").summary()
-    return view.text or "no summary yet: every turn is sent whole"
-
-
-async def _fork(editor: Editor, session: Session, arg: str) -> str:
-    return await editor._fork(session)
-
-
-EDITOR_RUNS: dict[str, EditorRun] = {
-    "/compact": _compact,
-    "/summary": _summary,
-    "/model": _model,
-    "/retry": _retry,
-    "/undo": _undo,
-    "/fork": _fork,
-}
 
 
 def _input(hint: str | None) -> schema.AvailableCommandInput | None:

@@ -2,8 +2,9 @@
 editor may run it), and the doors' views of them.
 
 The prompt's slash commands (chatcli.ui.commands: their handlers, /help and Tab completion), an editor's available
-commands (chatcli.editor.agent) and, next, serve's are views of one ``Commands``, filtered by what the thread can
-do (``Ability``, as its backend's ``Abilities`` say), never by a list of names. Nothing here imports a UI library.
+commands (chatcli.editor.agent) and ``chat serve``'s (chatcli.api.server) are views of one ``Commands``, filtered by
+what the thread can do (``Ability``, as its backend's ``Abilities`` say), never by a list of names. Nothing here
+imports a UI library.
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ class Can(Protocol):
 
 @dataclass(frozen=True)
 class Offer:
-    """How an editor is offered a command (ACP's available commands): what it does, the input it takes (None:
-    none), and what it needs of the thread there besides the command's own ``needs``."""
+    """How a client is offered a command (an editor's available commands, ``chat serve``'s ``/v1/commands``): what
+    it does, the input it takes (None: none), what it needs of the thread there besides the command's own ``needs``,
+    and whether it ``answers`` (runs a turn: its answer is the turn's) rather than saying a line
+    (chatcli.service.command_runs runs it)."""
 
     description: str
     input: str | None = None
     needs: frozenset[Ability] = frozenset()
+    answers: bool = False
 
 
 # What most commands need: a thread chat keeps (an Agent Server's thread runs the few that need nothing more).
@@ -113,7 +117,7 @@ DEFINED: tuple[Command, ...] = (
         "/retry",
         "answer the last message again, replacing the answer",
         needs=frozenset(),
-        editor=Offer("answer the last question again"),
+        editor=Offer("answer the last question again", answers=True),
     ),
     Command(
         "/undo",
@@ -219,7 +223,8 @@ class Commands:
         return found, arg
 
     def offered(self, can: Can) -> list[tuple[Command, Offer]]:
-        """The commands an editor is offered on a thread that can do ``can``, in the order defined, each with how."""
+        """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
+        defined, each with how."""
         return [(c, c.editor) for c in self if c.editor is not None and c.wants(editor=True) <= can.abilities]
 
     def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:

@@ -365,7 +365,17 @@ class Thread:
 
     async def choose_model(self, name: str) -> None:
         """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now,
-        a new thread's with it, so that leaving before the next message forgets nothing."""
+        a new thread's with it, so that leaving before the next message forgets nothing. Checked first, the same at
+        every door: a graph's thread has its own model, and a name that is none, or whose provider's key or package
+        is missing, is one line (nothing switched)."""
+        if not self.own_model:
+            raise UsageError("the model is the graph's own", hint=self.can.hint)
+        if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
+            raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
+        if self.settings is not None:
+            from chatcli.backends.own.model import check_credentials
+
+            check_credentials(self.settings, name)
         self.model_name = name
         self.model_pinned = True
         await self._keep()

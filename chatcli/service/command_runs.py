@@ -1,0 +1,90 @@
+"""What the commands a client is offered do (an editor's available commands, ``chat serve``'s
+``/v1/threads/ID/commands``): each runs on a ``Thread`` and gives the turn it ran or the line it says, the same at
+every door that is not the prompt. The prompt's handlers (chatcli.ui.commands) print as a terminal does; the commands
+themselves are defined once, in chatcli.service.commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.core.events import TurnResult
+    from chatcli.service.chat import Chat
+    from chatcli.service.commands import Command
+    from chatcli.service.thread import Thread
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a command that runs no turn did: the line it says, and what a door may show of it besides (the model it
+    chose, the thread it forked)."""
+
+    line: str
+    model: str | None = None
+    forked: str | None = None
+
+
+Run = Callable[["Chat", "Thread", str], Awaitable["TurnResult | Said"]]
+
+
+async def run_offered(chat: Chat, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
+    """Run ``command`` (with the text after it, ``arg``) on ``thread``: refused in one line where the thread cannot
+    do what it needs, or where it is the prompt's only."""
+    refused = chat.commands().refusal(command, thread.can, editor=True)
+    if refused is not None:
+        raise refused
+    runs = RUNS.get(command.name) if command.editor is not None else None
+    if runs is None:
+        raise UsageError(f"{command.name} is run at chat's prompt only", hint="chat -t ID opens the thread there")
+    return await runs(chat, thread, arg)
+
+
+async def _retry(chat: Chat, thread: Thread, arg: str) -> TurnResult:
+    return await thread.retry()
+
+
+async def _undo(chat: Chat, thread: Thread, arg: str) -> Said:
+    return Said("nothing to undo" if await thread.undo() is None else "took back the last exchange")
+
+
+async def _model(chat: Chat, thread: Thread, arg: str) -> Said:
+    if not arg:
+        return Said(f"the model is {thread.model_name or chat.settings.model}")
+    await thread.choose_model(arg)
+    return Said(f"model {arg} from the next message, kept with this thread", model=arg)
+
+
+async def _compact(chat: Chat, thread: Thread, arg: str) -> Said:
+    done = await thread.own("memory").compact(arg or None)
+    return Said(f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens")
+
+
+async def _summary(chat: Chat, thread: Thread, arg: str) -> Said:
+    view = await thread.own("memory").summary()
+    return Said(view.text or "no summary yet: every turn is sent whole")
+
+
+async def _fork(chat: Chat, thread: Thread, arg: str) -> Said:
+    from chatcli.threads.operations import Threads, turns_of
+
+    threads = chat.threads()
+    if not isinstance(threads, Threads):
+        raise UsageError("this thread cannot be forked here")
+    turns = turns_of(await thread.messages())
+    if not turns:
+        raise UsageError("nothing to fork: this thread is empty")
+    new_id = await threads.fork(thread.thread_id, len(turns))
+    return Said(f"forked into thread {new_id} (chat -t {new_id})", forked=new_id)
+
+
+RUNS: dict[str, Run] = {
+    "/compact": _compact,
+    "/summary": _summary,
+    "/model": _model,
+    "/retry": _retry,
+    "/undo": _undo,
+    "/fork": _fork,
+}

@@ -1,0 +1,177 @@
+"""The commands a client runs on a thread, the same at each door that is a client's: an editor's available commands
+(``chat acp``) and ``chat serve``'s ``/v1/commands``, both views of one registry (chatcli.service.commands) run by one
+service (chatcli.service.command_runs); on chat's own graph and a graph of the user's (which runs only those that
+need nothing of chat's prompt). Both doors run in this process (tests/doors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import chat
+
+OWN_ONLY = {"compact", "summary", "model", "fork"}  # what a graph's thread is not offered: its model, prompt, memory
+EVERYWHERE = {"retry", "undo"}
+
+
+class Refused(Exception):
+    """A command refused at a door, in its one line."""
+
+
+class Client:
+    """A door a client runs commands at: ``offered()`` names them with their descriptions; ``ask`` starts the
+    thread; ``run`` runs one and gives the line it said, or the answer of the turn it ran."""
+
+    thread: str
+
+    def offered(self) -> dict[str, str]: ...
+
+    def ask(self, text: str) -> str: ...
+
+    def run(self, command: str, given: str = "") -> str: ...
+
+
+class AcpClient(Client):
+    def __init__(self, editor: Any):
+        self.editor = editor
+        self.thread = editor.new()
+
+    def offered(self) -> dict[str, str]:
+        editor, session = self.editor, self.thread
+        editor.wait_for(lambda: bool(editor.of(session, "available_commands_update")))
+        update = editor.of(session, "available_commands_update")[-1]
+        return {c.name: c.description for c in update.available_commands}
+
+    def ask(self, text: str) -> str:
+        mark = len(self.editor.updates)
+        assert self.editor.prompt(self.thread, text).stop_reason == "end_turn"
+        return str(self.editor.text(self.thread, since=mark))
+
+    def run(self, command: str, given: str = "") -> str:
+        from acp import RequestError
+
+        try:
+            return self.ask(f"/{command} {given}".strip())
+        except RequestError as exc:
+            raise Refused(str(exc)) from None
+
+
+class ServeClient(Client):
+    thread = "c0ffee01"
+
+    def __init__(self, served: Any):
+        self.served = served
+
+    def offered(self) -> dict[str, str]:
+        status, listed = self.served.request("GET", "/v1/commands")
+        assert status == 200, listed
+        return {c["name"]: c["description"] for c in listed}
+
+    def ask(self, text: str) -> str:
+        status, answer = self.served.ask(self.thread, text)
+        assert status == 200, answer
+        return str(answer["reply"])
+
+    def run(self, command: str, given: str = "") -> str:
+        status, done = self.served.request(
+            "POST", f"/v1/threads/{self.thread}/commands", {"command": command, "input": given}
+        )
+        if status != 200:
+            raise Refused(done["error"]["message"])
+        return str(done.get("said", done.get("reply")))
+
+
+@pytest.fixture(params=["acp", "serve"])
+def client(request, chat_env, monkeypatch, graph_args) -> Iterator[Client]:
+    if graph_args:  # the graph's own code reads its model's key and address, in this process too
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.setenv(name, chat_env[name])
+    if request.param == "acp":
+        from tests.doors.acp import InProcessEditor
+
+        editor = InProcessEditor(chat_env, *graph_args)
+        editor.initialize()
+        yield AcpClient(editor)
+        assert editor.close() == 0, editor.stderr.decode()
+    else:
+        from tests.doors.serve import AppServed
+
+        served = AppServed(chat_env, *graph_args)
+        yield ServeClient(served)
+        served.stop()
+
+
+@pytest.fixture(params=["own", "graph"])
+def graph_args(request) -> list[str]:
+    from tests.matrix import AGENT
+
+    return ["--graph", AGENT] if request.param == "graph" else []
+
+
+def test_each_client_door_offers_what_the_thread_can_run(client, graph_args):
+    offered = client.offered()
+    if graph_args:
+        assert set(offered) == EVERYWHERE, offered
+    else:
+        assert set(offered) == EVERYWHERE | OWN_ONLY, offered
+    assert all(text and not name.startswith("/") for name, text in offered.items())
+
+
+def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, chat_env):
+    server.queue(Reply("first answer"), Reply("second answer"))
+    assert client.ask("a question") == "first answer"
+    assert client.run("retry") == "second answer"
+    assert client.run("undo") == "took back the last exchange"
+    assert client.run("undo") == "nothing to undo"
+    kept = json.loads(chat(chat_env, "export", client.thread, "--format", "json").out)
+    assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
+
+
+def test_a_model_chosen_answers_from_the_next_message_and_a_bad_one_is_one_line(client, server, chat_env, graph_args):
+    server.queue(Reply("hello"))
+    client.ask("hello")
+    if graph_args:  # the graph chooses its own: not offered, and refused when run all the same
+        with pytest.raises(Refused, match="/model is chat's own"):
+            client.run("model", "gpt-other")
+        return
+    with pytest.raises(Refused, match="not a model name"):
+        client.run("model", "two words")
+    with pytest.raises(Refused, match="no API key for Anthropic"):  # its key is not set: nothing switched
+        client.run("model", "anthropic:claude-x")
+    assert client.run("model") == f"the model is {chat_env['CHATCLI_MODEL']}"
+    assert client.run("model", "gpt-other") == "model gpt-other from the next message, kept with this thread"
+    client.ask("again")
+    assert server.requests[-1]["model"] == "gpt-other"
+
+
+def test_fork_starts_a_thread_that_holds_this_ones_turns(client, server, chat_env, graph_args):
+    server.queue(Reply("the answer"))
+    client.ask("the question")
+    if graph_args:  # a graph's memory is its own: not offered, and refused when run all the same
+        with pytest.raises(Refused, match="/fork is chat's own"):
+            client.run("fork")
+        return
+    said = client.run("fork")
+    assert said.startswith(("forked into thread ", "forked into session "))  # as each door names a thread
+    new = said.split()[3]
+    kept = chat(chat_env, "show", new)
+    assert "the question" in kept.out and "the answer" in kept.out, kept
+    assert new != client.thread
+
+
+def test_serve_refuses_a_command_it_does_not_run_and_a_thread_that_is_none(chat_env):
+    from tests.doors.serve import AppServed
+
+    served = AppServed(chat_env)
+    try:
+        status, refused = served.request("POST", "/v1/threads/c0ffee01/commands", {"command": "exit"})
+        assert status == 400 and "no command 'exit' here" in refused["error"]["message"], refused
+        status, refused = served.request("POST", "/v1/threads/c0ffee01/commands", {"command": "\x1b[2J"})
+        assert status == 400 and "\x1b" not in json.dumps(refused["error"]["message"], ensure_ascii=False), refused
+        status, missing = served.request("POST", "/v1/threads/nosuch01/commands", {"command": "undo"})
+        assert status == 404, missing
+    finally:
+        served.stop()
