@@ -210,6 +210,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
         responses=ANSWERS,
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
+        from chatcli.backends.own.roles import read_role
         from chatcli.content.attachments import from_bytes
         from chatcli.service.opening import ThreadSetup
 
@@ -225,7 +226,10 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             raise UsageError(f"the attachments hold more than {MAX_FILES_BYTES // (1024 * 1024)} MB together")
         files = tuple(from_bytes(name, data) for name, data in decoded)
         setup = ThreadSetup(
-            system=message.system, role=_role(settings, message.role), model=message.model, attachments=files
+            system=message.system,
+            role=read_role(settings.roles_dir, message.role),
+            model=message.model,
+            attachments=files,
         )
 
         opening = await engine.find(thread_id, setup=setup)
@@ -422,16 +426,6 @@ def _usable(settings: Any, model: str) -> None:
         check_credentials(settings, model)
     except ConfigError as exc:
         raise UsageError(str(exc), hint=exc.hint) from None
-
-
-def _role(settings: Settings, name: str | None) -> Any:
-    if name is None:
-        return None
-    from pathlib import Path
-
-    from chatcli.backends.own.roles import load_role
-
-    return load_role(Path(settings.roles_dir or ""), name)
 
 
 def _base64(item: Attached) -> bytes:

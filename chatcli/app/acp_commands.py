@@ -44,11 +44,12 @@ def acp_command(
     def action(settings: Settings) -> None:
         from contextlib import ExitStack
 
-        from chatcli.app.run import answering_of, preflight, read_role, stoppable, use_local_model
+        from chatcli.app.run import answering_of, preflight, stoppable, use_local_model
+        from chatcli.backends.own.roles import read_role
         from chatcli.service.opening import ThreadSetup
 
         answerer = answering_of(graph, remote, assistant, header, env)
-        setup = ThreadSetup(model=model, role=read_role(settings, role))
+        setup = ThreadSetup(model=model, role=read_role(settings.roles_dir, role))
         protocol = _own_stdout()  # from here on, what else writes to stdout (the local model's server) is on stderr
         _served.append(True)
         with ExitStack() as stack:

@@ -28,7 +28,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
 from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
-from chatcli.app.run import graph_source, parse_vars, read_role, run
+from chatcli.app.run import graph_source, parse_vars, run
 from chatcli.app.shared import (
     app,
     done_with,
@@ -68,13 +68,14 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
     asked = SimpleNamespace(**given)
     if asked.as_json and asked.as_jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
+    from chatcli.backends.own.roles import read_role
     from chatcli.service.opening import ThreadSetup
 
     answerer, answer = graph_source(given, env)
     setup = ThreadSetup(
         system=asked.system,
         variables=parse_vars(asked.var),
-        role=read_role(settings, asked.role),
+        role=read_role(settings.roles_dir, asked.role),
         model=asked.model,
         temperature=asked.temperature,
         attach=tuple(asked.attach),

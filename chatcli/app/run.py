@@ -362,14 +362,3 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     except OSError:
         pass
     return failure.exit_status
-
-
-def read_role(settings: Settings, name: str | None) -> Any:
-    """The role of ``--role NAME``, read now (an unknown one fails before anything runs); None without the flag."""
-    if name is None:
-        return None
-    from pathlib import Path
-
-    from chatcli.backends.own.roles import load_role
-
-    return load_role(Path(settings.roles_dir or ""), name)

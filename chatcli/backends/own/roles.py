@@ -104,6 +104,12 @@ def list_roles(directory: Path, problems: list[str] | None = None) -> list[Role]
     return roles
 
 
+def read_role(roles_dir: str | None, name: str | None) -> Role | None:
+    """The role a door names (``--role NAME``, a request's ``role``), read now from ``roles_dir`` (the settings'):
+    an unknown one fails before anything runs; None when none is named."""
+    return load_role(Path(roles_dir or ""), name) if name is not None else None
+
+
 def load_role(directory: Path, name: str) -> Role:
     """The role ``name``, or one line naming where roles live (exit 2)."""
     if not _NAME.fullmatch(name):
