@@ -28,11 +28,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(HERE))
 
+from chatcli.tools.mcp.config import OAUTH_KEYS  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
 
 CHAT = str(Path(sys.executable).with_name("chat"))
 NAME = "conf"
 WAIT = 180  # seconds a step may take: the suite runs every scenario at once
+
+
+def camel(key: str) -> str:
+    """The suite's context key (``client_id``) as mcp.json spells it (``clientId``)."""
+    first, *rest = key.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 def environment(home: Path, server: FakeOpenAIServer) -> dict[str, str]:
@@ -105,7 +112,13 @@ def main() -> int:
         env = environment(home, server)
         config = home / ".config" / "chatcli"
         config.mkdir(parents=True)
-        (config / "mcp.json").write_text(json.dumps({"mcpServers": {NAME: {"type": "http", "url": url}}}))
+        entry: dict[str, Any] = {"type": "http", "url": url}
+        given = json.loads(context or "{}")
+        oauth = {camel(key): value for key, value in given.items() if camel(key) in OAUTH_KEYS}
+        if oauth:  # a client registered by hand, as the user writes it in mcp.json (readable by them alone)
+            entry["oauth"] = oauth
+        (config / "mcp.json").write_text(json.dumps({"mcpServers": {NAME: entry}}))
+        (config / "mcp.json").chmod(0o600)
         listed = step(env, "tools", "--refresh", "--json")
         if listed.returncode != 0 or "chat mcp login" in listed.stdout + listed.stderr:
             if sign_in(env) != 0:

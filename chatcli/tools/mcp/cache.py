@@ -82,6 +82,7 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
         "sse": spec.sse,
         "headers": sorted(spec.headers),
         "header_values": _digest(spec.headers),
+        "oauth": _digest(spec.oauth),  # another client registered by hand may be offered other tools
         "program": program,
         "files": files,
     }

@@ -33,6 +33,9 @@ class ServerSpec:
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     sse: bool = False  # the url speaks the HTTP+SSE transport of the 2024-11-05 revision, not streamable HTTP
+    # A client registered by hand with the server's authorization server (mcp.json's "oauth": {"clientId",
+    # "clientSecret"}, as Claude Code spells them): signed in as that client, never registered dynamically.
+    oauth: Mapping[str, str] = field(default_factory=dict, repr=False)  # its secret is never shown
 
     def __post_init__(self) -> None:  # whatever made it: parse_servers says where the name came from first
         if reserved(self.name):
@@ -113,9 +116,30 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
                 url=url,
                 headers=_strings(entry.get("headers", {}), f"{where}.headers", dict),
                 sse=sse,
+                oauth=_oauth(entry.get("oauth"), f"{where}.oauth", bool(url)),
             )
         )
     return specs
+
+
+# What mcp.json's "oauth" object of a server may hold: a client registered by hand (Claude Code's spelling).
+OAUTH_KEYS = ("clientId", "clientSecret")
+
+
+def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
+    """A server's pre-registered OAuth client, checked: an object of strings with a ``clientId``, for a remote
+    server."""
+    if value is None:
+        return {}
+    found = _strings(value, where, dict)
+    unknown = [key for key in found if key not in OAUTH_KEYS]
+    if unknown:
+        raise ConfigError(f"{where}: {unknown[0][:40]!r} is not one chat reads (it reads {', '.join(OAUTH_KEYS)})")
+    if not found.get("clientId"):
+        raise ConfigError(f"{where}: give the clientId the authorization server registered for chat")
+    if not remote:
+        raise ConfigError(f"{where}: a server chat starts (a command) does not sign in")
+    return dict(found)
 
 
 # The "type" an entry may name (other clients' spellings), and whether it is the HTTP+SSE transport.
@@ -148,4 +172,23 @@ def read_servers(path: Path) -> list[ServerSpec]:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    return parse_servers(data, str(path))
+    servers = parse_servers(data, str(path))
+    secret = next((spec.name for spec in servers if spec.oauth.get("clientSecret")), None)
+    if secret is not None:
+        _private(path, f"mcpServers.{secret}.oauth.clientSecret")
+    return servers
+
+
+def _private(path: Path, what: str) -> None:
+    """A file that holds a secret (``what``) must be its owner's alone: else a ConfigError saying how to make it so."""
+    import os
+    import stat
+
+    try:
+        mode = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if mode.st_uid != os.getuid() or stat.S_IMODE(mode.st_mode) & 0o077:
+        raise ConfigError(
+            f"{path} holds a secret ({what}) that others can read", hint=f"chmod 600 {path}, owned by you"
+        )

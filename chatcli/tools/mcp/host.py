@@ -70,7 +70,9 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     from chatcli.tools.mcp.config import parse_servers
 
     name = str(data.get("name") or "")
-    entry = {k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers", "type") and v}
+    entry = {
+        k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers", "type", "oauth") and v
+    }
     (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
     return spec
 

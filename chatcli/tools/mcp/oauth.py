@@ -168,6 +168,16 @@ def _provider(
     class Provider(OAuthClientProvider):
         async def _initialize(self) -> None:
             await super()._initialize()
+            if spec.oauth.get("clientId"):  # registered by hand (mcp.json): that client, never stored or registered
+                from mcp.shared.auth import OAuthClientInformationFull
+
+                secret = spec.oauth.get("clientSecret")
+                self.context.client_info = OAuthClientInformationFull(
+                    client_id=spec.oauth["clientId"],
+                    client_secret=secret,
+                    redirect_uris=metadata.redirect_uris,
+                    token_endpoint_auth_method="client_secret_basic" if secret else "none",
+                )
             tokens = self.context.current_tokens
             if tokens is not None and tokens.expires_in is not None:
                 self.context.update_token_expiry(tokens)
