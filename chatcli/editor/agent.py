@@ -15,7 +15,7 @@ import functools
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
@@ -324,7 +324,8 @@ class Editor:
         editor where it offers to), with the editor's MCP ``servers`` beside chat's own."""
         thread_id = opening.thread_id
         workdir = _workdir(cwd)
-        specs = _server_specs(servers or [])
+        roots = (str(workdir), *dirs)  # the session's directories: its servers' roots
+        specs = [replace(spec, roots=roots) for spec in _server_specs(servers or [])]
         await self._client_loaded(specs)
         listener = EditorListener(
             self.client, thread_id, forms=self._forms(), secrets=self.secrets, links=self._links()

@@ -4,6 +4,7 @@ and its set-up, and opens the store and what answers (chat's own graph, a graph 
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, AsyncIterator, Callable, TypedDict, TypeVar, Unpack
@@ -592,6 +593,8 @@ async def open_toolbox(
     from chatcli.tools.mcp.config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
+    here = (settings.workdir or os.getcwd(),)  # the directory chat works in: the servers' roots
+    servers = [replace(spec, roots=here) for spec in servers]
     # With memories on, the remember tool (offered on a turn that asks to remember something, each call approved).
     remembering = ("memory",) if settings.memories and "memory" not in settings.tools else ()
     groups = (*settings.tools, *remembering)

@@ -36,6 +36,9 @@ class ServerSpec:
     # A client registered by hand with the server's authorization server (mcp.json's "oauth": {"clientId",
     # "clientSecret"}, as Claude Code spells them): signed in as that client, never registered dynamically.
     oauth: Mapping[str, str] = field(default_factory=dict, repr=False)  # its secret is never shown
+    # The directories chat works in, declared to the server as its roots (MCP's roots/list): the session's own, set
+    # as the tools open (never from mcp.json); none: the server's directory, else chat's.
+    roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:  # whatever made it: parse_servers says where the name came from first
         if reserved(self.name):

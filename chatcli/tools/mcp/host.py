@@ -38,6 +38,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,17 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
         k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers", "type", "oauth") and v
     }
     (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
-    return spec
+    roots = data.get("roots") or []
+    if not isinstance(roots, list) or len(roots) > MAX_ROOTS or not all(_directory(r) for r in roots):
+        raise ValueError("the caller's roots are not absolute directories")
+    return replace(spec, roots=tuple(roots))
+
+
+MAX_ROOTS = 64  # an editor's session and its additional directories
+
+
+def _directory(path: Any) -> bool:
+    return isinstance(path, str) and os.path.isabs(path) and "\0" not in path and len(path) < 4096
 
 
 def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
@@ -86,7 +97,7 @@ def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
     from chatcli.tools.mcp.oauth import StoredAuth
 
     login = StoredAuth(spec, data).stamp() if spec.url else None
-    whole = [fingerprint(spec, {}, spec.cwd), str(data), log_dir, login]
+    whole = [fingerprint(spec, {}, spec.cwd), str(data), log_dir, login, list(spec.roots)]
     return hashlib.sha256(json.dumps(whole).encode()).hexdigest()
 
 

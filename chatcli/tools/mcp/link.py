@@ -177,6 +177,7 @@ class HostLink:
             "type": "sse" if spec.sse else None,
             "headers": dict(spec.headers),
             "oauth": dict(spec.oauth),  # a client registered by hand: the host signs in as it (the caller's user)
+            "roots": list(spec.roots),  # the caller's directories: the server's roots
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**inherited(self.environ), **spec.env} if spec.command else {},
         }

@@ -196,6 +196,13 @@ class Connection:
         path = self.log_dir / f"{self.name}.log"
         return path if self.spec.command or path.exists() else None
 
+    async def _roots(self, context: Any) -> Any:
+        """MCP's roots/list: the directories chat works in (the session's, else the server's or chat's own)."""
+        from mcp.types import ListRootsResult, Root
+
+        found = self.spec.roots or (self.spec.cwd or os.getcwd(),)
+        return ListRootsResult(roots=[Root(uri=Path(d).as_uri(), name=Path(d).name or d) for d in found])  # type: ignore[arg-type]
+
     async def heard(self, params: Any) -> None:
         """A log message of the server's (MCP's ``notifications/message``): a line of its log, never on the screen
         (``chat tools --log NAME`` shows the log)."""
@@ -254,6 +261,7 @@ class Connection:
                     client = Client(
                         streams,
                         elicitation_callback=answering,
+                        list_roots_callback=self._roots,  # the directories chat works in
                         logging_callback=self.heard,  # its log messages: to its log
                         log_level="info",  # (a 2026-07-28 server logs only what a request asks for)
                         client_info=me,
