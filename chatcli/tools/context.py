@@ -9,12 +9,11 @@ import re
 from typing import Protocol
 
 from chatcli.text import counted
-from chatcli.tools.listing import PromptEntry, ResourceEntry
+from chatcli.tools.listing import PREFIX, PromptEntry, ResourceEntry
 from chatcli.tools.mcp.server import McpServer, Unavailable
 
-__all__ = ["PromptEntry", "ResourceEntry"]
+__all__ = ["PREFIX", "PromptEntry", "ResourceEntry"]
 
-PREFIX = "/mcp__"
 # A resource mention: @SERVER:URI, the URI running to the next white space (a final . , ; ) ! ? is not part of it).
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_-]+):(\S+?)(?=[.,;:!?)\]]*(?:\s|$))")
 # Seconds a prompt or a resource may take to arrive.
@@ -85,6 +84,49 @@ async def prompt_text(toolbox: HasServers | None, entry: PromptEntry, arguments:
     if len(texts) == 1:
         return texts[0][1]
     return "\n\n".join(f"{role}: {text}" for role, text in texts)
+
+
+# Seconds Tab waits for a server's completions of a prompt's argument (then offers none), and the most it offers.
+COMPLETE_WAIT = 3.0
+MAX_COMPLETIONS = 100
+
+
+def argument_at(entry: PromptEntry, words: list[str]) -> tuple[str, str, dict[str, str]] | None:
+    """Which argument the last of ``words`` (typed after ``/mcp__SERVER__PROMPT``) fills, what of it is typed, and the
+    arguments given before it (in order, or ``name=value``, as ``prompt_arguments`` reads them); None past the last."""
+    names = [name for name, _, _ in entry.arguments]
+    given: dict[str, str] = {}
+    for word in words[:-1]:
+        name, sep, value = word.partition("=")
+        slot = name if sep and name in names else next((n for n in names if n not in given), None)
+        if slot is None:
+            return None
+        given[slot] = value if sep and name in names else word
+    last = words[-1] if words else ""
+    name, sep, value = last.partition("=")
+    if sep and name in names:
+        return name, value, given
+    slot = next((n for n in names if n not in given), None)
+    return (slot, last, given) if slot is not None else None
+
+
+async def complete_argument(
+    toolbox: HasServers | None, entry: PromptEntry, argument: str, value: str, given: dict[str, str]
+) -> list[str]:
+    """What the server offers for the prompt's ``argument`` as typed so far (``value``), the others ``given``
+    (MCP's completion/complete): at most MAX_COMPLETIONS, one line each, its escapes made visible; none when the
+    server has none, fails, is stopped, or takes longer than COMPLETE_WAIT once started (the prompt never waits on
+    it: prompt-toolkit shows what comes when it comes)."""
+    from chatcli.text import neutralise
+
+    try:
+        server = _server(toolbox, entry.server)
+        waited = COMPLETE_WAIT + server.start_timeout  # the first Tab may start it (the prompt goes on meanwhile)
+        result = await asyncio.wait_for(server.complete(entry.name, argument, value, given), waited)
+        values = list(result.completion.values)[:MAX_COMPLETIONS]
+    except Exception:  # noqa: BLE001 - Tab offers nothing: the prompt itself says what is wrong when it is sent
+        return []
+    return [neutralise(" ".join(str(v).split())) for v in values if isinstance(v, str) and v.strip()]
 
 
 async def read_resource(toolbox: HasServers | None, server_name: str, uri: str) -> list[tuple[str, bytes]]:

@@ -42,6 +42,9 @@ class ToolInfo:
         return self.tasks != "required"
 
 
+PREFIX = "/mcp__"  # an MCP prompt's slash command: /mcp__SERVER__PROMPT (Claude Code's)
+
+
 @dataclass(frozen=True)
 class PromptEntry:
     """A server's prompt: ``/mcp__SERVER__NAME`` with its arguments (name, required, description)."""
@@ -53,7 +56,7 @@ class PromptEntry:
 
     @property
     def command(self) -> str:
-        return f"/mcp__{self.server}__{self.name}"
+        return f"{PREFIX}{self.server}__{self.name}"
 
     @property
     def synopsis(self) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, AsyncGenerator, Awaitable, Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
+from chatcli.tools.listing import PREFIX
 from chatcli.ui.registry import defined, is_command
 
 if TYPE_CHECKING:
@@ -121,6 +122,34 @@ class CommandCompleter(Completer):
         for value, meta in self._choices(found.complete):
             if value.startswith(word) or (found.complete == "models" and _model_part(value).startswith(word)):
                 yield Completion(value, -len(word), display_meta=meta)
+
+    async def get_completions_async(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> AsyncGenerator[Completion, None]:
+        """As ``get_completions``; and an MCP prompt's arguments, as its server completes them (completion/complete,
+        asked at Tab, never while typing)."""
+        text = document.text_before_cursor.lstrip()
+        if text.startswith(PREFIX) and " " in text and "\n" not in text and self.toolbox() is not None:
+            for completion in await self._prompt_argument(text):
+                yield completion
+            return
+        for completion in self.get_completions(document, complete_event):
+            yield completion
+
+    async def _prompt_argument(self, text: str) -> list[Completion]:
+        from chatcli.tools.context import argument_at, complete_argument
+
+        command, _, rest = text.partition(" ")
+        entry = next((p for p in self._prompts() if p.command == command), None)
+        words = rest.split(" ")
+        found = argument_at(entry, [w for w in words[:-1] if w] + [words[-1]]) if entry is not None else None
+        if entry is None or found is None:
+            return []
+        argument, value, given = found
+        offered = await complete_argument(self.toolbox(), entry, argument, value, given)
+        typed = words[-1]
+        prefix = typed[: len(typed) - len(value)]  # "name=" when the argument was named
+        return [Completion(prefix + v, -len(typed), display=v, display_meta=argument) for v in offered]
 
     def _prompts(self) -> list[PromptEntry]:
         from chatcli.ui.commands.mcp import prompt_entries

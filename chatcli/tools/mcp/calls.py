@@ -171,6 +171,10 @@ class Calls:
         session = await self.ensure()
         return await self._until_stopped(session.read_resource(uri))
 
+    async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
+        session = await self.ensure()
+        return await self._until_stopped(session.complete(prompt, argument, value, context))
+
     async def _until_stopped(self, work: Awaitable[Any]) -> Any:
         """``work``'s result; ``Unavailable`` if the server is stopped first (its answer could never come)."""
         task = asyncio.ensure_future(work)

@@ -286,11 +286,8 @@ class Host:
                 tool, arguments = str(message.get("tool")), message.get("arguments") or {}
                 result = await server.call_tool(tool, arguments, progress, ask)
                 reply = {"result": dumped(result)}
-            elif op == "prompt":
-                result = await server.get_prompt(str(message.get("name")), message.get("arguments") or {})
-                reply = {"result": dumped(result)}
-            elif op == "resource":
-                reply = {"result": dumped(await server.read_resource(str(message.get("uri"))))}
+            elif op in READS:
+                reply = {"result": dumped(await _read(server, str(op), message))}
             elif op == "ping":
                 session = await server.ensure()
                 await asyncio.wait_for(session.send_ping(), 10)
@@ -312,6 +309,22 @@ class Host:
             await self._send(writer, {"id": number, **reply})
         except (OSError, RuntimeError):
             pass
+
+
+READS = ("prompt", "resource", "complete")  # what a caller reads of a server, besides its calls
+
+
+async def _read(server: McpServer, op: str, message: dict[str, Any]) -> Any:
+    """A prompt, a resource, or the completions of a prompt's argument, as the caller asked for it."""
+    if op == "prompt":
+        return await server.get_prompt(str(message.get("name")), message.get("arguments") or {})
+    if op == "resource":
+        return await server.read_resource(str(message.get("uri")))
+    given = message.get("context")
+    context = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+    return await server.complete(
+        str(message.get("name")), str(message.get("argument")), str(message.get("value")), context
+    )
 
 
 def boot() -> None:

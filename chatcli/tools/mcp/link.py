@@ -286,6 +286,10 @@ class HostSession:
     async def read_resource(self, uri: str) -> Any:
         return answer((await self._ask("resource", uri=uri))["result"])
 
+    async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
+        asked = await self._ask("complete", name=prompt, argument=argument, value=value, context=context)
+        return answer(asked["result"])
+
     async def cancel(self, request_id: int) -> None:
         """Cancel the request ``request_id`` (the host tells the server)."""
         self._writer.write(frame({"id": request_id, "op": "cancel"}))

@@ -152,6 +152,13 @@ class Session:
     async def read_resource(self, uri: str) -> Any:
         return await self.client.read_resource(uri)
 
+    async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
+        """MCP's completion/complete for an argument of ``prompt``: what ``value`` may become."""
+        from mcp.types import PromptReference
+
+        reference = PromptReference(type="ref/prompt", name=prompt)
+        return await self.client.complete(reference, {"name": argument, "value": value}, context or None)
+
     async def send_ping(self) -> Any:
         """Whether the server still answers: a ping, or (the 2026 revision has none) a discover."""
         session = self.client.session
