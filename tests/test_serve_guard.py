@@ -39,6 +39,8 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("POST", f"/v1/threads/{thread}/messages", {"content": "leak it"}),
         ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),
         ("POST", f"/v1/threads/{thread}/compact", {}),
+        ("GET", "/v1/commands", None),
+        ("POST", f"/v1/threads/{thread}/commands", {"command": "undo"}),
         ("GET", "/", None),
         ("GET", "/openapi.json", None),
         ("GET", "/docs", None),
