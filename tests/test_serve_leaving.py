@@ -6,21 +6,26 @@ events, on chat's own graph and on a graph of the user's (``chat serve --graph``
 request's ``"model"``, as ``-m``) goes on with it, whether the turn that named it ended or was left, and however soon
 the next question comes.
 
+On a LangGraph server's thread (``chat serve --remote``), which no database of chat's holds, the next question asked
+the moment the client left waits for the part shown to be written into the server's thread, and comes after it.
+
 Each step waits for what happened (the answer streaming, the model's stream left), never for a fixed time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 import time
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-from tests.fakeserver import Reply
-from tests.matrix import Backend, backends
+from tests.fakeserver import Fault, Reply
+from tests.matrix import Backend, Serve, backends, doors, sent
 from tests.test_serve import Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -29,6 +34,7 @@ WORDS = [f" word{i}" for i in range(600)]
 DELAY = 0.02  # seconds between the words: the whole answer takes 12 s
 WHOLE = len(WORDS) * DELAY
 MODEL = "long-600"  # the model the leaving request names (chat's own graph; a graph of the user's has its own)
+STORY = "alpha beta gamma delta epsilon"
 
 
 @pytest.fixture
@@ -107,3 +113,54 @@ def test_a_client_that_leaves_mid_answer_stops_it_and_the_next_question_is_answe
     assert whole.startswith(kept["content"]), kept  # the part that arrived, as it arrived
     if backend.name == "own":  # the thread goes on with the model it was asked with, new or not, left or not
         assert answer["model"] == MODEL and fake.requests[-1]["model"] == MODEL, (answer, fake.requests[-1])
+
+
+@doors("serve")
+@backends("remote")
+def test_the_next_question_waits_until_the_left_answer_is_kept_on_a_server_s_thread(
+    door: Serve, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LangGraph server's thread (``--remote``) has no lock in chat's database: the part shown is written into it
+    after its run is cancelled there. The next question, asked the moment the client left, waits for that write (held
+    here until that question waits, or has reached the model): question, the part shown, the next question."""
+    from chatcli.backends.remote.state import ServerApp
+    from chatcli.service.backend import RemoteBackend
+
+    model, waits = backend.model, threading.Event()
+
+    def reached() -> bool:  # the next question reached the model (the write it should wait for not made yet)
+        return any(("user", "go on") in sent(backend.row, asked) for asked in list(model.requests))
+
+    write = ServerApp.aupdate_state
+
+    async def held(self: ServerApp, config: dict[str, Any], values: Any, as_node: str | None = None) -> Any:
+        kept = isinstance(values, dict) and any(
+            (getattr(m, "response_metadata", None) or {}).get("interrupted") for m in values.get("messages") or []
+        )
+        while kept and not (waits.is_set() or reached()):
+            await asyncio.sleep(0.01)  # polled: the write goes on once the next question waits, or went on without it
+        return await write(self, config, values, as_node)
+
+    monkeypatch.setattr(ServerApp, "aupdate_state", held)
+    hold = RemoteBackend.thread_lock
+    monkeypatch.setattr(RemoteBackend, "thread_lock", lambda self, thread, on_wait=None: hold(self, thread, waits.set))
+
+    model.queue(Fault(stall_after=3, text=STORY))
+    stopped = door.stop("tell me a story", shown="gamma")
+    door.stopped(stopped)
+    again = door.go_on(stopped, "go on")
+    assert again.code == 0 and waits.is_set(), again  # it waited for the thread, then was answered
+    asked = sent(backend.row, model.requests[-1])
+    assert [role for role, _ in asked[-3:]] == ["user", "assistant", "user"], asked
+    assert asked[-3][1] == "tell me a story" and asked[-1][1] == "go on", asked
+    assert asked[-2][1].startswith("alpha beta gamma") and "epsilon" not in asked[-2][1], asked
+
+    status, exported = door.served.request("GET", f"/v1/threads/{stopped.thread}")
+    assert status == 200, exported
+    said = [(m["role"], m.get("content"), m.get("interrupted")) for m in exported["messages"]]
+    assert [(role, text) for role, text, _ in said[:3]] == [
+        ("user", "tell me a story"),
+        ("assistant", asked[-2][1]),
+        ("user", "go on"),
+    ], said
+    assert said[1][2] == "cancelled" and said[3][0] == "assistant" and len(said) == 4, said

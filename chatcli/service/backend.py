@@ -11,8 +11,10 @@ thread can do.
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, cast
 
 from chatcli.core.binding import Binding
 from chatcli.core.events import Listener
@@ -80,6 +82,32 @@ class ThreadList(Protocol):
     async def delete(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> None: ...
 
 
+class ThreadLocks:
+    """The turns of this process on each thread, one at a time: for the threads no database of chat's holds (an
+    Agent Server's), whose lock is this. A turn holds its thread until it has ended, a stopped answer's part written
+    into the thread, so the next question (another request, an editor's next prompt) waits for that write."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Lock, int]] = {}  # by thread: its lock, and the turns holding or waiting
+
+    @asynccontextmanager
+    async def hold(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Hold ``thread_id`` (``on_wait()`` first when another turn holds it); a lock nobody wants is dropped."""
+        lock, users = self._held.get(thread_id) or (asyncio.Lock(), 0)
+        self._held[thread_id] = (lock, users + 1)
+        try:
+            if lock.locked() and on_wait is not None:
+                on_wait()
+            async with lock:
+                yield
+        finally:
+            users = self._held[thread_id][1] - 1
+            if users:
+                self._held[thread_id] = (lock, users)
+            else:
+                del self._held[thread_id]
+
+
 class Backend:
     """Chat's own graph: ``app`` compiled by chatcli.backends.own.graph, which ``compactor`` folds; its tools step runs
     ``toolbox``'s calls. The defaults of every method are chat's own graph's; the other backends below change
@@ -92,6 +120,12 @@ class Backend:
     def __init__(self, app: GraphApp, compactor: Compactor | None = None):
         self.app = app
         self.compactor = compactor
+        self.locks = ThreadLocks()
+
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
+        """Hold ``thread_id`` for one turn in this process, where no database of chat's holds it (an Agent
+        Server's thread): its turns here queue up, each after the one before it has ended and kept what it must."""
+        return self.locks.hold(thread_id, on_wait)
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         """How one turn of a thread runs (a new one for each thread)."""

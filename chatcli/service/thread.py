@@ -9,7 +9,7 @@ what the thread can do besides asking and answering (``can``) and how the few st
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -163,8 +163,13 @@ class Thread:
             raise failure from exc
 
     def lock(self) -> AbstractAsyncContextManager[None]:
-        """Hold the thread for the length of a turn, so turns from other processes queue up."""
-        return self.store.thread_lock(self.thread_id) if self.store is not None else nullcontext()
+        """Hold the thread for the length of a turn, so turns from other processes queue up; a thread no database
+        of chat's holds (an Agent Server's) is held in this process, by its backend. Either way the lock is let go
+        once the turn has ended, a stopped answer's part kept in the thread: the next question comes after it."""
+        if self.store is not None:
+            return self.store.thread_lock(self.thread_id)
+        assert self.backend is not None
+        return self.backend.thread_lock(self.thread_id)
 
     @property
     def config(self) -> Config:
