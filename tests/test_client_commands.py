@@ -14,7 +14,7 @@ from tests.fakeserver import Reply
 from tests.helpers import chat
 
 OWN_ONLY = {"compact", "summary", "model", "fork"}  # what a graph's thread is not offered: its model, prompt, memory
-EVERYWHERE = {"retry", "undo"}
+EVERYWHERE = {"retry", "undo", "tree", "goto", "label"}
 
 
 class Refused(Exception):
@@ -124,7 +124,7 @@ def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, ch
     server.queue(Reply("first answer"), Reply("second answer"))
     assert client.ask("a question") == "first answer"
     assert client.run("retry") == "second answer"
-    assert client.run("undo") == "took back the last exchange"
+    assert client.run("undo").startswith("took back the last exchange")
     assert client.run("undo") == "nothing to undo"
     kept = json.loads(chat(chat_env, "export", client.thread, "--format", "json").out)
     assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
@@ -175,3 +175,24 @@ def test_serve_refuses_a_command_it_does_not_run_and_a_thread_that_is_none(chat_
         assert status == 404, missing
     finally:
         served.stop()
+
+
+def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, server, chat_env, graph_args):
+    server.queue(Reply("first answer"), Reply("second answer"), Reply("third answer"))
+    client.ask("a question")
+    assert client.run("retry") == "second answer"
+    drawn = client.run("tree")
+    assert "a question -> first answer" in drawn and "a question -> second answer" in drawn, drawn
+    assert client.run("goto", "1") == "on node 1: the next question goes on from there"
+    assert client.run("label", "kept") == "node 1 is kept"
+    assert client.ask("and then?") == "third answer"
+    with pytest.raises(Refused, match="no node '7'"):
+        client.run("goto", "7")
+    if isinstance(client, ServeClient):  # the same tree, as JSON, at serve's route
+        status, tree = client.served.request("GET", f"/v1/threads/{client.thread}/tree")
+        assert status == 200, tree
+    else:
+        tree = json.loads(chat(chat_env, "tree", client.thread, "--json").out)
+    nodes = {n["node"]: (n["parent"], n["answer"], n["labels"]) for n in tree["nodes"]}
+    assert nodes == {1: (None, "first answer", ["kept"]), 2: (None, "second answer", []), 3: (1, "third answer", [])}
+    assert tree["current"] == 3

@@ -24,9 +24,12 @@ from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 
 # What a LangGraph server's thread runs at the prompt: the commands that need no thread chat keeps.
-ON_A_SERVER = {"/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"}
+ON_A_SERVER = {
+    *("/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"),
+    *("/tree", "/goto", "/label"),
+}
 # What an editor is offered on a thread of chat's own graph, in its order.
-OFFERED = ["compact", "summary", "model", "retry", "undo", "fork"]
+OFFERED = ["compact", "summary", "model", "retry", "undo", "tree", "goto", "label", "fork"]
 
 
 class OneChat:
@@ -97,7 +100,11 @@ def test_what_each_backend_can_do_filters_the_commands_as_the_lists_of_names_did
     assert all(registry.refusal(c, can) is None for c in registry for can in (Backend.can, GraphBackend.can))
     editor = _editor(registry)
     assert _offered(editor, Backend.can) == OFFERED
-    assert _offered(editor, GraphBackend.can) == _offered(editor, RemoteBackend.can) == ["retry", "undo"]
+    assert (
+        _offered(editor, GraphBackend.can)
+        == _offered(editor, RemoteBackend.can)
+        == ["retry", "undo", "tree", "goto", "label"]
+    )
     assert RemoteBackend.can.abilities == frozenset() and Backend.can.abilities == {Ability.KEPT, Ability.PROMPT}
     assert set(HANDLERS) == {c.name for c in registry}  # the prompt runs every command
 

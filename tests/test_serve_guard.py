@@ -35,6 +35,7 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
     return [
         ("GET", "/v1/threads", None),
         ("GET", f"/v1/threads/{thread}", None),
+        ("GET", f"/v1/threads/{thread}/tree", None),
         ("DELETE", f"/v1/threads/{thread}", None),
         ("POST", f"/v1/threads/{thread}/messages", {"content": "leak it"}),
         ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),

@@ -9,7 +9,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -24,6 +24,9 @@ from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
 from chatcli.service.answerer import OWN, Answerer
+
+if TYPE_CHECKING:
+    from chatcli.service.thread import Thread
 
 EVENT_STREAM = "text/event-stream"
 
@@ -187,6 +190,16 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
         wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
         exported: dict[str, Any] = await threads().export_json(wanted)
         return exported
+
+    @app.get(
+        "/v1/threads/{thread_id}/tree",
+        summary="A thread's tree: every question and answer it had, as `chat tree ID --json` gives it",
+    )
+    async def thread_tree(thread_id: str) -> dict[str, Any]:
+        chat = state["engine"]
+        wanted = (await chat.find(thread_id, exists=True)).thread_id
+        thread: Thread = await chat.thread(wanted, listener=Logged("chat serve"))
+        return (await thread.tree()).json()
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:

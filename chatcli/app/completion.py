@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 COMPLETE_VAR = "_CHAT_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 THREAD_OPTIONS = ("-t", "--thread")
-THREAD_COMMANDS = ("show", "export", "rm", "title", "fork", "compact")
+THREAD_COMMANDS = ("show", "tree", "export", "rm", "title", "fork", "compact")
 FILE_OPTIONS = ("-a", "--attach", "--local-model")
 # Where --install-completion puts each shell's script: places the shells load by themselves.
 INSTALL = {

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = tuple(
-    "threads show export import rm search title fork compact tools mcp roles models trust serve acp stats memory ask "
+    "threads show tree export import rm search title fork compact tools mcp roles models trust serve acp stats memory "
+    "ask "
     "worker config".split()
 )
 # What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.

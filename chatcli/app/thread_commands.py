@@ -1,5 +1,5 @@
-"""The thread subcommands: ``chat threads``, ``show``, ``export``, ``import``, ``rm``, ``search``, ``title``,
-``fork``."""
+"""The thread subcommands: ``chat threads``, ``show``, ``tree``, ``export``, ``import``, ``rm``, ``search``,
+``title``, ``fork``."""
 
 from __future__ import annotations
 
@@ -101,6 +101,35 @@ def show_command(
 
         transcript = await threads.shown(await threads.find(thread_id))
         print_transcript(transcript, environment().stdout, thinking, environment().environ)
+
+    guarded(debug, with_threads(action, read_only=True), {"db": db})
+
+
+@app.command("tree")
+def tree_command(
+    thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (for scripts; docs/usage.md)."),
+    unfold: bool = typer.Option(False, "--all", "-a", help="Show every node: fold no long straight run."),
+    db: Optional[str] = DB,
+    debug: bool = DEBUG,
+) -> None:
+    """Draw a thread's tree (the last thread's without ID): every question asked on it and every answer it had, one
+    line a node, the branch it is on as the main line and marked *; a /retry, an /undo then a new question, a /goto
+    each start a branch. `chat -t ID` and /goto N go on from any node."""
+
+    async def action(threads: Any) -> None:
+        import shutil
+
+        from chatcli.threads.tree import draw
+
+        tree = await threads.tree(await threads.find(thread_id))
+        out = environment().stdout
+        if as_json:
+            say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
+            return
+        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
+        for line in draw(tree, width=width, unfold=unfold):
+            say(out, line + "\n", data=True)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 

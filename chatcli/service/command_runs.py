@@ -47,7 +47,10 @@ async def _retry(chat: Chat, thread: Thread, arg: str) -> TurnResult:
 
 
 async def _undo(chat: Chat, thread: Thread, arg: str) -> Said:
-    return Said("nothing to undo" if await thread.undo() is None else "took back the last exchange")
+    before = (await thread.tree()).current
+    if await thread.undo() is None:
+        return Said("nothing to undo")
+    return Said("took back the last exchange" + (f" (kept as node {before}: /goto {before})" if before else ""))
 
 
 async def _model(chat: Chat, thread: Thread, arg: str) -> Said:
@@ -80,7 +83,28 @@ async def _fork(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said(f"forked into thread {new_id} (chat -t {new_id})", forked=new_id)
 
 
+async def _tree(chat: Chat, thread: Thread, arg: str) -> Said:
+    from chatcli.threads.tree import draw
+
+    return Said("\n".join(draw(await thread.tree(), unfold=arg == "all")))
+
+
+async def _goto(chat: Chat, thread: Thread, arg: str) -> Said:
+    if not arg:
+        raise UsageError("/goto takes a node's number or label")
+    node = await thread.goto(arg)
+    return Said(f"on node {node.number}: the next question goes on from there")
+
+
+async def _label(chat: Chat, thread: Thread, arg: str) -> Said:
+    node = await thread.label(arg)
+    return Said(f"node {node.number} is {arg}")
+
+
 RUNS: dict[str, Run] = {
+    "/tree": _tree,
+    "/goto": _goto,
+    "/label": _label,
     "/compact": _compact,
     "/summary": _summary,
     "/model": _model,

@@ -125,6 +125,28 @@ DEFINED: tuple[Command, ...] = (
         needs=frozenset(),
         editor=Offer("take back the last exchange"),
     ),
+    Command(
+        "/tree",
+        "draw this thread's tree: every question asked and answer had, the branch it is on marked; all: unfold it",
+        "[all]",
+        needs=frozenset(),
+        complete=("all",),
+        editor=Offer("show every question and answer this thread had, as a tree", None),
+    ),
+    Command(
+        "/goto",
+        "move the thread to node NODE of /tree (its number or label): the next question goes on from there",
+        "NODE",
+        needs=frozenset(),
+        editor=Offer("move the thread to another node of its tree (nothing is lost)", "node number or label"),
+    ),
+    Command(
+        "/label",
+        "name the node the thread is on (/goto NAME comes back to it)",
+        "NAME",
+        needs=frozenset(),
+        editor=Offer("name the node the thread is on", "label"),
+    ),
     Command("/copy", "copy the last answer, or its N-th code block, to the clipboard", "[N]", needs=frozenset()),
     Command(
         "/think",

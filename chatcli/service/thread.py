@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from chatcli.service.opening import Finder, Opening
     from chatcli.service.own_prompt import OwnPrompt
     from chatcli.store.memories import MemoryBook
+    from chatcli.threads.tree import Node, Tree
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -259,6 +260,37 @@ class Thread:
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
+    async def tree(self) -> Tree:
+        """Every question asked on the thread and every answer it had, as a tree (chatcli.threads.tree)."""
+        from chatcli.threads.tree import read_tree
+
+        return await read_tree(self.thread_id, self.store, self.app)
+
+    async def goto(self, name: str) -> Node:
+        """Move the thread to the node ``name`` names (a number or a label): the next question goes on from there,
+        and the branch left stays whole (chatcli.service.branches)."""
+        from chatcli.service.branches import move
+
+        async with self.lock():
+            tree = await self.tree()
+            return await move(self.app, tree, name, await self._settings_now(), self.store)
+
+    async def label(self, name: str) -> Node:
+        """Name the node the thread is on (/goto NAME goes back to it)."""
+        from chatcli.service.branches import name_node
+
+        return await name_node(await self.tree(), name, self.store)
+
+    async def _settings_now(self) -> dict[str, Any]:
+        """What the thread keeps beside its messages as it is now (its system prompt, variables, role, model,
+        pins, and what is pending for it), for a state it goes on from that is older: nothing on a graph's thread."""
+        if not self.can.prompt:
+            return {}
+        head = (await self.app.aget_state(self.config)).values
+        current = {**{k: head[k] for k in THREAD_SETTINGS if k in head}, **self.pending}
+        self.pending = {}
+        return current
+
     async def switch(self, opening: Opening) -> None:
         """Continue the thread ``opening`` names (as ``Chat.find`` decided it) from the next call on, with its model
         and temperature; settings pending for this thread are dropped."""
@@ -310,8 +342,7 @@ class Thread:
             asked = [m for m in map(self.backend.message, head.values.get("messages", [])) if m.type == "human"]
             if not asked:
                 raise UsageError("nothing to retry: this thread has no message yet")
-            current = {**{k: head.values[k] for k in THREAD_SETTINGS if k in head.values}, **self.pending}
-            self.pending = {}  # the retry uses the thread's system prompt and variables as they are now
+            current = await self._settings_now()  # the retry uses the thread's system prompt and variables as now
             start = await self.backend.retry_point(self.config, head, asked[-1], current)
             try:
                 return await self._run(None, start)

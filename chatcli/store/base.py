@@ -113,6 +113,15 @@ class ThreadIndex(Protocol):
     async def live_nodes(self, thread_id: str) -> set[int] | None:
         """Stored ids of the messages in the thread's current history (None: stored the old way)."""
 
+    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[tuple[str, int | None, str | None]]] | None:
+        """What a thread's tree is built from: its stored messages and its checkpoints (None: kept another way)."""
+
+    async def labels(self, thread_id: str) -> dict[int, List[str]]:
+        """The names given to nodes of the thread's tree, by node."""
+
+    async def label(self, thread_id: str, node: int, label: str) -> None:
+        """Name node ``node`` of the thread's tree ``label``."""
+
     async def purge(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and row (without a checkpointer)."""
 

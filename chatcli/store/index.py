@@ -209,6 +209,38 @@ class SqlThreadIndex(Generic[Conn]):
             return None if values.get("messages") else set()
         return {node for node, _message in chain}
 
+    async def _points(self, thread_id: str) -> List[tuple[str, Any, Any]]:
+        """Each checkpoint of the thread, oldest first: its id, its ``messages`` value (decoded) and its metadata (as
+        stored: JSON text, bytes, or a dict)."""
+        raise NotImplementedError
+
+    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[tuple[str, int | None, str | None]]] | None:
+        """What a thread's tree is built from (chatcli.threads.tree): its stored messages (node, parent, type, text's
+        start, position, time) and its checkpoints, oldest first (id, the node its list ends at, the model its run
+        named); None when a checkpoint keeps its messages another way (stored before chat kept them as nodes, or a
+        graph's channel of its own)."""
+        points: List[tuple[str, int | None, str | None]] = []
+        for checkpoint_id, ref, metadata in await self._points(thread_id):
+            if ref is not None and not (isinstance(ref, dict) and REF_KEY in ref):
+                return None
+            meta = metadata if isinstance(metadata, dict) else json.loads(metadata or "{}")
+            model = meta.get("model") if isinstance(meta, dict) else None
+            points.append((checkpoint_id, ref[REF_KEY] if ref else None, model if isinstance(model, str) else None))
+        if not points:
+            return None
+        return await self._rows(self.SQL["said"], (thread_id,)), points
+
+    async def labels(self, thread_id: str) -> dict[int, List[str]]:
+        """The names given to nodes of the thread's tree, by node."""
+        found: dict[int, List[str]] = {}
+        for node, label in await self._rows(self.SQL["labels"], (thread_id,)):
+            found.setdefault(int(node), []).append(str(label))
+        return found
+
+    async def label(self, thread_id: str, node: int, label: str) -> None:
+        """Name node ``node`` of the thread's tree ``label`` (taken from the node it named before, if any)."""
+        await self._write(self.SQL["label"], (thread_id, label, node))
+
     async def purge(self, thread_id: str) -> None:
         """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its
         messages and row."""

@@ -45,7 +45,14 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "chain": CHAIN.format(p="?"),
         "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
             DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?;
-            DELETE FROM chatcli_bindings WHERE thread_id = ?""",
+            DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?""",
+        "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
+            WHERE thread_id = ?""",
+        "points": """SELECT checkpoint_id, type, checkpoint, metadata FROM checkpoints
+            WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id""",
+        "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
+        "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
+            ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
     }
 
     async def _fetch(self, sql: str, params: Params) -> list[Row]:
@@ -70,6 +77,13 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         rows = await self._rows(self.SQL["head"], (thread_id,))
         return dict(loads(*rows[0]).get("channel_values") or {}) if rows else None
+
+    async def _points(self, thread_id: str) -> "list[tuple[str, Any, Any]]":
+        rows = await self._rows(self.SQL["points"], (thread_id,))
+        return [
+            (checkpoint_id, (loads(type_, blob) or {}).get("channel_values", {}).get("messages"), metadata)
+            for checkpoint_id, type_, blob, metadata in rows
+        ]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first."""

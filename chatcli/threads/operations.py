@@ -15,6 +15,7 @@ from chatcli.text import fenced, local_time, make_title
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, message_record
+from chatcli.threads.tree import Tree
 
 
 @dataclass
@@ -316,6 +317,15 @@ class Threads:
             if not head.get("messages"):
                 hits += matching(info, (await self.values(info.thread_id, info))["messages"], phrases)
         return hits
+
+    async def tree(self, thread_id: str) -> Tree:
+        """The thread's tree: every question asked on it and every answer it had (chatcli.threads.tree)."""
+        from chatcli.threads.tree import read_tree
+
+        check_thread_id(thread_id)
+        if await self.store.index.get(thread_id) is None and await self.store.index.tree_rows(thread_id) is None:
+            await self.transcript(thread_id)  # a thread on a server, or none: said in one line
+        return await read_tree(thread_id, self.store, self.app)
 
     async def rename(self, thread_id: str, title: str) -> None:
         if not title.strip():

@@ -14,6 +14,9 @@ from typing import Any, AsyncIterator
 from chatcli.backends.graphs.messages import as_message
 from chatcli.backends.remote.client import Remote, translated
 
+# How many states one request for a thread's history asks the server for.
+HISTORY_PAGE = 500
+
 
 def with_messages(values: Any) -> dict[str, Any]:
     """A state's values with its ``messages`` made LangChain messages."""
@@ -85,12 +88,21 @@ class ServerApp:
         return snapshot(state, thread, self.remote.spec.url)
 
     async def aget_state_history(self, config: dict[str, Any], limit: int | None = None) -> AsyncIterator[Snapshot]:
-        """The thread's states, newest first."""
+        """The thread's states, newest first: ``limit`` of them, or all (read a page at a time)."""
         thread = config["configurable"]["thread_id"]
-        with translated(self.remote.spec):
-            states = await self.remote.client.threads.get_history(thread, limit=limit or 100)
-        for state in states:
-            yield snapshot(state, thread, self.remote.spec.url)
+        before: Any = None
+        left = limit
+        while left is None or left > 0:
+            page = HISTORY_PAGE if left is None else min(left, HISTORY_PAGE)
+            with translated(self.remote.spec):
+                states = await self.remote.client.threads.get_history(thread, limit=page, before=before)
+            for state in states:
+                found = snapshot(state, thread, self.remote.spec.url)
+                yield found
+            if len(states) < page or not states:
+                return
+            before = {"checkpoint_id": found.config["configurable"].get("checkpoint_id")}
+            left = None if left is None else left - len(states)
 
     async def aupdate_state(self, config: dict[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
         """Write ``values`` as node ``as_node`` did (LangChain messages go as their JSON); the new head's config."""

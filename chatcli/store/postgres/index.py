@@ -57,7 +57,17 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "purge": """DELETE FROM checkpoints WHERE thread_id = %s; DELETE FROM checkpoint_blobs WHERE thread_id = %s;
             DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
             DELETE FROM chatcli_threads WHERE thread_id = %s;
-            DELETE FROM chatcli_bindings WHERE thread_id = %s""",
+            DELETE FROM chatcli_bindings WHERE thread_id = %s; DELETE FROM chatcli_labels WHERE thread_id = %s""",
+        "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
+            WHERE thread_id = %s""",
+        # Each checkpoint's message list (a ref, in checkpoint_blobs at the version the checkpoint names).
+        "points": """SELECT c.checkpoint_id, bl.type, bl.blob, c.metadata FROM checkpoints c
+              LEFT JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id AND bl.checkpoint_ns = c.checkpoint_ns
+                   AND bl.channel = 'messages' AND bl.version = c.checkpoint -> 'channel_versions' ->> 'messages'
+             WHERE c.thread_id = %s AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id""",
+        "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = %s",
+        "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (%s, %s, %s)
+            ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
     }
 
     async def _fetch(self, sql: str, params: Params) -> list[Row]:
@@ -87,6 +97,10 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
             if type_ != "empty":
                 values[channel] = loads(type_, blob)
         return values
+
+    async def _points(self, thread_id: str) -> list[tuple[str, Any, Any]]:
+        rows = await self._rows(self.SQL["points"], (thread_id,))
+        return [(checkpoint_id, loads(type_, blob), metadata) for checkpoint_id, type_, blob, metadata in rows]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required), best first (FTS5's bm25 ranking)."""

@@ -86,6 +86,14 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE chatcli_threads ADD COLUMN IF NOT EXISTS dirs TEXT",
         ),
     ),
+    # The names a user gives the nodes of a thread's tree (/label): a name is on one node of its thread.
+    Migration(
+        "m006_labels",
+        (
+            """CREATE TABLE IF NOT EXISTS chatcli_labels (
+                thread_id TEXT NOT NULL, label TEXT NOT NULL, node INTEGER NOT NULL, PRIMARY KEY (thread_id, label))""",
+        ),
+    ),
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (

@@ -8,7 +8,7 @@ resolved to a command and /help live in chatcli.ui.registry.
 
 from chatcli.errors import UsageError
 from chatcli.service.commands import Command
-from chatcli.ui.commands import answers, memory, remembered, session, threads
+from chatcli.ui.commands import answers, branches, memory, remembered, session, threads
 from chatcli.ui.registry import LEAVE, Context, Handler, commands, help_text, is_command, leaves, literal, resolve
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
 # Each command's handler at the prompt, by its name.
 HANDLERS: dict[str, Handler] = {
     **answers.HANDLERS,
+    **branches.HANDLERS,
     **memory.HANDLERS,
     **remembered.HANDLERS,
     **session.HANDLERS,

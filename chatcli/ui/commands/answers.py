@@ -15,10 +15,14 @@ async def _retry(ctx: Context, arg: str) -> None:
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     ctx.output.note(f"retrying: {make_title(question)}")
+    before = (await ctx.thread.tree()).current
     await ctx.thread.retry()
+    if before is not None:
+        ctx.output.note(f"the answer it had is kept as node {before}: /goto {before} brings it back, /tree shows both")
 
 
 async def _undo(ctx: Context, arg: str) -> None:
+    before = (await ctx.thread.tree()).current
     undone = await ctx.thread.undo()
     if undone is None:
         ctx.output.note("nothing to undo")
@@ -27,7 +31,11 @@ async def _undo(ctx: Context, arg: str) -> None:
         what = "the summary edit" if undone.compaction == "edit" else "the compaction"
         ctx.output.note(f"undone: {what} (the summary before it is sent again)")
         return
-    ctx.output.note(f"undone: {make_title(undone.question)}" + (" (and its answer)" if undone.messages > 1 else ""))
+    ctx.output.note(
+        f"undone: {make_title(undone.question)}"
+        + (" (and its answer)" if undone.messages > 1 else "")
+        + (f"; kept as node {before}: /goto {before} brings it back" if before is not None else "")
+    )
 
 
 async def _copy(ctx: Context, arg: str) -> None:

@@ -1,0 +1,163 @@
+"""A thread is a tree nothing is lost from: every answer a /retry replaced, every exchange an /undo took back, every
+branch a /goto left stays a node that can be seen (/tree, ``chat tree``, serve's ``/v1/threads/ID/tree``) and gone
+back to. Read the same way for chat's own graph, a graph of the user's (one that keeps its messages as deltas too)
+and on both stores; the doors that are clients (an editor, ``chat serve``) are in tests/test_client_commands.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import Reply
+from tests.helpers import Tokens, a_thread, chat
+from tests.test_graph_deltas import DELTA_GRAPH
+
+# A graph of the user's that answers with the model it is given (so the fake server's replies reach it).
+PLAIN_GRAPH = """
+import os
+from langchain_openai import ChatOpenAI
+from langgraph.graph import START, MessagesState, StateGraph
+
+MODEL = ChatOpenAI(model="gpt-fake", base_url=os.environ["OPENAI_BASE_URL"], api_key="sk-x", max_retries=0)
+
+async def ask(state):
+    return {"messages": [await MODEL.ainvoke(state["messages"])]}
+
+builder = StateGraph(MessagesState)
+builder.add_node("ask", ask)
+builder.add_edge(START, "ask")
+graph = builder.compile()
+"""
+
+
+def _graph(kind: str, tmp_path: Path) -> Any:
+    """What answers: chat's own graph (None), a plain graph of the user's, or one whose messages are deltas."""
+    from chatcli.backends.graphs.load import GraphFile
+
+    if kind == "own":
+        return None
+    path = tmp_path / f"{kind}.py"
+    path.write_text(PLAIN_GRAPH if kind == "graph" else DELTA_GRAPH)
+    return GraphFile(f"{path}:graph", tmp_path)
+
+
+def _said(tree: Any) -> dict[int, tuple[str, str, int | None]]:
+    return {n: (node.question, node.answer, node.parent) for n, node in tree.nodes.items()}
+
+
+@pytest.mark.stores("sqlite", "postgres")
+@pytest.mark.parametrize("kind", ["own", "graph", "deltas"])
+async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(server, settings, tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    server.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"), Reply("five"))
+    noted = kind == "deltas"  # that graph answers without a model: "noted: " and the question
+    async with a_thread(settings, "tree", Tokens(), graph=_graph(kind, tmp_path)) as thread:
+        await thread.send("q1")
+        await thread.send("q2")
+        await thread.retry()
+        await thread.undo()  # the retried exchange goes, the thread is on node 1 again
+        await thread.send("q3")
+        tree = await thread.tree()
+        a = (lambda q, said: f"noted: {q}") if noted else (lambda q, said: said)
+        assert _said(tree) == {
+            1: ("q1", a("q1", "one"), None),
+            2: ("q2", a("q2", "two"), 1),
+            3: ("q2", a("q2", "two again"), 1),
+            4: ("q3", a("q3", "three"), 1),
+        }
+        assert tree.current == 4 and tree.path == [1, 4] and tree.branches == 3
+        assert tree.nodes[1].children == [2, 3, 4]
+
+        moved = await thread.goto("2")  # back to the first answer q2 had: the next question goes on from it
+        assert moved.number == 2
+        assert [m.text for m in await thread.messages()] == ["q1", a("q1", "one"), "q2", a("q2", "two")]
+        await thread.label("first-try")
+        await thread.send("q4")
+        tree = await thread.tree()
+        assert tree.current == 5 and tree.path == [1, 2, 5], _said(tree)
+        assert tree.nodes[2].labels == ["first-try"] and tree.nodes[5].parent == 2
+        assert set(tree.nodes) == {1, 2, 3, 4, 5}  # nothing the move left is gone: node 4 is still there
+
+        await thread.goto("first-try")  # a label names its node
+        assert (await thread.tree()).current == 2
+        await thread.goto("4")
+        assert [m.text for m in await thread.messages()][-2:] == ["q3", a("q3", "three")]
+        await thread.send("q5")  # asked from node 4: its request carries that branch, not the one left
+        if not noted:
+            sent = json.dumps(server.requests[-1]["messages"])
+            assert "q3" in sent and "q4" not in sent and "two" not in sent, sent
+
+
+async def test_a_move_keeps_the_thread_settings_as_they_are_now(server, settings):
+    from chatcli.errors import UsageError
+
+    server.queue(Reply("one"), Reply("two"), Reply("three"))
+    async with a_thread(settings, "kept") as thread:
+        await thread.send("q1")
+        await thread.send("q2")
+        await thread.own("system").set_system("Answer in French.")
+        await thread.goto("1")
+        await thread.send("q3")
+        system = server.requests[-1]["messages"][0]
+        assert system["role"] == "system" and "Answer in French." in str(system["content"])
+        assert [m.text for m in await thread.messages()] == ["q1", "one", "q3", "three"]
+        with pytest.raises(UsageError, match=r"no node '9' in thread kept \(nodes 1 to 3, or a label\)"):
+            await thread.goto("9")
+        for bad in ("12", "two words", "x" * 41, "tab\there"):
+            with pytest.raises(UsageError, match="not a label"):
+                await thread.label(bad)
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_chat_tree_draws_the_tree_and_gives_it_as_json(server, chat_env):
+    server.queue(Reply("first answer"), Reply("second answer"), Reply("another answer"))
+    assert chat(chat_env, "-t", "drawn", "a question").code == 0
+    assert chat(chat_env, "-t", "drawn", "the next").code == 0
+    kept = chat(chat_env, "tree", "drawn", "--json")
+    assert kept.code == 0, kept
+    tree = json.loads(kept.out)
+    assert tree["thread_id"] == "drawn" and tree["current"] == 2 and tree["branches"] == 1
+    first, second = tree["nodes"]
+    assert set(first) == {"node", "parent", "question", "answer", "at", "model", "labels", "children", "current"}
+    assert (first["node"], first["parent"], first["question"], first["answer"]) == (
+        1,
+        None,
+        "a question",
+        "first answer",
+    )
+    assert (second["parent"], second["current"], second["model"], first["children"]) == (1, True, "gpt-fake", [2])
+    assert second["at"].endswith("+00:00")
+    drawn = chat(chat_env, "tree", "drawn")
+    assert drawn.code == 0
+    lines = drawn.out.splitlines()
+    assert lines[0] == "thread drawn: 2 nodes, 1 branches, on node 2"
+    assert "1  a question -> first answer" in lines[1] and lines[2].startswith("* 2  the next -> second answer")
+    missing = chat(chat_env, "tree", "nothing-here")
+    assert missing.code == 2 and "no thread 'nothing-here'" in missing.err
+
+
+def test_a_long_straight_run_is_folded_and_all_unfolds_it():
+    from chatcli.threads.tree import Point, Said, build, draw
+
+    said, points = [], []
+    for turn in range(40):  # 40 turns in a row, then a retry of the 20th: a branch off node 19
+        said += [
+            Said(2 * turn + 1, 2 * turn or None, "human", f"q{turn + 1}", 2 * turn),
+            Said(2 * turn + 2, 2 * turn + 1, "ai", f"a{turn + 1}", 2 * turn + 1),
+        ]
+        points.append(Point(f"c{turn:03}", 2 * turn + 2))
+    said.append(Said(81, 39, "ai", "a20 again", 39))
+    points.append(Point("c999", 80))
+    tree = build("long", said, points, {3: ["here"]})
+    drawn = draw(tree, width=80)
+    assert any("turns folded" in line for line in drawn) and drawn[-1].startswith("(folded runs: /tree all")
+    shown = [line for line in drawn if "->" in line]
+    assert any(" 3  q3 -> a3" in line and "[here]" in line for line in shown)  # a labelled node is never folded
+    assert any("|  41  q20 -> a20 again" in line for line in shown)  # the branch, drawn off its node
+    assert shown[-1].startswith("* 40  q40 -> a40")
+    assert all(len(line) <= 80 for line in drawn)
+    whole = draw(tree, width=80, unfold=True)
+    assert len([line for line in whole if "->" in line]) == 41 and not any("folded" in line for line in whole)
