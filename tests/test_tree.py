@@ -155,9 +155,47 @@ def test_a_long_straight_run_is_folded_and_all_unfolds_it():
     drawn = draw(tree, width=80)
     assert any("turns folded" in line for line in drawn) and drawn[-1].startswith("(folded runs: /tree all")
     shown = [line for line in drawn if "->" in line]
-    assert any(" 3  q3 -> a3" in line and "[here]" in line for line in shown)  # a labelled node is never folded
-    assert any("|  41  q20 -> a20 again" in line for line in shown)  # the branch, drawn off its node
+    assert any(" 3   [here] q3 -> a3" in line for line in shown)  # a labelled node is never folded
+    assert any("├─ 41  q20 -> a20 again" in line for line in shown)  # the branch, drawn off its node
     assert shown[-1].startswith("* 40  q40 -> a40")
     assert all(len(line) <= 80 for line in drawn)
     whole = draw(tree, width=80, unfold=True)
     assert len([line for line in whole if "->" in line]) == 41 and not any("folded" in line for line in whole)
+
+
+@pytest.mark.e2e
+def test_at_the_prompt_tree_goto_and_a_question_typed_at_once(start, server):
+    repl = start("--thread", "typed")
+    for question in ("q1", "q2"):
+        at = repl.say(question)
+        repl.wait_for(f"You said: {question}", after=at)
+        repl.wait_prompt()
+    at = repl.mark()
+    repl.child.send("/retry\r/tree\r/goto 2\r/label first\rafter goto\r")  # at once, as fast as a paste
+    repl.wait_for("You said: after goto (earlier: q1 | q2)", after=at, timeout=30)
+    repl.wait_prompt()
+    shown = repl.text[at:]
+    assert "the answer it had is kept as node 2: /goto 2 brings it back" in shown, shown
+    assert "thread typed: 3 nodes, 2 branches, on node 3" in shown and "* 3  q2 -> You said: q2" in shown, shown
+    assert "on node 2: q2 -> You said: q2" in shown and "node 3 is where you were (/goto 3)" in shown, shown
+    assert "node 2 is first" in shown
+    at = repl.say("/tree")
+    repl.wait_for("* 4  after goto", after=at)
+    repl.wait_prompt()
+    drawn = repl.text[at:]
+    assert "[first]" in drawn and "* 4  after goto -> You said: after goto" in drawn, drawn
+
+
+def test_a_one_shot_asks_from_a_node_and_the_branch_it_left_stays(server, chat_env):
+    for question in ("q1", "q2"):
+        assert chat(chat_env, "-t", "from", question).code == 0
+    asked = chat(chat_env, "-t", "from", "--at", "1", "--json", "instead")
+    assert asked.code == 0 and json.loads(asked.out)["reply"] == "You said: instead (earlier: q1)", asked
+    tree = json.loads(chat(chat_env, "tree", "from", "--json").out)
+    assert [(n["node"], n["parent"], n["question"]) for n in tree["nodes"]] == [
+        (1, None, "q1"), (2, 1, "q2"), (3, 1, "instead")
+    ]  # fmt: skip
+    assert tree["current"] == 3
+    lost = chat(chat_env, "-t", "from", "--at", "9", "more")
+    assert lost.code == 2 and "no node '9' in thread from" in lost.err, lost
+    assert chat(chat_env, "--at", "1", "q").code == 2  # a node of which thread?

@@ -80,11 +80,14 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         temperature=asked.temperature,
         attach=tuple(asked.attach),
         latest=asked.latest,
+        at=asked.at,
         new_thread=asked.new_thread,
         answerer=answerer,
         resume=answer,
         rebind=asked.rebind,
     )
+    if asked.at is not None and not (asked.thread or asked.latest):
+        raise UsageError("--at names a node of a thread: give the thread too", hint="chat -t ID --at NODE")
     role_prompt = setup.role.system if setup.role is not None else None
     resumed = bool(asked.thread or asked.latest)  # a resumed thread keeps its own prompt: unknown here
     for line in ignored(

@@ -93,6 +93,13 @@ ASK = (
     Flag("thread", ("--thread", "-t"), None, "ID", "Resume this thread (a start of its id will do)."),
     Flag("latest", ("--continue", "-c"), False, None, "Continue the most recently used thread."),
     Flag(
+        "at",
+        ("--at",),
+        None,
+        "NODE",
+        "Go on from this node of the thread's tree, a number or a label (chat tree ID shows them).",
+    ),
+    Flag(
         "new_thread",
         ("--new-thread",),
         None,

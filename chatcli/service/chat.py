@@ -406,6 +406,8 @@ class Chat:
             model_given=pinned,
             temperature_given=setup.temperature is not None,
         )
+        if setup.at is not None:  # --at: from a node of its tree (the branch it was on stays whole)
+            await conversation.goto(setup.at)
         return conversation
 
     def threads(self) -> ThreadList:

@@ -42,6 +42,7 @@ class ThreadSetup:
     attach: tuple[str, ...] = ()  # -a FILE, as given
     attachments: tuple[Attachment, ...] = ()  # those files (and an image on stdin), read and checked
     latest: bool = False  # --continue
+    at: str | None = None  # --at NODE: the thread goes on from this node of its tree (a number or a label)
     new_thread: str | None = None  # --new-thread ID
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
     answerer: Answerer = OWN  # what answers: chat's own graph, --graph's or --remote's (chatcli.service.answerer)

@@ -274,6 +274,8 @@ async def read_tree(thread_id: str, store: Store | None, app: GraphApp | None) -
     return build(thread_id, said, points, labels)
 
 
+# How a branch set aside is drawn: its first node leaving the line it starts from, the rest beside that line.
+LEAVES, BRANCH = "├─ ", "│  "
 # A straight run of more nodes than this is folded (its first and last shown) unless the whole tree is asked for.
 FOLD = 6
 
@@ -309,7 +311,7 @@ def _draw_line(
     from the node before it; each branch leaving a node on the line drawn before the line goes on."""
     on_path = set(tree.path)
     for branch in side:
-        _draw_line(tree, branch, [], prefix + "|  ", lines, width, unfold)
+        _draw_line(tree, branch, [], prefix + BRANCH, lines, width, unfold)
     run: list[int] = []
     number: int | None = start
     while number is not None:
@@ -325,10 +327,11 @@ def _draw_line(
             i += count
             continue
         node = tree.nodes[run[i]]
-        lines.append(_line(tree, node, prefix, width))
+        first = i == 0 and prefix.endswith(BRANCH)  # a branch's first node: drawn leaving the line above
+        lines.append(_line(tree, node, prefix[: -len(BRANCH)] + LEAVES if first else prefix, width))
         main = _main(node.children, on_path) if node.children else None
         for branch in sorted(c for c in node.children if c != main):
-            _draw_line(tree, branch, [], prefix + "|  ", lines, width, unfold)
+            _draw_line(tree, branch, [], prefix + BRANCH, lines, width, unfold)
         i += 1
 
 
@@ -345,14 +348,17 @@ def _plain_count(tree: Tree, run: list[int], i: int) -> int:
 
 
 def _line(tree: Tree, node: Node, prefix: str, width: int) -> str:
-    """One node's line, cut to ``width``."""
+    """One node's line, cut to ``width``: what was said on the left, when, by which model and its labels in
+    columns on the right."""
     import time
 
     mark = "*" if node.number == tree.current else " "
     when = time.strftime("%b %d %H:%M", time.localtime(node.at)) if node.at else ""
-    tail = "  ".join(part for part in (when, node.model or "", " ".join(f"[{label}]" for label in node.labels)) if part)
-    head = f"{mark} {prefix}{node.number}  "
-    room = max(width - len(head) - len(tail) - 2, 20)
+    models = max((len(n.model or "") for n in tree.nodes.values()), default=0)
+    digits = len(str(max(tree.nodes)))
+    tail = f"{when:<12}  {node.model or ''}".rstrip()
+    head = f"{mark} {prefix}{node.number:<{digits}}  " + "".join(f"[{label}] " for label in node.labels)
+    room = max(width - len(head) - 12 - 2 - models - 2, 20)
     question = " ".join(node.question.split())
     answer = " ".join(node.answer.split()) or "(no answer)"
     asked = room * 2 // 5
