@@ -98,6 +98,7 @@ ASK = (
         None,
         "NODE",
         "Go on from this node of the thread's tree, a number or a label (chat tree ID shows them).",
+        hidden=True,
     ),
     Flag(
         "new_thread",
@@ -317,7 +318,7 @@ PRINT_AND_EXIT = ("-h", "--help", "--install-completion", "--show-completion")
 # Options that take a value, so that their value is not mistaken for a command name or a word of the question: the
 # table's, and those only the subcommands have (tests/test_conventions.py reads them from click).
 SUBCOMMANDS_VALUED = set(
-    "--format -f --output -o --limit -n --at --as --focus --since --host --port --socket --token --token-file "
+    "--format -f --output -o --limit -n --as --focus --since --host --port --socket --token --token-file "
     "--allow-host --trust-proxy --log".split()
 )
 VALUED = {name for flag in ASK if flag.takes_value for name in flag.names} | SUBCOMMANDS_VALUED
