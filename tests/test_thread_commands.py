@@ -170,7 +170,7 @@ def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads)
     assert original == ["how do penguins keep warm?", "and what do they eat in winter?", "one more"]
 
     out_of_range = chat(two_threads, "fork", "alpha", "--at", "9")
-    assert out_of_range.code == 2 and "--at must be 1 to" in out_of_range.err
+    assert out_of_range.code == 2 and "no node '9' in thread alpha (nodes 1 to 3, or a label)" in out_of_range.err
 
 
 @pytest.mark.e2e

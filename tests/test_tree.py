@@ -199,3 +199,29 @@ def test_a_one_shot_asks_from_a_node_and_the_branch_it_left_stays(server, chat_e
     lost = chat(chat_env, "-t", "from", "--at", "9", "more")
     assert lost.code == 2 and "no node '9' in thread from" in lost.err, lost
     assert chat(chat_env, "--at", "1", "q").code == 2  # a node of which thread?
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_show_export_and_fork_take_one_branch(server, chat_env):
+    for question in ("q1", "q2"):
+        assert chat(chat_env, "-t", "twigs", question).code == 0
+    assert chat(chat_env, "-t", "twigs", "--at", "1", "other").code == 0  # node 3, beside node 2
+    assert chat(chat_env, "title", "twigs", "Twigs").code == 0
+
+    def said(messages: list[dict]) -> list[str]:
+        return [m["content"] for m in messages if m["role"] == "user"]
+
+    whole = json.loads(chat(chat_env, "export", "twigs", "-f", "json").out)
+    assert said(whole["messages"]) == ["q1", "other"]  # the branch the thread is on
+    left = json.loads(chat(chat_env, "export", "twigs", "-f", "json", "--at", "2").out)
+    assert said(left["messages"]) == ["q1", "q2"] and left["messages"][-1]["content"] == "You said: q2 (earlier: q1)"
+    shown = chat(chat_env, "show", "twigs", "--at", "2").out
+    assert "q2" in shown and "other" not in shown
+    assert "no node 'nine'" in chat(chat_env, "show", "twigs", "--at", "nine").err
+
+    forked = chat(chat_env, "fork", "twigs", "--at", "2", "--as", "from-two")
+    assert forked.code == 0 and forked.out.strip() == "from-two", forked
+    again = json.loads(chat(chat_env, "-t", "from-two", "--json", "and?").out)
+    assert again["reply"] == "You said: and? (earlier: q1 | q2)"
+    original = json.loads(chat(chat_env, "tree", "twigs", "--json").out)
+    assert [n["question"] for n in original["nodes"]] == ["q1", "q2", "other"] and original["current"] == 3

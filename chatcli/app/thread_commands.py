@@ -82,6 +82,9 @@ def threads_command(
 
 
 LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out
+AT = typer.Option(
+    None, "--at", metavar="NODE", help="One branch: from the first question to this node of the tree (chat tree ID)."
+)
 
 
 @app.command("show")
@@ -90,6 +93,7 @@ def show_command(
     thinking: bool = typer.Option(
         False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
     ),
+    at: Optional[str] = AT,
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -99,7 +103,7 @@ def show_command(
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        transcript = await threads.shown(await threads.find(thread_id))
+        transcript = await threads.shown(await threads.find(thread_id), at)
         print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
@@ -147,6 +151,7 @@ def export_command(
         metavar="FILE",
         help="Write to a new FILE (never overwritten; readable by you only), as /export does.",
     ),
+    at: Optional[str] = AT,
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -158,9 +163,9 @@ def export_command(
 
         thread_id = await threads.find(wanted)
         if fmt == "json":
-            text = json_text(await threads.export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+            text = json_text(await threads.export_json(thread_id, at), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
-            text = transcript_markdown(await threads.shown(thread_id))
+            text = transcript_markdown(await threads.shown(thread_id, at))
         else:
             raise UsageError(f"unknown format {fmt!r}: use md or json")
         if output is not None:
@@ -304,14 +309,21 @@ def title_command(
 @app.command("fork")
 def fork_command(
     thread_id: str = typer.Argument(..., metavar="ID"),
-    at: int = typer.Option(..., "--at", min=1, metavar="N", help="Keep the first N turns."),
+    at: str = typer.Option(
+        ...,
+        "--at",
+        metavar="NODE",
+        help="The node of ID's tree the new thread ends at, a number or a label (a thread never rewound: its first "
+        "NODE turns).",
+    ),
     new_id: Optional[str] = typer.Option(
         None, "--as", metavar="NEW_ID", help="Id of the new thread (default: random)."
     ),
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Start a new thread holding the first N turns of ID; the original is untouched. Prints the new id."""
+    """Start a new thread holding the branch of ID that ends at NODE (chat tree ID shows them); the original is
+    untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
         say(environment().stdout, await threads.fork(await threads.find(thread_id), at, new_id) + "\n", data=True)

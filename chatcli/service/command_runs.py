@@ -71,15 +71,15 @@ async def _summary(chat: Chat, thread: Thread, arg: str) -> Said:
 
 
 async def _fork(chat: Chat, thread: Thread, arg: str) -> Said:
-    from chatcli.threads.operations import Threads, turns_of
+    from chatcli.threads.operations import Threads
 
     threads = chat.threads()
     if not isinstance(threads, Threads):
         raise UsageError("this thread cannot be forked here")
-    turns = turns_of(await thread.messages())
-    if not turns:
+    current = (await thread.tree()).current
+    if current is None:
         raise UsageError("nothing to fork: this thread is empty")
-    new_id = await threads.fork(thread.thread_id, len(turns))
+    new_id = await threads.fork(thread.thread_id, current)  # the branch it is on, to the node it is on
     return Said(f"forked into thread {new_id} (chat -t {new_id})", forked=new_id)
 
 

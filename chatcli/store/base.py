@@ -116,6 +116,9 @@ class ThreadIndex(Protocol):
     async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[tuple[str, int | None, str | None]]] | None:
         """What a thread's tree is built from: its stored messages and its checkpoints (None: kept another way)."""
 
+    async def branch(self, thread_id: str, node: int) -> List[Any]:
+        """The messages from the thread's first to stored message ``node``, as plain data."""
+
     async def labels(self, thread_id: str) -> dict[int, List[str]]:
         """The names given to nodes of the thread's tree, by node."""
 

@@ -187,6 +187,12 @@ class SqlThreadIndex(Generic[Conn]):
         rows = await self._rows(self.SQL["chain"], (ref[REF_KEY], thread_id))
         return [(node, loads(type_, blob) if decode else None) for node, _, type_, blob in rows]
 
+    async def branch(self, thread_id: str, node: int) -> List[Any]:
+        """The messages from the thread's first to stored message ``node`` (chatcli.threads.tree: a node's last
+        message), as plain data."""
+        rows = await self._rows(self.SQL["chain"], (node, thread_id))
+        return [loads(type_, blob) for _node, _pos, type_, blob in rows]
+
     async def head(self, thread_id: str) -> dict[str, Any] | None:
         """The thread's current state as plain data (messages as dicts, system, vars); None if it has none."""
         values = await self._channel_values(thread_id)

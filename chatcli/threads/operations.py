@@ -15,7 +15,7 @@ from chatcli.text import fenced, local_time, make_title
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, message_record
-from chatcli.threads.tree import Tree
+from chatcli.threads.tree import Node, Tree
 
 
 @dataclass
@@ -158,11 +158,14 @@ class Threads:
         """What the index knows of a thread (title, times, size, model), or None."""
         return await self.store.index.get(thread_id)
 
-    async def transcript(self, thread_id: str) -> Transcript:
-        """The whole thread, or a UsageError naming the unknown id."""
+    async def transcript(self, thread_id: str, at: str | None = None) -> Transcript:
+        """The whole thread (``at``: the branch from its first question to that node of its tree), or a UsageError
+        naming the unknown id."""
         check_thread_id(thread_id)
         info = await self.store.index.get(thread_id)
         values = await self.values(thread_id, info)
+        if at is not None:
+            values["messages"] = await self.branch(thread_id, at)
         messages = list(values.get("messages") or [])
         if info is None and not messages:
             from chatcli.core.binding import Binding
@@ -188,13 +191,33 @@ class Threads:
             values["messages"] = await rebuilt_messages(self.store, thread_id, self.app if self.foreign else None)
         return values
 
-    async def shown(self, thread_id: str) -> Transcript:
+    async def shown(self, thread_id: str, at: str | None = None) -> Transcript:
         """The thread as shown or exported: ``transcript`` with every known credential masked."""
-        return masked(await self.transcript(thread_id), self.secrets)
+        return masked(await self.transcript(thread_id, at), self.secrets)
 
-    async def export_json(self, thread_id: str) -> dict[str, Any]:
+    async def export_json(self, thread_id: str, at: str | None = None) -> dict[str, Any]:
         """A re-importable export of the thread (attachments included, base64), known credentials masked."""
-        return exported(await self.shown(thread_id))
+        return exported(await self.shown(thread_id, at))
+
+    async def branch(self, thread_id: str, at: str) -> List[Any]:
+        """The messages of the branch from the thread's first question to node ``at`` of its tree (a number or a
+        label), as plain data."""
+        tree = await self.tree(thread_id)
+        node = _node(tree, at)
+        if tree.stored:
+            return await self.store.index.branch(thread_id, node.end)
+        return [m.model_dump() for m in await self._branch_messages(tree, node)]
+
+    async def _branch_messages(self, tree: Tree, node: Node) -> List[Any]:
+        """The branch to ``node`` as LangChain's messages, read from the checkpoint it ended at."""
+        point = tree.start_of(node)
+        if point is None:
+            raise UsageError(f"node {node.number} of thread {tree.thread_id} has no checkpoint to read it from")
+        config = self._config(tree.thread_id)
+        state = await self.graph.aget_state(
+            {"configurable": {**config["configurable"], "checkpoint_id": point.checkpoint_id}}
+        )
+        return list(state.values.get("messages") or [])[: node.end_pos + 1]
 
     async def import_json(self, data: Any) -> str:
         """Store an exported thread as a new thread; return its id."""
@@ -244,17 +267,16 @@ class Threads:
         await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))
         return new_id
 
-    async def fork(self, thread_id: str, at: int, new_id: str | None = None) -> str:
-        """Start a new thread holding the first ``at`` turns of ``thread_id``; the original is untouched."""
+    async def fork(self, thread_id: str, at: int | str, new_id: str | None = None) -> str:
+        """Start a new thread holding the branch of ``thread_id`` that ends at node ``at`` of its tree (a number or a
+        label; for a thread never rewound, its first ``at`` turns); the original is untouched."""
         t = await self.transcript(thread_id)
-        state = await self.graph.aget_state(self._config(thread_id))  # LangChain messages, to copy
-        turns = turns_of(list(state.values.get("messages", [])))
-        if not 1 <= at <= len(turns):
-            raise UsageError(f"thread {thread_id!r} has {len(turns)} turns; --at must be 1 to {len(turns)}")
+        tree = await self.tree(thread_id)
+        node = _node(tree, str(at))
+        kept = [m.model_copy() for m in await self._branch_messages(tree, node)]
         new_id = check_thread_id(new_id) if new_id else new_thread_id()
         if await self.store.index.get(new_id) is not None:
             raise UsageError(f"thread {new_id!r} already exists")
-        kept = [m.model_copy() for turn in turns[:at] for m in turn]
         values = {"messages": kept, "system": t.system, "vars": t.variables}
         await self._write_thread(new_id, values, f"{t.info.title or thread_id} (fork @{at})", t.info.model)
         return new_id
@@ -335,3 +357,11 @@ class Threads:
         if not await self.store.index.set_title(thread_id, title):
             await self.store.index.touch(thread_id, make_title(title, 200), 0, None)
             await self.store.index.set_title(thread_id, title)
+
+
+def _node(tree: Tree, at: str) -> Node:
+    """The node ``at`` names in ``tree``, or a UsageError saying what there is."""
+    try:
+        return tree.find(at)
+    except LookupError as exc:
+        raise UsageError(str(exc), hint=f"chat tree {tree.thread_id} shows the nodes") from None

@@ -94,6 +94,7 @@ class Tree:
     current: int | None
     points: dict[int, Point] = field(default_factory=dict)  # by a message's key: the newest checkpoint ending there
     parents: dict[int, int | None] = field(default_factory=dict)  # a message's key -> the key of the one before it
+    stored: bool = False  # its keys are the nodes of chat's message table (read in two queries), not counted here
 
     @property
     def path(self) -> list[int]:
@@ -271,7 +272,9 @@ async def read_tree(thread_id: str, store: Store | None, app: GraphApp | None) -
             f"thread {thread_id} keeps its messages its graph's own way", hint=f"/tree at chat -t {thread_id} shows it"
         )
     labels = await store.index.labels(thread_id) if store is not None else {}
-    return build(thread_id, said, points, labels)
+    tree = build(thread_id, said, points, labels)
+    tree.stored = rows is not None
+    return tree
 
 
 # How a branch set aside is drawn: its first node leaving the line it starts from, the rest beside that line.

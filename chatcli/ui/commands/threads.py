@@ -81,10 +81,11 @@ def _own_threads(ctx: Context) -> Threads:
 
 async def _fork(ctx: Context, arg: str) -> None:
     turns = turns_of(await ctx.thread.messages())
-    if not turns:
+    current = (await ctx.thread.tree()).current
+    if not turns or current is None:
         raise UsageError("nothing to fork: this thread is empty")
     original = ctx.thread.thread_id
-    new_id = await _own_threads(ctx).fork(original, len(turns))
+    new_id = await _own_threads(ctx).fork(original, current)  # the branch it is on, to the node it is on
     await _switched(ctx, await _chat(ctx).find(new_id), f"forked {original} ({counted(len(turns), 'turn')})")
     ctx.output.note(f"{original} stays as it was: /switch {original}")
 
