@@ -196,3 +196,10 @@ def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, ser
     nodes = {n["node"]: (n["parent"], n["answer"], n["labels"]) for n in tree["nodes"]}
     assert nodes == {1: (None, "first answer", ["kept"]), 2: (None, "second answer", []), 3: (1, "third answer", [])}
     assert tree["current"] == 3
+    if isinstance(client, ServeClient):  # a message may ask from a node, as --at does
+        status, answer = client.served.ask(client.thread, "from two", at="2")
+        assert status == 200 and answer["reply"] == "You said: from two (earlier: a question)", answer
+        status, tree = client.served.request("GET", f"/v1/threads/{client.thread}/tree")
+        assert tree["current"] == 4 and tree["nodes"][3]["parent"] == 2, tree
+        status, refused = client.served.ask(client.thread, "from nowhere", at="nine")
+        assert status == 400 and "no node 'nine'" in refused["error"]["message"], refused

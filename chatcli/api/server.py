@@ -54,6 +54,11 @@ class Message(BaseModel):
     system: str | None = Field(None, description="As --system: the thread's system prompt from this turn on.")
     role: str | None = Field(None, description="As --role: a role from the server's roles directory.")
     attachments: list[Attached] = Field(default_factory=list, description="As -a FILE.")
+    at: str | None = Field(
+        None,
+        description="As --at: ask from this node of the thread's tree, its number or label (GET "
+        "/v1/threads/ID/tree); the branch it was on stays whole.",
+    )
 
 
 class Approval(BaseModel):
@@ -243,6 +248,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             role=read_role(settings.roles_dir, message.role),
             model=message.model,
             attachments=files,
+            at=message.at,
         )
 
         opening = await engine.find(thread_id, setup=setup)
