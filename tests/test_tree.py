@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakeserver import Reply
 from tests.helpers import Tokens, a_thread, chat
+from tests.matrix import backends, doors, sent
 from tests.test_graph_deltas import DELTA_GRAPH
 
 # A graph of the user's that answers with the model it is given (so the fake server's replies reach it).
@@ -225,3 +226,33 @@ def test_show_export_and_fork_take_one_branch(server, chat_env):
     assert again["reply"] == "You said: and? (earlier: q1 | q2)"
     original = json.loads(chat(chat_env, "tree", "twigs", "--json").out)
     assert [n["question"] for n in original["nodes"]] == ["q1", "q2", "other"] and original["current"] == 3
+
+
+@doors("serve")
+@backends()
+def test_every_backend_s_thread_is_a_tree_at_serve(door: Any, backend: Any):
+    """chat's own graph, a graph of the user's and an Agent Server's thread (its checkpoint history): the same tree,
+    the same moves, through chat serve's routes."""
+    backend.model.queue(Reply("one"), Reply("two"), Reply("two again"))
+    first = door.ask("q1")
+    thread = first.thread
+    assert door.ask("q2", thread).code == 0
+
+    def command(name: str, given: str = "") -> Any:
+        status, done = door.served.request("POST", f"/v1/threads/{thread}/commands", {"command": name, "input": given})
+        assert status == 200, done
+        return done
+
+    assert command("retry")["reply"] == "two again"
+    status, tree = door.served.request("GET", f"/v1/threads/{thread}/tree")
+    assert status == 200, tree
+    assert [(n["node"], n["parent"], n["question"], n["answer"]) for n in tree["nodes"]] == [
+        (1, None, "q1", "one"), (2, 1, "q2", "two"), (3, 1, "q2", "two again")
+    ] and tree["current"] == 3, tree  # fmt: skip
+    assert command("goto", "2")["said"] == "on node 2: the next question goes on from there"
+    again = door.ask("q3", thread)
+    assert again.code == 0 and "(earlier: q1 | q2)" in again.out, again
+    asked = sent(backend.row, backend.model.requests[-1])
+    assert ("assistant", "two") in asked and ("assistant", "two again") not in asked, asked
+    status, tree = door.served.request("GET", f"/v1/threads/{thread}/tree")
+    assert [(n["node"], n["parent"]) for n in tree["nodes"]][-1] == (4, 2) and tree["current"] == 4, tree
