@@ -637,6 +637,69 @@ def test_a_deleted_session_is_gone_for_good(open_editor, server, chat_env):
     assert chat(chat_env, "show", session).code != 0
 
 
+def test_a_forked_session_holds_the_branch_its_session_is_on(open_editor, server, chat_env, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    editor = open_editor()
+    assert editor.initialize().agent_capabilities.session_capabilities.fork is not None
+    session = editor.new()
+    server.queue(Reply("first answer"), Reply("second answer"), Reply("second, again"))
+    editor.prompt(session, "first question")
+    editor.prompt(session, "second question")
+    editor.prompt(session, "/retry")  # the thread has two branches now, and is on the second
+    before = json.loads(chat(chat_env, "tree", session, "--json").out)
+    assert before["branches"] == 2
+
+    made = editor.call("fork_session", session_id=session, cwd=str(tmp_path), additional_directories=[str(extra)])
+    fork = made.session_id
+    assert fork != session and made.config_options[0].current_value == "gpt-fake"  # as a session/new answers
+    tree = json.loads(chat(chat_env, "tree", fork, "--json").out)
+    assert [(n["question"], n["answer"]) for n in tree["nodes"]] == [
+        ("first question", "first answer"),
+        ("second question", "second, again"),
+    ]  # the branch it was on: no abandoned answer
+    assert tree["branches"] == 1
+    exported = json.loads(chat(chat_env, "export", fork, "--format", "json").out)
+    assert [m["content"] for m in exported["messages"]] == [
+        "first question", "first answer", "second question", "second, again",
+    ]  # fmt: skip
+    assert json.loads(chat(chat_env, "tree", session, "--json").out) == before  # the original is unchanged
+    listed = {s.session_id: s for s in editor.call("list_sessions").sessions}
+    assert listed[fork].cwd == str(tmp_path.resolve())
+    assert listed[fork].additional_directories == [str(extra.resolve())]
+
+    server.queue(Reply("on the fork"))  # the new session is open, and goes on from that branch
+    assert editor.prompt(fork, "and then?").stop_reason == "end_turn"
+    asked = [m["content"] for m in server.last_messages() if m["role"] in ("user", "assistant")]
+    assert asked == ["first question", "first answer", "second question", "second, again", "and then?"]
+
+    elsewhere = open_editor()  # a session this agent has not open is forked too; the fork loads
+    again = elsewhere.call("fork_session", session_id=session, cwd=str(tmp_path)).session_id
+    elsewhere.call("load_session", cwd=str(tmp_path), session_id=again, mcp_servers=[])
+    assert elsewhere.text(again) == "first answer" + "second, again"
+
+    with pytest.raises(RequestError) as refused:
+        editor.call("fork_session", session_id="no-such-session", cwd=str(tmp_path))
+    assert refused.value.code == -32002 and "no-such-session" in str(refused.value)
+    empty = editor.new()
+    with pytest.raises(RequestError) as refused:
+        editor.call("fork_session", session_id=empty, cwd=str(tmp_path))
+    assert refused.value.code == -32602 and "this thread is empty" in str(refused.value)
+
+
+def test_a_graphs_session_is_not_forked_as_its_fork_command_is_not(open_editor, server, tmp_path):
+    from tests.matrix import AGENT
+
+    editor = open_editor("--graph", AGENT)
+    session = editor.new()
+    server.queue(Reply("hello"))
+    editor.prompt(session, "hi")
+    with pytest.raises(RequestError) as refused:
+        editor.call("fork_session", session_id=session, cwd=str(tmp_path))
+    assert refused.value.code == -32602
+    assert f"session {session} cannot be forked: /fork is chat's own" in str(refused.value)
+
+
 def test_each_message_has_its_id_live_and_when_loaded(open_editor, server, tmp_path):
     (tmp_path / "a.txt").write_text("alpha\n")
     editor = open_editor("--tools", "files", "--yes")

@@ -145,6 +145,7 @@ class Editor:
                 session_capabilities=schema.SessionCapabilities(
                     list=schema.SessionListCapabilities(),
                     resume=schema.SessionResumeCapabilities(),
+                    fork=schema.SessionForkCapabilities(),
                     close=schema.SessionCloseCapabilities(),
                     delete=schema.SessionDeleteCapabilities(),
                     additional_directories=schema.SessionAdditionalDirectoriesCapabilities(),
@@ -208,6 +209,46 @@ class Editor:
         """As a load, without the history (the editor has it)."""
         session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
         return schema.ResumeSessionResponse(config_options=await self._offered(session))
+
+    @_answering
+    async def fork_session(
+        self,
+        session_id: str,
+        cwd: str,
+        additional_directories: list[str] | None = None,
+        mcp_servers: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> schema.ForkSessionResponse:
+        """A new session that starts where ``session_id`` is now: a new thread holding the branch its thread is on,
+        from the first question to the current node (its system prompt and variables with it), as ``/fork`` makes
+        it; kept in ``cwd`` and the request's directories, and answered as a session/new is. A thread that is not
+        open here is forked too; one that is empty, answering a prompt, or that what answers cannot fork, is
+        refused."""
+        from chatcli.service.command_runs import run_offered
+
+        dirs = _directories(additional_directories)
+        _workdir(cwd)
+        session = self.sessions.get(session_id)
+        if session is not None and session.running is not None and not session.running.done():
+            raise RequestError(-32600, f"session {session_id} is answering a prompt: fork it once the answer ends")
+        if session is not None:
+            thread = session.thread
+        else:
+            thread = await _said(self.chat.thread(await self._found(session_id), setup=self.setup))
+        command = self.chat.commands().get("/fork")
+        assert command is not None
+        try:
+            done = await run_offered(self.chat, thread, command, "")
+        except UsageError as exc:
+            raise RequestError(-32602, f"session {session_id} cannot be forked: {exc}") from None
+        except ChatError as exc:  # the store failed: said in one line
+            raise RequestError(-32603, str(exc)) from None
+        new_id = getattr(done, "forked", None)
+        assert isinstance(new_id, str)
+        forked = await self._open(await self._found(new_id), cwd, mcp_servers, dirs)
+        if self.chat.store is not None:  # made here: in the new session's directories
+            await _said(self.chat.store.index.place(new_id, forked.cwd, forked.dirs))
+        return schema.ForkSessionResponse(session_id=new_id, config_options=await self._offered(forked))
 
     @_answering
     async def close_session(self, session_id: str, **kwargs: Any) -> schema.CloseSessionResponse:
