@@ -256,3 +256,32 @@ def test_every_backend_s_thread_is_a_tree_at_serve(door: Any, backend: Any):
     assert ("assistant", "two") in asked and ("assistant", "two again") not in asked, asked
     status, tree = door.served.request("GET", f"/v1/threads/{thread}/tree")
     assert [(n["node"], n["parent"]) for n in tree["nodes"]][-1] == (4, 2) and tree["current"] == 4, tree
+
+
+async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, server, tmp_path, monkeypatch):
+    import stat
+
+    from tests.test_commands import chat as prompt
+
+    editor = tmp_path / "reword"
+    editor.write_text('#!/bin/sh\nsed -i "s/cats/dogs/" "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("VISUAL", str(editor))
+    async with prompt(settings, "edited") as c:
+        for question in ("hello", "tell me about cats\nin two lines", "and their food?"):
+            await c.ask(question)
+        shown = await c.run("/edit 2")
+        assert "asking question 2 again, edited, on a new branch (/goto 2: as it was)" in shown, shown
+        assert "You said: tell me about dogs\nin two lines (earlier: hello)" in shown  # the whole question, edited
+        tree = await c.conversation.tree()
+        assert [(n, node.parent, node.question) for n, node in tree.nodes.items()] == [
+            (1, None, "hello"),
+            (2, 1, "tell me about cats\nin two lines"),
+            (3, 2, "and their food?"),
+            (4, 1, "tell me about dogs\nin two lines"),
+        ]
+        assert tree.current == 4
+        editor.write_text("#!/bin/sh\ntrue\n")  # saved as it was: nothing is asked, nothing moves
+        asked = len(server.requests)
+        assert "question 1 unchanged: nothing asked" in await c.run("/edit 1")
+        assert len(server.requests) == asked and (await c.conversation.tree()).current == 4

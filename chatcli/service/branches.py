@@ -22,29 +22,46 @@ if TYPE_CHECKING:
 LABEL_CHARS = 40
 
 
-async def move(app: GraphApp, tree: Tree, name: str, settings: dict[str, Any], store: Store | None) -> Node:
+async def move(
+    app: GraphApp, tree: Tree, name: str, settings: dict[str, Any], store: Store | None, before: bool = False
+) -> Node:
     """Move the thread of ``tree`` to the node ``name`` names (a number or a label), with the thread's ``settings``
-    as they are now: its next question goes on from there. A UsageError when there is no such node."""
+    as they are now: its next question goes on from there (``before``: from where that node's question was asked,
+    to ask it another way). A UsageError when there is no such node."""
     from langchain_core.messages import RemoveMessage
 
     from chatcli.backends.own.rewind import write_values
 
     node = found(tree, name)
-    if node.number == tree.current:
+    if node.number == tree.current and not before:
         return node
+    start, messages = await _at(app, tree, node)
+    keep = node.asked_pos if before else node.end_pos + 1
+    values = dict(settings)
+    if len(messages) > keep:  # a forked or imported thread's, or a question asked again: the rest is taken off
+        values["messages"] = [RemoveMessage(id=m.id) for m in messages[keep:] if m.id]
+    await write_values(app, start, values)
+    if store is not None:
+        await store.index.set_count(tree.thread_id, keep)
+    return node
+
+
+async def question_of(app: GraphApp, tree: Tree, name: str) -> tuple[Node, str]:
+    """The node ``name`` names and its question's whole text (a node carries its start)."""
+    node = found(tree, name)
+    _, messages = await _at(app, tree, node)
+    asked = messages[node.asked_pos] if len(messages) > node.asked_pos else None
+    return node, str(asked.text) if asked is not None else node.question
+
+
+async def _at(app: GraphApp, tree: Tree, node: Node) -> tuple[dict[str, Any], list[Any]]:
+    """The config of the checkpoint the thread goes on from at ``node``, and its messages there."""
     point = tree.start_of(node)
     if point is None:
         raise UsageError(f"node {node.number} of thread {tree.thread_id} has no checkpoint to go back to")
     start = {"configurable": {"thread_id": tree.thread_id, "checkpoint_ns": "", "checkpoint_id": point.checkpoint_id}}
     there = await app.aget_state(start)
-    messages = list(there.values.get("messages") or [])
-    values = dict(settings)
-    if len(messages) > node.end_pos + 1:  # a forked or imported thread's: the messages after it are taken off
-        values["messages"] = [RemoveMessage(id=m.id) for m in messages[node.end_pos + 1 :] if m.id]
-    await write_values(app, start, values)
-    if store is not None:
-        await store.index.set_count(tree.thread_id, node.end_pos + 1)
-    return node
+    return start, list(there.values.get("messages") or [])
 
 
 async def name_node(tree: Tree, name: str, store: Store | None) -> Node:

@@ -194,8 +194,9 @@ DEFINED: tuple[Command, ...] = (
     Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
     Command(
         "/edit",
-        "write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does)",
-        "[TEXT]",
+        "write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does); N: edit question N of /tree and "
+        "answer it on a new branch",
+        "[TEXT|N]",
         needs=frozenset(),
         needs_thread=False,
     ),

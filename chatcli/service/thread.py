@@ -266,14 +266,21 @@ class Thread:
 
         return await read_tree(self.thread_id, self.store, self.app)
 
-    async def goto(self, name: str) -> Node:
-        """Move the thread to the node ``name`` names (a number or a label): the next question goes on from there,
-        and the branch left stays whole (chatcli.service.branches)."""
+    async def goto(self, name: str, before: bool = False) -> Node:
+        """Move the thread to the node ``name`` names (a number or a label): the next question goes on from there
+        (``before``: from where its question was asked, to ask it another way), and the branch left stays whole
+        (chatcli.service.branches)."""
         from chatcli.service.branches import move
 
         async with self.lock():
             tree = await self.tree()
-            return await move(self.app, tree, name, await self._settings_now(), self.store)
+            return await move(self.app, tree, name, await self._settings_now(), self.store, before)
+
+    async def question(self, name: str) -> tuple[Node, str]:
+        """The node ``name`` names and its question's whole text (/edit N)."""
+        from chatcli.service.branches import question_of
+
+        return await question_of(self.app, await self.tree(), name)
 
     async def label(self, name: str) -> Node:
         """Name the node the thread is on (/goto NAME goes back to it)."""

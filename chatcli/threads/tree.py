@@ -66,6 +66,7 @@ class Node:
     children: list[int] = field(default_factory=list)
     end: int = 0  # the key of its last message: where the thread goes when it goes to this node
     end_pos: int = 0  # that message's position in the thread's list
+    asked_pos: int = 0  # its question's position in the thread's list
 
     def json(self, current: bool) -> dict[str, Any]:
         """The node as ``chat tree --json`` and ``chat serve`` give it (docs/usage.md)."""
@@ -162,7 +163,9 @@ def build(
         s = by_key[key]
         question = s if s.role == "human" else by_key[s.parent]  # type: ignore[index]
         at = by_key[first_answer[key]].at or s.at if key in first_answer else s.at
-        nodes[number] = Node(number, None, question.text[:START_CHARS], "", at, None, end=key, end_pos=s.pos)
+        nodes[number] = Node(
+            number, None, question.text[:START_CHARS], "", at, None, end=key, end_pos=s.pos, asked_pos=question.pos
+        )
         nodes[number].parent = _node_before(question, by_key, turn_of, numbers)
     for s in by_key.values():  # each node's last message and answer
         node = nodes[numbers[turn_of[s.key]]] if s.key in turn_of else None

@@ -27,6 +27,9 @@ async def _edit(ctx: Context, arg: str) -> None:
 
     from chatcli.ui.editor import edit_text
 
+    if arg.isdigit() and ctx.conversation is not None:  # a node of /tree: its question, asked another way
+        await _edit_question(ctx, arg)
+        return
     text = await asyncio.to_thread(edit_text, arg)
     if not text.strip():
         ctx.output.note("the editor saved nothing: no message")
@@ -34,6 +37,24 @@ async def _edit(ctx: Context, arg: str) -> None:
     if ctx.prefill is not None:
         ctx.prefill(text)
     ctx.output.note("your message is at the prompt: Enter sends it")
+
+
+async def _edit_question(ctx: Context, number: str) -> None:
+    """/edit N: node N's question in $VISUAL or $EDITOR; saved changed, it is answered on a new branch from where
+    it was asked (node N and all after it stay in the tree)."""
+    import asyncio
+
+    from chatcli.ui.editor import edit_text
+    from chatcli.ui.reply import ask
+
+    node, asked = await ctx.thread.question(number)
+    text = await asyncio.to_thread(edit_text, asked)
+    if not text.strip() or text.strip() == asked.strip():
+        ctx.output.note(f"question {node.number} unchanged: nothing asked")
+        return
+    await ctx.thread.goto(number, before=True)
+    ctx.output.note(f"asking question {node.number} again, edited, on a new branch (/goto {node.number}: as it was)")
+    await ask(ctx.thread, text, ctx.settings, mentions=text)
 
 
 async def _exit(ctx: Context, arg: str) -> str:
