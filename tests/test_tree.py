@@ -285,3 +285,14 @@ async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, serve
         asked = len(server.requests)
         assert "question 1 unchanged: nothing asked" in await c.run("/edit 1")
         assert len(server.requests) == asked and (await c.conversation.tree()).current == 4
+
+
+def test_a_fork_of_a_graph_s_thread_is_answered_by_that_graph(server, chat_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_env["OPENAI_BASE_URL"])  # the graph's own code reads it
+    graph = tmp_path / "plain.py"
+    graph.write_text(PLAIN_GRAPH)
+    assert chat(chat_env, "--graph", f"{graph}:graph", "-t", "grown", "q1").code == 0
+    assert chat(chat_env, "fork", "grown", "--at", "1", "--as", "its-fork").code == 0
+    for thread in ("grown", "its-fork"):  # each answered by the graph, which chooses its own model
+        refused = chat(chat_env, "-t", thread, "-m", "gpt-other", "and?")
+        assert refused.code == 2 and f"thread {thread} is answered by the graph {graph}:graph" in refused.err, refused
