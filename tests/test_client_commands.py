@@ -199,6 +199,7 @@ def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, ser
     if isinstance(client, ServeClient):  # a message may ask from a node, as --at does
         status, answer = client.served.ask(client.thread, "from two", at="2")
         assert status == 200 and answer["reply"] == "You said: from two (earlier: a question)", answer
+        assert answer["node"] == 4, answer
         status, tree = client.served.request("GET", f"/v1/threads/{client.thread}/tree")
         assert tree["current"] == 4 and tree["nodes"][3]["parent"] == 2, tree
         status, refused = client.served.ask(client.thread, "from nowhere", at="nine")

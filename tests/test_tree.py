@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakeserver import Reply
+from tests.fakeserver import Fault, Reply
 from tests.helpers import Tokens, a_thread, chat
 from tests.matrix import backends, doors, sent
 from tests.test_graph_deltas import DELTA_GRAPH
@@ -296,3 +296,18 @@ def test_a_fork_of_a_graph_s_thread_is_answered_by_that_graph(server, chat_env, 
     for thread in ("grown", "its-fork"):  # each answered by the graph, which chooses its own model
         refused = chat(chat_env, "-t", thread, "-m", "gpt-other", "and?")
         assert refused.code == 2 and f"thread {thread} is answered by the graph {graph}:graph" in refused.err, refused
+
+
+@doors("cold", "worker")
+def test_a_json_answer_names_the_node_it_made(door: Any, server: Any):
+    def asked(*args: str) -> Any:
+        return json.loads(door.chat("-t", "named", "--json", *args).out)
+
+    first, second, branched = asked("q1"), asked("q2"), asked("--at", "1", "q2 another way")
+    assert (first["node"], second["node"], branched["node"]) == (1, 2, 3), (first, second, branched)
+    server.queue(Fault(status=500))
+    assert asked("q3")["node"] == 4  # a question that failed is a node too: /retry answers it there
+    tree = json.loads(door.chat("tree", "named", "--json").out)
+    assert [(n["node"], n["parent"], n["question"]) for n in tree["nodes"]] == [
+        (1, None, "q1"), (2, 1, "q2"), (3, 1, "q2 another way"), (4, 3, "q3")
+    ]  # fmt: skip

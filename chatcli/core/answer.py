@@ -74,6 +74,11 @@ class SubgraphWords(_Shape):
 
 class _Reply(_Shape):
     thread_id: str | None
+    node: int | None = Field(
+        None,
+        description="The node of the thread's tree this answer is (chat tree ID; --at NODE asks from it); null for "
+        "an Agent Server's thread.",
+    )
     reply: str = Field(description="The answer's text (the part that arrived, on a failure).")
     model: str | None
     finish_reason: str | None

@@ -86,10 +86,12 @@ class Compacted:
 
 @dataclass(frozen=True)
 class Start:
-    """A turn begins on ``thread_id``; ``created``: its question made the thread (it exists from now on)."""
+    """A turn begins on ``thread_id``; ``created``: its question made the thread (it exists from now on); ``node``: the
+    node of the thread's tree its answer is (chatcli.threads.tree; None where it is not known)."""
 
     thread_id: str
     created: bool = False
+    node: int | None = None
 
 
 @dataclass(frozen=True)

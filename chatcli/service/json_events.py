@@ -48,6 +48,7 @@ class JsonEvents(Router):
     def __init__(self, *, lines: bool = False):
         self.lines = lines
         self.thread_id: str | None = None
+        self.node: int | None = None  # the node of the thread's tree the answer is
         self.model: str | None = None
         self._parts: list[str] = []
         self._result: TurnResult | None = None
@@ -69,7 +70,7 @@ class JsonEvents(Router):
     # ---- a turn's events ---------------------------------------------------------------------
 
     def start_reply(self, start: Start) -> None:
-        self.thread_id = start.thread_id
+        self.thread_id, self.node = start.thread_id, start.node
         self._calls, self._reasoning, self._parts, self._result = [], [], [], None
         self._asides = []
         self._started = time.monotonic()
@@ -172,6 +173,7 @@ class JsonEvents(Router):
             return  # ask() raises the matching error next, and fail() reports it with the partial reply
         done = dict(
             thread_id=self.thread_id,
+            node=self.node,
             reply=result.text,
             model=result.model or self.model,
             usage=usage_object(result),
@@ -206,6 +208,7 @@ class JsonEvents(Router):
         result = self._result
         obj = dict(
             thread_id=self.thread_id,
+            node=self.node,
             reply=result.text if result else "".join(self._parts),
             model=(result.model if result else None) or self.model,
             finish_reason=result.finish_reason if result else None,

@@ -149,11 +149,14 @@ class Thread:
         or left for a request or ``--resume`` to answer)."""
         return await self.turns.pending(self.config)
 
-    async def _run(self, payload: Any, start: Config, created: bool = False, ask_first: bool = False) -> TurnResult:
+    async def _run(
+        self, payload: Any, start: Config, created: bool = False, ask_first: bool = False, node: int | None = None
+    ) -> TurnResult:
         """One turn from ``start`` with ``payload`` (an input, a resume, or None: on from the checkpoint), told to
-        the listener as the backend hears it; a failure inside the graph said as the backend says it."""
+        the listener as the backend hears it (``node``: the node of the tree its answer is); a failure inside the
+        graph said as the backend says it."""
         assert self.backend is not None
-        opening = Start(self.thread_id, created)
+        opening = Start(self.thread_id, created, node)
         listener = self.backend.hearing(self.listener)
         try:
             return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
@@ -288,6 +291,18 @@ class Thread:
 
         return await name_node(await self.tree(), name, self.store)
 
+    async def _node(self, turn: Literal["new", "again", "on"]) -> int | None:
+        """The node of the thread's tree the turn about to run answers as: a ``new`` question's (the next number), a
+        retry's (``again``: the next, unless the question has no answer yet), or the one it is on (``on``). None on a
+        thread chat's database does not keep (a server's: reading its tree costs more than the turn)."""
+        if self.store is None or not self.can.kept:
+            return None
+        tree = await self.tree()
+        current = tree.nodes.get(tree.current) if tree.current is not None else None
+        if turn == "on" or (turn == "again" and current is not None and current.end_pos == current.asked_pos):
+            return tree.current
+        return len(tree.nodes) + 1
+
     async def _settings_now(self) -> dict[str, Any]:
         """What the thread keeps beside its messages as it is now (its system prompt, variables, role, model,
         pins, and what is pending for it), for a state it goes on from that is older: nothing on a graph's thread."""
@@ -350,9 +365,10 @@ class Thread:
             if not asked:
                 raise UsageError("nothing to retry: this thread has no message yet")
             current = await self._settings_now()  # the retry uses the thread's system prompt and variables as now
+            node = await self._node("again")
             start = await self.backend.retry_point(self.config, head, asked[-1], current)
             try:
-                return await self._run(None, start)
+                return await self._run(None, start, node=node)
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
@@ -468,6 +484,7 @@ class Thread:
         # Calls left without results (chat was killed mid-call, or a question for approval
         # was never answered) are closed first: no request may carry a call without its result.
         history = await self.messages()
+        node = await self._node("new")
         closing = closing_results(open_calls(history), INTERRUPTED, "interrupted")
         values = {"messages": [*closing, message], **self.pending}
         self.pending = {}
@@ -482,7 +499,7 @@ class Thread:
             await self._bind()
         if clear:
             self.attached = []  # sent with this message, which is stored now
-        return await self._run(payload, self.config, created=not history)
+        return await self._run(payload, self.config, created=not history, node=node)
 
     @outcome
     async def resume(self, value: object = NO_VALUE) -> TurnResult:
@@ -503,7 +520,7 @@ class Thread:
                 self.temperature = turn["temperature"]
             try:
                 # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
-                return await self._run(payload, self.config, ask_first=payload is None)
+                return await self._run(payload, self.config, ask_first=payload is None, node=await self._node("on"))
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
