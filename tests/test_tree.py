@@ -122,7 +122,9 @@ def test_chat_tree_draws_the_tree_and_gives_it_as_json(server, chat_env):
     tree = json.loads(kept.out)
     assert tree["thread_id"] == "drawn" and tree["current"] == 2 and tree["branches"] == 1
     first, second = tree["nodes"]
-    assert set(first) == {"node", "parent", "question", "answer", "at", "model", "labels", "children", "current"}
+    fields = "node kind parent question answer at model labels children current"
+    assert set(first) == set(fields.split())
+    assert first["kind"] == "turn"
     assert (first["node"], first["parent"], first["question"], first["answer"]) == (
         1,
         None,
@@ -311,3 +313,45 @@ def test_a_json_answer_names_the_node_it_made(door: Any, server: Any):
     assert [(n["node"], n["parent"], n["question"]) for n in tree["nodes"]] == [
         (1, None, "q1"), (2, 1, "q2"), (3, 1, "q2 another way"), (4, 3, "q3")
     ]  # fmt: skip
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again(settings, server):
+    from tests.test_commands import chat as prompt
+    from tests.test_compact import SUMMARY, answered, four_turns, texts
+
+    def summarised(request: dict) -> bool:
+        return any(text.startswith(SUMMARY) for text in texts(request))
+
+    async with prompt(settings, "folded") as c:
+        await four_turns(c)
+        server.queue(Reply("locker 4417, standup 10:15, cat Biscuit"))
+        await c.run("/compact")
+        tree = await c.conversation.tree()
+        compacted = tree.nodes[5]
+        assert (compacted.kind, compacted.parent, tree.current) == ("compact", 4, 5), tree.nodes
+        await c.ask("and after?")
+        assert summarised(answered(server)[-1])
+        tree = await c.conversation.tree()
+        assert tree.nodes[6].parent == 5 and tree.path == [1, 2, 3, 4, 5, 6]
+        drawn = await c.run("/tree")
+        assert "5  (compacted: the turns before folded into a summary)" in drawn and "/tree all" not in drawn, drawn
+
+        assert "on node 4" in await c.run("/goto 4")  # the node before the compaction: every turn whole again
+        await c.ask("uncompacted?")
+        sent = answered(server)[-1]
+        assert not summarised(sent) and sum(t.startswith("Please note") for t in texts(sent)) == 4, texts(sent)
+        tree = await c.conversation.tree()
+        assert tree.nodes[7].parent == 4 and tree.current == 7
+
+        await c.run("/goto 5")  # and the compacted state comes back with its node
+        await c.ask("compacted again?")
+        assert summarised(answered(server)[-1])
+        assert (await c.conversation.tree()).nodes[8].parent == 5
+
+        server.queue(Reply("a second summary"))
+        await c.run("/compact")
+        assert (await c.conversation.tree()).current == 9
+        assert "undone: the compaction" in await c.run("/undo")  # taken back: the thread is on the node before it
+        tree = await c.conversation.tree()
+        assert tree.current == 8 and tree.nodes[9].kind == "compact", tree.nodes

@@ -147,7 +147,7 @@ class OwnPrompt:
             if not state.values.get("messages"):
                 raise UsageError("nothing to compact: this thread has no message yet")
             update, done = await compactor.compact(state.values, thread.config, focus)
-            await thread.app.aupdate_state(thread.config, update, as_node=MODEL_NODE)
+            await thread.app.aupdate_state(marked(thread.config, "compact"), update, as_node=MODEL_NODE)
         return done
 
     async def summary(self) -> SummaryView:
@@ -181,7 +181,7 @@ class OwnPrompt:
         thread = self.thread
         async with thread.lock():
             values = (await thread.app.aget_state(thread.config)).values
-            await thread.app.aupdate_state(thread.config, edited(values, text), as_node=MODEL_NODE)
+            await thread.app.aupdate_state(marked(thread.config, "edit"), edited(values, text), as_node=MODEL_NODE)
 
     async def pin(self, turn: int | None = None, on: bool = True) -> int:
         """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
@@ -203,3 +203,11 @@ class OwnPrompt:
             if kept != pinned:
                 await thread.app.aupdate_state(thread.config, {"pinned": kept}, as_node=MODEL_NODE)
         return number
+
+
+def marked(config: dict[str, Any], change: str) -> dict[str, Any]:
+    """``config`` for a write of chat's own ``change`` to the thread ("compact", "edit", "undo"), which its checkpoint's
+    metadata keeps (chatcli.store.base.MARK): the thread's tree shows a compaction and a summary edit as nodes."""
+    from chatcli.store.base import MARK
+
+    return {**config, "metadata": {**(config.get("metadata") or {}), MARK: change}}

@@ -337,7 +337,9 @@ class Thread:
         async with self.lock():
             state = (await self.app.aget_state(self.config)).values
             if self.can.prompt and state.get("messages") and undoable(state):
-                await self.backend.change(self.config, undone(state))
+                from chatcli.service.own_prompt import marked
+
+                await self.backend.change(marked(self.config, "undo"), undone(state))
                 return Undone("", 0, state["compaction"]["kind"])
             history = [self.backend.message(m) for m in state.get("messages", [])]
             asked = [i for i, m in enumerate(history) if m.type == "human"]

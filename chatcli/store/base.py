@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable, List, Protocol, Sequence, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncContextManager,
+    Awaitable,
+    Callable,
+    List,
+    NamedTuple,
+    Protocol,
+    Sequence,
+    TypeVar,
+)
 
 from chatcli.errors import StoreError
 
@@ -71,6 +82,23 @@ class SearchHit:
     marks: tuple[tuple[int, int], ...] = ()  # where the snippet matches: (start, end) offsets
 
 
+# The key of a checkpoint's metadata that says what chat's change made it: a compaction ("compact"), a summary edited
+# ("edit"), one of those taken back ("undo"); chatcli.threads.tree shows the first two as nodes.
+MARK = "chatcli_change"
+
+
+class PointRow(NamedTuple):
+    """One checkpoint as a thread's tree reads it: its id, its parent's, the message node its list ends at, the model
+    its run named, what chat's change made it (``MARK``) and when (seconds since the epoch)."""
+
+    checkpoint_id: str
+    parent: str | None
+    tail: int | None
+    model: str | None
+    mark: str | None
+    at: float | None
+
+
 class ThreadIndex(Protocol):
     """Titles, times, sizes and models of the threads, and full-text search over their messages."""
 
@@ -113,7 +141,7 @@ class ThreadIndex(Protocol):
     async def live_nodes(self, thread_id: str) -> set[int] | None:
         """Stored ids of the messages in the thread's current history (None: stored the old way)."""
 
-    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[tuple[str, int | None, str | None]]] | None:
+    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[PointRow]] | None:
         """What a thread's tree is built from: its stored messages and its checkpoints (None: kept another way)."""
 
     async def branch(self, thread_id: str, node: int) -> List[Any]:

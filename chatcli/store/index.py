@@ -7,7 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import Guard, Params, Place, Row, SearchHit, ThreadInfo
+from chatcli.store.base import MARK, Guard, Params, Place, PointRow, Row, SearchHit, ThreadInfo
 from chatcli.store.decode import loads
 from chatcli.text import make_title
 
@@ -215,23 +215,38 @@ class SqlThreadIndex(Generic[Conn]):
             return None if values.get("messages") else set()
         return {node for node, _message in chain}
 
-    async def _points(self, thread_id: str) -> List[tuple[str, Any, Any]]:
-        """Each checkpoint of the thread, oldest first: its id, its ``messages`` value (decoded) and its metadata (as
-        stored: JSON text, bytes, or a dict)."""
+    async def _points(self, thread_id: str) -> List[tuple[str, str | None, Any, Any, Any]]:
+        """Each checkpoint of the thread, oldest first: its id, its parent's, its ``messages`` value (decoded), its
+        metadata (as stored: JSON text, bytes, or a dict) and its time (ISO 8601)."""
         raise NotImplementedError
 
-    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[tuple[str, int | None, str | None]]] | None:
+    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[PointRow]] | None:
         """What a thread's tree is built from (chatcli.threads.tree): its stored messages (node, parent, type, text's
-        start, position, time) and its checkpoints, oldest first (id, the node its list ends at, the model its run
-        named); None when a checkpoint keeps its messages another way (stored before chat kept them as nodes, or a
-        graph's channel of its own)."""
-        points: List[tuple[str, int | None, str | None]] = []
-        for checkpoint_id, ref, metadata in await self._points(thread_id):
+        start, position, time) and its checkpoints, oldest first (``PointRow``); None when a checkpoint keeps its
+        messages another way (stored before chat kept them as nodes, or a graph's channel of its own)."""
+        from datetime import datetime
+
+        points: List[PointRow] = []
+        for checkpoint_id, parent, ref, metadata, ts in await self._points(thread_id):
             if ref is not None and not (isinstance(ref, dict) and REF_KEY in ref):
                 return None
             meta = metadata if isinstance(metadata, dict) else json.loads(metadata or "{}")
-            model = meta.get("model") if isinstance(meta, dict) else None
-            points.append((checkpoint_id, ref[REF_KEY] if ref else None, model if isinstance(model, str) else None))
+            meta = meta if isinstance(meta, dict) else {}
+            model, mark = meta.get("model"), meta.get(MARK)
+            try:
+                at = datetime.fromisoformat(ts).timestamp() if isinstance(ts, str) else None
+            except ValueError:
+                at = None
+            points.append(
+                PointRow(
+                    checkpoint_id,
+                    parent,
+                    ref[REF_KEY] if ref else None,
+                    model if isinstance(model, str) else None,
+                    mark if isinstance(mark, str) else None,
+                    at,
+                )
+            )
         if not points:
             return None
         return await self._rows(self.SQL["said"], (thread_id,)), points

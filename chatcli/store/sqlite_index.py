@@ -48,7 +48,7 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
             DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?""",
         "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
             WHERE thread_id = ?""",
-        "points": """SELECT checkpoint_id, type, checkpoint, metadata FROM checkpoints
+        "points": """SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints
             WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id""",
         "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
         "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
@@ -78,12 +78,13 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         rows = await self._rows(self.SQL["head"], (thread_id,))
         return dict(loads(*rows[0]).get("channel_values") or {}) if rows else None
 
-    async def _points(self, thread_id: str) -> "list[tuple[str, Any, Any]]":
-        rows = await self._rows(self.SQL["points"], (thread_id,))
-        return [
-            (checkpoint_id, (loads(type_, blob) or {}).get("channel_values", {}).get("messages"), metadata)
-            for checkpoint_id, type_, blob, metadata in rows
-        ]
+    async def _points(self, thread_id: str) -> "list[tuple[str, str | None, Any, Any, Any]]":
+        found = []
+        for checkpoint_id, parent, type_, blob, metadata in await self._rows(self.SQL["points"], (thread_id,)):
+            checkpoint = loads(type_, blob) or {}
+            ref = checkpoint.get("channel_values", {}).get("messages")
+            found.append((checkpoint_id, parent, ref, metadata, checkpoint.get("ts")))
+        return found
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first."""

@@ -61,7 +61,8 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
             WHERE thread_id = %s""",
         # Each checkpoint's message list (a ref, in checkpoint_blobs at the version the checkpoint names).
-        "points": """SELECT c.checkpoint_id, bl.type, bl.blob, c.metadata FROM checkpoints c
+        "points": """SELECT c.checkpoint_id, c.parent_checkpoint_id, bl.type, bl.blob, c.metadata,
+                   c.checkpoint ->> 'ts' FROM checkpoints c
               LEFT JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id AND bl.checkpoint_ns = c.checkpoint_ns
                    AND bl.channel = 'messages' AND bl.version = c.checkpoint -> 'channel_versions' ->> 'messages'
              WHERE c.thread_id = %s AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id""",
@@ -98,9 +99,9 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
                 values[channel] = loads(type_, blob)
         return values
 
-    async def _points(self, thread_id: str) -> list[tuple[str, Any, Any]]:
+    async def _points(self, thread_id: str) -> list[tuple[str, str | None, Any, Any, Any]]:
         rows = await self._rows(self.SQL["points"], (thread_id,))
-        return [(checkpoint_id, loads(type_, blob), metadata) for checkpoint_id, type_, blob, metadata in rows]
+        return [(c, parent, loads(type_, blob), metadata, ts) for c, parent, type_, blob, metadata, ts in rows]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required), best first (FTS5's bm25 ranking)."""
