@@ -355,3 +355,21 @@ async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again
         assert "undone: the compaction" in await c.run("/undo")  # taken back: the thread is on the node before it
         tree = await c.conversation.tree()
         assert tree.current == 8 and tree.nodes[9].kind == "compact", tree.nodes
+
+
+@doors("cold")
+@backends()
+def test_a_one_shot_branches_from_a_node_on_every_backend(door: Any, backend: Any):
+    first = door.ask("q1")
+    assert first.code == 0, first
+    thread = first.thread
+    assert door.ask("q2", thread).code == 0
+    branched = door.chat(*backend.args, "-t", thread, "--at", "1", "--json", "q3")
+    assert branched.code == 0 and "(earlier: q1)" in json.loads(branched.out)["reply"], branched
+    asked = sent(backend.row, backend.model.requests[-1])
+    assert ("user", "q2") not in asked and ("user", "q1") in asked, asked
+    where = backend.args if backend.name == "remote" else []  # a server's thread is read from its history
+    tree = json.loads(door.chat("tree", thread, "--json", *where).out)
+    assert [(n["node"], n["parent"], n["question"]) for n in tree["nodes"]] == [
+        (1, None, "q1"), (2, 1, "q2"), (3, 1, "q3")
+    ] and tree["current"] == 3, tree  # fmt: skip

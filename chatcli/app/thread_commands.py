@@ -114,6 +114,11 @@ def tree_command(
     thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (for scripts; docs/usage.md)."),
     unfold: bool = typer.Option(False, "--all", "-a", help="Show every node: fold no long straight run."),
+    remote: Optional[str] = typer.Option(
+        None, "--remote", metavar="URL", help="A thread of a LangGraph server (its checkpoint history)."
+    ),
+    assistant: Optional[str] = ASSISTANT,
+    header: list[str] = HEADER,
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
@@ -126,7 +131,18 @@ def tree_command(
 
         from chatcli.threads.tree import draw
 
-        tree = await threads.tree(await threads.find(thread_id))
+        if remote is not None:
+            from chatcli.app.remote_commands import remote_tree
+            from chatcli.backends.remote.client import remote_spec
+            from chatcli.core.inputs import check_thread_id
+
+            if thread_id is None:
+                raise UsageError("give the thread's id: chat tree ID --remote URL")
+            spec = remote_spec(remote, assistant, header, environment().environ)
+            wanted = check_thread_id(thread_id)
+            tree = await remote_tree(spec, wanted, await threads.store.index.labels(wanted))
+        else:
+            tree = await threads.tree(await threads.find(thread_id))
         out = environment().stdout
         if as_json:
             say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
