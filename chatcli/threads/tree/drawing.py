@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from chatcli.threads.tree.model import Node, Tree
 
 # How a branch set aside is drawn: its first node leaving the line it starts from, the rest beside that line.
@@ -9,6 +11,17 @@ LEAVES, BRANCH = "├─ ", "│  "
 FOLDED = " turns folded"  # the end of the line that stands for a folded run
 # A straight run of more nodes than this is folded (its first and last shown) unless the whole tree is asked for.
 FOLD = 6
+
+
+class _Layout(NamedTuple):
+    """What every line of one drawing shares, worked out once: the width, whether to fold, the branch the thread is
+    on, and the widths of the model and number columns."""
+
+    width: int
+    unfold: bool
+    on_path: set[int]
+    models: int
+    digits: int
 
 
 def draw(tree: Tree, width: int = 100, unfold: bool = False) -> list[str]:
@@ -22,8 +35,10 @@ def draw(tree: Tree, width: int = 100, unfold: bool = False) -> list[str]:
         f"thread {tree.thread_id}: {len(tree.nodes)} nodes, {tree.branches} branches"
         + (f", on node {tree.current}" if tree.current is not None else "")
     ]
+    models = max((len(n.model or "") for n in tree.nodes.values()), default=0)
+    layout = _Layout(width, unfold, on_path, models, len(str(max(tree.nodes))))
     roots = [n for n, node in tree.nodes.items() if node.parent is None]
-    _draw_line(tree, _main(roots, on_path), [r for r in roots if r != _main(roots, on_path)], "", lines, width, unfold)
+    _draw_line(tree, _main(roots, on_path), [r for r in roots if r != _main(roots, on_path)], "", lines, layout)
     if any(line.endswith(FOLDED) for line in lines):
         lines.append("(folded runs: /tree all shows every node)")
     return lines
@@ -34,21 +49,19 @@ def _main(children: list[int], on_path: set[int]) -> int:
     return next((c for c in children if c in on_path), max(children))
 
 
-def _draw_line(
-    tree: Tree, start: int, side: list[int], prefix: str, lines: list[str], width: int, unfold: bool
-) -> None:
+def _draw_line(tree: Tree, start: int, side: list[int], prefix: str, lines: list[str], layout: _Layout) -> None:
     """Draw the line of nodes from ``start`` (each next one its main child), after the branches ``side`` that leave
     from the node before it; each branch leaving a node on the line drawn before the line goes on."""
-    on_path = set(tree.path)
+    on_path = layout.on_path
     for branch in side:
-        _draw_line(tree, branch, [], prefix + BRANCH, lines, width, unfold)
+        _draw_line(tree, branch, [], prefix + BRANCH, lines, layout)
     run: list[int] = []
     number: int | None = start
     while number is not None:
         run.append(number)
         children = tree.nodes[number].children
         number = _main(children, on_path) if children else None
-    fold = not unfold and len(run) > FOLD
+    fold = not layout.unfold and len(run) > FOLD
     i = 0
     while i < len(run):
         count = _plain_count(tree, run, i) if fold else 0
@@ -58,10 +71,10 @@ def _draw_line(
             continue
         node = tree.nodes[run[i]]
         first = i == 0 and prefix.endswith(BRANCH)  # a branch's first node: drawn leaving the line above
-        lines.append(_line(tree, node, prefix[: -len(BRANCH)] + LEAVES if first else prefix, width))
+        lines.append(_line(tree, node, prefix[: -len(BRANCH)] + LEAVES if first else prefix, layout))
         main = _main(node.children, on_path) if node.children else None
         for branch in sorted(c for c in node.children if c != main):
-            _draw_line(tree, branch, [], prefix + BRANCH, lines, width, unfold)
+            _draw_line(tree, branch, [], prefix + BRANCH, lines, layout)
         i += 1
 
 
@@ -77,15 +90,14 @@ def _plain_count(tree: Tree, run: list[int], i: int) -> int:
     return count
 
 
-def _line(tree: Tree, node: Node, prefix: str, width: int) -> str:
+def _line(tree: Tree, node: Node, prefix: str, layout: _Layout) -> str:
     """One node's line, cut to ``width``: what was said on the left, when, by which model and its labels in
     columns on the right."""
     import time
 
     mark = "*" if node.number == tree.current else " "
     when = time.strftime("%b %d %H:%M", time.localtime(node.at)) if node.at else ""
-    models = max((len(n.model or "") for n in tree.nodes.values()), default=0)
-    digits = len(str(max(tree.nodes)))
+    width, models, digits = layout.width, layout.models, layout.digits
     tail = f"{when:<12}  {node.model or ''}".rstrip()
     head = f"{mark} {prefix}{node.number:<{digits}}  " + "".join(f"[{label}] " for label in node.labels)
     room = max(width - len(head) - 12 - 2 - models - 2, 20)
