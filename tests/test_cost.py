@@ -182,7 +182,7 @@ def test_stats_totals_by_day_model_and_thread(server, hosted):
     server.queue(*[Reply("answer", usage=COUNTS) for _ in range(3)])
     chat(hosted, "-m", PRICED, "-t", "first", "one")
     chat(hosted, "-m", PRICED, "-t", "first", "two")
-    chat(hosted, "-t", "second", "three")  # gpt-fake: no known price
+    chat(hosted, "-t", "second", "the third")  # gpt-fake: no known price
     report = json.loads(chat(hosted, "stats", "--json").out)
     assert report["total"] == {
         "answers": 3,
@@ -197,7 +197,7 @@ def test_stats_totals_by_day_model_and_thread(server, hosted):
     models = {m["model"]: (m["answers"], m["cost_usd"]) for m in report["by_model"]}
     assert models == {PRICED: (2, pytest.approx(2 * GPT_4O)), "gpt-fake": (1, None)}
     threads = [(t["thread_id"], t["title"], t["answers"], t["cost_usd"]) for t in report["by_thread"]]
-    assert threads == [("first", "one", 2, pytest.approx(2 * GPT_4O)), ("second", "three", 1, None)]
+    assert threads == [("first", "one", 2, pytest.approx(2 * GPT_4O)), ("second", "the third", 1, None)]
 
     table = chat(hosted, "stats")
     assert table.code == 0, table

@@ -13,6 +13,7 @@ from tests.helpers import CHAT, KEY, Run, chat
 
 DONE_KEYS = {
     "thread_id",
+    "node",
     "reply",
     "model",
     "usage",
@@ -28,6 +29,7 @@ DONE_KEYS = {
 }
 ERROR_KEYS = {
     "thread_id",
+    "node",
     "reply",
     "model",
     "finish_reason",
