@@ -325,6 +325,12 @@ def declined(question: Elicitation) -> Elicited:
     return Elicited("decline", why=NOBODY_TO_ASK)
 
 
+def names_nodes(listener: object) -> bool:
+    """Whether ``listener`` tells which node of the thread's tree each answer is (``Start.node``: the JSON outputs,
+    chat serve's), so a turn reads the thread's tree first; a listener says so with ``names_nodes = True``."""
+    return bool(getattr(listener, "names_nodes", False))
+
+
 class Silent:
     """A listener that hears nothing and can ask nobody (tests, background work)."""
 

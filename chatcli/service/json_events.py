@@ -45,6 +45,8 @@ class JsonEvents(Router):
 
     says_the_result = True  # turns_compacted and turns_left_out are in the object: no line on stderr says them
 
+    names_nodes = True  # each answer's node of the thread's tree is in its object (chatcli.core.events.names_nodes)
+
     def __init__(self, *, lines: bool = False):
         self.lines = lines
         self.thread_id: str | None = None

@@ -294,8 +294,11 @@ class Thread:
     async def _node(self, turn: Literal["new", "again", "on"]) -> int | None:
         """The node of the thread's tree the turn about to run answers as: a ``new`` question's (the next number), a
         retry's (``again``: the next, unless the question has no answer yet), or the one it is on (``on``). None on a
-        thread chat's database does not keep (a server's: reading its tree costs more than the turn)."""
-        if self.store is None or not self.can.kept:
+        thread chat's database does not keep (a server's: reading its tree costs more than the turn), and when the
+        listener does not tell it (the prompt: its tree is read when /tree asks, not at every turn)."""
+        from chatcli.core.events import names_nodes
+
+        if self.store is None or not self.can.kept or not names_nodes(self.listener):
             return None
         tree = await self.tree()
         current = tree.nodes.get(tree.current) if tree.current is not None else None
