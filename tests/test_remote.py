@@ -58,7 +58,8 @@ def test_a_one_shot_streams_the_graph_and_its_thread_goes_on_on_the_server(serve
     assert piped.out == "You said: piped words (earlier: hello there)\n"  # the server kept the thread
     answer = chat(env, "--remote", served.url, "--assistant", "example", "-c", "--json", "one more")
     assert json.loads(answer.out) | {"timing": None, "usage": None} == {
-        "thread_id": thread, "reply": "You said: one more (earlier: hello there | piped words)", "model": "gpt-fake",
+        "thread_id": thread, "node": None, "reply": "You said: one more (earlier: hello there | piped words)",
+        "model": "gpt-fake",
         "finish_reason": "stop", "tool_calls": [], "turns_left_out": 0, "turns_compacted": 0, "reasoning": None,
         "subgraphs": [], "memories": [], "usage": None, "cost_usd": None, "timing": None,
     }  # fmt: skip

@@ -122,7 +122,7 @@ def test_each_call_takes_its_own_environment_directory_and_dotenv(server, worker
         )
         assert moved.code == 0 and other.requests[-1]["model"] == "gpt-other", moved
         assert other.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
-    again = chat(worker_env, "three")  # nothing of the call before is left
+    again = chat(worker_env, "and three")  # nothing of the call before is left
     assert again.code == 0 and server.requests[-1]["model"] == "gpt-fake"
     assert server.requests[-1]["messages"][0]["content"] != "Be brief."
     project = tmp_path / "project"
