@@ -88,7 +88,7 @@ def test_every_line_an_output_writes_shows_escapes_instead_of_obeying_them(kind,
         assert "␛]52;c;ZXZpbA==␇" in shown and "␛[6n" in shown and "\ufffd2J" in shown, shown
 
 
-async def test_titles_and_questions_shown_by_switch_retry_and_undo_are_defused(settings, server):
+async def test_titles_and_questions_shown_by_switch_retry_undo_goto_and_tree_are_defused(settings, server):
     question = f"question {EVIL}"
     async with conversation(settings, "evil") as c:
         c.out, c.err = Captured(tty=True), Captured(tty=True)  # what a terminal is shown
@@ -96,10 +96,13 @@ async def test_titles_and_questions_shown_by_switch_retry_and_undo_are_defused(s
         c.ctx.out = c.out
         await c.ask(question)  # the first message names the thread
         await c.run("/new")
-        shown = {command: await c.run(command) for command in ("/switch evil", "/retry", "/undo")}
+        commands = ("/switch evil", "/retry", "/undo", "/goto 1", "/tree")
+        shown = {command: await c.run(command) for command in commands}
     assert "start ␛]52;c;ZXZpbA==␇" in shown["/switch evil"], shown  # the title
     assert "retrying: question start ␛]52" in shown["/retry"], shown
     assert shown["/undo"].startswith("undone: question start ␛]52"), shown
+    assert "on node 1: question start ␛]52" in shown["/goto 1"], shown  # a node's question, where the thread went
+    assert "1  question start ␛]52" in shown["/tree"], shown  # and each line of the tree
     for command, text in shown.items():
         assert live_escapes(text) == [], (command, text)
     # The question itself is kept exactly as typed (what went to the model too).
