@@ -282,14 +282,15 @@ class Worker(Cold):
         state = status(self.env)
         return (state["pid"], state["served"]) if state else (None, 0)
 
-    def went(self, mark: Any) -> None:
+    def went(self, mark: Any, through: bool | None = None) -> None:
         """The run since ``mark`` went through the worker (one that replaced it meanwhile, as one does when chat's
-        code changed under it, counts from nothing); a cell it leaves to the normal way (``BY_DESIGN``): not."""
+        code changed under it, counts from nothing); a cell it leaves to the normal way (``BY_DESIGN``): not.
+        ``through`` says it for a run that is not this cell's question (a script's ``chat tree``)."""
         from tests.test_worker import log
 
         now = self.mark()
         served = now[1] - mark[1] if now[0] == mark[0] else now[1]
-        expected = 1 if self.through else 0
+        expected = 1 if (self.through if through is None else through) else 0
         assert served == expected, f"{served} runs went through the worker, not {expected} ({mark} -> {now})\n" + log(
             self.env
         )

@@ -357,9 +357,12 @@ async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again
         assert tree.current == 8 and tree.nodes[9].kind == "compact", tree.nodes
 
 
-@doors("cold")
+@doors("cold", "worker")
 @backends()
 def test_a_one_shot_branches_from_a_node_on_every_backend(door: Any, backend: Any):
+    """``chat -t ID --at NODE`` asks from a node; a script's ``chat tree ID --json`` (its output a pipe) then shows the
+    branch it made, through the warm worker where there is one (a LangGraph server's tree, read with ``--remote``,
+    runs the normal way, as its one-shots do)."""
     first = door.ask("q1")
     assert first.code == 0, first
     thread = first.thread
@@ -369,7 +372,10 @@ def test_a_one_shot_branches_from_a_node_on_every_backend(door: Any, backend: An
     asked = sent(backend.row, backend.model.requests[-1])
     assert ("user", "q2") not in asked and ("user", "q1") in asked, asked
     where = backend.args if backend.name == "remote" else []  # a server's thread is read from its history
+    before = door.mark() if door.name == "worker" else None
     tree = json.loads(door.chat("tree", thread, "--json", *where).out)
+    if before is not None:
+        door.went(before, through=not where)
     assert [(n["node"], n["parent"], n["question"]) for n in tree["nodes"]] == [
         (1, None, "q1"), (2, 1, "q2"), (3, 1, "q3")
     ] and tree["current"] == 3, tree  # fmt: skip

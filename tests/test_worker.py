@@ -287,11 +287,13 @@ def test_a_stale_socket_file_is_replaced(server, worker_env):
 
 
 def test_what_the_worker_cannot_do_runs_the_normal_way(server, worker_env):
-    listing = chat(worker_env, "threads", "--json")
-    assert listing.code == 0 and status(worker_env) is None  # a subcommand starts no worker
+    listing = chat(worker_env, "rm", "nothing-here")
+    assert listing.code == 2 and status(worker_env) is None  # a subcommand that writes starts no worker
     assert chat(worker_env, "q").code == 0 and served(worker_env) == 1
+    assert chat(worker_env, "threads").code == 0 and served(worker_env) == 2  # one that reads, to a pipe: the worker
+    assert chat(worker_env, "tree", "--remote", "http://127.0.0.1:9").code != 0 and served(worker_env) == 2
     other = chat(dict(worker_env, PYTHONWARNINGS="ignore"), "q2")  # Python would load differently
-    assert other.code == 0 and other.out == "You said: q2\n" and served(worker_env) == 1, other
+    assert other.code == 0 and other.out == "You said: q2\n" and served(worker_env) == 2, other
 
 
 def test_a_runtime_directory_that_is_a_symlink_is_not_used(server, worker_env, tmp_path):

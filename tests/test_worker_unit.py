@@ -38,6 +38,25 @@ def test_only_one_shots_go_to_the_worker(argv, terminal, expected):
     assert launch.is_one_shot(argv, terminal) is expected
 
 
+@pytest.mark.parametrize(
+    "argv, to_a_pipe, expected",
+    [
+        (["tree", "abc", "--json"], True, True),  # a script's: no pager, the worker's warm store
+        (["threads"], True, True),
+        (["--db", "x.db", "show", "abc"], True, True),
+        (["tree", "abc"], False, False),  # on a terminal it may page, and a pager needs the terminal
+        (["threads"], False, False),
+        (["tree", "abc", "--remote", "http://127.0.0.1:1"], True, False),  # a flag the worker leaves alone
+        (["show", "--graph", "app.py:graph", "abc"], True, False),
+        (["export", "abc"], True, False),  # writes files: the normal way
+        (["rm", "abc"], True, False),
+        (["tree", "threads"], True, True),  # a thread named as a command is the command's argument
+    ],
+)
+def test_a_script_s_reading_commands_go_to_the_worker(argv, to_a_pipe, expected):
+    assert launch.is_one_shot(argv, True, stdout_is_terminal=not to_a_pipe) is expected
+
+
 def write_config(home, text: str) -> None:
     path = home / ".config" / "chatcli" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The ``chat`` command's entry point: a one-shot goes to the warm worker when one is wanted, all else runs here.
+"""The ``chat`` command's entry point: a one-shot (and a script's ``chat tree``, ``threads``, ``show``) goes to the
+warm worker when one is wanted, all else runs here.
 
 Standard library only until the worker has taken the run: deciding costs a look at the command
 line, two variables and (only when ``CHATCLI_WORKER`` is unset) config.toml. Anything this
@@ -17,10 +18,16 @@ from typing import Mapping
 from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.app.worker.settings import flag, worker_config, worker_mode
 
+# Thread commands that only read and print: the worker runs them when their output is not a terminal (a script's
+# `chat tree ID --json`, `chat threads | grep`), with its store's driver loaded; on a terminal they may page, and a
+# pager needs the terminal, which a worker's process does not have.
+READING = ("tree", "threads", "show")
 
-def is_one_shot(argv: list[str], stdin_is_terminal: bool) -> bool:
-    """True when ``chat ARGV`` asks one question (no subcommand, no prompt) and nothing the worker leaves alone."""
-    i, question = 0, False
+
+def is_one_shot(argv: list[str], stdin_is_terminal: bool, stdout_is_terminal: bool = True) -> bool:
+    """True when ``chat ARGV`` asks one question (no subcommand, no prompt), or is a command of ``READING`` printing to
+    a pipe or a file, and has nothing the worker leaves alone."""
+    i, question, reading = 0, False, False
     while i < len(argv):
         arg = argv[i]
         name = arg.partition("=")[0]
@@ -30,13 +37,15 @@ def is_one_shot(argv: list[str], stdin_is_terminal: bool) -> bool:
             question = question or i + 1 < len(argv)
             break
         if not arg.startswith("-") or arg == "-":
-            if not question and arg in COMMANDS:
+            if not question and not reading and arg in READING and not stdout_is_terminal:
+                reading = True  # its own arguments follow: only a flag left to the normal path matters now
+            elif not question and not reading and arg in COMMANDS:
                 return False  # a subcommand (or `chat ask`: left to the normal path too)
-            question = True
+            question = question or not reading
         elif arg in VALUED:
             i += 1
         i += 1
-    return question or not stdin_is_terminal
+    return reading or question or not stdin_is_terminal
 
 
 def _isatty(fd: int) -> bool:
@@ -52,7 +61,7 @@ def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
         return False
     if flag(environ.get("CHATCLI_LOCAL")) or environ.get("CHATCLI_LOCAL_MODEL") or flag(environ.get("CHATCLI_TRACING")):
         return False
-    return is_one_shot(argv, _isatty(0)) and worker_config(environ)[0]
+    return is_one_shot(argv, _isatty(0), _isatty(1)) and worker_config(environ)[0]
 
 
 def main() -> None:

@@ -59,6 +59,9 @@ WARM = (
     "chatcli.ui.signals",
     "chatcli.app.completion",
     "chatcli.trust",
+    "chatcli.app.thread_commands",  # a script's chat tree, threads, show (chatcli.app.launch.READING)
+    "chatcli.store.light",
+    "chatcli.threads.tree",
     "dotenv",
     "platformdirs",
     "pwd",
@@ -311,15 +314,19 @@ def warm_providers() -> list[str]:
 
 
 def warm_up() -> list[str]:
-    """Import what a one-shot imports (with chat's import hook), then keep it out of the collector's way; the
-    providers made warm."""
+    """Import what a one-shot imports (with chat's import hook), PostgreSQL's driver where it is installed, then keep
+    it out of the collector's way; the providers made warm."""
     import importlib
+    import importlib.util
 
     from chatcli.app.lazy_imports import install
 
     install()
     for name in WARM:
         importlib.import_module(name)
+    if importlib.util.find_spec("psycopg") is not None:  # the postgres extra: its driver and LangGraph's saver
+        importlib.import_module("chatcli.store.postgres.store")
+        importlib.import_module("chatcli.store.postgres.index")
     from chatcli.service.chat import load_engine
 
     load_engine()
