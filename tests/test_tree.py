@@ -92,6 +92,47 @@ async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(server, settin
             assert "q3" in sent and "q4" not in sent and "two" not in sent, sent
 
 
+@pytest.mark.stores("sqlite", "postgres")
+async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkpoint(server, settings):
+    """Each checkpoint chat writes names the last message of its list in its metadata (``chatcli_tail``), which the
+    tree reads instead of decoding every checkpoint; a thread stored before (no such key) reads to the same tree."""
+    from chatcli.store import is_postgres_url
+    from chatcli.store.keys import TAIL
+
+    server.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"))
+    async with a_thread(settings, "meta", Tokens()) as thread:
+        await thread.send("q1")
+        await thread.send("q2")
+        await thread.retry()
+        await thread.undo()
+        await thread.send("q3")
+        await thread.goto("2")
+        await thread.send("q4")
+        index = thread.store.index
+        metadata = [
+            m if isinstance(m, dict) else json.loads(m)
+            for (m,) in await index._rows("SELECT metadata FROM checkpoints")
+        ]
+        assert len(metadata) > 8 and all(isinstance(m[TAIL], int) for m in metadata), metadata
+        fast = await thread.tree()
+        postgres = is_postgres_url(settings.db)
+        forget = (
+            f"UPDATE checkpoints SET metadata = metadata - '{TAIL}'"
+            if postgres
+            else f"UPDATE checkpoints SET metadata = json_remove(CAST(metadata AS TEXT), '$.{TAIL}')"
+        )
+        assert await index._write(forget) == len(metadata)
+        slow = await thread.tree()
+
+    def shape(tree: Any) -> Any:
+        return [(n.number, n.parent, n.question, n.answer, n.kind, n.children) for n in tree.nodes.values()]
+
+    assert shape(fast) == shape(slow) and (fast.current, fast.path) == (slow.current, slow.path) == (5, [1, 2, 5])
+    assert _said(fast)[3] == ("q2", "two again", 1)
+    for n, node in fast.nodes.items():
+        assert abs(node.at - slow.nodes[n].at) < 1, (node.at, slow.nodes[n].at)  # the id's time is the checkpoint's
+
+
 async def test_a_move_keeps_the_thread_settings_as_they_are_now(server, settings):
     from chatcli.errors import UsageError
 
@@ -258,6 +299,32 @@ def test_every_backend_s_thread_is_a_tree_at_serve(door: Any, backend: Any):
     assert ("assistant", "two") in asked and ("assistant", "two again") not in asked, asked
     status, tree = door.served.request("GET", f"/v1/threads/{thread}/tree")
     assert [(n["node"], n["parent"]) for n in tree["nodes"]][-1] == (4, 2) and tree["current"] == 4, tree
+
+
+@doors("prompt", "acp")
+@backends()
+def test_every_backend_s_thread_is_a_tree_at_the_prompt_and_in_an_editor(door: Any, backend: Any):
+    """The same tree and moves typed as commands: /retry, /tree, /goto at the prompt, and as an editor sends them (a
+    prompt of the command's text, offered in its command list), on chat's own graph, a graph of the user's and an
+    Agent Server's thread."""
+    backend.model.queue(Reply("one"), Reply("two"), Reply("two again"))
+    first = door.ask("q1")
+    assert first.code == 0, first
+    second = door.go_on(first, "q2")
+    assert second.code == 0 and "two" in second.out, second
+    retried = door.go_on(second, "/retry")
+    assert retried.code == 0 and "two again" in retried.out, retried
+    drawn = door.go_on(retried, "/tree")
+    assert "3 nodes, 2 branches, on node 3" in drawn.out, drawn
+    assert "q2 -> two again" in drawn.out and "q2 -> two" in drawn.out.replace("q2 -> two again", ""), drawn
+    moved = door.go_on(drawn, "/goto 2")
+    assert "on node 2" in moved.out, moved
+    again = door.go_on(moved, "q3")
+    assert again.code == 0 and "(earlier: q1 | q2)" in again.out, again
+    asked = sent(backend.row, backend.model.requests[-1])
+    assert ("assistant", "two") in asked and ("assistant", "two again") not in asked, asked
+    drawn = door.go_on(again, "/tree")
+    assert "4 nodes, 2 branches, on node 4" in drawn.out, drawn
 
 
 async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, server, tmp_path, monkeypatch):

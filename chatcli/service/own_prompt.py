@@ -208,6 +208,6 @@ class OwnPrompt:
 def marked(config: dict[str, Any], change: str) -> dict[str, Any]:
     """``config`` for a write of chat's own ``change`` to the thread ("compact", "edit", "undo"), which its checkpoint's
     metadata keeps (chatcli.store.base.MARK): the thread's tree shows a compaction and a summary edit as nodes."""
-    from chatcli.store.base import MARK
+    from chatcli.store.keys import MARK
 
     return {**config, "metadata": {**(config.get("metadata") or {}), MARK: change}}

@@ -82,21 +82,35 @@ class SearchHit:
     marks: tuple[tuple[int, int], ...] = ()  # where the snippet matches: (start, end) offsets
 
 
-# The key of a checkpoint's metadata that says what chat's change made it: a compaction ("compact"), a summary edited
-# ("edit"), one of those taken back ("undo"); chatcli.threads.tree shows the first two as nodes.
-MARK = "chatcli_change"
+class Said(NamedTuple):
+    """One stored message as a thread's tree reads it: its key (its node in the thread's message tree, increasing in the
+    order stored), the key of the message before it, its type ("human", "ai", "tool", "system"), the start of its text
+    (``START_CHARS``), its position in the thread's list and when it was stored (seconds since the epoch)."""
+
+    key: int
+    parent: int | None
+    role: str
+    text: str
+    pos: int
+    at: float | None = None
 
 
-class PointRow(NamedTuple):
-    """One checkpoint as a thread's tree reads it: its id, its parent's, the message node its list ends at, the model
-    its run named, what chat's change made it (``MARK``) and when (seconds since the epoch)."""
+# How much of a question and of an answer a node of the tree carries (a line of /tree shows less).
+START_CHARS = 200
+
+
+class Point(NamedTuple):
+    """One checkpoint of a thread as its tree reads it (chatcli.threads.tree), from chat's database or any app's state
+    history: its id, the key of the last message of its list (None: no message yet), the model its run named (None:
+    not one of chat's), its parent's id, what chat's change made it (``MARK``: "compact", "edit" or "undo") and when
+    (seconds since the epoch)."""
 
     checkpoint_id: str
-    parent: str | None
     tail: int | None
-    model: str | None
-    mark: str | None
-    at: float | None
+    model: str | None = None
+    parent: str | None = None
+    mark: str | None = None
+    at: float | None = None
 
 
 class ThreadIndex(Protocol):
@@ -141,7 +155,7 @@ class ThreadIndex(Protocol):
     async def live_nodes(self, thread_id: str) -> set[int] | None:
         """Stored ids of the messages in the thread's current history (None: stored the old way)."""
 
-    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[PointRow]] | None:
+    async def tree_rows(self, thread_id: str) -> tuple[List[Said], List[Point]] | None:
         """What a thread's tree is built from: its stored messages and its checkpoints (None: kept another way)."""
 
     async def branch(self, thread_id: str, node: int) -> List[Any]:

@@ -7,17 +7,15 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import MARK, Guard, Params, Place, PointRow, Row, SearchHit, ThreadInfo
+from chatcli.store.base import Guard, Params, Place, Point, Row, Said, SearchHit, ThreadInfo
 from chatcli.store.decode import loads
+from chatcli.store.keys import REF_KEY
 from chatcli.text import make_title
 
 if TYPE_CHECKING:
     import asyncio
 
 COLUMNS = "thread_id, title, created_at, updated_at, message_count, model"
-# The key of the small dict that stands for a message list in a stored checkpoint
-# (chatcli.store.messages.chains.REF_KEY, not imported: that module needs LangChain).
-REF_KEY = "__chatcli_msgref__"
 # A message chain, root first: the rows from the tail up through the parent pointers.
 CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
         SELECT node, parent, pos, type, blob FROM chatcli_messages WHERE node = {p} AND thread_id = {p}
@@ -215,41 +213,39 @@ class SqlThreadIndex(Generic[Conn]):
             return None if values.get("messages") else set()
         return {node for node, _message in chain}
 
-    async def _points(self, thread_id: str) -> List[tuple[str, str | None, Any, Any, Any]]:
-        """Each checkpoint of the thread, oldest first: its id, its parent's, its ``messages`` value (decoded), its
-        metadata (as stored: JSON text, bytes, or a dict) and its time (ISO 8601)."""
+    async def _points(self, thread_id: str) -> List[tuple[str, str | None, Any, Any, Any, Any]]:
+        """Each checkpoint of the thread, oldest first: its id, its parent's, its ``messages`` value (decoded, or made
+        from its metadata's ``TAIL``), the ``model`` and ``MARK`` fields of its metadata and its time (ISO 8601, or
+        seconds since the epoch)."""
         raise NotImplementedError
 
-    async def tree_rows(self, thread_id: str) -> tuple[List[Row], List[PointRow]] | None:
-        """What a thread's tree is built from (chatcli.threads.tree): its stored messages (node, parent, type, text's
-        start, position, time) and its checkpoints, oldest first (``PointRow``); None when a checkpoint keeps its
-        messages another way (stored before chat kept them as nodes, or a graph's channel of its own)."""
+    async def tree_rows(self, thread_id: str) -> tuple[List[Said], List[Point]] | None:
+        """What a thread's tree is built from (chatcli.threads.tree): its stored messages and its checkpoints, oldest
+        first; None when a checkpoint keeps its messages another way (stored before chat kept them as nodes, or a
+        graph's channel of its own)."""
         from datetime import datetime
 
-        points: List[PointRow] = []
-        for checkpoint_id, parent, ref, metadata, ts in await self._points(thread_id):
+        points: List[Point] = []
+        for checkpoint_id, parent, ref, model, mark, ts in await self._points(thread_id):
             if ref is not None and not (isinstance(ref, dict) and REF_KEY in ref):
                 return None
-            meta = metadata if isinstance(metadata, dict) else json.loads(metadata or "{}")
-            meta = meta if isinstance(meta, dict) else {}
-            model, mark = meta.get("model"), meta.get(MARK)
             try:
-                at = datetime.fromisoformat(ts).timestamp() if isinstance(ts, str) else None
+                at = datetime.fromisoformat(ts).timestamp() if isinstance(ts, str) else ts
             except ValueError:
                 at = None
             points.append(
-                PointRow(
+                Point(
                     checkpoint_id,
-                    parent,
                     ref[REF_KEY] if ref else None,
                     model if isinstance(model, str) else None,
+                    parent,
                     mark if isinstance(mark, str) else None,
                     at,
                 )
             )
         if not points:
             return None
-        return await self._rows(self.SQL["said"], (thread_id,)), points
+        return [Said._make(row) for row in await self._rows(self.SQL["said"], (thread_id,))], points
 
     async def labels(self, thread_id: str) -> dict[int, List[str]]:
         """The names given to nodes of the thread's tree, by node."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from chatcli.store.base import Params, Row, SearchHit
+from chatcli.store.base import START_CHARS, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
 from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
+from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -46,10 +47,16 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
             DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?;
             DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?""",
-        "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
-            WHERE thread_id = ?""",
-        "points": """SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints
-            WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id""",
+        "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
+            FROM chatcli_messages WHERE thread_id = ?""",
+        # Each checkpoint's id, its parent's, the last message of its list and the two fields of its metadata the tree
+        # reads; the checkpoint itself only where its metadata does not name that message (TAIL).
+        "points": f"""SELECT checkpoint_id, parent_checkpoint_id,
+                   CASE WHEN json_type(m, '$.{TAIL}') IN ('integer', 'null') THEN NULL ELSE type END,
+                   CASE WHEN json_type(m, '$.{TAIL}') IN ('integer', 'null') THEN NULL ELSE checkpoint END,
+                   json_extract(m, '$.{TAIL}'), json_extract(m, '$.model'), json_extract(m, '$.{MARK}')
+              FROM (SELECT *, CAST(metadata AS TEXT) AS m FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '')
+             ORDER BY checkpoint_id""",
         "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
         "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
             ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
@@ -78,12 +85,16 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         rows = await self._rows(self.SQL["head"], (thread_id,))
         return dict(loads(*rows[0]).get("channel_values") or {}) if rows else None
 
-    async def _points(self, thread_id: str) -> "list[tuple[str, str | None, Any, Any, Any]]":
-        found = []
-        for checkpoint_id, parent, type_, blob, metadata in await self._rows(self.SQL["points"], (thread_id,)):
+    async def _points(self, thread_id: str) -> "list[tuple[str, str | None, Any, Any, Any, Any]]":
+        found: list[tuple[str, str | None, Any, Any, Any, Any]] = []
+        for checkpoint_id, parent, type_, blob, tail, model, mark in await self._rows(self.SQL["points"], (thread_id,)):
+            if type_ is None:  # its metadata names the message: nothing to decode
+                ref = None if tail is None else {REF_KEY: tail}
+                found.append((checkpoint_id, parent, ref, model, mark, uuid6_time(checkpoint_id)))
+                continue
             checkpoint = loads(type_, blob) or {}
             ref = checkpoint.get("channel_values", {}).get("messages")
-            found.append((checkpoint_id, parent, ref, metadata, checkpoint.get("ts")))
+            found.append((checkpoint_id, parent, ref, model, mark, checkpoint.get("ts")))
         return found
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:

@@ -10,12 +10,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from chatcli.store.keys import REF_KEY
 from chatcli.store.messages.cache import Chain, ThreadCache
 from chatcli.store.messages.reducer import carried_over
 from chatcli.store.messages.sqlite_table import MessageTable
-
-REF_KEY = "__chatcli_msgref__"
-"""Key of the dict that replaces a message list inside a stored checkpoint."""
 
 _MAX_CACHED_THREADS = 32
 

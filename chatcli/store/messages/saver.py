@@ -6,7 +6,18 @@ import asyncio
 import copy
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, ParamSpec, Protocol, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Concatenate,
+    Coroutine,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+)
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -19,13 +30,14 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from chatcli.store.keys import REF_KEY, TAIL
 from chatcli.store.messages.bridge import SyncBridge
 
 if TYPE_CHECKING:
     import aiosqlite
     from langchain_core.runnables.utils import ConfigurableFieldSpec
 from chatcli.store.messages.cache import ThreadCache
-from chatcli.store.messages.chains import REF_KEY, ChainStore, is_ref
+from chatcli.store.messages.chains import ChainStore, is_ref
 from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
 __all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
@@ -211,7 +223,10 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
                 refs[ch] = ref
         if refs:
             checkpoint = {**checkpoint, "channel_values": {**values, **refs}}
-        return await self.inner.aput(config, checkpoint, metadata, new_versions)
+        listed = refs.get("messages")  # what a thread's tree reads (chatcli.store.base.TAIL)
+        tail = listed[REF_KEY] if listed is not None else (None if values.get("messages") is None else False)
+        marked = cast("CheckpointMetadata", {**metadata, TAIL: tail})  # a key of chat's own beside LangGraph's
+        return await self.inner.aput(config, checkpoint, marked, new_versions)
 
     @_guarded
     async def aput_writes(

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from chatcli.store.base import Params, Row, SearchHit
+from chatcli.store.base import START_CHARS, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, snippet, tsquery_literal
 from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
+from chatcli.store.keys import MARK, REF_KEY, TAIL
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection  # noqa: F401 - named in PostgresThreadIndex's base class, as a string
@@ -58,13 +59,17 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
             DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
             DELETE FROM chatcli_threads WHERE thread_id = %s;
             DELETE FROM chatcli_bindings WHERE thread_id = %s; DELETE FROM chatcli_labels WHERE thread_id = %s""",
-        "said": """SELECT node, parent, role, substr(text, 1, 200), pos, created_at FROM chatcli_messages
-            WHERE thread_id = %s""",
-        # Each checkpoint's message list (a ref, in checkpoint_blobs at the version the checkpoint names).
-        "points": """SELECT c.checkpoint_id, c.parent_checkpoint_id, bl.type, bl.blob, c.metadata,
+        "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
+            FROM chatcli_messages WHERE thread_id = %s""",
+        # Each checkpoint's id, its parent's, the last message of its list (its metadata's TAIL; else its message
+        # list's blob, a ref, at the version the checkpoint names), the two fields of its metadata the tree reads, and
+        # its time.
+        "points": f"""SELECT c.checkpoint_id, c.parent_checkpoint_id, jsonb_typeof(c.metadata -> '{TAIL}'),
+                   c.metadata ->> '{TAIL}', bl.type, bl.blob, c.metadata ->> 'model', c.metadata ->> '{MARK}',
                    c.checkpoint ->> 'ts' FROM checkpoints c
               LEFT JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id AND bl.checkpoint_ns = c.checkpoint_ns
                    AND bl.channel = 'messages' AND bl.version = c.checkpoint -> 'channel_versions' ->> 'messages'
+                   AND coalesce(jsonb_typeof(c.metadata -> '{TAIL}'), '') NOT IN ('number', 'null')
              WHERE c.thread_id = %s AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id""",
         "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = %s",
         "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (%s, %s, %s)
@@ -99,9 +104,14 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
                 values[channel] = loads(type_, blob)
         return values
 
-    async def _points(self, thread_id: str) -> list[tuple[str, str | None, Any, Any, Any]]:
-        rows = await self._rows(self.SQL["points"], (thread_id,))
-        return [(c, parent, loads(type_, blob), metadata, ts) for c, parent, type_, blob, metadata, ts in rows]
+    async def _points(self, thread_id: str) -> list[tuple[str, str | None, Any, Any, Any, Any]]:
+        found: list[tuple[str, str | None, Any, Any, Any, Any]] = []
+        for c, parent, kind, tail, type_, blob, model, mark, ts in await self._rows(self.SQL["points"], (thread_id,)):
+            if kind in ("number", "null"):  # its metadata names the message: nothing to decode
+                found.append((c, parent, None if tail is None else {REF_KEY: int(tail)}, model, mark, ts))
+            else:
+                found.append((c, parent, loads(type_, blob), model, mark, ts))
+        return found
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages matching ``text`` (words, all required), best first (FTS5's bm25 ranking)."""

@@ -6,37 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# How much of a question and of an answer a node carries (a line of /tree shows less).
-START_CHARS = 200
+from chatcli.store.base import START_CHARS, Point, Said
 
-
-@dataclass(frozen=True)
-class Said:
-    """One stored message as the tree reads it: its key (its node in the thread's message tree, increasing in the order
-    stored), the key of the message before it, its type ("human", "ai", "tool", "system"), the start of its text, its
-    position in the thread's list and when it was stored (seconds since the epoch)."""
-
-    key: int
-    parent: int | None
-    role: str
-    text: str
-    pos: int
-    at: float | None = None
-
-
-@dataclass(frozen=True)
-class Point:
-    """One checkpoint of the thread: its id, the key of the last message of its list (None: no message yet), the
-    model its run named (None: not one of chat's), its parent's id, what chat's change made it (``mark``:
-    chatcli.store.base.MARK, "compact", "edit" or "undo") and when (seconds since the epoch)."""
-
-    checkpoint_id: str
-    tail: int | None
-    model: str | None = None
-    parent: str | None = None
-    mark: str | None = None
-    at: float | None = None
-
+__all__ = ["START_CHARS", "CHANGES", "Node", "Point", "Said", "Tree"]
 
 # The changes chat makes to a thread that are nodes of its tree, each with what its node says.
 CHANGES = {"compact": "compacted: the turns before folded into a summary", "edit": "the summary edited"}

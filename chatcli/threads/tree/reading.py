@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from chatcli.errors import UsageError
-from chatcli.store.base import MARK
+from chatcli.store.keys import MARK
 from chatcli.threads.tree.building import build
 from chatcli.threads.tree.model import START_CHARS, Point, Said, Tree
 
@@ -80,11 +80,7 @@ async def read_tree(thread_id: str, store: Store | None, app: GraphApp | None) -
     checkpointer, an Agent Server)."""
     rows = await store.index.tree_rows(thread_id) if store is not None else None
     if rows is not None:
-        said_rows, point_rows = rows
-        said = [
-            Said(int(n), None if p is None else int(p), str(r), t or "", int(i), at) for n, p, r, t, i, at in said_rows
-        ]
-        points = [Point(r.checkpoint_id, r.tail, r.model, r.parent, r.mark, r.at) for r in point_rows]
+        said, points = rows
     elif app is not None:
         said, points = await from_history(app.aget_state_history({"configurable": {"thread_id": thread_id}}))
     else:
