@@ -113,6 +113,21 @@ class Point(NamedTuple):
     at: float | None = None
 
 
+class Spent(NamedTuple):
+    """Dollars spent (and held for calls under way) in a thread and in the day so far, as the spending ledger says."""
+
+    thread: float
+    day: float
+
+
+class Held(NamedTuple):
+    """A model call's most it may cost, held in the spending ledger until its cost is known (``row``: None when a limit
+    refused it), with what was spent before it."""
+
+    row: int | None
+    spent: Spent
+
+
 class ThreadIndex(Protocol):
     """Titles, times, sizes and models of the threads, and full-text search over their messages."""
 
@@ -166,6 +181,19 @@ class ThreadIndex(Protocol):
 
     async def label(self, thread_id: str, node: int, label: str) -> None:
         """Name node ``node`` of the thread's tree ``label``."""
+
+    async def hold(
+        self, thread_id: str, usd: float, thread_limit: float | None, day_limit: float | None, day_start: float
+    ) -> Held:
+        """Hold ``usd`` for a model call in the spending ledger, unless the thread's spending or the day's (since
+        ``day_start``, seconds since the epoch) and it would pass its limit; one transaction, so that two processes
+        cannot both pass a limit."""
+
+    async def settle(self, row: int, usd: float) -> None:
+        """The held call's cost, now known (0 for a call that failed before it was charged)."""
+
+    async def spent(self, thread_id: str, day_start: float) -> Spent:
+        """What the ledger says of the thread and the day so far."""
 
     async def purge(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and row (without a checkpointer)."""

@@ -7,7 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import Guard, Params, Place, Point, Row, Said, SearchHit, ThreadInfo
+from chatcli.store.base import Guard, Held, Params, Place, Point, Row, Said, SearchHit, Spent, ThreadInfo
 from chatcli.store.decode import loads
 from chatcli.store.keys import REF_KEY
 from chatcli.text import make_title
@@ -247,6 +247,32 @@ class SqlThreadIndex(Generic[Conn]):
             return None
         return [Said._make(row) for row in await self._rows(self.SQL["said"], (thread_id,))], points
 
+    async def spent(self, thread_id: str, day_start: float) -> Spent:
+        """What the spending ledger says of the thread and of the day since ``day_start``, held calls included."""
+        rows = await self._rows(self.SQL["spent"], (thread_id, day_start, thread_id, day_start))
+        return spent_of(rows)
+
+    async def hold(
+        self, thread_id: str, usd: float, thread_limit: float | None, day_limit: float | None, day_start: float
+    ) -> Held:
+        """Hold ``usd`` for a model call unless the thread's or the day's spending would pass its limit: the sums and
+        the row in one transaction that one process at a time may write (two cannot both pass a limit)."""
+
+        async def held() -> Held:
+            async with self.lock:
+                return await self._hold(thread_id, usd, (thread_limit, day_limit), day_start)
+
+        return await self.guard.run(held)
+
+    async def _hold(
+        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
+    ) -> Held:
+        raise NotImplementedError
+
+    async def settle(self, row: int, usd: float) -> None:
+        """The held call's cost, now known."""
+        await self._write(self.SQL["settle"], (usd, row))
+
     async def labels(self, thread_id: str) -> dict[int, List[str]]:
         """The names given to nodes of the thread's tree, by node."""
         found: dict[int, List[str]] = {}
@@ -268,3 +294,25 @@ class SqlThreadIndex(Generic[Conn]):
                 await self._execute_all(statements, (thread_id,))
 
         await self.guard.run(write)
+
+
+def spent_of(rows: Sequence[Row]) -> Spent:
+    """The ledger's two sums as the ``spent`` query gives them."""
+    (thread, day), *_ = list(rows) or [(0, 0)]
+    return Spent(float(thread or 0), float(day or 0))
+
+
+def passes(spent: Spent, usd: float, limits: tuple[float | None, float | None]) -> bool:
+    """Whether ``usd`` more keeps the thread and the day within their limits (None: no limit)."""
+    thread_limit, day_limit = limits
+    # Sums of floats (a hundred $0.01 make 0.9999999...): compared to a millionth of a cent.
+    return all(
+        limit is None or total + usd <= limit + 1e-8
+        for total, limit in ((spent.thread, thread_limit), (spent.day, day_limit))
+    )
+
+
+# The ledger's two sums: the thread's, and the day's since a time.
+SPENT = """SELECT coalesce(sum(CASE WHEN thread_id = {p} THEN usd END), 0),
+                  coalesce(sum(CASE WHEN at >= {p} THEN usd END), 0)
+             FROM chatcli_spending WHERE thread_id = {p} OR at >= {p}"""

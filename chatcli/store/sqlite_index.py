@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, cast
 
-from chatcli.store.base import START_CHARS, Params, Row, SearchHit
+from chatcli.store.base import START_CHARS, Held, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
-from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
+from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SPENT, SqlThreadIndex, marked, passes, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
                    json_extract(m, '$.{TAIL}'), json_extract(m, '$.model'), json_extract(m, '$.{MARK}')
               FROM (SELECT *, CAST(metadata AS TEXT) AS m FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '')
              ORDER BY checkpoint_id""",
+        "spent": SPENT.format(p="?"),
+        "settle": "UPDATE chatcli_spending SET usd = ?, held = 0 WHERE id = ?",
         "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
         "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
             ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
@@ -80,6 +83,28 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         except BaseException:
             await self.conn.rollback()
             raise
+
+    async def _hold(
+        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
+    ) -> Held:
+        await self.conn.execute("BEGIN IMMEDIATE")  # one process at a time sums and holds
+        try:
+            async with self.conn.execute(self.SQL["spent"], (thread_id, day_start, thread_id, day_start)) as cursor:
+                spent = spent_of(list(cast("Iterable[Row]", await cursor.fetchall())))
+            if not passes(spent, usd, limits):
+                await self.conn.rollback()
+                return Held(None, spent)
+            cursor = await self.conn.execute(
+                "INSERT INTO chatcli_spending (thread_id, at, usd, held) VALUES (?, ?, ?, 1)",
+                (thread_id, time.time(), usd),
+            )
+            row = cursor.lastrowid
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        assert row is not None
+        return Held(row, spent)
 
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         rows = await self._rows(self.SQL["head"], (thread_id,))

@@ -71,6 +71,18 @@ MIGRATIONS: list[Migration] = [
                 thread_id TEXT NOT NULL, label TEXT NOT NULL, node INTEGER NOT NULL, PRIMARY KEY (thread_id, label))""",
         ),
     ),
+    # What each model call cost (or, while it runs, the most it may cost: held), by thread and time: the spending
+    # limits sum it before each call. Kept when a thread is deleted: what was spent was spent.
+    Migration(
+        "m007_spending",
+        (
+            """CREATE TABLE IF NOT EXISTS chatcli_spending (
+                id INTEGER PRIMARY KEY, thread_id TEXT NOT NULL, at REAL NOT NULL, usd REAL NOT NULL,
+                held INTEGER NOT NULL DEFAULT 0)""",
+            "CREATE INDEX IF NOT EXISTS chatcli_spending_at ON chatcli_spending (at)",
+            "CREATE INDEX IF NOT EXISTS chatcli_spending_thread ON chatcli_spending (thread_id)",
+        ),
+    ),
 ]
 
 _LOG = f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"

@@ -7,14 +7,15 @@ required, ranked as FTS5 ranks (bm25), and the snippet is cut as FTS5 cuts it.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from chatcli.store.base import START_CHARS, Params, Row, SearchHit
+from chatcli.store.base import START_CHARS, Held, Params, Row, SearchHit, the_row
 from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, snippet, tsquery_literal
-from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SqlThreadIndex, marked
+from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SPENT, SqlThreadIndex, marked, passes, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
                    AND bl.channel = 'messages' AND bl.version = c.checkpoint -> 'channel_versions' ->> 'messages'
                    AND coalesce(jsonb_typeof(c.metadata -> '{TAIL}'), '') NOT IN ('number', 'null')
              WHERE c.thread_id = %s AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id""",
+        "spent": SPENT.format(p="%s"),
+        "settle": "UPDATE chatcli_spending SET usd = %s, held = false WHERE id = %s",
         "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = %s",
         "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (%s, %s, %s)
             ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
@@ -92,6 +95,23 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         async with self.conn.transaction(), self.conn.cursor() as cur:
             for statement in statements:
                 await cur.execute(statement, params)
+
+    async def _hold(
+        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
+    ) -> Held:
+        async with self.conn.transaction(), self.conn.cursor(row_factory=tuple_row) as cur:
+            # One transaction at a time sums and holds, across processes: the lock goes with the transaction.
+            await cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatcli_spending'))")
+            await cur.execute(self.SQL["spent"], (thread_id, day_start, thread_id, day_start))
+            spent = spent_of(list(await cur.fetchall()))
+            if not passes(spent, usd, limits):
+                return Held(None, spent)
+            await cur.execute(
+                "INSERT INTO chatcli_spending (thread_id, at, usd, held) VALUES (%s, %s, %s, true) RETURNING id",
+                (thread_id, time.time(), usd),
+            )
+            (row,) = the_row(await cur.fetchone())
+        return Held(int(row), spent)
 
     async def _channel_values(self, thread_id: str) -> dict[str, Any] | None:
         rows = await self._rows(self.SQL["head"], (thread_id,))
