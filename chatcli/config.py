@@ -97,6 +97,14 @@ class Settings:
     worker_idle: float = 600.0
     # $ per million tokens over genai-prices': (model, input, output, cached input); config.toml only, never a .env.
     prices: tuple[tuple[str, float, float, float], ...] = ()
+    # Spending limits in dollars, kept before each model call (chatcli.backends.own.spending): one question's calls
+    # (tool rounds, compaction and summaries included), one thread's, and all threads' in the local day; None: no
+    # limit. config.toml, the environment and --max-cost, never an untrusted .env (which could raise them).
+    max_cost_answer: float | None = None
+    max_cost_thread: float | None = None
+    max_cost_day: float | None = None
+    # A call to a model with no known price while a limit is set: "allow" (said once) or "refuse".
+    unpriced: str = "allow"
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
     provider_env: tuple[tuple[str, str], ...] = ()
     # Not a setting (no layer sets it): the providers whose endpoint an untrusted .env chose. Their SDKs get none
@@ -155,10 +163,15 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_SANDBOX": "sandbox",
     "CHATCLI_NETWORK": "network",
     "CHATCLI_EDITING_MODE": "editing_mode",
+    "CHATCLI_MAX_COST_ANSWER": "max_cost_answer",
+    "CHATCLI_MAX_COST_THREAD": "max_cost_thread",
+    "CHATCLI_MAX_COST_DAY": "max_cost_day",
+    "CHATCLI_UNPRICED": "unpriced",
 }
 
 MEMORY_MODES = ("compact", "trim", "summary")
 SANDBOX_MODES, EDITING_MODES = ("workspace", "read-only", "off"), ("emacs", "vi")
+UNPRICED_MODES = ("allow", "refuse")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
@@ -295,6 +308,11 @@ def _check(settings: Settings) -> None:
         _check_document_url(settings.mcp_client_metadata_url)
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
+    for name in ("max_cost_answer", "max_cost_thread", "max_cost_day"):
+        if (value := getattr(settings, name)) is not None and value < 0:
+            raise ConfigError(f"{name} must be a number of dollars, 0 or more, got {value}")
+    if settings.unpriced not in UNPRICED_MODES:
+        raise ConfigError(f"unpriced must be allow or refuse, got {settings.unpriced!r}")
     if settings.editing_mode not in EDITING_MODES:
         raise ConfigError(f"editing_mode must be emacs or vi, got {settings.editing_mode!r}")
 

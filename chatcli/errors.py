@@ -15,6 +15,7 @@ class ExitStatus(IntEnum):
     CONFIG = 3
     MODEL = 4
     STORE = 5
+    LIMIT = 6  # a spending limit (max_cost_answer, _thread, _day) refused a model call before it was sent
     HANGUP = 129  # 128 + SIGHUP: the terminal closed
     BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read the output left
     INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C

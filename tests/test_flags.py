@@ -130,6 +130,7 @@ def test_the_settings_the_flags_override():
         "tools": None,
         "use_tools": False,
         "memories": False,
+        "max_cost_answer": None,
         "approve_all": True,
         "sandbox": None,
         "network": None,

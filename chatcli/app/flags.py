@@ -212,6 +212,16 @@ ASK = (
         switched=False,
     ),
     Flag(
+        "max_cost",
+        ("--max-cost",),
+        None,
+        "DOLLARS",
+        "Spend at most this on the question: every model call it makes, tools and compaction included "
+        "[env: CHATCLI_MAX_COST_ANSWER].",
+        hidden=True,
+        setting="max_cost_answer",
+    ),
+    Flag(
         "yes",
         ("--yes", "-y"),
         False,

@@ -1,0 +1,78 @@
+"""The spending guard before each model call: a call's most (the request at the input price, the most the answer may
+cost at the output price) is held within the answer's, the thread's and the day's limits, else refused in one line."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from chatcli.backends.own.pricing import Pricer
+from chatcli.backends.own.spending import Guard, LimitReached
+from chatcli.config import Settings
+from chatcli.errors import ExitStatus
+
+pytestmark = pytest.mark.stores("sqlite", "postgres")
+
+# $1 per million tokens in, $10 per million out (config.toml's [prices]): 10,000 in and 1,000 out cost $0.02.
+PRICES = (("priced", 1.0, 10.0, 0.1),)
+
+
+def guard(settings: Settings, ledger, **limits) -> Guard:
+    chosen = replace(settings, max_tokens=1000, prices=PRICES, **limits)
+    return Guard(chosen, Pricer(chosen.prices), ledger)
+
+
+async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it(settings):
+    from chatcli.store import open_store
+
+    async with open_store(settings.db) as store:
+        g = guard(settings, store.index, max_cost_answer=0.05)
+        first = await g.before("t", "priced", 10_000, None)
+        assert first[1] == pytest.approx(0.02)
+        await g.after(first, 0.015)  # it cost less than its most
+        second = await g.before("t", "priced", 10_000, None)
+        await g.after(second, 0.02)
+        with pytest.raises(LimitReached) as refused:  # 0.035 spent + 0.02 at most > 0.05
+            await g.before("t", "priced", 10_000, None)
+        assert refused.value.limit == "max_cost_answer" and refused.value.exit_status == ExitStatus.LIMIT
+        line = str(refused.value)
+        assert "up to $0.02" in line and "spent $0.04 of its $0.05" in line and "--max-cost" in line, line
+        g.new_question()
+        assert (await g.before("t", "priced", 10_000, None))[1] == pytest.approx(0.02)  # a new question: room again
+
+
+async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(settings):
+    from chatcli.store import open_store
+
+    async with open_store(settings.db) as store:
+        one = guard(settings, store.index, max_cost_thread=0.05, max_cost_day=0.07)
+        for _ in range(2):
+            await one.after(await one.before("a", "priced", 10_000, None), 0.02)
+        with pytest.raises(LimitReached, match=r"this thread has spent \$0.04 of its \$0.05 limit") as thread:
+            await one.before("a", "priced", 10_000, None)
+        assert thread.value.limit == "max_cost_thread"
+        other = guard(settings, store.index, max_cost_day=0.07)  # another process's guard, another thread
+        await other.after(await other.before("b", "priced", 10_000, None), 0.02)
+        with pytest.raises(LimitReached, match=r"today has spent \$0.06 of its \$0.07 limit") as day:
+            await other.before("c", "priced", 10_000, None)
+        assert day.value.limit == "max_cost_day"
+
+
+async def test_a_model_without_a_price_is_allowed_once_said_or_refused(settings):
+    said: list[str] = []
+    allowed = guard(settings, None, max_cost_answer=0.01)
+    assert await allowed.before("t", "nobody-knows", 10_000, None, said.append) == (None, 0.0)
+    await allowed.before("t", "nobody-knows", 10_000, None, said.append)
+    assert said == ["nobody-knows has no known price: its calls are not counted against the spending limits"]
+    refusing = guard(settings, None, max_cost_answer=0.01, unpriced="refuse")
+    with pytest.raises(LimitReached, match="no known price") as refused:
+        await refusing.before("t", "nobody-knows", 10_000, None)
+    assert refused.value.limit == "unpriced"
+
+
+async def test_without_max_tokens_the_most_is_the_rest_of_the_window(settings):
+    g = Guard(replace(settings, prices=PRICES, max_cost_answer=1.0), Pricer(PRICES), None)
+    assert g.most("priced", 10_000, 110_000) == pytest.approx(0.01 + 1.0)  # 100,000 out at $10 a million
+    with pytest.raises(LimitReached, match=r"max_tokens bounds an answer's most"):
+        await g.before("t", "priced", 10_000, 110_000)
