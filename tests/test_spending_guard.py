@@ -30,15 +30,15 @@ async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it(settings):
         g = guard(settings, store.index, max_cost_answer=0.05)
         first = await g.before("t", "priced", 10_000, None)
         assert first[1] == pytest.approx(0.02)
-        await g.after(first, 0.015)  # it cost less than its most
+        await g.after("t", first, 0.015)  # it cost less than its most
         second = await g.before("t", "priced", 10_000, None)
-        await g.after(second, 0.02)
+        await g.after("t", second, 0.02)
         with pytest.raises(LimitReached) as refused:  # 0.035 spent + 0.02 at most > 0.05
             await g.before("t", "priced", 10_000, None)
         assert refused.value.limit == "max_cost_answer" and refused.value.exit_status == ExitStatus.LIMIT
         line = str(refused.value)
         assert "up to $0.02" in line and "spent $0.04 of its $0.05" in line and "--max-cost" in line, line
-        g.new_question()
+        g.new_question("t")
         assert (await g.before("t", "priced", 10_000, None))[1] == pytest.approx(0.02)  # a new question: room again
 
 
@@ -48,12 +48,12 @@ async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(setting
     async with open_store(settings.db) as store:
         one = guard(settings, store.index, max_cost_thread=0.05, max_cost_day=0.07)
         for _ in range(2):
-            await one.after(await one.before("a", "priced", 10_000, None), 0.02)
+            await one.after("a", await one.before("a", "priced", 10_000, None), 0.02)
         with pytest.raises(LimitReached, match=r"this thread has spent \$0.04 of its \$0.05 limit") as thread:
             await one.before("a", "priced", 10_000, None)
         assert thread.value.limit == "max_cost_thread"
         other = guard(settings, store.index, max_cost_day=0.07)  # another process's guard, another thread
-        await other.after(await other.before("b", "priced", 10_000, None), 0.02)
+        await other.after("b", await other.before("b", "priced", 10_000, None), 0.02)
         with pytest.raises(LimitReached, match=r"today has spent \$0.06 of its \$0.07 limit") as day:
             await other.before("c", "priced", 10_000, None)
         assert day.value.limit == "max_cost_day"
@@ -76,3 +76,48 @@ async def test_without_max_tokens_the_most_is_the_rest_of_the_window(settings):
     assert g.most("priced", 10_000, 110_000) == pytest.approx(0.01 + 1.0)  # 100,000 out at $10 a million
     with pytest.raises(LimitReached, match=r"max_tokens bounds an answer's most"):
         await g.before("t", "priced", 10_000, 110_000)
+
+
+def _config(home, text: str) -> None:
+    path = home / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+COUNTS = {"prompt_tokens": 1000, "completion_tokens": 100}
+# gpt-fake at $10 in and $100 out a million, max_tokens 1,000: a call's most is its request's tokens at $10 a million
+# plus $0.10 for the answer's room; one that cost 1,000 in and 100 out: $0.02.
+PRICED = '[prices."gpt-fake"]\ninput = 10.0\noutput = 100.0\n'
+
+
+def test_a_one_shot_past_its_limit_is_refused_before_anything_is_sent_and_keeps_the_question(
+    server, chat_env, isolated_env
+):
+    import json
+
+    from tests.fakeserver import Reply
+    from tests.helpers import chat
+
+    _config(isolated_env, "max_tokens = 1000\n" + PRICED)
+    refused = chat(chat_env, "--max-cost", "0.05", "-t", "capped", "--json", "what does it cost?")
+    assert refused.code == 6 and not server.requests, refused
+    error = json.loads(refused.out)["error"] if refused.out.strip() else None
+    assert "up to $0.10" in refused.err + json.dumps(error), refused
+    server.queue(Reply("worth it", usage=COUNTS))
+    answered = chat(chat_env, "--max-cost", "0.20", "-t", "capped", "go on")
+    assert answered.code == 0 and "worth it" in answered.out, answered
+    asked = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    assert "what does it cost?" in json.dumps(asked), asked  # the refused question was kept in the thread
+
+
+def test_a_call_that_fails_holds_nothing_of_the_limit(server, chat_env, isolated_env):
+    from tests.fakeserver import Fault, Reply
+    from tests.helpers import chat
+
+    _config(isolated_env, "max_tokens = 1000\nmax_cost_thread = 0.15\n" + PRICED)
+    server.queue(Fault(status=500))  # (the tests ask without retries)
+    failed = chat(chat_env, "-t", "flaky", "first try")
+    assert failed.code == 4, failed  # the model's error, not the limit's
+    server.queue(Reply("answered", usage=COUNTS))  # $0.10 held: it fits only if the failure held nothing
+    answered = chat(chat_env, "-t", "flaky", "again")
+    assert answered.code == 0 and "answered" in answered.out, answered

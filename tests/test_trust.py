@@ -161,7 +161,12 @@ def _other_value(name: str) -> str:
     from chatcli.config import Settings
 
     field = next(f for f in fields(Settings) if f.name == name)
-    chosen = {"sandbox": "off", "local_model": "/elsewhere/model.gguf", "embedding_model": "openai:embed-fake"}
+    chosen = {
+        "sandbox": "off",
+        "local_model": "/elsewhere/model.gguf",
+        "embedding_model": "openai:embed-fake",
+        "unpriced": "refuse",
+    }
     if name in chosen:
         return chosen[name]
     if "bool" in str(field.type):

@@ -525,6 +525,7 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
     from chatcli.backends.own.model import ModelPool
     from chatcli.backends.own.model_state import ModelStates
     from chatcli.backends.own.pricing import Pricer
+    from chatcli.backends.own.spending import Guard
     from chatcli.backends.own.standing import Standing
     from chatcli.local.policy import keeper
     from chatcli.service.backend import Backend
@@ -540,6 +541,7 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
         # stopped) at each model call, after the question is stored: see local.keeper.
+        pricer = Pricer(settings.prices, settings.base_url, bool(settings.local), settings)
         graph = ChatGraph(
             models,
             default_system=settings.system,
@@ -551,10 +553,11 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
             toolbox=toolbox,
             tool_rounds=settings.tool_rounds,
             tool_result_chars=settings.tool_result_chars,
-            pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
+            pricer=pricer,
             standing=Standing(
                 settings.memories, settings.project_instructions, settings.workdir, relevance=relevance(settings)
             ),
+            guard=Guard(settings, pricer, store.index),
         )
         yield Engine(
             Backend(graph.compile(store.saver, store.memory), graph),

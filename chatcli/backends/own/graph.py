@@ -160,6 +160,7 @@ class ChatGraph:
         tool_result_chars: int = 20_000,
         pricer: Any = None,
         standing: Any = None,
+        guard: Any = None,
     ):
         if memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
@@ -178,6 +179,8 @@ class ChatGraph:
         # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
         # asked chat to keep, the project's AGENTS.md); None: nothing.
         self.standing = standing
+        # The spending limits (chatcli.backends.own.spending.Guard): each model call's most held first; None: none.
+        self.guard = guard
 
     def compile(self, checkpointer: BaseCheckpointSaver[Any] | None, store: Any = None) -> Any:
         """The compiled app, persisted by ``checkpointer``; ``store``: LangGraph's store beside it (memories)."""
@@ -232,6 +235,8 @@ class ChatGraph:
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
         step = _Step(self, state, config, emit)
+        if self.guard is not None and state["messages"] and state["messages"][-1].type == "human":
+            self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
             question = _question(state["messages"])
@@ -337,6 +342,7 @@ class _Step:
         self.system = SystemMessage(render_system(template, state.get("vars") or {}))
         self.chat_model = graph.model_for(config)
         self.name = (config.get("configurable") or {}).get("model") or ""
+        self.thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
         settings = getattr(graph.states, "settings", None)  # the model a step without a name is asked
         self.provider = name_of(self.name or (settings.model if settings is not None else ""))
         self.learned: Any = None  # the model's ModelState, set before the step asks
@@ -395,6 +401,25 @@ class _Step:
         return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
+        guard = self.graph.guard
+        if guard is None or not guard.limited:
+            return await self._ask(history, estimate)
+        settings = guard.settings
+        name = self.name or settings.model
+        from chatcli.backends.own.model_state import table_window
+
+        window = None if settings.max_tokens else table_window(settings, name)
+        held = await guard.before(self.thread_id, name, estimate, window, lambda text: _say(self.emit, text))
+        try:
+            reply = await self._ask(history, estimate)
+        except BaseException:
+            await guard.after(self.thread_id, held, 0.0)  # failed: what its server reported is all it cost, none
+            raise
+        usage = getattr(reply, "usage_metadata", None)
+        await guard.after(self.thread_id, held, self.graph.pricer.cost(usage, name) if usage else None)
+        return reply
+
+    async def _ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
         told = _with_estimate(self.config, estimate, self.left_out, self.compacted, self.memories)
         try:

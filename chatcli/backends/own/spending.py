@@ -52,15 +52,17 @@ class Guard:
     settings: Settings
     pricer: Pricer
     ledger: ThreadIndex | None
-    answer: float = 0.0  # this question's calls so far (their costs, or their most while one runs)
+    # Each thread's question's calls so far (their costs, or their most while one runs): a served graph answers
+    # several threads at once.
+    answers: dict[str, float] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)  # the unpriced models said once
 
     @property
     def limited(self) -> bool:
         return any(getattr(self.settings, name) is not None for name in LIMITS)
 
-    def new_question(self) -> None:
-        self.answer = 0.0
+    def new_question(self, thread_id: str) -> None:
+        self.answers.pop(thread_id, None)
 
     def most(self, model: str, tokens_in: int, window: int | None) -> float | None:
         """The most a call to ``model`` with ``tokens_in`` tokens may cost (None: no known price)."""
@@ -87,9 +89,9 @@ class Guard:
                 self.warned.add(model)
                 say(f"{model} has no known price: its calls are not counted against the spending limits")
             return None, 0.0
-        cap = self.settings.max_cost_answer
-        if cap is not None and self.answer + most > cap + 1e-8:
-            raise self._refused("max_cost_answer", "this question", self.answer, most, cap)
+        cap, answer = self.settings.max_cost_answer, self.answers.get(thread_id, 0.0)
+        if cap is not None and answer + most > cap + 1e-8:
+            raise self._refused("max_cost_answer", "this question", answer, most, cap)
         row: int | None = None
         if self.ledger is not None:
             thread_cap, day_cap = self.settings.max_cost_thread, self.settings.max_cost_day
@@ -100,15 +102,15 @@ class Guard:
                     raise self._refused("max_cost_thread", "this thread", spent.thread, most, thread_cap)
                 raise self._refused("max_cost_day", "today", spent.day, most, day_cap or 0.0)
             row = held.row
-        self.answer += most
+        self.answers[thread_id] = answer + most
         return row, most
 
-    async def after(self, held: tuple[int | None, float], usd: float | None) -> None:
+    async def after(self, thread_id: str, held: tuple[int | None, float], usd: float | None) -> None:
         """The call's cost in its most's place (None: unknown, its most stays counted)."""
         row, most = held
         if usd is None:
             return
-        self.answer += usd - most
+        self.answers[thread_id] = self.answers.get(thread_id, 0.0) + usd - most
         if row is not None and self.ledger is not None:
             await self.ledger.settle(row, usd)
 
