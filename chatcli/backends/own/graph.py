@@ -37,6 +37,7 @@ from chatcli.providers.registry import name_of
 from chatcli.store.messages.reducer import add_messages
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.spending import Guard
     from chatcli.tools.toolbox import Toolbox
 
 # How long a model step waits for MCP servers still starting (each also has its own limit).
@@ -160,7 +161,7 @@ class ChatGraph:
         tool_result_chars: int = 20_000,
         pricer: Any = None,
         standing: Any = None,
-        guard: Any = None,
+        guard: "Guard | None" = None,
     ):
         if memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")

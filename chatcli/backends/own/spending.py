@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Callable
 
 from chatcli.errors import ChatError, ExitStatus
 
@@ -72,7 +72,7 @@ class Guard:
         )
 
     async def before(
-        self, thread_id: str, model: str, tokens_in: int, window: int | None, say: Any = None
+        self, thread_id: str, model: str, tokens_in: int, window: int | None, say: Callable[[str], None] | None = None
     ) -> tuple[int | None, float]:
         """Hold a call's most, or raise ``LimitReached``; (the ledger's row, the most held)."""
         if not self.limited:
