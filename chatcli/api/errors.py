@@ -1,5 +1,5 @@
 """JSON as the command line writes it, and every error `chat serve` answers as the documented object,
-``{"error": {"message", "exit_code"}}``.
+``{"error": {"message", "exit_code"}}`` (and ``"limit"`` when a spending limit refused a model call: 402).
 
 FastAPI's own answers (a request body that does not validate: 422 ``{"detail": [...]}``; a path
 that is no route: 404 ``{"detail": "Not Found"}``) become that object too: a body that does not
@@ -30,8 +30,16 @@ def error(message: str, status: int, exit_code: int = 2) -> Any:
     return JSONResponse({"error": {"message": message, "exit_code": exit_code}}, status)
 
 
-# The HTTP status of each exit code (a turn's failure, a refused request): the rest are 500.
-STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.CONFIG: 500, ExitStatus.MODEL: 502, ExitStatus.STORE: 503}
+# The HTTP status of each exit code (a turn's failure, a refused request): the rest are 500. A spending limit that
+# refused a model call is 402 Payment Required: not 429, which says "try again later" (chat serve has no rate limit
+# of its own, and a limit of the answer's or the thread's is not lifted by waiting), nor 403 (the guard's: who asks).
+STATUS: dict[int, int] = {
+    ExitStatus.USAGE: 400,
+    ExitStatus.CONFIG: 500,
+    ExitStatus.MODEL: 502,
+    ExitStatus.STORE: 503,
+    ExitStatus.LIMIT: 402,
+}
 
 
 def status_of(exc: BaseException, exit_status: int) -> int:

@@ -112,6 +112,11 @@ class CommandDone(BaseModel):
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": Answer, "content": {"text/event-stream": {}}, "description": "The answer (or its events)."},
     400: {"model": Failure | Refusal, "description": "A usage error: the error object (with the part that arrived)."},
+    402: {
+        "model": Failure,
+        "description": "A spending limit refused a model call before it was sent (the error object's exit_code 6, "
+        "its limit the setting's name); the question is kept in the thread.",
+    },
     502: {
         "model": Failure,
         "description": "The model's endpoint failed (the error object, with the part that arrived).",

@@ -62,6 +62,11 @@ class Interrupt(_Shape):
 class ErrorInfo(_Shape):
     message: str = Field(description="One line, as on stderr.")
     exit_code: int = Field(description="As the command line's.")
+    limit: str | None = Field(
+        None,
+        description="Present only when a spending limit refused a model call before it was sent (exit_code 6): "
+        'the setting\'s name, "max_cost_answer", "max_cost_thread", "max_cost_day" or "unpriced".',
+    )
 
 
 class SubgraphWords(_Shape):

@@ -556,8 +556,21 @@ class Editor:
             return schema.PromptResponse(stop_reason="cancelled")
         result = session.running.result()
         if isinstance(result, BaseException):
-            raise self._error(result)
+            return await self._limited(session, result)
         return schema.PromptResponse(stop_reason=updates.stop_reason(result), usage=updates.usage(result))
+
+    async def _limited(self, session: Session, exc: BaseException) -> schema.PromptResponse:
+        """A spending limit that refused a model call ends the turn ``max_turn_requests``, its one line (with how to
+        raise the limit) said first as the agent's message (not ``refusal``, which tells the editor to drop the
+        user's prompt: the question is kept in the thread); any other failure is the JSON-RPC error."""
+        from chatcli.backends.own.failures import describe
+
+        failure = describe(exc, self.settings)
+        if failure.limit is None:
+            raise self._error(exc)
+        session.listener.said(failure.line)
+        await session.listener.flushed()
+        return schema.PromptResponse(stop_reason="max_turn_requests")
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         """Stop the session's turn as Ctrl-C does; a cancel for nothing is nothing."""

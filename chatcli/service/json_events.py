@@ -220,7 +220,10 @@ class JsonEvents(Router):
             turns_left_out=result.turns_left_out if result else 0,
             error=failure.object(),
         )
-        self._final(dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj))
+        final = dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj)
+        if final["error"]["limit"] is None:
+            del final["error"]["limit"]  # present only when a spending limit refused the call
+        self._final(final)
 
     def _timing(self) -> dict[str, float | None]:
         start = self._started

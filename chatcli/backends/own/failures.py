@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatcli.backends.own.spending import LimitReached
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ExitStatus, Interrupted, ListenerRefused
 
@@ -18,17 +19,24 @@ class Failure:
     """One failure as the user is told it: ``line`` has no "chat: error: " prefix; ``kind`` says how to show it.
 
     Kinds: "interrupted" (Ctrl-C or a stop signal), "broken_pipe" (the reader of stdout left),
-    "output" (stdout cannot be written), "chat_error" (a ChatError), "unexpected" (anything else).
+    "output" (stdout cannot be written), "chat_error" (a ChatError), "unexpected" (anything else). ``limit``: the
+    spending limit's setting that refused a model call ("max_cost_answer", "max_cost_thread", "max_cost_day" or
+    "unpriced"), for a ``LimitReached`` alone.
     """
 
     line: str
     exit_status: int
     kind: str
+    limit: str | None = None
 
     def object(self) -> dict[str, Any]:
         """The error object every machine-readable door gives (``--json``'s ``error``, chat serve's, chat compact
-        --json's): ``{"message": the line, "exit_code": the command line's}``."""
-        return {"message": self.line, "exit_code": int(self.exit_status)}
+        --json's): ``{"message": the line, "exit_code": the command line's}``, and ``"limit"``, the setting's name,
+        when a spending limit refused the call."""
+        found: dict[str, Any] = {"message": self.line, "exit_code": int(self.exit_status)}
+        if self.limit is not None:
+            found["limit"] = self.limit
+        return found
 
 
 def translate(
@@ -57,6 +65,8 @@ def describe(exc: BaseException, settings: Settings | None = None) -> Failure:
         return Failure("interrupted", ExitStatus.INTERRUPTED, "interrupted")
     if isinstance(exc, Interrupted):
         return Failure(str(exc), exc.exit_status, "interrupted")
+    if isinstance(exc, LimitReached):
+        return Failure(str(exc), exc.exit_status, "chat_error", exc.limit)
     if isinstance(exc, ChatError):
         return Failure(str(exc), exc.exit_status, "chat_error")  # redacted where it was raised
     listener = ListenerRefused.within(exc)  # whatever connection it was (chatcli.local.loopback)
