@@ -29,7 +29,7 @@ async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it(settings):
     async with open_store(settings.db) as store:
         g = guard(settings, store.index, max_cost_answer=0.05)
         first = await g.before("t", "priced", 10_000, None)
-        assert first[1] == pytest.approx(0.02)
+        assert first.most == pytest.approx(0.02) and first.room == pytest.approx(0.05)
         await g.after("t", first, 0.015)  # it cost less than its most
         second = await g.before("t", "priced", 10_000, None)
         await g.after("t", second, 0.02)
@@ -37,9 +37,9 @@ async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it(settings):
             await g.before("t", "priced", 10_000, None)
         assert refused.value.limit == "max_cost_answer" and refused.value.exit_status == ExitStatus.LIMIT
         line = str(refused.value)
-        assert "up to $0.02" in line and "spent $0.04 of its $0.05" in line and "--max-cost" in line, line
+        assert "up to $0.0200" in line and "spent $0.0350 of its $0.0500" in line and "--max-cost" in line, line
         g.new_question("t")
-        assert (await g.before("t", "priced", 10_000, None))[1] == pytest.approx(0.02)  # a new question: room again
+        assert (await g.before("t", "priced", 10_000, None)).most == pytest.approx(0.02)  # a new question: room again
 
 
 async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(settings):
@@ -49,12 +49,12 @@ async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(setting
         one = guard(settings, store.index, max_cost_thread=0.05, max_cost_day=0.07)
         for _ in range(2):
             await one.after("a", await one.before("a", "priced", 10_000, None), 0.02)
-        with pytest.raises(LimitReached, match=r"this thread has spent \$0.04 of its \$0.05 limit") as thread:
+        with pytest.raises(LimitReached, match=r"this thread has spent \$0.0400 of its \$0.0500 limit") as thread:
             await one.before("a", "priced", 10_000, None)
         assert thread.value.limit == "max_cost_thread"
         other = guard(settings, store.index, max_cost_day=0.07)  # another process's guard, another thread
         await other.after("b", await other.before("b", "priced", 10_000, None), 0.02)
-        with pytest.raises(LimitReached, match=r"today has spent \$0.06 of its \$0.07 limit") as day:
+        with pytest.raises(LimitReached, match=r"today has spent \$0.0600 of its \$0.0700 limit") as day:
             await other.before("c", "priced", 10_000, None)
         assert day.value.limit == "max_cost_day"
 
@@ -62,7 +62,7 @@ async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(setting
 async def test_a_model_without_a_price_is_allowed_once_said_or_refused(settings):
     said: list[str] = []
     allowed = guard(settings, None, max_cost_answer=0.01)
-    assert await allowed.before("t", "nobody-knows", 10_000, None, said.append) == (None, 0.0)
+    assert (await allowed.before("t", "nobody-knows", 10_000, None, said.append)).row is None
     await allowed.before("t", "nobody-knows", 10_000, None, said.append)
     assert said == ["nobody-knows has no known price: its calls are not counted against the spending limits"]
     refusing = guard(settings, None, max_cost_answer=0.01, unpriced="refuse")
@@ -71,11 +71,11 @@ async def test_a_model_without_a_price_is_allowed_once_said_or_refused(settings)
     assert refused.value.limit == "unpriced"
 
 
-async def test_without_max_tokens_the_most_is_the_rest_of_the_window(settings):
+async def test_without_max_tokens_the_most_is_the_model_s_own_output_limit(settings):
     g = Guard(replace(settings, prices=PRICES, max_cost_answer=1.0), Pricer(PRICES), None)
-    assert g.most("priced", 10_000, 110_000) == pytest.approx(0.01 + 1.0)  # 100,000 out at $10 a million
+    assert g.most("priced", 10_000, 100_000) == pytest.approx(0.01 + 1.0)  # 100,000 out at $10 a million
     with pytest.raises(LimitReached, match=r"max_tokens bounds an answer's most"):
-        await g.before("t", "priced", 10_000, 110_000)
+        await g.before("t", "priced", 10_000, 100_000)
 
 
 def _config(home, text: str) -> None:

@@ -236,8 +236,10 @@ class ChatGraph:
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
         step = _Step(self, state, config, emit)
-        if self.guard is not None and state["messages"] and state["messages"][-1].type == "human":
-            self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
+        if self.guard is not None and self.guard.limited:
+            if state["messages"] and state["messages"][-1].type == "human":
+                self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
+            step.metered(self.guard)  # every call of this step (summaries too) within the spending limits
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
             question = _question(state["messages"])
@@ -304,9 +306,12 @@ class ChatGraph:
         if self.before_model is not None:  # chat --local's server: waited for, or started again, as for a turn
             await self.before_model(lambda _text: None)
         step = _Step(self, state, config, lambda _event: None)
+        if self.guard is not None and self.guard.limited:
+            self.guard.new_question(step.thread_id)  # a compaction asked for is a question of its own
+            step.metered(self.guard)
         step.learned = await self.states.of(step.name)
         try:
-            folded = await compact(step.chat_model, step.system, state, config, step.learned.budget, focus)
+            folded = await compact(step.chat_model, step.system, state, step.config, step.learned.budget, focus)
         except Exception as exc:  # the summary request's failure, said as a turn's is (and nothing changed)
             said = step.translated(exc)
             if said is exc:
@@ -367,7 +372,9 @@ class _Step:
         try:
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold)
         except Exception as exc:
-            if fold is None:
+            from chatcli.backends.own.spending import LimitReached
+
+            if fold is None or isinstance(exc, LimitReached):  # (a limit is not a failure to fold around)
                 raise
             # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
             why = self._why(exc)
@@ -401,26 +408,27 @@ class _Step:
 
         return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
 
-    async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
-        guard = self.graph.guard
-        if guard is None or not guard.limited:
-            return await self._ask(history, estimate)
-        settings = guard.settings
-        name = self.name or settings.model
+    def metered(self, guard: "Guard") -> None:
+        """This step's calls go through ``guard``'s meter: each held within the spending limits before it is sent,
+        and stopped as it streams where it would pass one."""
+        from langchain_core.runnables.config import merge_configs
+
         from chatcli.backends.own.model_state import table_window
 
-        window = None if settings.max_tokens else table_window(settings, name)
-        held = await guard.before(self.thread_id, name, estimate, window, lambda text: _say(self.emit, text))
-        try:
-            reply = await self._ask(history, estimate)
-        except BaseException:
-            await guard.after(self.thread_id, held, 0.0)  # failed: what its server reported is all it cost, none
-            raise
-        usage = getattr(reply, "usage_metadata", None)
-        await guard.after(self.thread_id, held, self.graph.pricer.cost(usage, name) if usage else None)
-        return reply
+        settings = guard.settings
+        name = self.name or settings.model
+        profile = getattr(self.chat_model, "profile", None) or {}
+        out_limit = profile.get("max_output_tokens") if isinstance(profile, dict) else None
+        meter = guard.meter(
+            self.thread_id,
+            lambda text: _say(self.emit, text),
+            name,
+            out_limit if isinstance(out_limit, int) else None,
+            table_window(settings, name),
+        )
+        self.config = merge_configs(self.config, {"callbacks": [meter]})
 
-    async def _ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
+    async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
         told = _with_estimate(self.config, estimate, self.left_out, self.compacted, self.memories)
         try:
