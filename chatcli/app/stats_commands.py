@@ -31,14 +31,23 @@ def stats_command(
     counted apart, never guessed."""
 
     async def action(threads: Any) -> None:
-        from chatcli.threads.spending import parse_since, spending
+        from chatcli.threads.spending import parse_since, spending, standing
 
         report = await spending(threads, parse_since(since) if since else None)
+        # The spending limits set, against the ledger: the day's, and the thread that spent the most (of them all:
+        # --since leaves the ledger whole).
+        ids = list(report.titles) if since is None else [info.thread_id for info in await threads.list()]
+        limits = await standing(threads.settings, threads.store.index, ids, read=as_json)
         out = environment().stdout
         if as_json:
-            say(out, json_text(report.as_dict(), ensure_ascii=False, indent=1) + "\n", data=True)
+            shown = {**report.as_dict(), "spending": limits.as_dict()}
+            say(out, json_text(shown, ensure_ascii=False, indent=1) + "\n", data=True)
         else:
+            from chatcli.ui.limits import limit_lines
+
             print_stats(report, out)
+            for line in limit_lines(limits, most=True):
+                say(out, line + "\n", data=True)
 
     guarded(debug, with_threads(action, read_only=True), {"db": db})
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from chatcli.service.opening import Finder, Opening
     from chatcli.service.own_prompt import OwnPrompt
     from chatcli.store.memories import MemoryBook
+    from chatcli.threads.spending import Standing
     from chatcli.threads.tree import Node, Tree
     from chatcli.tools.toolbox import Toolbox
 
@@ -242,6 +243,17 @@ class Thread:
     def recall(self) -> Recall:
         """Reads of this thread's history for the screen: last question, answer, thinking, token totals."""
         return Recall(self.messages)
+
+    async def spending(self) -> Standing:
+        """How this thread and the day stand against the spending limits that are set (/usage), as the spending
+        ledger says (chatcli.threads.spending.standing); not ``kept`` where chat does not make the model calls: a
+        server's thread (--remote), which has no ledger here."""
+        from chatcli.threads.spending import Room, Standing, limits_set, standing
+
+        assert self.settings is not None
+        if self.store is None:
+            return Standing([Room(name, usd) for name, usd in limits_set(self.settings)], 0.0, kept=False)
+        return await standing(self.settings, self.store.index, [self.thread_id])
 
     def memories(self) -> MemoryBook:
         """What the user asked chat to remember (a chatcli.store.memories.MemoryBook), in chat's database."""

@@ -8,6 +8,9 @@ not made up; those of a local model (never priced from the hosted prices) are to
 dates. An answer taken back (/undo, /retry) or in a deleted thread is no longer counted; an answer without
 counts (stopped before the server counted, or imported: an export keeps no counts) is not counted at all;
 the answers a forked thread shares with its original are counted once, in the older thread.
+
+``standing`` reads how the spending stands against the limits that are set (the day's, a thread's), from the
+spending ledger the limits are kept with (chatcli.backends.own.spending), for ``chat stats`` and /usage.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from chatcli.threads.records import fields_of
 
 # chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
 SUMMARY_USAGE = "chatcli_summary_usage"
+# The spending limits (chatcli.backends.own.spending.LIMITS; that module is not imported: chat stats starts light), in
+# the order they are shown: the day's first.
+LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")
 UNKNOWN = "(unknown)"
 
 
@@ -185,3 +191,96 @@ async def spending(threads: Any, since: datetime | None = None) -> Spending:
         for message in values.get("messages") or []:
             report.count(info.thread_id, message)
     return report
+
+
+# --------------------------------------------------------------------------- against the limits
+
+
+@dataclass(frozen=True)
+class Room:
+    """One spending limit that is set (``limit``: its setting, chatcli.backends.own.spending.LIMITS; ``usd``: its
+    dollars) and what the spending ledger holds against it: ``spent``, the day's or a thread's (``thread_id``), None
+    for ``max_cost_answer``, one question's, which lives in the process that asks it, not in the ledger."""
+
+    limit: str
+    usd: float
+    spent: float | None = None
+    thread_id: str | None = None
+
+    @property
+    def left(self) -> float | None:
+        """The dollars still within the limit (None: a question's, whole at each question)."""
+        return None if self.spent is None else max(self.usd - self.spent, 0.0)
+
+    @property
+    def reached(self) -> bool:
+        """Nothing more may be spent against it (to a millionth of a cent, as the ledger compares)."""
+        return self.spent is not None and self.spent >= self.usd - 1e-8
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "usd": self.usd,
+            "spent_usd": self.spent,
+            "left_usd": self.left,
+            "reached": self.reached,
+            "thread_id": self.thread_id,
+        }
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How the spending stands against the limits that are set (``rooms``: the day's, a thread's, a question's, in
+    that order; none when no limit is set), as the spending ledger says since ``day_start`` (seconds since the
+    epoch): ``today``, and ``thread`` (a thread's id and spending: the one asked about, or the one that spent the
+    most). ``kept`` is False where chat does not make the model calls (a server's thread, --remote): nothing is
+    held there, nothing was read (``rooms`` name the limits set, without their spending)."""
+
+    rooms: list[Room]
+    day_start: float
+    today: float = 0.0
+    thread: tuple[str, float] | None = None
+    kept: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """``chat stats --json``'s ``spending`` (docs/usage.md)."""
+        return {
+            "day_start": datetime.fromtimestamp(self.day_start).astimezone().isoformat(),
+            "today_usd": round(self.today, 10),
+            "thread": {"thread_id": self.thread[0], "usd": round(self.thread[1], 10)} if self.thread else None,
+            "limits": [room.as_dict() for room in self.rooms],
+        }
+
+
+def limits_set(settings: Any) -> list[tuple[str, float]]:
+    """The spending limits that are set, the day's first, then a thread's and a question's."""
+    return [(name, getattr(settings, name)) for name in LIMITS if getattr(settings, name) is not None]
+
+
+def day_start(now: float | None = None) -> float:
+    """The start of the local day ``now`` is in (seconds since the epoch), as chatcli.backends.own.spending's."""
+    import time
+
+    moment = datetime.fromtimestamp(time.time() if now is None else now).astimezone()
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+async def standing(settings: Any, ledger: Any, thread_ids: list[str], read: bool = False) -> Standing:
+    """How the spending stands in ``ledger`` (a chatcli.store.base.ThreadIndex) against ``settings``' limits: the
+    day's, and the thread's of ``thread_ids`` that spent the most (one thread: this one). Read only when a limit is
+    set, or ``read`` (the ledger holds nothing while none is set: chatcli.backends.own.spending.Guard)."""
+    start, chosen = day_start(), limits_set(settings)
+    if not chosen and not read:
+        return Standing([], start)
+    today, most = 0.0, None
+    for thread_id in thread_ids or [""]:  # the day's sum comes with any thread's
+        spent = await ledger.spent(thread_id, start)
+        today = spent.day
+        if thread_id and (most is None or spent.thread > most[1]):
+            most = (thread_id, spent.thread)
+    spent_by = {"max_cost_day": today, "max_cost_thread": most[1] if most else 0.0}
+    rooms = [
+        Room(name, usd, spent_by.get(name), most[0] if most and name == "max_cost_thread" else None)
+        for name, usd in chosen
+    ]
+    return Standing(rooms, start, today, most)

@@ -1,0 +1,45 @@
+"""The spending limits as /usage and ``chat stats`` show them: one line per limit that is set, what was spent of it
+and what is left, and how to raise one that is reached (as a refused call says: chatcli.backends.own.spending)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcli.text import neutralise
+
+# What each limit is of, where one thread is asked about (/usage).
+HERE = {"max_cost_day": "today", "max_cost_thread": "this thread", "max_cost_answer": "each question"}
+NOT_KEPT = "spending limits are kept where chat makes the model calls: a server's thread (--remote) is not counted"
+
+
+def raise_hint(limit: str) -> str:
+    """How to raise ``limit`` (a setting's name), as a refused call says it (chatcli.backends.own.spending, which
+    loads LangChain: not imported by ``chat stats``)."""
+    return f"raise it in config.toml or CHATCLI_{limit.upper()}" + (
+        ", or --max-cost for one question" if limit == "max_cost_answer" else ""
+    )
+
+
+def limit_lines(standing: Any, most: bool = False) -> list[str]:
+    """A line per limit of ``standing`` (a chatcli.threads.spending.Standing): "today: $0.4200 of $5.00
+    (max_cost_day) · $4.58 left". ``most``: the thread's limit is told of the thread that spent the most
+    (``chat stats``), not of this thread. No line when no limit is set; one where nothing here keeps them."""
+    from chatcli.backends.own.pricing import dollars
+
+    if not standing.kept:
+        return [NOT_KEPT] if standing.rooms else []
+    lines = []
+    for room in standing.rooms:
+        what = HERE[room.limit]
+        if room.spent is None:
+            lines.append(f"{what}: up to {dollars(room.usd)} ({room.limit})")
+            continue
+        if most and room.limit == "max_cost_thread":
+            what = f"the most in a thread ({neutralise(room.thread_id)})" if room.thread_id else "each thread"
+        line = f"{what}: {dollars(room.spent)} of {dollars(room.usd)} ({room.limit})"
+        if room.reached:
+            line += f" · reached: {raise_hint(room.limit)}"
+        else:
+            line += f" · {dollars(room.left or 0.0)} left"
+        lines.append(line)
+    return lines
