@@ -33,7 +33,7 @@ def test_an_answer_streaming_past_its_limit_is_stopped_and_kept_with_every_provi
     stopped = chat(env, "-t", "long", "tell me everything")
     assert stopped.code == 6, stopped
     assert "the answer was stopped at about" in stopped.err and "max_cost_answer" in stopped.err, stopped
-    assert stopped.out.startswith("w0000 w0001") and "w3999" not in stopped.out, stopped
+    assert stopped.out.startswith("w0000 w0001") and "w9999" not in stopped.out, stopped
     shown = json.loads(chat(env, "export", "long", "-f", "json").out)
     [kept] = [m for m in shown["messages"] if m["role"] == "assistant"]
     assert kept["content"].startswith("w0000 w0001") and "w3999" not in kept["content"], kept
@@ -104,3 +104,30 @@ def test_a_compaction_that_could_pass_the_thread_s_limit_is_refused_before_it_is
     assert asyncio.run(spent()) == before, "nothing is held for a call refused"
     shown = json.loads(chat(env, "export", "fold", "-f", "json").out)
     assert shown["messages"][-1]["content"] == question, "the question is kept"
+
+
+def test_a_graph_s_own_model_calls_are_kept_within_the_limits_with_every_provider(
+    provider, isolated_env, tmp_path, monkeypatch
+):
+    """A LangGraph app of the user's (``--graph``) calls its provider through LangChain: chat's meter rides in the
+    run's callbacks, so each call is held before it is sent and stopped as it streams past a limit."""
+    from tests.helpers import chat
+    from tests.matrix import plain_graph
+
+    row, fake, env = provider
+    for name, value in row.env(fake).items():  # the graph's module reads its provider's address and key itself
+        monkeypatch.setenv(name, value)
+    graph = plain_graph(tmp_path, row)
+    bare = row.model.partition(":")[2]  # the name the graph's own model client sends
+    prices = f'[prices."{bare}"]\ninput = 10.0\noutput = 100.0\n'
+    _config(isolated_env, "max_cost_answer = 0.00001\n" + prices)  # less than any request's tokens cost
+    refused = chat(env, "--graph", graph, "-t", "g", "hello")
+    assert refused.code == 6 and "not asked" in refused.err and "max_cost_answer" in refused.err, refused
+    assert not fake.requests, "nothing was sent"
+    # A client's own max_tokens bounds a call's most (Anthropic's: 4,096 tokens, $0.41): a dollar passes it, and a
+    # server streaming past it (here: 15,000 tokens, $1.50) is stopped at the dollar.
+    _config(isolated_env, "max_cost_answer = 1.0\n" + prices)
+    fake.queue(Reply(tokens=[f"w{n:04d} " for n in range(10000)]))
+    stopped = chat(env, "--graph", graph, "-t", "g2", "tell me everything")
+    assert stopped.code == 6 and "the answer was stopped at about" in stopped.err, stopped
+    assert stopped.out.startswith("w0000 w0001") and "w9999" not in stopped.out, stopped

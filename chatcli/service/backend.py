@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from langgraph.types import StateSnapshot
 
     from chatcli.backends.own.pricing import Pricer
+    from chatcli.backends.own.spending import Guard
     from chatcli.backends.remote.client import Remote
     from chatcli.store import Store, ThreadInfo
     from chatcli.threads.operations import Transcript
@@ -196,6 +197,7 @@ class GraphBackend(Backend):
         super().__init__(app)
         self.label, self.binding = label, binding
         self.pricer: Pricer | None = None  # how its model calls are priced (chatcli.backends.own.pricing)
+        self.guard: Guard | None = None  # the spending limits its model calls are kept within (None: none set)
 
     def pricing(self) -> Pricer:
         """The pricer of the graph's model calls: given, or the kept price table's, by the model each call names."""
@@ -208,7 +210,7 @@ class GraphBackend(Backend):
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.graphs.turns import GraphSource
 
-        return GraphSource(self.app, self.pricing())
+        return GraphSource(self.app, self.pricing(), self.guard)
 
     async def ask(self, config: Config, values: dict[str, Any]) -> dict[str, Any] | None:
         return {"messages": values["messages"]}  # the graph's input: it stores the question itself

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.relevance import Relevance
+    from chatcli.backends.own.spending import Guard
     from chatcli.backends.remote.client import RemoteSpec
     from chatcli.core.binding import Binding
     from chatcli.core.events import Listener
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
     from chatcli.store import Store, ThreadInfo
+    from chatcli.store.base import ThreadIndex
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -476,7 +478,15 @@ async def _graph_engine(settings: Settings, listener: Listener, source: GraphLoa
         app = with_store(app, store.memory if settings.memories else None)
         backend = GraphBackend(app, source.label, source.binding)
         backend.pricer = _graph_pricer(settings)
+        backend.guard = _guard(settings, backend.pricer, store.index)
         yield Engine(backend, store)
+
+
+def _guard(settings: Settings, pricer: Pricer, ledger: ThreadIndex) -> Guard | None:
+    """The spending limits a run's model calls are kept within, where any is set (chatcli.backends.own.spending)."""
+    from chatcli.backends.own.spending import LIMITS, Guard
+
+    return Guard(settings, pricer, ledger) if any(getattr(settings, name) is not None for name in LIMITS) else None
 
 
 def _graph_pricer(settings: Settings) -> Pricer:
@@ -525,7 +535,6 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
     from chatcli.backends.own.model import ModelPool
     from chatcli.backends.own.model_state import ModelStates
     from chatcli.backends.own.pricing import Pricer
-    from chatcli.backends.own.spending import Guard
     from chatcli.backends.own.standing import Standing
     from chatcli.local.policy import keeper
     from chatcli.service.backend import Backend
@@ -557,7 +566,7 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
             standing=Standing(
                 settings.memories, settings.project_instructions, settings.workdir, relevance=relevance(settings)
             ),
-            guard=Guard(settings, pricer, store.index),
+            guard=_guard(settings, pricer, store.index),
         )
         yield Engine(
             Backend(graph.compile(store.saver, store.memory), graph),

@@ -21,15 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chatcli.backends.own.pricing import Pricer, answer_cost
+from chatcli.backends.own.spending import LIMITS, day_start
 from chatcli.core.chunks import cache_counts
 from chatcli.errors import UsageError
 from chatcli.threads.records import fields_of
 
 # chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
 SUMMARY_USAGE = "chatcli_summary_usage"
-# The spending limits (chatcli.backends.own.spending.LIMITS; that module is not imported: chat stats starts light), in
-# the order they are shown: the day's first.
-LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")
 UNKNOWN = "(unknown)"
 
 
@@ -255,14 +253,6 @@ class Standing:
 def limits_set(settings: Any) -> list[tuple[str, float]]:
     """The spending limits that are set, the day's first, then a thread's and a question's."""
     return [(name, getattr(settings, name)) for name in LIMITS if getattr(settings, name) is not None]
-
-
-def day_start(now: float | None = None) -> float:
-    """The start of the local day ``now`` is in (seconds since the epoch), as chatcli.backends.own.spending's."""
-    import time
-
-    moment = datetime.fromtimestamp(time.time() if now is None else now).astimezone()
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 async def standing(settings: Any, ledger: Any, thread_ids: list[str], read: bool = False) -> Standing:

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatcli.backends.own.spending import raise_hint
 from chatcli.text import neutralise
 
 # What each limit is of, where one thread is asked about (/usage).
 HERE = {"max_cost_day": "today", "max_cost_thread": "this thread", "max_cost_answer": "each question"}
 NOT_KEPT = "spending limits are kept where chat makes the model calls: a server's thread (--remote) is not counted"
-
-
-def raise_hint(limit: str) -> str:
-    """How to raise ``limit`` (a setting's name), as a refused call says it (chatcli.backends.own.spending, which
-    loads LangChain: not imported by ``chat stats``)."""
-    return f"raise it in config.toml or CHATCLI_{limit.upper()}" + (
-        ", or --max-cost for one question" if limit == "max_cost_answer" else ""
-    )
 
 
 def limit_lines(standing: Any, most: bool = False) -> list[str]:

@@ -14,7 +14,7 @@ graph is resumed with ``Command(resume=...)`` (chatcli.core.interrupts), as ofte
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chatcli.backends.graphs.messages import as_message, messages_of, speaking_nodes
 from chatcli.core.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
@@ -22,8 +22,15 @@ from chatcli.core.graph_app import GraphApp, RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
 from chatcli.core.turn import Config, Progress, tell_chunk, tell_usage
 
+if TYPE_CHECKING:
+    from chatcli.backends.own.spending import Guard
+
 # Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
 KEEP_WAIT = 5.0
+
+
+def _thread_of(config: Config) -> str:
+    return str((config.get("configurable") or {}).get("thread_id") or "")
 
 
 class GraphSource:
@@ -34,9 +41,12 @@ class GraphSource:
     reviews: ClassVar[bool] = True
     context_tokens: int | None = None  # the graph keeps its own history
 
-    def __init__(self, app: GraphApp, pricer: Any = None):
+    def __init__(self, app: GraphApp, pricer: Any = None, guard: "Guard | None" = None):
         self.app = app
         self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each model call's cost, as chat's own are priced
+        # The spending limits (chatcli.backends.own.spending): each LangChain chat model call the graph makes, held
+        # before it is sent and watched as it streams, as chat's own graph's are; None: no limit is set.
+        self.guard = guard
         self.speakers: list[str] = []  # the nodes that have spoken, in order
         self.many = len(speaking_nodes(app)) > 1  # several nodes may speak: each one's text is named
         self._speaking: str | None = None
@@ -47,6 +57,8 @@ class GraphSource:
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
+        if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
+            self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
             await self._asked_before(head)
 
@@ -96,6 +108,14 @@ class GraphSource:
         """One run of the graph until it ends or an interrupt stops it."""
         whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
         graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
+        if self.guard is not None:  # the graph's model calls inherit the run's callbacks, the meter among them
+            from langchain_core.runnables.config import merge_configs
+
+            from chatcli.backends.own.meter import Meter
+            from chatcli.core.events import Notice
+
+            meter = Meter(self.guard, _thread_of(config), lambda text: listener.hear(Notice(text)))
+            config = cast(Config, merge_configs(cast(Any, config), {"callbacks": [meter]}))
         async for namespace, mode, data in graph.astream(
             payload, config, stream_mode=["messages", "updates"], subgraphs=True
         ):

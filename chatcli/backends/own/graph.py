@@ -413,13 +413,15 @@ class _Step:
         and stopped as it streams where it would pass one."""
         from langchain_core.runnables.config import merge_configs
 
+        from chatcli.backends.own.meter import Meter
         from chatcli.backends.own.model_state import table_window
 
         settings = guard.settings
         name = self.name or settings.model
         profile = getattr(self.chat_model, "profile", None) or {}
         out_limit = profile.get("max_output_tokens") if isinstance(profile, dict) else None
-        meter = guard.meter(
+        meter = Meter(
+            guard,
             self.thread_id,
             lambda text: _say(self.emit, text),
             name,

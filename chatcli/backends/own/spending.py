@@ -1,7 +1,8 @@
 """Spending limits, kept before the money is spent: each model call's most is held in the store's ledger first.
 
 Every model call a run makes (a turn's, a tool round's, a summary's or a compaction's, and a graph app's own calls
-through LangChain's chat models) goes through a ``Meter``, a LangChain callback handler put in the run's config:
+through LangChain's chat models) goes through a ``Meter`` (chatcli.backends.own.meter), a LangChain callback handler
+put in the run's config:
 
 - **Before** the request is sent, its most is estimated: its tokens at the model's input price plus the most its
   answer may cost at the output price (``max_tokens``, else the model's own output limit, else the rest of its
@@ -18,27 +19,20 @@ A model without a known price is allowed (said once) or refused, as ``unpriced``
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
-from uuid import UUID
-
-from langchain_core.callbacks import AsyncCallbackHandler
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from chatcli.backends.own.pricing import dollars
 from chatcli.errors import ChatError, ExitStatus
 
 if TYPE_CHECKING:
-    from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import LLMResult
-
     from chatcli.backends.own.pricing import Pricer
     from chatcli.config import Settings
     from chatcli.store.base import ThreadIndex
 
-LIMITS = ("max_cost_answer", "max_cost_thread", "max_cost_day")
+LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")  # (as they are shown: the day's first)
 WHAT = {"max_cost_answer": "this question", "max_cost_thread": "this thread", "max_cost_day": "today"}
 CHARS_PER_TOKEN = 4  # as langchain_core's approximate counter: what streamed is counted before the server says
 EPSILON = 1e-8  # dollars: sums of floats that equal a limit do not pass it
@@ -166,19 +160,6 @@ class Guard:
         if held.row is not None and self.ledger is not None:
             await self.ledger.settle(held.row, usd)
 
-    def meter(
-        self,
-        thread_id: str,
-        say: Callable[[str], None] | None = None,
-        model: str = "",
-        out_limit: int | None = None,
-        window: int | None = None,
-    ) -> Meter:
-        """The callback handler that keeps this guard's limits for the model calls of a run of ``thread_id``
-        (``model``: the name the user gave the model, priced before the name its server answers to; ``out_limit``:
-        the most tokens its answer may hold, where the model says; ``window``: its context window, where known)."""
-        return Meter(self, thread_id, say, model, out_limit, window)
-
     def _refused(self, what: str, limit: str, spent: float, most: float, cap: float) -> LimitReached:
         bound = "" if self.settings.max_tokens else " (max_tokens bounds an answer's most)"
         return LimitReached(
@@ -187,116 +168,3 @@ class Guard:
             limit,
             hint=raise_hint(limit),
         )
-
-
-@dataclass
-class _Call:
-    """A model call under way: what it is priced as, what it sent, what it holds, and what has arrived."""
-
-    model: str
-    tokens_in: int
-    hold: Hold
-    chars: int = 0  # of the answer, its thinking and its tool calls' arguments, as they streamed
-
-    def tokens_out(self) -> int:
-        return -(-self.chars // CHARS_PER_TOKEN)
-
-
-class Meter(AsyncCallbackHandler):
-    """A ``Guard`` at work on one run's model calls, as LangChain tells them: held before each is sent, watched
-    while it streams, settled when it ends (see the module's docstring)."""
-
-    raise_error = True  # a refusal raised here stops the call
-    run_inline = False  # (an inline handler that raises leaves the handlers after it unawaited)
-
-    def __init__(
-        self,
-        guard: Guard,
-        thread_id: str,
-        say: Callable[[str], None] | None,
-        model: str,
-        out_limit: int | None,
-        window: int | None,
-    ):
-        self.guard, self.thread_id, self.say = guard, thread_id, say
-        self.model, self.out_limit, self.window = model, out_limit, window
-        self.calls: dict[UUID, _Call] = {}
-
-    async def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[BaseMessage]],
-        *,
-        run_id: UUID,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        from langchain_core.messages.utils import count_tokens_approximately
-
-        from chatcli.backends.own.compaction import SUMMARY_TAG
-
-        params = kwargs.get("invocation_params") or {}
-        model = self.model or str(params.get("model") or params.get("model_name") or "")
-        tools = params.get("tools") or []
-        tokens_in = count_tokens_approximately(messages[0] if messages else [], tools=tools or None)
-        asked = params.get("max_tokens") or params.get("max_completion_tokens")
-        out_limit = asked if isinstance(asked, int) and asked > 0 else self.out_limit
-        if out_limit is None and self.window:
-            out_limit = max(self.window - tokens_in, 0)  # the rest of its window
-        what = "the summary of the earlier turns" if SUMMARY_TAG in (tags or ()) else "the next model call"
-        hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what)
-        self.calls[run_id] = _Call(model, tokens_in, hold)
-
-    async def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID, **kwargs: Any) -> None:
-        from chatcli.core.chunks import thinking_of
-
-        call = self.calls.get(run_id)
-        if call is None or call.hold.room is None:
-            return
-        message = getattr(chunk, "message", None)
-        args = sum(len(str(part.get("args") or "")) for part in getattr(message, "tool_call_chunks", None) or ())
-        call.chars += len(token if isinstance(token, str) else "") + len(thinking_of(message)) + args
-        running = self.guard.price(call.model, call.tokens_in, call.tokens_out()) or 0.0
-        if running > call.hold.room + EPSILON:
-            limit = call.hold.tightest
-            raise LimitReached(
-                f"the answer was stopped at about {dollars(running)}: {WHAT[limit]} had {dollars(call.hold.room)} "
-                f"left of its limit ({limit})",
-                limit,
-                hint="the part shown is kept in the thread, marked as incomplete; " + raise_hint(limit),
-            )
-
-    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self.calls.pop(run_id, None)
-        if call is not None:
-            usage = _usage(response)
-            usd = self.guard.pricer.cost(usage, call.model) if usage else self._counted(call)
-            await self.guard.after(self.thread_id, call.hold, usd)
-
-    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self.calls.pop(run_id, None)
-        if call is not None:  # what arrived was paid for; a call that failed before its answer began costs nothing
-            await self.guard.after(self.thread_id, call.hold, self._counted(call) if call.chars else 0.0)
-
-    def _counted(self, call: _Call) -> float | None:
-        return self.guard.price(call.model, call.tokens_in, call.tokens_out())
-
-
-def _usage(response: LLMResult) -> Any:
-    """The usage the server reported for a call's answer, if any."""
-    for generations in response.generations:
-        for generation in generations:
-            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-            if usage:
-                return usage
-    return None
-
-
-class _Quiet(logging.Filter):
-    """LangChain logs each error a callback raises as a warning: a refusal is said once, by chat, not also there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.args, tuple) and record.args[:1] == (Meter.__name__,))
-
-
-logging.getLogger("langchain_core.callbacks.manager").addFilter(_Quiet())

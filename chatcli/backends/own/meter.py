@@ -1,0 +1,136 @@
+"""The spending limits at work on a run's model calls, as LangChain tells them (chatcli.backends.own.spending says
+what is kept and how): a callback handler in the run's config, so a graph's own chat models are met as chat's are."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackHandler
+
+from chatcli.backends.own.pricing import dollars
+from chatcli.backends.own.spending import CHARS_PER_TOKEN, EPSILON, WHAT, Guard, Hold, LimitReached, raise_hint
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import LLMResult
+
+
+@dataclass
+class _Call:
+    """A model call under way: what it is priced as, what it sent, what it holds, and what has arrived."""
+
+    model: str
+    tokens_in: int
+    hold: Hold
+    chars: int = 0  # of the answer, its thinking and its tool calls' arguments, as they streamed
+
+    def tokens_out(self) -> int:
+        return -(-self.chars // CHARS_PER_TOKEN)
+
+
+class Meter(AsyncCallbackHandler):
+    """A ``Guard`` at work on one run's model calls, as LangChain tells them: held before each is sent, watched
+    while it streams, settled when it ends (see the module's docstring)."""
+
+    raise_error = True  # a refusal raised here stops the call
+    run_inline = False  # (an inline handler that raises leaves the handlers after it unawaited)
+
+    def __init__(
+        self,
+        guard: Guard,
+        thread_id: str,
+        say: Callable[[str], None] | None = None,
+        model: str = "",
+        out_limit: int | None = None,
+        window: int | None = None,
+    ):
+        """Keep ``guard``'s limits for the model calls of a run of ``thread_id`` (``model``: the name the user gave
+        the model, priced before the name its server answers to, else each call's; ``out_limit``: the most tokens its
+        answer may hold, where the model says; ``window``: its context window, where known)."""
+        self.guard, self.thread_id, self.say = guard, thread_id, say
+        self.model, self.out_limit, self.window = model, out_limit, window
+        self.calls: dict[UUID, _Call] = {}
+
+    async def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from langchain_core.messages.utils import count_tokens_approximately
+
+        from chatcli.backends.own.compaction import SUMMARY_TAG
+
+        params = kwargs.get("invocation_params") or {}
+        named = (metadata or {}).get("ls_model_name") or params.get("model") or params.get("model_name")
+        model = self.model or str(named or "a model with no name")
+        tools = params.get("tools") or []
+        tokens_in = count_tokens_approximately(messages[0] if messages else [], tools=tools or None)
+        asked = params.get("max_tokens") or params.get("max_completion_tokens")
+        out_limit = asked if isinstance(asked, int) and asked > 0 else self.out_limit
+        if out_limit is None and self.window:
+            out_limit = max(self.window - tokens_in, 0)  # the rest of its window
+        what = "the summary of the earlier turns" if SUMMARY_TAG in (tags or ()) else "the next model call"
+        hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what)
+        self.calls[run_id] = _Call(model, tokens_in, hold)
+
+    async def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID, **kwargs: Any) -> None:
+        from chatcli.core.chunks import thinking_of
+
+        call = self.calls.get(run_id)
+        if call is None or call.hold.room is None:
+            return
+        message = getattr(chunk, "message", None)
+        args = sum(len(str(part.get("args") or "")) for part in getattr(message, "tool_call_chunks", None) or ())
+        call.chars += len(token if isinstance(token, str) else "") + len(thinking_of(message)) + args
+        running = self.guard.price(call.model, call.tokens_in, call.tokens_out()) or 0.0
+        if running > call.hold.room + EPSILON:
+            limit = call.hold.tightest
+            raise LimitReached(
+                f"the answer was stopped at about {dollars(running)}: {WHAT[limit]} had {dollars(call.hold.room)} "
+                f"left of its limit ({limit})",
+                limit,
+                hint="the part shown is kept in the thread, marked as incomplete; " + raise_hint(limit),
+            )
+
+    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        call = self.calls.pop(run_id, None)
+        if call is not None:
+            usage = _usage(response)
+            usd = self.guard.pricer.cost(usage, call.model) if usage else self._counted(call)
+            await self.guard.after(self.thread_id, call.hold, usd)
+
+    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        call = self.calls.pop(run_id, None)
+        if call is not None:  # what arrived was paid for; a call that failed before its answer began costs nothing
+            await self.guard.after(self.thread_id, call.hold, self._counted(call) if call.chars else 0.0)
+
+    def _counted(self, call: _Call) -> float | None:
+        return self.guard.price(call.model, call.tokens_in, call.tokens_out())
+
+
+def _usage(response: LLMResult) -> Any:
+    """The usage the server reported for a call's answer, if any."""
+    for generations in response.generations:
+        for generation in generations:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if usage:
+                return usage
+    return None
+
+
+class _Quiet(logging.Filter):
+    """LangChain logs each error a callback raises as a warning: a refusal is said once, by chat, not also there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.args, tuple) and record.args[:1] == (Meter.__name__,))
+
+
+logging.getLogger("langchain_core.callbacks.manager").addFilter(_Quiet())
