@@ -8,7 +8,10 @@ it is sent, and each door says so in its own terms, the question kept in the thr
 - ``chat acp``: the turn ends ``max_turn_requests`` (not ``refusal``: the question is kept), the one line and its
   hint said first as the agent's message.
 
-Each door's refused question is then found in the next request, once the limit is raised (``--max-cost``).
+- the prompt: the one line on the screen, the prompt back for the next question.
+
+Each door's refused question is then found in the next request, once the limit is raised (``--max-cost``). An answer
+streaming past the limit is stopped at each door, said the same way, and the part that came is kept in the thread.
 """
 
 from __future__ import annotations
@@ -88,10 +91,20 @@ def _editor(door: Door, question: str) -> list[str]:
     return [answer.thread or ""]
 
 
-@doors("cold", "worker", "serve", "acp")
+def _prompt(door: Door, question: str) -> list[str]:
+    """At the prompt: the one line on the screen, and the prompt back for the next question."""
+    answer = door.ask(question)
+    assert LINE in door.failed(answer, 6), answer
+    return [answer.thread or ""]
+
+
+SAID = {"prompt": _prompt, "cold": _one_shot, "worker": _one_shot, "serve": _served, "acp": _editor}
+
+
+@doors("prompt", "cold", "worker", "serve", "acp")
 def test_a_spending_limit_is_said_at_each_door_and_the_question_is_kept(priced, door, server, chat_env):
     question = f"what does it cost at the {door.name} door?"
-    threads = {"cold": _one_shot, "worker": _one_shot, "serve": _served, "acp": _editor}[door.name](door, question)
+    threads = SAID[door.name](door, question)
     assert not server.requests, server.requests  # refused before anything was sent
     for thread in threads:  # the limit raised for one question: the refused one is in the request
         server.queue(Reply("worth it"))
@@ -108,3 +121,36 @@ def test_other_errors_have_no_limit_field(server, chat_env):
     server.queue(Fault(status=500))
     run = chat(chat_env, "--json", "hello")
     assert run.code == 4 and set(json.loads(run.out)["error"]) == {"message", "exit_code"}, run
+
+
+STOPPED = "the answer was stopped at about"
+
+
+@pytest.fixture
+def roomier(isolated_env: Path) -> None:
+    """config.toml with gpt-fake's price and a $0.12 limit on an answer: room for a call's most, not for $0.60."""
+    path = isolated_env / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CONFIG.replace("max_cost_answer = 0.05", "max_cost_answer = 0.12"))
+
+
+@doors("prompt", "cold", "worker", "serve", "acp")
+def test_an_answer_streaming_past_a_limit_is_stopped_and_kept_at_each_door(roomier, door, server, chat_env):
+    """A server that streams past an answer's most (one that ignores max_tokens) is stopped where the running cost
+    reaches the limit, said in the door's terms; the part that came is kept in the thread."""
+    server.queue(Reply(tokens=[f"w{n:04d} " for n in range(4000)]))  # about 6,000 tokens: $0.60
+    answer = door.ask(f"everything, at the {door.name} door")
+    if door.name == "acp":
+        assert answer.raw.stop_reason == "max_turn_requests" and answer.out.startswith("w0000 w0001"), answer
+        assert STOPPED in answer.out, answer
+    elif door.name == "serve":
+        assert answer.status == 402 and answer.raw["error"]["limit"] == "max_cost_answer", answer
+        assert answer.errors[0].startswith(STOPPED), answer
+    else:
+        line = door.failed(answer, 0 if door.name == "prompt" else 6)
+        assert STOPPED in line and "w0000 w0001" in answer.out, answer
+    assert answer.thread, answer
+    shown = json.loads(chat({**chat_env, "CHATCLI_WORKER": "0"}, "export", answer.thread, "-f", "json").out)
+    kept = shown["messages"][-1]
+    assert kept["role"] == "assistant" and kept["content"].startswith("w0000 w0001"), kept
+    assert "w3999" not in kept["content"], "stopped near the limit, not at the end"
