@@ -121,3 +121,36 @@ def test_a_call_that_fails_holds_nothing_of_the_limit(server, chat_env, isolated
     server.queue(Reply("answered", usage=COUNTS))  # $0.10 held: it fits only if the failure held nothing
     answered = chat(chat_env, "-t", "flaky", "again")
     assert answered.code == 0 and "answered" in answered.out, answered
+
+
+def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, isolated_env):
+    """One chat's call is under way (its most held in the ledger) when another asks: the day's total read from the
+    store leaves no room, so the second is refused before it sends anything. Stopped with Ctrl-C, the first's call
+    settles at what arrived, and its held most is free again."""
+    import signal
+    import subprocess
+
+    from tests.fakeserver import Fault, Reply
+    from tests.helpers import CHAT, chat_process
+
+    _config(isolated_env, "max_tokens = 1000\nmax_cost_day = 0.15\n" + PRICED)  # room for one call's $0.10 most
+    env = {**chat_env, "CHATCLI_WORKER": "0"}
+    server.queue(Fault(stall_after=3, text="alpha beta gamma delta"))
+    first = subprocess.Popen(
+        [str(CHAT), "-t", "one", "a long story"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        assert server.wait_until(lambda: server.stalls >= 1, timeout=30), "the first answer never began"
+        second = chat_process(env, "-t", "two", "a short one")
+        assert second.code == 6 and "max_cost_day" in second.err and "today has spent $0.1" in second.err, second
+        assert len(server.requests) == 1, "the second chat sent nothing"
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+        assert first.returncode == 130
+    finally:
+        first.kill()
+    server.queue(Reply("room again", usage=COUNTS))
+    third = chat_process(env, "-t", "two", "and now?")
+    assert third.code == 0 and "room again" in third.out, third

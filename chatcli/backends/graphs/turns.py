@@ -13,6 +13,7 @@ graph is resumed with ``Command(resume=...)`` (chatcli.core.interrupts), as ofte
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -106,7 +107,6 @@ class GraphSource:
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run of the graph until it ends or an interrupt stops it."""
-        whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
         graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
         if self.guard is not None:  # the graph's model calls inherit the run's callbacks, the meter among them
             from langchain_core.runnables.config import merge_configs
@@ -116,6 +116,23 @@ class GraphSource:
 
             meter = Meter(self.guard, _thread_of(config), lambda text: listener.hear(Notice(text)))
             config = cast(Config, merge_configs(cast(Any, config), {"callbacks": [meter]}))
+            try:
+                await self._stream(graph, payload, config, listener, result, progress)
+            finally:  # cancelled, a call still open settles at what it sent and what came
+                await asyncio.shield(meter.close())
+            return
+        await self._stream(graph, payload, config, listener, result, progress)
+
+    async def _stream(
+        self,
+        graph: "RunningGraph",
+        payload: Any,
+        config: Config,
+        listener: Listener,
+        result: TurnResult,
+        progress: Progress,
+    ) -> None:
+        whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
         async for namespace, mode, data in graph.astream(
             payload, config, stream_mode=["messages", "updates"], subgraphs=True
         ):

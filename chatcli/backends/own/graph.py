@@ -3,6 +3,7 @@ the model node."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Mapping
 
@@ -37,6 +38,7 @@ from chatcli.providers.registry import name_of
 from chatcli.store.messages.reducer import add_messages
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.meter import Meter
     from chatcli.backends.own.spending import Guard
     from chatcli.tools.toolbox import Toolbox
 
@@ -240,10 +242,19 @@ class ChatGraph:
             if state["messages"] and state["messages"][-1].type == "human":
                 self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
             step.metered(self.guard)  # every call of this step (summaries too) within the spending limits
+        try:
+            return await self._step(step, state, emit, toolbox)
+        finally:
+            if step.meter is not None:  # cancelled, a call still open settles at what it sent and what came
+                await asyncio.shield(step.meter.close())
+
+    async def _step(
+        self, step: "_Step", state: ChatState, emit: Callable[[Any], None], toolbox: "Toolbox | None"
+    ) -> dict[str, Any]:
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
             question = _question(state["messages"])
-            extra, step.memories = await self.standing.context(config, step.learned.budget, emit, question)
+            extra, step.memories = await self.standing.context(step.config, step.learned.budget, emit, question)
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
         step.tools = self.offered(state, step.learned.no_tools, toolbox)
@@ -356,6 +367,7 @@ class _Step:
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)
         self.compacted = 0  # questions folded into the summary for this request
         self.memories: list[str] = []  # the ids of the memories this request carries
+        self.meter: Meter | None = None  # the spending limits' meter of its calls, where a limit is set
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph = self.graph
@@ -420,7 +432,7 @@ class _Step:
         name = self.name or settings.model
         profile = getattr(self.chat_model, "profile", None) or {}
         out_limit = profile.get("max_output_tokens") if isinstance(profile, dict) else None
-        meter = Meter(
+        self.meter = meter = Meter(
             guard,
             self.thread_id,
             lambda text: _say(self.emit, text),

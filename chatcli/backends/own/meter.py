@@ -112,6 +112,13 @@ class Meter(AsyncCallbackHandler):
         if call is not None:  # what arrived was paid for; a call that failed before its answer began costs nothing
             await self.guard.after(self.thread_id, call.hold, self._counted(call) if call.chars else 0.0)
 
+    async def close(self) -> None:
+        """Settle the calls still open at what they sent and what arrived: a run cancelled (Ctrl-C, a client that
+        left) tells LangChain's callbacks nothing of the call it stopped."""
+        while self.calls:
+            _run, call = self.calls.popitem()
+            await self.guard.after(self.thread_id, call.hold, self._counted(call))
+
     def _counted(self, call: _Call) -> float | None:
         return self.guard.price(call.model, call.tokens_in, call.tokens_out())
 
