@@ -79,6 +79,9 @@ class Settings:
     # A reasoning model's thinking in a terminal: in full as it comes, instead of a few live
     # rows folded to "thought for N s" when the answer starts.
     show_thinking: bool = False
+    # A line at the bottom of the prompt (chatcli.ui.status): the model, the thread and, while spending limits are
+    # set, the room left under each; /status on|off for one session. Harmless display: a .env may set it.
+    status_line: bool = False
     # Where roles live (default: $XDG_CONFIG_HOME/chatcli/roles).
     roles_dir: str | None = None
     # Where the shell tool runs (chatcli.tools.sandbox): "workspace", "read-only" or "off"; and
@@ -159,6 +162,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_PROJECT_INSTRUCTIONS": "project_instructions",
     "CHATCLI_EMBEDDING_MODEL": "embedding_model",
     "CHATCLI_SHOW_THINKING": "show_thinking",
+    "CHATCLI_STATUS_LINE": "status_line",
     "CHATCLI_ROLES_DIR": "roles_dir",
     "CHATCLI_SANDBOX": "sandbox",
     "CHATCLI_NETWORK": "network",

@@ -41,6 +41,7 @@ _CHATCLI_SAFE = frozenset(
         "CHATCLI_MEMORY",
         "CHATCLI_COMPACT_AT",
         "CHATCLI_SHOW_THINKING",
+        "CHATCLI_STATUS_LINE",
         "CHATCLI_EDITING_MODE",
     }
 )

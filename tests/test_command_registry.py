@@ -26,7 +26,7 @@ from chatcli.ui.output import PlainOutput
 # What a LangGraph server's thread runs at the prompt: the commands that need no thread chat keeps.
 ON_A_SERVER = {
     *("/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"),
-    *("/tree", "/goto", "/label"),
+    *("/tree", "/goto", "/label", "/status"),
 }
 # What an editor is offered on a thread of chat's own graph, in its order.
 OFFERED = ["compact", "summary", "model", "retry", "undo", "tree", "goto", "label", "fork"]

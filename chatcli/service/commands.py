@@ -156,6 +156,14 @@ DEFINED: tuple[Command, ...] = (
     ),
     Command("/usage", "tokens used by this thread's answers, and what they cost", needs=frozenset()),
     Command(
+        "/status",
+        "print the status line (the model, the thread, the room left under spending limits); on/off: keep it at the "
+        "bottom of the prompt",
+        "[on|off]",
+        needs=frozenset(),
+        complete=("on", "off"),
+    ),
+    Command(
         "/attach",
         "send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; "
         "--clear: empty it",

@@ -36,3 +36,26 @@ def limit_lines(standing: Any, most: bool = False) -> list[str]:
             line += f" · {dollars(room.left or 0.0)} left"
         lines.append(line)
     return lines
+
+
+# What each limit is of, as the status line says it (chatcli.ui.status): short, the thread's id said before it.
+SHORT = {"max_cost_day": "today", "max_cost_thread": "thread", "max_cost_answer": "each question"}
+
+
+def room_left(standing: Any) -> list[str]:
+    """The status line's part per limit of ``standing``: "today $4.58 left of $5.00", "thread $1.00 limit reached",
+    "each question up to $0.5000"; nothing where no limit is set or nothing here keeps them (a server's thread)."""
+    from chatcli.backends.own.pricing import dollars
+
+    if not standing.kept:
+        return []
+    parts = []
+    for room in standing.rooms:
+        what = SHORT[room.limit]
+        if room.spent is None:
+            parts.append(f"{what} up to {dollars(room.usd)}")
+        elif room.reached:
+            parts.append(f"{what} {dollars(room.usd)} limit reached")
+        else:
+            parts.append(f"{what} {dollars(room.left or 0.0)} left of {dollars(room.usd)}")
+    return parts

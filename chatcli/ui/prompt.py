@@ -22,6 +22,7 @@ from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
 from chatcli.ui.registry import defined
 from chatcli.ui.signals import CtrlC, on_stop_signals
+from chatcli.ui.status import StatusLine
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
 
 if TYPE_CHECKING:
@@ -49,9 +50,15 @@ def _import_engine(model: str) -> None:
 
 
 async def _open(
-    chat: Chat, opening: Opening, setup: ThreadSetup, threads: ThreadCache, listener: AbovePrompt
+    chat: Chat,
+    opening: Opening,
+    setup: ThreadSetup,
+    threads: ThreadCache,
+    listener: AbovePrompt,
+    status: StatusLine | None = None,
 ) -> Thread:
-    """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time."""
+    """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time. The status
+    line, when shown, is read once the thread is open, and the prompt drawn again with it."""
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads (a graph of the user's has its own tools).
@@ -62,6 +69,9 @@ async def _open(
         listener.output.thread_note = "thread {id} · resume with: " + _resume(chat)
     conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
+    if status is not None and status.shown:
+        await status.refresh(conversation)
+        listener.session.app.invalidate()
     return conversation
 
 
@@ -82,6 +92,8 @@ class Repl:
     # What the next prompt starts with (/edit); the last question if it failed or was stopped.
     next_input: str = ""
     unanswered: str | None = None
+    # The line at the bottom of the prompt (status_line, /status on): read before each prompt, drawn from memory.
+    status: StatusLine = field(default_factory=StatusLine)
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -163,7 +175,9 @@ async def dispatch(repl: Repl, text: str) -> bool:
         return True
 
     def context(conversation: Any) -> Context:
-        return Context(conversation, output, settings, prefill=repl.set_next_input, commands=registry)
+        return Context(
+            conversation, output, settings, prefill=repl.set_next_input, commands=registry, status=repl.status
+        )
 
     if not found.needs_thread:
         try:
@@ -213,6 +227,17 @@ async def _kept(conversation: Thread | None) -> str | None:
         if await conversation.threads().info(conversation.thread_id) is not None:
             return conversation.thread_id
     return None
+
+
+async def _reread(conversation: Thread | None, threads: ThreadCache, status: StatusLine) -> None:
+    """After each line the prompt ran: the threads and titles for Tab, and the status line when shown (the model,
+    the thread, the room left), read now, never at Tab time or on a redraw."""
+    if conversation is None:
+        return
+    with contextlib.suppress(StoreError):  # a stale list is better than a dead prompt
+        await threads.refresh(conversation.threads())
+    if status.shown:
+        await status.refresh(conversation)
 
 
 def _resume(chat: Chat) -> str:
@@ -271,8 +296,9 @@ async def run_repl(
         await stack.enter_async_context(chat)  # what the chat opens closes with the prompt
         setup = replace(setup, announce=info is None and not named)
         above = AbovePrompt(session, output)
-        loading = asyncio.create_task(_open(chat, opening, setup, threads, above))
-        repl = Repl(loading, output, settings, debug, CtrlC(session), commands=chat.commands)
+        status = StatusLine(settings.status_line)
+        loading = asyncio.create_task(_open(chat, opening, setup, threads, above, status))
+        repl = Repl(loading, output, settings, debug, CtrlC(session), commands=chat.commands, status=status)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
         stack.enter_context(
@@ -290,6 +316,7 @@ async def run_repl(
                 try:
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
                     repl.ctrl_c.early = False  # Ctrl-C from now on is for this prompt's line (raw: a key)
+                    session.bottom_toolbar = status.toolbar()  # None (off): no row is drawn for it
                     text = await session.prompt_async(
                         lambda: mode_mark(session) + _prompt_text(loading, waiting),
                         default=repl.next_input,
@@ -314,10 +341,7 @@ async def run_repl(
                 keep_going = await dispatch(repl, text)
                 if not keep_going or repl.received is not None:
                     break
-                conversation = _opened(loading)
-                if conversation is not None:  # new threads and titles for Tab, read now, not at Tab time
-                    with contextlib.suppress(StoreError):  # a stale list is better than a dead prompt
-                        await threads.refresh(conversation.threads())
+                await _reread(_opened(loading), threads, status)
         finally:
             if not loading.done():
                 loading.cancel()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
     from chatcli.service.commands import Command, Commands
     from chatcli.service.thread import Thread
+    from chatcli.ui.status import StatusLine
 
 # A command's handler: given the context and the text after its name; LEAVE ends the session.
 Handler = Callable[["Context", str], Awaitable[str | None]]
@@ -55,6 +56,8 @@ class Context:
     prefill: Callable[[str], None] | None = None
     # The chat's commands (chatcli.service.chat.Chat.commands); those chat defines when no chat is given.
     commands: Commands = field(default_factory=defined)
+    # The prompt's status line (/status); None outside the prompt.
+    status: StatusLine | None = None
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""

@@ -1,4 +1,4 @@
-"""Slash commands about the session itself: help, tools, the editor, leaving."""
+"""Slash commands about the session itself: help, tools, the editor, the status line, leaving."""
 
 from __future__ import annotations
 
@@ -57,6 +57,22 @@ async def _edit_question(ctx: Context, number: str) -> None:
     await ask(ctx.thread, text, ctx.settings, mentions=text)
 
 
+async def _status(ctx: Context, arg: str) -> None:
+    from chatcli.errors import UsageError
+
+    if arg not in ("", "on", "off"):
+        raise UsageError("/status takes on, off, or nothing")
+    if ctx.status is None:
+        raise UsageError("/status is the prompt's: its line is drawn at the bottom of the prompt")
+    if arg:
+        ctx.status.shown = arg == "on"
+        if ctx.status.shown:
+            await ctx.status.refresh(ctx.thread)
+        ctx.output.note("status line shown at the bottom of the prompt" if ctx.status.shown else "status line off")
+        return
+    ctx.print(await ctx.status.refresh(ctx.thread))
+
+
 async def _exit(ctx: Context, arg: str) -> str:
     return LEAVE
 
@@ -66,5 +82,6 @@ HANDLERS: dict[str, Handler] = {
     "/help": _help,
     "/tools": _tools,
     "/edit": _edit,
+    "/status": _status,
     "/exit": _exit,
 }
