@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
 from typing import Any, Callable
+
+MEDIA = ("image", "audio")  # parts a model may be sent as what they are (chatcli.backends.own.request_history)
+BINARY = (*MEDIA, "file")  # parts kept for the user as files (chatcli.tools.kept_files)
+MAX_PART = 20 * 1024 * 1024  # the most one part may hold, decoded (as an attachment: OpenAI takes images up to 20 MB)
+MAX_PARTS = 8  # parts of one result kept; the rest are named only
 
 
 @dataclass
 class Outcome:
-    """What a call gave back: its text, how it ended ("ok", "error", "timeout", "cancelled", "refused"), its time."""
+    """What a call gave back: its text, how it ended ("ok", "error", "timeout", "cancelled", "refused"), its time,
+    and its binary parts (``media``: LangChain data blocks, ``{"type", "base64", "mime_type"}``; an image, audio or
+    another file), each named in the text too."""
 
     text: str
     status: str = "ok"
     seconds: float = 0.0
+    media: list[dict[str, Any]] = field(default_factory=list)
 
 
 def result_text(content: Any) -> str:
@@ -26,6 +35,8 @@ def result_text(content: Any) -> str:
                 parts.append(part)
             elif isinstance(part, dict) and part.get("type") == "text":
                 parts.append(str(part.get("text", "")))
+            elif isinstance(part, dict) and part.get("type") in BINARY and part.get("named"):
+                parts.append(str(part["named"]))
             elif isinstance(part, dict):
                 parts.append(
                     f"[{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}]".replace(
@@ -48,9 +59,10 @@ def heard(progress: Callable[[float, float | None, str | None], None] | None) ->
 
 
 def mcp_block(part: Any) -> dict[str, Any]:
-    """A part of an MCP result (mcp.types content) as a LangChain content block, for ``result_text``: a link to a
-    resource, and an embedded resource that is not text, as a line that names it (its URI, name, type, size and
-    description), so the model can say which and follow it; an image or audio by its type."""
+    """A part of an MCP result (mcp.types content) as a LangChain content block: text as it is; a link to a resource
+    as a line that names it (its URI, name, type, size and description), so the model can say which and follow it;
+    an image, audio or an embedded binary resource as a data block (``base64``, ``mime_type``) with the line that
+    names it (``named``), which ``result_text`` says and ``result_media`` keeps."""
     kind = getattr(part, "type", "")
     if kind == "text":
         return {"type": "text", "text": part.text}
@@ -58,10 +70,40 @@ def mcp_block(part: Any) -> dict[str, Any]:
         inner = part.resource
         if getattr(inner, "text", None) is not None:
             return {"type": "text", "text": inner.text}
-        return {"type": "text", "text": _named("embedded resource", inner, size=_decoded_size(inner))}
+        named = _named("embedded resource", inner, size=_decoded_size(inner))
+        return _data("file", getattr(inner, "blob", None), _mime(inner), named)
     if kind == "resource_link":
         return {"type": "text", "text": _named("resource link", part, size=getattr(part, "size", None))}
+    if kind in MEDIA:
+        data = getattr(part, "data", None)
+        size = _decoded_size(part, "data")
+        named = f"[{kind} {_mime(part)}{f', {size:,} bytes' if size is not None else ''}]".replace(" ,", ",")
+        return _data(kind, data, _mime(part), named)
     return {"type": kind or "part", "mime_type": _mime(part)}
+
+
+def _data(kind: str, data: Any, mime: str, named: str) -> dict[str, Any]:
+    """A binary part as a data block, if its data is base64 that decodes (else named alone)."""
+    block: dict[str, Any] = {"type": kind, "mime_type": mime, "named": named}
+    if isinstance(data, str) and data:
+        try:
+            base64.b64decode(data, validate=True)
+        except ValueError:
+            block["named"] = named[:-1] + ": not base64, not kept]"
+        else:
+            block["base64"] = data
+    return block
+
+
+def result_media(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The binary parts of a result worth keeping: with their data, at most ``MAX_PARTS``, each within ``MAX_PART``
+    (as ``{"type", "base64", "mime_type", "named"}``)."""
+    kept: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.get("type") in BINARY and block.get("base64") and len(kept) < MAX_PARTS:
+            if len(block["base64"]) * 3 // 4 <= MAX_PART:
+                kept.append(block)
+    return kept
 
 
 def _mime(part: Any) -> str:
@@ -81,9 +123,9 @@ def _named(what: str, part: Any, size: int | None) -> str:
     )
 
 
-def _decoded_size(resource: Any) -> int | None:
-    """The size in bytes of an embedded resource's base64 ``blob``, without decoding it."""
-    blob = getattr(resource, "blob", None)
+def _decoded_size(resource: Any, field: str = "blob") -> int | None:
+    """The size in bytes of an embedded resource's base64 ``blob`` (or a part's ``data``), without decoding it."""
+    blob = getattr(resource, field, None)
     if not isinstance(blob, str):
         return None
     return len(blob) * 3 // 4 - blob[-2:].count("=")

@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
 from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
-from chatcli.backends.own.request_history import for_provider, now_iso, without_tools
+from chatcli.backends.own.request_history import for_provider, now_iso, with_media, without_tools
 from chatcli.backends.own.toolcalls import (
     OFFERED,
     TOOLS_NODE,
@@ -368,6 +368,7 @@ class _Step:
         self.compacted = 0  # questions folded into the summary for this request
         self.memories: list[str] = []  # the ids of the memories this request carries
         self.meter: Meter | None = None  # the spending limits' meter of its calls, where a limit is set
+        self.told_unsent = False  # a tool result's image or audio the model does not take was said
 
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph = self.graph
@@ -404,6 +405,15 @@ class _Step:
         if self.learned.fitter is not None and graph.memory != "summary":
             _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
         history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
+        profile = getattr(self.chat_model, "profile", None)
+        history, unsent = with_media(history, profile if isinstance(profile, dict) else {})
+        if unsent and not self.told_unsent:
+            self.told_unsent = True
+            _say(
+                self.emit,
+                f"not sent to {self.name or 'the model'}, which takes no such input: the {', '.join(unsent)} a tool "
+                "returned (the result says where it is kept)",
+            )
         return history, plan.update, plan.usage, count_tokens_approximately(history) + tools
 
     def translated(self, exc: Exception) -> Exception:

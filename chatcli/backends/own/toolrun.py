@@ -26,6 +26,7 @@ async def settle(
     (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls)."""
     entry = toolbox.find(call["name"], call["id"])
     shown = shown_call(call, entry)
+    media: list[dict[str, Any]] = []  # the result's images and audio, for the model
     if entry is None or call["args"] is None:
         known = ", ".join(e.name for e in toolbox.entries()) or "none"
         text = (
@@ -48,11 +49,12 @@ async def settle(
         shown = replace(shown, arguments=arguments)
         done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}")
         text, outcome, seconds = done.text, done.status, done.seconds
+        text, media = kept(done.media, text, thread)
         if arguments is not call["args"]:  # the model must know what ran, not what it asked for
             text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
     seconds = round(seconds, 3)
     meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
-    message = result_message(call, text, outcome, **meta)
+    message = result_message(call, text, outcome, media, **meta)
     emit(ToolResult(shown, outcome, text, seconds, message))
     return message
 
@@ -166,17 +168,39 @@ def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
     )
 
 
-def result_message(call: dict[str, Any], text: str, outcome: str, **meta: Any) -> Any:
-    """The stored result of ``call``: the whole text, how it ended, and what else is known."""
+def kept(media: list[dict[str, Any]], text: str, thread: str) -> tuple[str, list[dict[str, Any]]]:
+    """A result's binary parts written under the thread (chatcli.tools.kept_files), each one's line in ``text``
+    saying where; and its images and audio as the model may be sent them (``{"type", "base64", "mime_type"}``)."""
+    from chatcli.tools.kept_files import keep, shown
+    from chatcli.tools.results import MEDIA
+
+    sent = []
+    for part in media:
+        path = keep(part, thread)
+        named = str(part.get("named") or "")
+        if named.endswith("]") and named in text:
+            told = f", kept as {shown(path)}]" if path is not None else ", not kept: it could not be written]"
+            text = text.replace(named, named[:-1] + told, 1)
+        if part.get("type") in MEDIA:
+            sent.append({"type": part["type"], "base64": part["base64"], "mime_type": part.get("mime_type") or ""})
+    return text, sent
+
+
+def result_message(
+    call: dict[str, Any], text: str, outcome: str, media: list[dict[str, Any]] | None = None, **meta: Any
+) -> Any:
+    """The stored result of ``call``: the whole text, how it ended, what else is known, and its images and audio
+    (``MEDIA_KEY``: sent to a model that takes them, chatcli.backends.own.request_history.with_media)."""
     from langchain_core.messages import ToolMessage
 
-    from chatcli.backends.own.request_history import now_iso
+    from chatcli.backends.own.request_history import MEDIA_KEY, now_iso
 
     return ToolMessage(
         text,
         tool_call_id=call["id"],
         name=call.get("name") or "",
         status="success" if outcome == "ok" else "error",
+        additional_kwargs={MEDIA_KEY: media} if media else {},
         response_metadata={
             "created_at": now_iso(),
             "outcome": outcome,

@@ -1,0 +1,75 @@
+"""The binary parts of tool results kept for the user: each written once under ``$XDG_DATA_HOME/chatcli/files/THREAD``.
+
+A file's name is made here, never taken from the server: the first 16 hex digits of its SHA-256 and an extension
+for its media type (``.bin`` for one not listed), so a name a server gives (``../../.bashrc``) cannot choose where
+it goes; the thread's folder is the thread id with anything but letters, digits, ``-`` and ``_`` replaced (and a
+hash of the id added when anything was). Folders are made readable by the user only (0700), files 0600; the same
+content is written once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/svg+xml": ".svg",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".ogg",
+    "audio/webm": ".webm",
+    "audio/flac": ".flac",
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+    "application/gzip": ".gz",
+    "application/json": ".json",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+}
+
+
+def folder(thread: str, root: Path | None = None) -> Path:
+    """Where the files of ``thread``'s tool results are kept."""
+    from chatcli.paths import data_dir
+
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", thread)[:64] or "_"
+    if safe != thread:
+        safe += "-" + hashlib.sha256(thread.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return (root if root is not None else data_dir()) / "files" / safe
+
+
+def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | None:
+    """Write ``part``'s data (a data block: ``base64``, ``mime_type``) under ``thread``'s folder; its path, or None
+    when it could not be written (said by the caller as not kept)."""
+    try:
+        data = base64.b64decode(part["base64"])
+        mime = str(part.get("mime_type") or "").split(";")[0].strip().lower()
+        place = folder(thread, root)
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = place / (hashlib.sha256(data).hexdigest()[:16] + EXTENSIONS.get(mime, ".bin"))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            return path if path.is_file() and not path.is_symlink() else None  # the same content, kept before
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return path
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def shown(path: Path) -> str:
+    """``path`` as the user reads it: under their home as ``~/...``."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
