@@ -23,7 +23,7 @@ from chatcli.tools.approvals import ApprovalRules
 from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable
-from chatcli.tools.results import Outcome, heard, mcp_block, result_text
+from chatcli.tools.results import Outcome, heard, mcp_block, result_media, result_text
 from chatcli.tools.sandbox import Policy
 
 
@@ -393,9 +393,10 @@ class Toolbox(ApprovalRules):
         except Exception as exc:  # noqa: BLE001 - a failed call is a result the model reads
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
             return Outcome(f"error: {detail}", "error", time.monotonic() - started)
-        text = result_text([mcp_block(part) for part in result.content or []])
+        blocks = [mcp_block(part) for part in result.content or []]
         failed = getattr(result, "is_error", None) or getattr(result, "isError", False)  # mcp's, or the host's JSON
-        return Outcome(text, "error" if failed else "ok", time.monotonic() - started)
+        status, seconds = "error" if failed else "ok", time.monotonic() - started
+        return Outcome(result_text(blocks), status, seconds, result_media(blocks))
 
 
 def _paused(clock: asyncio.Timeout, ask: Ask) -> Ask:
