@@ -3,17 +3,20 @@ and what is left, and how to raise one that is reached (as a refused call says: 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chatcli.backends.own.spending import raise_hint
 from chatcli.text import neutralise
+
+if TYPE_CHECKING:
+    from chatcli.threads.spending import Standing
 
 # What each limit is of, where one thread is asked about (/usage).
 HERE = {"max_cost_day": "today", "max_cost_thread": "this thread", "max_cost_answer": "each question"}
 NOT_KEPT = "spending limits are kept where chat makes the model calls: a server's thread (--remote) is not counted"
 
 
-def limit_lines(standing: Any, most: bool = False) -> list[str]:
+def limit_lines(standing: Standing, most: bool = False) -> list[str]:
     """A line per limit of ``standing`` (a chatcli.threads.spending.Standing): "today: $0.4200 of $5.00
     (max_cost_day) · $4.58 left". ``most``: the thread's limit is told of the thread that spent the most
     (``chat stats``), not of this thread. No line when no limit is set; one where nothing here keeps them."""
@@ -42,7 +45,7 @@ def limit_lines(standing: Any, most: bool = False) -> list[str]:
 SHORT = {"max_cost_day": "today", "max_cost_thread": "thread", "max_cost_answer": "each question"}
 
 
-def room_left(standing: Any) -> list[str]:
+def room_left(standing: Standing) -> list[str]:
     """The status line's part per limit of ``standing``: "today $4.58 left of $5.00", "thread $1.00 limit reached",
     "each question up to $0.5000"; nothing where no limit is set or nothing here keeps them (a server's thread)."""
     from chatcli.backends.own.pricing import dollars
