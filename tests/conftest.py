@@ -204,13 +204,14 @@ def hosted(server: FakeOpenAIServer, chat_env: dict[str, str], monkeypatch: pyte
 
 @pytest.fixture
 def start(chat_env: dict[str, str]) -> Iterator[Any]:
-    """Start ``chat`` in a pseudo-terminal with arguments, once its prompt is up; killed at the end."""
+    """Start ``chat`` in a pseudo-terminal with arguments (in ``env``, else ``chat_env``), once its prompt is up;
+    killed at the end."""
     from tests.helpers import Repl
 
     started: list[Repl] = []
 
-    def _start(*args: str) -> Repl:
-        repl = Repl(list(args), chat_env)
+    def _start(*args: str, env: dict[str, str] | None = None) -> Repl:
+        repl = Repl(list(args), env if env is not None else chat_env)
         started.append(repl)
         repl.wait_prompt()
         return repl

@@ -42,29 +42,14 @@ def wait_bottom(repl: Repl, line: str) -> None:
     repl.wait_until(lambda: bottom(repl) == line, f"the bottom row to be {line!r} (it is {bottom(repl)!r})")
 
 
-@pytest.fixture
-def pty(chat_env):
-    started: list[Repl] = []
-
-    def _start(*args: str, env: dict[str, str]) -> Repl:
-        repl = Repl(list(args), env)
-        started.append(repl)
-        repl.wait_prompt()
-        return repl
-
-    yield _start
-    for repl in started:
-        repl.kill()
-
-
 @pytest.mark.e2e
 @pytest.mark.stores("sqlite", "postgres")
 def test_the_status_line_says_the_model_the_thread_and_the_room_left_after_each_answer(
-    server, chat_env, isolated_env, pty
+    server, chat_env, isolated_env, start
 ):
     configured(isolated_env, "status_line = true\n" + PRICED)
     server.queue(Reply("first answer", usage=COUNTS), Reply("second answer", usage={**COUNTS, "completion_tokens": 50}))
-    repl = pty("--thread", "first", env={**chat_env, **LIMITS})
+    repl = start("--thread", "first", env={**chat_env, **LIMITS})
     wait_bottom(repl, "gpt-fake · thread first · today $5.00 left of $5.00 · thread $1.00 left of $1.00")
 
     repl.say("a question")
@@ -91,10 +76,10 @@ def test_the_status_line_says_the_model_the_thread_and_the_room_left_after_each_
 
 
 @pytest.mark.e2e
-def test_off_by_default_nothing_is_drawn_below_the_prompt_and_status_on_shows_it(server, chat_env, isolated_env, pty):
+def test_off_by_default_nothing_is_drawn_below_the_prompt_and_status_on_shows_it(server, chat_env, isolated_env, start):
     configured(isolated_env, PRICED)
     server.queue(Reply("an answer", usage=COUNTS))
-    repl = pty("--thread", "plain", env={**chat_env, **LIMITS})
+    repl = start("--thread", "plain", env={**chat_env, **LIMITS})
     repl.say("a question")
     repl.wait_prompt()
     repl.wait_for("an answer")
@@ -110,9 +95,9 @@ def test_off_by_default_nothing_is_drawn_below_the_prompt_and_status_on_shows_it
 
 
 @pytest.mark.e2e
-def test_with_no_limit_set_it_says_the_model_and_the_thread_alone(server, chat_env, isolated_env, pty):
+def test_with_no_limit_set_it_says_the_model_and_the_thread_alone(server, chat_env, isolated_env, start):
     configured(isolated_env, PRICED)
-    repl = pty("--thread", "free", env={**chat_env, "CHATCLI_STATUS_LINE": "1"})
+    repl = start("--thread", "free", env={**chat_env, "CHATCLI_STATUS_LINE": "1"})
     wait_bottom(repl, "gpt-fake · thread free")
     repl.say("/status")
     repl.wait_prompt()
