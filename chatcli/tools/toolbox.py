@@ -36,6 +36,7 @@ class ToolEntry:
     tool: Any
     group: str | None = None
     where: str = ""  # where a built-in shell's commands run, as its toolbox's sandbox says (made with the entry)
+    reads: bool = False  # the server's read_resource tool, chat's own (chatcli.tools.reader)
 
     @property
     def label(self) -> str:
@@ -126,6 +127,7 @@ class Toolbox(ApprovalRules):
         self.host = host if host is not None else builtin.Host()  # where the built-in tools act
         self.sandbox = sandbox if sandbox is not None else Policy()  # where this toolbox's shell runs commands
         self._made: list[ToolEntry] | None = None
+        self._readers: dict[str, tuple[Any, Any]] = {}  # each server's read_resource tool, and its listing
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache: what each server offers, kept between runs
         self.link = link
         self._start_timeout = start_timeout
@@ -300,12 +302,25 @@ class Toolbox(ApprovalRules):
         return bool(self.builtin_groups or self.servers)
 
     def entries(self) -> list[ToolEntry]:
-        """The tools the model can call now, each under a unique name fit for the API (``offered_names``)."""
+        """The tools the model can call now, each under a unique name fit for the API (``offered_names``): each
+        server's own, then chat's ``read_resource`` for it where it lists resources (chatcli.tools.reader)."""
         found: list[ToolEntry] = list(self.builtin_entries)
-        listed = [(server.name, tool) for server in self.servers for tool in server.tools]  # (known, not given up)
-        names = offered_names([entry.name for entry in found], [(server, tool.name) for server, tool in listed])
-        found += [ToolEntry(name, server, tool) for name, (server, tool) in zip(names, listed)]
+        listed = [(server.name, tool, False) for server in self.servers for tool in server.tools]  # (known, kept)
+        listed += [(server.name, self._reader(server), True) for server in self.servers if server.resources]
+        listed = [(server, tool, reads) for server, tool, reads in listed if tool is not None]
+        names = offered_names([entry.name for entry in found], [(server, tool.name) for server, tool, _ in listed])
+        found += [ToolEntry(name, server, tool, reads=reads) for name, (server, tool, reads) in zip(names, listed)]
         return found
+
+    def _reader(self, server: McpServer) -> Any:
+        """``server``'s read_resource tool, made once for each listing of it; None where it has none."""
+        made = self._readers.get(server.name)
+        if made is None or made[0] is not server.listing:
+            from chatcli.tools.reader import make_reader, offers_reader
+
+            made = (server.listing, make_reader(server) if offers_reader(server) else None)
+            self._readers[server.name] = made
+        return made[1]
 
     def find(self, name: str, call_id: str | None = None) -> ToolEntry | None:
         """The tool the model calls ``name``; for a call a resumed turn waits on (``grant``), a built-in one too."""
@@ -381,6 +396,11 @@ class Toolbox(ApprovalRules):
                     progress(None, None, f"starting MCP server {server.name}")
                     await server.ensure()
                     progress(None, None, None)
+                if entry.reads:
+                    from chatcli.tools.reader import read
+
+                    text, status = await read(server, arguments)
+                    return Outcome(text, status, time.monotonic() - started)
                 result = await server.call_tool(entry.tool.name, arguments, heard(progress), asked)
         except TimeoutError:
             return Outcome(

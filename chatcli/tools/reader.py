@@ -1,0 +1,115 @@
+"""The tool that lets the model read a resource of an MCP server (MCP's ``resources/read``), so that a resource its
+tools' results link (or embed by URI) can be followed, as the user reads one with an ``@SERVER:URI`` mention.
+
+One such tool per server, named ``read_resource`` in the server's namespace as its own tools are named
+(chatcli.tools.toolbox.offered_names: ``read_resource`` alone, ``notes_read_resource`` beside another server's),
+labelled ``notes:read_resource``: asked, approved (``approve = ["notes:*"]``, ``"notes:read_resource"``, ``--yes``)
+and listed by ``chat tools`` as the server's tools are. Which servers have it is known without starting one: a
+server's capabilities are not kept between runs, only its listing (chatcli.tools.mcp.cache), so it is offered for
+the servers whose listing holds resources (a server lists them only when it declares the resources capability); a
+server that lists none, or whose own tool is named ``read_resource`` (never shadowed), has none.
+
+A call reads the resource through the server's connection, chat's own or the MCP host's (as a mention does): its
+text contents are the result, each binary one a line naming its URI, type and size (not sent as text); what the
+server refuses (a URI it does not know) is an error result of one line, which the model reads. The result is bounded
+as every tool result is (``tool_result_chars``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "read_resource"
+LISTED = 10  # the server's resources named in the tool's description (the first, each cut to URI_CHARS)
+URI_CHARS = 200
+
+
+def offers_reader(server: Any) -> bool:
+    """True when ``server`` (a chatcli.tools.mcp.server.McpServer) is offered a ``read_resource`` tool: it lists
+    resources, and no tool of its own has that name (offered or not)."""
+    return bool(server.resources) and (server.listing is None or server.listing.tool(NAME) is None)
+
+
+def description(server: Any) -> str:
+    """What the model is told of ``server``'s reader: what it does, and the first resources the server lists."""
+    uris = [" ".join(r.uri.split())[:URI_CHARS] for r in server.resources[:LISTED]]
+    more = len(server.resources) - len(uris)
+    listed = ", ".join(uris) + (f" and {more} more" if more > 0 else "")
+    return (
+        f"Read a resource of the MCP server {server.name} by its URI, as its tools' results link it "
+        f"(a resource link or an embedded resource) or as it lists it ({listed}). "
+        "Gives the resource's text; a binary content is named by its type and size."
+    )
+
+
+def make_reader(server: Any) -> Any:
+    """``server``'s reader as a LangChain tool (its name, description and schema; a call goes through
+    ``read``)."""
+    from langchain_core.tools import StructuredTool
+
+    async def not_here(**_: Any) -> Any:
+        raise RuntimeError("an MCP resource is read through its server")
+
+    schema = {
+        "type": "object",
+        "properties": {"uri": {"type": "string", "description": "The resource's URI, as the server gave it."}},
+        "required": ["uri"],
+    }
+    return StructuredTool(
+        name=NAME,
+        description=description(server),
+        args_schema=schema,
+        coroutine=not_here,
+        metadata={"readOnlyHint": True},
+    )
+
+
+async def read(server: Any, arguments: dict[str, Any]) -> tuple[str, str]:
+    """Read the resource ``arguments["uri"]`` of ``server`` (started first if need be): its text and "ok", or an
+    error line and "error". A server that cannot be had raises ``Unavailable``, as a call of its tools does."""
+    from chatcli.tools.mcp.calls import Unavailable
+
+    uri = arguments.get("uri") if isinstance(arguments, dict) else None
+    if not isinstance(uri, str) or not uri.strip():
+        return f'error: {NAME} takes the URI of a resource of {server.name}: {{"uri": "..."}}', "error"
+    try:
+        result = await server.read_resource(uri)
+    except Unavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what the server refuses is a result the model reads
+        why = " ".join(str(exc).split())[:500] or type(exc).__name__
+        return f"error: MCP server {server.name} could not read {' '.join(uri.split())[:URI_CHARS]}: {why}", "error"
+    return contents_text(uri, list(getattr(result, "contents", None) or [])), "ok"
+
+
+def contents_text(uri: str, contents: list[Any]) -> str:
+    """The contents of a ``resources/read`` answer as text: a text content as it is (under a line naming its URI
+    when there are several, or it is not the one asked for), a binary one as a line naming its URI, type and
+    size."""
+    if not contents:
+        return f"(the resource {uri} has no contents)"
+    parts = []
+    for part in contents:
+        where = str(getattr(part, "uri", None) or uri)
+        text = getattr(part, "text", None)
+        if isinstance(text, str):
+            parts.append(text if len(contents) == 1 and where == uri else f"[resource <{where}>{_type(part)}]\n{text}")
+            continue
+        size = _size(getattr(part, "blob", None))
+        details = ", ".join(d for d in (_type(part).strip(), f"{size:,} bytes" if size is not None else "") if d)
+        parts.append(f"[binary resource <{where}>{' ' + details if details else ''}: not readable as text]")
+    return "\n".join(parts)
+
+
+def _type(part: Any) -> str:
+    """ " text/plain", the content's media type as mcp 2.x (``mime_type``) or the host's JSON (``mimeType``)
+    names it; "" when it has none."""
+    mime = getattr(part, "mime_type", None) or getattr(part, "mimeType", None)
+    return f" {mime}" if mime else ""
+
+
+def _size(blob: Any) -> int | None:
+    """The size in bytes of a base64 ``blob``, without decoding it."""
+    if not isinstance(blob, str):
+        return None
+    return len(blob) * 3 // 4 - blob[-2:].count("=")
