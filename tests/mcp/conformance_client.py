@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,18 +74,21 @@ def sign_in(env: dict[str, str]) -> int:
         text=True,
     )  # fmt: skip
     assert process.stderr is not None
-    for line in process.stderr:
+    for line in process.stderr:  # every address it shows (a step-up signs in again)
         print(line, end="", file=sys.stderr)
         address = line.strip()
         if address.startswith(("http://", "https://")):
-            try:
-                with urllib.request.urlopen(address, timeout=WAIT) as page:  # its redirects lead back to chat
-                    page.read()
-            except OSError as exc:
-                print(f"the browser: {exc}", file=sys.stderr)
-            break
-    print(process.stderr.read(), end="", file=sys.stderr)
+            browse(address)
     return process.wait(WAIT)
+
+
+def browse(address: str) -> None:
+    """What the user's browser does with a sign-in address: follows it, its redirects leading back to chat."""
+    try:
+        with urllib.request.urlopen(address, timeout=WAIT) as page:
+            page.read()
+    except OSError as exc:
+        print(f"the browser: {exc}", file=sys.stderr)
 
 
 def sample(schema: dict[str, Any]) -> Any:
@@ -145,9 +149,13 @@ def main() -> int:
 READY = "\x1b[?2004h"
 
 
+# What chat shows at a terminal where a server asks for a sign-in (a step-up): the address on the next line.
+SIGN_IN = re.compile(r"to sign in:\r?\n\s*(https?://\S+)")
+
+
 def at_a_terminal(env: dict[str, str], *args: str) -> int:
     """``chat ARGS`` in a pseudo-terminal, as the user who answers a server's question (``y``, once they have read
-    it) and then takes each field's default (Enter)."""
+    it) and then takes each field's default (Enter), and opens the address of a sign-in chat shows."""
     import time
 
     import pexpect
@@ -157,8 +165,11 @@ def at_a_terminal(env: dict[str, str], *args: str) -> int:
     child = pexpect.spawn(CHAT, list(args), env=env, encoding="utf-8", dimensions=(40, 200), timeout=WAIT)
     shown, keys = [], "y"
     try:
-        while child.expect_exact([READY, pexpect.EOF]) == 0:
-            shown.append(child.before)
+        while (seen := child.expect([re.escape(READY), SIGN_IN, pexpect.EOF])) != 2:
+            shown.append(child.before + (child.after if seen == 1 else ""))
+            if seen == 1:
+                browse(child.match.group(1))
+                continue
             time.sleep(GAP + 0.25)  # a key pressed on its own, after reading: chatcli.ui.deliberate
             child.send(keys)
             keys = "\r"

@@ -10,9 +10,13 @@ holds what it is given until it succeeds, then replaces the file at once (a temp
 a login stopped in any way (Ctrl-C, a signal, a closed terminal, a kill) leaves the tokens kept before usable.
 
 Afterwards every connection to the server carries the access token, refreshed before it expires (``auth_for``).
-Nothing but ``chat mcp login`` ever opens a browser or waits for one: a server that needs a login, or whose refresh
-is refused, fails its connection with ``LoginNeeded``, one line naming the command. ``chat mcp logout NAME``
-forgets the tokens.
+A server that needs a login, or whose refresh is refused, fails its connection with ``LoginNeeded``, one line naming
+the command. A server that answers a request with 403 ``insufficient_scope`` (a step-up: this call needs more access
+than the login granted) is signed in to again with the scopes it names added to those granted: a user at a terminal
+(chat's own process, stdin and stderr a terminal) is shown the address as ``chat mcp login`` shows it (and a
+browser opened); where nobody can sign in (a script, the MCP host, a worker) the call fails with one line naming
+``chat mcp login NAME``, which then asks for those scopes. A server still refusing after ``MAX_STEP_UPS``
+sign-ins in one process is not signed in to again: one line says so. ``chat mcp logout NAME`` forgets the tokens.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ EARLY = 60.0
 # How long a login waits for the browser to come back.
 LOGIN_WAIT = 300.0
 CLIENT_NAME = "chatcli"
+# Sign-ins one process makes for a server's step-ups (403 insufficient_scope) before it stops asking.
+MAX_STEP_UPS = 2
+_step_ups: dict[Path, int] = {}  # by the server's token file
 
 
 class LoginNeeded(Exception):
@@ -100,6 +107,17 @@ class StoredAuth:
     def has_tokens(self) -> bool:
         return bool(self._read().get("tokens"))
 
+    def wanted(self) -> str | None:
+        """The scopes a step-up asked for that nobody could sign in for then: the next login asks for them."""
+        wanted = self._read().get("wanted")
+        return wanted if isinstance(wanted, str) and wanted else None
+
+    def want(self, scope: str | None) -> None:
+        if scope and self.path.exists():
+            data = self._read()
+            data["wanted"] = scope
+            self._write(data)
+
     async def get_tokens(self) -> Any:
         from mcp.shared.auth import OAuthToken
 
@@ -145,9 +163,13 @@ def _provider(
     on_redirect: Any,
     on_callback: Any,
     document: str | None = None,
+    again: Callable[[Any, Callable[[], Any]], Any] | None = None,
+    wanted: str | None = None,
 ) -> Any:
     """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires;
-    ``document``: the URL of chat's client ID metadata document (its client ID where the server takes those).
+    ``document``: the URL of chat's client ID metadata document (its client ID where the server takes those);
+    ``again``: signs in again (``_again``) where a connection's token no longer does (a step-up); ``wanted``: scopes
+    a step-up asked for before, asked for too.
 
     Its log (a refused refresh as a warning, a failed flow with a traceback) is not the user's: what failed is said
     once, in chat's own line (``LoginNeeded``, or the error ``chat mcp login`` ends with)."""
@@ -166,6 +188,8 @@ def _provider(
     bound = bounding()
 
     class Provider(OAuthClientProvider):
+        stepping_up = False
+
         async def _initialize(self) -> None:
             await super()._initialize()
             if spec.oauth.get("clientId"):  # registered by hand (mcp.json): that client, never stored or registered
@@ -182,6 +206,17 @@ def _provider(
             if tokens is not None and tokens.expires_in is not None:
                 self.context.update_token_expiry(tokens)
 
+        async def _perform_authorization(self) -> Any:
+            """The sign-in proper (after discovery, scope selection and registration): with the scopes a step-up
+            asked for before; on a connection, ``again`` decides whether and how."""
+            if wanted:
+                from mcp.client.auth.utils import union_scopes
+
+                self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, wanted)
+            if again is None:
+                return await super()._perform_authorization()
+            return await again(self, super()._perform_authorization)
+
         async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
             """The ``mcp`` package's flow, the answers to its own requests (the servers' metadata, the
             registration, the tokens) each bounded as it is read (chatcli.providers.bounded); the answer to the
@@ -196,6 +231,8 @@ def _provider(
                     response = yield outgoing
                     if own:
                         await bound(response)
+                    else:  # the MCP request's answer: a 403 here is a step-up (mcp's flow signs in next)
+                        self.stepping_up = response.status_code == 403
                     outgoing = await flow.asend(response)
             except StopAsyncIteration:
                 return
@@ -216,15 +253,67 @@ def _provider(
 
 def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
     """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None; ``data``: the data
-    directory whose tokens these are (this process's by default)."""
+    directory whose tokens these are (this process's by default: only there may a user at a terminal sign in)."""
     storage = StoredAuth(spec, data)
     if not spec.url or not storage.has_tokens():
         return None
 
-    async def never(*_args: Any) -> Any:  # only `chat mcp login` asks the user to sign in
+    async def never(*_args: Any) -> Any:  # (the sign-in proper is _again's)
         raise LoginNeeded(spec.name, "its login expired or was refused")
 
-    return _provider(spec, storage, "http://127.0.0.1/callback", never, never)
+    again = _again(spec, storage, data is None and _at_a_terminal())
+    return _provider(spec, storage, "http://127.0.0.1/callback", never, never, again=again)
+
+
+def _at_a_terminal() -> bool:
+    """True if a user is at this process's terminal to sign in (its stdin and stderr a terminal)."""
+    try:
+        return os.isatty(0) and os.isatty(2)
+    except OSError:
+        return False
+
+
+def _again(spec: ServerSpec, storage: StoredAuth, here: bool) -> Callable[[Any, Callable[[], Any]], Any]:
+    """How a connection signs in again when its token no longer does (``provider``: the mcp client's, its scope
+    chosen; a step-up only: an expired login is ``LoginNeeded``): at a terminal (``here``) as ``chat mcp login``
+    does, the address shown on stderr and a browser opened, the redirect awaited on a listener of its own; elsewhere
+    ``LoginNeeded`` naming the login to run, which then asks for the scopes wanted. After ``MAX_STEP_UPS`` sign-ins
+    in this process, none more."""
+    import sys
+
+    async def sign_in(provider: Any, proceed: Callable[[], Any]) -> Any:
+        context = provider.context
+        if not provider.stepping_up:  # a 401: the login expired, or its refresh was refused
+            raise LoginNeeded(spec.name, "its login expired or was refused")
+        scope = context.client_metadata.scope
+        more = f"more access (scope {scope})" if scope else "more access"
+        if not here:
+            storage.want(scope)
+            raise LoginNeeded(spec.name, f"it asks for {more}")
+        if _step_ups.get(storage.path, 0) >= MAX_STEP_UPS:
+            raise LoginNeeded(spec.name, f"it still asks for {more} after {MAX_STEP_UPS} sign-ins; not asked again")
+        _step_ups[storage.path] = _step_ups.get(storage.path, 0) + 1
+        listener = _Callback()
+        await listener.start()
+        saved = (context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler)
+
+        async def redirect(url: str) -> None:
+            listener.expect(url)
+            shown = f"MCP server {spec.name} asks for {more}: open this address to sign in:\n  {url}"
+            print("\r\x1b[2K" + shown, file=sys.stderr)  # (over the line a running call draws)
+            sys.stderr.flush()
+            await asyncio.to_thread(open_in_browser, url)
+            print(f"waiting for the sign-in ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)", file=sys.stderr)
+
+        context.client_metadata.redirect_uris = [listener.uri]  # a loopback port of its own (RFC 8252 7.3)
+        context.redirect_handler, context.callback_handler = redirect, listener.wait
+        try:
+            return await proceed()  # (the token request it returns is built with that redirect URI)
+        finally:
+            context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler = saved
+            listener.close()
+
+    return sign_in
 
 
 async def login(
@@ -242,16 +331,26 @@ async def login(
     try:
 
         async def redirect(url: str) -> None:
-            listener.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
+            listener.expect(url)
             say(f"open this address to sign in to {spec.name}:\n  {url}")
             if browser:
                 await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
             say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
-        provider = _provider(spec, storage, listener.uri, redirect, listener.wait, document)
-        async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
-            async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:
-                listed = await session.list_tools()
+        wanted = StoredAuth(spec).wanted()  # what a step-up asked for where nobody could sign in
+        provider = _provider(spec, storage, listener.uri, redirect, listener.wait, document, wanted=wanted)
+        try:
+            async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
+                async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:
+                    listed = await session.list_tools()
+        except Exception as exc:
+            if provider.stepping_up and storage.has_tokens():  # signed in, and signed in again for more: refused
+                scope = provider.context.client_metadata.scope
+                raise LoginRefused(
+                    f"signed in, but the server still refuses it: it asks for more access (scope {scope}) than the "
+                    "authorization server grants"
+                ) from exc
+            raise
         if not storage.has_tokens():
             raise LoginRefused("the server answered without asking for a login: it needs none")
         storage.keep()
@@ -293,6 +392,12 @@ class _Callback:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         port = self.server.sockets[0].getsockname()[1]
         self.uri = f"http://127.0.0.1:{port}/callback"
+
+    def expect(self, url: str) -> None:
+        """A sign-in at ``url`` begins: the answer heard next is the one with its state (a step-up signs in again)."""
+        self.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
+        if self.answer is None or self.answer.done():
+            self.answer = asyncio.get_running_loop().create_future()
 
     async def wait(self) -> Any:
         """The browser's answer: the code, the state and the issuer (RFC 9207), as mcp's AuthorizationCodeResult."""

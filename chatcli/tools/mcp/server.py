@@ -242,9 +242,9 @@ class McpServer(Calls):
             if stop is not self._stop:
                 pass
             elif self.state == STARTING:
-                self.fail(describe(exc, self.spec, self.start_timeout))
+                self.fail(self.connection.describe(exc, self.start_timeout))
             elif self.state == READY and not self._halting:
-                self._died(describe(exc, self.spec, self.start_timeout))
+                self._died(self.connection.describe(exc, self.start_timeout))
         else:
             if exited and not self._halting and self.state == READY and stop is self._stop:
                 self._died("its process exited")

@@ -195,6 +195,13 @@ class Connection:
     def name(self) -> str:
         return self.spec.name
 
+    def describe(self, exc: BaseException, timeout: float) -> str:
+        """Why the server failed (``describe``), a request it refused with 401 after the session opened (a server
+        that lets ``initialize`` through unsigned) said as the login it wants."""
+        if self.refused == 401 and getattr(_leaf(exc), "detail", None) is None:
+            return f"needs a login: run chat mcp login {self.name}"
+        return describe(exc, self.spec, timeout)
+
     @property
     def log_path(self) -> Path | None:
         """The server's log: a stdio server's stderr, and what any server logs (``notifications/message``)."""
