@@ -52,7 +52,11 @@ def test_the_model_reads_a_resource_by_its_uri_and_an_unknown_one_is_an_error_it
     unknown, logo = results(server.requests[2])[1:]
     assert unknown.startswith("error: MCP server notes could not read notes://nowhere: ") and "\n" not in unknown
     assert "Traceback" not in unknown and "Traceback" not in run.err
-    assert logo == "[binary resource <notes://logo> image/png, 70 bytes: not readable as text]"
+    assert logo.startswith("[binary resource <notes://logo> image/png, 70 bytes, kept as ~/"), logo
+    kept = Path(door.env["XDG_DATA_HOME"]) / "chatcli" / "files"
+    assert [p.suffix for p in kept.glob("*/*")] == [".png"], "the image is kept for the user"
+    last = json.dumps(server.requests[2]["messages"][-1])
+    assert "image_url" in last and "data:image/png;base64," in last, "and goes to the model as an image"
 
 
 @pytest.mark.e2e  # starts the server to list it

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatcli.tools.results import Outcome, resource_block, result_media, result_text
+
 NAME = "read_resource"
 LISTED = 10  # the server's resources named in the tool's description (the first, each cut to URI_CHARS)
 URI_CHARS = 200
@@ -64,52 +66,39 @@ def make_reader(server: Any) -> Any:
     )
 
 
-async def read(server: Any, arguments: dict[str, Any]) -> tuple[str, str]:
-    """Read the resource ``arguments["uri"]`` of ``server`` (started first if need be): its text and "ok", or an
-    error line and "error". A server that cannot be had raises ``Unavailable``, as a call of its tools does."""
+async def read(server: Any, arguments: dict[str, Any]) -> Outcome:
+    """Read the resource ``arguments["uri"]`` of ``server`` (started first if need be): its contents as a call's
+    outcome (binary ones as its parts, chatcli.tools.results), or an error line. A server that cannot be had raises
+    ``Unavailable``, as a call of its tools does."""
     from chatcli.tools.mcp.calls import Unavailable
 
     uri = arguments.get("uri") if isinstance(arguments, dict) else None
     if not isinstance(uri, str) or not uri.strip():
-        return f'error: {NAME} takes the URI of a resource of {server.name}: {{"uri": "..."}}', "error"
+        return Outcome(f'error: {NAME} takes the URI of a resource of {server.name}: {{"uri": "..."}}', "error")
     try:
         result = await server.read_resource(uri)
     except Unavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - what the server refuses is a result the model reads
         why = " ".join(str(exc).split())[:500] or type(exc).__name__
-        return f"error: MCP server {server.name} could not read {' '.join(uri.split())[:URI_CHARS]}: {why}", "error"
-    return contents_text(uri, list(getattr(result, "contents", None) or [])), "ok"
+        shown = " ".join(uri.split())[:URI_CHARS]
+        return Outcome(f"error: MCP server {server.name} could not read {shown}: {why}", "error")
+    blocks = contents_blocks(uri, list(getattr(result, "contents", None) or []))
+    return Outcome(result_text(blocks), "ok", media=result_media(blocks))
 
 
-def contents_text(uri: str, contents: list[Any]) -> str:
-    """The contents of a ``resources/read`` answer as text: a text content as it is (under a line naming its URI
-    when there are several, or it is not the one asked for), a binary one as a line naming its URI, type and
-    size."""
+def contents_blocks(uri: str, contents: list[Any]) -> list[dict[str, Any]]:
+    """The contents of a ``resources/read`` answer as blocks: a text content as it is (under a line naming its URI
+    when there are several, or it is not the one asked for), a binary one as its data, named by its URI, type and
+    size (chatcli.tools.results.resource_block)."""
     if not contents:
-        return f"(the resource {uri} has no contents)"
-    parts = []
+        return [{"type": "text", "text": f"(the resource {uri} has no contents)"}]
+    blocks = []
     for part in contents:
         where = str(getattr(part, "uri", None) or uri)
-        text = getattr(part, "text", None)
-        if isinstance(text, str):
-            parts.append(text if len(contents) == 1 and where == uri else f"[resource <{where}>{_type(part)}]\n{text}")
-            continue
-        size = _size(getattr(part, "blob", None))
-        details = ", ".join(d for d in (_type(part).strip(), f"{size:,} bytes" if size is not None else "") if d)
-        parts.append(f"[binary resource <{where}>{' ' + details if details else ''}: not readable as text]")
-    return "\n".join(parts)
-
-
-def _type(part: Any) -> str:
-    """ " text/plain", the content's media type as mcp 2.x (``mime_type``) or the host's JSON (``mimeType``)
-    names it; "" when it has none."""
-    mime = getattr(part, "mime_type", None) or getattr(part, "mimeType", None)
-    return f" {mime}" if mime else ""
-
-
-def _size(blob: Any) -> int | None:
-    """The size in bytes of a base64 ``blob``, without decoding it."""
-    if not isinstance(blob, str):
-        return None
-    return len(blob) * 3 // 4 - blob[-2:].count("=")
+        block = resource_block(part, "binary resource")
+        if block["type"] == "text" and not (len(contents) == 1 and where == uri):
+            mime = getattr(part, "mime_type", None) or getattr(part, "mimeType", None)
+            block = {"type": "text", "text": f"[resource <{where}>{' ' + mime if mime else ''}]\n{block['text']}"}
+        blocks.append(block)
+    return blocks

@@ -67,11 +67,7 @@ def mcp_block(part: Any) -> dict[str, Any]:
     if kind == "text":
         return {"type": "text", "text": part.text}
     if kind == "resource":
-        inner = part.resource
-        if getattr(inner, "text", None) is not None:
-            return {"type": "text", "text": inner.text}
-        named = _named("embedded resource", inner, size=_decoded_size(inner))
-        return _data("file", getattr(inner, "blob", None), _mime(inner), named)
+        return resource_block(part.resource)
     if kind == "resource_link":
         return {"type": "text", "text": _named("resource link", part, size=getattr(part, "size", None))}
     if kind in MEDIA:
@@ -80,6 +76,16 @@ def mcp_block(part: Any) -> dict[str, Any]:
         named = f"[{kind} {_mime(part)}{f', {size:,} bytes' if size is not None else ''}]".replace(" ,", ",")
         return _data(kind, data, _mime(part), named)
     return {"type": kind or "part", "mime_type": _mime(part)}
+
+
+def resource_block(resource: Any, what: str = "embedded resource") -> dict[str, Any]:
+    """A resource's contents (embedded in a result, or read) as a block: its text as it is; binary as a data block,
+    an image or audio by its media type, any other a file, named by ``what``, its URI, type and size."""
+    if getattr(resource, "text", None) is not None:
+        return {"type": "text", "text": resource.text}
+    mime = _mime(resource)
+    kind = next((k for k in MEDIA if mime.startswith(k + "/")), "file")
+    return _data(kind, getattr(resource, "blob", None), mime, _named(what, resource, size=_decoded_size(resource)))
 
 
 def _data(kind: str, data: Any, mime: str, named: str) -> dict[str, Any]:

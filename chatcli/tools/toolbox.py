@@ -399,8 +399,9 @@ class Toolbox(ApprovalRules):
                 if entry.reads:
                     from chatcli.tools.reader import read
 
-                    text, status = await read(server, arguments)
-                    return Outcome(text, status, time.monotonic() - started)
+                    done = await read(server, arguments)
+                    done.seconds = time.monotonic() - started
+                    return done
                 result = await server.call_tool(entry.tool.name, arguments, heard(progress), asked)
         except TimeoutError:
             return Outcome(
