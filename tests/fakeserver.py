@@ -195,12 +195,13 @@ class Calls:
 
 @dataclass
 class Raw:
-    """A 200 response written exactly as given: ``parts`` are bytes to send (one HTTP chunk each)
-    or floats (seconds to wait between them), under ``content_type``. For answers that are not
+    """A 200 response written exactly as given: ``parts`` are bytes to send (one HTTP chunk each),
+    floats (seconds to wait between them) or functions (called there: one that waits for an event holds the
+    response until it happens), under ``content_type``. For answers that are not
     what an OpenAI-compatible server sends: an HTML page, a plain JSON body, only ``[DONE]``,
     SSE comments that keep the connection alive without content."""
 
-    parts: list[bytes | float] = field(default_factory=list)
+    parts: list[bytes | float | Callable[[], object]] = field(default_factory=list)
     content_type: str = "text/event-stream; charset=utf-8"
 
 
@@ -609,6 +610,8 @@ class _Handler(BaseHTTPRequestHandler):
         for part in item.parts:
             if isinstance(part, (int, float)):
                 self._wait(part)
+            elif callable(part):
+                part()
             else:
                 self._chunk(part)
         self._end_body()
