@@ -38,9 +38,11 @@ def stepping_up(scope: str = "read write") -> Any:
 
 
 def test_where_nobody_can_sign_in_one_line_names_the_login_and_the_login_asks_for_those_scopes(kept):
-    again = oauth._again(SPEC, kept, here=False)
+    heard: list[oauth.LoginNeeded] = []  # the connection's: what the call's failure says, not a closed connection
+    again = oauth._again(SPEC, kept, here=False, heard=heard.append)
     with pytest.raises(oauth.LoginNeeded) as needed:
         asyncio.run(again(stepping_up(), lambda: pytest.fail("no sign-in where nobody can sign in")))
+    assert heard == [needed.value]
     said = str(needed.value)
     assert said == "it asks for more access (scope read write): run chat mcp login notes"
     assert "\n" not in said

@@ -70,6 +70,9 @@ class Calls:
     def _died(self, why: str) -> None:
         raise NotImplementedError
 
+    def fail(self, detail: str) -> None:
+        raise NotImplementedError
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], progress: Progress | None = None, ask: Ask | None = None
     ) -> Any:
@@ -121,6 +124,10 @@ class Calls:
                 self._chore(self._cancel(session, sent[0] if isinstance(sent[0], int) else None))
             raise
         except Exception as exc:
+            needed = self.connection.login_needed  # a step-up nobody here can sign in for: said once, given up
+            if needed is not None and session is self.session:
+                self.fail(needed.detail)
+                raise needed from exc
             if is_transport_error(exc) and session is self.session:
                 self._died(describe(exc, self.spec, self.start_timeout))
             raise

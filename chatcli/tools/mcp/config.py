@@ -33,9 +33,9 @@ class ServerSpec:
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     sse: bool = False  # the url speaks the HTTP+SSE transport of the 2024-11-05 revision, not streamable HTTP
-    # A client registered by hand with the server's authorization server (mcp.json's "oauth": {"clientId",
-    # "clientSecret"}, as Claude Code spells them): signed in as that client, never registered dynamically.
-    oauth: Mapping[str, str] = field(default_factory=dict, repr=False)  # its secret is never shown
+    # A client registered by hand with the server's authorization server (mcp.json's "oauth": OAUTH_KEYS, spelt as
+    # Claude Code and the MCP conformance suite spell them): signed in as that client, never registered dynamically.
+    oauth: Mapping[str, str] = field(default_factory=dict, repr=False)  # its secrets are never shown
     # The directories chat works in, declared to the server as its roots (MCP's roots/list): the session's own, set
     # as the tools open (never from mcp.json); none: the server's directory, else chat's.
     roots: tuple[str, ...] = ()
@@ -125,13 +125,29 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
     return specs
 
 
-# What mcp.json's "oauth" object of a server may hold: a client registered by hand (Claude Code's spelling).
-OAUTH_KEYS = ("clientId", "clientSecret")
+# What mcp.json's "oauth" object of a server may hold: a client registered by hand (clientId, and clientSecret for a
+# confidential one: Claude Code's spelling); a machine's client-credentials key (privateKeyPem, signed with
+# signingAlgorithm, RS256 unless said); an identity provider's ID token to exchange for access (cross-app access:
+# idpClientId, idpIdToken, idpIssuer, idpTokenEndpoint). The MCP conformance suite's context keys, camel-cased.
+OAUTH_KEYS = (
+    "clientId",
+    "clientSecret",
+    "privateKeyPem",
+    "signingAlgorithm",
+    "idpClientId",
+    "idpIdToken",
+    "idpIssuer",
+    "idpTokenEndpoint",
+)
+# Those that are secrets: never shown, and a file holding one must be its owner's alone.
+OAUTH_SECRETS = ("clientSecret", "privateKeyPem", "idpIdToken")
+IDP_KEYS = ("idpClientId", "idpIdToken", "idpIssuer", "idpTokenEndpoint")
+SIGNING = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
     """A server's pre-registered OAuth client, checked: an object of strings with a ``clientId``, for a remote
-    server."""
+    server; a key, or an identity provider's token, whole."""
     if value is None:
         return {}
     found = _strings(value, where, dict)
@@ -142,6 +158,19 @@ def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
         raise ConfigError(f"{where}: give the clientId the authorization server registered for chat")
     if not remote:
         raise ConfigError(f"{where}: a server chat starts (a command) does not sign in")
+    if "signingAlgorithm" in found and not found.get("privateKeyPem"):
+        raise ConfigError(f"{where}: signingAlgorithm signs with privateKeyPem: give it")
+    if found.get("signingAlgorithm", "RS256") not in SIGNING:
+        raise ConfigError(f"{where}.signingAlgorithm must be one of {', '.join(SIGNING)}")
+    if found.get("privateKeyPem") and "PRIVATE KEY-----" not in found["privateKeyPem"]:
+        raise ConfigError(f"{where}.privateKeyPem must be a PEM private key (-----BEGIN PRIVATE KEY-----)")
+    idp = [key for key in IDP_KEYS if found.get(key)]
+    if idp and (len(idp) < len(IDP_KEYS) or not found.get("clientSecret")):
+        missing = [key for key in (*IDP_KEYS, "clientSecret") if not found.get(key)]
+        raise ConfigError(f"{where}: cross-app access needs {', '.join(missing)} too")
+    for key in ("idpIssuer", "idpTokenEndpoint"):
+        if found.get(key) and not found[key].startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.{key} must be an http(s) URL")
     return dict(found)
 
 
@@ -176,9 +205,9 @@ def read_servers(path: Path) -> list[ServerSpec]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
     servers = parse_servers(data, str(path))
-    secret = next((spec.name for spec in servers if spec.oauth.get("clientSecret")), None)
-    if secret is not None:
-        _private(path, f"mcpServers.{secret}.oauth.clientSecret")
+    secrets = [f"mcpServers.{s.name}.oauth.{key}" for s in servers for key in OAUTH_SECRETS if s.oauth.get(key)]
+    if secrets:
+        _private(path, ", ".join(secrets[:4]) + (", ..." if len(secrets) > 4 else ""))
     return servers
 
 

@@ -183,12 +183,35 @@ def _provider(
         quiet.addHandler(logging.NullHandler())
     from mcp.shared.auth import OAuthClientMetadata
 
-    from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
+    class Provider(_bounded(OAuthClientProvider)):  # type: ignore[misc]
+        legacy_issuer: str | None = None
 
-    bound = bounding()
+        async def _heard(self, request: Any, response: Any) -> Any:
+            """A server of the 2025-03-26 revision (no protected resource metadata) serves its authorization
+            server's metadata at its own origin, as that revision has it: metadata there whose issuer is another
+            URL of that same origin (``/oauth``) is its own, its issuer read as the origin it was found at (RFC 8414
+            3.3); any other answer as it came."""
+            origin = self.context.get_authorization_base_url(spec.url or "")
+            path = urlsplit(str(request.url)).path
+            if (
+                self.context.auth_server_url is not None
+                or response.status_code != 200
+                or request.method != "GET"
+                or not str(request.url).startswith(origin + "/.well-known/")
+                or not path.startswith(("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"))
+            ):
+                return response
+            try:
+                found = json.loads(await response.aread())
+                issuer = found.get("issuer")
+            except (ValueError, AttributeError):
+                return response
+            if not isinstance(issuer, str) or issuer.rstrip("/") == origin or not issuer.startswith(origin + "/"):
+                return response
+            import httpx2
 
-    class Provider(OAuthClientProvider):
-        stepping_up = False
+            self.legacy_issuer = issuer
+            return httpx2.Response(200, json={**found, "issuer": origin}, request=response.request)
 
         async def _initialize(self) -> None:
             await super()._initialize()
@@ -208,38 +231,31 @@ def _provider(
 
         async def _perform_authorization(self) -> Any:
             """The sign-in proper (after discovery, scope selection and registration): with the scopes a step-up
-            asked for before; on a connection, ``again`` decides whether and how."""
+            asked for before; a client with its secret at an authorization server that grants only client
+            credentials signs in with those (no browser: the ``mcp`` package's ClientCredentialsOAuthProvider's
+            request); otherwise, on a connection, ``again`` decides whether and how."""
             if wanted:
                 from mcp.client.auth.utils import union_scopes
 
                 self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, wanted)
+            found = self.context.oauth_metadata
+            grants = (found.grant_types_supported or []) if found is not None else []
+            if spec.oauth.get("clientSecret") and "client_credentials" in grants and "authorization_code" not in grants:
+                from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+
+                assert found is not None
+                machine = ClientCredentialsOAuthProvider(
+                    spec.url or "",
+                    storage,
+                    spec.oauth["clientId"],
+                    spec.oauth["clientSecret"],
+                    issuer=str(found.issuer),
+                )
+                machine.context = self.context  # what this flow discovered and chose: its token request only
+                return await machine._exchange_token_client_credentials()
             if again is None:
                 return await super()._perform_authorization()
             return await again(self, super()._perform_authorization)
-
-        async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-            """The ``mcp`` package's flow, the answers to its own requests (the servers' metadata, the
-            registration, the tokens) each bounded as it is read (chatcli.providers.bounded); the answer to the
-            MCP request itself goes on as it came. One past the limit refuses the sign-in, saying why."""
-            flow = super().async_auth_flow(request)
-            try:
-                outgoing = await flow.__anext__()
-                while True:
-                    own = outgoing is not request
-                    if own:
-                        await asking_for_what_chat_decodes(outgoing)
-                    response = yield outgoing
-                    if own:
-                        await bound(response)
-                    else:  # the MCP request's answer: a 403 here is a step-up (mcp's flow signs in next)
-                        self.stepping_up = response.status_code == 403
-                    outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return
-            except Refused as exc:
-                raise LoginRefused(str(exc)) from exc
-            finally:
-                await flow.aclose()
 
     metadata = OAuthClientMetadata(
         client_name=CLIENT_NAME,
@@ -251,17 +267,182 @@ def _provider(
     return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, client_metadata_url=document)
 
 
-def auth_for(spec: ServerSpec, data: Path | None = None) -> Any:
+def _bounded(base: type) -> type:
+    """``base`` (an ``mcp`` OAuth client) whose flow's own requests (the servers' metadata, the registration, the
+    tokens) have their answers bounded as each is read (chatcli.providers.bounded); the answer to the MCP request
+    itself goes on as it came, a 403 there noted as a step-up (``stepping_up``: mcp's flow signs in next). One past
+    the limit refuses the sign-in, saying why. Its log (a refused refresh as a warning, a failed flow with a
+    traceback) is not the user's: what failed is said once, in chat's own line."""
+    import logging
+
+    from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
+
+    quiet = logging.getLogger("mcp.client.auth")
+    quiet.propagate = False
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    bound = bounding()
+
+    class Bounded(base):  # type: ignore[misc]
+        stepping_up = False
+
+        async def _heard(self, _request: Any, response: Any) -> Any:
+            """The answer to one of the flow's own requests, as the flow reads it."""
+            return response
+
+        async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+            flow = super().async_auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    own = outgoing is not request
+                    if own:
+                        await asking_for_what_chat_decodes(outgoing)
+                    response = yield outgoing
+                    if own:
+                        await bound(response)
+                        response = await self._heard(outgoing, response)
+                    else:
+                        self.stepping_up = response.status_code == 403
+                    outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
+            except Refused as exc:
+                raise LoginRefused(str(exc)) from exc
+            finally:
+                await flow.aclose()
+
+    return Bounded
+
+
+def machine(spec: ServerSpec) -> str | None:
+    """How ``spec``'s client signs in with no one at a browser, if it does: "jwt" (client credentials, with a
+    private key's signed assertion), "idp" (cross-app access: an identity provider's ID token exchanged), "secret"
+    (client credentials with the client's secret, where its authorization server grants only those); else None."""
+    for key, how in (("privateKeyPem", "jwt"), ("idpIdToken", "idp"), ("clientSecret", "secret")):
+        if spec.oauth.get(key):
+            return how
+    return None
+
+
+def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
+    """The ``mcp`` package's provider for a client that signs in on its own: a signed JWT's client credentials
+    (PrivateKeyJWTOAuthProvider), or cross-app access (IdentityAssertionOAuthProvider, the ID-JAG asked of the
+    identity provider first: ``_id_jag``); bounded as every sign-in is."""
+    import warnings
+
+    oauth, url = spec.oauth, spec.url or ""
+    with warnings.catch_warnings():  # its issuer: the one the MCP server names (the suite's context has none)
+        warnings.simplefilter("ignore")
+        if oauth.get("privateKeyPem"):
+            from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
+
+            signed = SignedJWTParameters(
+                issuer=oauth["clientId"],
+                subject=oauth["clientId"],
+                signing_key=oauth["privateKeyPem"],
+                signing_algorithm=oauth.get("signingAlgorithm", "RS256"),
+            )
+            jwt = _bounded(PrivateKeyJWTOAuthProvider)
+            return jwt(url, storage, oauth["clientId"], signed.create_assertion_provider())
+    return _identity(spec, storage)
+
+
+def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
+    """Cross-app access (SEP-990): the identity provider's ID token (idpIdToken) exchanged at its token endpoint
+    for an ID-JAG naming the MCP server's authorization server and resource (RFC 8693), which that server's token
+    endpoint takes for an access token (RFC 7523's jwt-bearer grant, the client authenticated with its secret:
+    the ``mcp`` package's IdentityAssertionOAuthProvider). The authorization server is the one the MCP server's
+    protected resource metadata names, found first."""
+    from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
+    from mcp.client.auth.utils import (
+        build_protected_resource_metadata_discovery_urls,
+        create_oauth_metadata_request,
+        handle_protected_resource_response,
+    )
+
+    oauth, url = spec.oauth, spec.url or ""
+    base: Any = _bounded(IdentityAssertionOAuthProvider)
+
+    class Identity(base):  # type: ignore[misc]
+        _issuer: str
+
+        async def _auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+            if not self._issuer:  # which authorization server: the MCP server's metadata says
+                for where in build_protected_resource_metadata_discovery_urls(None, url):
+                    found = await handle_protected_resource_response((yield create_oauth_metadata_request(where)))
+                    if found is not None and found.authorization_servers:
+                        self._issuer = str(found.authorization_servers[0]).rstrip("/")
+                        self._client.issuer = self._issuer
+                        break
+                else:
+                    raise LoginRefused(f"{url} names no authorization server (protected resource metadata)")
+            flow = super()._auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    outgoing = await flow.asend((yield outgoing))
+            except StopAsyncIteration:
+                return
+            finally:
+                await flow.aclose()
+
+    async def id_jag(audience: str, resource: str) -> str:
+        return await _id_jag(spec, audience, resource)
+
+    provider = Identity(
+        url, storage, oauth["clientId"], oauth["clientSecret"], "pending", id_jag,
+        token_endpoint_auth_method="client_secret_basic",
+    )  # fmt: skip
+    provider._issuer = ""
+    return provider
+
+
+async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
+    """The ID-JAG the identity provider issues for ``spec``'s ID token (RFC 8693 token exchange at
+    idpTokenEndpoint, as idpClientId), for the authorization server ``audience`` and the MCP server ``resource``."""
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    from chatcli.providers.bounded import bounding
+
+    oauth = spec.oauth
+    asked = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+        "subject_token": oauth["idpIdToken"],
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "audience": audience,
+        "resource": resource,
+        "client_id": oauth["idpClientId"],
+    }
+    async with create_mcp_http_client() as client:
+        response = await client.post(oauth["idpTokenEndpoint"], data=asked)
+        await bounding()(response)
+    try:
+        token = response.json().get("access_token") if response.status_code == 200 else None
+    except ValueError:
+        token = None
+    if not isinstance(token, str) or not token:
+        raise LoginRefused(
+            f"the identity provider {oauth['idpIssuer']} did not exchange the ID token (HTTP {response.status_code})"
+        )
+    return token
+
+
+def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginNeeded], None] | None = None) -> Any:
     """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None; ``data``: the data
-    directory whose tokens these are (this process's by default: only there may a user at a terminal sign in)."""
+    directory whose tokens these are (this process's by default: only there may a user at a terminal sign in);
+    ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only that the connection closed)."""
     storage = StoredAuth(spec, data)
-    if not spec.url or not storage.has_tokens():
+    if not spec.url or not (storage.has_tokens() or machine(spec)):
         return None
+    if machine(spec) in ("jwt", "idp"):
+        return _machine_provider(spec, storage)
 
     async def never(*_args: Any) -> Any:  # (the sign-in proper is _again's)
         raise LoginNeeded(spec.name, "its login expired or was refused")
 
-    again = _again(spec, storage, data is None and _at_a_terminal())
+    again = _again(spec, storage, data is None and _at_a_terminal(), heard)
     return _provider(spec, storage, "http://127.0.0.1/callback", never, never, again=again)
 
 
@@ -273,7 +454,9 @@ def _at_a_terminal() -> bool:
         return False
 
 
-def _again(spec: ServerSpec, storage: StoredAuth, here: bool) -> Callable[[Any, Callable[[], Any]], Any]:
+def _again(
+    spec: ServerSpec, storage: StoredAuth, here: bool, heard: Callable[[LoginNeeded], None] | None = None
+) -> Callable[[Any, Callable[[], Any]], Any]:
     """How a connection signs in again when its token no longer does (``provider``: the mcp client's, its scope
     chosen; a step-up only: an expired login is ``LoginNeeded``): at a terminal (``here``) as ``chat mcp login``
     does, the address shown on stderr and a browser opened, the redirect awaited on a listener of its own; elsewhere
@@ -282,7 +465,17 @@ def _again(spec: ServerSpec, storage: StoredAuth, here: bool) -> Callable[[Any, 
     import sys
 
     async def sign_in(provider: Any, proceed: Callable[[], Any]) -> Any:
+        try:
+            return await signing_in(provider, proceed)
+        except LoginNeeded as exc:
+            if heard is not None:
+                heard(exc)
+            raise
+
+    async def signing_in(provider: Any, proceed: Callable[[], Any]) -> Any:
         context = provider.context
+        if not storage.has_tokens():  # a client of mcp.json's whose server wants a user's sign-in
+            raise LoginNeeded(spec.name)
         if not provider.stepping_up:  # a 401: the login expired, or its refresh was refused
             raise LoginNeeded(spec.name, "its login expired or was refused")
         scope = context.client_metadata.scope
@@ -337,15 +530,26 @@ async def login(
                 await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
             say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
+        async def answered() -> Any:
+            """The browser's answer; the issuer it names (RFC 9207) read as the metadata's was (``_heard``)."""
+            result = await listener.wait()
+            legacy, found = getattr(provider, "legacy_issuer", None), provider.context.oauth_metadata
+            if legacy is not None and result.iss == legacy and found is not None:
+                result.iss = str(found.issuer)
+            return result
+
         wanted = StoredAuth(spec).wanted()  # what a step-up asked for where nobody could sign in
-        provider = _provider(spec, storage, listener.uri, redirect, listener.wait, document, wanted=wanted)
+        provider = _provider(spec, storage, listener.uri, redirect, answered, document, wanted=wanted)
+        if machine(spec) in ("jwt", "idp"):  # signs in on its own, no browser
+            provider = _machine_provider(spec, storage)
         try:
             async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
                 async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:
                     listed = await session.list_tools()
         except Exception as exc:
             if provider.stepping_up and storage.has_tokens():  # signed in, and signed in again for more: refused
-                scope = provider.context.client_metadata.scope
+                scope = getattr(getattr(provider, "context", None), "client_metadata", None)
+                scope = getattr(scope, "scope", None)
                 raise LoginRefused(
                     f"signed in, but the server still refuses it: it asks for more access (scope {scope}) than the "
                     "authorization server grants"

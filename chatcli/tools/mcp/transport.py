@@ -190,14 +190,20 @@ class Connection:
         self._log: IO[str] | None = None
         self._strays = 0  # stdout lines that were not JSON-RPC
         self.refused: int | None = None  # an HTTP server's 401 or 403 while connecting
+        self.login_needed: Any = None  # the sign-in a request ended with (chatcli.tools.mcp.oauth.LoginNeeded)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    def _needs(self, needed: Any) -> None:
+        self.login_needed = needed
+
     def describe(self, exc: BaseException, timeout: float) -> str:
         """Why the server failed (``describe``), a request it refused with 401 after the session opened (a server
         that lets ``initialize`` through unsigned) said as the login it wants."""
+        if self.login_needed is not None:
+            return str(self.login_needed.detail)
         if self.refused == 401 and getattr(_leaf(exc), "detail", None) is None:
             return f"needs a login: run chat mcp login {self.name}"
         return describe(exc, self.spec, timeout)
@@ -258,7 +264,7 @@ class Connection:
 
         answering = _answering(elicit) if elicit is not None else None
         me = Implementation(name="chatcli", version=__version__)
-        self.refused = None
+        self.refused = self.login_needed = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
         modes = ["legacy"] if self.spec.sse else modes  # no server of that transport speaks the 2026 revision
         connected: list[object] = []  # the connection that succeeded: the exit of a process tried before is not told
@@ -321,7 +327,7 @@ class Connection:
 
         loopback.allow(f"mcp {spec.name}", [spec.url])  # its address is the user's (mcp.json, their editor's)
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
-        auth = auth_for(spec, self.data)
+        auth = auth_for(spec, self.data, self._needs)
 
         async def seen(response: Any) -> None:  # the status mcp's errors no longer carry
             if response.status_code in (401, 403) or (response.status_code in OLD_TRANSPORT and not spec.sse):
