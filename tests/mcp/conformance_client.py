@@ -9,7 +9,11 @@ fresh ``mcp.json`` as ``conf``, and the user:
    the address chat prints and follows the redirects back to chat);
 2. lists what the server offers (``chat tools --refresh --json``);
 3. asks what tools the model has, then a question whose answer calls each of them once (``chat --yes``), the model
-   being tests/fakeserver.py's fake, told to call them with arguments made from the schemas it was sent.
+   being tests/fakeserver.py's fake, told to call them with arguments made from the schemas it was sent; at a
+   terminal, where a call that needs more access (a step-up) shows a sign-in address this script opens.
+
+The suite's context (``client_id``, ``private_key_pem``, ``idp_id_token``...) becomes the server's ``oauth`` object in
+mcp.json key for key, camel-cased (``clientId``, ``privateKeyPem``, ``idpIdToken``): what a user would write there.
 
 Each step's output goes to stderr (the suite keeps it); the exit code is the last step's.
 """
