@@ -32,6 +32,7 @@ from typing import Any, AsyncGenerator, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from chatcli.paths import data_dir
+from chatcli.text import say
 from chatcli.tools.browser import open_in_browser
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -492,11 +493,10 @@ def _again(
 
         async def redirect(url: str) -> None:
             listener.expect(url)
-            shown = f"MCP server {spec.name} asks for {more}: open this address to sign in:\n  {url}"
-            print("\r\x1b[2K" + shown, file=sys.stderr)  # (over the line a running call draws)
-            sys.stderr.flush()
+            shown = f"MCP server {spec.name} asks for {more}: open this address to sign in:\n  {url}\n"
+            say(sys.stderr, "\n" + shown)  # (the server's words and address neutralised, as every line chat writes)
             await asyncio.to_thread(open_in_browser, url)
-            print(f"waiting for the sign-in ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)", file=sys.stderr)
+            say(sys.stderr, f"waiting for the sign-in ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)\n")
 
         context.client_metadata.redirect_uris = [listener.uri]  # a loopback port of its own (RFC 8252 7.3)
         context.redirect_handler, context.callback_handler = redirect, listener.wait
