@@ -113,6 +113,10 @@ class Point(NamedTuple):
     at: float | None = None
 
 
+# Dollars: sums of floats within this of a spending limit do not pass it (a hundred $0.01 make 0.9999999...).
+EPSILON = 1e-8
+
+
 class Spent(NamedTuple):
     """Dollars spent (and held for calls under way) in a thread and in the day so far, as the spending ledger says."""
 

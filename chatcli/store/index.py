@@ -7,7 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import Guard, Held, Params, Place, Point, Row, Said, SearchHit, Spent, ThreadInfo
+from chatcli.store.base import EPSILON, Guard, Held, Params, Place, Point, Row, Said, SearchHit, Spent, ThreadInfo
 from chatcli.store.decode import loads
 from chatcli.store.keys import REF_KEY
 from chatcli.text import make_title
@@ -305,9 +305,8 @@ def spent_of(rows: Sequence[Row]) -> Spent:
 def passes(spent: Spent, usd: float, limits: tuple[float | None, float | None]) -> bool:
     """Whether ``usd`` more keeps the thread and the day within their limits (None: no limit)."""
     thread_limit, day_limit = limits
-    # Sums of floats (a hundred $0.01 make 0.9999999...): compared to a millionth of a cent.
     return all(
-        limit is None or total + usd <= limit + 1e-8
+        limit is None or total + usd <= limit + EPSILON
         for total, limit in ((spent.thread, thread_limit), (spent.day, day_limit))
     )
 

@@ -24,6 +24,7 @@ from chatcli.backends.own.pricing import Pricer, answer_cost
 from chatcli.backends.own.spending import LIMITS, day_start
 from chatcli.core.chunks import cache_counts
 from chatcli.errors import UsageError
+from chatcli.store.base import EPSILON
 from chatcli.threads.records import fields_of
 
 # chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
@@ -213,7 +214,7 @@ class Room:
     @property
     def reached(self) -> bool:
         """Nothing more may be spent against it (to a millionth of a cent, as the ledger compares)."""
-        return self.spent is not None and self.spent >= self.usd - 1e-8
+        return self.spent is not None and self.spent >= self.usd - EPSILON
 
     def as_dict(self) -> dict[str, Any]:
         return {

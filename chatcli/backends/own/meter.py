@@ -11,7 +11,8 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackHandler
 
 from chatcli.backends.own.pricing import dollars
-from chatcli.backends.own.spending import CHARS_PER_TOKEN, EPSILON, WHAT, Guard, Hold, LimitReached, raise_hint
+from chatcli.backends.own.spending import CHARS_PER_TOKEN, WHAT, Guard, Hold, LimitReached, raise_hint
+from chatcli.store.base import EPSILON
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

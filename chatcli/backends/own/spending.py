@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from chatcli.backends.own.pricing import dollars
 from chatcli.errors import ChatError, ExitStatus
+from chatcli.store.base import EPSILON
 
 if TYPE_CHECKING:
     from chatcli.backends.own.pricing import Pricer
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")  # (as they are shown: the day's first)
 WHAT = {"max_cost_answer": "this question", "max_cost_thread": "this thread", "max_cost_day": "today"}
 CHARS_PER_TOKEN = 4  # as langchain_core's approximate counter: what streamed is counted before the server says
-EPSILON = 1e-8  # dollars: sums of floats that equal a limit do not pass it
 
 
 class LimitReached(ChatError):
