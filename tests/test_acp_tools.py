@@ -177,6 +177,26 @@ def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, s
     assert calls.read_text().splitlines() == ["book"]
 
 
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
+def test_a_servers_request_to_use_the_model_is_asked_through_the_editor(open_editor, server, tmp_path, forms, era):
+    """MCP sampling in an editor's session: the request is the editor's form (nothing to fill: allow or not); the
+    thread's model answers the server only where the user allows it, and never where the editor has no forms."""
+    editor = open_editor("--yes", **({"elicitation": {"form": {}}} if forms else {}))
+    editor.client.form = lambda request: {"action": "accept", "content": {}}
+    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", SCRIPTS[era])])
+    server.queue(Calls([("summarise", {"text": "a fox"})]), *([Reply("A fox.")] if forms else []), Reply("done"))
+    assert editor.prompt(session, "summarise").stop_reason == "end_turn"
+    (result,) = results(server.requests[-1])
+    if forms:
+        (form,) = editor.client.forms
+        assert "asks your model" in form["message"] and "[user] Summarise: a fox" in form["message"], form
+        assert result.startswith("summarise: A fox. ["), result
+        assert len(server.requests) == 3
+    else:
+        assert "declined" in result and len(server.requests) == 2, result
+
+
 def test_a_bad_cwd_or_mcp_server_is_the_protocols_error_and_the_agent_goes_on(open_editor, server, tmp_path):
     from acp import RequestError
 

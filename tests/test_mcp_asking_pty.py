@@ -163,3 +163,38 @@ def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty, tmp_path, era)
     answer(once, "\r")  # Enter: declined
     assert once.exit_code() == 0
     assert "Not booked." in once.text and results(server.requests[-1]) == ["book in Paris: decline"]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_server_s_request_to_use_the_model_is_one_key_and_its_answer_is_not_the_reply(
+    server, chat_env, start, tmp_path, era
+):
+    """MCP sampling at the prompt: who asks, what it asks and how long an answer it may have are shown; y lets the
+    thread's model answer the server (its tokens never shown as the reply), n tells the server no."""
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
+    text = "the fox \x1b]0;PWNED\x07 jumps"
+    server.queue(
+        tool_calls(("summarise", {"text": text})),
+        Reply("A jumping fox."),
+        Reply("Summarised."),
+        tool_calls(("summarise", {"text": "again"})),
+        Reply("Not summarised."),
+    )
+    repl = start("--yes")
+    at = repl.say("summarise the fox")
+    wait_asked(repl, FORM, at)
+    asked = repl.text[at:]
+    assert "MCP server asking asks your model (gpt-fake)" in asked and "at most 100 tokens" in asked, asked
+    assert "[user] Summarise: the fox" in asked and "\x1b]0;PWNED" not in asked  # the server's escape shown, inert
+    at = answer(repl, "y")
+    repl.wait_for("Summarised.", after=at)
+    repl.wait_prompt()
+    assert "A jumping fox" not in repl.text[at:].replace("summarise: A jumping fox.", "")
+    assert results(server.requests[-1])[0].startswith("summarise: A jumping fox. [")
+    at = repl.say("once more")
+    wait_asked(repl, FORM, at)
+    answer(repl, "n")
+    repl.wait_for("Not summarised.", after=at)
+    repl.wait_prompt()
+    assert "the user declined the request" in results(server.requests[-1])[-1]
+    assert len(server.requests) == 5  # the declined request never reached the model

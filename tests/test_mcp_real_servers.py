@@ -170,6 +170,31 @@ def test_server_everythings_tools_answer_the_model_at_every_door(server, door, t
     assert project.as_uri() in roots and "(1 total)" in roots, roots
 
 
+@MCP_DOORS
+def test_server_everythings_sampling_request_is_asked_then_answered_by_the_thread_model(server, door, tmp_path):
+    """``trigger-sampling-request`` (offered only to a client that declares sampling): without a terminal the request
+    is declined and the model never hears it; reported by ``--json`` and allowed with ``--resume``, the thread's
+    model answers the server's own messages, and the server's result carries that answer."""
+    write_servers(door.env, {"everything": everything()})
+    call = ("trigger-sampling-request", {"prompt": "name a colour", "maxTokens": 50})
+    server.queue(tool_calls(call), Reply("declined, then"))
+    run = door.chat("--yes", "-t", "s1", "ask the model", cwd=tmp_path)
+    assert run.code == 0 and run.out == "declined, then\n", run
+    assert len(server.requests) == 2 and "declined" in results(server.requests[-1])[0], results(server.requests[-1])
+    server.queue(tool_calls(call), Reply("Teal."), Reply("It said teal."))
+    first = door.chat("--yes", "--json", "-t", "s2", "ask the model", cwd=tmp_path)
+    (asked,) = json.loads(first.out)["interrupts"]
+    assert "MCP server everything asks your model" in asked["value"]["message"], asked
+    done = door.chat("-t", "s2", "--resume", '{"action": "accept"}', cwd=tmp_path)
+    assert done.code == 0 and done.out == "It said teal.\n", done
+    lent = server.requests[3]
+    assert [(m["role"], m["content"]) for m in lent["messages"]] == [
+        ("system", "You are a helpful test server."),
+        ("user", "Resource trigger-sampling-request context: name a colour"),
+    ], lent
+    assert "Teal." in results(server.requests[-1])[0], results(server.requests[-1])
+
+
 def roots_read(env: dict[str, str], failed: list[BaseException]) -> Callable[[], None]:
     """Waits until server-filesystem's log (its stderr, kept by chat: a new one each time a server starts) says it
     took chat's roots: the start of a reply that must come after (``Raw``'s parts). server-filesystem asks for the roots once initialised and

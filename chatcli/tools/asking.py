@@ -16,6 +16,9 @@ from typing import Any, Awaitable, Callable
 WAIT = 600.0  # seconds a call is kept waiting for its answer before it is cancelled
 Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # a server's question (JSON) -> the answer (JSON)
 MAX_QUESTIONS = 10  # questions one call may ask: a call that asks more is stopped (chatcli.backends.own.toolrun)
+# A server's request to use the model (MCP's sampling/createMessage) travels where its questions do, as
+# ``{SAMPLING: params}``, and is answered ``{"result": ...}`` or ``{"error": why}`` (chatcli.backends.own.sampling).
+SAMPLING = "sampling"
 
 
 def _nowhere(_event: Any) -> None:

@@ -109,6 +109,25 @@ async def pay(ctx: Context) -> str:
 
 
 @server.tool()
+async def summarise(text: str, ctx: Context, tokens: int = 100) -> str:
+    """Ask the client's model to summarise a text (MCP sampling), and return its answer."""
+    from mcp.shared.exceptions import McpError
+    from mcp.types import SamplingMessage, TextContent
+
+    _record("summarise")
+    try:
+        answer = await ctx.session.create_message(
+            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarise: {text}"))],
+            max_tokens=tokens,
+            system_prompt="You summarise in one line.",
+            stop_sequences=["THE END"],
+        )
+    except McpError as exc:
+        return f"summarise: refused ({exc.error.code}: {exc.error.message})"
+    return f"summarise: {answer.content.text} [{answer.model}, {answer.stopReason}]"
+
+
+@server.tool()
 def plain() -> str:
     """A tool that asks nothing."""
     _record("plain")

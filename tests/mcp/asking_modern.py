@@ -170,6 +170,25 @@ def pay(ctx: Context) -> str | InputRequiredResult:
 
 
 @server.tool()
+def summarise(text: str, ctx: Context, tokens: int = 100) -> str | InputRequiredResult:
+    """Ask the client's model to summarise a text (MCP sampling, as an input request), and return its answer."""
+    from mcp_types import CreateMessageRequest, CreateMessageRequestParams, SamplingMessage, TextContent
+
+    if _state(ctx) is None:
+        _record("summarise")
+        said = SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarise: {text}"))
+        params = CreateMessageRequestParams(
+            messages=[said], max_tokens=tokens, system_prompt="You summarise in one line.", stop_sequences=["THE END"]
+        )
+        question = CreateMessageRequest(params=params)
+        return InputRequiredResult(input_requests={"q": question}, request_state=json.dumps({"asked": 1}))
+    given = (ctx.input_responses or {}).get("q")
+    data = given.model_dump(mode="json", by_alias=True, exclude_none=True) if given is not None else {}
+    content = data.get("content") or {}
+    return f"summarise: {content.get('text')} [{data.get('model')}, {data.get('stopReason')}]"
+
+
+@server.tool()
 def plain() -> str:
     """A tool that asks nothing."""
     _record("plain")

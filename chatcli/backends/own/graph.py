@@ -39,6 +39,7 @@ from chatcli.store.messages.reducer import add_messages
 
 if TYPE_CHECKING:
     from chatcli.backends.own.meter import Meter
+    from chatcli.backends.own.sampling import Sampling
     from chatcli.backends.own.spending import Guard
     from chatcli.tools.toolbox import Toolbox
 
@@ -193,7 +194,7 @@ class ChatGraph:
         if self.toolbox is None:
             builder.add_edge(MODEL_NODE, END)
         else:
-            builder.add_node(TOOLS_NODE, make_tools_node(self.toolbox))
+            builder.add_node(TOOLS_NODE, make_tools_node(self.toolbox, self))
             builder.add_conditional_edges(MODEL_NODE, self.after_model, [TOOLS_NODE, END])
             builder.add_edge(TOOLS_NODE, MODEL_NODE)
         return builder.compile(checkpointer=checkpointer, store=store)
@@ -208,6 +209,44 @@ class ChatGraph:
             chosen = self.model(configurable.get("model"))
         temperature = configurable.get("temperature")  # a role's, switched to at the prompt
         return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
+
+    def model_name(self, config: RunnableConfig) -> str:
+        """The name of the model a run of ``config`` asks (the thread's, else the settings')."""
+        settings = getattr(self.states, "settings", None)
+        named = (config.get("configurable") or {}).get("model")
+        return str(named or (settings.model if settings is not None else "") or "")
+
+    async def sample(self, request: "Sampling", config: RunnableConfig, emit: Callable[[Any], None]) -> dict[str, Any]:
+        """An MCP server's request to use the model, which the user allowed (chatcli.backends.own.sampling): answered
+        by the thread's model with the server's messages alone, its call within the spending limits and its cost
+        the turn's, as a model step's; its tokens are never streamed as the reply. The server's answer, or why
+        there is none (said to the user too)."""
+        from chatcli.backends.own.sampling import answered, refused, result
+
+        if self.before_model is not None:  # chat --local's server: waited for, or started again
+            await self.before_model(lambda text: _say(emit, text))
+        quiet: RunnableConfig = {**config, "tags": [*(config.get("tags") or []), "nostream"]}  # never the reply
+        step = _Step(self, ChatState(messages=[]), quiet, emit)
+        if self.guard is not None and self.guard.limited:
+            step.metered(self.guard)
+        try:
+            text, usage, cut = await answered(step.chat_model, request, step.config)
+        except Exception as exc:  # noqa: BLE001 - the server hears why, the user too; the call goes on
+            from chatcli.backends.own.failures import describe
+
+            why = describe(step.translated(exc), getattr(self.states, "settings", None)).line
+            _say(emit, f"the model did not answer the MCP server's request: {why}")
+            return refused(f"the model did not answer: {why}")
+        finally:
+            if step.meter is not None:
+                await asyncio.shield(step.meter.close())
+        if usage and self.pricer is not None:
+            from chatcli.backends.own.pricing import Priced
+
+            name = self.model_name(config)
+            usd = self.pricer.cost(usage, name, step.name)
+            emit(Priced(usd, name, usd is None and self.pricer.local(name, step.name)))
+        return result(text, self.model_name(config), cut)
 
     def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None") -> list[dict[str, Any]]:
         """``toolbox``'s tools to offer for this step: none past the round limit or for a model that ``refused``

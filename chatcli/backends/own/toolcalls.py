@@ -21,6 +21,7 @@ from chatcli.backends.own.toolrun import result_message
 from chatcli.providers.base import RAW_CALLS
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.sampling import Sampler
     from chatcli.tools.toolbox import Toolbox
 
 TOOLS_NODE = "tools"
@@ -210,8 +211,9 @@ def toolbox_of(config: Any, default: "Toolbox | None") -> "Toolbox | None":
     return cast("Toolbox", found) if found is not None else default
 
 
-def make_tools_node(default: "Toolbox") -> Any:
-    """The graph node that runs the calls of the last reply, after asking for those that need it.
+def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any:
+    """The graph node that runs the calls of the last reply, after asking for those that need it; ``sampler``
+    answers a server's request to use the model (chatcli.backends.own.sampling) once the user allows it.
 
     The calls run with the run's toolbox (``toolbox_of``: a session's own, else ``default``). The approval
     question is one ``interrupt()`` for all the calls that need it, asked before
@@ -226,6 +228,7 @@ def make_tools_node(default: "Toolbox") -> Any:
     from langgraph.config import get_config, get_stream_writer
     from langgraph.func import task
 
+    from chatcli.backends.own.sampling import Model
     from chatcli.backends.own.toolrun import settle, shown_call
     from chatcli.core.events import Notice
     from chatcli.core.interrupts import approval_request, decisions_by_call
@@ -259,7 +262,8 @@ def make_tools_node(default: "Toolbox") -> Any:
         config = get_config()
         thread = str((config.get("configurable") or {}).get("thread_id") or "")
         toolbox = cast("Toolbox", toolbox_of(config, default))
-        message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread)
+        model = Model.of(sampler, config)
+        message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread, model)
         return message
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)

@@ -13,6 +13,7 @@ from chatcli.core.events import Notice, Progress, ToolCall, ToolResult
 from chatcli.core.turn import where
 
 if TYPE_CHECKING:
+    from chatcli.backends.own.sampling import Model
     from chatcli.tools.toolbox import Toolbox
 
 TICK = 1.0  # seconds between two progress events of a call that says nothing of its own
@@ -20,10 +21,17 @@ MESSAGE_CHARS = 200  # characters of a tool's progress message passed on
 
 
 async def settle(
-    toolbox: "Toolbox", call: dict[str, Any], decision: dict[str, Any], asked: bool, emit: Any, thread: str
+    toolbox: "Toolbox",
+    call: dict[str, Any],
+    decision: dict[str, Any],
+    asked: bool,
+    emit: Any,
+    thread: str,
+    model: "Model | None" = None,
 ) -> Any:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
-    (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls)."""
+    (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls);
+    ``model`` answers its server's requests to use the model, where the user allows them (none: refused)."""
     entry = toolbox.find(call["name"], call["id"])
     shown = shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
@@ -47,7 +55,7 @@ async def settle(
         edited = decision.get("args")
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
         shown = replace(shown, arguments=arguments)
-        done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}")
+        done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds = done.text, done.status, done.seconds
         text, media = kept(done.media, text, thread)
         if arguments is not call["args"]:  # the model must know what ran, not what it asked for
@@ -60,15 +68,22 @@ async def settle(
 
 
 async def run_asking(
-    toolbox: "Toolbox", entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None], key: str
+    toolbox: "Toolbox",
+    entry: Any,
+    arguments: dict[str, Any],
+    shown: ToolCall,
+    emit: Callable[[Any], None],
+    key: str,
+    model: "Model | None" = None,
 ) -> Any:
     """Run the call (or go on with the one kept under ``key``, whose server waits for an answer), each question
     its server asks the user an ``interrupt()``: the answer given before when the step runs again (the call
     kept, or run anew after chat stopped), else the run stops there and the call is kept waiting for it
-    (chatcli.tools.asking)."""
+    (chatcli.tools.asking). A request to use the model is such a question first, then ``model``'s answer."""
     from langgraph.errors import GraphInterrupt
 
-    from chatcli.tools.asking import MAX_QUESTIONS
+    from chatcli.backends.own.sampling import is_request
+    from chatcli.tools.asking import MAX_QUESTIONS, SAMPLING
     from chatcli.tools.results import Outcome
 
     started = asyncio.get_running_loop().time()
@@ -83,7 +98,11 @@ async def run_asking(
                 toolbox.kept.drop(key)  # the call is stopped, at its server too
                 text = f"error: the tool asked more than {MAX_QUESTIONS} questions in one call and was stopped"
                 return Outcome(text, "error", asyncio.get_running_loop().time() - started)
-            kept.give(number, _answered(params, shown, emit))
+            if is_request(params):  # given once: a request answered before is not sent to the model again
+                answer = await _sampled(params[SAMPLING], shown, emit, model, number >= len(kept.answers))
+            else:
+                answer = _answered(params, shown, emit)
+            kept.give(number, answer)
             number += 1
         done = await asyncio.shield(kept.task)
     except GraphInterrupt:
@@ -117,6 +136,27 @@ def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], Non
         return answer_of(reply, question).record()
     except ValueError:  # an answer that does not fit (a question that changed since): nothing is sent for it
         return {"action": "cancel"}
+
+
+async def _sampled(
+    params: Any, shown: ToolCall, emit: Callable[[Any], None], model: "Model | None", fresh: bool
+) -> dict[str, Any]:
+    """The answer to the server's request to use the model: asked of the user (an ``interrupt()``, as a question
+    is), then, if they allow it and it was not answered before (``fresh``), the model's."""
+    from chatcli.backends.own.sampling import Sampling, Unreadable, refused
+
+    if model is None:  # (a graph of the user's: its tools are its own)
+        emit(Notice(f"{shown.label} asked to use the model, which only chat's own graph lends: declined", warn=True))
+        return refused("this client lends no model here")
+    try:
+        request = Sampling.read(params)
+    except Unreadable as exc:
+        emit(Notice(f"{shown.label} asked the model something chat cannot send ({exc}): declined", warn=True))
+        return refused(f"chat cannot send it to its model: {exc}")
+    allowed = _answered(request.question(shown.server, model.name), shown, emit)
+    if allowed.get("action") != "accept":
+        return refused(f"the user {'declined' if allowed.get('action') == 'decline' else 'cancelled'} the request")
+    return await model.answer(request, emit) if fresh else {}
 
 
 async def run_call(

@@ -14,7 +14,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from chatcli.tools.asking import Ask
+from chatcli.tools.asking import SAMPLING, Ask
 from chatcli.tools.mcp.transport import describe, is_transport_error
 
 if TYPE_CHECKING:
@@ -147,11 +147,15 @@ class Calls:
         mine = CALLING.get()
         askers = [self._asking[mine]] if mine is not None and mine in self._asking else list(self._asking.values())
         ask = askers[0] if len(askers) == 1 else None
+        sampling = SAMPLING in params  # a request to use the model: answered {"result"} or {"error"}
         if ask is None:
             why = "no call of it runs" if not askers else f"{len(askers)} of its calls run at once"
-            self.connection.logged(f"a question of the server was declined: {why}, so nobody could be asked")
-            return {"action": "decline"}
+            what = "request to use the model" if sampling else "question"
+            self.connection.logged(f"a {what} of the server was declined: {why}, so nobody could be asked")
+            return {"error": "nobody could be asked"} if sampling else {"action": "decline"}
         answer = await ask(params)
+        if sampling:
+            return answer if isinstance(answer, dict) else {"error": "no answer"}
         action = answer.get("action") if isinstance(answer, dict) else None
         if action not in ("accept", "decline", "cancel"):
             return {"action": "cancel"}

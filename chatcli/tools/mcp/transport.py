@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
 
 from chatcli.errors import ListenerRefused
-from chatcli.tools.asking import Ask
+from chatcli.tools.asking import SAMPLING, Ask
 from chatcli.tools.mcp.config import ServerSpec
 
 # What a server of the HTTP+SSE transport (2024-11-05) answers a streamable HTTP client's POST to its URL.
@@ -108,6 +108,25 @@ def _answering(elicit: Ask) -> Any:
     return answer
 
 
+def _sampling(elicit: Ask) -> Any:
+    """``elicit`` as the mcp client's sampling callback: the request (JSON, ``{"sampling": params}``) goes where
+    the server's questions go; its answer is MCP's result, else error -1 (the user rejected it) with why."""
+
+    async def sample(_context: Any, params: Any) -> Any:
+        from mcp.types import CreateMessageResult, ErrorData
+
+        asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        answer = await elicit({SAMPLING: asked})
+        found = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(found, dict):
+            with contextlib.suppress(ValueError):
+                return CreateMessageResult.model_validate(found)
+        why = answer.get("error") if isinstance(answer, dict) else None
+        return ErrorData(code=-1, message=" ".join(str(why or "the user declined the request").split())[:500])
+
+    return sample
+
+
 class Session:
     """A server's session as chatcli.tools.mcp.server uses it, over mcp's ``Client`` (either era of the protocol:
     the 2026-07-28 revision, discovered; an earlier one, initialised). The client is connected already:
@@ -158,6 +177,15 @@ class Session:
 
         reference = PromptReference(type="ref/prompt", name=prompt)
         return await self.client.complete(reference, {"name": argument, "value": value}, context or None)
+
+    async def roots_changed(self) -> None:
+        """Tell the server the client's roots changed (2025's ``notifications/roots/list_changed``; the 2026 revision
+        has none: a server asks for them with each request that needs them)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (mcp marks the roots capability deprecated as of 2026-07-28)
+            await self.client.session.send_roots_list_changed()
 
     async def send_ping(self) -> Any:
         """Whether the server still answers: a ping, or (the 2026 revision has none) a discover."""
@@ -263,6 +291,7 @@ class Connection:
         from chatcli.tools.asking import MAX_QUESTIONS
 
         answering = _answering(elicit) if elicit is not None else None
+        sampling = _sampling(elicit) if elicit is not None else None  # the model lent where the user is asked
         me = Implementation(name="chatcli", version=__version__)
         self.refused = self.login_needed = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
@@ -281,6 +310,7 @@ class Connection:
                     client = Client(
                         streams,
                         elicitation_callback=answering,
+                        sampling_callback=sampling,
                         list_roots_callback=self._roots,  # the directories chat works in
                         logging_callback=self.heard,  # its log messages: to its log
                         log_level="info",  # (a 2026-07-28 server logs only what a request asks for)
