@@ -183,6 +183,13 @@ class Toolbox(ApprovalRules):
         session.servers = [*self.servers, *session.owned]
         return session
 
+    async def reroot(self, workdir: Path, dirs: tuple[str, ...]) -> None:
+        """The session moved to ``workdir`` (with its other directories ``dirs``): its built-ins act there, and each
+        server of its own is told its new roots (chatcli.tools.mcp.server.McpServer.reroot); the servers it shares
+        with other sessions keep theirs."""
+        self.host.workdir = workdir
+        await asyncio.gather(*(server.reroot((str(workdir), *dirs)) for server in self.owned))
+
     def load_client(self) -> Any:
         """The MCP client's import, started now if it is not yet (an awaitable): one import, in one thread, for every
         session's servers (two threads importing the same modules at once may see them half made)."""

@@ -38,6 +38,10 @@ from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
 
 CHAT = str(Path(sys.executable).with_name("chat"))
 NAME = "conf"
+# The address of the client ID metadata document a user of chat publishes (config.toml's mcp_client_metadata_url):
+# the suite's own stand-in for it (its example client's), the client ID its authorization servers expect where they
+# offer documents (auth/basic-cimd); where one does not, chat registers dynamically as before.
+DOCUMENT = "https://conformance-test.local/client-metadata.json"
 WAIT = 180  # seconds a step may take: the suite runs every scenario at once
 
 
@@ -120,6 +124,7 @@ def main() -> int:
         env = environment(home, server)
         config = home / ".config" / "chatcli"
         config.mkdir(parents=True)
+        (config / "config.toml").write_text(f'mcp_client_metadata_url = "{DOCUMENT}"\n')
         entry: dict[str, Any] = {"type": "http", "url": url}
         given = json.loads(context or "{}")
         oauth = {camel(key): value for key, value in given.items() if camel(key) in OAUTH_KEYS}

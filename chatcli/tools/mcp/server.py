@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -158,6 +159,19 @@ class McpServer(Calls):
             return
         if session is self.session:
             self._listed(listing)
+
+    async def reroot(self, roots: tuple[str, ...]) -> None:
+        """The directories chat works in for this server changed: its next ``roots/list`` is answered with ``roots``,
+        and a running server of an era that has the notification is told (``notifications/roots/list_changed``)."""
+        if roots == self.spec.roots:
+            return
+        self.spec = self.connection.spec = replace(self.spec, roots=roots)
+        session = self.session
+        if session is not None and hasattr(session, "roots_changed") and not session.modern:
+            try:
+                await session.roots_changed()
+            except Exception as exc:  # noqa: BLE001 - a server gone is found out by its next call
+                self.connection.logged(f"could not tell it that its roots changed: {exc!s:.200}")
 
     def start(self) -> None:
         """Start the server in the background (nothing if it runs, or was given up or stopped)."""
