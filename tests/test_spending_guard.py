@@ -135,7 +135,8 @@ def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, is
 
     _config(isolated_env, "max_tokens = 1000\nmax_cost_day = 0.15\n" + PRICED)  # room for one call's $0.10 most
     env = {**chat_env, "CHATCLI_WORKER": "0"}
-    server.queue(Fault(stall_after=3, text="alpha beta gamma delta"))
+    # Silent until it is stopped (a loaded machine may take long to start the second chat: the first must not go on).
+    server.queue(Fault(stall_after=3, stall=300, text="alpha beta gamma delta"))
     first = subprocess.Popen(
         [str(CHAT), "-t", "one", "a long story"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
