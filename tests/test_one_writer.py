@@ -13,6 +13,7 @@ WRITER = "text.py"
 # The writes that reach no terminal, each with what it writes to. Anything else must pass the writer.
 NOT_A_TERMINAL = {
     ("ui/editor.py", "handle.write"): "the temporary file the editor opens",
+    ("service/jobs.py", "handle.write"): "a background reply's stdin and record, files of the user's",
     ("ui/commands/threads.py", "handle.write"): "/export FILE: a new file of the user's",
     ("tools/mcp/transport.py", "self._log.write"): "a stdio MCP server's log file",
     ("tools/mcp/host.py", "self.log.write"): "the MCP host's log file (its stderr: mcp-host.log)",

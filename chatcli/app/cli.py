@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from contextvars import ContextVar
 from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, MutableMapping
 
 import typer
 
+import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, worker)
@@ -48,17 +50,27 @@ from chatcli.text import say
 if TYPE_CHECKING:
     from chatcli.ui.jsonout import JsonOutput
 
+# The question's command line as given (``chat --bg`` starts the same one-shot in a process of its own).
+ASKED: ContextVar[list[str]] = ContextVar("chatcli_asked", default=[])
+
 
 @app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)
 @options.takes_the_flags
 def ask_command(**given: Any) -> None:
     """``chat [QUESTION]``: ``given`` holds every flag of the table (chatcli.app.flags) by its parameter name."""
     env = environment()
+    if given["background"]:
+        from chatcli.app.job_commands import in_background
+
+        guarded(given["debug"], lambda _settings: in_background(given, ASKED.get()))
+        return
     json_output = None
     if given["as_json"] or given["as_jsonl"]:
+        from chatcli.service.jobs import JOB_VARIABLE
         from chatcli.ui.jsonout import JsonOutput
 
-        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"])
+        waits = bool(env.environ.get(JOB_VARIABLE))  # a background reply: nobody to ask now, someone later
+        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"], waits=waits)
     on_error = json_output.fail if json_output is not None else None
     guarded(given["debug"], partial(_ask, given, json_output, env), settings_of(given), on_error)
 
@@ -197,6 +209,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             _refuse_a_mistyped_command(raw, env or Environment())
             args = ["ask", *question_words(args[1:])[0]]
+            ASKED.set(args[1:])
             command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
             if {"-h", "--help", "--help-all"} & set(args[1:]):  # the config file where it really is
                 from chatcli.paths import config_path, shown_path

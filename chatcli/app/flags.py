@@ -14,7 +14,7 @@ from typing import Any, Mapping
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = tuple(
     "threads show tree export import rm search title fork compact tools mcp roles models trust serve acp stats memory "
-    "ask "
+    "jobs attach stop ask "
     "worker config".split()
 )
 # What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.
@@ -301,6 +301,15 @@ ASK = (
         "An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is "
         "LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
         hidden=True,
+    ),
+    Flag(
+        "background",
+        ("--bg",),
+        False,
+        None,
+        "Answer in the background: print the thread id and return at once (chat jobs lists, chat attach follows).",
+        hidden=True,  # (the commands of --help name it)
+        worker=False,  # it starts a process of its own, which may go to the worker
     ),
     Flag("as_json", ("--json",), False, None, "Print the answer as one JSON object (for scripts)."),
     Flag("as_jsonl", ("--jsonl",), False, None, "Stream the answer as JSON lines as it comes."),

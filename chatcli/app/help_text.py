@@ -10,7 +10,7 @@ chat search TEXT            search; export, import, rm, title, fork, compact
 chat config | models        the settings and their sources; the models
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
 chat memory | stats | trust what threads remember; costs; trust this .env
-chat serve | acp            the threads over HTTP; chat in your editor (ACP)
+chat serve | acp | jobs     over HTTP; in your editor; chat --bg "Q"'s replies
 chat ask rm or unlink       a question that starts with a command's name
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or

@@ -20,17 +20,23 @@ from chatcli.ui.output import StderrNotes
 class JsonOutput(JsonEvents, StderrNotes):
     """``--json`` (``lines=False``): one object at the end; ``--jsonl``: a line per chunk, then the end."""
 
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, *, lines: bool = False):
+    def __init__(
+        self, out: IO[str] | None = None, err: IO[str] | None = None, *, lines: bool = False, waits: bool = False
+    ):
         super().__init__(lines=lines)
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        # A background reply's (chatcli.service.jobs): a call of chat's own that needs approval waits for it in the
+        # thread (``chat -t ID`` asks it), as a graph's does, rather than being refused for want of a terminal.
+        self.waits = waits
 
     def refused(self, result: ToolResult) -> None:
         StderrNotes.tool_result(self, result)
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
-        """chat's own calls are refused (nobody to ask); a graph's approval waits for ``--resume``."""
-        if review is None:
+        """chat's own calls are refused (nobody to ask), or wait in a background reply; a graph's approval waits
+        for ``--resume``."""
+        if review is None and not self.waits:
             return await StderrNotes.approve(self, call)
         self.approval(call)
         return Decision("later")

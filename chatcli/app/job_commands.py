@@ -1,0 +1,151 @@
+"""``chat --bg``, ``chat jobs``, ``chat attach`` and ``chat stop``: replies that go on without their terminal
+(chatcli.service.jobs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+import typer
+
+from chatcli.app.shared import DEBUG, app, environment, guarded
+from chatcli.errors import UsageError
+from chatcli.text import json_text, say
+
+STATE_SHOWN = {
+    "running": "running",
+    "waiting": "waiting for you",
+    "done": "done",
+    "stopped": "stopped",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
+
+
+def in_background(given: dict[str, Any], args: list[str]) -> None:
+    """``chat --bg QUESTION``: the one-shot started as a job; its thread id on stdout (``--json``: ``{"job",
+    "thread_id"}``), how to follow it on stderr."""
+    from chatcli.app.run import MAX_STDIN, graph_source
+    from chatcli.service import jobs
+
+    env = environment()
+    if given["remote"] is not None:
+        raise UsageError(
+            "--bg does not take --remote: an Agent Server's run goes on there already",
+            hint="chat --remote URL -t ID joins a thread's run again",
+        )
+    if given["resume"] is not None:
+        raise UsageError("--bg starts a question; --resume answers what a thread waits on: give them apart")
+    graph_source(given, env)  # a flag that does not apply is refused here, not later in the background
+    piped = None
+    if not env.stdin_isatty:
+        source = getattr(env.stdin, "buffer", None)
+        piped = source.read(MAX_STDIN + 1) if source is not None else env.stdin.read(MAX_STDIN + 1).encode()
+        if len(piped) > MAX_STDIN:
+            raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
+    if not given["question"] and not piped:
+        raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
+    job = jobs.start(args, env.environ, env.cwd, piped, given["question"] or "")
+    thread = job.thread or ""
+    if given["as_json"] or given["as_jsonl"]:
+        say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
+    else:
+        say(env.stdout, thread + "\n", data=True)
+    say(env.stderr, f"chat: answering in the background as job {job.id} (chat attach {job.id} follows it)\n")
+
+
+@app.command("jobs")
+def jobs_command(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
+    debug: bool = DEBUG,
+) -> None:
+    """List the background replies (chat --bg), the newest first: running, waiting for you, done, failed or
+    interrupted (its process ended without an end: the part that arrived is in its thread)."""
+
+    def action(_settings: Any) -> None:
+        from chatcli.service import jobs
+
+        env = environment()
+        seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
+        if as_json:
+            say(env.stdout, json_text([s.as_dict() for s in seen], ensure_ascii=False, indent=1) + "\n", data=True)
+            return
+        if not seen:
+            say(env.stderr, 'no background replies: chat --bg "QUESTION" starts one\n')
+            return
+        for s in seen:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.job.started))
+            line = f"{s.job.id}  {STATE_SHOWN[s.state]:<15}  {s.thread or '-':<10}  {when}  {s.job.question}"
+            say(env.stdout, line + "\n", data=True)
+
+    guarded(debug, action)
+
+
+@app.command("attach")
+def attach_command(
+    job: Optional[str] = typer.Argument(None, help="The job (or its thread); the newest running one if none."),
+    debug: bool = DEBUG,
+) -> None:
+    """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""
+
+    def action(_settings: Any) -> None:
+        from chatcli.service import jobs
+
+        env = environment()
+        try:
+            found = jobs.find(env.environ, job)
+        except jobs.NoSuchJob as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            for event in jobs.follow(found, env.environ):
+                if event.get("type") == "token":
+                    say(env.stdout, str(event.get("text") or ""))
+                    env.stdout.flush()
+        except KeyboardInterrupt:
+            say(env.stdout, "\n")
+            say(env.stderr, f"chat: left job {found.id} running (chat attach {found.id} follows it again)\n")
+            return
+        seen = jobs.seen(found, env.environ)
+        say(env.stdout, "\n" if seen.text and not seen.text.endswith("\n") else "")
+        _ended(seen, env.stderr)
+
+    guarded(debug, action)
+
+
+def _ended(seen: Any, err: Any) -> None:
+    """One line on how a reply that is no longer running stands."""
+    thread = seen.thread or "?"
+    if seen.state == "waiting":
+        say(err, f"chat: job {seen.job.id} waits for you: chat -t {thread} goes on with it\n")
+    elif seen.state == "failed":
+        error = (seen.end or {}).get("error") or {}
+        say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
+    elif seen.state == "interrupted":
+        say(err, f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}\n")
+
+
+@app.command("stop")
+def stop_command(
+    job: str = typer.Argument(..., help="The job to stop (or its thread)."),
+    debug: bool = DEBUG,
+) -> None:
+    """Stop a background reply as Ctrl-C would: the part that arrived is kept in its thread."""
+
+    def action(_settings: Any) -> None:
+        from chatcli.service import jobs
+
+        env = environment()
+        try:
+            found = jobs.find(env.environ, job)
+        except jobs.NoSuchJob as exc:
+            raise UsageError(str(exc)) from None
+        if not jobs.stop(found):
+            say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
+            return
+        for _ in range(200):  # its end written (the part kept), at most ten seconds
+            if not jobs.alive(found):
+                break
+            time.sleep(0.05)
+        say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")
+
+    guarded(debug, action)

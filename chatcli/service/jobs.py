@@ -1,0 +1,279 @@
+"""Replies that outlive their terminal: a question answered by a process of its own (``chat --bg``), its events kept
+as they come so that any terminal can list the reply, follow it, or stop it.
+
+A job is the one-shot ``chat ... --jsonl`` run in a new session (no terminal, no process group of the caller's, so
+closing the terminal that started it does not stop it), with the caller's environment and directory: it answers as
+any one-shot does (through the warm worker where it is up, with the same approvals: a call that needs one leaves the
+thread waiting for it), and its thread keeps the question and the answer, whole or partial, as a one-shot's does.
+Under ``$XDG_DATA_HOME/chatcli/jobs/`` (yours alone) each job has ``ID.json`` (what started it: thread, question,
+process, time), ``ID.jsonl`` (its events, the one-shot's ``--jsonl``: a ``token`` line per piece of text, then
+``done`` or ``error``) and ``ID.err`` (what it said on stderr). Its state is read from them: running while its
+process lives and its events have not ended; ``done``, ``waiting`` (for an approval or an answer: ``chat -t THREAD``
+goes on), ``stopped`` (``chat stop``: the part that arrived is kept in the thread), ``failed`` (exit code and
+line), or ``interrupted`` when its process ended without an end (killed, the machine restarted): its thread keeps
+the question, and the part that arrived is in its events (``chat attach`` shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
+QUESTION_SHOWN = 60  # characters of a job's question kept to list it
+POLL = 0.05  # seconds between two looks at a running job's events
+STATES = ("running", "waiting", "done", "stopped", "failed", "interrupted")
+STOPPED = 130  # the exit code of a reply stopped as Ctrl-C stops it (chat stop)
+# The one-shot's flags that choose a thread: with none of them a job starts a new thread, named before it starts.
+THREAD_FLAGS = ("-t", "--thread", "-c", "--continue", "--new-thread")
+OUTPUT_FLAGS = ("--bg", "--json", "--jsonl")
+# Set in a job's environment (its id): its one-shot leaves a call that needs approval waiting in the thread.
+JOB_VARIABLE = "CHATCLI_JOB"
+
+
+class NoSuchJob(LookupError):
+    """No job has that id (nor a thread of that id one)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What started a job: its ``id``, its ``thread`` (None until the answer names it: a ``--remote`` new thread),
+    the start of its ``question``, its process (``pid`` and the time it started, so that a reused pid is never taken
+    for it), when it began and where."""
+
+    id: str
+    thread: str | None
+    question: str
+    pid: int
+    ticks: int  # the process's start time (/proc/PID/stat): the same pid later is another process
+    started: float
+    cwd: str
+
+    @classmethod
+    def read(cls, path: Path) -> Job:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A job as it stands: its ``state`` (``STATES``), the answer's text so far, its end event (``done`` or
+    ``error``, None while running), and the thread (from the job, else its events)."""
+
+    job: Job
+    state: str
+    text: str
+    end: dict[str, Any] | None
+    thread: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``chat jobs --json`` lists."""
+        error = (self.end or {}).get("error") if self.end else None
+        return {
+            "id": self.job.id,
+            "thread_id": self.thread,
+            "question": self.job.question,
+            "state": self.state,
+            "started": self.job.started,
+            "pid": self.job.pid,
+            "cwd": self.job.cwd,
+            "chars": len(self.text),
+            "error": error,
+        }
+
+
+def directory(environ: Mapping[str, str]) -> Path:
+    """Where the jobs are kept (made, yours alone)."""
+    from chatcli.paths import data_dir
+
+    where = data_dir(environ) / "jobs"
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return where
+
+
+def _ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), or None if there is no such process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def alive(job: Job) -> bool:
+    """True while the job's own process runs (not another that took its pid; a zombie counts as ended)."""
+    try:
+        state = Path(f"/proc/{job.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and _ticks(job.pid) == job.ticks
+
+
+def _private(path: Path) -> Any:
+    """``path`` opened for writing, new and yours alone."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
+
+
+def start(args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes | None, question: str) -> Job:
+    """Start the one-shot ``chat ARGS`` (its output flags replaced by ``--jsonl``) as a job: in a session of its own,
+    with ``environ`` and ``cwd``, ``piped`` as its stdin; a new thread is named first when ``args`` choose none.
+    ``question``: what it is listed by."""
+    from chatcli.core.inputs import new_thread_id
+
+    where = directory(environ)
+    job_id = secrets.token_hex(3)
+    args = [a for a in args if a not in OUTPUT_FLAGS]
+    thread: str | None = None
+    if not any(a in THREAD_FLAGS or a.startswith(("--thread=", "--new-thread=")) for a in args):
+        thread = new_thread_id()
+        args = ["--new-thread", thread, *args]
+    for flag in ("-t", "--thread"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            thread = args[args.index(flag) + 1]
+    stdin_path = where / f"{job_id}.in"
+    with _private(stdin_path) as handle:
+        handle.write(piped or b"")
+    command = [sys.executable, "-m", "chatcli", *args, "--jsonl"]
+    with (
+        open(stdin_path, "rb") as stdin,
+        _private(where / f"{job_id}.jsonl") as out,
+        _private(where / f"{job_id}.err") as err,
+    ):
+        process = subprocess.Popen(
+            command,
+            stdin=stdin,
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            env={**environ, JOB_VARIABLE: job_id},
+            start_new_session=True,
+        )
+    job = Job(
+        job_id,
+        thread,
+        " ".join((question or (piped or b"").decode("utf-8", "replace")[:1000]).split())[:QUESTION_SHOWN],
+        process.pid,
+        _ticks(process.pid) or 0,
+        time.time(),
+        str(cwd),
+    )
+    temporary = where / f".{job_id}.json"
+    with _private(temporary) as handle:
+        handle.write(json.dumps(asdict(job)).encode())
+    temporary.replace(where / f"{job_id}.json")
+    _forget_old(where)
+    return job
+
+
+def _forget_old(where: Path) -> None:
+    """Keep the newest ``KEEP`` finished jobs' files; a running one is never forgotten."""
+    found = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in found[KEEP:]:
+        try:
+            job = Job.read(path)
+        except (OSError, ValueError, TypeError):
+            continue
+        if not alive(job):
+            for suffix in (".json", ".jsonl", ".err", ".in"):
+                (where / f"{job.id}{suffix}").unlink(missing_ok=True)
+
+
+def events(job: Job, environ: Mapping[str, str], offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The job's whole events from ``offset`` (bytes into its file), and the offset after them (a line still being
+    written is left for the next look)."""
+    path = directory(environ) / f"{job.id}.jsonl"
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return [], offset
+    whole = data[: data.rfind(b"\n") + 1]
+    found = []
+    for line in whole.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            found.append(event)
+    return found, offset + len(whole)
+
+
+def seen(job: Job, environ: Mapping[str, str]) -> Seen:
+    """The job as it stands now."""
+    found, _ = events(job, environ)
+    text = "".join(str(e.get("text") or "") for e in found if e.get("type") == "token")
+    end = next((e for e in reversed(found) if e.get("type") in ("done", "error")), None)
+    thread = job.thread or next((e.get("thread_id") for e in reversed(found) if e.get("thread_id")), None)
+    if end is None:
+        state = "running" if alive(job) else "interrupted"
+    elif end.get("type") == "error":
+        state = "stopped" if (end.get("error") or {}).get("exit_code") == STOPPED else "failed"
+    else:
+        state = "waiting" if end.get("interrupts") or end.get("approval_required") else "done"
+    return Seen(job, state, text, end, thread)
+
+
+def jobs(environ: Mapping[str, str]) -> list[Job]:
+    """Every job kept, the newest first."""
+    found = []
+    for path in directory(environ).glob("*.json"):
+        try:
+            found.append(Job.read(path))
+        except (OSError, ValueError, TypeError):
+            continue
+    return sorted(found, key=lambda job: job.started, reverse=True)
+
+
+def find(environ: Mapping[str, str], key: str | None) -> Job:
+    """The job ``key`` names (its id, the start of one, or its thread's id); the newest running one (else the newest)
+    without a key. ``NoSuchJob`` if none."""
+    kept = jobs(environ)
+    if key is None:
+        running = [job for job in kept if alive(job)]
+        if running or kept:
+            return (running or kept)[0]
+        raise NoSuchJob("no background reply yet: chat --bg QUESTION starts one")
+    exact = [job for job in kept if key in (job.id, job.thread)]
+    begun = exact or [job for job in kept if job.id.startswith(key)]
+    if len(begun) == 1 or exact:
+        return begun[0]
+    if not begun:
+        raise NoSuchJob(f"no background reply {key!r}: chat jobs lists them")
+    raise NoSuchJob(f"{key!r} is the start of {len(begun)} jobs' ids: give more of it")
+
+
+def follow(job: Job, environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """The job's events from its first, then each as it comes, until its end (or its process ended without one)."""
+    offset = 0
+    while True:
+        found, offset = events(job, environ, offset)
+        yield from found
+        if any(e.get("type") in ("done", "error") for e in found):
+            return
+        if not found and not alive(job):
+            found, offset = events(job, environ, offset)  # what it wrote as it went
+            yield from found
+            return
+        if not found:
+            time.sleep(POLL)
+
+
+def stop(job: Job) -> bool:
+    """Stop the job's reply as Ctrl-C stops a one-shot (what arrived is kept in its thread); False if it had
+    ended."""
+    if not alive(job):
+        return False
+    try:
+        os.kill(job.pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,190 @@
+"""Replies that outlive their terminal (``chat --bg``, ``chat jobs``, ``chat attach``, ``chat stop``): the one-shot
+answered by a process of its own, listed, followed live from any terminal, stopped with its part kept, and found
+interrupted when its process was killed. Each reply here is held by the fake server until the test lets it go, so a
+test sees the job running, not a timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
+from tests.helpers import CHAT, chat, eventually, read_until
+
+pytestmark = pytest.mark.e2e  # each job is a process of its own
+
+
+def held(first: str, rest: str, gate: threading.Event) -> Raw:
+    """A streamed answer: ``first``, then ``rest`` once ``gate`` is set."""
+    return Raw(
+        [
+            sse(delta_chunk({"role": "assistant", "content": first})),
+            lambda: gate.wait(60),
+            sse(delta_chunk({"content": rest})),
+            sse(delta_chunk({}, finish_reason="stop")),
+            b"data: [DONE]\n\n",
+        ]
+    )
+
+
+def listed(env: dict[str, str]) -> list[dict]:
+    run = chat(env, "jobs", "--json")
+    assert run.code == 0, run
+    return json.loads(run.out)
+
+
+def job_of(env: dict[str, str], thread: str) -> dict:
+    (found,) = [j for j in listed(env) if j["thread_id"] == thread]
+    return found
+
+
+def state(env: dict[str, str], thread: str, wanted: str, chars: int = 0) -> dict:
+    return eventually(
+        lambda: (j := job_of(env, thread))["state"] == wanted and j["chars"] >= chars and j,
+        f"the job of {thread} to be {wanted}",
+        timeout=60,
+    )
+
+
+@pytest.fixture(params=["cold", "worker"])
+def job_env(request, chat_env):
+    """A job's one-shot the normal way, and through the warm worker."""
+    return chat_env if request.param == "cold" else request.getfixturevalue("warm_env")
+
+
+def test_bg_returns_at_once_and_the_reply_goes_on_listed_and_kept(server, job_env):
+    gate = threading.Event()
+    server.queue(held("Once upon", " a time.", gate))
+    try:
+        run = chat(job_env, "--bg", "tell me a story")
+        assert run.code == 0 and "answering in the background as job" in run.err, run
+        thread = run.out.strip()
+        running = state(job_env, thread, "running", chars=len("Once upon"))
+        assert running["question"] == "tell me a story"
+        lines = chat(job_env, "jobs").out.splitlines()
+        assert any(line.startswith(running["id"]) and "running" in line and thread in line for line in lines), lines
+    finally:
+        gate.set()
+    state(job_env, thread, "done")
+    shown = chat(job_env, "show", thread)
+    assert "tell me a story" in shown.out and "Once upon a time." in shown.out, shown
+
+
+def test_attach_shows_what_arrived_then_the_rest_live_in_several_terminals(server, chat_env):
+    gate = threading.Event()
+    server.queue(held("First part,", " then the rest.", gate))
+    try:
+        thread = chat(chat_env, "--bg", "go").out.strip()
+        job = state(chat_env, thread, "running", chars=len("First part,"))["id"]
+        attached = [
+            subprocess.Popen([str(CHAT), "attach", job], env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        for process in attached:
+            assert process.stdout is not None
+            read_until(process.stdout, b"First part,", timeout=30)  # what arrived before it attached
+    finally:
+        gate.set()
+    for process in attached:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert out.decode().endswith(" then the rest.\n"), out
+
+
+def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_env):
+    gate = threading.Event()
+    server.queue(held("The part kept", " and never this.", gate))
+    try:
+        thread = chat(chat_env, "--bg", "go").out.strip()
+        job = state(chat_env, thread, "running", chars=len("The part kept"))["id"]
+        stopped = chat(chat_env, "stop", job)
+        assert stopped.code == 0 and f"stopped job {job}" in stopped.err, stopped
+        assert state(chat_env, thread, "stopped")["id"] == job
+    finally:
+        gate.set()
+    shown = chat(chat_env, "show", thread).out
+    assert "The part kept" in shown and "never this" not in shown, shown
+    again = chat(chat_env, "stop", job)
+    assert again.code == 0 and "is not running (stopped)" in again.err, again
+
+
+def test_a_job_whose_process_was_killed_is_listed_interrupted(server, chat_env):
+    gate = threading.Event()
+    server.queue(held("Half", " and the rest.", gate))
+    try:
+        thread = chat(chat_env, "--bg", "go").out.strip()
+        job = state(chat_env, thread, "running", chars=len("Half"))
+        os.kill(job["pid"], signal.SIGKILL)
+        state(chat_env, thread, "interrupted")
+    finally:
+        gate.set()
+    attached = chat(chat_env, "attach", job["id"])
+    assert attached.out == "Half\n" and "ended before its answer did" in attached.err, attached
+    assert "go" in chat(chat_env, "show", thread).out  # the question is kept with its thread
+
+
+def test_piped_text_goes_with_a_background_question(server, chat_env):
+    server.queue(Reply("Summed up."))
+    thread = chat(chat_env, "--bg", "summarise this", stdin=b"the piped text").out.strip()
+    state(chat_env, thread, "done")
+    assert "the piped text" in json.dumps(server.requests[-1]), server.requests[-1]
+
+
+def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo hi"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
+    found = state(chat_env, thread, "waiting")
+    assert any("waiting for you" in line for line in chat(chat_env, "jobs").out.splitlines())
+    attached = chat(chat_env, "attach", found["id"])
+    assert f"waits for you: chat -t {thread} goes on with it" in attached.err, attached
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--bg"], "--bg answers a question"),
+        (["--bg", "--remote", "http://127.0.0.1:9", "q"], "--bg does not take --remote"),
+        (["--bg", "--resume", "yes", "-t", "x"], "--resume answers what a thread waits on"),
+    ],
+)
+def test_what_bg_cannot_do_is_one_line(chat_env, args, said):
+    run = chat(chat_env, *args)
+    assert run.code == 2 and said in run.err and "Traceback" not in run.err, run
+    assert listed(chat_env) == []
+
+
+def test_attach_and_stop_without_such_a_job_are_one_line(chat_env):
+    for args in (["attach"], ["attach", "nope"], ["stop", "nope"]):
+        run = chat(chat_env, *args)
+        assert run.code == 2 and "Traceback" not in run.err, run
+
+
+def test_ctrl_c_and_closing_the_terminal_that_started_it_do_not_stop_it(server, chat_env, tmp_path):
+    """Started from a shell in a terminal, in a command line that goes on (``( chat --bg ...; sleep )``, one job of the
+    shell's, one process group): Ctrl-C typed for the rest of the line, then the terminal closing (SIGHUP to its
+    session), reach the shell's job but not the reply, which goes on to its end in a session of its own."""
+    import pexpect
+
+    gate = threading.Event()
+    server.queue(held("Still", " here.", gate))
+    said = tmp_path / "id"
+    shell = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=chat_env, encoding="utf-8", timeout=60)
+    try:
+        shell.sendline(f"( {CHAT} --bg go > {said}; echo STARTED; sleep 60 )")
+        shell.expect(r"[\r\n]STARTED\r?\n")  # its output (not the echo of the line typed)
+        thread = said.read_text().strip()
+        state(chat_env, thread, "running", chars=len("Still"))
+        shell.sendintr()  # Ctrl-C: the shell's job (the sleep) stops
+        shell.sendline("echo BACK")
+        shell.expect(r"[\r\n]BACK\r?\n")
+        shell.close(force=True)  # the terminal is gone: its session is hung up
+        assert state(chat_env, thread, "running")
+    finally:
+        gate.set()
+    state(chat_env, thread, "done")
+    assert "Still here." in chat(chat_env, "show", thread).out
