@@ -92,10 +92,7 @@ def attach_command(
         from chatcli.service import jobs
 
         env = environment()
-        try:
-            found = jobs.find(env.environ, job)
-        except jobs.NoSuchJob as exc:
-            raise UsageError(str(exc)) from None
+        found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
         try:
             for event in jobs.follow(found, env.environ):
                 if event.get("type") == "token":
@@ -135,10 +132,7 @@ def stop_command(
         from chatcli.service import jobs
 
         env = environment()
-        try:
-            found = jobs.find(env.environ, job)
-        except jobs.NoSuchJob as exc:
-            raise UsageError(str(exc)) from None
+        found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
         if not jobs.stop(found):
             say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
             return

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from chatcli.errors import UsageError
+
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
 QUESTION_SHOWN = 60  # characters of a job's question kept to list it
 POLL = 0.05  # seconds between two looks at a running job's events
@@ -39,8 +41,8 @@ OUTPUT_FLAGS = ("--bg", "--json", "--jsonl")
 JOB_VARIABLE = "CHATCLI_JOB"
 
 
-class NoSuchJob(LookupError):
-    """No job has that id (nor a thread of that id one)."""
+class NoSuchJob(UsageError):
+    """No job has that id (nor a thread of that id one): said as a usage error, in one line."""
 
 
 @dataclass(frozen=True)
