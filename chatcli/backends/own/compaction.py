@@ -195,19 +195,21 @@ async def summarise(
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
     # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room): at most
     # about a quarter of the budget (approximate counter: 4 characters a token), and its answer is read no further.
-    text, usage, cut = await _answer(chat_model, prompt, {**config, "tags": tags}, min(budget, MAX_ANSWER))
+    room, said = min(budget, MAX_ANSWER), "the summary request"
+    text, usage, cut = await read_within(chat_model, prompt, {**config, "tags": tags}, room, said, "nothing was folded")
     text = text.strip()
     if not text:  # the turns would count as folded into nothing
         raise ModelError("the model answered the summary request with nothing: nothing was folded")
     return (text + CUT if cut else text), usage, cut
 
 
-async def _answer(
-    chat_model: BaseChatModel, prompt: list[BaseMessage], config: RunnableConfig, room: int
+async def read_within(
+    chat_model: Any, prompt: list[BaseMessage], config: RunnableConfig, room: int, what: str, lost: str
 ) -> tuple[str, Any, bool]:
-    """The summariser's answer, read as it streams: its text, its usage, and whether the text ran past ``room``
-    characters (it is cut there, and the rest never read). Its thinking is counted with its text against
-    ``MAX_ANSWER``, as a turn's is."""
+    """An answer chat reads for itself (the summariser's, an MCP server's request's), read as it streams: its text,
+    its usage, and whether the text ran past ``room`` characters (it is cut there, and the rest never read). Its
+    thinking is counted with its text against ``MAX_ANSWER``, as a turn's is: past it, the answer to ``what`` fails
+    (``lost`` says what that costs)."""
     from langchain_core.messages.ai import add_usage as merged
 
     from chatcli.core.chunks import thinking_of
@@ -227,8 +229,8 @@ async def _answer(
                 return "".join(pieces)[:room], usage, True
             if read > MAX_ANSWER:
                 raise ModelError(
-                    f"the answer to the summary request passed {MAX_ANSWER // (1024 * 1024)} MB: nothing was folded",
-                    hint="a model that thinks this long is not one the summary can wait for",
+                    f"the answer to {what} passed {MAX_ANSWER // (1024 * 1024)} MB: {lost}",
+                    hint=f"a model that thinks this long is not one {what} can wait for",
                 )
     return "".join(pieces), usage, False
 

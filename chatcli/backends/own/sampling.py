@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, AsyncGenerator, Awaitable, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from chatcli.tools.asking import SAMPLING
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 MAX_TOKENS = 4_000  # the longest answer a server may get, whatever it asks (about four characters a token)
 MAX_TEXT = 100_000  # characters of a request's messages and system prompt, in all
@@ -169,9 +171,11 @@ def is_request(params: Any) -> bool:
 class Sampler(Protocol):
     """What answers a server's request (chat's graph: chatcli.backends.own.graph.ChatGraph)."""
 
-    def model_name(self, config: Any) -> str: ...
+    def model_name(self, config: RunnableConfig) -> str: ...
 
-    async def sample(self, request: Sampling, config: Any, emit: Callable[[Any], None]) -> dict[str, Any]: ...
+    async def sample(
+        self, request: Sampling, config: RunnableConfig, emit: Callable[[Any], None]
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ class Model:
     answer: Callable[[Sampling, Callable[[Any], None]], Awaitable[dict[str, Any]]]
 
     @classmethod
-    def of(cls, sampler: Sampler | None, config: Any) -> Model | None:
+    def of(cls, sampler: Sampler | None, config: RunnableConfig) -> Model | None:
         if sampler is None:
             return None
         return cls(sampler.model_name(config), lambda request, emit: sampler.sample(request, config, emit))
@@ -201,26 +205,15 @@ def refused(why: str) -> dict[str, Any]:
     return {"error": why}
 
 
-async def answered(chat_model: Any, request: Sampling, config: Any) -> tuple[str, Any, bool]:
+async def answered(chat_model: Any, request: Sampling, config: RunnableConfig) -> tuple[str, Any, bool]:
     """``chat_model``'s answer to ``request``, read as it streams and no further than its ``max_tokens`` (about four
     characters a token): the text, the usage, and whether it was cut there."""
-    from langchain_core.messages.ai import add_usage
+    from chatcli.backends.own.compaction import read_within
 
     model = chat_model
     if request.temperature is not None and "temperature" in type(chat_model).model_fields:
         model = chat_model.model_copy(update={"temperature": request.temperature})
+    if request.stop:
+        model = model.bind(stop=list(request.stop))
     room = request.max_tokens * 4
-    pieces: list[str] = []
-    size, usage = 0, None
-    kwargs = {"stop": list(request.stop)} if request.stop else {}
-    stream = cast("AsyncGenerator[Any, None]", model.astream(request.prompt(), config, **kwargs))
-    async with aclosing(stream):  # stopped early, the request is closed at once
-        async for chunk in stream:
-            piece = str(chunk.text)
-            size += len(piece)
-            pieces.append(piece)
-            if getattr(chunk, "usage_metadata", None):
-                usage = add_usage(usage, chunk.usage_metadata)
-            if size > room:
-                return "".join(pieces)[:room], usage, True
-    return "".join(pieces), usage, False
+    return await read_within(model, request.prompt(), config, room, "the MCP server's request", "it was not answered")
