@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import IO, TYPE_CHECKING, Any, Optional
 
 import typer
 
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
 from chatcli.text import json_text, say
+
+if TYPE_CHECKING:
+    from chatcli.service.jobs import Seen
 
 STATE_SHOWN = {
     "running": "running",
@@ -109,7 +112,7 @@ def attach_command(
     guarded(debug, action)
 
 
-def _ended(seen: Any, err: Any) -> None:
+def _ended(seen: "Seen", err: IO[str]) -> None:
     """One line on how a reply that is no longer running stands."""
     thread = seen.thread or "?"
     if seen.state == "waiting":

@@ -101,21 +101,20 @@ def directory(environ: Mapping[str, str]) -> Path:
     return where
 
 
-def _ticks(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot), or None if there is no such process."""
+def _stat(pid: int) -> tuple[str, int] | None:
+    """Process ``pid``'s state letter and when it started (clock ticks since boot); None if there is no such
+    process."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
 
 
 def alive(job: Job) -> bool:
     """True while the job's own process runs (not another that took its pid; a zombie counts as ended)."""
-    try:
-        state = Path(f"/proc/{job.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X") and _ticks(job.pid) == job.ticks
+    found = _stat(job.pid)
+    return found is not None and found[0] not in ("Z", "X") and found[1] == job.ticks
 
 
 def _private(path: Path) -> Any:
@@ -162,7 +161,7 @@ def start(args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes |
         thread,
         " ".join((question or (piped or b"").decode("utf-8", "replace")[:1000]).split())[:QUESTION_SHOWN],
         process.pid,
-        _ticks(process.pid) or 0,
+        (_stat(process.pid) or ("", 0))[1],
         time.time(),
         str(cwd),
     )
