@@ -106,6 +106,8 @@ class Settings:
     max_cost_answer: float | None = None
     max_cost_thread: float | None = None
     max_cost_day: float | None = None
+    # Background replies (chat --bg) running at once, at most: one more is refused in one line. Never from a .env.
+    max_jobs: int = 4
     # A call to a model with no known price while a limit is set: "allow" (said once) or "refuse".
     unpriced: str = "allow"
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
@@ -170,6 +172,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MAX_COST_ANSWER": "max_cost_answer",
     "CHATCLI_MAX_COST_THREAD": "max_cost_thread",
     "CHATCLI_MAX_COST_DAY": "max_cost_day",
+    "CHATCLI_MAX_JOBS": "max_jobs",
     "CHATCLI_UNPRICED": "unpriced",
 }
 
@@ -312,6 +315,8 @@ def _check(settings: Settings) -> None:
         _check_document_url(settings.mcp_client_metadata_url)
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
+    if settings.max_jobs < 1:
+        raise ConfigError(f"max_jobs must be a whole number, 1 or more, got {settings.max_jobs}")
     for name in ("max_cost_answer", "max_cost_thread", "max_cost_day"):
         if (value := getattr(settings, name)) is not None and value < 0:
             raise ConfigError(f"{name} must be a number of dollars, 0 or more, got {value}")

@@ -188,3 +188,21 @@ def test_ctrl_c_and_closing_the_terminal_that_started_it_do_not_stop_it(server, 
         gate.set()
     state(chat_env, thread, "done")
     assert "Still here." in chat(chat_env, "show", thread).out
+
+
+def test_at_most_max_jobs_run_at_once_and_one_more_is_one_line(server, chat_env):
+    env = {**chat_env, "CHATCLI_MAX_JOBS": "1"}
+    gate = threading.Event()
+    server.queue(held("One", " done.", gate))
+    try:
+        thread = chat(env, "--bg", "one").out.strip()
+        state(env, thread, "running", chars=len("One"))
+        refused = chat(env, "--bg", "two")
+        assert refused.code == 2 and "1 background reply is running already" in refused.err, refused
+        assert "(max_jobs = 1): nothing was started" in refused.err and len(listed(env)) == 1
+    finally:
+        gate.set()
+    state(env, thread, "done")
+    server.queue(Reply("Two."))
+    second = chat(env, "--bg", "two").out.strip()
+    assert state(env, second, "done")["question"] == "two"

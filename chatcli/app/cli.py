@@ -62,7 +62,7 @@ def ask_command(**given: Any) -> None:
     if given["background"]:
         from chatcli.app.job_commands import in_background
 
-        guarded(given["debug"], lambda _settings: in_background(given, ASKED.get()))
+        guarded(given["debug"], lambda settings: in_background(given, ASKED.get(), settings), settings_of(given))
         return
     json_output = None
     if given["as_json"] or given["as_jsonl"]:

@@ -186,6 +186,11 @@ def _forget_old(where: Path) -> None:
                 (where / f"{job.id}{suffix}").unlink(missing_ok=True)
 
 
+def running(environ: Mapping[str, str]) -> list[Job]:
+    """The jobs still answering (their process alive, their events not ended)."""
+    return [job for job in jobs(environ) if alive(job) and seen(job, environ).state == "running"]
+
+
 def events(job: Job, environ: Mapping[str, str], offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The job's whole events from ``offset`` (bytes into its file), and the offset after them (a line still being
     written is left for the next look)."""
