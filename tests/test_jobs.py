@@ -206,3 +206,28 @@ def test_at_most_max_jobs_run_at_once_and_one_more_is_one_line(server, chat_env)
     server.queue(Reply("Two."))
     second = chat(env, "--bg", "two").out.strip()
     assert state(env, second, "done")["question"] == "two"
+
+
+def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, job_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo inbox-ran"})))
+    server.queue(Reply("It said inbox-ran."))
+    thread = chat(job_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
+    state(job_env, thread, "waiting")
+    rows = json.loads(chat(job_env, "inbox", "--json").out)
+    assert len(rows) == 1, rows
+    (row,) = rows
+    assert row["thread_id"] == thread and row["title"] == "run echo"
+    assert [a["kind"] for a in row["asked"]] == ["approval"] and "echo inbox-ran" in row["asked"][0]["text"]
+    listed_text = chat(job_env, "inbox")
+    assert thread in listed_text.out and "approval" in listed_text.out, listed_text
+    answered = chat(job_env, "inbox", "answer", thread, "yes", cwd=tmp_path)
+    assert answered.code == 0 and "goes on in the background" in answered.err, answered
+    eventually(lambda: json.loads(chat(job_env, "inbox", "--json").out) == [], "the inbox to empty", timeout=60)
+    done = eventually(
+        lambda: [j for j in listed(job_env) if j["thread_id"] == thread and j["state"] == "done"],
+        "the answered job to end",
+        timeout=60,
+    )
+    assert done
+    shown = chat(job_env, "show", thread).out
+    assert "inbox-ran" in shown and "It said inbox-ran." in shown, shown

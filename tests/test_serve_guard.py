@@ -41,6 +41,7 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),
         ("POST", f"/v1/threads/{thread}/compact", {}),
         ("GET", "/v1/commands", None),
+        ("GET", "/v1/inbox", None),
         ("POST", f"/v1/threads/{thread}/commands", {"command": "undo"}),
         ("GET", "/", None),
         ("GET", "/openapi.json", None),

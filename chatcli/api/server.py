@@ -24,6 +24,7 @@ from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
 from chatcli.service.answerer import OWN, Answerer
+from chatcli.service.inbox import Answers
 
 if TYPE_CHECKING:
     from chatcli.service.thread import Thread
@@ -195,6 +196,16 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
     async def list_threads() -> list[dict[str, Any]]:
         return [row.as_dict() for row in await threads().list()]
 
+    @app.get(
+        "/v1/inbox",
+        summary=(
+            "What waits for the user in every thread (`chat inbox --json`): calls to approve, tools' questions, "
+            "graphs' interrupts; POST /v1/threads/ID/approvals answers them"
+        ),
+    )
+    async def inbox() -> list[dict[str, Any]]:
+        return [row.as_dict() for row in await threads().waiting()]
+
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
         wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
@@ -301,8 +312,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             lambda c: c.resume(),
             settings,
             _streams(request),
-            decisions=approval.decisions,
-            answers=approval.answers,
+            given=Answers(approval.decisions, approval.answers),
             thread_id=thread_id,
         )
         return await _answer(running, request, turn)

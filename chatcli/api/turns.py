@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
 
 from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
-from chatcli.errors import UsageError
+from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
@@ -43,20 +43,11 @@ class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(
-        self,
-        out: Objects,
-        err: Any,
-        *,
-        lines: bool,
-        decisions: dict[str, Any] | None = None,
-        answers: dict[str, Any] | None = None,
-    ):
+    def __init__(self, out: Objects, err: Any, *, lines: bool, given: Answers | None = None):
         super().__init__(lines=lines)
         self.objects = out
         self.err = err or sys.stderr
-        self.decisions = decisions
-        self.answers = answers or {}  # a tool's question's answer, by interrupt id
+        self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.objects.queue.put_nowait(obj)
@@ -72,34 +63,20 @@ class HttpListener(JsonEvents):
         self.note(f"not run: {result.call.label or result.call.name} ({result.content[:200]})")
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
-        if self.decisions is None:  # the client answers with an approvals request: the turn ends here
+        if self.given is None:  # the client answers with an approvals request: the turn ends here
             self.approval(call)
             return Decision("later")
-        answer = self.decisions.get(call.id)
-        if not isinstance(answer, dict):
-            return Decision("no", by=NO_DECISION)
-        action: Literal["yes", "no"] = "yes" if answer.get("action") == "yes" else "no"
-        args = answer.get("args") if isinstance(answer.get("args"), dict) else None
-        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
-        return Decision(action, args=args if action == "yes" else None, reason=reason if action == "no" else None)
+        return self.given.decision(call) or Decision("no", by=NO_DECISION)
 
     async def answer(self, question: Question) -> Reply | None:
-        """The request's answer to the graph's interrupt (``answers``, by interrupt id); none: the turn ends with it
-        in ``interrupts``."""
-        if question.id is None or question.id not in self.answers:
-            return await super().answer(question)
-        return Reply(self.answers[question.id])
+        """The request's answer to the graph's interrupt; none: the turn ends with it in ``interrupts``."""
+        given = self.given.reply(question) if self.given is not None else None
+        return given if given is not None else await super().answer(question)
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""
-        from chatcli.core.elicitation import answer_of
-
-        if question.id not in self.answers:
-            return await super().elicit(question)
-        try:
-            return answer_of(self.answers[question.id], question)
-        except ValueError as exc:
-            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+        given = self.given.elicited(question) if self.given is not None else None
+        return given if given is not None else await super().elicit(question)
 
 
 @dataclass
@@ -110,8 +87,7 @@ class Turn:
     work: Callable[[Thread], Awaitable[Any]]
     settings: Settings
     stream: bool
-    decisions: dict[str, Any] | None = None
-    answers: dict[str, Any] | None = None
+    given: Answers | None = None  # an approvals request's answers
     thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
     err: Any = None
     status: int = 200
@@ -119,9 +95,7 @@ class Turn:
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        output = HttpListener(
-            self._objects, self.err, lines=self.stream, decisions=self.decisions, answers=self.answers
-        )
+        output = HttpListener(self._objects, self.err, lines=self.stream, given=self.given)
         try:
             async with self.open(output) as conversation:
                 output.model = conversation.model_name

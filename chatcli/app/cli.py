@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, MutableMapping
 
 import typer
 
+import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
@@ -75,6 +76,24 @@ def ask_command(**given: Any) -> None:
     guarded(given["debug"], partial(_ask, given, json_output, env), settings_of(given), on_error)
 
 
+def _given_answers(given: dict[str, Any], json_output: JsonOutput | None, env: Environment) -> bool:
+    """``--answers``: the answers on stdin, handed to the JSON output that the questions would reach; True when
+    the thread goes on with them (a resume, no question)."""
+    if not given["answers"]:
+        return False
+    from chatcli.service.inbox import MAX_ANSWERS, Answers
+
+    if json_output is None or not given["thread"] or given["question"] is not None or given["resume"] is not None:
+        raise UsageError("--answers goes on with a thread: -t ID --json (or --jsonl), no question, no --resume")
+    if env.stdin_isatty:
+        raise UsageError("--answers reads the answers on stdin")
+    text = env.stdin.read(MAX_ANSWERS + 1)
+    if len(text) > MAX_ANSWERS:
+        raise UsageError(f"the answers on stdin hold more than {MAX_ANSWERS // 1024} KB")
+    json_output.given = Answers.of_json(text)
+    return True
+
+
 def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment, settings: Settings) -> None:
     """Answer the question, or open the prompt, as the flags ``given`` say."""
     asked = SimpleNamespace(**given)
@@ -84,6 +103,10 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
     from chatcli.service.opening import ThreadSetup
 
     answerer, answer = graph_source(given, env)
+    if _given_answers(given, json_output, env):
+        from chatcli.service.thread import NO_VALUE
+
+        answer = NO_VALUE  # what the thread waits on is asked again, and the answers given answer it
     setup = ThreadSetup(
         system=asked.system,
         variables=parse_vars(asked.var),

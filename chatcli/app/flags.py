@@ -14,7 +14,7 @@ from typing import Any, Mapping
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = tuple(
     "threads show tree export import rm search title fork compact tools mcp roles models trust serve acp stats memory "
-    "jobs attach stop ask "
+    "jobs attach stop inbox ask "
     "worker config".split()
 )
 # What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.
@@ -278,6 +278,15 @@ ASK = (
         hidden=True,
     ),
     Flag(
+        "answers",
+        ("--answers",),
+        False,
+        None,
+        "Go on with what the thread (-t ID) waits on, answered by the JSON on stdin "
+        '({"decisions": {CALL_ID: {"action": "yes"}}, "answers": {ID: VALUE}}); with --json or --jsonl.',
+        hidden=True,  # chat inbox answer starts it, the answers kept off the command line (which others may read)
+    ),
+    Flag(
         "remote",
         ("--remote",),
         None,
@@ -338,7 +347,7 @@ PRINT_AND_EXIT = ("-h", "--help", "--install-completion", "--show-completion")
 # table's, and those only the subcommands have (tests/test_conventions.py reads them from click).
 SUBCOMMANDS_VALUED = set(
     "--format -f --output -o --limit -n --as --focus --since --host --port --socket --token --token-file "
-    "--allow-host --trust-proxy --log".split()
+    "--allow-host --trust-proxy --log --reason --field".split()
 )
 VALUED = {name for flag in ASK if flag.takes_value for name in flag.names} | SUBCOMMANDS_VALUED
 

@@ -7,10 +7,10 @@ chat                        the prompt (Enter sends, Ctrl-C stops a reply)
 chat "QUESTION"             one answer; piped text goes after the question
 chat threads | show [ID]    your conversations; one (the last without ID)
 chat search TEXT            search; export, import, rm, title, fork, compact
-chat config | models        the settings and their sources; the models
+chat config | models | acp  the settings, their sources; models; your editor
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
 chat memory | stats | trust what threads remember; costs; trust this .env
-chat serve | acp | jobs     over HTTP; in your editor; chat --bg "Q"'s replies
+chat jobs | inbox | serve   chat --bg "Q"'s replies; what waits for you; HTTP
 chat ask rm or unlink       a question that starts with a command's name
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or

@@ -48,13 +48,7 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
             raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
     if not given["question"] and not piped:
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
-    busy = jobs.running(env.environ)
-    if len(busy) >= settings.max_jobs:
-        raise UsageError(
-            f"{len(busy)} background repl{'ies are' if len(busy) != 1 else 'y is'} running already, the most at once "
-            f"(max_jobs = {settings.max_jobs}): nothing was started",
-            hint="chat jobs lists them; chat stop ID stops one; max_jobs in config.toml raises the limit",
-        )
+    jobs.room(env.environ, settings.max_jobs)
     job = jobs.start(args, env.environ, env.cwd, piped, given["question"] or "")
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:

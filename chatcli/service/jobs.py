@@ -191,6 +191,17 @@ def running(environ: Mapping[str, str]) -> list[Job]:
     return [job for job in jobs(environ) if alive(job) and seen(job, environ).state == "running"]
 
 
+def room(environ: Mapping[str, str], most: int) -> None:
+    """UsageError when ``most`` background replies run already (the ``max_jobs`` setting): nothing is started."""
+    busy = running(environ)
+    if len(busy) >= most:
+        raise UsageError(
+            f"{len(busy)} background repl{'ies are' if len(busy) != 1 else 'y is'} running already, the most at once "
+            f"(max_jobs = {most}): nothing was started",
+            hint="chat jobs lists them; chat stop ID stops one; max_jobs in config.toml raises the limit",
+        )
+
+
 def events(job: Job, environ: Mapping[str, str], offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The job's whole events from ``offset`` (bytes into its file), and the offset after them (a line still being
     written is left for the next look)."""

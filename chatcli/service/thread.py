@@ -166,6 +166,21 @@ class Thread:
             if failure is exc:
                 raise  # as it was: a model client's error keeps its own cause, which its provider reads
             raise failure from exc
+        finally:
+            await asyncio.shield(self._inbox())
+
+    async def _inbox(self) -> None:
+        """Keep the inbox (chat inbox) in step with the thread once a turn has ended, however it ended and at
+        whichever door: what it waits on for the user now, or nothing. A thread no database of chat's keeps (an
+        Agent Server's) is the server's to list; a store that fails here loses no answer (the turn has ended)."""
+        if self.store is None:
+            return
+        from chatcli.service.inbox import asked_of
+
+        try:
+            await self.store.index.waits(self.thread_id, asked_of(await self.waiting()))
+        except Exception:  # noqa: BLE001 - the inbox is told again at the thread's next turn
+            return
 
     def lock(self) -> AbstractAsyncContextManager[None]:
         """Hold the thread for the length of a turn, so turns from other processes queue up; a thread no database
@@ -527,6 +542,7 @@ class Thread:
         async with self.lock():
             waiting = await self.waiting()
             if not waiting:  # another request (or process) answered them meanwhile
+                await self._inbox()
                 raise AlreadyDone(f"thread {self.thread_id}: it waits on nothing: answered already, by another request")
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]

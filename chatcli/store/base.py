@@ -132,6 +132,37 @@ class Held(NamedTuple):
     spent: Spent
 
 
+@dataclass(frozen=True)
+class Asked:
+    """One question a thread waits on: ``kind`` "approval" (a tool call to approve; ``id`` the call's), "question"
+    (a tool's server asks; ``id`` the interrupt's) or "interrupt" (a graph's own; ``id`` the interrupt's), and
+    ``text``, a line saying what is asked."""
+
+    kind: str
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A thread that waits for the user (chat inbox): since when, its title, and what it asks."""
+
+    thread_id: str
+    since: float
+    title: str
+    asked: tuple[Asked, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        from chatcli.text import iso_time
+
+        return {
+            "thread_id": self.thread_id,
+            "since": iso_time(self.since),
+            "title": self.title,
+            "asked": [asdict(a) for a in self.asked],
+        }
+
+
 class ThreadIndex(Protocol):
     """Titles, times, sizes and models of the threads, and full-text search over their messages."""
 
@@ -161,6 +192,12 @@ class ThreadIndex(Protocol):
         """Store what answers the thread."""
 
     async def delete(self, thread_id: str) -> None: ...
+
+    async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
+        """Record what the thread waits on now (nothing: it waits on nothing, and leaves the inbox)."""
+
+    async def waiting(self) -> List[Waiting]:
+        """The threads that wait for the user, the longest waiting first."""
 
     async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first, turns not numbered yet."""

@@ -7,7 +7,21 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
 
-from chatcli.store.base import EPSILON, Guard, Held, Params, Place, Point, Row, Said, SearchHit, Spent, ThreadInfo
+from chatcli.store.base import (
+    EPSILON,
+    Asked,
+    Guard,
+    Held,
+    Params,
+    Place,
+    Point,
+    Row,
+    Said,
+    SearchHit,
+    Spent,
+    ThreadInfo,
+    Waiting,
+)
 from chatcli.store.decode import loads
 from chatcli.store.keys import REF_KEY
 from chatcli.text import make_title
@@ -156,6 +170,31 @@ class SqlThreadIndex(Generic[Conn]):
                 await self._execute_all(statements, (thread_id,))
 
         await self.guard.run(write)
+
+    async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
+        """Record what the thread waits on now (since when it first waited is kept); nothing: the thread leaves the
+        inbox."""
+        if not asked:
+            await self._write(self.SQL["unwait"], (thread_id,))
+            return
+        listed = json.dumps([{"kind": a.kind, "id": a.id, "text": a.text} for a in asked])
+        await self._write(self.SQL["wait"], (thread_id, time.time(), listed))
+
+    async def waiting(self) -> List[Waiting]:
+        """The threads that wait for the user, the longest waiting first."""
+        found = []
+        for thread_id, since, title, listed in await self._rows(self.SQL["waiting"]):
+            try:
+                items = json.loads(listed)
+            except ValueError:
+                items = []
+            asked = tuple(
+                Asked(str(i.get("kind", "")), str(i.get("id", "")), str(i.get("text", "")))
+                for i in items
+                if isinstance(i, dict)
+            )
+            found.append(Waiting(str(thread_id), float(since), str(title), asked))
+        return found
 
     async def binding(self, thread_id: str) -> str | None:
         """What answers the thread, as stored (chatcli.core.binding.Binding's JSON); None if nothing is stored."""

@@ -30,7 +30,15 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
-        "delete": "DELETE FROM chatcli_threads WHERE thread_id = ?; DELETE FROM chatcli_bindings WHERE thread_id = ?",
+        "delete": (
+            "DELETE FROM chatcli_threads WHERE thread_id = ?; DELETE FROM chatcli_bindings WHERE thread_id = ?; "
+            "DELETE FROM chatcli_waiting WHERE thread_id = ?"
+        ),
+        "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
+            ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
+        "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = ?",
+        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked FROM chatcli_waiting AS w
+            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id ORDER BY w.since""",
         "place": "UPDATE chatcli_threads SET cwd = ?, dirs = ? WHERE thread_id = ?",
         "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
         "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",
@@ -47,7 +55,8 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "chain": CHAIN.format(p="?"),
         "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
             DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?;
-            DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?""",
+            DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?;
+            DELETE FROM chatcli_waiting WHERE thread_id = ?""",
         "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
             FROM chatcli_messages WHERE thread_id = ?""",
         # Each checkpoint's id, its parent's, the last message of its list and the two fields of its metadata the tree

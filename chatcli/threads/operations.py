@@ -11,6 +11,7 @@ from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
+from chatcli.store.base import Waiting
 from chatcli.text import fenced, local_time, make_title
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.threads.masking import masked
@@ -143,6 +144,11 @@ class Threads:
         """Threads, most recently used first (a title holding a known credential masked)."""
         rows = await self.store.index.list(limit)
         return masked(rows, self.secrets)
+
+    async def waiting(self) -> List[Waiting]:
+        """The threads that wait for the user (chat inbox), the longest waiting first; a known credential in a
+        title or in what is asked (a call's arguments) masked."""
+        return masked(await self.store.index.waiting(), self.secrets)
 
     async def find(self, wanted: str | None) -> str:
         """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of

@@ -3,12 +3,13 @@ read them: listed, shown, exported and deleted on the server (``chat --remote UR
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from chatcli.backends.remote.client import Remote
 from chatcli.core.graph_app import GraphApp
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
+from chatcli.store.base import Waiting
 
 
 class RemoteThreads:
@@ -22,6 +23,11 @@ class RemoteThreads:
         from chatcli.threads.masking import masked
 
         return masked(await self.remote.threads(limit), self.secrets)
+
+    async def waiting(self) -> List[Waiting]:
+        """What waits for the user on the server: its threads' interrupts are the server's to list (chat --remote
+        URL -t ID asks them); chat's inbox holds its own database's."""
+        return []
 
     async def info(self, thread_id: str | None) -> ThreadInfo | None:
         if not thread_id:

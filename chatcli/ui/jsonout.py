@@ -9,26 +9,38 @@ chatcli.service.json_events (which ``chat serve`` uses too); this module writes 
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from chatcli.core.events import Decision, Review, ToolCall, ToolResult
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
 from chatcli.service.json_events import JsonEvents, usage_object  # noqa: F401  (usage_object: for callers)
 from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes
+
+if TYPE_CHECKING:
+    from chatcli.service.inbox import Answers
 
 
 class JsonOutput(JsonEvents, StderrNotes):
     """``--json`` (``lines=False``): one object at the end; ``--jsonl``: a line per chunk, then the end."""
 
     def __init__(
-        self, out: IO[str] | None = None, err: IO[str] | None = None, *, lines: bool = False, waits: bool = False
+        self,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+        *,
+        lines: bool = False,
+        waits: bool = False,
+        given: Answers | None = None,
     ):
         super().__init__(lines=lines)
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         # A background reply's (chatcli.service.jobs): a call of chat's own that needs approval waits for it in the
-        # thread (``chat -t ID`` asks it), as a graph's does, rather than being refused for want of a terminal.
+        # thread (``chat -t ID`` asks it, or chat inbox), as a graph's does, rather than being refused for want of a
+        # terminal.
         self.waits = waits
+        self.given = given  # answers given ahead (chat inbox answer): what they answer is not asked
 
     def refused(self, result: ToolResult) -> None:
         StderrNotes.tool_result(self, result)
@@ -36,10 +48,21 @@ class JsonOutput(JsonEvents, StderrNotes):
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         """chat's own calls are refused (nobody to ask), or wait in a background reply; a graph's approval waits
         for ``--resume``."""
+        decided = self.given.decision(call) if self.given is not None else None
+        if decided is not None:
+            return decided
         if review is None and not self.waits:
             return await StderrNotes.approve(self, call)
         self.approval(call)
         return Decision("later")
+
+    async def answer(self, question: Question) -> Reply | None:
+        given = self.given.reply(question) if self.given is not None else None
+        return given if given is not None else await super().answer(question)
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        given = self.given.elicited(question) if self.given is not None else None
+        return given if given is not None else await super().elicit(question)
 
     def _write(self, obj: dict[str, Any]) -> None:
         # In a terminal, escape everything non-ASCII too; anywhere, every control character.

@@ -35,7 +35,15 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT %s",
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
-        "delete": "DELETE FROM chatcli_threads WHERE thread_id = %s; DELETE FROM chatcli_bindings WHERE thread_id = %s",
+        "delete": (
+            "DELETE FROM chatcli_threads WHERE thread_id = %s; DELETE FROM chatcli_bindings WHERE thread_id = %s; "
+            "DELETE FROM chatcli_waiting WHERE thread_id = %s"
+        ),
+        "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (%s, %s, %s)
+            ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
+        "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = %s",
+        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked FROM chatcli_waiting AS w
+            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id ORDER BY w.since""",
         "place": "UPDATE chatcli_threads SET cwd = %s, dirs = %s WHERE thread_id = %s",
         "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
         "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = %s",
@@ -59,7 +67,8 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "purge": """DELETE FROM checkpoints WHERE thread_id = %s; DELETE FROM checkpoint_blobs WHERE thread_id = %s;
             DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
             DELETE FROM chatcli_threads WHERE thread_id = %s;
-            DELETE FROM chatcli_bindings WHERE thread_id = %s; DELETE FROM chatcli_labels WHERE thread_id = %s""",
+            DELETE FROM chatcli_bindings WHERE thread_id = %s; DELETE FROM chatcli_labels WHERE thread_id = %s;
+            DELETE FROM chatcli_waiting WHERE thread_id = %s""",
         "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
             FROM chatcli_messages WHERE thread_id = %s""",
         # Each checkpoint's id, its parent's, the last message of its list (its metadata's TAIL; else its message

@@ -106,6 +106,14 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS chatcli_spending_thread ON chatcli_spending (thread_id)",
         ),
     ),
+    # What each thread waits on for the user (chat inbox): a row while it waits, gone once it is answered.
+    Migration(
+        "m008_waiting",
+        (
+            """CREATE TABLE IF NOT EXISTS chatcli_waiting (
+                thread_id TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, asked TEXT NOT NULL)""",
+        ),
+    ),
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (

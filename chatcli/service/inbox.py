@@ -1,0 +1,116 @@
+"""The inbox: every question chat waits on for the user, across threads and doors, and answers given ahead.
+
+A thread that ends a turn waiting on the user (a tool call to approve, a tool's server's question, a graph's
+interrupt) is listed in the store's inbox by the service itself (``Thread``), whichever door ran the turn: the
+prompt, a one-shot, ``chat serve``, ``chat acp`` or a background reply. It leaves the inbox once a turn ends with
+nothing waiting. ``Answers`` are answers given before the questions are asked again: ``chat serve``'s approvals
+request and ``chat inbox answer`` carry them, and the turn that goes on reads them where it would have asked.
+
+Public API::
+
+    asked_of(pending) -> list[Asked]            # what a thread waits on, a line each (the inbox's rows)
+    Answers(decisions, answers)                  # answers by call id and by interrupt id
+    Answers.of_json(text) / .to_json()           # as chat inbox answer hands them to the job that goes on
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Mapping
+
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Question, Reply, ToolCall
+from chatcli.core.interrupts import Pending
+from chatcli.errors import UsageError
+from chatcli.store.base import Asked
+
+# How much of a call's arguments or a question's value a row of the inbox shows.
+SHOWN = 200
+# The most an answers document may hold (read from a file or a pipe).
+MAX_ANSWERS = 1024 * 1024
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def asked_of(pending: Iterable[Pending]) -> list[Asked]:
+    """What a thread waits on (chatcli.core.interrupts.Pending), a line each: a call to approve (by call id), a
+    tool's server's question or a graph's interrupt (by interrupt id)."""
+    asked: list[Asked] = []
+    for item in pending:
+        if item.is_approval:
+            asked += [
+                Asked("approval", call.id, f"run {call.label or call.name} {_short(call.arguments)}")
+                for call in item.calls
+            ]
+        elif item.elicitation is not None:
+            question = item.elicitation
+            fields = question.url or ", ".join(f.name for f in question.fields)
+            said = f"{question.server or question.tool} asks: {question.message}" + (f" ({fields})" if fields else "")
+            asked.append(Asked("question", item.id or "", _short(said)))
+        else:
+            asked.append(Asked("interrupt", item.id or "", _short(item.value)))
+    return asked
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Answers given ahead: a decision about each call, by call id (``{"action": "yes" | "no", "args"?: {...},
+    "reason"?: "...", "always"?: true}``), and an answer to each question, by interrupt id (a tool's question:
+    ``{"action": "accept", "content": {...}}``, "decline" or "cancel"; a graph's interrupt: the value it resumes
+    with). A call or question they do not answer is the listener's to handle as it would without them."""
+
+    decisions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    answers: Mapping[str, Any] = field(default_factory=dict)
+
+    def decision(self, call: ToolCall) -> Decision | None:
+        """The decision about ``call``; None if none was given."""
+        answer = self.decisions.get(call.id)
+        if not isinstance(answer, Mapping):
+            return None
+        action: Literal["yes", "no"] = "yes" if answer.get("action") == "yes" else "no"
+        args = answer.get("args") if isinstance(answer.get("args"), dict) else None
+        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
+        if action == "yes":
+            return Decision("yes", args=args, always=answer.get("always") is True)
+        return Decision("no", reason=reason)
+
+    def reply(self, question: Question) -> Reply | None:
+        """The value a graph's interrupt resumes with; None if none was given."""
+        if question.id is None or question.id not in self.answers:
+            return None
+        return Reply(self.answers[question.id])
+
+    def elicited(self, question: Elicitation) -> Elicited | None:
+        """The answer to a tool's question (UsageError when it does not fit the question); None if none was given."""
+        from chatcli.core.elicitation import answer_of
+
+        if question.id is None or question.id not in self.answers:
+            return None
+        try:
+            return answer_of(self.answers[question.id], question)
+        except ValueError as exc:
+            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps({"decisions": dict(self.decisions), "answers": dict(self.answers)})
+
+    @classmethod
+    def of_json(cls, text: str) -> Answers:
+        """Answers from their JSON (``to_json``'s, or chat serve's approvals request's body); UsageError if not."""
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or set(value) - {"decisions", "answers"}:
+            raise UsageError('answers are a JSON object {"decisions": {CALL_ID: {...}}, "answers": {ID: ...}}')
+        decisions, answers = value.get("decisions") or {}, value.get("answers") or {}
+        if not isinstance(decisions, dict) or not all(isinstance(d, dict) for d in decisions.values()):
+            raise UsageError('"decisions" is an object of decisions by call id')
+        if not isinstance(answers, dict):
+            raise UsageError('"answers" is an object of answers by interrupt id')
+        return cls(decisions, answers)
