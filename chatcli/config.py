@@ -108,6 +108,9 @@ class Settings:
     max_cost_day: float | None = None
     # Background replies (chat --bg) running at once, at most: one more is refused in one line. Never from a .env.
     max_jobs: int = 4
+    # When a background reply ends or starts waiting: "terminal" says so on one line in the terminal that started it
+    # (while its shell waits at its prompt), "desktop" sends a desktop notification too, "off" neither.
+    notify: str = "terminal"
     # A call to a model with no known price while a limit is set: "allow" (said once) or "refuse".
     unpriced: str = "allow"
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
@@ -173,12 +176,14 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MAX_COST_THREAD": "max_cost_thread",
     "CHATCLI_MAX_COST_DAY": "max_cost_day",
     "CHATCLI_MAX_JOBS": "max_jobs",
+    "CHATCLI_NOTIFY": "notify",
     "CHATCLI_UNPRICED": "unpriced",
 }
 
 MEMORY_MODES = ("compact", "trim", "summary")
 SANDBOX_MODES, EDITING_MODES = ("workspace", "read-only", "off"), ("emacs", "vi")
 UNPRICED_MODES = ("allow", "refuse")
+NOTIFY_MODES = ("terminal", "desktop", "off")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
@@ -304,26 +309,27 @@ def _check(settings: Settings) -> None:
     for var, value in settings.provider_env:
         if var in url_variables():
             check_url(value if "://" in value else f"http://{value}", var)  # OLLAMA_HOST may be host:port
-    if settings.memory not in MEMORY_MODES:
-        raise ConfigError(f"memory must be compact, trim or summary, got {settings.memory!r}")
     if not 0.3 <= settings.compact_at <= 1.0:
         raise ConfigError(
             f"compact_at must be between 0.3 and 1.0 (a share of the history budget), got {settings.compact_at}",
             hint='memory = "trim" (CHATCLI_MEMORY=trim) turns compaction off',
         )
+    for name, modes in (
+        ("memory", MEMORY_MODES),
+        ("sandbox", SANDBOX_MODES),
+        ("notify", NOTIFY_MODES),
+        ("unpriced", UNPRICED_MODES),
+        ("editing_mode", EDITING_MODES),
+    ):
+        if (mode := getattr(settings, name)) not in modes:
+            raise ConfigError(f"{name} must be {', '.join(modes[:-1])} or {modes[-1]}, got {mode!r}")
     if settings.mcp_client_metadata_url is not None:
         _check_document_url(settings.mcp_client_metadata_url)
-    if settings.sandbox not in SANDBOX_MODES:
-        raise ConfigError(f"sandbox must be workspace, read-only or off, got {settings.sandbox!r}")
     if settings.max_jobs < 1:
         raise ConfigError(f"max_jobs must be a whole number, 1 or more, got {settings.max_jobs}")
     for name in ("max_cost_answer", "max_cost_thread", "max_cost_day"):
         if (value := getattr(settings, name)) is not None and value < 0:
             raise ConfigError(f"{name} must be a number of dollars, 0 or more, got {value}")
-    if settings.unpriced not in UNPRICED_MODES:
-        raise ConfigError(f"unpriced must be allow or refuse, got {settings.unpriced!r}")
-    if settings.editing_mode not in EDITING_MODES:
-        raise ConfigError(f"editing_mode must be emacs or vi, got {settings.editing_mode!r}")
 
 
 def _check_document_url(url: str) -> None:

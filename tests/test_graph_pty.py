@@ -4,12 +4,13 @@ question; chat killed at a question and started again on the thread."""
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
 
 from tests.fakeserver import Reply, protocol_error, tool_calls
-from tests.helpers import Repl, stored, summary
+from tests.helpers import Repl, chat, stored, summary
 from tests.test_graph_app import AGENT, sent
 from tests.test_reliability import db_of
 from tests.test_tools_pty import ARGUMENTS, CTRL_C, QUESTION, answer, wait_asked
@@ -78,10 +79,13 @@ def test_ctrl_c_at_a_graphs_question_leaves_it_waiting_and_the_next_message_goes
     answer(repl, CTRL_C)
     repl.wait_for("not answered: the thread waits at the question", after=at)
     repl.wait_prompt()
+    waiting = json.loads(chat(chat_env, "inbox", "--json").out)  # left at the prompt, it is in the inbox
+    assert [(w["thread_id"], [a["text"] for a in w["asked"]]) for w in waiting] == [("cc", ["Which city?"])], waiting
     server.queue(Reply("Fine, no trip."))
     after = repl.say("never mind")
     repl.wait_for("Fine, no trip.", after=after)
     repl.wait_prompt()
+    assert json.loads(chat(chat_env, "inbox", "--json").out) == []  # the next message went on: nothing waits
     for body in server.requests:  # the question's call got a result before the next message was sent
         assert protocol_error(body["messages"]) is None, body["messages"]
 

@@ -75,3 +75,53 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
     assert inbox(backend.env) == []
     shown = chat(backend.env, "show", thread).out
     assert "Booked for tomorrow." in shown and (not own or "from-the-inbox" in shown), shown
+
+
+def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on(server, chat_env, tmp_path):
+    """``chat inbox answer THREAD`` with no answer, in a terminal: the question is the prompt's own (one key), and
+    the thread goes on in the background with what was pressed."""
+    import time
+
+    import pexpect
+
+    from chatcli.ui.deliberate import GAP
+    from tests.helpers import CHAT
+    from tests.test_tools_pty import QUESTION
+
+    server.queue(tool_calls(("shell", {"command": "echo asked-here"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
+    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    server.queue(Reply("Ran it."))
+    child = pexpect.spawn(
+        str(CHAT), ["inbox", "answer", thread], env=chat_env, cwd=str(tmp_path), encoding="utf-8", timeout=60
+    )
+    try:
+        child.expect_exact("echo asked-here")
+        child.expect_exact(QUESTION.split(" [")[0])
+        time.sleep(GAP + 0.25)  # a person reads the question, then presses one key on its own
+        child.send("y")
+        child.expect_exact("goes on in the background")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end")
+    shown = chat(chat_env, "show", thread).out
+    assert "asked-here" in shown and "Ran it." in shown, shown
+    assert inbox(chat_env) == []
+
+
+def test_what_the_inbox_cannot_answer_is_one_line_and_the_question_still_waits(server, chat_env, tmp_path):
+    server.queue(tool_calls(("shell", {"command": "echo kept"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
+    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    for args in (
+        ["answer"],
+        ["answer", "nosuchthread", "yes"],
+        ["answer", thread, "maybe"],
+        ["answer", thread, "-"],
+    ):
+        run = chat(chat_env, "inbox", *args, stdin="{not json")
+        assert run.code == 2 and "Traceback" not in run.err and len(run.err.strip().splitlines()) <= 2, (args, run)
+    assert [r["thread_id"] for r in inbox(chat_env)] == [thread]
+    assert [j["state"] for j in jobs_of(chat_env, thread)] == ["waiting"]  # nothing was started

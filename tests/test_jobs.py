@@ -231,3 +231,79 @@ def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, jo
     assert done
     shown = chat(job_env, "show", thread).out
     assert "inbox-ran" in shown and "It said inbox-ran." in shown, shown
+
+
+def shell_in_a_terminal(env: dict[str, str]):
+    import pexpect
+
+    shell = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=env, encoding="utf-8", timeout=60)
+    shell.sendline("PS1='$ '; echo READY")
+    shell.expect(r"[\r\n]READY\r?\n")
+    return shell
+
+
+def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, chat_env, tmp_path):
+    """With ``notify = "desktop"``: a line in the terminal whose shell waits at its prompt, and ``notify-send``."""
+    sent = tmp_path / "notified"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "notify-send").write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {sent}\n')
+    (bin_dir / "notify-send").chmod(0o755)
+    env = {**chat_env, "PATH": f"{bin_dir}:{chat_env['PATH']}", "CHATCLI_NOTIFY": "desktop"}
+    gate = threading.Event()
+    server.queue(held("Told", " you.", gate))
+    said = tmp_path / "id"
+    shell = shell_in_a_terminal(env)
+    try:
+        shell.sendline(f"{CHAT} --bg go > {said}; echo STARTED")
+        shell.expect(r"[\r\n]STARTED\r?\n")
+        thread = said.read_text().strip()
+        job = state(env, thread, "running", chars=len("Told"))["id"]
+        gate.set()
+        shell.expect_exact(f"chat: background reply {job} done: chat attach {job}")
+    finally:
+        gate.set()
+        shell.close(force=True)
+    assert eventually(lambda: sent.exists() and f"background reply {job} done" in sent.read_text(), "notify-send")
+
+
+def test_a_program_in_the_foreground_of_that_terminal_is_never_written_into(server, chat_env, tmp_path):
+    gate = threading.Event()
+    server.queue(held("Quiet", " please.", gate))
+    said = tmp_path / "id"
+    shell = shell_in_a_terminal(chat_env)
+    try:
+        shell.sendline(f"{CHAT} --bg go > {said}; cat; echo CAT-DONE")  # cat holds the terminal, as an editor would
+        thread = eventually(lambda: said.exists() and said.read_text().strip(), "the thread id")
+        job = state(chat_env, thread, "running", chars=len("Quiet"))["id"]
+        gate.set()
+        state(chat_env, thread, "done")
+        shell.sendeof()  # cat ends: the shell is back at its prompt
+        shell.expect(r"[\r\n]CAT-DONE\r?\n")
+        shell.sendline("echo BACK")
+        shell.expect(r"[\r\n]BACK\r?\n")
+        assert f"background reply {job}" not in (shell.before or ""), shell.before
+    finally:
+        gate.set()
+        shell.close(force=True)
+
+
+def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
+    gate = threading.Event()
+    server.queue(held("Watched", " over.", gate))
+    watcher = subprocess.Popen(
+        [str(CHAT), "jobs", "--watch", "--json"], env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        thread = chat(chat_env, "--bg", "go").out.strip()
+        assert watcher.stdout is not None
+        first = json.loads(read_until(watcher.stdout, b"\n", timeout=30))
+        assert (first["thread_id"], first["state"]) == (thread, "running"), first
+        gate.set()
+        second = json.loads(read_until(watcher.stdout, b"\n", timeout=30))
+        assert (second["thread_id"], second["state"]) == (thread, "done"), second
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(timeout=30) == 0
+    finally:
+        gate.set()
+        watcher.kill()

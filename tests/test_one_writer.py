@@ -25,6 +25,7 @@ NOT_A_TERMINAL = {
     ("local/server.py", "writer.write"): "the HTTP request that asks the local model server if it is up",
     ("tools/kept_files.py", "out.write"): "a tool result's binary part, kept as a new 0600 file under the thread",
     ("ui/clipboard.py", "terminal.write"): "/copy: OSC 52 with base64 text, the one sequence chat sends on purpose",
+    ("ui/notify.py", "terminal.write"): "OSC 9, a desktop notification: a neutralised line of chat's own (notify)",
     ("app/acp_commands.py", "writer.write"): "chat acp's protocol stream: a JSON-RPC error line (json.dumps, ASCII)",
     ("app/worker/server.py", "os.write"): "the pipe that tells the warm worker's starter it listens",
     ("app/serve_commands.py", "handle.write"): "chat serve's note of its socket, in chat's data directory",

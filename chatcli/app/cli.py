@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from contextvars import ContextVar
-from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, MutableMapping
 
@@ -65,15 +64,38 @@ def ask_command(**given: Any) -> None:
 
         guarded(given["debug"], lambda settings: in_background(given, ASKED.get(), settings), settings_of(given))
         return
-    json_output = None
+    json_output, job = None, False
     if given["as_json"] or given["as_jsonl"]:
         from chatcli.service.jobs import JOB_VARIABLE
         from chatcli.ui.jsonout import JsonOutput
 
-        waits = bool(env.environ.get(JOB_VARIABLE))  # a background reply: nobody to ask now, someone later
-        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"], waits=waits)
+        job = bool(env.environ.get(JOB_VARIABLE))  # a background reply: nobody to ask now, someone later
+        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"], waits=job)
     on_error = json_output.fail if json_output is not None else None
-    guarded(given["debug"], partial(_ask, given, json_output, env), settings_of(given), on_error)
+    read: list[Settings] = []
+
+    def ask(settings: Settings) -> None:
+        read.append(settings)
+        _ask(given, json_output, env, settings)
+
+    try:
+        guarded(given["debug"], ask, settings_of(given), on_error)
+    finally:
+        if job and read:
+            _tell_the_end(env, read[0])
+
+
+def _tell_the_end(env: Environment, settings: Settings) -> None:
+    """A background reply has ended (done, waiting for you, failed, stopped): the terminal that started it is told,
+    and the desktop too, as the ``notify`` setting says."""
+    from chatcli.service.jobs import ending
+
+    found = ending(env.environ) if settings.notify != "off" else None
+    if found is not None:
+        from chatcli.ui.notify import tell
+
+        job, line = found
+        tell(job.tty, job.session, line, desktop=settings.notify == "desktop")
 
 
 def _given_answers(given: dict[str, Any], json_output: JsonOutput | None, env: Environment) -> bool:

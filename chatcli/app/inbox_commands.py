@@ -71,7 +71,15 @@ def inbox_command(
         row = next((w for w in found if w.thread_id == thread), None)
         if row is None:
             raise UsageError(f"thread {thread} waits on nothing", hint="chat inbox lists what waits")
-        _go_on(row, _answers(row, answer, reason, fields or []), settings, db)
+        env = environment()
+        if answer is None and env.stdin_isatty and env.stdout.isatty():
+            given = asyncio.run(_asked_here(row, settings))
+            if given is None:
+                say(env.stderr, f"chat: left thread {row.thread_id} waiting\n")
+                return
+        else:
+            given = _answers(row, answer, reason, fields or [])
+        _go_on(row, given, settings, db)
 
     guarded(debug, run, {"db": db})
 
@@ -112,6 +120,49 @@ def _answers(row: Waiting, answer: str | None, reason: str | None, fields: list[
             answers[asked.id] = _form(answer, fields)
         else:
             answers[asked.id] = typed_answer(answer)
+    return Answers(decisions, answers)
+
+
+async def _asked_here(row: Waiting, settings: Settings) -> Answers | None:
+    """What ``row``'s thread waits on, asked in this terminal as the prompt asks it (the same keys: yes, no, always,
+    edit, a reason; a form's fields); None when the user leaves (Ctrl-C, or a call left for later)."""
+    from chatcli.app.run import make_env_output
+    from chatcli.service.chat import Chat
+    from chatcli.service.inbox import Answers
+
+    env = environment()
+    output = make_env_output(env, settings, ask=True)
+    decisions: dict[str, dict[str, Any]] = {}
+    answers: dict[str, Any] = {}
+    chat = Chat(settings)
+    try:
+        async with chat:
+            thread = await chat.thread(await chat.find(row.thread_id, exists=True), listener=output)
+            for pending in await thread.waiting():
+                if pending.elicitation is not None:
+                    elicited = await output.elicit(pending.elicitation)
+                    if elicited is None:
+                        return None
+                    answers[pending.id or ""] = elicited.record()
+                elif not pending.is_approval:
+                    reply = await output.answer(pending.question())
+                    if reply is None:
+                        return None
+                    answers[pending.id or ""] = reply.value
+                for call, review in zip(pending.calls, pending.reviews):
+                    reviewed = (review,) if not thread.own_model else ()  # chat's own calls are asked without one
+                    decision = await output.approve(call, *reviewed)
+                    if decision.action == "later":
+                        return None
+                    decisions[call.id] = {
+                        "action": "yes" if decision.action == "yes" else "no",
+                        "always": decision.always,
+                    }
+                    decisions[call.id].update(
+                        {k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v}
+                    )
+    except KeyboardInterrupt:
+        return None
     return Answers(decisions, answers)
 
 

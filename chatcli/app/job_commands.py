@@ -10,19 +10,12 @@ import typer
 
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
-from chatcli.text import json_text, say
+from chatcli.text import json_text, neutralise, say
 
 if TYPE_CHECKING:
     from chatcli.service.jobs import Seen
 
-STATE_SHOWN = {
-    "running": "running",
-    "waiting": "waiting for you",
-    "done": "done",
-    "stopped": "stopped",
-    "failed": "failed",
-    "interrupted": "interrupted",
-}
+WATCH_POLL = 0.5  # seconds between two looks at the jobs (chat jobs --watch)
 
 
 def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None:
@@ -60,29 +53,69 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
 
 @app.command("jobs")
 def jobs_command(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts); with --watch, a line each."),
+    watch: bool = typer.Option(
+        False, "--watch", "-w", help="Then follow them: a line as each starts, ends or waits for you (Ctrl-C stops)."
+    ),
     debug: bool = DEBUG,
 ) -> None:
     """List the background replies (chat --bg), the newest first: running, waiting for you, done, failed or
     interrupted (its process ended without an end: the part that arrived is in its thread)."""
 
-    def action(_settings: Any) -> None:
+    def action(settings: Any) -> None:
         from chatcli.service import jobs
 
         env = environment()
         seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
-        if as_json:
+        if as_json and not watch:
             say(env.stdout, json_text([s.as_dict() for s in seen], ensure_ascii=False, indent=1) + "\n", data=True)
             return
-        if not seen:
+        if not seen and not watch:
             say(env.stderr, 'no background replies: chat --bg "QUESTION" starts one\n')
             return
-        for s in seen:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.job.started))
-            line = f"{s.job.id}  {STATE_SHOWN[s.state]:<15}  {s.thread or '-':<10}  {when}  {s.job.question}"
-            say(env.stdout, line + "\n", data=True)
+        for s in reversed(seen) if watch else seen:  # followed: the oldest first, as what comes next
+            _say(s, as_json, env.stdout)
+        if watch:
+            try:
+                _watch({s.job.id: s.state for s in seen}, as_json, settings.notify == "desktop")
+            except KeyboardInterrupt:
+                return
 
     guarded(debug, action)
+
+
+def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:
+    """One job on one line (``as_json``: its JSON object)."""
+    from chatcli.service import jobs
+
+    if as_json:
+        say(out, json_text(s.as_dict(), ensure_ascii=False) + "\n", data=True)
+        return
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.job.started))
+    state = jobs.STATE_SHOWN[s.state]
+    say(out, f"{s.job.id}  {state:<15}  {s.thread or '-':<10}  {when}  {neutralise(s.job.question)}\n", data=True)
+    out.flush()
+
+
+def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
+    """Follow the jobs until Ctrl-C: a line as one starts, ends or waits (``desktop``: a desktop notification too)."""
+    from chatcli.service import jobs
+
+    env = environment()
+    while True:
+        time.sleep(WATCH_POLL)
+        for job in reversed(jobs.jobs(env.environ)):
+            if states.get(job.id, "running") != "running":
+                continue  # it has ended: it changes no more (answered from the inbox, it goes on as a new job)
+            s = jobs.seen(job, env.environ)
+            if states.get(job.id) == s.state:
+                continue
+            states[job.id] = s.state
+            _say(s, as_json, env.stdout)
+            if desktop and s.state != "running":
+                from chatcli.ui.notify import tell
+
+                tell(None, None, f"chat: background reply {job.id} {jobs.STATE_SHOWN[s.state]}", desktop=True)
 
 
 @app.command("attach")

@@ -58,6 +58,10 @@ class Job:
     ticks: int  # the process's start time (/proc/PID/stat): the same pid later is another process
     started: float
     cwd: str
+    # The terminal it was started from (its device) and that terminal's session (its shell's): told of the job's end
+    # while the shell waits at its prompt (None: started without a terminal).
+    tty: str | None = None
+    session: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> Job:
@@ -164,6 +168,7 @@ def start(args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes |
         (_stat(process.pid) or ("", 0))[1],
         time.time(),
         str(cwd),
+        *_terminal(),
     )
     temporary = where / f".{job_id}.json"
     with _private(temporary) as handle:
@@ -171,6 +176,18 @@ def start(args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes |
     temporary.replace(where / f"{job_id}.json")
     _forget_old(where)
     return job
+
+
+def _terminal() -> tuple[str | None, int | None]:
+    """The terminal this process was started from (its stderr's, else its stdin's) and its session; (None, None)
+    without one."""
+    for fd in (2, 0):
+        try:
+            if os.isatty(fd):
+                return os.ttyname(fd), os.getsid(0)
+        except OSError:
+            continue
+    return None, None
 
 
 def _forget_old(where: Path) -> None:
@@ -189,6 +206,33 @@ def _forget_old(where: Path) -> None:
 def running(environ: Mapping[str, str]) -> list[Job]:
     """The jobs still answering (their process alive, their events not ended)."""
     return [job for job in jobs(environ) if alive(job) and seen(job, environ).state == "running"]
+
+
+# A job's state as a person reads it (chat jobs, the line that says a job ended).
+STATE_SHOWN = {
+    "running": "running",
+    "waiting": "waiting for you",
+    "done": "done",
+    "stopped": "stopped",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
+
+
+def ending(environ: Mapping[str, str]) -> tuple[Job, str] | None:
+    """In a job's own process, as it ends: the job and the line that tells of its end (done, waiting for you,
+    failed, stopped); None in any other process."""
+    job_id = environ.get(JOB_VARIABLE)
+    path = directory(environ) / f"{job_id}.json"
+    if not job_id or not path.is_file():
+        return None
+    try:
+        job = Job.read(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    state = seen(job, environ).state
+    goes_on = f"chat -t {job.thread}" if state == "waiting" and job.thread else f"chat attach {job.id}"
+    return job, f"chat: background reply {job.id} {STATE_SHOWN[state]}: {goes_on}"
 
 
 def room(environ: Mapping[str, str], most: int) -> None:
