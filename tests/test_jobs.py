@@ -125,7 +125,18 @@ def test_a_job_whose_process_was_killed_is_listed_interrupted(server, chat_env):
         gate.set()
     attached = chat(chat_env, "attach", job["id"])
     assert attached.out == "Half\n" and "ended before its answer did" in attached.err, attached
+    assert f"chat attach {job['id']} --go-on" in attached.err  # offered: go on from there
     assert "go" in chat(chat_env, "show", thread).out  # the question is kept with its thread
+
+    server.queue(Reply("The whole answer."))
+    gone_on = chat(chat_env, "attach", job["id"], "--go-on")
+    assert gone_on.code == 0 and gone_on.out == "The whole answer.\n", gone_on
+    assert "answered again as job" in gone_on.err
+    assert [j["state"] for j in listed(chat_env) if j["thread_id"] == thread] == ["done", "interrupted"]
+    assert "The whole answer." in chat(chat_env, "show", thread).out
+    done = listed(chat_env)[0]["id"]
+    refused = chat(chat_env, "attach", done, "--go-on")
+    assert refused.code == 2 and f"job {done} is done: nothing to go on with" in refused.err, refused
 
 
 def test_piped_text_goes_with_a_background_question(server, chat_env):

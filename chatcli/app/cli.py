@@ -141,8 +141,11 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         new_thread=asked.new_thread,
         answerer=answerer,
         resume=answer,
+        again=asked.again,
         rebind=asked.rebind,
     )
+    if asked.again and (asked.question is not None or answer is not None or not (asked.thread or asked.latest)):
+        raise UsageError("--again answers a thread's last question again: -t ID, no question, no --resume")
     if asked.at is not None and not (asked.thread or asked.latest):
         raise UsageError("--at names a node of a thread: give the thread too", hint="chat -t ID --at NODE")
     role_prompt = setup.role.system if setup.role is not None else None

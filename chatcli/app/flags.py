@@ -278,6 +278,15 @@ ASK = (
         hidden=True,
     ),
     Flag(
+        "again",
+        ("--again",),
+        False,
+        None,
+        "Answer the thread's (-t ID) last question again, in place of its answer, as /retry does: a reply cut off "
+        "(a background reply whose process was killed) goes on from the thread's last checkpoint.",
+        hidden=True,  # chat attach --go-on starts it
+    ),
+    Flag(
         "answers",
         ("--answers",),
         False,

@@ -13,7 +13,7 @@ from chatcli.errors import UsageError
 from chatcli.text import json_text, neutralise, say
 
 if TYPE_CHECKING:
-    from chatcli.service.jobs import Seen
+    from chatcli.service.jobs import Job, Seen
 
 WATCH_POLL = 0.5  # seconds between two looks at the jobs (chat jobs --watch)
 
@@ -121,15 +121,23 @@ def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
 @app.command("attach")
 def attach_command(
     job: Optional[str] = typer.Argument(None, help="The job (or its thread); the newest running one if none."),
+    go_on: bool = typer.Option(
+        False,
+        "--go-on",
+        help="A reply that did not end (interrupted, stopped, failed): answer its question again from the thread's "
+        "last checkpoint, in the background, and follow that.",
+    ),
     debug: bool = DEBUG,
 ) -> None:
     """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""
 
-    def action(_settings: Any) -> None:
+    def action(settings: Any) -> None:
         from chatcli.service import jobs
 
         env = environment()
         found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
+        if go_on:
+            found = _gone_on(found, settings)
         try:
             for event in jobs.follow(found, env.environ):
                 if event.get("type") == "token":
@@ -146,6 +154,25 @@ def attach_command(
     guarded(debug, action)
 
 
+def _gone_on(job: "Job", settings: Any) -> "Job":
+    """A new job that answers ``job``'s question again from its thread's last checkpoint (``--again``), where it
+    ran; UsageError for a job that has nothing to go on with."""
+    from pathlib import Path
+
+    from chatcli.service import jobs
+
+    env = environment()
+    seen = jobs.seen(job, env.environ)
+    if seen.state in ("running", "waiting", "done") or not seen.thread:
+        hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
+        raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
+    jobs.room(env.environ, settings.max_jobs)
+    where = Path(job.cwd) if Path(job.cwd).is_dir() else env.cwd
+    again = jobs.start(["-t", seen.thread, "--again"], env.environ, where, None, job.question)
+    say(env.stderr, f"chat: job {job.id}'s question answered again as job {again.id}\n")
+    return again
+
+
 def _ended(seen: "Seen", err: IO[str]) -> None:
     """One line on how a reply that is no longer running stands."""
     thread = seen.thread or "?"
@@ -155,7 +182,11 @@ def _ended(seen: "Seen", err: IO[str]) -> None:
         error = (seen.end or {}).get("error") or {}
         say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
     elif seen.state == "interrupted":
-        say(err, f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}\n")
+        say(
+            err,
+            f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}; "
+            f"chat attach {seen.job.id} --go-on answers it again from there\n",
+        )
 
 
 @app.command("stop")

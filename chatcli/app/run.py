@@ -156,7 +156,9 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
         try:
-            if setup.resume is not None:
+            if setup.again:
+                result = await conversation.retry()
+            elif setup.resume is not None:
                 result = await conversation.resume(setup.resume)
             else:
                 result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
@@ -245,7 +247,7 @@ def run(
         files.append(piped)
         piped = None
     setup = replace(setup, attachments=tuple(files))
-    resuming = setup.resume is not None
+    resuming = setup.resume is not None or setup.again  # no question: the thread goes on from what it has
     asking_on = None if env.stdin_isatty or json_output is not None else env.open_terminal()
     how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
     one_shot = how.one_shot

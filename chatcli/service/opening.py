@@ -47,6 +47,7 @@ class ThreadSetup:
     announce: bool = False  # the prompt names the new thread once it exists (the banner could not)
     answerer: Answerer = OWN  # what answers: chat's own graph, --graph's or --remote's (chatcli.service.answerer)
     resume: Any = None  # --resume: the value the thread's pending interrupts get
+    again: bool = False  # --again: the thread's last question answered again (as /retry)
     rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
 
 
