@@ -125,3 +125,80 @@ def test_what_the_inbox_cannot_answer_is_one_line_and_the_question_still_waits(s
         assert run.code == 2 and "Traceback" not in run.err and len(run.err.strip().splitlines()) <= 2, (args, run)
     assert [r["thread_id"] for r in inbox(chat_env)] == [thread]
     assert [j["state"] for j in jobs_of(chat_env, thread)] == ["waiting"]  # nothing was started
+
+
+def test_an_approved_call_runs_where_it_was_asked_with_its_tool_whoever_answers_from_where(server, chat_env, tmp_path):
+    """Asked with --tools shell in project A, answered from project B: the call runs in A, its tool turned on."""
+    asked_in, answered_in = tmp_path / "projA", tmp_path / "projB"
+    asked_in.mkdir()
+    answered_in.mkdir()
+    server.queue(tool_calls(("shell", {"command": "pwd > where-it-ran"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "note where", cwd=asked_in).out.strip()
+    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    server.queue(Reply("Noted."))
+    answered = chat(chat_env, "inbox", "answer", thread, "yes", cwd=answered_in)
+    assert answered.code == 0, answered
+    eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end")
+    assert (asked_in / "where-it-ran").read_text().strip() == str(asked_in)  # it ran, and there
+    assert not (answered_in / "where-it-ran").exists()
+
+
+def test_a_form_answer_that_does_not_fit_is_one_line_and_the_question_still_waits(server, chat_env, tmp_path):
+    from tests.test_mcp import write_servers
+    from tests.test_mcp_asking import BOOKING, asking
+
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    server.queue(tool_calls(("book", {"city": "Paris"})))
+    first = chat(chat_env, "--yes", "--json", "-t", "trip", "book a table in Paris")
+    assert first.code == 0 and json.loads(first.out)["interrupts"], first
+    (row,) = inbox(chat_env)
+    assert [a["kind"] for a in row["asked"]] == ["question"] and "how many" in row["asked"][0]["text"], row
+    for args in (["yes"], ["yes", "--field", "party=40", "--field", "day=2026-12-24", "--field", "confirm=true"]):
+        bad = chat(chat_env, "inbox", "answer", "trip", *args)
+        assert bad.code == 2 and "not an answer to the tool's question" in bad.err, (args, bad)
+    assert [r["thread_id"] for r in inbox(chat_env)] == ["trip"] and jobs_of(chat_env, "trip") == []
+    server.queue(Reply("Booked for four."))
+    fields = [f"--field=party={BOOKING['party']}", f"--field=day={BOOKING['day']}", "--field=confirm=true"]
+    good = chat(chat_env, "inbox", "answer", "trip", "yes", *fields)
+    assert good.code == 0, good
+    eventually(lambda: [j for j in jobs_of(chat_env, "trip") if j["state"] == "done"], "the answer's job to end")
+    assert "Booked for four." in chat(chat_env, "show", "trip").out and inbox(chat_env) == []
+
+
+def test_a_thread_being_answered_or_no_longer_waiting_is_one_line(server, chat_env, tmp_path):
+    import threading
+
+    from tests.test_jobs import held
+
+    server.queue(tool_calls(("shell", {"command": "echo one"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run one", cwd=tmp_path).out.strip()
+    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    for args, said in (
+        (["nosuch", "yes"], "no thread 'nosuch'"),
+        ([thread, "yes", "--field", "a=b"], "--field answers a form, and the thread waits on none"),
+        ([thread, "yes", "--reason", "why"], "--reason goes with no"),
+        ([thread[:4], "maybe"], "'maybe' is no answer to a tool call"),  # the start of its id names it
+    ):
+        run = chat(chat_env, "inbox", "answer", *args)
+        assert run.code == 2 and said in run.err, (args, run)
+    gate = threading.Event()
+    server.queue(held("Running", " on.", gate))
+    try:
+        assert chat(chat_env, "inbox", "answer", thread, "yes").code == 0
+        job = eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "running"], "it to run")[0]
+        twice = chat(chat_env, "inbox", "answer", thread, "no", "--reason", "changed my mind")
+        assert twice.code == 2 and f"being answered already, by background reply {job['id']}" in twice.err, twice
+    finally:
+        gate.set()
+    eventually(lambda: inbox(chat_env) == [], "the inbox to empty")
+    late = chat(chat_env, "inbox", "answer", thread, "yes")
+    assert late.code == 2 and "waits on nothing" in late.err, late
+
+
+def test_a_credential_cut_at_the_edge_of_what_is_shown_is_masked(server, chat_env, tmp_path):
+    key = chat_env["OPENAI_API_KEY"]
+    server.queue(tool_calls(("shell", {"command": "A" * 174 + key})))
+    chat(chat_env, "--bg", "--tools", "shell", "leak it", cwd=tmp_path)
+    (row,) = eventually(lambda: inbox(chat_env), "the question in the inbox")
+    shown = row["asked"][0]["text"] + chat(chat_env, "inbox").out
+    assert key[:8] not in shown and "sk-test" not in shown, shown

@@ -296,6 +296,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
         engine = state["engine"]
+        given = Answers(approval.decisions, approval.answers)
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
@@ -304,7 +305,9 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             if not waiting:
                 await _answered_already(conversation, approval.decisions)
                 raise UsageError(f"thread {thread_id} waits for no approval and no answer")
-            _fitting(waiting, approval.answers)  # before the turn: an answer that does not fit changes nothing
+            for pending in waiting:  # before the turn: an answer that does not fit changes nothing
+                if pending.elicitation is not None:
+                    given.elicited(pending.elicitation)
             yield conversation
 
         turn = Turn(
@@ -312,7 +315,7 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
             lambda c: c.resume(),
             settings,
             _streams(request),
-            given=Answers(approval.decisions, approval.answers),
+            given=given,
             thread_id=thread_id,
         )
         return await _answer(running, request, turn)
@@ -429,18 +432,6 @@ async def _answer(running: Running, request: Request, turn: Turn) -> Any:
 
 def _streams(request: Request) -> bool:
     return EVENT_STREAM in request.headers.get("accept", "")
-
-
-def _fitting(waiting: list[Any], answers: dict[str, Any]) -> None:
-    """UsageError when an answer to a tool's question the thread waits on does not fit it."""
-    from chatcli.core.elicitation import answer_of
-
-    for pending in waiting:
-        if pending.elicitation is not None and pending.id in answers:
-            try:
-                answer_of(answers[pending.id], pending.elicitation)
-            except ValueError as exc:
-                raise UsageError(f"not an answer to the tool's question: {exc}") from None
 
 
 async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> None:

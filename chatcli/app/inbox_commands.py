@@ -3,7 +3,9 @@ without a terminal, the thread going on in the background (chatcli.service.jobs)
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -14,6 +16,8 @@ from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
 
 if TYPE_CHECKING:
+    from chatcli.core.elicitation import Elicitation
+    from chatcli.core.interrupts import Pending
     from chatcli.service.inbox import Answers
     from chatcli.store.base import Waiting
 
@@ -58,28 +62,26 @@ def inbox_command(
 
         from chatcli.threads.opening import open_threads
 
-        async def waiting() -> list[Waiting]:
-            async with open_threads(settings, read_only=True, light=True) as threads:
-                return await threads.waiting()
-
-        found = asyncio.run(waiting())
         if action is InboxAction.list:
-            _list(found, as_json)
+
+            async def waiting() -> list[Waiting]:
+                async with open_threads(settings, read_only=True, light=True) as threads:
+                    return await threads.waiting()
+
+            _list(asyncio.run(waiting()), as_json)
             return
         if not thread:
             raise UsageError("chat inbox answer THREAD ANSWER: name the thread (chat inbox lists them)")
-        row = next((w for w in found if w.thread_id == thread), None)
-        if row is None:
-            raise UsageError(f"thread {thread} waits on nothing", hint="chat inbox lists what waits")
         env = environment()
-        if answer is None and env.stdin_isatty and env.stdout.isatty():
-            given = asyncio.run(_asked_here(row, settings))
-            if given is None:
-                say(env.stderr, f"chat: left thread {row.thread_id} waiting\n")
-                return
-        else:
-            given = _answers(row, answer, reason, fields or [])
-        _go_on(row, given, settings, db)
+        here = answer is None and env.stdin_isatty and env.stdout.isatty()  # asked here, as at the prompt
+        if answer is None and not here:
+            raise UsageError(f"chat inbox answer {thread} ANSWER: give the answer", hint="chat inbox --help")
+        said = None if here else _said(answer or "", reason, fields or [])
+        going = asyncio.run(_prepared(thread, settings, said))
+        if going is None:
+            say(env.stderr, f"chat: left thread {thread} waiting\n")
+            return
+        _go_on(going, settings, db)
 
     guarded(debug, run, {"db": db})
 
@@ -99,104 +101,197 @@ def _list(found: list[Waiting], as_json: bool) -> None:
     say(env.stderr, "chat inbox answer THREAD ANSWER answers one (chat inbox --help says how)\n")
 
 
-def _answers(row: Waiting, answer: str | None, reason: str | None, fields: list[str]) -> Answers:
-    """The answers ``answer`` (and ``reason``, ``fields``) give to everything ``row``'s thread waits on."""
-    from chatcli.core.interrupts import typed_answer
+@dataclass(frozen=True)
+class Said:
+    """An answer given on the command line: a word (or the JSON of ``-``), a reason, a form's fields."""
+
+    word: str
+    reason: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    given: Answers | None = None  # ``-``: the answers read from stdin
+
+
+@dataclass(frozen=True)
+class Going:
+    """A thread to go on with: its answers, the built-in tools its calls name, where it was asked."""
+
+    thread_id: str
+    title: str
+    answers: Answers
+    tools: tuple[str, ...]
+    cwd: Path
+
+
+def _said(answer: str, reason: str | None, fields: list[str]) -> Said:
+    """The command line's answer, read and checked before anything opens."""
     from chatcli.service.inbox import MAX_ANSWERS, Answers
 
     if answer == "-":
         text = environment().stdin.read(MAX_ANSWERS + 1)
         if len(text) > MAX_ANSWERS:
             raise UsageError(f"the answers on stdin hold more than {MAX_ANSWERS // 1024} KB")
-        return Answers.of_json(text)
-    if answer is None:
-        raise UsageError(f"chat inbox answer {row.thread_id} ANSWER: give the answer", hint="chat inbox --help")
-    decisions: dict[str, dict[str, Any]] = {}
-    answers: dict[str, Any] = {}
-    for asked in row.asked:
-        if asked.kind == "approval":
-            decisions[asked.id] = _decision(answer, reason)
-        elif asked.kind == "question":
-            answers[asked.id] = _form(answer, fields)
-        else:
-            answers[asked.id] = typed_answer(answer)
-    return Answers(decisions, answers)
-
-
-async def _asked_here(row: Waiting, settings: Settings) -> Answers | None:
-    """What ``row``'s thread waits on, asked in this terminal as the prompt asks it (the same keys: yes, no, always,
-    edit, a reason; a form's fields); None when the user leaves (Ctrl-C, or a call left for later)."""
-    from chatcli.app.run import make_env_output
-    from chatcli.service.chat import Chat
-    from chatcli.service.inbox import Answers
-
-    env = environment()
-    output = make_env_output(env, settings, ask=True)
-    decisions: dict[str, dict[str, Any]] = {}
-    answers: dict[str, Any] = {}
-    chat = Chat(settings)
-    try:
-        async with chat:
-            thread = await chat.thread(await chat.find(row.thread_id, exists=True), listener=output)
-            for pending in await thread.waiting():
-                if pending.elicitation is not None:
-                    elicited = await output.elicit(pending.elicitation)
-                    if elicited is None:
-                        return None
-                    answers[pending.id or ""] = elicited.record()
-                elif not pending.is_approval:
-                    reply = await output.answer(pending.question())
-                    if reply is None:
-                        return None
-                    answers[pending.id or ""] = reply.value
-                for call, review in zip(pending.calls, pending.reviews):
-                    reviewed = (review,) if not thread.own_model else ()  # chat's own calls are asked without one
-                    decision = await output.approve(call, *reviewed)
-                    if decision.action == "later":
-                        return None
-                    decisions[call.id] = {
-                        "action": "yes" if decision.action == "yes" else "no",
-                        "always": decision.always,
-                    }
-                    decisions[call.id].update(
-                        {k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v}
-                    )
-    except KeyboardInterrupt:
-        return None
-    return Answers(decisions, answers)
-
-
-def _decision(answer: str, reason: str | None) -> dict[str, Any]:
-    said = APPROVING.get(answer.lower())
-    if said is None:
-        raise UsageError(f"{answer!r} is no answer to a tool call: yes, always or no")
-    if said == "no":
-        return {"action": "no", **({"reason": reason} if reason else {})}
-    return {"action": "yes", "always": said == "always"}
-
-
-def _form(answer: str, fields: list[str]) -> dict[str, Any]:
-    said = FORMING.get(answer.lower())
-    if said is None:
-        raise UsageError(f"{answer!r} is no answer to a tool's question: yes (with --field NAME=VALUE), no or cancel")
-    if said != "accept":
-        return {"action": said}
+        return Said(answer, given=Answers.of_json(text))
+    word = answer.strip().lower()
+    if word not in APPROVING and word not in FORMING and (reason or fields):
+        raise UsageError("--reason and --field go with yes, always or no (a call), or yes, no or cancel (a form)")
+    if reason and APPROVING.get(word) != "no":
+        raise UsageError("--reason goes with no: the word the model gets about a call it may not run")
+    if fields and FORMING.get(word) != "accept":
+        raise UsageError("--field goes with yes: the fields of the form it accepts")
     content = {}
     for item in fields:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UsageError(f"--field {item!r}: give NAME=VALUE")
         content[name] = value
+    return Said(answer, reason, content)
+
+
+async def _prepared(ref: str, settings: Settings, said: Said | None) -> Going | None:
+    """The thread ``ref`` names, what it waits on answered by ``said`` (None: asked here, as the prompt asks; None
+    back when the user leaves), checked to fit, before anything is started: a thread that waits on nothing, is being
+    answered already, or an answer that does not fit is one line, and the thread still waits."""
+    from chatcli.app.run import make_env_output
+    from chatcli.service import jobs
+    from chatcli.service.chat import Chat
+
+    env = environment()
+    output = make_env_output(env, settings, ask=said is None)
+    async with Chat(settings) as chat:
+        opening = await chat.find(ref, exists=True)
+        busy = [job for job in jobs.running(env.environ) if job.thread == opening.thread_id]
+        if busy:
+            raise UsageError(
+                f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
+                hint=f"chat attach {busy[0].id} follows it",
+            )
+        thread = await chat.thread(opening, listener=output)
+        pending = await thread.waiting()
+        if not pending:
+            await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
+            raise UsageError(f"thread {opening.thread_id} waits on nothing (answered already)")
+        answers = await _asked_here(pending, output, thread.own_model) if said is None else _answers(pending, said)
+        if answers is None:
+            return None
+        answers.check(pending)
+        place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
+        title = opening.info.title if opening.info is not None and opening.info.title else ""
+    return Going(opening.thread_id, title or "", answers, _tools_of(pending), _where(place, opening.thread_id))
+
+
+def _where(place: Any, thread_id: str) -> Path:
+    """Where the thread goes on: the directory it was asked in (its calls run there, whoever answers from where);
+    the current one for a thread made before places were kept. Gone: one line."""
+    env = environment()
+    if place is None:
+        return env.cwd
+    where = Path(place.cwd)
+    if not where.is_dir():
+        raise UsageError(
+            f"thread {thread_id} was asked in {where}, which is gone: its calls have nowhere to run",
+            hint=f"chat -t {thread_id} answers it at the prompt, here",
+        )
+    return where
+
+
+def _tools_of(pending: list[Pending]) -> tuple[str, ...]:
+    """The built-in tools (their groups) the calls waiting for approval name: turned on for the reply that goes on,
+    as they were for the one that asked."""
+    from chatcli.tools.builtin import GROUPS, SERVER
+
+    named = {call.name for item in pending for call in item.calls if call.server in (None, SERVER)}
+    return tuple(group for group, names in GROUPS.items() if named & set(names))
+
+
+async def _asked_here(pending: list[Pending], output: Any, own: bool) -> Answers | None:
+    """What the thread waits on (``pending``), asked in this terminal as the prompt asks it (the same keys: yes, no,
+    always, edit, a reason; a form's fields); None when the user leaves (Ctrl-C, or a call left for later)."""
+    from chatcli.service.inbox import Answers
+
+    decisions: dict[str, dict[str, Any]] = {}
+    answers: dict[str, Any] = {}
+    try:
+        for item in pending:
+            if item.elicitation is not None:
+                elicited = await output.elicit(item.elicitation)
+                if elicited is None:
+                    return None
+                answers[item.id or ""] = elicited.record()
+            elif not item.is_approval:
+                reply = await output.answer(item.question())
+                if reply is None:
+                    return None
+                answers[item.id or ""] = reply.value
+            for call, review in zip(item.calls, item.reviews):
+                decision = await output.approve(call, *(() if own else (review,)))  # chat's own calls: no review
+                if decision.action == "later":
+                    return None
+                decided = {"action": "yes" if decision.action == "yes" else "no", "always": decision.always}
+                decided.update({k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v})
+                decisions[call.id] = decided
+    except KeyboardInterrupt:
+        return None
+    return Answers(decisions, answers)
+
+
+def _answers(pending: list[Pending], said: Said) -> Answers:
+    """The answers ``said`` gives to everything the thread waits on (``pending``)."""
+    from chatcli.core.interrupts import typed_answer
+    from chatcli.service.inbox import Answers
+
+    if said.given is not None:
+        return said.given
+    if said.fields and not any(item.elicitation is not None for item in pending):
+        raise UsageError("--field answers a form, and the thread waits on none")
+    if said.reason and not any(item.calls for item in pending):
+        raise UsageError("--reason goes with no to a call, and the thread waits on no call")
+    decisions: dict[str, dict[str, Any]] = {}
+    answers: dict[str, Any] = {}
+    for item in pending:
+        for call in item.calls:
+            decisions[call.id] = _decision(said)
+        if item.elicitation is not None:
+            answers[item.id or ""] = _form(said, item.elicitation)
+        elif not item.is_approval:
+            answers[item.id or ""] = typed_answer(said.word)
+    return Answers(decisions, answers)
+
+
+def _decision(said: Said) -> dict[str, Any]:
+    meant = APPROVING.get(said.word.lower())
+    if meant is None:
+        raise UsageError(f"{said.word!r} is no answer to a tool call: yes, always or no")
+    if meant == "no":
+        return {"action": "no", **({"reason": said.reason} if said.reason else {})}
+    return {"action": "yes", "always": meant == "always"}
+
+
+def _form(said: Said, question: Elicitation) -> dict[str, Any]:
+    """The answer to a tool's form: its fields' values typed as the form has them (a number, true or false, a list
+    of choices as JSON); text where it asks for text."""
+    from chatcli.core.interrupts import typed_answer
+
+    meant = FORMING.get(said.word.lower())
+    if meant is None:
+        raise UsageError(f"{said.word!r} is no answer to a form: yes (with --field NAME=VALUE), no or cancel")
+    if meant != "accept":
+        return {"action": meant}
+    kinds = {f.name: f.kind for f in question.fields}
+    content = {k: v if kinds.get(k) in ("string", "choice") else typed_answer(v) for k, v in said.fields.items()}
     return {"action": "accept", "content": content}
 
 
-def _go_on(row: Waiting, answers: Answers, settings: Settings, db: str | None) -> None:
-    """The thread goes on with ``answers`` in the background, as a job (its answers on the job's stdin, which only
-    the user may read, never on its command line, which any local user may)."""
+def _go_on(going: Going, settings: Settings, db: str | None) -> None:
+    """The thread goes on with its answers in the background, as a job, in the directory it was asked in, with the
+    built-in tools its calls name (its answers on the job's stdin, which only the user may read, never on its
+    command line, which any local user may)."""
     from chatcli.service import jobs
 
     env = environment()
     jobs.room(env.environ, settings.max_jobs)
-    args = ["-t", row.thread_id, "--answers", *(["--db", db] if db else [])]
-    job = jobs.start(args, env.environ, env.cwd, answers.to_json().encode(), f"(answered) {row.title}")
-    say(env.stderr, f"chat: thread {row.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n")
+    tools = [arg for group in going.tools for arg in ("--tools", group)]
+    args = ["-t", going.thread_id, "--answers", *tools, *(["--db", db] if db else [])]
+    job = jobs.start(args, env.environ, going.cwd, going.answers.to_json().encode(), f"(answered) {going.title}")
+    say(
+        env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
+    )

@@ -96,6 +96,18 @@ class Answers:
         except ValueError as exc:
             raise UsageError(f"not an answer to the tool's question: {exc}") from None
 
+    def check(self, pending: Iterable[Pending]) -> None:
+        """UsageError unless these answers fit what the thread waits on (``pending``): an answer to a tool's question
+        that does not fit its form, or answers that answer none of it, change nothing."""
+        waiting = list(pending)
+        calls = {call.id for item in waiting for call in item.calls}
+        questions = {item.id for item in waiting if not item.is_approval}
+        if not (set(self.decisions) & calls or set(self.answers) & questions):
+            raise UsageError("these answers answer nothing the thread waits on", hint="chat inbox --json lists it")
+        for item in waiting:
+            if item.elicitation is not None:
+                self.elicited(item.elicitation)
+
     def to_json(self) -> str:
         return json.dumps({"decisions": dict(self.decisions), "answers": dict(self.answers)})
 

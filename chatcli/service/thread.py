@@ -167,9 +167,9 @@ class Thread:
                 raise  # as it was: a model client's error keeps its own cause, which its provider reads
             raise failure from exc
         finally:
-            await asyncio.shield(self._inbox())
+            await asyncio.shield(self.keep_inbox())
 
-    async def _inbox(self) -> None:
+    async def keep_inbox(self) -> None:
         """Keep the inbox (chat inbox) in step with the thread once a turn has ended, however it ended and at
         whichever door: what it waits on for the user now, or nothing. A thread no database of chat's keeps (an
         Agent Server's) is the server's to list; a store that fails here loses no answer (the turn has ended)."""
@@ -542,7 +542,7 @@ class Thread:
         async with self.lock():
             waiting = await self.waiting()
             if not waiting:  # another request (or process) answered them meanwhile
-                await self._inbox()
+                await self.keep_inbox()
                 raise AlreadyDone(f"thread {self.thread_id}: it waits on nothing: answered already, by another request")
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]

@@ -18,6 +18,7 @@ from typing import (
     AsyncContextManager,
     Awaitable,
     Callable,
+    ClassVar,
     List,
     NamedTuple,
     Protocol,
@@ -141,6 +142,8 @@ class Asked:
     kind: str
     id: str
     text: str
+
+    CUT_FIELDS: ClassVar[tuple[str, ...]] = ("text",)  # cut from a longer text: a credential cut at its end is masked
 
 
 @dataclass(frozen=True)

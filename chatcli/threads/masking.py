@@ -42,8 +42,9 @@ def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
         return _masked_hit(value, secrets)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changed = {f.name: _masked(getattr(value, f.name), secrets) for f in dataclasses.fields(value) if f.init}
-        if isinstance(getattr(value, "title", None), str):  # a thread's title: its question cut near 60 characters
-            changed["title"] = _masked_cut(getattr(value, "title"), secrets)
+        for name in getattr(value, "CUT_FIELDS", ("title",)):  # a thread's title: its question cut near 60 characters
+            if isinstance(getattr(value, name, None), str):
+                changed[name] = _masked_cut(getattr(value, name), secrets)
         return dataclasses.replace(value, **changed)
     if type(value).__module__.startswith("langchain_core.messages"):  # a stored message: shown as its fields
         from chatcli.threads.records import fields_of
