@@ -318,3 +318,18 @@ def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
     finally:
         gate.set()
         watcher.kill()
+
+
+def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends(server, chat_env, start):
+    gate = threading.Event()
+    server.queue(held("Behind", " your back.", gate))
+    repl = start("--thread", "bgprompt")
+    at = repl.say("/bg -tell me a story")  # a question that starts like a flag is still a question
+    repl.wait_for("answering in the background as job", after=at)
+    repl.wait_prompt()
+    job = state(chat_env, "bgprompt", "running", chars=len("Behind"))
+    assert job["question"] == "-tell me a story"
+    gate.set()
+    repl.wait_for(f"background reply {job['id']} done: chat attach {job['id']}", after=at, timeout=60)
+    shown = chat(chat_env, "show", "bgprompt").out
+    assert "-tell me a story" in shown and "Behind your back." in shown, shown

@@ -120,6 +120,11 @@ DEFINED: tuple[Command, ...] = (
         editor=Offer("answer the last question again", answers=True),
     ),
     Command(
+        "/bg",
+        "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends",
+        "QUESTION",
+    ),
+    Command(
         "/undo",
         "take back the last exchange (your message, its tool calls and its answer), or a /compact made since",
         needs=frozenset(),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     # slash commands are not needed to draw the prompt.
     from chatcli.service.chat import Chat
     from chatcli.service.commands import Commands
+    from chatcli.service.jobs import Job
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
     from chatcli.ui.commands import Context
@@ -75,6 +76,9 @@ async def _open(
     return conversation
 
 
+JOBS_LOOK = 0.5  # seconds between two looks at the background replies started at the prompt (/bg)
+
+
 @dataclass
 class Repl:
     """What every line of one prompt session shares: the conversation loading, the output, the settings."""
@@ -94,6 +98,8 @@ class Repl:
     unanswered: str | None = None
     # The line at the bottom of the prompt (status_line, /status on): read before each prompt, drawn from memory.
     status: StatusLine = field(default_factory=StatusLine)
+    # The background replies started here (/bg), until each is said to have ended.
+    started: "list[Job]" = field(default_factory=list)
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -176,7 +182,13 @@ async def dispatch(repl: Repl, text: str) -> bool:
 
     def context(conversation: Any) -> Context:
         return Context(
-            conversation, output, settings, prefill=repl.set_next_input, commands=registry, status=repl.status
+            conversation,
+            output,
+            settings,
+            prefill=repl.set_next_input,
+            commands=registry,
+            status=repl.status,
+            started=repl.started,
         )
 
     if not found.needs_thread:
@@ -187,6 +199,36 @@ async def dispatch(repl: Repl, text: str) -> bool:
             return True
     keep_going = await _cancellable(repl, lambda c: execute(found, context(c), arg), "stopped")
     return keep_going is not False  # None: it failed or was stopped
+
+
+def _ended_jobs(repl: Repl) -> list[str]:
+    """A line for each background reply started here (/bg) that has ended or waits for you since the last look."""
+    if not repl.started:
+        return []
+    import os
+
+    from chatcli.service import jobs
+
+    lines = []
+    for job in list(repl.started):
+        seen = jobs.seen(job, os.environ)
+        if seen.state != "running":
+            repl.started.remove(job)
+            goes_on = f"chat inbox answer {seen.thread}" if seen.state == "waiting" else f"chat attach {job.id}"
+            lines.append(f"background reply {job.id} {jobs.STATE_SHOWN[seen.state]}: {goes_on}")
+    return lines
+
+
+async def _tell_ended_jobs(repl: Repl, session: PromptSession[str], above: AbovePrompt) -> None:
+    """While the prompt waits for a line, say above it when a background reply started here ends (during a turn the
+    line waits for the next prompt: never across an answer)."""
+    from chatcli.core.events import Notice
+
+    while True:
+        await asyncio.sleep(JOBS_LOOK)
+        if repl.started and session.app.is_running:
+            for line in _ended_jobs(repl):
+                above.hear(Notice(line))
 
 
 async def _models(settings: Settings) -> list[str]:
@@ -306,6 +348,8 @@ async def run_repl(
         )
         stack.enter_context(on_stop_signals(repl.ctrl_c, (signal.SIGINT,)))
         stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
+        telling = asyncio.create_task(_tell_ended_jobs(repl, session, above))
+        stack.callback(telling.cancel)
         try:
             if resumed:
                 from chatcli.ui.reply import resume_pending
@@ -314,6 +358,8 @@ async def run_repl(
             idle_ctrl_c = 0
             while repl.received is None:
                 try:
+                    for line in _ended_jobs(repl):
+                        output.note(line)
                     take_typed_lines(session.input)  # typed before this prompt: Enter still sends
                     repl.ctrl_c.early = False  # Ctrl-C from now on is for this prompt's line (raw: a key)
                     session.bottom_toolbar = status.toolbar()  # None (off): no row is drawn for it

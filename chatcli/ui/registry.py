@@ -19,6 +19,7 @@ from chatcli.ui.output import Output
 if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
     from chatcli.service.commands import Command, Commands
+    from chatcli.service.jobs import Job
     from chatcli.service.thread import Thread
     from chatcli.ui.status import StatusLine
 
@@ -58,6 +59,8 @@ class Context:
     commands: Commands = field(default_factory=defined)
     # The prompt's status line (/status); None outside the prompt.
     status: StatusLine | None = None
+    # The background replies this prompt started (/bg): it says when each ends, between prompts.
+    started: "list[Job]" = field(default_factory=list)
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""

@@ -21,6 +21,28 @@ async def _retry(ctx: Context, arg: str) -> None:
         ctx.output.note(f"the answer it had is kept as node {before}: /goto {before} brings it back, /tree shows both")
 
 
+async def _background(ctx: Context, arg: str) -> None:
+    """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this prompt
+    runs, with its environment; the prompt is free at once and says when it ends."""
+    import os
+    from pathlib import Path
+
+    from chatcli.service import jobs
+
+    question = arg.strip()
+    if not question:
+        raise UsageError("/bg QUESTION: give the question to answer in the background")
+    jobs.room(os.environ, ctx.settings.max_jobs)
+    thread = ctx.thread.thread_id
+    # The question goes on the job's stdin, as piped text: never a flag, and off its command line.
+    job = jobs.start(["-t", thread], os.environ, Path.cwd(), question.encode(), question)
+    ctx.started.append(job)
+    ctx.output.note(
+        f"answering in the background as job {job.id} (chat attach {job.id} follows it); said here when it ends. "
+        f"Meanwhile this thread is busy: a message here waits for it, /new starts another"
+    )
+
+
 async def _undo(ctx: Context, arg: str) -> None:
     before = (await ctx.thread.tree()).current
     undone = await ctx.thread.undo()
@@ -197,6 +219,7 @@ async def _fetch(ctx: Context, url: str) -> Any:
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
     "/retry": _retry,
+    "/bg": _background,
     "/undo": _undo,
     "/copy": _copy,
     "/think": _think,
