@@ -60,8 +60,6 @@ def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, 
     """``--graph``, ``--remote`` and ``--resume`` read from the flags ``given`` (by their parameter names, see
     chatcli.app.flags): what answers (chat's own graph, unless a thread's is another) and the value to resume with
     (None: none); a flag that does not apply to what answers (the table says which) is refused, naming it."""
-    from chatcli.core.interrupts import typed_answer
-
     if given["resume"] is not None and given["question"] is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
     by = REMOTE if given["remote"] is not None else GRAPH if given["graph"] else None
@@ -76,7 +74,11 @@ def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, 
             )
     answerer = answering_of(given["graph"], given["remote"], given["assistant"], given["header"], env)
     resume = given["resume"]
-    return answerer, typed_answer(resume) if resume is not None else None
+    if resume is None:
+        return answerer, None
+    from chatcli.core.interrupts import typed_answer  # (its imports only for --resume: chat --bg starts sooner)
+
+    return answerer, typed_answer(resume)
 
 
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).
