@@ -16,8 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
 
 from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
-from chatcli.core.elicitation import Elicitation, Elicited
-from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
+from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
 from chatcli.service.thread import Thread
@@ -67,16 +66,6 @@ class HttpListener(JsonEvents):
             self.approval(call)
             return Decision("later")
         return self.given.decision(call) or Decision("no", by=NO_DECISION)
-
-    async def answer(self, question: Question) -> Reply | None:
-        """The request's answer to the graph's interrupt; none: the turn ends with it in ``interrupts``."""
-        given = self.given.reply(question) if self.given is not None else None
-        return given if given is not None else await super().answer(question)
-
-    async def elicit(self, question: Elicitation) -> Elicited | None:
-        """The request's answer to the tool's question; none: the turn ends with it in ``interrupts``."""
-        given = self.given.elicited(question) if self.given is not None else None
-        return given if given is not None else await super().elicit(question)
 
 
 @dataclass

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Progress, Question, Reply, Start, ToolCall, ToolResult, TurnResult
 from chatcli.core.routing import Router
+
+if TYPE_CHECKING:
+    from chatcli.service.inbox import Answers
 
 
 def usage_object(result: TurnResult | None) -> dict[str, int] | None:
@@ -61,6 +64,7 @@ class JsonEvents(Router):
         self._calls: list[dict[str, Any]] = []  # tool calls of the answer, with their results
         self._reasoning: list[str] = []  # a reasoning model's thinking
         self._asides: list[dict[str, str]] = []  # what the graph's subgraphs said, a run of words each
+        self.given: Answers | None = None  # answers given ahead (serve's approvals request, chat inbox answer)
 
     def _write(self, obj: dict[str, Any]) -> None:
         """Hand one object on (where to is the subclass's)."""
@@ -143,15 +147,21 @@ class JsonEvents(Router):
             self._write(dumped(ApprovalEvent, **_call(call)))
 
     async def answer(self, question: Question) -> Reply | None:
-        """Nobody answers here: the thread waits at the question (the object says so; ``--resume`` answers it)."""
-        self.interrupt(question)
-        return None
+        """The answer given ahead (``given``), else nobody answers here: the thread waits at the question (the object
+        says so; ``--resume`` answers it)."""
+        given = self.given.reply(question) if self.given is not None else None
+        if given is None:
+            self.interrupt(question)
+        return given
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
-        """A tool's question waits for its answer: reported with the turn's interrupts (``--resume`` answers it,
-        or a request to ``chat serve``)."""
-        self.interrupt(Question(question.value(), question.id))
-        return None
+        """The answer given ahead (``given``; one that does not fit is a UsageError), else a tool's question waits
+        for its answer: reported with the turn's interrupts (``--resume`` answers it, or a request to ``chat
+        serve``)."""
+        given = self.given.elicited(question) if self.given is not None else None
+        if given is None:
+            self.interrupt(Question(question.value(), question.id))
+        return given
 
     def interrupt(self, question: Question) -> None:
         """The graph waits on an interrupt that is no approval, for ``--resume``."""

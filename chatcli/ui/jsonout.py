@@ -11,8 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from chatcli.core.elicitation import Elicitation, Elicited
-from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, ToolResult
+from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.json_events import JsonEvents, usage_object  # noqa: F401  (usage_object: for callers)
 from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes
@@ -55,14 +54,6 @@ class JsonOutput(JsonEvents, StderrNotes):
             return await StderrNotes.approve(self, call)
         self.approval(call)
         return Decision("later")
-
-    async def answer(self, question: Question) -> Reply | None:
-        given = self.given.reply(question) if self.given is not None else None
-        return given if given is not None else await super().answer(question)
-
-    async def elicit(self, question: Elicitation) -> Elicited | None:
-        given = self.given.elicited(question) if self.given is not None else None
-        return given if given is not None else await super().elicit(question)
 
     def _write(self, obj: dict[str, Any]) -> None:
         # In a terminal, escape everything non-ASCII too; anywhere, every control character.
