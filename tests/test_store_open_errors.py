@@ -143,10 +143,10 @@ def tmpfs(size: str) -> Iterator[Path]:
 def fill(directory: Path) -> Path:
     """Fill the disk ``directory`` is on to the last byte; the file that fills it."""
     filler = directory / "filler"
-    with open(filler, "wb") as out, contextlib.suppress(OSError):
+    # Unbuffered: a buffered file's close would write its last part again and raise the disk being full.
+    with open(filler, "wb", buffering=0) as out, contextlib.suppress(OSError):
         while True:
             out.write(b"\0" * 65536)
-            out.flush()
     info = os.statvfs(directory)
     assert info.f_bavail == 0, info
     return filler

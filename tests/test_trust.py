@@ -166,6 +166,7 @@ def _other_value(name: str) -> str:
         "local_model": "/elsewhere/model.gguf",
         "embedding_model": "openai:embed-fake",
         "unpriced": "refuse",
+        "notify": "off",
     }
     if name in chosen:
         return chosen[name]
