@@ -288,10 +288,16 @@ def _go_on(going: Going, settings: Settings, db: str | None) -> None:
     from chatcli.service import jobs
 
     env = environment()
-    jobs.room(env.environ, settings.max_jobs)
     tools = [arg for group in going.tools for arg in ("--tools", group)]
     args = ["-t", going.thread_id, "--answers", *tools, *(["--db", db] if db else [])]
-    job = jobs.start(args, env.environ, going.cwd, going.answers.to_json().encode(), f"(answered) {going.title}")
+    job = jobs.start(
+        args,
+        env.environ,
+        going.cwd,
+        going.answers.to_json().encode(),
+        f"(answered) {going.title}",
+        most=settings.max_jobs,
+    )
     say(
         env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
     )

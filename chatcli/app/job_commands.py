@@ -41,8 +41,7 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
             raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
     if not given["question"] and not piped:
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
-    jobs.room(env.environ, settings.max_jobs)
-    job = jobs.start(args, env.environ, env.cwd, piped, given["question"] or "")
+    job = jobs.start(args, env.environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs)
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:
         say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
@@ -166,9 +165,8 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     if seen.state in ("running", "waiting", "done") or not seen.thread:
         hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
         raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
-    jobs.room(env.environ, settings.max_jobs)
     where = Path(job.cwd) if Path(job.cwd).is_dir() else env.cwd
-    again = jobs.start(["-t", seen.thread, "--again"], env.environ, where, None, job.question)
+    again = jobs.start(["-t", seen.thread, "--again"], env.environ, where, None, job.question, most=settings.max_jobs)
     say(env.stderr, f"chat: job {job.id}'s question answered again as job {again.id}\n")
     return again
 

@@ -126,11 +126,15 @@ def _private(path: Path) -> Any:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
-def start(args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes | None, question: str) -> Job:
+def start(
+    args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes | None, question: str, *, most: int
+) -> Job:
     """Start the one-shot ``chat ARGS`` (its output flags replaced by ``--jsonl``) as a job: in a session of its own,
     with ``environ`` and ``cwd``, ``piped`` as its stdin; a new thread is named first when ``args`` choose none.
-    ``question``: what it is listed by."""
+    ``question``: what it is listed by. UsageError, nothing started, when ``most`` jobs run already (``max_jobs``)."""
     from chatcli.core.inputs import new_thread_id
+
+    _room(environ, most)
 
     where = directory(environ)
     job_id = secrets.token_hex(3)
@@ -235,7 +239,7 @@ def ending(environ: Mapping[str, str]) -> tuple[Job, str] | None:
     return job, f"chat: background reply {job.id} {STATE_SHOWN[state]}: {goes_on}"
 
 
-def room(environ: Mapping[str, str], most: int) -> None:
+def _room(environ: Mapping[str, str], most: int) -> None:
     """UsageError when ``most`` background replies run already (the ``max_jobs`` setting): nothing is started."""
     busy = running(environ)
     if len(busy) >= most:

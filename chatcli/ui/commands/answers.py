@@ -32,10 +32,9 @@ async def _background(ctx: Context, arg: str) -> None:
     question = arg.strip()
     if not question:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
-    jobs.room(os.environ, ctx.settings.max_jobs)
     thread = ctx.thread.thread_id
     # The question goes on the job's stdin, as piped text: never a flag, and off its command line.
-    job = jobs.start(["-t", thread], os.environ, Path.cwd(), question.encode(), question)
+    job = jobs.start(["-t", thread], os.environ, Path.cwd(), question.encode(), question, most=ctx.settings.max_jobs)
     ctx.started.append(job)
     ctx.output.note(
         f"answering in the background as job {job.id} (chat attach {job.id} follows it); said here when it ends. "
