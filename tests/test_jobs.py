@@ -330,5 +330,7 @@ def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends
     assert job["question"] == "-tell me a story"
     gate.set()
     repl.wait_for(f"background reply {job['id']} done: chat attach {job['id']}", after=at, timeout=60)
+    eventually(lambda: not os.path.exists(f"/proc/{job['pid']}"), "the job's process to end and be reaped")
+    assert "chat: background reply" not in repl.text[at:], repl.text[at:]  # said once, by the prompt, not the job too
     shown = chat(chat_env, "show", "bgprompt").out
     assert "-tell me a story" in shown and "Behind your back." in shown, shown

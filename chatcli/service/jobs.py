@@ -127,11 +127,19 @@ def _private(path: Path) -> Any:
 
 
 def start(
-    args: list[str], environ: Mapping[str, str], cwd: Path, piped: bytes | None, question: str, *, most: int
+    args: list[str],
+    environ: Mapping[str, str],
+    cwd: Path,
+    piped: bytes | None,
+    question: str,
+    *,
+    most: int,
+    told_here: bool = True,
 ) -> Job:
     """Start the one-shot ``chat ARGS`` (its output flags replaced by ``--jsonl``) as a job: in a session of its own,
     with ``environ`` and ``cwd``, ``piped`` as its stdin; a new thread is named first when ``args`` choose none.
-    ``question``: what it is listed by. UsageError, nothing started, when ``most`` jobs run already (``max_jobs``)."""
+    ``question``: what it is listed by. UsageError, nothing started, when ``most`` jobs run already (``max_jobs``).
+    ``told_here``: the terminal this runs in is told of its end (not when the prompt that starts it tells it)."""
     from chatcli.core.inputs import new_thread_id
 
     _room(environ, most)
@@ -172,7 +180,7 @@ def start(
         (_stat(process.pid) or ("", 0))[1],
         time.time(),
         str(cwd),
-        *_terminal(),
+        *(_terminal() if told_here else (None, None)),
     )
     temporary = where / f".{job_id}.json"
     with _private(temporary) as handle:

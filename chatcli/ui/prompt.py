@@ -100,6 +100,7 @@ class Repl:
     status: StatusLine = field(default_factory=StatusLine)
     # The background replies started here (/bg), until each is said to have ended.
     started: "list[Job]" = field(default_factory=list)
+    ending: list[int] = field(default_factory=list)  # their processes, once ended, until reaped
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -203,10 +204,15 @@ async def dispatch(repl: Repl, text: str) -> bool:
 
 def _ended_jobs(repl: Repl) -> list[str]:
     """A line for each background reply started here (/bg) that has ended or waits for you since the last look."""
+    for pid in list(repl.ending):  # started here: each job's process is this one's child, reaped once it exits
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        except ChildProcessError:
+            pass
+        repl.ending.remove(pid)
     if not repl.started:
         return []
-    import os
-
     from chatcli.service import jobs
 
     lines = []
@@ -214,6 +220,7 @@ def _ended_jobs(repl: Repl) -> list[str]:
         seen = jobs.seen(job, os.environ)
         if seen.state != "running":
             repl.started.remove(job)
+            repl.ending.append(job.pid)
             goes_on = f"chat inbox answer {seen.thread}" if seen.state == "waiting" else f"chat attach {job.id}"
             lines.append(f"background reply {job.id} {jobs.STATE_SHOWN[seen.state]}: {goes_on}")
     return lines
@@ -226,7 +233,7 @@ async def _tell_ended_jobs(repl: Repl, session: PromptSession[str], above: Above
 
     while True:
         await asyncio.sleep(JOBS_LOOK)
-        if repl.started and session.app.is_running:
+        if (repl.started or repl.ending) and session.app.is_running:
             for line in _ended_jobs(repl):
                 above.hear(Notice(line))
 
