@@ -380,3 +380,48 @@ def test_the_projects_own_langgraph_json_entry_runs(server, graph_env, monkeypat
     server.queue(Reply("chat's graph, loaded as any other."))
     run = chat(graph_env, "--graph", "chat", "hello", cwd=root)
     assert run.code == 0 and run.out == "chat's graph, loaded as any other.\n", run
+
+
+async def test_a_stopped_answer_ends_the_graphs_model_call_wherever_the_stop_lands(
+    server, settings, tmp_path, monkeypatch
+):
+    """Stopping a turn (Ctrl-C, a client of chat serve that leaves) ends the graph's own model call, wherever in the
+    stream the stop lands: a call left running goes on in the background to its end, paid for. (LangChain's OpenAI
+    model waits for each chunk with asyncio.wait_for, which on Python 3.11 loses a cancellation that lands as a
+    chunk arrives; chat turns that wait off for the user's graph, unless the user set it.)"""
+    from chatcli.backends.graphs.load import CHUNK_TIMEOUT, GraphFile
+    from tests.helpers import a_thread
+
+    monkeypatch.setenv(CHUNK_TIMEOUT, "")
+    monkeypatch.delenv(CHUNK_TIMEOUT)  # the user's default; put back as it was after the test
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, server.base_url if name == "OPENAI_BASE_URL" else "sk-test")
+    path = tmp_path / "fast.py"
+    path.write_text(
+        "import os\nfrom langchain_openai import ChatOpenAI\n"
+        "from langgraph.graph import START, MessagesState, StateGraph\n"
+        "MODEL = ChatOpenAI(model='gpt-4o-mini', max_retries=0)\n"
+        "async def ask(state):\n    return {'messages': [await MODEL.ainvoke(state['messages'])]}\n"
+        "b = StateGraph(MessagesState)\nb.add_node('model', ask)\nb.add_edge(START, 'model')\ng = b.compile()\n"
+    )
+    heard = {"tokens": 0}
+    enough = asyncio.Event()
+    wanted = {"tokens": 1}
+
+    def token(_text: str) -> None:
+        heard["tokens"] += 1
+        if heard["tokens"] >= wanted["tokens"]:
+            enough.set()
+
+    async with a_thread(settings, "fast", Tokens(on_token=token), graph=GraphFile(f"{path}:g", tmp_path)) as conv:
+        for attempt in range(12):
+            server.queue(Reply(tokens=[f" w{i}" for i in range(3000)], delay=0.0005))
+            cut, heard["tokens"], wanted["tokens"] = server.streams_cut, 0, 1 + attempt * 7
+            enough.clear()
+            turn = asyncio.ensure_future(conv.send("count"))
+            await enough.wait()
+            turn.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await turn
+            stopped = await asyncio.to_thread(server.wait_until, lambda: server.streams_cut > cut, 5.0)
+            assert stopped, f"stop {attempt + 1}: the graph's model call went on after its turn was stopped"

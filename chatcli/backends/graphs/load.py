@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import os
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -123,8 +124,21 @@ def _import_file(path: Path, spec: str) -> Any:
     return module
 
 
+# LangChain's OpenAI models wrap each streamed chunk in ``asyncio.wait_for`` (``stream_chunk_timeout``), which on
+# Python 3.11 can swallow a cancellation that arrives as a chunk does: the graph's model call then runs to its end in
+# the background after Ctrl-C or a client that left (its tokens paid for). Its default is read as the model is made,
+# from this variable: off for the user's graph, unless the user set it (a stall still ends at the HTTP read timeout).
+CHUNK_TIMEOUT = "LANGCHAIN_OPENAI_STREAM_CHUNK_TIMEOUT_S"
+
+
+def _cancellable_streams() -> None:
+    if sys.version_info < (3, 12):
+        os.environ.setdefault(CHUNK_TIMEOUT, "0")
+
+
 def _module(where: str, base: Path, spec: str) -> Any:
     """The module ``where`` names: a file (``.py``, or a path), else a module name importable from ``base``."""
+    _cancellable_streams()
     try:
         if where.endswith(".py") or "/" in where or "\\" in where:
             return _import_file((base / where).resolve(), spec)
