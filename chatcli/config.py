@@ -111,6 +111,9 @@ class Settings:
     # When a background reply ends or starts waiting: "terminal" says so on one line in the terminal that started it
     # (while its shell waits at its prompt), "desktop" sends a desktop notification too, "off" neither.
     notify: str = "terminal"
+    # A reply streaming at the prompt when its terminal closes (SIGHUP): "stop" keeps the part that arrived, as Ctrl-C
+    # does; "background" keeps it and asks the question again as a background reply (chat --bg). Never from a .env.
+    terminal_closed: str = "stop"
     # A call to a model with no known price while a limit is set: "allow" (said once) or "refuse".
     unpriced: str = "allow"
     # The other providers' variables (chatcli.providers: ANTHROPIC_API_KEY, OLLAMA_HOST...) as the layers set them.
@@ -177,6 +180,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MAX_COST_DAY": "max_cost_day",
     "CHATCLI_MAX_JOBS": "max_jobs",
     "CHATCLI_NOTIFY": "notify",
+    "CHATCLI_TERMINAL_CLOSED": "terminal_closed",
     "CHATCLI_UNPRICED": "unpriced",
 }
 
@@ -184,6 +188,7 @@ MEMORY_MODES = ("compact", "trim", "summary")
 SANDBOX_MODES, EDITING_MODES = ("workspace", "read-only", "off"), ("emacs", "vi")
 UNPRICED_MODES = ("allow", "refuse")
 NOTIFY_MODES = ("terminal", "desktop", "off")
+CLOSED_MODES = ("stop", "background")
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
@@ -318,6 +323,7 @@ def _check(settings: Settings) -> None:
         ("memory", MEMORY_MODES),
         ("sandbox", SANDBOX_MODES),
         ("notify", NOTIFY_MODES),
+        ("terminal_closed", CLOSED_MODES),
         ("unpriced", UNPRICED_MODES),
         ("editing_mode", EDITING_MODES),
     ):

@@ -5,6 +5,7 @@ test sees the job running, not a timing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -334,3 +335,67 @@ def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends
     assert "chat: background reply" not in repl.text[at:], repl.text[at:]  # said once, by the prompt, not the job too
     shown = chat(chat_env, "show", "bgprompt").out
     assert "-tell me a story" in shown and "Behind your back." in shown, shown
+
+
+def test_ctrl_b_moves_the_streaming_reply_to_the_background_and_frees_the_prompt(server, chat_env, start):
+    """Ctrl-B while a reply streams at the prompt: the part shown is kept in the thread's tree, the question is asked
+    again by a background reply, the prompt is free at once (keys typed during the reply are at it, as typed) and
+    says above itself when the reply ends."""
+    gate = threading.Event()
+    server.queue(held("Once upon", " a time.", gate), Reply("Answered in the background."), Reply("Next one."))
+    repl = start("--thread", "moved")
+    try:
+        at = repl.say("tell me a story")
+        repl.wait_for("Once upon", after=at)
+        repl.child.send("and then")  # typed during the reply: for the next prompt
+        repl.child.send("\x02")
+        repl.wait_for("moved to the background as job", after=at)
+        repl.wait_prompt()
+        repl.wait_for("> and then", after=at)
+    finally:
+        gate.set()
+    job = state(chat_env, "moved", "done")
+    assert job["question"] == "tell me a story"
+    repl.wait_for(f"background reply {job['id']} done", after=at, timeout=60)
+    said = repl.mark()
+    repl.child.send("?\r")
+    repl.wait_for("Next one.", after=said, timeout=30)
+    asked = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "user"]
+    assert asked == ["tell me a story"], asked  # asked again from where it was, not after the part cut off
+    shown = chat(chat_env, "show", "moved").out
+    assert "Answered in the background." in shown and "and then?" in shown and "Next one." in shown, shown
+    tree = chat(chat_env, "tree", "moved").out
+    assert "Once upon" in tree, tree  # the part shown, kept as a branch of its own
+
+
+@pytest.mark.parametrize("setting", ["stop", "background"])
+def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, chat_env, setting):
+    """terminal_closed = "background": the reply streaming at the prompt when its terminal closes is asked again by a
+    background reply (nobody is there to be told); "stop" (the default) keeps the part that arrived, as Ctrl-C."""
+    from tests.helpers import Repl
+
+    gate = threading.Event()
+    server.queue(held("Half", " of it.", gate), Reply("The whole of it."))
+    repl = Repl(["--thread", f"closed-{setting}"], {**chat_env, "CHATCLI_TERMINAL_CLOSED": setting})
+    try:
+        repl.wait_prompt()
+        at = repl.say("say it")
+        repl.wait_for("Half", after=at)
+        pid = repl.child.pid
+        os.close(repl.child.child_fd)  # the terminal goes away: the kernel hangs chat up
+        _done, status = eventually(
+            lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
+        )
+        assert os.waitstatus_to_exitcode(status) == 129  # hung up, as it says
+    finally:
+        gate.set()
+        with contextlib.suppress(Exception):  # reaped already
+            repl.kill()
+    shown = chat(chat_env, "show", f"closed-{setting}").out
+    if setting == "stop":
+        assert not [j for j in listed(chat_env) if j["thread_id"] == f"closed-{setting}"]
+        assert "Half" in shown and "The whole of it." not in shown, shown
+        return
+    job = state(chat_env, f"closed-{setting}", "done")
+    assert job["question"] == "say it" and job["pid"] != pid
+    assert "The whole of it." in chat(chat_env, "show", f"closed-{setting}").out

@@ -167,6 +167,7 @@ def _other_value(name: str) -> str:
         "embedding_model": "openai:embed-fake",
         "unpriced": "refuse",
         "notify": "off",
+        "terminal_closed": "background",
     }
     if name in chosen:
         return chosen[name]

@@ -121,7 +121,8 @@ DEFINED: tuple[Command, ...] = (
     ),
     Command(
         "/bg",
-        "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends",
+        "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends"
+        " (Ctrl-B moves a reply that is streaming there)",
         "QUESTION",
     ),
     Command(

@@ -126,6 +126,14 @@ def _private(path: Path) -> Any:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
+def carried(tools: tuple[str, ...], use_tools: bool, own: bool) -> list[str]:
+    """The flags a background reply started from a prompt needs to have the tools that prompt has: its built-in tools
+    (chat's own graph; a graph of the user's has its own), or none at all. Its model or graph is its thread's."""
+    if not use_tools:
+        return ["--no-tools"]
+    return ["--tools", ",".join(tools)] if tools and own else []
+
+
 def start(
     args: list[str],
     environ: Mapping[str, str],

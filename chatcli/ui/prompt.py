@@ -8,9 +8,11 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.keys import Keys
 
 from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
@@ -23,7 +25,7 @@ from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_ma
 from chatcli.ui.registry import defined
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.status import StatusLine
-from chatcli.ui.typeahead import keys_as_typed, take_typed_lines
+from chatcli.ui.typeahead import keys_as_typed, take_typed_lines, watching
 
 if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
@@ -101,22 +103,38 @@ class Repl:
     # The background replies started here (/bg), until each is said to have ended.
     started: "list[Job]" = field(default_factory=list)
     ending: list[int] = field(default_factory=list)  # their processes, once ended, until reaped
+    # The prompt's keys (read during a reply: Ctrl-B), whether the line running is a reply that can move to the
+    # background, and whether it is moving there.
+    keys: Any = None
+    movable: bool = False
+    moving: bool = False
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
 
     def on_signal(self, signum: int, session: PromptSession[str]) -> None:
-        """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave."""
+        """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave. A reply streaming
+        when the terminal closes moves to the background instead, if the settings say so (terminal_closed)."""
         if self.received is None:
             self.received = signum
             if self.current is not None:
+                self.moving = self.movable and signum == signal.SIGHUP and self.settings.terminal_closed == "background"
                 self.current.cancel()
             elif session.app.is_running:
                 session.app.exit(exception=EOFError())
 
+    def to_background(self) -> None:
+        """Ctrl-B during a reply: it stops here (the part that arrived is kept) and goes on as a background reply."""
+        if self.current is not None and self.movable and not self.moving:
+            self.moving = True
+            self.current.cancel()
 
-async def _cancellable(repl: Repl, work: Callable[[Thread], Awaitable[Any]], stopped_early: str) -> Any:
-    """Run ``work(conversation)`` in a task that Ctrl-C cancels; report failures and carry on.
+
+async def _cancellable(
+    repl: Repl, work: Callable[[Thread], Awaitable[Any]], stopped_early: str, movable: bool = False
+) -> Any:
+    """Run ``work(conversation)`` in a task that Ctrl-C cancels; report failures and carry on. ``movable``: a reply,
+    which Ctrl-B moves to the background (``to_background``).
 
     The wait for the engine (still loading during the first seconds) is part of that task,
     so Ctrl-C then stops the work instead of killing the REPL; a failed load still ends it.
@@ -133,8 +151,8 @@ async def _cancellable(repl: Repl, work: Callable[[Thread], Awaitable[Any]], sto
         return await work(conversation)
 
     task = asyncio.create_task(run())
-    repl.current = task
-    with repl.ctrl_c.cancels(task):
+    repl.current, repl.movable = task, movable
+    with repl.ctrl_c.cancels(task), watching(repl.keys if movable else None, Keys.ControlB, repl.to_background):
         try:
             return await task
         except asyncio.CancelledError:
@@ -152,7 +170,7 @@ async def _cancellable(repl: Repl, work: Callable[[Thread], Awaitable[Any]], sto
                     output.note(traceback_text(exc, repl.settings).rstrip())
             output.error(describe(exc, repl.settings).line)
         finally:
-            repl.current = None
+            repl.current, repl.movable = None, False
     return None
 
 
@@ -166,8 +184,11 @@ async def dispatch(repl: Repl, text: str) -> bool:
     if not is_command(text):
         message, again = literal(text), literal(text) == repl.unanswered
         answered = await _cancellable(
-            repl, lambda c: ask_line(c, message, settings, again), "stopped: nothing was sent"
+            repl, lambda c: ask_line(c, message, settings, again), "stopped: nothing was sent", movable=True
         )
+        if repl.moving:
+            await _moved(repl, message)
+            return True
         conversation = _opened(repl.loading) if answered is None and repl.received is None else None
         repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
         return True
@@ -200,6 +221,42 @@ async def dispatch(repl: Repl, text: str) -> bool:
             return True
     keep_going = await _cancellable(repl, lambda c: execute(found, context(c), arg), "stopped")
     return keep_going is not False  # None: it failed or was stopped
+
+
+async def _moved(repl: Repl, question: str) -> None:
+    """The reply Ctrl-B stopped (or a closed terminal, with terminal_closed = "background"): the part that arrived is
+    kept in the thread's tree, and the question is asked again from there by a background reply started where this
+    prompt runs (as /bg starts one), with this prompt's tools. The prompt says when it ends."""
+    from chatcli.service import jobs
+    from chatcli.ui.reply import KEPT
+
+    repl.moving = False
+    conversation, settings = _opened(repl.loading), repl.settings
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP): the reply moves all the same
+        try:
+            if conversation is None or not await conversation.recall.left_unanswered():
+                repl.output.note("the reply had ended: nothing to move to the background")
+                return
+            job = jobs.start(
+                ["-t", conversation.thread_id, "--again"]
+                + jobs.carried(settings.tools, settings.use_tools, conversation.own_model),
+                os.environ,
+                Path.cwd(),
+                None,
+                question,
+                most=settings.max_jobs,
+                told_here=False,
+            )
+        except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
+            repl.output.error(describe(exc, settings).line)
+            repl.unanswered = question
+            repl.output.note(KEPT)
+            return
+        repl.started.append(job)
+        repl.output.note(
+            f"moved to the background as job {job.id}: it answers the question again there (chat attach {job.id} "
+            "follows it); said here when it ends. Meanwhile a message here waits for it, /new starts another thread"
+        )
 
 
 def _ended_jobs(repl: Repl) -> list[str]:
@@ -347,7 +404,9 @@ async def run_repl(
         above = AbovePrompt(session, output)
         status = StatusLine(settings.status_line)
         loading = asyncio.create_task(_open(chat, opening, setup, threads, above, status))
-        repl = Repl(loading, output, settings, debug, CtrlC(session), commands=chat.commands, status=status)
+        repl = Repl(
+            loading, output, settings, debug, CtrlC(session), commands=chat.commands, status=status, keys=session.input
+        )
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
         stack.enter_context(

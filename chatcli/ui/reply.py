@@ -25,6 +25,9 @@ async def ask(
     return await conversation.send(text, attachments, mentions=mentions)
 
 
+KEPT = "your question is kept: /retry asks it again (so do Up and Enter), in place of what it got"
+
+
 async def ask_line(conversation: Thread, text: str, settings: Settings, again: bool = False) -> TurnResult:
     """Send a line typed at the prompt. ``again``: the line is the question that just failed or was stopped
     (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
@@ -46,7 +49,7 @@ async def left_unanswered(conversation: Thread, text: str, output: Output) -> bo
             return False
     except Exception:  # noqa: BLE001 - the store failed already: the error line said so
         return False
-    output.note("your question is kept: /retry asks it again (so do Up and Enter), in place of what it got")
+    output.note(KEPT)
     return True
 
 

@@ -20,7 +20,7 @@ import contextlib
 import fcntl
 import os
 import termios
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prompt_toolkit.input.typeahead import store_typeahead
 from prompt_toolkit.input.vt100_parser import Vt100Parser
@@ -120,3 +120,33 @@ def keys_as_typed(prompt_input: Any) -> Iterator[None]:
         if fd is not None and saved is not None:
             with contextlib.suppress(OSError, termios.error):
                 termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@contextlib.contextmanager
+def watching(prompt_input: Any, key: Keys, pressed: Callable[[], None]) -> Iterator[None]:
+    """While a reply streams, keys are read as they are typed: ``key`` calls ``pressed`` (and is not kept), every
+    other key goes to the next prompt as typed (a question the terminal asks meanwhile, an approval, reads on top of
+    this and hands it back). Nothing is read from a pipe."""
+    fd = _terminal_fd(prompt_input)
+    attach = getattr(prompt_input, "attach", None)
+    if fd is None or attach is None:
+        yield
+        return
+
+    def ready() -> None:
+        kept = []
+        for typed in prompt_input.read_keys():
+            if typed.key == key:
+                pressed()
+            else:
+                kept.append(typed)
+        if kept:
+            store_typeahead(prompt_input, kept)
+
+    try:
+        with attach(ready):
+            yield
+    finally:
+        with contextlib.suppress(Exception):  # the start of an escape sequence: the prompt gets it as typed
+            if left := prompt_input.flush_keys():
+                store_typeahead(prompt_input, left)

@@ -34,8 +34,15 @@ async def _background(ctx: Context, arg: str) -> None:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
     thread = ctx.thread.thread_id
     # The question goes on the job's stdin, as piped text: never a flag, and off its command line.
+    settings = ctx.settings
     job = jobs.start(
-        ["-t", thread], os.environ, Path.cwd(), question.encode(), question, most=ctx.settings.max_jobs, told_here=False
+        ["-t", thread, *jobs.carried(settings.tools, settings.use_tools, ctx.thread.own_model)],
+        os.environ,
+        Path.cwd(),
+        question.encode(),
+        question,
+        most=settings.max_jobs,
+        told_here=False,
     )  # (the prompt says when it ends, above itself: the job does not write into its terminal too)
     ctx.started.append(job)
     ctx.output.note(
