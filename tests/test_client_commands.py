@@ -11,10 +11,10 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fakeserver import Reply
-from tests.helpers import chat
+from tests.helpers import chat, eventually
 
 OWN_ONLY = {"compact", "summary", "model", "fork"}  # what a graph's thread is not offered: its model, prompt, memory
-EVERYWHERE = {"retry", "undo", "tree", "goto", "label"}
+EVERYWHERE = {"retry", "bg", "undo", "tree", "goto", "label"}
 
 
 class Refused(Exception):
@@ -128,6 +128,27 @@ def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, ch
     assert client.run("undo") == "nothing to undo"
     kept = json.loads(chat(chat_env, "export", client.thread, "--format", "json").out)
     assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
+
+
+def test_bg_asks_in_the_background_and_the_thread_keeps_its_answer(client, server, chat_env):
+    """An editor's /bg and serve's bg command start a background reply as the prompt's /bg does: the session is free
+    at once, ``chat jobs`` lists it, the thread keeps the answer."""
+    server.queue(Reply("first answer"), Reply("answered behind your back"))
+    client.ask("a question")
+    said = client.run("bg", "and another one")
+    assert said.startswith("answering in the background as job "), said
+    job = said.split()[6].rstrip(":")
+
+    def done() -> dict[str, Any] | None:
+        listed = json.loads(chat(chat_env, "jobs", "--json").out)
+        return next((j for j in listed if j["id"] == job and j["state"] == "done"), None)
+
+    found = eventually(done, f"job {job} to be done", timeout=60)
+    assert found["question"] == "and another one" and found["thread_id"] == client.thread, found
+    shown = chat(chat_env, "show", client.thread).out
+    assert "and another one" in shown and "answered behind your back" in shown, shown
+    with pytest.raises(Refused, match="question"):
+        client.run("bg")
 
 
 def test_a_model_chosen_answers_from_the_next_message_and_a_bad_one_is_one_line(client, server, chat_env, graph_args):

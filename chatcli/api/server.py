@@ -9,7 +9,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -101,13 +101,15 @@ class Offered(BaseModel):
 
 
 class CommandDone(BaseModel):
-    """What a command that runs no turn did: the line it says, the model it chose, the thread it forked."""
+    """What a command that runs no turn did: the line it says, the model it chose, the thread it forked, the
+    background reply it started (``chat jobs`` lists it)."""
 
     thread_id: str
     command: str
     said: str
     model: str | None = None
     forked: str | None = None
+    job: str | None = None
 
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -132,12 +134,14 @@ def create_app(
     owner: int | None = None,
     proxies: tuple[str, ...] = (),
     answerer: Answerer = OWN,
+    environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
     machine must be that user's process; ``proxies``: the reverse proxies whose forwarding headers are read.
     ``answerer``: what answers the threads (chatcli.service.answerer): chat's own graph by default, a graph
-    of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``)."""
+    of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``). ``environ``: the variables of
+    the run (the background replies it starts get them)."""
     state: dict[str, Any] = {}
     running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
 
@@ -145,7 +149,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from chatcli.service.chat import Chat
 
-        async with Chat(settings, answerer, Logged("chat serve")) as chat:
+        async with Chat(settings, answerer, Logged("chat serve"), environ) as chat:
             # MCP servers start when used, and stop after worker_idle seconds without a call.
             await chat.open(idle=settings.worker_idle)
             state["engine"] = chat
@@ -393,7 +397,12 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
             done = await run_offered(chat, thread, command, asked.input.strip())
             assert isinstance(done, Said)
             return CommandDone(
-                thread_id=wanted, command=command.name, said=done.line, model=done.model, forked=done.forked
+                thread_id=wanted,
+                command=command.name,
+                said=done.line,
+                model=done.model,
+                forked=done.forked,
+                job=done.job,
             )
 
         from chatcli.api.turns import while_connected

@@ -113,7 +113,7 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answerer: Answere
 
     logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
     async with AsyncExitStack() as stack:
-        chat = await stack.enter_async_context(Chat(settings, answerer, Logged("chat acp")))
+        chat = await stack.enter_async_context(Chat(settings, answerer, Logged("chat acp"), environment().environ))
         # A session may bring MCP servers of its own: a session's tools are there even when chat's are none; an MCP
         # client's import under way ends before the engine's imports begin.
         await chat.open(idle=settings.worker_idle, always=True, load=lambda: load_engine(settings.model))

@@ -256,7 +256,7 @@ def run(
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
     # model, unless the flags name others) before anything loads.
-    chat = Chat(settings, setup.answerer)
+    chat = Chat(settings, setup.answerer, environ=env.environ)
     opening = asyncio.run(chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup))
     if opening.said and json_output is None:
         make_env_output(env).note(opening.said)

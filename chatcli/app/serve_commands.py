@@ -227,7 +227,7 @@ def serve(
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     owner = os.getuid() if path is None else None  # on TCP: of this machine's processes, only this user's
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner, trusted, answerer),
+        create_app(settings, allowed, token, owner, trusted, answerer, environment().environ),
         # Who calls is the socket's word: uvicorn would take X-Forwarded-For from 127.0.0.1 (or from
         # $FORWARDED_ALLOW_IPS) as the client; --trust-proxy applies it behind the guard instead.
         proxy_headers=False,

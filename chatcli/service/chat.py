@@ -7,7 +7,7 @@ import asyncio
 import os
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, AsyncIterator, Callable, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Mapping, TypedDict, TypeVar, Unpack
 
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
@@ -100,10 +100,18 @@ class Chat:
     prompt's /switch) such a thread is refused in one line naming the command that goes on with it.
     """
 
-    def __init__(self, settings: Settings, answerer: Answerer = OWN, listener: Listener | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        answerer: Answerer = OWN,
+        listener: Listener | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         from chatcli.core.events import Silent
 
         self.settings = settings
+        # The variables of the run it serves (the process's, or a test's): a background reply it starts gets them.
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.answerer = answerer
         self.listener: Listener = listener if listener is not None else Silent()
         self.engine: Engine | None = None

@@ -25,6 +25,7 @@ class Said:
     line: str
     model: str | None = None
     forked: str | None = None
+    job: str | None = None
 
 
 Run = Callable[["Chat", "Thread", str], Awaitable["TurnResult | Said"]]
@@ -83,6 +84,19 @@ async def _fork(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said(f"forked into thread {new_id} (chat -t {new_id})", forked=new_id)
 
 
+async def _background(chat: Chat, thread: Thread, arg: str) -> Said:
+    from chatcli.service import jobs
+
+    if not arg:
+        raise UsageError("bg takes the question to answer in the background")
+    job = jobs.ask_in_background(thread, arg, chat.settings, chat.environ)
+    return Said(
+        f"answering in the background as job {job.id}: chat attach {job.id} follows it, chat jobs lists it; this"
+        " thread is busy until it ends",
+        job=job.id,
+    )
+
+
 async def _tree(chat: Chat, thread: Thread, arg: str) -> Said:
     from chatcli.threads.tree import draw
 
@@ -111,4 +125,5 @@ RUNS: dict[str, Run] = {
     "/retry": _retry,
     "/undo": _undo,
     "/fork": _fork,
+    "/bg": _background,
 }

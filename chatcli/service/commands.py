@@ -124,6 +124,9 @@ DEFINED: tuple[Command, ...] = (
         "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends"
         " (Ctrl-B moves a reply that is streaming there)",
         "QUESTION",
+        editor=Offer(
+            "ask a question in the background: free at once; chat jobs lists it, chat attach follows it", "question"
+        ),
     ),
     Command(
         "/undo",

@@ -25,9 +25,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.config import Settings
+    from chatcli.service.thread import Thread
 
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
 QUESTION_SHOWN = 60  # characters of a job's question kept to list it
@@ -126,12 +130,29 @@ def _private(path: Path) -> Any:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
-def carried(tools: tuple[str, ...], use_tools: bool, own: bool) -> list[str]:
-    """The flags a background reply started from a prompt needs to have the tools that prompt has: its built-in tools
-    (chat's own graph; a graph of the user's has its own), or none at all. Its model or graph is its thread's."""
-    if not use_tools:
+def _carried(settings: Settings, own: bool) -> list[str]:
+    """The flags a background reply needs to have the tools this process has: its built-in tools (chat's own graph;
+    a graph of the user's has its own), or none at all. Its model or graph is its thread's."""
+    if not settings.use_tools:
         return ["--no-tools"]
-    return ["--tools", ",".join(tools)] if tools and own else []
+    return ["--tools", ",".join(settings.tools)] if settings.tools and own else []
+
+
+def ask_in_background(
+    thread: Thread, question: str, settings: Settings, environ: Mapping[str, str], *, again: bool = False
+) -> Job:
+    """``question`` asked on ``thread`` by a background reply, from any door (the prompt's /bg and Ctrl-B, an
+    editor's /bg, ``chat serve``'s bg command): with the variables of the run that asks (``environ``), in the
+    thread's directory (an editor session's project, else where chat runs), with its database (in the job's
+    environment, never on its command line) and its tools. ``again``: the thread's last question answered again from
+    its last checkpoint (a reply moved from the prompt; ``question`` only names the job). The door that started it
+    says when it ends, not the job (``told_here``)."""
+    environ = {**environ, "CHATCLI_DB": settings.db} if settings.db else dict(environ)
+    args = ["-t", thread.thread_id, *(["--again"] if again else []), *_carried(settings, thread.own_model)]
+    piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line
+    where = thread.workdir or settings.workdir
+    return start(args, environ, Path(where) if where else Path.cwd(), piped, question, most=settings.max_jobs,
+                 told_here=False)  # fmt: skip
 
 
 def start(

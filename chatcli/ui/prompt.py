@@ -8,7 +8,6 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
@@ -237,16 +236,7 @@ async def _moved(repl: Repl, question: str) -> None:
             if conversation is None or not await conversation.recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
-            job = jobs.start(
-                ["-t", conversation.thread_id, "--again"]
-                + jobs.carried(settings.tools, settings.use_tools, conversation.own_model),
-                os.environ,
-                Path.cwd(),
-                None,
-                question,
-                most=settings.max_jobs,
-                told_here=False,
-            )
+            job = jobs.ask_in_background(conversation, question, settings, os.environ, again=True)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
             repl.output.error(describe(exc, settings).line)
             repl.unanswered = question

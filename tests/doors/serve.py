@@ -45,6 +45,7 @@ class AppServed:
         ):
             kept.update(settings=settings, where=where, allow_host=allow_host, trusted=trusted, answerer=answerer)
             kept["context"] = contextvars.copy_context()  # chat's environment, as the app's code reads it
+            kept["environ"] = dict(env)  # its variables, as chat serve hands them to the app
 
         environment = Environment(stdin=piped_stdin(b""), stdout=Captured(), stderr=self.err, environ=dict(env),
                                   cwd=Path.cwd())  # fmt: skip
@@ -74,7 +75,9 @@ class AppServed:
 
         where = kept["where"]
         allowed = addresses(where.host, where.port, unix=False, allowed=kept["allow_host"], token=bool(where.token))
-        return create_app(kept["settings"], allowed, where.token, None, kept["trusted"], kept["answerer"])
+        return create_app(
+            kept["settings"], allowed, where.token, None, kept["trusted"], kept["answerer"], kept["environ"]
+        )
 
     async def _within(self, work: Any) -> Any:
         """``work`` in chat's environment (a task of its own, in a copy of the command's context)."""

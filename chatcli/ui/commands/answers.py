@@ -25,26 +25,14 @@ async def _background(ctx: Context, arg: str) -> None:
     """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this prompt
     runs, with its environment; the prompt is free at once and says when it ends."""
     import os
-    from pathlib import Path
 
     from chatcli.service import jobs
 
     question = arg.strip()
     if not question:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
-    thread = ctx.thread.thread_id
-    # The question goes on the job's stdin, as piped text: never a flag, and off its command line.
-    settings = ctx.settings
-    job = jobs.start(
-        ["-t", thread, *jobs.carried(settings.tools, settings.use_tools, ctx.thread.own_model)],
-        os.environ,
-        Path.cwd(),
-        question.encode(),
-        question,
-        most=settings.max_jobs,
-        told_here=False,
-    )  # (the prompt says when it ends, above itself: the job does not write into its terminal too)
-    ctx.started.append(job)
+    job = jobs.ask_in_background(ctx.thread, question, ctx.settings, os.environ)
+    ctx.started.append(job)  # (the prompt says when it ends, above itself: the job does not write into its terminal)
     ctx.output.note(
         f"answering in the background as job {job.id} (chat attach {job.id} follows it); said here when it ends. "
         f"Meanwhile this thread is busy: a message here waits for it, /new starts another"
