@@ -788,3 +788,28 @@ def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, 
         client.wait()
     assert "Traceback" not in errors.read_text(errors="replace")
     assert "count slowly" in chat(chat_env, "show", session).out  # the question, and the part that came, kept
+
+
+def test_a_session_opened_on_a_thread_that_waits_shows_its_question_and_the_next_prompt_asks_it(
+    open_editor, server, chat_env, tmp_path
+):
+    """A thread left waiting elsewhere (here a background reply's call to approve): an editor that loads it is shown
+    the question as the inbox lists it; its next prompt asks it first (a permission request), the call runs where it
+    was asked, then the prompt is answered, and the thread leaves the inbox."""
+    from tests.test_inbox import inbox
+
+    server.queue(Calls([("shell", {"command": "echo from-the-editor"})]))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
+    editor = open_editor("--tools", "shell")
+    editor.call("load_session", cwd=str(tmp_path), session_id=thread, mcp_servers=[])
+    shown = editor.text(thread)
+    assert "this thread waits for you: run shell" in shown and "echo from-the-editor" in shown, shown
+    server.queue(Reply("Ran it."), Reply("And the next."))
+    mark = len(editor.updates)
+    assert editor.prompt(thread, "and then?").stop_reason == "end_turn"
+    (asked,) = editor.client.asked
+    (ran,) = editor.of(thread, "tool_call_update", since=mark)
+    assert ran.status == "completed" and "from-the-editor" in ran.content[0].content.text, dumped(ran)
+    assert editor.text(thread, since=mark).endswith("And the next."), editor.text(thread, since=mark)
+    assert inbox(chat_env) == []

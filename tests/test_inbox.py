@@ -71,7 +71,9 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
     backend.model.queue(Reply("Booked for tomorrow."))
     answered = chat(backend.env, "inbox", "answer", thread, "yes" if own else "tomorrow", cwd=tmp_path)
     assert answered.code == 0 and "goes on in the background" in answered.err, answered
-    eventually(lambda: [j for j in jobs_of(backend.env, thread) if j["state"] == "done"], "the answer's job to end")
+    eventually(
+        lambda: [j for j in jobs_of(backend.env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60
+    )
     assert inbox(backend.env) == []
     shown = chat(backend.env, "show", thread).out
     assert "Booked for tomorrow." in shown and (not own or "from-the-inbox" in shown), shown
@@ -90,7 +92,7 @@ def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on
 
     server.queue(tool_calls(("shell", {"command": "echo asked-here"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
-    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     server.queue(Reply("Ran it."))
     child = pexpect.spawn(
         str(CHAT), ["inbox", "answer", thread], env=chat_env, cwd=str(tmp_path), encoding="utf-8", timeout=60
@@ -105,7 +107,9 @@ def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on
     finally:
         child.close()
     assert child.exitstatus == 0
-    eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end")
+    eventually(
+        lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60
+    )
     shown = chat(chat_env, "show", thread).out
     assert "asked-here" in shown and "Ran it." in shown, shown
     assert inbox(chat_env) == []
@@ -114,7 +118,7 @@ def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on
 def test_what_the_inbox_cannot_answer_is_one_line_and_the_question_still_waits(server, chat_env, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo kept"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
-    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     for args in (
         ["answer"],
         ["answer", "nosuchthread", "yes"],
@@ -134,11 +138,13 @@ def test_an_approved_call_runs_where_it_was_asked_with_its_tool_whoever_answers_
     answered_in.mkdir()
     server.queue(tool_calls(("shell", {"command": "pwd > where-it-ran"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "note where", cwd=asked_in).out.strip()
-    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     server.queue(Reply("Noted."))
     answered = chat(chat_env, "inbox", "answer", thread, "yes", cwd=answered_in)
     assert answered.code == 0, answered
-    eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end")
+    eventually(
+        lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60
+    )
     assert (asked_in / "where-it-ran").read_text().strip() == str(asked_in)  # it ran, and there
     assert not (answered_in / "where-it-ran").exists()
 
@@ -161,7 +167,9 @@ def test_a_form_answer_that_does_not_fit_is_one_line_and_the_question_still_wait
     fields = [f"--field=party={BOOKING['party']}", f"--field=day={BOOKING['day']}", "--field=confirm=true"]
     good = chat(chat_env, "inbox", "answer", "trip", "yes", *fields)
     assert good.code == 0, good
-    eventually(lambda: [j for j in jobs_of(chat_env, "trip") if j["state"] == "done"], "the answer's job to end")
+    eventually(
+        lambda: [j for j in jobs_of(chat_env, "trip") if j["state"] == "done"], "the answer's job to end", timeout=60
+    )
     assert "Booked for four." in chat(chat_env, "show", "trip").out and inbox(chat_env) == []
 
 
@@ -172,7 +180,7 @@ def test_a_thread_being_answered_or_no_longer_waiting_is_one_line(server, chat_e
 
     server.queue(tool_calls(("shell", {"command": "echo one"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run one", cwd=tmp_path).out.strip()
-    eventually(lambda: inbox(chat_env), "the question in the inbox")
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     for args, said in (
         (["nosuch", "yes"], "no thread 'nosuch'"),
         ([thread, "yes", "--field", "a=b"], "--field answers a form, and the thread waits on none"),
@@ -185,12 +193,14 @@ def test_a_thread_being_answered_or_no_longer_waiting_is_one_line(server, chat_e
     server.queue(held("Running", " on.", gate))
     try:
         assert chat(chat_env, "inbox", "answer", thread, "yes").code == 0
-        job = eventually(lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "running"], "it to run")[0]
+        job = eventually(
+            lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "running"], "it to run", timeout=60
+        )[0]
         twice = chat(chat_env, "inbox", "answer", thread, "no", "--reason", "changed my mind")
         assert twice.code == 2 and f"being answered already, by background reply {job['id']}" in twice.err, twice
     finally:
         gate.set()
-    eventually(lambda: inbox(chat_env) == [], "the inbox to empty")
+    eventually(lambda: inbox(chat_env) == [], "the inbox to empty", timeout=60)
     late = chat(chat_env, "inbox", "answer", thread, "yes")
     assert late.code == 2 and "waits on nothing" in late.err, late
 
@@ -199,6 +209,6 @@ def test_a_credential_cut_at_the_edge_of_what_is_shown_is_masked(server, chat_en
     key = chat_env["OPENAI_API_KEY"]
     server.queue(tool_calls(("shell", {"command": "A" * 174 + key})))
     chat(chat_env, "--bg", "--tools", "shell", "leak it", cwd=tmp_path)
-    (row,) = eventually(lambda: inbox(chat_env), "the question in the inbox")
+    (row,) = eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     shown = row["asked"][0]["text"] + chat(chat_env, "inbox").out
     assert key[:8] not in shown and "sk-test" not in shown, shown

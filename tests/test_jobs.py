@@ -226,7 +226,9 @@ def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, jo
     thread = chat(job_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
     state(job_env, thread, "waiting")
     # The job's end is told as the turn ends; its question is in the inbox a moment later, as the thread is kept.
-    (row,) = eventually(lambda: json.loads(chat(job_env, "inbox", "--json").out), "the question in the inbox")
+    (row,) = eventually(
+        lambda: json.loads(chat(job_env, "inbox", "--json").out), "the question in the inbox", timeout=60
+    )
     assert row["thread_id"] == thread and row["title"] == "run echo"
     assert [a["kind"] for a in row["asked"]] == ["approval"] and "echo inbox-ran" in row["asked"][0]["text"]
     listed_text = chat(job_env, "inbox")
@@ -275,7 +277,9 @@ def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desk
     finally:
         gate.set()
         shell.close(force=True)
-    assert eventually(lambda: sent.exists() and f"background reply {job} done" in sent.read_text(), "notify-send")
+    assert eventually(
+        lambda: sent.exists() and f"background reply {job} done" in sent.read_text(), "notify-send", timeout=60
+    )
 
 
 def test_a_program_in_the_foreground_of_that_terminal_is_never_written_into(server, chat_env, tmp_path):

@@ -447,8 +447,8 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
 
     from langchain_core.messages import HumanMessage
 
+    from chatcli.service.inbox import go_on_waiting
     from chatcli.ui.output import PlainOutput
-    from chatcli.ui.reply import resume_pending
     from tests.helpers import a_thread
 
     server.queue(tool_calls(("shell", {"command": "echo never"})), Reply("moved on"))
@@ -456,8 +456,8 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
         async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
             pass  # stopped at the question, never answered
     err = io.StringIO()
-    async with a_thread(replace(settings, use_tools=False), "off") as conv:
-        await resume_pending(conv, PlainOutput(io.StringIO(), err), settings)
+    async with a_thread(replace(settings, use_tools=False), "off", PlainOutput(io.StringIO(), err)) as conv:
+        assert await go_on_waiting(conv) is None
         assert "with tools off" in err.getvalue()
         await conv.send("something else")
     sent = server.requests[-1]["messages"]

@@ -72,6 +72,16 @@ class Session:
             self.running.cancel()
 
 
+async def _asked(thread: Thread, text: str, files: list[Any]) -> TurnResult:
+    """A question of the editor's: what the thread waits for is asked first (``session/request_permission``, as at
+    the prompt when a thread is opened again), then the question."""
+    from chatcli.service.inbox import go_on_waiting
+
+    if await thread.waiting():
+        await go_on_waiting(thread)
+    return await thread.send(text, files, mentions=text)
+
+
 def _answering(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """A request's method, counted while it runs: the agent answers every request it read before it leaves."""
 
@@ -194,6 +204,7 @@ class Editor:
         ]
         for update in updates.replayed(masked(records, self.secrets)):
             session.listener.send(update)
+        await self._tell_waiting(session)
         await session.listener.flushed()
         return schema.LoadSessionResponse(config_options=await self._offered(session))
 
@@ -208,7 +219,21 @@ class Editor:
     ) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
         session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
+        await self._tell_waiting(session)
+        await session.listener.flushed()
         return schema.ResumeSessionResponse(config_options=await self._offered(session))
+
+    async def _tell_waiting(self, session: Session) -> None:
+        """A session opened on a thread that waits for the user (a call to approve, a tool's question, a graph's
+        interrupt: asked at another door, or by a background reply) shows each question, as ``chat inbox`` lists
+        it (known credentials masked); the next prompt asks them first."""
+        from chatcli.service.inbox import asked_of
+        from chatcli.threads.masking import masked
+
+        waiting = await _said(session.thread.waiting())
+        if waiting:
+            asked = "; ".join(masked(item.text, self.secrets) for item in asked_of(waiting))
+            session.listener.said(f"this thread waits for you: {asked}. Your next prompt asks it first.")
 
     @_answering
     async def fork_session(
@@ -556,7 +581,7 @@ class Editor:
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
         text, files = _question(prompt)
-        work = self._command(session, text) or (lambda: session.thread.send(text, files, mentions=text))
+        work = self._command(session, text) or (lambda: _asked(session.thread, text, files))
         session.running = asyncio.ensure_future(_turn(work))
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()

@@ -408,9 +408,9 @@ async def run_repl(
         stack.callback(telling.cancel)
         try:
             if resumed:
-                from chatcli.ui.reply import resume_pending
+                from chatcli.service.inbox import go_on_waiting
 
-                await _cancellable(repl, lambda c: resume_pending(c, output, settings), "stopped")
+                await _cancellable(repl, go_on_waiting, "stopped")
             idle_ctrl_c = 0
             while repl.received is None:
                 try:

@@ -12,7 +12,6 @@ from chatcli.text import counted, json_text
 from chatcli.threads.operations import Threads, transcript_markdown, turns_of
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
-from chatcli.ui.reply import resume_pending
 
 if TYPE_CHECKING:
     from chatcli.service.opening import Finder, Opening
@@ -70,7 +69,9 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
         )
-        await resume_pending(ctx.thread, ctx.output, ctx.settings)
+        from chatcli.service.inbox import go_on_waiting
+
+        await go_on_waiting(ctx.thread)
 
 
 def _own_threads(ctx: Context) -> Threads:
