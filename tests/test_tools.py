@@ -447,7 +447,7 @@ async def test_a_pending_approval_on_a_thread_resumed_with_tools_off_is_closed_b
 
     from langchain_core.messages import HumanMessage
 
-    from chatcli.service.inbox import go_on_waiting
+    from chatcli.service.waiting import go_on_waiting
     from chatcli.ui.output import PlainOutput
     from tests.helpers import a_thread
 

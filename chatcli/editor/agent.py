@@ -75,7 +75,7 @@ class Session:
 async def _asked(thread: Thread, text: str, files: list[Any]) -> TurnResult:
     """A question of the editor's: what the thread waits for is asked first (``session/request_permission``, as at
     the prompt when a thread is opened again), then the question."""
-    from chatcli.service.inbox import go_on_waiting
+    from chatcli.service.waiting import go_on_waiting
 
     if await thread.waiting():
         await go_on_waiting(thread)

@@ -408,7 +408,7 @@ async def run_repl(
         stack.callback(telling.cancel)
         try:
             if resumed:
-                from chatcli.service.inbox import go_on_waiting
+                from chatcli.service.waiting import go_on_waiting
 
                 await _cancellable(repl, go_on_waiting, "stopped")
             idle_ctrl_c = 0

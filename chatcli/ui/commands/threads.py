@@ -69,7 +69,7 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
         )
-        from chatcli.service.inbox import go_on_waiting
+        from chatcli.service.waiting import go_on_waiting
 
         await go_on_waiting(ctx.thread)
 
