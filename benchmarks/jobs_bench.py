@@ -340,7 +340,7 @@ def main() -> None:
         finally:
             cleanup(chat, env, held)
             os.chdir(here)
-    expected = 3 * args.rounds  # the warm one-shots, and every job's one-shot (--bg itself is not the worker's)
+    expected = 5 * args.rounds  # the warm one-shots, both --bg (handed to the worker too) and both jobs' one-shots
     if through != expected:
         raise SystemExit(f"the worker answered {through} of {expected} runs meant for it: is --chat this checkout's?")
 

@@ -255,8 +255,10 @@ def shell_in_a_terminal(env: dict[str, str]):
     return shell
 
 
-def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, chat_env, tmp_path):
-    """With ``notify = "desktop"``: a line in the terminal whose shell waits at its prompt, and ``notify-send``."""
+def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, job_env, tmp_path):
+    """With ``notify = "desktop"``: a line in the terminal whose shell waits at its prompt, and ``notify-send``;
+    started the normal way and through the warm worker (whose process is not in the terminal's session)."""
+    chat_env = job_env
     sent = tmp_path / "notified"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -327,7 +327,8 @@ ASK = (
         None,
         "Answer in the background: print the thread id and return at once (chat jobs lists, chat attach follows).",
         hidden=True,  # (the commands of --help name it)
-        worker=False,  # it starts a process of its own, which may go to the worker
+        # The warm worker's child starts it, as fast as a one-shot is handed over: the job is a process of its
+        # own (a session of its own, the caller's variables and directory), whose one-shot goes to the worker too.
     ),
     Flag("as_json", ("--json",), False, None, "Print the answer as one JSON object (for scripts)."),
     Flag("as_jsonl", ("--jsonl",), False, None, "Stream the answer as JSON lines as it comes."),

@@ -8,6 +8,7 @@ from typing import IO, TYPE_CHECKING, Any, Optional
 
 import typer
 
+from chatcli.app.following import follow
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
 from chatcli.text import json_text, neutralise, say
@@ -137,18 +138,7 @@ def attach_command(
         found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
         if go_on:
             found = _gone_on(found, settings)
-        try:
-            for event in jobs.follow(found, env.environ):
-                if event.get("type") == "token":
-                    say(env.stdout, str(event.get("text") or ""))
-                    env.stdout.flush()
-        except KeyboardInterrupt:
-            say(env.stdout, "\n")
-            say(env.stderr, f"chat: left job {found.id} running (chat attach {found.id} follows it again)\n")
-            return
-        seen = jobs.seen(found, env.environ)
-        say(env.stdout, "\n" if seen.text and not seen.text.endswith("\n") else "")
-        _ended(seen, env.stderr)
+        follow(found, env.environ, env.stdout, env.stderr)
 
     guarded(debug, action)
 
@@ -169,22 +159,6 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     again = jobs.start(["-t", seen.thread, "--again"], env.environ, where, None, job.question, most=settings.max_jobs)
     say(env.stderr, f"chat: job {job.id}'s question answered again as job {again.id}\n")
     return again
-
-
-def _ended(seen: "Seen", err: IO[str]) -> None:
-    """One line on how a reply that is no longer running stands."""
-    thread = seen.thread or "?"
-    if seen.state == "waiting":
-        say(err, f"chat: job {seen.job.id} waits for you: chat -t {thread} goes on with it\n")
-    elif seen.state == "failed":
-        error = (seen.end or {}).get("error") or {}
-        say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
-    elif seen.state == "interrupted":
-        say(
-            err,
-            f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}; "
-            f"chat attach {seen.job.id} --go-on answers it again from there\n",
-        )
 
 
 @app.command("stop")

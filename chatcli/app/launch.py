@@ -67,6 +67,11 @@ def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
 def main() -> None:
     """Run ``chat``: through the warm worker when it is wanted and can answer, the normal way otherwise."""
     argv = sys.argv[1:]
+    if argv[:1] == ["attach"]:  # what a background reply said, shown at once: no command line to start first
+        from chatcli.app.following import attach
+
+        if (code := attach(argv, os.environ)) is not None:
+            sys.exit(code)
     if wants_worker(argv, os.environ):
         from chatcli.app.worker import client as worker_client
 

@@ -219,13 +219,18 @@ def start(
     return job
 
 
+# The process whose session the terminal on this process's stdin and stderr is: this one (0), or, in the warm
+# worker's child, which runs in the worker's session, the caller's (chatcli.app.worker.child sets it).
+caller = 0
+
+
 def _terminal() -> tuple[str | None, int | None]:
     """The terminal this process was started from (its stderr's, else its stdin's) and its session; (None, None)
     without one."""
     for fd in (2, 0):
         try:
             if os.isatty(fd):
-                return os.ttyname(fd), os.getsid(0)
+                return os.ttyname(fd), os.getsid(caller)
         except OSError:
             continue
     return None, None

@@ -68,6 +68,9 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     from chatcli.app.worker.jobs import install
 
     terminal = install(int(header["caller"]), fds[4], fds[5] if len(fds) > 5 else None)
+    from chatcli.service import jobs as background
+
+    background.caller = int(header["caller"])  # a background reply started here tells the caller's terminal's shell
     os.umask(int(header["umask"]))
     os.environ.clear()
     os.environ.update(header["environ"])

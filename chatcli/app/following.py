@@ -1,0 +1,72 @@
+"""``chat attach``: what a background reply said so far, then the rest as it comes (Ctrl-C leaves it running).
+
+Standard library only (and chatcli.service.jobs, which is): the launcher runs a plain ``chat attach [ID]`` itself,
+without the command line's start-up, so that what arrived is shown at once; the command line's ``chat attach``
+(``--go-on``, a job not found) calls the same ``follow``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, TYPE_CHECKING, Mapping
+
+from chatcli.text import say
+
+if TYPE_CHECKING:
+    from chatcli.service.jobs import Job, Seen
+
+
+def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -> None:
+    """Write ``found``'s text so far, then the rest as it comes, and how it ended; Ctrl-C leaves it running."""
+    from chatcli.service import jobs
+
+    try:
+        for event in jobs.follow(found, environ):
+            if event.get("type") == "token":
+                say(out, str(event.get("text") or ""))
+                out.flush()
+    except KeyboardInterrupt:
+        say(out, "\n")
+        say(err, f"chat: left job {found.id} running (chat attach {found.id} follows it again)\n")
+        return
+    seen = jobs.seen(found, environ)
+    say(out, "\n" if seen.text and not seen.text.endswith("\n") else "")
+    _ended(seen, err)
+
+
+def _ended(seen: "Seen", err: IO[str]) -> None:
+    """One line on how a reply that is no longer running stands."""
+    thread = seen.thread or "?"
+    if seen.state == "waiting":
+        say(err, f"chat: job {seen.job.id} waits for you: chat -t {thread} goes on with it\n")
+    elif seen.state == "failed":
+        error = (seen.end or {}).get("error") or {}
+        say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
+    elif seen.state == "interrupted":
+        say(
+            err,
+            f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}; "
+            f"chat attach {seen.job.id} --go-on answers it again from there\n",
+        )
+
+
+def attach(argv: list[str], environ: Mapping[str, str]) -> int | None:
+    """``chat attach [ID]`` run by the launcher: its exit code, or None when the command line should run it (other
+    arguments, no such job: said there, in its words)."""
+    from chatcli.errors import UsageError
+    from chatcli.service import jobs
+
+    if argv[:1] != ["attach"] or len(argv) > 2 or any(arg.startswith("-") for arg in argv[1:]):
+        return None
+    try:
+        found = jobs.find(environ, argv[1] if len(argv) > 1 else None)
+    except UsageError:
+        return None
+    try:
+        follow(found, environ, sys.stdout, sys.stderr)
+    except BrokenPipeError:  # whoever read it left (chat attach ID | head): as the command line ends then
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return 0
