@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
-from chatcli.core.events import Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.core.events import End, Listener, Silent, Start, ToolCall, TurnResult
 from chatcli.core.graph_app import Compactor, GraphApp
 from chatcli.core.inputs import check_question, check_thread_id
 from chatcli.core.interrupts import Pending
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from chatcli.backends.own.roles import Role
     from chatcli.config import Settings
     from chatcli.content.attachments import Attachment
+    from chatcli.core.elicitation import Elicitation, Elicited
+    from chatcli.core.events import Decision, Question, Reply, Review, TurnEvent
     from chatcli.service.opening import Finder, Opening
     from chatcli.service.own_prompt import OwnPrompt
     from chatcli.store.memories import MemoryBook
@@ -158,7 +160,7 @@ class Thread:
         graph said as the backend says it."""
         assert self.backend is not None
         opening = Start(self.thread_id, created, node)
-        listener = self.backend.hearing(self.listener)
+        listener = _EndAfterInbox(self.backend.hearing(self.listener))
         try:
             return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
         except Exception as exc:
@@ -167,7 +169,10 @@ class Thread:
                 raise  # as it was: a model client's error keeps its own cause, which its provider reads
             raise failure from exc
         finally:
-            await asyncio.shield(self.keep_inbox())
+            try:
+                await asyncio.shield(self.keep_inbox())
+            finally:
+                listener.release()
 
     async def keep_inbox(self) -> None:
         """Keep the inbox (chat inbox) in step with the thread once a turn has ended, however it ended and at
@@ -576,3 +581,33 @@ class Thread:
         except ValueError as exc:
             raise UsageError(f"not an answer to the tool's question: {exc}") from None
         return self.turns.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))
+
+
+class _EndAfterInbox:
+    """A turn's events passed on as they come, but its ``End`` once the inbox is kept (``release``): whoever reads
+    how the turn ended (a background reply's "waiting for you", the JSON object's approvals) finds its questions in
+    ``chat inbox`` already."""
+
+    def __init__(self, listener: Listener):
+        self.listener = listener
+        self.end: End | None = None
+
+    def hear(self, event: TurnEvent) -> None:
+        if isinstance(event, End):
+            self.end = event
+            return
+        self.listener.hear(event)
+
+    def release(self) -> None:
+        end, self.end = self.end, None
+        if end is not None:
+            self.listener.hear(end)
+
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        return await self.listener.approve(call, review)
+
+    async def answer(self, question: Question) -> Reply | None:
+        return await self.listener.answer(question)
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        return await self.listener.elicit(question)
