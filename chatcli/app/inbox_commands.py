@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -18,6 +17,7 @@ from chatcli.text import json_text, local_time, neutralise, say
 if TYPE_CHECKING:
     from chatcli.core.elicitation import Elicitation
     from chatcli.core.interrupts import Pending
+    from chatcli.service.answering import Going
     from chatcli.service.inbox import Answers
     from chatcli.store.base import Waiting
 
@@ -81,7 +81,7 @@ def inbox_command(
         if going is None:
             say(env.stderr, f"chat: left thread {thread} waiting\n")
             return
-        _go_on(going, settings, db)
+        _go_on(going, settings)
 
     guarded(debug, run, {"db": db})
 
@@ -111,17 +111,6 @@ class Said:
     given: Answers | None = None  # ``-``: the answers read from stdin
 
 
-@dataclass(frozen=True)
-class Going:
-    """A thread to go on with: its answers, the built-in tools its calls name, where it was asked."""
-
-    thread_id: str
-    title: str
-    answers: Answers
-    tools: tuple[str, ...]
-    cwd: Path
-
-
 def _said(answer: str, reason: str | None, fields: list[str]) -> Said:
     """The command line's answer, read and checked before anything opens."""
     from chatcli.service.inbox import MAX_ANSWERS, Answers
@@ -149,58 +138,19 @@ def _said(answer: str, reason: str | None, fields: list[str]) -> Said:
 
 async def _prepared(ref: str, settings: Settings, said: Said | None) -> Going | None:
     """The thread ``ref`` names, what it waits on answered by ``said`` (None: asked here, as the prompt asks; None
-    back when the user leaves), checked to fit, before anything is started: a thread that waits on nothing, is being
-    answered already, or an answer that does not fit is one line, and the thread still waits."""
+    back when the user leaves), checked by the service before anything is started (chatcli.service.answering)."""
     from chatcli.app.run import make_env_output
-    from chatcli.service import jobs
+    from chatcli.service.answering import prepare
     from chatcli.service.chat import Chat
 
     env = environment()
     output = make_env_output(env, settings, ask=said is None)
-    async with Chat(settings) as chat:
-        opening = await chat.find(ref, exists=True)
-        busy = [job for job in jobs.running(env.environ) if job.thread == opening.thread_id]
-        if busy:
-            raise UsageError(
-                f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
-                hint=f"chat attach {busy[0].id} follows it",
-            )
-        thread = await chat.thread(opening, listener=output)
-        pending = await thread.waiting()
-        if not pending:
-            await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
-            raise UsageError(f"thread {opening.thread_id} waits on nothing (answered already)")
-        answers = await _asked_here(pending, output, thread.own_model) if said is None else _answers(pending, said)
-        if answers is None:
-            return None
-        answers.check(pending)
-        place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
-        title = opening.info.title if opening.info is not None and opening.info.title else ""
-    return Going(opening.thread_id, title or "", answers, _tools_of(pending), _where(place, opening.thread_id))
 
+    async def answering(pending: list[Pending], own: bool) -> Answers | None:
+        return await _asked_here(pending, output, own) if said is None else _answers(pending, said)
 
-def _where(place: Any, thread_id: str) -> Path:
-    """Where the thread goes on: the directory it was asked in (its calls run there, whoever answers from where);
-    the current one for a thread made before places were kept. Gone: one line."""
-    env = environment()
-    if place is None:
-        return env.cwd
-    where = Path(place.cwd)
-    if not where.is_dir():
-        raise UsageError(
-            f"thread {thread_id} was asked in {where}, which is gone: its calls have nowhere to run",
-            hint=f"chat -t {thread_id} answers it at the prompt, here",
-        )
-    return where
-
-
-def _tools_of(pending: list[Pending]) -> tuple[str, ...]:
-    """The built-in tools (their groups) the calls waiting for approval name: turned on for the reply that goes on,
-    as they were for the one that asked."""
-    from chatcli.tools.builtin import GROUPS, SERVER
-
-    named = {call.name for item in pending for call in item.calls if call.server in (None, SERVER)}
-    return tuple(group for group, names in GROUPS.items() if named & set(names))
+    async with Chat(settings, environ=env.environ) as chat:
+        return await prepare(chat, ref, env.environ, env.cwd, output, answering)
 
 
 async def _asked_here(pending: list[Pending], output: Any, own: bool) -> Answers | None:
@@ -281,23 +231,12 @@ def _form(said: Said, question: Elicitation) -> dict[str, Any]:
     return {"action": "accept", "content": content}
 
 
-def _go_on(going: Going, settings: Settings, db: str | None) -> None:
-    """The thread goes on with its answers in the background, as a job, in the directory it was asked in, with the
-    built-in tools its calls name (its answers on the job's stdin, which only the user may read, never on its
-    command line, which any local user may)."""
-    from chatcli.service import jobs
+def _go_on(going: Going, settings: Settings) -> None:
+    """The thread goes on in the background (chatcli.service.answering.go_on), said in one line."""
+    from chatcli.service.answering import go_on
 
     env = environment()
-    tools = [arg for group in going.tools for arg in ("--tools", group)]
-    args = ["-t", going.thread_id, "--answers", *tools, *(["--db", db] if db else [])]
-    job = jobs.start(
-        args,
-        env.environ,
-        going.cwd,
-        going.answers.to_json().encode(),
-        f"(answered) {going.title}",
-        most=settings.max_jobs,
-    )
+    job = go_on(going, settings, env.environ)
     say(
         env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
     )

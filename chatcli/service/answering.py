@@ -1,0 +1,106 @@
+"""Answering what a thread waits on from outside it (``chat inbox answer``; any door that offers the inbox): which
+thread, whether it can be answered now, with which tools and where it goes on, decided here once. The door says how
+the answers are given (typed on its command line, asked in its terminal); the thread then goes on as a background
+reply (chatcli.service.jobs), its answers on that reply's private stdin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+
+from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.config import Settings
+    from chatcli.core.events import Listener
+    from chatcli.core.interrupts import Pending
+    from chatcli.service.chat import Chat
+    from chatcli.service.inbox import Answers
+    from chatcli.service.jobs import Job
+    from chatcli.store.base import Place
+
+
+@dataclass(frozen=True)
+class Going:
+    """A thread to go on with: its answers, the built-in tools its calls name, where it was asked."""
+
+    thread_id: str
+    title: str
+    answers: Answers
+    tools: tuple[str, ...]
+    cwd: Path
+
+
+Answering = Callable[["list[Pending]", bool], Awaitable["Answers | None"]]
+
+
+async def prepare(
+    chat: Chat, ref: str, environ: Mapping[str, str], here: Path, listener: Listener, answering: Answering
+) -> Going | None:
+    """The thread ``ref`` names, what it waits on answered by ``answering(pending, own)`` (None back: the user left,
+    the thread still waits), checked to fit, before anything is started: a thread that waits on nothing, one a
+    background reply answers already, an answer that does not fit are one line each, and the thread still waits.
+    ``here``: where a thread made before places were kept goes on."""
+    from chatcli.service import jobs
+
+    opening = await chat.find(ref, exists=True)
+    busy = [job for job in jobs.running(environ) if job.thread == opening.thread_id]
+    if busy:
+        raise UsageError(
+            f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
+            hint=f"chat attach {busy[0].id} follows it",
+        )
+    thread = await chat.thread(opening, listener=listener)
+    pending = await thread.waiting()
+    if not pending:
+        await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
+        raise UsageError(f"thread {opening.thread_id} waits on nothing (answered already)")
+    answers = await answering(pending, thread.own_model)
+    if answers is None:
+        return None
+    answers.check(pending)
+    place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
+    title = opening.info.title if opening.info is not None and opening.info.title else ""
+    return Going(opening.thread_id, title or "", answers, _tools_of(pending), _where(place, opening.thread_id, here))
+
+
+def _where(place: Place | None, thread_id: str, here: Path) -> Path:
+    """Where the thread goes on: the directory it was asked in (its calls run there, whoever answers from where);
+    ``here`` for a thread made before places were kept. Gone: one line."""
+    if place is None:
+        return here
+    where = Path(place.cwd)
+    if not where.is_dir():
+        raise UsageError(
+            f"thread {thread_id} was asked in {where}, which is gone: its calls have nowhere to run",
+            hint=f"chat -t {thread_id} answers it at the prompt, here",
+        )
+    return where
+
+
+def _tools_of(pending: list[Pending]) -> tuple[str, ...]:
+    """The built-in tools (their groups) the calls waiting for approval name: turned on for the reply that goes on,
+    as they were for the one that asked."""
+    from chatcli.tools.builtin import GROUPS, SERVER
+
+    named = {call.name for item in pending for call in item.calls if call.server in (None, SERVER)}
+    return tuple(group for group, names in GROUPS.items() if named & set(names))
+
+
+def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
+    """The thread goes on with its answers in the background, as a job, in the directory it was asked in, with the
+    built-in tools its calls name and the database it is in (in the job's environment: a URL's password never on a
+    command line), its answers on the job's stdin (which only the user may read)."""
+    from chatcli.service import jobs
+
+    tools = [arg for group in going.tools for arg in ("--tools", group)]
+    environ = {**environ, "CHATCLI_DB": settings.db} if settings.db else dict(environ)
+    return jobs.start(
+        ["-t", going.thread_id, "--answers", *tools],
+        environ,
+        going.cwd,
+        going.answers.to_json().encode(),
+        f"(answered) {going.title}",
+        most=settings.max_jobs,
+    )
