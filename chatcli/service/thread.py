@@ -604,6 +604,8 @@ class _EndAfterInbox:
             self.listener.hear(end)
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        if review is None:  # asked as the turn asks it: a listener of chat's own calls may take the call alone
+            return await self.listener.approve(call)
         return await self.listener.approve(call, review)
 
     async def answer(self, question: Question) -> Reply | None:
