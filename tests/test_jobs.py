@@ -403,3 +403,74 @@ def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, 
     job = state(chat_env, f"closed-{setting}", "done")
     assert job["question"] == "say it" and job["pid"] != pid
     assert "The whole of it." in chat(chat_env, "show", f"closed-{setting}").out
+
+
+def test_a_reply_moved_to_the_background_keeps_what_bounds_it(server, chat_env, start):
+    """The background reply Ctrl-B starts may do no more than the prompt it left: its sandbox and its spending limit
+    (given to the prompt as flags) are the job's too, and what shapes the answer (the temperature) goes with it."""
+    gate, again = threading.Event(), threading.Event()
+    server.queue(held("Slowly", " now.", gate), held("Again", " now.", again))
+    repl = start("--thread", "bounded", "--sandbox", "read-only", "--max-cost", "0.5", "--temperature", "0.3")
+    try:
+        at = repl.say("take your time")
+        repl.wait_for("Slowly", after=at)
+        repl.child.send("\x02")
+        repl.wait_for("moved to the background as job", after=at)
+        job = state(chat_env, "bounded", "running", chars=len("Again"))
+        given = dict(
+            item.split("=", 1) for item in open(f"/proc/{job['pid']}/environ").read().split("\0") if "=" in item
+        )
+        assert (given.get("CHATCLI_SANDBOX"), given.get("CHATCLI_MAX_COST_ANSWER")) == ("read-only", "0.5"), given
+        assert server.requests[-1].get("temperature") == 0.3, server.requests[-1]
+    finally:
+        gate.set()
+        again.set()
+    state(chat_env, "bounded", "done")
+
+
+@pytest.mark.parametrize("why", ["a tool call ran", "max_jobs"])
+def test_a_reply_that_cannot_move_to_the_background_goes_on_here(server, chat_env, start, tmp_path, why):
+    """Ctrl-B on a reply that ran a tool call (asked again, the call would run again), or with max_jobs replies
+    running already, says why in one line and the reply goes on at the prompt: nothing is stopped or started."""
+    (tmp_path / "a.txt").write_text("alpha\n")
+    gate, other = threading.Event(), threading.Event()
+    env = chat_env
+    if why == "max_jobs":
+        env = {**chat_env, "CHATCLI_MAX_JOBS": "1"}
+        server.queue(held("Busy", " elsewhere.", other))
+        busy = chat(env, "--bg", "-t", "elsewhere", "something long").out.strip()
+        state(env, busy, "running", chars=len("Busy"))
+    else:
+        server.queue(tool_calls(("read_file", {"path": str(tmp_path / "a.txt")})))
+    server.queue(held("Here", " it stays.", gate))
+    repl = start("--thread", "stays", "--tools", "files", "--yes", env=env)
+    try:
+        at = repl.say("read it" if why != "max_jobs" else "stay here")
+        repl.wait_for("Here", after=at)
+        repl.child.send("\x02")
+        repl.wait_for("not moved:", after=at)
+        gate.set()
+        repl.wait_for("it stays.", after=at)
+        repl.wait_prompt()
+    finally:
+        gate.set()
+        other.set()
+    assert not [j for j in listed(env) if j["thread_id"] == "stays"]
+    assert "Here it stays." in chat(env, "show", "stays").out
+
+
+def test_the_database_goes_to_a_job_in_its_environment_never_on_its_command_line(server, chat_env, tmp_path):
+    """``--db`` may name a PostgreSQL URL with its password: a job's command line is any local user's to read."""
+    gate = threading.Event()
+    server.queue(held("Kept", " here.", gate))
+    db = str(tmp_path / "secret-place.sqlite")
+    try:
+        thread = chat(chat_env, "--bg", "--db", db, "where is it kept").out.strip()
+        job = state(chat_env, thread, "running", chars=len("Kept"))
+        command = open(f"/proc/{job['pid']}/cmdline").read()
+        assert "secret-place" not in command and "where is it kept" in command, command
+        assert f"CHATCLI_DB={db}" in open(f"/proc/{job['pid']}/environ").read().split("\0")
+    finally:
+        gate.set()
+    state(chat_env, thread, "done")
+    assert "Kept here." in chat(chat_env, "show", thread, "--db", db).out

@@ -42,13 +42,31 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
             raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
     if not given["question"] and not piped:
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
-    job = jobs.start(args, env.environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs)
+    args = _without_db(args)  # the database goes in the job's environment, never on its command line
+    environ = jobs.job_environ(env.environ, settings)
+    job = jobs.start(args, environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs)
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:
         say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
     else:
         say(env.stdout, thread + "\n", data=True)
     say(env.stderr, f"chat: answering in the background as job {job.id} (chat attach {job.id} follows it)\n")
+
+
+def _without_db(args: list[str]) -> list[str]:
+    """``args`` without ``--db``'s (a question after ``--`` is kept whole)."""
+    kept: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if arg == "--" and not skip:
+            return kept + args[i:]
+        if skip:
+            skip = False
+        elif arg == "--db":
+            skip = True
+        elif not arg.startswith("--db="):
+            kept.append(arg)
+    return kept
 
 
 @app.command("jobs")

@@ -95,7 +95,7 @@ def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
     from chatcli.service import jobs
 
     tools = [arg for group in going.tools for arg in ("--tools", group)]
-    environ = {**environ, "CHATCLI_DB": settings.db} if settings.db else dict(environ)
+    environ = jobs.job_environ(environ, settings)
     return jobs.start(
         ["-t", going.thread_id, "--answers", *tools],
         environ,

@@ -138,6 +138,32 @@ def _carried(settings: Settings, own: bool) -> list[str]:
     return ["--tools", ",".join(settings.tools)] if settings.tools and own else []
 
 
+# What bounds what a reply may do (its sandbox, its network, its spending limits...) and what shapes it, as the run
+# that starts a background reply has them (its flags included): given to the job in its environment, which config.toml
+# and a .env do not override, so that the job may do no more than the run it comes from.
+CARRIED = (
+    *("sandbox", "network", "max_cost_answer", "max_cost_thread", "max_cost_day", "unpriced"),
+    *("memory", "memories", "project_instructions", "temperature", "max_tokens", "thinking_budget", "timeout"),
+)
+# What a job is never given of the run that starts it: the token of the server (chat serve) it came from.
+WITHHELD = ("CHATCLI_SERVE_TOKEN",)
+
+
+def job_environ(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    """A background reply's variables: the run's, with its database (never on the job's command line: a URL's
+    password would be any local user's to read there) and the settings that bound it (``CARRIED``)."""
+    from chatcli.config import ENV_VARS
+
+    variable = {name: var for var, name in ENV_VARS.items()}
+    given = {k: v for k, v in environ.items() if k not in WITHHELD}
+    for name in CARRIED:
+        if (value := getattr(settings, name)) is not None:
+            given[variable[name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    if settings.db:
+        given["CHATCLI_DB"] = settings.db
+    return given
+
+
 def ask_in_background(
     thread: Thread, question: str, settings: Settings, environ: Mapping[str, str], *, again: bool = False
 ) -> Job:
@@ -147,7 +173,7 @@ def ask_in_background(
     environment, never on its command line) and its tools. ``again``: the thread's last question answered again from
     its last checkpoint (a reply moved from the prompt; ``question`` only names the job). The door that started it
     says when it ends, not the job (``told_here``)."""
-    environ = {**environ, "CHATCLI_DB": settings.db} if settings.db else dict(environ)
+    environ = job_environ(environ, settings)
     args = ["-t", thread.thread_id, *(["--again"] if again else []), *_carried(settings, thread.own_model)]
     piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line
     where = thread.workdir or settings.workdir

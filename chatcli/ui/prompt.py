@@ -107,6 +107,8 @@ class Repl:
     keys: Any = None
     movable: bool = False
     moving: bool = False
+    above: AbovePrompt | None = None  # the prompt's listener: the tool calls it heard
+    calls_before: int = 0  # ... before the line running began
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -117,16 +119,34 @@ class Repl:
         if self.received is None:
             self.received = signum
             if self.current is not None:
-                self.moving = self.movable and signum == signal.SIGHUP and self.settings.terminal_closed == "background"
+                self.moving = (
+                    self.movable
+                    and signum == signal.SIGHUP
+                    and self.settings.terminal_closed == "background"
+                    and (self.above is None or self.above.calls == self.calls_before)  # a call would run again
+                )
                 self.current.cancel()
             elif session.app.is_running:
                 session.app.exit(exception=EOFError())
 
     def to_background(self) -> None:
-        """Ctrl-B during a reply: it stops here (the part that arrived is kept) and goes on as a background reply."""
-        if self.current is not None and self.movable and not self.moving:
+        """Ctrl-B during a reply: it stops here (the part that arrived is kept) and goes on as a background reply;
+        not one that ran a tool call (asked again, the call would run again), nor one more than ``max_jobs``."""
+        if self.current is None or not self.movable or self.moving:
+            return
+        from chatcli.core.events import Notice
+        from chatcli.service import jobs
+
+        busy = len(jobs.running(os.environ))
+        if self.above is not None and self.above.calls > self.calls_before:
+            said = "this reply has run a tool call: asked again in the background, the call would run again"
+        elif busy >= self.settings.max_jobs:
+            said = f"{busy} background replies run already (max_jobs {self.settings.max_jobs}): this one goes on here"
+        else:
             self.moving = True
             self.current.cancel()
+            return
+        self.output.hear(Notice(f"not moved: {said}; Ctrl-C stops it", warn=True))
 
 
 async def _cancellable(
@@ -151,13 +171,14 @@ async def _cancellable(
 
     task = asyncio.create_task(run())
     repl.current, repl.movable = task, movable
+    repl.calls_before = repl.above.calls if repl.above is not None else 0
     with repl.ctrl_c.cancels(task), watching(repl.keys if movable else None, Keys.ControlB, repl.to_background):
         try:
             return await task
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            if not started:
+            if not started and not repl.moving:
                 output.note(stopped_early)
         except Exception as exc:  # noqa: BLE001 - nothing raised by one line may end the prompt
             if not started:
@@ -233,10 +254,17 @@ async def _moved(repl: Repl, question: str) -> None:
     conversation, settings = _opened(repl.loading), repl.settings
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP): the reply moves all the same
         try:
-            if conversation is None or not await conversation.recall.left_unanswered():
+            if conversation is None:  # still loading: nothing was sent, the question is back at the prompt
+                repl.next_input = question
+                repl.output.note("nothing was sent: your question is at the prompt")
+                return
+            recall = conversation.recall
+            sent = await recall.last_question() == question
+            if sent and not await recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
-            job = jobs.ask_in_background(conversation, question, settings, os.environ, again=True)
+            # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
+            job = jobs.ask_in_background(conversation, question, settings, os.environ, again=sent)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
             repl.output.error(describe(exc, settings).line)
             repl.unanswered = question
@@ -395,7 +423,15 @@ async def run_repl(
         status = StatusLine(settings.status_line)
         loading = asyncio.create_task(_open(chat, opening, setup, threads, above, status))
         repl = Repl(
-            loading, output, settings, debug, CtrlC(session), commands=chat.commands, status=status, keys=session.input
+            loading,
+            output,
+            settings,
+            debug,
+            CtrlC(session),
+            commands=chat.commands,
+            status=status,
+            keys=session.input,
+            above=above,
         )
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)

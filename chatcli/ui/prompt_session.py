@@ -108,8 +108,11 @@ class AbovePrompt:
     def __init__(self, session: PromptSession[str], output: Output):
         self.session = session
         self.output = output
+        self.calls = 0  # the tool calls heard so far (a reply that ran one is not moved to the background)
 
     def hear(self, event: TurnEvent) -> None:
+        if isinstance(event, ToolCall):
+            self.calls += 1
         if isinstance(event, Notice) and self.session.app.is_running:
             from prompt_toolkit.application import run_in_terminal
 
