@@ -162,6 +162,9 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
         (["--bg"], "--bg answers a question"),
         (["--bg", "--remote", "http://127.0.0.1:9", "q"], "--bg does not take --remote"),
         (["--bg", "--resume", "yes", "-t", "x"], "--resume answers what a thread waits on"),
+        (["--bg", "--again", "-t", "x"], "--again answers the last one again"),
+        (["--bg", "--role", "nosuchrole", "q"], "no role 'nosuchrole'"),
+        (["--bg", "--attach", "/nonexistent/file.txt", "q"], "--attach /nonexistent/file.txt: no such file"),
     ],
 )
 def test_what_bg_cannot_do_is_one_line(chat_env, args, said):

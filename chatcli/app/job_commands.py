@@ -34,6 +34,7 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
     if given["resume"] is not None:
         raise UsageError("--bg starts a question; --resume answers what a thread waits on: give them apart")
     graph_source(given, env)  # a flag that does not apply is refused here, not later in the background
+    _check_now(given, settings, env.cwd)
     piped = None
     if not env.stdin_isatty:
         source = getattr(env.stdin, "buffer", None)
@@ -51,6 +52,21 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
     else:
         say(env.stdout, thread + "\n", data=True)
     say(env.stderr, f"chat: answering in the background as job {job.id} (chat attach {job.id} follows it)\n")
+
+
+def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
+    """What can be found wrong before the job starts is one line now, not a failed job later: --again (the job's
+    own), a role that is not there, a file to attach that is not there (an address is fetched by the job)."""
+    from pathlib import Path
+
+    from chatcli.backends.own.roles import read_role
+
+    if given.get("again"):
+        raise UsageError("--bg starts a question; --again answers the last one again: give them apart")
+    read_role(settings.roles_dir, given.get("role"))
+    for item in given.get("attach") or ():
+        if item != "-" and "://" not in item and not (Path(cwd) / Path(item).expanduser()).exists():
+            raise UsageError(f"--attach {item}: no such file")
 
 
 def _without_db(args: list[str]) -> list[str]:
