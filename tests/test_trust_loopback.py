@@ -240,6 +240,44 @@ def test_who_listens_is_read_for_every_family(tmp_path):
     assert json.dumps(sorted(listener_uids("127.0.0.1", 1, tables) or [])) == "[]"
 
 
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0", "::1", "::"])
+def test_the_kernels_two_tables_tell_the_same_owners(bind):
+    """chat asks the kernel over netlink (sock_diag, what ``ss`` uses: microseconds), and reads /proc/net/tcp where
+    it cannot (milliseconds, every socket written out): both name the same owner for another user's listener on
+    every kind of address and for each end of a connection to it, and nobody where nothing listens."""
+    import socket
+
+    from chatcli.local import loopback
+    from chatcli.local.sockets import PROC_TABLES, _asked, listener_uids, peer_uid
+
+    if _asked(1 << 10, 0) is None:
+        pytest.skip("netlink's sock_diag cannot be asked here")
+    stranger = Stranger(bind)
+    try:
+        for host in ("127.0.0.1", "::1"):
+            by_netlink, by_text = (
+                listener_uids(host, stranger.port),
+                listener_uids(host, stranger.port, PROC_TABLES),
+            )
+            assert by_netlink == by_text, (host, by_netlink, by_text)
+        reaching = "::1" if ":" in bind else "127.0.0.1"
+        assert listener_uids(reaching, stranger.port) == {NOBODY}
+        loopback.allow(
+            "the test's own", [f"[{reaching}]:{stranger.port}" if ":" in bind else f"{reaching}:{stranger.port}"]
+        )
+        with socket.create_connection((reaching, stranger.port)) as mine:
+            ours = mine.getsockname()[:2]
+            assert peer_uid(ours, stranger.port) == peer_uid(ours, stranger.port, PROC_TABLES) == os.getuid()
+            assert peer_uid((ours[0], ours[1] + 1 or 1), stranger.port) == -1  # not a connection: nobody
+    finally:
+        loopback.allow("the test's own", [])
+        stranger.stop()
+    from tests.remote_server import free_port
+
+    nothing = free_port()
+    assert listener_uids("127.0.0.1", nothing) == listener_uids("127.0.0.1", nothing, PROC_TABLES) == set()
+
+
 # --------------------------------------------------------------------------- at the connection, whatever chose it
 
 
