@@ -655,3 +655,26 @@ def test_a_wildcard_written_for_other_tools_does_not_approve_the_remember_tool(s
     run = chat(chat_env, "Please remember that I like tea.")
     assert run.code == 0 and "tool call refused: remember" in run.err, run
     assert listed(chat_env) == []
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_a_store_closed_leaves_no_task_of_its_own_to_be_reported(storage, tmp_path):
+    """LangGraph's async store batches its operations in a task that runs until the store is collected; collected
+    pending, the event loop reports it as an error, and the prompt's loop (running then) as an unhandled exception
+    that waits for Enter and takes the next line typed. Every store chat opens ends that task as it closes."""
+    import asyncio
+    import gc
+
+    from chatcli.store import open_store
+
+    reported: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: reported.append(context))
+    before = asyncio.all_tasks()
+    for round_ in range(3):
+        async with open_store(storage.db(tmp_path / "chat.db")) as store:
+            await store.memories().add(f"remembered in round {round_}")
+            assert f"remembered in round {round_}" in [m.text for m in await store.memories().all()]
+    gc.collect()
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set(), asyncio.all_tasks() - before
+    assert reported == []

@@ -10,6 +10,7 @@ half-read). Which of them a request carries is chatcli.core.memories'.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -141,8 +142,24 @@ async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await conn.execute("PRAGMA busy_timeout = 30000")
         store = AsyncSqliteStore(conn)
-        await store.setup()
-        yield store
+        try:
+            await store.setup()
+            yield store
+        finally:
+            await stop_batching(store)
+
+
+async def stop_batching(store: Any) -> None:
+    """End the task in which LangGraph's store batches its operations, once the store is done with.
+
+    LangGraph's async stores run that task until the store is garbage-collected; collected with it, the task is
+    destroyed while pending, which the event loop reports as an error (and the prompt's loop, running then, as an
+    unhandled exception that waits for Enter).
+    """
+    task = getattr(store, "_task", None)
+    if isinstance(task, asyncio.Task) and not task.done():
+        task.cancel()
+        await asyncio.wait([task])
 
 
 def _memory_of(key: str, value: Any, created: float) -> Memory | None:

@@ -277,6 +277,10 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
                 store.memory.chatcli_user = f"pg:{who}" if who else None  # whose memories (MemoryBook)
             yield store
         finally:
+            if store.memory is not None:
+                from chatcli.store.memories import stop_batching
+
+                await stop_batching(store.memory)
             await pool.close()
     except psycopg.Error as exc:
         raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
