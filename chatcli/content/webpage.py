@@ -106,7 +106,12 @@ async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | N
     """``(final URL, content type, charset, body)``, redirects followed by hand so that each is checked."""
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
-    async with httpx.AsyncClient(timeout=timeout, headers=headers, trust_env=True, follow_redirects=False) as client:
+    from chatcli.providers import tls
+
+    client = httpx.AsyncClient(
+        timeout=timeout, headers=headers, trust_env=True, follow_redirects=False, verify=tls.certifi()
+    )
+    async with client:
         target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
             async with client.stream("GET", target) as response:

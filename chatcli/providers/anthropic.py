@@ -145,6 +145,7 @@ class Anthropic(Provider):
         """The model ids the API lists (``GET /v1/models``, every page), sorted."""
         import anthropic
 
+        from chatcli.providers import tls
         from chatcli.providers.base import listed
         from chatcli.providers.bounded import bounded_hooks
 
@@ -153,7 +154,9 @@ class Anthropic(Provider):
             base_url=self.endpoint(settings),
             timeout=min(settings.timeout, 10.0),
             max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({})),  # each page bounded
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                event_hooks=bounded_hooks({}), verify=tls.system()
+            ),  # bounded
         )
         try:
             return await listed((model.id async for model in client.models.list(limit=100)), self.where(settings))

@@ -27,7 +27,7 @@ wire (ANTHROPIC_BASE_URL) gets them in the form the API documents.
 
 from __future__ import annotations
 
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 BREAKPOINT = {"type": "ephemeral"}
@@ -92,6 +92,21 @@ def takes_temperature(model: Any) -> bool:
     return thinking.get("type") not in ("enabled", "adaptive") and (model.profile or {}).get("temperature") is not False
 
 
+@lru_cache(maxsize=8)
+def _shared_http_client(base_url: str | None, timeout: Any, environment: tuple[str | None, ...]) -> Any:
+    """The Anthropic SDK's own async HTTP client for one endpoint, timeout and proxy and certificate environment
+    (read when it is made: the key holds them), as langchain-anthropic keeps one per endpoint and timeout."""
+    import anthropic
+
+    from chatcli.providers import tls
+    from chatcli.providers.bounded import bounded_hooks
+
+    options: dict[str, Any] = {"base_url": base_url or "https://api.anthropic.com", "verify": tls.system()}
+    if timeout is not None:
+        options["timeout"] = timeout
+    return anthropic.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), **options)
+
+
 @cache
 def client_class() -> type:
     """ChatAnthropic, sending every request with cache breakpoints, and a temperature only where one is taken."""
@@ -105,13 +120,15 @@ def client_class() -> type:
 
         @cached_property
         def _async_client(self) -> Any:
-            """The SDK's client, each line of an answer bounded (chatcli.providers.bounded)."""
-            from chatcli.providers.bounded import bounded_hooks
+            """The SDK's client over an HTTP client shared by every model built alike in this process and
+            environment (its proxies, its certificate authorities), each line of an answer bounded
+            (chatcli.providers.bounded)."""
+            import anthropic
 
-            client = ChatAnthropic._async_client.func(self)  # type: ignore[attr-defined]
-            http = getattr(client, "_client", None)  # the SDK's httpx2 client, shared by every model built alike
-            if http is not None:
-                http.event_hooks = bounded_hooks(http.event_hooks)
-            return client
+            from chatcli.providers.bounded import environment_key
+
+            params = self._client_params
+            http = _shared_http_client(params["base_url"], params.get("timeout"), environment_key())
+            return anthropic.AsyncClient(**params, http_client=http)
 
     return CachingChatAnthropic

@@ -41,6 +41,7 @@ RAW_CALLS = "chatcli_raw_tool_calls"
 MOST_MODELS = 10_000
 LIST_SECONDS = 60.0
 # How to reach a server of another user's on this machine on purpose: the user names its address.
+NAME_CA = "name the authority that signed it with SSL_CERT_FILE (a file of certificates) or SSL_CERT_DIR"
 NAME_IT = "if that server is one you mean to use, name its address yourself, in your environment or config"
 
 
@@ -326,6 +327,10 @@ def one_error(
     listener = ListenerRefused.within(exc)  # another user's, refused at the connection (chatcli.local.loopback)
     if listener is not None:
         return ModelError(f"{listener}: nothing was sent there", hint=NAME_IT)
+    untrusted = untrusted_certificate(exc)
+    if untrusted is not None:
+        where = requested_host(exc) or provider.where(settings)
+        return ModelError(f"{where}'s certificate is not trusted ({untrusted}): nothing was sent there", hint=NAME_CA)
     if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
         trouble: Trouble | None = Trouble("timeout")
         mid_answer = True
@@ -346,6 +351,19 @@ def one_error(
     error = ModelError(redact(line, settings), hint=hint)
     error.__cause__ = exc
     return error
+
+
+def untrusted_certificate(exc: BaseException) -> str | None:
+    """Why the server's certificate was not trusted, when that is what ``exc`` (or an error it was raised from)
+    is: OpenSSL's words ("unable to get local issuer certificate", "Hostname mismatch ..."); None otherwise."""
+    import ssl
+
+    from chatcli.text import neutralise
+
+    for current in causes(exc):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return neutralise(str(current.verify_message or "certificate verify failed")).replace("\n", " ")
+    return None
 
 
 def requested_host(exc: BaseException) -> str:

@@ -30,12 +30,20 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 11434
 
 
+def _plain(timeout: float) -> dict[str, Any]:
+    """The options of the sync client langchain-ollama makes beside the async one (chat never asks through it)."""
+    from chatcli.providers import tls
+
+    return {"timeout": timeout, "verify": tls.certifi()}
+
+
 def _bounded() -> dict[str, Any]:
     """The httpx options that bound each line of what the server sends, and each answer read whole
     (chatcli.providers.bounded)."""
+    from chatcli.providers import tls
     from chatcli.providers.bounded import bounded_hooks
 
-    return {"event_hooks": bounded_hooks({})}
+    return {"event_hooks": bounded_hooks({}), "verify": tls.certifi()}
 
 
 class Ollama(Provider):
@@ -50,7 +58,7 @@ class Ollama(Provider):
         return _model_class()(
             model=model,
             base_url=self.endpoint(settings),
-            client_kwargs={"timeout": settings.timeout},
+            client_kwargs=_plain(settings.timeout),
             async_client_kwargs=_bounded(),
             num_ctx=needed_window(settings),
             num_predict=settings.max_tokens,
@@ -64,7 +72,7 @@ class Ollama(Provider):
         return OllamaEmbeddings(
             model=model,
             base_url=self.endpoint(settings),
-            client_kwargs={"timeout": settings.timeout},
+            client_kwargs=_plain(settings.timeout),
             async_client_kwargs=_bounded(),
         )
 

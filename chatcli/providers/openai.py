@@ -30,9 +30,10 @@ def shared_http_client(base_url: str | None, timeout: float | None, environment:
     connections and TLS set-up instead of making them anew."""
     from openai import DefaultAsyncHttpxClient
 
+    from chatcli.providers import tls
     from chatcli.providers.bounded import bounded_hooks
 
-    return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}))
+    return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system())
 
 
 def server_detail(exc: Any) -> str:
@@ -170,6 +171,7 @@ class OpenAICompatible(Provider):
         import openai
 
         from chatcli.errors import ModelError
+        from chatcli.providers import tls
         from chatcli.providers.base import listed
         from chatcli.providers.bounded import bounded_hooks
 
@@ -178,7 +180,7 @@ class OpenAICompatible(Provider):
             base_url=settings.base_url or None,
             timeout=min(settings.timeout, 10.0),
             max_retries=0,
-            http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({})),  # its answer bounded
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system()),  # bounded
         )
         try:
             return await listed((getattr(e, "id", None) async for e in client.models.list()), self.where(settings))

@@ -59,13 +59,14 @@ async def told_window(base_url: str, model: str, key: str | None = None, timeout
     ``/api/show``. None when it does not (OpenAI does not)."""
     from openai import DefaultAsyncHttpxClient
 
+    from chatcli.providers import tls
     from chatcli.providers.bounded import bounded_hooks
 
     headers = {"Accept": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     # A client of its own each time: it reads the environment's proxies now (the warm worker and chat serve live on).
     # The OpenAI client's own HTTP library (loaded for the answer anyway), not a second one on a one-shot's path.
     async with DefaultAsyncHttpxClient(
-        headers=headers, timeout=timeout, follow_redirects=True, event_hooks=bounded_hooks({})
+        headers=headers, timeout=timeout, follow_redirects=True, event_hooks=bounded_hooks({}), verify=tls.system()
     ) as client:
         return await _told(client, base_url, model, timeout)
 
