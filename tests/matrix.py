@@ -23,7 +23,9 @@ A door costs a process only where the process is what is tested: ``serve`` and `
 (tests/doors/: ``chat serve``'s app through an ASGI client, ``chat acp`` on a thread over a pair of pipes, both
 entered through chat's command line) and the cold door through tests/helpers.py's ``chat``, so their cells are in
 the fast run; each is also kept as the process its users start (``acp+process``) for one cell of each backend
-(``AS_PROCESS``). The prompt (a terminal), the worker (a fork) and a cold one-shot stopped by a signal are processes.
+(``AS_PROCESS``); the prompt runs in this process too (its command line on a thread, keys typed through
+prompt-toolkit's pipe input: tests/doors/prompt.py). An answer stopped by a signal (Ctrl-C at the prompt or to a
+one-shot: ``SIGNALLED``) and the worker (a fork) are processes.
 
 Where a door does not do what the others do, it says so here, in one of two tables: ``BY_DESIGN`` (the door hands the
 cell to another door on purpose, and the tests assert that it does) and ``SHORT`` (a gap: the cell's tests are
@@ -64,8 +66,11 @@ DOORS = ["prompt", "cold", "worker", "serve", "acp"]
 # The doors that run in this process (tests/doors/; the cold door through tests/helpers.py's ``chat``): a cell of
 # theirs costs milliseconds. The same door as the process its users start is ``NAME+process`` (``@doors("acp+process")``):
 # ``matrix`` keeps one such cell of each door and backend; a test about the process names it.
-HERE = ("cold", "serve", "acp")
+HERE = ("cold", "serve", "acp", "prompt")
 PROCESS = "+process"
+# The doors in this process whose answers are stopped by a signal (Ctrl-C): stopping one is a process's (their
+# ``stop`` asks in one), so the stop contract's cells of theirs run as processes, in the e2e run.
+SIGNALLED = ("cold", "prompt")
 # The contract whose cells of those doors are tried as the process too, once for each backend: stopping an answer
 # (a client that closes its socket, an editor's cancel over the agent's real stdin), which asks and goes on as well.
 AS_PROCESS = "stop"
@@ -688,9 +693,9 @@ def shared_runtime() -> Iterator[str]:
 
 def here(name: str) -> type[Door]:
     """The door ``name`` in this process (tests/doors/)."""
-    from tests.doors import acp, serve
+    from tests.doors import acp, prompt, serve
 
-    found: type[Door] = {"serve": serve.Serve, "acp": acp.Acp}[name]
+    found: type[Door] = {"serve": serve.Serve, "acp": acp.Acp, "prompt": prompt.Prompt}[name]
     return found
 
 
@@ -782,8 +787,11 @@ def cells(
         for backend_name in backend_names or BACKENDS:
             if (door_name, backend_name) in BY_DESIGN and what != HANDED:
                 continue
-            # The cold door is stopped by a signal: a process; serve's client leaves, an editor cancels: here.
-            in_process = door_name in HERE and backend_name != "remote" and (what != "stop" or door_name != "cold")
+            # A one-shot and the prompt are stopped by a signal: a process; serve's client leaves, an editor
+            # cancels: here.
+            in_process = (
+                door_name in HERE and backend_name != "remote" and (what != "stop" or door_name not in SIGNALLED)
+            )
             every = (
                 every_provider
                 and door_name in PROVIDER_DOORS[backend_name]
@@ -791,7 +799,7 @@ def cells(
             )
             rows = PROVIDERS if every else PROVIDERS[:1]
             named = [(door_name, provider, in_process) for provider in rows]
-            if door_name in HERE and door_name != "cold" and what == AS_PROCESS:  # and as its users' process
+            if door_name in HERE and door_name not in SIGNALLED and what == AS_PROCESS:  # and as its users' process
                 named.append((door_name + PROCESS, PROVIDERS[0], False))
             for name, provider, here_ in named:
                 found.append(
