@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import CHAT, chat, eventually, read_until
+from tests.matrix import backends
 
 pytestmark = pytest.mark.e2e  # each job is a process of its own
 
@@ -160,7 +161,6 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
     "args, said",
     [
         (["--bg"], "--bg answers a question"),
-        (["--bg", "--remote", "http://127.0.0.1:9", "q"], "--bg does not take --remote"),
         (["--bg", "--resume", "yes", "-t", "x"], "--resume answers what a thread waits on"),
         (["--bg", "--again", "-t", "x"], "--again answers the last one again"),
         (["--bg", "--role", "nosuchrole", "q"], "no role 'nosuchrole'"),
@@ -477,3 +477,56 @@ def test_the_database_goes_to_a_job_in_its_environment_never_on_its_command_line
         gate.set()
     state(chat_env, thread, "done")
     assert "Kept here." in chat(chat_env, "show", thread, "--db", db).out
+
+
+# --------------------------------------------------------------------------- on an Agent Server (--remote)
+
+
+@backends("remote")
+def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_died(backend):
+    """``chat --bg --remote``: the job asks the server, which runs the reply as its own run; with the job's process
+    killed mid-answer, the run goes on there, ``chat attach`` joins it and shows the whole answer, and ``chat stop``
+    stops a run whose process is gone on the server."""
+    env, model = backend.env, backend.model
+    model.queue(Reply("The server's answer."))
+    started = chat(env, "--bg", *backend.args, "a question")
+    assert started.code == 0 and "answering in the background as job" in started.err, started
+    thread = started.out.strip()
+    done = state(env, thread, "done")
+    attached = chat(env, "attach", done["id"])
+    assert attached.out == "The server's answer.\n", attached
+
+    gate = threading.Event()
+    model.queue(held("Half of it", " and the rest, said after the job died.", gate))
+    try:
+        thread = chat(env, "--bg", *backend.args, "another").out.strip()
+        job = state(env, thread, "running", chars=len("Half of it"))
+        os.kill(job["pid"], signal.SIGKILL)
+        state(env, thread, "interrupted")
+    finally:
+        gate.set()  # the server's run goes on: attach joins it (from its start) while it runs
+    joined = chat(env, "attach", job["id"])
+    assert joined.code == 0 and joined.out == "Half of it and the rest, said after the job died.\n", joined
+    assert "joining it there" in joined.err, joined
+    from langgraph_sdk import get_sync_client
+
+    from tests.remote_server import KEY
+
+    kept = get_sync_client(url=backend.args[1], api_key=KEY).threads.get_state(thread)["values"]["messages"]
+    assert kept[-1]["content"] == "Half of it and the rest, said after the job died.", kept  # the server's thread
+    again = chat(env, "attach", job["id"])  # the run has ended: the thread's answer
+    assert again.out == joined.out, again
+
+    gate = threading.Event()
+    model.queue(held("Never finished", " and never this.", gate))
+    try:
+        thread = chat(env, "--bg", *backend.args, "a third").out.strip()
+        job = state(env, thread, "running", chars=len("Never finished"))
+        os.kill(job["pid"], signal.SIGKILL)
+        state(env, thread, "interrupted")
+        stopped = chat(env, "stop", job["id"])
+        assert stopped.code == 0 and "run on the server" in stopped.err, stopped
+    finally:
+        gate.set()
+    again = chat(env, "stop", job["id"])
+    assert "is not running" in again.err, again

@@ -42,6 +42,9 @@ def _ended(seen: "Seen", err: IO[str]) -> None:
     elif seen.state == "failed":
         error = (seen.end or {}).get("error") or {}
         say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
+    elif seen.state == "interrupted" and seen.job.remote:
+        say(err, f"chat: job {seen.job.id}'s process ended before its answer did; its run is the server's: "
+                 f"chat attach {seen.job.id} joins it there\n")  # fmt: skip
     elif seen.state == "interrupted":
         say(
             err,
@@ -62,6 +65,8 @@ def attach(argv: list[str], environ: Mapping[str, str]) -> int | None:
         found = jobs.find(environ, argv[1] if len(argv) > 1 else None)
     except UsageError:
         return None
+    if found.remote and jobs.seen(found, environ).state == "interrupted":
+        return None  # its run goes on at the server: the command line joins it (chatcli.service.remote_jobs)
     try:
         follow(found, environ, sys.stdout, sys.stderr)
     except BrokenPipeError:  # whoever read it left (chat attach ID | head): as the command line ends then

@@ -26,11 +26,6 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
     from chatcli.service import jobs
 
     env = environment()
-    if given["remote"] is not None:
-        raise UsageError(
-            "--bg does not take --remote: an Agent Server's run goes on there already",
-            hint="chat --remote URL -t ID joins a thread's run again",
-        )
     if given["resume"] is not None:
         raise UsageError("--bg starts a question; --resume answers what a thread waits on: give them apart")
     graph_source(given, env)  # a flag that does not apply is refused here, not later in the background
@@ -45,7 +40,8 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
     args = _without_db(args)  # the database goes in the job's environment, never on its command line
     environ = jobs.job_environ(env.environ, settings)
-    job = jobs.start(args, environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs)
+    job = jobs.start(args, environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs,
+                     remote=given["remote"], assistant=given.get("assistant"))  # fmt: skip
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:
         say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
@@ -166,15 +162,48 @@ def attach_command(
     """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""
 
     def action(settings: Any) -> None:
-        from chatcli.service import jobs
+        from chatcli.service import jobs, remote_jobs
 
         env = environment()
         found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
         if go_on:
             found = _gone_on(found, settings)
+        elif remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
+            _join(found)
+            return
         follow(found, env.environ, env.stdout, env.stderr)
 
     guarded(debug, action)
+
+
+def _join(job: "Job") -> None:
+    """Show the answer of a remote job whose process ended, as the server has it: its run joined while it runs."""
+    import asyncio
+
+    from chatcli.service import remote_jobs
+
+    env = environment()
+    say(env.stderr, f"chat: job {job.id}'s process ended; its run is the server's: joining it there\n")
+
+    async def shown() -> str:
+        text = ""
+        async for piece in remote_jobs.answer(job, env.environ):
+            say(env.stdout, piece)
+            env.stdout.flush()
+            text += piece
+        return text
+
+    try:
+        text = asyncio.run(shown())
+    except KeyboardInterrupt:
+        say(env.stdout, "\n")
+        say(env.stderr, f"chat: left job {job.id}'s run going on at the server (chat attach {job.id} joins it)\n")
+        return
+    if not text:
+        say(env.stderr, f"chat: the server has no answer of job {job.id}'s yet: chat --remote {job.remote} -t "
+                        f"{job.thread} opens its thread\n")  # fmt: skip
+        return
+    say(env.stdout, "" if text.endswith("\n") else "\n")
 
 
 def _gone_on(job: "Job", settings: Any) -> "Job":
@@ -186,6 +215,9 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
 
     env = environment()
     seen = jobs.seen(job, env.environ)
+    if job.remote and seen.state == "interrupted":
+        raise UsageError(f"job {job.id}'s run is the server's and goes on there: nothing to answer again",
+                         hint=f"chat attach {job.id} joins it")  # fmt: skip
     if seen.state in ("running", "waiting", "done") or not seen.thread:
         hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
         raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
@@ -203,11 +235,18 @@ def stop_command(
     """Stop a background reply as Ctrl-C would: the part that arrived is kept in its thread."""
 
     def action(_settings: Any) -> None:
-        from chatcli.service import jobs
+        import asyncio
+
+        from chatcli.service import jobs, remote_jobs
 
         env = environment()
         found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
         if not jobs.stop(found):
+            if remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
+                if asyncio.run(remote_jobs.cancel(found, env.environ)):
+                    say(env.stderr, f"chat: stopped job {found.id}'s run on the server: what it said is kept in "
+                                    f"its thread {found.thread}\n")  # fmt: skip
+                    return
             say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
             return
         for _ in range(200):  # its end written (the part kept), at most ten seconds

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
@@ -66,6 +67,10 @@ class Job:
     # while the shell waits at its prompt (None: started without a terminal).
     tty: str | None = None
     session: int | None = None
+    # An Agent Server's thread (chat --bg --remote): the server's URL and assistant. Its run is the server's, and goes
+    # on there when the job's process ends (chatcli.service.remote_jobs joins it).
+    remote: str | None = None
+    assistant: str | None = None
 
     @classmethod
     def read(cls, path: Path) -> Job:
@@ -190,11 +195,15 @@ def start(
     *,
     most: int,
     told_here: bool = True,
+    remote: str | None = None,
+    assistant: str | None = None,
 ) -> Job:
     """Start the one-shot ``chat ARGS`` (its output flags replaced by ``--jsonl``) as a job: in a session of its own,
     with ``environ`` and ``cwd``, ``piped`` as its stdin; a new thread is named first when ``args`` choose none.
     ``question``: what it is listed by. UsageError, nothing started, when ``most`` jobs run already (``max_jobs``).
-    ``told_here``: the terminal this runs in is told of its end (not when the prompt that starts it tells it)."""
+    ``told_here``: the terminal this runs in is told of its end (not when the prompt that starts it tells it).
+    ``remote``, ``assistant``: the Agent Server the one-shot asks (``--remote``): a new thread's id is then a UUID,
+    as the server names threads."""
     from chatcli.core.inputs import new_thread_id
 
     _room(environ, most)
@@ -204,8 +213,8 @@ def start(
     args = [a for a in args if a not in OUTPUT_FLAGS]
     thread: str | None = None
     if not any(a in THREAD_FLAGS or a.startswith(("--thread=", "--new-thread=")) for a in args):
-        thread = new_thread_id()
-        args = ["--new-thread", thread, *args]
+        thread = str(uuid.uuid4()) if remote else new_thread_id()
+        args = ["-t" if remote else "--new-thread", thread, *args]  # (a server's thread is made by its first run)
     for flag in ("-t", "--thread"):
         if flag in args and args.index(flag) + 1 < len(args):
             thread = args[args.index(flag) + 1]
@@ -236,6 +245,8 @@ def start(
         time.time(),
         str(cwd),
         *(_terminal() if told_here else (None, None)),
+        remote=remote,
+        assistant=assistant,
     )
     temporary = where / f".{job_id}.json"
     with _private(temporary) as handle:

@@ -196,6 +196,7 @@ class Remote:
 
         from chatcli import __version__
         from chatcli.local import loopback
+        from chatcli.providers import tls
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
 
         loopback.allow("remote", [spec.url])  # --remote URL: the user named it
@@ -204,7 +205,7 @@ class Remote:
         if spec.api_key:
             headers["x-api-key"] = spec.api_key
         # langgraph-sdk's own client tries a refused connection 6 times (8 s): a server that is down is said at once.
-        transport = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES)
+        transport = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES, verify=tls.certifi())  # the process's TLS
         timeout = httpx.Timeout(connect=5, read=300, write=300, pool=5)  # langgraph-sdk's
         client = LangGraphClient(
             bounded_client(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
