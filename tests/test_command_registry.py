@@ -27,6 +27,7 @@ from chatcli.ui.output import PlainOutput
 ON_A_SERVER = {
     *("/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"),
     *("/tree", "/goto", "/label", "/status"),
+    "/bg",  # a server's background reply is the server's own run (chatcli.service.remote_jobs)
 }
 # What an editor is offered on a thread of chat's own graph, in its order.
 OFFERED = ["compact", "summary", "model", "retry", "bg", "undo", "tree", "goto", "label", "fork"]
@@ -101,7 +102,14 @@ def test_what_each_backend_can_do_filters_the_commands_as_the_lists_of_names_did
     editor = _editor(registry)
     assert _offered(editor, Backend.can) == OFFERED
     assert _offered(editor, GraphBackend.can) == ["retry", "bg", "undo", "tree", "goto", "label"]
-    assert _offered(editor, RemoteBackend.can) == ["retry", "undo", "tree", "goto", "label"]  # bg: a job is chat's
+    assert _offered(editor, RemoteBackend.can) == [
+        "retry",
+        "bg",
+        "undo",
+        "tree",
+        "goto",
+        "label",
+    ]  # bg: the server's run
     assert RemoteBackend.can.abilities == frozenset() and Backend.can.abilities == {Ability.KEPT, Ability.PROMPT}
     assert set(HANDLERS) == {c.name for c in registry}  # the prompt runs every command
 

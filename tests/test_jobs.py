@@ -530,3 +530,22 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
         gate.set()
     again = chat(env, "stop", job["id"])
     assert "is not running" in again.err, again
+
+    # /bg at the prompt on a server's thread: the job asks that server, on that thread.
+    from tests.doors.prompt import Typed
+
+    model.queue(Reply("Answered on the server in the background."))
+    at_prompt = Typed(env, [*backend.args, "-t", thread])
+    try:
+        out, err = at_prompt.say("/bg from the prompt")
+        assert "answering in the background as job" in out + err, at_prompt
+        ended = eventually(
+            lambda: [j for j in listed(env) if j["question"] == "from the prompt" and j["state"] != "running"],
+            "the prompt's background reply to end",
+            timeout=60,
+        )
+        assert ended[0]["state"] == "done", ended
+    finally:
+        assert at_prompt.leave() == 0
+    said = chat(env, "attach", ended[0]["id"])
+    assert said.out == "Answered on the server in the background.\n", said

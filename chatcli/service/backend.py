@@ -291,7 +291,7 @@ class RemoteBackend(GraphBackend):
         from chatcli.backends.remote.state import ServerApp
 
         self.remote, self.server = remote, ServerApp(remote)
-        super().__init__(self.server, remote.graph_id)
+        super().__init__(self.server, remote.graph_id, remote.spec.binding)
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.remote.run import RemoteSource

@@ -124,6 +124,7 @@ DEFINED: tuple[Command, ...] = (
         "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends"
         " (Ctrl-B moves a reply that is streaming there)",
         "QUESTION",
+        needs=frozenset(),  # an Agent Server's thread too: its background reply is the server's own run
         editor=Offer(
             "ask a question in the background: free at once; chat jobs lists it, chat attach follows it", "question"
         ),

@@ -179,11 +179,14 @@ def ask_in_background(
     its last checkpoint (a reply moved from the prompt; ``question`` only names the job). The door that started it
     says when it ends, not the job (``told_here``)."""
     environ = job_environ(environ, settings)
-    args = ["-t", thread.thread_id, *(["--again"] if again else []), *_carried(settings, thread.own_model)]
+    bound = thread.binding()
+    remote = bound.url if bound.kind == "remote" else None  # an Agent Server's thread: its server and assistant
+    server = ["--remote", remote, *(["--assistant", bound.assistant] if bound.assistant else [])] if remote else []
+    args = [*server, "-t", thread.thread_id, *(["--again"] if again else []), *_carried(settings, thread.own_model)]
     piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line
     where = thread.workdir or settings.workdir
     return start(args, environ, Path(where) if where else Path.cwd(), piped, question, most=settings.max_jobs,
-                 told_here=False)  # fmt: skip
+                 told_here=False, remote=remote, assistant=bound.assistant if remote else None)  # fmt: skip
 
 
 def start(

@@ -8,7 +8,7 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.keys import Keys
@@ -109,6 +109,8 @@ class Repl:
     moving: bool = False
     above: AbovePrompt | None = None  # the prompt's listener: the tool calls it heard
     calls_before: int = 0  # ... before the line running began
+    # The variables of the run (its Environment's: chatcli.service.chat.Chat.environ): a background reply's.
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -137,7 +139,7 @@ class Repl:
         from chatcli.core.events import Notice
         from chatcli.service import jobs
 
-        busy = len(jobs.running(os.environ))
+        busy = len(jobs.running(self.environ))
         if self.above is not None and self.above.calls > self.calls_before:
             said = "this reply has run a tool call: asked again in the background, the call would run again"
         elif busy >= self.settings.max_jobs:
@@ -231,6 +233,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
             commands=registry,
             status=repl.status,
             started=repl.started,
+            environ=repl.environ,
         )
 
     if not found.needs_thread:
@@ -264,7 +267,7 @@ async def _moved(repl: Repl, question: str) -> None:
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
             # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
-            job = jobs.ask_in_background(conversation, question, settings, os.environ, again=sent)
+            job = jobs.ask_in_background(conversation, question, settings, repl.environ, again=sent)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
             repl.output.error(describe(exc, settings).line)
             repl.unanswered = question
@@ -292,7 +295,7 @@ def _ended_jobs(repl: Repl) -> list[str]:
 
     lines = []
     for job in list(repl.started):
-        seen = jobs.seen(job, os.environ)
+        seen = jobs.seen(job, repl.environ)
         if seen.state != "running":
             repl.started.remove(job)
             repl.ending.append(job.pid)
@@ -432,6 +435,7 @@ async def run_repl(
             status=status,
             keys=session.input,
             above=above,
+            environ=chat.environ,
         )
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)

@@ -8,9 +8,10 @@ anything the user should fix. The REPL decides what is a command (``is_command``
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Awaitable, Callable
+from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from chatcli.config import Settings
 from chatcli.text import say
@@ -61,6 +62,8 @@ class Context:
     status: StatusLine | None = None
     # The background replies this prompt started (/bg): it says when each ends, between prompts.
     started: "list[Job]" = field(default_factory=list)
+    # The variables of the run (its Environment's): a background reply's (/bg).
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def print(self, text: str) -> None:
         """A line of data on stdout (control characters made visible in a terminal)."""

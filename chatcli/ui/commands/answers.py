@@ -24,14 +24,12 @@ async def _retry(ctx: Context, arg: str) -> None:
 async def _background(ctx: Context, arg: str) -> None:
     """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this prompt
     runs, with its environment; the prompt is free at once and says when it ends."""
-    import os
-
     from chatcli.service import jobs
 
     question = arg.strip()
     if not question:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
-    job = jobs.ask_in_background(ctx.thread, question, ctx.settings, os.environ)
+    job = jobs.ask_in_background(ctx.thread, question, ctx.settings, ctx.environ)
     ctx.started.append(job)  # (the prompt says when it ends, above itself: the job does not write into its terminal)
     ctx.output.note(
         f"answering in the background as job {job.id} (chat attach {job.id} follows it); said here when it ends. "
