@@ -260,3 +260,41 @@ def test_the_peer_of_a_loopback_connection_is_read_for_every_family(tmp_path):
     assert peer_uid(("127.0.0.1", 0xC350), 0x1F91, tables) == -1
     # No table at all (not Linux): the system does not say, and the token alone guards.
     assert peer_uid(("127.0.0.1", 0xC350), 0x1F90, (str(tmp_path / "none"),)) is None
+
+
+def test_a_connection_not_yet_accepted_is_nobodys_end_whoever_made_it(tmp_path):
+    """A half-open connection (SYN_RECV, held for its listener) is listed by netlink as uid 0's and by /proc as the
+    listener's: another user can plant one whose two ends look like a connection to chat serve from a port of its
+    own. It is never taken for the peer of a connection: no owner is found (refused on loopback), by netlink or text."""
+    import os
+    import subprocess
+    import sys
+
+    from chatcli.local.sockets import PROC_TABLES, peer_uid
+
+    if os.getuid() != 0:
+        pytest.skip("becoming another user needs root")
+    plant = (
+        "import os, socket, sys\n"
+        "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+        "listener = socket.socket()\n"
+        "listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 30)\n"
+        "listener.bind(('127.0.0.1', 0)); listener.listen(8)\n"
+        "print(listener.getsockname()[1], flush=True)\n"
+        "c = socket.socket(); c.bind(('127.0.0.2', int(sys.argv[1]))); c.connect(listener.getsockname())\n"
+        "print('planted', flush=True); sys.stdin.read()\n"
+    )
+    serve_port = free_port()
+    planted = subprocess.Popen([sys.executable, "-I", "-c", plant, str(serve_port)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert planted.stdout is not None
+        port = int(planted.stdout.readline())
+        assert planted.stdout.readline().strip() == "planted"
+        # The planted socket: 127.0.0.1:port -> 127.0.0.2:serve_port, half-open (its SYN_RECV end is the listener's).
+        for tables in (None, PROC_TABLES):
+            assert peer_uid(("127.0.0.1", port), serve_port, tables) == -1
+            assert peer_uid(("127.0.0.1", port), ("127.0.0.1", serve_port), tables) == -1
+    finally:
+        planted.kill()
+        planted.wait()

@@ -459,3 +459,65 @@ def test_an_imported_threads_model_reaches_no_other_users_listener_at_any_door(d
         assert listening.connections() == [], f"{door.name}: a connection reached another user's listener"
     assert code != 0 and f"uid {NOBODY}" in said and "OLLAMA_HOST=" in said, said
     assert "Traceback" not in said, said
+
+
+class _Netlink:
+    """A netlink socket whose dump of ``failing`` (a family) ends as the kernel ends a dump it could not make:
+    ``NLMSG_DONE`` carrying -errno (no tcp_diag), or with no reply at all (``silent``: a timeout)."""
+
+    real: Any = None
+    failing = 0
+    silent = False
+
+    def __init__(self, *args: Any):
+        self.args, self.family, self.inner = args, 0, None
+
+    def __enter__(self) -> _Netlink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.inner is not None:
+            self.inner.close()
+
+    def settimeout(self, value: float) -> None:
+        self.timeout = value
+
+    def sendall(self, data: bytes) -> None:
+        self.family = data[16]
+        if self.family != self.failing:
+            self.inner = _Netlink.real(*self.args)
+            self.inner.settimeout(self.timeout)
+            self.inner.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        import socket
+        import struct
+
+        if self.inner is not None:
+            return bytes(self.inner.recv(size))
+        if self.silent:
+            raise socket.timeout("timed out")
+        return struct.pack("=IHHIIi", 20, 3, 2, 1, 0, -2)  # NLMSG_DONE, NLM_F_MULTI, -ENOENT
+
+
+@pytest.mark.parametrize("how", ["no tcp_diag for IPv4", "no tcp_diag for IPv6", "IPv6 silent"])
+def test_netlink_that_cannot_say_is_never_taken_for_nobody_listening(how, monkeypatch):
+    """Whatever way netlink fails, for either family, chat reads the text tables: another user's listener is still
+    found (a dual-stack one is listed as IPv6), never "nobody listens"."""
+    import socket
+
+    from chatcli.local import sockets
+
+    stranger = Stranger("::")
+    try:
+        _Netlink.real, _Netlink.silent = socket.socket, how.endswith("silent")
+        _Netlink.failing = socket.AF_INET6 if "IPv6" in how else socket.AF_INET
+
+        def made(family: int = -1, *args: Any) -> Any:
+            return _Netlink(family, *args) if family == socket.AF_NETLINK else _Netlink.real(family, *args)
+
+        monkeypatch.setattr(sockets.socket, "socket", made)
+        assert sockets.listener_uids("127.0.0.1", stranger.port) == {NOBODY}
+        assert sockets.listener_uids("::1", stranger.port) == {NOBODY}
+    finally:
+        stranger.stop()

@@ -209,7 +209,7 @@ class Guard:
         from chatcli.local.sockets import peer_uid
 
         host = str(client[0])
-        uid = peer_uid((host, int(client[1])), int(server[1]))
+        uid = peer_uid((host, int(client[1])), (str(server[0]), int(server[1])))  # the whole connection
         if uid is None or uid == self.owner or (uid < 0 and not loopback(host)):
             return None
         who = "another user of this machine" if uid >= 0 else "a process the system cannot name"

@@ -20,6 +20,10 @@ from typing import NamedTuple
 PROC_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 TIME_WAIT = 6  # a socket closed on this side: the kernel no longer knows its owner (it shows uid 0)
 LISTEN = 10
+# A connection not yet accepted, held for its listener (netlink says uid 0 of it, /proc the listener's): never a
+# connection's own end, whoever made it.
+SYN_RECV, NEW_SYN_RECV = 3, 12
+NO_OWNER = (TIME_WAIT, SYN_RECV, NEW_SYN_RECV)
 ALL_STATES = 0xFFF
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -53,14 +57,14 @@ def _sockets(tables: tuple[str, ...] | None, states: int, port: int = 0) -> list
 
 
 def _asked(states: int, port: int) -> list[Socket] | None:
-    """The sockets netlink names; None when it cannot be asked (not Linux, or not allowed)."""
+    """The sockets netlink names, of both families; None when it cannot say for either (not Linux, not allowed, no
+    tcp_diag, a reply cut short): then the text tables are read, never half an answer taken for the whole."""
     found: list[Socket] = []
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             found += _dump(family, states, port)
         except OSError:
-            if family == socket.AF_INET:
-                return None
+            return None
     return found
 
 
@@ -78,7 +82,10 @@ def _dump(family: int, states: int, port: int) -> list[Socket]:
                 raise OSError("netlink said nothing")
             while at + _HEADER.size <= len(data):
                 length, kind = _HEADER.unpack_from(data, at)[:2]
-                if kind == _NLMSG_DONE:
+                if kind == _NLMSG_DONE:  # its payload: 0, or the dump's failure as -errno (no tcp_diag, say)
+                    done = data[at + _HEADER.size : at + _HEADER.size + 4]
+                    if len(done) == 4 and struct.unpack("=i", done)[0] < 0:
+                        raise OSError("netlink could not list the sockets")
                     return found
                 if kind == _NLMSG_ERROR or length < _HEADER.size:
                     raise OSError("netlink refused the request")
@@ -120,22 +127,30 @@ def _read(tables: tuple[str, ...]) -> list[Socket] | None:
     return found
 
 
-def peer_uid(client: tuple[str, int], server_port: int, tables: tuple[str, ...] | None = None) -> int | None:
-    """The uid owning the other end of a loopback TCP connection from ``client`` to ``server_port``.
+def peer_uid(
+    client: tuple[str, int], server: tuple[str, int] | int, tables: tuple[str, ...] | None = None
+) -> int | None:
+    """The uid owning the other end of a loopback TCP connection from ``client`` to ``server`` (its address and
+    port as the server's end has them; a port alone: any address of this machine).
 
-    None when the system does not say (not Linux); -1 when it could have and did not (no such socket: the caller
-    is gone, or hides in a way the kernel does not list).
+    None when the system does not say (not Linux); -1 when it could have and did not: no such socket (the caller is
+    gone, or hides in a way the kernel does not list), or sockets of more than one owner claiming the same two ends.
     """
     host, port = client
-    sockets = _sockets(tables, ALL_STATES & ~(1 << LISTEN))
+    server_host, server_port = server if isinstance(server, tuple) else (None, server)
+    sockets = _sockets(tables, ALL_STATES & ~(1 << LISTEN) & ~sum(1 << state for state in NO_OWNER))
     if sockets is None:
         return None
-    for found in sockets:
-        if found.state == TIME_WAIT or found.local[1] != port or found.remote[1] != server_port:
-            continue
-        if _same_address(found.local[0], host):
-            return found.uid
-    return -1
+    owners = {
+        found.uid
+        for found in sockets
+        if found.state not in NO_OWNER
+        and found.local[1] == port
+        and found.remote[1] == server_port
+        and _same_address(found.local[0], host)
+        and (server_host is None or _same_address(found.remote[0], server_host))
+    }
+    return owners.pop() if len(owners) == 1 else -1
 
 
 def listener_uids(host: str, port: int, tables: tuple[str, ...] | None = None) -> set[int] | None:
