@@ -678,3 +678,30 @@ async def test_a_store_closed_leaves_no_task_of_its_own_to_be_reported(storage, 
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set(), asyncio.all_tasks() - before
     assert reported == []
+
+
+@pytest.mark.stores("sqlite", "postgres")
+async def test_what_was_asked_of_a_store_as_it_closes_is_done_never_left_waiting(storage, tmp_path):
+    """A write asked of the memories' store just before it closes is written; one asked as it closes ends, written or
+    failed in one line; none waits for ever."""
+    import asyncio
+
+    from chatcli.errors import StoreError
+    from chatcli.store import open_store
+
+    db = storage.db(tmp_path / "chat.db")
+    written = set()
+    for ticks in (0, 1, 2, 5, 20):
+        async with open_store(db) as store:
+            book = store.memories()
+            writing = asyncio.create_task(book.add(f"written as the store closed ({ticks})"))
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+        try:  # it ends (a wait for ever fails here): written, or refused in one line
+            await asyncio.wait_for(asyncio.shield(writing), 10)
+            written.add(f"written as the store closed ({ticks})")
+        except StoreError as exc:
+            assert "\n" not in str(exc)
+    async with open_store(db) as store:
+        texts = {m.text for m in await store.memories().all()}
+    assert written and written <= texts, (written, texts)  # what was said written, was

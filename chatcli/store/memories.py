@@ -133,6 +133,10 @@ def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
     return found
 
 
+# Seconds a closing store gives the operations asked of it before it closes.
+DRAIN = 5.0
+
+
 @asynccontextmanager
 async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
     """LangGraph's SQLite store on the database file ``path``, over a connection of its own (set up when new)."""
@@ -150,16 +154,30 @@ async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
 
 
 async def stop_batching(store: Any) -> None:
-    """End the task in which LangGraph's store batches its operations, once the store is done with.
+    """End the task in which LangGraph's store batches its operations, once the store is done with: what was asked
+    before is done first, and anything left is failed, never left waiting.
 
     LangGraph's async stores run that task until the store is garbage-collected; collected with it, the task is
     destroyed while pending, which the event loop reports as an error (and the prompt's loop, running then, as an
-    unhandled exception that waits for Enter).
+    unhandled exception that waits for Enter). Its loop ends at a None in its queue, after the operations before it
+    (a None it reads among a batch's ends the batch instead: one is put again until the loop has ended).
     """
-    task = getattr(store, "_task", None)
-    if isinstance(task, asyncio.Task) and not task.done():
+    from chatcli.errors import StoreError
+
+    task, queue = getattr(store, "_task", None), getattr(store, "_aqueue", None)
+    if not isinstance(task, asyncio.Task) or not isinstance(queue, asyncio.Queue):
+        return
+    deadline = time.monotonic() + DRAIN
+    while not task.done() and time.monotonic() < deadline:
+        queue.put_nowait(None)
+        await asyncio.wait([task], timeout=0.05)
+    if not task.done():  # an operation that does not end: stopped, and failed below
         task.cancel()
         await asyncio.wait([task])
+    while not queue.empty():
+        item = queue.get_nowait()
+        if item is not None and not item[0].done():
+            item[0].set_exception(StoreError("the memories' store was closed before this was done"))
 
 
 def _memory_of(key: str, value: Any, created: float) -> Memory | None:
