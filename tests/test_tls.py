@@ -103,3 +103,33 @@ def test_an_endpoint_is_trusted_as_the_environment_names_its_authority_run_after
         line = assert_one_error_line(chat({k: v for k, v in env.items() if k != "SSL_CERT_FILE"}, "not trusted"), 4)
         assert "certificate is not trusted" in line and "SSL_CERT_FILE" in line, line
         assert len(server.requests) == asked  # nothing was sent to an endpoint the run does not trust
+
+
+def test_an_authority_taken_out_of_its_file_is_no_longer_trusted_and_secrets_are_logged_only_where_asked(
+    https_server, chat_env, monkeypatch, tmp_path
+):
+    """The TLS set-up kept for the process follows what it was made from: the file of authorities rewritten (an
+    authority removed, as update-ca-certificates does) is loaded again, and TLS secrets go to SSLKEYLOGFILE only in a
+    run that names it."""
+    row, server, authority = https_server
+    env = {**chat_env, "CHATCLI_MODEL": row.model}
+    env.update({name: value.replace("http://", "https://") for name, value in row.env(server).items()})
+    bundle, keylog = tmp_path / "bundle.pem", tmp_path / "keys.log"
+    bundle.write_bytes(authority.read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))
+    server.queue(Reply("trusted, secrets logged"))
+    assert chat(env, "first").code == 0
+    logged = keylog.stat().st_size
+    assert logged > 0  # the run that named it logs there
+
+    monkeypatch.delenv("SSLKEYLOGFILE")
+    server.queue(Reply("trusted, nothing logged"))
+    assert chat(env, "second").code == 0
+    assert keylog.stat().st_size == logged  # a run that does not name it logs nothing
+
+    other = tmp_path / "other"
+    other.mkdir()
+    bundle.write_bytes(_authority_and_server(other)[0].read_bytes())  # the authority replaced by another
+    line = assert_one_error_line(chat(env, "third"), 4)
+    assert "certificate is not trusted" in line, line

@@ -93,7 +93,7 @@ def takes_temperature(model: Any) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _shared_http_client(base_url: str | None, timeout: Any, environment: tuple[str | None, ...]) -> Any:
+def _shared_http_client(base_url: str | None, timeout: Any, environment: tuple[object, ...]) -> Any:
     """The Anthropic SDK's own async HTTP client for one endpoint, timeout and proxy and certificate environment
     (read when it is made: the key holds them), as langchain-anthropic keeps one per endpoint and timeout."""
     import anthropic

@@ -145,13 +145,15 @@ def refusal_in(exc: BaseException) -> Refused | None:
     return next((each for each in causes(exc) if isinstance(each, Refused)), None)
 
 
-def environment_key() -> tuple[str | None, ...]:
+def environment_key() -> tuple[object, ...]:
     """What an HTTP client reads from the environment when it is made (proxies, certificates): a client kept
     for reuse is kept per value of these, so that reusing one never changes where or how a request goes."""
     import os
 
-    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
-    return tuple(os.environ.get(name, os.environ.get(name.lower())) for name in names)
+    from chatcli.providers import tls
+
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    return (*(os.environ.get(name, os.environ.get(name.lower())) for name in names), *tls.key())
 
 
 def bounded_client(**options: Any) -> Any:

@@ -23,7 +23,7 @@ PLACEHOLDER_KEY = "not-needed"
 
 
 @lru_cache(maxsize=8)
-def shared_http_client(base_url: str | None, timeout: float | None, environment: tuple[str | None, ...]) -> Any:
+def shared_http_client(base_url: str | None, timeout: float | None, environment: tuple[object, ...]) -> Any:
     """The SDK's own async client (its limits, redirects, proxies), each line of an answer bounded
     (providers.bounded), one per endpoint, timeout and proxy environment, as langchain-openai keeps its default
     ones: a model built again (each one-shot of the warm worker, each request of ``chat serve``) reuses its
