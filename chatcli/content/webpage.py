@@ -106,7 +106,7 @@ async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | N
     """``(final URL, content type, charset, body)``, redirects followed by hand so that each is checked."""
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
 
     client = httpx.AsyncClient(
         timeout=timeout, headers=headers, trust_env=True, follow_redirects=False, verify=tls.certifi()

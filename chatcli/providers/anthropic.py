@@ -145,7 +145,7 @@ class Anthropic(Provider):
         """The model ids the API lists (``GET /v1/models``, every page), sorted."""
         import anthropic
 
-        from chatcli.providers import tls
+        import chatcli.providers.tls as tls
         from chatcli.providers.base import listed
         from chatcli.providers.bounded import bounded_hooks
 

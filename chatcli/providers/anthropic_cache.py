@@ -98,7 +98,7 @@ def _shared_http_client(base_url: str | None, timeout: Any, environment: tuple[o
     (read when it is made: the key holds them), as langchain-anthropic keeps one per endpoint and timeout."""
     import anthropic
 
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
     options: dict[str, Any] = {"base_url": base_url or "https://api.anthropic.com", "verify": tls.system()}

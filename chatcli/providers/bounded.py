@@ -150,7 +150,7 @@ def environment_key() -> tuple[object, ...]:
     for reuse is kept per value of these, so that reusing one never changes where or how a request goes."""
     import os
 
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
 
     names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
     return (*(os.environ.get(name, os.environ.get(name.lower())) for name in names), *tls.key())

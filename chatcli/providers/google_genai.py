@@ -43,7 +43,7 @@ _AIOHTTP = {
 def _bounded() -> dict[str, Any]:
     """The HTTP client options that bound each line the server sends, and each answer read whole
     (chatcli.providers.bounded); the SDK gives the same to its sync client, which chat never uses."""
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
     return {"event_hooks": bounded_hooks({}), "verify": tls.certifi()}

@@ -32,7 +32,7 @@ DEFAULT_PORT = 11434
 
 def _plain(timeout: float) -> dict[str, Any]:
     """The options of the sync client langchain-ollama makes beside the async one (chat never asks through it)."""
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
 
     return {"timeout": timeout, "verify": tls.certifi()}
 
@@ -40,7 +40,7 @@ def _plain(timeout: float) -> dict[str, Any]:
 def _bounded() -> dict[str, Any]:
     """The httpx options that bound each line of what the server sends, and each answer read whole
     (chatcli.providers.bounded)."""
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
     return {"event_hooks": bounded_hooks({}), "verify": tls.certifi()}

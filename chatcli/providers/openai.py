@@ -30,7 +30,7 @@ def shared_http_client(base_url: str | None, timeout: float | None, environment:
     connections and TLS set-up instead of making them anew."""
     from openai import DefaultAsyncHttpxClient
 
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
     return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system())
@@ -170,8 +170,8 @@ class OpenAICompatible(Provider):
         """The model ids the endpoint lists (``GET /models``), sorted."""
         import openai
 
+        import chatcli.providers.tls as tls
         from chatcli.errors import ModelError
-        from chatcli.providers import tls
         from chatcli.providers.base import listed
         from chatcli.providers.bounded import bounded_hooks
 

@@ -59,7 +59,7 @@ async def told_window(base_url: str, model: str, key: str | None = None, timeout
     ``/api/show``. None when it does not (OpenAI does not)."""
     from openai import DefaultAsyncHttpxClient
 
-    from chatcli.providers import tls
+    import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
     headers = {"Accept": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
