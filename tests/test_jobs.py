@@ -162,6 +162,9 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
     [
         (["--bg"], "--bg answers a question"),
         (["--bg", "--resume", "yes", "-t", "x"], "--resume answers what a thread waits on"),
+        (["--bg", "--remote", "http://127.0.0.1:9", "--header", "x-api-key: k", "q"], "--bg does not take --header"),
+        (["--bg", "--remote", "http://127.0.0.1:9", "-t", "3c5f", "q"], "the thread's whole id (a UUID)"),
+        (["--bg", "--remote", "http://127.0.0.1:9", "-c", "q"], "not --continue"),
         (["--bg", "--again", "-t", "x"], "--again answers the last one again"),
         (["--bg", "--role", "nosuchrole", "q"], "no role 'nosuchrole'"),
         (["--bg", "--attach", "/nonexistent/file.txt", "q"], "--attach /nonexistent/file.txt: no such file"),
@@ -514,8 +517,24 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
 
     kept = get_sync_client(url=backend.args[1], api_key=KEY).threads.get_state(thread)["values"]["messages"]
     assert kept[-1]["content"] == "Half of it and the rest, said after the job died.", kept  # the server's thread
-    again = chat(env, "attach", job["id"])  # the run has ended: the thread's answer
+    again = chat(env, "attach", job["id"])  # the run has ended: the job's own run, as the server kept it
     assert again.out == joined.out, again
+
+    # Another run on the thread (the user at the prompt, or another client): never the dead job's to stop or show.
+    live = threading.Event()
+    model.queue(held("The user's own run", " goes on to its end.", live))
+    own = subprocess.Popen([str(CHAT), *backend.args, "-t", thread, "my own question"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert own.stdout is not None
+        read_until(own.stdout, b"The user's own run", timeout=60)
+        refused = chat(env, "stop", job["id"])
+        assert "is not running" in refused.err and "stopped" not in refused.err, refused
+    finally:
+        live.set()
+    out, err = own.communicate(timeout=60)
+    assert own.returncode == 0 and b"goes on to its end." in out, (out, err)
+    assert chat(env, "attach", job["id"]).out == joined.out  # still the job's answer, not the user's
 
     gate = threading.Event()
     model.queue(held("Never finished", " and never this.", gate))

@@ -30,6 +30,8 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
         raise UsageError("--bg starts a question; --resume answers what a thread waits on: give them apart")
     graph_source(given, env)  # a flag that does not apply is refused here, not later in the background
     _check_now(given, settings, env.cwd)
+    if given["remote"] is not None:
+        _check_remote(given)
     piped = None
     if not env.stdin_isatty:
         source = getattr(env.stdin, "buffer", None)
@@ -63,6 +65,29 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
     for item in given.get("attach") or ():
         if item != "-" and "://" not in item and not (Path(cwd) / Path(item).expanduser()).exists():
             raise UsageError(f"--attach {item}: no such file")
+
+
+def _check_remote(given: dict[str, Any]) -> None:
+    """A background reply on an Agent Server is found there later by its thread's whole id, with the key of the
+    environment: a start of an id, the latest thread, a --header (it would sit on the job's command line, and a
+    later chat attach or stop could not send it) are one line now."""
+    import uuid
+
+    if given["header"]:
+        raise UsageError(
+            "--bg does not take --header: a header would be on the job's command line, for any user to read",
+            hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY)",
+        )
+    if given["latest"]:
+        raise UsageError("--bg --remote takes the thread's id, not --continue", hint="chat threads --remote URL")
+    if given["thread"] is not None:
+        try:
+            uuid.UUID(given["thread"])
+        except ValueError:
+            raise UsageError(
+                f"--bg --remote takes the thread's whole id (a UUID), not {given['thread'][:40]!r}",
+                hint="chat threads --remote URL lists them",
+            ) from None
 
 
 def _without_db(args: list[str]) -> list[str]:
@@ -200,7 +225,7 @@ def _join(job: "Job") -> None:
         say(env.stderr, f"chat: left job {job.id}'s run going on at the server (chat attach {job.id} joins it)\n")
         return
     if not text:
-        say(env.stderr, f"chat: the server has no answer of job {job.id}'s yet: chat --remote {job.remote} -t "
+        say(env.stderr, f"chat: job {job.id}'s run said nothing the server still has: chat --remote {job.remote} -t "
                         f"{job.thread} opens its thread\n")  # fmt: skip
         return
     say(env.stdout, "" if text.endswith("\n") else "\n")

@@ -45,8 +45,10 @@ def answering_of(
         raise UsageError("--assistant and --header go with --remote URL")
     if remote is not None:
         from chatcli.backends.remote.client import remote_spec
+        from chatcli.service.jobs import JOB_VARIABLE
 
-        return Answerer(remote=remote_spec(remote, assistant, header, env.environ))
+        job = env.environ.get(JOB_VARIABLE)  # a background reply's runs are tagged with it
+        return Answerer(remote=remote_spec(remote, assistant, header, env.environ, job))
     if graph is None:
         return OWN
     from chatcli.backends.graphs.load import GraphFile

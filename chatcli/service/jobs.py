@@ -182,7 +182,8 @@ def ask_in_background(
     bound = thread.binding()
     remote = bound.url if bound.kind == "remote" else None  # an Agent Server's thread: its server and assistant
     server = ["--remote", remote, *(["--assistant", bound.assistant] if bound.assistant else [])] if remote else []
-    args = [*server, "-t", thread.thread_id, *(["--again"] if again else []), *_carried(settings, thread.own_model)]
+    carried = [] if remote else _carried(settings, thread.own_model)  # a server's graph has its own tools
+    args = [*server, "-t", thread.thread_id, *(["--again"] if again else []), *carried]
     piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line
     where = thread.workdir or settings.workdir
     return start(args, environ, Path(where) if where else Path.cwd(), piped, question, most=settings.max_jobs,
@@ -221,6 +222,7 @@ def start(
     for flag in ("-t", "--thread"):
         if flag in args and args.index(flag) + 1 < len(args):
             thread = args[args.index(flag) + 1]
+    thread = next((a.partition("=")[2] for a in args if a.startswith("--thread=")), thread)
     stdin_path = where / f"{job_id}.in"
     with _private(stdin_path) as handle:
         handle.write(piped or b"")

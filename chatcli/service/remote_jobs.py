@@ -2,15 +2,18 @@
 
 The job's one-shot creates the run on the server to go on when its connection drops (chatcli.backends.remote.run),
 so the run outlives the job's process: a process killed, a machine restarted, the run goes on and ends on the
-server. ``chat attach`` then joins it there (``answer``): the run's stream from its start while it runs (the
-server keeps what a resumable run sent), else the answer the thread ends with; ``chat stop`` cancels it there
-(``cancel``). The server is the job's URL and assistant; its key is read from the environment as ``--remote``
-reads it.
+server. ``chat attach`` then joins it there (``answer``): the job's own run (each run a job makes is tagged with
+it), its stream from the start (the server keeps what a resumable run sent); ``chat stop`` cancels that run there
+(``cancel``), never another of the thread's. The server is the job's URL and assistant, read back from its record:
+not named in this run, so the loopback owner check applies; its key is read from the environment as ``--remote``
+reads it (a ``--header`` is never kept: ``chat --bg`` refuses one).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+
+from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import Remote
@@ -21,53 +24,77 @@ FROM_THE_START = "0"
 
 
 async def answer(job: Job, environ: Mapping[str, str]) -> AsyncIterator[str]:
-    """The text of ``job``'s answer as the server has it: its run's stream joined from the start while it runs,
-    else the thread's last answer; nothing when the server has neither."""
+    """The text of ``job``'s own run on the server (tagged with the job: never another run of the thread), its
+    stream joined from its start, live while it runs. UsageError when the server has no run of the job's (its
+    process died before the run was made)."""
     from chatcli.backends.remote.client import message_text, translated
 
     remote = await _open(job, environ)
     try:
         with translated(remote.spec):
-            running = await remote.client.runs.list(job.thread, status="running", limit=1)
-            if running:
-                stream = remote.client.runs.join_stream(
-                    job.thread, running[0]["run_id"], stream_mode=["messages-tuple"], last_event_id=FROM_THE_START
-                )
-                async for part in stream:
-                    data = part.data
-                    if part.event.startswith("messages") and isinstance(data, list) and data:
-                        chunk = data[0] if isinstance(data[0], dict) else {}
-                        if chunk.get("type") in ("AIMessageChunk", "ai"):
-                            yield message_text(chunk)
-                return
-            state = await remote.client.threads.get_state(job.thread)
-            said = [m for m in (state.get("values") or {}).get("messages") or () if isinstance(m, dict)]
-            if said and said[-1].get("type") == "ai":
-                yield message_text(said[-1])
+            run = await _own_run(remote, job)
+            stream = remote.client.runs.join_stream(
+                job.thread, run, stream_mode=["messages-tuple"], last_event_id=FROM_THE_START
+            )
+            async for part in stream:
+                data = part.data
+                if str(part.event).startswith("messages") and isinstance(data, list) and data:
+                    chunk = data[0] if isinstance(data[0], dict) else {}
+                    if chunk.get("type") in ("AIMessageChunk", "ai"):
+                        yield message_text(chunk)
     finally:
         await remote.aclose()
 
 
 async def cancel(job: Job, environ: Mapping[str, str]) -> bool:
-    """Cancel ``job``'s run on the server (what it said so far stays in the thread); False when none runs."""
+    """Cancel ``job``'s own run on the server (what it said so far stays in the thread); False when it is not
+    running there (ended, or never made)."""
     from chatcli.backends.remote.client import translated
 
     remote = await _open(job, environ)
     try:
         with translated(remote.spec):
-            running = await remote.client.runs.list(job.thread, status="running", limit=1)
-            for run in running:
-                await remote.client.runs.cancel(job.thread, run["run_id"], wait=True, action="interrupt")
-            return bool(running)
+            try:
+                run = await _own_run(remote, job, live=True)
+            except UsageError:
+                return False
+            await remote.client.runs.cancel(job.thread, run, wait=True, action="interrupt")
+            return True
     finally:
         await remote.aclose()
 
 
+async def _own_run(remote: Remote, job: Job, live: bool = False) -> str:
+    """The id of the run on ``job``'s thread that the job made (``live``: only while pending or running). The server
+    gives a thread the metadata of the run that made it and the thread's to the runs after it, so the later runs of
+    the thread carry the job's tag too: the job's own is the first run so tagged."""
+    from chatcli.backends.remote.run import JOB_TAG
+
+    listed = await remote.client.runs.list(job.thread, limit=100)  # the newest first
+    tagged = [
+        run
+        for run in (listed if isinstance(listed, list) else ())
+        if isinstance(run, dict)
+        and isinstance(run.get("metadata"), dict)
+        and run["metadata"].get(JOB_TAG) == job.id
+        and isinstance(run.get("run_id"), str)
+    ]
+    if tagged and not (live and tagged[-1].get("status") not in ("pending", "running")):
+        return str(tagged[-1]["run_id"])
+    raise UsageError(
+        f"the server has no {'running ' if live else ''}run of job {job.id}'s"
+        + ("" if live else ": its process ended before it asked"),
+        hint=f"chat --remote {job.remote} -t {job.thread} opens its thread",
+    )
+
+
 async def _open(job: Job, environ: Mapping[str, str]) -> Remote:
+    """The job's server, as read back from its record: the loopback owner check applies to it (it is not named in
+    this run), and its key is the environment's."""
     from chatcli.backends.remote.client import Remote, remote_spec
 
     assert job.remote is not None and job.thread is not None
-    return await Remote.open(remote_spec(job.remote, job.assistant, [], environ), find=False)
+    return await Remote.open(remote_spec(job.remote, job.assistant, [], environ), find=False, named=False)
 
 
 def on_the_server(job: Job, seen: Any) -> bool:

@@ -35,6 +35,9 @@ class RemoteSpec:
     assistant: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     api_key: str | None = None
+    # The background reply (chat --bg) these runs are made for: each run is tagged with it, so that the job's own run
+    # is found on the server later (chatcli.service.remote_jobs), whatever else runs on the thread.
+    job: str | None = None
 
     @property
     def label(self) -> str:
@@ -53,8 +56,11 @@ class RemoteSpec:
         return str(self.binding.command(thread_id))
 
 
-def remote_spec(url: str, assistant: str | None, headers: list[str], environ: Mapping[str, str]) -> RemoteSpec:
-    """The server the command line names, checked: an http(s) URL, headers as ``Name: value``."""
+def remote_spec(
+    url: str, assistant: str | None, headers: list[str], environ: Mapping[str, str], job: str | None = None
+) -> RemoteSpec:
+    """The server the command line names, checked: an http(s) URL, headers as ``Name: value``; ``job``: the
+    background reply the runs are made for."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url.strip())
@@ -71,7 +77,7 @@ def remote_spec(url: str, assistant: str | None, headers: list[str], environ: Ma
             key = found.group(2)  # the key's own header, which langgraph-sdk sets: it wins over the environment's
         else:
             pairs.append((found.group(1), found.group(2)))
-    return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key)
+    return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key, job or None)
 
 
 @contextmanager
@@ -188,18 +194,21 @@ class Remote:
         self.spec, self.client, self.assistant_id, self.graph_id = spec, client, assistant_id, graph_id
 
     @classmethod
-    async def open(cls, spec: RemoteSpec, find: bool = True) -> Remote:
+    async def open(cls, spec: RemoteSpec, find: bool = True, named: bool = True) -> Remote:
         """Connect and find the assistant (the server's only graph when none is named; with ``find`` False and
-        none named, none: the server's threads of every graph); one line if it fails."""
+        none named, none: the server's threads of every graph); one line if it fails. ``named``: the user named
+        the server in this run (``--remote URL``), so that it may be another user's listener on this machine; a
+        server read back from a record (a background reply's) is not."""
         import httpx
         from langgraph_sdk.client import LangGraphClient
 
+        import chatcli.providers.tls as tls
         from chatcli import __version__
         from chatcli.local import loopback
-        from chatcli.providers import tls
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
 
-        loopback.allow("remote", [spec.url])  # --remote URL: the user named it
+        if named:
+            loopback.allow("remote", [spec.url])  # --remote URL: the user named it
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
         if spec.api_key:

@@ -24,6 +24,8 @@ from chatcli.core.turn import Config, Progress
 from chatcli.errors import ModelError
 
 STREAM_MODES = ["messages-tuple", "updates"]
+# The run's metadata naming the background reply (chat --bg) it was made for (chatcli.service.remote_jobs).
+JOB_TAG = "chatcli_job"
 # Times a dropped stream is joined again in one run (langgraph-sdk tries a few times itself first).
 REJOINS = 3
 # Seconds a stopped run is given to stop on the server before what arrived is kept.
@@ -77,6 +79,7 @@ class RemoteSource(GraphSource):
             stream_subgraphs=True,
             stream_resumable=True,
             on_disconnect="continue",
+            **({"metadata": {JOB_TAG: self.remote.spec.job}} if self.remote.spec.job else {}),
             **request_of(payload, config),
         )
         parts = self._rejoined(first, thread, listener)
