@@ -568,3 +568,31 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
         assert at_prompt.leave() == 0
     said = chat(env, "attach", ended[0]["id"])
     assert said.out == "Answered on the server in the background.\n", said
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
+def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(chat_env, tmp_path):
+    """A remote job's server is read back from its record, not named in this run: when another user listens on its
+    port now (the user's dev server gone, the port taken), chat attach and chat stop refuse it in one line and send
+    nothing there, the server's key least of all."""
+    import time
+
+    from chatcli.service.jobs import directory
+    from tests.test_trust_loopback import Stranger
+
+    env = {**chat_env, "LANGSMITH_API_KEY": "lsv2-the-users-own-SECRET"}
+    stranger = Stranger("127.0.0.1")
+    try:
+        record = {"id": "abc123", "thread": "3ff851ee-04cd-430d-b76a-d618a9d3c2ab", "question": "q", "pid": 999999,
+                  "ticks": 1, "started": time.time(), "cwd": str(tmp_path),
+                  "remote": f"http://127.0.0.1:{stranger.port}", "assistant": None}  # fmt: skip
+        where = directory(env)
+        (where / "abc123.json").write_text(json.dumps(record))
+        (where / "abc123.jsonl").write_text("")
+        for command in ("attach", "stop"):
+            run = chat(env, command, "abc123")
+            assert run.code == 4 and "another user's listener on this machine (uid 65534)" in run.err, run
+            assert "nothing was sent there" in run.err and "SECRET" not in run.err, run
+        assert stranger.connections() == []  # nothing reached it
+    finally:
+        stranger.stop()
