@@ -485,6 +485,15 @@ def test_the_database_goes_to_a_job_in_its_environment_never_on_its_command_line
 # --------------------------------------------------------------------------- on an Agent Server (--remote)
 
 
+def killed_mid_answer(env: dict[str, str], args: list[str], question: str, first: str) -> tuple[str, dict]:
+    """``chat --bg ARGS QUESTION`` started, its process killed once ``first`` has arrived: its thread and job."""
+    thread = chat(env, "--bg", *args, question).out.strip()
+    job = state(env, thread, "running", chars=len(first))
+    os.kill(job["pid"], signal.SIGKILL)
+    state(env, thread, "interrupted")
+    return thread, job
+
+
 @backends("remote")
 def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_died(backend):
     """``chat --bg --remote``: the job asks the server, which runs the reply as its own run; with the job's process
@@ -502,10 +511,7 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
     gate = threading.Event()
     model.queue(held("Half of it", " and the rest, said after the job died.", gate))
     try:
-        thread = chat(env, "--bg", *backend.args, "another").out.strip()
-        job = state(env, thread, "running", chars=len("Half of it"))
-        os.kill(job["pid"], signal.SIGKILL)
-        state(env, thread, "interrupted")
+        thread, job = killed_mid_answer(env, backend.args, "another", "Half of it")
     finally:
         gate.set()  # the server's run goes on: attach joins it (from its start) while it runs
     joined = chat(env, "attach", job["id"])
@@ -539,10 +545,7 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
     gate = threading.Event()
     model.queue(held("Never finished", " and never this.", gate))
     try:
-        thread = chat(env, "--bg", *backend.args, "a third").out.strip()
-        job = state(env, thread, "running", chars=len("Never finished"))
-        os.kill(job["pid"], signal.SIGKILL)
-        state(env, thread, "interrupted")
+        thread, job = killed_mid_answer(env, backend.args, "a third", "Never finished")
         stopped = chat(env, "stop", job["id"])
         assert stopped.code == 0 and "run on the server" in stopped.err, stopped
     finally:

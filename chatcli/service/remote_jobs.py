@@ -11,13 +11,13 @@ reads it (a ``--header`` is never kept: ``chat --bg`` refuses one).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, AsyncIterator, Mapping
 
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import Remote
-    from chatcli.service.jobs import Job
+    from chatcli.service.jobs import Job, Seen
 
 # The stream's first event: a resumable run's events are kept on the server, and those after this id are sent again.
 FROM_THE_START = "0"
@@ -97,6 +97,6 @@ async def _open(job: Job, environ: Mapping[str, str]) -> Remote:
     return await Remote.open(remote_spec(job.remote, job.assistant, [], environ), find=False, named=False)
 
 
-def on_the_server(job: Job, seen: Any) -> bool:
+def on_the_server(job: Job, seen: Seen) -> bool:
     """Whether ``job`` is a remote one whose process ended before its answer did: its run may go on there."""
     return bool(job.remote and job.thread) and seen.state == "interrupted"
