@@ -671,21 +671,23 @@ def worker_env(chat_env: dict[str, str]) -> Iterator[dict[str, str]]:
     _stop_worker(runtime)
 
 
-@pytest.fixture
-def warm_env(worker_env: dict[str, str]) -> dict[str, str]:
-    """The environment of the doors that want the worker: ``worker_env`` (a worker of the test's own, stopped at its
-    end). A module may override it: tests/test_matrix.py shares one worker across its tests, and
-    tests/test_mcp_kept.py checks the MCP host stops too."""
-    return worker_env
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_runtime() -> Iterator[str]:
-    """A worker's directory for a whole module: the worker started by its first test answers the rest (a call
-    brings its own environment, directory and data), and is stopped at the end."""
+    """A worker's directory for the whole run of this test process: the worker started by the first test that wants
+    it answers every later one (a call brings its own environment, directory and data, as each shell's does to a
+    user's one worker), and is stopped with the MCP host beside it at the end. Starting a worker (importing every
+    provider) and stopping it cost some 4 s a test; a test about the worker's own life takes ``worker_env``."""
     runtime = tempfile.mkdtemp(prefix="cw", dir="/tmp")
     yield runtime
     _stop_worker(runtime)
+
+
+@pytest.fixture
+def warm_env(chat_env: dict[str, str], shared_runtime: str) -> dict[str, str]:
+    """The environment of the doors that want the worker: chat_env with the worker of this test process on
+    (``shared_runtime``). A module may override it: tests/test_mcp_kept.py gives each test a worker and an MCP host
+    of its own, and checks that both stop."""
+    return warm(chat_env, shared_runtime)
 
 
 # --------------------------------------------------------------------------- the door fixture and its parameters

@@ -12,18 +12,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from tests.fakeserver import Fault
-from tests.matrix import Backend, Door, matrix, sent, warm
+from tests.matrix import Backend, Door, matrix, sent
 
 STORY = "alpha beta gamma delta epsilon"
-
-
-@pytest.fixture
-def warm_env(chat_env: dict[str, str], shared_runtime: str) -> dict[str, str]:
-    """One warm worker for the module (each call brings its own environment): started by the first test here."""
-    return warm(chat_env, shared_runtime)
 
 
 @matrix("answer")

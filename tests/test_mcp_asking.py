@@ -20,10 +20,9 @@ import pytest
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
+from tests.test_mcp_kept import MCP_DOORS
 from tests.test_mcp_lazy import results
 from tests.test_serve import serving  # noqa: F401 - a fixture
-from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 

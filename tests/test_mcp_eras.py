@@ -18,10 +18,9 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.test_mcp import BARS, free_port, write_servers
-from tests.test_mcp_kept import MCP_DOORS, kept_env, pids, warm_env  # noqa: F401 - fixtures
+from tests.test_mcp_kept import MCP_DOORS, pids
 from tests.test_mcp_lazy import offered, results
 from tests.test_serve import serving  # noqa: F401 - a fixture
-from tests.test_worker import worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 

@@ -28,7 +28,7 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, open_local
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS, kept_env, warm_env  # noqa: F401 - fixtures
+from tests.test_mcp_kept import MCP_DOORS, kept_env  # noqa: F401 - a fixture
 from tests.test_mcp_lazy import cache_files
 from tests.test_worker import worker_env  # noqa: F401 - a fixture (the doors through the MCP host)
 

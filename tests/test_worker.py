@@ -100,38 +100,40 @@ PARITY = [
 
 
 @pytest.mark.parametrize("args, stdin, fault", PARITY)
-def test_the_worker_answers_as_the_command_line_does(server, worker_env, args, stdin, fault):
-    normal = dict(worker_env, CHATCLI_WORKER="0")
+def test_the_worker_answers_as_the_command_line_does(server, warm_env, args, stdin, fault):
+    normal = dict(warm_env, CHATCLI_WORKER="0")
+    before = served(warm_env)
     if fault:
         server.queue(fault)
     expected = chat(normal, *args, stdin=stdin)
-    assert served(worker_env) == 0  # that one ran the normal way
+    assert served(warm_env) == before  # that one ran the normal way
     if fault:
         server.queue(fault)
-    got = chat(worker_env, *args, stdin=stdin)
-    assert served(worker_env) == 1, (got, log(worker_env))  # this one through the worker
+    got = chat(warm_env, *args, stdin=stdin)
+    assert served(warm_env) == before + 1, (got, log(warm_env))  # this one through the worker (started by it)
     assert same(got) == same(expected), f"{got}\n=== without the worker:\n{expected}"
 
 
-def test_each_call_takes_its_own_environment_directory_and_dotenv(server, worker_env, tmp_path):
-    chat(worker_env, "start it")
+def test_each_call_takes_its_own_environment_directory_and_dotenv(server, warm_env, tmp_path):
+    chat(warm_env, "start it")
+    before = served(warm_env)
     with FakeOpenAIServer() as other:
         moved = chat(
-            dict(worker_env, OPENAI_BASE_URL=other.base_url, CHATCLI_MODEL="gpt-other", CHATCLI_SYSTEM="Be brief."),
+            dict(warm_env, OPENAI_BASE_URL=other.base_url, CHATCLI_MODEL="gpt-other", CHATCLI_SYSTEM="Be brief."),
             "two",
         )
         assert moved.code == 0 and other.requests[-1]["model"] == "gpt-other", moved
         assert other.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
-    again = chat(worker_env, "and three")  # nothing of the call before is left
+    again = chat(warm_env, "and three")  # nothing of the call before is left
     assert again.code == 0 and server.requests[-1]["model"] == "gpt-fake"
     assert server.requests[-1]["messages"][0]["content"] != "Be brief."
     project = tmp_path / "project"
     project.mkdir()
     (project / ".env").write_text("CHATCLI_MODEL=gpt-dotenv\n")
-    env = {k: v for k, v in worker_env.items() if k != "CHATCLI_MODEL"}
+    env = {k: v for k, v in warm_env.items() if k != "CHATCLI_MODEL"}
     here = chat(env, "four", cwd=project)
     assert here.code == 0 and server.requests[-1]["model"] == "gpt-dotenv", here
-    assert served(worker_env) == 4
+    assert served(warm_env) == before + 3
 
 
 def start_answer(env, *args: str) -> subprocess.Popen:
@@ -163,11 +165,12 @@ def interrupted(server, env, sig: int, thread: str) -> tuple[int, list[str], lis
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "term", "hup"])
-def test_a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(server, worker_env, sig):
-    expected = interrupted(server, dict(worker_env, CHATCLI_WORKER="0"), sig, "plain")
-    chat(worker_env, "start it")
-    got = interrupted(server, worker_env, sig, "warm")
-    assert served(worker_env) == 2
+def test_a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(server, warm_env, sig):
+    expected = interrupted(server, dict(warm_env, CHATCLI_WORKER="0"), sig, "plain")
+    chat(warm_env, "start it")
+    before = served(warm_env)
+    got = interrupted(server, warm_env, sig, "warm")
+    assert served(warm_env) == before + 1
     assert got == expected and got[0] == 128 + sig and got[2][1] == ("ai", "cancelled")
 
 
@@ -181,12 +184,12 @@ def answering_child(worker_pid: int) -> int:
     return int(children[0])
 
 
-def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server, worker_env):
-    chat(worker_env, "start it")
+def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server, warm_env):
+    chat(warm_env, "start it")
     server.queue(Reply(WORDS, delay=0.05))
-    proc = start_answer(worker_env, "count")
+    proc = start_answer(warm_env, "count")
     first_words(proc)
-    os.kill(answering_child(status(worker_env)["pid"]), signal.SIGKILL)
+    os.kill(answering_child(status(warm_env)["pid"]), signal.SIGKILL)
     proc.communicate(timeout=20)
     assert proc.returncode == -signal.SIGKILL  # as the shell shows a fresh chat killed so
 
@@ -206,15 +209,15 @@ def test_a_worker_killed_mid_answer_leaves_the_answer_s_own_end(server, worker_e
     assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", None)]
 
 
-def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, worker_env):
-    chat(worker_env, "start it")
+def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, warm_env):
+    chat(warm_env, "start it")
     server.queue(Reply(WORDS, delay=0.05))
-    proc = start_answer(worker_env, "-t", "orphan", "count")
+    proc = start_answer(warm_env, "-t", "orphan", "count")
     first_words(proc)
     proc.kill()
     proc.wait()
-    eventually(lambda: not status(worker_env)["running"], "the worker to finish the orphaned answer")
-    kept = summary(stored(db_of(worker_env), "orphan"))
+    eventually(lambda: not status(warm_env)["running"], "the worker to finish the orphaned answer")
+    kept = summary(stored(db_of(warm_env), "orphan"))
     assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", "cancelled")]
 
 
@@ -305,8 +308,9 @@ def test_a_runtime_directory_that_is_a_symlink_is_not_used(server, worker_env, t
     assert "not using the worker" in run.err and os.listdir(elsewhere) == []
 
 
-def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(server, worker_env):
-    chat(worker_env, "start it")
+def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(server, warm_env):
+    chat(warm_env, "start it")
+    before = served(warm_env)
     code = (
         "import atexit, sys\n"
         "before = set(sys.modules)  # the interpreter's own start (site hooks included)\n"
@@ -316,8 +320,8 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "from chatcli.app.launch import main\n"
         "main()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=worker_env, capture_output=True, text=True, timeout=60)
-    assert proc.stdout == "You said: q\n" and served(worker_env) == 2, proc.stderr
+    proc = subprocess.run([sys.executable, "-c", code], env=warm_env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "You said: q\n" and served(warm_env) == before + 1, proc.stderr
     modules = proc.stderr.rsplit("MODULES ", 1)[1].split()
     assert set(modules) <= {
         "chatcli",
@@ -383,7 +387,7 @@ def test_another_user_gets_nothing_from_the_worker(server, worker_env):
 
 
 @pytest.mark.parametrize("row", ROWS, ids=str)
-def test_every_installed_provider_is_ready_in_the_worker(worker_env, row):
+def test_every_installed_provider_is_ready_in_the_worker(warm_env, row):
     """The worker builds each installed provider's model once as it starts: an `anthropic:`, `google_genai:` or
     `ollama:` one-shot is answered by it as warm as an OpenAI-compatible one (docs/PERFORMANCE.md, row 11)."""
     import importlib.util
@@ -391,12 +395,13 @@ def test_every_installed_provider_is_ready_in_the_worker(worker_env, row):
     if row.module and importlib.util.find_spec(row.module) is None:
         pytest.skip(f"{row.module} is not installed")
     with row.start() as fake:
-        env = {k: v for k, v in worker_env.items() if not k.startswith("OPENAI_")}
+        env = {k: v for k, v in warm_env.items() if not k.startswith("OPENAI_")}
         env.update(row.env(fake), CHATCLI_MODEL=row.model)
+        before = served(env)
         run = chat(env, "hello there")
         assert run.code == 0 and run.out == "You said: hello there\n", (run, log(env))
         state = status(env)
-        assert state["served"] == 1 and row.name in state["warm"], (state, log(env))
+        assert state["served"] == before + 1 and row.name in state["warm"], (state, log(env))
 
 
 def test_by_default_the_first_one_shot_starts_the_worker_for_the_next_ones(server, worker_env):

@@ -33,20 +33,30 @@ def run(env: dict[str, str], wrapper: list[str], *args: str, cwd: Path | None = 
     return Run(list(args), proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
+class Started(dict[str, str]):
+    """A warm environment, and how many calls its worker had served once this test's first one was answered."""
+
+    served: int
+
+
 @pytest.fixture
-def env(worker_env):  # noqa: F811 - tests.test_worker's fixture
-    """The worker on, and running: it has served one call (it is confined as this test's process is)."""
-    assert chat(worker_env, "start it").code == 0 and served(worker_env) == 1, log(worker_env)
-    return worker_env
+def env(warm_env):
+    """The worker on (this test process's, tests/matrix.py), and running: it has served this test's first call (it is
+    confined as this test's process is)."""
+    before = served(warm_env)
+    assert chat(warm_env, "start it").code == 0 and served(warm_env) == before + 1, log(warm_env)
+    started = Started(warm_env)
+    started.served = before + 1
+    return started
 
 
 def plain(env: dict[str, str]) -> dict[str, str]:
     return dict(env, CHATCLI_WORKER="0")
 
 
-def assert_normal_way(env: dict[str, str], got: Run) -> None:
+def assert_normal_way(env: Started, got: Run) -> None:
     """The worker served nothing more, and said nothing of it."""
-    assert served(env) == 1, (got, log(env))
+    assert served(env) == env.served, (got, log(env))
     assert "worker" not in got.err, got
 
 
@@ -111,7 +121,7 @@ def test_each_call_has_its_callers_umask(server, env, tmp_path):
         server.queue(tool_calls(("shell", {"command": f"touch made-{mask}; stat -c %a made-{mask}"})), Reply("made"))
         got = run(env, ["sh", "-c", f'umask {mask}; exec "$@"', "sh"], "--tools", "shell", "--yes", "-t", mask, "q")
         assert got.code == 0 and tool_result(server).startswith(f"{mode}\n"), (got, tool_result(server))
-    assert served(env) == 4
+    assert served(env) == env.served + 3
 
 
 @ROOT_ONLY
@@ -207,26 +217,26 @@ if "pid" in first:
 
 @ROOT_ONLY
 @pytest.mark.parametrize(
-    "wrapper, lie, served_then",
+    "wrapper, lie, more",
     [
-        pytest.param([], "nothing", 2, id="confined-alike-is-served"),
-        pytest.param(["unshare", "--net"], "the worker's namespaces", 1, id="lying-about-its-namespaces"),
-        pytest.param(["unshare", "--net"], "nothing", 1, id="other-network"),
-        pytest.param([], "another start", 1, id="lying-about-its-start"),
-        pytest.param([], "another pid", 1, id="lying-about-its-pid"),
+        pytest.param([], "nothing", 1, id="confined-alike-is-served"),
+        pytest.param(["unshare", "--net"], "the worker's namespaces", 0, id="lying-about-its-namespaces"),
+        pytest.param(["unshare", "--net"], "nothing", 0, id="other-network"),
+        pytest.param([], "another start", 0, id="lying-about-its-start"),
+        pytest.param([], "another pid", 0, id="lying-about-its-pid"),
     ],
 )
-def test_the_worker_goes_by_the_kernels_word_not_the_callers(server, env, wrapper, lie, served_then):
+def test_the_worker_goes_by_the_kernels_word_not_the_callers(server, env, wrapper, lie, more):
     """A caller that bypasses chat's own client and says it is confined as the worker is, is not believed."""
     path = os.path.join(env["XDG_RUNTIME_DIR"], "chatcli", "worker.sock")
     probe = [*wrapper, sys.executable, "-c", PROBE, path, str(status(env)["pid"]), lie]
     proc = subprocess.run(probe, env=env, capture_output=True, text=True, timeout=60)
     first = json.loads(proc.stdout.splitlines()[0]) if proc.stdout else None
-    if served_then == 2:
+    if more:
         assert "pid" in first and "You said: q" in proc.stdout and '{"exit": 0}' in proc.stdout, proc
     else:
         assert first == {"refused": "confinement"}, proc
-    assert served(env) == served_then
+    assert served(env) == env.served + more
 
 
 FAKE_WORKER = """
