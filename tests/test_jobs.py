@@ -17,6 +17,7 @@ import pytest
 from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import CHAT, chat, eventually, read_until
 from tests.matrix import backends
+from tests.test_mcp_kept import alive
 
 pytestmark = pytest.mark.e2e  # each job is a process of its own
 
@@ -298,7 +299,10 @@ def test_a_program_in_the_foreground_of_that_terminal_is_never_written_into(serv
         thread = eventually(lambda: said.exists() and said.read_text().strip(), "the thread id")
         job = state(chat_env, thread, "running", chars=len("Quiet"))["id"]
         gate.set()
-        state(chat_env, thread, "done")
+        ended = state(chat_env, thread, "done")
+        # The job's process says its end last of all (the terminal is told, or not, as it exits): cat holds the
+        # terminal until then.
+        eventually(lambda: not alive(ended["pid"]), "the job's process to end", timeout=60)
         shell.sendeof()  # cat ends: the shell is back at its prompt
         shell.expect(r"[\r\n]CAT-DONE\r?\n")
         shell.sendline("echo BACK")
