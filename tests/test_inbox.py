@@ -5,13 +5,15 @@ thread going on in the background; answered anywhere, it leaves the inbox."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
-from tests.matrix import AGENT, backends
+from tests.matrix import AGENT, backends, doors
 from tests.test_serve import Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -35,12 +37,12 @@ def jobs_of(env: dict[str, str], thread: str) -> list[dict]:
     return [j for j in json.loads(run.out) if j["thread_id"] == thread]
 
 
-@backends("own", "graph")
+@backends("own", "graph", "remote")
 def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_command_line(backend, tmp_path):
     """Asked over HTTP, listed by ``GET /v1/inbox`` and ``chat inbox``; answered by a request, it leaves the inbox
     (the graph's next question takes its place); ``chat inbox answer`` answers what waits, the thread going on in the
-    background."""
-    own = backend.name == "own"
+    background. An Agent Server's thread is in the same inbox, naming its server, and is answered through it."""
+    own, remote = backend.name == "own", backend.name == "remote"
     env = {**backend.env, "CHATCLI_TOOLS": "shell"} if own else backend.env
     served = Served(env, *backend.args)
     thread = str(uuid.uuid4())
@@ -55,7 +57,11 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
         assert status == 200 and [(r["thread_id"], [a["kind"] for a in r["asked"]]) for r in listed] == [
             (thread, ["approval"])
         ], listed
+        assert listed[0]["server"] == (backend.args[1] if remote else None), listed
         assert inbox(backend.env) == listed  # one inbox, whichever door reads it
+        if remote:
+            lines = chat(backend.env, "inbox").out
+            assert f"{thread}" in lines and f"(on {backend.args[1]})" in lines, lines
 
         if not own:  # the graph's approval answered by a request; then its tool asks a question
             backend.model.queue(tool_calls(("ask_user", {"question": "For when?"}, "call_q")))
@@ -75,6 +81,14 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
         lambda: [j for j in jobs_of(backend.env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60
     )
     assert inbox(backend.env) == []
+    if remote:  # the server's thread went on, on the server
+        from langgraph_sdk import get_sync_client
+
+        from tests.remote_server import KEY
+
+        kept = get_sync_client(url=backend.args[1], api_key=KEY).threads.get_state(thread)["values"]["messages"]
+        assert kept[-1]["content"] == "Booked for tomorrow.", kept
+        return
     shown = chat(backend.env, "show", thread).out
     assert "Booked for tomorrow." in shown and (not own or "from-the-inbox" in shown), shown
 
@@ -212,3 +226,62 @@ def test_a_credential_cut_at_the_edge_of_what_is_shown_is_masked(server, chat_en
     (row,) = eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     shown = row["asked"][0]["text"] + chat(chat_env, "inbox").out
     assert key[:8] not in shown and "sk-test" not in shown, shown
+
+
+@doors("cold", "serve", "acp")
+@backends("graph", "remote")
+def test_a_graph_s_question_left_waiting_is_in_the_one_inbox_at_every_door_and_answered_there(door, backend, tmp_path):
+    """A graph's question left waiting (a one-shot without a terminal, a request, an editor's session) is in chat's
+    inbox whichever backend asked it, a server's thread naming its server; ``chat inbox answer`` goes on with it where
+    it is kept (the server's thread through that server), and it leaves the inbox."""
+    backend.model.queue(tool_calls(("ask_user", {"question": "For when?"}, "call_q")))
+    asked = door.ask("book a table")
+    thread = asked.thread
+    assert thread, asked
+    (row,) = eventually(lambda: inbox(backend.env), f"the question in the inbox: {asked}", timeout=30)
+    assert row["thread_id"] == thread and [a["kind"] for a in row["asked"]] == ["interrupt"], row
+    assert "For when?" in row["asked"][0]["text"], row
+    assert row["server"] == (backend.args[1] if backend.name == "remote" else None), row
+
+    backend.model.queue(Reply("Booked it."))
+    answered = chat(backend.env, "inbox", "answer", thread, "tomorrow", cwd=tmp_path)
+    assert answered.code == 0 and "goes on in the background" in answered.err, answered
+    (job,) = eventually(
+        lambda: [j for j in jobs_of(backend.env, thread) if j["state"] != "running"], "the answer's job", timeout=60
+    )
+    assert job["state"] == "done", job
+    assert inbox(backend.env) == []
+    said = chat(backend.env, "attach", job["id"])
+    assert "Booked it." in said.out, said
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
+def test_a_server_s_thread_whose_port_another_user_took_is_answered_nowhere(chat_env, tmp_path):
+    """The server an Agent Server's thread waits on is read back from chat's database, not named in this run: when
+    another local user listens at its port now (the user's dev server gone, the port taken), ``chat inbox answer``
+    refuses it in one line and sends nothing there, the server's key least of all; the question still waits."""
+    import asyncio
+
+    from chatcli.backends.remote.client import RemoteSpec
+    from chatcli.config import load_settings
+    from chatcli.service.backend import RemoteBackend
+    from chatcli.store.base import Asked
+    from tests.test_trust_loopback import Stranger
+
+    env = {**chat_env, "LANGSMITH_API_KEY": "lsv2-the-users-own-SECRET"}
+    stranger = Stranger("127.0.0.1")
+    thread = "3ff851ee-04cd-430d-b76a-d618a9d3c2ab"
+    try:
+        noted = RemoteBackend.__new__(RemoteBackend)  # what a turn on that server noted as it ended
+        noted.remote = SimpleNamespace(spec=RemoteSpec(f"http://127.0.0.1:{stranger.port}", "agent"))
+        noted.db = load_settings({}, environ=env, cwd=tmp_path).db or ""
+        asyncio.run(noted.keep(thread, [Asked("interrupt", "i1", "For when?")]))
+        (row,) = inbox(env)
+        assert row["server"] == f"http://127.0.0.1:{stranger.port}", row
+        run = chat(env, "inbox", "answer", thread, "tomorrow", cwd=tmp_path)
+        assert run.code == 4 and "another user's listener on this machine (uid 65534)" in run.err, run
+        assert "nothing was sent there" in run.err and "SECRET" not in run.err, run
+        assert stranger.connections() == []  # nothing reached it
+        assert [r["thread_id"] for r in inbox(env)] == [thread]  # it still waits
+    finally:
+        stranger.stop()

@@ -600,6 +600,10 @@ def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(cha
             run = chat(env, command, "abc123")
             assert run.code == 4 and "another user's listener on this machine (uid 65534)" in run.err, run
             assert "nothing was sent there" in run.err and "SECRET" not in run.err, run
+        # A background reply connects as recorded, never as named: one asked of that address is refused at once.
+        started = chat(env, "--bg", "--remote", f"http://127.0.0.1:{stranger.port}", "q")
+        assert started.code == 2 and "another user's listener on this machine (uid 65534)" in started.err, started
+        assert "chat --remote" in started.err and [j["id"] for j in listed(env)] == ["abc123"], started
         assert stranger.connections() == []  # nothing reached it
     finally:
         stranger.stop()

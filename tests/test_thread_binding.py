@@ -223,7 +223,7 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
 
 def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, tmp_path):
     """What a deployed graph's server names is a string of its choosing: noting its thread locally never
-    rebinds a thread of chat's own, nor takes an id that is no thread id."""
+    rebinds a thread of chat's own, nor puts it in the inbox, nor takes an id that is no thread id."""
     import asyncio
     from types import SimpleNamespace
 
@@ -234,11 +234,14 @@ def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, t
     assert chat(chat_env, "-m", "gpt-mine", "-t", "mine", "hi", cwd=tmp_path).code == 0
     settings = load_settings({}, environ=chat_env, cwd=tmp_path)
     from chatcli.backends.remote.client import RemoteSpec
+    from chatcli.store.base import Asked
 
     evil = RemoteBackend.__new__(RemoteBackend)  # what a server's backend notes, with no connection made
     evil.remote = SimpleNamespace(spec=RemoteSpec("http://evil.example", "agent"))
+    evil.db = settings.db or ""
     for named in ("mine", "../../etc", "x" * 500):
-        asyncio.run(evil.remember(named, settings.db or ""))
+        asyncio.run(evil.keep(named, [Asked("interrupt", "i1", "answer me")]))
+    assert json.loads(chat(chat_env, "inbox", "--json", cwd=tmp_path).out) == []
     run = chat(chat_env, "--json", "-t", "mine", "again", cwd=tmp_path)
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-mine", run
 

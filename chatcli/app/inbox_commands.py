@@ -49,7 +49,8 @@ def inbox_command(
     debug: bool = DEBUG,
 ) -> None:
     """What chat waits on for you, in every thread: a tool call to approve, a tool's server's question, a graph's
-    interrupt, wherever it was asked (the prompt, a one-shot, chat --bg, chat serve, chat acp).
+    interrupt, wherever it was asked (the prompt, a one-shot, chat --bg, chat serve, chat acp), in chat's threads
+    and an Agent Server's (--remote: listed with its server, answered through it).
 
     answer THREAD ANSWER answers what THREAD waits on and the thread goes on in the background (chat attach
     follows it): a call with yes, always (for the rest of that reply) or no (--reason for the model); a form with
@@ -95,7 +96,8 @@ def _list(found: list[Waiting], as_json: bool) -> None:
         say(env.stderr, "nothing waits for you\n")
         return
     for w in found:
-        say(env.stdout, f"{w.thread_id}  {local_time(w.since)}  {neutralise(w.title)}\n", data=True)
+        where = f"  (on {neutralise(w.server)})" if w.server else ""
+        say(env.stdout, f"{w.thread_id}  {local_time(w.since)}  {neutralise(w.title)}{where}\n", data=True)
         for asked in w.asked:
             say(env.stdout, f"    {asked.kind:<9} {neutralise(asked.text)}\n", data=True)
     say(env.stderr, "chat inbox answer THREAD ANSWER answers one (chat inbox --help says how)\n")

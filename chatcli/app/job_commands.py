@@ -70,8 +70,24 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
 def _check_remote(given: dict[str, Any]) -> None:
     """A background reply on an Agent Server is found there later by its thread's whole id, with the key of the
     environment: a start of an id, the latest thread, a --header (it would sit on the job's command line, and a
-    later chat attach or stop could not send it) are one line now."""
+    later chat attach or stop could not send it) are one line now. It connects to the server as recorded, never to
+    another local user's listener: one of those at that address is one line now too."""
     import uuid
+    from urllib.parse import urlsplit
+
+    from chatcli.local import loopback
+
+    parts = urlsplit(str(given["remote"]))
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None  # not a port: said as --remote says it, in the job
+    if parts.hostname and port and (others := loopback.others_listening(parts.hostname, port)):
+        raise UsageError(
+            f"{parts.hostname}:{port} is another user's listener on this machine (uid "
+            f"{', '.join(map(str, sorted(others)))}): a background reply asks no other user's server",
+            hint=f"chat --remote {given['remote']} asks it at this terminal, where you name it",
+        )
 
     if given["header"]:
         raise UsageError(

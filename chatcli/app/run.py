@@ -159,15 +159,12 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
             output.note(f"thread: {opening.thread_id}")
         else:  # a new thread is named once it exists: when its question is stored
             output.thread_note = "thread: {id}"
-        try:
-            if setup.again:
-                result = await conversation.retry()
-            elif setup.resume is not None:
-                result = await conversation.resume(setup.resume)
-            else:
-                result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
-        finally:  # a thread kept elsewhere (a server's) is noted here: `chat -t ID` says where it is
-            await chat.backend.remember(conversation.thread_id, settings.db or "")
+        if setup.again:
+            result = await conversation.retry()
+        elif setup.resume is not None:
+            result = await conversation.resume(setup.resume)
+        else:
+            result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
         if result.interrupts and not isinstance(output, JsonOutput):
             thread_id = conversation.thread_id
             again = chat.answerer.again(thread_id)

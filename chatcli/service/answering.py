@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from chatcli.backends.remote.client import RemoteSpec
     from chatcli.config import Settings
     from chatcli.core.events import Listener
     from chatcli.core.interrupts import Pending
@@ -23,13 +24,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Going:
-    """A thread to go on with: its answers, the built-in tools its calls name, where it was asked."""
+    """A thread to go on with: its answers, the built-in tools its calls name, where it was asked, and the Agent
+    Server that keeps it (None: chat's database does)."""
 
     thread_id: str
     title: str
     answers: Answers
     tools: tuple[str, ...]
     cwd: Path
+    server: RemoteSpec | None = None
 
 
 Answering = Callable[["list[Pending]", bool], Awaitable["Answers | None"]]
@@ -42,6 +45,19 @@ async def prepare(
     the thread still waits), checked to fit, before anything is started: a thread that waits on nothing, one a
     background reply answers already, an answer that does not fit are one line each, and the thread still waits.
     ``here``: where a thread made before places were kept goes on."""
+    from chatcli.service.answerer import Answerer
+    from chatcli.service.chat import Chat
+
+    server = await chat.kept_on(ref) if chat.answerer.remote is None else None
+    if server is None:
+        return await _prepare(chat, ref, environ, here, listener, answering)
+    async with Chat(chat.settings, Answerer(remote=server), chat.listener, chat.environ) as there:
+        return await _prepare(there, ref, environ, here, listener, answering)  # through the server that keeps it
+
+
+async def _prepare(
+    chat: Chat, ref: str, environ: Mapping[str, str], here: Path, listener: Listener, answering: Answering
+) -> Going | None:
     from chatcli.service import jobs
 
     opening = await chat.find(ref, exists=True)
@@ -62,6 +78,9 @@ async def prepare(
     answers.check(pending)
     place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
     title = opening.info.title if opening.info is not None and opening.info.title else ""
+    server = chat.answerer.remote
+    if server is not None:  # a server's graph: its own tools, run where the server is
+        return Going(opening.thread_id, title or "", answers, (), here, server)
     return Going(opening.thread_id, title or "", answers, _tools_of(pending), _where(place, opening.thread_id, here))
 
 
@@ -95,12 +114,16 @@ def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
     from chatcli.service import jobs
 
     tools = [arg for group in going.tools for arg in ("--tools", group)]
+    server = going.server
+    remote = server.binding.server_flags() if server else []
     environ = jobs.job_environ(environ, settings)
     return jobs.start(
-        ["-t", going.thread_id, "--answers", *tools],
+        [*remote, "-t", going.thread_id, "--answers", *tools],
         environ,
         going.cwd,
         going.answers.to_json().encode(),
         f"(answered) {going.title}",
         most=settings.max_jobs,
+        remote=server.url if server else None,
+        assistant=server.assistant if server else None,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, Sequence, cast
 
 from chatcli.core.binding import Binding
 from chatcli.core.events import Listener
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chatcli.backends.own.spending import Guard
     from chatcli.backends.remote.client import Remote
     from chatcli.store import Store, ThreadInfo
+    from chatcli.store.base import Asked
     from chatcli.threads.operations import Transcript
     from chatcli.tools.toolbox import Toolbox
 
@@ -184,8 +185,9 @@ class Backend:
     async def aclose(self) -> None:
         """Let go of what the backend holds open (a server's connection)."""
 
-    async def remember(self, thread_id: str, db: str) -> None:
-        """Note in chat's database ``db`` where a thread kept elsewhere lives (chat's own threads are there)."""
+    async def keep(self, thread_id: str, asked: Sequence[Asked]) -> None:
+        """Once a turn of a thread kept elsewhere (an Agent Server's) has ended: note in chat's database where it lives
+        and what it waits on for the user (``asked``: the inbox). Chat's own threads are kept there already."""
 
 
 class GraphBackend(Backend):
@@ -287,10 +289,11 @@ class RemoteBackend(GraphBackend):
         kept=False,
     )
 
-    def __init__(self, remote: Remote):
+    def __init__(self, remote: Remote, db: str = ""):
         from chatcli.backends.remote.state import ServerApp
 
         self.remote, self.server = remote, ServerApp(remote)
+        self.db = db  # chat's database, where its threads are noted (``keep``)
         super().__init__(self.server, remote.graph_id, remote.spec.binding)
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
@@ -301,7 +304,7 @@ class RemoteBackend(GraphBackend):
     def threads(self, store: Store | None) -> ThreadList:
         from chatcli.threads.remote import RemoteThreads
 
-        return RemoteThreads(self.remote, self.app)
+        return RemoteThreads(self.remote, self.app, self.db)
 
     def check_new(self, thread_id: str) -> None:
         import uuid
@@ -322,17 +325,19 @@ class RemoteBackend(GraphBackend):
     async def aclose(self) -> None:
         await self.remote.aclose()
 
-    async def remember(self, thread_id: str, db: str) -> None:
+    async def keep(self, thread_id: str, asked: Sequence[Asked]) -> None:
         """Note that ``thread_id`` lives on this server (chatcli.core.binding), so that ``chat -t ID`` without
-        --remote says where it is instead of starting a thread of chat's own under that id."""
+        --remote says where it is instead of starting a thread of chat's own under that id, and what it waits on
+        for the user: ``chat inbox`` lists it beside chat's own threads, and answers it through this server."""
         from chatcli.core.inputs import check_thread_id
         from chatcli.store.light import open_light_store
 
         binding = self.remote.spec.binding
         try:
             check_thread_id(thread_id)  # an id the server named: a string of its choosing
-            async with open_light_store(db) as store:
+            async with open_light_store(self.db) as store:
                 if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
-                    await store.index.bind(thread_id, binding.to_json())  # a server names its threads
+                    await store.index.bind(thread_id, binding.to_json())  # the server this turn ran on
+                    await store.index.waits(thread_id, asked)
         except (ChatError, OSError):
             pass  # the thread is the server's: a local database that cannot take the note changes nothing of it

@@ -287,6 +287,17 @@ class Chat:
         binding = await self._binding(info.thread_id if info is not None else wanted)
         return Opening(info.thread_id if info is not None else wanted, info, binding)
 
+    async def kept_on(self, thread_id: str) -> RemoteSpec | None:
+        """The Agent Server whose thread ``thread_id`` is, as chat's database notes it (the server its last turn ran
+        on: chatcli.service.backend.RemoteBackend.keep); None for a thread of chat's own database, or none noted.
+        Read back, not named in this run: another user's listener at that address is refused."""
+        from chatcli.backends.remote.client import remote_spec
+
+        bound = await self._binding(check_thread_id(thread_id))
+        if bound is None or bound.kind != "remote" or not bound.url:
+            return None
+        return replace(remote_spec(bound.url, bound.assistant, [], self.environ), named=False)
+
     async def _binding(self, thread_id: str) -> Binding | None:
         from chatcli.core.binding import Binding
 
@@ -465,7 +476,7 @@ async def _remote_engine(settings: Settings, spec: RemoteSpec) -> AsyncIterator[
     from chatcli.backends.remote.client import Remote
     from chatcli.service.backend import RemoteBackend
 
-    backend = RemoteBackend(await Remote.open(spec))
+    backend = RemoteBackend(await Remote.open(spec), settings.db or "")
     backend.pricer = _graph_pricer(settings)
     try:
         yield Engine(backend, None)

@@ -181,7 +181,7 @@ def ask_in_background(
     environ = job_environ(environ, settings)
     bound = thread.binding()
     remote = bound.url if bound.kind == "remote" else None  # an Agent Server's thread: its server and assistant
-    server = ["--remote", remote, *(["--assistant", bound.assistant] if bound.assistant else [])] if remote else []
+    server = bound.server_flags()
     carried = [] if remote else _carried(settings, thread.own_model)  # a server's graph has its own tools
     args = [*server, "-t", thread.thread_id, *(["--again"] if again else []), *carried]
     piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line

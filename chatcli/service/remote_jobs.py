@@ -11,6 +11,7 @@ reads it (a ``--header`` is never kept: ``chat --bg`` refuses one).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, AsyncIterator, Mapping
 
 from chatcli.errors import UsageError
@@ -94,7 +95,7 @@ async def _open(job: Job, environ: Mapping[str, str]) -> Remote:
     from chatcli.backends.remote.client import Remote, remote_spec
 
     assert job.remote is not None and job.thread is not None
-    return await Remote.open(remote_spec(job.remote, job.assistant, [], environ), find=False, named=False)
+    return await Remote.open(replace(remote_spec(job.remote, job.assistant, [], environ), named=False), find=False)
 
 
 def on_the_server(job: Job, seen: Seen) -> bool:

@@ -177,13 +177,17 @@ class Thread:
     async def keep_inbox(self) -> None:
         """Keep the inbox (chat inbox) in step with the thread once a turn has ended, however it ended and at
         whichever door: what it waits on for the user now, or nothing. A thread no database of chat's keeps (an
-        Agent Server's) is the server's to list; a store that fails here loses no answer (the turn has ended)."""
-        if self.store is None:
-            return
+        Agent Server's) is noted there by its backend, with where it lives; a store that fails here loses no answer
+        (the turn has ended)."""
         from chatcli.service.inbox import asked_of
 
         try:
-            await self.store.index.waits(self.thread_id, asked_of(await self.waiting()))
+            asked = asked_of(await self.waiting())
+            if self.store is None:
+                assert self.backend is not None
+                await self.backend.keep(self.thread_id, asked)
+            else:
+                await self.store.index.waits(self.thread_id, asked)
         except Exception:  # noqa: BLE001 - the inbox is told again at the thread's next turn
             return
 

@@ -154,6 +154,7 @@ class Waiting:
     since: float
     title: str
     asked: tuple[Asked, ...]
+    server: str | None = None  # the Agent Server that keeps the thread (None: chat's database does)
 
     def as_dict(self) -> dict[str, Any]:
         from chatcli.text import iso_time
@@ -162,6 +163,7 @@ class Waiting:
             "thread_id": self.thread_id,
             "since": iso_time(self.since),
             "title": self.title,
+            "server": self.server,
             "asked": [asdict(a) for a in self.asked],
         }
 

@@ -183,7 +183,7 @@ class SqlThreadIndex(Generic[Conn]):
     async def waiting(self) -> List[Waiting]:
         """The threads that wait for the user, the longest waiting first."""
         found = []
-        for thread_id, since, title, listed in await self._rows(self.SQL["waiting"]):
+        for thread_id, since, title, listed, bound in await self._rows(self.SQL["waiting"]):
             try:
                 items = json.loads(listed)
             except ValueError:
@@ -193,7 +193,7 @@ class SqlThreadIndex(Generic[Conn]):
                 for i in items
                 if isinstance(i, dict)
             )
-            found.append(Waiting(str(thread_id), float(since), str(title), asked))
+            found.append(Waiting(str(thread_id), float(since), str(title), asked, _server(bound)))
         return found
 
     async def binding(self, thread_id: str) -> str | None:
@@ -354,3 +354,13 @@ def passes(spent: Spent, usd: float, limits: tuple[float | None, float | None]) 
 SPENT = """SELECT coalesce(sum(CASE WHEN thread_id = {p} THEN usd END), 0),
                   coalesce(sum(CASE WHEN at >= {p} THEN usd END), 0)
              FROM chatcli_spending WHERE thread_id = {p} OR at >= {p}"""
+
+
+def _server(binding: str | None) -> str | None:
+    """The Agent Server a thread's stored binding (chatcli.core.binding's JSON) names; None for any other."""
+    try:
+        found = json.loads(binding or "")
+    except ValueError:
+        return None
+    url = found.get("url") if isinstance(found, dict) and found.get("kind") == "remote" else None
+    return url if isinstance(url, str) else None

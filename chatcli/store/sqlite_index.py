@@ -37,8 +37,9 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
             ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
         "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = ?",
-        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked FROM chatcli_waiting AS w
-            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id ORDER BY w.since""",
+        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked, b.binding FROM chatcli_waiting AS w
+            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id
+            LEFT JOIN chatcli_bindings AS b ON b.thread_id = w.thread_id ORDER BY w.since""",
         "place": "UPDATE chatcli_threads SET cwd = ?, dirs = ? WHERE thread_id = ?",
         "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
         "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",

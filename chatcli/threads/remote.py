@@ -15,8 +15,9 @@ from chatcli.store.base import Waiting
 class RemoteThreads:
     """The server's threads, as the prompt's thread commands and Tab completion read them."""
 
-    def __init__(self, remote: Remote, app: GraphApp):
+    def __init__(self, remote: Remote, app: GraphApp, db: str = ""):
         self.remote, self.app = remote, app
+        self.db = db  # chat's database: its inbox, where the server's threads that wait are noted too
         self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.threads.operations.Threads.secrets)
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
@@ -25,9 +26,13 @@ class RemoteThreads:
         return masked(await self.remote.threads(limit), self.secrets)
 
     async def waiting(self) -> List[Waiting]:
-        """What waits for the user on the server: its threads' interrupts are the server's to list (chat --remote
-        URL -t ID asks them); chat's inbox holds its own database's."""
-        return []
+        """What waits for the user, as ``chat inbox`` lists it: chat's inbox, in its database, holds every thread
+        that waits, this server's (noted as each turn ends) and any other's."""
+        from chatcli.store.light import open_light_store
+        from chatcli.threads.masking import masked
+
+        async with open_light_store(self.db, read_only=True) as store:
+            return masked(await store.index.waiting(), self.secrets)
 
     async def info(self, thread_id: str | None) -> ThreadInfo | None:
         if not thread_id:

@@ -38,6 +38,10 @@ class RemoteSpec:
     # The background reply (chat --bg) these runs are made for: each run is tagged with it, so that the job's own run
     # is found on the server later (chatcli.service.remote_jobs), whatever else runs on the thread.
     job: str | None = None
+    # The user named the server in this run (--remote URL), so that it may be another user's listener on this
+    # machine (chatcli.local.loopback). Not so a server read back from chat's own records (a thread's binding, a
+    # background reply's record), nor one a background reply was started with: the owner check applies to those.
+    named: bool = True
 
     @property
     def label(self) -> str:
@@ -77,7 +81,7 @@ def remote_spec(
             key = found.group(2)  # the key's own header, which langgraph-sdk sets: it wins over the environment's
         else:
             pairs.append((found.group(1), found.group(2)))
-    return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key, job or None)
+    return RemoteSpec(url.strip().rstrip("/"), assistant or None, tuple(pairs), key, job or None, named=not job)
 
 
 @contextmanager
@@ -212,11 +216,10 @@ class Remote:
         self.spec, self.client, self.assistant_id, self.graph_id = spec, client, assistant_id, graph_id
 
     @classmethod
-    async def open(cls, spec: RemoteSpec, find: bool = True, named: bool = True) -> Remote:
+    async def open(cls, spec: RemoteSpec, find: bool = True) -> Remote:
         """Connect and find the assistant (the server's only graph when none is named; with ``find`` False and
-        none named, none: the server's threads of every graph); one line if it fails. ``named``: the user named
-        the server in this run (``--remote URL``), so that it may be another user's listener on this machine; a
-        server read back from a record (a background reply's) is not."""
+        none named, none: the server's threads of every graph); one line if it fails. Another user's listener on
+        this machine is refused unless the user named the server in this run (``spec.named``)."""
         import httpx
         from langgraph_sdk.client import LangGraphClient
 
@@ -225,7 +228,7 @@ class Remote:
         from chatcli.local import loopback
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
 
-        if named:
+        if spec.named:
             loopback.allow("remote", [spec.url])  # --remote URL: the user named it
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
