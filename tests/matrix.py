@@ -763,8 +763,11 @@ def doors(*names: str, what: str = "*") -> pytest.MarkDecorator:
 
 
 def backends(*names: str) -> pytest.MarkDecorator:
-    """Run a test on each backend ``names`` (``BACKENDS`` for all): ``@backends("graph", "remote")``."""
-    return pytest.mark.parametrize("backend", list(names) or BACKENDS, indirect=True)
+    """Run a test on each backend ``names`` (``BACKENDS`` for all): ``@backends("graph", "remote")``. A cell on an
+    Agent Server starts one (``langgraph dev``): it is in the e2e run, whatever its door."""
+    chosen = list(names) or BACKENDS
+    params = [pytest.param(n, id=n, marks=[pytest.mark.e2e] if n == "remote" else []) for n in chosen]
+    return pytest.mark.parametrize("backend", params, indirect=True)
 
 
 def providers(*rows: Row) -> pytest.MarkDecorator:
