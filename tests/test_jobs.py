@@ -577,6 +577,24 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
     assert said.out == "Answered on the server in the background.\n", said
 
 
+@backends("remote")
+def test_bg_on_a_server_opened_with_a_header_is_one_line_and_starts_nothing(backend):
+    """A background reply could not send the --header a prompt was opened with (it would sit on the job's command
+    line): /bg says so in one line, starts no job, and the prompt goes on."""
+    from tests.doors.prompt import Typed
+
+    backend.model.queue(Reply("Still here."))
+    at_prompt = Typed(backend.env, [*backend.args, "--header", "X-Trace: 1"])
+    try:
+        out, err = at_prompt.say("/bg in the background")
+        assert "cannot send this server the --header" in out + err and "LANGGRAPH_API_KEY" in out + err, at_prompt
+        out, err = at_prompt.say("and here")
+        assert "Still here." in out, at_prompt
+    finally:
+        assert at_prompt.leave() == 0
+    assert listed(backend.env) == []
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(chat_env, tmp_path):
     """A remote job's server is read back from its record, not named in this run: when another user listens on its

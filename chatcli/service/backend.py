@@ -182,6 +182,9 @@ class Backend:
     def check_new(self, thread_id: str) -> None:
         """Refuse, in one line, an id a new thread cannot have here."""
 
+    def check_background(self) -> None:
+        """Refuse, in one line, a background reply (chatcli.service.jobs) this backend's threads cannot have."""
+
     async def aclose(self) -> None:
         """Let go of what the backend holds open (a server's connection)."""
 
@@ -316,6 +319,14 @@ class RemoteBackend(GraphBackend):
                 f"a new thread on {self.remote.spec.url} needs a UUID for its id, not {thread_id[:40]!r}",
                 hint="the server names its threads with UUIDs",
             ) from None
+
+    def check_background(self) -> None:
+        if self.remote.spec.headers:  # the job could not send them: they would be on its command line
+            raise UsageError(
+                "a background reply cannot send this server the --header it was opened with (it would be on the "
+                "job's command line, for any user to read)",
+                hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY) and open it without --header",
+            )
 
     def hearing(self, listener: Listener) -> Listener:
         from chatcli.backends.remote.threads import StartWhenTaken

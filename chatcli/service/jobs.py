@@ -178,6 +178,8 @@ def ask_in_background(
     environment, never on its command line) and its tools. ``again``: the thread's last question answered again from
     its last checkpoint (a reply moved from the prompt; ``question`` only names the job). The door that started it
     says when it ends, not the job (``told_here``)."""
+    if thread.backend is not None:
+        thread.backend.check_background()  # (an Agent Server opened with --header: the job could not send it)
     environ = job_environ(environ, settings)
     bound = thread.binding()
     remote = bound.url if bound.kind == "remote" else None  # an Agent Server's thread: its server and assistant
