@@ -177,6 +177,14 @@ def test_what_bg_cannot_do_is_one_line(chat_env, args, said):
     assert listed(chat_env) == []
 
 
+def test_a_node_the_thread_has_not_is_one_line_before_anything_starts(server, chat_env):
+    server.queue(Reply("first"))
+    assert chat(chat_env, "-t", "abc", "first").code == 0
+    run = chat(chat_env, "--bg", "-t", "abc", "--at", "99", "q")
+    assert run.code == 2 and "no node '99' in thread abc" in run.err and "chat tree abc" in run.err, run
+    assert listed(chat_env) == []
+
+
 def test_attach_and_stop_without_such_a_job_are_one_line(chat_env):
     for args in (["attach"], ["attach", "nope"], ["stop", "nope"]):
         run = chat(chat_env, *args)

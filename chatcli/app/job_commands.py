@@ -65,6 +65,20 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
     for item in given.get("attach") or ():
         if item != "-" and "://" not in item and not (Path(cwd) / Path(item).expanduser()).exists():
             raise UsageError(f"--attach {item}: no such file")
+    if given.get("at") is not None and given.get("thread") and given.get("remote") is None:
+        import asyncio
+
+        asyncio.run(_node_there(settings, given["thread"], str(given["at"])))
+
+
+async def _node_there(settings: Any, ref: str, at: str) -> None:
+    """UsageError unless thread ``ref`` has a node ``at`` (--at) to go on from."""
+    from chatcli.service.branches import found
+    from chatcli.threads.opening import open_threads
+
+    async with open_threads(settings, read_only=True, light=True) as threads:
+        thread = await threads.find(ref)
+        found(await threads.tree(thread), at, hint=f"chat tree {thread} shows the nodes")
 
 
 def _check_remote(given: dict[str, Any]) -> None:

@@ -80,9 +80,9 @@ async def name_node(tree: Tree, name: str, store: Store | None) -> Node:
     return node
 
 
-def found(tree: Tree, name: str) -> Node:
-    """The node ``name`` names, or a UsageError saying what there is."""
+def found(tree: Tree, name: str, hint: str = "/tree shows the nodes") -> Node:
+    """The node ``name`` names, or a UsageError saying what there is (``hint``: where the nodes are shown)."""
     try:
         return tree.find(name)
     except LookupError as exc:
-        raise UsageError(str(exc), hint="/tree shows the nodes") from None
+        raise UsageError(str(exc), hint=hint) from None
