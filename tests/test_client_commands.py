@@ -225,3 +225,51 @@ def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, ser
         assert tree["current"] == 4 and tree["nodes"][3]["parent"] == 2, tree
         status, refused = client.served.ask(client.thread, "from nowhere", at="nine")
         assert status == 400 and "no node 'nine'" in refused["error"]["message"], refused
+
+
+@pytest.mark.e2e  # a real langgraph dev
+@pytest.mark.parametrize("kind", ["acp", "serve"])
+def test_bg_on_an_agent_servers_thread_is_answered_there_at_each_client_door(kind, deployed, deployed_model, chat_env):
+    """An editor's /bg and serve's bg command on a thread an Agent Server keeps: the background reply asks that server
+    on that thread, and the server's thread keeps its answer."""
+    import uuid
+
+    from langgraph_sdk import get_sync_client
+
+    from tests.remote_server import KEY
+
+    env = {**{k: v for k, v in chat_env.items() if not k.startswith("LANGSMITH")}, "LANGGRAPH_API_KEY": KEY}
+    args = ["--remote", deployed.url, "--assistant", "example"]
+    deployed_model.clear()
+    deployed_model.queue(Reply("first answer"), Reply("answered on the server"))
+    if kind == "acp":
+        from tests.doors.acp import InProcessEditor
+
+        editor = InProcessEditor(env, *args)
+        editor.initialize()
+        client: Client = AcpClient(editor)
+    else:
+        from tests.doors.serve import AppServed
+
+        served = AppServed(env, *args)
+        client = ServeClient(served)
+        client.thread = str(uuid.uuid4())
+    try:
+        assert client.ask("a question") == "first answer"
+        said = client.run("bg", "and another one")
+        assert said.startswith("answering in the background as job "), said
+        job = said.split()[6].rstrip(":")
+
+        def done() -> dict[str, Any] | None:
+            listed = json.loads(chat(env, "jobs", "--json").out)
+            return next((j for j in listed if j["id"] == job and j["state"] != "running"), None)
+
+        found = eventually(done, f"job {job} to end", timeout=60)
+        assert found["state"] == "done" and found["thread_id"] == client.thread, found
+    finally:
+        if kind == "acp":
+            assert editor.close() == 0
+        else:
+            served.stop()
+    kept = get_sync_client(url=deployed.url, api_key=KEY).threads.get_state(client.thread)["values"]["messages"]
+    assert [m["content"] for m in kept][-2:] == ["and another one", "answered on the server"], kept
