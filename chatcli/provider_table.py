@@ -310,6 +310,11 @@ def url_variables() -> frozenset[str]:
     return frozenset(row.url_var for row in PROVIDERS if row.url_var)
 
 
+# An Agent Server's key (chat --remote), where no --header carries one: langgraph-sdk's own order, less
+# LANGCHAIN_API_KEY. A credential as a provider's key is: never shown.
+AGENT_SERVER_KEYS = ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY")
+
+
 def sdk_credentials() -> frozenset[str]:
     """Every variable some provider's SDK or integration reads by itself as (or to send) a credential."""
     return frozenset(var for row in PROVIDERS for var in row.credentials)

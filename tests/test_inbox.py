@@ -285,3 +285,117 @@ def test_a_server_s_thread_whose_port_another_user_took_is_answered_nowhere(chat
         assert [r["thread_id"] for r in inbox(env)] == [thread]  # it still waits
     finally:
         stranger.stop()
+
+
+def _noted(env: dict[str, str], tmp_path, url: str, thread: str, asked: str) -> None:
+    """What a turn on server ``url`` notes in chat's database as it ends waiting on ``asked``."""
+    import asyncio
+
+    from chatcli.backends.remote.client import RemoteSpec
+    from chatcli.config import load_settings
+    from chatcli.service.backend import RemoteBackend
+    from chatcli.store.base import Asked
+
+    noted = RemoteBackend.__new__(RemoteBackend)
+    noted.remote = SimpleNamespace(spec=RemoteSpec(url, "agent"))
+    noted.db = load_settings({}, environ=env, cwd=tmp_path).db or ""
+    asyncio.run(noted.keep(thread, [Asked("interrupt", "i1", asked)]))
+
+
+class Recorder:
+    """A listener of this user's on 127.0.0.1 that counts the connections made to it (and answers none)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port, self.made = self.sock.getsockname()[1], 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.made += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.stores("sqlite", "postgres")
+def test_a_server_noted_in_a_shared_database_is_not_sent_the_users_key(chat_env, tmp_path, storage):
+    """Another user of a shared database (PostgreSQL) may have written a thread's server: ``chat inbox answer`` does
+    not go there by itself with the user's key, it says the command that names it. In a database of the user's own it
+    goes there (here a listener that answers nothing: one line, and the question still waits)."""
+    env = {**chat_env, "LANGGRAPH_API_KEY": "lg-the-users-own-SECRET"}
+    recorder = Recorder()
+    thread = "6a1c55a4-1111-4222-8333-944455556666"
+    try:
+        _noted(env, tmp_path, f"http://127.0.0.1:{recorder.port}", thread, "Approve the deploy?")
+        run = chat(env, "inbox", "answer", thread, "yes", cwd=tmp_path)
+        assert run.code in (2, 4) and "SECRET" not in run.err, run
+        if storage.kind == "postgres":
+            assert (
+                "a shared database says so" in run.err and f"chat --remote http://127.0.0.1:{recorder.port}" in run.err
+            )
+            assert recorder.made == 0, "the shared database's server was asked"
+        else:
+            assert recorder.made >= 1, run  # the user's own database: the server it noted is asked
+        assert [r["thread_id"] for r in inbox(env)] == [thread]  # it still waits
+    finally:
+        recorder.close()
+
+
+def test_a_server_s_password_and_key_are_never_shown_nor_put_on_a_command_line(chat_env, tmp_path, monkeypatch):
+    """The inbox shows a server's URL without its password, and masks the server's key wherever a question echoes
+    it; a background reply cannot go to a URL with a password (it would be on the job's command line): one line."""
+    env = {**chat_env, "LANGGRAPH_API_KEY": "lg-the-users-own-SECRET"}
+    monkeypatch.setenv("LANGGRAPH_API_KEY", env["LANGGRAPH_API_KEY"])  # chat here: the process's environment
+    thread = "6a1c55a4-1111-4222-8333-944455556667"
+    _noted(env, tmp_path, "http://alice:pw-hunter2@127.0.0.1:9", thread, "Send lg-the-users-own-SECRET there?")
+    listed, lines = inbox(env), chat(env, "inbox").out
+    for shown in (json.dumps(listed), lines):
+        assert "hunter2" not in shown and "SECRET" not in shown and "alice:***@127.0.0.1:9" in shown, shown
+    run = chat(env, "inbox", "answer", thread, "yes", cwd=tmp_path)
+    assert run.code == 2 and "URL holds a password" in run.err and "hunter2" not in run.err, run
+    started = chat(env, "--bg", "--remote", "http://alice:pw-hunter2@127.0.0.1:9", "q")
+    assert started.code == 2 and "URL holds a password" in started.err, started
+    assert jobs_of(env, thread) == []
+
+
+@backends("remote")
+def test_a_server_s_thread_deleted_leaves_the_inbox(backend, tmp_path):
+    """A server's thread deleted there (another client, the server's own tools) leaves the inbox when chat inbox
+    answer finds it gone (one line); one deleted through chat (chat serve --remote's DELETE) leaves it at once."""
+    from langgraph_sdk import get_sync_client
+
+    from tests.doors.serve import AppServed
+    from tests.remote_server import KEY
+
+    env, args = backend.env, backend.args
+    waiting = []
+    for _ in range(2):
+        thread = str(uuid.uuid4())
+        backend.model.queue(tool_calls(("ask_user", {"question": "For when?"}, "call_q")))
+        assert chat(env, *args, "-t", thread, "book a table", cwd=tmp_path).code != 0  # the graph asks: it waits
+        waiting.append(thread)
+    assert sorted(r["thread_id"] for r in inbox(env)) == sorted(waiting)
+
+    get_sync_client(url=args[1], api_key=KEY).threads.delete(waiting[0])
+    run = chat(env, "inbox", "answer", waiting[0], "tomorrow", cwd=tmp_path)
+    assert run.code == 2 and f"no thread {waiting[0]!r}" in run.err, run
+    assert [r["thread_id"] for r in inbox(env)] == [waiting[1]]
+
+    served = AppServed(env, *args)
+    try:
+        status, _ = served.request("DELETE", f"/v1/threads/{waiting[1]}")
+        assert status == 204
+    finally:
+        served.stop()
+    assert inbox(env) == []

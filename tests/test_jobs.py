@@ -155,7 +155,7 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
     found = state(chat_env, thread, "waiting")
     assert any("waiting for you" in line for line in chat(chat_env, "jobs").out.splitlines())
     attached = chat(chat_env, "attach", found["id"])
-    assert f"waits for you: chat -t {thread} goes on with it" in attached.err, attached
+    assert f"waits for you: chat inbox answer {thread} answers it" in attached.err, attached
 
 
 @pytest.mark.parametrize(
@@ -627,9 +627,10 @@ def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(cha
             assert run.code == 4 and "another user's listener on this machine (uid 65534)" in run.err, run
             assert "nothing was sent there" in run.err and "SECRET" not in run.err, run
         # A background reply connects as recorded, never as named: one asked of that address is refused at once.
-        started = chat(env, "--bg", "--remote", f"http://127.0.0.1:{stranger.port}", "q")
-        assert started.code == 2 and "another user's listener on this machine (uid 65534)" in started.err, started
-        assert "chat --remote" in started.err and [j["id"] for j in listed(env)] == ["abc123"], started
+        for host in ("127.0.0.1", "localhost"):  # (a name, resolved)
+            started = chat(env, "--bg", "--remote", f"http://{host}:{stranger.port}", "q")
+            assert started.code == 2 and "another user's listener on this machine (uid 65534)" in started.err, started
+            assert "chat --remote" in started.err and [j["id"] for j in listed(env)] == ["abc123"], started
         assert stranger.connections() == []  # nothing reached it
     finally:
         stranger.stop()

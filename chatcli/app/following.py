@@ -38,7 +38,7 @@ def _ended(seen: "Seen", err: IO[str]) -> None:
     """One line on how a reply that is no longer running stands."""
     thread = seen.thread or "?"
     if seen.state == "waiting":
-        say(err, f"chat: job {seen.job.id} waits for you: chat -t {thread} goes on with it\n")
+        say(err, f"chat: job {seen.job.id} waits for you: chat inbox answer {thread} answers it\n")
     elif seen.state == "failed":
         error = (seen.end or {}).get("error") or {}
         say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")

@@ -11,7 +11,7 @@ import typer
 from chatcli.app.following import follow
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
-from chatcli.text import json_text, neutralise, say
+from chatcli.text import json_text, neutralise, redact_url, say
 
 if TYPE_CHECKING:
     from chatcli.service.jobs import Job, Seen
@@ -96,12 +96,13 @@ def _check_remote(given: dict[str, Any]) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         port = None  # not a port: said as --remote says it, in the job
-    if parts.hostname and port and (others := loopback.others_listening(parts.hostname, port)):
-        raise UsageError(
-            f"{parts.hostname}:{port} is another user's listener on this machine (uid "
-            f"{', '.join(map(str, sorted(others)))}): a background reply asks no other user's server",
-            hint=f"chat --remote {given['remote']} asks it at this terminal, where you name it",
-        )
+    for host in _addresses(parts.hostname, port):
+        if others := loopback.others_listening(host, port or 0):
+            raise UsageError(
+                f"{parts.hostname}:{port} is another user's listener on this machine (uid "
+                f"{', '.join(map(str, sorted(others)))}): a background reply asks no other user's server",
+                hint=f"chat --remote {redact_url(str(given['remote']))} asks it at this terminal, where you name it",
+            )
 
     if given["header"]:
         raise UsageError(
@@ -118,6 +119,19 @@ def _check_remote(given: dict[str, Any]) -> None:
                 f"--bg --remote takes the thread's whole id (a UUID), not {given['thread'][:40]!r}",
                 hint="chat threads --remote URL lists them",
             ) from None
+
+
+def _addresses(host: str | None, port: int | None) -> set[str]:
+    """The addresses a connection to ``host`` may go to (a name, such as localhost, resolved); none for no host."""
+    import socket
+
+    if not host or not port:
+        return set()
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        found = set()
+    return found | {host}
 
 
 def _without_db(args: list[str]) -> list[str]:

@@ -396,9 +396,15 @@ def sdk_secrets(environ: Any = None) -> list[str]:
 
 
 def known_secrets(settings: Settings) -> tuple[str, ...]:
-    """Every credential chat knows the value of: the keys in the settings and those the SDKs read by themselves.
-    No surface shows one (errors, --debug, `chat config`, show, export, the API's threads)."""
-    return (*settings.secrets(), *sdk_secrets())
+    """Every credential chat knows the value of: the keys in the settings, those the SDKs read by themselves and an
+    Agent Server's. No surface shows one (errors, --debug, `chat config`, show, export, the inbox, the API's
+    threads)."""
+    import os
+
+    from chatcli.provider_table import AGENT_SERVER_KEYS
+
+    servers = [os.environ[var] for var in AGENT_SERVER_KEYS if os.environ.get(var)]
+    return (*settings.secrets(), *sdk_secrets(), *servers)
 
 
 def redact(text: str, settings: Settings) -> str:

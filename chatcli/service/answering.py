@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
-from chatcli.errors import UsageError
+from chatcli.errors import NoThread, UsageError
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import RemoteSpec
@@ -45,14 +45,23 @@ async def prepare(
     the thread still waits), checked to fit, before anything is started: a thread that waits on nothing, one a
     background reply answers already, an answer that does not fit are one line each, and the thread still waits.
     ``here``: where a thread made before places were kept goes on."""
+    from chatcli.service import jobs
     from chatcli.service.answerer import Answerer
     from chatcli.service.chat import Chat
 
     server = await chat.kept_on(ref) if chat.answerer.remote is None else None
     if server is None:
         return await _prepare(chat, ref, environ, here, listener, answering)
+    jobs.askable(server.url)  # (it goes on as a background reply)
     async with Chat(chat.settings, Answerer(remote=server), chat.listener, chat.environ) as there:
-        return await _prepare(there, ref, environ, here, listener, answering)  # through the server that keeps it
+        try:
+            return await _prepare(there, ref, environ, here, listener, answering)  # through the server that keeps it
+        except NoThread:  # the server has it no more (deleted there): nothing waits on it
+            from chatcli.store.light import open_light_store
+
+            async with open_light_store(chat.settings.db or "") as store:
+                await store.index.waits(ref, [])
+            raise
 
 
 async def _prepare(

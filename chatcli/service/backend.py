@@ -188,9 +188,10 @@ class Backend:
     async def aclose(self) -> None:
         """Let go of what the backend holds open (a server's connection)."""
 
-    async def keep(self, thread_id: str, asked: Sequence[Asked]) -> None:
+    async def keep(self, thread_id: str, asked: Sequence[Asked] | None) -> None:
         """Once a turn of a thread kept elsewhere (an Agent Server's) has ended: note in chat's database where it lives
-        and what it waits on for the user (``asked``: the inbox). Chat's own threads are kept there already."""
+        and what it waits on for the user (``asked``: the inbox; None: not known now). Chat's own threads are kept
+        there already."""
 
 
 class GraphBackend(Backend):
@@ -336,7 +337,7 @@ class RemoteBackend(GraphBackend):
     async def aclose(self) -> None:
         await self.remote.aclose()
 
-    async def keep(self, thread_id: str, asked: Sequence[Asked]) -> None:
+    async def keep(self, thread_id: str, asked: Sequence[Asked] | None) -> None:
         """Note that ``thread_id`` lives on this server (chatcli.core.binding), so that ``chat -t ID`` without
         --remote says where it is instead of starting a thread of chat's own under that id, and what it waits on
         for the user: ``chat inbox`` lists it beside chat's own threads, and answers it through this server."""
@@ -349,6 +350,7 @@ class RemoteBackend(GraphBackend):
             async with open_light_store(self.db) as store:
                 if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
                     await store.index.bind(thread_id, binding.to_json())  # the server this turn ran on
-                    await store.index.waits(thread_id, asked)
+                    if asked is not None:
+                        await store.index.waits(thread_id, asked)
         except (ChatError, OSError):
             pass  # the thread is the server's: a local database that cannot take the note changes nothing of it

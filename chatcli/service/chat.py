@@ -14,6 +14,7 @@ from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_i
 from chatcli.errors import NoThread, UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
+from chatcli.text import redact_url
 
 if TYPE_CHECKING:
     # Imported where they are used: the prompt finds its thread (``Chat.find``) before its first paint, and the
@@ -292,10 +293,17 @@ class Chat:
         on: chatcli.service.backend.RemoteBackend.keep); None for a thread of chat's own database, or none noted.
         Read back, not named in this run: another user's listener at that address is refused."""
         from chatcli.backends.remote.client import remote_spec
+        from chatcli.store import is_postgres_url
 
         bound = await self._binding(check_thread_id(thread_id))
         if bound is None or bound.kind != "remote" or not bound.url:
             return None
+        if is_postgres_url(self.settings.db or ""):  # another user of a shared database may have written the binding
+            raise UsageError(
+                f"thread {thread_id} is on {redact_url(bound.url)}, which chat does not send your key to because a "
+                "shared database says so",
+                hint=f"{redact_url(bound.command(thread_id))} asks it at the terminal, the server named by you",
+            )
         return replace(remote_spec(bound.url, bound.assistant, [], self.environ), named=False)
 
     async def _binding(self, thread_id: str) -> Binding | None:

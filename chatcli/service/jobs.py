@@ -192,6 +192,19 @@ def ask_in_background(
                  told_here=False, remote=remote, assistant=bound.assistant if remote else None)  # fmt: skip
 
 
+def askable(remote: str) -> None:
+    """UsageError for an Agent Server a background reply cannot ask: one whose URL holds a password (it would be on
+    the job's command line, for any user to read)."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(remote).password is not None:
+        raise UsageError(
+            "a background reply cannot ask a server whose URL holds a password: it would be on the job's command line, "
+            "for any user to read",
+            hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY) and a URL without it",
+        )
+
+
 def start(
     args: list[str],
     environ: Mapping[str, str],
@@ -212,6 +225,8 @@ def start(
     as the server names threads."""
     from chatcli.core.inputs import new_thread_id
 
+    if remote:
+        askable(remote)
     _room(environ, most)
 
     where = directory(environ)

@@ -183,10 +183,13 @@ class Thread:
 
         try:
             asked = asked_of(await self.waiting())
+        except Exception:  # noqa: BLE001 - (a server gone mid-turn) the inbox is told again at the next turn
+            asked = None
+        try:
             if self.store is None:
                 assert self.backend is not None
-                await self.backend.keep(self.thread_id, asked)
-            else:
+                await self.backend.keep(self.thread_id, asked)  # None: where it lives only
+            elif asked is not None:
                 await self.store.index.waits(self.thread_id, asked)
         except Exception:  # noqa: BLE001 - the inbox is told again at the thread's next turn
             return

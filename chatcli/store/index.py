@@ -363,4 +363,8 @@ def _server(binding: str | None) -> str | None:
     except ValueError:
         return None
     url = found.get("url") if isinstance(found, dict) and found.get("kind") == "remote" else None
-    return url if isinstance(url, str) else None
+    if not isinstance(url, str):
+        return None
+    from chatcli.text import redact_url
+
+    return redact_url(url)  # (a password in it is never shown)

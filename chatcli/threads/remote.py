@@ -71,7 +71,11 @@ class RemoteThreads:
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:
         """Delete the thread on the server, for good (its runs with it)."""
         from chatcli.backends.remote.client import translated
+        from chatcli.store.light import open_light_store
 
         found = await self.remote.thread(thread_id)
         with translated(self.remote.spec):
             await self.remote.client.threads.delete(found.thread_id)
+        async with open_light_store(self.db) as store:  # nothing waits on it now (chat inbox)
+            if await store.index.get(found.thread_id) is None:
+                await store.index.waits(found.thread_id, [])

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from chatcli.errors import ChatError, ConfigError, ListenerRefused, ModelError, UsageError
+from chatcli.provider_table import AGENT_SERVER_KEYS
 from chatcli.store import ThreadInfo
 
-# Where the key comes from when no --header carries one (langgraph-sdk's own order, less LANGCHAIN_API_KEY).
-KEY_VARIABLES = ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY")
+# Where the key comes from when no --header carries one (chatcli.provider_table).
+KEY_VARIABLES = AGENT_SERVER_KEYS
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)")
 # Times a refused connection is tried again (a server restarting), before it is one line.
