@@ -399,3 +399,73 @@ def test_a_server_s_thread_deleted_leaves_the_inbox(backend, tmp_path):
     finally:
         served.stop()
     assert inbox(env) == []
+
+
+@backends("graph", "remote")
+def test_an_editor_opening_a_waiting_graph_thread_shows_its_question_and_its_next_prompt_asks_it(backend, tmp_path):
+    """A graph's question left waiting by a one-shot (a server's thread too): an editor that loads the thread is shown
+    it as the inbox lists it, its next prompt asks it first (the editor's form), the graph goes on with the answer,
+    then the prompt is answered; the thread leaves the inbox."""
+    from tests.doors.acp import InProcessEditor
+
+    env, args = backend.env, backend.args
+    thread = str(uuid.uuid4()) if backend.name == "remote" else "waits-here"
+    backend.model.queue(tool_calls(("ask_user", {"question": "For when?"}, "call_q")))
+    assert chat(env, *args, "-t", thread, "book a table", cwd=tmp_path).code != 0  # the graph asks: it waits
+    assert [r["thread_id"] for r in inbox(env)] == [thread]
+    editor = InProcessEditor(env, *args)
+    try:
+        editor.initialize(elicitation={"form": {}})
+        editor.call("load_session", cwd=str(tmp_path), session_id=thread, mcp_servers=[])
+        shown = editor.text(thread)
+        assert "this thread waits for you" in shown and "For when?" in shown, shown
+        editor.client.form = lambda request: {"action": "accept", "content": {"answer": "tomorrow"}}
+        backend.model.queue(Reply("Booked for tomorrow."), Reply("And the next."))
+        mark = len(editor.updates)
+        assert editor.prompt(thread, "and then?").stop_reason == "end_turn"
+        (form,) = editor.client.forms
+        assert "For when?" in json.dumps(form), form
+        said = editor.text(thread, since=mark)
+        assert "Booked for tomorrow." in said and said.endswith("And the next."), said
+        sent = [m for m in backend.model.requests[-2]["messages"] if m["role"] == "tool"]
+        assert sent[-1]["content"] == "tomorrow", sent  # the graph's tool got the editor's answer
+    finally:
+        assert editor.close() == 0
+    assert inbox(env) == []
+
+
+@backends("graph", "remote")
+def test_an_editor_without_forms_answers_a_waiting_graph_question_with_its_next_prompt(backend, tmp_path):
+    """An editor that shows no forms cannot ask a graph's question: loading the thread says its next prompt answers
+    it, and the prompt's text is the answer the graph goes on with (it was closed unanswered, as if cut off). In a
+    session's own turn, the question is said as a message, and the next prompt answers it the same way."""
+    from tests.doors.acp import InProcessEditor
+
+    env, args = backend.env, backend.args
+    thread = str(uuid.uuid4()) if backend.name == "remote" else "waits-here"
+    backend.model.queue(tool_calls(("ask_user", {"question": "For when?"}, "call_q")))
+    assert chat(env, *args, "-t", thread, "book a table", cwd=tmp_path).code != 0  # the graph asks: it waits
+    editor = InProcessEditor(env, *args)
+    try:
+        editor.initialize()
+        editor.call("load_session", cwd=str(tmp_path), session_id=thread, mcp_servers=[])
+        shown = editor.text(thread)
+        assert "For when?" in shown and "Your next prompt answers it." in shown, shown
+        backend.model.queue(Reply("Booked for tomorrow."))
+        mark = len(editor.updates)
+        assert editor.prompt(thread, "tomorrow").stop_reason == "end_turn"
+        assert editor.text(thread, since=mark).endswith("Booked for tomorrow."), editor.text(thread, since=mark)
+        sent = [m for m in backend.model.requests[-1]["messages"] if m["role"] == "tool"]
+        assert sent[-1]["content"] == "tomorrow", sent  # the graph's tool got the prompt's text
+
+        live = editor.new()
+        backend.model.queue(tool_calls(("ask_user", {"question": "How many?"}, "call_n")))
+        assert editor.prompt(live, "book another").stop_reason == "end_turn"
+        assert "the graph asks: How many?" in editor.text(live) and "next prompt answers it" in editor.text(live)
+        backend.model.queue(Reply("Booked for two."))
+        mark = len(editor.updates)
+        assert editor.prompt(live, "two").stop_reason == "end_turn"
+        assert editor.text(live, since=mark) == "Booked for two.", editor.text(live, since=mark)
+    finally:
+        assert editor.close() == 0
+    assert inbox(env) == []

@@ -72,14 +72,24 @@ class Session:
             self.running.cancel()
 
 
-async def _asked(thread: Thread, text: str, files: list[Any]) -> TurnResult:
+async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> TurnResult:
     """A question of the editor's: what the thread waits for is asked first (``session/request_permission``, as at
-    the prompt when a thread is opened again), then the question."""
+    the prompt when a thread is opened again; a graph's question as a form), then the question. An editor without
+    forms cannot ask a graph's question: the prompt's text is its answer, as a line typed at the prompt would be."""
+    from chatcli.core.interrupts import typed_answer
     from chatcli.service.waiting import go_on_waiting
 
-    if await thread.waiting():
+    waiting = await thread.waiting()
+    if waiting and not forms and _graph_question(waiting):
+        return await thread.resume(typed_answer(text))  # (its question was said: the prompt answers it)
+    if waiting:
         await go_on_waiting(thread)
     return await thread.send(text, files, mentions=text)
+
+
+def _graph_question(waiting: list[Any]) -> bool:
+    """What the thread waits on is a graph's question (no call to approve, no tool's form)."""
+    return bool(waiting) and all(not item.is_approval and item.elicitation is None for item in waiting)
 
 
 def _answering(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -233,7 +243,8 @@ class Editor:
         waiting = await _said(session.thread.waiting())
         if waiting:
             asked = "; ".join(masked(item.text, self.secrets) for item in asked_of(waiting))
-            session.listener.said(f"this thread waits for you: {asked}. Your next prompt asks it first.")
+            next_prompt = "answers it" if _graph_question(waiting) and not session.listener.forms else "asks it first"
+            session.listener.said(f"this thread waits for you: {asked}. Your next prompt {next_prompt}.")
 
     @_answering
     async def fork_session(
@@ -581,7 +592,7 @@ class Editor:
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
         text, files = _question(prompt)
-        work = self._command(session, text) or (lambda: _asked(session.thread, text, files))
+        work = self._command(session, text) or (lambda: _asked(session.thread, text, files, session.listener.forms))
         session.running = asyncio.ensure_future(_turn(work))
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()

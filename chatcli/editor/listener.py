@@ -273,11 +273,12 @@ class EditorListener:
         return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
 
     async def answer(self, question: Question) -> Reply | None:
-        """A graph's interrupt that is no approval, as a one-field form; None (the thread waits at it) where the
-        editor has no forms."""
-        if not self.forms:
-            return None
+        """A graph's interrupt that is no approval, as a one-field form; where the editor has no forms, said as a
+        message (the session's next prompt answers it), and None: the thread waits at it."""
         shown = question.value if isinstance(question.value, str) else json.dumps(question.value, ensure_ascii=False)
+        if not self.forms:
+            self.said(f"the graph asks: {masked(shown, self.secrets)}\nYour next prompt answers it.")
+            return None
         field = {"answer": {"type": "string", "title": "Answer"}}
         form = {"type": "object", "properties": field, "required": ["answer"]}
         response = await self._form(shown, form, None)
