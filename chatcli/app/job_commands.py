@@ -11,7 +11,7 @@ import typer
 from chatcli.app.following import follow
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
-from chatcli.text import json_text, neutralise, redact_url, say
+from chatcli.text import json_text, neutralise, say
 
 if TYPE_CHECKING:
     from chatcli.service.jobs import Job, Seen
@@ -84,25 +84,9 @@ async def _node_there(settings: Any, ref: str, at: str) -> None:
 def _check_remote(given: dict[str, Any]) -> None:
     """A background reply on an Agent Server is found there later by its thread's whole id, with the key of the
     environment: a start of an id, the latest thread, a --header (it would sit on the job's command line, and a
-    later chat attach or stop could not send it) are one line now. It connects to the server as recorded, never to
-    another local user's listener: one of those at that address is one line now too."""
+    later chat attach or stop could not send it) are one line now (what no background reply may ask, whoever starts
+    it, is chatcli.service.jobs.askable's)."""
     import uuid
-    from urllib.parse import urlsplit
-
-    from chatcli.local import loopback
-
-    parts = urlsplit(str(given["remote"]))
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = None  # not a port: said as --remote says it, in the job
-    for host in _addresses(parts.hostname, port):
-        if others := loopback.others_listening(host, port or 0):
-            raise UsageError(
-                f"{parts.hostname}:{port} is another user's listener on this machine (uid "
-                f"{', '.join(map(str, sorted(others)))}): a background reply asks no other user's server",
-                hint=f"chat --remote {redact_url(str(given['remote']))} asks it at this terminal, where you name it",
-            )
 
     if given["header"]:
         raise UsageError(
@@ -119,19 +103,6 @@ def _check_remote(given: dict[str, Any]) -> None:
                 f"--bg --remote takes the thread's whole id (a UUID), not {given['thread'][:40]!r}",
                 hint="chat threads --remote URL lists them",
             ) from None
-
-
-def _addresses(host: str | None, port: int | None) -> set[str]:
-    """The addresses a connection to ``host`` may go to (a name, such as localhost, resolved); none for no host."""
-    import socket
-
-    if not host or not port:
-        return set()
-    try:
-        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    except (OSError, UnicodeError):
-        found = set()
-    return found | {host}
 
 
 def _without_db(args: list[str]) -> list[str]:

@@ -33,6 +33,7 @@ from chatcli.store.base import Place
 from chatcli.text import say
 
 if TYPE_CHECKING:
+    from chatcli.core.interrupts import Pending
     from chatcli.tools.toolbox import Toolbox
 
 T = TypeVar("T")
@@ -87,7 +88,7 @@ async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> Tu
     return await thread.send(text, files, mentions=text)
 
 
-def _graph_question(waiting: list[Any]) -> bool:
+def _graph_question(waiting: list[Pending]) -> bool:
     """What the thread waits on is a graph's question (no call to approve, no tool's form)."""
     return bool(waiting) and all(not item.is_approval and item.elicitation is None for item in waiting)
 

@@ -52,7 +52,7 @@ async def prepare(
     server = await chat.kept_on(ref) if chat.answerer.remote is None else None
     if server is None:
         return await _prepare(chat, ref, environ, here, listener, answering)
-    jobs.askable(server.url)  # (it goes on as a background reply)
+    jobs.askable(server.url, listeners=False)  # (it goes on as a background reply; a listener: refused just below)
     async with Chat(chat.settings, Answerer(remote=server), chat.listener, chat.environ) as there:
         try:
             return await _prepare(there, ref, environ, here, listener, answering)  # through the server that keeps it

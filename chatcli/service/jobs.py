@@ -192,17 +192,49 @@ def ask_in_background(
                  told_here=False, remote=remote, assistant=bound.assistant if remote else None)  # fmt: skip
 
 
-def askable(remote: str) -> None:
+def askable(remote: str, listeners: bool = True) -> None:
     """UsageError for an Agent Server a background reply cannot ask: one whose URL holds a password (it would be on
-    the job's command line, for any user to read)."""
+    the job's command line, for any user to read), and (``listeners``) another local user's listener (a job connects
+    to its server as recorded, never as named: chatcli.local.loopback refuses it there; said here, before anything
+    starts)."""
     from urllib.parse import urlsplit
 
-    if urlsplit(remote).password is not None:
+    from chatcli.errors import ListenerRefused
+    from chatcli.local import loopback
+    from chatcli.text import redact_url
+
+    parts = urlsplit(remote)
+    if parts.password is not None:
         raise UsageError(
             "a background reply cannot ask a server whose URL holds a password: it would be on the job's command line, "
             "for any user to read",
             hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY) and a URL without it",
         )
+    if not listeners:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return  # not a port: said as --remote says it, in the job
+    for host in _addresses(parts.hostname, port):
+        if others := loopback.others_listening(host, port):
+            raise UsageError(
+                f"{ListenerRefused(host, port, others)}: a background reply asks no other user's server",
+                hint=f"chat --remote {redact_url(remote)} asks it at this terminal, where you name it",
+            )
+
+
+def _addresses(host: str | None, port: int) -> set[str]:
+    """The addresses a connection to ``host`` may go to (a name, such as localhost, resolved); none for no host."""
+    import socket
+
+    if not host:
+        return set()
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        found = set()
+    return found | {host}
 
 
 def start(

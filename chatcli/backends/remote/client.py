@@ -17,8 +17,6 @@ from chatcli.errors import ChatError, ConfigError, ListenerRefused, ModelError, 
 from chatcli.provider_table import AGENT_SERVER_KEYS
 from chatcli.store import ThreadInfo
 
-# Where the key comes from when no --header carries one (chatcli.provider_table).
-KEY_VARIABLES = AGENT_SERVER_KEYS
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)")
 # Times a refused connection is tried again (a server restarting), before it is one line.
@@ -73,7 +71,7 @@ def remote_spec(
         raise UsageError(
             f"--remote takes the server's http(s) URL, got {url[:80]!r}", hint="e.g. http://127.0.0.1:2024"
         )
-    pairs, key = [], next((environ[name] for name in KEY_VARIABLES if environ.get(name)), None)
+    pairs, key = [], next((environ[name] for name in AGENT_SERVER_KEYS if environ.get(name)), None)
     for header in headers:
         found = _HEADER.fullmatch(header.strip())
         if found is None:
