@@ -142,8 +142,10 @@ class Door:
     def __init__(self, env: dict[str, str], args: list[str] | None = None):
         self.env, self.args = env, list(args or [])
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
-        """Ask ``question`` in ``thread`` (None: a new thread, started the door's way); the answer says its thread."""
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
+        """Ask ``question`` in ``thread`` (None: a new thread, started the door's way), ``files`` attached as this
+        door's user attaches them (``-a FILE``, ``/attach FILE``, a request's attachments, an editor's resources); the
+        answer says its thread."""
         raise NotImplementedError
 
     def go_on(self, answer: Answer, question: str) -> Answer:
@@ -201,8 +203,9 @@ class Cold(Door):
         """``chat ARGS`` at this door, in its environment (no backend flags added)."""
         return self.run(self.env, *args, cwd=cwd)
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
-        return _run_answer(self.chat(*self.args, *_on(thread), question))
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
+        attached = [arg for file in files for arg in ("-a", str(file))]
+        return _run_answer(self.chat(*self.args, *_on(thread), *attached, question))
 
     def stop(self, question: str, shown: str, thread: str | None = None) -> Answer:
         """Start the one-shot, read its stdout until ``shown`` is there, Ctrl-C it as a terminal would."""
@@ -269,9 +272,9 @@ class Worker(Cold):
             assert started.returncode == 0 and status(self.env), f"the worker did not start: {started}\n{log(self.env)}"
         return self
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
         before = self.mark()
-        answer = super().ask(question, thread)
+        answer = super().ask(question, thread, files)
         self.went(before)
         return answer
 
@@ -339,13 +342,16 @@ class Prompt(Door):
         return Answer(0 if repl.child.isalive() else None, shown, errors, named[-1] if named else None,
                       raw=repl.text[-3000:])  # fmt: skip
 
-    def _typed(self, repl: Repl, question: str) -> Answer:
+    def _typed(self, repl: Repl, question: str, files: tuple[Path, ...] = ()) -> Answer:
+        for file in files:
+            repl.say(f"/attach {file}")
+            repl.wait_prompt(timeout=60)
         at = repl.say(question)
         repl.wait_prompt(timeout=60)
         return self._answer(repl, at)
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
-        return self._typed(self._session(thread), question)
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
+        return self._typed(self._session(thread), question, files)
 
     def go_on(self, answer: Answer, question: str) -> Answer:
         if self.current is not None and answer.thread and _THREAD.findall(self.current.text)[-1:] == [answer.thread]:
@@ -395,9 +401,12 @@ class Serve(Door):
             self._served = Served(self.env, *self.args)
         return self._served
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
+        import base64
+
         thread = thread or str(uuid.uuid4())
-        status, body = self.served.ask(thread, question)
+        attached = [{"name": f.name, "data_base64": base64.b64encode(f.read_bytes()).decode()} for f in files]
+        status, body = self.served.ask(thread, question, **({"attachments": attached} if files else {}))
         error = body.get("error") if isinstance(body, dict) else None
         if error:
             return Answer(error.get("exit_code"), "", [error.get("message", "")], thread, status, body)
@@ -482,13 +491,17 @@ class Acp(Door):
         self.open.add(thread)
         return thread
 
-    def ask(self, question: str, thread: str | None = None) -> Answer:
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
+        import acp
         from acp import RequestError
 
+        blocks = [acp.text_block(question)] + [
+            acp.resource_block(acp.embedded_text_resource(f.as_uri(), f.read_text())) for f in files
+        ]
         try:
             session = self._session(thread)
             mark = len(self.editor.updates)
-            response = self.editor.prompt(session, question)
+            response = self.editor.call("prompt", 60, session_id=session, prompt=blocks)
         except RequestError as exc:
             code = (exc.data or {}).get("exitCode") if isinstance(exc.data, dict) else None
             return Answer(code, "", [str(exc)], thread, raw=exc)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from tests.fakeserver import Reply
 from tests.helpers import chat, stored
+from tests.matrix import DOORS, doors
 from tests.test_reliability import db_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
@@ -168,3 +170,45 @@ def test_storage_grows_by_what_is_said_not_by_the_image_per_turn(server, chat_en
         server.queue(Reply(f"answer {i}"))
         assert chat(chat_env, "-t", "grow", f"question {i}").code == 0
     assert size() - after_image < len(big) / 4, (after_image, size())
+
+
+def _notes(where: Path, count: int, size: int = 0) -> tuple[Path, ...]:
+    """``count`` text files, each saying its number (padded to ``size`` bytes)."""
+    where.mkdir(exist_ok=True)
+    files = []
+    for i in range(count):
+        file = where / f"note{i:02}.txt"
+        text = f"note number {i}\n"
+        file.write_text(text + "." * max(0, size - len(text)))
+        files.append(file)
+    return tuple(files)
+
+
+@doors(*DOORS)
+def test_one_question_carries_at_most_sixteen_files_at_every_door(door, backend, tmp_path):
+    """The files one question may carry are the service's to count, whatever door they came by (-a, /attach, a
+    request's attachments, an editor's resources): one more is one line, and nothing is sent; as many go whole."""
+    files = _notes(tmp_path, MAX_FILES + 1)
+    asked = len(backend.model.requests)
+    line = door.failed(door.ask("what do these say?", files=files), 2)
+    assert f"{MAX_FILES + 1} files: at most {MAX_FILES} go with one question" in line, line
+    assert len(backend.model.requests) == asked, "nothing was sent"
+    backend.model.queue(Reply("Sixteen notes."))
+    answer = door.ask("what do these say?", files=files[:MAX_FILES])
+    assert answer.code == 0 and "Sixteen notes." in answer.out, answer
+    sent = json.dumps(backend.model.requests[-1])
+    assert all(f"note number {i}" in sent for i in range(MAX_FILES)), "every file went with the question"
+
+
+@doors("cold", "serve")
+def test_files_that_hold_more_than_one_question_may_carry_together_are_refused(door, backend, tmp_path):
+    """Each file within its own limit, together over what one question may carry: one line naming both."""
+    files = _notes(tmp_path, 3, size=14 * 1024 * 1024)
+    asked = len(backend.model.requests)
+    line = door.failed(door.ask("what do these say?", files=files), 2)
+    assert "the files hold 42.0 MB together: at most 40 MB go with one question" in line, line
+    files = _notes(tmp_path, 2, size=MAX_FILES_BYTES // 2) + _notes(tmp_path / "more", 1)
+    line = door.failed(door.ask("what do these say?", files=files), 2)
+    held = f"{MAX_FILES_BYTES + len(files[2].read_bytes()):,} bytes"
+    assert f"the files hold {held} together: at most 40 MB ({MAX_FILES_BYTES:,} bytes)" in line, line
+    assert len(backend.model.requests) == asked, "nothing was sent"

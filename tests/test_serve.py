@@ -222,6 +222,20 @@ def test_a_model_failure_is_the_json_error_object(server, chat_env, here):
     assert key not in json.dumps(answer) and "Incorrect API key" in answer["error"]["message"]
 
 
+def test_a_model_the_request_names_is_checked_as_slash_model_is_and_nothing_is_sent(server, chat_env, here):
+    """A request's model: a name that is none, or one whose provider's key is missing, is the service's one line (as
+    /model's and an editor's pick), a 400; nothing reaches a model and no thread is started."""
+    served = here()
+    for model, said in (
+        ("two words", "not a model name"),
+        ("anthropic:claude-fake", "ANTHROPIC_API_KEY"),
+    ):
+        status, answer = served.ask(f"named-{len(said)}", "hi", model=model)
+        assert status == 400 and answer["error"]["exit_code"] == 2 and said in answer["error"]["message"], answer
+    assert server.requests == []
+    assert served.request("GET", "/v1/threads")[1] == []
+
+
 # --------------------------------------------------------------------------- who may ask
 
 

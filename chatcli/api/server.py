@@ -20,6 +20,7 @@ from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Running, Turn, run_to_end, stream_events
 from chatcli.config import Settings
+from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
     from chatcli.service.thread import Thread
 
 EVENT_STREAM = "text/event-stream"
-
-
-# Files one question may carry over HTTP, and their bytes together (each is held to -a FILE's limit too).
-MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 
 
 class Attached(BaseModel):
@@ -54,7 +51,11 @@ class Message(BaseModel):
     model: str | None = Field(None, description="As -m: wins over the thread's role's model for this turn.")
     system: str | None = Field(None, description="As --system: the thread's system prompt from this turn on.")
     role: str | None = Field(None, description="As --role: a role from the server's roles directory.")
-    attachments: list[Attached] = Field(default_factory=list, description="As -a FILE.")
+    attachments: list[Attached] = Field(
+        default_factory=list,
+        description=f"As -a FILE: at most {MAX_FILES} files, {MAX_FILES_BYTES // (1024 * 1024)} MB together, with "
+        "one question.",
+    )
     at: str | None = Field(
         None,
         description="As --at: ask from this node of the thread's tree, its number or label (GET "
@@ -253,20 +254,11 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
         from chatcli.service.opening import ThreadSetup
 
         engine = state["engine"]
-        if message.model and not engine.backend.can.prompt:
-            raise UsageError("the model is the graph's own", hint=engine.backend.can.hint)
-        if message.model:
-            _usable(settings, message.model)
-        if len(message.attachments) > MAX_FILES:
-            raise UsageError(f"{len(message.attachments)} attachments: at most {MAX_FILES} go with one question")
-        decoded = [(item.name, _base64(item)) for item in message.attachments]
-        if sum(len(data) for _, data in decoded) > MAX_FILES_BYTES:
-            raise UsageError(f"the attachments hold more than {MAX_FILES_BYTES // (1024 * 1024)} MB together")
-        files = tuple(from_bytes(name, data) for name, data in decoded)
+        files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
         setup = ThreadSetup(
             system=message.system,
             role=read_role(settings.roles_dir, message.role),
-            model=message.model,
+            model=message.model or None,
             attachments=files,
             at=message.at,
         )
@@ -449,17 +441,6 @@ async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> Non
     if decisions and all(call_id in done for call_id in decisions):
         taken = ", ".join(f"{call_id}: {done[call_id].status}" for call_id in decisions)
         raise AlreadyDone(f"these calls were answered already ({taken})", hint="nothing was run again")
-
-
-def _usable(settings: Any, model: str) -> None:
-    """A request's model that cannot be used (no such provider, its key or package missing) is a 400."""
-    from chatcli.backends.own.model import check_credentials
-    from chatcli.errors import ConfigError
-
-    try:
-        check_credentials(settings, model)
-    except ConfigError as exc:
-        raise UsageError(str(exc), hint=exc.hint) from None
 
 
 def _base64(item: Attached) -> bytes:

@@ -11,6 +11,7 @@ apart from what is sent: transcripts show one line per attachment.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from chatcli.text import fenced
 
 # The most one attachment may hold (OpenAI takes images up to 20 MB).
 MAX_BYTES = 20 * 1024 * 1024
+# The files one question may carry, and their bytes together, whatever door they came by (-a, /attach, @mentions,
+# a request's attachments, an editor's blocks): checked once, as the question is sent (chatcli.service.thread).
+MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 # Where a question keeps what the user typed and what was attached, in additional_kwargs.
 TYPED_KEY = "chatcli_typed"
 ATTACHMENTS_KEY = "chatcli_attachments"
@@ -77,12 +81,32 @@ class Attachment:
         return {"name": self.name, "type": self.mime, "size": len(self.data)} | ({"url": self.url} if self.url else {})
 
 
+def _sizes(size: int, most: int) -> tuple[str, str]:
+    """``size`` and the limit ``most`` it is over, as said: in bytes when, rounded, it would read as within it."""
+    shown, limit = readable_size(size), f"{most // (1024 * 1024)} MB"
+    if shown == readable_size(most):  # just over the limit: "20.0 MB" would read as within it
+        shown, limit = f"{size:,} bytes", f"{limit} ({most:,} bytes)"
+    return shown, limit
+
+
 def _too_big(name: str, size: int) -> UsageError:
-    limit = f"{MAX_BYTES // (1024 * 1024)} MB"
-    shown = readable_size(size)
-    if shown == readable_size(MAX_BYTES):  # just over the limit: "20.0 MB" would read as within it
-        shown, limit = f"{size:,} bytes", f"{limit} ({MAX_BYTES:,} bytes)"
+    shown, limit = _sizes(size, MAX_BYTES)
     return UsageError(f"{name} is {shown}; an attachment may be at most {limit}", hint="nothing was sent")
+
+
+def check_files(files: Sequence[Attachment]) -> None:
+    """One question's files within what one question may carry; else one line, and nothing is sent."""
+    if len(files) > MAX_FILES:
+        raise UsageError(
+            f"{len(files)} files: at most {MAX_FILES} go with one question", hint="nothing was sent: send them in turns"
+        )
+    size = sum(len(file.data) for file in files)
+    if size > MAX_FILES_BYTES:
+        shown, limit = _sizes(size, MAX_FILES_BYTES)
+        raise UsageError(
+            f"the files hold {shown} together: at most {limit} go with one question",
+            hint="nothing was sent: send them in turns",
+        )
 
 
 def from_bytes(name: str, data: bytes) -> Attachment:

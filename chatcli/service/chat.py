@@ -220,8 +220,10 @@ class Chat:
         refused (its memory is its own).
 
         Then the thread's stored binding is reconciled with ``setup``'s model, graph and --rebind
-        (chatcli.core.binding.reconcile): the model it goes on with is the Opening's."""
+        (chatcli.core.binding.reconcile): the model it goes on with is the Opening's, checked as /model's is."""
         setup = setup or ThreadSetup()
+        if setup.model is not None:
+            self._check_model(setup.model)
         if exact and not ref:
             raise NoThread("no thread ''", hint="`chat threads` lists them")
         if ref == "" or new == "":
@@ -256,6 +258,15 @@ class Chat:
                 self.engine.backend.check_new(opening.thread_id)  # an id a new thread cannot have here
             return replace(opening, model=setup.model)
         return self._continued(opening, setup)
+
+    def _check_model(self, name: str) -> None:
+        """A model the door names for the thread (-m, a request's): chat's own graph's to take, usable here."""
+        from chatcli.service.backend import NOT_HERE
+        from chatcli.service.thread import check_model
+
+        if not self.answerer.own:
+            raise UsageError("the model is the graph's own", hint=NOT_HERE)
+        check_model(self.settings, name)
 
     async def _named(self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool) -> Opening:
         """The thread of chat's database (or of a graph's checkpointer) that the door names."""

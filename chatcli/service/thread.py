@@ -432,9 +432,10 @@ class Thread:
             raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
         from chatcli.backends.own.mentions import mentioned
         from chatcli.backends.own.request_history import now_iso
-        from chatcli.content.attachments import question_message
+        from chatcli.content.attachments import check_files, question_message
 
         files = list(self.attached if attachments is None else attachments) + await mentioned(mentions, self.toolbox)
+        check_files(files)
         if text.strip() or not files:
             check_question(text, self.question_limit, self.limited_by)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})
@@ -473,12 +474,7 @@ class Thread:
         is missing, is one line (nothing switched)."""
         if not self.own_model:
             raise UsageError("the model is the graph's own", hint=self.can.hint)
-        if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
-            raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
-        if self.settings is not None:
-            from chatcli.backends.own.model import check_credentials
-
-            check_credentials(self.settings, name)
+        check_model(self.settings, name)
         self.model_name = name
         self.model_pinned = True
         await self._keep()
@@ -620,3 +616,18 @@ class _EndAfterInbox:
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
         return await self.listener.elicit(question)
+
+
+def check_model(settings: Settings | None, name: str) -> None:
+    """A model a door names for chat's own graph (-m, a request's ``model``, /model, an editor's pick), checked the
+    same at every door: a name that is none, or whose provider's key or package is missing, is one line."""
+    if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
+        raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
+    if settings is not None:
+        from chatcli.backends.own.model import check_credentials
+        from chatcli.errors import ConfigError
+
+        try:
+            check_credentials(settings, name)
+        except ConfigError as exc:  # the door's request, not the settings, named it
+            raise UsageError(str(exc), hint=exc.hint) from None

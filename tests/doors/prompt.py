@@ -133,8 +133,11 @@ class Prompt(matrix.Prompt):
         code = 0 if typed.thread.is_alive() else typed.code
         return matrix.Answer(code, shown, errors, named[-1] if named else None, raw=str(typed)[-3000:])
 
-    def ask(self, question: str, thread: str | None = None) -> matrix.Answer:
-        return self._said(self._open(thread), question)
+    def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> matrix.Answer:
+        typed = self._open(thread)
+        for file in files:
+            typed.say(f"/attach {file}")
+        return self._said(typed, question)
 
     def go_on(self, answer: matrix.Answer, question: str) -> matrix.Answer:
         typed = self.here
