@@ -126,12 +126,17 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
 
 
 def check_database(path: Path) -> None:
-    """Fail with a clear message if the file is not a SQLite database this version can use."""
+    """Fail with a clear message if the file is not a SQLite database this version can use: another program's, a
+    newer chatcli's, or a damaged one. The first row of every table is read, before anything is written (opening it
+    turns on WAL): a file whose pages are garbage is refused here and left exactly as it was."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
+            for name in tables:
+                quoted = name.replace('"', '""')
+                conn.execute(f'SELECT 1 FROM "{quoted}" LIMIT 1').fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -366,7 +371,7 @@ async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard) -> SqliteStor
     from chatcli.store.messages import sqlite_saver
 
     async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
-        saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard))
+        saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard, probed=True))
         conn, lock = _connection(saver)
         async with lock:
             await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))

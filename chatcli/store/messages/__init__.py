@@ -88,12 +88,18 @@ async def _probe(conn: aiosqlite.Connection) -> None:
 
 
 async def open_sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Runner | None = None, read_only: bool = False
+    path: str | Path,
+    *,
+    serde: SerializerProtocol | None = None,
+    guard: Runner | None = None,
+    read_only: bool = False,
+    probed: bool = False,
 ) -> MessageStoreSaver:
     """Open ``path`` and return a ready ``MessageStoreSaver``; close with ``aclose()``.
 
     ``guard`` runs each of its database operations (see ``MessageStoreSaver``). ``read_only``
-    opens a file chat may not write (its tables must already be set up) for reading only.
+    opens a file chat may not write (its tables must already be set up) for reading only. ``probed``: the caller
+    has read every table already (chatcli.store.sqlite.check_database), so it is not read again here.
     """
     if read_only:  # immutable: SQLite takes no lock and writes no -wal/-shm beside the file
         conn = await aiosqlite.connect(f"file:{Path(path).absolute()}?immutable=1", uri=True)
@@ -101,7 +107,8 @@ async def open_sqlite_saver(
         conn = await aiosqlite.connect(str(path))
     try:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await _probe(conn)
+        if not probed:
+            await _probe(conn)
         inner = AsyncSqliteSaver(conn, serde=serde)
         saver = MessageStoreSaver(inner, guard=guard) if guard else MessageStoreSaver(inner)
         if read_only:
@@ -117,10 +124,15 @@ async def open_sqlite_saver(
 
 @asynccontextmanager
 async def sqlite_saver(
-    path: str | Path, *, serde: SerializerProtocol | None = None, guard: Runner | None = None, read_only: bool = False
+    path: str | Path,
+    *,
+    serde: SerializerProtocol | None = None,
+    guard: Runner | None = None,
+    read_only: bool = False,
+    probed: bool = False,
 ) -> AsyncIterator[MessageStoreSaver]:
     """``async with sqlite_saver(path) as saver:`` -- opens, sets up, closes."""
-    saver = await open_sqlite_saver(path, serde=serde, guard=guard, read_only=read_only)
+    saver = await open_sqlite_saver(path, serde=serde, guard=guard, read_only=read_only, probed=probed)
     try:
         yield saver
     finally:
