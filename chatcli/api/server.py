@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chatcli.api.compacting import Compaction, CompactRequest
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
-from chatcli.api.turns import Running, Turn, run_to_end, stream_events
+from chatcli.api.turns import Turn, run_to_end, stream_events
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
@@ -26,6 +26,7 @@ from chatcli.core.events import Logged
 from chatcli.errors import AlreadyDone, ChatError, UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.inbox import Answers
+from chatcli.service.running import Running
 
 if TYPE_CHECKING:
     from chatcli.service.thread import Thread
@@ -143,21 +144,19 @@ def create_app(
     ``answerer``: what answers the threads (chatcli.service.answerer): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``). ``environ``: the variables of
     the run (the background replies it starts get them)."""
+    from chatcli.service.chat import Chat
+
     state: dict[str, Any] = {}
-    running = Running()  # this app's turns: its shutdown and its deletes stop these, never another app's
+    chat = Chat(settings, answerer, Logged("chat serve"), environ)  # this app's: its stop stops its turns, no other's
+    running = chat.running
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from chatcli.service.chat import Chat
-
-        async with Chat(settings, answerer, Logged("chat serve"), environ) as chat:
+        async with chat:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
             # MCP servers start when used, and stop after worker_idle seconds without a call.
             await chat.open(idle=settings.worker_idle)
             state["engine"] = chat
-            try:
-                yield
-            finally:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
-                await running.stop_all()
+            yield
 
     app = FastAPI(
         title="chatcli",
@@ -230,8 +229,7 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
         wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
-        await running.stop_thread(wanted)  # an answer running on it here ends first, then the thread goes for good
-        await threads().delete(wanted)
+        await state["engine"].delete(wanted)  # an answer running on it here ends first, then the thread goes for good
 
 
 def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
@@ -333,7 +331,7 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, r
     async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
         from chatcli.api.turns import while_connected
 
-        task = running.run(_compacted(state["engine"], settings, thread_id, asked), thread_id)
+        task = running.start(_compacted(state["engine"], settings, thread_id, asked), thread_id)
         await while_connected(task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads an answer
             return Response(status_code=499)
@@ -399,7 +397,7 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
 
         from chatcli.api.turns import while_connected
 
-        task = running.run(said(), wanted)  # a delete of the thread, or the server's stop, stops it first
+        task = running.start(said(), wanted)  # a delete of the thread, or the server's stop, stops it first
         await while_connected(task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads what it did
             return Response(status_code=499)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
+from chatcli.service.running import Running
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
 
@@ -105,39 +106,6 @@ class Turn:
             yield obj
 
 
-class Running:
-    """The turns one app runs, by task, with their threads: the app that stops (SIGTERM, Ctrl-C) stops them and
-    keeps their partials (``stop_all``); a delete of a thread stops the turns on it first (``stop_thread``). Each
-    app has its own: one app stopping in a process never stops another's."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[asyncio.Task[Any], str] = {}
-
-    def started(self, turn: Turn) -> asyncio.Task[None]:
-        """``turn`` running in a task of its own, known to ``stop_all`` and ``stop_thread``."""
-        return self.run(turn.run(), turn.thread_id)
-
-    def run(self, work: Coroutine[Any, Any, T], thread_id: str) -> asyncio.Task[T]:
-        """``work`` on ``thread_id`` (a turn, a compaction) in a task of its own, known to ``stop_all`` and
-        ``stop_thread``."""
-        task = asyncio.create_task(work)
-        self.tasks[task] = thread_id
-        task.add_done_callback(lambda done: self.tasks.pop(done, None))
-        return task
-
-    async def stop_thread(self, thread_id: str, timeout: float = 10.0) -> None:
-        """Stop the turns running on ``thread_id`` here (their partials are saved), and wait for them."""
-        await self.stop_all(timeout, [task for task, thread in self.tasks.items() if thread == thread_id])
-
-    async def stop_all(self, timeout: float = 10.0, tasks: list[asyncio.Task[Any]] | None = None) -> None:
-        """Stop every turn still running, as Ctrl-C does (each keeps its partial answer, marked), and wait."""
-        tasks = list(self.tasks) if tasks is None else tasks
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-
-
 async def while_connected(task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[bool]]) -> None:
     """Wait for ``task``, asking four times a second whether the client is still there: one that left cancels it
     (a turn keeps its partial, as on Ctrl-C; a compaction folds nothing)."""
@@ -153,7 +121,7 @@ async def run_to_end(
     running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
 ) -> tuple[int, dict[str, Any]]:
     """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    await while_connected(running.started(turn), disconnected)
+    await while_connected(running.start(turn.run(), turn.thread_id), disconnected)
     final: dict[str, Any] = {}
     async for obj in turn.objects():
         final = obj
@@ -165,7 +133,7 @@ async def stream_events(running: Running, turn: Turn) -> AsyncIterator[str]:
     leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
     import anyio
 
-    task = running.started(turn)
+    task = running.start(turn.run(), turn.thread_id)
     try:
         async for obj in turn.objects():
             yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped

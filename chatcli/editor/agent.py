@@ -28,6 +28,7 @@ from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, NoThread, UsageError
 from chatcli.service.chat import Chat
 from chatcli.service.opening import Opening, ThreadSetup
+from chatcli.service.running import stop
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
 from chatcli.text import say
@@ -61,16 +62,12 @@ class Session:
     models: list[str] = field(default_factory=list)
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
-
-    stopped: asyncio.Task[Any] | None = None  # the turn a stop was sent to
     placing: asyncio.Future[None] | None = None  # where the thread was made, being kept with it
 
     def stop(self) -> None:
         """Stop the running turn as a cancel does (its part kept): once per turn, however many ask (the editor's
-        stop button, its going away, the agent's end), so that keeping the part is never cut short."""
-        if self.running is not None and not self.running.done() and self.stopped is not self.running:
-            self.stopped = self.running
-            self.running.cancel()
+        stop button, its going away, the agent's end, a delete: chatcli.service.running)."""
+        stop(self.running)
 
 
 async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> TurnResult:
@@ -266,7 +263,7 @@ class Editor:
         dirs = _directories(additional_directories)
         _workdir(cwd)
         session = self.sessions.get(session_id)
-        if session is not None and session.running is not None and not session.running.done():
+        if self.chat.running.on(session_id):
             raise RequestError(-32600, f"session {session_id} is answering a prompt: fork it once the answer ends")
         if session is not None:
             thread = session.thread
@@ -304,7 +301,7 @@ class Editor:
         session = self.sessions.pop(session_id, None)
         if session is not None:
             await _closed(session)
-        await _said(self.chat.threads().delete(session_id))
+        await _said(self.chat.delete(session_id))
         return schema.DeleteSessionResponse()
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -594,7 +591,7 @@ class Editor:
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
         text, files = _question(prompt)
         work = self._command(session, text) or (lambda: _asked(session.thread, text, files, session.listener.forms))
-        session.running = asyncio.ensure_future(_turn(work))
+        session.running = self.chat.running.start(_turn(work), session_id)
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()
         await asyncio.wait({session.running})
@@ -691,11 +688,8 @@ class Editor:
         """Stop every running turn (its partial kept) and let go of the sessions."""
         if self.catalog is not None:
             self.catalog.cancel()
-        running = [s.running for s in self.sessions.values() if s.running is not None and not s.running.done()]
-        for session in self.sessions.values():
-            session.stop()
-        if running:  # a stopped turn keeps its part in a moment; the agent leaves within two seconds of its editor
-            await asyncio.wait(running, timeout=1)
+        # A stopped turn keeps its part in a moment; the agent leaves within two seconds of its editor.
+        await self.chat.running.stop_all(timeout=1)
         for session in self.sessions.values():
             await _release(session)
 

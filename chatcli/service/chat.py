@@ -14,6 +14,7 @@ from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_i
 from chatcli.errors import NoThread, UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
+from chatcli.service.running import Running
 from chatcli.text import redact_url
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class Chat:
         self.answerer = answerer
         self.listener: Listener = listener if listener is not None else Silent()
         self.engine: Engine | None = None
+        self.running = Running()  # what runs on its threads: a delete here, and its close, stop it first
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Chat:
@@ -123,6 +125,7 @@ class Chat:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
+            await self.running.stop_all()  # each turn still running ends as on Ctrl-C, kept, before the store closes
             await self._stack.aclose()
         finally:
             self.engine = None
@@ -449,6 +452,12 @@ class Chat:
         if setup.at is not None:  # --at: from a node of its tree (the branch it was on stays whole)
             await conversation.goto(setup.at)
         return conversation
+
+    async def delete(self, thread_id: str) -> None:
+        """Delete ``thread_id`` for good (``chat rm``): what runs on it here is stopped first (a turn's part kept,
+        then gone with it); a turn on it in another process is waited for."""
+        await self.running.stop_thread(thread_id)
+        await self.threads().delete(thread_id)
 
     def threads(self) -> ThreadList:
         """The threads: on the Chat's database, or on the server that keeps them."""
