@@ -343,9 +343,10 @@ class Prompt(Door):
                       raw=repl.text[-3000:])  # fmt: skip
 
     def _typed(self, repl: Repl, question: str, files: tuple[Path, ...] = ()) -> Answer:
-        for file in files:
-            repl.say(f"/attach {file}")
-            repl.wait_prompt(timeout=60)
+        for file in files:  # a file the prompt refuses to queue is said at once: its user asks nothing then
+            refused = self._typed(repl, f"/attach {file}")
+            if refused.errors:
+                return refused
         at = repl.say(question)
         repl.wait_prompt(timeout=60)
         return self._answer(repl, at)

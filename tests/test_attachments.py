@@ -11,7 +11,7 @@ import pytest
 
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from tests.fakeserver import Reply
-from tests.helpers import chat, stored
+from tests.helpers import assert_one_error_line, chat, stored
 from tests.matrix import DOORS, doors
 from tests.test_reliability import db_of
 
@@ -212,3 +212,86 @@ def test_files_that_hold_more_than_one_question_may_carry_together_are_refused(d
     held = f"{MAX_FILES_BYTES + len(files[2].read_bytes()):,} bytes"
     assert f"the files hold {held} together: at most 40 MB ({MAX_FILES_BYTES:,} bytes)" in line, line
     assert len(backend.model.requests) == asked, "nothing was sent"
+
+
+def _export(server, chat_env, tmp_path: Path) -> dict:
+    """A thread of one question with a text file, exported."""
+    (tmp_path / "a.txt").write_text("text file body")
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "-a", str(tmp_path / "a.txt"), "-t", "ex", "read it").code == 0
+    return json.loads(chat(chat_env, "export", "ex", "-f", "json").out)
+
+
+def _file(name: str, data: bytes, mime: str = "text/plain") -> dict:
+    return {"name": name, "type": mime, "data": base64.b64encode(data).decode()}
+
+
+@pytest.mark.parametrize(
+    "damage, said",
+    [
+        ("seventeen files", "messages[0].attachments: 17 files: at most 16 go with one question"),
+        ("45 MB together", "messages[0].attachments: the files hold 45.0 MB together: at most 40 MB"),
+        ("a file over 20 MB", "messages[0].attachments[0]: big.txt is 21.0 MB; an attachment may be at most 20 MB"),
+        ("bytes that are neither", "messages[0].attachments[0]: blob.bin is neither text (UTF-8) nor a PNG"),
+        ("no model's name", "model: not a model name: 'two words'"),
+    ],
+)
+def test_an_imported_thread_s_files_and_model_are_checked_as_a_question_s(server, chat_env, tmp_path, damage, said):
+    """An export is not the user's typing: its questions' files are held to a question's limits (else every later
+    turn would send them again) and its model's name to a door's, before anything is written."""
+    exported = _export(server, chat_env, tmp_path)
+    first = exported["messages"][0]
+    if damage == "seventeen files":
+        first["attachments"] = [_file(f"n{i}.txt", b"note") for i in range(17)]
+    elif damage == "45 MB together":
+        first["attachments"] = [_file(f"n{i}.txt", b"a" * (15 * 1024 * 1024)) for i in range(3)]
+    elif damage == "a file over 20 MB":
+        first["attachments"] = [_file("big.txt", b"a" * (21 * 1024 * 1024))]
+    elif damage == "bytes that are neither":
+        first["attachments"] = [_file("blob.bin", b"\xff\xfe\x00not text", "text/plain")]
+    else:
+        exported["model"] = "two words"
+    (tmp_path / "ex.json").write_text(json.dumps(exported))
+    before = json.loads(chat(chat_env, "threads", "--json").out)
+    line = assert_one_error_line(chat(chat_env, "import", str(tmp_path / "ex.json")), 2)
+    assert "not a valid thread export: " + said in line, line
+    assert json.loads(chat(chat_env, "threads", "--json").out) == before, "nothing was written"
+
+
+def test_an_imported_file_s_type_is_told_by_its_bytes_not_by_the_export(server, chat_env, tmp_path):
+    """A text said to be an image in the export goes as the text it is (never as an image part of a made-up type)."""
+    exported = _export(server, chat_env, tmp_path)
+    exported["messages"][0]["attachments"] = [_file("pic.svg", b"<svg>not an image part</svg>", "image/svg+xml")]
+    (tmp_path / "ex.json").write_text(json.dumps(exported))
+    new_id = chat(chat_env, "import", str(tmp_path / "ex.json")).out.strip()
+    server.queue(Reply("again"))
+    assert chat(chat_env, "-t", new_id, "and now?").code == 0
+    sent = server.requests[-1]["messages"][1]["content"]
+    assert image_urls(sent) == [] and "File `pic.svg`:" in sent[0]["text"], sent
+
+
+@doors("serve", "cold")
+def test_a_question_s_files_are_refused_before_a_role_or_a_node_is_applied(door, backend, tmp_path):
+    """The question's files are checked before what the door asks of the thread is applied: a refused question
+    leaves the thread on the node it was on, with the system prompt it had."""
+    backend.model.queue(Reply("One."), Reply("Two."))
+    first = door.ask("first")
+    second = door.go_on(first, "second")
+    assert second.code == 0, second
+    roles = Path(door.env["XDG_CONFIG_HOME"]) / "chatcli" / "roles"
+    roles.mkdir(parents=True, exist_ok=True)
+    (roles / "pirate.md").write_text("You are a pirate.")
+    files = _notes(tmp_path, MAX_FILES + 1)
+    if door.name == "serve":
+        attached = [{"name": f.name, "data_base64": base64.b64encode(f.read_bytes()).decode()} for f in files]
+        status, body = door.served.ask(first.thread, "again", role="pirate", at="1", attachments=attached)
+        assert status == 400 and "17 files" in body["error"]["message"], body
+    else:
+        attached = [arg for f in files for arg in ("-a", str(f))]
+        run = door.chat("-t", first.thread, "--role", "pirate", "--at", "1", *attached, "again")
+        assert "17 files" in assert_one_error_line(run, 2)
+    backend.model.queue(Reply("Three."))
+    third = door.go_on(second, "third")
+    assert third.code == 0, third
+    sent = json.dumps(backend.model.requests[-1])
+    assert "second" in sent and "pirate" not in sent, "the thread was left as it was"

@@ -26,6 +26,7 @@ BAD_EXPORTS = {
     "var not a string": ({**GOOD, "vars": {"a": 1}}, "vars.a: expected a string, got 1"),
     "created_at a string": ({**GOOD, "created_at": "[/red]"}, "created_at: expected an ISO 8601 time, got '[/red]'"),
     "model a list": ({**GOOD, "model": ["a"]}, "model: expected a string, got a list"),
+    "model of control characters": ({**GOOD, "model": "\x1b]0;IMPORTED\x07evil"}, "model: not a model name"),
     "title a number": ({**GOOD, "title": 12345}, "title: expected a string, got 12345"),
     "messages an object": ({**GOOD, "messages": {"a": 1}}, "messages: expected a list, got an object"),
     "messages a string": ({**GOOD, "messages": "hello"}, "messages: expected a list, got 'hello'"),
@@ -73,7 +74,7 @@ def test_deeply_nested_json_is_refused_not_a_recursion_error(chat_env, tmp_path)
 
 def test_a_good_export_still_imports_and_shows(chat_env, tmp_path):
     path = tmp_path / "export.json"
-    path.write_text(json.dumps({**GOOD, "model": "\x1b]0;IMPORTED\x07evil"}))
+    path.write_text(json.dumps({**GOOD, "title": "\x1b]0;IMPORTED\x07evil"}))
     run = chat(chat_env, "import", str(path))
     assert run.code == 0, run
     listed = chat(chat_env, "threads", tty=True)

@@ -155,6 +155,23 @@ async def test_a_resource_that_cannot_be_read_sends_nothing_and_other_ats_stay_t
         assert last_question(server) == "mail me@example.com about @elsewhere:thing"
 
 
+async def test_mentions_past_what_a_question_carries_are_refused_before_any_is_read(server, with_notes, tmp_path):
+    """Mentions count with the files attached, before any resource is read (a reading would fail first here: these
+    resources do not exist), and nothing is sent."""
+    from chatcli.content.attachments import MAX_FILES, read_attachment
+    from chatcli.errors import UsageError
+
+    many = " ".join(f"@notes:notes://missing{i}" for i in range(MAX_FILES + 1))
+    (tmp_path / "a.txt").write_text("a file")
+    async with conversation(with_notes) as c:
+        with pytest.raises(UsageError, match=f"{MAX_FILES + 1} files: at most {MAX_FILES} go with one question"):
+            await c.conversation.send(f"read {many}", mentions=f"read {many}")
+        files = [read_attachment(str(tmp_path / "a.txt"))] * MAX_FILES
+        with pytest.raises(UsageError, match=f"{MAX_FILES + 1} files: at most {MAX_FILES}"):
+            await c.conversation.send("and @notes:notes://today", files, mentions="and @notes:notes://today")
+        assert server.requests == [] and await c.conversation.messages() == []
+
+
 def test_a_one_shot_question_attaches_a_mentioned_resource(server, chat_env):
     write_servers(chat_env, SERVERS)
     server.queue(Reply("Summarised."))

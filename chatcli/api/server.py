@@ -248,10 +248,11 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
         from chatcli.backends.own.roles import read_role
-        from chatcli.content.attachments import from_bytes
+        from chatcli.content.attachments import check_count, from_bytes
         from chatcli.service.opening import ThreadSetup
 
         engine = state["engine"]
+        check_count(len(message.attachments))  # before any is decoded (the service checks them whole)
         files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
         setup = ThreadSetup(
             system=message.system,

@@ -54,14 +54,20 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
 
 def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
     """What can be found wrong before the job starts is one line now, not a failed job later: --again (the job's
-    own), a role that is not there, a file to attach that is not there (an address is fetched by the job)."""
+    own), a role that is not there, more files than a question carries, a file to attach that is not there (an
+    address is fetched by the job), a model that is no model's name."""
     from pathlib import Path
 
     from chatcli.backends.own.roles import read_role
+    from chatcli.content.attachments import check_count
+    from chatcli.core.inputs import check_model_name
 
     if given.get("again"):
         raise UsageError("--bg starts a question; --again answers the last one again: give them apart")
     read_role(settings.roles_dir, given.get("role"))
+    if given.get("model") is not None:
+        check_model_name(given["model"])
+    check_count(len(given.get("attach") or ()))
     for item in given.get("attach") or ():
         if item != "-" and "://" not in item and not (Path(cwd) / Path(item).expanduser()).exists():
             raise UsageError(f"--attach {item}: no such file")

@@ -94,12 +94,18 @@ def _too_big(name: str, size: int) -> UsageError:
     return UsageError(f"{name} is {shown}; an attachment may be at most {limit}", hint="nothing was sent")
 
 
+def check_count(count: int) -> None:
+    """``count`` files within what one question may carry: a door that is handed many checks it before it reads
+    or decodes them, as the question's files are checked whole (``check_files``)."""
+    if count > MAX_FILES:
+        raise UsageError(
+            f"{count} files: at most {MAX_FILES} go with one question", hint="nothing was sent: send them in turns"
+        )
+
+
 def check_files(files: Sequence[Attachment]) -> None:
     """One question's files within what one question may carry; else one line, and nothing is sent."""
-    if len(files) > MAX_FILES:
-        raise UsageError(
-            f"{len(files)} files: at most {MAX_FILES} go with one question", hint="nothing was sent: send them in turns"
-        )
+    check_count(len(files))
     size = sum(len(file.data) for file in files)
     if size > MAX_FILES_BYTES:
         shown, limit = _sizes(size, MAX_FILES_BYTES)

@@ -26,6 +26,13 @@ def check_thread_id(thread_id: str) -> str:
     return thread_id
 
 
+def check_model_name(name: str) -> str:
+    """A model's name as a door, a request or an import gives it: printable, no spaces, at most 200 characters."""
+    if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
+        raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
+    return name
+
+
 def check_utf8(text: str, what: str) -> str:
     """Refuse text holding undecodable bytes (a Latin-1 terminal, a bad argument), naming where; return it unchanged."""
     bad = LONE_SURROGATE.search(text)

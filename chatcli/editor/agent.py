@@ -827,12 +827,14 @@ async def _said(work: Awaitable[Any]) -> Any:
 
 
 def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
-    """A prompt's blocks as chat's question: the text, and the files (an embedded resource, an image) to send."""
-    from chatcli.content.attachments import from_bytes
+    """A prompt's blocks as chat's question: the text, and the files (an embedded resource, an image) to send, as many
+    as one question may carry (counted before any is decoded, checked whole once decoded)."""
+    from chatcli.content.attachments import check_count, check_files, from_bytes
 
     texts: list[str] = []
     files: list[Any] = []
     try:
+        check_count(sum(isinstance(b, (schema.ImageContentBlock, schema.EmbeddedResourceContentBlock)) for b in blocks))
         for block in blocks:
             if isinstance(block, schema.TextContentBlock):
                 texts.append(block.text)
@@ -853,8 +855,9 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
                 texts.append(f"[{block.name}]({block.uri})")
             else:
                 raise UsageError("audio is not something chat sends to a model")
+        check_files(files)
     except ChatError as exc:
-        raise RequestError(-32602, str(exc)) from None
+        raise RequestError(-32602, str(exc), {"exitCode": int(exc.exit_status)}) from None
     except ValueError as exc:
         raise RequestError(-32602, f"a block could not be read: {exc}") from None
     return "\n".join(texts), files

@@ -225,8 +225,7 @@ class Chat:
         Then the thread's stored binding is reconciled with ``setup``'s model, graph and --rebind
         (chatcli.core.binding.reconcile): the model it goes on with is the Opening's, checked as /model's is."""
         setup = setup or ThreadSetup()
-        if setup.model is not None:
-            self._check_model(setup.model)
+        self._check_setup(setup)
         if exact and not ref:
             raise NoThread("no thread ''", hint="`chat threads` lists them")
         if ref == "" or new == "":
@@ -262,14 +261,22 @@ class Chat:
             return replace(opening, model=setup.model)
         return self._continued(opening, setup)
 
-    def _check_model(self, name: str) -> None:
-        """A model the door names for the thread (-m, a request's): chat's own graph's to take, usable here."""
+    def _check_setup(self, setup: ThreadSetup) -> None:
+        """What the door asks for the thread, checked before anything of it is applied (a role, --at, --system): the
+        question's files (at most 16, 40 MB together), and a model a door of many names (a request's), which must be
+        chat's own graph's to take and usable here. A door of one thread checked its -m as the run's model already
+        (chatcli.app.run.preflight, after --local set the local model up)."""
+        from chatcli.content.attachments import check_files
+
+        check_files(setup.attachments)
+        if setup.model is None or self.engine is None:
+            return
         from chatcli.service.backend import NOT_HERE
         from chatcli.service.thread import check_model
 
         if not self.answerer.own:
             raise UsageError("the model is the graph's own", hint=NOT_HERE)
-        check_model(self.settings, name)
+        check_model(self.settings, setup.model)
 
     async def _named(self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool) -> Opening:
         """The thread of chat's database (or of a graph's checkpointer) that the door names."""

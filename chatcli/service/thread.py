@@ -416,6 +416,15 @@ class Thread:
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
+    def attach(self, item: Attachment) -> None:
+        """Queue ``item`` for the next message (/attach): refused at once past what one question may carry."""
+        from chatcli.content.attachments import check_files
+
+        if not self.can.files:
+            raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
+        check_files([*self.attached, item])
+        self.attached.append(item)
+
     @outcome
     async def send(self, text: str, attachments: list[Attachment] | None = None, mentions: str = "") -> TurnResult:
         """Send one user message and stream the reply to the listener.
@@ -434,10 +443,11 @@ class Thread:
         from chatcli.backends.own.request_history import now_iso
         from chatcli.content.attachments import check_files, question_message
 
-        files = list(self.attached if attachments is None else attachments) + await mentioned(mentions, self.toolbox)
-        check_files(files)
-        if text.strip() or not files:
+        given = list(self.attached if attachments is None else attachments)
+        check_files(given)
+        if text.strip() or not given:  # (a question of no text has no mentions)
             check_question(text, self.question_limit, self.limited_by)
+        files = given + await mentioned(mentions, self.toolbox, given)
         message = question_message(text, files, response_metadata={"created_at": now_iso()})
         from chatcli.core.memories import ASKED, asks_to_remember
 
@@ -621,8 +631,9 @@ class _EndAfterInbox:
 def check_model(settings: Settings | None, name: str) -> None:
     """A model a door names for chat's own graph (-m, a request's ``model``, /model, an editor's pick), checked the
     same at every door: a name that is none, or whose provider's key or package is missing, is one line."""
-    if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
-        raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
+    from chatcli.core.inputs import check_model_name
+
+    check_model_name(name)
     if settings is not None:
         from chatcli.backends.own.model import check_credentials
         from chatcli.errors import ConfigError
@@ -630,4 +641,4 @@ def check_model(settings: Settings | None, name: str) -> None:
         try:
             check_credentials(settings, name)
         except ConfigError as exc:  # the door's request, not the settings, named it
-            raise UsageError(str(exc), hint=exc.hint) from None
+            raise UsageError(exc.message, hint=exc.hint) from None

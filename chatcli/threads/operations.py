@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, Callable, List, TypeVar
 
 from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
@@ -17,6 +17,11 @@ from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_e
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, message_record
 from chatcli.threads.tree import Node, Tree
+
+if TYPE_CHECKING:
+    from chatcli.content.attachments import Attachment
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -226,16 +231,19 @@ class Threads:
         return list(state.values.get("messages") or [])[: node.end_pos + 1]
 
     async def import_json(self, data: Any) -> str:
-        """Store an exported thread as a new thread; return its id."""
-        import base64
-
+        """Store an exported thread as a new thread; return its id. A file is not the user's own typing: its
+        questions' files are checked as any question's are (each a text or an image within 20 MB, told by its bytes,
+        at most 16 a question, 40 MB together) and its model's name as a door's, before anything is written."""
         from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-        from chatcli.content.attachments import Attachment, question_message
+        from chatcli.content.attachments import question_message
+        from chatcli.core.inputs import check_model_name
 
         data = check_export(data)  # the whole file, before anything is written
+        if data.get("model") is not None:
+            _in_export("model", check_model_name, data["model"])
         messages: list[BaseMessage] = []
-        for record in data["messages"]:
+        for i, record in enumerate(data["messages"]):
             meta = {
                 k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None
             }
@@ -254,10 +262,7 @@ class Threads:
                     )
                 )
             elif record["role"] == "user":
-                files = [
-                    Attachment(a["name"], a["type"], base64.b64decode(a["data"]), str(a.get("url") or ""))
-                    for a in record.get("attachments") or []
-                ]
+                files = _imported_files(f"messages[{i}]", record.get("attachments") or [])
                 messages.append(question_message(record["content"], files, response_metadata=meta))
             else:
                 calls = [
@@ -374,3 +379,28 @@ def _node(tree: Tree, at: str) -> Node:
         return tree.find(at)
     except LookupError as exc:
         raise UsageError(str(exc), hint=f"chat tree {tree.thread_id} shows the nodes") from None
+
+
+def _in_export(where: str, check: Callable[[T], Any], value: T) -> Any:
+    """``check(value)``; its refusal said as the export's, naming where in the file."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise UsageError(f"not a valid thread export: {where}: {exc.message}") from None
+
+
+def _imported_files(where: str, items: list[dict[str, Any]]) -> list[Attachment]:
+    """A stored question's files, checked as a question's files are (chatcli.content.attachments)."""
+    import base64
+    from dataclasses import replace
+
+    from chatcli.content.attachments import check_files, from_bytes
+
+    files = []
+    for j, item in enumerate(items):
+        found = _in_export(
+            f"{where}.attachments[{j}]", lambda a: from_bytes(a["name"], base64.b64decode(a["data"])), item
+        )
+        files.append(replace(found, url=str(item.get("url") or "")))
+    _in_export(f"{where}.attachments", check_files, files)
+    return files

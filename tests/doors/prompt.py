@@ -135,8 +135,10 @@ class Prompt(matrix.Prompt):
 
     def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> matrix.Answer:
         typed = self._open(thread)
-        for file in files:
-            typed.say(f"/attach {file}")
+        for file in files:  # a file the prompt refuses to queue is said at once: its user asks nothing then
+            refused = self._said(typed, f"/attach {file}")
+            if refused.errors:
+                return refused
         return self._said(typed, question)
 
     def go_on(self, answer: matrix.Answer, question: str) -> matrix.Answer:

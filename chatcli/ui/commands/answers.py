@@ -177,7 +177,7 @@ async def _attach(ctx: Context, arg: str) -> None:
         return
     if arg:
         item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)
-        conversation.attached.append(item)
+        conversation.attach(item)
         ctx.output.note(f"attached: {item.line} · sent with your next message")
         return
     if not conversation.attached:
