@@ -17,7 +17,7 @@ Endpoints
     Each request consumes ONE scripted item from the FIFO queue (``server.queue``); when the queue
     is empty the *default reply* is used: ``"You said: <last user message>"`` followed, when there
     are earlier user messages, by ``" (earlier: <m1> | <m2> ...)"``.  Tests use it to prove that the
-    client sent the history.  ``"stream": true`` gets real SSE over chunked transfer encoding (one
+    client sent the history (streamed a token a chunk; one of more than ``LONG`` tokens ``CHUNK`` a chunk).  ``"stream": true`` gets real SSE over chunked transfer encoding (one
     HTTP chunk per event, flushed), in the OpenAI ``chat.completion.chunk`` format::
 
         delta {"role": "assistant", "content": ""}      first chunk
@@ -150,6 +150,20 @@ class Reply:
 
     def token_list(self) -> list[str]:
         return list(self.tokens) if self.tokens is not None else tokenize(self.text)
+
+
+# An answer the fake makes up (its echo) past this many tokens is streamed this many a chunk, as a provider streams a
+# long answer: the client parses each chunk whole (Gemini's SDK builds a model object of each), so an echo of a
+# 350 kB question a token each took that SDK 15 s.
+LONG, CHUNK = 2000, 64
+
+
+def made_up(text: str, delay: float = 0.0) -> Reply:
+    """The fake's own answer of ``text`` (no reply queued): a token a chunk, or ``CHUNK`` a chunk when long."""
+    tokens = tokenize(text)
+    if len(tokens) <= LONG:
+        return Reply(text, delay=delay)
+    return Reply(tokens=["".join(tokens[i : i + CHUNK]) for i in range(0, len(tokens), CHUNK)], delay=delay)
 
 
 @dataclass
@@ -624,7 +638,7 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         if item is None:
-            item = Reply(fake._default_text(messages), delay=fake.delay)
+            item = made_up(fake._default_text(messages), fake.delay)
 
         if isinstance(item, Fault) and item.status is not None:
             err = item.body if item.body is not None else _error_body(item.status, model, item.message)

@@ -246,6 +246,7 @@ def test_the_readmes_pipe_goes_whole_to_every_provider(provider):
     row, fake, env = provider
     env = {**env, "CHATCLI_MEMORY": "trim"}
     log = git_log()
+    fake.queue(Reply("A parser fixed for nested lists, many times."))  # (not the fake's echo of 350 kB, a token each)
     run = chat(env, "summarize", stdin=log)
     if row.name == "ollama":  # its window is sized for 6,000 tokens of history: the user's memory, the user's say
         line = assert_one_error_line(run, 2)

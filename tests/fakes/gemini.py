@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.gemini_rules import NOT_THINKING, camel, is_gemini_3, request_error, signature
-from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, tokenize
+from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, made_up, tokenize
 
 DEFAULT_MODELS = ("gemini-fake", "gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview", "gemma-3-27b-it")
 EMBEDDING_MODEL = "gemini-embedding-001"  # listed, but it cannot chat
@@ -276,7 +276,7 @@ class _GeminiHandler(_Handler):
         if item is None:
             said = fake.default_reply
             text = echo(body["contents"]) if said is None else said(body["contents"]) if callable(said) else said
-            item = Reply(text, delay=fake.delay)
+            item = made_up(text, fake.delay)
         events = _Answer(model, body, item, fake).events()
         if not stream:
             self._whole(events, item)
