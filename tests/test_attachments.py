@@ -295,3 +295,28 @@ def test_a_question_s_files_are_refused_before_a_role_or_a_node_is_applied(door,
     assert third.code == 0, third
     sent = json.dumps(backend.model.requests[-1])
     assert "second" in sent and "pirate" not in sent, "the thread was left as it was"
+
+
+def test_files_with_again_are_refused_not_dropped(server, chat_env, tmp_path):
+    """--again asks the stored question again with its own files: files given with it are said, not dropped."""
+    (tmp_path / "a.txt").write_text("a file")
+    server.queue(Reply("First."))
+    assert chat(chat_env, "-t", "again", "first").code == 0
+    line = assert_one_error_line(chat(chat_env, "-t", "again", "--again", "-a", str(tmp_path / "a.txt")), 2)
+    assert "files go with a new question: --again asks the last question again, with none" in line, line
+    assert len(server.requests) == 1, "nothing was sent"
+
+
+@doors("acp")
+def test_an_editor_s_command_with_files_is_refused_not_run_without_them(door, backend, tmp_path):
+    from acp import RequestError, embedded_text_resource, resource_block, text_block
+
+    backend.model.queue(Reply("First."))
+    first = door.ask("first")
+    note = tmp_path / "n.txt"
+    note.write_text("a note")
+    blocks = [text_block("/retry"), resource_block(embedded_text_resource(note.as_uri(), "a note"))]
+    with pytest.raises(RequestError) as refused:
+        door.editor.call("prompt", 30, session_id=first.thread, prompt=blocks)
+    assert refused.value.code == -32602 and "files go with a question, not with /retry" in str(refused.value)
+    assert len(backend.model.requests) == 1, "nothing was run"

@@ -79,6 +79,8 @@ async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> Tu
 
     waiting = await thread.waiting()
     if waiting and not forms and _graph_question(waiting):
+        if files:  # they would be dropped unsaid
+            raise UsageError("files go with a question: this prompt answers the graph's question, with none")
         return await thread.resume(typed_answer(text))  # (its question was said: the prompt answers it)
     if waiting:
         await go_on_waiting(thread)
@@ -590,7 +592,10 @@ class Editor:
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
         text, files = _question(prompt)
-        work = self._command(session, text) or (lambda: _asked(session.thread, text, files, session.listener.forms))
+        command = self._command(session, text)
+        if command is not None and files:  # they would be dropped unsaid
+            raise RequestError(-32602, f"files go with a question, not with {text.split()[0][:40]}", {"exitCode": 2})
+        work = command or (lambda: _asked(session.thread, text, files, session.listener.forms))
         session.running = self.chat.running.start(_turn(work), session_id)
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()

@@ -269,6 +269,9 @@ class Chat:
         from chatcli.content.attachments import check_files
 
         check_files(setup.attachments)
+        if setup.attachments and (setup.again or setup.resume is not None):  # they would be dropped unsaid
+            asked = "--again asks the last question again" if setup.again else "--resume answers what the thread asked"
+            raise UsageError(f"files go with a new question: {asked}, with none", hint="nothing was sent")
         if setup.model is None or self.engine is None:
             return
         from chatcli.service.backend import NOT_HERE
