@@ -55,7 +55,7 @@ class Message(BaseModel):
     attachments: list[Attached] = Field(
         default_factory=list,
         description=f"As -a FILE: at most {MAX_FILES} files, {MAX_FILES_BYTES // (1024 * 1024)} MB together, with "
-        "one question.",
+        "one question (the MCP resources its content mentions as @SERVER:URI count with them).",
     )
     at: str | None = Field(
         None,

@@ -422,7 +422,12 @@ class Thread:
 
         if not self.can.files:
             raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
-        check_files([*self.attached, item])
+        try:
+            check_files([*self.attached, item])
+        except UsageError as exc:
+            raise UsageError(
+                exc.message, hint="not queued: send the files queued with a question first, then attach the rest"
+            ) from None
         self.attached.append(item)
 
     @outcome
