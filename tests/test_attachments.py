@@ -229,23 +229,17 @@ def _file(name: str, data: bytes, mime: str = "text/plain") -> dict:
 @pytest.mark.parametrize(
     "damage, said",
     [
-        ("seventeen files", "messages[0].attachments: 17 files: at most 16 go with one question"),
-        ("45 MB together", "messages[0].attachments: the files hold 45.0 MB together: at most 40 MB"),
         ("a file over 20 MB", "messages[0].attachments[0]: big.txt is 21.0 MB; an attachment may be at most 20 MB"),
         ("bytes that are neither", "messages[0].attachments[0]: blob.bin is neither text (UTF-8) nor a PNG"),
         ("no model's name", "model: not a model name: 'two words'"),
     ],
 )
 def test_an_imported_thread_s_files_and_model_are_checked_as_a_question_s(server, chat_env, tmp_path, damage, said):
-    """An export is not the user's typing: its questions' files are held to a question's limits (else every later
-    turn would send them again) and its model's name to a door's, before anything is written."""
+    """An export is not the user's typing: its questions' files are read as -a reads one (else every later turn would
+    send them again as the file says) and its model's name checked as a door's, before anything is written."""
     exported = _export(server, chat_env, tmp_path)
     first = exported["messages"][0]
-    if damage == "seventeen files":
-        first["attachments"] = [_file(f"n{i}.txt", b"note") for i in range(17)]
-    elif damage == "45 MB together":
-        first["attachments"] = [_file(f"n{i}.txt", b"a" * (15 * 1024 * 1024)) for i in range(3)]
-    elif damage == "a file over 20 MB":
+    if damage == "a file over 20 MB":
         first["attachments"] = [_file("big.txt", b"a" * (21 * 1024 * 1024))]
     elif damage == "bytes that are neither":
         first["attachments"] = [_file("blob.bin", b"\xff\xfe\x00not text", "text/plain")]
@@ -256,6 +250,18 @@ def test_an_imported_thread_s_files_and_model_are_checked_as_a_question_s(server
     line = assert_one_error_line(chat(chat_env, "import", str(tmp_path / "ex.json")), 2)
     assert "not a valid thread export: " + said in line, line
     assert json.loads(chat(chat_env, "threads", "--json").out) == before, "nothing was written"
+
+
+def test_a_thread_stored_before_the_limits_imports_whole_and_a_text_keeps_its_type(server, chat_env, tmp_path):
+    """How many files a stored question held is not limited on import (a thread of before the limits, a backup); a
+    text keeps the type it was stored with (a page's text/markdown)."""
+    exported = _export(server, chat_env, tmp_path)
+    notes = [_file(f"n{i}.txt", b"note %d" % i) for i in range(MAX_FILES + 1)]
+    exported["messages"][0]["attachments"] = [*notes, {**_file("page", b"# A page"), "type": "text/markdown"}]
+    (tmp_path / "ex.json").write_text(json.dumps(exported))
+    new_id = chat(chat_env, "import", str(tmp_path / "ex.json")).out.strip()
+    again = json.loads(chat(chat_env, "export", new_id, "-f", "json").out)["messages"][0]["attachments"]
+    assert len(again) == MAX_FILES + 2 and again[-1]["type"] == "text/markdown", again
 
 
 def test_an_imported_file_s_type_is_told_by_its_bytes_not_by_the_export(server, chat_env, tmp_path):

@@ -292,10 +292,12 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
         engine = state["engine"]
         given = Answers(approval.decisions, approval.answers)
+        opening = await engine.find(thread_id)  # the thread's whole id: what a delete of it stops
+        thread_id = opening.thread_id
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
-            conversation = await engine.thread(thread_id, listener=listener)
+            conversation = await engine.thread(opening, listener=listener)
             waiting = await conversation.waiting()
             if not waiting:
                 await _answered_already(conversation, approval.decisions)
@@ -332,7 +334,8 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, r
     async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
         from chatcli.api.turns import while_connected
 
-        task = running.start(_compacted(state["engine"], settings, thread_id, asked), thread_id)
+        wanted = (await state["engine"].find(thread_id, exists=True, own=True)).thread_id  # what a delete stops
+        task = running.start(_compacted(state["engine"], settings, wanted, asked), wanted)
         await while_connected(task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads an answer
             return Response(status_code=499)

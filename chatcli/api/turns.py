@@ -19,7 +19,7 @@ from chatcli.config import Settings
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
-from chatcli.service.running import Running
+from chatcli.service.running import Running, stop
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
 
@@ -112,7 +112,7 @@ async def while_connected(task: asyncio.Task[Any], disconnected: Callable[[], Aw
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
-            task.cancel()
+            stop(task)
             await asyncio.wait({task})
             return
 
@@ -138,7 +138,6 @@ async def stream_events(running: Running, turn: Turn) -> AsyncIterator[str]:
         async for obj in turn.objects():
             yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
     finally:
-        if not task.done():
-            task.cancel()
+        stop(task)
         with anyio.CancelScope(shield=True):  # the partial is saved before the request ends
             await asyncio.wait({task})

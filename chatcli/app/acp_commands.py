@@ -114,6 +114,7 @@ async def serve_editor(settings: Settings, setup: ThreadSetup, answerer: Answere
     logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
     async with AsyncExitStack() as stack:
         chat = await stack.enter_async_context(Chat(settings, answerer, Logged("chat acp"), environment().environ))
+        chat.close_wait = 1.0  # the agent leaves within two seconds of its editor (Editor.aclose waited one already)
         # A session may bring MCP servers of its own: a session's tools are there even when chat's are none; an MCP
         # client's import under way ends before the engine's imports begin.
         await chat.open(idle=settings.worker_idle, always=True, load=lambda: load_engine(settings.model))

@@ -118,6 +118,7 @@ class Chat:
         self.listener: Listener = listener if listener is not None else Silent()
         self.engine: Engine | None = None
         self.running = Running()  # what runs on its threads: a delete here, and its close, stop it first
+        self.close_wait = 10.0  # seconds its close waits for them (an editor's agent leaves sooner: chat acp)
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Chat:
@@ -125,7 +126,7 @@ class Chat:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self.running.stop_all()  # each turn still running ends as on Ctrl-C, kept, before the store closes
+            await self.running.stop_all(self.close_wait)  # each turn ends as on Ctrl-C, kept, before the store closes
             await self._stack.aclose()
         finally:
             self.engine = None

@@ -10,15 +10,19 @@ would cut short the saving of its part.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# The tasks a stop was sent to (not those a timeout of their own cancels and takes back: a stop then still goes).
+_STOPPED: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
 def stop(task: asyncio.Task[Any] | None) -> None:
     """Stop ``task`` as Ctrl-C does (it keeps its part): once, however many ask."""
-    if task is not None and not task.done() and not task.cancelling():
+    if task is not None and not task.done() and task not in _STOPPED:
+        _STOPPED.add(task)
         task.cancel()
 
 

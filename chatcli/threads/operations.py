@@ -390,17 +390,26 @@ def _in_export(where: str, check: Callable[[T], Any], value: T) -> Any:
 
 
 def _imported_files(where: str, items: list[dict[str, Any]]) -> list[Attachment]:
-    """A stored question's files, checked as a question's files are (chatcli.content.attachments)."""
+    """A stored question's files, each read as ``-a`` reads one (chatcli.content.attachments.from_bytes: a text or an
+    image, told by its bytes, within 20 MB). A text keeps the type it was stored with (a page's text/markdown); a type
+    that is no text's (an "image" that is none) is not taken. How many a question held is not limited here: a thread
+    stored before a question's files were limited imports whole."""
     import base64
     from dataclasses import replace
 
-    from chatcli.content.attachments import check_files, from_bytes
+    from chatcli.content.attachments import from_bytes
 
     files = []
     for j, item in enumerate(items):
         found = _in_export(
             f"{where}.attachments[{j}]", lambda a: from_bytes(a["name"], base64.b64decode(a["data"])), item
         )
-        files.append(replace(found, url=str(item.get("url") or "")))
-    _in_export(f"{where}.attachments", check_files, files)
+        stored = item["type"]
+        kept = stored if not found.is_image and _text_type(stored) else found.mime
+        files.append(replace(found, mime=kept, url=str(item.get("url") or "")))
     return files
+
+
+def _text_type(mime: str) -> bool:
+    """A MIME type a text may have been stored with (text/markdown, application/json): short, plain, no image's."""
+    return len(mime) <= 100 and mime.isascii() and mime.isprintable() and "/" in mime and not mime.startswith("image/")
