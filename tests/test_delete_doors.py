@@ -51,3 +51,33 @@ def test_a_thread_deleted_while_it_answers_is_stopped_first_and_gone_for_good(do
     assert len(backend.model.requests) == 2
     assert chat(door.env, "show", first.thread).code == 2  # nothing of it came back
     assert first.thread not in [row["thread_id"] for row in json.loads(chat(door.env, "threads", "--json").out)]
+
+
+def test_an_approved_call_s_answer_asked_by_a_unique_start_of_the_id_is_stopped_by_the_delete(server, chat_env):
+    """The work a request starts runs under the thread's whole id, however the request named it (a unique start of a
+    generated id): a delete of the thread stops it first, rather than wait for the answer's end."""
+    from tests.doors.serve import AppServed
+    from tests.fakeserver import tool_calls
+
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    thread = "c0ffee42"  # as chat names a thread: a unique start of it names it too
+    served = AppServed(env)
+    try:
+        server.queue(tool_calls(("shell", {"command": "echo ran"}, "call_a")))
+        status, asked = served.ask(thread, "run echo")
+        assert status == 200 and asked["approval_required"][0]["id"] == "call_a", asked
+        server.queue(Reply(tokens=SLOW, delay=0.05))
+        answered: list[Any] = []
+        sent = server.chunks_sent
+        decided = {"decisions": {"call_a": {"action": "yes"}}}
+        approving = threading.Thread(
+            target=lambda: answered.append(served.request("POST", f"/v1/threads/{thread[:5]}/approvals", decided))
+        )
+        approving.start()
+        assert server.wait_until_sent(chunks=sent + 3, timeout=30), "the answer after the call is under way"
+        assert served.request("DELETE", f"/v1/threads/{thread}")[0] == 204
+        approving.join(30)
+        assert answered and "word399" not in json.dumps(answered[0][1]), answered  # stopped, not run to its end
+        assert served.request("GET", f"/v1/threads/{thread}")[0] == 404
+    finally:
+        served.stop()
