@@ -336,7 +336,7 @@ def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, r
 
         wanted = (await state["engine"].find(thread_id, exists=True, own=True)).thread_id  # what a delete stops
         task = running.start(_compacted(state["engine"], settings, wanted, asked), wanted)
-        await while_connected(task, request.is_disconnected)
+        await while_connected(running, task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads an answer
             return Response(status_code=499)
         return task.result()
@@ -402,7 +402,7 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
         from chatcli.api.turns import while_connected
 
         task = running.start(said(), wanted)  # a delete of the thread, or the server's stop, stops it first
-        await while_connected(task, request.is_disconnected)
+        await while_connected(running, task, request.is_disconnected)
         if task.cancelled():  # the client left: nobody reads what it did
             return Response(status_code=499)
         return task.result()

@@ -19,7 +19,7 @@ from chatcli.config import Settings
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
-from chatcli.service.running import Running, stop
+from chatcli.service.running import Running
 from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
 
@@ -106,13 +106,15 @@ class Turn:
             yield obj
 
 
-async def while_connected(task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[bool]]) -> None:
+async def while_connected(
+    running: Running, task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[bool]]
+) -> None:
     """Wait for ``task``, asking four times a second whether the client is still there: one that left cancels it
     (a turn keeps its partial, as on Ctrl-C; a compaction folds nothing)."""
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=0.25)
         if not done and await disconnected():
-            stop(task)
+            running.stop(task)
             await asyncio.wait({task})
             return
 
@@ -121,7 +123,7 @@ async def run_to_end(
     running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
 ) -> tuple[int, dict[str, Any]]:
     """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    await while_connected(running.start(turn.run(), turn.thread_id), disconnected)
+    await while_connected(running, running.start(turn.run(), turn.thread_id), disconnected)
     final: dict[str, Any] = {}
     async for obj in turn.objects():
         final = obj
@@ -138,6 +140,6 @@ async def stream_events(running: Running, turn: Turn) -> AsyncIterator[str]:
         async for obj in turn.objects():
             yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
     finally:
-        stop(task)
+        running.stop(task)
         with anyio.CancelScope(shield=True):  # the partial is saved before the request ends
             await asyncio.wait({task})

@@ -22,7 +22,8 @@ from chatcli.text import fenced
 # The most one attachment may hold (OpenAI takes images up to 20 MB).
 MAX_BYTES = 20 * 1024 * 1024
 # The files one question may carry, and their bytes together, whatever door they came by (-a, /attach, @mentions,
-# a request's attachments, an editor's blocks): checked once, as the question is sent (chatcli.service.thread).
+# a request's attachments, an editor's blocks): the service's rule (chatcli.service.chat.Chat.find, before anything the
+# door asks is applied; chatcli.service.thread.Thread.send, with the queue and the mentions).
 MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 # Where a question keeps what the user typed and what was attached, in additional_kwargs.
 TYPED_KEY = "chatcli_typed"

@@ -28,7 +28,7 @@ from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, NoThread, UsageError
 from chatcli.service.chat import Chat
 from chatcli.service.opening import Opening, ThreadSetup
-from chatcli.service.running import stop
+from chatcli.service.running import Running
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
 from chatcli.text import say
@@ -63,11 +63,13 @@ class Session:
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
     placing: asyncio.Future[None] | None = None  # where the thread was made, being kept with it
+    turns: Running | None = None  # the Chat's: what runs on its threads (chatcli.service.running)
 
     def stop(self) -> None:
         """Stop the running turn as a cancel does (its part kept): once per turn, however many ask (the editor's
         stop button, its going away, the agent's end, a delete: chatcli.service.running)."""
-        stop(self.running)
+        if self.turns is not None:
+            self.turns.stop(self.running)
 
 
 async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> TurnResult:
@@ -429,7 +431,7 @@ class Editor:
                 await tools.aclose()
             await listener.aclose()
             raise
-        session = Session(thread, listener, str(workdir), dirs, tools=tools)
+        session = Session(thread, listener, str(workdir), dirs, tools=tools, turns=self.chat.running)
         listener.stop = session.stop
         listener.made = lambda: self._placed(session)
         if self.gone:

@@ -15,15 +15,6 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# The tasks a stop was sent to (not those a timeout of their own cancels and takes back: a stop then still goes).
-_STOPPED: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-
-
-def stop(task: asyncio.Task[Any] | None) -> None:
-    """Stop ``task`` as Ctrl-C does (it keeps its part): once, however many ask."""
-    if task is not None and not task.done() and task not in _STOPPED:
-        _STOPPED.add(task)
-        task.cancel()
 
 
 class Running:
@@ -32,6 +23,14 @@ class Running:
 
     def __init__(self) -> None:
         self.tasks: dict[asyncio.Task[Any], str] = {}
+        # The tasks a stop was sent to (not those a timeout of their own cancels and takes back: a stop then goes).
+        self._stopped: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    def stop(self, task: asyncio.Task[Any] | None) -> None:
+        """Stop ``task`` as Ctrl-C does (it keeps its part): once, however many ask."""
+        if task is not None and not task.done() and task not in self._stopped:
+            self._stopped.add(task)
+            task.cancel()
 
     def start(self, work: Coroutine[Any, Any, T], thread_id: str) -> asyncio.Task[T]:
         """``work`` on ``thread_id`` (a turn, a compaction, a command) in a task of its own, stopped with its thread
@@ -53,6 +52,6 @@ class Running:
         """Stop every task still running (each turn keeps its partial answer, marked), and wait up to ``timeout``."""
         tasks = [task for task in self.tasks if not task.done()] if tasks is None else tasks
         for task in tasks:
-            stop(task)
+            self.stop(task)
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
