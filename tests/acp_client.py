@@ -20,6 +20,7 @@ from typing import Any, Callable
 import acp
 from acp import schema
 
+from tests import mcp_servers
 from tests.helpers import CHAT
 
 
@@ -248,9 +249,8 @@ def dumped(update: Any) -> dict[str, Any]:
 
 def stdio_server(name: str, script: str, **env: str) -> schema.McpServerStdio:
     """An MCP server of tests/mcp as an editor passes it in ``session/new``."""
-    import sys
     from pathlib import Path
 
     path = Path(__file__).parent / "mcp" / script
     variables = [schema.EnvVariable(name=k, value=v) for k, v in env.items()]
-    return schema.McpServerStdio(name=name, command=sys.executable, args=[str(path)], env=variables)
+    return schema.McpServerStdio(name=name, **mcp_servers.stdio(path), env=variables)

@@ -8,12 +8,12 @@ client reads files and runs terminals as an editor does."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from acp import schema
 
+from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.test_acp import open_editor as editors
 from tests.test_mcp import write_servers
@@ -29,7 +29,7 @@ FILES = {"fs": {"readTextFile": True, "writeTextFile": False}}
 
 def stdio(name: str, script: Path, **env: str) -> schema.McpServerStdio:
     variables = [schema.EnvVariable(name=k, value=v) for k, v in env.items()]
-    return schema.McpServerStdio(name=name, command=sys.executable, args=[str(script)], env=variables)
+    return schema.McpServerStdio(name=name, **mcp_servers.stdio(script), env=variables)
 
 
 def ended(editor, session: str) -> list:
@@ -130,7 +130,7 @@ def test_a_cancel_stops_the_command_in_the_editors_terminal_and_keeps_the_thread
 
 
 def test_the_editors_mcp_servers_serve_its_session_beside_mcp_json(open_editor, server, chat_env, tmp_path):
-    write_servers(chat_env, {"bars": {"command": sys.executable, "args": [str(MCP / "bars.py")]}})
+    write_servers(chat_env, {"bars": mcp_servers.stdio(MCP / "bars.py")})
     editor = open_editor("--yes", env=chat_env)
     with_notes = editor.new(cwd=str(tmp_path), servers=[stdio("notes", MCP / "notes.py")])
     server.queue(Calls([("add", {"a": 40, "b": 2})]), Reply("42"))

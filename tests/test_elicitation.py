@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 import pytest
 
@@ -25,6 +24,7 @@ from chatcli.core.elicitation import (
 )
 from chatcli.core.interrupts import pending_of, read
 from chatcli.tools.asking import KeptCalls
+from tests import mcp_servers
 
 SCHEMA = {
     "type": "object",
@@ -323,7 +323,7 @@ async def test_a_question_while_two_calls_of_one_server_run_is_its_call_s_or_dec
     from chatcli.tools.mcp.server import McpServer
 
     script = Path(__file__).parent / "mcp" / ("asking.py" if era == "2025" else "asking_modern.py")
-    (spec,) = parse_servers({"mcpServers": {"asking": {"command": sys.executable, "args": [str(script)]}}}, "test")
+    (spec,) = parse_servers({"mcpServers": {"asking": mcp_servers.stdio(script)}}, "test")
     server = McpServer(spec, tmp_path)
     asked: list[dict] = []
 
@@ -412,7 +412,7 @@ async def test_a_call_refused_until_an_address_is_opened_asks_for_it_then_runs_a
     from chatcli.tools.mcp.server import McpServer
 
     script = Path(__file__).parent / "mcp" / "opening.py"
-    (spec,) = parse_servers({"mcpServers": {"opening": {"command": sys.executable, "args": [str(script)]}}}, "test")
+    (spec,) = parse_servers({"mcpServers": {"opening": mcp_servers.stdio(script)}}, "test")
     server = McpServer(spec, tmp_path)
     asked: list[dict] = []
 

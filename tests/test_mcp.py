@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 
@@ -20,7 +20,7 @@ BARS = Path(__file__).resolve().parent / "mcp" / "bars.py"
 
 
 def stdio(**extra: object) -> dict:
-    return {"command": sys.executable, "args": [str(BARS)], **extra}
+    return mcp_servers.stdio(BARS, **extra)
 
 
 def write_servers(chat_env: dict[str, str], servers: dict) -> Path:
@@ -40,7 +40,7 @@ def serving(transport: str) -> Iterator[str]:
     """bars.py serving ``transport`` ("http": streamable HTTP, "sse": the older HTTP+SSE) on 127.0.0.1; its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(BARS), transport, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        mcp_servers.argv(BARS, transport, str(port)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     eventually(
         lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
@@ -212,7 +212,7 @@ PARTS = Path(__file__).resolve().parent / "mcp" / "parts.py"
 def test_a_link_or_embedded_file_in_a_result_reaches_the_model_with_what_names_it(server, chat_env):
     """A result that links to a resource, or embeds a binary one, is named to the model by its URI, name, title, type,
     size and description (not "[file text/plain]"), so it can say which and follow it; its text parts as they are."""
-    write_servers(chat_env, {"parts": {"command": sys.executable, "args": [str(PARTS)]}})
+    write_servers(chat_env, {"parts": mcp_servers.stdio(PARTS)})
     server.queue(tool_calls(("every_part", {})), Reply("done"))
     run = chat(chat_env, "--yes", "show me everything")
     assert run.code == 0, run
@@ -231,7 +231,7 @@ TASKS = Path(__file__).resolve().parent / "mcp" / "tasks.py"
 def test_a_tool_that_runs_only_as_a_task_is_never_offered_and_chat_tools_says_why(server, chat_env):
     """MCP tasks are not run yet: a tool whose ``execution.taskSupport`` is "required" is not offered to the model
     (it would fail with -32601 when called); one that may run as a call is. `chat tools` names it, with why."""
-    write_servers(chat_env, {"tasks": {"command": sys.executable, "args": [str(TASKS)]}})
+    write_servers(chat_env, {"tasks": mcp_servers.stdio(TASKS)})
     server.queue(Reply("fine"))
     run = chat(chat_env, "--yes", "what can you do?")
     assert run.code == 0, run
@@ -252,7 +252,7 @@ TALKY = Path(__file__).resolve().parent / "mcp" / "talky.py"
 def test_what_a_server_logs_goes_to_its_log_which_chat_tools_shows(server, chat_env):
     """MCP's logging notifications are never on the screen nor sent to the model: each is a line of the server's
     log, which `chat tools --log NAME` prints (an escape in it shown, not obeyed)."""
-    write_servers(chat_env, {"talky": {"command": sys.executable, "args": [str(TALKY)]}})
+    write_servers(chat_env, {"talky": mcp_servers.stdio(TALKY)})
     assert "no log yet" in chat(chat_env, "tools", "--log", "talky").err
     server.queue(tool_calls(("work", {})), Reply("it worked"))
     run = chat(chat_env, "--yes", "do the work")

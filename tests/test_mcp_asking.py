@@ -11,12 +11,12 @@ it runs once); at the prompt it is asked a field a line (tests/test_mcp_asking_p
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import write_servers
@@ -40,7 +40,7 @@ SCRIPTS = {"2025": ASKING, "2026": ASKING.parent / "asking_modern.py"}
 
 
 def asking(calls: Path, era: str = "2025") -> dict[str, Any]:
-    return {"command": sys.executable, "args": [str(SCRIPTS[era])], "env": {"ASKING_CALLS": str(calls)}}
+    return mcp_servers.stdio(SCRIPTS[era], env={"ASKING_CALLS": str(calls)})
 
 
 def ran(calls: Path) -> list[str]:

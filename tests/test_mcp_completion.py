@@ -5,7 +5,6 @@ offered (and no wait) when the server has none. Through chat's own connection an
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -16,6 +15,7 @@ from prompt_toolkit.document import Document
 from chatcli.config import load_settings
 from chatcli.service.chat import open_toolbox
 from chatcli.ui.completion import CommandCompleter, ThreadCache
+from tests import mcp_servers
 from tests.helpers import chat
 from tests.test_mcp import write_servers
 
@@ -33,8 +33,8 @@ def completing(request, chat_env, monkeypatch) -> Any:
     """The prompt's completer over a toolbox with the completing server (and notes, which completes nothing), on
     chat's own connection or the MCP host's."""
     write_servers(chat_env, {
-        "completing": {"command": sys.executable, "args": [str(SERVER)]},
-        "notes": {"command": sys.executable, "args": [str(NOTES)]},
+        "completing": mcp_servers.stdio(SERVER),
+        "notes": mcp_servers.stdio(NOTES),
     })  # fmt: skip
     for name, value in chat_env.items():
         monkeypatch.setenv(name, value)
@@ -71,7 +71,7 @@ async def test_a_server_without_completions_offers_nothing_and_commands_still_co
 
 @pytest.mark.e2e
 def test_tab_completes_a_prompts_argument_in_the_terminal_and_the_prompt_is_sent(start, server, chat_env):
-    write_servers(chat_env, {"completing": {"command": sys.executable, "args": [str(SERVER)]}})
+    write_servers(chat_env, {"completing": mcp_servers.stdio(SERVER)})
     assert chat(chat_env, "tools", "--refresh").code == 0  # listed once: its prompts are known as the prompt opens
     repl = start()
     at = repl.say("/mcp__completing__greet english")  # the server is running (a first Tab would start it)

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply
 from tests.helpers import chat
 from tests.test_commands import chat as conversation
 from tests.test_mcp import write_servers
 
 NOTES = Path(__file__).parent / "mcp" / "notes.py"
-SERVERS = {"notes": {"command": sys.executable, "args": [str(NOTES)]}}
+SERVERS = {"notes": mcp_servers.stdio(NOTES)}
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes (each test its own), as tests/test_mcp.py does
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.test_mcp import BARS, free_port, write_servers
@@ -33,7 +33,7 @@ def era_env(era: str) -> dict[str, str]:
 
 
 def bars_of(era: str, **env: str) -> dict:
-    return {"command": sys.executable, "args": [str(BARS)], "env": {**era_env(era), **env}}
+    return mcp_servers.stdio(BARS, env={**era_env(era), **env})
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def http_of():
     def start(era: str) -> str:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, str(BARS), "http", str(port)],
+            mcp_servers.argv(BARS, "http", str(port), env=era_env(era)),
             env={**__import__("os").environ, **era_env(era)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -141,7 +141,7 @@ BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
 def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(server, chat_env, era, tool, tmp_path):
     """(2026's ``reserve`` asks through mcp's resolvers, as most servers of the SDK will; its ``book`` by hand.)"""
     calls = tmp_path / "calls"
-    asking = {"command": sys.executable, "args": [str(ASKING[era])], "env": {"ASKING_CALLS": str(calls)}}
+    asking = mcp_servers.stdio(ASKING[era], env={"ASKING_CALLS": str(calls)})
     write_servers(chat_env, {"asking": asking})
     server.queue(tool_calls((tool, {"city": "Paris"})), Reply("Booked for four."))
     first = json.loads(chat(chat_env, "--yes", "--json", "-t", "trip", "book a table in Paris").out)
@@ -165,9 +165,7 @@ def test_the_docs_server_example_runs_on_the_sdk_installed_and_speaks_the_2026_r
     script.write_text(code)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "milk.md").write_text("buy milk\n")
-    write_servers(
-        chat_env, {"notes": {"command": sys.executable, "args": [str(script)], "env": {"HOME": str(tmp_path)}}}
-    )
+    write_servers(chat_env, {"notes": mcp_servers.stdio(script, env={"HOME": str(tmp_path)})})
     (row,) = json.loads(chat(chat_env, "tools", "--refresh", "--json").out)
     assert (row["state"], row["protocol_version"]) == ("ready", ERAS["2026"]), row
     server.queue(tool_calls(("find_note", {"word": "milk"})), Reply("milk.md"))
@@ -254,7 +252,7 @@ def test_an_answer_after_the_server_restarted_makes_the_call_again_with_it(serve
 
     def start() -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, str(script), "http", str(port)],
+            mcp_servers.argv(script, "http", str(port)),
             env={**__import__("os").environ, "ASKING_CALLS": str(calls)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

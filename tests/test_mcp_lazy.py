@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import BARS, write_servers
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.e2e  # starts MCP server processes
 
 def bars(starts: Path, **extra: object) -> dict:
     env = {"BARS_STARTS": str(starts), **extra.pop("env", {})}  # type: ignore[dict-item]
-    return {"command": sys.executable, "args": [str(BARS)], "env": env, **extra}
+    return mcp_servers.stdio(BARS, env=env, **extra)
 
 
 def started(starts: Path) -> int:

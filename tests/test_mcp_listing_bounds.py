@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chatcli.tools.listing import MAX_BYTES, MAX_ITEMS, MAX_PAGES
+from tests import mcp_servers
 from tests.fakeserver import Reply
 from tests.helpers import CHAT, chat
 from tests.test_mcp import write_servers
@@ -25,7 +26,7 @@ LISTS = ("tools", "prompts", "resources")
 
 
 def pages(which: str, kind: str, log: Path, **env: str) -> dict:
-    return {"command": sys.executable, "args": [str(PAGES), which, kind], "env": {"PAGES_LOG": str(log), **env}}
+    return mcp_servers.stdio(PAGES, which, kind, env={"PAGES_LOG": str(log), **env})
 
 
 def asked(log: Path, what: str) -> int:

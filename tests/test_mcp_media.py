@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import write_servers
@@ -28,7 +28,7 @@ def _files(env: dict[str, str], thread: str) -> list[Path]:
 
 def test_a_tool_s_image_reaches_the_model_and_its_parts_are_kept_with_every_provider(provider):
     row, fake, env = provider
-    write_servers(env, {"parts": {"command": sys.executable, "args": [str(PARTS)]}})
+    write_servers(env, {"parts": mcp_servers.stdio(PARTS)})
     fake.queue(Calls([("every_part", {}, "call_1")]))
     fake.queue(Reply("a red dot"))
     run = chat(env, "-t", "media", "--yes", "--jsonl", "what does it show?")
@@ -53,7 +53,7 @@ def test_a_tool_s_image_reaches_the_model_and_its_parts_are_kept_with_every_prov
 
 
 def test_a_model_that_takes_no_images_is_not_sent_one_and_the_user_is_told(server, chat_env):
-    write_servers(chat_env, {"parts": {"command": sys.executable, "args": [str(PARTS)]}})
+    write_servers(chat_env, {"parts": mcp_servers.stdio(PARTS)})
     server.queue(Calls([("every_part", {}, "call_1")]), Reply("I cannot see it"))
     run = chat(chat_env, "-m", "gpt-3.5-turbo", "-t", "blind", "--yes", "what does it show?")
     assert run.code == 0, run
@@ -98,7 +98,7 @@ def test_a_symlink_planted_where_a_part_would_go_is_not_followed(tmp_path):
 @MCP_DOORS
 def test_a_tool_s_image_reaches_the_model_through_every_door_to_mcp(server, door):
     """Through chat's own connection, the MCP host (JSON between them) and the warm worker: the same image, kept."""
-    write_servers(door.env, {"parts": {"command": sys.executable, "args": [str(PARTS)]}})
+    write_servers(door.env, {"parts": mcp_servers.stdio(PARTS)})
     server.queue(tool_calls(("every_part", {})), Reply("a red dot"))
     run = door.chat("--yes", "-t", f"media-{door.name}", "what does it show?")
     assert run.code == 0, run

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, open_local
 from tests.test_mcp import write_servers
@@ -52,7 +53,7 @@ class Guarded:
             env["GUARDED_CIMD"] = str(where / "documents.json")
         with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, str(GUARDED)], env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+                mcp_servers.argv(GUARDED, env=env), env=env, stdout=subprocess.PIPE, stderr=errors, text=True
             )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 30)  # the port it bound, once it listens

@@ -6,7 +6,6 @@ tests/mcp/notes.py (FastMCP: a text resource, an image one)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from chatcli.tools.listing import Listing
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.toolbox import Toolbox
+from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.helpers import chat
 from tests.test_mcp import write_servers
@@ -32,7 +32,7 @@ def results(body: dict) -> list[str]:
 
 @MCP_DOORS
 def test_the_model_reads_a_resource_by_its_uri_and_an_unknown_one_is_an_error_it_reads(server, door):
-    write_servers(door.env, {"notes": {"command": sys.executable, "args": [str(NOTES)]}})
+    write_servers(door.env, {"notes": mcp_servers.stdio(NOTES)})
     write_config(door.env, 'approve = ["notes:*"]\n')  # no --yes: the server's pattern approves it
     server.queue(
         Calls([("read_resource", {"uri": "notes://today"}, "c1")]),
@@ -61,7 +61,7 @@ def test_the_model_reads_a_resource_by_its_uri_and_an_unknown_one_is_an_error_it
 
 @pytest.mark.e2e  # starts the server to list it
 def test_chat_tools_lists_it_with_the_servers_tools(chat_env):
-    write_servers(chat_env, {"notes": {"command": sys.executable, "args": [str(NOTES)]}})
+    write_servers(chat_env, {"notes": mcp_servers.stdio(NOTES)})
     run = chat(chat_env, "tools", "--json")
     assert run.code == 0, run
     (notes,) = json.loads(run.out)

@@ -4,9 +4,9 @@ the warm worker), and an editor's session's own directory with its additional di
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS
@@ -21,7 +21,7 @@ def result(server) -> str:
 
 @MCP_DOORS
 def test_a_one_shots_directory_is_its_servers_root_at_every_door(server, door, tmp_path):
-    write_servers(door.env, {"roots": {"command": sys.executable, "args": [str(ROOTS)]}})
+    write_servers(door.env, {"roots": mcp_servers.stdio(ROOTS)})
     project = tmp_path / "my project"
     project.mkdir()
     for where in (project, tmp_path):  # the same kept server, asked from two directories
@@ -42,7 +42,7 @@ def test_an_editors_session_declares_its_directories(server, chat_env, tmp_path,
     editor = InProcessEditor(chat_env)
     try:
         editor.initialize()
-        spec = schema.McpServerStdio(name="roots", command=sys.executable, args=[str(ROOTS)], env=[])
+        spec = schema.McpServerStdio(name="roots", **mcp_servers.stdio(ROOTS), env=[])
         session = editor.call(
             "new_session", cwd=str(project), mcp_servers=[spec], additional_directories=[str(shared)]
         ).session_id
@@ -69,7 +69,7 @@ def test_an_editors_session_loaded_in_other_directories_tells_its_servers(server
     try:
         editor.initialize()
         env = [schema.EnvVariable(name="ROOTS_CHANGED", value=str(changed))]
-        spec = schema.McpServerStdio(name="roots", command=sys.executable, args=[str(ROOTS)], env=env)
+        spec = schema.McpServerStdio(name="roots", **mcp_servers.stdio(ROOTS), env=env)
         session = editor.call("new_session", cwd=str(project), mcp_servers=[spec]).session_id
         editor.client.permission = lambda request: "allow_once"
         server.queue(tool_calls(("roots", {})), Reply("listed"))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import stat
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from chatcli.tools.stdio import Dropped, Lines
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, chat_process
 from tests.test_mcp import write_servers
@@ -18,7 +18,7 @@ ODD = Path(__file__).resolve().parent / "mcp" / "odd.py"
 
 
 def odd(*modes: str) -> dict:
-    return {"command": sys.executable, "args": [str(ODD), *modes]}
+    return mcp_servers.stdio(ODD, *modes)
 
 
 def tool_results(body: dict) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests import test_serve
+from tests import mcp_servers, test_serve
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import assert_one_error_line, chat
 from tests.test_mcp import write_servers
@@ -238,7 +237,7 @@ def test_a_token_file_that_gives_no_token_is_one_line(chat_env, tmp_path, case):
 
 
 def test_the_server_s_console_shows_escapes_instead_of_obeying_them(server, chat_env, serving):
-    write_servers(chat_env, {"odd": {"command": sys.executable, "args": [str(ODD), "evil"]}})
+    write_servers(chat_env, {"odd": mcp_servers.stdio(ODD, "evil")})
     served = serving()
     # Requests whose path and headers carry escapes (raw: not HTTP; quoted: no thread id): refused, and
     # nothing of them obeyed on the console.

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
 from tests.test_commands import chat as conversation
@@ -19,7 +19,7 @@ from tests.test_mcp import BARS, write_servers
 @pytest.mark.e2e
 def test_an_mcp_server_whose_directory_is_missing_says_so(server, chat_env, tmp_path):
     missing = tmp_path / "no-such-dir"
-    write_servers(chat_env, {"bars": {"command": sys.executable, "args": [str(BARS)], "cwd": str(missing)}})
+    write_servers(chat_env, {"bars": mcp_servers.stdio(BARS, cwd=str(missing))})
     server.queue(Reply("Still here."))
     run = chat(chat_env, "hello")
     assert run.code == 0, run

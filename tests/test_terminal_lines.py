@@ -14,6 +14,7 @@ from rich.console import Console
 from chatcli.core.events import ToolCall, ToolResult
 from chatcli.ui.jsonout import JsonOutput
 from chatcli.ui.output import PlainOutput, RichOutput
+from tests import mcp_servers
 from tests.fakeserver import Reply
 from tests.helpers import Captured, chat
 from tests.test_commands import chat as conversation
@@ -112,7 +113,7 @@ async def test_titles_and_questions_shown_by_switch_retry_undo_goto_and_tree_are
 @pytest.mark.e2e
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
 def test_an_mcp_server_error_with_escapes_is_one_defused_line(server, chat_env, tty):
-    write_servers(chat_env, {"odd": {"command": sys.executable, "args": [str(ODD), "evil"]}})
+    write_servers(chat_env, {"odd": mcp_servers.stdio(ODD, "evil")})
     server.queue(Reply("Still here."))
     run = chat(chat_env, "hello", tty=tty)
     assert run.code == 0, run

@@ -9,12 +9,11 @@ reached stdout and stderr is checked for any sequence a terminal would act on (t
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests import test_worker
+from tests import mcp_servers, test_worker
 from tests.fakeserver import Fault, Reply
 from tests.helpers import assert_one_error_line, chat, chat_process
 from tests.test_mcp import write_servers
@@ -32,7 +31,7 @@ EVIL_NAME = "repo " + " ".join(p for p in PAYLOADS if "/" not in p)
 
 
 def evil_resource(chat_env: dict[str, str]) -> None:
-    write_servers(chat_env, {"h": {"command": sys.executable, "args": [str(ODD), "evil-resource"]}})
+    write_servers(chat_env, {"h": mcp_servers.stdio(ODD, "evil-resource")})
 
 
 def assert_shown_not_obeyed(text: str) -> None:

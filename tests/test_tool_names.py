@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from chatcli.tools import builtin
 from chatcli.tools.mcp.config import ServerSpec, parse_servers, reserved
 from chatcli.tools.mcp.host import spec_of
 from chatcli.tools.toolbox import RESERVED, offered_names
+from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.helpers import chat
 from tests.test_acp import open_editor as editors
@@ -54,7 +54,7 @@ CLASHES: dict[str, list[str]] = {
 def named(server: str, *tools: str, log: Path | None = None) -> dict:
     """An mcp.json entry of tests/mcp/named.py, logging its calls to ``log``."""
     env = {"NAMED_CALLS": str(log)} if log is not None else {}
-    return {"command": sys.executable, "args": [str(NAMED), server, *tools], "env": env}
+    return mcp_servers.stdio(NAMED, server, *tools, env=env)
 
 
 def offered(body: dict) -> list[tuple[str, str]]:

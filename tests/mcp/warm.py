@@ -1,0 +1,168 @@
+"""The test MCP servers of this folder started warm: a server process forked from one that has its SDK imported.
+
+A FastMCP server spends half a second of CPU importing the MCP SDK before it reads a line, and the suite starts
+hundreds. ``python warm.py --serve SOCKET ERA`` imports the SDK of ``ERA`` once ("2025": mcp 1.x through
+``legacy``, "2026": mcp 2.x) and listens on the Unix socket ``SOCKET``; ``python -S warm.py SOCKET SCRIPT ARGS...``
+is the command chat starts in the server's place: it hands its stdin, stdout and stderr, its environment, working
+directory and arguments to the warm process, which forks and runs ``SCRIPT`` as ``python SCRIPT ARGS...`` would, in
+those. The command exits with the server's exit code; when it is stopped (chat ends the server's process group) the
+server it started ends with it, as it watches the command's end of the socket. What chat sees of its server is
+the same pipes, environment and lines; only the process that holds them is another (tests about the server's own
+process start it the normal way: tests/mcp_servers.py).
+"""
+
+import array
+import json
+import os
+import socket
+import sys
+
+
+def launch(path: str, script: str, args: list[str]) -> int:
+    """Hand this process's stdio, environment and arguments to the warm server at ``path``; its exit code.
+
+    A stop sent to this process (SIGTERM, SIGINT, SIGHUP) is sent on to the server, and this process ends when the
+    server has, as the server's own process would: whoever stops it and waits finds the server gone.
+    """
+    import signal
+
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    asked = json.dumps({"argv": [script, *args], "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))]
+    conn.sendmsg([len(asked).to_bytes(4, "big") + asked], rights)
+    for fd in (0, 1, 2):  # the server holds them now: its stdout ends when it does
+        os.close(fd)
+    pid = int.from_bytes(_exactly(conn, 4) or b"\0\0\0\0", "big")
+    sent: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        sent.append(signum)
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    if pid:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, forward)
+    code = _exactly(conn, 4)
+    if code is not None:
+        return int.from_bytes(code, "big", signed=True)
+    if sent:  # the server ended of the signal: so does this process
+        signal.signal(sent[-1], signal.SIG_DFL)
+        os.kill(os.getpid(), sent[-1])
+    return 1
+
+
+def _exactly(conn: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        try:
+            piece = conn.recv(size - len(data))
+        except InterruptedError:
+            continue
+        if not piece:
+            return None
+        data += piece
+    return data
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    data, fds = b"", []
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        piece, ancillary, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * array.array("i").itemsize))
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                given = array.array("i")
+                given.frombytes(raw[: len(raw) - (len(raw) % given.itemsize)])
+                fds.extend(given)
+        if not piece:
+            raise EOFError
+        data += piece
+    return json.loads(data[4:]), fds
+
+
+def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
+    """In the forked child: become ``python SCRIPT ARGS...`` in the launcher's stdio, environment and folder."""
+    import runpy
+    import threading
+
+    for target, fd in zip((0, 1, 2), fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(asked["env"])
+    os.chdir(asked["cwd"])
+    sys.argv = list(asked["argv"])
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+
+    def watch() -> None:  # the launcher was stopped: so is its server
+        conn.recv(1)
+        os._exit(1)
+
+    conn.sendall(os.getpid().to_bytes(4, "big"))
+    threading.Thread(target=watch, daemon=True).start()
+    code = 0
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    try:
+        conn.sendall(code.to_bytes(4, "big", signed=True))
+    finally:
+        os._exit(code)
+
+
+def serve(path: str, era: str) -> None:
+    """Import ``era``'s SDK, listen on ``path`` and fork a server for each launcher that connects."""
+    import signal
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if era == "2025":
+        import legacy  # noqa: F401 - mcp 1.x first on sys.path
+        import mcp.server.fastmcp  # noqa: F401
+    else:
+        import mcp.server.mcpserver  # noqa: F401
+        import mcp_types  # noqa: F401
+    import anyio  # noqa: F401
+    import mcp.server.stdio  # noqa: F401
+    import pydantic  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its servers are reaped as they end
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    print("ready", flush=True)
+    while True:
+        conn, _addr = listener.accept()
+        try:
+            asked, fds = _receive(conn)
+        except (EOFError, OSError, ValueError):
+            conn.close()
+            continue
+        if os.fork() == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _run(conn, asked, fds)
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--serve":
+        serve(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(launch(sys.argv[1], sys.argv[2], sys.argv[3:]))

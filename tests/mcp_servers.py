@@ -1,0 +1,74 @@
+"""mcp.json's entry for one of the test MCP servers of tests/mcp/, started warm.
+
+A server written with FastMCP spends half a second of CPU importing its SDK before it answers, and the suite starts
+hundreds: ``stdio(script, ...)`` gives the entry that starts it forked from a process of this test worker that has
+imported the SDK once (tests/mcp/warm.py: the same script, pipes, environment, folder, signals and exit code; the
+server ends when chat stops its command); ``argv(script, ...)`` is its command line, for a test that starts a server
+itself. ``warm=False`` gives ``python SCRIPT`` itself, for a test about the server's
+process. A script that imports no SDK (the servers written on tests/mcp/lines.py) starts as itself: it is quick.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MCP = Path(__file__).resolve().parent / "mcp"
+WARM = MCP / "warm.py"
+_started: dict[str, str] = {}  # era -> the socket of this process's warm server of that era
+
+
+def era_of(script: Path, env: dict[str, str]) -> str | None:
+    """The SDK a script runs on in ``env``: "2025" (mcp 1.x, ``import legacy``; a script of both eras, such as
+    bars.py, is of 2026 with ``MCP_ERA=2026``), "2026" (mcp 2.x), None (neither)."""
+    text = script.read_text()
+    if "import legacy" in text:
+        return "2026" if "MCP_ERA" in text and env.get("MCP_ERA") == "2026" else "2025"
+    return "2026" if "from mcp" in text or "import mcp" in text else None
+
+
+def _socket(era: str) -> str:
+    if era in _started:
+        return _started[era]
+    folder = tempfile.mkdtemp(prefix="chatcli-warm-")
+    path = os.path.join(folder, f"{era}.sock")
+    process = subprocess.Popen(
+        [sys.executable, str(WARM), "--serve", path, era],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"the warm MCP server of {era} did not start")
+
+    def stop() -> None:
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(stop)
+    _started[era] = path
+    return path
+
+
+def argv(script: Path | str, *args: str, env: dict[str, str] | None = None, warm: bool = True) -> list[str]:
+    """The command line of ``python SCRIPT ARGS...`` in ``env`` (what decides the era of a script of both)."""
+    script = Path(script)
+    era = era_of(script, env or {}) if warm else None
+    if era is None:
+        return [sys.executable, str(script), *args]
+    return [sys.executable, "-S", str(WARM), _socket(era), str(script), *args]
+
+
+def stdio(script: Path | str, *args: str, warm: bool = True, **extra: Any) -> dict[str, Any]:
+    """mcp.json's entry for ``python SCRIPT ARGS...`` (with ``env``, ``cwd``, ... as given)."""
+    command, *rest = argv(script, *args, env=extra.get("env"), warm=warm)
+    return {"command": command, "args": rest, **extra}
