@@ -19,6 +19,33 @@ from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
+def in_memory_temp() -> str | None:
+    """Where the suite's temporary files go when ``TMPDIR`` does not say: a tmpfs (``/dev/shm``) with room, else None.
+
+    Each test makes a home of its own, stores, sockets and its PostgreSQL databases: on a disk's file system that is
+    the kernel's work at every file made and removed (a PostgreSQL database made from its template takes 0.06-0.27 s
+    of system CPU on this machine's ext4, 0.014 s in memory). What the tests assert does not depend on where the
+    files are; a machine without /dev/shm, or a ``TMPDIR`` of the developer's, keeps its own.
+    """
+    if os.environ.get("TMPDIR") or not os.access("/dev/shm", os.W_OK):
+        return None
+    try:
+        with open("/proc/mounts") as mounts:
+            if not any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts):
+                return None
+    except OSError:
+        return None
+    room = os.statvfs("/dev/shm")
+    return "/dev/shm" if room.f_bavail * room.f_frsize > 4 * 1024**3 else None
+
+
+_MEMORY = in_memory_temp()
+if _MEMORY:  # before pytest makes its temporary folder, and for every process the tests start
+    import tempfile
+
+    os.environ["TMPDIR"] = _MEMORY
+    tempfile.tempdir = None
+
 # The test matrix's fixtures (``door``, ``backend``, ``provider_row``, ...) are every test module's: tests/matrix.py.
 pytest_plugins = ["tests.matrix"]
 
