@@ -19,6 +19,7 @@ from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
 
+
 def in_memory_temp() -> str | None:
     """Where the suite's temporary files go when ``TMPDIR`` does not say: a tmpfs (``/dev/shm``) with room, else None.
 
