@@ -22,7 +22,7 @@ from tests.helpers import chat
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS
 from tests.test_mcp_lazy import results
-from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_serve import here  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -135,10 +135,10 @@ def test_resume_on_a_thread_that_waits_on_nothing_or_without_a_thread_is_one_lin
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, serving, tmp_path, era):  # noqa: F811
+def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, here, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
     write_servers(chat_env, {"asking": asking(calls, era)})
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
     status, obj = served.ask("s", "go")
     assert status == 200 and obj["interrupts"][0]["value"]["message"] == "Who are you?", obj
@@ -164,9 +164,9 @@ def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_e
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, serving, tmp_path, era):  # noqa: F811
+def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, here, tmp_path, era):  # noqa: F811
     write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("visit", {})), Reply("Signed in."))
     events = list(served.events("/v1/threads/u/messages", {"content": "sign in"}))
     (asked,) = [e for e in events if e["type"] == "interrupt"]
@@ -178,9 +178,9 @@ def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env,
 
 @pytest.mark.parametrize("answer", ["decline", {"action": "cancel"}])
 @pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, serving, tmp_path, answer, era):  # noqa: F811
+def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, here, tmp_path, answer, era):  # noqa: F811
     write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
     status, obj = served.ask("d", "book")
     asked = obj["interrupts"][0]["id"]
@@ -240,12 +240,12 @@ def test_an_answer_is_never_given_to_another_question(server, door, tmp_path, er
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, serving, tmp_path, era):  # noqa: F811
+def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, here, tmp_path, era):  # noqa: F811
     """chat serve: one thread waits at a question (its call kept running, its server waiting for the answer);
     another thread's call to the same server is answered meanwhile, not after the question."""
     write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
     Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text("tool_timeout = 20\n")
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})))
     status, obj = served.ask("waits", "book a table")
     assert status == 200 and obj["interrupts"], obj

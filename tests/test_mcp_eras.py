@@ -20,7 +20,7 @@ from tests.helpers import chat, eventually
 from tests.test_mcp import BARS, free_port, write_servers
 from tests.test_mcp_kept import MCP_DOORS, pids
 from tests.test_mcp_lazy import offered, results
-from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_serve import here, serving  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e  # starts MCP server processes
 
@@ -224,10 +224,10 @@ def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(serve
         assert len(pids(starts)) == 1
 
 
-def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server, chat_env, serving):  # noqa: F811
+def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server, chat_env, here):  # noqa: F811
     """chat serve (a long-lived door): the server kept running, its list past its lifetime is asked again."""
     write_servers(chat_env, {"bars": bars_of("2026", BARS_TTL_MS="0")})
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("grow", {})), Reply("grown"))
     assert served.ask("t1", "grow")[1]["reply"] == "grown"  # the server runs on, and offers one more tool now
     assert "extra" not in offered(server.requests[-1])

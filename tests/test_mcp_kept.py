@@ -22,7 +22,7 @@ from tests.helpers import eventually
 from tests.matrix import COLD_HOST, doors
 from tests.test_mcp import write_servers
 from tests.test_mcp_lazy import bars, results, started
-from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_serve import here  # noqa: F401 - a fixture
 from tests.test_worker import chat, log, served, worker_env  # noqa: F401 - worker_env is a fixture
 
 pytestmark = pytest.mark.e2e  # starts MCP servers, the worker and chat serve
@@ -152,12 +152,12 @@ def test_a_library_upgraded_retires_the_mcp_host_and_the_next_one_shot_has_a_new
 def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_streams_progress(
     server,
     chat_env,
-    serving,  # noqa: F811 - the fixture
+    here,  # noqa: F811 - the fixture
     tmp_path,
 ):
     marks = tmp_path / "starts"
     write_servers(chat_env, {"bars": bars(marks)})
-    served_ = serving("--yes", env=dict(chat_env, CHATCLI_WORKER_IDLE="5"))
+    served_ = here("--yes", env=dict(chat_env, CHATCLI_WORKER_IDLE="5"))
     for number in range(2):
         server.queue(tool_calls(("add", {"a": 40, "b": number})), Reply("added"))
         status, answer = served_.ask("kept", f"add {number}")

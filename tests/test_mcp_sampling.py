@@ -22,7 +22,7 @@ from tests.test_mcp import write_servers
 from tests.test_mcp_asking import ERAS, NO_TERMINAL, asking, ran
 from tests.test_mcp_kept import MCP_DOORS
 from tests.test_mcp_lazy import results
-from tests.test_serve import serving  # noqa: F401 - a fixture
+from tests.test_serve import here  # noqa: F401 - a fixture
 
 TEXT = "The quick brown fox jumps over the lazy dog, twice."
 ALLOW = json.dumps({"action": "accept", "content": {}})
@@ -103,10 +103,10 @@ def test_resume_declining_the_request_sends_nothing_to_the_model(server, chat_en
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_returns_the_request_and_an_answer_allows_it(server, chat_env, serving, tmp_path, era):  # noqa: F811
+def test_chat_serve_returns_the_request_and_an_answer_allows_it(server, chat_env, here, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
     write_servers(chat_env, {"asking": asking(calls, era)})
-    served = serving("--yes")
+    served = here("--yes")
     server.queue(tool_calls(("summarise", {"text": TEXT})), Reply("A fox."), Reply("Summarised."))
     status, obj = served.ask("s", "summarise the fox")
     (asked,) = obj["interrupts"]

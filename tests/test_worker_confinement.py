@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -126,11 +128,14 @@ def test_each_call_has_its_callers_umask(server, env, tmp_path):
 
 @ROOT_ONLY
 @pytest.mark.parametrize("network", [True, False], ids=["own-network", "network"])
-def test_a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker(server, env, tmp_path, network):
+def test_a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker(server, env, request, network):
     """``bwrap --ro-bind / /``: the whole file system read-only but chat's home; the tool cannot write outside it."""
     home = env["HOME"]
     wrapper = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", home, home, *(["--unshare-net"] * network)]
-    target = tmp_path / "escaped"
+    # Outside /dev, which the sandbox mounts anew (writable, its own): the tests' folder may be in /dev/shm.
+    outside = Path(tempfile.mkdtemp(prefix="escape-", dir="/var/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
+    target = outside / "escaped"
     server.queue(tool_calls(("shell", {"command": f"touch {target}"})), Reply("tried"))
     got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
     assert_normal_way(env, got)
