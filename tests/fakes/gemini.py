@@ -47,7 +47,19 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.gemini_rules import NOT_THINKING, camel, is_gemini_3, request_error, signature
-from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, made_up, tokenize
+from tests.fakeserver import (
+    CHUNK,
+    LONG,
+    Calls,
+    FakeOpenAIServer,
+    Fault,
+    Raw,
+    Reply,
+    _ClientGone,
+    _Handler,
+    made_up,
+    tokenize,
+)
 
 DEFAULT_MODELS = ("gemini-fake", "gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview", "gemma-3-27b-it")
 EMBEDDING_MODEL = "gemini-embedding-001"  # listed, but it cannot chat
@@ -332,15 +344,19 @@ class _Answer:
         fault = item if isinstance(item, (Fault, StreamError)) else None
         tokens = item.token_list() if isinstance(item, Reply) else [] if getattr(item, "empty", False) else None
         tokens = tokenize(item.text) if tokens is None else tokens
-        for i, token in enumerate(tokens):
+        # Gemini streams a long answer many tokens a chunk (its SDK builds a model object of each chunk: 400,000
+        # words a token a chunk took it 20 s); a short one, and one with a fault to place, a token a chunk.
+        step = CHUNK if fault is None and len(tokens) > LONG else 1
+        pieces = ["".join(tokens[i : i + step]) for i in range(0, len(tokens), step)]
+        for i, piece in enumerate(pieces):
             if self._faulted(fault, i, found):
                 return found
-            self.out_tokens += 1
-            part: dict[str, Any] = {"text": token}
-            if is_gemini_3(self.model) and i == len(tokens) - 1 and not isinstance(item, Calls):
-                part["thoughtSignature"] = self._sign(token)  # Gemini 3 signs the last part of an answer
+            self.out_tokens += min(step, len(tokens) - i * step)
+            part: dict[str, Any] = {"text": piece}
+            if is_gemini_3(self.model) and i == len(pieces) - 1 and not isinstance(item, Calls):
+                part["thoughtSignature"] = self._sign(piece)  # Gemini 3 signs the last part of an answer
             found.append(self._event([part]))
-        if self._faulted(fault, len(tokens), found, end=True):
+        if self._faulted(fault, len(pieces), found, end=True):
             return found
         calls = item.calls if isinstance(item, Calls) else []
         if calls:
