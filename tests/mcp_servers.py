@@ -40,7 +40,7 @@ def _socket(era: str) -> str:
     path = os.path.join(folder, f"{era}.sock")
     process = subprocess.Popen(
         [sys.executable, str(WARM), "--serve", path, era],
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,  # never written: it ends when this process does, and the warm server with it
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,

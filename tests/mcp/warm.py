@@ -127,6 +127,7 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
 
 def serve(path: str, era: str) -> None:
     """Import ``era``'s SDK, listen on ``path`` and fork a server for each launcher that connects."""
+    import select
     import signal
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -146,6 +147,11 @@ def serve(path: str, era: str) -> None:
     listener.listen(64)
     print("ready", flush=True)
     while True:
+        # Its stdin is a pipe from the test worker that started it, never written: readable (at its end) once that
+        # worker is gone, however it went, and this process goes with it.
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable:
+            return
         conn, _addr = listener.accept()
         try:
             asked, fds = _receive(conn)
