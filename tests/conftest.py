@@ -24,9 +24,9 @@ def in_memory_temp() -> str | None:
     """Where the suite's temporary files go when ``TMPDIR`` does not say: a tmpfs (``/dev/shm``) with room, else None.
 
     Each test makes a home of its own, stores, sockets and its PostgreSQL databases: on a disk's file system that is
-    the kernel's work at every file made and removed (a PostgreSQL database made from its template takes 0.06-0.27 s
-    of system CPU on this machine's ext4, 0.014 s in memory). What the tests assert does not depend on where the
-    files are; a machine without /dev/shm, or a ``TMPDIR`` of the developer's, keeps its own.
+    the kernel's work at every file made and removed (a PostgreSQL database made from its template took 0.06-0.27 s
+    of system CPU on this machine's ext4 while tests ran, 0.014 s in memory). What the tests assert does not depend on
+    where the files are; a machine without /dev/shm, or a ``TMPDIR`` of the developer's, keeps its own.
     """
     if os.environ.get("TMPDIR") or not os.access("/dev/shm", os.W_OK):
         return None

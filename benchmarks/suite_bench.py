@@ -1,0 +1,171 @@
+"""Row 25: what the test suite pays again and again, measured the way the suite now pays it and the way it did.
+
+25a. A test MCP server written with FastMCP (tests/mcp/bars.py, each era) started, asked to initialize and stopped
+(its stdin closed), as chat starts one for a test: ``python bars.py`` against the warm start the suite uses
+(tests/mcp/warm.py: forked from a process that imported the SDK once). 25b, where PostgreSQL is installed: a test's
+database copied from a template with chat's schema (what each PostgreSQL test gets) on a server whose files are on
+a disk's file system (``/tmp`` here) against one in memory (``/dev/shm``). Order alternates each round; ratios are
+the medians of the per-round ratios; CPU is the whole machine's (``/proc/stat``), as the warm server's forks and the
+database server are not this process's children. Results go to ``benchmarks/results-suite.md``.
+
+    .venv/bin/python benchmarks/suite_bench.py              # about a minute
+    .venv/bin/python benchmarks/suite_bench.py --runs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+
+def _machine_cpu() -> float:
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    return (int(fields[0]) + int(fields[1]) + int(fields[2])) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(work: Callable[[], None]) -> tuple[float, float]:
+    cpu, start = _machine_cpu(), time.perf_counter()
+    work()
+    return time.perf_counter() - start, _machine_cpu() - cpu
+
+
+def _server_round(argv: list[str], env: dict[str, str]) -> None:
+    """Start the server, have its answer to initialize, close its stdin and wait for it to end."""
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+    process.stdin.flush()
+    answer = json.loads(process.stdout.readline())
+    assert answer.get("id") == 1 and "result" in answer, answer
+    process.stdin.close()
+    process.wait(30)
+
+
+def _paired(runs: int, now: Callable[[], None], before: Callable[[], None]) -> dict[str, float]:
+    rows: list[tuple[float, float, float, float]] = []
+    for run in range(runs):
+        if run % 2:
+            b, n = _timed(before), _timed(now)
+        else:
+            n, b = _timed(now), _timed(before)
+        rows.append((n[0], n[1], b[0], b[1]))
+    return {
+        "now_wall": statistics.median(r[0] for r in rows),
+        "now_cpu": statistics.median(r[1] for r in rows),
+        "before_wall": statistics.median(r[2] for r in rows),
+        "before_cpu": statistics.median(r[3] for r in rows),
+        "wall_ratio": statistics.median(r[0] / r[2] for r in rows),
+    }
+
+
+def mcp_rows(runs: int) -> list[tuple[str, str]]:
+    from tests import mcp_servers
+
+    bars = mcp_servers.MCP / "bars.py"
+    rows = []
+    for era, env_extra in (("2025", {}), ("2026", {"MCP_ERA": "2026"})):
+        env = {**os.environ, **env_extra}
+        warm = mcp_servers.argv(bars, env=env_extra)
+        cold = mcp_servers.argv(bars, env=env_extra, warm=False)
+        _server_round(warm, env)  # the warm server of the era is up before the first round
+        got = _paired(runs, lambda: _server_round(warm, env), lambda: _server_round(cold, env))
+        rows += [
+            (f"25a. a FastMCP test server of {era} started warm, initialized, stopped",
+             f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.2f} s of CPU"),
+            ("25a. the same as `python bars.py`",
+             f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.2f} s of CPU"),
+            (f"25a. warm / cold, {era} (paired)", f"{got['wall_ratio']:.2f}x"),
+        ]  # fmt: skip
+    return rows
+
+
+def _postgres(where: str) -> tuple[str, str]:
+    folder = tempfile.mkdtemp(prefix="chatcli-bench-pg-", dir=where)
+    done = subprocess.run(
+        [str(ROOT / ".ci" / "postgres"), "start", folder], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip()[-300:])
+    return done.stdout.strip(), folder
+
+
+def database_rows(runs: int) -> list[tuple[str, str]]:
+    if not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        return [("25b. a test's database copied from its template", "skipped: PostgreSQL is not installed")]
+    if not os.access("/dev/shm", os.W_OK):
+        return [("25b. a test's database copied from its template", "skipped: no /dev/shm here")]
+    from tests.stores import PgServer
+
+    started = [_postgres("/dev/shm"), _postgres("/tmp")]
+    try:
+        memory, disk = (PgServer(dsn) for dsn, _folder in started)
+        made: list[tuple[PgServer, str]] = []
+
+        def copy(server: PgServer) -> Callable[[], None]:
+            return lambda: made.append((server, server.create(server.schema_template)))
+
+        got = _paired(runs, copy(memory), copy(disk))
+        for server, name in made:
+            server.drop(name)
+        for server in (memory, disk):
+            server.close()
+    finally:
+        for _dsn, folder in started:
+            subprocess.run([str(ROOT / ".ci" / "postgres"), "stop", folder], capture_output=True, timeout=60)
+            shutil.rmtree(folder, ignore_errors=True)
+    return [
+        ("25b. a test's database copied from its template, the server's files in /dev/shm",
+         f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.3f} s of CPU"),
+        ("25b. the same, the server's files in /tmp",
+         f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.3f} s of CPU"),
+        ("25b. memory / disk (paired)", f"{got['wall_ratio']:.2f}x"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="paired rounds of each (default 20)")
+    args = parser.parse_args()
+    rows = mcp_rows(args.runs) + database_rows(args.runs)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Row 25: what the test suite pays again and again",
+        "",
+        "Generated by `python benchmarks/suite_bench.py`; overwritten each run.",
+        "",
+        f"{when} · {platform.machine()} · Python {platform.python_version()} · medians of {args.runs} paired rounds",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+    ]
+    (HERE / "results-suite.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
