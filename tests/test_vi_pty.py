@@ -40,13 +40,13 @@ def test_vi_keys_edit_the_line_and_the_mode_is_shown(server, chat_env):
         # dw in normal mode deletes a word; Enter sends from normal mode too.
         repl.wait_prompt()
         repl.type("one two")
+        at = repl.mark()  # before the keys: the next prompt may be drawn as soon as the answer ends
         repl.child.send("\x1b0dw")
         server.queue(Reply("Deleted."))
         repl.child.send("\r")
         repl.wait_for("Deleted.")
         assert server.requests[-1]["messages"][-1]["content"] == "two"
         # Ctrl-R searches the input history with vi keys too (from insert mode, where each prompt starts).
-        at = repl.mark()
         repl.wait_prompt()
         repl.wait_for("[I] >", after=at)
         at = repl.mark()  # before the keys: what they draw may come at once

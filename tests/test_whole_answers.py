@@ -33,7 +33,7 @@ from tests.test_compact_doors import four_turns, roles
 from tests.test_huge_events import CHUNK, HUGE, MEMORY_MB, peak_mb
 from tests.test_mcp import write_servers
 
-WORDS = 400_000  # the summary answer: 400,000 words, 2 MB of text in 400,000 streamed pieces
+WORDS = 400_000  # the summary answer: 400,000 words, 2 MB of text, a word a streamed piece (Gemini's: 64 a piece)
 SECONDS = 30  # the CPU time chat may spend on such an answer, start-up included
 REFUSED = f"sent an answer of more than {MAX_EVENT >> 20} MB: it is refused"
 # Bytes of huge documents a server may have written by the time chat stops reading them: the limit for each of a

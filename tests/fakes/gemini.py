@@ -345,8 +345,10 @@ class _Answer:
         tokens = item.token_list() if isinstance(item, Reply) else [] if getattr(item, "empty", False) else None
         tokens = tokenize(item.text) if tokens is None else tokens
         # Gemini streams a long answer many tokens a chunk (its SDK builds a model object of each chunk: 400,000
-        # words a token a chunk took it 20 s); a short one, and one with a fault to place, a token a chunk.
-        step = CHUNK if fault is None and len(tokens) > LONG else 1
+        # words a token a chunk took it 20 s); a short one, one with a fault to place, and tokens a test gave, as
+        # they are.
+        tokenized_here = isinstance(item, Reply) and item.tokens is None
+        step = CHUNK if tokenized_here and fault is None and len(tokens) > LONG else 1
         pieces = ["".join(tokens[i : i + step]) for i in range(0, len(tokens), step)]
         for i, piece in enumerate(pieces):
             if self._faulted(fault, i, found):

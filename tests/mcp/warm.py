@@ -6,7 +6,8 @@ hundreds. ``python warm.py --serve SOCKET ERA`` imports the SDK of ``ERA`` once 
 is the command chat starts in the server's place: it hands its stdin, stdout and stderr, its environment, working
 directory and arguments to the warm process, which forks and runs ``SCRIPT`` as ``python SCRIPT ARGS...`` would, in
 those. The command exits with the server's exit code; when it is stopped (chat ends the server's process group) the
-server it started ends with it, as it watches the command's end of the socket. What chat sees of its server is
+server it started ends with it, as it watches the command's end of the socket; a server that ends by ``os._exit`` or a
+signal of its own makes the command exit 1 (the status is the warm process's to reap). What chat sees of its server is
 the same pipes, environment and lines; only the process that holds them is another (tests about the server's own
 process start it the normal way: tests/mcp_servers.py).
 """
@@ -48,6 +49,7 @@ def launch(path: str, script: str, args: list[str]) -> int:
             signal.signal(signum, forward)
     code = _exactly(conn, 4)
     if code is not None:
+        _exactly(conn, 1)  # its end of the socket closes as it exits: this process outlives it by nothing
         return int.from_bytes(code, "big", signed=True)
     if sent:  # the server ended of the signal: so does this process
         signal.signal(sent[-1], signal.SIG_DFL)
@@ -70,22 +72,48 @@ def _exactly(conn: socket.socket, size: int) -> bytes | None:
 
 def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
     data, fds = b"", []
-    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-        piece, ancillary, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * array.array("i").itemsize))
-        for level, kind, raw in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                given = array.array("i")
-                given.frombytes(raw[: len(raw) - (len(raw) % given.itemsize)])
-                fds.extend(given)
-        if not piece:
-            raise EOFError
-        data += piece
-    return json.loads(data[4:]), fds
+    try:
+        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+            piece, ancillary, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * array.array("i").itemsize))
+            for level, kind, raw in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    given = array.array("i")
+                    given.frombytes(raw[: len(raw) - (len(raw) % given.itemsize)])
+                    fds.extend(given)
+            if not piece:
+                raise EOFError
+            data += piece
+        return json.loads(data[4:]), fds
+    except BaseException:
+        for fd in fds:  # a server's pipe ends: held here, its stdout would never end
+            os.close(fd)
+        raise
 
 
 def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
     """In the forked child: become ``python SCRIPT ARGS...`` in the launcher's stdio, environment and folder."""
+    code = 1
+    try:
+        code = _become(conn, asked, fds)
+    except BaseException:  # before the script ran (its folder gone, the launcher gone): said where its stderr goes
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        try:
+            conn.sendall(code.to_bytes(4, "big", signed=True))
+        finally:
+            os._exit(code)
+
+
+def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
     import runpy
+    import signal
     import threading
 
     for target, fd in zip((0, 1, 2), fds):
@@ -96,7 +124,9 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
     os.environ.update(asked["env"])
     os.chdir(asked["cwd"])
     sys.argv = list(asked["argv"])
-    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+    folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+    if folder not in sys.path:  # (this folder is there, after the SDK overlay ``legacy`` put first)
+        sys.path.insert(0, folder)
 
     def watch() -> None:  # the launcher was stopped: so is its server
         conn.recv(1)
@@ -104,25 +134,23 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
 
     conn.sendall(os.getpid().to_bytes(4, "big"))
     threading.Thread(target=watch, daemon=True).start()
-    code = 0
     try:
         runpy.run_path(sys.argv[0], run_name="__main__")
     except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)  # sys.exit("message"), as Python says it
+        return 1
+    except KeyboardInterrupt:  # ended by SIGINT, as python SCRIPT is: the launcher then ends of it too
+        sys.stdout.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     except BaseException:
         import traceback
 
         traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    try:
-        conn.sendall(code.to_bytes(4, "big", signed=True))
-    finally:
-        os._exit(code)
+        return 1
+    return 0
 
 
 def serve(path: str, era: str) -> None:
@@ -158,7 +186,11 @@ def serve(path: str, era: str) -> None:
         except (EOFError, OSError, ValueError):
             conn.close()
             continue
-        if os.fork() == 0:
+        try:
+            child = os.fork()
+        except OSError:
+            child = -1  # no server: the launcher's socket closes, and it exits 1
+        if child == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             _run(conn, asked, fds)

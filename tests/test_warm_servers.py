@@ -1,0 +1,86 @@
+"""The warm start of the test MCP servers (tests/mcp/warm.py, tests/mcp_servers.py) is the script as ``python`` runs
+it: the same arguments, environment, folder, output and exit code, and no server left when its command is stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import mcp_servers
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e  # starts processes
+
+SCRIPT = """\
+import os, sys
+import mcp.types  # an SDK's script: started warm
+if os.environ.get("PIDFILE"):
+    open(os.environ["PIDFILE"], "w").write(str(os.getpid()))
+line = sys.stdin.readline()
+print("argv", sys.argv[1:], "cwd", os.getcwd(), "env", os.environ.get("WHICH"), "read", line.strip(), flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+if line.startswith("sleep"):
+    import time
+    time.sleep(60)
+if line.startswith("say"):
+    sys.exit("said and gone")
+sys.exit(int(line) if line.strip().isdigit() else 0)
+"""
+
+
+def _script(tmp_path: Path) -> Path:
+    script = tmp_path / "server.py"
+    script.write_text(SCRIPT)
+    return script
+
+
+def _run(argv: list[str], line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WHICH": "this one"}
+    return subprocess.run(argv, input=line, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("line", ["7\n", "0\n", "say\n"])
+def test_a_warm_server_runs_as_python_runs_it(tmp_path, line):
+    script, folder = _script(tmp_path), tmp_path / "elsewhere"
+    folder.mkdir()
+    warm = mcp_servers.argv(script, "a b", "--flag")
+    assert warm != mcp_servers.argv(script, "a b", "--flag", warm=False)  # it is started warm
+    got = _run(warm, line, folder)
+    expected = _run(mcp_servers.argv(script, "a b", "--flag", warm=False), line, folder)
+    assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["terminate", "kill"])
+def test_a_stopped_command_leaves_no_server(tmp_path, how):
+    pidfile = tmp_path / "pid"
+    command = subprocess.Popen(
+        mcp_servers.argv(_script(tmp_path)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PIDFILE": str(pidfile)},
+        text=True,
+    )
+    assert command.stdin is not None and command.stdout is not None
+    command.stdin.write("sleep\n")
+    command.stdin.flush()
+    assert command.stdout.readline().startswith("argv")
+    pid = int(pidfile.read_text())
+    assert pid != command.pid  # the server is the warm fork, not the command
+    command.send_signal(how)
+    assert command.wait(30) == -how
+    # SIGTERM is passed on and its end waited for (its files closed; the process reaped a moment after); SIGKILL
+    # cannot be: the server sees its end of the socket close.
+    eventually(
+        lambda: not Path(f"/proc/{pid}").exists(), "the server's end", timeout=2 if how == signal.SIGTERM else 10
+    )
+
+
+def test_a_script_of_no_sdk_starts_as_itself(tmp_path):
+    plain = tmp_path / "plain.py"
+    plain.write_text("print('hi')\n")
+    assert mcp_servers.argv(plain) == [sys.executable, str(plain)]
