@@ -22,6 +22,7 @@ from acp import schema
 
 from tests import mcp_servers
 from tests.helpers import CHAT
+from tests.mcp_servers import chat_argv
 
 
 class Terminal:
@@ -144,8 +145,11 @@ class Recorder:
 class Editor:
     """``chat acp ARGS`` started in ``env`` (its stderr kept in ``stderr``), driven by the SDK's client."""
 
-    def __init__(self, env: dict[str, str], *args: str, cwd: str | None = None):
+    def __init__(self, env: dict[str, str], *args: str, cwd: str | None = None, warm: bool = True):
+        """``warm``: forked from a process that imported chat (tests/mcp_servers.chat_argv); False for the installed
+        ``chat acp`` itself, as an editor's command line starts it."""
         self.client = Recorder()
+        self.warm = warm
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -154,8 +158,9 @@ class Editor:
         self.conn, self.process = self._run(self._start(), 60)
 
     async def _start(self) -> tuple[Any, Any]:
+        command = [str(CHAT), "acp", *self.args]
         process = await asyncio.create_subprocess_exec(
-            str(CHAT), "acp", *self.args, env=self.env, cwd=self.cwd,
+            *(chat_argv(*command) if self.warm else command), env=self.env, cwd=self.cwd,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             limit=64 * 1024 * 1024,
         )  # fmt: skip

@@ -33,17 +33,21 @@ def era_of(script: Path, env: dict[str, str]) -> str | None:
     return "2026" if "from mcp" in text or "import mcp" in text else None
 
 
-def _socket(era: str) -> str:
+def warm_socket(era: str) -> str:
+    """The socket of this test process's warm process of ``era`` (an SDK's, or "chat"), started at the first ask."""
     if era in _started:
         return _started[era]
     folder = tempfile.mkdtemp(prefix="chatcli-warm-")
     path = os.path.join(folder, f"{era}.sock")
+    # It imports, and reads no test's environment: each child is given its launcher's whole.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": folder, "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
     process = subprocess.Popen(
         [sys.executable, str(WARM), "--serve", path, era],
         stdin=subprocess.PIPE,  # never written: it ends when this process does, and the warm server with it
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env=env,
     )
     assert process.stdout is not None
     if process.stdout.readline().strip() != "ready":
@@ -65,7 +69,15 @@ def argv(script: Path | str, *args: str, env: dict[str, str] | None = None, warm
     era = era_of(script, env or {}) if warm else None
     if era is None:
         return [sys.executable, str(script), *args]
-    return [sys.executable, "-S", str(WARM), _socket(era), str(script), *args]
+    return [sys.executable, "-S", str(WARM), warm_socket(era), str(script), *args]
+
+
+def chat_argv(chat: Path | str, *args: str) -> list[str]:
+    """The command line of the installed ``chat ARGS`` (``chat``, its path) started warm: forked from a process of this
+    test worker that imported chat once, run as chat's warm worker runs a call (tests/mcp/warm.py). For the tests'
+    ``chat serve`` and ``chat acp`` processes, whose pipes, sockets, signals and exit are what they test, not chat's
+    start; a test about the start, or about the process's own identity, runs ``chat`` itself."""
+    return [sys.executable, "-S", str(WARM), warm_socket("chat"), str(chat), *args]
 
 
 def stdio(script: Path | str, *args: str, warm: bool = True, **extra: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import acp
 import pytest
@@ -343,7 +344,7 @@ def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, edi
     """What each snippet of docs/editors.md starts (its command, with chat's path where it names one) answers an
     ACP client: the snippets parse, and their command is chat acp."""
     assert Path(argv[0]).name == "chat" and argv[1:] == ["acp"], (editor, argv)
-    client = Editor(chat_env, *argv[2:])
+    client = Editor(chat_env, *argv[2:], warm=False)  # the installed chat, as the editor starts it
     try:
         client.initialize()
         session = client.new()
@@ -441,21 +442,52 @@ FRAMING = {
 }
 
 
+def _listing(tag: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": f"after {tag}", "method": "session/list", "params": {}}).encode()
+
+
+def _answers_until(stdout: Any, tag: str) -> list[dict[str, Any]]:
+    """The agent's answers up to and with its answer to ``_listing(tag)`` (stdout carries JSON-RPC lines only)."""
+    answers: list[dict[str, Any]] = []
+    while not any(a.get("id") == f"after {tag}" for a in answers):
+        line = stdout.readline()
+        assert line, f"the agent's output ended after {answers}, waiting for the answer to the listing after {tag}"
+        answers.append(json.loads(line))
+    return answers
+
+
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", FRAMING)
-def test_every_malformed_line_gets_the_protocols_error_or_nothing_and_never_ends_the_agent(chat_env, server, name):
-    line, code = FRAMING[name]
-    agent = subprocess.Popen(
-        [str(CHAT), "acp"], env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    listing = b'{"jsonrpc": "2.0", "id": "after", "method": "session/list", "params": {}}'
-    out, err = agent.communicate(line + b"\n" + listing, timeout=60)  # the last line has no newline: still read
-    answers = [json.loads(text) for text in out.splitlines()]  # stdout: JSON-RPC lines only
-    assert agent.returncode == 0, err.decode()[-2000:]
-    errors = [a["error"]["code"] for a in answers if "error" in a]
-    assert errors == ([code] if code is not None else []), answers
-    assert [a["id"] for a in answers if "result" in a] == ["after"]  # and the agent went on
-    assert b"Traceback" not in err, err.decode()[-2000:]
+def test_every_malformed_line_gets_the_protocols_error_or_nothing_and_never_ends_the_agent(chat_env, server, tmp_path):
+    """One agent reads every line of ``FRAMING`` in turn, each followed by a request it must still answer: each line
+    gets its error or nothing (what came out between two answers is that line's), and the agent goes on to the end."""
+    with open(tmp_path / "stderr", "w+b") as err:  # read after: a pipe left unread could fill and stop the agent
+        agent = subprocess.Popen(
+            [str(CHAT), "acp"], env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+        assert agent.stdin is not None and agent.stdout is not None
+        wrong = {}
+        try:
+            for name, (line, code) in FRAMING.items():
+                agent.stdin.write(line + b"\n" + _listing(name) + b"\n")
+                agent.stdin.flush()
+                answers = _answers_until(agent.stdout, name)
+                errors = [a["error"]["code"] for a in answers if "error" in a]
+                results = [a["id"] for a in answers if "result" in a]
+                if errors != ([code] if code is not None else []) or results != [f"after {name}"]:
+                    wrong[name] = answers
+            agent.stdin.write(_listing("the last line, which has no newline"))  # still read
+            agent.stdin.close()
+            last = [json.loads(line) for line in agent.stdout.read().splitlines()]
+            assert agent.wait(60) == 0
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+            err.seek(0)
+            said = err.read().decode("utf-8", "replace")
+        assert wrong == {}, said[-2000:]
+        assert [a.get("id") for a in last] == ["after the last line, which has no newline"], (last, said[-2000:])
+        assert "Traceback" not in said, said[-2000:]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, chat, eventually
+from tests.mcp_servers import chat_argv
 
 
 def free_port() -> int:
@@ -36,8 +37,16 @@ class Served:
     """A running ``chat serve``."""
 
     def __init__(
-        self, env: dict[str, str], *args: str, port: int | None = None, unix: str | None = None, host: str = "127.0.0.1"
+        self,
+        env: dict[str, str],
+        *args: str,
+        port: int | None = None,
+        unix: str | None = None,
+        host: str = "127.0.0.1",
+        warm: bool = True,
     ):
+        """``warm``: forked from a process that imported chat (tests/mcp_servers.chat_argv); False for a test about
+        the process itself (its pid, its memory), which then is the installed ``chat serve``."""
         self.port = port or free_port()
         self.unix = unix
         self.host = host
@@ -49,7 +58,9 @@ class Served:
             if unix
             else ["--port", str(self.port)] + (["--host", host] if host != "127.0.0.1" else [])
         )
-        self.process = subprocess.Popen([str(CHAT), "serve", *where, *args], env=env, stderr=subprocess.PIPE, text=True)
+        command = [str(CHAT), "serve", *where, *args]
+        command = chat_argv(*command) if warm else command
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

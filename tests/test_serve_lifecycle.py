@@ -64,7 +64,7 @@ def _peak_kb(pid: int) -> int:
 def test_a_body_over_the_limit_is_refused_before_it_is_read(server, chat_env):
     import http.client
 
-    served = Served(chat_env, port=free_port())
+    served = Served(chat_env, port=free_port(), warm=False)  # its memory is read: the process itself
     try:
         # Said by its length: refused at once, nothing read (the client sends no body at all).
         connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)

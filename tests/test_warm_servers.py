@@ -3,6 +3,7 @@ it: the same arguments, environment, folder, output and exit code, and no server
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,11 @@ if line.startswith("sleep"):
     time.sleep(60)
 if line.startswith("say"):
     sys.exit("said and gone")
+if line.startswith("exit"):
+    os._exit(5)  # no clean-up, no SystemExit
+if line.startswith("kill"):
+    import signal
+    os.kill(os.getpid(), signal.SIGKILL)
 sys.exit(int(line) if line.strip().isdigit() else 0)
 """
 
@@ -44,7 +50,7 @@ def _run(argv: list[str], line: str, cwd: Path) -> subprocess.CompletedProcess[s
     return subprocess.run(argv, input=line, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
 
 
-@pytest.mark.parametrize("line", ["7\n", "0\n", "say\n"])
+@pytest.mark.parametrize("line", ["7\n", "0\n", "say\n", "exit\n", "kill\n"])
 def test_a_warm_server_runs_as_python_runs_it(tmp_path, line):
     script, folder = _script(tmp_path), tmp_path / "elsewhere"
     folder.mkdir()
@@ -78,6 +84,26 @@ def test_a_stopped_command_leaves_no_server(tmp_path, how):
     eventually(
         lambda: not Path(f"/proc/{pid}").exists(), "the server's end", timeout=2 if how == signal.SIGTERM else 10
     )
+
+
+@pytest.mark.parametrize(
+    "args, stdin",
+    [(["--version"], ""), (["acp"], ""), (["--json", "hello"], ""), (["--no-such-flag"], ""), (["config", "get"], "")],
+)
+def test_chat_started_warm_is_chat(tmp_path, chat_env, server, args, stdin):
+    """``chat ARGS`` forked from the warm process (tests/mcp_servers.chat_argv) says and ends as the installed chat."""
+    from tests.fakeserver import Reply
+    from tests.helpers import CHAT
+
+    server.queue(Reply("hi there"), Reply("hi there"))
+    warm = subprocess.run(
+        mcp_servers.chat_argv(CHAT, *args), input=stdin, capture_output=True, text=True, env=chat_env, timeout=60
+    )
+    cold = subprocess.run([str(CHAT), *args], input=stdin, capture_output=True, text=True, env=chat_env, timeout=60)
+    assert (warm.returncode, warm.stderr) == (cold.returncode, cold.stderr)
+    assert warm.stdout.replace(str(server.port), "") == cold.stdout.replace(str(server.port), "") or args[0] == "--json"
+    if args[0] == "--json":  # the same answer (its timing is its own)
+        assert json.loads(warm.stdout)["reply"] == json.loads(cold.stdout)["reply"] == "hi there"
 
 
 def test_a_script_of_no_sdk_starts_as_itself(tmp_path):

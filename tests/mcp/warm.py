@@ -5,11 +5,16 @@ hundreds. ``python warm.py --serve SOCKET ERA`` imports the SDK of ``ERA`` once 
 ``legacy``, "2026": mcp 2.x) and listens on the Unix socket ``SOCKET``; ``python -S warm.py SOCKET SCRIPT ARGS...``
 is the command chat starts in the server's place: it hands its stdin, stdout and stderr, its environment, working
 directory and arguments to the warm process, which forks and runs ``SCRIPT`` as ``python SCRIPT ARGS...`` would, in
-those. The command exits with the server's exit code; when it is stopped (chat ends the server's process group) the
-server it started ends with it, as it watches the command's end of the socket; a server that ends by ``os._exit`` or a
-signal of its own makes the command exit 1 (the status is the warm process's to reap). What chat sees of its server is
+those. The command exits with the server's exit code, or ends of the signal that ended it (the warm process forks a
+child that forks the server, waits for it and says how it ended); when the command is stopped (chat ends the server's
+process group) the server it started ends with it, as it watches the command's end of the socket. What chat sees of its server is
 the same pipes, environment and lines; only the process that holds them is another (tests about the server's own
 process start it the normal way: tests/mcp_servers.py).
+
+The era "chat" is the installed ``chat`` itself, for the tests' ``chat serve`` and ``chat acp`` processes (one costs
+0.9 s of CPU, 0.6 s of it imports, and the suite starts some 140): the warm process imports what chat's own warm worker
+does (``chatcli.app.worker.server.warm_up``) and the serve and editor doors', and its child runs ``chat ARGS`` as the
+worker's child does (``chatcli.app.worker.child``: a process group of its own, chat's atexit work, its exit code).
 """
 
 import array
@@ -47,14 +52,17 @@ def launch(path: str, script: str, args: list[str]) -> int:
     if pid:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, forward)
-    code = _exactly(conn, 4)
-    if code is not None:
+    told = _exactly(conn, 4)
+    if told is not None:
         _exactly(conn, 1)  # its end of the socket closes as it exits: this process outlives it by nothing
-        return int.from_bytes(code, "big", signed=True)
-    if sent:  # the server ended of the signal: so does this process
-        signal.signal(sent[-1], signal.SIG_DFL)
-        os.kill(os.getpid(), sent[-1])
-    return 1
+        code = int.from_bytes(told, "big", signed=True)
+    else:  # its process was killed before it could tell (and the server with it, which watches the socket)
+        code = -sent[-1] if sent else 1
+    if code < 0:  # the server ended of a signal: so does this process
+        if -code != signal.SIGKILL:
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code if code >= 0 else 1
 
 
 def _exactly(conn: socket.socket, size: int) -> bytes | None:
@@ -91,7 +99,25 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
-    """In the forked child: become ``python SCRIPT ARGS...`` in the launcher's stdio, environment and folder."""
+    """In the forked child: fork the process that becomes ``python SCRIPT ARGS...``, wait for it, and tell the launcher
+    how it ended: its exit code, or the signal that ended it (as a negative number), however it ended."""
+    code = 1
+    try:
+        server = os.fork()
+        if server == 0:
+            _serve_one(conn, asked, fds)
+        for fd in fds:  # the server's now: its output ends when it does
+            os.close(fd)
+        code = os.waitstatus_to_exitcode(os.waitpid(server, 0)[1])
+    finally:
+        try:
+            conn.sendall(code.to_bytes(4, "big", signed=True))
+        finally:
+            os._exit(0)
+
+
+def _serve_one(conn: socket.socket, asked: dict, fds: list[int]) -> None:
+    """In the server's process: become ``python SCRIPT ARGS...`` in the launcher's stdio, environment and folder."""
     code = 1
     try:
         code = _become(conn, asked, fds)
@@ -105,10 +131,7 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
                 stream.flush()
             except Exception:
                 pass
-        try:
-            conn.sendall(code.to_bytes(4, "big", signed=True))
-        finally:
-            os._exit(code)
+        os._exit(code)
 
 
 def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
@@ -116,6 +139,11 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
     import signal
     import threading
 
+    if CHAT:
+        import atexit
+
+        atexit._clear()  # the warm process's: a fresh chat has none of them
+        os.setpgid(0, 0)  # as chat started by its test is a process of its own, not one of the warm process's group
     for target, fd in zip((0, 1, 2), fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -134,6 +162,13 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
 
     conn.sendall(os.getpid().to_bytes(4, "big"))
     threading.Thread(target=watch, daemon=True).start()
+    if CHAT:
+        import time
+
+        from chatcli.app.worker.child import _run as run_chat
+
+        time.tzset()
+        return int(run_chat(sys.argv[1:], lambda _status: None))
     try:
         runpy.run_path(sys.argv[0], run_name="__main__")
     except SystemExit as stop:
@@ -153,21 +188,21 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
     return 0
 
 
+CHAT = False  # this warm process is of the era "chat"
+
+
 def serve(path: str, era: str) -> None:
     """Import ``era``'s SDK, listen on ``path`` and fork a server for each launcher that connects."""
     import select
     import signal
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    if era == "2025":
-        import legacy  # noqa: F401 - mcp 1.x first on sys.path
-        import mcp.server.fastmcp  # noqa: F401
+    global CHAT
+    if era == "chat":
+        CHAT = True
+        del sys.path[0]  # this folder: chat's own path is the installed one's (its script's folder, then the venv's)
+        _import_chat()
     else:
-        import mcp.server.mcpserver  # noqa: F401
-        import mcp_types  # noqa: F401
-    import anyio  # noqa: F401
-    import mcp.server.stdio  # noqa: F401
-    import pydantic  # noqa: F401
+        _import_sdk(era)
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its servers are reaped as they end
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -197,6 +232,32 @@ def serve(path: str, era: str) -> None:
         for fd in fds:
             os.close(fd)
         conn.close()
+
+
+def _import_sdk(era: str) -> None:
+    """The MCP SDK of ``era``, with what a FastMCP server imports of it."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if era == "2025":
+        import legacy  # noqa: F401 - mcp 1.x first on sys.path
+        import mcp.server.fastmcp  # noqa: F401
+    else:
+        import mcp.server.mcpserver  # noqa: F401
+        import mcp_types  # noqa: F401
+    import anyio  # noqa: F401
+    import mcp.server.stdio  # noqa: F401
+    import pydantic  # noqa: F401
+
+
+def _import_chat() -> None:
+    """What chat's warm worker imports, then what ``chat serve`` and ``chat acp`` add to it."""
+    import importlib
+
+    from chatcli.app.worker.server import warm_up
+
+    warm_up()
+    for name in ("chatcli.app.serve_commands", "chatcli.api.server", "uvicorn", "chatcli.app.acp_commands",
+                 "chatcli.editor.agent", "acp"):  # fmt: skip
+        importlib.import_module(name)
 
 
 if __name__ == "__main__":
