@@ -608,19 +608,22 @@ def graph_path(provider_row: Row, tmp_path: Path) -> str:
     return plain_graph(tmp_path, provider_row)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployed_model() -> Iterator[Any]:
-    """The fake OpenAI server the deployed graphs ask (one for the module, as its ``langgraph dev``)."""
+    """The fake OpenAI server the deployed graphs ask (one for the test process, as its ``langgraph dev``; each test
+    that asks it clears what an earlier one left queued)."""
     from tests.fakeserver import FakeOpenAIServer
 
     with FakeOpenAIServer() as fake:
         yield fake
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployed(deployed_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real ``langgraph dev`` serving the example graph (``example``) and chat's own (``chat``): the ``remote``
-    backend's server, started once for the module (tests/remote_server.py)."""
+    backend's server, started once for the test process (tests/remote_server.py; some 1.5 s of CPU a start) and
+    shared by its tests as an Agent Server is by its users: each test's threads are its own (new ids), and a test
+    finds its own among the others' there."""
     from tests.remote_server import langgraph_command, serve
 
     if langgraph_command() is None:

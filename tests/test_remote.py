@@ -19,9 +19,11 @@ from tests.remote_server import KEY, CutProxy, Served
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def model(deployed_model: FakeOpenAIServer) -> FakeOpenAIServer:
-    """The OpenAI-compatible server chat's graph asks, on the LangGraph server (the remote backend's: tests/matrix.py)."""
+    """The OpenAI-compatible server chat's graph asks, on the LangGraph server (the remote backend's: tests/matrix.py),
+    with nothing an earlier test left queued or recorded."""
+    deployed_model.clear()
     return deployed_model
 
 

@@ -123,6 +123,7 @@ def test_a_call_that_fails_holds_nothing_of_the_limit(server, chat_env, isolated
     assert answered.code == 0 and "answered" in answered.out, answered
 
 
+@pytest.mark.e2e  # two processes at once
 def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, isolated_env):
     """One chat's call is under way (its most held in the ledger) when another asks: the day's total read from the
     store leaves no room, so the second is refused before it sends anything. Stopped with Ctrl-C, the first's call

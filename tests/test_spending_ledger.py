@@ -56,6 +56,7 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
+@pytest.mark.e2e  # two processes at once
 def test_two_processes_spending_at_once_never_pass_the_day_s_limit(settings):
     """Each process holds $0.01 150 times against a $1.00 day, both at once: together they hold 100, never more."""
     import asyncio
