@@ -4,7 +4,9 @@
 (its stdin closed), as chat starts one for a test: ``python bars.py`` against the warm start the suite uses
 (tests/mcp/warm.py: forked from a process that imported the SDK once). 25b, where PostgreSQL is installed: a test's
 database copied from a template with chat's schema (what each PostgreSQL test gets) on a server whose files are on
-a disk's file system (``/tmp`` here) against one in memory (``/dev/shm``). Order alternates each round; ratios are
+a disk's file system (``/tmp`` here) against one in memory (``/dev/shm``). 25c. ``chat acp`` (the tests' editor door as a
+process) started, asked to initialize and stopped: the installed ``chat acp`` against the warm start the suite uses
+for its ``chat acp`` and ``chat serve`` processes (tests/mcp_servers.chat_argv). Order alternates each round; ratios are
 the medians of the per-round ratios; CPU is the whole machine's (``/proc/stat``), as the warm server's forks and the
 database server are not this process's children. Results go to ``benchmarks/results-suite.md``.
 
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,6 +40,13 @@ INITIALIZE = {
     "id": 1,
     "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+ACP_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": 1, "clientCapabilities": {}},
 }
 
 
@@ -52,11 +62,11 @@ def _timed(work: Callable[[], None]) -> tuple[float, float]:
     return time.perf_counter() - start, _machine_cpu() - cpu
 
 
-def _server_round(argv: list[str], env: dict[str, str]) -> None:
+def _server_round(argv: list[str], env: dict[str, str], initialize: dict[str, Any] = INITIALIZE) -> None:
     """Start the server, have its answer to initialize, close its stdin and wait for it to end."""
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+    process.stdin.write(json.dumps(initialize).encode() + b"\n")
     process.stdin.flush()
     answer = json.loads(process.stdout.readline())
     assert answer.get("id") == 1 and "result" in answer, answer
@@ -100,6 +110,30 @@ def mcp_rows(runs: int) -> list[tuple[str, str]]:
             (f"25a. warm / cold, {era} (paired)", f"{got['wall_ratio']:.2f}x"),
         ]  # fmt: skip
     return rows
+
+
+def chat_rows(runs: int) -> list[tuple[str, str]]:
+    from tests import mcp_servers
+    from tests.helpers import CHAT
+
+    home = tempfile.mkdtemp(prefix="chatcli-bench-")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_RUNTIME_DIR": home, "CHATCLI_WORKER": "0",
+           "OPENAI_API_KEY": "sk-bench"}  # fmt: skip
+    warm, cold = mcp_servers.chat_argv(CHAT, "acp"), [str(CHAT), "acp"]
+    try:
+        _server_round(warm, env, ACP_INITIALIZE)  # the warm process is up before the first round
+        got = _paired(
+            runs, lambda: _server_round(warm, env, ACP_INITIALIZE), lambda: _server_round(cold, env, ACP_INITIALIZE)
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return [
+        ("25c. `chat acp` started warm, initialized, stopped",
+         f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.2f} s of CPU"),
+        ("25c. the same as the installed `chat acp`",
+         f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.2f} s of CPU"),
+        ("25c. warm / cold (paired)", f"{got['wall_ratio']:.2f}x"),
+    ]  # fmt: skip
 
 
 def _postgres(where: str) -> tuple[str, str]:
@@ -149,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="paired rounds of each (default 20)")
     args = parser.parse_args()
-    rows = mcp_rows(args.runs) + database_rows(args.runs)
+    rows = mcp_rows(args.runs) + database_rows(args.runs) + chat_rows(args.runs)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Row 25: what the test suite pays again and again",

@@ -116,10 +116,10 @@ class User:
 
     async def drive(self, work: Awaitable[Any], typed: Sequence[str], timeout: float = WAIT) -> Any:
         """Run ``work``, typing ``typed[i]`` once the i-th prompt is up, as a person who reads it first: a pause
-        (READING) after whatever they typed last; fail if it asks more or fewer times."""
+        (READING) after whatever they typed last and after the question appeared (so a loaded machine, on which chat
+        reads keys late, cannot shorten the pause chat sees); fail if it asks more or fewer times."""
         task = asyncio.ensure_future(work)
-        sent = reported = 0
-        appeared = False
+        sent = reported = seen = 0
         with create_app_session(input=self.keys, output=DummyOutput()):  # nothing reaches the real terminal
             deadline = asyncio.get_running_loop().time() + timeout
             while not task.done():
@@ -127,10 +127,10 @@ class User:
                 if drawn.count(CPR_REQUEST) > reported:  # answered as a terminal does, or each prompt waits for it
                     self.keys.send_text(CPR_ANSWER)
                     reported += 1
-                elif not appeared and READY in drawn:  # one who typed before reads the question as it appears
-                    appeared = True
+                elif drawn.count(READY) > seen:  # one who typed before reads each question as it appears: the pause
+                    seen = drawn.count(READY)  # is counted from there, once chat has read what came before it
                     self.last_key = None if self.last_key is None else time.monotonic()
-                elif sent < len(typed) and drawn.count(READY) > sent and self.read_it():
+                elif sent < len(typed) and seen > sent and self.read_it():
                     self.keys.send_text(typed[sent])
                     self.last_key = time.monotonic()
                     sent += 1
