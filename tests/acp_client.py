@@ -147,7 +147,9 @@ class Editor:
 
     def __init__(self, env: dict[str, str], *args: str, cwd: str | None = None, warm: bool = True):
         """``warm``: forked from a process that imported chat (tests/mcp_servers.chat_argv); False for the installed
-        ``chat acp`` itself, as an editor's command line starts it."""
+        ``chat acp`` itself, as an editor's command line starts it. A test about the editor that started the agent
+        ending (its parent gone) runs the installed chat: a warm agent's parent is the warm process's, which lives as
+        long as it does."""
         self.client = Recorder()
         self.warm = warm
         self.loop = asyncio.new_event_loop()

@@ -399,7 +399,7 @@ class Serve(Door):
         if self._served is None:
             from tests.test_serve import Served
 
-            self._served = Served(self.env, *self.args)
+            self._served = Served(self.env, *self.args, warm=False)  # the process its users start: the installed chat
         return self._served
 
     def ask(self, question: str, thread: str | None = None, files: tuple[Path, ...] = ()) -> Answer:
@@ -474,7 +474,7 @@ class Acp(Door):
         """The editor with its agent: ``chat acp ARGS`` as a process (tests/acp_client.py)."""
         from tests.acp_client import Editor
 
-        return Editor(self.env, *self.args)
+        return Editor(self.env, *self.args, warm=False)  # the process its users start: the installed chat
 
     @property
     def editor(self) -> Any:
@@ -640,8 +640,8 @@ def backend(request: pytest.FixtureRequest, provider_row: Row, monkeypatch: pyte
     if name == "remote":
         from tests.remote_server import KEY
 
-        server, fake = request.getfixturevalue("deployed"), request.getfixturevalue("deployed_model")
-        fake.clear()  # what an earlier test of the module left queued
+        server, fake = request.getfixturevalue("deployed").quiet(), request.getfixturevalue("deployed_model")
+        fake.clear()  # what an earlier test left queued (and its runs have ended: ``quiet``)
         chat_env = request.getfixturevalue("chat_env")
         env = {**{k: v for k, v in chat_env.items() if not k.startswith("LANGSMITH")}, "LANGGRAPH_API_KEY": KEY}
         args = ["--remote", server.url, "--assistant", "example"]

@@ -6,6 +6,7 @@ imported the SDK once (tests/mcp/warm.py: the same script, pipes, environment, f
 server ends when chat stops its command); ``argv(script, ...)`` is its command line, for a test that starts a server
 itself. ``warm=False`` gives ``python SCRIPT`` itself, for a test about the server's
 process. A script that imports no SDK (the servers written on tests/mcp/lines.py) starts as itself: it is quick.
+``chat_argv(CHAT, ...)`` is the same for the installed ``chat`` (the tests' ``chat serve`` and ``chat acp`` processes).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ def warm_socket(era: str) -> str:
         return _started[era]
     folder = tempfile.mkdtemp(prefix="chatcli-warm-")
     path = os.path.join(folder, f"{era}.sock")
-    # It imports, and reads no test's environment: each child is given its launcher's whole.
+    # It reads no test's environment (each child is given its launcher's whole), but starts Python as this worker's
+    # processes do: the same locale (UTF-8 mode or not), buffering, warnings, hash seed.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": folder, "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("LANG", "LC_", "PYTHON"))})
     process = subprocess.Popen(
         [sys.executable, str(WARM), "--serve", path, era],
         stdin=subprocess.PIPE,  # never written: it ends when this process does, and the warm server with it

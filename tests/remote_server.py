@@ -48,6 +48,25 @@ class Served:
     process: subprocess.Popen
     log: Path
 
+    def quiet(self, timeout: float = 30) -> "Served":
+        """This server, once no thread of it is busy: a run an earlier test left (a client that left, a run that goes
+        on after its client) has ended, so what the next test asks is the latest of its threads and requests."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            request = urllib.request.Request(
+                f"{self.url}/threads/search",
+                data=json.dumps({"status": "busy", "limit": 1}).encode(),
+                headers={"x-api-key": KEY, "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                if not json.loads(answer.read()):
+                    return self
+            if time.monotonic() > deadline:
+                raise AssertionError(f"a thread of {self.url} was still busy after {timeout:.0f} s")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

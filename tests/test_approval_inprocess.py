@@ -130,10 +130,12 @@ class User:
                 elif drawn.count(READY) > seen:  # one who typed before reads each question as it appears: the pause
                     seen = drawn.count(READY)  # is counted from there, once chat has read what came before it
                     self.last_key = None if self.last_key is None else time.monotonic()
+                    deadline = asyncio.get_running_loop().time() + timeout  # each question is waited for anew
                 elif sent < len(typed) and seen > sent and self.read_it():
                     self.keys.send_text(typed[sent])
                     self.last_key = time.monotonic()
                     sent += 1
+                    deadline = asyncio.get_running_loop().time() + timeout
                 if asyncio.get_running_loop().time() > deadline:
                     task.cancel()
                     pytest.fail(f"still asking after {sent} of {len(typed)} answers; the screen:\n{self.shown}")

@@ -27,10 +27,11 @@ def model(deployed_model: FakeOpenAIServer) -> FakeOpenAIServer:
     return deployed_model
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served(deployed: Served) -> Served:
-    """The LangGraph server: the remote backend's ``langgraph dev`` (tests/matrix.py's ``deployed``)."""
-    return deployed
+    """The LangGraph server: the remote backend's ``langgraph dev`` (tests/matrix.py's ``deployed``), no run of an
+    earlier test still going."""
+    return deployed.quiet()
 
 
 @pytest.fixture

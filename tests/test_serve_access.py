@@ -134,7 +134,8 @@ def test_another_local_user_is_refused_on_every_route_even_with_the_token(
     server, chat_env, serving, tmp_path, host, access
 ):
     env = {**private_runtime(chat_env, tmp_path), "CHATCLI_TOOLS": "shell"}
-    served = serving(*(["--no-token"] if access == "no-token" else []), env=env, host=host)
+    # the installed chat: its console is read to its end, the way out included
+    served = serving(*(["--no-token"] if access == "no-token" else []), env=env, host=host, warm=False)
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
     assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
@@ -200,7 +201,7 @@ def test_no_forwarding_header_makes_another_local_user_a_stranger_to_ask_for(ser
         host = own_address() or pytest.skip("this machine has no address but loopback")
         args += ["--host", "0.0.0.0"]
         env["CHATCLI_SERVE_TOKEN"] = "the-users-own-token-given-to-listen-beyond-loopback"
-    served = serving(*args, env=env)
+    served = serving(*args, env=env, warm=False)  # the installed chat: its console is read to its end
     served.token = served.token or env.get("CHATCLI_SERVE_TOKEN")
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))

@@ -32,7 +32,7 @@ def test_a_port_that_is_taken_is_one_line_and_no_listening_is_said(chat_env):
 
 @pytest.mark.parametrize("shape", ["events", "plain"])
 def test_sigterm_during_an_answer_stops_it_within_seconds_and_keeps_the_partial(server, chat_env, shape):
-    served = Served(chat_env, port=free_port())
+    served = Served(chat_env, port=free_port(), warm=False)  # the installed chat's own way out, timed
     try:
         server.queue(Reply(tokens=[f" word{i}" for i in range(600)], delay=0.05))  # 30 s of answer
         connection = served.connection()

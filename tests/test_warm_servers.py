@@ -106,6 +106,26 @@ def test_chat_started_warm_is_chat(tmp_path, chat_env, server, args, stdin):
         assert json.loads(warm.stdout)["reply"] == json.loads(cold.stdout)["reply"] == "hi there"
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["terminate", "interrupt", "kill"])
+def test_chat_started_warm_ends_of_a_signal_as_chat_does(chat_env, how):
+    """An editor ends its agent with a signal: ``chat acp`` started warm ends as the installed one does."""
+    from tests.helpers import CHAT
+
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}
+    ended = []
+    for argv in (mcp_servers.chat_argv(CHAT, "acp"), [str(CHAT), "acp"]):
+        agent = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=chat_env
+        )
+        assert agent.stdin is not None and agent.stdout is not None and agent.stderr is not None
+        agent.stdin.write(json.dumps(initialize).encode() + b"\n")
+        agent.stdin.flush()
+        assert json.loads(agent.stdout.readline())["id"] == 1  # it is up and reading
+        agent.send_signal(how)
+        ended.append((agent.wait(30), agent.stderr.read().decode()))
+    assert ended[0] == ended[1]
+
+
 def test_a_script_of_no_sdk_starts_as_itself(tmp_path):
     plain = tmp_path / "plain.py"
     plain.write_text("print('hi')\n")

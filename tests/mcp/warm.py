@@ -42,7 +42,11 @@ def launch(path: str, script: str, args: list[str]) -> int:
     pid = int.from_bytes(_exactly(conn, 4) or b"\0\0\0\0", "big")
     sent: list[int] = []
 
+    told: bytes | None = None
+
     def forward(signum: int, _frame: object) -> None:
+        if told is not None:  # it has ended (and may be reaped): nothing to pass on
+            return
         sent.append(signum)
         try:
             os.kill(pid, signum)
@@ -99,8 +103,10 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
-    """In the forked child: fork the process that becomes ``python SCRIPT ARGS...``, wait for it, and tell the launcher
-    how it ended: its exit code, or the signal that ended it (as a negative number), however it ended."""
+    """In the forked child: fork the process that becomes ``python SCRIPT ARGS...``, tell the launcher its pid (where
+    its signals go), wait for it, and tell the launcher how it ended: its exit code, or the signal that ended it (as a
+    negative number), however it ended. It is left unreaped for this process's parent (the warm process ignores
+    SIGCHLD, so the kernel reaps it as this process ends): its pid is not another's until the launcher has been told."""
     code = 1
     try:
         server = os.fork()
@@ -108,7 +114,15 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
             _serve_one(conn, asked, fds)
         for fd in fds:  # the server's now: its output ends when it does
             os.close(fd)
-        code = os.waitstatus_to_exitcode(os.waitpid(server, 0)[1])
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # nor are the warm process's own pipes held for the server's life
+            os.dup2(null, fd)
+        os.close(null)
+        conn.sendall(server.to_bytes(4, "big"))
+        ended = os.waitid(os.P_PID, server, os.WEXITED | os.WNOWAIT)
+        assert ended is not None
+        killed = ended.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+        code = -ended.si_status if killed else ended.si_status
     finally:
         try:
             conn.sendall(code.to_bytes(4, "big", signed=True))
@@ -142,7 +156,7 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
     if CHAT:
         import atexit
 
-        atexit._clear()  # the warm process's: a fresh chat has none of them
+        atexit._clear()  # the warm process's, as chat's own worker's child clears them (chat's own are made anew)
         os.setpgid(0, 0)  # as chat started by its test is a process of its own, not one of the warm process's group
     for target, fd in zip((0, 1, 2), fds):
         os.dup2(fd, target)
@@ -160,7 +174,6 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
         conn.recv(1)
         os._exit(1)
 
-    conn.sendall(os.getpid().to_bytes(4, "big"))
     threading.Thread(target=watch, daemon=True).start()
     if CHAT:
         import time
