@@ -91,6 +91,15 @@ def _paired(runs: int, now: Callable[[], None], before: Callable[[], None]) -> d
     }
 
 
+def _rows(now: str, before: str, ratio: str, got: dict[str, float], digits: int = 2) -> list[tuple[str, str]]:
+    """A paired measurement's three rows: the way the suite pays it now, the way it did, and their ratio."""
+    return [
+        (now, f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.{digits}f} s of CPU"),
+        (before, f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.{digits}f} s of CPU"),
+        (ratio, f"{got['wall_ratio']:.2f}x"),
+    ]
+
+
 def mcp_rows(runs: int) -> list[tuple[str, str]]:
     from tests import mcp_servers
 
@@ -102,13 +111,12 @@ def mcp_rows(runs: int) -> list[tuple[str, str]]:
         cold = mcp_servers.argv(bars, env=env_extra, warm=False)
         _server_round(warm, env)  # the warm server of the era is up before the first round
         got = _paired(runs, lambda: _server_round(warm, env), lambda: _server_round(cold, env))
-        rows += [
-            (f"25a. a FastMCP test server of {era} started warm, initialized, stopped",
-             f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.2f} s of CPU"),
-            ("25a. the same as `python bars.py`",
-             f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.2f} s of CPU"),
-            (f"25a. warm / cold, {era} (paired)", f"{got['wall_ratio']:.2f}x"),
-        ]  # fmt: skip
+        rows += _rows(
+            f"25a. a FastMCP test server of {era} started warm, initialized, stopped",
+            "25a. the same as `python bars.py`",
+            f"25a. warm / cold, {era} (paired)",
+            got,
+        )
     return rows
 
 
@@ -127,13 +135,12 @@ def chat_rows(runs: int) -> list[tuple[str, str]]:
         )
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    return [
-        ("25c. `chat acp` started warm, initialized, stopped",
-         f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.2f} s of CPU"),
-        ("25c. the same as the installed `chat acp`",
-         f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.2f} s of CPU"),
-        ("25c. warm / cold (paired)", f"{got['wall_ratio']:.2f}x"),
-    ]  # fmt: skip
+    return _rows(
+        "25c. `chat acp` started warm, initialized, stopped",
+        "25c. the same as the installed `chat acp`",
+        "25c. warm / cold (paired)",
+        got,
+    )
 
 
 def _postgres(where: str) -> tuple[str, str]:
@@ -170,13 +177,13 @@ def database_rows(runs: int) -> list[tuple[str, str]]:
         for _dsn, folder in started:
             subprocess.run([str(ROOT / ".ci" / "postgres"), "stop", folder], capture_output=True, timeout=60)
             shutil.rmtree(folder, ignore_errors=True)
-    return [
-        ("25b. a test's database copied from its template, the server's files in /dev/shm",
-         f"{got['now_wall'] * 1000:.0f} ms, {got['now_cpu']:.3f} s of CPU"),
-        ("25b. the same, the server's files in /tmp",
-         f"{got['before_wall'] * 1000:.0f} ms, {got['before_cpu']:.3f} s of CPU"),
-        ("25b. memory / disk (paired)", f"{got['wall_ratio']:.2f}x"),
-    ]  # fmt: skip
+    return _rows(
+        "25b. a test's database copied from its template, the server's files in /dev/shm",
+        "25b. the same, the server's files in /tmp",
+        "25b. memory / disk (paired)",
+        got,
+        digits=3,
+    )
 
 
 def main() -> None:

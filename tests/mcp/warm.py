@@ -105,8 +105,7 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
     """In the forked child: fork the process that becomes ``python SCRIPT ARGS...``, tell the launcher its pid (where
     its signals go), wait for it, and tell the launcher how it ended: its exit code, or the signal that ended it (as a
-    negative number), however it ended. It is left unreaped for this process's parent (the warm process ignores
-    SIGCHLD, so the kernel reaps it as this process ends): its pid is not another's until the launcher has been told."""
+    negative number), however it ended."""
     code = 1
     try:
         server = os.fork()
@@ -119,10 +118,7 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
             os.dup2(null, fd)
         os.close(null)
         conn.sendall(server.to_bytes(4, "big"))
-        ended = os.waitid(os.P_PID, server, os.WEXITED | os.WNOWAIT)
-        assert ended is not None
-        killed = ended.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
-        code = -ended.si_status if killed else ended.si_status
+        code = os.waitstatus_to_exitcode(os.waitpid(server, 0)[1])  # reaped here: gone once the launcher is told
     finally:
         try:
             conn.sendall(code.to_bytes(4, "big", signed=True))
