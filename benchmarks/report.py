@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -13,15 +14,21 @@ def met(value: float, target: float) -> str:
     return "yes" if value <= target else "NO"
 
 
-def report(rows: list[tuple[str, str, str, str]], runs: int, out: str, how: str = "") -> str:
+def report(rows: Sequence[tuple[str, ...]], runs: int, out: str, how: str = "") -> str:
     """Print ``rows`` under a head naming the time, the machine and ``runs`` (or ``how`` the values were had, for a
-    benchmark that scores rather than times); write the same text to ``out``."""
+    benchmark that scores rather than times); write the same text to ``out``. A row is (metric, value, target, met),
+    or (metric, value) for a benchmark that measures with no target."""
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         f"Run of {when} · {platform.node()} · nproc {os.cpu_count()} · Python {platform.python_version()}; "
         f"{how or f'medians of {runs} rounds'}\n"
     )
-    table = ["| metric | value | target | met? |", "|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
+    columns = ["metric", "value", "target", "met?"][: max((len(r) for r in rows), default=4)]
+    table = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
     text = head + "\n" + "\n".join(table) + "\n"
     print(text)
     Path(out).write_text(text)
