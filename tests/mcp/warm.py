@@ -102,7 +102,7 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
         raise
 
 
-def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
+def _run(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> None:
     """In the forked child: fork the process that becomes ``python SCRIPT ARGS...``, tell the launcher its pid (where
     its signals go), wait for it, and tell the launcher how it ended: its exit code, or the signal that ended it (as a
     negative number), however it ended."""
@@ -110,7 +110,7 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
     try:
         server = os.fork()
         if server == 0:
-            _serve_one(conn, asked, fds)
+            _serve_one(conn, asked, fds, chat)
         for fd in fds:  # the server's now: its output ends when it does
             os.close(fd)
         null = os.open(os.devnull, os.O_RDWR)
@@ -126,11 +126,11 @@ def _run(conn: socket.socket, asked: dict, fds: list[int]) -> None:
             os._exit(0)
 
 
-def _serve_one(conn: socket.socket, asked: dict, fds: list[int]) -> None:
+def _serve_one(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> None:
     """In the server's process: become ``python SCRIPT ARGS...`` in the launcher's stdio, environment and folder."""
     code = 1
     try:
-        code = _become(conn, asked, fds)
+        code = _become(conn, asked, fds, chat)
     except BaseException:  # before the script ran (its folder gone, the launcher gone): said where its stderr goes
         import traceback
 
@@ -144,12 +144,13 @@ def _serve_one(conn: socket.socket, asked: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
-def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
+def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int:
+    """``chat``: the installed chat is what runs (the era "chat"), not a script."""
     import runpy
     import signal
     import threading
 
-    if CHAT:
+    if chat:
         import atexit
 
         atexit._clear()  # the warm process's, as chat's own worker's child clears them (chat's own are made anew)
@@ -171,13 +172,13 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-    if CHAT:
+    if chat:
         import time
 
-        from chatcli.app.worker.child import _run as run_chat
+        from chatcli.app.worker.child import run_as_process
 
         time.tzset()
-        return int(run_chat(sys.argv[1:], lambda _status: None))
+        return run_as_process(sys.argv[1:], lambda _status: None)
     try:
         runpy.run_path(sys.argv[0], run_name="__main__")
     except SystemExit as stop:
@@ -197,17 +198,12 @@ def _become(conn: socket.socket, asked: dict, fds: list[int]) -> int:
     return 0
 
 
-CHAT = False  # this warm process is of the era "chat"
-
-
 def serve(path: str, era: str) -> None:
     """Import ``era``'s SDK, listen on ``path`` and fork a server for each launcher that connects."""
     import select
     import signal
 
-    global CHAT
     if era == "chat":
-        CHAT = True
         del sys.path[0]  # this folder: chat's own path is the installed one's (its script's folder, then the venv's)
         _import_chat()
     else:
@@ -237,7 +233,7 @@ def serve(path: str, era: str) -> None:
         if child == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _run(conn, asked, fds)
+            _run(conn, asked, fds, era == "chat")
         for fd in fds:
             os.close(fd)
         conn.close()

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def run_child(conn: socket.socket, header: dict[str, Any], fds: list[int], worke
     code = 1
     try:
         _become_caller(header, fds, worker_fds)
-        code = _run(list(header["argv"]), lambda status: _orphaned_tell(conn, worker, status))
+        code = run_as_process(list(header["argv"]), lambda status: _orphaned_tell(conn, worker, status))
     except BaseException:  # noqa: BLE001 - a child must never return into the worker's loop
         pass
     finally:
@@ -107,7 +108,7 @@ def _text_stream(
     )
 
 
-def _run(argv: list[str], ending: Any) -> int:
+def run_as_process(argv: list[str], ending: Callable[[dict[str, int]], None]) -> int:
     """``chat ARGV`` as a fresh process runs it, its atexit work and its flushes included; ``ending`` hears of an
     end by SIGINT (as Python's, which is not a return) before it comes."""
     import atexit
