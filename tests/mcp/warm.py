@@ -168,7 +168,10 @@ def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int
         sys.path.insert(0, folder)
 
     def watch() -> None:  # the launcher was stopped: so is its server
-        conn.recv(1)
+        try:
+            conn.recv(1)
+        except OSError:  # killed before it read the pid it was sent: its end is reset rather than closed
+            pass
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
