@@ -89,7 +89,7 @@ import tempfile
 import termios
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Collection
+from typing import Any, Callable, Collection
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -99,6 +99,7 @@ sys.path.insert(0, str(ROOT))
 import render_bench  # noqa: E402  (benchmarks/render_bench.py)
 
 from tests.fakeserver import FakeOpenAIServer, Reply  # noqa: E402
+from tests.helpers import a_thread as thread_of  # noqa: E402  (a thread as every door gets it)
 
 PY = sys.executable
 CHAT = str(Path(sys.executable).with_name("chat"))
@@ -326,7 +327,7 @@ FULL_FLOOR = "import langchain_openai, langgraph.graph, langgraph.checkpoint.sql
 def bench_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict[str, Any]:
     """Row 2: echo hi | chat beside the import floor, interleaved; ratio per pair."""
     home = work / "home-oneshot"
-    env = chat_env(server.base_url, home)
+    env = {**chat_env(server.base_url, home), "CHATCLI_WORKER": "0"}  # the cold path: row 11 has the worker's
     commands = {
         "chat": ([CHAT], b"hi\n"),
         "floor": ([PY, "-c", FLOOR], None),
@@ -721,7 +722,7 @@ def bench_attachments(server: FakeOpenAIServer, work: Path, n: int) -> dict[str,
 # ----------------------------------------------------------------------------------- tools
 
 BARS = ROOT / "tests" / "mcp" / "bars.py"  # the FastMCP test server
-BARS_TOOLS = 7  # the tools it offers
+BARS_TOOLS = 8  # the tools it offers (without BARS_EXTRA)
 N_SERVERS = 3
 BUILTIN_TOOLS = "shell,files"
 ONESHOT_QUESTION = "What is the capital of France?"
@@ -846,7 +847,8 @@ def bench_tools_oneshot(server: FakeOpenAIServer, work: Path, runs: int) -> dict
     """Row 7: ``chat "question"`` (stdout a pipe) with no tools, with --tools shell,files, and with
     three MCP servers; beside three bars.py started at once (the servers' own start); rotated."""
     homes = tools_homes(work)
-    env_none, env_mcp = chat_env(server.base_url, homes["none"]), chat_env(server.base_url, homes["mcp"])
+    cold = {"CHATCLI_WORKER": "0"}  # each run lists the servers itself: mcp_bench.py has the worker and the MCP host
+    env_none, env_mcp = ({**chat_env(server.base_url, homes[k]), **cold} for k in ("none", "mcp"))
     commands = {
         "none": ([CHAT, ONESHOT_QUESTION], env_none, 0),
         "builtin": ([CHAT, "--tools", BUILTIN_TOOLS, ONESHOT_QUESTION], env_none, 3),
@@ -1235,13 +1237,3 @@ def finish(args: argparse.Namespace, results: dict[str, Any], runs: int, n: int,
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-@contextlib.asynccontextmanager
-async def thread_of(settings: Any, thread_id: str, tools: bool = True) -> AsyncIterator[Any]:
-    """Thread ``thread_id`` as every door gets it (``Chat.thread``), open until the block ends."""
-    from chatcli.service.chat import Chat
-
-    async with Chat(settings) as chat:
-        await chat.open(tools=tools)
-        yield await chat.thread(thread_id)

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import re
@@ -51,7 +50,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -59,6 +58,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from report import report  # noqa: E402  (benchmarks/report.py)
+
+from tests.helpers import a_thread as thread_of  # noqa: E402  (a thread as every door gets it)
 
 if TYPE_CHECKING:  # the engine is imported when a run starts
     from chatcli.config import Settings
@@ -909,13 +910,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-@contextlib.asynccontextmanager
-async def thread_of(settings: Any, thread_id: str, tools: bool = True) -> AsyncIterator[Any]:
-    """Thread ``thread_id`` as every door gets it (``Chat.thread``), open until the block ends."""
-    from chatcli.service.chat import Chat
-
-    async with Chat(settings) as chat:
-        await chat.open(tools=tools)
-        yield await chat.thread(thread_id)

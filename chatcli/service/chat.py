@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable, Mapping, TypedDict, T
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import NoThread, UsageError
+from chatcli.local import startup
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
 from chatcli.service.running import Running
@@ -172,6 +173,7 @@ class Chat:
                 assert answerer.graph is not None
                 engine = _graph_engine(self.settings, self.listener, answerer.graph)
                 self.engine = await stack.enter_async_context(engine)
+        startup.over()  # what a turn needs is imported
         return self.engine
 
     @property

@@ -42,6 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chatcli.local import startup
 from chatcli.local.daemon import LIMIT, Listening, frame, same_user
 from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
@@ -340,6 +341,7 @@ def boot() -> None:
     loopback.guard()  # its servers' own addresses are allowed as each is started (chatcli.tools.mcp.transport)
     host = Host(idle, listening)
     host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
+    startup.over()
     try:
         asyncio.run(host.serve())
     finally:
