@@ -81,11 +81,17 @@ class Calls:
         ``ask`` answers the questions the server asks the user while the call runs (``elicit``; none: declined).
         A stopped call (cancelled, or out of time) is cancelled at the server too.
         """
-        session = await self.ensure()
-        if self.listing is None or self.listing.tool(name) is None:
-            raise Unavailable(
-                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
-            )
+        self.calls += 1  # from now: a server started for this call is in use, not idle (Toolbox.stop_idle)
+        try:
+            session = await self.ensure()
+            if self.listing is None or self.listing.tool(name) is None:
+                raise Unavailable(
+                    f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
+                )
+        except BaseException:
+            self.calls -= 1
+            self.used = time.monotonic()
+            raise
         sent: list[Any] = []
         answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
 
@@ -113,7 +119,6 @@ class Calls:
             sent.append(getattr(session, "_request_id", None))
             return await session.call_tool(name, arguments, progress_callback=progress)
 
-        self.calls += 1
         token = object()
         self._asking[token] = _one_at_a_time(_remembering(ask, answered)) if ask is not None else None
         calling = CALLING.set(token)  # (the call's task, made now, and mcp's questions of its rounds see it)

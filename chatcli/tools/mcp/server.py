@@ -210,6 +210,8 @@ class McpServer(Calls):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        if not final and self._task is not task:  # a call started it again meanwhile: that run is not this stop's
+            return
         if final:
             for chore in list(self._chores):
                 chore.cancel()
