@@ -76,7 +76,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--base", default=None, help="the commit to compare with (default: before chatcli.startup)")
     args = parser.parse_args()
-    base = args.base or default_base()
+    given = args.base or default_base()
+    named = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", given], capture_output=True, text=True)
+    base = named.stdout.strip() or given  # the commit itself in the report, not a name that moves
     r: dict[str, list[float]] = {}
 
     def add(key: str, value: float) -> None:
@@ -93,6 +95,8 @@ def main() -> int:
             config = work / f"home-{name}" / ".config" / "chatcli" / "config.toml"
             config.parent.mkdir(parents=True)
             config.write_text('[prices."gpt-fake"]\ninput = 1\noutput = 2\n')
+        for name in trees:  # each side once unmeasured: the unpacked base compiles its bytecode
+            assert timed_run([PY, "-m", "chatcli"], env=envs[name], cwd=work, stdin=b"hi\n")[1].returncode == 0
         for i in range(args.runs):
             order = ("branch", "base") if i % 2 == 0 else ("base", "branch")
             for name in order:  # row 1: a cold one-shot

@@ -1,7 +1,7 @@
 """A chat process starts without the cycle collector's rounds and collects as usual once its start-up is over
 (chatcli.local.startup): a long prompt, ``chat serve`` or ``chat acp`` keeps its memory as any Python process does.
 
-What start-up saves is measured by benchmarks/bench.py (row 2, a cold one-shot's CPU), not here."""
+What start-up saves is measured by benchmarks/startup_bench.py (row 26), not here."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from tests.test_graph_app import AGENT, graph_env  # noqa: F401  (a fixture)
 
 @pytest.fixture
 def collector() -> Iterator[tuple[int, ...]]:
-    """This worker's collector as it was (its thresholds), put back after the test whatever the test did."""
+    """This worker's collector as it was (its thresholds), put back after the test whatever the test did; earlier
+    tests' garbage collected first, so that the test's ``over()`` freezes none of it."""
     thresholds = gc.get_threshold()
+    gc.collect()
     yield thresholds
     startup._thresholds = None
     gc.set_threshold(*thresholds)

@@ -37,6 +37,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -47,7 +48,7 @@ from chatcli.local.daemon import LIMIT, Listening, frame, same_user
 from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
-from chatcli.tools.mcp.transport import describe, is_transport_error
+from chatcli.tools.mcp.transport import describe, is_transport_error, preload
 
 
 def confined_as_this_host(sock: socket.socket) -> bool:
@@ -328,6 +329,15 @@ async def _read(server: McpServer, op: str, message: dict[str, Any]) -> Any:
     )
 
 
+def _warm_up() -> None:
+    """Import the MCP client, which every server the host starts needs, while the first caller comes; then the host's
+    start-up is over (chatcli.local.startup)."""
+    try:
+        preload()
+    finally:
+        startup.over()
+
+
 def boot() -> None:
     """The host's process: ``python -c ... boot()`` SOCKET IDLE (see chatcli.tools.mcp.link)."""
     path, idle = sys.argv[1], float(sys.argv[2])
@@ -341,7 +351,7 @@ def boot() -> None:
     loopback.guard()  # its servers' own addresses are allowed as each is started (chatcli.tools.mcp.transport)
     host = Host(idle, listening)
     host.say(f"listening on {path} (pid {os.getpid()}, idle {idle:g} s)")
-    startup.over()
+    threading.Thread(target=_warm_up, name="mcp-client-import", daemon=True).start()
     try:
         asyncio.run(host.serve())
     finally:
