@@ -19,12 +19,10 @@ Writes the table to benchmarks/results-startup.md.
 from __future__ import annotations
 
 import argparse
-import io
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import REPLY, PtyChat, answered, chat_env, prompt_shown, timed_run  # noqa: E402
 from report import report  # noqa: E402
+from web_bench import base_tree  # noqa: E402
 
 from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 
@@ -51,15 +50,6 @@ def default_base() -> str:
         check=True,
     ).stdout.split()
     return f"{added[-1]}^" if added else "HEAD"
-
-
-def tree(commit: str, work: Path) -> Path:
-    """``commit``'s chatcli/, unpacked."""
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "chatcli"], capture_output=True, check=True)
-    target = work / "base"
-    with tarfile.open(fileobj=io.BytesIO(data.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target
 
 
 def children_cpu() -> float:
@@ -86,7 +76,7 @@ def main() -> int:
 
     with FakeOpenAIServer(default_reply=REPLY) as server, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        trees = {"branch": ROOT, "base": tree(base, work)}
+        trees = {"branch": ROOT, "base": base_tree(work, base)}
         envs = {
             name: {**chat_env(server.base_url, work / f"home-{name}"), "PYTHONPATH": str(path), "CHATCLI_WORKER": "0"}
             for name, path in trees.items()

@@ -55,11 +55,14 @@ MAIN = "import runpy, sys; sys.argv = ['chat', *sys.argv[1:]]; runpy.run_module(
 page = website.documentation_page
 
 
-def base_tree(work: Path) -> Path:
-    """The code this checkout branched from, unpacked (chatcli/ only)."""
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+def base_tree(work: Path, commit: str | None = None) -> Path:
+    """``commit``'s code (by default the one this checkout branched from), unpacked (chatcli/ only)."""
+    commit = (
+        commit
+        or subprocess.run(
+            ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     data = subprocess.run(
         ["git", "-C", str(ROOT), "archive", commit, "chatcli"], capture_output=True, check=True
     ).stdout
