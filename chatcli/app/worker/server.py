@@ -337,7 +337,7 @@ def warm_up() -> list[str]:
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
-    startup.over()
+    startup.over()  # the collector's thresholds back (its start-up began in chatcli.local.daemon.spawn)
     return warm
 
 

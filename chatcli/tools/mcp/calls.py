@@ -81,17 +81,19 @@ class Calls:
         ``ask`` answers the questions the server asks the user while the call runs (``elicit``; none: declined).
         A stopped call (cancelled, or out of time) is cancelled at the server too.
         """
-        self.calls += 1  # from now: a server started for this call is in use, not idle (Toolbox.stop_idle)
+        self.calls += 1  # from the moment it asks for its server: one started for it is in use, not idle (stop_idle)
         try:
-            session = await self.ensure()
-            if self.listing is None or self.listing.tool(name) is None:
-                raise Unavailable(
-                    f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
-                )
-        except BaseException:
+            return await self._call(name, arguments, progress, ask)
+        finally:
             self.calls -= 1
             self.used = time.monotonic()
-            raise
+
+    async def _call(self, name: str, arguments: dict[str, Any], progress: Progress | None, ask: Ask | None) -> Any:
+        session = await self.ensure()
+        if self.listing is None or self.listing.tool(name) is None:
+            raise Unavailable(
+                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
+            )
         sent: list[Any] = []
         answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
 
@@ -139,8 +141,6 @@ class Calls:
         finally:
             CALLING.reset(calling)
             self._asking.pop(token, None)
-            self.calls -= 1
-            self.used = time.monotonic()
 
     async def elicit(self, params: dict[str, Any]) -> dict[str, Any]:
         """The server asks the user something (``elicitation/create``, as JSON): the answer of the call that asks.
