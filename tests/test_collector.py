@@ -83,7 +83,8 @@ def test_a_library_caller_s_collector_is_left_alone(collector):
     ``Chat.open`` changes nothing of its collector."""
     frozen = gc.get_freeze_count()
     startup.over()
-    assert gc.get_threshold() == collector and gc.get_freeze_count() == frozen
+    assert gc.get_threshold() == collector
+    assert gc.get_freeze_count() <= frozen, "nothing frozen (a frozen object may have died meanwhile)"
     gc.disable()  # a process that turned the collector off itself: begin() does not turn it on
     startup.begin()
     startup.over()
