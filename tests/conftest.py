@@ -136,10 +136,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run tests marked ``stores(...)`` once per store (the closest mark wins)."""
+    """Run tests marked ``stores(...)`` once per store (the closest mark wins). A run on PostgreSQL is marked
+    ``e2e``: it needs a server besides the test, so the fast run is on SQLite, the default store, and the whole
+    suite runs both."""
     mark = metafunc.definition.get_closest_marker("stores")
     if mark is not None and tuple(mark.args) != ("sqlite",) and "storage" in metafunc.fixturenames:
-        metafunc.parametrize("storage", mark.args, indirect=True)
+        kinds = [pytest.param(kind, marks=pytest.mark.e2e) if kind == "postgres" else kind for kind in mark.args]
+        metafunc.parametrize("storage", kinds, indirect=True)
 
 
 def _postgres_binaries() -> bool:

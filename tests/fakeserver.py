@@ -154,8 +154,10 @@ class Reply:
 
 # An answer the fake makes up (its echo) past this many tokens is streamed this many a chunk, as a provider streams a
 # long answer: the client parses each chunk whole (Gemini's SDK builds a model object of each), so an echo of a
-# 350 kB question a token each took that SDK 15 s.
-LONG, CHUNK = 2000, 64
+# 350 kB question a token each took that SDK 15 s, and the echo of a long history (each earlier question is in it)
+# took a test's many turns most of their CPU. A short answer (a sentence) still comes a token a chunk; a reply a
+# test queues comes as it says.
+LONG, CHUNK = 100, 64
 
 
 def made_up(text: str, delay: float = 0.0) -> Reply:

@@ -822,6 +822,7 @@ def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, 
     assert "count slowly" in chat(chat_env, "show", session).out  # the question, and the part that came, kept
 
 
+@pytest.mark.e2e  # a background reply is a process of its own
 def test_a_session_opened_on_a_thread_that_waits_shows_its_question_and_the_next_prompt_asks_it(
     open_editor, server, chat_env, tmp_path
 ):

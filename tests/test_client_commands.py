@@ -130,6 +130,7 @@ def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, ch
     assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
 
 
+@pytest.mark.e2e  # a background reply is a process of its own
 def test_bg_asks_in_the_background_and_the_thread_keeps_its_answer(client, server, chat_env):
     """An editor's /bg and serve's bg command start a background reply as the prompt's /bg does: the session is free
     at once, ``chat jobs`` lists it, the thread keeps the answer."""

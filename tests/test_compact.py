@@ -91,6 +91,7 @@ async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(settings
         assert "undone: and now?" in shown  # then /undo takes back exchanges, as before
 
 
+@pytest.mark.e2e  # the user's editor, a process
 async def test_summary_edit_keeps_the_correction_and_undo_takes_it_back(settings, server, tmp_path, monkeypatch):
     editor = tmp_path / "fix-summary"
     editor.write_text('#!/bin/sh\nsed -i "s/4417/4471/" "$1"\n')

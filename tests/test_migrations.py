@@ -73,6 +73,7 @@ def _load_dump(url: str, path: Path) -> None:
         conn.execute(path.read_text())  # no parameters: every statement of the script runs
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 @pytest.mark.stores("sqlite")
 def test_a_postgresql_database_from_release_0_1_0_upgrades_in_place(server, chat_env, pg_server):
     if pg_server is None:

@@ -64,6 +64,7 @@ def dropped(thread: Any, category: str) -> tuple[Any, str]:
     return probe, probe.evidence[-1]
 
 
+@pytest.mark.slow  # a conversation of TURNS turns, compacted and asked: about a second
 async def test_a_faithful_summary_loses_no_question_and_nothing_is_invented(settings, server):
     thread = rb.generate(TURNS, SEED)
     fake = RecallFake(thread)
@@ -88,6 +89,7 @@ async def test_a_faithful_summary_loses_no_question_and_nothing_is_invented(sett
     assert compacted.compacted.turns == TURNS - 1
 
 
+@pytest.mark.slow  # a conversation of TURNS turns, compacted and asked: about a second
 async def test_a_compaction_in_several_calls_carries_the_summary_from_one_to_the_next(settings, server):
     thread = rb.generate(TURNS, SEED)
     fake = RecallFake(thread)
@@ -98,6 +100,7 @@ async def test_a_compaction_in_several_calls_carries_the_summary_from_one_to_the
     assert compacted.score() == (20, 20) and rb.kept(compacted) == (16, 16)
 
 
+@pytest.mark.slow  # a conversation of TURNS turns, compacted and asked: about a second
 @pytest.mark.parametrize("category", ["single", "updated", "multi_session", "temporal"])
 async def test_a_summary_that_drops_a_fact_costs_exactly_its_question(settings, server, category):
     thread = rb.generate(TURNS, SEED)
@@ -111,6 +114,7 @@ async def test_a_summary_that_drops_a_fact_costs_exactly_its_question(settings, 
     assert rb.kept(compacted) == (15, 16) and rb.kept(compacted, category) == (3, 4)
 
 
+@pytest.mark.slow  # a conversation of TURNS turns, compacted and asked: about a second
 async def test_dropping_the_value_that_was_updated_costs_nothing(settings, server):
     thread = rb.generate(TURNS, SEED)
     latest = next(p for p in thread.probes if p.category == "updated").evidence[0]
@@ -120,6 +124,7 @@ async def test_dropping_the_value_that_was_updated_costs_nothing(settings, serve
     assert compacted.score() == (20, 20)
 
 
+@pytest.mark.slow  # a conversation of TURNS turns, compacted and asked: about a second
 async def test_what_was_remembered_is_answered_in_a_new_thread_only_when_the_memories_are_sent(settings, server):
     from chatcli.store import open_store
 

@@ -5,6 +5,8 @@ tests/test_spending_ledger.py.)"""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakeserver import Reply
 
 
@@ -106,6 +108,7 @@ def test_a_compaction_that_could_pass_the_thread_s_limit_is_refused_before_it_is
     assert shown["messages"][-1]["content"] == question, "the question is kept"
 
 
+@pytest.mark.slow  # model calls to each limit, one provider a case: a second and more each
 def test_a_graph_s_own_model_calls_are_kept_within_the_limits_with_every_provider(
     provider, isolated_env, tmp_path, monkeypatch
 ):

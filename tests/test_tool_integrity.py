@@ -233,6 +233,7 @@ async def test_one_key_refuses_the_rest_of_the_batch(server, settings, tmp_path,
     assert_valid(server)
 
 
+@pytest.mark.slow  # a thousand calls
 async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tmp_path):
     from tests.helpers import a_thread
 

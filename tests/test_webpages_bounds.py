@@ -107,6 +107,7 @@ def test_a_page_too_big_to_convert_is_refused_before_it_is_converted(server, cha
     assert run.code == 2 and server.requests == [] and time.monotonic() - started < 10
 
 
+@pytest.mark.slow  # a page made to take the converter its whole time limit
 def test_a_page_that_takes_too_long_to_convert_is_stopped(server, chat_env, site, monkeypatch):
     # 400 KB of "<!--": the standard library's parser is quadratic on it (70 s here).
     monkeypatch.setattr(html_text, "CONVERT_SECONDS", 1)
@@ -130,6 +131,7 @@ def test_a_page_that_needs_too_much_memory_to_convert_is_one_line(server, chat_e
     assert run.code == 2 and server.requests == []
 
 
+@pytest.mark.slow  # a hundred thousand elements converted
 def test_elements_nested_a_hundred_thousand_deep_are_converted_as_their_text(server, chat_env, site):
     server.queue(Reply("ok"))
     run = chat(chat_env, "-a", f"{site.url}/nested", "summarise")
