@@ -75,34 +75,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(scope="session", autouse=True)
-def commands_built_once() -> Iterator[None]:
-    """chat's command line is built once per test process, as it is once per ``chat`` process.
-
-    Typer builds the click commands from chatcli.app's functions (reading every signature and
-    its annotations: some 9 ms) each time it is asked; ``chatcli.app.cli.main`` asks once per
-    run, and the tests run ``chat`` in this process a thousand times and more. The commands are
-    built again should an app gain a command.
-    """
-    import typer.main
-
-    build = typer.main.get_command
-    built: dict[
-        tuple[int, int, int], tuple[Any, Any]
-    ] = {}  # -> (the app, kept alive so its id stays its own; the command)
-
-    def get_command(typer_instance: Any) -> Any:
-        key = (id(typer_instance), len(typer_instance.registered_commands), len(typer_instance.registered_groups))
-        if key not in built:
-            built[key] = (typer_instance, build(typer_instance))
-        return built[key][1]
-
-    patch = pytest.MonkeyPatch()
-    patch.setattr(typer.main, "get_command", get_command)
-    yield
-    patch.undo()
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests to completion in an event loop of their own."""

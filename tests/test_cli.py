@@ -393,3 +393,28 @@ def test_db_that_is_not_sqlite_is_refused_and_untouched(how, server, chat_env, t
     assert db.read_bytes() == garbage
     assert not server.requests
     assert not db.with_name(db.name + "-wal").exists() and not db.with_name(db.name + "-journal").exists()
+
+
+def test_the_command_line_is_built_once_a_process_and_again_when_a_command_is_added():
+    """Typer builds chat's click commands from its functions each time it is asked (some 10 ms); the app keeps them,
+    which the warm worker builds before it forks, and builds them again should a command be added."""
+    from chatcli.app.shared import _App
+
+    app = _App()
+
+    @app.command()
+    def first() -> None:
+        """The first."""
+
+    @app.command()
+    def second() -> None:
+        """The second."""
+
+    built = app.commands()
+    assert app.commands() is built and sorted(built.commands) == ["first", "second"]
+
+    @app.command()
+    def third() -> None:
+        """The third."""
+
+    assert sorted(app.commands().commands) == ["first", "second", "third"]

@@ -8,8 +8,6 @@ from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, MutableMapping
 
-import typer
-
 import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
@@ -258,7 +256,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             _refuse_a_mistyped_command(raw, env or Environment())
             args = ["ask", *question_words(args[1:])[0]]
             ASKED.set(args[1:])
-            command = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+            command = app.commands().commands["ask"]
             if {"-h", "--help", "--help-all"} & set(args[1:]):  # the config file where it really is
                 from chatcli.paths import config_path, shown_path
 

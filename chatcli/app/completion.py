@@ -34,12 +34,10 @@ def candidates(
     args: list[str], incomplete: str, threads: Callable[[], list[tuple[str, str]]]
 ) -> list[tuple[str, str, str]]:
     """What may follow ``args`` (the words before the cursor): (value, help, "plain" or "file")."""
-    import typer
-
     from chatcli.app.flags import COMMANDS
     from chatcli.app.shared import app, route
 
-    group: Any = typer.main.get_command(app)
+    group: Any = app.commands()
     name, *rest = route(list(args))
     command = group.commands[name]
     previous = args[-1] if args else ""

@@ -30,10 +30,24 @@ class _Command(typer.core.TyperCommand):
 class _App(typer.Typer):
     """The Typer app, whose commands all take -h and show plain usage lines."""
 
+    _built: tuple[tuple[int, int], Any] | None = None  # (the commands and groups it was built with, the click group)
+
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         kwargs.setdefault("cls", _Command)
         kwargs["context_settings"] = {**HELP_OPTIONS, **(kwargs.get("context_settings") or {})}
         return super().command(*args, **kwargs)
+
+    def commands(self) -> Any:
+        """The click group of chat's commands, built once a process: Typer builds it from the functions (reading
+        every signature and its annotations, some 10 ms) each time it is asked, and the warm worker builds it before
+        it forks, so that no one-shot through it does. Built again only should a command or group be added."""
+        shape = (len(self.registered_commands), len(self.registered_groups))
+        if self._built is None or self._built[0] != shape:
+            self._built = (shape, typer.main.get_command(self))
+        return self._built[1]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.commands()(*args, **kwargs)
 
 
 app = _App(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, context_settings=HELP_OPTIONS)
