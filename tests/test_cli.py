@@ -396,8 +396,8 @@ def test_db_that_is_not_sqlite_is_refused_and_untouched(how, server, chat_env, t
 
 
 def test_the_command_line_is_built_once_a_process_and_again_when_a_command_is_added():
-    """Typer builds chat's click commands from its functions each time it is asked (some 10 ms); the app keeps them,
-    which the warm worker builds before it forks, and builds them again should a command be added."""
+    """Typer builds chat's click commands from its functions each time it is asked (some 6 ms); the app keeps them,
+    and builds them again should a command be added."""
     from chatcli.app.shared import _App
 
     app = _App()

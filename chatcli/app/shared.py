@@ -39,8 +39,9 @@ class _App(typer.Typer):
 
     def commands(self) -> Any:
         """The click group of chat's commands, built once a process: Typer builds it from the functions (reading
-        every signature and its annotations, some 10 ms) each time it is asked, and the warm worker builds it before
-        it forks, so that no one-shot through it does. Built again only should a command or group be added."""
+        every signature and its annotations, some 6 ms) each time it is asked, and a process that runs chat more
+        than once (the tests run it in-process thousands of times) need not. Built again only should a command or
+        group be added."""
         shape = (len(self.registered_commands), len(self.registered_groups))
         if self._built is None or self._built[0] != shape:
             self._built = (shape, typer.main.get_command(self))

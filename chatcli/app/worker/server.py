@@ -335,9 +335,6 @@ def warm_up() -> list[str]:
     from chatcli.backends.own.pricing import preload
 
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
-    from chatcli.app.shared import app
-
-    app.commands()  # chat's command line, which each fork's cli.main would build again (some 10 ms)
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
     startup.over()  # the collector's thresholds back (its start-up began in chatcli.local.daemon.spawn)
