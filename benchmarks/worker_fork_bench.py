@@ -64,7 +64,7 @@ def forks_cpu(env: dict[str, str]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--base", default=None, help="the commit to compare with")
     parser.add_argument("--head", default="HEAD", help="the commit measured")
     parser.add_argument("--out", default=str(HERE / "results-worker-fork.md"))

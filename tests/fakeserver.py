@@ -152,18 +152,19 @@ class Reply:
         return list(self.tokens) if self.tokens is not None else tokenize(self.text)
 
 
-# An answer the fake makes up (its echo) past this many tokens is streamed this many a chunk, as a provider streams a
-# long answer: the client parses each chunk whole (Gemini's SDK builds a model object of each), so an echo of a
-# 350 kB question a token each took that SDK 15 s, and the echo of a long history (each earlier question is in it)
-# took a test's many turns most of their CPU. A short answer (a sentence) still comes a token a chunk; a reply a
-# test queues comes as it says.
-LONG, CHUNK = 100, 64
+# An answer the fake makes up past this many tokens is streamed this many a chunk, as a provider streams a long
+# answer: the client parses each chunk whole (Gemini's SDK builds a model object of each), so an echo of a 350 kB
+# question a token each took that SDK 15 s. Its echo, unpaced (no ``delay``), is chunked past ``ECHO_LONG``: the echo
+# of a long history (each earlier question is in it) took a test's many turns most of their CPU. A sentence still
+# comes a token a chunk; a paced answer (``delay``: a test that acts while it streams) and a default reply a test set
+# (``--reply-tokens``) past ``LONG`` only; a reply a test queues comes as it says.
+LONG, ECHO_LONG, CHUNK = 2000, 100, 64
 
 
-def made_up(text: str, delay: float = 0.0) -> Reply:
-    """The fake's own answer of ``text`` (no reply queued): a token a chunk, or ``CHUNK`` a chunk when long."""
+def made_up(text: str, delay: float = 0.0, long: int = LONG) -> Reply:
+    """The fake's own answer of ``text`` (no reply queued): a token a chunk, or ``CHUNK`` a chunk past ``long``."""
     tokens = tokenize(text)
-    if len(tokens) <= LONG:
+    if len(tokens) <= long:
         return Reply(text, delay=delay)
     return Reply(tokens=["".join(tokens[i : i + CHUNK]) for i in range(0, len(tokens), CHUNK)], delay=delay)
 
@@ -640,7 +641,8 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         if item is None:
-            item = made_up(fake._default_text(messages), fake.delay)
+            echo = fake.default_reply is None and not fake.delay
+            item = made_up(fake._default_text(messages), fake.delay, ECHO_LONG if echo else LONG)
 
         if isinstance(item, Fault) and item.status is not None:
             err = item.body if item.body is not None else _error_body(item.status, model, item.message)

@@ -49,6 +49,7 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 # --------------------------------------------------------------------------- schema
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_schema_is_set_up_on_first_use_and_reused_by_the_next_process(server, chat_env, empty_db):
     from chatcli.store.postgres.schema import MIGRATIONS
 
@@ -92,6 +93,7 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
         ]
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_a_database_set_up_by_a_newer_chatcli_is_refused(server, chat_env, empty_db):
     chat_env["CHATCLI_DB"] = empty_db
     assert chat(chat_env, "hello").code == 0
@@ -103,6 +105,7 @@ def test_a_database_set_up_by_a_newer_chatcli_is_refused(server, chat_env, empty
 # --------------------------------------------------------------------------- failures
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_connection_failures_are_one_line_and_never_show_the_password(chat_env, pg):
     from chatcli.errors import StoreError
     from chatcli.store import open_store
@@ -187,6 +190,7 @@ def test_passwords_in_urls_are_redacted():
 # --------------------------------------------------------------------------- storage and search
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_storage_is_one_row_per_message_and_grows_linearly(pg, tmp_path):
     from tests.test_graph import Harness, fake_model
 
@@ -264,6 +268,7 @@ SEARCH_QUERIES = [
 ]
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
     from chatcli.config import load_settings
     from chatcli.threads.opening import open_threads
@@ -297,6 +302,7 @@ def test_search_gives_the_same_results_as_on_sqlite(pg, tmp_path):
 # --------------------------------------------------------------------------- the turn lock
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 def test_the_turn_lock_holds_across_connections_and_a_cancelled_wait_leaves_no_lock(pg):
     from chatcli.store import open_store
 
@@ -389,6 +395,7 @@ def test_the_prompt_survives_a_dropped_connection_and_keeps_every_message(server
     pg.drop(name)
 
 
+@pytest.mark.e2e  # a PostgreSQL server
 async def test_a_one_shot_question_after_the_connection_dropped_is_kept(server, chat_env, pg):
     """In-process: the store's connection dies between two turns; the second turn reconnects."""
     from chatcli.config import load_settings
