@@ -146,16 +146,13 @@ def test_a_misspelled_config_key_gets_a_suggestion(chat_env):
 
 
 def test_help_fits_one_screen_and_help_all_lists_every_option(chat_env):
-    import typer
 
     from chatcli.app.shared import app
 
     shown = chat({**chat_env, "COLUMNS": "80"}, "--help").out.splitlines()
     assert len(shown) <= 45 and all(len(line) <= 80 for line in shown), [line for line in shown if len(line) > 80]
     every = chat({**chat_env, "COLUMNS": "80"}, "--help-all").out
-    options = [
-        opt for param in typer.main.get_command(app).commands["ask"].params for opt in getattr(param, "opts", [])
-    ]
+    options = [opt for param in app.commands().commands["ask"].params for opt in getattr(param, "opts", [])]
     assert len(options) > 25 and all(opt in every for opt in options), [o for o in options if o not in every]
     assert sum(opt in "\n".join(shown) for opt in options) < len(options)  # the rarer ones wait for --help-all
 
@@ -164,15 +161,13 @@ def test_every_option_that_takes_a_value_is_known_to_the_launcher():
     """The words after `chat` are read before click (a command's name, a question typed without quotes, the warm
     worker's choice) with one list of the options that take a value: an option missing from it has its value read
     as a word of the question (`chat --sandbox off hi` asked "off hi"). Every command's options, from click."""
-    import typer
-
     from chatcli.app.cli import app
     from chatcli.app.flags import VALUED
 
-    group = typer.main.get_command(app)
+    group = app.commands()
     valued = {
         name
-        for command in group.commands.values()  # type: ignore[attr-defined]
+        for command in group.commands.values()
         for param in command.params
         if param.param_type_name == "option" and not getattr(param, "is_flag", False) and param.nargs != 0
         for name in param.opts

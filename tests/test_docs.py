@@ -50,12 +50,10 @@ def command_lines() -> list[tuple[str, str, bool]]:
 
 @lru_cache
 def _group():
-    import typer
-
     import chatcli.app.cli  # noqa: F401  (registers every command)
     from chatcli.app.shared import app
 
-    return typer.main.get_command(app)
+    return app.commands()
 
 
 def parse(line: str, whole: bool = True) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import typer
 
 from chatcli.app import flags, launch
 from chatcli.app.environment import Environment
@@ -20,7 +19,7 @@ from chatcli.service.answerer import OWN
 def ask_params() -> list:
     from chatcli.app.cli import app
 
-    return typer.main.get_command(app).commands["ask"].params  # type: ignore[attr-defined]
+    return app.commands().commands["ask"].params
 
 
 def test_the_typer_command_is_the_table_row_for_row():

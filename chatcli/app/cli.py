@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, MutableMapping
 
+import typer
+
 import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
                 environ = (env or Environment()).environ
                 command.help = help_text(shown_path(config_path(environ), environ))
-            hidden = [p for p in command.params if getattr(p, "hidden", False)] if "--help-all" in args[1:] else []
+            rare = "--help-all" in args[1:]
+            hidden = [p for p in command.params if rare and isinstance(p, typer.core.TyperOption) and p.hidden]
             if hidden:  # every option, the rarer ones too (shown for this run only: the command may be kept)
                 args = ["ask", "--help"]
             try:

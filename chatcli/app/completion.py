@@ -37,7 +37,7 @@ def candidates(
     from chatcli.app.flags import COMMANDS
     from chatcli.app.shared import app, route
 
-    group: Any = app.commands()
+    group = app.commands()
     name, *rest = route(list(args))
     command = group.commands[name]
     previous = args[-1] if args else ""

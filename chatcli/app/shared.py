@@ -30,21 +30,23 @@ class _Command(typer.core.TyperCommand):
 class _App(typer.Typer):
     """The Typer app, whose commands all take -h and show plain usage lines."""
 
-    _built: tuple[tuple[int, int], Any] | None = None  # (the commands and groups it was built with, the click group)
+    _built: tuple[tuple[int, int], typer.core.TyperGroup] | None = None  # (the commands and groups it had, the group)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         kwargs.setdefault("cls", _Command)
         kwargs["context_settings"] = {**HELP_OPTIONS, **(kwargs.get("context_settings") or {})}
         return super().command(*args, **kwargs)
 
-    def commands(self) -> Any:
+    def commands(self) -> typer.core.TyperGroup:
         """The click group of chat's commands, built once a process: Typer builds it from the functions (reading
         every signature and its annotations, some 6 ms) each time it is asked, and a process that runs chat more
         than once (the tests run it in-process thousands of times) need not. Built again only should a command or
         group be added."""
         shape = (len(self.registered_commands), len(self.registered_groups))
         if self._built is None or self._built[0] != shape:
-            self._built = (shape, typer.main.get_command(self))
+            group = typer.main.get_command(self)
+            assert isinstance(group, typer.core.TyperGroup)  # more than one command: a group
+            self._built = (shape, group)
         return self._built[1]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
