@@ -155,7 +155,8 @@ class Reply:
 # An answer the fake makes up past this many tokens is streamed this many a chunk, as a provider streams a long
 # answer: the client parses each chunk whole (Gemini's SDK builds a model object of each), so an echo of a 350 kB
 # question a token each took that SDK 15 s. Its echo, unpaced (no ``delay``), is chunked past ``ECHO_LONG``: the echo
-# of a long history (each earlier question is in it) took a test's many turns most of their CPU. A sentence still
+# of a long history (each earlier question is in it) took a test's many turns most of their CPU; the fakes of the
+# other providers (tests/fakes) make their echo the same way. A sentence still
 # comes a token a chunk; a paced answer (``delay``: a test that acts while it streams) and a default reply a test set
 # (``--reply-tokens``) past ``LONG`` only; a reply a test queues comes as it says.
 LONG, ECHO_LONG, CHUNK = 2000, 100, 64

@@ -50,7 +50,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.anthropic_rules import blocks, request_error, signature
-from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, tokenize
+from tests.fakeserver import (
+    ECHO_LONG,
+    LONG,
+    Calls,
+    FakeOpenAIServer,
+    Fault,
+    Raw,
+    Reply,
+    _ClientGone,
+    _Handler,
+    made_up,
+    tokenize,
+)
 
 DEFAULT_MODELS = ("claude-fake", "claude-sonnet-4-6", "claude-haiku-4-5")
 LOOKBACK = 20  # block boundaries the API looks back from a breakpoint for a cached prefix
@@ -242,7 +254,8 @@ class _AnthropicHandler(_Handler):
             self._serve_raw(item)
             return
         if item is None:
-            item = Reply(fake._default_text(body["messages"]), delay=fake.delay)
+            echoed = fake.default_reply is echo and not fake.delay
+            item = made_up(fake._default_text(body["messages"]), fake.delay, ECHO_LONG if echoed else LONG)
         counts = fake.cache.use(body, fake.cache_minimum)
         if not body.get("stream"):
             self._send_json(200, self._message(body, item, counts))

@@ -49,6 +49,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.gemini_rules import NOT_THINKING, camel, is_gemini_3, request_error, signature
 from tests.fakeserver import (
     CHUNK,
+    ECHO_LONG,
     LONG,
     Calls,
     FakeOpenAIServer,
@@ -288,7 +289,7 @@ class _GeminiHandler(_Handler):
         if item is None:
             said = fake.default_reply
             text = echo(body["contents"]) if said is None else said(body["contents"]) if callable(said) else said
-            item = made_up(text, fake.delay)
+            item = made_up(text, fake.delay, ECHO_LONG if said is None and not fake.delay else LONG)
         events = _Answer(model, body, item, fake).events()
         if not stream:
             self._whole(events, item)

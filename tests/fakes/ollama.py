@@ -43,7 +43,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakeserver import Calls, FakeOpenAIServer, Fault, Raw, Reply, _ClientGone, _Handler, made_up, tokenize
+from tests.fakeserver import (
+    ECHO_LONG,
+    LONG,
+    Calls,
+    FakeOpenAIServer,
+    Fault,
+    Raw,
+    Reply,
+    _ClientGone,
+    _Handler,
+    made_up,
+    tokenize,
+)
 
 # name -> (architecture, capabilities)
 KNOWN = {
@@ -232,7 +244,8 @@ class _OllamaHandler(_Handler):
         seen = self._fitted(body)
         if item is None:
             said = fake.default_reply
-            item = made_up(echo(seen) if said is None else said(seen) if callable(said) else said, fake.delay)
+            text = echo(seen) if said is None else said(seen) if callable(said) else said
+            item = made_up(text, fake.delay, ECHO_LONG if said is None and not fake.delay else LONG)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
