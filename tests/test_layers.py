@@ -7,10 +7,11 @@ shape fails here before it tangles anything.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
-# Highest first: a module may import from its own layer and those below it.
+from tests.codebase import PACKAGE, parsed
+
 # Highest first: a module may import from its own room and those below it. The service every door holds
 # (service/) opens threads through the threads' rooms (threads/), the backends that answer them (backends/) and
 # what they all share about a turn (core/); what a question carries (content/) is below them all.
@@ -67,7 +68,7 @@ def modules() -> dict[str, Path]:
 
 def imports(name: str, path: Path) -> set[str]:
     """Dotted names this module imports, anywhere in it (relative imports resolved)."""
-    tree = ast.parse(path.read_text())
+    tree = parsed(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -90,8 +91,9 @@ def layer_of(name: str) -> str:
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
 
 
-def graph() -> dict[str, set[str]]:
-    """Module -> the package modules it imports."""
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    """Module -> the package modules it imports (made once: tests read it, none changes it)."""
     known = modules()
     edges = {}
     for name, path in known.items():
@@ -101,7 +103,7 @@ def graph() -> dict[str, set[str]]:
                 imported = imported.rpartition(".")[0]
             if imported and imported != name and imported != "chatcli":
                 targets.add(imported)
-        edges[name] = targets
+        edges[name] = frozenset(targets)
     return edges
 
 
@@ -157,7 +159,7 @@ def test_no_module_imports_another_modules_private_name():
     """A name with a leading underscore is its module's own: another module that needs it gets a public one."""
     wrong = []
     for name, path in modules().items():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chatcli"):
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 wrong += [f"{name}: {node.module}.{n}" for n in private]

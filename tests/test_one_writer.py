@@ -6,9 +6,9 @@ obey them. Read from the source: a write anywhere else fails here, as does a ric
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
+from tests.codebase import PACKAGE, parsed
+
 WRITER = "text.py"
 # The writes that reach no terminal, each with what it writes to. Anything else must pass the writer.
 NOT_A_TERMINAL = {
@@ -46,7 +46,7 @@ FIXED_QUESTIONS = {("app/thread_commands.py", "typer.confirm")}
 
 
 def sources() -> dict[str, ast.Module]:
-    return {str(p.relative_to(PACKAGE)): ast.parse(p.read_text()) for p in sorted(PACKAGE.rglob("*.py"))}
+    return {str(p.relative_to(PACKAGE)): parsed(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def direct_writes(name: str, tree: ast.Module) -> list[str]:
