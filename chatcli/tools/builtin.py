@@ -316,10 +316,9 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
         return f"remembered ({memory.id}): {memory.text}"
 
     where = sandbox.describe(policy, at.workdir) if "shell" in groups else ""
-    made = {
-        "remember": StructuredTool.from_function(
+    made: dict[str, dict[str, Any]] = {
+        "remember": dict(
             coroutine=remember,
-            name="remember",
             handle_tool_error=True,  # a text that cannot be kept: the reason is the result
             description=(
                 "Keep something the user asked you to remember, in their own words, for all their future "
@@ -327,25 +326,34 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
                 "the user approves each call."
             ),
         ),
-        "shell": StructuredTool.from_function(
+        "shell": dict(
             coroutine=shell,
-            name="shell",
             description=(
                 "Run a shell command (/bin/sh) in the user's current directory and return its output "
                 "(stdout and stderr together) and exit code. The user approves each command. "
                 f"{where[:1].upper()}{where[1:]}."
             ),
         ),
-        "read_file": StructuredTool.from_function(
+        "read_file": dict(
             coroutine=read_file,
-            name="read_file",
             handle_tool_error=True,  # a refusal (not a regular file) is a result the model reads
             description="Read a text file on the user's machine. A relative path is from the current directory.",
         ),
-        "list_directory": StructuredTool.from_function(
+        "list_directory": dict(
             coroutine=list_directory,
-            name="list_directory",
             description="List the entries of a directory on the user's machine (default: the current directory).",
         ),
     }
-    return [made[name] for group in groups for name in GROUPS[group]]
+    return [_tool(StructuredTool, name, made[name]) for group in groups for name in GROUPS[group]]
+
+
+# Each built-in tool's arguments, as a model class: the same for every host and policy, so inferred from the function
+# once per process (inferring it is most of the cost of making the tool, and a one-shot makes its tools anew).
+_ARGUMENTS: dict[str, Any] = {}
+
+
+def _tool(kind: Any, name: str, options: dict[str, Any]) -> Any:
+    """The StructuredTool ``name`` of ``options``, its arguments' schema inferred the first time only."""
+    tool = kind.from_function(name=name, args_schema=_ARGUMENTS.get(name), **options)
+    _ARGUMENTS.setdefault(name, tool.args_schema)
+    return tool
