@@ -104,6 +104,19 @@ def offered_names(builtins: list[str], listed: list[tuple[str, str]]) -> list[st
     return names
 
 
+# The built-in tools' definitions (Toolbox.schemas), by name and description.
+_BUILTIN_DEFINITIONS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _definition(entry: ToolEntry) -> dict[str, Any]:
+    """``entry``'s tool as an OpenAI function definition under the entry's name."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    schema = convert_to_openai_tool(entry.tool)
+    schema["function"]["name"] = entry.name
+    return schema
+
+
 class Toolbox(ApprovalRules):
     """The tools of one session and the rules for calling them."""
 
@@ -128,6 +141,7 @@ class Toolbox(ApprovalRules):
         self.sandbox = sandbox if sandbox is not None else Policy()  # where this toolbox's shell runs commands
         self._made: list[ToolEntry] | None = None
         self._readers: dict[str, tuple[Any, Any]] = {}  # each server's read_resource tool, and its listing
+        self._defined: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}  # each tool's definition (see schemas)
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache: what each server offers, kept between runs
         self.link = link
         self._start_timeout = start_timeout
@@ -347,14 +361,29 @@ class Toolbox(ApprovalRules):
                 self.granted[call.id] = call.name
 
     def schemas(self) -> list[dict[str, Any]]:
-        """The tools as OpenAI function definitions, under the names ``entries`` gives them."""
-        from langchain_core.utils.function_calling import convert_to_openai_tool
+        """The tools as OpenAI function definitions, under the names ``entries`` gives them (each a copy of its own).
 
+        A definition is made once (making one builds the arguments' JSON schema, and every model call of a turn
+        offers the tools again): a server's tool's for this toolbox, until the server is listed anew; a built-in
+        tool's for the process, by its name and description (its arguments are the same everywhere)."""
+        import copy
+
+        kept: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
         schemas = []
         for entry in self.entries():
-            schema = convert_to_openai_tool(entry.tool)
-            schema["function"]["name"] = entry.name
-            schemas.append(schema)
+            if entry.server == builtin.SERVER:
+                schema = _BUILTIN_DEFINITIONS.get((entry.name, entry.tool.description))
+                if schema is None:
+                    schema = _BUILTIN_DEFINITIONS[(entry.name, entry.tool.description)] = _definition(entry)
+            else:
+                key = (entry.name, id(entry.tool))
+                made = self._defined.get(key)
+                if made is None or made[0] is not entry.tool:
+                    made = (entry.tool, _definition(entry))
+                kept[key] = made
+                schema = made[1]
+            schemas.append(copy.deepcopy(schema))
+        self._defined = kept
         return schemas
 
     def status(self) -> list[Any]:
