@@ -1,0 +1,137 @@
+"""Row 28: the fast test run, one commit's against another's, the two run at the same time.
+
+The fast run (``pytest -m "not e2e and not slow"``) is bound by the CPU on two cores, and a shared machine's speed
+drifts from one minute to the next (the same run took 1 min 12 s and 3 min here on two days): one run, then the
+other, measures the machine as much as the change. Here both commits are unpacked alike (``git archive``, each with
+PYTHONPATH set to its own tree, the tests' files and chat's), their bytecode written by a collection first, then
+their fast runs start together, two pytest-xdist workers each, and share the machine for as long as both run. What
+is compared is each run's CPU (user + system, its workers and what they started, from ``wait4``) and its wall time;
+rounds alternate which starts first. A run that fails ends the benchmark: a comparison of runs that did not pass is
+of nothing.
+
+    .venv/bin/python benchmarks/fast_run_bench.py [--runs N] [--base REV] [--head REV] [--workers N]
+
+Writes the table to benchmarks/results-fast-run.md. About 7 minutes a round on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from report import report  # noqa: E402
+
+PY = sys.executable
+FAST = "not e2e and not slow"
+# The one fast test that asks of the install, not the code: an unpacked tree is no checkout pip installed.
+INSTALLED = "tests/test_install_hints.py::test_the_install_hint_names_this_checkout_and_no_registry_package"
+
+
+def unpacked(commit: str, target: Path) -> Path:
+    """The whole of ``commit``'s tree (the package, its tests, pyproject.toml), unpacked into ``target``."""
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def environment(tree: Path) -> dict[str, str]:
+    """The environment a tree's tests run in: its own code first on the path, its bytecode written."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "CHATCLI_TEST_PG")}
+    env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def started(tree: Path, workers: int) -> subprocess.Popen[bytes]:
+    """The tree's fast run, started; what it says goes to a file beside the tree (a pipe nobody reads would fill)."""
+    command = [
+        PY,
+        "-m",
+        "pytest",
+        "-m",
+        FAST,
+        "-n",
+        str(workers),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--deselect",
+        INSTALLED,
+    ]
+    with open(tree.parent / f"{tree.name}.log", "wb") as log:
+        return subprocess.Popen(command, cwd=tree, env=environment(tree), stdout=log, stderr=subprocess.STDOUT)
+
+
+def finished(name: str, proc: subprocess.Popen[bytes], began: float, log: Path) -> tuple[float, float, str]:
+    """The run's CPU seconds and wall seconds once it ends, and its last line; exits if it failed."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - began
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    output = log.read_text(errors="replace").strip()
+    last = output.splitlines()[-1] if output else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}'s fast run failed:\n{output[-3000:]}")
+    return usage.ru_utime + usage.ru_stime, wall, last
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--base", required=True, help="the commit to compare with")
+    parser.add_argument("--head", default="HEAD", help="the commit measured")
+    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers for each of the two runs")
+    parser.add_argument("--out", default=str(HERE / "results-fast-run.md"))
+    args = parser.parse_args()
+    cpu: dict[str, list[float]] = {"head": [], "base": []}
+    wall: dict[str, list[float]] = {"head": [], "base": []}
+    said: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="fast-run-") as scratch:
+        trees = {name: unpacked(rev, Path(scratch) / name) for name, rev in (("head", args.head), ("base", args.base))}
+        for tree in trees.values():  # bytecode written, the old MCP SDK's overlay built: not part of what is timed
+            subprocess.run(
+                [PY, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", FAST],
+                cwd=tree,
+                env=environment(tree),
+                capture_output=True,
+                check=True,
+            )
+        for i in range(args.runs):
+            order = ["head", "base"] if i % 2 == 0 else ["base", "head"]
+            runs = {}
+            for name in order:
+                runs[name] = (started(trees[name], args.workers), time.perf_counter())
+            for name in order:
+                seconds, took, last = finished(name, *runs[name], trees[name].parent / f"{name}.log")
+                cpu[name].append(seconds)
+                wall[name].append(took)
+                said[name] = last
+    total = {name: sum(cpu[name]) for name in cpu}
+    walls = {name: sum(wall[name]) for name in wall}
+    rows = [
+        ("28. the fast run's CPU, base (each round's mean)", f"{total['base'] / args.runs:.0f} s"),
+        ("28. the fast run's CPU, head", f"{total['head'] / args.runs:.0f} s"),
+        ("28. head / base, CPU", f"{total['head'] / total['base']:.2f}x"),
+        ("28. the fast run's wall time, base (sharing the machine with head's)", f"{walls['base'] / args.runs:.0f} s"),
+        ("28. the fast run's wall time, head", f"{walls['head'] / args.runs:.0f} s"),
+        ("28. head / base, wall", f"{walls['head'] / walls['base']:.2f}x"),
+        ("28. base said", said["base"]),
+        ("28. head said", said["head"]),
+    ]
+    how = f"{args.head} against {args.base}; {args.runs} round(s), both runs at once, {args.workers} workers each"
+    print(report(rows, args.runs, args.out, how))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
