@@ -104,7 +104,7 @@ def offered_names(builtins: list[str], listed: list[tuple[str, str]]) -> list[st
     return names
 
 
-# The built-in tools' definitions (Toolbox.schemas), by name and description.
+# The built-in tools' definitions (Toolbox.schemas), by name and description (the shell's names where it runs).
 _BUILTIN_DEFINITIONS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
@@ -374,6 +374,8 @@ class Toolbox(ApprovalRules):
             if entry.server == builtin.SERVER:
                 schema = _BUILTIN_DEFINITIONS.get((entry.name, entry.tool.description))
                 if schema is None:
+                    if len(_BUILTIN_DEFINITIONS) >= 256:  # a long-lived process with many directories: begin again
+                        _BUILTIN_DEFINITIONS.clear()
                     schema = _BUILTIN_DEFINITIONS[(entry.name, entry.tool.description)] = _definition(entry)
             else:
                 key = (entry.name, id(entry.tool))
