@@ -24,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -111,11 +112,16 @@ def main() -> int:
             runs = {}
             for name in order:
                 runs[name] = (started(trees[name], args.workers), time.perf_counter())
-            for name in order:
-                seconds, took, last = finished(name, *runs[name], trees[name].parent / f"{name}.log")
-                cpu[name].append(seconds)
-                wall[name].append(took)
-                said[name] = last
+            with ThreadPoolExecutor(len(runs)) as waiting:  # each run's end read when it comes, whichever is first
+                ends = {
+                    name: waiting.submit(finished, name, *runs[name], trees[name].parent / f"{name}.log")
+                    for name in order
+                }
+                for name, end in ends.items():
+                    seconds, took, last = end.result()
+                    cpu[name].append(seconds)
+                    wall[name].append(took)
+                    said[name] = last
     total = {name: sum(cpu[name]) for name in cpu}
     walls = {name: sum(wall[name]) for name in wall}
     rows = [
