@@ -238,7 +238,9 @@ async def test_a_thousand_calls_are_refused_with_one_answer(server, settings, tm
     from tests.helpers import a_thread
 
     server.queue(tool_calls(*[("shell", {"command": f"touch f{i}"}) for i in range(1000)], split=1), Reply("ok"))
-    async with a_thread(replace(settings, tools=("shell",)), "many") as conv:
+    # Putting a thousand calls' chunks together is LangChain's work once the reply is whole, seconds of it on a busy
+    # machine, which the stall clock (the test's 5 s) counts as the server's: the clock is not what this test is about.
+    async with a_thread(replace(settings, tools=("shell",), timeout=60.0), "many") as conv:
         _, asked, _ = approver(conv, ["q"])
         await conv.send("go")
     assert len(asked) == 1 and not list(tmp_path.glob("f*"))
@@ -337,3 +339,24 @@ async def test_with_no_terminal_for_the_question_the_calls_are_refused_unasked(s
     assert asked == [] and not list(Path(tmp_path).glob("PWNED*"))
     assert all("no terminal" in r["content"] for r in tool_messages(server.requests[1]))
     assert_valid(server)
+
+
+# --------------------------------------------------------------------------- a long call is no stall
+
+
+def test_a_call_whose_arguments_stream_longer_than_the_stall_limit_is_no_stall(server, chat_env, tmp_path):
+    """A call's arguments are progress, as text and thinking are: a model writing a long call (a file's whole text, say)
+    streams for as long as it takes. Its six pieces 0.2 s apart: a second, twice the stall limit of 0.5 s, with no gap
+    over it."""
+    (tmp_path / "notes.txt").write_text("the harbour opens at dawn\n")
+    streamed = tool_calls(("read_file", {"path": "./" + "./" * 30 + "notes.txt"}), split=5).parts
+    *call, last, finish, done = streamed  # the call's name, its arguments in five pieces; the end
+    paced: list[Any] = []
+    for part in call:
+        paced += [part, 0.2]
+    paced += [last, finish, done]
+    server.queue(Raw(paced), Reply("It opens at dawn."))
+    run = chat({**chat_env, "CHATCLI_TIMEOUT": "0.5"}, "--tools", "files", "--yes", "when?", cwd=tmp_path)
+    assert run.code == 0, run
+    assert run.out == "It opens at dawn.\n"
+    assert "the harbour opens at dawn" in str(server.requests[-1]["messages"][-1]["content"])

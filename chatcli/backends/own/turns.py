@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 class ChatSource:
     """Chat's compiled graph ``app``. ``toolbox`` is None when the graph has no tools step (no run then waits
-    for approval); ``stall_timeout`` is how long a reply that has begun may go without text."""
+    for approval); ``stall_timeout`` is how long a reply that has begun may go without text, thinking or a call's
+    arguments."""
 
     reviews: ClassVar[bool] = False
 
@@ -74,7 +75,7 @@ class ChatSource:
         from chatcli.backends.own.pricing import Priced
 
         loop = asyncio.get_running_loop()
-        # A stall: once the reply has begun, no text for longer than stall_timeout (a server
+        # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with asyncio.timeout(None) as stall:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
@@ -95,8 +96,9 @@ class ChatSource:
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
                 thought, piece = tell_chunk(chunk, listener, result, progress)
-                # Thinking is progress too (a long think is no stall); the clock starts with the reply.
-                if self.stall_timeout and (thought or piece or stall.when() is None):
+                # Thinking and a call's arguments are progress too (a long think, a long call written out: no stall);
+                # the clock starts with the reply.
+                if self.stall_timeout and (thought or piece or chunk.tool_call_chunks or stall.when() is None):
                     stall.reschedule(loop.time() + self.stall_timeout)
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
