@@ -138,9 +138,10 @@ def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, is
     env = {**chat_env, "CHATCLI_WORKER": "0"}
     # Silent until it is stopped (a loaded machine may take long to start the second chat: the first must not go on).
     server.queue(Fault(stall_after=3, stall=300, text="alpha beta gamma delta"))
+    # Nor by its own stall clock: the tests' 5 s passed while a busy machine started the second (a clean clone's run).
     first = subprocess.Popen(
         [str(CHAT), "-t", "one", "a long story"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**env, "CHATCLI_TIMEOUT": "300"}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
