@@ -54,6 +54,13 @@ def state(env: dict[str, str], thread: str, wanted: str, chars: int = 0) -> dict
     )
 
 
+@pytest.fixture
+def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
+    """chat_env with a stall clock longer than any test here: a reply is held by its gate until the test lets it go,
+    and a busy machine can take seconds to start the next process (the 5 s clock would end a held job as stalled)."""
+    return {**chat_env, "CHATCLI_TIMEOUT": "300"}
+
+
 @pytest.fixture(params=["cold", "worker"])
 def job_env(request, chat_env):
     """A job's one-shot the normal way, and through the warm worker."""
