@@ -15,6 +15,47 @@ if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
 
+class StallClock:
+    """How long a reply that has begun may go without a sign of progress from its server (``limit`` seconds; None:
+    for ever), ending the stream through ``timeout`` (asyncio's: the stream then raises TimeoutError).
+
+    Only the server's silence counts. Time this process spends holding its event loop (LangChain putting a reply
+    of thousands of pieces together after its last one, a machine too busy to run chat) is chat's own: a check that
+    comes late by more than a tenth of the limit was held up by it, and gives the server the whole limit again from
+    then instead of ending the reply."""
+
+    def __init__(self, timeout: asyncio.Timeout, limit: float | None) -> None:
+        self._timeout, self._limit = timeout, limit or None
+        self._loop = asyncio.get_running_loop()
+        self._check: asyncio.TimerHandle | None = None
+        self._due = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._check is not None
+
+    def restart(self) -> None:
+        """The reply moved on: it has the whole limit again from now."""
+        self.stop()
+        if self._limit is not None:
+            self._due = self._loop.time() + self._limit
+            self._check = self._loop.call_at(self._due, self._expired)
+
+    def stop(self) -> None:
+        """Nothing is awaited of the server (a tool runs, the reply is whole): no limit until the next restart."""
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
+
+    def _expired(self) -> None:
+        self._check = None
+        assert self._limit is not None
+        if self._loop.time() - self._due > self._limit / 10:
+            self.restart()  # the loop was held past the due time by this process's own work, not the server
+        else:
+            self._timeout.reschedule(self._loop.time())
+
+
 class ChatSource:
     """Chat's compiled graph ``app``. ``toolbox`` is None when the graph has no tools step (no run then waits
     for approval); ``stall_timeout`` is how long a reply that has begun may go without text, thinking or a call's
@@ -74,17 +115,17 @@ class ChatSource:
         from chatcli.backends.own.graph import MEMORIES, MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
         from chatcli.backends.own.pricing import Priced
 
-        loop = asyncio.get_running_loop()
         # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
-        async with asyncio.timeout(None) as stall:
+        async with asyncio.timeout(None) as timeout:
+            stall = StallClock(timeout, self.stall_timeout)
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
                     result.add_cost(data.usd, data.model, data.local)
                     continue
                 if mode == "custom":  # what the model and tools steps emit (chatcli.core.events)
                     if isinstance(data, (ToolCall, ToolResult)):
-                        stall.reschedule(None)  # a tool may take its time (it has its own limit)
+                        stall.stop()  # a tool may take its time (it has its own limit)
                         progress.next_round()
                         if isinstance(data, ToolResult):
                             progress.done[data.call.id] = data.message
@@ -96,10 +137,12 @@ class ChatSource:
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
                 thought, piece = tell_chunk(chunk, listener, result, progress)
-                # Thinking and a call's arguments are progress too (a long think, a long call written out: no stall);
-                # the clock starts with the reply.
-                if self.stall_timeout and (thought or piece or chunk.tool_call_chunks or stall.when() is None):
-                    stall.reschedule(loop.time() + self.stall_timeout)
+                if chunk.chunk_position == "last":
+                    stall.stop()  # the server has said all of this reply: what follows is chat's own work
+                elif thought or piece or chunk.tool_call_chunks or not stall.running:
+                    # Thinking and a call's arguments are progress too (a long think, a long call written out: no
+                    # stall); the clock starts with the reply.
+                    stall.restart()
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
                 result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)

@@ -1,0 +1,58 @@
+"""The stall clock (``CHATCLI_TIMEOUT``), at every door in this process and with every provider: a reply that has
+begun and then goes silent for longer than the limit ends in one line; a reply that keeps coming is never cut however
+long it takes; and only the server's silence counts, not the time chat itself holds its event loop (LangChain putting a
+long reply together after its last piece, a machine too busy to run chat)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.language_models import chat_models
+
+from tests.fakeserver import Fault, Reply
+from tests.matrix import HERE, doors, providers
+
+LIMIT = 0.5
+
+
+@pytest.fixture
+def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
+    return {**chat_env, "CHATCLI_TIMEOUT": str(LIMIT)}
+
+
+@doors(*HERE)
+@providers()
+def test_a_reply_that_goes_silent_is_ended_in_one_line(door, backend):
+    backend.model.queue(Fault(stall_after=3, stall=30, text="alpha beta gamma delta epsilon"))
+    started = time.monotonic()
+    line = door.failed(door.ask("tell me a story"), 4)
+    assert f"stalled: no text for more than {LIMIT} s" in line, line
+    assert time.monotonic() - started < 20, "ended by the clock, not by the server giving up"
+
+
+@doors(*HERE)
+@providers()
+def test_a_reply_that_keeps_coming_is_no_stall_however_long_it_takes(door, backend):
+    words = " ".join(f"word{i}" for i in range(12))
+    backend.model.queue(Reply(words, delay=LIMIT / 5))  # some 1.2 s, more than twice the limit, no gap near it
+    answer = door.ask("tell me a story")
+    assert answer.code == 0 and words in answer.out, answer
+
+
+@doors(*HERE)
+@providers()
+def test_the_time_chat_takes_to_put_a_reply_together_is_not_the_servers(door, backend, monkeypatch):
+    """LangChain puts a streamed reply's pieces together after the last one, holding the event loop (seconds, for a
+    reply of thousands of pieces on a busy machine): here it holds it for more than twice the limit, once the reply's
+    first words are shown. The last words are not lost to a stall that was chat's own."""
+    together = chat_models.generate_from_stream
+
+    def slowly(stream):
+        time.sleep(LIMIT * 2.5)
+        return together(stream)
+
+    monkeypatch.setattr(chat_models, "generate_from_stream", slowly)
+    backend.model.queue(Reply("All of it, put together.", delay=LIMIT / 5))
+    answer = door.ask("tell me a story")
+    assert answer.code == 0 and "All of it, put together." in answer.out, answer
