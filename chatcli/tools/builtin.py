@@ -14,10 +14,13 @@ import re
 import signal
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.provider_table import withheld_prefixes
 from chatcli.tools import sandbox
+
+if TYPE_CHECKING:
+    from langchain_core.tools import ArgsSchema, StructuredTool
 
 # Built-in groups and the tools each one turns on.
 GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory"), "memory": ("remember",)}
@@ -349,10 +352,10 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
 
 # Each built-in tool's arguments, as a model class: the same for every host and policy, so inferred from the function
 # once per process (inferring it is most of the cost of making the tool, and a one-shot makes its tools anew).
-_ARGUMENTS: dict[str, Any] = {}
+_ARGUMENTS: dict[str, "ArgsSchema | None"] = {}
 
 
-def _tool(kind: Any, name: str, options: dict[str, Any]) -> Any:
+def _tool(kind: "type[StructuredTool]", name: str, options: dict[str, Any]) -> "StructuredTool":
     """The StructuredTool ``name`` of ``options``, its arguments' schema inferred the first time only."""
     tool = kind.from_function(name=name, args_schema=_ARGUMENTS.get(name), **options)
     _ARGUMENTS.setdefault(name, tool.args_schema)
