@@ -5,6 +5,7 @@ long reply together after its last piece, a machine too busy to run chat)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -56,3 +57,19 @@ def test_the_time_chat_takes_to_put_a_reply_together_is_not_the_servers(door, ba
     backend.model.queue(Reply("All of it, put together.", delay=LIMIT / 5))
     answer = door.ask("tell me a story")
     assert answer.code == 0 and "All of it, put together." in answer.out, answer
+
+
+@doors(*HERE)
+@providers()
+def test_a_reply_cut_while_its_clock_runs_leaves_no_clock_behind(door, backend, caplog):
+    """The connection lost mid-reply ends it in one line; the next reply, longer than the limit, is answered whole and
+    nothing else is said (a clock left running from the first would fire into it: asyncio's error on the terminal)."""
+    backend.model.queue(Fault(cut_after=3, text="alpha beta gamma delta epsilon"))
+    first = door.ask("tell me a story")
+    door.failed(first, 4)
+    words = " ".join(f"word{i}" for i in range(12))
+    backend.model.queue(Reply(words, delay=LIMIT / 5))
+    answer = door.go_on(first, "and then?")
+    assert answer.code == 0 and words in answer.out, answer
+    assert "Traceback" not in answer.out + "".join(answer.errors) and "Exception in callback" not in answer.out, answer
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

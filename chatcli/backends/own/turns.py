@@ -4,6 +4,7 @@ its steps emit, the approvals its tools step asks, and a stopped reply kept as t
 from __future__ import annotations
 
 import asyncio
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatcli.core.events import Listener, ToolCall, ToolResult, TurnResult
@@ -17,18 +18,29 @@ if TYPE_CHECKING:
 
 class StallClock:
     """How long a reply that has begun may go without a sign of progress from its server (``limit`` seconds; None:
-    for ever), ending the stream through ``timeout`` (asyncio's: the stream then raises TimeoutError).
+    for ever): entered around the stream, it ends it with TimeoutError (asyncio's ``timeout``), and nothing of it
+    is left once the stream ends, whatever ended it.
 
     Only the server's silence counts. Time this process spends holding its event loop (LangChain putting a reply
     of thousands of pieces together after its last one, a machine too busy to run chat) is chat's own: a check that
     comes late by more than a tenth of the limit was held up by it, and gives the server the whole limit again from
     then instead of ending the reply."""
 
-    def __init__(self, timeout: asyncio.Timeout, limit: float | None) -> None:
-        self._timeout, self._limit = timeout, limit or None
-        self._loop = asyncio.get_running_loop()
+    def __init__(self, limit: float | None) -> None:
+        self._limit = limit or None
+        self._timeout = asyncio.timeout(None)
         self._check: asyncio.TimerHandle | None = None
         self._due = 0.0
+
+    async def __aenter__(self) -> "StallClock":
+        await self._timeout.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+        await self._timeout.__aexit__(kind, exc, trace)  # TimeoutError in place of its cancel, if it ended the stream
 
     @property
     def running(self) -> bool:
@@ -38,8 +50,9 @@ class StallClock:
         """The reply moved on: it has the whole limit again from now."""
         self.stop()
         if self._limit is not None:
-            self._due = self._loop.time() + self._limit
-            self._check = self._loop.call_at(self._due, self._expired)
+            loop = asyncio.get_running_loop()
+            self._due = loop.time() + self._limit
+            self._check = loop.call_at(self._due, self._expired)
 
     def stop(self) -> None:
         """Nothing is awaited of the server (a tool runs, the reply is whole): no limit until the next restart."""
@@ -49,11 +62,11 @@ class StallClock:
 
     def _expired(self) -> None:
         self._check = None
-        assert self._limit is not None
-        if self._loop.time() - self._due > self._limit / 10:
+        now = asyncio.get_running_loop().time()
+        if self._limit is not None and now - self._due > self._limit / 10:
             self.restart()  # the loop was held past the due time by this process's own work, not the server
         else:
-            self._timeout.reschedule(self._loop.time())
+            self._timeout.reschedule(now)
 
 
 class ChatSource:
@@ -117,8 +130,7 @@ class ChatSource:
 
         # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
-        async with asyncio.timeout(None) as timeout:
-            stall = StallClock(timeout, self.stall_timeout)
+        async with StallClock(self.stall_timeout) as stall:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
                     result.add_cost(data.usd, data.model, data.local)
