@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
 
+# A check of the stall clock this late was held up by this process (a loop's own scheduling is milliseconds late).
+LATE = 0.5
+
+
 class StallClock:
     """How long a reply that has begun may go without a sign of progress from its server (``limit`` seconds; None:
     for ever): entered around the stream, it ends it with TimeoutError (asyncio's ``timeout``), and nothing of it
@@ -23,8 +27,8 @@ class StallClock:
 
     Only the server's silence counts. Time this process spends holding its event loop (LangChain putting a reply
     of thousands of pieces together after its last one, a machine too busy to run chat) is chat's own: a check that
-    comes late by more than a tenth of the limit was held up by it, and gives the server the whole limit again from
-    then instead of ending the reply."""
+    comes late (by a tenth of the limit or ``LATE`` seconds, the less) was held up by it, and gives the server the
+    whole limit again from then instead of ending the reply."""
 
     def __init__(self, limit: float | None) -> None:
         self._limit = limit or None
@@ -63,7 +67,7 @@ class StallClock:
     def _expired(self) -> None:
         self._check = None
         now = asyncio.get_running_loop().time()
-        if self._limit is not None and now - self._due > self._limit / 10:
+        if self._limit is not None and now - self._due > min(self._limit / 10, LATE):
             self.restart()  # the loop was held past the due time by this process's own work, not the server
         else:
             self._timeout.reschedule(now)
