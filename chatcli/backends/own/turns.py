@@ -23,7 +23,8 @@ LATE = 0.5
 class StallClock:
     """How long a reply that has begun may go without a sign of progress from its server (``limit`` seconds; None:
     for ever): entered around the stream, it ends it with TimeoutError (asyncio's ``timeout``), and nothing of it
-    is left once the stream ends, whatever ended it.
+    is left once the stream ends, whatever ended it. Progress in the same turn of the loop as an expired check
+    still counts (the end the check asked for is taken back).
 
     Only the server's silence counts. Time this process spends holding its event loop (LangChain putting a reply
     of thousands of pieces together after its last one, a machine too busy to run chat) is chat's own: a check that
@@ -59,13 +60,17 @@ class StallClock:
             self._check = loop.call_at(self._due, self._expired)
 
     def stop(self) -> None:
-        """Nothing is awaited of the server (a tool runs, the reply is whole): no limit until the next restart."""
+        """Nothing is awaited of the server (a tool runs): no limit until the next restart."""
         if self._check is not None:
             self._check.cancel()
             self._check = None
+        if self._timeout.when() is not None and not self._timeout.expired():
+            self._timeout.reschedule(None)  # the end a check asked for in this same turn of the loop: progress came
 
     def _expired(self) -> None:
         self._check = None
+        if self._timeout.expired():
+            return  # ending already (a check asked for it, and the stream's own clean-up outlasted the limit)
         now = asyncio.get_running_loop().time()
         if self._limit is not None and now - self._due > min(self._limit / 10, LATE):
             self.restart()  # the loop was held past the due time by this process's own work, not the server
@@ -153,11 +158,10 @@ class ChatSource:
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
                 thought, piece = tell_chunk(chunk, listener, result, progress)
-                if chunk.chunk_position == "last":
-                    stall.stop()  # the server has said all of this reply: what follows is chat's own work
-                elif thought or piece or chunk.tool_call_chunks or not stall.running:
+                if thought or piece or chunk.tool_call_chunks or not stall.running:
                     # Thinking and a call's arguments are progress too (a long think, a long call written out: no
-                    # stall); the clock starts with the reply.
+                    # stall); the clock starts with the reply. It runs on to the stream's end: a provider may call a
+                    # chunk its last before its server has closed the reply (Anthropic's message_delta).
                     stall.restart()
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
