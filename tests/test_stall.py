@@ -6,14 +6,16 @@ long reply together after its last piece, a machine too busy to run chat)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
 import pytest
 from langchain_core.language_models import chat_models
 
-from tests.fakeserver import Fault, Reply
+from tests.fakeserver import Fault, Raw, Reply
 from tests.matrix import HERE, doors, providers
+from tests.providers import ROWS
 
 LIMIT = 0.5
 
@@ -67,6 +69,37 @@ def test_a_reply_cut_while_its_clock_runs_leaves_no_clock_behind(door, backend, 
     assert answer.code == 0 and words in answer.out, answer
     assert "Traceback" not in answer.out + "".join(answer.errors) and "Exception in callback" not in answer.out, answer
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _event(name: str, data: dict) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@doors(*HERE)
+@providers(*[row for row in ROWS if row.name == "anthropic"])
+def test_a_reply_that_only_pings_after_its_last_piece_is_a_stall(door, backend):
+    """Anthropic's client calls the piece with the reply's stop reason (``message_delta``) its last, before the server
+    has closed the reply: a server that then only pings, for ever, is a stall (its pings keep the connection alive: only
+    the clock ends it)."""
+    message = {"id": "msg_pings", "type": "message", "role": "assistant", "model": backend.row.model, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}  # fmt: skip
+    text = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "All of it."}}
+    delta = {"stop_reason": "end_turn", "stop_sequence": None}
+    head = [
+        _event("message_start", {"type": "message_start", "message": message}),
+        _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        _event("content_block_delta", text),
+        _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        _event("message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 3}}),
+    ]
+    backend.model.queue(Raw([*head, *[LIMIT / 5, _event("ping", {"type": "ping"})] * 150]))
+    started = time.monotonic()
+    line = door.failed(door.ask("tell me a story"), 4)
+    assert f"stalled: no text for more than {LIMIT} s" in line, line
+    assert time.monotonic() - started < 20, "ended by the limit, not by the server's pings running out"
 
 
 def test_progress_in_the_same_turn_of_the_loop_as_the_check_is_still_progress():
