@@ -23,8 +23,8 @@ LATE = 0.5
 class StallClock:
     """How long a reply that has begun may go without a sign of progress from its server (``limit`` seconds; None:
     for ever): entered around the stream, it ends it with TimeoutError (asyncio's ``timeout``), and nothing of it
-    is left once the stream ends, whatever ended it. Progress in the same turn of the loop as an expired check
-    still counts (the end the check asked for is taken back).
+    is left once the stream ends, whatever ended it. Progress handled before the end a check asked for reaches the
+    stream takes that end back.
 
     Only the server's silence counts. Time this process spends holding its event loop (LangChain putting a reply
     of thousands of pieces together after its last one, a machine too busy to run chat) is chat's own: a check that
@@ -65,7 +65,7 @@ class StallClock:
             self._check.cancel()
             self._check = None
         if self._timeout.when() is not None and not self._timeout.expired():
-            self._timeout.reschedule(None)  # the end a check asked for in this same turn of the loop: progress came
+            self._timeout.reschedule(None)  # an end a check asked for, not delivered yet: progress came first
 
     def _expired(self) -> None:
         self._check = None
