@@ -120,3 +120,22 @@ def test_progress_in_the_same_turn_of_the_loop_as_the_check_is_still_progress():
         return "went on"
 
     assert asyncio.run(reply()) == "went on"
+
+
+@doors(*HERE)
+@providers()
+def test_the_time_chat_takes_to_keep_a_reply_is_no_stall(door, backend, monkeypatch):
+    """Once the model's call has ended, what chat does before the stream ends (keeping the reply on a slow disk) is not
+    the server's silence: a whole answer is answered whole."""
+    from chatcli.store.messages.saver import MessageStoreSaver
+
+    keep = MessageStoreSaver.aput
+
+    async def slowly(self, *args, **kwargs):
+        await asyncio.sleep(LIMIT * 2.5)
+        return await keep(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageStoreSaver, "aput", slowly)
+    backend.model.queue(Reply("all of it, kept"))
+    answer = door.ask("tell me a story")
+    assert answer.code == 0 and "all of it, kept" in answer.out, answer

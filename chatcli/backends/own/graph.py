@@ -59,6 +59,11 @@ MEMORIES = "chatcli_memories"  # the ids of the memories a request carried
 SUMMARY_USAGE = "chatcli_summary_usage"
 
 
+class CallEnded:
+    """Emitted by the model step when its call has returned, the reply whole: what the run does after it until its
+    stream ends (keeping the reply, on a disk however slow) is chat's own work, not the server's silence."""
+
+
 class ChatState(TypedDict):
     """What a thread keeps: its messages and the settings that belong to it."""
 
@@ -502,7 +507,7 @@ class _Step:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
         told = _with_estimate(self.config, estimate, self.left_out, self.compacted, self.memories)
         try:
-            return await bound.ainvoke(history, told)
+            reply = await bound.ainvoke(history, told)
         except Exception as exc:
             if not self.tools or not tools_refused(exc):
                 raise
@@ -512,7 +517,9 @@ class _Step:
                 f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),
             )
             self.tools = []
-            return await self.chat_model.ainvoke(history, told)
+            reply = await self.chat_model.ainvoke(history, told)
+        self.emit(CallEnded())
+        return reply
 
 
 def build_graph(model: Any, checkpointer: BaseCheckpointSaver[Any] | None, **options: Any) -> Any:

@@ -134,7 +134,14 @@ class ChatSource:
         from langchain_core.messages import AIMessageChunk
 
         from chatcli.backends.own.compaction import SUMMARY_TAG
-        from chatcli.backends.own.graph import MEMORIES, MODEL_NODE, PROMPT_ESTIMATE, TURNS_COMPACTED, TURNS_LEFT_OUT
+        from chatcli.backends.own.graph import (
+            MEMORIES,
+            MODEL_NODE,
+            PROMPT_ESTIMATE,
+            TURNS_COMPACTED,
+            TURNS_LEFT_OUT,
+            CallEnded,
+        )
         from chatcli.backends.own.pricing import Priced
 
         # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
@@ -143,6 +150,9 @@ class ChatSource:
             async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
                     result.add_cost(data.usd, data.model, data.local)
+                    continue
+                if mode == "custom" and isinstance(data, CallEnded):  # the server has said all: what follows is ours
+                    stall.stop()
                     continue
                 if mode == "custom":  # what the model and tools steps emit (chatcli.core.events)
                     if isinstance(data, (ToolCall, ToolResult)):
@@ -160,8 +170,9 @@ class ChatSource:
                 thought, piece = tell_chunk(chunk, listener, result, progress)
                 if thought or piece or chunk.tool_call_chunks or not stall.running:
                     # Thinking and a call's arguments are progress too (a long think, a long call written out: no
-                    # stall); the clock starts with the reply. It runs on to the stream's end: a provider may call a
-                    # chunk its last before its server has closed the reply (Anthropic's message_delta).
+                    # stall); the clock starts with the reply. It runs until the model's call has returned
+                    # (CallEnded), not its "last" chunk: a provider may call a chunk its last before its server has
+                    # closed the reply (Anthropic's message_delta).
                     stall.restart()
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
