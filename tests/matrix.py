@@ -231,14 +231,25 @@ _MAIN = "import sys; from chatcli.app.cli import main; sys.exit(main())"
 
 class ColdHost(Cold):
     """The normal path while the worker is wanted but not up: ``chat ARGS`` in a process of its own that does not
-    look for the worker (its MCP servers are the MCP host's). ``env`` is a warm environment."""
+    look for the worker (its MCP servers are the MCP host's). ``env`` is a warm environment.
+
+    The process is started warm (tests/mcp_servers.chat_argv: forked from a process of this test worker that imported
+    chat, running chat's command line as the worker's child does, which never looks for the worker): what this door
+    tests is where the one-shot's MCP servers run, not how a process starts (the ``cold`` door's own process does)."""
 
     name = COLD_HOST
-    program = [sys.executable, "-c", _MAIN]
 
     def __init__(self, env: dict[str, str], args: list[str] | None = None):
+        from tests.mcp_servers import chat_argv
+
         Door.__init__(self, env, args)
         self.process = True
+        self.program = chat_argv(CHAT)
+
+    def fresh(self) -> ColdHost:
+        """Its one-shots each a fresh process (a test about what a process reads as it starts: its path, its files)."""
+        self.program = [sys.executable, "-c", _MAIN]
+        return self
 
 
 # Starts the warm worker for an environment and returns once it listens (its boot process exits then): no sleep.

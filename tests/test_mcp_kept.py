@@ -19,7 +19,7 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import eventually
-from tests.matrix import COLD_HOST, doors
+from tests.matrix import COLD_HOST, ColdHost, doors
 from tests.test_mcp import write_servers
 from tests.test_mcp_lazy import bars, results, started
 from tests.test_serve import here  # noqa: F401 - a fixture
@@ -132,6 +132,8 @@ def test_the_host_stops_an_idle_server_and_the_next_call_starts_it(server, kept_
 def test_a_library_upgraded_retires_the_mcp_host_and_the_next_one_shot_has_a_new_one(server, door, tmp_path):
     """A package replaced under site-packages (as pip upgrades one): the host that kept the servers retires at
     once, and the next one-shot's call is served by a host started with the new files."""
+    if isinstance(door, ColdHost):
+        door.fresh()  # the library's files as a process starting reads them, not as a warm one read them
     site = tmp_path / "lib" / "site-packages"
     (site / "fakelib-1.0.dist-info").mkdir(parents=True)
     env = dict(door.env, PYTHONPATH=f"{door.env['PYTHONPATH']}{os.pathsep}{site}")

@@ -88,9 +88,13 @@ def guarded(tmp_path: Path, chat_env: dict[str, str]) -> Iterator[Guarded]:
 
 def login(chat_env: dict[str, str], name: str = "guarded", forged: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """`chat mcp login NAME --no-browser`, with this test as the browser: it opens the address chat prints. Each
-    query of ``forged`` is sent to chat's callback first, as another local user could; what it heard is said."""
+    query of ``forged`` is sent to chat's callback first, as another local user could; what it heard is said. The
+    process is started warm (tests/mcp_servers.chat_argv): a sign-in is what this tests, not a process's start."""
     process = subprocess.Popen(
-        [str(CHAT), "mcp", "login", name, "--no-browser"], env=chat_env, stderr=subprocess.PIPE, text=True
+        mcp_servers.chat_argv(CHAT, "mcp", "login", name, "--no-browser"),
+        env=chat_env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     said: list[str] = []
     assert process.stderr is not None
