@@ -6,7 +6,9 @@
 database copied from a template with chat's schema (what each PostgreSQL test gets) on a server whose files are on
 a disk's file system (``/tmp`` here) against one in memory (``/dev/shm``). 25c. ``chat acp`` (the tests' editor door as a
 process) started, asked to initialize and stopped: the installed ``chat acp`` against the warm start the suite uses
-for its ``chat acp`` and ``chat serve`` processes (tests/mcp_servers.chat_argv). Order alternates each round; ratios are
+for its ``chat acp`` and ``chat serve`` processes (tests/mcp_servers.chat_argv). 25d. A one-shot answered by the fake
+server: the installed ``chat`` against the same warm start (the tests' ``cold-host`` door and the sign-ins of
+tests/test_mcp_oauth.py). Order alternates each round; ratios are
 the medians of the per-round ratios; CPU is the whole machine's (``/proc/stat``), as the warm server's forks and the
 database server are not this process's children. Results go to ``benchmarks/results-suite.md``.
 
@@ -143,6 +145,38 @@ def chat_rows(runs: int) -> list[tuple[str, str]]:
     )
 
 
+def _one_shot(argv: list[str], env: dict[str, str]) -> None:
+    """``chat "hello"`` answered by the fake server, its stdin empty."""
+    done = subprocess.run([*argv, "hello"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def one_shot_rows(runs: int) -> list[tuple[str, str]]:
+    """25d. A one-shot (the tests' cold-host door, a sign-in of tests/test_mcp_oauth.py): warm against the installed
+    ``chat``, both with the worker off, against tests/fakeserver.py's OpenAI fake."""
+    from tests import mcp_servers
+    from tests.fakeserver import FakeOpenAIServer
+    from tests.helpers import CHAT
+
+    home = tempfile.mkdtemp(prefix="chatcli-bench-")
+    warm, cold = mcp_servers.chat_argv(CHAT), [str(CHAT)]
+    try:
+        with FakeOpenAIServer() as server:
+            env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_RUNTIME_DIR": home, "CHATCLI_WORKER": "0",
+                   "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": server.base_url,
+                   "CHATCLI_MODEL": "gpt-fake"}  # fmt: skip
+            _one_shot(warm, env)  # the warm process is up (and the database made) before the first round
+            got = _paired(runs, lambda: _one_shot(warm, env), lambda: _one_shot(cold, env))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return _rows(
+        "25d. a one-shot `chat hello` started warm, answered",
+        "25d. the same as the installed `chat`",
+        "25d. warm / cold (paired)",
+        got,
+    )
+
+
 def _postgres(where: str) -> tuple[str, str]:
     folder = tempfile.mkdtemp(prefix="chatcli-bench-pg-", dir=where)
     done = subprocess.run(
@@ -190,7 +224,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="paired rounds of each (default 20)")
     args = parser.parse_args()
-    rows = mcp_rows(args.runs) + database_rows(args.runs) + chat_rows(args.runs)
+    rows = mcp_rows(args.runs) + database_rows(args.runs) + chat_rows(args.runs) + one_shot_rows(args.runs)
     report(rows, args.runs, str(HERE / "results-suite.md"), how=f"medians of {args.runs} paired rounds")
 
 
