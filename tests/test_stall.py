@@ -53,6 +53,7 @@ def test_a_reply_that_keeps_coming_is_no_stall_nor_the_time_chat_takes_to_put_it
     backend.model.queue(Reply(words, delay=LIMIT / 5))  # some 1.2 s, no gap near the limit
     answer = door.ask("tell me a story")
     assert answer.code == 0 and words in answer.out, answer
+    assert "stalled" not in answer.out + "".join(answer.errors), answer  # the prompt's code is 0 after a failure too
 
 
 @doors(*HERE)
@@ -139,3 +140,4 @@ def test_the_time_chat_takes_to_keep_a_reply_is_no_stall(door, backend, monkeypa
     backend.model.queue(Reply("all of it, kept"))
     answer = door.ask("tell me a story")
     assert answer.code == 0 and "all of it, kept" in answer.out, answer
+    assert "stalled" not in answer.out + "".join(answer.errors), answer  # the prompt's code is 0 after a failure too

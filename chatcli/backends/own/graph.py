@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
@@ -59,6 +60,7 @@ MEMORIES = "chatcli_memories"  # the ids of the memories a request carried
 SUMMARY_USAGE = "chatcli_summary_usage"
 
 
+@dataclass(frozen=True)
 class CallEnded:
     """Emitted by the model step when its call has returned, the reply whole: what the run does after it until its
     stream ends (keeping the reply, on a disk however slow) is chat's own work, not the server's silence."""
