@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,21 +123,27 @@ def mcp_rows(runs: int) -> list[tuple[str, str]]:
     return rows
 
 
+@contextmanager
+def _chat_home(**extra: str) -> Iterator[dict[str, str]]:
+    """chat's environment in a home of its own (the worker off), with ``extra``; the home removed at the end."""
+    home = tempfile.mkdtemp(prefix="chatcli-bench-")
+    try:
+        yield {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_RUNTIME_DIR": home, "CHATCLI_WORKER": "0",
+               "OPENAI_API_KEY": "sk-bench", **extra}  # fmt: skip
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def chat_rows(runs: int) -> list[tuple[str, str]]:
     from tests import mcp_servers
     from tests.helpers import CHAT
 
-    home = tempfile.mkdtemp(prefix="chatcli-bench-")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_RUNTIME_DIR": home, "CHATCLI_WORKER": "0",
-           "OPENAI_API_KEY": "sk-bench"}  # fmt: skip
     warm, cold = mcp_servers.chat_argv(CHAT, "acp"), [str(CHAT), "acp"]
-    try:
+    with _chat_home() as env:
         _server_round(warm, env, ACP_INITIALIZE)  # the warm process is up before the first round
         got = _paired(
             runs, lambda: _server_round(warm, env, ACP_INITIALIZE), lambda: _server_round(cold, env, ACP_INITIALIZE)
         )
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     return _rows(
         "25c. `chat acp` started warm, initialized, stopped",
         "25c. the same as the installed `chat acp`",
@@ -158,17 +165,10 @@ def one_shot_rows(runs: int) -> list[tuple[str, str]]:
     from tests.fakeserver import FakeOpenAIServer
     from tests.helpers import CHAT
 
-    home = tempfile.mkdtemp(prefix="chatcli-bench-")
     warm, cold = mcp_servers.chat_argv(CHAT), [str(CHAT)]
-    try:
-        with FakeOpenAIServer() as server:
-            env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_RUNTIME_DIR": home, "CHATCLI_WORKER": "0",
-                   "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": server.base_url,
-                   "CHATCLI_MODEL": "gpt-fake"}  # fmt: skip
-            _one_shot(warm, env)  # the warm process is up (and the database made) before the first round
-            got = _paired(runs, lambda: _one_shot(warm, env), lambda: _one_shot(cold, env))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with FakeOpenAIServer() as server, _chat_home(OPENAI_BASE_URL=server.base_url, CHATCLI_MODEL="gpt-fake") as env:
+        _one_shot(warm, env)  # the warm process is up (and the database made) before the first round
+        got = _paired(runs, lambda: _one_shot(warm, env), lambda: _one_shot(cold, env))
     return _rows(
         "25d. a one-shot `chat hello` started warm, answered",
         "25d. the same as the installed `chat`",
