@@ -289,6 +289,11 @@ def info(name: str) -> ProviderInfo:
     return BY_NAME[name]
 
 
+def is_model_name(name: str) -> bool:
+    """True for what may name a model, wherever it is named: printable, no spaces, 1 to 200 characters."""
+    return 0 < len(name) <= 200 and name.isprintable() and not any(c.isspace() for c in name)
+
+
 def name_of(spec: str) -> str:
     """The provider a model name belongs to, never failing (a name it cannot use is the default's)."""
     prefix, colon, rest = spec.partition(":")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sqlite3
 from contextlib import closing
@@ -337,3 +338,40 @@ def test_a_reader_that_leaves_mid_answer_ends_chat_with_141(server, chat_env, fl
     )
     errors = [line for line in done.stderr.splitlines() if not line.startswith(("thread: ", "status "))]
     assert errors == [] and done.stderr.rstrip().splitlines()[-1] == "status 141", done.stderr
+
+
+BAD_MODEL_NAMES = ["  ", " gpt-fake", "gpt-fake\t", "two words", "gpt\x1b[2J", "x" * 201]
+
+
+def _named_by(source: str, name: str, env: dict[str, str]) -> list[str]:
+    """Name the model ``name`` the way ``source`` does; the arguments before the question."""
+    config = Path(env["XDG_CONFIG_HOME"]) / "chatcli"
+    if source == "flag":
+        return ["-m", name]
+    if source == "environment":
+        env["CHATCLI_MODEL"] = name
+    elif source == "config file":
+        env.pop("CHATCLI_MODEL", None)
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "config.toml").write_text(f"model = {json.dumps(name)}\n")
+    elif source == "role file":
+        (config / "roles").mkdir(parents=True, exist_ok=True)
+        (config / "roles" / "r.toml").write_text(f'system = "Be brief."\nmodel = {json.dumps(name)}\n')
+        return ["--role", "r"]
+    return []
+
+
+@pytest.mark.parametrize("name", BAD_MODEL_NAMES, ids=lambda s: repr(s)[:12])
+@pytest.mark.parametrize("source", ["flag", "environment", "config file", "role file"])
+def test_a_model_name_that_is_no_name_is_one_line_from_wherever_it_is_named(server, chat_env, source, name):
+    """A blank name, one with spaces around or inside, a control character, an endless one: refused in one line
+    before anything is asked, whether -m, CHATCLI_MODEL, config.toml or a role names it (the check is where a model
+    is built, not at one door); never sent to the server as it is, nor taken as the default model."""
+    env = dict(chat_env)
+    args = _named_by(source, name, env)
+    run = chat(env, *args, "hello")
+    line = assert_one_error_line(run, 2 if source == "flag" else 3)  # the user's word, or a setting's
+    where = {"flag": "model", "environment": "CHATCLI_MODEL", "config file": "config.toml", "role file": "r.toml"}
+    assert where[source] in line and "not a model name" in line or "must be a model name" in line, line
+    assert "\x1b" not in line, line
+    assert server.requests == []

@@ -6,6 +6,7 @@ import re
 import secrets
 
 from chatcli.errors import UsageError
+from chatcli.provider_table import is_model_name
 from chatcli.text import LONE_SURROGATE
 
 THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -28,7 +29,7 @@ def check_thread_id(thread_id: str) -> str:
 
 def check_model_name(name: str) -> str:
     """A model's name as a door, a request or an import gives it: printable, no spaces, at most 200 characters."""
-    if not 0 < len(name) <= 200 or not name.isprintable() or any(c.isspace() for c in name):
+    if not is_model_name(name):
         raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
     return name
 

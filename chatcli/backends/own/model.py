@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 
 
 def check_credentials(settings: Settings, spec: str | None = None) -> None:
-    """Fail early when the model (``spec``, else the settings') cannot be used: unusable name, no key, no package."""
-    from chatcli.core.inputs import check_utf8
+    """Fail early when the model (``spec``, else the settings') cannot be used: unusable name, no key, no package.
+    Every model chat builds passes here, whichever door or file named it (-m, CHATCLI_MODEL, config.toml, a role, a
+    thread's binding, a request)."""
+    from chatcli.core.inputs import check_model_name, check_utf8
 
     spec = spec or settings.model
-    check_utf8(spec, "the model name")
+    check_model_name(check_utf8(spec, "the model name"))
     chosen, _name = provider_of(spec)
     try:
         chosen.check(settings)

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatcli.core.inputs import check_model_name
 from chatcli.errors import ConfigError, UsageError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -61,8 +62,11 @@ def _parse(path: Path) -> Role:
             f"{path}: unknown key {sorted(unknown)[0]!r}", hint="a role has system, model, temperature and vars"
         )
     model, temperature, variables = data.get("model"), data.get("temperature"), data.get("vars", {})
-    if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise ConfigError(f"{path}: model must be a model name")
+    if model is not None:
+        try:
+            check_model_name(model if isinstance(model, str) else "")
+        except UsageError:
+            raise ConfigError(f"{path}: model must be a model name (printable, no spaces)") from None
     if temperature is not None and (
         isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
     ):
