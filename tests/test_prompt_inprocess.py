@@ -15,8 +15,8 @@ import asyncio
 import os
 import signal
 import time
-from contextlib import asynccontextmanager, redirect_stdout
-from typing import Any, AsyncIterator, Callable
+from contextlib import asynccontextmanager, contextmanager, redirect_stdout
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
@@ -300,6 +300,62 @@ async def test_ctrl_c_as_the_prompt_hands_a_line_over_stops_that_line(settings, 
         await chat.say("stop me", then="stopped: nothing was sent")
         await chat.say("next", then="You said: next")
     assert [user_messages(body) for body in server.requests] == [["warm up"], ["warm up", "next"]]
+
+
+async def test_ctrl_b_before_the_question_is_kept_leaves_it_at_the_prompt_with_its_files(
+    settings, server, monkeypatch, tmp_path
+):
+    """Ctrl-B the instant a question goes, before it is kept: a background reply would ask it without the files
+    queued with it, and they would go with the next question instead. Nothing moves: the question is back at the
+    prompt with its files still queued, and Enter sends them together. (Ctrl-B is read from a terminal only: here
+    its handler is called as the key watcher calls it; tests/test_jobs.py presses it in a pseudo-terminal.)"""
+    from chatcli.service.thread import Thread
+    from chatcli.ui import prompt
+
+    (tmp_path / "notes.txt").write_text("the notes say forty-two\n")
+    question, real, held, ctrl_b = "what do the notes say?", Thread.send, [], []
+    watched = prompt.watching
+
+    @contextmanager
+    def watching(keys: Any, key: Any, pressed: Callable[[], None]) -> Iterator[None]:
+        ctrl_b.append(pressed)  # what the key calls, for the line running
+        with watched(keys, key, pressed):
+            yield
+
+    async def ctrl_b_first(self: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        if text == question and not held:  # Ctrl-B while the question is on its way, not yet kept
+            held.append(text)
+            ctrl_b[-1]()
+            await asyncio.Event().wait()  # until Ctrl-B stops it
+        return await real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(prompt, "watching", watching)
+    monkeypatch.setattr(Thread, "send", ctrl_b_first)
+    async with prompt_loop(settings) as chat:
+        await chat.say(f"/attach {tmp_path / 'notes.txt'}", then="sent with your next message")
+        await chat.ready()
+        chat.type(question + ENTER)
+        await chat.until("nothing was sent: your question is at the prompt, with its 1 file still queued")
+        await chat.until(lambda: chat.prompt.default_buffer.text == question, what="the question back at the prompt")
+        assert server.requests == [] and "background" not in chat.err.getvalue(), chat
+        chat.type(ENTER)
+        await chat.until(f"You said: {question}")
+        await chat.ready()
+    sent = user_messages(server.requests[-1])[-1]
+    assert question in str(sent) and "forty-two" in str(sent), sent  # the question and its file, together
+    assert len(server.requests) == 1
+
+
+async def test_bg_with_files_queued_is_refused_and_keeps_them(settings, server, tmp_path):
+    """/bg asks in another process, without the files /attach queued here: refused in one line, the files kept for
+    the next message here."""
+    (tmp_path / "notes.txt").write_text("the notes say forty-two\n")
+    async with prompt_loop(settings) as chat:
+        await chat.say(f"/attach {tmp_path / 'notes.txt'}", then="sent with your next message")
+        said = await chat.say("/bg summarise them", then="/bg asks without files")
+        assert "/attach --clear" in said and "job" not in said, said
+        await chat.say("summarise them", then="You said: summarise them")
+    assert "forty-two" in str(user_messages(server.requests[-1])[-1])
 
 
 # --------------------------------------------------------------------------- slash commands

@@ -266,6 +266,11 @@ async def _moved(repl: Repl, question: str) -> None:
             if sent and not await recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
+            if not sent and conversation.attached:  # stopped before it was kept: its files would stay behind
+                repl.next_input = question
+                files = f"{len(conversation.attached)} file{'' if len(conversation.attached) == 1 else 's'}"
+                repl.output.note(f"nothing was sent: your question is at the prompt, with its {files} still queued")
+                return
             # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
             job = jobs.ask_in_background(conversation, question, settings, repl.environ, again=sent)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is

@@ -29,6 +29,12 @@ async def _background(ctx: Context, arg: str) -> None:
     question = arg.strip()
     if not question:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
+    if ctx.thread.attached:  # queued for a message here: a background reply would ask without them
+        count = len(ctx.thread.attached)
+        raise UsageError(
+            f"/bg asks without files: the {count} queued go with your next message here",
+            hint="send them with a message here, or empty the queue with /attach --clear",
+        )
     job = jobs.ask_in_background(ctx.thread, question, ctx.settings, ctx.environ)
     ctx.started.append(job)  # (the prompt says when it ends, above itself: the job does not write into its terminal)
     ctx.output.note(
