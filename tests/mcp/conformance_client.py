@@ -37,6 +37,11 @@ from chatcli.tools.mcp.config import OAUTH_KEYS  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
 
 CHAT = str(Path(sys.executable).with_name("chat"))
+# Where .ci/mcp-conformance keeps a process that imported chat once (tests/mcp/warm.py, the era "chat"): a step's
+# ``chat ARGS`` is forked from it, run as chat's warm worker runs a one-shot, in this script's environment, folder and
+# pipes. What is tested is the MCP client, not how a process starts; the step at a terminal is ``chat`` itself.
+WARM = os.environ.get("CHATCLI_CONFORMANCE_WARM")
+STARTED = [sys.executable, "-S", str(HERE / "tests" / "mcp" / "warm.py"), WARM, CHAT] if WARM else [CHAT]
 NAME = "conf"
 # The address of the client ID metadata document a user of chat publishes (config.toml's mcp_client_metadata_url):
 # the suite's own stand-in for it (its example client's), the client ID its authorization servers expect where they
@@ -69,7 +74,7 @@ def environment(home: Path, server: FakeOpenAIServer) -> dict[str, str]:
 def step(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """``chat ARGS`` with no stdin (the suite leaves its own open), said on stderr."""
     done = subprocess.run(
-        [CHAT, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=WAIT
+        [*STARTED, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=WAIT
     )
     print(f"$ chat {' '.join(args)}  (exit {done.returncode})\n{done.stdout}{done.stderr}", file=sys.stderr)
     return done
@@ -78,7 +83,7 @@ def step(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def sign_in(env: dict[str, str]) -> int:
     """``chat mcp login conf --no-browser``, this script opening the address it prints as a browser would."""
     process = subprocess.Popen(
-        [CHAT, "mcp", "login", NAME, "--no-browser"], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [*STARTED, "mcp", "login", NAME, "--no-browser"], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     assert process.stderr is not None
