@@ -1,4 +1,8 @@
-"""Several ``chat`` processes on one thread at once: turns queue up, none is lost, nothing crashes."""
+"""Several ``chat`` processes on one thread at once: turns queue up, none is lost, nothing crashes.
+
+The one-shots are started warm (tests/mcp_servers.chat_argv: each a process of its own, forked from one that imported
+chat, as chat's warm worker runs a one-shot): what is tested is processes sharing a store, not how each starts, and
+forks that start within milliseconds of each other meet in the store closer together than cold starts do."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import pytest
 
 from tests.fakeserver import Reply
 from tests.helpers import CHAT
+from tests.mcp_servers import chat_argv
 from tests.test_reliability import db_of, integrity, stored, summary, user_turns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stores("sqlite", "postgres")]
@@ -23,7 +28,7 @@ def test_eight_one_shot_processes_on_one_thread_lose_no_turn(server, chat_env):
     questions = [f"question number {i}" for i in range(8)]
     procs = [
         subprocess.Popen(
-            [str(CHAT), "--thread", "busy", q],
+            chat_argv(CHAT, "--thread", "busy", q),
             env=chat_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -110,7 +115,7 @@ def test_processes_creating_a_new_database_together_all_answer(server, chat_env,
         env = {**chat_env, "CHATCLI_DB": str(tmp_path / f"new-{round_}" / "chat.db")}
         procs = [
             subprocess.Popen(
-                [str(CHAT), "-t", "shared", f"q{round_}-{i}"],
+                chat_argv(CHAT, "-t", "shared", f"q{round_}-{i}"),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

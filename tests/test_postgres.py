@@ -17,6 +17,7 @@ import pytest
 
 from tests.fakeserver import closed_port_url
 from tests.helpers import CHAT, assert_one_error_line, chat, chat_process
+from tests.mcp_servers import chat_argv
 from tests.stores import SKIP_REASON, PgServer, message_rows
 from tests.test_reliability import stored, summary
 
@@ -71,7 +72,7 @@ def test_processes_starting_together_set_up_the_schema_once(server, chat_env, em
     chat_env["CHATCLI_DB"] = empty_db
     procs = [
         subprocess.Popen(
-            [str(CHAT), "--thread", f"t{i}", f"question {i}"],
+            chat_argv(CHAT, "--thread", f"t{i}", f"question {i}"),  # (warm: forks meet in the store closer together)
             env=chat_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
