@@ -371,7 +371,8 @@ def test_a_model_name_that_is_no_name_is_one_line_from_wherever_it_is_named(serv
     args = _named_by(source, name, env)
     run = chat(env, *args, "hello")
     line = assert_one_error_line(run, 2 if source == "flag" else 3)  # the user's word, or a setting's
-    where = {"flag": "model", "environment": "CHATCLI_MODEL", "config file": "config.toml", "role file": "r.toml"}
-    assert where[source] in line and "not a model name" in line or "must be a model name" in line, line
+    where = {"flag": "command line: ", "environment": "environment: ", "config file": "config.toml: ",
+             "role file": "r.toml: "}  # fmt: skip
+    assert f"{where[source]}model must be a model name" in line, line  # where it was named, said
     assert "\x1b" not in line, line
     assert server.requests == []

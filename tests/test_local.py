@@ -304,6 +304,9 @@ def test_model_file_checks(tmp_path, monkeypatch):
     gguf.write_bytes(b"GGUF\x03\x00\x00\x00")
     assert local.model_file(Settings(local_model=str(gguf))) == gguf
     assert local.model_name(gguf) == "Other-Model.Q8_0"
+    # A file's name as a browser saves it: the model goes by a name chat takes (no spaces, nothing unprintable).
+    assert local.model_name(tmp_path / "Llama 3 Q4 (1).gguf") == "Llama-3-Q4-(1)"
+    assert local.model_name(tmp_path / "a\x1b[2Jb .gguf") == "a[2Jb"
     monkeypatch.setattr(local, "server_installed", lambda: False)
     with pytest.raises(ConfigError, match=re.escape(local.install_line())):
         local.model_file(Settings(local_model=str(gguf)))

@@ -346,6 +346,90 @@ async def test_ctrl_b_before_the_question_is_kept_leaves_it_at_the_prompt_with_i
     assert len(server.requests) == 1
 
 
+def _ctrl_b(monkeypatch: Any, moved: list[tuple[str, bool]]) -> list[Callable[[], None]]:
+    """Ctrl-B's handler for each line run (as the key watcher calls it; a terminal's key is read in
+    tests/test_jobs.py), and the background start recorded in ``moved`` (the question, and whether it is asked again
+    from where it was kept) and refused as max_jobs refuses it: here no job's process is started."""
+    from chatcli.errors import ChatError
+    from chatcli.service import jobs
+    from chatcli.ui import prompt
+
+    handlers: list[Callable[[], None]] = []
+    watched = prompt.watching
+
+    @contextmanager
+    def watching(keys: Any, key: Any, pressed: Callable[[], None]) -> Iterator[None]:
+        handlers.append(pressed)
+        with watched(keys, key, pressed):
+            yield
+
+    def started(conversation: Any, question: str, settings: Any, environ: Any, again: bool = False) -> Any:
+        moved.append((question, again))
+        raise ChatError("1 background replies run already (max_jobs 1)")
+
+    monkeypatch.setattr(prompt, "watching", watching)
+    monkeypatch.setattr(jobs, "ask_in_background", started)
+    monkeypatch.setattr(jobs, "running", lambda environ: [])
+    return handlers
+
+
+@pytest.mark.parametrize("attached", [False, True], ids=["no file", "a text file"])
+async def test_ctrl_b_mid_reply_asks_the_kept_question_again_whatever_it_carried(
+    settings, server, monkeypatch, tmp_path, attached
+):
+    """Ctrl-B while the reply streams: the question is kept (with what it carried, a text file put in its text), so
+    the background reply asks it again from there, never anew beside it; refused, it is said kept, as a stopped one."""
+    (tmp_path / "notes.txt").write_text("the notes say forty-two\n")
+    moved: list[tuple[str, bool]] = []
+    ctrl_b = _ctrl_b(monkeypatch, moved)
+    server.queue(Reply(" ".join(f"w{i:03d}" for i in range(400)), delay=0.02))
+    question = "what do the notes say?"
+    async with prompt_loop(settings) as chat:
+        if attached:
+            await chat.say(f"/attach {tmp_path / 'notes.txt'}", then="sent with your next message")
+        await chat.ready()
+        chat.type(question + ENTER)
+        await chat.until("w005")  # the reply streams: its question is kept
+        ctrl_b[-1]()
+        await chat.until("your question is kept")
+        await chat.ready()
+    assert moved == [(question, True)], moved
+    kept = [text for kind, text, _ in await stored(settings) if kind == "human"]
+    assert len(kept) == 1 and question in kept[0] and ("forty-two" in kept[0]) == attached, kept
+
+
+async def test_ctrl_b_before_the_question_is_kept_then_refused_puts_it_back_at_the_prompt(
+    settings, server, monkeypatch
+):
+    """Ctrl-B before the question is kept, and the background reply cannot start (max_jobs): nothing was sent, and
+    the question is back at the prompt (not said kept: /retry would ask the one before it)."""
+    from chatcli.service.thread import Thread
+
+    moved: list[tuple[str, bool]] = []
+    ctrl_b = _ctrl_b(monkeypatch, moved)
+    question, real, held = "and the second?", Thread.send, []
+
+    async def ctrl_b_first(self: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        if text == question and not held:
+            held.append(text)
+            ctrl_b[-1]()
+            await asyncio.Event().wait()  # until Ctrl-B stops it
+        return await real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Thread, "send", ctrl_b_first)
+    async with prompt_loop(settings) as chat:
+        await chat.say("the first", then="You said: the first")
+        chat.type(question + ENTER)
+        await chat.until("nothing was sent: your question is at the prompt")
+        await chat.until(lambda: chat.prompt.default_buffer.text == question, what="the question back at the prompt")
+        assert "your question is kept" not in chat.err.getvalue() and len(server.requests) == 1, chat
+        chat.type(ENTER)  # sent from there, once
+        await chat.until(f"You said: {question}")
+        await chat.ready()
+    assert moved == [(question, False)], moved
+    assert [user_messages(body)[-1] for body in server.requests] == ["the first", question]
+
+
 async def test_bg_with_files_queued_is_refused_and_keeps_them(settings, server, tmp_path):
     """/bg asks in another process, without the files /attach queued here: refused in one line, the files kept for
     the next message here."""

@@ -96,3 +96,11 @@ def test_a_local_ollama_not_set_up_is_listed_when_it_answers_and_passed_over_whe
     monkeypatch.setattr(ollama_provider, "DEFAULT_PORT", int(closed_port_url().rpartition(":")[2].split("/")[0]))
     run = chat(chat_env, "models")
     assert run.code == 0 and run.out.splitlines() == ["gpt-fake"] and run.err == "", run
+
+
+def test_a_listed_name_chat_could_not_be_asked_with_is_not_offered(server, chat_env):
+    """A server's list may hold what is no model's name (a path with spaces, an escape sequence): chat would refuse
+    it as the user's, so it is not offered, and what is a name is."""
+    server.models = ["gpt-fake", "/models/My Model.gguf", "evil\x1b]0;pwned\x07", ""]
+    run = chat(chat_env, "models")
+    assert run.code == 0 and run.out.split() == ["gpt-fake"], run

@@ -30,7 +30,10 @@ def check_thread_id(thread_id: str) -> str:
 def check_model_name(name: str) -> str:
     """A model's name as a door, a request or an import gives it: printable, no spaces, at most 200 characters."""
     if not is_model_name(name):
-        raise UsageError(f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)")
+        raise UsageError(
+            f"not a model name: {name[:40]!r} (printable, no spaces, at most 200 characters)",
+            hint="chat models lists the models' names; -m NAME asks one",
+        )
     return name
 
 

@@ -276,8 +276,11 @@ class Provider(ABC):
 
 async def listed(names: AsyncIterable[Any], where: str) -> list[str]:
     """The model names a list gives (``names``, read as its pages come), sorted and once each; a ModelError once
-    it passes ``MOST_MODELS`` names or ``LIST_SECONDS``."""
+    it passes ``MOST_MODELS`` names or ``LIST_SECONDS``. A name that is none (a space or a control character in it)
+    is left out: chat would refuse it as the user's."""
     import asyncio
+
+    from chatcli.provider_table import is_model_name
 
     found: set[str] = set()
     count, deadline = 0, asyncio.timeout(LIST_SECONDS)
@@ -290,7 +293,7 @@ async def listed(names: AsyncIterable[Any], where: str) -> list[str]:
                         f"{where} lists more than {MOST_MODELS:,} models: the list is refused",
                         hint="a server that means it is not one chat reads",
                     )
-                if isinstance(name, str) and name:
+                if isinstance(name, str) and is_model_name(name):  # (one chat could not be asked with: not offered)
                     found.add(name)
     except TimeoutError:
         if not deadline.expired():

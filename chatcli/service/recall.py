@@ -55,9 +55,15 @@ class Recall:
         self.messages = messages
 
     async def last_question(self) -> str | None:
-        """The text of the last user message (maybe "" for files alone), or None when there is none."""
+        """The text the user typed for the last user message (maybe "" for files alone; not the text its files were
+        put in with), or None when there is none."""
+        from chatcli.content.attachments import TYPED_KEY
+
         asked = [m for m in await self.messages() if m.type == "human"]
-        return str(asked[-1].text) if asked else None
+        if not asked:
+            return None
+        typed = (asked[-1].additional_kwargs or {}).get(TYPED_KEY)
+        return typed if isinstance(typed, str) else str(asked[-1].text)
 
     async def left_unanswered(self) -> bool:
         """True when the last question has no whole answer: a failure or a stop left none, or only a part."""

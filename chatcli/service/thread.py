@@ -544,6 +544,8 @@ class Thread:
         values = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         payload = await self.backend.ask(self.config, values)
+        if clear:
+            self.attached = []  # sent with this message, which is stored now (nothing awaited in between)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
             kept = await self.store.index.get(self.thread_id)  # stored already if it was told something
             self._kept_empty = kept is not None
@@ -552,8 +554,6 @@ class Thread:
                 await self.store.index.set_title(self.thread_id, title)
         elif self.store is not None:  # what answers it, stored with the question, as a new thread's is
             await self._bind()
-        if clear:
-            self.attached = []  # sent with this message, which is stored now
         return await self._run(payload, self.config, created=not history, node=node)
 
     @outcome

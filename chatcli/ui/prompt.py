@@ -255,28 +255,36 @@ async def _moved(repl: Repl, question: str) -> None:
 
     repl.moving = False
     conversation, settings = _opened(repl.loading), repl.settings
+    back = "nothing was sent: your question is at the prompt"
+    sent: bool | None = None  # whether the question was kept (None: not known)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP): the reply moves all the same
         try:
             if conversation is None:  # still loading: nothing was sent, the question is back at the prompt
                 repl.next_input = question
-                repl.output.note("nothing was sent: your question is at the prompt")
+                repl.output.note(back)
                 return
             recall = conversation.recall
             sent = await recall.last_question() == question
+            if sent:  # kept, with the files queued for it (stopped as it was kept: the queue emptied here too)
+                conversation.attached = []
             if sent and not await recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
             if not sent and conversation.attached:  # stopped before it was kept: its files would stay behind
                 repl.next_input = question
                 files = f"{len(conversation.attached)} file{'' if len(conversation.attached) == 1 else 's'}"
-                repl.output.note(f"nothing was sent: your question is at the prompt, with its {files} still queued")
+                repl.output.note(f"{back}, with its {files} still queued")
                 return
             # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
             job = jobs.ask_in_background(conversation, question, settings, repl.environ, again=sent)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
             repl.output.error(describe(exc, settings).line)
-            repl.unanswered = question
-            repl.output.note(KEPT)
+            if sent is False:  # never kept: /retry would ask the one before it
+                repl.next_input = question
+                repl.output.note(back)
+            else:
+                repl.unanswered = question
+                repl.output.note(KEPT)
             return
         repl.started.append(job)
         repl.output.note(
