@@ -228,13 +228,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return _coerce_number(name, value, source, whole="int" in kind)
     if not isinstance(value, str):
         raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
-    if name == "model":
+    if name in ("model", "embedding_model"):
         from chatcli.provider_table import is_model_name
         from chatcli.text import LONE_SURROGATE
 
         if not is_model_name(value) and not LONE_SURROGATE.search(value):  # (undecodable: said as the model is built)
             shown = repr(value[:40])
-            raise ConfigError(f"{source}: model must be a model name (printable, no spaces, 200 at most), got {shown}")
+            raise ConfigError(f"{source}: {name} must be a model name (printable, no spaces, 200 at most), got {shown}")
     return value
 
 

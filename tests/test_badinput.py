@@ -376,3 +376,12 @@ def test_a_model_name_that_is_no_name_is_one_line_from_wherever_it_is_named(serv
     assert f"{where[source]}model must be a model name" in line, line  # where it was named, said
     assert "\x1b" not in line, line
     assert server.requests == []
+
+
+@pytest.mark.parametrize("name", ["two words", " text-embedding-3-small", "x\x1b[2J"], ids=lambda s: repr(s)[:12])
+def test_an_embedding_model_that_is_no_name_is_one_line_as_the_settings_are_read(server, chat_env, name):
+    """The embedding model (memories' ranking) is a model's name as the chat model is: refused as it is read, not
+    first when a turn ranks the memories."""
+    line = assert_one_error_line(chat({**chat_env, "CHATCLI_EMBEDDING_MODEL": name}, "hello"), 3)
+    assert "environment: embedding_model must be a model name" in line and "\x1b" not in line, line
+    assert server.requests == []

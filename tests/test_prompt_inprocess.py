@@ -33,7 +33,8 @@ from tests.helpers import ALT_ENTER, Captured, summary
 ENTER, CTRL_C, CTRL_D = "\r", "\x03", "\x04"
 PASTED = "\x1b[200~{}\x1b[201~"  # how a terminal sends pasted text (bracketed paste)
 THREAD = "inproc1"
-WAIT = 10.0  # seconds a test waits for something to be shown before it fails
+WAIT = 30.0  # seconds a test waits for something to be shown before it fails (the first prompt of a process, on a
+# busy machine, waits for its imports: 10 s was seen to be too few)
 STOPPED = "stopped: the partial answer is kept in the thread"
 
 

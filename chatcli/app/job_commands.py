@@ -66,7 +66,7 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
     if given.get("again"):
         raise UsageError("--bg starts a question; --again answers the last one again: give them apart")
     read_role(settings.roles_dir, given.get("role"))
-    if given.get("model") is not None:
+    if given.get("model"):  # ("": not given, as chat -m "" is)
         check_model_name(given["model"])
     check_count(len(given.get("attach") or ()))
     for item in given.get("attach") or ():

@@ -31,8 +31,9 @@ async def _background(ctx: Context, arg: str) -> None:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
     if ctx.thread.attached:  # queued for a message here: a background reply would ask without them
         count = len(ctx.thread.attached)
+        queued = "the file queued goes" if count == 1 else f"the {count} files queued go"
         raise UsageError(
-            f"/bg asks without files: the {count} queued go with your next message here",
+            f"/bg asks without files: {queued} with your next message here",
             hint="send them with a message here, or empty the queue with /attach --clear",
         )
     job = jobs.ask_in_background(ctx.thread, question, ctx.settings, ctx.environ)
