@@ -182,19 +182,33 @@ def test_a_thread_deleted_while_it_answers_is_gone_for_good(server, chat_env):
 
 
 def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(server, chat_env):
-    server.queue(Reply(tokens=[f" word{i}" for i in range(60)], delay=0.05))
+    """``chat rm`` while another process answers on the thread waits for that answer, then deletes all of it. The
+    answer is held until rm says it waits (each process's start may take seconds on a busy machine)."""
+    import threading
+
+    from tests.helpers import read_until
+    from tests.test_jobs import held
+
+    gate = threading.Event()
+    server.queue(held("Slowly", " and then all of it.", gate))
     answering = subprocess.Popen([str(CHAT), "-t", "busy", "talk slowly"], env=chat_env, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)  # fmt: skip
+    removing = None
     try:
-        assert server.wait_until_sent(5)
-        removed = subprocess.run([str(CHAT), "rm", "busy", "--yes"], env=chat_env, capture_output=True, text=True,
-                                 timeout=60)  # fmt: skip
-        assert removed.returncode == 0 and "deleted busy" in removed.stderr, removed
-        assert "waiting for the answer" in removed.stderr, removed.stderr
+        assert server.wait_until_sent(1, timeout=90), "the answer never began"
+        removing = subprocess.Popen([str(CHAT), "rm", "busy", "--yes"], env=chat_env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)  # fmt: skip
+        assert removing.stderr is not None
+        said = read_until(removing.stderr, b"waiting for the answer", timeout=90)
+        gate.set()
+        _out, err = removing.communicate(timeout=60)
+        assert removing.returncode == 0 and b"deleted busy" in said + err, said + err
         assert answering.wait(timeout=30) == 0
     finally:
-        if answering.poll() is None:
-            answering.kill()
+        gate.set()
+        for process in (answering, removing):
+            if process is not None and process.poll() is None:
+                process.kill()
     assert chat(chat_env, "show", "busy").code == 2
     assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
 
