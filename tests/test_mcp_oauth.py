@@ -250,11 +250,13 @@ class Recorder(BaseHTTPRequestHandler):
 
     seen: list[tuple[str, str, str]] = []
     other = ""
+    own_resource = False  # the metadata names this server as the resource (else ``other``), ``other`` its signer
 
     def _any(self) -> None:
         self.seen.append((self.command, self.path, self.headers.get("Authorization") or ""))
         if self.path.startswith("/.well-known/oauth-protected-resource"):
-            body = json.dumps({"resource": f"{self.other}/mcp", "authorization_servers": [self.other]}).encode()
+            resource = f"http://127.0.0.1:{self.server.server_address[1]}" if self.own_resource else self.other
+            body = json.dumps({"resource": f"{resource}/mcp", "authorization_servers": [self.other]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
         else:
@@ -274,8 +276,8 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def _recording(other: str = "") -> tuple[ThreadingHTTPServer, list[tuple[str, str, str]]]:
-    handler = type("Recording", (Recorder,), {"seen": [], "other": other})
+def _recording(other: str = "", own_resource: bool = False) -> tuple[ThreadingHTTPServer, list[tuple[str, str, str]]]:
+    handler = type("Recording", (Recorder,), {"seen": [], "other": other, "own_resource": own_resource})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, handler.seen

@@ -26,7 +26,7 @@ import pytest
 
 from chatcli.providers import provider
 from tests.helpers import Repl, chat, eventually
-from tests.matrix import DOORS, ONE_SHOT, doors
+from tests.matrix import DOORS, ONE_SHOT, backends, doors
 from tests.providers import ROWS
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
@@ -296,16 +296,21 @@ def stranger_at(port: int) -> Iterator[Stranger]:
 
 
 def connectors(host: str, port: int) -> dict[str, Callable[[], object]]:
-    """Every way a library of chat's opens a TCP connection: each sends a request if it gets one."""
+    """Every way chat, a graph it loads or a library of either opens a TCP connection, on every event loop chat may
+    run on (asyncio's, and uvloop's, which connects inside libuv where no audit event is raised): each sends a
+    request if it gets one."""
     import asyncio
     import socket
     import urllib.request
 
+    import aiohttp
     import httpx
+    import requests
+    import uvloop
 
     url = f"http://{host}:{port}/v1/models"
 
-    async def with_asyncio() -> None:
+    async def streams() -> None:
         _reader, writer = await asyncio.open_connection(host.strip("[]"), port)
         writer.write(b"GET / HTTP/1.0\r\n\r\n")
         writer.close()
@@ -314,17 +319,24 @@ def connectors(host: str, port: int) -> dict[str, Callable[[], object]]:
         async with httpx.AsyncClient() as client:
             await client.get(url)
 
+    async def with_aiohttp() -> None:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            await response.read()
+
     def with_socket() -> None:
         with socket.create_connection((host.strip("[]"), port), timeout=3) as connection:
             connection.sendall(b"hello")
 
-    return {
+    ways: dict[str, Callable[[], object]] = {
         "socket": with_socket,
-        "asyncio": lambda: asyncio.run(with_asyncio()),
         "httpx": lambda: httpx.get(url, timeout=3),
-        "httpx async": lambda: asyncio.run(with_httpx()),
         "urllib": lambda: urllib.request.urlopen(url, timeout=3),
+        "requests": lambda: requests.get(url, timeout=3),
     }
+    for loop, run in (("asyncio", asyncio.run), ("uvloop", uvloop.run)):
+        for stack, client in (("streams", streams), ("httpx", with_httpx), ("aiohttp", with_aiohttp)):
+            ways[f"{stack} on {loop}"] = lambda run=run, client=client: run(client())  # type: ignore[misc]
+    return ways
 
 
 def test_every_connection_to_another_users_listener_is_refused_unless_the_user_named_it(stranger):
@@ -334,8 +346,9 @@ def test_every_connection_to_another_users_listener_is_refused_unless_the_user_n
     from chatcli.local import loopback
 
     written, listening = stranger
+    ways = connectors(written, listening.port)  # uvloop imported: the guard covers its loop as it starts
     loopback.guard()
-    for how, connect in connectors(written, listening.port).items():
+    for how, connect in ways.items():
         with pytest.raises(Exception) as refused:  # each library's own error, made of the refused connection
             connect()
         assert ListenerRefused.within(refused.value) is not None, (how, refused.value)
@@ -459,6 +472,67 @@ def test_an_imported_threads_model_reaches_no_other_users_listener_at_any_door(d
         assert listening.connections() == [], f"{door.name}: a connection reached another user's listener"
     assert code != 0 and f"uid {NOBODY}" in said and "OLLAMA_HOST=" in said, said
     assert "Traceback" not in said, said
+
+
+OLLAMA_GRAPH = """
+from langchain_ollama import ChatOllama
+from langgraph.graph import START, MessagesState, StateGraph
+
+model = ChatOllama(model="llama3")  # Ollama's default address: 127.0.0.1:11434
+
+
+async def ask(state):
+    return {"messages": [await model.ainvoke(state["messages"])]}
+
+
+graph = StateGraph(MessagesState).add_node("ask", ask).add_edge(START, "ask").compile()
+"""
+
+
+@pytest.fixture
+def graph_path(tmp_path: Path) -> str:
+    """The graph the ``graph`` backend loads here: a developer's, asking Ollama at its default address."""
+    (tmp_path / "ollagent.py").write_text(OLLAMA_GRAPH)
+    return f"{tmp_path / 'ollagent.py'}:graph"
+
+
+@backends("graph")
+@doors("prompt", "cold", "serve", "serve+process", "acp", "acp+process")
+def test_a_graphs_own_model_reaches_no_other_users_listener_at_any_door(door, monkeypatch):
+    """A graph's own ChatOllama, at its default address where another user listens: the question goes nowhere at
+    every door, whatever loop the door runs on (``chat serve`` as its users start it: uvicorn, uvloop installed)."""
+    pytest.importorskip("langchain_ollama")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)  # the graph's client reads this process's, in-process
+    door.env.pop("OLLAMA_HOST", None)
+    with stranger_at(OLLAMA_PORT) as listening:
+        answer = door.ask(f"what is for dinner? {SECRET}")
+        assert listening.connections() == [], f"{door.name}: a connection reached another user's listener"
+    line = door.failed(answer, 4)  # the model call failed (docs/usage.md's exit codes), one line at every door
+    assert f"uid {NOBODY}" in line and "127.0.0.1:11434" in line and "nothing was sent" in line, line
+
+
+@doors("cold", "worker", "serve+process", "acp")
+def test_an_authorization_server_at_another_users_listener_hears_nothing_at_any_door(door, backend):
+    """An MCP server of the user's mcp.json signs in with its client's secret, no browser; its 401 names an
+    authorization server where another user listens: no door sends it the secret, the metadata request or anything."""
+    from tests.fakeserver import Reply
+    from tests.test_mcp import write_servers
+    from tests.test_mcp_oauth import _recording
+
+    listening = Stranger("127.0.0.1")
+    server, seen = _recording(f"http://127.0.0.1:{listening.port}", own_resource=True)
+    try:
+        oauth = {"clientId": "robot", "clientSecret": SECRET}
+        url = f"http://127.0.0.1:{server.server_address[1]}/mcp"
+        write_servers(door.env, {"pointing": {"url": url, "oauth": oauth}}).chmod(0o600)
+        backend.model.queue(Reply("noted"))
+        answer = door.ask("what tools do you have?")  # chat asks the server its tools before the model
+        assert seen, "the MCP server was never asked"
+        assert listening.connections() == [], f"{door.name}: a connection reached another user's listener"
+        assert "Traceback" not in str(answer), answer
+    finally:
+        server.shutdown()
+        listening.stop()
 
 
 class _Netlink:

@@ -4,9 +4,12 @@ Loopback is shared: every local user may listen on 127.0.0.1, and a port chat ex
 11434, llama.cpp's 8080) may be another user's process waiting for what is sent there. Whatever chose the address (a
 provider's default reached through a model name, an untrusted .env, a thread imported or read from a shared
 database with its model, an editor's session, an embedding model, a window probe, a model list, an authorization
-server an MCP server pointed to), the connection is the one place all of them pass. So the guard stands there: an
-audit hook on ``socket.connect`` (``sys.addaudithook``) sees every TCP connection this process opens, whichever
-library opens it, before anything is sent.
+server an MCP server pointed to), the connection is the one place all of them pass. So the guard stands there,
+before anything is sent, whichever library connects: an audit hook on ``socket.connect`` (``sys.addaudithook``) sees
+every connection of a Python socket (every synchronous client, every asyncio loop); uvloop connects inside libuv,
+where no audit event is raised, so its loop's ``create_connection`` (the one way every asynchronous client of it
+connects: asyncio streams, httpx through anyio, aiohttp) checks first. ``chat serve`` runs on asyncio's loop all the
+same. A native client (libpq, gRPC, a C extension's own sockets) is seen by neither: docs/SECURITY.md names them.
 
 A connection to an address of this machine (loopback, the unspecified address, an address of one of its interfaces)
 on a port where another user's socket listens (the kernel's word: chatcli.local.sockets; not this user's, not root's,
@@ -23,6 +26,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from chatcli.errors import ListenerRefused
@@ -36,11 +40,28 @@ _interfaces: frozenset[Address] | None = None
 
 
 def guard() -> None:
-    """Check every TCP connection of this process from now on (once a process; a fork keeps it)."""
+    """Check every TCP connection of this process from now on (once a process; a fork keeps it), and uvloop's once
+    it is imported (called again where foreign code was loaded: a graph's module)."""
     global _guarding
     if not _guarding:
         _guarding = True
         sys.addaudithook(_hook)
+    loop = getattr(sys.modules.get("uvloop"), "Loop", None)
+    if loop is not None and not hasattr(loop.create_connection, "checked"):
+        loop.create_connection = _checked_first(loop.create_connection)
+
+
+def _checked_first(create_connection: Any) -> Any:
+    """uvloop's ``create_connection``, refusing first where ``check`` refuses (a socket given is Python's: hooked)."""
+
+    async def checked(loop: Any, protocol: Any, host: Any = None, port: Any = None, **options: Any) -> Any:
+        if host is not None and port is not None and options.get("sock") is None:
+            for info in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+                check(str(info[4][0]), int(info[4][1]))
+        return await create_connection(loop, protocol, host, port, **options)
+
+    checked.checked = True  # type: ignore[attr-defined]
+    return checked
 
 
 def allow(source: str, urls: Iterable[str | None]) -> None:
