@@ -484,21 +484,40 @@ def test_a_reply_that_cannot_move_to_the_background_goes_on_here(server, chat_en
     assert "Here it stays." in chat(env, "show", "stays").out
 
 
-def test_the_database_goes_to_a_job_in_its_environment_never_on_its_command_line(server, chat_env, tmp_path):
-    """``--db`` may name a PostgreSQL URL with its password: a job's command line is any local user's to read."""
+def every_process_holding(*secrets: str) -> list[str]:
+    """Each process of this machine whose command line or environment holds one of ``secrets``: what it is."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        for part in ("cmdline", "environ"):
+            with contextlib.suppress(OSError):
+                text = open(f"/proc/{pid}/{part}", "rb").read().decode("utf-8", "replace")
+                found += [f"{pid} {part}: {text[:200]!r}" for secret in secrets if secret in text]
+    return found
+
+
+def test_nothing_of_a_question_is_on_a_command_line_or_in_an_environment(server, job_env, tmp_path):
+    """A job's command line is any local user's to read (/proc/PID/cmdline): a background reply's question, system
+    prompt, variables and database (``--db`` may be a URL with its password) reach it on private channels. While it
+    runs, no process of this machine (the job, the worker, the MCP host, whatever else chat started) has any of
+    them in its command line or its environment, nor a provider's key on its command line."""
     gate = threading.Event()
     server.queue(held("Kept", " here.", gate))
     db = str(tmp_path / "secret-place.sqlite")
+    question, system, value = "where is my bank PIN 4711", "you are my notary 8126", "vault-9931"
     try:
-        thread = chat(chat_env, "--bg", "--db", db, "where is it kept").out.strip()
-        job = state(chat_env, thread, "running", chars=len("Kept"))
-        command = open(f"/proc/{job['pid']}/cmdline").read()
-        assert "secret-place" not in command and "where is it kept" in command, command
-        assert f"CHATCLI_DB={db}" in open(f"/proc/{job['pid']}/environ").read().split("\0")
+        thread = chat(job_env, "--bg", "--db", db, "--system", system, "--var", f"box={value}", question).out.strip()
+        job = state(job_env, thread, "running", chars=len("Kept"))
+        assert every_process_holding(question, system, value) == []
+        on_command_lines = [
+            p for p in every_process_holding("secret-place", job_env["OPENAI_API_KEY"]) if "cmdline" in p
+        ]
+        assert on_command_lines == [], "a database's URL or a key on a command line"
+        assert f"CHATCLI_DB={db}" in open(f"/proc/{job['pid']}/environ").read().split("\0")  # the job's alone
     finally:
         gate.set()
-    state(chat_env, thread, "done")
-    assert "Kept here." in chat(chat_env, "show", thread, "--db", db).out
+    state(job_env, thread, "done")
+    assert "Kept here." in chat(job_env, "show", thread, "--db", db).out
+    assert server.requests[-1]["messages"][0]["content"].startswith(system), server.requests[-1]
 
 
 # --------------------------------------------------------------------------- on an Agent Server (--remote)

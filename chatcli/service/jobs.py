@@ -44,6 +44,7 @@ THREAD_FLAGS = ("-t", "--thread", "-c", "--continue", "--new-thread")
 OUTPUT_FLAGS = ("--bg", "--json", "--jsonl")
 # Set in a job's environment (its id): its one-shot leaves a call that needs approval waiting in the thread.
 JOB_VARIABLE = "CHATCLI_JOB"
+ARGS_VARIABLE = "CHATCLI_JOB_ARGS"  # its private file of its arguments (chatcli.__main__ reads it, then removes it)
 
 
 class NoSuchJob(UsageError):
@@ -272,10 +273,12 @@ def start(
         if flag in args and args.index(flag) + 1 < len(args):
             thread = args[args.index(flag) + 1]
     thread = next((a.partition("=")[2] for a in args if a.startswith("--thread=")), thread)
-    stdin_path = where / f"{job_id}.in"
+    stdin_path, args_path = where / f"{job_id}.in", where / f"{job_id}.args"
     with _private(stdin_path) as handle:
         handle.write(piped or b"")
-    command = [sys.executable, "-m", "chatcli", *args, "--jsonl"]
+    with _private(args_path) as handle:  # its command line is any local user's to read: the question is not on it
+        handle.write(json.dumps([*args, "--jsonl"]).encode())
+    command = [sys.executable, "-m", "chatcli"]
     with (
         open(stdin_path, "rb") as stdin,
         _private(where / f"{job_id}.jsonl") as out,
@@ -287,7 +290,7 @@ def start(
             stdout=out,
             stderr=err,
             cwd=cwd,
-            env={**environ, JOB_VARIABLE: job_id},
+            env={**environ, JOB_VARIABLE: job_id, ARGS_VARIABLE: str(args_path)},
             start_new_session=True,
         )
     job = Job(
@@ -336,7 +339,7 @@ def _forget_old(where: Path) -> None:
         except (OSError, ValueError, TypeError):
             continue
         if not alive(job):
-            for suffix in (".json", ".jsonl", ".err", ".in"):
+            for suffix in (".json", ".jsonl", ".err", ".in", ".args"):
                 (where / f"{job.id}{suffix}").unlink(missing_ok=True)
 
 
