@@ -62,6 +62,19 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(user_cache_dir("chatcli"))
 
 
+def private_dir(path: Path) -> Path:
+    """``path``, made where it is missing with each level made the user's alone (0700: ``mkdir(parents=True)``
+    gives its mode to the last level only); what exists is left as it is."""
+    if not path.is_dir():
+        if path.parent != path:
+            private_dir(path.parent)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another process, at the same moment
+            pass
+    return path
+
+
 def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The user's private directory for chat's sockets, created if absent (0700, the user's own, not a
     link): ``$XDG_RUNTIME_DIR/chatcli`` when that directory is private, else ``$TMPDIR/chatcli-UID``;

@@ -165,6 +165,41 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
     assert f"waits for you: chat inbox answer {thread} answers it" in attached.err, attached
 
 
+def test_rm_removes_all_of_a_thread_its_kept_files_jobs_inbox_entry_and_labels(server, chat_env, tmp_path):
+    """A thread waiting in the inbox on its background reply, with a tool's file kept and a node labelled: ``chat rm``
+    leaves nothing of it: no job listed or kept on disk, no inbox entry, no kept file, no label for a later thread
+    of the same name to inherit."""
+    import asyncio
+    import base64
+    from pathlib import Path
+
+    from chatcli.config import load_settings
+    from chatcli.threads.opening import open_threads
+    from chatcli.tools.kept_files import keep
+
+    server.queue(tool_calls(("shell", {"command": "echo hi"})))
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
+    job = state(chat_env, thread, "waiting")
+    kept = keep({"base64": base64.b64encode(b"\x89PNG").decode(), "mime_type": "image/png"}, thread)
+    assert kept is not None and kept.exists()
+
+    async def labels(label: str | None = None) -> dict:
+        async with open_threads(load_settings({}, environ=chat_env, cwd=tmp_path)) as threads:
+            if label:
+                await threads.store.index.label(thread, 1, label)
+            return await threads.store.index.labels(thread)
+
+    assert asyncio.run(labels("mine")) == {1: ["mine"]}
+    assert thread in chat(chat_env, "inbox", "--json").out
+    gone = chat(chat_env, "rm", "--yes", thread)
+    assert gone.code == 0, gone
+    assert [j for j in listed(chat_env) if j["thread_id"] == thread] == []
+    assert not list((Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "jobs").glob(f"{job['id']}.*"))
+    assert thread not in chat(chat_env, "inbox", "--json").out
+    assert not kept.parent.exists()
+    assert asyncio.run(labels()) == {}
+
+
 @pytest.mark.parametrize(
     "args, said",
     [

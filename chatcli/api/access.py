@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from chatcli.errors import UsageError
+from chatcli.paths import private_dir
 
 TOKEN_NAME = "serve-token"
 
@@ -40,7 +41,7 @@ def own_token(environ: Mapping[str, str] = os.environ) -> tuple[str, Path]:
             return _read(path), path
         except FileNotFoundError:
             pass
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         token = secrets.token_urlsafe(32)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

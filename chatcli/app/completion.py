@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
+from chatcli.paths import private_dir
+
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
@@ -213,7 +215,7 @@ def install(shell: str | None, environ: Mapping[str, str]) -> str:
     text = script(shell)
     home = environ.get("HOME") or os.path.expanduser("~")
     path = Path(INSTALL[shell].replace("~", home, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.write_text(text)
     after = {
         "bash": "new bash sessions load it (with the bash-completion package); or add to ~/.bashrc: source "

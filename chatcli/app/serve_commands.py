@@ -17,6 +17,7 @@ from chatcli.api.guard import addresses, loopback
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.errors import UsageError
+from chatcli.paths import private_dir
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.text import say
 
@@ -271,7 +272,7 @@ def _note_socket(path: str) -> Any:
 
     note = listening_dir(environment().environ) / str(os.getpid())
     try:
-        note.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(note.parent)
         fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(os.path.realpath(path))

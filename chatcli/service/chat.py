@@ -469,8 +469,10 @@ class Chat:
     async def delete(self, thread_id: str) -> None:
         """Delete ``thread_id`` for good (``chat rm``): what runs on it here is stopped first (a turn's part kept,
         then gone with it); a turn on it in another process is waited for."""
+        from chatcli.service.jobs import delete_thread
+
         await self.running.stop_thread(thread_id)
-        await self.threads().delete(thread_id)
+        await delete_thread(self.threads(), thread_id, self.environ)
 
     def threads(self) -> ThreadList:
         """The threads: on the Chat's database, or on the server that keeps them."""

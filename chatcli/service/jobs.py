@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from chatcli.errors import UsageError
+from chatcli.paths import private_dir
 
 if TYPE_CHECKING:
     from chatcli.config import Settings
@@ -111,7 +112,7 @@ def directory(environ: Mapping[str, str]) -> Path:
     from chatcli.paths import data_dir
 
     where = data_dir(environ) / "jobs"
-    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(where)
     return where
 
 
@@ -339,8 +340,24 @@ def _forget_old(where: Path) -> None:
         except (OSError, ValueError, TypeError):
             continue
         if not alive(job):
-            for suffix in (".json", ".jsonl", ".err", ".in", ".args"):
-                (where / f"{job.id}{suffix}").unlink(missing_ok=True)
+            _remove(where, job)
+
+
+def _remove(where: Path, job: Job) -> None:
+    for suffix in (".json", ".jsonl", ".err", ".in", ".args"):
+        (where / f"{job.id}{suffix}").unlink(missing_ok=True)
+
+
+async def delete_thread(threads: Any, thread_id: str, environ: Mapping[str, str], on_wait: Any = None) -> None:
+    """Delete ``thread_id`` whole, for ``chat rm`` and every door's delete: its background replies stopped (each
+    keeps its part, then goes with the thread), the thread (its messages, checkpoints, index row, labels, inbox
+    entry and kept files: chatcli.threads.operations.Threads.delete), then the jobs' records and their files."""
+    mine = [job for job in jobs(environ) if job.thread == thread_id]
+    for job in mine:
+        stop(job)
+    await threads.delete(thread_id, on_wait=on_wait)  # waits for a stopped job's turn to end
+    for job in mine:
+        _remove(directory(environ), job)
 
 
 def running(environ: Mapping[str, str]) -> list[Job]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, AsyncContextManager, AsyncIterator, Callable, cast
 
 from chatcli.errors import StoreError
+from chatcli.paths import private_dir
 from chatcli.store.base import Guard, Params, Row, SaverStore, ThreadInfo, poll_lock, the_row
 from chatcli.store.index import COLUMNS
 from chatcli.store.migrations import migrate
@@ -39,7 +40,7 @@ def prepare_db_path(db: str) -> Path:
     directory = path.parent
     if not directory.exists():
         try:  # exist_ok: another process starting at the same moment may have just made it
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(directory)
         except OSError as exc:
             raise StoreError(f"cannot create {directory}: {exc.strerror}", hint="choose another --db") from None
     if not directory.is_dir():

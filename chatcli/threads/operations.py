@@ -307,14 +307,19 @@ class Threads:
         await self.store.index.touch(thread_id, title, len(values["messages"]), model)
 
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:
-        """Remove the thread's checkpoints, messages and index row, for good.
+        """Remove the thread's checkpoints, messages, index row and kept files, for good.
 
         A turn running on it (in any process) is waited for, ``on_wait()`` said once: a delete in the
         middle of an answer would have the answer's end write half the thread back.
         """
+        import shutil
+
+        from chatcli.tools.kept_files import folder
+
         await self.transcript(thread_id)  # unknown ids are an error, not a silent no-op
         async with self.store.thread_lock(thread_id, on_wait):
             await self.store.delete_thread(thread_id)
+        shutil.rmtree(folder(thread_id), ignore_errors=True)  # its tools' files: a later thread of its name starts bare
 
     async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
         if not text.strip():

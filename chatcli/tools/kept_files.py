@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chatcli.paths import private_dir
+
 EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -54,7 +56,7 @@ def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | 
         data = base64.b64decode(part["base64"])
         mime = str(part.get("mime_type") or "").split(";")[0].strip().lower()
         place = folder(thread, root)
-        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(place)
         path = place / (hashlib.sha256(data).hexdigest()[:16] + EXTENSIONS.get(mime, ".bin"))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

@@ -9,6 +9,7 @@ from typing import Callable
 from prompt_toolkit.history import FileHistory
 
 from chatcli.errors import ConfigError
+from chatcli.paths import private_dir
 
 
 class KeptHistory(FileHistory):
@@ -54,7 +55,7 @@ def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) 
 def _create(history: Path) -> None:
     """The history file and its directory, made private if missing."""
     try:
-        history.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(history.parent)
     except OSError as exc:
         raise ConfigError(f"cannot create {history.parent}: {exc.strerror}", hint="set CHATCLI_HISTORY_FILE") from None
     if not history.exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from chatcli.budget import split_window
-from chatcli.paths import data_dir
+from chatcli.paths import data_dir, private_dir
 
 FILE_NAME = "windows.json"
 
@@ -74,7 +74,7 @@ def _save(data: dict[str, Any]) -> None:
     """Write the file whole (readable by the user only); best effort."""
     path = _path()
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         temporary = path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -269,7 +269,7 @@ def known_window(spec: str) -> int | None:
     found = kept_window(spec)
     windows[spec] = found
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         temporary = path.with_name(f".{KNOWN_FILE}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:

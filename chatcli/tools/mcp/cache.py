@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from chatcli.paths import private_dir
 from chatcli.tools.listing import Listing, Malformed
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -93,7 +94,7 @@ def _private(directory: Path, create: bool) -> bool:
     """True if ``directory`` is the user's own, not a link, and no one else's to read (made so if needed)."""
     try:
         if create:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(directory)
         info = os.lstat(directory)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             return False

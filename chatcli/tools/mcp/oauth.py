@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, AsyncGenerator, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from chatcli.paths import data_dir
+from chatcli.paths import data_dir, private_dir
 from chatcli.text import say
 from chatcli.tools.browser import open_in_browser
 from chatcli.tools.mcp.config import ServerSpec
@@ -84,7 +84,7 @@ class StoredAuth:
         """Replace the file whole: written beside it under a name of this writer's own, then renamed over it."""
         import tempfile
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         os.chmod(self.path.parent, 0o700)
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".tmp")  # 0600
         try:

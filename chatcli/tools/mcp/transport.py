@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any, AsyncIterator, Callable, Iterator
 
 from chatcli.errors import ListenerRefused
+from chatcli.paths import private_dir
 from chatcli.tools.asking import SAMPLING, Ask
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -387,7 +388,7 @@ class Connection:
         try:
             if path is None:
                 raise OSError
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(path.parent)
             handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
         except OSError:
             self.log_dir = None  # no log to point to
@@ -407,7 +408,7 @@ class Connection:
         if self._log is None and self.log_dir is not None and not self.spec.command:
             path = self.log_dir / f"{self.name}.log"
             try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                private_dir(path.parent)
                 self._log = os.fdopen(
                     os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8"
                 )
