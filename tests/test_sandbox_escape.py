@@ -11,10 +11,12 @@ what the sandbox hides is hidden by its masks, not by its private /tmp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -266,3 +268,101 @@ def test_a_chat_serve_socket_anywhere_is_not_reachable(chat_env, place):
         server.terminate()
         server.wait(timeout=30)
     assert not list((Path(env["XDG_DATA_HOME"]) / "chatcli" / "listening").iterdir()), "the note outlived the server"
+
+
+# --------------------------------------------------------------------------- chat's data, and what git runs by itself
+
+
+def test_a_command_reaches_none_of_chats_data_and_plants_nothing_git_runs(place):
+    """Chat's databases (the SQLite file; PostgreSQL's sockets: the host CHATCLI_DB names, $PGHOST's, the usual
+    /run/postgresql, the test server's), the worker's and the MCP host's sockets, chat's config, mcp.json, cached
+    listings and OAuth tokens, and every git repository under the working directory (top-level, nested, bare, and
+    the ones the command makes): a command tries each, each is refused, and git run afterwards outside the sandbox
+    runs nothing the command planted."""
+    from chatcli.tools.mcp.link import host_socket
+    from tests.stores import PG_DSN
+
+    work = home = place / "home"  # chat run in HOME: its data directory lies in the working directory
+    runtime, mark = place / "run", place / "git-ran-it"
+    runtime.mkdir(mode=0o700)
+    pg, pghost = place / "pg" / "postgresql", place / "pghost"
+    environ = {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "PGHOST": str(pghost),
+        "CHATCLI_DB": f"postgresql:///chat?host={pg}",
+    }
+    sockets = [runtime / "chatcli" / "worker.sock", runtime / "chatcli" / host_socket(environ)]
+    sockets += [pg / ".s.PGSQL.5432", pghost / ".s.PGSQL.5432"]
+    if os.access("/run/postgresql", os.W_OK):  # as root: a socket where PostgreSQL's own live
+        sockets.append(Path(f"/run/postgresql/.s.PGSQL.{59000 + os.getpid() % 1000}"))
+    if PG_DSN:  # the test server, through its own socket
+        import psycopg
+
+        with psycopg.connect(PG_DSN) as conn:
+            where = str(conn.execute("SHOW unix_socket_directories").fetchone()[0]).split(",")[0]
+            sockets.append(Path(where) / f".s.PGSQL.{conn.info.port}")
+    db, token = home / ".local/share/chatcli/chat.db", home / ".local/share/chatcli/mcp-auth/server.json"
+    config, listing = home / ".config/chatcli/config.toml", home / ".cache/chatcli/mcp/server.json"
+    for path, text in ((token, "{}"), (config, 'model = "mine"\n'), (listing, "{}")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    sqlite3.connect(db).close()
+    for repo, *bare in (["."], ["vendor/lib"], ["backup.git", "--bare"]):
+        subprocess.run(["git", "init", "-q", *bare, str(work / repo)], check=True)
+    plant = f"core.fsmonitor 'touch {mark}'"
+    hook = f"printf '#!/bin/sh\\ntouch {mark}\\n' >"
+    checks = [f"c {s}" for s in sockets] + [
+        *(f"w {path}" for path in (db, config, config.with_name("mcp.json"), listing)),
+        f"r {token}",
+        *(f"w {repo}/config" for repo in (".git", "vendor/lib/.git", "backup.git")),
+        "w vendor/lib/.git/hooks/post-checkout",
+    ]
+    makes = [
+        f"git init -q made && git -C made config {plant}",
+        f"git init -q hooked && {hook} hooked/.git/hooks/pre-commit && chmod +x hooked/.git/hooks/pre-commit",
+        f"git init -q --bare made.git && git -C made.git config {plant}",
+        f"git init -q vendor/lib/inner && git -C vendor/lib/inner config {plant}",
+        "git init -q clean",  # what git init writes: nothing git runs
+    ]
+    helpers = (  # c: connect to a socket, w: append to a file, r: read one; each says which way it went
+        f'c() {{ {PYTHON} -I -c "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])" "$1" '
+        '2>/dev/null && echo "REACHED $1" || echo "refused $1"; }; '
+        'w() { (echo x >> "$1") 2>/dev/null && echo "REACHED $1" || echo "refused $1"; }; '
+        'r() { grep -q . "$1" 2>/dev/null && echo "REACHED $1" || echo "refused $1"; }'
+    )
+    with contextlib.ExitStack() as stack:
+        for path in sockets[:-1] if PG_DSN else sockets:
+            stack.enter_context(listening(path))
+            stack.callback(path.unlink, missing_ok=True)
+        for path in sockets:  # each one listens
+            assert run_outside(connect_command(path)).stdout.strip() == "CONNECTED", path
+        result = shell("; ".join([helpers, *checks, *makes, "echo done"]), work, environ)
+    lines = result.splitlines()
+    assert "REACHED" not in result and lines.count("done") == 1, result
+    assert len([line for line in lines if line.startswith("refused ")]) == len(checks), result
+    assert (
+        db.read_bytes() == b""
+        and config.read_text() == 'model = "mine"\n'
+        and not config.with_name("mcp.json").exists()
+    )
+    assert "fsmonitor" not in (work / "vendor/lib/.git/config").read_text()
+    off = lines[0]  # the line the user sees first and the model reads
+    assert "switched off" in off and all(r in off for r in ("made/.git", "hooked/.git", "made.git", "inner/.git")), off
+    assert "clean" not in off and (work / "clean" / ".git" / "HEAD").exists(), off
+    git = "git -c user.name=t -c user.email=t@t"
+    for repo in ("made", "hooked", "made.git", "vendor/lib/inner", "vendor/lib", "clean"):  # git, outside, later
+        run_outside(f"{git} -C {work / repo} status; {git} -C {work / repo} commit -q --allow-empty -m x")
+    assert not mark.exists(), "git ran what a sandboxed command planted"
+    for repo in ("made", "hooked"):  # switched back on, each runs what was planted: the test can fail
+        os.replace(work / repo / ".git" / "HEAD.sandboxed", work / repo / ".git" / "HEAD")
+        run_outside(f"{git} -C {work / repo} status; {git} -C {work / repo} commit -q --allow-empty -m x")
+        assert mark.exists(), f"what was planted in {repo} was not live"
+        mark.unlink()
+
+
+def run_outside(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)

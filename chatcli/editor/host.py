@@ -67,10 +67,8 @@ class EditorHost(builtin.Host):
     async def run_shell(self, command: str, policy: sandbox.Policy, call_id: str = "") -> str:
         if not self.terminals:
             return await super().run_shell(command, policy, call_id)
-        spec = {
-            "argv": sandbox.command_argv(command, policy, self.workdir),
-            "env": builtin.command_environment(policy.passed),
-        }
+        argv = sandbox.command_argv(command, policy, self.workdir)
+        spec = {"argv": argv, "env": builtin.command_environment(policy.passed)}
         handle, path = tempfile.mkstemp(prefix="chat-command-", suffix=".json")  # the user's alone (0600)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -84,10 +82,12 @@ class EditorHost(builtin.Host):
                     output_byte_limit=builtin.MAX_OUTPUT,
                 )
             )
-            return await self._watch(terminal.terminal_id, call_id)
+            done = await self._watch(terminal.terminal_id, call_id)
         finally:
             if os.path.exists(path):  # the launcher never ran
                 os.unlink(path)
+            off = sandbox.new_repositories(argv, self.workdir or Path.cwd())  # after a stop too
+        return "\n".join(filter(None, (off, done)))
 
     async def _watch(self, terminal_id: str, call_id: str) -> str:
         """The command's output and exit once it ends (stopped with the call: cancelled, or out of time)."""

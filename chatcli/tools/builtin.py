@@ -139,12 +139,13 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None, workdir:
 
     The result comes when the shell exits, even if something it started keeps the output open.
     """
+    argv = sandbox.command_argv(command, policy if policy is not None else sandbox.Policy(), workdir)
     write_fd, reader, transport = await _open_pipe()
     output = _Output()
     try:
         try:
             process = await asyncio.create_subprocess_exec(
-                *sandbox.command_argv(command, policy if policy is not None else sandbox.Policy(), workdir),
+                *argv,
                 cwd=workdir,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
@@ -160,12 +161,14 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None, workdir:
             note = await _finish(process, reading)
         except BaseException:
             await asyncio.shield(_stop_group(process))
+            sandbox.new_repositories(argv, workdir or Path.cwd())  # what it made before it was stopped
             raise
         finally:
             reading.cancel()
     finally:
         transport.close()
-    return ran(_cut(bytes(output.kept), output.total), note, code)
+    off = await asyncio.to_thread(sandbox.new_repositories, argv, workdir or Path.cwd())
+    return ran("\n".join(filter(None, (off, _cut(bytes(output.kept), output.total)))), note, code)
 
 
 def ran(output: str, note: str, code: int | None, signal_name: str | None = None) -> str:

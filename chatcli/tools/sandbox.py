@@ -1,11 +1,14 @@
 """Where the ``shell`` tool's commands run: a bubblewrap sandbox on Linux, and the words that say so.
 
 ``workspace`` (the default): the whole filesystem read-only but the working directory and a
-private /tmp; ``.git`` and chat's own config, data and cache directories stay read-only even inside
-the working directory. ``read-only``: no writes but the private /tmp. Both hide the user's
-runtime directories (``$XDG_RUNTIME_DIR``, ``/run/user/UID``, chat's own under ``$TMPDIR``),
-where chat's warm worker and the session's agents listen, behind empty ones, and put /dev/null in
-the place of any ``chat serve --socket`` elsewhere; get their own
+private /tmp; every git repository under it (a ``.git``, nested or not, a bare one: git runs what their
+config and hooks name) and chat's own config, data and cache directories stay read-only even inside
+the working directory, and a repository the command makes is switched off after it unless it holds
+nothing git would run (``new_repositories``). ``read-only``: no writes but the private /tmp. Both hide the
+user's runtime directories (``$XDG_RUNTIME_DIR``, ``/run/user/UID``, chat's own under ``$TMPDIR``),
+where chat's warm worker, its MCP host and the session's agents listen, and PostgreSQL's socket
+directories (``/run/postgresql``, ``$PGHOST``'s, the host ``CHATCLI_DB`` names), behind empty ones, and
+put /dev/null in the place of any ``chat serve --socket`` elsewhere; get their own
 network namespace (no network unless ``network`` is on), PID, IPC and UTS namespaces
 (whatever the command leaves running ends with it), a session of their own (no terminal to
 push keys into), die with chat, and run with no capabilities, even for root, and
@@ -18,12 +21,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from chatcli.paths import cache_dir, config_dir, config_path, data_dir
 
@@ -59,7 +63,7 @@ def policy_for(settings: Any, environ: Mapping[str, str] = os.environ) -> Policy
     if settings.db and "://" not in settings.db:
         files += [settings.db + suffix for suffix in ("", "-wal", "-shm", ".lock")]
     passed = tuple(getattr(settings, "shell_env", ()) or ())
-    hidden = runtime_places(environ) + secret_places(environ)
+    hidden = runtime_places(environ, settings.db) + secret_places(environ)
     return Policy(settings.sandbox, settings.network, _real(places), _real(files), hidden, passed)
 
 
@@ -94,20 +98,28 @@ def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:
     return found
 
 
-def runtime_places(environ: Mapping[str, str]) -> tuple[str, ...]:
+def runtime_places(environ: Mapping[str, str], db: str | None = None) -> tuple[str, ...]:
     """The directories where this user's sockets live outside /tmp (the sandbox's /tmp is its own already).
 
-    ``$XDG_RUNTIME_DIR`` and ``/run/user/UID`` (the warm worker's socket, ``chat serve --socket`` put
-    there, ssh-agent, D-Bus ...), and the worker's fallback ``$TMPDIR/chatcli-UID``.
+    ``$XDG_RUNTIME_DIR`` and ``/run/user/UID`` (the warm worker's socket, the MCP host's, ``chat serve --socket``
+    put there, ssh-agent, D-Bus ...), the worker's fallback ``$TMPDIR/chatcli-UID``, and PostgreSQL's (the usual
+    ones, ``$PGHOST``'s and the host of a ``postgresql://`` ``db``), where peer authentication lets this user in.
     """
     uid = os.getuid()
-    candidates = [environ.get("XDG_RUNTIME_DIR") or "", f"/run/user/{uid}"]
-    candidates.append(os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}"))
-    found = []
-    for place in _real([c for c in candidates if os.path.isabs(c)]):
-        if os.path.isdir(place) and place != "/" and not (place + "/").startswith("/tmp/"):
-            found.append(place)
-    return tuple(found)
+    candidates = [environ.get("XDG_RUNTIME_DIR") or "", f"/run/user/{uid}", "/run/postgresql", "/var/run/postgresql"]
+    candidates += [
+        os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}"),
+        *environ.get("PGHOST", "").split(","),
+    ]
+    if db and "://" in db:
+        try:
+            from psycopg.conninfo import conninfo_to_dict
+
+            candidates += str(conninfo_to_dict(db).get("host") or "").split(",")
+        except Exception:  # noqa: BLE001 - no psycopg, or no DSN: then chat cannot reach PostgreSQL that way either
+            pass
+    places = _real([c for c in candidates if os.path.isabs(c)])
+    return tuple(p for p in places if os.path.isdir(p) and p != "/" and not (p + "/").startswith("/tmp/"))
 
 
 def _real(paths: Sequence[str]) -> tuple[str, ...]:
@@ -148,9 +160,60 @@ def unavailable() -> str | None:
     return None if problem is None else f"bubblewrap cannot start a sandbox here ({problem})"
 
 
+def repositories(workdir: Path, known: Collection[str] = ()) -> list[str]:
+    """Each directory under ``workdir`` that git may take for a repository's own, for it holds HEAD (a ``.git``,
+    nested or not, a bare repository, a submodule's), links not followed, but those in ``known`` and theirs."""
+    found = []
+    for top, dirs, files in os.walk(workdir):
+        found += [top] if "HEAD" in files and top not in known else []
+        dirs[:] = [d for d in dirs if os.path.join(top, d) not in known]
+    return found
+
+
+# What git clone and git init write (and hooks' samples): nothing git runs. Any other key, a hook or a commondir may.
+SAFE_GIT = re.compile(
+    r"core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks|worktree)"
+    r"|extensions\.objectformat|(remote|submodule)\.(.+\.)?(url|fetch|active)|branch\..+\.(remote|merge)"
+    r"|hooks/[^/]+\.sample"
+)
+SWITCHED_OFF = (
+    "[switched off: {} (git repositories the command made, whose config or hooks git would run outside the "
+    "sandbox; their HEAD is renamed HEAD.sandboxed: look at them before renaming it back)]"
+)
+
+
+def new_repositories(argv: Sequence[str], workdir: Path) -> str:
+    """After a command run in the workspace sandbox (``argv``), each git repository it made under ``workdir`` whose
+    config or hooks hold more than ``SAFE_GIT`` is switched off (HEAD renamed HEAD.sandboxed): a line saying which
+    (the first of the command's result), or ""."""
+    if "--bind" not in argv[:-1]:  # (the last is the command)
+        return ""
+    off = []
+    for place in repositories(workdir, {argv[i + 2] for i, a in enumerate(argv[:-3]) if a == "--ro-bind"}):
+        config, hooks = os.path.join(place, "config"), os.path.join(place, "hooks")
+        try:  # left on if it holds only what git clone and git init write
+            keys = subprocess.run(
+                ["git", "config", "--file", config, "--list", "--name-only"] if os.path.exists(config) else ["true"],
+                capture_output=True, text=True, cwd="/", timeout=10, check=True,
+            ).stdout.split()  # fmt: skip
+            keys += [f"hooks/{h}" for h in os.listdir(hooks)] if os.path.lexists(hooks) else []
+            if not os.path.lexists(os.path.join(place, "commondir")) and all(map(SAFE_GIT.fullmatch, keys)):
+                continue
+        except (OSError, subprocess.SubprocessError):
+            pass  # not known to be harmless: off
+        off.append(os.path.relpath(place, workdir))
+        try:
+            os.chmod(place, os.lstat(place).st_mode & 0o7777 | 0o700)
+            os.replace(os.path.join(place, "HEAD"), os.path.join(place, "HEAD.sandboxed"))
+        except OSError:
+            off[-1] += " (still on: look at it)"
+    return SWITCHED_OFF.format(", ".join(off)) if off else ""
+
+
 def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
-    """The paths to re-mount read-only over a writable ``workdir``: its .git, and chat's own files within it."""
-    places = [workdir / ".git", *map(Path, policy.protected)]
+    """The paths to re-mount read-only over a writable ``workdir``: its git repositories, and chat's own files
+    within it."""
+    places = [*map(Path, repositories(workdir)), *map(Path, policy.protected)]
     # A file's directory, if it lies in the working directory; the file alone if it is the working directory.
     places += [
         file if file.parent == workdir else file.parent for file in map(Path, policy.files) if workdir in file.parents
@@ -182,15 +245,15 @@ def bwrap_argv(
 ) -> list[str]:
     """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``mode``."""
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for place in hidden:  # seen empty: no socket of the user's session (chat's worker included) is reachable
-        argv += ["--tmpfs", place]
+    # Seen empty: no socket of the user's session (chat's worker included) or of PostgreSQL is reachable.
+    argv += [arg for place in hidden for arg in ("--tmpfs", place)]
     # After the private /tmp and the hidden places, so that a working directory under them is still there.
     argv += ["--bind" if mode == "workspace" else "--ro-bind", workdir, workdir]
-    if mode == "workspace":
-        for path in read_only:
-            argv += ["--ro-bind", path, path]
-    for path in masked:  # a chat serve socket outside them: /dev/null in its place (a connection is refused)
-        argv += ["--ro-bind-try", "/dev/null", path]
+    argv += [arg for path in read_only if mode == "workspace" for arg in ("--ro-bind", path, path)]
+    # Hidden again if inside the working directory (chat's OAuth tokens when it runs in HOME): the binds showed them.
+    argv += [arg for place in hidden if place.startswith(workdir + "/") for arg in ("--tmpfs", place)]
+    # A chat serve socket outside them: /dev/null in its place (a connection is refused).
+    argv += [arg for path in masked for arg in ("--ro-bind-try", "/dev/null", path)]
     if not network:
         argv.append("--unshare-net")
     # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell. As root it
