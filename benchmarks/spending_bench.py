@@ -79,10 +79,10 @@ async def ledger(store: str, runs: int) -> float:
 
     spent = []
     async with open_store(store) as opened:
-        await opened.index.hold("warm", 0.01, 1.0, 10.0, day_start())
+        await opened.index.hold("warm", 0.01, (1.0, 10.0), day_start())
         for _ in range(runs):
             start = time.perf_counter()
-            held = await opened.index.hold("bench", 0.01, 1e6, 1e6, day_start())
+            held = await opened.index.hold("bench", 0.01, (1e6, 1e6, 1e6), day_start())
             assert held.row is not None
             await opened.index.settle(held.row, 0.005)
             spent.append((time.perf_counter() - start) * 1000)

@@ -121,6 +121,8 @@ class Settings:
     # Not a setting (no layer sets it): the providers whose endpoint an untrusted .env chose. Their SDKs get none
     # of the credentials they would read from the environment by themselves (chatcli.backends.own.model).
     untrusted_endpoints: tuple[str, ...] = field(default=(), metadata={"internal": True})
+    # Not a setting: the model an untrusted .env chose, never called unpriced while a spending limit is set.
+    untrusted_model: str | None = field(default=None, metadata={"internal": True})
     # Not a setting: the directory the settings were read in (its .env's), where the project's AGENTS.md is looked for.
     workdir: str | None = field(default=None, metadata={"internal": True})
 
@@ -424,8 +426,10 @@ def layered(
     if dotenv is not None:
         notes += [dotenv.notice(known) or ""] if dotenv.notice(known) else []
         if not dotenv.trusted:  # the user's keys never go to an endpoint it set (CVE-2025-61260's class)
-            settings, moved = users_key_stays_home(settings, resolve_settings(layers[0], *layers[2:]), dotenv)
+            without = resolve_settings(layers[0], *layers[2:])
+            settings, moved = users_key_stays_home(settings, without, dotenv)
             notes += moved
+            settings = replace(settings, untrusted_model=settings.model if settings.model != without.model else None)
     return replace(_with_default_paths(settings, environ), workdir=str(cwd)), notes, layers, dotenv
 
 

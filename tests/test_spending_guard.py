@@ -19,27 +19,33 @@ PRICES = (("priced", 1.0, 10.0, 0.1),)
 
 
 def guard(settings: Settings, ledger, **limits) -> Guard:
-    chosen = replace(settings, max_tokens=1000, prices=PRICES, **limits)
+    chosen = replace(settings, prices=PRICES, **limits)
     return Guard(chosen, Pricer(chosen.prices), ledger)
 
 
-async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it(settings):
+async def test_the_answer_s_limit_refuses_the_call_that_could_pass_it_in_whichever_process_goes_on(settings):
+    """A question's calls are counted in the ledger from its start: a second guard over the same store (another
+    process resuming the question: chat inbox answer, --resume, chat attach --go-on) goes on counting them."""
     from chatcli.store import open_store
 
     async with open_store(settings.db) as store:
         g = guard(settings, store.index, max_cost_answer=0.05)
-        first = await g.before("t", "priced", 10_000, None)
+        await g.new_question("t")
+        first = await g.before("t", "priced", 10_000, 1000)
         assert first.most == pytest.approx(0.02) and first.room == pytest.approx(0.05)
-        await g.after("t", first, 0.015)  # it cost less than its most
-        second = await g.before("t", "priced", 10_000, None)
-        await g.after("t", second, 0.02)
-        with pytest.raises(LimitReached) as refused:  # 0.035 spent + 0.02 at most > 0.05
-            await g.before("t", "priced", 10_000, None)
+        await g.after(first, 0.015)  # it cost less than its most
+        second = await g.before("t", "priced", 10_000, 1000)
+        assert second.room == pytest.approx(0.035)
+    async with open_store(settings.db) as store:  # the question resumed in another process
+        other = guard(settings, store.index, max_cost_answer=0.05)
+        with pytest.raises(LimitReached) as refused:  # 0.015 spent + 0.02 held + 0.02 at most > 0.05
+            await other.before("t", "priced", 10_000, 1000)
         assert refused.value.limit == "max_cost_answer" and refused.value.exit_status == ExitStatus.LIMIT
         line = str(refused.value)
         assert "up to $0.0200" in line and "spent $0.0350 of its $0.0500" in line and "--max-cost" in line, line
-        g.new_question("t")
-        assert (await g.before("t", "priced", 10_000, None)).most == pytest.approx(0.02)  # a new question: room again
+        assert (await other.before("u", "priced", 10_000, 1000)).room == pytest.approx(0.05)  # another thread's
+        await other.new_question("t")
+        assert (await other.before("t", "priced", 10_000, 1000)).room == pytest.approx(0.05)  # a new question
 
 
 async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(settings):
@@ -48,34 +54,62 @@ async def test_the_thread_s_and_the_day_s_limits_are_read_from_the_store(setting
     async with open_store(settings.db) as store:
         one = guard(settings, store.index, max_cost_thread=0.05, max_cost_day=0.07)
         for _ in range(2):
-            await one.after("a", await one.before("a", "priced", 10_000, None), 0.02)
+            await one.after(await one.before("a", "priced", 10_000, 1000), 0.02)
         with pytest.raises(LimitReached, match=r"this thread has spent \$0.0400 of its \$0.0500 limit") as thread:
-            await one.before("a", "priced", 10_000, None)
+            await one.before("a", "priced", 10_000, 1000)
         assert thread.value.limit == "max_cost_thread"
         other = guard(settings, store.index, max_cost_day=0.07)  # another process's guard, another thread
-        await other.after("b", await other.before("b", "priced", 10_000, None), 0.02)
+        await other.after(await other.before("b", "priced", 10_000, 1000), 0.02)
         with pytest.raises(LimitReached, match=r"today has spent \$0.0600 of its \$0.0700 limit") as day:
-            await other.before("c", "priced", 10_000, None)
+            await other.before("c", "priced", 10_000, 1000)
         assert day.value.limit == "max_cost_day"
 
 
-async def test_a_model_without_a_price_is_allowed_once_said_or_refused(settings):
-    said: list[str] = []
-    allowed = guard(settings, None, max_cost_answer=0.01)
-    assert (await allowed.before("t", "nobody-knows", 10_000, None, said.append)).row is None
-    await allowed.before("t", "nobody-knows", 10_000, None, said.append)
-    assert said == ["nobody-knows has no known price: its calls are not counted against the spending limits"]
-    refusing = guard(settings, None, max_cost_answer=0.01, unpriced="refuse")
-    with pytest.raises(LimitReached, match="no known price") as refused:
-        await refusing.before("t", "nobody-knows", 10_000, None)
-    assert refused.value.limit == "unpriced"
+async def test_a_model_without_a_price_is_said_once_a_thread_refused_or_refused_when_an_untrusted_env_chose_it(
+    settings,
+):
+    from chatcli.store import open_store
+
+    async with open_store(settings.db) as store:
+        said: list[str] = []
+        allowed = guard(settings, store.index, max_cost_answer=0.01)
+        for thread in ("t", "t", "u"):
+            assert (await allowed.before(thread, "nobody-knows", 10_000, None, said.append)).row is None
+        assert said == ["nobody-knows has no known price: its calls are not counted against the spending limits"] * 2
+        refusing = guard(settings, store.index, max_cost_answer=0.01, unpriced="refuse")
+        with pytest.raises(LimitReached, match="no known price") as refused:
+            await refusing.before("t", "nobody-knows", 10_000, None)
+        assert refused.value.limit == "unpriced"
+        chosen = guard(settings, store.index, max_cost_answer=0.01, untrusted_model="mock:nitro")
+        with pytest.raises(
+            LimitReached, match="mock:nitro has no known price.*the untrusted .env here chose it"
+        ) as env:
+            await chosen.before("t", "mock:nitro", 10_000, None, said.append)
+        assert env.value.limit == "unpriced" and "chat trust" in (env.value.hint or "")
+        await chosen.before("t", "nobody-knows", 10_000, None, said.append)  # a model it did not choose: said
+        assert len(said) == 3
 
 
-async def test_without_max_tokens_the_most_is_the_model_s_own_output_limit(settings):
-    g = Guard(replace(settings, prices=PRICES, max_cost_answer=1.0), Pricer(PRICES), None)
-    assert g.most("priced", 10_000, 100_000) == pytest.approx(0.01 + 1.0)  # 100,000 out at $10 a million
-    with pytest.raises(LimitReached, match=r"max_tokens bounds an answer's most"):
-        await g.before("t", "priced", 10_000, 100_000)
+async def test_a_call_s_most_is_its_requests_bound_else_the_model_s_and_unknown_is_refused(settings):
+    """The most an answer may cost: the request's max_tokens or the model's output limit (the meter finds them);
+    neither known, a graph's call is refused saying why. Chat's own calls, stopped as they stream, hold what the
+    limits leave (at most their most), and are refused only when a short answer would not fit."""
+    from chatcli.store import open_store
+
+    async with open_store(settings.db) as store:
+        g = guard(settings, store.index, max_cost_answer=1.0)
+        assert (await g.before("t", "priced", 10_000, 50_000)).most == pytest.approx(0.01 + 0.5)
+        with pytest.raises(LimitReached, match=r"up to \$1.01 \(max_tokens bounds an answer's most\)"):
+            await g.before("u", "priced", 10_000, 100_000)
+        with pytest.raises(LimitReached, match="the most the next model call could cost is not known") as unknown:
+            await g.before("v", "priced", 10_000, None)
+        assert unknown.value.limit == "max_cost_answer" and "max_tokens" in (unknown.value.hint or "")
+        watched = await g.before("w", "priced", 10_000, 100_000, watched=True)  # 100,000 out: $1.01, past $1
+        assert watched.most == pytest.approx(1.0) and watched.room == pytest.approx(1.0)
+        assert (await g.before("x", "priced", 10_000, None, watched=True)).most == pytest.approx(0.01 + 0.01024)
+        small = guard(settings, store.index, max_cost_answer=0.015)  # less than 10,000 in and 1,024 out
+        with pytest.raises(LimitReached, match=r"up to \$0.0202"):
+            await small.before("y", "priced", 10_000, 100_000, watched=True)
 
 
 def _config(home, text: str) -> None:

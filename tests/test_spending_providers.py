@@ -113,22 +113,34 @@ def test_a_graph_s_own_model_calls_are_kept_within_the_limits_with_every_provide
     provider, isolated_env, tmp_path, monkeypatch
 ):
     """A LangGraph app of the user's (``--graph``) calls its provider through LangChain: chat's meter rides in the
-    run's callbacks, so each call is held before it is sent and stopped as it streams past a limit."""
+    run's callbacks, so each call is held before it is sent, at the most its own client asks for (each provider's
+    name for max_tokens), and stopped as it streams past a limit; a client that asks for no most is refused."""
+    from dataclasses import replace
+
     from tests.helpers import chat
     from tests.matrix import plain_graph
 
     row, fake, env = provider
     for name, value in row.env(fake).items():  # the graph's module reads its provider's address and key itself
         monkeypatch.setenv(name, value)
-    graph = plain_graph(tmp_path, row)
     bare = row.model.partition(":")[2]  # the name the graph's own model client sends
     prices = f'[prices."{bare}"]\ninput = 10.0\noutput = 100.0\n'
+    _config(isolated_env, "max_cost_answer = 1.0\n" + prices)
+    unbounded = chat(env, "--graph", plain_graph(tmp_path, row), "-t", "g0", "hello")
+    if row.name == "anthropic":  # its client always sends max_tokens: 4,096 tokens, $0.41
+        assert unbounded.code == 0, unbounded
+    else:
+        assert unbounded.code == 6 and "could cost is not known" in unbounded.err and not fake.requests, unbounded
+    asked = len(fake.requests)
+    imported, model = row.graph_model
+    named = {"google_genai": "max_output_tokens", "ollama": "num_predict"}.get(row.name, "max_tokens")
+    graph = plain_graph(tmp_path, replace(row, graph_model=(imported, f"{model[:-1]}, {named}=4096)")))
     _config(isolated_env, "max_cost_answer = 0.00001\n" + prices)  # less than any request's tokens cost
     refused = chat(env, "--graph", graph, "-t", "g", "hello")
     assert refused.code == 6 and "not asked" in refused.err and "max_cost_answer" in refused.err, refused
-    assert not fake.requests, "nothing was sent"
-    # A client's own max_tokens bounds a call's most (Anthropic's: 4,096 tokens, $0.41): a dollar passes it, and a
-    # server streaming past it (here: 15,000 tokens, $1.50) is stopped at the dollar.
+    assert len(fake.requests) == asked, "nothing was sent"
+    # The client's max_tokens bounds a call's most (4,096 tokens, $0.41): a dollar passes it, and a server streaming
+    # past it (here: 15,000 tokens, $1.50) is stopped at the dollar.
     _config(isolated_env, "max_cost_answer = 1.0\n" + prices)
     fake.queue(Reply(tokens=[f"w{n:04d} " for n in range(10000)]))
     stopped = chat(env, "--graph", graph, "-t", "g2", "tell me everything")

@@ -42,7 +42,7 @@ async def spend(db: str, thread_id: str, usd: float) -> None:
     from chatcli.store import open_store
 
     async with open_store(db) as store:
-        held = await store.index.hold(thread_id, usd, None, None, day_start())
+        held = await store.index.hold(thread_id, usd, (), day_start())
         assert held.row is not None
         await store.index.settle(held.row, usd)
 

@@ -116,13 +116,18 @@ class Point(NamedTuple):
 
 # Dollars: sums of floats within this of a spending limit do not pass it (a hundred $0.01 make 0.9999999...).
 EPSILON = 1e-8
+# A question's start is a row of no dollars under its thread's id after this (never a thread's id's first character:
+# chatcli.core.inputs.THREAD_ID): what the thread spent since is the question's, whichever process goes on with it.
+QUESTION = "?"
 
 
 class Spent(NamedTuple):
-    """Dollars spent (and held for calls under way) in a thread and in the day so far, as the spending ledger says."""
+    """Dollars spent (and held for calls under way) in a thread, in the day and in the thread's question so far, as
+    the spending ledger says."""
 
     thread: float
     day: float
+    question: float = 0.0
 
 
 class Held(NamedTuple):
@@ -228,11 +233,10 @@ class ThreadIndex(Protocol):
     async def label(self, thread_id: str, node: int, label: str) -> None:
         """Name node ``node`` of the thread's tree ``label``."""
 
-    async def hold(
-        self, thread_id: str, usd: float, thread_limit: float | None, day_limit: float | None, day_start: float
-    ) -> Held:
-        """Hold ``usd`` for a model call in the spending ledger, unless the thread's spending or the day's (since
-        ``day_start``, seconds since the epoch) and it would pass its limit; one transaction, so that two processes
+    async def hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
+        """Hold ``usd`` for a model call in the spending ledger, unless the thread's spending, the day's (since
+        ``day_start``, seconds since the epoch) or the thread's question's (since its row: QUESTION) and it would
+        pass its limit (``limits``, in that order; None or none: no limit); one transaction, so that two processes
         cannot both pass a limit."""
 
     async def settle(self, row: int, usd: float) -> None:

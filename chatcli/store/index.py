@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVa
 
 from chatcli.store.base import (
     EPSILON,
+    QUESTION,
     Asked,
     Guard,
     Held,
@@ -288,24 +289,25 @@ class SqlThreadIndex(Generic[Conn]):
 
     async def spent(self, thread_id: str, day_start: float) -> Spent:
         """What the spending ledger says of the thread and of the day since ``day_start``, held calls included."""
-        rows = await self._rows(self.SQL["spent"], (thread_id, day_start, thread_id, day_start))
-        return spent_of(rows)
+        return spent_of(await self._rows(self.SQL["spent"], self.spent_params(thread_id, day_start)))
 
-    async def hold(
-        self, thread_id: str, usd: float, thread_limit: float | None, day_limit: float | None, day_start: float
-    ) -> Held:
-        """Hold ``usd`` for a model call unless the thread's or the day's spending would pass its limit: the sums and
-        the row in one transaction that one process at a time may write (two cannot both pass a limit)."""
+    @staticmethod
+    def spent_params(thread_id: str, day_start: float) -> tuple[str | float, ...]:
+        """The ``spent`` query's parameters."""
+        return (thread_id, day_start, thread_id, QUESTION + thread_id, thread_id, day_start)
+
+    async def hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
+        """Hold ``usd`` for a model call unless the thread's, the day's or the question's spending would pass its limit
+        (``limits``, as ``Spent`` sums them): the sums and the row in one transaction that one process at a time may
+        write (two cannot both pass a limit)."""
 
         async def held() -> Held:
             async with self.lock:
-                return await self._hold(thread_id, usd, (thread_limit, day_limit), day_start)
+                return await self._hold(thread_id, usd, limits, day_start)
 
         return await self.guard.run(held)
 
-    async def _hold(
-        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
-    ) -> Held:
+    async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
         raise NotImplementedError
 
     async def settle(self, row: int, usd: float) -> None:
@@ -336,23 +338,21 @@ class SqlThreadIndex(Generic[Conn]):
 
 
 def spent_of(rows: Sequence[Row]) -> Spent:
-    """The ledger's two sums as the ``spent`` query gives them."""
-    (thread, day), *_ = list(rows) or [(0, 0)]
-    return Spent(float(thread or 0), float(day or 0))
+    """The ledger's three sums as the ``spent`` query gives them."""
+    (thread, day, question), *_ = list(rows) or [(0, 0, 0)]
+    return Spent(float(thread or 0), float(day or 0), float(question or 0))
 
 
-def passes(spent: Spent, usd: float, limits: tuple[float | None, float | None]) -> bool:
-    """Whether ``usd`` more keeps the thread and the day within their limits (None: no limit)."""
-    thread_limit, day_limit = limits
-    return all(
-        limit is None or total + usd <= limit + EPSILON
-        for total, limit in ((spent.thread, thread_limit), (spent.day, day_limit))
-    )
+def passes(spent: Spent, usd: float, limits: tuple[float | None, ...]) -> bool:
+    """Whether ``usd`` more keeps the thread, the day and the question within their limits (None: no limit)."""
+    return all(limit is None or total + usd <= limit + EPSILON for total, limit in zip(spent, limits))
 
 
-# The ledger's two sums: the thread's, and the day's since a time.
+# The ledger's three sums: the thread's, the day's since a time, and the thread's since its question's start.
 SPENT = """SELECT coalesce(sum(CASE WHEN thread_id = {p} THEN usd END), 0),
-                  coalesce(sum(CASE WHEN at >= {p} THEN usd END), 0)
+                  coalesce(sum(CASE WHEN at >= {p} THEN usd END), 0),
+                  coalesce(sum(CASE WHEN thread_id = {p} AND at >= (SELECT coalesce(max(at), 0) FROM chatcli_spending
+                                WHERE thread_id = {p}) THEN usd END), 0)
              FROM chatcli_spending WHERE thread_id = {p} OR at >= {p}"""
 
 

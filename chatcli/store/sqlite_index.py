@@ -94,12 +94,10 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
             await self.conn.rollback()
             raise
 
-    async def _hold(
-        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
-    ) -> Held:
+    async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
         await self.conn.execute("BEGIN IMMEDIATE")  # one process at a time sums and holds
         try:
-            async with self.conn.execute(self.SQL["spent"], (thread_id, day_start, thread_id, day_start)) as cursor:
+            async with self.conn.execute(self.SQL["spent"], self.spent_params(thread_id, day_start)) as cursor:
                 spent = spent_of(list(cast("Iterable[Row]", await cursor.fetchall())))
             if not passes(spent, usd, limits):
                 await self.conn.rollback()

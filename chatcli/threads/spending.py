@@ -199,7 +199,7 @@ async def spending(threads: Any, since: datetime | None = None) -> Spending:
 class Room:
     """One spending limit that is set (``limit``: its setting, chatcli.backends.own.spending.LIMITS; ``usd``: its
     dollars) and what the spending ledger holds against it: ``spent``, the day's or a thread's (``thread_id``), None
-    for ``max_cost_answer``, one question's, which lives in the process that asks it, not in the ledger."""
+    for ``max_cost_answer``, one question's, whole at each question."""
 
     limit: str
     usd: float

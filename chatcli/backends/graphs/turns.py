@@ -59,7 +59,7 @@ class GraphSource:
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
         if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
-            self.guard.new_question(_thread_of(head))
+            await self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
             await self._asked_before(head)
 

@@ -293,7 +293,7 @@ class ChatGraph:
         step = _Step(self, state, config, emit)
         if self.guard is not None and self.guard.limited:
             if state["messages"] and state["messages"][-1].type == "human":
-                self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
+                await self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
             step.metered(self.guard)  # every call of this step (summaries too) within the spending limits
         try:
             return await self._step(step, state, emit, toolbox)
@@ -371,7 +371,7 @@ class ChatGraph:
             await self.before_model(lambda _text: None)
         step = _Step(self, state, config, lambda _event: None)
         if self.guard is not None and self.guard.limited:
-            self.guard.new_question(step.thread_id)  # a compaction asked for is a question of its own
+            await self.guard.new_question(step.thread_id)  # a compaction asked for is a question of its own
             step.metered(self.guard)
         step.learned = await self.states.of(step.name)
         try:

@@ -4,6 +4,7 @@ what is kept and how): a callback handler in the run's config, so a graph's own 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 from uuid import UUID
@@ -13,6 +14,10 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from chatcli.backends.own.pricing import dollars
 from chatcli.backends.own.spending import CHARS_PER_TOKEN, WHAT, Guard, Hold, LimitReached, raise_hint
 from chatcli.store.base import EPSILON
+
+# What a request's own most tokens an answer may hold is called, by provider (OpenAI's and Anthropic's; Google's;
+# Ollama's, which LangChain is told only in the model's repr).
+ASKED = ("max_tokens", "max_completion_tokens", "max_output_tokens", "num_predict")
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -49,8 +54,9 @@ class Meter(AsyncCallbackHandler):
         window: int | None = None,
     ):
         """Keep ``guard``'s limits for the model calls of a run of ``thread_id`` (``model``: the name the user gave
-        the model, priced before the name its server answers to, else each call's; ``out_limit``: the most tokens its
-        answer may hold, where the model says; ``window``: its context window, where known)."""
+        chat's own model, priced before the name its server answers to, else each call's; ``out_limit``: the most
+        tokens its answer may hold, where the model says; ``window``: its context window, where known). Chat's own
+        calls (``model`` given) stream, and are watched as they do; a graph's may not."""
         self.guard, self.thread_id, self.say = guard, thread_id, say
         self.model, self.out_limit, self.window = model, out_limit, window
         self.calls: dict[UUID, _Call] = {}
@@ -74,12 +80,15 @@ class Meter(AsyncCallbackHandler):
         model = self.model or str(named or "a model with no name")
         tools = params.get("tools") or []
         tokens_in = count_tokens_approximately(messages[0] if messages else [], tools=tools or None)
-        asked = params.get("max_tokens") or params.get("max_completion_tokens")
-        out_limit = asked if isinstance(asked, int) and asked > 0 else self.out_limit
+        shown = re.search(rf"\b(?:{'|'.join(ASKED)})=(\d+)\b", str((serialized or {}).get("repr") or ""))
+        said = [*map(params.get, ASKED), (metadata or {}).get("ls_max_tokens"), int(shown[1]) if shown else None]
+        asked = next((n for n in said if isinstance(n, int) and n > 0), None)
+        out_limit = asked or self.out_limit or profile_limit((metadata or {}).get("ls_provider"), named)
         if out_limit is None and self.window:
             out_limit = max(self.window - tokens_in, 0)  # the rest of its window
         what = "the summary of the earlier turns" if SUMMARY_TAG in (tags or ()) else "the next model call"
-        hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what)
+        watched = bool(self.model) and not asked
+        hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what, watched)
         self.calls[run_id] = _Call(model, tokens_in, hold)
 
     async def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID, **kwargs: Any) -> None:
@@ -106,22 +115,33 @@ class Meter(AsyncCallbackHandler):
         if call is not None:
             usage = _usage(response)
             usd = self.guard.pricer.cost(usage, call.model) if usage else self._counted(call)
-            await self.guard.after(self.thread_id, call.hold, usd)
+            await self.guard.after(call.hold, usd)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         call = self.calls.pop(run_id, None)
         if call is not None:  # what arrived was paid for; a call that failed before its answer began costs nothing
-            await self.guard.after(self.thread_id, call.hold, self._counted(call) if call.chars else 0.0)
+            await self.guard.after(call.hold, self._counted(call) if call.chars else 0.0)
 
     async def close(self) -> None:
         """Settle the calls still open at what they sent and what arrived: a run cancelled (Ctrl-C, a client that
         left) tells LangChain's callbacks nothing of the call it stopped."""
         while self.calls:
             _run, call = self.calls.popitem()
-            await self.guard.after(self.thread_id, call.hold, self._counted(call))
+            await self.guard.after(call.hold, self._counted(call))
 
     def _counted(self, call: _Call) -> float | None:
         return self.guard.price(call.model, call.tokens_in, call.tokens_out())
+
+
+def profile_limit(provider: Any, model: Any) -> int | None:
+    """The most tokens an answer of ``model`` may hold as its LangChain provider package's model profiles say."""
+    import importlib
+
+    try:
+        limit = importlib.import_module(f"langchain_{provider}.data._profiles")._PROFILES[model]["max_output_tokens"]
+    except Exception:  # noqa: BLE001 - no package, no profile, no limit in it: unknown
+        return None
+    return limit if isinstance(limit, int) and limit > 0 else None
 
 
 def _usage(response: LLMResult) -> Any:

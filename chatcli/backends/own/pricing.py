@@ -8,7 +8,8 @@ loading it in the background while the request is out. It is used offline, as in
 A model is matched by the name the server reported, then by the name chat asked for: exactly in
 config.toml's ``[prices."NAME"]`` (letter case aside, or without a ``provider/`` prefix), and by
 genai-prices' own rules in its table (``gpt-4o-2024-08-06`` is gpt-4o; ``openai/gpt-4o`` is
-tried as gpt-4o at the provider openai). A model neither knows has no price: None, never a guess.
+tried as gpt-4o at the provider openai); an OpenRouter variant (``openai/o1-pro:nitro``) as its model too.
+A model neither knows has no price: None, never a guess.
 
 A local model is never priced from the table, which holds what hosted providers charge: a model on an
 endpoint on this machine or a private network (``on_this_network``), the local model, and a model named
@@ -139,6 +140,8 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 # and OpenAI's fine-tunes (``ft:BASE:ORG:SUFFIX:ID``). The quantisations of GGUF files (``-q4``,
 # ``-q4_k_m``, ``Q8_0``, ``iq2_xxs``, ``-gguf``, ``.gguf``) are local too.
 _HOSTED_TAGS = re.compile(r"free|beta|extended|thinking|online|nitro|floor|exacto|\d+|[0-9a-f]{32,}")
+# OpenRouter's variants of a model (``openai/o1-pro:nitro``: its fastest providers) cost as the model does.
+_VARIANT = re.compile(r"(/[^:]+):(?:nitro|online|exacto|floor|thinking|extended)$")
 _QUANTISED = re.compile(r"(^|[-_.:])(i?q[1-8](_[0-9a-z]{1,3})*|gguf)($|[-_.:])")
 
 
@@ -273,7 +276,7 @@ class Pricer:
         if not usage:
             return None
         counts = token_counts(usage)
-        tried = [name for name in names if name]
+        tried = list(dict.fromkeys(n for name in names if name for n in (name, _VARIANT.sub(r"\1", name))))
         for name in tried:
             own = self.own_price(name)
             if own is not None:  # (writes to the prompt cache at the input price: config.toml has no price for them)

@@ -5,16 +5,20 @@ through LangChain's chat models) goes through a ``Meter`` (chatcli.backends.own.
 put in the run's config:
 
 - **Before** the request is sent, its most is estimated: its tokens at the model's input price plus the most its
-  answer may cost at the output price (``max_tokens``, else the model's own output limit, else the rest of its
-  window). The call is refused, in one line naming the limit, what was spent and what the call could cost, if it
-  could pass the answer's limit (this question's calls so far, in this process), the thread's or the day's (the
-  ledger's sums, in the store: two processes cannot both pass one).
+  answer may cost at the output price: the request's own ``max_tokens`` (chat's, or the one a graph's model sends),
+  else the model's output limit (its LangChain profile's), else the rest of its window. The call is refused, in one
+  line naming the limit, what was spent and what the call could cost, if it could pass the answer's limit (this
+  question's calls so far), the thread's or the day's: the ledger's sums, in the store, where a question's calls are
+  counted from its start whichever process goes on with it (two processes cannot both pass one). A graph's call whose
+  most is unknown is refused saying so. Chat's own calls without ``max_tokens`` hold what the limits leave (at most
+  their most, at least a short answer's): they are stopped as they stream.
 - **While it streams**, what arrived is counted (about four characters a token, at the output price); an answer
   whose running cost would pass the room left under a limit is stopped there, and what was shown is kept, marked
   incomplete, as a failed answer's is.
 - **After**, its cost (from the usage the server reports, else what was counted) takes the place of its most.
 
-A model without a known price is allowed (said once) or refused, as ``unpriced`` says.
+A model without a known price is allowed (said once a thread) or refused, as ``unpriced`` says; refused when an
+untrusted .env chose it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from chatcli.backends.own.pricing import dollars
 from chatcli.errors import ChatError, ExitStatus
-from chatcli.store.base import EPSILON
+from chatcli.store.base import QUESTION
 
 if TYPE_CHECKING:
     from chatcli.backends.own.pricing import Pricer
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
     from chatcli.store.base import ThreadIndex
 
 LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")  # (as they are shown: the day's first)
+KEPT = ("max_cost_thread", "max_cost_day", "max_cost_answer")  # (as the ledger sums them: chatcli.store.base.Spent)
+SHORT = 1024  # a short answer's tokens: the least a call chat stops as it streams holds of the limits
 WHAT = {"max_cost_answer": "this question", "max_cost_thread": "this thread", "max_cost_day": "today"}
 CHARS_PER_TOKEN = 4  # as langchain_core's approximate counter: what streamed is counted before the server says
 
@@ -77,33 +83,26 @@ NOT_HELD = Hold(None, 0.0)
 
 @dataclass
 class Guard:
-    """The limits of one process's calls: what each thread's question has spent so far, and the ledger for the
-    rest."""
+    """The limits of one process's calls, kept in the ledger (a question's calls there since its start, so that another
+    process goes on counting them), with the unpriced models said (once a thread)."""
 
     settings: Settings
     pricer: Pricer
-    ledger: ThreadIndex | None
-    # Each thread's question's calls so far (their costs, or their most while one runs): a served graph answers
-    # several threads at once.
-    answers: dict[str, float] = field(default_factory=dict)
-    warned: set[str] = field(default_factory=set)  # the unpriced models said once
+    ledger: ThreadIndex
+    warned: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def limited(self) -> bool:
         return any(getattr(self.settings, name) is not None for name in LIMITS)
 
-    def new_question(self, thread_id: str) -> None:
-        self.answers.pop(thread_id, None)
+    async def new_question(self, thread_id: str) -> None:
+        """A question starts in the thread: its answer's limit counts its calls from now (QUESTION)."""
+        await self.ledger.hold(QUESTION + thread_id, 0.0, (), time.time())
 
     def price(self, model: str, tokens_in: int, tokens_out: int) -> float | None:
         """What ``tokens_in`` sent to ``model`` and ``tokens_out`` back cost (None: no known price)."""
         usage = {"input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
         return self.pricer.cost(usage, model)
-
-    def most(self, model: str, tokens_in: int, out_limit: int | None) -> float | None:
-        """The most a call to ``model`` with ``tokens_in`` tokens may cost: its answer at most ``max_tokens``, else
-        ``out_limit`` (the model's own, or the rest of its window; None: unknown, and the stream is watched)."""
-        return self.price(model, tokens_in, self.settings.max_tokens or out_limit or 0)
 
     async def before(
         self,
@@ -113,51 +112,50 @@ class Guard:
         out_limit: int | None,
         say: Callable[[str], None] | None = None,
         what: str = "the next model call",
+        watched: bool = False,
     ) -> Hold:
-        """Hold a call's most, or raise ``LimitReached`` (saying it of ``what``)."""
+        """Hold a call's most, its answer at most ``out_limit`` tokens (None: unknown), or raise ``LimitReached``
+        (saying it of ``what``). A call stopped as it streams where it would pass a limit (``watched``: chat's own,
+        its request without max_tokens) holds what the limits leave, at most its answer's most, at least SHORT's."""
         if not self.limited:
             return NOT_HELD
-        most = self.most(model, tokens_in, out_limit)
+        most = self.price(model, tokens_in, out_limit or SHORT)
         if most is None:
-            if self.settings.unpriced == "refuse":
+            untrusted = model == self.settings.untrusted_model
+            if self.settings.unpriced == "refuse" or untrusted:
                 raise LimitReached(
-                    f"not asked: {model} has no known price, and a spending limit is set",
+                    f"not asked: {model} has no known price, and a spending limit is set"
+                    + ("; the untrusted .env here chose it" if untrusted else ""),
                     "unpriced",
-                    hint='give it one in config.toml\'s [prices], or unpriced = "allow"',
+                    hint="give it one in config.toml's [prices], "
+                    + ("or trust the .env: chat trust" if untrusted else 'or unpriced = "allow"'),
                 )
-            if model not in self.warned and say is not None:
-                self.warned.add(model)
+            if (thread_id, model) not in self.warned and say is not None:
+                self.warned.add((thread_id, model))
                 say(f"{model} has no known price: its calls are not counted against the spending limits")
             return NOT_HELD
-        rooms: dict[str, float] = {}
-        cap, answer = self.settings.max_cost_answer, self.answers.get(thread_id, 0.0)
-        if cap is not None:
-            rooms["max_cost_answer"] = cap - answer
-            if answer + most > cap + EPSILON:
-                raise self._refused(what, "max_cost_answer", answer, most, cap)
-        row: int | None = None
-        if self.ledger is not None:  # (every call held while any limit is set: chat stats shows the day's)
-            thread_cap, day_cap = self.settings.max_cost_thread, self.settings.max_cost_day
-            held = await self.ledger.hold(thread_id, most, thread_cap, day_cap, day_start())
-            for limit, limit_cap, spent in (
-                ("max_cost_thread", thread_cap, held.spent.thread),
-                ("max_cost_day", day_cap, held.spent.day),
-            ):
-                if limit_cap is not None:
-                    rooms[limit] = limit_cap - spent
-                    if held.row is None and spent + most > limit_cap + EPSILON:
-                        raise self._refused(what, limit, spent, most, limit_cap)
-            row = held.row
-        self.answers[thread_id] = answer + most
-        tightest = min(rooms, key=rooms.__getitem__, default="")
-        return Hold(row, most, rooms.get(tightest), tightest)
+        caps, start = tuple(getattr(self.settings, name) for name in KEPT), day_start()
+        if watched:
+            left = min(c - s for c, s in zip(caps, await self.ledger.spent(thread_id, start)) if c is not None)
+            most = min(most, max(left, self.price(model, tokens_in, SHORT) or 0.0))
+        elif out_limit is None:
+            limit = next(name for name in LIMITS if getattr(self.settings, name) is not None)
+            raise LimitReached(
+                f"not asked: the most {what} could cost is not known while a limit is set ({limit}): its request "
+                f"sets no max_tokens, and {model} has no known output limit",
+                limit,
+                hint="give it a max_tokens where the graph makes the model",
+            )
+        held = await self.ledger.hold(thread_id, most, caps, start)
+        rooms = {name: (c, s) for name, c, s in zip(KEPT, caps, held.spent) if c is not None}
+        tightest = min(rooms, key=lambda name: rooms[name][0] - rooms[name][1])
+        if held.row is None:
+            raise self._refused(what, tightest, rooms[tightest][1], most, rooms[tightest][0])
+        return Hold(held.row, most, rooms[tightest][0] - rooms[tightest][1], tightest)
 
-    async def after(self, thread_id: str, held: Hold, usd: float | None) -> None:
+    async def after(self, held: Hold, usd: float | None) -> None:
         """The call's cost in its most's place (None: unknown, its most stays counted)."""
-        if usd is None or held is NOT_HELD:
-            return
-        self.answers[thread_id] = self.answers.get(thread_id, 0.0) + usd - held.most
-        if held.row is not None and self.ledger is not None:
+        if usd is not None and held.row is not None:
             await self.ledger.settle(held.row, usd)
 
     def _refused(self, what: str, limit: str, spent: float, most: float, cap: float) -> LimitReached:

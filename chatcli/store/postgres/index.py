@@ -106,13 +106,11 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
             for statement in statements:
                 await cur.execute(statement, params)
 
-    async def _hold(
-        self, thread_id: str, usd: float, limits: tuple[float | None, float | None], day_start: float
-    ) -> Held:
+    async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
         async with self.conn.transaction(), self.conn.cursor(row_factory=tuple_row) as cur:
             # One transaction at a time sums and holds, across processes: the lock goes with the transaction.
             await cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatcli_spending'))")
-            await cur.execute(self.SQL["spent"], (thread_id, day_start, thread_id, day_start))
+            await cur.execute(self.SQL["spent"], self.spent_params(thread_id, day_start))
             spent = spent_of(list(await cur.fetchall()))
             if not passes(spent, usd, limits):
                 return Held(None, spent)
