@@ -234,7 +234,9 @@ def _trusted(store: Path) -> dict[str, str]:
 
 def _save(store: Path, files: dict[str, str]) -> None:
     """Write the store whole (0600 in a 0700 directory), replacing the old one at once."""
-    store.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from chatcli.paths import private_dir
+
+    private_dir(store.parent)
     fresh = store.with_name(store.name + ".tmp")
     fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -89,10 +89,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", 'stores(*kinds): run the test once per store ("sqlite", "postgres"); see tests/stores.py'
     )
-    if not hasattr(config, "workerinput"):  # once, before the workers start
-        from tests.mcp.legacy import build
+    from tests.mcp.legacy import MARK
 
-        build()
+    if not MARK.exists():  # the MCP SDK of the 2025 era, for its servers: installed with the tests, never by them
+        raise pytest.UsageError("the tests' MCP servers of 2025 need their SDK: python tests/mcp/legacy.py installs it")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -99,3 +99,30 @@ def test_an_approved_files_tool_reads_in_the_working_directory_without_asking(se
     run = chat(chat_env, "--tools", "files", "read the notes")
     assert run.code == 0 and not refused_lines(run.err), run
     assert tool_messages(server.requests[1])[0]["content"] == "the notes say 7\n"
+
+
+def test_every_directory_chat_makes_is_the_users_alone_at_every_level():
+    """``mkdir(parents=True)`` gives its mode to the last level only (``files/`` under a new data directory was
+    0755): every directory chat makes goes through chatcli.paths.private_dir, which makes each missing level 0700,
+    and the code holds no other way to make one."""
+    import ast
+    import tempfile
+
+    from chatcli.paths import private_dir
+    from tests.codebase import PACKAGE, parsed
+
+    made = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(parsed(path)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("mkdir", "makedirs"):
+                made.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert [where for where in made if not where.startswith("paths.py:")] == [], made  # private_dir's, alone
+    with tempfile.TemporaryDirectory() as scratch:
+        old = os.umask(0o022)
+        try:
+            private_dir(Path(scratch) / "data" / "chatcli" / "files" / "t1")
+            private_dir(Path(scratch) / "data" / "chatcli" / "jobs")  # beside what exists, nothing else changed
+        finally:
+            os.umask(old)
+        levels = [p for p in Path(scratch).rglob("*")]
+        assert len(levels) == 5 and {oct(p.stat().st_mode & 0o777) for p in levels} == {"0o700"}, levels

@@ -70,8 +70,12 @@ class Stranger:
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline())
+        assert self.process.stdout is not None and self.process.stderr is not None
+        said = self.process.stdout.readline()
+        if not said.strip():  # it could not listen: the port is taken (by a local Ollama, say), or the family absent
+            why = self.process.stderr.read().strip().splitlines()[-1:] or ["no word"]
+            pytest.skip(f"another user cannot listen on {bind}:{port} here ({why[0]}): this test needs to")
+        self.port = int(said)
         self.received: list[int] = []
         self.probes: set[int] = set()  # which of them were the test's own (``connections``)
         threading.Thread(target=self._read, daemon=True).start()
@@ -121,10 +125,7 @@ FORMS = {
 @pytest.fixture(params=list(FORMS))
 def stranger(request: pytest.FixtureRequest) -> Iterator[tuple[str, Stranger]]:
     written, bind = FORMS[request.param]
-    try:
-        listening = Stranger(bind)
-    except ValueError:
-        pytest.skip(f"this machine cannot listen on {bind}")
+    listening = Stranger(bind)
     yield written, listening
     listening.stop()
 

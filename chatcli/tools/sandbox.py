@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Mapping, Sequence
 
-from chatcli.paths import cache_dir, config_dir, config_path, data_dir
+from chatcli.paths import cache_dir, config_dir, config_path, data_dir, private_dir
 
 SHELL = "/bin/sh"
 INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubblewrap"
@@ -72,7 +72,7 @@ def secret_places(environ: Mapping[str, str]) -> tuple[str, ...]:
     which may read the rest of chat's data directory. Made (0700) if missing, so that there is a place to hide."""
     place = data_dir(environ) / "mcp-auth"
     try:
-        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(place)
     except OSError:
         return ()
     return _real([str(place)])
@@ -225,7 +225,7 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
             continue
         if workdir in place.parents and str(place) in policy.protected and not os.path.lexists(place):
             try:  # chat's own directory, not there yet: made now, or the command could make it and fill it
-                place.mkdir(mode=0o700, parents=True)
+                private_dir(place)
             except OSError:
                 pass
         if workdir in place.parents and os.path.lexists(place):

@@ -1,9 +1,10 @@
 """The MCP SDK of the 2025 era (mcp 1.x) beside the tests' own (2.x), for the servers of that era: the servers in
 this folder written with FastMCP run on it, so chat's client is tested against real servers of both eras.
 
-``build()`` (run once by tests/conftest.py) installs mcp 1.x and the few packages it has and 2.x has not into
-tests/mcp/.mcp1 (a PYTHONPATH overlay: about 5 MB, seconds, kept between runs); a server of the old era starts with
-``import legacy`` (this folder is its sys.path[0]), which puts the overlay first.
+``python tests/mcp/legacy.py`` (the README's install line, and .ci/run's) installs mcp 1.x and the few packages it
+has and 2.x has not into tests/mcp/.mcp1 (a PYTHONPATH overlay: about 5 MB, seconds, kept between runs): nothing is
+installed while the tests run, and tests/conftest.py stops at once, saying the command, where it is missing. A server
+of the old era starts with ``import legacy`` (this folder is its sys.path[0]), which puts the overlay first.
 """
 
 import subprocess
@@ -27,5 +28,7 @@ def build() -> None:
     MARK.touch()
 
 
-if __name__ == "legacy" and OVERLAY.is_dir():  # imported by a server of the old era (its folder on sys.path)
+if __name__ == "__main__":
+    build()
+elif __name__ == "legacy" and OVERLAY.is_dir():  # imported by a server of the old era (its folder on sys.path)
     sys.path.insert(0, str(OVERLAY))
