@@ -108,6 +108,8 @@ class Settings:
     max_cost_day: float | None = None
     # Background replies (chat --bg) running at once, at most: one more is refused in one line. Never from a .env.
     max_jobs: int = 4
+    # Files kept from tools' results (every thread's together), at most: the oldest go first, said in one line.
+    max_kept_files: int = 500
     # When a background reply ends or starts waiting: "terminal" says so on one line in the terminal that started it
     # (while its shell waits at its prompt), "desktop" sends a desktop notification too, "off" neither.
     notify: str = "terminal"
@@ -181,6 +183,7 @@ ENV_VARS: dict[str, str] = {
     "CHATCLI_MAX_COST_THREAD": "max_cost_thread",
     "CHATCLI_MAX_COST_DAY": "max_cost_day",
     "CHATCLI_MAX_JOBS": "max_jobs",
+    "CHATCLI_MAX_KEPT_FILES": "max_kept_files",
     "CHATCLI_NOTIFY": "notify",
     "CHATCLI_TERMINAL_CLOSED": "terminal_closed",
     "CHATCLI_UNPRICED": "unpriced",
@@ -340,8 +343,9 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"{name} must be {', '.join(modes[:-1])} or {modes[-1]}, got {mode!r}")
     if settings.mcp_client_metadata_url is not None:
         _check_document_url(settings.mcp_client_metadata_url)
-    if settings.max_jobs < 1:
-        raise ConfigError(f"max_jobs must be a whole number, 1 or more, got {settings.max_jobs}")
+    for name in ("max_jobs", "max_kept_files"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be a whole number, 1 or more, got {getattr(settings, name)}")
     for name in ("max_cost_answer", "max_cost_thread", "max_cost_day"):
         if (value := getattr(settings, name)) is not None and value < 0:
             raise ConfigError(f"{name} must be a number of dollars, 0 or more, got {value}")

@@ -63,6 +63,21 @@ def test_a_model_that_takes_no_images_is_not_sent_one_and_the_user_is_told(serve
     assert len(_files(chat_env, "blind")) == 3, "kept all the same"
 
 
+def test_kept_files_are_capped_the_oldest_going_first_said_in_one_line(server, chat_env):
+    """Every thread's kept files together are at most ``max_kept_files``: a result that passes it removes the oldest
+    (another thread's first), and its line says how many went and why."""
+    write_servers(chat_env, {"parts": mcp_servers.stdio(PARTS)})
+    env = {**chat_env, "CHATCLI_MAX_KEPT_FILES": "4"}
+    server.queue(Calls([("every_part", {}, "call_1")]), Reply("three kept"))
+    assert chat(env, "-t", "first", "--yes", "keep them").code == 0
+    server.queue(Calls([("every_part", {}, "call_1")]), Reply("three more"))
+    assert chat(env, "-t", "second", "--yes", "keep them too").code == 0
+    assert len(_files(env, "first")) == 1 and len(_files(env, "second")) == 3
+    result = json.loads(chat(env, "export", "second", "-f", "json").out)
+    [tool] = [m for m in result["messages"] if m["role"] == "tool"]
+    assert "[the oldest 2 kept files removed: max_kept_files is 4]" in tool["content"], tool["content"]
+
+
 @pytest.mark.parametrize(
     "thread", ["../../escape", "/etc", "a/b", "..", ".", "", "x\x00y", "é" * 80, "-rf", "~root", "C:\\win"]
 )

@@ -691,6 +691,7 @@ async def open_toolbox(
         approve=settings.approve,
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
+        kept_most=settings.max_kept_files,
         log_dir=data_dir() / "mcp",
         note=notices(listener) if listener is not None else None,
         cache=cache,

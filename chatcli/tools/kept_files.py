@@ -69,6 +69,14 @@ def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | 
         return None
 
 
+def trim(most: int, root: Path | None = None) -> int:
+    """Remove the oldest kept files (every thread's) beyond ``most``; how many went."""
+    kept = sorted(folder("_", root).parent.glob("*/*"), key=lambda path: path.stat().st_mtime_ns)
+    for path in kept[: max(0, len(kept) - most)]:
+        path.unlink(missing_ok=True)
+    return max(0, len(kept) - most)
+
+
 def shown(path: Path) -> str:
     """``path`` as the user reads it: under their home as ``~/...``."""
     try:

@@ -135,6 +135,7 @@ class Toolbox(ApprovalRules):
         link: Any = None,
         sandbox: Policy | None = None,
         host: builtin.Host | None = None,
+        kept_most: int = 500,
     ):
         self.builtin_groups = builtin.check_groups(builtin_groups)
         self.host = host if host is not None else builtin.Host()  # where the built-in tools act
@@ -156,6 +157,7 @@ class Toolbox(ApprovalRules):
         self.approve = tuple(approve)
         self.approve_all = approve_all
         self.timeout = timeout
+        self.kept_most = kept_most  # files kept from results, at most (chatcli.tools.kept_files.trim)
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
@@ -183,6 +185,7 @@ class Toolbox(ApprovalRules):
             note=self.note,
             sandbox=self.sandbox,
             host=host,
+            kept_most=self.kept_most,
         )
         taken = {server.name for server in self.servers}
         for spec in servers:

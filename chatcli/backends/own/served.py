@@ -73,6 +73,7 @@ def builtin_toolbox(settings: Settings) -> Any:
         approve=settings.approve,
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
+        kept_most=settings.max_kept_files,
     )
     toolbox.schemas()  # made now, in this thread: making them reads the disk
     return toolbox

@@ -57,7 +57,7 @@ async def settle(
         shown = replace(shown, arguments=arguments)
         done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds = done.text, done.status, done.seconds
-        text, media = kept(done.media, text, thread)
+        text, media = kept(done.media, text, thread, toolbox.kept_most)
         if arguments is not call["args"]:  # the model must know what ran, not what it asked for
             text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
     seconds = round(seconds, 3)
@@ -208,10 +208,11 @@ def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
     )
 
 
-def kept(media: list[dict[str, Any]], text: str, thread: str) -> tuple[str, list[dict[str, Any]]]:
+def kept(media: list[dict[str, Any]], text: str, thread: str, most: int) -> tuple[str, list[dict[str, Any]]]:
     """A result's binary parts written under the thread (chatcli.tools.kept_files), each one's line in ``text``
-    saying where; and its images and audio as the model may be sent them (``{"type", "base64", "mime_type"}``)."""
-    from chatcli.tools.kept_files import keep, shown
+    saying where, and a line for the oldest files removed to keep ``most``; and its images and audio as the model
+    may be sent them (``{"type", "base64", "mime_type"}``)."""
+    from chatcli.tools.kept_files import keep, shown, trim
     from chatcli.tools.results import MEDIA
 
     sent = []
@@ -223,6 +224,8 @@ def kept(media: list[dict[str, Any]], text: str, thread: str) -> tuple[str, list
             text = text.replace(named, named[:-1] + told, 1)
         if part.get("type") in MEDIA:
             sent.append({"type": part["type"], "base64": part["base64"], "mime_type": part.get("mime_type") or ""})
+    if media and (gone := trim(most)):
+        text += f"\n[the oldest {gone} kept file{'s' * (gone > 1)} removed: max_kept_files is {most}]"
     return text, sent
 
 
