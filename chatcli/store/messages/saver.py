@@ -256,13 +256,6 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
         # Nodes of pruned branches stay (they are shared with kept ones).
         await self.inner.aprune(thread_ids, strategy=strategy)
 
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        raise NotImplementedError(
-            "MessageStoreSaver cannot copy threads (nodes are per thread); fork with "
-            "aupdate_state({'configurable': {'thread_id': new}}, {'messages': msgs}, "
-            "as_node=...) instead"
-        )
-
     @_guarded
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
