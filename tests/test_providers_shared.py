@@ -113,19 +113,20 @@ def test_a_failure_is_one_line_and_keeps_the_question(provider, fault, said):
     assert kept[0][:2] == ("human", "will this work?"), kept
 
 
-def test_a_first_question_that_failed_leaves_no_thread_to_list_or_continue(provider):
-    """Its question is kept where the failure's `thread:` line points (`chat show ID`), but `chat threads` does
-    not list a thread that never had an answer, and `chat -c` goes on with the last real one."""
+def test_a_first_question_that_failed_is_listed_titled_by_it_and_continued(provider):
+    """A newcomer's first run often fails (a wrong key, a wrong address): its thread is listed from that question
+    on, titled by it, and `chat -c` goes on with it, not with an older thread; answered at last, it keeps its title."""
     row, fake, env = provider
     assert chat(env, "-t", "real", "a question that is answered").code == 0
     fake.queue(Fault(status=500))
     run = chat(env, "a question that fails")
     assert_one_error_line(run, 4)
     failed = run.err.split("thread: ")[1].split()[0]
-    assert [t["thread_id"] for t in json.loads(chat(env, "threads", "--json").out)] == ["real"]
-    assert "a question that fails" in chat(env, "show", failed).out
+    listed = json.loads(chat(env, "threads", "--json").out)
+    assert [(t["thread_id"], t["title"]) for t in listed][0] == (failed, "a question that fails"), listed
     again = chat(env, "--json", "-c", "and then?")
-    assert again.code == 0 and json.loads(again.out)["thread_id"] == "real", again
+    assert again.code == 0 and json.loads(again.out)["thread_id"] == failed, again
+    assert json.loads(chat(env, "threads", "--json").out)[0]["title"] == "a question that fails"
 
 
 def test_a_stream_cut_in_the_middle_keeps_the_part_that_arrived(provider):

@@ -173,12 +173,12 @@ def test_a_thread_id_is_shown_only_for_a_thread_that_exists(server, chat_env):
     obj = json.loads(chat(chat_env, "--json", "").out)
     assert obj["error"]["exit_code"] == 2 and obj["thread_id"] is None
     assert thread_ids(chat_env) == [] and server.requests == []
-    # Once the question is stored the thread exists: a failed answer names it, and `chat show` finds the question
-    # there (a first question never answered is not listed as a thread, nor continued by -c).
+    # Once the question is stored the thread exists: a failed answer names it, `chat threads` lists it and `chat
+    # show` finds the question there.
     (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "mcp.json").unlink()
     server.queue(Fault(status=401))
     failed = json.loads(chat(chat_env, "--json", "hello").out)
-    assert failed["error"]["exit_code"] == 4 and failed["thread_id"] not in thread_ids(chat_env)
+    assert failed["error"]["exit_code"] == 4 and failed["thread_id"] in thread_ids(chat_env)
     assert "hello" in chat(chat_env, "show", failed["thread_id"]).out
 
 

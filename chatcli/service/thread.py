@@ -101,7 +101,6 @@ class Thread:
     # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
     _auto_model: str | None = None
     # The thread was stored before its first question (told a model, a role): a failed first question keeps it.
-    _kept_empty: bool = False
 
     def __post_init__(self) -> None:
         if self.backend is None:
@@ -461,26 +460,16 @@ class Thread:
         if files:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():
-            failed = False
             try:
                 return await self._send(message, clear=attachments is None, title=text or files[0].name)
-            except Exception:
-                failed = True
-                raise
             finally:
-                await asyncio.shield(self._record(text or files[0].name, failed))
+                await asyncio.shield(self._record(text or files[0].name))
 
-    async def _record(self, question: str, failed: bool = False) -> None:
-        """Update the thread index after a turn, whatever its outcome. A first question whose request failed
-        (no answer, not a word of one) leaves no thread to list or continue: its row goes, and the question
-        stays in the thread's checkpoint, where ``chat show ID`` finds it."""
-        if self.store is None:
-            return
-        count = len(await self.messages())
-        if failed and count <= 1 and not self._kept_empty:  # a thread kept before it (told a model) stays
-            await self.store.index.delete(self.thread_id)
-            return
-        await self._index(question, count)
+    async def _record(self, question: str) -> None:
+        """Update the thread index after a turn, whatever its outcome: a thread is listed from its first question
+        on, titled by it, answered or not (a wrong key, a server down: ``chat -c`` goes on with it)."""
+        if self.store is not None:
+            await self._index(question, len(await self.messages()))
 
     async def choose_model(self, name: str) -> None:
         """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now,
@@ -548,7 +537,6 @@ class Thread:
             self.attached = []  # sent with this message, which is stored now (nothing awaited in between)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
             kept = await self.store.index.get(self.thread_id)  # stored already if it was told something
-            self._kept_empty = kept is not None
             await self._index(title, len(values["messages"]))
             if kept is not None and not kept.title:
                 await self.store.index.set_title(self.thread_id, title)
