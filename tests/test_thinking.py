@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from chatcli.providers.think_tags import ThinkSplitter, split_think
+from chatcli.providers.think_tags import ThinkSplitter
 from tests.fakeserver import Raw, Reply, delta_chunk, sse
 from tests.helpers import chat, stored
 from tests.test_reliability import db_of
@@ -74,7 +74,10 @@ def test_a_tag_cut_anywhere_is_still_found():
     ],
 )
 def test_only_an_opening_think_is_thinking(text, want):
-    assert split_think(text) == want
+    splitter = ThinkSplitter()
+    thinking, answer = splitter.feed(text)
+    more_thinking, more_answer = splitter.flush()
+    assert (thinking + more_thinking, answer + more_answer) == want
 
 
 # --------------------------------------------------------------------------- through chat

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from chatcli.errors import UsageError
 
@@ -125,16 +125,6 @@ class Reconciled:
     graph: Binding | None
     model: str | None
     said: str | None = None
-
-
-async def answered_by(index: Any, thread_id: str, choice: Choice) -> Reconciled | None:
-    """What answers thread ``thread_id`` of ``index`` (chat's thread index) when a door asks ``choice``: its stored
-    binding, then the flags (``reconcile``); None for a thread that does not exist yet. Every door asks here or,
-    with the binding read already (chatcli.service.chat.Opening), ``reconcile``."""
-    info = await index.get(thread_id)
-    if info is None:
-        return None
-    return reconcile(thread_id, Binding.from_json(await index.binding(thread_id)), info.model, choice)
 
 
 def reconcile(thread_id: str, stored: Binding | None, last_model: str | None, choice: Choice) -> Reconciled:

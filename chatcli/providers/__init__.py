@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from chatcli.provider_table import NAMES
 from chatcli.providers.registry import split
 
 if TYPE_CHECKING:
@@ -29,8 +28,3 @@ def provider_of(spec: str) -> "tuple[Provider, str]":
     """The provider of a model as the user names it, and the model's own name."""
     name, model = split(spec)
     return provider(name), model
-
-
-def every_provider() -> "list[Provider]":
-    """Every provider, the default first."""
-    return [provider(name) for name in NAMES]

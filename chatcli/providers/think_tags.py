@@ -66,11 +66,3 @@ def _partial_suffix(text: str, tag: str) -> int:
         if tag.startswith(text[-size:]):
             return size
     return 0
-
-
-def split_think(text: str) -> tuple[str, str]:
-    """A whole reply's (thinking, answer), for replies that were not streamed."""
-    splitter = ThinkSplitter()
-    thinking, answer = splitter.feed(text)
-    more_thinking, more_answer = splitter.flush()
-    return thinking + more_thinking, answer + more_answer

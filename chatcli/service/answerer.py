@@ -49,11 +49,6 @@ class Answerer:
         return self.own
 
     @property
-    def keeps_threads(self) -> bool:
-        """Whether the threads are in chat's database (else the server keeps them, and its ids are UUIDs)."""
-        return self.remote is None
-
-    @property
     def label(self) -> str | None:
         """How chat names what answers (``agent.py:graph``, an assistant, a server); None for chat's own graph."""
         found = self.remote or self.graph
