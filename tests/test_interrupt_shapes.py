@@ -154,9 +154,11 @@ def test_a_typed_answer_is_json_when_it_is_json_and_text_otherwise():
 
 
 def test_the_approval_question_offers_only_the_decisions_a_review_allows():
-    from chatcli.ui.approval import KEYS, QUESTION, question_for
+    from chatcli.ui.approval import question_for
+    from tests.test_approval_inprocess import KEYS
+    from tests.test_tools_pty import QUESTION
 
-    assert question_for(("approve", "edit", "reject"))[:2] == (QUESTION, KEYS)  # chat's own calls, as always
+    assert question_for(("approve", "edit", "reject"))[:2] == (QUESTION + " ", KEYS)  # chat's own calls, as always
     asked, keys, answering = question_for(("approve", "reject"))
     assert asked == "Run it? [y]es / [N]o / [a]lways this tool / [r]eason / [v]iew all / [q] no to all: "
     assert "e" not in answering and "" in answering  # Enter is no

@@ -44,8 +44,6 @@ class Notes(Protocol):
     def warn(self, text: str) -> None: ...
 
 
-QUESTION = "Run it? [y]es / [N]o / [a]lways this tool / [e]dit / [r]eason / [v]iew all / [q] no to all: "
-KEYS = "press y, n (or Enter), a, e, r, v, or q (no to this call and every later one of this reply)"
 # Each choice of the question: the decision it takes (of chatcli.core.events.DECISIONS), its key, its words.
 _CHOICES = (
     ("approve", "y", "[y]es"),

@@ -32,7 +32,6 @@ MAX_SHOWN = 1_500  # characters of them shown in the question
 MAX_MESSAGES = 50  # messages of one request
 MAX_IMAGES = 4  # images of one request
 MAX_IMAGE = 5 * 1024 * 1024  # bytes of one image
-REJECTED = -1  # MCP's error code for a sampling request the user rejected
 # The question's empty form: allowing is the only answer (the schema a client that draws its own forms is sent).
 FORM: dict[str, Any] = {"type": "object", "properties": {}}
 
