@@ -330,12 +330,6 @@ def withheld_prefixes() -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for row in PROVIDERS for p in row.prefixes)) + OTHER_PREFIXES
 
 
-def belongs_to_a_provider(name: str) -> bool:
-    """True for a variable of a provider's: one its row names (chat's key and URL, its SDK's credentials) or one
-    under its prefixes."""
-    return name in sdk_credentials() or any(name.startswith(row.prefixes) for row in PROVIDERS if row.prefixes)
-
-
 def finish_reasons() -> dict[str, str]:
     """Every provider's words for why a reply ended, to OpenAI's."""
     return {word: ours for row in PROVIDERS for word, ours in row.finish_reasons.items()}

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatcli.provider_table import belongs_to_a_provider
+from chatcli.provider_table import PROVIDERS, sdk_credentials
 from tests.fakeserver import FakeOpenAIServer, on_a_reused_port
 from tests.providers import ROWS
 from tests.stores import PG_DSN, SKIP_REASON, PgServer, Storage
@@ -56,7 +56,11 @@ _OUR_VARS = ("CHATCLI_", "NO_COLOR", "XDG_")
 def _ours(name: str) -> bool:
     """A variable no test inherits from the machine: chat's own, the XDG dirs, and every provider's (each named
     in its row of chatcli/provider_table.py: its key, its address, what its SDK reads, its prefixes)."""
-    return name.startswith(_OUR_VARS) or belongs_to_a_provider(name)
+    return (
+        name.startswith(_OUR_VARS)
+        or name in sdk_credentials()
+        or any(name.startswith(row.prefixes) for row in PROVIDERS if row.prefixes)
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ A model is named as LangChain names it, ``provider:model``; a bare name is the O
 prefix that is not a provider's stays part of the name (Ollama's tags have colons), unless it is one of
 LangChain's other providers or a near miss of a provider's name: one clear line.
 
-The table's names are also importable from here, for the modules that read them beside these.
+The table's names that modules read beside these are also importable from here.
 """
 
 from __future__ import annotations
@@ -16,21 +16,14 @@ from chatcli.provider_table import (
     BY_NAME,
     DEFAULT,
     NAMES,
-    OTHER_PREFIXES,
     OTHERS,
     PROVIDERS,
-    ProviderInfo,
-    belongs_to_a_provider,
     finish_reasons,
     info,
     key_variables,
     name_of,
-    sdk_credentials,
     thought_blocks,
     tool_refusals,
-    url_variables,
-    variables,
-    withheld_prefixes,
 )
 
 __all__ = [
@@ -38,24 +31,17 @@ __all__ = [
     "DEFAULT",
     "NAMES",
     "OTHERS",
-    "OTHER_PREFIXES",
     "PROVIDERS",
     "TRANSPORTS",
-    "ProviderInfo",
-    "belongs_to_a_provider",
     "finish_reasons",
     "info",
     "key_variables",
     "name_of",
     "owner_of",
     "raised_by_a_client",
-    "sdk_credentials",
     "split",
     "thought_blocks",
     "tool_refusals",
-    "url_variables",
-    "variables",
-    "withheld_prefixes",
 ]
 
 # The HTTP libraries under the clients: their errors (a dropped connection, a timeout) may come from any provider.
