@@ -11,12 +11,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from chatcli.store.base import SearchHit, Store, ThreadIndex, ThreadInfo
+from chatcli.store.base import SearchHit, Store, ThreadInfo
 
 __all__ = [
     "SearchHit",
     "Store",
-    "ThreadIndex",
     "ThreadInfo",
     "check_store",
     "is_postgres_url",

@@ -29,7 +29,7 @@ an update, and in-place mutation of a message's nested structures, are not detec
 (LangGraph does not do that; ``add_messages`` builds new lists and only fills in
 missing ids).
 
-The message table sits behind ``MessageTable``: ``SqliteMessageTable`` here, and
+The message table sits behind ``MessageTable``: ``SqliteMessageTable`` (sqlite_table.py), and
 ``chatcli.store.messages.postgres_table.PostgresMessageTable`` for ``AsyncPostgresSaver`` (imported
 from there only, so that SQLite users never load psycopg).
 """
@@ -46,7 +46,6 @@ import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from chatcli.store.messages.saver import REF_KEY, MessageStoreSaver, Runner
-from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
 __all__ = [
     "REF_KEY",
     "MessageStoreSaver",
-    "MessageTable",
-    "SqliteMessageTable",
     "open_sqlite_saver",
     "sqlite_saver",
 ]

@@ -5,7 +5,3 @@ redrawn); ``blocks.py`` turns source lines into rows; ``inline.py`` handles emph
 code and links; ``style.py`` turns rich styles into escape codes and wraps words;
 ``code.py`` colours code blocks.
 """
-
-from chatcli.ui.markdown.stream import MarkdownStream, render_markdown
-
-__all__ = ["MarkdownStream", "render_markdown"]
