@@ -112,12 +112,9 @@ def runtime_places(environ: Mapping[str, str], db: str | None = None) -> tuple[s
         *environ.get("PGHOST", "").split(","),
     ]
     if db and "://" in db:
-        try:
-            from psycopg.conninfo import conninfo_to_dict
+        from chatcli.store.postgres.driver import hosts
 
-            candidates += str(conninfo_to_dict(db).get("host") or "").split(",")
-        except Exception:  # noqa: BLE001 - no psycopg, or no DSN: then chat cannot reach PostgreSQL that way either
-            pass
+        candidates += hosts(db)
     places = _real([c for c in candidates if os.path.isabs(c)])
     return tuple(p for p in places if os.path.isdir(p) and p != "/" and not (p + "/").startswith("/tmp/"))
 

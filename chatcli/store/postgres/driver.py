@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
 
+def hosts(url: str) -> list[str]:
+    """The hosts a PostgreSQL URL names, as libpq reads them (a socket's directory among them); none when psycopg
+    is not installed or the URL is not one."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return str(conninfo_to_dict(url).get("host") or "").split(",")
+    except Exception:  # noqa: BLE001 - no psycopg, or no DSN: then chat cannot reach PostgreSQL that way either
+        return []
+
+
 def _secrets(url: str) -> list[str]:
     """The password(s) in ``url``, to strip from any message that might echo them."""
     try:
