@@ -334,9 +334,8 @@ def one_error(
     if untrusted is not None:
         where = requested_host(exc) or provider.where(settings)
         return ModelError(f"{where}'s certificate is not trusted ({untrusted}): nothing was sent there", hint=NAME_CA)
-    if isinstance(exc, TimeoutError):  # the stream went on without text (Conversation.stall_timeout)
+    if isinstance(exc, TimeoutError):  # no text for too long (Conversation.stall_timeout): before a word, or after
         trouble: Trouble | None = Trouble("timeout")
-        mid_answer = True
     else:
         trouble = provider.classify(exc)
     if trouble is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from chatcli import provider_table
 from chatcli.config import Settings
@@ -40,13 +41,21 @@ _AIOHTTP = {
 }
 
 
-def _bounded() -> dict[str, Any]:
-    """The HTTP client options that bound each line the server sends, and each answer read whole
-    (chatcli.providers.bounded); the SDK gives the same to its sync client, which chat never uses."""
+def _bounded(url: str) -> dict[str, Any]:
+    """The HTTP client options that bound each line the server at ``url`` sends, and each answer read whole
+    (chatcli.providers.bounded); the SDK gives the same to its sync client, which chat never uses. A transport of
+    httpx's own, with the proxy the environment names for ``url``: given one, the SDK keeps to httpx where aiohttp
+    is installed (it would take aiohttp, and none of these options, its errors or its timeouts, otherwise)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    import httpx
+
     import chatcli.providers.tls as tls
     from chatcli.providers.bounded import bounded_hooks
 
-    return {"event_hooks": bounded_hooks({}), "verify": tls.certifi()}
+    parts = urlsplit(url)
+    proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme)
+    return {"event_hooks": bounded_hooks({}), "transport": httpx.AsyncHTTPTransport(verify=tls.certifi(), proxy=proxy)}
 
 
 class Gemini(Provider):
@@ -63,7 +72,7 @@ class Gemini(Provider):
             temperature=settings.temperature,  # None: the model's own default, not LangChain's 0.7
             max_output_tokens=settings.max_tokens,
             include_thoughts=True,
-            client_args=_bounded(),
+            client_args=_bounded(self.endpoint(settings)),
             thinking_budget=settings.thinking_budget or None,  # CHATCLI_THINKING_BUDGET; unset: the model's own
             streaming=True,
         )
@@ -78,7 +87,7 @@ class Gemini(Provider):
             api_key=SecretStr(key) if key else None,
             base_url=self.endpoint(settings),  # always: never the SDK's own pick
             vertexai=False,
-            client_args=_bounded(),
+            client_args=_bounded(self.endpoint(settings)),
         )
 
     def classify(self, exc: BaseException) -> Trouble | None:
@@ -152,7 +161,7 @@ class Gemini(Provider):
         options = types.HttpOptions(
             base_url=self.endpoint(settings),
             timeout=int(1000 * (timeout or min(settings.timeout, 10.0))),
-            async_client_args=_bounded(),  # each answer bounded, as the model's are
+            async_client_args=_bounded(self.endpoint(settings)),  # each answer bounded, as the model's are
         )
         return genai.Client(api_key=self.key(settings), http_options=options)
 
