@@ -112,8 +112,8 @@ class TerminalFile:
 
 
 def counted(n: int, word: str) -> str:
-    """``n`` and ``word``, plural unless one: "1 message", "2 messages", "0 turns"."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+    """``n`` and ``word``, plural unless one: "1 message", "2 messages", "0 turns", "3 branches"."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}{'es' if word.endswith(('ch', 'sh', 's', 'x')) else 's'}"
 
 
 def make_title(text: str, width: int = 60) -> str:

@@ -299,6 +299,12 @@ def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, jo
     assert done
     shown = chat(job_env, "show", thread).out
     assert "inbox-ran" in shown and "It said inbox-ran." in shown, shown
+    # The first job waits no more: listed as answered, and attach says where the thread went on.
+    first, later = sorted((j for j in listed(job_env) if j["thread_id"] == thread), key=lambda j: j["state"])
+    assert (first["state"], later["state"]) == ("answered", "done"), (first, later)
+    attached = chat(job_env, "attach", first["id"])
+    assert f"was answered: thread {thread} went on as job {later['id']}" in attached.err, attached
+    assert "waits for you" not in attached.err and "waiting for you" not in chat(job_env, "jobs").out
 
 
 def shell_in_a_terminal(env: dict[str, str]):

@@ -19,6 +19,8 @@ from tests.helpers import assert_one_error_line, chat
         ("thread", "chat threads"),
         ("list", "chat threads"),
         ("history", "chat show"),
+        ("histroy", "chat show"),  # a near miss of a word people type for a command, as of a command's name
+        ("delte", "chat rm"),
         ("HELP", "chat --help"),
         ("serach", "chat search"),
         ("expotr", "chat export"),

@@ -130,6 +130,7 @@ def test_tool_rounds_are_limited_per_question(server, chat_env):
     assert run.code == 0, run
     assert ["tools" in body for body in server.requests] == [True, True, False]
     assert run.out == "Enough tools: here is the answer.\n"
+    assert "used its 2 rounds of tools for this question: it answers without them now" in run.err, run.err
 
 
 def test_a_long_result_is_cut_for_the_model_and_kept_whole(server, chat_env):

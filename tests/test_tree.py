@@ -92,6 +92,22 @@ async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(server, settin
             assert "q3" in sent and "q4" not in sent and "two" not in sent, sent
 
 
+async def test_an_undo_after_a_model_switch_leaves_each_node_the_model_that_answered_it(server, settings, monkeypatch):
+    """q1 on the default model, /model slow, q2, /undo: node 1 was answered by the default model, whatever the thread
+    moved to since (the undo's own checkpoint ends on node 1 under the new model)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    server.queue(Reply("one"), Reply("two"))
+    async with a_thread(settings, "switched", Tokens()) as thread:
+        await thread.send("q1")
+        first = thread.model_name
+        await thread.choose_model("slow")
+        await thread.send("q2")
+        assert {n: node.model for n, node in (await thread.tree()).nodes.items()} == {1: first, 2: "slow"}
+        await thread.undo()
+        tree = await thread.tree()
+        assert {n: node.model for n, node in tree.nodes.items()} == {1: first, 2: "slow"} and tree.current == 1
+
+
 @pytest.mark.stores("sqlite", "postgres")
 async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkpoint(server, settings):
     """Each checkpoint chat writes names the last message of its list in its metadata (``chatcli_tail``), which the
@@ -177,7 +193,7 @@ def test_chat_tree_draws_the_tree_and_gives_it_as_json(server, chat_env):
     drawn = chat(chat_env, "tree", "drawn")
     assert drawn.code == 0
     lines = drawn.out.splitlines()
-    assert lines[0] == "thread drawn: 2 nodes, 1 branches, on node 2"
+    assert lines[0] == "thread drawn: 2 nodes, 1 branch, on node 2"
     assert "1  a question -> first answer" in lines[1] and lines[2].startswith("* 2  the next -> second answer")
     missing = chat(chat_env, "tree", "nothing-here")
     assert missing.code == 2 and "no thread 'nothing-here'" in missing.err

@@ -46,5 +46,5 @@ def meant_command(word: str) -> str | None:
         return MEANT[lowered]
     if len(lowered) < 4:
         return None
-    near = [c for c in COMMANDS if c != "ask" and _one_edit(lowered, c)]
-    return f"chat {near[0]}" if near else None
+    near = [c for c in (*COMMANDS, *MEANT) if c != "ask" and _one_edit(lowered, c)]  # `treads`, `histroy`
+    return (MEANT.get(near[0]) or f"chat {near[0]}") if near else None

@@ -33,14 +33,21 @@ def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -
         return
     seen = jobs.seen(found, environ)
     say(out, "\n" if seen.text and not seen.text.endswith("\n") else "")
-    _ended(seen, err)
+    _ended(seen, err, environ)
 
 
-def _ended(seen: "Seen", err: IO[str]) -> None:
+def _ended(seen: "Seen", err: IO[str], environ: Mapping[str, str]) -> None:
     """One line on how a reply that is no longer running stands."""
+    from chatcli.service import jobs
+
     thread = seen.thread or "?"
     if seen.state == "waiting":
         say(err, f"chat: job {seen.job.id} waits for you: chat inbox answer {thread} answers it\n")
+    elif seen.state == "answered":
+        later = max((j for j in jobs.jobs(environ) if j.thread == seen.thread), key=lambda j: j.started).id
+        say(
+            err, f"chat: job {seen.job.id} was answered: thread {thread} went on as job {later} (chat attach {later})\n"
+        )
     elif seen.state == "failed":
         error = (seen.end or {}).get("error") or {}
         say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")

@@ -267,7 +267,7 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     if job.remote and seen.state == "interrupted":
         raise UsageError(f"job {job.id}'s run is the server's and goes on there: nothing to answer again",
                          hint=f"chat attach {job.id} joins it")  # fmt: skip
-    if seen.state in ("running", "waiting", "done") or not seen.thread:
+    if seen.state in ("running", "waiting", "answered", "done") or not seen.thread:
         hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
         raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
     where = Path(job.cwd) if Path(job.cwd).is_dir() else env.cwd

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
 QUESTION_SHOWN = 60  # characters of a job's question kept to list it
 POLL = 0.05  # seconds between two looks at a running job's events
-STATES = ("running", "waiting", "done", "stopped", "failed", "interrupted")
+STATES = ("running", "waiting", "answered", "done", "stopped", "failed", "interrupted")
 STOPPED = 130  # the exit code of a reply stopped as Ctrl-C stops it (chat stop)
 # The one-shot's flags that choose a thread: with none of them a job starts a new thread, named before it starts.
 THREAD_FLAGS = ("-t", "--thread", "-c", "--continue", "--new-thread")
@@ -369,6 +369,7 @@ def running(environ: Mapping[str, str]) -> list[Job]:
 STATE_SHOWN = {
     "running": "running",
     "waiting": "waiting for you",
+    "answered": "answered, gone on in a later job",
     "done": "done",
     "stopped": "stopped",
     "failed": "failed",
@@ -437,6 +438,8 @@ def seen(job: Job, environ: Mapping[str, str]) -> Seen:
         state = "stopped" if (end.get("error") or {}).get("exit_code") == STOPPED else "failed"
     else:
         state = "waiting" if end.get("interrupts") or end.get("approval_required") else "done"
+    if state == "waiting" and any(j.thread == thread and j.started > job.started for j in jobs(environ)):
+        state = "answered"  # what it waited on was answered, and the thread went on in a later job
     return Seen(job, state, text, end, thread)
 
 

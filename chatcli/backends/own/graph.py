@@ -262,15 +262,17 @@ class ChatGraph:
             emit(Priced(usd, name, usd is None and self.pricer.local(name, step.name)))
         return result(text, self.model_name(config), cut)
 
-    def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None") -> list[dict[str, Any]]:
-        """``toolbox``'s tools to offer for this step: none past the round limit or for a model that ``refused``
-        them."""
+    def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None", emit: Any) -> list[dict[str, Any]]:
+        """``toolbox``'s tools to offer for this step: none past the round limit (said) or for a model that
+        ``refused`` them."""
         if toolbox is None or not toolbox.configured or refused:
             return []
         messages = state["messages"]
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
         if rounds >= self.tool_rounds:
+            _say(emit, f"the model used its {self.tool_rounds} rounds of tools for this question: it answers without"
+                 " them now (tool_rounds sets how many)")  # fmt: skip
             return []
         from chatcli.core.memories import ASKED
 
@@ -310,7 +312,7 @@ class ChatGraph:
             extra, step.memories = await self.standing.context(step.config, step.learned.budget, emit, question)
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
-        step.tools = self.offered(state, step.learned.no_tools, toolbox)
+        step.tools = self.offered(state, step.learned.no_tools, toolbox, emit)
         if self.pricer is not None:
             self.pricer.warm(step.name)  # the price table loads while the request is out
         history, update, summary_usage, estimate = await step.prepare()

@@ -154,7 +154,10 @@ class _Walk:
 
 def _finish(nodes: dict[int, Node], points: Sequence[Point], labels: dict[int, list[str]]) -> None:
     """Each node's children, model and labels."""
-    models = {point.tail: point.model for point in points if point.tail is not None and point.model}
+    models: dict[int, str] = {}
+    for point in points:  # the checkpoint that first ended on a message is its turn's: a later one (an /undo) is not
+        if point.tail is not None and point.model:
+            models.setdefault(point.tail, point.model)
     for number, node in nodes.items():
         if node.parent is not None and node.parent in nodes:
             nodes[node.parent].children.append(number)

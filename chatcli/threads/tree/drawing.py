@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from chatcli.text import counted
 from chatcli.threads.tree.model import Node, Tree
 
 # How a branch set aside is drawn: its first node leaving the line it starts from, the rest beside that line.
@@ -32,7 +33,7 @@ def draw(tree: Tree, width: int = 100, unfold: bool = False) -> list[str]:
         return [f"thread {tree.thread_id} has no question yet"]
     on_path = set(tree.path)
     lines = [
-        f"thread {tree.thread_id}: {len(tree.nodes)} nodes, {tree.branches} branches"
+        f"thread {tree.thread_id}: {counted(len(tree.nodes), 'node')}, {counted(tree.branches, 'branch')}"
         + (f", on node {tree.current}" if tree.current is not None else "")
     ]
     models = max((len(n.model or "") for n in tree.nodes.values()), default=0)
