@@ -288,8 +288,8 @@ async def test_tab_completes_command_names_and_thread_ids(settings, server):
 
 
 @pytest.mark.e2e
-def test_help_and_an_unknown_command_in_the_terminal(start, server):
-    repl = start()
+def test_help_and_an_unknown_command_in_the_terminal(start, server, chat_env):
+    repl = start(env={**chat_env, "PAGER": "cat"})  # all of it on the screen (taller than it, /help is paged)
     at = repl.say("/help")
     repl.wait_for("/exit", after=at)
     repl.wait_prompt()

@@ -199,6 +199,8 @@ async def test_history_goes_through_the_pager_when_long(settings, server, monkey
         c.ctx = Context(c.conversation, c.output, settings, out=c.out)
         await c.run("/history")
         assert c.out.getvalue() == "" and "history of penguins" in paged.read_text()
+        await c.run("/help")  # taller than the screen too: paged as /history is
+        assert c.out.getvalue() == "" and "/history" in paged.read_text() and "/retry" in paged.read_text()
 
 
 def test_importing_a_file_that_is_not_an_export_says_so(chat_env, tmp_path):

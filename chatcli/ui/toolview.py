@@ -3,6 +3,7 @@ the approval question in chatcli.ui.approval)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chatcli.text import iso_time, json_text, local_time, say
@@ -51,7 +52,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
     if not rows:
         say(out, f"no tools: add MCP servers to {config_path}, or turn on the built-ins with --tools shell,files\n")
         return
-    lines = []
+    lines, columns = [], _columns(out)
     for row in rows:
         state = row.state + (f": {row.detail}" if row.detail else "")
         state += f" · listed {local_time(row.listed_at)}" if row.listed_at and row.state == "idle" else ""
@@ -63,16 +64,26 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             lines.append(f"  log: {row.log}")
         width = max((len(e.name) for e in row.tools), default=0)
         for entry in row.tools:
-            description = fit_cells(entry.description, 90)
+            description = fit_cells(entry.description, max(20, columns - width - 5))  # a line a tool, at any width
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
         for name, why in row.held:
             lines.append(f"  {name.ljust(width)}  ({why})")
         for prompt in row.prompts:
             lines.append(
                 f"  {prompt.command} {prompt.synopsis}".rstrip()
-                + (f"  {fit_cells(prompt.description, 80)}" if prompt.description else "")
+                + (f"  {fit_cells(prompt.description, max(20, columns // 2))}" if prompt.description else "")
             )
         for resource in row.resources:
-            lines.append(f"  {resource.mention}" + (f"  {fit_cells(resource.description or resource.name, 80)}"))
+            lines.append(
+                f"  {resource.mention}  {fit_cells(resource.description or resource.name, max(20, columns // 2))}"
+            )
     text = "\n".join(lines) + "\n"
     say(out, text, data=True)
+
+
+def _columns(out: Any) -> int:
+    """The width of the terminal ``out`` writes to (120 where it is none: a pipe, a file)."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 120
