@@ -177,9 +177,12 @@ def test_rm_removes_all_of_a_thread_its_kept_files_jobs_inbox_entry_and_labels(s
     from chatcli.threads.opening import open_threads
     from chatcli.tools.kept_files import keep
 
-    server.queue(tool_calls(("shell", {"command": "echo hi"})))
+    server.queue(tool_calls(("shell", {"command": "echo hi"})), tool_calls(("shell", {"command": "echo hi"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
     job = state(chat_env, thread, "waiting")
+    named = chat(chat_env, "--bg", "--new-thread", "named", "--tools", "shell", "run echo", cwd=tmp_path)
+    assert named.code == 0 and named.out.strip() == "named", named
+    other = state(chat_env, "named", "waiting")
     kept = keep({"base64": base64.b64encode(b"\x89PNG").decode(), "mime_type": "image/png"}, thread)
     assert kept is not None and kept.exists()
 
@@ -198,6 +201,8 @@ def test_rm_removes_all_of_a_thread_its_kept_files_jobs_inbox_entry_and_labels(s
     assert thread not in chat(chat_env, "inbox", "--json").out
     assert not kept.parent.exists()
     assert asyncio.run(labels()) == {}
+    assert chat(chat_env, "rm", "--yes", "named").code == 0  # a job started under a new thread's name goes too
+    assert [j for j in listed(chat_env) if j["id"] == other["id"]] == []
 
 
 @pytest.mark.parametrize(

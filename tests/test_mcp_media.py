@@ -95,6 +95,18 @@ def test_a_kept_part_stays_under_the_files_folder_whatever_the_thread_or_type(tm
     assert keep({"base64": "not base64!", "mime_type": "image/png"}, thread, root) is None
 
 
+def test_no_two_threads_share_a_folder_of_kept_files(tmp_path):
+    """A thread's folder is its own: an id made safe never takes the name of another id (``chat rm`` of one would
+    remove the other's files)."""
+    import hashlib
+
+    from chatcli.tools.kept_files import folder
+
+    made = folder("a.b", tmp_path)
+    lookalike = "a_b-" + hashlib.sha256(b"a.b").hexdigest()[:8]  # a valid thread id of its own
+    assert folder(lookalike, tmp_path) != made and folder("a_b", tmp_path) != made
+
+
 def test_a_symlink_planted_where_a_part_would_go_is_not_followed(tmp_path):
     import hashlib
 

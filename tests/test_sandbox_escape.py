@@ -327,6 +327,11 @@ def test_a_command_reaches_none_of_chats_data_and_plants_nothing_git_runs(place)
         f"git init -q --bare made.git && git -C made.git config {plant}",
         f"git init -q vendor/lib/inner && git -C vendor/lib/inner config {plant}",
         "git init -q clean",  # what git init writes: nothing git runs
+        # HEAD a link to a directory (git takes it), and a config that is a link out of the repository (clean now,
+        # a later command would write it): a link's target is out of the check's sight.
+        f"git init -q headlink && (cd headlink/.git && mkdir -p refs/heads/x && rm HEAD && ln -s refs/heads/x HEAD"
+        f" && git config --file config {plant})",
+        "git init -q linked && mv linked/.git/config linked.cfg && ln -s ../../linked.cfg linked/.git/config",
     ]
     helpers = (  # c: connect to a socket, w: append to a file, r: read one; each says which way it went
         f'c() {{ {PYTHON} -I -c "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])" "$1" '
@@ -351,10 +356,11 @@ def test_a_command_reaches_none_of_chats_data_and_plants_nothing_git_runs(place)
     )
     assert "fsmonitor" not in (work / "vendor/lib/.git/config").read_text()
     off = lines[0]  # the line the user sees first and the model reads
-    assert "switched off" in off and all(r in off for r in ("made/.git", "hooked/.git", "made.git", "inner/.git")), off
+    made = ("made/.git", "hooked/.git", "made.git", "inner/.git", "headlink/.git", "linked/.git")
+    assert "switched off" in off and all(r in off for r in made), off
     assert "clean" not in off and (work / "clean" / ".git" / "HEAD").exists(), off
     git = "git -c user.name=t -c user.email=t@t"
-    for repo in ("made", "hooked", "made.git", "vendor/lib/inner", "vendor/lib", "clean"):  # git, outside, later
+    for repo in ("made", "hooked", "made.git", "vendor/lib/inner", "vendor/lib", "clean", "headlink"):  # git, later
         run_outside(f"{git} -C {work / repo} status; {git} -C {work / repo} commit -q --allow-empty -m x")
     assert not mark.exists(), "git ran what a sandboxed command planted"
     for repo in ("made", "hooked"):  # switched back on, each runs what was planted: the test can fail

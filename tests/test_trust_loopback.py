@@ -366,6 +366,24 @@ def test_every_connection_to_another_users_listener_is_refused_unless_the_user_n
         loopback.allow("the user's settings, in this test", [])
 
 
+def test_a_uvloop_imported_after_the_guard_is_covered_too(stranger):
+    """A graph's node or a library may import uvloop at any time (anyio's ``use_uvloop``): its loop is checked from
+    its import on, in a process that started guarding before it."""
+    import subprocess
+
+    written, listening = stranger
+    script = (
+        "import asyncio, sys\nfrom chatcli.local import loopback\nfrom chatcli.errors import ListenerRefused\n"
+        "loopback.guard()\nassert 'uvloop' not in sys.modules\nimport uvloop\n"
+        f"async def go():\n    await asyncio.open_connection({written.strip('[]')!r}, {listening.port})\n"
+        "try:\n    uvloop.run(go())\n    print('REACHED')\nexcept Exception as exc:\n"
+        "    print('refused' if ListenerRefused.within(exc) else repr(exc))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == "refused", ran
+    assert listening.connections() == [], "a connection reached another user's listener"
+
+
 def test_a_listener_of_ones_own_is_never_refused():
     import socket
 

@@ -40,15 +40,41 @@ _interfaces: frozenset[Address] | None = None
 
 
 def guard() -> None:
-    """Check every TCP connection of this process from now on (once a process; a fork keeps it), and uvloop's once
-    it is imported (called again where foreign code was loaded: a graph's module)."""
+    """Check every TCP connection of this process from now on (once a process; a fork keeps it), and uvloop's
+    whenever it is imported (now, or later: by a graph, a library, anyio's ``use_uvloop``)."""
     global _guarding
     if not _guarding:
         _guarding = True
         sys.addaudithook(_hook)
-    loop = getattr(sys.modules.get("uvloop"), "Loop", None)
+        sys.meta_path.insert(0, _Covering())
+    _cover(sys.modules.get("uvloop"))
+
+
+def _cover(uvloop: Any) -> None:
+    loop = getattr(uvloop, "Loop", None)
     if loop is not None and not hasattr(loop.create_connection, "checked"):
         loop.create_connection = _checked_first(loop.create_connection)
+
+
+class _Covering:
+    """A finder that finds nothing itself: uvloop, found by the others, is covered as soon as it has loaded."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "uvloop":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)  # the others find it; once loaded, it is covered for good
+        found = importlib.util.find_spec(name)
+        if found is not None and found.loader is not None:
+            load = found.loader.exec_module
+
+            def covered(module: Any) -> None:
+                load(module)
+                _cover(module)
+
+            found.loader.exec_module = covered  # type: ignore[method-assign]
+        return found
 
 
 def _checked_first(create_connection: Any) -> Any:

@@ -54,7 +54,7 @@ def _bounded(url: str) -> dict[str, Any]:
     from chatcli.providers.bounded import bounded_hooks
 
     parts = urlsplit(url)
-    proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme)
+    proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme, getproxies().get("all"))
     return {"event_hooks": bounded_hooks({}), "transport": httpx.AsyncHTTPTransport(verify=tls.certifi(), proxy=proxy)}
 
 

@@ -270,10 +270,10 @@ def start(
     if not any(a in THREAD_FLAGS or a.startswith(("--thread=", "--new-thread=")) for a in args):
         thread = str(uuid.uuid4()) if remote else new_thread_id()
         args = ["-t" if remote else "--new-thread", thread, *args]  # (a server's thread is made by its first run)
-    for flag in ("-t", "--thread"):
+    for flag in ("-t", "--thread", "--new-thread"):
         if flag in args and args.index(flag) + 1 < len(args):
             thread = args[args.index(flag) + 1]
-    thread = next((a.partition("=")[2] for a in args if a.startswith("--thread=")), thread)
+    thread = next((a.partition("=")[2] for a in args if a.startswith(("--thread=", "--new-thread="))), thread)
     stdin_path, args_path = where / f"{job_id}.in", where / f"{job_id}.args"
     with _private(stdin_path) as handle:
         handle.write(piped or b"")
@@ -352,7 +352,7 @@ async def delete_thread(threads: Any, thread_id: str, environ: Mapping[str, str]
     """Delete ``thread_id`` whole, for ``chat rm`` and every door's delete: its background replies stopped (each
     keeps its part, then goes with the thread), the thread (its messages, checkpoints, index row, labels, inbox
     entry and kept files: chatcli.threads.operations.Threads.delete), then the jobs' records and their files."""
-    mine = [job for job in jobs(environ) if job.thread == thread_id]
+    mine = [job for job in jobs(environ) if thread_id in (job.thread, seen(job, environ).thread)]  # -c: its events
     for job in mine:
         stop(job)
     await threads.delete(thread_id, on_wait=on_wait)  # waits for a stopped job's turn to end

@@ -2,9 +2,9 @@
 
 A file's name is made here, never taken from the server: the first 16 hex digits of its SHA-256 and an extension
 for its media type (``.bin`` for one not listed), so a name a server gives (``../../.bashrc``) cannot choose where
-it goes; the thread's folder is the thread id with anything but letters, digits, ``-`` and ``_`` replaced (and a
-hash of the id added when anything was). Folders are made readable by the user only (0700), files 0600; the same
-content is written once.
+it goes; the thread's folder is the thread id with anything but letters, digits, ``-`` and ``_`` replaced (and
+``+`` and a hash of the id added when anything was). Folders are made readable by the user only (0700), files
+0600; the same content is written once.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def folder(thread: str, root: Path | None = None) -> Path:
     from chatcli.paths import data_dir
 
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", thread)[:64] or "_"
-    if safe != thread:
-        safe += "-" + hashlib.sha256(thread.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    if safe != thread:  # joined by a character no thread id has: no other thread's folder is named so
+        safe += "+" + hashlib.sha256(thread.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return (root if root is not None else data_dir()) / "files" / safe
 
 
@@ -71,10 +71,17 @@ def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | 
 
 def trim(most: int, root: Path | None = None) -> int:
     """Remove the oldest kept files (every thread's) beyond ``most``; how many went."""
-    kept = sorted(folder("_", root).parent.glob("*/*"), key=lambda path: path.stat().st_mtime_ns)
+    kept = sorted(folder("_", root).parent.glob("*/*"), key=_age)
     for path in kept[: max(0, len(kept) - most)]:
         path.unlink(missing_ok=True)
     return max(0, len(kept) - most)
+
+
+def _age(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # gone meanwhile (another process's trim)
+        return 0
 
 
 def shown(path: Path) -> str:

@@ -19,6 +19,7 @@ block says "not sandboxed" and why: never a silent fallback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -159,10 +160,11 @@ def unavailable() -> str | None:
 
 def repositories(workdir: Path, known: Collection[str] = ()) -> list[str]:
     """Each directory under ``workdir`` that git may take for a repository's own, for it holds HEAD (a ``.git``,
-    nested or not, a bare repository, a submodule's), links not followed, but those in ``known`` and theirs."""
-    found = []
-    for top, dirs, files in os.walk(workdir):
-        found += [top] if "HEAD" in files and top not in known else []
+    nested or not, a bare repository, a submodule's; HEAD a file or a link), links not followed, but those in
+    ``known`` and theirs; and each directory it cannot read (git may go through it all the same)."""
+    found: list[str] = []
+    for top, dirs, files in os.walk(workdir, onerror=lambda error: found.append(str(error.filename))):
+        found += [top] if "HEAD" in files + dirs and top not in known else []
         dirs[:] = [d for d in dirs if os.path.join(top, d) not in known]
     return found
 
@@ -185,16 +187,25 @@ def new_repositories(argv: Sequence[str], workdir: Path) -> str:
     (the first of the command's result), or ""."""
     if "--bind" not in argv[:-1]:  # (the last is the command)
         return ""
-    off = []
-    for place in repositories(workdir, {argv[i + 2] for i, a in enumerate(argv[:-3]) if a == "--ro-bind"}):
+    off, known = [], {argv[i + 2] for i, a in enumerate(argv[:-3]) if a == "--ro-bind"}
+    places = repositories(workdir, known)
+    for place in places:
+        if not os.path.lexists(os.path.join(place, "HEAD")):  # a directory it made unreadable: opened, looked into
+            with contextlib.suppress(OSError):
+                os.chmod(place, os.lstat(place).st_mode & 0o7777 | 0o700)
+                places += [each for each in repositories(Path(place), known) if each not in places]
+            continue
         config, hooks = os.path.join(place, "config"), os.path.join(place, "hooks")
+        # A link's target is out of the check's sight (and the next command may write it); a commondir is another's.
+        risky = os.path.lexists(os.path.join(place, "commondir"))
+        risky = risky or any(os.path.islink(os.path.join(place, name)) for name in ("HEAD", "config", "hooks"))
         try:  # left on if it holds only what git clone and git init write
             keys = subprocess.run(
                 ["git", "config", "--file", config, "--list", "--name-only"] if os.path.exists(config) else ["true"],
                 capture_output=True, text=True, cwd="/", timeout=10, check=True,
             ).stdout.split()  # fmt: skip
             keys += [f"hooks/{h}" for h in os.listdir(hooks)] if os.path.lexists(hooks) else []
-            if not os.path.lexists(os.path.join(place, "commondir")) and all(map(SAFE_GIT.fullmatch, keys)):
+            if not risky and all(map(SAFE_GIT.fullmatch, keys)):
                 continue
         except (OSError, subprocess.SubprocessError):
             pass  # not known to be harmless: off

@@ -138,18 +138,13 @@ def _cancellable_streams() -> None:
 
 def _module(where: str, base: Path, spec: str) -> Any:
     """The module ``where`` names: a file (``.py``, or a path), else a module name importable from ``base``."""
-    from chatcli.local import loopback
-
     _cancellable_streams()
     try:
         if where.endswith(".py") or "/" in where or "\\" in where:
-            module = _import_file((base / where).resolve(), spec)
-        else:
-            if str(base) not in sys.path:
-                sys.path.insert(0, str(base))
-            module = importlib.import_module(where)
-        loopback.guard()  # a uvloop it imported connects where only the guard's loop check sees
-        return module
+            return _import_file((base / where).resolve(), spec)
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
+        return importlib.import_module(where)
     except UsageError:
         raise
     except ModuleNotFoundError as exc:
