@@ -131,12 +131,14 @@ def test_a_model_of_no_known_price_is_refused_when_an_untrusted_env_chose_it_and
     env = {**{k: v for k, v in chat_env.items() if k != "CHATCLI_MODEL"}, "CHATCLI_MAX_COST_ANSWER": "1"}
     refused = chat(env, "hi", cwd=project)
     assert refused.code == 6 and "the untrusted .env here chose it" in refused.err and not server.requests, refused
-    said = "mock:nitro has no known price: its calls are not counted"
+    said = "mock:nitro runs at a local endpoint, where no hosted price applies: its calls are not counted"
     own = chat({**env, "CHATCLI_MODEL": "mock:nitro"}, "hi", cwd=project)  # the user's own choice
     assert own.code == 0 and own.err.count(said) == 1, own
     assert chat(env, "trust", cwd=project).code == 0
     trusted = chat(env, "hi", cwd=project)
     assert trusted.code == 0 and trusted.err.count(said) == 1, trusted
+    known = chat({**env, "CHATCLI_MODEL": "gpt-5-mini"}, "hi")  # a price known, the endpoint not the provider's
+    assert "gpt-5-mini runs at a local endpoint" in known.err and "no known price" not in known.err, known
 
 
 @pytest.mark.parametrize("variant", ["nitro", "online", "exacto", "floor"])

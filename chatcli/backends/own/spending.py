@@ -120,11 +120,13 @@ class Guard:
         if not self.limited:
             return NOT_HELD
         most = self.price(model, tokens_in, out_limit or SHORT)
-        if most is None:
+        if most is None:  # (the endpoint's own word where it is local: a hosted price says nothing of it)
+            why = "runs at a local endpoint, where no hosted price applies" if self.pricer.local(model) else ""
+            why = why or "has no known price"
             untrusted = model == self.settings.untrusted_model
             if self.settings.unpriced == "refuse" or untrusted:
                 raise LimitReached(
-                    f"not asked: {model} has no known price, and a spending limit is set"
+                    f"not asked: {model} {why}, and a spending limit is set"
                     + ("; the untrusted .env here chose it" if untrusted else ""),
                     "unpriced",
                     hint="give it one in config.toml's [prices], "
@@ -132,7 +134,7 @@ class Guard:
                 )
             if (thread_id, model) not in self.warned and say is not None:
                 self.warned.add((thread_id, model))
-                say(f"{model} has no known price: its calls are not counted against the spending limits")
+                say(f"{model} {why}: its calls are not counted against the spending limits")
             return NOT_HELD
         caps, start = tuple(getattr(self.settings, name) for name in KEPT), day_start()
         if watched:
