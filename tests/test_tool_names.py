@@ -254,3 +254,5 @@ def test_the_tools_offered_take_their_share_of_the_requests_budget(server, chat_
     sent = " ".join(str(m["content"]) for m in body["messages"])
     assert "turn0" not in sent and "turn2" in sent, "the turns were fitted as if the tools took nothing"
     assert json.loads(run.out)["turns_left_out"] >= 1
+    said = [line for line in run.err.splitlines() if "tools offered take" in line]  # why, and what to do: once
+    assert len(said) == 1 and "little is left for the conversation (--no-tools" in said[0], run.err

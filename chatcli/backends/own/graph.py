@@ -185,6 +185,7 @@ class ChatGraph:
         self.before_model = before_model
         self.toolbox = toolbox
         self.tool_rounds = tool_rounds
+        self.told_tools = False  # the tools' share of a small window was said (once)
         self.tool_result_chars = tool_result_chars
         self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
         # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
@@ -437,6 +438,11 @@ class _Step:
         # the turns would (an MCP server's descriptions may be long), never less than a quarter left for the turns.
         tools = tools_tokens(self.tools)
         budget = max(self.learned.budget - tools, self.learned.budget // 4)
+        if tools > self.learned.budget // 2 and not graph.told_tools:  # a small window (a local model's), many tools
+            graph.told_tools = True
+            _say(self.emit, f"the {len(self.tools)} tools offered take ~{tools:,} of the ~{self.learned.budget:,}"
+                 " tokens this model is sent: little is left for the conversation (--no-tools, fewer MCP servers, or"
+                 " a model with a bigger window: CHATCLI_LOCAL_N_CTX for the local one)")  # fmt: skip
         try:
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold)
         except Exception as exc:
