@@ -106,6 +106,9 @@ class OpenAICompatible(Provider):
             # 3.11 can swallow a cancellation: Ctrl-C would wait for the whole reply. A
             # stalled server is still caught by the HTTP read timeout above.
             stream_chunk_timeout=None,
+            # The client is chat's own (its proxies included); langchain-openai's socket options would only shadow
+            # the proxy variables of a client chat never uses, and warn of it on every run behind a proxy.
+            http_socket_options=(),
             **extra,
         )
 
