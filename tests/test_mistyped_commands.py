@@ -19,8 +19,7 @@ from tests.helpers import assert_one_error_line, chat
         ("thread", "chat threads"),
         ("list", "chat threads"),
         ("history", "chat show"),
-        ("histroy", "chat show"),  # a near miss of a word people type for a command, as of a command's name
-        ("delte", "chat rm"),
+        ("histroy", "chat show"),  # a near miss of a long word people type for a command, as of a command's name
         ("HELP", "chat --help"),
         ("serach", "chat search"),
         ("expotr", "chat export"),
@@ -53,6 +52,8 @@ def test_chat_help_shows_the_help_as_git_does(server, chat_env, args, shown):
         ["list my options"],
         ["hello"],
         ["why"],
+        ["last"],  # one edit from a word people type for a command (list), and a question of its own
+        ["anew"],
         ["-t", "x", "--", "help"],
     ],
 )

@@ -46,5 +46,6 @@ def meant_command(word: str) -> str | None:
         return MEANT[lowered]
     if len(lowered) < 4:
         return None
-    near = [c for c in (*COMMANDS, *MEANT) if c != "ask" and _one_edit(lowered, c)]  # `treads`, `histroy`
+    # `treads`; `histroy` too, but no short word's near miss (`last`, `anew` are questions, not `list`, `new`)
+    near = [c for c in (*COMMANDS, *(m for m in MEANT if len(m) > 6)) if c != "ask" and _one_edit(lowered, c)]
     return (MEANT.get(near[0]) or f"chat {near[0]}") if near else None
