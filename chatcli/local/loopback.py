@@ -82,8 +82,8 @@ def _checked_first(create_connection: Any) -> Any:
 
     async def checked(loop: Any, protocol: Any, host: Any = None, port: Any = None, **options: Any) -> Any:
         if host is not None and port is not None and options.get("sock") is None:
-            for info in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-                check(str(info[4][0]), int(info[4][1]))
+            for info in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):  # the kernel asked off the loop
+                await loop.run_in_executor(None, check, str(info[4][0]), int(info[4][1]))
         return await create_connection(loop, protocol, host, port, **options)
 
     checked.checked = True  # type: ignore[attr-defined]
