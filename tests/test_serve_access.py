@@ -299,3 +299,15 @@ def test_a_connection_not_yet_accepted_is_nobodys_end_whoever_made_it(tmp_path):
     finally:
         planted.kill()
         planted.wait()
+
+
+def test_an_mcp_json_others_can_read_holding_a_secret_is_one_line_before_serving(chat_env):
+    """As at every other door: the server does not start, and the one line names the file and the key (the server's
+    start used to fail inside uvicorn, with its traceback)."""
+    from tests.test_mcp import write_servers
+
+    oauth = {"clientId": "robot", "clientSecret": "s3cret-value"}
+    write_servers(chat_env, {"billing": {"url": "http://127.0.0.1:9/mcp", "oauth": oauth}}).chmod(0o644)
+    run = chat(chat_env, "serve", "--port", str(free_port()))
+    assert run.code == 3 and "mcpServers.billing.oauth.clientSecret" in run.err and "chmod 600" in run.err, run
+    assert len(run.err.strip().splitlines()) == 1 and "listening" not in run.err and "s3cret" not in run.err, run

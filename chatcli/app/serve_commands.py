@@ -130,6 +130,10 @@ def serve_command(
 
         answerer = answering_of(graph, remote, assistant, header, env)
         preflight(settings, graph=not answerer.own)
+        if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
+            from chatcli.tools.mcp.config import read_servers
+
+            read_servers(Path(settings.mcp_config))
         from dataclasses import replace
 
         from chatcli.app.worker.settings import worker_config
