@@ -284,8 +284,8 @@ def test_with_no_setting_the_history_budget_is_the_models_window(server, hosted,
 def test_chat_config_says_the_budget_is_the_models_window(hosted, chat_env):
     shown = chat({**hosted, "CHATCLI_MODEL": "gpt-5-mini"}, "config").out
     [line] = [line for line in shown.splitlines() if line.startswith("context_tokens")]
-    assert "the model's window (gpt-5-mini: 400,000 tokens, ~180,000 of history)" in line, line
+    assert "the model's window (gpt-5-mini: 400,000 tokens, ~180,000 of history: the prompt's context" in line, line
     # A server on this machine has the window it was started with, whatever its model is called.
     for env in ({**chat_env, "CHATCLI_MODEL": "gpt-5-mini"}, chat_env):
         unknown = chat(env, "config").out
-        assert "'s is not known" in unknown and "200,000" in unknown, unknown
+        assert "'s is not known" in unknown and "200,000; ~90,000 of history" in unknown, unknown

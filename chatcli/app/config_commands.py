@@ -102,9 +102,10 @@ def _window_said(settings: Settings) -> str:
 
     model = shown_name(settings.model)
     window = table_window(settings, settings.model)
+    history = f"~{fit(window or DEFAULT_WINDOW, settings.max_tokens):,} of history: the prompt's context of N"
     if window is None:
-        return f"the model's window ({model}'s is not known: its server's word, else {DEFAULT_WINDOW:,} tokens)"
-    return f"the model's window ({model}: {window:,} tokens, ~{fit(window, settings.max_tokens):,} of history)"
+        return f"the model's window ({model}'s is not known: its server's word, else {DEFAULT_WINDOW:,}; {history})"
+    return f"the model's window ({model}: {window:,} tokens, {history})"
 
 
 @app.command("config")
