@@ -106,7 +106,21 @@ def show_command(
         transcript = await threads.shown(await threads.find(thread_id), at)
         print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+    def kept_first(settings: Settings) -> None:  # a killed background reply's words are kept in its thread first
+        import asyncio
+
+        from chatcli.service import jobs
+        from chatcli.service.chat import Chat
+
+        async def keep(job: jobs.Job) -> None:
+            async with Chat(settings, environ=environment().environ) as chat:
+                await chat.thread(job.thread, exists=True)
+
+        if (job := jobs.killed(environment().environ, thread_id)) is not None and job.thread is not None:
+            asyncio.run(keep(job))
+        with_threads(action, read_only=True)(settings)
+
+    guarded(debug, kept_first, {"db": db})
 
 
 @app.command("tree")

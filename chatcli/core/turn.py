@@ -236,13 +236,13 @@ class Turns:
                 pending = await self.pending(head)
                 if not pending:
                     break
+                waiting = pending  # asked: a stop here (a closed terminal, a kill) leaves it waiting, not refused
                 values = await self._answers(pending, listener, progress)
                 if values is None:  # answered later: the thread waits at the question
-                    waiting = pending
                     break
-                payload, start = self.source.resumed(resume_value(pending, values)), head
+                payload, start, waiting = self.source.resumed(resume_value(pending, values)), head, []
         except BaseException as exc:
-            await self._ended_early(exc, result, progress, listener, head)
+            await self._ended_early(exc, result, progress, listener, head, asked=bool(waiting))
             raise
         result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
         await self.source.ended(head, result, waiting, progress)
@@ -294,14 +294,16 @@ class Turns:
         return decisions
 
     async def _ended_early(
-        self, exc: BaseException, result: TurnResult, progress: Progress, listener: Listener, head: Config
+        self, exc: BaseException, result: TurnResult, progress: Progress, listener: Listener, head: Config, asked: bool
     ) -> None:
         """The turn stopped before its end (a failure, Ctrl-C): the result holds what arrived, which the source
-        keeps in the thread (shielded: a second Ctrl-C never loses it), then the end is told."""
+        keeps in the thread (shielded: a second Ctrl-C never loses it), then the end is told. Stopped at a question
+        (``asked``), all that arrived is kept already and the question stays waiting: no stop is the user's answer."""
         reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
         result.text, result.reasoning, result.interrupted = "".join(progress.parts), "".join(progress.reasoning), reason
         if isinstance(exc, Exception | asyncio.CancelledError):
-            await asyncio.shield(self.source.keep(head, progress, reason))
+            if not asked:
+                await asyncio.shield(self.source.keep(head, progress, reason))
             listener.hear(End(result))
 
 

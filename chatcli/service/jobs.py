@@ -11,7 +11,8 @@ process, time), ``ID.jsonl`` (its events, the one-shot's ``--jsonl``: a ``token`
 process lives and its events have not ended; ``done``, ``waiting`` (for an approval or an answer: ``chat -t THREAD``
 goes on), ``stopped`` (``chat stop``: the part that arrived is kept in the thread), ``failed`` (exit code and
 line), or ``interrupted`` when its process ended without an end (killed, the machine restarted): its thread keeps
-the question, and the part that arrived is in its events (``chat attach`` shows it).
+the question, and the part that arrived is in its events (``chat attach`` shows it), which the thread keeps as its
+partial answer, marked interrupted, once it is next opened or shown (``keep_killed``).
 """
 
 from __future__ import annotations
@@ -441,6 +442,31 @@ def seen(job: Job, environ: Mapping[str, str]) -> Seen:
     if state == "waiting" and any(j.thread == thread and j.started > job.started for j in jobs(environ)):
         state = "answered"  # what it waited on was answered, and the thread went on in a later job
     return Seen(job, state, text, end, thread)
+
+
+def killed(environ: Mapping[str, str], thread_id: str | None) -> Job | None:
+    """The newest background reply of ``thread_id`` (None: of any thread), if its process died mid-answer."""
+    kept = [job for job in jobs(environ) if not job.remote and thread_id in (None, job.thread)]
+    return kept[0] if kept and seen(kept[0], environ).state == "interrupted" else None
+
+
+async def keep_killed(thread: Thread, environ: Mapping[str, str]) -> None:
+    """The words that had arrived when the process of ``thread``'s last background reply died (kill -9, a crash, a
+    restart: its events hold them, written as they came), kept in the thread as the partial answer of its question,
+    marked interrupted, as a stopped reply's part is; once (a turn that answered meanwhile is not touched)."""
+    from chatcli.core.turn import Progress
+
+    job = killed(environ, thread.thread_id)
+    if job is None or thread.store is None:
+        return
+    progress = Progress()
+    for event in events(job, environ)[0]:
+        if event.get("type") == "token":
+            progress.parts.append(str(event.get("text") or ""))
+        elif event.get("type") == "tool_result":
+            progress.next_round()  # the text before a tool step is kept with its calls already
+    async with thread.lock():
+        await thread.turns.source.keep(thread.config, progress, "interrupted")
 
 
 def jobs(environ: Mapping[str, str]) -> list[Job]:

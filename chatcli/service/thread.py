@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
@@ -159,7 +159,7 @@ class Thread:
         graph said as the backend says it."""
         assert self.backend is not None
         opening = Start(self.thread_id, created, node)
-        listener = _EndAfterInbox(self.backend.hearing(self.listener))
+        listener = _EndAfterInbox(self.backend.hearing(self.listener), self.keep_inbox)
         try:
             return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
         except Exception as exc:
@@ -592,10 +592,11 @@ class Thread:
 class _EndAfterInbox:
     """A turn's events passed on as they come, but its ``End`` once the inbox is kept (``release``): whoever reads
     how the turn ended (a background reply's "waiting for you", the JSON object's approvals) finds its questions in
-    ``chat inbox`` already."""
+    ``chat inbox`` already. Each question is in the inbox before it is asked (``kept``): however the process ends
+    while it is asked (a closed terminal, a kill), it is left there."""
 
-    def __init__(self, listener: Listener):
-        self.listener = listener
+    def __init__(self, listener: Listener, kept: Callable[[], Awaitable[None]]):
+        self.listener, self.kept = listener, kept
         self.end: End | None = None
 
     def hear(self, event: TurnEvent) -> None:
@@ -610,14 +611,17 @@ class _EndAfterInbox:
             self.listener.hear(end)
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        await self.kept()
         if review is None:  # asked as the turn asks it: a listener of chat's own calls may take the call alone
             return await self.listener.approve(call)
         return await self.listener.approve(call, review)
 
     async def answer(self, question: Question) -> Reply | None:
+        await self.kept()
         return await self.listener.answer(question)
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
+        await self.kept()
         return await self.listener.elicit(question)
 
 

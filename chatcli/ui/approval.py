@@ -17,9 +17,11 @@ are refused.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
+import signal
 import sys
 import termios
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
@@ -186,8 +188,6 @@ class TerminalApprover:
 
     async def drop_the_rest(self) -> None:
         """Forget what is typed in the moment after the answer: the rest of a "yes⏎" is no message."""
-        import asyncio
-
         await asyncio.sleep(AFTER_ANSWER)
         self._take_typed()
 
@@ -249,8 +249,6 @@ class TerminalApprover:
             self.say(TYPING, warn=True)
 
     async def _one_key(self, question: str) -> str:
-        import asyncio
-
         from prompt_toolkit.application import Application
         from prompt_toolkit.key_binding import KeyBindings
         from prompt_toolkit.keys import Keys
@@ -321,6 +319,9 @@ class TerminalApprover:
             )
             return await session.prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
+            if session.app.input.closed:  # the terminal closed, its hang-up maybe still on its way: no one answered
+                os.kill(os.getpid(), signal.SIGHUP)  # stopped as a hang-up stops it: the question is left waiting
+                await asyncio.sleep(5)  # (its handler cancels this; with none, SIGHUP ends chat, unless ignored)
             return _STOPPED
 
     def drop_typeahead(self) -> None:
@@ -335,8 +336,6 @@ class TerminalApprover:
     async def _quiet(self) -> None:
         """Wait until the user has stopped typing (keys dropped as the question appeared were a message on its
         way): what is typed meanwhile is the rest of it, dropped too, so the answer's line starts empty."""
-        import asyncio
-
         judge = self._judge
         while judge.last is not None and (left := judge.last + judge.gap - _now()) > 0:
             await asyncio.sleep(left)
