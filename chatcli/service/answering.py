@@ -5,6 +5,7 @@ reply (chatcli.service.jobs), its answers on that reply's private stdin."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from chatcli.service.inbox import Answers
     from chatcli.service.jobs import Job
     from chatcli.store.base import Place
+
+# Looks (each 0.05 s) at a background reply of the thread to be answered while the thread waits at a question: one
+# that has just put its question in the inbox is ending; one still running after 3 s is answering it already.
+ENDING = 60
 
 
 @dataclass(frozen=True)
@@ -70,14 +75,18 @@ async def _prepare(
     from chatcli.service import jobs
 
     opening = await chat.find(ref, exists=True)
-    busy = [job for job in jobs.running(environ) if job.thread == opening.thread_id]
-    if busy:
+    thread = await chat.thread(opening, listener=listener)
+    pending = await thread.waiting()
+    for _ in range(ENDING if pending else 1):  # a reply is in the inbox as it asks: at the question, it is ending
+        busy = [job for job in jobs.running(environ) if job.thread == opening.thread_id]
+        if not busy:
+            break
+        await asyncio.sleep(0.05)
+    else:
         raise UsageError(
             f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
             hint=f"chat attach {busy[0].id} follows it",
         )
-    thread = await chat.thread(opening, listener=listener)
-    pending = await thread.waiting()
     if not pending:
         await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
         raise UsageError(f"thread {opening.thread_id} waits on nothing (answered already)")
