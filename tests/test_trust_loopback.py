@@ -530,7 +530,7 @@ def test_a_graphs_own_model_reaches_no_other_users_listener_at_any_door(door, mo
     assert f"uid {NOBODY}" in line and "127.0.0.1:11434" in line and "nothing was sent" in line, line
 
 
-@doors("cold", "worker", "serve+process", "acp")
+@doors("prompt", "cold", "worker", "serve+process", "acp")
 def test_an_authorization_server_at_another_users_listener_hears_nothing_at_any_door(door, backend):
     """An MCP server of the user's mcp.json signs in with its client's secret, no browser; its 401 names an
     authorization server where another user listens: no door sends it the secret, the metadata request or anything."""
@@ -552,6 +552,29 @@ def test_an_authorization_server_at_another_users_listener_hears_nothing_at_any_
     finally:
         server.shutdown()
         listening.stop()
+
+
+@pytest.mark.e2e  # a background reply is a process of its own
+def test_a_background_reply_of_a_graph_reaches_no_other_users_listener(chat_env, graph_path, monkeypatch):
+    """The same graph asked by ``chat --bg``: its job's process guards as every run does; the job fails in one
+    line naming the listener's owner, and nothing reaches it."""
+    import json
+
+    from tests.helpers import eventually
+
+    pytest.importorskip("langchain_ollama")
+    env = {k: v for k, v in chat_env.items() if k != "OLLAMA_HOST"}
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    with stranger_at(OLLAMA_PORT) as listening:
+        thread = chat(env, "--bg", "--graph", graph_path, f"what is for dinner? {SECRET}").out.strip()
+
+        def ended() -> dict | None:
+            jobs = json.loads(chat(env, "jobs", "--json").out)
+            return next((j for j in jobs if j["thread_id"] == thread and j["state"] != "running"), None)
+
+        job = eventually(ended, "the background reply to end", timeout=60)
+        assert listening.connections() == [], "a background reply reached another user's listener"
+    assert job["state"] == "failed" and f"uid {NOBODY}" in job["error"]["message"], job
 
 
 class _Netlink:
