@@ -305,3 +305,16 @@ async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(sett
         await c.ask("What day is the migration?")
         sent = " ".join(texts(answered(server)[-1]))
         assert "Step 1: migrate the database on Tuesday." in sent, "the file went whole with its pinned question"
+
+
+async def test_compact_right_after_model_at_the_prompt_asks_the_model_just_chosen(settings, server):
+    """q1, q2, /model other, /compact: the summary is asked of the model /model chose, as the next question would be."""
+    from tests.test_prompt_inprocess import prompt_loop
+
+    server.queue(Reply("one"), Reply("two"), Reply("the summary"))
+    async with prompt_loop(settings) as chat:
+        await chat.say("q1", then="one")
+        await chat.say("q2", then="two")
+        await chat.say("/model other-model", then="kept with this thread")
+        await chat.say("/compact", then="/undo takes it back")
+    assert [r["model"] for r in server.requests] == [settings.model, settings.model, "other-model"]
