@@ -469,3 +469,24 @@ def test_an_editor_without_forms_answers_a_waiting_graph_question_with_its_next_
     finally:
         assert editor.close() == 0
     assert inbox(env) == []
+
+
+def test_a_graphs_approval_answered_from_the_inbox_goes_on_with_the_call_approved(
+    server, chat_env, monkeypatch, tmp_path
+):
+    """A graph's own approval (examples/graphs/agent.py's booking, LangChain's human-in-the-loop shape, its actions
+    named without ids) waits in the inbox; `chat inbox answer T yes` goes on with the call approved: its job books
+    the table and ends done, never asking the same approval again (the inbox and the turn name the call alike)."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):  # the graph's own ChatOpenAI reads them
+        monkeypatch.setenv(name, chat_env[name])
+    server.queue(tool_calls(("book_table", {"restaurant": "X", "people": 2, "time": "19:00"})), Reply("Booked it."))
+    first = chat(chat_env, "--graph", AGENT, "-t", "gb", "--json", "book a table")
+    assert first.code == 0 and json.loads(first.out)["approval_required"], first
+    (row,) = inbox(chat_env)
+    assert [a["id"] for a in row["asked"]] == [c["id"] for c in json.loads(first.out)["approval_required"]], row
+    assert chat(chat_env, "inbox", "answer", "gb", "yes", cwd=tmp_path).code == 0
+    ended = eventually(
+        lambda: [j for j in jobs_of(chat_env, "gb") if j["state"] not in ("running",)], "the job to end", timeout=60
+    )
+    assert [j["state"] for j in ended] == ["done"], ended
+    assert "Booked a table for 2 at X at 19:00." in chat(chat_env, "show", "gb").out and inbox(chat_env) == []

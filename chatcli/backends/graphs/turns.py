@@ -64,9 +64,24 @@ class GraphSource:
             await self._asked_before(head)
 
     async def pending(self, head: Config) -> list[Pending]:
-        """The interrupts the thread at ``head`` waits on."""
+        """The interrupts the thread at ``head`` waits on; a call an approval names without an id is named as the
+        model's message names it (as the turn shows it), so an answer given ahead (chat inbox answer, a request)
+        finds the call it answers by the id every door shows."""
+        from dataclasses import replace
+
+        from langchain_core.messages import AIMessage
+
         state = await self.app.aget_state(head)
-        return pending_of(getattr(state, "interrupts", ()) or ())
+        found = pending_of(getattr(state, "interrupts", ()) or ())
+        messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
+        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        asked = [c for c in getattr(last, "tool_calls", None) or [] if c.get("id")]
+
+        def named(call: ToolCall) -> ToolCall:
+            same = (c["id"] for c in asked if (c["name"], c.get("args") or {}) == (call.name, call.arguments))
+            return replace(call, id=next(same, call.id))
+
+        return [replace(p, calls=tuple(map(named, p.calls))) if p.calls and not p.keyed else p for p in found]
 
     def resumed(self, value: Any) -> Any:
         """What the graph is run with to resume from its interrupts with ``value``: ``Command(resume=value)``;
