@@ -123,20 +123,19 @@ def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_e
     assert again.code == 0 and "is not running (stopped)" in again.err, again
 
 
-def test_a_job_whose_process_was_killed_is_listed_interrupted(server, chat_env):
+def test_a_job_whose_process_was_killed_is_listed_interrupted_and_its_thread_keeps_the_words(server, chat_env):
     gate = threading.Event()
     server.queue(held("Half", " and the rest.", gate))
     try:
-        thread = chat(chat_env, "--bg", "go").out.strip()
-        job = state(chat_env, thread, "running", chars=len("Half"))
-        os.kill(job["pid"], signal.SIGKILL)
-        state(chat_env, thread, "interrupted")
+        thread, job = killed_mid_answer(chat_env, [], "go", "Half")
     finally:
         gate.set()
     attached = chat(chat_env, "attach", job["id"])
     assert attached.out == "Half\n" and "ended before its answer did" in attached.err, attached
     assert f"chat attach {job['id']} --go-on" in attached.err  # offered: go on from there
-    assert "go" in chat(chat_env, "show", thread).out  # the question is kept with its thread
+    shown = chat(chat_env, "show", thread).out  # the question and the words that arrived, marked not whole
+    assert "go" in shown and "Half" in shown and "the rest" not in shown, shown
+    assert "[answer incomplete: interrupted]" in shown, shown
 
     server.queue(Reply("The whole answer."))
     gone_on = chat(chat_env, "attach", job["id"], "--go-on")
