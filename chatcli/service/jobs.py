@@ -27,13 +27,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
 
 if TYPE_CHECKING:
     from chatcli.config import Settings
+    from chatcli.service.backend import ThreadList
     from chatcli.service.thread import Thread
 
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
@@ -349,7 +350,9 @@ def _remove(where: Path, job: Job) -> None:
         (where / f"{job.id}{suffix}").unlink(missing_ok=True)
 
 
-async def delete_thread(threads: Any, thread_id: str, environ: Mapping[str, str], on_wait: Any = None) -> None:
+async def delete_thread(
+    threads: ThreadList, thread_id: str, environ: Mapping[str, str], on_wait: Callable[[], None] | None = None
+) -> None:
     """Delete ``thread_id`` whole, for ``chat rm`` and every door's delete: its background replies stopped (each
     keeps its part, then goes with the thread), the thread (its messages, checkpoints, index row, labels, inbox
     entry and kept files: chatcli.threads.operations.Threads.delete), then the jobs' records and their files."""
