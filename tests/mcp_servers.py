@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 MCP = Path(__file__).resolve().parent / "mcp"
 WARM = MCP / "warm.py"
 _started: dict[str, str] = {}  # era -> the socket of this process's warm server of that era
@@ -87,3 +89,70 @@ def stdio(script: Path | str, *args: str, warm: bool = True, **extra: Any) -> di
     """mcp.json's entry for ``python SCRIPT ARGS...`` (with ``env``, ``cwd``, ... as given)."""
     command, *rest = argv(script, *args, env=extra.get("env"), warm=warm)
     return {"command": command, "args": rest, **extra}
+
+
+def script_of(command: str | None, args: tuple[str, ...] | list[str]) -> tuple[Path, list[str]] | None:
+    """The test server script an mcp.json command runs (``stdio``'s, warm or not) and its arguments; None for others."""
+    line = [command or "", *args]
+    found = [
+        i for i, word in enumerate(line) if word.endswith(".py") and Path(word).parent == MCP and word != str(WARM)
+    ]
+    return (Path(line[found[0]]), line[found[0] + 1 :]) if found else None
+
+
+def made(script: Path, args: list[str], env: dict[str, str]) -> Any:
+    """A fresh server of ``script`` (of mcp 2.x) made in this process, as a process of it would start: its module run
+    anew in ``env`` (which the caller has put in os.environ), with what a start of it writes (``BARS_STARTS``)."""
+    import runpy
+
+    argv, sys.argv = sys.argv, [str(script), *args]
+    try:
+        found = runpy.run_path(str(script), run_name="in_memory")["server"]
+    finally:
+        sys.argv = argv
+    if env.get("BARS_STARTS"):
+        with open(env["BARS_STARTS"], "a") as marks:
+            marks.write(f"{os.getpid()}\n")
+    return found
+
+
+@pytest.fixture
+def in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this test, each test server of mcp 2.x that an mcp.json names (``stdio(script, ...)``) is made in this
+    process and connected over the SDK's in-memory transport (ServerSpec.in_memory): the same tools and questions, no
+    process. A script of both eras (bars.py) is taken as of 2026; one of mcp 1.x only, or of no SDK, stays a process.
+    Its environment is this process's for the test (a server reads its variables as it runs)."""
+    from dataclasses import replace
+
+    from chatcli.tools.mcp import config
+
+    monkeypatch.syspath_prepend(str(MCP))
+    read, real_argv = config.read_servers, argv
+
+    def here(script: Path | str, *args: str, env: dict[str, str] | None = None, warm: bool = True) -> list[str]:
+        if era_of(Path(script), {**(env or {}), "MCP_ERA": "2026"}) == "2026":
+            return [sys.executable, str(script), *args]  # never run: made in memory
+        return real_argv(script, *args, env=env, warm=warm)
+
+    def servers(path: Path) -> list[Any]:
+        specs = read(path)
+        for number, spec in enumerate(specs):
+            found = script_of(spec.command, spec.args)
+            env = {"MCP_ERA": "2026", **spec.env}
+            if found is None or era_of(found[0], env) != "2026":
+                continue
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            script, args = found
+            specs[number] = replace(spec, in_memory=lambda s=script, a=args, e=env: made(s, a, e))
+        return specs
+
+    monkeypatch.setattr(config, "read_servers", servers)
+    monkeypatch.setattr(sys.modules[__name__], "argv", here)
+
+
+def here_if_cold(door: Any, request: pytest.FixtureRequest) -> None:
+    """At the ``cold`` door (chat in this process), the test's servers of mcp 2.x in memory (``in_memory``); at a door
+    of the MCP host (tests/matrix.py), processes of the host's."""
+    if door.name == "cold":
+        request.getfixturevalue("in_memory")

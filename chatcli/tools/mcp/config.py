@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from chatcli.errors import ConfigError
 
@@ -39,6 +39,8 @@ class ServerSpec:
     # The directories chat works in, declared to the server as its roots (MCP's roots/list): the session's own, set
     # as the tools open (never from mcp.json); none: the server's directory, else chat's.
     roots: tuple[str, ...] = ()
+    # Made in this process and connected in memory instead (returns mcp's Server or MCPServer): the tests' servers.
+    in_memory: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:  # whatever made it: parse_servers says where the name came from first
         if reserved(self.name):

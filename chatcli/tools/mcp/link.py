@@ -58,11 +58,6 @@ def answer(value: Any) -> Any:
     return value
 
 
-def inherited(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables a stdio server gets from this process's environment (shell functions left out)."""
-    return {k: environ[k] for k in INHERITED if k in environ and not environ[k].startswith("()")}
-
-
 # What an HTTP client (httpx) reads of the environment when it is made: the proxies, the certificates it trusts (and
 # urllib's REQUEST_METHOD, under which HTTP_PROXY is not taken).
 HTTP_VARIABLES = (
@@ -86,9 +81,7 @@ def host_environment(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-@lru_cache(maxsize=1)
-def _build() -> str:
-    return build_id()
+_build = lru_cache(maxsize=1)(build_id)  # (a walk of chat's files: once a process)
 
 
 def host_socket(environ: Mapping[str, str]) -> str:
@@ -169,6 +162,8 @@ class HostLink:
         """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``); ``elicit`` answers
         the server's questions to the user (none: declined)."""
         reader, writer = channel
+        # The variables a stdio server gets from this process's environment (shell functions left out).
+        passed = {k: v for k, v in self.environ.items() if k in INHERITED and not v.startswith("()")}
         sent = {
             "name": spec.name,
             "command": spec.command,
@@ -179,7 +174,7 @@ class HostLink:
             "oauth": dict(spec.oauth),  # a client registered by hand: the host signs in as it (the caller's user)
             "roots": list(spec.roots),  # the caller's directories: the server's roots
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
-            "env": {**inherited(self.environ), **spec.env} if spec.command else {},
+            "env": {**passed, **spec.env} if spec.command else {},
         }
         from chatcli.paths import data_dir
 
