@@ -6,6 +6,9 @@ again. Without a terminal the question is declined and the turn ends normally; `
 with the turn's interrupts and ``--resume`` answers it (the call, gone with the process that asked, runs
 anew and gets the answer); ``chat serve`` returns it and a request answers it (the call kept waiting:
 it runs once); at the prompt it is asked a field a line (tests/test_mcp_asking_pty.py).
+
+Each decision is tested once, over the 2026 server (asking_modern.py) made in this process (``in_memory``); the
+2025 era's way (asking.py on mcp 1.x, a process) where its protocol differs, and the MCP host's doors once each.
 """
 
 from __future__ import annotations
@@ -19,12 +22,11 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
+from tests.matrix import COLD_HOST
+from tests.mcp_servers import here_if_cold, in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS
 from tests.test_mcp_lazy import results
 from tests.test_serve import here  # noqa: F401 - a fixture
-
-pytestmark = pytest.mark.e2e  # starts MCP server processes
 
 ASKING = Path(__file__).parent / "mcp" / "asking.py"
 BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
@@ -35,11 +37,11 @@ NO_TERMINAL = "declined: there was no terminal to ask in"
 # A server whose tools ask the user, of each era: the 2025 way (the server's elicitation/create mid-call: asking.py on
 # mcp 1.x), the 2026 way (the call answers InputRequiredResult, the client calls again with the answers and the
 # server's sealed requestState: asking_modern.py on mcp 2.x). Their tools ask the same questions.
-ERAS = ("2025", "2026")
+ERAS = (pytest.param("2025", marks=pytest.mark.e2e), "2026")  # the 2025 era's server: a process
 SCRIPTS = {"2025": ASKING, "2026": ASKING.parent / "asking_modern.py"}
 
 
-def asking(calls: Path, era: str = "2025") -> dict[str, Any]:
+def asking(calls: Path, era: str = "2026") -> dict[str, Any]:
     return mcp_servers.stdio(SCRIPTS[era], env={"ASKING_CALLS": str(calls)})
 
 
@@ -48,22 +50,30 @@ def ran(calls: Path) -> list[str]:
     return calls.read_text().splitlines() if calls.exists() else []
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, door, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_without_a_terminal_the_question_is_declined_and_the_turn_ends_normally(server, chat_env, tmp_path):
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("No booking, then."))
-    run = door.chat("--yes", "book a table in Paris")
+    run = chat(chat_env, "--yes", "book a table in Paris")
     assert run.code == 0 and run.out == "No booking, then.\n", run
     assert results(server.requests[-1]) == ["book in Paris: decline"]  # the tool heard "decline"
     assert "? asking:book (MCP server asking) asks:" in run.err and "Booking a table in Paris" in run.err, run.err
     assert NO_TERMINAL in run.err and ran(calls) == ["book"]
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path, era):
+# Where the question is asked: chat's own server (2026 in memory, 2025 a process), and the MCP host's from each door.
+ASKED_AT = [
+    pytest.param("cold", "2026", id="cold-2026"),
+    pytest.param("cold", "2025", id="cold-2025", marks=pytest.mark.e2e),
+    pytest.param(COLD_HOST, "2026", id=COLD_HOST, marks=pytest.mark.e2e),
+    pytest.param("worker", "2026", id="worker", marks=pytest.mark.e2e),
+]
+
+
+@pytest.mark.parametrize("door, era", ASKED_AT, indirect=["door"])
+def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path, era, request):
+    here_if_cold(door, request)
     calls = tmp_path / "calls"
     write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
@@ -96,10 +106,10 @@ def test_json_reports_the_question_and_resume_answers_it(server, door, tmp_path,
 
 
 @pytest.mark.parametrize("answer, heard", [('"decline"', "decline"), ('{"action": "cancel"}', "cancel")])
-@pytest.mark.parametrize("era", ERAS)
-def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard, era):
+@pytest.mark.usefixtures("in_memory")
+def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard):
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
     assert json.loads(chat(chat_env, "--yes", "--json", "-t", "t", "book").out)["interrupts"]
     run = chat(chat_env, "-t", "t", "--resume", answer)
@@ -107,10 +117,10 @@ def test_resume_declines_or_cancels(server, chat_env, tmp_path, answer, heard, e
     assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_two_questions_of_one_call_are_asked_in_turn(server, chat_env, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_two_questions_of_one_call_are_asked_in_turn(server, chat_env, tmp_path):
     calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("twice", {})), Reply("Hello, Ada in green."))
     first = json.loads(chat(chat_env, "--yes", "--json", "-t", "t2", "go").out)
     assert first["interrupts"][0]["value"]["message"] == "Who are you?"
@@ -135,6 +145,7 @@ def test_resume_on_a_thread_that_waits_on_nothing_or_without_a_thread_is_one_lin
 
 
 @pytest.mark.parametrize("era", ERAS)
+@pytest.mark.usefixtures("in_memory")
 def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_env, here, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
     write_servers(chat_env, {"asking": asking(calls, era)})
@@ -163,9 +174,9 @@ def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_e
     assert status == 400 and "waits for no approval and no answer" in obj["error"]["message"], obj
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, here, tmp_path, era):  # noqa: F811
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
+@pytest.mark.usefixtures("in_memory")
+def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env, here, tmp_path):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
     served = here("--yes")
     server.queue(tool_calls(("visit", {})), Reply("Signed in."))
     events = list(served.events("/v1/threads/u/messages", {"content": "sign in"}))
@@ -177,9 +188,9 @@ def test_chat_serve_streams_the_question_as_an_interrupt_event(server, chat_env,
 
 
 @pytest.mark.parametrize("answer", ["decline", {"action": "cancel"}])
-@pytest.mark.parametrize("era", ERAS)
-def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, here, tmp_path, answer, era):  # noqa: F811
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
+@pytest.mark.usefixtures("in_memory")
+def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, here, tmp_path, answer):  # noqa: F811
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
     served = here("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("As you wish."))
     status, obj = served.ask("d", "book")
@@ -190,12 +201,12 @@ def test_chat_serve_takes_a_decline_or_a_cancel(server, chat_env, here, tmp_path
     assert results(server.requests[-1]) == [f"book in Paris: {heard}"]
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_path):
     """The call that asks came in each provider's own wire format; the answer's result goes back in it."""
     row, fake, env = provider
     calls = tmp_path / "calls"
-    write_servers(env, {"asking": asking(calls, era)})
+    write_servers(env, {"asking": asking(calls)})
     fake.queue(Calls([("book", {"city": "Paris"}, "call_1")]))
     first = chat(env, "--yes", "--json", "-t", "p", "book a table")
     (asked,) = json.loads(first.out)["interrupts"]
@@ -208,42 +219,40 @@ def test_a_question_is_asked_and_answered_whatever_the_provider(provider, tmp_pa
 # --------------------------------------------------------------------------- a server that asks as an attacker would
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, door, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_a_call_that_asks_on_and_on_is_stopped_after_ten_questions(server, chat_env, tmp_path):
     """Without a terminal each question is declined, and a server may answer each decline with another question:
     the call is stopped at the eleventh, and the turn ends normally."""
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("nag", {})), Reply("It would not stop asking."))
-    run = door.chat("--yes", "go on")
+    run = chat(chat_env, "--yes", "go on")
     assert run.code == 0 and run.out == "It would not stop asking.\n", run
     assert results(server.requests[-1]) == ["error: the tool asked more than 10 questions in one call and was stopped"]
     assert run.err.count(NO_TERMINAL) == 10, run.err
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_an_answer_is_never_given_to_another_question(server, door, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_an_answer_is_never_given_to_another_question(server, chat_env, tmp_path):
     """The user saw "Pay $1?" and confirmed; the call, run anew in the process that resumes, asks "Pay $1,000?":
     the answer is not given to it (the call hears cancel, and chat says why)."""
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("pay", {})), Reply("Not paid."))
-    first = json.loads(door.chat("--yes", "--json", "-t", "pay", "pay the bill").out)
+    first = json.loads(chat(chat_env, "--yes", "--json", "-t", "pay", "pay the bill").out)
     assert first["interrupts"][0]["value"]["message"] == "Pay $1?", first
-    run = door.chat("-t", "pay", "--resume", json.dumps({"action": "accept", "content": {"confirm": True}}))
+    run = chat(chat_env, "-t", "pay", "--resume", json.dumps({"action": "accept", "content": {"confirm": True}}))
     assert run.code == 0 and run.out == "Not paid.\n", run
     assert results(server.requests[-1]) == ["pay $1,000: cancel"]
     assert "asking:pay asked another question than the one answered: cancelled" in run.err, run.err
     assert ran(calls) == ["pay", "pay"]
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, here, tmp_path, era):  # noqa: F811
+@pytest.mark.usefixtures("in_memory")
+def test_a_question_left_waiting_holds_up_no_other_call_to_its_server(server, chat_env, here, tmp_path):  # noqa: F811
     """chat serve: one thread waits at a question (its call kept running, its server waiting for the answer);
     another thread's call to the same server is answered meanwhile, not after the question."""
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
     Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text("tool_timeout = 20\n")
     served = here("--yes")
     server.queue(tool_calls(("book", {"city": "Paris"})))

@@ -2,7 +2,8 @@
 and the 2025 one (a server of mcp 1.x, initialised: tests/mcp/legacy.py), over stdio and streamable HTTP, listed,
 said in `chat tools`, called with progress, stopped at the server when a call runs out of time.
 
-tests/mcp/bars.py is either: ``MCP_ERA=2026`` in its environment makes it the 2.x one.
+tests/mcp/bars.py is either: ``MCP_ERA=2026`` in its environment makes it the 2.x one. A 2026 server is made in
+this process where the test is not about its process or transport (``in_memory``); the 2025 one is a process.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
+from tests.mcp_servers import here_if_cold, in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import BARS, free_port, write_servers
-from tests.test_mcp_kept import MCP_DOORS, pids
+from tests.test_mcp_kept import pids
 from tests.test_mcp_lazy import offered, results
 from tests.test_serve import here, serving  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes
+e2e = pytest.mark.e2e  # starts MCP server processes
 
 # Each era, and the revision its server speaks to chat.
 ERAS = {"2026": "2026-07-28", "2025": "2025-11-25"}
@@ -64,6 +66,7 @@ def http_of():
         proc.wait(5)
 
 
+@e2e
 def test_servers_of_both_eras_in_one_mcp_json_are_listed_said_and_called(server, chat_env, http_of):
     servers = {
         "modern": bars_of("2026", BARS_WORD="tardigrade"),
@@ -94,9 +97,18 @@ def test_servers_of_both_eras_in_one_mcp_json_are_listed_said_and_called(server,
     assert said == ["The secret word is tardigrade.", "The secret word is axolotl.", "42"], said
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_a_call_s_progress_comes_in_either_era_at_every_door_to_the_servers(server, door, era):
+@pytest.mark.parametrize(
+    "door, era",
+    [
+        pytest.param("cold", "2026", id="cold-2026"),  # in memory
+        pytest.param("cold", "2025", id="cold-2025", marks=e2e),
+        pytest.param("worker", "2026", id="worker", marks=e2e),  # through the MCP host
+    ],
+    indirect=["door"],
+)
+def test_a_call_s_progress_comes_in_either_era_at_every_door_to_the_servers(server, door, era, request):
+    if era == "2026":
+        here_if_cold(door, request)
     write_servers(door.env, {"bars": bars_of(era)})
     server.queue(tool_calls(("steps", {"count": 2})), Reply("done"))
     run = door.chat("--yes", "--jsonl", "go")
@@ -107,6 +119,7 @@ def test_a_call_s_progress_comes_in_either_era_at_every_door_to_the_servers(serv
     assert results(server.requests[-1]) == ["took 2 steps"]
 
 
+@e2e
 @pytest.mark.parametrize("era", ERAS)
 def test_a_stopped_call_is_cancelled_at_the_server_in_either_era(server, chat_env, era, tmp_path):
     import acp
@@ -137,9 +150,13 @@ ASKING = {"2025": BARS.parent / "asking.py", "2026": BARS.parent / "asking_moder
 BOOKING = {"party": 4, "day": "2026-12-24", "confirm": True}
 
 
-@pytest.mark.parametrize("era, tool", [("2025", "book"), ("2026", "book"), ("2026", "reserve")])
-def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(server, chat_env, era, tool, tmp_path):
+@pytest.mark.parametrize("era, tool", [pytest.param("2025", "book", marks=e2e), ("2026", "book"), ("2026", "reserve")])
+def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era(
+    server, chat_env, era, tool, tmp_path, request
+):
     """(2026's ``reserve`` asks through mcp's resolvers, as most servers of the SDK will; its ``book`` by hand.)"""
+    if era == "2026":
+        request.getfixturevalue("in_memory")
     calls = tmp_path / "calls"
     asking = mcp_servers.stdio(ASKING[era], env={"ASKING_CALLS": str(calls)})
     write_servers(chat_env, {"asking": asking})
@@ -156,6 +173,7 @@ def test_a_tool_s_question_is_asked_in_json_and_answered_by_resume_in_either_era
     assert said.startswith("book in Paris: accept") and '"party":4' in said, said
 
 
+@e2e
 def test_the_docs_server_example_runs_on_the_sdk_installed_and_speaks_the_2026_revision(server, chat_env, tmp_path):
     import re
 
@@ -173,6 +191,7 @@ def test_the_docs_server_example_runs_on_the_sdk_installed_and_speaks_the_2026_r
     assert results(server.requests[-1]) == ["milk.md"]
 
 
+@e2e
 def test_a_server_known_to_speak_an_earlier_revision_is_initialised_at_once(server, chat_env):
     write_servers(chat_env, {"classic": bars_of("2025")})
     log = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "mcp" / "classic.log"
@@ -196,10 +215,21 @@ LIFETIMES = {
 }
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("lifetime", LIFETIMES)
-def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(server, door, lifetime, tmp_path):
+@pytest.mark.parametrize(
+    "door, lifetime",
+    [
+        *[
+            pytest.param("cold", name, id=f"cold-{name}", marks=[e2e] if era == "2025" else [])
+            for name, (era, *_) in LIFETIMES.items()
+        ],
+        pytest.param("worker", "zero", id="worker-zero", marks=e2e),  # the MCP host lists it again in the background
+    ],
+    indirect=["door"],
+)
+def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(server, door, lifetime, tmp_path, request):
     era, ttl, stale = LIFETIMES[lifetime]
+    if era == "2026":
+        here_if_cold(door, request)
     starts, extra = tmp_path / "starts", tmp_path / "extra-on"
     env = {"BARS_STARTS": str(starts), "BARS_EXTRA": str(extra), **({"BARS_TTL_MS": ttl} if ttl else {})}
     write_servers(door.env, {"bars": bars_of(era, **env)})
@@ -224,6 +254,7 @@ def test_a_cached_listing_is_listed_again_once_its_server_says_it_is_stale(serve
         assert len(pids(starts)) == 1
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server, chat_env, here):  # noqa: F811
     """chat serve (a long-lived door): the server kept running, its list past its lifetime is asked again."""
     write_servers(chat_env, {"bars": bars_of("2026", BARS_TTL_MS="0")})
@@ -243,6 +274,7 @@ def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server,
 # ---- a question answered after the server was started again (2026-07-28's sealed requestState) ----------------------
 
 
+@e2e
 def test_an_answer_after_the_server_restarted_makes_the_call_again_with_it(server, chat_env, serving, tmp_path):  # noqa: F811
     """chat serve keeps a call waiting at its question; meanwhile the 2026 server behind streamable HTTP is started
     again, with a new key: the answered call's requestState is refused. One line says so, the call is made again,

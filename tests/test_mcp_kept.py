@@ -60,6 +60,8 @@ def warm_env(kept_env):
 # MCP host's from a process of its own (``cold-host``: the worker wanted but not up yet), the MCP host's from the warm
 # worker's child (``worker``). A test of a one-shot's MCP servers is decorated with ``MCP_DOORS``.
 MCP_DOORS = doors("cold", COLD_HOST, "worker")
+# What the MCP host maps (a resource, a part of a result, a root) tested once through it: chat's own and the worker's.
+HOST_DOORS = doors("cold", "worker")
 
 
 def alive(pid: int) -> bool:

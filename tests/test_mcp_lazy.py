@@ -1,7 +1,8 @@
 """MCP servers cost nothing until they are used: their lists are cached, they start when a tool is called.
 
 Each test uses the FastMCP test server tests/mcp/bars.py, which adds a line (its pid) to the file
-``BARS_STARTS`` names each time it starts: that file is how a test knows whether a server ran.
+``BARS_STARTS`` names each time it starts: that file is how a test knows whether a server ran. Made in this process (``in_memory``: each start of it a fresh
+run of its module, written down alike), unless the test is about a command or a file of its own.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import BARS, write_servers
 from tests.test_sandbox import needs_bwrap
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes
+e2e = pytest.mark.e2e  # starts MCP server processes
 
 
 def bars(starts: Path, **extra: object) -> dict:
@@ -44,6 +46,7 @@ def results(body: dict) -> list[str]:
     return [m["content"] for m in body["messages"] if m["role"] == "tool"]
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_a_plain_question_starts_no_server_once_their_lists_are_cached(server, chat_env, tmp_path):
     marks = {name: tmp_path / f"{name}.starts" for name in ("one", "two", "three")}
     write_servers(chat_env, {name: bars(mark) for name, mark in marks.items()})
@@ -59,6 +62,7 @@ def test_a_plain_question_starts_no_server_once_their_lists_are_cached(server, c
     assert [line for line in run.err.splitlines() if not line.startswith("thread:")] == [], run
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_the_cache_is_private_and_keeps_no_value_of_the_environment(server, chat_env, tmp_path):
     marks = tmp_path / "starts"
     write_servers(chat_env, {"bars": bars(marks, env={"BARS_WORD": "s3cret-token-value"})})
@@ -100,8 +104,13 @@ def _changed(case: str, tmp_path: Path, marks: Path) -> tuple[dict, dict]:
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["env value", "env name", "args", "cwd", "command", "file"])
-def test_a_changed_configuration_or_server_file_is_listed_again(server, chat_env, tmp_path, case):
+@pytest.mark.parametrize(
+    "case",
+    ["env value", "env name", "args", "cwd", pytest.param("command", marks=e2e), pytest.param("file", marks=e2e)],
+)
+def test_a_changed_configuration_or_server_file_is_listed_again(server, chat_env, tmp_path, case, request):
+    if case not in ("command", "file"):  # (a command or a script of its own: a process)
+        request.getfixturevalue("in_memory")
     marks = tmp_path / "starts"
     before, after = _changed(case, tmp_path, marks)
     write_servers(chat_env, {"bars": before})
@@ -121,6 +130,7 @@ def test_a_changed_configuration_or_server_file_is_listed_again(server, chat_env
         assert adds[0]["function"]["description"] == "Add two integers."
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_a_server_whose_tools_changed_is_told_when_it_starts_and_the_next_request_offers_them(
     server, chat_env, tmp_path
 ):
@@ -145,6 +155,7 @@ def test_a_server_whose_tools_changed_is_told_when_it_starts_and_the_next_reques
     "damage",
     ["garbage", "truncated", "tools not a list", "schema not an object", "another key", "a link", "too large"],
 )
+@pytest.mark.usefixtures("in_memory")
 def test_a_damaged_cache_file_is_as_good_as_none(server, chat_env, tmp_path, damage):
     marks = tmp_path / "starts"
     write_servers(chat_env, {"bars": bars(marks)})
@@ -178,6 +189,7 @@ def test_a_damaged_cache_file_is_as_good_as_none(server, chat_env, tmp_path, dam
     assert chat(chat_env, "hi").code == 0 and started(marks) == 2  # and the file written whole again
 
 
+@e2e
 @needs_bwrap
 def test_a_sandboxed_command_run_in_home_cannot_plant_a_cached_listing(server, chat_env):
     """The cache directory exists (0700) before any command runs, so the sandbox keeps it read-only even
@@ -193,6 +205,7 @@ def test_a_sandboxed_command_run_in_home_cannot_plant_a_cached_listing(server, c
     assert stat.S_IMODE(planted.parent.stat().st_mode) == 0o700
 
 
+@e2e
 def test_a_cached_server_s_prompt_and_resource_are_known_and_start_it_when_used(server, chat_env, tmp_path):
     marks = tmp_path / "starts"
     notes = Path(__file__).parent / "mcp" / "notes.py"

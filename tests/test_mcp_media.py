@@ -16,7 +16,7 @@ from tests import mcp_servers
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS
+from tests.test_mcp_kept import HOST_DOORS
 
 PARTS = Path(__file__).resolve().parent / "mcp" / "parts.py"
 PNG = re.search(r'^PNG = "(.+)"$', PARTS.read_text(), re.M).group(1)  # (the server runs as a script: not imported)
@@ -122,7 +122,7 @@ def test_a_symlink_planted_where_a_part_would_go_is_not_followed(tmp_path):
     assert not target.exists()
 
 
-@MCP_DOORS
+@HOST_DOORS
 def test_a_tool_s_image_reaches_the_model_through_every_door_to_mcp(server, door):
     """Through chat's own connection, the MCP host (JSON between them) and the warm worker: the same image, kept."""
     write_servers(door.env, {"parts": mcp_servers.stdio(PARTS)})

@@ -19,7 +19,7 @@ from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.helpers import chat
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS
+from tests.test_mcp_kept import HOST_DOORS
 from tests.test_tools import write_config
 
 NOTES = Path(__file__).resolve().parent / "mcp" / "notes.py"
@@ -30,7 +30,7 @@ def results(body: dict) -> list[str]:
     return [str(m["content"]) for m in body["messages"] if m["role"] == "tool"]
 
 
-@MCP_DOORS
+@HOST_DOORS
 def test_the_model_reads_a_resource_by_its_uri_and_an_unknown_one_is_an_error_it_reads(server, door):
     write_servers(door.env, {"notes": mcp_servers.stdio(NOTES)})
     write_config(door.env, 'approve = ["notes:*"]\n')  # no --yes: the server's pattern approves it

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.test_mcp import write_servers
-from tests.test_mcp_kept import MCP_DOORS
+from tests.test_mcp_kept import HOST_DOORS
 
 ROOTS = Path(__file__).resolve().parent / "mcp" / "roots.py"
 
@@ -19,7 +19,7 @@ def result(server) -> str:
     return str([m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"][-1])
 
 
-@MCP_DOORS
+@HOST_DOORS
 def test_a_one_shots_directory_is_its_servers_root_at_every_door(server, door, tmp_path):
     write_servers(door.env, {"roots": mcp_servers.stdio(ROOTS)})
     project = tmp_path / "my project"

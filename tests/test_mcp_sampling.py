@@ -6,6 +6,9 @@ text and return what it answered. Chat asks the user first, as it asks a server'
 the request is declined and the model never hears it; ``--json`` reports it and ``--resume`` allows it; ``chat
 serve`` returns it and a request allows it; at the prompt it is a key (tests/test_mcp_asking_pty.py). Allowed, the
 thread's model answers the server's messages alone, at most the tokens it asked for.
+
+Each decision once, over asking_modern.py made in this process (``in_memory``); the 2025 way (a process) and the MCP
+host's door where their mapping is what is tested.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import pytest
 from chatcli.backends.own.sampling import MAX_IMAGES, MAX_TOKENS, Sampling, Unreadable
 from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import chat
+from tests.mcp_servers import here_if_cold, in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
 from tests.test_mcp_asking import ERAS, NO_TERMINAL, asking, ran
-from tests.test_mcp_kept import MCP_DOORS
 from tests.test_mcp_lazy import results
 from tests.test_serve import here  # noqa: F401 - a fixture
 
@@ -41,13 +44,12 @@ def sampled(body: dict) -> bool:
     return said[:1] == [("system", "You summarise in one line.")] and not body.get("tools")
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_without_a_terminal_the_request_is_declined_and_the_model_never_hears_it(server, door, tmp_path, era):
+@pytest.mark.usefixtures("in_memory")
+def test_without_a_terminal_the_request_is_declined_and_the_model_never_hears_it(server, chat_env, tmp_path):
     calls = tmp_path / "calls"
-    write_servers(door.env, {"asking": asking(calls, era)})
+    write_servers(chat_env, {"asking": asking(calls)})
     server.queue(tool_calls(("summarise", {"text": TEXT})), Reply("It would not summarise."))
-    run = door.chat("--yes", "summarise the fox")
+    run = chat(chat_env, "--yes", "summarise the fox")
     assert run.code == 0 and run.out == "It would not summarise.\n", run
     assert len(server.requests) == 2 and not any(sampled(body) for body in server.requests)
     (result,) = results(server.requests[-1])
@@ -56,9 +58,17 @@ def test_without_a_terminal_the_request_is_declined_and_the_model_never_hears_it
     assert ran(calls) == ["summarise"]
 
 
-@MCP_DOORS
-@pytest.mark.parametrize("era", ERAS)
-def test_json_reports_the_request_and_resume_allows_it(server, door, tmp_path, era):
+@pytest.mark.parametrize(
+    "door, era",
+    [
+        pytest.param("cold", "2026", id="cold-2026"),
+        pytest.param("cold", "2025", id="cold-2025", marks=pytest.mark.e2e),  # sampling/createMessage mid-call
+        pytest.param("worker", "2026", id="worker", marks=pytest.mark.e2e),  # through the MCP host
+    ],
+    indirect=["door"],
+)
+def test_json_reports_the_request_and_resume_allows_it(server, door, tmp_path, era, request):
+    here_if_cold(door, request)
     calls = tmp_path / "calls"
     write_servers(door.env, {"asking": asking(calls, era)})
     server.queue(tool_calls(("summarise", {"text": TEXT})), Reply("A fox, jumping."), Reply("Done: a fox."))
@@ -80,6 +90,7 @@ def test_json_reports_the_request_and_resume_allows_it(server, door, tmp_path, e
     assert summarised(results(server.requests[-1])[0]) == ("A fox, jumping.", "endTurn")
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_an_answer_longer_than_the_server_asked_for_is_cut_there(server, chat_env, tmp_path):
     write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
     server.queue(tool_calls(("summarise", {"text": TEXT, "tokens": 10})), Reply("word " * 400), Reply("Cut."))
@@ -91,6 +102,7 @@ def test_an_answer_longer_than_the_server_asked_for_is_cut_there(server, chat_en
 
 
 @pytest.mark.parametrize("answer", ["decline", {"action": "cancel"}])
+@pytest.mark.usefixtures("in_memory")
 def test_resume_declining_the_request_sends_nothing_to_the_model(server, chat_env, tmp_path, answer):
     write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
     server.queue(tool_calls(("summarise", {"text": TEXT})), Reply("No summary."))
@@ -103,6 +115,7 @@ def test_resume_declining_the_request_sends_nothing_to_the_model(server, chat_en
 
 
 @pytest.mark.parametrize("era", ERAS)
+@pytest.mark.usefixtures("in_memory")
 def test_chat_serve_returns_the_request_and_an_answer_allows_it(server, chat_env, here, tmp_path, era):  # noqa: F811
     calls = tmp_path / "calls"
     write_servers(chat_env, {"asking": asking(calls, era)})
@@ -117,6 +130,7 @@ def test_chat_serve_returns_the_request_and_an_answer_allows_it(server, chat_env
     assert ran(calls) == ["summarise"]  # the call waited in the server for the model's answer: it ran once
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_the_request_is_answered_by_the_thread_model_whatever_the_provider(provider, tmp_path):
     """Each provider's model answers the server's request in its own wire format."""
     row, fake, env = provider
@@ -131,6 +145,7 @@ def test_the_request_is_answered_by_the_thread_model_whatever_the_provider(provi
     assert "summarise: You said: Summarise:" in json.dumps(fake.requests[-1]), fake.requests[-1]
 
 
+@pytest.mark.usefixtures("in_memory")
 def test_a_request_past_the_spending_limit_is_not_sent(server, chat_env, tmp_path):
     """The model's answer to a server is a model call as a turn's are: held within the limits before it is sent."""
     from pathlib import Path
