@@ -4,7 +4,7 @@ Starts the fake OpenAI-compatible server (the example graph's ChatOpenAI reaches
 then runs, rotated round by round, (a) `chat --graph examples/graphs/agent.py:graph "hi"` (stdout a pipe: plain
 output; a new thread in a private database each time), (b) the floor, `python -c "from agent import graph;
 graph.invoke(...)"` (the same graph, the same model call, no checkpointer, nothing printed but the answer), (c) the
-same floor with chat's start-up import hook installed first (chatcli.app.lazy_imports: what chat's own process
+same floor with chat's start-up import hook installed first (chatcli.local.lazy_imports: what chat's own process
 imports the graph under), and (d) chat's own one-shot `chat "hi"` for comparison. Prints the medians of wall and
 CPU time (user + system of the child) and the median of the per-round ratios, as a Markdown table written to
 benchmarks/results-graph.md. Target: `chat --graph` at most 1.3x the floor (wall and CPU).
@@ -33,7 +33,7 @@ FLOOR = (
     "import sys; sys.path.insert(0, sys.argv[1]); from agent import graph; "
     "print(graph.invoke({'messages': [('user', 'hi')]})['messages'][-1].content)"
 )
-HOOKED = "from chatcli.app.lazy_imports import install; install(); " + FLOOR
+HOOKED = "from chatcli.local.runtime import install; install(); " + FLOOR
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -51,7 +51,7 @@ def child(argv: list[str]) -> int:
         log.flush()
 
     mark("child python running")
-    from chatcli.app.lazy_imports import install
+    from chatcli.local.runtime import install
 
     install()  # as the chat entry point does, before anything imports LangChain
     import chatcli.service.chat as session

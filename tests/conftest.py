@@ -79,6 +79,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """What a run changes for the whole process put back after each test (chatcli.local.runtime.reset): the loopback
+    guard and every address named, the import hook, the collector's start-up; nothing one test opened reaches the next."""
+    yield
+    from chatcli.local import runtime
+
+    runtime.reset()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests to completion in an event loop of their own."""
@@ -103,7 +113,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Keep what collection imported (the package, LangGraph, the providers' clients: some 400,000 objects that live
     as long as the worker) out of the cycle collector's rounds, and run its rounds less often: a pytest worker
     allocates in every test and spent about a tenth of its CPU walking the same objects again (as chat's own
-    processes do not: chatcli.local.startup)."""
+    processes do not: chatcli.local.runtime)."""
     import gc
 
     gc.collect()

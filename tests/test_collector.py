@@ -1,5 +1,5 @@
 """A chat process starts without the cycle collector's rounds and collects as usual once its start-up is over
-(chatcli.local.startup): a long prompt, ``chat serve`` or ``chat acp`` keeps its memory as any Python process does.
+(chatcli.local.runtime): a long prompt, ``chat serve`` or ``chat acp`` keeps its memory as any Python process does.
 
 What start-up saves is measured by benchmarks/startup_bench.py (row 26), not here."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chatcli.config import load_settings
-from chatcli.local import startup
+from chatcli.local import runtime
 from tests.helpers import a_thread
 from tests.test_graph_app import AGENT, graph_env  # noqa: F401  (a fixture)
 
@@ -26,7 +26,7 @@ def collector() -> Iterator[tuple[int, ...]]:
     gc.collect()
     yield thresholds
     gc.collect()
-    startup.over()  # a test that began and did not end (what is left is the worker's own, alive)
+    runtime.over()  # a test that began and did not end (what is left is the worker's own, alive)
     gc.set_threshold(*thresholds)
     gc.enable()
 
@@ -58,8 +58,8 @@ async def test_once_chat_is_open_the_collector_runs_as_before_and_leaves_start_u
     ``begin()``, and what start-up built (modules, classes) is frozen out of its rounds."""
     from chatcli.backends.graphs.load import GraphFile
 
-    startup.begin()
-    assert gc.get_threshold()[0] == startup.START_UP
+    runtime.begin()
+    assert gc.get_threshold()[0] == runtime.START_UP
     frozen = gc.get_freeze_count()
     settings = load_settings({}, environ=chat_env)
     graph = GraphFile(AGENT, Path.cwd()) if answering == "graph" else None
@@ -73,19 +73,19 @@ async def test_once_chat_is_open_the_collector_runs_as_before_and_leaves_start_u
 def test_a_process_that_never_says_its_start_up_is_over_still_collects(collector):
     """A command that never opens a thread (``chat threads``, a follower of a background reply) holds its rounds
     back for ``START_UP`` new objects at most: its garbage is freed all the same."""
-    startup.begin()
-    assert not _collected_within(startup.START_UP // 4), "start-up's rounds are held back"
-    assert _collected_within(2 * startup.START_UP), "but not for ever"
+    runtime.begin()
+    assert not _collected_within(runtime.START_UP // 4), "start-up's rounds are held back"
+    assert _collected_within(2 * runtime.START_UP), "but not for ever"
 
 
 def test_a_library_caller_s_collector_is_left_alone(collector):
     """Code that opens a ``Chat`` in its own process (a test, an application of the user's) never called ``begin``:
     ``Chat.open`` changes nothing of its collector."""
     frozen = gc.get_freeze_count()
-    startup.over()
+    runtime.over()
     assert gc.get_threshold() == collector
     assert gc.get_freeze_count() <= frozen, "nothing frozen (a frozen object may have died meanwhile)"
     gc.disable()  # a process that turned the collector off itself: begin() does not turn it on
-    startup.begin()
-    startup.over()
+    runtime.begin()
+    runtime.over()
     assert not gc.isenabled() and gc.get_threshold() == collector

@@ -1,4 +1,4 @@
-"""chatcli.app.lazy_imports: a deferred package behaves like the real one as soon as anything uses it.
+"""chatcli.local.lazy_imports: a deferred package behaves like the real one as soon as anything uses it.
 
 Each test runs in a fresh interpreter (the deferral is process-wide) on small packages
 written to a temp dir; tests/test_startup.py checks the packages chatcli really defers.
@@ -48,7 +48,7 @@ PACKAGES = {
 
 PRELUDE = """
 import builtins, importlib, sys
-from chatcli.app.lazy_imports import defer_package_init, is_deferred
+from chatcli.local.lazy_imports import defer_package_init, is_deferred
 for name in ("lazypkg", "dynpkg", "slowpkg", "badpkg"):
     assert defer_package_init(name)
 def runs():

@@ -61,7 +61,9 @@ class FakeRuns:
 
 def run_events(parts: list[tuple[str, Any]]) -> tuple[list[Any], TurnResult]:
     """What a listener hears of a run whose server sends ``parts``."""
-    remote = Remote(RemoteSpec("http://h"), type("Client", (), {"runs": FakeRuns(parts)})(), "a", "agent")
+    from chatcli.local.loopback import Allowed
+
+    remote = Remote(RemoteSpec("http://h"), type("Client", (), {"runs": FakeRuns(parts)})(), "a", "agent", Allowed([]))
     heard: list[Any] = []
     listener = type("L", (), {"hear": lambda self, e: heard.append(e)})()
     result = TurnResult("")

@@ -1,4 +1,4 @@
-"""The libraries chatcli defers (chatcli.app.lazy_imports) stay unloaded on a one-shot, and are whole when used.
+"""The libraries chatcli defers (chatcli.local.lazy_imports) stay unloaded on a one-shot, and are whole when used.
 
 A one-shot question must not run the ``__init__`` of the packages in ``UNUSED_INITS`` nor
 import what only they import; anything that does use them (LangSmith tracing, Azure,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.app.lazy_imports import UNUSED_INITS
+from chatcli.local.lazy_imports import UNUSED_INITS
 
 pytestmark = pytest.mark.e2e  # every test here starts a process
 
@@ -47,7 +47,7 @@ NOT_ON_THE_ONE_SHOT_PATH = (
 # Runs `chat` in this interpreter, then reports on sys.modules as one JSON line on stderr.
 ONE_SHOT = """
 import atexit, json, sys
-from chatcli.app.lazy_imports import UNUSED_INITS, is_deferred
+from chatcli.local.lazy_imports import UNUSED_INITS, is_deferred
 def report():
     sys.stderr.write("\\nREPORT " + json.dumps({
         "deferred": [n for n in UNUSED_INITS if is_deferred(n)],
@@ -101,17 +101,17 @@ print(json.dumps(names))
 def test_a_used_package_has_every_name_it_has_without_chatcli():
     plain = json.loads(run_python(PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     # chatcli first, with its engine and model client imported: the packages are deferred.
-    warm = "from chatcli.app.lazy_imports import install\nassert install()\n"
+    warm = "from chatcli.local.runtime import install\nassert install()\n"
     warm += "import chatcli.backends.own.graph, chatcli.backends.own.model, langgraph.checkpoint.sqlite.aio, langchain_openai.chat_models.base\n"
     warm += "import langgraph.store.sqlite.aio\n"  # (the memories' store: it imports sqlite_vec)
-    warm += "from chatcli.app.lazy_imports import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
+    warm += "from chatcli.local.lazy_imports import is_deferred\nassert all(map(is_deferred, %r))\n" % (UNUSED_INITS,)
     deferred = json.loads(run_python(warm + PUBLIC_NAMES % (UNUSED_INITS,)).stdout)
     assert deferred == plain
 
 
 def test_the_classes_users_import_are_the_ones_chatcli_uses():
     out = run_python(
-        "from chatcli.app.lazy_imports import install; install();"
+        "from chatcli.local.runtime import install; install();"
         "import langchain_openai.chat_models.base as base, openai;"
         "from langchain_openai import ChatOpenAI, AzureChatOpenAI, OpenAIEmbeddings;"
         "from langchain_openai.chat_models import ChatOpenAI as Chat2;"
@@ -190,7 +190,7 @@ def test_the_import_hook_is_the_entry_points_and_can_be_turned_off(chat_env):
     """`import chatcli` defers nothing; `chat` does, unless CHATCLI_LAZY_IMPORTS=0."""
     from_library = run_python(
         "import sys, chatcli.backends.own.graph, chatcli.backends.own.model, langchain_openai.chat_models.base;"
-        "from chatcli.app.lazy_imports import is_deferred;"
+        "from chatcli.local.lazy_imports import is_deferred;"
         "print([n for n in %r if is_deferred(n)])" % (UNUSED_INITS,)
     )
     assert from_library.stdout.strip() == "[]", "importing chatcli as a library changes no other package"

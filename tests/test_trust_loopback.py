@@ -98,12 +98,11 @@ class Stranger:
 
         host = "::1" if self.process.args[-2] == "::1" else "127.0.0.1"  # type: ignore[index]
         before = len(self.received)
-        loopback.allow("the test's count", [f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"])
-        try:
-            with socket.create_connection((host, self.port), timeout=5) as probe:
-                probe.sendall(b"!" * PROBE)
-        finally:
-            loopback.allow("the test's count", [])
+        with (
+            loopback.Allowed([f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"]),
+            socket.create_connection((host, self.port), timeout=5) as probe,
+        ):
+            probe.sendall(b"!" * PROBE)
 
         def counted() -> int | None:
             return next((i for i in range(before, len(self.received)) if self.received[i] == PROBE), None)
@@ -263,15 +262,14 @@ def test_the_kernels_two_tables_tell_the_same_owners(bind):
             assert by_netlink == by_text, (host, by_netlink, by_text)
         reaching = "::1" if ":" in bind else "127.0.0.1"
         assert listener_uids(reaching, stranger.port) == {NOBODY}
-        loopback.allow(
-            "the test's own", [f"[{reaching}]:{stranger.port}" if ":" in bind else f"{reaching}:{stranger.port}"]
-        )
-        with socket.create_connection((reaching, stranger.port)) as mine:
+        with (
+            loopback.Allowed([f"[{reaching}]:{stranger.port}" if ":" in bind else f"{reaching}:{stranger.port}"]),
+            socket.create_connection((reaching, stranger.port)) as mine,
+        ):
             ours = mine.getsockname()[:2]
             assert peer_uid(ours, stranger.port) == peer_uid(ours, stranger.port, PROC_TABLES) == os.getuid()
             assert peer_uid((ours[0], ours[1] + 1 or 1), stranger.port) == -1  # not a connection: nobody
     finally:
-        loopback.allow("the test's own", [])
         stranger.stop()
     from tests.remote_server import free_port
 
@@ -355,15 +353,13 @@ def test_every_connection_to_another_users_listener_is_refused_unless_the_user_n
         assert ListenerRefused.within(refused.value) is not None, (how, refused.value)
         assert f"uid {NOBODY}" in str(ListenerRefused.within(refused.value))
     assert listening.connections() == [], "a connection reached another user's listener"
-    loopback.allow("the user's settings, in this test", [f"http://{written}:{listening.port + 1}"])  # another port
+    with loopback.Allowed([f"http://{written}:{listening.port + 1}"]), pytest.raises(ConnectionRefusedError):
+        connectors(written, listening.port)["socket"]()  # another port
+    with loopback.Allowed([f"http://{written}:{listening.port}/v1"]):
+        connectors(written, listening.port)["socket"]()
+    assert listening.connections() == [5], "the address the user named was not reached"
     with pytest.raises(ConnectionRefusedError):
-        connectors(written, listening.port)["socket"]()
-    loopback.allow("the user's settings, in this test", [f"http://{written}:{listening.port}/v1"])
-    try:
-        connectors(written, listening.port)["socket"]()
-        assert listening.connections() == [5], "the address the user named was not reached"
-    finally:
-        loopback.allow("the user's settings, in this test", [])
+        connectors(written, listening.port)["socket"]()  # the settings that named it are closed
 
 
 def test_a_uvloop_imported_after_the_guard_is_covered_too(stranger):
@@ -392,6 +388,32 @@ def test_a_listener_of_ones_own_is_never_refused():
     loopback.guard()
     with socket.create_server(("127.0.0.1", 0)) as own:
         socket.create_connection(own.getsockname()[:2], timeout=3).close()
+
+
+async def test_an_address_a_chat_named_is_allowed_only_while_that_chat_is_open(settings):
+    """Two Chats in one process (serve's, an editor's, a test's): the address one Chat's settings name reaches
+    another user's listener while that Chat is open, and is refused again once it closes, the other still open."""
+    import socket
+    from dataclasses import replace
+
+    from chatcli.errors import ListenerRefused
+    from chatcli.local import loopback
+    from chatcli.service.chat import Chat
+
+    listening = Stranger("127.0.0.1")
+    try:
+        loopback.guard()
+        async with Chat(settings) as other:
+            await other.open(tools=False)
+            ollama = ("OLLAMA_HOST", f"http://127.0.0.1:{listening.port}")  # named, and asked for nothing here
+            async with Chat(replace(settings, provider_env=(*settings.provider_env, ollama))) as naming:
+                await naming.open(tools=False)
+                socket.create_connection(("127.0.0.1", listening.port), timeout=3).close()
+            with pytest.raises(ListenerRefused):
+                socket.create_connection(("127.0.0.1", listening.port), timeout=3)
+        assert listening.connections() == [0], "one connection, made while the Chat that named it was open"
+    finally:
+        listening.stop()
 
 
 def ollama_thread(tmp_path: Path) -> Path:

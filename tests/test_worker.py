@@ -334,7 +334,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.paths",  # the private directory's rule (standard library at its top)
         "chatcli.local",  # the package (a docstring), which chatcli.local.daemon comes with
         "chatcli.local.daemon",  # the daemons' framing, peer credentials and start lock (standard library only)
-        "chatcli.local.startup",  # the collector's rounds held back while chat starts (the gc module alone)
+        "chatcli.local.runtime",  # the collector's rounds held back while chat starts (the gc module alone)
         "chatcli.tools",  # the package (a docstring), which chatcli.tools.confinement comes with
         "chatcli.tools.confinement",
         "chatcli.app.worker.jobs",

@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     in-process this way); the start-up import hook is installed only for a real run.
     """
     if env is None:
-        from chatcli.app.lazy_imports import install
+        from chatcli.local.runtime import install
 
         install()  # before anything imports LangGraph, LangChain or OpenAI
         from chatcli.app import library_output

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Mapping
 
-from chatcli.local import startup
+from chatcli.local import runtime
 from chatcli.text import say
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -
     """Write ``found``'s text so far, then the rest as it comes, and how it ended; Ctrl-C leaves it running."""
     from chatcli.service import jobs
 
-    startup.over()  # it may follow for hours
+    runtime.over()  # it may follow for hours
     try:
         for event in jobs.follow(found, environ):
             if event.get("type") == "token":

@@ -11,7 +11,7 @@ import typer
 from chatcli.app.following import follow
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.errors import UsageError
-from chatcli.local import startup
+from chatcli.local import runtime
 from chatcli.text import json_text, neutralise, say
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
     from chatcli.service import jobs
 
     env = environment()
-    startup.over()  # it may watch for hours
+    runtime.over()  # it may watch for hours
     while True:
         time.sleep(WATCH_POLL)
         for job in reversed(jobs.jobs(env.environ)):
@@ -232,7 +232,7 @@ def _join(job: "Job") -> None:
 
     env = environment()
     say(env.stderr, f"chat: job {job.id}'s process ended; its run is the server's: joining it there\n")
-    startup.over()  # a run on a server may stream for hours
+    runtime.over()  # a run on a server may stream for hours
 
     async def shown() -> str:
         text = ""

@@ -17,7 +17,7 @@ from typing import Mapping
 
 from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.app.worker.settings import flag, worker_config, worker_mode
-from chatcli.local import startup  # standard library only
+from chatcli.local import runtime  # standard library only
 
 # Thread commands that only read and print: the worker runs them when their output is not a terminal (a script's
 # `chat tree ID --json`, `chat threads | grep`), with its store's driver loaded; on a terminal they may page, and a
@@ -67,7 +67,7 @@ def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
 
 def main() -> None:
     """Run ``chat``: through the warm worker when it is wanted and can answer, the normal way otherwise."""
-    startup.begin()
+    runtime.begin()
     argv = sys.argv[1:]
     if argv[:1] == ["attach"]:  # what a background reply said, shown at once: no command line to start first
         from chatcli.app.following import attach

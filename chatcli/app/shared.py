@@ -111,30 +111,26 @@ ASSISTANT = option("assistant")
 HEADER = option("header")
 
 
-def guard_connections(settings: Settings) -> None:
-    """From now on, no connection of this process reaches another user's listener on this machine unless
-    ``settings`` (the user's own: never an untrusted .env's) name its address (chatcli.local.loopback)."""
-    from chatcli.backends.own.model import named_endpoints
-    from chatcli.local import loopback
-
-    loopback.guard()
-    loopback.allow("settings", named_endpoints(settings))
-
-
 def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_error: Any = None) -> None:
     """Load settings, run ``action(settings)``, and turn any failure into one line and an exit code.
 
     ``on_error(exc, settings)``, if given, also reports the failure (--json puts an error object on stdout);
-    both say it as chatcli.backends.own.failures.describe does.
+    both say it as chatcli.backends.own.failures.describe does. From the settings on, no connection of this process
+    reaches another user's listener on this machine unless they (the user's own: never an untrusted .env's) name its
+    address (chatcli.local.loopback).
     """
+    from chatcli.backends.own.model import named_endpoints
+    from chatcli.local import loopback
+
     env = environment()
     settings: Settings | None = None
     try:
         settings, notes = configure(flags or {}, environ=env.environ, cwd=env.cwd)
-        guard_connections(settings)
-        for note in notes:
-            say(env.stderr, f"chat: note: {note}\n")
-        action(settings)
+        loopback.guard()
+        with loopback.Allowed(named_endpoints(settings)):
+            for note in notes:
+                say(env.stderr, f"chat: note: {note}\n")
+            action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
             try:

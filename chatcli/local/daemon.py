@@ -126,8 +126,8 @@ def spawn(
     import subprocess
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    # The collector holds its rounds back while the daemon imports (chatcli.local.startup); its boot says when done.
-    begin = "from chatcli.local import startup; startup.begin()"
+    # The collector holds its rounds back while the daemon imports (chatcli.local.runtime); its boot says when done.
+    begin = "from chatcli.local import runtime; runtime.begin()"
     code = f"import sys; sys.path.insert(0, {root!r}); {begin}; from {module} import boot; boot()"
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
     output = os.open(log, flags, 0o600)

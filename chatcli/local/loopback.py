@@ -15,8 +15,9 @@ A connection to an address of this machine (loopback, the unspecified address, a
 on a port where another user's socket listens (the kernel's word: chatcli.local.sockets; not this user's, not root's,
 which is the machine's own) is refused with ``ListenerRefused`` (chatcli.errors), a ConnectionRefusedError, so every
 client treats it as the refused connection it is, and chat says it in one line. The user's own word lifts it for one
-address: an endpoint their settings name (the environment, config.toml, a trusted .env), ``--remote URL``, a server
-of their mcp.json (``allow``). Where the system does not say who listens (not Linux), nothing is refused.
+address while what they named it for is open (``Allowed``: a Chat's settings, ``--remote URL``, a server of their
+mcp.json), never beyond. Where the system does not say who listens (not Linux), nothing is refused. The guard is the
+process's (chatcli.local.runtime: ``reset`` turns it off again, for tests).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import os
 import socket
 import sys
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,21 +36,26 @@ from chatcli.errors import ListenerRefused
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# What the user named, by where they named it ("settings", "remote", "mcp NAME"): (host as written, port).
-_named: dict[str, frozenset[tuple[str, int]]] = {}
-_guarding = False
-_interfaces: frozenset[Address] | None = None
+_named: tuple[Allowed, ...] = ()  # what every owner open now named
+_guarding: bool | None = None  # None: the audit hook is not added yet (it is for the process's life)
 
 
 def guard() -> None:
-    """Check every TCP connection of this process from now on (once a process; a fork keeps it), and uvloop's
-    whenever it is imported (now, or later: by a graph, a library, anyio's ``use_uvloop``)."""
+    """Check every TCP connection of this process from now on (a fork keeps it), and uvloop's whenever it is
+    imported (now, or later: by a graph, a library, anyio's ``use_uvloop``)."""
     global _guarding
-    if not _guarding:
-        _guarding = True
+    from chatcli.local.lazy_imports import when_loaded
+
+    if _guarding is None:
         sys.addaudithook(_hook)
-        sys.meta_path.insert(0, _Covering())
-    _cover(sys.modules.get("uvloop"))
+    _guarding = True
+    when_loaded("uvloop", _cover)
+
+
+def reset() -> None:
+    """Check no connection again until ``guard()``, and forget every address named (chatcli.local.runtime)."""
+    global _guarding, _named
+    _guarding, _named = False, ()
 
 
 def _cover(uvloop: Any) -> None:
@@ -56,32 +64,11 @@ def _cover(uvloop: Any) -> None:
         loop.create_connection = _checked_first(loop.create_connection)
 
 
-class _Covering:
-    """A finder that finds nothing itself: uvloop, found by the others, is covered as soon as it has loaded."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "uvloop":
-            return None
-        import importlib.util
-
-        sys.meta_path.remove(self)  # the others find it; once loaded, it is covered for good
-        found = importlib.util.find_spec(name)
-        if found is not None and found.loader is not None:
-            load = found.loader.exec_module
-
-            def covered(module: Any) -> None:
-                load(module)
-                _cover(module)
-
-            found.loader.exec_module = covered  # type: ignore[method-assign]
-        return found
-
-
 def _checked_first(create_connection: Any) -> Any:
     """uvloop's ``create_connection``, refusing first where ``check`` refuses (a socket given is Python's: hooked)."""
 
     async def checked(loop: Any, protocol: Any, host: Any = None, port: Any = None, **options: Any) -> Any:
-        if host is not None and port is not None and options.get("sock") is None:
+        if _guarding and host is not None and port is not None and options.get("sock") is None:
             for info in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):  # the kernel asked off the loop
                 await loop.run_in_executor(None, check, str(info[4][0]), int(info[4][1]))
         return await create_connection(loop, protocol, host, port, **options)
@@ -90,15 +77,20 @@ def _checked_first(create_connection: Any) -> Any:
     return checked
 
 
-def allow(source: str, urls: Iterable[str | None]) -> None:
-    """The addresses ``urls`` (URLs, or ``host:port``) are the user's own choice, as ``source`` names them: what that
-    source named before is forgotten."""
-    named = set()
-    for url in urls:
-        address = _address(url) if url else None
-        if address is not None:
-            named.add(address)
-    _named[source] = frozenset(named)
+class Allowed(AbstractContextManager["Allowed"]):
+    """The addresses ``urls`` (URLs, or ``host:port``), the user's own choice: allowed from now until ``close()`` (or
+    the end of a ``with`` block), held by what they were named for (a Chat, a --remote server, an MCP server)."""
+
+    def __init__(self, urls: Iterable[str | None]) -> None:
+        global _named
+        self.addresses = frozenset(filter(None, (address_of(url) for url in urls if url)))
+        _named = (*_named, self)
+
+    def close(self, *exc: object) -> None:
+        global _named
+        _named = tuple(each for each in _named if each is not self)
+
+    __exit__ = close
 
 
 def check(host: str, port: int) -> None:
@@ -122,26 +114,16 @@ def others_listening(host: str, port: int) -> set[int]:
     address = mapped if mapped is not None else address
     if not _this_machine(address):
         return set()
-    wanted = "127.0.0.1" if address.is_unspecified and address.version == 4 else str(address)
-    wanted = "::1" if address.is_unspecified and address.version == 6 else wanted
+    wanted = ("127.0.0.1" if address.version == 4 else "::1") if address.is_unspecified else str(address)
     return (listener_uids(wanted, port) or set()) - {os.getuid(), 0}
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
-    if event != "socket.connect":
-        return
-    sock, address = args
-    if (
-        isinstance(sock, socket.socket)
-        and sock.family in (socket.AF_INET, socket.AF_INET6)
-        and sock.type == socket.SOCK_STREAM
-        and isinstance(address, tuple)
-        and len(address) >= 2
-        and isinstance(address[0], str)
-        and isinstance(address[1], int)
-    ):
-        for host in _resolved(address[0], address[1]):
-            check(host, address[1])
+    match (event, args) if _guarding else ():
+        case ("socket.connect", (socket.socket(type=socket.SOCK_STREAM) as sock, (str() as host, int() as port, *_))):
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                for each in _resolved(host, port):
+                    check(each, port)
 
 
 def _resolved(host: str, port: int) -> list[str]:
@@ -157,7 +139,7 @@ def _resolved(host: str, port: int) -> list[str]:
         return []  # the connection fails by itself
 
 
-def _address(url: str) -> tuple[str, int] | None:
+def address_of(url: str) -> tuple[str, int] | None:
     """``url``'s host (lower-cased, no brackets) and port (the scheme's default if none); None if it has no host."""
     try:
         parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -171,7 +153,7 @@ def _address(url: str) -> tuple[str, int] | None:
 def _is_named(host: str, port: int) -> bool:
     """True if the user named ``host:port`` (the address connected to) in any of the ways they name addresses."""
     ip = ipaddress.ip_address(host.strip("[]").partition("%")[0])
-    for named_host, named_port in (each for source in _named.values() for each in source):
+    for named_host, named_port in (each for allowed in _named for each in allowed.addresses):
         if named_port != port:
             continue
         if named_host == "localhost" and (ip.is_loopback or ip.is_unspecified):
@@ -189,12 +171,10 @@ def _this_machine(address: Address) -> bool:
     """True for an address that reaches this machine: loopback, unspecified, or one of its interfaces'."""
     if address.is_loopback or address.is_unspecified:
         return True
-    global _interfaces
-    if _interfaces is None:
-        _interfaces = _interface_addresses()
-    return address in _interfaces
+    return address in _interface_addresses()
 
 
+@cache
 def _interface_addresses() -> frozenset[Address]:
     """This machine's own addresses, as Linux lists them (IPv4's local routes, IPv6's interfaces); none elsewhere."""
     found: set[Address] = set()

@@ -34,7 +34,7 @@ from typing import Any
 
 from chatcli.app.worker.child import run_child
 from chatcli.app.worker.client import FDS, SOCKET, build_id
-from chatcli.local import startup
+from chatcli.local import runtime
 from chatcli.local.daemon import Listening, receive, same_user, send
 from chatcli.tools.confinement import describe, peer, serves, still_there
 
@@ -320,7 +320,7 @@ def warm_up() -> list[str]:
     import importlib
     import importlib.util
 
-    from chatcli.app.lazy_imports import install
+    from chatcli.local.runtime import install
 
     install()
     for name in WARM:
@@ -337,7 +337,7 @@ def warm_up() -> list[str]:
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
-    startup.over()  # the collector's thresholds back (its start-up began in chatcli.local.daemon.spawn)
+    runtime.over()  # the collector's thresholds back (its start-up began in chatcli.local.daemon.spawn)
     return warm
 
 

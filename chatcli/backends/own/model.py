@@ -80,21 +80,16 @@ def refuse_another_users_listener(settings: Settings, name: str) -> None:
     listens and the user's own settings did not name it: its default (reached by a model name, a thread's binding,
     an import) or one an untrusted .env chose. Loopback is shared, and a thread sent there is that user's to read.
     Said before the model is asked; every other connection is checked as it is made (chatcli.local.loopback)."""
-    from urllib.parse import urlsplit
-
-    from chatcli.local.loopback import others_listening
+    from chatcli.local.loopback import address_of, others_listening
 
     chosen = provider(name)
     untrusted = name in settings.untrusted_endpoints
     if not untrusted and chosen.url(settings):
         return  # the user named it
     url = chosen.endpoint(settings)
-    try:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
+    if (named := address_of(url)) is None:
         return  # not a URL the client could use either: its own error says so
-    host = (parts.hostname or "").strip("[]")
+    host, port = named
     others: set[int] = set()
     for address in ("127.0.0.1", "::1") if host == "localhost" else (host,):
         others |= others_listening(address, port)

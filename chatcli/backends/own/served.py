@@ -24,13 +24,7 @@ if TYPE_CHECKING:
 
 def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
     """The settings chat would use in the server's environment."""
-    from chatcli.backends.own.model import named_endpoints
-    from chatcli.local import loopback
-
-    settings, _notes = configure({}, environ=os.environ if environ is None else environ, cwd=cwd or Path.cwd())
-    loopback.guard()  # the server's connections are checked as chat's own are (chatcli.local.loopback)
-    loopback.allow("settings", named_endpoints(settings))
-    return settings
+    return configure({}, environ=os.environ if environ is None else environ, cwd=cwd or Path.cwd())[0]
 
 
 def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
@@ -86,10 +80,15 @@ async def graph() -> AsyncIterator[Any]:
     Everything that reads files runs off the server's event loop, which must not block (``langgraph dev``
     refuses blocking calls on it).
     """
+    from chatcli.backends.own.model import named_endpoints
+    from chatcli.local import loopback
+
+    loopback.guard()  # the server's connections are checked as chat's own are, with its settings' addresses
     settings = await asyncio.to_thread(server_settings)
     toolbox = await asyncio.to_thread(builtin_toolbox, settings)
     try:
-        yield await asyncio.to_thread(build, settings, toolbox)
+        with loopback.Allowed(named_endpoints(settings)):
+            yield await asyncio.to_thread(build, settings, toolbox)
     finally:
         if toolbox is not None:
             await toolbox.aclose()

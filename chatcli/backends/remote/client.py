@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from chatcli.errors import ChatError, ConfigError, ListenerRefused, ModelError, UsageError
+from chatcli.local.loopback import Allowed
 from chatcli.provider_table import AGENT_SERVER_KEYS
 from chatcli.store import ThreadInfo
 
@@ -211,8 +212,9 @@ def message_text(message: Mapping[str, Any]) -> str:
 class Remote:
     """An open connection to one server and assistant: runs go to ``assistant_id`` (``graph_id`` is its graph)."""
 
-    def __init__(self, spec: RemoteSpec, client: Any, assistant_id: str, graph_id: str):
+    def __init__(self, spec: RemoteSpec, client: Any, assistant_id: str, graph_id: str, named: Allowed):
         self.spec, self.client, self.assistant_id, self.graph_id = spec, client, assistant_id, graph_id
+        self.named = named  # the server's address, allowed while this is open (chatcli.local.loopback)
 
     @classmethod
     async def open(cls, spec: RemoteSpec, find: bool = True) -> Remote:
@@ -224,11 +226,7 @@ class Remote:
 
         import chatcli.providers.tls as tls
         from chatcli import __version__
-        from chatcli.local import loopback
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
-
-        if spec.named:
-            loopback.allow("remote", [spec.url])  # --remote URL: the user named it
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}
         if spec.api_key:
@@ -239,17 +237,19 @@ class Remote:
         client = LangGraphClient(
             bounded_client(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
         )
+        named = Allowed([spec.url] if spec.named else [])  # --remote URL: the user named it, while open
         if spec.assistant and not _UUID.fullmatch(spec.assistant):
-            return cls(spec, client, spec.assistant, spec.assistant)  # a graph's id: the first run checks it
+            return cls(spec, client, spec.assistant, spec.assistant, named)  # a graph's id: the first run checks it
         if not spec.assistant and not find:
-            return cls(spec, client, "", "")
+            return cls(spec, client, "", "", named)
         try:
             with translated(spec):
                 assistant = await cls._find_assistant(spec, client)
         except BaseException:
+            named.close()
             await client.aclose()
             raise
-        return cls(spec, client, assistant.assistant_id, assistant.graph_id or "")
+        return cls(spec, client, assistant.assistant_id, assistant.graph_id or "", named)
 
     async def missing(self) -> ChatError:
         """The line for an assistant the server does not have, naming the graphs it serves (if it says)."""
@@ -308,4 +308,5 @@ class Remote:
         raise UsageError(f"no thread {wanted!r} on {self.spec.url}", hint="chat threads --remote URL lists them")
 
     async def aclose(self) -> None:
+        self.named.close()
         await self.client.aclose()

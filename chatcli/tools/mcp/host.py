@@ -43,7 +43,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chatcli.local import startup
+from chatcli.local import runtime
 from chatcli.local.daemon import LIMIT, Listening, frame, same_user
 from chatcli.paths import build_id
 from chatcli.tools.mcp.config import ServerSpec
@@ -331,11 +331,11 @@ async def _read(server: McpServer, op: str, message: dict[str, Any]) -> Any:
 
 def _warm_up() -> None:
     """Import the MCP client, which every server the host starts needs, while the first caller comes; then the host's
-    start-up is over (chatcli.local.startup)."""
+    start-up is over (chatcli.local.runtime)."""
     try:
         preload()
     finally:
-        startup.over()
+        runtime.over()
 
 
 def boot() -> None:

@@ -306,7 +306,7 @@ class Connection:
             for mode in modes:
                 attempt = object()
                 try:
-                    streams = self.spec.in_memory() if self.spec.in_memory else self._streams(exited(attempt))
+                    streams = self._streams(exited(attempt))
                     # cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes
                     client = Client(
                         streams,
@@ -356,7 +356,6 @@ class Connection:
         from chatcli.local import loopback
         from chatcli.tools.mcp.oauth import auth_for
 
-        loopback.allow(f"mcp {spec.name}", [spec.url])  # its address is the user's (mcp.json, their editor's)
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
         auth = auth_for(spec, self.data, self._needs)
 
@@ -364,22 +363,23 @@ class Connection:
             if response.status_code in (401, 403) or (response.status_code in OLD_TRANSPORT and not spec.sse):
                 self.refused = response.status_code
 
-        if spec.sse:  # the HTTP+SSE transport of the 2024-11-05 revision (mcp.json's "type": "sse")
-            from mcp.client.sse import sse_client
+        with loopback.Allowed([spec.url]):  # its address is the user's (mcp.json, their editor's), while open
+            if spec.sse:  # the HTTP+SSE transport of the 2024-11-05 revision (mcp.json's "type": "sse")
+                from mcp.client.sse import sse_client
 
-            def watched(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
-                client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+                def watched(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+                    client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+                    client.event_hooks["response"].append(seen)
+                    return client
+
+                opened = sse_client(spec.url or "", dict(spec.headers) or None, auth=auth, httpx_client_factory=watched)
+                async with opened as (read, write):
+                    yield read, write
+                return
+            async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
                 client.event_hooks["response"].append(seen)
-                return client
-
-            opened = sse_client(spec.url or "", dict(spec.headers) or None, auth=auth, httpx_client_factory=watched)
-            async with opened as (read, write):
-                yield read, write
-            return
-        async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
-            client.event_hooks["response"].append(seen)
-            async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
-                yield read, write
+                async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
+                    yield read, write
 
     @contextlib.contextmanager
     def _errlog(self) -> Iterator[IO[str]]:

@@ -26,18 +26,15 @@ a star import). Anything else unexpected (a package imported already, a loader w
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import threading
-from contextlib import AbstractContextManager
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Mapping, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:
     from importlib.abc import Loader
 
-# Packages chatcli's path imports but uses only submodules of (see ``defer_unused_packages``).
+# Packages chatcli's path imports but uses only submodules of (chatcli.local.runtime.install defers them).
 UNUSED_INITS = (
     "langgraph_sdk",  # the platform client: langgraph.runtime needs one typing class from it
     "openai.types",  # every API type; a chat stream needs openai.types.chat and a few more
@@ -52,13 +49,6 @@ UNUSED_INITS = (
 _PROBES = frozenset({"__wrapped__", "__getattr__", "__dir__", "__test__", "__origin__", "__mro_entries__"})
 # Names in an ``__init__`` that may bind attributes the source does not show.
 _DYNAMIC = frozenset({"__getattr__", "globals", "setattr", "vars", "exec", "eval", "__dict__"})
-_fallback_lock = threading.RLock()
-
-
-def _package_lock(name: str) -> AbstractContextManager[Any]:
-    """The import system's own lock for module ``name``, so concurrent imports wait for the load."""
-    manager = getattr(getattr(importlib, "_bootstrap", None), "_ModuleLockManager", None)
-    return _fallback_lock if manager is None else manager(name)
 
 
 class _DeferredLoader:
@@ -67,11 +57,8 @@ class _DeferredLoader:
     def __init__(self, loader: Loader) -> None:
         self.loader = loader
 
-    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, is_package...
+    def __getattr__(self, name: str) -> Any:  # create_module, get_source, get_resource_reader, is_package...
         return getattr(self.loader, name)
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         if _is_deferred(module):  # importlib.reload() of a package still deferred
@@ -105,8 +92,8 @@ def _is_deferred(module: ModuleType) -> bool:
 
 def _load(module: ModuleType) -> None:
     """Run the package's real ``__init__`` once, as an import would, with its own loader back."""
-    try:
-        lock = _package_lock(module.__name__)
+    try:  # the import system's own lock for the package, so concurrent imports wait (CPython's: no public API)
+        lock = importlib._bootstrap._ModuleLockManager(module.__name__)  # type: ignore[attr-defined]
         lock.__enter__()
     except RuntimeError:  # the import system saw a deadlock: another thread is loading it
         return
@@ -171,14 +158,18 @@ def _import_submodule(package: str, attr: str) -> ModuleType | None:
 
 
 class _DeferringFinder:
-    """A meta path finder that hands out deferring specs for the registered package names."""
+    """A meta path finder that hands out deferring specs for the registered package names, and has what waits for a
+    module (``when_loaded``) run on it as soon as it has loaded. It finds nothing itself: the others find them."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
+        self.waiting: dict[str, Callable[[ModuleType], None]] = {}
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         reloading = isinstance(target, ModuleType) and _is_deferred(target)  # importlib.reload()
-        if fullname not in self.names and not reloading:
+        then = self.waiting.pop(fullname, None)
+        deferred = fullname in self.names or reloading
+        if not deferred and then is None:
             return None
         self.names.discard(fullname)  # once: an import after a failed one is a normal one
         spec: ModuleSpec | None = None
@@ -189,8 +180,17 @@ class _DeferringFinder:
                 if spec is not None:
                     break
         loader = spec.loader if spec is not None else None
+        if then is not None and loader is not None and hasattr(loader, "exec_module"):
+            load = loader.exec_module
+
+            def loaded(module: ModuleType) -> None:
+                load(module)
+                then(module)
+
+            loader.exec_module = loaded  # type: ignore[method-assign]
         if (
-            spec is None
+            not deferred
+            or spec is None
             or loader is None
             or spec.submodule_search_locations is None
             or not hasattr(loader, "exec_module")
@@ -207,10 +207,23 @@ def defer_package_init(name: str) -> bool:
     """Have the coming import of package ``name`` skip its ``__init__``; False if imported already."""
     if name in sys.modules:
         return False
-    if _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
+    _first()
     _finder.names.add(name)
     return True
+
+
+def when_loaded(name: str, then: Callable[[ModuleType], None]) -> None:
+    """Run ``then(module)`` on module ``name`` as soon as it has loaded (at once if it has)."""
+    if name in sys.modules:
+        then(sys.modules[name])
+    else:
+        _first()
+        _finder.waiting[name] = then
+
+
+def _first() -> None:
+    """The finder first on the meta path, where it is asked for every module."""
+    sys.meta_path[:] = [_finder, *(finder for finder in sys.meta_path if finder is not _finder)]
 
 
 def is_deferred(name: str) -> bool:
@@ -219,19 +232,9 @@ def is_deferred(name: str) -> bool:
     return module is not None and _is_deferred(module)
 
 
-def defer_unused_packages() -> None:
-    """Call before the first import of LangGraph, LangChain or OpenAI."""
-    for name in UNUSED_INITS:
-        defer_package_init(name)
-
-
-# Set to 0 to import every library package whole (to rule this hook out when something misbehaves).
-SWITCH = "CHATCLI_LAZY_IMPORTS"
-
-
-def install(environ: Mapping[str, str] = os.environ) -> bool:
-    """Defer the unused packages unless ``CHATCLI_LAZY_IMPORTS`` is 0 (or off, false, no); True if installed."""
-    if environ.get(SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
-        return False
-    defer_unused_packages()
-    return True
+def reset() -> None:
+    """No coming import deferred (chatcli.local.runtime.reset); packages imported deferred stay as they are."""
+    _finder.names.clear()
+    _finder.waiting.clear()
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
