@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable, Mapping, TypedDict, T
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import NoThread, UsageError
-from chatcli.local import startup
+from chatcli.local import runtime
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
 from chatcli.service.running import Running
@@ -149,9 +149,13 @@ class Chat:
         servers are starting (the engine's imports: their start-up overlaps)."""
         if self.engine is not None:
             return self.engine
+        from chatcli.backends.own.model import named_endpoints
+        from chatcli.local.loopback import Allowed
+
         if listener is not None:
             self.listener = listener
         stack, answerer = self._stack, self.answerer
+        stack.enter_context(Allowed(named_endpoints(self.settings)))  # the addresses its settings name, while open
         if not toolbox:  # a one-shot's: with the warm worker on, it shares the MCP servers the MCP host keeps
             toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
         if answerer.tools:
@@ -173,7 +177,7 @@ class Chat:
                 assert answerer.graph is not None
                 engine = _graph_engine(self.settings, self.listener, answerer.graph)
                 self.engine = await stack.enter_async_context(engine)
-        startup.over()  # what a turn needs is imported
+        runtime.over()  # what a turn needs is imported
         return self.engine
 
     @property
