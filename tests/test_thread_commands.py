@@ -6,11 +6,12 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fakeserver import FakeOpenAIServer
-from tests.helpers import chat, roles
+from tests.helpers import assert_one_error_line, chat, roles
 from tests.stores import message_rows
 from tests.test_cli import base_env
 from tests.test_reliability import db_of
@@ -90,6 +91,61 @@ def test_unknown_thread_is_a_usage_error(two_threads):
     for args in (["show", "nope"], ["export", "nope"], ["rm", "--yes", "nope"], ["fork", "nope", "--at", "1"]):
         run = chat(two_threads, *args)
         assert run.code == 2 and "no thread 'nope'" in run.err, run
+
+
+def bind(env: dict[str, str], thread_id: str, binding: Any) -> None:
+    """Store what answers ``thread_id`` (chatcli.core.binding), as a run of --graph or --remote leaves it."""
+    import asyncio
+
+    from chatcli.config import load_settings
+    from chatcli.store.light import open_light_store
+
+    async def note() -> None:
+        async with open_light_store(load_settings({}, environ=env).db or "") as store:
+            await store.index.bind(thread_id, binding.to_json())
+
+    asyncio.run(note())
+
+
+@pytest.mark.stores("sqlite")
+def test_a_mistyped_id_is_named_and_a_start_finds_the_thread(server, chat_env):
+    """The management commands resolve an id as `chat -t` does: a generated id a character off is refused naming the
+    thread it looks like, a unique start of one finds it, and no id at all means the latest thread."""
+    assert chat(chat_env, "-t", "0ad131a5", "how do penguins keep warm?").code == 0
+    assert chat(chat_env, "-t", "later", "explain quaternions briefly").code == 0
+    for args in (["show", "0ad131a6"], ["tree", "0ad131a6"], ["rm", "--yes", "0ad131a6"], ["title", "0ad131a6", "x"]):
+        line = assert_one_error_line(chat(chat_env, *args), 2)
+        assert "no thread 0ad131a6; did you mean 0ad131a5?" in line, args
+    assert chat(chat_env, "title", "0ad1", "Penguins").code == 0
+    assert "\tPenguins" in chat(chat_env, "threads").out
+    latest = chat(chat_env, "tree")
+    assert latest.code == 0 and "quaternions" in latest.out and "penguins" not in latest.out, latest
+    assert chat(chat_env, "rm", "--yes", "0ad1").code == 0
+    assert [line.split("\t")[0] for line in chat(chat_env, "threads").out.splitlines()] == ["later"]
+
+
+def test_a_graphs_thread_is_shown_renamed_and_forked_whatever_answers_it(two_threads):
+    """A thread bound to a graph of the user's is still chat's to show, rename and fork on any database (on a shared
+    one too, where going on with it needs the graph named again)."""
+    from chatcli.core.binding import Binding
+
+    bind(two_threads, "alpha", Binding(kind="graph", graph="agent.py:graph", cwd="/nowhere"))
+    shown = chat(two_threads, "show", "alpha")
+    assert shown.code == 0 and "how do penguins keep warm?" in shown.out, shown
+    assert chat(two_threads, "title", "alpha", "Penguins").code == 0
+    forked = chat(two_threads, "fork", "alpha", "--at", "1", "--as", "alpha2")
+    assert forked.code == 0 and forked.out == "alpha2\n", forked
+
+
+def test_a_thread_on_an_agent_server_is_said_where_it_is(two_threads):
+    """A thread noted as an Agent Server's (by its binding alone) is named with its server, at every command."""
+    from chatcli.core.binding import Binding
+
+    bind(two_threads, "deployed", Binding(kind="remote", url="http://127.0.0.1:9"))
+    for args in (["show", "deployed"], ["tree", "deployed"], ["export", "deployed"], ["rm", "--yes", "deployed"]):
+        line = assert_one_error_line(chat(two_threads, *args), 2)
+        assert "thread deployed is on http://127.0.0.1:9" in line, args
+        assert "chat threads --remote http://127.0.0.1:9 lists it" in line, args
 
 
 def test_export_json_round_trips_through_import(two_threads, tmp_path):

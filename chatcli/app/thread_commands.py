@@ -41,6 +41,15 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
     return run_it
 
 
+async def named(threads: Any, ref: str | None) -> str:
+    """The id of the thread ``ref`` names, as every door resolves it (chatcli.service.chat.Chat.find: an id, a unique
+    start of a generated one, a typo named; a thread on an Agent Server said in one line); the latest without one."""
+    from chatcli.service.chat import Chat
+
+    chat = Chat(threads.settings, environ=environment().environ)
+    return (await chat.find(ref, latest=ref is None, going_on=False)).thread_id
+
+
 @app.command("threads")
 def threads_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
@@ -103,7 +112,7 @@ def show_command(
     async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_transcript
 
-        transcript = await threads.shown(await threads.find(thread_id), at)
+        transcript = await threads.shown(await named(threads, thread_id), at)
         print_transcript(transcript, environment().stdout, thinking, environment().environ)
 
     def kept_first(settings: Settings) -> None:  # a killed background reply's words are kept in its thread first
@@ -156,7 +165,7 @@ def tree_command(
             wanted = check_thread_id(thread_id)
             tree = await remote_tree(spec, wanted, await threads.store.index.labels(wanted))
         else:
-            tree = await threads.tree(await threads.find(thread_id))
+            tree = await threads.tree(await named(threads, thread_id))
         out = environment().stdout
         if as_json:
             say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
@@ -191,7 +200,7 @@ def export_command(
     async def action(threads: Any) -> None:
         from chatcli.threads.operations import transcript_markdown
 
-        thread_id = await threads.find(wanted)
+        thread_id = await named(threads, wanted)
         if fmt == "json":
             text = json_text(await threads.export_json(thread_id, at), ensure_ascii=False, indent=1) + "\n"
         elif fmt == "md":
@@ -262,7 +271,7 @@ def rm_command(
     lists each one's title and size, then asks."""
 
     async def action(threads: Any) -> None:
-        ids = [await threads.find(thread_id) for thread_id in thread_ids]
+        ids = [await named(threads, thread_id) for thread_id in thread_ids]
         found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
         if not yes:
             if not environment().stdin_isatty:
@@ -334,7 +343,7 @@ def title_command(
     """Rename a thread."""
 
     async def action(threads: Any) -> None:
-        await threads.rename(await threads.find(thread_id), title)
+        await threads.rename(await named(threads, thread_id), title)
 
     guarded(debug, with_threads(action), {"db": db})
 
@@ -359,6 +368,6 @@ def fork_command(
     untouched. Prints the new id."""
 
     async def action(threads: Any) -> None:
-        say(environment().stdout, await threads.fork(await threads.find(thread_id), at, new_id) + "\n", data=True)
+        say(environment().stdout, await threads.fork(await named(threads, thread_id), at, new_id) + "\n", data=True)
 
     guarded(debug, with_threads(action, light=False), {"db": db})

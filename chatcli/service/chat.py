@@ -220,6 +220,7 @@ class Chat:
         exact: bool = False,
         own: bool = False,
         start_new: str = "",
+        going_on: bool = True,
     ) -> Opening:
         """Which thread ``ref`` names and what goes on with it, reading only the thread index (no checkpoint), so a
         door may ask before anything loads: ``ref`` itself, a unique start of a generated id, a new thread under
@@ -230,7 +231,9 @@ class Chat:
         refused (its memory is its own).
 
         Then the thread's stored binding is reconciled with ``setup``'s model, graph and --rebind
-        (chatcli.core.binding.reconcile): the model it goes on with is the Opening's, checked as /model's is."""
+        (chatcli.core.binding.reconcile): the model it goes on with is the Opening's, checked as /model's is. A door
+        that only names the thread (``going_on=False``: chat show, rm, fork...) skips that: any thread here is its to
+        name, and a thread on an Agent Server is said in one line as always."""
         setup = setup or ThreadSetup()
         self._check_setup(setup)
         if exact and not ref:
@@ -245,7 +248,7 @@ class Chat:
             if self.answerer.remote is not None:
                 opening = await self._on_server(self.answerer.remote, ref, latest)
             else:
-                opening = await self._named(ref, new, latest, start_new, exact)
+                opening = await self._named(ref, new, latest, start_new, exact, going_on)
         except UsageError:
             if not exact:
                 raise
@@ -260,8 +263,10 @@ class Chat:
         if opening.info is None and bound is not None and bound.kind == "remote":  # a deployed graph's, not chat's
             raise UsageError(
                 f"thread {opening.thread_id} is on {bound.url}",
-                hint=f"{bound.command(opening.thread_id)} goes on with it",
+                hint=f"chat threads --remote {bound.url} lists it; {bound.command(opening.thread_id)} goes on with it",
             )
+        if not going_on:
+            return opening
         if opening.info is None or opening.elsewhere:
             if opening.info is None and self.engine is not None:
                 self.engine.backend.check_new(opening.thread_id)  # an id a new thread cannot have here
@@ -288,7 +293,9 @@ class Chat:
             raise UsageError("the model is the graph's own", hint=NOT_HERE)
         check_model(self.settings, setup.model)
 
-    async def _named(self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool) -> Opening:
+    async def _named(
+        self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool, going_on: bool = True
+    ) -> Opening:
         """The thread of chat's database (or of a graph's checkpointer) that the door names."""
         rows = await (self.threads().list() if self.engine is not None else _rows(self.settings.db or ""))
         named = ref or new
@@ -296,6 +303,8 @@ class Chat:
         if latest:
             label = self.graph  # --graph -c: that graph's last thread
             mine = [row for row in rows if label is None or row.model == label]
+            if not mine and not going_on:
+                raise UsageError("no threads yet", hint='chat "a question" starts one')
             if not mine:
                 raise UsageError(
                     f"no conversation {'with ' + label + ' ' if label else ''}to continue yet",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, List, TypeVar
 
 from chatcli.core.graph_app import GraphApp
-from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id, resolve_thread_id
+from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.store.base import Waiting
@@ -155,16 +155,6 @@ class Threads:
         title or in what is asked (a call's arguments) masked."""
         return masked(await self.store.index.waiting(), self.secrets)
 
-    async def find(self, wanted: str | None) -> str:
-        """The id of the thread ``wanted`` names: itself, or the generated id it is a unique start of
-        (git-style); the most recently used thread when ``wanted`` is None."""
-        rows = await self.store.index.list()
-        if wanted is None:
-            if not rows:
-                raise UsageError("no threads yet", hint='chat "a question" starts one')
-            return rows[0].thread_id
-        return resolve_thread_id(wanted, [row.thread_id for row in rows]) or wanted
-
     async def info(self, thread_id: str) -> ThreadInfo | None:
         """What the index knows of a thread (title, times, size, model), or None."""
         return await self.store.index.get(thread_id)
@@ -178,13 +168,7 @@ class Threads:
         if at is not None:
             values["messages"] = await self.branch(thread_id, at)
         messages = list(values.get("messages") or [])
-        if info is None and not messages:
-            from chatcli.core.binding import Binding
-
-            bound = Binding.from_json(await self.store.index.binding(thread_id))
-            if bound is not None and bound.kind == "remote":  # a deployed graph's: its server has it
-                hint = f"chat threads --remote {bound.url} lists it; {bound.command(thread_id)} goes on with it"
-                raise UsageError(f"thread {thread_id} is on {bound.url}", hint=hint)
+        if info is None and not messages:  # (a thread on an Agent Server was said by chatcli.service.chat.Chat.find)
             raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
         if info is None:
             now = time.time()

@@ -42,14 +42,6 @@ class RemoteThreads:
         except UsageError:
             return None
 
-    async def find(self, wanted: str | None) -> str:
-        if wanted is None:
-            rows = await self.list(1)
-            if not rows:
-                raise UsageError(f"no threads on {self.remote.spec.url} yet")
-            return rows[0].thread_id
-        return (await self.remote.thread(wanted)).thread_id
-
     async def transcript(self, thread_id: str) -> Any:
         from chatcli.threads.operations import Transcript
 
