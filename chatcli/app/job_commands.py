@@ -81,10 +81,11 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
 async def _node_there(settings: Any, ref: str, at: str) -> None:
     """UsageError unless thread ``ref`` has a node ``at`` (--at) to go on from."""
     from chatcli.service.branches import found
+    from chatcli.service.chat import Chat
     from chatcli.threads.opening import open_threads
 
     async with open_threads(settings, read_only=True, light=True) as threads:
-        thread = await threads.find(ref)
+        thread = (await Chat(settings).find(ref, going_on=False)).thread_id
         found(await threads.tree(thread), at, hint=f"chat tree {thread} shows the nodes")
 
 
