@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Mapping, TypedDict, TypeVar, Unpack
 
@@ -131,6 +131,40 @@ class Chat:
             await self._stack.aclose()
         finally:
             self.engine = None
+
+    def set_up(
+        self,
+        stack: ExitStack,
+        say: Callable[[str], None],
+        *,
+        quiet: bool = False,
+        checked: bool = True,
+        worker: tuple[bool, float] | None = None,
+    ) -> Settings:
+        """The run's set-up, before anything opens or paints, the same at every door: for chat's own graph the local
+        model when the settings want it (running until ``stack`` closes; falling back on it for want of a key is
+        said with ``say`` unless ``quiet``), then the cheap checks that fail first: the credentials (not for a graph,
+        which has its own) and the database file (a PostgreSQL one is checked when opened; none with ``checked``
+        False: chat models lists what is set up); and ``worker``, the warm worker's wish and idle time
+        (chatcli.app.worker.settings): a one-shot of chat's own graph shares the MCP servers the MCP host keeps, which
+        stop after that idle time. The settings chat runs with are returned (the local server's when it runs)."""
+        from chatcli.backends.own.model import check_credentials
+        from chatcli.local import policy as local
+        from chatcli.store import check_store
+
+        if self.answerer.own and local.wants_local(self.settings):
+            fallback = local.is_fallback(self.settings)
+            self.settings = stack.enter_context(local.serving(self.settings, say=say))
+            if fallback and not quiet:
+                model = self.settings.model
+                say(f"no API key set: using the local model {model} (chat --help tells how to use another)")
+        if checked and self.answerer.own:
+            check_credentials(self.settings)
+        if checked:
+            check_store(self.settings.db or "")
+        if worker is not None:
+            self.settings = replace(self.settings, worker=worker[0] and self.answerer.own, worker_idle=worker[1])
+        return self.settings
 
     # ---- what answers
 
@@ -277,7 +311,7 @@ class Chat:
         """What the door asks for the thread, checked before anything of it is applied (a role, --at, --system): the
         question's files (at most 16, 40 MB together), and a model a door of many names (a request's), which must be
         chat's own graph's to take and usable here. A door of one thread checked its -m as the run's model already
-        (chatcli.app.run.preflight, after --local set the local model up)."""
+        (Chat.set_up, after --local set the local model up)."""
         from chatcli.content.attachments import check_files
 
         check_files(setup.attachments)
