@@ -15,7 +15,7 @@ from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, enviro
 from chatcli.config import Settings
 
 if TYPE_CHECKING:
-    from chatcli.service.answerer import Answerer
+    from chatcli.service.chat import Chat
     from chatcli.service.opening import ThreadSetup
 
 
@@ -44,20 +44,20 @@ def acp_command(
     def action(settings: Settings) -> None:
         from contextlib import ExitStack
 
-        from chatcli.app.run import answering_of, preflight, stoppable, use_local_model
+        from chatcli.app.run import answering_of, make_env_output, stoppable
         from chatcli.backends.own.roles import read_role
+        from chatcli.core.events import Logged
+        from chatcli.service.chat import Chat
         from chatcli.service.opening import ThreadSetup
 
-        answerer = answering_of(graph, remote, assistant, header, env)
+        chat = Chat(settings, answering_of(graph, remote, assistant, header, env), Logged("chat acp"), env.environ)
         setup = ThreadSetup(model=model, role=read_role(settings.roles_dir, role))
         protocol = _own_stdout()  # from here on, what else writes to stdout (the local model's server) is on stderr
         _served.append(True)
         with ExitStack() as stack:
-            if answerer.own:  # --local, or no key set: the local model, until the agent ends
-                settings = use_local_model(stack, settings, env)
-            preflight(settings, graph=not answerer.own)
+            chat.set_up(stack, make_env_output(env).note)  # --local, or no key set: the local model, until the end
             # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
-            asyncio.run(stoppable(serve_editor(settings, setup, answerer, protocol)))
+            asyncio.run(stoppable(serve_editor(chat, setup, protocol)))
 
     flags = {
         "model": model,
@@ -101,19 +101,19 @@ def _own_stdout() -> int:
     return protocol
 
 
-async def serve_editor(settings: Settings, setup: ThreadSetup, answerer: Answerer, protocol: int) -> None:
+async def serve_editor(chat: Chat, setup: ThreadSetup, protocol: int) -> None:
     """Answer the editor on stdin and the ``protocol`` descriptor until it closes stdin."""
     from contextlib import AsyncExitStack
 
     import acp
 
-    from chatcli.core.events import Logged
     from chatcli.editor.agent import Editor
-    from chatcli.service.chat import Chat, load_engine
+    from chatcli.service.chat import load_engine
 
     logging.getLogger().addFilter(_gone_quietly)  # the SDK's send loop logs an editor gone mid-write as a traceback
+    settings = chat.settings
     async with AsyncExitStack() as stack:
-        chat = await stack.enter_async_context(Chat(settings, answerer, Logged("chat acp"), environment().environ))
+        await stack.enter_async_context(chat)
         chat.close_wait = 1.0  # the agent leaves within two seconds of its editor (Editor.aclose waited one already)
         # A session may bring MCP servers of its own: a session's tools are there even when chat's are none; an MCP
         # client's import under way ends before the engine's imports begin.

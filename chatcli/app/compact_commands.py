@@ -58,7 +58,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
     import asyncio
     from contextlib import ExitStack
 
-    from chatcli.app.run import preflight, stoppable, use_local_model
+    from chatcli.app.run import make_env_output, stoppable
     from chatcli.service.chat import Chat
 
     env = environment()
@@ -68,8 +68,7 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
         opening = asyncio.run(chat.find(wanted, exists=True, own=True))
         thread_id = opening.thread_id
         with ExitStack() as stack:
-            chat.settings = use_local_model(stack, chat.settings, env, quiet=as_json)
-            preflight(chat.settings)
+            chat.set_up(stack, make_env_output(env).note, quiet=as_json)
             asyncio.run(stoppable(_compact(chat, opening, focus, as_json)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not

@@ -174,18 +174,6 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
             )
 
 
-def preflight(settings: Settings, graph: bool = False) -> None:
-    """Cheap checks that fail before the prompt opens: credentials (not for a ``graph`` of the user's, which
-    has its own) and the database file. A PostgreSQL database is checked when it is opened; here only its driver is.
-    """
-    from chatcli.backends.own.model import check_credentials
-    from chatcli.store import check_store
-
-    if not graph:
-        check_credentials(settings)
-    check_store(settings.db or "")
-
-
 @dataclass(frozen=True)
 class Answering:
     """How a run answers: ``one_shot`` (one answer, then exit) or the prompt; ``ask``: tool calls and a graph's
@@ -260,19 +248,14 @@ def run(
     if opening.said and json_output is None:
         make_env_output(env).note(opening.said)
     with ExitStack() as stack:
-        own = chat.answerer.own  # a graph of the user's has its own model
-        if own:
-            chat.settings = use_local_model(stack, chat.settings, env, quiet=json_output is not None)
-        settings = chat.settings
+        from chatcli.app.worker.settings import worker_config
+
+        # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
+        worker = worker_config(env.environ) if one_shot else None
+        settings = chat.set_up(stack, make_env_output(env).note, quiet=json_output is not None, worker=worker)
         if json_output is not None:
             json_output.model = chat.graph or settings.model
-        preflight(settings, graph=not own)
         if one_shot:
-            from chatcli.app.worker.settings import worker_config
-
-            # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
-            wanted, idle = worker_config(env.environ)
-            chat.settings = replace(settings, worker=wanted and own, worker_idle=idle)
             if asking_on is not None:
                 stack.callback(asking_on.close)
             output = json_output or make_env_output(env, settings, ask=how.ask, terminal=asking_on)
@@ -307,25 +290,6 @@ def make_env_output(
         terminal=terminal,
         at_prompt=at_prompt,
     )
-
-
-def use_local_model(stack: ExitStack, settings: Settings, env: Environment, *, quiet: bool = False) -> Settings:
-    """Start the local model if the settings ask for it (or nothing else is set up); it runs until ``stack`` closes.
-
-    Returns the settings to chat with: pointing at the local server when it runs. Falling back
-    on the local model for want of a key says so on stderr, unless ``quiet``.
-    """
-    from chatcli.local import policy as local
-
-    if not local.wants_local(settings):
-        return settings
-    fallback = local.is_fallback(settings)
-    settings = stack.enter_context(local.serving(settings, say=make_env_output(env).note))
-    if fallback and not quiet:
-        make_env_output(env).note(
-            f"no API key set: using the local model {settings.model} (chat --help tells how to use another)"
-        )
-    return settings
 
 
 def _silence_stdout() -> None:

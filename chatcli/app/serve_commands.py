@@ -126,27 +126,28 @@ def serve_command(
         for name in allow_host:
             if not name or any(c.isspace() or c in "/@?#" for c in name):
                 raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
-        from chatcli.app.run import answering_of, preflight
+        from contextlib import ExitStack
 
-        answerer = answering_of(graph, remote, assistant, header, env)
-        preflight(settings, graph=not answerer.own)
-        if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
-            from chatcli.tools.mcp.config import read_servers
-
-            read_servers(Path(settings.mcp_config))
-        from dataclasses import replace
-
+        from chatcli.app.run import answering_of, make_env_output
         from chatcli.app.worker.settings import worker_config
+        from chatcli.service.chat import Chat
 
-        # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
-        settings = replace(settings, worker_idle=worker_config(env.environ)[1])
-        if no_token and unix is None:
-            say(
-                env.stderr,
-                f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
-                f" and run your tools through {_bracketed_url(host, port)}\n",
-            )
-        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), answerer)
+        chat = Chat(settings, answering_of(graph, remote, assistant, header, env), environ=env.environ)
+        with ExitStack() as stack:
+            # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
+            settings = chat.set_up(stack, make_env_output(env).note, worker=(False, worker_config(env.environ)[1]))
+            if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
+                from chatcli.tools.mcp.config import read_servers
+
+                read_servers(Path(settings.mcp_config))
+            if no_token and unix is None:
+                say(
+                    env.stderr,
+                    f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
+                    f" and run your tools through {_bracketed_url(host, port)}\n",
+                )
+            where = Listening(host, port, unix, secret, kept)
+            serve(settings, where, allow_host, proxies(trust_proxy), chat.answerer)
 
     guarded(debug, action, {"db": db, "approve_all": yes or None})
 
