@@ -1,15 +1,21 @@
 """How a turn ended, said as chat says it everywhere: a failure translated to its one line, an answer that
-streamed to its end but is not whole (cut, filtered, empty) raised as the model error it is."""
+streamed to its end but is not whole (cut, filtered, empty) raised as the model error it is, a request to answer a
+thread that waits on nothing refused as done already; what a turn cost, in words."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Awaitable, Callable, ParamSpec
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, ParamSpec, Protocol
 
 from chatcli.config import Settings
 from chatcli.core.events import TurnResult
-from chatcli.errors import ModelError
+from chatcli.errors import AlreadyDone, ModelError
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from chatcli.core.interrupts import Pending
 
 P = ParamSpec("P")
 
@@ -67,3 +73,48 @@ def outcome(turn: Callable[P, Awaitable[TurnResult]]) -> Callable[P, Awaitable[T
         return result
 
     return said
+
+
+def cost_part(result: TurnResult) -> str | None:
+    """ "$0.0012", or "price unknown (MODEL)" when a call's model has no price ("not priced: local (MODEL)"
+    for a local one); None when nothing was priced."""
+    from chatcli.backends.own.pricing import dollars
+
+    if result.unpriced:
+        local = list(dict.fromkeys(result.local))
+        hosted = [name for name in dict.fromkeys(result.unpriced) if name not in local]
+        said = [f"price unknown ({', '.join(hosted)})"] if hosted else []
+        return " · ".join(said + ([f"not priced: local ({', '.join(local)})"] if local else []))
+    return dollars(result.cost_usd) if result.cost_usd is not None else None
+
+
+class Waits(Protocol):
+    """A thread, as ``waits_on`` reads it (chatcli.service.thread.Thread)."""
+
+    thread_id: str
+
+    async def waiting(self) -> list[Pending]: ...
+
+    async def keep_inbox(self) -> None: ...
+
+    async def messages(self) -> list[BaseMessage]: ...
+
+
+async def waits_on(thread: Waits, answered: Iterable[str] = ()) -> list[Pending]:
+    """What ``thread`` waits on for the user now. Nothing: its row leaves the inbox, and the request that would
+    answer it is refused as done already (AlreadyDone: serve's 409), naming the calls ``answered`` names (their ids)
+    when every one of them has run."""
+    waiting = await thread.waiting()
+    if waiting:
+        return waiting
+    await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
+    results = [m for m in await thread.messages() if m.type == "tool"]
+    ran = {getattr(m, "tool_call_id", ""): getattr(m, "status", "") for m in results}
+    calls = list(answered)
+    if calls and all(call_id in ran for call_id in calls):
+        taken = ", ".join(f"{call_id}: {ran[call_id]}" for call_id in calls)
+        raise AlreadyDone(
+            f"thread {thread.thread_id} waits on nothing: these calls were answered already ({taken})",
+            hint="nothing was run again",
+        )
+    raise AlreadyDone(f"thread {thread.thread_id} waits on nothing: answered already")

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from chatcli.core import events
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
+from chatcli.service.outcome import cost_part
 from chatcli.text import TerminalFile, counted, neutralise, say
 from chatcli.ui.listening import Listening
 
@@ -77,19 +78,6 @@ def usage_line(result: TurnResult) -> str | None:
         share = round(100 * prompt / result.context_tokens)
         parts.append(f"context {'~' if approx else ''}{share}% of {result.context_tokens:,}")
     return " · ".join(parts)
-
-
-def cost_part(result: TurnResult) -> str | None:
-    """ "$0.0012", or "price unknown (MODEL)" when a call's model has no price ("not priced: local (MODEL)"
-    for a local one); None when nothing was priced."""
-    from chatcli.backends.own.pricing import dollars
-
-    if result.unpriced:
-        local = list(dict.fromkeys(result.local))
-        hosted = [name for name in dict.fromkeys(result.unpriced) if name not in local]
-        said = [f"price unknown ({', '.join(hosted)})"] if hosted else []
-        return " · ".join(said + ([f"not priced: local ({', '.join(local)})"] if local else []))
-    return dollars(result.cost_usd) if result.cost_usd is not None else None
 
 
 def left_out_line(result: TurnResult) -> str | None:
