@@ -20,7 +20,7 @@ from chatcli.core.graph_app import Compactor, GraphApp
 from chatcli.core.inputs import check_question, check_thread_id
 from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
-from chatcli.errors import AlreadyDone, UsageError
+from chatcli.errors import UsageError
 from chatcli.service.backend import Abilities, Backend, ThreadList
 from chatcli.service.outcome import outcome
 from chatcli.service.recall import Recall, Undone
@@ -551,10 +551,9 @@ class Thread:
         the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
         another; AlreadyDone if nothing waits any more."""
         async with self.lock():
-            waiting = await self.waiting()
-            if not waiting:  # another request (or process) answered them meanwhile
-                await self.keep_inbox()
-                raise AlreadyDone(f"thread {self.thread_id}: it waits on nothing: answered already, by another request")
+            from chatcli.service.outcome import waits_on
+
+            waiting = await waits_on(self)  # nothing: another request (or process) answered it meanwhile
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
             kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
