@@ -73,6 +73,7 @@ async def _prepare(
     chat: Chat, ref: str, environ: Mapping[str, str], here: Path, listener: Listener, answering: Answering
 ) -> Going | None:
     from chatcli.service import jobs
+    from chatcli.service.outcome import waits_on
 
     opening = await chat.find(ref, exists=True)
     thread = await chat.thread(opening, listener=listener)
@@ -87,9 +88,7 @@ async def _prepare(
             f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
             hint=f"chat attach {busy[0].id} follows it",
         )
-    if not pending:
-        await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
-        raise UsageError(f"thread {opening.thread_id} waits on nothing (answered already)")
+    pending = pending or await waits_on(thread)
     answers = await answering(pending, thread.own_model)
     if answers is None:
         return None
