@@ -21,7 +21,7 @@ from chatcli.core.events import Listener
 from chatcli.core.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.core.turn import Config, Source
 from chatcli.errors import ChatError, UsageError
-from chatcli.service.commands import Ability
+from chatcli.service.abilities import Ability
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

@@ -9,19 +9,14 @@ imports a UI library.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
 
 from chatcli.core.inputs import check_utf8
 from chatcli.errors import UsageError
+from chatcli.service.abilities import Ability
 
-
-class Ability(enum.Enum):
-    """What a command may need of the thread it runs on."""
-
-    KEPT = "kept"  # chat keeps the thread and runs it (its database): not an Agent Server's, which keeps its own
-    PROMPT = "prompt"  # chat's own prompt, model and memory: not a graph's, which builds and keeps its own
+__all__ = ["Ability", "Can", "Command", "Commands", "Offer"]
 
 
 class Can(Protocol):
