@@ -152,9 +152,9 @@ class CommandCompleter(Completer):
         return [Completion(prefix + v, -len(typed), display=v, display_meta=argument) for v in offered]
 
     def _prompts(self) -> list[PromptEntry]:
-        from chatcli.ui.commands.mcp import prompt_entries
+        from chatcli.tools.context import prompts
 
-        return prompt_entries(self.toolbox())
+        return prompts(self.toolbox())
 
     def _mentions(self, word: str) -> Iterable[Completion]:
         if not word.startswith("@") or self.toolbox() is None:
