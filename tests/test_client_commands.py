@@ -6,6 +6,7 @@ need nothing of chat's prompt). Both doors run in this process (tests/doors)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -124,7 +125,7 @@ def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, ch
     server.queue(Reply("first answer"), Reply("second answer"))
     assert client.ask("a question") == "first answer"
     assert client.run("retry") == "second answer"
-    assert client.run("undo").startswith("took back the last exchange")
+    assert client.run("undo") == "undone: a question (and its answer); kept as node 2: /goto 2 brings it back"
     assert client.run("undo") == "nothing to undo"
     kept = json.loads(chat(chat_env, "export", client.thread, "--format", "json").out)
     assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
@@ -163,7 +164,7 @@ def test_a_model_chosen_answers_from_the_next_message_and_a_bad_one_is_one_line(
         client.run("model", "two words")
     with pytest.raises(Refused, match="no API key for Anthropic"):  # its key is not set: nothing switched
         client.run("model", "anthropic:claude-x")
-    assert client.run("model") == f"the model is {chat_env['CHATCLI_MODEL']}"
+    assert client.run("model") == chat_env["CHATCLI_MODEL"]
     assert client.run("model", "gpt-other") == "model gpt-other from the next message, kept with this thread"
     client.ask("again")
     assert server.requests[-1]["model"] == "gpt-other"
@@ -177,8 +178,8 @@ def test_fork_starts_a_thread_that_holds_this_ones_turns(client, server, chat_en
             client.run("fork")
         return
     said = client.run("fork")
-    assert said.startswith(("forked into thread ", "forked into session "))  # as each door names a thread
-    new = said.split()[3]
+    assert said.startswith("forked ") and " into " in said, said
+    new = said.split(" into ")[1].split()[1]  # "into thread ID", "into session ID": as each door names a thread
     kept = chat(chat_env, "show", new)
     assert "the question" in kept.out and "the answer" in kept.out, kept
     assert new != client.thread
@@ -205,8 +206,9 @@ def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, ser
     assert client.run("retry") == "second answer"
     drawn = client.run("tree")
     assert "a question -> first answer" in drawn and "a question -> second answer" in drawn, drawn
-    assert client.run("goto", "1") == "on node 1: the next question goes on from there"
-    assert client.run("label", "kept") == "node 1 is kept"
+    went = "on node 1: a question -> first answer; node 2 is where you were (/goto 2)"
+    assert client.run("goto", "1") == went
+    assert client.run("label", "kept") == "node 1 is kept (/goto kept goes back to it): a question -> first answer"
     assert client.ask("and then?") == "third answer"
     with pytest.raises(Refused, match="no node '7'"):
         client.run("goto", "7")
@@ -274,3 +276,45 @@ def test_bg_on_an_agent_servers_thread_is_answered_there_at_each_client_door(kin
             served.stop()
     kept = get_sync_client(url=deployed.url, api_key=KEY).threads.get_state(client.thread)["values"]["messages"]
     assert [m["content"] for m in kept][-2:] == ["and another one", "answered on the server"], kept
+
+
+@pytest.mark.parametrize("graph_args", ["own"], indirect=True)  # compaction is chat's own
+def test_undoing_a_compaction_says_so_at_each_client_door_as_the_prompt_does(client, server):
+    server.queue(Reply("noted 1"), Reply("noted 2"), Reply("noted 3"), Reply("S: one, two"))
+    for n in (1, 2, 3):
+        client.ask(f"question {n}")
+    said = client.run("compact")
+    assert said.startswith("compacted 2 earlier turns: ~") and "/undo takes it back" in said, said
+    assert client.run("undo") == "undone: the compaction (the summary before it is sent again)"
+    assert client.run("undo") == "undone: question 3 (and its answer); kept as node 3: /goto 3 brings it back"
+
+
+def test_tree_takes_all_or_nothing_at_each_client_door_as_at_the_prompt(client, server):
+    server.queue(Reply("an answer"))
+    client.ask("a question")
+    with pytest.raises(Refused, match="/tree takes all, or nothing"):
+        client.run("tree", "everything")
+    assert "a question -> an answer" in client.run("tree", "all")
+
+
+@pytest.mark.e2e  # an MCP server process
+def test_serve_runs_an_mcp_servers_prompt_and_lists_it_once_known(server, chat_env):
+    from tests import mcp_servers
+    from tests.doors.serve import AppServed
+    from tests.test_mcp import write_servers
+
+    write_servers(chat_env, {"notes": mcp_servers.stdio(Path(__file__).parent / "mcp" / "notes.py")})
+    served = AppServed(chat_env)
+    try:
+        client = ServeClient(served)
+        server.queue(Reply("hello"), Reply("looks fine"))
+        client.ask("hello")  # the thread a command runs on
+        assert client.run("mcp__notes__review", "'x = 1' focus=style") == "looks fine"
+        assert server.last_messages()[-1]["content"] == "Review this code for style:\nx = 1"
+        status, listed = served.request("GET", "/v1/commands")
+        review = next(c for c in listed if c["name"] == "mcp__notes__review")
+        assert review["input"] == "code [focus]" and review["answers"], review
+        with pytest.raises(Refused, match="unknown command /mcp__notes__nope"):
+            client.run("mcp__notes__nope")
+    finally:
+        served.stop()

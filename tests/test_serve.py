@@ -345,7 +345,7 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, here, tmp_p
     assert "made it" in [e for e in events if e["type"] == "tool_result"][0]["content"]
     # Nothing waits now; a call without a decision is not run.
     status, error = served.request("POST", "/v1/threads/tools/approvals", {"decisions": {}})
-    assert status == 400 and "waits for no approval" in error["error"]["message"]
+    assert status == 409 and "waits on nothing: answered already" in error["error"]["message"], error
     # Streamed, the question is an event of its own before the end.
     server.queue(tool_calls(("shell", {"command": "echo again"}, "call_s")))
     streamed = list(served.events("/v1/threads/tools-sse/messages", {"content": "and once more"}))

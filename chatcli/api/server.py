@@ -23,7 +23,7 @@ from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
-from chatcli.errors import AlreadyDone, ChatError, UsageError
+from chatcli.errors import ChatError, UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.inbox import Answers
 from chatcli.service.running import Running
@@ -297,12 +297,11 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
 
         @asynccontextmanager
         async def opened(listener: Any) -> AsyncIterator[Any]:
+            from chatcli.service.outcome import waits_on
+
             conversation = await engine.thread(opening, listener=listener)
-            waiting = await conversation.waiting()
-            if not waiting:
-                await _answered_already(conversation, approval.decisions)
-                raise UsageError(f"thread {thread_id} waits for no approval and no answer")
-            for pending in waiting:  # before the turn: an answer that does not fit changes nothing
+            # Before the turn: an answer that does not fit changes nothing.
+            for pending in await waits_on(conversation, approval.decisions):
                 if pending.elicitation is not None:
                     given.elicited(pending.elicitation)
             yield conversation
@@ -351,7 +350,7 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
         chat = state["engine"]
         return [
             Offered(name=c.name.removeprefix("/"), description=how.description, input=how.input, answers=how.answers)
-            for c, how in chat.commands().offered(chat.backend.can)
+            for c, how in chat.commands().offered(chat.backend.can, chat.toolbox)
         ]
 
     @app.post(
@@ -363,7 +362,8 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
         responses={**ANSWERS, 200: {"model": CommandDone | Answer, "description": "What it did, or the answer."}},
     )
     async def post_command(thread_id: str, request: Request, asked: CommandRequest = Body()) -> Any:
-        from chatcli.service.command_runs import Said, run_offered
+        from chatcli.service.command_runs import Said
+        from chatcli.service.commands import run_offered
 
         chat = state["engine"]
         name = asked.command.strip()
@@ -396,7 +396,7 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
                 said=done.line,
                 model=done.model,
                 forked=done.forked,
-                job=done.job,
+                job=done.job.id if done.job is not None else None,
             )
 
         from chatcli.api.turns import while_connected
@@ -435,14 +435,6 @@ async def _answer(running: Running, request: Request, turn: Turn) -> Any:
 
 def _streams(request: Request) -> bool:
     return EVENT_STREAM in request.headers.get("accept", "")
-
-
-async def _answered_already(conversation: Any, decisions: dict[str, Any]) -> None:
-    """A 409 when every call the request decides on has run or been refused already (a retried approval)."""
-    done = {m.tool_call_id: m for m in await conversation.messages() if m.type == "tool"}
-    if decisions and all(call_id in done for call_id in decisions):
-        taken = ", ".join(f"{call_id}: {done[call_id].status}" for call_id in decisions)
-        raise AlreadyDone(f"these calls were answered already ({taken})", hint="nothing was run again")
 
 
 def _base64(item: Attached) -> bytes:

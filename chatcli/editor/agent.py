@@ -43,8 +43,6 @@ PAGE = 100
 # Seconds the providers' model lists may take, and the most models the editor's picker offers.
 CATALOG_WAIT = 15.0
 MAX_MODELS = 500
-# Seconds a session waits for its MCP servers to start before their prompts are offered (or a prompt command runs).
-SERVER_WAIT = 30.0
 MODEL_OPTION = "model"
 # Seconds a session/new, load or resume waits for the providers' model lists before it answers without them.
 START_WAIT = 10.0
@@ -79,13 +77,11 @@ async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> Tu
     from chatcli.core.interrupts import typed_answer
     from chatcli.service.waiting import go_on_waiting
 
-    waiting = await thread.waiting()
-    if waiting and not forms and _graph_question(waiting):
+    if not forms and _graph_question(await thread.waiting()):
         if files:  # they would be dropped unsaid
             raise UsageError("files go with a question: this prompt answers the graph's question, with none")
         return await thread.resume(typed_answer(text))  # (its question was said: the prompt answers it)
-    if waiting:
-        await go_on_waiting(thread)
+    await go_on_waiting(thread)
     return await thread.send(text, files, mentions=text)
 
 
@@ -262,7 +258,7 @@ class Editor:
         it; kept in ``cwd`` and the request's directories, and answered as a session/new is. A thread that is not
         open here is forked too; one that is empty, answering a prompt, or that what answers cannot fork, is
         refused."""
-        from chatcli.service.command_runs import run_offered
+        from chatcli.service.commands import run_offered
 
         dirs = _directories(additional_directories)
         _workdir(cwd)
@@ -444,11 +440,11 @@ class Editor:
 
     async def _prompts_known(self, session: Session, tools: Toolbox) -> None:
         """Offer the commands again once the MCP servers still starting are up, if their prompts add any."""
-        from chatcli.tools.context import prompts
+        from chatcli.service.command_runs import SERVER_WAIT
 
-        before = len(prompts(tools))
+        before = len(self.chat.commands().prompts(tools))
         await tools.settle(SERVER_WAIT)
-        if len(prompts(tools)) != before:
+        if len(self.chat.commands().prompts(tools)) != before:
             session.listener.send(self._commands(session.thread))
 
     def _tools(self, session_id: str, workdir: Path, listener: EditorListener, servers: list[Any]) -> Toolbox | None:
@@ -488,21 +484,14 @@ class Editor:
         return asking is not None and asking.url is not None
 
     def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
-        """The commands this session offers: the chat's that an editor may run and this thread can (its registry's
-        view, chatcli.service.commands), named without the slash, and the MCP servers' prompts
-        (``mcp__SERVER__NAME``, their arguments as the input)."""
-        from chatcli.tools.context import prompts
-
+        """The commands this session offers: the chat's that an editor may run and this thread can, its MCP servers'
+        prompts among them (its registry's view, chatcli.service.commands), named without the slash; a name that
+        could not be typed back is left out."""
         offered = [
-            schema.AvailableCommand(name=c.name.removeprefix("/"), description=how.description, input=_input(how.input))
-            for c, how in self.chat.commands().offered(thread.can)
+            schema.AvailableCommand(name=name, description=_plain(how.description), input=_input(how.input))
+            for c, how in self.chat.commands().offered(thread.can, thread.toolbox)
+            if re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name := c.name.removeprefix("/"))
         ]
-        for entry in prompts(thread.toolbox):
-            name = entry.command.removeprefix("/")
-            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name):  # a name that could not be typed back
-                continue
-            about = _plain(entry.description) or f"the prompt {entry.name} of MCP server {entry.server}"
-            offered.append(schema.AvailableCommand(name=name, description=about, input=_input(entry.synopsis)))
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
 
     def _options(self, session: Session, listed: list[str] | None = None) -> list[Any] | None:
@@ -632,29 +621,19 @@ class Editor:
             session.stop()
 
     def _command(self, session: Session, text: str) -> Callable[[], Awaitable[TurnResult]] | None:
-        """The work of a command typed as ``/name arg`` (None: the text is a question)."""
-        from chatcli.tools.context import PREFIX
-
+        """The work of a command typed as ``/name arg`` (an MCP prompt's too: ``/mcp__SERVER__PROMPT``; None: the
+        text is a question)."""
         if not text.startswith("/"):
             return None
         thread = session.thread
-        if text.startswith(PREFIX) and thread.toolbox is not None:
-            toolbox = thread.toolbox
-
-            async def prompted() -> TurnResult:  # the prompt's text is the question (a resource it names is not read)
-                from chatcli.tools.context import prompt_question
-
-                await toolbox.settle(SERVER_WAIT)
-                return await thread.send(await prompt_question(toolbox, text), [])
-
-            return prompted
         name, _, arg = text[1:].partition(" ")
         command = self.chat.commands().get("/" + name.strip())
         if command is None or command.editor is None:
             return None  # not a command an editor is offered: a question
 
         async def run() -> TurnResult:
-            from chatcli.service.command_runs import Said, run_offered
+            from chatcli.service.command_runs import Said
+            from chatcli.service.commands import run_offered
 
             done = await run_offered(self.chat, thread, command, arg.strip())
             if not isinstance(done, Said):

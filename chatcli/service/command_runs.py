@@ -1,129 +1,245 @@
-"""What the commands a client is offered do (an editor's available commands, ``chat serve``'s
-``/v1/threads/ID/commands``): each runs on a ``Thread`` and gives the turn it ran or the line it says, the same at
-every door that is not the prompt. The prompt's handlers (chatcli.ui.commands) print as a terminal does; the commands
-themselves are defined once, in chatcli.service.commands."""
+"""What chat's commands do: one handler a command, run on a ``Thread`` alike at every door, giving data (the turn it
+ran, or what it ``Said``) that the prompt (chatcli.ui.commands), an editor (chatcli.editor) and ``chat serve``
+(chatcli.api) only render. The commands are defined in chatcli.service.commands; what only a terminal does (/copy,
+/edit, /status...) is the prompt's own."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
+from chatcli.config import Settings
+from chatcli.core.events import Notice
 from chatcli.errors import UsageError
+from chatcli.service.outcome import cost_part
+from chatcli.text import counted, make_title
 
 if TYPE_CHECKING:
-    from chatcli.core.events import TurnResult
-    from chatcli.service.chat import Chat
-    from chatcli.service.commands import Command
+    from chatcli.core.events import Compacted, TurnResult
+    from chatcli.service.jobs import Job
+    from chatcli.service.recall import SummaryView
     from chatcli.service.thread import Thread
+    from chatcli.threads.tree import Node
+
+
+class Service(Protocol):
+    """What a command asks of the chat it runs in (chatcli.service.chat.Chat)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+
+    def threads(self) -> Any: ...
+
+    def commands(self) -> Any: ...
+
+
+class Data(str):
+    """A line a command gives as its data (a model's name, a summary, a tree): on stdout at the prompt, where the other
+    lines it says are notes."""
 
 
 @dataclass(frozen=True)
 class Said:
-    """What a command that runs no turn did: the line it says, and what a door may show of it besides (the model it
-    chose, the thread it forked)."""
+    """What a command that runs no turn did: its lines, in order (``Data`` among them), and what a door may act on
+    besides: the model it chose, the thread it forked, the background reply it started."""
 
-    line: str
+    lines: tuple[str, ...]
     model: str | None = None
     forked: str | None = None
-    job: str | None = None
+    job: Job | None = None
+
+    @property
+    def line(self) -> str:
+        """Everything it said, as one text (an editor's message, serve's ``said``)."""
+        return "\n".join(self.lines)
 
 
-Run = Callable[["Chat", "Thread", str], Awaitable["TurnResult | Said"]]
+Run = Callable[[Service, "Thread", str], Awaitable["TurnResult | Said"]]
+# How long an MCP prompt's command waits for the MCP servers still starting.
+SERVER_WAIT = 30.0
 
 
-async def run_offered(chat: Chat, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
-    """Run ``command`` (with the text after it, ``arg``) on ``thread``: refused in one line where the thread cannot
-    do what it needs, or where it is the prompt's only."""
-    refused = chat.commands().refusal(command, thread.can, editor=True)
-    if refused is not None:
-        raise refused
-    runs = RUNS.get(command.name) if command.editor is not None else None
-    if runs is None:
-        raise UsageError(f"{command.name} is run at chat's prompt only", hint="chat -t ID opens the thread there")
-    return await runs(chat, thread, arg)
-
-
-async def _retry(chat: Chat, thread: Thread, arg: str) -> TurnResult:
-    return await thread.retry()
-
-
-async def _undo(chat: Chat, thread: Thread, arg: str) -> Said:
+async def retry(chat: Service, thread: Thread, arg: str) -> TurnResult:
+    question = await thread.recall.last_question()
+    if question is None:
+        raise UsageError("nothing to retry: this thread has no message yet")
+    thread.listener.hear(Notice(f"retrying: {make_title(question)}"))
     before = (await thread.tree()).current
-    if await thread.undo() is None:
-        return Said("nothing to undo")
-    return Said("took back the last exchange" + (f" (kept as node {before}: /goto {before})" if before else ""))
+    result = await thread.retry()
+    if before is not None:
+        kept = f"the answer it had is kept as node {before}: /goto {before} brings it back, /tree shows both"
+        thread.listener.hear(Notice(kept))
+    return result
 
 
-async def _model(chat: Chat, thread: Thread, arg: str) -> Said:
-    if not arg:
-        return Said(f"the model is {thread.model_name or chat.settings.model}")
-    await thread.choose_model(arg)
-    return Said(f"model {arg} from the next message, kept with this thread", model=arg)
-
-
-async def _compact(chat: Chat, thread: Thread, arg: str) -> Said:
-    done = await thread.own("memory").compact(arg or None)
-    return Said(f"compacted {done.turns} earlier turns: {done.before:,} -> {done.after:,} tokens")
-
-
-async def _summary(chat: Chat, thread: Thread, arg: str) -> Said:
-    view = await thread.own("memory").summary()
-    return Said(view.text or "no summary yet: every turn is sent whole")
-
-
-async def _fork(chat: Chat, thread: Thread, arg: str) -> Said:
-    from chatcli.threads.operations import Threads
-
-    threads = chat.threads()
-    if not isinstance(threads, Threads):
-        raise UsageError("this thread cannot be forked here")
-    current = (await thread.tree()).current
-    if current is None:
-        raise UsageError("nothing to fork: this thread is empty")
-    new_id = await threads.fork(thread.thread_id, current)  # the branch it is on, to the node it is on
-    return Said(f"forked into thread {new_id} (chat -t {new_id})", forked=new_id)
-
-
-async def _background(chat: Chat, thread: Thread, arg: str) -> Said:
+async def background(chat: Service, thread: Thread, arg: str) -> Said:
+    """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this door
+    runs, with its environment; the door is free at once."""
     from chatcli.service import jobs
 
     if not arg:
-        raise UsageError("bg takes the question to answer in the background")
+        raise UsageError("/bg QUESTION: give the question to answer in the background")
+    if thread.attached:  # queued for a message here: a background reply would ask without them
+        count = len(thread.attached)
+        queued = "the file queued goes" if count == 1 else f"the {count} files queued go"
+        raise UsageError(
+            f"/bg asks without files: {queued} with your next message here",
+            hint="send them with a message here, or empty the queue with /attach --clear",
+        )
     job = jobs.ask_in_background(thread, arg, chat.settings, chat.environ)
     return Said(
-        f"answering in the background as job {job.id}: chat attach {job.id} follows it, chat jobs lists it; this"
-        " thread is busy until it ends",
-        job=job.id,
+        (
+            f"answering in the background as job {job.id} (chat attach {job.id} follows it, chat jobs lists it); "
+            "this thread is busy until it ends",
+        ),
+        job=job,
     )
 
 
-async def _tree(chat: Chat, thread: Thread, arg: str) -> Said:
+async def undo(chat: Service, thread: Thread, arg: str) -> Said:
+    before = (await thread.tree()).current
+    undone = await thread.undo()
+    if undone is None:
+        return Said(("nothing to undo",))
+    if undone.compaction is not None:
+        what = "the summary edit" if undone.compaction == "edit" else "the compaction"
+        return Said((f"undone: {what} (the summary before it is sent again)",))
+    return Said(
+        (
+            f"undone: {make_title(undone.question)}"
+            + (" (and its answer)" if undone.messages > 1 else "")
+            + (f"; kept as node {before}: /goto {before} brings it back" if before is not None else ""),
+        )
+    )
+
+
+async def model(chat: Service, thread: Thread, arg: str) -> Said:
+    if not arg:
+        return Said((Data(thread.model_name or chat.settings.model),))
+    await thread.choose_model(arg)  # checked there: a graph's own model, a name that is none, a missing key
+    return Said((f"model {arg} from the next message, kept with this thread",), model=arg)
+
+
+async def compact(chat: Service, thread: Thread, arg: str) -> Said:
+    thread.listener.hear(Notice("compacting the earlier turns..." + (f" (focus: {arg})" if arg else "")))
+    done = await thread.own("memory").compact(arg or None)
+    return Said(
+        (compacted_line(done), "the thread keeps every message · /summary shows what is sent · /undo takes it back")
+    )
+
+
+def compacted_line(done: Compacted) -> str:
+    """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011"."""
+    usage = done.spent.usage or {}
+    parts = [f"compacted {counted(done.turns, 'earlier turn')}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
+    if usage.get("input_tokens") is not None:
+        parts.append(f"{usage['input_tokens']:,} in · {usage.get('output_tokens') or 0:,} out")
+    price = cost_part(done.spent)
+    if price:
+        parts.append(price)
+    if done.cut:
+        from chatcli.backends.own.compaction import CUT_NOTE
+
+        parts.append(CUT_NOTE)
+    return " · ".join(parts)
+
+
+async def summary(chat: Service, thread: Thread, arg: str) -> Said:
+    """/summary: what is sent in place of the earlier turns (/summary edit is the prompt's: an editor in a terminal)."""
+    if arg:
+        raise UsageError(
+            "/summary edit is run at chat's prompt only" if arg == "edit" else "/summary takes edit, or nothing"
+        )
+    view = await thread.own("memory").summary()
+    pinned = f"turn{'s' if len(view.pinned) > 1 else ''} {', '.join(map(str, view.pinned))}"
+    pins = [f"pinned, always sent whole: {pinned}"] if view.pinned else []
+    if not view.text:
+        whole = f"all {counted(view.turns, 'turn')} are sent as they are" if view.turns else "no turn yet"
+        return Said((f"no summary: {whole} (within the budget) · /compact makes one", *pins))
+    made = _made(view)
+    folded = "turn 1" if view.covers == 1 else f"turns 1-{view.covers}"
+    first = ["turn 1 (the first question) is sent whole beside it"] if view.first_whole else []
+    return Said(
+        (f"sent in place of {folded} of {view.turns}" + (f" · {made}" if made else ""), Data(view.text), *first, *pins)
+    )
+
+
+def _made(view: SummaryView) -> str:
+    """How and when the summary was made: "made by /compact at 2026-11-24 10:02 UTC, focus: the API"."""
+    made = view.made or {}
+    ways = {"compact": "by /compact", "auto": "automatically", "edit": "by hand (/summary edit)"}
+    how = ways.get(made.get("kind", ""))
+    said = [how] if how else []
+    if made.get("at"):
+        said.append(f"at {str(made['at'])[:16].replace('T', ' ')} UTC")
+    focus = f", focus: {made['focus']}" if made.get("focus") else ""
+    return f"made {' '.join(said)}{focus}" if said else ""
+
+
+async def fork(chat: Service, thread: Thread, arg: str) -> Said:
+    """A new thread holding the branch this one is on, to the node it is on; the door goes on there as it goes."""
+    from chatcli.threads.operations import Threads, turns_of
+
+    turns = turns_of(await thread.messages())
+    current = (await thread.tree()).current
+    if not turns or current is None:
+        raise UsageError("nothing to fork: this thread is empty")
+    threads = chat.threads()
+    if not isinstance(threads, Threads):
+        raise UsageError("this thread cannot be forked here")
+    new_id = await threads.fork(thread.thread_id, current)
+    said = f"forked {thread.thread_id} ({counted(len(turns), 'turn')}) into thread {new_id} (chat -t {new_id})"
+    return Said((said,), forked=new_id)
+
+
+async def tree(chat: Service, thread: Thread, arg: str) -> Said:
     from chatcli.threads.tree import draw
 
-    return Said("\n".join(draw(await thread.tree(), unfold=arg == "all")))
+    if arg not in ("", "all"):
+        raise UsageError("/tree takes all, or nothing")
+    drawn = await thread.tree()
+    width = shutil.get_terminal_size((100, 24)).columns
+    lines: list[str] = [Data(line) for line in draw(drawn, width=width, unfold=arg == "all")]
+    if len(drawn.nodes) > 1:
+        lines.append("/goto N moves the thread to node N (nothing is lost); /label NAME names the node it is on")
+    return Said(tuple(lines))
 
 
-async def _goto(chat: Chat, thread: Thread, arg: str) -> Said:
+async def goto(chat: Service, thread: Thread, arg: str) -> Said:
     if not arg:
-        raise UsageError("/goto takes a node's number or label")
+        raise UsageError("/goto takes a node's number or label", hint="/tree shows them")
+    before = (await thread.tree()).current
     node = await thread.goto(arg)
-    return Said(f"on node {node.number}: the next question goes on from there")
+    if node.number == before:
+        return Said((f"already on node {node.number}: {_described(node)}",))
+    left = f"; node {before} is where you were (/goto {before})" if before is not None else ""
+    return Said((f"on node {node.number}: {_described(node)}{left}",))
 
 
-async def _label(chat: Chat, thread: Thread, arg: str) -> Said:
+async def label(chat: Service, thread: Thread, arg: str) -> Said:
+    if not arg:
+        raise UsageError("/label takes a name", hint="/tree shows the labels given")
     node = await thread.label(arg)
-    return Said(f"node {node.number} is {arg}")
+    return Said((f"node {node.number} is {arg} (/goto {arg} goes back to it): {_described(node)}",))
 
 
-RUNS: dict[str, Run] = {
-    "/tree": _tree,
-    "/goto": _goto,
-    "/label": _label,
-    "/compact": _compact,
-    "/summary": _summary,
-    "/model": _model,
-    "/retry": _retry,
-    "/undo": _undo,
-    "/fork": _fork,
-    "/bg": _background,
-}
+def _described(node: Node) -> str:
+    """A node in a few words: its question's start and its answer's."""
+    answer = make_title(node.answer) if node.answer else "(no answer)"
+    return f"{make_title(node.question)} -> {answer}"
+
+
+async def mcp_prompt(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
+    """``/mcp__SERVER__PROMPT ARGS``: the MCP prompt filled with its arguments (in order, or ``name=value``), what it
+    gives sent as the question (a resource its text mentions is not read)."""
+    from chatcli.tools.context import prompt_question
+
+    toolbox = thread.toolbox
+    if toolbox is None:
+        raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
+    await toolbox.settle(SERVER_WAIT)
+    return await thread.send(await prompt_question(toolbox, f"{name} {arg}"))

@@ -1,22 +1,32 @@
 """The commands of one ``Chat``: each defined once (its name, help, arguments, what it needs of a thread, whether an
-editor may run it), and the doors' views of them.
+editor may run it, its handler), and the doors' views of them.
 
-The prompt's slash commands (chatcli.ui.commands: their handlers, /help and Tab completion), an editor's available
-commands (chatcli.editor.agent) and ``chat serve``'s (chatcli.api.server) are views of one ``Commands``, filtered by
-what the thread can do (``Ability``, as its backend's ``Abilities`` say), never by a list of names. Nothing here
-imports a UI library.
+The prompt's slash commands (chatcli.ui.commands: /help, Tab completion, what only a terminal does), an editor's
+available commands (chatcli.editor.agent) and ``chat serve``'s (chatcli.api.server) are views of one ``Commands``,
+filtered by what the thread can do (``Ability``, as its backend's ``Abilities`` say), never by a list of names; each
+runs a command's one handler (chatcli.service.command_runs) and renders what it gives. The MCP servers' prompts are
+commands of the registry too (``/mcp__SERVER__PROMPT``), as the thread's toolbox knows them. Nothing here imports a
+UI library.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 
 from chatcli.core.inputs import check_utf8
 from chatcli.errors import UsageError
+from chatcli.service import command_runs as runs
 from chatcli.service.abilities import Ability
 
-__all__ = ["Ability", "Can", "Command", "Commands", "Offer"]
+if TYPE_CHECKING:
+    from chatcli.core.events import TurnResult
+    from chatcli.service.command_runs import Run, Said, Service
+    from chatcli.service.thread import Thread
+    from chatcli.tools.context import HasServers
+
+__all__ = ["Ability", "Can", "Command", "Commands", "Offer", "run_offered"]
 
 
 class Can(Protocol):
@@ -59,7 +69,8 @@ class Command:
     thread refuses at the prompt in its own words (/system, /compact...); an editor is not offered it at all
     (``Offer.needs``). ``needs_thread``: False runs at once, before the thread is open (/help, /exit); ``complete``:
     what completes its first argument ("threads", "models", "roles", "files", or fixed words); ``editor``: how an
-    editor is offered it (None: the prompt's only)."""
+    editor is offered it (None: the prompt's only); ``run``: its handler at every door (None: the prompt's own, what
+    only a terminal does)."""
 
     name: str
     help: str
@@ -69,6 +80,7 @@ class Command:
     complete: str | tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     editor: Offer | None = None
+    run: Run | None = None
 
     def wants(self, *, editor: bool = False) -> frozenset[Ability]:
         """What it needs of the thread: at the prompt, or (``editor``) where an editor runs it."""
@@ -84,6 +96,7 @@ DEFINED: tuple[Command, ...] = (
         "fold every turn but the last into a summary sent in their place; FOCUS says what it must keep",
         "[FOCUS]",
         editor=Offer("fold the earlier turns into a summary (what is sent shrinks; nothing is lost)", "focus", OWN),
+        run=runs.compact,
     ),
     Command(
         "/summary",
@@ -91,6 +104,7 @@ DEFINED: tuple[Command, ...] = (
         "[edit]",
         complete=("edit",),
         editor=Offer("show the summary sent in place of the earlier turns", None, OWN),
+        run=runs.summary,
     ),
     Command("/pin", "always send turn N (the last by default) whole, through any compaction", "[N]"),
     Command("/unpin", "let turn N (the last by default) be folded into the summary again", "[N]"),
@@ -100,6 +114,7 @@ DEFINED: tuple[Command, ...] = (
         "[NAME]",
         complete="models",
         editor=Offer("answer with another model from the next message on", "model name", OWN),
+        run=runs.model,
     ),
     Command(
         "/role",
@@ -113,6 +128,7 @@ DEFINED: tuple[Command, ...] = (
         "answer the last message again, replacing the answer",
         needs=frozenset(),
         editor=Offer("answer the last question again", answers=True),
+        run=runs.retry,
     ),
     Command(
         "/bg",
@@ -123,12 +139,14 @@ DEFINED: tuple[Command, ...] = (
         editor=Offer(
             "ask a question in the background: free at once; chat jobs lists it, chat attach follows it", "question"
         ),
+        run=runs.background,
     ),
     Command(
         "/undo",
         "take back the last exchange (your message, its tool calls and its answer), or a /compact made since",
         needs=frozenset(),
         editor=Offer("take back the last exchange"),
+        run=runs.undo,
     ),
     Command(
         "/tree",
@@ -137,6 +155,7 @@ DEFINED: tuple[Command, ...] = (
         needs=frozenset(),
         complete=("all",),
         editor=Offer("show every question and answer this thread had, as a tree", None),
+        run=runs.tree,
     ),
     Command(
         "/goto",
@@ -144,6 +163,7 @@ DEFINED: tuple[Command, ...] = (
         "NODE",
         needs=frozenset(),
         editor=Offer("move the thread to another node of its tree (nothing is lost)", "node number or label"),
+        run=runs.goto,
     ),
     Command(
         "/label",
@@ -151,6 +171,7 @@ DEFINED: tuple[Command, ...] = (
         "NAME",
         needs=frozenset(),
         editor=Offer("name the node the thread is on", "label"),
+        run=runs.label,
     ),
     Command("/copy", "copy the last answer, or its N-th code block, to the clipboard", "[N]", needs=frozenset()),
     Command(
@@ -188,6 +209,7 @@ DEFINED: tuple[Command, ...] = (
         "/fork",
         "continue in a new thread that starts as a copy of this one",
         editor=Offer("continue in a new session that starts as a copy of this one", None, OWN),
+        run=runs.fork,
     ),
     Command("/title", "show or set this thread's title", "[TEXT]"),
     Command(
@@ -240,13 +262,25 @@ class Commands:
         return sorted(self, key=lambda c: c.name)
 
     def get(self, name: str) -> Command | None:
-        """The command of this exact name or alias ("/retry"), or None."""
-        return self.by_name.get(name)
+        """The command of this exact name or alias ("/retry"; an MCP prompt's, ``/mcp__SERVER__PROMPT``), or None."""
+        from chatcli.tools.listing import PREFIX
+
+        return _prompt(name) if name.startswith(PREFIX) else self.by_name.get(name)
+
+    def prompts(self, toolbox: HasServers | None) -> list[Command]:
+        """The MCP servers' prompts ``toolbox`` knows (none before their servers are listed), as commands."""
+        from chatcli.tools.context import prompts
+
+        return [
+            _prompt(p.command, p.description or f"the prompt {p.name} of MCP server {p.server}", p.synopsis)
+            for p in prompts(toolbox)
+        ]
 
     def find(self, line: str) -> tuple[Command, str]:
-        """The command a line names (any case) and the text after it, or a UsageError with a suggestion."""
+        """The command a line names (any case but an MCP prompt's) and the text after it, or a UsageError with a
+        suggestion."""
         name, *rest = check_utf8(line, "the command").strip().split(None, 1)
-        found = self.by_name.get(name.lower())
+        found = self.get(name) or self.by_name.get(name.lower())
         if found is None:
             import difflib
 
@@ -258,10 +292,11 @@ class Commands:
             raise UsageError(f"{found.name} takes no argument")
         return found, arg
 
-    def offered(self, can: Can) -> list[tuple[Command, Offer]]:
+    def offered(self, can: Can, toolbox: HasServers | None = None) -> list[tuple[Command, Offer]]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
-        defined, each with how."""
-        return [(c, c.editor) for c in self if c.editor is not None and c.wants(editor=True) <= can.abilities]
+        defined, then the prompts of its ``toolbox``'s MCP servers, each with how."""
+        every = [*self, *self.prompts(toolbox)]
+        return [(c, c.editor) for c in every if c.editor is not None and c.wants(editor=True) <= can.abilities]
 
     def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:
         """Why ``command`` does not run on a thread that can do ``can`` (None: it runs), at the prompt or in an
@@ -272,3 +307,21 @@ class Commands:
         if missing:
             return UsageError(f"{command.name} is not available on {can.where}'s thread", hint="/help lists commands")
         return None
+
+
+def _prompt(name: str, about: str = "an MCP prompt", synopsis: str = "[ARGS]") -> Command:
+    """The command of an MCP server's prompt ``name`` (``/mcp__SERVER__PROMPT``, its arguments ``synopsis``: any, for
+    a prompt not listed yet): what it gives is asked, at any door (tools off: an unknown command)."""
+    run = functools.partial(runs.mcp_prompt, name)
+    return Command(name, about, synopsis, frozenset(), editor=Offer(about, synopsis or None, answers=True), run=run)
+
+
+async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
+    """Run ``command`` (with the text after it, ``arg``) where a client runs it (an editor, serve's): refused in one
+    line where the thread cannot do what it needs there, or where it is the prompt's only."""
+    refused = chat.commands().refusal(command, thread.can, editor=True)
+    if refused is not None:
+        raise refused
+    if command.editor is None or command.run is None:
+        raise UsageError(f"{command.name} is run at chat's prompt only", hint="chat -t ID opens the thread there")
+    return await command.run(chat, thread, arg)

@@ -1,6 +1,7 @@
 """A thread opened again that was waiting on the user (at the prompt, by /switch, in an editor's session): what it
 waits on is said and asked again as the door's listener asks, then the turn goes on. Decided here once, for every
-door; what waits is listed in the inbox (chatcli.service.inbox)."""
+door; a request to answer a thread that waits on nothing is refused by ``chatcli.service.outcome.waits_on``; what
+waits is listed in the inbox (chatcli.service.inbox)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ _CTRL_C_HINT = 3
 def _import_engine(model: str) -> None:
     """Import the heavy modules (LangGraph, the model's client, the thread and the slash commands) so the first
     turn is quick; none of them is needed to draw the prompt."""
-    import chatcli.ui.commands.mcp  # noqa: F401
+    import chatcli.ui.commands  # noqa: F401
     import chatcli.ui.reply  # noqa: F401
     from chatcli.service.chat import load_engine
 
@@ -199,7 +199,6 @@ async def _cancellable(
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
     from chatcli.ui.commands import Context, execute, is_command, literal, resolve
-    from chatcli.ui.commands.mcp import ask_prompt, is_prompt_command
     from chatcli.ui.reply import ask_line, left_unanswered
 
     output, settings = repl.output, repl.settings
@@ -213,9 +212,6 @@ async def dispatch(repl: Repl, text: str) -> bool:
             return True
         conversation = _opened(repl.loading) if answered is None and repl.received is None else None
         repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
-        return True
-    if is_prompt_command(text):  # /mcp__SERVER__PROMPT: what the prompt gives is sent
-        await _cancellable(repl, lambda c: ask_prompt(c, text, settings), "stopped: nothing was sent")
         return True
     registry = repl.commands()
     try:

@@ -11,17 +11,20 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping, cast
 
 from chatcli.config import Settings
+from chatcli.errors import UsageError
 from chatcli.text import say
 from chatcli.ui.output import Output
 
 if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
+    from chatcli.service.chat import Chat
     from chatcli.service.commands import Command, Commands
     from chatcli.service.jobs import Job
     from chatcli.service.thread import Thread
+    from chatcli.tools.context import HasServers
     from chatcli.ui.status import StatusLine
 
 # A command's handler: given the context and the text after its name; LEAVE ends the session.
@@ -70,6 +73,14 @@ class Context:
         say(self.out, text + "\n", data=True)
 
     @property
+    def chat(self) -> Chat:
+        """The chat the conversation was opened by: what its commands run on (chatcli.service.command_runs)."""
+        chat = self.thread.chat
+        if chat is None:
+            raise UsageError("this conversation runs no command of chat's")
+        return cast("Chat", chat)
+
+    @property
     def thread(self) -> Thread:
         """The conversation, for a command that needs one (the prompt runs those once the thread is open)."""
         assert self.conversation is not None, "a command that needs the thread ran before it was open"
@@ -111,12 +122,14 @@ def resolve(line: str, registry: Commands | None = None) -> tuple[Command, str]:
     return (registry if registry is not None else defined()).find(line)
 
 
-def help_text(columns: int | None = None, registry: Commands | None = None) -> str:
+def help_text(columns: int | None = None, registry: Commands | None = None, toolbox: HasServers | None = None) -> str:
     """The /help listing, from ``registry`` (a chat's; None: the commands chat defines), each description wrapped at
-    a word to ``columns`` (the terminal's)."""
+    a word to ``columns`` (the terminal's); then the prompts of ``toolbox``'s MCP servers (none before they are
+    listed)."""
     import shutil
     import textwrap
 
+    registry = registry if registry is not None else defined()
     columns = columns or shutil.get_terminal_size((100, 24)).columns
     rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands(registry)]
     width = max(len(usage) for usage, _ in rows)
@@ -127,4 +140,9 @@ def help_text(columns: int | None = None, registry: Commands | None = None) -> s
         lines += [f"  {usage.ljust(width)}  {first}", *(" " * (width + 4) + more for more in rest)]
     ending = "Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves; a line "
     lines += textwrap.wrap(ending + "starting with // is sent with one / removed.", max(30, columns - 1))
+    prompts = [(f"{c.name} {c.args}".strip(), c.help) for c in registry.prompts(toolbox)]
+    if prompts:
+        width = max(len(usage) for usage, _ in prompts)
+        lines.append("MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):")
+        lines += [f"  {usage.ljust(width)}  {text}" for usage, text in prompts]
     return "\n".join(lines)

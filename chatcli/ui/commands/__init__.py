@@ -1,14 +1,15 @@
-"""The prompt's handlers of chat's commands (chatcli.service.commands defines them: name, help, what they need), and
-how a resolved command runs.
+"""How the prompt runs chat's commands (chatcli.service.commands defines them: name, help, what they need, their
+handler at every door) and renders what they give; the handlers of what only a terminal does.
 
-Handlers take a ``Context`` (the conversation, the output, the settings, the chat's commands, where listings go)
-and the text after the command name; they raise ``UsageError`` for anything the user should fix. How a line is
-resolved to a command and /help live in chatcli.ui.registry.
+Those handlers take a ``Context`` (the conversation, the output, the settings, the chat's commands, where listings
+go) and the text after the command name; every handler raises ``UsageError`` for anything the user should fix. How a
+line is resolved to a command and /help live in chatcli.ui.registry.
 """
 
 from chatcli.errors import UsageError
+from chatcli.service.command_runs import Data, Said
 from chatcli.service.commands import Command
-from chatcli.ui.commands import answers, branches, memory, remembered, session, threads
+from chatcli.ui.commands import answers, memory, remembered, session, threads
 from chatcli.ui.registry import LEAVE, Context, Handler, commands, help_text, is_command, leaves, literal, resolve
 
 __all__ = [
@@ -23,10 +24,10 @@ __all__ = [
     "resolve",
     "run_command",
 ]
-# Each command's handler at the prompt, by its name.
+# The prompt's own handlers, by the command's name ("/summary edit": by its name and argument): what only a terminal
+# does. Every other command runs its handler of every door (``Command.run``), rendered by ``shown``.
 HANDLERS: dict[str, Handler] = {
     **answers.HANDLERS,
-    **branches.HANDLERS,
     **memory.HANDLERS,
     **remembered.HANDLERS,
     **session.HANDLERS,
@@ -42,10 +43,29 @@ async def execute(found: Command, ctx: Context, arg: str) -> bool:
         refused = ctx.commands.refusal(found, ctx.conversation.can)
         if refused is not None:
             raise refused
-    handler = HANDLERS.get(found.name)
-    if handler is None:
+    handler = HANDLERS.get(f"{found.name} {arg}") or HANDLERS.get(found.name)
+    if handler is not None:
+        return await handler(ctx, arg) != LEAVE
+    if found.run is None:
         raise UsageError(f"{found.name} is not a command of the prompt's", hint="/help lists commands")
-    return await handler(ctx, arg) != LEAVE
+    done = await found.run(ctx.chat, ctx.thread, arg)
+    if isinstance(done, Said):
+        await shown(ctx, done)
+    return True
+
+
+async def shown(ctx: Context, done: Said) -> None:
+    """What a command that ran no turn did, as the prompt shows it: its data on stdout, the rest as notes; the prompt
+    goes on in the thread it forked, and says here when the background reply it started ends."""
+    for line in done.lines:
+        (ctx.print if isinstance(line, Data) else ctx.output.note)(line)
+    if done.forked is not None:
+        original = ctx.thread.thread_id
+        await threads.switched(ctx, await ctx.chat.find(done.forked), "switched to the fork")
+        ctx.output.note(f"{original} stays as it was: /switch {original}")
+    if done.job is not None:
+        ctx.started.append(done.job)  # (said above the prompt: the job does not write into its terminal)
+        ctx.output.note("said here when it ends; meanwhile a message here waits for it, /new starts another thread")
 
 
 async def run_command(ctx: Context, line: str) -> bool:

@@ -1,64 +1,12 @@
-"""Slash commands about this thread's answers and how the next one is asked: retry, undo, copy, thinking, usage,
-system prompt, model, role and attachments."""
+"""Slash commands about this thread's answers and how the next one is asked: copy, thinking, usage, system prompt,
+role and attachments."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chatcli.errors import UsageError
-from chatcli.text import make_title
 from chatcli.ui.registry import Context, Handler
-
-
-async def _retry(ctx: Context, arg: str) -> None:
-    question = await ctx.thread.recall.last_question()
-    if question is None:
-        raise UsageError("nothing to retry: this thread has no message yet")
-    ctx.output.note(f"retrying: {make_title(question)}")
-    before = (await ctx.thread.tree()).current
-    await ctx.thread.retry()
-    if before is not None:
-        ctx.output.note(f"the answer it had is kept as node {before}: /goto {before} brings it back, /tree shows both")
-
-
-async def _background(ctx: Context, arg: str) -> None:
-    """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this prompt
-    runs, with its environment; the prompt is free at once and says when it ends."""
-    from chatcli.service import jobs
-
-    question = arg.strip()
-    if not question:
-        raise UsageError("/bg QUESTION: give the question to answer in the background")
-    if ctx.thread.attached:  # queued for a message here: a background reply would ask without them
-        count = len(ctx.thread.attached)
-        queued = "the file queued goes" if count == 1 else f"the {count} files queued go"
-        raise UsageError(
-            f"/bg asks without files: {queued} with your next message here",
-            hint="send them with a message here, or empty the queue with /attach --clear",
-        )
-    job = jobs.ask_in_background(ctx.thread, question, ctx.settings, ctx.environ)
-    ctx.started.append(job)  # (the prompt says when it ends, above itself: the job does not write into its terminal)
-    ctx.output.note(
-        f"answering in the background as job {job.id} (chat attach {job.id} follows it); said here when it ends. "
-        f"Meanwhile this thread is busy: a message here waits for it, /new starts another"
-    )
-
-
-async def _undo(ctx: Context, arg: str) -> None:
-    before = (await ctx.thread.tree()).current
-    undone = await ctx.thread.undo()
-    if undone is None:
-        ctx.output.note("nothing to undo")
-        return
-    if undone.compaction is not None:
-        what = "the summary edit" if undone.compaction == "edit" else "the compaction"
-        ctx.output.note(f"undone: {what} (the summary before it is sent again)")
-        return
-    ctx.output.note(
-        f"undone: {make_title(undone.question)}"
-        + (" (and its answer)" if undone.messages > 1 else "")
-        + (f"; kept as node {before}: /goto {before} brings it back" if before is not None else "")
-    )
 
 
 async def _copy(ctx: Context, arg: str) -> None:
@@ -142,14 +90,6 @@ async def _system(ctx: Context, arg: str) -> None:
     ctx.output.note("system prompt set for this thread")
 
 
-async def _model(ctx: Context, arg: str) -> None:
-    if not arg:
-        ctx.print(ctx.thread.model_name or ctx.settings.model)
-        return
-    await ctx.thread.choose_model(arg)  # checked there: a graph's own model, a name that is none, a missing key
-    ctx.output.note(f"model {arg} from the next message, kept with this thread")
-
-
 async def _role(ctx: Context, arg: str) -> None:
     from pathlib import Path
 
@@ -219,14 +159,10 @@ async def _fetch(ctx: Context, url: str) -> Any:
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
-    "/retry": _retry,
-    "/bg": _background,
-    "/undo": _undo,
     "/copy": _copy,
     "/think": _think,
     "/usage": _usage,
     "/system": _system,
-    "/model": _model,
     "/role": _role,
     "/attach": _attach,
 }

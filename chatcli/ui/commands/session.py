@@ -6,11 +6,10 @@ from chatcli.ui.registry import LEAVE, Context, Handler, help_text
 
 
 async def _help(ctx: Context, arg: str) -> None:
-    from chatcli.ui.commands.mcp import prompt_help
     from chatcli.ui.pager import page
 
     toolbox = ctx.conversation.toolbox if ctx.conversation is not None else None
-    page("\n".join([help_text(registry=ctx.commands), *prompt_help(toolbox)]) + "\n", ctx.out)  # taller: paged
+    page(help_text(registry=ctx.commands, toolbox=toolbox) + "\n", ctx.out)  # taller: paged
 
 
 async def _tools(ctx: Context, arg: str) -> None:

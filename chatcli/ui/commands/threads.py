@@ -1,4 +1,4 @@
-"""Slash commands about threads: start, list, switch, fork, title, show and export them."""
+"""Slash commands about threads: start, list, switch, title, show and export them, and go on in another."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from chatcli.core.inputs import check_thread_id
 from chatcli.errors import UsageError
 from chatcli.text import counted, json_text
-from chatcli.threads.operations import Threads, transcript_markdown, turns_of
+from chatcli.threads.operations import Threads, transcript_markdown
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from chatcli.service.opening import Finder, Opening
 
 
-async def _switched(ctx: Context, opening: Opening, what: str) -> None:
+async def switched(ctx: Context, opening: Opening, what: str) -> None:
     await ctx.thread.switch(opening)
     from chatcli.core.binding import resume_template
 
@@ -37,7 +37,7 @@ def _chat(ctx: Context) -> Finder:
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
-    await _switched(ctx, await _chat(ctx).find(new=arg or None), "new thread")
+    await switched(ctx, await _chat(ctx).find(new=arg or None), "new thread")
 
 
 async def _threads(ctx: Context, arg: str) -> None:
@@ -64,7 +64,7 @@ async def _switch(ctx: Context, arg: str) -> None:
     if info is not None and info.thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {info.thread_id}")
         return
-    await _switched(ctx, opening, "new thread (no thread had that id)" if info is None else "switched")
+    await switched(ctx, opening, "new thread (no thread had that id)" if info is None else "switched")
     if info is not None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
@@ -78,17 +78,6 @@ def _own_threads(ctx: Context) -> Threads:
     """The threads of a thread chat keeps itself: /fork and /title run on no other (they need a thread chat keeps,
     which a LangGraph server's is not: chatcli.service.commands)."""
     return cast(Threads, ctx.threads())
-
-
-async def _fork(ctx: Context, arg: str) -> None:
-    turns = turns_of(await ctx.thread.messages())
-    current = (await ctx.thread.tree()).current
-    if not turns or current is None:
-        raise UsageError("nothing to fork: this thread is empty")
-    original = ctx.thread.thread_id
-    new_id = await _own_threads(ctx).fork(original, current)  # the branch it is on, to the node it is on
-    await _switched(ctx, await _chat(ctx).find(new_id), f"forked {original} ({counted(len(turns), 'turn')})")
-    ctx.output.note(f"{original} stays as it was: /switch {original}")
 
 
 async def _title(ctx: Context, arg: str) -> None:
@@ -147,7 +136,6 @@ HANDLERS: dict[str, Handler] = {
     "/new": _new,
     "/threads": _threads,
     "/switch": _switch,
-    "/fork": _fork,
     "/title": _title,
     "/history": _history,
     "/export": _export,
