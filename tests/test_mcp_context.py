@@ -38,16 +38,14 @@ def last_question(server: Any) -> Any:
 
 
 async def test_a_prompt_is_a_slash_command_and_its_text_is_the_question(server, with_notes):
-    from chatcli.ui.commands.mcp import ask_prompt
-
     async with conversation(with_notes) as c:
         await c.conversation.toolbox.settle(30)
         server.queue(Reply("Looks fine."), Reply("Reviewed for style."), Reply("Stand-up."))
-        await ask_prompt(c.conversation, "/mcp__notes__review 'x = 1'", with_notes)
+        await c.run("/mcp__notes__review 'x = 1'")
         assert last_question(server) == "Review this code for bugs:\nx = 1"
-        await ask_prompt(c.conversation, "/mcp__notes__review focus=style 'y = 2'", with_notes)
+        await c.run("/mcp__notes__review focus=style 'y = 2'")
         assert last_question(server) == "Review this code for style:\ny = 2"
-        await ask_prompt(c.conversation, "/mcp__notes__standup", with_notes)
+        await c.run("/mcp__notes__standup")
         assert (
             last_question(server)
             == "user: What did we do yesterday?\n\nassistant: Let me look at the notes.\n\nuser: And today?"
@@ -58,16 +56,15 @@ async def test_a_prompt_is_a_slash_command_and_its_text_is_the_question(server, 
 
 async def test_a_prompt_used_wrongly_is_one_line_and_nothing_is_sent(server, with_notes):
     from chatcli.errors import UsageError
-    from chatcli.ui.commands.mcp import ask_prompt
 
     async with conversation(with_notes) as c:
         await c.conversation.toolbox.settle(30)
         with pytest.raises(UsageError, match=r"/mcp__notes__review needs code: /mcp__notes__review code \[focus\]"):
-            await ask_prompt(c.conversation, "/mcp__notes__review", with_notes)
+            await c.run("/mcp__notes__review")
         with pytest.raises(UsageError, match="takes 2 arguments"):
-            await ask_prompt(c.conversation, "/mcp__notes__review a b c", with_notes)
+            await c.run("/mcp__notes__review a b c")
         with pytest.raises(UsageError, match="unknown command /mcp__notes__nope") as unknown:
-            await ask_prompt(c.conversation, "/mcp__notes__nope", with_notes)
+            await c.run("/mcp__notes__nope")
         assert "/mcp__notes__review" in str(unknown.value.hint)
     assert server.requests == []
 
@@ -194,12 +191,10 @@ async def test_at_the_prompt_a_prompt_command_is_sent_and_a_wrong_one_is_one_lin
 
 
 async def test_a_mention_in_a_prompts_text_reads_nothing(server, with_notes):
-    from chatcli.ui.commands.mcp import ask_prompt
-
     async with conversation(with_notes) as c:
         await c.conversation.toolbox.settle(30)
         server.queue(Reply("Carried on."))
-        await ask_prompt(c.conversation, "/mcp__notes__handoff", with_notes)
+        await c.run("/mcp__notes__handoff")
         assert last_question(server) == "Carry on from @notes:notes://today and tell me what it says."
 
 
