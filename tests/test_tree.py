@@ -308,7 +308,7 @@ def test_every_backend_s_thread_is_a_tree_at_serve(door: Any, backend: Any):
     assert [(n["node"], n["parent"], n["question"], n["answer"]) for n in tree["nodes"]] == [
         (1, None, "q1", "one"), (2, 1, "q2", "two"), (3, 1, "q2", "two again")
     ] and tree["current"] == 3, tree  # fmt: skip
-    assert command("goto", "2")["said"] == "on node 2: the next question goes on from there"
+    assert command("goto", "2")["said"] == "on node 2: q2 -> two; node 3 is where you were (/goto 3)"
     again = door.ask("q3", thread)
     assert again.code == 0 and "(earlier: q1 | q2)" in again.out, again
     asked = sent(backend.row, backend.model.requests[-1])
