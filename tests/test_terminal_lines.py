@@ -93,7 +93,7 @@ async def test_titles_and_questions_shown_by_switch_retry_undo_goto_and_tree_are
     question = f"question {EVIL}"
     async with conversation(settings, "evil") as c:
         c.out, c.err = Captured(tty=True), Captured(tty=True)  # what a terminal is shown
-        c.output = c.ctx.output = PlainOutput(c.out, c.err)
+        c.output = c.ctx.output = c.conversation.listener = PlainOutput(c.out, c.err)
         c.ctx.out = c.out
         await c.ask(question)  # the first message names the thread
         await c.run("/new")
