@@ -171,7 +171,7 @@ def test_chat_serve_returns_the_question_and_a_request_answers_it(server, chat_e
     assert results(server.requests[-1]) == ['twice: accept {"name":"Ada"} / accept {"colour":"green"}']
     assert ran(calls) == ["twice"]  # the call waited for its answers in the server: it ran once
     status, obj = served.request("POST", "/v1/threads/s/approvals", {"answers": {second: "decline"}})
-    assert status == 400 and "waits for no approval and no answer" in obj["error"]["message"], obj
+    assert status == 409 and "waits on nothing: answered already" in obj["error"]["message"], obj
 
 
 @pytest.mark.usefixtures("in_memory")
