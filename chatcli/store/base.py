@@ -201,8 +201,6 @@ class ThreadIndex(Protocol):
     async def bind(self, thread_id: str, binding: str) -> None:
         """Store what answers the thread."""
 
-    async def delete(self, thread_id: str) -> None: ...
-
     async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
         """Record what the thread waits on now (nothing: it waits on nothing, and leaves the inbox)."""
 
@@ -246,7 +244,7 @@ class ThreadIndex(Protocol):
         """What the ledger says of the thread and the day so far."""
 
     async def purge(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints, messages and row (without a checkpointer)."""
+        """Remove the thread's checkpoints, messages, row, binding, labels and inbox entry (its spending stays)."""
 
 
 class Store(Protocol):
@@ -308,8 +306,8 @@ class SaverStore:
 
     async def delete_thread(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and index row, and give the space back."""
-        await self.saver.adelete_thread(thread_id)
-        await self.index.delete(thread_id)
+        await self.saver.adelete_thread(thread_id)  # (and the saver's cache of it)
+        await self.index.purge(thread_id)  # all else, as a store without a saver deletes it
         await self.guard.run(self.reclaim)
 
     async def reclaim(self) -> None:

@@ -163,15 +163,6 @@ class SqlThreadIndex(Generic[Conn]):
     async def set_count(self, thread_id: str, message_count: int) -> None:
         await self._write(self.SQL["set_count"], (message_count, time.time(), thread_id))
 
-    async def delete(self, thread_id: str) -> None:
-        statements = [statement for statement in self.SQL["delete"].split(";") if statement.strip()]
-
-        async def write() -> None:
-            async with self.lock:
-                await self._execute_all(statements, (thread_id,))
-
-        await self.guard.run(write)
-
     async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
         """Record what the thread waits on now (since when it first waited is kept); nothing: the thread leaves the
         inbox."""

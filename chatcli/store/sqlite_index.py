@@ -30,10 +30,6 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
         "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
         "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
-        "delete": (
-            "DELETE FROM chatcli_threads WHERE thread_id = ?; DELETE FROM chatcli_bindings WHERE thread_id = ?; "
-            "DELETE FROM chatcli_waiting WHERE thread_id = ?"
-        ),
         "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
             ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
         "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = ?",

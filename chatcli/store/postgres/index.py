@@ -35,10 +35,6 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
         "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT %s",
         "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
         "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
-        "delete": (
-            "DELETE FROM chatcli_threads WHERE thread_id = %s; DELETE FROM chatcli_bindings WHERE thread_id = %s; "
-            "DELETE FROM chatcli_waiting WHERE thread_id = %s"
-        ),
         "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (%s, %s, %s)
             ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
         "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = %s",
