@@ -37,7 +37,6 @@ def no_companions(db: Path) -> bool:
 CONTROLS = "nul\x00 bell\x07 esc\x1b[31m title\x1b]0;PWNED\x07 del\x7f back\x08 cr\r tab\t c1\x9b end"
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_control_characters_are_sent_stored_and_piped_back_exactly(server, chat_env):
     run = chat(chat_env, "--thread", "ctl", stdin=CONTROLS.encode())
     assert run.code == 0, run

@@ -63,7 +63,6 @@ def graph_env(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict
 # --------------------------------------------------------------------------- chat compact ID
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_compact_folds_the_earlier_turns_and_the_thread_keeps_every_one(server, chat_env):
     four_turns(chat_env, server)
     unfolded = len(server.requests[-1]["messages"])
@@ -239,7 +238,6 @@ def served(door: Any) -> Any:
 
 @doors("serve")
 @pytest.mark.e2e
-@pytest.mark.stores("sqlite", "postgres")
 def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     four_turns(chat_env, server)
     server.queue(Fault(status=500))  # a failed summary request: the error object, and nothing changed

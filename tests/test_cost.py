@@ -26,8 +26,6 @@ from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, stored
 from tests.test_reliability import db_of
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 PRICED = "gpt-4o-2024-08-06"
 # 1,000 tokens in (200 of them cached), 100 out.
 COUNTS = {"prompt_tokens": 1000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 200}}
@@ -48,7 +46,6 @@ def last_answer(chat_env: dict[str, str], thread: str):
 # --------------------------------------------------------------------------- the prices
 
 
-@pytest.mark.stores("sqlite")
 def test_the_kept_table_prices_dated_and_prefixed_names_and_knows_no_other(monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("the price table reached for the network")
@@ -65,7 +62,6 @@ def test_the_kept_table_prices_dated_and_prefixed_names_and_knows_no_other(monke
     assert pricer.cost_of([USAGE, USAGE], "my-local-llama") is None
 
 
-@pytest.mark.stores("sqlite")
 def test_config_prices_come_first_and_add_models():
     pricer = Pricer([("my-model", 1.0, 2.0, 0.5), ("GPT-4O", 0.0, 0.0, 0.0)])
     assert pricer.cost(USAGE, "my-model") == pytest.approx((800 * 1.0 + 200 * 0.5 + 100 * 2.0) / 1e6)
@@ -74,14 +70,12 @@ def test_config_prices_come_first_and_add_models():
     assert pricer.cost(USAGE, "my-model-2") is None  # no prefix matching: a different model
 
 
-@pytest.mark.stores("sqlite")
 def test_dollars_are_shown_to_a_tenth_of_a_cent_and_small_amounts_whole():
     assert [dollars(x) for x in (0.00325, 0.0012, 0, 1.5, 1234.5, 0.000035)] == [
         "$0.0032", "$0.0012", "$0.0000", "$1.50", "$1,234.50", "$0.000035",
     ]  # fmt: skip
 
 
-@pytest.mark.stores("sqlite")
 def test_since_takes_dates_times_today_and_ages():
     from datetime import datetime
 
@@ -154,7 +148,6 @@ def test_the_calls_of_a_tool_round_add_up(server, hosted):
     assert [m.response_metadata[COST_KEY] for m in answers] == [pytest.approx(GPT_4O)] * 2
 
 
-@pytest.mark.stores("sqlite")
 def test_a_price_table_that_cannot_load_makes_the_price_unknown_not_the_answer_fail(server, hosted, monkeypatch):
     import chatcli.backends.own.pricing
 
@@ -249,7 +242,6 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
 
 
 @pytest.mark.e2e  # five Python processes: which modules a process loads
-@pytest.mark.stores("sqlite")
 def test_the_price_table_is_loaded_by_an_answer_only(server, hosted, isolated_env):
     # The engine the prompt opens loads it once per hosted model ever, for the model's context window, kept then
     # in known-windows.json: from then on it never does (an answer does, unless config.toml prices the model);

@@ -230,7 +230,6 @@ async def test_send_streams_the_reply_in_pieces_and_keeps_it(tmp_path):
     assert [m.content for m in sent[1:]] == ["hi", "Hello there, how are you today?", "and again"]
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_history_survives_reopening_the_store(tmp_path, storage):
     db = storage.db(tmp_path / "c.db")
 

@@ -41,7 +41,6 @@ def write_graph(tmp_path: Path, body: str, name: str = "mine.py") -> str:
     return str(path)
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_a_graph_answers_shows_its_tool_call_and_keeps_the_thread(server, graph_env):
     server.queue(tool_calls(("get_weather", {"city": "Paris"}), text="Checking."), Reply("Sunny in Paris."))
     run = chat(graph_env, "--graph", AGENT, "-t", "trip", "weather in Paris?")
@@ -151,7 +150,6 @@ async def _open(settings, thread: str, listener: Tokens):
     return a_thread(settings, thread, listener, graph=GraphFile(AGENT, Path.cwd()))
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tools(server, settings):
     server.queue(
         tool_calls(("ask_user", {"question": "Which city?"}), text="Let me ask."),
@@ -176,7 +174,6 @@ async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tool
     assert ("tool", "Booked a table for 3 at Chez Y at 19:00.") in sent(server, 2)
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_resumed(server, settings):
     server.queue(tool_calls(("ask_user", {"question": "Which city?"})), Reply("Lyon it is."))
     async with await _open(settings, "crash", Tokens()) as conv:  # nobody answers: the run stops there
@@ -194,7 +191,6 @@ async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_re
     assert result.text == "Lyon it is." and [q.value for q in listener.questions] == ["Which city?"]
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(server, settings):
     server.queue(Reply("First."), Reply("Second."), Reply("Second, again."), Reply("On the fork."))
     async with await _open(settings, "travel", Tokens()) as conv:

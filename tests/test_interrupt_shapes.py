@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
-import pytest
-
 from chatcli.core import interrupts
 from chatcli.core.events import Decision, ToolCall
 from tests.fakeserver import Reply, tool_calls
@@ -26,7 +24,6 @@ async def _stopped_at_the_question(conv, text: str) -> None:
         pass
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_answer(server, settings):
     from langgraph.types import Command
 
@@ -51,7 +48,6 @@ async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_an
     assert "edited-by-client\n[exit code 0]" in result and "the user edited the arguments" in result
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_a_thread_waiting_in_chats_older_shape_is_asked_again_and_goes_on(server, settings, monkeypatch):
     from tests.helpers import a_thread
 

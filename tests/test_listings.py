@@ -18,8 +18,6 @@ import pytest
 from tests.helpers import Captured, assert_one_error_line, chat
 from tests.test_thread_commands import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 SAID_AT = "2026-11-23T10:40:12+00:00"
 LOCAL = "2026-11-23 16:10 +05:30"  # SAID_AT in TZ=IST-5:30: a zone with half an hour shows any slip
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.test_thread_commands import seeded_db, seeded_pg, two_threads  # noqa: F401  (fixtures)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.stores("sqlite", "postgres")]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("langchain_core", "langchain_openai", "langgraph", "openai", "langsmith")

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk
@@ -24,8 +23,6 @@ from chatcli.ui.output import usage_line
 from tests.fakeserver import Reply, echo_reply
 from tests.helpers import Tokens, chat
 from tests.test_graph import RecordingFakeModel, fake_model
-
-pytestmark = pytest.mark.stores("sqlite", "postgres")
 
 SYSTEM = "You are a test assistant."
 FACT = re.compile(r"fact\d+")
@@ -301,7 +298,6 @@ async def test_prompt_estimate_reaches_the_result_and_the_stored_reply(tmp_path,
     assert history[-1].response_metadata[PROMPT_ESTIMATE] == expected
 
 
-@pytest.mark.stores("sqlite")
 def test_usage_line_shows_counts_and_the_share_of_the_budget():
     served = TurnResult(
         "x", usage={"input_tokens": 812, "output_tokens": 64}, context_tokens=6000, prompt_tokens_est=700

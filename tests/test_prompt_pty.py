@@ -30,7 +30,6 @@ def assistant_messages(body: dict) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_two_turns_remember_then_resume_in_a_new_process(start, server):
     repl = start("--thread", "demo")
     assert "thread demo" in repl.text

@@ -365,7 +365,6 @@ def test_a_tool_call_waits_for_an_approval_request(server, chat_env, here, tmp_p
 
 
 @pytest.mark.e2e
-@pytest.mark.stores("sqlite", "postgres")
 def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, chat_env, serving):
     first, second = serving(), serving()
     questions = [f"question {i}" for i in range(8)]
@@ -390,7 +389,6 @@ def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, ch
 
 
 @pytest.mark.e2e
-@pytest.mark.stores("postgres")
 def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(server, chat_env, serving, tmp_path):
     env = {**chat_env, "CHATCLI_TOOLS": "shell"}
     first, second = serving(env=env), serving(env=env)

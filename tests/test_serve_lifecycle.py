@@ -213,7 +213,6 @@ def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(se
     assert "busy" not in [row["thread_id"] for row in json.loads(chat(chat_env, "threads", "--json").out)]
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_the_same_approval_twice_at_once_is_taken_once_and_the_answer_is_whole(server, chat_env, tmp_path, storage):
     """On PostgreSQL, the two requests go to two servers sharing the database."""
     import threading

@@ -12,8 +12,6 @@ from chatcli.backends.own.spending import Guard, LimitReached
 from chatcli.config import Settings
 from chatcli.errors import ExitStatus
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 # $1 per million tokens in, $10 per million out (config.toml's [prices]): 10,000 in and 1,000 out cost $0.02.
 PRICES = (("priced", 1.0, 10.0, 0.1),)
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 ROOT = Path(__file__).resolve().parent.parent
 
 

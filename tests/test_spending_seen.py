@@ -19,8 +19,6 @@ from chatcli.ui.limits import NOT_KEPT, limit_lines
 from tests.fakeserver import Reply
 from tests.helpers import chat
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 COUNTS = {"prompt_tokens": 1000, "completion_tokens": 100}
 PRICES = '[prices."gpt-fake"]\ninput = 100\noutput = 1000\n'
 LIMITS = {"CHATCLI_MAX_COST_DAY": "5", "CHATCLI_MAX_COST_THREAD": "0.2", "CHATCLI_MAX_COST_ANSWER": "0.5"}
@@ -162,7 +160,6 @@ async def test_usage_with_no_limit_set_is_its_one_line(settings, server):
     assert shown.splitlines() == ["1 turn · 1,000 tokens in · 100 out · $0.2000"], shown
 
 
-@pytest.mark.stores("sqlite")
 def test_a_thread_without_a_ledger_says_so_once_and_only_when_a_limit_is_set():
     # A server's thread (--remote): its model calls are the server's, never held against chat's limits.
     assert limit_lines(Standing([Room("max_cost_day", 5.0), Room("max_cost_answer", 1.0)], 0.0, kept=False)) == [

@@ -43,7 +43,6 @@ def wait_bottom(repl: Repl, line: str) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.stores("sqlite", "postgres")
 def test_the_status_line_says_the_model_the_thread_and_the_room_left_after_each_answer(
     server, chat_env, isolated_env, start
 ):

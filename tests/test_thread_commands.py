@@ -16,8 +16,6 @@ from tests.stores import message_rows
 from tests.test_cli import base_env
 from tests.test_reliability import db_of
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 
 def seed(home: Path, db: str | None = None) -> dict[str, str]:
     """Thread "alpha" (two turns) and "beta" (one), made through the real `chat`."""
@@ -107,7 +105,6 @@ def bind(env: dict[str, str], thread_id: str, binding: Any) -> None:
     asyncio.run(note())
 
 
-@pytest.mark.stores("sqlite")
 def test_a_mistyped_id_is_named_and_a_start_finds_the_thread(server, chat_env):
     """The management commands resolve an id as `chat -t` does: a generated id a character off is refused naming the
     thread it looks like, a unique start of one finds it, and no id at all means the latest thread."""
@@ -250,7 +247,6 @@ def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env)
     assert json.loads(piped.out)["messages"][1]["content"] == evil  # the export itself stays faithful
 
 
-@pytest.mark.stores("sqlite")
 def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
     """A file written before the thread index and search existed (schema 1) opens with both filled."""
     with sqlite3.connect(db_file(two_threads)) as conn:
@@ -274,7 +270,6 @@ def test_a_database_from_before_the_index_is_migrated_in_place(two_threads):
         ]
 
 
-@pytest.mark.stores("sqlite")
 @pytest.mark.parametrize("made_by", ["this version", "an older version"])
 def test_deleting_threads_gives_the_space_back(tmp_path, made_by):
     """Deleting a large thread shrinks the file: in place (incremental), or by one rewrite for older files."""

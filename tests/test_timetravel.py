@@ -16,8 +16,6 @@ from tests.fakeserver import Fault, Reply
 from tests.test_commands import Chat, chat
 from tests.test_prompt_pty import assistant_messages, user_messages
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 
 async def two_turns(c: Chat) -> None:
     await c.ask("first question")

@@ -37,7 +37,6 @@ def refused_lines(err: str) -> list[str]:
 # --------------------------------------------------------------------------- the loop
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_two_calls_streamed_in_pieces_run_with_yes_and_the_answer_goes_on(server, chat_env, tmp_path):
     server.queue(
         tool_calls(
@@ -197,7 +196,6 @@ def test_jsonl_emits_call_and_result_events_in_order(server, chat_env):
 # --------------------------------------------------------------------------- the thread stays valid
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_a_call_left_without_result_is_closed_before_the_next_question(server, chat_env, settings):
     """As after a kill -9 in the middle of a call: the thread holds a call and no result."""
     import asyncio
@@ -243,7 +241,6 @@ def test_history_with_calls_is_sent_whole_even_without_tools(server, chat_env):
     ]
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_undo_and_retry_treat_a_question_and_its_calls_as_one_exchange(server, settings):
     from dataclasses import replace
 
@@ -284,7 +281,6 @@ async def test_an_edited_call_runs_with_the_edited_arguments(server, settings, t
     )
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, settings):
     """The question for approval is part of the thread: chat stopping (a crash) does not lose it."""
     from dataclasses import replace
@@ -315,7 +311,6 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
 # --------------------------------------------------------------------------- show, export, search
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_show_export_and_search_include_calls_and_results(server, chat_env, tmp_path):
     server.queue(
         tool_calls(("shell", {"command": "echo zanzibar-result"}), text="Checking."), Reply("It said zanzibar.")
@@ -414,7 +409,6 @@ def test_one_line_past_the_shown_ones_is_shown_not_counted():
         assert "… 2 more lines" in shortened(two_more, width=80, keep_end=keep_end), keep_end
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_search_numbers_turns_by_questions_even_with_tool_messages(server, chat_env):
     server.queue(tool_calls(("shell", {"command": "echo a"})), Reply("first answer"), Reply("the quokka answer"))
     assert chat(chat_env, "--tools", "shell", "--yes", "-t", "turns", "one").code == 0

@@ -25,7 +25,6 @@ def _spawn(chat_env: dict[str, str]) -> Repl:
 
 
 @pytest.mark.e2e
-@pytest.mark.stores("sqlite", "postgres")
 def test_a_question_typed_at_once_is_answered(chat_env, server, storage):
     repl = _spawn(chat_env)
     try:
