@@ -168,13 +168,14 @@ def test_a_deleted_thread_takes_its_binding_with_it(server, chat_env, tmp_path):
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-fake", run
 
 
+@pytest.mark.e2e
 def test_chat_serve_goes_on_with_a_threads_model_and_refuses_a_graphs(server, graph_env, tmp_path):
-    from tests.doors.serve import AppServed
+    from tests.test_serve import Served
 
     server.queue(Reply("one"), Reply("from the graph"))
     assert chat(graph_env, "-m", "gpt-chosen", "-t", "mine", "hi", cwd=tmp_path).code == 0
     assert chat(graph_env, "--graph", AGENT, "-t", "graphs", "hi", cwd=tmp_path).code == 0
-    served = AppServed(graph_env)  # chat serve in this process (tests/doors/serve.py)
+    served = Served(graph_env)
     try:
         server.queue(Reply("two"))
         status, body = served.ask("mine", "over HTTP")
@@ -272,25 +273,25 @@ def test_two_projects_graphs_of_one_id_are_told_apart_by_their_directory(server,
     assert len(server.requests) == 1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("leave", ["/exit", "ctrl-d"])
-def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(server, chat_env, leave):
+def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(server, chat_env, start, leave):
     """A new thread told /model exists from then on: leaving before any question (/exit or Ctrl-D) keeps it, listed,
     with the model it was told, and ``chat -t ID`` goes on with that model."""
     import re
 
-    from tests.doors.prompt import Typed
-
-    prompt = Typed(chat_env, [])  # the prompt in this process (tests/doors/prompt.py)
-    assert "kept with this thread" in "".join(prompt.say("/model think")), prompt
-    prompt.ready()
-    at = len(prompt.out.getvalue()), len(prompt.err.getvalue())
+    prompt = start()
+    at = prompt.say("/model think")
+    prompt.wait_for("kept with this thread", after=at)
+    prompt.wait_prompt()
+    at = prompt.mark()
     if leave == "/exit":
-        prompt.keys.send_text("/exit\r")
-        prompt.thread.join(60)
-    assert prompt.leave() == 0, prompt  # (Ctrl-D, if the prompt is still there)
-    said = prompt.out.getvalue()[at[0] :] + prompt.err.getvalue()[at[1] :]
-    found = re.search(r"bye · resume with: chat --thread (\S+)", said)
-    assert found, prompt
+        prompt.say("/exit")
+    else:
+        prompt.child.sendcontrol("d")
+    assert prompt.exit_code() == 0
+    found = re.search(r"bye · resume with: chat --thread (\S+)", prompt.text[at:])
+    assert found, prompt.text[at:]
     thread = found.group(1)
     listed = chat(chat_env, "threads", "--json")
     assert listed.code == 0 and thread in [row["thread_id"] for row in json.loads(listed.out)], listed
@@ -300,13 +301,14 @@ def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(ser
     assert [r["model"] for r in server.requests] == ["think"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["config option", "/model"])
 def test_model_told_to_a_new_editor_session_is_kept_when_the_editor_leaves(server, chat_env, how):
     """An editor's new session told a model (its config option, or /model) and closed before any prompt: the thread
     is kept, listed, and goes on with that model from the terminal."""
-    from tests.doors.acp import InProcessEditor
+    from tests.acp_client import Editor
 
-    editor = InProcessEditor(chat_env)  # chat acp in this process (tests/doors/acp.py)
+    editor = Editor(chat_env)
     editor.initialize()
     session = editor.new()
     if how == "/model":
