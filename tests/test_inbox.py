@@ -328,7 +328,6 @@ class Recorder:
         self.sock.close()
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_a_server_noted_in_a_shared_database_is_not_sent_the_users_key(chat_env, tmp_path, storage):
     """Another user of a shared database (PostgreSQL) may have written a thread's server: ``chat inbox answer`` does
     not go there by itself with the user's key, it says the command that names it. In a database of the user's own it

@@ -97,7 +97,6 @@ def test_what_is_remembered_goes_with_a_new_thread_s_request_at_every_door(door,
     assert CAT in said(backend.model.requests[-1])  # a thread that never heard it, told it as the user wrote it
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_json_names_the_memories_a_turn_carried_and_no_memory_sends_none(server, chat_env):
     first, second = remember(chat_env, CAT), remember(chat_env, "I prefer answers in metric units.")
     server.queue(Reply("Nimbus."))
@@ -113,7 +112,6 @@ def test_json_names_the_memories_a_turn_carried_and_no_memory_sends_none(server,
     assert "Nimbus" not in said(server.requests[-1])
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_chat_memory_lists_forgets_and_edits_and_a_thread_never_writes_one(server, chat_env, tmp_path):
     assert chat(chat_env, "memory").err.startswith("nothing remembered yet")
     server.queue(Reply("Noted."))
@@ -231,7 +229,6 @@ def test_the_newest_go_first_without_an_embedding_model_and_when_it_fails(server
     assert CARD in said(server.requests[-1])
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(server, chat_env, tmp_path):
     remember_all(chat_env, [CARD, *LATER], tmp_path)
     env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
@@ -466,7 +463,6 @@ def test_a_graph_of_the_user_s_reads_the_memories_from_the_store_chat_gives_it(c
     assert run.code == 0 and run.out == CAT + "\n", run
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_memories_go_to_another_database_by_export_and_import_each_shown_and_asked(chat_env, tmp_path):
     remember(chat_env, CAT)
     remember(chat_env, "I prefer answers in metric units.")
@@ -498,7 +494,6 @@ def shared_memories(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_chat_import_takes_threads_only_a_memories_export_is_refused_in_one_line(server, chat_env, tmp_path):
     path = shared_memories(tmp_path)
     for args, stdin in (([str(path)], ""), (["-"], path.read_text())):
@@ -660,7 +655,6 @@ def test_a_wildcard_written_for_other_tools_does_not_approve_the_remember_tool(s
     assert listed(chat_env) == []
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_a_store_closed_leaves_no_task_of_its_own_to_be_reported(storage, tmp_path):
     """LangGraph's async store batches its operations in a task that runs until the store is collected; collected
     pending, the event loop reports it as an error, and the prompt's loop (running then) as an unhandled exception
@@ -683,7 +677,6 @@ async def test_a_store_closed_leaves_no_task_of_its_own_to_be_reported(storage, 
     assert reported == []
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_what_was_asked_of_a_store_as_it_closes_is_done_never_left_waiting(storage, tmp_path):
     """A write asked of the memories' store just before it closes is written; one asked as it closes ends, written or
     failed in one line; none waits for ever."""

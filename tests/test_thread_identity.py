@@ -14,8 +14,6 @@ from tests.helpers import THREAD_NOTE, Repl, assert_one_error_line, chat
 from tests.test_commands import chat as conversation
 from tests.test_roles import roles, system_of  # noqa: F401  (roles: the fixture)
 
-pytestmark = pytest.mark.stores("sqlite", "postgres")
-
 
 def thread_ids(env: dict[str, str]) -> list[str]:
     listed = chat(env, "threads", "--json")
@@ -223,7 +221,6 @@ async def test_a_role_without_a_model_puts_the_default_back_for_good(settings, s
 
 
 @pytest.mark.e2e
-@pytest.mark.stores("sqlite")
 def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server, chat_env, start):
     real = first_thread(chat_env, "remember the number 42")
     resumed = start("--thread", real)

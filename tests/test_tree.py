@@ -49,7 +49,6 @@ def _said(tree: Any) -> dict[int, tuple[str, str, int | None]]:
     return {n: (node.question, node.answer, node.parent) for n, node in tree.nodes.items()}
 
 
-@pytest.mark.stores("sqlite", "postgres")
 @pytest.mark.parametrize("kind", ["own", "graph", "deltas"])
 async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(server, settings, tmp_path, monkeypatch, kind):
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
@@ -108,7 +107,6 @@ async def test_an_undo_after_a_model_switch_leaves_each_node_the_model_that_answ
         assert {n: node.model for n, node in tree.nodes.items()} == {1: first, 2: "slow"} and tree.current == 1
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkpoint(server, settings):
     """Each checkpoint chat writes names the last message of its list in its metadata (``chatcli_tail``), which the
     tree reads instead of decoding every checkpoint; a thread stored before (no such key) reads to the same tree."""
@@ -169,7 +167,6 @@ async def test_a_move_keeps_the_thread_settings_as_they_are_now(server, settings
                 await thread.label(bad)
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_chat_tree_draws_the_tree_and_gives_it_as_json(server, chat_env):
     server.queue(Reply("first answer"), Reply("second answer"), Reply("another answer"))
     assert chat(chat_env, "-t", "drawn", "a question").code == 0
@@ -261,7 +258,6 @@ def test_a_one_shot_asks_from_a_node_and_the_branch_it_left_stays(server, chat_e
     assert chat(chat_env, "--at", "1", "q").code == 2  # a node of which thread?
 
 
-@pytest.mark.stores("sqlite", "postgres")
 def test_show_export_and_fork_take_one_branch(server, chat_env):
     for question in ("q1", "q2"):
         assert chat(chat_env, "-t", "twigs", question).code == 0
@@ -398,7 +394,6 @@ def test_a_json_answer_names_the_node_it_made(door: Any, server: Any):
     ]  # fmt: skip
 
 
-@pytest.mark.stores("sqlite", "postgres")
 async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again(settings, server):
     from tests.test_commands import chat as prompt
     from tests.test_compact import SUMMARY, answered, four_turns, texts
