@@ -1,8 +1,10 @@
-"""The stores the conversation tests run against: a SQLite file, or a database on a PostgreSQL server.
+"""The stores tests run against: a SQLite file (the default), or a database on a PostgreSQL server.
 
-A test module opts in with ``pytestmark = pytest.mark.stores("sqlite", "postgres")`` (one test
-opts out with ``@pytest.mark.stores("sqlite")``): each of its tests then runs once per store,
-and the ``storage`` fixture says which. The PostgreSQL runs need a server: ``CHATCLI_TEST_PG``
+Conversation tests run on SQLite. What runs on both is the store's contract (tests/test_store_contract.py),
+PostgreSQL's own tests, processes on one database and migrations: a module opts in with
+``pytestmark = pytest.mark.stores("sqlite", "postgres")`` (one test opts out with
+``@pytest.mark.stores("sqlite")``), each of its tests then runs once per store, and the ``storage``
+fixture says which. The PostgreSQL runs need a server: ``CHATCLI_TEST_PG``
 holds its DSN (``.ci/postgres start`` prints one); without it, where PostgreSQL's programs are
 installed, each test process starts a throwaway server of its own; with neither they are skipped. Each test gets
 databases of its own, copied from a template whose schema is already set up, and dropped after.

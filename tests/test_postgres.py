@@ -1,8 +1,8 @@
 """PostgreSQL as the store: schema set up on first use, processes starting together, failures
 as one line without the password, linear storage, search identical to SQLite's, the turn lock.
 
-The conversation tests themselves also run on PostgreSQL (``pytest.mark.stores``); these are
-what only PostgreSQL has. They need a server (CHATCLI_TEST_PG, see tests/stores.py).
+What chat asks of any store runs on both in tests/test_store_contract.py; these are what only
+PostgreSQL has. They need a server (CHATCLI_TEST_PG, see tests/stores.py).
 """
 
 from __future__ import annotations
