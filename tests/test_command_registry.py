@@ -15,7 +15,8 @@ from prompt_toolkit.document import Document
 from chatcli.config import load_settings
 from chatcli.editor.agent import Editor, Session
 from chatcli.errors import UsageError
-from chatcli.service.backend import NOT_HERE, Abilities, Backend, GraphBackend, RemoteBackend
+from chatcli.service.abilities import NOT_HERE, Abilities
+from chatcli.service.backend import Backend, GraphBackend, RemoteBackend
 from chatcli.service.chat import Chat
 from chatcli.service.commands import OWN, Ability, Command, Commands, Offer
 from chatcli.service.opening import ThreadSetup

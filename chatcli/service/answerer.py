@@ -1,18 +1,18 @@
 """What answers a process's threads, decided once from the command line: chat's own graph, a graph of the user's
-(``--graph``) or an Agent Server's assistant (``--remote``), with what it can do. A door reads the abilities here and
-never asks which of the three it has."""
+(``--graph``) or an Agent Server's assistant (``--remote``), with what it can do (``can``). A door reads the abilities
+here and never asks which of the three it has."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from chatcli.service.abilities import CAN, Abilities
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import RemoteSpec
-    from chatcli.core.binding import Binding
+    from chatcli.core.binding import Binding, Kind
     from chatcli.core.graph_app import GraphLoader
-
-Kind = Literal["chat", "graph", "remote"]  # as a thread's binding names them (chatcli.core.binding)
 
 
 @dataclass(frozen=True)
@@ -32,21 +32,10 @@ class Answerer:
         return "remote" if self.remote is not None else "graph" if self.graph is not None else "chat"
 
     @property
-    def flag(self) -> str | None:
-        """The option that chose it (``--graph``, ``--remote``; None for chat's own graph): the flags table
-        (chatcli.app.flags) says which flags each refuses."""
-        return {"chat": None, "graph": "--graph", "remote": "--remote"}[self.kind]
-
-    @property
-    def own(self) -> bool:
-        """Chat's own graph: its model, system prompt, roles, tools, compaction, memories and AGENTS.md are chat's to
-        choose. A graph of the user's and an Agent Server's choose their own."""
-        return self.kind == "chat"
-
-    @property
-    def tools(self) -> bool:
-        """Whether chat offers its tools (the settings' and MCP servers'): to its own graph only."""
-        return self.own
+    def can(self) -> Abilities:
+        """What its threads can do: chat's own graph's model, system prompt, roles, tools, compaction, memories and
+        AGENTS.md are chat's to choose; a graph of the user's and an Agent Server's choose their own."""
+        return CAN[self.kind]
 
     @property
     def label(self) -> str | None:

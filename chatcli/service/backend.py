@@ -2,8 +2,8 @@
 Agent Server (``--remote``).
 
 A thread (chatcli.service.thread.Thread) is one class whatever answers it. What differs is here, as data and a few
-small methods: what the thread can do (``Abilities``: chat's system prompt, roles and model choice, compaction,
-files, keeping the thread, by which the commands are filtered), how one turn runs (its chatcli.core.turn.Source),
+small methods: what the thread can do (``can``, as chatcli.service.abilities says of each: chat's system prompt, roles
+and model choice, compaction, files, keeping the thread), how one turn runs (its chatcli.core.turn.Source),
 how chat writes a change into the thread's state and finds where a retry starts, how a failure inside the graph
 is said, and the list of its threads. Nothing outside chat's core asks which backend it holds: it asks what the
 thread can do.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, Sequence, cast
 
 from chatcli.core.binding import Binding
@@ -21,7 +20,7 @@ from chatcli.core.events import Listener
 from chatcli.core.graph_app import Compactor, GraphApp, RunningGraph
 from chatcli.core.turn import Config, Source
 from chatcli.errors import ChatError, UsageError
-from chatcli.service.abilities import Ability
+from chatcli.service.abilities import CAN, Abilities
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -37,31 +36,6 @@ if TYPE_CHECKING:
 
 # A retry on a graph of the user's looks this far back (in checkpoints) for where its question began to be answered.
 LOOKBACK = 100
-NOT_HERE = "the graph builds its own prompt and chooses its own model"
-
-
-@dataclass(frozen=True)
-class Abilities:
-    """What a thread does besides asking and answering, and why it does not when it does not.
-
-    ``prompt``: chat's own system prompt, roles and variables, the model and temperature a thread keeps, and
-    compaction (a graph of the user's builds its own prompt, chooses its own model and keeps its own memory:
-    ``hint`` says so). ``files``: files sent with a question; ``files_hint`` says what to do instead.
-    ``kept``: chat keeps the thread and runs it (an Agent Server keeps its own: the commands that need that are
-    refused, chatcli.service.commands).
-    """
-
-    prompt: bool = True
-    files: bool = True
-    hint: str = ""
-    where: str = ""  # what the files cannot be sent to, whose threads these are: "a LangGraph server"
-    files_hint: str = ""
-    kept: bool = True
-
-    @property
-    def abilities(self) -> frozenset[Ability]:
-        """What the commands may need that a thread here can do (chatcli.service.commands filters by it)."""
-        return frozenset(a for a, can in ((Ability.KEPT, self.kept), (Ability.PROMPT, self.prompt)) if can)
 
 
 class ThreadList(Protocol):
@@ -113,7 +87,7 @@ class Backend:
     ``toolbox``'s calls. The defaults of every method are chat's own graph's; the other backends below change
     what differs."""
 
-    can = Abilities()
+    can: Abilities = CAN["chat"]
     label: str | None = None  # what answers, named, when it is not a model of chat's (a graph, a server's)
     binding: Binding | None = None  # what the threads are bound to (None: chat's own, on their model)
 
@@ -195,7 +169,7 @@ class Backend:
 class GraphBackend(Backend):
     """A graph of the user's, ``label`` (``agent.py:graph``), run here; its threads bound to ``binding``."""
 
-    can = Abilities(prompt=False, hint=NOT_HERE)
+    can = CAN["graph"]
 
     def __init__(self, app: GraphApp, label: str, binding: Binding | None = None):
         super().__init__(app)
@@ -282,14 +256,7 @@ class GraphBackend(Backend):
 class RemoteBackend(GraphBackend):
     """An assistant on a LangGraph Agent Server (``remote``): the server keeps its threads and runs its graph."""
 
-    can = Abilities(
-        prompt=False,
-        files=False,
-        hint=NOT_HERE,
-        where="a LangGraph server",
-        files_hint="paste the text into the message",
-        kept=False,
-    )
+    can = CAN["remote"]
 
     def __init__(self, remote: Remote, db: str = ""):
         from chatcli.backends.remote.state import ServerApp

@@ -152,18 +152,18 @@ class Chat:
         from chatcli.local import policy as local
         from chatcli.store import check_store
 
-        if self.answerer.own and local.wants_local(self.settings):
+        if self.answerer.can.prompt and local.wants_local(self.settings):
             fallback = local.is_fallback(self.settings)
             self.settings = stack.enter_context(local.serving(self.settings, say=say))
             if fallback and not quiet:
                 model = self.settings.model
                 say(f"no API key set: using the local model {model} (chat --help tells how to use another)")
-        if checked and self.answerer.own:
+        if checked and self.answerer.can.prompt:
             check_credentials(self.settings)
         if checked:
             check_store(self.settings.db or "")
         if worker is not None:
-            self.settings = replace(self.settings, worker=worker[0] and self.answerer.own, worker_idle=worker[1])
+            self.settings = replace(self.settings, worker=worker[0] and self.answerer.can.prompt, worker_idle=worker[1])
         return self.settings
 
     # ---- what answers
@@ -192,7 +192,7 @@ class Chat:
         stack.enter_context(Allowed(named_endpoints(self.settings)))  # the addresses its settings name, while open
         if not toolbox:  # a one-shot's: with the warm worker on, it shares the MCP servers the MCP host keeps
             toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
-        if answerer.tools:
+        if answerer.can.prompt:  # chat's own graph, with chat's tools
             box = tools if not isinstance(tools, bool) else None
             if tools is True:
                 box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
@@ -320,11 +320,10 @@ class Chat:
             raise UsageError(f"files go with a new question: {asked}, with none", hint="nothing was sent")
         if setup.model is None or self.engine is None:
             return
-        from chatcli.service.backend import NOT_HERE
         from chatcli.service.thread import check_model
 
-        if not self.answerer.own:
-            raise UsageError("the model is the graph's own", hint=NOT_HERE)
+        if not self.answerer.can.prompt:
+            raise UsageError("the model is the graph's own", hint=self.answerer.can.hint)
         check_model(self.settings, setup.model)
 
     async def _named(

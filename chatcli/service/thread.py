@@ -21,7 +21,8 @@ from chatcli.core.inputs import check_question, check_thread_id
 from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import UsageError
-from chatcli.service.backend import Abilities, Backend, ThreadList
+from chatcli.service.abilities import Abilities
+from chatcli.service.backend import Backend, ThreadList
 from chatcli.service.outcome import outcome
 from chatcli.service.recall import Recall, Undone
 from chatcli.store import Store
