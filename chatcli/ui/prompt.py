@@ -386,7 +386,7 @@ def _resume(chat: Chat) -> str:
 def _instructions(chat: Chat) -> list[str]:
     """The header's line naming the project's AGENTS.md files in effect (chat's own graph sends them)."""
     settings = chat.settings
-    if not settings.project_instructions or not chat.answerer.own:
+    if not settings.project_instructions or not chat.answerer.can.prompt:
         return []
     from chatcli.backends.own.standing import instruction_files
 
@@ -413,7 +413,7 @@ async def run_repl(
     settings, thread_id, info = chat.settings, opening.thread_id, opening.info
     resumed = named or info is not None
     threads = ThreadCache()
-    own = chat.answerer.own  # chat's own graph: the models of its providers for /model Tab
+    own = chat.answerer.can.prompt  # chat's own graph: the models of its providers for /model Tab
     models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading), chat.commands)
