@@ -13,10 +13,16 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.matrix import AGENT, backends, doors
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_serve import Served
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+# The background replies that go on with a thread answer in this process (tests/jobs_here.py); a test that starts
+# a process of its own (a server, a terminal, another user's listener, a job run where it was asked) is in the e2e run.
+pytestmark = pytest.mark.timeout(240)
+process = pytest.mark.e2e
+here = pytest.mark.usefixtures("jobs_here")
 
 
 @pytest.fixture
@@ -37,6 +43,8 @@ def jobs_of(env: dict[str, str], thread: str) -> list[dict]:
     return [j for j in json.loads(run.out) if j["thread_id"] == thread]
 
 
+@here
+@process
 @backends("own", "graph", "remote")
 def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_command_line(backend, tmp_path):
     """Asked over HTTP, listed by ``GET /v1/inbox`` and ``chat inbox``; answered by a request, it leaves the inbox
@@ -93,6 +101,8 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
     assert "Booked for tomorrow." in shown and (not own or "from-the-inbox" in shown), shown
 
 
+@here
+@process
 def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on(server, chat_env, tmp_path):
     """``chat inbox answer THREAD`` with no answer, in a terminal: the question is the prompt's own (one key), and
     the thread goes on in the background with what was pressed."""
@@ -129,6 +139,7 @@ def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on
     assert inbox(chat_env) == []
 
 
+@here
 def test_what_the_inbox_cannot_answer_is_one_line_and_the_question_still_waits(server, chat_env, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo kept"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
@@ -145,6 +156,7 @@ def test_what_the_inbox_cannot_answer_is_one_line_and_the_question_still_waits(s
     assert [j["state"] for j in jobs_of(chat_env, thread)] == ["waiting"]  # nothing was started
 
 
+@process
 def test_an_approved_call_runs_where_it_was_asked_with_its_tool_whoever_answers_from_where(server, chat_env, tmp_path):
     """Asked with --tools shell in project A, answered from project B: the call runs in A, its tool turned on."""
     asked_in, answered_in = tmp_path / "projA", tmp_path / "projB"
@@ -163,6 +175,8 @@ def test_an_approved_call_runs_where_it_was_asked_with_its_tool_whoever_answers_
     assert not (answered_in / "where-it-ran").exists()
 
 
+@here
+@pytest.mark.usefixtures("in_memory")  # the asking server made in this process
 def test_a_form_answer_that_does_not_fit_is_one_line_and_the_question_still_waits(server, chat_env, tmp_path):
     from tests.test_mcp import write_servers
     from tests.test_mcp_asking import BOOKING, asking
@@ -187,6 +201,7 @@ def test_a_form_answer_that_does_not_fit_is_one_line_and_the_question_still_wait
     assert "Booked for four." in chat(chat_env, "show", "trip").out and inbox(chat_env) == []
 
 
+@here
 def test_a_thread_being_answered_or_no_longer_waiting_is_one_line(server, chat_env, tmp_path):
     import threading
 
@@ -219,6 +234,7 @@ def test_a_thread_being_answered_or_no_longer_waiting_is_one_line(server, chat_e
     assert late.code == 2 and "waits on nothing" in late.err, late
 
 
+@here
 def test_a_credential_cut_at_the_edge_of_what_is_shown_is_masked(server, chat_env, tmp_path):
     key = chat_env["OPENAI_API_KEY"]
     server.queue(tool_calls(("shell", {"command": "A" * 174 + key})))
@@ -228,6 +244,7 @@ def test_a_credential_cut_at_the_edge_of_what_is_shown_is_masked(server, chat_en
     assert key[:8] not in shown and "sk-test" not in shown, shown
 
 
+@here
 @doors("cold", "serve", "acp")
 @backends("graph", "remote")
 def test_a_graph_s_question_left_waiting_is_in_the_one_inbox_at_every_door_and_answered_there(door, backend, tmp_path):
@@ -255,6 +272,8 @@ def test_a_graph_s_question_left_waiting_is_in_the_one_inbox_at_every_door_and_a
     assert "Booked it." in said.out, said
 
 
+@here
+@process
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 def test_a_server_s_thread_whose_port_another_user_took_is_answered_nowhere(chat_env, tmp_path):
     """The server an Agent Server's thread waits on is read back from chat's database, not named in this run: when
@@ -328,6 +347,7 @@ class Recorder:
         self.sock.close()
 
 
+@here
 def test_a_server_noted_in_a_shared_database_is_not_sent_the_users_key(chat_env, tmp_path, storage):
     """Another user of a shared database (PostgreSQL) may have written a thread's server: ``chat inbox answer`` does
     not go there by itself with the user's key, it says the command that names it. In a database of the user's own it
@@ -351,6 +371,7 @@ def test_a_server_noted_in_a_shared_database_is_not_sent_the_users_key(chat_env,
         recorder.close()
 
 
+@here
 def test_a_server_s_password_and_key_are_never_shown_nor_put_on_a_command_line(chat_env, tmp_path, monkeypatch):
     """The inbox shows a server's URL without its password, and masks the server's key wherever a question echoes
     it; a background reply cannot go to a URL with a password (it would be on the job's command line): one line."""
@@ -368,6 +389,7 @@ def test_a_server_s_password_and_key_are_never_shown_nor_put_on_a_command_line(c
     assert jobs_of(env, thread) == []
 
 
+@here
 @backends("remote")
 def test_a_server_s_thread_deleted_leaves_the_inbox(backend, tmp_path):
     """A server's thread deleted there (another client, the server's own tools) leaves the inbox when chat inbox
@@ -470,6 +492,7 @@ def test_an_editor_without_forms_answers_a_waiting_graph_question_with_its_next_
     assert inbox(env) == []
 
 
+@here
 def test_a_graphs_approval_answered_from_the_inbox_goes_on_with_the_call_approved(
     server, chat_env, monkeypatch, tmp_path
 ):

@@ -16,10 +16,14 @@ import pytest
 
 from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import CHAT, chat, eventually, read_until
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.matrix import backends
 from tests.test_mcp_kept import alive
 
-pytestmark = pytest.mark.e2e  # each job is a process of its own
+# A test about the job's process (a signal, a kill, a terminal, its environment) starts one, in the e2e run; the
+# others answer their jobs in this process (tests/jobs_here.py).
+process = pytest.mark.e2e
+here = pytest.mark.usefixtures("jobs_here")
 
 
 def held(first: str, rest: str, gate: threading.Event) -> Raw:
@@ -63,28 +67,31 @@ def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(params=["cold", "worker"])
 def job_env(request, chat_env):
-    """A job's one-shot the normal way, and through the warm worker."""
+    """``chat --bg`` run the normal way, and through the warm worker."""
     return chat_env if request.param == "cold" else request.getfixturevalue("warm_env")
 
 
-def test_bg_returns_at_once_and_the_reply_goes_on_listed_and_kept(server, job_env):
+@here
+def test_bg_returns_at_once_and_the_reply_goes_on_listed_and_kept(server, chat_env):
     gate = threading.Event()
     server.queue(held("Once upon", " a time.", gate))
     try:
-        run = chat(job_env, "--bg", "tell me a story")
+        run = chat(chat_env, "--bg", "tell me a story")
         assert run.code == 0 and "answering in the background as job" in run.err, run
         thread = run.out.strip()
-        running = state(job_env, thread, "running", chars=len("Once upon"))
+        running = state(chat_env, thread, "running", chars=len("Once upon"))
         assert running["question"] == "tell me a story"
-        lines = chat(job_env, "jobs").out.splitlines()
+        lines = chat(chat_env, "jobs").out.splitlines()
         assert any(line.startswith(running["id"]) and "running" in line and thread in line for line in lines), lines
     finally:
         gate.set()
-    state(job_env, thread, "done")
-    shown = chat(job_env, "show", thread)
+    state(chat_env, thread, "done")
+    shown = chat(chat_env, "show", thread)
     assert "tell me a story" in shown.out and "Once upon a time." in shown.out, shown
 
 
+@process
+@here
 def test_attach_shows_what_arrived_then_the_rest_live_in_several_terminals(server, chat_env):
     gate = threading.Event()
     server.queue(held("First part,", " then the rest.", gate))
@@ -106,6 +113,7 @@ def test_attach_shows_what_arrived_then_the_rest_live_in_several_terminals(serve
         assert out.decode().endswith(" then the rest.\n"), out
 
 
+@process
 def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_env):
     gate = threading.Event()
     server.queue(held("The part kept", " and never this.", gate))
@@ -123,6 +131,7 @@ def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_e
     assert again.code == 0 and "is not running (stopped)" in again.err, again
 
 
+@process
 def test_a_job_whose_process_was_killed_is_listed_interrupted_and_its_thread_keeps_the_words(server, chat_env):
     gate = threading.Event()
     server.queue(held("Half", " and the rest.", gate))
@@ -148,6 +157,7 @@ def test_a_job_whose_process_was_killed_is_listed_interrupted_and_its_thread_kee
     assert refused.code == 2 and f"job {done} is done: nothing to go on with" in refused.err, refused
 
 
+@here
 def test_piped_text_goes_with_a_background_question(server, chat_env):
     server.queue(Reply("Summed up."))
     thread = chat(chat_env, "--bg", "summarise this", stdin=b"the piped text").out.strip()
@@ -155,6 +165,7 @@ def test_piped_text_goes_with_a_background_question(server, chat_env):
     assert "the piped text" in json.dumps(server.requests[-1]), server.requests[-1]
 
 
+@here
 def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_env, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo hi"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
@@ -164,6 +175,7 @@ def test_a_call_that_needs_approval_leaves_the_job_waiting_for_you(server, chat_
     assert f"waits for you: chat inbox answer {thread} answers it" in attached.err, attached
 
 
+@here
 def test_rm_removes_all_of_a_thread_its_kept_files_jobs_inbox_entry_and_labels(server, chat_env, tmp_path):
     """A thread waiting in the inbox on its background reply, with a tool's file kept and a node labelled: ``chat rm``
     leaves nothing of it: no job listed or kept on disk, no inbox entry, no kept file, no label for a later thread
@@ -204,6 +216,7 @@ def test_rm_removes_all_of_a_thread_its_kept_files_jobs_inbox_entry_and_labels(s
     assert [j for j in listed(chat_env) if j["id"] == other["id"]] == []
 
 
+@here
 @pytest.mark.parametrize(
     "args, said",
     [
@@ -223,6 +236,7 @@ def test_what_bg_cannot_do_is_one_line(chat_env, args, said):
     assert listed(chat_env) == []
 
 
+@here
 def test_a_node_the_thread_has_not_is_one_line_before_anything_starts(server, chat_env):
     server.queue(Reply("first"))
     assert chat(chat_env, "-t", "abc", "first").code == 0
@@ -231,12 +245,14 @@ def test_a_node_the_thread_has_not_is_one_line_before_anything_starts(server, ch
     assert listed(chat_env) == []
 
 
+@here
 def test_attach_and_stop_without_such_a_job_are_one_line(chat_env):
     for args in (["attach"], ["attach", "nope"], ["stop", "nope"]):
         run = chat(chat_env, *args)
         assert run.code == 2 and "Traceback" not in run.err, run
 
 
+@process
 def test_ctrl_c_and_closing_the_terminal_that_started_it_do_not_stop_it(server, chat_env, tmp_path):
     """Started from a shell in a terminal, in a command line that goes on (``( chat --bg ...; sleep )``, one job of the
     shell's, one process group): Ctrl-C typed for the rest of the line, then the terminal closing (SIGHUP to its
@@ -263,6 +279,7 @@ def test_ctrl_c_and_closing_the_terminal_that_started_it_do_not_stop_it(server, 
     assert "Still here." in chat(chat_env, "show", thread).out
 
 
+@here
 def test_at_most_max_jobs_run_at_once_and_one_more_is_one_line(server, chat_env):
     env = {**chat_env, "CHATCLI_MAX_JOBS": "1"}
     gate = threading.Event()
@@ -281,34 +298,35 @@ def test_at_most_max_jobs_run_at_once_and_one_more_is_one_line(server, chat_env)
     assert state(env, second, "done")["question"] == "two"
 
 
-def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, job_env, tmp_path):
+@here
+def test_a_background_call_waiting_is_in_the_inbox_and_answered_there(server, chat_env, tmp_path):
     server.queue(tool_calls(("shell", {"command": "echo inbox-ran"})))
     server.queue(Reply("It said inbox-ran."))
-    thread = chat(job_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
-    state(job_env, thread, "waiting")
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
+    state(chat_env, thread, "waiting")
     # Once the job says it waits, its question is in the inbox: the thread keeps the inbox before its end is told.
-    (row,) = json.loads(chat(job_env, "inbox", "--json").out)
+    (row,) = json.loads(chat(chat_env, "inbox", "--json").out)
     assert row["thread_id"] == thread and row["title"] == "run echo"
     assert [a["kind"] for a in row["asked"]] == ["approval"] and "echo inbox-ran" in row["asked"][0]["text"]
-    listed_text = chat(job_env, "inbox")
+    listed_text = chat(chat_env, "inbox")
     assert thread in listed_text.out and "approval" in listed_text.out, listed_text
-    answered = chat(job_env, "inbox", "answer", thread, "yes", cwd=tmp_path)
+    answered = chat(chat_env, "inbox", "answer", thread, "yes", cwd=tmp_path)
     assert answered.code == 0 and "goes on in the background" in answered.err, answered
-    eventually(lambda: json.loads(chat(job_env, "inbox", "--json").out) == [], "the inbox to empty", timeout=60)
+    eventually(lambda: json.loads(chat(chat_env, "inbox", "--json").out) == [], "the inbox to empty", timeout=60)
     done = eventually(
-        lambda: [j for j in listed(job_env) if j["thread_id"] == thread and j["state"] == "done"],
+        lambda: [j for j in listed(chat_env) if j["thread_id"] == thread and j["state"] == "done"],
         "the answered job to end",
         timeout=60,
     )
     assert done
-    shown = chat(job_env, "show", thread).out
+    shown = chat(chat_env, "show", thread).out
     assert "inbox-ran" in shown and "It said inbox-ran." in shown, shown
     # The first job waits no more: listed as answered, and attach says where the thread went on.
-    first, later = sorted((j for j in listed(job_env) if j["thread_id"] == thread), key=lambda j: j["state"])
+    first, later = sorted((j for j in listed(chat_env) if j["thread_id"] == thread), key=lambda j: j["state"])
     assert (first["state"], later["state"]) == ("answered", "done"), (first, later)
-    attached = chat(job_env, "attach", first["id"])
+    attached = chat(chat_env, "attach", first["id"])
     assert f"was answered: thread {thread} went on as job {later['id']}" in attached.err, attached
-    assert "waits for you" not in attached.err and "waiting for you" not in chat(job_env, "jobs").out
+    assert "waits for you" not in attached.err and "waiting for you" not in chat(chat_env, "jobs").out
 
 
 def shell_in_a_terminal(env: dict[str, str]):
@@ -320,6 +338,7 @@ def shell_in_a_terminal(env: dict[str, str]):
     return shell
 
 
+@process
 def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, job_env, tmp_path):
     """With ``notify = "desktop"``: a line in the terminal whose shell waits at its prompt, and ``notify-send``;
     started the normal way and through the warm worker (whose process is not in the terminal's session)."""
@@ -349,6 +368,7 @@ def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desk
     )
 
 
+@process
 def test_a_program_in_the_foreground_of_that_terminal_is_never_written_into(server, chat_env, tmp_path):
     gate = threading.Event()
     server.queue(held("Quiet", " please.", gate))
@@ -373,6 +393,7 @@ def test_a_program_in_the_foreground_of_that_terminal_is_never_written_into(serv
         shell.close(force=True)
 
 
+@process
 def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
     gate = threading.Event()
     server.queue(held("Watched", " over.", gate))
@@ -394,6 +415,7 @@ def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
         watcher.kill()
 
 
+@process
 def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends(server, chat_env, start):
     gate = threading.Event()
     server.queue(held("Behind", " your back.", gate))
@@ -411,6 +433,7 @@ def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends
     assert "-tell me a story" in shown and "Behind your back." in shown, shown
 
 
+@process
 def test_ctrl_b_moves_the_streaming_reply_to_the_background_and_frees_the_prompt(server, chat_env, start):
     """Ctrl-B while a reply streams at the prompt: the part shown is kept in the thread's tree, the question is asked
     again by a background reply, the prompt is free at once (keys typed during the reply are at it, as typed) and
@@ -442,6 +465,7 @@ def test_ctrl_b_moves_the_streaming_reply_to_the_background_and_frees_the_prompt
     assert "Once upon" in tree, tree  # the part shown, kept as a branch of its own
 
 
+@process
 @pytest.mark.parametrize("setting", ["stop", "background"])
 def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, chat_env, setting):
     """terminal_closed = "background": the reply streaming at the prompt when its terminal closes is asked again by a
@@ -475,9 +499,12 @@ def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, 
     assert "The whole of it." in chat(chat_env, "show", f"closed-{setting}").out
 
 
+@process
 def test_a_reply_moved_to_the_background_keeps_what_bounds_it(server, chat_env, start):
     """The background reply Ctrl-B starts may do no more than the prompt it left: its sandbox and its spending limit
     (given to the prompt as flags) are the job's too, and what shapes the answer (the temperature) goes with it."""
+    from chatcli.service.jobs import JobSpec, directory
+
     gate, again = threading.Event(), threading.Event()
     server.queue(held("Slowly", " now.", gate), held("Again", " now.", again))
     repl = start("--thread", "bounded", "--sandbox", "read-only", "--max-cost", "0.5", "--temperature", "0.3")
@@ -487,10 +514,9 @@ def test_a_reply_moved_to_the_background_keeps_what_bounds_it(server, chat_env, 
         repl.child.send("\x02")
         repl.wait_for("moved to the background as job", after=at)
         job = state(chat_env, "bounded", "running", chars=len("Again"))
-        given = dict(
-            item.split("=", 1) for item in open(f"/proc/{job['pid']}/environ").read().split("\0") if "=" in item
-        )
-        assert (given.get("CHATCLI_SANDBOX"), given.get("CHATCLI_MAX_COST_ANSWER")) == ("read-only", "0.5"), given
+        spec = JobSpec.of_json((directory(chat_env) / f"{job['id']}.in").read_bytes())  # its stdin
+        given = spec.overrides
+        assert (given.get("sandbox"), given.get("max_cost_answer")) == ("read-only", 0.5), given
         assert server.requests[-1].get("temperature") == 0.3, server.requests[-1]
     finally:
         gate.set()
@@ -498,6 +524,7 @@ def test_a_reply_moved_to_the_background_keeps_what_bounds_it(server, chat_env, 
     state(chat_env, "bounded", "done")
 
 
+@process
 @pytest.mark.parametrize("why", ["a tool call ran", "max_jobs"])
 def test_a_reply_that_cannot_move_to_the_background_goes_on_here(server, chat_env, start, tmp_path, why):
     """Ctrl-B on a reply that ran a tool call (asked again, the call would run again), or with max_jobs replies
@@ -540,11 +567,12 @@ def every_process_holding(*secrets: str) -> list[str]:
     return found
 
 
+@process
 def test_nothing_of_a_question_is_on_a_command_line_or_in_an_environment(server, job_env, tmp_path):
     """A job's command line is any local user's to read (/proc/PID/cmdline): a background reply's question, system
-    prompt, variables and database (``--db`` may be a URL with its password) reach it on private channels. While it
-    runs, no process of this machine (the job, the worker, the MCP host, whatever else chat started) has any of
-    them in its command line or its environment, nor a provider's key on its command line."""
+    prompt, variables and database (``--db`` may be a URL with its password) reach it on a private channel (its spec,
+    on its stdin). While it runs, no process of this machine (the job, the worker, the MCP host, whatever else chat
+    started) has any of them in its command line or its environment, nor a provider's key on its command line."""
     gate = threading.Event()
     server.queue(held("Kept", " here.", gate))
     db = str(tmp_path / "secret-place.sqlite")
@@ -552,12 +580,9 @@ def test_nothing_of_a_question_is_on_a_command_line_or_in_an_environment(server,
     try:
         thread = chat(job_env, "--bg", "--db", db, "--system", system, "--var", f"box={value}", question).out.strip()
         job = state(job_env, thread, "running", chars=len("Kept"))
-        assert every_process_holding(question, system, value) == []
-        on_command_lines = [
-            p for p in every_process_holding("secret-place", job_env["OPENAI_API_KEY"]) if "cmdline" in p
-        ]
-        assert on_command_lines == [], "a database's URL or a key on a command line"
-        assert f"CHATCLI_DB={db}" in open(f"/proc/{job['pid']}/environ").read().split("\0")  # the job's alone
+        assert job["pid"] and every_process_holding(question, system, value, "secret-place") == []
+        on_command_lines = [p for p in every_process_holding(job_env["OPENAI_API_KEY"]) if "cmdline" in p]
+        assert on_command_lines == [], "a key on a command line"
     finally:
         gate.set()
     state(job_env, thread, "done")
@@ -674,6 +699,7 @@ def test_bg_on_a_server_opened_with_a_header_is_one_line_and_starts_nothing(back
     assert listed(backend.env) == []
 
 
+@process
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(chat_env, tmp_path):
     """A remote job's server is read back from its record, not named in this run: when another user listens on its

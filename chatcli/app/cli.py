@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, MutableMapping
 
@@ -50,9 +49,6 @@ from chatcli.text import say
 if TYPE_CHECKING:
     from chatcli.ui.jsonout import JsonOutput
 
-# The question's command line as given (``chat --bg`` starts the same one-shot in a process of its own).
-ASKED: ContextVar[list[str]] = ContextVar("chatcli_asked", default=[])
-
 
 @app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)
 @options.takes_the_flags
@@ -62,58 +58,15 @@ def ask_command(**given: Any) -> None:
     if given["background"]:
         from chatcli.app.job_commands import in_background
 
-        guarded(given["debug"], lambda settings: in_background(given, ASKED.get(), settings), settings_of(given))
+        guarded(given["debug"], lambda settings: in_background(given, settings), settings_of(given))
         return
-    json_output, job = None, False
+    json_output = None
     if given["as_json"] or given["as_jsonl"]:
-        from chatcli.service.jobs import JOB_VARIABLE
         from chatcli.ui.jsonout import JsonOutput
 
-        job = bool(env.environ.get(JOB_VARIABLE))  # a background reply: nobody to ask now, someone later
-        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"], waits=job)
+        json_output = JsonOutput(env.stdout, env.stderr, lines=given["as_jsonl"])
     on_error = json_output.fail if json_output is not None else None
-    read: list[Settings] = []
-
-    def ask(settings: Settings) -> None:
-        read.append(settings)
-        _ask(given, json_output, env, settings)
-
-    try:
-        guarded(given["debug"], ask, settings_of(given), on_error)
-    finally:
-        if job and read:
-            _tell_the_end(env, read[0])
-
-
-def _tell_the_end(env: Environment, settings: Settings) -> None:
-    """A background reply has ended (done, waiting for you, failed, stopped): the terminal that started it is told,
-    and the desktop too, as the ``notify`` setting says."""
-    from chatcli.service.jobs import ending
-
-    found = ending(env.environ) if settings.notify != "off" else None
-    if found is not None:
-        from chatcli.ui.notify import tell
-
-        job, line = found
-        tell(job.tty, job.session, line, desktop=settings.notify == "desktop")
-
-
-def _given_answers(given: dict[str, Any], json_output: JsonOutput | None, env: Environment) -> bool:
-    """``--answers``: the answers on stdin, handed to the JSON output that the questions would reach; True when
-    the thread goes on with them (a resume, no question)."""
-    if not given["answers"]:
-        return False
-    from chatcli.service.inbox import MAX_ANSWERS, Answers
-
-    if json_output is None or not given["thread"] or given["question"] is not None or given["resume"] is not None:
-        raise UsageError("--answers goes on with a thread: -t ID --json (or --jsonl), no question, no --resume")
-    if env.stdin_isatty:
-        raise UsageError("--answers reads the answers on stdin")
-    text = env.stdin.read(MAX_ANSWERS + 1)
-    if len(text) > MAX_ANSWERS:
-        raise UsageError(f"the answers on stdin hold more than {MAX_ANSWERS // 1024} KB")
-    json_output.given = Answers.of_json(text)
-    return True
+    guarded(given["debug"], lambda settings: _ask(given, json_output, env, settings), settings_of(given), on_error)
 
 
 def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment, settings: Settings) -> None:
@@ -125,10 +78,6 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
     from chatcli.service.opening import ThreadSetup
 
     answerer, answer = graph_source(given, env)
-    if _given_answers(given, json_output, env):
-        from chatcli.service.thread import NO_VALUE
-
-        answer = NO_VALUE  # what the thread waits on is asked again, and the answers given answer it
     setup = ThreadSetup(
         system=asked.system,
         variables=parse_vars(asked.var),
@@ -257,7 +206,6 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         if args[0] == "ask":  # the default command presents itself as `chat` itself
             _refuse_a_mistyped_command(raw, env or Environment())
             args = ["ask", *question_words(args[1:])[0]]
-            ASKED.set(args[1:])
             command = app.commands().commands["ask"]
             if {"-h", "--help", "--help-all"} & set(args[1:]):  # the config file where it really is
                 from chatcli.paths import config_path, shown_path

@@ -287,15 +287,6 @@ ASK = (
         hidden=True,  # chat attach --go-on starts it
     ),
     Flag(
-        "answers",
-        ("--answers",),
-        False,
-        None,
-        "Go on with what the thread (-t ID) waits on, answered by the JSON on stdin "
-        '({"decisions": {CALL_ID: {"action": "yes"}}, "answers": {ID: VALUE}}); with --json or --jsonl.',
-        hidden=True,  # chat inbox answer starts it, the answers kept off the command line (which others may read)
-    ),
-    Flag(
         "remote",
         ("--remote",),
         None,

@@ -18,12 +18,20 @@ if TYPE_CHECKING:
     from chatcli.service.jobs import Job, Seen
 
 WATCH_POLL = 0.5  # seconds between two looks at the jobs (chat jobs --watch)
+# The flags of chat --bg that set its thread up (chatcli.service.jobs.JobSpec's ``setup``), by parameter name.
+SETUP = (
+    *("system", "role", "model", "temperature", "attach", "latest", "at", "new_thread", "rebind"),
+    *("graph", "remote", "assistant"),
+)
 
 
-def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None:
+def in_background(given: dict[str, Any], settings: Any) -> None:
     """``chat --bg QUESTION``: the one-shot started as a job; its thread id on stdout (``--json``: ``{"job",
     "thread_id"}``), how to follow it on stderr."""
-    from chatcli.app.run import MAX_STDIN, graph_source
+    import base64
+
+    from chatcli.app.flags import settings_of
+    from chatcli.app.run import MAX_STDIN, graph_source, parse_vars
     from chatcli.service import jobs
 
     env = environment()
@@ -33,7 +41,7 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
     _check_now(given, settings, env.cwd)
     if given["remote"] is not None:
         _check_remote(given)
-    piped = None
+    piped = b""
     if not env.stdin_isatty:
         source = getattr(env.stdin, "buffer", None)
         piped = source.read(MAX_STDIN + 1) if source is not None else env.stdin.read(MAX_STDIN + 1).encode()
@@ -41,10 +49,14 @@ def in_background(given: dict[str, Any], args: list[str], settings: Any) -> None
             raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
     if not given["question"] and not piped:
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
-    args = _without_db(args)  # the database goes in the job's environment, never on its command line
-    environ = jobs.job_environ(env.environ, settings)
-    job = jobs.start(args, environ, env.cwd, piped, given["question"] or "", most=settings.max_jobs,
-                     remote=given["remote"], assistant=given.get("assistant"))  # fmt: skip
+    setup = {name: given[name] for name in SETUP if given[name] not in (None, False, [])}
+    setup |= {"variables": parse_vars(given["var"]), "stdin": base64.b64encode(piped).decode()}
+    own = given["remote"] is None and not given["graph"]
+    flagged = {name: value for name, value in settings_of(given).items() if value is not None}
+    overrides = flagged | jobs.bounds(settings, tools=own)  # (the bounds as the flags left them)
+    spec = jobs.JobSpec(given["thread"], given["question"] or "", overrides, setup=setup)
+    shown = given["question"] or piped.decode("utf-8", "replace")
+    job = jobs.start(spec, env.environ, env.cwd, shown, most=settings.max_jobs)
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:
         say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
@@ -111,22 +123,6 @@ def _check_remote(given: dict[str, Any]) -> None:
                 f"--bg --remote takes the thread's whole id (a UUID), not {given['thread'][:40]!r}",
                 hint="chat threads --remote URL lists them",
             ) from None
-
-
-def _without_db(args: list[str]) -> list[str]:
-    """``args`` without ``--db``'s (a question after ``--`` is kept whole)."""
-    kept: list[str] = []
-    skip = False
-    for i, arg in enumerate(args):
-        if arg == "--" and not skip:
-            return kept + args[i:]
-        if skip:
-            skip = False
-        elif arg == "--db":
-            skip = True
-        elif not arg.startswith("--db="):
-            kept.append(arg)
-    return kept
 
 
 @app.command("jobs")
@@ -272,7 +268,8 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
         hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
         raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
     where = Path(job.cwd) if Path(job.cwd).is_dir() else env.cwd
-    again = jobs.start(["-t", seen.thread, "--again"], env.environ, where, None, job.question, most=settings.max_jobs)
+    spec = jobs.JobSpec(seen.thread, setup={"again": True})
+    again = jobs.start(spec, env.environ, where, job.question, most=settings.max_jobs)
     say(env.stderr, f"chat: job {job.id}'s question answered again as job {again.id}\n")
     return again
 
@@ -291,7 +288,7 @@ def stop_command(
 
         env = environment()
         found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
-        if not jobs.stop(found):
+        if not jobs.stop(found, env.environ):
             if remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
                 if asyncio.run(remote_jobs.cancel(found, env.environ)):
                     say(env.stderr, f"chat: stopped job {found.id}'s run on the server: what it said is kept in "
@@ -300,7 +297,7 @@ def stop_command(
             say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
             return
         for _ in range(200):  # its end written (the part kept), at most ten seconds
-            if not jobs.alive(found):
+            if not jobs.alive(found, env.environ):
                 break
             time.sleep(0.05)
         say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")

@@ -45,10 +45,8 @@ def answering_of(
         raise UsageError("--assistant and --header go with --remote URL")
     if remote is not None:
         from chatcli.backends.remote.client import remote_spec
-        from chatcli.service.jobs import JOB_VARIABLE
 
-        job = env.environ.get(JOB_VARIABLE)  # a background reply's runs are tagged with it
-        return Answerer(remote=remote_spec(remote, assistant, header, env.environ, job))
+        return Answerer(remote=remote_spec(remote, assistant, header, env.environ))
     if graph is None:
         return OWN
     from chatcli.backends.graphs.load import GraphFile

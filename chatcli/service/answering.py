@@ -126,21 +126,12 @@ def _tools_of(pending: list[Pending]) -> tuple[str, ...]:
 
 def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
     """The thread goes on with its answers in the background, as a job, in the directory it was asked in, with the
-    built-in tools its calls name and the database it is in (in the job's environment: a URL's password never on a
-    command line), its answers on the job's stdin (which only the user may read)."""
+    built-in tools its calls name and the bounds and database of this run, its answers in the job's spec (which only
+    the user may read)."""
     from chatcli.service import jobs
 
-    tools = [arg for group in going.tools for arg in ("--tools", group)]
     server = going.server
-    remote = server.binding.server_flags() if server else []
-    environ = jobs.job_environ(environ, settings)
-    return jobs.start(
-        [*remote, "-t", going.thread_id, "--answers", *tools],
-        environ,
-        going.cwd,
-        going.answers.to_json().encode(),
-        f"(answered) {going.title}",
-        most=settings.max_jobs,
-        remote=server.url if server else None,
-        assistant=server.assistant if server else None,
-    )
+    overrides = jobs.bounds(settings, tools=False) | ({"tools": list(going.tools)} if going.tools else {})
+    where = {"remote": server.url, "assistant": server.assistant} if server else {}
+    spec = jobs.JobSpec(going.thread_id, overrides=overrides, answers=going.answers, setup=where)
+    return jobs.start(spec, environ, going.cwd, f"(answered) {going.title}", most=settings.max_jobs)

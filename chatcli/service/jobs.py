@@ -1,22 +1,29 @@
 """Replies that outlive their terminal: a question answered by a process of its own (``chat --bg``), its events kept
 as they come so that any terminal can list the reply, follow it, or stop it.
 
-A job is the one-shot ``chat ... --jsonl`` run in a new session (no terminal, no process group of the caller's, so
-closing the terminal that started it does not stop it), with the caller's environment and directory: it answers as
-any one-shot does (through the warm worker where it is up, with the same approvals: a call that needs one leaves the
-thread waiting for it), and its thread keeps the question and the answer, whole or partial, as a one-shot's does.
-Under ``$XDG_DATA_HOME/chatcli/jobs/`` (yours alone) each job has ``ID.json`` (what started it: thread, question,
+A job is described once, by a ``JobSpec`` (its thread, its question, the settings it takes from the run that starts
+it, the answers it goes on with, how its thread is set up), written to a private file that is the job's stdin: never
+on its command line nor in its environment, which any local user may read (the command line) or which a .env could
+shadow. A ``Launcher`` runs it: by default a process of its own in a session of its own (``python -m
+chatcli.app.background``: closing the terminal that started it does not stop it), with the caller's environment
+and directory; the tests run it in-process. It answers as the one-shot ``chat --jsonl`` does (with the same
+approvals: a call that needs one leaves the thread waiting for it), and its thread keeps the question and the
+answer, whole or partial, as a one-shot's does.
+
+Under ``$XDG_DATA_HOME/chatcli/jobs/`` (yours alone) each job has ``ID.in`` (its spec, locked by the job for as long
+as it runs: the lock, not the process table, says it is alive), ``ID.json`` (what started it: thread, question,
 process, time), ``ID.jsonl`` (its events, the one-shot's ``--jsonl``: a ``token`` line per piece of text, then
-``done`` or ``error``) and ``ID.err`` (what it said on stderr). Its state is read from them: running while its
-process lives and its events have not ended; ``done``, ``waiting`` (for an approval or an answer: ``chat -t THREAD``
-goes on), ``stopped`` (``chat stop``: the part that arrived is kept in the thread), ``failed`` (exit code and
-line), or ``interrupted`` when its process ended without an end (killed, the machine restarted): its thread keeps
-the question, and the part that arrived is in its events (``chat attach`` shows it), which the thread keeps as its
-partial answer, marked interrupted, once it is next opened or shown (``keep_killed``).
+``done`` or ``error``) and ``ID.err`` (what it said on stderr). Its state is read from them: running while it holds
+its lock and its events have not ended; ``done``, ``waiting`` (for an approval or an answer: ``chat -t THREAD`` goes
+on), ``stopped`` (``chat stop``: the part that arrived is kept in the thread), ``failed`` (exit code and line), or
+``interrupted`` when it ended without an end (killed, the machine restarted): its thread keeps the question, and the
+part that arrived is in its events (``chat attach`` shows it), which the thread keeps as its partial answer, marked
+interrupted, once it is next opened or shown (``keep_killed``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -25,9 +32,10 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
 
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
@@ -35,6 +43,7 @@ from chatcli.paths import private_dir
 if TYPE_CHECKING:
     from chatcli.config import Settings
     from chatcli.service.backend import ThreadList
+    from chatcli.service.inbox import Answers
     from chatcli.service.thread import Thread
 
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
@@ -42,12 +51,15 @@ QUESTION_SHOWN = 60  # characters of a job's question kept to list it
 POLL = 0.05  # seconds between two looks at a running job's events
 STATES = ("running", "waiting", "answered", "done", "stopped", "failed", "interrupted")
 STOPPED = 130  # the exit code of a reply stopped as Ctrl-C stops it (chat stop)
-# The one-shot's flags that choose a thread: with none of them a job starts a new thread, named before it starts.
-THREAD_FLAGS = ("-t", "--thread", "-c", "--continue", "--new-thread")
-OUTPUT_FLAGS = ("--bg", "--json", "--jsonl")
-# Set in a job's environment (its id): its one-shot leaves a call that needs approval waiting in the thread.
-JOB_VARIABLE = "CHATCLI_JOB"
-ARGS_VARIABLE = "CHATCLI_JOB_ARGS"  # its private file of its arguments (chatcli.__main__ reads it, then removes it)
+# What bounds what a reply may do (its sandbox, its network, its spending limits...) and what shapes it, as the run
+# that starts a background reply has them (its flags included): given to the job over its own settings, which
+# config.toml and a .env do not override, so that the job may do no more than the run it comes from.
+CARRIED = (
+    *("db", "sandbox", "network", "max_cost_answer", "max_cost_thread", "max_cost_day", "unpriced"),
+    *("memory", "memories", "project_instructions", "temperature", "max_tokens", "thinking_budget", "timeout"),
+)
+# What a job's process is never given of the run that starts it: the token of the server (chat serve) it came from.
+WITHHELD = ("CHATCLI_SERVE_TOKEN",)
 
 
 class NoSuchJob(UsageError):
@@ -55,16 +67,67 @@ class NoSuchJob(UsageError):
 
 
 @dataclass(frozen=True)
+class JobSpec:
+    """What a background reply does, the one description its starter and its process share (as JSON, on its stdin).
+
+    ``thread``: the thread's id, or a start of one (None: a new one, named before the job starts, or ``latest``);
+    ``question``: what it asks ("": the thread goes on, ``again`` or with ``answers``); ``overrides``: settings by
+    name (chatcli.config.Settings) over the job's own layers; ``answers``: what the thread waits on, answered (chat
+    inbox answer); ``setup``: how the thread is set up, chatcli.service.opening.ThreadSetup's fields by name (``role``
+    by its name; ``graph``, or ``remote`` and ``assistant``, for what answers; ``stdin``: piped text or an image, in
+    base64); ``id``: the job's, given as it starts."""
+
+    thread: str | None
+    question: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    answers: Answers | None = None
+    setup: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    def to_json(self) -> bytes:
+        given = asdict(self) | {"answers": json.loads(self.answers.to_json()) if self.answers else None}
+        return json.dumps(given).encode()
+
+    @classmethod
+    def of_json(cls, data: bytes) -> JobSpec:
+        from chatcli.service.inbox import Answers
+
+        given = json.loads(data)
+        answers = given.pop("answers", None)
+        return cls(**given, answers=Answers.of_json(json.dumps(answers)) if answers is not None else None)
+
+
+class Launcher(Protocol):
+    """Runs a job: its spec to read on ``spec`` (a file the job keeps open while it runs: the lock taken on it is how
+    other processes know it is alive), its events written to ``out``, what it says to ``err``, with ``environ`` in
+    ``cwd``; returns the id of the process that answers (``chat stop`` stops it; 0: none of its own)."""
+
+    def __call__(
+        self, spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mapping[str, str], cwd: Path
+    ) -> int: ...
+
+
+def in_a_process(spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mapping[str, str], cwd: Path) -> int:
+    """The job as a process of its own (chatcli.app.background), in a session of its own: no terminal, no process
+    group of the caller's, so that closing the terminal that started it does not stop it."""
+    given = {name: value for name, value in environ.items() if name not in WITHHELD}
+    command = [sys.executable, "-m", "chatcli.app.background"]
+    return subprocess.Popen(command, stdin=spec, stdout=out, stderr=err, cwd=cwd, env=given, start_new_session=True).pid
+
+
+# The launcher a job starts with, unless its starter names one: a process of its own (the tests set another).
+LAUNCHER: ContextVar[Launcher] = ContextVar("chatcli_job_launcher", default=in_a_process)
+
+
+@dataclass(frozen=True)
 class Job:
-    """What started a job: its ``id``, its ``thread`` (None until the answer names it: a ``--remote`` new thread),
-    the start of its ``question``, its process (``pid`` and the time it started, so that a reused pid is never taken
-    for it), when it began and where."""
+    """What started a job: its ``id``, its ``thread`` (None until the answer names it: ``chat --bg -c``), the start
+    of its ``question``, its process, when it began and where."""
 
     id: str
     thread: str | None
     question: str
     pid: int
-    ticks: int  # the process's start time (/proc/PID/stat): the same pid later is another process
     started: float
     cwd: str
     # The terminal it was started from (its device) and that terminal's session (its shell's): told of the job's end
@@ -118,20 +181,17 @@ def directory(environ: Mapping[str, str]) -> Path:
     return where
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """Process ``pid``'s state letter and when it started (clock ticks since boot); None if there is no such
-    process."""
+def alive(job: Job, environ: Mapping[str, str]) -> bool:
+    """True while the job runs: its spec is locked, by the job alone (a lock ends with its holder, however it ends,
+    and a pid reused by another process holds none)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def alive(job: Job) -> bool:
-    """True while the job's own process runs (not another that took its pid; a zombie counts as ended)."""
-    found = _stat(job.pid)
-    return found is not None and found[0] not in ("Z", "X") and found[1] == job.ticks
+        with open(directory(environ) / f"{job.id}.in", "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _private(path: Path) -> Any:
@@ -139,37 +199,14 @@ def _private(path: Path) -> Any:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
-def _carried(settings: Settings, own: bool) -> list[str]:
-    """The flags a background reply needs to have the tools this process has: its built-in tools (chat's own graph;
-    a graph of the user's has its own), or none at all. Its model or graph is its thread's."""
+def bounds(settings: Settings, tools: bool = True) -> dict[str, Any]:
+    """The settings a background reply takes from the run that starts it (``CARRIED``), with its built-in tools
+    (``tools``: chat's own graph; another has its own) or none at all. Its model or graph is its thread's."""
+    given = {name: getattr(settings, name) for name in CARRIED if getattr(settings, name) is not None}
     if not settings.use_tools:
-        return ["--no-tools"]
-    return ["--tools", ",".join(settings.tools)] if settings.tools and own else []
-
-
-# What bounds what a reply may do (its sandbox, its network, its spending limits...) and what shapes it, as the run
-# that starts a background reply has them (its flags included): given to the job in its environment, which config.toml
-# and a .env do not override, so that the job may do no more than the run it comes from.
-CARRIED = (
-    *("sandbox", "network", "max_cost_answer", "max_cost_thread", "max_cost_day", "unpriced"),
-    *("memory", "memories", "project_instructions", "temperature", "max_tokens", "thinking_budget", "timeout"),
-)
-# What a job is never given of the run that starts it: the token of the server (chat serve) it came from.
-WITHHELD = ("CHATCLI_SERVE_TOKEN",)
-
-
-def job_environ(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
-    """A background reply's variables: the run's, with its database (never on the job's command line: a URL's
-    password would be any local user's to read there) and the settings that bound it (``CARRIED``)."""
-    from chatcli.config import ENV_VARS
-
-    variable = {name: var for var, name in ENV_VARS.items()}
-    given = {k: v for k, v in environ.items() if k not in WITHHELD}
-    for name in CARRIED:
-        if (value := getattr(settings, name)) is not None:
-            given[variable[name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if settings.db:
-        given["CHATCLI_DB"] = settings.db
+        given["use_tools"] = False
+    elif tools and settings.tools:
+        given["tools"] = list(settings.tools)
     return given
 
 
@@ -178,29 +215,27 @@ def ask_in_background(
 ) -> Job:
     """``question`` asked on ``thread`` by a background reply, from any door (the prompt's /bg and Ctrl-B, an
     editor's /bg, ``chat serve``'s bg command): with the variables of the run that asks (``environ``), in the
-    thread's directory (an editor session's project, else where chat runs), with its database (in the job's
-    environment, never on its command line) and its tools. ``again``: the thread's last question answered again from
-    its last checkpoint (a reply moved from the prompt; ``question`` only names the job). The door that started it
-    says when it ends, not the job (``told_here``)."""
+    thread's directory (an editor session's project, else where chat runs), with the bounds and tools of that run.
+    ``again``: the thread's last question answered again from its last checkpoint (a reply moved from the prompt;
+    ``question`` only names the job). The door that started it says when it ends, not the job (``told_here``)."""
     if thread.backend is not None:
         thread.backend.check_background()  # (an Agent Server opened with --header: the job could not send it)
-    environ = job_environ(environ, settings)
     bound = thread.binding()
-    remote = bound.url if bound.kind == "remote" else None  # an Agent Server's thread: its server and assistant
-    server = bound.server_flags()
-    carried = [] if remote else _carried(settings, thread.own_model)  # a server's graph has its own tools
-    args = [*server, "-t", thread.thread_id, *(["--again"] if again else []), *carried]
-    piped = None if again else question.encode()  # on the job's stdin: never a flag, and off its command line
+    server = {"remote": bound.url, "assistant": bound.assistant} if bound.kind == "remote" else {}
+    spec = JobSpec(
+        thread.thread_id,
+        "" if again else question,
+        bounds(settings, tools=thread.own_model and not server),  # a server's graph has its own tools
+        setup={**server, **({"again": True} if again else {})},
+    )
     where = thread.workdir or settings.workdir
-    return start(args, environ, Path(where) if where else Path.cwd(), piped, question, most=settings.max_jobs,
-                 told_here=False, remote=remote, assistant=bound.assistant if remote else None)  # fmt: skip
+    return start(spec, environ, Path(where) if where else Path.cwd(), question, most=settings.max_jobs, told_here=False)
 
 
 def askable(remote: str, listeners: bool = True) -> None:
-    """UsageError for an Agent Server a background reply cannot ask: one whose URL holds a password (it would be on
-    the job's command line, for any user to read), and (``listeners``) another local user's listener (a job connects
-    to its server as recorded, never as named: chatcli.local.loopback refuses it there; said here, before anything
-    starts)."""
+    """UsageError for an Agent Server a background reply cannot ask: one whose URL holds a password (it would be kept
+    in the job's record), and (``listeners``) another local user's listener (a job connects to its server as
+    recorded, never as named: chatcli.local.loopback refuses it there; said here, before anything starts)."""
     from urllib.parse import urlsplit
 
     from chatcli.errors import ListenerRefused
@@ -210,8 +245,7 @@ def askable(remote: str, listeners: bool = True) -> None:
     parts = urlsplit(remote)
     if parts.password is not None:
         raise UsageError(
-            "a background reply cannot ask a server whose URL holds a password: it would be on the job's command line, "
-            "for any user to read",
+            "a background reply cannot ask a server whose URL holds a password: it would be kept in the job's record",
             hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY) and a URL without it",
         )
     if not listeners:
@@ -242,77 +276,57 @@ def _addresses(host: str | None, port: int) -> set[str]:
 
 
 def start(
-    args: list[str],
+    spec: JobSpec,
     environ: Mapping[str, str],
     cwd: Path,
-    piped: bytes | None,
-    question: str,
+    shown: str,
     *,
     most: int,
     told_here: bool = True,
-    remote: str | None = None,
-    assistant: str | None = None,
+    launcher: Launcher | None = None,
 ) -> Job:
-    """Start the one-shot ``chat ARGS`` (its output flags replaced by ``--jsonl``) as a job: in a session of its own,
-    with ``environ`` and ``cwd``, ``piped`` as its stdin; a new thread is named first when ``args`` choose none.
-    ``question``: what it is listed by. UsageError, nothing started, when ``most`` jobs run already (``max_jobs``).
-    ``told_here``: the terminal this runs in is told of its end (not when the prompt that starts it tells it).
-    ``remote``, ``assistant``: the Agent Server the one-shot asks (``--remote``): a new thread's id is then a UUID,
-    as the server names threads."""
+    """Start ``spec`` as a job, by ``launcher`` (``LAUNCHER``'s by default), with ``environ`` in ``cwd``; a new
+    thread is named first when ``spec`` names none. ``shown``: what it is listed by. UsageError, nothing started,
+    when ``most`` jobs run already (``max_jobs``). ``told_here``: the terminal this runs in is told of its end (not
+    when the prompt that starts it tells it). On an Agent Server (``remote``), a new thread's id is a UUID, as the
+    server names threads (its thread is made by its first run)."""
     from chatcli.core.inputs import new_thread_id
 
+    remote = spec.setup.get("remote")
     if remote:
         askable(remote)
     _room(environ, most)
-
-    where = directory(environ)
-    job_id = secrets.token_hex(3)
-    args = [a for a in args if a not in OUTPUT_FLAGS]
-    thread: str | None = None
-    if not any(a in THREAD_FLAGS or a.startswith(("--thread=", "--new-thread=")) for a in args):
-        thread = str(uuid.uuid4()) if remote else new_thread_id()
-        args = ["-t" if remote else "--new-thread", thread, *args]  # (a server's thread is made by its first run)
-    for flag in ("-t", "--thread", "--new-thread"):
-        if flag in args and args.index(flag) + 1 < len(args):
-            thread = args[args.index(flag) + 1]
-    thread = next((a.partition("=")[2] for a in args if a.startswith(("--thread=", "--new-thread="))), thread)
-    stdin_path, args_path = where / f"{job_id}.in", where / f"{job_id}.args"
-    with _private(stdin_path) as handle:
-        handle.write(piped or b"")
-    with _private(args_path) as handle:  # its command line is any local user's to read: the question is not on it
-        handle.write(json.dumps([*args, "--jsonl"]).encode())
-    command = [sys.executable, "-m", "chatcli"]
+    where, job_id = directory(environ), secrets.token_hex(3)
+    setup = spec.setup
+    if spec.thread is None and not setup.get("latest") and not setup.get("new_thread"):
+        named = str(uuid.uuid4()) if remote else new_thread_id()
+        spec = replace(spec, thread=named) if remote else replace(spec, setup={**setup, "new_thread": named})
+    spec = replace(spec, id=job_id)
+    with _private(where / f"{job_id}.in") as handle:
+        handle.write(spec.to_json())
     with (
-        open(stdin_path, "rb") as stdin,
+        open(where / f"{job_id}.in", "rb") as held,
         _private(where / f"{job_id}.jsonl") as out,
         _private(where / f"{job_id}.err") as err,
     ):
-        process = subprocess.Popen(
-            command,
-            stdin=stdin,
-            stdout=out,
-            stderr=err,
-            cwd=cwd,
-            env={**environ, JOB_VARIABLE: job_id, ARGS_VARIABLE: str(args_path)},
-            start_new_session=True,
-        )
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # alive from now: the job holds it on (``alive``)
+        pid = (launcher or LAUNCHER.get())(held, out, err, environ, cwd)
     job = Job(
         job_id,
-        thread,
-        " ".join((question or (piped or b"").decode("utf-8", "replace")[:1000]).split())[:QUESTION_SHOWN],
-        process.pid,
-        (_stat(process.pid) or ("", 0))[1],
+        spec.thread or spec.setup.get("new_thread"),
+        " ".join(shown[:1000].split())[:QUESTION_SHOWN],
+        pid,
         time.time(),
         str(cwd),
         *(_terminal() if told_here else (None, None)),
         remote=remote,
-        assistant=assistant,
+        assistant=setup.get("assistant") if remote else None,
     )
     temporary = where / f".{job_id}.json"
     with _private(temporary) as handle:
         handle.write(json.dumps(asdict(job)).encode())
     temporary.replace(where / f"{job_id}.json")
-    _forget_old(where)
+    _forget_old(where, environ)
     return job
 
 
@@ -333,7 +347,7 @@ def _terminal() -> tuple[str | None, int | None]:
     return None, None
 
 
-def _forget_old(where: Path) -> None:
+def _forget_old(where: Path, environ: Mapping[str, str]) -> None:
     """Keep the newest ``KEEP`` finished jobs' files; a running one is never forgotten."""
     found = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in found[KEEP:]:
@@ -341,12 +355,12 @@ def _forget_old(where: Path) -> None:
             job = Job.read(path)
         except (OSError, ValueError, TypeError):
             continue
-        if not alive(job):
+        if not alive(job, environ):
             _remove(where, job)
 
 
 def _remove(where: Path, job: Job) -> None:
-    for suffix in (".json", ".jsonl", ".err", ".in", ".args"):
+    for suffix in (".json", ".jsonl", ".err", ".in"):
         (where / f"{job.id}{suffix}").unlink(missing_ok=True)
 
 
@@ -358,15 +372,15 @@ async def delete_thread(
     entry and kept files: chatcli.threads.operations.Threads.delete), then the jobs' records and their files."""
     mine = [job for job in jobs(environ) if thread_id in (job.thread, seen(job, environ).thread)]  # -c: its events
     for job in mine:
-        stop(job)
+        stop(job, environ)
     await threads.delete(thread_id, on_wait=on_wait)  # waits for a stopped job's turn to end
     for job in mine:
         _remove(directory(environ), job)
 
 
 def running(environ: Mapping[str, str]) -> list[Job]:
-    """The jobs still answering (their process alive, their events not ended)."""
-    return [job for job in jobs(environ) if alive(job) and seen(job, environ).state == "running"]
+    """The jobs still answering (alive, their events not ended)."""
+    return [job for job in jobs(environ) if seen(job, environ).state == "running"]
 
 
 # A job's state as a person reads it (chat jobs, the line that says a job ended).
@@ -381,15 +395,11 @@ STATE_SHOWN = {
 }
 
 
-def ending(environ: Mapping[str, str]) -> tuple[Job, str] | None:
-    """In a job's own process, as it ends: the job and the line that tells of its end (done, waiting for you,
-    failed, stopped); None in any other process."""
-    job_id = environ.get(JOB_VARIABLE)
-    path = directory(environ) / f"{job_id}.json"
-    if not job_id or not path.is_file():
-        return None
+def ending(job_id: str, environ: Mapping[str, str]) -> tuple[Job, str] | None:
+    """As job ``job_id`` ends, in its own process: the job and the line that tells of its end (done, waiting for
+    you, failed, stopped); None without its record."""
     try:
-        job = Job.read(path)
+        job = Job.read(directory(environ) / f"{job_id}.json")
     except (OSError, ValueError, TypeError):
         return None
     state = seen(job, environ).state
@@ -432,12 +442,13 @@ def events(job: Job, environ: Mapping[str, str], offset: int = 0) -> tuple[list[
 
 def seen(job: Job, environ: Mapping[str, str]) -> Seen:
     """The job as it stands now."""
+    live = alive(job, environ)  # (first: what a job that has ended wrote is all in its events by then)
     found, _ = events(job, environ)
     text = "".join(str(e.get("text") or "") for e in found if e.get("type") == "token")
     end = next((e for e in reversed(found) if e.get("type") in ("done", "error")), None)
     thread = job.thread or next((e.get("thread_id") for e in reversed(found) if e.get("thread_id")), None)
     if end is None:
-        state = "running" if alive(job) else "interrupted"
+        state = "running" if live else "interrupted"
     elif end.get("type") == "error":
         state = "stopped" if (end.get("error") or {}).get("exit_code") == STOPPED else "failed"
     else:
@@ -488,7 +499,7 @@ def find(environ: Mapping[str, str], key: str | None) -> Job:
     without a key. ``NoSuchJob`` if none."""
     kept = jobs(environ)
     if key is None:
-        running = [job for job in kept if alive(job)]
+        running = [job for job in kept if alive(job, environ)]
         if running or kept:
             return (running or kept)[0]
         raise NoSuchJob("no background reply yet: chat --bg QUESTION starts one")
@@ -509,7 +520,7 @@ def follow(job: Job, environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         yield from found
         if any(e.get("type") in ("done", "error") for e in found):
             return
-        if not found and not alive(job):
+        if not found and not alive(job, environ):
             found, offset = events(job, environ, offset)  # what it wrote as it went
             yield from found
             return
@@ -517,10 +528,10 @@ def follow(job: Job, environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
             time.sleep(POLL)
 
 
-def stop(job: Job) -> bool:
+def stop(job: Job, environ: Mapping[str, str]) -> bool:
     """Stop the job's reply as Ctrl-C stops a one-shot (what arrived is kept in its thread); False if it had
     ended."""
-    if not alive(job):
+    if not job.pid or not alive(job, environ):
         return False
     try:
         os.kill(job.pid, signal.SIGINT)

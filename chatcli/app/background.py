@@ -1,0 +1,112 @@
+"""A background reply's process (``python -m chatcli.app.background``, chatcli.service.jobs): its ``JobSpec`` read
+from its stdin, answered as the one-shot ``chat --jsonl`` answers (chatcli.app.run.run), its events on its stdout.
+
+Its stdin is the spec's file, locked by the starter for the job: the job keeps it open (and so locked) until it
+exits, which is how ``chat jobs`` knows it runs; what it starts gets /dev/null as stdin instead, so that nothing
+outlives it holding the lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from chatcli.app.environment import Environment
+    from chatcli.config import Settings
+    from chatcli.service.jobs import JobSpec
+    from chatcli.service.opening import ThreadSetup
+
+# The keys of a spec's ``setup`` that are chatcli.service.opening.ThreadSetup's own, as they are.
+PLAIN = ("system", "variables", "model", "temperature", "latest", "at", "new_thread", "again", "rebind")
+
+
+def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str], cwd: Path) -> int:
+    """Answer ``spec`` as ``chat --jsonl`` answers, in ``cwd`` with ``environ``: its events on ``out``, its one line
+    on ``err`` (a call that needs approval waits in the thread: nobody is here to ask); then the terminal that started
+    it is told how it ended, as the ``notify`` setting says. Its exit code."""
+    import typer
+
+    from chatcli.app.environment import Environment
+    from chatcli.app.run import run
+    from chatcli.app.shared import done_with, guarded, using
+    from chatcli.ui.jsonout import JsonOutput
+
+    piped = base64.b64decode(spec.setup.get("stdin") or "")
+    env = Environment(io.TextIOWrapper(io.BytesIO(piped), encoding="utf-8"), out, err, environ, cwd)
+    output = JsonOutput(out, err, lines=True, waits=True, given=spec.answers)
+    read: list[Settings] = []
+
+    def ask(settings: Settings) -> None:
+        read.append(settings)
+        run(spec.question or None, spec.thread, settings, _setup(spec, settings, env), output, env)
+
+    token = using(env)
+    try:
+        guarded(False, ask, spec.overrides, output.fail)
+        code = 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    finally:
+        done_with(token)
+    if read and read[0].notify != "off":
+        _tell_the_end(spec.id, environ, read[0].notify == "desktop")
+    return code
+
+
+def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
+    """How ``spec`` sets its thread up, and what answers it (on an Agent Server, its runs tagged with the job)."""
+    from chatcli.app.run import answering_of
+    from chatcli.backends.own.roles import read_role
+    from chatcli.service.answerer import Answerer
+    from chatcli.service.opening import ThreadSetup
+    from chatcli.service.thread import NO_VALUE
+
+    given: dict[str, Any] = spec.setup
+    if given.get("remote"):
+        from chatcli.backends.remote.client import remote_spec
+
+        answerer = Answerer(remote=remote_spec(given["remote"], given.get("assistant"), [], env.environ, spec.id))
+    else:
+        answerer = answering_of(given.get("graph"), None, None, [], env)
+    return ThreadSetup(
+        **{name: given[name] for name in PLAIN if name in given},
+        role=read_role(settings.roles_dir, given.get("role")),
+        attach=tuple(given.get("attach") or ()),
+        answerer=answerer,
+        resume=NO_VALUE if spec.answers is not None else None,  # what waits is asked again, and they answer it
+    )
+
+
+def _tell_the_end(job_id: str, environ: Mapping[str, str], desktop: bool) -> None:
+    """The terminal that started the job is told how it ended (done, waiting for you, failed, stopped), and the
+    desktop too (``desktop``)."""
+    from chatcli.service.jobs import ending
+    from chatcli.ui.notify import tell
+
+    found = ending(job_id, environ)
+    if found is not None:
+        job, line = found
+        tell(job.tty, job.session, line, desktop=desktop)
+
+
+def main() -> int:
+    """The job's process: its spec from stdin (kept open: the lock), then its answer."""
+    from chatcli.app import library_output
+    from chatcli.app.cli import untraced
+    from chatcli.service.jobs import JobSpec
+
+    library_output.install()  # the libraries' warnings and log lines pass chat's writer too
+    untraced(os.environ)
+    spec = JobSpec.of_json(sys.stdin.buffer.read())
+    os.dup(0)  # the spec's lock, held until this process ends (a descriptor no process it starts inherits)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    return answer(spec, sys.stdout, sys.stderr, os.environ, Path.cwd())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
