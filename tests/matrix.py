@@ -22,10 +22,11 @@ tests/providers.py.
 A door costs a process only where the process is what is tested: ``serve`` and ``acp`` run in this process
 (tests/doors/: ``chat serve``'s app through an ASGI client, ``chat acp`` on a thread over a pair of pipes, both
 entered through chat's command line) and the cold door through tests/helpers.py's ``chat``, so their cells are in
-the fast run; each is also kept as the process its users start (``acp+process``) for one cell of each backend
+the fast run; each is also kept as the process its users start (``acp+process``) for one cell
 (``AS_PROCESS``); the prompt runs in this process too (its command line on a thread, keys typed through
 prompt-toolkit's pipe input: tests/doors/prompt.py). An answer stopped by a signal (Ctrl-C at the prompt or to a
-one-shot: ``SIGNALLED``) and the worker (a fork) are processes.
+one-shot: ``SIGNALLED``) and the worker (a fork) are processes, as is a LangGraph server: its cells are few
+(``BACKEND_DOORS``).
 
 Where a door does not do what the others do, it says so here, in one of two tables: ``BY_DESIGN`` (the door hands the
 cell to another door on purpose, and the tests assert that it does) and ``SHORT`` (a gap: the cell's tests are
@@ -65,13 +66,14 @@ AGENT = f"{ROOT / 'examples' / 'graphs' / 'agent.py'}:graph"  # the example grap
 DOORS = ["prompt", "cold", "worker", "serve", "acp"]
 # The doors that run in this process (tests/doors/; the cold door through tests/helpers.py's ``chat``): a cell of
 # theirs costs milliseconds. The same door as the process its users start is ``NAME+process`` (``@doors("acp+process")``):
-# ``matrix`` keeps one such cell of each door and backend; a test about the process names it.
+# ``matrix`` keeps one such cell of each door; a test about the process names it.
 HERE = ("cold", "serve", "acp", "prompt")
 PROCESS = "+process"
 # The doors in this process whose answers are stopped by a signal (Ctrl-C): stopping one is a process's (their
-# ``stop`` asks in one), so the stop contract's cells of theirs run as processes, in the e2e run.
+# ``stop`` asks in one), so the stop contract's cell of theirs is a process, once: chat's own graph, OpenAI's
+# provider. What a stop keeps on the other backends and providers is the service's, tried at serve and acp here.
 SIGNALLED = ("cold", "prompt")
-# The contract whose cells of those doors are tried as the process too, once for each backend: stopping an answer
+# The contract whose cells of those doors are tried as the process too, once (chat's own graph): stopping an answer
 # (a client that closes its socket, an editor's cancel over the agent's real stdin), which asks and goes on as well.
 AS_PROCESS = "stop"
 ONE_SHOT = ["cold", "worker"]
@@ -81,10 +83,15 @@ COLD_HOST = "cold-host"
 BACKENDS = ["own", "graph", "remote"]
 PROVIDERS: list[Row] = ROWS
 # The doors each backend is tried with every provider at (elsewhere with the first, OpenAI's). chat's own graph
-# speaks each provider's wire format itself: every door. A graph in a file asks its model in the developer's code,
-# and chat reads its chunks the same way whichever door asked: every provider at the cold door (in this process,
-# in the fast run). A LangGraph server's model is the server's: the one it was deployed with (OpenAI's fake).
-PROVIDER_DOORS = {"own": DOORS, "graph": ["cold"], "remote": []}
+# speaks each provider's wire format itself: every door in this process (the worker's child runs the same code; that
+# it holds every provider warm is tests/test_worker.py's). A graph in a file asks its model in the developer's code,
+# and chat reads its chunks the same way whichever door asked: every provider at the cold door (serve for the stop,
+# the cold door's being a signal). A LangGraph server's model is the server's: the one it was deployed with.
+PROVIDER_DOORS = {"own": ["prompt", "cold", "serve", "acp"], "graph": ["cold"], "remote": []}
+# The doors each backend is tried at (the cells handed to another way aside, ``BY_DESIGN``). A LangGraph server is a
+# process (``langgraph dev``), and no door differs on it: each door's mapping is tried on chat's own graph, the
+# server's contract at serve, in this process.
+BACKEND_DOORS = {"own": DOORS, "graph": DOORS, "remote": ["serve"]}
 
 # A cell a door hands to another way on purpose: the answer is the same, and ``Door.mark``/``Door.went`` check it
 # went that way. The launcher never gives the worker a graph's code nor a remote run (chatcli/app/launch.py). Such a
@@ -811,29 +818,31 @@ def cells(
 ) -> list[Any]:
     """Every (door, backend, provider) cell where it applies, each id ``door-backend-provider``: in the fast run
     when it starts no process (a door of ``HERE`` in this process, on a backend of this machine; the cold door
-    unless stopped by a signal), ``e2e`` otherwise; for ``AS_PROCESS``, a door of ``HERE`` but the cold one also as
-    its process (``NAME+process``) once for each backend, with the first provider, in the e2e run; an expected failure where ``SHORT`` says the door falls short. Every provider where
-    ``PROVIDER_DOORS`` says, OpenAI's elsewhere, and everywhere without ``every_provider`` (for what no provider's
-    wire format plays a part in); a cell a door hands to another way (``BY_DESIGN``) for ``HANDED`` alone."""
+    unless stopped by a signal), ``e2e`` otherwise. A door's cells on a backend where ``BACKEND_DOORS`` says; a
+    signal's stop (``SIGNALLED``) once, on chat's own graph; for ``AS_PROCESS``, a door of ``HERE`` but the cold one
+    also as its process (``NAME+process``), once, on chat's own graph, in the e2e run; an expected failure where
+    ``SHORT`` says the door falls short. Every provider where ``PROVIDER_DOORS`` says, OpenAI's elsewhere, and
+    everywhere without ``every_provider`` (for what no provider's wire format plays a part in); a cell a door hands
+    to another way (``BY_DESIGN``) for ``HANDED`` alone."""
     found = []
     for door_name in door_names or DOORS:
         for backend_name in backend_names or BACKENDS:
-            if (door_name, backend_name) in BY_DESIGN and what != HANDED:
+            handed = (door_name, backend_name) in BY_DESIGN
+            if handed and what != HANDED:
+                continue
+            if not handed and door_name not in BACKEND_DOORS[backend_name]:
+                continue
+            signalled = what == "stop" and door_name in SIGNALLED
+            if signalled and backend_name != "own":
                 continue
             # A one-shot and the prompt are stopped by a signal: a process; serve's client leaves, an editor
             # cancels: here.
-            in_process = (
-                door_name in HERE and backend_name != "remote" and (what != "stop" or door_name not in SIGNALLED)
-            )
-            every = (
-                every_provider
-                and door_name in PROVIDER_DOORS[backend_name]
-                and (door_name, backend_name) not in BY_DESIGN
-            )
+            in_process = door_name in HERE and backend_name != "remote" and not signalled
+            every = every_provider and not handed and not signalled and door_name in _provider_doors(backend_name, what)
             rows = PROVIDERS if every else PROVIDERS[:1]
             named = [(door_name, provider, in_process) for provider in rows]
-            if door_name in HERE and door_name not in SIGNALLED and what == AS_PROCESS:  # and as its users' process
-                named.append((door_name + PROCESS, PROVIDERS[0], False))
+            if door_name in HERE and not signalled and what == AS_PROCESS and backend_name == "own":
+                named.append((door_name + PROCESS, PROVIDERS[0], False))  # and as its users' process
             for name, provider, here_ in named:
                 found.append(
                     pytest.param(
@@ -845,6 +854,15 @@ def cells(
                     )
                 )
     return found
+
+
+def _provider_doors(backend: str, what: str) -> list[str]:
+    """The doors ``backend`` is tried with every provider at for the contract ``what`` (``PROVIDER_DOORS``; where
+    those are stopped by a signal, serve, in this process)."""
+    at = PROVIDER_DOORS[backend]
+    if what == "stop" and at and all(door in SIGNALLED for door in at):
+        return ["serve"]
+    return at
 
 
 def matrix(

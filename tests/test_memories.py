@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from tests import mcp_servers
+from tests.doors.prompt import Typed
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import Repl, assert_one_error_line, chat
-from tests.matrix import DOORS, ONE_SHOT, doors, matrix
+from tests.helpers import assert_one_error_line, chat
+from tests.matrix import HERE, ONE_SHOT, doors, matrix
 
 CAT = "My cat is called Nimbus and she hates the vacuum cleaner."
 
@@ -88,7 +89,7 @@ def listed(env: dict[str, str]) -> list[dict[str, Any]]:
     return json.loads(run.out)
 
 
-@doors(*DOORS)
+@doors(*HERE)  # (the worker's child reads the same store: its mapping is tests/test_matrix.py's)
 def test_what_is_remembered_goes_with_a_new_thread_s_request_at_every_door(door, backend):
     remember(door.env, CAT)
     backend.model.queue(Reply("She is called Nimbus."))
@@ -192,7 +193,7 @@ def embedding_model(row: Any) -> str:
     return f"{row.name}:embed-fake"
 
 
-@matrix("memories", backend_names=["own"])
+@matrix("memories", door_names=list(HERE), backend_names=["own"])
 def test_past_their_share_the_memories_nearest_the_question_go_first_at_every_door(door, backend, tmp_path):
     remember_all(backend.env, [CARD, *LATER], tmp_path)
     door.env.update(CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL=embedding_model(backend.row))
@@ -304,19 +305,13 @@ def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp
     asyncio.run(look())
 
 
-@pytest.mark.e2e  # the installed chat in a pseudo-terminal
 def test_remember_and_memory_at_the_prompt(server, chat_env):
-    repl = Repl([], chat_env)
+    typed = Typed(chat_env, [])  # the prompt in this process (tests/doors/prompt.py)
     try:
-        repl.wait_prompt()
-        at = repl.say(f"/remember {CAT}")
-        repl.wait_for("remembered (", after=at)
-        repl.wait_prompt()
-        at = repl.say("/memory")
-        repl.wait_for(CAT, after=at)
-        repl.wait_prompt()
+        assert "remembered (" in "".join(typed.say(f"/remember {CAT}")), typed
+        assert CAT in "".join(typed.say("/memory")), typed
     finally:
-        repl.kill()
+        assert typed.leave() == 0, typed
     (row,) = listed(chat_env)
     assert row["text"] == CAT and row["source"] == "prompt"
     server.queue(Reply("Nimbus."))
@@ -348,19 +343,19 @@ def test_the_project_s_agents_md_goes_with_every_request_at_the_one_shot_doors(d
     assert sent.index("make check") < sent.index("Python 3.11")
 
 
-@pytest.mark.e2e  # the installed chat in a pseudo-terminal
-def test_chat_config_and_the_prompt_say_which_instruction_files_are_in_effect(server, chat_env, tmp_path):
+def test_chat_config_and_the_prompt_say_which_instruction_files_are_in_effect(server, chat_env, tmp_path, monkeypatch):
     here = project(tmp_path)
     records = {r["name"]: r for r in json.loads(chat(chat_env, "config", "--json", cwd=here).out)}
     files = records["instruction_files"]["value"]
     assert files == [str(here.parent / "AGENTS.md"), str(here / "AGENTS.md")], records["instruction_files"]
-    repl = Repl([], chat_env, cwd=here)
+    monkeypatch.chdir(here)
+    typed = Typed(chat_env, [])  # the prompt in this process (tests/doors/prompt.py), opened in ``here``
     try:
-        repl.wait_prompt()
+        typed.ready()
         header = f"project instructions: {here.parent / 'AGENTS.md'}, {here / 'AGENTS.md'}"
-        assert "".join(header.split()) in "".join(repl.text.split())  # (a long line wraps at the terminal's edge)
+        assert "".join(header.split()) in "".join(typed.text.split()), typed
     finally:
-        repl.kill()
+        assert typed.leave() == 0, typed
     off = dict(chat_env, CHATCLI_PROJECT_INSTRUCTIONS="0")
     records = {r["name"]: r for r in json.loads(chat(off, "config", "--json", cwd=here).out)}
     assert records["instruction_files"]["value"] == [] and "off" in records["instruction_files"]["source"]

@@ -314,11 +314,11 @@ def test_every_backend_s_thread_is_a_tree_at_serve(door: Any, backend: Any):
 
 
 @doors("prompt", "acp")
-@backends()
+@backends("own", "graph")
 def test_every_backend_s_thread_is_a_tree_at_the_prompt_and_in_an_editor(door: Any, backend: Any):
     """The same tree and moves typed as commands: /retry, /tree, /goto at the prompt, and as an editor sends them (a
-    prompt of the command's text, offered in its command list), on chat's own graph, a graph of the user's and an
-    Agent Server's thread."""
+    prompt of the command's text, offered in its command list), on chat's own graph and a graph of the user's (an
+    Agent Server's thread is the same tree: at serve, above)."""
     backend.model.queue(Reply("one"), Reply("two"), Reply("two again"))
     first = door.ask("q1")
     assert first.code == 0, first
@@ -379,7 +379,7 @@ def test_a_fork_of_a_graph_s_thread_is_answered_by_that_graph(server, chat_env, 
         assert refused.code == 2 and f"thread {thread} is answered by the graph {graph}:graph" in refused.err, refused
 
 
-@doors("cold", "worker")
+@doors("cold")  # (the worker's child prints the same answer: its mapping is tests/test_matrix.py's)
 def test_a_json_answer_names_the_node_it_made(door: Any, server: Any):
     def asked(*args: str) -> Any:
         return json.loads(door.chat("-t", "named", "--json", *args).out)
@@ -435,12 +435,19 @@ async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again
         assert tree.current == 8 and tree.nodes[9].kind == "compact", tree.nodes
 
 
-@doors("cold", "worker")
-@backends()
+@pytest.mark.parametrize(
+    "door, backend",
+    [
+        pytest.param("cold", "own", id="own-cold"), pytest.param("cold", "graph", id="graph-cold"),
+        pytest.param("cold", "remote", id="remote-cold", marks=pytest.mark.e2e),
+        pytest.param("worker", "own", id="own-worker", marks=pytest.mark.e2e),
+    ],
+    indirect=True,
+)  # fmt: skip
 def test_a_one_shot_branches_from_a_node_on_every_backend(door: Any, backend: Any):
     """``chat -t ID --at NODE`` asks from a node; a script's ``chat tree ID --json`` (its output a pipe) then shows the
-    branch it made, through the warm worker where there is one (a LangGraph server's tree, read with ``--remote``,
-    runs the normal way, as its one-shots do)."""
+    branch it made, through the warm worker where there is one (a LangGraph server's tree is read with ``--remote``;
+    the runs the worker leaves to the normal way are tests/test_matrix.py's ``BY_DESIGN`` cells)."""
     first = door.ask("q1")
     assert first.code == 0, first
     thread = first.thread
