@@ -68,9 +68,10 @@ def test_undecodable_bytes_in_an_argument_are_refused(server, chat_env):
 )
 def test_undecodable_system_prompt_or_variable_is_refused(system, variables, what):
     from chatcli.errors import UsageError
+    from chatcli.service.backend import Backend
     from chatcli.service.thread import Thread
 
-    conversation = Thread(app=None, thread_id="latin1")
+    conversation = Thread(Backend(None), "latin1")  # refused before the graph is read
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):
         asyncio.run(conversation.own("system").set_system(system, variables))
     assert conversation.pending == {}

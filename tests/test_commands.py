@@ -24,21 +24,24 @@ from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.reply import ask
 from tests.fakeserver import Reply
-from tests.helpers import a_thread
 from tests.test_prompt_pty import user_messages
 
 
 class Chat:
     """A conversation driven the way the REPL drives it, keeping what was printed."""
 
-    def __init__(self, conversation: Any, settings: Any):
-        self.conversation = conversation
+    def __init__(self, conversation: Any, settings: Any, service: Any = None):
         self.settings = settings
         self.out = io.StringIO()
         self.err = io.StringIO()
         self.output = PlainOutput(self.out, self.err)
         conversation.listener = self.output
-        self.ctx = Context(conversation, self.output, settings, out=self.out)
+        self.ctx = Context(conversation, self.output, settings, service, out=self.out)
+
+    @property
+    def conversation(self) -> Any:
+        """The thread the prompt is on now (another one after /switch, /new or /fork)."""
+        return self.ctx.conversation
 
     def _printed(self) -> str:
         text = self.out.getvalue() + self.err.getvalue()
@@ -54,7 +57,7 @@ class Chat:
     async def ask(self, text: str) -> str:
         """One turn; return the answer as shown."""
         self._printed()
-        await ask(self.conversation, text, self.settings)
+        await ask(self.conversation, text, self.settings, self.ctx.attached, queue=True)
         return self._printed().strip()
 
     @property
@@ -64,8 +67,10 @@ class Chat:
 
 @asynccontextmanager
 async def chat(settings: Any, thread_id: str = "t1") -> AsyncIterator[Chat]:
-    async with a_thread(settings, thread_id) as conversation:
-        yield Chat(conversation, settings)
+    from chatcli.service.chat import Chat as Service
+
+    async with Service(settings) as service:
+        yield Chat(await service.thread(thread_id), settings, service)
 
 
 def run(coroutine: Any) -> Any:

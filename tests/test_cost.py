@@ -228,10 +228,10 @@ async def test_usage_shows_the_threads_dollars_and_says_what_has_no_price(settin
     settings = replace(settings, base_url=HOSTED_URL)
     server.queue(Reply("one", usage=COUNTS), Reply("two", usage=COUNTS), Reply("three", usage=COUNTS))
     async with session(settings) as c:
-        c.conversation.model_name = PRICED
+        c.conversation.model = replace(c.conversation.model, name=PRICED)
         await c.ask("a")
         await c.ask("b")
-        c.conversation.model_name = "gpt-fake"
+        c.conversation.model = replace(c.conversation.model, name="gpt-fake")
         await c.ask("c")
         shown = await c.run("/usage")
     assert "3 turns · 3,000 tokens in (600 cached) · 300 out · $0.0065" in shown, shown

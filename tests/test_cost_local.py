@@ -151,11 +151,11 @@ async def test_usage_tells_local_answers_from_unknown_prices(settings, server, h
 
     server.queue(Reply("one", usage=COUNTS), Reply("two", usage=COUNTS), Reply("three", usage=COUNTS))
     async with session(replace(settings, base_url=HOSTED_URL)) as c:
-        c.conversation.model_name = PRICED
+        c.conversation.model = replace(c.conversation.model, name=PRICED)
         await c.ask("a")
-        c.conversation.model_name = TAGGED
+        c.conversation.model = replace(c.conversation.model, name=TAGGED)
         await c.ask("b")
-        c.conversation.model_name = "gpt-fake"
+        c.conversation.model = replace(c.conversation.model, name="gpt-fake")
         await c.ask("c")
         shown = await c.run("/usage")
     assert "3 turns · 3,000 tokens in (600 cached) · 300 out · $0.0032" in shown, shown

@@ -203,7 +203,7 @@ async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(server, set
         undone = await conv.undo()
         assert undone.question == "two" and [m.text for m in await conv.messages()] == ["one", "First."]
         fork = await conv.threads().fork("travel", 1)
-        await conv.switch(await conv.chat.find(fork))
+    async with await _open(settings, fork, Tokens()) as conv:  # the fork, as another thread of the Chat
         await conv.send("three")
         assert [m.text for m in await conv.messages()] == ["one", "First.", "three", "On the fork."]
     assert sent(server)[-1] == ("user", "three") and ("user", "two") not in sent(server)

@@ -17,6 +17,7 @@ from chatcli.backends.own.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_gra
 from chatcli.backends.own.request_history import SUMMARY_PREFIX, select_history
 from chatcli.config import DEFAULT_SYSTEM
 from chatcli.core.events import TurnResult
+from chatcli.service.backend import Backend
 from chatcli.service.thread import Thread as ChatThread
 from chatcli.store import open_checkpointer
 from chatcli.ui.output import usage_line
@@ -81,7 +82,7 @@ class Thread:
         app = build_graph(
             self.model, saver, default_system=SYSTEM, context_tokens=self.context_tokens, memory=self.memory
         )
-        return ChatThread(app=app, thread_id=self.thread, context_tokens=self.context_tokens)
+        return ChatThread(Backend(app), self.thread, context_tokens=self.context_tokens)
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)

@@ -22,9 +22,9 @@ async def test_attach_alone_lists_without_clearing_and_clear_clears(settings, se
         await c.run(f"/attach {tmp_path / 'notes.txt'}")
         listed = await c.run("/attach")
         assert "notes.txt" in listed and "--clear" in listed
-        assert len(c.conversation.attached) == 1, "listing the queue emptied it"
+        assert len(c.ctx.attached) == 1, "listing the queue emptied it"
         assert "cleared: 1 file will not be sent" in await c.run("/attach --clear")
-        assert c.conversation.attached == []
+        assert c.ctx.attached == []
 
 
 async def test_usage_says_1_turn(settings, server):

@@ -8,20 +8,21 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from chatcli.ui.commands import HANDLERS
+from chatcli.service.chat import Chat
+from chatcli.ui.commands import HANDLERS, Context
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch
-from tests.helpers import a_thread
 
 
 async def dispatch_lines(settings, lines: list[str], debug: bool = False) -> tuple[list[bool], str, str]:
     """Run lines as the prompt runs them; what each returned, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     output = PlainOutput(out, err)
-    async with a_thread(settings, "t1", output) as conversation:
+    async with Chat(settings, listener=output) as chat:
+        conversation = await chat.thread("t1")
         loading = asyncio.get_running_loop().create_future()
         loading.set_result(conversation)
-        repl = Repl(loading, output, settings, debug)
+        repl = Repl(loading, Context(conversation, output, settings, chat), output, settings, debug)
         results = []
         with redirect_stdout(out):  # listings go to stdout
             for line in lines:

@@ -109,15 +109,13 @@ def test_the_thread_itself_keeps_what_was_said(server, secret_env, tmp_path):
 
 def test_the_prompts_history_and_export_mask_them(server, secret_env, tmp_path):
     from chatcli.config import load_settings
-    from tests.helpers import a_thread
-    from tests.test_commands import Chat
+    from tests.test_commands import chat as prompt_chat
 
     thread_id = _thread(server, secret_env, tmp_path)
     settings = load_settings({}, environ=secret_env)
 
     async def main() -> list[str]:
-        async with a_thread(settings, thread_id) as conversation:
-            prompt = Chat(conversation, settings)
+        async with prompt_chat(settings, thread_id) as prompt:
             return [await prompt.run(line) for line in ("/history", "/export", "/export json")]
 
     for printed in asyncio.run(main()):

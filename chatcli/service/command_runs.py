@@ -83,13 +83,6 @@ async def background(chat: Service, thread: Thread, arg: str) -> Said:
 
     if not arg:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
-    if thread.attached:  # queued for a message here: a background reply would ask without them
-        count = len(thread.attached)
-        queued = "the file queued goes" if count == 1 else f"the {count} files queued go"
-        raise UsageError(
-            f"/bg asks without files: {queued} with your next message here",
-            hint="send them with a message here, or empty the queue with /attach --clear",
-        )
     job = jobs.ask_in_background(thread, arg, chat.settings, chat.environ)
     return Said(
         (

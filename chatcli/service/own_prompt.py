@@ -1,5 +1,5 @@
-"""What only chat's own graph does with a thread: the prompt it builds (role, system prompt, variables) and the
-memory it keeps (compaction, the summary, pins).
+"""What only chat's own graph does with a thread: the model it asks (``ModelChoice``), the prompt it builds (role,
+system prompt, variables) and the memory it keeps (compaction, the summary, pins).
 
 A thread answered by chat's own graph has an ``OwnPrompt`` (``Thread.prompt``); a graph of the user's or an Agent
 Server's assistant has none: it builds its own prompt and keeps its own memory. A door asks for it with
@@ -8,6 +8,7 @@ Server's assistant has none: it builds its own prompt and keeps its own memory. 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatcli.core.inputs import check_utf8
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from chatcli.core.events import Compacted
     from chatcli.core.graph_app import Compactor, GraphApp
     from chatcli.core.turn import Config
+    from chatcli.service.backend import Backend
     from chatcli.service.recall import SummaryView
 
 # The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
@@ -31,20 +33,43 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model and temperature chat's own graph answers a thread with: ``name`` is asked now (None: the settings'),
+    ``default`` when no role names one (the settings', or -m); ``pinned``: -m or /model chose it, so the thread's role
+    does not replace it; ``temperature`` None is the settings', and ``temperature_pinned`` (--temperature) wins over
+    the role's."""
+
+    name: str | None = None
+    default: str | None = None
+    pinned: bool = False
+    temperature: float | None = None
+    temperature_pinned: bool = False
+
+    def taken_up(self, model: str | None, temperature: float | None) -> ModelChoice:
+        """This choice with ``model`` and ``temperature`` (the thread's role's; None: the defaults), unless -m, /model
+        or --temperature chose others."""
+        return replace(
+            self,
+            name=self.name if self.pinned else model or self.default,
+            temperature=self.temperature if self.temperature_pinned else temperature,
+        )
+
+
 class Held(Protocol):
     """What of its thread (chatcli.service.thread.Thread) the prompt reads and changes."""
 
-    app: GraphApp
-    compactor: Compactor | None
+    backend: Backend
     pending: dict[str, Any]  # the thread's settings (its state's values) kept for its next turn
-    model_pinned: bool
+    model: ModelChoice
+
+    @property
+    def app(self) -> GraphApp: ...
 
     @property
     def config(self) -> Config: ...
 
     def lock(self) -> AbstractAsyncContextManager[None]: ...
-
-    def take_up(self, model: str | None, temperature: float | None) -> None: ...
 
 
 class OwnPrompt:
@@ -81,8 +106,8 @@ class OwnPrompt:
                     thread.pending.pop(key, None)
             else:
                 thread.pending.update(update)
-        thread.model_pinned = False  # chosen after -m or /model: the role's model (or the default) it is
-        thread.take_up(role.model, role.temperature)
+        # Chosen after -m or /model: the role's model (or the default) it is.
+        thread.model = replace(thread.model, pinned=False).taken_up(role.model, role.temperature)
 
     async def role(self) -> str | None:
         """The name of the role the thread was set up with, if any."""
@@ -128,9 +153,9 @@ class OwnPrompt:
 
     def _folder(self) -> Compactor:
         """The compactor, or one line saying this conversation has none."""
-        if self.thread.compactor is None:
+        if self.thread.backend.compactor is None:
             raise UsageError("this conversation cannot compact its thread")
-        return self.thread.compactor
+        return self.thread.backend.compactor
 
     async def compact(self, focus: str | None = None) -> Compacted:
         """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by

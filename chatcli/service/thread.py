@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
 from chatcli.core.events import End, Listener, Silent, Start, ToolCall, TurnResult
-from chatcli.core.graph_app import Compactor, GraphApp
-from chatcli.core.inputs import check_question, check_thread_id
+from chatcli.core.graph_app import GraphApp
+from chatcli.core.inputs import check_question
 from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import UsageError
 from chatcli.service.abilities import Abilities
 from chatcli.service.backend import Backend, ThreadList
 from chatcli.service.outcome import outcome
+from chatcli.service.own_prompt import ModelChoice, OwnPrompt
 from chatcli.service.recall import Recall, Undone
 from chatcli.store import Store
 
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
     from chatcli.core.elicitation import Elicitation, Elicited
     from chatcli.core.events import Decision, Question, Reply, Review, TurnEvent
-    from chatcli.service.opening import Finder, Opening
-    from chatcli.service.own_prompt import OwnPrompt
     from chatcli.store.memories import MemoryBook
     from chatcli.threads.spending import Standing
     from chatcli.threads.tree import Node, Tree
@@ -58,11 +57,11 @@ NOT_OURS: dict[Own, str] = {
 
 @dataclass
 class Thread:
-    """Thread ``thread_id`` of ``app``: chat's own compiled graph, or ``backend``'s app when another answers it;
-    every call is one step of that thread, told to ``listener`` (chatcli.core.events); ``recall`` reads its
-    history for the screen."""
+    """Thread ``thread_id`` answered by ``backend`` (chat's own graph, a graph of the user's, an Agent Server's
+    assistant): a handle, never moved to another thread; every call is one step of the thread, told to ``listener``
+    (chatcli.core.events); ``recall`` reads its history for the screen."""
 
-    app: GraphApp
+    backend: Backend
     thread_id: str
     context_tokens: int | None = None
     # The most estimated tokens one question may hold, and what sets it (chatcli.backends.own.model_state.ModelState).
@@ -70,7 +69,8 @@ class Thread:
     limited_by: str = "budget"
     # The open database: thread index and cross-process turn lock.
     store: Store | None = None
-    model_name: str | None = None
+    model: ModelChoice = ModelChoice()
+    # The thread's settings (its role, system prompt, variables) told before its first message, sent with it.
     pending: dict[str, Any] = field(default_factory=dict)
     # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
     stall_timeout: float | None = None
@@ -79,45 +79,31 @@ class Thread:
     # Hears every turn's events and is asked about tool calls that need approval (the default
     # hears nothing and refuses them: nobody to ask).
     listener: Listener = field(default_factory=Silent)
-    attached: list[Attachment] = field(default_factory=list)  # files queued for the next message (/attach)
     workdir: str | None = None  # the project's directory when it is not the process's (an editor's session)
-    temperature: float | None = None  # the thread's (its role's), over the settings'; None: the settings'
-    # The model without a role (the settings', or -m); ``model_name`` is the one asked now.
-    default_model: str | None = None
-    model_pinned: bool = False  # -m or /model chose the model: the thread's role does not replace it
-    # What answers the thread when it is not chat's own graph (a graph of the user's), stored with it at each turn.
-    bound: Binding | None = None
-    temperature_pinned: bool = False  # --temperature given: it wins over the thread's role's for this run
-    # What folds the thread's earlier turns into its summary (chat's own graph); None: nothing here can.
-    compactor: Compactor | None = None
-    # What answers the thread (chatcli.service.backend); by default chat's own graph ``app``, folded by ``compactor``.
-    backend: Backend | None = None
     approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
-    # The service that opened it: what another thread of the same door goes on with is its decision (``switch``).
-    chat: Finder | None = None
     settings: Settings | None = None  # the door's settings: its failures are said in their terms (keys masked)
     # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
     # not raised (chatcli.service.outcome).
     whole: tuple[str, ...] = ()
-    # The model the thread or its role chose last (a ``model_name`` unlike it was chosen with /model).
-    _auto_model: str | None = None
-    # The thread was stored before its first question (told a model, a role): a failed first question keeps it.
 
     def __post_init__(self) -> None:
-        if self.backend is None:
-            self.backend = Backend(self.app, self.compactor)
-        self.compactor = self.compactor or self.backend.compactor
-        self.bound = self.bound or self.backend.binding
-        self.model_name = self.backend.label or self.model_name
-        self.default_model = self.default_model or self.model_name
-        self._auto_model = self.model_name
+        if self.backend.label:  # a graph's: its label names what answers
+            self.model = ModelChoice(self.backend.label, self.backend.label)
         source = self.backend.source(self.toolbox, self.stall_timeout, self.context_tokens)
         self.turns = Turns(source, Approvals(self.toolbox, self.approve_all))
 
     @property
+    def app(self) -> GraphApp:
+        return self.backend.app
+
+    @property
+    def model_name(self) -> str | None:
+        """The model asked now (None: the settings')."""
+        return self.model.name
+
+    @property
     def can(self) -> Abilities:
         """What this thread does besides asking and answering (its backend's abilities)."""
-        assert self.backend is not None
         return self.backend.can
 
     @property
@@ -132,8 +118,6 @@ class Thread:
         and keeps its own memory."""
         if not self.can.prompt:
             return None
-        from chatcli.service.own_prompt import OwnPrompt
-
         return OwnPrompt(self)
 
     def own(self, part: Own) -> OwnPrompt:
@@ -158,7 +142,6 @@ class Thread:
         """One turn from ``start`` with ``payload`` (an input, a resume, or None: on from the checkpoint), told to
         the listener as the backend hears it (``node``: the node of the tree its answer is); a failure inside the
         graph said as the backend says it."""
-        assert self.backend is not None
         opening = Start(self.thread_id, created, node)
         listener = _EndAfterInbox(self.backend.hearing(self.listener), self.keep_inbox)
         try:
@@ -187,7 +170,6 @@ class Thread:
             asked = None
         try:
             if self.store is None:
-                assert self.backend is not None
                 await self.backend.keep(self.thread_id, asked)  # None: where it lives only
             elif asked is not None:
                 await self.store.index.waits(self.thread_id, asked)
@@ -200,7 +182,6 @@ class Thread:
         once the turn has ended, a stopped answer's part kept in the thread: the next question comes after it."""
         if self.store is not None:
             return self.store.thread_lock(self.thread_id)
-        assert self.backend is not None
         return self.backend.thread_lock(self.thread_id)
 
     @property
@@ -210,10 +191,10 @@ class Thread:
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if not self.own_model:
             return {"configurable": configurable}  # the graph chooses its own model
-        if self.model_name:
-            configurable["model"] = self.model_name
-        if self.temperature is not None:
-            configurable["temperature"] = self.temperature
+        if self.model.name:
+            configurable["model"] = self.model.name
+        if self.model.temperature is not None:
+            configurable["temperature"] = self.model.temperature
         if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
             configurable[TOOLBOX] = self.toolbox
         if self.workdir is not None:  # where its project is (an editor's session's: its AGENTS.md)
@@ -240,11 +221,9 @@ class Thread:
         if prompt is not None and role is not None:
             await prompt.set_role(role)
         if model_given:
-            self.model_name = self._auto_model = self.default_model
-            self.model_pinned = True
+            self.model = replace(self.model, name=self.model.default, pinned=True)
         if temperature_given:
-            self.temperature_pinned = True
-            self.temperature = None  # the settings' (the flag's)
+            self.model = replace(self.model, temperature=None, temperature_pinned=True)  # the settings' (the flag's)
         if prompt is not None:
             await prompt.set_system(system, variables)
 
@@ -253,18 +232,7 @@ class Thread:
         if not self.own_model:
             return
         state = await self.app.aget_state(self.config)
-        if self.model_name != self._auto_model:
-            self.model_pinned = True  # changed by /model: it stays, as -m does
-        self.take_up(state.values.get("model"), state.values.get("temperature"))
-
-    def take_up(self, model: str | None, temperature: float | None) -> None:
-        """Answer with ``model`` and ``temperature`` (the thread's role's; None: the defaults), unless -m, /model
-        or --temperature chose others."""
-        if not self.model_pinned:
-            self.model_name = model or self.default_model
-        self._auto_model = self.model_name
-        if not self.temperature_pinned:
-            self.temperature = temperature
+        self.model = self.model.taken_up(state.values.get("model"), state.values.get("temperature"))
 
     @property
     def recall(self) -> Recall:
@@ -291,12 +259,10 @@ class Thread:
 
     def threads(self) -> ThreadList:
         """The threads beside this one (chat's database, or the server's)."""
-        assert self.backend is not None
         return self.backend.threads(self.store)
 
     async def messages(self) -> list[BaseMessage]:
         """The thread's whole stored history, as LangChain's messages."""
-        assert self.backend is not None
         state = await self.app.aget_state(self.config)
         return [self.backend.message(m) for m in state.values.get("messages", [])]
 
@@ -355,18 +321,6 @@ class Thread:
         self.pending = {}
         return current
 
-    async def switch(self, opening: Opening) -> None:
-        """Continue the thread ``opening`` names (as ``Chat.find`` decided it) from the next call on, with its model
-        and temperature; settings pending for this thread are dropped."""
-        self.thread_id = check_thread_id(opening.thread_id)
-        self.pending = {}
-        if opening.model is not None:  # the thread's own, as -m gave it
-            self.model_name, self.model_pinned = opening.model, True
-        elif self.model_pinned:  # the session's -m or /model was for the thread it left
-            self.model_name, self.model_pinned = self.default_model, False
-        self._auto_model = self.model_name
-        await self.follow_thread()
-
     async def undo(self) -> Undone | None:
         """Take back the last thing done: a compaction or a summary edit made since the last answer (the summary
         before it is sent again), else the last exchange (the last user message and all after it); None when
@@ -375,7 +329,6 @@ class Thread:
 
         from chatcli.backends.own.compaction import undoable, undone
 
-        assert self.backend is not None
         async with self.lock():
             state = (await self.app.aget_state(self.config)).values
             if self.can.prompt and state.get("messages") and undoable(state):
@@ -402,7 +355,6 @@ class Thread:
         old answer leaves the thread (it stays in the checkpoint history). Stopped or failed,
         the part that arrived is kept, as in a turn.
         """
-        assert self.backend is not None
         async with self.lock():
             head = await self.app.aget_state(self.config)
             asked = [m for m in map(self.backend.message, head.values.get("messages", [])) if m.type == "human"]
@@ -416,39 +368,27 @@ class Thread:
             finally:
                 await asyncio.shield(self._record(asked[-1].text))
 
-    def attach(self, item: Attachment) -> None:
-        """Queue ``item`` for the next message (/attach): refused at once past what one question may carry."""
-        from chatcli.content.attachments import check_files
-
-        if not self.can.files:
-            raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
-        try:
-            check_files([*self.attached, item])
-        except UsageError as exc:
-            raise UsageError(
-                exc.message, hint="not queued: send the files queued with a question first, then attach the rest"
-            ) from None
-        self.attached.append(item)
-
     @outcome
-    async def send(self, text: str, attachments: list[Attachment] | None = None, mentions: str = "") -> TurnResult:
+    async def send(
+        self, text: str, attachments: list[Attachment] | None = None, mentions: str = "", queue: bool = False
+    ) -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
-        ``attachments`` (chatcli.content.attachments.Attachment) go with it; by default, those
-        queued with ``attach`` (the queue empties once the message is stored). The MCP resources
+        ``attachments`` (chatcli.content.attachments.Attachment) go with it; ``queue``: they are the prompt's
+        queue (/attach), emptied once the message is stored. The MCP resources
         ``mentions`` names as ``@SERVER:URI`` go too: only text the user typed is passed there, never
         what a file, a pipe, a page or a server's prompt holds (it could name another server's
         resources, to have them read and sent). On cancellation
         or failure, whatever part of the reply arrived is saved to the thread, marked as
         interrupted, before the exception goes on.
         """
-        if not self.can.files and (attachments or self.attached):
+        if not self.can.files and attachments:
             raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
         from chatcli.backends.own.mentions import mentioned
         from chatcli.backends.own.request_history import now_iso
         from chatcli.content.attachments import check_files, question_message
 
-        given = list(self.attached if attachments is None else attachments)
+        given = list(attachments or [])
         check_files(given)
         if text.strip() or not given:  # (a question of no text has no mentions)
             check_question(text, self.question_limit, self.limited_by)
@@ -462,7 +402,7 @@ class Thread:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():
             try:
-                return await self._send(message, clear=attachments is None, title=text or files[0].name)
+                return await self._send(message, attachments if queue else None, title=text or files[0].name)
             finally:
                 await asyncio.shield(self._record(text or files[0].name))
 
@@ -480,8 +420,7 @@ class Thread:
         if not self.own_model:
             raise UsageError("the model is the graph's own", hint=self.can.hint)
         check_model(self.settings, name)
-        self.model_name = name
-        self.model_pinned = True
+        self.model = replace(self.model, name=name, pinned=True)
         await self._keep()
 
     async def _keep(self) -> None:
@@ -491,20 +430,20 @@ class Thread:
         if self.store is None:
             return
         if await self.store.index.get(self.thread_id) is None:
-            await self.store.index.touch(self.thread_id, "", 0, self.model_name)  # titled by its first question
+            await self.store.index.touch(self.thread_id, "", 0, self.model.name)  # titled by its first question
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     def binding(self) -> Binding:
         """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
         settings' default or the thread's role's)."""
-        if self.bound is not None:
-            return self.bound
-        return Binding(model=self.model_name if self.model_pinned else None)
+        if self.backend.binding is not None:
+            return self.backend.binding
+        return Binding(model=self.model.name if self.model.pinned else None)
 
     async def _index(self, title: str, count: int) -> None:
         """The thread's row (title, size, model) and its binding, stored."""
         assert self.store is not None
-        await self.store.index.touch(self.thread_id, title, count, self.model_name)
+        await self.store.index.touch(self.thread_id, title, count, self.model.name)
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     async def _bind(self) -> None:
@@ -516,7 +455,7 @@ class Thread:
         if await self.store.index.binding(self.thread_id) != binding:
             await self.store.index.bind(self.thread_id, binding)
 
-    async def _send(self, message: Any, clear: bool = False, title: str = "") -> TurnResult:
+    async def _send(self, message: Any, queue: list[Attachment] | None = None, title: str = "") -> TurnResult:
         """Stream one turn while holding the thread.
 
         On chat's own graph the question is committed first: if it cannot be stored (a locked or full
@@ -525,7 +464,6 @@ class Thread:
         """
         from chatcli.backends.own.toolcalls import INTERRUPTED, closing_results, open_calls
 
-        assert self.backend is not None
         # Calls left without results (chat was killed mid-call, or a question for approval
         # was never answered) are closed first: no request may carry a call without its result.
         history = await self.messages()
@@ -534,8 +472,8 @@ class Thread:
         values = {"messages": [*closing, message], **self.pending}
         self.pending = {}
         payload = await self.backend.ask(self.config, values)
-        if clear:
-            self.attached = []  # sent with this message, which is stored now (nothing awaited in between)
+        if queue is not None:
+            queue.clear()  # sent with this message, which is stored now (nothing awaited in between)
         if not history and self.store is not None:  # indexed now: a thread killed mid-turn is still found by its id
             kept = await self.store.index.get(self.thread_id)  # stored already if it was told something
             await self._index(title, len(values["messages"]))
@@ -557,18 +495,18 @@ class Thread:
             waiting = await waits_on(self)  # nothing: another request (or process) answered it meanwhile
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
-            kept, turn = (self.model_name, self.temperature), (await self.app.aget_state(self.config)).metadata or {}
-            if self.own_model and not self.model_pinned and isinstance(turn.get("model"), str):
-                self.model_name = turn["model"]
-            if self.own_model and not self.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
-                self.temperature = turn["temperature"]
+            kept, turn = self.model, (await self.app.aget_state(self.config)).metadata or {}
+            if self.own_model and not kept.pinned and isinstance(turn.get("model"), str):
+                self.model = replace(self.model, name=turn["model"])
+            if self.own_model and not kept.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
+                self.model = replace(self.model, temperature=turn["temperature"])
             try:
                 # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
                 return await self._run(payload, self.config, ask_first=payload is None, node=await self._node("on"))
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))
-                self.model_name, self.temperature = kept
+                self.model = kept
 
     def _answer(self, pending: Pending, value: object) -> Any:
         """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""

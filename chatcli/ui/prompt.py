@@ -8,7 +8,7 @@ import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.keys import Keys
@@ -21,7 +21,7 @@ from chatcli.text import counted
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
-from chatcli.ui.registry import defined
+from chatcli.ui.registry import Context
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.status import StatusLine
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines, watching
@@ -30,11 +30,8 @@ if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
     # slash commands are not needed to draw the prompt.
     from chatcli.service.chat import Chat
-    from chatcli.service.commands import Commands
-    from chatcli.service.jobs import Job
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
-    from chatcli.ui.commands import Context
 
 _PROMPT_FIRST = 0.05  # seconds
 # Ctrl-C on an empty prompt this many times in a row: whoever presses it wants out, so say how.
@@ -52,28 +49,30 @@ def _import_engine(model: str) -> None:
 
 
 async def _open(
-    chat: Chat,
+    session: Context,
     opening: Opening,
     setup: ThreadSetup,
     threads: ThreadCache,
     listener: AbovePrompt,
     status: StatusLine | None = None,
 ) -> Thread:
-    """Load the engine off the event loop, then open the thread; ``listener`` hears it all, at any time. The status
-    line, when shown, is read once the thread is open, and the prompt drawn again with it."""
+    """Load the engine off the event loop, then open the thread, the prompt ``session``'s from then on; ``listener``
+    hears it all, at any time. The status line, when shown, is read once the thread is open, and the prompt drawn
+    again with it."""
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads (a graph of the user's has its own tools).
+    chat = session.service
     model = chat.settings.model
     await chat.open(listener, load=lambda: _import_engine(model), always=True)
     conversation = await chat.thread(opening, setup=setup, listener=listener)
     if setup.announce:  # a new thread the banner could not name: named once it exists
         listener.output.thread_note = "thread {id} · resume with: " + _resume(chat)
-    conversation.attached.extend(setup.attachments)  # chat -a FILE with no question: for the first message
     await threads.refresh(conversation.threads())
     if status is not None and status.shown:
         await status.refresh(conversation)
         listener.session.app.invalidate()
+    session.conversation = conversation
     return conversation
 
 
@@ -82,9 +81,11 @@ JOBS_LOOK = 0.5  # seconds between two looks at the background replies started a
 
 @dataclass
 class Repl:
-    """What every line of one prompt session shares: the conversation loading, the output, the settings."""
+    """What every line of one prompt session shares: the conversation loading, the session its commands work on
+    (the thread it is on, once loaded), the output, the settings."""
 
     loading: asyncio.Future[Thread]
+    session: Context
     output: Output
     settings: Settings
     debug: bool = False
@@ -92,16 +93,10 @@ class Repl:
     # The line being run (a turn or a command), and the stop signal (SIGTERM, SIGHUP) received.
     current: asyncio.Task[Any] | None = None
     received: int | None = None
-    # The chat's commands (chatcli.service.chat.Chat.commands), asked for as a line starting with "/" runs.
-    commands: Callable[[], Commands] = defined
     # What the next prompt starts with (/edit); the last question if it failed or was stopped.
     next_input: str = ""
     unanswered: str | None = None
-    # The line at the bottom of the prompt (status_line, /status on): read before each prompt, drawn from memory.
-    status: StatusLine = field(default_factory=StatusLine)
-    # The background replies started here (/bg), until each is said to have ended.
-    started: "list[Job]" = field(default_factory=list)
-    ending: list[int] = field(default_factory=list)  # their processes, once ended, until reaped
+    ending: list[int] = field(default_factory=list)  # the background replies' processes, once ended, until reaped
     # The prompt's keys (read during a reply: Ctrl-B), whether the line running is a reply that can move to the
     # background, and whether it is moving there.
     keys: Any = None
@@ -109,8 +104,6 @@ class Repl:
     moving: bool = False
     above: AbovePrompt | None = None  # the prompt's listener: the tool calls it heard
     calls_before: int = 0  # ... before the line running began
-    # The variables of the run (its Environment's: chatcli.service.chat.Chat.environ): a background reply's.
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def set_next_input(self, text: str) -> None:
         self.next_input = text
@@ -139,7 +132,7 @@ class Repl:
         from chatcli.core.events import Notice
         from chatcli.service import jobs
 
-        busy = len(jobs.running(self.environ))
+        busy = len(jobs.running(self.session.environ))
         if self.above is not None and self.above.calls > self.calls_before:
             said = "this reply has run a tool call: asked again in the background, the call would run again"
         elif busy >= self.settings.max_jobs:
@@ -167,9 +160,9 @@ async def _cancellable(
 
     async def run() -> Any:
         nonlocal started
-        conversation = await asyncio.shield(loading)
+        await asyncio.shield(loading)
         started = True
-        return await work(conversation)
+        return await work(repl.session.thread)
 
     task = asyncio.create_task(run())
     repl.current, repl.movable = task, movable
@@ -198,47 +191,36 @@ async def _cancellable(
 
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
-    from chatcli.ui.commands import Context, execute, is_command, literal, resolve
+    from chatcli.ui.commands import execute, is_command, literal, resolve
     from chatcli.ui.reply import ask_line, left_unanswered
 
-    output, settings = repl.output, repl.settings
+    output, settings, session = repl.output, repl.settings, repl.session
     if not is_command(text):
         message, again = literal(text), literal(text) == repl.unanswered
         answered = await _cancellable(
-            repl, lambda c: ask_line(c, message, settings, again), "stopped: nothing was sent", movable=True
+            repl,
+            lambda c: ask_line(c, message, settings, session.attached, again),
+            "stopped: nothing was sent",
+            movable=True,
         )
         if repl.moving:
             await _moved(repl, message)
             return True
-        conversation = _opened(repl.loading) if answered is None and repl.received is None else None
+        conversation = session.conversation if answered is None and repl.received is None else None
         repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
         return True
-    registry = repl.commands()
     try:
-        found, arg = resolve(text, registry)
+        found, arg = resolve(text, session.commands)
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
-
-    def context(conversation: Any) -> Context:
-        return Context(
-            conversation,
-            output,
-            settings,
-            prefill=repl.set_next_input,
-            commands=registry,
-            status=repl.status,
-            started=repl.started,
-            environ=repl.environ,
-        )
-
     if not found.needs_thread:
         try:
-            return await execute(found, context(_opened(repl.loading)), arg)
+            return await execute(found, session, arg)
         except ChatError as exc:  # /edit with no editor: one line, the prompt goes on
             output.error(str(exc))
             return True
-    keep_going = await _cancellable(repl, lambda c: execute(found, context(c), arg), "stopped")
+    keep_going = await _cancellable(repl, lambda c: execute(found, session, arg), "stopped")
     return keep_going is not False  # None: it failed or was stopped
 
 
@@ -250,7 +232,7 @@ async def _moved(repl: Repl, question: str) -> None:
     from chatcli.ui.reply import KEPT
 
     repl.moving = False
-    conversation, settings = _opened(repl.loading), repl.settings
+    conversation, settings, queued = repl.session.conversation, repl.settings, repl.session.attached
     back = "nothing was sent: your question is at the prompt"
     sent: bool | None = None  # whether the question was kept (None: not known)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP): the reply moves all the same
@@ -262,17 +244,17 @@ async def _moved(repl: Repl, question: str) -> None:
             recall = conversation.recall
             sent = await recall.last_question() == question
             if sent:  # kept, with the files queued for it (stopped as it was kept: the queue emptied here too)
-                conversation.attached = []
+                queued.clear()
             if sent and not await recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
-            if not sent and conversation.attached:  # stopped before it was kept: its files would stay behind
+            if not sent and queued:  # stopped before it was kept: its files would stay behind
                 repl.next_input = question
-                files = f"{len(conversation.attached)} file{'' if len(conversation.attached) == 1 else 's'}"
+                files = f"{len(queued)} file{'' if len(queued) == 1 else 's'}"
                 repl.output.note(f"{back}, with its {files} still queued")
                 return
             # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
-            job = jobs.ask_in_background(conversation, question, settings, repl.environ, again=sent)
+            job = jobs.ask_in_background(conversation, question, settings, repl.session.environ, again=sent)
         except ChatError as exc:  # max_jobs: one line, and the question is kept as a stopped one is
             repl.output.error(describe(exc, settings).line)
             if sent is False:  # never kept: /retry would ask the one before it
@@ -282,7 +264,7 @@ async def _moved(repl: Repl, question: str) -> None:
                 repl.unanswered = question
                 repl.output.note(KEPT)
             return
-        repl.started.append(job)
+        repl.session.started.append(job)
         repl.output.note(
             f"moved to the background as job {job.id}: it answers the question again there (chat attach {job.id} "
             "follows it); said here when it ends. Meanwhile a message here waits for it, /new starts another thread"
@@ -298,15 +280,16 @@ def _ended_jobs(repl: Repl) -> list[str]:
         except ChildProcessError:
             pass
         repl.ending.remove(pid)
-    if not repl.started:
+    started = repl.session.started
+    if not started:
         return []
     from chatcli.service import jobs
 
     lines = []
-    for job in list(repl.started):
-        seen = jobs.seen(job, repl.environ)
+    for job in list(started):
+        seen = jobs.seen(job, repl.session.environ)
         if seen.state != "running":
-            repl.started.remove(job)
+            started.remove(job)
             repl.ending.append(job.pid)
             goes_on = f"chat inbox answer {seen.thread}" if seen.state == "waiting" else f"chat attach {job.id}"
             lines.append(f"background reply {job.id} {jobs.STATE_SHOWN[seen.state]}: {goes_on}")
@@ -320,7 +303,7 @@ async def _tell_ended_jobs(repl: Repl, session: PromptSession[str], above: Above
 
     while True:
         await asyncio.sleep(JOBS_LOOK)
-        if (repl.started or repl.ending) and session.app.is_running:
+        if (repl.session.started or repl.ending) and session.app.is_running:
             for line in _ended_jobs(repl):
                 above.hear(Notice(line))
 
@@ -332,27 +315,14 @@ async def _models(settings: Settings) -> list[str]:
     return (await list_all(settings, ["openai"] if settings.local else None)).names
 
 
-def _prompt_text(loading: asyncio.Future[Thread], waiting: int = 0) -> str:
-    """ "> ", or "[2 files] > " while files wait to go with the next message (``waiting`` of them
-    while the thread loads: those of ``chat -a FILE``)."""
-    conversation = _opened(loading)
-    queued = len(conversation.attached) if conversation is not None else waiting
-    if not queued:
-        return "> "
-    return f"[{counted(queued, 'file')}] > "
+def _prompt_text(session: Context) -> str:
+    """ "> ", or "[2 files] > " while files wait to go with the next message."""
+    return f"[{counted(len(session.attached), 'file')}] > " if session.attached else "> "
 
 
-def _toolbox(loading: asyncio.Future[Thread]) -> Any:
+def _toolbox(session: Context) -> Any:
     """The session's tools once the thread is open (for Tab), else None."""
-    conversation = _opened(loading)
-    return conversation.toolbox if conversation is not None else None
-
-
-def _opened(loading: asyncio.Future[Thread]) -> Thread | None:
-    """The conversation, once it is open (None while loading or if it failed)."""
-    if loading.done() and not loading.cancelled() and loading.exception() is None:
-        return loading.result()
-    return None
+    return session.conversation.toolbox if session.conversation is not None else None
 
 
 async def _kept(conversation: Thread | None) -> str | None:
@@ -416,7 +386,7 @@ async def run_repl(
     own = chat.answerer.can.prompt  # chat's own graph: the models of its providers for /model Tab
     models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
     session = session or make_session(
-        settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(loading), chat.commands)
+        settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(here), chat.commands)
     )
     if hasattr(session.history, "warn"):  # the input history file: a failure to write it is one line
         session.history.warn = output.warn
@@ -425,29 +395,20 @@ async def run_repl(
     newline = "Ctrl-J" if settings.editing_mode == "vi" else "Alt-Enter"
     output.note(f"Enter sends · {newline} newline · Ctrl-C stops a reply · /help commands · Ctrl-D or exit quits")
     setup = setup or ThreadSetup()
-    waiting = len(setup.attachments)
+    status = StatusLine(settings.status_line)
+    # The prompt's session: the thread it is on once open, and the files queued (chat -a FILE: for the first message).
+    here = Context(None, output, settings, chat, list(setup.attachments), status=status, environ=chat.environ)
     for item in setup.attachments:  # read and checked already: said before the prompt
         output.note(f"attached: {item.line} · sent with your next message")
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(chat)  # what the chat opens closes with the prompt
         setup = replace(setup, announce=info is None and not named)
         above = AbovePrompt(session, output)
-        status = StatusLine(settings.status_line)
-        loading = asyncio.create_task(_open(chat, opening, setup, threads, above, status))
-        repl = Repl(
-            loading,
-            output,
-            settings,
-            debug,
-            CtrlC(session),
-            commands=chat.commands,
-            status=status,
-            keys=session.input,
-            above=above,
-            environ=chat.environ,
-        )
+        loading = asyncio.create_task(_open(here, opening, setup, threads, above, status))
+        repl = Repl(loading, here, output, settings, debug, CtrlC(session), keys=session.input, above=above)
+        here.prefill = repl.set_next_input
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
-        loading.add_done_callback(lambda done: models.refresh_soon() if _opened(done) is not None else None)
+        loading.add_done_callback(lambda done: models.refresh_soon() if here.conversation is not None else None)
         stack.enter_context(
             on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
         )
@@ -469,7 +430,7 @@ async def run_repl(
                     repl.ctrl_c.early = False  # Ctrl-C from now on is for this prompt's line (raw: a key)
                     session.bottom_toolbar = status.toolbar()  # None (off): no row is drawn for it
                     text = await session.prompt_async(
-                        lambda: mode_mark(session) + _prompt_text(loading, waiting),
+                        lambda: mode_mark(session) + _prompt_text(here),
                         default=repl.next_input,
                         handle_sigint=False,
                     )
@@ -492,13 +453,13 @@ async def run_repl(
                 keep_going = await dispatch(repl, text)
                 if not keep_going or repl.received is not None:
                     break
-                await _reread(_opened(loading), threads, status)
+                await _reread(here.conversation, threads, status)
         finally:
             if not loading.done():
                 loading.cancel()
             with contextlib.suppress(BaseException):
                 await loading
-        kept = await _kept(_opened(loading))
+        kept = await _kept(here.conversation)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         resume = _resume(chat)
         output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping, cast
+from dataclasses import dataclass, field, replace
+from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -19,10 +19,12 @@ from chatcli.text import say
 from chatcli.ui.output import Output
 
 if TYPE_CHECKING:
+    from chatcli.content.attachments import Attachment
     from chatcli.service.backend import ThreadList
     from chatcli.service.chat import Chat
     from chatcli.service.commands import Command, Commands
     from chatcli.service.jobs import Job
+    from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
     from chatcli.ui.status import StatusLine
@@ -50,12 +52,15 @@ def commands(registry: Commands | None = None) -> list[Command]:
 
 @dataclass
 class Context:
-    """What a command works on: the conversation (None before the engine is loaded), output, settings, and the
-    chat's commands (/help lists them)."""
+    """The prompt's session, what its commands work on: the thread it is on now (None before the engine is loaded; a
+    handle ``chat`` gives, replaced by another when the prompt moves: /switch, /new, a fork), the files queued for its
+    next message, the output, settings, and the chat's commands (/help lists them)."""
 
     conversation: Thread | None
     output: Output
     settings: Settings
+    chat: Chat | None = None
+    attached: list[Attachment] = field(default_factory=list)  # files queued for the next message (/attach)
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     # Puts text in the next prompt's input (/edit: what the editor saved); None outside the prompt.
     prefill: Callable[[str], None] | None = None
@@ -73,12 +78,36 @@ class Context:
         say(self.out, text + "\n", data=True)
 
     @property
-    def chat(self) -> Chat:
-        """The chat the conversation was opened by: what its commands run on (chatcli.service.command_runs)."""
-        chat = self.thread.chat
-        if chat is None:
+    def service(self) -> Chat:
+        """The chat the conversation was opened by: what its commands run on, and asked for another thread."""
+        if self.chat is None:
             raise UsageError("this conversation runs no command of chat's")
-        return cast("Chat", chat)
+        return self.chat
+
+    async def switch(self, opening: Opening) -> Thread:
+        """Go on with the thread ``opening`` names (as ``Chat.find`` decided it): another handle from the chat, so
+        nothing told the thread left for its next message (a role, a system prompt) comes along; --temperature does,
+        being the run's."""
+        left = self.thread
+        self.conversation = await self.service.thread(opening, listener=left.listener)
+        if left.model.temperature_pinned:
+            self.conversation.model = replace(self.conversation.model, temperature=None, temperature_pinned=True)
+        return self.conversation
+
+    def attach(self, item: Attachment) -> None:
+        """Queue ``item`` for the next message (/attach): refused at once past what one question may carry."""
+        from chatcli.content.attachments import check_files
+
+        can = self.thread.can
+        if not can.files:
+            raise UsageError(f"files cannot be sent to {can.where}", hint=can.files_hint)
+        try:
+            check_files([*self.attached, item])
+        except UsageError as exc:
+            raise UsageError(
+                exc.message, hint="not queued: send the files queued with a question first, then attach the rest"
+            ) from None
+        self.attached.append(item)
 
     @property
     def thread(self) -> Thread:

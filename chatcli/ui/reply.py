@@ -16,20 +16,24 @@ async def ask(
     settings: Settings,
     attachments: list[Any] | None = None,
     mentions: str = "",
+    queue: bool = False,
 ) -> TurnResult:
-    """Send ``text`` (with ``attachments``, or those queued) and let the output render the reply (its outcome:
-    chatcli.service.outcome).
+    """Send ``text`` (with ``attachments``: with ``queue``, the prompt's queue, emptied once the message is stored)
+    and let the output render the reply (its outcome: chatcli.service.outcome).
 
     ``mentions``: the part the user typed, whose ``@SERVER:URI`` mentions attach those resources.
     """
-    return await conversation.send(text, attachments, mentions=mentions)
+    return await conversation.send(text, attachments, mentions=mentions, queue=queue)
 
 
 KEPT = "your question is kept: /retry asks it again (so do Up and Enter), in place of what it got"
 
 
-async def ask_line(conversation: Thread, text: str, settings: Settings, again: bool = False) -> TurnResult:
-    """Send a line typed at the prompt. ``again``: the line is the question that just failed or was stopped
+async def ask_line(
+    conversation: Thread, text: str, settings: Settings, queued: list[Any], again: bool = False
+) -> TurnResult:
+    """Send a line typed at the prompt, with the files ``queued`` for it. ``again``: the line is the question that
+    just failed or was stopped
     (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
     of what it got, as /retry does, so the model never sees it twice."""
     recall = conversation.recall
@@ -38,7 +42,7 @@ async def ask_line(conversation: Thread, text: str, settings: Settings, again: b
 
         conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
         return await conversation.retry()
-    return await ask(conversation, text, settings, mentions=text)
+    return await ask(conversation, text, settings, queued, mentions=text, queue=True)
 
 
 async def left_unanswered(conversation: Thread, text: str, output: Output) -> bool:

@@ -48,7 +48,13 @@ async def execute(found: Command, ctx: Context, arg: str) -> bool:
         return await handler(ctx, arg) != LEAVE
     if found.run is None:
         raise UsageError(f"{found.name} is not a command of the prompt's", hint="/help lists commands")
-    done = await found.run(ctx.chat, ctx.thread, arg)
+    if found.name == "/bg" and arg and ctx.attached:  # queued here: a background reply would ask without them
+        queued = "the file queued goes" if len(ctx.attached) == 1 else f"the {len(ctx.attached)} files queued go"
+        raise UsageError(
+            f"/bg asks without files: {queued} with your next message here",
+            hint="send them with a message here, or empty the queue with /attach --clear",
+        )
+    done = await found.run(ctx.service, ctx.thread, arg)
     if isinstance(done, Said):
         await shown(ctx, done)
     return True
@@ -61,7 +67,7 @@ async def shown(ctx: Context, done: Said) -> None:
         (ctx.print if isinstance(line, Data) else ctx.output.note)(line)
     if done.forked is not None:
         original = ctx.thread.thread_id
-        await threads.switched(ctx, await ctx.chat.find(done.forked), "switched to the fork")
+        await threads.switched(ctx, await ctx.service.find(done.forked), "switched to the fork")
         ctx.output.note(f"{original} stays as it was: /switch {original}")
     if done.job is not None:
         ctx.started.append(done.job)  # (said above the prompt: the job does not write into its terminal)

@@ -112,10 +112,9 @@ async def _role(ctx: Context, arg: str) -> None:
 async def _attach(ctx: Context, arg: str) -> None:
     from chatcli.content.attachments import is_url, read_attachment
 
-    conversation = ctx.thread
     if arg == "--clear":
-        count = len(conversation.attached)
-        conversation.attached = []
+        count = len(ctx.attached)
+        ctx.attached.clear()
         ctx.output.note(
             f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent"
             if count
@@ -124,13 +123,13 @@ async def _attach(ctx: Context, arg: str) -> None:
         return
     if arg:
         item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)
-        conversation.attach(item)
+        ctx.attach(item)
         ctx.output.note(f"attached: {item.line} · sent with your next message")
         return
-    if not conversation.attached:
+    if not ctx.attached:
         ctx.output.note("nothing attached (/attach FILE queues a file for your next message)")
         return
-    for item in conversation.attached:
+    for item in ctx.attached:
         ctx.print(item.line)
     ctx.output.note("sent with your next message · /attach --clear empties the queue")
 

@@ -54,7 +54,7 @@ async def _edit_question(ctx: Context, number: str) -> None:
         return
     await ctx.thread.goto(number, before=True)
     ctx.output.note(f"asking question {node.number} again, edited, on a new branch (/goto {node.number}: as it was)")
-    await ask(ctx.thread, text, ctx.settings, mentions=text)
+    await ask(ctx.thread, text, ctx.settings, ctx.attached, mentions=text, queue=True)
 
 
 async def _status(ctx: Context, arg: str) -> None:

@@ -14,30 +14,21 @@ from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
 
 if TYPE_CHECKING:
-    from chatcli.service.opening import Finder, Opening
+    from chatcli.service.opening import Opening
 
 
 async def switched(ctx: Context, opening: Opening, what: str) -> None:
-    await ctx.thread.switch(opening)
     from chatcli.core.binding import resume_template
 
-    thread_id = opening.thread_id
-    again = resume_template(getattr(ctx.thread, "bound", None), ctx.settings.db or "").format(id=thread_id)
-    ctx.output.note(f"{what} · thread {thread_id} · resume with: {again}")
-
-
-def _chat(ctx: Context) -> Finder:
-    """The service the prompt's thread was opened by: it decides which thread an id names and what goes on with it."""
-    chat = ctx.thread.chat
-    if chat is None:
-        raise UsageError("this conversation cannot change threads")
-    return chat
+    thread = await ctx.switch(opening)
+    again = resume_template(thread.backend.binding, ctx.settings.db or "").format(id=thread.thread_id)
+    ctx.output.note(f"{what} · thread {thread.thread_id} · resume with: {again}")
 
 
 async def _new(ctx: Context, arg: str) -> None:
     if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
-    await switched(ctx, await _chat(ctx).find(new=arg or None), "new thread")
+    await switched(ctx, await ctx.service.find(new=arg or None), "new thread")
 
 
 async def _threads(ctx: Context, arg: str) -> None:
@@ -59,7 +50,7 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx.output.note(f"already on thread {thread_id}")
         return
     # A unique start of a generated id finds it; one a character off is refused, naming it; /new NAME starts it.
-    opening = await _chat(ctx).find(thread_id, start_new=f"/new {thread_id}")
+    opening = await ctx.service.find(thread_id, start_new=f"/new {thread_id}")
     info = opening.info
     if info is not None and info.thread_id == ctx.thread.thread_id:
         ctx.output.note(f"already on thread {info.thread_id}")
