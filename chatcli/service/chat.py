@@ -480,23 +480,22 @@ class Chat:
         else:
             opening = await self.find(ref, new=new, latest=latest, setup=setup, exists=exists, own=own)
         engine = self.engine or await self.open(listener)
+        from chatcli.service.own_prompt import ModelChoice
         from chatcli.service.thread import Thread
 
-        own_graph = engine.backend.can.prompt
+        own_graph, model = engine.backend.can.prompt, opening.model or self.settings.model
         conversation = Thread(
-            app=engine.backend.app,
-            thread_id=check_thread_id(opening.thread_id),
-            backend=engine.backend,
+            engine.backend,
+            check_thread_id(opening.thread_id),
             context_tokens=engine.context_tokens if own_graph else None,
             question_limit=engine.question_limit,
             limited_by=engine.limited_by,
             store=engine.store,
-            model_name=opening.model or self.settings.model,
+            model=ModelChoice(model, model),
             stall_timeout=self.settings.timeout or None,
             toolbox=toolbox if toolbox is not None and own_graph else engine.toolbox,
             listener=listener if listener is not None else self.listener,
             approve_all=self.settings.approve_all,
-            chat=self,
             settings=self.settings,
         )
         from chatcli.service.jobs import keep_killed
