@@ -1,20 +1,20 @@
-"""The interactive prompt, driven through a real pseudo-terminal with pexpect.
+"""The interactive prompt, driven through a real pseudo-terminal with pexpect: what only a terminal gives, Ctrl-C's
+signal during a reply and a long answer drawn on its screen.
 
 Each test starts the installed ``chat`` console script against the fake OpenAI server and
 types at it the way a person would. The terminal is 100x40 and answers prompt-toolkit's
 cursor-position requests (CPR) like a real terminal with the cursor on the bottom row.
 What the user sees is checked on the output with the escape sequences removed; what the
-thread holds is checked through the history the next request sends.
+thread holds is checked through the history the next request sends. The rest of the prompt runs in this process:
+tests/test_prompt_inprocess.py (its keys) and tests/test_prompt_typed.py (from one session to the next).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.fakeserver import Fault, Reply
-from tests.helpers import ALT_ENTER, CHAT, UP
-
-PROMPT_DONE = "\x1b[?2004l"  # prompt-toolkit turns bracketed paste off as it hands the line over
+from tests.fakeserver import Reply
+from tests.helpers import CHAT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not CHAT.exists(), reason=f"console script not installed at {CHAT}")]
 
@@ -28,56 +28,6 @@ def assistant_messages(body: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def test_two_turns_remember_then_resume_in_a_new_process(start, server):
-    repl = start("--thread", "demo")
-    assert "thread demo" in repl.text
-    assert "chat --thread demo" in repl.text  # how to resume, before the first question
-
-    at = repl.say("my name is Zed")
-    repl.wait_for("You said: my name is Zed", after=at)
-    repl.wait_prompt()
-    at = repl.say("what is my name?")
-    repl.wait_for("You said: what is my name? (earlier: my name is Zed)", after=at)
-    repl.wait_prompt()
-    assert user_messages(server.requests[-1]) == ["my name is Zed", "what is my name?"]
-
-    at = repl.mark()
-    repl.child.sendcontrol("d")
-    assert repl.exit_code() == 0
-    after = repl.text[at:]
-    assert "bye" in after and "chat --thread demo" in after
-
-    # A new process on the same thread sends the whole history.
-    again = start("--thread", "demo")
-    at = again.say("and again?")
-    again.wait_for("You said: and again? (earlier: my name is Zed | what is my name?)", after=at)
-    again.wait_prompt()
-    body = server.requests[-1]
-    assert user_messages(body) == ["my name is Zed", "what is my name?", "and again?"]
-    assert assistant_messages(body) == [
-        "You said: my name is Zed",
-        "You said: what is my name? (earlier: my name is Zed)",
-    ]
-    again.say("/exit")
-    assert again.exit_code() == 0
-    assert len(server.requests) == 3  # /exit is not sent to the model
-
-
-def test_ctrl_c_at_the_prompt_clears_the_line(start, server):
-    repl = start()
-    repl.type("forget this")
-    repl.child.sendcontrol("c")
-    repl.wait_prompt()
-    assert repl.child.isalive()
-    assert not server.requests
-
-    at = repl.say("hello")
-    repl.wait_for("You said: hello", after=at)
-    repl.wait_prompt()
-    assert "forget this" not in repl.text[at:]
-    assert user_messages(server.requests[-1]) == ["hello"]
 
 
 def test_ctrl_c_during_a_reply_stops_it_and_keeps_the_part_shown(start, server):
@@ -134,76 +84,6 @@ def test_ctrl_c_right_after_sending_the_first_line_keeps_the_repl(start, server)
     repl.wait_prompt()
     expected = ["hello again"] if nothing_sent else ["never mind", "hello again"]
     assert user_messages(server.requests[-1]) == expected
-
-
-def test_alt_enter_inserts_a_newline(start, server):
-    repl = start()
-    repl.type("line one")
-    repl.child.send(ALT_ENTER)
-    repl.type("line two")
-    assert not server.requests  # Alt-Enter did not send
-    repl.child.send("\r")
-    assert server.wait_for_requests(1, timeout=10)
-    repl.wait_for("line two")
-    repl.wait_prompt()
-    assert user_messages(server.requests[-1])[-1] == "line one\nline two"
-
-
-def test_pasting_several_lines_sends_them_as_one_message(start, server):
-    repl = start()
-    # What a terminal sends for a paste when bracketed paste is on (prompt-toolkit turns it on).
-    at, raw_at = repl.mark(), len(repl.raw)
-    repl.child.send("\x1b[200~first line\r\nsecond line\r\nthird line\x1b[201~")
-    repl.wait_for("third line", after=at)  # the prompt shows the whole paste
-    assert PROMPT_DONE not in repl.raw[raw_at:] and not server.requests  # the newlines in the paste did not send it
-    at = repl.mark()
-    repl.child.send("\r")
-    repl.wait_for("You said: first line", after=at)
-    repl.wait_prompt()
-    assert [user_messages(body) for body in server.requests] == [["first line\nsecond line\nthird line"]]
-
-
-def test_input_history_is_kept_across_sessions(start, server, isolated_env):
-    first = start()
-    at = first.say("a line worth repeating")
-    first.wait_for("You said: a line worth repeating", after=at)
-    first.wait_prompt()
-    first.child.sendcontrol("d")
-    assert first.exit_code() == 0
-
-    history = isolated_env / ".local" / "share" / "chatcli" / "history"
-    assert "a line worth repeating" in history.read_text()
-    assert history.stat().st_mode & 0o077 == 0  # private to the user
-
-    second = start()
-    at = second.mark()
-    second.child.send(UP)
-    second.wait_for("a line worth repeating", after=at)
-    second.child.send("\r")
-    second.wait_until(lambda: len(server.requests) == 2, "the second request")
-    assert user_messages(server.requests[-1]) == ["a line worth repeating"]  # a new thread
-    second.wait_prompt()
-
-
-def test_model_error_prints_one_line_and_keeps_the_question(start, server, chat_env):
-    assert chat_env["CHATCLI_MAX_RETRIES"] == "0"
-    server.queue(Fault(status=500))
-    repl = start("--thread", "oops")
-
-    at = repl.say("will this fail?")
-    repl.wait_for("error", after=at)
-    repl.wait_prompt()
-    shown = repl.text[at:]
-    error_lines = [line for line in shown.splitlines() if "error" in line.lower()]
-    assert len(error_lines) == 1, error_lines
-    assert "Traceback" not in shown
-    assert len(server.requests) == 1  # no retry
-    assert repl.child.isalive()
-
-    at = repl.say("second try")
-    repl.wait_for("You said: second try (earlier: will this fail?)", after=at)
-    repl.wait_prompt()
-    assert user_messages(server.requests[-1]) == ["will this fail?", "second try"]
 
 
 def long_answer() -> str:

@@ -62,14 +62,12 @@ def at_the_prompt(env: dict[str, str], cwd: Path, thread: str, *lines: str) -> l
     import asyncio
 
     from chatcli.config import load_settings
-    from tests.helpers import a_thread
-    from tests.test_commands import Chat
+    from tests.test_commands import chat as prompt_chat
 
     settings = load_settings({}, environ=env, cwd=cwd)
 
     async def prompt() -> list[str]:
-        async with a_thread(settings, thread) as conversation:
-            at = Chat(conversation, settings)
+        async with prompt_chat(settings, thread) as at:
             return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
 
     return asyncio.run(prompt())
@@ -168,14 +166,13 @@ def test_a_deleted_thread_takes_its_binding_with_it(server, chat_env, tmp_path):
     assert run.code == 0 and json.loads(run.out)["model"] == "gpt-fake", run
 
 
-@pytest.mark.e2e
 def test_chat_serve_goes_on_with_a_threads_model_and_refuses_a_graphs(server, graph_env, tmp_path):
-    from tests.test_serve import Served
+    from tests.doors.serve import AppServed
 
     server.queue(Reply("one"), Reply("from the graph"))
     assert chat(graph_env, "-m", "gpt-chosen", "-t", "mine", "hi", cwd=tmp_path).code == 0
     assert chat(graph_env, "--graph", AGENT, "-t", "graphs", "hi", cwd=tmp_path).code == 0
-    served = Served(graph_env)
+    served = AppServed(graph_env)  # chat serve in this process (tests/doors/serve.py)
     try:
         server.queue(Reply("two"))
         status, body = served.ask("mine", "over HTTP")
@@ -192,8 +189,7 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     import asyncio
 
     from chatcli.config import load_settings
-    from tests.helpers import a_thread
-    from tests.test_commands import Chat
+    from tests.test_commands import chat as prompt_chat
 
     server.queue(Reply("a"), Reply("b"), Reply("g"))
     assert chat(graph_env, "-m", "gpt-a", "-t", "thread-a", "hi", cwd=tmp_path).code == 0
@@ -202,8 +198,7 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     settings = load_settings({}, environ=graph_env, cwd=tmp_path)
 
     async def prompt() -> list[str]:
-        async with a_thread(settings, "thread-b") as conversation:
-            at = Chat(conversation, settings)
+        async with prompt_chat(settings, "thread-b") as at:
             printed = [await at.run("/switch thread-a")]
             await at.ask("on a")
             printed.append(await at.run("/switch thread-b"))
@@ -273,25 +268,26 @@ def test_two_projects_graphs_of_one_id_are_told_apart_by_their_directory(server,
     assert len(server.requests) == 1
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("leave", ["/exit", "ctrl-d"])
-def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(server, chat_env, start, leave):
+def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(server, chat_env, leave):
     """A new thread told /model exists from then on: leaving before any question (/exit or Ctrl-D) keeps it, listed,
     with the model it was told, and ``chat -t ID`` goes on with that model."""
     import re
 
-    prompt = start()
-    at = prompt.say("/model think")
-    prompt.wait_for("kept with this thread", after=at)
-    prompt.wait_prompt()
-    at = prompt.mark()
+    from tests.doors.prompt import Typed
+    from tests.helpers import visible
+
+    prompt = Typed(chat_env, [])  # the prompt in this process (tests/doors/prompt.py)
+    assert "kept with this thread" in "".join(prompt.say("/model think")), prompt
+    prompt.ready()
+    at = len(prompt.out.getvalue()), len(prompt.err.getvalue())
     if leave == "/exit":
-        prompt.say("/exit")
-    else:
-        prompt.child.sendcontrol("d")
-    assert prompt.exit_code() == 0
-    found = re.search(r"bye · resume with: chat --thread (\S+)", prompt.text[at:])
-    assert found, prompt.text[at:]
+        prompt.keys.send_text("/exit\r")
+        prompt.thread.join(60)
+    assert prompt.leave() == 0, prompt  # (Ctrl-D, if the prompt is still there)
+    said = visible(prompt.out.getvalue()[at[0] :] + prompt.err.getvalue()[at[1] :])
+    found = re.search(r"bye · resume with: chat --thread (\S+)", said)
+    assert found, prompt
     thread = found.group(1)
     listed = chat(chat_env, "threads", "--json")
     assert listed.code == 0 and thread in [row["thread_id"] for row in json.loads(listed.out)], listed
@@ -301,14 +297,13 @@ def test_model_told_to_a_new_thread_is_kept_when_leaving_before_any_question(ser
     assert [r["model"] for r in server.requests] == ["think"]
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["config option", "/model"])
 def test_model_told_to_a_new_editor_session_is_kept_when_the_editor_leaves(server, chat_env, how):
     """An editor's new session told a model (its config option, or /model) and closed before any prompt: the thread
     is kept, listed, and goes on with that model from the terminal."""
-    from tests.acp_client import Editor
+    from tests.doors.acp import InProcessEditor
 
-    editor = Editor(chat_env)
+    editor = InProcessEditor(chat_env)  # chat acp in this process (tests/doors/acp.py)
     editor.initialize()
     session = editor.new()
     if how == "/model":

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from chatcli.errors import UsageError
+from tests.doors.prompt import Typed
 from tests.fakeserver import Fault, Reply
-from tests.helpers import THREAD_NOTE, Repl, assert_one_error_line, chat
+from tests.helpers import THREAD_NOTE, assert_one_error_line, chat, eventually, visible
 from tests.test_commands import chat as conversation
 from tests.test_roles import roles, system_of  # noqa: F401  (roles: the fixture)
 
@@ -220,28 +221,33 @@ async def test_a_role_without_a_model_puts_the_default_back_for_good(settings, s
 # --------------------------------------------------------------------------- the prompt's banner
 
 
-@pytest.mark.e2e
-def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server, chat_env, start):
+def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server, chat_env):
     real = first_thread(chat_env, "remember the number 42")
-    resumed = start("--thread", real)
+
+    def opened(*args: str) -> Typed:
+        """The prompt in this process (tests/doors/prompt.py), once it reads keys or has ended."""
+        typed = Typed(chat_env, list(args))
+        eventually(lambda: "chatcli ·" in typed.text or not typed.thread.is_alive(), "the banner")
+        return typed
+
+    resumed = opened("--thread", real)
     assert f"chatcli · thread {real}" in resumed.text and "remember the number 42 · 2 messages" in resumed.text
-    resumed.child.sendcontrol("d")
-    assert resumed.exit_code() == 0
-    latest = start("-c")
+    assert resumed.leave() == 0, resumed
+    latest = opened("-c")
     assert f"chatcli · thread {real}" in latest.text and "2 messages" in latest.text
-    latest.child.sendcontrol("d")
-    assert latest.exit_code() == 0
-    fresh = start()
+    assert latest.leave() == 0, latest
+    fresh = opened()
     assert "chatcli · new thread ·" in fresh.text and real not in fresh.text
-    at = fresh.mark()
-    fresh.child.sendcontrol("d")
-    assert (
-        fresh.exit_code() == 0 and "bye" in fresh.text[at:] and "resume with" not in fresh.text[at:]
-    )  # nothing was kept
+    fresh.ready()
+    at = len(fresh.out.getvalue()), len(fresh.err.getvalue())
+    assert fresh.leave() == 0, fresh
+    said = visible(fresh.out.getvalue()[at[0] :] + fresh.err.getvalue()[at[1] :])
+    assert "bye" in said and "resume with" not in said, fresh  # nothing was kept
     wrong = real[:-1] + ("0" if real[-1] != "0" else "1")
-    mistyped = Repl(["--thread", wrong], chat_env)
-    assert mistyped.exit_code() == 2
-    assert f"no thread {wrong}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text
+    mistyped = Typed(chat_env, ["--thread", wrong])
+    mistyped.thread.join(60)
+    assert mistyped.leave() == 2, mistyped
+    assert f"no thread {wrong}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text, mistyped
     assert len(server.requests) == 1
 
 
