@@ -1,10 +1,10 @@
 """What a door asks the service for: which thread (``Opening``, as ``Chat.find`` decides it) and how to set it up
-(``ThreadSetup``); ``Finder`` is the part of ``Chat`` a ``Thread`` asks when its door moves it to another thread."""
+(``ThreadSetup``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chatcli.service.answerer import OWN, Answerer
 
@@ -49,20 +49,3 @@ class ThreadSetup:
     resume: Any = None  # --resume: the value the thread's pending interrupts get
     again: bool = False  # --again: the thread's last question answered again (as /retry)
     rebind: bool = False  # --rebind: a thread bound to another graph (or to chat's own) is handed to this one
-
-
-class Finder(Protocol):
-    """Which thread an id names and what goes on with it (``chatcli.service.chat.Chat.find``)."""
-
-    async def find(
-        self,
-        ref: str | None = None,
-        *,
-        new: str | None = None,
-        latest: bool = False,
-        setup: ThreadSetup | None = None,
-        exists: bool = False,
-        exact: bool = False,
-        own: bool = False,
-        start_new: str = "",
-    ) -> Opening: ...
