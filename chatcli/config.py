@@ -94,7 +94,7 @@ class Settings:
     # The prompt's keys: "emacs" (the default, as in bash) or "vi" (the mode shown in the prompt).
     editing_mode: str = "emacs"
     # The warm worker for one-shots (chatcli.app.launch): whether this run is a one-shot that uses it (on unless
-    # CHATCLI_WORKER=0 or ``worker = false``: chatcli.app.worker.settings), and the seconds it waits idle before
+    # CHATCLI_WORKER=0 or ``worker = false``: chatcli.local.worker_settings), and the seconds it waits idle before
     # it exits. Read by the launcher from config.toml and CHATCLI_WORKER(_IDLE), never from a .env.
     worker: bool = False
     worker_idle: float = 600.0

@@ -263,7 +263,7 @@ class ColdHost(Cold):
 _START_WORKER = (
     "import os, sys\n"
     "from chatcli.app.worker.client import runtime_dir, start\n"
-    "from chatcli.app.worker.settings import worker_mode\n"
+    "from chatcli.local.worker_settings import worker_mode\n"
     "where = runtime_dir(os.environ)\n"
     "sys.exit(0 if where and start(where, worker_mode(os.environ)[1]) else 1)\n"
 )

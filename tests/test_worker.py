@@ -329,10 +329,10 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.flags",  # the command line's names and flags (standard library only)
         "chatcli.app.launch",
         "chatcli.app.worker",  # the package (a docstring), which its modules come with
-        "chatcli.app.worker.settings",
         "chatcli.app.worker.client",
         "chatcli.paths",  # the private directory's rule (standard library at its top)
         "chatcli.local",  # the package (a docstring), which chatcli.local.daemon comes with
+        "chatcli.local.worker_settings",  # the worker's settings (standard library only)
         "chatcli.local.daemon",  # the daemons' framing, peer credentials and start lock (standard library only)
         "chatcli.local.runtime",  # the collector's rounds held back while chat starts (the gc module alone)
         "chatcli.tools",  # the package (a docstring), which chatcli.tools.confinement comes with

@@ -9,8 +9,8 @@ import pytest
 
 from chatcli.app import launch
 from chatcli.app.worker.client import runtime_dir
-from chatcli.app.worker.settings import DEFAULT_IDLE, worker_config
 from chatcli.config import load_settings
+from chatcli.local.worker_settings import DEFAULT_IDLE, worker_config
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def write_config(home, text: str) -> None:
 
 
 def test_the_worker_is_on_unless_turned_off_and_the_environment_beats_config_toml(isolated_env):
-    from chatcli.app.worker.settings import worker_mode
+    from chatcli.local.worker_settings import worker_mode
 
     environ = {"HOME": str(isolated_env), "XDG_CONFIG_HOME": str(isolated_env / ".config")}
     assert worker_config(environ) == (True, DEFAULT_IDLE) and worker_mode(environ)[0] == "default"
@@ -87,7 +87,7 @@ def test_config_toml_may_hold_the_worker_settings(isolated_env):
 
 
 def test_a_dotenv_cannot_change_the_worker(isolated_env, tmp_path, monkeypatch):
-    from chatcli.app.worker.settings import worker_mode
+    from chatcli.local.worker_settings import worker_mode
 
     (tmp_path / ".env").write_text("CHATCLI_WORKER=1\nCHATCLI_WORKER_IDLE=99999\n")
     assert worker_mode(dict(os.environ)) == ("default", DEFAULT_IDLE)  # the launcher never reads a .env

@@ -52,7 +52,7 @@ def _variables(name: str, given: Any) -> str:
 
 def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     """One record a setting: name, value (keys cut), source; then one for each key an untrusted .env may not set."""
-    from chatcli.app.worker.settings import worker_config
+    from chatcli.local.worker_settings import worker_config
 
     settings, _notes, layers, dotenv = layered({}, environ, cwd)
     records = []

@@ -246,11 +246,8 @@ def run(
     if opening.said and json_output is None:
         make_env_output(env).note(opening.said)
     with ExitStack() as stack:
-        from chatcli.app.worker.settings import worker_config
-
         # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
-        worker = worker_config(env.environ) if one_shot else None
-        settings = chat.set_up(stack, make_env_output(env).note, quiet=json_output is not None, worker=worker)
+        settings = chat.set_up(stack, make_env_output(env).note, quiet=json_output is not None, worker=one_shot or None)
         if json_output is not None:
             json_output.model = chat.graph or settings.model
         if one_shot:

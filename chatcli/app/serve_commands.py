@@ -129,13 +129,12 @@ def serve_command(
         from contextlib import ExitStack
 
         from chatcli.app.run import answering_of, make_env_output
-        from chatcli.app.worker.settings import worker_config
         from chatcli.service.chat import Chat
 
         chat = Chat(settings, answering_of(graph, remote, assistant, header, env), environ=env.environ)
         with ExitStack() as stack:
             # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
-            settings = chat.set_up(stack, make_env_output(env).note, worker=(False, worker_config(env.environ)[1]))
+            settings = chat.set_up(stack, make_env_output(env).note, worker=False)
             if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
                 from chatcli.tools.mcp.config import read_servers
 

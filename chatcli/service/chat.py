@@ -139,15 +139,16 @@ class Chat:
         *,
         quiet: bool = False,
         checked: bool = True,
-        worker: tuple[bool, float] | None = None,
+        worker: bool | None = None,
     ) -> Settings:
         """The run's set-up, before anything opens or paints, the same at every door: for chat's own graph the local
         model when the settings want it (running until ``stack`` closes; falling back on it for want of a key is
         said with ``say`` unless ``quiet``), then the cheap checks that fail first: the credentials (not for a graph,
         which has its own) and the database file (a PostgreSQL one is checked when opened; none with ``checked``
-        False: chat models lists what is set up); and ``worker``, the warm worker's wish and idle time
-        (chatcli.app.worker.settings): a one-shot of chat's own graph shares the MCP servers the MCP host keeps, which
-        stop after that idle time. The settings chat runs with are returned (the local server's when it runs)."""
+        False: chat models lists what is set up). Unless ``worker`` is None, the warm worker's idle time is read
+        (CHATCLI_WORKER_IDLE, config.toml: chatcli.local.worker_settings): an MCP server idle that long stops, and with
+        ``worker`` (a one-shot) and the worker wanted, chat's own graph shares the MCP servers the MCP host keeps.
+        The settings chat runs with are returned (the local server's when it runs)."""
         from chatcli.backends.own.model import check_credentials
         from chatcli.local import policy as local
         from chatcli.store import check_store
@@ -163,7 +164,11 @@ class Chat:
         if checked:
             check_store(self.settings.db or "")
         if worker is not None:
-            self.settings = replace(self.settings, worker=worker[0] and self.answerer.can.prompt, worker_idle=worker[1])
+            from chatcli.local.worker_settings import worker_config
+
+            wanted, idle = worker_config(self.environ)
+            shared = worker and wanted and self.answerer.can.prompt
+            self.settings = replace(self.settings, worker=shared, worker_idle=idle)
         return self.settings
 
     # ---- what answers

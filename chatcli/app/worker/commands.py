@@ -30,7 +30,7 @@ def worker_command(
     answered by a process that has chat loaded already, started on first use and gone after worker_idle
     seconds without a question (default 600). A new version of chat replaces it by itself."""
     from chatcli.app.worker.client import build_id
-    from chatcli.app.worker.settings import worker_config
+    from chatcli.local.worker_settings import worker_config
 
     env = environment()
     wanted, idle = worker_config(env.environ)
