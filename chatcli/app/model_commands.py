@@ -25,14 +25,14 @@ def models_command(
         from contextlib import ExitStack
 
         from chatcli.app.run import make_env_output
-        from chatcli.backends.own.model import endpoint_name, list_all, set_up, shown_name
+        from chatcli.backends.own.model import endpoint_name, set_up, shown_name
         from chatcli.service.chat import Chat
 
         env = environment()
         with ExitStack() as stack:
             chat = Chat(settings, environ=env.environ)
             settings = chat.set_up(stack, make_env_output(env).note, quiet=True, checked=False)
-            listing = asyncio.run(list_all(settings, ["openai"] if settings.local else None))
+            listing = asyncio.run(chat.models())
         output = make_env_output(env)
         if listing.failures and not listing.names:
             for label, error in listing.failures[1:]:

@@ -531,13 +531,10 @@ class Editor:
     async def _list_models(self) -> list[str]:
         """The models of every provider set up (``chat models``), offered in each session's model option when they
         come; a provider that cannot list is left out (its models can still be typed: ``model NAME``)."""
-        from chatcli.backends.own.model import list_all
-
         try:
             if self.chat.toolbox is not None:  # an MCP client's import under way ends first: one import at a time
                 await self.chat.toolbox.warm()
-            which = ["openai"] if self.settings.local else None
-            listing = await asyncio.wait_for(list_all(self.settings, which), CATALOG_WAIT)
+            listing = await asyncio.wait_for(self.chat.models(), CATALOG_WAIT)
             names = listing.names[:MAX_MODELS]
         except Exception as exc:  # noqa: BLE001 - the picker keeps the models it has
             say(sys.stderr, f"chat acp: the providers' models were not listed: {' '.join(str(exc).split())[:200]}\n")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # thread, its backend and its events load after it (chatcli.ui.prompt._open).
     from langgraph.store.base import BaseStore
 
+    from chatcli.backends.own.model import ModelList
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.own.spending import Guard
@@ -540,6 +541,12 @@ class Chat:
         return Threads(
             engine.backend.app, engine.store, foreign=self.graph is not None, secrets=known_secrets(self.settings)
         )
+
+    async def models(self) -> ModelList:
+        """The model catalog: every provider's models that are set up (the local server's alone when it runs)."""
+        from chatcli.backends.own.model import list_all
+
+        return await list_all(self.settings, ["openai"] if self.settings.local else None)
 
     def commands(self) -> Commands:
         """This chat's command registry: the prompt's slash commands and an editor's available commands are views of
