@@ -308,11 +308,9 @@ async def _tell_ended_jobs(repl: Repl, session: PromptSession[str], above: Above
                 above.hear(Notice(line))
 
 
-async def _models(settings: Settings) -> list[str]:
+async def _models(chat: Chat) -> list[str]:
     """Every provider's models that are set up, for /model Tab (one that cannot list is left out)."""
-    from chatcli.backends.own.model import list_all
-
-    return (await list_all(settings, ["openai"] if settings.local else None)).names
+    return (await chat.models()).names
 
 
 def _prompt_text(session: Context) -> str:
@@ -384,7 +382,7 @@ async def run_repl(
     resumed = named or info is not None
     threads = ThreadCache()
     own = chat.answerer.can.prompt  # chat's own graph: the models of its providers for /model Tab
-    models = ModelCache(lambda: _models(settings)) if own else ModelCache(None)
+    models = ModelCache(lambda: _models(chat)) if own else ModelCache(None)
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(here), chat.commands)
     )
