@@ -507,7 +507,6 @@ class Chat:
         from chatcli.service.jobs import keep_killed
 
         await keep_killed(conversation, self.environ)  # what a killed background reply of it had said
-        await conversation.follow_thread()  # the model and temperature of the thread's role
         pinned = setup.model is not None or opening.model is not None or bool(self.settings.local)
         await conversation.set_up(
             setup.role,
