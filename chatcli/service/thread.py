@@ -210,14 +210,15 @@ class Thread:
         model_given: bool = False,
         temperature_given: bool = False,
     ) -> None:
-        """Open the thread as the command line asks: its own role's model and temperature (unless
-        ``model_given`` or ``temperature_given``: -m and --temperature win for this run), then
+        """Open the thread as the command line asks: the model and temperature it keeps (its role's; else the
+        defaults) unless ``model_given`` or ``temperature_given`` (-m and --temperature win for this run), then
         ``role`` if one was named, then --system and --var over it."""
         asked = role is not None or system is not None or bool(variables)
         prompt = self.own("setup") if asked else None  # refused in one line when a graph builds its own prompt
         if not self.own_model:
             return
-        await self.follow_thread()
+        kept = (await self.app.aget_state(self.config)).values
+        self.model = self.model.taken_up(kept.get("model"), kept.get("temperature"))
         if prompt is not None and role is not None:
             await prompt.set_role(role)
         if model_given:
@@ -226,13 +227,6 @@ class Thread:
             self.model = replace(self.model, temperature=None, temperature_pinned=True)  # the settings' (the flag's)
         if prompt is not None:
             await prompt.set_system(system, variables)
-
-    async def follow_thread(self) -> None:
-        """Take up the model and temperature the thread keeps (from its role), or the defaults."""
-        if not self.own_model:
-            return
-        state = await self.app.aget_state(self.config)
-        self.model = self.model.taken_up(state.values.get("model"), state.values.get("temperature"))
 
     @property
     def recall(self) -> Recall:
