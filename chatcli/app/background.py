@@ -34,7 +34,9 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
     from chatcli.app.environment import Environment
     from chatcli.app.run import run
     from chatcli.app.shared import done_with, guarded, using
+    from chatcli.service.jobs import ending
     from chatcli.ui.jsonout import JsonOutput
+    from chatcli.ui.notify import tell
 
     piped = base64.b64decode(spec.setup.get("stdin") or "")
     env = Environment(io.TextIOWrapper(io.BytesIO(piped), encoding="utf-8"), out, err, environ, cwd)
@@ -53,8 +55,8 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
         code = exc.exit_code
     finally:
         done_with(token)
-    if read and read[0].notify != "off":
-        _tell_the_end(spec.id, environ, read[0].notify == "desktop")
+    if read and read[0].notify != "off" and (found := ending(spec.id, environ)):  # told how it ended, as it says
+        tell(found[0].tty, found[0].session, found[1], desktop=read[0].notify == "desktop")
     return code
 
 
@@ -80,18 +82,6 @@ def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
         answerer=answerer,
         resume=NO_VALUE if spec.answers is not None else None,  # what waits is asked again, and they answer it
     )
-
-
-def _tell_the_end(job_id: str, environ: Mapping[str, str], desktop: bool) -> None:
-    """The terminal that started the job is told how it ended (done, waiting for you, failed, stopped), and the
-    desktop too (``desktop``)."""
-    from chatcli.service.jobs import ending
-    from chatcli.ui.notify import tell
-
-    found = ending(job_id, environ)
-    if found is not None:
-        job, line = found
-        tell(job.tty, job.session, line, desktop=desktop)
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ Public API::
 
     asked_of(pending) -> list[Asked]            # what a thread waits on, a line each (the inbox's rows)
     Answers(decisions, answers)                  # answers by call id and by interrupt id
-    Answers.of_json(text) / .to_json()           # as chat inbox answer hands them to the job that goes on
+    Answers.of_json(text)                        # as chat serve's approvals request and chat inbox answer - read them
 """
 
 from __future__ import annotations
@@ -107,9 +107,6 @@ class Answers:
         for item in waiting:
             if item.elicitation is not None:
                 self.elicited(item.elicitation)
-
-    def to_json(self) -> str:
-        return json.dumps({"decisions": dict(self.decisions), "answers": dict(self.answers)})
 
     @classmethod
     def of_json(cls, text: str) -> Answers:

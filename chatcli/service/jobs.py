@@ -85,8 +85,7 @@ class JobSpec:
     id: str = ""
 
     def to_json(self) -> bytes:
-        given = asdict(self) | {"answers": json.loads(self.answers.to_json()) if self.answers else None}
-        return json.dumps(given).encode()
+        return json.dumps(asdict(self)).encode()
 
     @classmethod
     def of_json(cls, data: bytes) -> JobSpec:
@@ -94,7 +93,7 @@ class JobSpec:
 
         given = json.loads(data)
         answers = given.pop("answers", None)
-        return cls(**given, answers=Answers.of_json(json.dumps(answers)) if answers is not None else None)
+        return cls(**given, answers=Answers(**answers) if answers is not None else None)
 
 
 class Launcher(Protocol):
