@@ -249,7 +249,7 @@ def run(
         # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
         settings = chat.set_up(stack, make_env_output(env).note, quiet=json_output is not None, worker=one_shot or None)
         if json_output is not None:
-            json_output.model = chat.graph or settings.model
+            json_output.model = chat.answerer.label or settings.model
         if one_shot:
             if asking_on is not None:
                 stack.callback(asking_on.close)

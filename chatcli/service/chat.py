@@ -242,11 +242,6 @@ class Chat:
     def app(self) -> GraphApp:
         return self.opened.backend.app
 
-    @property
-    def graph(self) -> str | None:
-        """The label of an app that is not chat's own, None for chat's own graph."""
-        return self.answerer.label
-
     # ---- threads
 
     async def find(
@@ -340,7 +335,7 @@ class Chat:
         named = ref or new
         wanted = check_thread_id(named) if named else None
         if latest:
-            label = self.graph  # --graph -c: that graph's last thread
+            label = self.answerer.label  # --graph -c: that graph's last thread
             mine = [row for row in rows if label is None or row.model == label]
             if not mine and not going_on:
                 raise UsageError("no threads yet", hint='chat "a question" starts one')
@@ -530,16 +525,10 @@ class Chat:
     def threads(self) -> ThreadList:
         """The threads: on the Chat's database, or on the server that keeps them."""
         from chatcli.providers.base import known_secrets
-        from chatcli.threads.operations import Threads
 
-        engine = self.opened
-        if engine.store is None:  # an Agent Server's: shown with the same credentials masked
-            threads = engine.backend.threads(None)
-            threads.secrets = known_secrets(self.settings)
-            return threads
-        return Threads(
-            engine.backend.app, engine.store, foreign=self.graph is not None, secrets=known_secrets(self.settings)
-        )
+        threads = self.backend.threads(self.store)
+        threads.secrets = known_secrets(self.settings)  # masked in what they show
+        return threads
 
     async def models(self) -> ModelList:
         """The model catalog: every provider's models that are set up (the local server's alone when it runs)."""
