@@ -1,7 +1,7 @@
 """Shared fixtures: every test runs with its own HOME, XDG dirs and a clean environment.
 
-Conversation tests also run on PostgreSQL: see tests/stores.py (the ``stores`` mark and the
-``storage`` fixture).
+The store's contract (tests/test_store_contract.py) and its concurrency run on SQLite and PostgreSQL; conversation
+tests run on SQLite: see tests/stores.py (the ``stores`` mark and the ``storage`` fixture).
 """
 
 from __future__ import annotations
