@@ -156,6 +156,19 @@ async def test_switch_continues_a_thread_or_starts_one_under_a_new_id(settings, 
         assert c.thread_id == "work"
 
 
+async def test_switch_moves_the_prompt_to_another_thread_leaving_what_was_told_the_first_behind(settings, server):
+    async with chat(settings, "first") as c:
+        left = c.conversation
+        await c.run("/system Answer in French.")  # told an empty thread: kept for its first question
+        await c.run("/switch second")
+        assert c.conversation is not left and left.thread_id == "first", "the thread left is as it was"
+        await c.ask("hello")
+        assert "French" not in str(server.requests[-1]["messages"][0]["content"])
+        await c.run("/switch first")
+        await c.ask("bonjour")
+        assert "French" not in str(server.requests[-1]["messages"][0]["content"]), "unsent, it was not kept"
+
+
 async def test_threads_lists_recent_threads(settings, server):
     async with chat(settings, "alpha") as c:
         await c.ask("about alpha")
