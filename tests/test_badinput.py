@@ -67,11 +67,12 @@ def test_undecodable_bytes_in_an_argument_are_refused(server, chat_env):
     [("caf\udce9", None, "the system prompt"), (None, {"drink": "caf\udce9"}, "--var drink")],
 )
 def test_undecodable_system_prompt_or_variable_is_refused(system, variables, what):
+    from chatcli.config import Settings
     from chatcli.errors import UsageError
     from chatcli.service.backend import Backend
     from chatcli.service.thread import Thread
 
-    conversation = Thread(Backend(None), "latin1")  # refused before the graph is read
+    conversation = Thread(Backend(None), "latin1", Settings())  # refused before the graph is read
     with pytest.raises(UsageError, match=f"{what} is not valid UTF-8"):
         asyncio.run(conversation.own("system").set_system(system, variables))
     assert conversation.pending == {}

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from chatcli.backends.own.graph import build_graph, render_system
 from chatcli.backends.own.request_history import select_history
+from chatcli.config import Settings
 from chatcli.errors import ModelError
 from chatcli.service.backend import Backend
 from chatcli.service.thread import Thread
@@ -111,7 +112,7 @@ class Harness:
         self._cm = open_checkpointer(str(self.db))
         saver = await self._cm.__aenter__()
         app = build_graph(self.model, saver, default_system=SYSTEM.content, context_tokens=self.context_tokens)
-        return Thread(Backend(app), self.thread)
+        return Thread(Backend(app), self.thread, Settings())
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from chatcli.backends.own.graph import PROMPT_ESTIMATE, SUMMARY_USAGE, build_graph
 from chatcli.backends.own.request_history import SUMMARY_PREFIX, select_history
-from chatcli.config import DEFAULT_SYSTEM
+from chatcli.config import DEFAULT_SYSTEM, Settings
 from chatcli.core.events import TurnResult
 from chatcli.service.backend import Backend
 from chatcli.service.thread import Thread as ChatThread
@@ -82,7 +82,7 @@ class Thread:
         app = build_graph(
             self.model, saver, default_system=SYSTEM, context_tokens=self.context_tokens, memory=self.memory
         )
-        return ChatThread(Backend(app), self.thread, context_tokens=self.context_tokens)
+        return ChatThread(Backend(app), self.thread, Settings(), context_tokens=self.context_tokens)
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)

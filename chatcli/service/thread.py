@@ -63,6 +63,7 @@ class Thread:
 
     backend: Backend
     thread_id: str
+    settings: Settings  # the door's settings: its failures are said in their terms (keys masked)
     context_tokens: int | None = None
     # The most estimated tokens one question may hold, and what sets it (chatcli.backends.own.model_state.ModelState).
     question_limit: int | None = None
@@ -81,7 +82,6 @@ class Thread:
     listener: Listener = field(default_factory=Silent)
     workdir: str | None = None  # the project's directory when it is not the process's (an editor's session)
     approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
-    settings: Settings | None = None  # the door's settings: its failures are said in their terms (keys masked)
     # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
     # not raised (chatcli.service.outcome).
     whole: tuple[str, ...] = ()
@@ -239,7 +239,6 @@ class Thread:
         server's thread (--remote), which has no ledger here."""
         from chatcli.threads.spending import Room, Standing, limits_set, standing
 
-        assert self.settings is not None
         if self.store is None:
             return Standing([Room(name, usd) for name, usd in limits_set(self.settings)], 0.0, kept=False)
         return await standing(self.settings, self.store.index, [self.thread_id])
@@ -557,17 +556,16 @@ class _EndAfterInbox:
         return await self.listener.elicit(question)
 
 
-def check_model(settings: Settings | None, name: str) -> None:
+def check_model(settings: Settings, name: str) -> None:
     """A model a door names for chat's own graph (-m, a request's ``model``, /model, an editor's pick), checked the
     same at every door: a name that is none, or whose provider's key or package is missing, is one line."""
     from chatcli.core.inputs import check_model_name
 
     check_model_name(name)
-    if settings is not None:
-        from chatcli.backends.own.model import check_credentials
-        from chatcli.errors import ConfigError
+    from chatcli.backends.own.model import check_credentials
+    from chatcli.errors import ConfigError
 
-        try:
-            check_credentials(settings, name)
-        except ConfigError as exc:  # the door's request, not the settings, named it
-            raise UsageError(exc.message, hint=exc.hint) from None
+    try:
+        check_credentials(settings, name)
+    except ConfigError as exc:  # the door's request, not the settings, named it
+        raise UsageError(exc.message, hint=exc.hint) from None
