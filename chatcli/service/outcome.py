@@ -8,7 +8,6 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, ParamSpec, Protocol
 
-from chatcli.config import Settings
 from chatcli.core.events import TurnResult
 from chatcli.errors import AlreadyDone, ModelError
 
@@ -62,8 +61,7 @@ def outcome(turn: Callable[P, Awaitable[TurnResult]]) -> Callable[P, Awaitable[T
             last = thread.turns.last  # this turn's, partial, if it got as far as the model
             mid_answer = last is not before and last is not None and bool(last.text)
             own = thread.own_model
-            settings = thread.settings if thread.settings is not None else Settings()
-            error = translate(exc, settings, mid_answer, thread.model_name if own else None, own)
+            error = translate(exc, thread.settings, mid_answer, thread.model_name if own else None, own)
             if error is exc:
                 raise
             raise error from exc
