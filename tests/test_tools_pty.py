@@ -1,7 +1,7 @@
-"""Tool calls in a real terminal, as a user meets them: the block, the approval question and each
-answer to it (y, Enter, r, a, e, Ctrl-C), keys typed too early, Ctrl-C while a command runs, and
-chat killed mid-call or at the question. Each test checks the screen, what the model was sent
-next, and what the thread keeps."""
+"""Tool calls in a real terminal, as a user meets them: the block where the question is, keys typed too early,
+Ctrl-C while a command runs, and chat killed mid-call or at the question. Each test checks the screen, what the
+model was sent next, and what the thread keeps. Each answer to the question (y, Enter, r, a, e, Ctrl-C) at the
+prompt in this process: tests/test_tools_typed.py."""
 
 from __future__ import annotations
 
@@ -144,32 +144,7 @@ def pty(chat_env):
         repl.kill()
 
 
-# --------------------------------------------------------------------------- y, Enter, r, a, e
-
-
-def test_yes_runs_the_command_shows_its_output_and_the_model_gets_it(server, chat_env, start):
-    server.queue(
-        tool_calls(("shell", {"command": "echo pty-ok-123"}), text="Let me check."), Reply("final answer here")
-    )
-    repl = start("--tools", "shell", "--thread", "yes")
-    at = repl.say("run the check")
-    wait_asked(repl, QUESTION, at)
-    assert BLOCK in repl.text[at:] and "command: echo pty-ok-123" in repl.text[at:]
-    after = answer(repl, "y")
-    repl.wait_for("final answer here", after=after)
-    repl.wait_prompt()
-    shown = repl.text[after:]
-    assert "→" in shown and TIMING.search(shown) and "pty-ok-123" in shown and "[exit code 0]" in shown, shown
-
-    assert len(server.requests) == 2
-    assert_valid(server)
-    (result,) = tool_messages(server.requests[1])
-    assert result["tool_call_id"] == "call_0_shell" and result["content"] == "pty-ok-123\n[exit code 0]"
-
-    kept = stored(db_of(chat_env), "yes")
-    assert [m.type for m in kept] == ["human", "ai", "tool", "ai"]
-    assert tool_results(kept) == [("call_0_shell", "pty-ok-123\n[exit code 0]", "ok")]
-    assert kept[-1].content == "final answer here"
+# --------------------------------------------------------------------------- the block and keys typed too early
 
 
 def test_the_text_before_a_call_is_shown_once_and_on_its_own_line(server, chat_env, start):
@@ -192,101 +167,6 @@ def test_the_text_before_a_call_is_shown_once_and_on_its_own_line(server, chat_e
     assert lines.index("Let me check.") < lines.index(BLOCK) < lines.index("final answer here"), shown
 
 
-def test_enter_alone_refuses_and_the_session_goes_on(server, chat_env, start, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("fine, I will not"))
-    repl = start("--tools", "shell", "--thread", "no")
-    at = repl.say("make a marker")
-    wait_asked(repl, QUESTION, at)
-    after = answer(repl, "\r")
-    repl.wait_for("fine, I will not", after=after)
-    repl.wait_prompt()
-    assert not (tmp_path / "marker").exists(), "a refused command ran"
-    assert "not run" in repl.text[after:]
-
-    assert_valid(server)
-    (result,) = tool_messages(server.requests[1])
-    assert result["content"] == REFUSED
-    assert tool_results(stored(db_of(chat_env), "no")) == [("call_0_shell", REFUSED, "refused")]
-
-    at = repl.say("still there?")  # the session goes on
-    repl.wait_for("You said: still there?", after=at)
-    repl.wait_prompt()
-
-
-def test_a_reason_reaches_the_model(server, chat_env, start, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("ok, ls then"))
-    repl = start("--tools", "shell", "--thread", "why")
-    at = repl.say("make a marker")
-    wait_asked(repl, QUESTION, at)
-    after = answer(repl, "r")
-    wait_asked(repl, REASON, after)
-    answer(repl, "use ls instead\r")
-    repl.wait_for("ok, ls then", after=after)
-    repl.wait_prompt()
-    assert not (tmp_path / "marker").exists()
-
-    assert_valid(server)
-    (result,) = tool_messages(server.requests[1])
-    assert result["content"] == f"{REFUSED}. The user says: use ls instead"
-    assert tool_results(stored(db_of(chat_env), "why"))[0][1:] == (
-        f"{REFUSED}. The user says: use ls instead",
-        "refused",
-    )
-
-
-def test_always_asks_once_for_two_calls_of_the_tool(server, chat_env, start):
-    server.queue(
-        tool_calls(("shell", {"command": "echo first-1"}), ("shell", {"command": "echo second-2"})),
-        Reply("both done"),
-    )
-    repl = start("--tools", "shell", "--thread", "always")
-    at = repl.say("run both")
-    raw_at = len(repl.raw)
-    wait_asked(repl, QUESTION, at)
-    after = answer(repl, "a")
-    repl.wait_for("both done", after=after)
-    repl.wait_prompt()
-    assert prompts_since(repl, raw_at) == 2, "asked more than once (or the prompt did not come back)"
-    shown = repl.text[after:]
-    assert "first-1" in shown and "second-2" in shown, shown
-
-    assert_valid(server)
-    assert [m["content"] for m in tool_messages(server.requests[1])] == [
-        "first-1\n[exit code 0]",
-        "second-2\n[exit code 0]",
-    ]
-    outcomes = tool_results(stored(db_of(chat_env), "always"))
-    assert [(call, outcome) for call, _, outcome in outcomes] == [("call_0_shell", "ok"), ("call_1_shell", "ok")]
-
-
-def test_edit_runs_the_edited_arguments(server, chat_env, start, tmp_path):
-    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("edited run seen"))
-    repl = start("--tools", "shell", "--thread", "edit")
-    at = repl.say("make a marker")
-    wait_asked(repl, QUESTION, at)
-    after = answer(repl, "e")
-    wait_asked(repl, ARGUMENTS, after)
-    repl.wait_for('{"command": "touch marker"}', after=after)  # prefilled with what the model asked
-    answer(repl, "\x01\x0b")  # Ctrl-A, Ctrl-K: the line is empty
-    answer(repl, '{"command": "echo edited-777"}\r')
-    repl.wait_for("edited run seen", after=after)
-    repl.wait_prompt()
-    assert not (tmp_path / "marker").exists(), "the command as the model asked it ran"
-    assert "edited-777" in repl.text[after:]
-
-    assert_valid(server)
-    (result,) = tool_messages(server.requests[1])
-    assert result["content"].endswith("edited-777\n[exit code 0]")
-    assert "the user edited the arguments" in result["content"]  # the model knows what really ran
-    (kept,) = [m for m in stored(db_of(chat_env), "edit") if m.type == "tool"]
-    assert kept.content.endswith("edited-777\n[exit code 0]") and kept.response_metadata["arguments"] == {
-        "command": "echo edited-777"
-    }
-
-
-# --------------------------------------------------------------------------- keys at the wrong moment
-
-
 def test_keys_typed_while_the_model_streams_do_not_answer_the_question(server, chat_env, start, tmp_path):
     reply = tool_calls(("shell", {"command": "touch marker"}), text="Thinking")
     reply.parts.insert(1, 1.0)  # the call comes a second after the text
@@ -302,28 +182,6 @@ def test_keys_typed_while_the_model_streams_do_not_answer_the_question(server, c
     repl.wait_prompt()
     assert "→" not in repl.text[at:] and not (tmp_path / "marker").exists(), "keys typed ahead approved the call"
     assert tool_messages(server.requests[1])[0]["content"] == REFUSED
-
-
-def test_ctrl_c_at_the_question_refuses_the_whole_batch_and_chat_goes_on(server, chat_env, start, tmp_path):
-    calls = [("shell", {"command": f"touch marker{i}"}) for i in range(3)]
-    server.queue(tool_calls(*calls), Reply("understood"))
-    repl = start("--tools", "shell", "--thread", "cc")
-    at = repl.say("make three markers")
-    raw_at = len(repl.raw)
-    wait_asked(repl, QUESTION, at)
-    after = answer(repl, CTRL_C)
-    repl.wait_for("understood", after=after)
-    repl.wait_prompt()
-    assert repl.child.isalive()
-    assert prompts_since(repl, raw_at) == 2, "asked again after Ctrl-C (or the prompt did not come back)"
-    assert not list(tmp_path.glob("marker*"))
-    assert repl.text[after:].count("not run") == 3
-
-    assert_valid(server)
-    assert [m["content"] for m in tool_messages(server.requests[1])] == [REFUSED_REST] * 3
-    at = repl.say("next one")
-    repl.wait_for("You said: next one", after=at)
-    repl.wait_prompt()
 
 
 def test_the_block_is_shown_where_the_question_is_when_stderr_goes_to_a_file(server, chat_env, tmp_path):
