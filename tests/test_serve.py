@@ -1,8 +1,9 @@
 """`chat serve`: the threads over HTTP, as a script or a team would use them.
 
-Each test starts ``chat serve`` against the fake OpenAI server: the installed one, talked to with the standard
-library's HTTP client, where the server or its socket is what is tested (marked e2e); its app in this process
-(``here``: chat serve's command line builds it, an ASGI client asks it, tests/doors/serve.py) where the API is.
+Each test starts ``chat serve`` against the fake OpenAI server: its app in this process (``here``: chat serve's
+command line builds it, an ASGI client asks it, tests/doors/serve.py) where the API is; the installed one, talked to
+with the standard library's HTTP client, where the server or its socket is what is tested (marked e2e: two servers
+on one database here, a Unix socket in tests/test_serve_guard.py).
 The answers are the command line's ``--json`` and ``--jsonl`` objects, a token guards it, an open address needs
 one, a client that leaves stops its answer (kept, marked), tool calls wait for an approval request, and two servers
 share one PostgreSQL database.
@@ -250,9 +251,9 @@ def test_a_model_the_request_names_is_checked_as_slash_model_is_and_nothing_is_s
 # --------------------------------------------------------------------------- who may ask
 
 
-@pytest.mark.e2e
-def test_with_a_token_every_request_needs_it(server, chat_env, serving):
-    served = serving("--token", "s3cret")
+def test_with_a_token_every_request_needs_it(server, chat_env, here):
+    served = here("--token", "s3cret")
+    served.token = None  # each request says its own
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
         assert served.request("GET", "/v1/threads", headers=headers)[0] == 401
         assert served.request("GET", "/openapi.json", headers=headers)[0] == 401
@@ -262,30 +263,32 @@ def test_with_a_token_every_request_needs_it(server, chat_env, serving):
         "POST", "/v1/threads/t/messages", {"content": "hi"}, headers={"Authorization": "Bearer s3cret"}
     )
     assert status == 200
-    from_env = serving(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
+    from_env = here(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
+    from_env.token = None
     assert from_env.request("GET", "/v1/threads")[0] == 401
     assert from_env.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-env"})[0] == 200
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
 def test_an_open_address_without_a_token_is_refused(chat_env, host):
-    run = subprocess.run(
-        [str(CHAT), "serve", "--host", host, "--port", str(free_port())],
-        env=chat_env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert run.returncode == 2 and run.stderr.startswith(f"chat: error: chat serve on {host} would answer anyone"), run
-    assert len(run.stderr.strip().splitlines()) <= 2
+    run = chat(chat_env, "serve", "--host", host, "--port", str(free_port()))
+    assert run.code == 2 and run.err.startswith(f"chat: error: chat serve on {host} would answer anyone"), run
+    assert len(run.err.strip().splitlines()) <= 2
 
 
 @pytest.mark.e2e
 def test_a_unix_socket_is_only_for_this_user(server, chat_env, serving, tmp_path):
-    path = str(tmp_path / "chat.sock")
-    served = serving(unix=path)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    """Its mode is the user's alone, and no web page may ask (the guard's walk of every route, test_serve_guard)."""
+    from tests.test_serve_guard import refused, routes
+
+    socket_path = str(tmp_path / "chat.sock")
+    served = serving(unix=socket_path)
+    assert stat.S_IMODE(os.stat(socket_path).st_mode) == 0o600
+    assert served.request("GET", "/v1/threads", headers={"Host": "anything"})[0] == 200
+    for origin in ("http://localhost", "http://evil.example", "null"):
+        for method, path, body in routes("sock"):
+            refused(served, method, path, body, 403, Origin=origin)
+    assert server.requests == []
     server.queue(Reply("over a socket"))
     assert served.ask("sock", "hi")[1]["reply"] == "over a socket"
 
@@ -293,25 +296,11 @@ def test_a_unix_socket_is_only_for_this_user(server, chat_env, serving, tmp_path
 # --------------------------------------------------------------------------- nothing lost
 
 
-@pytest.mark.e2e
-def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, chat_env, serving):
-    served = serving()
+def test_a_client_that_leaves_stops_the_answer_and_the_partial_is_kept(server, chat_env, here):
+    served = here()
     server.queue(Reply(tokens=[f" word{i}" for i in range(200)], delay=0.05))
-    connection = served.connection()
-    connection.request(
-        "POST",
-        "/v1/threads/gone/messages",
-        body=json.dumps({"content": "talk slowly"}),
-        headers=served.sent({"Accept": "text/event-stream"}),
-    )
-    response = connection.getresponse()
-    seen = 0
-    for line in response:
-        seen += line.startswith(b"data: ")
-        if seen == 5:
-            break
-    connection.sock.shutdown(socket.SHUT_RDWR)
-    connection.close()
+    status, events = served.leave("/v1/threads/gone/messages", {"content": "talk slowly"}, shown=" word4")
+    assert status == 200 and len(events) >= 5, events
 
     def kept() -> list[dict]:
         got = served.request("GET", "/v1/threads/gone")
@@ -388,10 +377,9 @@ def test_two_servers_on_one_database_serialise_turns_and_lose_nothing(server, ch
     assert second.request("GET", "/v1/threads")[1][0]["message_count"] == 2 * len(questions)
 
 
-@pytest.mark.e2e
-def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(server, chat_env, serving, tmp_path):
+def test_an_approval_may_reach_another_server_even_after_the_first_is_gone(server, chat_env, here, tmp_path):
     env = {**chat_env, "CHATCLI_TOOLS": "shell"}
-    first, second = serving(env=env), serving(env=env)
+    first, second = here(env=env), here(env=env)
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_x")))
     assert first.ask("balanced", "make it")[1]["approval_required"][0]["id"] == "call_x"

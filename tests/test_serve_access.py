@@ -1,8 +1,9 @@
 """Who may call `chat serve` on this machine: a token by default on loopback too, kept where only the user reads
 it; and whatever the token, no process of another local user (the kernel's word on the caller's uid).
 
-Loopback is not private on a shared machine. Each test starts the installed ``chat serve``; the other user
-is a process that became ``nobody`` (uid 65534) before it connected, so these run where the tests run as root.
+Loopback is not private on a shared machine. A test of what the server says as it starts, or of who connects,
+starts the installed ``chat serve`` (marked e2e); the other user is a process that became ``nobody`` (uid 65534)
+before it connected, so these run where the tests run as root. The rest run chat's command line in this process.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from tests.helpers import chat
 from tests.test_serve import free_port
 from tests.test_serve_guard import routes
 
-pytestmark = pytest.mark.e2e
-
 serving = test_serve.serving
+here = test_serve.here
 NOBODY = 65534
 LOOPBACKS = ["127.0.0.1", "::1"]  # every loopback family the server may listen on
 
@@ -64,6 +64,7 @@ def as_nobody(host: str, port: int, requests: list[tuple[str, str, object, dict[
     return statuses
 
 
+@pytest.mark.e2e
 def test_a_token_is_made_at_the_first_start_kept_private_and_printed_as_the_url_to_use(
     server, chat_env, serving, tmp_path
 ):
@@ -114,9 +115,9 @@ def test_a_token_file_that_is_not_private_is_refused_in_one_line(chat_env, tmp_p
     assert run.code == 2 and "planted" not in run.out and str(kept) in run.err, run
 
 
-def test_no_token_says_in_one_line_what_it_opens(server, chat_env, serving, tmp_path):
+def test_no_token_says_in_one_line_what_it_opens(server, chat_env, here, tmp_path):
     env = private_runtime(chat_env, tmp_path)
-    served = serving("--no-token", env=env)
+    served = here("--no-token", env=env)
     assert served.token is None and served.request("GET", "/v1/threads")[0] == 200
     console = served.stop()
     warned = [line for line in console.splitlines() if "--no-token" in line]
@@ -127,6 +128,7 @@ def test_no_token_says_in_one_line_what_it_opens(server, chat_env, serving, tmp_
         assert run.code == 2 and len(run.err.strip().splitlines()) <= 2, (refused, run)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 @pytest.mark.parametrize("host", LOOPBACKS)
 @pytest.mark.parametrize("access", ["token", "no-token"])
@@ -183,6 +185,7 @@ def own_address() -> str | None:
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
 @pytest.mark.parametrize(
     "how",
@@ -263,6 +266,7 @@ def test_the_peer_of_a_loopback_connection_is_read_for_every_family(tmp_path):
     assert peer_uid(("127.0.0.1", 0xC350), 0x1F90, (str(tmp_path / "none"),)) is None
 
 
+@pytest.mark.e2e
 def test_a_connection_not_yet_accepted_is_nobodys_end_whoever_made_it(tmp_path):
     """A half-open connection (SYN_RECV, held for its listener) is listed by netlink as uid 0's and by /proc as the
     listener's: another user can plant one whose two ends look like a connection to chat serve from a port of its

@@ -1,7 +1,9 @@
 """`chat serve` answers only requests meant for it: a web page cannot reach it through DNS rebinding
 (another Host) or from another site (another Origin), and its token need not be on the command line.
 
-Every route is tried with every kind of wrong Host and Origin, on the installed ``chat serve``.
+Every route is tried with every kind of wrong Host and Origin, on chat serve's app in this process
+(tests/doors/serve.py); what is about the server itself (a Unix socket, a raw request uvicorn reads, its console,
+a connection closed or reset) on the installed ``chat serve``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from urllib.parse import quote
 import pytest
 
 from tests import mcp_servers, test_serve
+from tests.doors.serve import PORT
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import assert_one_error_line, chat
 from tests.test_mcp import write_servers
 from tests.test_serve import free_port
 from tests.test_terminal_lines import EVIL, live_escapes
 
-pytestmark = pytest.mark.e2e
-
 ODD = Path(__file__).resolve().parent / "mcp" / "odd.py"
 serving = test_serve.serving  # the fixture that starts ``chat serve`` (stopped after the test)
+here = test_serve.here  # chat serve's app in this process
 
 
 def routes(thread: str) -> list[tuple[str, str, object]]:
@@ -93,30 +95,29 @@ def raw_request(port: int, lines: list[str]) -> bytes:
     return answer
 
 
-def test_a_request_for_another_host_is_refused_on_every_route(server, chat_env, serving):
+def test_a_request_for_another_host_is_refused_on_every_route(server, chat_env, here):
     env = {**chat_env, "CHATCLI_TOOLS": "shell"}
-    served = serving(env=env)
+    served = here(env=env)
     marker = Path(chat_env["HOME"]) / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
     assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
     asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
-    for host in rebinding_hosts(served.port):
+    for host in rebinding_hosts(PORT):
         for method, path, body in routes("kept"):
             refused(served, method, path, body, 421, Host=host)
     # Nothing was read, asked, approved or deleted.
     assert len(server.requests) == asked and not marker.exists()
     assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
-    # No Host at all (HTTP/1.0 allows it): refused too.
-    assert raw_request(served.port, ["GET /v1/threads HTTP/1.0"]).startswith(b"HTTP/1.1 421 ")
-    # The server's own names, with its port: any case, as the name is case-insensitive.
+    # The server's own names, with its port: any case, as the name is case-insensitive. (No Host at all: the test
+    # of the server's console, over a socket.)
     for host in ("127.0.0.1", "localhost", "[::1]", "LOCALHOST", "LocalHost"):
-        status, listed = served.request("GET", "/v1/threads", headers={"Host": f"{host}:{served.port}"})
+        status, listed = served.request("GET", "/v1/threads", headers={"Host": f"{host}:{PORT}"})
         assert status == 200 and [t["thread_id"] for t in listed] == ["kept"], (host, status)
 
 
-def test_a_web_page_of_another_site_is_refused_and_the_server_s_own_page_is_not(server, chat_env, serving):
-    served = serving()
-    port = served.port
+def test_a_web_page_of_another_site_is_refused_and_the_server_s_own_page_is_not(server, chat_env, here):
+    served = here()
+    port = PORT
     foreign = [
         "http://evil.example",
         f"http://evil.example:{port}",
@@ -140,73 +141,65 @@ def test_a_web_page_of_another_site_is_refused_and_the_server_s_own_page_is_not(
     assert status == 200 and answer["reply"] == "asked from the server's own page"
 
 
-def test_on_an_open_address_the_token_guards_and_allow_host_names_the_load_balancer(
-    server, chat_env, serving, tmp_path
-):
+def test_on_an_open_address_the_token_guards_and_allow_host_names_the_load_balancer(server, chat_env, here, tmp_path):
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     token.chmod(0o600)
     bearer = {"Authorization": "Bearer s3cret"}
-    open_one = serving("--host", "0.0.0.0", "--token-file", str(token))
-    port = open_one.port
+    open_one = here("--host", "0.0.0.0", "--token-file", str(token))
+    open_one.token = None  # each request says its own
+    port = PORT
     # Any name reaches it (a page cannot send the token): the token decides.
     assert open_one.request("GET", "/v1/threads", headers={"Host": f"chat.example:{port}", **bearer})[0] == 200
     assert open_one.request("GET", "/v1/threads", headers={"Host": f"chat.example:{port}"})[0] == 401
     # A page of another site is refused even with the token (its own name's page is its own).
     refused(open_one, "GET", "/v1/threads", None, 403, Origin="http://evil.example", **bearer)
-    named = serving("--host", "0.0.0.0", "--token-file", str(token), "--allow-host", "Chat.Example")
+    named = here("--host", "0.0.0.0", "--token-file", str(token), "--allow-host", "Chat.Example")
+    named.token = None
     for host in (
         "chat.example",
-        f"chat.example:{named.port}",
+        f"chat.example:{PORT}",
         "chat.example:443",
         "CHAT.EXAMPLE",
-        f"127.0.0.1:{named.port}",
+        f"127.0.0.1:{PORT}",
     ):
         assert named.request("GET", "/v1/threads", headers={"Host": host, **bearer})[0] == 200, host
-    for host in (f"evil.example:{named.port}", f"chat.example.evil:{named.port}", "chat.example.:443"):
+    for host in (f"evil.example:{PORT}", f"chat.example.evil:{PORT}", "chat.example.:443"):
         refused(named, "GET", "/v1/threads", None, 421, Host=host, **bearer)
     origin = {"Origin": "https://chat.example", "Host": "chat.example", **bearer}
     assert named.request("GET", "/v1/threads", headers=origin)[0] == 200
 
 
-def test_over_a_unix_socket_no_web_page_may_ask(server, chat_env, serving, tmp_path):
-    served = serving(unix=str(tmp_path / "chat.sock"))
-    assert served.request("GET", "/v1/threads", headers={"Host": "anything"})[0] == 200
-    for origin in ("http://localhost", "http://evil.example", "null"):
-        for method, path, body in routes("sock"):
-            refused(served, method, path, body, 403, Origin=origin)
-    assert server.requests == []
-
-
 # --------------------------------------------------------------------------- the token, kept off the command line
 
 
-def test_a_token_file_is_read_once_and_a_token_argument_is_warned_about(server, chat_env, serving, tmp_path):
+def test_a_token_file_is_read_once_and_a_token_argument_is_warned_about(server, chat_env, here, tmp_path):
     token = tmp_path / "token"
     token.write_text("  from-file \n")
     token.chmod(0o600)
-    from_file = serving("--token-file", str(token))
+    from_file = here("--token-file", str(token))
+    from_file.token = None  # each request says its own
     token.write_text("changed")  # read once, at the start
     assert from_file.request("GET", "/v1/threads")[0] == 401
     assert from_file.request("GET", "/v1/threads", headers={"Authorization": "Bearer changed"})[0] == 401
     assert from_file.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-file"})[0] == 200
     assert "warning" not in from_file.stop()
-    on_the_line = serving("--token", "visible")
+    on_the_line = here("--token", "visible")
     assert on_the_line.request("GET", "/v1/threads", headers={"Authorization": "Bearer visible"})[0] == 200
     console = on_the_line.stop()
     warnings = [line for line in console.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "ps" in warnings[0] and "--token-file" in warnings[0], console
     assert "CHATCLI_SERVE_TOKEN" in warnings[0] and "visible" not in console
-    from_env = serving(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
+    from_env = here(env={**chat_env, "CHATCLI_SERVE_TOKEN": "from-env"})
     assert from_env.request("GET", "/v1/threads", headers={"Authorization": "Bearer from-env"})[0] == 200
     assert "warning" not in from_env.stop()
 
 
-def test_a_token_file_others_can_read_is_warned_about(server, chat_env, serving, tmp_path):
+def test_a_token_file_others_can_read_is_warned_about(server, chat_env, here, tmp_path):
     token = tmp_path / "token"
     token.write_text("shared-secret")
     token.chmod(0o644)
-    served = serving("--token-file", str(token))
+    served = here("--token-file", str(token))
     assert served.request("GET", "/v1/threads", headers={"Authorization": "Bearer shared-secret"})[0] == 200
     console = served.stop()
     assert f"--token-file {token} can be read by other users (chmod 600 {token})" in console, console
@@ -236,9 +229,12 @@ def test_a_token_file_that_gives_no_token_is_one_line(chat_env, tmp_path, case):
 # --------------------------------------------------------------------------- its console
 
 
+@pytest.mark.e2e
 def test_the_server_s_console_shows_escapes_instead_of_obeying_them(server, chat_env, serving):
     write_servers(chat_env, {"odd": mcp_servers.stdio(ODD, "evil")})
     served = serving()
+    # No Host at all (HTTP/1.0 allows it): refused as another host is.
+    assert raw_request(served.port, ["GET /v1/threads HTTP/1.0"]).startswith(b"HTTP/1.1 421 ")
     # Requests whose path and headers carry escapes (raw: not HTTP; quoted: no thread id): refused, and
     # nothing of them obeyed on the console.
     answer = raw_request(served.port, [f"GET /v1/threads/{EVIL.replace(' ', '%20')} HTTP/1.0", f"X-Evil: {EVIL}"])
@@ -289,6 +285,7 @@ def _leave(connection: Any, how: str) -> None:
     connection.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("route", ANSWERING)
 def test_a_client_that_leaves_stops_its_answer_within_a_second_at_every_route(server, chat_env, serving, route):
     """docs/serve.md's promise, at every route that answers, for each way of leaving in turn on one server: the answer
@@ -353,19 +350,11 @@ def test_serve_help_names_the_token_file_and_allow_host(chat_env):
     assert "--token-file" in shown and "--allow-host" in shown and "(ps)" in shown, shown
 
 
-def test_answers_over_http_escape_what_a_terminal_would_act_on(server, chat_env, serving):
-    served = serving()
+def test_answers_over_http_escape_what_a_terminal_would_act_on(server, chat_env, here):
+    served = here()
     text = "a\x9b2J b\u2028c \x1b]0;T\x07 d\u202e"
     server.queue(Reply(text))
-    connection = served.connection()
-    connection.request(
-        "POST", "/v1/threads/odd/messages", body=json.dumps({"content": "hi"}),
-        headers=served.sent({}),
-    )  # fmt: skip
-    raw = connection.getresponse().read().decode()
-    connection.close()
+    raw = served.raw("POST", "/v1/threads/odd/messages", {"content": "hi"})[1].decode()
     assert json.loads(raw)["reply"] == text and live_escapes(raw) == [] and "\u2028" not in raw, raw
-    listed = served.connection()
-    listed.request("GET", "/v1/threads/odd", headers=served.sent({}))
-    raw = listed.getresponse().read().decode()
+    raw = served.raw("GET", "/v1/threads/odd")[1].decode()
     assert json.loads(raw)["messages"][1]["content"] == text and live_escapes(raw) == [], raw

@@ -96,19 +96,24 @@ class AppServed:
         mine = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return {"Content-Type": "application/json", **mine, **(headers or {})}
 
-    async def _request(self, method: str, path: str, body: Any, headers: dict[str, str] | None) -> tuple[int, Any]:
+    async def _request(self, method: str, path: str, body: Any, headers: dict[str, str] | None) -> tuple[int, bytes]:
         import httpx
 
         transport = httpx.ASGITransport(self.app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{PORT}") as client:
             data = json.dumps(body).encode() if body is not None else None
             response = await client.request(method, path, content=data, headers=self.sent(headers))
-            return response.status_code, response.json() if response.content else None
+            return response.status_code, response.content
+
+    def raw(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """The status and the body's bytes as sent."""
+        return self._run(self._request(method, path, body, headers))  # type: ignore[no-any-return]
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
-        return self._run(self._request(method, path, body, headers))  # type: ignore[no-any-return]
+        status, content = self.raw(method, path, body, headers)
+        return status, json.loads(content) if content else None
 
     def ask(self, thread: str, content: str, **extra: Any) -> tuple[int, Any]:
         return self.request("POST", f"/v1/threads/{thread}/messages", {"content": content, **extra})
