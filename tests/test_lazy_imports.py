@@ -1,22 +1,20 @@
 """chatcli.local.lazy_imports: a deferred package behaves like the real one as soon as anything uses it.
 
-Each test runs in a fresh interpreter (the deferral is process-wide) on small packages
-written to a temp dir; tests/test_startup.py checks the packages chatcli really defers.
+Each test runs in this process on small packages written to a temp dir, which are forgotten after it (their
+modules, their deferral, the counters they keep); tests/test_startup.py checks the packages chatcli really defers.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
+import builtins
+import contextlib
+import importlib
+import io
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.e2e  # every test here starts a process
-
-ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGES = {
     "lazypkg/__init__.py": """
@@ -58,20 +56,31 @@ def runs():
 
 @pytest.fixture
 def run(tmp_path: Path):
-    """Run code after PRELUDE in a fresh interpreter that sees the packages; return its stdout lines."""
+    """Run code after PRELUDE in this process, where the packages can be imported; return its stdout's words."""
     for rel, text in PACKAGES.items():
         path = tmp_path / "pkgs" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
+    sys.path.insert(0, str(tmp_path / "pkgs"))
+    importlib.invalidate_caches()
 
     def go(code: str) -> list[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "pkgs"), str(ROOT)])}
-        script = PRELUDE + textwrap.dedent(code)
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.split()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(PRELUDE + textwrap.dedent(code), {"__name__": "lazy_test"})
+        return out.getvalue().split()
 
-    return go
+    yield go
+    for name in ("lazypkg", "dynpkg", "slowpkg", "badpkg"):
+        if name not in sys.modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)  # takes up a deferral the test left unused
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]
+    sys.path.remove(str(tmp_path / "pkgs"))
+    for counter in ("lazypkg_runs", "slowpkg_runs"):
+        if hasattr(builtins, counter):
+            delattr(builtins, counter)
 
 
 def test_submodules_import_without_running_the_init(run):
