@@ -11,6 +11,8 @@ from chatcli.app import launch
 from chatcli.app.worker.client import runtime_dir
 from chatcli.config import load_settings
 from chatcli.local.worker_settings import DEFAULT_IDLE, worker_config
+from tests.fakeserver import Fault
+from tests.helpers import chat
 
 
 @pytest.mark.parametrize(
@@ -176,3 +178,28 @@ def test_a_peer_that_has_exited_is_no_longer_there():
         os.waitpid(child, 0)
         assert pid == child and not still_there(pid, pidfd)
         os.close(pidfd)
+
+
+ONE_SHOTS = [
+    pytest.param(("what is up",), b"", None, 0, "You said: what is up\n", "", id="question"),
+    pytest.param((), b"a piped question\n", None, 0, "You said: a piped question\n", "", id="stdin"),
+    pytest.param(("--json", "explain"), b"", None, 0, '"reply": "You said: explain"', "", id="json"),
+    pytest.param(("--jsonl", "stream it"), b"", None, 0, '{"type": "token", "text": "You"}\n', "", id="jsonl"),
+    pytest.param(("-t", "bad id!", "q"), b"", None, 2, "", "invalid thread id 'bad id!'", id="bad-thread-id"),
+    pytest.param(("q",), b"\xff\xfe not text", None, 2, "", "stdin is neither valid UTF-8", id="bad-stdin"),
+    pytest.param(("q",), b"", Fault(status=500), 4, "", "(500)", id="server-500"),
+]
+
+
+@pytest.mark.parametrize("args, stdin, fault, code, out, err", ONE_SHOTS)
+def test_what_a_one_shot_answers_is_the_command_line_s(server, chat_env, args, stdin, fault, code, out, err):
+    """What the worker carries, decided by the command line alone: the worker answers each the same way
+    (tests/test_worker.py keeps one process a mapping: descriptors, a refusal, an answer broken midway)."""
+    if fault:
+        server.queue(fault)
+    run = chat(chat_env, *args, stdin=stdin)
+    assert run.code == code and out in run.out and err in run.err, run
+    if code:
+        assert run.err.splitlines()[-1].startswith("chat: error: "), run  # one line, the exit code says the kind
+    else:
+        assert run.err.startswith("thread: ") or args[0].startswith("--json"), run
