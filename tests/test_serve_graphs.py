@@ -4,7 +4,8 @@ interrupt id), its threads listed, exported and deleted, and a thread served her
 
 Every test of a served app runs on both LangGraph backends of tests/matrix.py (``LANGGRAPH_APPS``): the example graph
 (examples/graphs/agent.py) loaded by ``chat serve --graph``, and the same graph deployed on a real ``langgraph dev``
-(tests/remote_server.py, the matrix's ``deployed`` fixture).
+(tests/remote_server.py, the matrix's ``deployed`` fixture). ``chat serve`` is its app in this process
+(tests/doors/serve.py): a cell on ``--remote`` is in the e2e run for its ``langgraph dev``, not for chat serve.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.doors.serve import AppServed
 from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls
 from tests.helpers import chat
 from tests.matrix import AGENT, Backend, backends
 from tests.remote_server import KEY
-from tests.test_serve import Served
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 # Both LangGraph backends of tests/matrix.py: ``--graph`` (the example graph, loaded by chat serve) and ``--remote``
 # (the same graph on a real ``langgraph dev``).
@@ -38,7 +39,7 @@ class App:
     """``chat serve`` on one backend, with the fake model its graph asks and the command line that goes on with a
     thread of it."""
 
-    def __init__(self, served: Served, model: FakeOpenAIServer, args: list[str], env: dict[str, str]):
+    def __init__(self, served: AppServed, model: FakeOpenAIServer, args: list[str], env: dict[str, str]):
         self.served, self.model, self.args, self.env = served, model, args, env
 
     def ask(self, thread: str, text: str, **extra: Any) -> tuple[int, Any]:
@@ -50,7 +51,7 @@ class App:
 
 @pytest.fixture
 def app(backend: Backend) -> Iterator[App]:
-    served = Served(backend.env, *backend.args)
+    served = AppServed(backend.env, *backend.args)
     try:
         yield App(served, backend.model, backend.args, backend.env)
     finally:
@@ -112,9 +113,10 @@ def test_what_only_chat_s_own_graph_takes_is_refused_in_one_line(app):
     assert status in (400, 404) and "error" in refused, refused
 
 
+@pytest.mark.e2e  # a langgraph dev
 def test_a_new_thread_on_a_server_needs_the_server_s_kind_of_id(chat_env, deployed, deployed_model):
     env = {**{k: v for k, v in chat_env.items() if not k.startswith("LANGSMITH")}, "LANGGRAPH_API_KEY": KEY}
-    served = Served(env, "--remote", deployed.url, "--assistant", "example")
+    served = AppServed(env, "--remote", deployed.url, "--assistant", "example")
     try:
         status, refused = served.ask("nightly", "hi")
         assert status == 400 and "needs a UUID" in refused["error"]["message"], refused

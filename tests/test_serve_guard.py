@@ -270,8 +270,9 @@ def test_uvicorn_s_lines_pass_the_writer(capsys):
 
 
 # Every route that runs an answer (a turn, a resumed turn, a compaction's summary), each as a plain JSON request and,
-# where it streams, as server-sent events; and every way a client leaves: it closes (FIN), it is reset (RST, a
-# process killed), it shuts down only its sending side and then closes.
+# where it streams, as server-sent events (the app in this process, left as uvicorn tells it a client left); and
+# every way a client leaves a socket, with each shape of answer: it closes (FIN), it is reset (RST, a process
+# killed), it shuts down only its sending side and then closes.
 ANSWERING = ["message", "message events", "approval", "approval events", "compact"]
 LEAVING = ["close", "reset", "half close"]
 
@@ -285,23 +286,31 @@ def _leave(connection: Any, how: str) -> None:
     connection.close()
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("route", ANSWERING)
-def test_a_client_that_leaves_stops_its_answer_within_a_second_at_every_route(server, chat_env, serving, route):
-    """docs/serve.md's promise, at every route that answers, for each way of leaving in turn on one server: the answer
-    stops, its part kept, the thread free (and what the answers left before it left behind holds up none)."""
+def test_a_client_that_leaves_stops_its_answer_within_a_second_at_every_route(server, chat_env, here, route):
+    """docs/serve.md's promise, at every route that answers: the answer stops, its part kept, the thread free."""
+    env = {**chat_env, "CHATCLI_TOOLS": "shell"}
+    _leave_an_answer(here(env=env), server, env, route, None, thread="left")
+
+
+@pytest.mark.e2e
+def test_a_client_that_closes_resets_or_half_closes_its_socket_stops_its_answer(server, chat_env, serving):
+    """The same, for each way of leaving a socket in turn on one server, with a plain and a streamed answer (and what
+    the answers left before it left behind holds up none)."""
     env = {**chat_env, "CHATCLI_TOOLS": "shell"}
     served = serving(env=env)
-    for how in LEAVING:
-        _leave_an_answer(served, server, env, route, how, thread="left-" + how.replace(" ", "-"))
+    for route in ("message", "message events"):
+        for how in LEAVING:
+            _leave_an_answer(served, server, env, route, how, thread=f"left-{route}-{how}".replace(" ", "-"))
 
 
-def _leave_an_answer(served: Any, server: Any, env: dict[str, str], route: str, how: str, thread: str) -> None:
-    """Ask in ``thread`` at ``route``, leave the answer as ``how`` says once it is under way, then check it stopped."""
+def _leave_an_answer(served: Any, server: Any, env: dict[str, str], route: str, how: str | None, thread: str) -> None:
+    """Ask in ``thread`` at ``route``, leave the answer once it is under way, as ``how`` says over a socket (None: the
+    app in this process is told the client left), then check it stopped."""
     from tests.fakeserver import Fault
     from tests.test_compact_doors import four_turns
 
-    case = f"{route}, {how}"
+    case = f"{route}, {how or 'in this process'}"
     path, body = f"/v1/threads/{thread}/messages", {"content": "talk slowly"}
     if route.startswith("approval"):
         server.queue(tool_calls(("shell", {"command": "true"}, "call_a")))
@@ -314,18 +323,13 @@ def _leave_an_answer(served: Any, server: Any, env: dict[str, str], route: str, 
     else:
         server.queue(Reply(tokens=[f" word{i}" for i in range(600)], delay=0.05))  # 30 s of answer
     chunks, stalls, cut = server.chunks_sent, server.stalls, server.streams_cut
-    connection = served.connection()
-    headers = served.sent({"Accept": "text/event-stream"} if route.endswith("events") else {})
-    connection.request("POST", path, body=json.dumps(body), headers=headers)
-    if route == "compact":
-        assert server.wait_until(lambda: server.stalls > stalls), f"{case}: the summary request never reached the model"
-    elif route.endswith("events"):  # the client saw the answer begin: its first token
-        response = connection.getresponse()
-        while b'"type": "token"' not in (line := response.fp.readline()):
-            assert line, f"{case}: the events ended before a token"
-    else:  # what a plain request's client cannot see: the model well into its answer (half a second of it)
-        assert server.wait_until_sent(chunks=chunks + 10), f"{case}: the answer never began"
-    _leave(connection, how)
+    events = route.endswith("events")
+    if how is not None:
+        _leave_a_socket(served, server, how, path, body, events, case)
+    elif route == "compact":  # left once the summary's request reached the model
+        served.leave(path, body, shown=lambda: server.stalls > stalls, stream=False)
+    else:  # left at its first token, or (a plain request) with the model well into its answer
+        served.leave(path, body, shown="word0" if events else lambda: server.chunks_sent >= chunks + 10, stream=events)
     left = time.monotonic()
     # The thread is free at once: the next question is answered, not held behind the one left.
     server.queue(Reply("next"))
@@ -343,6 +347,21 @@ def _leave_an_answer(served: Any, server: Any, env: dict[str, str], route: str, 
         assert server.wait_until(lambda: server.streams_cut > cut), f"{case}: the model's answer still streams"
     else:
         assert [m["content"] for m in messages if m["role"] == "user"][-1] == "and now?", case
+
+
+def _leave_a_socket(served: Any, server: Any, how: str, path: str, body: Any, events: bool, case: str) -> None:
+    """Ask over a socket, and leave it as ``how`` says once the answer is under way."""
+    chunks = server.chunks_sent
+    connection = served.connection()
+    headers = served.sent({"Accept": "text/event-stream"} if events else {})
+    connection.request("POST", path, body=json.dumps(body), headers=headers)
+    if events:  # the client saw the answer begin: its first token
+        response = connection.getresponse()
+        while b'"type": "token"' not in (line := response.fp.readline()):
+            assert line, f"{case}: the events ended before a token"
+    else:  # what a plain request's client cannot see: the model well into its answer (half a second of it)
+        assert server.wait_until_sent(chunks=chunks + 10), f"{case}: the answer never began"
+    _leave(connection, how)
 
 
 def test_serve_help_names_the_token_file_and_allow_host(chat_env):

@@ -9,14 +9,14 @@ the next question comes.
 On a LangGraph server's thread (``chat serve --remote``), which no database of chat's holds, the next question asked
 the moment the client left waits for the part shown to be written into the server's thread, and comes after it.
 
-Each step waits for what happened (the answer streaming, the model's stream left), never for a fixed time.
+Each step waits for what happened (the answer streaming, the model's stream left), never for a fixed time. chat
+serve is its app in this process (tests/doors/serve.py), a client that leaves the ASGI disconnect uvicorn gives it;
+leaving over a real socket (closed, reset, half closed) is tests/test_serve_guard.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import threading
 import time
 import uuid
@@ -24,11 +24,11 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.doors.serve import AppServed
 from tests.fakeserver import Fault, Reply
 from tests.matrix import Backend, Serve, backends, doors, sent
-from tests.test_serve import Served
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 WORDS = [f" word{i}" for i in range(600)]
 DELAY = 0.02  # seconds between the words: the whole answer takes 12 s
@@ -38,35 +38,27 @@ STORY = "alpha beta gamma delta epsilon"
 
 
 @pytest.fixture
-def served(backend: Backend) -> Iterator[Served]:
-    server = Served(backend.env, *backend.args)
+def served(backend: Backend) -> Iterator[AppServed]:
+    server = AppServed(backend.env, *backend.args)
     try:
         yield server
     finally:
         server.stop()
 
 
-def _leave_mid_answer(served: Served, backend: Backend, thread: str, events: bool) -> float:
-    """Ask ``thread`` for the long answer, leave once it streams (closing the connection, as ``curl -m 1`` does);
+def _leave_mid_answer(served: AppServed, backend: Backend, thread: str, events: bool) -> float:
+    """Ask ``thread`` for the long answer, leave once it streams (the client closes, as ``curl -m 1`` does);
     how long the answer went on after that (until chat left the model's stream)."""
     fake = backend.model
     body: dict[str, Any] = {"content": "a long one"} | ({"model": MODEL} if backend.name == "own" else {})
     chunks, cut = fake.chunks_sent, fake.streams_cut
-    connection = served.connection()
-    headers = served.sent({"Accept": "text/event-stream"} if events else {})
-    connection.request("POST", f"/v1/threads/{thread}/messages", body=json.dumps(body), headers=headers)
+    path = f"/v1/threads/{thread}/messages"
     if events:  # the client reads the first words, then goes
-        response = connection.getresponse()
-        assert response.status == 200, response.read()
-        seen = 0
-        for line in response:
-            seen += line.startswith(b'data: {"type": "token"')
-            if seen == 3:
-                break
+        status, seen = served.leave(path, body, shown=" word4")
+        assert status == 200 and [e["type"] for e in seen].count("token") >= 5, seen
+    else:  # what a plain request's client cannot see: the model into its answer
+        served.leave(path, body, shown=lambda: fake.chunks_sent >= chunks + 5, stream=False)
     assert fake.wait_until_sent(chunks=chunks + 5), "the answer never began"
-    if connection.sock is not None:
-        connection.sock.shutdown(socket.SHUT_RDWR)
-    connection.close()
     left = time.monotonic()
     assert fake.wait_until(lambda: fake.streams_cut > cut, timeout=WHOLE), "the answer ran on after its client left"
     return time.monotonic() - left
@@ -76,7 +68,7 @@ def _leave_mid_answer(served: Served, backend: Backend, thread: str, events: boo
 @pytest.mark.parametrize("events", [False, True], ids=["json", "events"])
 @pytest.mark.parametrize("started", ["new", "existing"])
 def test_a_client_that_leaves_mid_answer_stops_it_and_the_next_question_is_answered_at_once(
-    backend: Backend, served: Served, started: str, events: bool
+    backend: Backend, served: AppServed, started: str, events: bool
 ) -> None:
     fake = backend.model
     thread = str(uuid.uuid4())  # a server names its threads with UUIDs; so does any client

@@ -19,7 +19,7 @@ import contextvars
 import json
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -124,14 +124,19 @@ class AppServed:
         assert status == 200, events
         yield from events
 
-    def leave(self, path: str, body: Any, shown: str) -> tuple[int | None, list[dict[str, Any]]]:
-        """Ask for the events of a request, and leave (the client closes) once its tokens hold ``shown``, or it ends:
-        the status and the events that came. The app goes on answering the left request (stopped at ``stop``)."""
-        status, events, answering = self._run(self._events(path, body, until=shown))
+    def leave(
+        self, path: str, body: Any, shown: str | Callable[[], bool], stream: bool = True
+    ) -> tuple[int | None, list[dict[str, Any]]]:
+        """Ask for the events of a request (its plain JSON if not ``stream``), and leave (the client closes) once its
+        tokens hold ``shown`` (or ``shown()`` holds), or it ends: the status and the events that came. The app goes on
+        answering the left request (stopped at ``stop``)."""
+        status, events, answering = self._run(self._events(path, body, until=shown, stream=stream))
         self.leaving.append(answering)
         return status, events
 
-    async def _events(self, path: str, body: Any, until: str | None) -> tuple[int | None, list[Any], Any]:
+    async def _events(
+        self, path: str, body: Any, until: str | Callable[[], bool] | None, stream: bool = True
+    ) -> tuple[int | None, list[Any], Any]:
         """A request over ASGI read as it streams (httpx's ASGI client gives a response once it is whole)."""
         gone, came = asyncio.Event(), asyncio.Event()
         status: int | None = None
@@ -157,12 +162,19 @@ class AppServed:
                     if line.startswith(b"data: "):
                         events.append(json.loads(line[6:]))
                         text += events[-1].get("text") or "" if events[-1].get("type") == "token" else ""
-                if until is not None and until in text:
+                if isinstance(until, str) and until in text:
                     gone.set()  # the client leaves: what comes after is not read
                 if gone.is_set() or not message.get("more_body"):
                     came.set()
 
-        headers = {**self.sent({"Accept": "text/event-stream"}), "Host": f"127.0.0.1:{PORT}"}
+        async def watch(until: Callable[[], bool]) -> None:
+            while not until():
+                await asyncio.sleep(0.01)  # polled: a condition outside the app (the model's stream, say)
+            gone.set()
+            came.set()
+
+        watching = asyncio.ensure_future(watch(until)) if callable(until) else None
+        headers = {**self.sent({"Accept": "text/event-stream"} if stream else {}), "Host": f"127.0.0.1:{PORT}"}
         scope = {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -173,6 +185,8 @@ class AppServed:
         ended = asyncio.ensure_future(came.wait())
         await asyncio.wait([answering, ended], return_when=asyncio.FIRST_COMPLETED)
         ended.cancel()
+        if watching is not None:
+            watching.cancel()
         if answering.done():
             answering.result()
             gone.set()
