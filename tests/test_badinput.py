@@ -78,37 +78,24 @@ def test_undecodable_system_prompt_or_variable_is_refused(system, variables, wha
     assert conversation.pending == {}
 
 
-@pytest.mark.e2e
 def test_repl_refuses_undecodable_bytes_and_a_huge_paste_and_goes_on(server, chat_env):
-    from tests.helpers import Repl
+    from tests.doors.prompt import Typed
 
-    repl = Repl(["--thread", "odd"], {**chat_env, "CHATCLI_CONTEXT_TOKENS": "6000"})  # the user's own budget
-    try:
-        repl.wait_prompt()
-        at = repl.mark()
-        os.write(repl.child.child_fd, b"caf\xe9 latin-1 bytes")  # a terminal set to Latin-1
-        repl.wait_for("latin-1 bytes", after=at)
-        repl.child.send("\r")
-        repl.wait_for("error: ", after=at)
-        repl.wait_prompt()
-        assert "not valid UTF-8" in repl.text[at:] and "Traceback" not in repl.text
+    # The prompt in this process (tests/doors/prompt.py): the bytes go in as a terminal's would.
+    typed = Typed({**chat_env, "CHATCLI_CONTEXT_TOKENS": "6000"}, ["--thread", "odd"])  # the user's own budget
+    before = typed.ready()
+    at = len(typed.err.getvalue())
+    typed.keys.send_bytes(b"caf\xe9 latin-1 bytes\r")  # a terminal set to Latin-1
+    typed.ready(before)
+    said = typed.err.getvalue()[at:]
+    assert "error: " in said and "not valid UTF-8" in said and "Traceback" not in typed.text, typed
 
-        at = repl.mark()
-        repl.child.send("\x1b[200~" + "y" * 30_000 + "\x1b[201~")  # a bracketed paste over that budget
-        repl.wait_for("yyyy", after=at)
-        repl.child.send("\r")
-        repl.wait_for("error: ", after=at, timeout=30)
-        repl.wait_prompt()
-        assert "too long" in " ".join(repl.text[at:].split())
-        assert not server.requests, "nothing was sent"
+    said = " ".join(typed.say("\x1b[200~" + "y" * 30_000 + "\x1b[201~"))  # a bracketed paste over that budget
+    assert "error: " in said and "too long" in " ".join(said.split()), typed
+    assert not server.requests, "nothing was sent"
 
-        at = repl.say("still here?")
-        repl.wait_for("You said: still here?", after=at)
-        repl.wait_prompt()
-        repl.child.sendcontrol("d")
-        assert repl.exit_code() == 0
-    finally:
-        repl.kill()
+    assert "You said: still here?" in typed.say("still here?")[0], typed
+    assert typed.leave() == 0, typed
     assert user_turns(server.requests[-1]) == [("user", "still here?")]
     history = (Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "history").read_text()
     assert "still here?" in history and "y" * 1000 not in history, "a refused paste is not kept for Up"
@@ -298,22 +285,13 @@ def test_a_full_disk_under_stdout_is_one_line(server, chat_env):
     )
 
 
-@pytest.mark.e2e
 def test_an_input_history_path_that_is_a_directory_is_one_line(chat_env, tmp_path):
-    import pexpect
+    from tests.doors.prompt import Typed
 
-    from tests.helpers import CHAT
-
-    child = pexpect.spawn(
-        str(CHAT),
-        env={**chat_env, "CHATCLI_HISTORY_FILE": str(tmp_path), "TERM": "xterm"},
-        encoding="utf-8",
-        timeout=20,
-    )
-    text = child.read()
-    child.close()
-    assert child.exitstatus == 3, text
-    assert f"the input history file {tmp_path} is a directory" in text and "Traceback" not in text
+    typed = Typed({**chat_env, "CHATCLI_HISTORY_FILE": str(tmp_path)}, [])  # the prompt in this process
+    typed.thread.join(60)
+    assert typed.leave() == 3, typed
+    assert f"the input history file {tmp_path} is a directory" in typed.text and "Traceback" not in typed.text
 
 
 @pytest.mark.e2e

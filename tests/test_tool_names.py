@@ -217,7 +217,6 @@ def test_names_kept_for_chat_are_refused_from_every_source():
     assert not any(reserved(name) for name in ("builtins", "built", "notes", "shell", "memory", "files"))
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["builtin", "Built-In"])
 def test_an_editor_s_server_named_as_chat_s_own_tools_is_refused_at_session_new(name, open_editor, server, tmp_path):
     from acp import RequestError
