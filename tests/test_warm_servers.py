@@ -15,7 +15,7 @@ import pytest
 from tests import mcp_servers
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.e2e  # starts processes
+e2e = pytest.mark.e2e  # starts processes
 
 SCRIPT = """\
 import os, sys
@@ -50,6 +50,7 @@ def _run(argv: list[str], line: str, cwd: Path) -> subprocess.CompletedProcess[s
     return subprocess.run(argv, input=line, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
 
 
+@e2e
 @pytest.mark.parametrize("line", ["7\n", "0\n", "say\n", "exit\n", "kill\n"])
 def test_a_warm_server_runs_as_python_runs_it(tmp_path, line):
     script, folder = _script(tmp_path), tmp_path / "elsewhere"
@@ -61,6 +62,7 @@ def test_a_warm_server_runs_as_python_runs_it(tmp_path, line):
     assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
 
 
+@e2e
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["terminate", "kill"])
 def test_a_stopped_command_leaves_no_server(tmp_path, how):
     pidfile = tmp_path / "pid"
@@ -86,26 +88,35 @@ def test_a_stopped_command_leaves_no_server(tmp_path, how):
     )
 
 
-@pytest.mark.parametrize(
-    "args, stdin",
-    [(["--version"], ""), (["acp"], ""), (["--json", "hello"], ""), (["--no-such-flag"], ""), (["config", "get"], "")],
-)
-def test_chat_started_warm_is_chat(tmp_path, chat_env, server, args, stdin):
-    """``chat ARGS`` forked from the warm process (tests/mcp_servers.chat_argv) says and ends as the installed chat."""
+@e2e
+def test_chat_started_warm_is_chat(chat_env, server):
+    """``chat ARGS`` forked from the warm process (tests/mcp_servers.chat_argv) says and ends as chat does: as the
+    command line run in this process, and ``chat acp`` (which reads the real stdin to its end) as the installed chat."""
     from tests.fakeserver import Reply
-    from tests.helpers import CHAT
+    from tests.helpers import CHAT, chat
 
-    server.queue(Reply("hi there"), Reply("hi there"))
-    warm = subprocess.run(
-        mcp_servers.chat_argv(CHAT, *args), input=stdin, capture_output=True, text=True, env=chat_env, timeout=60
-    )
-    cold = subprocess.run([str(CHAT), *args], input=stdin, capture_output=True, text=True, env=chat_env, timeout=60)
-    assert (warm.returncode, warm.stderr) == (cold.returncode, cold.stderr)
-    assert warm.stdout.replace(str(server.port), "") == cold.stdout.replace(str(server.port), "") or args[0] == "--json"
-    if args[0] == "--json":  # the same answer (its timing is its own)
-        assert json.loads(warm.stdout)["reply"] == json.loads(cold.stdout)["reply"] == "hi there"
+    for args in (["--version"], ["--json", "hello"], ["--no-such-flag"], ["config", "get"], ["acp"]):
+        server.queue(Reply("hi there"))
+        warm = subprocess.run(
+            mcp_servers.chat_argv(CHAT, *args), input="", capture_output=True, text=True, env=chat_env, timeout=60
+        )
+        if args == ["acp"]:
+            cold = subprocess.run(
+                [str(CHAT), *args], input="", capture_output=True, text=True, env=chat_env, timeout=60
+            )
+            expected = (cold.returncode, cold.stdout, cold.stderr)
+        else:
+            server.queue(Reply("hi there"))
+            here = chat(chat_env, *args)
+            expected = (here.code, here.out, here.err)
+        assert (warm.returncode, warm.stderr) == (expected[0], expected[2]), (args, warm, expected)
+        if args[0] == "--json":  # the same answer (its thread and timing are its own)
+            assert json.loads(warm.stdout)["reply"] == json.loads(expected[1])["reply"] == "hi there"
+        else:
+            assert warm.stdout == expected[1], (args, warm, expected)
 
 
+@e2e
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["terminate", "interrupt", "kill"])
 def test_chat_started_warm_ends_of_a_signal_as_chat_does(chat_env, how):
     """An editor ends its agent with a signal: ``chat acp`` started warm ends as the installed one does."""
