@@ -24,7 +24,8 @@ from acp import RequestError
 from tests.acp_client import Editor, dumped
 from tests.doors.acp import InProcessEditor
 from tests.fakeserver import Calls, Fault, Reply
-from tests.helpers import CHAT, THREAD_NOTE, chat, chat_process, eventually
+from tests.helpers import CHAT, THREAD_NOTE, chat, eventually
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -339,19 +340,22 @@ def _commands() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("editor, argv", _commands(), ids=[name for name, _ in _commands()])
-def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server, editor, argv):
+def test_each_editors_snippet_starts_an_agent_that_answers(chat_env, server):
     """What each snippet of docs/editors.md starts (its command, with chat's path where it names one) answers an
-    ACP client: the snippets parse, and their command is chat acp."""
-    assert Path(argv[0]).name == "chat" and argv[1:] == ["acp"], (editor, argv)
-    client = Editor(chat_env, *argv[2:], warm=False)  # the installed chat, as the editor starts it
-    try:
-        client.initialize()
-        session = client.new()
-        assert client.prompt(session, "hello from the editor").stop_reason == "end_turn"
-        assert client.text(session) == "You said: hello from the editor"
-    finally:
-        assert client.close() == 0
+    ACP client: the snippets parse, and their command is chat acp (started once for each set of its arguments)."""
+    commands = _commands()
+    assert {"json chat", "neovim", "emacs"} <= {editor for editor, _ in commands}, commands
+    for editor, argv in commands:
+        assert Path(argv[0]).name == "chat" and argv[1] == "acp", (editor, argv)
+    for args in sorted({tuple(argv[2:]) for _, argv in commands}):
+        client = Editor(chat_env, *args, warm=False)  # the installed chat, as the editor starts it
+        try:
+            client.initialize()
+            session = client.new()
+            assert client.prompt(session, "hello from the editor").stop_reason == "end_turn", args
+            assert client.text(session) == "You said: hello from the editor", args
+        finally:
+            assert client.close() == 0, args
 
 
 @pytest.mark.e2e
@@ -593,7 +597,6 @@ def test_a_new_session_offers_every_model_at_once_so_a_client_chooses_one_at_the
     assert option.current_value == chosen and set(server.models) <= {o.value for o in option.options}
 
 
-@pytest.mark.e2e
 def test_each_thread_is_listed_in_its_own_directory_and_a_cwd_lists_only_its_own(
     open_editor, server, chat_env, tmp_path
 ):
@@ -607,11 +610,13 @@ def test_each_thread_is_listed_in_its_own_directory_and_a_cwd_lists_only_its_own
     second = open_editor()
     made_b = second.new(cwd=str(places["b"]))
     second.prompt(made_b, "in b")
-    at_terminal = thread_of(chat_process(chat_env, "at the terminal", cwd=places["terminal"]))
+    with pytest.MonkeyPatch.context() as here:  # chat run at a terminal in that directory
+        here.chdir(places["terminal"])
+        at_terminal = thread_of(chat(chat_env, "at the terminal", cwd=places["terminal"]))
     # Loaded elsewhere later, a thread stays where it was made.
     second.call("load_session", cwd=str(places["elsewhere"]), session_id=made_a.session_id, mcp_servers=[])
 
-    asking = Editor(chat_env, cwd=str(places["elsewhere"]))  # an agent started in yet another directory
+    asking = InProcessEditor(chat_env, cwd=str(places["elsewhere"]))  # an agent started in yet another directory
     try:
         asking.initialize()
         listed = {s.session_id: s for s in asking.call("list_sessions").sessions}
@@ -822,7 +827,7 @@ def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, 
     assert "count slowly" in chat(chat_env, "show", session).out  # the question, and the part that came, kept
 
 
-@pytest.mark.e2e  # a background reply is a process of its own
+@pytest.mark.usefixtures("jobs_here")  # the background reply in this process: its own process is test_jobs's
 def test_a_session_opened_on_a_thread_that_waits_shows_its_question_and_the_next_prompt_asks_it(
     open_editor, server, chat_env, tmp_path
 ):

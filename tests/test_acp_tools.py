@@ -2,8 +2,9 @@
 terminal (sandboxed, with chat's environment and nothing of the editor's), both in the session's directory; the
 editor's MCP servers beside mcp.json's, their prompts offered as commands and their questions asked as forms.
 
-Each test starts the installed ``chat acp`` and drives it with the protocol's own SDK (tests/acp_client.py), whose
-client reads files and runs terminals as an editor does."""
+Each test starts ``chat acp`` in this process (tests/doors/acp.py) and drives it with the protocol's own SDK
+(tests/acp_client.py), whose client reads files and runs terminals as an editor does. A test whose session has an
+MCP server of the editor's starts that server, a process (marked e2e)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from tests.test_acp import open_editor as editors
 from tests.test_mcp import write_servers
 from tests.test_mcp_asking import BOOKED, BOOKING, ERAS, SCRIPTS
 from tests.test_mcp_lazy import results
-
-pytestmark = pytest.mark.e2e
 
 MCP = Path(__file__).parent / "mcp"
 open_editor = editors  # the fixture: ``open_editor(*args, **capabilities)`` starts chat acp, initialized
@@ -129,6 +128,7 @@ def test_a_cancel_stops_the_command_in_the_editors_terminal_and_keeps_the_thread
     assert editor.text(session).endswith("still here")
 
 
+@pytest.mark.e2e
 def test_the_editors_mcp_servers_serve_its_session_beside_mcp_json(open_editor, server, chat_env, tmp_path):
     write_servers(chat_env, {"bars": mcp_servers.stdio(MCP / "bars.py")})
     editor = open_editor("--yes", env=chat_env)
@@ -158,6 +158,7 @@ def _commands(editor, session: str) -> list:
     return updates[-1].available_commands if updates else []
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
 def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, server, tmp_path, forms, era):
@@ -177,6 +178,7 @@ def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, s
     assert calls.read_text().splitlines() == ["book"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
 def test_a_servers_request_to_use_the_model_is_asked_through_the_editor(open_editor, server, tmp_path, forms, era):
@@ -213,6 +215,7 @@ def test_a_bad_cwd_or_mcp_server_is_the_protocols_error_and_the_agent_goes_on(op
     assert editor.prompt(editor.new(cwd=str(tmp_path)), "hi").stop_reason == "end_turn"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("offered", [True, False], ids=["url-mode", "forms-only"])
 def test_a_tools_address_to_visit_is_acps_url_elicitation_where_the_editor_offers_it(
     open_editor, server, tmp_path, offered

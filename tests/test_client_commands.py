@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakeserver import Reply
 from tests.helpers import chat, eventually
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 
 OWN_ONLY = {"compact", "summary", "model", "fork"}  # what a graph's thread is not offered: its model, prompt, memory
 EVERYWHERE = {"retry", "bg", "undo", "tree", "goto", "label"}
@@ -131,7 +132,7 @@ def test_retry_answers_again_and_undo_takes_the_exchange_back(client, server, ch
     assert kept["messages"] == [], kept  # the thread is kept, with nothing said in it now
 
 
-@pytest.mark.e2e  # a background reply is a process of its own
+@pytest.mark.usefixtures("jobs_here")  # the background reply in this process: its own process is test_jobs's
 def test_bg_asks_in_the_background_and_the_thread_keeps_its_answer(client, server, chat_env):
     """An editor's /bg and serve's bg command start a background reply as the prompt's /bg does: the session is free
     at once, ``chat jobs`` lists it, the thread keeps the answer."""
@@ -231,6 +232,7 @@ def test_the_tree_keeps_what_retry_replaced_and_goto_goes_back_to_it(client, ser
 
 
 @pytest.mark.e2e  # a real langgraph dev
+@pytest.mark.usefixtures("jobs_here")
 @pytest.mark.parametrize("kind", ["acp", "serve"])
 def test_bg_on_an_agent_servers_thread_is_answered_there_at_each_client_door(kind, deployed, deployed_model, chat_env):
     """An editor's /bg and serve's bg command on a thread an Agent Server keeps: the background reply asks that server

@@ -15,6 +15,7 @@ the real stdout, how soon a process exits.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import sys
 import threading
@@ -97,6 +98,7 @@ class InProcessEditor(Editor):
         self.thread.start()
         self.err = Captured()
         self.env, self.args, self.cwd = env, args, cwd
+        self.context = contextvars.copy_context()  # the test's, as a process inherits its starter's (jobs_here)
         self.agent: threading.Thread | None = None
         self.conn, self.process = self._run(self._start(), 60)
 
@@ -134,7 +136,7 @@ class InProcessEditor(Editor):
                 os.close(agent_out)  # the editor reads the end of the agent's output
                 loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(code))
 
-        self.agent = threading.Thread(target=run, name="chat acp", daemon=True)
+        self.agent = threading.Thread(target=self.context.run, args=(run,), name="chat acp", daemon=True)
         self.agent.start()
         reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(from_agent, "rb", 0))
