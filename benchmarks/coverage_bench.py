@@ -1,0 +1,75 @@
+"""Row 29: the package's line coverage by the whole suite, one commit's, every process the tests start included.
+
+The commit is unpacked as benchmarks/fast_run_bench.py unpacks it (``git archive``, PYTHONPATH set to its tree).
+coverage.py follows every Python process the suite starts (the installed ``chat``, the worker, ``chat serve``, the
+MCP host) through a ``sitecustomize`` on PYTHONPATH that calls ``coverage.process_startup()``; the data files are
+combined and the total read. A forked child that ends with ``os._exit`` writes nothing, so the figure is a floor.
+
+    .venv/bin/python benchmarks/coverage_bench.py [--rev REV] [--workers N] [-- PYTEST ARGS]
+
+Needs coverage.py in the venv (``pip install coverage``). Writes benchmarks/results-coverage.md. Takes the suite's
+time and a half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from fast_run_bench import PY, environment, unpacked  # noqa: E402
+from report import report  # noqa: E402
+
+STARTUP = "import coverage\ncoverage.process_startup()\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", default="HEAD", help="the commit measured")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(HERE / "results-coverage.md"))
+    parser.add_argument("pytest", nargs="*", help="more pytest arguments (after --)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="coverage-") as scratch:
+        tree, site, data = unpacked(args.rev, Path(scratch) / "tree"), Path(scratch) / "site", Path(scratch) / "data"
+        site.mkdir()
+        data.mkdir()
+        (site / "sitecustomize.py").write_text(STARTUP)
+        rc = Path(scratch) / "coveragerc"
+        rc.write_text(
+            f"[run]\nsource = chatcli\nparallel = True\ndata_file = {data}/.coverage\nconcurrency = thread\n"
+            "sigterm = true\n"
+        )
+        env = environment(tree)
+        env["PYTHONPATH"] = f"{tree}:{site}"
+        env["COVERAGE_PROCESS_START"] = str(rc)
+        command = [PY, "-m", "pytest", "-n", str(args.workers), "-q", "-p", "no:cacheprovider", *args.pytest]
+        run = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+        said = (run.stdout.strip().splitlines() or [""])[-1]
+        subprocess.run([PY, "-m", "coverage", "combine", "-q", f"--rcfile={rc}"], cwd=tree, capture_output=True)
+        table = subprocess.run(
+            [PY, "-m", "coverage", "report", f"--rcfile={rc}"], cwd=tree, capture_output=True, text=True
+        ).stdout
+    total = re.search(r"^TOTAL\s+(\d+)\s+(\d+)\s+(\d+)%", table, re.M)
+    if total is None:
+        raise SystemExit(f"no coverage total:\n{table[-2000:]}")
+    statements, missed, percent = total.groups()
+    rows = [
+        (
+            f"29. line coverage of the package, {args.rev}",
+            f"{percent}% ({int(statements) - int(missed)} of {statements})",
+        ),
+        ("29. the suite said", said),
+    ]
+    print(report(rows, 1, args.out, f"{args.rev}, the whole suite with {args.workers} workers, once"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
