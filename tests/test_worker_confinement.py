@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.tools.confinement import alike, describe
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Run
 from tests.test_worker import CHAT_HERE, chat, log, same, served, status, worker_env  # noqa: F401 - a fixture
@@ -82,15 +84,14 @@ NAMESPACES = [
 
 
 @ROOT_ONLY
-@pytest.mark.parametrize("flags", NAMESPACES)
+@pytest.mark.parametrize("flags", [["--net"], ["--pid"]], ids=["net", "pid_for_children"])
 def test_a_caller_in_a_namespace_of_its_own_runs_the_normal_way(server, env, flags):
+    """Each namespace of its own is refused alike (test_the_kernel_shows_each_confinement_that_refuses_a_caller):
+    these two, where chat cannot answer there (no network; no thread can start), end as without the worker."""
     got = run(env, ["unshare", *flags], "q")
     assert_normal_way(env, got)
-    if flags in (["--net"], ["--pid"]):  # no network; no thread can start: as without the worker
-        expected = run(plain(env), ["unshare", *flags], "q")
-        assert same(got) == same(expected) and got.code in (4, 1), (got, expected)
-    else:
-        assert got.code == 0 and got.out == "You said: q\n", got
+    expected = run(plain(env), ["unshare", *flags], "q")
+    assert same(got) == same(expected) and got.code in (4, 1), (got, expected)
 
 
 LIMITS = [
@@ -105,10 +106,10 @@ LIMITS = [
 ]
 
 
-@pytest.mark.parametrize("setup, command, expected", LIMITS)
-def test_a_caller_with_other_limits_or_priorities_runs_with_its_own(server, env, setup, command, expected):
-    if "taskset" in setup and len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one CPU: nothing narrower to pin to")
+def test_a_caller_with_other_limits_or_priorities_runs_with_its_own(server, env):
+    """Each limit or priority of its own is refused alike (test_the_kernel_shows_each_confinement_that_refuses_a_caller):
+    a nice value, once through chat, whose tool call reports the caller's own."""
+    setup, command, expected = "exec nice -n 15", "nice", "15"
     server.queue(tool_calls(("shell", {"command": command})), Reply("checked"))
     wrapper = ["sh", "-c", f'{setup} "$@"', "sh"]
     got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "check")
@@ -169,11 +170,50 @@ CREDENTIALS = [
 
 
 @ROOT_ONLY
-@pytest.mark.parametrize("wrapper", CREDENTIALS)
-def test_a_caller_with_other_credentials_or_security_runs_the_normal_way(server, env, wrapper):
-    got = run(env, wrapper, "q")
+def test_a_caller_with_other_credentials_or_security_runs_the_normal_way(server, env):
+    """Each credential or security state of its own is refused alike
+    (test_the_kernel_shows_each_confinement_that_refuses_a_caller): no_new_privs, once through chat."""
+    got = run(env, ["setpriv", "--no-new-privs"], "q")
     assert got.code == 0 and got.out == "You said: q\n", got
     assert_normal_way(env, got)
+
+
+def confined(wrapper: list[str], command: str = "true") -> tuple[str, dict[str, str] | None]:
+    """What ``command`` printed under ``wrapper``, and the kernel's description of the confined process (a shell that
+    then waits), as the worker reads a caller's."""
+    proc = subprocess.Popen(
+        [*wrapper, "sh", "-c", f"{command}; echo ready; exec sleep 60"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its group ends with it, a child an `unshare --fork` made too
+    )
+    try:
+        assert proc.stdout is not None
+        printed = "".join(iter(proc.stdout.readline, "ready\n"))  # confined and waiting once it says so
+        return printed, describe(proc.pid, io=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_the_kernel_shows_each_confinement_that_refuses_a_caller():
+    """Each namespace, limit, priority, credential and security state of its own shows in the caller's /proc, so
+    the worker (confined as this test is) refuses it: chat answers the normal way, confined as it was started."""
+    worker = describe(io=True)
+    assert alike(worker, confined([])[1]), "a process confined as this one is served"
+    shown: list[str] = []
+    for setup, command, expected in (limit.values for limit in LIMITS):
+        if "taskset" in setup and len(os.sched_getaffinity(0)) < 2:
+            continue  # one CPU: nothing narrower to pin to
+        printed, caller = confined(["sh", "-c", f'{setup} "$@"', "sh"], command)
+        assert expected in printed, (setup, printed)  # what chat's tool call would report: the caller's own
+        assert not alike(worker, caller), setup
+        shown.append(setup)
+    if os.getuid() == 0:
+        for wrapper in [*(["unshare", *ns.values[0]] for ns in NAMESPACES), *(c.values[0] for c in CREDENTIALS)]:
+            assert not alike(worker, confined(wrapper)[1]), wrapper
+            shown.append(" ".join(wrapper))
+    assert len(shown) >= len(LIMITS) - 1, shown
 
 
 def _cgroup_base() -> Path | None:
