@@ -64,12 +64,9 @@ def as_nobody(host: str, port: int, requests: list[tuple[str, str, object, dict[
     return statuses
 
 
-@pytest.mark.e2e
-def test_a_token_is_made_at_the_first_start_kept_private_and_printed_as_the_url_to_use(
-    server, chat_env, serving, tmp_path
-):
+def test_a_token_is_made_at_the_first_start_kept_private_and_every_route_needs_it(server, chat_env, here, tmp_path):
     env = private_runtime(chat_env, tmp_path)
-    served = serving(env=env)
+    served = here(env=env)
     kept = Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "serve-token"
     info = os.stat(kept)
     assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.getuid()
@@ -88,14 +85,29 @@ def test_a_token_is_made_at_the_first_start_kept_private_and_printed_as_the_url_
         200,
         {"threads": "/v1/threads", "api": "/openapi.json"},
     )
-    console = served.stop()
-    assert f"listening on http://127.0.0.1:{served.port}/?token={token} (Ctrl-C stops)" in console, console
-    assert f"kept in {kept}" in console, console
     # The next start keeps the same token; chat serve --show-token prints it for scripts.
-    again = serving(env=env)
+    again = here(env=env)
+    assert again.token == token
+    again.token = None  # the request says its own
     assert again.request("GET", "/v1/threads", headers={"Authorization": f"Bearer {token}"})[0] == 200
     shown = chat(env, "serve", "--show-token")
     assert shown.code == 0 and shown.out == token + "\n", shown
+
+
+@pytest.mark.e2e
+def test_a_token_is_made_at_the_first_start_kept_private_and_printed_as_the_url_to_use(
+    server, chat_env, serving, tmp_path
+):
+    """What the server says once it listens: the URL to use, with the token it made, and where the token is kept."""
+    env = private_runtime(chat_env, tmp_path)
+    served = serving(env=env)
+    kept = Path(env["XDG_RUNTIME_DIR"]) / "chatcli" / "serve-token"
+    token = kept.read_text().strip()
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600 and served.token == token
+    assert served.request("GET", f"/?token={token}", headers={"Authorization": ""})[0] == 200
+    console = served.stop()
+    assert f"listening on http://127.0.0.1:{served.port}/?token={token} (Ctrl-C stops)" in console, console
+    assert f"kept in {kept}" in console, console
 
 
 def test_a_token_file_that_is_not_private_is_refused_in_one_line(chat_env, tmp_path):
