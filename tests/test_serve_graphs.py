@@ -80,7 +80,7 @@ def test_a_served_graph_answers_and_its_approval_and_question_are_answered_by_re
     assert ["tool", "tomorrow"] in [[m["role"], m.get("content")] for m in app.model.requests[-1]["messages"]]
 
     status, again = app.answer(thread, {"answers": {question["id"]: "tomorrow"}})
-    assert status == 400 and "waits for no approval and no answer" in again["error"]["message"], again
+    assert status == 409 and "waits on nothing: answered already" in again["error"]["message"], again
 
 
 @LANGGRAPH_APPS
