@@ -1,9 +1,8 @@
-"""Attachments in a real terminal, as a user meets them: ``/attach FILE`` queues a file (a note
-says so and the prompt reads ``[1 file] > `` until the message goes), ``/attach`` alone lists the
-queue and clears it, a file that cannot go is one error line and queues nothing, ``chat -a FILE``
-with no question opens the prompt with the file queued, and ``/history`` shows an image as one
-``attached:`` line, never its bytes. Each test checks the screen, what the model was sent and
-what the thread keeps."""
+"""Attachments in a real terminal: ``chat -a FILE`` with no question opens the prompt with the file queued, its note a
+line of its own above the prompt (written while the prompt waits, never across it), and the prompt reads
+``[1 file] > ``. Each test checks the screen, what the model was sent and what the thread keeps. ``/attach``,
+``/attach --clear``, a file that cannot go and ``/history`` at the prompt in this process: tests/test_attach_typed.py
+(whose helpers and fixture are here)."""
 
 from __future__ import annotations
 
@@ -41,21 +40,6 @@ def wait_prompt_reads(repl: Repl, text: str, timeout: float = 10) -> None:
     )
 
 
-def output_of(repl: Repl, raw_at: int) -> list[str]:
-    """The non-empty lines a line sent after ``raw_at`` (a position in ``raw``) printed before the next prompt."""
-    done = repl.raw.index(DONE, raw_at)
-    ready = repl.raw.index(READY, done)
-    return [line.strip() for line in visible(repl.raw[done:ready]).splitlines() if line.strip()]
-
-
-def run_line(repl: Repl, line: str) -> list[str]:
-    """Send ``line`` at the prompt, wait for the next prompt; what it printed."""
-    raw_at = len(repl.raw)
-    repl.say(line)
-    repl.wait_prompt()
-    return output_of(repl, raw_at)
-
-
 def user_content(body: dict) -> Any:
     return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
 
@@ -84,80 +68,6 @@ def files(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# --------------------------------------------------------------------------- /attach FILE
-
-
-def test_attach_queues_an_image_the_prompt_counts_it_and_the_question_carries_it(server, chat_env, start, files):
-    server.queue(Reply("A picture of noise."), Reply("Still noise."))
-    repl = start("--thread", "pic")
-    wait_prompt_reads(repl, ">")
-
-    said = run_line(repl, "/attach shot.png")
-    assert said == [f"attached: shot.png (image/png, 3 KB) {QUEUED_NOTE}"], said
-    wait_prompt_reads(repl, "[1 file] >")
-    assert server.requests == []  # queued, not sent
-
-    at = repl.say("what is this?")
-    repl.wait_for("A picture of noise.", after=at)
-    repl.wait_prompt()
-    assert "[1 file] > what is this?" in repl.text[at:]  # the line as it was sent, under its prompt
-    wait_prompt_reads(repl, ">")  # the file went with that message: the queue is empty again
-
-    (request,) = server.requests
-    content = user_content(request)
-    assert content[0] == {"type": "text", "text": "what is this?"}
-    assert image_urls(content) == [data_url(PNG)]
-    (question, answer) = stored(db_of(chat_env), "pic")
-    assert question.additional_kwargs["chatcli_attachments"] == [
-        {"name": "shot.png", "type": "image/png", "size": len(PNG)}
-    ]
-    assert answer.content == "A picture of noise."
-
-    # The next message goes without a file of its own (the image stays in the history it carries).
-    at = repl.say("are you sure?")
-    repl.wait_for("Still noise.", after=at)
-    repl.wait_prompt()
-    assert "[1 file]" not in repl.text[at:]
-    assert user_content(server.requests[1]) == "are you sure?"
-    assert image_urls(server.requests[1]["messages"][1]["content"]) == [data_url(PNG)]
-    wait_prompt_reads(repl, ">")
-
-
-def test_attach_alone_lists_the_queue_and_attach_clear_empties_it(server, chat_env, start, files):
-    repl = start("--thread", "cleared")
-    assert run_line(repl, "/attach shot.png") == [f"attached: shot.png (image/png, 3 KB) {QUEUED_NOTE}"]
-    wait_prompt_reads(repl, "[1 file] >")
-    assert run_line(repl, "/attach notes.txt") == [f"attached: notes.txt (text/plain, 32 B) {QUEUED_NOTE}"]
-    wait_prompt_reads(repl, "[2 files] >")
-
-    said = run_line(repl, "/attach")
-    assert said[:2] == ["shot.png (image/png, 3 KB)", "notes.txt (text/plain, 32 B)"], said
-    assert len(said) == 3 and "--clear" in said[2], said
-    wait_prompt_reads(repl, "[2 files] >")  # listing keeps the queue
-
-    said = run_line(repl, "/attach --clear")
-    assert said == ["the queue is cleared: 2 files will not be sent"], said
-    wait_prompt_reads(repl, ">")
-
-    said = run_line(repl, "/attach")  # nothing left to list
-    assert len(said) == 1 and said[0].startswith("nothing attached"), said
-    wait_prompt_reads(repl, ">")
-
-    at = repl.say("plain question")
-    repl.wait_for("You said: plain question", after=at)
-    repl.wait_prompt()
-    (request,) = server.requests
-    content = user_content(request)
-    assert content == "plain question", content  # no image part, no fenced file
-    assert "notes" not in str(request["messages"]) and "image_url" not in str(request["messages"])
-    (question, _) = stored(db_of(chat_env), "cleared")
-    assert "chatcli_attachments" not in question.additional_kwargs
-    wait_prompt_reads(repl, ">")
-
-
-# --------------------------------------------------------------------------- files that cannot go
-
-
 def sixty_mb(directory: Path) -> Path:
     """A sparse 60 MB file that starts like a PNG."""
     big = directory / "huge.png"
@@ -165,38 +75,6 @@ def sixty_mb(directory: Path) -> Path:
         handle.write(PNG[:8])
         handle.truncate(60 * 1024 * 1024)
     return big
-
-
-@pytest.mark.parametrize(
-    "name, says",
-    [
-        ("missing.png", "error: cannot attach missing.png: no such file"),
-        ("huge.png", "error: huge.png is 60.0 MB; an attachment may be at most 20 MB"),
-    ],
-)
-def test_a_file_that_cannot_go_is_one_error_line_and_queues_nothing(server, chat_env, start, files, name, says):
-    sixty_mb(files)
-    repl = start("--thread", "refused")
-    said = run_line(repl, f"/attach {name}")
-    assert len(said) == 1 and said[0].startswith(says), said
-    assert "Traceback" not in repl.text
-    wait_prompt_reads(repl, ">")  # nothing queued
-
-    # With a file queued, a bad one leaves the queue as it was.
-    assert run_line(repl, "/attach shot.png") == [f"attached: shot.png (image/png, 3 KB) {QUEUED_NOTE}"]
-    said = run_line(repl, f"/attach {name}")
-    assert len(said) == 1 and said[0].startswith(says), said
-    wait_prompt_reads(repl, "[1 file] >")
-
-    at = repl.say("look")
-    repl.wait_for("You said: look", after=at)
-    repl.wait_prompt()
-    assert repl.child.isalive()
-    (request,) = server.requests
-    assert image_urls(user_content(request)) == [data_url(PNG)]  # the good file only
-    (question, _) = stored(db_of(chat_env), "refused")
-    assert [a["name"] for a in question.additional_kwargs["chatcli_attachments"]] == ["shot.png"]
-    wait_prompt_reads(repl, ">")
 
 
 # --------------------------------------------------------------------------- chat -a FILE, no question
@@ -232,28 +110,3 @@ def test_chat_a_with_no_question_opens_the_prompt_with_the_file_queued(server, c
     assert question.additional_kwargs["chatcli_attachments"] == [
         {"name": "notes.txt", "type": "text/plain", "size": len(NOTES)}
     ]
-
-
-# --------------------------------------------------------------------------- /history
-
-
-def test_history_shows_an_attached_line_and_never_the_bytes(server, chat_env, start, files):
-    server.queue(Reply("A picture of noise."))
-    repl = start("--thread", "hist")
-    run_line(repl, "/attach shot.png")
-    at = repl.say("what is this?")
-    repl.wait_for("A picture of noise.", after=at)
-    repl.wait_prompt()
-
-    said = run_line(repl, "/history")
-    shown = "\n".join(said)
-    assert "what is this?" in shown and "A picture of noise." in shown, shown
-    assert said.count("attached: shot.png (image/png, 3 KB)") == 1, said
-    encoded = base64.b64encode(PNG).decode()
-    assert "base64" not in shown and "data:image" not in shown and encoded[:24] not in shown, shown
-    assert "image_url" not in shown, shown
-    # the line stands for the file under the question, before the answer
-    assert said.index("attached: shot.png (image/png, 3 KB)") < next(
-        i for i, line in enumerate(said) if "A picture of noise." in line
-    )
-    wait_prompt_reads(repl, ">")
