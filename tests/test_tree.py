@@ -220,27 +220,29 @@ def test_a_long_straight_run_is_folded_and_all_unfolds_it():
     assert len([line for line in whole if "->" in line]) == 41 and not any("folded" in line for line in whole)
 
 
-@pytest.mark.e2e
-def test_at_the_prompt_tree_goto_and_a_question_typed_at_once(start, server):
-    repl = start("--thread", "typed")
+def test_at_the_prompt_tree_goto_and_a_question_typed_at_once(server, chat_env):
+    from tests.doors.prompt import Typed
+    from tests.helpers import eventually, visible
+
+    typed = Typed(chat_env, ["--thread", "typed"])  # the prompt in this process (tests/doors/prompt.py)
     for question in ("q1", "q2"):
-        at = repl.say(question)
-        repl.wait_for(f"You said: {question}", after=at)
-        repl.wait_prompt()
-    at = repl.mark()
-    repl.child.send("/retry\r/tree\r/goto 2\r/label first\rafter goto\r")  # at once, as fast as a paste
-    repl.wait_for("You said: after goto (earlier: q1 | q2)", after=at, timeout=30)
-    repl.wait_prompt()
-    shown = repl.text[at:]
-    assert "the answer it had is kept as node 2: /goto 2 brings it back" in shown, shown
-    assert "thread typed: 3 nodes, 2 branches, on node 3" in shown and "* 3  q2 -> You said: q2" in shown, shown
-    assert "on node 2: q2 -> You said: q2" in shown and "node 3 is where you were (/goto 3)" in shown, shown
-    assert "node 2 is first" in shown
-    at = repl.say("/tree")
-    repl.wait_for("* 4  after goto", after=at)
-    repl.wait_prompt()
-    drawn = repl.text[at:]
+        assert f"You said: {question}" in typed.say(question)[0], typed
+    before = typed.ready()
+    at = len(typed.out.getvalue()), len(typed.err.getvalue())
+    typed.keys.send_text("/retry\r/tree\r/goto 2\r/label first\rafter goto\r")  # at once, as fast as a paste
+
+    def shown() -> str:
+        return visible(typed.out.getvalue()[at[0] :]) + "\n" + visible(typed.err.getvalue()[at[1] :])
+
+    eventually(lambda: "You said: after goto (earlier: q1 | q2)" in shown(), "the answer after /goto", timeout=30)
+    typed.ready(before)
+    assert "the answer it had is kept as node 2: /goto 2 brings it back" in shown(), shown()
+    assert "thread typed: 3 nodes, 2 branches, on node 3" in shown() and "* 3  q2 -> You said: q2" in shown(), shown()
+    assert "on node 2: q2 -> You said: q2" in shown() and "node 3 is where you were (/goto 3)" in shown(), shown()
+    assert "node 2 is first" in shown()
+    drawn = "\n".join(typed.say("/tree"))
     assert "[first]" in drawn and "* 4  after goto -> You said: after goto" in drawn, drawn
+    assert typed.leave() == 0, typed
 
 
 def test_a_one_shot_asks_from_a_node_and_the_branch_it_left_stays(server, chat_env):
