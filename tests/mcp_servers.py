@@ -118,24 +118,24 @@ def made(script: Path, args: list[str], env: dict[str, str]) -> Any:
 
 @pytest.fixture
 def in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this test, each test server of mcp 2.x that an mcp.json names (``stdio(script, ...)``) is made in this
-    process and connected over the SDK's in-memory transport (ServerSpec.in_memory): the same tools and questions, no
-    process. A script of both eras (bars.py) is taken as of 2026; one of mcp 1.x only, or of no SDK, stays a process.
+    """In this test, each test server of mcp 2.x that an mcp.json or an editor's session names (``stdio(script, ...)``)
+    is made in this process and connected over the SDK's in-memory transport (ServerSpec.in_memory): the same tools
+    and questions, no process. A script of both eras (bars.py) is taken as of 2026; one of mcp 1.x only, or of no SDK, stays a process.
     Its environment is this process's for the test (a server reads its variables as it runs)."""
     from dataclasses import replace
 
     from chatcli.tools.mcp import config
 
     monkeypatch.syspath_prepend(str(MCP))
-    read, real_argv = config.read_servers, argv
+    parse, real_argv = config.parse_servers, argv
 
     def here(script: Path | str, *args: str, env: dict[str, str] | None = None, warm: bool = True) -> list[str]:
         if era_of(Path(script), {**(env or {}), "MCP_ERA": "2026"}) == "2026":
             return [sys.executable, str(script), *args]  # never run: made in memory
         return real_argv(script, *args, env=env, warm=warm)
 
-    def servers(path: Path) -> list[Any]:
-        specs = read(path)
+    def servers(data: Any, source: str) -> list[Any]:
+        specs = parse(data, source)
         for number, spec in enumerate(specs):
             found = script_of(spec.command, spec.args)
             env = {"MCP_ERA": "2026", **spec.env}
@@ -147,7 +147,7 @@ def in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
             specs[number] = replace(spec, in_memory=lambda s=script, a=args, e=env: made(s, a, e))
         return specs
 
-    monkeypatch.setattr(config, "read_servers", servers)
+    monkeypatch.setattr(config, "parse_servers", servers)
     monkeypatch.setattr(sys.modules[__name__], "argv", here)
 
 
