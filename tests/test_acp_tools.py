@@ -3,8 +3,8 @@ terminal (sandboxed, with chat's environment and nothing of the editor's), both 
 editor's MCP servers beside mcp.json's, their prompts offered as commands and their questions asked as forms.
 
 Each test starts ``chat acp`` in this process (tests/doors/acp.py) and drives it with the protocol's own SDK
-(tests/acp_client.py), whose client reads files and runs terminals as an editor does. A test whose session has an
-MCP server of the editor's starts that server, a process (marked e2e)."""
+(tests/acp_client.py), whose client reads files and runs terminals as an editor does. The editor's MCP servers of
+mcp 2.x are made in this process (tests/mcp_servers.in_memory); one of the 2025 era is a process (marked e2e)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from acp import schema
 
 from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_acp import open_editor as editors
 from tests.test_mcp import write_servers
 from tests.test_mcp_asking import BOOKED, BOOKING, ERAS, SCRIPTS
@@ -158,9 +159,9 @@ def _commands(editor, session: str) -> list:
     return updates[-1].available_commands if updates else []
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ERAS)  # the 2025 era's server a process (e2e), 2026's made in this process
 @pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
+@pytest.mark.usefixtures("in_memory")
 def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, server, tmp_path, forms, era):
     calls = tmp_path / "calls"
     editor = open_editor("--yes", **({"elicitation": {"form": {}}} if forms else {}))
@@ -178,9 +179,9 @@ def test_a_tool_of_the_editors_mcp_server_asks_through_the_editor(open_editor, s
     assert calls.read_text().splitlines() == ["book"]
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ERAS)  # the 2025 era's server a process (e2e), 2026's made in this process
 @pytest.mark.parametrize("forms", [True, False], ids=["form", "no-forms"])
+@pytest.mark.usefixtures("in_memory")
 def test_a_servers_request_to_use_the_model_is_asked_through_the_editor(open_editor, server, tmp_path, forms, era):
     """MCP sampling in an editor's session: the request is the editor's form (nothing to fill: allow or not); the
     thread's model answers the server only where the user allows it, and never where the editor has no forms."""
