@@ -115,6 +115,23 @@ def test_the_runtime_directory_is_private_and_a_symlink_or_an_open_one_is_refuse
     assert runtime_dir({"XDG_RUNTIME_DIR": str(base)}) is None
 
 
+def test_a_runtime_directory_that_is_a_symlink_is_not_used(server, chat_env, tmp_path, capsys):
+    """The launcher hands nothing over (the normal way answers, as the worker's other refusals do, tests/test_worker.py)
+    and says why; nothing is made where the link points."""
+    from chatcli.app.worker.client import hand_over
+
+    env = dict(chat_env, CHATCLI_WORKER="1", XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    os.symlink(elsewhere, tmp_path / "run" / "chatcli")
+    assert hand_over(["q"], env, DEFAULT_IDLE) is None
+    assert "not using the worker" in capsys.readouterr().err
+    run = chat(env, "q")
+    assert run.code == 0 and run.out == "You said: q\n", run
+    assert os.listdir(elsewhere) == []
+
+
 def test_a_runtime_dir_that_is_not_private_is_not_used(tmp_path):
     shared_dir = tmp_path / "shared"
     shared_dir.mkdir()
