@@ -380,6 +380,24 @@ def test_a_uvloop_imported_after_the_guard_is_covered_too(stranger):
     assert listening.connections() == [], "a connection reached another user's listener"
 
 
+def test_a_runtime_reset_before_the_first_guard_leaves_the_guard_whole(stranger):
+    """A process whose runtime was reset (a test's, between tests) before anything guarded it still guards once
+    ``guard()`` is called: the reset turns the check off, never the audit hook's installing."""
+    import subprocess
+
+    written, listening = stranger
+    script = (
+        "import socket\nfrom chatcli.local import loopback, runtime\nfrom chatcli.errors import ListenerRefused\n"
+        "runtime.reset()\nloopback.guard()\n"
+        f"try:\n    socket.create_connection(({written.strip('[]')!r}, {listening.port}), timeout=5)\n"
+        "    print('REACHED')\nexcept Exception as exc:\n"
+        "    print('refused' if ListenerRefused.within(exc) else repr(exc))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == "refused", ran
+    assert listening.connections() == [], "a connection reached another user's listener"
+
+
 def test_a_listener_of_ones_own_is_never_refused():
     import socket
 

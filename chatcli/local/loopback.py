@@ -55,7 +55,7 @@ def guard() -> None:
 def reset() -> None:
     """Check no connection again until ``guard()``, and forget every address named (chatcli.local.runtime)."""
     global _guarding, _named
-    _guarding, _named = False, ()
+    _guarding, _named = (None if _guarding is None else False), ()
 
 
 def _cover(uvloop: Any) -> None:
