@@ -306,7 +306,7 @@ class Connection:
             for mode in modes:
                 attempt = object()
                 try:
-                    streams = self._streams(exited(attempt))
+                    streams = self.spec.in_memory() if self.spec.in_memory else self._streams(exited(attempt))
                     # cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes
                     client = Client(
                         streams,
