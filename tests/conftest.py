@@ -81,8 +81,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_runtime() -> Iterator[None]:
-    """What a run changes for the whole process put back after each test (chatcli.local.runtime.reset): the loopback
-    guard and every address named, the import hook, the collector's start-up; nothing one test opened reaches the next."""
+    """What a run changes for the whole process put back after each test (chatcli.local.runtime.reset): every address
+    named to the loopback guard (the guard itself stays on, as in a chat process), the import hook, the collector's
+    start-up; nothing one test opened reaches the next."""
     yield
     from chatcli.local import runtime
 

@@ -37,7 +37,7 @@ from chatcli.errors import ListenerRefused
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _named: tuple[Allowed, ...] = ()  # what every owner open now named
-_guarding: bool | None = None  # None: the audit hook is not added yet (it is for the process's life)
+_guarding = False  # the audit hook is added (for the process's life)
 
 
 def guard() -> None:
@@ -46,16 +46,17 @@ def guard() -> None:
     global _guarding
     from chatcli.local.lazy_imports import when_loaded
 
-    if _guarding is None:
+    if not _guarding:
         sys.addaudithook(_hook)
     _guarding = True
     when_loaded("uvloop", _cover)
 
 
 def reset() -> None:
-    """Check no connection again until ``guard()``, and forget every address named (chatcli.local.runtime)."""
-    global _guarding, _named
-    _guarding, _named = (None if _guarding is None else False), ()
+    """Forget every address named (chatcli.local.runtime). A guard once on stays on, as in every chat process: code
+    run between two opened Chats (a test's) is checked too."""
+    global _named
+    _named = ()
 
 
 def _cover(uvloop: Any) -> None:

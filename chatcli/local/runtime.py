@@ -61,7 +61,7 @@ def over() -> None:
 
 
 def reset() -> None:
-    """The process as before any run (a test's, between tests): no guard and nothing allowed, no import deferred
+    """The process as before any run (a test's, between tests): no address allowed, no import deferred
     that was not imported yet, the collector's thresholds back (what was frozen stays frozen)."""
     from chatcli.local import lazy_imports, loopback
 
