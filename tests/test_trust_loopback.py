@@ -362,40 +362,38 @@ def test_every_connection_to_another_users_listener_is_refused_unless_the_user_n
         connectors(written, listening.port)["socket"]()  # the settings that named it are closed
 
 
+def refused_in_a_fresh_process(stranger: tuple[str, Stranger], prepare: str, connect: str) -> None:
+    """A new Python process runs ``prepare``, then ``connect`` (which may use HOST and PORT, the stranger's): the
+    connection is refused as another user's listener, and nothing reaches it."""
+    import subprocess
+
+    written, listening = stranger
+    script = (
+        "import asyncio, socket, sys\nfrom chatcli.local import loopback, runtime\n"
+        f"from chatcli.errors import ListenerRefused\nHOST, PORT = {written.strip('[]')!r}, {listening.port}\n"
+        f"{prepare}\ntry:\n    {connect}\n    print('REACHED')\nexcept Exception as exc:\n"
+        "    print('refused' if ListenerRefused.within(exc) else repr(exc))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == "refused", ran
+    assert listening.connections() == [], "a connection reached another user's listener"
+
+
 def test_a_uvloop_imported_after_the_guard_is_covered_too(stranger):
     """A graph's node or a library may import uvloop at any time (anyio's ``use_uvloop``): its loop is checked from
     its import on, in a process that started guarding before it."""
-    import subprocess
-
-    written, listening = stranger
-    script = (
-        "import asyncio, sys\nfrom chatcli.local import loopback\nfrom chatcli.errors import ListenerRefused\n"
+    prepare = (
         "loopback.guard()\nassert 'uvloop' not in sys.modules\nimport uvloop\n"
-        f"async def go():\n    await asyncio.open_connection({written.strip('[]')!r}, {listening.port})\n"
-        "try:\n    uvloop.run(go())\n    print('REACHED')\nexcept Exception as exc:\n"
-        "    print('refused' if ListenerRefused.within(exc) else repr(exc))\n"
+        "async def go():\n    await asyncio.open_connection(HOST, PORT)"
     )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert ran.stdout.strip() == "refused", ran
-    assert listening.connections() == [], "a connection reached another user's listener"
+    refused_in_a_fresh_process(stranger, prepare, "uvloop.run(go())")
 
 
-def test_a_runtime_reset_before_the_first_guard_leaves_the_guard_whole(stranger):
-    """A process whose runtime was reset (a test's, between tests) before anything guarded it still guards once
-    ``guard()`` is called: the reset turns the check off, never the audit hook's installing."""
-    import subprocess
-
-    written, listening = stranger
-    script = (
-        "import socket\nfrom chatcli.local import loopback, runtime\nfrom chatcli.errors import ListenerRefused\n"
-        "runtime.reset()\nloopback.guard()\n"
-        f"try:\n    socket.create_connection(({written.strip('[]')!r}, {listening.port}), timeout=5)\n"
-        "    print('REACHED')\nexcept Exception as exc:\n"
-        "    print('refused' if ListenerRefused.within(exc) else repr(exc))\n"
-    )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert ran.stdout.strip() == "refused", ran
-    assert listening.connections() == [], "a connection reached another user's listener"
+def test_a_runtime_reset_leaves_the_guard_on(stranger):
+    """A process whose runtime is reset (a test's, between tests), before its first guard or after it, still
+    guards: a reset forgets the addresses named, never the check."""
+    prepare = "runtime.reset()\nloopback.guard()\nruntime.reset()"
+    refused_in_a_fresh_process(stranger, prepare, "socket.create_connection((HOST, PORT), timeout=5)")
 
 
 def test_a_listener_of_ones_own_is_never_refused():
