@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 
 from chatcli.threads.spending import Room, Standing, day_start
-from chatcli.ui.limits import NOT_KEPT, limit_lines
+from chatcli.service.limits import NOT_KEPT, limit_lines
 from tests.fakeserver import Reply
 from tests.helpers import chat
 

@@ -43,7 +43,7 @@ def stats_command(
             shown = {**report.as_dict(), "spending": limits.as_dict()}
             say(out, json_text(shown, ensure_ascii=False, indent=1) + "\n", data=True)
         else:
-            from chatcli.ui.limits import limit_lines
+            from chatcli.service.limits import limit_lines
 
             print_stats(report, out)
             for line in limit_lines(limits, most=True):

@@ -34,7 +34,7 @@ class StatusLine:
         """Read the line again, of ``conversation`` as it is now (its model, its id, its spending), and return it.
         A spending that cannot be read is said so in the line; it never fails the prompt."""
         from chatcli.text import neutralise
-        from chatcli.ui.limits import room_left
+        from chatcli.service.limits import room_left
 
         settings = conversation.settings
         model = conversation.model_name or (settings.model if settings is not None else "")

@@ -72,7 +72,7 @@ async def _usage(ctx: Context, arg: str) -> None:
             f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; "
             "config.toml [prices] can price it)"
         )
-    from chatcli.ui.limits import limit_lines
+    from chatcli.service.limits import limit_lines
 
     standing = await ctx.thread.spending()
     for line in limit_lines(standing):
