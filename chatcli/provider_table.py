@@ -20,7 +20,7 @@ from typing import Mapping
 _NONE: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one row each: compared and hashed as itself
 class ProviderInfo:
     """One provider, as data."""
 

@@ -12,11 +12,13 @@ import ast
 import importlib.util
 import re
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from chatcli import provider_table as table
+from chatcli.provider_table import ProviderInfo
 from chatcli.providers import provider, registry
 from chatcli.providers.base import Provider
 from tests.providers import ROWS
@@ -63,7 +65,8 @@ def test_every_provider_module_is_a_row_of_the_table_and_every_row_has_its_modul
     assert provider_modules() == set(table.NAMES), "a provider module the table does not describe, or a row without one"
     for name in table.NAMES:
         made = provider(name)
-        assert isinstance(made, Provider) and made.info is table.info(name) and made.name == name
+        assert isinstance(made, Provider) and made.name == name
+        assert all(getattr(made, each.name) == getattr(table.info(name), each.name) for each in fields(ProviderInfo))
 
 
 def test_a_module_that_makes_a_provider_is_found_however_it_is_written():

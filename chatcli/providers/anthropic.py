@@ -15,7 +15,6 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
 from chatcli.providers.base import Provider, Trouble, first_line
@@ -84,8 +83,6 @@ def transport_kind(exc: BaseException) -> str | None:
 
 
 class Anthropic(Provider):
-    info = provider_table.info("anthropic")
-
     def check(self, settings: Settings) -> None:
         super().check(settings)
         budget = settings.thinking_budget
@@ -179,4 +176,4 @@ def _from_the_sdk(exc: BaseException) -> bool:
     return False
 
 
-PROVIDER = Anthropic()
+PROVIDER = Anthropic.of("anthropic")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib.util
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, TypeVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
+from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ListenerRefused, ModelError, causes
 from chatcli.provider_table import ProviderInfo
@@ -76,72 +77,29 @@ KINDS = (
 )
 
 
-class Provider(ABC):
-    """One provider's behaviour: how to build, list and read failures of its models. What it is (names,
-    variables, the modules of its client...) is its row in chatcli.provider_table, ``info``.
+class Provider(ProviderInfo, ABC):
+    """One provider: what it is (names, variables, the modules of its client...: its row in chatcli.provider_table,
+    whose fields it has) and its behaviour: how to build, list and read failures of its models.
 
-    Subclasses set ``info`` and implement ``build`` and ``classify``; ``list_models`` and ``window``
-    are optional (none listed, window unknown).
+    Subclasses implement ``build`` and ``classify`` and are made with ``of``; ``list_models`` and ``window`` are
+    optional (none listed, window unknown).
     """
 
-    info: ClassVar[ProviderInfo]
     # The model's window is the size chat asks its server for (Ollama's num_ctx), for LOCAL_BUDGET tokens of history
     # unless CHATCLI_CONTEXT_TOKENS says otherwise: it grows with that setting.
     sizes_window: ClassVar[bool] = False
 
-    @property
-    def name(self) -> str:
-        return self.info.name
-
-    @property
-    def label(self) -> str:
-        return self.info.label
-
-    @property
-    def wire(self) -> str:
-        return self.info.wire
-
-    @property
-    def package(self) -> str:
-        return self.info.package
-
-    @property
-    def extra(self) -> str:
-        return self.info.extra
-
-    @property
-    def key_var(self) -> str | None:
-        return self.info.key_var
-
-    @property
-    def url_var(self) -> str | None:
-        return self.info.url_var
-
-    @property
-    def default_url(self) -> str:
-        return self.info.default_url
-
-    @property
-    def needs_key(self) -> bool:
-        return self.info.needs_key
-
-    @property
-    def retries(self) -> bool:
-        return self.info.retries
-
-    @property
-    def example(self) -> str:
-        return self.info.example
-
-    @property
-    def prices(self) -> str:
-        return self.info.prices
+    @classmethod
+    def of(cls, name: str) -> Self:
+        """This provider, with the fields of its row ``name`` in chatcli.provider_table."""
+        row = provider_table.info(name)
+        return cls(**{each.name: getattr(row, each.name) for each in fields(row)})
 
     # -- settings
 
     def key(self, settings: Settings) -> str | None:
         """The key: its variable's, else the first of the other names its SDK reads it under."""
-        names = (self.key_var, *self.info.key_aliases) if self.key_var else ()
+        names = (self.key_var, *self.key_aliases) if self.key_var else ()
         return next((found for name in names if name and (found := settings.env(name))), None)
 
     def url(self, settings: Settings) -> str | None:

@@ -18,7 +18,6 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
 
@@ -59,8 +58,6 @@ def _bounded(url: str) -> dict[str, Any]:
 
 
 class Gemini(Provider):
-    info = provider_table.info("google_genai")
-
     def build(self, settings: Settings, model: str) -> "BaseChatModel":
         return _model_class()(
             model=model,
@@ -233,4 +230,4 @@ def _model_class() -> "type[ChatGoogleGenerativeAI]":
     return asking_again(ChatGoogleGenerativeAI, _adapted, "ChatGemini")
 
 
-PROVIDER = Gemini()
+PROVIDER = Gemini.of("google_genai")

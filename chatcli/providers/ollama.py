@@ -17,7 +17,6 @@ import functools
 from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import urlsplit
 
-from chatcli import provider_table
 from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line
@@ -47,7 +46,6 @@ def _bounded() -> dict[str, Any]:
 
 
 class Ollama(Provider):
-    info = provider_table.info("ollama")
     sizes_window = True
 
     def endpoint(self, settings: Settings) -> str:
@@ -221,4 +219,4 @@ def _model_class() -> "type[ChatOllama]":
     return asking_again(ChatOllama, _without_thinking, "ChatOllamaThinking")
 
 
-PROVIDER = Ollama()
+PROVIDER = Ollama.of("ollama")

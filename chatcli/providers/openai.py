@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
 from chatcli.providers.base import Provider, Trouble, first_line
@@ -76,8 +75,6 @@ def _client_options(settings: Settings) -> dict[str, Any]:
 
 
 class OpenAICompatible(Provider):
-    info = provider_table.info("openai")
-
     def key(self, settings: Settings) -> str | None:
         return settings.api_key
 
@@ -206,4 +203,4 @@ class OpenAICompatible(Provider):
         return await told_window(settings.base_url, model, settings.api_key)
 
 
-PROVIDER = OpenAICompatible()
+PROVIDER = OpenAICompatible.of("openai")
