@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVa
 from chatcli.store.base import (
     EPSILON,
     QUESTION,
+    START_CHARS,
     Asked,
     Guard,
     Held,
@@ -31,12 +32,51 @@ if TYPE_CHECKING:
     import asyncio
 
 COLUMNS = "thread_id, title, created_at, updated_at, message_count, model"
-# A message chain, root first: the rows from the tail up through the parent pointers.
-CHAIN = """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
-        SELECT node, parent, pos, type, blob FROM chatcli_messages WHERE node = {p} AND thread_id = {p}
-        UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c ON m.node
-        = c.parent)
-    SELECT node, pos, type, blob FROM chain ORDER BY pos"""
+# The statements both databases run alike, in SQLite's placeholder style (PostgreSQL's index takes them as
+# ``postgres_style`` writes them).
+STATEMENTS = {
+    "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}, cwd) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
+            message_count = excluded.message_count, model = excluded.model,
+            title = coalesce(chatcli_threads.title, excluded.title)""",
+    "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = ?",
+    "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
+    "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
+    "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
+    "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
+        ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
+    "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = ?",
+    "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked, b.binding FROM chatcli_waiting AS w
+        LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id
+        LEFT JOIN chatcli_bindings AS b ON b.thread_id = w.thread_id ORDER BY w.since""",
+    "place": "UPDATE chatcli_threads SET cwd = ?, dirs = ? WHERE thread_id = ?",
+    "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
+    "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",
+    "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (?, ?)
+        ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",
+    "turn": """WITH RECURSIVE up(node, parent, role) AS (
+            SELECT node, parent, role FROM chatcli_messages WHERE node = ?
+            UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
+        SELECT count(*) FROM up WHERE role = 'human'""",
+    # A message chain, root first: the rows from the tail up through the parent pointers.
+    "chain": """WITH RECURSIVE chain(node, parent, pos, type, blob) AS (
+            SELECT node, parent, pos, type, blob FROM chatcli_messages WHERE node = ? AND thread_id = ?
+            UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c
+            ON m.node = c.parent)
+        SELECT node, pos, type, blob FROM chain ORDER BY pos""",
+    "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
+        FROM chatcli_messages WHERE thread_id = ?""",
+    # The ledger's three sums: the thread's, the day's since a time, and the thread's since its question's start.
+    "spent": """SELECT coalesce(sum(CASE WHEN thread_id = ? THEN usd END), 0),
+            coalesce(sum(CASE WHEN at >= ? THEN usd END), 0),
+            coalesce(sum(CASE WHEN thread_id = ? AND at >= (SELECT coalesce(max(at), 0) FROM chatcli_spending
+                          WHERE thread_id = ?) THEN usd END), 0)
+        FROM chatcli_spending WHERE thread_id = ? OR at >= ?""",
+    "settle": "UPDATE chatcli_spending SET usd = ?, held = false WHERE id = ?",
+    "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
+    "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
+        ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
+}
 # What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
 # they are not in what people type, and a stored one only moves a highlight).
 OPEN, CLOSE = "\x02", "\x03"
@@ -317,15 +357,26 @@ class SqlThreadIndex(Generic[Conn]):
         await self._write(self.SQL["label"], (thread_id, label, node))
 
     async def purge(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints first (a crash in between leaves orphan nodes, never dangling refs), then its
-        messages and row."""
-        statements = [statement for statement in self.SQL["purge"].split(";") if statement.strip()]
+        """Remove the thread (``purging``), in one transaction."""
+        statements = self.SQL["purge"].split("; ")
 
         async def write() -> None:
             async with self.lock:
                 await self._execute_all(statements, (thread_id,))
 
         await self.guard.run(write)
+
+
+def purging(*checkpoint_tables: str) -> str:
+    """The statements that remove a thread: its checkpoints first (a crash in between leaves orphan nodes, never
+    dangling refs), then its messages, row, binding, labels and inbox entry (its spending stays)."""
+    tables = (*checkpoint_tables, "chatcli_messages", "chatcli_threads", "chatcli_bindings", "chatcli_labels")
+    return "; ".join(f"DELETE FROM {table} WHERE thread_id = ?" for table in (*tables, "chatcli_waiting"))
+
+
+def postgres_style(statements: dict[str, str]) -> dict[str, str]:
+    """SQLite's placeholders (``?``) written as psycopg's (``%s``)."""
+    return {key: sql.replace("?", "%s") for key, sql in statements.items()}
 
 
 def spent_of(rows: Sequence[Row]) -> Spent:
@@ -337,14 +388,6 @@ def spent_of(rows: Sequence[Row]) -> Spent:
 def passes(spent: Spent, usd: float, limits: tuple[float | None, ...]) -> bool:
     """Whether ``usd`` more keeps the thread, the day and the question within their limits (None: no limit)."""
     return all(limit is None or total + usd <= limit + EPSILON for total, limit in zip(spent, limits))
-
-
-# The ledger's three sums: the thread's, the day's since a time, and the thread's since its question's start.
-SPENT = """SELECT coalesce(sum(CASE WHEN thread_id = {p} THEN usd END), 0),
-                  coalesce(sum(CASE WHEN at >= {p} THEN usd END), 0),
-                  coalesce(sum(CASE WHEN thread_id = {p} AND at >= (SELECT coalesce(max(at), 0) FROM chatcli_spending
-                                WHERE thread_id = {p}) THEN usd END), 0)
-             FROM chatcli_spending WHERE thread_id = {p} OR at >= {p}"""
 
 
 def _server(binding: str | None) -> str | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from chatcli.store.base import START_CHARS, Held, Params, Row, SearchHit
+from chatcli.store.base import Held, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
-from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SPENT, SqlThreadIndex, marked, passes, spent_of
+from chatcli.store.index import CLOSE, OPEN, STATEMENTS, SqlThreadIndex, marked, passes, purging, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 
 if TYPE_CHECKING:
@@ -22,40 +22,12 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
 
     NO_LIMIT = -1
     SQL = {
-        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}, cwd) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
-                message_count = excluded.message_count, model = excluded.model,
-                title = coalesce(chatcli_threads.title, excluded.title)""",
-        "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = ?",
-        "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
-        "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
-        "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
-        "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
-            ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
-        "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = ?",
-        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked, b.binding FROM chatcli_waiting AS w
-            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id
-            LEFT JOIN chatcli_bindings AS b ON b.thread_id = w.thread_id ORDER BY w.since""",
-        "place": "UPDATE chatcli_threads SET cwd = ?, dirs = ? WHERE thread_id = ?",
-        "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
-        "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = ?",
-        "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (?, ?)
-            ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",
-        "turn": """WITH RECURSIVE up(node, parent, role) AS (
-                SELECT node, parent, role FROM chatcli_messages WHERE node = ?
-                UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
-            SELECT count(*) FROM up WHERE role = 'human'""",
+        **STATEMENTS,
         "head": (
             "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY "
             "checkpoint_id DESC LIMIT 1"
         ),
-        "chain": CHAIN.format(p="?"),
-        "purge": """DELETE FROM checkpoints WHERE thread_id = ?; DELETE FROM writes WHERE thread_id = ?;
-            DELETE FROM chatcli_messages WHERE thread_id = ?; DELETE FROM chatcli_threads WHERE thread_id = ?;
-            DELETE FROM chatcli_bindings WHERE thread_id = ?; DELETE FROM chatcli_labels WHERE thread_id = ?;
-            DELETE FROM chatcli_waiting WHERE thread_id = ?""",
-        "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
-            FROM chatcli_messages WHERE thread_id = ?""",
+        "purge": purging("checkpoints", "writes"),
         # Each checkpoint's id, its parent's, the last message of its list and the two fields of its metadata the tree
         # reads; the checkpoint itself only where its metadata does not name that message (TAIL).
         "points": f"""SELECT checkpoint_id, parent_checkpoint_id,
@@ -64,11 +36,6 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
                    json_extract(m, '$.{TAIL}'), json_extract(m, '$.model'), json_extract(m, '$.{MARK}')
               FROM (SELECT *, CAST(metadata AS TEXT) AS m FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '')
              ORDER BY checkpoint_id""",
-        "spent": SPENT.format(p="?"),
-        "settle": "UPDATE chatcli_spending SET usd = ?, held = 0 WHERE id = ?",
-        "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = ?",
-        "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
-            ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
     }
 
     async def _fetch(self, sql: str, params: Params) -> list[Row]:

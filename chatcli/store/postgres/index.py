@@ -12,10 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from chatcli.store.base import START_CHARS, Held, Params, Row, SearchHit, the_row
+from chatcli.store.base import Held, Params, Row, SearchHit, the_row
 from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, snippet, tsquery_literal
-from chatcli.store.index import CHAIN, CLOSE, COLUMNS, OPEN, SPENT, SqlThreadIndex, marked, passes, spent_of
+from chatcli.store.index import (
+    CLOSE,
+    OPEN,
+    STATEMENTS,
+    SqlThreadIndex,
+    marked,
+    passes,
+    postgres_style,
+    purging,
+    spent_of,
+)
 from chatcli.store.keys import MARK, REF_KEY, TAIL
 
 if TYPE_CHECKING:
@@ -27,29 +37,7 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
 
     NO_LIMIT = None
     SQL = {
-        "touch": f"""INSERT INTO chatcli_threads ({COLUMNS}, cwd) VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT(thread_id) DO UPDATE SET updated_at = excluded.updated_at,
-                message_count = excluded.message_count, model = excluded.model,
-                title = coalesce(chatcli_threads.title, excluded.title)""",
-        "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = %s",
-        "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT %s",
-        "set_title": "UPDATE chatcli_threads SET title = %s WHERE thread_id = %s",
-        "set_count": "UPDATE chatcli_threads SET message_count = %s, updated_at = %s WHERE thread_id = %s",
-        "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (%s, %s, %s)
-            ON CONFLICT(thread_id) DO UPDATE SET asked = excluded.asked""",
-        "unwait": "DELETE FROM chatcli_waiting WHERE thread_id = %s",
-        "waiting": """SELECT w.thread_id, w.since, coalesce(t.title, ''), w.asked, b.binding FROM chatcli_waiting AS w
-            LEFT JOIN chatcli_threads AS t ON t.thread_id = w.thread_id
-            LEFT JOIN chatcli_bindings AS b ON b.thread_id = w.thread_id ORDER BY w.since""",
-        "place": "UPDATE chatcli_threads SET cwd = %s, dirs = %s WHERE thread_id = %s",
-        "places": "SELECT thread_id, cwd, dirs FROM chatcli_threads WHERE cwd IS NOT NULL",
-        "binding": "SELECT binding FROM chatcli_bindings WHERE thread_id = %s",
-        "bind": """INSERT INTO chatcli_bindings (thread_id, binding) VALUES (%s, %s)
-            ON CONFLICT(thread_id) DO UPDATE SET binding = excluded.binding""",
-        "turn": """WITH RECURSIVE up(node, parent, role) AS (
-                SELECT node, parent, role FROM chatcli_messages WHERE node = %s
-                UNION ALL SELECT m.node, m.parent, m.role FROM chatcli_messages m JOIN up ON m.node = up.parent)
-            SELECT count(*) FROM up WHERE role = 'human'""",
+        **postgres_style({**STATEMENTS, "purge": purging("checkpoints", "checkpoint_blobs", "checkpoint_writes")}),
         "head": (
             "SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER "
             "BY checkpoint_id DESC LIMIT 1"
@@ -60,14 +48,6 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
               JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id AND bl.checkpoint_ns = c.checkpoint_ns
                    AND bl.channel = v.key AND bl.version = v.value
              WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = %s""",
-        "chain": CHAIN.format(p="%s"),
-        "purge": """DELETE FROM checkpoints WHERE thread_id = %s; DELETE FROM checkpoint_blobs WHERE thread_id = %s;
-            DELETE FROM checkpoint_writes WHERE thread_id = %s; DELETE FROM chatcli_messages WHERE thread_id = %s;
-            DELETE FROM chatcli_threads WHERE thread_id = %s;
-            DELETE FROM chatcli_bindings WHERE thread_id = %s; DELETE FROM chatcli_labels WHERE thread_id = %s;
-            DELETE FROM chatcli_waiting WHERE thread_id = %s""",
-        "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
-            FROM chatcli_messages WHERE thread_id = %s""",
         # Each checkpoint's id, its parent's, the last message of its list (its metadata's TAIL; else its message
         # list's blob, a ref, at the version the checkpoint names), the two fields of its metadata the tree reads, and
         # its time.
@@ -78,11 +58,6 @@ class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
                    AND bl.channel = 'messages' AND bl.version = c.checkpoint -> 'channel_versions' ->> 'messages'
                    AND coalesce(jsonb_typeof(c.metadata -> '{TAIL}'), '') NOT IN ('number', 'null')
              WHERE c.thread_id = %s AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id""",
-        "spent": SPENT.format(p="%s"),
-        "settle": "UPDATE chatcli_spending SET usd = %s, held = false WHERE id = %s",
-        "labels": "SELECT node, label FROM chatcli_labels WHERE thread_id = %s",
-        "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (%s, %s, %s)
-            ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
     }
 
     async def _fetch(self, sql: str, params: Params) -> list[Row]:
