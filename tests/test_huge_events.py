@@ -2,27 +2,28 @@
 
 A server answers with a first piece of text ("Hello"), then one event of 200 MB that never ends its line
 (an SSE ``data:`` line, an NDJSON line), in each wire format chat reads: the OpenAI-compatible endpoint's,
-Anthropic's, Ollama's, and a LangGraph Agent Server's (``--remote``). The installed ``chat`` runs as a
-process of its own, and its peak memory is read from the kernel when it ends.
+Anthropic's, Ollama's, and a LangGraph Agent Server's (``--remote``). ``chat`` runs in this process, and how far
+its resident memory rose at its peak is read from the kernel (``measured``).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import resource
 import socket
-import subprocess
-import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.helpers import CHAT, read_request, serve_each
+from tests.helpers import Run, chat, read_request, serve_each
 
 HUGE = 200 * 1024 * 1024  # bytes of the one event
 CHUNK = b"a" * (1024 * 1024)
-# Peak memory (resident) a one-shot may reach while 200 MB stream past it: its own size and a few events' worth.
+# How far resident memory may rise while a one-shot reads 200 MB streaming past it: its imports and a few events'
+# worth (reading the event whole would take it past this).
 MEMORY_MB = 400
 REMOTE_THREAD = "00000000-0000-4000-8000-000000000001"
 
@@ -148,42 +149,45 @@ def huge(request: pytest.FixtureRequest) -> Iterator[tuple[str, HugeServer]]:
     server.close()
 
 
-def peak_mb(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
-    """Run chat; its result and its peak resident memory in MB (VmHWM, read just before it is reaped)."""
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    reader = threading.Thread(target=lambda: setattr(process, "outputs", process.communicate(timeout=300)))
-    reader.start()
-    while reader.is_alive():
-        try:
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) // 1024)
-        except (OSError, ValueError):
-            pass
-        reader.join(0.05)
-    out, err = process.outputs  # type: ignore[attr-defined]
-    return subprocess.CompletedProcess(args, process.returncode, out, err), peak
+def _status_mb(field: str) -> int:
+    """A figure of this process's /proc/self/status, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError(f"no {field} in /proc/self/status")
 
 
-@pytest.mark.e2e
+def measured(env: dict[str, str], *args: str) -> tuple[Run, int, float]:
+    """Run ``chat ARGS`` in this process: its run, how far its resident memory rose at its peak above what the process
+    held when it began (MB, the kernel's count: VmHWM, reset by /proc/self/clear_refs first), and the CPU seconds
+    the process spent meanwhile (the kernel's count, the fake server's threads included)."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from what is resident now
+    held = _status_mb("VmRSS")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    run = chat(env, *args)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    took = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return run, _status_mb("VmHWM") - held, took
+
+
 def test_one_huge_event_stops_the_answer_keeps_what_arrived_and_costs_no_memory(huge, chat_env):
     name, server = huge
     _first, _head, _type, args, variables = WIRES[name]
     env = {k: v for k, v in chat_env.items() if not k.startswith(("OPENAI_", "CHATCLI_MODEL"))}
     env.update(variables(server.url), CHATCLI_WORKER="0", CHATCLI_TIMEOUT="60")
     thread = ["-t", REMOTE_THREAD] if name == "remote" else ["-t", "huge"]
-    run, peak = peak_mb([str(CHAT), *args(server.url), *thread, "say hello"], env)
-    assert run.returncode == 4, (run, peak)
-    lines = run.stderr.strip().splitlines()
-    assert "sent one event of more than 8 MB: the answer stops here" in lines[-1], run.stderr
-    assert run.stdout.startswith("Hello"), run
+    run, peak, _took = measured(env, *args(server.url), *thread, "say hello")
+    assert run.code == 4, (run, peak)
+    lines = run.err.strip().splitlines()
+    assert "sent one event of more than 8 MB: the answer stops here" in lines[-1], run.err
+    assert run.out.startswith("Hello"), run
     assert server.sent < HUGE, "chat read the whole event"
     assert peak < MEMORY_MB, f"{name}: peak {peak} MB while one event of {HUGE >> 20} MB streamed"
     if name == "remote":
         return  # the server keeps its threads: what arrived is kept there (cancelled and written back), not here
-    shown = subprocess.run([str(CHAT), "show", "huge"], env=env, capture_output=True, text=True, timeout=60)
-    assert "say hello" in shown.stdout and "Hello" in shown.stdout, shown
+    shown = chat(env, "show", "huge")
+    assert "say hello" in shown.out and "Hello" in shown.out, shown
     assert os.path.getsize(Path(env["XDG_DATA_HOME"]) / "chatcli" / "chat.db") < 8 * 1024 * 1024 or env.get(
         "CHATCLI_DB"
     )

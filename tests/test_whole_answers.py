@@ -5,17 +5,15 @@ compaction's summary (read as it streams, cut at the summary's room), and the an
 document: each provider's model list (``chat models``), a server's context window, a LangGraph Agent Server's JSON
 (``--remote``), an MCP server's OAuth metadata (``chat mcp login``). A server here sends 200 MB of JSON in short
 lines (no line limit is reached), or a list whose pages never end, or its answer a byte at a time; chat says so in
-one line, and the installed ``chat`` is measured as a process of its own: its time, and its peak memory as the
-kernel counts it.
+one line, and ``chat`` is measured in this process (tests/test_huge_events.measured): its CPU time, and how far its
+resident memory rose as the kernel counts it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import socket
-import subprocess
 import threading
 import time
 import zlib
@@ -27,10 +25,10 @@ from chatcli.backends.own.compaction import CUT, CUT_NOTE
 from chatcli.backends.own.request_history import SUMMARY_PREFIX
 from chatcli.providers.bounded import MAX_EVENT
 from tests.fakeserver import Reply
-from tests.helpers import CHAT, chat, read_request, serve_each
+from tests.helpers import chat, read_request, serve_each
 from tests.providers import ROWS, Row
 from tests.test_compact_doors import four_turns, roles
-from tests.test_huge_events import CHUNK, HUGE, MEMORY_MB, peak_mb
+from tests.test_huge_events import CHUNK, HUGE, MEMORY_MB, measured
 from tests.test_mcp import write_servers
 
 WORDS = 400_000  # the summary answer: 400,000 words, 2 MB of text, a word a streamed piece (Gemini's: 64 a piece)
@@ -41,26 +39,16 @@ REFUSED = f"sent an answer of more than {MAX_EVENT >> 20} MB: it is refused"
 READ_AT_MOST = 8 * MAX_EVENT
 
 
-def measured(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int, float]:
-    """Run chat: its result, its peak resident memory in MB, and the CPU seconds it spent (the kernel's count, so
-    that a busy machine, or a fake server slow to write, is not counted as chat's time)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run, peak = peak_mb(args, env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return run, peak, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-
-
 # --------------------------------------------------------------------------- the summary
 
 
-@pytest.mark.e2e
 def test_a_400000_word_summary_is_cut_at_its_room_in_bounded_time_and_memory(provider):
     row, fake, env = provider
     four_turns(env, fake)
     fake.queue(Reply("word " * WORDS))
-    run, peak, took = measured([str(CHAT), "compact", "doors"], {**env, "CHATCLI_TIMEOUT": "120"})
-    assert run.returncode == 0, run
-    assert run.stdout.startswith("compacted 3 earlier turns of thread doors") and CUT_NOTE in run.stdout, run
+    run, peak, took = measured({**env, "CHATCLI_TIMEOUT": "120"}, "compact", "doors")
+    assert run.code == 0, run
+    assert run.out.startswith("compacted 3 earlier turns of thread doors") and CUT_NOTE in run.out, run
     assert took < SECONDS, f"{row}: {took:.1f} s for a summary answer of {WORDS:,} words"
     assert peak < MEMORY_MB, f"{row}: peak {peak} MB for a summary answer of {WORDS:,} words"
     # The next request sends the summary as it was cut (a quarter of the budget at most), and every turn is kept.
@@ -166,13 +154,12 @@ def without_providers(chat_env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in chat_env.items() if not k.startswith(("OPENAI_", "CHATCLI_MODEL"))}
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("row", ROWS, ids=str)
 def test_every_model_list_refuses_a_huge_answer_in_bounded_time_and_memory(row, huge, chat_env):
     installed(row)
     env = {**without_providers(chat_env), **row.env(huge), "CHATCLI_MODEL": row.model}
-    run, peak, took = measured([str(CHAT), "models"], env)
-    assert run.returncode != 0 and REFUSED in run.stderr and "Traceback" not in run.stderr, run
+    run, peak, took = measured(env, "models")
+    assert run.code != 0 and REFUSED in run.err and "Traceback" not in run.err, run
     assert huge.sent < READ_AT_MOST, "chat read the whole answer"
     assert took < SECONDS and peak < MEMORY_MB, f"{row}: {took:.1f} s, peak {peak} MB"
 
@@ -184,7 +171,6 @@ def _gzip(head: bytes, middle: bytes = b"", tail: bytes = b"", times: int = 1) -
     return body + packer.compress(tail) + packer.flush()
 
 
-@pytest.mark.e2e
 def test_a_compressed_answer_is_counted_as_it_decodes(chat_env):
     """A gzip answer is decoded a step at a time and bounded as it decodes: 1.2 MB that would decode to 400 MB are
     refused at 8 MB, in bounded time and memory; a small one reads as the plain one; an encoding chat did not ask
@@ -204,16 +190,16 @@ def test_a_compressed_answer_is_counted_as_it_decodes(chat_env):
         server = HugeJSON(lambda method, path, answer=answer: answer)
         try:
             env = {**without_providers(chat_env), "OPENAI_BASE_URL": f"{server.url}/v1", "OPENAI_API_KEY": "sk-test"}
-            said[name] = measured([str(CHAT), "models"], env)
+            said[name] = measured(env, "models")
             assert all("accept-encoding: gzip, deflate\r\n" in head.lower() + "\r\n" for head in server.heads)
         finally:
             server.close()
     run, peak, took = said["bomb"]
-    assert run.returncode == 4 and REFUSED in run.stderr, run
+    assert run.code == 4 and REFUSED in run.err, run
     assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
-    assert said["small"][0].returncode == 0 and said["small"][0].stdout.split() == ["gpt-zipped"], said["small"]
+    assert said["small"][0].code == 0 and said["small"][0].out.split() == ["gpt-zipped"], said["small"]
     run = said["zstd"][0]
-    assert run.returncode == 4 and "Content-Encoding zstd, which chat did not ask for" in run.stderr, run
+    assert run.code == 4 and "Content-Encoding zstd, which chat did not ask for" in run.err, run
 
 
 def _pages(row: Row) -> Callable[[str, str], Answer | None]:
@@ -301,11 +287,10 @@ def test_a_window_probe_takes_its_time_limit_however_slowly_the_server_answers()
         sock.close()
 
 
-@pytest.mark.e2e
 def test_an_agent_servers_huge_json_is_refused_in_one_line_in_bounded_time_and_memory(huge, chat_env):
-    run, peak, took = measured([str(CHAT), "--remote", huge.url, "hello"], without_providers(chat_env))
-    lines = run.stderr.strip().splitlines()
-    assert run.returncode == 4 and len(lines) == 1 and REFUSED in lines[0], run
+    run, peak, took = measured(without_providers(chat_env), "--remote", huge.url, "hello")
+    lines = run.err.strip().splitlines()
+    assert run.code == 4 and len(lines) == 1 and REFUSED in lines[0], run
     assert huge.sent < READ_AT_MOST, "chat read the whole answer"
     assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
 
@@ -323,15 +308,14 @@ def _unauthorised(server: HugeJSON) -> Callable[[str, str], Answer | None]:
     return answer
 
 
-@pytest.mark.e2e
 def test_an_mcp_servers_huge_oauth_metadata_is_refused_in_one_line_in_bounded_time_and_memory(chat_env):
     server = HugeJSON()
     server.answer = _unauthorised(server)
     try:
         write_servers(chat_env, {"big": {"url": f"{server.url}/mcp"}})
-        run, peak, took = measured([str(CHAT), "mcp", "login", "big", "--no-browser"], chat_env)
-        errors = [line for line in run.stderr.splitlines() if line.startswith("chat: error")]
-        assert run.returncode != 0 and len(errors) == 1 and REFUSED in errors[0], run
+        run, peak, took = measured(chat_env, "mcp", "login", "big", "--no-browser")
+        errors = [line for line in run.err.splitlines() if line.startswith("chat: error")]
+        assert run.code != 0 and len(errors) == 1 and REFUSED in errors[0], run
         assert server.sent < READ_AT_MOST, "chat read the whole answer"
         assert took < SECONDS and peak < MEMORY_MB, f"{took:.1f} s, peak {peak} MB"
     finally:
