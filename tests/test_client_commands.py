@@ -15,8 +15,9 @@ from tests.fakeserver import Reply
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 
-OWN_ONLY = {"compact", "summary", "model", "fork"}  # what a graph's thread is not offered: its model, prompt, memory
-EVERYWHERE = {"retry", "bg", "undo", "tree", "goto", "label"}
+# What a graph's thread is not offered: its model, prompt, memory.
+OWN_ONLY = {"compact", "summary", "pin", "unpin", "model", "role", "system", "fork"}
+EVERYWHERE = {"retry", "bg", "undo", "tree", "goto", "label", "think", "usage", "title", "history", "remember", "memory"}
 
 
 class Refused(Exception):
@@ -184,6 +185,29 @@ def test_fork_starts_a_thread_that_holds_this_ones_turns(client, server, chat_en
     kept = chat(chat_env, "show", new)
     assert "the question" in kept.out and "the answer" in kept.out, kept
     assert new != client.thread
+
+
+def test_the_prompts_commands_about_a_thread_run_at_each_client_door(client, server, graph_args):
+    """/title, /usage, /history, /remember, /memory, /think, /system, /pin: one handler each (chatcli.service), offered
+    and run at an editor and at serve as at the prompt; what only a terminal does is refused there in one line."""
+    server.queue(Reply("an answer"))
+    client.ask("a question")
+    assert client.run("title", "penguins") == "title set"
+    assert client.run("title") == "penguins"
+    assert client.run("usage").startswith("1 turn · ")
+    assert "a question" in client.run("history") and "an answer" in client.run("history")
+    assert client.run("think") == "no thinking in this thread yet (only reasoning models think aloud)"
+    with pytest.raises(Refused, match="/think on is run at chat's prompt only"):
+        client.run("think", "on")
+    kept = client.run("remember", "I like tea")
+    assert kept.startswith("remembered (") and "I like tea" in client.run("memory"), kept
+    if graph_args:  # the graph builds its own prompt
+        with pytest.raises(Refused, match="/system is chat's own"):
+            client.run("system", "Be terse.")
+        return
+    assert client.run("system", "Be terse.") == "system prompt set for this thread"
+    assert client.run("system") == "Be terse."
+    assert client.run("pin").startswith("turn 1 pinned: ")
 
 
 def test_serve_refuses_a_command_it_does_not_run_and_a_thread_that_is_none(chat_env):

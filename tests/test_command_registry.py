@@ -31,7 +31,10 @@ ON_A_SERVER = {
     "/bg",  # a server's background reply is the server's own run (chatcli.service.remote_jobs)
 }
 # What an editor is offered on a thread of chat's own graph, in its order.
-OFFERED = ["compact", "summary", "model", "retry", "bg", "undo", "tree", "goto", "label", "fork"]
+OFFERED = [
+    *("compact", "summary", "pin", "unpin", "model", "role", "system", "retry", "bg", "undo", "tree", "goto", "label"),
+    *("think", "usage", "fork", "title", "history", "remember", "memory"),
+]
 
 
 class OneChat:
@@ -102,21 +105,17 @@ def test_what_each_backend_can_do_filters_the_commands_as_the_lists_of_names_did
     assert all(registry.refusal(c, can) is None for c in registry for can in (Backend.can, GraphBackend.can))
     editor = _editor(registry)
     assert _offered(editor, Backend.can) == OFFERED
-    assert _offered(editor, GraphBackend.can) == ["retry", "bg", "undo", "tree", "goto", "label"]
-    assert _offered(editor, RemoteBackend.can) == [
-        "retry",
-        "bg",
-        "undo",
-        "tree",
-        "goto",
-        "label",
-    ]  # bg: the server's run
+    kept = ["retry", "bg", "undo", "tree", "goto", "label", "think", "usage", "title", "history", "remember", "memory"]
+    assert _offered(editor, GraphBackend.can) == kept
+    # bg: the server's run
+    assert _offered(editor, RemoteBackend.can) == ["retry", "bg", "undo", "tree", "goto", "label", "usage", "history"]
     assert RemoteBackend.can.abilities == frozenset() and Backend.can.abilities == {Ability.KEPT, Ability.PROMPT}
     # One handler a command: every door's (``run``), or, for what only a terminal does, the prompt's own.
     prompts_own = {name.split()[0] for name in HANDLERS}
-    assert {c.name for c in registry if c.run is None} == prompts_own - {"/summary"}
+    assert {c.name for c in registry if c.run is None} == prompts_own - {"/summary", "/think", "/memory", "/history"}
     assert all(c.run is not None for c in registry if c.editor is not None)  # what a client is offered runs there
-    assert [name for name in HANDLERS if " " in name] == ["/summary edit"]  # (an editor in a terminal)
+    # (how the prompt shows thinking; an editor in a terminal)
+    assert [name for name in HANDLERS if " " in name] == ["/think on", "/think off", "/summary edit", "/memory edit"]
 
 
 def test_the_prompt_refuses_on_a_servers_thread_what_needs_a_thread_chat_keeps():

@@ -43,8 +43,8 @@ async def test_anything_raised_inside_a_command_is_one_line_and_the_prompt_goes_
     async def broken(ctx, arg):
         raise RuntimeError(f"boom with {settings.api_key}")  # a key in an error never reaches the screen
 
-    monkeypatch.setitem(HANDLERS, "/usage", broken)  # the prompt runs /usage with this handler
-    results, out, err = await dispatch_lines(settings, ["/usage", "still here?"])
+    monkeypatch.setitem(HANDLERS, "/tools", broken)  # the prompt runs /tools with this handler
+    results, out, err = await dispatch_lines(settings, ["/tools", "still here?"])
     assert results == [True, True]
     first = err.splitlines()[0]
     assert (
@@ -59,8 +59,8 @@ async def test_with_debug_the_traceback_comes_too(settings, server, monkeypatch)
     async def broken(ctx, arg):
         raise ValueError("kaput")
 
-    monkeypatch.setitem(HANDLERS, "/usage", broken)  # the prompt runs /usage with this handler
-    results, out, err = await dispatch_lines(settings, ["/usage"], debug=True)
+    monkeypatch.setitem(HANDLERS, "/tools", broken)  # the prompt runs /tools with this handler
+    results, out, err = await dispatch_lines(settings, ["/tools"], debug=True)
     assert results == [True]
     assert "Traceback (most recent call last)" in err and "ValueError: kaput" in err
     assert err.rstrip().splitlines()[-1].startswith("error: unexpected error: ValueError: kaput")

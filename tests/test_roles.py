@@ -80,22 +80,23 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
     import io
     from dataclasses import replace
 
+    from chatcli.service.chat import Chat
     from chatcli.ui.commands import Context, run_command
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.reply import ask
-    from tests.helpers import a_thread
 
     settings = replace(settings, roles_dir=str(roles))
 
     async def main() -> str:
         out, err = io.StringIO(), io.StringIO()
         output = PlainOutput(out, err)
-        async with a_thread(settings, "sw", output) as conversation:
+        async with Chat(settings, listener=output) as chat:
+            conversation = await chat.thread("sw")
             server.queue(Reply("plain"), Reply("reviewed"))
             await ask(conversation, "first", settings)
-            await run_command(Context(conversation, output, settings, out=out), "/role reviewer")
+            await run_command(Context(conversation, output, settings, chat, out=out), "/role reviewer")
             await ask(conversation, "second", settings)
-            await run_command(Context(conversation, output, settings, out=out), "/role")
+            await run_command(Context(conversation, output, settings, chat, out=out), "/role")
         return out.getvalue() + err.getvalue()
 
     printed = asyncio.run(main())

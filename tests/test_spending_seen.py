@@ -14,8 +14,8 @@ from datetime import datetime
 
 import pytest
 
-from chatcli.threads.spending import Room, Standing, day_start
 from chatcli.service.limits import NOT_KEPT, limit_lines
+from chatcli.threads.spending import Room, Standing, day_start
 from tests.fakeserver import Reply
 from tests.helpers import chat
 

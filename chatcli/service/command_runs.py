@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, cast
 
 from chatcli.config import Settings
 from chatcli.core.events import Notice
 from chatcli.errors import UsageError
 from chatcli.service.outcome import cost_part
-from chatcli.text import counted, make_title
+from chatcli.text import counted, local_time, make_title, neutralise
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted, TurnResult
@@ -236,3 +236,140 @@ async def mcp_prompt(name: str, chat: Service, thread: Thread, arg: str) -> Turn
         raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
     await toolbox.settle(SERVER_WAIT)
     return await thread.send(await prompt_question(toolbox, f"{name} {arg}"))
+
+
+async def usage(chat: Service, thread: Thread, arg: str) -> Said:
+    """/usage: the tokens this thread's answers used and what they cost; the room left under the spending limits."""
+    from chatcli.backends.own.pricing import dollars
+    from chatcli.service.limits import limit_lines
+
+    used = await thread.recall.usage_totals()
+    cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
+    cached = f" ({used.cached:,} cached)" if used.cached else ""
+    tokens = f"{used.input_tokens:,} tokens in{cached} · {used.output_tokens:,} out{cost}"
+    lines: list[str] = [Data(f"{counted(used.turns, 'turn')} · {tokens}")]
+    if used.uncounted:
+        lines.append(f"{used.uncounted} of {used.answers} answers came without token counts")
+    if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
+        lines.append(
+            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; "
+            "config.toml [prices] can add one)"
+        )
+    if used.local:
+        lines.append(
+            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; "
+            "config.toml [prices] can price it)"
+        )
+    standing = await thread.spending()
+    lines += [Data(line) if standing.kept else line for line in limit_lines(standing)]
+    return Said(tuple(lines))
+
+
+async def system(chat: Service, thread: Thread, arg: str) -> Said:
+    prompt = thread.own("system")
+    if arg:
+        await prompt.replace_system(arg)
+        return Said(("system prompt set for this thread",))
+    current = await prompt.system_prompt()
+    return Said((Data(current),) if current else (Data(thread.settings.system), "(the default system prompt)"))
+
+
+async def role(chat: Service, thread: Thread, arg: str) -> Said:
+    from pathlib import Path
+
+    from chatcli.backends.own.roles import load_role, role_names
+
+    roles = Path(thread.settings.roles_dir or "")
+    if not arg:
+        prompt = thread.prompt  # a graph's thread has no role of chat's
+        current = await prompt.role() if prompt is not None else None
+        known = ", ".join(role_names(roles)) or "none yet"
+        return Said((Data(current or "(no role)"), f"roles: {known} · /role NAME sets one"))
+    chosen = load_role(roles, arg)
+    await thread.own("roles").set_role(chosen)  # the same as chat --role: kept with the thread
+    model = f"model {chosen.model}" if chosen.model else f"model {thread.model_name} (the default)"
+    temperature = f" · temperature {chosen.temperature}" if chosen.temperature is not None else ""
+    return Said((f"role {chosen.name} from the next message · {model}{temperature}",), model=chosen.model)
+
+
+async def pin(chat: Service, thread: Thread, arg: str, on: bool = True) -> Said:
+    """/pin N, /unpin N: turn N (the last by default) always sent whole, or folded into the summary again."""
+    name = "/pin" if on else "/unpin"
+    if arg and not arg.isdigit():
+        raise UsageError(f"{name} takes a turn number (1 is the first question), or nothing for the last turn")
+    number = await thread.own("memory").pin(int(arg) if arg else None, on=on)
+    if not on:
+        return Said((f"turn {number} unpinned",))
+    return Said((f"turn {number} pinned: its question, what it attached and its answer are always sent whole",))
+
+
+async def title(chat: Service, thread: Thread, arg: str) -> Said:
+    from chatcli.threads.operations import Threads
+
+    if not arg:
+        info = await thread.threads().info(thread.thread_id)
+        return Said(
+            (Data(info.title if info and info.title else "(no title yet: the first message names the thread)"),)
+        )
+    if not await thread.messages():
+        raise UsageError("nothing to title yet: this thread is empty")
+    await cast(Threads, thread.threads()).rename(thread.thread_id, arg)  # a thread chat keeps (the command's needs)
+    return Said(("title set",))
+
+
+async def history(chat: Service, thread: Thread, arg: str) -> Said:
+    """/history: the thread's messages as Markdown, known credentials masked (the prompt pages its own rendering)."""
+    from chatcli.providers.base import known_secrets
+    from chatcli.threads.operations import transcript_markdown
+
+    if not await thread.messages():
+        return Said(("this thread is empty",))
+    threads = thread.threads()
+    threads.secrets = known_secrets(thread.settings)
+    return Said((Data(transcript_markdown(await threads.shown(thread.thread_id)).rstrip("\n")),))
+
+
+async def think(chat: Service, thread: Thread, arg: str) -> Said:
+    """/think: the last answer's thinking in full (/think on and off are the prompt's: how it shows thinking)."""
+    if arg:
+        raise UsageError(f"/think {arg} is run at chat's prompt only" if arg in ("on", "off") else THINK_ARGS)
+    thinking = await thread.recall.last_thinking()
+    if thinking is None:
+        return Said(("no thinking in this thread yet (only reasoning models think aloud)",))
+    return Said((Data(thinking),))
+
+
+THINK_ARGS = "/think takes on, off, or nothing"
+
+
+async def remember(chat: Service, thread: Thread, arg: str) -> Said:
+    from chatcli.store.memories import MemoryRefused
+
+    try:
+        memory = await thread.memories().add(arg, "prompt")
+    except MemoryRefused as exc:
+        raise UsageError(str(exc), hint="/remember I prefer metric units") from None
+    return Said((f"remembered ({memory.id}): {neutralise(memory.text)} · /memory lists what is kept",))
+
+
+async def memory(chat: Service, thread: Thread, arg: str) -> Said:
+    """/memory: what chat remembers for you; /memory forget ID forgets one (/memory edit is the prompt's)."""
+    word, _, rest = arg.partition(" ")
+    book = thread.memories()
+    if word == "forget":
+        if not rest.strip():
+            raise UsageError("/memory forget ID: name the memory (/memory lists them)")
+        if not await book.forget(rest.strip()):
+            raise UsageError(f"no memory {rest.strip()!r}", hint="/memory lists them, with their ids")
+        return Said((f"forgot {rest.strip()}",))
+    if word:
+        raise UsageError("/memory edit is run at chat's prompt only" if word == "edit" else MEMORY_ARGS)
+    memories = await book.all()
+    if not memories:
+        return Said(("nothing remembered yet: /remember TEXT keeps something for every thread",))
+    lines: list[str] = [Data(f"{m.id}  {local_time(m.created_at)}  {neutralise(m.text)}") for m in memories]
+    off = ["memories are off for this run (--no-memory, or memories = false): none is sent"]
+    return Said(tuple(lines + ([] if thread.settings.memories else off)))
+
+
+MEMORY_ARGS = "/memory takes forget ID, edit, or nothing"

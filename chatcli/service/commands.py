@@ -12,7 +12,7 @@ UI library.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 
 from chatcli.core.inputs import check_utf8
@@ -50,7 +50,7 @@ class Offer:
     and whether it ``answers`` (runs a turn: its answer is the turn's) rather than saying a line
     (chatcli.service.command_runs runs it)."""
 
-    description: str
+    description: str = ""  # empty: the command's help
     input: str | None = None
     needs: frozenset[Ability] = frozenset()
     answers: bool = False
@@ -106,8 +106,20 @@ DEFINED: tuple[Command, ...] = (
         editor=Offer("show the summary sent in place of the earlier turns", None, OWN),
         run=runs.summary,
     ),
-    Command("/pin", "always send turn N (the last by default) whole, through any compaction", "[N]"),
-    Command("/unpin", "let turn N (the last by default) be folded into the summary again", "[N]"),
+    Command(
+        "/pin",
+        "always send turn N (the last by default) whole, through any compaction",
+        "[N]",
+        editor=Offer(input="turn number", needs=OWN),
+        run=runs.pin,
+    ),
+    Command(
+        "/unpin",
+        "let turn N (the last by default) be folded into the summary again",
+        "[N]",
+        editor=Offer(input="turn number", needs=OWN),
+        run=functools.partial(runs.pin, on=False),
+    ),
     Command(
         "/model",
         "show or switch the model: NAME or provider:NAME (Tab offers them)",
@@ -121,8 +133,16 @@ DEFINED: tuple[Command, ...] = (
         "set this thread up with a role (its prompt, model, temperature); alone: show the role",
         "[NAME]",
         complete="roles",
+        editor=Offer(input="role name", needs=OWN),
+        run=runs.role,
     ),
-    Command("/system", "show, or set from now on, this thread's system prompt", "[TEXT]"),
+    Command(
+        "/system",
+        "show, or set from now on, this thread's system prompt",
+        "[TEXT]",
+        editor=Offer(input="system prompt", needs=OWN),
+        run=runs.system,
+    ),
     Command(
         "/retry",
         "answer the last message again, replacing the answer",
@@ -179,8 +199,16 @@ DEFINED: tuple[Command, ...] = (
         "show the last answer's thinking in full; on/off: show thinking in full as it comes",
         "[on|off]",
         complete=("on", "off"),
+        editor=Offer("show the last answer's thinking in full"),
+        run=runs.think,
     ),
-    Command("/usage", "tokens used by this thread's answers, and what they cost", needs=frozenset()),
+    Command(
+        "/usage",
+        "tokens used by this thread's answers, and what they cost",
+        needs=frozenset(),
+        editor=Offer(),
+        run=runs.usage,
+    ),
     Command(
         "/status",
         "print the status line (the model, the thread, the room left under spending limits); on/off: keep it at the "
@@ -211,19 +239,29 @@ DEFINED: tuple[Command, ...] = (
         editor=Offer("continue in a new session that starts as a copy of this one", None, OWN),
         run=runs.fork,
     ),
-    Command("/title", "show or set this thread's title", "[TEXT]"),
+    Command("/title", "show or set this thread's title", "[TEXT]", editor=Offer(input="title"), run=runs.title),
     Command(
         "/history",
         "show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)",
         needs=frozenset(),
+        editor=Offer("show this thread's messages"),
+        run=runs.history,
     ),
     Command("/export", "write this thread to a new FILE, or print it", "[md|json] [FILE]", complete=("md", "json")),
-    Command("/remember", "remember TEXT in every thread from now on (chat memory lists what is kept)", "TEXT"),
+    Command(
+        "/remember",
+        "remember TEXT in every thread from now on (chat memory lists what is kept)",
+        "TEXT",
+        editor=Offer(input="text"),
+        run=runs.remember,
+    ),
     Command(
         "/memory",
         "what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR",
         "[forget ID|edit]",
         complete=("forget", "edit"),
+        editor=Offer("what chat remembers for you (sent with every question); forget ID forgets one", "forget ID"),
+        run=runs.memory,
     ),
     Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
     Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
@@ -295,8 +333,10 @@ class Commands:
     def offered(self, can: Can, toolbox: HasServers | None = None) -> list[tuple[Command, Offer]]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
         defined, then the prompts of its ``toolbox``'s MCP servers, each with how."""
-        every = [*self, *self.prompts(toolbox)]
-        return [(c, c.editor) for c in every if c.editor is not None and c.wants(editor=True) <= can.abilities]
+        every = [
+            c for c in [*self, *self.prompts(toolbox)] if c.editor is not None and c.wants(editor=True) <= can.abilities
+        ]
+        return [(c, replace(c.editor, description=c.editor.description or c.help)) for c in every if c.editor]
 
     def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:
         """Why ``command`` does not run on a thread that can do ``can`` (None: it runs), at the prompt or in an

@@ -33,8 +33,8 @@ class StatusLine:
     async def refresh(self, conversation: Thread) -> str:
         """Read the line again, of ``conversation`` as it is now (its model, its id, its spending), and return it.
         A spending that cannot be read is said so in the line; it never fails the prompt."""
-        from chatcli.text import neutralise
         from chatcli.service.limits import room_left
+        from chatcli.text import neutralise
 
         settings = conversation.settings
         model = conversation.model_name or (settings.model if settings is not None else "")

@@ -1,5 +1,4 @@
-"""Slash commands about this thread's answers and how the next one is asked: copy, thinking, usage, system prompt,
-role and attachments."""
+"""The prompt's own slash commands about answers and the next question: /copy, /think on|off, /attach."""
 
 from __future__ import annotations
 
@@ -32,81 +31,12 @@ async def _copy(ctx: Context, arg: str) -> None:
 
 
 async def _think(ctx: Context, arg: str) -> None:
-    if arg:
-        if arg not in ("on", "off"):
-            raise UsageError("/think takes on, off, or nothing")
-        if hasattr(ctx.output, "show_thinking"):
-            ctx.output.show_thinking = arg == "on"
-        ctx.output.note(
-            "thinking shown in full as it comes"
-            if arg == "on"
-            else "thinking folded to one line once the answer starts"
-        )
-        return
-    thinking = await ctx.thread.recall.last_thinking()
-    if thinking is None:
-        ctx.output.note("no thinking in this thread yet (only reasoning models think aloud)")
-        return
-    ctx.print(thinking)
-
-
-async def _usage(ctx: Context, arg: str) -> None:
-    from chatcli.backends.own.pricing import dollars
-
-    used = await ctx.thread.recall.usage_totals()
-    cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
-    cached = f" ({used.cached:,} cached)" if used.cached else ""
-    ctx.print(
-        f"{used.turns} turn{'' if used.turns == 1 else 's'} · {used.input_tokens:,} tokens in{cached} · "
-        f"{used.output_tokens:,} out{cost}"
+    """/think on|off: whether the prompt shows thinking in full as it comes (/think alone is every door's)."""
+    if hasattr(ctx.output, "show_thinking"):
+        ctx.output.show_thinking = arg == "on"
+    ctx.output.note(
+        "thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts"
     )
-    if used.uncounted:
-        ctx.output.note(f"{used.uncounted} of {used.answers} answers came without token counts")
-    if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
-        ctx.output.note(
-            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; "
-            "config.toml [prices] can add one)"
-        )
-    if used.local:
-        ctx.output.note(
-            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; "
-            "config.toml [prices] can price it)"
-        )
-    from chatcli.service.limits import limit_lines
-
-    standing = await ctx.thread.spending()
-    for line in limit_lines(standing):
-        (ctx.print if standing.kept else ctx.output.note)(line)
-
-
-async def _system(ctx: Context, arg: str) -> None:
-    if not arg:
-        current = await ctx.thread.own("system").system_prompt()
-        ctx.print(current or ctx.settings.system)
-        if not current:
-            ctx.output.note("(the default system prompt)")
-        return
-    await ctx.thread.own("system").replace_system(arg)
-    ctx.output.note("system prompt set for this thread")
-
-
-async def _role(ctx: Context, arg: str) -> None:
-    from pathlib import Path
-
-    from chatcli.backends.own.roles import load_role, role_names
-
-    if not arg:
-        prompt = ctx.thread.prompt  # a graph's thread has no role of chat's
-        current = await prompt.role() if prompt is not None else None
-        ctx.print(current or "(no role)")
-        known = ", ".join(role_names(Path(ctx.settings.roles_dir or ""))) or "none yet"
-        ctx.output.note(f"roles: {known} · /role NAME sets one")
-        return
-    role = load_role(Path(ctx.settings.roles_dir or ""), arg)
-    await ctx.thread.own("roles").set_role(role)  # the same as chat --role: kept with the thread
-    model = f"model {role.model}" if role.model else f"model {ctx.thread.model_name} (the default)"
-    temperature = f" · temperature {role.temperature}" if role.temperature is not None else ""
-    ctx.output.note(f"role {role.name} from the next message · {model}{temperature}")
 
 
 async def _attach(ctx: Context, arg: str) -> None:
@@ -159,9 +89,7 @@ async def _fetch(ctx: Context, url: str) -> Any:
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
     "/copy": _copy,
-    "/think": _think,
-    "/usage": _usage,
-    "/system": _system,
-    "/role": _role,
+    "/think on": _think,
+    "/think off": _think,
     "/attach": _attach,
 }

@@ -1,5 +1,5 @@
-"""Slash commands about what a long thread sends, the prompt's own: /summary edit, /pin and /unpin (/compact and
-/summary are every door's: chatcli.service.command_runs).
+"""/summary edit, the prompt's own (an editor in a terminal); /compact, /summary, /pin and /unpin are every door's
+(chatcli.service.command_runs).
 
 The thread keeps every message whatever is done here: these change only what the model is sent in place of the
 earlier turns (chatcli.backends.own.compaction).
@@ -31,28 +31,7 @@ async def _edit(ctx: Context, arg: str) -> None:
     ctx.output.note("summary saved: it is sent from the next message on · /undo takes the edit back")
 
 
-def _turn(arg: str, name: str) -> int | None:
-    arg = arg.strip()
-    if not arg:
-        return None
-    if not arg.isdigit():
-        raise UsageError(f"{name} takes a turn number (1 is the first question), or nothing for the last turn")
-    return int(arg)
-
-
-async def _pin(ctx: Context, arg: str) -> None:
-    number = await ctx.thread.own("memory").pin(_turn(arg, "/pin"))
-    ctx.output.note(f"turn {number} pinned: its question, what it attached and its answer are always sent whole")
-
-
-async def _unpin(ctx: Context, arg: str) -> None:
-    number = await ctx.thread.own("memory").pin(_turn(arg, "/unpin"), on=False)
-    ctx.output.note(f"turn {number} unpinned")
-
-
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
     "/summary edit": _edit,
-    "/pin": _pin,
-    "/unpin": _unpin,
 }

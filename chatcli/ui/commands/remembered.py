@@ -1,4 +1,5 @@
-"""Slash commands about what chat remembers across threads: /remember TEXT, /memory (and /memory forget ID, edit)."""
+"""/memory edit, the prompt's own (every memory in an editor in a terminal; chat memory edit runs it too): /remember
+and /memory are every door's (chatcli.service.command_runs)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from typing import Any
 
 from chatcli.errors import UsageError
-from chatcli.text import local_time, neutralise
+from chatcli.text import neutralise
 from chatcli.ui.registry import Context, Handler
 
 # One line of the memories' file in the editor: "[ID] the words" (a line without an id is a new memory).
@@ -17,40 +18,10 @@ _HEADER = """\
 """
 
 
-async def _remember(ctx: Context, arg: str) -> None:
-    from chatcli.store.memories import MemoryRefused
-
-    try:
-        memory = await ctx.thread.memories().add(arg, "prompt")
-    except MemoryRefused as exc:
-        raise UsageError(str(exc), hint="/remember I prefer metric units") from None
-    ctx.output.note(f"remembered ({memory.id}): {neutralise(memory.text)} · /memory lists what is kept")
-
-
-async def _memory(ctx: Context, arg: str) -> None:
-    word, _, rest = arg.strip().partition(" ")
-    book = ctx.thread.memories()
-    if word == "forget":
-        if not rest.strip():
-            raise UsageError("/memory forget ID: name the memory (/memory lists them)")
-        if not await book.forget(rest.strip()):
-            raise UsageError(f"no memory {rest.strip()!r}", hint="/memory lists them, with their ids")
-        ctx.output.note(f"forgot {rest.strip()}")
-        return
-    if word == "edit":
-        for line in await edit_memories(book) or ["nothing changed"]:
-            ctx.output.note(line)
-        return
-    if word:
-        raise UsageError("/memory takes forget ID, edit, or nothing")
-    memories = await book.all()
-    if not memories:
-        ctx.output.note("nothing remembered yet: /remember TEXT keeps something for every thread")
-        return
-    for memory in memories:
-        ctx.print(f"{memory.id}  {local_time(memory.created_at)}  {neutralise(memory.text)}")
-    if not ctx.settings.memories:
-        ctx.output.note("memories are off for this run (--no-memory, or memories = false): none is sent")
+async def _edit(ctx: Context, arg: str) -> None:
+    """/memory edit: every memory in $VISUAL or $EDITOR (a terminal's, so the prompt's only)."""
+    for line in await edit_memories(ctx.thread.memories()) or ["nothing changed"]:
+        ctx.output.note(line)
 
 
 async def edit_memories(book: Any, environ: Any = None) -> list[str]:
@@ -92,6 +63,5 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
-    "/remember": _remember,
-    "/memory": _memory,
+    "/memory edit": _edit,
 }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from chatcli.core.inputs import check_thread_id
 from chatcli.errors import UsageError
 from chatcli.text import counted, json_text
-from chatcli.threads.operations import Threads, transcript_markdown
+from chatcli.threads.operations import transcript_markdown
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
 
@@ -65,24 +65,6 @@ async def _switch(ctx: Context, arg: str) -> None:
         await go_on_waiting(ctx.thread)
 
 
-def _own_threads(ctx: Context) -> Threads:
-    """The threads of a thread chat keeps itself: /fork and /title run on no other (they need a thread chat keeps,
-    which a LangGraph server's is not: chatcli.service.commands)."""
-    return cast(Threads, ctx.threads())
-
-
-async def _title(ctx: Context, arg: str) -> None:
-    thread_id = ctx.thread.thread_id
-    if not arg:
-        info = await ctx.threads().info(thread_id)
-        ctx.print(info.title if info and info.title else "(no title yet: the first message names the thread)")
-        return
-    if not await ctx.thread.messages():
-        raise UsageError("nothing to title yet: this thread is empty")
-    await _own_threads(ctx).rename(thread_id, arg)
-    ctx.output.note("title set")
-
-
 async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.thread.messages():
         ctx.output.note("this thread is empty")
@@ -127,7 +109,6 @@ HANDLERS: dict[str, Handler] = {
     "/new": _new,
     "/threads": _threads,
     "/switch": _switch,
-    "/title": _title,
     "/history": _history,
     "/export": _export,
 }
