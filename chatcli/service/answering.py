@@ -89,7 +89,7 @@ async def _prepare(
             hint=f"chat attach {busy[0].id} follows it",
         )
     pending = pending or await waits_on(thread)
-    answers = await answering(pending, thread.own_model)
+    answers = await answering(pending, thread.can.prompt)
     if answers is None:
         return None
     answers.check(pending)

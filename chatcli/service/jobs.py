@@ -217,14 +217,13 @@ def ask_in_background(
     thread's directory (an editor session's project, else where chat runs), with the bounds and tools of that run.
     ``again``: the thread's last question answered again from its last checkpoint (a reply moved from the prompt;
     ``question`` only names the job). The door that started it says when it ends, not the job (``told_here``)."""
-    if thread.backend is not None:
-        thread.backend.check_background()  # (an Agent Server opened with --header: the job could not send it)
+    thread.backend.check_background()  # (an Agent Server opened with --header: the job could not send it)
     bound = thread.binding()
     server = {"remote": bound.url, "assistant": bound.assistant} if bound.kind == "remote" else {}
     spec = JobSpec(
         thread.thread_id,
         "" if again else question,
-        bounds(settings, tools=thread.own_model and not server),  # a server's graph has its own tools
+        bounds(settings, tools=thread.can.prompt and not server),  # a server's graph has its own tools
         setup={**server, **({"again": True} if again else {})},
     )
     where = thread.workdir or settings.workdir

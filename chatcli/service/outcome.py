@@ -60,7 +60,7 @@ def outcome(turn: Callable[P, Awaitable[TurnResult]]) -> Callable[P, Awaitable[T
 
             last = thread.turns.last  # this turn's, partial, if it got as far as the model
             mid_answer = last is not before and last is not None and bool(last.text)
-            own = thread.own_model
+            own = thread.can.prompt
             error = translate(exc, thread.settings, mid_answer, thread.model_name if own else None, own)
             if error is exc:
                 raise

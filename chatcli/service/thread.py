@@ -107,11 +107,6 @@ class Thread:
         return self.backend.can
 
     @property
-    def own_model(self) -> bool:
-        """True when chat builds the model that answers, from its settings (not a graph of the user's)."""
-        return self.can.prompt
-
-    @property
     def prompt(self) -> OwnPrompt | None:
         """What only chat's own graph does with this thread: its role, system prompt and variables, compaction,
         summary and pins (chatcli.service.own_prompt); None when a graph answers it, which builds its own prompt
@@ -189,7 +184,7 @@ class Thread:
         from chatcli.backends.own.toolcalls import TOOLBOX
 
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
-        if not self.own_model:
+        if not self.can.prompt:
             return {"configurable": configurable}  # the graph chooses its own model
         if self.model.name:
             configurable["model"] = self.model.name
@@ -215,7 +210,7 @@ class Thread:
         ``role`` if one was named, then --system and --var over it."""
         asked = role is not None or system is not None or bool(variables)
         prompt = self.own("setup") if asked else None  # refused in one line when a graph builds its own prompt
-        if not self.own_model:
+        if not self.can.prompt:
             return
         kept = (await self.app.aget_state(self.config)).values
         self.model = self.model.taken_up(kept.get("model"), kept.get("temperature"))
@@ -410,7 +405,7 @@ class Thread:
         a new thread's with it, so that leaving before the next message forgets nothing. Checked first, the same at
         every door: a graph's thread has its own model, and a name that is none, or whose provider's key or package
         is missing, is one line (nothing switched)."""
-        if not self.own_model:
+        if not self.can.prompt:
             raise UsageError("the model is the graph's own", hint=self.can.hint)
         check_model(self.settings, name)
         self.model = replace(self.model, name=name, pinned=True)
@@ -489,9 +484,9 @@ class Thread:
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
             kept, turn = self.model, (await self.app.aget_state(self.config)).metadata or {}
-            if self.own_model and not kept.pinned and isinstance(turn.get("model"), str):
+            if self.can.prompt and not kept.pinned and isinstance(turn.get("model"), str):
                 self.model = replace(self.model, name=turn["model"])
-            if self.own_model and not kept.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
+            if self.can.prompt and not kept.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
                 self.model = replace(self.model, temperature=turn["temperature"])
             try:
                 # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
@@ -506,7 +501,7 @@ class Thread:
         from chatcli.core.elicitation import answer_of
         from chatcli.core.interrupts import resume_value
 
-        if not self.own_model:
+        if not self.can.prompt:
             return self.turns.resumed(value)  # a graph's interrupt: the value is its answer, as the graph reads it
         if pending.elicitation is None:
             raise UsageError(

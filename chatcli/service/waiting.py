@@ -24,7 +24,7 @@ async def go_on_waiting(thread: Thread) -> TurnResult | None:
     from chatcli.core.events import Notice
 
     tell = thread.listener.hear
-    if not thread.own_model:  # a graph of the user's: its interrupts are its own
+    if not thread.can.prompt:  # a graph of the user's: its interrupts are its own
         if await thread.waiting():
             tell(Notice("this thread was waiting for your answer to the graph's question"))
             return await thread.resume()

@@ -74,19 +74,25 @@ async def ask(approver: Asker, question: Elicitation) -> Elicited:
     return answered
 
 
-async def _url(approver: Asker, question: Elicitation) -> Elicited:
+async def _first_key(approver: Asker, question: str, keys: str, answers: tuple[str, ...]) -> str | Elicited:
+    """The key pressed to ``question``, one of ``answers``, or what a refusal means: Ctrl-C cancels, n (or Enter)
+    declines; at any other key ``keys`` is said, and it is asked again."""
     while True:
-        key = await approver.key(URL)
+        key = await approver.key(question)
         if key == STOPPED:
             return Elicited("cancel")
         if key in ("", "n"):
             return Elicited("decline")
-        if key == "y":
-            return Elicited("accept")
-        if key == "o":
-            _open(approver, question.url or "")
-            return Elicited("accept")
-        approver.say(URL_KEYS, warn=True)
+        if key in answers:
+            return key
+        approver.say(keys, warn=True)
+
+
+async def _url(approver: Asker, question: Elicitation) -> Elicited:
+    key = await _first_key(approver, URL, URL_KEYS, ("y", "o"))
+    if key == "o":
+        _open(approver, question.url or "")
+    return key if isinstance(key, Elicited) else Elicited("accept")
 
 
 def _open(approver: Asker, url: str) -> None:
@@ -99,15 +105,9 @@ def _open(approver: Asker, url: str) -> None:
 
 
 async def _form(approver: Asker, question: Elicitation) -> Elicited:
-    while True:
-        key = await approver.key(FORM)
-        if key == STOPPED:
-            return Elicited("cancel")
-        if key in ("", "n"):
-            return Elicited("decline")
-        if key == "y":
-            break
-        approver.say(FORM_KEYS, warn=True)
+    key = await _first_key(approver, FORM, FORM_KEYS, ("y",))
+    if isinstance(key, Elicited):
+        return key
     content: dict[str, Any] = {}
     for field in question.fields:
         value = await _value(approver, field)

@@ -7,13 +7,16 @@ import asyncio
 import time
 from typing import Any, Callable
 
+SLOW_FACTOR = 5  # an adapting throttle waits at least this many draw-times between draws
+MAX_INTERVAL = 1.0  # but never longer than this
+
 
 class Throttle:
     """Calls ``draw`` when ``poke``d, at most every ``interval`` seconds; a poke inside that time
     schedules one redraw for when it ends (the server may pause right after it).
 
-    With ``adapt``, a slow ``draw`` widens the interval to ``slow_factor`` times its cost, up to
-    ``max_interval``, so a long answer on a slow terminal is not redrawn more than it can take.
+    With ``adapt``, a slow ``draw`` widens the interval to ``SLOW_FACTOR`` times its cost, up to
+    ``MAX_INTERVAL``, so a long answer on a slow terminal is not redrawn more than it can take.
     """
 
     def __init__(
@@ -22,16 +25,11 @@ class Throttle:
         interval: float,
         *,
         adapt: bool = False,
-        slow_factor: float = 5,
-        max_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._draw = draw
-        self.min_interval = interval
-        self.interval = interval
+        self.min_interval = self.interval = interval
         self._adapt = adapt
-        self._slow_factor = slow_factor
-        self._max_interval = max_interval
         self._clock = clock
         self._last = float("-inf")
         self._pending: Any = None
@@ -59,7 +57,7 @@ class Throttle:
         self._draw()
         if self._adapt and self.min_interval > 0:
             cost = self._clock() - start
-            self.interval = min(self._max_interval, max(self.min_interval, self._slow_factor * cost))
+            self.interval = min(MAX_INTERVAL, max(self.min_interval, SLOW_FACTOR * cost))
 
     def stop(self) -> None:
         """No more draws: the area is being closed."""

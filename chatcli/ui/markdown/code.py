@@ -60,47 +60,17 @@ _WORDS = {
     ),
 }
 _KINDS = (Keyword, Keyword.Namespace, Keyword.Constant, Operator.Word, Name.Builtin)
+# The fence languages each scanner takes, by their names and aliases.
 _ALIASES = {
-    "python": "python",
-    "py": "python",
-    "python3": "python",
-    "py3": "python",
-    "javascript": "js",
-    "js": "js",
-    "jsx": "js",
-    "typescript": "js",
-    "ts": "js",
-    "tsx": "js",
-    "node": "js",
-    "mjs": "js",
-    "c": "c",
-    "h": "c",
-    "cpp": "c",
-    "c++": "c",
-    "cc": "c",
-    "hpp": "c",
-    "java": "c",
-    "go": "c",
-    "golang": "c",
-    "rust": "c",
-    "rs": "c",
-    "cs": "c",
-    "csharp": "c",
-    "c#": "c",
-    "kotlin": "c",
-    "kt": "c",
-    "swift": "c",
-    "scala": "c",
-    "dart": "c",
-    "bash": "shell",
-    "sh": "shell",
-    "shell": "shell",
-    "zsh": "shell",
-    "console": "shell",
-    "shell-session": "shell",
-    "json": "json",
-    "jsonc": "json",
-    "json5": "json",
+    alias: family
+    for family, aliases in {
+        "python": "python py python3 py3",
+        "js": "javascript js jsx typescript ts tsx node mjs",
+        "c": "c h cpp c++ cc hpp java go golang rust rs cs csharp c# kotlin kt swift scala dart",
+        "shell": "bash sh shell zsh console shell-session",
+        "json": "json jsonc json5",
+    }.items()
+    for alias in aliases.split()
 }
 # Multi-line constructs: opener -> (closer, token type).
 _SPANS = {
@@ -145,17 +115,10 @@ def _scanner(language: str) -> Scanner:
 
 _SCANNERS: dict[str, Scanner] = {}
 _EXCEPTION = re.compile(r"[a-z](?:Error|Exception|Warning)$")
+# The word after one of these names a function or a class.
 _DEFINES = {
-    "def": Name.Function,
-    "class": Name.Class,
-    "function": Name.Function,
-    "fn": Name.Function,
-    "func": Name.Function,
-    "struct": Name.Class,
-    "interface": Name.Class,
-    "enum": Name.Class,
-    "trait": Name.Class,
-    "type": Name.Class,
+    **dict.fromkeys("def function fn func".split(), Name.Function),
+    **dict.fromkeys("class struct interface enum trait type".split(), Name.Class),
 }
 
 

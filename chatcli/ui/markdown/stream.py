@@ -28,8 +28,6 @@ from chatcli.ui.markdown.style import Palette
 
 _MARGIN = 2  # rows of the screen never used by the live area
 _MIN_LIVE = 3
-_SLOW_FACTOR = 5  # wait at least this many refresh-times between refreshes
-_MAX_INTERVAL = 1.0  # but never longer than this
 _HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 
 
@@ -68,10 +66,7 @@ class MarkdownStream:
         self._live_height = 0  # rows the live area occupies on screen now
         self._started = False
         self._closed = False
-        redraw = lambda: self._refresh(final=False)  # noqa: E731
-        self._throttle = Throttle(
-            redraw, min_interval, adapt=True, slow_factor=_SLOW_FACTOR, max_interval=_MAX_INTERVAL, clock=clock
-        )
+        self._throttle = Throttle(lambda: self._refresh(final=False), min_interval, adapt=True, clock=clock)
 
     @property
     def text(self) -> str:

@@ -13,8 +13,7 @@ import re
 from typing import TYPE_CHECKING, Iterable, Literal, NamedTuple
 
 from rich.cells import cell_len
-from rich.color import ColorSystem
-from rich.console import Console
+from rich.console import COLOR_SYSTEMS, Console
 from rich.style import Style
 
 if TYPE_CHECKING:
@@ -44,13 +43,7 @@ STYLES: dict[str, str] = {
 }
 
 RESET = "\x1b[0m"
-_SYSTEMS = {
-    "standard": ColorSystem.STANDARD,
-    "256": ColorSystem.EIGHT_BIT,
-    "truecolor": ColorSystem.TRUECOLOR,
-    "windows": ColorSystem.STANDARD,
-}
-# The name a console of the same colours is made with (rich's Console(color_system=...)).
+# The name a console of the same colours is made with (rich's Console(color_system=...)): windows' are standard.
 SystemName = Literal["standard", "256", "truecolor"]
 _SYSTEM_NAMES: dict[str, SystemName] = {
     "standard": "standard",
@@ -78,8 +71,8 @@ class Palette:
     """Escape codes for named styles and for code tokens, for one console's colour system."""
 
     def __init__(self, console: Console, code_theme: str = "monokai") -> None:
-        self.system = _SYSTEMS.get(console.color_system or "")
         self.system_name = _SYSTEM_NAMES.get(console.color_system or "")
+        self.system = COLOR_SYSTEMS[self.system_name] if self.system_name else None
         self.links = self.system is not None and not console.legacy_windows
         self.no_color = console.no_color
         self.code_theme = code_theme
