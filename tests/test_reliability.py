@@ -22,8 +22,20 @@ from typing import Any, Callable
 
 import pytest
 
+from tests.doors.prompt import Typed
 from tests.fakeserver import FAULT_TEXT, FakeOpenAIServer, Fault, Reply, closed_port_url, on_a_reused_port
-from tests.helpers import CHAT, KEY, Captured, Run, assert_one_error_line, chat, read_until, stored, summary
+from tests.helpers import (
+    CHAT,
+    KEY,
+    Captured,
+    Run,
+    assert_one_error_line,
+    chat,
+    eventually,
+    read_until,
+    stored,
+    summary,
+)
 from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
 
@@ -270,29 +282,20 @@ def _one_error_line(shown: str) -> str:
     return " ".join(shown[shown.index("error: ") :].split())  # rich may wrap a long line
 
 
-@pytest.mark.e2e
 def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env):
-    from tests.helpers import Repl
-
-    repl = Repl(["--thread", "faults"], {**chat_env, "CHATCLI_TIMEOUT": "2"})
+    typed = Typed({**chat_env, "CHATCLI_TIMEOUT": "2"}, ["--thread", "faults"])
     try:
-        repl.wait_prompt()
         for name, (item, pattern, _) in REPL_ROWS.items():
             server.queue(item)
-            at = repl.say(f"question {name}")
-            repl.wait_for("error: ", after=at)
-            repl.wait_prompt()
-            line = _one_error_line(repl.text[at:])
+            line = _one_error_line("\n".join(typed.say(f"question {name}")))
             assert re.search(pattern, line), (name, line)
-            assert repl.child.isalive()
-            at = repl.say(f"after {name}")
-            repl.wait_for(f"You said: after {name}", after=at)
-            repl.wait_prompt()
+            assert typed.thread.is_alive()
+            out, _err = typed.say(f"after {name}")
+            assert f"You said: after {name}" in out, typed
         body = server.requests[-1]
-        repl.child.sendcontrol("d")
-        assert repl.exit_code() == 0
     finally:
-        repl.kill()
+        code = typed.leave()
+    assert code == 0, typed
 
     # The last request holds every turn: each question, the part kept of its answer, the next turn.
     sent = [
@@ -314,23 +317,15 @@ def test_repl_survives_every_fault_and_the_next_turn_carries_it(server, chat_env
     assert marks[""] == "empty" and marks[FAULT_TEXT] == "truncated" and marks["Half an answer"] == "length"
 
 
-@pytest.mark.e2e
 def test_repl_with_the_server_down_keeps_the_question_and_stays_up(server, chat_env):
-    from tests.helpers import Repl
-
-    repl = Repl(["--thread", "down"], {**chat_env, "OPENAI_BASE_URL": closed_port_url()})
+    typed = Typed({**chat_env, "OPENAI_BASE_URL": closed_port_url()}, ["--thread", "down"])
     try:
-        repl.wait_prompt()
-        at = repl.say("anyone there?")
-        repl.wait_for("error: ", after=at)
-        repl.wait_prompt()
-        line = _one_error_line(repl.text[at:])
+        line = _one_error_line("\n".join(typed.say("anyone there?")))
         assert "could not open the connection" in line and "is the server running?" in line
-        assert repl.child.isalive()
-        repl.child.sendcontrol("d")
-        assert repl.exit_code() == 0
+        assert typed.thread.is_alive()
     finally:
-        repl.kill()
+        code = typed.leave()
+    assert code == 0, typed
     # (That the next turn then carries it: tests/test_cli.py::test_failed_question_stays_in_the_thread[refused].)
     assert summary(stored(db_of(chat_env), "down")) == [("human", "anyone there?", None)]
 
@@ -451,69 +446,47 @@ def test_api_key_is_nowhere_after_failing_runs_with_debug(server, chat_env, isol
     assert private_tree(db_of(chat_env).parent) == []
 
 
-@pytest.mark.e2e
 def test_escape_sequences_from_the_model_are_defused_in_the_terminal(server, chat_env):
     # (Piped, the exact text goes through: tests/test_badinput.py::test_control_characters_...)
-    from tests.helpers import Repl
-
     text = "Look: \x1b]0;PWNED\x07 title and \x1b[2J clear, done."
     server.queue(Reply(text), Fault(status=500, message=EVIL))
-    repl = Repl(["--thread", "esc"], chat_env)
+    typed = Typed(chat_env, ["--thread", "esc"])
     try:
-        repl.wait_prompt()
-        start = len(repl.raw)
-        at = repl.say("say something nasty")
-        repl.wait_for("done.", after=at)
-        repl.wait_prompt()
-        at = repl.say("and an error")
-        repl.wait_for("error: ", after=at)
-        repl.wait_prompt()
-        raw = repl.raw[start:]
+        assert "done." in typed.say("say something nasty")[0], typed
+        line = _one_error_line("\n".join(typed.say("and an error")))
+        raw = typed.out.getvalue() + typed.err.getvalue()  # every byte chat wrote to its terminal
         assert "\x1b]0;PWNED" not in raw and "\x1b[2J" not in raw and "\x07" not in raw
-        assert "␛]0;PWNED␇" in repl.text and "␛[2J" in repl.text, "shown as visible symbols"
-        assert "evil ␛]0;PWNED␇␛[2J text" in _one_error_line(repl.text[at:])
-        repl.child.sendcontrol("d")
-        assert repl.exit_code() == 0
+        assert "␛]0;PWNED␇" in typed.text and "␛[2J" in typed.text, "shown as visible symbols"
+        assert "evil ␛]0;PWNED␇␛[2J text" in line
     finally:
-        repl.kill()
+        code = typed.leave()
+    assert code == 0, typed
     # Everything the REPL created (database, lock, history) is private.
     assert private_tree(db_of(chat_env).parent) == []
     assert (db_of(chat_env).parent / "history").is_file()
 
 
-@pytest.mark.e2e
 @pytest.mark.stores("sqlite")
 def test_repl_on_a_locked_sqlite_database_waits_saying_so_and_goes_on(server, chat_env):
     """Another program holds the file under an open prompt: chat says it waits, then answers."""
-    import sqlite3
-    from contextlib import closing
-
-    from tests.helpers import Repl
-
     db = db_of(chat_env)
-    repl = Repl(["--thread", "lk"], chat_env)
+    typed = Typed(chat_env, ["--thread", "lk"])
     try:
-        repl.wait_prompt()
-        at = repl.say("before the lock")
-        repl.wait_for("You said: before the lock", after=at)
-        repl.wait_prompt()
+        assert "You said: before the lock" in typed.say("before the lock")[0], typed
+        before = typed.ready()
         with closing(sqlite3.connect(db, timeout=0)) as holder:
             holder.execute("BEGIN EXCLUSIVE")  # another program holds the whole file
-            at = repl.say("while it is locked")
-            repl.wait_for("waiting for it", after=at, timeout=30)
+            typed.keys.send_text("while it is locked\r")
+            eventually(lambda: "waiting for it" in typed.text, "chat to say it waits", timeout=30)
             holder.rollback()
-        repl.wait_for("You said: while it is locked", after=at, timeout=30)
-        repl.wait_prompt()
-        line = " ".join(repl.text[at:].split())
-        # The note is wider than the terminal: it wraps, inside the path too when that is long
-        # (pytest-xdist's temporary directories are), so it is looked for without its blanks.
-        squeezed = "".join(line.split())
-        assert "".join(f"{db} is locked by another program".split()) in squeezed, line
-        assert "error" not in line and "Traceback" not in repl.text
-        repl.child.sendcontrol("d")
-        assert repl.exit_code() == 0
+        typed.ready(before)
+        assert "You said: while it is locked" in typed.text, typed
+        line = " ".join(typed.text.split())
+        assert f"{db} is locked by another program" in line, line
+        assert "error" not in line and "Traceback" not in line
     finally:
-        repl.kill()
+        code = typed.leave()
+    assert code == 0, typed
     asked = [text for kind, text, _ in summary(stored(db, "lk")) if kind == "human"]
     assert asked == ["before the lock", "while it is locked"]
 
