@@ -7,18 +7,20 @@ server ends when chat stops its command); ``argv(script, ...)`` is its command l
 itself. ``warm=False`` gives ``python SCRIPT`` itself, for a test about the server's
 process. A script that imports no SDK (the servers written on tests/mcp/lines.py) starts as itself: it is quick.
 ``chat_argv(CHAT, ...)`` is the same for the installed ``chat`` (the tests' ``chat serve`` and ``chat acp`` processes).
+A test not about the server's process or transport takes the fixture ``in_memory``: no process at all.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -116,12 +118,72 @@ def made(script: Path, args: list[str], env: dict[str, str]) -> Any:
     return found
 
 
+def by_lines(script: Path) -> bool:
+    """Whether ``script`` is a hand-written server of tests/mcp/lines.py (no SDK)."""
+    return "from lines import" in script.read_text()
+
+
+@contextlib.asynccontextmanager
+async def on_a_thread(script: Path, args: list[str]) -> AsyncIterator[tuple[Any, Any]]:
+    """The (read, write) streams of a fresh server of ``script`` (tests/mcp/lines.py's) run on a thread of this
+    process, as a process of it would run: its module run anew, reading its requests as lines of its stdin and writing
+    its messages as lines of its stdout, both that thread's own (lines.HERE); it ends when its stdin does."""
+    import queue
+    import runpy
+
+    import anyio
+    import anyio.from_thread
+    import anyio.to_thread
+    import lines
+    from mcp.shared.message import SessionMessage
+    from mcp.types import jsonrpc_message_adapter
+
+    read_send, read_stream = anyio.create_memory_object_stream[Any](float("inf"))  # a write never waits for chat
+    write_stream, write_receive = anyio.create_memory_object_stream[Any](0)
+    stdin: queue.Queue[str | None] = queue.Queue()
+
+    class Stdout:
+        def write(self, line: str) -> None:
+            message = SessionMessage(jsonrpc_message_adapter.validate_json(line, by_name=False))
+            try:
+                anyio.from_thread.run_sync(read_send.send_nowait, message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError):
+                pass  # chat has gone (it gave up, as on a listing refused): what comes is nobody's
+
+        def flush(self) -> None:
+            pass
+
+    def run() -> None:
+        lines.HERE.stdin, lines.HERE.stdout, lines.HERE.argv = iter(stdin.get, None), Stdout(), args
+        try:
+            runpy.run_path(str(script), run_name=f"here_{script.stem}")
+        finally:
+            del lines.HERE.stdin, lines.HERE.stdout, lines.HERE.argv
+
+    async def write_stdin() -> None:
+        async with write_receive:
+            async for message in write_receive:
+                stdin.put(message.message.model_dump_json(by_alias=True, exclude_unset=True))
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(write_stdin)
+        tasks.start_soon(lambda: anyio.to_thread.run_sync(run, abandon_on_cancel=True))
+        try:
+            yield read_stream, write_stream
+        finally:
+            stdin.put(None)  # its stdin ends: the loop of lines.py ends with it
+            for stream in (read_stream, write_stream, read_send, write_receive):
+                await stream.aclose()
+
+
 @pytest.fixture
 def in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """In this test, each test server of mcp 2.x that an mcp.json or an editor's session names (``stdio(script, ...)``)
     is made in this process and connected over the SDK's in-memory transport (ServerSpec.in_memory): the same tools
-    and questions, no process. A script of both eras (bars.py) is taken as of 2026; one of mcp 1.x only, or of no SDK, stays a process.
-    Its environment is this process's for the test (a server reads its variables as it runs)."""
+    and questions, no process; a hand-written one of tests/mcp/lines.py runs on a thread of this process
+    (``on_a_thread``), its JSON-RPC lines passed in memory. A script of both eras (bars.py) is taken as of 2026; one
+    of mcp 1.x only stays a process. Its environment is this process's for the test (a server reads its variables as
+    it runs)."""
     from dataclasses import replace
 
     from chatcli.tools.mcp import config
@@ -139,12 +201,15 @@ def in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
         for number, spec in enumerate(specs):
             found = script_of(spec.command, spec.args)
             env = {"MCP_ERA": "2026", **spec.env}
-            if found is None or era_of(found[0], env) != "2026":
+            if found is None or (era_of(found[0], env) != "2026" and not by_lines(found[0])):
                 continue
             for name, value in env.items():
                 monkeypatch.setenv(name, value)
             script, args = found
-            specs[number] = replace(spec, in_memory=lambda s=script, a=args, e=env: made(s, a, e))
+            if by_lines(script):
+                specs[number] = replace(spec, in_memory=lambda s=script, a=args: on_a_thread(s, a))
+            else:
+                specs[number] = replace(spec, in_memory=lambda s=script, a=args, e=env: made(s, a, e))
         return specs
 
     monkeypatch.setattr(config, "parse_servers", servers)

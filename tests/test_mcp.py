@@ -1,4 +1,6 @@
-"""MCP servers from mcp.json: real servers written with FastMCP (tests/mcp/bars.py), over stdio and HTTP."""
+"""MCP servers from mcp.json: servers written with FastMCP (tests/mcp/bars.py) or by hand (tests/mcp/lines.py), made
+in this process and connected in memory (tests/mcp_servers.in_memory); over stdio and HTTP as processes where the
+transport or the process is what a test is about (marked e2e)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes
+HERE = pytest.mark.usefixtures("in_memory")  # its servers made in this process
+PROCESS = pytest.mark.e2e  # its servers started as processes: the transport, or the process, is what it tests
 
 BARS = Path(__file__).resolve().parent / "mcp" / "bars.py"
 
@@ -65,6 +69,7 @@ def sse_bars() -> Iterator[str]:
     yield from serving("sse")
 
 
+@HERE
 def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, chat_env):
     write_servers(chat_env, {"bars": stdio(env={"BARS_WORD": "quokka"})})
     server.queue(
@@ -80,6 +85,7 @@ def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, 
     assert total == "42"
 
 
+@PROCESS
 def test_an_http_server_works_the_same(server, chat_env, http_bars):
     write_servers(chat_env, {"web": {"url": http_bars}})
     server.queue(tool_calls(("shout", {"text": "hello"})), Reply("done"))
@@ -88,6 +94,7 @@ def test_an_http_server_works_the_same(server, chat_env, http_bars):
     assert [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"] == ["HELLO"]
 
 
+@PROCESS
 @pytest.mark.parametrize("kind", ["sse"])
 def test_a_server_of_the_older_sse_transport_works_the_same_when_mcp_json_says_so(server, chat_env, sse_bars, kind):
     """An mcp.json copied from Claude Code or Cursor names an HTTP+SSE server by its "type": chat speaks it."""
@@ -100,6 +107,7 @@ def test_a_server_of_the_older_sse_transport_works_the_same_when_mcp_json_says_s
     assert listed.code == 0 and "old" in listed.out and "sse" in listed.out, listed
 
 
+@PROCESS
 def test_an_sse_server_named_without_its_type_says_what_to_change_in_one_line(server, chat_env, sse_bars):
     """The same server in an mcp.json that does not say its transport: chat tries streamable HTTP, which it does not
     speak, and says what to change rather than "Not Found"; the question is answered without it."""
@@ -125,6 +133,7 @@ def test_a_type_chat_does_not_speak_or_that_contradicts_the_entry_is_one_line(ch
     assert run.code == 3 and said in run.err and len(run.err.strip().splitlines()) == 1, run
 
 
+@HERE
 def test_approve_patterns_pick_which_tools_run_unasked(server, chat_env):
     write_servers(chat_env, {"bars": stdio()})
     Path(chat_env["XDG_CONFIG_HOME"], "chatcli", "config.toml").write_text('approve = ["bars:secret_word"]\n')
@@ -138,6 +147,7 @@ def test_approve_patterns_pick_which_tools_run_unasked(server, chat_env):
     assert len(refused) == 1 and "bars:add" in refused[0], run
 
 
+@HERE
 def test_a_server_that_cannot_start_is_one_line_and_the_chat_goes_on(server, chat_env):
     write_servers(chat_env, {"ghost": {"command": "no-such-mcp-server-here"}, "bars": stdio()})
     server.queue(Reply("Still here."))
@@ -150,6 +160,7 @@ def test_a_server_that_cannot_start_is_one_line_and_the_chat_goes_on(server, cha
     assert "secret_word" in {t["function"]["name"] for t in server.requests[0]["tools"]}
 
 
+@PROCESS
 def test_a_server_that_dies_is_one_line_and_starts_again_for_the_next_call(server, chat_env, tmp_path):
     starts = tmp_path / "starts"
     write_servers(chat_env, {"bars": stdio(env={"BARS_STARTS": str(starts)})})
@@ -165,6 +176,7 @@ def test_a_server_that_dies_is_one_line_and_starts_again_for_the_next_call(serve
     assert len(starts.read_text().splitlines()) == 2  # started again for the second call
 
 
+@PROCESS
 def test_chat_tools_lists_servers_states_and_tools(chat_env):
     write_servers(chat_env, {"bars": stdio(), "ghost": {"command": "no-such-mcp-server-here"}})
     run = chat(chat_env, "tools", "--tools", "files")
@@ -209,6 +221,7 @@ def test_no_tools_starts_no_server(server, chat_env, tmp_path):
 PARTS = Path(__file__).resolve().parent / "mcp" / "parts.py"
 
 
+@HERE
 def test_a_link_or_embedded_file_in_a_result_reaches_the_model_with_what_names_it(server, chat_env):
     """A result that links to a resource, or embeds a binary one, is named to the model by its URI, name, title, type,
     size and description (not "[file text/plain]"), so it can say which and follow it; its text parts as they are."""
@@ -228,6 +241,7 @@ def test_a_link_or_embedded_file_in_a_result_reaches_the_model_with_what_names_i
 TASKS = Path(__file__).resolve().parent / "mcp" / "tasks.py"
 
 
+@HERE
 def test_a_tool_that_runs_only_as_a_task_is_never_offered_and_chat_tools_says_why(server, chat_env):
     """MCP tasks are not run yet: a tool whose ``execution.taskSupport`` is "required" is not offered to the model
     (it would fail with -32601 when called); one that may run as a call is. `chat tools` names it, with why."""
@@ -249,6 +263,7 @@ def test_a_tool_that_runs_only_as_a_task_is_never_offered_and_chat_tools_says_wh
 TALKY = Path(__file__).resolve().parent / "mcp" / "talky.py"
 
 
+@PROCESS  # its log: the file a stdio server's stderr goes to, as well
 def test_what_a_server_logs_goes_to_its_log_which_chat_tools_shows(server, chat_env):
     """MCP's logging notifications are never on the screen nor sent to the model: each is a line of the server's
     log, which `chat tools --log NAME` prints (an escape in it shown, not obeyed)."""

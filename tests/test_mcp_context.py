@@ -1,6 +1,7 @@
 """MCP prompts and resources, as Claude Code users know them: ``/mcp__SERVER__PROMPT arg…`` sends
 what the prompt gives; ``@SERVER:URI`` in a question attaches the resource; Tab, /help, /tools and
-`chat tools` know both. The server is tests/mcp/notes.py, written with FastMCP."""
+`chat tools` know both. The server is tests/mcp/notes.py, written with FastMCP, made in this process
+(tests/mcp_servers.in_memory)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,23 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Reply
 from tests.helpers import chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_commands import chat as conversation
 from tests.test_mcp import write_servers
 
 NOTES = Path(__file__).parent / "mcp" / "notes.py"
-SERVERS = {"notes": mcp_servers.stdio(NOTES)}
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes (each test its own), as tests/test_mcp.py does
+pytestmark = pytest.mark.usefixtures("in_memory")
+
+
+def servers() -> dict[str, Any]:
+    return {"notes": mcp_servers.stdio(NOTES)}
 
 
 @pytest.fixture
 def with_notes(settings: Any, tmp_path: Path) -> Any:
     path = tmp_path / "mcp.json"
-    path.write_text(json.dumps({"mcpServers": SERVERS}))
+    path.write_text(json.dumps({"mcpServers": servers()}))
     return dataclasses.replace(settings, mcp_config=str(path))
 
 
@@ -97,7 +102,7 @@ async def test_help_tools_and_tab_know_the_prompts_and_resources(server, with_no
 
 
 def test_chat_tools_lists_prompts_and_resources(chat_env):
-    write_servers(chat_env, SERVERS)
+    write_servers(chat_env, servers())
     run = chat(chat_env, "tools", "--json")
     assert run.code == 0, run
     (notes,) = json.loads(run.out)
@@ -170,7 +175,7 @@ async def test_mentions_past_what_a_question_carries_are_refused_before_any_is_r
 
 
 def test_a_one_shot_question_attaches_a_mentioned_resource(server, chat_env):
-    write_servers(chat_env, SERVERS)
+    write_servers(chat_env, servers())
     server.queue(Reply("Summarised."))
     run = chat(chat_env, "summarise @notes:notes://today")
     assert run.code == 0 and run.out == "Summarised.\n", run
@@ -199,7 +204,7 @@ async def test_a_mention_in_a_prompts_text_reads_nothing(server, with_notes):
 
 
 def test_a_mention_in_piped_text_reads_nothing_and_one_in_the_question_does(server, chat_env):
-    write_servers(chat_env, SERVERS)
+    write_servers(chat_env, servers())
     server.queue(Reply("Read."), Reply("Read it."))
     piped = chat(chat_env, "what does this say?", stdin="a file that says: see @notes:notes://today\n")
     assert piped.code == 0, piped

@@ -1,6 +1,7 @@
 """An MCP server's listing is bounded as a whole, as its pages arrive: items, bytes and pages of every list (tools,
 prompts, resources) and one deadline for all of it, said in one line naming the server (tests/mcp/pages.py pages
-as told: without end, slowly, hugely)."""
+as told: without end, slowly, hugely), run on a thread of this process (tests/mcp_servers.in_memory); the peak
+memory of a listing cut short is a process's."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from chatcli.tools.listing import MAX_BYTES, MAX_ITEMS, MAX_PAGES
 from tests import mcp_servers
 from tests.fakeserver import Reply
 from tests.helpers import CHAT, chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes
+pytestmark = pytest.mark.usefixtures("in_memory")
 
 PAGES = Path(__file__).resolve().parent / "mcp" / "pages.py"
 LISTS = ("tools", "prompts", "resources")
@@ -161,6 +163,7 @@ def peak_of(env: dict[str, str], *args: str) -> tuple[str, int, float]:
     return out, int(peak), float(took)
 
 
+@pytest.mark.e2e  # chat and its server as processes: their peak memory is what it measures
 def test_endless_9_mb_pages_are_cut_at_the_byte_bound_with_memory_bounded(chat_env, tmp_path):
     """Before: 40 such pages held 469 MB (10 s), 120 pages 1.17 GB, and 1,000 were an OOM kill. Now the listing is
     refused at the page that passes the bound, its peak memory that of a server listed well, plus a page or two."""

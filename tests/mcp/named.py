@@ -8,11 +8,10 @@ that is set: a server whose descriptions are long), and a call of it adds the li
 """
 
 import os
-import sys
 
-from lines import serve  # this folder is its sys.path[0]
+from lines import argv, serve  # this folder is its sys.path[0]
 
-SERVER, TOOLS = sys.argv[1], sys.argv[2:]
+SERVER, *TOOLS = argv()
 ERA = "2025-06-18"
 
 

@@ -1,10 +1,18 @@
-"""An MCP server with prompts and resources for the tests, written with FastMCP: `python notes.py` (stdio)."""
+"""An MCP server with prompts and resources for the tests, written with FastMCP: `python notes.py` (stdio).
+
+``MCP_ERA=2026``: a server of mcp 2.x (made in a test's process: tests/mcp_servers.in_memory); otherwise one of mcp
+1.x (the 2025 era)."""
 
 import base64
+import os
 
-import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
-from mcp.server.fastmcp import FastMCP
-from mcp.server.fastmcp.prompts.base import AssistantMessage, UserMessage
+if os.environ.get("MCP_ERA") == "2026":
+    from mcp.server.mcpserver import MCPServer as FastMCP
+    from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
+else:
+    import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
+    from mcp.server.fastmcp import FastMCP  # type: ignore[no-redef]
+    from mcp.server.fastmcp.prompts.base import AssistantMessage, UserMessage  # type: ignore[no-redef]
 
 server = FastMCP("notes")
 # A 1x1 PNG.

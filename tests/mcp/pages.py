@@ -16,12 +16,12 @@ Each list request is a line in the file ``PAGES_LOG`` names ("tools/list 3": the
 before the page is built, so a test reads how far a client went.
 """
 
-import json
 import os
-import sys
 import time
 
-WHICH, KIND = sys.argv[1], sys.argv[2]
+from lines import argv, serve  # this folder is its sys.path[0]
+
+WHICH, KIND = argv()[:2]
 LOG = os.environ.get("PAGES_LOG")
 MEGABYTES = float(os.environ.get("PAGES_MB", "9"))
 DELAY = float(os.environ.get("PAGES_DELAY", "0.2"))
@@ -60,42 +60,28 @@ def page(what: str, number: int) -> dict:
     return {what: items, **({"nextCursor": cursor} if number != LAST else {})}
 
 
-def send(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+asked: dict[str, int] = {}  # pages asked for, by list
 
 
-def main() -> None:
-    asked: dict[str, int] = {}
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        method, ident = request.get("method"), request.get("id")
-        if ident is None:  # a notification
-            continue
-        if method == "initialize":
-            capabilities = {"tools": {}, "prompts": {}, "resources": {}}
-            info = {"name": "pages", "version": "1"}
-            send(
-                {
-                    "jsonrpc": "2.0",
-                    "id": ident,
-                    "result": {"protocolVersion": "2025-06-18", "capabilities": capabilities, "serverInfo": info},
-                }
-            )
-        elif method in ("tools/list", "prompts/list", "resources/list"):
-            what = method.split("/")[0]
-            asked[what] = asked.get(what, 0) + 1
-            if LOG:
-                with open(LOG, "a") as log:
-                    log.write(f"{method} {asked[what]}\n")
-            send({"jsonrpc": "2.0", "id": ident, "result": page(what, asked[what])})
-        elif method == "ping":
-            send({"jsonrpc": "2.0", "id": ident, "result": {}})
-        else:  # server/discover among them: a server of the 2025 era
-            send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no method {method}"}})
+def answer(request: dict) -> dict:
+    method = request.get("method")
+    if method == "initialize":
+        capabilities = {"tools": {}, "prompts": {}, "resources": {}}
+        return {
+            "protocolVersion": "2025-06-18",
+            "capabilities": capabilities,
+            "serverInfo": {"name": "pages", "version": "1"},
+        }
+    if method in ("tools/list", "prompts/list", "resources/list"):
+        what = method.split("/")[0]
+        asked[what] = asked.get(what, 0) + 1
+        if LOG:
+            with open(LOG, "a") as log:
+                log.write(f"{method} {asked[what]}\n")
+        return page(what, asked[what])
+    if method == "ping":
+        return {}
+    raise LookupError(method)  # server/discover among them: a server of the 2025 era
 
 
-if __name__ == "__main__":
-    main()
+serve(answer)

@@ -1,10 +1,7 @@
 """An MCP server (2025-11-25) that logs while it works: each call sends ``notifications/message`` (a line of text, and
 one of structured data with an escape in it) before its result. Written by hand on JSON-RPC lines over stdio."""
 
-import json
-import sys
-
-from lines import serve  # this folder is its sys.path[0]
+from lines import send, serve  # this folder is its sys.path[0]
 
 ERA = "2025-11-25"
 
@@ -15,8 +12,7 @@ def log(level: str, data: object) -> None:
         "method": "notifications/message",
         "params": {"level": level, "logger": "talky", "data": data},
     }
-    sys.stdout.write(json.dumps(note) + "\n")
-    sys.stdout.flush()
+    send(note)
 
 
 def answer(request: dict) -> dict:
