@@ -74,18 +74,15 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     from chatcli.ui.output import terminal_console
 
     console = terminal_console(out)
+
+    def line(text: str, style: str = "dim") -> None:  # stored text: shown, never read as markup or obeyed
+        console.print(neutralise(text), style=style, markup=False, highlight=False)
+
     info = transcript.info
-    console.print(
-        neutralise(" ".join((info.title or info.thread_id).split())), style="bold", markup=False, highlight=False
-    )
-    console.print(
-        neutralise(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else "")),
-        style="dim",
-        markup=False,
-        highlight=False,
-    )
+    line(" ".join((info.title or info.thread_id).split()), "bold")
+    line(f"thread {info.thread_id}" + (f" · {info.model}" if info.model else ""))
     if transcript.system:
-        console.print(f"system: {neutralise(transcript.system)}", style="dim", markup=False, highlight=False)
+        line(f"system: {transcript.system}")
     from chatcli.core.events import ToolCall, ToolResult
     from chatcli.ui.toolblocks import call_block, result_block
 
@@ -95,7 +92,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
         if record["role"] == "tool":
             call = ToolCall(record["tool_call_id"], record["name"], record.get("label") or record["name"], None, None)
             result = ToolResult(call, record["status"], record["content"], record.get("seconds") or 0.0)
-            console.print(result_block(result), style="dim", markup=False, highlight=False)
+            line(result_block(result))
             after_tools = True
             continue
         if not (record["role"] == "assistant" and after_tools):
@@ -108,16 +105,16 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
             thought = " ".join(record["reasoning"].split())
             if not thinking and len(thought) > 90:
                 thought = thought[:89] + "… (--thinking shows it all)"
-            console.print(neutralise(f"thought: {thought}"), style="dim", markup=False, highlight=False)
+            line(f"thought: {thought}")
         if record["content"]:
             show(console.file, render_markdown(neutralise(record["content"]), console))
         for item in record.get("attachments", []):
-            console.print(neutralise(f"attached: {attachment_line(item)}"), style="dim", markup=False, highlight=False)
+            line(f"attached: {attachment_line(item)}")
         for call in record.get("tool_calls", []):
             shown = ToolCall(call["id"], call["name"], call["name"], None, call["arguments"])
-            console.print(call_block(shown), style="dim", markup=False, highlight=False)
+            line(call_block(shown))
         if record.get("interrupted"):
-            console.print(f"[answer incomplete: {record['interrupted']}]", style="yellow", markup=False)
+            line(f"[answer incomplete: {record['interrupted']}]", "yellow")
 
 
 def _flat(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[tuple[int, int]]]:
