@@ -8,7 +8,6 @@ leave. The prompt loop runs in-process on prompt-toolkit's pipe input, as keys t
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -29,7 +28,7 @@ async def _run(settings, keys_text: str, until: str | None = None) -> tuple[str,
     from chatcli.ui import prompt
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.prompt_session import make_session
-    from tests.helpers import Captured
+    from tests.helpers import Captured, eventually_async
 
     out, err = Captured(), Captured()
     with create_pipe_input() as keys:
@@ -38,10 +37,11 @@ async def _run(settings, keys_text: str, until: str | None = None) -> tuple[str,
         repl = asyncio.create_task(
             prompt.run_repl(Chat(settings), Opening("cafe0001"), PlainOutput(out, err), session=session)
         )
-        deadline = time.monotonic() + WAIT
-        while not repl.done() and (until is None or until not in out.getvalue() + err.getvalue()):
-            assert time.monotonic() < deadline, (out.getvalue(), err.getvalue())
-            await asyncio.sleep(0.05)
+        await eventually_async(
+            lambda: repl.done() or (until is not None and until in out.getvalue() + err.getvalue()),
+            f"the prompt to end or show {until!r}",
+            WAIT,
+        )
         ended = repl.done()
         if not ended:
             keys.send_text("\x04")

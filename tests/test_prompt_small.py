@@ -72,11 +72,8 @@ async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settin
     assert _completions(completer, "/model ") == []  # nothing yet, at once
     assert time.monotonic() - started < 0.5
     slow.set()
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if _completions(completer, "/model "):
-            break
-    assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]
+    listed = await eventually_async(lambda: _completions(completer, "/model "), "the models to be offered", 5)
+    assert listed == ["gpt-fake", "llama-3", "qwen"]
     assert _completions(completer, "/model ll") == ["llama-3"]
     server.models = ["other"]
     assert _completions(completer, "/model ") == ["gpt-fake", "llama-3", "qwen"]

@@ -11,7 +11,7 @@ import pytest
 
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat
+from tests.helpers import chat, eventually_async
 from tests.test_commands import chat as conversation
 from tests.test_mcp import BARS, write_servers
 
@@ -67,8 +67,7 @@ async def test_a_stop_during_a_tool_call_says_the_call_was_cancelled(settings, s
     settings = dataclasses.replace(settings, tools=("shell",), approve_all=True)
     async with conversation(settings, "stop") as c:
         turn = asyncio.create_task(c.ask("wait a while"))
-        while not started.exists():
-            await asyncio.sleep(0.02)
+        await eventually_async(started.exists, "the command to start")
         turn.cancel()
         with pytest.raises(asyncio.CancelledError):
             await turn

@@ -13,6 +13,7 @@ import pytest
 
 from chatcli.errors import ModelError, UsageError
 from tests.fakeserver import Fault, Reply
+from tests.helpers import eventually_async
 from tests.test_commands import Chat, chat
 from tests.test_prompt_pty import assistant_messages, user_messages
 
@@ -161,8 +162,7 @@ async def test_stopping_a_retry_keeps_the_part_that_arrived(settings, server):
         await two_turns(c)
         server.queue(Reply(words, delay=0.05))
         task = asyncio.create_task(c.run("/retry"))
-        while "w03" not in c.out.getvalue():
-            await asyncio.sleep(0.02)
+        await eventually_async(lambda: "w03" in c.out.getvalue(), "w03 to be shown")
         task.cancel()
         try:
             await task
