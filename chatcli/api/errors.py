@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _StarletteJSON
 from starlette.exceptions import HTTPException
 
-from chatcli.errors import AlreadyDone, ExitStatus, NoThread
+from chatcli.errors import AlreadyDone, ChatError, ExitStatus, NoThread
 from chatcli.text import json_text
 
 
@@ -71,8 +71,12 @@ def field_problem(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first.get('msg', 'not valid')}"
 
 
-def install(app: FastAPI) -> None:
-    """Make FastAPI's own errors the documented error object."""
+def install(app: FastAPI, settings: Any) -> None:
+    """Make chat's failures and FastAPI's own errors the documented error object."""
+
+    @app.exception_handler(ChatError)
+    async def chat_error(_request: Request, exc: ChatError) -> Any:
+        return failed(exc, settings)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Any:

@@ -9,7 +9,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Mapping
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -26,9 +26,9 @@ from chatcli.core.events import Logged
 from chatcli.errors import ChatError, UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.inbox import Answers
-from chatcli.service.running import Running
 
 if TYPE_CHECKING:
+    from chatcli.service.chat import Chat
     from chatcli.service.thread import Thread
 
 EVENT_STREAM = "text/event-stream"
@@ -144,18 +144,16 @@ def create_app(
     ``answerer``: what answers the threads (chatcli.service.answerer): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``). ``environ``: the variables of
     the run (the background replies it starts get them)."""
+    from chatcli.api.errors import install
     from chatcli.service.chat import Chat
 
-    state: dict[str, Any] = {}
     chat = Chat(settings, answerer, Logged("chat serve"), environ)  # this app's: its stop stops its turns, no other's
-    running = chat.running
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with chat:  # stopping: the answers still running end as on Ctrl-C, kept, before the store closes
             # MCP servers start when used, and stop after worker_idle seconds without a call.
             await chat.open(idle=settings.worker_idle)
-            state["engine"] = chat
             yield
 
     app = FastAPI(
@@ -165,31 +163,16 @@ def create_app(
         lifespan=lifespan,
         default_response_class=JSONResponse,
     )
-
     app.add_middleware(Guard, allowed=allowed, token=token, owner=owner, proxies=proxies)
-    from chatcli.api.errors import install
-
-    install(app)
-
-    @app.exception_handler(ChatError)
-    async def chat_error(_request: Request, exc: ChatError) -> JSONResponse:
-        from chatcli.api.errors import failed
-
-        response: JSONResponse = failed(exc, settings)
-        return response
-
-    _thread_routes(app, state, running)
-    _turn_routes(app, state, settings, running)
-    _compaction_route(app, state, settings, running)
-    _command_routes(app, state, settings, running)
+    install(app, settings)
+    _thread_routes(app, chat)
+    _turn_routes(app, chat)
+    _command_routes(app, chat)
     return app
 
 
-def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> None:
-    """The routes that read and delete threads, on ``app`` whose engine is ``state["engine"]`` once started."""
-
-    def threads() -> Any:
-        return state["engine"].threads()
+def _thread_routes(app: FastAPI, chat: Chat) -> None:
+    """The routes that read, delete and compact threads (the requests come once ``chat`` is open)."""
 
     @app.get("/", include_in_schema=False)
     async def index() -> dict[str, str]:
@@ -198,7 +181,7 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
 
     @app.get("/v1/threads", summary="The threads, most recently used first: the records of `chat threads --json`")
     async def list_threads() -> list[dict[str, Any]]:
-        return [row.as_dict() for row in await threads().list()]
+        return [row.as_dict() for row in await chat.threads().list()]
 
     @app.get(
         "/v1/inbox",
@@ -208,12 +191,12 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
         ),
     )
     async def inbox() -> list[dict[str, Any]]:
-        return [row.as_dict() for row in await threads().waiting()]
+        threads: Any = chat.threads()
+        return [row.as_dict() for row in await threads.waiting()]
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
-        exported: dict[str, Any] = await threads().export_json(wanted)
+        exported: dict[str, Any] = await chat.threads().export_json(await _existing(chat, thread_id))
         return exported
 
     @app.get(
@@ -221,22 +204,37 @@ def _thread_routes(app: FastAPI, state: dict[str, Any], running: Running) -> Non
         summary="A thread's tree: every question and answer it had, as `chat tree ID --json` gives it",
     )
     async def thread_tree(thread_id: str) -> dict[str, Any]:
-        chat = state["engine"]
-        wanted = (await chat.find(thread_id, exists=True)).thread_id
-        thread: Thread = await chat.thread(wanted, listener=Logged("chat serve"))
+        thread = await chat.thread(await _existing(chat, thread_id), listener=Logged("chat serve"))
         return (await thread.tree()).json()
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        wanted = (await state["engine"].find(thread_id, exists=True)).thread_id
-        await state["engine"].delete(wanted)  # an answer running on it here ends first, then the thread goes for good
+        await chat.delete(await _existing(chat, thread_id))  # an answer running on it here ends first
+
+    @app.post(
+        "/v1/threads/{thread_id}/compact",
+        summary=(
+            "Fold every turn of a thread but the last into a summary sent in their place: `chat compact ID --json` "
+            "(nothing is deleted; /undo at the prompt takes it back)"
+        ),
+        response_model=Compaction,
+        responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
+    )
+    async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
+        """A client that leaves stops it (nothing is folded), as do a delete of the thread and the server's stop."""
+        from chatcli.api.compacting import compact_thread
+
+        wanted = await _existing(chat, thread_id, own=True)  # a graph's thread is refused, as at the command line
+
+        async def compacted() -> Any:
+            thread = await chat.thread(wanted, listener=Logged("chat serve"))
+            return (await compact_thread(thread, asked.focus if asked is not None else None))[1]
+
+        return await _connected(chat, request, compacted(), wanted)
 
 
-def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
-    """The routes that ask in a thread and answer what it waits on, on ``app`` whose engine is ``state["engine"]``."""
-
-    def threads() -> Any:
-        return state["engine"].threads()
+def _turn_routes(app: FastAPI, chat: Chat) -> None:
+    """The routes that ask in a thread and answer what it waits on."""
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
@@ -251,35 +249,21 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
         from chatcli.content.attachments import check_count, from_bytes
         from chatcli.service.opening import ThreadSetup
 
-        engine = state["engine"]
         check_count(len(message.attachments))  # before any is decoded (the service checks them whole)
         files = tuple(from_bytes(item.name, _base64(item)) for item in message.attachments)
+        role = read_role(chat.settings.roles_dir, message.role)
         setup = ThreadSetup(
-            system=message.system,
-            role=read_role(settings.roles_dir, message.role),
-            model=message.model or None,
-            attachments=files,
-            at=message.at,
+            system=message.system, role=role, model=message.model or None, attachments=files, at=message.at
         )
-
-        opening = await engine.find(thread_id, setup=setup)
-        wanted = opening.thread_id
-
-        @asynccontextmanager
-        async def opened(listener: Any) -> AsyncIterator[Any]:
-            yield await engine.thread(opening, setup=setup, listener=listener)
-
-        return await _answer(
-            running,
-            request,
-            Turn(
-                opened,
-                lambda c: c.send(message.content, list(files), mentions=message.content),
-                settings,
-                _streams(request),
-                thread_id=wanted,
-            ),
+        opening = await chat.find(thread_id, setup=setup)
+        turn = Turn(
+            lambda listener: chat.thread(opening, setup=setup, listener=listener),
+            lambda c: c.send(message.content, list(files), mentions=message.content),
+            chat.settings,
+            _streams(request),
+            thread_id=opening.thread_id,
         )
+        return await _answer(chat, request, turn)
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",
@@ -290,64 +274,28 @@ def _turn_routes(app: FastAPI, state: dict[str, Any], settings: Settings, runnin
         responses=ANSWERS,
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
-        engine = state["engine"]
         given = Answers(approval.decisions, approval.answers)
-        opening = await engine.find(thread_id)  # the thread's whole id: what a delete of it stops
-        thread_id = opening.thread_id
+        opening = await chat.find(thread_id)  # the thread's whole id: what a delete of it stops
 
-        @asynccontextmanager
-        async def opened(listener: Any) -> AsyncIterator[Any]:
+        async def opened(listener: Any) -> Thread:
             from chatcli.service.outcome import waits_on
 
-            conversation = await engine.thread(opening, listener=listener)
+            thread = await chat.thread(opening, listener=listener)
             # Before the turn: an answer that does not fit changes nothing.
-            for pending in await waits_on(conversation, approval.decisions):
+            for pending in await waits_on(thread, approval.decisions):
                 if pending.elicitation is not None:
                     given.elicited(pending.elicitation)
-            yield conversation
+            return thread
 
-        turn = Turn(
-            opened,
-            lambda c: c.resume(),
-            settings,
-            _streams(request),
-            given=given,
-            thread_id=thread_id,
-        )
-        return await _answer(running, request, turn)
+        turn = Turn(opened, lambda c: c.resume(), chat.settings, _streams(request), given, opening.thread_id)
+        return await _answer(chat, request, turn)
 
 
-def _compaction_route(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
-    """``POST /v1/threads/ID/compact`` on ``app``, whose engine is ``state["engine"]`` once it has started; a
-    client that leaves stops it (nothing is folded), as do a delete of the thread and the server's stop."""
-
-    @app.post(
-        "/v1/threads/{thread_id}/compact",
-        summary=(
-            "Fold every turn of a thread but the last into a summary sent in their place: `chat compact ID --json` "
-            "(nothing is deleted; /undo at the prompt takes it back)"
-        ),
-        response_model=Compaction,
-        responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
-    )
-    async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
-        from chatcli.api.turns import while_connected
-
-        wanted = (await state["engine"].find(thread_id, exists=True, own=True)).thread_id  # what a delete stops
-        task = running.start(_compacted(state["engine"], settings, wanted, asked), wanted)
-        await while_connected(running, task, request.is_disconnected)
-        if task.cancelled():  # the client left: nobody reads an answer
-            return Response(status_code=499)
-        return task.result()
-
-
-def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, running: Running) -> None:
-    """The commands a thread here runs (chatcli.service.commands: the list an editor is offered), listed and run on
-    ``app`` whose engine is ``state["engine"]``."""
+def _command_routes(app: FastAPI, chat: Chat) -> None:
+    """The commands a thread here runs (chatcli.service.commands: the list an editor is offered), listed and run."""
 
     @app.get("/v1/commands", summary="The commands a thread here runs: what an editor is offered", response_model=None)
     async def list_commands() -> list[Offered]:
-        chat = state["engine"]
         return [
             Offered(name=c.name.removeprefix("/"), description=how.description, input=how.input, answers=how.answers)
             for c, how in chat.commands().offered(chat.backend.can, chat.toolbox)
@@ -362,74 +310,55 @@ def _command_routes(app: FastAPI, state: dict[str, Any], settings: Settings, run
         responses={**ANSWERS, 200: {"model": CommandDone | Answer, "description": "What it did, or the answer."}},
     )
     async def post_command(thread_id: str, request: Request, asked: CommandRequest = Body()) -> Any:
-        from chatcli.service.command_runs import Said
         from chatcli.service.commands import run_offered
 
-        chat = state["engine"]
         name = asked.command.strip()
         command = chat.commands().get("/" + name.removeprefix("/")) if name.isprintable() else None
         if command is None or command.editor is None:
             raise UsageError(f"no command {name[:40]!r} here", hint="GET /v1/commands lists them")
-        wanted = (await chat.find(thread_id, exists=True)).thread_id
+        wanted, given = await _existing(chat, thread_id), asked.input.strip()
         if command.editor.answers:
-
-            @asynccontextmanager
-            async def opened(listener: Any) -> AsyncIterator[Any]:
-                yield await chat.thread(wanted, listener=listener)
-
-            turn = Turn(
-                opened,
-                lambda c: run_offered(chat, c, command, asked.input.strip()),
-                settings,
-                _streams(request),
-                thread_id=wanted,
-            )
-            return await _answer(running, request, turn)
+            opened = lambda listener: chat.thread(wanted, listener=listener)  # noqa: E731
+            turn = Turn(opened, lambda c: run_offered(chat, c, command, given), chat.settings, _streams(request))
+            turn.thread_id = wanted
+            return await _answer(chat, request, turn)
 
         async def said() -> CommandDone:
             thread = await chat.thread(wanted, listener=Logged("chat serve"))
-            done = await run_offered(chat, thread, command, asked.input.strip())
-            assert isinstance(done, Said)
+            done: Any = await run_offered(chat, thread, command, given)
+            job = done.job.id if done.job is not None else None
             return CommandDone(
-                thread_id=wanted,
-                command=command.name,
-                said=done.line,
-                model=done.model,
-                forked=done.forked,
-                job=done.job.id if done.job is not None else None,
+                thread_id=wanted, command=command.name, said=done.line, model=done.model, forked=done.forked, job=job
             )
 
-        from chatcli.api.turns import while_connected
-
-        task = running.start(said(), wanted)  # a delete of the thread, or the server's stop, stops it first
-        await while_connected(running, task, request.is_disconnected)
-        if task.cancelled():  # the client left: nobody reads what it did
-            return Response(status_code=499)
-        return task.result()
+        return await _connected(chat, request, said(), wanted)  # a delete of the thread, or the server's stop, stops it
 
 
-async def _compacted(engine: Any, settings: Settings, thread_id: str, asked: CompactRequest | None) -> Any:
-    """Compact the thread ``thread_id`` names with its own model: the ``Compaction`` object, or the error object
-    (404 for no such thread; a graph's thread, or nothing to fold, is a usage error, as at the command line)."""
-    from chatcli.api.compacting import compact_thread
-
-    conversation = await engine.thread(thread_id, exists=True, own=True, listener=Logged("chat serve"))
-    try:
-        return (await compact_thread(conversation, asked.focus if asked is not None else None))[1]
-    except ChatError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - what no ChatError says: the error object all the same (500)
-        from chatcli.api.errors import failed
-
-        response: JSONResponse = failed(exc, settings)
-        return response
+async def _existing(chat: Chat, thread_id: str, own: bool = False) -> str:
+    """The whole id of the thread ``thread_id`` names (404 for none; ``own``: a graph's is refused)."""
+    return (await chat.find(thread_id, exists=True, own=own)).thread_id
 
 
-async def _answer(running: Running, request: Request, turn: Turn) -> Any:
+async def _connected(chat: Chat, request: Request, work: Coroutine[Any, Any, Any], thread_id: str) -> Any:
+    """``work`` on thread ``thread_id``, stopped by a client that leaves (nobody reads what it did: 499)."""
+    from chatcli.api.errors import failed
+    from chatcli.api.turns import while_connected
+
+    task = chat.running.start(work, thread_id)
+    await while_connected(chat.running, task, request.is_disconnected)
+    if task.cancelled():
+        return Response(status_code=499)
+    failure = task.exception()
+    if failure is not None and not isinstance(failure, ChatError):  # the error object all the same (500)
+        return failed(failure, chat.settings)
+    return task.result()
+
+
+async def _answer(chat: Chat, request: Request, turn: Turn) -> Any:
     if turn.stream:
-        events = stream_events(running, turn)
+        events = stream_events(chat.running, turn)
         return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
-    status, final = await run_to_end(running, turn, request.is_disconnected)
+    status, final = await run_to_end(chat.running, turn, request.is_disconnected)
     return JSONResponse(final, status)
 
 

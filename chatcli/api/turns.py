@@ -73,7 +73,7 @@ class HttpListener(JsonEvents):
 class Turn:
     """A turn to run for a request: how to open its conversation and what to do in it."""
 
-    open: Callable[[HttpListener], Any]  # an async context manager giving the Thread
+    open: Callable[[HttpListener], Awaitable[Thread]]  # the thread, heard by the listener
     work: Callable[[Thread], Awaitable[Any]]
     settings: Settings
     stream: bool
@@ -87,10 +87,9 @@ class Turn:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
         output = HttpListener(self._objects, self.err, lines=self.stream, given=self.given)
         try:
-            async with self.open(output) as conversation:
-                output.model = conversation.model_name
-                output.thread_id = conversation.thread_id
-                await self.work(conversation)
+            conversation = await self.open(output)
+            output.model, output.thread_id = conversation.model_name, conversation.thread_id
+            await self.work(conversation)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
