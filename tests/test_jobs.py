@@ -415,20 +415,25 @@ def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
         watcher.kill()
 
 
-@process
-def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends(server, chat_env, start):
+@here
+def test_bg_at_the_prompt_frees_it_at_once_and_says_above_it_when_the_reply_ends(server, chat_env):
+    from tests.doors.prompt import Typed
+
     gate = threading.Event()
     server.queue(held("Behind", " your back.", gate))
-    repl = start("--thread", "bgprompt")
-    at = repl.say("/bg -tell me a story")  # a question that starts like a flag is still a question
-    repl.wait_for("answering in the background as job", after=at)
-    repl.wait_prompt()
-    job = state(chat_env, "bgprompt", "running", chars=len("Behind"))
-    assert job["question"] == "-tell me a story"
-    gate.set()
-    repl.wait_for(f"background reply {job['id']} done: chat attach {job['id']}", after=at, timeout=60)
-    eventually(lambda: not os.path.exists(f"/proc/{job['pid']}"), "the job's process to end and be reaped")
-    assert "chat: background reply" not in repl.text[at:], repl.text[at:]  # said once, by the prompt, not the job too
+    typed = Typed(chat_env, ["--thread", "bgprompt"])
+    try:
+        said = "\n".join(typed.say("/bg -tell me a story"))  # a question that starts like a flag is still a question
+        assert "answering in the background as job" in said, typed
+        job = state(chat_env, "bgprompt", "running", chars=len("Behind"))
+        assert job["question"] == "-tell me a story"
+        gate.set()
+        done = f"background reply {job['id']} done: chat attach {job['id']}"
+        eventually(lambda: done in typed.text, "the prompt to say the reply ended", 60)
+        assert "chat: background reply" not in typed.text, typed  # said once, by the prompt, not the job too
+    finally:
+        gate.set()
+        assert typed.leave() == 0, typed
     shown = chat(chat_env, "show", "bgprompt").out
     assert "-tell me a story" in shown and "Behind your back." in shown, shown
 
