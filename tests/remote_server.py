@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import open_local
+from tests.helpers import eventually, open_local
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "remote"
@@ -53,19 +53,17 @@ class Served:
         on after its client) has ended, so what the next test asks is the latest of its threads and requests."""
         import urllib.request
 
-        deadline = time.monotonic() + timeout
-        while True:
+        def none_busy() -> bool:
             request = urllib.request.Request(
                 f"{self.url}/threads/search",
                 data=json.dumps({"status": "busy", "limit": 1}).encode(),
                 headers={"x-api-key": KEY, "Content-Type": "application/json"},
             )
             with urllib.request.urlopen(request, timeout=10) as answer:
-                if not json.loads(answer.read()):
-                    return self
-            if time.monotonic() > deadline:
-                raise AssertionError(f"a thread of {self.url} was still busy after {timeout:.0f} s")
-            time.sleep(0.05)
+                return not json.loads(answer.read())
+
+        eventually(none_busy, f"no thread of {self.url} to be busy", timeout)
+        return self
 
     def stop(self) -> None:
         if self.process.poll() is None:
