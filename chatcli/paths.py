@@ -127,7 +127,7 @@ def build_id() -> str:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
                     todo.append(entry.path)
-                elif entry.name.endswith(".py"):
+                elif entry.name.endswith((".py", ".json")):  # (provider_table.json: code as data)
                     newest = max(newest, entry.stat().st_mtime_ns)
     sites = []
     for place in sys.path:

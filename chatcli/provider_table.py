@@ -6,16 +6,18 @@ A model is named as LangChain names it, ``provider:model``: ``anthropic:claude-s
 ``qwen3:8b``) are the OpenAI-compatible endpoint's (``name_of``; chatcli.providers reads a name strictly).
 
 How each provider behaves (building its model, sorting its errors, listing its models) is its module in
-``chatcli.providers``, which reads its row here. Adding a provider is its row here, its module
+``chatcli.providers``, which reads its row here. Adding a provider is its row in provider_table.json, its module
 (chatcli/providers/NAME.py), its extra in pyproject.toml, and its fake server with its line in tests/providers.py:
 tests/test_provider_registry.py fails until they agree.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 _NONE: Mapping[str, str] = MappingProxyType({})
 
@@ -29,13 +31,14 @@ class ProviderInfo:
     wire: str  # what its server speaks, for messages: "Anthropic Messages"
     package: str  # the LangChain integration's import name ("" for one chat always has); missing: the extra is named
     extra: str  # chatcli-langgraph[extra] installs it
-    key_var: str | None  # the key variable chat reads and hands the client
-    url_var: str | None  # the base-URL variable chat reads and hands the client
     default_url: str
     example: str  # a model name, for help texts
+    key_var: str | None = None  # the key variable chat reads and hands the client
+    url_var: str | None = None  # the base-URL variable chat reads and hands the client
     prices: str = ""  # genai-prices' provider id; "" for models that run on the user's machine
     needs_key: bool = True
-    retries: bool = True  # its client retries a failed call CHATCLI_MAX_RETRIES times (said in the line)
+    # Its client retries a failed call CHATCLI_MAX_RETRIES times (said in the line); the ollama client tries once.
+    retries: bool = True
     # The modules of its client (its SDK, its LangChain integration): their exceptions are this provider's, and
     # tests/test_provider_registry.py reads their sources for the variables they read.
     clients: tuple[str, ...] = ()
@@ -46,242 +49,39 @@ class ProviderInfo:
     # Other names its SDK reads the key under, after ``key_var`` and in its order (Google's: GEMINI_API_KEY).
     key_aliases: tuple[str, ...] = ()
     harmless: tuple[str, ...] = ()  # the other variables they read: logging, regions, versions, test switches
-    # Prefixes of variables that belong to it, which a shell command never sees (chatcli.tools.builtin).
+    # Prefixes of variables that belong to it, which a shell command never sees (chatcli.tools.builtin). Ollama's
+    # are none: OLLAMA_HOST stays (the ollama command in a shell needs it; its key is withheld as every *_KEY is).
     prefixes: tuple[str, ...] = ()
     # Why a reply ended, in its own words, to OpenAI's (stop, length, tool_calls, content_filter).
     finish_reasons: Mapping[str, str] = field(default_factory=lambda: _NONE)
     # Content block types that carry its thinking, with the field that holds the text.
     thought_blocks: Mapping[str, str] = field(default_factory=lambda: _NONE)
-    # Words in its refusal of a request for its ``tools`` (a model that takes none).
+    # Words in its refusal of a request for its ``tools`` (a model that takes none). llama.cpp: "tools param requires
+    # --jinja flag"; vLLM: '"auto" tool choice requires --enable-auto-tool-choice'; others: an unknown field; Gemma on
+    # the Gemini API: "Function calling is not enabled for ..."; Ollama: "... does not support tools".
     tool_refusals: tuple[str, ...] = ()
 
 
-PROVIDERS: tuple[ProviderInfo, ...] = (
-    ProviderInfo(
-        "openai",
-        "OpenAI",
-        "OpenAI-compatible",
-        "",
-        "",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "https://api.openai.com/v1",
-        "gpt-4.1",
-        clients=("openai", "langchain_openai"),
-        credentials=(
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "OPENAI_API_BASE",
-            "OPENAI_ADMIN_KEY",
-            "OPENAI_ORG_ID",
-            "OPENAI_ORGANIZATION",
-            "OPENAI_PROJECT_ID",
-            "OPENAI_CUSTOM_HEADERS",
-            "OPENAI_PROXY",
-            "OPENAI_WEBHOOK_SECRET",
-            "AZURE_OPENAI_API_KEY",
-            "AZURE_OPENAI_AD_TOKEN",
-            "AZURE_OPENAI_ENDPOINT",
-            "AWS_BEARER_TOKEN_BEDROCK",
-            "AWS_BEDROCK_BASE_URL",
-        ),
-        harmless=(
-            "OPENAI_API_TYPE",
-            "OPENAI_API_VERSION",
-            "OPENAI_LOG",
-            "LANGCHAIN_OPENAI_TCP_KEEPALIVE",
-            "LC_OUTPUT_VERSION",
-            "DEFER_PYDANTIC_BUILD",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "GOOGLE_CLOUD_LOCATION",
-            "GOOGLE_CLOUD_PROJECT",
-        ),
-        prefixes=("OPENAI_", "AZURE_OPENAI_", "OPENROUTER_", "AWS_BEDROCK"),
-        # llama.cpp: "tools param requires --jinja flag"; vLLM: '"auto" tool choice requires
-        # --enable-auto-tool-choice'; others: an unknown field.
-        tool_refusals=(
-            "tool_choice",
-            "tool choice",
-            "tools param",
-            "requires",
-            "unknown field",
-            "unrecognized",
-            "extra inputs",
-        ),
-    ),
-    ProviderInfo(
-        "anthropic",
-        "Anthropic",
-        "Anthropic Messages",
-        "langchain_anthropic",
-        "anthropic",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "https://api.anthropic.com",
-        "anthropic:claude-sonnet-4-6",
-        prices="anthropic",
-        clients=("anthropic", "langchain_anthropic"),
-        credentials=(
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_AUTH_TOKEN",
-            "ANTHROPIC_BASE_URL",
-            "ANTHROPIC_API_URL",
-            "ANTHROPIC_PROXY",
-            "ANTHROPIC_CUSTOM_HEADERS",
-            "ANTHROPIC_ENVIRONMENT_KEY",
-            "ANTHROPIC_FOUNDRY_API_KEY",
-            "ANTHROPIC_FOUNDRY_BASE_URL",
-            "ANTHROPIC_FOUNDRY_RESOURCE",
-            "ANTHROPIC_BEDROCK_BASE_URL",
-            "ANTHROPIC_BEDROCK_MANTLE_BASE_URL",
-            "ANTHROPIC_VERTEX_BASE_URL",
-            "ANTHROPIC_GOOGLE_CLOUD_BASE_URL",
-            "ANTHROPIC_WEBHOOK_SIGNING_KEY",
-            "ANTHROPIC_WORK_SECRET",
-            "AWS_BEARER_TOKEN_BEDROCK",
-        ),
-        harmless=(
-            "ANTHROPIC_LOG",
-            "ANTHROPIC_OPEN_TELEMETRY",
-            "ANTHROPIC_OPEN_TELEMETRY_PROPAGATION",
-            "ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE",
-            "ANTHROPIC_OPEN_TELEMETRY_TRACES_MAX_CONTENT_BYTES",
-            "ANTHROPIC_GOOGLE_CLOUD_LOCATION",
-            "ANTHROPIC_GOOGLE_CLOUD_PROJECT",
-            "ANTHROPIC_GOOGLE_CLOUD_WORKSPACE_ID",
-            "ANTHROPIC_VERTEX_PROJECT_ID",
-            "CLOUD_ML_REGION",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "GOOGLE_CLOUD_PROJECT",
-            "APPDATA",
-            "DEFER_PYDANTIC_BUILD",
-        ),
-        prefixes=("ANTHROPIC_", "CLAUDE_"),
-        finish_reasons=MappingProxyType(
-            {
-                "end_turn": "stop",
-                "stop_sequence": "stop",
-                "pause_turn": "stop",
-                "max_tokens": "length",
-                "model_context_window_exceeded": "length",
-                "tool_use": "tool_calls",
-                "refusal": "content_filter",
-            }
-        ),
-        thought_blocks=MappingProxyType({"thinking": "thinking"}),
-    ),
-    ProviderInfo(
-        "google_genai",
-        "Gemini",
-        "Gemini API",
-        "langchain_google_genai",
-        "google",
-        "GOOGLE_API_KEY",
-        "GOOGLE_GEMINI_BASE_URL",
-        "https://generativelanguage.googleapis.com",
-        "google_genai:gemini-2.5-flash",
-        prices="google",
-        clients=("google.genai", "langchain_google_genai"),
-        credentials=(
-            "GOOGLE_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_GENAI_API_KEY",
-            "GOOGLE_GENAI_ACCESS_TOKEN",
-            "GOOGLE_GEMINI_BASE_URL",
-            "GOOGLE_VERTEX_BASE_URL",
-            "GOOGLE_GENAI_DEFAULT_HEADERS",
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            "GOOGLE_GENAI_USE_VERTEXAI",
-            "GOOGLE_GENAI_USE_ENTERPRISE",
-            "GOOGLE_GENAI_HTTP_CLIENT",
-            "GOOGLE_GENAI_REPLAYS_DIRECTORY",
-        ),
-        key_aliases=("GEMINI_API_KEY",),
-        harmless=(
-            "GOOGLE_CLOUD_LOCATION",
-            "GOOGLE_CLOUD_PROJECT",
-            "GOOGLE_GENAI_API_VERSION",
-            "GOOGLE_GENAI_CLIENT_MODE",
-            "GOOGLE_GENAI_DEBUG",
-            "GOOGLE_GENAI_REPLAY_ID",
-            "GOOGLE_GENAI_RUN_GEMINI_ONLY_IN_API_MODE",
-            "GOOGLE_GENAI_RUN_VERTEX_ONLY_IN_API_MODE",
-            "GOOGLE_GENAI_USER_PROJECT",
-            "GITHUB_ACTIONS",
-            "PYTEST_CURRENT_TEST",
-            "UNITTEST_ON_FORGE",
-            "SSL_CERT_DIR",
-            "SSL_CERT_FILE",
-        ),
-        prefixes=("GOOGLE_API", "GOOGLE_GENAI", "GOOGLE_GEMINI", "GEMINI_", "VERTEXAI"),
-        finish_reasons=MappingProxyType(
-            {
-                "STOP": "stop",
-                "MAX_TOKENS": "length",
-                "SAFETY": "content_filter",
-                "RECITATION": "content_filter",
-                "PROHIBITED_CONTENT": "content_filter",
-                "BLOCKLIST": "content_filter",
-                "SPII": "content_filter",
-                "IMAGE_SAFETY": "content_filter",
-                "IMAGE_PROHIBITED_CONTENT": "content_filter",
-                "IMAGE_RECITATION": "content_filter",
-            }
-        ),
-        # Gemma on the Gemini API: "Function calling is not enabled for ...".
-        tool_refusals=("not enabled",),
-    ),
-    ProviderInfo(
-        "ollama",
-        "Ollama",
-        "Ollama",
-        "langchain_ollama",
-        "ollama",
-        None,
-        "OLLAMA_HOST",
-        "http://127.0.0.1:11434",
-        "ollama:qwen3",
-        needs_key=False,
-        retries=False,  # the ollama client makes one attempt
-        clients=("ollama", "langchain_ollama"),
-        credentials=("OLLAMA_API_KEY", "OLLAMA_HOST"),
-        # (OLLAMA_HOST stays: the ollama command in a shell needs it; its key is withheld as every *_KEY is.)
-        # "... does not support tools"
-        tool_refusals=("not support", "unsupported", "no tool"),
-    ),
-)
+def _row(table: dict[str, Any]) -> ProviderInfo:
+    """One provider of provider_table.json as its row: its lists as tuples, its objects read-only."""
+    row: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else MappingProxyType(v) if isinstance(v, dict) else v
+        for k, v in table.items()
+    }
+    return ProviderInfo(**row)
 
+
+# The rows, and the names below, are data: provider_table.json beside this module, read once (JSON: the parser
+# every run has loaded already, and a hundredth of the time tomllib takes).
+_DATA = json.loads(Path(__file__).with_name("provider_table.json").read_text(encoding="utf-8"))
+PROVIDERS: tuple[ProviderInfo, ...] = tuple(_row(table) for table in _DATA["providers"])
 NAMES = tuple(row.name for row in PROVIDERS)  # the default first
 DEFAULT = "openai"
 BY_NAME: Mapping[str, ProviderInfo] = MappingProxyType({row.name: row for row in PROVIDERS})
 # LangChain's names for providers chat has no module for: ``groq:llama-3`` is refused, not sent as a name.
-OTHERS = frozenset(
-    "azure_openai azure_ai google_vertexai google_anthropic_vertex bedrock bedrock_converse cohere fireworks "
-    "together mistralai huggingface groq deepseek ibm nvidia xai perplexity upstage".split()
-)
+OTHERS = frozenset(_DATA["others"])
 # Prefixes of other services' variables a shell command never sees either (LangChain's own, other vendors').
-OTHER_PREFIXES = (
-    "MISTRAL_",
-    "GROQ_",
-    "DEEPSEEK_",
-    "XAI_",
-    "TOGETHER_",
-    "FIREWORKS_",
-    "COHERE_",
-    "CO_API",
-    "PERPLEXITY",
-    "HUGGINGFACE",
-    "REPLICATE_",
-    "LANGSMITH_",
-    "LANGCHAIN_",
-    "LANGGRAPH_",
-    "LLAMA_CLOUD",
-    "VOYAGE_",
-    "CEREBRAS_",
-    "LITELLM_",
-)
+OTHER_PREFIXES: tuple[str, ...] = tuple(_DATA["other_prefixes"])
 
 
 def info(name: str) -> ProviderInfo:

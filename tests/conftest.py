@@ -55,7 +55,7 @@ _OUR_VARS = ("CHATCLI_", "NO_COLOR", "XDG_")
 
 def _ours(name: str) -> bool:
     """A variable no test inherits from the machine: chat's own, the XDG dirs, and every provider's (each named
-    in its row of chatcli/provider_table.py: its key, its address, what its SDK reads, its prefixes)."""
+    in its row of chatcli/provider_table.json: its key, its address, what its SDK reads, its prefixes)."""
     return (
         name.startswith(_OUR_VARS)
         or name in sdk_credentials()

@@ -1,6 +1,6 @@
 """Every provider chat speaks to, as the shared tests (tests/test_providers_shared.py) drive it.
 
-A ``Row`` names a provider (its row of chatcli/provider_table.py says its variables and its package), the model
+A ``Row`` names a provider (its row of chatcli/provider_table.json says its variables and its package), the model
 chat is asked to use (``anthropic:claude-fake``), and its fake server, which speaks that provider's real wire
 format on 127.0.0.1. Every fake takes the same scripted items (tests/fakeserver.py: ``Reply`` with ``thinking``,
 ``Calls``, ``Fault``), has the same default answer ("You said: ...", with the earlier questions), and records

@@ -1,4 +1,4 @@
-"""What chat knows about each provider is one row of chatcli/provider_table.py, and every door reads it.
+"""What chat knows about each provider is one row of chatcli/provider_table.json, and every door reads it.
 
 A provider is its module (chatcli/providers/NAME.py), its row, its extra and its fake server with its line in
 tests/providers.py. A provider module the table does not describe, a row without its module, its fake or its
@@ -121,7 +121,7 @@ def test_every_variable_a_providers_client_reads_by_itself_is_named_in_its_row(r
     unknown = sorted(read - set(row.credentials) - set(row.harmless))
     assert unknown == [], (
         f"{row.name}'s client reads {unknown} from the environment by itself: name each in its row of "
-        "chatcli/provider_table.py, as a credential (withheld where a .env chose the server) or as harmless"
+        "chatcli/provider_table.json, as a credential (withheld where a .env chose the server) or as harmless"
     )
     # Chat's own variables for it are credentials too: the key, and where the key goes.
     assert {row.key_var, row.url_var} - {None} <= set(row.credentials)
