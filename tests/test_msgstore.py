@@ -17,7 +17,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from chatcli.store.messages import REF_KEY, open_sqlite_saver, sqlite_saver
+from chatcli.store.messages import REF_KEY
+from chatcli.store.sqlite import sqlite_saver
 
 
 class State(TypedDict, total=False):
@@ -302,9 +303,7 @@ def test_two_savers_on_one_thread_interleave(tmp_path):
     db = tmp_path / "chat.db"
 
     async def main():
-        s1 = await open_sqlite_saver(db)
-        s2 = await open_sqlite_saver(db)
-        try:
+        async with sqlite_saver(db) as s1, sqlite_saver(db) as s2:
             a1, a2 = build_app(s1), build_app(s2)
             for i in range(3):
                 await turn(a1, f"one {i}")
@@ -312,9 +311,6 @@ def test_two_savers_on_one_thread_interleave(tmp_path):
             m1, m2 = await messages(a1), await messages(a2)
             assert m1 == m2 and len(m1) == 12
             assert [m.content for m in m1[::2]] == [f"{w} {i}" for i in range(3) for w in ("one", "two")]
-        finally:
-            await s1.aclose()
-            await s2.aclose()
 
     asyncio.run(main())
 

@@ -236,7 +236,7 @@ async def test_a_conversation_is_kept_and_read_back_in_a_new_opening(settings, s
         assert await store.index.head("never") is None
         info = await store.index.get("zed")
         assert info is not None and (info.title, info.message_count, info.model) == ("my name is Zed", 4, "gpt-fake")
-        assert len(await store.live_nodes("zed")) == 4 and await store.live_nodes("never") == set()
+        assert len(await store.index.live_nodes("zed")) == 4 and await store.index.live_nodes("never") == set()
         assert store.saver is not None  # LangGraph reads the same thread through the checkpointer
         kept = await store.saver.aget_tuple({"configurable": {"thread_id": "zed", "checkpoint_ns": ""}})
         assert kept is not None and [m.content for m in kept.checkpoint["channel_values"]["messages"]][-1] == (
@@ -369,7 +369,7 @@ async def test_a_deleted_thread_is_gone_everywhere_and_the_others_stay(settings,
         index = store.index
         assert [t.thread_id for t in await index.list()] == ["kept"]
         assert await index.get("gone") is None and await index.head("gone") is None
-        assert await index.tree_rows("gone") is None and await store.live_nodes("gone") == set()
+        assert await index.tree_rows("gone") is None and await store.index.live_nodes("gone") == set()
         assert await index.binding("gone") is None and await index.waiting() == []
         assert await index.labels("gone") == {}
         assert {h.thread_id for h in await index.search("plan")} == {"kept"}

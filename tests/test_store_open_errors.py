@@ -90,16 +90,6 @@ def test_every_sqlite_error_at_open_is_named_for_what_it_is(tmp_path, monkeypatc
             assert "choose another --db" not in line or primary == sqlite3.SQLITE_CORRUPT, (name, line)
 
 
-def test_a_damaged_file_found_by_the_probe_is_said_as_damaged(tmp_path, monkeypatch):
-    """chatcli.store.messages' probe says a damaged file in its own words, from SQLite's error: still damaged."""
-    damaged = failure("SQLITE_CORRUPT", sqlite3.SQLITE_CORRUPT)
-    try:
-        raise sqlite3.OperationalError(f"{damaged} (the file is damaged: restore a backup)") from damaged
-    except sqlite3.OperationalError as probed:
-        line = said(tmp_path / "chat.db", probed, True, monkeypatch)
-    assert line.startswith(f"database error in {tmp_path / 'chat.db'}: database disk image is malformed (the file")
-
-
 @pytest.mark.parametrize("verb", ["threads", "continue"])
 def test_only_a_file_that_is_no_database_is_not_a_chatcli_database(server, chat_env, tmp_path, verb):
     text = tmp_path / "notes.db"

@@ -31,8 +31,9 @@ from langgraph.graph.message import add_messages as langgraph_add_messages
 import chatcli.backends.own.compaction as compaction
 import chatcli.backends.own.graph as graph
 import chatcli.backends.own.request_history as request_history
-from chatcli.store.messages import cache, chains, reducer, sqlite_saver
+from chatcli.store.messages import cache, chains, reducer
 from chatcli.store.messages.reducer import add_messages
+from chatcli.store.sqlite import sqlite_saver
 from tests.test_graph import Harness, fake_model
 
 

@@ -262,9 +262,6 @@ class Store(Protocol):
     def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
         """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
 
-    async def live_nodes(self, thread_id: str) -> set[int] | None:
-        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
-
     async def delete_thread(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and index row, and give the space back."""
 
@@ -280,12 +277,16 @@ class Store(Protocol):
 
 
 class SaverStore:
-    """What both backends do the same way on top of their saver, index and guard."""
+    """What both backends do the same way on top of their saver, index and guard (``saver``: None in a store opened
+    for managing threads only, chatcli.store.light, whose ``full`` opens the same database the full way, for
+    reading: LangGraph's checkpointer, for a thread only LangGraph can read whole, chatcli.threads.deltas)."""
 
-    saver: MessageStoreSaver
+    name: str
+    saver: MessageStoreSaver | None = None
     index: ThreadIndex
     guard: Guard
-    memory: Any = None  # LangGraph's store (a BaseStore) beside the threads: memories (None: opened read-only)
+    memory: Any = None  # LangGraph's store (a BaseStore) beside the threads: memories (None: opened without it)
+    full: Callable[[], AsyncContextManager[Store]] | None = None
 
     def memories(self, user: str | None = None) -> Any:
         """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
@@ -293,21 +294,19 @@ class SaverStore:
         from chatcli.store.memories import MemoryBook
 
         if self.memory is None:
-            raise UsageError("the database is open for reading only: memories cannot be used")
+            why = "is open for reading only" if self.saver is not None else "was opened for managing threads only"
+            raise UsageError(f"the database {why}: memories cannot be used")
         return MemoryBook(self.memory, user, self.guard.run)
 
     def tell_waits(self, note: Callable[[str], None]) -> None:
         """Say through ``note`` when an operation waits for a database another program holds."""
         self.guard.on_wait = note
 
-    async def live_nodes(self, thread_id: str) -> set[int] | None:
-        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
-        return await self.saver.live_nodes(thread_id)
-
     async def delete_thread(self, thread_id: str) -> None:
         """Remove the thread's checkpoints, messages and index row, and give the space back."""
-        await self.saver.adelete_thread(thread_id)  # (and the saver's cache of it)
-        await self.index.purge(thread_id)  # all else, as a store without a saver deletes it
+        if self.saver is not None:
+            await self.saver.adelete_thread(thread_id)  # (and the saver's cache of it)
+        await self.index.purge(thread_id)  # all else
         await self.guard.run(self.reclaim)
 
     async def reclaim(self) -> None:

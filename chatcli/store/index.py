@@ -64,6 +64,7 @@ STATEMENTS = {
             UNION ALL SELECT m.node, m.parent, m.pos, m.type, m.blob FROM chatcli_messages AS m JOIN chain AS c
             ON m.node = c.parent)
         SELECT node, pos, type, blob FROM chain ORDER BY pos""",
+    "delete_messages": "DELETE FROM chatcli_messages WHERE thread_id = ?",
     "said": f"""SELECT node, parent, role, coalesce(substr(text, 1, {START_CHARS}), ''), pos, created_at
         FROM chatcli_messages WHERE thread_id = ?""",
     # The ledger's three sums: the thread's, the day's since a time, and the thread's since its question's start.
@@ -121,15 +122,17 @@ def marked(hit: SearchHit) -> SearchHit:
 
 
 class SqlThreadIndex(Generic[Conn]):
-    """The thread index (``chatcli_threads``) on a backend's connection, under its lock.
+    """The thread index (``chatcli_threads``) and the message nodes (``chatcli_messages``) on a backend's connection,
+    under its lock.
 
     A backend subclass gives ``SQL`` (its statements, in its driver's placeholder style),
-    ``NO_LIMIT`` (the LIMIT that means none), ``_fetch``/``_execute`` (its driver calls,
-    which run under ``guard``) and ``search``.
+    ``NO_LIMIT`` (the LIMIT that means none), ``MESSAGES`` (the statements that make the message table),
+    ``_fetch``/``_execute`` (its driver calls, which run under ``guard``), ``insert_chain`` and ``search``.
     """
 
     SQL: ClassVar[dict[str, str]]
     NO_LIMIT: ClassVar[int | None]
+    MESSAGES: ClassVar[tuple[str, ...]]
 
     def __init__(self, conn: Conn, lock: asyncio.Lock, guard: Guard):
         self.conn = conn
@@ -159,6 +162,31 @@ class SqlThreadIndex(Generic[Conn]):
                 return await self._execute(sql, params)
 
         return await self.guard.run(write)
+
+    # The message nodes (chatcli.store.messages.chains.MessageTable): one immutable row per message, chained by parent
+    # pointers. The saver runs these under its guard and under the lock it writes checkpoints under, so a chain is
+    # committed before the checkpoint that refers to it.
+
+    async def setup(self) -> None:
+        """Create the message table (idempotent)."""
+        async with self.lock:
+            await self._execute_all(list(self.MESSAGES), ())
+
+    async def insert_chain(
+        self, thread_id: str, parent: int | None, start_pos: int, rows: Sequence[tuple[str, bytes, str, str]]
+    ) -> List[int]:
+        """Insert ``rows`` (type, blob, role, text) as a chain below ``parent``, the first at position ``start_pos``;
+        return the new node ids in order."""
+        raise NotImplementedError
+
+    async def load_chain(self, thread_id: str, tail: int) -> List[Row]:
+        """The chain ending at ``tail`` as (node, pos, type, blob), root first."""
+        async with self.lock:
+            return await self._fetch(self.SQL["chain"], (tail, thread_id))
+
+    async def delete_messages(self, thread_id: str) -> None:
+        async with self.lock:
+            await self._execute(self.SQL["delete_messages"], (thread_id,))
 
     async def touch(self, thread_id: str, question: str, message_count: int, model: str | None) -> None:
         """Record a turn: create the row (titled by its first question, placed in the directory it is made in) or

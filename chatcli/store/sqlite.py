@@ -9,7 +9,8 @@ import sqlite3
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncContextManager, AsyncIterator, Callable, cast
+from typing import TYPE_CHECKING, AsyncIterator, Callable, cast
+from urllib.parse import quote
 
 from chatcli.errors import StoreError
 from chatcli.paths import private_dir
@@ -21,7 +22,6 @@ from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
 
 if TYPE_CHECKING:
     import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     from chatcli.store.messages import MessageStoreSaver
 
@@ -30,6 +30,8 @@ _LOCK_SLOTS = 1 << 20
 # The byte after the turns' slots: held while a process sets the file up (two at once would collide).
 _SETUP_SLOT = _LOCK_SLOTS
 _WAL_LIMIT = 8 * 1024 * 1024
+# How long SQLite itself waits for a lock before an operation fails (the store's Guard then waits longer, saying so).
+BUSY_TIMEOUT_MS = 5000
 # Tables that only a chatcli (or LangGraph) database has; another program's file has none.
 _OUR_TABLES = {"checkpoints", "chatcli_messages", "chatcli_threads"}
 
@@ -94,10 +96,7 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
     that cannot be opened (each: the file is unharmed, nothing was written to it), one held by another program, one
     that is damaged; only a file that is no SQLite database at all "is not a chatcli database". ``new``: the file
     was being created (and is not there)."""
-    cause = exc.__cause__  # (chatcli.store.messages' probe says a damaged file in its own words, from SQLite's)
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is None and isinstance(cause, sqlite3.Error):
-        exc, code = cause, getattr(cause, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None  # the primary result code of an extended one
     verb, unharmed = ("create", "") if new else ("open", "the file is unharmed: ")
     if primary == sqlite3.SQLITE_FULL or (
@@ -177,8 +176,6 @@ def read_binding(db: str, thread_id: str) -> str | None:
 def _rows_read_only(path: Path, sql: str, params: Params = ()) -> list[Row]:
     """The rows of one query on ``path`` opened read-only with plain sqlite3 (nothing created); none from a file
     that is not there yet or lacks the table (a new file, or one from before it)."""
-    from urllib.parse import quote
-
     if not path.is_file():
         return []
     try:
@@ -191,11 +188,6 @@ def _rows_read_only(path: Path, sql: str, params: Params = ()) -> list[Row]:
         if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             return []
         raise opening_error(path, exc) from None
-
-
-def file_thread_lock(db: Path, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
-    """The lock a turn on ``thread_id`` holds in the database file ``db``, across processes (see thread_lock)."""
-    return _byte_lock(db, zlib.crc32(thread_id.encode()) % _LOCK_SLOTS, on_wait)
 
 
 @asynccontextmanager
@@ -222,16 +214,13 @@ async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = N
 
 
 class SqliteStore(SaverStore):
-    """An open SQLite conversation database (see chatcli.store.base.Store)."""
+    """An open SQLite conversation database (see chatcli.store.base.Store): its index on the connection of its saver
+    (``saver``: None in a store opened for managing threads only, chatcli.store.light)."""
 
     index: SqliteThreadIndex
 
-    def __init__(self, saver: MessageStoreSaver, path: Path, guard: Guard):
-        self.saver = saver
-        self.path = path
-        self.name = str(path)
-        self.guard = guard
-        self.index = SqliteThreadIndex(*_connection(saver), guard)
+    def __init__(self, path: Path, index: SqliteThreadIndex, saver: MessageStoreSaver | None = None):
+        self.path, self.name, self.index, self.guard, self.saver = path, str(path), index, index.guard, saver
         opened = os.stat(path)
         self._identity = (opened.st_dev, opened.st_ino)
         self._slots: dict[int, asyncio.Lock] = {}  # this process's turns, by byte of the lock file
@@ -246,7 +235,7 @@ class SqliteStore(SaverStore):
         self.check_file()
         slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
         async with self._slots.setdefault(slot, asyncio.Lock()):
-            async with file_thread_lock(self.path, thread_id, on_wait):
+            async with _byte_lock(self.path, slot, on_wait):
                 yield
 
     def check_file(self) -> None:
@@ -263,40 +252,71 @@ class SqliteStore(SaverStore):
             )
 
     async def reclaim(self) -> None:
-        """Give free pages back to the file system once a good share of the file is free."""
-        await reclaim_space(*_connection(self.saver))
+        """Give free pages back to the file system once a good share of the file is free.
+
+        Databases made by this version free them in place (incremental vacuum); older ones
+        are rewritten once (VACUUM), which also switches them to incremental mode.
+        """
+        conn = self.index.conn
+        async with self.index.lock:
+            pages, free, mode = [await _pragma(conn, name) for name in ("page_count", "freelist_count", "auto_vacuum")]
+            if not free or free * 4 < pages:
+                return
+            if mode == 2:  # incremental: one page per step; executescript steps it to the end
+                await conn.executescript("PRAGMA incremental_vacuum;")
+            else:
+                await conn.commit()
+                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                await conn.execute("VACUUM")
+            await conn.commit()
 
 
-def _connection(saver: MessageStoreSaver) -> tuple[aiosqlite.Connection, asyncio.Lock]:
-    """The connection and lock of a saver on a SQLite file (its inner saver is an AsyncSqliteSaver:
-    chatcli.store.messages.open_sqlite_saver)."""
-    inner = cast("AsyncSqliteSaver", saver.inner)
-    return inner.conn, inner.lock
+def index_of(saver: MessageStoreSaver) -> SqliteThreadIndex:
+    """The index a saver of ``sqlite_saver`` keeps its message nodes in (on its connection, under its lock)."""
+    return cast(SqliteThreadIndex, saver.table)
+
+
+async def connect(path: Path, read_only: bool = False) -> aiosqlite.Connection:
+    """An aiosqlite connection to the file ``path``; ``read_only``: one chat may not write, read as immutable (SQLite
+    then takes no lock and writes no -wal/-shm beside it)."""
+    import aiosqlite
+
+    if read_only:
+        conn = await aiosqlite.connect(f"file:{quote(str(path.absolute()))}?immutable=1", uri=True)
+    else:
+        conn = await aiosqlite.connect(str(path))
+    await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+@asynccontextmanager
+async def sqlite_saver(
+    path: str | Path, guard: Guard | None = None, read_only: bool = False
+) -> AsyncIterator[MessageStoreSaver]:
+    """LangGraph's checkpointer on the SQLite file ``path``, its message lists kept as nodes (chatcli.store.messages),
+    set up; ``read_only``: a file chat may not write (set up already), opened for reading only."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from chatcli.store.messages import MessageStoreSaver
+
+    guard = guard or sqlite_guard(str(path))
+    conn = await connect(Path(path), read_only)
+    try:
+        inner = AsyncSqliteSaver(conn)
+        saver = MessageStoreSaver(inner, SqliteThreadIndex(conn, inner.lock, guard), guard=guard)
+        if read_only:
+            saver.assume_set_up()
+        else:
+            await saver.setup()
+        yield saver
+    finally:
+        await conn.close()
 
 
 async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
     async with conn.execute(f"PRAGMA {name}") as cursor:
         (value,) = the_row(await cursor.fetchone())
     return int(value)
-
-
-async def reclaim_space(conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
-    """Give free pages back to the file system once a good share of the file is free.
-
-    Databases made by this version free them in place (incremental vacuum); older ones
-    are rewritten once (VACUUM), which also switches them to incremental mode.
-    """
-    async with lock:
-        pages, free, mode = [await _pragma(conn, name) for name in ("page_count", "freelist_count", "auto_vacuum")]
-        if not free or free * 4 < pages:
-            return
-        if mode == 2:  # incremental: one page per step; executescript steps it to the end
-            await conn.executescript("PRAGMA incremental_vacuum;")
-        else:
-            await conn.commit()
-            await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            await conn.execute("VACUUM")
-        await conn.commit()
 
 
 def sqlite_guard(db: str) -> Guard:
@@ -320,22 +340,19 @@ def _read_only(db: str) -> Path | None:
 @asynccontextmanager
 async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore]:
     """A database chat may only read: listed, shown, exported and searched, never changed."""
-    from chatcli.store.messages import sqlite_saver
-
     check_database(path)
     try:
         async with AsyncExitStack() as stack:
             try:
-                saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard, read_only=True))
-                conn, _ = _connection(saver)
-                applied = await SqliteMigrationLog(conn).names()
+                saver = await stack.enter_async_context(sqlite_saver(path, guard, read_only=True))
+                applied = await SqliteMigrationLog(index_of(saver).conn).names()
             except sqlite3.DatabaseError as exc:
                 raise opening_error(path, exc) from None
             if applied is None or len(applied) < len(MIGRATIONS):
                 raise StoreError(
                     f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
                 )
-            yield SqliteStore(saver, path, guard)
+            yield SqliteStore(path, index_of(saver), saver)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"database error in {path}: {exc}", hint="choose another --db") from None
 
@@ -369,18 +386,16 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
 
 async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard) -> SqliteStore:
     """The store of the file at ``path``, set up (migrated) and open until ``stack`` closes."""
-    from chatcli.store.messages import sqlite_saver
-
     async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
-        saver = await stack.enter_async_context(sqlite_saver(str(path), guard=guard, probed=True))
-        conn, lock = _connection(saver)
-        async with lock:
+        saver = await stack.enter_async_context(sqlite_saver(path, guard))
+        conn = index_of(saver).conn
+        async with index_of(saver).lock:
             await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
         # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
         await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
         from chatcli.store.memories import open_sqlite_memory
 
         memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
-    opened = SqliteStore(saver, path, guard)
+    opened = SqliteStore(path, index_of(saver), saver)
     opened.memory = memory
     return opened

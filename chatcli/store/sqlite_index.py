@@ -12,7 +12,7 @@ from chatcli.store.index import CLOSE, OPEN, STATEMENTS, SqlThreadIndex, marked,
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     import aiosqlite  # noqa: F401 - named in SqliteThreadIndex's base class, as a string
 
@@ -38,6 +38,13 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
              ORDER BY checkpoint_id""",
     }
 
+    MESSAGES = (
+        """CREATE TABLE IF NOT EXISTS chatcli_messages (
+            node INTEGER PRIMARY KEY, thread_id TEXT NOT NULL, parent INTEGER NULL, pos INTEGER NOT NULL, type TEXT,
+            blob BLOB, role TEXT, text TEXT, created_at REAL)""",
+        "CREATE INDEX IF NOT EXISTS chatcli_messages_thread ON chatcli_messages(thread_id)",
+    )
+
     async def _fetch(self, sql: str, params: Params) -> list[Row]:
         async with self.conn.execute(sql, params) as cursor:
             # No row factory on this connection: its rows are tuples (typed as sqlite3.Row).
@@ -56,6 +63,40 @@ class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
         except BaseException:
             await self.conn.rollback()
             raise
+
+    async def insert_chain(
+        self, thread_id: str, parent: int | None, start_pos: int, rows: Sequence[tuple[str, bytes, str, str]]
+    ) -> list[int]:
+        if not rows:
+            return []
+        now = time.time()
+        cols = "thread_id, parent, pos, type, blob, role, text, created_at"
+        async with self.lock:
+            try:
+                if not self.conn.in_transaction:
+                    # Take the write lock now: the ids after the first are assigned
+                    # explicitly, which is only safe while no one else can insert.
+                    await self.conn.execute("BEGIN IMMEDIATE")
+                cur = await self.conn.execute(
+                    f"INSERT INTO chatcli_messages ({cols}) VALUES (?,?,?,?,?,?,?,?)",
+                    (thread_id, parent, start_pos, *rows[0], now),
+                )
+                first = cur.lastrowid
+                await cur.close()
+                assert first is not None
+                await self.conn.executemany(
+                    f"INSERT INTO chatcli_messages (node, {cols}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (first + i, thread_id, first + i - 1, start_pos + i, *row, now)
+                        for i, row in enumerate(rows)
+                        if i
+                    ],
+                )
+                await self.conn.commit()
+            except BaseException:
+                await self.conn.rollback()
+                raise
+        return list(range(first, first + len(rows)))
 
     async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
         await self.conn.execute("BEGIN IMMEDIATE")  # one process at a time sums and holds

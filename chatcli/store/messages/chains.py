@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
@@ -13,9 +13,26 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from chatcli.store.keys import REF_KEY
 from chatcli.store.messages.cache import Chain, ThreadCache
 from chatcli.store.messages.reducer import carried_over
-from chatcli.store.messages.sqlite_table import MessageTable
 
 _MAX_CACHED_THREADS = 32
+
+
+class MessageTable(Protocol):
+    """Where message nodes live: one row per message, never updated (chatcli.store.index.SqlThreadIndex). Its writes
+    are serialized with the inner saver's on the same connection, so a chain is committed before the checkpoint that
+    refers to it."""
+
+    async def setup(self) -> None: ...
+
+    async def insert_chain(
+        self, thread_id: str, parent: int | None, start_pos: int, rows: Sequence[tuple[str, bytes, str, str]]
+    ) -> list[int]:
+        """Insert ``rows`` (type, blob, role, text) as a chain below ``parent``; the new node ids in order."""
+
+    async def load_chain(self, thread_id: str, tail: int) -> list[tuple[Any, ...]]:
+        """The chain ending at ``tail`` as (node, pos, type, blob), root first."""
+
+    async def delete_messages(self, thread_id: str) -> None: ...
 
 
 def make_ref(tail: int | None, n: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -28,17 +28,13 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     DeltaChannelHistory,
 )
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from chatcli.store.keys import REF_KEY, TAIL
-from chatcli.store.messages.bridge import SyncBridge
+from chatcli.store.messages.cache import ThreadCache
+from chatcli.store.messages.chains import ChainStore, MessageTable, is_ref
 
 if TYPE_CHECKING:
-    import aiosqlite
     from langchain_core.runnables.utils import ConfigurableFieldSpec
-from chatcli.store.messages.cache import ThreadCache
-from chatcli.store.messages.chains import ChainStore, is_ref
-from chatcli.store.messages.sqlite_table import MessageTable, SqliteMessageTable
 
 __all__ = ["ERROR_CHANNEL", "REF_KEY", "MessageStoreSaver", "scrub_error"]
 
@@ -85,13 +81,12 @@ def scrub_error(value: Any) -> str:
     return type(value).__name__ + (f" (HTTP {status})" if isinstance(status, int) else "")
 
 
-class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
+class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
     """Wraps an async checkpoint saver; message lists are stored once as node chains.
 
     Args:
         inner: the saver that stores checkpoints and writes (e.g. ``AsyncSqliteSaver``).
-        table: where message nodes live. Defaults to ``SqliteMessageTable`` on the
-            inner saver's connection and lock when ``inner`` is an ``AsyncSqliteSaver``.
+        table: where message nodes live, on the inner saver's connection and under its lock.
         channels: channels whose message lists are stored as nodes.
         guard: runs each database operation (translating the driver's errors).
     """
@@ -99,16 +94,12 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
     def __init__(
         self,
         inner: BaseCheckpointSaver[str],
-        table: MessageTable | None = None,
+        table: MessageTable,
         *,
         channels: Collection[str] = ("messages",),
         guard: Runner = _unguarded,
     ) -> None:
         super().__init__(serde=inner.serde)
-        if table is None:
-            if not isinstance(inner, AsyncSqliteSaver):
-                raise TypeError("pass a MessageTable for a non-SQLite inner saver")
-            table = SqliteMessageTable(inner.conn, inner.lock)
         self.inner = inner
         self.table = table
         self.channels = tuple(channels)
@@ -117,7 +108,6 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
         self._setup_done = False
         self._setup_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = getattr(inner, "loop", None)
-        self._conn_to_close: aiosqlite.Connection | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -140,13 +130,6 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
         """Skip ``setup()``: the caller has checked that every table exists and is current."""
         self._setup_done = True
 
-    async def aclose(self) -> None:
-        """Close the connection if this saver was opened by ``open_sqlite_saver``."""
-        self._cache.clear()
-        if self._conn_to_close is not None:
-            conn, self._conn_to_close = self._conn_to_close, None
-            await conn.close()
-
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         return self.inner.config_specs
@@ -166,21 +149,6 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
         return clone
 
     # ------------------------------------------------------------- async API
-
-    @_guarded
-    async def live_nodes(self, thread_id: str, channel: str = "messages") -> set[int] | None:
-        """Node ids of the messages in the thread's current history (not undone or replaced ones).
-
-        None when the thread's head is stored in the old inline format (nothing to filter by).
-        """
-        await self.setup()
-        head = await self.inner.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
-        ref = (head.checkpoint.get("channel_values") or {}).get(channel) if head else None
-        if ref is None or not is_ref(ref):
-            return None if head and ref else set()
-        if ref[REF_KEY] is None:
-            return set()
-        return {row[0] for row in await self.table.load_chain(thread_id, ref[REF_KEY])}
 
     @_guarded
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -246,7 +214,7 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
         await self.setup()
         # Checkpoints first: a crash in between leaves orphan nodes, never dangling refs.
         await self.inner.adelete_thread(thread_id)
-        await self.table.delete_thread(str(thread_id))
+        await self.table.delete_messages(str(thread_id))
         self._cache.pop(str(thread_id), None)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
@@ -269,3 +237,52 @@ class MessageStoreSaver(ChainStore, SyncBridge, BaseCheckpointSaver[str]):
                 entry["seed"] = await self._resolve(thread_id, entry["seed"])
                 result[ch] = entry
         return result
+
+    # ------------------------------------------------------------- sync API: from another thread than the saver's
+    # loop these bridge to it, as AsyncSqliteSaver's do; on the loop's own thread they refuse.
+
+    def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None or running is self._loop:
+            coro.close()
+            raise NotImplementedError(
+                "MessageStoreSaver is async: use aget_state / ainvoke / astream "
+                "(sync calls work only from a thread other than the saver's loop)"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._run_sync(self.aget_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        async def collect() -> list[CheckpointTuple]:
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        yield from self._run_sync(collect())
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._run_sync(self.aput(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        return self._run_sync(self.aput_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        return self._run_sync(self.adelete_thread(thread_id))

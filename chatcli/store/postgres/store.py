@@ -30,7 +30,6 @@ from chatcli.store.postgres.driver import connect, import_driver, import_psycopg
 from chatcli.text import redact_url
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import AsyncConnection
 
     from chatcli.store.postgres.index import PostgresThreadIndex
@@ -128,13 +127,13 @@ class PostgresStore(SaverStore):
 
     index: PostgresThreadIndex
 
-    def __init__(self, conn: AsyncConnection[Any], url: str):
-        psycopg, AsyncPostgresSaver = import_driver()
-        from chatcli.store.fts import search_fields
-        from chatcli.store.messages import MessageStoreSaver
-        from chatcli.store.messages.postgres_table import PostgresMessageTable
+    def __init__(self, conn: AsyncConnection[Any], url: str, full: bool = True):
+        """``full``: with LangGraph's checkpointer (``saver``); without it, a store for managing threads only."""
+        import asyncio
+
         from chatcli.store.postgres.index import PostgresThreadIndex
 
+        psycopg = import_psycopg()
         self.conn = conn
         self.dsn = url
         self.name = redact_url(url)
@@ -146,23 +145,29 @@ class PostgresStore(SaverStore):
             reopen=self.reopen,
             dropped=self._dropped,
         )
-        self.inner = AsyncPostgresSaver(conn)
-        self.table = PostgresMessageTable(conn, self.inner.lock, search_fields=search_fields)
-        self.saver = MessageStoreSaver(self.inner, self.table, guard=self.guard)
-        self.index = PostgresThreadIndex(conn, self.inner.lock, self.guard)
+        self.index = PostgresThreadIndex(conn, asyncio.Lock(), self.guard)
+        if full:
+            from chatcli.store.messages import MessageStoreSaver
+
+            _, AsyncPostgresSaver = import_driver()
+            self.inner = AsyncPostgresSaver(conn)
+            self.index.lock = self.inner.lock  # the message nodes are written under the checkpoints' lock
+            self.saver = MessageStoreSaver(self.inner, self.index, guard=self.guard)
 
     def _dropped(self, exc: BaseException) -> bool:
         """True when ``exc`` means the connection is gone (so opening it again may help)."""
-        psycopg, _ = import_driver()
+        psycopg = import_psycopg()
         return isinstance(exc, psycopg.OperationalError) and bool(self.conn.closed or self.conn.broken)
 
     async def reopen(self) -> None:
-        """Open the connection again and hand it to the saver, the message table and the index."""
+        """Open the connection again and hand it to the saver and the index."""
         from psycopg.rows import dict_row
 
         conn = await connect(self.dsn, prepare_threshold=0, row_factory=dict_row)
         old, self.conn = self.conn, conn
-        self.inner.conn = self.table.conn = self.index.conn = conn
+        self.index.conn = conn
+        if self.saver is not None:
+            self.inner.conn = conn
         try:
             await old.close()
         except Exception:  # noqa: BLE001 - it is broken already; closing is a courtesy
@@ -182,12 +187,13 @@ class PostgresStore(SaverStore):
         await self.conn.close()
 
 
-async def _schema_is_current(conn: AsyncConnection[Any], saver_class: type[AsyncPostgresSaver]) -> bool:
-    """True when LangGraph's tables and chatcli's migrations are all in place (one query)."""
+async def schema_ready(conn: AsyncConnection[Any], saver_migrations: int = 0) -> bool:
+    """True when LangGraph's tables and chatcli's migrations are all in place (one query); ``saver_migrations``:
+    how many LangGraph's saver has (0: its tables are enough)."""
     from chatcli.store.migrations import LOG_TABLE, check_known
     from chatcli.store.postgres.schema import MIGRATIONS
 
-    psycopg, _ = import_driver()
+    psycopg = import_psycopg()
     try:  # autocommit: a failed statement leaves the session usable
         ours, theirs = await _fetchone(
             conn,
@@ -196,9 +202,8 @@ async def _schema_is_current(conn: AsyncConnection[Any], saver_class: type[Async
         )
     except psycopg.errors.UndefinedTable:
         return False
-    ours = ours or []
-    check_known("the database", ours, MIGRATIONS)
-    return len(set(ours)) == len(MIGRATIONS) and theirs >= len(saver_class.MIGRATIONS) - 1
+    check_known("the database", ours or [], MIGRATIONS)
+    return {m.name for m in MIGRATIONS} <= set(ours or []) and theirs >= saver_migrations - 1
 
 
 async def _check_legacy(conn: AsyncConnection[Any]) -> None:
@@ -249,13 +254,15 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
     # The options LangGraph's saver needs: autocommit, prepared statements, rows as dicts.
     conn = await connect(url, prepare_threshold=0, row_factory=dict_row)
     store = PostgresStore(conn, url)
+    saver = store.saver
+    assert saver is not None  # (a store opened full)
     try:
-        if await _schema_is_current(conn, AsyncPostgresSaver):
-            store.saver.assume_set_up()
+        if await schema_ready(conn, len(AsyncPostgresSaver.MIGRATIONS)):
+            saver.assume_set_up()
         else:
             async with advisory_lock(conn, _SCHEMA_LOCK):
                 await _check_legacy(conn)
-                await store.saver.setup()
+                await saver.setup()
                 await migrate(PostgresMigrationLog(conn), MIGRATIONS, "the database")
         # LangGraph's store (memories), on connections of its own (the saver writes in the background meanwhile): a
         # small pool that checks a connection before it lends it, so a server restarted under a long session is
