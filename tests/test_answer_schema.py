@@ -1,18 +1,15 @@
 """One schema, owned once (chatcli.core.answer): the command line's `--json`/`--jsonl` and `chat serve`'s
-answers are those models' objects, field by field, and the API's OpenAPI document is made from them."""
+answers are those models' objects, field by field, and the API's OpenAPI document is made from them. ``chat serve``
+is asked in this process (tests/doors/serve.py)."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
 from chatcli.core import answer as schema
+from tests.doors.serve import AppServed
 from tests.fakeserver import Fault, Reply, tool_calls
 from tests.helpers import chat
-from tests.test_serve import Served, free_port
-
-pytestmark = pytest.mark.e2e
 
 
 def _fields(model) -> set[str]:
@@ -23,7 +20,7 @@ def test_a_json_answer_and_an_api_answer_are_the_same_object_of_the_schema(serve
     server.queue(Reply("<think>hm</think>Paris.", usage=True), Reply("<think>hm</think>Paris.", usage=True))
     line = chat(chat_env, "--json", "-t", "cli", "capital of France?")
     cli = json.loads(line.out)
-    served = Served(chat_env, port=free_port())
+    served = AppServed(chat_env)
     try:
         status, api = served.ask("api", "capital of France?")
         assert status == 200

@@ -122,12 +122,11 @@ def test_the_prompts_history_and_export_mask_them(server, secret_env, tmp_path):
         assert "is what I have" in printed and not _leaks(printed, secret_env), printed
 
 
-@pytest.mark.e2e
 def test_chat_serves_threads_masked(server, secret_env, tmp_path):
-    from tests.test_serve import Served
+    from tests.doors.serve import AppServed
 
     thread_id = _thread(server, secret_env, tmp_path)
-    served = Served(secret_env)
+    served = AppServed(secret_env)
     try:
         for path in ("/v1/threads", f"/v1/threads/{thread_id}"):
             status, body = served.request("GET", path)
@@ -162,16 +161,16 @@ def test_a_key_longer_than_a_title_is_not_cut_into_it(server, secret_env, tmp_pa
         assert not {key[i : i + 10] for i in range(len(key) - 9)} & _windows(run.out), run.out
 
 
-@pytest.mark.e2e
 def test_an_editor_s_load_list_and_the_turns_of_the_session_it_loaded_mask_them(server, secret_env, tmp_path):
     """session/list's titles, session/load's replayed messages (the user's and the agent's) and a turn of the loaded
     session (its answer echoing the thread, a tool call holding a key and its result): no credential, *** in their
     place."""
-    from tests.acp_client import Editor, dumped
+    from tests.acp_client import dumped
+    from tests.doors.acp import InProcessEditor
 
     thread_id = _thread(server, secret_env, tmp_path)
     every = " ".join(secret_env[var] for var in CREDENTIALS)
-    editor = Editor(secret_env, "--tools", "files")
+    editor = InProcessEditor(secret_env, "--tools", "files")
     try:
         editor.initialize()
         listed = editor.call("list_sessions").sessions
