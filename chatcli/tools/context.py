@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from typing import Protocol
+from typing import Any, Awaitable, Protocol
 
 from chatcli.text import counted
-from chatcli.tools.listing import PREFIX, PromptEntry, ResourceEntry
+from chatcli.tools.listing import PromptEntry, ResourceEntry
 from chatcli.tools.mcp.server import McpServer, Unavailable
-
-__all__ = ["PREFIX", "PromptEntry", "ResourceEntry"]
 
 # A resource mention: @SERVER:URI, the URI running to the next white space (a final . , ; ) ! ? is not part of it).
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_-]+):(\S+?)(?=[.,;:!?)\]]*(?:\s|$))")
@@ -30,8 +28,12 @@ class ContextError(Exception):
     """A prompt or a resource that cannot be had, in one line (the caller says it as a usage error)."""
 
 
+def _servers(toolbox: HasServers | None) -> list[McpServer]:
+    return toolbox.servers if toolbox is not None else []
+
+
 def _known(toolbox: HasServers | None) -> list[McpServer]:
-    return [server for server in (toolbox.servers if toolbox is not None else []) if server.offers]
+    return [server for server in _servers(toolbox) if server.offers]
 
 
 def prompts(toolbox: HasServers | None) -> list[PromptEntry]:
@@ -48,20 +50,30 @@ def find_prompt(toolbox: HasServers | None, command: str) -> PromptEntry | None:
     return next((p for p in prompts(toolbox) if p.command == command), None)
 
 
+def _slot(entry: PromptEntry, word: str, given: dict[str, str]) -> tuple[str | None, str]:
+    """Which argument ``word`` fills (``name=value``, or the first not ``given``; None past the last) and with what."""
+    names = [name for name, _, _ in entry.arguments]
+    name, sep, value = word.partition("=")
+    if sep and name in names:
+        return name, value
+    return next((n for n in names if n not in given), None), word
+
+
+def _filled(entry: PromptEntry, words: list[str]) -> dict[str, str]:
+    """The arguments ``words`` give, in order or as ``name=value``; ContextError for a word past the last."""
+    given: dict[str, str] = {}
+    for word in words:
+        slot, value = _slot(entry, word, given)
+        if slot is None:
+            many = counted(len(entry.arguments), "argument")
+            raise ContextError(f"{entry.command} takes {many}: {entry.synopsis or '(none)'}")
+        given[slot] = value
+    return given
+
+
 def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
     """The prompt's arguments from ``words``: in order, or ``name=value``; a missing required one is refused."""
-    names = [name for name, _, _ in entry.arguments]
-    given: dict[str, str] = {}
-    rest = iter(names)
-    for word in words:
-        name, sep, value = word.partition("=")
-        if sep and name in names:
-            given[name] = value
-            continue
-        slot = next((n for n in rest if n not in given), None)
-        if slot is None:
-            raise ContextError(f"{entry.command} takes {counted(len(names), 'argument')}: {entry.synopsis or '(none)'}")
-        given[slot] = word
+    given = _filled(entry, words)
     missing = [name for name, required, _ in entry.arguments if required and name not in given]
     if missing:
         raise ContextError(f"{entry.command} needs {', '.join(missing)}: {entry.command} {entry.synopsis}")
@@ -71,12 +83,7 @@ def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
 async def prompt_text(toolbox: HasServers | None, entry: PromptEntry, arguments: dict[str, str]) -> str:
     """The prompt's messages as one question: a single user message as it is, several each under its role."""
     server = _server(toolbox, entry.server)
-    try:
-        result = await asyncio.wait_for(server.get_prompt(entry.name, arguments), TIMEOUT + server.start_timeout)
-    except Unavailable as exc:
-        raise ContextError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - a server's failure is one line
-        raise ContextError(f"MCP server {entry.server} could not give the prompt {entry.name}: {_why(exc)}") from None
+    result = await _asked(server, server.get_prompt(entry.name, arguments), f"the prompt {entry.name}")
     parts = [(m.role, getattr(m.content, "text", None)) for m in result.messages]
     texts = [(role, text) for role, text in parts if isinstance(text, str)]
     if not texts:
@@ -94,20 +101,12 @@ MAX_COMPLETIONS = 100
 def argument_at(entry: PromptEntry, words: list[str]) -> tuple[str, str, dict[str, str]] | None:
     """Which argument the last of ``words`` (typed after ``/mcp__SERVER__PROMPT``) fills, what of it is typed, and the
     arguments given before it (in order, or ``name=value``, as ``prompt_arguments`` reads them); None past the last."""
-    names = [name for name, _, _ in entry.arguments]
-    given: dict[str, str] = {}
-    for word in words[:-1]:
-        name, sep, value = word.partition("=")
-        slot = name if sep and name in names else next((n for n in names if n not in given), None)
-        if slot is None:
-            return None
-        given[slot] = value if sep and name in names else word
-    last = words[-1] if words else ""
-    name, sep, value = last.partition("=")
-    if sep and name in names:
-        return name, value, given
-    slot = next((n for n in names if n not in given), None)
-    return (slot, last, given) if slot is not None else None
+    try:
+        given = _filled(entry, words[:-1])
+    except ContextError:
+        return None
+    slot, value = _slot(entry, words[-1] if words else "", given)
+    return (slot, value, given) if slot is not None else None
 
 
 async def complete_argument(
@@ -132,12 +131,7 @@ async def complete_argument(
 async def read_resource(toolbox: HasServers | None, server_name: str, uri: str) -> list[tuple[str, bytes]]:
     """The contents of ``uri`` on ``server_name``: (name, bytes) for each part, text as UTF-8."""
     server = _server(toolbox, server_name)
-    try:
-        result = await asyncio.wait_for(server.read_resource(uri), TIMEOUT + server.start_timeout)
-    except Unavailable as exc:
-        raise ContextError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - a server's failure is one line
-        raise ContextError(f"MCP server {server_name} could not give @{server_name}:{uri}: {_why(exc)}") from None
+    result = await _asked(server, server.read_resource(uri), f"@{server_name}:{uri}")
     found = []
     for part in result.contents:
         name = f"{server_name}:{part.uri}"
@@ -173,15 +167,22 @@ async def prompt_question(toolbox: HasServers | None, line: str) -> str:
 
 
 def known_servers(toolbox: HasServers | None) -> set[str]:
-    return {server.name for server in (toolbox.servers if toolbox is not None else [])}
+    return {server.name for server in _servers(toolbox)}
 
 
 def _server(toolbox: HasServers | None, name: str) -> McpServer:
-    server = next((s for s in (toolbox.servers if toolbox is not None else []) if s.name == name), None)
+    server = next((s for s in _servers(toolbox) if s.name == name), None)
     if server is None:
         raise ContextError(f"no MCP server named {name}")
     return server
 
 
-def _why(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+async def _asked(server: McpServer, work: Awaitable[Any], what: str) -> Any:
+    """``server``'s answer to ``work`` (``what`` it gives), within TIMEOUT once started; else one line why."""
+    try:
+        return await asyncio.wait_for(work, TIMEOUT + server.start_timeout)
+    except Unavailable as exc:
+        raise ContextError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a server's failure is one line
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ContextError(f"MCP server {server.name} could not give {what}: {why}") from None

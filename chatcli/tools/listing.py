@@ -134,33 +134,9 @@ class Listing:
     # program changes. Not part of what it offers: a new lifetime is not "other tools".
     lifetime: float | None = field(default=None, compare=False)
 
-    def as_json(self) -> dict[str, Any]:
-        """The form the cache keeps (the fields of the MCP protocol, by its names)."""
-        return {
-            **({"protocolVersion": self.revision} if self.revision else {}),
-            **({"ttlMs": round(self.lifetime * 1000)} if self.lifetime is not None else {}),
-            "tools": [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "inputSchema": t.schema,
-                    "annotations": t.annotations,
-                    **({"execution": {"taskSupport": t.tasks}} if t.tasks else {}),
-                }
-                for t in self.tools
-            ],
-            "prompts": [
-                {
-                    "name": p.name,
-                    "description": p.description,
-                    "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments],
-                }
-                for p in self.prompts
-            ],
-            "resources": [
-                {"uri": r.uri, "name": r.name, "mimeType": r.mime, "description": r.description} for r in self.resources
-            ],
-        }
+    # What it was read from (the fields of the MCP protocol, by its names): the form the cache keeps and the MCP
+    # host sends, which reads back as this listing.
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, server: str, data: Any) -> Listing:
@@ -216,7 +192,7 @@ class Listing:
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
             raise Malformed("the lists' lifetime")
         lifetime = min(ttl, MAX_LIFETIME_MS) / 1000 if ttl is not None else None
-        return cls(tuple(tools), tuple(prompts), tuple(resources), known, lifetime)
+        return cls(tuple(tools), tuple(prompts), tuple(resources), known, lifetime, data)
 
     def fresh(self, listed_at: float, now: float | None = None) -> bool:
         """True while the listing, taken at ``listed_at`` (epoch seconds), is as fresh as its server said it stays

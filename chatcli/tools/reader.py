@@ -47,23 +47,14 @@ def description(server: Any) -> str:
 def make_reader(server: Any) -> Any:
     """``server``'s reader as a LangChain tool (its name, description and schema; a call goes through
     ``read``)."""
-    from langchain_core.tools import StructuredTool
-
-    async def not_here(**_: Any) -> Any:
-        raise RuntimeError("an MCP resource is read through its server")
+    from chatcli.tools.mcp.server import stand_in
 
     schema = {
         "type": "object",
         "properties": {"uri": {"type": "string", "description": "The resource's URI, as the server gave it."}},
         "required": ["uri"],
     }
-    return StructuredTool(
-        name=NAME,
-        description=description(server),
-        args_schema=schema,
-        coroutine=not_here,
-        metadata={"readOnlyHint": True},
-    )
+    return stand_in(NAME, description(server), schema, {"readOnlyHint": True})
 
 
 async def read(server: Any, arguments: dict[str, Any]) -> Outcome:

@@ -60,23 +60,22 @@ def status(toolbox: Offering) -> list[ServerStatus]:
 
     entries, offered, readable = toolbox.entries(), prompts(toolbox), resources(toolbox)
     for server in toolbox.servers:
-        tools = [e for e in entries if e.server == server.name]
-        row = ServerStatus(
-            server.name,
-            server.spec.transport,
-            server.state,
-            server.detail,
-            server.spec.where,
-            tools,
-            server.log_path,
+        listing = server.listing
+        rows.append(
+            ServerStatus(
+                server.name,
+                server.spec.transport,
+                server.state,
+                server.detail or ("starts when used" if server.state == IDLE else ""),
+                server.spec.where,
+                [e for e in entries if e.server == server.name],
+                server.log_path,
+                [p for p in offered if p.server == server.name],
+                [r for r in readable if r.server == server.name],
+                [(info.name, why) for info, why in server.held],
+                server.listed_at if server.offers else None,
+                listing.revision if listing is not None else "",
+                listing.lifetime if listing is not None else None,
+            )
         )
-        row.listed_at = server.listed_at if server.offers else None
-        row.revision = server.listing.revision if server.listing is not None else ""
-        row.lifetime = server.listing.lifetime if server.listing is not None else None
-        if server.state == IDLE and not server.detail:
-            row.detail = "starts when used"
-        row.prompts = [p for p in offered if p.server == server.name]
-        row.resources = [r for r in readable if r.server == server.name]
-        row.held = [(info.name, why) for info, why in server.held]
-        rows.append(row)
     return rows

@@ -149,7 +149,7 @@ class Toolbox(ApprovalRules):
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
         # ``link`` (a chatcli.tools.mcp.link.HostLink): the servers are the MCP host's, kept between runs.
         self.servers = [
-            McpServer(spec, log_dir, start_timeout, note, cache, self._load, link) for spec in servers or []
+            McpServer(spec, log_dir, start_timeout, note, cache, self.load_client, link) for spec in servers or []
         ]
         for server in self.servers:
             server.on_fail = self._failed
@@ -209,11 +209,8 @@ class Toolbox(ApprovalRules):
 
     def load_client(self) -> Any:
         """The MCP client's import, started now if it is not yet (an awaitable): one import, in one thread, for every
-        session's servers (two threads importing the same modules at once may see them half made)."""
-        return self._load()
-
-    def _load(self) -> Any:
-        """The MCP client's import, once, in a thread: the prompt stays responsive (none through the MCP host)."""
+        session's servers (two threads importing the same modules at once may see them half made), so the prompt
+        stays responsive (none through the MCP host)."""
         if self.link is not None:
             return asyncio.sleep(0)
         if self.loaded is None:
@@ -226,13 +223,16 @@ class Toolbox(ApprovalRules):
     def builtin_entries(self) -> list[ToolEntry]:
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
-            where = self._where()
-            self._made = [
-                ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
-                for group in self.builtin_groups
-                for tool in builtin.make_tools((group,), self.sandbox, self.host)
-            ]
+            self._made = self._builtins(self.builtin_groups)
         return self._made
+
+    def _builtins(self, groups: tuple[str, ...]) -> list[ToolEntry]:
+        where = self._where() if "shell" in groups else ""
+        return [
+            ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
+            for group in groups
+            for tool in builtin.make_tools((group,), self.sandbox, self.host)
+        ]
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -351,10 +351,7 @@ class Toolbox(ApprovalRules):
         found = next((entry for entry in self.entries() if entry.name == name), None)
         if found is None and call_id is not None and self.granted.get(call_id) == name:
             group = next((g for g, names in builtin.GROUPS.items() if name in names), None)
-            made = builtin.make_tools((group,), self.sandbox, self.host) if group else []
-            tool = next((t for t in made if t.name == name), None)
-            where = self._where() if group == "shell" else ""
-            found = ToolEntry(name, builtin.SERVER, tool, group, where) if tool is not None else None
+            found = next((e for e in self._builtins((group,)) if e.name == name), None) if group else None
         return found
 
     def grant(self, calls: list[Any]) -> None:

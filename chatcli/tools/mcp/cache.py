@@ -162,7 +162,7 @@ class ListCache:
             "key": key,
             "server": spec.name,
             "listed_at": time.time(),
-            "listing": listing.as_json(),
+            "listing": listing.data,
         }
         import tempfile
 

@@ -270,7 +270,7 @@ class Host:
                     await server.relist()
                 server.used = time.monotonic()
                 assert server.listing is not None
-                reply: dict[str, Any] = {"listing": server.listing.as_json()}
+                reply: dict[str, Any] = {"listing": server.listing.data}
             elif op == "call":
 
                 async def progress(done: float, total: float | None, text: str | None) -> None:

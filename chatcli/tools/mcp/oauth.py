@@ -170,18 +170,8 @@ def _provider(
     """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires;
     ``document``: the URL of chat's client ID metadata document (its client ID where the server takes those);
     ``again``: signs in again (``_again``) where a connection's token no longer does (a step-up); ``wanted``: scopes
-    a step-up asked for before, asked for too.
-
-    Its log (a refused refresh as a warning, a failed flow with a traceback) is not the user's: what failed is said
-    once, in chat's own line (``LoginNeeded``, or the error ``chat mcp login`` ends with)."""
-    import logging
-
+    a step-up asked for before, asked for too (its log quiet, as ``_bounded`` has it)."""
     from mcp.client.auth import OAuthClientProvider
-
-    quiet = logging.getLogger("mcp.client.auth")
-    quiet.propagate = False
-    if not quiet.handlers:
-        quiet.addHandler(logging.NullHandler())
     from mcp.shared.auth import OAuthClientMetadata
 
     class Provider(_bounded(OAuthClientProvider)):  # type: ignore[misc]

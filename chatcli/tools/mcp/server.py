@@ -100,7 +100,10 @@ class McpServer(Calls):
         those it offers to run as a call (one that runs only as an MCP task is ``held``)."""
         if self._built[0] is not self.listing:
             listed = self.listing.tools if self.listing else ()
-            self._built = (self.listing, [_as_tool(info) for info in listed if info.offered])
+            self._built = (
+                self.listing,
+                [stand_in(i.name, i.description, i.schema, i.annotations) for i in listed if i.offered],
+            )
         return self._built[1] if self.offers else []
 
     @property
@@ -349,17 +352,11 @@ class McpServer(Calls):
 NOT_A_TASK_RUNNER = "runs only as an MCP task, which chat does not run yet: not offered to the model"
 
 
-def _as_tool(info: Any) -> Any:
-    """A tool of the listing as a LangChain tool: its name, description and schema (calls go through the server)."""
+def stand_in(name: str, description: str, schema: dict[str, Any], hints: dict[str, Any] | None) -> Any:
+    """A tool of a server as a LangChain tool: its name, description and schema (calls go through the server)."""
     from langchain_core.tools import StructuredTool
 
     async def not_here(**_: Any) -> Any:
-        raise RuntimeError("an MCP tool is called through its server")
+        raise RuntimeError("an MCP server's tool is called through its server")
 
-    return StructuredTool(
-        name=info.name,
-        description=info.description,
-        args_schema=info.schema,
-        coroutine=not_here,
-        metadata=info.annotations,
-    )
+    return StructuredTool(name=name, description=description, args_schema=schema, coroutine=not_here, metadata=hints)

@@ -136,6 +136,11 @@ class Session:
     def __init__(self, client: Any):
         self.client = client
 
+    def __getattr__(self, name: str) -> Any:
+        """mcp's own ``list_tools``, ``call_tool``, ``get_prompt``, ``read_resource`` (cancelling a call's task
+        cancels it at the server: the client tells it)."""
+        return getattr(self.client, name)
+
     async def initialize(self) -> Any:
         from types import SimpleNamespace
 
@@ -147,30 +152,11 @@ class Session:
         """True when the server speaks the stateless revision (no ping there: a discover answers instead)."""
         return getattr(self.client.session, "discover_result", None) is not None
 
-    async def list_tools(self, cursor: str | None = None) -> Any:
-        return await self.client.list_tools(cursor=cursor)
-
-    async def list_prompts(self, cursor: str | None = None) -> Any:
-        return await self.client.list_prompts(cursor=cursor)
-
-    async def list_resources(self, cursor: str | None = None) -> Any:
-        return await self.client.list_resources(cursor=cursor)
-
     def ttl_of(self, result: Any) -> int | None:
         """How long the server said a list ``result`` stays fresh (ms); None when it said nothing (every server of
         an earlier revision: a ``ttlMs`` there is no word of the protocol)."""
         said = self.modern and "ttl_ms" in getattr(result, "model_fields_set", ())
         return int(result.ttl_ms) if said else None
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Any = None) -> Any:
-        """The call's result; cancelling the task cancels the call at the server (the client tells it)."""
-        return await self.client.call_tool(name, arguments, progress_callback=progress_callback)
-
-    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        return await self.client.get_prompt(name, arguments)
-
-    async def read_resource(self, uri: str) -> Any:
-        return await self.client.read_resource(uri)
 
     async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
         """MCP's completion/complete for an argument of ``prompt``: what ``value`` may become."""
