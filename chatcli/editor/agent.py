@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, schema
 
@@ -203,17 +203,7 @@ class Editor:
         **kwargs: Any,
     ) -> schema.LoadSessionResponse:
         """The thread's whole history replayed as updates, then the response: the session goes on from there."""
-        from chatcli.threads.masking import masked
-        from chatcli.threads.records import message_record
-
-        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
-        records = [
-            {**message_record(m), "message_id": getattr(m, "id", None)} for m in await _said(session.thread.messages())
-        ]
-        for update in updates.replayed(masked(records, self.secrets)):
-            session.listener.send(update)
-        await self._tell_waiting(session)
-        await session.listener.flushed()
+        session = await self._reopened(session_id, cwd, mcp_servers, additional_directories, replay=True)
         return schema.LoadSessionResponse(config_options=await self._offered(session))
 
     @_answering
@@ -226,23 +216,33 @@ class Editor:
         **kwargs: Any,
     ) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
-        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
-        await self._tell_waiting(session)
-        await session.listener.flushed()
+        session = await self._reopened(session_id, cwd, mcp_servers, additional_directories, replay=False)
         return schema.ResumeSessionResponse(config_options=await self._offered(session))
 
-    async def _tell_waiting(self, session: Session) -> None:
-        """A session opened on a thread that waits for the user (a call to approve, a tool's question, a graph's
-        interrupt: asked at another door, or by a background reply) shows each question, as ``chat inbox`` lists
-        it (known credentials masked); the next prompt asks them first."""
+    async def _reopened(
+        self, session_id: str, cwd: str, servers: list[Any] | None, dirs: list[str] | None, replay: bool
+    ) -> Session:
+        """The session of thread ``session_id`` loaded (its history replayed as updates) or resumed. One on a thread
+        that waits for the user (a call to approve, a tool's question, a graph's interrupt: asked at another door, or
+        by a background reply) shows each question, as ``chat inbox`` lists it (known credentials masked); the next
+        prompt asks them first."""
         from chatcli.service.inbox import asked_of
         from chatcli.threads.masking import masked
+        from chatcli.threads.records import message_record
 
+        session = await self._existing(session_id, cwd, servers, _directories(dirs))
+        if replay:
+            messages = await _said(session.thread.messages())
+            records = [{**message_record(m), "message_id": getattr(m, "id", None)} for m in messages]
+            for update in updates.replayed(masked(records, self.secrets)):
+                session.listener.send(update)
         waiting = await _said(session.thread.waiting())
         if waiting:
             asked = "; ".join(masked(item.text, self.secrets) for item in asked_of(waiting))
             next_prompt = "answers it" if _graph_question(waiting) and not session.listener.forms else "asks it first"
             session.listener.said(f"this thread waits for you: {asked}. Your next prompt {next_prompt}.")
+        await session.listener.flushed()
+        return session
 
     @_answering
     async def fork_session(
@@ -400,11 +400,15 @@ class Editor:
     async def _found(self, session_id: Any) -> Opening:
         """The thread a session's id names, exactly (an editor names its sessions whole), and what goes on with it
         (``Chat.find``); one that does not exist is the protocol's "not found"."""
-        if not isinstance(session_id, str):
-            raise _not_found(session_id)
-        found = self.chat.find(session_id, exists=True, exact=True, setup=self.setup)
-        opening: Opening = await _said(_not_found_as_such(found, session_id))
-        return opening
+        try:
+            if isinstance(session_id, str):
+                opening: Opening = await self.chat.find(session_id, exists=True, exact=True, setup=self.setup)
+                return opening
+        except NoThread:
+            pass
+        except ChatError as exc:
+            raise _request_error(exc) from None
+        raise _not_found(session_id)
 
     async def _open(self, opening: Opening, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()) -> Session:
         """The session of the thread ``opening`` names, in ``cwd`` (absolute), its tools acting there (through the
@@ -551,12 +555,9 @@ class Editor:
         session = self._session(session_id)
         if config_id != MODEL_OPTION or not isinstance(value, str) or not value.strip():
             raise RequestError(-32602, f"no option {config_id!r} with value {value!r}")
-        await _said(self._choose_model(session, value.strip()))
+        await _said(session.thread.choose_model(value.strip()))  # checked there, as at every door
+        self._chosen(session, value.strip())
         return schema.SetSessionConfigOptionResponse(config_options=self._options(session) or [])
-
-    async def _choose_model(self, session: Session, name: str) -> None:
-        await _said(session.thread.choose_model(name))  # checked there, as at every door
-        self._chosen(session, name)
 
     @staticmethod
     def _chosen(session: Session, name: str) -> None:
@@ -584,7 +585,7 @@ class Editor:
         if command is not None and files:  # they would be dropped unsaid
             raise RequestError(-32602, f"files go with a question, not with {text.split()[0][:40]}", {"exitCode": 2})
         work = command or (lambda: _asked(session.thread, text, files, session.listener.forms))
-        session.running = self.chat.running.start(_turn(work), session_id)
+        session.running = self.chat.running.start(work(), session_id)
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.stop()
         await asyncio.wait({session.running})
@@ -593,9 +594,9 @@ class Editor:
             await asyncio.wait({session.placing})
         if session.running.cancelled():
             return schema.PromptResponse(stop_reason="cancelled")
+        if (failure := session.running.exception()) is not None:
+            return await self._limited(session, failure)
         result = session.running.result()
-        if isinstance(result, BaseException):
-            return await self._limited(session, result)
         return schema.PromptResponse(stop_reason=updates.stop_reason(result), usage=updates.usage(result))
 
     async def _limited(self, session: Session, exc: BaseException) -> schema.PromptResponse:
@@ -617,7 +618,7 @@ class Editor:
         if session is not None:
             session.stop()
 
-    def _command(self, session: Session, text: str) -> Callable[[], Awaitable[TurnResult]] | None:
+    def _command(self, session: Session, text: str) -> Callable[[], Coroutine[Any, Any, TurnResult]] | None:
         """The work of a command typed as ``/name arg`` (an MCP prompt's too: ``/mcp__SERVER__PROMPT``; None: the
         text is a question)."""
         if not text.startswith("/"):
@@ -731,14 +732,6 @@ def _directories(given: list[str] | None) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-async def _not_found_as_such(work: Awaitable[Opening], session_id: str) -> Opening:
-    """``work``'s thread; ``NoThread`` as the protocol's "not found" for ``session_id``."""
-    try:
-        return await work
-    except NoThread:
-        raise _not_found(session_id) from None
-
-
 def _not_found(session_id: Any) -> RequestError:
     """The protocol's "not found" for ``session_id``, which is named only as far as it is short and printable."""
     shown = str(session_id)[:80]
@@ -791,22 +784,16 @@ def _server_specs(servers: list[Any]) -> list[Any]:
         raise RequestError(-32602, str(exc)) from None
 
 
-async def _turn(work: Callable[[], Awaitable[TurnResult]]) -> TurnResult | BaseException:
-    """Run a turn, its failure returned rather than raised (a cancel is raised: the task ends cancelled)."""
-    try:
-        return await work()
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - said to the editor as an error, in one line
-        return exc
-
-
 async def _said(work: Awaitable[Any]) -> Any:
     """``work``'s result; chat's one-line failure as the JSON-RPC error the protocol names."""
     try:
         return await work
     except ChatError as exc:
-        raise RequestError(-32602 if isinstance(exc, UsageError) else -32603, str(exc)) from None
+        raise _request_error(exc) from None
+
+
+def _request_error(exc: ChatError) -> RequestError:
+    return RequestError(-32602 if isinstance(exc, UsageError) else -32603, str(exc))
 
 
 def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
