@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from chatcli.service.backend import Backend, ThreadList
     from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
-    from chatcli.store import Store, ThreadInfo
+    from chatcli.store import Store
     from chatcli.store.base import ThreadIndex
     from chatcli.tools.toolbox import Toolbox
 
@@ -336,7 +336,9 @@ class Chat:
         self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool, going_on: bool = True
     ) -> Opening:
         """The thread of chat's database (or of a graph's checkpointer) that the door names."""
-        rows = await (self.threads().list() if self.engine is not None else _rows(self.settings.db or ""))
+        from chatcli.store import read_threads
+
+        rows = await (self.threads().list() if self.engine is not None else read_threads(self.settings.db or ""))
         named = ref or new
         wanted = check_thread_id(named) if named else None
         if latest:
@@ -549,12 +551,6 @@ class Chat:
         if not isinstance(getattr(self, "_commands", None), Commands):
             self._commands = Commands()
         return self._commands
-
-
-async def _rows(db: str) -> list[ThreadInfo]:
-    from chatcli.store import read_threads
-
-    return await read_threads(db)
 
 
 def _is_uuid(text: str) -> bool:

@@ -73,6 +73,13 @@ class JsonEvents(Router):
     def refused(self, result: ToolResult) -> None:
         """A call was refused: said apart from the JSON (stderr, the server's log)."""
 
+    def _event(self, shape: str, **fields: Any) -> None:
+        """One ``--jsonl`` event, as chatcli.core.answer's model ``shape`` defines it; none without ``lines``."""
+        if self.lines:
+            from chatcli.core import answer  # (pydantic: loaded once a turn runs, never at start-up)
+
+            self._write(answer.dumped(getattr(answer, shape), **fields))
+
     # ---- a turn's events ---------------------------------------------------------------------
 
     def start_reply(self, start: Start) -> None:
@@ -83,68 +90,38 @@ class JsonEvents(Router):
         self._first = self._ended = None
 
     def token(self, text: str) -> None:
-        from chatcli.core.answer import TokenEvent, dumped
-
         if self._first is None:
             self._first = time.monotonic()
         self._parts.append(text)
-        if self.lines:
-            self._write(dumped(TokenEvent, text=text))
+        self._event("TokenEvent", text=text)
 
     def thinking(self, text: str) -> None:
-        from chatcli.core.answer import ReasoningEvent, dumped
-
         self._reasoning.append(text)
-        if self.lines:
-            self._write(dumped(ReasoningEvent, text=text))
+        self._event("ReasoningEvent", text=text)
 
     def aside(self, source: str, text: str) -> None:
-        from chatcli.core.answer import SubgraphEvent, dumped
-
         if self._asides and self._asides[-1]["namespace"] == source:
             self._asides[-1]["text"] += text
         else:
             self._asides.append({"namespace": source, "text": text})
-        if self.lines:
-            self._write(dumped(SubgraphEvent, namespace=source, text=text))
+        self._event("SubgraphEvent", namespace=source, text=text)
 
     def tool_call(self, call: ToolCall) -> None:
-        from chatcli.core.answer import ToolCallEvent, dumped
-
-        if self.lines:
-            self._write(dumped(ToolCallEvent, **_call(call)))
+        self._event("ToolCallEvent", **_call(call))
 
     def progress(self, event: Progress) -> None:
-        from chatcli.core.answer import ProgressEvent, dumped
-
-        if self.lines:  # --jsonl and chat serve's event stream; --json has no place for it
-            self._write(dumped(ProgressEvent, **event.record()))
+        self._event("ProgressEvent", **event.record())  # --jsonl and chat serve's event stream; --json has no place
 
     def tool_result(self, result: ToolResult) -> None:
-        from chatcli.core.answer import ToolResultEvent, dumped
-
         if result.status == "refused":
             self.refused(result)
-        self._calls.append(
-            {**_call(result.call), "status": result.status, "result": result.content, "seconds": result.seconds}
-        )
-        if self.lines:
-            self._write(
-                dumped(
-                    ToolResultEvent,
-                    **_call(result.call),
-                    status=result.status,
-                    content=result.content,
-                    seconds=result.seconds,
-                )
-            )
+        call = _call(result.call)
+        self._calls.append({**call, "status": result.status, "result": result.content, "seconds": result.seconds})
+        self._event("ToolResultEvent", **call, status=result.status, content=result.content, seconds=result.seconds)
 
     def approval(self, call: ToolCall) -> None:
         """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""
-        from chatcli.core.answer import ApprovalEvent, dumped
-
-        if self.lines:
-            self._write(dumped(ApprovalEvent, **_call(call)))
+        self._event("ApprovalEvent", **_call(call))
 
     async def answer(self, question: Question) -> Reply | None:
         """The answer given ahead (``given``), else nobody answers here: the thread waits at the question (the object
@@ -165,16 +142,10 @@ class JsonEvents(Router):
 
     def interrupt(self, question: Question) -> None:
         """The graph waits on an interrupt that is no approval, for ``--resume``."""
-        from chatcli.core.answer import InterruptEvent, dumped
-
-        if self.lines:
-            self._write(dumped(InterruptEvent, id=question.id, value=_plain(question.value)))
+        self._event("InterruptEvent", id=question.id, value=_plain(question.value))
 
     def speaker(self, name: str) -> None:
-        from chatcli.core.answer import NodeEvent, dumped
-
-        if self.lines:
-            self._write(dumped(NodeEvent, name=name))
+        self._event("NodeEvent", name=name)
 
     def end_reply(self, result: TurnResult) -> None:
         from chatcli.core.answer import Answer, DoneEvent, dumped

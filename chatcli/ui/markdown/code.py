@@ -12,6 +12,7 @@ one line at a time.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -88,6 +89,7 @@ class Scanner(NamedTuple):
     words: dict[str, _TokenType]
 
 
+@functools.cache
 def _scanner(language: str) -> Scanner:
     words: dict[str, _TokenType] = {}
     for kind, names in zip(_KINDS, _WORDS.get(language, ())):
@@ -113,7 +115,6 @@ def _scanner(language: str) -> Scanner:
     return Scanner(re.compile(pattern), words)
 
 
-_SCANNERS: dict[str, Scanner] = {}
 _EXCEPTION = re.compile(r"[a-z](?:Error|Exception|Warning)$")
 # The word after one of these names a function or a class.
 _DEFINES = {
@@ -125,11 +126,7 @@ _DEFINES = {
 def scanner_for(language: str) -> tuple[str, Scanner] | None:
     """The fast scanner for a fence's language, or None if Pygments should colour it."""
     family = _ALIASES.get(language)
-    if family is None:
-        return None
-    if family not in _SCANNERS:
-        _SCANNERS[family] = _scanner(family)
-    return family, _SCANNERS[family]
+    return (family, _scanner(family)) if family is not None else None
 
 
 class LineScanner:
@@ -201,23 +198,16 @@ def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
     return tokens
 
 
-_LEXERS: dict[str, Any] = {}
-
-
+@functools.cache
 def _pygments_lexer(language: str) -> Any:
     """The Pygments lexer for a language name, or None."""
-    if language not in _LEXERS:
-        lexer = None
-        if language:
-            from pygments.lexers import get_lexer_by_name
-            from pygments.util import ClassNotFound
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
 
-            try:
-                lexer = get_lexer_by_name(language)
-            except ClassNotFound:
-                pass
-        _LEXERS[language] = lexer
-    return _LEXERS[language]
+    try:
+        return get_lexer_by_name(language) if language else None
+    except ClassNotFound:
+        return None
 
 
 _GROUPS = {
