@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +16,8 @@ import pytest
 
 from chatcli.content import html_text
 from tests.fakeserver import Reply
-from tests.helpers import CHAT, Run, chat
+from tests.helpers import chat
+from tests.test_huge_events import measured
 from tests.test_webpages import sent_text
 from tests.website import BOMBS, Site, heavy_page
 
@@ -30,17 +29,6 @@ def site():
     site = Site()
     yield site
     site.close()
-
-
-def peak(env: dict[str, str], *args: str) -> tuple[Run, int]:
-    """Run ``chat`` as a process: what it said, and its peak memory (RSS, MB)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(CHAT), *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        run = Run(list(args), proc.returncode, out.read().decode(), err.read().decode())
-    return run, usage.ru_maxrss // 1024
 
 
 # --------------------------------------------------------------------------- encodings
@@ -75,15 +63,17 @@ def test_an_encoding_chat_did_not_ask_for_or_cannot_undo_is_one_line(server, cha
     assert server.requests == []
 
 
-@pytest.mark.e2e  # a process per bomb, for its peak memory
 def test_no_decompression_bomb_decodes_past_the_cap(server, chat_env, site):
     # Against a plain body that runs past the cap (read as it comes, then refused): a bomb may cost no
     # more. Before, 512 MB in gzip in gzip peaked at 1 GB, 2 GB of zstd at 4 GB, 256 MB of gzip at +100 MB.
-    plain, baseline = peak(chat_env, "-a", f"{site.url}/endless", "summarise")
+    # Each runs in this process (how far its peak rose: tests/test_huge_events.measured), after a first run that
+    # loaded what a run loads.
+    chat(chat_env, "-a", f"{site.url}/endless", "summarise")
+    plain, baseline, _took = measured(chat_env, "-a", f"{site.url}/endless", "summarise")
     assert plain.code == 2 and plain.err_lines == [f"chat: error: {CAP_LINE.format(url=site.url + '/endless')}"]
     for path, (coding, _) in BOMBS.items():
         url = site.url + path
-        run, rss = peak(chat_env, "-a", url, "summarise")
+        run, rss, _took = measured(chat_env, "-a", url, "summarise")
         if "zstd" in coding:  # never asked for: refused before its body is read
             said = "it came with Content-Encoding zstd, which chat did not ask for and does not decode (it asks for gzip or deflate)"  # fmt: skip
             assert run.err_lines == [f"chat: error: cannot attach {url}: {said} (nothing was sent)"], run
@@ -120,7 +110,7 @@ def test_a_page_that_takes_too_long_to_convert_is_stopped(server, chat_env, site
     assert run.code == 2 and server.requests == [] and time.monotonic() - started < 30
 
 
-@pytest.mark.e2e  # seconds of work
+@pytest.mark.e2e  # seconds of work, the converter a process of its own
 def test_a_page_that_needs_too_much_memory_to_convert_is_one_line(server, chat_env, site, monkeypatch):
     monkeypatch.setattr(html_text, "CONVERT_MEMORY", 100 * 1024 * 1024)  # the page takes some 135 MB
     url = f"{site.url}/at-the-limit"
@@ -153,7 +143,7 @@ def test_a_charset_that_is_none_is_read_as_utf8(server, chat_env, site, where, n
         assert text == f"read\n\nWeb page `Café` ({url}):\n```\ncrème +2AA- \\ud800\n```"
 
 
-@pytest.mark.e2e  # seconds of work
+@pytest.mark.e2e  # seconds of work, the converter a process of its own
 def test_a_page_at_the_size_limit_converts(server, chat_env, site):
     # A documentation page (headings, links, lists, code, tables) of 1.9 MB.
     assert 1.8 * 1024 * 1024 < len(heavy_page("/at-the-limit")) < html_text.MAX_HTML
