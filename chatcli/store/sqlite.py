@@ -14,8 +14,7 @@ from urllib.parse import quote
 
 from chatcli.errors import StoreError
 from chatcli.paths import private_dir
-from chatcli.store.base import Guard, Params, Row, SaverStore, ThreadInfo, poll_lock, the_row
-from chatcli.store.index import COLUMNS
+from chatcli.store.base import Guard, Params, Row, SaverStore, poll_lock, the_row
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
@@ -155,29 +154,15 @@ def check(db: str) -> None:
     check_database(prepare_db_path(db))
 
 
-def read_threads(db: str) -> list[ThreadInfo]:
-    """The thread index's rows, most recently used first, read-only with plain sqlite3 (nothing created)."""
+def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False) -> list[Row]:
+    """The rows of one query on the file ``db`` opened read-only with plain sqlite3 (nothing created); none from a
+    file that is not there yet or lacks the table (a new file, or one from before it). ``checked``: another
+    program's file, or a newer chatcli's, is said as when it is opened (``check_database``)."""
     path = Path(db).expanduser()
-    if path.is_file():
-        check_database(path)  # another program's file, or a newer chatcli's: said as when it is opened
-    rows = _rows_read_only(path, f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
-    return [ThreadInfo(*row) for row in rows]
-
-
-def read_binding(db: str, thread_id: str) -> str | None:
-    """What answers ``thread_id`` as stored (chatcli.store.base.ThreadIndex.binding); None for a thread with none
-    stored (or a file from before bindings were kept)."""
-    rows = _rows_read_only(
-        Path(db).expanduser(), "SELECT binding FROM chatcli_bindings WHERE thread_id = ?", (thread_id,)
-    )
-    return str(rows[0][0]) if rows else None
-
-
-def _rows_read_only(path: Path, sql: str, params: Params = ()) -> list[Row]:
-    """The rows of one query on ``path`` opened read-only with plain sqlite3 (nothing created); none from a file
-    that is not there yet or lacks the table (a new file, or one from before it)."""
     if not path.is_file():
         return []
+    if checked:
+        check_database(path)
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
         try:

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, Params, Row, SaverStore, ThreadInfo, poll_lock, the_row
+from chatcli.store.base import Guard, Params, Row, SaverStore, poll_lock, the_row
 from chatcli.store.postgres.driver import connect, import_driver, import_psycopg, reason
 from chatcli.text import redact_url
 
@@ -70,7 +70,7 @@ async def advisory_lock(
             pass  # the session is gone, and the server dropped its locks with it
 
 
-async def _short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
+async def short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
     """The rows of one query, on a short connection of its own; none from a database chat has not set up yet."""
     psycopg, _ = import_driver()
     conn = await connect(url)
@@ -85,20 +85,6 @@ async def _short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
         ) from None
     finally:
         await conn.close()
-
-
-async def read_threads(url: str) -> list[ThreadInfo]:
-    """The thread index's rows, most recently used first."""
-    from chatcli.store.index import COLUMNS
-
-    rows = await _short_read(url, f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC")
-    return [ThreadInfo(*row) for row in rows]
-
-
-async def read_binding(url: str, thread_id: str) -> str | None:
-    """What answers ``thread_id`` as stored; None when none is."""
-    rows = await _short_read(url, "SELECT binding FROM chatcli_bindings WHERE thread_id = %s", (thread_id,))
-    return str(rows[0][0]) if rows else None
 
 
 @asynccontextmanager
