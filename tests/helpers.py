@@ -121,21 +121,22 @@ def piped_stdin(data: bytes) -> io.TextIOWrapper:
 def chat(
     env: dict[str, str],
     *args: str,
-    stdin: bytes | str = b"",
+    stdin: bytes | str | Captured = b"",
     cwd: Path | None = None,
     tty: bool = False,
     err: Captured | None = None,
 ) -> Run:
-    """Run ``chat`` in this process with ``stdin`` piped in (never the REPL); ``tty``: stdout is a terminal.
+    """Run ``chat`` in this process with ``stdin`` piped in (or a Captured: a terminal, say); ``tty``: stdout is a
+    terminal.
 
     ``err``: the stderr to write to (a Captured that watches what is written, say).
     """
     from chatcli.app.cli import main
     from chatcli.app.environment import Environment
 
-    data = stdin.encode() if isinstance(stdin, str) else stdin
+    given = stdin if isinstance(stdin, Captured) else piped_stdin(stdin.encode() if isinstance(stdin, str) else stdin)
     out, err = Captured(tty), err if err is not None else Captured()
-    environment = Environment(stdin=piped_stdin(data), stdout=out, stderr=err, environ=dict(env), cwd=cwd or Path.cwd())
+    environment = Environment(stdin=given, stdout=out, stderr=err, environ=dict(env), cwd=cwd or Path.cwd())
     with redirect_stdout(out), redirect_stderr(err):  # what click itself prints (usage errors, --help)
         code = main(list(args), environment)
     return Run(list(args), code, out.getvalue(), err.getvalue())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
 from tests.fakeserver import FAULT_TEXT, Fault, Reply, tokenize
-from tests.helpers import CHAT, KEY, Run, chat
+from tests.helpers import CHAT, KEY, Captured, Run, chat
 
 DONE_KEYS = {
     "thread_id",
@@ -238,16 +237,9 @@ def test_json_and_jsonl_together_is_a_usage_error(server, chat_env):
     assert server.requests == []
 
 
-@pytest.mark.e2e
 def test_json_without_a_question_at_a_terminal_is_a_usage_error(server, chat_env):
     """--json is one-shot only: with a terminal on stdin and no question it does not open the prompt."""
-    master, slave = os.openpty()
-    try:
-        proc = subprocess.run([str(CHAT), "--json"], env=chat_env, stdin=slave, capture_output=True, timeout=30)
-    finally:
-        os.close(slave)
-        os.close(master)
-    run = Run(["--json"], proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    run = chat(chat_env, "--json", stdin=Captured(tty=True))
     line = assert_error_line(run, 2)
     assert "--json" in line
     assert one_object(run)["error"]["exit_code"] == 2

@@ -226,21 +226,16 @@ def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads)
     assert out_of_range.code == 2 and "no node '9' in thread alpha (nodes 1 to 3, or a label)" in out_of_range.err
 
 
-@pytest.mark.e2e
 def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env):
-    import pexpect
-
     from tests.fakeserver import Reply
-    from tests.helpers import CHAT
 
     evil = "Look: \x1b]0;PWNED\x07 title and \x1b[2J clear, done."
     server.queue(Reply(evil))
     assert chat(chat_env, "-t", "evil", "say something odd").code == 0
     for args in (["show", "evil"], ["export", "evil"]):
-        child = pexpect.spawn(str(CHAT), args, env=chat_env, encoding="utf-8", timeout=30, dimensions=(40, 100))
-        raw = child.read()
-        child.close()
-        assert child.exitstatus == 0, raw
+        shown = chat({**chat_env, "COLUMNS": "100"}, *args, tty=True)  # every byte written to the terminal
+        raw = shown.out + shown.err
+        assert shown.code == 0, shown
         assert "\x1b]0;PWNED" not in raw and "\x1b[2J" not in raw and "\x07" not in raw, args
         assert "␛]0;PWNED␇" in raw, args
     piped = chat(chat_env, "export", "evil", "--format", "json")
