@@ -121,21 +121,24 @@ def piped_stdin(data: bytes) -> io.TextIOWrapper:
 def chat(
     env: dict[str, str],
     *args: str,
-    stdin: bytes | str | Captured = b"",
+    stdin: bytes | str | IO[str] = b"",
     cwd: Path | None = None,
     tty: bool = False,
     err: Captured | None = None,
+    out: Captured | None = None,
 ) -> Run:
-    """Run ``chat`` in this process with ``stdin`` piped in (or a Captured: a terminal, say); ``tty``: stdout is a
+    """Run ``chat`` in this process with ``stdin`` piped in (or a stream: a terminal's, say); ``tty``: stdout is a
     terminal.
 
-    ``err``: the stderr to write to (a Captured that watches what is written, say).
+    ``err``, ``out``: the stderr and stdout to write to (a Captured that watches what is written, say).
     """
     from chatcli.app.cli import main
     from chatcli.app.environment import Environment
 
-    given = stdin if isinstance(stdin, Captured) else piped_stdin(stdin.encode() if isinstance(stdin, str) else stdin)
-    out, err = Captured(tty), err if err is not None else Captured()
+    given = (
+        piped_stdin(stdin.encode() if isinstance(stdin, str) else stdin) if isinstance(stdin, (bytes, str)) else stdin
+    )
+    out, err = out if out is not None else Captured(tty), err if err is not None else Captured()
     environment = Environment(stdin=given, stdout=out, stderr=err, environ=dict(env), cwd=cwd or Path.cwd())
     with redirect_stdout(out), redirect_stderr(err):  # what click itself prints (usage errors, --help)
         code = main(list(args), environment)

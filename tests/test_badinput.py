@@ -9,16 +9,19 @@ an unknown config key) are listed in docs/RELIABILITY.md, not repeated here.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import io
 import json
 import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers import assert_one_error_line, chat
+from tests.helpers import Captured, assert_one_error_line, chat
 from tests.test_reliability import db_of, integrity, stored, summary, user_turns
 
 
@@ -220,30 +223,32 @@ def test_config_file_with_a_syntax_error_is_a_config_error(server, chat_env):
     assert not server.requests
 
 
-@pytest.mark.e2e
+class Endless(io.RawIOBase):
+    """What `yes` writes, for ever."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        line = b"y\n" * (len(buffer) // 2)
+        buffer[: len(line)] = line
+        return len(line)
+
+
 def test_endless_stdin_is_refused_at_the_limit_without_filling_the_memory(server, chat_env):
-    """`yes | chat`: stdin is read up to the limit, then refused, in bounded time and memory."""
-    import subprocess
-
+    """`yes | chat`: stdin is read up to the limit, then refused, in bounded time and memory (how far the memory of
+    this process rose, as the kernel counts it: tests/test_huge_events.measured)."""
     from chatcli.app.run import MAX_STDIN
-    from tests.helpers import CHAT
+    from tests.test_huge_events import measured
 
-    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
-    try:
-        proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", str(CHAT)] if Path("/usr/bin/time").exists() else [str(CHAT)],
-            stdin=yes.stdout, env=chat_env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-    finally:
-        yes.kill()
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("chat:")]
-    assert proc.returncode == 2, proc.stderr
+    endless = io.TextIOWrapper(io.BufferedReader(Endless()), encoding="utf-8")
+    run, peak, _took = measured(chat_env, stdin=endless)
+    lines = [line for line in run.err.splitlines() if line.startswith("chat:")]
+    assert run.code == 2, run
     assert lines == [
         f"chat: error: stdin holds more than {MAX_STDIN >> 20} MB (chat reads at most {MAX_STDIN >> 20} MB from stdin)"
     ]
-    if Path("/usr/bin/time").exists():
-        peak_kb = int(proc.stderr.strip().splitlines()[-1])
-        assert peak_kb < 400_000, f"{peak_kb} kB at peak"
+    assert peak < 400, f"{peak} MB at peak"
     assert not server.requests
 
 
@@ -269,20 +274,17 @@ def test_a_reader_that_leaves_early_ends_chat_quietly(server, chat_env):
         assert done.stderr.rstrip().splitlines()[-1] in ("status 141", "status 0"), done.stderr
 
 
-@pytest.mark.e2e
+class Full(Captured):
+    """A stdout on a full disk (/dev/full): every write fails so."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 def test_a_full_disk_under_stdout_is_one_line(server, chat_env):
-    import subprocess
-
-    from tests.helpers import CHAT
-
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [str(CHAT), "hi"], env=chat_env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
-        )
-    errors = [line for line in done.stderr.splitlines() if not line.startswith("thread: ")]
-    assert done.returncode == 1 and errors == ["chat: error: cannot write the output: No space left on device"], (
-        done.stderr
-    )
+    done = chat(chat_env, "hi", out=Full())
+    errors = [line for line in done.err.splitlines() if not line.startswith("thread: ")]
+    assert done.code == 1 and errors == ["chat: error: cannot write the output: No space left on device"], done
 
 
 def test_an_input_history_path_that_is_a_directory_is_one_line(chat_env, tmp_path):

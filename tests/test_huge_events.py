@@ -157,15 +157,15 @@ def _status_mb(field: str) -> int:
     raise AssertionError(f"no {field} in /proc/self/status")
 
 
-def measured(env: dict[str, str], *args: str) -> tuple[Run, int, float]:
-    """Run ``chat ARGS`` in this process: its run, how far its resident memory rose at its peak above what the process
+def measured(env: dict[str, str], *args: str, stdin: Any = b"") -> tuple[Run, int, float]:
+    """Run ``chat ARGS`` in this process (``stdin`` as tests/helpers.chat takes it): its run, how far its resident memory rose at its peak above what the process
     held when it began (MB, the kernel's count: VmHWM, reset by /proc/self/clear_refs first), and the CPU seconds
     the process spent meanwhile (the kernel's count, the fake server's threads included)."""
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from what is resident now
     held = _status_mb("VmRSS")
     before = resource.getrusage(resource.RUSAGE_SELF)
-    run = chat(env, *args)
+    run = chat(env, *args, stdin=stdin)
     after = resource.getrusage(resource.RUSAGE_SELF)
     took = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return run, _status_mb("VmHWM") - held, took
