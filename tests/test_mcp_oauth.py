@@ -3,16 +3,19 @@ refresh, a refused refresh, logout; a server that needs a login says the command
 server they were issued for and nowhere else.
 
 The server is real: FastMCP with the ``mcp`` package's authorization server routes over an in-memory provider
-(tests/mcp/guarded.py). The browser is this test, fetching the sign-in address chat prints and following the
-redirect back to chat's listener on 127.0.0.1.
+(tests/mcp/guarded.py), served over HTTP on 127.0.0.1 from a thread of this process (one of mcp 1.x, the 2025 era, is
+a process of its own). The browser is this test, fetching the sign-in address chat prints and following the
+redirect back to chat's listener on 127.0.0.1; `chat mcp login` runs in this process but where a signal stops it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,30 +30,55 @@ import pytest
 
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import CHAT, chat, open_local
+from tests.helpers import CHAT, Captured, chat, eventually, open_local
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS, kept_env  # noqa: F401 - a fixture
 from tests.test_mcp_lazy import cache_files
 from tests.test_worker import worker_env  # noqa: F401 - a fixture (the doors through the MCP host)
-
-pytestmark = pytest.mark.e2e  # starts MCP server processes
 
 GUARDED = Path(__file__).resolve().parent / "mcp" / "guarded.py"
 NEEDS = "needs a login: run chat mcp login guarded"
 
 
 class Guarded:
-    """tests/mcp/guarded.py on a free port: its URL and its log of token requests."""
+    """tests/mcp/guarded.py on a free port: its URL and its log of token requests. Of the 2026 era (mcp 2.x), it is
+    served from a thread of this process; of the 2025 era (mcp 1.x), it is a process."""
 
-    def __init__(self, where: Path, era: str = "2025", documents: dict[str, Any] | None = None):
+    def __init__(self, where: Path, era: str = "2026", documents: dict[str, Any] | None = None, refuse: bool = False):
         self.log, self.no_refresh = where / "tokens.log", where / "no-refresh"
         self.errors = where / "guarded.err"
-        env = {**os.environ, "GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
-        if era == "2026":
-            env["MCP_ERA"] = "2026"
+        env = {"GUARDED_LOG": str(self.log), "GUARDED_NO_REFRESH": str(self.no_refresh)}
+        if refuse:
+            env["GUARDED_REFUSE"] = "1"
         if documents is not None:  # the client ID metadata documents its authorization server can fetch
             (where / "documents.json").write_text(json.dumps(documents))
             env["GUARDED_CIMD"] = str(where / "documents.json")
+        self.process: subprocess.Popen | None = None
+        self.port = self._here(env) if era == "2026" else self._started({**os.environ, **env})
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+
+    def _here(self, env: dict[str, str]) -> int:
+        """Serve it from a thread of this process (uvicorn on a socket bound here); its port."""
+        import uvicorn
+
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(64)
+        port = listening.getsockname()[1]
+        os.environ["MCP_ERA"] = "2026"  # what the script reads as it is run: the server of mcp 2.x
+        try:
+            app = runpy.run_path(str(GUARDED), run_name="guarded_here")["app"](port, env)
+        finally:
+            del os.environ["MCP_ERA"]
+        self.served = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
+        self.thread = threading.Thread(target=self.served.run, kwargs={"sockets": [listening]}, daemon=True)
+        self.thread.start()
+        eventually(lambda: self.served.started, "the guarded MCP server to listen")
+        return port
+
+    def _started(self, env: dict[str, str]) -> int:
+        """Start it as a process of its own; its port."""
+        env["MCP_ERA"] = "2025"
         with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(
                 mcp_servers.argv(GUARDED, env=env), env=env, stdout=subprocess.PIPE, stderr=errors, text=True
@@ -61,8 +89,7 @@ class Guarded:
         if not said.isdigit():
             self.stop()
             raise AssertionError(f"the guarded MCP server did not start: {self.errors.read_text()[-2000:]}")
-        self.port = int(said)
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        return int(said)
 
     def said(self) -> list[str]:
         return self.log.read_text().split() if self.log.exists() else []
@@ -72,6 +99,10 @@ class Guarded:
         return [line for line in self.said() if line in ("code", "refresh")]
 
     def stop(self) -> None:
+        if self.process is None:
+            self.served.should_exit = True
+            self.thread.join(10)
+            return
         self.process.terminate()
         self.process.wait(5)
         if self.process.stdout:
@@ -87,33 +118,40 @@ def guarded(tmp_path: Path, chat_env: dict[str, str]) -> Iterator[Guarded]:
 
 
 def login(chat_env: dict[str, str], name: str = "guarded", forged: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    """`chat mcp login NAME --no-browser`, with this test as the browser: it opens the address chat prints. Each
-    query of ``forged`` is sent to chat's callback first, as another local user could; what it heard is said. The
-    process is started warm (tests/mcp_servers.chat_argv): a sign-in is what this tests, not a process's start."""
-    process = subprocess.Popen(
-        mcp_servers.chat_argv(CHAT, "mcp", "login", name, "--no-browser"),
-        env=chat_env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """`chat mcp login NAME --no-browser` in this process, with this test as the browser: a thread of it opens the
+    address chat prints. Each query of ``forged`` is sent to chat's callback first, as another local user could; what
+    it heard is said after what chat said."""
     said: list[str] = []
-    assert process.stderr is not None
-    for line in process.stderr:
-        said.append(line)
-        if line.strip().startswith("http://"):
-            callback = parse_qs(urlsplit(line.strip()).query)["redirect_uri"][0]
-            for query in forged:
-                try:
-                    with open_local(f"{callback}?{query}", timeout=10) as page:
-                        said.append(f"forged {query}: {page.status}\n")
-                except urllib.error.HTTPError as refused:
-                    said.append(f"forged {query}: {refused.code}\n")
-            with open_local(line.strip(), timeout=10) as page:  # follows the redirect to chat
-                said.append(page.read().decode() + "\n")
-            break
-    rest = process.stderr.read()
-    process.wait(30)
-    return subprocess.CompletedProcess(process.args, process.returncode, "", "".join(said) + rest)
+    browsing: list[threading.Thread] = []
+
+    def browse(address: str) -> None:
+        callback = parse_qs(urlsplit(address).query)["redirect_uri"][0]
+        for query in forged:
+            try:
+                with open_local(f"{callback}?{query}", timeout=10) as page:
+                    said.append(f"forged {query}: {page.status}\n")
+            except urllib.error.HTTPError as refused:
+                said.append(f"forged {query}: {refused.code}\n")
+        with open_local(address, timeout=10) as page:  # follows the redirect to chat
+            said.append(page.read().decode() + "\n")
+
+    class Browser(Captured):
+        """chat's stderr: the sign-in address, once it is a whole line, is opened."""
+
+        def write(self, text: str) -> int:
+            written = super().write(text)
+            if not browsing:
+                lines = self.getvalue().splitlines(keepends=True)
+                address = [line.strip() for line in lines if line.strip().startswith("http://") and line.endswith("\n")]
+                if address:
+                    browsing.append(threading.Thread(target=browse, args=(address[0],), daemon=True))
+                    browsing[0].start()
+            return written
+
+    run = chat(chat_env, "mcp", "login", name, "--no-browser", err=Browser())
+    for thread in browsing:
+        thread.join(30)
+    return subprocess.CompletedProcess(run.args, run.code, "", run.err + "".join(said))
 
 
 def stored(chat_env: dict[str, str], name: str = "guarded") -> Path:
@@ -193,6 +231,7 @@ def waiting_login(chat_env: dict[str, str]) -> subprocess.Popen:
 @pytest.mark.parametrize(
     "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=["ctrl-c", "term", "hup", "kill"]
 )
+@pytest.mark.e2e  # a signal to `chat mcp login`: a process
 def test_a_login_stopped_by_a_signal_leaves_the_tokens_kept_before_usable(server, chat_env, guarded, sig):
     """A second `chat mcp login` waits for the browser: meanwhile other runs go on with the tokens kept, and stopped
     there (Ctrl-C, kill, a closed terminal, kill -9) it leaves them as they were."""
@@ -217,11 +256,7 @@ def test_a_login_stopped_by_a_signal_leaves_the_tokens_kept_before_usable(server
 
 
 def test_a_refused_sign_in_is_one_line_and_keeps_nothing(chat_env, tmp_path):
-    os.environ["GUARDED_REFUSE"] = "1"
-    try:
-        server = Guarded(tmp_path)
-    finally:
-        del os.environ["GUARDED_REFUSE"]
+    server = Guarded(tmp_path, refuse=True)
     try:
         write_servers(chat_env, {"guarded": {"url": server.url}})
         signed = login(chat_env)
@@ -313,8 +348,9 @@ def test_metadata_naming_another_host_is_refused_and_that_host_hears_nothing(cha
         liar.shutdown()
 
 
-def test_login_names_the_servers_and_a_local_one_needs_none(chat_env, guarded):
-    write_servers(chat_env, {"guarded": {"url": guarded.url}, "here": {"command": sys.executable, "args": ["-V"]}})
+def test_login_names_the_servers_and_a_local_one_needs_none(chat_env):
+    remote = {"url": "http://127.0.0.1:9/mcp"}  # (never reached: no login is started)
+    write_servers(chat_env, {"guarded": remote, "here": {"command": sys.executable, "args": ["-V"]}})
     unknown = chat(chat_env, "mcp", "login", "nope")
     assert unknown.code == 2 and "no MCP server named nope" in unknown.err and "guarded, here" in unknown.err
     local = chat(chat_env, "mcp", "login", "here")
@@ -375,6 +411,7 @@ def test_a_one_shot_at_every_door_reaches_a_remote_server_through_its_own_proxy(
         proxy.shutdown()
 
 
+@pytest.mark.e2e  # the warm worker and the MCP host are processes
 def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_login(server, kept_env, guarded, tmp_path):  # noqa: F811 - the fixture
     """Two profiles of one user (two data directories) share the MCP host, never a login: each one-shot's call
     carries its own data directory's token, or none."""
@@ -414,7 +451,7 @@ def document_of(url: str) -> dict[str, Any]:
     return {**json.loads(block), "client_id": url}
 
 
-@pytest.mark.parametrize("era", ["2025", "2026"])
+@pytest.mark.parametrize("era", [pytest.param("2025", marks=pytest.mark.e2e), "2026"])  # 2025: a process
 @pytest.mark.parametrize("takes_documents", [True, False], ids=["documents", "registration"])
 def test_login_signs_in_with_chat_s_client_metadata_document_where_the_server_takes_them(
     server, chat_env, tmp_path, era, takes_documents

@@ -1,4 +1,5 @@
-"""An MCP server that asks for an OAuth login, for the tests: `python guarded.py`.
+"""An MCP server that asks for an OAuth login, for the tests: `python guarded.py`, or ``app(port, env)`` in a test's
+process (tests/test_mcp_oauth.py serves it on a thread there, the variables below read from ``env``).
 
 FastMCP over streamable HTTP on a port of 127.0.0.1 it binds itself and prints (one line, once it listens), with the ``mcp`` package's authorization server routes backed by
 an in-memory provider: dynamic client registration, an authorization endpoint that approves at once (redirecting
@@ -19,6 +20,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 MODERN = os.environ.get("MCP_ERA") == "2026"
@@ -46,12 +48,6 @@ else:
 TTL = int(os.environ.get("GUARDED_TTL", "3600"))
 
 
-def _log(line: str) -> None:
-    if os.environ.get("GUARDED_LOG"):
-        with open(os.environ["GUARDED_LOG"], "a") as handle:
-            handle.write(line + "\n")
-
-
 class Documented(OAuthClientInformationFull):
     """A client known by its metadata document: a loopback redirect URI it lists matches on any port."""
 
@@ -70,9 +66,10 @@ class Documented(OAuthClientInformationFull):
 
 
 class Provider:
-    """Clients, codes and tokens in memory."""
+    """Clients, codes and tokens in memory; ``env``: the variables it reads as it answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
         self.clients: dict[str, OAuthClientInformationFull] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.access: dict[str, AccessToken] = {}
@@ -81,23 +78,28 @@ class Provider:
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
         return self.clients.get(client_id) or self._documented(client_id)
 
+    def _log(self, line: str) -> None:
+        if self.env.get("GUARDED_LOG"):
+            with open(self.env["GUARDED_LOG"], "a") as handle:
+                handle.write(line + "\n")
+
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        _log("register")
+        self._log("register")
         self.clients[client_info.client_id or ""] = client_info
 
     def _documented(self, client_id: str) -> OAuthClientInformationFull | None:
         """The client a client ID metadata document describes, when ``client_id`` is its URL."""
-        if not os.environ.get("GUARDED_CIMD") or not client_id.startswith("https://"):
+        if not self.env.get("GUARDED_CIMD") or not client_id.startswith("https://"):
             return None
-        with open(os.environ["GUARDED_CIMD"]) as handle:
+        with open(self.env["GUARDED_CIMD"]) as handle:
             document = json.load(handle).get(client_id)
         if document is None or document.get("client_id") != client_id:
             return None
-        _log("document")
+        self._log("document")
         return Documented.model_validate(document)
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
-        if os.environ.get("GUARDED_REFUSE"):
+        if self.env.get("GUARDED_REFUSE"):
             return construct_redirect_uri(str(params.redirect_uri), error="access_denied", state=params.state)
         code = secrets.token_urlsafe(16)
         self.codes[code] = AuthorizationCode(
@@ -127,7 +129,7 @@ class Provider:
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
     ) -> OAuthToken:
         self.codes.pop(authorization_code.code, None)
-        _log("code")
+        self._log("code")
         return self._issue(client.client_id or "", authorization_code.scopes, authorization_code.resource)
 
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
@@ -136,8 +138,8 @@ class Provider:
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
     ) -> OAuthToken:
-        _log("refresh")
-        if os.environ.get("GUARDED_NO_REFRESH") and os.path.exists(os.environ["GUARDED_NO_REFRESH"]):
+        self._log("refresh")
+        if self.env.get("GUARDED_NO_REFRESH") and os.path.exists(self.env["GUARDED_NO_REFRESH"]):
             raise TokenError("invalid_grant", "refresh refused")
         self.refresh.pop(refresh_token.token, None)
         return self._issue(client.client_id or "", scopes or refresh_token.scopes, refresh_token.resource)
@@ -153,13 +155,8 @@ class Provider:
         self.refresh.pop(token.token, None)
 
 
-if __name__ == "__main__":
-    # The socket is bound here, not a port chosen by the test and bound later: another test's server could take
-    # a port in between (and answer the test's requests instead)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(64)
-    port = listening.getsockname()[1]
+def app(port: int, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+    """The server's ASGI app, as served at ``http://127.0.0.1:PORT``."""
     base = f"http://127.0.0.1:{port}"
     settings = AuthSettings(
         issuer_url=base,
@@ -167,11 +164,12 @@ if __name__ == "__main__":
         client_registration_options=ClientRegistrationOptions(enabled=True),
         validate_token_resource=False,
     )
+    provider = Provider(env)
     if MODERN:
-        server = FastMCP("guarded", log_level="WARNING", auth_server_provider=Provider(), auth=settings)
+        server = FastMCP("guarded", log_level="WARNING", auth_server_provider=provider, auth=settings)
     else:
         server = FastMCP(
-            "guarded", host="127.0.0.1", port=port, log_level="WARNING", auth_server_provider=Provider(), auth=settings
+            "guarded", host="127.0.0.1", port=port, log_level="WARNING", auth_server_provider=provider, auth=settings
         )
 
     @server.tool()
@@ -181,29 +179,39 @@ if __name__ == "__main__":
         token = request.headers.get("authorization", "") if request is not None else ""
         return f"signed in with a token ending {token[-4:]}" if token else "anonymous"
 
-    app = server.streamable_http_app(host="127.0.0.1") if MODERN else server.streamable_http_app()
-    if os.environ.get("GUARDED_CIMD"):
-        inner = app
+    served = server.streamable_http_app(host="127.0.0.1") if MODERN else server.streamable_http_app()
+    if not env.get("GUARDED_CIMD"):
+        return served
 
-        async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-            """The authorization server's metadata says it takes client ID metadata documents."""
-            if scope["type"] != "http" or scope["path"] != "/.well-known/oauth-authorization-server":
-                return await inner(scope, receive, send)
-            start: dict = {}
+    async def documented(scope, receive, send):  # type: ignore[no-untyped-def]
+        """The authorization server's metadata says it takes client ID metadata documents."""
+        if scope["type"] != "http" or scope["path"] != "/.well-known/oauth-authorization-server":
+            return await served(scope, receive, send)
+        start: dict = {}
 
-            async def sending(message):  # type: ignore[no-untyped-def]
-                if message["type"] == "http.response.start":
-                    start.update(message)
-                    return
-                body = json.loads(message["body"])
-                body["client_id_metadata_document_supported"] = True
-                data = json.dumps(body).encode()
-                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-                await send({**start, "headers": [*headers, (b"content-length", str(len(data)).encode())]})
-                await send({"type": "http.response.body", "body": data})
+        async def sending(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body = json.loads(message["body"])
+            body["client_id_metadata_document_supported"] = True
+            data = json.dumps(body).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(data)).encode())]})
+            await send({"type": "http.response.body", "body": data})
 
-            await inner(scope, receive, sending)
+        await served(scope, receive, sending)
 
-    config = uvicorn.Config(app, log_level="warning")
+    return documented
+
+
+if __name__ == "__main__":
+    # The socket is bound here, not a port chosen by the test and bound later: another test's server could take
+    # a port in between (and answer the test's requests instead)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(64)
+    port = listening.getsockname()[1]
+    config = uvicorn.Config(app(port, os.environ), log_level="warning")
     print(port, flush=True)
     uvicorn.Server(config).run(sockets=[listening])
