@@ -243,10 +243,6 @@ class Chat:
     def toolbox(self) -> Toolbox | None:
         return self.opened.toolbox
 
-    @property
-    def app(self) -> GraphApp:
-        return self.opened.backend.app
-
     # ---- threads
 
     async def find(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import shutil
 import subprocess
 from typing import IO, Mapping
@@ -22,32 +21,15 @@ TOOLS = (
     ("pbcopy", ("pbcopy",), None),
     ("clip.exe", ("clip.exe",), None),
 )
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a Markdown text, in order, without their fences."""
-    blocks: list[str] = []
-    fence: str | None = None
-    lines: list[str] = []
-    for line in markdown.split("\n"):
-        match = _FENCE.match(line)
-        if fence is None:
-            if match:
-                fence, lines = match.group(1), []
-        elif (
-            match
-            and match.group(1)[0] == fence[0]
-            and len(match.group(1)) >= len(fence)
-            and not line.strip()[len(match.group(1)) :].strip()
-        ):
-            blocks.append("\n".join(lines))
-            fence = None
-        else:
-            lines.append(line)
-    if fence is not None:  # an answer cut off inside a block: what there is of it
-        blocks.append("\n".join(lines))
-    return blocks
+    """The fenced code blocks of a Markdown text, in order, without their fences (a block cut off at the end of the
+    answer: what there is of it), as markdown-it (rich's Markdown parser) finds them."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("zero").enable("fence").parse(markdown)
+    return [token.content.removesuffix("\n") for token in tokens if token.type == "fence"]
 
 
 def osc52(text: str) -> str:
