@@ -15,10 +15,11 @@ from prompt_toolkit.document import Document
 from chatcli.config import load_settings
 from chatcli.editor.agent import Editor, Session
 from chatcli.errors import UsageError
+from chatcli.service import command_runs as runs
 from chatcli.service.abilities import NOT_HERE, Abilities
 from chatcli.service.backend import Backend, GraphBackend, RemoteBackend
 from chatcli.service.chat import Chat
-from chatcli.service.commands import OWN, Ability, Command, Commands, Offer
+from chatcli.service.commands import Ability, Command, Commands
 from chatcli.service.opening import ThreadSetup
 from chatcli.ui.commands import HANDLERS, Context, execute, help_text, run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
@@ -65,7 +66,10 @@ def _editor(registry: Commands) -> Editor:
 
 def test_a_command_added_to_one_chats_registry_is_in_its_help_its_tab_and_its_editors_list():
     registry = Commands()
-    registry.add(Command("/shout", "say the last answer louder", "[N]", needs=frozenset(), editor=Offer("louder", "N")))
+    louder = Command(
+        "/shout", "say the last answer louder", "[N]", frozenset(), run=runs.undo, about="louder", hint="N"
+    )
+    registry.add(louder)
     out = io.StringIO()
     ctx = Context(None, PlainOutput(out, io.StringIO()), load_settings({}), out=out, commands=registry)
     assert asyncio.run(run_command(ctx, "/help")) is True
@@ -84,7 +88,7 @@ def test_a_command_added_to_one_chats_registry_is_in_its_help_its_tab_and_its_ed
 
 def test_a_command_that_needs_chats_own_prompt_is_not_offered_on_a_graph_and_is_refused_with_the_reason():
     registry = Commands()
-    registry.add(Command("/tone", "set the answers' tone", "WORD", editor=Offer("set the tone", "word", OWN)))
+    registry.add(Command("/tone", "set the answers' tone", "WORD", run=runs.undo, about="set the tone", own=True))
     editor = _editor(registry)
     assert "tone" in _offered(editor, Backend.can)
     assert "tone" not in _offered(editor, GraphBackend.can) and "tone" not in _offered(editor, RemoteBackend.can)
@@ -113,7 +117,6 @@ def test_what_each_backend_can_do_filters_the_commands_as_the_lists_of_names_did
     # One handler a command: every door's (``run``), or, for what only a terminal does, the prompt's own.
     prompts_own = {name.split()[0] for name in HANDLERS}
     assert {c.name for c in registry if c.run is None} == prompts_own - {"/summary", "/think", "/memory", "/history"}
-    assert all(c.run is not None for c in registry if c.editor is not None)  # what a client is offered runs there
     # (how the prompt shows thinking; an editor in a terminal)
     assert [name for name in HANDLERS if " " in name] == ["/think on", "/think off", "/summary edit", "/memory edit"]
 

@@ -297,8 +297,8 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
     @app.get("/v1/commands", summary="The commands a thread here runs: what an editor is offered", response_model=None)
     async def list_commands() -> list[Offered]:
         return [
-            Offered(name=c.name.removeprefix("/"), description=how.description, input=how.input, answers=how.answers)
-            for c, how in chat.commands().offered(chat.backend.can, chat.toolbox)
+            Offered(name=c.name.removeprefix("/"), description=c.description, input=c.hint, answers=c.answers)
+            for c in chat.commands().offered(chat.backend.can, chat.toolbox)
         ]
 
     @app.post(
@@ -314,10 +314,10 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
 
         name = asked.command.strip()
         command = chat.commands().get("/" + name.removeprefix("/")) if name.isprintable() else None
-        if command is None or command.editor is None:
+        if command is None or command.run is None:
             raise UsageError(f"no command {name[:40]!r} here", hint="GET /v1/commands lists them")
         wanted, given = await _existing(chat, thread_id), asked.input.strip()
-        if command.editor.answers:
+        if command.answers:
             opened = lambda listener: chat.thread(wanted, listener=listener)  # noqa: E731
             turn = Turn(opened, lambda c: run_offered(chat, c, command, given), chat.settings, _streams(request))
             turn.thread_id = wanted

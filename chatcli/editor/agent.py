@@ -492,8 +492,8 @@ class Editor:
         prompts among them (its registry's view, chatcli.service.commands), named without the slash; a name that
         could not be typed back is left out."""
         offered = [
-            schema.AvailableCommand(name=name, description=_plain(how.description), input=_input(how.input))
-            for c, how in self.chat.commands().offered(thread.can, thread.toolbox)
+            schema.AvailableCommand(name=name, description=_plain(c.description), input=_input(c.hint))
+            for c in self.chat.commands().offered(thread.can, thread.toolbox)
             if re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name := c.name.removeprefix("/"))
         ]
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
@@ -626,7 +626,7 @@ class Editor:
         thread = session.thread
         name, _, arg = text[1:].partition(" ")
         command = self.chat.commands().get("/" + name.strip())
-        if command is None or command.editor is None:
+        if command is None or command.run is None:
             return None  # not a command an editor is offered: a question
 
         async def run() -> TurnResult:

@@ -12,7 +12,7 @@ UI library.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 
 from chatcli.core.inputs import check_utf8
@@ -22,11 +22,12 @@ from chatcli.service.abilities import Ability
 
 if TYPE_CHECKING:
     from chatcli.core.events import TurnResult
-    from chatcli.service.command_runs import Run, Said, Service
+    from chatcli.service.chat import Chat
+    from chatcli.service.command_runs import Run, Said
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
 
-__all__ = ["Ability", "Can", "Command", "Commands", "Offer", "run_offered"]
+__all__ = ["Ability", "Can", "Command", "Commands", "run_offered"]
 
 
 class Can(Protocol):
@@ -43,19 +44,6 @@ class Can(Protocol):
     def where(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Offer:
-    """How a client is offered a command (an editor's available commands, ``chat serve``'s ``/v1/commands``): what
-    it does, the input it takes (None: none), what it needs of the thread there besides the command's own ``needs``,
-    and whether it ``answers`` (runs a turn: its answer is the turn's) rather than saying a line
-    (chatcli.service.command_runs runs it)."""
-
-    description: str = ""  # empty: the command's help
-    input: str | None = None
-    needs: frozenset[Ability] = frozenset()
-    answers: bool = False
-
-
 # What most commands need: a thread chat keeps (an Agent Server's thread runs the few that need nothing more).
 KEPT = frozenset({Ability.KEPT})
 # What an editor's compaction, summary, model choice and fork need: chat's own prompt (not a graph's).
@@ -65,12 +53,14 @@ OWN = frozenset({Ability.PROMPT})
 @dataclass(frozen=True)
 class Command:
     """One command: its name (with the slash), one-line help, argument synopsis (empty: it takes none), and what it
-    needs of the thread (``needs``: refused without it, at every door). What only chat's own prompt does, a graph's
-    thread refuses at the prompt in its own words (/system, /compact...); an editor is not offered it at all
-    (``Offer.needs``). ``needs_thread``: False runs at once, before the thread is open (/help, /exit); ``complete``:
-    what completes its first argument ("threads", "models", "roles", "files", or fixed words); ``editor``: how an
-    editor is offered it (None: the prompt's only); ``run``: its handler at every door (None: the prompt's own, what
-    only a terminal does)."""
+    needs of the thread (``needs``: refused without it, at every door). ``needs_thread``: False runs at once, before
+    the thread is open (/help, /exit); ``complete``: what completes its first argument ("threads", "models", "roles",
+    "files", or fixed words). ``run``: its handler at every door (None: the prompt's own, what only a terminal does).
+
+    A command with a handler is offered to clients too (an editor's available commands, ``chat serve``'s
+    ``/v1/commands``): described by ``about`` (its help when empty), its input by ``hint`` (None: it takes none);
+    ``own``: only where the thread has chat's own prompt (a graph's thread refuses it at the prompt in its own words:
+    /system, /compact...); ``answers``: it runs a turn, whose answer is what it gives."""
 
     name: str
     help: str
@@ -79,14 +69,20 @@ class Command:
     needs_thread: bool = True
     complete: str | tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
-    editor: Offer | None = None
     run: Run | None = None
+    about: str = ""
+    hint: str | None = None
+    own: bool = False
+    answers: bool = False
+
+    @property
+    def description(self) -> str:
+        """What a client is told it does."""
+        return self.about or self.help
 
     def wants(self, *, editor: bool = False) -> frozenset[Ability]:
-        """What it needs of the thread: at the prompt, or (``editor``) where an editor runs it."""
-        if editor and self.editor is not None:
-            return self.needs | self.editor.needs
-        return self.needs
+        """What it needs of the thread: at the prompt, or (``editor``) where a client runs it."""
+        return self.needs | (OWN if editor and self.own else frozenset())
 
 
 # Every command chat has, once. Those an editor is offered come in the order the editor lists them.
@@ -95,7 +91,9 @@ DEFINED: tuple[Command, ...] = (
         "/compact",
         "fold every turn but the last into a summary sent in their place; FOCUS says what it must keep",
         "[FOCUS]",
-        editor=Offer("fold the earlier turns into a summary (what is sent shrinks; nothing is lost)", "focus", OWN),
+        about="fold the earlier turns into a summary (what is sent shrinks; nothing is lost)",
+        hint="focus",
+        own=True,
         run=runs.compact,
     ),
     Command(
@@ -103,21 +101,24 @@ DEFINED: tuple[Command, ...] = (
         "show what is sent in place of the earlier turns; edit: correct it in $VISUAL or $EDITOR",
         "[edit]",
         complete=("edit",),
-        editor=Offer("show the summary sent in place of the earlier turns", None, OWN),
+        about="show the summary sent in place of the earlier turns",
+        own=True,
         run=runs.summary,
     ),
     Command(
         "/pin",
         "always send turn N (the last by default) whole, through any compaction",
         "[N]",
-        editor=Offer(input="turn number", needs=OWN),
+        hint="turn number",
+        own=True,
         run=runs.pin,
     ),
     Command(
         "/unpin",
         "let turn N (the last by default) be folded into the summary again",
         "[N]",
-        editor=Offer(input="turn number", needs=OWN),
+        hint="turn number",
+        own=True,
         run=functools.partial(runs.pin, on=False),
     ),
     Command(
@@ -125,7 +126,9 @@ DEFINED: tuple[Command, ...] = (
         "show or switch the model: NAME or provider:NAME (Tab offers them)",
         "[NAME]",
         complete="models",
-        editor=Offer("answer with another model from the next message on", "model name", OWN),
+        about="answer with another model from the next message on",
+        hint="model name",
+        own=True,
         run=runs.model,
     ),
     Command(
@@ -133,21 +136,24 @@ DEFINED: tuple[Command, ...] = (
         "set this thread up with a role (its prompt, model, temperature); alone: show the role",
         "[NAME]",
         complete="roles",
-        editor=Offer(input="role name", needs=OWN),
+        hint="role name",
+        own=True,
         run=runs.role,
     ),
     Command(
         "/system",
         "show, or set from now on, this thread's system prompt",
         "[TEXT]",
-        editor=Offer(input="system prompt", needs=OWN),
+        hint="system prompt",
+        own=True,
         run=runs.system,
     ),
     Command(
         "/retry",
         "answer the last message again, replacing the answer",
         needs=frozenset(),
-        editor=Offer("answer the last question again", answers=True),
+        about="answer the last question again",
+        answers=True,
         run=runs.retry,
     ),
     Command(
@@ -156,16 +162,15 @@ DEFINED: tuple[Command, ...] = (
         " (Ctrl-B moves a reply that is streaming there)",
         "QUESTION",
         needs=frozenset(),  # an Agent Server's thread too: its background reply is the server's own run
-        editor=Offer(
-            "ask a question in the background: free at once; chat jobs lists it, chat attach follows it", "question"
-        ),
+        about="ask a question in the background: free at once; chat jobs lists it, chat attach follows it",
+        hint="question",
         run=runs.background,
     ),
     Command(
         "/undo",
         "take back the last exchange (your message, its tool calls and its answer), or a /compact made since",
         needs=frozenset(),
-        editor=Offer("take back the last exchange"),
+        about="take back the last exchange",
         run=runs.undo,
     ),
     Command(
@@ -174,7 +179,7 @@ DEFINED: tuple[Command, ...] = (
         "[all]",
         needs=frozenset(),
         complete=("all",),
-        editor=Offer("show every question and answer this thread had, as a tree", None),
+        about="show every question and answer this thread had, as a tree",
         run=runs.tree,
     ),
     Command(
@@ -182,7 +187,8 @@ DEFINED: tuple[Command, ...] = (
         "move the thread to node NODE of /tree (its number or label): the next question goes on from there",
         "NODE",
         needs=frozenset(),
-        editor=Offer("move the thread to another node of its tree (nothing is lost)", "node number or label"),
+        about="move the thread to another node of its tree (nothing is lost)",
+        hint="node number or label",
         run=runs.goto,
     ),
     Command(
@@ -190,7 +196,8 @@ DEFINED: tuple[Command, ...] = (
         "name the node the thread is on (/goto NAME comes back to it)",
         "NAME",
         needs=frozenset(),
-        editor=Offer("name the node the thread is on", "label"),
+        about="name the node the thread is on",
+        hint="label",
         run=runs.label,
     ),
     Command("/copy", "copy the last answer, or its N-th code block, to the clipboard", "[N]", needs=frozenset()),
@@ -199,14 +206,13 @@ DEFINED: tuple[Command, ...] = (
         "show the last answer's thinking in full; on/off: show thinking in full as it comes",
         "[on|off]",
         complete=("on", "off"),
-        editor=Offer("show the last answer's thinking in full"),
+        about="show the last answer's thinking in full",
         run=runs.think,
     ),
     Command(
         "/usage",
         "tokens used by this thread's answers, and what they cost",
         needs=frozenset(),
-        editor=Offer(),
         run=runs.usage,
     ),
     Command(
@@ -236,15 +242,16 @@ DEFINED: tuple[Command, ...] = (
     Command(
         "/fork",
         "continue in a new thread that starts as a copy of this one",
-        editor=Offer("continue in a new session that starts as a copy of this one", None, OWN),
+        about="continue in a new session that starts as a copy of this one",
+        own=True,
         run=runs.fork,
     ),
-    Command("/title", "show or set this thread's title", "[TEXT]", editor=Offer(input="title"), run=runs.title),
+    Command("/title", "show or set this thread's title", "[TEXT]", run=runs.title, hint="title"),
     Command(
         "/history",
         "show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)",
         needs=frozenset(),
-        editor=Offer("show this thread's messages"),
+        about="show this thread's messages",
         run=runs.history,
     ),
     Command("/export", "write this thread to a new FILE, or print it", "[md|json] [FILE]", complete=("md", "json")),
@@ -252,7 +259,7 @@ DEFINED: tuple[Command, ...] = (
         "/remember",
         "remember TEXT in every thread from now on (chat memory lists what is kept)",
         "TEXT",
-        editor=Offer(input="text"),
+        hint="text",
         run=runs.remember,
     ),
     Command(
@@ -260,7 +267,8 @@ DEFINED: tuple[Command, ...] = (
         "what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR",
         "[forget ID|edit]",
         complete=("forget", "edit"),
-        editor=Offer("what chat remembers for you (sent with every question); forget ID forgets one", "forget ID"),
+        about="what chat remembers for you (sent with every question); forget ID forgets one",
+        hint="forget ID",
         run=runs.memory,
     ),
     Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
@@ -330,13 +338,11 @@ class Commands:
             raise UsageError(f"{found.name} takes no argument")
         return found, arg
 
-    def offered(self, can: Can, toolbox: HasServers | None = None) -> list[tuple[Command, Offer]]:
+    def offered(self, can: Can, toolbox: HasServers | None = None) -> list[Command]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
-        defined, then the prompts of its ``toolbox``'s MCP servers, each with how."""
-        every = [
-            c for c in [*self, *self.prompts(toolbox)] if c.editor is not None and c.wants(editor=True) <= can.abilities
-        ]
-        return [(c, replace(c.editor, description=c.editor.description or c.help)) for c in every if c.editor]
+        defined, then the prompts of its ``toolbox``'s MCP servers."""
+        every = [*self, *self.prompts(toolbox)]
+        return [c for c in every if c.run is not None and c.wants(editor=True) <= can.abilities]
 
     def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:
         """Why ``command`` does not run on a thread that can do ``can`` (None: it runs), at the prompt or in an
@@ -353,15 +359,15 @@ def _prompt(name: str, about: str = "an MCP prompt", synopsis: str = "[ARGS]") -
     """The command of an MCP server's prompt ``name`` (``/mcp__SERVER__PROMPT``, its arguments ``synopsis``: any, for
     a prompt not listed yet): what it gives is asked, at any door (tools off: an unknown command)."""
     run = functools.partial(runs.mcp_prompt, name)
-    return Command(name, about, synopsis, frozenset(), editor=Offer(about, synopsis or None, answers=True), run=run)
+    return Command(name, about, synopsis, frozenset(), run=run, hint=synopsis or None, answers=True)
 
 
-async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
+async def run_offered(chat: Chat, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
     """Run ``command`` (with the text after it, ``arg``) where a client runs it (an editor, serve's): refused in one
     line where the thread cannot do what it needs there, or where it is the prompt's only."""
     refused = chat.commands().refusal(command, thread.can, editor=True)
     if refused is not None:
         raise refused
-    if command.editor is None or command.run is None:
+    if command.run is None:
         raise UsageError(f"{command.name} is run at chat's prompt only", hint="chat -t ID opens the thread there")
     return await command.run(chat, thread, arg)
