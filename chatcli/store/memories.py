@@ -208,11 +208,7 @@ class MemoryBook:
 
     async def all(self) -> list[Memory]:
         """Every memory, the newest first."""
-
-        async def read() -> Any:
-            return await self.store.asearch(self.space, limit=MAX_MEMORIES + 100)
-
-        items = await self._do(read)
+        items = await self._do(lambda: self.store.asearch(self.space, limit=MAX_MEMORIES + 100))
         found = [_memory_of(item.key, item.value, item.created_at.timestamp()) for item in items]
         return sorted((m for m in found if m is not None), key=lambda m: m.created_at, reverse=True)
 
@@ -228,11 +224,7 @@ class MemoryBook:
         memories = [Memory(uuid.uuid4().hex[:8], text, now + n * 1e-6, source) for n, text in enumerate(checked)]
         for memory in memories:
             value = {"text": memory.text, "created_at": memory.created_at, "source": memory.source}
-
-            async def put(memory: Memory = memory, value: dict[str, Any] = value) -> None:
-                await self.store.aput(self.space, memory.id, value, index=False)
-
-            await self._do(put)
+            await self._do(lambda: self.store.aput(self.space, memory.id, value, index=False))
         kept = await self.all()
         for old in kept[MAX_MEMORIES:]:
             await self.forget(old.id)
@@ -240,11 +232,7 @@ class MemoryBook:
 
     async def vectors(self, model: str) -> dict[str, "array[float]"]:
         """The vectors kept of ``model``, by key (chatcli.store.memories.vector_key)."""
-
-        async def read() -> Any:
-            return await self.store.aget(vector_namespace(self.space[-1]), _model_key(model))
-
-        item = await self._do(read)
+        item = await self._do(lambda: self.store.aget(vector_namespace(self.space[-1]), _model_key(model)))
         return _vectors_of(item.value, model) if item is not None else {}
 
     async def keep_vectors(self, model: str, vectors: "dict[str, Sequence[float]]") -> None:
@@ -268,21 +256,14 @@ class MemoryBook:
         await self._do(write)
 
     async def get(self, memory_id: str) -> Memory | None:
-        async def read() -> Any:
-            return await self.store.aget(self.space, memory_id)
-
-        item = await self._do(read)
+        item = await self._do(lambda: self.store.aget(self.space, memory_id))
         return _memory_of(item.key, item.value, item.created_at.timestamp()) if item is not None else None
 
     async def forget(self, memory_id: str) -> bool:
         """Forget the memory ``memory_id``; False if there is none."""
         if await self.get(memory_id) is None:
             return False
-
-        async def delete() -> None:
-            await self.store.adelete(self.space, memory_id)
-
-        await self._do(delete)
+        await self._do(lambda: self.store.adelete(self.space, memory_id))
         return True
 
     async def change(self, memory_id: str, text: str) -> bool:
@@ -291,9 +272,5 @@ class MemoryBook:
         if before is None:
             return False
         value = {"text": checked_text(text), "created_at": before.created_at, "source": before.source}
-
-        async def put() -> None:
-            await self.store.aput(self.space, memory_id, value, index=False)
-
-        await self._do(put)
+        await self._do(lambda: self.store.aput(self.space, memory_id, value, index=False))
         return True
