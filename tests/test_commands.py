@@ -23,7 +23,9 @@ from chatcli.ui.commands import Context, commands, help_text, is_command, litera
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.reply import ask
+from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
+from tests.helpers import eventually
 from tests.test_prompt_pty import user_messages
 
 
@@ -305,66 +307,53 @@ async def test_tab_completes_command_names_and_thread_ids(settings, server):
 # ------------------------------------------------------------------------------ in a terminal
 
 
-@pytest.mark.e2e
-def test_help_and_an_unknown_command_in_the_terminal(start, server, chat_env):
-    repl = start(env={**chat_env, "PAGER": "cat"})  # all of it on the screen (taller than it, /help is paged)
-    at = repl.say("/help")
-    repl.wait_for("/exit", after=at)
-    repl.wait_prompt()
-    for entry in commands():
-        assert entry.name in repl.text[at:], entry.name
-    at = repl.say("/hepl")
-    repl.wait_for("did you mean /help?", after=at)
-    repl.wait_prompt()
-    assert not server.requests
-    at = repl.say("//etc/hosts is a file")
-    repl.wait_for("You said: /etc/hosts is a file", after=at)
-    repl.wait_prompt()
+def test_help_and_an_unknown_command_in_the_terminal(server, chat_env, monkeypatch):
+    monkeypatch.setenv("LINES", "1000")  # all of it on the screen (taller than it, /help is paged)
+    typed = Typed({**chat_env, "LINES": "1000"}, [])  # the prompt in this process, at a terminal
+    try:
+        shown = "\n".join(typed.say("/help"))
+        for entry in commands():
+            assert entry.name in shown, (entry.name, shown)
+        assert "did you mean /help?" in "\n".join(typed.say("/hepl"))
+        assert not server.requests
+        assert "You said: /etc/hosts is a file" in typed.say("//etc/hosts is a file")[0]
+    finally:
+        assert typed.leave() == 0, typed
 
 
-@pytest.mark.e2e
-def test_undo_in_the_terminal_takes_the_exchange_out_of_the_history(start, server):
-    repl = start("--thread", "undo")
-    for question in ("keep this", "regret this"):
-        at = repl.say(question)
-        repl.wait_for(f"You said: {question}", after=at)
-        repl.wait_prompt()
-    at = repl.say("/undo")
-    repl.wait_for("undone: regret this", after=at)
-    repl.wait_prompt()
-    at = repl.say("next")
-    repl.wait_for("You said: next", after=at)
-    repl.wait_prompt()
+def test_undo_in_the_terminal_takes_the_exchange_out_of_the_history(server, chat_env):
+    typed = Typed(chat_env, ["--thread", "undo"])
+    try:
+        for question in ("keep this", "regret this"):
+            assert f"You said: {question}" in typed.say(question)[0], typed
+        assert "undone: regret this" in "\n".join(typed.say("/undo")), typed
+        assert "You said: next" in typed.say("next")[0], typed
+    finally:
+        assert typed.leave() == 0, typed
     assert user_messages(server.requests[-1]) == ["keep this", "next"]
     assert "regret" not in json.dumps(server.requests[-1])
 
 
-@pytest.mark.e2e
-def test_tab_completes_a_command_and_a_thread_id_in_the_terminal(start, server):
-    repl = start("--thread", "first-thread")
-    at = repl.say("hello")
-    repl.wait_for("You said: hello", after=at)
-    repl.wait_prompt()
-    at = repl.say("/new")
-    repl.wait_for("new thread", after=at)
-    repl.wait_prompt()
-    repl.type("/sw")
-    repl.child.send("\t")
-    repl.wait_for("itch", after=at)
-    repl.type("fir")
-    repl.child.send("\t")
-    repl.wait_for("st-thread", after=at)
-    at = repl.mark()
-    repl.child.send("\r")
-    repl.wait_for("switched · thread first-thread", after=at)
-    repl.wait_prompt()
-    at = repl.say("again")
-    repl.wait_for("You said: again", after=at)
-    repl.wait_prompt()
+def test_tab_completes_a_command_and_a_thread_id_in_the_terminal(server, chat_env):
+    typed = Typed(chat_env, ["--thread", "first-thread"])
+    assert "You said: hello" in typed.say("hello")[0], typed
+    assert "new thread" in "\n".join(typed.say("/new")), typed
+    before = typed.ready()
+    line = lambda: typed.app_session.app.current_buffer.text  # noqa: E731 - what the prompt holds
+    typed.keys.send_text("/sw\t")
+    eventually(lambda: line() == "/switch ", "Tab to complete /switch", 10)
+    typed.keys.send_text("fir\t")
+    eventually(lambda: line() == "/switch first-thread", "Tab to complete the thread's id", 10)
+    typed.keys.send_text("\r")
+    typed.ready(before)
+    assert "switched · thread first-thread" in typed.text, typed
+    assert "You said: again" in typed.say("again")[0], typed
     assert user_messages(server.requests[-1]) == ["hello", "again"]
-    at = repl.say("/exit")
-    assert repl.exit_code() == 0
-    assert "chat --thread first-thread" in repl.text[at:]  # the bye names the thread you are on
+    at = len(typed.text)
+    typed.keys.send_text("/exit\r")
+    typed.thread.join(60)
+    assert typed.leave() == 0, typed
+    assert "chat --thread first-thread" in typed.text[at:]  # the bye names the thread you are on
 
 
 # ------------------------------------------------------------------------------ /tools

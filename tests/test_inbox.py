@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.doors.serve import AppServed
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.matrix import AGENT, backends, doors
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
-from tests.test_serve import Served
 
 # The background replies that go on with a thread answer in this process (tests/jobs_here.py); a test that starts
 # a process of its own (a server, a terminal, another user's listener, a job run where it was asked) is in the e2e run.
@@ -44,7 +44,6 @@ def jobs_of(env: dict[str, str], thread: str) -> list[dict]:
 
 
 @here
-@process
 @backends("own", "graph", "remote")
 def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_command_line(backend, tmp_path):
     """Asked over HTTP, listed by ``GET /v1/inbox`` and ``chat inbox``; answered by a request, it leaves the inbox
@@ -52,7 +51,7 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
     background. An Agent Server's thread is in the same inbox, naming its server, and is answered through it."""
     own, remote = backend.name == "own", backend.name == "remote"
     env = {**backend.env, "CHATCLI_TOOLS": "shell"} if own else backend.env
-    served = Served(env, *backend.args)
+    served = AppServed(env, *backend.args)  # chat serve in this process (the remote backend's server is a process)
     thread = str(uuid.uuid4())
     try:
         if own:
@@ -396,7 +395,6 @@ def test_a_server_s_thread_deleted_leaves_the_inbox(backend, tmp_path):
     answer finds it gone (one line); one deleted through chat (chat serve --remote's DELETE) leaves it at once."""
     from langgraph_sdk import get_sync_client
 
-    from tests.doors.serve import AppServed
     from tests.remote_server import KEY
 
     env, args = backend.env, backend.args
