@@ -70,13 +70,14 @@ def _load() -> dict[str, Any]:
     return clean
 
 
-def _save(data: dict[str, Any]) -> None:
-    """Write the file whole (readable by the user only); best effort."""
-    path = _path()
+def _save(data: dict[str, Any], path: Path | None = None) -> None:
+    """Write the file (windows.json, or ``path``) whole, readable by the user only, through a temporary file of this
+    process's; best effort."""
+    path = path or _path()
     try:
         private_dir(path.parent)
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1)
         os.replace(temporary, path)
@@ -268,13 +269,5 @@ def known_window(spec: str) -> int | None:
         return found if isinstance(found, int) and found > 0 else None
     found = kept_window(spec)
     windows[spec] = found
-    try:
-        private_dir(path.parent)
-        temporary = path.with_name(f".{KNOWN_FILE}.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.replace(temporary, path)
-    except OSError:
-        pass
+    _save(data, path)
     return found

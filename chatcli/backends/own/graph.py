@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
@@ -238,23 +239,14 @@ class ChatGraph:
         there is none (said to the user too)."""
         from chatcli.backends.own.sampling import answered, refused, result
 
-        if self.before_model is not None:  # chat --local's server: waited for, or started again
-            await self.before_model(lambda text: _say(emit, text))
         quiet: RunnableConfig = {**config, "tags": [*(config.get("tags") or []), "nostream"]}  # never the reply
-        step = _Step(self, ChatState(messages=[]), quiet, emit)
-        if self.guard is not None and self.guard.limited:
-            step.metered(self.guard)
-        try:
-            text, usage, cut = await answered(step.chat_model, request, step.config)
-        except Exception as exc:  # noqa: BLE001 - the server hears why, the user too; the call goes on
-            from chatcli.backends.own.failures import describe
-
-            why = describe(step.translated(exc), getattr(self.states, "settings", None)).line
-            _say(emit, f"the model did not answer the MCP server's request: {why}")
-            return refused(f"the model did not answer: {why}")
-        finally:
-            if step.meter is not None:
-                await asyncio.shield(step.meter.close())
+        async with self._opened(ChatState(messages=[]), quiet, emit) as step:
+            try:
+                text, usage, cut = await answered(step.chat_model, request, step.config)
+            except Exception as exc:  # noqa: BLE001 - the server hears why, the user too; the call goes on
+                why = step.why(exc)
+                _say(emit, f"the model did not answer the MCP server's request: {why}")
+                return refused(f"the model did not answer: {why}")
         if usage and self.pricer is not None:
             from chatcli.backends.own.pricing import Priced
 
@@ -288,20 +280,31 @@ class ChatGraph:
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
         emit = _emitter()
-        if self.before_model is not None:
-            await self.before_model(lambda text: _say(emit, text))
         toolbox = toolbox_of(config, self.toolbox)
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
+        asked = bool(state["messages"]) and state["messages"][-1].type == "human"  # a question's first call
+        async with self._opened(state, config, emit, new_question=asked) as step:
+            return await self._step(step, state, emit, toolbox)
+
+    @asynccontextmanager
+    async def _opened(
+        self, state: ChatState, config: RunnableConfig, emit: Callable[[Any], None], new_question: bool = False
+    ) -> AsyncIterator["_Step"]:
+        """A model step of ``state``: chat --local's server waited for (or started again) first, every call of it
+        (summaries too) within the spending limits (``new_question``: a question's first, whose limit starts again),
+        and a call still open when it ends (cancelled) settled at what it sent and what came."""
+        if self.before_model is not None:
+            await self.before_model(lambda text: _say(emit, text))
         step = _Step(self, state, config, emit)
         if self.guard is not None and self.guard.limited:
-            if state["messages"] and state["messages"][-1].type == "human":
-                await self.guard.new_question(step.thread_id)  # a question's first call: its limit starts again
-            step.metered(self.guard)  # every call of this step (summaries too) within the spending limits
+            if new_question:
+                await self.guard.new_question(step.thread_id)
+            step.metered(self.guard)
         try:
-            return await self._step(step, state, emit, toolbox)
+            yield step
         finally:
-            if step.meter is not None:  # cancelled, a call still open settles at what it sent and what came
+            if step.meter is not None:
                 await asyncio.shield(step.meter.close())
 
     async def _step(
@@ -370,20 +373,16 @@ class ChatGraph:
         from chatcli.backends.own.pricing import COST_KEY
         from chatcli.core.chunks import add_usage
 
-        if self.before_model is not None:  # chat --local's server: waited for, or started again, as for a turn
-            await self.before_model(lambda _text: None)
-        step = _Step(self, state, config, lambda _event: None)
-        if self.guard is not None and self.guard.limited:
-            await self.guard.new_question(step.thread_id)  # a compaction asked for is a question of its own
-            step.metered(self.guard)
-        step.learned = await self.states.of(step.name)
-        try:
-            folded = await compact(step.chat_model, step.system, state, step.config, step.learned.budget, focus)
-        except Exception as exc:  # the summary request's failure, said as a turn's is (and nothing changed)
-            said = step.translated(exc)
-            if said is exc:
-                raise
-            raise said from exc
+        # (a compaction asked for is a question of its own)
+        async with self._opened(state, config, lambda _event: None, new_question=True) as step:
+            step.learned = await self.states.of(step.name)
+            try:
+                folded = await compact(step.chat_model, step.system, state, step.config, step.learned.budget, focus)
+            except Exception as exc:  # the summary request's failure, said as a turn's is (and nothing changed)
+                said = step.translated(exc)
+                if said is exc:
+                    raise
+                raise said from exc
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
         done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent, folded.cut)
         answers = [m for m in state["messages"] if m.type == "ai"]
@@ -451,7 +450,7 @@ class _Step:
             if fold is None or isinstance(exc, LimitReached):  # (a limit is not a failure to fold around)
                 raise
             # The question still goes: the turns that do not fit are left out, as trim leaves them, and said.
-            why = self._why(exc)
+            why = self.why(exc)
             _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, None)
         if plan.folded:
@@ -485,8 +484,8 @@ class _Step:
         settings = getattr(self.graph.states, "settings", None) or Settings()
         return translate(exc, settings, model=self.name or None)
 
-    def _why(self, exc: Exception) -> str:
-        """``exc`` from the summariser, in the one line a failed turn would say it."""
+    def why(self, exc: Exception) -> str:
+        """``exc`` from this step's model (the summariser's too), in the one line a failed turn would say it."""
         from chatcli.backends.own.failures import describe
 
         return describe(self.translated(exc), getattr(self.graph.states, "settings", None)).line
