@@ -183,53 +183,6 @@ def test_chat_serve_keeps_a_server_stops_it_when_idle_starts_one_that_died_and_s
     assert kinds.index("tool_call") < kinds.index("progress") < kinds.index("tool_result")
 
 
-async def test_a_call_that_starts_a_server_again_while_its_idle_stop_ends_gets_the_new_server(tmp_path):
-    """A call that comes as an idle server is being stopped starts it again; the stop, ending after that start, leaves
-    the new run alone (it had made it "idle" again: the call failed with "MCP server bars is idle", seen in chat serve
-    on a loaded machine)."""
-    import asyncio
-
-    from chatcli.tools.mcp.config import parse_servers
-    from chatcli.tools.mcp.server import IDLE, READY, McpServer
-
-    (spec,) = parse_servers({"mcpServers": {"bars": bars(tmp_path / "starts")}}, "test")
-    server = McpServer(spec, tmp_path)
-    try:
-        await server.ensure()
-        stopping = asyncio.create_task(server.halt())  # the idle stop
-        while server.state != IDLE:  # its run has ended; the stop itself ends a moment later
-            await asyncio.sleep(0)
-        assert not stopping.done()
-        session = await server.ensure()  # a call came meanwhile: the server starts again
-        await stopping
-        assert server.state == READY and server.session is session, server.state
-        assert started(tmp_path / "starts") == 2
-    finally:
-        await server.halt(final=True)
-
-
-async def test_a_server_started_for_a_call_is_not_stopped_as_idle_before_the_call_runs(tmp_path):
-    """The idle stop looks for a ready server with no call running, unused for a while; one started again for a call
-    was unused for that while (that is why it had stopped): the call waiting for it counts from the moment it asks."""
-    import asyncio
-
-    from chatcli.tools.mcp.config import parse_servers
-    from chatcli.tools.toolbox import Toolbox
-
-    (spec,) = parse_servers({"mcpServers": {"bars": bars(tmp_path / "starts")}}, "test")
-    toolbox = Toolbox(servers=[spec], log_dir=tmp_path)
-    (server,) = toolbox.servers
-    try:
-        calling = asyncio.create_task(server.call_tool("add", {"a": 40, "b": 2}))
-        while not calling.done():  # the idle stop, as often as the loop turns: nothing has used the server for 0 s
-            await toolbox.stop_idle(0)
-            await asyncio.sleep(0)
-        assert calling.result().content[0].text == "42"
-        assert started(tmp_path / "starts") == 1
-    finally:
-        await toolbox.aclose()
-
-
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
 def test_another_user_gets_nothing_from_the_mcp_host(server, kept_env, tmp_path):
     write_servers(kept_env, {"bars": bars(tmp_path / "starts")})

@@ -18,6 +18,7 @@ from chatcli.tools.toolbox import Toolbox
 from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.helpers import chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import HOST_DOORS
 from tests.test_tools import write_config
@@ -59,7 +60,7 @@ def test_the_model_reads_a_resource_by_its_uri_and_an_unknown_one_is_an_error_it
     assert "image_url" in last and "data:image/png;base64," in last, "and goes to the model as an image"
 
 
-@pytest.mark.e2e  # starts the server to list it
+@pytest.mark.usefixtures("in_memory")  # the server made in this process, to list it
 def test_chat_tools_lists_it_with_the_servers_tools(chat_env):
     write_servers(chat_env, {"notes": mcp_servers.stdio(NOTES)})
     run = chat(chat_env, "tools", "--json")
