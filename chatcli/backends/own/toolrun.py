@@ -212,7 +212,8 @@ def kept(media: list[dict[str, Any]], text: str, thread: str, most: int) -> tupl
     """A result's binary parts written under the thread (chatcli.tools.kept_files), each one's line in ``text``
     saying where, and a line for the oldest files removed to keep ``most``; and its images and audio as the model
     may be sent them (``{"type", "base64", "mime_type"}``)."""
-    from chatcli.tools.kept_files import keep, shown, trim
+    from chatcli.paths import shown_path
+    from chatcli.tools.kept_files import keep, trim
     from chatcli.tools.results import MEDIA
 
     sent = []
@@ -220,7 +221,7 @@ def kept(media: list[dict[str, Any]], text: str, thread: str, most: int) -> tupl
         path = keep(part, thread)
         named = str(part.get("named") or "")
         if named.endswith("]") and named in text:
-            told = f", kept as {shown(path)}]" if path is not None else ", not kept: it could not be written]"
+            told = f", kept as {shown_path(path)}]" if path is not None else ", not kept: it could not be written]"
             text = text.replace(named, named[:-1] + told, 1)
         if part.get("type") in MEDIA:
             sent.append({"type": part["type"], "base64": part["base64"], "mime_type": part.get("mime_type") or ""})
