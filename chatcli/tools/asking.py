@@ -58,8 +58,7 @@ class KeptCall:
         """Answer the ``number``th question (nothing if it was answered in an earlier run of the step)."""
         if number < len(self.answers) or self._answer is None or self._answer.done():
             return
-        if self._clock is not None:
-            self._clock.cancel()
+        self.back()
         self.answers.append(answer)
         self._answer.set_result(answer)
 
@@ -67,8 +66,7 @@ class KeptCall:
         """The graph's run ended at a question: nobody hears this call until it runs again; cancelled (and
         ``gone()``) if no answer comes within ``seconds``."""
         self.tell = _nowhere
-        if self._clock is not None:
-            self._clock.cancel()
+        self.back()
 
         def expired() -> None:
             self.task.cancel()
@@ -77,14 +75,13 @@ class KeptCall:
         self._clock = asyncio.get_running_loop().call_later(seconds, expired)
 
     def back(self) -> None:
-        """The graph runs again on this call: it is no longer left waiting."""
+        """The graph runs again on this call (or it is answered, or cancelled): it is no longer left waiting."""
         if self._clock is not None:
             self._clock.cancel()
             self._clock = None
 
     def cancel(self) -> None:
-        if self._clock is not None:
-            self._clock.cancel()
+        self.back()
         self.task.cancel()
 
 

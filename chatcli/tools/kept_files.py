@@ -82,11 +82,3 @@ def _age(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:  # gone meanwhile (another process's trim)
         return 0
-
-
-def shown(path: Path) -> str:
-    """``path`` as the user reads it: under their home as ``~/...``."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)

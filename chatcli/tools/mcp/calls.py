@@ -40,10 +40,6 @@ class Unavailable(Exception):
 class Calls:
     """What is done with a server once it runs (a part of chatcli.tools.mcp.server.McpServer)."""
 
-    @property
-    def name(self) -> str:
-        raise NotImplementedError  # McpServer's: its spec's
-
     spec: ServerSpec
     listing: Listing | None
     session: Any
@@ -57,21 +53,12 @@ class Calls:
     _halting: bool
     _checked: asyncio.Event
     _chores: set[asyncio.Task[object]]  # started and left to run: their results are not read
-
-    async def ensure(self) -> Any:
-        raise NotImplementedError
-
-    async def halt(self, final: bool = False) -> None:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def _died(self, why: str) -> None:
-        raise NotImplementedError
-
-    def fail(self, detail: str) -> None:
-        raise NotImplementedError
+    # McpServer's lifetime: started, stopped, given up
+    ensure: Callable[[], Awaitable[Any]]
+    halt: Callable[[], Awaitable[None]]
+    start: Callable[[], None]
+    _died: Callable[[str], None]
+    fail: Callable[[str], None]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], progress: Progress | None = None, ask: Ask | None = None
@@ -92,7 +79,8 @@ class Calls:
         session = await self.ensure()
         if self.listing is None or self.listing.tool(name) is None:
             raise Unavailable(
-                f"MCP server {self.name} no longer offers a tool named {name!r} (the next request has its new list)"
+                f"MCP server {self.spec.name} no longer offers a tool named {name!r} "
+                "(the next request has its new list)"
             )
         sent: list[Any] = []
         answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
@@ -114,7 +102,7 @@ class Calls:
             # start; a question asked again as it was asked before gets the answer given then.
             if self.note is not None:
                 self.note(
-                    f"MCP server {self.name} no longer knew where {name} had got to (it was started again, or the "
+                    f"MCP server {self.spec.name} no longer knew where {name} had got to (it was started again, or the "
                     "answer came after its time): the call is made again"
                 )
             self._asking[token] = _one_at_a_time(_replaying(ask, answered)) if ask is not None else None
@@ -207,7 +195,7 @@ class Calls:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        raise Unavailable(f"MCP server {self.name} stopped before it answered")
+        raise Unavailable(f"MCP server {self.spec.name} stopped before it answered")
 
     def _chore(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -231,7 +219,7 @@ class Calls:
                 return
             if self.note is not None:
                 self.note(
-                    f"MCP server {self.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
+                    f"MCP server {self.spec.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
                 )
             await self.halt()
             self.start()
