@@ -28,6 +28,42 @@ class Migration:
     statements: tuple[str, ...] = ()
 
 
+# The statements both databases run alike, by the migration that runs them (SQLite takes DOUBLE PRECISION as REAL).
+SHARED = {
+    "m002_threads": (
+        """CREATE TABLE IF NOT EXISTS chatcli_threads (
+            thread_id TEXT PRIMARY KEY,
+            title TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            model TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS chatcli_threads_updated ON chatcli_threads(updated_at)",
+    ),
+    # What answers each thread (chatcli.core.binding): chat's own graph and its model, a graph of the user's, a
+    # deployed graph. A table of its own: the thread index's rows and listings stay as they were.
+    "m004_bindings": (
+        "CREATE TABLE IF NOT EXISTS chatcli_bindings (thread_id TEXT PRIMARY KEY, binding TEXT NOT NULL)",
+    ),
+    # The names a user gives the nodes of a thread's tree (/label): a name is on one node of its thread.
+    "m006_labels": (
+        """CREATE TABLE IF NOT EXISTS chatcli_labels (
+            thread_id TEXT NOT NULL, label TEXT NOT NULL, node INTEGER NOT NULL, PRIMARY KEY (thread_id, label))""",
+    ),
+    # What each thread waits on for the user (chat inbox): a row while it waits, gone once it is answered.
+    "m008_waiting": (
+        """CREATE TABLE IF NOT EXISTS chatcli_waiting (
+            thread_id TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, asked TEXT NOT NULL)""",
+    ),
+}
+
+
+def shared(name: str, *more: str) -> Migration:
+    """The migration ``name`` as both databases run it (``more``: a database's own statements after those)."""
+    return Migration(name, (*SHARED[name], *more))
+
+
 class MigrationLog(Protocol):
     """A database's record of applied migrations."""
 

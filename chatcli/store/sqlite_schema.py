@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from chatcli.store.base import the_row
-from chatcli.store.migrations import LOG_TABLE, Migration
+from chatcli.store.migrations import LOG_TABLE, Migration, shared
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -16,26 +16,15 @@ if TYPE_CHECKING:
 MIGRATIONS: list[Migration] = [
     # Checkpoint and message tables: created by LangGraph's saver and chatcli.store.messages.
     Migration("m001_base"),
-    Migration(
+    shared(
         "m002_threads",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_threads (
-                thread_id TEXT PRIMARY KEY,
-                title TEXT,
-                created_at REAL NOT NULL,
-                updated_at REAL NOT NULL,
-                message_count INTEGER NOT NULL DEFAULT 0,
-                model TEXT
-            )""",
-            "CREATE INDEX IF NOT EXISTS chatcli_threads_updated ON chatcli_threads(updated_at)",
-            # Threads written before the index existed: title from the first question.
-            """INSERT OR IGNORE INTO chatcli_threads (thread_id, title, created_at, updated_at, message_count)
-               SELECT thread_id,
-                      (SELECT substr(text, 1, 80) FROM chatcli_messages f
-                        WHERE f.thread_id = m.thread_id AND f.pos = 0 ORDER BY node LIMIT 1),
-                      min(created_at), max(created_at), max(pos) + 1
-                 FROM chatcli_messages m GROUP BY thread_id""",
-        ),
+        # Threads written before the index existed: title from the first question.
+        """INSERT OR IGNORE INTO chatcli_threads (thread_id, title, created_at, updated_at, message_count)
+           SELECT thread_id,
+                  (SELECT substr(text, 1, 80) FROM chatcli_messages f
+                    WHERE f.thread_id = m.thread_id AND f.pos = 0 ORDER BY node LIMIT 1),
+                  min(created_at), max(created_at), max(pos) + 1
+             FROM chatcli_messages m GROUP BY thread_id""",
     ),
     Migration(
         "m003_search",
@@ -51,26 +40,14 @@ MIGRATIONS: list[Migration] = [
             "INSERT INTO chatcli_search(chatcli_search) VALUES ('rebuild')",
         ),
     ),
-    # What answers each thread (chatcli.core.binding): chat's own graph and its model, a graph of the user's, a
-    # deployed graph. A table of its own: the thread index's rows and listings stay as they were.
-    Migration(
-        "m004_bindings",
-        ("CREATE TABLE IF NOT EXISTS chatcli_bindings (thread_id TEXT PRIMARY KEY, binding TEXT NOT NULL)",),
-    ),
+    shared("m004_bindings"),
     # Where each thread was made (the directory, and an editor's additional directories as a JSON list), kept
     # with its index row from its first turn on; NULL for a thread made before (not known).
     Migration(
         "m005_places",
         ("ALTER TABLE chatcli_threads ADD COLUMN cwd TEXT", "ALTER TABLE chatcli_threads ADD COLUMN dirs TEXT"),
     ),
-    # The names a user gives the nodes of a thread's tree (/label): a name is on one node of its thread.
-    Migration(
-        "m006_labels",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_labels (
-                thread_id TEXT NOT NULL, label TEXT NOT NULL, node INTEGER NOT NULL, PRIMARY KEY (thread_id, label))""",
-        ),
-    ),
+    shared("m006_labels"),
     # What each model call cost (or, while it runs, the most it may cost: held), by thread and time: the spending
     # limits sum it before each call. Kept when a thread is deleted: what was spent was spent.
     Migration(
@@ -83,14 +60,7 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS chatcli_spending_thread ON chatcli_spending (thread_id)",
         ),
     ),
-    # What each thread waits on for the user (chat inbox): a row while it waits, gone once it is answered.
-    Migration(
-        "m008_waiting",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_waiting (
-                thread_id TEXT PRIMARY KEY, since REAL NOT NULL, asked TEXT NOT NULL)""",
-        ),
-    ),
+    shared("m008_waiting"),
 ]
 
 _LOG = f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"

@@ -7,26 +7,13 @@ from typing import Any
 from psycopg import AsyncConnection, errors
 from psycopg.rows import tuple_row
 
-from chatcli.store.migrations import LOG_TABLE, Migration
+from chatcli.store.migrations import LOG_TABLE, Migration, shared
 
 # The same names, in the same order, as chatcli.store.sqlite_schema.MIGRATIONS.
 MIGRATIONS: list[Migration] = [
     # Checkpoint and message tables: created by LangGraph's saver and chatcli.store.messages.
     Migration("m001_base"),
-    Migration(
-        "m002_threads",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_threads (
-                thread_id TEXT PRIMARY KEY,
-                title TEXT,
-                created_at DOUBLE PRECISION NOT NULL,
-                updated_at DOUBLE PRECISION NOT NULL,
-                message_count INTEGER NOT NULL DEFAULT 0,
-                model TEXT
-            )""",
-            "CREATE INDEX IF NOT EXISTS chatcli_threads_updated ON chatcli_threads(updated_at)",
-        ),
-    ),
+    shared("m002_threads"),
     Migration(
         "m003_search",
         (
@@ -71,12 +58,7 @@ MIGRATIONS: list[Migration] = [
                $$""",
         ),
     ),
-    # What answers each thread (chatcli.core.binding): chat's own graph and its model, a graph of the user's, a
-    # deployed graph. A table of its own: the thread index's rows and listings stay as they were.
-    Migration(
-        "m004_bindings",
-        ("CREATE TABLE IF NOT EXISTS chatcli_bindings (thread_id TEXT PRIMARY KEY, binding TEXT NOT NULL)",),
-    ),
+    shared("m004_bindings"),
     # Where each thread was made (the directory, and an editor's additional directories as a JSON list), kept
     # with its index row from its first turn on; NULL for a thread made before (not known).
     Migration(
@@ -86,14 +68,7 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE chatcli_threads ADD COLUMN IF NOT EXISTS dirs TEXT",
         ),
     ),
-    # The names a user gives the nodes of a thread's tree (/label): a name is on one node of its thread.
-    Migration(
-        "m006_labels",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_labels (
-                thread_id TEXT NOT NULL, label TEXT NOT NULL, node INTEGER NOT NULL, PRIMARY KEY (thread_id, label))""",
-        ),
-    ),
+    shared("m006_labels"),
     # What each model call cost (or, while it runs, the most it may cost: held), by thread and time: the spending
     # limits sum it before each call. Kept when a thread is deleted: what was spent was spent.
     Migration(
@@ -106,14 +81,7 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS chatcli_spending_thread ON chatcli_spending (thread_id)",
         ),
     ),
-    # What each thread waits on for the user (chat inbox): a row while it waits, gone once it is answered.
-    Migration(
-        "m008_waiting",
-        (
-            """CREATE TABLE IF NOT EXISTS chatcli_waiting (
-                thread_id TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, asked TEXT NOT NULL)""",
-        ),
-    ),
+    shared("m008_waiting"),
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
