@@ -83,12 +83,10 @@ def _leave(code: int) -> NoReturn:
     machine (an editor's agent is gone within two seconds of its editor)."""
     import atexit
 
+    from chatcli.app.environment import flush_streams
+
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+    flush_streams()
     os._exit(code)
 
 

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from chatcli.service.jobs import JobSpec
     from chatcli.service.opening import ThreadSetup
 
-# The keys of a spec's ``setup`` that are chatcli.service.opening.ThreadSetup's own, as they are.
-PLAIN = ("system", "variables", "model", "temperature", "latest", "at", "new_thread", "again", "rebind")
-
 
 def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str], cwd: Path) -> int:
     """Answer ``spec`` as ``chat --jsonl`` answers, in ``cwd`` with ``environ``: its events on ``out``, its one line
@@ -62,10 +59,8 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
 
 def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
     """How ``spec`` sets its thread up, and what answers it (on an Agent Server, its runs tagged with the job)."""
-    from chatcli.app.run import answering_of
-    from chatcli.backends.own.roles import read_role
+    from chatcli.app.run import answering_of, thread_setup
     from chatcli.service.answerer import Answerer
-    from chatcli.service.opening import ThreadSetup
     from chatcli.service.thread import NO_VALUE
 
     given: dict[str, Any] = spec.setup
@@ -75,13 +70,8 @@ def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
         answerer = Answerer(remote=remote_spec(given["remote"], given.get("assistant"), [], env.environ, spec.id))
     else:
         answerer = answering_of(given.get("graph"), None, None, [], env)
-    return ThreadSetup(
-        **{name: given[name] for name in PLAIN if name in given},
-        role=read_role(settings.roles_dir, given.get("role")),
-        attach=tuple(given.get("attach") or ()),
-        answerer=answerer,
-        resume=NO_VALUE if spec.answers is not None else None,  # what waits is asked again, and they answer it
-    )
+    # What waits is asked again, and the spec's answers answer it.
+    return thread_setup(given, settings, answerer, NO_VALUE if spec.answers is not None else None)
 
 
 def main() -> int:

@@ -29,14 +29,13 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
 from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
-from chatcli.app.run import graph_source, parse_vars, run
+from chatcli.app.run import graph_source, parse_vars, run, thread_setup
 from chatcli.app.shared import (
     app,
     done_with,
     environment,
     guarded,
     help_asked,
-    lone_word,
     question_words,
     route,
     using,
@@ -74,25 +73,8 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
     asked = SimpleNamespace(**given)
     if asked.as_json and asked.as_jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
-    from chatcli.backends.own.roles import read_role
-    from chatcli.service.opening import ThreadSetup
-
     answerer, answer = graph_source(given, env)
-    setup = ThreadSetup(
-        system=asked.system,
-        variables=parse_vars(asked.var),
-        role=read_role(settings.roles_dir, asked.role),
-        model=asked.model,
-        temperature=asked.temperature,
-        attach=tuple(asked.attach),
-        latest=asked.latest,
-        at=asked.at,
-        new_thread=asked.new_thread,
-        answerer=answerer,
-        resume=answer,
-        again=asked.again,
-        rebind=asked.rebind,
-    )
+    setup = thread_setup({**given, "variables": parse_vars(asked.var)}, settings, answerer, answer)
     if asked.again and (asked.question is not None or answer is not None or not (asked.thread or asked.latest)):
         raise UsageError("--again answers a thread's last question again: -t ID, no question, no --resume")
     if asked.at is not None and not (asked.thread or asked.latest):
@@ -161,22 +143,21 @@ def _completion(args: list[str], env: Environment) -> int | None:
 
 
 def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
-    """``chat treads``, ``chat help``: a lone word that names a command is not a paid question."""
+    """``chat treads``, ``chat help``: a lone word that names a command is not a paid question, nor are words whose
+    first is a command's name mistyped (``chat serach foo``)."""
     from chatcli.app.command_names import meant_command
     from chatcli.app.run import report
 
-    word = lone_word(args)
-    meant = meant_command(word) if word else None
     _, words = question_words(args)
-    if not meant and len(words) > 1 and "--" not in args and len(words[0]) >= 5:  # `chat serach foo`
-        word, meant = words[0], meant_command(words[0])
+    if "--" in args or not words:
+        return
+    word, lone = words[0], len(words) == 1
+    meant = meant_command(word) if (word.strip().isalpha() if lone else len(word) >= 5) else None
     if meant:
-        asked = " ".join(words) if len(words) > 1 else word
+        added = "put it after --" if not lone else "add words or put it after --"
         error = UsageError(
             f"{word!r} looks like a command: did you mean {meant}?",
-            hint=f"to ask it, put it after --: chat -- {asked}"
-            if len(words) > 1
-            else f"to ask it, add words or put it after --: chat -- {word}",
+            hint=f"to ask it, {added}: chat -- {' '.join(words)}",
         )
         raise SystemExit(report(error, False, None, env.stderr))
 

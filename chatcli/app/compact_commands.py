@@ -7,7 +7,7 @@ the local model when the settings want it, the thread's lock), and a graph's thr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -17,7 +17,6 @@ from chatcli.text import counted, json_text, say
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted
-    from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening
 
 
@@ -58,18 +57,24 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
     import asyncio
     from contextlib import ExitStack
 
+    from chatcli.api.compacting import compact_thread
     from chatcli.app.run import make_env_output, stoppable
     from chatcli.service.chat import Chat
 
     env = environment()
-    thread_id: str | None = None
+    chat, thread_id = Chat(settings), None
+
+    async def compact(opening: Opening) -> tuple[Compacted, dict[str, Any]]:
+        async with chat:
+            await chat.open(make_env_output(env, chat.settings), tools=False)  # hears a database another program holds
+            return await compact_thread(await chat.thread(opening), focus)
+
     try:
-        chat = Chat(settings)
         opening = asyncio.run(chat.find(wanted, exists=True, own=True))
         thread_id = opening.thread_id
         with ExitStack() as stack:
             chat.set_up(stack, make_env_output(env).note, quiet=as_json)
-            asyncio.run(stoppable(_compact(chat, opening, focus, as_json)))
+            done, obj = asyncio.run(stoppable(compact(opening)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
             from chatcli.backends.own.failures import describe
@@ -77,25 +82,12 @@ def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool
             error = describe(exc, settings).object()
             say(env.stdout, json_text({"thread_id": thread_id, "error": error}, ensure_ascii=False) + "\n", data=True)
         raise
-
-
-async def _compact(chat: Chat, opening: Opening, focus: str | None, as_json: bool) -> None:
-    from chatcli.api.compacting import compact_thread
-    from chatcli.app.run import make_env_output
-
-    env = environment()
-    told = make_env_output(env, chat.settings)  # hears what happens meanwhile: a database another program holds
-    async with chat:
-        await chat.open(told, tools=False)
-        conversation = await chat.thread(opening)
-        done, obj = await compact_thread(conversation, focus)
     if as_json:
         say(env.stdout, json_text(obj, ensure_ascii=False) + "\n", data=True)
         return
-    say(env.stdout, compacted_line(opening.thread_id, done) + "\n")
+    say(env.stdout, compacted_line(thread_id, done) + "\n")
     say(
-        env.stderr,
-        f"chat -t {opening.thread_id} then /summary shows it; /undo there, before another question, takes it back\n",
+        env.stderr, f"chat -t {thread_id} then /summary shows it; /undo there, before another question, takes it back\n"
     )
 
 

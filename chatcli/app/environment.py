@@ -68,3 +68,12 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, io.UnsupportedOperation):
         return False
+
+
+def flush_streams() -> None:
+    """Flush stdout and stderr, as an exiting interpreter does (one that cannot be written to: nothing to do)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass

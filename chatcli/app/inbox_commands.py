@@ -3,9 +3,9 @@ without a terminal, the thread going on in the background (chatcli.service.jobs)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
@@ -103,25 +103,17 @@ def _list(found: list[Waiting], as_json: bool) -> None:
     say(env.stderr, "chat inbox answer THREAD ANSWER answers one (chat inbox --help says how)\n")
 
 
-@dataclass(frozen=True)
-class Said:
-    """An answer given on the command line: a word (or the JSON of ``-``), a reason, a form's fields."""
-
-    word: str
-    reason: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    given: Answers | None = None  # ``-``: the answers read from stdin
-
-
-def _said(answer: str, reason: str | None, fields: list[str]) -> Said:
-    """The command line's answer, read and checked before anything opens."""
+def _said(answer: str, reason: str | None, fields: list[str]) -> Callable[[list[Pending]], Answers]:
+    """The command line's answer, read and checked before anything opens: what gives the answers to everything a
+    thread waits on (its ``pending``)."""
     from chatcli.service.inbox import MAX_ANSWERS, Answers
 
     if answer == "-":
         text = environment().stdin.read(MAX_ANSWERS + 1)
         if len(text) > MAX_ANSWERS:
             raise UsageError(f"the answers on stdin hold more than {MAX_ANSWERS // 1024} KB")
-        return Said(answer, given=Answers.of_json(text))
+        given = Answers.of_json(text)
+        return lambda pending: given
     word = answer.strip().lower()
     if word not in APPROVING and word not in FORMING and (reason or fields):
         raise UsageError("--reason and --field go with yes, always or no (a call), or yes, no or cancel (a form)")
@@ -135,10 +127,10 @@ def _said(answer: str, reason: str | None, fields: list[str]) -> Said:
         if not sep or not name:
             raise UsageError(f"--field {item!r}: give NAME=VALUE")
         content[name] = value
-    return Said(answer, reason, content)
+    return functools.partial(_answers, answer, reason, content)
 
 
-async def _prepared(ref: str, settings: Settings, said: Said | None) -> Going | None:
+async def _prepared(ref: str, settings: Settings, said: Callable[[list[Pending]], Answers] | None) -> Going | None:
     """The thread ``ref`` names, what it waits on answered by ``said`` (None: asked here, as the prompt asks; None
     back when the user leaves), checked by the service before anything is started (chatcli.service.answering)."""
     from chatcli.app.run import make_env_output
@@ -149,7 +141,7 @@ async def _prepared(ref: str, settings: Settings, said: Said | None) -> Going | 
     output = make_env_output(env, settings, ask=said is None)
 
     async def answering(pending: list[Pending], own: bool) -> Answers | None:
-        return await _asked_here(pending, output, own) if said is None else _answers(pending, said)
+        return await _asked_here(pending, output, own) if said is None else said(pending)
 
     async with Chat(settings, environ=env.environ) as chat:
         return await prepare(chat, ref, env.environ, env.cwd, output, answering)
@@ -186,50 +178,48 @@ async def _asked_here(pending: list[Pending], output: Any, own: bool) -> Answers
     return Answers(decisions, answers)
 
 
-def _answers(pending: list[Pending], said: Said) -> Answers:
-    """The answers ``said`` gives to everything the thread waits on (``pending``)."""
+def _answers(word: str, reason: str | None, fields: dict[str, str], pending: list[Pending]) -> Answers:
+    """The answers ``word`` (with its ``reason``, or a form's ``fields``) gives to everything the thread waits on."""
     from chatcli.core.interrupts import typed_answer
     from chatcli.service.inbox import Answers
 
-    if said.given is not None:
-        return said.given
-    if said.fields and not any(item.elicitation is not None for item in pending):
+    if fields and not any(item.elicitation is not None for item in pending):
         raise UsageError("--field answers a form, and the thread waits on none")
-    if said.reason and not any(item.calls for item in pending):
+    if reason and not any(item.calls for item in pending):
         raise UsageError("--reason goes with no to a call, and the thread waits on no call")
     decisions: dict[str, dict[str, Any]] = {}
     answers: dict[str, Any] = {}
     for item in pending:
         for call in item.calls:
-            decisions[call.id] = _decision(said)
+            decisions[call.id] = _decision(word, reason)
         if item.elicitation is not None:
-            answers[item.id or ""] = _form(said, item.elicitation)
+            answers[item.id or ""] = _form(word, fields, item.elicitation)
         elif not item.is_approval:
-            answers[item.id or ""] = typed_answer(said.word)
+            answers[item.id or ""] = typed_answer(word)
     return Answers(decisions, answers)
 
 
-def _decision(said: Said) -> dict[str, Any]:
-    meant = APPROVING.get(said.word.lower())
+def _decision(word: str, reason: str | None) -> dict[str, Any]:
+    meant = APPROVING.get(word.lower())
     if meant is None:
-        raise UsageError(f"{said.word!r} is no answer to a tool call: yes, always or no")
+        raise UsageError(f"{word!r} is no answer to a tool call: yes, always or no")
     if meant == "no":
-        return {"action": "no", **({"reason": said.reason} if said.reason else {})}
+        return {"action": "no", **({"reason": reason} if reason else {})}
     return {"action": "yes", "always": meant == "always"}
 
 
-def _form(said: Said, question: Elicitation) -> dict[str, Any]:
+def _form(word: str, fields: dict[str, str], question: Elicitation) -> dict[str, Any]:
     """The answer to a tool's form: its fields' values typed as the form has them (a number, true or false, a list
     of choices as JSON); text where it asks for text."""
     from chatcli.core.interrupts import typed_answer
 
-    meant = FORMING.get(said.word.lower())
+    meant = FORMING.get(word.lower())
     if meant is None:
-        raise UsageError(f"{said.word!r} is no answer to a form: yes (with --field NAME=VALUE), no or cancel")
+        raise UsageError(f"{word!r} is no answer to a form: yes (with --field NAME=VALUE), no or cancel")
     if meant != "accept":
         return {"action": meant}
     kinds = {f.name: f.kind for f in question.fields}
-    content = {k: v if kinds.get(k) in ("string", "choice") else typed_answer(v) for k, v in said.fields.items()}
+    content = {k: v if kinds.get(k) in ("string", "choice") else typed_answer(v) for k, v in fields.items()}
     return {"action": "accept", "content": content}
 
 

@@ -31,7 +31,7 @@ def in_background(given: dict[str, Any], settings: Any) -> None:
     import base64
 
     from chatcli.app.flags import settings_of
-    from chatcli.app.run import MAX_STDIN, graph_source, parse_vars
+    from chatcli.app.run import graph_source, parse_vars, piped
     from chatcli.service import jobs
 
     env = environment()
@@ -41,21 +41,16 @@ def in_background(given: dict[str, Any], settings: Any) -> None:
     _check_now(given, settings, env.cwd)
     if given["remote"] is not None:
         _check_remote(given)
-    piped = b""
-    if not env.stdin_isatty:
-        source = getattr(env.stdin, "buffer", None)
-        piped = source.read(MAX_STDIN + 1) if source is not None else env.stdin.read(MAX_STDIN + 1).encode()
-        if len(piped) > MAX_STDIN:
-            raise UsageError(f"stdin holds more than {MAX_STDIN // (1024 * 1024)} MB")
-    if not given["question"] and not piped:
+    text = b"" if env.stdin_isatty else piped(env.stdin)
+    if not given["question"] and not text:
         raise UsageError("--bg answers a question: give one", hint='chat --bg "QUESTION" (or pipe text to it)')
     setup = {name: given[name] for name in SETUP if given[name] not in (None, False, [])}
-    setup |= {"variables": parse_vars(given["var"]), "stdin": base64.b64encode(piped).decode()}
+    setup |= {"variables": parse_vars(given["var"]), "stdin": base64.b64encode(text).decode()}
     own = given["remote"] is None and not given["graph"]
     flagged = {name: value for name, value in settings_of(given).items() if value is not None}
     overrides = flagged | jobs.bounds(settings, tools=own)  # (the bounds as the flags left them)
     spec = jobs.JobSpec(given["thread"], given["question"] or "", overrides, setup=setup)
-    shown = given["question"] or piped.decode("utf-8", "replace")
+    shown = given["question"] or text.decode("utf-8", "replace")
     job = jobs.start(spec, env.environ, env.cwd, shown, most=settings.max_jobs)
     thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:

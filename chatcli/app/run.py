@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Any, Mapping
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Mapping, TypeVar
 
 from chatcli.app.environment import Environment
 from chatcli.app.flags import GRAPH, REMOTE, refused
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from chatcli.service.answerer import Answerer
@@ -81,19 +83,44 @@ def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, 
     return answerer, typed_answer(resume)
 
 
+# The flags that set a thread up as they are (chatcli.service.opening.ThreadSetup's own fields), by parameter name.
+PLAIN = ("system", "variables", "model", "temperature", "latest", "at", "new_thread", "again", "rebind")
+
+
+def thread_setup(given: Mapping[str, Any], settings: Settings, answerer: Answerer, resume: Any) -> ThreadSetup:
+    """How the flags ``given`` (by parameter name; ``variables`` parsed) set the thread up: the command line's, and a
+    background reply's (its spec keeps those it was given)."""
+    from chatcli.backends.own.roles import read_role
+    from chatcli.service.opening import ThreadSetup
+
+    return ThreadSetup(
+        **{name: given[name] for name in PLAIN if name in given},
+        role=read_role(settings.roles_dir, given.get("role")),
+        attach=tuple(given.get("attach") or ()),
+        answerer=answerer,
+        resume=resume,
+    )
+
+
 # The most chat reads from stdin: more is refused before it fills the memory (`yes | chat`).
 MAX_STDIN = 16 * 1024 * 1024
 
 
-def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
-    """Read piped input, at most ``limit`` bytes: UTF-8 text (a str), or an image (an Attachment); else fail clearly."""
+def piped(stdin: Any, limit: int = MAX_STDIN) -> bytes:
+    """The bytes piped in, at most ``limit`` of them: more is refused before it fills the memory."""
     source = getattr(stdin, "buffer", None)
-    data = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
+    data: bytes = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
     if len(data) > limit:
         raise UsageError(
             f"stdin holds more than {limit // (1024 * 1024)} MB",
             hint=f"chat reads at most {limit // (1024 * 1024)} MB from stdin",
         )
+    return data
+
+
+def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
+    """Read piped input, at most ``limit`` bytes: UTF-8 text (a str), or an image (an Attachment); else fail clearly."""
+    data = piped(stdin, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -116,34 +143,29 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
     return "\n\n".join(parts)
 
 
-async def answer_once(
-    chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
-) -> None:
-    """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
-
-    ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
-    Ctrl-C, SIGTERM and SIGHUP stop it the same way: the partial answer is kept and marked,
-    and ``Interrupted`` says which signal it was (exit 130, 143 or 129).
-    """
-    await stoppable(_answer(chat, opening, text, setup, output, typed))
-
-
-async def stoppable(work: Any) -> None:
-    """Run the coroutine ``work`` until Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted`` says which."""
+async def stoppable(work: Awaitable[T]) -> T:
+    """Run the coroutine ``work`` to its result, unless Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted``
+    says which."""
     from chatcli.ui.signals import StopOnSignal, on_stop_signals
 
     task = asyncio.ensure_future(work)
     stop = StopOnSignal(task)
     with on_stop_signals(stop):
         try:
-            await task
+            return await task
         except asyncio.CancelledError:
             if stop.received is None:
                 raise
             raise Interrupted(stop.received) from None
 
 
-async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str) -> None:
+async def answer_once(
+    chat: Chat, opening: Opening, text: str, setup: ThreadSetup, output: Output, typed: str = ""
+) -> None:
+    """Print one streamed answer through ``output``; the thread id goes to stderr (in JSON, in the object).
+
+    ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
+    """
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.reply import ask
 
@@ -170,34 +192,6 @@ async def _answer(chat: Chat, opening: Opening, text: str, setup: ThreadSetup, o
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
             )
-
-
-@dataclass(frozen=True)
-class Answering:
-    """How a run answers: ``one_shot`` (one answer, then exit) or the prompt; ``ask``: tool calls and a graph's
-    questions are asked (a terminal to ask in, not --json); otherwise they are refused or left waiting."""
-
-    one_shot: bool
-    ask: bool
-
-
-def answering(
-    question: str | None,
-    piped: Any,
-    files: bool,
-    resuming: bool,
-    json_output: Any,
-    env: Environment,
-    terminal: IO[str] | None = None,
-) -> Answering:
-    """The one choice between one answer and the prompt, the same at every door (chat's graph, a graph of the
-    user's, a deployed one): a question, piped text, files without a terminal or --resume give one answer.
-    With stdin piped, calls are asked about on the controlling ``terminal`` when there is one."""
-    if json_output is not None and question is None and piped is None and not files and not resuming:
-        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
-    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
-    at_terminal = env.stdin_isatty and env.stdout.isatty()
-    return Answering(one_shot, ask=json_output is None and (at_terminal or terminal is not None))
 
 
 def run(
@@ -235,9 +229,13 @@ def run(
         piped = None
     setup = replace(setup, attachments=tuple(files))
     resuming = setup.resume is not None or setup.again  # no question: the thread goes on from what it has
+    if json_output is not None and question is None and piped is None and not files and not resuming:
+        raise UsageError("--json and --jsonl answer one question", hint="give a QUESTION or pipe one on stdin")
+    # A question, piped text, files without a terminal or --resume give one answer (at every door alike); with stdin
+    # piped, calls are asked about on the controlling terminal when there is one.
+    one_shot = question is not None or piped is not None or (files and not env.stdin_isatty) or resuming
     asking_on = None if env.stdin_isatty or json_output is not None else env.open_terminal()
-    how = answering(question, piped, bool(files), resuming, json_output, env, asking_on)
-    one_shot = how.one_shot
+    ask = json_output is None and ((env.stdin_isatty and env.stdout.isatty()) or asking_on is not None)
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
     # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
     # model, unless the flags name others) before anything loads.
@@ -253,8 +251,10 @@ def run(
         if one_shot:
             if asking_on is not None:
                 stack.callback(asking_on.close)
-            output = json_output or make_env_output(env, settings, ask=how.ask, terminal=asking_on)
-            asyncio.run(answer_once(chat, opening, text, setup, output, typed=question or ""))
+            output = json_output or make_env_output(env, settings, ask=ask, terminal=asking_on)
+            # Ctrl-C, SIGTERM and SIGHUP stop it alike: the partial answer is kept and marked, and ``Interrupted``
+            # says which signal it was (exit 130, 143 or 129).
+            asyncio.run(stoppable(answer_once(chat, opening, text, setup, output, typed=question or "")))
             return
         from chatcli.ui.prompt import run_repl
 

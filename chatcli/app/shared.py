@@ -105,7 +105,7 @@ def option(param: str, **changes: Any) -> Any:
 # Options of chat [QUESTION] that other commands take too (rows of chatcli.app.flags); --db and --debug shown there.
 DB = option("db", hidden=False)
 DEBUG = option("debug", hidden=False)
-# `chat --remote URL`: a LangGraph Agent Server's graph and threads (chatcli.app.remote_commands).
+# `chat --remote URL`: an Agent Server's graph and threads (chat threads and tree: chatcli.app.thread_commands).
 REMOTE = option("remote")
 ASSISTANT = option("assistant")
 HEADER = option("header")
@@ -142,19 +142,6 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
 
 # Management commands (anything else on the command line is a question, the hidden `ask`), and the
 # options that take a value (COMMANDS, VALUED): one list, read by the launcher too (chatcli/app/flags.py).
-
-
-def lone_word(args: list[str]) -> str | None:
-    """The question when ``args`` ask only one word, not after ``--`` (``chat treads``); else None."""
-    positional, i = [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            return None  # what follows -- is a question, whatever it looks like
-        if not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        i += 2 if arg in VALUED else 1
-    return positional[0] if len(positional) == 1 and positional[0].strip().isalpha() else None
 
 
 def question_words(args: list[str]) -> tuple[list[str], list[str]]:

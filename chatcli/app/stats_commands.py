@@ -6,8 +6,8 @@ from typing import IO, Any, Optional
 
 import typer
 
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
-from chatcli.app.thread_commands import with_threads
+from chatcli.app.shared import environment
+from chatcli.app.thread_commands import on_threads
 from chatcli.text import json_text, say
 
 # Threads shown in the table (--json lists them all).
@@ -15,8 +15,9 @@ THREADS_SHOWN = 10
 UNPRICED, LOCAL = "no known price", "local, not priced"
 
 
-@app.command("stats")
-def stats_command(
+@on_threads("stats")
+async def stats_command(
+    threads: Any,
     since: Optional[str] = typer.Option(
         None,
         "--since",
@@ -24,32 +25,29 @@ def stats_command(
         help="Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (for scripts)."),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Total the tokens and dollars of the threads' answers by day (local dates), model and thread; unknown prices are
     counted apart, never guessed."""
+    from chatcli.threads.spending import parse_since, spending, standing
 
-    async def action(threads: Any) -> None:
-        from chatcli.threads.spending import parse_since, spending, standing
+    report = await spending(threads, parse_since(since) if since else None)
+    # The spending limits set, against the ledger: the day's, and the thread that spent the most (of them all: --since
+    # leaves the ledger whole).
+    ids = list(report.titles) if since is None else [info.thread_id for info in await threads.list()]
+    limits = await standing(threads.settings, threads.store.index, ids, read=as_json)
+    out = environment().stdout
+    if as_json:
+        say(
+            out,
+            json_text({**report.as_dict(), "spending": limits.as_dict()}, ensure_ascii=False, indent=1) + "\n",
+            data=True,
+        )
+    else:
+        from chatcli.service.limits import limit_lines
 
-        report = await spending(threads, parse_since(since) if since else None)
-        # The spending limits set, against the ledger: the day's, and the thread that spent the most (of them all:
-        # --since leaves the ledger whole).
-        ids = list(report.titles) if since is None else [info.thread_id for info in await threads.list()]
-        limits = await standing(threads.settings, threads.store.index, ids, read=as_json)
-        out = environment().stdout
-        if as_json:
-            shown = {**report.as_dict(), "spending": limits.as_dict()}
-            say(out, json_text(shown, ensure_ascii=False, indent=1) + "\n", data=True)
-        else:
-            from chatcli.service.limits import limit_lines
-
-            print_stats(report, out)
-            for line in limit_lines(limits, most=True):
-                say(out, line + "\n", data=True)
-
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+        print_stats(report, out)
+        for line in limit_lines(limits, most=True):
+            say(out, line + "\n", data=True)
 
 
 def _money(tally: Any) -> str:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import functools
+import inspect
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Optional, TypeVar
 
 import typer
 
@@ -13,6 +16,7 @@ from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, json_text, say
 
+F = TypeVar("F", bound=Callable[..., Any])
 EMPTY = 'no threads yet: chat "a question" starts one'
 
 
@@ -41,6 +45,28 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
     return run_it
 
 
+def on_threads(name: str, *, read_only: bool = True, light: bool = True) -> Callable[[F], F]:
+    """Register the async ``command(threads, **options)`` as the subcommand ``name``, with its options, then --db and
+    --debug: it runs on the threads of the database the settings name (``with_threads``), a failure said in one
+    line."""
+
+    def register(command: F) -> F:
+        def run(db: Optional[str] = None, debug: bool = False, **given: Any) -> None:
+            guarded(debug, with_threads(functools.partial(command, **given), read_only, light), {"db": db})
+
+        options = list(inspect.signature(command, eval_str=True).parameters.values())[1:]  # (after ``threads``)
+        shared = [
+            inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for param, default, annotation in (("db", DB, Optional[str]), ("debug", DEBUG, bool))
+        ]
+        setattr(run, "__signature__", inspect.Signature([*options, *shared]))
+        run.__doc__ = command.__doc__
+        app.command(name)(run)
+        return command
+
+    return register
+
+
 async def named(threads: Any, ref: str | None) -> str:
     """The id of the thread ``ref`` names, as every door resolves it (chatcli.service.chat.Chat.find: an id, a unique
     start of a generated one, a typo named; a thread on an Agent Server said in one line); the latest without one."""
@@ -48,6 +74,19 @@ async def named(threads: Any, ref: str | None) -> str:
 
     chat = Chat(threads.settings, environ=environment().environ)
     return (await chat.find(ref, latest=ref is None, going_on=False)).thread_id
+
+
+@asynccontextmanager
+async def on_server(url: str, assistant: str | None, header: list[str]) -> AsyncIterator[Any]:
+    """The LangGraph server at ``url`` (chatcli.backends.remote.client.Remote), open while the block runs: its
+    threads are all its graphs' unless --assistant names one."""
+    from chatcli.backends.remote.client import Remote, remote_spec
+
+    remote = await Remote.open(remote_spec(url, assistant, header, environment().environ), find=False)
+    try:
+        yield remote
+    finally:
+        await remote.aclose()
 
 
 @app.command("threads")
@@ -64,30 +103,32 @@ def threads_command(
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in
     UTC)."""
-    if remote is not None:
 
-        def on_the_server(settings: Settings) -> None:
-            from chatcli.app.remote_commands import list_threads
-            from chatcli.backends.remote.client import remote_spec
+    async def listed(settings: Settings) -> tuple[list[Any], str]:
+        """The threads, and what to say when there are none."""
+        if remote is not None:
+            async with on_server(remote, assistant, header) as server:
+                return await server.threads(limit), f"no threads on {server.spec.url} yet"
+        from chatcli.threads.opening import open_threads
 
-            env = environment()
-            list_threads(remote_spec(remote, assistant, header, env.environ), limit, as_json, env)
+        async with open_threads(settings, True, light=True) as threads:
+            return await threads.list(limit), EMPTY
 
-        return guarded(debug, on_the_server)
+    def action(settings: Settings) -> None:
+        import asyncio
 
-    async def action(threads: Any) -> None:
         from chatcli.ui.listing import print_threads
 
-        rows = await threads.list(limit)
+        rows, empty = asyncio.run(listed(settings))
         out = environment().stdout
         if as_json:
             say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
         elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
-            say(out if out.isatty() else environment().stderr, EMPTY + "\n")
+            say(out if out.isatty() else environment().stderr, empty + "\n")
         else:
             print_threads(rows, out)
 
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+    guarded(debug, action, {"db": db})
 
 
 LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out
@@ -96,44 +137,33 @@ AT = typer.Option(
 )
 
 
-@app.command("show")
-def show_command(
+@on_threads("show")
+async def show_command(
+    threads: Any,
     thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     thinking: bool = typer.Option(
         False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
     ),
     at: Optional[str] = AT,
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX`
     when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
+    from chatcli.service import jobs
+    from chatcli.ui.listing import print_transcript
 
-    async def action(threads: Any) -> None:
-        from chatcli.ui.listing import print_transcript
-
-        transcript = await threads.shown(await named(threads, thread_id), at)
-        print_transcript(transcript, environment().stdout, thinking, environment().environ)
-
-    def kept_first(settings: Settings) -> None:  # a killed background reply's words are kept in its thread first
-        import asyncio
-
-        from chatcli.service import jobs
+    env = environment()
+    if (job := jobs.killed(env.environ, thread_id)) is not None and job.thread is not None:
         from chatcli.service.chat import Chat
 
-        async def keep(job: jobs.Job) -> None:
-            async with Chat(settings, environ=environment().environ) as chat:
-                await chat.thread(job.thread, exists=True)
-
-        if (job := jobs.killed(environment().environ, thread_id)) is not None and job.thread is not None:
-            asyncio.run(keep(job))
-        with_threads(action, read_only=True)(settings)
-
-    guarded(debug, kept_first, {"db": db})
+        async with Chat(threads.settings, environ=env.environ) as chat:  # a killed background reply's words: kept
+            await chat.thread(job.thread, exists=True)
+    transcript = await threads.shown(await named(threads, thread_id), at)
+    print_transcript(transcript, env.stdout, thinking, env.environ)
 
 
-@app.command("tree")
-def tree_command(
+@on_threads("tree")
+async def tree_command(
+    threads: Any,
     thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (for scripts; docs/usage.md)."),
     unfold: bool = typer.Option(False, "--all", "-a", help="Show every node: fold no long straight run."),
@@ -142,43 +172,40 @@ def tree_command(
     ),
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Draw a thread's tree (the last thread's without ID): every question asked on it and every answer it had, one
     line a node, the branch it is on as the main line and marked *; a /retry, an /undo then a new question, a /goto
     each start a branch. `chat -t ID` and /goto N go on from any node."""
+    import shutil
 
-    async def action(threads: Any) -> None:
-        import shutil
+    from chatcli.threads.tree import draw
 
-        from chatcli.threads.tree import draw
+    if remote is not None:
+        from chatcli.backends.remote.state import ServerApp
+        from chatcli.core.inputs import check_thread_id
+        from chatcli.threads.tree import build, from_history
 
-        if remote is not None:
-            from chatcli.app.remote_commands import remote_tree
-            from chatcli.backends.remote.client import remote_spec
-            from chatcli.core.inputs import check_thread_id
-
-            if thread_id is None:
-                raise UsageError("give the thread's id: chat tree ID --remote URL")
-            spec = remote_spec(remote, assistant, header, environment().environ)
-            wanted = check_thread_id(thread_id)
-            tree = await remote_tree(spec, wanted, await threads.store.index.labels(wanted))
-        else:
-            tree = await threads.tree(await named(threads, thread_id))
-        out = environment().stdout
-        if as_json:
-            say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
-            return
-        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
-        for line in draw(tree, width=width, unfold=unfold):
-            say(out, line + "\n", data=True)
-
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+        if thread_id is None:
+            raise UsageError("give the thread's id: chat tree ID --remote URL")
+        wanted = check_thread_id(thread_id)
+        async with on_server(remote, assistant, header) as server:  # its checkpoint history, with chat's labels
+            history = ServerApp(server).aget_state_history({"configurable": {"thread_id": wanted}})
+            said, points = await from_history(history)
+        tree = build(wanted, said, points, await threads.store.index.labels(wanted))
+    else:
+        tree = await threads.tree(await named(threads, thread_id))
+    out = environment().stdout
+    if as_json:
+        say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
+        return
+    width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
+    for line in draw(tree, width=width, unfold=unfold):
+        say(out, line + "\n", data=True)
 
 
-@app.command("export")
-def export_command(
+@on_threads("export")
+async def export_command(
+    threads: Any,
     wanted: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
     fmt: str = typer.Option(
         "md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."
@@ -191,112 +218,95 @@ def export_command(
         help="Write to a new FILE (never overwritten; readable by you only), as /export does.",
     ),
     at: Optional[str] = AT,
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601
     in UTC) to stdout, or to a new file with -o."""
+    from chatcli.threads.operations import transcript_markdown
 
-    async def action(threads: Any) -> None:
-        from chatcli.threads.operations import transcript_markdown
+    thread_id = await named(threads, wanted)
+    if fmt == "json":
+        text = json_text(await threads.export_json(thread_id, at), ensure_ascii=False, indent=1) + "\n"
+    elif fmt == "md":
+        text = transcript_markdown(await threads.shown(thread_id, at))
+    else:
+        raise UsageError(f"unknown format {fmt!r}: use md or json")
+    if output is not None:
+        from chatcli.ui.commands.threads import write_private
 
-        thread_id = await named(threads, wanted)
-        if fmt == "json":
-            text = json_text(await threads.export_json(thread_id, at), ensure_ascii=False, indent=1) + "\n"
-        elif fmt == "md":
-            text = transcript_markdown(await threads.shown(thread_id, at))
-        else:
-            raise UsageError(f"unknown format {fmt!r}: use md or json")
-        if output is not None:
-            from chatcli.ui.commands.threads import write_private
-
-            say(environment().stderr, f"wrote {write_private(output, text)}\n")
-        else:  # a terminal gets it neutralised, a pipe exactly
-            say(environment().stdout, text, data=True)
-
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+        say(environment().stderr, f"wrote {write_private(output, text)}\n")
+    else:  # a terminal gets it neutralised, a pipe exactly
+        say(environment().stdout, text, data=True)
 
 
-@app.command("import")
-def import_command(
+@on_threads("import", read_only=False, light=False)
+async def import_command(
+    threads: Any,
     file: str = typer.Argument(
         ..., metavar="FILE", help="A thread's JSON export (`chat export ID -f json`), or - for stdin."
     ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Read a thread's JSON export back as a new thread and print its id. Threads only: an export of memories is
     refused (`chat memory import FILE` shows them and asks)."""
     import json
 
-    async def action(threads: Any) -> None:
-        name = "stdin" if file == "-" else file
-        try:
-            text = read_stdin(environment().stdin) if file == "-" else open(file, encoding="utf-8").read()
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise UsageError(
-                f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one"
-            ) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})",
-                hint="`chat export ID -f json` writes one",
-            ) from None
-        except RecursionError:
-            raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
-        from chatcli.app.memory_commands import EXPORT_FORMAT
+    name = "stdin" if file == "-" else file
+    try:
+        text = read_stdin(environment().stdin) if file == "-" else open(file, encoding="utf-8").read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})",
+            hint="`chat export ID -f json` writes one",
+        ) from None
+    except RecursionError:
+        raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
+    from chatcli.app.memory_commands import EXPORT_FORMAT
 
-        if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:  # memories: only where each is shown first
-            raise UsageError(
-                f"{name} is a memories export, not a thread: chat import takes threads; `chat memory import {file}` "
-                "shows each memory and asks before keeping it"
-            )
-        say(environment().stdout, await threads.import_json(data) + "\n", data=True)
-
-    guarded(debug, with_threads(action, light=False), {"db": db})
+    if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:  # memories: only where each is shown first
+        raise UsageError(
+            f"{name} is a memories export, not a thread: chat import takes threads; `chat memory import {file}` "
+            "shows each memory and asks before keeping it"
+        )
+    say(environment().stdout, await threads.import_json(data) + "\n", data=True)
 
 
-@app.command("rm")
-def rm_command(
+@on_threads("rm", read_only=False)
+async def rm_command(
+    threads: Any,
     thread_ids: list[str] = typer.Argument(..., metavar="ID..."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Delete threads whole (their messages, checkpoints, labels, inbox entries, kept files and background replies);
     lists each one's title and size, then asks."""
+    ids = [await named(threads, thread_id) for thread_id in thread_ids]
+    found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
+    err = environment().stderr
+    if not yes:
+        if not environment().stdin_isatty:
+            raise UsageError("not deleting without confirmation", hint="add --yes")
+        for t in found:  # what would go: each thread's title and size, so no id is deleted blind
+            title = " ".join((t.info.title or "(untitled)").split())
+            say(err, f"  {t.info.thread_id}  {title} ({counted(len(t.messages), 'message')})\n")
+        if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
+            raise UsageError("nothing deleted")
+    from chatcli.service.jobs import delete_thread
 
-    async def action(threads: Any) -> None:
-        ids = [await named(threads, thread_id) for thread_id in thread_ids]
-        found = [await threads.transcript(thread_id) for thread_id in ids]  # every id must exist first
-        if not yes:
-            if not environment().stdin_isatty:
-                raise UsageError("not deleting without confirmation", hint="add --yes")
-            for t in found:  # what would go: each thread's title and size, so no id is deleted blind
-                title = " ".join((t.info.title or "(untitled)").split())
-                count = len(t.messages)
-                say(
-                    environment().stderr,
-                    f"  {t.info.thread_id}  {title} ({counted(count, 'message')})\n",
-                )
-            if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
-                raise UsageError("nothing deleted")
-        from chatcli.service.jobs import delete_thread
-
-        for thread_id in dict.fromkeys(ids):
-            waiting = f"waiting for the answer being written on thread {thread_id} to end (Ctrl-C gives up)\n"
-            await delete_thread(threads, thread_id, environment().environ, lambda: say(environment().stderr, waiting))
-            say(environment().stderr, f"deleted {thread_id}\n")
-
-    guarded(debug, with_threads(action), {"db": db})
+    for thread_id in dict.fromkeys(ids):
+        waiting = f"waiting for the answer being written on thread {thread_id} to end (Ctrl-C gives up)\n"
+        await delete_thread(threads, thread_id, environment().environ, lambda: say(err, waiting))
+        say(err, f"deleted {thread_id}\n")
 
 
-@app.command("search")
-def search_command(
+@on_threads("search")
+async def search_command(
+    threads: Any,
     text: str = typer.Argument(
         ...,
         metavar="TEXT",
@@ -309,47 +319,37 @@ def search_command(
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."
     ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Full-text search over every thread: thread, turn, speaker, time and a snippet per match.
 
     In a terminal, a table with the matches highlighted; in a pipe, one tab-separated line per
     match: thread, turn, speaker, time, snippet. Exit 0 when something matches, 1 when nothing does.
     """
+    from chatcli.ui.listing import hits_json, print_hits
 
-    async def action(threads: Any) -> None:
-        from chatcli.ui.listing import hits_json, print_hits
-
-        hits = await threads.search(text, limit)
-        out = environment().stdout
-        if as_json:
-            say(out, json_text(hits_json(hits), ensure_ascii=False, indent=1) + "\n", data=True)
-        elif hits:
-            print_hits(hits, out)
-        if not hits:
-            raise NoMatch("")  # as grep: nothing found is exit 1, and nothing said
-
-    guarded(debug, with_threads(action, read_only=True), {"db": db})
+    hits = await threads.search(text, limit)
+    out = environment().stdout
+    if as_json:
+        say(out, json_text(hits_json(hits), ensure_ascii=False, indent=1) + "\n", data=True)
+    elif hits:
+        print_hits(hits, out)
+    if not hits:
+        raise NoMatch("")  # as grep: nothing found is exit 1, and nothing said
 
 
-@app.command("title")
-def title_command(
+@on_threads("title", read_only=False)
+async def title_command(
+    threads: Any,
     thread_id: str = typer.Argument(..., metavar="ID"),
     title: str = typer.Argument(..., metavar="TEXT"),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Rename a thread."""
-
-    async def action(threads: Any) -> None:
-        await threads.rename(await named(threads, thread_id), title)
-
-    guarded(debug, with_threads(action), {"db": db})
+    await threads.rename(await named(threads, thread_id), title)
 
 
-@app.command("fork")
-def fork_command(
+@on_threads("fork", read_only=False, light=False)
+async def fork_command(
+    threads: Any,
     thread_id: str = typer.Argument(..., metavar="ID"),
     at: str = typer.Option(
         ...,
@@ -361,13 +361,7 @@ def fork_command(
     new_id: Optional[str] = typer.Option(
         None, "--as", metavar="NEW_ID", help="Id of the new thread (default: random)."
     ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Start a new thread holding the branch of ID that ends at NODE (chat tree ID shows them); the original is
     untouched. Prints the new id."""
-
-    async def action(threads: Any) -> None:
-        say(environment().stdout, await threads.fork(await named(threads, thread_id), at, new_id) + "\n", data=True)
-
-    guarded(debug, with_threads(action, light=False), {"db": db})
+    say(environment().stdout, await threads.fork(await named(threads, thread_id), at, new_id) + "\n", data=True)

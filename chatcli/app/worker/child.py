@@ -115,13 +115,14 @@ def run_as_process(argv: list[str], ending: Callable[[dict[str, int]], None]) ->
     import traceback
 
     from chatcli.app.cli import main
+    from chatcli.app.environment import flush_streams
     from chatcli.text import say
 
     try:
         code = main(argv)
     except KeyboardInterrupt:
         say(sys.stderr, traceback.format_exc())
-        _flush()
+        flush_streams()
         ending({"signal": int(signal.SIGINT)})
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
@@ -132,13 +133,5 @@ def run_as_process(argv: list[str], ending: Callable[[dict[str, int]], None]) ->
         say(sys.stderr, traceback.format_exc())
         code = 1
     atexit._run_exitfuncs()
-    _flush()
+    flush_streams()
     return code
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass

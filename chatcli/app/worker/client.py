@@ -18,7 +18,7 @@ import socket
 import sys
 from typing import Any, Mapping
 
-from chatcli.app.worker.jobs import Forwarder
+from chatcli.app.worker.jobs import Forwarder, open_controlling_terminal
 from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
 from chatcli.paths import build_id as build_id  # standard library at its top; the worker's server reads it here
 from chatcli.tools.confinement import alike, describe, peer
@@ -111,7 +111,7 @@ def offer(
     word); ``channel`` is the child's end of the job-control channel.
     """
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    tty = controlling_terminal()
+    tty = open_controlling_terminal()
     try:
         header = {"build": build, "argv": argv, "environ": dict(environ), "confinement": me, "idle": idle}
         send(sock, header, [0, 1, 2, cwd, channel] + ([tty] if tty is not None else []))
@@ -122,13 +122,6 @@ def offer(
         os.close(cwd)
         if tty is not None:
             os.close(tty)
-
-
-def controlling_terminal() -> int | None:
-    """This process's controlling terminal, opened (not to become one's), or None when it has none."""
-    from chatcli.app.worker.jobs import open_controlling_terminal
-
-    return open_controlling_terminal()
 
 
 def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bool = True) -> int | None:

@@ -41,24 +41,22 @@ GO, PASS, EIO = b"g", b"p", b"e"  # the caller's answers: check again, go ahead,
 STOP_WAIT = 1.0  # seconds the caller waits for the answer to have stopped before it stops itself
 
 
-def terminal_state(pid: int | str) -> tuple[int, bool] | None:
-    """Process ``pid``'s controlling terminal (its device number, 0: none) and whether its group is in the
-    foreground."""
+def _stat(pid: int | str) -> list[bytes] | None:
+    """The fields of process ``pid``'s /proc stat after its name (the state first, then ppid, pgrp, session, tty_nr,
+    tpgid...); None when it is gone or the system does not say."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    # After the name: the state is field 3, pgrp 5, tty_nr 7, tpgid 8.
-    return int(fields[4]), fields[2] == fields[5]
+    return fields if len(fields) > 5 else None
 
 
-def _state(pid: int) -> bytes | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
+def terminal_state(pid: int | str) -> tuple[int, bool] | None:
+    """Process ``pid``'s controlling terminal (its device number, 0: none) and whether its group is in the
+    foreground."""
+    fields = _stat(pid)
+    return None if fields is None else (int(fields[4]), fields[2] == fields[5])
 
 
 class Forwarder:
@@ -157,8 +155,8 @@ class Forwarder:
         self._to_answer(signum)
         deadline = time.monotonic() + STOP_WAIT
         while self.pid is not None and time.monotonic() < deadline:
-            state = _state(self.pid)
-            if state is None or state in (b"T", b"t", b"Z", b"X"):
+            fields = _stat(self.pid)
+            if fields is None or fields[0] in (b"T", b"t", b"Z", b"X"):
                 break
             time.sleep(0.001)
         before = self.continued
@@ -175,7 +173,7 @@ def open_controlling_terminal() -> int | None:
     """This process's controlling terminal, opened by its device's own path (``/dev/pts/3``, as a standard stream on
     it is) so that both are known for the same file and what is shown on one is not shown again on the other;
     ``/dev/tty`` when that path cannot be found. Never to become one's (O_NOCTTY). None when there is none."""
-    device = _controlling_device()
+    device = (terminal_state("self") or (0, False))[0]  # (0: none, or the system does not say)
     path = "/dev/tty"
     for fd in (0, 1, 2):
         try:
@@ -202,15 +200,6 @@ def open_controlling_terminal() -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def _controlling_device() -> int:
-    """The device number of this process's controlling terminal (0: none, or the system does not say)."""
-    try:
-        with open("/proc/self/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[4])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 # ----------------------------------------------------------------------------- the child's side
