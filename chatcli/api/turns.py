@@ -43,18 +43,16 @@ class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
     (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: Objects, err: Any, *, lines: bool, given: Answers | None = None):
+    def __init__(self, out: Objects, *, lines: bool, given: Answers | None = None):
         super().__init__(lines=lines)
         self.objects = out
-        self.err = err or sys.stderr
         self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.objects.queue.put_nowait(obj)
 
     def note(self, text: str) -> None:  # what the command line says on stderr: the server's console
-        if self.err is not None:
-            say(self.err, f"chat serve: {text}\n")
+        say(sys.stderr, f"chat serve: {text}\n")
 
     def warn(self, text: str) -> None:
         self.note(text)
@@ -79,13 +77,12 @@ class Turn:
     stream: bool
     given: Answers | None = None  # an approvals request's answers
     thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
-    err: Any = None
     status: int = 200
     _objects: Objects = field(default_factory=Objects)
 
     async def run(self) -> None:
         """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        output = HttpListener(self._objects, self.err, lines=self.stream, given=self.given)
+        output = HttpListener(self._objects, lines=self.stream, given=self.given)
         try:
             conversation = await self.open(output)
             output.model, output.thread_id = conversation.model_name, conversation.thread_id

@@ -269,16 +269,13 @@ class Editor:
             thread = session.thread
         else:
             thread = await _said(self.chat.thread(await self._found(session_id), setup=self.setup))
-        command = self.chat.commands().get("/fork")
-        assert command is not None
         try:
-            done = await run_offered(self.chat, thread, command, "")
+            done: Any = await run_offered(self.chat, thread, self.chat.commands().by_name["/fork"], "")
         except UsageError as exc:
             raise RequestError(-32602, f"session {session_id} cannot be forked: {exc}") from None
         except ChatError as exc:  # the store failed: said in one line
             raise RequestError(-32603, str(exc)) from None
-        new_id = getattr(done, "forked", None)
-        assert isinstance(new_id, str)
+        new_id: str = done.forked
         forked = await self._open(await self._found(new_id), cwd, mcp_servers, dirs)
         if self.chat.store is not None:  # made here: in the new session's directories
             await _said(self.chat.store.index.place(new_id, forked.cwd, forked.dirs))

@@ -9,7 +9,7 @@ line is resolved to a command and /help live in chatcli.ui.registry.
 from chatcli.errors import UsageError
 from chatcli.service.command_runs import Data, Said
 from chatcli.service.commands import Command
-from chatcli.ui.commands import answers, memory, remembered, session, threads
+from chatcli.ui.commands import answers, remembered, session, threads
 from chatcli.ui.registry import LEAVE, Context, Handler, commands, help_text, is_command, leaves, literal, resolve
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
 # does. Every other command runs its handler of every door (``Command.run``), rendered by ``shown``.
 HANDLERS: dict[str, Handler] = {
     **answers.HANDLERS,
-    **memory.HANDLERS,
     **remembered.HANDLERS,
     **session.HANDLERS,
     **threads.HANDLERS,

@@ -1,5 +1,6 @@
-"""/memory edit, the prompt's own (every memory in an editor in a terminal; chat memory edit runs it too): /remember
-and /memory are every door's (chatcli.service.command_runs)."""
+"""What the prompt alone edits, in $VISUAL or $EDITOR in its terminal: /summary edit (what a long thread sends in place
+of its earlier turns) and /memory edit (what chat remembers; chat memory edit runs it too). /compact, /summary,
+/remember and /memory are every door's (chatcli.service.command_runs)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,27 @@ _HEADER = """\
 """
 
 
-async def _edit(ctx: Context, arg: str) -> None:
+async def _summary(ctx: Context, arg: str) -> None:
+    """/summary edit: the summary corrected in $VISUAL or $EDITOR (a terminal's, so the prompt's only)."""
+    import asyncio
+
+    from chatcli.ui.editor import edit_text
+
+    view = await ctx.thread.own("memory").summary()
+    if not view.text:
+        raise UsageError("this thread has no summary to edit", hint="/compact makes one")
+    text = await asyncio.to_thread(edit_text, view.text)
+    if not text.strip():
+        ctx.output.note("the editor saved nothing: the summary is unchanged")
+        return
+    if text.strip() == view.text.strip():
+        ctx.output.note("the summary is unchanged")
+        return
+    await ctx.thread.own("memory").edit_summary(text)
+    ctx.output.note("summary saved: it is sent from the next message on · /undo takes the edit back")
+
+
+async def _memories(ctx: Context, arg: str) -> None:
     """/memory edit: every memory in $VISUAL or $EDITOR (a terminal's, so the prompt's only)."""
     for line in await edit_memories(ctx.thread.memories()) or ["nothing changed"]:
         ctx.output.note(line)
@@ -63,5 +84,6 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
 HANDLERS: dict[str, Handler] = {
-    "/memory edit": _edit,
+    "/summary edit": _summary,
+    "/memory edit": _memories,
 }
