@@ -4,7 +4,8 @@ was killed at it.
 
 tests/mcp/bars.py writes what happens to files its environment names: ``BARS_STARTS`` (each start),
 ``BARS_CALLS`` (each call of ``slow`` or ``stubborn`` as it begins) and ``BARS_CANCELS`` (each call of
-``slow`` cancelled at the server).
+``slow`` cancelled at the server). Made in this process (tests/mcp_servers.in_memory) but where a test is about a
+terminal, a process that is killed or a server that must be restarted (marked e2e).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import pytest
 from chatcli.core import answer as schema
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually, eventually_async, screen
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import gone
 from tests.test_mcp_lazy import bars, results, started
 from tests.test_prompt_inprocess import ENTER, press_ctrl_c, prompt_loop
 from tests.test_tools_pty import QUESTION, answer, pty, wait_asked  # noqa: F401 - pty is a fixture
 
-pytestmark = pytest.mark.e2e  # starts MCP server processes
+HERE = pytest.mark.usefixtures("in_memory")  # bars.py made in this process
 
 
 def written(path: Path, timeout: float = 15) -> list[str]:
@@ -45,6 +47,7 @@ async def until_written(path: Path, timeout: float = 15) -> None:
 # --------------------------------------------------------------------------- progress
 
 
+@HERE
 def test_a_running_call_s_progress_is_a_jsonl_event_each_second_and_at_each_notification(server, chat_env, tmp_path):
     write_servers(chat_env, {"bars": bars(tmp_path / "starts")})
     server.queue(tool_calls(("steps", {"count": 3}), ("slow", {"seconds": 2.5})), Reply("done"))
@@ -68,6 +71,7 @@ def test_a_running_call_s_progress_is_a_jsonl_event_each_second_and_at_each_noti
     assert not any(e["type"] == "progress" for e in json.loads(chat(chat_env, "--json", "q").out)["tool_calls"])
 
 
+@pytest.mark.e2e  # the screen of a terminal
 def test_a_running_call_is_a_live_line_in_the_terminal_cleared_when_its_result_shows(server, chat_env, start, tmp_path):
     write_servers(chat_env, {"bars": bars(tmp_path / "starts")})
     server.queue(tool_calls(("steps", {"count": 4})), Reply("All four steps taken."))
@@ -99,6 +103,7 @@ def watched(settings, tmp_path):
     return replace(settings, approve_all=True), files
 
 
+@HERE
 async def test_ctrl_c_cancels_the_call_at_the_server_and_the_next_call_is_not_kept_waiting(server, watched):
     settings, files = watched
     server.queue(tool_calls(("slow", {"seconds": 30})), tool_calls(("slow", {"seconds": 0.2})), Reply("quick"))
@@ -116,6 +121,7 @@ async def test_ctrl_c_cancels_the_call_at_the_server_and_the_next_call_is_not_ke
     assert "restarted" not in chat_.err.getvalue()
 
 
+@pytest.mark.e2e  # a server blocked for good: its process is restarted
 async def test_a_server_deaf_to_the_cancellation_is_restarted_and_says_so(server, watched):
     settings, files = watched
     server.queue(tool_calls(("stubborn", {"seconds": 30})), tool_calls(("add", {"a": 2, "b": 40})), Reply("42"))
@@ -137,6 +143,7 @@ async def test_a_server_deaf_to_the_cancellation_is_restarted_and_says_so(server
 # --------------------------------------------------------------------------- resumed approval
 
 
+@pytest.mark.e2e  # chat killed in a terminal
 def test_a_chat_killed_at_an_mcp_approval_asks_again_and_goes_on_with_the_turn_s_model(server, chat_env, pty, tmp_path):  # noqa: F811
     write_servers(chat_env, {"bars": bars(tmp_path / "starts")})
     server.queue(tool_calls(("add", {"a": 2, "b": 40})))
