@@ -6,8 +6,8 @@ The engine emits; the terminal output, the JSON outputs (and any other client) l
 always one ``End`` (also when it was stopped or failed). A ``Notice`` may also come between turns (an MCP
 server that failed, a database another program holds). Approval is asked of the listener, one call at a
 time (``approve``); a tool's question in the middle of its call, with ``elicit``; any other interrupt,
-with ``answer``. ``record()`` is each event's JSON
-form (the ``--jsonl`` lines).
+with ``answer``. A call's and its progress's ``record()`` is their JSON form (the ``--jsonl`` lines are
+chatcli.core.answer's shapes).
 """
 
 from __future__ import annotations
@@ -100,9 +100,6 @@ class Token:
 
     text: str
 
-    def record(self) -> dict[str, Any]:
-        return {"type": "token", "text": self.text}
-
 
 @dataclass(frozen=True)
 class Speaker:
@@ -111,18 +108,12 @@ class Speaker:
 
     name: str
 
-    def record(self) -> dict[str, Any]:
-        return {"type": "node", "name": self.name}
-
 
 @dataclass(frozen=True)
 class Thinking:
     """The next piece of what a reasoning model thinks."""
 
     text: str
-
-    def record(self) -> dict[str, Any]:
-        return {"type": "reasoning", "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -132,9 +123,6 @@ class Aside:
 
     source: str
     text: str
-
-    def record(self) -> dict[str, Any]:
-        return {"type": "subgraph", "namespace": self.source, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -165,15 +153,6 @@ class ToolResult:
     content: str
     seconds: float = 0.0
     message: Any = field(default=None, compare=False, repr=False)
-
-    def record(self) -> dict[str, Any]:
-        return {
-            **self.call.record(),
-            "type": "tool_result",
-            "status": self.status,
-            "content": self.content,
-            "seconds": self.seconds,
-        }
 
 
 @dataclass(frozen=True)
