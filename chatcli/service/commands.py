@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from chatcli.core.inputs import check_utf8
 from chatcli.errors import UsageError
 from chatcli.service import command_runs as runs
-from chatcli.service.abilities import Ability
+from chatcli.service.abilities import Abilities, Ability
 
 if TYPE_CHECKING:
     from chatcli.core.events import TurnResult
@@ -26,21 +26,7 @@ if TYPE_CHECKING:
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
 
-__all__ = ["Ability", "Can", "Command", "Commands", "run_offered"]
-
-
-class Can(Protocol):
-    """What a thread can do, as the registry reads it (chatcli.service.backend.Abilities): its abilities, and the
-    words for what it lacks (``hint``: why chat's own prompt is not there; ``where``: whose threads these are)."""
-
-    @property
-    def abilities(self) -> frozenset[Ability]: ...
-
-    @property
-    def hint(self) -> str: ...
-
-    @property
-    def where(self) -> str: ...
+__all__ = ["Ability", "Command", "Commands", "run_offered"]
 
 
 # What most commands need: a thread chat keeps (an Agent Server's thread runs the few that need nothing more).
@@ -337,13 +323,13 @@ class Commands:
             raise UsageError(f"{found.name} takes no argument")
         return found, arg
 
-    def offered(self, can: Can, toolbox: HasServers | None = None) -> list[Command]:
+    def offered(self, can: Abilities, toolbox: HasServers | None = None) -> list[Command]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
         defined, then the prompts of its ``toolbox``'s MCP servers."""
         every = [*self, *self.prompts(toolbox)]
         return [c for c in every if c.run is not None and c.wants(editor=True) <= can.abilities]
 
-    def refusal(self, command: Command, can: Can, *, editor: bool = False) -> UsageError | None:
+    def refusal(self, command: Command, can: Abilities, *, editor: bool = False) -> UsageError | None:
         """Why ``command`` does not run on a thread that can do ``can`` (None: it runs), at the prompt or in an
         editor."""
         missing = command.wants(editor=editor) - can.abilities
