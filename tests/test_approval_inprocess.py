@@ -107,7 +107,7 @@ class User:
         self.screen = Captured(tty=True)  # where the question is drawn
         self.out, self.err = Captured(), Captured()  # the answer, and the notes (not on that screen)
         self.output = PlainOutput(self.out, self.err)
-        self.last_key: float | None = None  # when the user last typed (time.monotonic())
+        self.paused = 0.0  # the seconds of the user's pauses, passed on the clock the keys are judged by
 
     def approver(self, terminal: Any = None) -> TerminalApprover:
         """The question as chat asks it, on this terminal (or on ``terminal``)."""
@@ -116,8 +116,8 @@ class User:
 
     async def drive(self, work: Awaitable[Any], typed: Sequence[str], timeout: float = WAIT) -> Any:
         """Run ``work``, typing ``typed[i]`` once the i-th prompt is up, as a person who reads it first: a pause
-        (READING) after whatever they typed last and after the question appeared (so a loaded machine, on which chat
-        reads keys late, cannot shorten the pause chat sees); fail if it asks more or fewer times."""
+        (READING) after whatever they typed last, passed on the clock chat judges keys by (``pause``) rather than
+        waited for; fail if it asks more or fewer times."""
         task = asyncio.ensure_future(work)
         sent = reported = seen = 0
         with create_app_session(input=self.keys, output=DummyOutput()):  # nothing reaches the real terminal
@@ -127,13 +127,12 @@ class User:
                 if drawn.count(CPR_REQUEST) > reported:  # answered as a terminal does, or each prompt waits for it
                     self.keys.send_text(CPR_ANSWER)
                     reported += 1
-                elif drawn.count(READY) > seen:  # one who typed before reads each question as it appears: the pause
-                    seen = drawn.count(READY)  # is counted from there, once chat has read what came before it
-                    self.last_key = None if self.last_key is None else time.monotonic()
+                elif drawn.count(READY) > seen:  # a question is up, once chat has read what came before it
+                    seen = drawn.count(READY)
                     deadline = asyncio.get_running_loop().time() + timeout  # each question is waited for anew
-                elif sent < len(typed) and seen > sent and self.read_it():
+                elif sent < len(typed) and seen > sent:
+                    self.pause()
                     self.keys.send_text(typed[sent])
-                    self.last_key = time.monotonic()
                     sent += 1
                     deadline = asyncio.get_running_loop().time() + timeout
                 if asyncio.get_running_loop().time() > deadline:
@@ -159,9 +158,10 @@ class User:
     def shown(self) -> str:
         return "\n".join(self.lines())
 
-    def read_it(self) -> bool:
-        """True once the pause after the last key typed is over: the next is typed on its own."""
-        return self.last_key is None or time.monotonic() - self.last_key >= READING
+    def pause(self) -> None:
+        """The user reads the question before the next key: READING seconds pass on chat's clock for keys (the test's
+        ``judged`` clock), so that key is typed on its own however busy the machine."""
+        self.paused += READING
 
     def answers(self) -> list[str]:
         """What each question showed as its answer, in order."""
@@ -170,7 +170,6 @@ class User:
     def type_before(self, text: str) -> None:
         """Type ``text`` in the terminal before any question is up (a line typed while the model streams)."""
         os.write(self.master, text.encode())
-        self.last_key = time.monotonic()
         # the terminal's line discipline takes it a moment later
         eventually(lambda: self.waiting() >= len(text), "the pseudo-terminal to hold what was typed", WAIT, 0.001)
 
@@ -182,7 +181,6 @@ class User:
         """The line a prompt (the "> " one) reads when ``typed`` is typed at it."""
         session: PromptSession[str] = PromptSession(input=self.keys, output=DummyOutput())
         self.keys.send_text(typed)
-        self.last_key = time.monotonic()
         return await asyncio.wait_for(session.prompt_async("> "), WAIT)
 
 
@@ -194,7 +192,10 @@ def user(monkeypatch: pytest.MonkeyPatch) -> Iterator[User]:
     master, slave = os.openpty()
     try:
         with create_pipe_input() as keys:
-            yield User(keys, master, slave)
+            typing = User(keys, master, slave)
+            # The clock keys are judged by (chatcli.ui.approval._now) runs the user's pauses at once.
+            monkeypatch.setattr(approval, "_now", lambda: time.monotonic() + typing.paused)
+            yield typing
     finally:
         os.close(master)
         os.close(slave)

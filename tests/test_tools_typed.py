@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import eventually, stored, visible
@@ -28,6 +30,16 @@ from tests.test_tools_pty import (
 )
 
 CTRL_C = "\x03"
+PAUSED = [0.0]  # the seconds of the user's pauses, passed on the clock the keys are judged by
+
+
+@pytest.fixture(autouse=True)
+def judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock chat judges keys by (chatcli.ui.approval._now) runs the user's pauses at once (``Asked.press``)."""
+    from chatcli.ui import approval
+
+    PAUSED[0] = 0.0
+    monkeypatch.setattr(approval, "_now", lambda: time.monotonic() + PAUSED[0])
 
 
 class Asked:
@@ -38,7 +50,6 @@ class Asked:
     def __init__(self, env: dict[str, str], *args: str):
         self.typed = Typed(env, list(args))
         self.prompt = self.typed.ready()
-        self.asked_at = time.monotonic()
 
     def shown(self, since: tuple[int, int] = (0, 0)) -> str:
         """What stdout and stderr were shown since ``since`` (their lengths then)."""
@@ -56,7 +67,6 @@ class Asked:
         self.prompt = eventually(up, "the next prompt", timeout=60)
         flat = "".join(showing.split())  # (a question wraps at the edge of its terminal)
         eventually(lambda: flat in "".join(self.shown(at).split()), repr(showing), timeout=60)  # drawn
-        self.asked_at = time.monotonic()
         return self.shown(at)
 
     def send(self, line: str, showing: str = "") -> str:
@@ -65,7 +75,7 @@ class Asked:
     def press(self, keys: str, showing: str = "") -> str:
         from chatcli.ui.deliberate import GAP
 
-        time.sleep(max(0.0, self.asked_at + GAP + 0.25 - time.monotonic()))  # the user's pause: what is tested
+        PAUSED[0] += GAP + 0.25  # the user's pause, on chat's clock for keys: what is tested
         return self._next(keys, showing)
 
     def answered(self, what: str) -> str:
