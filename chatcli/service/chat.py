@@ -47,8 +47,8 @@ def load_engine(spec: str | None = None) -> None:
     """
     import importlib.util
 
+    from chatcli.provider_table import name_of
     from chatcli.providers import provider
-    from chatcli.providers.registry import name_of
 
     package = provider(name_of(spec or "")).package
     if package and importlib.util.find_spec(package) is not None:
@@ -496,10 +496,8 @@ class Chat:
             limited_by=engine.limited_by,
             store=engine.store,
             model=ModelChoice(model, model),
-            stall_timeout=self.settings.timeout or None,
             toolbox=toolbox if toolbox is not None and own_graph else engine.toolbox,
             listener=listener if listener is not None else self.listener,
-            approve_all=self.settings.approve_all,
             settings=self.settings,
         )
         from chatcli.service.jobs import keep_killed

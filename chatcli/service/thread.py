@@ -63,7 +63,10 @@ class Thread:
 
     backend: Backend
     thread_id: str
-    settings: Settings  # the door's settings: its failures are said in their terms (keys masked)
+    # The door's settings: its failures are said in their terms (keys masked); a reply that has begun may go
+    # ``timeout`` seconds without text before it counts as stalled; --yes (``approve_all``) gives every approval a
+    # graph of the user's asks (chat's own: its toolbox's).
+    settings: Settings
     context_tokens: int | None = None
     # The most estimated tokens one question may hold, and what sets it (chatcli.backends.own.model_state.ModelState).
     question_limit: int | None = None
@@ -73,15 +76,12 @@ class Thread:
     model: ModelChoice = ModelChoice()
     # The thread's settings (its role, system prompt, variables) told before its first message, sent with it.
     pending: dict[str, Any] = field(default_factory=dict)
-    # Seconds a reply that has begun may go without text before it counts as stalled (None: never).
-    stall_timeout: float | None = None
     # The session's tools (a chatcli.tools.toolbox.Toolbox), or None when tools are off.
     toolbox: "Toolbox | None" = None
     # Hears every turn's events and is asked about tool calls that need approval (the default
     # hears nothing and refuses them: nobody to ask).
     listener: Listener = field(default_factory=Silent)
     workdir: str | None = None  # the project's directory when it is not the process's (an editor's session)
-    approve_all: bool = False  # --yes: every approval a graph of the user's asks is given (chat's own: its toolbox's)
     # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
     # not raised (chatcli.service.outcome).
     whole: tuple[str, ...] = ()
@@ -89,8 +89,8 @@ class Thread:
     def __post_init__(self) -> None:
         if self.backend.label:  # a graph's: its label names what answers
             self.model = ModelChoice(self.backend.label, self.backend.label)
-        source = self.backend.source(self.toolbox, self.stall_timeout, self.context_tokens)
-        self.turns = Turns(source, Approvals(self.toolbox, self.approve_all))
+        source = self.backend.source(self.toolbox, self.settings.timeout or None, self.context_tokens)
+        self.turns = Turns(source, Approvals(self.toolbox, self.settings.approve_all))
 
     @property
     def app(self) -> GraphApp:
