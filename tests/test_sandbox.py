@@ -24,7 +24,7 @@ from chatcli.config import load_settings
 from chatcli.tools import builtin, sandbox
 from chatcli.tools.builtin import run_shell
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat, chat_process, eventually
+from tests.helpers import chat, chat_process, eventually, eventually_async
 from tests.test_tools import tool_messages, write_config
 
 WHY_NOT = sandbox.unavailable()
@@ -383,8 +383,7 @@ def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(pr
         loop = asyncio.get_running_loop()
 
         async def once_both_run(limit: asyncio.Timeout) -> None:
-            while len(running("sleep 30.253")) < 2:
-                await asyncio.sleep(0.02)
+            await eventually_async(lambda: len(running("sleep 30.253")) >= 2, "both commands to run", 30)
             both_ran.append(True)
             limit.reschedule(loop.time())  # the time limit is up now
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.fakeserver import Reply
-from tests.helpers import ROWS, Repl, screen, visible
+from tests.helpers import ROWS, Repl, eventually_async, screen, visible
 
 ANSWER_WAIT = 20  # seconds: the engine's import takes a second or two on a busy machine
 
@@ -114,11 +114,10 @@ async def test_the_prompt_loop_answers_a_line_entered_before_the_engine_is_loade
         repl = asyncio.create_task(
             prompt.run_repl(Chat(settings), Opening("feedbeef"), PlainOutput(out, err), session=session)
         )
-        deadline = time.monotonic() + ANSWER_WAIT
-        while "You said: entered while loading" not in out.getvalue():
-            assert time.monotonic() < deadline, (out.getvalue(), err.getvalue())
-            assert not repl.done(), repl
-            await asyncio.sleep(0.05)
+        await eventually_async(
+            lambda: repl.done() or "You said: entered while loading" in out.getvalue(), "the answer", ANSWER_WAIT
+        )
+        assert not repl.done(), (repl, out.getvalue(), err.getvalue())
         keys.send_text("\x04")  # Ctrl-D leaves
         await asyncio.wait_for(repl, 10)
     assert "bye · resume with: chat --thread feedbeef" in err.getvalue()

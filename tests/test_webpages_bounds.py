@@ -16,7 +16,7 @@ import pytest
 
 from chatcli.content import html_text
 from tests.fakeserver import Reply
-from tests.helpers import chat
+from tests.helpers import chat, eventually_async
 from tests.test_huge_events import measured
 from tests.test_webpages import sent_text
 from tests.website import BOMBS, Site, heavy_page
@@ -177,8 +177,4 @@ def converters() -> list[int]:
 
 
 async def until(found, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := found()):
-        assert time.monotonic() < deadline, "not seen in time"
-        await asyncio.sleep(0.02)
-    return value
+    return await eventually_async(found, "the converter's process", timeout)
