@@ -247,46 +247,24 @@ class ThreadIndex(Protocol):
         """Remove the thread's checkpoints, messages, row, binding, labels and inbox entry (its spending stays)."""
 
 
-class Store(Protocol):
-    """An open conversation database."""
+class Store:
+    """An open conversation database: what both backends do the same way on top of their saver, index and guard.
+
+    ``saver`` is LangGraph's checkpointer; None in a store opened for managing threads only (chatcli.store.light),
+    whose ``full`` opens the same database the full way, for reading (for a thread only LangGraph can read whole,
+    chatcli.threads.deltas).
+    """
 
     name: str  # what messages call it: the file, or the URL without its password
-
-    @property
-    def index(self) -> ThreadIndex: ...
-
-    @property
-    def saver(self) -> MessageStoreSaver | None:
-        """LangGraph's checkpointer; None in a store opened for managing threads only (chatcli.store.light)."""
-
-    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
-        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
-
-    async def delete_thread(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints, messages and index row, and give the space back."""
-
-    def tell_waits(self, note: Callable[[str], None]) -> None:
-        """Say through ``note`` when an operation waits for a database another program holds."""
-
-    @property
-    def memory(self) -> Any:
-        """LangGraph's store beside the threads (a BaseStore: memories); None where it is not opened."""
-
-    def memories(self, user: str | None = None) -> Any:
-        """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
-
-
-class SaverStore:
-    """What both backends do the same way on top of their saver, index and guard (``saver``: None in a store opened
-    for managing threads only, chatcli.store.light, whose ``full`` opens the same database the full way, for
-    reading: LangGraph's checkpointer, for a thread only LangGraph can read whole, chatcli.threads.deltas)."""
-
-    name: str
     saver: MessageStoreSaver | None = None
     index: ThreadIndex
     guard: Guard
     memory: Any = None  # LangGraph's store (a BaseStore) beside the threads: memories (None: opened without it)
     full: Callable[[], AsyncContextManager[Store]] | None = None
+
+    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
+        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
+        raise NotImplementedError
 
     def memories(self, user: str | None = None) -> Any:
         """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""

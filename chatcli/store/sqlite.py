@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from chatcli.errors import StoreError
 from chatcli.paths import private_dir
-from chatcli.store.base import Guard, Params, Row, SaverStore, poll_lock, the_row
+from chatcli.store.base import Guard, Params, Row, Store, poll_lock, the_row
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
@@ -198,7 +198,7 @@ async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = N
         os.close(fd)
 
 
-class SqliteStore(SaverStore):
+class SqliteStore(Store):
     """An open SQLite conversation database (see chatcli.store.base.Store): its index on the connection of its saver
     (``saver``: None in a store opened for managing threads only, chatcli.store.light)."""
 
@@ -323,54 +323,39 @@ def _read_only(db: str) -> Path | None:
 
 
 @asynccontextmanager
-async def _open_read_only(path: Path, guard: Guard) -> AsyncIterator[SqliteStore]:
-    """A database chat may only read: listed, shown, exported and searched, never changed."""
-    check_database(path)
-    try:
-        async with AsyncExitStack() as stack:
-            try:
-                saver = await stack.enter_async_context(sqlite_saver(path, guard, read_only=True))
-                applied = await SqliteMigrationLog(index_of(saver).conn).names()
-            except sqlite3.DatabaseError as exc:
-                raise opening_error(path, exc) from None
-            if applied is None or len(applied) < len(MIGRATIONS):
-                raise StoreError(
-                    f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
-                )
-            yield SqliteStore(path, index_of(saver), saver)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"database error in {path}: {exc}", hint="choose another --db") from None
-
-
-@asynccontextmanager
 async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[SqliteStore]:
     """Open (creating and migrating as needed) the SQLite database at ``db``.
 
-    ``read_only``: the caller only reads (threads, show, export, search), so a file chat may
-    not write is opened for reading instead of refused.
+    ``read_only``: the caller only reads (threads, show, export, search), so a file chat may not write is opened
+    for reading (listed, shown, exported and searched, never changed) instead of refused.
     """
     guard = sqlite_guard(db)
     unwritable = _read_only(db) if read_only else None
-    if unwritable is not None:
-        async with _open_read_only(unwritable, guard) as store:
-            yield store
-        return
-    path = prepare_db_path(db)
+    path = unwritable or prepare_db_path(db)
     check_database(path)
-
     try:
         async with AsyncExitStack() as stack:
             try:
-                opened = await _set_up(stack, path, guard)
+                opened = await _set_up(stack, path, guard, unwritable is not None)
             except sqlite3.DatabaseError as exc:
                 raise opening_error(path, exc) from None
             yield opened
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"database error in {path}: {exc}", hint="restore a backup or choose another --db") from None
+        hint = "choose another --db" if unwritable else "restore a backup or choose another --db"
+        raise StoreError(f"database error in {path}: {exc}", hint=hint) from None
 
 
-async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard) -> SqliteStore:
-    """The store of the file at ``path``, set up (migrated) and open until ``stack`` closes."""
+async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard, read_only: bool) -> SqliteStore:
+    """The store of the file at ``path``, set up (migrated) and open until ``stack`` closes; ``read_only``: a file
+    chat may not write, which an older chatcli must not have left behind."""
+    if read_only:
+        saver = await stack.enter_async_context(sqlite_saver(path, guard, read_only=True))
+        applied = await SqliteMigrationLog(index_of(saver).conn).names()
+        if applied is None or len(applied) < len(MIGRATIONS):
+            raise StoreError(
+                f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
+            )
+        return SqliteStore(path, index_of(saver), saver)
     async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
         saver = await stack.enter_async_context(sqlite_saver(path, guard))
         conn = index_of(saver).conn

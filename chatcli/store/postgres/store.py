@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, Params, Row, SaverStore, poll_lock, the_row
+from chatcli.store.base import Guard, Params, Row, Store, poll_lock, the_row
 from chatcli.store.postgres.driver import connect, import_driver, import_psycopg, reason
 from chatcli.text import redact_url
 
@@ -105,7 +105,7 @@ def _turn_key(thread_id: str) -> int:
     return zlib.crc32(thread_id.encode()) - (1 << 31)
 
 
-class PostgresStore(SaverStore):
+class PostgresStore(Store):
     """An open PostgreSQL conversation database (see chatcli.store.base.Store).
 
     No reclaim: PostgreSQL's autovacuum makes the space of deleted rows reusable.
