@@ -11,6 +11,7 @@ reads it (a ``--header`` is never kept: ``chat --bg`` refuses one).
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, AsyncIterator, Mapping
 
@@ -28,41 +29,31 @@ async def answer(job: Job, environ: Mapping[str, str]) -> AsyncIterator[str]:
     """The text of ``job``'s own run on the server (tagged with the job: never another run of the thread), its
     stream joined from its start, live while it runs. UsageError when the server has no run of the job's (its
     process died before the run was made)."""
-    from chatcli.backends.remote.client import message_text, translated
+    from chatcli.backends.remote.client import message_text
 
-    remote = await _open(job, environ)
-    try:
-        with translated(remote.spec):
-            run = await _own_run(remote, job)
-            stream = remote.client.runs.join_stream(
-                job.thread, run, stream_mode=["messages-tuple"], last_event_id=FROM_THE_START
-            )
-            async for part in stream:
-                data = part.data
-                if str(part.event).startswith("messages") and isinstance(data, list) and data:
-                    chunk = data[0] if isinstance(data[0], dict) else {}
-                    if chunk.get("type") in ("AIMessageChunk", "ai"):
-                        yield message_text(chunk)
-    finally:
-        await remote.aclose()
+    async with _server(job, environ) as remote:
+        run = await _own_run(remote, job)
+        stream = remote.client.runs.join_stream(
+            job.thread, run, stream_mode=["messages-tuple"], last_event_id=FROM_THE_START
+        )
+        async for part in stream:
+            data = part.data
+            if str(part.event).startswith("messages") and isinstance(data, list) and data:
+                chunk = data[0] if isinstance(data[0], dict) else {}
+                if chunk.get("type") in ("AIMessageChunk", "ai"):
+                    yield message_text(chunk)
 
 
 async def cancel(job: Job, environ: Mapping[str, str]) -> bool:
     """Cancel ``job``'s own run on the server (what it said so far stays in the thread); False when it is not
     running there (ended, or never made)."""
-    from chatcli.backends.remote.client import translated
-
-    remote = await _open(job, environ)
-    try:
-        with translated(remote.spec):
-            try:
-                run = await _own_run(remote, job, live=True)
-            except UsageError:
-                return False
-            await remote.client.runs.cancel(job.thread, run, wait=True, action="interrupt")
-            return True
-    finally:
-        await remote.aclose()
+    async with _server(job, environ) as remote:
+        try:
+            run = await _own_run(remote, job, live=True)
+        except UsageError:
+            return False
+        await remote.client.runs.cancel(job.thread, run, wait=True, action="interrupt")
+        return True
 
 
 async def _own_run(remote: Remote, job: Job, live: bool = False) -> str:
@@ -89,13 +80,19 @@ async def _own_run(remote: Remote, job: Job, live: bool = False) -> str:
     )
 
 
-async def _open(job: Job, environ: Mapping[str, str]) -> Remote:
-    """The job's server, as read back from its record: the loopback owner check applies to it (it is not named in
-    this run), and its key is the environment's."""
-    from chatcli.backends.remote.client import Remote, remote_spec
+@asynccontextmanager
+async def _server(job: Job, environ: Mapping[str, str]) -> AsyncIterator[Remote]:
+    """The job's server, as read back from its record (the loopback owner check applies to it: it is not named in
+    this run; its key is the environment's), its failures said as ``--remote`` says them."""
+    from chatcli.backends.remote.client import Remote, remote_spec, translated
 
     assert job.remote is not None and job.thread is not None
-    return await Remote.open(replace(remote_spec(job.remote, job.assistant, [], environ), named=False), find=False)
+    remote = await Remote.open(replace(remote_spec(job.remote, job.assistant, [], environ), named=False), find=False)
+    try:
+        with translated(remote.spec):
+            yield remote
+    finally:
+        await remote.aclose()
 
 
 def on_the_server(job: Job, seen: Seen) -> bool:
