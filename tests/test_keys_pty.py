@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from chatcli.ui.clipboard import code_blocks
+from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
 from tests.helpers import Repl
 
-pytestmark = pytest.mark.e2e
+pty = pytest.mark.e2e  # chat in a pseudo-terminal, the user's editor a process
 
 ANSWER = "Two ways:\n\n```python\nprint('one')\n```\n\nor\n\n````sh\necho '```'\n````\n"
 _OSC52 = re.compile(r"\x1b\]52;c;([A-Za-z0-9+/=]*)\x07")
@@ -33,6 +34,7 @@ def start_with(chat_env: dict[str, str], **env: str) -> Repl:
     return repl
 
 
+@pty
 def test_ctrl_x_ctrl_e_edits_the_input_in_the_editor(server, chat_env, editor):
     repl = start_with(chat_env, EDITOR=editor, VISUAL="")
     try:
@@ -47,6 +49,7 @@ def test_ctrl_x_ctrl_e_edits_the_input_in_the_editor(server, chat_env, editor):
         repl.kill()
 
 
+@pty
 def test_slash_edit_puts_what_the_editor_saved_at_the_prompt(server, chat_env, editor):
     repl = start_with(chat_env, VISUAL=editor)
     try:
@@ -62,16 +65,18 @@ def test_slash_edit_puts_what_the_editor_saved_at_the_prompt(server, chat_env, e
         repl.kill()
 
 
-def test_slash_edit_with_no_editor_is_one_line(server, chat_env):
-    repl = start_with(chat_env, VISUAL="", EDITOR="no-such-editor-here", PATH="/nonexistent")
+def test_slash_edit_with_no_editor_is_one_line(server, chat_env, monkeypatch):
+    editors = {"VISUAL": "", "EDITOR": "no-such-editor-here", "PATH": "/nonexistent"}
+    for name, value in editors.items():  # where an editor is looked for: this process's variables
+        monkeypatch.setenv(name, value)
+    typed = Typed({**chat_env, **editors}, [])
     try:
-        after = repl.say("/edit")
-        repl.wait_for("no editor to open", after=after)
-        repl.wait_prompt()
+        assert "no editor to open" in "\n".join(typed.say("/edit")), typed
     finally:
-        repl.kill()
+        assert typed.leave() == 0, typed
 
 
+@pty  # OSC 52 goes to the terminal itself
 def test_copy_sends_the_answer_or_a_code_block_by_osc_52(server, chat_env):
     repl = start_with(chat_env, DISPLAY="", WAYLAND_DISPLAY="")
     try:
