@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import pytest
 
@@ -174,6 +174,45 @@ async def on_a_thread(script: Path, args: list[str]) -> AsyncIterator[tuple[Any,
             stdin.put(None)  # its stdin ends: the loop of lines.py ends with it
             for stream in (read_stream, write_stream, read_send, write_receive):
                 await stream.aclose()
+
+
+class OverHttp:
+    """The ASGI app ``make(port)`` gives (a test server's) served by uvicorn on a thread of this process, on 127.0.0.1
+    at ``port`` (0: one the system gives), its socket bound before the app is made (its URLs may name the port);
+    ``stop()`` ends it. HTTP as a server process speaks it, without the process."""
+
+    def __init__(self, make: Callable[[int], Any], port: int = 0):
+        import socket
+        import threading
+
+        import uvicorn
+
+        from tests.helpers import eventually
+
+        listening = socket.socket()
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port served again (a server restarted)
+        listening.bind(("127.0.0.1", port))
+        listening.listen(64)
+        self.port = listening.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(make(self.port), log_level="warning", log_config=None))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [listening]}, daemon=True)
+        self.thread.start()
+        eventually(lambda: self.server.started or not self.thread.is_alive(), "the server to listen")
+        assert self.server.started, "the server did not start"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def http_here(script: Path, monkeypatch: pytest.MonkeyPatch, port: int = 0, **env: str) -> OverHttp:
+    """A fresh server of ``script`` (of mcp 2.x: ``made``) served over streamable HTTP from a thread of this process
+    (``OverHttp``): its URL is ``http://127.0.0.1:PORT/mcp``. ``env``: its variables, this process's for the test."""
+    env = {"MCP_ERA": "2026", **env}
+    monkeypatch.syspath_prepend(str(MCP))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return OverHttp(lambda _: made(script, [], env).streamable_http_app(host="127.0.0.1"), port)
 
 
 @pytest.fixture

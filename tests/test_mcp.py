@@ -1,6 +1,6 @@
 """MCP servers from mcp.json: servers written with FastMCP (tests/mcp/bars.py) or by hand (tests/mcp/lines.py), made
 in this process and connected in memory (tests/mcp_servers.in_memory); over stdio and HTTP as processes where the
-transport or the process is what a test is about (marked e2e)."""
+transport or the process is what a test is about (marked e2e); over HTTP from a thread of this process."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def free_port() -> int:
 
 
 def serving(transport: str) -> Iterator[str]:
-    """bars.py serving ``transport`` ("http": streamable HTTP, "sse": the older HTTP+SSE) on 127.0.0.1; its URL."""
+    """bars.py of mcp 1.x serving ``transport`` ("http": streamable HTTP, "sse": the older HTTP+SSE) on 127.0.0.1, a
+    process; its URL."""
     port = free_port()
     proc = subprocess.Popen(
         mcp_servers.argv(BARS, transport, str(port)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -58,9 +59,11 @@ def serving(transport: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def http_bars() -> Iterator[str]:
-    """bars.py serving streamable HTTP on 127.0.0.1; its URL."""
-    yield from serving("http")
+def http_bars(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """bars.py (mcp 2.x) serving streamable HTTP on 127.0.0.1 from a thread of this process; its URL."""
+    served = mcp_servers.http_here(BARS, monkeypatch)
+    yield f"http://127.0.0.1:{served.port}/mcp"
+    served.stop()
 
 
 @pytest.fixture
@@ -85,7 +88,6 @@ def test_a_stdio_server_tools_reach_the_model_and_its_results_come_back(server, 
     assert total == "42"
 
 
-@PROCESS
 def test_an_http_server_works_the_same(server, chat_env, http_bars):
     write_servers(chat_env, {"web": {"url": http_bars}})
     server.queue(tool_calls(("shout", {"text": "hello"})), Reply("done"))

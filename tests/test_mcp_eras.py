@@ -275,54 +275,41 @@ def test_a_running_server_s_stale_list_is_listed_again_in_a_long_session(server,
 # ---- a question answered after the server was started again (2026-07-28's sealed requestState) ----------------------
 
 
-@e2e
-def test_an_answer_after_the_server_restarted_makes_the_call_again_with_it(server, chat_env, serving, tmp_path):  # noqa: F811
+def test_an_answer_after_the_server_restarted_makes_the_call_again_with_it(
+    server,
+    chat_env,
+    here,  # noqa: F811 - the fixture
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
     """chat serve keeps a call waiting at its question; meanwhile the 2026 server behind streamable HTTP is started
     again, with a new key: the answered call's requestState is refused. One line says so, the call is made again,
-    and the question, asked again as before, gets the answer given (the user is not asked twice)."""
-    calls, port = tmp_path / "calls", free_port()
-    script = ASKING["2026"]
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(
-            mcp_servers.argv(script, "http", str(port)),
-            env={**__import__("os").environ, "ASKING_CALLS": str(calls)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        eventually(
-            lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True,
-            "the asking server",
-            timeout=20,
-            ignoring=(OSError,),
-        )
-        return process
-
-    first = start()
+    and the question, asked again as before, gets the answer given (the user is not asked twice). (The server and
+    chat serve's app run in this process: the server over HTTP from a thread, made anew on the same port.)"""
+    calls = tmp_path / "calls"
+    first = mcp_servers.http_here(ASKING["2026"], monkeypatch, ASKING_CALLS=str(calls))
+    second = None
     try:
-        write_servers(chat_env, {"asking": {"url": f"http://127.0.0.1:{port}/mcp"}})
-        served = serving("--yes")
+        write_servers(chat_env, {"asking": {"url": f"http://127.0.0.1:{first.port}/mcp"}})
+        served = here("--yes")
         server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
         status, obj = served.ask("r", "book a table in Paris")
         assert status == 200 and obj["interrupts"], obj
-        first.terminate()
-        first.wait(10)
-        second = start()  # the same address, another process: another key
-        try:
-            answer = {"action": "accept", "content": BOOKING}
-            status, obj = served.request(
-                "POST", "/v1/threads/r/approvals", {"answers": {obj["interrupts"][0]["id"]: answer}}
-            )
-            assert status == 200 and obj["reply"] == "Booked for four." and "interrupts" not in obj, obj
-            (said,) = results(server.requests[-1])
-            assert said.startswith("book in Paris: accept") and '"party":4' in said, said
-            assert calls.read_text().split() == ["book", "book"]  # made again, from its start
-            console = served.stop()
-            assert "MCP server asking no longer knew where book had got to" in console, console
-            assert console.count("no longer knew") == 1
-        finally:
-            second.terminate()
-            second.wait(10)
+        first.stop()
+        second = mcp_servers.http_here(ASKING["2026"], monkeypatch, first.port, ASKING_CALLS=str(calls))  # another key
+        answer = {"action": "accept", "content": BOOKING}
+        status, obj = served.request(
+            "POST", "/v1/threads/r/approvals", {"answers": {obj["interrupts"][0]["id"]: answer}}
+        )
+        assert status == 200 and obj["reply"] == "Booked for four." and "interrupts" not in obj, obj
+        (said,) = results(server.requests[-1])
+        assert said.startswith("book in Paris: accept") and '"party":4' in said, said
+        assert calls.read_text().split() == ["book", "book"]  # made again, from its start
+        console = served.stop() + capsys.readouterr().err  # (its notes go to the process's stderr: sys.stderr)
+        assert "MCP server asking no longer knew where book had got to" in console, console
+        assert console.count("no longer knew") == 1
     finally:
-        if first.poll() is None:
-            first.terminate()
+        first.stop()
+        if second is not None:
+            second.stop()

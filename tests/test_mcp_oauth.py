@@ -15,7 +15,6 @@ import os
 import runpy
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ import pytest
 
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import CHAT, Captured, chat, eventually, open_local
+from tests.helpers import CHAT, Captured, chat, open_local
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS, kept_env  # noqa: F401 - a fixture
 from tests.test_mcp_lazy import cache_files
@@ -58,23 +57,17 @@ class Guarded:
         self.url = f"http://127.0.0.1:{self.port}/mcp"
 
     def _here(self, env: dict[str, str]) -> int:
-        """Serve it from a thread of this process (uvicorn on a socket bound here); its port."""
-        import uvicorn
+        """Serve it from a thread of this process; its port."""
 
-        listening = socket.socket()
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(64)
-        port = listening.getsockname()[1]
-        os.environ["MCP_ERA"] = "2026"  # what the script reads as it is run: the server of mcp 2.x
-        try:
-            app = runpy.run_path(str(GUARDED), run_name="guarded_here")["app"](port, env)
-        finally:
-            del os.environ["MCP_ERA"]
-        self.served = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
-        self.thread = threading.Thread(target=self.served.run, kwargs={"sockets": [listening]}, daemon=True)
-        self.thread.start()
-        eventually(lambda: self.served.started, "the guarded MCP server to listen")
-        return port
+        def app(port: int) -> Any:
+            os.environ["MCP_ERA"] = "2026"  # what the script reads as it is run: the server of mcp 2.x
+            try:
+                return runpy.run_path(str(GUARDED), run_name="guarded_here")["app"](port, env)
+            finally:
+                del os.environ["MCP_ERA"]
+
+        self.served = mcp_servers.OverHttp(app)
+        return self.served.port
 
     def _started(self, env: dict[str, str]) -> int:
         """Start it as a process of its own; its port."""
@@ -100,8 +93,7 @@ class Guarded:
 
     def stop(self) -> None:
         if self.process is None:
-            self.served.should_exit = True
-            self.thread.join(10)
+            self.served.stop()
             return
         self.process.terminate()
         self.process.wait(5)
