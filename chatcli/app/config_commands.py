@@ -23,7 +23,7 @@ def _tail(value: Any) -> str:
 
 def _secret_variable(name: str) -> bool:
     """A variable that holds a credential: a provider's key, or named like one (its SDK's token, say)."""
-    from chatcli.providers.registry import key_variables
+    from chatcli.provider_table import key_variables
 
     return name in key_variables() or any(word in name.upper() for word in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
 

@@ -97,7 +97,7 @@ def resume_template(bound: Binding | None, db: str) -> str:
 def model_from_index(model: str | None) -> str | None:
     """The model a thread stored before bindings were kept last answered with (its index row's model), when that
     names a model rather than a graph (``agent.py:graph``): chat goes on with it."""
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     if not model:
         return None

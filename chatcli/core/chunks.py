@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from chatcli.provider_table import finish_reasons, thought_blocks
 from chatcli.providers.base import REASONING_KEY
-from chatcli.providers.registry import finish_reasons, thought_blocks
 
 _THOUGHT = thought_blocks()  # block type -> its text field
 # Each provider's reason, in OpenAI's words: stop, length, tool_calls, content_filter.

@@ -93,7 +93,7 @@ def wants_local(settings: Settings) -> bool:
 def is_fallback(settings: Settings) -> bool:
     """True when the local model would be used only because no key or endpoint is set (for a model of the
     OpenAI-compatible endpoint: one of another provider, ``ollama:qwen3``, is that provider's)."""
-    from chatcli.providers.registry import DEFAULT, name_of
+    from chatcli.provider_table import DEFAULT, name_of
 
     unset = not settings.api_key and not settings.base_url and name_of(settings.model) == DEFAULT
     return settings.local is None and not settings.local_model and unset

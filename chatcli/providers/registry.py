@@ -5,44 +5,12 @@ an error.
 A model is named as LangChain names it, ``provider:model``; a bare name is the OpenAI-compatible endpoint's. A
 prefix that is not a provider's stays part of the name (Ollama's tags have colons), unless it is one of
 LangChain's other providers or a near miss of a provider's name: one clear line.
-
-The table's names that modules read beside these are also importable from here.
 """
 
 from __future__ import annotations
 
 from chatcli.errors import ConfigError, causes
-from chatcli.provider_table import (
-    BY_NAME,
-    DEFAULT,
-    NAMES,
-    OTHERS,
-    PROVIDERS,
-    finish_reasons,
-    info,
-    key_variables,
-    name_of,
-    thought_blocks,
-    tool_refusals,
-)
-
-__all__ = [
-    "BY_NAME",
-    "DEFAULT",
-    "NAMES",
-    "OTHERS",
-    "PROVIDERS",
-    "TRANSPORTS",
-    "finish_reasons",
-    "info",
-    "key_variables",
-    "name_of",
-    "owner_of",
-    "raised_by_a_client",
-    "split",
-    "thought_blocks",
-    "tool_refusals",
-]
+from chatcli.provider_table import BY_NAME, DEFAULT, NAMES, OTHERS, PROVIDERS, info
 
 # The HTTP libraries under the clients: their errors (a dropped connection, a timeout) may come from any provider.
 TRANSPORTS = ("httpx", "httpx2", "httpcore", "aiohttp")

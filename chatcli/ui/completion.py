@@ -183,15 +183,15 @@ class CommandCompleter(Completer):
 
 def _model_part(name: str) -> str:
     """The model of ``provider:model`` (``gem`` Tabs to ``google_genai:gemini-2.5-flash``); a bare name as it is."""
-    from chatcli.providers.registry import DEFAULT, name_of
+    from chatcli.provider_table import DEFAULT, name_of
 
     return name.partition(":")[2] if name_of(name) != DEFAULT else name
 
 
 def _provider_label(name: str) -> str:
     """Whose model ``name`` is, beside it in the Tab menu: "" for the OpenAI-compatible endpoint's."""
+    from chatcli.provider_table import DEFAULT, name_of
     from chatcli.providers import provider
-    from chatcli.providers.registry import DEFAULT, name_of
 
     chosen = name_of(name)
     return "" if chosen == DEFAULT else provider(chosen).label

@@ -290,7 +290,7 @@ def warm_providers() -> list[str]:
     from chatcli.backends.own.model import build_chat_model, build_embeddings
     from chatcli.config import Settings
     from chatcli.errors import ConfigError
-    from chatcli.providers.registry import PROVIDERS
+    from chatcli.provider_table import PROVIDERS
 
     warm = []
     for row in PROVIDERS:

@@ -34,7 +34,7 @@ from chatcli.backends.own.toolcalls import (
 # left out ("trim"), or folded as it goes ("summary"): chatcli.backends.own.compaction.
 from chatcli.config import MEMORY_MODES
 from chatcli.core.events import Compacted, Notice, TurnResult
-from chatcli.providers.registry import name_of
+from chatcli.provider_table import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ConfigError, ModelError
+from chatcli.provider_table import DEFAULT, NAMES
 from chatcli.providers import provider, provider_of
 from chatcli.providers.base import one_error
 from chatcli.providers.base import redact as redact  # this module's for the rest of chat
-from chatcli.providers.registry import DEFAULT, NAMES
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -116,7 +116,7 @@ def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | Non
     own process and settings.) Returns the names taken out."""
     import os
 
-    from chatcli.providers.registry import info
+    from chatcli.provider_table import info
 
     environ = os.environ if environ is None else environ
     taken = [var for var in info(name).credentials if var in environ]

@@ -36,8 +36,8 @@ def table_window(settings: Settings, spec: str) -> int | None:
     """The context window genai-prices' table gives the model ``spec`` (as the user names it), or None. The table
     speaks of hosted models: a server on this machine or network has the window it was started with (and no
     hosted price either: chatcli.backends.own.pricing)."""
+    from chatcli.provider_table import DEFAULT
     from chatcli.providers import provider_of
-    from chatcli.providers.registry import DEFAULT
 
     chosen, name = provider_of(spec or settings.model)
     if on_this_network(chosen.endpoint(settings)):
@@ -104,8 +104,8 @@ class ModelStates:
         settings = self.settings
         if settings is None:
             return ModelState(self.context_tokens or fit(DEFAULT_WINDOW, None))
+        from chatcli.provider_table import DEFAULT
         from chatcli.providers import provider_of
-        from chatcli.providers.registry import DEFAULT
 
         chosen, name = provider_of(spec)
         # Learned-window entries: a bare name for the OpenAI-compatible endpoint (as always), else provider:model.

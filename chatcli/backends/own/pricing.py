@@ -70,8 +70,8 @@ def _table() -> Any:
 def table_names(name: str) -> list[tuple[str, dict[str, str]]]:
     """How the table is asked for the model ``name`` (as the user names it), in order: (its name there, and the
     provider to look in, if any)."""
+    from chatcli.provider_table import DEFAULT, name_of
     from chatcli.providers import provider
-    from chatcli.providers.registry import DEFAULT, name_of
 
     chosen = name_of(name)
     if chosen != DEFAULT:  # "anthropic:claude-...": that provider's entry for the name
@@ -243,7 +243,7 @@ class Pricer:
         A model named with its provider (``ollama:qwen3``, ``anthropic:claude-...``) is judged by its
         provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
         """
-        from chatcli.providers.registry import DEFAULT, name_of
+        from chatcli.provider_table import DEFAULT, name_of
 
         for name in names:
             provider = name_of(name) if name else DEFAULT

@@ -305,7 +305,7 @@ def tools_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
         return False
-    from chatcli.providers.registry import tool_refusals
+    from chatcli.provider_table import tool_refusals
 
     words = tool_refusals()  # each provider's wording (Ollama's "does not support tools"...)
     return any(word in text for word in words)
