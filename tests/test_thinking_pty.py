@@ -14,10 +14,10 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fakeserver import Raw, delta_chunk, protocol_error, sse
-from tests.helpers import Repl, chat, screen, stored, summary
+from tests.helpers import Captured, Repl, chat, screen, stored, summary
 from tests.test_reliability import db_of
 
-pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
+pseudo_terminal = pytest.mark.e2e  # chat in a pseudo-terminal
 
 CTRL_C = "\x03"
 FOLDED = re.compile(r"^thought for \d+ s · /think shows it$")
@@ -79,6 +79,14 @@ def pty(chat_env: dict[str, str]) -> Iterator[Any]:
         repl.kill()
 
 
+def at_a_terminal(env: dict[str, str], *args: str) -> tuple[Any, str]:
+    """A one-shot in this process whose stdout and stderr are one terminal 100 columns wide: its run, and every
+    byte it wrote there, in order."""
+    terminal = Captured(tty=True)
+    run = chat({**env, "COLUMNS": "100", "LINES": "40"}, *args, tty=True, out=terminal, err=terminal)
+    return run, terminal.getvalue().replace("\n", "\r\n")  # a terminal's line ends, as screen() reads them
+
+
 def rows_with(lines: list[str], prefix: str) -> list[str]:
     """The lines that hold a word of the thinking (words made by ``words(prefix, ...)``)."""
     pattern = re.compile(rf"\b{prefix}\d{{3}}\b")
@@ -116,6 +124,7 @@ def assert_valid(server: Any) -> None:
 # --------------------------------------------------------------------------- live, then folded
 
 
+@pseudo_terminal
 def test_thinking_shows_live_in_five_rows_then_folds_to_one_line(server, chat_env, start):
     thought = words("ka", 120)  # about eight rows of a 100-column terminal
     answer = "The answer is forty-two."
@@ -159,6 +168,7 @@ def test_thinking_shows_live_in_five_rows_then_folds_to_one_line(server, chat_en
     assert "ka0" not in sent_text(server.requests[1]), assistant
 
 
+@pseudo_terminal
 def test_the_last_words_before_a_pause_are_on_screen(server, chat_env, start):
     """Words that came in just after a redraw still show while the model pauses (no stale rows)."""
     thought = words("pa", 12)
@@ -192,6 +202,7 @@ def test_the_last_words_before_a_pause_are_on_screen(server, chat_env, start):
 # --------------------------------------------------------------------------- <think> tags
 
 
+@pseudo_terminal
 def test_think_tags_cut_across_chunks_never_show_and_are_kept_apart(server, chat_env, start):
     server.queue(
         content_reply(
@@ -227,6 +238,7 @@ def test_think_tags_cut_across_chunks_never_show_and_are_kept_apart(server, chat
 # --------------------------------------------------------------------------- /think, /think on, /think off
 
 
+@pseudo_terminal
 def test_think_prints_the_last_thinking_and_on_off_switch_full_display(server, chat_env, start):
     first = words("fa", 120)
     second = words("sa", 60)
@@ -285,12 +297,12 @@ def test_think_prints_the_last_thinking_and_on_off_switch_full_display(server, c
         assert not re.search(r"\b[fst]a\d{3}\b", sent_text(body)), body["messages"]
 
 
-def test_show_thinking_setting_prints_it_in_full(server, chat_env, pty):
+def test_show_thinking_setting_prints_it_in_full(server, chat_env):
     thought = words("sh", 40)
     server.queue(thinking_reply(chunks_of(thought, 10), "Shown answer.", pause=0.05))
-    repl = pty("--thread", "full", "tell me", env={**chat_env, "CHATCLI_SHOW_THINKING": "1"})
-    assert repl.exit_code() == 0, repl.text
-    lines = screen(repl.raw)
+    run, raw = at_a_terminal({**chat_env, "CHATCLI_SHOW_THINKING": "1"}, "--thread", "full", "tell me")
+    assert run.code == 0, run
+    lines = screen(raw)
     assert all(word in " ".join(lines) for word in thought), lines
     ends = [i for i, line in enumerate(lines) if FULL_END.match(line)]
     assert len(ends) == 1 and lines[ends[0] + 1] == "Shown answer.", lines
@@ -299,6 +311,7 @@ def test_show_thinking_setting_prints_it_in_full(server, chat_env, pty):
 # --------------------------------------------------------------------------- Ctrl-C while it thinks
 
 
+@pseudo_terminal
 def test_ctrl_c_while_thinking_stops_and_keeps_the_thinking(server, chat_env, start):
     thought = words("cc", 30)
     parts: list[bytes | float] = [sse(delta_chunk({"role": "assistant", "content": ""}))]
@@ -350,13 +363,13 @@ def test_ctrl_c_while_thinking_stops_and_keeps_the_thinking(server, chat_env, st
 # --------------------------------------------------------------------------- one-shot: terminal and pipe
 
 
-def test_one_shot_in_a_terminal_folds_and_in_a_pipe_prints_only_the_answer(server, chat_env, pty):
+def test_one_shot_in_a_terminal_folds_and_in_a_pipe_prints_only_the_answer(server, chat_env):
     thought = words("os", 40)
     answer = "Paris is the capital."
     server.queue(thinking_reply(chunks_of(thought, 8), answer, pause=0.05))
-    repl = pty("--thread", "tty", "capital of France?")
-    assert repl.exit_code() == 0, repl.text
-    lines = screen(repl.raw)
+    run, raw = at_a_terminal(chat_env, "--thread", "tty", "capital of France?")
+    assert run.code == 0, run
+    lines = screen(raw)
     assert rows_with(lines, "os") == [], lines
     folded = [i for i, line in enumerate(lines) if FOLDED_ONE_SHOT.match(line)]
     assert len(folded) == 1 and lines[folded[0] + 1] == answer, lines
