@@ -38,7 +38,6 @@ class ThinkingView:
         console: Any,
         *,
         full: bool = False,
-        rows: int = ROWS,
         clock: Callable[[], float] = time.monotonic,
         hint: str = "/think shows it",
         says: str | None = None,
@@ -47,7 +46,6 @@ class ThinkingView:
         self.says = says  # whose words these are when they are not the model's thinking: a subgraph's
         self.full = full
         self.hint = hint  # how to see it all where it was folded: at the prompt, or after a one-shot
-        self.rows = rows
         self._clock = clock
         self.started = clock()
         self._parts: list[str] = []
@@ -85,7 +83,7 @@ class ThinkingView:
         width = max(20, self.console.width - 2)
         tail = neutralise(" ".join(self.text[-_TAIL:].split()))
         rows = ["".join(span.text for span in row) for row in wrap([Span(tail)], width, [], [])]
-        return rows[-self.rows :]
+        return rows[-ROWS:]
 
     def _draw(self, rows: list[str]) -> None:
         out = []
