@@ -87,24 +87,6 @@ async def short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
         await conn.close()
 
 
-@asynccontextmanager
-async def server_thread_lock(
-    dsn: str, thread_id: str, on_wait: Callable[[], None] | None = None
-) -> AsyncIterator[None]:
-    """The lock a turn on ``thread_id`` holds on the server at ``dsn``, on a connection of its own (see thread_lock)."""
-    conn = await connect(dsn)
-    try:
-        async with advisory_lock(conn, _TURN_LOCKS, _turn_key(thread_id), on_wait=on_wait):
-            yield
-    finally:
-        await conn.close()
-
-
-def _turn_key(thread_id: str) -> int:
-    """A thread's turn-lock key: a 32-bit signed hash of its id."""
-    return zlib.crc32(thread_id.encode()) - (1 << 31)
-
-
 class PostgresStore(Store):
     """An open PostgreSQL conversation database (see chatcli.store.base.Store).
 
@@ -166,8 +148,12 @@ class PostgresStore(Store):
         The lock lives on a connection of its own, closed afterwards: neither a cancelled wait
         nor a killed process can leave the thread locked (the server drops a closed session's locks).
         """
-        async with server_thread_lock(self.dsn, thread_id, on_wait):
-            yield
+        conn = await connect(self.dsn)
+        try:  # the key: a 32-bit signed hash of the thread's id
+            async with advisory_lock(conn, _TURN_LOCKS, zlib.crc32(thread_id.encode()) - (1 << 31), on_wait=on_wait):
+                yield
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         await self.conn.close()
@@ -210,20 +196,19 @@ async def _check_legacy(conn: AsyncConnection[Any]) -> None:
 
 async def _memory_store(conn: Any, pool: Any) -> Any:
     """LangGraph's PostgreSQL store on ``pool``, its tables made first (over ``conn``) when missing, by one process at
-    a time."""
+    a time, its memories those of the database's own user (its session user: chatcli.store.memories.MemoryBook)."""
     from langgraph.store.postgres.aio import AsyncPostgresStore
 
-    memory = AsyncPostgresStore(pool)
+    memory: Any = AsyncPostgresStore(pool)
     try:
-        async with conn.cursor() as cursor:
-            await cursor.execute("SELECT max(v) AS v FROM store_migrations")
-            row = await cursor.fetchone()
-        current = row is not None and row["v"] is not None and row["v"] >= len(memory.MIGRATIONS) - 1
+        (version,) = await _fetchone(conn, "SELECT max(v) FROM store_migrations")
     except Exception:  # noqa: BLE001 - no table yet: set up below
-        current = False
-    if not current:
+        version = None
+    if version is None or version < len(memory.MIGRATIONS) - 1:
         async with advisory_lock(conn, _SCHEMA_LOCK):
             await memory.setup()
+    (who,) = await _fetchone(conn, "SELECT session_user")
+    memory.chatcli_user = f"pg:{who}" if who else None
     return memory
 
 
@@ -263,11 +248,6 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
         try:
             async with pool.connection() as first:
                 store.memory = await _memory_store(first, pool)
-                async with first.cursor() as cursor:
-                    await cursor.execute("SELECT session_user AS who")
-                    row = await cursor.fetchone()
-                who = dict(row).get("who") if row else None
-                store.memory.chatcli_user = f"pg:{who}" if who else None  # whose memories (MemoryBook)
             yield store
         finally:
             if store.memory is not None:
