@@ -149,44 +149,19 @@ class Settings:
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
-# Environment variables (and .env keys) and the setting each one fills.
+# Environment variables (and .env keys) and the setting each one fills: the OpenAI-compatible endpoint's own two, and
+# for these settings CHATCLI_ and the setting's name in capitals (CHATCLI_MAX_JOBS sets max_jobs).
+FROM_ENVIRONMENT = (
+    "model db system context_tokens timeout max_retries temperature history_file memory compact_at "
+    "max_tokens thinking_budget local local_model local_n_ctx tools mcp_config memories "
+    "project_instructions embedding_model show_thinking status_line roles_dir sandbox network "
+    "editing_mode max_cost_answer max_cost_thread max_cost_day max_jobs max_kept_files notify "
+    "terminal_closed unpriced"
+).split()
 ENV_VARS: dict[str, str] = {
     "OPENAI_API_KEY": "api_key",
     "OPENAI_BASE_URL": "base_url",
-    "CHATCLI_MODEL": "model",
-    "CHATCLI_DB": "db",
-    "CHATCLI_SYSTEM": "system",
-    "CHATCLI_CONTEXT_TOKENS": "context_tokens",
-    "CHATCLI_TIMEOUT": "timeout",
-    "CHATCLI_MAX_RETRIES": "max_retries",
-    "CHATCLI_TEMPERATURE": "temperature",
-    "CHATCLI_HISTORY_FILE": "history_file",
-    "CHATCLI_MEMORY": "memory",
-    "CHATCLI_COMPACT_AT": "compact_at",
-    "CHATCLI_MAX_TOKENS": "max_tokens",
-    "CHATCLI_THINKING_BUDGET": "thinking_budget",
-    "CHATCLI_LOCAL": "local",
-    "CHATCLI_LOCAL_MODEL": "local_model",
-    "CHATCLI_LOCAL_N_CTX": "local_n_ctx",
-    "CHATCLI_TOOLS": "tools",
-    "CHATCLI_MCP_CONFIG": "mcp_config",
-    "CHATCLI_MEMORIES": "memories",
-    "CHATCLI_PROJECT_INSTRUCTIONS": "project_instructions",
-    "CHATCLI_EMBEDDING_MODEL": "embedding_model",
-    "CHATCLI_SHOW_THINKING": "show_thinking",
-    "CHATCLI_STATUS_LINE": "status_line",
-    "CHATCLI_ROLES_DIR": "roles_dir",
-    "CHATCLI_SANDBOX": "sandbox",
-    "CHATCLI_NETWORK": "network",
-    "CHATCLI_EDITING_MODE": "editing_mode",
-    "CHATCLI_MAX_COST_ANSWER": "max_cost_answer",
-    "CHATCLI_MAX_COST_THREAD": "max_cost_thread",
-    "CHATCLI_MAX_COST_DAY": "max_cost_day",
-    "CHATCLI_MAX_JOBS": "max_jobs",
-    "CHATCLI_MAX_KEPT_FILES": "max_kept_files",
-    "CHATCLI_NOTIFY": "notify",
-    "CHATCLI_TERMINAL_CLOSED": "terminal_closed",
-    "CHATCLI_UNPRICED": "unpriced",
+    **{f"CHATCLI_{name.upper()}": name for name in FROM_ENVIRONMENT},
 }
 
 MEMORY_MODES = ("compact", "trim", "summary")
