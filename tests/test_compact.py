@@ -259,34 +259,25 @@ def test_scripts_see_an_automatic_compaction_in_the_json_answer(server, chat_env
     assert "compacted" in plain.err or "not sent" in plain.err, plain
 
 
-@pytest.mark.e2e
-def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_env, start):
-    """The installed chat in a pseudo-terminal: /compact's lines, /summary's text, /undo, then a question."""
-    from tests.helpers import visible
+def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_env):
+    """The prompt at a terminal (in this process): /compact's lines, /summary's text, /undo, then a question."""
+    from tests.doors.prompt import Typed
 
-    repl = start("--thread", "pty")
-    for fact in FACTS:
-        at = repl.say(f"Please note: {fact}.")
-        repl.wait_for(f"You said: Please note: {fact}.", after=at)
-        repl.wait_prompt()
-    server.queue(Reply("S: locker 4417; standup 10:15."))
-    at = repl.say("/compact numbers")
-    repl.wait_for("/undo takes it back", after=at)
-    shown = visible(repl.raw[at:])
-    assert "compacting the earlier turns... (focus: numbers)" in shown and "compacted 3 earlier turns: ~" in shown
-    repl.wait_prompt()
-    at = repl.say("/summary")
-    repl.wait_for("S: locker 4417; standup 10:15.", after=at)
-    assert "sent in place of turns 1-3 of 4" in visible(repl.raw[at:])
-    repl.wait_prompt()
-    at = repl.say("/undo")
-    repl.wait_for("undone: the compaction", after=at)
-    repl.wait_prompt()
-    at = repl.say("and now?")
-    repl.wait_for("You said: and now?", after=at)
-    assert not any(str(m["content"]).startswith(SUMMARY) for m in answered(server)[-1]["messages"])
-    repl.child.sendeof()
-    assert repl.exit_code() == 0
+    typed = Typed(chat_env, ["--thread", "pty"])
+    try:
+        for fact in FACTS:
+            assert f"You said: Please note: {fact}." in typed.say(f"Please note: {fact}.")[0], typed
+        server.queue(Reply("S: locker 4417; standup 10:15."))
+        shown = "\n".join(typed.say("/compact numbers"))
+        assert "/undo takes it back" in shown, shown
+        assert "compacting the earlier turns... (focus: numbers)" in shown and "compacted 3 earlier turns: ~" in shown
+        shown = "\n".join(typed.say("/summary"))
+        assert "S: locker 4417; standup 10:15." in shown and "sent in place of turns 1-3 of 4" in shown, shown
+        assert "undone: the compaction" in "\n".join(typed.say("/undo")), typed
+        assert "You said: and now?" in typed.say("and now?")[0], typed
+        assert not any(str(m["content"]).startswith(SUMMARY) for m in answered(server)[-1]["messages"])
+    finally:
+        assert typed.leave() == 0, typed
 
 
 async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(settings, server):
