@@ -149,10 +149,9 @@ class Toolbox(ApprovalRules):
         self.loaded: Any = None  # the MCP client's import (a future), once a server starts
         # ``link`` (a chatcli.tools.mcp.link.HostLink): the servers are the MCP host's, kept between runs.
         self.servers = [
-            McpServer(spec, log_dir, start_timeout, note, cache, self.load_client, link) for spec in servers or []
+            McpServer(spec, log_dir, start_timeout, note, cache, self.load_client, link, on_fail=self._failed)
+            for spec in servers or []
         ]
-        for server in self.servers:
-            server.on_fail = self._failed
         self.owned = list(self.servers)  # the servers this toolbox starts and stops (a session's: its own)
         self.approve = tuple(approve)
         self.approve_all = approve_all
@@ -194,9 +193,9 @@ class Toolbox(ApprovalRules):
                     self.note(f"MCP server {spec.name}: a server of that name is set up already; the first is used")
                 continue
             taken.add(spec.name)
-            server = McpServer(spec, None, self._start_timeout, self.note, None, self.load_client, None)
-            server.on_fail = session._failed
-            session.owned.append(server)
+            session.owned.append(
+                McpServer(spec, None, self._start_timeout, self.note, loader=self.load_client, on_fail=session._failed)
+            )
         session.servers = [*self.servers, *session.owned]
         return session
 

@@ -20,7 +20,8 @@ starts a host of the new build), ends the calls under way, and exits. Its log (a
 The socket, its start lock, the framing and the peer's credentials are the worker's (chatcli.local.daemon).
 The protocol is JSON, one object a line. A caller opens one connection per server and sends
 ``{"id": N, "op": ..., "spec": {...}, ...}``: ``attach`` (start it if need be: its listing),
-``call`` (progress lines, then the result), ``prompt``, ``resource``, ``ping``, each with the caller's ``data_dir``;
+``call`` (progress lines, then the result), ``get_prompt``, ``read_resource`` and ``complete`` (with their
+``args``), ``ping``, each with the caller's ``data_dir``;
 ``cancel`` stops request N (the server is told, as for Ctrl-C); ``status``, ``check`` (retire if the files changed)
 and ``stop`` are for chat itself.
 A question the server asks the user during call N goes to its caller as ``{"id": N, "elicit":
@@ -288,8 +289,8 @@ class Host:
                 tool, arguments = str(message.get("tool")), message.get("arguments") or {}
                 result = await server.call_tool(tool, arguments, progress, ask)
                 reply = {"result": dumped(result)}
-            elif op in READS:
-                reply = {"result": dumped(await _read(server, str(op), message))}
+            elif op in READS:  # (what a caller reads of a server, besides its calls: as McpServer's methods take it)
+                reply = {"result": dumped(await getattr(server, op)(*message.get("args") or ()))}
             elif op == "ping":
                 session = await server.ensure()
                 await asyncio.wait_for(session.send_ping(), 10)
@@ -313,20 +314,7 @@ class Host:
             pass
 
 
-READS = ("prompt", "resource", "complete")  # what a caller reads of a server, besides its calls
-
-
-async def _read(server: McpServer, op: str, message: dict[str, Any]) -> Any:
-    """A prompt, a resource, or the completions of a prompt's argument, as the caller asked for it."""
-    if op == "prompt":
-        return await server.get_prompt(str(message.get("name")), message.get("arguments") or {})
-    if op == "resource":
-        return await server.read_resource(str(message.get("uri")))
-    given = message.get("context")
-    context = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
-    return await server.complete(
-        str(message.get("name")), str(message.get("argument")), str(message.get("value")), context
-    )
+READS = ("get_prompt", "read_resource", "complete")
 
 
 def _warm_up() -> None:

@@ -276,14 +276,13 @@ class HostSession:
         return answer((await self._ask("call", progress_callback, tool=name, arguments=arguments))["result"])
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        return answer((await self._ask("prompt", name=name, arguments=arguments))["result"])
+        return answer((await self._ask("get_prompt", args=[name, arguments]))["result"])
 
     async def read_resource(self, uri: str) -> Any:
-        return answer((await self._ask("resource", uri=uri))["result"])
+        return answer((await self._ask("read_resource", args=[uri]))["result"])
 
     async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
-        asked = await self._ask("complete", name=prompt, argument=argument, value=value, context=context)
-        return answer(asked["result"])
+        return answer((await self._ask("complete", args=[prompt, argument, value, context]))["result"])
 
     async def cancel(self, request_id: int) -> None:
         """Cancel the request ``request_id`` (the host tells the server)."""

@@ -50,6 +50,7 @@ class McpServer(Calls):
         loader: Callable[[], Awaitable[Any]] = _loading,
         link: Any = None,
         data: Path | None = None,
+        on_fail: Callable[[McpServer], None] | None = None,  # hears that the server was given up
     ):
         self.spec = spec
         self.note = note
@@ -72,7 +73,7 @@ class McpServer(Calls):
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._halting = False
-        self.on_fail: Callable[[McpServer], None] | None = None  # hears that the server was given up
+        self.on_fail = on_fail
         self._built: tuple[Listing | None, list[Any]] = (None, [])
         self._chores: set[asyncio.Task[object]] = set()
         self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
