@@ -205,14 +205,11 @@ def test_a_sandboxed_command_run_in_home_cannot_plant_a_cached_listing(server, c
     assert stat.S_IMODE(planted.parent.stat().st_mode) == 0o700
 
 
-@e2e
+@pytest.mark.usefixtures("in_memory")
 def test_a_cached_server_s_prompt_and_resource_are_known_and_start_it_when_used(server, chat_env, tmp_path):
     marks = tmp_path / "starts"
     notes = Path(__file__).parent / "mcp" / "notes.py"
-    wrapper = tmp_path / "notes-server"  # notes.py, its starts written down
-    wrapper.write_text(f"#!/bin/sh\necho $$ >> {marks}\nexec {sys.executable} {notes}\n")
-    wrapper.chmod(0o755)
-    write_servers(chat_env, {"notes": {"command": str(wrapper)}})
+    write_servers(chat_env, {"notes": mcp_servers.stdio(notes, env={"BARS_STARTS": str(marks)})})  # starts written
     server.queue(Reply("listed"), Reply("read"))
     assert chat(chat_env, "hi").code == 0 and started(marks) == 1
     listing = json.loads(chat(chat_env, "tools", "--json").out)

@@ -1,20 +1,24 @@
 """An MCP server with prompts and resources for the tests, written with FastMCP: `python notes.py` (stdio).
 
-``MCP_ERA=2026``: a server of mcp 2.x (made in a test's process: tests/mcp_servers.in_memory); otherwise one of mcp
-1.x (the 2025 era)."""
+``MCP_ERA=2026``: a server of mcp 2.x (made in a test's process: tests/mcp_servers.in_memory), its lists good for a
+day; otherwise one of mcp 1.x (the 2025 era), which says nothing of how long they last."""
 
 import base64
 import os
 
 if os.environ.get("MCP_ERA") == "2026":
-    from mcp.server.mcpserver import MCPServer as FastMCP
+    from mcp.server.caching import CacheHint
+    from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
+
+    day = CacheHint(ttl_ms=24 * 3600 * 1000)  # its lists stay good for a day, as a server of 2025 says nothing
+    server = MCPServer("notes", cache_hints={"tools/list": day, "prompts/list": day, "resources/list": day})
 else:
     import legacy  # noqa: F401, I001 - mcp 1.x first on sys.path: a server of the 2025 era
-    from mcp.server.fastmcp import FastMCP  # type: ignore[no-redef]
+    from mcp.server.fastmcp import FastMCP
     from mcp.server.fastmcp.prompts.base import AssistantMessage, UserMessage  # type: ignore[no-redef]
 
-server = FastMCP("notes")
+    server = FastMCP("notes")
 # A 1x1 PNG.
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
