@@ -14,12 +14,11 @@ import subprocess
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import CHAT, Repl
+from tests.helpers import CHAT, Repl, chat
 from tests.matrix import ONE_SHOT, doors
 from tests.test_tools_pty import QUESTION, READY, REFUSED
 
-pytestmark = pytest.mark.e2e  # chat in a pseudo-terminal, its stdin a pipe
-
+pty = pytest.mark.e2e  # chat in a pseudo-terminal (or under setsid), its stdin a pipe
 
 # At both one-shot doors (tests/matrix.py): a process of its own, and through the warm worker (started first).
 ONE_SHOT_DOORS = doors(*ONE_SHOT)
@@ -30,6 +29,7 @@ def _piped(env: dict[str, str], question: str) -> Repl:
     return Repl(["-c", line], env, program="/bin/sh")
 
 
+@pty
 @ONE_SHOT_DOORS
 def test_a_call_is_asked_on_the_terminal_and_answered_there(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("made it"))
@@ -50,6 +50,7 @@ def test_a_call_is_asked_on_the_terminal_and_answered_there(server, door, tmp_pa
     assert asked["messages"][-1]["content"] == "make a marker\n\ny\ny\ny\n"  # the pipe: the text, no keys
 
 
+@pty
 @ONE_SHOT_DOORS
 def test_a_no_at_the_terminal_refuses_it(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("as you wish"))
@@ -67,7 +68,17 @@ def test_a_no_at_the_terminal_refuses_it(server, door, tmp_path):
     assert REFUSED in str(server.requests[-1]["messages"])
 
 
-@ONE_SHOT_DOORS
+def test_with_no_terminal_at_all_the_call_is_refused_in_this_process(server, chat_env, tmp_path):
+    """The one-shot run here, with no controlling terminal to ask on (Environment.terminal None, as under setsid)."""
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("refused, then"))
+    run = chat(chat_env, "--tools", "shell", "make a marker", stdin=b"y\n", cwd=tmp_path)
+    assert run.code == 0, run
+    assert "refused, then" in run.out
+    assert not (tmp_path / "marker").exists()
+
+
+@pty
+@doors("worker")  # the worker's child, handed no terminal by a caller that has none
 def test_with_no_terminal_at_all_the_call_is_refused(server, door, tmp_path):
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("refused, then"))
     run = subprocess.run(
