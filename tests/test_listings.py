@@ -194,7 +194,7 @@ async def test_history_goes_through_the_pager_when_long(settings, server, monkey
     async with prompt_chat(settings) as c:
         await c.ask("tell me about the history of penguins")
         c.out = Captured(tty=True)
-        c.ctx = Context(c.conversation, c.output, settings, out=c.out)
+        c.ctx = Context(c.conversation, c.output, settings, c.ctx.chat, out=c.out)
         await c.run("/history")
         assert c.out.getvalue() == "" and "history of penguins" in paged.read_text()
         await c.run("/help")  # taller than the screen too: paged as /history is

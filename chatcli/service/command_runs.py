@@ -319,14 +319,11 @@ async def title(chat: Service, thread: Thread, arg: str) -> Said:
 
 async def history(chat: Service, thread: Thread, arg: str) -> Said:
     """/history: the thread's messages as Markdown, known credentials masked (the prompt pages its own rendering)."""
-    from chatcli.providers.base import known_secrets
     from chatcli.threads.operations import transcript_markdown
 
     if not await thread.messages():
         return Said(("this thread is empty",))
-    threads = thread.threads()
-    threads.secrets = known_secrets(thread.settings)
-    return Said((Data(transcript_markdown(await threads.shown(thread.thread_id)).rstrip("\n")),))
+    return Said((Data(transcript_markdown(await chat.threads().shown(thread.thread_id)).rstrip("\n")),))
 
 
 async def think(chat: Service, thread: Thread, arg: str) -> Said:

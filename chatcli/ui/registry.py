@@ -20,7 +20,6 @@ from chatcli.ui.output import Output
 
 if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
-    from chatcli.service.backend import ThreadList
     from chatcli.service.chat import Chat
     from chatcli.service.commands import Command, Commands
     from chatcli.service.jobs import Job
@@ -114,14 +113,6 @@ class Context:
         """The conversation, for a command that needs one (the prompt runs those once the thread is open)."""
         assert self.conversation is not None, "a command that needs the thread ran before it was open"
         return self.conversation
-
-    def threads(self) -> ThreadList:
-        """The conversation's threads, shown with the settings' credentials masked."""
-        from chatcli.providers.base import known_secrets
-
-        threads = self.thread.threads()
-        threads.secrets = known_secrets(self.settings)
-        return threads
 
 
 def is_command(text: str) -> bool:

@@ -26,7 +26,7 @@ async def switched(ctx: Context, opening: Opening, what: str) -> None:
 
 
 async def _new(ctx: Context, arg: str) -> None:
-    if arg and await ctx.threads().info(check_thread_id(arg)) is not None:
+    if arg and await ctx.service.threads().info(check_thread_id(arg)) is not None:
         raise UsageError(f"thread {arg} already exists", hint=f"/switch {arg} continues it")
     await switched(ctx, await ctx.service.find(new=arg or None), "new thread")
 
@@ -34,7 +34,7 @@ async def _new(ctx: Context, arg: str) -> None:
 async def _threads(ctx: Context, arg: str) -> None:
     if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LISTED):
         raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
-    rows = await ctx.threads().list(int(arg or 20))
+    rows = await ctx.service.threads().list(int(arg or 20))
     if not rows:
         ctx.output.note("no threads yet: your first message starts one")
         return
@@ -69,7 +69,7 @@ async def _history(ctx: Context, arg: str) -> None:
     if not await ctx.thread.messages():
         ctx.output.note("this thread is empty")
         return
-    print_transcript(await ctx.threads().shown(ctx.thread.thread_id), ctx.out)
+    print_transcript(await ctx.service.threads().shown(ctx.thread.thread_id), ctx.out)
 
 
 async def _export(ctx: Context, arg: str) -> None:
@@ -80,9 +80,9 @@ async def _export(ctx: Context, arg: str) -> None:
         raise UsageError("nothing to export: this thread is empty")
     thread_id = ctx.thread.thread_id
     if fmt == "json":
-        text = json_text(await ctx.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
+        text = json_text(await ctx.service.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
     else:
-        text = transcript_markdown(await ctx.threads().shown(thread_id))
+        text = transcript_markdown(await ctx.service.threads().shown(thread_id))
     if not file:
         ctx.print(text.rstrip("\n"))
         return
