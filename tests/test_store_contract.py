@@ -21,8 +21,8 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from chatcli.store import open_store, read_binding, read_threads
-from chatcli.store.base import QUESTION, Asked, Place, Store
+from chatcli.store import Store, open_store, read_binding, read_threads
+from chatcli.store.base import QUESTION, Asked, Place
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, a_thread
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from chatcli.store.base import SearchHit, Store, ThreadInfo
+from chatcli.store.base import SearchHit, ThreadInfo
+from chatcli.store.database import Store
 
 __all__ = [
     "SearchHit",

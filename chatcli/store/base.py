@@ -1,12 +1,6 @@
-"""The store interface: what chat needs of a conversation database, whichever database keeps it.
-
-A ``Store`` is opened by ``chatcli.store.open_store`` (SQLite for a path, PostgreSQL for a
-``postgresql://`` URL) and offers the same things on both: LangGraph's checkpointer
-(``saver``), the thread index (``index``), a per-thread turn lock across processes,
-deletion and space reclaiming. Every error of the database driver is turned into a
-``StoreError`` inside the backend (by its ``Guard``): nothing above this package knows
-which driver is underneath.
-"""
+"""What the stores hand out and take: a thread's row, its place, search hits, the tree's rows, the spending ledger's
+sums, what a thread waits on; and the ``Guard`` that turns a driver's errors into ``StoreError``s (the store itself:
+chatcli.store.database)."""
 
 from __future__ import annotations
 
@@ -15,21 +9,17 @@ from dataclasses import asdict, dataclass
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncContextManager,
     Awaitable,
     Callable,
     ClassVar,
-    List,
     NamedTuple,
-    Protocol,
-    Sequence,
     TypeVar,
 )
 
 from chatcli.errors import StoreError
 
 if TYPE_CHECKING:
-    from chatcli.store.messages import MessageStoreSaver
+    pass
 
 T = TypeVar("T")
 # A row as the database driver gives it, and the parameters of a statement.
@@ -171,124 +161,6 @@ class Waiting:
             "server": self.server,
             "asked": [asdict(a) for a in self.asked],
         }
-
-
-class ThreadIndex(Protocol):
-    """Titles, times, sizes and models of the threads, and full-text search over their messages."""
-
-    async def touch(self, thread_id: str, question: str, message_count: int, model: str | None) -> None:
-        """Record a turn: create the row (titled by its first question) or update it."""
-
-    async def get(self, thread_id: str) -> ThreadInfo | None: ...
-
-    async def list(self, limit: int | None = None) -> list[ThreadInfo]:
-        """Threads, most recently updated first."""
-
-    async def set_title(self, thread_id: str, title: str) -> bool:
-        """Rename a thread; False if the index has no row for it."""
-
-    async def set_count(self, thread_id: str, message_count: int) -> None: ...
-
-    async def place(self, thread_id: str, cwd: str, dirs: Sequence[str] = ()) -> None:
-        """Keep with the thread's row where it was made (its directory, its additional directories)."""
-
-    async def places(self) -> dict[str, Place]:
-        """Where each thread whose place is known was made."""
-
-    async def binding(self, thread_id: str) -> str | None:
-        """What answers the thread, as stored (chatcli.core.binding.Binding's JSON); None if nothing is stored."""
-
-    async def bind(self, thread_id: str, binding: str) -> None:
-        """Store what answers the thread."""
-
-    async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
-        """Record what the thread waits on now (nothing: it waits on nothing, and leaves the inbox)."""
-
-    async def waiting(self) -> List[Waiting]:
-        """The threads that wait for the user, the longest waiting first."""
-
-    async def search(self, text: str, limit: int = 20) -> List[SearchHit]:
-        """Messages matching ``text`` (words, all required; ``word*`` a prefix), best first, turns not numbered yet."""
-
-    async def counted(self, hits: List[SearchHit]) -> List[SearchHit]:
-        """``hits`` with their turn numbers."""
-
-    async def head(self, thread_id: str) -> dict[str, Any] | None:
-        """The thread's current state as plain data (messages as dicts, system, vars); None if it has none."""
-
-    async def live_nodes(self, thread_id: str) -> set[int] | None:
-        """Stored ids of the messages in the thread's current history (None: stored the old way)."""
-
-    async def tree_rows(self, thread_id: str) -> tuple[List[Said], List[Point]] | None:
-        """What a thread's tree is built from: its stored messages and its checkpoints (None: kept another way)."""
-
-    async def branch(self, thread_id: str, node: int) -> List[Any]:
-        """The messages from the thread's first to stored message ``node``, as plain data."""
-
-    async def labels(self, thread_id: str) -> dict[int, List[str]]:
-        """The names given to nodes of the thread's tree, by node."""
-
-    async def label(self, thread_id: str, node: int, label: str) -> None:
-        """Name node ``node`` of the thread's tree ``label``."""
-
-    async def hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
-        """Hold ``usd`` for a model call in the spending ledger, unless the thread's spending, the day's (since
-        ``day_start``, seconds since the epoch) or the thread's question's (since its row: QUESTION) and it would
-        pass its limit (``limits``, in that order; None or none: no limit); one transaction, so that two processes
-        cannot both pass a limit."""
-
-    async def settle(self, row: int, usd: float) -> None:
-        """The held call's cost, now known (0 for a call that failed before it was charged)."""
-
-    async def spent(self, thread_id: str, day_start: float) -> Spent:
-        """What the ledger says of the thread and the day so far."""
-
-    async def purge(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints, messages, row, binding, labels and inbox entry (its spending stays)."""
-
-
-class Store:
-    """An open conversation database: what both backends do the same way on top of their saver, index and guard.
-
-    ``saver`` is LangGraph's checkpointer; None in a store opened for managing threads only (chatcli.store.light),
-    whose ``full`` opens the same database the full way, for reading (for a thread only LangGraph can read whole,
-    chatcli.threads.deltas).
-    """
-
-    name: str  # what messages call it: the file, or the URL without its password
-    saver: MessageStoreSaver | None = None
-    index: ThreadIndex
-    guard: Guard
-    memory: Any = None  # LangGraph's store (a BaseStore) beside the threads: memories (None: opened without it)
-    full: Callable[[], AsyncContextManager[Store]] | None = None
-
-    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
-        """Hold ``thread_id`` for one turn, across processes, so concurrent turns queue up."""
-        raise NotImplementedError
-
-    def memories(self, user: str | None = None) -> Any:
-        """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
-        from chatcli.errors import UsageError
-        from chatcli.store.memories import MemoryBook
-
-        if self.memory is None:
-            why = "is open for reading only" if self.saver is not None else "was opened for managing threads only"
-            raise UsageError(f"the database {why}: memories cannot be used")
-        return MemoryBook(self.memory, user, self.guard.run)
-
-    def tell_waits(self, note: Callable[[str], None]) -> None:
-        """Say through ``note`` when an operation waits for a database another program holds."""
-        self.guard.on_wait = note
-
-    async def delete_thread(self, thread_id: str) -> None:
-        """Remove the thread's checkpoints, messages and index row, and give the space back."""
-        if self.saver is not None:
-            await self.saver.adelete_thread(thread_id)  # (and the saver's cache of it)
-        await self.index.purge(thread_id)  # all else
-        await self.guard.run(self.reclaim)
-
-    async def reclaim(self) -> None:
-        """Give the space of deleted rows back, where the database does not do it by itself."""
 
 
 def the_row(row: T | None) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, List, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, List, Sequence
 
 from chatcli.store.base import (
     EPSILON,
@@ -81,8 +81,6 @@ STATEMENTS = {
 # What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
 # they are not in what people type, and a stored one only moves a highlight).
 OPEN, CLOSE = "\x02", "\x03"
-# A backend's connection (aiosqlite's or psycopg's).
-Conn = TypeVar("Conn")
 
 
 def _here() -> str | None:
@@ -121,7 +119,7 @@ def marked(hit: SearchHit) -> SearchHit:
     return replace(hit, snippet="".join(text), marks=tuple(spans))
 
 
-class SqlThreadIndex(Generic[Conn]):
+class ThreadIndex:
     """The thread index (``chatcli_threads``) and the message nodes (``chatcli_messages``) on a backend's connection,
     under its lock.
 
@@ -134,7 +132,7 @@ class SqlThreadIndex(Generic[Conn]):
     NO_LIMIT: ClassVar[int | None]
     MESSAGES: ClassVar[tuple[str, ...]]
 
-    def __init__(self, conn: Conn, lock: asyncio.Lock, guard: Guard):
+    def __init__(self, conn: Any, lock: asyncio.Lock, guard: Guard):
         self.conn = conn
         self.lock = lock
         self.guard = guard
@@ -217,6 +215,7 @@ class SqlThreadIndex(Generic[Conn]):
         return numbered
 
     async def get(self, thread_id: str) -> ThreadInfo | None:
+        """The thread's row; None if the index has none."""
         rows = await self._rows(self.SQL["get"], (thread_id,))
         return ThreadInfo(*rows[0]) if rows else None
 
@@ -226,9 +225,11 @@ class SqlThreadIndex(Generic[Conn]):
         return [ThreadInfo(*row) for row in rows]
 
     async def set_title(self, thread_id: str, title: str) -> bool:
+        """Rename a thread; False if the index has no row for it."""
         return await self._write(self.SQL["set_title"], (make_title(title, 200), thread_id)) > 0
 
     async def set_count(self, thread_id: str, message_count: int) -> None:
+        """The thread's size, now (it moves to the top of the list)."""
         await self._write(self.SQL["set_count"], (message_count, time.time(), thread_id))
 
     async def waits(self, thread_id: str, asked: Sequence[Asked]) -> None:
@@ -370,7 +371,7 @@ class SqlThreadIndex(Generic[Conn]):
         raise NotImplementedError
 
     async def settle(self, row: int, usd: float) -> None:
-        """The held call's cost, now known."""
+        """The held call's cost, now known (0 for a call that failed before it was charged)."""
         await self._write(self.SQL["settle"], (usd, row))
 
     async def labels(self, thread_id: str) -> dict[int, List[str]]:

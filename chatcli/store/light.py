@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
 
-from chatcli.store.base import Store
+from chatcli.store.database import Store
 from chatcli.store.migrations import LOG_TABLE
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from chatcli.errors import StoreError
 from chatcli.paths import private_dir
-from chatcli.store.base import Guard, Params, Row, Store, poll_lock, the_row
+from chatcli.store.base import Guard, Params, Row, poll_lock, the_row
+from chatcli.store.database import Store
 from chatcli.store.migrations import migrate
 from chatcli.store.sqlite_index import SqliteThreadIndex
 from chatcli.store.sqlite_schema import MIGRATIONS, SqliteMigrationLog
@@ -199,7 +200,7 @@ async def _byte_lock(db: Path, slot: int, on_wait: Callable[[], None] | None = N
 
 
 class SqliteStore(Store):
-    """An open SQLite conversation database (see chatcli.store.base.Store): its index on the connection of its saver
+    """An open SQLite conversation database (see chatcli.store.database.Store): its index on the connection of its saver
     (``saver``: None in a store opened for managing threads only, chatcli.store.light)."""
 
     index: SqliteThreadIndex

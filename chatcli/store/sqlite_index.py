@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING, Any, cast
 from chatcli.store.base import Held, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
-from chatcli.store.index import CLOSE, OPEN, STATEMENTS, SqlThreadIndex, marked, passes, purging, spent_of
+from chatcli.store.index import CLOSE, OPEN, STATEMENTS, ThreadIndex, marked, passes, purging, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    import aiosqlite  # noqa: F401 - named in SqliteThreadIndex's base class, as a string
+    import aiosqlite
 
 
-class SqliteThreadIndex(SqlThreadIndex["aiosqlite.Connection"]):
+class SqliteThreadIndex(ThreadIndex):
     """The index of threads on the saver's aiosqlite connection, under the saver's lock."""
 
+    conn: aiosqlite.Connection
     NO_LIMIT = -1
     SQL = {
         **STATEMENTS,

@@ -257,7 +257,7 @@ def limits_set(settings: Any) -> list[tuple[str, float]]:
 
 
 async def standing(settings: Any, ledger: Any, thread_ids: list[str], read: bool = False) -> Standing:
-    """How the spending stands in ``ledger`` (a chatcli.store.base.ThreadIndex) against ``settings``' limits: the
+    """How the spending stands in ``ledger`` (a chatcli.store.index.ThreadIndex) against ``settings``' limits: the
     day's, and the thread's of ``thread_ids`` that spent the most (one thread: this one). Read only when a limit is
     set, or ``read`` (the ledger holds nothing while none is set: chatcli.backends.own.spending.Guard)."""
     start, chosen = day_start(), limits_set(settings)

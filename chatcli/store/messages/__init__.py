@@ -29,7 +29,7 @@ an update, and in-place mutation of a message's nested structures, are not detec
 (LangGraph does not do that; ``add_messages`` builds new lists and only fills in
 missing ids).
 
-The message nodes live beside the thread index, in the same database (chatcli.store.index.SqlThreadIndex: the
+The message nodes live beside the thread index, in the same database (chatcli.store.index.ThreadIndex: the
 saver's ``MessageTable``); ``chatcli.store.sqlite.sqlite_saver`` opens a SQLite file with them.
 """
 

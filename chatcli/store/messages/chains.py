@@ -18,7 +18,7 @@ _MAX_CACHED_THREADS = 32
 
 
 class MessageTable(Protocol):
-    """Where message nodes live: one row per message, never updated (chatcli.store.index.SqlThreadIndex). Its writes
+    """Where message nodes live: one row per message, never updated (chatcli.store.index.ThreadIndex). Its writes
     are serialized with the inner saver's on the same connection, so a chain is committed before the checkpoint that
     refers to it."""
 

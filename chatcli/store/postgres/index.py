@@ -19,7 +19,7 @@ from chatcli.store.index import (
     CLOSE,
     OPEN,
     STATEMENTS,
-    SqlThreadIndex,
+    ThreadIndex,
     marked,
     passes,
     postgres_style,
@@ -29,12 +29,13 @@ from chatcli.store.index import (
 from chatcli.store.keys import MARK, REF_KEY, TAIL
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection  # noqa: F401 - named in PostgresThreadIndex's base class, as a string
+    from psycopg import AsyncConnection
 
 
-class PostgresThreadIndex(SqlThreadIndex["AsyncConnection[Any]"]):
+class PostgresThreadIndex(ThreadIndex):
     """The index of threads on the saver's connection (autocommit), under the saver's lock."""
 
+    conn: AsyncConnection[Any]
     NO_LIMIT = None
     SQL = {
         **postgres_style({**STATEMENTS, "purge": purging("checkpoints", "checkpoint_blobs", "checkpoint_writes")}),

@@ -25,7 +25,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import StoreError
-from chatcli.store.base import Guard, Params, Row, Store, poll_lock, the_row
+from chatcli.store.base import Guard, Params, Row, poll_lock, the_row
+from chatcli.store.database import Store
 from chatcli.store.postgres.driver import connect, import_driver, import_psycopg, reason
 from chatcli.text import redact_url
 
@@ -88,7 +89,7 @@ async def short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
 
 
 class PostgresStore(Store):
-    """An open PostgreSQL conversation database (see chatcli.store.base.Store).
+    """An open PostgreSQL conversation database (see chatcli.store.database.Store).
 
     No reclaim: PostgreSQL's autovacuum makes the space of deleted rows reusable.
     """
