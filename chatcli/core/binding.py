@@ -1,6 +1,6 @@
 """What answers a thread, kept with it: chat's own graph on a model, a graph of the user's, or a deployed graph.
 
-A thread's binding is stored beside it (``chatcli.store.base.ThreadIndex.bind``) at every turn, so that
+A thread's binding is stored beside it (``chatcli.store.index.ThreadIndex.bind``) at every turn, so that
 ``chat -t ID`` and ``chat -c`` go on with what answered it: the model chosen with ``-m`` or ``/model``, the
 graph named with ``--graph`` (by its spec and the directory it was named in). ``reconcile`` is the one place
 the command line's choice meets the thread's: it fills in what was not given, says a change once, and refuses

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from chatcli.service.commands import Commands
     from chatcli.service.thread import Thread
     from chatcli.store import Store
-    from chatcli.store.base import ThreadIndex
+    from chatcli.store.index import ThreadIndex
     from chatcli.tools.toolbox import Toolbox
 
 

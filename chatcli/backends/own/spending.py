@@ -35,7 +35,7 @@ from chatcli.store.base import QUESTION
 if TYPE_CHECKING:
     from chatcli.backends.own.pricing import Pricer
     from chatcli.config import Settings
-    from chatcli.store.base import ThreadIndex
+    from chatcli.store.index import ThreadIndex
 
 LIMITS = ("max_cost_day", "max_cost_thread", "max_cost_answer")  # (as they are shown: the day's first)
 KEPT = ("max_cost_thread", "max_cost_day", "max_cost_answer")  # (as the ledger sums them: chatcli.store.base.Spent)
