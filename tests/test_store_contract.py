@@ -106,6 +106,8 @@ async def test_where_a_thread_was_made_is_kept(db, tmp_path):
         index = store.index
         await index.touch("here", "a question", 2, None)
         assert (await index.places())["here"] == Place(os.getcwd())
+        await index.touch("door", "a question", 2, None, str(tmp_path / "door"))  # a door's, not the process's
+        assert (await index.places())["door"] == Place(str(tmp_path / "door"))
         await index.touch("editor", "a question", 2, None)
         await index.place("editor", str(tmp_path), [str(tmp_path / "lib"), str(tmp_path / "docs")])
         await index.touch("editor", "again", 4, None)  # a later turn elsewhere keeps where it was made
@@ -220,6 +222,17 @@ async def test_two_calls_held_at_once_do_not_both_pass_a_limit(db):
 
 
 # --------------------------------------------------------------------------- messages, as chat's turns keep them
+
+
+async def test_a_thread_is_placed_in_its_doors_directory_not_the_processs(settings, server, tmp_path):
+    """A door's directory (its Environment's, in its settings) is where its thread was made."""
+    from dataclasses import replace
+
+    project = tmp_path / "project"
+    project.mkdir()
+    await said(replace(settings, workdir=str(project)), "placed", "hi")
+    async with opened(settings.db) as store:
+        assert (await store.index.places())["placed"] == Place(str(project)) != Place(os.getcwd())
 
 
 async def test_a_conversation_is_kept_and_read_back_in_a_new_opening(settings, server):

@@ -186,11 +186,13 @@ class ThreadIndex:
         async with self.lock:
             await self._execute(self.SQL["delete_messages"], (thread_id,))
 
-    async def touch(self, thread_id: str, question: str, message_count: int, model: str | None) -> None:
-        """Record a turn: create the row (titled by its first question, placed in the directory it is made in) or
-        update it (its place kept)."""
+    async def touch(
+        self, thread_id: str, question: str, message_count: int, model: str | None, cwd: str | None = None
+    ) -> None:
+        """Record a turn: create the row (titled by its first question, placed in ``cwd``, the directory the door
+        works in: this process's when not given) or update it (its place kept)."""
         now = time.time()
-        row = (thread_id, make_title(question), now, now, message_count, model, _here())
+        row = (thread_id, make_title(question), now, now, message_count, model, cwd or _here())
         await self._write(self.SQL["touch"], row)
 
     async def place(self, thread_id: str, cwd: str, dirs: Sequence[str] = ()) -> None:

@@ -288,7 +288,8 @@ class Threads:
             await write_values(self.graph, self._config(thread_id), {"messages": values["messages"]})
         else:
             await self.graph.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
-        await self.store.index.touch(thread_id, title, len(values["messages"]), model)
+        where = getattr(self.settings, "workdir", None)  # the door's directory, when opened with its settings
+        await self.store.index.touch(thread_id, title, len(values["messages"]), model, where)
 
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:
         """Remove the thread's checkpoints, messages, index row and kept files, for good.
