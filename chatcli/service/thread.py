@@ -418,7 +418,8 @@ class Thread:
         if self.store is None:
             return
         if await self.store.index.get(self.thread_id) is None:
-            await self.store.index.touch(self.thread_id, "", 0, self.model.name)  # titled by its first question
+            where = self.workdir or self.settings.workdir  # the door's directory (titled by its first question)
+            await self.store.index.touch(self.thread_id, "", 0, self.model.name, where)
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     def binding(self) -> Binding:
@@ -431,7 +432,9 @@ class Thread:
     async def _index(self, title: str, count: int) -> None:
         """The thread's row (title, size, model) and its binding, stored."""
         assert self.store is not None
-        await self.store.index.touch(self.thread_id, title, count, self.model.name)
+        await self.store.index.touch(
+            self.thread_id, title, count, self.model.name, self.workdir or self.settings.workdir
+        )
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     async def _bind(self) -> None:
