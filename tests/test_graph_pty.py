@@ -13,9 +13,10 @@ from tests.fakeserver import Reply, protocol_error, tool_calls
 from tests.helpers import Repl, chat, stored, summary
 from tests.test_graph_app import AGENT, sent
 from tests.test_reliability import db_of
-from tests.test_tools_pty import ARGUMENTS, CTRL_C, QUESTION, answer, wait_asked
+from tests.test_tools_pty import CTRL_C, QUESTION, answer, wait_asked
+from tests.test_tools_typed import judged  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
+pseudo_terminal = pytest.mark.e2e  # chat in a pseudo-terminal
 
 ANSWER = "Answer (text or JSON):"
 
@@ -34,31 +35,37 @@ def pty(chat_env):
         repl.kill()
 
 
-def test_a_graphs_question_and_its_approval_are_answered_at_the_prompt(server, chat_env, start):
+@pytest.mark.usefixtures("judged")
+def test_a_graphs_question_and_its_approval_are_answered_at_the_prompt(server, chat_env, monkeypatch):
+    """At the prompt in this process (tests/test_tools_typed.Asked): the question, then the approval, edited."""
+    from tests.test_tools_typed import Asked
+
+    for name, value in chat_env.items():  # the graph's own model reads this process's variables
+        if name.startswith("OPENAI_"):
+            monkeypatch.setenv(name, value)
+
     server.queue(
         tool_calls(("ask_user", {"question": "Which **city**?"}), text="Let me ask."),
         tool_calls(("book_table", {"restaurant": "Chez Y", "people": 2, "time": "19:00"})),
         Reply("Booked for four."),
     )
-    repl = start("--graph", AGENT, "--thread", "g1")
-    at = repl.say("book a table")
-    wait_asked(repl, ANSWER, at)
-    assert "Which city?" in repl.text[at:]  # the question, as Markdown
-    after = answer(repl, "Lyon\r")
-    wait_asked(repl, QUESTION, after)
-    assert "Book this table?" in repl.text[after:] and "restaurant: Chez Y" in repl.text[after:]
-    edit = answer(repl, "e")
-    wait_asked(repl, ARGUMENTS, edit)
-    answer(repl, "\x01\x0b")  # Ctrl-A, Ctrl-K: the line is empty
-    answer(repl, '{"restaurant": "Chez Y", "people": 4, "time": "19:00"}\r')
-    repl.wait_for("Booked for four.", after=edit)
-    repl.wait_prompt()
+    prompt = Asked(chat_env, "--graph", AGENT, "--thread", "g1")
+    try:
+        assert "Which city?" in prompt.send("book a table", showing="Which city?")  # the question, as Markdown
+        shown = prompt.press("Lyon\r", showing=QUESTION)
+        assert "Book this table?" in shown and "restaurant: Chez Y" in shown, shown
+        prompt.press("e")
+        prompt.press('\x01\x0b{"restaurant": "Chez Y", "people": 4, "time": "19:00"}\r')  # Ctrl-A, Ctrl-K: a new line
+        prompt.answered("Booked for four.")
+    finally:
+        prompt.leave()
     assert ("tool", "Lyon") in sent(server, 1)
     assert ("tool", "Booked a table for 4 at Chez Y at 19:00.") in sent(server, 2)
     kept = stored(db_of(chat_env), "g1")
     assert [m.type for m in kept] == ["human", "ai", "tool", "ai", "tool", "ai"], summary(kept)
 
 
+@pseudo_terminal
 def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty):
     server.queue(tool_calls(("book_table", {"restaurant": "X", "people": 2, "time": "19:00"})), Reply("Not booked."))
     run = pty("--graph", AGENT, "book a table")
@@ -71,6 +78,7 @@ def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty):
     assert ("tool", "Not booked. too late") in sent(server)
 
 
+@pseudo_terminal
 def test_ctrl_c_at_a_graphs_question_leaves_it_waiting_and_the_next_message_goes_on(server, chat_env, start):
     server.queue(tool_calls(("ask_user", {"question": "Which city?"})))
     repl = start("--graph", AGENT, "--thread", "cc")
@@ -90,6 +98,7 @@ def test_ctrl_c_at_a_graphs_question_leaves_it_waiting_and_the_next_message_goes
         assert protocol_error(body["messages"]) is None, body["messages"]
 
 
+@pseudo_terminal
 def test_after_kill_9_at_a_graphs_question_it_is_asked_again(server, chat_env, pty):
     server.queue(tool_calls(("ask_user", {"question": "Which city?"})))
     first = pty("--graph", AGENT, "--thread", "k9")
