@@ -10,7 +10,7 @@ import pytest
 from tests.fakeserver import Reply
 from tests.helpers import Repl, chat
 
-pytestmark = pytest.mark.e2e
+pseudo_terminal = pytest.mark.e2e  # chat in a pseudo-terminal
 
 
 def start_with(chat_env: dict[str, str], **env: str) -> Repl:
@@ -19,6 +19,7 @@ def start_with(chat_env: dict[str, str], **env: str) -> Repl:
     return repl
 
 
+@pseudo_terminal
 def test_vi_keys_edit_the_line_and_the_mode_is_shown(server, chat_env):
     repl = start_with(chat_env, CHATCLI_EDITING_MODE="vi")
     try:
@@ -62,6 +63,7 @@ def test_vi_keys_edit_the_line_and_the_mode_is_shown(server, chat_env):
         repl.kill()
 
 
+@pseudo_terminal
 def test_chats_own_keys_work_with_vi_keys(server, chat_env, tmp_path: Path):
     editor = tmp_path / "editor.sh"
     editor.write_text('#!/bin/sh\nprintf "%s" "$(cat "$1") and more from the editor" > "$1"\n')
@@ -83,6 +85,7 @@ def test_chats_own_keys_work_with_vi_keys(server, chat_env, tmp_path: Path):
         repl.kill()
 
 
+@pseudo_terminal
 def test_emacs_keys_stay_the_default(server, chat_env):
     repl = start_with(chat_env)
     try:
@@ -103,6 +106,7 @@ def test_an_unknown_editing_mode_is_one_line(chat_env):
     assert run.code == 3 and run.err.strip().endswith("editing_mode must be emacs or vi, got 'nano'"), run
 
 
+@pseudo_terminal
 def test_with_vi_keys_lines_typed_at_once_are_each_answered(server, chat_env):
     """Typed before chat has started Python, fast, as with emacs keys: each line is one message."""
     repl = Repl([], {**chat_env, "CHATCLI_EDITING_MODE": "vi"})
