@@ -236,8 +236,7 @@ def served(door: Any) -> Any:
     return door.served
 
 
-@doors("serve")
-@pytest.mark.e2e
+@doors("serve")  # in this process (tests/doors/serve.py)
 def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     four_turns(chat_env, server)
     server.queue(Fault(status=500))  # a failed summary request: the error object, and nothing changed
@@ -267,8 +266,7 @@ def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     assert "/v1/threads/{thread_id}/compact" in schema["paths"]
 
 
-@doors("serve")
-@pytest.mark.e2e
+@doors("serve")  # in this process (tests/doors/serve.py)
 def test_the_endpoint_refuses_what_the_command_refuses(server, graph_env, tmp_path, served):
     server.queue(Reply("from the graph"), Reply("again"))
     for question in ("hi", "and again"):
