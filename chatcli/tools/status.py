@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 from chatcli.tools import builtin
 from chatcli.tools.context import HasServers
@@ -30,22 +30,12 @@ class ServerStatus:
     lifetime: float | None = None  # how long its lists stay fresh, as it said (seconds; None: it said nothing)
 
 
-class Offering(HasServers, Protocol):
-    """What a toolbox offers (chatcli.tools.toolbox.Toolbox): built-in groups and tools, and MCP servers."""
-
-    builtin_groups: tuple[str, ...]
-
-    @property
-    def builtin_entries(self) -> Sequence[Any]: ...
-
-    def entries(self) -> Sequence[Any]: ...
-
-
-def status(toolbox: Offering) -> list[ServerStatus]:
-    """The built-ins and each server of ``toolbox``: state, and what it offers when that is known."""
+def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence[Any]) -> list[ServerStatus]:
+    """The built-ins and each server of ``toolbox`` (its ``builtin_groups``, the ``entries`` it offers): state, and
+    what it offers when that is known."""
     rows = []
     # The built-ins turned on (the remember tool, offered while memories are on, is not one: docs/memories.md).
-    groups = [group for group in toolbox.builtin_groups if group != builtin.MEMORY]
+    groups = [group for group in builtin_groups if group != builtin.MEMORY]
     if groups:
         rows.append(
             ServerStatus(
@@ -53,12 +43,12 @@ def status(toolbox: Offering) -> list[ServerStatus]:
                 "built-in",
                 READY,
                 where=", ".join(groups),
-                tools=[entry for entry in toolbox.builtin_entries if entry.group in groups],
+                tools=[entry for entry in entries if entry.server == builtin.SERVER and entry.group in groups],
             )
         )
     from chatcli.tools.context import prompts, resources
 
-    entries, offered, readable = toolbox.entries(), prompts(toolbox), resources(toolbox)
+    offered, readable = prompts(toolbox), resources(toolbox)
     for server in toolbox.servers:
         listing = server.listing
         rows.append(

@@ -391,7 +391,7 @@ class Toolbox(ApprovalRules):
         """The built-ins and each server: state, and what it offers when that is known (chatcli.tools.status)."""
         from chatcli.tools.status import status
 
-        return status(self)
+        return status(self, self.builtin_groups, self.entries())
 
     # ---- calling -----------------------------------------------------------------------------
 

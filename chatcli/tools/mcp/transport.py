@@ -370,19 +370,24 @@ class Connection:
     @contextlib.contextmanager
     def _errlog(self) -> Iterator[IO[str]]:
         """Where a stdio server's stderr goes: its log file, the user's only (or nowhere if none can be opened)."""
-        path = self.log_path
-        try:
-            if path is None:
-                raise OSError
-            private_dir(path.parent)
-            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
-        except OSError:
-            self.log_dir = None  # no log to point to
-            handle = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        handle = self._opened(os.O_TRUNC) or open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
         try:
             yield handle
         finally:
             handle.close()
+
+    def _opened(self, flag: int) -> IO[str] | None:
+        """The server's log file, the user's only, opened with ``flag``; None (and no log to point to) if it cannot
+        be."""
+        try:
+            if self.log_dir is None:
+                raise OSError
+            path = self.log_dir / f"{self.name}.log"
+            private_dir(path.parent)
+            return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | flag, 0o600), "a", encoding="utf-8")
+        except OSError:
+            self.log_dir = None
+            return None
 
     def logged(self, text: str) -> str:
         """Add a line to the server's log; where to read it, for a note."""
@@ -392,14 +397,7 @@ class Connection:
     def _line(self, text: str) -> None:
         """One line of the server's log (a server of HTTP's log is opened when it first has one)."""
         if self._log is None and self.log_dir is not None and not self.spec.command:
-            path = self.log_dir / f"{self.name}.log"
-            try:
-                private_dir(path.parent)
-                self._log = os.fdopen(
-                    os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8"
-                )
-            except OSError:
-                self.log_dir = None
+            self._log = self._opened(os.O_APPEND)
         if self._log is not None and not self._log.closed:
             self._log.write(text + "\n")
             self._log.flush()
