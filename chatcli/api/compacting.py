@@ -20,18 +20,20 @@ if TYPE_CHECKING:
     from chatcli.service.thread import Thread
 
 
-class CompactRequest(BaseModel):
-    """What steers a compaction: the focus, as ``chat compact ID --focus TEXT``."""
+class Strict(BaseModel):
+    """An object of the API: a misspelt field is refused, not ignored."""
 
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompactRequest(Strict):
+    """What steers a compaction: the focus, as ``chat compact ID --focus TEXT``."""
 
     focus: str | None = Field(None, description="What the summary must keep above all, in detail.")
 
 
-class Compaction(BaseModel):
+class Compaction(Strict):
     """What a compaction did: the object of ``chat compact ID --json`` and of ``POST /v1/threads/ID/compact``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     thread_id: str
     turns: int = Field(description="The earlier turns folded into the summary.")

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Mapping
 
 from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from chatcli.api.compacting import Compaction, CompactRequest
+from chatcli.api.compacting import Compaction, CompactRequest, Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.turns import Turn, run_to_end, stream_events
@@ -34,19 +34,15 @@ if TYPE_CHECKING:
 EVENT_STREAM = "text/event-stream"
 
 
-class Attached(BaseModel):
+class Attached(Strict):
     """A file sent with the question: an image (vision models) or a text file, as base64."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     name: str
     data_base64: str
 
 
-class Message(BaseModel):
+class Message(Strict):
     """A question, as `chat` takes it: the text and, optionally, the flags of one run."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     content: str = Field(description="The question.")
     model: str | None = Field(None, description="As -m: wins over the thread's role's model for this turn.")
@@ -64,11 +60,9 @@ class Message(BaseModel):
     )
 
 
-class Approval(BaseModel):
+class Approval(Strict):
     """The answers about what a thread waits on: its calls (``approval_required``), by call id, or a tool's
     question (in ``interrupts``), by interrupt id."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     decisions: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -84,10 +78,8 @@ class Approval(BaseModel):
     )
 
 
-class CommandRequest(BaseModel):
+class CommandRequest(Strict):
     """A command of the thread's, as an editor runs it: its name (``undo`` or ``/undo``) and the text after it."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
 
     command: str = Field(description="The command's name, as `GET /v1/commands` lists it.")
     input: str = Field("", description="The text after it (a model's name for `model`, a focus for `compact`).")
@@ -144,6 +136,7 @@ def create_app(
     ``answerer``: what answers the threads (chatcli.service.answerer): chat's own graph by default, a graph
     of the user's (``--graph``) or an assistant on a LangGraph server (``--remote``). ``environ``: the variables of
     the run (the background replies it starts get them)."""
+    from chatcli import __version__
     from chatcli.api.errors import install
     from chatcli.service.chat import Chat
 
@@ -159,7 +152,7 @@ def create_app(
     app = FastAPI(
         title="chatcli",
         summary="The threads of chat, over HTTP",
-        version=_version(),
+        version=__version__,
         lifespan=lifespan,
         default_response_class=JSONResponse,
     )
@@ -374,9 +367,3 @@ def _base64(item: Attached) -> bytes:
         return base64.b64decode(item.data_base64, validate=True)
     except (binascii.Error, ValueError):
         raise UsageError(f"attachment {item.name!r}: data_base64 is not base64") from None
-
-
-def _version() -> str:
-    from chatcli import __version__
-
-    return __version__

@@ -25,18 +25,11 @@ from chatcli.text import json_text, say
 
 T = TypeVar("T")
 
-# The HTTP status of a failed turn, by the exit code the command line would give.
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 
 
-class Objects:
-    """Where a turn's JSON objects go: a queue (``None`` ends it)."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def isatty(self) -> bool:
-        return False
+# Where a turn's JSON objects go (``None`` ends them).
+Objects = asyncio.Queue[dict[str, Any] | None]
 
 
 class HttpListener(JsonEvents):
@@ -49,7 +42,7 @@ class HttpListener(JsonEvents):
         self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
 
     def _write(self, obj: dict[str, Any]) -> None:
-        self.objects.queue.put_nowait(obj)
+        self.objects.put_nowait(obj)
 
     def note(self, text: str) -> None:  # what the command line says on stderr: the server's console
         say(sys.stderr, f"chat serve: {text}\n")
@@ -95,10 +88,10 @@ class Turn:
             self.status = status_of(exc, describe(exc, self.settings).exit_status)
             output.fail(exc, self.settings)
         finally:
-            self._objects.queue.put_nowait(None)
+            self._objects.put_nowait(None)
 
     async def objects(self) -> AsyncIterator[dict[str, Any]]:
-        while (obj := await self._objects.queue.get()) is not None:
+        while (obj := await self._objects.get()) is not None:
             yield obj
 
 
