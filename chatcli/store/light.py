@@ -21,40 +21,34 @@ if TYPE_CHECKING:
     from chatcli.store.postgres.store import PostgresStore
     from chatcli.store.sqlite import SqliteStore
 
-# The tables LangGraph's SQLite saver and chatcli's message store create.
-_SQLITE_TABLES = {"checkpoints", "writes", "chatcli_messages", "chatcli_threads", LOG_TABLE}
-
 
 def _sqlite_ready(path: Path) -> bool:
-    """True when ``path`` is a chatcli database with every table and migration in place."""
-    from chatcli.store.sqlite import check_database
+    """True when ``path`` is a chatcli database with every migration applied (every table in place)."""
+    from chatcli.errors import StoreError
+    from chatcli.store.sqlite import check_database, rows_read_only
     from chatcli.store.sqlite_schema import MIGRATIONS
 
     if not path.is_file():
         return False
     check_database(path)  # a file that is not ours, or from a newer chatcli: one clear line
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not _SQLITE_TABLES <= tables:
-                return False
-            names = {row[0] for row in conn.execute(f"SELECT name FROM {LOG_TABLE}")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        names = {row[0] for row in rows_read_only(str(path), f"SELECT name FROM {LOG_TABLE}")}
+    except StoreError:
         return False  # the full opening reports what is wrong
     return {m.name for m in MIGRATIONS} <= names
 
 
 @asynccontextmanager
-async def _light_sqlite(path: Path) -> AsyncIterator[SqliteStore]:
+async def _light_sqlite(path: Path) -> AsyncIterator[SqliteStore | None]:
     import asyncio
     import os
 
     from chatcli.store.sqlite import SqliteStore, connect, sqlite_guard
     from chatcli.store.sqlite_index import SqliteThreadIndex
 
+    if not _sqlite_ready(path):
+        yield None
+        return
     guard = sqlite_guard(str(path))
     writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
     try:
@@ -86,18 +80,11 @@ async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[St
     """Open ``db`` for managing threads: without the checkpointer when it is set up, the full way otherwise."""
     from chatcli.store import is_postgres_url, open_store
 
-    if is_postgres_url(db):
-        async with _light_postgres(db) as light:
-            if light is not None:
-                light.full = lambda: open_store(db, read_only=True)
-                yield light
-                return
-    else:
-        path = Path(db).expanduser()
-        if _sqlite_ready(path):
-            async with _light_sqlite(path) as light:
-                light.full = lambda: open_store(db, read_only=True)
-                yield light
-                return
+    opening = _light_postgres(db) if is_postgres_url(db) else _light_sqlite(Path(db).expanduser())
+    async with opening as light:
+        if light is not None:
+            light.full = lambda: open_store(db, read_only=True)
+            yield light
+            return
     async with open_store(db, read_only) as store:
         yield store
