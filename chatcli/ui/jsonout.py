@@ -12,7 +12,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
-from chatcli.service.json_events import JsonEvents, usage_object  # noqa: F401  (usage_object: for callers)
+from chatcli.service.json_events import JsonEvents
 from chatcli.text import is_terminal, json_text, say
 from chatcli.ui.output import StderrNotes
 

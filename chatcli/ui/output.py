@@ -216,24 +216,22 @@ class RichOutput(Listening):
 
     def thinking(self, text: str) -> None:
         """The thinking, live and then folded once the answer starts."""
-        if self._thinking is None or self._aside is not None:
-            from chatcli.ui.thinking import ThinkingView
-
-            self._settle()
-            self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=self.thinking_hint)
-        self._thinking.feed(text)
+        self._think(None, text)
 
     def aside(self, source: str, text: str) -> None:
         """A subgraph's words (a subagent's), as thinking is shown: live and dim, then folded to one line naming
         it; in full with show_thinking (/think on). Never in the answer."""
+        self._think(source, text)
+
+    def _think(self, source: str | None, text: str) -> None:
+        """``text`` of the model's thinking (``source`` None) or of subgraph ``source``, in a view of its own."""
         if self._thinking is None or self._aside != source:
             from chatcli.ui.thinking import ThinkingView
 
             self._settle()
             self._aside = source
-            self._thinking = ThinkingView(
-                self.console, full=self.show_thinking, hint=self.aside_hint, says=f"subgraph {source}"
-            )
+            hint, says = (self.thinking_hint, None) if source is None else (self.aside_hint, f"subgraph {source}")
+            self._thinking = ThinkingView(self.console, full=self.show_thinking, hint=hint, says=says)
         self._thinking.feed(text)
 
     # A compact dim block per tool call, between the parts of the answer.
