@@ -94,12 +94,6 @@ class MarkdownStream:
         if self._parts or self._started:
             self._refresh(final=True)
 
-    def abort(self, note: str | None = None) -> None:
-        """Stop streaming, keep what arrived as final output, then print an optional dim note."""
-        self.finish()
-        if note:
-            self.console.print(note, style="dim", markup=False, highlight=False)
-
     def _refresh(self, final: bool) -> None:
         """Print the lines completed since the last refresh, then redraw the live area."""
         if self._blocks is None:
