@@ -129,7 +129,7 @@ def test_a_cancel_stops_the_command_in_the_editors_terminal_and_keeps_the_thread
     assert editor.text(session).endswith("still here")
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("in_memory")  # both servers, of mcp 2.x, made in this process
 def test_the_editors_mcp_servers_serve_its_session_beside_mcp_json(open_editor, server, chat_env, tmp_path):
     write_servers(chat_env, {"bars": mcp_servers.stdio(MCP / "bars.py")})
     editor = open_editor("--yes", env=chat_env)

@@ -14,10 +14,24 @@ import pytest
 from tests.fakeserver import Reply
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 
 # What a graph's thread is not offered: its model, prompt, memory.
 OWN_ONLY = {"compact", "summary", "pin", "unpin", "model", "role", "system", "fork"}
-EVERYWHERE = {"retry", "bg", "undo", "tree", "goto", "label", "think", "usage", "title", "history", "remember", "memory"}
+EVERYWHERE = {
+    "retry",
+    "bg",
+    "undo",
+    "tree",
+    "goto",
+    "label",
+    "think",
+    "usage",
+    "title",
+    "history",
+    "remember",
+    "memory",
+}
 
 
 class Refused(Exception):
@@ -323,8 +337,9 @@ def test_tree_takes_all_or_nothing_at_each_client_door_as_at_the_prompt(client, 
     assert "a question -> an answer" in client.run("tree", "all")
 
 
-@pytest.mark.e2e  # an MCP server process
+@pytest.mark.usefixtures("in_memory")
 def test_serve_runs_an_mcp_servers_prompt_and_lists_it_once_known(server, chat_env):
+    """The notes server, of mcp 2.x, made in this process (tests/mcp_servers.in_memory)."""
     from tests import mcp_servers
     from tests.doors.serve import AppServed
     from tests.test_mcp import write_servers
