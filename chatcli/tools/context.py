@@ -46,10 +46,6 @@ def resources(toolbox: HasServers | None) -> list[ResourceEntry]:
     return [resource for server in _known(toolbox) for resource in server.resources]
 
 
-def find_prompt(toolbox: HasServers | None, command: str) -> PromptEntry | None:
-    return next((p for p in prompts(toolbox) if p.command == command), None)
-
-
 def _slot(entry: PromptEntry, word: str, given: dict[str, str]) -> tuple[str | None, str]:
     """Which argument ``word`` fills (``name=value``, or the first not ``given``; None past the last) and with what."""
     names = [name for name, _, _ in entry.arguments]
@@ -152,7 +148,7 @@ async def prompt_question(toolbox: HasServers | None, line: str) -> str:
     from chatcli.errors import UsageError
 
     name, _, rest = line.strip().partition(" ")
-    entry = find_prompt(toolbox, name)
+    entry = next((p for p in prompts(toolbox) if p.command == name), None)
     if entry is None:
         known = ", ".join(p.command for p in prompts(toolbox)) or "none"
         raise UsageError(f"unknown command {name[:60]}", hint=f"the MCP prompts: {known}")

@@ -90,11 +90,10 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
     return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
 
 
-def _private(directory: Path, create: bool) -> bool:
+def _private(directory: Path) -> bool:
     """True if ``directory`` is the user's own, not a link, and no one else's to read (made so if needed)."""
     try:
-        if create:
-            private_dir(directory)
+        private_dir(directory)
         info = os.lstat(directory)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             return False
@@ -112,10 +111,10 @@ class ListCache:
         self.root = root if root is not None else cache_root(environ)
         self.environ = environ
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Make the directory now (0700), before any command runs: the shell tool's sandbox keeps an
-        existing one read-only, but could create a missing one and fill it."""
-        _private(self.root.parent, True) and _private(self.root, True)
+        existing one read-only, but could create a missing one and fill it. Whether it is private."""
+        return _private(self.root.parent) and _private(self.root)
 
     def key(self, spec: ServerSpec) -> str:
         return fingerprint(spec, self.environ)
@@ -155,7 +154,7 @@ class ListCache:
     def keep(self, spec: ServerSpec, listing: Listing, key: str | None = None) -> None:
         """Keep ``listing`` as what ``spec``'s server offers (nothing if the directory is not private)."""
         key = key or self.key(spec)
-        if not _private(self.root.parent, True) or not _private(self.root, True):
+        if not self.prepare():
             return
         data = {
             "version": VERSION,
