@@ -80,22 +80,3 @@ class Deliberate:
             return None
         self.pending = None
         return key
-
-
-def answers(keys: list[tuple[str, float]], gap: float = GAP, dropped: float | None = None) -> list[str]:
-    """The answers a judge takes from ``keys`` (each a key and the time it was pressed), the quiet after the last
-    one included: what a question would have been answered with, for the tests and for reasoning about typing."""
-    judge = Deliberate(gap)
-    if dropped is not None:
-        judge.dropped(dropped)
-    taken: list[str] = []
-    for key, at in keys:
-        settled = judge.settled(at)  # the waiting key's time ran out before this one came
-        if settled is not None:
-            taken.append(settled)
-        judge.pressed(key, at)
-    if keys and judge.pending is not None:
-        settled = judge.settled(judge.pending[1] + gap)
-        if settled is not None:
-            taken.append(settled)
-    return taken
