@@ -19,9 +19,10 @@ from prompt_toolkit.document import Document
 
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
-from chatcli.ui.commands import Context, commands, help_text, is_command, literal, resolve, run_command
+from chatcli.ui.commands import run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
+from chatcli.ui.registry import Context, commands, help_text, is_command, literal, resolve
 from chatcli.ui.reply import ask
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply

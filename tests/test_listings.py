@@ -185,7 +185,7 @@ def test_a_long_transcript_goes_through_the_pager_on_a_terminal_only(two_threads
 
 
 async def test_history_goes_through_the_pager_when_long(settings, server, monkeypatch, tmp_path):
-    from chatcli.ui.commands import Context
+    from chatcli.ui.registry import Context
     from tests.test_commands import chat as prompt_chat
 
     paged = tmp_path / "paged.txt"

@@ -9,9 +9,10 @@ from contextlib import redirect_stdout
 import pytest
 
 from chatcli.service.chat import Chat
-from chatcli.ui.commands import HANDLERS, Context
+from chatcli.ui.commands import HANDLERS
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.prompt import Repl, dispatch
+from chatcli.ui.registry import Context
 
 
 async def dispatch_lines(settings, lines: list[str], debug: bool = False) -> tuple[list[bool], str, str]:

@@ -191,7 +191,8 @@ async def _cancellable(
 
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
-    from chatcli.ui.commands import execute, is_command, literal, resolve
+    from chatcli.ui.commands import execute
+    from chatcli.ui.registry import is_command, literal, resolve
     from chatcli.ui.reply import ask_line, left_unanswered
 
     output, settings, session = repl.output, repl.settings, repl.session
@@ -444,7 +445,7 @@ async def run_repl(
                 idle_ctrl_c = 0
                 if not text.strip():
                     continue
-                from chatcli.ui.commands import leaves
+                from chatcli.ui.registry import leaves
 
                 if leaves(text):
                     break

@@ -10,20 +10,8 @@ from chatcli.errors import UsageError
 from chatcli.service.command_runs import Data, Said
 from chatcli.service.commands import Command
 from chatcli.ui.commands import answers, remembered, session, threads
-from chatcli.ui.registry import LEAVE, Context, Handler, commands, help_text, is_command, leaves, literal, resolve
+from chatcli.ui.registry import LEAVE, Context, Handler, resolve
 
-__all__ = [
-    "HANDLERS",
-    "Context",
-    "commands",
-    "execute",
-    "help_text",
-    "is_command",
-    "leaves",
-    "literal",
-    "resolve",
-    "run_command",
-]
 # The prompt's own handlers, by the command's name ("/summary edit": by its name and argument): what only a terminal
 # does. Every other command runs its handler of every door (``Command.run``), rendered by ``shown``.
 HANDLERS: dict[str, Handler] = {
