@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, List, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, List, Sequence, TypeVar
 
 from chatcli.store.base import (
     EPSILON,
@@ -78,6 +78,7 @@ STATEMENTS = {
     "label": """INSERT INTO chatcli_labels (thread_id, label, node) VALUES (?, ?, ?)
         ON CONFLICT(thread_id, label) DO UPDATE SET node = excluded.node""",
 }
+T = TypeVar("T")
 # What a snippet's matches are wrapped in, from the database to ``marked`` (control characters:
 # they are not in what people type, and a stored one only moves a highlight).
 OPEN, CLOSE = "\x02", "\x03"
@@ -147,19 +148,20 @@ class ThreadIndex:
         """Run ``statements``, each with ``params``, in one transaction."""
         raise NotImplementedError
 
-    async def _rows(self, sql: str, params: Params = ()) -> list[Row]:
-        async def read() -> list[Row]:
-            async with self.lock:
-                return await self._fetch(sql, params)
+    async def _locked(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``await operation()`` under the lock, run by the guard (the driver's errors as StoreErrors)."""
 
-        return await self.guard.run(read)
+        async def run() -> T:
+            async with self.lock:
+                return await operation()
+
+        return await self.guard.run(run)
+
+    async def _rows(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._locked(lambda: self._fetch(sql, params))
 
     async def _write(self, sql: str, params: Params = ()) -> int:
-        async def write() -> int:
-            async with self.lock:
-                return await self._execute(sql, params)
-
-        return await self.guard.run(write)
+        return await self._locked(lambda: self._execute(sql, params))
 
     # The message nodes (chatcli.store.messages.chains.MessageTable): one immutable row per message, chained by parent
     # pointers. The saver runs these under its guard and under the lock it writes checkpoints under, so a chain is
@@ -362,12 +364,7 @@ class ThreadIndex:
         """Hold ``usd`` for a model call unless the thread's, the day's or the question's spending would pass its limit
         (``limits``, as ``Spent`` sums them): the sums and the row in one transaction that one process at a time may
         write (two cannot both pass a limit)."""
-
-        async def held() -> Held:
-            async with self.lock:
-                return await self._hold(thread_id, usd, limits, day_start)
-
-        return await self.guard.run(held)
+        return await self._locked(lambda: self._hold(thread_id, usd, limits, day_start))
 
     async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
         raise NotImplementedError
@@ -389,13 +386,7 @@ class ThreadIndex:
 
     async def purge(self, thread_id: str) -> None:
         """Remove the thread (``purging``), in one transaction."""
-        statements = self.SQL["purge"].split("; ")
-
-        async def write() -> None:
-            async with self.lock:
-                await self._execute_all(statements, (thread_id,))
-
-        await self.guard.run(write)
+        await self._locked(lambda: self._execute_all(self.SQL["purge"].split("; "), (thread_id,)))
 
 
 def purging(*checkpoint_tables: str) -> str:
