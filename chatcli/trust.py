@@ -8,7 +8,8 @@ untrusted file never composes a value from the environment (``${OPENAI_API_KEY}`
 the user's key to whatever endpoint it names), and a value that tries is ignored, said in one
 line. ``chat trust`` lets one file, as it is now, set everything and use variables (like
 ``direnv allow``): its path and a hash of its content are kept in the user's data directory,
-and any change to it makes it untrusted again.
+and any change to it makes it untrusted again. A project's skill files are kept there the same way
+(chatcli.tools.skills).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def read_env_file(path: Path, store: Path, environ: Mapping[str, str] | None = N
     from dotenv import dotenv_values
 
     digest = hashlib.sha256(data).hexdigest()
-    kept = _trusted(store).get(str(path.absolute()))
+    kept = trusted_files(store).get(str(path.absolute()))
     trusted = kept == digest
     # Parsed from the bytes that were hashed: the file cannot change between the two. Only a file the
     # user trusts may take values from the environment; any other is read as the literal text it is.
@@ -206,23 +207,26 @@ def trust(path: Path, store: Path) -> DotEnv:
     dotenv = read_env_file(path, store)
     if dotenv is None:
         raise UsageError(f"no .env here ({path})", hint="chat trust trusts the .env of the directory it runs in")
-    files = _trusted(store)
-    files[str(path.absolute())] = dotenv.digest
-    _save(store, files)
+    keep_files(store, {str(path.absolute()): dotenv.digest})
     return DotEnv(dotenv.path, dotenv.variables, dotenv.digest, trusted=True)
 
 
 def revoke(path: Path, store: Path) -> bool:
     """Stop trusting the .env at ``path``; False if it was not trusted."""
-    files = _trusted(store)
-    if files.pop(str(path.absolute()), None) is None:
+    if str(path.absolute()) not in trusted_files(store):
         return False
-    _save(store, files)
+    keep_files(store, {str(path.absolute()): None})
     return True
 
 
-def _trusted(store: Path) -> dict[str, str]:
-    """Path -> SHA-256 of each trusted .env; an unreadable store trusts nothing."""
+def keep_files(store: Path, digests: Mapping[str, str | None]) -> None:
+    """Trust each file, by path, as it is when its content has the SHA-256 given (None: no longer); others stay."""
+    files = {**trusted_files(store), **digests}
+    _save(store, {k: v for k, v in files.items() if v is not None})
+
+
+def trusted_files(store: Path) -> dict[str, str]:
+    """Path -> SHA-256 of each trusted file (a .env, a project's skill files); an unreadable store trusts nothing."""
     try:
         files = json.loads(store.read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError):
