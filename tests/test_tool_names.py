@@ -22,6 +22,7 @@ from chatcli.tools.toolbox import RESERVED, offered_names
 from tests import mcp_servers
 from tests.fakeserver import Calls, Reply
 from tests.helpers import chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_acp import open_editor as editors
 from tests.test_acp_tools import stdio
 from tests.test_mcp import write_servers
@@ -89,7 +90,7 @@ def calls_logged(path: Path) -> list[tuple[str, str]]:
     return [(server, tool) for server, _, tool in (line.partition(" ") for line in lines)]
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("in_memory")  # the servers' JSON-RPC lines on threads of this process
 def test_every_offered_name_is_unique_and_each_call_runs_on_the_server_that_offered_it(provider, tmp_path):
     row, fake, env = provider
     log = tmp_path / "calls"
