@@ -414,10 +414,11 @@ class Editor:
         workdir = _workdir(cwd)
         roots = (str(workdir), *dirs)  # the session's directories: its servers' roots
         specs = [replace(spec, roots=roots) for spec in _server_specs(servers or [])]
-        await self._client_loaded(specs)
-        listener = EditorListener(
-            self.client, thread_id, forms=self._forms(), secrets=self.secrets, links=self._links()
-        )
+        if specs and self.chat.toolbox is not None:  # the MCP client imported, in its thread, before they start:
+            await self.chat.toolbox.load_client()  # two threads importing the same modules may see them half made
+        asking = self.capabilities.elicitation  # the editor's forms and addresses to visit
+        forms, links = asking is not None and asking.form is not None, asking is not None and asking.url is not None
+        listener = EditorListener(self.client, thread_id, forms=forms, secrets=self.secrets, links=links)
         tools = self._tools(thread_id, workdir, listener, specs)
         try:
             thread = await _said(self.chat.thread(opening, setup=self.setup, listener=listener, toolbox=tools))
@@ -469,20 +470,6 @@ class Editor:
         tools = self.chat.toolbox.for_session(servers, host)
         tools.start()
         return tools
-
-    async def _client_loaded(self, servers: list[Any]) -> None:
-        """The MCP client imported, in its thread, before a session's own servers start: while it loads nothing
-        else is imported (two threads importing the same modules at once may see them half made)."""
-        if servers and self.chat.toolbox is not None:
-            await self.chat.toolbox.load_client()
-
-    def _forms(self) -> bool:
-        asking = self.capabilities.elicitation
-        return asking is not None and asking.form is not None
-
-    def _links(self) -> bool:
-        asking = self.capabilities.elicitation
-        return asking is not None and asking.url is not None
 
     def _commands(self, thread: Thread) -> schema.AvailableCommandsUpdate:
         """The commands this session offers: the chat's that an editor may run and this thread can, its MCP servers'
