@@ -48,10 +48,6 @@ class Runner(Protocol):
     def __call__(self, operation: Callable[[], Awaitable[T]], /) -> Awaitable[T]: ...
 
 
-async def _unguarded(operation: Callable[[], Awaitable[T]]) -> T:
-    return await operation()
-
-
 def _guarded(
     method: Callable[Concatenate[MessageStoreSaver, P], Awaitable[T]],
 ) -> Callable[Concatenate[MessageStoreSaver, P], Coroutine[Any, Any, T]]:
@@ -96,8 +92,8 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
         inner: BaseCheckpointSaver[str],
         table: MessageTable,
         *,
+        guard: Runner,
         channels: Collection[str] = ("messages",),
-        guard: Runner = _unguarded,
     ) -> None:
         super().__init__(serde=inner.serde)
         self.inner = inner
