@@ -155,19 +155,11 @@ class JsonEvents(Router):
         if result.interrupted and not (result.waiting or result.interrupts):
             return  # ask() raises the matching error next, and fail() reports it with the partial reply
         done = dict(
-            thread_id=self.thread_id,
-            node=self.node,
-            reply=result.text,
-            model=result.model or self.model,
+            self._told(result),
             usage=usage_object(result),
             cost_usd=result.known_cost,
             timing=self._timing(),
-            finish_reason=result.finish_reason,
-            tool_calls=self._calls,
-            turns_left_out=result.turns_left_out,
             turns_compacted=result.turns_compacted,
-            reasoning="".join(self._reasoning) or None,
-            subgraphs=self._asides,
             memories=list(result.memories),
             approval_required=[_call(call) for call in result.waiting] if result.waiting else None,
             interrupts=[{"id": p.id, "value": _plain(p.value)} for p in result.interrupts] or None,
@@ -187,9 +179,15 @@ class JsonEvents(Router):
         """Report a failure as the final object: the part that arrived, the message and exit code of stderr's line."""
         from chatcli.core.answer import ErrorEvent, Failure, dumped
 
-        failure = describe(exc, settings)
-        result = self._result
-        obj = dict(
+        obj = dict(self._told(self._result), error=describe(exc, settings).object())
+        final = dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj)
+        if final["error"]["limit"] is None:
+            del final["error"]["limit"]  # present only when a spending limit refused the call
+        self._final(final)
+
+    def _told(self, result: TurnResult | None) -> dict[str, Any]:
+        """What the final object says of the answer however it ended (``result`` None: it got no end of its own)."""
+        return dict(
             thread_id=self.thread_id,
             node=self.node,
             reply=result.text if result else "".join(self._parts),
@@ -199,12 +197,7 @@ class JsonEvents(Router):
             reasoning="".join(self._reasoning) or None,
             subgraphs=self._asides,
             turns_left_out=result.turns_left_out if result else 0,
-            error=failure.object(),
         )
-        final = dumped(ErrorEvent, **obj) if self.lines else dumped(Failure, **obj)
-        if final["error"]["limit"] is None:
-            del final["error"]["limit"]  # present only when a spending limit refused the call
-        self._final(final)
 
     def _timing(self) -> dict[str, float | None]:
         start = self._started
