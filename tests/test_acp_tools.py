@@ -216,7 +216,7 @@ def test_a_bad_cwd_or_mcp_server_is_the_protocols_error_and_the_agent_goes_on(op
     assert editor.prompt(editor.new(cwd=str(tmp_path)), "hi").stop_reason == "end_turn"
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("in_memory")  # the asking server of mcp 2.x, made in this process
 @pytest.mark.parametrize("offered", [True, False], ids=["url-mode", "forms-only"])
 def test_a_tools_address_to_visit_is_acps_url_elicitation_where_the_editor_offers_it(
     open_editor, server, tmp_path, offered
@@ -225,7 +225,7 @@ def test_a_tools_address_to_visit_is_acps_url_elicitation_where_the_editor_offer
     asking = {"form": {}, "url": {}} if offered else {"form": {}}
     editor = open_editor("--yes", elicitation=asking)
     editor.client.form = lambda request: {"action": "accept"}
-    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", SCRIPTS["2025"], ASKING_CALLS=str(calls))])
+    session = editor.new(cwd=str(tmp_path), servers=[stdio("asking", SCRIPTS["2026"], ASKING_CALLS=str(calls))])
     server.queue(Calls([("visit", {})]), Reply("Signed in."))
     assert editor.prompt(session, "sign me in").stop_reason == "end_turn"
     if offered:
