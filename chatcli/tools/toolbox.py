@@ -441,11 +441,8 @@ class Toolbox(ApprovalRules):
                     return done
                 result = await server.call_tool(entry.tool.name, arguments, heard(progress), asked)
         except TimeoutError:
-            return Outcome(
-                f"error: the call took longer than {self.timeout:g} s and was stopped",
-                "timeout",
-                time.monotonic() - started,
-            )
+            why = f"error: the call took longer than {self.timeout:g} s and was stopped"
+            return Outcome(why, "timeout", time.monotonic() - started)
         except Unavailable as exc:
             return Outcome(f"error: {exc}", "error", time.monotonic() - started)
         except Exception as exc:  # noqa: BLE001 - a failed call is a result the model reads
