@@ -135,7 +135,7 @@ class Chat:
             await self.running.stop_all(self.close_wait)  # each turn ends as on Ctrl-C, kept, before the store closes
             await self._stack.aclose()
         finally:
-            self.engine = None
+            self.engine, self.mode = None, "one"  # closed: opened again, it is as new
 
     def set_up(
         self,
