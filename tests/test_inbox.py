@@ -17,6 +17,7 @@ from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.matrix import AGENT, backends, doors
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
+from tests.test_tools_typed import judged  # noqa: F401 - a fixture
 
 # The background replies that go on with a thread answer in this process (tests/jobs_here.py); a test that starts
 # a process of its own (a server, a terminal, another user's listener, a job run where it was asked) is in the e2e run.
@@ -101,35 +102,29 @@ def test_a_served_thread_s_questions_are_in_both_inboxes_and_answered_from_the_c
 
 
 @here
-@process
+@pytest.mark.usefixtures("judged")
 def test_answer_at_a_terminal_asks_with_the_prompt_s_keys_and_the_thread_goes_on(server, chat_env, tmp_path):
-    """``chat inbox answer THREAD`` with no answer, in a terminal: the question is the prompt's own (one key), and
-    the thread goes on in the background with what was pressed."""
-    import time
-
-    import pexpect
-
+    """``chat inbox answer THREAD`` with no answer, at a terminal (in this process): the question is the prompt's own
+    (one key), and the thread goes on in the background with what was pressed."""
     from chatcli.ui.deliberate import GAP
-    from tests.helpers import CHAT
+    from tests.doors.prompt import Typed
     from tests.test_tools_pty import QUESTION
+    from tests.test_tools_typed import PAUSED
 
     server.queue(tool_calls(("shell", {"command": "echo asked-here"})))
     thread = chat(chat_env, "--bg", "--tools", "shell", "run it", cwd=tmp_path).out.strip()
     eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
     server.queue(Reply("Ran it."))
-    child = pexpect.spawn(
-        str(CHAT), ["inbox", "answer", thread], env=chat_env, cwd=str(tmp_path), encoding="utf-8", timeout=60
-    )
+    typed = Typed(chat_env, ["inbox", "answer", thread])
     try:
-        child.expect_exact("echo asked-here")
-        child.expect_exact(QUESTION.split(" [")[0])
-        time.sleep(GAP + 0.25)  # a person reads the question, then presses one key on its own
-        child.send("y")
-        child.expect_exact("goes on in the background")
-        child.expect(pexpect.EOF)
+        asked = QUESTION.split(" [")[0]
+        eventually(lambda: "echo asked-here" in typed.text and asked in typed.text, "the question", timeout=60)
+        PAUSED[0] += GAP + 0.25  # a person reads the question, then presses one key on its own
+        typed.keys.send_text("y")
+        eventually(lambda: "goes on in the background" in typed.text, "the answer taken", timeout=60)
     finally:
-        child.close()
-    assert child.exitstatus == 0
+        code = typed.leave()
+    assert code == 0, typed
     eventually(
         lambda: [j for j in jobs_of(chat_env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60
     )
