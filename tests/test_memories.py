@@ -536,7 +536,7 @@ def test_keys_typed_before_the_question_do_not_answer_it(chat_env, tmp_path):
 @pytest.mark.parametrize(
     "content, why",
     [
-        ("not json", "is not a memories export (not JSON)"),
+        ("not json", "is not a memories export (not JSON: Expecting value at line 1)"),
         ('{"format": "chatcli-thread"}', 'expected "format": "chatcli-memories"'),
         ('{"format": "chatcli-memories", "memories": [{"text": "ok"}, {"text": "bad \\u001b[2J"}]}', "memory 2"),
     ],

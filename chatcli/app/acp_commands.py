@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, cast
 import typer
 
 from chatcli.app import options
+from chatcli.app.flags import settings_of
 from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
 from chatcli.config import Settings
 
@@ -59,16 +60,10 @@ def acp_command(
             # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
             asyncio.run(stoppable(serve_editor(chat, setup, protocol)))
 
-    flags = {
-        "model": model,
-        "db": db,
-        "local": True if local else None,
-        "tools": tools,
-        "use_tools": False if no_tools else None,
-        "approve_all": True if yes else None,
-    }
     try:
-        guarded(debug, action, flags)
+        guarded(
+            debug, action, settings_of(dict(model=model, db=db, local=local, tools=tools, no_tools=no_tools, yes=yes))
+        )
     except typer.Exit as leaving:
         if _served:
             _leave(leaving.exit_code)

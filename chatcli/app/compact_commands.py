@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import counted, json_text, say
 
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from chatcli.service.opening import Opening
 
 
-@app.command("compact")
+@subcommand("compact", db=True)
 def compact_command(
-    thread_id: str = typer.Argument(
+    settings: Settings,
+    wanted: str = typer.Argument(
         ..., metavar="ID", help="The thread: its id, or a unique start of a generated one.", show_default=False
     ),
     focus: Optional[str] = typer.Option(
@@ -36,8 +37,6 @@ def compact_command(
         "--json",
         help="Print a JSON object: thread_id, turns, tokens_before, tokens_after, focus, usage, cost_usd, summary.",
     ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Fold a thread's earlier turns into a summary that is sent to the model in their place.
 
@@ -47,13 +46,6 @@ def compact_command(
     before another question takes the compaction back. A thread of a graph (--graph, --remote) is refused: its
     memory is its graph's.
     """
-    guarded(debug, lambda settings: compact_in(settings, thread_id, focus, as_json), {"db": db})
-
-
-def compact_in(settings: Settings, wanted: str, focus: str | None, as_json: bool) -> None:
-    """Compact the thread ``wanted`` names with its own model (the local one started when the settings want it),
-    and print what was done: one line, or with ``as_json`` the object. A graph's thread, or one that does not exist,
-    is refused in one line."""
     import asyncio
     from contextlib import ExitStack
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from chatcli.paths import private_dir
 
@@ -128,17 +128,7 @@ class _Candidates:
         ]
 
 
-class _Completion(Protocol):
-    """click's completion for one shell (a click.shell_completion.ShellComplete) answering with ``candidates``."""
-
-    threads: Callable[[], list[tuple[str, str]]]
-
-    def source(self) -> str: ...
-
-    def complete(self) -> str: ...
-
-
-def _completion(shell: str) -> _Completion:
+def _completion(shell: str) -> Any:
     """click's completion for ``shell``, answering with ``candidates``."""
     from click import Command
     from click.shell_completion import BashComplete, FishComplete, ZshComplete
@@ -159,7 +149,7 @@ def script(shell: str) -> str:
 
     if shell not in SHELLS:
         raise UsageError(f"no completion for {shell!r}", hint="bash, zsh or fish")
-    return _completion(shell).source()
+    return str(_completion(shell).source())
 
 
 def answer(instruction: str, environ: Mapping[str, str]) -> str:
@@ -177,7 +167,7 @@ def answer(instruction: str, environ: Mapping[str, str]) -> str:
     saved = {k: os.environ.get(k) for k in words}
     os.environ.update(words)
     try:
-        return complete.complete()
+        return str(complete.complete())
     finally:
         for key, value in saved.items():
             if value is None:

@@ -68,14 +68,6 @@ class Flag:
         self.hidden, self.choices, self.setting, self.switched = hidden, choices, setting, switched
         self.worker, self.refused_by = worker, refused_by
 
-    def __repr__(self) -> str:
-        return f"Flag({self.param!r}, {self.names!r})"
-
-    def replace(self, **changes: Any) -> Flag:
-        """This row with ``changes`` (another command shows a hidden flag: ``hidden=False``)."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        return Flag(**{**fields, **changes})
-
     @property
     def name(self) -> str:
         """The name errors say (its long one)."""

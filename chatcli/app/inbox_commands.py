@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
@@ -35,8 +35,9 @@ class InboxAction(str, Enum):
     answer = "answer"
 
 
-@app.command("inbox")
+@subcommand("inbox", db=True)
 def inbox_command(
+    settings: Settings,
     action: InboxAction = typer.Argument(InboxAction.list, metavar="[list|answer]"),
     thread: Optional[str] = typer.Argument(None, metavar="[THREAD]", show_default=False),
     answer: Optional[str] = typer.Argument(None, metavar="[ANSWER]", show_default=False),
@@ -45,8 +46,6 @@ def inbox_command(
         None, "--field", metavar="NAME=VALUE", help="answer a form: one of its fields (again for more)."
     ),
     as_json: bool = typer.Option(False, "--json", help="list: one JSON list (for scripts)."),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """What chat waits on for you, in every thread: a tool call to approve, a tool's server's question, a graph's
     interrupt, wherever it was asked (the prompt, a one-shot, chat --bg, chat serve, chat acp), in chat's threads
@@ -57,34 +56,30 @@ def inbox_command(
     yes and its --field NAME=VALUE, no or cancel; a graph's interrupt with the text or JSON it resumes with. ANSWER
     - reads {"decisions": {CALL_ID: {...}}, "answers": {ID: ...}} from stdin, as chat serve's approvals take.
     """
+    import asyncio
 
-    def run(settings: Settings) -> None:
-        import asyncio
+    from chatcli.threads.opening import open_threads
 
-        from chatcli.threads.opening import open_threads
+    if action is InboxAction.list:
 
-        if action is InboxAction.list:
+        async def waiting() -> list[Waiting]:
+            async with open_threads(settings, read_only=True, light=True) as threads:
+                return await threads.waiting()
 
-            async def waiting() -> list[Waiting]:
-                async with open_threads(settings, read_only=True, light=True) as threads:
-                    return await threads.waiting()
-
-            _list(asyncio.run(waiting()), as_json)
-            return
-        if not thread:
-            raise UsageError("chat inbox answer THREAD ANSWER: name the thread (chat inbox lists them)")
-        env = environment()
-        here = answer is None and env.stdin_isatty and env.stdout.isatty()  # asked here, as at the prompt
-        if answer is None and not here:
-            raise UsageError(f"chat inbox answer {thread} ANSWER: give the answer", hint="chat inbox --help")
-        said = None if here else _said(answer or "", reason, fields or [])
-        going = asyncio.run(_prepared(thread, settings, said))
-        if going is None:
-            say(env.stderr, f"chat: left thread {thread} waiting\n")
-            return
-        _go_on(going, settings)
-
-    guarded(debug, run, {"db": db})
+        _list(asyncio.run(waiting()), as_json)
+        return
+    if not thread:
+        raise UsageError("chat inbox answer THREAD ANSWER: name the thread (chat inbox lists them)")
+    env = environment()
+    here = answer is None and env.stdin_isatty and env.stdout.isatty()  # asked here, as at the prompt
+    if answer is None and not here:
+        raise UsageError(f"chat inbox answer {thread} ANSWER: give the answer", hint="chat inbox --help")
+    said = None if here else _said(answer or "", reason, fields or [])
+    going = asyncio.run(_prepared(thread, settings, said))
+    if going is None:
+        say(env.stderr, f"chat: left thread {thread} waiting\n")
+        return
+    _go_on(going, settings)
 
 
 def _list(found: list[Waiting], as_json: bool) -> None:

@@ -9,7 +9,8 @@ from typing import IO, TYPE_CHECKING, Any, Optional
 import typer
 
 from chatcli.app.following import follow
-from chatcli.app.shared import DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
+from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.local import runtime
 from chatcli.text import json_text, neutralise, say
@@ -120,37 +121,33 @@ def _check_remote(given: dict[str, Any]) -> None:
             ) from None
 
 
-@app.command("jobs")
+@subcommand("jobs")
 def jobs_command(
+    settings: Settings,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts); with --watch, a line each."),
     watch: bool = typer.Option(
         False, "--watch", "-w", help="Then follow them: a line as each starts, ends or waits for you (Ctrl-C stops)."
     ),
-    debug: bool = DEBUG,
 ) -> None:
     """List the background replies (chat --bg), the newest first: running, waiting for you, done, failed or
     interrupted (its process ended without an end: the part that arrived is in its thread)."""
+    from chatcli.service import jobs
 
-    def action(settings: Any) -> None:
-        from chatcli.service import jobs
-
-        env = environment()
-        seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
-        if as_json and not watch:
-            say(env.stdout, json_text([s.as_dict() for s in seen], ensure_ascii=False, indent=1) + "\n", data=True)
+    env = environment()
+    seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
+    if as_json and not watch:
+        say(env.stdout, json_text([s.as_dict() for s in seen], ensure_ascii=False, indent=1) + "\n", data=True)
+        return
+    if not seen and not watch:
+        say(env.stderr, 'no background replies: chat --bg "QUESTION" starts one\n')
+        return
+    for s in reversed(seen) if watch else seen:  # followed: the oldest first, as what comes next
+        _say(s, as_json, env.stdout)
+    if watch:
+        try:
+            _watch({s.job.id: s.state for s in seen}, as_json, settings.notify == "desktop")
+        except KeyboardInterrupt:
             return
-        if not seen and not watch:
-            say(env.stderr, 'no background replies: chat --bg "QUESTION" starts one\n')
-            return
-        for s in reversed(seen) if watch else seen:  # followed: the oldest first, as what comes next
-            _say(s, as_json, env.stdout)
-        if watch:
-            try:
-                _watch({s.job.id: s.state for s in seen}, as_json, settings.notify == "desktop")
-            except KeyboardInterrupt:
-                return
-
-    guarded(debug, action)
 
 
 def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:
@@ -188,8 +185,9 @@ def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
                 tell(None, None, f"chat: background reply {job.id} {jobs.STATE_SHOWN[s.state]}", desktop=True)
 
 
-@app.command("attach")
+@subcommand("attach")
 def attach_command(
+    settings: Settings,
     job: Optional[str] = typer.Argument(None, help="The job (or its thread); the newest running one if none."),
     go_on: bool = typer.Option(
         False,
@@ -197,23 +195,18 @@ def attach_command(
         help="A reply that did not end (interrupted, stopped, failed): answer its question again from the thread's "
         "last checkpoint, in the background, and follow that.",
     ),
-    debug: bool = DEBUG,
 ) -> None:
     """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""
+    from chatcli.service import jobs, remote_jobs
 
-    def action(settings: Any) -> None:
-        from chatcli.service import jobs, remote_jobs
-
-        env = environment()
-        found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
-        if go_on:
-            found = _gone_on(found, settings)
-        elif remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
-            _join(found)
-            return
-        follow(found, env.environ, env.stdout, env.stderr)
-
-    guarded(debug, action)
+    env = environment()
+    found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
+    if go_on:
+        found = _gone_on(found, settings)
+    elif remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
+        _join(found)
+        return
+    follow(found, env.environ, env.stdout, env.stderr)
 
 
 def _join(job: "Job") -> None:
@@ -269,32 +262,25 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     return again
 
 
-@app.command("stop")
-def stop_command(
-    job: str = typer.Argument(..., help="The job to stop (or its thread)."),
-    debug: bool = DEBUG,
-) -> None:
+@subcommand("stop")
+def stop_command(settings: Settings, job: str = typer.Argument(..., help="The job to stop (or its thread).")) -> None:
     """Stop a background reply as Ctrl-C would: the part that arrived is kept in its thread."""
+    import asyncio
 
-    def action(_settings: Any) -> None:
-        import asyncio
+    from chatcli.service import jobs, remote_jobs
 
-        from chatcli.service import jobs, remote_jobs
-
-        env = environment()
-        found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
-        if not jobs.stop(found, env.environ):
-            if remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
-                if asyncio.run(remote_jobs.cancel(found, env.environ)):
-                    say(env.stderr, f"chat: stopped job {found.id}'s run on the server: what it said is kept in "
-                                    f"its thread {found.thread}\n")  # fmt: skip
-                    return
-            say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
-            return
-        for _ in range(200):  # its end written (the part kept), at most ten seconds
-            if not jobs.alive(found, env.environ):
-                break
-            time.sleep(0.05)
-        say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")
-
-    guarded(debug, action)
+    env = environment()
+    found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
+    if not jobs.stop(found, env.environ):
+        if remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
+            if asyncio.run(remote_jobs.cancel(found, env.environ)):
+                kept = f"what it said is kept in its thread {found.thread}"
+                say(env.stderr, f"chat: stopped job {found.id}'s run on the server: {kept}\n")
+                return
+        say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
+        return
+    for _ in range(200):  # its end written (the part kept), at most ten seconds
+        if not jobs.alive(found, env.environ):
+            break
+        time.sleep(0.05)
+    say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")

@@ -7,7 +7,7 @@ from enum import Enum
 
 import typer
 
-from chatcli.app.shared import DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import say
@@ -20,14 +20,14 @@ class McpAction(str, Enum):
     logout = "logout"
 
 
-@app.command("mcp")
+@subcommand("mcp")
 def mcp_command(
+    settings: Settings,
     action: McpAction = typer.Argument(..., metavar="login|logout", help="login: sign in; logout: forget the tokens."),
     name: str = typer.Argument(..., metavar="NAME", help="The server's name in mcp.json."),
     no_browser: bool = typer.Option(
         False, "--no-browser", help="Only print the sign-in address (as on a machine without a browser)."
     ),
-    debug: bool = DEBUG,
 ) -> None:
     """Sign in to a remote MCP server of mcp.json that asks for an OAuth login, or forget its tokens.
 
@@ -35,40 +35,36 @@ def mcp_command(
     browser to come back to chat on 127.0.0.1, and keeps the tokens for that server's URL only, readable by you
     alone; chat refreshes them before they expire. logout forgets them.
     """
+    from pathlib import Path
 
-    def run(settings: Settings) -> None:
-        from pathlib import Path
+    from chatcli.tools.mcp.cache import ListCache
+    from chatcli.tools.mcp.config import read_servers
+    from chatcli.tools.mcp.oauth import StoredAuth, login
 
-        from chatcli.tools.mcp.cache import ListCache
-        from chatcli.tools.mcp.config import read_servers
-        from chatcli.tools.mcp.oauth import StoredAuth, login
+    env = environment()
+    servers = {spec.name: spec for spec in read_servers(Path(settings.mcp_config))} if settings.mcp_config else {}
+    spec = servers.get(name)
+    if spec is None:
+        known = ", ".join(sorted(servers)) or "none"
+        raise UsageError(f"no MCP server named {name} in {settings.mcp_config}", hint=f"servers: {known}")
+    if not spec.url:
+        raise UsageError(f"{name} runs on this machine ({spec.command}): it needs no login")
+    if action is McpAction.logout:
+        forgot = StoredAuth(spec).forget()
+        ListCache().forget(spec)  # what it offered that login (a private listing): listed anew when next used
+        say(env.stderr, f"logged out of {name}\n" if forgot else f"chat was not logged in to {name}\n")
+        return
 
-        env = environment()
-        servers = {spec.name: spec for spec in read_servers(Path(settings.mcp_config))} if settings.mcp_config else {}
-        spec = servers.get(name)
-        if spec is None:
-            known = ", ".join(sorted(servers)) or "none"
-            raise UsageError(f"no MCP server named {name} in {settings.mcp_config}", hint=f"servers: {known}")
-        if not spec.url:
-            raise UsageError(f"{name} runs on this machine ({spec.command}): it needs no login")
-        if action is McpAction.logout:
-            forgot = StoredAuth(spec).forget()
-            ListCache().forget(spec)  # what it offered that login (a private listing): listed anew when next used
-            say(env.stderr, f"logged out of {name}\n" if forgot else f"chat was not logged in to {name}\n")
-            return
+    def tell(text: str) -> None:
+        say(env.stderr, text + "\n")
 
-        def tell(text: str) -> None:
-            say(env.stderr, text + "\n")
+    try:
+        document = settings.mcp_client_metadata_url
+        tools = asyncio.run(login(spec, tell, browser=not no_browser, document=document))
+    except Exception as exc:  # noqa: BLE001 - what the sign-in ran into, in one line
+        from chatcli.tools.mcp.transport import describe
 
-        try:
-            document = settings.mcp_client_metadata_url
-            tools = asyncio.run(login(spec, tell, browser=not no_browser, document=document))
-        except Exception as exc:  # noqa: BLE001 - what the sign-in ran into, in one line
-            from chatcli.tools.mcp.transport import describe
-
-            raise ChatError(f"could not sign in to {name}: {describe(exc, spec, 30)}") from exc
-        ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
-        count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
-        say(env.stderr, f"logged in to {name}: {count} ({', '.join(tools)})\n")
-
-    guarded(debug, run)
+        raise ChatError(f"could not sign in to {name}: {describe(exc, spec, 30)}") from exc
+    ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
+    count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
+    say(env.stderr, f"logged in to {name}: {count} ({', '.join(tools)})\n")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from chatcli.app.shared import DB, DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
@@ -27,16 +27,15 @@ class MemoryAction(str, Enum):
     import_ = "import"
 
 
-@app.command("memory")
+@subcommand("memory", db=True)
 def memory_command(
+    settings: Settings,
     action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit|export|import]"),
     words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID|FILE]", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="list: one JSON list, with the ids (for scripts)."),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="import: keep them once shown, without asking (at a terminal only)."
     ),
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """What you asked chat to remember: it goes with every question of every thread (within a share of the
     model's window: past it the newest first, or the nearest the question with an embedding_model), at the
@@ -48,20 +47,15 @@ def memory_command(
     once): it shows each new memory and asks once for them all (--yes: at a terminal, without asking); with no
     terminal it keeps nothing. --no-memory (or memories = false in config.toml) sends none.
     """
-    text = " ".join(words or [])
+    import asyncio
 
-    def run(settings: Settings) -> None:
-        import asyncio
+    from chatcli.store import open_store
 
-        from chatcli.store import open_store
+    async def main() -> None:
+        async with open_store(settings.db or "") as store:
+            await _act(action, " ".join(words or []), store.memories(), as_json, yes)
 
-        async def main() -> None:
-            async with open_store(settings.db or "") as store:
-                await _act(action, text, store.memories(), as_json, yes)
-
-        asyncio.run(main())
-
-    guarded(debug, run, {"db": db})
+    asyncio.run(main())
 
 
 async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: bool = False) -> None:
@@ -178,25 +172,12 @@ def _answer(shown: Any, reading: Any, question: str) -> str:
 def _imported(file: str) -> list[str]:
     """The memories' texts of the export ``file`` (- for stdin), each checked as a memory; a UsageError naming what
     does not fit, before any is kept."""
-    import json
+    from chatcli.app.run import read_export
 
     if not file:
         raise UsageError("chat memory import FILE: name an export (chat memory export writes one), or - for stdin")
-    name = "stdin" if file == "-" else file
-    try:
-        if file == "-":
-            raw = environment().stdin.read(MAX_IMPORT + 1)
-        else:
-            with open(file, encoding="utf-8") as handle:
-                raw = handle.read(MAX_IMPORT + 1)
-        if len(raw) > MAX_IMPORT:
-            raise UsageError(f"{name} is larger than {MAX_IMPORT // (1024 * 1024)} MB: not a memories export")
-        data = json.loads(raw)
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise UsageError(f"{name} is not a memories export (not JSON)", hint="chat memory export writes one") from None
-    return memory_texts(data, name)
+    data = read_export(environment().stdin, file, "a memories export", "chat memory export writes one", MAX_IMPORT)
+    return memory_texts(data, "stdin" if file == "-" else file)
 
 
 def memory_texts(data: Any, name: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from chatcli.app.flags import settings_of
 from chatcli.app.shared import DEBUG, app, environment, guarded
 from chatcli.config import Settings
 from chatcli.text import json_text, say
@@ -29,11 +30,11 @@ def models_command(
         from chatcli.service.chat import Chat
 
         env = environment()
+        output = make_env_output(env)
         with ExitStack() as stack:
             chat = Chat(settings, environ=env.environ)
-            settings = chat.set_up(stack, make_env_output(env).note, quiet=True, checked=False)
+            settings = chat.set_up(stack, output.note, quiet=True, checked=False)
             listing = asyncio.run(chat.models())
-        output = make_env_output(env)
         if listing.failures and not listing.names:
             for label, error in listing.failures[1:]:
                 output.note(f"{label}: {error}" + (f" ({error.hint})" if error.hint else ""))
@@ -52,4 +53,4 @@ def models_command(
         else:
             say(out, "".join(name + "\n" for name in names), data=True)
 
-    guarded(debug, action, {"local": True if local else None})
+    guarded(debug, action, settings_of({"local": local}))

@@ -4,53 +4,42 @@ from __future__ import annotations
 
 import typer
 
-from chatcli.app.shared import DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
 
-@app.command("roles")
+@subcommand("roles")
 def roles_command(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
-    debug: bool = DEBUG,
+    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts).")
 ) -> None:
     """List the roles `chat --role NAME` and `/role NAME` can use: NAME.toml or NAME.md files."""
+    from pathlib import Path
 
-    def action(settings: Settings) -> None:
-        from pathlib import Path
+    from chatcli.app.run import make_env_output
+    from chatcli.backends.own.roles import list_roles
 
-        from chatcli.app.run import make_env_output
-        from chatcli.backends.own.roles import list_roles
-
-        directory = Path(settings.roles_dir or "")
-        problems: list[str] = []
-        roles = list_roles(directory, problems)
-        for problem in problems:
-            make_env_output(environment()).warn(f"skipped {problem}")
-        out = environment().stdout
-        if as_json:
-            listing = [
-                {
-                    "name": r.name,
-                    "model": r.model,
-                    "temperature": r.temperature,
-                    "system": r.system,
-                    "path": str(r.path),
-                }
-                for r in roles
-            ]
-            say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
-            return
-        if not roles:
-            say(
-                out,
-                'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) '
-                f"in {directory}\n",
-            )
-            return
-        width = max(len(r.name) for r in roles)
-        for r in roles:
-            line = f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}"
-            say(out, line.rstrip() + "\n", data=True)
-
-    guarded(debug, action)
+    directory = Path(settings.roles_dir or "")
+    problems: list[str] = []
+    roles = list_roles(directory, problems)
+    for problem in problems:
+        make_env_output(environment()).warn(f"skipped {problem}")
+    out = environment().stdout
+    if as_json:
+        listing = [
+            {"name": r.name, "model": r.model, "temperature": r.temperature, "system": r.system, "path": str(r.path)}
+            for r in roles
+        ]
+        say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
+        return
+    if not roles:
+        say(
+            out,
+            'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) '
+            f"in {directory}\n",
+        )
+        return
+    width = max(len(r.name) for r in roles)
+    for r in roles:
+        line = f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}"
+        say(out, line.rstrip() + "\n", data=True)

@@ -132,6 +132,31 @@ def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
         raise UsageError(f"stdin is neither valid UTF-8 (byte {exc.start}) nor a {IMAGES} image") from None
 
 
+def read_export(stdin: Any, file: str, what: str, hint: str, limit: int | None = None) -> Any:
+    """The JSON of the export ``file`` (- for ``stdin``; a file of at most ``limit`` bytes, when given); a UsageError
+    saying why it is not ``what`` (``hint``: what writes one)."""
+    import json
+
+    name = "stdin" if file == "-" else file
+    try:
+        if file == "-":
+            raw = piped(stdin)
+        else:
+            with open(file, "rb") as handle:
+                raw = handle.read(-1 if limit is None else limit + 1)
+        if limit is not None and len(raw) > limit:
+            raise UsageError(f"{name} is larger than {limit // (1024 * 1024)} MB: not {what}")
+        return json.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} is not {what} (not UTF-8 text)", hint=hint) from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{name} is not {what} (not JSON: {exc.msg} at line {exc.lineno})", hint=hint) from None
+    except RecursionError:
+        raise UsageError(f"cannot read {file}: it is nested too deeply to be {what}") from None
+
+
 def compose_question(question: str | None, piped: str | None, attached: bool = False) -> str:
     """The question to send: the argument, the piped text, or the argument then the piped text.
 

@@ -24,60 +24,49 @@ from chatcli.text import say
 TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
 
-# chat serve's options (--graph, --remote, --assistant, --header, --db and --debug mean what they mean for chat).
-HOST = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines: give --token-file).")
-PORT = typer.Option(8765, "--port", help="TCP port.")
-UNIX = typer.Option(None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600).")
-TOKEN_FILE = typer.Option(
-    None,
-    "--token-file",
-    metavar="PATH",
-    help=f"Every request needs `Authorization: Bearer TOKEN`, TOKEN read from PATH (or set {TOKEN_VARIABLE}).",
-)
-TOKEN = typer.Option(
-    None, "--token", metavar="TOKEN", help="As --token-file, but other users of this machine see it (ps)."
-)
-NO_TOKEN = typer.Option(
-    False,
-    "--no-token",
-    help="On loopback, answer without a token: every process of yours may then call it (other users never).",
-)
-SHOW_TOKEN = typer.Option(
-    False, "--show-token", help="Print the token chat serve makes for you (made now if missing) and exit."
-)
-ALLOW_HOST = typer.Option(
-    [],
-    "--allow-host",
-    metavar="NAME",
-    help="Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
-)
-TRUST_PROXY = typer.Option(
-    [],
-    "--trust-proxy",
-    metavar="ADDR",
-    help="Read X-Forwarded-For/-Proto from a reverse proxy at this address (who may call is still the socket's).",
-)
-YES = typer.Option(
-    False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
-)
-GRAPH = typer.Option(
-    None, "--graph", "-g", metavar="FILE:NAME", help="Serve your LangGraph graph's threads (docs/graphs.md)."
-)
-
-
+# --graph, --remote, --assistant, --header, --db and --debug mean what they mean for chat.
 @app.command("serve")
 def serve_command(
-    host: str = HOST,
-    port: int = PORT,
-    unix: Optional[str] = UNIX,
-    token_file: Optional[str] = TOKEN_FILE,
-    token: Optional[str] = TOKEN,
-    no_token: bool = NO_TOKEN,
-    show_token: bool = SHOW_TOKEN,
-    allow_host: List[str] = ALLOW_HOST,
-    trust_proxy: List[str] = TRUST_PROXY,
-    yes: bool = YES,
-    graph: Optional[str] = GRAPH,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines: give --token-file)."),
+    port: int = typer.Option(8765, "--port", help="TCP port."),
+    unix: Optional[str] = typer.Option(
+        None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."
+    ),
+    token_file: Optional[str] = typer.Option(
+        None,
+        "--token-file",
+        metavar="PATH",
+        help=f"Every request needs `Authorization: Bearer TOKEN`, TOKEN read from PATH (or set {TOKEN_VARIABLE}).",
+    ),
+    token: Optional[str] = typer.Option(
+        None, "--token", metavar="TOKEN", help="As --token-file, but other users of this machine see it (ps)."
+    ),
+    no_token: bool = typer.Option(
+        False,
+        "--no-token",
+        help="On loopback, answer without a token: every process of yours may then call it (other users never).",
+    ),
+    show_token: bool = typer.Option(
+        False, "--show-token", help="Print the token chat serve makes for you (made now if missing) and exit."
+    ),
+    allow_host: List[str] = typer.Option(
+        [],
+        "--allow-host",
+        metavar="NAME",
+        help="Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
+    ),
+    trust_proxy: List[str] = typer.Option(
+        [],
+        "--trust-proxy",
+        metavar="ADDR",
+        help="Read X-Forwarded-For/-Proto from a reverse proxy at this address (who may call is still the socket's).",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
+    ),
+    graph: Optional[str] = typer.Option(
+        None, "--graph", "-g", metavar="FILE:NAME", help="Serve your LangGraph graph's threads (docs/graphs.md)."
+    ),
     remote: Optional[str] = REMOTE,
     assistant: Optional[str] = ASSISTANT,
     header: List[str] = HEADER,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from contextvars import ContextVar
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 
@@ -84,10 +86,10 @@ def _version(value: bool) -> None:
 _CALLBACKS = {"version": _version}
 
 
-def option(param: str, **changes: Any) -> Any:
-    """The Typer parameter of the flag ``param`` names; ``changes`` replace parts of its row (``hidden=False``: a
-    command that shows it)."""
-    flag = FLAG[param].replace(**changes)
+def option(param: str, hidden: bool | None = None) -> Any:
+    """The Typer parameter of the flag ``param`` names (``hidden=False``: a command that shows a flag chat [QUESTION]
+    shows only with --help-all)."""
+    flag = FLAG[param]
     if not flag.names:
         return typer.Argument(flag.default, metavar=flag.metavar, help=flag.help)
     callback = _CALLBACKS.get(param)
@@ -95,7 +97,7 @@ def option(param: str, **changes: Any) -> Any:
         flag.default,
         *flag.names,
         metavar=flag.metavar,
-        hidden=flag.hidden,
+        hidden=flag.hidden if hidden is None else hidden,
         help=flag.help,
         callback=callback,
         is_eager=callback is not None,
@@ -138,6 +140,32 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
             except OSError:  # stdout gone as well (a closed pipe, a full disk): the exit code still says it
                 pass
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
+
+
+def subcommand(
+    name: str, *, db: bool = False, opening: Callable[[Any], Callable[[Settings], None]] | None = None
+) -> Callable[[F], F]:
+    """Register ``command(settings, **options)`` as the subcommand ``name``, with its options, then --db (``db``) and
+    --debug: it runs on the settings loaded (``opening(action)``: what runs on them instead, the action on what it
+    opens: chatcli.app.thread_commands.on_threads), a failure said in one line (``guarded``)."""
+
+    def register(command: F) -> F:
+        def run(db: str | None = None, debug: bool = False, **given: Any) -> None:
+            action = functools.partial(command, **given)
+            guarded(debug, opening(action) if opening is not None else action, {"db": db})
+
+        shared = [("db", DB, Optional[str])] if db else []
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        flags = [
+            inspect.Parameter(p, keyword, default=d, annotation=a) for p, d, a in (*shared, ("debug", DEBUG, bool))
+        ]
+        options = list(inspect.signature(command, eval_str=True).parameters.values())[1:]  # (after the first)
+        setattr(run, "__signature__", inspect.Signature([*options, *flags]))
+        run.__doc__ = command.__doc__
+        app.command(name)(run)
+        return command
+
+    return register
 
 
 # Management commands (anything else on the command line is a question, the hidden `ask`), and the

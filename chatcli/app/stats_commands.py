@@ -73,6 +73,11 @@ def print_stats(report: Any, out: IO[str]) -> None:
     rows: list[tuple[str, ...]] = [
         ("", "answers", "tokens in", *(("cached",) if cached else ()), "tokens out", "dollars")
     ]
+
+    def cells(tally: Any) -> tuple[str, ...]:
+        counts = (tally.answers, tally.input_tokens, *((tally.cache[0],) if cached else ()), tally.output_tokens)
+        return (*(f"{n:,}" for n in counts), _money(tally))
+
     for heading, group in (
         ("by day", sorted(report.by_day.items())),
         ("by model", ranked(report.by_model)),
@@ -82,19 +87,9 @@ def print_stats(report: Any, out: IO[str]) -> None:
         for key, tally in group:
             title = report.titles.get(key) if heading == "by thread" else None
             label = f"{key} {' '.join(title.split())[:40]}" if title else key
-            rows.append(
-                (
-                    "  " + neutralise(label),
-                    f"{tally.answers:,}",
-                    f"{tally.input_tokens:,}",
-                    *((f"{tally.cache[0]:,}",) if cached else ()),
-                    f"{tally.output_tokens:,}",
-                    _money(tally),
-                )
-            )
+            rows.append(("  " + neutralise(label), *cells(tally)))
     total = report.total
-    numbers = (f"{total.answers:,}", f"{total.input_tokens:,}", *((f"{total.cache[0]:,}",) if cached else ()))
-    rows.append(("total", *numbers, f"{total.output_tokens:,}", _money(total)))
+    rows.append(("total", *cells(total)))
     width = max(len(row[0]) for row in rows if len(row) > 1)
     for row in rows:
         if len(row) == 1:

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional, TypeVar
 
 import typer
 
-from chatcli.app.run import read_stdin
-from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, app, environment, guarded
+from chatcli.app.run import read_export
+from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, app, environment, guarded, subcommand
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, json_text, say
@@ -46,25 +44,12 @@ def with_threads(action: Any, read_only: bool = False, light: bool = True) -> An
 
 
 def on_threads(name: str, *, read_only: bool = True, light: bool = True) -> Callable[[F], F]:
-    """Register the async ``command(threads, **options)`` as the subcommand ``name``, with its options, then --db and
-    --debug: it runs on the threads of the database the settings name (``with_threads``), a failure said in one
-    line."""
-
-    def register(command: F) -> F:
-        def run(db: Optional[str] = None, debug: bool = False, **given: Any) -> None:
-            guarded(debug, with_threads(functools.partial(command, **given), read_only, light), {"db": db})
-
-        options = list(inspect.signature(command, eval_str=True).parameters.values())[1:]  # (after ``threads``)
-        shared = [
-            inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-            for param, default, annotation in (("db", DB, Optional[str]), ("debug", DEBUG, bool))
-        ]
-        setattr(run, "__signature__", inspect.Signature([*options, *shared]))
-        run.__doc__ = command.__doc__
-        app.command(name)(run)
-        return command
-
-    return register
+    """Register the async ``command(threads, **options)`` as the subcommand ``name`` (``subcommand``, with --db): it
+    runs on the threads of the database the settings name (``with_threads``)."""
+    registered: Callable[[F], F] = subcommand(
+        name, db=True, opening=lambda action: with_threads(action, read_only, light)
+    )
+    return registered
 
 
 async def named(threads: Any, ref: str | None) -> str:
@@ -247,26 +232,8 @@ async def import_command(
 ) -> None:
     """Read a thread's JSON export back as a new thread and print its id. Threads only: an export of memories is
     refused (`chat memory import FILE` shows them and asks)."""
-    import json
-
     name = "stdin" if file == "-" else file
-    try:
-        text = read_stdin(environment().stdin) if file == "-" else open(file, encoding="utf-8").read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{name} is not a chatcli JSON export (not UTF-8 text)", hint="`chat export ID -f json` writes one"
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{name} is not a chatcli JSON export (not JSON: {exc.msg} at line {exc.lineno})",
-            hint="`chat export ID -f json` writes one",
-        ) from None
-    except RecursionError:
-        raise UsageError(f"cannot read {file}: it is nested too deeply to be a thread export") from None
+    data = read_export(environment().stdin, file, "a chatcli JSON export", "`chat export ID -f json` writes one")
     from chatcli.app.memory_commands import EXPORT_FORMAT
 
     if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:  # memories: only where each is shown first

@@ -40,7 +40,7 @@ def worker_command(
     hosts = host_control(action.value, env.environ)  # the MCP servers kept for one-shots, stopped with it
     if action is Action.stop:
         if state is not None:
-            _wait_gone(action.value, env.environ)
+            _wait_gone(env.environ)
         say(env.stderr, f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
         for host in hosts:
             kept = counted(len(host["servers"]), "MCP server")
@@ -82,7 +82,7 @@ def worker_command(
     say(env.stdout, "\n".join(lines) + "\n", data=True)
 
 
-def _wait_gone(command: str, environ: object, timeout: float = 5.0) -> None:
+def _wait_gone(environ: object, timeout: float = 5.0) -> None:
     """Wait until the stopped worker's socket is gone (it finishes the answers it is running first)."""
     from chatcli.app.worker.client import connect, runtime_dir
 
