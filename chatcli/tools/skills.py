@@ -1,0 +1,320 @@
+"""Agent Skills (agentskills.io) where peers keep them: found, read leniently, trusted, offered and read on demand.
+
+A skill is a directory holding ``SKILL.md`` (YAML front matter with ``name`` and ``description``, then the
+instructions) and the files those name (``scripts/``, ``references/``, ``assets/``). chat looks where Claude Code,
+codex and the others look, nearest first: the project's ``.agents/skills/`` and ``.claude/skills/`` (from the
+working directory), the user's ``~/.agents/skills/`` and ``~/.claude/skills/``, then chat's own config directory's
+``skills/``. A name found twice is the nearer skill's; the other is kept as shadowed, to be said.
+
+Front matter is read as the spec's client guide asks: leniently (a value with an unquoted colon is taken whole, a
+skill without a name is named by its directory, a name that differs from its directory is loaded with a word), but
+a skill without a valid name or a description is one line (which file, why) and skipped, never an error. What is
+read is bounded and stays in the skill folders: a file past MAX_BYTES, a directory or SKILL.md that a link leads
+out of them, anything but a regular file (a FIFO never blocks) is refused with its line.
+
+A project's skills are someone else's files (a cloned repository's): until ``chat trust`` runs in that directory
+they are listed as untrusted and not offered. ``trust_project`` keeps each of their files' path and content hash
+beside the trusted .env files (chatcli.trust): a SKILL.md changed since is untrusted again, and any other file of
+the skill changed (or added) since is refused when read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from chatcli.paths import config_dir, trust_store
+from chatcli.trust import keep_files, trusted_files
+
+MAX_BYTES = 256 * 1024  # a SKILL.md or one file of a skill (the spec asks for a SKILL.md under 500 lines)
+MAX_DIRS = 500  # entries looked at in one skills folder
+MAX_FILES = 200  # files of one skill listed, and trusted
+TOOL = "activate_skill"  # the tool the catalog tells the model to call
+NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+TOP_LEVEL_VALUE = re.compile(r"^([\w-]+):[ \t]+(\S[^\n]*?)[ \t]*$", re.MULTILINE)
+TOOL_NAME = re.compile(r"[^\s,()]+(?:\([^)]*\))?")  # Read, Bash(git add:*): a space inside parentheses is kept
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class Skill:
+    """One skill as found: what the catalog says of it, where it is, and its instructions."""
+
+    name: str
+    description: str
+    path: Path  # its SKILL.md, in its directory with links resolved
+    project: bool  # from the project's folders: someone else's files until ``chat trust``
+    allowed_tools: tuple[str, ...] = ()  # what it may narrow the model's tools to (``allowed-tools``)
+    model_may_activate: bool = True  # False: ``disable-model-invocation``, for the user's /NAME only
+    body: str = field(default="", repr=False)  # the instructions, front matter stripped
+
+    @property
+    def directory(self) -> Path:
+        """The skill's directory: its files' paths are relative to it."""
+        return self.path.parent
+
+
+@dataclass(frozen=True)
+class Found:
+    """What discovery found: the skills offered (nearest first), those a nearer one of the same name shadows, a
+    project's not trusted (as they are now), and one line for each skill skipped or loaded with a warning."""
+
+    skills: tuple[Skill, ...] = ()
+    shadowed: tuple[Skill, ...] = ()
+    untrusted: tuple[Skill, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def get(self, name: str) -> Skill | None:
+        """The offered skill called ``name``, if any."""
+        return next((skill for skill in self.skills if skill.name == name), None)
+
+
+def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Path, bool]]:
+    """The skills folders, nearest first, each once (links resolved), with whether it is the project's."""
+    home = Path(environ.get("HOME") or Path.home())
+    theirs = [cwd / ".agents" / "skills", cwd / ".claude" / "skills"]
+    mine = [home / ".agents" / "skills", home / ".claude" / "skills", config_dir(environ) / "skills"]
+    own = {_real(path) for path in mine}
+    found: dict[Path, bool] = {}
+    for path in theirs + mine:
+        real = _real(path)
+        if real is not None and real not in found:
+            found[real] = path in theirs and real not in own  # run from home, the folders are the user's
+    return list(found.items())
+
+
+def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
+    """Every skill in the folders peers use, seen from ``cwd`` and the user's home; never raises."""
+    roots = folders(cwd, environ)
+    kept = trusted_files(trust_store(environ)) if any(project for _, project in roots) else {}
+    offered: dict[str, Skill] = {}
+    shadowed: list[Skill] = []
+    untrusted: list[Skill] = []
+    problems: list[str] = []
+    seen: set[tuple[Path, bool]] = set()
+    for root, project in roots:
+        for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):
+            # One directory linked from two folders of a scope (as `npx skills` installs) is one skill.
+            loaded = None if (skill_md, project) in seen else _load(directory, skill_md, project, problems)
+            seen.add((skill_md, project))
+            if loaded is None:
+                continue
+            skill, digest = loaded
+            if project and kept.get(str(skill_md)) != digest:
+                untrusted.append(skill)
+            elif skill.name in offered:
+                shadowed.append(skill)
+            else:
+                offered[skill.name] = skill
+    lines = tuple(line.translate({10: "\\n", 13: "\\r"}) for line in problems)  # a folder's name is one line too
+    return Found(tuple(offered.values()), tuple(shadowed), tuple(untrusted), lines)
+
+
+def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[tuple[Path, Path]]:
+    """Each skill directory right under ``root`` and its SKILL.md, links resolved: a directory a link leads out of
+    the skills folders, or a SKILL.md out of its directory, is a line in ``problems``."""
+    try:
+        names = sorted(name for name in os.listdir(root) if not name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        problems.append(f"{root}: {_why(exc)}")
+        return
+    if len(names) > MAX_DIRS:
+        problems.append(f"{root}: more than {MAX_DIRS} entries; the first {MAX_DIRS} were read")
+    for name in names[:MAX_DIRS]:
+        directory = _real(root / name)
+        if directory is None or not os.path.isdir(directory) or not os.path.lexists(directory / "SKILL.md"):
+            continue  # a file (a README), or a folder that is not a skill
+        if not any(directory != r and directory.is_relative_to(r) for r in roots):
+            problems.append(f"{root / name}: a link out of the skills folders (to {directory}); skipped")
+            continue
+        skill_md = _real(directory / "SKILL.md")
+        if skill_md is None or not skill_md.is_relative_to(directory):
+            problems.append(f"{directory / 'SKILL.md'}: a link out of its skill's directory; skipped")
+            continue
+        yield directory, skill_md
+
+
+def _load(directory: Path, skill_md: Path, project: bool, problems: list[str]) -> tuple[Skill, str] | None:
+    """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems``."""
+    path = directory / "SKILL.md"
+    try:
+        data = _read(skill_md)
+        fields, body = parse(data.decode("utf-8"))
+        skill = _skill(fields, body, path, project)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: {_why(exc)}; skipped")
+        return None
+    if skill.name != directory.name:
+        problems.append(f"{path}: its name {skill.name!r} is not its directory's; loaded")
+    return skill, hashlib.sha256(data).hexdigest()
+
+
+def parse(text: str) -> tuple[Any, str]:
+    """SKILL.md's front matter (as YAML gives it) and its body, leniently as the spec's client guide asks: a value
+    with an unquoted colon (``description: Use when: ...``), which YAML refuses and the peers take, is taken whole.
+    A ValueError if there is no front matter, or it is not YAML even so."""
+    import yaml
+
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    match = FRONT_MATTER.match(text)
+    if match is None:
+        raise ValueError("no front matter (a --- line, the fields, a --- line) at its top")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    body = text[match.end() :].strip()
+    try:
+        return yaml.load(match.group(1), Loader=loader), body
+    except (yaml.YAMLError, RecursionError):
+        pass
+    try:
+        return yaml.load(TOP_LEVEL_VALUE.sub(_quoted, match.group(1)), Loader=loader), body
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ValueError(f"its front matter is not YAML ({' '.join(str(exc).split())[:200]})") from None
+
+
+def _quoted(match: re.Match[str]) -> str:
+    """A top-level ``key: value`` line, its value quoted when an unquoted colon in it is what YAML refuses."""
+    key, value = match.groups()
+    if value[0] in "'\"|>[{&*!#" or not (": " in value or value.endswith(":")):
+        return match.group()
+    return f"{key}: {json.dumps(value, ensure_ascii=False)}"  # a JSON string is a YAML double-quoted one
+
+
+def _skill(fields: Any, body: str, path: Path, project: bool) -> Skill:
+    """The skill ``fields`` (its front matter) describe; a ValueError saying why it cannot be offered."""
+    if not isinstance(fields, dict):
+        raise ValueError("its front matter is not a mapping of fields")
+    name = fields.get("name") or path.parent.name  # Claude Code names a skill without one by its directory
+    if not isinstance(name, str) or len(name) > 64 or not NAME.fullmatch(name):
+        shown = repr(name[:80]) if isinstance(name, str) else "that is not text"
+        raise ValueError(f"its name {shown} is not 1-64 lowercase letters, digits and single hyphens")
+    description = fields.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise ValueError("no description (what the skill does and when to use it)")
+    if len(description) > 1024:
+        raise ValueError(f"its description has {len(description)} characters (at most 1024)")
+    tools = fields.get("allowed-tools")
+    listed = [tools] if isinstance(tools, str) else tools if isinstance(tools, list) else []
+    allowed = tuple(tool for item in listed if isinstance(item, str) for tool in TOOL_NAME.findall(item))
+    manual = fields.get("disable-model-invocation") is True
+    return Skill(name, " ".join(description.split()), path, project, allowed, not manual, body)
+
+
+def catalog(found: Found) -> str:
+    """The system prompt's part on skills: how to activate one, and each offered skill's name and description
+    ('' when there is none to offer: no part at all)."""
+    offered = [f"- {skill.name}: {skill.description}" for skill in found.skills if skill.model_may_activate]
+    if not offered:
+        return ""
+    how = (
+        "These skills give instructions for specific tasks: when a task matches a skill's description, call the "
+        f"{TOOL} tool with the skill's name to load its instructions before going on.\n"
+    )
+    return how + "\n".join(offered)
+
+
+def activate(found: Found, name: str) -> str:
+    """What the model reads when the skill ``name`` is activated: its instructions whole, where it is and its files
+    (listed, not read), in tags that mark it as a skill's; a ValueError (one line) if no such skill is offered."""
+    skill = found.get(name)
+    if skill is None:
+        known = ", ".join(s.name for s in found.skills) or "none"
+        raise ValueError(f"no skill is called {name!r} (offered: {known})")
+    names = files(skill)
+    more = f" (the first {MAX_FILES})" if len(names) == MAX_FILES else ""
+    listed = "".join(f"<file>{name}</file>\n" for name in names)
+    return (
+        f'<skill_content name="{skill.name}">\n{skill.body}\n\nSkill directory: {skill.directory}\n'
+        "Relative paths in this skill are relative to the skill directory.\n"
+        f"<skill_resources{more}>\n{listed}</skill_resources>\n</skill_content>"
+    )
+
+
+def files(skill: Skill) -> tuple[str, ...]:
+    """The skill's files but its SKILL.md (at most MAX_FILES), by path relative to its directory."""
+    found = (name for name in _walk(skill.directory) if name != "SKILL.md")
+    return tuple(islice(found, MAX_FILES))
+
+
+def _walk(directory: Path) -> Iterator[str]:
+    """Each file under ``directory`` by relative path, in order; hidden folders and links to folders not entered."""
+    for top, subdirs, names in os.walk(directory):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+        for name in sorted(names):
+            yield str((Path(top) / name).relative_to(directory))
+
+
+def read(skill: Skill, relative: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The text of the file ``relative`` to the skill's directory, read on demand; a ValueError (one line) for
+    anything that resolves outside the directory, is not a regular text file under MAX_BYTES, or (a project's
+    skill) changed since ``chat trust``."""
+    target = _real(skill.directory / relative)
+    if target is None or target == skill.directory or not target.is_relative_to(skill.directory):
+        raise ValueError(f"{relative}: not a file of the skill {skill.name}")
+    try:
+        data = _read(target)
+        if skill.project and trusted_files(trust_store(environ)).get(str(target)) != hashlib.sha256(data).hexdigest():
+            raise ValueError("changed or added since chat trust was run in the project")
+        return data.decode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{relative}: {_why(exc)}") from None
+
+
+def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Found:
+    """Trust every file of the project's skills (the folders at ``cwd``) as it is now, or no longer; what is found
+    then."""
+    store, roots = trust_store(environ), folders(cwd, environ)
+    digests: dict[str, str | None] = {}
+    for root in [root for root, project in roots if project]:
+        for directory, _ in _candidates(root, [r for r, _ in roots], []):
+            for name in islice(_walk(directory), MAX_FILES + 1):  # SKILL.md and MAX_FILES more
+                target = _real(directory / name)
+                try:
+                    if target is not None and target.is_relative_to(directory):
+                        digests[str(target)] = None if revoke else hashlib.sha256(_read(target)).hexdigest()
+                except (OSError, ValueError):
+                    continue  # not a file that can be read: it stays unreadable
+    if revoke:  # and what was trusted there before, gone since
+        prefixes = tuple(f"{root}{os.sep}" for root, project in roots if project)
+        digests.update({path: None for path in trusted_files(store) if path.startswith(prefixes)})
+    if digests:
+        keep_files(store, digests)
+    return discover(cwd, environ)
+
+
+def _read(path: Path) -> bytes:
+    """At most MAX_BYTES of the regular file at ``path``: an OSError as the system says, a ValueError past that."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO must not block, a link swapped in fails
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"larger than {MAX_BYTES // 1024} KiB")
+    return data
+
+
+def _real(path: Path) -> Path | None:
+    """``path`` with every link resolved; None for a link loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+def _why(exc: Exception) -> str:
+    """Why a file could not be read, in a few words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or exc})"
+    return str(exc)
