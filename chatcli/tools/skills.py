@@ -170,14 +170,16 @@ def parse(text: str) -> tuple[Any, str]:
     if match is None:
         raise ValueError("no front matter (a --- line, the fields, a --- line) at its top")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # What a value YAML cannot make raises too: a date out of range, an integer past Python's digits, deep nesting.
+    unreadable = (yaml.YAMLError, RecursionError, ValueError, TypeError)
     body = text[match.end() :].strip()
     try:
         return yaml.load(match.group(1), Loader=loader), body
-    except (yaml.YAMLError, RecursionError):
+    except unreadable:
         pass
     try:
         return yaml.load(TOP_LEVEL_VALUE.sub(_quoted, match.group(1)), Loader=loader), body
-    except (yaml.YAMLError, RecursionError) as exc:
+    except unreadable as exc:
         raise ValueError(f"its front matter is not YAML ({' '.join(str(exc).split())[:200]})") from None
 
 
