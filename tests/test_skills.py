@@ -310,7 +310,7 @@ def test_the_reader_stays_inside_the_skill_s_directory(home, project, tmp_path):
     skill = skills.discover(project).get("reader")
     assert skills.read(skill, "assets/ok.txt") == "fine\n"
     assert skills.read(skill, "SKILL.md").startswith("---\nname: reader")
-    for outside in ("../../../secret.txt", str(secret), "assets/link", ".", "assets/../.."):
+    for outside in ("../../../secret.txt", str(secret), "assets/link", ".", "assets/../..", "assets/ok.txt\x00"):
         with pytest.raises(ValueError, match="not a file of the skill reader"):
             skills.read(skill, outside)
     with pytest.raises(ValueError, match="assets: cannot be read|assets: not a regular file"):

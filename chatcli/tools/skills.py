@@ -306,10 +306,10 @@ def _read(path: Path) -> bytes:
 
 
 def _real(path: Path) -> Path | None:
-    """``path`` with every link resolved; None for a link loop."""
+    """``path`` with every link resolved; None for a link loop or a path no file can have (a NUL in it)."""
     try:
         return path.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return None
 
 
