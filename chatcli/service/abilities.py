@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Iterable
+
+from chatcli.errors import UsageError
 
 NOT_HERE = "the graph builds its own prompt and chooses its own model"
 
@@ -34,6 +37,16 @@ class Abilities:
     where: str = ""  # what the files cannot be sent to, whose threads these are: "a LangGraph server"
     files_hint: str = ""
     kept: bool = True
+    # The flag that chooses it (chatcli.app.flags names what refuses each flag), and how a flag of what it does not
+    # have is refused, after the flag's name (and the hint).
+    flag: str = ""
+    refusal: tuple[str, str | None] = ("", None)
+
+    def refuse(self, flags: Iterable[str]) -> None:
+        """A UsageError for the first of ``flags`` (given on the command line, each one it refuses), said once for
+        every kind: a flag that does not apply is never ignored."""
+        for name in flags:
+            raise UsageError(f"{name} {self.refusal[0]}", hint=self.refusal[1])
 
     @property
     def abilities(self) -> frozenset[Ability]:
@@ -44,7 +57,12 @@ class Abilities:
 # What each answers (as a thread's binding names it, chatcli.core.binding.Kind) can do.
 CAN = {
     "chat": Abilities(),
-    "graph": Abilities(prompt=False, hint=NOT_HERE),
+    "graph": Abilities(
+        prompt=False,
+        hint=NOT_HERE,
+        flag="--graph",
+        refusal=("does not apply to --graph", "the graph chooses its own model, prompt and tools"),
+    ),
     "remote": Abilities(
         prompt=False,
         files=False,
@@ -52,5 +70,7 @@ CAN = {
         where="a LangGraph server",
         files_hint="paste the text into the message",
         kept=False,
+        flag="--remote",
+        refusal=("does not apply with --remote: the server's graph has its own model, prompt and tools", None),
     ),
 }
