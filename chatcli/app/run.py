@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Mapping, TypeVar
 
 from chatcli.app.environment import Environment
-from chatcli.app.flags import GRAPH, REMOTE, refused
+from chatcli.app.flags import refused
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, UsageError
 from chatcli.text import say
@@ -64,16 +64,10 @@ def graph_source(given: Mapping[str, Any], env: Environment) -> tuple[Answerer, 
     (None: none); a flag that does not apply to what answers (the table says which) is refused, naming it."""
     if given["resume"] is not None and given["question"] is not None:
         raise UsageError("--resume answers the thread's interrupt: give no question with it")
-    by = REMOTE if given["remote"] is not None else GRAPH if given["graph"] else None
-    for flag in refused(by) if by is not None else ():
-        if given[flag.param] not in (None, False, [], ()):
-            if by == REMOTE:
-                raise UsageError(
-                    f"{flag.name} does not apply with --remote: the server's graph has its own model, prompt and tools"
-                )
-            raise UsageError(
-                f"{flag.name} does not apply to --graph", hint="the graph chooses its own model, prompt and tools"
-            )
+    from chatcli.service.abilities import CAN
+
+    can = CAN["remote" if given["remote"] is not None else "graph" if given["graph"] else "chat"]
+    can.refuse(flag.name for flag in refused(can.flag) if given[flag.param] not in (None, False, [], ()))
     answerer = answering_of(given["graph"], given["remote"], given["assistant"], given["header"], env)
     resume = given["resume"]
     if resume is None:
