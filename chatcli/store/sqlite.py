@@ -206,7 +206,11 @@ class SqliteStore(Store):
     index: SqliteThreadIndex
 
     def __init__(self, path: Path, index: SqliteThreadIndex, saver: MessageStoreSaver | None = None):
-        self.path, self.name, self.index, self.guard, self.saver = path, str(path), index, index.guard, saver
+        self.path = path
+        self.name = str(path)
+        self.index = index
+        self.guard = index.guard
+        self.saver = saver
         opened = os.stat(path)
         self._identity = (opened.st_dev, opened.st_ino)
         self._slots: dict[int, asyncio.Lock] = {}  # this process's turns, by byte of the lock file
