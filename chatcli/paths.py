@@ -18,13 +18,18 @@ from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
 
+def _user_dir(environ: Mapping[str, str], variable: str, platform_dir: str) -> Path:
+    """chatcli's directory under ``$variable`` when it is set, else where platformdirs' ``platform_dir`` says."""
+    if environ.get(variable):
+        return Path(environ[variable]) / "chatcli"
+    import platformdirs
+
+    return Path(getattr(platformdirs, platform_dir)("chatcli"))
+
+
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's config directory for chatcli ($XDG_CONFIG_HOME/chatcli): config.toml, mcp.json, roles/."""
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"]) / "chatcli"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("chatcli"))
+    return _user_dir(environ, "XDG_CONFIG_HOME", "user_config_dir")
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -44,22 +49,14 @@ def shown_path(path: Path, environ: Mapping[str, str] = os.environ) -> str:
 
 def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's data directory for chatcli ($XDG_DATA_HOME/chatcli); not created here."""
-    if environ.get("XDG_DATA_HOME"):
-        return Path(environ["XDG_DATA_HOME"]) / "chatcli"
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("chatcli"))
+    return _user_dir(environ, "XDG_DATA_HOME", "user_data_dir")
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The user's cache directory for chatcli ($XDG_CACHE_HOME/chatcli): what can be made again (MCP tool lists)."""
-    if environ.get("XDG_CACHE_HOME"):
-        return Path(environ["XDG_CACHE_HOME"]) / "chatcli"
-    if sys.platform.startswith("linux") and environ.get("HOME"):
+    if not environ.get("XDG_CACHE_HOME") and sys.platform.startswith("linux") and environ.get("HOME"):
         return Path(environ["HOME"]) / ".cache" / "chatcli"  # platformdirs' answer, without importing it
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("chatcli"))
+    return _user_dir(environ, "XDG_CACHE_HOME", "user_cache_dir")
 
 
 def private_dir(path: Path) -> Path:

@@ -30,6 +30,25 @@ if TYPE_CHECKING:
 KEEP_WAIT = 5.0
 
 
+def _fresh(chunk: Any, whole: set[str]) -> Any:
+    """A token (or a whole AI message a node returned) of the "messages" stream as LangChain's, None when it is no
+    AI message (tool results are told from the updates; a human message is the user's own) or a whole one told
+    already."""
+    from langchain_core.messages import AIMessage, AIMessageChunk
+
+    chunk = as_message(chunk)
+    if not isinstance(chunk, AIMessage) or (not isinstance(chunk, AIMessageChunk) and chunk.id in whole):
+        return None
+    if not isinstance(chunk, AIMessageChunk):
+        whole.add(chunk.id or "")
+    return chunk
+
+
+def _shown(call: Any) -> ToolCall:
+    """A call of the graph's AI message as chat shows one (no server, its name its label)."""
+    return ToolCall(call.get("id") or "", call["name"], call["name"], None, call.get("args") or {})
+
+
 def _thread_of(config: Config) -> str:
     return str((config.get("configurable") or {}).get("thread_id") or "")
 
@@ -112,17 +131,16 @@ class GraphSource:
         state = await self.app.aget_state(head)
         messages = [as_message(m) for m in state.values.get("messages") or []]
         last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-        for call in getattr(last, "tool_calls", None) or []:
-            self._asked_at[call.get("id") or ""] = time.monotonic()
-            self._calls[call.get("id") or ""] = ToolCall(
-                call.get("id") or "", call["name"], call["name"], None, call.get("args") or {}
-            )
+        for call in map(_shown, getattr(last, "tool_calls", None) or []):
+            self._asked_at[call.id] = time.monotonic()
+            self._calls[call.id] = call
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run of the graph until it ends or an interrupt stops it."""
         graph = cast("RunningGraph", self.app)  # a deployed graph's run streams its own way (RemoteSource)
+        meter = None
         if self.guard is not None:  # the graph's model calls inherit the run's callbacks, the meter among them
             from langchain_core.runnables.config import merge_configs
 
@@ -131,81 +149,46 @@ class GraphSource:
 
             meter = Meter(self.guard, _thread_of(config), lambda text: listener.hear(Notice(text)))
             config = cast(Config, merge_configs(cast(Any, config), {"callbacks": [meter]}))
-            try:
-                await self._stream(graph, payload, config, listener, result, progress)
-            finally:  # cancelled, a call still open settles at what it sent and what came
-                await asyncio.shield(meter.close())
-            return
-        await self._stream(graph, payload, config, listener, result, progress)
-
-    async def _stream(
-        self,
-        graph: "RunningGraph",
-        payload: Any,
-        config: Config,
-        listener: Listener,
-        result: TurnResult,
-        progress: Progress,
-    ) -> None:
         whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
-        async for namespace, mode, data in graph.astream(
-            payload, config, stream_mode=["messages", "updates"], subgraphs=True
-        ):
-            if mode == "updates":
-                for node, output in (data or {}).items():
-                    if node != "__interrupt__":
-                        self._updates(messages_of(output), listener, progress)
-            elif mode == "messages" and namespace:  # a subgraph's (a subagent's): its own words, not the answer
-                chunk, meta = data
-                self._aside(chunk, namespace, whole, listener, result)
-            elif mode == "messages":
-                chunk, meta = data
-                self._message(chunk, meta or {}, whole, listener, result, progress)
-
-    def _aside(
-        self, chunk: Any, namespace: tuple[str, ...], whole: set[str], listener: Listener, result: TurnResult
-    ) -> None:
-        """A token of a subgraph's model (or a whole AI message it returned): told as the subgraph's (``Aside``,
-        under its namespace), its thinking with it; its call's tokens and cost still count in the turn's."""
-        from langchain_core.messages import AIMessage, AIMessageChunk
-
-        from chatcli.core.chunks import thinking_of
-        from chatcli.core.events import Aside
-
-        chunk = as_message(chunk)
-        if not isinstance(chunk, AIMessage):
-            return
-        if not isinstance(chunk, AIMessageChunk):
-            if chunk.id in whole:
-                return
-            whole.add(chunk.id or "")
-        said = thinking_of(chunk) + str(chunk.text)
-        if said:
-            listener.hear(Aside("/".join(namespace), said))
-        tell_usage(chunk, listener, result)
-        self._price(chunk, result)
+        try:
+            async for namespace, mode, data in graph.astream(
+                payload, config, stream_mode=["messages", "updates"], subgraphs=True
+            ):
+                if mode == "updates":
+                    for node, output in (data or {}).items():
+                        if node != "__interrupt__":
+                            self._updates(messages_of(output), listener, progress)
+                elif mode == "messages":
+                    self._message(data, namespace, whole, listener, result, progress)
+        finally:  # cancelled, a call still open settles at what it sent and what came
+            if meter is not None:
+                await asyncio.shield(meter.close())
 
     def _message(
         self,
-        chunk: Any,
-        meta: dict[str, Any],
+        data: Any,
+        namespace: tuple[str, ...],
         whole: set[str],
         listener: Listener,
         result: TurnResult,
         progress: Progress,
     ) -> None:
-        """A token (or a whole AI message a node returned) of the "messages" stream."""
-        from langchain_core.messages import AIMessage, AIMessageChunk
+        """A token (or a whole AI message a node returned) of the "messages" stream, ``data`` its (chunk, metadata)
+        pair: told as the answer's, or (``namespace``: a subgraph's, a subagent's) as the subgraph's own words
+        (``Aside``, its thinking with them), its call's tokens and cost counted in the turn's either way."""
+        from chatcli.core.chunks import thinking_of
+        from chatcli.core.events import Aside
 
-        chunk = as_message(chunk)
-        if not isinstance(chunk, AIMessage):
-            return  # tool results are told from the updates; a human message is the user's own
-        if not isinstance(chunk, AIMessageChunk):
-            if chunk.id in whole:
-                return
-            whole.add(chunk.id or "")
-        node = str(meta.get("langgraph_node") or "")
-        tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
+        chunk = _fresh(data[0], whole)
+        if chunk is None:
+            return
+        if not namespace:
+            node = str((data[1] or {}).get("langgraph_node") or "")
+            tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
+        else:
+            if said := thinking_of(chunk) + str(chunk.text):
+                listener.hear(Aside("/".join(namespace), said))
+            tell_usage(chunk, listener, result)
         self._price(chunk, result)
 
     def _price(self, chunk: Any, result: TurnResult) -> None:
@@ -239,8 +222,7 @@ class GraphSource:
             if isinstance(message, AIMessage):
                 for call in message.tool_calls:
                     if call.get("id") not in calls:
-                        shown = ToolCall(call.get("id") or "", call["name"], call["name"], None, call.get("args") or {})
-                        calls[shown.id] = shown
+                        shown = calls[call.get("id") or ""] = _shown(call)
                         self._asked_at[shown.id] = time.monotonic()
                         progress.next_round()
                         listener.hear(shown)
@@ -257,8 +239,6 @@ class GraphSource:
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Keep a reply that stopped early as the answer of its turn, marked, written as the node that spoke it
         (when that node is the graph's own); then nothing is left to run."""
-        import asyncio
-
         from langchain_core.messages import AIMessage
 
         from chatcli.backends.own.request_history import now_iso

@@ -23,16 +23,13 @@ from chatcli.backends.own.toolcalls import (
     OFFERED,
     TOOLS_NODE,
     calls_of,
+    emitter,
     make_tools_node,
     repair,
     settled,
     toolbox_of,
     tools_refused,
 )
-
-# How history beyond the context budget is handled: folded into a summary before it would not fit ("compact"),
-# left out ("trim"), or folded as it goes ("summary"): chatcli.backends.own.compaction.
-from chatcli.config import MEMORY_MODES
 from chatcli.core.events import Compacted, Notice, TurnResult
 from chatcli.provider_table import name_of
 
@@ -112,16 +109,6 @@ def _with_estimate(
     return {**config, "metadata": {**(config.get("metadata") or {}), **said}}
 
 
-def _emitter() -> Callable[[Any], None]:
-    """Where the running step emits its events (chatcli.core.events): the turn's custom stream, or nowhere."""
-    from langgraph.config import get_stream_writer
-
-    try:
-        return get_stream_writer()
-    except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
-        return lambda _event: None
-
-
 def _question(messages: list[Any]) -> str:
     """What the thread's last question asks, in words (its attachments' text parts too): the memories are ranked
     by it."""
@@ -174,8 +161,6 @@ class ChatGraph:
         standing: Any = None,
         guard: "Guard | None" = None,
     ):
-        if memory not in MEMORY_MODES:
-            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
         self.model = model
         self.default_system = default_system
         from chatcli.backends.own.model_state import ModelStates
@@ -279,7 +264,7 @@ class ChatGraph:
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
-        emit = _emitter()
+        emit = emitter()
         toolbox = toolbox_of(config, self.toolbox)
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now

@@ -10,9 +10,10 @@ is sent.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages.tool import invalid_tool_call, tool_call
 
 from chatcli.backends.own.toolrun import result_message
 
@@ -99,17 +100,9 @@ def settled(reply: BaseMessage) -> BaseMessage:
             arguments, error = _strict(call.get("args"))
             name, call_id = call.get("name") or "", call.get("id")
             if error is None:
-                good.append({"name": name, "args": arguments, "id": call_id, "type": "tool_call"})
+                good.append(tool_call(name=name, args=arguments or {}, id=call_id))
             else:
-                bad.append(
-                    {
-                        "name": name,
-                        "args": call.get("args") or "",
-                        "id": call_id,
-                        "error": error,
-                        "type": "invalid_tool_call",
-                    }
-                )
+                bad.append(invalid_tool_call(name=name, args=call.get("args") or "", id=call_id, error=error))
         update.update(tool_calls=good, invalid_tool_calls=bad)
     return with_unique_ids(reply.model_copy(update=update))
 
@@ -211,6 +204,16 @@ def toolbox_of(config: Any, default: "Toolbox | None") -> "Toolbox | None":
     return cast("Toolbox", found) if found is not None else default
 
 
+def emitter() -> Callable[[Any], None]:
+    """Where the running step emits its events (chatcli.core.events): the turn's custom stream, or nowhere."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
+        return lambda _event: None
+
+
 def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it; ``sampler``
     answers a server's request to use the model (chatcli.backends.own.sampling) once the user allows it.
@@ -225,19 +228,13 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any
     node runs again with the answer, the decisions and the calls settled before it keep their
     results (nothing is asked or run again).
     """
-    from langgraph.config import get_config, get_stream_writer
+    from langgraph.config import get_config
     from langgraph.func import task
 
     from chatcli.backends.own.sampling import Model
     from chatcli.backends.own.toolrun import settle, shown_call
     from chatcli.core.events import Notice
     from chatcli.core.interrupts import approval_request, decisions_by_call
-
-    def writer() -> Any:
-        try:
-            return get_stream_writer()
-        except Exception:  # noqa: BLE001 - not streaming (ainvoke): nobody to tell
-            return lambda _event: None
 
     async def decided(calls: list[dict[str, Any]]) -> dict[str, Any]:
         """The approval of ``calls``: asked (an interrupt) for those that need it; a task, so that a run that
@@ -263,7 +260,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any
         thread = str((config.get("configurable") or {}).get("thread_id") or "")
         toolbox = cast("Toolbox", toolbox_of(config, default))
         model = Model.of(sampler, config)
-        message: ToolMessage = await settle(toolbox, call, decision, asked, writer(), thread, model)
+        message: ToolMessage = await settle(toolbox, call, decision, asked, emitter(), thread, model)
         return message
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
@@ -290,7 +287,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any
             if call not in calls:
                 text = f"error: {call['name']!r} was not offered for this request: the call was not run"
                 said = f"the model called {call['name']!r}, which was not offered for this request: not run"
-                writer()(Notice(said, warn=True))
+                emitter()(Notice(said, warn=True))
                 results.append(result_message(call, text, "error"))
                 continue
             results.append(await tool_call(call, decisions.get(call["id"]) or {}, call["id"] in asked))

@@ -88,13 +88,12 @@ class RemoteSource(GraphSource):
                 async for part in parts:
                     mode, _, namespace = part.event.partition("|")  # "messages|tools:call_1": a subgraph's
                     data = part.data
-                    if mode == "messages" and namespace and isinstance(data, list) and len(data) == 2:
-                        self._aside(data[0], tuple(namespace.split("|")), whole, listener, result)
+                    if mode == "messages" and isinstance(data, list) and len(data) == 2:
+                        spoke = tuple(namespace.split("|")) if namespace else ()
+                        self._message(data, spoke, whole, listener, result, progress)
                     elif mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
                         getattr(listener, "taken", lambda: None)()  # the thread exists now: it may be named
-                    elif mode == "messages" and isinstance(data, list) and len(data) == 2:
-                        self._message(data[0], data[1] or {}, whole, listener, result, progress)
                     elif mode == "updates" and isinstance(data, dict):
                         for node, output in data.items():
                             if node != "__interrupt__":
