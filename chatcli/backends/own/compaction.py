@@ -325,19 +325,6 @@ async def fitted(
     return Sent(now.messages, now.left_out, update, usage, folded, before, cut)
 
 
-@dataclass
-class Folded:
-    """A compaction on purpose: the state update, the summariser's usage, the turns folded, and the estimated
-    tokens a request sent before and sends after."""
-
-    update: dict[str, Any]
-    usage: dict[str, Any] | None
-    turns: int
-    before: int
-    after: int
-    cut: bool = False  # the summary's answer ran past its room and was cut there
-
-
 async def compact(
     chat_model: BaseChatModel,
     system: SystemMessage,
@@ -345,11 +332,12 @@ async def compact(
     config: RunnableConfig,
     budget: int,
     focus: str | None = None,
-) -> Folded:
+) -> Sent:
     """Fold every turn but the last into the summary (the latest exchange stays as it is), steered by ``focus``.
 
     A long thread is folded half a budget at a time (``fold_in``), its most recent ``MOST_CALLS`` parts; older turns
-    no summary covers yet stay out of the request, as they were. UsageError when there is nothing to fold."""
+    no summary covers yet stay out of the request, as they were. What a request sends then, with the fold's update,
+    usage and turns; UsageError when there is nothing to fold."""
     messages = state["messages"]
     summary, start = covered(state)
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), None)
@@ -366,8 +354,8 @@ async def compact(
     turns = sum(m.type == "human" for m in messages[start + skipped : last])
     update = {"summary": summary, "summary_through": messages[last - 1].id}
     update["compaction"] = _record("compact", state, turns, focus)
-    after = tokens(sent(system, {**state, **update}, budget).messages)
-    return Folded(update, usage, turns, before, after, cut)
+    now = sent(system, {**state, **update}, budget)
+    return Sent(now.messages, now.left_out, update, usage, turns, before, cut)
 
 
 def edited(state: Mapping[str, Any], text: str) -> dict[str, Any]:

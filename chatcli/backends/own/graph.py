@@ -369,7 +369,8 @@ class ChatGraph:
                     raise
                 raise said from exc
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
-        done = Compacted(folded.turns, folded.before, folded.after, focus or None, spent, folded.cut)
+        after = count_tokens_approximately(folded.messages)
+        done = Compacted(folded.folded, folded.before, after, focus or None, spent, folded.cut)
         answers = [m for m in state["messages"] if m.type == "ai"]
         if folded.usage and answers:
             answer = answers[-1]

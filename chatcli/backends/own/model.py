@@ -15,7 +15,7 @@ from chatcli.config import Settings
 from chatcli.errors import ChatError, ConfigError, ModelError
 from chatcli.provider_table import DEFAULT, NAMES
 from chatcli.providers import provider, provider_of
-from chatcli.providers.base import one_error
+from chatcli.providers.base import Provider, one_error
 from chatcli.providers.base import redact as redact  # this module's for the rest of chat
 
 if TYPE_CHECKING:
@@ -47,22 +47,25 @@ def check_credentials(settings: Settings, spec: str | None = None) -> None:
 
 def build_chat_model(settings: Settings, spec: str | None = None) -> "BaseChatModel":
     """The chat model ``spec`` (else the settings' model) names, built by its provider."""
-    spec = spec or settings.model
-    check_credentials(settings, spec)
-    chosen, name = provider_of(spec)
-    if chosen.name in settings.untrusted_endpoints:
-        withhold_sdk_credentials(chosen.name)
+    chosen, name = _usable(settings, spec or settings.model)
     return chosen.build(settings, name)
 
 
 def build_embeddings(settings: Settings, spec: str) -> "Embeddings":
     """The embedding model ``spec`` names (``openai:text-embedding-3-small``), built by its provider from the same
     settings as the chat models: its key, its endpoint, the same rules for an endpoint an untrusted .env chose."""
+    chosen, name = _usable(settings, spec)
+    return chosen.embeddings(settings, name)
+
+
+def _usable(settings: Settings, spec: str) -> tuple[Provider, str]:
+    """``spec``'s provider and model name, checked usable, its SDK's own credentials withheld where an untrusted
+    .env chose its endpoint."""
     check_credentials(settings, spec)
     chosen, name = provider_of(spec)
     if chosen.name in settings.untrusted_endpoints:
         withhold_sdk_credentials(chosen.name)
-    return chosen.embeddings(settings, name)
+    return chosen, name
 
 
 def named_endpoints(settings: Settings) -> list[str]:

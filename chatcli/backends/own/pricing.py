@@ -86,7 +86,7 @@ def table_names(name: str) -> list[tuple[str, dict[str, str]]]:
 
 def kept_window(name: str) -> int | None:
     """The context window the kept table gives the model ``name`` (as the user names it), or None."""
-    if _table_or_none() is None:
+    if preload() is None:
         return None
     from genai_prices.data_snapshot import get_snapshot
 
@@ -118,13 +118,9 @@ def table_stamp() -> str:
     return f"{info.st_size}:{info.st_mtime_ns}"
 
 
-def preload() -> None:
-    """Load the kept table now (the warm worker, before it forks: its one-shots then find it loaded)."""
-    _table_or_none()
-
-
-def _table_or_none() -> Any:
-    """``_table()``, or None when genai-prices cannot be loaded (every kept price is then unknown)."""
+def preload() -> Any:
+    """``_table()``, or None when genai-prices cannot be loaded (every kept price is then unknown); the warm worker
+    loads it so before it forks: its one-shots then find it loaded."""
     try:
         return _table()
     except Exception:  # noqa: BLE001 - a broken install costs the dollars, never the answer
@@ -267,7 +263,7 @@ class Pricer:
         """Start loading the kept table in the background (once), so the first price does not wait for it;
         not for a model config.toml prices (should the server name it otherwise, the table loads then)."""
         if self._warming is None and not (asked and self.own_price(asked)) and not self.local(asked):
-            self._warming = threading.Thread(target=_table_or_none, name="chatcli-prices", daemon=True)
+            self._warming = threading.Thread(target=preload, name="chatcli-prices", daemon=True)
             self._warming.start()
 
     def cost(self, usage: Mapping[str, Any] | None, *names: str | None) -> float | None:
@@ -291,17 +287,13 @@ class Pricer:
         return None
 
     def _kept(self, name: str, counts: tuple[int, int, int, int]) -> float | None:
-        table = _table_or_none()
+        table = preload()
         if table is None:
             return None
         calc_price, Usage = table
         inp, cached, written, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=written, output_tokens=out)
-        return self._try(calc_price, usage, table_names(name))
-
-    @staticmethod
-    def _try(calc_price: Any, usage: Any, tries: list[tuple[str, dict[str, str]]]) -> float | None:
-        for ref, options in tries:
+        for ref, options in table_names(name):
             try:
                 return round(float(calc_price(usage, ref, **options).total_price), 10)
             except LookupError:
