@@ -512,9 +512,9 @@ def test_a_lock_held_for_seconds_is_waited_for_with_a_note_and_the_question_goes
     however slow the machine, and no longer than that."""
     import threading
 
-    from chatcli.store import messages
+    from chatcli.store import sqlite as sqlite_store
 
-    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 300)  # SQLite's own wait, before chat's
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 300)  # SQLite's own wait, before chat's
     assert chat(chat_env, "-t", "L", "first").code == 0
     started, noted = threading.Event(), threading.Event()
 
@@ -547,10 +547,11 @@ def test_a_question_that_cannot_be_stored_is_not_sent(server, chat_env, monkeypa
     slow the machine, and the test does not sit out a fixed hold after chat is done."""
     import threading
 
-    from chatcli.store import base, messages
+    from chatcli.store import base
+    from chatcli.store import sqlite as sqlite_store
 
     monkeypatch.setattr(base, "BUSY_WAIT", 0.3)
-    monkeypatch.setattr(messages, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 100)
     assert chat(chat_env, "-t", "N", "first").code == 0
     asked = len(server.requests)
     started, release = threading.Event(), threading.Event()
