@@ -1,0 +1,379 @@
+"""Hooks in Claude Code's contract (code.claude.com/docs/en/hooks): the user's own checks at a turn's moments.
+
+Read where Claude Code and codex users keep them, in their schema: ``{"hooks": {"PreToolUse": [{"matcher": "Bash",
+"hooks": [{"type": "command", "command": "...", "timeout": 60}]}]}}``, from chat's config (a ``hooks`` table in
+config.toml, or ``hooks.json`` beside it), ``~/.claude/settings.json``, and the project's ``.claude/settings.json``
+and ``.claude/settings.local.json``. A project's files are someone else's (a cloned repository's): their hooks run
+only once ``chat trust`` ran there, kept per file and content beside the trusted .env files (chatcli.trust), and a
+file changed since is untrusted again. Each hook keeps its file and whether it is the user's own: a project's
+``allow`` never approves a call (only the user's own hooks can), its ``deny`` and ``ask`` hold.
+
+The hooks an event matches run at once (asyncio), an identical command or URL once, each within its timeout (its
+process group killed past it), the event's JSON on stdin (or POSTed). Their results make one ``Verdict``: exit 0 is
+fine (stdout is context for SessionStart and UserPromptSubmit, or JSON read as the contract says), exit 2 blocks
+with stderr as the reason where the event can be blocked, anything else (another code, not found, timed out, bad
+JSON) is one line naming the hook and its file, and the turn goes on. A hook's text is neutralised (chatcli.text)
+before it can reach a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import signal
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryFile
+from typing import Any, Mapping
+
+from chatcli.errors import ConfigError
+from chatcli.paths import config_dir, config_path, read_config_file, trust_store
+from chatcli.text import neutralise
+from chatcli.trust import keep_files, trusted_files
+
+TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse", "PostToolUseFailure")
+EVENTS: tuple[str, ...] = ("SessionStart", "SessionEnd", "UserPromptSubmit", *TOOL_EVENTS, "Stop", "Notification")
+EVENTS += ("PreCompact", "PostCompact")
+# What a matcher is read against, by event; an event not named here runs all of its hooks (a matcher is ignored).
+MATCHED = dict.fromkeys(TOOL_EVENTS, "tool_name") | {"SessionStart": "source", "SessionEnd": "reason"}
+MATCHED |= {"Notification": "notification_type", "PreCompact": "trigger", "PostCompact": "trigger"}
+# Where exit 2 (or ``decision: block``) stops what the event is about; elsewhere its stderr is only said to the user.
+BLOCKS = frozenset({*TOOL_EVENTS, "UserPromptSubmit", "Stop", "PreCompact"})
+DECIDES = frozenset({"PreToolUse", "PermissionRequest"})  # where a hook may also ask or allow
+CONTEXT_FROM_STDOUT = frozenset({"SessionStart", "UserPromptSubmit"})
+WORDS = {"deny": "deny", "block": "deny", "ask": "ask", "allow": "allow", "approve": "allow"}
+RANK = {"deny": 3, "ask": 2, "allow": 1}  # several hooks' words: deny > ask > allow
+NAMES = re.compile(r"[\w ,|-]*")  # a matcher of names only ("Bash", "Edit|Write", "Edit, Write"): exact, not a regex
+DEFAULT_TIMEOUT = 60.0
+MAX_FILE = 1024 * 1024  # a settings file read, a hook's output read
+MAX_TEXT = 10_000  # characters of one hook's context or reason (Claude Code's bound on additionalContext)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One hook as configured: its event and matcher, what it runs (a shell command, or the URL it POSTs to)."""
+
+    event: str
+    matcher: str  # "" (or "*"): every occasion of the event
+    command: str  # the shell command, or an http hook's URL
+    source: Path  # the file it was read from
+    own: bool  # the user's own (home's or chat's config): its ``allow`` approves; a project's never does
+    http: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, value: str | None) -> bool:
+        """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``."""
+        if self.matcher in ("", "*") or self.event not in MATCHED:
+            return True
+        if NAMES.fullmatch(self.matcher):
+            return (value or "") in {name.strip() for name in re.split(r"[|,]", self.matcher)}
+        return re.search(self.matcher, value or "") is not None
+
+    @property
+    def label(self) -> str:
+        """The hook in a line: what it runs (shortened) and its file."""
+        what = self.command if len(self.command) <= 60 else self.command[:59] + "…"
+        return _line(f"{'http hook' if self.http else 'hook'} {what!r} ({self.source})")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an event's hooks said, together. ``decision`` "deny" blocks what the event is about (a tool call, the
+    prompt, compaction; for Stop: the answer goes on, ``reason`` tells the model why; after a tool ran: ``reason``
+    goes to the model), "ask" asks the user even when calls are approved in advance, "allow" approves (only the
+    user's own hooks); ``stop`` (``continue: false``) ends the turn, saying why. Every text is neutralised."""
+
+    event: str
+    decision: str | None = None
+    reason: str = ""
+    stop: str | None = None
+    context: tuple[str, ...] = ()  # for the model (additionalContext; SessionStart's and UserPromptSubmit's stdout)
+    messages: tuple[str, ...] = ()  # for the user (systemMessage; exit 2's stderr where nothing can be blocked)
+    problems: tuple[str, ...] = ()  # one line each: a hook that failed, named with its file
+    updated_input: Mapping[str, Any] | None = None  # the tool's input as a hook rewrote it: shown with the question
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision == "deny"
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The hooks in effect at ``cwd``, the user's first; a project's files not trusted (as they are now); one line for
+    each hook or file that could not be read."""
+
+    cwd: Path
+    hooks: tuple[Hook, ...] = ()
+    untrusted: tuple[Path, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def matching(self, event: str, value: str | None = None) -> tuple[Hook, ...]:
+        """The hooks ``event`` runs when its matched value is ``value``, each command or URL once (the first kept)."""
+        chosen: dict[tuple[bool, str], Hook] = {}
+        for hook in self.hooks:
+            if hook.event == event and hook.matches(value):
+                chosen.setdefault((hook.http, hook.command), hook)
+        return tuple(chosen.values())
+
+    async def run(
+        self, event: str, fields: Mapping[str, Any] | None = None, *, session_id: str = "", transcript_path: str = ""
+    ) -> Verdict:
+        """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once."""
+        fields = dict(fields or {})
+        chosen = self.matching(event, fields.get(MATCHED.get(event, "")))
+        if not chosen:
+            return Verdict(event)
+        common = {"session_id": session_id, "transcript_path": transcript_path, "cwd": str(self.cwd)}
+        data = json.dumps({**common, "hook_event_name": event, **fields}).encode()
+        from chatcli.local.loopback import Allowed
+
+        # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
+        with Allowed(hook.command for hook in chosen if hook.http):
+            runs = (_post(hook, data) if hook.http else _command(hook, data, self.cwd) for hook in chosen)
+            return _combined(event, await asyncio.gather(*runs))
+
+
+def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
+    """Several hooks' verdicts as one: the strongest word (deny > ask > allow), every line and context kept."""
+    decision = max((v.decision for v in verdicts if v.decision), key=RANK.__getitem__, default=None)
+    updated = [v.updated_input for v in verdicts if v.updated_input is not None and v.decision != "deny"]
+    return Verdict(
+        event,
+        decision,
+        "\n".join(v.reason for v in verdicts if v.decision == decision and v.reason),
+        next((v.stop for v in verdicts if v.stop is not None), None),
+        tuple(text for v in verdicts for text in v.context),
+        tuple(text for v in verdicts for text in v.messages),
+        tuple(line for v in verdicts for line in v.problems),
+        updated[0] if updated and decision != "deny" else None,
+    )
+
+
+async def _command(hook: Hook, data: bytes, cwd: Path) -> Verdict:
+    """Run a command hook with the shell in a process group of its own, killed whole if it outlives its timeout.
+    Its input and output are files, not pipes: what it leaves running (a child of its own session even) never keeps
+    the turn waiting past its end."""
+    with TemporaryFile() as stdin, TemporaryFile() as out, TemporaryFile() as err:
+        stdin.write(data)
+        stdin.seek(0)
+        try:
+            process = await asyncio.create_subprocess_shell(
+                hook.command,
+                stdin=stdin,
+                stdout=out,
+                stderr=err,
+                cwd=cwd,
+                env={**os.environ, "CLAUDE_PROJECT_DIR": str(cwd)},  # where hooks written for Claude Code look
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return _problem(hook, exc.strerror or str(exc))
+        try:
+            code = await asyncio.wait_for(process.wait(), hook.timeout)
+        except TimeoutError:
+            return _problem(hook, f"timed out after {hook.timeout:g} s")
+        finally:
+            if process.returncode is None:  # timed out, or the turn was interrupted: nothing it started lives on
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await process.wait()
+        out.seek(0)
+        err.seek(0)
+        return _outcome(
+            hook, code, out.read(MAX_FILE).decode(errors="replace"), err.read(MAX_FILE).decode(errors="replace")
+        )
+
+
+async def _post(hook: Hook, data: bytes) -> Verdict:
+    """POST the event's JSON to an http hook; a 2xx answer's body is read as a command's stdout."""
+    import httpx
+
+    headers = {"Content-Type": "application/json", **dict(hook.headers)}
+    try:
+        async with httpx.AsyncClient(timeout=None) as client:
+            answer = await asyncio.wait_for(client.post(hook.command, content=data, headers=headers), hook.timeout)
+    except TimeoutError:
+        return _problem(hook, f"timed out after {hook.timeout:g} s")
+    except (httpx.HTTPError, OSError) as exc:
+        return _problem(hook, f"cannot reach it: {exc}")
+    if not answer.is_success:
+        return _problem(hook, f"answered {answer.status_code}")
+    return _outcome(hook, 0, answer.text, "")
+
+
+def _outcome(hook: Hook, code: int, out: str, err: str) -> Verdict:
+    """One hook's verdict from its exit code and output, as the contract reads them."""
+    event = hook.event
+    if code == 2:
+        reason = _text(err) or f"blocked by {hook.label}"
+        return Verdict(event, "deny", reason) if event in BLOCKS else Verdict(event, messages=(reason,))
+    if code == 127:
+        return _problem(hook, "not found")
+    if code != 0:
+        return _problem(hook, f"exited with {code}" + (f": {err.strip()}" if err.strip() else ""))
+    text = out.strip()
+    if not text.startswith("{"):
+        return Verdict(event, context=(_text(text),) if text and event in CONTEXT_FROM_STDOUT else ())
+    try:
+        said = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return _problem(hook, f"printed bad JSON ({exc})")
+    return _from_json(hook, said) if isinstance(said, dict) else _problem(hook, "printed JSON that is not an object")
+
+
+def _from_json(hook: Hook, said: dict[str, Any]) -> Verdict:
+    """The contract's JSON output: continue/stopReason, systemMessage, decision/reason, hookSpecificOutput."""
+    event, specific = hook.event, _mapping(said.get("hookSpecificOutput"))
+    behavior = _mapping(specific.get("decision"))  # PermissionRequest's {"behavior": "allow", "message": ...}
+    word = WORDS.get(str(specific.get("permissionDecision") or behavior.get("behavior") or said.get("decision")))
+    if word is not None and (event not in DECIDES and word != "deny" or event not in BLOCKS):
+        word = None  # a word the event has no use for
+    if word == "allow" and not hook.own:
+        word = None  # a project's hook may stop a call or have the user asked, never approve one
+    reason = specific.get("permissionDecisionReason") or behavior.get("message") or said.get("reason") or ""
+    if word == "deny" and not reason:
+        reason = f"blocked by {hook.label}"
+    stop = _text(str(said.get("stopReason") or "")) or f"stopped by {hook.label}"
+    context, message = specific.get("additionalContext"), said.get("systemMessage")
+    updated = specific.get("updatedInput", behavior.get("updatedInput"))
+    return Verdict(
+        event,
+        word,
+        _text(str(reason)) if word else "",
+        stop if said.get("continue") is False else None,
+        (_text(str(context)),) if context else (),
+        (_text(str(message)),) if message else (),
+        updated_input=updated if isinstance(updated, dict) else None,
+    )
+
+
+def _problem(hook: Hook, what: str) -> Verdict:
+    return Verdict(hook.event, problems=(_line(f"{hook.label}: {what}"),))
+
+
+def _text(text: str) -> str:
+    """A hook's text as chat passes it on: trimmed, bounded, every control character made visible."""
+    text = text.strip()
+    return neutralise(text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…")
+
+
+def _line(text: str) -> str:
+    return " ".join(neutralise(text).split())[:300]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str, Any] | None = None) -> Hooks:
+    """The hooks in effect at ``cwd``: chat's config (``config``: config.toml as read, else read here), its
+    hooks.json, ``~/.claude/settings.json``, then the project's settings files that are trusted as they are now."""
+    problems: list[str] = []
+    if config is None:
+        try:
+            config = read_config_file(config_path(environ))
+        except ConfigError as exc:
+            config, problems = {}, [_line(str(exc))]
+    found = _parsed(config.get("hooks", {}), config_path(environ), True, problems)
+    own = [config_dir(environ) / "hooks.json", Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json"]
+    kept = trusted_files(trust_store(environ))
+    untrusted: list[Path] = []
+    for path in own + _project_files(cwd, environ):
+        mine = path in own
+        try:
+            data = _read(path)
+            table = _mapping(json.loads(data)) if data is not None else {}
+        except (OSError, ValueError, RecursionError) as exc:  # a file nested past Python's stack too
+            problems.append(_line(f"{path}: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        table = table if "hooks" in table or path.name != "hooks.json" else {"hooks": table}
+        if not table.get("hooks"):
+            continue
+        if not mine and kept.get(str(path)) != hashlib.sha256(data or b"").hexdigest():
+            untrusted.append(path)  # someone else's file, or changed since chat trust: not run
+            continue
+        found += _parsed(table["hooks"], path, mine, problems)
+    return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems))
+
+
+def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Hooks:
+    """Trust the project's settings files at ``cwd`` as they are now (or no longer); the hooks in effect then."""
+    digests: dict[str, str | None] = {}
+    for path in _project_files(cwd, environ):
+        try:
+            data = _read(path)
+        except (OSError, ValueError):
+            continue  # unreadable: it stays unread
+        if data is not None or revoke:
+            digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
+    if digests:
+        keep_files(trust_store(environ), digests)
+    return load(cwd, environ)
+
+
+def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
+    """The project's settings files, links resolved; none that is the user's own (chat run from home)."""
+    home = (Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json").resolve()
+    found = [(cwd / ".claude" / name).resolve() for name in ("settings.json", "settings.local.json")]
+    return [path for path in found if path != home]
+
+
+def _read(path: Path) -> bytes | None:
+    """The settings file at ``path`` (None: there is none); a FIFO never blocks, a file past MAX_FILE is refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = handle.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise ValueError(f"larger than {MAX_FILE // 1024} KiB")
+    return data
+
+
+def _parsed(table: Any, source: Path, own: bool, problems: list[str]) -> list[Hook]:
+    """The hooks of one file's ``hooks`` table; what chat cannot run is a line in ``problems``, never an error."""
+    if not isinstance(table, Mapping):
+        problems.append(_line(f"{source}: hooks is not a table of events"))
+        return []
+    found: list[Hook] = []
+    for event, groups in table.items():
+        if event not in EVENTS:
+            problems.append(_line(f"{source}: {event}: not an event chat runs hooks for"))
+            continue
+        for group in groups if isinstance(groups, list) else []:
+            matcher = str(_mapping(group).get("matcher") or "")
+            try:
+                re.compile("" if matcher == "*" else matcher)
+            except re.error as exc:
+                problems.append(_line(f"{source}: {event}: matcher {matcher!r} is not a regular expression: {exc}"))
+                continue
+            for handler in _mapping(group).get("hooks") or []:
+                hook = _hook(event, matcher, _mapping(handler), source, own)
+                found += [hook] if isinstance(hook, Hook) else []
+                problems += [hook] if isinstance(hook, str) else []
+    return found
+
+
+def _hook(event: str, matcher: str, handler: dict[str, Any], source: Path, own: bool) -> Hook | str:
+    """One handler as a Hook, or the line saying why chat does not run it."""
+    kind, timeout = handler.get("type", "command"), handler.get("timeout")
+    timeout = float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else 0
+    what = handler.get("url" if kind == "http" else "command")
+    if kind not in ("command", "http"):
+        return _line(f"{source}: {event}: a {kind!r} hook is not run by chat (command and http hooks are)")
+    if not isinstance(what, str) or not what.strip():
+        return _line(f"{source}: {event}: a {kind} hook without its {'url' if kind == 'http' else 'command'}")
+    if kind == "http" and not re.match(r"https?://", what):
+        return _line(f"{source}: {event}: an http hook's url is not http(s): {what}")
+    headers = tuple((str(k), str(v)) for k, v in _mapping(handler.get("headers")).items())
+    return Hook(event, matcher, what, source, own, kind == "http", timeout if timeout > 0 else DEFAULT_TIMEOUT, headers)
