@@ -4,6 +4,7 @@ their text defused (chatcli.tools.hooks, in this process; each hook is a real ``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import pytest
 
 from chatcli.paths import config_dir, config_path
 from chatcli.tools import hooks
-from tests.helpers import eventually
+from tests.helpers import eventually, eventually_async
 
 # The hooks docs' example: a PreToolUse hook that reads the call from stdin and blocks `rm -rf` with exit 2.
 NO_RM_RF = "grep -q 'rm -rf' && { echo 'rm -rf is blocked by policy' >&2; exit 2; } || exit 0"
@@ -139,6 +140,34 @@ async def test_a_hook_that_never_ends_is_killed_at_its_timeout(home: Path, proje
     assert "sleep 1000" in verdict.problems[0] and str(source) in verdict.problems[0]
     stat = Path(f"/proc/{pid.read_text().strip()}/stat")  # what the hook started was killed with it
     eventually(lambda: not stat.exists() or stat.read_text().split()[2] == "Z", "the hook's child to be killed")
+
+
+async def test_an_interrupted_turn_takes_its_hooks_with_it(project: Path) -> None:
+    pid = project / "pid"
+    config = {"hooks": {"PreToolUse": [group(f"sleep 1000 & echo $! > {pid}; wait")]}}
+    running = asyncio.ensure_future(hooks.load(project, config=config).run("PreToolUse", {"tool_name": "shell"}))
+    await eventually_async(lambda: pid.exists() and pid.read_text().strip(), "the hook to start")
+
+    running.cancel()  # Ctrl-C during the turn
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    stat = Path(f"/proc/{pid.read_text().strip()}/stat")
+    eventually(lambda: not stat.exists() or stat.read_text().split()[2] == "Z", "the hook's child to be killed")
+
+
+async def test_a_stop_hook_asks_for_one_more_pass_or_ends_the_turn(project: Path) -> None:
+    again = """echo '{"decision": "block", "reason": "Run the tests once more."}'"""
+    enough = """echo '{"continue": false, "stopReason": "Out of budget for today."}'"""
+    found = hooks.load(project, config={"hooks": {"Stop": [group(again)], "UserPromptSubmit": [group(enough)]}})
+
+    more, ended = (
+        await found.run("Stop", {"stop_hook_active": False}),
+        await found.run("UserPromptSubmit", {"prompt": "go on"}),
+    )
+
+    assert more.blocked and more.reason == "Run the tests once more." and more.stop is None
+    assert ended.stop == "Out of budget for today." and not ended.blocked
 
 
 async def test_what_a_hook_leaves_running_never_holds_the_turn(project: Path) -> None:
