@@ -344,7 +344,7 @@ def test_login_names_the_servers_and_a_local_one_needs_none(chat_env):
     remote = {"url": "http://127.0.0.1:9/mcp"}  # (never reached: no login is started)
     write_servers(chat_env, {"guarded": remote, "here": {"command": sys.executable, "args": ["-V"]}})
     unknown = chat(chat_env, "mcp", "login", "nope")
-    assert unknown.code == 2 and "no MCP server named nope" in unknown.err and "guarded, here" in unknown.err
+    assert unknown.code == 2 and "no MCP server named 'nope'" in unknown.err and "guarded, here" in unknown.err
     local = chat(chat_env, "mcp", "login", "here")
     assert local.code == 2 and "needs no login" in local.err
 

@@ -122,18 +122,14 @@ def _completion(args: list[str], env: Environment) -> int | None:
     instruction = env.environ.get(COMPLETE_VAR)
     if not instruction and not (args and args[0] in ("--show-completion", "--install-completion")):
         return None
-    from chatcli.app.completion import answer, detect_shell, install, script
+    from chatcli.app.completion import answer, install, script, shell_of
     from chatcli.app.run import report
 
     try:
         if instruction:
             say(env.stdout, answer(instruction, env.environ) + "\n")  # the shell shows the titles
         elif args[0] == "--show-completion":
-            shell = args[1] if len(args) > 1 else detect_shell(env.environ)
-            if shell is None:
-                raise UsageError(
-                    "cannot tell your shell from $SHELL", hint="name it: chat --show-completion bash|zsh|fish"
-                )
+            shell = shell_of(args[1] if len(args) > 1 else None, env.environ, "--show-completion")
             say(env.stdout, script(shell), data=True)
         else:
             say(env.stderr, install(args[1] if len(args) > 1 else None, env.environ) + "\n")
@@ -176,23 +172,23 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
         library_output.install()  # their warnings and log lines pass chat's writer too
         untraced(os.environ)
-    token = using(env or Environment(terminal="/dev/tty"))
+    env = env or Environment(terminal="/dev/tty")
+    token = using(env)
     try:
         raw = sys.argv[1:] if argv is None else argv
-        handled = _completion(raw, env or Environment())
+        handled = _completion(raw, env)
         if handled is not None:
             return handled
         raw = help_asked(raw)
         args = route(raw)
         if args[0] == "ask":  # the default command presents itself as `chat` itself
-            _refuse_a_mistyped_command(raw, env or Environment())
+            _refuse_a_mistyped_command(raw, env)
             args = ["ask", *question_words(args[1:])[0]]
             command = app.commands().commands["ask"]
             if {"-h", "--help", "--help-all"} & set(args[1:]):  # the config file where it really is
                 from chatcli.paths import config_path, shown_path
 
-                environ = (env or Environment()).environ
-                command.help = help_text(shown_path(config_path(environ), environ))
+                command.help = help_text(shown_path(config_path(env.environ), env.environ))
             rare = "--help-all" in args[1:]
             hidden = [p for p in command.params if rare and isinstance(p, typer.core.TyperOption) and p.hidden]
             if hidden:  # every option, the rarer ones too (shown for this run only: the command may be kept)

@@ -189,19 +189,19 @@ def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     return recent_threads(settings.db or "")
 
 
-def detect_shell(environ: Mapping[str, str]) -> str | None:
-    """The user's shell, from $SHELL."""
-    name = Path(environ.get("SHELL", "")).name
-    return name if name in SHELLS else None
+def shell_of(given: str | None, environ: Mapping[str, str], option: str) -> str:
+    """The shell ``given`` after ``option``, else the user's, from $SHELL (one line when it cannot be told)."""
+    from chatcli.errors import UsageError
+
+    name = given or Path(environ.get("SHELL", "")).name
+    if not given and name not in SHELLS:
+        raise UsageError("cannot tell your shell from $SHELL", hint=f"name it: chat {option} bash|zsh|fish")
+    return name
 
 
 def install(shell: str | None, environ: Mapping[str, str]) -> str:
     """Write the script where ``shell`` loads completions from; the line telling what was done."""
-    from chatcli.errors import UsageError
-
-    shell = shell or detect_shell(environ)
-    if shell is None:
-        raise UsageError("cannot tell your shell from $SHELL", hint="name it: chat --install-completion bash|zsh|fish")
+    shell = shell_of(shell, environ, "--install-completion")
     text = script(shell)
     home = environ.get("HOME") or os.path.expanduser("~")
     path = Path(INSTALL[shell].replace("~", home, 1))

@@ -35,19 +35,7 @@ class Flag:
     A plain class, not a NamedTuple or a dataclass: the launcher reads the table, and building those costs start-up.
     """
 
-    __slots__ = (
-        "param",
-        "names",
-        "default",
-        "metavar",
-        "help",
-        "hidden",
-        "choices",
-        "setting",
-        "switched",
-        "worker",
-        "refused_by",
-    )
+    __slots__ = tuple("param names default metavar help hidden choices setting switched worker refused_by".split())
 
     def __init__(
         self,

@@ -53,11 +53,10 @@ def in_background(given: dict[str, Any], settings: Any) -> None:
     spec = jobs.JobSpec(given["thread"], given["question"] or "", overrides, setup=setup)
     shown = given["question"] or text.decode("utf-8", "replace")
     job = jobs.start(spec, env.environ, env.cwd, shown, most=settings.max_jobs)
-    thread = job.thread or ""
     if given["as_json"] or given["as_jsonl"]:
         say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
     else:
-        say(env.stdout, thread + "\n", data=True)
+        say(env.stdout, (job.thread or "") + "\n", data=True)
     say(env.stderr, f"chat: answering in the background as job {job.id} (chat attach {job.id} follows it)\n")
 
 
@@ -88,12 +87,12 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
 
 async def _node_there(settings: Any, ref: str, at: str) -> None:
     """UsageError unless thread ``ref`` has a node ``at`` (--at) to go on from."""
+    from chatcli.app.thread_commands import named
     from chatcli.service.branches import found
-    from chatcli.service.chat import Chat
     from chatcli.threads.opening import open_threads
 
     async with open_threads(settings, read_only=True, light=True) as threads:
-        thread = (await Chat(settings).find(ref, going_on=False)).thread_id
+        thread = await named(threads, ref)
         found(await threads.tree(thread), at, hint=f"chat tree {thread} shows the nodes")
 
 

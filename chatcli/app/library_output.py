@@ -17,14 +17,20 @@ from typing import Any
 from chatcli.text import say
 
 
+def _told(text: str, file: Any = None) -> None:
+    """``text`` on ``file`` (the stderr of the moment: chat's own, or a test's), neutralised; a closed terminal is told
+    nothing."""
+    try:
+        say(file or sys.stderr, text)
+    except (OSError, ValueError):
+        pass
+
+
 class StderrLines(logging.Handler):
-    """Log records as lines on the stderr of the moment (chat's own, or a test's), neutralised."""
+    """Log records as lines on the stderr of the moment, neutralised."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            say(sys.stderr, self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass  # a closed terminal: nothing to tell it
+        _told(self.format(record) + "\n")
 
 
 # uvicorn's logging for ``chat serve``: its warnings and errors on stderr, through StderrLines.
@@ -42,17 +48,11 @@ SERVE_LOG_CONFIG: dict[str, Any] = {
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    try:
-        say(file or sys.stderr, warnings.formatwarning(message, category, filename, lineno, line))
-    except (OSError, ValueError):
-        pass
+    _told(warnings.formatwarning(message, category, filename, lineno, line), file)
 
 
 def _uncaught(kind: Any, value: Any, tb: Any) -> None:
-    try:
-        say(sys.stderr, "".join(traceback.format_exception(kind, value, tb)))
-    except (OSError, ValueError):
-        pass
+    _told("".join(traceback.format_exception(kind, value, tb)))
 
 
 def _uncaught_in_thread(args: Any) -> None:

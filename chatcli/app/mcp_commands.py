@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import Enum
+from typing import Any
 
 import typer
 
@@ -35,18 +36,11 @@ def mcp_command(
     browser to come back to chat on 127.0.0.1, and keeps the tokens for that server's URL only, readable by you
     alone; chat refreshes them before they expire. logout forgets them.
     """
-    from pathlib import Path
-
     from chatcli.tools.mcp.cache import ListCache
-    from chatcli.tools.mcp.config import read_servers
     from chatcli.tools.mcp.oauth import StoredAuth, login
 
     env = environment()
-    servers = {spec.name: spec for spec in read_servers(Path(settings.mcp_config))} if settings.mcp_config else {}
-    spec = servers.get(name)
-    if spec is None:
-        known = ", ".join(sorted(servers)) or "none"
-        raise UsageError(f"no MCP server named {name} in {settings.mcp_config}", hint=f"servers: {known}")
+    spec = server_named(settings, name)
     if not spec.url:
         raise UsageError(f"{name} runs on this machine ({spec.command}): it needs no login")
     if action is McpAction.logout:
@@ -68,3 +62,16 @@ def mcp_command(
     ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
     count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
     say(env.stderr, f"logged in to {name}: {count} ({', '.join(tools)})\n")
+
+
+def server_named(settings: Settings, name: str) -> Any:
+    """The MCP server of mcp.json named ``name``, or one line naming those there are."""
+    from pathlib import Path
+
+    from chatcli.tools.mcp.config import read_servers
+
+    servers = {spec.name: spec for spec in read_servers(Path(settings.mcp_config))} if settings.mcp_config else {}
+    if name not in servers:
+        known = ", ".join(sorted(servers)) or "none"
+        raise UsageError(f"no MCP server named {name!r} in {settings.mcp_config}", hint=f"the servers: {known}")
+    return servers[name]

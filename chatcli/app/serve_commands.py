@@ -14,7 +14,7 @@ from typing import Any, List, Mapping, Optional
 import typer
 
 from chatcli.api.guard import addresses, loopback
-from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, REMOTE, app, environment, guarded
+from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
@@ -25,8 +25,9 @@ TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 
 
 # --graph, --remote, --assistant, --header, --db and --debug mean what they mean for chat.
-@app.command("serve")
+@subcommand("serve", db=True, flags=("yes",))
 def serve_command(
+    settings: Settings,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines: give --token-file)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     unix: Optional[str] = typer.Option(
@@ -70,8 +71,6 @@ def serve_command(
     remote: Optional[str] = REMOTE,
     assistant: Optional[str] = ASSISTANT,
     header: List[str] = HEADER,
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """Serve the threads over HTTP: list, export, delete, compact, and ask (one JSON object, or server-sent
     events with Accept: text/event-stream). The API is described at /openapi.json. With --graph FILE:NAME
@@ -81,63 +80,58 @@ def serve_command(
     directory, printed in the URL to use; --show-token prints it), and on loopback only your own
     processes are answered. Requests for another Host, or from another site's web page, are refused."""
     env = environment()
-
     if show_token:
         from chatcli.api.access import own_token
 
-        guarded(debug, lambda _settings: say(env.stdout, own_token(env.environ)[0] + "\n"), {})
+        say(env.stdout, own_token(env.environ)[0] + "\n")
         return
+    secret = serve_token(token, token_file, env.environ)
+    if no_token and secret is not None:
+        raise UsageError(
+            "--no-token was given with a token", hint=f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
+        )
+    if token is not None:
+        say(
+            env.stderr,
+            "chat serve: warning: --token shows the token to every user of this machine (ps);"
+            f" --token-file PATH or {TOKEN_VARIABLE} keep it private\n",
+        )
+    if unix is None and not loopback(host) and not secret:
+        raise UsageError(
+            f"chat serve on {host} would answer anyone who reaches it",
+            hint=f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1",
+        )
+    kept: Path | None = None
+    if unix is None and secret is None and not no_token:
+        from chatcli.api.access import own_token
 
-    def action(settings: Settings) -> None:
-        secret = serve_token(token, token_file, env.environ)
-        if no_token and secret is not None:
-            raise UsageError(
-                "--no-token was given with a token", hint=f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
-            )
-        if token is not None:
+        secret, kept = own_token(env.environ)
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be from 1 to 65535, got {port}")
+    for name in allow_host:
+        if not name or any(c.isspace() or c in "/@?#" for c in name):
+            raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
+    from contextlib import ExitStack
+
+    from chatcli.app.run import answering_of, make_env_output
+    from chatcli.service.chat import Chat
+
+    chat = Chat(settings, answering_of(graph, remote, assistant, header, env), environ=env.environ)
+    with ExitStack() as stack:
+        # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
+        settings = chat.set_up(stack, make_env_output(env).note, worker=False)
+        if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
+            from chatcli.tools.mcp.config import read_servers
+
+            read_servers(Path(settings.mcp_config))
+        if no_token and unix is None:
             say(
                 env.stderr,
-                "chat serve: warning: --token shows the token to every user of this machine (ps);"
-                f" --token-file PATH or {TOKEN_VARIABLE} keep it private\n",
+                f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
+                f" and run your tools through {_bracketed_url(host, port)}\n",
             )
-        if unix is None and not loopback(host) and not secret:
-            raise UsageError(
-                f"chat serve on {host} would answer anyone who reaches it",
-                hint=f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1",
-            )
-        kept: Path | None = None
-        if unix is None and secret is None and not no_token:
-            from chatcli.api.access import own_token
-
-            secret, kept = own_token(env.environ)
-        if not 0 < port < 65536:
-            raise UsageError(f"--port must be from 1 to 65535, got {port}")
-        for name in allow_host:
-            if not name or any(c.isspace() or c in "/@?#" for c in name):
-                raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
-        from contextlib import ExitStack
-
-        from chatcli.app.run import answering_of, make_env_output
-        from chatcli.service.chat import Chat
-
-        chat = Chat(settings, answering_of(graph, remote, assistant, header, env), environ=env.environ)
-        with ExitStack() as stack:
-            # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
-            settings = chat.set_up(stack, make_env_output(env).note, worker=False)
-            if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
-                from chatcli.tools.mcp.config import read_servers
-
-                read_servers(Path(settings.mcp_config))
-            if no_token and unix is None:
-                say(
-                    env.stderr,
-                    f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
-                    f" and run your tools through {_bracketed_url(host, port)}\n",
-                )
-            where = Listening(host, port, unix, secret, kept)
-            serve(settings, where, allow_host, proxies(trust_proxy), chat.answerer)
-
-    guarded(debug, action, {"db": db, "approve_all": yes or None})
+        where = Listening(host, port, unix, secret, kept)
+        serve(settings, where, allow_host, proxies(trust_proxy), chat.answerer)
 
 
 def proxies(given: list[str]) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import typer
 
 from chatcli import __version__
 from chatcli.app.environment import Environment
-from chatcli.app.flags import COMMANDS, FLAG, VALUED
+from chatcli.app.flags import COMMANDS, FLAG, VALUED, settings_of
 from chatcli.app.run import report
 from chatcli.config import Settings, configure
 from chatcli.errors import ChatError
@@ -143,24 +143,31 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
 
 
 def subcommand(
-    name: str, *, db: bool = False, opening: Callable[[Any], Callable[[Settings], None]] | None = None
+    name: str,
+    *,
+    db: bool = False,
+    flags: tuple[str, ...] = (),
+    opening: Callable[[Any], Callable[[Settings], None]] | None = None,
 ) -> Callable[[F], F]:
     """Register ``command(settings, **options)`` as the subcommand ``name``, with its options, then --db (``db``) and
-    --debug: it runs on the settings loaded (``opening(action)``: what runs on them instead, the action on what it
-    opens: chatcli.app.thread_commands.on_threads), a failure said in one line (``guarded``)."""
+    --debug: it runs on the settings loaded (those of its options that ``flags`` names override them as chat's own
+    flags of those names do: chatcli.app.flags.settings_of), a failure said in one line (``guarded``).
+    ``opening(action)``: what runs on the settings instead, the action on what it opens
+    (chatcli.app.thread_commands.on_threads)."""
 
     def register(command: F) -> F:
         def run(db: str | None = None, debug: bool = False, **given: Any) -> None:
             action = functools.partial(command, **given)
-            guarded(debug, opening(action) if opening is not None else action, {"db": db})
+            overrides = {"db": db, **settings_of({param: given[param] for param in flags})}
+            guarded(debug, opening(action) if opening is not None else action, overrides)
 
         shared = [("db", DB, Optional[str])] if db else []
         keyword = inspect.Parameter.KEYWORD_ONLY
-        flags = [
+        shown = [
             inspect.Parameter(p, keyword, default=d, annotation=a) for p, d, a in (*shared, ("debug", DEBUG, bool))
         ]
         options = list(inspect.signature(command, eval_str=True).parameters.values())[1:]  # (after the first)
-        setattr(run, "__signature__", inspect.Signature([*options, *flags]))
+        setattr(run, "__signature__", inspect.Signature([*options, *shown]))
         run.__doc__ = command.__doc__
         app.command(name)(run)
         return command

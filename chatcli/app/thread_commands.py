@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Callable, Optional, TypeVar
 import typer
 
 from chatcli.app.run import read_export
-from chatcli.app.shared import ASSISTANT, DB, DEBUG, HEADER, app, environment, guarded, subcommand
+from chatcli.app.shared import ASSISTANT, HEADER, environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, json_text, say
@@ -22,33 +22,26 @@ class NoMatch(ChatError):
     """A search found nothing: exit 1 and not a word, as grep (2 stays for usage errors)."""
 
 
-def with_threads(action: Any, read_only: bool = False, light: bool = True) -> Any:
-    """Run an async ``action(threads)`` against the database in settings; returns a settings -> None.
-
-    ``light`` (all but import and fork): the database is opened without LangGraph, so the
-    command starts as fast as ``chat --version``.
-    """
-
-    def run_it(settings: Settings) -> None:
-        import asyncio
-
-        from chatcli.threads.opening import open_threads
-
-        async def main() -> None:
-            async with open_threads(settings, read_only, light=light) as threads:
-                await action(threads)
-
-        asyncio.run(main())
-
-    return run_it
-
-
 def on_threads(name: str, *, read_only: bool = True, light: bool = True) -> Callable[[F], F]:
     """Register the async ``command(threads, **options)`` as the subcommand ``name`` (``subcommand``, with --db): it
-    runs on the threads of the database the settings name (``with_threads``)."""
-    registered: Callable[[F], F] = subcommand(
-        name, db=True, opening=lambda action: with_threads(action, read_only, light)
-    )
+    runs on the threads of the database the settings name. ``light`` (all but import and fork): the database is
+    opened without LangGraph, so the command starts as fast as ``chat --version``."""
+
+    def on(action: Any) -> Callable[[Settings], None]:
+        def run(settings: Settings) -> None:
+            import asyncio
+
+            from chatcli.threads.opening import open_threads
+
+            async def main() -> None:
+                async with open_threads(settings, read_only, light=light) as threads:
+                    await action(threads)
+
+            asyncio.run(main())
+
+        return run
+
+    registered: Callable[[F], F] = subcommand(name, db=True, opening=on)
     return registered
 
 
@@ -74,8 +67,9 @@ async def on_server(url: str, assistant: str | None, header: list[str]) -> Async
         await remote.aclose()
 
 
-@app.command("threads")
+@subcommand("threads", db=True)
 def threads_command(
+    settings: Settings,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N", help="Show at most N threads."),
     remote: Optional[str] = typer.Option(
@@ -83,13 +77,15 @@ def threads_command(
     ),
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
-    db: Optional[str] = DB,
-    debug: bool = DEBUG,
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in
     UTC)."""
 
-    async def listed(settings: Settings) -> tuple[list[Any], str]:
+    import asyncio
+
+    from chatcli.ui.listing import print_threads
+
+    async def listed() -> tuple[list[Any], str]:
         """The threads, and what to say when there are none."""
         if remote is not None:
             async with on_server(remote, assistant, header) as server:
@@ -99,21 +95,14 @@ def threads_command(
         async with open_threads(settings, True, light=True) as threads:
             return await threads.list(limit), EMPTY
 
-    def action(settings: Settings) -> None:
-        import asyncio
-
-        from chatcli.ui.listing import print_threads
-
-        rows, empty = asyncio.run(listed(settings))
-        out = environment().stdout
-        if as_json:
-            say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
-        elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
-            say(out if out.isatty() else environment().stderr, empty + "\n")
-        else:
-            print_threads(rows, out)
-
-    guarded(debug, action, {"db": db})
+    rows, empty = asyncio.run(listed())
+    out = environment().stdout
+    if as_json:
+        say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
+    elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
+        say(out if out.isatty() else environment().stderr, empty + "\n")
+    else:
+        print_threads(rows, out)
 
 
 LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out

@@ -7,12 +7,13 @@ from typing import Optional
 
 import typer
 
-from chatcli.app.shared import DEBUG, app, environment, guarded
+from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 
 
-@app.command("tools")
+@subcommand("tools", flags=("tools",))
 def tools_command(
+    settings: Settings,
     tools: Optional[str] = typer.Option(
         None,
         "--tools",
@@ -29,7 +30,6 @@ def tools_command(
         metavar="NAME",
         help="Show MCP server NAME's log (its stderr, and the messages it logs), the last 200 lines.",
     ),
-    debug: bool = DEBUG,
 ) -> None:
     """Each MCP server of mcp.json with its state and what it offers, and the built-in tools.
 
@@ -37,26 +37,20 @@ def tools_command(
     none is started, listed and stopped. --refresh starts and lists them all. --log NAME shows what
     that server wrote to its log (started or not).
     """
+    if log is not None:
+        show_log(settings, log)
+        return
+    from chatcli.service.chat import open_toolbox
+    from chatcli.ui.toolview import print_tools
 
-    def action(settings: Settings) -> None:
-        if log is not None:
-            show_log(settings, log)
-            return
-        from chatcli.service.chat import open_toolbox
-        from chatcli.ui.toolview import print_tools
+    async def main() -> None:
+        env = environment()
+        async with open_toolbox(settings, refresh=refresh) as toolbox:
+            if toolbox is not None:
+                await toolbox.settle()
+            print_tools(toolbox.status() if toolbox is not None else [], settings.mcp_config or "", env.stdout, as_json)
 
-        async def main() -> None:
-            env = environment()
-            async with open_toolbox(settings, refresh=refresh) as toolbox:
-                if toolbox is not None:
-                    await toolbox.settle()
-                print_tools(
-                    toolbox.status() if toolbox is not None else [], settings.mcp_config or "", env.stdout, as_json
-                )
-
-        asyncio.run(main())
-
-    guarded(debug, action, {"tools": tools})
+    asyncio.run(main())
 
 
 LOG_LINES = 200  # the most `chat tools --log NAME` shows: the log's last lines
@@ -65,17 +59,12 @@ LOG_LINES = 200  # the most `chat tools --log NAME` shows: the log's last lines
 def show_log(settings: Settings, name: str) -> None:
     """Print the last lines of MCP server ``name``'s log; one line when there is no such server, or no log yet."""
     from collections import deque
-    from pathlib import Path
 
-    from chatcli.errors import UsageError
+    from chatcli.app.mcp_commands import server_named
     from chatcli.paths import data_dir
     from chatcli.text import say
-    from chatcli.tools.mcp.config import read_servers
 
-    servers = read_servers(Path(settings.mcp_config)) if settings.mcp_config else []
-    if name not in {server.name for server in servers}:
-        known = ", ".join(server.name for server in servers) or "none"
-        raise UsageError(f"no MCP server named {name!r} in {settings.mcp_config}", hint=f"the servers: {known}")
+    server_named(settings, name)
     path = data_dir() / "mcp" / f"{name}.log"
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
