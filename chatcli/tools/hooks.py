@@ -129,9 +129,8 @@ class Hooks:
         if not chosen:
             return Verdict(event)
         common = {"session_id": session_id, "transcript_path": transcript_path, "cwd": str(self.cwd)}
-        data = json.dumps(
-            {**common, **fields, "hook_event_name": event}, default=str
-        ).encode()  # a tool's odd result too
+        # default=str: a tool's result json cannot write goes as its text, never failing the call.
+        data = json.dumps({**common, **fields, "hook_event_name": event}, default=str).encode()
         from chatcli.local.loopback import Allowed
 
         # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
