@@ -99,8 +99,16 @@ class ListenerRefused(ConnectionRefusedError):
 
     @staticmethod
     def within(exc: BaseException) -> "ListenerRefused | None":
-        """The ListenerRefused ``exc`` is, or was raised from (a client wraps a refused connection in its own error)."""
-        return next((each for each in causes(exc) if isinstance(each, ListenerRefused)), None)
+        """The ListenerRefused ``exc`` is, or was raised from (a client wraps a refused connection in its own error),
+        or one among the attempts of a connection made to each of an address's forms (an error group, as anyio raises
+        when every attempt failed)."""
+        for each in causes(exc):
+            if isinstance(each, ListenerRefused):
+                return each
+            for inner in each.exceptions if isinstance(each, BaseExceptionGroup) else ():
+                if (found := ListenerRefused.within(inner)) is not None:
+                    return found
+        return None
 
 
 def causes(exc: BaseException) -> "Iterator[BaseException]":

@@ -48,11 +48,7 @@ _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), 0x2028, 0x
 
 def own_sequences_only(rendered: str) -> str:
     """``rendered`` (chat's own rendering for a terminal) with every control sequence but chat's own neutralised."""
-    return _OWN_OR_CONTROL.sub(_kept_or_neutralised, rendered)
-
-
-def _kept_or_neutralised(match: re.Match[str]) -> str:
-    return match.group() if match.group(1) else match.group().translate(_CONTROLS)
+    return _OWN_OR_CONTROL.sub(lambda m: m.group() if m.group(1) else m.group().translate(_CONTROLS), rendered)
 
 
 def json_text(value: Any, **options: Any) -> str:

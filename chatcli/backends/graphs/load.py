@@ -131,14 +131,10 @@ def _import_file(path: Path, spec: str) -> Any:
 CHUNK_TIMEOUT = "LANGCHAIN_OPENAI_STREAM_CHUNK_TIMEOUT_S"
 
 
-def _cancellable_streams() -> None:
-    if sys.version_info < (3, 12):
-        os.environ.setdefault(CHUNK_TIMEOUT, "0")
-
-
 def _module(where: str, base: Path, spec: str) -> Any:
     """The module ``where`` names: a file (``.py``, or a path), else a module name importable from ``base``."""
-    _cancellable_streams()
+    if sys.version_info < (3, 12):
+        os.environ.setdefault(CHUNK_TIMEOUT, "0")
     try:
         if where.endswith(".py") or "/" in where or "\\" in where:
             return _import_file((base / where).resolve(), spec)

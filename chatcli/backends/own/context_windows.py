@@ -90,16 +90,6 @@ def _entry(endpoint: str, model: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def remembered(endpoint: str, model: str) -> int | None:
-    """The history budget learned earlier for this endpoint and model, if any."""
-    return _budget_of(_entry(endpoint, model))
-
-
-def _budget_of(entry: dict[str, Any] | None) -> int | None:
-    value = (entry or {}).get("budget")
-    return value if isinstance(value, int) and value > 0 else None
-
-
 def remember(endpoint: str, model: str, budget: int, window: int | None, asked_for: int | None = None) -> None:
     """Keep the learned budget for later runs, with when it was learned and the budget the user asked for then."""
     import time
@@ -227,8 +217,8 @@ async def starting_budget(
         budget = fit(window, max_tokens) if window else 0
         remember(endpoint, model, budget, window, asked_for)
         return (min(context_tokens, budget), None) if budget else (context_tokens, None)
-    learned = _budget_of(entry)  # the entry read above: the file is read once
-    if learned is None or learned >= context_tokens:
+    learned = entry.get("budget")  # the entry read above: the file is read once
+    if not isinstance(learned, int) or not 0 < learned < context_tokens:
         return context_tokens, None
     window = await told() if told is not None else None
     if window and fit(window, max_tokens) > learned:  # the server was started again with a bigger window

@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
 
-def server_settings(environ: Any = None, cwd: Path | None = None) -> Settings:
-    """The settings chat would use in the server's environment."""
-    return configure({}, environ=os.environ if environ is None else environ, cwd=cwd or Path.cwd())[0]
-
-
 def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
     """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own).
 
@@ -84,7 +79,8 @@ async def graph() -> AsyncIterator[Any]:
     from chatcli.local import loopback
 
     loopback.guard()  # the server's connections are checked as chat's own are, with its settings' addresses
-    settings = await asyncio.to_thread(server_settings)
+    # The settings chat would use in the server's environment.
+    settings = (await asyncio.to_thread(configure, {}, environ=os.environ, cwd=Path.cwd()))[0]
     toolbox = await asyncio.to_thread(builtin_toolbox, settings)
     try:
         with loopback.Allowed(named_endpoints(settings)):

@@ -101,26 +101,11 @@ def translated(spec: RemoteSpec) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise ModelError(f"the LangGraph server at {spec.url} did not answer in time", hint=_down_hint()) from exc
     except httpx.TransportError as exc:
-        listener = _refused_listener(exc)
+        listener = ListenerRefused.within(exc)
         if listener is not None:  # another user's, refused at the connection (chatcli.local.loopback)
             raise ModelError(f"{listener}: nothing was sent there", hint=f"chat --remote {spec.url} names it") from exc
         detail = " ".join(str(exc).split())[:120] or type(exc).__name__
         raise ModelError(f"cannot reach the LangGraph server at {spec.url}: {detail}", hint=_down_hint()) from exc
-
-
-def _refused_listener(exc: BaseException) -> ListenerRefused | None:
-    """The ListenerRefused within ``exc``: in its causes, or among the attempts of a connection made to each of an
-    address's forms (an error group, as anyio raises when every attempt failed)."""
-    from chatcli.errors import causes
-
-    for each in causes(exc):
-        if isinstance(each, ListenerRefused):
-            return each
-        for inner in getattr(each, "exceptions", ()) if isinstance(each, BaseExceptionGroup) else ():
-            found = _refused_listener(inner)
-            if found is not None:
-                return found
-    return None
 
 
 def _down_hint() -> str:
