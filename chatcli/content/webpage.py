@@ -124,30 +124,20 @@ async def _download(httpx: Any, url: str, shown: str) -> tuple[str, str, str | N
                     continue
                 if response.status_code >= 400:
                     raise _failed(shown, f"HTTP {response.status_code} {response.reason_phrase}")
-                kind, charset = _content_type(response.headers.get("content-type", ""))
+                kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
                 _check_before_reading(shown, kind, response.headers.get("content-length"))
                 try:
                     decoder = Decoder(response.headers.get("content-encoding"), attachments.MAX_BYTES)
                 except Undecodable as exc:
                     raise _refused(shown, str(exc)) from None
                 data = await _read_capped(response, decoder, shown)
-                return str(response.url), kind, charset or response.charset_encoding, data
+                return str(response.url), kind, response.charset_encoding or None, data
         raise _failed(shown, f"more than {MAX_REDIRECTS} redirects")
-
-
-def _content_type(header: str) -> tuple[str, str | None]:
-    kind, _, params = header.partition(";")
-    charset = None
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'") or None
-    return kind.strip().lower(), charset
 
 
 def _check_before_reading(url: str, kind: str, length: str | None) -> None:
     """Refuse a body chat would not send (a video, a PDF, one over the cap) without downloading it."""
-    if not (_is_html(kind) or _is_text(kind) or kind.startswith("image/") or kind in _SNIFFED):
+    if not (kind in _HTML or _is_text(kind) or kind.startswith("image/") or kind in _SNIFFED):
         raise _refused(url, f"it is {kind}: chat attaches web pages, text and {IMAGES} images")
     if length is not None and length.strip().isdigit() and int(length) > attachments.MAX_BYTES:
         raise _too_big(url, int(length))
@@ -177,10 +167,6 @@ async def _read_capped(response: Any, decoder: Decoder, url: str) -> bytes:
     return b"".join(chunks)
 
 
-def _is_html(kind: str) -> bool:
-    return kind in _HTML
-
-
 def _is_text(kind: str) -> bool:
     return kind.startswith("text/") or kind in _TEXT or kind.endswith(("+json", "+xml"))
 
@@ -194,7 +180,7 @@ async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> 
     if kind.startswith("image/"):
         raise _refused(url, f"it is {kind}: chat sends {IMAGES} images")
     head = data[:1024].lstrip().lower()
-    html = _is_html(kind) or (kind in _SNIFFED and head.startswith((b"<!doctype html", b"<html")))
+    html = kind in _HTML or (kind in _SNIFFED and head.startswith((b"<!doctype html", b"<html")))
     if not (html or _is_text(kind)) or (
         b"\x00" in data[:65536] and "16" not in (charset or "") and "32" not in (charset or "")
     ):
