@@ -60,16 +60,10 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
 def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
     """How ``spec`` sets its thread up, and what answers it (on an Agent Server, its runs tagged with the job)."""
     from chatcli.app.run import answering_of, thread_setup
-    from chatcli.service.answerer import Answerer
     from chatcli.service.thread import NO_VALUE
 
     given: dict[str, Any] = spec.setup
-    if given.get("remote"):
-        from chatcli.backends.remote.client import remote_spec
-
-        answerer = Answerer(remote=remote_spec(given["remote"], given.get("assistant"), [], env.environ, spec.id))
-    else:
-        answerer = answering_of(given.get("graph"), None, None, [], env)
+    answerer = answering_of(given.get("graph"), given.get("remote") or None, given.get("assistant"), [], env, spec.id)
     # What waits is asked again, and the spec's answers answer it.
     return thread_setup(given, settings, answerer, NO_VALUE if spec.answers is not None else None)
 

@@ -79,7 +79,12 @@ def inbox_command(
     if going is None:
         say(env.stderr, f"chat: left thread {thread} waiting\n")
         return
-    _go_on(going, settings)
+    from chatcli.service.answering import go_on
+
+    job = go_on(going, settings, env.environ)  # the thread goes on in the background
+    say(
+        env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
+    )
 
 
 def _list(found: list[Waiting], as_json: bool) -> None:
@@ -216,14 +221,3 @@ def _form(word: str, fields: dict[str, str], question: Elicitation) -> dict[str,
     kinds = {f.name: f.kind for f in question.fields}
     content = {k: v if kinds.get(k) in ("string", "choice") else typed_answer(v) for k, v in fields.items()}
     return {"action": "accept", "content": content}
-
-
-def _go_on(going: Going, settings: Settings) -> None:
-    """The thread goes on in the background (chatcli.service.answering.go_on), said in one line."""
-    from chatcli.service.answering import go_on
-
-    env = environment()
-    job = go_on(going, settings, env.environ)
-    say(
-        env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
-    )

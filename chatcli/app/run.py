@@ -35,10 +35,16 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def answering_of(
-    graph: str | None, remote: str | None, assistant: str | None, header: list[str], env: Environment
+    graph: str | None,
+    remote: str | None,
+    assistant: str | None,
+    header: list[str],
+    env: Environment,
+    job: str | None = None,
 ) -> Answerer:
     """What answers the threads the command line names: chat's own graph, ``--graph``'s (checked: its file or id
-    exists), or ``--remote``'s assistant; every door that opens threads reads it here."""
+    exists), or ``--remote``'s assistant (its runs tagged with the background reply ``job``, when one asks); every
+    door that opens threads reads it here."""
     from chatcli.service.answerer import OWN, Answerer
 
     if graph is not None and (remote is not None or assistant or header):
@@ -48,7 +54,7 @@ def answering_of(
     if remote is not None:
         from chatcli.backends.remote.client import remote_spec
 
-        return Answerer(remote=remote_spec(remote, assistant, header, env.environ))
+        return Answerer(remote=remote_spec(remote, assistant, header, env.environ, job))
     if graph is None:
         return OWN
     from chatcli.backends.graphs.load import GraphFile
