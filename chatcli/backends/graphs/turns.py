@@ -200,8 +200,8 @@ class GraphSource:
         used = chunk.usage_metadata
         if used and self.pricer is not None:
             name = name or self._models.get(chunk.id or "") or result.model
-            usd = self.pricer.cost(used, name)
-            result.add_cost(usd, name, usd is None and self.pricer.local(name))
+            priced = self.pricer.priced(used, name)
+            result.add_cost(priced.usd, name, priced.local)
 
     def _speaker(self, node: str, listener: Listener) -> None:
         """Say which node speaks, when it is not the one speaking and more than one has spoken."""

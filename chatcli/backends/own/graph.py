@@ -233,11 +233,7 @@ class ChatGraph:
                 _say(emit, f"the model did not answer the MCP server's request: {why}")
                 return refused(f"the model did not answer: {why}")
         if usage and self.pricer is not None:
-            from chatcli.backends.own.pricing import Priced
-
-            name = self.model_name(config)
-            usd = self.pricer.cost(usage, name, step.name)
-            emit(Priced(usd, name, usd is None and self.pricer.local(name, step.name)))
+            emit(self.pricer.priced(usage, self.model_name(config), step.name))
         return result(text, self.model_name(config), cut)
 
     def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None", emit: Any) -> list[dict[str, Any]]:
@@ -338,15 +334,14 @@ class ChatGraph:
 
     def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
         """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
-        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY, Priced
+        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
 
         usage, name = getattr(reply, "usage_metadata", None), reply.response_metadata.get("model_name")
         if usage:  # an answer the server sent no counts for has no cost either
-            usd = self.pricer.cost(usage, name, asked)
-            local = usd is None and self.pricer.local(name, asked)
-            emit(Priced(usd, name or asked, local))
+            priced = self.pricer.priced(usage, name, asked)
+            emit(priced)
             reply.response_metadata[COST_KEY] = self.pricer.cost_of((usage, summary_usage), name, asked)
-            if local:
+            if priced.local:
                 reply.response_metadata[UNPRICED_KEY] = LOCAL
 
     async def compact(
@@ -378,8 +373,8 @@ class ChatGraph:
             meta[SUMMARY_USAGE] = add_usage(meta.get(SUMMARY_USAGE), folded.usage)
             if self.pricer is not None:
                 name = meta.get("model_name")
-                usd = self.pricer.cost(folded.usage, name, step.name)
-                spent.add_cost(usd, name or step.name, usd is None and self.pricer.local(name, step.name))
+                priced = self.pricer.priced(folded.usage, name, step.name)
+                spent.add_cost(priced.usd, priced.model, priced.local)
                 if getattr(answer, "usage_metadata", None):
                     used = (answer.usage_metadata, meta[SUMMARY_USAGE])
                     meta[COST_KEY] = self.pricer.cost_of(used, name, step.name)

@@ -209,9 +209,8 @@ def answer_cost(meta: Mapping[str, Any], usage: Mapping[str, Any] | None, pricer
     names (a graph's answer, which the graph keeps without one); nothing for an answer without counts."""
     if COST_KEY in meta or pricer is None or not usage:
         return meta.get(COST_KEY), meta.get(UNPRICED_KEY) == LOCAL
-    name = meta.get("model_name")
-    usd = pricer.cost(usage, name)
-    return usd, usd is None and pricer.local(name)
+    priced = pricer.priced(usage, meta.get("model_name"))
+    return priced.usd, priced.local
 
 
 class Pricer:
@@ -301,6 +300,12 @@ class Pricer:
             except Exception:  # noqa: BLE001 - a price is never worth an answer: unknown, not a failed turn
                 return None
         return None
+
+    def priced(self, usage: Mapping[str, Any] | None, *names: str | None) -> Priced:
+        """``cost`` of ``usage`` as a ``Priced``: named by the first of ``names`` given, local when unknown because
+        these models are local."""
+        usd = self.cost(usage, *names)
+        return Priced(usd, next((name for name in names if name), None), usd is None and self.local(*names))
 
     def cost_of(self, usages: Iterable[Mapping[str, Any] | None], *names: str | None) -> float | None:
         """The sum over several calls' usage (None ones skipped); None if any counted call has no price."""
