@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Mapping
+from typing import IO, Any, Mapping, Sequence
 
 from chatcli.text import iso_time, local_time, neutralise, say, show
 
@@ -18,15 +18,21 @@ HIGHLIGHT = "bold reverse"  # a search's matches in a terminal
 
 def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     """The thread list: a table in a terminal, tab-separated lines in a pipe."""
-    out = out or sys.stdout
+    rows = [
+        (t.thread_id, local_time(t.updated_at), str(t.message_count), t.model or "", " ".join((t.title or "").split()))
+        for t in threads
+    ]
+    _table(out or sys.stdout, ("thread", "updated", "msgs", "model", "title"), rows)
+
+
+def _table(
+    out: IO[str], columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], marks: Sequence[list[tuple[int, int]]] = ()
+) -> None:
+    """``rows`` as tab-separated lines in a pipe; in a terminal a table under ``columns`` (a count right-aligned,
+    only the last column wrapped), with each row's ``marks`` highlighted in its last cell."""
     if not out.isatty():
-        for t in threads:
-            title = " ".join((t.title or "").split())
-            say(
-                out,
-                f"{t.thread_id}\t{local_time(t.updated_at)}\t{t.message_count}\t{t.model or ''}\t{title}\n",
-                data=True,
-            )
+        for row in rows:
+            say(out, "\t".join(row) + "\n", data=True)
         return
     from rich.table import Table
     from rich.text import Text
@@ -34,13 +40,15 @@ def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
     from chatcli.ui.output import terminal_console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("thread", "updated", "msgs", "model", "title"):
-        table.add_column(column, justify="right" if column == "msgs" else "left", no_wrap=column != "title")
-    for t in threads:
-        title = " ".join((t.title or "").split())
+    for column in columns:
+        right = column in ("msgs", "turn")
+        table.add_column(column, justify="right" if right else "left", no_wrap=column != columns[-1])
+    for n, row in enumerate(rows):
         # Text, not str: stored data is never read as rich markup ("[/bold]" in a model name).
-        cells = (t.thread_id, local_time(t.updated_at), str(t.message_count), t.model or "", title)
-        table.add_row(*(Text(neutralise(cell)) for cell in cells))
+        cells = [Text(neutralise(cell)) for cell in row]  # neutralise keeps offsets: one character for one
+        for start, end in marks[n] if marks else ():
+            cells[-1].stylize(HIGHLIGHT, start, end)
+        table.add_row(*cells)
     terminal_console(out).print(table)
 
 
@@ -134,35 +142,12 @@ def _flat(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[t
 def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
     """Search results: a table with the matches highlighted in a terminal; in a pipe one hit per line,
     tab-separated: thread, turn, speaker, time, snippet (no marks, no escape codes)."""
-    out = out or sys.stdout
-    if not out.isatty():
-        for hit in hits:
-            text, _ = _flat(hit.snippet, hit.marks)
-            fields = (
-                hit.thread_id,
-                str(hit.turn),
-                _SPEAKERS.get(hit.role, (hit.role,))[0],
-                local_time(hit.created_at),
-                text,
-            )
-            say(out, "\t".join(fields) + "\n", data=True)
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    from chatcli.ui.output import terminal_console
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("thread", "turn", "who", "when", "match"):
-        table.add_column(column, justify="right" if column == "turn" else "left", no_wrap=column != "match")
-    for hit in hits:
-        text, spans = _flat(hit.snippet, hit.marks)
-        match = Text(neutralise(text))  # neutralise keeps offsets: one character for one
-        for start, end in spans:
-            match.stylize(HIGHLIGHT, start, end)
-        cells = (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at))
-        table.add_row(*(Text(neutralise(cell)) for cell in cells), match)
-    terminal_console(out).print(table)
+    flat = [_flat(hit.snippet, hit.marks) for hit in hits]
+    rows = [
+        (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at), text)
+        for hit, (text, _) in zip(hits, flat)
+    ]
+    _table(out or sys.stdout, ("thread", "turn", "who", "when", "match"), rows, [spans for _, spans in flat])
 
 
 def hits_json(hits: list[Any]) -> list[dict[str, Any]]:
