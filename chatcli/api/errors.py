@@ -62,8 +62,6 @@ def failed(exc: BaseException, settings: Any) -> Any:
 
 def field_problem(errors: list[dict[str, Any]]) -> str:
     """The first validation error in words: "body.content: Field required", "body.modle: not a field"."""
-    if not errors:
-        return "the request is not valid"
     first = errors[0]
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "the body"
     if first.get("type") == "extra_forbidden":

@@ -133,14 +133,12 @@ class Guard:
         refused = self.refusal(_headers(scope), scope) if scope["type"] in ("http", "websocket") else None
         if refused is None and scope["type"] == "http":
             await self._bounded(scope, receive, send)
-            return
-        if refused is None:
+        elif refused is None:
             await self.app(scope, receive, send)
-            return
-        if scope["type"] == "websocket":
+        elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
-            return
-        await _refuse(send, *refused)
+        else:
+            await _refuse(send, *refused)
 
     async def _bounded(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The app, on a body of at most MAX_BODY bytes: one over it is refused (413) before it is read past it."""

@@ -324,7 +324,8 @@ class Editor:
 
         start = int(cursor) if cursor and re.fullmatch(r"[0-9]{1,9}", cursor) else 0
         wanted = {cwd, str(_workdir(cwd))} if cwd is not None else None  # a filter: an absolute directory
-        places = await self._places()
+        store = self.chat.store  # where each thread was made (an Agent Server's threads: none known)
+        places = await _said(store.index.places()) if store is not None else {}
         if wanted is None:
             rows = await _said(self.chat.threads().list(start + PAGE + 1))
         else:  # a thread whose place is not known is in no directory's list
@@ -348,11 +349,6 @@ class Editor:
             updated_at=updated,
             field_meta=None if place is not None else unknown,
         )
-
-    async def _places(self) -> dict[str, Place]:
-        """Where each thread was made, as its index row keeps it (an Agent Server's threads: none known)."""
-        store = self.chat.store
-        return await _said(store.index.places()) if store is not None else {}
 
     def _placed(self, session: Session) -> None:
         """The session's first question made its thread: where it was made (the session's directories, not the
@@ -399,8 +395,7 @@ class Editor:
         (``Chat.find``); one that does not exist is the protocol's "not found"."""
         try:
             if isinstance(session_id, str):
-                opening: Opening = await self.chat.find(session_id, exists=True, exact=True, setup=self.setup)
-                return opening
+                return await self.chat.find(session_id, exists=True, exact=True, setup=self.setup)
         except NoThread:
             pass
         except ChatError as exc:
@@ -705,15 +700,10 @@ def _here() -> str:
 
 def _directories(given: list[str] | None) -> tuple[str, ...]:
     """A session's ``additionalDirectories``: each an absolute path to a directory (resolved), in order, once."""
-    dirs: list[str] = []
-    for entry in given or []:
-        try:
-            path = str(_workdir(entry))
-        except RequestError as exc:
-            raise RequestError(-32602, f"additionalDirectories: {exc}") from None
-        if path not in dirs:
-            dirs.append(path)
-    return tuple(dirs)
+    try:
+        return tuple(dict.fromkeys(str(_workdir(entry)) for entry in given or []))
+    except RequestError as exc:
+        raise RequestError(-32602, f"additionalDirectories: {exc}") from None
 
 
 def _not_found(session_id: Any) -> RequestError:

@@ -23,10 +23,6 @@ class Answerer:
     graph: GraphLoader | None = None
     remote: RemoteSpec | None = None
 
-    def __post_init__(self) -> None:
-        if self.graph is not None and self.remote is not None:
-            raise ValueError("a graph of the user's or an Agent Server's, not both")
-
     @property
     def kind(self) -> Kind:
         return "remote" if self.remote is not None else "graph" if self.graph is not None else "chat"

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 KEEP = 50  # finished jobs kept; older ones are forgotten as new ones start
 QUESTION_SHOWN = 60  # characters of a job's question kept to list it
 POLL = 0.05  # seconds between two looks at a running job's events
-STATES = ("running", "waiting", "answered", "done", "stopped", "failed", "interrupted")
 STOPPED = 130  # the exit code of a reply stopped as Ctrl-C stops it (chat stop)
 # What bounds what a reply may do (its sandbox, its network, its spending limits...) and what shapes it, as the run
 # that starts a background reply has them (its flags included): given to the job over its own settings, which
@@ -146,7 +145,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Seen:
-    """A job as it stands: its ``state`` (``STATES``), the answer's text so far, its end event (``done`` or
+    """A job as it stands: its ``state`` (``STATE_SHOWN``'s keys), the answer's text so far, its end event (``done`` or
     ``error``, None while running), and the thread (from the job, else its events)."""
 
     job: Job

@@ -111,9 +111,7 @@ class Thread:
         """What only chat's own graph does with this thread: its role, system prompt and variables, compaction,
         summary and pins (chatcli.service.own_prompt); None when a graph answers it, which builds its own prompt
         and keeps its own memory."""
-        if not self.can.prompt:
-            return None
-        return OwnPrompt(self)
+        return OwnPrompt(self) if self.can.prompt else None
 
     def own(self, part: Own) -> OwnPrompt:
         """The thread's ``prompt``, asked for ``part`` of it; when a graph answers the thread, one line saying that
