@@ -18,6 +18,9 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
 from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
+
+# How long a model step waits for MCP servers still starting (each also has its own limit): as a question does.
+from chatcli.backends.own.mentions import SERVER_WAIT
 from chatcli.backends.own.request_history import for_provider, now_iso, with_media, without_tools
 from chatcli.backends.own.toolcalls import (
     OFFERED,
@@ -42,8 +45,6 @@ if TYPE_CHECKING:
     from chatcli.backends.own.spending import Guard
     from chatcli.tools.toolbox import Toolbox
 
-# How long a model step waits for MCP servers still starting (each also has its own limit).
-SERVER_WAIT = 30.0
 
 MODEL_NODE = "model"
 # The estimated size (tokens) of what was sent to the model: in the stream metadata of the

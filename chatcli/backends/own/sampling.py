@@ -186,9 +186,7 @@ class Model:
     answer: Callable[[Sampling, Callable[[Any], None]], Awaitable[dict[str, Any]]]
 
     @classmethod
-    def of(cls, sampler: Sampler | None, config: RunnableConfig) -> Model | None:
-        if sampler is None:
-            return None
+    def of(cls, sampler: Sampler, config: RunnableConfig) -> Model:
         return cls(sampler.model_name(config), lambda request, emit: sampler.sample(request, config, emit))
 
 

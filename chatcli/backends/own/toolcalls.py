@@ -214,7 +214,7 @@ def emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
-def make_tools_node(default: "Toolbox", sampler: "Sampler | None" = None) -> Any:
+def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it; ``sampler``
     answers a server's request to use the model (chatcli.backends.own.sampling) once the user allows it.
 

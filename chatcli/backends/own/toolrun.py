@@ -27,11 +27,11 @@ async def settle(
     asked: bool,
     emit: Any,
     thread: str,
-    model: "Model | None" = None,
+    model: "Model",
 ) -> Any:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
     (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls);
-    ``model`` answers its server's requests to use the model, where the user allows them (none: refused)."""
+    ``model`` answers its server's requests to use the model, where the user allows them."""
     entry = toolbox.find(call["name"], call["id"])
     shown = shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
@@ -74,7 +74,7 @@ async def run_asking(
     shown: ToolCall,
     emit: Callable[[Any], None],
     key: str,
-    model: "Model | None" = None,
+    model: "Model",
 ) -> Any:
     """Run the call (or go on with the one kept under ``key``, whose server waits for an answer), each question
     its server asks the user an ``interrupt()``: the answer given before when the step runs again (the call
@@ -139,15 +139,12 @@ def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], Non
 
 
 async def _sampled(
-    params: Any, shown: ToolCall, emit: Callable[[Any], None], model: "Model | None", fresh: bool
+    params: Any, shown: ToolCall, emit: Callable[[Any], None], model: "Model", fresh: bool
 ) -> dict[str, Any]:
     """The answer to the server's request to use the model: asked of the user (an ``interrupt()``, as a question
     is), then, if they allow it and it was not answered before (``fresh``), the model's."""
     from chatcli.backends.own.sampling import Sampling, Unreadable, refused
 
-    if model is None:  # (a graph of the user's: its tools are its own)
-        emit(Notice(f"{shown.label} asked to use the model, which only chat's own graph lends: declined", warn=True))
-        return refused("this client lends no model here")
     try:
         request = Sampling.read(params)
     except Unreadable as exc:
