@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import termios
+from time import monotonic as _now  # the clock the keys are judged by: the event loop's
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from chatcli.core.elicitation import Elicitation, Elicited
@@ -95,13 +96,6 @@ TYPING = "(that was typing, not an answer: nothing was run; press one key on its
 AFTER_ANSWER = 0.4
 
 
-def _now() -> float:
-    """The clock the keys are judged by: the event loop's (monotonic)."""
-    import time
-
-    return time.monotonic()
-
-
 def _stream_of(output: object) -> IO[str] | None:
     """Where ``output`` writes its notes (and so the block of an "ask" event), if it says."""
     err = getattr(output, "err", None) or getattr(getattr(output, "err_console", None), "file", None)
@@ -153,7 +147,10 @@ class TerminalApprover:
         self._on_terminal(call_block(call))
         if review is not None and review.description:
             self._on_terminal(review.description)
-        return await self._ask(call, review or Review())
+        self.drop_typeahead()  # only before the first asking: later keys were typed at the question
+        decision = await self._decide(call, (review or Review()).allowed)
+        await self.drop_the_rest()
+        return decision
 
     async def elicit(self, question: Elicitation) -> Elicited:
         """A tool's question to the user (chatcli.ui.asking), shown and answered on the terminal."""
@@ -179,12 +176,6 @@ class TerminalApprover:
     def _on_terminal(self, text: str) -> None:
         if not self._notes_here:
             say(self.terminal, text + "\n")
-
-    async def _ask(self, call: ToolCall, review: Review) -> Decision:
-        self.drop_typeahead()  # only before the first asking: later keys were typed at the question
-        decision = await self._decide(call, review.allowed)
-        await self.drop_the_rest()
-        return decision
 
     async def drop_the_rest(self) -> None:
         """Forget what is typed in the moment after the answer: the rest of a "yes⏎" is no message."""

@@ -251,8 +251,7 @@ async def _moved(repl: Repl, question: str) -> None:
                 return
             if not sent and queued:  # stopped before it was kept: its files would stay behind
                 repl.next_input = question
-                files = f"{len(queued)} file{'' if len(queued) == 1 else 's'}"
-                repl.output.note(f"{back}, with its {files} still queued")
+                repl.output.note(f"{back}, with its {counted(len(queued), 'file')} still queued")
                 return
             # Stopped before the question was kept: asked in the background as /bg asks it; else asked again there.
             job = jobs.ask_in_background(conversation, question, settings, repl.session.environ, again=sent)

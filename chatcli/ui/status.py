@@ -24,11 +24,7 @@ class StatusLine:
 
     def toolbar(self) -> Callable[[], str] | None:
         """What the prompt draws at its bottom (its ``bottom_toolbar``): the kept line while shown, else None."""
-        return self.draw if self.shown else None
-
-    def draw(self) -> str:
-        """The kept line: no read, no wait (called on every redraw)."""
-        return self.text
+        return (lambda: self.text) if self.shown else None  # drawn on every redraw: no read, no wait
 
     async def refresh(self, conversation: Thread) -> str:
         """Read the line again, of ``conversation`` as it is now (its model, its id, its spending), and return it.

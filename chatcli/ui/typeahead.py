@@ -83,22 +83,16 @@ def keys_of(typed: bytes) -> list[KeyPress]:
     return keys
 
 
-def take_typed_lines(prompt_input: Any) -> int:
-    """Hand what was typed in line mode to the next prompt, as keys each newline an Enter; how many keys.
+def take_typed_lines(prompt_input: Any) -> None:
+    """Hand what was typed in line mode to the next prompt, as keys each newline an Enter.
 
     Also puts the terminal (back) in key mode, so that nothing typed from now on is translated.
     """
     fd = _terminal_fd(prompt_input)
-    if fd is None:
-        return 0
-    typed = _take_line_mode_keys(fd)
-    if not typed:
-        return 0
-    keys = keys_of(typed)
-    with contextlib.suppress(Exception):  # an input without type-ahead support: nothing to lose but the keys
-        store_typeahead(prompt_input, keys)
-        return len(keys)
-    return 0
+    typed = _take_line_mode_keys(fd) if fd is not None else None
+    if typed:
+        with contextlib.suppress(Exception):  # an input without type-ahead support: nothing to lose but the keys
+            store_typeahead(prompt_input, keys_of(typed))
 
 
 @contextlib.contextmanager
