@@ -20,25 +20,9 @@ from typing import Any
 
 # Elements whose content is never readable text (code, styling, embedded documents, form widgets).
 _DROPPED = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "math",
-    "canvas",
-    "iframe",
-    "object",
-    "embed",
-    "head",
-    "select",
-    "button",
-    "input",
-    "textarea",
-    "link",
-    "meta",
-    "title",
-)
+    "script style noscript template svg math canvas iframe object embed head select button input textarea link meta"
+    " title"
+).split()
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Python's codecs that are no charset a page can be in (they fail, or read escapes as characters).
 _NOT_CHARSETS = ("undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape")

@@ -36,16 +36,9 @@ ACCEPT = (
 
 _HTML = ("text/html", "application/xhtml+xml")
 _TEXT = (
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-yaml",
-    "application/yaml",
-    "application/toml",
-    "application/x-sh",
-    "application/sql",
-    "application/ld+json",
-)
+    "application/json application/xml application/javascript application/x-yaml application/yaml application/toml"
+    " application/x-sh application/sql application/ld+json"
+).split()
 _SNIFFED = ("", "application/octet-stream", "binary/octet-stream")  # look at the bytes to tell
 
 
