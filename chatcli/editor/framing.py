@@ -69,10 +69,10 @@ def _response(message: dict[str, Any], line: bytes) -> tuple[bytes | None, dict[
         isinstance(problem, dict) and isinstance(problem.get("code"), int) and isinstance(problem.get("message"), str)
     ):
         _log(f"the editor's answer to request {str(ident)[:40]} was a malformed error")
-        return _encoded(error(ident, -32603, "the editor's answer was a malformed error")), None
+        return encoded(error(ident, -32603, "the editor's answer was a malformed error")), None
     if "error" not in message and "result" not in message:
         _log(f"the editor's answer to request {str(ident)[:40]} had no result")
-        return _encoded(error(ident, -32603, "the editor's answer had no result")), None
+        return encoded(error(ident, -32603, "the editor's answer had no result")), None
     return line, None
 
 
@@ -84,14 +84,10 @@ def error(ident: Any, code: int, text: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": text}}
 
 
-def _encoded(message: dict[str, Any]) -> bytes:
+def encoded(message: dict[str, Any]) -> bytes:
+    """A message of ours, as a line of the protocol."""
     return json.dumps(message).encode() + b"\n"
 
 
 def _log(text: str) -> None:
     say(sys.stderr, f"chat acp: {text}\n")
-
-
-def encoded(message: dict[str, Any]) -> bytes:
-    """A response of ours, as a line of the protocol."""
-    return _encoded(message)

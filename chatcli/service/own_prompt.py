@@ -85,8 +85,6 @@ class OwnPrompt:
         """Set the thread up with ``role``: its system prompt, variables, model and temperature are kept with the
         thread, as the system prompt is; a role without a model or temperature puts the defaults back. Stored now
         in a thread that has messages."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
         thread = self.thread
         check_utf8(role.system, "the role's system prompt")
         thread.pending.pop("system", None)  # e.g. from --system: the role's replaces it
@@ -101,7 +99,7 @@ class OwnPrompt:
                 "temperature": role.temperature,
             }
             if values.get("messages"):
-                await thread.app.aupdate_state(thread.config, update, as_node=MODEL_NODE)
+                await thread.backend.change(thread.config, update)
                 for key in update:
                     thread.pending.pop(key, None)
             else:
@@ -136,16 +134,12 @@ class OwnPrompt:
     async def replace_system(self, text: str) -> None:
         """Set the thread's system prompt now: stored at once in a thread that has messages,
         so that /retry and other processes see it; kept for the first turn of an empty one."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
         thread = self.thread
         thread.pending.pop("system", None)  # e.g. from --system: this one replaces it
         async with thread.lock():
             state = await thread.app.aget_state(thread.config)
             if state.values.get("messages"):
-                await thread.app.aupdate_state(
-                    thread.config, {"system": check_utf8(text, "the system prompt")}, as_node=MODEL_NODE
-                )
+                await thread.backend.change(thread.config, {"system": check_utf8(text, "the system prompt")})
             else:
                 await self.set_system(text)
 
@@ -160,8 +154,6 @@ class OwnPrompt:
     async def compact(self, focus: str | None = None) -> Compacted:
         """Fold every turn but the last into the thread's summary (a checkpoint: /undo takes it back), steered by
         ``focus``; the thread keeps every message, only what is sent changes."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
         compactor, thread = self._folder(), self.thread
         if focus is not None:
             focus = " ".join(check_utf8(focus, "the focus").split()) or None
@@ -172,7 +164,7 @@ class OwnPrompt:
             if not state.values.get("messages"):
                 raise UsageError("nothing to compact: this thread has no message yet")
             update, done = await compactor.compact(state.values, thread.config, focus)
-            await thread.app.aupdate_state(marked(thread.config, "compact"), update, as_node=MODEL_NODE)
+            await thread.backend.change(marked(thread.config, "compact"), update)
         return done
 
     async def summary(self) -> SummaryView:
@@ -199,20 +191,17 @@ class OwnPrompt:
     async def edit_summary(self, text: str) -> None:
         """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""
         from chatcli.backends.own.compaction import edited
-        from chatcli.backends.own.graph import MODEL_NODE
 
         self._folder()
         check_utf8(text, "the summary")
         thread = self.thread
         async with thread.lock():
             values = (await thread.app.aget_state(thread.config)).values
-            await thread.app.aupdate_state(marked(thread.config, "edit"), edited(values, text), as_node=MODEL_NODE)
+            await thread.backend.change(marked(thread.config, "edit"), edited(values, text))
 
     async def pin(self, turn: int | None = None, on: bool = True) -> int:
         """Pin turn ``turn`` (counted from 1; the last by default): its question, with what it attached, and its
         answers' text are sent whole through any compaction; ``on=False`` unpins it. The turn's number."""
-        from chatcli.backends.own.graph import MODEL_NODE
-
         self._folder()
         thread = self.thread
         async with thread.lock():
@@ -226,7 +215,7 @@ class OwnPrompt:
             chosen, pinned = questions[number - 1], list(values.get("pinned") or [])
             kept = [i for i in pinned if i != chosen] + ([chosen] if on else [])
             if kept != pinned:
-                await thread.app.aupdate_state(thread.config, {"pinned": kept}, as_node=MODEL_NODE)
+                await thread.backend.change(thread.config, {"pinned": kept})
         return number
 
 

@@ -413,12 +413,10 @@ class Thread:
         """Store the thread as it is now: a new thread told something to keep (a model, a role, a system prompt)
         exists from that moment, listed untitled with no message until its first question names it, and what
         answers it is stored with it."""
-        if self.store is None:
-            return
-        if await self.store.index.get(self.thread_id) is None:
-            where = self.workdir or self.settings.workdir  # the door's directory (titled by its first question)
-            await self.store.index.touch(self.thread_id, "", 0, self.model.name, where)
-        await self.store.index.bind(self.thread_id, self.binding().to_json())
+        if self.store is not None and await self.store.index.get(self.thread_id) is None:
+            await self._index("", 0)  # in the door's directory, titled by its first question
+        elif self.store is not None:
+            await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     def binding(self) -> Binding:
         """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
