@@ -33,8 +33,6 @@ MAX_URL = 4000  # characters of an address to visit
 MAX_NAME = 100  # characters of a field's name (the key its value is sent under)
 MAX_SCHEMA = 200_000  # characters of a form's requested schema as JSON (kept with the thread while it waits)
 
-KINDS = ("string", "number", "integer", "boolean", "choice", "choices")
-
 
 def _a_day(text: str) -> bool:
     try:
@@ -84,8 +82,9 @@ def _number(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Field:
-    """One value a form asks for: its ``kind`` (of ``KINDS``; "choice" one of ``choices``, "choices" any of
-    them), the bounds (``low``/``high``: a number's, a string's length, how many choices), a ``format``."""
+    """One value a form asks for: its ``kind`` (string, number, integer, boolean; "choice" one of ``choices``,
+    "choices" any of them), the bounds (``low``/``high``: a number's, a string's length, how many choices), a
+    ``format``."""
 
     name: str
     kind: str

@@ -197,10 +197,6 @@ class Turns:
         self.approvals = approvals or Approvals()
         self.last: TurnResult | None = None
 
-    @property
-    def app(self) -> GraphApp:
-        return self.source.app
-
     async def pending(self, head: Config) -> list[Pending]:
         """What the thread at ``head`` waits on."""
         return await self.source.pending(head)

@@ -48,7 +48,9 @@ NAME_IT = "if that server is one you mean to use, name its address yourself, in 
 
 @dataclass(frozen=True)
 class Trouble:
-    """A failure of a model call, sorted: ``kind`` is one of KINDS; ``detail`` the server's own words."""
+    """A failure of a model call, sorted: ``kind`` is one of auth, permission, not_found, rate_limit, overloaded,
+    timeout, connection, too_long, image, server, refused, bad_response, malformed, empty_stream; ``detail`` the
+    server's own words."""
 
     kind: str
     status: int | None = None
@@ -57,24 +59,6 @@ class Trouble:
     message: str = ""  # a provider's own line and hint, for what only it can say
     hint: str = ""
     at: str = ""  # the host the failed request went to, when it is not the settings' (a graph's own model)
-
-
-KINDS = (
-    "auth",
-    "permission",
-    "not_found",
-    "rate_limit",
-    "overloaded",
-    "timeout",
-    "connection",
-    "too_long",
-    "image",
-    "server",
-    "refused",
-    "bad_response",
-    "malformed",
-    "empty_stream",
-)
 
 
 class Provider(ProviderInfo, ABC):

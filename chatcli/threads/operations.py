@@ -51,11 +51,6 @@ def turns_of(messages: list[Any]) -> list[list[Any]]:
     return turns
 
 
-def readable_time(stamp: str | None) -> str | None:
-    """'2026-11-22T21:23:33+00:00' as a local time with its offset, '2026-11-22 22:23 +01:00'."""
-    return local_time(stamp) or None
-
-
 def transcript_markdown(t: Transcript) -> str:
     """The thread as a Markdown document: a heading, then each message under its speaker."""
     title = " ".join((t.info.title or t.info.thread_id).split())
@@ -69,7 +64,7 @@ def transcript_markdown(t: Transcript) -> str:
             lines += ["", f"### Tool result ({what})", "", fenced(record["content"])]
             continue
         who = "You" if record["role"] == "user" else "Assistant"
-        stamp = " · ".join(x for x in (readable_time(record.get("created_at")), record.get("model")) if x)
+        stamp = " · ".join(x for x in (local_time(record.get("created_at")), record.get("model")) if x)
         lines += ["", f"## {who}" + (f" ({stamp})" if stamp else "")]
         if record.get("reasoning"):  # folded: a Markdown viewer shows a "Thinking" line to open
             lines += ["", "<details><summary>Thinking</summary>", "", record["reasoning"].strip(), "", "</details>"]
@@ -142,9 +137,6 @@ class Threads:
             raise RuntimeError("these threads were opened without their graph: import and fork need it")
         return self.app
 
-    def _config(self, thread_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id}}
-
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         """Threads, most recently used first (a title holding a known credential masked)."""
         rows = await self.store.index.list(limit)
@@ -208,10 +200,8 @@ class Threads:
         point = tree.start_of(node)
         if point is None:
             raise UsageError(f"node {node.number} of thread {tree.thread_id} has no checkpoint to read it from")
-        config = self._config(tree.thread_id)
-        state = await self.graph.aget_state(
-            {"configurable": {**config["configurable"], "checkpoint_id": point.checkpoint_id}}
-        )
+        where = {"thread_id": tree.thread_id, "checkpoint_id": point.checkpoint_id}
+        state = await self.graph.aget_state({"configurable": where})
         return list(state.values.get("messages") or [])[: node.end_pos + 1]
 
     async def import_json(self, data: Any) -> str:
@@ -282,12 +272,13 @@ class Threads:
     async def _write_thread(self, thread_id: str, values: dict[str, Any], title: str, model: str | None) -> None:
         from chatcli.backends.own.graph import MODEL_NODE
 
+        config = {"configurable": {"thread_id": thread_id}}
         if self.foreign:
             from chatcli.backends.own.rewind import write_values
 
-            await write_values(self.graph, self._config(thread_id), {"messages": values["messages"]})
+            await write_values(self.graph, config, {"messages": values["messages"]})
         else:
-            await self.graph.aupdate_state(self._config(thread_id), values, as_node=MODEL_NODE)
+            await self.graph.aupdate_state(config, values, as_node=MODEL_NODE)
         where = getattr(self.settings, "workdir", None)  # the door's directory, when opened with its settings
         await self.store.index.touch(thread_id, title, len(values["messages"]), model, where)
 

@@ -76,7 +76,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    from chatcli.threads.operations import attachment_line, readable_time
+    from chatcli.threads.operations import attachment_line
     from chatcli.threads.records import message_record
     from chatcli.ui.markdown.stream import render_markdown
     from chatcli.ui.output import terminal_console
@@ -105,7 +105,7 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
             continue
         if not (record["role"] == "assistant" and after_tools):
             who = "You" if record["role"] == "user" else "Assistant"
-            stamp = " · ".join(x for x in (who, readable_time(record.get("created_at")), record.get("model")) if x)
+            stamp = " · ".join(x for x in (who, local_time(record.get("created_at")), record.get("model")) if x)
             console.print()
             console.print(Rule(Text(neutralise(stamp)), align="left", style="dim"))
         after_tools = False
