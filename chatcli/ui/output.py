@@ -16,7 +16,7 @@ from chatcli.core import events
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
 from chatcli.service.outcome import cost_part
-from chatcli.text import TerminalFile, counted, neutralise, say
+from chatcli.text import TerminalFile, counted, neutralise, say, show
 from chatcli.ui.listening import Listening
 
 if TYPE_CHECKING:
@@ -246,12 +246,10 @@ class RichOutput(Listening):
 
     def show_question(self, markdown: str) -> None:
         """An interrupt's question, rendered as the answer is."""
-        from chatcli.ui.markdown.stream import MarkdownStream
+        from chatcli.ui.markdown.stream import render_markdown
 
         self._settle()
-        shown = MarkdownStream(self.console)
-        shown.feed(neutralise(markdown))
-        shown.finish()
+        show(self.console.file, render_markdown(neutralise(markdown), self.console))
 
     def tool_call(self, call: ToolCall) -> None:
         from chatcli.ui.toolblocks import call_block

@@ -31,9 +31,9 @@ _MIN_LIVE = 3
 _HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 
 
-def render_markdown(text: str, console: Console, code_theme: str = "monokai") -> str:
+def render_markdown(text: str, console: Console) -> str:
     """The whole text rendered at once, as terminal rows joined by newlines (with a final one)."""
-    blocks = Blocks(Palette(console, code_theme), console.width)
+    blocks = Blocks(Palette(console), console.width)
     rows: list[str] = []
     for line in text.split("\n"):
         rows += blocks.line(line)
@@ -50,13 +50,11 @@ class MarkdownStream:
         *,
         min_interval: float = 1 / 15,
         live_lines: int | None = None,
-        code_theme: str = "monokai",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.console = console
         self.min_interval = min_interval
         self.live_lines = live_lines
-        self.code_theme = code_theme
         self._clock = clock
         self._live = console.is_terminal and not console.is_dumb_terminal
         self._parts: list[str] = []  # everything received
@@ -89,7 +87,7 @@ class MarkdownStream:
         self._throttle.stop()
         if not self._live:
             if self._parts:
-                show(self.console.file, render_markdown(self.text, self.console, self.code_theme))
+                show(self.console.file, render_markdown(self.text, self.console))
             return
         if self._parts or self._started:
             self._refresh(final=True)
@@ -97,7 +95,7 @@ class MarkdownStream:
     def _refresh(self, final: bool) -> None:
         """Print the lines completed since the last refresh, then redraw the live area."""
         if self._blocks is None:
-            self._blocks = Blocks(Palette(self.console, self.code_theme), self.console.width)
+            self._blocks = Blocks(Palette(self.console), self.console.width)
         blocks = self._blocks
         blocks.width = self.console.width
         new = "".join(self._parts[self._seen :])

@@ -43,6 +43,7 @@ STYLES: dict[str, str] = {
 }
 
 RESET = "\x1b[0m"
+CODE_THEME = "monokai"  # rich's theme of the code blocks
 # The name a console of the same colours is made with (rich's Console(color_system=...)): windows' are standard.
 SystemName = Literal["standard", "256", "truecolor"]
 _SYSTEM_NAMES: dict[str, SystemName] = {
@@ -70,12 +71,11 @@ def width_of(text: str) -> int:
 class Palette:
     """Escape codes for named styles and for code tokens, for one console's colour system."""
 
-    def __init__(self, console: Console, code_theme: str = "monokai") -> None:
+    def __init__(self, console: Console) -> None:
         self.system_name = _SYSTEM_NAMES.get(console.color_system or "")
         self.system = COLOR_SYSTEMS[self.system_name] if self.system_name else None
         self.links = self.system is not None and not console.legacy_windows
         self.no_color = console.no_color
-        self.code_theme = code_theme
         self._sgr: dict[tuple[str, ...], str] = {}
         self._tokens: dict[_TokenType | None, str] = {}
         self._theme: SyntaxTheme | None = None
@@ -113,7 +113,7 @@ class Palette:
             if self._theme is None:
                 from rich.syntax import Syntax
 
-                self._theme = Syntax.get_theme(self.code_theme)
+                self._theme = Syntax.get_theme(CODE_THEME)
             style = self._theme.get_background_style()
             if token_type is not None:
                 style += self._theme.get_style_for_token(token_type)
