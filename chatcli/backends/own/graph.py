@@ -397,8 +397,7 @@ class _Step:
         self.chat_model = graph.model_for(config)
         self.name = (config.get("configurable") or {}).get("model") or ""
         self.thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
-        settings = getattr(graph.states, "settings", None)  # the model a step without a name is asked
-        self.provider = name_of(self.name or (settings.model if settings is not None else ""))
+        self.provider = name_of(graph.model_name(config))
         self.learned: Any = None  # the model's ModelState, set before the step asks
         self.tools: list[dict[str, Any]] = []
         self.left_out = 0  # questions the budget leaves out of this request (trim memory)

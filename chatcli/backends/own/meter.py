@@ -154,11 +154,7 @@ def _usage(response: LLMResult) -> Any:
     return None
 
 
-class _Quiet(logging.Filter):
-    """LangChain logs each error a callback raises as a warning: a refusal is said once, by chat, not also there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.args, tuple) and record.args[:1] == (Meter.__name__,))
-
-
-logging.getLogger("langchain_core.callbacks.manager").addFilter(_Quiet())
+# LangChain logs each error a callback raises as a warning: a refusal is said once, by chat, not also there.
+logging.getLogger("langchain_core.callbacks.manager").addFilter(
+    lambda record: not (isinstance(record.args, tuple) and record.args[:1] == (Meter.__name__,))
+)

@@ -34,15 +34,12 @@ from chatcli.core.interrupts import REFUSED_REST as REFUSED_REST  # the approval
 
 def unique_ids(ids: list[Any]) -> list[str]:
     """``ids`` with every empty, missing or repeated one replaced by one of its own (the same each time)."""
-    taken: set[str] = set()
-    kept = []
-    for old in ids:
-        kept.append(isinstance(old, str) and bool(old.strip()) and old not in taken)
-        if kept[-1]:
-            taken.add(old)
+    taken = {old for old in ids if isinstance(old, str) and old.strip()}
+    seen: set[str] = set()
     fresh = []
-    for n, (old, keep) in enumerate(zip(ids, kept)):
-        if keep:
+    for n, old in enumerate(ids):
+        if isinstance(old, str) and old.strip() and old not in seen:
+            seen.add(old)
             fresh.append(old)
             continue
         new = f"{old.strip() if isinstance(old, str) and old.strip() else 'call'}-{n}"
