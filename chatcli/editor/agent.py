@@ -453,15 +453,9 @@ class Editor:
             return None
         from chatcli.editor.host import EditorHost
 
-        files = self.capabilities.fs
-        host = EditorHost(
-            self.client,
-            session_id,
-            workdir,
-            reads=bool(files is not None and files.read_text_file),
-            terminals=bool(self.capabilities.terminal),
-            listener=listener,
-        )
+        files, terminals = self.capabilities.fs, bool(self.capabilities.terminal)
+        reads = bool(files is not None and files.read_text_file)
+        host = EditorHost(self.client, session_id, workdir, reads=reads, terminals=terminals, listener=listener)
         tools = self.chat.toolbox.for_session(servers, host)
         tools.start()
         return tools
@@ -479,28 +473,19 @@ class Editor:
 
     def _options(self, session: Session, listed: list[str] | None = None) -> list[Any] | None:
         """The model choice, where chat chooses the model (a graph chooses its own)."""
-        thread = session.thread
-        if not thread.can.prompt or not thread.model_name:
+        model = session.thread.model_name
+        if not session.thread.can.prompt or not model:
             return None
-        default = [self.settings.model] if self.settings.model else []
         if self.catalog is None:  # the editor's model picker: every set-up provider's models, once they are listed
             self.catalog = asyncio.ensure_future(self._list_models())
         if listed is None:
             listed = self.catalog.result() if self.catalog.done() and not self.catalog.cancelled() else []
-        names = list(dict.fromkeys([thread.model_name, *default, *session.models, *listed]))
-        return [
-            schema.SessionConfigOptionSelect(
-                id=MODEL_OPTION,
-                name="Model",
-                category="model",
-                type="select",
-                current_value=thread.model_name,
-                options=[
-                    schema.SessionConfigSelectOption(value=name, name=name, description=_provider_of(name))
-                    for name in names
-                ],
-            )
-        ]
+        names = [name for name in dict.fromkeys([model, self.settings.model, *session.models, *listed]) if name]
+        choices = [schema.SessionConfigSelectOption(value=n, name=n, description=_provider_of(n)) for n in names]
+        select = schema.SessionConfigOptionSelect(
+            id=MODEL_OPTION, name="Model", category="model", type="select", current_value=model, options=choices
+        )
+        return [select]
 
     async def _offered(self, session: Session) -> list[Any] | None:
         """The session's options as a session/new, load or resume answers them: with every model the providers

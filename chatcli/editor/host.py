@@ -31,14 +31,7 @@ class EditorHost(builtin.Host):
     if the editor goes away while it waits for an answer."""
 
     def __init__(
-        self,
-        client: Any,
-        session_id: str,
-        workdir: Path,
-        *,
-        reads: bool,
-        terminals: bool,
-        listener: EditorListener,
+        self, client: Any, session_id: str, workdir: Path, *, reads: bool, terminals: bool, listener: EditorListener
     ):
         super().__init__(workdir)
         self.client, self.session_id, self.listener = client, session_id, listener

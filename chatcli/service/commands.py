@@ -194,12 +194,7 @@ DEFINED: tuple[Command, ...] = (
         about="show the last answer's thinking in full",
         run=runs.think,
     ),
-    Command(
-        "/usage",
-        "tokens used by this thread's answers, and what they cost",
-        needs=frozenset(),
-        run=runs.usage,
-    ),
+    Command("/usage", "tokens used by this thread's answers, and what they cost", needs=frozenset(), run=runs.usage),
     Command(
         "/status",
         "print the status line (the model, the thread, the room left under spending limits); on/off: keep it at the "
