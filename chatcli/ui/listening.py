@@ -63,6 +63,10 @@ class Listening(Router):
             return answer
         return await self.approver.elicit(question)
 
+    def error(self, text: str) -> None:
+        """A failure that does not end the session, in one line."""
+        raise NotImplementedError
+
     def asking(self, call: ToolCall) -> None:
         """The user is about to be asked about ``call``: show it."""
         from chatcli.ui.toolblocks import call_block

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from chatcli.core import events
-from chatcli.core.elicitation import Elicitation, Elicited
-from chatcli.core.events import Decision, Progress, Start, ToolCall, ToolResult, TurnEvent, TurnResult
+from chatcli.core.events import Progress, Start, ToolCall, ToolResult, TurnResult
 from chatcli.service.outcome import cost_part
 from chatcli.text import TerminalFile, counted, neutralise, say, show
 from chatcli.ui.listening import Listening
@@ -23,32 +21,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-class Output(Protocol):
-    """How a reply, notes and errors reach the user: a listener of turns (``hear``, ``approve``), and lines."""
-
-    # Said once, when a turn's question has opened a new thread ("{id}": its id); see chatcli.core.routing.
-    thread_note: str | None
-
-    def hear(self, event: TurnEvent) -> None:
-        """One event of a turn (chatcli.core.events)."""
-
-    async def approve(self, call: ToolCall, review: events.Review | None = None) -> Decision:
-        """Whether ``call`` may run: asked in the terminal when there is one to ask in, else refused."""
-
-    async def answer(self, question: events.Question) -> events.Reply | None:
-        """An interrupt's answer, typed in the terminal; None without one (the thread waits at it)."""
-
-    async def elicit(self, question: Elicitation) -> Elicited | None:
-        """A tool's question, answered in the terminal; declined without one (``--json``: None, it waits)."""
-
-    def note(self, text: str) -> None:
-        """A line about what is going on (dim in a terminal, on stderr)."""
-
-    def warn(self, text: str) -> None:
-        """A line the user should notice, short of an error (yellow in a terminal, on stderr)."""
-
-    def error(self, text: str) -> None:
-        """A failure that does not end the session, in one line."""
+# How a reply, notes and errors reach the user: every output (above) is a Listening, a listener of turns (``hear``,
+# ``approve``, ``answer``, ``elicit``) with lines (``note``, ``warn``, ``error``), on stderr in a terminal.
+Output = Listening
 
 
 def usage_line(result: TurnResult) -> str | None:
