@@ -76,15 +76,9 @@ def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The user's private directory for chat's sockets, created if absent (0700, the user's own, not a
     link): ``$XDG_RUNTIME_DIR/chatcli`` when that directory is private, else ``$TMPDIR/chatcli-UID``;
     None when it is not safe to use. (The warm worker's rule: its socket lives there too.)"""
-    import stat
-
     uid = os.getuid()
     base = environ.get("XDG_RUNTIME_DIR") or ""
-    try:
-        info = os.lstat(base) if os.path.isabs(base) else None
-    except OSError:
-        info = None
-    private = info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+    private = os.path.isabs(base) and _private_dir(base)
     path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
     try:
         os.mkdir(path, 0o700)
@@ -92,13 +86,18 @@ def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
         pass
     except OSError:
         return None
+    return Path(path) if _private_dir(path) else None
+
+
+def _private_dir(path: str) -> bool:
+    """Whether ``path`` itself (not a link) is a directory of the user's that no one else may enter."""
+    import stat
+
     try:
         info = os.lstat(path)
     except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
-        return None
-    return Path(path)
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def trust_store(environ: Mapping[str, str] = os.environ) -> Path:

@@ -80,7 +80,9 @@ class GraphSource:
         if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
             await self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
-            await self._asked_before(head)
+            for call in map(_shown, (await self._last_calls(head))[1]):
+                self._asked_at[call.id] = time.monotonic()
+                self._calls[call.id] = call
 
     async def pending(self, head: Config) -> list[Pending]:
         """The interrupts the thread at ``head`` waits on; a call an approval names without an id is named as the
@@ -88,13 +90,9 @@ class GraphSource:
         finds the call it answers by the id every door shows."""
         from dataclasses import replace
 
-        from langchain_core.messages import AIMessage
-
-        state = await self.app.aget_state(head)
+        state, calls = await self._last_calls(head)
         found = pending_of(getattr(state, "interrupts", ()) or ())
-        messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
-        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-        asked = [c for c in getattr(last, "tool_calls", None) or [] if c.get("id")]
+        asked = [c for c in calls if c.get("id")]
 
         def named(call: ToolCall) -> ToolCall:
             same = (c["id"] for c in asked if (c["name"], c.get("args") or {}) == (call.name, call.arguments))
@@ -124,16 +122,14 @@ class GraphSource:
         same = (c for c in self._calls.values() if (c.name, c.arguments) == (call.name, call.arguments))
         return next((c for c in same if c.id not in progress.done), call)
 
-    async def _asked_before(self, head: Config) -> None:
-        """Know the calls of the thread's last AI message (those a resumed run answers)."""
+    async def _last_calls(self, head: Config) -> tuple[Any, list[Any]]:
+        """The thread's state at ``head``, and the calls of its last AI message (those a resumed run answers)."""
         from langchain_core.messages import AIMessage
 
         state = await self.app.aget_state(head)
-        messages = [as_message(m) for m in state.values.get("messages") or []]
+        messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
         last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-        for call in map(_shown, getattr(last, "tool_calls", None) or []):
-            self._asked_at[call.id] = time.monotonic()
-            self._calls[call.id] = call
+        return state, list(getattr(last, "tool_calls", None) or [])
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
