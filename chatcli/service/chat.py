@@ -466,11 +466,8 @@ class Chat:
         self,
         ref: str | Opening | None = None,
         *,
-        new: str | None = None,
-        latest: bool = False,
         setup: ThreadSetup | None = None,
         exists: bool = False,
-        own: bool = False,
         listener: Listener | None = None,
         toolbox: Toolbox | None = None,
     ) -> Thread:
@@ -479,10 +476,7 @@ class Chat:
         ``listener`` (the Chat's by default), with ``toolbox``'s tools (the Chat's by default: a session's own comes
         from ``Toolbox.for_session``). Opens what answers first if it is not open yet."""
         setup = setup or ThreadSetup()
-        if isinstance(ref, Opening):
-            opening = ref
-        else:
-            opening = await self.find(ref, new=new, latest=latest, setup=setup, exists=exists, own=own)
+        opening = ref if isinstance(ref, Opening) else await self.find(ref, setup=setup, exists=exists)
         engine = self.engine or await self.open(listener)
         from chatcli.service.own_prompt import ModelChoice
         from chatcli.service.thread import Thread
@@ -504,13 +498,7 @@ class Chat:
 
         await keep_killed(conversation, self.environ)  # what a killed background reply of it had said
         pinned = setup.model is not None or opening.model is not None or bool(self.settings.local)
-        await conversation.set_up(
-            setup.role,
-            setup.system,
-            setup.variables,
-            model_given=pinned,
-            temperature_given=setup.temperature is not None,
-        )
+        await conversation.set_up(setup, model_given=pinned)
         if setup.at is not None:  # --at: from a node of its tree (the branch it was on stays whole)
             await conversation.goto(setup.at)
         return conversation

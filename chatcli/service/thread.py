@@ -31,11 +31,11 @@ from chatcli.store import Store
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-    from chatcli.backends.own.roles import Role
     from chatcli.config import Settings
     from chatcli.content.attachments import Attachment
     from chatcli.core.elicitation import Elicitation, Elicited
     from chatcli.core.events import Decision, Question, Reply, Review, TurnEvent
+    from chatcli.service.opening import ThreadSetup
     from chatcli.store.memories import MemoryBook
     from chatcli.threads.spending import Standing
     from chatcli.threads.tree import Node, Tree
@@ -194,18 +194,11 @@ class Thread:
             configurable["workdir"] = self.workdir
         return {"configurable": configurable}
 
-    async def set_up(
-        self,
-        role: Role | None = None,
-        system: str | None = None,
-        variables: dict[str, str] | None = None,
-        *,
-        model_given: bool = False,
-        temperature_given: bool = False,
-    ) -> None:
-        """Open the thread as the command line asks: the model and temperature it keeps (its role's; else the
-        defaults) unless ``model_given`` or ``temperature_given`` (-m and --temperature win for this run), then
-        ``role`` if one was named, then --system and --var over it."""
+    async def set_up(self, setup: ThreadSetup, model_given: bool = False) -> None:
+        """Open the thread as the door asks (``setup``): the model and temperature it keeps (its role's; else the
+        defaults) unless ``model_given`` or the setup's temperature (-m and --temperature win for this run), then
+        its role if one was named, then --system and --var over it."""
+        role, system, variables = setup.role, setup.system, setup.variables
         asked = role is not None or system is not None or bool(variables)
         prompt = self.own("setup") if asked else None  # refused in one line when a graph builds its own prompt
         if not self.can.prompt:
@@ -216,7 +209,7 @@ class Thread:
             await prompt.set_role(role)
         if model_given:
             self.model = replace(self.model, name=self.model.default, pinned=True)
-        if temperature_given:
+        if setup.temperature is not None:
             self.model = replace(self.model, temperature=None, temperature_pinned=True)  # the settings' (the flag's)
         if prompt is not None:
             await prompt.set_system(system, variables)
