@@ -173,17 +173,13 @@ CLOSED_MODES = ("stop", "background")
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
 
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 def _coerce_bool(name: str, value: Any, source: str) -> bool:
     """A yes/no setting: a TOML boolean, or 1/0, true/false, yes/no, on/off as text."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")
+    from chatcli.local.worker_settings import flag
+
+    if (found := flag(value)) is None:
+        raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")
+    return found
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

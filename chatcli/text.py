@@ -128,24 +128,23 @@ def fenced(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
-def _moment(when: float | str | None) -> "datetime | None":
-    """An aware datetime for epoch seconds or an ISO 8601 string (no offset means UTC); None if neither."""
+def moment_of(when: Any) -> "datetime | None":
+    """An aware datetime for epoch seconds or an ISO 8601 string (no offset means UTC); None if neither, or out of
+    range."""
     from datetime import datetime, timezone
 
-    if isinstance(when, (int, float)) and not isinstance(when, bool):
-        return datetime.fromtimestamp(when, timezone.utc)
-    if isinstance(when, str):
-        try:
-            moment = datetime.fromisoformat(when)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return None
+    try:
+        if isinstance(when, (int, float)) and not isinstance(when, bool):
+            return datetime.fromtimestamp(when, timezone.utc)
+        found = datetime.fromisoformat(when) if isinstance(when, str) else None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return found.replace(tzinfo=timezone.utc) if found and found.tzinfo is None else found
 
 
 def local_time(when: float | str | None) -> str:
     """A time for people: local, to the minute, with its offset from UTC ("2026-11-23 11:40 +01:00")."""
-    moment = _moment(when)
+    moment = moment_of(when)
     if moment is None:
         return when if isinstance(when, str) else ""
     local = moment.astimezone()
@@ -157,7 +156,7 @@ def iso_time(when: float | str | None) -> str | None:
     """A time for programs: ISO 8601 in UTC, to the second ("2026-11-23T10:40:12+00:00")."""
     from datetime import timezone
 
-    moment = _moment(when)
+    moment = moment_of(when)
     return None if moment is None else moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 

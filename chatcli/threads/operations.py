@@ -12,7 +12,7 @@ from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.store.base import Waiting
-from chatcli.text import fenced, local_time, make_title
+from chatcli.text import fenced, local_time, make_title, moment_of
 from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, message_record
@@ -102,7 +102,6 @@ def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) ->
     from chatcli.store.fts import holds, snippet
     from chatcli.store.index import CLOSE, OPEN, marked
     from chatcli.threads.records import fields_of, text_of
-    from chatcli.threads.spending import when_of
 
     hits, turn = [], 0
     for message in messages:
@@ -110,7 +109,7 @@ def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) ->
         turn += m.get("type") == "human"
         body = text_of(m.get("content"))
         if m.get("type") in ("human", "ai", "tool") and holds(body, phrases):
-            when = when_of((m.get("response_metadata") or {}).get("created_at"))
+            when = moment_of((m.get("response_metadata") or {}).get("created_at"))
             found = snippet(body, phrases, open_mark=OPEN, close_mark=CLOSE)
             stamp = when.timestamp() if when else None
             hit = SearchHit(info.thread_id, info.title, max(turn, 1), str(m["type"]), found, 0, stamp)

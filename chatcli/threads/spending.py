@@ -25,6 +25,7 @@ from chatcli.backends.own.spending import LIMITS, day_start
 from chatcli.core.chunks import cache_counts
 from chatcli.errors import UsageError
 from chatcli.store.base import EPSILON
+from chatcli.text import moment_of
 from chatcli.threads.records import fields_of
 
 # chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
@@ -93,7 +94,7 @@ class Spending:
         if m.get("type") != "ai":
             return
         meta = m.get("response_metadata") or {}
-        when = when_of(meta.get("created_at"))
+        when = moment_of(meta.get("created_at"))
         if self.since is not None and (when is None or when < self.since):
             return
         counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE)) if isinstance(u, dict)]
@@ -139,19 +140,6 @@ def ranked(rows: dict[str, Tally]) -> list[tuple[str, Tally]]:
         rows.items(),
         key=lambda item: (-(item[1].cost_usd or 0), -(item[1].input_tokens + item[1].output_tokens), item[0]),
     )
-
-
-def when_of(stamp: Any) -> datetime | None:
-    """A stored ISO 8601 time (or epoch seconds, as old exports wrote), aware; None if there is none."""
-    from datetime import timezone
-
-    try:
-        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-            return datetime.fromtimestamp(stamp, timezone.utc)
-        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except (ValueError, OverflowError, OSError):
-        return None
-    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
 
 
 _AGO = re.compile(r"(\d+)([dhw])")
