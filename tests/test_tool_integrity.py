@@ -300,7 +300,7 @@ def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     from rich.cells import cell_len
 
     from chatcli.core.events import ToolCall, ToolResult
-    from chatcli.ui.toolblocks import call_block, ran_line, result_block
+    from chatcli.ui.toolblocks import call_block, pipe_line, result_block
 
     monkeypatch.setenv("COLUMNS", "60")
     call = call_block(ToolCall("c1", "shell", "shell", None, {"command": f"echo {text} END"})).split("\n")
@@ -308,7 +308,7 @@ def test_blocks_are_cut_by_terminal_cells(text, monkeypatch):
     assert all(cell_len(row) <= 60 for row in call + result), (call, result)
     assert call[1].endswith("END") and cell_len(call[1]) >= 50, call  # cut to fit, not far short of it
     assert cell_len(result[1]) >= 50 and result[1].endswith("…"), result
-    assert cell_len(ran_line(ToolResult(ToolCall("c1", "shell", "shell", None, {"command": text}), "ok", ""))) <= 160
+    assert cell_len(pipe_line(ToolResult(ToolCall("c1", "shell", "shell", None, {"command": text}), "ok", ""))) <= 160
 
 
 # --------------------------------------------------------------------------- where the block is shown

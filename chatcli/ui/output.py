@@ -85,9 +85,9 @@ class StderrNotes(Listening):
 
     def tool_result(self, result: ToolResult) -> None:
         """Off the answer: one line on stderr per call, run or refused."""
-        from chatcli.ui.toolblocks import ran_line, refused_line
+        from chatcli.ui.toolblocks import pipe_line
 
-        self.warn(refused_line(result) if result.status == "refused" else ran_line(result))
+        self.warn(pipe_line(result))
 
 
 class PlainOutput(StderrNotes):

@@ -139,26 +139,14 @@ def result_block(result: ToolResult) -> str:
     return neutralise(head + "\n" + _indent(_indent(shortened(content or "(no output)"))))
 
 
-def _one_line(arguments: Any, width: int = 120) -> str:
-    """Arguments on one line, cut in the middle to ``width`` cells."""
-    return fit_cells(" ".join(arguments_text(arguments).split()), width, keep_end=True)
-
-
-def refused_line(result: ToolResult) -> str:
-    """The one stderr line for a call that was not run."""
-    arguments = _one_line(result.call.arguments)
-    reason = str(result.content or "").removeprefix("not run: ")
-    return neutralise(
-        f"tool call refused: {result.call.label or result.call.name} {arguments} ({reason}; --yes approves every call)"
-    )
-
-
-def ran_line(result: ToolResult) -> str:
-    """The one stderr line for a call that ran, in a pipe."""
-    arguments = _one_line(result.call.arguments)
-    return neutralise(
-        f"tool: {result.call.label or result.call.name} {arguments} → {result.status} · {result.seconds or 0:.1f} s"
-    )
+def pipe_line(result: ToolResult) -> str:
+    """The one stderr line of a call in a pipe, run or refused: its arguments on one line, cut in the middle."""
+    name = result.call.label or result.call.name
+    arguments = fit_cells(" ".join(arguments_text(result.call.arguments).split()), 120, keep_end=True)
+    if result.status == "refused":
+        reason = str(result.content or "").removeprefix("not run: ")
+        return neutralise(f"tool call refused: {name} {arguments} ({reason}; --yes approves every call)")
+    return neutralise(f"tool: {name} {arguments} → {result.status} · {result.seconds or 0:.1f} s")
 
 
 def _indent(text: str) -> str:
