@@ -255,21 +255,15 @@ class EditorListener:
         whether the user went on ("accept"), said no, or dismissed it."""
         from pydantic import AnyUrl
 
-        await self.flushed()
-        try:
-            mode = schema.ElicitationUrlSessionMode(
-                session_id=self.session_id,
-                tool_call_id=question.call_id or None,
-                elicitation_id=updates.new_id(),
-                url=AnyUrl(question.url or ""),
+        def mode() -> Any:
+            url = AnyUrl(question.url or "")
+            call_id, elicitation_id = question.call_id or None, updates.new_id()
+            return schema.ElicitationUrlSessionMode(
+                session_id=self.session_id, tool_call_id=call_id, elicitation_id=elicitation_id, url=url
             )
-            response = await self.asked(self.client.create_elicitation(message=question.message, mode=mode))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an address the editor could not show: declined, and said why
-            say(sys.stderr, f"chat acp: the address was not shown: {exc!s:.200}\n")
-            return declined(question)
-        action = response.model_dump(mode="json").get("action")
+
+        response = await self._elicited(question.message, mode, "the address was not shown")
+        action = (response or {}).get("action")
         return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
 
     async def answer(self, question: Question) -> Reply | None:
@@ -292,17 +286,25 @@ class EditorListener:
 
     async def _form(self, message: str, form: dict[str, Any], call_id: str | None) -> dict[str, Any] | None:
         """The editor's answer to a form (``{"action": ..., "content": ...}``), or None when it could not be asked."""
-        await self.flushed()
-        try:
+
+        def mode() -> Any:
             asked = schema.ElicitationSchema.model_validate(form)
-            mode = schema.ElicitationFormSessionMode(
+            return schema.ElicitationFormSessionMode(
                 session_id=self.session_id, tool_call_id=call_id, requested_schema=asked
             )
-            response = await self.asked(self.client.create_elicitation(message=message, mode=mode))
+
+        return await self._elicited(message, mode, "the question was not asked")
+
+    async def _elicited(self, message: str, mode: Callable[[], Any], failed: str) -> dict[str, Any] | None:
+        """The editor's answer to an ``elicitation/create`` of ``mode()``; None, and said why (``failed``), when
+        it could not be asked."""
+        await self.flushed()
+        try:
+            response = await self.asked(self.client.create_elicitation(message=message, mode=mode()))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a form the editor could not show: declined, and said why
-            say(sys.stderr, f"chat acp: the question was not asked: {exc}\n")
+        except Exception as exc:  # noqa: BLE001 - what the editor could not show: declined, and said why
+            say(sys.stderr, f"chat acp: {failed}: {exc!s:.200}\n")
             return None
         dumped: dict[str, Any] = response.model_dump(mode="json", exclude_none=True)
         return dumped
