@@ -191,15 +191,11 @@ class RichOutput(Listening):
 
     def thinking(self, text: str) -> None:
         """The thinking, live and then folded once the answer starts."""
-        self._think(None, text)
+        self.aside(None, text)
 
-    def aside(self, source: str, text: str) -> None:
+    def aside(self, source: str | None, text: str) -> None:
         """A subgraph's words (a subagent's), as thinking is shown: live and dim, then folded to one line naming
-        it; in full with show_thinking (/think on). Never in the answer."""
-        self._think(source, text)
-
-    def _think(self, source: str | None, text: str) -> None:
-        """``text`` of the model's thinking (``source`` None) or of subgraph ``source``, in a view of its own."""
+        it; in full with show_thinking (/think on). Never in the answer. ``source`` None: the model's thinking."""
         if self._thinking is None or self._aside != source:
             from chatcli.ui.thinking import ThinkingView
 

@@ -22,7 +22,6 @@ from chatcli.ui.markdown.style import RESET, Palette, Span, fit_cells, width_of,
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
-    from rich.style import Style
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -209,6 +208,7 @@ class Blocks:
         """A Markdown table laid out by rich, as rows."""
         from rich import box
         from rich.console import Console
+        from rich.style import Style
         from rich.table import Table
         from rich.text import Text
 
@@ -216,7 +216,7 @@ class Blocks:
 
         def text(cell: str) -> Text:
             spans = inline(cell) if palette.links else plain_links(inline(cell))
-            parts = [(s.text, palette.style(s.style) + _link(s.link)) for s in spans]
+            parts = [(s.text, palette.style(s.style) + Style(link=s.link or None)) for s in spans]
             return Text.assemble(*parts)
 
         header = _cells(lines[0])
@@ -246,12 +246,6 @@ class Blocks:
         while rows and not _ESCAPES.sub("", rows[-1]).strip():
             rows.pop()
         return [row.rstrip() if palette.system is None else row for row in rows]
-
-
-def _link(url: str) -> Style:
-    from rich.style import Style
-
-    return Style(link=url) if url else Style()
 
 
 def _closes(source: str, fence: Fence) -> bool:
