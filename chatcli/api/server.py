@@ -189,8 +189,7 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        exported: dict[str, Any] = await chat.threads().export_json(await _existing(chat, thread_id))
-        return exported
+        return await chat.threads().export_json(await _existing(chat, thread_id))
 
     @app.get(
         "/v1/threads/{thread_id}/tree",

@@ -277,8 +277,7 @@ class Editor:
             raise RequestError(-32603, str(exc)) from None
         new_id: str = done.forked
         forked = await self._open(await self._found(new_id), cwd, mcp_servers, dirs)
-        if self.chat.store is not None:  # made here: in the new session's directories
-            await _said(self.chat.store.index.place(new_id, forked.cwd, forked.dirs))
+        await _said(self._place(new_id, forked))  # made here: in the new session's directories
         return schema.ForkSessionResponse(session_id=new_id, config_options=await self._offered(forked))
 
     @_answering
@@ -351,13 +350,13 @@ class Editor:
         )
 
     def _placed(self, session: Session) -> None:
-        """The session's first question made its thread: where it was made (the session's directories, not the
-        agent's) is kept with its row, before the prompt's answer."""
-        store = self.chat.store
-        if store is not None:
-            session.placing = asyncio.ensure_future(
-                store.index.place(session.thread.thread_id, session.cwd, session.dirs)
-            )
+        """The session's first question made its thread: where is kept with its row, before the prompt's answer."""
+        session.placing = asyncio.ensure_future(self._place(session.thread.thread_id, session))
+
+    async def _place(self, thread_id: str, session: Session) -> None:
+        """Keep with thread ``thread_id``'s row where it was made: ``session``'s directories, not the agent's."""
+        if self.chat.store is not None:
+            await self.chat.store.index.place(thread_id, session.cwd, session.dirs)
 
     async def _existing(
         self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()
@@ -605,8 +604,7 @@ class Editor:
                 self._chosen(session, done.model)
                 self._update_options(session)
             if done.forked is not None:
-                if self.chat.store is not None:  # made here: in this session's directories
-                    await self.chat.store.index.place(done.forked, session.cwd, session.dirs)
+                await self._place(done.forked, session)  # made here: in this session's directories
                 line = f"forked into session {done.forked} (chat -t {done.forked}); load it to go on there"
             session.listener.said(line)  # a line said, as the answer of the turn
             return TurnResult(line)
