@@ -32,12 +32,10 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 
 from chatcli.backends.own.request_history import (
-    folded_count,
     now_iso,
     select_history,
     summary_message,
     transcript,
-    turns_left_out,
     without_tools,
 )
 from chatcli.core.chunks import add_usage
@@ -119,7 +117,8 @@ def covered(state: Mapping[str, Any]) -> tuple[str, int]:
     summary = state.get("summary") or ""
     if not summary:
         return "", 0
-    start = folded_count(state["messages"], state.get("summary_through"))
+    messages, through = state["messages"], state.get("summary_through")
+    start = next((index + 1 for index in range(len(messages) - 1, -1, -1) if messages[index].id == through), None)
     return (summary, start) if start is not None else ("", 0)
 
 
@@ -165,7 +164,8 @@ def sent(system: SystemMessage, state: Mapping[str, Any], budget: int) -> Sent:
     summary, start = covered(state)
     before = head(summary, state, start, budget)
     kept = select_history(system, messages[start:], max(1, budget - tokens(before)))[1:]
-    return Sent([system, *before, *kept], turns_left_out(messages[start:], [system, *kept]))
+    left_out = sum(m.type == "human" for m in messages[start : len(messages) - len(kept)])  # questions not sent
+    return Sent([system, *before, *kept], left_out)
 
 
 async def summarise(

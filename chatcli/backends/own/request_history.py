@@ -53,12 +53,6 @@ def select_history(system: SystemMessage, messages: Sequence[BaseMessage], max_t
     return [system, *messages[start:]]
 
 
-def turns_left_out(messages: Sequence[BaseMessage], sent: list[BaseMessage]) -> int:
-    """How many of the thread's questions are not in ``sent`` (the system message, then the most recent messages)."""
-    kept = len(sent) - 1
-    return sum(1 for m in messages[: max(0, len(messages) - kept)] if m.type == "human")
-
-
 def without_tools(message: BaseMessage) -> BaseMessage | None:
     """The message as it can be stored and sent while chat offers the model no tools.
 
@@ -115,14 +109,6 @@ def summary_message(summary: str) -> HumanMessage:
     """The message sent in place of the turns folded into the summary: a user-side message that says what it is,
     after the system prompt and before the turns sent whole."""
     return HumanMessage(SUMMARY_PREFIX + summary)
-
-
-def folded_count(messages: list[BaseMessage], through: str | None) -> int | None:
-    """How many leading messages the summary covers; None if its last message is gone."""
-    for index in range(len(messages) - 1, -1, -1):
-        if messages[index].id == through:
-            return index + 1
-    return None
 
 
 def transcript(messages: list[BaseMessage], max_chars: int, offset: int = 0) -> str:
