@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langgraph.types import StateSnapshot
 
-    from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.spending import Guard
     from chatcli.backends.remote.client import Remote
+    from chatcli.config import Settings
     from chatcli.store import Store, ThreadInfo
     from chatcli.store.base import Asked
     from chatcli.threads.operations import Transcript
@@ -171,24 +171,20 @@ class GraphBackend(Backend):
 
     can = CAN["graph"]
 
-    def __init__(self, app: GraphApp, label: str, binding: Binding | None = None):
+    def __init__(self, app: GraphApp, label: str, binding: Binding | None, settings: Settings):
+        from chatcli.backends.own.pricing import Pricer
+
         super().__init__(app)
         self.label, self.binding = label, binding
-        self.pricer: Pricer | None = None  # how its model calls are priced (chatcli.backends.own.pricing)
+        # How its model calls are priced: config.toml's [prices] first, then the kept table, by the model each call
+        # names (where the graph sends them is its own: none counts as local but by its provider).
+        self.pricer = Pricer(settings.prices, None, False, settings)
         self.guard: Guard | None = None  # the spending limits its model calls are kept within (None: none set)
-
-    def pricing(self) -> Pricer:
-        """The pricer of the graph's model calls: given, or the kept price table's, by the model each call names."""
-        if self.pricer is None:
-            from chatcli.backends.own.pricing import Pricer
-
-            self.pricer = Pricer()
-        return self.pricer
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.graphs.turns import GraphSource
 
-        return GraphSource(self.app, self.pricing(), self.guard)
+        return GraphSource(self.app, self.pricer, self.guard)
 
     async def ask(self, config: Config, values: dict[str, Any]) -> dict[str, Any] | None:
         return {"messages": values["messages"]}  # the graph's input: it stores the question itself
@@ -248,7 +244,7 @@ class GraphBackend(Backend):
         meta, used = getattr(message, "response_metadata", None), getattr(message, "usage_metadata", None)
         if not isinstance(meta, dict) or not used or COST_KEY in meta:
             return message
-        usd, local = answer_cost(meta, used, self.pricing())
+        usd, local = answer_cost(meta, used, self.pricer)
         priced = {**meta, COST_KEY: usd, **({UNPRICED_KEY: LOCAL} if local else {})}
         return message.model_copy(update={"response_metadata": priced})
 
@@ -258,17 +254,17 @@ class RemoteBackend(GraphBackend):
 
     can = CAN["remote"]
 
-    def __init__(self, remote: Remote, db: str = ""):
+    def __init__(self, remote: Remote, settings: Settings):
         from chatcli.backends.remote.state import ServerApp
 
         self.remote, self.server = remote, ServerApp(remote)
-        self.db = db  # chat's database, where its threads are noted (``keep``)
-        super().__init__(self.server, remote.graph_id, remote.spec.binding)
+        self.db = settings.db or ""  # chat's database, where its threads are noted (``keep``)
+        super().__init__(self.server, remote.graph_id, remote.spec.binding, settings)
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.remote.run import RemoteSource
 
-        return RemoteSource(self.remote, self.server, self.pricing())
+        return RemoteSource(self.remote, self.server, self.pricer)
 
     def threads(self, store: Store | None) -> ThreadList:
         from chatcli.threads.remote import RemoteThreads

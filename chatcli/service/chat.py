@@ -550,8 +550,7 @@ async def _remote_engine(settings: Settings, spec: RemoteSpec) -> AsyncIterator[
     from chatcli.backends.remote.client import Remote
     from chatcli.service.backend import RemoteBackend
 
-    backend = RemoteBackend(await Remote.open(spec), settings.db or "")
-    backend.pricer = _graph_pricer(settings)
+    backend = RemoteBackend(await Remote.open(spec), settings)
     try:
         yield Engine(backend, None)
     finally:
@@ -569,8 +568,7 @@ async def _graph_engine(settings: Settings, listener: Listener, source: GraphLoa
         store.tell_waits(notices(listener))
         app = await source.open(store.saver, stack, notices(listener))
         app = with_store(app, store.memory if settings.memories else None)
-        backend = GraphBackend(app, source.label, source.binding)
-        backend.pricer = _graph_pricer(settings)
+        backend = GraphBackend(app, source.label, source.binding, settings)
         backend.guard = _guard(settings, backend.pricer, store.index)
         yield Engine(backend, store)
 
@@ -580,14 +578,6 @@ def _guard(settings: Settings, pricer: Pricer, ledger: ThreadIndex) -> Guard | N
     from chatcli.backends.own.spending import LIMITS, Guard
 
     return Guard(settings, pricer, ledger) if any(getattr(settings, name) is not None for name in LIMITS) else None
-
-
-def _graph_pricer(settings: Settings) -> Pricer:
-    """How a graph's model calls are priced: config.toml's [prices] first, then the kept table, by the model each
-    call names (where the graph sends them is its own: none counts as local but by its provider)."""
-    from chatcli.backends.own.pricing import Pricer
-
-    return Pricer(settings.prices, None, False, settings)
 
 
 App = TypeVar("App", bound="GraphApp")
