@@ -90,9 +90,7 @@ async def conversation_with(settings: Any, thread_id: str, listener: Any) -> Asy
 
 async def send(conversation: Any, question: str, settings: Any) -> Any:
     """One turn, rendered by the conversation's listener, as the prompt sends it."""
-    from chatcli.ui.reply import ask
-
-    return await ask(conversation, question, settings)
+    return await conversation.send(question)
 
 
 # --------------------------------------------------------------------------- the user at a terminal

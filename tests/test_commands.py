@@ -23,7 +23,6 @@ from chatcli.ui.commands import run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.registry import Context, commands, help_text, is_command, literal, resolve
-from chatcli.ui.reply import ask
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
 from tests.helpers import eventually
@@ -60,7 +59,7 @@ class Chat:
     async def ask(self, text: str) -> str:
         """One turn; return the answer as shown."""
         self._printed()
-        await ask(self.conversation, text, self.settings, self.ctx.attached, queue=True)
+        await self.conversation.send(text, self.ctx.attached, queue=True)
         return self._printed().strip()
 
     @property

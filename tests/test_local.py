@@ -592,7 +592,6 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     budget about halfway): compaction (the default memory), through the local model itself, keeps every
     request inside, and every summary request fits its window too."""
     from chatcli.ui.output import PlainOutput
-    from chatcli.ui.reply import ask
     from tests.helpers import a_thread
 
     settings = replace(
@@ -615,7 +614,7 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
                     )
                     question = note[:280] + " What is this note about?"
                     conversation.listener = PlainOutput(io.StringIO(), said)
-                    result = await ask(conversation, question, served)  # raises on any failure
+                    result = await conversation.send(question)  # raises on any failure
                     results.append(result)
                 messages = await conversation.messages()
         assert len(messages) == 2 * TURNS
@@ -624,7 +623,7 @@ def test_fifteen_turns_stay_inside_a_2048_token_window(isolated_env, tmp_path):
     started = time.monotonic()
     results = asyncio.run(main())
     # Every turn was a whole answer (a turn over the window is refused by the server, one
-    # that runs out of room is cut with finish_reason "length": either raises in ask()).
+    # that runs out of room is cut with finish_reason "length": either raises in send()).
     assert len(results) == TURNS and all(r.text.strip() and r.finish_reason == "stop" for r in results)
     # Compaction did its job: the history outgrew the budget, the local model folded the older turns (no fold
     # failed: a summary request too big for its window would), and what was sent stayed inside the budget.

@@ -84,7 +84,6 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
     from chatcli.ui.commands import run_command
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.registry import Context
-    from chatcli.ui.reply import ask
 
     settings = replace(settings, roles_dir=str(roles))
 
@@ -94,9 +93,9 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
         async with Chat(settings, listener=output) as chat:
             conversation = await chat.thread("sw")
             server.queue(Reply("plain"), Reply("reviewed"))
-            await ask(conversation, "first", settings)
+            await conversation.send("first")
             await run_command(Context(conversation, output, settings, chat, out=out), "/role reviewer")
-            await ask(conversation, "second", settings)
+            await conversation.send("second")
             await run_command(Context(conversation, output, settings, chat, out=out), "/role")
         return out.getvalue() + err.getvalue()
 

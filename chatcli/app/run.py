@@ -192,9 +192,7 @@ async def answer_once(
     ``setup`` holds the thread's role, system prompt and variables, and the files to attach.
     """
     from chatcli.ui.jsonout import JsonOutput
-    from chatcli.ui.reply import ask
 
-    settings = chat.settings
     async with chat:
         conversation = await chat.thread(opening, setup=setup, listener=output)
         if isinstance(output, JsonOutput):  # the thread and model are named in the object
@@ -209,7 +207,7 @@ async def answer_once(
         elif setup.resume is not None:
             result = await conversation.resume(setup.resume)
         else:
-            result = await ask(conversation, text, settings, list(setup.attachments), mentions=typed)
+            result = await conversation.send(text, list(setup.attachments), mentions=typed)
         if result.interrupts and not isinstance(output, JsonOutput):
             thread_id = conversation.thread_id
             again = chat.answerer.again(thread_id)

@@ -195,12 +195,12 @@ async def dispatch(repl: Repl, text: str) -> bool:
     from chatcli.ui.registry import is_command, literal, resolve
     from chatcli.ui.reply import ask_line, left_unanswered
 
-    output, settings, session = repl.output, repl.settings, repl.session
+    output, session = repl.output, repl.session
     if not is_command(text):
         message, again = literal(text), literal(text) == repl.unanswered
         answered = await _cancellable(
             repl,
-            lambda c: ask_line(c, message, settings, session.attached, again),
+            lambda c: ask_line(c, message, session.attached, again),
             "stopped: nothing was sent",
             movable=True,
         )

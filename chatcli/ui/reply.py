@@ -1,37 +1,18 @@
-"""One question, one streamed answer: the code path shared by the REPL and one-shot mode."""
+"""A line typed at the prompt, sent (or asked again in place of the answer it did not get); what a line left
+unanswered says."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatcli.config import Settings
 from chatcli.core.events import TurnResult
 from chatcli.service.thread import Thread
 from chatcli.ui.output import Output
 
-
-async def ask(
-    conversation: Thread,
-    text: str,
-    settings: Settings,
-    attachments: list[Any] | None = None,
-    mentions: str = "",
-    queue: bool = False,
-) -> TurnResult:
-    """Send ``text`` (with ``attachments``: with ``queue``, the prompt's queue, emptied once the message is stored)
-    and let the output render the reply (its outcome: chatcli.service.outcome).
-
-    ``mentions``: the part the user typed, whose ``@SERVER:URI`` mentions attach those resources.
-    """
-    return await conversation.send(text, attachments, mentions=mentions, queue=queue)
-
-
 KEPT = "your question is kept: /retry asks it again (so do Up and Enter), in place of what it got"
 
 
-async def ask_line(
-    conversation: Thread, text: str, settings: Settings, queued: list[Any], again: bool = False
-) -> TurnResult:
+async def ask_line(conversation: Thread, text: str, queued: list[Any], again: bool = False) -> TurnResult:
     """Send a line typed at the prompt, with the files ``queued`` for it. ``again``: the line is the question that
     just failed or was stopped
     (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
@@ -42,7 +23,7 @@ async def ask_line(
 
         conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
         return await conversation.retry()
-    return await ask(conversation, text, settings, queued, mentions=text, queue=True)
+    return await conversation.send(text, queued, mentions=text, queue=True)
 
 
 async def left_unanswered(conversation: Thread, text: str, output: Output) -> bool:

@@ -45,7 +45,6 @@ async def _edit_question(ctx: Context, number: str) -> None:
     import asyncio
 
     from chatcli.ui.editor import edit_text
-    from chatcli.ui.reply import ask
 
     node, asked = await ctx.thread.question(number)
     text = await asyncio.to_thread(edit_text, asked)
@@ -54,7 +53,7 @@ async def _edit_question(ctx: Context, number: str) -> None:
         return
     await ctx.thread.goto(number, before=True)
     ctx.output.note(f"asking question {node.number} again, edited, on a new branch (/goto {node.number}: as it was)")
-    await ask(ctx.thread, text, ctx.settings, ctx.attached, mentions=text, queue=True)
+    await ctx.thread.send(text, ctx.attached, mentions=text, queue=True)
 
 
 async def _status(ctx: Context, arg: str) -> None:
