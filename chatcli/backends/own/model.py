@@ -185,13 +185,6 @@ def set_up(settings: Settings) -> list[str]:
     return found
 
 
-def may_be_running(settings: Settings) -> list[str]:
-    """Providers not set up whose server runs on this machine anyway (Ollama on its own port): listed
-    when they answer, passed over in silence when they do not."""
-    listed = set_up(settings)
-    return [name for name in NAMES if name not in listed and provider(name).runs_here(settings)]
-
-
 @dataclass
 class ModelList:
     """The models the providers list, as the user names them, and the providers that could not say."""
@@ -214,8 +207,11 @@ async def list_all(settings: Settings, which: list[str] | None = None) -> ModelL
     asked at once; one that cannot list is a failure beside the others' names, never the end of the list."""
     import asyncio
 
-    quiet = [] if which else may_be_running(settings)
-    which = which or set_up(settings)
+    # Providers not set up whose server runs on this machine anyway (Ollama on its own port): listed when they
+    # answer, passed over in silence when they do not.
+    listed = set_up(settings)
+    quiet = [] if which else [name for name in NAMES if name not in listed and provider(name).runs_here(settings)]
+    which = which or listed
     results = await asyncio.gather(*(_listed(settings, name) for name in which + quiet), return_exceptions=True)
     listing = ModelList()
     for name, result in zip(which + quiet, results):

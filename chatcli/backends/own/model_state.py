@@ -14,6 +14,7 @@ from typing import Any
 
 from chatcli.backends.own.context_windows import DEFAULT_WINDOW, WindowFitter, fit, known_window, starting_budget
 from chatcli.backends.own.pricing import on_this_network
+from chatcli.budget import HISTORY_SHARE
 from chatcli.config import Settings
 
 
@@ -43,22 +44,6 @@ def table_window(settings: Settings, spec: str) -> int | None:
     if on_this_network(chosen.endpoint(settings)):
         return None
     return known_window(name if chosen.name == DEFAULT else f"{chosen.name}:{name}")
-
-
-def _base(settings: Settings, window: int | None) -> int:
-    """The history budget a model starts from: the user's cap, else what its window leaves for history (its
-    window from genai-prices' table, else DEFAULT_WINDOW)."""
-    if settings.context_tokens is not None:
-        return settings.context_tokens
-    return fit(window or DEFAULT_WINDOW, settings.max_tokens)
-
-
-def _question_limit(budget: int, settings: Settings) -> int:
-    """What one question may hold: the user's cap as it is; else the whole window the budget was taken from,
-    less the reply's room (the history's share of it is only the margin kept for earlier turns)."""
-    from chatcli.budget import HISTORY_SHARE
-
-    return settings.context_tokens if settings.context_tokens is not None else int(budget / HISTORY_SHARE)
 
 
 class ModelStates:
@@ -112,9 +97,12 @@ class ModelStates:
         stored = name if chosen.name == DEFAULT else f"{chosen.name}:{name}"
         endpoint = chosen.endpoint(settings)
         # Known: the user's cap, or the table's window (the server's, or a refusal's, below).
-        table = table_window(settings, spec) if settings.context_tokens is None else None
-        known = settings.context_tokens is not None or table is not None
-        budget, limit = _base(settings, table), None
+        cap = settings.context_tokens
+        table = table_window(settings, spec) if cap is None else None
+        known = cap is not None or table is not None
+        # The history budget a model starts from: the user's cap, else what its window (the table's, else
+        # DEFAULT_WINDOW) leaves for history.
+        budget, limit = cap if cap is not None else fit(table or DEFAULT_WINDOW, settings.max_tokens), None
         if not (settings.local and spec == settings.model):  # the local model's server is sized by chat already
             asked = replace(settings, model=spec)
 
@@ -126,21 +114,16 @@ class ModelStates:
 
             tells = told if chosen.tells_window(asked) else None
             base = budget
-            budget, limit = await starting_budget(
-                endpoint, stored, base, settings.max_tokens, tells, asked_for=settings.context_tokens
-            )
+            budget, limit = await starting_budget(endpoint, stored, base, settings.max_tokens, tells, asked_for=cap)
             known = known or budget < base  # the server told a smaller window, or refused a bigger request
-        fitter = WindowFitter(endpoint, stored, settings.max_tokens, asked_for=settings.context_tokens, limit=limit)
+        fitter = WindowFitter(endpoint, stored, settings.max_tokens, asked_for=cap, limit=limit)
         limited_by = (
-            "budget"
-            if settings.context_tokens is not None
-            else "sized"
-            if chosen.sizes_window
-            else "window"
-            if known
-            else "assumed"
+            "budget" if cap is not None else "sized" if chosen.sizes_window else "window" if known else "assumed"
         )
-        return ModelState(budget, fitter, question_limit=_question_limit(budget, settings), limited_by=limited_by)
+        # What one question may hold: the user's cap as it is; else the whole window the budget was taken from, less
+        # the reply's room (the history's share of it is only the margin kept for earlier turns).
+        limited = cap if cap is not None else int(budget / HISTORY_SHARE)
+        return ModelState(budget, fitter, question_limit=limited, limited_by=limited_by)
 
     def trouble(self, exc: BaseException, spec: str) -> Any:
         """What kind of failure ``exc`` from ``spec`` is (chatcli.providers.base.Trouble), or None."""
