@@ -29,6 +29,7 @@ from chatcli.ui.typeahead import keys_as_typed, take_typed_lines, watching
 if TYPE_CHECKING:
     # Loaded after the first paint (``_import_engine``, while the user types): the thread, its events and the
     # slash commands are not needed to draw the prompt.
+    from chatcli.core.events import TurnResult
     from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
@@ -42,7 +43,6 @@ def _import_engine(model: str) -> None:
     """Import the heavy modules (LangGraph, the model's client, the thread and the slash commands) so the first
     turn is quick; none of them is needed to draw the prompt."""
     import chatcli.ui.commands  # noqa: F401
-    import chatcli.ui.reply  # noqa: F401
     from chatcli.service.chat import load_engine
 
     load_engine(model)
@@ -189,11 +189,39 @@ async def _cancellable(
     return None
 
 
+KEPT = "your question is kept: /retry asks it again (so do Up and Enter), in place of what it got"
+
+
+async def ask_line(conversation: Thread, text: str, queued: list[Any], again: bool = False) -> TurnResult:
+    """Send a line typed at the prompt, with the files ``queued`` for it. ``again``: the line is the question that
+    just failed or was stopped
+    (Up, Enter): while it is the thread's last question, without a whole answer, it is asked again in place
+    of what it got, as /retry does, so the model never sees it twice."""
+    recall = conversation.recall
+    if again and await recall.last_question() == text and await recall.left_unanswered():
+        from chatcli.core.events import Notice
+
+        conversation.listener.hear(Notice("asked again, in place of the answer it did not get (as /retry)"))
+        return await conversation.retry()
+    return await conversation.send(text, queued, mentions=text, queue=True)
+
+
+async def left_unanswered(conversation: Thread, text: str, output: Output) -> bool:
+    """After a line failed or was stopped: True, said with how to ask again, when ``text`` is the thread's last
+    question and has no whole answer (False when it was never stored: nothing to ask again)."""
+    try:
+        if await conversation.recall.last_question() != text or not await conversation.recall.left_unanswered():
+            return False
+    except Exception:  # noqa: BLE001 - the store failed already: the error line said so
+        return False
+    output.note(KEPT)
+    return True
+
+
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
     from chatcli.ui.commands import execute
     from chatcli.ui.registry import is_command, literal, resolve
-    from chatcli.ui.reply import ask_line, left_unanswered
 
     output, session = repl.output, repl.session
     if not is_command(text):
@@ -230,7 +258,6 @@ async def _moved(repl: Repl, question: str) -> None:
     kept in the thread's tree, and the question is asked again from there by a background reply started where this
     prompt runs (as /bg starts one), with this prompt's tools. The prompt says when it ends."""
     from chatcli.service import jobs
-    from chatcli.ui.reply import KEPT
 
     repl.moving = False
     conversation, settings, queued = repl.session.conversation, repl.settings, repl.session.attached

@@ -56,7 +56,6 @@ WARM = (
     "chatcli.store.sqlite",
     "chatcli.ui.output",
     "chatcli.ui.jsonout",
-    "chatcli.ui.reply",
     "chatcli.ui.signals",
     "chatcli.app.completion",
     "chatcli.trust",
