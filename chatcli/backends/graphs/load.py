@@ -66,11 +66,7 @@ class GraphFile:
     def check(self) -> None:
         """Refuse now what needs none of the user's code to refuse (before a thread is looked for): a file that is
         not there, a graph id ./langgraph.json does not have."""
-        where, _, _ = self.spec.rpartition(":")
-        if _is_file(self.spec, self.cwd):
-            where = self.spec
-        elif not where:
-            _manifest_entry(self.spec, self.cwd)
+        where, _ = _located(self.spec, self.cwd)
         if (where.endswith(".py") or "/" in where or "\\" in where) and not (self.cwd / where).is_file():
             raise UsageError(
                 f"--graph {self.spec}: no file {(self.cwd / where).resolve()}", hint=f"--graph takes {FORMS}"
@@ -85,8 +81,19 @@ class GraphFile:
         return app
 
 
-def _manifest_entry(spec: str, cwd: Path) -> tuple[str, Path]:
-    """The ``PATH:NAME`` a graph id of ./langgraph.json stands for, and the directory it is relative to."""
+def _located(spec: str, cwd: Path) -> tuple[str, str]:
+    """The file or module ``spec`` names and the graph's name in it ("": its one graph), a graph id of
+    ./langgraph.json read there."""
+    if _is_file(spec, cwd):
+        return spec, ""
+    where, _, name = spec.rpartition(":")
+    if not where:
+        where, _, name = _manifest_entry(spec, cwd).rpartition(":")
+    return where, name
+
+
+def _manifest_entry(spec: str, cwd: Path) -> str:
+    """The ``PATH:NAME`` (relative to ``cwd``) a graph id of ./langgraph.json stands for."""
     path = cwd / MANIFEST
     if not path.is_file():
         raise UsageError(f"--graph {spec}: no {MANIFEST} here to find a graph id in", hint=f"--graph takes {FORMS}")
@@ -99,7 +106,7 @@ def _manifest_entry(spec: str, cwd: Path) -> tuple[str, Path]:
     if not isinstance(entry, str) or ":" not in entry:
         known = ", ".join(sorted(graphs)) if isinstance(graphs, dict) and graphs else "none"
         raise UsageError(f"{MANIFEST} has no graph {spec!r}", hint=f"its graphs: {known}")
-    return entry, cwd
+    return entry
 
 
 def _import_file(path: Path, spec: str) -> Any:
@@ -192,16 +199,10 @@ async def load_graph(
     manager (``langgraph.json``'s ``async with`` form) is entered on ``stack``, which keeps it open."""
     from langgraph.graph import StateGraph
 
-    where, _, name = spec.rpartition(":")
-    base = cwd
-    if _is_file(spec, cwd):
-        where, name = spec, ""
-    elif not where:
-        entry, base = _manifest_entry(spec, cwd)
-        where, _, name = entry.rpartition(":")
+    where, name = _located(spec, cwd)
     if not where or not (name.isidentifier() or not name):
         raise UsageError(f"--graph {spec}: not a graph", hint=f"--graph takes {FORMS}")
-    module = _module(where, base, spec)
+    module = _module(where, cwd, spec)
     name = name or _one_graph(module, spec, say)
     if not hasattr(module, name):
         raise UsageError(f"--graph {spec}: {where} has no {name}")
