@@ -82,23 +82,14 @@ def _sendable(line: str, settings: Settings) -> bool:
     return True
 
 
-# How vi's input mode shows in front of the prompt.
-_VI_MODES = {
-    "vi-insert": "[I] ",
-    "vi-navigation": "[N] ",
-    "vi-replace": "[R] ",
-    "vi-replace-single": "[R] ",
-    "vi-insert-multiple": "[I] ",
-}
-
-
 def mode_mark(session: PromptSession[str]) -> str:
-    """ "[I] " or "[N] " (insert, normal) in front of the prompt with vi keys; "" with emacs keys."""
+    """ "[I] ", "[N] " or "[R] " (insert, normal, replace) in front of the prompt with vi keys; "" with emacs keys."""
     from prompt_toolkit.enums import EditingMode
 
     if session.app.editing_mode != EditingMode.VI:
         return ""
-    return _VI_MODES.get(str(session.app.vi_state.input_mode.value), "")
+    mode = str(session.app.vi_state.input_mode.value)  # "vi-insert", "vi-insert-multiple", "vi-navigation", ...
+    return f"[{mode.removeprefix('vi-')[0].upper()}] "
 
 
 class AbovePrompt:
