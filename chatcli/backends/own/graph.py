@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from langchain_core.language_models import BaseChatModel
@@ -122,6 +122,7 @@ def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False)
         emit(Notice(text, in_result=in_result))
 
 
+@dataclass(eq=False)
 class ChatGraph:
     """The chat graph: START -> model (-> tools -> model ...) -> END; its model step, and how it is compiled.
 
@@ -145,41 +146,30 @@ class ChatGraph:
     What the steps have to say goes out as ``Notice`` events on the turn's stream.
     """
 
-    def __init__(
-        self,
-        model: BaseChatModel | Callable[[str | None], BaseChatModel] | None,
-        *,
-        default_system: str,
-        context_tokens: int | None,
-        memory: str = "trim",
-        compact_at: float = 0.9,
-        before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None,
-        states: Any = None,
-        toolbox: "Toolbox | None" = None,
-        tool_rounds: int = 10,
-        tool_result_chars: int = 20_000,
-        pricer: Any = None,
-        standing: Any = None,
-        guard: "Guard | None" = None,
-    ):
-        self.model = model
-        self.default_system = default_system
+    model: BaseChatModel | Callable[[str | None], BaseChatModel] | None
+    _: KW_ONLY
+    default_system: str
+    context_tokens: InitVar[int | None]
+    memory: str = "trim"
+    compact_at: float = 0.9
+    before_model: Callable[[Callable[[str], None]], Awaitable[None]] | None = None
+    states: Any = None
+    toolbox: "Toolbox | None" = None
+    tool_rounds: int = 10
+    tool_result_chars: int = 20_000
+    pricer: Any = None  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
+    # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
+    # asked chat to keep, the project's AGENTS.md); None: nothing.
+    standing: Any = None
+    # The spending limits (chatcli.backends.own.spending.Guard): each model call's most held first; None: none.
+    guard: "Guard | None" = None
+    told_tools: bool = field(default=False, init=False)  # the tools' share of a small window was said (once)
+
+    def __post_init__(self, context_tokens: int | None) -> None:
         from chatcli.backends.own.model_state import ModelStates
 
-        self.states = states if states is not None else ModelStates(context_tokens)
-        self.memory = memory
-        self.compact_at = compact_at
-        self.before_model = before_model
-        self.toolbox = toolbox
-        self.tool_rounds = tool_rounds
-        self.told_tools = False  # the tools' share of a small window was said (once)
-        self.tool_result_chars = tool_result_chars
-        self.pricer = pricer  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
-        # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
-        # asked chat to keep, the project's AGENTS.md); None: nothing.
-        self.standing = standing
-        # The spending limits (chatcli.backends.own.spending.Guard): each model call's most held first; None: none.
-        self.guard = guard
+        if self.states is None:
+            self.states = ModelStates(context_tokens)
 
     def compile(self, checkpointer: BaseCheckpointSaver[Any] | None, store: Any = None) -> Any:
         """The compiled app, persisted by ``checkpointer``; ``store``: LangGraph's store beside it (memories)."""
