@@ -366,7 +366,13 @@ class Editor:
         workdir = _workdir(cwd)  # checked, whether or not the session is open already
         if session_id in self.sessions:
             session = self.sessions[session_id]
-            await self._moved(session, workdir, dirs)
+            # Open already, now in other directories: its tools act in them from now on, its project's AGENTS.md is
+            # theirs, and its own MCP servers are told their roots changed.
+            if (session.cwd, session.dirs) != (str(workdir), dirs):
+                session.cwd, session.dirs = str(workdir), dirs
+                session.thread.workdir = str(workdir)
+                if session.tools is not None:
+                    await session.tools.reroot(workdir, dirs)
             return session
         if session_id not in self.opening:
             self.opening[session_id] = asyncio.ensure_future(self._load(session_id, cwd, servers, dirs))
@@ -375,16 +381,6 @@ class Editor:
         finally:
             if self.opening.get(session_id) is not None and self.opening[session_id].done():
                 del self.opening[session_id]
-
-    async def _moved(self, session: Session, workdir: Path, dirs: tuple[str, ...]) -> None:
-        """An open session loaded or resumed in other directories: its tools act in them from now on, its project's
-        AGENTS.md is theirs, and its own MCP servers are told their roots changed."""
-        if (session.cwd, session.dirs) == (str(workdir), dirs):
-            return
-        session.cwd, session.dirs = str(workdir), dirs
-        session.thread.workdir = str(workdir)
-        if session.tools is not None:
-            await session.tools.reroot(workdir, dirs)
 
     async def _load(self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]) -> Session:
         return await self._open(await self._found(session_id), cwd, servers, dirs)

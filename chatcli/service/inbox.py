@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Mapping
 
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Question, Reply, ToolCall
@@ -72,12 +72,10 @@ class Answers:
         answer = self.decisions.get(call.id)
         if not isinstance(answer, Mapping):
             return None
-        action: Literal["yes", "no"] = "yes" if answer.get("action") == "yes" else "no"
-        args = answer.get("args") if isinstance(answer.get("args"), dict) else None
-        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
-        if action == "yes":
+        if answer.get("action") == "yes":
+            args = answer.get("args") if isinstance(answer.get("args"), dict) else None
             return Decision("yes", args=args, always=answer.get("always") is True)
-        return Decision("no", reason=reason)
+        return Decision("no", reason=answer.get("reason") if isinstance(answer.get("reason"), str) else None)
 
     def reply(self, question: Question) -> Reply | None:
         """The value a graph's interrupt resumes with; None if none was given."""

@@ -156,7 +156,6 @@ class Seen:
 
     def as_dict(self) -> dict[str, Any]:
         """What ``chat jobs --json`` lists."""
-        error = (self.end or {}).get("error") if self.end else None
         return {
             "id": self.job.id,
             "thread_id": self.thread,
@@ -166,7 +165,7 @@ class Seen:
             "pid": self.job.pid,
             "cwd": self.job.cwd,
             "chars": len(self.text),
-            "error": error,
+            "error": (self.end or {}).get("error"),
         }
 
 
