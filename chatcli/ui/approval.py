@@ -47,22 +47,23 @@ class Notes(Protocol):
     def warn(self, text: str) -> None: ...
 
 
-# Each choice of the question: the decision it takes (of chatcli.core.events.DECISIONS), its key, its words.
+# Each choice of the question: the decision it takes (of chatcli.core.events.DECISIONS), its key, its words, and
+# what is shown after the question once it is pressed.
 _CHOICES = (
-    ("approve", "y", "[y]es"),
-    ("reject", "n", "[N]o"),
-    ("approve", "a", "[a]lways this tool"),
-    ("edit", "e", "[e]dit"),
-    ("reject", "r", "[r]eason"),
-    ("respond", "t", "[t]ype the answer"),
-    (None, "v", "[v]iew all"),
-    ("reject", "q", "[q] no to all"),
+    ("approve", "y", "[y]es", "yes"),
+    ("reject", "n", "[N]o", "no"),
+    ("approve", "a", "[a]lways this tool", "always"),
+    ("edit", "e", "[e]dit", "edit"),
+    ("reject", "r", "[r]eason", "reason"),
+    ("respond", "t", "[t]ype the answer", "type the answer"),
+    (None, "v", "[v]iew all", "view all"),
+    ("reject", "q", "[q] no to all", "no to all"),
 )
 
 
 def question_for(allowed: tuple[str, ...]) -> tuple[str, str, set[str]]:
     """The question, the keys line and the keys that answer, for a call that may be answered as ``allowed``."""
-    chosen = [(key, words) for decision, key, words in _CHOICES if decision is None or decision in allowed]
+    chosen = [(key, words) for decision, key, words, _ in _CHOICES if decision is None or decision in allowed]
     asks = "Run it? " if {"approve", "edit"} & set(allowed) else "Answer it? "
     keys = {key for key, _ in chosen} | ({"", "?"} if "reject" in allowed else {"?"})
     named = [k + (" (or Enter)" if k == "n" else "") for k, _ in chosen if k != "q"]
@@ -72,22 +73,10 @@ def question_for(allowed: tuple[str, ...]) -> tuple[str, str, set[str]]:
     return asks + " / ".join(words for _, words in chosen) + ": ", line, keys
 
 
-# What each key answers, as shown after the question once it is pressed.
-_SHOWN = {
-    "y": "yes",
-    "n": "no",
-    "": "no",
-    "a": "always",
-    "e": "edit",
-    "r": "reason",
-    "v": "view all",
-    "q": "no to all",
-    "t": "type the answer",
-    "o": "open",
-    "\x03": "no to all",
-}
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
 _STOPPED = "\x03"
+# What each key answers (of the tool's questions too: chatcli.ui.asking), as shown after the question.
+_SHOWN = {key: shown for _, key, _, shown in _CHOICES} | {"": "no", "o": "open", _STOPPED: "no to all"}
 # What a key question gives when what was pressed was typing, not an answer (chatcli.ui.deliberate).
 _TYPING = "\x00typing"
 TYPING = "(that was typing, not an answer: nothing was run; press one key on its own)"
