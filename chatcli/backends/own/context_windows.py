@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -111,6 +112,7 @@ def forget(endpoint: str, model: str) -> None:
         _save(data)
 
 
+@dataclass(eq=False)
 class WindowFitter:
     """What the model step asks when a request was refused: a smaller budget to ask again with.
 
@@ -121,17 +123,14 @@ class WindowFitter:
     was left out because of it.
     """
 
-    def __init__(
-        self, endpoint: str, model: str, max_tokens: int | None, *, asked_for: int | None = None, limit: Any = None
-    ):
-        self.endpoint = endpoint
-        self.model = model
-        self.max_tokens = max_tokens
-        self.asked_for = asked_for
-        self.limit = limit
-
-        self._window: int | None = None
-        self._said = ""
+    endpoint: str
+    model: str
+    max_tokens: int | None
+    _: KW_ONLY
+    asked_for: int | None = None
+    limit: Any = None
+    _window: int | None = field(default=None, init=False)
+    _said: str = field(default="", init=False)
 
     def propose(self, trouble: Any, budget: int, sent: int) -> int | None:
         """A smaller history budget if ``trouble`` (chatcli.providers.base.Trouble or None) is a refusal for

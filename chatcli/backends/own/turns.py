@@ -4,6 +4,7 @@ its steps emit, the approvals its tools step asks, and a stopped reply kept as t
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -78,24 +79,17 @@ class StallClock:
             self._timeout.reschedule(now)
 
 
+@dataclass(eq=False)
 class ChatSource:
     """Chat's compiled graph ``app``. ``toolbox`` is None when the graph has no tools step (no run then waits
     for approval); ``stall_timeout`` is how long a reply that has begun may go without text, thinking or a call's
     arguments."""
 
     reviews: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        app: RunningGraph,
-        toolbox: "Toolbox | None" = None,
-        stall_timeout: float | None = None,
-        context_tokens: int | None = None,
-    ):
-        self.app = app
-        self.toolbox = toolbox
-        self.stall_timeout = stall_timeout
-        self.context_tokens = context_tokens
+    app: RunningGraph
+    toolbox: "Toolbox | None" = None
+    stall_timeout: float | None = None
+    context_tokens: int | None = None
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         pass
