@@ -8,7 +8,6 @@ chatcli.service.json_events (which ``chat serve`` uses too); this module writes 
 
 from __future__ import annotations
 
-import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
@@ -25,16 +24,16 @@ class JsonOutput(JsonEvents, StderrNotes):
 
     def __init__(
         self,
-        out: IO[str] | None = None,
-        err: IO[str] | None = None,
+        out: IO[str],
+        err: IO[str],
         *,
         lines: bool = False,
         waits: bool = False,
         given: Answers | None = None,
     ):
         super().__init__(lines=lines)
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        self.out = out
+        self.err = err
         # A background reply's (chatcli.service.jobs): a call of chat's own that needs approval waits for it in the
         # thread (``chat -t ID`` asks it, or chat inbox), as a graph's does, rather than being refused for want of a
         # terminal.

@@ -9,7 +9,6 @@ and the slash commands talk to the user through it only.
 from __future__ import annotations
 
 import os
-import sys
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from chatcli.core.events import Progress, Start, ToolCall, ToolResult, TurnResult
@@ -93,9 +92,9 @@ class StderrNotes(Listening):
 class PlainOutput(StderrNotes):
     """Replies as raw text, token by token; for pipes, files and dumb terminals."""
 
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, live: bool = False):
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+    def __init__(self, out: IO[str], err: IO[str], live: bool = False):
+        self.out = out
+        self.err = err
         self._last = "\n"
         if live:  # stderr a terminal that takes cursor moves: a running call is shown live there
             from chatcli.ui.toolblocks import LiveLine
@@ -256,8 +255,8 @@ class RichOutput(Listening):
 
 
 def make_output(
-    out: IO[str] | None = None,
-    err: IO[str] | None = None,
+    out: IO[str],
+    err: IO[str],
     *,
     dumb: bool | None = None,
     show_thinking: bool = False,
@@ -271,8 +270,6 @@ def make_output(
     ``ask``: tool calls that need approval are asked about in the terminal (else refused): ``terminal`` when
     given (the controlling terminal, stdin being a pipe), keys read from it alone.
     """
-    out = out or sys.stdout
-    err = err or sys.stderr
     if dumb is None:
         dumb = os.environ.get("TERM") == "dumb"
     output: Listening
