@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from chatcli.api.compacting import Compaction, CompactRequest, Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
-from chatcli.api.turns import Turn, run_to_end, stream_events
+from chatcli.api.turns import Opened, Turn, Work, run_to_end, stream_events
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
@@ -248,14 +248,9 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
             system=message.system, role=role, model=message.model or None, attachments=files, at=message.at
         )
         opening = await chat.find(thread_id, setup=setup)
-        turn = Turn(
-            lambda listener: chat.thread(opening, setup=setup, listener=listener),
-            lambda c: c.send(message.content, list(files), mentions=message.content),
-            chat.settings,
-            _streams(request),
-            thread_id=opening.thread_id,
-        )
-        return await _answer(chat, request, turn)
+        opened = lambda listener: chat.thread(opening, setup=setup, listener=listener)  # noqa: E731
+        asked = lambda c: c.send(message.content, list(files), mentions=message.content)  # noqa: E731
+        return await _answer(chat, request, opened, asked, opening.thread_id)
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",
@@ -279,8 +274,7 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
                     given.elicited(pending.elicitation)
             return thread
 
-        turn = Turn(opened, lambda c: c.resume(), chat.settings, _streams(request), given, opening.thread_id)
-        return await _answer(chat, request, turn)
+        return await _answer(chat, request, opened, lambda c: c.resume(), opening.thread_id, given)
 
 
 def _command_routes(app: FastAPI, chat: Chat) -> None:
@@ -311,9 +305,7 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
         wanted, given = await _existing(chat, thread_id), asked.input.strip()
         if command.answers:
             opened = lambda listener: chat.thread(wanted, listener=listener)  # noqa: E731
-            turn = Turn(opened, lambda c: run_offered(chat, c, command, given), chat.settings, _streams(request))
-            turn.thread_id = wanted
-            return await _answer(chat, request, turn)
+            return await _answer(chat, request, opened, lambda c: run_offered(chat, c, command, given), wanted)
 
         async def said() -> CommandDone:
             thread = await chat.thread(wanted, listener=Logged("chat serve"))
@@ -346,16 +338,16 @@ async def _connected(chat: Chat, request: Request, work: Coroutine[Any, Any, Any
     return task.result()
 
 
-async def _answer(chat: Chat, request: Request, turn: Turn) -> Any:
+async def _answer(
+    chat: Chat, request: Request, opened: Opened, work: Work, thread_id: str, given: Answers | None = None
+) -> Any:
+    """The turn ``work`` does on the thread ``opened`` gives, answered as the request asks: its object, or events."""
+    turn = Turn(opened, work, chat.settings, EVENT_STREAM in request.headers.get("accept", ""), given, thread_id)
     if turn.stream:
         events = stream_events(chat.running, turn)
         return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
     status, final = await run_to_end(chat.running, turn, request.is_disconnected)
     return JSONResponse(final, status)
-
-
-def _streams(request: Request) -> bool:
-    return EVENT_STREAM in request.headers.get("accept", "")
 
 
 def _base64(item: Attached) -> bytes:

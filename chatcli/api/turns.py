@@ -60,12 +60,16 @@ class HttpListener(JsonEvents):
         return self.given.decision(call) or Decision("no", by=NO_DECISION)
 
 
+Opened = Callable[[HttpListener], Awaitable[Thread]]  # a turn's thread, heard by the listener
+Work = Callable[[Thread], Awaitable[Any]]
+
+
 @dataclass
 class Turn:
     """A turn to run for a request: how to open its conversation and what to do in it."""
 
-    open: Callable[[HttpListener], Awaitable[Thread]]  # the thread, heard by the listener
-    work: Callable[[Thread], Awaitable[Any]]
+    open: Opened
+    work: Work
     settings: Settings
     stream: bool
     given: Answers | None = None  # an approvals request's answers
