@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import IO, Any, Mapping, Sequence
 
 from chatcli.text import iso_time, local_time, neutralise, say, show
@@ -16,13 +15,13 @@ _SPEAKERS = {
 HIGHLIGHT = "bold reverse"  # a search's matches in a terminal
 
 
-def print_threads(threads: list[Any], out: IO[str] | None = None) -> None:
+def print_threads(threads: list[Any], out: IO[str]) -> None:
     """The thread list: a table in a terminal, tab-separated lines in a pipe."""
     rows = [
         (t.thread_id, local_time(t.updated_at), str(t.message_count), t.model or "", " ".join((t.title or "").split()))
         for t in threads
     ]
-    _table(out or sys.stdout, ("thread", "updated", "msgs", "model", "title"), rows)
+    _table(out, ("thread", "updated", "msgs", "model", "title"), rows)
 
 
 def _table(
@@ -53,7 +52,7 @@ def _table(
 
 
 def print_transcript(
-    transcript: Any, out: IO[str] | None = None, thinking: bool = False, environ: Mapping[str, str] | None = None
+    transcript: Any, out: IO[str], thinking: bool = False, environ: Mapping[str, str] | None = None
 ) -> None:
     """A thread's messages: each under a ruled speaker line in a terminal (paged when taller than it), Markdown text
     in a pipe.
@@ -63,7 +62,6 @@ def print_transcript(
     from chatcli.threads.operations import transcript_markdown
     from chatcli.ui.pager import ScreenBuffer, page
 
-    out = out or sys.stdout
     if not out.isatty():
         say(out, transcript_markdown(transcript), data=True)
         return
@@ -139,7 +137,7 @@ def _flat(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[t
     return "".join(text).strip(), [(where[a], where[b]) for a, b in marks if a < b <= len(snippet)]
 
 
-def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
+def print_hits(hits: list[Any], out: IO[str]) -> None:
     """Search results: a table with the matches highlighted in a terminal; in a pipe one hit per line,
     tab-separated: thread, turn, speaker, time, snippet (no marks, no escape codes)."""
     flat = [_flat(hit.snippet, hit.marks) for hit in hits]
@@ -147,7 +145,7 @@ def print_hits(hits: list[Any], out: IO[str] | None = None) -> None:
         (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at), text)
         for hit, (text, _) in zip(hits, flat)
     ]
-    _table(out or sys.stdout, ("thread", "turn", "who", "when", "match"), rows, [spans for _, spans in flat])
+    _table(out, ("thread", "turn", "who", "when", "match"), rows, [spans for _, spans in flat])
 
 
 def hits_json(hits: list[Any]) -> list[dict[str, Any]]:
