@@ -87,15 +87,8 @@ class ListenerRefused(ConnectionRefusedError):
 
     def __init__(self, host: str, port: int, uids: set[int]):
         self.host, self.port, self.uids = host, port, sorted(uids)
-        super().__init__(f"{self.where} is another user's listener on this machine (uid {self.owners})")
-
-    @property
-    def where(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def owners(self) -> str:
-        return ", ".join(map(str, self.uids))
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        super().__init__(f"{where} is another user's listener on this machine (uid {', '.join(map(str, self.uids))})")
 
     @staticmethod
     def within(exc: BaseException) -> "ListenerRefused | None":

@@ -24,6 +24,7 @@ _HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)")
 CONNECT_RETRIES = 1
 # The most threads looked through for a start of an id (--thread 1ef4).
 PREFIX_SEARCH = 200
+_DOWN = "is it running? `langgraph dev --port PORT` serves the graphs of a langgraph.json"  # a server not reached
 
 
 @dataclass(frozen=True)
@@ -99,17 +100,13 @@ def translated(spec: RemoteSpec) -> Iterator[None]:
     except httpx.HTTPStatusError as exc:
         raise status_error(spec, exc.response.status_code, exc.response.reason_phrase) from exc
     except httpx.TimeoutException as exc:
-        raise ModelError(f"the LangGraph server at {spec.url} did not answer in time", hint=_down_hint()) from exc
+        raise ModelError(f"the LangGraph server at {spec.url} did not answer in time", hint=_DOWN) from exc
     except httpx.TransportError as exc:
         listener = ListenerRefused.within(exc)
         if listener is not None:  # another user's, refused at the connection (chatcli.local.loopback)
             raise ModelError(f"{listener}: nothing was sent there", hint=f"chat --remote {spec.url} names it") from exc
         detail = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise ModelError(f"cannot reach the LangGraph server at {spec.url}: {detail}", hint=_down_hint()) from exc
-
-
-def _down_hint() -> str:
-    return "is it running? `langgraph dev --port PORT` serves the graphs of a langgraph.json"
+        raise ModelError(f"cannot reach the LangGraph server at {spec.url}: {detail}", hint=_DOWN) from exc
 
 
 def _said(exc: Any) -> str:
