@@ -175,7 +175,7 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("
 
 def _coerce_bool(name: str, value: Any, source: str) -> bool:
     """A yes/no setting: a TOML boolean, or 1/0, true/false, yes/no, on/off as text."""
-    from chatcli.local.worker_settings import flag
+    from chatcli.text import flag
 
     if (found := flag(value)) is None:
         raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")

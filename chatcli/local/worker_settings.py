@@ -10,9 +10,9 @@ import os
 import sys
 from typing import Any, Mapping
 
+from chatcli.text import flag
+
 DEFAULT_IDLE = 600.0
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 def config_file(environ: Mapping[str, str]) -> str | None:
@@ -48,13 +48,6 @@ def worker_mode(environ: Mapping[str, str]) -> tuple[str, float]:
 
 def _mode(wanted: bool | None) -> str:
     return "default" if wanted is None else "on" if wanted else "off"
-
-
-def flag(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower() if value is not None else ""
-    return True if text in _TRUE else False if text in _FALSE else None
 
 
 def _seconds(value: object) -> float | None:

@@ -36,16 +36,15 @@ class Node:
 
     def json(self, current: bool) -> dict[str, Any]:
         """The node as ``chat tree --json`` and ``chat serve`` give it (docs/usage.md)."""
-        from datetime import datetime, timezone
+        from chatcli.text import iso_time
 
-        at = datetime.fromtimestamp(self.at, timezone.utc).isoformat(timespec="seconds") if self.at else None
         return {
             "node": self.number,
             "kind": self.kind,
             "parent": self.parent,
             "question": self.question,
             "answer": self.answer,
-            "at": at,
+            "at": iso_time(self.at),
             "model": self.model,
             "labels": list(self.labels),
             "children": list(self.children),

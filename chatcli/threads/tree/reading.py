@@ -66,12 +66,10 @@ def _created(message: Any) -> float | None:
 
 def _stamp(stamp: Any) -> float | None:
     """An ISO 8601 time as seconds since the epoch (None: none, or not one)."""
-    from datetime import datetime
+    from chatcli.text import moment_of
 
-    try:
-        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
-    except ValueError:
-        return None
+    found = moment_of(stamp) if isinstance(stamp, str) else None
+    return found.timestamp() if found else None
 
 
 async def read_tree(thread_id: str, store: Store | None, app: GraphApp | None) -> Tree:
