@@ -404,29 +404,42 @@ def test_a_one_shot_at_every_door_reaches_a_remote_server_through_its_own_proxy(
 
 
 @pytest.mark.e2e  # the warm worker and the MCP host are processes
-def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_login(server, kept_env, guarded, tmp_path):  # noqa: F811 - the fixture
+def test_two_data_directories_through_one_mcp_host_each_call_with_their_own_login(
+    server,
+    kept_env,  # noqa: F811 - the fixture
+    tmp_path,
+    monkeypatch,
+):
     """Two profiles of one user (two data directories) share the MCP host, never a login: each one-shot's call
-    carries its own data directory's token, or none."""
+    carries its own data directory's token, or none. (The server of mcp 1.x, a process: what the host does for a
+    caller without a login is tested against it.)"""
     from tests.test_mcp_kept import host_answer
     from tests.test_worker import chat as through_worker
 
-    other = dict(kept_env, XDG_DATA_HOME=str(tmp_path / "other-profile"))
-    assert login(kept_env).returncode == 0
-    mine = json.loads(stored(kept_env).read_text())["tokens"]["access_token"]
-    server.queue(tool_calls(("whoami", {})), Reply("mine"))
-    run = through_worker(kept_env, "--yes", "who am I?")
-    assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {mine[-4:]}", run
-    server.queue(tool_calls(("whoami", {})), Reply("theirs"))
-    run = through_worker(other, "--yes", "who am I?")
-    assert run.code == 0 and "signed in" not in whoami(server, run) and NEEDS in run.err + whoami(server, run), run
-    assert login(other).returncode == 0
-    theirs = json.loads(stored(other).read_text())["tokens"]["access_token"]
-    for env, token in ((other, theirs), (kept_env, mine)):
-        server.queue(tool_calls(("whoami", {})), Reply("again"))
-        run = through_worker(env, "--yes", "who am I now?")
-        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
-    pid = host_answer(kept_env, "status")["pid"]
-    assert host_answer(other, "status")["pid"] == pid  # one host served both
+    guarded = Guarded(tmp_path, "2025")
+    try:
+        write_servers(kept_env, {"guarded": {"url": guarded.url}})
+        other = dict(kept_env, XDG_DATA_HOME=str(tmp_path / "other-profile"))
+        assert login(kept_env).returncode == 0
+        mine = json.loads(stored(kept_env).read_text())["tokens"]["access_token"]
+        server.queue(tool_calls(("whoami", {})), Reply("mine"))
+        run = through_worker(kept_env, "--yes", "who am I?")
+        assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {mine[-4:]}", run
+        server.queue(tool_calls(("whoami", {})), Reply("theirs"))
+        run = through_worker(other, "--yes", "who am I?")
+        assert run.code == 0 and "signed in" not in whoami(server, run) and NEEDS in run.err + whoami(server, run), run
+        with monkeypatch.context() as patch:  # chat mcp login keeps its tokens in its process's data directory
+            patch.setenv("XDG_DATA_HOME", other["XDG_DATA_HOME"])
+            assert login(other).returncode == 0
+        theirs = json.loads(stored(other).read_text())["tokens"]["access_token"]
+        for env, token in ((other, theirs), (kept_env, mine)):
+            server.queue(tool_calls(("whoami", {})), Reply("again"))
+            run = through_worker(env, "--yes", "who am I now?")
+            assert run.code == 0 and whoami(server, run) == f"signed in with a token ending {token[-4:]}", run
+        pid = host_answer(kept_env, "status")["pid"]
+        assert host_answer(other, "status")["pid"] == pid  # one host served both
+    finally:
+        guarded.stop()
 
 
 # ---- who chat is to an authorization server: a client ID metadata document, or a registration ------------------
