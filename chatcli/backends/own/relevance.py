@@ -11,6 +11,7 @@ memories), not by the database: neither SQLite's vector extension nor pgvector i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from chatcli.core.memories import dot, unit
@@ -23,28 +24,23 @@ BATCH = 100  # texts embedded in one request (their vectors kept together)
 MAX_QUESTION = 4000  # characters of the question that are embedded (its beginning)
 
 
+@dataclass(eq=False)
 class Relevance:
     """Scores memories by their nearness to a question with the embedding model ``spec`` (``build`` makes it, once:
     a setting it refuses is said when first needed, not at start-up; ``describe`` makes its client's errors one
     line, None for one it does not know)."""
 
-    def __init__(
-        self,
-        spec: str,
-        build: Callable[[], "Embeddings"],
-        describe: Callable[[BaseException], str | None] = lambda exc: None,
-    ):
-        self.spec = spec
-        self._build = build
-        self.describe = describe
-        self._model: Embeddings | None = None
-        # The last scores, by what they were made of (the question and the memories): a turn's later model steps
-        # (after its tool calls) ask the same, and are not embedded again.
-        self._last: tuple[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] | None = None
+    spec: str
+    build: Callable[[], "Embeddings"]
+    describe: Callable[[BaseException], str | None] = lambda exc: None
+    _model: "Embeddings | None" = field(default=None, init=False)
+    # The last scores, by what they were made of (the question and the memories): a turn's later model steps
+    # (after its tool calls) ask the same, and are not embedded again.
+    _last: tuple[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] | None = field(default=None, init=False)
 
     def model(self) -> "Embeddings":
         if self._model is None:
-            self._model = self._build()
+            self._model = self.build()
         return self._model
 
     async def scores(self, book: MemoryBook, memories: Sequence[Memory], question: str) -> dict[str, float]:

@@ -68,12 +68,12 @@ def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
     )
 
 
+@dataclass(eq=False)
 class ServerApp:
     """The threads of ``remote``'s server, read and written as a compiled graph's (no run here: its runs are
     chatcli.backends.remote.run's)."""
 
-    def __init__(self, remote: Remote):
-        self.remote = remote
+    remote: Remote
 
     async def aget_state(self, config: dict[str, Any]) -> Snapshot:
         """The thread's state (at the checkpoint the config names, or its head); empty for a thread not made yet."""

@@ -3,6 +3,7 @@ start told once the server has taken the run). The server's threads as chat list
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from chatcli.core.elicitation import Elicitation, Elicited
@@ -16,13 +17,13 @@ def new_thread_id() -> str:
     return str(uuid.uuid4())
 
 
+@dataclass(eq=False)
 class StartWhenTaken:
     """Passes a turn's events on to ``listener``, its ``Start`` once the server has taken the run (anything else
     told, or asked): a run the server refuses (no such assistant) names no thread that was never made."""
 
-    def __init__(self, listener: Listener):
-        self.listener: Listener = listener
-        self.held: Start | None = None
+    listener: Listener
+    held: Start | None = None
 
     def hear(self, event: Any) -> None:
         if isinstance(event, Start):
