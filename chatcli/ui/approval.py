@@ -18,7 +18,6 @@ are refused.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import signal
@@ -328,7 +327,7 @@ class TerminalApprover:
         from prompt_toolkit.input import create_input
         from prompt_toolkit.input.typeahead import get_typeahead
 
-        from chatcli.ui.typeahead import keys_of
+        from chatcli.ui.typeahead import held, keys_of
 
         dropped: list[KeyPress] = []
         try:
@@ -336,9 +335,8 @@ class TerminalApprover:
         except Exception:  # noqa: BLE001 - no terminal input to have read ahead on
             pass
         try:
-            waiting = int.from_bytes(fcntl.ioctl(self.stdin_fd, termios.FIONREAD, b"\0\0\0\0"), "little")
-            if waiting > 0:
-                dropped += keys_of(os.read(self.stdin_fd, waiting))
+            if typed := held(self.stdin_fd):
+                dropped += keys_of(typed)
             termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
         except (OSError, ValueError, termios.error):
             pass  # not a terminal: nothing was typed ahead there

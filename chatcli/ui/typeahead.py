@@ -60,16 +60,15 @@ def _take_line_mode_keys(fd: int) -> bytes | None:
         if _in_key_mode(attrs):
             return None  # the prompt reads what is waiting as it was typed
         termios.tcsetattr(fd, termios.TCSANOW, _key_mode(attrs))
-        # Out of line mode, everything waiting can be read: whole lines and the start of one.
-        pending = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little", signed=True)
+        return held(fd) or None  # out of line mode, everything waiting can be read: whole lines and the start of one
     except (OSError, termios.error):
         return None
-    if pending <= 0:
-        return None
-    try:
-        return os.read(fd, pending)
-    except (BlockingIOError, OSError):
-        return None
+
+
+def held(fd: int) -> bytes:
+    """What the terminal ``fd`` holds, typed but not yet read (b"": nothing), read without waiting."""
+    pending = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little", signed=True)
+    return os.read(fd, pending) if pending > 0 else b""
 
 
 def keys_of(typed: bytes) -> list[KeyPress]:
