@@ -469,19 +469,13 @@ class _Step:
         from chatcli.backends.own.meter import Meter
         from chatcli.backends.own.model_state import table_window
 
-        settings = guard.settings
-        name = self.name or settings.model
+        name = self.name or guard.settings.model
         profile = getattr(self.chat_model, "profile", None) or {}
         out_limit = profile.get("max_output_tokens") if isinstance(profile, dict) else None
-        self.meter = meter = Meter(
-            guard,
-            self.thread_id,
-            lambda text: _say(self.emit, text),
-            name,
-            out_limit if isinstance(out_limit, int) else None,
-            table_window(settings, name),
-        )
-        self.config = merge_configs(self.config, {"callbacks": [meter]})
+        out_limit = out_limit if isinstance(out_limit, int) else None
+        window = table_window(guard.settings, name)
+        self.meter = Meter(guard, self.thread_id, lambda text: _say(self.emit, text), name, out_limit, window)
+        self.config = merge_configs(self.config, {"callbacks": [self.meter]})
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
