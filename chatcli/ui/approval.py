@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from chatcli.core.elicitation import Elicitation, Elicited
 from chatcli.core.events import Decision, Review, ToolCall
-from chatcli.text import neutralise, say
+from chatcli.text import is_terminal, neutralise, say
 from chatcli.ui.deliberate import Deliberate
 from chatcli.ui.toolblocks import arguments_text, call_block
 
@@ -125,10 +125,7 @@ class TerminalApprover:
 
     def can_ask(self) -> bool:
         """True if there is a terminal to ask in."""
-        try:
-            return self.terminal.isatty()
-        except (AttributeError, ValueError):
-            return False
+        return is_terminal(self.terminal)
 
     async def __call__(self, call: ToolCall, review: Review | None = None) -> Decision:
         self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
