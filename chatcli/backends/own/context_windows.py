@@ -118,8 +118,8 @@ class WindowFitter:
 
     ``propose`` answers; ``adopt`` keeps it (for later runs) and returns the line that says so,
     when the step does ask again, which it does only if the history got shorter (a single
-    message over the window is refused once: no loop). ``limit`` is the learned window the
-    budget starts under, if one does: ``left_out`` then returns, once, the line that says history
+    message over the window is refused once: no loop). ``limit`` says why the budget starts
+    under a learned window, if it does: ``left_out`` then returns, once, the line that says history
     was left out because of it.
     """
 
@@ -128,7 +128,7 @@ class WindowFitter:
     max_tokens: int | None
     _: KW_ONLY
     asked_for: int | None = None
-    limit: Any = None
+    limit: str | None = None
     _window: int | None = field(default=None, init=False)
     _said: str = field(default="", init=False)
 
@@ -175,18 +175,9 @@ class WindowFitter:
             data[key] = {**entry, "explained": True}
             _save(data)
         return (
-            f"{left}: {limit.reason}; chat tries a bigger budget again after a day, when you raise "
+            f"{left}: {limit}; chat tries a bigger budget again after a day, when you raise "
             "CHATCLI_CONTEXT_TOKENS, or when the server says its window is bigger"
         )
-
-
-class Limit:
-    """A budget lower than the user's, learned from this endpoint: why (for the note)."""
-
-    def __init__(self, budget: int, window: int | None):
-        self.budget = budget
-        shown = f"{window:,}-token context window" if window else "context window"
-        self.reason = f"the model's {shown}, learned from the server, leaves room for ~{budget:,} tokens of history"
 
 
 async def starting_budget(
@@ -196,8 +187,9 @@ async def starting_budget(
     max_tokens: int | None,
     told: Callable[[], Awaitable[int | None]] | None,
     asked_for: int | None = None,
-) -> tuple[int, Limit | None]:
-    """The history budget to start with, and the learned limit behind it if there is one.
+) -> tuple[int, str | None]:
+    """The history budget to start with, and why, when a learned limit is behind it (a budget lower than the user's,
+    learned from this endpoint).
 
         A window the server tells is asked once per endpoint and model, then remembered. A budget
         learned earlier applies while it is fresh: the server is asked again each time (a bigger
@@ -228,7 +220,9 @@ async def starting_budget(
     if stale or (asked_for is not None and (not isinstance(before, int) or asked_for > before)):
         forget(endpoint, model)
         return context_tokens, None
-    return learned, Limit(learned, entry.get("window") if isinstance(entry.get("window"), int) else None)
+    window = entry.get("window")
+    shown = f"{window:,}-token context window" if isinstance(window, int) and window else "context window"
+    return learned, f"the model's {shown}, learned from the server, leaves room for ~{learned:,} tokens of history"
 
 
 KNOWN_FILE = "known-windows.json"
