@@ -90,18 +90,12 @@ async def _first_key(approver: Asker, question: str, keys: str, answers: tuple[s
 
 async def _url(approver: Asker, question: Elicitation) -> Elicited:
     key = await _first_key(approver, URL, URL_KEYS, ("y", "o"))
-    if key == "o":
-        _open(approver, question.url or "")
+    if key == "o":  # opened when it is a web address and there is a browser; else said why not
+        from chatcli.tools.browser import open_in_browser
+
+        if (why := open_in_browser(question.url or "")) is not None:
+            approver.say(why, warn=True)
     return key if isinstance(key, Elicited) else Elicited("accept")
-
-
-def _open(approver: Asker, url: str) -> None:
-    """Open ``url`` in the browser, when it is a web address and there is a browser; else say so."""
-    from chatcli.tools.browser import open_in_browser
-
-    why = open_in_browser(url)
-    if why is not None:
-        approver.say(why, warn=True)
 
 
 async def _form(approver: Asker, question: Elicitation) -> Elicited:
