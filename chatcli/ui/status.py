@@ -32,8 +32,7 @@ class StatusLine:
         from chatcli.service.limits import room_left
         from chatcli.text import neutralise
 
-        settings = conversation.settings
-        model = conversation.model_name or (settings.model if settings is not None else "")
+        model = conversation.model_name or conversation.settings.model or ""
         parts = [neutralise(model), f"thread {neutralise(conversation.thread_id)}"]
         try:
             parts += room_left(await conversation.spending())
