@@ -349,19 +349,16 @@ class Elicitation:
 
     def value(self) -> dict[str, Any]:
         """The interrupt's value: what ``--json`` reports and ``chat serve`` returns."""
-        value: dict[str, Any] = {
+        asked = {"url": self.url} if self.url is not None else {"requested_schema": self.schema}
+        return {
             "type": "elicitation",
             "mode": self.mode,
             "message": self.message,
             "tool_call_id": self.call_id,
             "tool": self.tool,
             "server": self.server,
+            **asked,
         }
-        if self.url is not None:
-            value["url"] = self.url
-        else:
-            value["requested_schema"] = self.schema
-        return value
 
     @classmethod
     def of(cls, value: Any, interrupt_id: str | None = None) -> Elicitation | None:
@@ -377,7 +374,7 @@ class Elicitation:
             asked = cls.asked(params, call_id, tool, server)
         except Unreadable:
             return None
-        return cls(asked.message, call_id, tool, server, asked.fields, asked.url, asked.schema, interrupt_id)
+        return replace(asked, id=interrupt_id)
 
 
 @dataclass(frozen=True)

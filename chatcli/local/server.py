@@ -106,27 +106,18 @@ def _threads() -> int:
 
 def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
     """The command line that serves ``path`` on ``port``, under the parent watch (see ``chatcli.local.watch``)."""
-    return [
-        sys.executable,
-        "-P",  # not the current directory first on sys.path: a stray module there is not imported
-        "-m",
-        WATCH_MODULE,
-        SERVER_MODULE,
-        "--model",
-        str(path),
-        "--model_alias",
-        model_name(path),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--n_ctx",
-        str(n_ctx),
-        "--n_threads",
-        str(_threads()),
-        "--verbose",
-        "False",
-    ]
+    options = {
+        "model": path,
+        "model_alias": model_name(path),
+        "host": HOST,
+        "port": port,
+        "n_ctx": n_ctx,
+        "n_threads": _threads(),
+        "verbose": False,
+    }
+    flags = [part for name, value in options.items() for part in (f"--{name}", str(value))]
+    # -P: not the current directory first on sys.path: a stray module there is not imported
+    return [sys.executable, "-P", "-m", WATCH_MODULE, SERVER_MODULE, *flags]
 
 
 def log_path() -> Path:
