@@ -143,7 +143,6 @@ DISTRIBUTION = "chatcli-langgraph"
 def install_origin() -> tuple[str, bool] | None:
     """Where this installation came from (a directory or a URL) and whether it is editable; None if unknown."""
     from importlib import metadata
-    from pathlib import Path
 
     here = Path(__file__).resolve().parent
     names = [*(metadata.packages_distributions().get("chatcli") or []), DISTRIBUTION, "chatcli"]

@@ -44,13 +44,15 @@ def translate(
 ) -> Exception:
     """Map a failure during a turn (asked of ``model``, else the settings'; ``own``: a model chat built, not a
     graph's) to the user-facing error it means, or return it unchanged."""
-    from chatcli.backends.own.model import describe_error, is_connection_error
+    from chatcli.backends.own.model import describe_error
     from chatcli.local.policy import stopped
+    from chatcli.providers import provider_of
 
     if isinstance(exc, ChatError):
         return exc  # already said in the user's terms (the local server failing to start again, say)
     # A local model server that died shows up as a dropped or refused connection: say what happened.
-    wait = 1.0 if is_connection_error(exc, model, settings) else 0.0
+    trouble = None if isinstance(exc, TimeoutError) else provider_of(model or settings.model)[0].classify(exc)
+    wait = 1.0 if trouble is not None and trouble.kind == "connection" else 0.0
     gone = stopped(settings, "during the answer" if mid_answer else "before answering", wait=wait)
     if gone is not None:
         gone.__cause__ = exc

@@ -8,19 +8,18 @@ models of every provider that is set up.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ConfigError, ModelError
-from chatcli.provider_table import DEFAULT, NAMES
+from chatcli.provider_table import DEFAULT, NAMES, info
 from chatcli.providers import provider, provider_of
 from chatcli.providers.base import Provider, one_error
 from chatcli.providers.base import redact as redact  # this module's for the rest of chat
 
 if TYPE_CHECKING:
-    from collections.abc import MutableMapping
-
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
@@ -64,7 +63,11 @@ def _usable(settings: Settings, spec: str) -> tuple[Provider, str]:
     check_credentials(settings, spec)
     chosen, name = provider_of(spec)
     if chosen.name in settings.untrusted_endpoints:
-        withhold_sdk_credentials(chosen.name)
+        # An untrusted .env chose where its requests go: every credential its SDK would read by itself
+        # (chatcli.providers.registry) leaves this process's environment, for the rest of the process (a warm
+        # worker's call, chat serve and a one-shot each have their own process and settings).
+        for var in info(chosen.name).credentials:
+            os.environ.pop(var, None)
     return chosen, name
 
 
@@ -112,22 +115,6 @@ def refuse_another_users_listener(settings: Settings, name: str) -> None:
     )
 
 
-def withhold_sdk_credentials(name: str, environ: "MutableMapping[str, str] | None" = None) -> list[str]:
-    """Take out of this process's environment every credential the provider ``name``'s SDK would read by itself
-    (chatcli.providers.registry), for the rest of the process: an untrusted .env chose where its requests go, and
-    chat hands the client what it may send there. (A warm worker's call, chat serve and a one-shot each have their
-    own process and settings.) Returns the names taken out."""
-    import os
-
-    from chatcli.provider_table import info
-
-    environ = os.environ if environ is None else environ
-    taken = [var for var in info(name).credentials if var in environ]
-    for var in taken:
-        del environ[var]
-    return taken
-
-
 class ModelPool:
     """Chat models by name, built once each, every provider's from the same settings."""
 
@@ -146,13 +133,6 @@ class ModelPool:
 def endpoint_name(settings: Settings, spec: str | None = None) -> str:
     """A short name for the model's endpoint, for messages: host and port only."""
     return provider_of(spec or settings.model)[0].where(settings)
-
-
-def is_connection_error(exc: BaseException, spec: str | None = None, settings: Settings | None = None) -> bool:
-    """True for a connection that could not be opened or broke (not for a timeout)."""
-    chosen = provider_of(spec or (settings.model if settings else ""))[0]
-    trouble = chosen.classify(exc) if not isinstance(exc, TimeoutError) else None
-    return trouble is not None and trouble.kind == "connection"
 
 
 def describe_error(
