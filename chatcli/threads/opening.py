@@ -19,19 +19,13 @@ async def open_threads(settings: Settings, read_only: bool = False, light: bool 
     or deletes, which read and change rows directly, without LangGraph: the model stack is never
     imported. Import and fork write threads the way a conversation does, through the graph.
     """
-    if light:
-        from chatcli.store.light import open_light_store
-
-        async with open_light_store(settings.db or "", read_only) as store:
-            threads = Threads(None, store, secrets=known_secrets(settings))
-            threads.settings = settings
-            yield threads
-        return
-    from chatcli.backends.own.graph import build_graph
     from chatcli.store import open_store
+    from chatcli.store.light import open_light_store
 
-    async with open_store(settings.db or "", read_only) as store:
-        app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        threads = Threads(app, store, secrets=known_secrets(settings))
-        threads.settings = settings
-        yield threads
+    async with (open_light_store if light else open_store)(settings.db or "", read_only) as store:
+        app = None
+        if not light:
+            from chatcli.backends.own.graph import build_graph
+
+            app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
+        yield Threads(app, store, secrets=known_secrets(settings), settings=settings)

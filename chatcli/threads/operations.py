@@ -120,14 +120,21 @@ def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) ->
 class Threads:
     """Operations on the threads of one database."""
 
-    def __init__(self, app: GraphApp | None, store: Store, foreign: bool = False, secrets: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        app: GraphApp | None,
+        store: Store,
+        foreign: bool = False,
+        secrets: tuple[str, ...] = (),
+        settings: Any = None,
+    ):
         self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
         self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
         # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
         # (chatcli.providers.base.known_secrets).
         self.secrets = secrets
-        self.settings: Any = None  # chatcli.config.Settings, when opened with them: the prices chat stats uses
+        self.settings = settings  # chatcli.config.Settings, when opened with them: the prices chat stats uses
 
     @property
     def graph(self) -> GraphApp:
