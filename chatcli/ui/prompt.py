@@ -475,18 +475,15 @@ async def run_repl(
 
                 if leaves(text):
                     break
-                keep_going = await dispatch(repl, text)
-                if not keep_going or repl.received is not None:
+                if not await dispatch(repl, text) or repl.received is not None:
                     break
                 await _reread(here.conversation, threads, status)
         finally:
-            if not loading.done():
-                loading.cancel()
+            loading.cancel()  # (nothing, once it is done)
             with contextlib.suppress(BaseException):
                 await loading
         kept = await _kept(here.conversation)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        resume = _resume(chat)
-        output.note(f"bye · resume with: {resume.format(id=kept)}" if kept else "bye")
+        output.note(f"bye · resume with: {_resume(chat).format(id=kept)}" if kept else "bye")
     if repl.received is not None:
         raise Interrupted(repl.received)
