@@ -32,9 +32,9 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 
 from chatcli.backends.own.request_history import (
+    SUMMARY_PREFIX,
     now_iso,
     select_history,
-    summary_message,
     transcript,
     without_tools,
 )
@@ -153,7 +153,8 @@ def head(summary: str, state: Mapping[str, Any], upto: int, budget: int) -> list
     """The summary and the messages kept whole, sent before the recent history (nothing without a summary)."""
     if not summary:
         return []
-    said = [summary_message(summary)]
+    # A user-side message that says what it is, after the system prompt and before the turns sent whole.
+    said: list[BaseMessage] = [HumanMessage(SUMMARY_PREFIX + summary)]
     return said + whole(state["messages"], upto, state.get("pinned") or [], int(budget * WHOLE) - tokens(said))
 
 

@@ -101,15 +101,6 @@ def tools_tokens(tools: list[dict[str, Any]]) -> int:
     return len(json.dumps(tools, ensure_ascii=False, default=str)) // 4 if tools else 0
 
 
-def _with_estimate(
-    config: RunnableConfig, estimate: int, left_out: int = 0, compacted: int = 0, memories: list[str] | None = None
-) -> RunnableConfig:
-    """The call's config with the estimate of what is sent, the turns left out and those just compacted, and the
-    memories the request carries, in its metadata (the streamed chunks carry them)."""
-    said = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: left_out, TURNS_COMPACTED: compacted, MEMORIES: memories or []}
-    return {**config, "metadata": {**(config.get("metadata") or {}), **said}}
-
-
 def _question(messages: list[Any]) -> str:
     """What the thread's last question asks, in words (its attachments' text parts too): the memories are ranked
     by it."""
@@ -479,7 +470,11 @@ class _Step:
 
     async def ask(self, history: list[BaseMessage], estimate: int) -> BaseMessage:
         bound = self.chat_model.bind_tools(self.tools) if self.tools else self.chat_model
-        told = _with_estimate(self.config, estimate, self.left_out, self.compacted, self.memories)
+        # The estimate of what is sent, the turns left out and those just compacted, and the memories the request
+        # carries, in the call's metadata (the streamed chunks carry them).
+        said: dict[str, Any] = {PROMPT_ESTIMATE: estimate, TURNS_LEFT_OUT: self.left_out, MEMORIES: self.memories}
+        said[TURNS_COMPACTED] = self.compacted
+        told: RunnableConfig = {**self.config, "metadata": {**(self.config.get("metadata") or {}), **said}}
         try:
             reply = await bound.ainvoke(history, told)
         except Exception as exc:

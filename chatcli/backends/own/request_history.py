@@ -105,12 +105,6 @@ def _fitted(message: AIMessage, provider: str) -> AIMessage:
     return message if len(kept) == len(message.content) else message.model_copy(update={"content": kept})
 
 
-def summary_message(summary: str) -> HumanMessage:
-    """The message sent in place of the turns folded into the summary: a user-side message that says what it is,
-    after the system prompt and before the turns sent whole."""
-    return HumanMessage(SUMMARY_PREFIX + summary)
-
-
 def transcript(messages: list[BaseMessage], max_chars: int, offset: int = 0) -> str:
     """Messages as "User: ..." / "Assistant: ..." lines in about ``max_chars``; each question after a
     "[turn N, DATE]" line (turns counted from ``offset``), so that a summary can say when.
