@@ -582,7 +582,6 @@ class Editor:
         text is a question)."""
         if not text.startswith("/"):
             return None
-        thread = session.thread
         name, _, arg = text[1:].partition(" ")
         command = self.chat.commands().get("/" + name.strip())
         if command is None or command.run is None:
@@ -592,7 +591,7 @@ class Editor:
             from chatcli.service.command_runs import Said
             from chatcli.service.commands import run_offered
 
-            done = await run_offered(self.chat, thread, command, arg.strip())
+            done = await run_offered(self.chat, session.thread, command, arg.strip())
             if not isinstance(done, Said):
                 return done
             line = done.line

@@ -51,9 +51,8 @@ def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
             spec.update(type="string", minLength=_whole(field.low), maxLength=_whole(field.high), default=field.default)
             spec.update(format=field.format or None)
         elif field.kind == "integer":
-            spec.update(
-                type="integer", minimum=_whole(field.low), maximum=_whole(field.high), default=_whole(field.default)
-            )
+            low, high = _whole(field.low), _whole(field.high)
+            spec.update(type="integer", minimum=low, maximum=high, default=_whole(field.default))
         else:
             spec.update(type=field.kind, default=field.default)
             if field.kind == "number":

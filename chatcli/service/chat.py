@@ -324,9 +324,7 @@ class Chat:
             return
         from chatcli.service.thread import check_model
 
-        if not self.answerer.can.prompt:
-            raise UsageError("the model is the graph's own", hint=self.answerer.can.hint)
-        check_model(self.settings, setup.model)
+        check_model(self.settings, self.answerer.can, setup.model)
 
     async def _named(
         self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool, going_on: bool = True

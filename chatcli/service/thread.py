@@ -396,9 +396,7 @@ class Thread:
         a new thread's with it, so that leaving before the next message forgets nothing. Checked first, the same at
         every door: a graph's thread has its own model, and a name that is none, or whose provider's key or package
         is missing, is one line (nothing switched)."""
-        if not self.can.prompt:
-            raise UsageError("the model is the graph's own", hint=self.can.hint)
-        check_model(self.settings, name)
+        check_model(self.settings, self.can, name)
         self.model = replace(self.model, name=name, pinned=True)
         await self._keep()
 
@@ -543,10 +541,14 @@ class _EndAfterInbox:
         return await self.listener.elicit(question)
 
 
-def check_model(settings: Settings, name: str) -> None:
+def check_model(settings: Settings, can: Abilities, name: str) -> None:
     """A model a door names for chat's own graph (-m, a request's ``model``, /model, an editor's pick), checked the
-    same at every door: a name that is none, or whose provider's key or package is missing, is one line."""
+    same at every door: a graph's thread has its own model, and a name that is none, or whose provider's key or
+    package is missing, is one line."""
     from chatcli.core.inputs import check_model_name
+
+    if not can.prompt:
+        raise UsageError("the model is the graph's own", hint=can.hint)
 
     check_model_name(name)
     from chatcli.backends.own.model import check_credentials
