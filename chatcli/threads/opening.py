@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from chatcli.config import Settings
-from chatcli.providers.base import known_secrets
 from chatcli.threads.operations import Threads
 
 
@@ -28,4 +27,4 @@ async def open_threads(settings: Settings, read_only: bool = False, light: bool 
             from chatcli.backends.own.graph import build_graph
 
             app = build_graph(None, store.saver, default_system=settings.system, context_tokens=settings.context_tokens)
-        yield Threads(app, store, secrets=known_secrets(settings), settings=settings)
+        yield Threads(app, store, settings=settings)

@@ -120,20 +120,14 @@ def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) ->
 class Threads:
     """Operations on the threads of one database."""
 
-    def __init__(
-        self,
-        app: GraphApp | None,
-        store: Store,
-        foreign: bool = False,
-        secrets: tuple[str, ...] = (),
-        settings: Any = None,
-    ):
+    def __init__(self, app: GraphApp | None, store: Store, foreign: bool = False, settings: Any = None):
+        from chatcli.providers.base import known_secrets
+
         self.app = app  # the graph, for import and fork only (None: opened without it)
         self.store = store
         self.foreign = foreign  # the graph is not chat's own (chat --graph): it keeps only the messages
-        # Credentials no transcript or export shows, though a tool's output or a pasted line holds one
-        # (chatcli.providers.base.known_secrets).
-        self.secrets = secrets
+        # Credentials no transcript or export shows, though a tool's output or a pasted line holds one.
+        self.secrets = known_secrets(settings) if settings is not None else ()
         self.settings = settings  # chatcli.config.Settings, when opened with them: the prices chat stats uses
 
     @property
