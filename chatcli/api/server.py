@@ -352,9 +352,8 @@ async def _answer(
 
 def _base64(item: Attached) -> bytes:
     import base64
-    import binascii
 
     try:
         return base64.b64decode(item.data_base64, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error is one
         raise UsageError(f"attachment {item.name!r}: data_base64 is not base64") from None

@@ -26,11 +26,8 @@ if TYPE_CHECKING:
 class Service(Protocol):
     """What a command asks of the chat it runs in (chatcli.service.chat.Chat)."""
 
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def environ(self) -> Mapping[str, str]: ...
+    settings: Settings
+    environ: Mapping[str, str]
 
     def threads(self) -> Any: ...
 
