@@ -84,8 +84,7 @@ class JsonEvents(Router):
 
     def start_reply(self, start: Start) -> None:
         self.thread_id, self.node = start.thread_id, start.node
-        self._calls, self._reasoning, self._parts, self._result = [], [], [], None
-        self._asides = []
+        self._calls, self._reasoning, self._parts, self._asides, self._result = [], [], [], [], None
         self._started = time.monotonic()
         self._first = self._ended = None
 
