@@ -143,8 +143,7 @@ class RichOutput(Listening):
         self._stream: Any = None
         self._thinking: Any = None  # chatcli.ui.thinking.ThinkingView while the model thinks
         self._aside: str | None = None  # the subgraph whose words ``_thinking`` shows (None: the model's thinking)
-        self._asked: set[Any] = set()  # calls whose block was shown with the approval question
-        self._shown: set[Any] = set()  # calls whose block was shown (a graph's: before it asks about them)
+        self._shown: set[Any] = set()  # calls whose block was shown, as they started or were asked about
         from chatcli.ui.toolblocks import LiveLine
 
         self._live = LiveLine(err_console.file)  # the call running now, on stderr when it is a terminal
@@ -207,12 +206,7 @@ class RichOutput(Listening):
     # A compact dim block per tool call, between the parts of the answer.
     def asking(self, call: ToolCall) -> None:
         """About to be asked: the block shows once, before the question."""
-        from chatcli.ui.toolblocks import call_block
-
-        self._settle()
-        self._asked.add(call.id)
-        if call.id not in self._shown:
-            self.note(call_block(call))
+        self.tool_call(call)
 
     def show_question(self, markdown: str) -> None:
         """An interrupt's question, rendered as the answer is."""
@@ -225,7 +219,7 @@ class RichOutput(Listening):
         from chatcli.ui.toolblocks import call_block
 
         self._settle()
-        if call.id not in self._asked:
+        if call.id not in self._shown:  # once: a graph's call shows before it is asked about, chat's own as it is
             self._shown.add(call.id)
             self.note(call_block(call))
 
