@@ -1,6 +1,6 @@
 """Output for scripts: one JSON object per answer (--json), or JSON lines as it streams (--jsonl).
 
-These plug into the same ``ask()`` path as the terminal and pipe outputs. stdout carries only
+These hear a turn (``Thread.send``) as the terminal and pipe outputs do. stdout carries only
 JSON: the final object (``done``) or, when the command fails, an error object; notes and the
 usual one-line error go to stderr. The objects are chatcli.core.answer's, built by
 chatcli.service.json_events (which ``chat serve`` uses too); this module writes them.
