@@ -7,6 +7,9 @@ turns write and read it. The conversation tests run on SQLite only: what they re
 PostgreSQL that keeps this contract keeps them too. What only PostgreSQL has (its schema set-up, a dropped
 connection, search ranked as SQLite ranks it) is tests/test_postgres.py; processes on one thread, on either store,
 tests/test_concurrency.py.
+
+Each scenario is a function run on a database of its own; one test per kind runs them all on one store (one
+PostgreSQL server's cells, not one per scenario), and a failure names the scenario that failed.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import json
 import os
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -29,12 +34,6 @@ from tests.helpers import Tokens, a_thread
 pytestmark = pytest.mark.stores("sqlite", "postgres")
 
 DAY = 24 * 3600.0
-
-
-@pytest.fixture
-def db(storage: Any, tmp_path: Path) -> str:
-    """The test's database: a SQLite file, or a database of its own on the PostgreSQL server."""
-    return str(storage.db(tmp_path / "chat.db"))
 
 
 @asynccontextmanager
@@ -53,7 +52,7 @@ async def said(settings: Any, thread_id: str, *questions: str) -> None:
 # --------------------------------------------------------------------------- the thread index
 
 
-async def test_threads_are_listed_newest_first_titled_by_their_first_question(db):
+async def threads_are_listed_newest_first_titled_by_their_first_question(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         index = store.index
         await index.touch("older", "what is   a\nmonad?", 2, "gpt-a")
@@ -74,7 +73,7 @@ async def test_threads_are_listed_newest_first_titled_by_their_first_question(db
     assert await read_threads(db) == listed
 
 
-async def test_a_title_given_is_kept_and_an_unknown_thread_is_not_renamed(db):
+async def a_title_given_is_kept_and_an_unknown_thread_is_not_renamed(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         index = store.index
         await index.touch("t", "the first question", 2, None)
@@ -90,7 +89,7 @@ async def test_a_title_given_is_kept_and_an_unknown_thread_is_not_renamed(db):
         assert titled is not None and titled.title is not None and titled.title.startswith("tab here")
 
 
-async def test_a_count_set_moves_its_thread_to_the_top(db):
+async def a_count_set_moves_its_thread_to_the_top(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         index = store.index
         await index.touch("a", "first", 4, None)
@@ -101,7 +100,7 @@ async def test_a_count_set_moves_its_thread_to_the_top(db):
         assert second.thread_id == "b"
 
 
-async def test_where_a_thread_was_made_is_kept(db, tmp_path):
+async def where_a_thread_was_made_is_kept(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         index = store.index
         await index.touch("here", "a question", 2, None)
@@ -115,7 +114,7 @@ async def test_where_a_thread_was_made_is_kept(db, tmp_path):
         assert "never" not in await index.places()
 
 
-async def test_what_answers_a_thread_is_kept_and_replaced(db):
+async def what_answers_a_thread_is_kept_and_replaced(db: str, tmp_path: Path) -> None:
     graph = json.dumps({"kind": "graph", "spec": "app.py:graph"})
     remote = json.dumps({"kind": "remote", "url": "http://127.0.0.1:2024", "assistant": "agent"})
     async with opened(db) as store:
@@ -130,7 +129,7 @@ async def test_what_answers_a_thread_is_kept_and_replaced(db):
     assert await read_binding(db, "other") is None
 
 
-async def test_a_thread_that_waits_is_in_the_inbox_until_it_waits_on_nothing(db):
+async def a_thread_that_waits_is_in_the_inbox_until_it_waits_on_nothing(db: str, tmp_path: Path) -> None:
     approval = Asked("approval", "call_1", "shell: rm -rf build")
     question = Asked("question", "q1", "Which branch?")
     async with opened(db) as store:
@@ -156,7 +155,7 @@ async def test_a_thread_that_waits_is_in_the_inbox_until_it_waits_on_nothing(db)
         assert [w.thread_id for w in await index.waiting()] == ["second"]
 
 
-async def test_labels_name_nodes_and_a_name_moves_to_the_node_given_last(db):
+async def labels_name_nodes_and_a_name_moves_to_the_node_given_last(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         index = store.index
         assert await index.labels("t") == {}
@@ -174,7 +173,7 @@ async def test_labels_name_nodes_and_a_name_moves_to_the_node_given_last(db):
 # --------------------------------------------------------------------------- the spending ledger
 
 
-async def test_spending_is_held_then_settled_and_summed_by_thread_day_and_question(db):
+async def spending_is_held_then_settled_and_summed_by_thread_day_and_question(db: str, tmp_path: Path) -> None:
     now = time.time()
     today = now - 3600
     async with opened(db) as store:
@@ -211,7 +210,7 @@ async def test_spending_is_held_then_settled_and_summed_by_thread_day_and_questi
         assert (await index.spent("t", today)).question == pytest.approx(0.03)
 
 
-async def test_two_calls_held_at_once_do_not_both_pass_a_limit(db):
+async def two_calls_held_at_once_do_not_both_pass_a_limit(db: str, tmp_path: Path) -> None:
     today = time.time() - 3600
     async with opened(db) as one, opened(db) as two:  # two connections: two processes' stores
         held = await asyncio.gather(
@@ -224,9 +223,10 @@ async def test_two_calls_held_at_once_do_not_both_pass_a_limit(db):
 # --------------------------------------------------------------------------- messages, as chat's turns keep them
 
 
-async def test_a_thread_is_placed_in_its_doors_directory_not_the_processs(settings, server, tmp_path):
+async def a_thread_is_placed_in_its_doors_directory_not_the_processs(
+    settings: Any, server: Any, tmp_path: Path
+) -> None:
     """A door's directory (its Environment's, in its settings) is where its thread was made."""
-    from dataclasses import replace
 
     project = tmp_path / "project"
     project.mkdir()
@@ -235,7 +235,7 @@ async def test_a_thread_is_placed_in_its_doors_directory_not_the_processs(settin
         assert (await store.index.places())["placed"] == Place(str(project)) != Place(os.getcwd())
 
 
-async def test_a_conversation_is_kept_and_read_back_in_a_new_opening(settings, server):
+async def a_conversation_is_kept_and_read_back_in_a_new_opening(settings: Any, server: Any, tmp_path: Path) -> None:
     await said(settings, "zed", "my name is Zed", "what is my name?")
     async with opened(settings.db) as store:
         head = await store.index.head("zed")
@@ -263,7 +263,9 @@ async def test_a_conversation_is_kept_and_read_back_in_a_new_opening(settings, s
     assert server.requests[-1]["messages"][-3]["content"] == "what is my name?"
 
 
-async def test_undo_and_retry_leave_branches_the_tree_reads_and_a_label_names(settings, server):
+async def undo_and_retry_leave_branches_the_tree_reads_and_a_label_names(
+    settings: Any, server: Any, tmp_path: Path
+) -> None:
     server.queue(Reply("Paris."), Reply("Lyon."), Reply("Rome."))
     await said(settings, "trip", "where to?")
     async with a_thread(settings, "trip", Tokens()) as thread:
@@ -309,7 +311,7 @@ async def test_undo_and_retry_leave_branches_the_tree_reads_and_a_label_names(se
         assert (await index.get("trip")).message_count == 4  # type: ignore[union-attr]
 
 
-async def test_search_finds_words_in_messages_with_their_turn(settings):
+async def search_finds_words_in_messages_with_their_turn(settings: Any, server: Any, tmp_path: Path) -> None:
     await said(settings, "pets", "my cat is called Whiskers", "the dog barks at the postman")
     await said(settings, "work", "the quarterly report is due")
     async with opened(settings.db) as store:
@@ -331,9 +333,9 @@ async def test_search_finds_words_in_messages_with_their_turn(settings):
         assert len(await index.search("the", limit=2)) == 2
 
 
-async def test_a_question_left_waiting_for_approval_is_answered_in_a_new_opening(settings, server):
-    from dataclasses import replace
-
+async def a_question_left_waiting_for_approval_is_answered_in_a_new_opening(
+    settings: Any, server: Any, tmp_path: Path
+) -> None:
     from langchain_core.messages import HumanMessage
 
     from chatcli.core.events import Decision
@@ -359,8 +361,8 @@ async def test_a_question_left_waiting_for_approval_is_answered_in_a_new_opening
 # --------------------------------------------------------------------------- deleting a thread
 
 
-@pytest.mark.parametrize("how", ["full", "light"])
-async def test_a_deleted_thread_is_gone_everywhere_and_the_others_stay(settings, how):
+async def a_deleted_thread_is_gone_everywhere_and_the_others_stay(settings: Any, how: str) -> None:
+    """``how``: "full" (a turn's own store) or "light" (chat rm's)."""
     from chatcli.store.light import open_light_store
 
     await said(settings, "gone", "a secret plan " + "word " * 4000, "more of the plan")
@@ -397,7 +399,7 @@ async def test_a_deleted_thread_is_gone_everywhere_and_the_others_stay(settings,
 # --------------------------------------------------------------------------- the turn lock
 
 
-async def test_a_turn_waits_for_another_on_its_thread_only(db):
+async def a_turn_waits_for_another_on_its_thread_only(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         events = []
         async with store.thread_lock("x"):
@@ -424,7 +426,7 @@ async def test_a_turn_waits_for_another_on_its_thread_only(db):
 # --------------------------------------------------------------------------- memories
 
 
-async def test_memories_are_kept_per_user_changed_and_forgotten(db):
+async def memories_are_kept_per_user_changed_and_forgotten(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         mine, theirs = store.memories("ann"), store.memories("bob")
         first = await mine.add("I prefer metric units")
@@ -452,7 +454,7 @@ async def test_memories_are_kept_per_user_changed_and_forgotten(db):
         assert [m.text for m in await store.memories("ann").all()] == ["I prefer imperial units"]
 
 
-async def test_an_apps_graph_reads_and_writes_langgraphs_store_beside_the_threads(db):
+async def an_apps_graph_reads_and_writes_langgraphs_store_beside_the_threads(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         await store.memory.aput(("app", "notes"), "n1", {"text": "remember the milk"})
         await store.memory.aput(("app", "notes"), "n2", {"text": "call Alice"})
@@ -462,3 +464,72 @@ async def test_an_apps_graph_reads_and_writes_langgraphs_store_beside_the_thread
         assert (await store.memory.aget(("app", "notes"), "n2")).value == {"text": "call Alice"}
         await store.memory.adelete(("app", "notes"), "n1")
         assert [item.key for item in await store.memory.asearch(("app", "notes"))] == ["n2"]
+
+
+# --------------------------------------------------------------------------- every scenario, on each store
+
+Scenario = Callable[[], Awaitable[None]]
+
+
+async def each(scenarios: dict[str, Scenario]) -> None:
+    """Run ``scenarios`` one after another; a failure says which scenario it was."""
+    for name, run in scenarios.items():
+        try:
+            await run()
+        except AssertionError as error:
+            raise AssertionError(f"{name.replace('_', ' ')}: {error}") from error
+
+
+async def test_the_store_keeps_its_index_lock_and_memories(storage: Any, tmp_path: Path) -> None:
+    """On each store, each on a database of its own: threads are listed newest first, titled by their first question;
+    a title given is kept and an unknown thread is not renamed; a count set moves its thread to the top; where a thread
+    was made is kept; what answers a thread is kept and replaced; a thread that waits is in the inbox until it waits on
+    nothing; labels name nodes and a name moves to the node given last; spending is held, then settled and summed by
+    thread, day and question; two calls held at once do not both pass a limit; a turn waits for another on its thread
+    only; memories are kept per user, changed and forgotten; an app's graph reads and writes LangGraph's store beside
+    the threads."""
+    scenarios = (
+        threads_are_listed_newest_first_titled_by_their_first_question,
+        a_title_given_is_kept_and_an_unknown_thread_is_not_renamed,
+        a_count_set_moves_its_thread_to_the_top,
+        where_a_thread_was_made_is_kept,
+        what_answers_a_thread_is_kept_and_replaced,
+        a_thread_that_waits_is_in_the_inbox_until_it_waits_on_nothing,
+        labels_name_nodes_and_a_name_moves_to_the_node_given_last,
+        spending_is_held_then_settled_and_summed_by_thread_day_and_question,
+        two_calls_held_at_once_do_not_both_pass_a_limit,
+        a_turn_waits_for_another_on_its_thread_only,
+        memories_are_kept_per_user_changed_and_forgotten,
+        an_apps_graph_reads_and_writes_langgraphs_store_beside_the_threads,
+    )
+    await each(
+        {
+            check.__name__: partial(check, str(storage.db(tmp_path / f"{check.__name__}.db")), tmp_path)
+            for check in scenarios
+        }
+    )
+
+
+async def test_the_store_keeps_conversations_as_turns_write_them(
+    settings: Any, server: Any, storage: Any, tmp_path: Path
+) -> None:
+    """On each store, each on a database of its own: a thread is placed in its door's directory, not the process's; a
+    conversation is kept and read back in a new opening; undo and retry leave branches the tree reads and a label
+    names; search finds words in messages with their turn; a question left waiting for approval is answered in a new
+    opening; a deleted thread is gone everywhere and the others stay, deleted the full way and the light way."""
+
+    def fresh(name: str) -> Any:
+        return replace(settings, db=str(storage.db(tmp_path / f"{name}.db")))
+
+    scenarios = (
+        a_thread_is_placed_in_its_doors_directory_not_the_processs,
+        a_conversation_is_kept_and_read_back_in_a_new_opening,
+        undo_and_retry_leave_branches_the_tree_reads_and_a_label_names,
+        search_finds_words_in_messages_with_their_turn,
+        a_question_left_waiting_for_approval_is_answered_in_a_new_opening,
+    )
+    deleting = a_deleted_thread_is_gone_everywhere_and_the_others_stay
+    await each(
+        {check.__name__: partial(check, fresh(check.__name__), server, tmp_path) for check in scenarios}
+        | {f"{deleting.__name__} ({how})": partial(deleting, fresh(how), how) for how in ("full", "light")}
+    )
