@@ -104,8 +104,7 @@ def _check_vars(variables: Any) -> None:
     if not isinstance(variables, dict):
         raise _expected("vars", "an object", variables)
     for name, value in variables.items():
-        _check_type(f"vars.{name}", value, (str,))
-        if value is None:
+        if not isinstance(value, str):
             raise _expected(f"vars.{name}", "a string", value)
 
 

@@ -82,14 +82,10 @@ def _covered(text: str, secrets: tuple[str, ...]) -> list[bool]:
 
 def _masked_cut(text: str, secrets: tuple[str, ...]) -> str:
     """``text`` cut from a longer one (a title, a snippet), masked: a credential cut at its edge too."""
-    cover = _covered(text, secrets)
-    out = []
-    for i, char in enumerate(text):
-        if not cover[i]:
-            out.append(char)
-        elif i == 0 or not cover[i - 1]:
-            out.append(MASK)
-    return "".join(out)
+    from itertools import groupby
+
+    runs = groupby(zip(_covered(text, secrets), text), key=lambda pair: pair[0])  # (covered, its characters)
+    return "".join(MASK if covered else "".join(char for _, char in run) for covered, run in runs)
 
 
 def _masked_hit(hit: SearchHit, secrets: tuple[str, ...]) -> SearchHit:
