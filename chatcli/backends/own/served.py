@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
 
 
+def server_settings() -> Settings:
+    """The settings chat would use in the server's environment (in a thread: even the working directory is read
+    from the disk, which the server's event loop must not wait for)."""
+    return configure({}, environ=os.environ, cwd=Path.cwd())[0]
+
+
 def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
     """chat's graph on ``settings``, compiled without a checkpointer (the server brings its own).
 
@@ -79,8 +85,7 @@ async def graph() -> AsyncIterator[Any]:
     from chatcli.local import loopback
 
     loopback.guard()  # the server's connections are checked as chat's own are, with its settings' addresses
-    # The settings chat would use in the server's environment.
-    settings = (await asyncio.to_thread(configure, {}, environ=os.environ, cwd=Path.cwd()))[0]
+    settings = await asyncio.to_thread(server_settings)
     toolbox = await asyncio.to_thread(builtin_toolbox, settings)
     try:
         with loopback.Allowed(named_endpoints(settings)):
