@@ -277,7 +277,7 @@ def test_other_endpoints_have_no_server_to_keep():
     ],
 )
 def test_when_the_local_model_is_used(settings, installed, expected, monkeypatch):
-    monkeypatch.setattr(local, "installed", lambda: installed)
+    monkeypatch.setattr(local, "server_installed", lambda: installed)
     assert local.wants_local(settings) is expected
 
 
@@ -481,7 +481,7 @@ def test_reply_cap_reaches_an_openai_compatible_server(server, chat_env):
 # read before each test's own home replaces the user's: each test links it into its own data directory.
 FETCHED = __import__("chatcli.local.model_file", fromlist=["fetched"]).fetched()
 needs_model = pytest.mark.skipif(
-    not local.installed() or FETCHED is None,
+    not local.server_installed() or FETCHED is None,
     reason='the local extra is not installed, or its model not fetched (pip install -e ".[local]"; chat --local)',
 )
 SERVER_PID = re.compile(r"Started server process \[(\d+)\]")

@@ -74,12 +74,6 @@ def bundled_model() -> Path | None:
     return None
 
 
-def installed() -> bool:
-    """True if ``chat --local`` can run with the bundled model: the ``local`` extra is installed (its model file is
-    fetched by the first ``chat --local``)."""
-    return server_installed()
-
-
 def wants_local(settings: Settings) -> bool:
     """Whether to run the local model: as asked (--local, CHATCLI_LOCAL, --local-model), or when
     nothing else is configured (no key, no endpoint) and it is installed."""
@@ -87,7 +81,7 @@ def wants_local(settings: Settings) -> bool:
         return settings.local
     if settings.local_model:
         return True
-    return is_fallback(settings) and installed()
+    return is_fallback(settings) and server_installed()
 
 
 def is_fallback(settings: Settings) -> bool:
@@ -101,7 +95,7 @@ def is_fallback(settings: Settings) -> bool:
 
 def fallback_hint() -> str:
     """What to suggest when there is no key and no endpoint."""
-    if installed():
+    if server_installed():
         return "or use the local model: chat --local"
     return f"or a model on this machine, no key: {readme_line()}, as docs/local-model.md says"
 
