@@ -46,11 +46,6 @@ def loopback(host: str) -> bool:
         return False
 
 
-def _bracketed(host: str) -> str:
-    """An address as a Host header writes it: IPv6 in brackets."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 @dataclass(frozen=True)
 class Addresses:
     """The names the server answers to, as ``Host`` values (lowercase); ``hosts`` None: any (a token guards).
@@ -108,7 +103,7 @@ def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] =
     # Every address (0.0.0.0, ::) is loopback too: its names are this machine's, never a page's.
     own = {*LOOPBACK_NAMES} if loopback(host) or host in ("0.0.0.0", "::") else set()
     if host not in ("0.0.0.0", "::"):
-        own.add(_bracketed(host.lower()))
+        own.add(f"[{host.lower()}]" if ":" in host and not host.startswith("[") else host.lower())  # as Host has it
     with_port = {f"{name}:{port}" for name in own} | (own if port == 80 else set())
     return Addresses(frozenset(with_port), names)
 
