@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -83,9 +85,7 @@ NAMESPACES = [
 ]
 
 
-@ROOT_ONLY
-@pytest.mark.parametrize("flags", [["--net"], ["--pid"]], ids=["net", "pid_for_children"])
-def test_a_caller_in_a_namespace_of_its_own_runs_the_normal_way(server, env, flags):
+def a_caller_in_a_namespace_of_its_own_runs_the_normal_way(server: Any, env: Started, flags: list[str]) -> None:
     """Each namespace of its own is refused alike (test_the_kernel_shows_each_confinement_that_refuses_a_caller):
     these two, where chat cannot answer there (no network; no thread can start), end as without the worker."""
     got = run(env, ["unshare", *flags], "q")
@@ -106,7 +106,7 @@ LIMITS = [
 ]
 
 
-def test_a_caller_with_other_limits_or_priorities_runs_with_its_own(server, env):
+def a_caller_with_other_limits_or_priorities_runs_with_its_own(server: Any, env: Started) -> None:
     """Each limit or priority of its own is refused alike (test_the_kernel_shows_each_confinement_that_refuses_a_caller):
     a nice value, once through chat, whose tool call reports the caller's own."""
     setup, command, expected = "exec nice -n 15", "nice", "15"
@@ -118,7 +118,7 @@ def test_a_caller_with_other_limits_or_priorities_runs_with_its_own(server, env)
     assert expected in tool_result(server), tool_result(server)  # the caller's, not the worker's
 
 
-def test_each_call_has_its_callers_umask(server, env, tmp_path):
+def each_call_has_its_callers_umask(server: Any, env: Started) -> None:
     """The umask is set per call (the child takes the caller's, as the kernel reports it): served by the worker."""
     for mask, mode in (("077", "600"), ("022", "644"), ("027", "640")):
         server.queue(tool_calls(("shell", {"command": f"touch made-{mask}; stat -c %a made-{mask}"})), Reply("made"))
@@ -127,20 +127,20 @@ def test_each_call_has_its_callers_umask(server, env, tmp_path):
     assert served(env) == env.served + 3
 
 
-@ROOT_ONLY
-@pytest.mark.parametrize("network", [True, False], ids=["own-network", "network"])
-def test_a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker(server, env, request, network):
+def a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker(server: Any, env: Started, network: bool) -> None:
     """``bwrap --ro-bind / /``: the whole file system read-only but chat's home; the tool cannot write outside it."""
     home = env["HOME"]
     wrapper = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", home, home, *(["--unshare-net"] * network)]
     # Outside /dev, which the sandbox mounts anew (writable, its own): the tests' folder may be in /dev/shm.
     outside = Path(tempfile.mkdtemp(prefix="escape-", dir="/var/tmp"))
-    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
     target = outside / "escaped"
     server.queue(tool_calls(("shell", {"command": f"touch {target}"})), Reply("tried"))
-    got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
-    assert_normal_way(env, got)
-    assert not target.exists()
+    try:
+        got = run(env, wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
+        assert_normal_way(env, got)
+        assert not target.exists()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
     if network:
         expected = run(plain(env), wrapper, "--tools", "shell", "--yes", "--sandbox", "off", "write it")
         assert same(got) == same(expected) and got.code == 4, (got, expected)
@@ -169,8 +169,7 @@ CREDENTIALS = [
 ]
 
 
-@ROOT_ONLY
-def test_a_caller_with_other_credentials_or_security_runs_the_normal_way(server, env):
+def a_caller_with_other_credentials_or_security_runs_the_normal_way(server: Any, env: Started) -> None:
     """Each credential or security state of its own is refused alike
     (test_the_kernel_shows_each_confinement_that_refuses_a_caller): no_new_privs, once through chat."""
     got = run(env, ["setpriv", "--no-new-privs"], "q")
@@ -223,9 +222,10 @@ def _cgroup_base() -> Path | None:
     return None
 
 
-@pytest.mark.skipif(_cgroup_base() is None, reason="no cgroup hierarchy this test may write to")
-def test_a_caller_in_another_cgroup_runs_the_normal_way(server, env):
-    group = _cgroup_base() / f"chatcli-test-{uuid.uuid4().hex[:8]}"
+def a_caller_in_another_cgroup_runs_the_normal_way(server: Any, env: Started) -> None:
+    base = _cgroup_base()
+    assert base is not None
+    group = base / f"chatcli-test-{uuid.uuid4().hex[:8]}"
     group.mkdir()
     try:
         got = run(env, ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh"], "q")
@@ -260,18 +260,18 @@ if "pid" in first:
 """
 
 
-@ROOT_ONLY
-@pytest.mark.parametrize(
-    "wrapper, lie, more",
-    [
-        pytest.param([], "nothing", 1, id="confined-alike-is-served"),
-        pytest.param(["unshare", "--net"], "the worker's namespaces", 0, id="lying-about-its-namespaces"),
-        pytest.param(["unshare", "--net"], "nothing", 0, id="other-network"),
-        pytest.param([], "another start", 0, id="lying-about-its-start"),
-        pytest.param([], "another pid", 0, id="lying-about-its-pid"),
-    ],
-)
-def test_the_worker_goes_by_the_kernels_word_not_the_callers(server, env, wrapper, lie, more):
+LIES = {
+    "confined alike is served": ([], "nothing", 1),
+    "lying about its namespaces": (["unshare", "--net"], "the worker's namespaces", 0),
+    "other network": (["unshare", "--net"], "nothing", 0),
+    "lying about its start": ([], "another start", 0),
+    "lying about its pid": ([], "another pid", 0),
+}
+
+
+def the_worker_goes_by_the_kernels_word_not_the_callers(
+    server: Any, env: Started, wrapper: list[str], lie: str, more: int
+) -> None:
     """A caller that bypasses chat's own client and says it is confined as the worker is, is not believed."""
     path = os.path.join(env["XDG_RUNTIME_DIR"], "chatcli", "worker.sock")
     probe = [*wrapper, sys.executable, "-c", PROBE, path, str(status(env)["pid"]), lie]
@@ -282,6 +282,45 @@ def test_the_worker_goes_by_the_kernels_word_not_the_callers(server, env, wrappe
     else:
         assert first == {"refused": "confinement"}, proc
     assert served(env) == env.served + more
+
+
+def test_a_caller_confined_otherwise_than_the_worker_runs_the_normal_way(server, env):
+    """One warm worker, callers one after another: a caller in a namespace of its own (its own network; its own PID
+    namespace for its children) runs the normal way; a caller with other limits or priorities runs with its own; each
+    call has its caller's umask (served by the worker); a caller in a bubblewrap sandbox (with its own network or the
+    host's) cannot write through the worker; a caller with other credentials or security runs the normal way; a caller
+    in another cgroup runs the normal way; and the worker goes by the kernel's word, not the caller's (confined alike
+    is served; lying about its namespaces, in another network, lying about its start or its PID is refused). The
+    scenarios that confine a process so need root; the cgroup one a hierarchy this test may write to."""
+    scenarios: dict[str, Callable[[], None]] = {
+        "other limits or priorities": partial(a_caller_with_other_limits_or_priorities_runs_with_its_own, server, env),
+        "the caller's umask": partial(each_call_has_its_callers_umask, server, env),
+    }
+    if os.getuid() == 0:
+        for flags in (["--net"], ["--pid"]):
+            name = f"a namespace of its own: unshare {' '.join(flags)}"
+            scenarios[name] = partial(a_caller_in_a_namespace_of_its_own_runs_the_normal_way, server, env, flags)
+        for network in (True, False):
+            name = f"bubblewrap {'with its own network' if network else 'on the network'}"
+            scenarios[name] = partial(
+                a_caller_in_a_bubblewrap_sandbox_cannot_write_through_the_worker, server, env, network
+            )
+        scenarios["other credentials"] = partial(
+            a_caller_with_other_credentials_or_security_runs_the_normal_way, server, env
+        )
+        for name, (wrapper, lie, more) in LIES.items():
+            scenarios[f"the kernel's word: {name}"] = partial(
+                the_worker_goes_by_the_kernels_word_not_the_callers, server, env, wrapper, lie, more
+            )
+    if _cgroup_base() is not None:
+        scenarios["another cgroup"] = partial(a_caller_in_another_cgroup_runs_the_normal_way, server, env)
+    for name, scenario in scenarios.items():
+        server.clear()  # what a caller that could not reach the model left queued
+        env.served = served(env)
+        try:
+            scenario()
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error
 
 
 FAKE_WORKER = """
