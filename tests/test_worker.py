@@ -326,6 +326,7 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
         "chatcli.app.worker",  # the package (a docstring), which its modules come with
         "chatcli.app.worker.client",
         "chatcli.paths",  # the private directory's rule (standard library at its top)
+        "chatcli.text",  # the yes/no reader of settings (re and typing only)
         "chatcli.local",  # the package (a docstring), which chatcli.local.daemon comes with
         "chatcli.local.worker_settings",  # the worker's settings (standard library only)
         "chatcli.local.daemon",  # the daemons' framing, peer credentials and start lock (standard library only)
