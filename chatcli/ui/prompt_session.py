@@ -12,7 +12,8 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
 from chatcli.config import Settings
-from chatcli.core.events import Notice, ToolCall, TurnEvent
+from chatcli.core.elicitation import Elicitation, Elicited
+from chatcli.core.events import Decision, Notice, Question, Reply, Review, ToolCall, TurnEvent
 from chatcli.core.inputs import check_question
 from chatcli.errors import ChatError
 from chatcli.text import counted
@@ -110,9 +111,14 @@ class AbovePrompt:
         else:
             self.output.hear(event)
 
-    def __getattr__(self, name: str) -> Any:
-        """The rest (``approve``, ``answer``, ``elicit``) is the output's."""
-        return getattr(self.output, name)
+    async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
+        return await self.output.approve(call, review)
+
+    async def answer(self, question: Question) -> Reply | None:
+        return await self.output.answer(question)
+
+    async def elicit(self, question: Elicitation) -> Elicited | None:
+        return await self.output.elicit(question)
 
 
 def banner(thread_id: str, info: Any, named: bool, resume: str = "chat --thread {id}") -> list[str]:
