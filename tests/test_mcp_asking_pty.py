@@ -6,6 +6,8 @@ killed at it. tests/mcp/asking.py is the server (see tests/test_mcp_asking.py fo
 from __future__ import annotations
 
 import signal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,12 +33,8 @@ def fill(repl: Repl, prompt: str, text: str, after: int) -> int:
     return at
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(server, chat_env, start, tmp_path, era):
-    calls = tmp_path / "calls"
-    write_servers(chat_env, {"asking": asking(calls, era)})
+def a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(repl: Repl, server: Any, calls: Path) -> None:
     server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
-    repl = start("--yes")
     at = repl.say("book a table in Paris")
     wait_asked(repl, FORM, at)
     asked = repl.text[at:]
@@ -60,9 +58,7 @@ def test_a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once(serv
     assert ran(calls) == ["book"]  # the call waited for its answer: never run twice
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(server, chat_env, start, tmp_path, era):
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
+def n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(repl: Repl, server: Any, calls: Path) -> None:
     server.queue(
         tool_calls(("book", {"city": "Paris"})),
         Reply("Not booked."),
@@ -71,7 +67,6 @@ def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(s
         tool_calls(("hostile", {})),
         Reply("Word taken."),
     )
-    repl = start("--yes")
     at = repl.say("book")
     wait_asked(repl, FORM, at)
     answer(repl, "n")
@@ -98,36 +93,90 @@ def test_n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed(s
     at = answer(repl, "y")
     at = fill(repl, "word ␛]0;PWNED␇ ␛[31mred␛[0m (text, required):", "hi", at)
     repl.wait_for("Word taken.", after=at)
+    repl.wait_prompt()
     assert results(server.requests[-1])[-1] == 'hostile: accept {"word":"hi"}'
 
 
+def an_address_is_shown_and_opened_only_when_asked(repl: Repl, server: Any, calls: Path) -> None:
+    """The session's BROWSER writes the address it was given to ``opened`` beside ``calls``."""
+    opened = calls.parent / "opened"
+    server.queue(tool_calls(("visit", {})), Reply("Go ahead."), tool_calls(("visit", {})), Reply("Opened."))
+    at = repl.say("sign in")
+    wait_asked(repl, URL, at)
+    assert "address: https://bank.example/sign-in?x=1" in repl.text[at:] and "Sign in to the bank" in repl.text[at:]
+    answer(repl, "y")  # "I go there myself": accepted, nothing opened
+    repl.wait_for("Go ahead.", after=at)
+    repl.wait_prompt()
+    assert results(server.requests[-1]) == ["visit: accept"] and not opened.exists()
+    at = repl.say("open it for me")
+    wait_asked(repl, URL, at)
+    answer(repl, "o")
+    repl.wait_for("Opened.", after=at)
+    repl.wait_prompt()
+    assert opened.read_text() == "https://bank.example/sign-in?x=1\n"
+    assert results(server.requests[-1])[-1] == "visit: accept"
+
+
+def a_server_s_request_to_use_the_model_is_one_key_and_its_answer_is_not_the_reply(
+    repl: Repl, server: Any, calls: Path
+) -> None:
+    """MCP sampling at the prompt: who asks, what it asks and how long an answer it may have are shown; y lets the
+    thread's model answer the server (its tokens never shown as the reply), n tells the server no."""
+    text = "the fox \x1b]0;PWNED\x07 jumps"
+    server.queue(
+        tool_calls(("summarise", {"text": text})),
+        Reply("A jumping fox."),
+        Reply("Summarised."),
+        tool_calls(("summarise", {"text": "again"})),
+        Reply("Not summarised."),
+    )
+    asked_before = len(server.requests)
+    at = repl.say("summarise the fox")
+    wait_asked(repl, FORM, at)
+    asked = repl.text[at:]
+    assert "MCP server asking asks your model (gpt-fake)" in asked and "at most 100 tokens" in asked, asked
+    assert "[user] Summarise: the fox" in asked and "\x1b]0;PWNED" not in asked  # the server's escape shown, inert
+    at = answer(repl, "y")
+    repl.wait_for("Summarised.", after=at)
+    repl.wait_prompt()
+    assert "A jumping fox" not in repl.text[at:].replace("summarise: A jumping fox.", "")
+    assert results(server.requests[-1])[0].startswith("summarise: A jumping fox. [")
+    at = repl.say("once more")
+    wait_asked(repl, FORM, at)
+    answer(repl, "n")
+    repl.wait_for("Not summarised.", after=at)
+    repl.wait_prompt()
+    assert "the user declined the request" in results(server.requests[-1])[-1]
+    assert len(server.requests) == asked_before + 5  # the declined request never reached the model
+
+
 @pytest.mark.parametrize("era", ERAS)
-def test_an_address_is_shown_and_opened_only_when_asked(server, chat_env, start, tmp_path, era):
-    opened = tmp_path / "opened"
+def test_one_prompt_asks_forms_declines_cancels_addresses_and_the_model_for_a_server(
+    server, chat_env, start, tmp_path, era
+):
+    """One session of the prompt, each scenario on a new thread (/new): a form is asked a field a line, each checked,
+    and the call runs once; n declines, Ctrl-C cancels and a server's escapes are shown, not obeyed; a server's request
+    to use the model is one key and its answer is not the reply; an address is shown, and opened only when asked."""
+    calls = tmp_path / "calls"
     browser = tmp_path / "browser"
-    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened"}\n')
     browser.chmod(0o755)
     env = dict(chat_env, BROWSER=str(browser))
-    write_servers(env, {"asking": asking(tmp_path / "calls", era)})
-    server.queue(tool_calls(("visit", {})), Reply("Go ahead."), tool_calls(("visit", {})), Reply("Opened."))
-    repl = Repl(["--yes"], env)
-    try:
+    write_servers(env, {"asking": asking(calls, era)})
+    repl = start("--yes", env=env)
+    scenarios = (
+        a_form_is_asked_a_field_a_line_each_checked_and_the_call_runs_once,
+        n_declines_ctrl_c_cancels_and_a_server_s_escapes_are_shown_not_obeyed,
+        a_server_s_request_to_use_the_model_is_one_key_and_its_answer_is_not_the_reply,
+        an_address_is_shown_and_opened_only_when_asked,
+    )
+    for scenario in scenarios:
+        try:
+            scenario(repl, server, calls)
+        except AssertionError as error:
+            raise AssertionError(f"{scenario.__name__.replace('_', ' ')}: {error}") from error
+        repl.say("/new")
         repl.wait_prompt()
-        at = repl.say("sign in")
-        wait_asked(repl, URL, at)
-        assert "address: https://bank.example/sign-in?x=1" in repl.text[at:] and "Sign in to the bank" in repl.text[at:]
-        answer(repl, "y")  # "I go there myself": accepted, nothing opened
-        repl.wait_for("Go ahead.", after=at)
-        repl.wait_prompt()
-        assert results(server.requests[-1]) == ["visit: accept"] and not opened.exists()
-        at = repl.say("open it for me")
-        wait_asked(repl, URL, at)
-        answer(repl, "o")
-        repl.wait_for("Opened.", after=at)
-        assert opened.read_text() == "https://bank.example/sign-in?x=1\n"
-        assert results(server.requests[-1])[-1] == "visit: accept"
-    finally:
-        repl.kill()
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -163,38 +212,3 @@ def test_a_one_shot_in_a_terminal_asks_too(server, chat_env, pty, tmp_path, era)
     answer(once, "\r")  # Enter: declined
     assert once.exit_code() == 0
     assert "Not booked." in once.text and results(server.requests[-1]) == ["book in Paris: decline"]
-
-
-@pytest.mark.parametrize("era", ERAS)
-def test_a_server_s_request_to_use_the_model_is_one_key_and_its_answer_is_not_the_reply(
-    server, chat_env, start, tmp_path, era
-):
-    """MCP sampling at the prompt: who asks, what it asks and how long an answer it may have are shown; y lets the
-    thread's model answer the server (its tokens never shown as the reply), n tells the server no."""
-    write_servers(chat_env, {"asking": asking(tmp_path / "calls", era)})
-    text = "the fox \x1b]0;PWNED\x07 jumps"
-    server.queue(
-        tool_calls(("summarise", {"text": text})),
-        Reply("A jumping fox."),
-        Reply("Summarised."),
-        tool_calls(("summarise", {"text": "again"})),
-        Reply("Not summarised."),
-    )
-    repl = start("--yes")
-    at = repl.say("summarise the fox")
-    wait_asked(repl, FORM, at)
-    asked = repl.text[at:]
-    assert "MCP server asking asks your model (gpt-fake)" in asked and "at most 100 tokens" in asked, asked
-    assert "[user] Summarise: the fox" in asked and "\x1b]0;PWNED" not in asked  # the server's escape shown, inert
-    at = answer(repl, "y")
-    repl.wait_for("Summarised.", after=at)
-    repl.wait_prompt()
-    assert "A jumping fox" not in repl.text[at:].replace("summarise: A jumping fox.", "")
-    assert results(server.requests[-1])[0].startswith("summarise: A jumping fox. [")
-    at = repl.say("once more")
-    wait_asked(repl, FORM, at)
-    answer(repl, "n")
-    repl.wait_for("Not summarised.", after=at)
-    repl.wait_prompt()
-    assert "the user declined the request" in results(server.requests[-1])[-1]
-    assert len(server.requests) == 5  # the declined request never reached the model
