@@ -612,10 +612,9 @@ def relevance(settings: Settings) -> "Relevance | None":
 async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox | None = None) -> AsyncIterator[Engine]:
     """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
     what happens between turns (a database another program holds)."""
-    from chatcli.backends.own.graph import ChatGraph
+    from chatcli.backends.own.graph import graph_for
     from chatcli.backends.own.model import ModelPool
     from chatcli.backends.own.model_state import ModelStates
-    from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.standing import Standing
     from chatcli.local.policy import keeper
     from chatcli.service.backend import Backend
@@ -631,24 +630,17 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it
         # stopped) at each model call, after the question is stored: see local.keeper.
-        pricer = Pricer(settings.prices, settings.base_url, bool(settings.local), settings)
-        graph = ChatGraph(
+        graph = graph_for(
+            settings,
             models,
-            default_system=settings.system,
-            context_tokens=settings.context_tokens,
-            memory=settings.memory,
-            compact_at=settings.compact_at,
+            toolbox,
             before_model=keeper(settings),
             states=states,
-            toolbox=toolbox,
-            tool_rounds=settings.tool_rounds,
-            tool_result_chars=settings.tool_result_chars,
-            pricer=pricer,
             standing=Standing(
                 settings.memories, settings.project_instructions, settings.workdir, relevance=relevance(settings)
             ),
-            guard=_guard(settings, pricer, store.index),
         )
+        graph.guard = _guard(settings, graph.pricer, store.index)
         yield Engine(
             Backend(graph.compile(store.saver, store.memory), graph),
             store,

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from chatcli.backends.own.meter import Meter
     from chatcli.backends.own.sampling import Sampling
     from chatcli.backends.own.spending import Guard
+    from chatcli.config import Settings
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -494,3 +495,22 @@ class _Step:
 def build_graph(model: Any, checkpointer: BaseCheckpointSaver[Any] | None, **options: Any) -> Any:
     """Compile the chat graph (see ``ChatGraph``) with ``checkpointer``."""
     return ChatGraph(model, **options).compile(checkpointer)
+
+
+def graph_for(settings: Settings, models: Any, toolbox: "Toolbox | None" = None, **more: Any) -> ChatGraph:
+    """Chat's graph on ``settings``, asking ``models`` (a chatcli.backends.own.model.ModelPool), with ``toolbox``'s
+    tools; ``more``: what only a session's graph has (its store's states, standing, guard, the local server)."""
+    from chatcli.backends.own.pricing import Pricer
+
+    return ChatGraph(
+        models,
+        default_system=settings.system,
+        context_tokens=settings.context_tokens,
+        memory=settings.memory,
+        compact_at=settings.compact_at,
+        toolbox=toolbox,
+        tool_rounds=settings.tool_rounds,
+        tool_result_chars=settings.tool_result_chars,
+        pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
+        **more,
+    )

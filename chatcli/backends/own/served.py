@@ -34,24 +34,12 @@ def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
     Each run starts at the settings' context budget: what chat learns of a model's window (windows.json,
     what its server tells) is read and kept in files, which a served graph's event loop must not wait for.
     """
-    from chatcli.backends.own.graph import build_graph
+    from chatcli.backends.own.graph import graph_for
     from chatcli.backends.own.model import ModelPool
-    from chatcli.backends.own.pricing import Pricer
 
     models = ModelPool(settings)
     models()  # a bad setting fails here, before the run's first model call
-    return build_graph(
-        models,
-        None,
-        default_system=settings.system,
-        context_tokens=settings.context_tokens,
-        memory=settings.memory,
-        compact_at=settings.compact_at,
-        toolbox=toolbox,
-        tool_rounds=settings.tool_rounds,
-        tool_result_chars=settings.tool_result_chars,
-        pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
-    )
+    return graph_for(settings, models, toolbox).compile(None)
 
 
 def builtin_toolbox(settings: Settings) -> Any:
