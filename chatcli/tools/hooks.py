@@ -24,7 +24,6 @@ import json
 import os
 import re
 import signal
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryFile
@@ -33,6 +32,7 @@ from typing import Any, Mapping
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_config_file, trust_store
 from chatcli.text import neutralise
+from chatcli.tools.skills import read_bounded
 from chatcli.trust import keep_files, trusted_files
 
 TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse", "PostToolUseFailure")
@@ -327,18 +327,11 @@ def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
 
 
 def _read(path: Path) -> bytes | None:
-    """The settings file at ``path`` (None: there is none); a FIFO never blocks, a file past MAX_FILE is refused."""
+    """The settings file at ``path`` (None: there is none), at most MAX_FILE bytes of a regular file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        return read_bounded(path, MAX_FILE, follow=True)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        data = handle.read(MAX_FILE + 1)
-    if len(data) > MAX_FILE:
-        raise ValueError(f"larger than {MAX_FILE // 1024} KiB")
-    return data
 
 
 def _parsed(table: Any, source: Path, own: bool, problems: list[str]) -> list[Hook]:

@@ -148,7 +148,7 @@ def _load(directory: Path, skill_md: Path, project: bool, problems: list[str]) -
     """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems``."""
     path = directory / "SKILL.md"
     try:
-        data = _read(skill_md)
+        data = read_bounded(skill_md)
         fields, body = parse(data.decode("utf-8"))
         skill = _skill(fields, body, path, project)
     except (OSError, ValueError) as exc:
@@ -263,7 +263,7 @@ def read(skill: Skill, relative: str, environ: Mapping[str, str] = os.environ) -
     if target is None or target == skill.directory or not target.is_relative_to(skill.directory):
         raise ValueError(f"{relative}: not a file of the skill {skill.name}")
     try:
-        data = _read(target)
+        data = read_bounded(target)
         if skill.project and trusted_files(trust_store(environ)).get(str(target)) != hashlib.sha256(data).hexdigest():
             raise ValueError("changed or added since chat trust was run in the project")
         return data.decode("utf-8")
@@ -282,7 +282,7 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
                 target = _real(directory / name)
                 try:
                     if target is not None and target.is_relative_to(directory):
-                        digests[str(target)] = None if revoke else hashlib.sha256(_read(target)).hexdigest()
+                        digests[str(target)] = None if revoke else hashlib.sha256(read_bounded(target)).hexdigest()
                 except (OSError, ValueError):
                     continue  # not a file that can be read: it stays unreadable
     if revoke:  # and what was trusted there before, gone since
@@ -293,15 +293,16 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     return discover(cwd, environ)
 
 
-def _read(path: Path) -> bytes:
-    """At most MAX_BYTES of the regular file at ``path``: an OSError as the system says, a ValueError past that."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO must not block, a link swapped in fails
+def read_bounded(path: Path, limit: int = MAX_BYTES, follow: bool = False) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path`` (a FIFO never blocks; a link there fails unless
+    ``follow``): an OSError as the system says, a ValueError past that. Hooks read their settings files with it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     with open(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("not a regular file")
-        data = handle.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ValueError(f"larger than {MAX_BYTES // 1024} KiB")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB")
     return data
 
 
