@@ -131,16 +131,12 @@ class _Candidates:
 def _completion(shell: str) -> Any:
     """click's completion for ``shell``, answering with ``candidates``."""
     from click import Command
-    from click.shell_completion import BashComplete, FishComplete, ZshComplete
+    from click.shell_completion import get_completion_class
 
-    class Bash(_Candidates, BashComplete): ...
-
-    class Zsh(_Candidates, ZshComplete): ...
-
-    class Fish(_Candidates, FishComplete): ...
-
-    kinds: dict[str, type[Bash | Zsh | Fish]] = {"bash": Bash, "zsh": Zsh, "fish": Fish}
-    return kinds[shell](Command("chat"), {}, "chat", COMPLETE_VAR)  # the command is not read: candidates answer
+    base = get_completion_class(shell)
+    assert base is not None  # (SHELLS are click's shells)
+    kind = type(f"{shell.title()}Complete", (_Candidates, base), {})
+    return kind(Command("chat"), {}, "chat", COMPLETE_VAR)  # the command is not read: candidates answer
 
 
 def script(shell: str) -> str:

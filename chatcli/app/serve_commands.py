@@ -18,7 +18,7 @@ from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcomman
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
-from chatcli.service.answerer import OWN, Answerer
+from chatcli.service.answerer import Answerer
 from chatcli.text import say
 
 TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
@@ -199,11 +199,7 @@ def _bracketed_url(host: str, port: int) -> str:
 
 
 def serve(
-    settings: Settings,
-    where: Listening,
-    allow_host: list[str],
-    trusted: tuple[str, ...] = (),
-    answerer: Answerer = OWN,
+    settings: Settings, where: Listening, allow_host: list[str], trusted: tuple[str, ...], answerer: Answerer
 ) -> None:
     import uvicorn
 
