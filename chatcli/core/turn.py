@@ -197,17 +197,6 @@ class Turns:
         self.approvals = approvals or Approvals()
         self.last: TurnResult | None = None
 
-    async def pending(self, head: Config) -> list[Pending]:
-        """What the thread at ``head`` waits on."""
-        return await self.source.pending(head)
-
-    async def pending_calls(self, head: Config) -> list[ToolCall]:
-        """The tool calls the thread at ``head`` waits to have approved, if any."""
-        return [call for pending in await self.pending(head) if pending.is_approval for call in pending.calls]
-
-    def resumed(self, value: Any) -> Any:
-        return self.source.resumed(value)
-
     async def run(
         self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, ask_first: bool = False
     ) -> TurnResult:
@@ -229,7 +218,7 @@ class Turns:
                 if not ask_first:
                     await self.source.stream(payload, start, listener, result, progress)
                 ask_first = False
-                pending = await self.pending(head)
+                pending = await self.source.pending(head)
                 if not pending:
                     break
                 waiting = pending  # asked: a stop here (a closed terminal, a kill) leaves it waiting, not refused

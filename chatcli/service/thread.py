@@ -122,12 +122,12 @@ class Thread:
         return prompt
 
     async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
-        return await self.turns.pending_calls(self.config)
+        return [call for pending in await self.waiting() if pending.is_approval for call in pending.calls]
 
     async def waiting(self) -> list[Pending]:
         """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
         or left for a request or ``--resume`` to answer)."""
-        return await self.turns.pending(self.config)
+        return await self.turns.source.pending(self.config)
 
     async def _run(
         self, payload: Any, start: Config, created: bool = False, ask_first: bool = False, node: int | None = None
@@ -492,7 +492,7 @@ class Thread:
         from chatcli.core.interrupts import resume_value
 
         if not self.can.prompt:
-            return self.turns.resumed(value)  # a graph's interrupt: the value is its answer, as the graph reads it
+            return self.turns.source.resumed(value)  # a graph's interrupt: the value is its answer, as it reads it
         if pending.elicitation is None:
             raise UsageError(
                 f"thread {self.thread_id} waits for the approval of tool calls, which --resume does not give",
@@ -502,7 +502,7 @@ class Thread:
             answer = answer_of(value, pending.elicitation)
         except ValueError as exc:
             raise UsageError(f"not an answer to the tool's question: {exc}") from None
-        return self.turns.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))
+        return self.turns.source.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))
 
 
 class _EndAfterInbox:
