@@ -4,13 +4,13 @@ Tools come from chat's built-in groups and from the MCP servers in mcp.json: tho
 listing is known (cached, or listed since the session began), started or not; a server still
 starting with nothing cached, or failed, offers nothing. A call runs with a time limit (an MCP
 server is started for it first if need be); its result comes back as text, whatever the tool
-returned, and its progress (the server's notifications) goes to the caller as it comes. Which
-calls need approval: chatcli.tools.approvals.
+returned, and its progress (the server's notifications) goes to the caller as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import re
 import time
 from collections import Counter
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chatcli.tools import builtin
-from chatcli.tools.approvals import ApprovalRules
 from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable
@@ -117,8 +116,10 @@ def _definition(entry: ToolEntry) -> dict[str, Any]:
     return schema
 
 
-class Toolbox(ApprovalRules):
-    """The tools of one session and the rules for calling them."""
+class Toolbox:
+    """The tools of one session and the rules for calling them: which run without asking are the ``approve``
+    patterns of config.toml ("notes:search", "notes:*", "files"), the tools allowed "always" this session, and
+    ``--yes``."""
 
     def __init__(
         self,
@@ -165,6 +166,39 @@ class Toolbox(ApprovalRules):
         # Whether listings gone stale are listed again in the background: in a process that lives on, or one whose
         # servers the MCP host keeps (a one-shot of its own would wait at its exit for servers it does not use).
         self.revalidate = True
+
+    def preapproved(self, entry: Any, arguments: Any = None) -> bool:
+        """True if ``entry`` may run without asking: --yes, a config pattern, or "always" this session; the
+        ``remember`` tool only by a pattern that names it.
+
+        A files call is let through by a pattern or "always" only for a path inside the working
+        directory (resolved, links followed); one outside, or with ``arguments`` unknown, is asked.
+        """
+        if entry.server == builtin.SERVER and entry.group == builtin.MEMORY:  # what every thread is told from now on:
+            # only a pattern that names it (never --yes, a wildcard written for other tools, nor "always" this session)
+            return any(p in (builtin.MEMORY, "remember", f"{builtin.SERVER}:remember") for p in self.approve)
+        if self.approve_all:
+            return True
+        if (
+            entry.server == builtin.SERVER
+            and entry.group == "files"
+            and not builtin.inside_workdir(arguments, self.host.workdir)
+        ):
+            return False
+        if entry.label in self.allowed:
+            return True
+        key = f"{entry.server}:{entry.tool.name}"
+        for pattern in self.approve:
+            if ":" in pattern:
+                if fnmatch.fnmatchcase(key, pattern):
+                    return True
+            elif entry.server == builtin.SERVER and pattern in (entry.group, entry.tool.name):
+                return True
+        return False
+
+    def allow(self, entry: Any) -> None:
+        """Run ``entry`` without asking for the rest of the session."""
+        self.allowed.add(entry.label)
 
     def _where(self) -> str:
         """Where this toolbox's shell runs commands, said once (it looks for bubblewrap: off an event loop)."""
