@@ -222,19 +222,17 @@ def run(
     thread: str | None,
     settings: Settings,
     setup: ThreadSetup,
-    json_output: Any = None,
-    env: Environment | None = None,
-    debug: bool = False,
+    json_output: Any,
+    env: Environment,
+    debug: bool,
 ) -> None:
-    """Choose between one answer and the interactive prompt, and run it.
+    """Choose between one answer and the interactive prompt, and run it, reading and writing in ``env``.
 
-    ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl) renders the one answer;
-    ``env`` is where to read and write (the process's own by default).
+    ``json_output`` (a chatcli.ui.jsonout.JsonOutput, for --json / --jsonl; or None) renders the one answer.
     """
     from chatcli.core.inputs import check_thread_id
     from chatcli.service.chat import Chat
 
-    env = env or Environment()
     if json_output is not None:
         json_output.model = setup.answerer.label or settings.model
     if thread:

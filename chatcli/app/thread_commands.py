@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 
@@ -54,17 +53,14 @@ async def named(threads: Any, ref: str | None) -> str:
     return (await chat.find(ref, latest=ref is None, going_on=False)).thread_id
 
 
-@asynccontextmanager
-async def on_server(url: str, assistant: str | None, header: list[str]) -> AsyncIterator[Any]:
-    """The LangGraph server at ``url`` (chatcli.backends.remote.client.Remote), open while the block runs: its
-    threads are all its graphs' unless --assistant names one."""
+async def on_server(url: str, assistant: str | None, header: list[str]) -> Any:
+    """The LangGraph server at ``url`` (chatcli.backends.remote.client.Remote), closed as the ``async with`` it is
+    given to ends: its threads are all its graphs' unless --assistant names one."""
+    from contextlib import aclosing
+
     from chatcli.backends.remote.client import Remote, remote_spec
 
-    remote = await Remote.open(remote_spec(url, assistant, header, environment().environ), find=False)
-    try:
-        yield remote
-    finally:
-        await remote.aclose()
+    return aclosing(await Remote.open(remote_spec(url, assistant, header, environment().environ), find=False))
 
 
 @subcommand("threads", db=True)
@@ -88,7 +84,7 @@ def threads_command(
     async def listed() -> tuple[list[Any], str]:
         """The threads, and what to say when there are none."""
         if remote is not None:
-            async with on_server(remote, assistant, header) as server:
+            async with await on_server(remote, assistant, header) as server:
                 return await server.threads(limit), f"no threads on {server.spec.url} yet"
         from chatcli.threads.opening import open_threads
 
@@ -162,7 +158,7 @@ async def tree_command(
         if thread_id is None:
             raise UsageError("give the thread's id: chat tree ID --remote URL")
         wanted = check_thread_id(thread_id)
-        async with on_server(remote, assistant, header) as server:  # its checkpoint history, with chat's labels
+        async with await on_server(remote, assistant, header) as server:  # its checkpoint history, with chat's labels
             history = ServerApp(server).aget_state_history({"configurable": {"thread_id": wanted}})
             said, points = await from_history(history)
         tree = build(wanted, said, points, await threads.store.index.labels(wanted))
