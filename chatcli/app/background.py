@@ -42,7 +42,7 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
 
     def ask(settings: Settings) -> None:
         read.append(settings)
-        run(spec.question or None, spec.thread, settings, _setup(spec, settings, env), output, env)
+        run(spec.question or None, spec.thread, settings, _setup(spec, settings, env), output, env, False)
 
     token = using(env)
     try:
