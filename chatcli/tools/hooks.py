@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryFile
@@ -180,10 +181,8 @@ async def _command(hook: Hook, data: bytes, cwd: Path) -> Verdict:
             return _problem(hook, f"timed out after {hook.timeout:g} s")
         finally:
             if process.returncode is None:  # timed out, or the turn was interrupted: nothing it started lives on
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 await process.wait()
         out.seek(0)
         err.seek(0)
@@ -287,7 +286,6 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
     kept = trusted_files(trust_store(environ))
     untrusted: list[Path] = []
     for path in own + _project_files(cwd, environ):
-        mine = path in own
         try:
             data = _read(path)
             table = _mapping(json.loads(data)) if data is not None else {}
@@ -297,10 +295,10 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
         table = table if "hooks" in table or path.name != "hooks.json" else {"hooks": table}
         if not table.get("hooks"):
             continue
-        if not mine and kept.get(str(path)) != hashlib.sha256(data or b"").hexdigest():
+        if path not in own and kept.get(str(path)) != hashlib.sha256(data or b"").hexdigest():
             untrusted.append(path)  # someone else's file, or changed since chat trust: not run
             continue
-        found += _parsed(table["hooks"], path, mine, problems)
+        found += _parsed(table["hooks"], path, path in own, problems)
     return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems))
 
 
