@@ -2,60 +2,21 @@
 
 A file that does not match is refused with the JSON path of its first problem
 (``messages[3].content: expected a string, got 5``), so nothing half-imported or
-unreadable ever reaches the database.
+unreadable ever reaches the database. The shape is the pydantic models below (strict: no
+``"5"`` for 5, no ``true`` for 1); what depends on a message's role is checked after them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from chatcli.errors import UsageError
 
-EXPORT_FORMAT = "chatcli-thread"
-EXPORT_VERSION = 2  # 2: the thread's times are ISO 8601 strings, as the messages' are
-ROLES = ("user", "assistant", "tool")
-# Optional top-level fields: the types each may have (None is always allowed).
-_FIELDS: dict[str, tuple[type, ...]] = {
-    "version": (int,),
-    "thread_id": (str,),
-    "title": (str,),
-    "model": (str,),
-    "system": (str,),
-    "created_at": (str, int, float),  # ISO 8601; exports before version 2 wrote epoch seconds
-    "updated_at": (str, int, float),
-    "message_count": (int,),
-}
-_MESSAGE_FIELDS: dict[str, tuple[type, ...]] = {
-    "created_at": (str,),
-    "model": (str,),
-    "interrupted": (str,),
-    "name": (str,),
-    "status": (str,),
-    "label": (str,),
-    "seconds": (int, float),
-    "reasoning": (str,),
-}
 
-
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def _expected(path: str, what: str, value: Any) -> UsageError:
-    shown = repr(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else _kind(value)
-    return UsageError(f"not a valid thread export: {path}: expected {what}, got {shown[:60]}")
-
-
-def _check_type(path: str, value: Any, types: tuple[type, ...]) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, types):
-        what = " or ".join(sorted({_kind(t()) for t in types}))
-        raise _expected(path, what, value)
-
-
-def _check_time(path: str, value: Any) -> None:
+def _time(value: Any) -> Any:
     """A thread's time is an ISO 8601 string (or, in exports before version 2, epoch seconds)."""
     from datetime import datetime
 
@@ -63,98 +24,108 @@ def _check_time(path: str, value: Any) -> None:
         try:
             datetime.fromisoformat(value)
         except ValueError:
-            raise _expected(path, "an ISO 8601 time", value) from None
+            raise ValueError("an ISO 8601 time") from None
+    elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError("a number or a string")
+    return value
 
 
-def check_export(data: Any) -> dict[str, Any]:
-    """``data`` if it is a thread export chat can import; else a UsageError naming the first problem."""
-    if not isinstance(data, dict):
-        raise _expected("(top level)", "an object", data)
-    if data.get("format") != EXPORT_FORMAT:
-        raise UsageError(f'not a chatcli thread export (expected "format": "{EXPORT_FORMAT}")')
-    for name, types in _FIELDS.items():
-        _check_type(name, data.get(name), types)
-    for name in ("created_at", "updated_at"):
-        _check_time(name, data.get(name))
-    _check_vars(data.get("vars"))
-    messages = data.get("messages")
-    if not isinstance(messages, list):
-        raise _expected("messages", "a list", messages)
-    if not messages:
-        raise UsageError("the export holds no messages")
-    for i, record in enumerate(messages):
-        path = f"messages[{i}]"
-        if not isinstance(record, dict):
-            raise _expected(path, "an object", record)
-        if record.get("role") not in ROLES:
-            raise _expected(f"{path}.role", '"user", "assistant" or "tool"', record.get("role"))
-        if not isinstance(record.get("content"), str):
-            raise _expected(f"{path}.content", "a string", record.get("content"))
-        for name, types in _MESSAGE_FIELDS.items():
-            _check_type(f"{path}.{name}", record.get(name), types)
-        _check_calls(path, record, messages[:i])
-        _check_attachments(path, record)
-    return data
-
-
-def _check_vars(variables: Any) -> None:
-    """The thread's variables, if any: an object of strings."""
-    if variables is None:
-        return
-    if not isinstance(variables, dict):
-        raise _expected("vars", "an object", variables)
-    for name, value in variables.items():
-        if not isinstance(value, str):
-            raise _expected(f"vars.{name}", "a string", value)
-
-
-def _check_attachments(path: str, record: dict[str, Any]) -> None:
-    """Attachments are on user messages, each with a name, a type and base64 data."""
+def _base64(value: str) -> str:
     import base64
     import binascii
 
-    items = record.get("attachments")
-    if items is None:
-        return
-    if record["role"] != "user" or not isinstance(items, list):
-        raise _expected(f"{path}.attachments", "a list on a user message", items)
-    for j, item in enumerate(items):
-        where = f"{path}.attachments[{j}]"
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("name", "type", "data")):
-            raise _expected(where, "an object with string name, type and data", item)
-        try:
-            base64.b64decode(item["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise UsageError(f"not a valid thread export: {where}.data: not base64") from None
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("base64 data") from None
+    return value
 
 
-def _check_calls(path: str, record: dict[str, Any], before: list[Any]) -> None:
-    """A message's tool calls are well formed; a tool result answers a call made before it."""
-    calls = record.get("tool_calls")
-    if calls is not None:
-        if record["role"] != "assistant" or not isinstance(calls, list):
-            raise _expected(f"{path}.tool_calls", "a list on an assistant message", calls)
-        for j, call in enumerate(calls):
-            if (
-                not isinstance(call, dict)
-                or not isinstance(call.get("id"), str)
-                or not isinstance(call.get("name"), str)
-            ):
-                raise _expected(f"{path}.tool_calls[{j}]", "an object with a string id and name", call)
-            if not isinstance(call.get("arguments", {}), dict):
-                raise _expected(f"{path}.tool_calls[{j}].arguments", "an object", call.get("arguments"))
-    if record["role"] == "tool":
-        call_id = record.get("tool_call_id")
-        if not isinstance(call_id, str):
-            raise _expected(f"{path}.tool_call_id", "a string", call_id)
-        made = {
-            c.get("id")
-            for m in before
-            if isinstance(m, dict)
-            for c in (m.get("tool_calls") or [])
-            if isinstance(c, dict)
-        }
-        if call_id not in made:
-            raise UsageError(
-                f"not a valid thread export: {path}.tool_call_id: no earlier tool call has the id {call_id[:40]!r}"
-            )
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+
+class _Call(_Strict):
+    id: str
+    name: str
+    arguments: dict[str, Any] = {}
+
+
+class _Attachment(_Strict):
+    name: str
+    type: str
+    data: Annotated[str, AfterValidator(_base64)]
+
+
+class _Message(_Strict):
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    created_at: str | None = None
+    model: str | None = None
+    interrupted: str | None = None
+    name: str | None = None
+    status: str | None = None
+    label: str | None = None
+    seconds: float | None = None
+    reasoning: str | None = None
+    tool_calls: list[_Call] | None = None  # on an assistant message
+    tool_call_id: str | None = None  # on a tool message
+    attachments: list[_Attachment] | None = None  # on a user message
+
+
+class _Export(_Strict):
+    version: int | None = None
+    thread_id: str | None = None
+    title: str | None = None
+    model: str | None = None
+    system: str | None = None
+    created_at: Annotated[Any, AfterValidator(_time)] = None
+    updated_at: Annotated[Any, AfterValidator(_time)] = None
+    message_count: int | None = None
+    vars: dict[str, str] | None = None
+    messages: list[_Message]
+
+
+_WANTED = {
+    "string_type": "a string",
+    "int_type": "a number",
+    "float_type": "a number",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "list_type": "a list",
+    "literal_error": '"user", "assistant" or "tool"',
+}
+
+
+def _refused(path: str, said: str) -> UsageError:
+    return UsageError(f"not a valid thread export: {path}: {said}")
+
+
+def _refusal(error: ErrorDetails) -> UsageError:
+    """Pydantic's first error said as the JSON path of the problem, what was expected there and what was found."""
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".") or "(top level)"
+    if error["type"] == "missing":
+        return _refused(path, "missing")
+    value = error["input"]
+    what = str(error.get("ctx", {}).get("error")) if error["type"] == "value_error" else None
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    shown = repr(value) if type(value) in (int, float, str) else kinds.get(type(value), "null")
+    return _refused(path, f"expected {what or _WANTED.get(error['type'], error['msg'])}, got {shown[:60]}")
+
+
+def check_export(data: Any) -> None:
+    """A UsageError naming the first problem unless ``data`` (said to be a thread export) is one chat can import."""
+    try:
+        export = _Export.model_validate(data)
+    except ValidationError as e:
+        raise _refusal(e.errors()[0]) from None
+    if not export.messages:
+        raise UsageError("the export holds no messages")
+    made: set[str] = set()
+    for i, message in enumerate(export.messages):
+        for field, role in (("tool_calls", "assistant"), ("attachments", "user")):
+            if getattr(message, field) is not None and message.role != role:
+                raise _refused(f"messages[{i}].{field}", f"only on {role} messages")
+        if message.role == "tool" and (call_id := message.tool_call_id) not in made:
+            raise _refused(f"messages[{i}].tool_call_id", f"no earlier tool call has the id {call_id!r:.40}")
+        made.update(call.id for call in message.tool_calls or ())

@@ -13,7 +13,6 @@ from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.store.base import Waiting
 from chatcli.text import fenced, local_time, make_title, moment_of
-from chatcli.threads.export_format import EXPORT_FORMAT, EXPORT_VERSION, check_export
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, message_record
 from chatcli.threads.tree import Node, Tree
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
 
 T = TypeVar("T")
+EXPORT_FORMAT = "chatcli-thread"  # its shape: chatcli.threads.export_format
+EXPORT_VERSION = 2  # 2: the thread's times are ISO 8601 strings, as the messages' are
 
 
 @dataclass
@@ -212,8 +213,11 @@ class Threads:
 
         from chatcli.content.attachments import question_message
         from chatcli.core.inputs import check_model_name
+        from chatcli.threads.export_format import check_export
 
-        data = check_export(data)  # the whole file, before anything is written
+        if isinstance(data, dict) and data.get("format") != EXPORT_FORMAT:
+            raise UsageError(f'not a chatcli thread export (expected "format": "{EXPORT_FORMAT}")')
+        check_export(data)  # the whole file, before anything is written
         if data.get("model") is not None:
             _in_export("model", check_model_name, data["model"])
         messages: list[BaseMessage] = []
