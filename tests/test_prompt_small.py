@@ -55,7 +55,7 @@ def test_tab_completes_file_names_after_attach_and_roles_after_role(tmp_path, mo
 
 
 async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settings, server):
-    from chatcli.backends.own.model import list_models
+    from chatcli.backends.own.model import list_all
     from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 
     server.models = ["llama-3", "gpt-fake", "qwen"]
@@ -65,7 +65,7 @@ async def test_tab_after_model_offers_the_server_s_models_and_never_waits(settin
     async def fetch() -> list[str]:
         asked.append(list(server.models))
         await slow.wait()  # a slow server: Tab must not wait for it
-        return await list_models(settings)
+        return (await list_all(settings, ["openai"])).names
 
     completer = CommandCompleter(ThreadCache(), ModelCache(fetch))
     started = time.monotonic()

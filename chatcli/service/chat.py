@@ -620,8 +620,7 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
     from chatcli.service.backend import Backend
     from chatcli.store import open_store
 
-    models = ModelPool(settings)
-    models()  # build the default model now: a bad setting fails before the first question
+    models = ModelPool(settings)  # a bad setting fails here, before the first question
     # Each model's window: learned earlier, or told by its server (llama.cpp, vLLM, LM Studio,
     # Ollama); the local model's own server is sized by chat already.
     states = ModelStates(settings.context_tokens, settings)

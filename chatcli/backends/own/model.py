@@ -122,6 +122,7 @@ class ModelPool:
         check_credentials(settings)
         self.settings = settings
         self._models: dict[str, "BaseChatModel"] = {}
+        self()  # the default model built now: a bad setting fails before the first question
 
     def __call__(self, name: str | None = None) -> "BaseChatModel":
         name = name or self.settings.model
@@ -171,15 +172,6 @@ class ModelList:
 
     names: list[str] = field(default_factory=list)
     failures: list[tuple[str, ChatError]] = field(default_factory=list)  # (provider label, why)
-
-
-async def list_models(settings: Settings, which: list[str] | None = None) -> list[str]:
-    """The model names ``which`` providers list (default: the settings' model's), sorted, each as the user
-    would name it (``anthropic:...``; the OpenAI-compatible endpoint's bare). The first failure is raised."""
-    listing = await list_all(settings, which or [provider_of(settings.model)[0].name])
-    if listing.failures:
-        raise listing.failures[0][1]
-    return listing.names
 
 
 async def list_all(settings: Settings, which: list[str] | None = None) -> ModelList:

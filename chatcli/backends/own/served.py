@@ -37,9 +37,7 @@ def build(settings: Settings, toolbox: "Toolbox | None" = None) -> Any:
     from chatcli.backends.own.graph import graph_for
     from chatcli.backends.own.model import ModelPool
 
-    models = ModelPool(settings)
-    models()  # a bad setting fails here, before the run's first model call
-    return graph_for(settings, models, toolbox).compile(None)
+    return graph_for(settings, ModelPool(settings), toolbox).compile(None)  # a bad setting fails here
 
 
 def builtin_toolbox(settings: Settings) -> Any:
