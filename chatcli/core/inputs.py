@@ -84,7 +84,7 @@ _LIKE_GENERATED = re.compile(r"[0-9a-f]{7,9}")
 _PREFIX_FROM = 4  # characters, as git asks of an abbreviated commit
 
 
-def _one_edit(a: str, b: str) -> bool:
+def one_edit(a: str, b: str) -> bool:
     """True when ``b`` is ``a`` with one character inserted, deleted, replaced, or two neighbours swapped."""
     if abs(len(a) - len(b)) > 1 or a == b:
         return False
@@ -121,7 +121,7 @@ def resolve_thread_id(wanted: str, known: list[str], start_new: str = "") -> str
                 hint="give more of the id",
             )
     if _LIKE_GENERATED.fullmatch(lowered):
-        near = [k for k in generated if _one_edit(lowered, k)]
+        near = [k for k in generated if one_edit(lowered, k)]
         if near:
             new = f"; {start_new} starts a new thread under that name" if start_new else ""
             raise UsageError(f"no thread {wanted}; did you mean {' or '.join(near[:3])}?", hint=f"a typo?{new}")
