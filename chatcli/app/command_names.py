@@ -2,6 +2,7 @@
 and the near misses of a command's name (``treads``)."""
 
 from chatcli.app.flags import COMMANDS
+from chatcli.core.inputs import one_edit
 
 # Words people type for a command (from other tools' habits), and the command that does it.
 MEANT = {
@@ -26,19 +27,6 @@ MEANT = {
 }
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """``b`` is ``a`` with one character added, dropped or changed, or two neighbours swapped."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    short, long = sorted((a, b), key=len)
-    i = next((i for i, (x, y) in enumerate(zip(short, long)) if x != y), len(short))
-    if len(short) < len(long):
-        return short[i:] == long[i + 1 :]
-    return short[i + 1 :] == long[i + 1 :] or (
-        short[i : i + 2] == long[i : i + 2][::-1] and short[i + 2 :] == long[i + 2 :]
-    )
-
-
 def meant_command(word: str) -> str | None:
     """The command a lone word on the command line most likely meant (``treads``, ``help``), or None."""
     lowered = word.strip().lower()
@@ -47,5 +35,5 @@ def meant_command(word: str) -> str | None:
     if len(lowered) < 4:
         return None
     # `treads`; `histroy` too, but no short word's near miss (`last`, `anew` are questions, not `list`, `new`)
-    near = [c for c in (*COMMANDS, *(m for m in MEANT if len(m) > 6)) if c != "ask" and _one_edit(lowered, c)]
+    near = [c for c in (*COMMANDS, *(m for m in MEANT if len(m) > 6)) if c != "ask" and one_edit(lowered, c)]
     return (MEANT.get(near[0]) or f"chat {near[0]}") if near else None
