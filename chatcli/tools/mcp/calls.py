@@ -197,10 +197,12 @@ class Calls:
         await asyncio.gather(task, return_exceptions=True)
         raise Unavailable(f"MCP server {self.spec.name} stopped before it answered")
 
-    def _chore(self, work: Awaitable[Any]) -> None:
+    def _chore(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        """``work`` started and left to run (its result not read), waited for a moment when the server stops."""
         task = asyncio.ensure_future(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
+        return task
 
     async def _cancel(self, session: Any, request_id: int | None) -> None:
         """Tell the server the call ``request_id`` is cancelled; start it again if it does not answer within the

@@ -142,9 +142,7 @@ class McpServer(Calls):
         if self.state == IDLE:
             self.start()
         elif self.state == READY and (self._relisting is None or self._relisting.done()):
-            self._relisting = asyncio.ensure_future(self.relist())
-            self._chores.add(self._relisting)
-            self._relisting.add_done_callback(self._chores.discard)
+            self._relisting = self._chore(self.relist())
 
     async def relist(self) -> None:
         """List the running server again (its listing kept as it was if it cannot be listed now: logged; one past a
