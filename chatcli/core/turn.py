@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from chatcli.core.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
-from chatcli.core.graph_app import GraphApp
 from chatcli.core.interrupts import Pending, approval_answer, resume_value
 from chatcli.errors import ModelError
 
@@ -118,10 +117,6 @@ def tell_usage(chunk: Any, listener: Listener, result: TurnResult) -> None:
 
 class Source(Protocol):
     """What one kind of graph does its own way; ``Turns`` does the rest."""
-
-    @property
-    def app(self) -> GraphApp:
-        """The compiled graph, or what stands for a deployed one."""
 
     context_tokens: int | None  # the history's budget, told with the result (None: the graph's business)
     # A request's own review (its allowed decisions, its description) goes with each approval question: a

@@ -85,7 +85,6 @@ class Engine:
 class ToolboxOptions(TypedDict, total=False):
     """How ``Chat.open`` opens the session's tools (``open_toolbox``'s options)."""
 
-    refresh: bool
     always: bool
     idle: float | None
     shared: bool
