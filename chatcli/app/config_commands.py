@@ -43,13 +43,6 @@ def shown(name: str, value: Any) -> Any:
     return value
 
 
-def _variables(name: str, given: Any) -> str:
-    """The environment variable(s) a setting came from: ``CHATCLI_MODEL``; a provider's, each by its name."""
-    if name == "provider_env":
-        return ", ".join(var for var, _value in given or ())
-    return _VARIABLE.get(name, name)
-
-
 def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     """One record a setting: name, value (keys cut), source; then one for each key an untrusted .env may not set."""
     from chatcli.local.worker_settings import worker_config
@@ -65,7 +58,9 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
                 source, given = where, layer[name]
         withheld = name == "api_key" and source != "default" and value != given
         if source == "environment":
-            source = f"environment ({_variables(name, given)})"
+            # the variable(s) it came from: CHATCLI_MODEL; a provider's, each by its name
+            named = ", ".join(var for var, _ in given or ()) if name == "provider_env" else _VARIABLE.get(name, name)
+            source = f"environment ({named})"
         elif dotenv is not None and source == str(dotenv.path):
             source = f"{dotenv.path} ({'trusted' if dotenv.trusted else 'untrusted'})"
         if withheld:
