@@ -8,6 +8,8 @@ unreadable ever reaches the database. The shape is the pydantic models below (st
 
 from __future__ import annotations
 
+import base64
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -15,29 +17,33 @@ from pydantic_core import ErrorDetails
 
 from chatcli.errors import UsageError
 
+# What pydantic's error types (``string_type``...) wanted, as a refusal says it.
+_WANTED = dict(string="a string", int="a number", float="a number", dict="an object", model="an object", list="a list")
+
+
+def _shown(value: Any) -> str:
+    """A value found where another was wanted: itself when short and plain (5, 'abc'), else its kind."""
+    kinds = {bool: "a boolean", list: "a list", dict: "an object"}
+    return repr(value)[:60] if type(value) in (int, float, str) else kinds.get(type(value), "null")
+
 
 def _time(value: Any) -> Any:
     """A thread's time is an ISO 8601 string (or, in exports before version 2, epoch seconds)."""
-    from datetime import datetime
-
     if isinstance(value, str):
         try:
             datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError("an ISO 8601 time") from None
-    elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ValueError("a number or a string")
+            raise ValueError(f"expected an ISO 8601 time, got {_shown(value)}") from None
+    elif value is not None and type(value) not in (int, float):
+        raise ValueError(f"expected a number or a string, got {_shown(value)}")
     return value
 
 
 def _base64(value: str) -> str:
-    import base64
-    import binascii
-
     try:
         base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("base64 data") from None
+    except ValueError:  # (binascii.Error is one)
+        raise ValueError("not base64") from None
     return value
 
 
@@ -86,17 +92,6 @@ class _Export(_Strict):
     messages: list[_Message]
 
 
-_WANTED = {
-    "string_type": "a string",
-    "int_type": "a number",
-    "float_type": "a number",
-    "dict_type": "an object",
-    "model_type": "an object",
-    "list_type": "a list",
-    "literal_error": '"user", "assistant" or "tool"',
-}
-
-
 def _refused(path: str, said: str) -> UsageError:
     return UsageError(f"not a valid thread export: {path}: {said}")
 
@@ -104,13 +99,13 @@ def _refused(path: str, said: str) -> UsageError:
 def _refusal(error: ErrorDetails) -> UsageError:
     """Pydantic's first error said as the JSON path of the problem, what was expected there and what was found."""
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".") or "(top level)"
+    ctx = error.get("ctx", {})
+    if "error" in ctx:  # a check of chat's own (a time, base64): its message says it whole
+        return _refused(path, str(ctx["error"]))
     if error["type"] == "missing":
         return _refused(path, "missing")
-    value = error["input"]
-    what = str(error.get("ctx", {}).get("error")) if error["type"] == "value_error" else None
-    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    shown = repr(value) if type(value) in (int, float, str) else kinds.get(type(value), "null")
-    return _refused(path, f"expected {what or _WANTED.get(error['type'], error['msg'])}, got {shown[:60]}")
+    what = ctx.get("expected") or _WANTED.get(error["type"].removesuffix("_type"), error["msg"])
+    return _refused(path, f"expected {what}, got {_shown(error['input'])}")
 
 
 def check_export(data: Any) -> None:
