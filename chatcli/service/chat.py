@@ -686,21 +686,16 @@ async def open_toolbox(
     if not settings.use_tools or not (servers or groups or always):
         yield None
         return
-    from chatcli.tools import sandbox
+    from chatcli.backends.own.served import toolbox_for
     from chatcli.tools.mcp.cache import ListCache
     from chatcli.tools.mcp.link import HostLink
-    from chatcli.tools.toolbox import Toolbox
 
     cache = ListCache()
     cache.prepare()
-    toolbox = Toolbox(
-        sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
-        builtin_groups=groups,
+    toolbox = toolbox_for(
+        settings,
+        groups,
         servers=servers,
-        approve=settings.approve,
-        approve_all=settings.approve_all,
-        timeout=settings.tool_timeout,
-        kept_most=settings.max_kept_files,
         log_dir=data_dir() / "mcp",
         note=notices(listener) if listener is not None else None,
         cache=cache,

@@ -45,19 +45,26 @@ def builtin_toolbox(settings: Settings) -> Any:
     for a served graph: each run would start them again."""
     if not (settings.use_tools and settings.tools):
         return None
+    toolbox = toolbox_for(settings, settings.tools)
+    toolbox.schemas()  # made now, in this thread: making them reads the disk
+    return toolbox
+
+
+def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Toolbox:
+    """A toolbox of the built-in ``groups`` under the settings' sandbox, approvals and limits (``more``: its MCP
+    servers and what they need, for a session's)."""
     from chatcli.tools import sandbox
     from chatcli.tools.toolbox import Toolbox
 
-    toolbox = Toolbox(
-        sandbox=sandbox.policy_for(settings),  # where this toolbox's shell runs commands
-        builtin_groups=settings.tools,
+    return Toolbox(
+        sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
+        builtin_groups=groups,
         approve=settings.approve,
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
         kept_most=settings.max_kept_files,
+        **more,
     )
-    toolbox.schemas()  # made now, in this thread: making them reads the disk
-    return toolbox
 
 
 @asynccontextmanager
