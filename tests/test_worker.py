@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -89,15 +91,16 @@ def same(run: Run) -> tuple[int, str, str]:
 # The worker's own mappings, each once: argv, stdin and stdout as descriptors; a refusal's exit code and stderr; an
 # answer broken midway. What a one-shot answers is the command line's, tested in this process
 # (tests/test_worker_unit.py, test_what_a_one_shot_answers_is_the_command_line_s).
-PARITY = [
-    pytest.param(("sum this",), b"1 2 3\n", None, id="question-and-stdin"),
-    pytest.param(("--json", "--jsonl", "q"), b"", None, id="usage-error"),
-    pytest.param(("--json", "q"), b"", Fault(cut_after=3), id="json-cut-mid-answer"),
-]
+PARITY = {
+    "a question and stdin": (("sum this",), b"1 2 3\n", None),
+    "a usage error": (("--json", "--jsonl", "q"), b"", None),
+    "json cut mid-answer": (("--json", "q"), b"", Fault(cut_after=3)),
+}
 
 
-@pytest.mark.parametrize("args, stdin, fault", PARITY)
-def test_the_worker_answers_as_the_command_line_does(server, warm_env, args, stdin, fault):
+def the_worker_answers_as_the_command_line_does(
+    server: Any, warm_env: dict[str, str], args: tuple[str, ...], stdin: bytes, fault: Fault | None
+) -> None:
     before = served(warm_env)
     if fault:
         server.queue(fault)
@@ -109,8 +112,9 @@ def test_the_worker_answers_as_the_command_line_does(server, warm_env, args, std
     assert same(got) == same(expected), f"{got}\n=== without the worker:\n{expected}"
 
 
-def test_each_call_takes_its_own_environment_directory_and_dotenv(server, warm_env, tmp_path):
-    chat(warm_env, "start it")
+def each_call_takes_its_own_environment_directory_and_dotenv(
+    server: Any, warm_env: dict[str, str], tmp_path: Path
+) -> None:
     before = served(warm_env)
     with FakeOpenAIServer() as other:
         moved = chat(
@@ -129,6 +133,29 @@ def test_each_call_takes_its_own_environment_directory_and_dotenv(server, warm_e
     here = chat(env, "four", cwd=project)
     assert here.code == 0 and server.requests[-1]["model"] == "gpt-dotenv", here
     assert served(warm_env) == before + 3
+
+
+def each(scenarios: dict[str, Callable[[], None]]) -> None:
+    """Run ``scenarios`` one after another; a failure says which scenario it was."""
+    for name, scenario in scenarios.items():
+        try:
+            scenario()
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error
+
+
+def test_the_worker_answers_each_call_as_the_command_line_does_with_its_own_environment(server, warm_env, tmp_path):
+    """Calls one after another to one worker: each is answered as the command line answers it (a question and stdin,
+    a usage error, JSON cut mid-answer: argv, stdin and stdout as descriptors, a refusal's exit code and stderr, an
+    answer broken midway), and each call takes its own environment, directory and .env."""
+    scenarios: dict[str, Callable[[], None]] = {
+        f"as the command line: {name}": partial(the_worker_answers_as_the_command_line_does, server, warm_env, *case)
+        for name, case in PARITY.items()
+    }
+    scenarios["its own environment, directory and .env"] = partial(
+        each_call_takes_its_own_environment_directory_and_dotenv, server, warm_env, tmp_path
+    )
+    each(scenarios)
 
 
 def start_answer(env, *args: str) -> subprocess.Popen:
@@ -159,17 +186,17 @@ def interrupted(server, env, sig: int, thread: str) -> tuple[int, list[str], lis
     return proc.returncode, lines, [(kind, mark) for kind, _text, mark in kept]
 
 
-@pytest.mark.parametrize(
-    "sig, said",
-    [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated"), (signal.SIGHUP, "hung up (the terminal closed)")],
-    ids=["ctrl-c", "term", "hup"],
-)
-def test_a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(server, warm_env, sig, said):
+SIGNALS = {"ctrl-c": (signal.SIGINT, "interrupted"), "term": (signal.SIGTERM, "terminated")}
+SIGNALS["hup"] = (signal.SIGHUP, "hung up (the terminal closed)")
+
+
+def a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker(
+    server: Any, warm_env: dict[str, str], sig: int, said: str
+) -> None:
     """As chat started the normal way ends of each (tests/test_signals.py): the partial kept, one line on what ended
     it, the signal's exit code."""
-    chat(warm_env, "start it")
     before = served(warm_env)
-    got = interrupted(server, warm_env, sig, "warm")
+    got = interrupted(server, warm_env, sig, f"warm-{sig}")
     assert served(warm_env) == before + 1
     assert got == (
         128 + sig,
@@ -188,8 +215,7 @@ def answering_child(worker_pid: int) -> int:
     return int(children[0])
 
 
-def test_an_answer_killed_outright_kills_the_caller_with_the_same_signal(server, warm_env):
-    chat(warm_env, "start it")
+def an_answer_killed_outright_kills_the_caller_with_the_same_signal(server: Any, warm_env: dict[str, str]) -> None:
     server.queue(Reply(WORDS, delay=0.05))
     proc = start_answer(warm_env, "count")
     first_words(proc)
@@ -213,8 +239,7 @@ def test_a_worker_killed_mid_answer_leaves_the_answer_s_own_end(server, worker_e
     assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", None)]
 
 
-def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, warm_env):
-    chat(warm_env, "start it")
+def a_caller_that_dies_hangs_up_its_answer_which_is_kept(server: Any, warm_env: dict[str, str]) -> None:
     server.queue(Reply(WORDS, delay=0.05))
     proc = start_answer(warm_env, "-t", "orphan", "count")
     first_words(proc)
@@ -223,6 +248,24 @@ def test_a_caller_that_dies_hangs_up_its_answer_which_is_kept(server, warm_env):
     eventually(lambda: not status(warm_env)["running"], "the worker to finish the orphaned answer")
     kept = summary(stored(db_of(warm_env), "orphan"))
     assert [(kind, mark) for kind, _text, mark in kept] == [("human", None), ("ai", "cancelled")]
+
+
+def test_whatever_ends_an_answer_in_the_worker_ends_it_as_without_and_the_worker_goes_on(server, warm_env):
+    """One worker, answers ended one after another: Ctrl-C, SIGTERM and SIGHUP to the caller stop the answer and keep
+    the partial as without the worker; an answer killed outright kills the caller with the same signal; a caller that
+    dies hangs up its answer, which is kept."""
+    chat(warm_env, "start it")
+    scenarios: dict[str, Callable[[], None]] = {
+        f"a signal ({name})": partial(
+            a_signal_stops_the_answer_and_keeps_the_partial_as_without_the_worker, server, warm_env, *sig
+        )
+        for name, sig in SIGNALS.items()
+    }
+    scenarios["an answer killed outright"] = partial(
+        an_answer_killed_outright_kills_the_caller_with_the_same_signal, server, warm_env
+    )
+    scenarios["a caller that dies"] = partial(a_caller_that_dies_hangs_up_its_answer_which_is_kept, server, warm_env)
+    each(scenarios)
 
 
 def test_the_worker_exits_after_its_idle_time(server, worker_env):
