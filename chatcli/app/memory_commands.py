@@ -170,19 +170,14 @@ def _answer(shown: Any, reading: Any, question: str) -> str:
 
 
 def _imported(file: str) -> list[str]:
-    """The memories' texts of the export ``file`` (- for stdin), each checked as a memory; a UsageError naming what
-    does not fit, before any is kept."""
+    """The memories' texts of the export ``file`` (- for stdin), each checked as a memory; a UsageError naming the
+    first that does not fit, before any is kept."""
     from chatcli.app.run import read_export
 
     if not file:
         raise UsageError("chat memory import FILE: name an export (chat memory export writes one), or - for stdin")
     data = read_export(environment().stdin, file, "a memories export", "chat memory export writes one", MAX_IMPORT)
-    return memory_texts(data, "stdin" if file == "-" else file)
-
-
-def memory_texts(data: Any, name: str) -> list[str]:
-    """The memories' texts of the export ``data`` (read from ``name``), each checked as a memory; a UsageError naming
-    the first that does not fit."""
+    name = "stdin" if file == "-" else file
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("memories"), list):
         raise UsageError(f'{name} is not a memories export (expected "format": "{EXPORT_FORMAT}")')
     texts = []
