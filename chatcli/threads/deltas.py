@@ -14,8 +14,7 @@ This module imports LangGraph: it is imported only for a thread that needs it.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, AsyncIterator, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import START, StateGraph
@@ -47,21 +46,12 @@ async def state_messages(app: Any, thread_id: str) -> list[dict[str, Any]]:
     return [m.model_dump() if hasattr(m, "model_dump") else m for m in (state.values or {}).get("messages") or []]
 
 
-@asynccontextmanager
-async def saver_of(store: Any) -> AsyncIterator[Any]:
-    """LangGraph's checkpointer on ``store``: its own, or (a store opened for managing threads only, without one)
-    the database opened again the full way, for reading."""
-    if store.saver is not None:
-        yield store.saver
-        return
-    async with store.full() as full:
-        yield full.saver
-
-
 async def rebuilt_messages(store: Any, thread_id: str, app: Any = None) -> list[dict[str, Any]]:
     """``thread_id``'s whole message list as LangGraph rebuilds it: through ``app`` (the thread's graph) when it
     is loaded, else through a reader of the channel on ``store``'s checkpointer."""
     if app is not None:
         return await state_messages(app, thread_id)
-    async with saver_of(store) as saver:
-        return await state_messages(reader(saver), thread_id)
+    if store.saver is not None:
+        return await state_messages(reader(store.saver), thread_id)
+    async with store.full() as full:  # a store opened for managing threads only, without a checkpointer: the full way
+        return await state_messages(reader(full.saver), thread_id)

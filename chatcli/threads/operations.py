@@ -74,12 +74,8 @@ def transcript_markdown(t: Transcript) -> str:
         for item in record.get("attachments", []):
             lines += ["", f"*attached: {attachment_line(item)}*"]
         for call in record.get("tool_calls", []):
-            lines += [
-                "",
-                f"### Tool call: {call['name']}",
-                "",
-                fenced(json.dumps(call["arguments"], ensure_ascii=False, indent=2), "json"),
-            ]
+            arguments = json.dumps(call["arguments"], ensure_ascii=False, indent=2)
+            lines += ["", f"### Tool call: {call['name']}", "", fenced(arguments, "json")]
         if record.get("interrupted"):
             lines += ["", f"*[answer incomplete: {record['interrupted']}]*"]
     return "\n".join(lines) + "\n"
