@@ -44,21 +44,24 @@ class Calls:
     listing: Listing | None
     session: Any
     connection: Connection
-    _asking: dict[object, Ask | None]  # who answers the questions of each call running now
     note: Callable[[str], None] | None
     start_timeout: float
-    calls: int
-    used: float
     _stop: asyncio.Event
     _halting: bool
-    _checked: asyncio.Event
-    _chores: set[asyncio.Task[object]]  # started and left to run: their results are not read
     # McpServer's lifetime: started, stopped, given up
     ensure: Callable[[], Awaitable[Any]]
     halt: Callable[[], Awaitable[None]]
     start: Callable[[], None]
     _died: Callable[[str], None]
     fail: Callable[[str], None]
+
+    def __init__(self) -> None:
+        self.calls = 0  # calls running now
+        self.used = time.monotonic()  # when a call last ended (the idle clock)
+        self._asking: dict[object, Ask | None] = {}  # who answers the questions of each call running now
+        self._chores: set[asyncio.Task[object]] = set()  # started and left to run: their results are not read
+        self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
+        self._checked.set()
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], progress: Progress | None = None, ask: Ask | None = None

@@ -52,6 +52,7 @@ class McpServer(Calls):
         data: Path | None = None,
         on_fail: Callable[[McpServer], None] | None = None,  # hears that the server was given up
     ):
+        super().__init__()
         self.spec = spec
         self.note = note
         self.start_timeout = start_timeout
@@ -66,8 +67,6 @@ class McpServer(Calls):
         self.session: Any = None  # the open ClientSession, while ready
         self.ready = asyncio.Event()  # set whenever the server is not starting
         self.ready.set()
-        self.calls = 0  # calls running now
-        self.used = time.monotonic()  # when a call last ended (the idle clock)
         self.starts = 0
         self.deaths = 0
         self._stop = asyncio.Event()
@@ -75,10 +74,6 @@ class McpServer(Calls):
         self._halting = False
         self.on_fail = on_fail
         self._built: tuple[Listing | None, list[Any]] = (None, [])
-        self._chores: set[asyncio.Task[object]] = set()
-        self._checked = asyncio.Event()  # clear while a cancelled call is being checked on
-        self._checked.set()
-        self._asking: dict[object, Any] = {}
         self._spoken: tuple[Any, Any] = (None, "")  # what the running server offered at start, and its revision
         self._relisting: asyncio.Task[None] | None = None
 
