@@ -21,7 +21,7 @@ from typing import Any, Callable
 from chatcli.tools import builtin
 from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
-from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable
+from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable, preloading
 from chatcli.tools.results import Outcome, heard, mcp_block, result_media, result_text
 from chatcli.tools.sandbox import Policy
 
@@ -247,9 +247,7 @@ class Toolbox:
         if self.link is not None:
             return asyncio.sleep(0)
         if self.loaded is None:
-            from chatcli.tools.mcp.transport import preload
-
-            self.loaded = asyncio.ensure_future(asyncio.to_thread(preload))
+            self.loaded = preloading()
         return asyncio.shield(self.loaded)
 
     @property

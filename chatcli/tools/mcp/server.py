@@ -31,7 +31,8 @@ IDLE, STARTING, READY, FAILED, STOPPED = "idle", "starting", "ready", "failed", 
 MAX_DEATHS = 3  # a server that stops answering this often in a session is given up
 
 
-def _loading() -> Awaitable[Any]:
+def preloading() -> Awaitable[Any]:
+    """The MCP client's import, started in a thread now (a future: the prompt stays responsive meanwhile)."""
     from chatcli.tools.mcp.transport import preload
 
     return asyncio.ensure_future(asyncio.to_thread(preload))
@@ -47,7 +48,7 @@ class McpServer(Calls):
         start_timeout: float = 30.0,
         note: Callable[[str], None] | None = None,
         cache: Any = None,
-        loader: Callable[[], Awaitable[Any]] = _loading,
+        loader: Callable[[], Awaitable[Any]] = preloading,
         link: Any = None,
         data: Path | None = None,
         on_fail: Callable[[McpServer], None] | None = None,  # hears that the server was given up
