@@ -37,11 +37,8 @@ async def stats_command(
     limits = await standing(threads.settings, threads.store.index, ids, read=as_json)
     out = environment().stdout
     if as_json:
-        say(
-            out,
-            json_text({**report.as_dict(), "spending": limits.as_dict()}, ensure_ascii=False, indent=1) + "\n",
-            data=True,
-        )
+        shown = {**report.as_dict(), "spending": limits.as_dict()}
+        say(out, json_text(shown, ensure_ascii=False, indent=1) + "\n", data=True)
     else:
         from chatcli.service.limits import limit_lines
 
