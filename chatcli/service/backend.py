@@ -12,6 +12,7 @@ thread can do.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, Sequence, cast
 
@@ -62,24 +63,17 @@ class ThreadLocks:
     into the thread, so the next question (another request, an editor's next prompt) waits for that write."""
 
     def __init__(self) -> None:
-        self._held: dict[str, tuple[asyncio.Lock, int]] = {}  # by thread: its lock, and the turns holding or waiting
+        # By thread, the lock its turns here hold or wait for: dropped once none does.
+        self._held: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def hold(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
-        """Hold ``thread_id`` (``on_wait()`` first when another turn holds it); a lock nobody wants is dropped."""
-        lock, users = self._held.get(thread_id) or (asyncio.Lock(), 0)
-        self._held[thread_id] = (lock, users + 1)
-        try:
-            if lock.locked() and on_wait is not None:
-                on_wait()
-            async with lock:
-                yield
-        finally:
-            users = self._held[thread_id][1] - 1
-            if users:
-                self._held[thread_id] = (lock, users)
-            else:
-                del self._held[thread_id]
+        """Hold ``thread_id`` (``on_wait()`` first when another turn holds it)."""
+        lock = self._held.setdefault(thread_id, asyncio.Lock())
+        if lock.locked() and on_wait is not None:
+            on_wait()
+        async with lock:
+            yield
 
 
 class Backend:
