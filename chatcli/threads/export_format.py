@@ -61,9 +61,10 @@ class _Attachment(_Strict):
     name: str
     type: str
     data: Annotated[str, AfterValidator(_base64)]
+    url: Any = None  # where it was fetched from, if it was
 
 
-class _Message(_Strict):
+class Message(_Strict):
     role: Literal["user", "assistant", "tool"]
     content: str
     created_at: str | None = None
@@ -79,7 +80,7 @@ class _Message(_Strict):
     attachments: list[_Attachment] | None = None  # on a user message
 
 
-class _Export(_Strict):
+class Export(_Strict):
     version: int | None = None
     thread_id: str | None = None
     title: str | None = None
@@ -89,7 +90,7 @@ class _Export(_Strict):
     updated_at: Annotated[Any, AfterValidator(_time)] = None
     message_count: int | None = None
     vars: dict[str, str] | None = None
-    messages: list[_Message]
+    messages: list[Message]
 
 
 def _refused(path: str, said: str) -> UsageError:
@@ -108,10 +109,11 @@ def _refusal(error: ErrorDetails) -> UsageError:
     return _refused(path, f"expected {what}, got {_shown(error['input'])}")
 
 
-def check_export(data: Any) -> None:
-    """A UsageError naming the first problem unless ``data`` (said to be a thread export) is one chat can import."""
+def check_export(data: Any) -> Export:
+    """``data`` (said to be a thread export) read, if it is one chat can import; else a UsageError naming the first
+    problem."""
     try:
-        export = _Export.model_validate(data)
+        export = Export.model_validate(data)
     except ValidationError as e:
         raise _refusal(e.errors()[0]) from None
     if not export.messages:
@@ -124,3 +126,4 @@ def check_export(data: Any) -> None:
         if message.role == "tool" and (call_id := message.tool_call_id) not in made:
             raise _refused(f"messages[{i}].tool_call_id", f"no earlier tool call has the id {call_id!r:.40}")
         made.update(call.id for call in message.tool_calls or ())
+    return export

@@ -213,43 +213,37 @@ class Threads:
 
         if isinstance(data, dict) and data.get("format") != EXPORT_FORMAT:
             raise UsageError(f'not a chatcli thread export (expected "format": "{EXPORT_FORMAT}")')
-        check_export(data)  # the whole file, before anything is written
-        if data.get("model") is not None:
-            _in_export("model", check_model_name, data["model"])
+        export = check_export(data)  # the whole file, before anything is written
+        if export.model is not None:
+            _in_export("model", check_model_name, export.model)
         messages: list[BaseMessage] = []
-        for i, record in enumerate(data["messages"]):
-            meta = {
-                k: record[k] for k in ("created_at", "interrupted", "label", "seconds") if record.get(k) is not None
-            }
-            if record.get("model") is not None:
-                meta["model_name"] = record["model"]
-            if record["role"] == "tool":
-                outcome = record.get("status") or "ok"
-                status = "success" if outcome == "ok" else "error"
+        for i, record in enumerate(export.messages):
+            meta = record.model_dump(include={"created_at", "interrupted", "label", "seconds"}, exclude_none=True)
+            if record.model is not None:
+                meta["model_name"] = record.model
+            if record.role == "tool":
+                outcome = record.status or "ok"
                 messages.append(
                     ToolMessage(
-                        record["content"],
-                        tool_call_id=record["tool_call_id"],
-                        name=record.get("name") or "",
-                        status=status,
+                        record.content,
+                        tool_call_id=record.tool_call_id or "",
+                        name=record.name or "",
+                        status="success" if outcome == "ok" else "error",
                         response_metadata={**meta, "outcome": outcome},
                     )
                 )
-            elif record["role"] == "user":
-                files = _imported_files(f"messages[{i}]", record.get("attachments") or [])
-                messages.append(question_message(record["content"], files, response_metadata=meta))
+            elif record.role == "user":
+                files = _imported_files(f"messages[{i}]", record.attachments or [])
+                messages.append(question_message(record.content, files, response_metadata=meta))
             else:
-                calls = [
-                    {"id": c["id"], "name": c["name"], "args": c.get("arguments") or {}}
-                    for c in record.get("tool_calls") or []
-                ]
-                thought = {"reasoning_content": record["reasoning"]} if record.get("reasoning") else {}
+                calls = [{"id": c.id, "name": c.name, "args": c.arguments} for c in record.tool_calls or []]
+                thought = {"reasoning_content": record.reasoning} if record.reasoning else {}
                 messages.append(
-                    AIMessage(record["content"], tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
+                    AIMessage(record.content, tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
                 )
         new_id = new_thread_id()
-        values = {"messages": messages, "system": data.get("system"), "vars": data.get("vars") or {}}
-        await self._write_thread(new_id, values, data.get("title") or messages[0].text, data.get("model"))
+        values = {"messages": messages, "system": export.system, "vars": export.vars or {}}
+        await self._write_thread(new_id, values, export.title or messages[0].text, export.model)
         return new_id
 
     async def fork(self, thread_id: str, at: int | str, new_id: str | None = None) -> str:
@@ -370,7 +364,7 @@ def _in_export(where: str, check: Callable[[T], Any], value: T) -> Any:
         raise UsageError(f"not a valid thread export: {where}: {exc.message}") from None
 
 
-def _imported_files(where: str, items: list[dict[str, Any]]) -> list[Attachment]:
+def _imported_files(where: str, items: list[Any]) -> list[Attachment]:
     """A stored question's files, each read as ``-a`` reads one (chatcli.content.attachments.from_bytes: a text or an
     image, told by its bytes, within 20 MB). A text keeps the type it was stored with (a page's text/markdown); a type
     that is no text's (an "image" that is none) is not taken. How many a question held is not limited here: a thread
@@ -382,12 +376,9 @@ def _imported_files(where: str, items: list[dict[str, Any]]) -> list[Attachment]
 
     files = []
     for j, item in enumerate(items):
-        found = _in_export(
-            f"{where}.attachments[{j}]", lambda a: from_bytes(a["name"], base64.b64decode(a["data"])), item
-        )
-        stored = item["type"]
-        kept = stored if not found.is_image and _text_type(stored) else found.mime
-        files.append(replace(found, mime=kept, url=str(item.get("url") or "")))
+        found = _in_export(f"{where}.attachments[{j}]", lambda a: from_bytes(a.name, base64.b64decode(a.data)), item)
+        kept = item.type if not found.is_image and _text_type(item.type) else found.mime
+        files.append(replace(found, mime=kept, url=str(item.url or "")))
     return files
 
 
