@@ -122,10 +122,9 @@ class Hooks:
         return tuple(chosen.values())
 
     async def run(
-        self, event: str, fields: Mapping[str, Any] | None = None, *, session_id: str = "", transcript_path: str = ""
+        self, event: str, fields: Mapping[str, Any], *, session_id: str = "", transcript_path: str = ""
     ) -> Verdict:
         """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once."""
-        fields = dict(fields or {})
         chosen = self.matching(event, fields.get(MATCHED.get(event, "")))
         if not chosen:
             return Verdict(event)
