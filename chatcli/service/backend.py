@@ -106,8 +106,7 @@ class Backend:
         """The threads on this backend (chat's database for a graph that runs here)."""
         from chatcli.threads.operations import Threads
 
-        if store is None:
-            raise RuntimeError("this conversation has no store")
+        assert store is not None  # chat's own graph and a graph of the user's run on chat's database
         return Threads(self.app, store, foreign=self.label is not None)
 
     async def ask(self, config: Config, values: dict[str, Any]) -> dict[str, Any] | None:

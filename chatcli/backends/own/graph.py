@@ -185,12 +185,8 @@ class ChatGraph:
 
     def model_for(self, config: RunnableConfig) -> BaseChatModel:
         configurable = config.get("configurable") or {}
-        if isinstance(self.model, BaseChatModel):
-            chosen = self.model
-        elif self.model is None:
-            raise RuntimeError("this graph was built without a model")
-        else:
-            chosen = self.model(configurable.get("model"))
+        assert self.model is not None  # (a graph built without one only reads its threads)
+        chosen = self.model if isinstance(self.model, BaseChatModel) else self.model(configurable.get("model"))
         temperature = configurable.get("temperature")  # a role's, switched to at the prompt
         return chosen.model_copy(update={"temperature": temperature}) if temperature is not None else chosen
 
