@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,25 +143,37 @@ def test_no_token_says_in_one_line_what_it_opens(server, chat_env, here, tmp_pat
 
 @pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
-@pytest.mark.parametrize("host", LOOPBACKS)
-@pytest.mark.parametrize("access", ["token", "no-token"])
-def test_another_local_user_is_refused_on_every_route_even_with_the_token(
-    server, chat_env, serving, tmp_path, host, access
-):
-    env = {**private_runtime(chat_env, tmp_path), "CHATCLI_TOOLS": "shell"}
+def test_another_local_user_is_refused_on_every_route_even_with_the_token(server, chat_env, serving, tmp_path):
+    """With a token and without, on each loopback address: each a server of its own, one after another."""
+    for access in ("token", "no-token"):
+        for host in LOOPBACKS:
+            server.clear()
+            try:
+                refused_on_every_route(server, chat_env, serving, tmp_path, host, access)
+            except AssertionError as error:
+                raise AssertionError(f"{access} on {host}: {error}") from error
+
+
+def refused_on_every_route(
+    server: Any, chat_env: dict[str, str], serving: Any, tmp_path: Path, host: str, access: str
+) -> None:
+    thread = "kept-" + "".join(c for c in access + host if c.isalnum())
+    own = tmp_path / thread  # a runtime directory of its own: its server's token
+    own.mkdir()
+    env = {**private_runtime(chat_env, own), "CHATCLI_TOOLS": "shell"}
     # the installed chat: its console is read to its end, the way out included
     served = serving(*(["--no-token"] if access == "no-token" else []), env=env, host=host, warm=False)
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
-    assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
-    asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
+    assert served.ask(thread, "make a file")[1]["approval_required"][0]["id"] == "call_a"
+    asked, before = len(server.requests), served.request("GET", f"/v1/threads/{thread}")
     token = {"Authorization": f"Bearer {served.token}"} if served.token else {}
-    requests = [(method, path, body, token) for method, path, body in routes("kept")]
+    requests = [(method, path, body, token) for method, path, body in routes(thread)]
     statuses = as_nobody(host, served.port, requests + [("GET", f"/v1/threads?token={served.token}", None, {})])
     assert statuses == [403] * (len(requests) + 1), statuses
     # Nothing was read, asked, approved, run or deleted; the owner is answered as before.
     assert len(server.requests) == asked and not marker.exists()
-    assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
+    assert served.request("GET", f"/v1/threads/{thread}") == before and before[0] == 200
     console = served.stop()
     assert "Traceback" not in console, console
 
@@ -199,38 +212,49 @@ def own_address() -> str | None:
 
 @pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root")
-@pytest.mark.parametrize(
-    "how",
-    ["no-token", "token", "token, --trust-proxy 127.0.0.1", "no-token, --trust-proxy 127.0.0.0/8", "on 0.0.0.0"],
-)
-def test_no_forwarding_header_makes_another_local_user_a_stranger_to_ask_for(server, chat_env, serving, tmp_path, how):
+def test_no_forwarding_header_makes_another_local_user_a_stranger_to_ask_for(server, chat_env, serving, tmp_path):
     """Who calls is the socket's word: no header (FORWARDING, every one uvicorn, Starlette or a proxy reads) lets
     another user of this machine in, on any route, with or without the token, from a proxy the user trusts or
-    on an address of the machine's that is not loopback."""
-    env = {**private_runtime(chat_env, tmp_path), "CHATCLI_TOOLS": "shell"}
+    on an address of the machine's that is not loopback (where it has one). Each a server of its own, in turn."""
+    hows = ["no-token", "token", "token, --trust-proxy 127.0.0.1", "no-token, --trust-proxy 127.0.0.0/8"]
+    for how in [*hows, *(["on 0.0.0.0"] if own_address() else [])]:
+        server.clear()
+        try:
+            no_header_lets_another_user_in(server, chat_env, serving, tmp_path, how)
+        except AssertionError as error:
+            raise AssertionError(f"{how}: {error}") from error
+
+
+def no_header_lets_another_user_in(
+    server: Any, chat_env: dict[str, str], serving: Any, tmp_path: Path, how: str
+) -> None:
+    thread = "kept-" + "".join(c for c in how if c.isalnum())
+    own = tmp_path / thread  # a runtime directory of its own: its server's token
+    own.mkdir()
+    env = {**private_runtime(chat_env, own), "CHATCLI_TOOLS": "shell"}
     args = ["--no-token"] if how.startswith("no-token") else []
     host = "127.0.0.1"
     if "--trust-proxy" in how:
         args += ["--trust-proxy", how.rpartition(" ")[2]]
     if how == "on 0.0.0.0":
-        host = own_address() or pytest.skip("this machine has no address but loopback")
+        host = own_address() or "no address but loopback"
         args += ["--host", "0.0.0.0"]
         env["CHATCLI_SERVE_TOKEN"] = "the-users-own-token-given-to-listen-beyond-loopback"
     served = serving(*args, env=env, warm=False)  # the installed chat: its console is read to its end
     served.token = served.token or env.get("CHATCLI_SERVE_TOKEN")
     marker = tmp_path / "ran"
     server.queue(tool_calls(("shell", {"command": f"touch {marker}"}, "call_a")))
-    assert served.ask("kept", "make a file")[1]["approval_required"][0]["id"] == "call_a"
-    asked, before = len(server.requests), served.request("GET", "/v1/threads/kept")
+    assert served.ask(thread, "make a file")[1]["approval_required"][0]["id"] == "call_a"
+    asked, before = len(server.requests), served.request("GET", f"/v1/threads/{thread}")
     token = {"Authorization": f"Bearer {served.token}"} if served.token else {}
     requests = [
-        (method, path, body, {**token, **forged}) for forged in FORWARDING for method, path, body in routes("kept")
+        (method, path, body, {**token, **forged}) for forged in FORWARDING for method, path, body in routes(thread)
     ]
     statuses = as_nobody(host, served.port, requests)
     refused = [(request[0], request[1], request[3]) for request, status in zip(requests, statuses) if status != 403]
     assert not refused, refused
     assert len(server.requests) == asked and not marker.exists()
-    assert served.request("GET", "/v1/threads/kept") == before and before[0] == 200
+    assert served.request("GET", f"/v1/threads/{thread}") == before and before[0] == 200
     # The owner's own requests with the same headers are answered: a header takes nothing away either.
     for forged in FORWARDING:
         assert served.request("GET", "/v1/threads", headers={**token, **forged})[0] == 200, forged
