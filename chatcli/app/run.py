@@ -319,6 +319,10 @@ def _silence_stdout() -> None:
         pass
 
 
+# How an error's line begins, by its kind (chatcli.backends.own.failures.Failure): "chat: error: " for the others.
+_PREFIX = {"interrupted": "", "unexpected": "chat: "}
+
+
 def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
     """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code.
 
@@ -332,16 +336,11 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
             say(err, traceback_text(exc, settings))
-        if not failure.line:
-            pass  # an outcome said by its exit code alone (chat search found nothing)
-        elif failure.kind == "broken_pipe":
+        # (no line: an outcome said by its exit code alone, as chat search finding nothing)
+        if failure.line and failure.kind == "broken_pipe":
             _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
-        elif failure.kind == "interrupted":
-            say(err, f"{failure.line}\n")
-        elif failure.kind == "unexpected":
-            say(err, f"chat: {failure.line}\n")
-        else:
-            say(err, f"chat: error: {failure.line}\n")
+        elif failure.line:
+            say(err, f"{_PREFIX.get(failure.kind, 'chat: error: ')}{failure.line}\n")
     except OSError:
         pass
     return failure.exit_status
