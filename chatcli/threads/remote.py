@@ -10,6 +10,7 @@ from chatcli.core.graph_app import GraphApp
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
 from chatcli.store.base import Waiting
+from chatcli.threads.masking import masked
 
 
 class RemoteThreads:
@@ -21,15 +22,12 @@ class RemoteThreads:
         self.secrets: tuple[str, ...] = ()  # masked where shown (chatcli.threads.operations.Threads.secrets)
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
-        from chatcli.threads.masking import masked
-
         return masked(await self.remote.threads(limit), self.secrets)
 
     async def waiting(self) -> List[Waiting]:
         """What waits for the user, as ``chat inbox`` lists it: chat's inbox, in its database, holds every thread
         that waits, this server's (noted as each turn ends) and any other's."""
         from chatcli.store.light import open_light_store
-        from chatcli.threads.masking import masked
 
         async with open_light_store(self.db, read_only=True) as store:
             return masked(await store.index.waiting(), self.secrets)
@@ -50,8 +48,6 @@ class RemoteThreads:
         return Transcript(info, list(state.values.get("messages") or []), None, {})
 
     async def shown(self, thread_id: str) -> Any:
-        from chatcli.threads.masking import masked
-
         return masked(await self.transcript(thread_id), self.secrets)
 
     async def export_json(self, thread_id: str) -> dict[str, Any]:

@@ -46,9 +46,7 @@ class Tally:
     local: int = 0
     cache: tuple[int, int] = (0, 0)  # of the input tokens, those read from the prompt cache and written to it
 
-    def add(
-        self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool = False, cache: Any = (0, 0)
-    ) -> None:
+    def add(self, input_tokens: int, output_tokens: int, cost: Any, counted: bool, local: bool, cache: Any) -> None:
         self.answers += 1
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens

@@ -33,18 +33,10 @@ async def from_history(history: AsyncIterator[Any]) -> tuple[list[Said], list[Po
             tail = key
         checkpoint_id = str((state.config or {}).get("configurable", {}).get("checkpoint_id") or "")
         meta = state.metadata or {}
-        model, mark = meta.get("model"), meta.get(MARK)
+        model, mark = (v if isinstance(v, str) else None for v in (meta.get("model"), meta.get(MARK)))
         above = (getattr(state, "parent_config", None) or {}).get("configurable", {}).get("checkpoint_id")
-        points.append(
-            Point(
-                checkpoint_id,
-                tail,
-                model if isinstance(model, str) else None,
-                str(above) if above else None,
-                mark if isinstance(mark, str) else None,
-                _stamp(getattr(state, "created_at", None)),
-            )
-        )
+        when = _stamp(getattr(state, "created_at", None))
+        points.append(Point(checkpoint_id, tail, model, str(above) if above else None, mark, when))
     return said, points
 
 
