@@ -201,25 +201,22 @@ class Chat:
         stack.enter_context(Allowed(named_endpoints(self.settings)))  # the addresses its settings name, while open
         if not toolbox:  # a one-shot's: with the warm worker on, it shares the MCP servers the MCP host keeps
             toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
-        if answerer.can.prompt:  # chat's own graph, with chat's tools
-            box = tools if not isinstance(tools, bool) else None
-            if tools is True:
-                box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
-            if box is not None and (load is not None or box.loaded is not None):  # a server starts meanwhile
-                await box.warm()
-                await asyncio.to_thread(load or load_engine)
-            elif load is not None:
-                await asyncio.to_thread(load)
-            self.engine = await stack.enter_async_context(_own_engine(self.settings, self.listener, box))
+        box = tools if answerer.can.prompt and not isinstance(tools, bool) else None
+        if answerer.can.prompt and tools is True:  # chat's own graph, with chat's tools
+            box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
+        if box is not None and (load is not None or box.loaded is not None):  # a server starts meanwhile
+            await box.warm()
+            load = load or load_engine
+        if load is not None:
+            await asyncio.to_thread(load)
+        if answerer.can.prompt:
+            engine = _own_engine(self.settings, self.listener, box)
+        elif answerer.remote is not None:
+            engine = _remote_engine(self.settings, answerer.remote)
         else:
-            if load is not None:
-                await asyncio.to_thread(load)
-            if answerer.remote is not None:
-                self.engine = await stack.enter_async_context(_remote_engine(self.settings, answerer.remote))
-            else:
-                assert answerer.graph is not None
-                engine = _graph_engine(self.settings, self.listener, answerer.graph)
-                self.engine = await stack.enter_async_context(engine)
+            assert answerer.graph is not None
+            engine = _graph_engine(self.settings, self.listener, answerer.graph)
+        self.engine = await stack.enter_async_context(engine)
         self.mode = "many"  # what answers is open: a thread found from now on changes neither it nor the settings
         runtime.over()  # what a turn needs is imported
         return self.engine
