@@ -91,14 +91,8 @@ def _matching(threads: list[tuple[str, str]], incomplete: str) -> list[tuple[str
 
 def _option(command: Any, word: str) -> Any:
     """The option of ``command`` that ``word`` names and that takes a value, or None."""
-    for param in command.params:
-        if (
-            word in getattr(param, "opts", [])
-            and not getattr(param, "is_flag", False)
-            and getattr(param, "param_type_name", "") == "option"
-        ):
-            return param
-    return None
+    options = (p for p in command.params if p.param_type_name == "option" and not p.is_flag)
+    return next((p for p in options if word in p.opts), None)
 
 
 def _positionals(command: Any, words: list[str]) -> list[str]:
