@@ -81,10 +81,6 @@ class ModelStates:
         self._making.pop(key, None)
         return self._states[key]
 
-    def known(self, spec: str) -> ModelState | None:
-        """``spec``'s state if it was made already."""
-        return self._states.get(self.key(spec))
-
     async def _make(self, spec: str) -> ModelState:
         settings = self.settings
         if settings is None:
