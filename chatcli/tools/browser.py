@@ -7,21 +7,15 @@ the address is left to the user instead, as it is always shown first.
 from __future__ import annotations
 
 import os
-from typing import Mapping
 from urllib.parse import urlsplit
-
-
-def has_browser(environ: Mapping[str, str] = os.environ) -> bool:
-    """A browser chat may open: a desktop session or $BROWSER (never on a bare SSH login)."""
-    return bool(environ.get("BROWSER") or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
 def open_in_browser(url: str) -> str | None:
     """Open ``url``; None once opened, else why it was not (a sentence for the user)."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         return "only an http or https address is opened; go there yourself"
-    if not has_browser():
-        return "no browser here: open the address above yourself"
+    if not (os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no browser here: open the address above yourself"  # a bare terminal (an SSH login) has none
     import webbrowser
 
     try:
