@@ -66,10 +66,8 @@ def candidates(
     if name in THREAD_COMMANDS and (name == "rm" or not words):
         return [item for item in _matching(threads(), incomplete) if item[0] not in words]
     if name == "ask" and not words:
-        subcommands = [
-            (c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in COMMANDS if c != "ask"
-        ]
-        return [item for item in subcommands if item[0].startswith(incomplete)]
+        shown = [c for c in COMMANDS if c != "ask" and c.startswith(incomplete)]
+        return [(c, (group.commands[c].help or "").split("\n")[0].rstrip("."), "plain") for c in shown]
     return []
 
 
