@@ -79,10 +79,10 @@ def serve_command(
     Every request needs your token (made at the first start, kept in chat's private runtime
     directory, printed in the URL to use; --show-token prints it), and on loopback only your own
     processes are answered. Requests for another Host, or from another site's web page, are refused."""
+    from chatcli.api.access import own_token
+
     env = environment()
     if show_token:
-        from chatcli.api.access import own_token
-
         say(env.stdout, own_token(env.environ)[0] + "\n")
         return
     secret = serve_token(token, token_file, env.environ)
@@ -103,8 +103,6 @@ def serve_command(
         )
     kept: Path | None = None
     if unix is None and secret is None and not no_token:
-        from chatcli.api.access import own_token
-
         secret, kept = own_token(env.environ)
     if not 0 < port < 65536:
         raise UsageError(f"--port must be from 1 to 65535, got {port}")
