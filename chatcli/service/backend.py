@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncContextManager, AsyncIterator, Callable, Protocol, Sequence, cast
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol, Sequence, cast
 
 from chatcli.core.binding import Binding
 from chatcli.core.events import Listener
@@ -57,25 +57,6 @@ class ThreadList(Protocol):
     async def delete(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> None: ...
 
 
-class ThreadLocks:
-    """The turns of this process on each thread, one at a time: for the threads no database of chat's holds (an
-    Agent Server's), whose lock is this. A turn holds its thread until it has ended, a stopped answer's part written
-    into the thread, so the next question (another request, an editor's next prompt) waits for that write."""
-
-    def __init__(self) -> None:
-        # By thread, the lock its turns here hold or wait for: dropped once none does.
-        self._held: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    @asynccontextmanager
-    async def hold(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
-        """Hold ``thread_id`` (``on_wait()`` first when another turn holds it)."""
-        lock = self._held.setdefault(thread_id, asyncio.Lock())
-        if lock.locked() and on_wait is not None:
-            on_wait()
-        async with lock:
-            yield
-
-
 class Backend:
     """Chat's own graph: ``app`` compiled by chatcli.backends.own.graph, which ``compactor`` folds; its tools step runs
     ``toolbox``'s calls. The defaults of every method are chat's own graph's; the other backends below change
@@ -88,12 +69,20 @@ class Backend:
     def __init__(self, app: GraphApp, compactor: Compactor | None = None):
         self.app = app
         self.compactor = compactor
-        self.locks = ThreadLocks()
+        # By thread, the lock its turns here hold or wait for: dropped once none does.
+        self._held: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncContextManager[None]:
+    @asynccontextmanager
+    async def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
         """Hold ``thread_id`` for one turn in this process, where no database of chat's holds it (an Agent
-        Server's thread): its turns here queue up, each after the one before it has ended and kept what it must."""
-        return self.locks.hold(thread_id, on_wait)
+        Server's thread): its turns here queue up, each after the one before it has ended and kept what it must (a
+        stopped answer's part written into the thread, which the next question waits for). ``on_wait()`` is called
+        first when another turn holds it."""
+        lock = self._held.setdefault(thread_id, asyncio.Lock())
+        if lock.locked() and on_wait is not None:
+            on_wait()
+        async with lock:
+            yield
 
     def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
         """How one turn of a thread runs (a new one for each thread)."""
