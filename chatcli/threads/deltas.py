@@ -27,14 +27,10 @@ class _Messages(TypedDict):
     messages: Annotated[list[Any], DeltaChannel(_messages_delta_reducer)]
 
 
-def _nothing(state: _Messages) -> dict[str, Any]:
-    return {}
-
-
 def reader(saver: Any) -> Any:
     """A compiled graph that reads a thread's ``messages`` from ``saver``'s checkpoints, whatever keeps them."""
     builder = StateGraph(_Messages)
-    builder.add_node("read", _nothing)
+    builder.add_node("read", lambda state: {})  # a node that writes nothing: the graph is only read
     builder.add_edge(START, "read")
     return builder.compile(checkpointer=saver)
 

@@ -68,15 +68,12 @@ def _covered(text: str, secrets: tuple[str, ...]) -> list[bool]:
             at = text.find(secret, at + 1)
     head = len(text) - len(text.lstrip("…"))
     tail = len(text.rstrip("…"))
-    for secret in secrets:
-        for size in range(len(secret) - 1, SHORTEST - 1, -1):
-            if text.startswith(secret[-size:], head):
-                cover_range(head, head + size)
-                break
-        for size in range(len(secret) - 1, SHORTEST - 1, -1):
-            if tail - size >= 0 and text.endswith(secret[:size], 0, tail):
-                cover_range(tail - size, tail)
-                break
+    for secret in secrets:  # the longest piece of it at each edge (0: none)
+        sizes = range(len(secret) - 1, SHORTEST - 1, -1)
+        size = next((n for n in sizes if text.startswith(secret[-n:], head)), 0)
+        cover_range(head, head + size)
+        size = next((n for n in sizes if tail - n >= 0 and text.endswith(secret[:n], 0, tail)), 0)
+        cover_range(tail - size, tail)
     return cover
 
 

@@ -297,19 +297,14 @@ class Threads:
         check_utf8(text, "the search")
         # Undone and replaced messages stay stored (nodes are immutable): keep only live ones.
         hits = await self.store.index.search(text, limit * 4)
-        live: dict[str, set[int] | None] = {}
-        for hit in hits:
-            if hit.thread_id not in live:
-                live[hit.thread_id] = await self.store.index.live_nodes(hit.thread_id)
+        live = {tid: await self.store.index.live_nodes(tid) for tid in dict.fromkeys(h.thread_id for h in hits)}
         kept = [h for h in hits if (nodes := live[h.thread_id]) is None or h.node in nodes][:limit]
         kept += (await self._rebuilt_hits(text))[: limit - len(kept)]
         numbered = await self.store.index.counted(kept)  # numbering costs a query a hit: only those shown
         # The threads best match first; a thread's hits in the order they were said, as its transcript has them.
-        first: dict[str, int] = {}
-        for n, hit in enumerate(numbered):
-            first.setdefault(hit.thread_id, n)
+        threads = list(dict.fromkeys(h.thread_id for h in numbered))
         # (A rebuilt thread's hits, node 0, are in the order said already: its messages may have no times.)
-        ordered = sorted(numbered, key=lambda h: (first[h.thread_id], h.turn, (h.node and h.created_at) or 0.0))
+        ordered = sorted(numbered, key=lambda h: (threads.index(h.thread_id), h.turn, (h.node and h.created_at) or 0.0))
         return masked(ordered, self.secrets)  # a key found (or cut at the snippet's edge) shown as ***
 
     async def _rebuilt_hits(self, text: str) -> List[SearchHit]:
