@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from langgraph.store.base import BaseStore
 
     from chatcli.backends.own.model import ModelList
+    from chatcli.backends.own.model_state import ModelState
     from chatcli.backends.own.pricing import Pricer
     from chatcli.backends.own.relevance import Relevance
     from chatcli.backends.own.spending import Guard
@@ -72,14 +73,12 @@ def notices(listener: Listener) -> Callable[[str], None]:
 class Engine:
     """What a ``Chat`` opened: what answers its threads (``backend``: chat's own graph of one settings, a graph of the
     user's, an Agent Server's assistant), the store that keeps them (None: the server does), and, for chat's own
-    graph, the default model's window and the session's tools."""
+    graph, the session's tools and the default model's window."""
 
     backend: Backend
     store: Store | None
-    context_tokens: int = 0
     toolbox: Toolbox | None = None
-    question_limit: int | None = None  # the default model's (chatcli.backends.own.model_state.ModelState)
-    limited_by: str = "budget"  # and what sets it: the user's "budget", the model's "window", an "assumed" one
+    default: ModelState | None = None  # the default model's window and question limit (chat's own graph's)
 
 
 class ToolboxOptions(TypedDict, total=False):
@@ -472,16 +471,18 @@ class Chat:
         setup = setup or ThreadSetup()
         opening = ref if isinstance(ref, Opening) else await self.find(ref, setup=setup, exists=exists)
         engine = self.engine or await self.open(listener)
+        from chatcli.backends.own.model_state import ModelState
         from chatcli.service.own_prompt import ModelChoice
         from chatcli.service.thread import Thread
 
         own_graph, model = engine.backend.can.prompt, opening.model or self.settings.model
+        default = engine.default or ModelState(0)
         conversation = Thread(
             engine.backend,
             check_thread_id(opening.thread_id),
-            context_tokens=engine.context_tokens if own_graph else None,
-            question_limit=engine.question_limit,
-            limited_by=engine.limited_by,
+            context_tokens=default.budget if own_graph else None,
+            question_limit=default.question_limit,
+            limited_by=default.limited_by,
             store=engine.store,
             model=ModelChoice(model, model),
             toolbox=toolbox if toolbox is not None and own_graph else engine.toolbox,
@@ -636,14 +637,7 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
             ),
         )
         graph.guard = _guard(settings, graph.pricer, store.index)
-        yield Engine(
-            Backend(graph.compile(store.saver, store.memory), graph),
-            store,
-            default.budget,
-            toolbox,
-            question_limit=default.question_limit,
-            limited_by=default.limited_by,
-        )
+        yield Engine(Backend(graph.compile(store.saver, store.memory), graph), store, toolbox, default)
 
 
 @asynccontextmanager
