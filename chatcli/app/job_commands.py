@@ -13,6 +13,7 @@ from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.local import runtime
+from chatcli.service import jobs, remote_jobs
 from chatcli.text import json_text, neutralise, say
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ def in_background(given: dict[str, Any], settings: Any) -> None:
 
     from chatcli.app.flags import settings_of
     from chatcli.app.run import graph_source, parse_vars, piped
-    from chatcli.service import jobs
 
     env = environment()
     if given["resume"] is not None:
@@ -130,7 +130,6 @@ def jobs_command(
 ) -> None:
     """List the background replies (chat --bg), the newest first: running, waiting for you, done, failed or
     interrupted (its process ended without an end: the part that arrived is in its thread)."""
-    from chatcli.service import jobs
 
     env = environment()
     seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
@@ -151,7 +150,6 @@ def jobs_command(
 
 def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:
     """One job on one line (``as_json``: its JSON object)."""
-    from chatcli.service import jobs
 
     if as_json:
         say(out, json_text(s.as_dict(), ensure_ascii=False) + "\n", data=True)
@@ -164,7 +162,6 @@ def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:
 
 def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
     """Follow the jobs until Ctrl-C: a line as one starts, ends or waits (``desktop``: a desktop notification too)."""
-    from chatcli.service import jobs
 
     env = environment()
     runtime.over()  # it may watch for hours
@@ -196,7 +193,6 @@ def attach_command(
     ),
 ) -> None:
     """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""
-    from chatcli.service import jobs, remote_jobs
 
     env = environment()
     found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
@@ -211,8 +207,6 @@ def attach_command(
 def _join(job: "Job") -> None:
     """Show the answer of a remote job whose process ended, as the server has it: its run joined while it runs."""
     import asyncio
-
-    from chatcli.service import remote_jobs
 
     env = environment()
     say(env.stderr, f"chat: job {job.id}'s process ended; its run is the server's: joining it there\n")
@@ -244,8 +238,6 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     ran; UsageError for a job that has nothing to go on with."""
     from pathlib import Path
 
-    from chatcli.service import jobs
-
     env = environment()
     seen = jobs.seen(job, env.environ)
     if job.remote and seen.state == "interrupted":
@@ -265,8 +257,6 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
 def stop_command(settings: Settings, job: str = typer.Argument(..., help="The job to stop (or its thread).")) -> None:
     """Stop a background reply as Ctrl-C would: the part that arrived is kept in its thread."""
     import asyncio
-
-    from chatcli.service import jobs, remote_jobs
 
     env = environment()
     found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
