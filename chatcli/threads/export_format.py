@@ -12,7 +12,7 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from chatcli.errors import UsageError
@@ -47,24 +47,20 @@ def _base64(value: str) -> str:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True)
-
-
-class _Call(_Strict):
+class _Call(BaseModel, strict=True):
     id: str
     name: str
     arguments: dict[str, Any] = {}
 
 
-class _Attachment(_Strict):
+class _Attachment(BaseModel, strict=True):
     name: str
     type: str
     data: Annotated[str, AfterValidator(_base64)]
     url: Any = None  # where it was fetched from, if it was
 
 
-class Message(_Strict):
+class Message(BaseModel, strict=True):
     role: Literal["user", "assistant", "tool"]
     content: str
     created_at: str | None = None
@@ -80,7 +76,7 @@ class Message(_Strict):
     attachments: list[_Attachment] | None = None  # on a user message
 
 
-class Export(_Strict):
+class Export(BaseModel, strict=True):
     version: int | None = None
     thread_id: str | None = None
     title: str | None = None

@@ -136,8 +136,7 @@ class Threads:
 
     async def list(self, limit: int | None = None) -> list[ThreadInfo]:
         """Threads, most recently used first (a title holding a known credential masked)."""
-        rows = await self.store.index.list(limit)
-        return masked(rows, self.secrets)
+        return masked(await self.store.index.list(limit), self.secrets)
 
     async def waiting(self) -> List[Waiting]:
         """The threads that wait for the user (chat inbox), the longest waiting first; a known credential in a
@@ -154,9 +153,7 @@ class Threads:
         check_thread_id(thread_id)
         info = await self.store.index.get(thread_id)
         values = await self.values(thread_id, info)
-        if at is not None:
-            values["messages"] = await self.branch(thread_id, at)
-        messages = list(values.get("messages") or [])
+        messages = await self.branch(thread_id, at) if at is not None else list(values.get("messages") or [])
         if info is None and not messages:  # (a thread on an Agent Server was said by chatcli.service.chat.Chat.find)
             raise UsageError(f"no thread {thread_id!r}", hint="`chat threads` lists them")
         if info is None:

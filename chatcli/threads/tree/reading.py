@@ -29,7 +29,8 @@ async def from_history(history: AsyncIterator[Any]) -> tuple[list[Said], list[Po
             key = keys.get(ident)
             if key is None:
                 key = keys[ident] = len(keys) + 1
-                said.append(Said(key, tail, message.type, _text(message), pos, _created(message)))
+                made = (getattr(message, "response_metadata", None) or {}).get("created_at")  # as chat stamps its own
+                said.append(Said(key, tail, message.type, _text(message), pos, _stamp(made)))
             tail = key
         checkpoint_id = str((state.config or {}).get("configurable", {}).get("checkpoint_id") or "")
         meta = state.metadata or {}
@@ -49,11 +50,6 @@ def _identity(message: Any, pos: int) -> str:
 def _text(message: Any) -> str:
     text = getattr(message, "text", "")
     return str(text() if callable(text) and not isinstance(text, str) else text)[:START_CHARS]
-
-
-def _created(message: Any) -> float | None:
-    """When a message was made, as chat stamps its messages (``created_at``); None for a graph's own."""
-    return _stamp((getattr(message, "response_metadata", None) or {}).get("created_at"))
 
 
 def _stamp(stamp: Any) -> float | None:
