@@ -11,6 +11,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Mapping
 
 from chatcli.local import runtime
+from chatcli.service import jobs
 from chatcli.text import say
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -> None:
     """Write ``found``'s text so far, then the rest as it comes, and how it ended; Ctrl-C leaves it running."""
-    from chatcli.service import jobs
 
     runtime.over()  # it may follow for hours
     try:
@@ -38,7 +38,6 @@ def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -
 
 def _ended(seen: "Seen", err: IO[str], environ: Mapping[str, str]) -> None:
     """One line on how a reply that is no longer running stands."""
-    from chatcli.service import jobs
 
     thread = seen.thread or "?"
     if seen.state == "waiting":
@@ -66,7 +65,6 @@ def attach(argv: list[str], environ: Mapping[str, str]) -> int | None:
     """``chat attach [ID]`` run by the launcher: its exit code, or None when the command line should run it (other
     arguments, no such job: said there, in its words)."""
     from chatcli.errors import UsageError
-    from chatcli.service import jobs
 
     if argv[:1] != ["attach"] or len(argv) > 2 or any(arg.startswith("-") for arg in argv[1:]):
         return None
