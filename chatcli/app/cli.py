@@ -29,7 +29,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
 from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
-from chatcli.app.run import graph_source, parse_vars, run, thread_setup
+from chatcli.app.run import graph_source, parse_vars, report, run, thread_setup
 from chatcli.app.shared import (
     app,
     done_with,
@@ -123,7 +123,6 @@ def _completion(args: list[str], env: Environment) -> int | None:
     if not instruction and not (args and args[0] in ("--show-completion", "--install-completion")):
         return None
     from chatcli.app.completion import answer, install, script, shell_of
-    from chatcli.app.run import report
 
     try:
         if instruction:
@@ -142,7 +141,6 @@ def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
     """``chat treads``, ``chat help``: a lone word that names a command is not a paid question, nor are words whose
     first is a command's name mistyped (``chat serach foo``)."""
     from chatcli.app.command_names import meant_command
-    from chatcli.app.run import report
 
     _, words = question_words(args)
     if "--" in args or not words:

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from chatcli.config import load_settings
+from chatcli.errors import ChatError, UsageError
 from chatcli.paths import private_dir
 
 if TYPE_CHECKING:
@@ -74,8 +76,6 @@ def candidates(
 def _role_names() -> list[str]:
     """The roles a --role can name (none if the settings cannot be read)."""
     from chatcli.backends.own.roles import list_roles
-    from chatcli.config import load_settings
-    from chatcli.errors import ChatError
 
     try:
         return [role.name for role in list_roles(Path(load_settings({}).roles_dir or ""))]
@@ -133,7 +133,6 @@ def _completion(shell: str) -> Any:
 
 def script(shell: str) -> str:
     """The completion script for ``shell``."""
-    from chatcli.errors import UsageError
 
     if shell not in SHELLS:
         raise UsageError(f"no completion for {shell!r}", hint="bash, zsh or fish")
@@ -166,8 +165,6 @@ def answer(instruction: str, environ: Mapping[str, str]) -> str:
 
 def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """The recent thread ids of the user's database (none if the settings cannot be read)."""
-    from chatcli.config import load_settings
-    from chatcli.errors import ChatError
     from chatcli.store.recent import recent_threads
 
     try:
@@ -179,7 +176,6 @@ def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def shell_of(given: str | None, environ: Mapping[str, str], option: str) -> str:
     """The shell ``given`` after ``option``, else the user's, from $SHELL (one line when it cannot be told)."""
-    from chatcli.errors import UsageError
 
     name = given or Path(environ.get("SHELL", "")).name
     if not given and name not in SHELLS:

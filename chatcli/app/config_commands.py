@@ -10,6 +10,7 @@ import typer
 
 from chatcli.app.shared import DEBUG, app, environment
 from chatcli.config import ENV_VARS, Settings, layered
+from chatcli.text import json_text, redact_url, say
 
 _VARIABLE = {name: var for var, name in ENV_VARS.items()}
 _SECRET = ("api_key",)
@@ -30,7 +31,6 @@ def _secret_variable(name: str) -> bool:
 
 def shown(name: str, value: Any) -> Any:
     """A value as it may be shown: a key by its last four characters only, a URL without its password."""
-    from chatcli.text import redact_url
 
     if name in _SECRET and value:
         return _tail(value)
@@ -112,7 +112,6 @@ def config_command(
     config.toml, this directory's .env (trusted or not; what it may not set is listed as ignored), the
     environment. API keys are shown by their last four characters."""
     from chatcli.app.run import report
-    from chatcli.text import json_text, say
 
     env = environment()
     try:

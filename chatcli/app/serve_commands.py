@@ -17,7 +17,7 @@ from chatcli.api.guard import addresses, loopback
 from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.paths import private_dir
+from chatcli.paths import listening_dir, private_dir
 from chatcli.service.answerer import Answerer
 from chatcli.text import say
 
@@ -249,7 +249,6 @@ def serve(
 
 def _note_socket(path: str) -> Any:
     """Note the socket in chat's data directory, so that the shell tool's sandbox masks it (chatcli.tools.sandbox)."""
-    from chatcli.paths import listening_dir
 
     note = listening_dir(environment().environ) / str(os.getpid())
     try:

@@ -8,7 +8,7 @@ import typer
 
 from chatcli.app.shared import environment
 from chatcli.app.thread_commands import on_threads
-from chatcli.text import json_text, say
+from chatcli.text import json_text, neutralise, say
 
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
@@ -58,7 +58,6 @@ def _money(tally: Any) -> str:
 
 def print_stats(report: Any, out: IO[str]) -> None:
     """The report as aligned text: a section per grouping, then the total and what has no price."""
-    from chatcli.text import neutralise
     from chatcli.threads.spending import ranked
 
     if not report.total.answers:
