@@ -109,13 +109,11 @@ def serve_command(
     for name in allow_host:
         if not name or any(c.isspace() or c in "/@?#" for c in name):
             raise UsageError(f"--allow-host {name!r} is not a host name (NAME or NAME:PORT)")
-    from contextlib import ExitStack
-
     from chatcli.app.run import answering_of, make_env_output
     from chatcli.service.chat import Chat
 
     chat = Chat(settings, answering_of(graph, remote, assistant, header, env), environ=env.environ)
-    with ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         # An MCP server runs no call for worker_idle seconds (CHATCLI_WORKER_IDLE too): it is stopped.
         settings = chat.set_up(stack, make_env_output(env).note, worker=False)
         if settings.use_tools and settings.mcp_config:  # read now: a bad mcp.json is one line, before the server
