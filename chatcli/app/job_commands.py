@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional
 
 import typer
@@ -64,7 +66,6 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
     """What can be found wrong before the job starts is one line now, not a failed job later: --again (the job's
     own), a role that is not there, more files than a question carries, a file to attach that is not there (an
     address is fetched by the job), a model that is no model's name."""
-    from pathlib import Path
 
     from chatcli.backends.own.roles import read_role
     from chatcli.content.attachments import check_count
@@ -80,8 +81,6 @@ def _check_now(given: dict[str, Any], settings: Any, cwd: Any) -> None:
         if item != "-" and "://" not in item and not (Path(cwd) / Path(item).expanduser()).exists():
             raise UsageError(f"--attach {item}: no such file")
     if given.get("at") is not None and given.get("thread") and given.get("remote") is None:
-        import asyncio
-
         asyncio.run(_node_there(settings, given["thread"], str(given["at"])))
 
 
@@ -206,7 +205,6 @@ def attach_command(
 
 def _join(job: "Job") -> None:
     """Show the answer of a remote job whose process ended, as the server has it: its run joined while it runs."""
-    import asyncio
 
     env = environment()
     say(env.stderr, f"chat: job {job.id}'s process ended; its run is the server's: joining it there\n")
@@ -236,7 +234,6 @@ def _join(job: "Job") -> None:
 def _gone_on(job: "Job", settings: Any) -> "Job":
     """A new job that answers ``job``'s question again from its thread's last checkpoint (``--again``), where it
     ran; UsageError for a job that has nothing to go on with."""
-    from pathlib import Path
 
     env = environment()
     seen = jobs.seen(job, env.environ)
@@ -256,7 +253,6 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
 @subcommand("stop")
 def stop_command(settings: Settings, job: str = typer.Argument(..., help="The job to stop (or its thread).")) -> None:
     """Stop a background reply as Ctrl-C would: the part that arrived is kept in its thread."""
-    import asyncio
 
     env = environment()
     found = jobs.find(env.environ, job)  # (none: one line, as a usage error)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Optional, TypeVar
 
 import typer
@@ -28,7 +29,6 @@ def on_threads(name: str, *, read_only: bool = True, light: bool = True) -> Call
 
     def on(action: Any) -> Callable[[Settings], None]:
         def run(settings: Settings) -> None:
-            import asyncio
 
             from chatcli.threads.opening import open_threads
 
@@ -76,8 +76,6 @@ def threads_command(
 ) -> None:
     """List threads, most recently used first (times are local, with their offset from UTC; --json gives ISO 8601 in
     UTC)."""
-
-    import asyncio
 
     from chatcli.ui.listing import print_threads
 
