@@ -226,6 +226,7 @@ class Review:
 
     allowed: tuple[str, ...] = CHAT_DECISIONS
     description: str | None = None
+    asked: bool = False  # a hook wants the user asked: nothing approves it in advance (--yes, a pattern, "always")
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ class Approvals:
 
     def given(self, call: ToolCall, review: Review | None) -> bool:
         """True when ``call`` runs without asking."""
-        if review is not None and "approve" not in review.allowed:
+        if review is not None and ("approve" not in review.allowed or review.asked):
             return False
         if self.toolbox is not None:
             entry = self._entry(call)
