@@ -62,6 +62,10 @@ class Settings:
     tool_rounds: int = 10
     tool_timeout: float = 120.0
     tool_result_chars: int = 20_000
+    # Hooks in Claude Code's contract (chatcli.tools.hooks): config.toml's ``[hooks]`` table, as settings.json writes
+    # it; and the most times a Stop hook may have one question's answer go on (``decision: block``).
+    hooks: Mapping[str, Any] | None = None
+    max_continuations: int = 3
     # What each request of chat's own graph carries beside its thread (chatcli.backends.own.standing): the memories
     # the user asked chat to keep (chat memory, /remember; --no-memory for one run), and the project's AGENTS.md.
     memories: bool = True
@@ -189,6 +193,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return None
     if name == "prices":
         return _prices(value, source)
+    if name == "hooks":  # read whole by chatcli.tools.hooks, which says what in it cannot run
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: hooks must be a table of events ([hooks] with PreToolUse = [...])")
+        return value
     if name == "provider_env":  # each layer's variables over the lower layers'
         if not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, str) for v in p) for p in value):
             raise ConfigError(f"{source}: provider_env must be pairs of names and values")

@@ -102,7 +102,8 @@ def _hitl(value: dict[str, Any], interrupt_id: str | None) -> Pending:
             ToolCall(call_id, name, _text(action.get("label")) or name, action.get("server"), _arguments(action))
         )
         described = _text(action.get("description")) or _text((config or {}).get("description"))
-        reviews.append(Review(_allowed(config), None if keyed else described))
+        hook = keyed and action.get("hook") is True  # chat's own call a hook wants asked about
+        reviews.append(Review(_allowed(config), None if keyed else described, asked=hook))
     return Pending(interrupt_id, value, "hitl", tuple(calls), tuple(reviews), keyed)
 
 
@@ -171,20 +172,23 @@ def approval_answer(pending: Pending, decisions: list[Decision]) -> Any:
     return {"decisions": records}
 
 
-def approval_request(calls: list[ToolCall]) -> dict[str, Any]:
+def approval_request(calls: list[ToolCall], hooks: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The interrupt chat's own tools step raises for ``calls``: a human-in-the-loop request, each action
-    with chat's id, label and server of its call (a client such as agent-chat-ui reads name and args)."""
+    with chat's id, label and server of its call (a client such as agent-chat-ui reads name and args); ``hooks``:
+    the reason a hook gave for having the user asked about a call (by its id), which nothing approves in advance."""
     actions, configs = [], []
     for call in calls:
         where = f" ({call.server})" if call.server else ""
+        hook = (hooks or {}).get(call.id)
         actions.append(
             {
                 "name": call.name,
                 "args": call.arguments,
-                "description": f"chat asks before it runs {call.label}{where}",
+                "description": hook or f"chat asks before it runs {call.label}{where}",
                 "id": call.id,
                 "label": call.label,
                 "server": call.server,
+                **({"hook": True} if hook else {}),
             }
         )
         configs.append({"action_name": call.name, "allowed_decisions": list(CHAT_DECISIONS)})

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chatcli.service.thread import Thread
     from chatcli.store import Store
     from chatcli.store.index import ThreadIndex
+    from chatcli.tools.hooks import Hooks
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -123,6 +124,8 @@ class Chat:
         self.mode: Literal["one", "many"] = "one"
         self.running = Running()  # what runs on its threads: a delete here, and its close, stop it first
         self.close_wait = 10.0  # seconds its close waits for them (an editor's agent leaves sooner: chat acp)
+        self.hooks: Hooks | None = None  # the user's hooks where it runs (chatcli.tools.hooks), loaded as it opens
+        self.sessions: list[Hooks] = []  # every set of hooks it loaded (a session's own too): told when it ends
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Chat:
@@ -131,6 +134,7 @@ class Chat:
     async def __aexit__(self, *exc: object) -> None:
         try:
             await self.running.stop_all(self.close_wait)  # each turn ends as on Ctrl-C, kept, before the store closes
+            await self._sessions_end()
             await self._stack.aclose()
         finally:
             self.engine, self.mode = None, "one"  # closed: opened again, it is as new
@@ -174,6 +178,30 @@ class Chat:
             self.settings = replace(self.settings, worker=shared, worker_idle=idle)
         return self.settings
 
+    # ---- hooks (chatcli.tools.hooks)
+
+    def hooks_at(self, workdir: str | None) -> Hooks:
+        """The hooks in effect in ``workdir`` (the settings' hooks table with the files hooks.load reads), what in
+        them cannot run told in a line each."""
+        from pathlib import Path
+
+        from chatcli.core.events import Notice
+        from chatcli.tools.hooks import load
+
+        found = load(Path(workdir or os.getcwd()), self.environ, {"hooks": self.settings.hooks or {}})
+        for line in found.problems:
+            self.listener.hear(Notice(line, warn=True))
+        self.sessions.append(found)
+        return found
+
+    async def _sessions_end(self) -> None:
+        """SessionEnd for each thread a question was asked on since it opened."""
+        from chatcli.backends.own.toolrun import told
+
+        for hooks in self.sessions:
+            for thread_id in sorted(hooks.started):
+                told(await hooks.run("SessionEnd", {"reason": "other"}, session_id=thread_id), self.listener.hear)
+
     # ---- what answers
 
     async def open(
@@ -203,6 +231,9 @@ class Chat:
         box = tools if answerer.can.prompt and not isinstance(tools, bool) else None
         if answerer.can.prompt and tools is True:  # chat's own graph, with chat's tools
             box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
+        self.hooks = self.hooks_at(self.settings.workdir)
+        if box is not None:
+            box.hooks = self.hooks
         if box is not None and (load is not None or box.loaded is not None):  # a server starts meanwhile
             await box.warm()
             load = load or load_engine
@@ -477,6 +508,9 @@ class Chat:
 
         own_graph, model = engine.backend.can.prompt, opening.model or self.settings.model
         default = engine.default or ModelState(0)
+        tools = toolbox if toolbox is not None and own_graph else engine.toolbox
+        if tools is not None and tools.hooks is None:  # a session's own tools: the hooks where it works
+            tools.hooks = self.hooks_at(str(tools.host.workdir))
         conversation = Thread(
             engine.backend,
             check_thread_id(opening.thread_id),
@@ -485,9 +519,10 @@ class Chat:
             limited_by=default.limited_by,
             store=engine.store,
             model=ModelChoice(model, model),
-            toolbox=toolbox if toolbox is not None and own_graph else engine.toolbox,
+            toolbox=tools,
             listener=listener if listener is not None else self.listener,
             settings=self.settings,
+            hooks=tools.hooks if tools is not None else self.hooks,
         )
         from chatcli.service.jobs import keep_killed
 

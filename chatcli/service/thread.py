@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chatcli.store.memories import MemoryBook
     from chatcli.threads.spending import Standing
     from chatcli.threads.tree import Node, Tree
+    from chatcli.tools.hooks import Hooks, Verdict
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -85,6 +86,9 @@ class Thread:
     # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
     # not raised (chatcli.service.outcome).
     whole: tuple[str, ...] = ()
+    # The session's hooks (chatcli.tools.hooks): its questions' (UserPromptSubmit, Stop...) as its tools' are.
+    hooks: Hooks | None = None
+    notified: set[str] = field(default_factory=set)  # the questions a Notification hook was told of
 
     def __post_init__(self) -> None:
         if self.backend.label:  # a graph's: its label names what answers
@@ -168,6 +172,55 @@ class Thread:
                 await self.store.index.waits(self.thread_id, asked)
         except Exception:  # noqa: BLE001 - the inbox is told again at the thread's next turn
             return
+        for row in [row for row in asked or () if row.id not in self.notified]:  # a question waits: hooks told
+            self.notified.add(row.id)
+            kind = "permission_prompt" if row.kind == "approval" else "elicitation_dialog"
+            await self.hook("Notification", notification_type=kind, message=row.text, title="chat waits for you")
+
+    async def hook(self, event: str, **fields: Any) -> Verdict:
+        """What the session's hooks of ``event`` say (the thread is their session), each failure and message told."""
+        from chatcli.backends.own.toolrun import told
+        from chatcli.tools.hooks import MATCHED, Verdict
+
+        if self.hooks is None or not self.hooks.matching(event, fields.get(MATCHED.get(event, ""))):
+            return Verdict(event)
+        return told(await self.hooks.run(event, fields, session_id=self.thread_id), self.listener.hear)
+
+    async def _hooked_question(self, text: str) -> str:
+        """What the hooks add to a question before it is sent (SessionStart's, on the session's first question, and
+        UserPromptSubmit's context); UsageError, the question not sent, when a UserPromptSubmit hook refuses it."""
+        if self.hooks is None or not self.hooks.hooks:
+            return ""
+        context: list[str] = []
+        if self.thread_id not in self.hooks.started:
+            self.hooks.started.add(self.thread_id)
+            source = "resume" if await self.messages() else "startup"
+            context += (await self.hook("SessionStart", source=source)).context
+        said = await self.hook("UserPromptSubmit", prompt=text)
+        if said.blocked or said.stop is not None:
+            raise UsageError(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")
+        return "\n\n".join([*context, *said.context])
+
+    async def _went_on(self, result: TurnResult) -> TurnResult:
+        """The answer gone on while a Stop hook blocks its end (``decision: block``: its reason the next question),
+        at most ``max_continuations`` times a question; a turn that waits or did not end whole is not gone on with."""
+        from chatcli.backends.own.request_history import now_iso
+        from chatcli.content.attachments import question_message
+        from chatcli.core.events import Notice
+
+        for passes in range(self.settings.max_continuations + 1):
+            if result.interrupted or result.waiting or result.interrupts:
+                break
+            said = await self.hook("Stop", stop_hook_active=passes > 0, last_assistant_message=result.text)
+            if not said.blocked:
+                break
+            if passes == self.settings.max_continuations:
+                said_max = f"a Stop hook asked for more: {passes} passes made, as max_continuations allows"
+                self.listener.hear(Notice(said_max, warn=True))
+                break
+            self.listener.hear(Notice(f"a Stop hook asks for another pass: {said.reason}"))
+            result = await self._send(question_message(said.reason, response_metadata={"created_at": now_iso()}))
+        return result
 
     def lock(self) -> AbstractAsyncContextManager[None]:
         """Hold the thread for the length of a turn, so turns from other processes queue up; a thread no database
@@ -365,13 +418,16 @@ class Thread:
             raise UsageError(f"files cannot be sent to {self.can.where}", hint=self.can.files_hint)
         from chatcli.backends.own.mentions import mentioned
         from chatcli.backends.own.request_history import now_iso
-        from chatcli.content.attachments import check_files, question_message
+        from chatcli.content.attachments import Attachment, check_files, question_message
 
         given = list(attachments or [])
         check_files(given)
         if text.strip() or not given:  # (a question of no text has no mentions)
             check_question(text, self.question_limit, self.limited_by)
         files = given + await mentioned(mentions, self.toolbox, given)
+        if context := await self._hooked_question(text):  # sent as a file where files go, else after the text
+            files += [Attachment("context from hooks", "text/plain", context.encode())] if self.can.files else []
+            text += "" if self.can.files else f"\n\n{context}"
         message = question_message(text, files, response_metadata={"created_at": now_iso()})
         from chatcli.core.memories import ASKED, asks_to_remember
 
@@ -381,7 +437,8 @@ class Thread:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():
             try:
-                return await self._send(message, attachments if queue else None, title=text or files[0].name)
+                done = await self._send(message, attachments if queue else None, title=text or files[0].name)
+                return await self._went_on(done)
             finally:
                 await asyncio.shield(self._record(text or files[0].name))
 

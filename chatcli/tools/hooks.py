@@ -25,7 +25,7 @@ import os
 import re
 import signal
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryFile
 from typing import Any, Mapping
@@ -112,6 +112,7 @@ class Hooks:
     hooks: tuple[Hook, ...] = ()
     untrusted: tuple[Path, ...] = ()
     problems: tuple[str, ...] = ()
+    started: set[str] = field(default_factory=set, compare=False)  # the sessions (threads) SessionStart ran for
 
     def matching(self, event: str, value: str | None = None) -> tuple[Hook, ...]:
         """The hooks ``event`` runs when its matched value is ``value``, each command or URL once (the first kept)."""

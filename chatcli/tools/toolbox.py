@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.asking import Ask, KeptCalls
@@ -24,6 +24,9 @@ from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable, preloading
 from chatcli.tools.results import Outcome, heard, mcp_block, result_media, result_text
 from chatcli.tools.sandbox import Policy
+
+if TYPE_CHECKING:
+    from chatcli.tools.hooks import Hooks
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class ToolEntry:
     @property
     def description(self) -> str:
         return " ".join(str(self.tool.description or "").split())
+
+    @property
+    def hook_name(self) -> str:
+        """The name a hook's matcher reads (chatcli.tools.hooks): chat's own tool's, or ``mcp__SERVER__TOOL``."""
+        return self.name if self.server == builtin.SERVER else f"mcp__{self.server}__{self.tool.name}"
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -162,6 +170,7 @@ class Toolbox:
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
+        self.hooks: Hooks | None = None  # the session's hooks (chatcli.tools.hooks), run around each call
         self._started = False
         # Whether listings gone stale are listed again in the background: in a process that lives on, or one whose
         # servers the MCP host keeps (a one-shot of its own would wait at its exit for servers it does not use).

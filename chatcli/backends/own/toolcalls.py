@@ -9,7 +9,9 @@ is sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -211,6 +213,49 @@ def emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A call the approval step weighs, as the hooks left it: its input (``args``), and the reason a hook gave to
+    have the user asked whatever was approved in advance (``hook``)."""
+
+    call: dict[str, Any]
+    entry: Any
+    args: Any
+    hook: str | None = None
+
+
+async def hooks_decided(
+    toolbox: "Toolbox", calls: list[dict[str, Any]], entries: dict[str, Any], thread: str
+) -> dict[str, Any]:
+    """What the session's hooks decide of ``calls`` before they run: PreToolUse's, then PermissionRequest's for a
+    call that would be asked. The calls they refuse ("refused": each one's decision says why), those left to the
+    approval (``Asked``, "asking"), and the decisions ("decisions") of those refused or whose input they rewrote."""
+    from chatcli.backends.own.toolrun import hooked
+    from chatcli.core.events import Notice
+
+    emit, asking, refused, decisions = emitter(), [], [], {}
+    before = (hooked(toolbox, "PreToolUse", entries[c["id"]], c["args"], c["id"], thread, emit) for c in calls)
+    for call, verdict in zip(calls, await asyncio.gather(*before)):
+        entry, args, word = entries[call["id"]], call["args"], verdict.decision if verdict is not None else None
+        if verdict is not None and verdict.updated_input is not None:
+            args = dict(verdict.updated_input)
+            decisions[call["id"]] = {"action": "yes", "args": args, "edited": "a hook"}
+        if word == "ask" or word is None and not toolbox.preapproved(entry, args):
+            asked = await hooked(toolbox, "PermissionRequest", entry, args, call["id"], thread, emit)
+            if asked is not None and asked.decision in ("allow", "deny"):
+                verdict, word = asked, asked.decision
+        if verdict is not None and word == "deny":
+            refused.append(call["id"])
+            by = f"not run: a {verdict.event} hook refused it: {verdict.reason}"
+            decisions[call["id"]] = {"action": "no", "by": by}
+        elif word != "allow":
+            reason = (verdict.reason if verdict is not None else "") or "a hook asks" if word == "ask" else None
+            if reason is not None:
+                emit(Notice(f"{entry.label}: {reason}", warn=True))
+            asking.append(Asked(call, entry, args, reason))
+    return {"asking": asking, "refused": refused, "decisions": decisions}
+
+
 def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     """The graph node that runs the calls of the last reply, after asking for those that need it; ``sampler``
     answers a server's request to use the model (chatcli.backends.own.sampling) once the user allows it.
@@ -242,15 +287,18 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
         entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
-        asking = [
-            shown_call(call, entries[call["id"]])
-            for call in calls
-            if entries[call["id"]] is not None
-            and call["args"] is not None
-            and not toolbox.preapproved(entries[call["id"]], call["args"])
-        ]
-        decisions = decisions_by_call(interrupt(approval_request(asking)), asking) if asking else {}
-        return {"decisions": decisions, "asked": [shown.id for shown in asking]}
+        runnable = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
+        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+        hooked = await hooks_decided(toolbox, runnable, entries, thread)
+        asking = [asked for asked in hooked["asking"] if asked.hook or not toolbox.preapproved(asked.entry, asked.args)]
+        shown = [replace(shown_call(asked.call, asked.entry), arguments=asked.args) for asked in asking]
+        answer = interrupt(approval_request(shown, {asked.call["id"]: asked.hook for asked in asking})) if shown else {}
+        decisions = {**hooked["decisions"], **(decisions_by_call(answer, shown) if shown else {})}
+        for asked in asking:  # approved as a hook rewrote it: its input runs, unless the user edited it
+            decision = decisions.get(asked.call["id"], {})
+            if asked.args is not asked.call["args"] and decision.get("action") == "yes" and "args" not in decision:
+                decisions[asked.call["id"]] = {**decision, "args": asked.args, "edited": "a hook"}
+        return {"decisions": decisions, "asked": [*hooked["refused"], *(call.id for call in shown)]}
 
     async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
         config = get_config()

@@ -14,6 +14,7 @@ from chatcli.core.turn import where
 
 if TYPE_CHECKING:
     from chatcli.backends.own.sampling import Model
+    from chatcli.tools.hooks import Verdict
     from chatcli.tools.toolbox import Toolbox
 
 TICK = 1.0  # seconds between two progress events of a call that says nothing of its own
@@ -59,12 +60,37 @@ async def settle(
         text, outcome, seconds = done.text, done.status, done.seconds
         text, media = kept(done.media, text, thread, toolbox.kept_most)
         if arguments is not call["args"]:  # the model must know what ran, not what it asked for
-            text = f"(the user edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
+            who = decision.get("edited") or "the user"
+            text = f"({who} edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
+        after = "PostToolUse" if outcome == "ok" else "PostToolUseFailure"
+        said = await hooked(toolbox, after, entry, arguments, call["id"], thread, emit, tool_response=text)
+        if said is not None and (said.context or said.blocked):  # what the hooks tell the model of the result
+            text += "".join(f"\n\n[{after} hook: {line}]" for line in (*said.context, said.reason) if line)
     seconds = round(seconds, 3)
     meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
     message = result_message(call, text, outcome, media, **meta)
     emit(ToolResult(shown, outcome, text, seconds, message))
     return message
+
+
+async def hooked(
+    toolbox: "Toolbox", event: str, entry: Any, arguments: Any, call_id: str, thread: str, emit: Any, **more: Any
+) -> "Verdict | None":
+    """What the session's hooks of ``event`` say of a call of ``entry`` (None: none matches), each hook's failure
+    and message told as a ``Notice``."""
+    if toolbox.hooks is None or not toolbox.hooks.matching(event, entry.hook_name):
+        return None
+    fields = {"tool_name": entry.hook_name, "tool_input": arguments, "tool_use_id": call_id, **more}
+    return told(await toolbox.hooks.run(event, fields, session_id=thread), emit)
+
+
+def told(verdict: "Verdict", hear: Callable[[Any], None]) -> "Verdict":
+    """``verdict``, each hook's failure (a warning) and message told to ``hear`` as a ``Notice``."""
+    for line in verdict.problems:
+        hear(Notice(line, warn=True))
+    for line in verdict.messages:
+        hear(Notice(line))
+    return verdict
 
 
 async def run_asking(
