@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, MutableMapping
 
 import typer
 
+import chatcli.app.hook_commands  # noqa: F401  (registers hooks)
 import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
